@@ -1,0 +1,1 @@
+"""Pipeline stages: grounding, crop, matting, shape, clean-up. Each imports torch lazily."""
