@@ -1,0 +1,234 @@
+"""Command line: ``python -m img23d_backend generate|detect|serve ...``.
+
+``generate`` and ``detect`` run the chain in this process with progress on stderr and the
+outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
+Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
+2 the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import __version__
+from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
+                       ProtocolError, split_names, validate_targets)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+DEFAULT_RUNS_DIR = Path("img23d-runs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m img23d_backend",
+                                     description="Turn a picture into one 3D mesh per named part.")
+    parser.add_argument("--version", action="version", version=f"img23d backend {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--models", default="default", choices=("default", "tiny"),
+                       help="model set: real models from the Hugging Face hub, or tiny offline replicas")
+        p.add_argument("--grounding", default="2b", choices=("2b", "4b", "8b"), help="Qwen3-VL size")
+        p.add_argument("--shape", default="2mini", help="Hunyuan3D-2 variant: 2mini, 2mini-turbo, 2.0, 2.0-turbo")
+        p.add_argument("--matting", default="birefnet", help="matting model")
+        p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+        p.add_argument("--budget-gb", type=float, default=None,
+                       help="device memory the models may use (default: free memory minus 1 GB)")
+        p.add_argument("--offline", action="store_true", help="never download; use the local cache only")
+        p.add_argument("--out", type=Path, default=DEFAULT_RUNS_DIR, help="folder that keeps one folder per run")
+        p.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
+
+    gen = sub.add_parser("generate", help="image + names -> one GLB per name")
+    gen.add_argument("image", type=Path)
+    gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; '
+                                                    "empty = the whole image as one object")
+    common(gen)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--steps", type=int, default=JobOptions.steps)
+    gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution)
+    gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale)
+    gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget)
+    gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
+    gen.add_argument("--shape-batch", type=int, default=0, help="images per shape batch (0 = all at once)")
+
+    det = sub.add_parser("detect", help="grounding only: print the box of each name")
+    det.add_argument("image", type=Path)
+    det.add_argument("--targets", required=True, help="comma-separated names")
+    common(det)
+
+    srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
+    common(srv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        engine = _engine(args)
+        if args.command == "generate":
+            return _generate(args, engine)
+        return _detect(args, engine)
+    except ProtocolError as exc:
+        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from .engine import Engine, EngineSettings
+    from .models.registry import model_set
+
+    if args.models == "tiny":
+        from .tiny_models import ensure_tiny_models
+        ensure_tiny_models()
+    models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape)
+    budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
+    if args.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    return Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
+                                 budget_bytes=budget, offline=True if args.offline else None))
+
+
+def _options(args: argparse.Namespace) -> JobOptions:
+    options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
+                         guidance_scale=args.guidance, face_budget=args.face_budget,
+                         keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch)
+    options.validate()
+    return options
+
+
+def _generate(args: argparse.Namespace, engine: Any) -> int:
+    from .engine import Job
+
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)),
+                              options=_options(args))
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        data = engine.generate(request, Job(id=request.id, emit=printer))
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        if printer.run_dir:
+            print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
+        return EXIT_FAILED
+    printer.finish()
+    failed = 0
+    for target in data["targets"]:
+        if target["status"] == "done":
+            print(f"{target['target']}: {Path(data['run_dir']) / target['mesh']}")
+        else:
+            failed += 1
+            print(f"{target['target']}: FAILED [{target['error']['code']}] {target['error']['message']}")
+    print(f"run folder: {data['run_dir']}")
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _detect(args: argparse.Namespace, engine: Any) -> int:
+    from .engine import Job
+
+    request = DetectRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)))
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        data = engine.detect(request, Job(id=request.id, emit=printer))
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return EXIT_FAILED
+    printer.finish()
+    for name, boxes in data["boxes"].items():
+        if not boxes:
+            print(f"{name}: not found")
+        for box in boxes:
+            print(f"{name}: " + " ".join(f"{v:.0f}" for v in box))
+    return EXIT_PARTIAL if data["not_found"] else EXIT_OK
+
+
+def _job_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class ProgressPrinter:
+    """Shows protocol events as a one-line progress bar on a terminal, plain lines elsewhere."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.run_dir: str | None = None
+        self._last_stage = ""
+        self._open_line = False
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Progress):
+            self._progress(message)
+        elif isinstance(message, Artifact):
+            if message.kind == "run":
+                self.run_dir = message.path
+            elif message.kind == "mesh":
+                self._line(f"  + {message.target}: {message.path}")
+        elif isinstance(message, Error):
+            self._line(f"  ! {message.target or ''}: {message.message} [{message.code}]")
+
+    def _progress(self, p: Progress) -> None:
+        fraction = p.step / p.total if p.total else 0.0
+        filled = int(fraction * self.WIDTH)
+        text = f"[{p.stage:<9}] {'#' * filled}{'.' * (self.WIDTH - filled)} {p.step}/{p.total} {p.message}"
+        if self.tty:
+            self.stream.write("\r" + text[:110].ljust(110))
+            self.stream.flush()
+            self._open_line = True
+        elif p.stage != self._last_stage or p.step == p.total:
+            self._line(text)
+        self._last_stage = p.stage
+
+    def _line(self, text: str) -> None:
+        if self._open_line:
+            self.stream.write("\n")
+            self._open_line = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self._open_line:
+            self.stream.write("\n")
+            self._open_line = False
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Only protocol lines may reach the real stdout. Point fd 1 (and sys.stdout) at stderr so
+    # stray prints and C libraries cannot corrupt the stream; keep a private copy for protocol.
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    out = io.TextIOWrapper(os.fdopen(protocol_fd, "wb", buffering=0), encoding="utf-8", newline="\n",
+                           write_through=True)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="img23d-backend %(levelname)s %(name)s: %(message)s")
+    from .protocol import Error as ErrorEvent
+    from .server import Server
+
+    try:
+        engine = _engine(args)
+    except ProtocolError as exc:
+        # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
+        out.write(ErrorEvent.from_exception(None, exc).to_line() + "\n")
+        out.flush()
+        return EXIT_FAILED
+    code = Server(engine, sys.stdin.buffer, out).serve()
+    out.flush()
+    # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
+    os._exit(code)

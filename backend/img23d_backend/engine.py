@@ -1,0 +1,408 @@
+"""The chain: image + names -> grounding -> crop -> matting -> shape -> clean-up -> GLB per name.
+
+``Engine`` owns the model manager for the life of the process and runs one job at a time
+for whoever drives it (the JSON-lines server or the CLI). Events go out through the
+``emit`` callback of each job; files go into the job's run folder. A target that fails
+(not found, no surface) is reported and the others go on; a job that fails half way
+keeps what it finished, and its manifest says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import __version__
+from .images import LoadedImage, load_image
+from .models.manager import ModelManager
+from .models.memory import PeakMeter, device_memory
+from .models.registry import ModelSet
+from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
+                       Progress, ProtocolError)
+from .runs import Manifest, RunFolder, TargetRecord
+from .stages._common import CancelToken
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Message], None]
+
+
+@dataclass
+class EngineSettings:
+    models: ModelSet
+    runs_dir: Path
+    device: str = "auto"                 # auto, cuda, cuda:N, mps, cpu
+    budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
+    offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
+
+
+@dataclass
+class Job:
+    id: str
+    emit: Emit
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+def pick_device(name: str) -> Any:
+    """Turn the user's device choice into a torch device, with a clear error when unavailable."""
+    import torch
+
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown device {name!r}; use auto, cuda, mps or cpu") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"device {name} was asked for, but this torch ({torch.__version__}) sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "device mps was asked for, but MPS is not available here")
+    if device.type not in ("cuda", "mps", "cpu"):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"device type {device.type!r} is not supported")
+    return device
+
+
+class Engine:
+    """Runs generate and detect jobs; keeps models between jobs through its ``ModelManager``."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        from .models.registry import ROLES
+        from .stages.grounding import load_grounding
+        from .stages.matting import matting_loader
+        from .stages.shape import shape_loader
+
+        self.settings = settings
+        self.device = pick_device(settings.device)
+        self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline)
+        loaders = {"grounding": lambda spec: load_grounding, "matting": matting_loader, "shape": shape_loader}
+        for role in ROLES:
+            spec = settings.models.spec(role)
+            self.manager.register(spec, loaders[role](spec))
+
+    # -- information ---------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        import torch
+
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else None
+        return {"device": str(self.device), "device_name": name,
+                "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe()}
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
+        return _GenerateRun(self, request, job).run()
+
+    def detect(self, request: DetectRequest, job: Job) -> dict[str, Any]:
+        return _DetectRun(self, request, job).run()
+
+
+class _JobRun:
+    """What generate and detect share: the run folder, stage timing, failure bookkeeping."""
+
+    kind = ""
+
+    def __init__(self, engine: Engine, request: GenerateRequest | DetectRequest, job: Job) -> None:
+        self.engine = engine
+        self.request = request
+        self.job = job
+        self.options: JobOptions = request.options
+        self.manager = engine.manager
+        self.run_folder: RunFolder | None = None
+        self._counters_before = self.manager.counters()
+
+    # The subclass's work; returns the result data.
+    def body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def run(self) -> dict[str, Any]:
+        if not self.request.image:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
+        manifest = Manifest(job_id=self.job.id, kind=self.kind, backend_version=__version__,
+                            targets=list(self.request.targets), options=asdict(self.options),
+                            device=str(self.engine.device),
+                            models={role: _model_record(self.manager.spec(role)) for role in self.manager.roles})
+        self.run_folder = RunFolder.create(self.engine.settings.runs_dir, Path(self.request.image).name, manifest)
+        self.job.emit(Artifact(job=self.job.id, kind="run", path=str(self.run_folder.root)))
+        self.manager.download_progress = self._download_progress
+        try:
+            data = self.body()
+            self._close("finished")
+        except ProtocolError as exc:
+            self._close("cancelled" if exc.code is ErrorCode.CANCELLED else "failed", exc)
+            raise
+        except MemoryError as exc:
+            error = ProtocolError(ErrorCode.OUT_OF_MEMORY, "ran out of memory", str(exc))
+            self._close("failed", error)
+            raise error from exc
+        except Exception as exc:  # the boundary: anything unexpected becomes `internal`, with the trace logged
+            error = _classify(exc)
+            log.error("job %s failed:\n%s", self.job.id, traceback.format_exc())
+            self._close("failed", error)
+            raise error from exc
+        finally:
+            self.manager.download_progress = None
+        return data
+
+    def _close(self, status: str, error: ProtocolError | None = None) -> None:
+        assert self.run_folder is not None
+        manifest = self.run_folder.manifest
+        if error is not None:
+            manifest.errors.append({"code": error.code.value, "message": error.message, "detail": error.detail})
+        after = self.manager.counters()
+        manifest.model_counters = {role: asdict(after[role].minus(self._counters_before[role])) for role in after}
+        try:
+            self.run_folder.finish(status)
+        except ProtocolError as exc:  # a full disk must not hide the job's own error
+            log.error("could not write the final manifest: %s", exc)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage, measure its peak memory, save the manifest after it."""
+        self.job.cancel.check()
+        self.progress(name, 0, 1, f"{name}...")
+        started = time.perf_counter()
+        meter = PeakMeter(self.engine.device)
+        with meter:
+            yield
+        assert self.run_folder is not None
+        manifest = self.run_folder.manifest
+        manifest.timings[name] = round(manifest.timings.get(name, 0.0) + time.perf_counter() - started, 4)
+        manifest.memory_peaks[name] = max(manifest.memory_peaks.get(name, 0), meter.peak)
+        self.run_folder.save_manifest()
+
+    def progress(self, stage: str, step: int, total: int, message: str) -> None:
+        self.job.emit(Progress(job=self.job.id, stage=stage, step=step, total=total, message=message))
+
+    def _download_progress(self, message: str, done: int, total: int) -> None:
+        self.progress("download", done, total, message)
+
+    def load_input(self) -> LoadedImage:
+        assert self.run_folder is not None
+        with self.stage("load"):
+            image = load_image(self.request.image)
+            saved = self.run_folder.write_image("input.png", image.image)
+            self.run_folder.manifest.image = {
+                "source": str(Path(self.request.image).resolve()), "copy": self.run_folder.relative(saved),
+                "size": list(image.size), "original_size": list(image.original_size),
+                "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
+            }
+        return image
+
+    def ground(self, image: LoadedImage) -> list[Any]:
+        """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
+        from .stages.grounding import ground, match_targets, parse_detections
+
+        assert self.run_folder is not None
+        targets = list(self.request.targets)
+        spec = self.manager.spec("grounding")
+        with self.stage("grounding"):
+            with self.manager.use("grounding") as grounder:
+                raw = ground(grounder, image.image, targets,
+                             max_new_tokens=spec.options.get("max_new_tokens", 1024),
+                             max_pixels=spec.options.get("max_pixels", 1280 * 28 * 28), cancel=self.job.cancel)
+            width, height = image.size
+            detections = parse_detections(raw, width, height)
+            matches = match_targets(detections, targets, keep=self.options.keep)
+            self.run_folder.write_json("detections.json", {
+                "image_size": [width, height], "original_size": list(image.original_size),
+                "coords": "pixels of image_size", "raw_answer": raw,
+                "detections": [d.to_dict() for d in detections],
+                "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
+            })
+        self.job.emit(Artifact(job=self.job.id, kind="detections",
+                               path=str(self.run_folder.path("detections.json"))))
+        return matches
+
+    def fail_target(self, record: TargetRecord, error: ProtocolError) -> None:
+        record.status = "failed"
+        record.error = {"code": error.code.value, "message": error.message}
+        self.job.emit(Error.from_exception(self.job.id, error))
+
+
+def _model_record(spec: Any) -> dict[str, Any]:
+    return {"id": spec.repo_id, "revision": spec.revision, "subfolder": spec.subfolder,
+            "local_path": str(spec.local_path) if spec.local_path else None}
+
+
+def _classify(exc: Exception) -> ProtocolError:
+    """Map library exceptions we can name to codes; everything else is `internal`."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
+        return ProtocolError(ErrorCode.OUT_OF_MEMORY, "the device ran out of memory", str(exc)[:500])
+    if isinstance(exc, OSError):
+        from .runs import disk_error
+        return disk_error(exc, "a file operation failed")
+    return ProtocolError(ErrorCode.INTERNAL, f"unexpected {type(exc).__name__}: {exc}"[:500])
+
+
+def scaled_box(box: tuple[float, float, float, float], scale: float) -> list[float]:
+    """A box in working-image pixels -> pixels of the original file."""
+    return [round(v / scale, 2) for v in box]
+
+
+class _DetectRun(_JobRun):
+    kind = "detect"
+
+    def body(self) -> dict[str, Any]:
+        assert self.run_folder is not None
+        if not self.request.targets:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name")
+        image = self.load_input()
+        matches = self.ground(image)
+        found = {m.target: [scaled_box(d.box, image.scale) for d in m.detections] for m in matches}
+        for match in matches:
+            if not match.detections:
+                self.job.emit(Error(id=self.job.id, code=ErrorCode.TARGET_NOT_FOUND.value,
+                                    message=f"{match.target!r} was not found in the image", target=match.target))
+        return {"run_dir": str(self.run_folder.root), "image_size": list(image.original_size), "boxes": found,
+                "not_found": [m.target for m in matches if not m.detections]}
+
+
+class _GenerateRun(_JobRun):
+    kind = "generate"
+
+    def body(self) -> dict[str, Any]:
+        from .stages.crop import crop_box
+
+        assert self.run_folder is not None
+        manifest = self.run_folder.manifest
+        image = self.load_input()
+        records = self._plan_targets(image)
+        manifest.records = records
+        self.run_folder.save_manifest()
+        live = [r for r in records if r.status == "pending"]
+
+        with self.stage("crop"):
+            crops = {}
+            for record in live:
+                rect = crop_box(tuple(v * image.scale for v in record.box), image.size,  # type: ignore[arg-type]
+                                self.options.margin, self.options.min_crop)
+                crops[record.stem] = image.image.crop(rect)
+                record.crop = self.run_folder.relative(
+                    self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
+        cutouts = self._matte(image, live, crops)
+        live = [r for r in live if r.status == "pending"]
+        meshes = self._shape(live, cutouts)
+        self._export(live, meshes)
+
+        if not any(r.status == "done" for r in records):
+            if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
+                raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image")
+            raise ProtocolError(ErrorCode.SHAPE_FAILED, "no target produced a mesh; see the errors above")
+        return {"run_dir": str(self.run_folder.root),
+                "manifest": str(self.run_folder.path("manifest.json")),
+                "image_size": list(image.original_size),
+                "targets": [asdict(r) for r in records],
+                "timings": manifest.timings}
+
+    def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
+        """One record per target instance; whole image as one object when no names were given."""
+        assert self.run_folder is not None
+        records: list[TargetRecord] = []
+        if not self.request.targets:
+            name = Path(self.request.image).stem or "object"
+            width, height = image.original_size
+            records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
+                                        box=[0.0, 0.0, float(width), float(height)]))
+        else:
+            for match in self.ground(image):
+                if not match.detections:
+                    record = TargetRecord(target=match.target, stem=self.run_folder.unique_stem(match.target, 1))
+                    records.append(record)
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.TARGET_NOT_FOUND, f"{match.target!r} was not found in the image",
+                        target=match.target))
+                    continue
+                for instance, detection in enumerate(match.detections, start=1):
+                    records.append(TargetRecord(
+                        target=match.target, instance=instance,
+                        stem=self.run_folder.unique_stem(match.target, instance),
+                        box=scaled_box(detection.box, image.scale), score=detection.score))
+        for index, record in enumerate(records):
+            record.seed = self.options.seed + index
+        return records
+
+    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any]) -> dict[str, Any]:
+        from .stages.matting import MIN_FOREGROUND, foreground_fraction, limit_alpha, matte
+
+        assert self.run_folder is not None
+        with self.stage("matting"):
+            if image.has_alpha and not self.request.targets:
+                # The whole picture is the object and the artist's alpha already cuts it out.
+                cutouts = {r.stem: crops[r.stem] for r in live}
+            elif live:
+                # With names, a scene's alpha separates the scene from the background, not one part
+                # from its neighbours: matte every crop, and keep the source alpha as an upper bound.
+                with self.manager.use("matting") as model:
+                    results = matte(model, [crops[r.stem] for r in live], batch_size=max(1, len(live)),
+                                    cancel=self.job.cancel, progress=self.progress)
+                cutouts = {r.stem: limit_alpha(cut, crops[r.stem]) for r, cut in zip(live, results)}
+            else:
+                cutouts = {}
+            for record in live:
+                cutout = cutouts[record.stem]
+                record.matte = self.run_folder.relative(
+                    self.run_folder.write_image(f"mattes/{record.stem}.png", cutout))
+                if foreground_fraction(cutout) < MIN_FOREGROUND:
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"the cut-out of {record.target!r} is empty: matting found "
+                        "no object in its box", target=record.target))
+        return cutouts
+
+    def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
+        from .stages.shape import ShapeSettings, generate_shapes
+
+        if not live:
+            return []
+        settings = ShapeSettings(steps=self.options.steps, octree_resolution=self.options.octree_resolution,
+                                 guidance_scale=self.options.guidance_scale, batch_size=self.options.shape_batch)
+        with self.stage("shape"):
+            # use() evicts earlier stages' models first when the budget needs the room.
+            with self.manager.use("shape") as pipe:
+                return generate_shapes(pipe, [cutouts[r.stem] for r in live], [int(r.seed or 0) for r in live],
+                                       settings, cancel=self.job.cancel, progress=self.progress)
+
+    def _export(self, live: list[TargetRecord], meshes: list[Any]) -> None:
+        import trimesh
+
+        from .stages.cleanup import clean_mesh
+        from .stages.shape import mesh_arrays
+
+        assert self.run_folder is not None
+        with self.stage("export"):
+            for number, (record, mesh) in enumerate(zip(live, meshes), start=1):
+                self.job.cancel.check()
+                if mesh is None:
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
+                        "(try another seed or a higher octree resolution)", target=record.target))
+                    continue
+                vertices, faces, stats = clean_mesh(*mesh_arrays(mesh), face_budget=self.options.face_budget)
+                if len(faces) == 0:
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
+                        target=record.target))
+                    continue
+                cleaned = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+                path = self.run_folder.write_bytes_with(
+                    f"{record.stem}.glb", lambda p, m=cleaned: m.export(str(p), file_type="glb"))
+                record.mesh = self.run_folder.relative(path)
+                record.faces, record.vertices = stats.faces_out, stats.vertices_out
+                record.status = "done"
+                self.run_folder.save_manifest()
+                self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
+                                       instance=record.instance, box=record.box, seed=record.seed))
+                self.progress("export", number, len(live), f"{record.target} ready")

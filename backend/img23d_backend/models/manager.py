@@ -1,0 +1,227 @@
+"""The policy: which model should be on the device, in RAM, or dropped, within a budget.
+
+Each model is a handle with a loader, a size (estimated until it is loaded, then measured)
+and a tier. ``use(role)`` makes that model resident on the device: it evicts the least
+recently used other models first (device -> RAM when RAM has room, else dropped), and
+reads from disk only when the model is not in memory at all. Models stay where they are
+between jobs, so a second job that fits the budget reads nothing from disk.
+
+Moving weights is ``placement``'s job; this module only decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import placement
+from .hub import DownloadProgress, resolve_model_dir
+from .memory import RESERVE_BYTES, default_budget, ram_available
+from .registry import ModelSpec
+
+log = logging.getLogger(__name__)
+
+# loader(model folder, device) -> the model placed on that device, in its working dtype
+Loader = Callable[[Path, Any], placement.LoadedModel]
+
+
+class Tier(str, Enum):
+    DEVICE = "device"
+    RAM = "ram"
+    DROPPED = "dropped"
+
+
+@dataclass
+class ModelCounters:
+    loads_from_disk: int = 0
+    moves_to_device: int = 0
+    moves_to_ram: int = 0
+    drops: int = 0
+    bytes_moved: int = 0
+    load_seconds: float = 0.0
+
+    def minus(self, other: "ModelCounters") -> "ModelCounters":
+        return ModelCounters(**{k: round(v - getattr(other, k), 4) if isinstance(v, float) else v - getattr(other, k)
+                                for k, v in asdict(self).items()})
+
+
+@dataclass
+class ModelHandle:
+    spec: ModelSpec
+    loader: Loader
+    tier: Tier = Tier.DROPPED
+    loaded: placement.LoadedModel | None = None
+    size: int = 0
+    measured: bool = False
+    last_used: float = 0.0
+    in_use: int = 0
+    counters: ModelCounters = field(default_factory=ModelCounters)
+
+
+class ModelManager:
+    """Owns every model's placement for one backend process."""
+
+    def __init__(self, device: Any, budget_bytes: int | None = None,
+                 ram_budget_bytes: int | None = None, offline: bool | None = None,
+                 resolve: Callable[..., Path] = resolve_model_dir) -> None:
+        self.device = device
+        self.budget_bytes = budget_bytes
+        self.ram_budget_bytes = ram_budget_bytes
+        self.offline = offline
+        self._resolve = resolve
+        self._handles: dict[str, ModelHandle] = {}
+        self._lock = threading.RLock()
+        self.download_progress: DownloadProgress | None = None
+        self.token: str | None = None
+
+    # -- registration --------------------------------------------------------------------
+
+    def register(self, spec: ModelSpec, loader: Loader) -> None:
+        """Add or replace the model for ``spec.role``; a replaced model is dropped first."""
+        with self._lock:
+            old = self._handles.get(spec.role)
+            if old is not None:
+                if old.spec == spec:
+                    old.loader = loader
+                    return
+                self._drop(old)
+            self._handles[spec.role] = ModelHandle(spec=spec, loader=loader, size=spec.size_bytes)
+
+    def spec(self, role: str) -> ModelSpec:
+        return self._handles[role].spec
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self._handles)
+
+    # -- the policy ----------------------------------------------------------------------
+
+    @property
+    def is_cpu(self) -> bool:
+        return getattr(self.device, "type", str(self.device)) == "cpu"
+
+    def budget(self) -> int:
+        return self.budget_bytes if self.budget_bytes is not None else default_budget(self.device)
+
+    @contextmanager
+    def use(self, role: str) -> Iterator[Any]:
+        """Make ``role``'s model resident on the device for the ``with`` block and yield it."""
+        with self._lock:
+            handle = self._handles[role]
+            self._make_resident(handle)
+            handle.in_use += 1
+            handle.last_used = time.monotonic()
+            obj = handle.loaded.obj  # type: ignore[union-attr]
+        try:
+            yield obj
+        finally:
+            with self._lock:
+                handle.in_use -= 1
+                handle.last_used = time.monotonic()
+
+    def _make_resident(self, handle: ModelHandle) -> None:
+        if handle.tier is Tier.DEVICE:
+            return
+        self._make_room(handle.size, keep=handle)
+        if handle.tier is Tier.RAM:
+            assert handle.loaded is not None
+            handle.counters.bytes_moved += placement.move(handle.loaded, self.device)
+            handle.counters.moves_to_device += 1
+        else:
+            self._load(handle)
+        handle.tier = Tier.DEVICE
+
+    def _load(self, handle: ModelHandle) -> None:
+        started = time.perf_counter()
+        folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
+                               token=self.token)
+        loaded = handle.loader(folder, self.device)
+        loaded.device = self.device
+        handle.loaded = loaded
+        handle.size = placement.weight_bytes(loaded)
+        handle.measured = True
+        handle.counters.loads_from_disk += 1
+        handle.counters.load_seconds += time.perf_counter() - started
+        log.info("loaded %s from disk (%.1f MB) in %.2fs", handle.spec.display, handle.size / 2**20,
+                 time.perf_counter() - started)
+
+    def _make_room(self, needed: int, keep: ModelHandle) -> None:
+        budget = self.budget()
+        while self._resident_bytes(exclude=keep) + needed > budget:
+            victim = self._lru_evictable(exclude=keep)
+            if victim is None:
+                if needed > budget:
+                    log.warning("%s needs %.1f MB, more than the %.1f MB budget: loading anyway",
+                                keep.spec.display, needed / 2**20, budget / 2**20)
+                return
+            self._evict(victim)
+
+    def _resident_bytes(self, exclude: ModelHandle) -> int:
+        return sum(h.size for h in self._handles.values() if h.tier is Tier.DEVICE and h is not exclude)
+
+    def _lru_evictable(self, exclude: ModelHandle) -> ModelHandle | None:
+        candidates = [h for h in self._handles.values()
+                      if h.tier is Tier.DEVICE and h is not exclude and h.in_use == 0]
+        return min(candidates, key=lambda h: h.last_used, default=None)
+
+    def _evict(self, handle: ModelHandle) -> None:
+        """Device -> RAM when RAM has room (a later move back is cheap), else drop."""
+        if self.is_cpu or not self._ram_has_room(handle.size):
+            self._drop(handle)
+            return
+        assert handle.loaded is not None
+        handle.counters.bytes_moved += placement.move(handle.loaded, "cpu")
+        handle.counters.moves_to_ram += 1
+        handle.tier = Tier.RAM
+        placement.release_cached_memory()
+
+    def _ram_has_room(self, size: int) -> bool:
+        if self.ram_budget_bytes is not None:
+            in_ram = sum(h.size for h in self._handles.values() if h.tier is Tier.RAM)
+            return in_ram + size <= self.ram_budget_bytes
+        return ram_available() - RESERVE_BYTES >= size
+
+    def _drop(self, handle: ModelHandle) -> None:
+        if handle.loaded is not None:
+            placement.drop(handle.loaded)
+            handle.loaded = None
+            handle.counters.drops += 1
+        handle.tier = Tier.DROPPED
+
+    def offload(self, role: str) -> None:
+        """Move one model off the device now (e.g. before a big stage that needs it all)."""
+        with self._lock:
+            handle = self._handles[role]
+            if handle.tier is Tier.DEVICE and handle.in_use == 0:
+                self._evict(handle)
+
+    def unload_all(self) -> None:
+        with self._lock:
+            for handle in self._handles.values():
+                if handle.in_use == 0:
+                    self._drop(handle)
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def counters(self) -> dict[str, ModelCounters]:
+        with self._lock:
+            return {role: ModelCounters(**asdict(h.counters)) for role, h in self._handles.items()}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Tiers, sizes and counters, JSON-ready, for ``status`` and the manifest."""
+        with self._lock:
+            return {
+                "device": str(self.device),
+                "budget_bytes": self.budget(),
+                "models": {
+                    role: {"id": h.spec.display, "tier": h.tier.value, "bytes": h.size,
+                           "measured": h.measured, **asdict(h.counters)}
+                    for role, h in self._handles.items()
+                },
+            }

@@ -1,0 +1,119 @@
+"""Which models the chain uses: ids, pinned revisions, sizes, and the named model sets.
+
+A model set picks one model per role (grounding, matting, shape). ``tiny`` points at the
+random-weight replicas built offline by ``img23d_backend.tiny_models``; every other set
+names Hugging Face repositories that are downloaded on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..protocol import ErrorCode, ProtocolError
+
+ROLES = ("grounding", "matting", "shape")
+
+# BiRefNet ships its architecture as remote code: pin the exact commit we trust to run.
+BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
+
+GB = 1 << 30
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: where its files come from and roughly how much device memory it takes."""
+
+    role: str
+    repo_id: str                          # Hugging Face id, or a label for local models
+    revision: str | None = None           # a commit hash where remote code is involved
+    subfolder: str | None = None          # hy3dgen keeps each variant in a subfolder
+    allow_patterns: tuple[str, ...] = ()  # only these files are downloaded
+    local_path: Path | None = None        # a folder on disk: no hub involved
+    size_bytes: int = 0                   # estimate in the device dtype, before it is measured
+    trust_remote_code: bool = False
+    options: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def display(self) -> str:
+        name = self.repo_id + (f"/{self.subfolder}" if self.subfolder else "")
+        return name + (f"@{self.revision[:10]}" if self.revision else "")
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    name: str
+    grounding: ModelSpec
+    matting: ModelSpec
+    shape: ModelSpec
+
+    def spec(self, role: str) -> ModelSpec:
+        return getattr(self, role)
+
+    def describe(self) -> dict[str, str]:
+        return {role: self.spec(role).display for role in ROLES}
+
+
+def _qwen(size: str, params_b: float) -> ModelSpec:
+    return ModelSpec(role="grounding", repo_id=f"Qwen/Qwen3-VL-{size}-Instruct",
+                     allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja", "merges.txt",
+                                     "vocab.json"),
+                     size_bytes=int(params_b * 2 * GB),
+                     options={"max_new_tokens": 1024, "max_pixels": 1280 * 28 * 28})
+
+
+def _hunyuan(repo: str, subfolder: str, size_gb: float) -> ModelSpec:
+    return ModelSpec(role="shape", repo_id=repo, subfolder=subfolder,
+                     allow_patterns=(f"{subfolder}/config.yaml", f"{subfolder}/model.fp16.safetensors"),
+                     size_bytes=int(size_gb * GB))
+
+
+GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
+MATTING = {
+    "birefnet": ModelSpec(role="matting", repo_id="ZhengPeng7/BiRefNet", revision=BIREFNET_REVISION,
+                          allow_patterns=("*.py", "*.json", "model.safetensors"),
+                          size_bytes=int(0.45 * GB), trust_remote_code=True),
+}
+SHAPE = {
+    "2mini": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 2.0),
+    "2mini-turbo": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 2.0),
+    "2.0": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 3.0),
+    "2.0-turbo": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 3.0),
+}
+
+DEFAULT_GROUNDING = "2b"
+DEFAULT_MATTING = "birefnet"
+DEFAULT_SHAPE = "2mini"
+MODEL_SET_NAMES = ("default", "tiny")
+
+
+def tiny_model_set(root: Path) -> ModelSet:
+    """The offline replicas under ``root`` (see ``tiny_models``), loaded by the same code."""
+    return ModelSet(
+        name="tiny",
+        grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
+                            size_bytes=8 << 20, options={"max_new_tokens": 512, "max_pixels": 256 * 256}),
+        matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
+                          revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
+        shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",
+                        subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20),
+    )
+
+
+def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
+              shape: str = DEFAULT_SHAPE, tiny_root: Path | None = None) -> ModelSet:
+    """Resolve a model-set name (and per-role choices for real sets) into specs."""
+    if name == "tiny":
+        from ..tiny_models import default_tiny_root
+        return tiny_model_set(tiny_root or default_tiny_root())
+    if name != "default":
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")
+    for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
+                                ("shape", shape, SHAPE)):
+        if choice not in table:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+    return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
+                    shape=SHAPE[shape])
+

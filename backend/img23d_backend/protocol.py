@@ -1,0 +1,362 @@
+"""The wire format between Blender and the backend: the only code both sides share.
+
+One UTF-8 JSON object per line. Every message carries ``"v"`` (the protocol major version)
+and ``"type"``. Requests (Blender -> backend) carry an ``id``; events (backend -> Blender)
+name the request or job they belong to. Big data travels as file paths, never inline.
+
+Standard library only: the Blender add-on imports this very file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any, ClassVar
+
+PROTOCOL_MAJOR = 1
+PROTOCOL_MINOR = 0
+MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
+MAX_TARGETS = 32
+MAX_TARGET_CHARS = 200
+
+
+class ErrorCode(str, Enum):
+    """Machine-readable error codes; the message beside them is for people."""
+
+    BAD_REQUEST = "bad_request"
+    VERSION_MISMATCH = "version_mismatch"
+    BUSY = "busy"
+    IMAGE_UNREADABLE = "image_unreadable"
+    TARGET_NOT_FOUND = "target_not_found"
+    SHAPE_FAILED = "shape_failed"
+    MODEL_MISSING = "model_missing"
+    DOWNLOAD_FAILED = "download_failed"
+    OUT_OF_MEMORY = "out_of_memory"
+    DISK = "disk"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+
+
+class ProtocolError(Exception):
+    """An error with a code, raised anywhere and sent as an ``error`` event at the boundary."""
+
+    def __init__(self, code: ErrorCode, message: str, detail: str | None = None,
+                 target: str | None = None) -> None:
+        super().__init__(message)
+        self.code = ErrorCode(code)
+        self.message = message
+        self.detail = detail
+        self.target = target
+
+    def __str__(self) -> str:
+        return f"[{self.code.value}] {self.message}"
+
+
+# --- options --------------------------------------------------------------------------------
+
+KEEP_CHOICES = ("largest", "all")
+
+
+@dataclass
+class JobOptions:
+    """Per-job settings. Defaults suit a real GPU run; presets in the add-on adjust them."""
+
+    seed: int = 0
+    steps: int = 30
+    octree_resolution: int = 256
+    guidance_scale: float = 5.0
+    face_budget: int = 40_000
+    keep: str = "largest"          # several instances of one name: the largest, or all
+    margin: float = 0.1            # crop margin, as a fraction of the box's longer side
+    min_crop: int = 64             # crops are grown to at least this many pixels a side
+    shape_batch: int = 0           # images per DiT batch; 0 = all of the job's at once
+    texture: bool = False          # the paint stage is not part of this backend yet
+
+    def validate(self) -> None:
+        """Raise ``ProtocolError(bad_request)`` naming the first out-of-range option."""
+        checks = [
+            ("steps", 1 <= self.steps <= 200),
+            ("octree_resolution", 16 <= self.octree_resolution <= 1024),
+            ("guidance_scale", math.isfinite(self.guidance_scale) and 0 <= self.guidance_scale <= 50),
+            ("face_budget", 100 <= self.face_budget <= 5_000_000),
+            ("keep", self.keep in KEEP_CHOICES),
+            ("margin", math.isfinite(self.margin) and 0 <= self.margin <= 2),
+            ("min_crop", 8 <= self.min_crop <= 4096),
+            ("shape_batch", 0 <= self.shape_batch <= 64),
+            ("seed", 0 <= self.seed < 2**63),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                    f"option {name}={getattr(self, name)!r} is out of range")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "JobOptions":
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "options must be an object")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown option(s): {', '.join(unknown)}")
+        values = {}
+        for name, value in data.items():
+            values[name] = _coerce(name, value, type(getattr(cls(), name)))
+        options = cls(**values)
+        options.validate()
+        return options
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    # bool is an int subclass in Python: reject True where a number is meant and vice versa.
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, kind):
+        return value
+    raise ProtocolError(ErrorCode.BAD_REQUEST, f"option {name} must be {kind.__name__}, got {value!r}")
+
+
+# --- target names ---------------------------------------------------------------------------
+
+def split_names(text: str) -> list[str]:
+    """Split the comma-separated names an artist typed; blank entries ("a,,b") are dropped."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def validate_targets(targets: Any) -> list[str]:
+    """Check a request's target list; an empty list means "the whole image as one object"."""
+    if not isinstance(targets, list):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "targets must be a list of names")
+    if len(targets) > MAX_TARGETS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {MAX_TARGETS} names per job, got {len(targets)}")
+    cleaned: list[str] = []
+    seen: dict[str, str] = {}
+    for index, name in enumerate(targets):
+        if not isinstance(name, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} is not text")
+        name = unicodedata.normalize("NFC", name).strip()
+        if not name:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} is empty")
+        if len(name) > MAX_TARGET_CHARS:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"name {index + 1} is {len(name)} characters; at most {MAX_TARGET_CHARS}")
+        if any(unicodedata.category(ch) == "Cc" for ch in name):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} contains control characters")
+        folded = name.casefold()
+        if folded in seen:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"name {name!r} is asked for twice; ask once (keep='all' gives every instance)")
+        seen[folded] = name
+        cleaned.append(name)
+    return cleaned
+
+
+# --- messages -------------------------------------------------------------------------------
+
+@dataclass
+class Message:
+    """Base of every message; ``TYPE`` is the wire ``type``."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"v": PROTOCOL_MAJOR, "type": self.TYPE}
+        data.update(asdict(self))
+        return data
+
+    def to_line(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# Requests ------------------------------------------------------------------------------------
+
+@dataclass
+class Hello(Message):
+    """First line each way. The backend's carries what Blender shows in its status line."""
+
+    TYPE: ClassVar[str] = "hello"
+    role: str = "client"                 # "client" (Blender) or "backend"
+    protocol: list[int] = field(default_factory=lambda: [PROTOCOL_MAJOR, PROTOCOL_MINOR])
+    version: str = ""                    # the sender's software version
+    device: str | None = None            # backend only: "cuda:0", "mps", "cpu"
+    device_name: str | None = None
+    memory: dict[str, int] = field(default_factory=dict)   # backend only: free/total bytes
+    models: dict[str, str] = field(default_factory=dict)   # backend only: role -> model id
+
+
+@dataclass
+class GenerateRequest(Message):
+    TYPE: ClassVar[str] = "generate"
+    id: str = ""
+    image: str = ""
+    targets: list[str] = field(default_factory=list)
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class DetectRequest(Message):
+    TYPE: ClassVar[str] = "detect"
+    id: str = ""
+    image: str = ""
+    targets: list[str] = field(default_factory=list)
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class CancelRequest(Message):
+    TYPE: ClassVar[str] = "cancel"
+    id: str = ""
+    job: str | None = None               # the job to cancel; None = whatever is running
+
+
+@dataclass
+class StatusRequest(Message):
+    TYPE: ClassVar[str] = "status"
+    id: str = ""
+
+
+@dataclass
+class ShutdownRequest(Message):
+    TYPE: ClassVar[str] = "shutdown"
+    id: str = ""
+
+
+# Events --------------------------------------------------------------------------------------
+
+@dataclass
+class Progress(Message):
+    TYPE: ClassVar[str] = "progress"
+    job: str = ""
+    stage: str = ""
+    step: int = 0
+    total: int = 0
+    message: str = ""
+
+
+@dataclass
+class Artifact(Message):
+    """A file that is ready now, e.g. one target's GLB, before the job ends."""
+
+    TYPE: ClassVar[str] = "artifact"
+    job: str = ""
+    kind: str = ""                       # "mesh", "detections", "run"
+    path: str = ""
+    target: str | None = None
+    instance: int = 0
+    box: list[float] | None = None
+    seed: int | None = None
+
+
+@dataclass
+class Result(Message):
+    TYPE: ClassVar[str] = "result"
+    id: str = ""
+    ok: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Error(Message):
+    TYPE: ClassVar[str] = "error"
+    id: str | None = None
+    code: str = ErrorCode.INTERNAL.value
+    message: str = ""
+    detail: str | None = None
+    target: str | None = None            # set when one target failed and the job goes on
+
+    @classmethod
+    def from_exception(cls, request_id: str | None, exc: ProtocolError) -> "Error":
+        return cls(id=request_id, code=exc.code.value, message=exc.message,
+                   detail=exc.detail, target=exc.target)
+
+    def to_exception(self) -> ProtocolError:
+        try:
+            code = ErrorCode(self.code)
+        except ValueError:
+            code = ErrorCode.INTERNAL
+        return ProtocolError(code, self.message, self.detail, self.target)
+
+
+REQUEST_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, CancelRequest,
+                              StatusRequest, ShutdownRequest)
+}
+EVENT_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error)
+}
+
+
+def decode(line: str | bytes, registry: dict[str, type[Message]]) -> Message:
+    """Parse one line into a message of ``registry``; raise ``ProtocolError`` on anything else."""
+    if isinstance(line, bytes):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"line is over {MAX_LINE_BYTES} bytes")
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "line is not UTF-8") from exc
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "line is not valid JSON", str(exc)[:200]) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "a message must be a JSON object")
+    version = data.get("v")
+    if version != PROTOCOL_MAJOR:
+        raise ProtocolError(ErrorCode.VERSION_MISMATCH,
+                            f"message is protocol version {version!r}, this side speaks {PROTOCOL_MAJOR}")
+    kind = data.get("type")
+    cls = registry.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown message type {kind!r}")
+    return _build(cls, data)
+
+
+def _build(cls: type[Message], data: dict[str, Any]) -> Message:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in ("v", "type"):
+            continue
+        if name not in known:
+            continue  # newer minor versions may add fields; ignoring them keeps old peers working
+        if name == "options":
+            value = JobOptions.from_dict(value)
+        elif name == "targets":
+            value = validate_targets(value)
+        elif name in ("id", "image", "job") and value is not None and not isinstance(value, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
+        values[name] = value
+    return cls(**values)
+
+
+def request_id_of(line: str | bytes) -> str | None:
+    """Best-effort id of a line that failed to decode, so the error can name its request."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def check_peer_hello(hello: Hello, peer: str, needed_major: int = PROTOCOL_MAJOR) -> None:
+    """Raise ``version_mismatch`` with a message a user can act on."""
+    major = hello.protocol[0] if hello.protocol else None
+    if major != needed_major:
+        raise ProtocolError(
+            ErrorCode.VERSION_MISMATCH,
+            f"the {peer} speaks protocol {major} (version {hello.version or '?'}), "
+            f"this side needs {needed_major}: reinstall so both come from the same release",
+        )

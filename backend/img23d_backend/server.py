@@ -1,0 +1,177 @@
+"""The JSON-lines service Blender talks to: requests on stdin, events on stdout, logs on stderr.
+
+One job runs at a time, on a worker thread, so the reader stays free to take ``cancel``
+and ``status`` while it runs. When stdin closes (Blender quit or crashed) the running job
+is cancelled and the process exits: no orphans. Nothing listens on a network port.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, BinaryIO, Callable, TextIO
+
+from . import __version__
+from .engine import Engine, Job
+from .models.memory import device_memory
+from .protocol import (MAX_LINE_BYTES, CancelRequest, DetectRequest, Error, ErrorCode, GenerateRequest, Hello,
+                       Message, ProtocolError, REQUEST_TYPES, Result, ShutdownRequest, StatusRequest,
+                       check_peer_hello, decode, request_id_of)
+
+log = logging.getLogger(__name__)
+
+EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
+
+
+class LineTooLong(Exception):
+    pass
+
+
+def read_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes | None:
+    """Next line without its newline; None at end of input; ``LineTooLong`` (after skipping it) above ``limit``."""
+    line = stream.readline(limit + 1)
+    if not line:
+        return None
+    if line.endswith(b"\n"):
+        return line[:-1].rstrip(b"\r")
+    if len(line) <= limit:
+        return line  # the last line, with no newline before end of input
+    while True:  # too long: throw the rest of the line away, never hold it in memory
+        rest = stream.readline(1 << 16)
+        if not rest or rest.endswith(b"\n"):
+            raise LineTooLong()
+
+
+class Server:
+    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO) -> None:
+        self.engine = engine
+        self.stdin = stdin
+        self.stdout = stdout
+        self._write_lock = threading.Lock()
+        self._job_lock = threading.Lock()
+        self._job: Job | None = None
+        self._job_kind = ""
+        self._worker: threading.Thread | None = None
+        self._output_broken = False
+        self._handlers: dict[type, Callable[[Any], bool]] = {
+            Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
+            CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
+        }
+
+    # -- output ----------------------------------------------------------------------------
+
+    def send(self, message: Message) -> None:
+        """Write one protocol line. Safe from any thread."""
+        line = message.to_line()
+        with self._write_lock:
+            if self._output_broken:
+                return
+            try:
+                self.stdout.write(line + "\n")
+                self.stdout.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                # The reader is gone (Blender died): the stdin EOF that follows ends the process.
+                self._output_broken = True
+
+    def send_hello(self) -> None:
+        info = self.engine.describe()
+        self.send(Hello(role="backend", version=__version__, device=info["device"],
+                        device_name=info["device_name"], memory=info["memory"], models=info["models"]))
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Read requests until end of input or ``shutdown``; return the process exit code."""
+        self.send_hello()
+        while True:
+            try:
+                raw = read_line(self.stdin)
+            except LineTooLong:
+                self.send(Error(code=ErrorCode.BAD_REQUEST.value,
+                                message=f"request line is longer than {MAX_LINE_BYTES} bytes; it was skipped"))
+                continue
+            if raw is None:
+                log.info("stdin closed: stopping")
+                self._stop_job(wait=EXIT_GRACE_SECONDS)
+                return 0
+            if not raw.strip():
+                continue
+            try:
+                message = decode(raw, REQUEST_TYPES)
+            except ProtocolError as exc:
+                self.send(Error.from_exception(request_id_of(raw), exc))
+                continue
+            try:
+                keep_going = self._handlers[type(message)](message)
+            except ProtocolError as exc:
+                self.send(Error.from_exception(getattr(message, "id", None), exc))
+                continue
+            if not keep_going:
+                return 0
+
+    # -- handlers (return False to stop serving) -------------------------------------------
+
+    def _on_hello(self, message: Hello) -> bool:
+        check_peer_hello(message, "add-on")
+        return True
+
+    def _on_job(self, request: GenerateRequest | DetectRequest) -> bool:
+        if not request.id:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "a job request needs an id")
+        with self._job_lock:
+            if self._job is not None:
+                raise ProtocolError(ErrorCode.BUSY, f"job {self._job.id} is still running; cancel it or wait")
+            job = Job(id=request.id, emit=self.send)
+            self._job, self._job_kind = job, request.TYPE
+            self._worker = threading.Thread(target=self._run_job, args=(request, job), name=f"job-{job.id}",
+                                            daemon=True)
+            self._worker.start()
+        return True
+
+    def _run_job(self, request: GenerateRequest | DetectRequest, job: Job) -> None:
+        try:
+            if isinstance(request, GenerateRequest):
+                data = self.engine.generate(request, job)
+            else:
+                data = self.engine.detect(request, job)
+            result: Message = Result(id=job.id, ok=True, data=data)
+        except ProtocolError as exc:
+            result = Error.from_exception(job.id, exc)
+        except Exception as exc:  # the thread's boundary: never die silently
+            log.exception("job %s crashed", job.id)
+            result = Error(id=job.id, code=ErrorCode.INTERNAL.value, message=f"{type(exc).__name__}: {exc}"[:500])
+        with self._job_lock:
+            self._job = None
+        self.send(result)
+
+    def _on_cancel(self, request: CancelRequest) -> bool:
+        with self._job_lock:
+            job = self._job
+        if job is None or (request.job and request.job != job.id):
+            self.send(Result(id=request.id, ok=True, data={"cancelled": None}))
+            return True
+        job.cancel.cancel()
+        self.send(Result(id=request.id, ok=True, data={"cancelled": job.id}))
+        return True
+
+    def _on_status(self, request: StatusRequest) -> bool:
+        with self._job_lock:
+            job, kind = self._job, self._job_kind
+        self.send(Result(id=request.id, ok=True, data={
+            "state": "busy" if job else "idle", "job": job.id if job else None, "kind": kind if job else None,
+            "memory": device_memory(self.engine.device).to_dict(), "models": self.engine.manager.snapshot(),
+        }))
+        return True
+
+    def _on_shutdown(self, request: ShutdownRequest) -> bool:
+        self._stop_job(wait=EXIT_GRACE_SECONDS)
+        self.send(Result(id=request.id, ok=True, data={"shutdown": True}))
+        return False
+
+    def _stop_job(self, wait: float) -> None:
+        with self._job_lock:
+            job, worker = self._job, self._worker
+        if job is not None:
+            job.cancel.cancel()
+        if worker is not None:
+            worker.join(timeout=wait)

@@ -1,0 +1,50 @@
+"""Mesh clean-up after surface extraction: floaters, degenerate faces, and the face budget.
+
+Done in memory with pymeshlab (hy3dgen's own post-processors round-trip through temporary
+PLY files that they never delete).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOATER_FACE_RATIO = 0.01  # components under 1% of all faces are extraction noise, not parts
+
+
+@dataclass
+class CleanStats:
+    faces_in: int
+    faces_out: int
+    vertices_out: int
+    floaters_removed: int
+
+
+def clean_mesh(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tuple[np.ndarray, np.ndarray, CleanStats]:
+    """Return cleaned (vertices, faces) and what changed. Empty input gives empty output."""
+    import pymeshlab
+
+    faces_in = int(len(faces))
+    if faces_in == 0 or len(vertices) == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), CleanStats(faces_in, 0, 0, 0)
+    meshes = pymeshlab.MeshSet()
+    meshes.add_mesh(pymeshlab.Mesh(vertex_matrix=np.asarray(vertices, dtype=np.float64),
+                                   face_matrix=np.asarray(faces, dtype=np.int32)))
+    meshes.apply_filter("meshing_remove_duplicate_vertices")
+    meshes.apply_filter("meshing_remove_duplicate_faces")
+    meshes.apply_filter("meshing_remove_null_faces")
+    before = meshes.current_mesh().face_number()
+    meshes.apply_filter("compute_selection_by_small_disconnected_components_per_face",
+                        nbfaceratio=FLOATER_FACE_RATIO)
+    meshes.apply_filter("meshing_remove_selected_vertices_and_faces")
+    floaters = before - meshes.current_mesh().face_number()
+    meshes.apply_filter("meshing_remove_unreferenced_vertices")
+    if meshes.current_mesh().face_number() > face_budget:
+        meshes.apply_filter("meshing_decimation_quadric_edge_collapse", targetfacenum=int(face_budget),
+                            qualitythr=1.0, preserveboundary=True, boundaryweight=3,
+                            preservenormal=True, preservetopology=True, autoclean=True)
+    mesh = meshes.current_mesh()
+    out_v = mesh.vertex_matrix().astype(np.float32)
+    out_f = mesh.face_matrix().astype(np.int64)
+    return out_v, out_f, CleanStats(faces_in, int(len(out_f)), int(len(out_v)), int(floaters))

@@ -1,0 +1,80 @@
+"""Grounding with Qwen3-VL: the picture and the names in, one box per name out.
+
+The text parsing lives in ``detections`` (stdlib only); this module loads the model,
+asks the question and hands the raw answer to ``parse_detections``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..models.placement import LoadedModel
+from ..torch_env import prepare_torchvision
+from ._common import CancelToken, working_dtype
+from .detections import Detection, TargetMatch, grounding_prompt, match_targets, parse_detections
+
+__all__ = ["Detection", "TargetMatch", "GroundingModel", "load_grounding", "ground", "parse_detections",
+           "match_targets", "grounding_prompt"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GroundingModel:
+    model: Any
+    processor: Any
+
+
+def load_grounding(folder: Path, device: Any) -> LoadedModel:
+    """Load Qwen3-VL (real or tiny replica) from ``folder`` straight onto ``device``."""
+    prepare_torchvision()
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(str(folder))
+    model = AutoModelForImageTextToText.from_pretrained(
+        str(folder), dtype=working_dtype(device, prefer_bf16=True), device_map={"": str(device)})
+    model.eval()
+    return LoadedModel(obj=GroundingModel(model, processor), modules=[model])
+
+
+def fit_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
+    """Shrink so width*height <= max_pixels: the answer is on a relative grid, so this is free."""
+    width, height = image.size
+    if width * height <= max_pixels:
+        return image
+    factor = (max_pixels / (width * height)) ** 0.5
+    return image.resize((max(28, int(width * factor)), max(28, int(height * factor))),
+                        Image.Resampling.BICUBIC)
+
+
+def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, max_new_tokens: int,
+           max_pixels: int, cancel: CancelToken) -> str:
+    """Ask the model where ``targets`` are; return its raw answer text."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _StopOnCancel(StoppingCriteria):
+        # generate() checks this after every token: the only place to stop a long answer.
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
+                              device=input_ids.device)
+
+    picture = fit_pixels(image.convert("RGB"), max_pixels)
+    messages = [{"role": "user", "content": [{"type": "image", "image": picture},
+                                             {"type": "text", "text": grounding_prompt(targets)}]}]
+    inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                                    return_dict=True, return_tensors="pt")
+    inputs = inputs.to(grounder.model.device)
+    with torch.inference_mode():
+        output = grounder.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                         stopping_criteria=StoppingCriteriaList([_StopOnCancel()]))
+    cancel.check()
+    answer_ids = output[:, inputs["input_ids"].shape[1]:]
+    text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
+    log.info("grounding answer (%d tokens): %.300s", answer_ids.shape[1], text)
+    return text
