@@ -1,0 +1,639 @@
+"""Grounding answers: from a vision-language model's text to pixel boxes per requested name.
+
+This module owns three things, and nothing that needs a model or an image:
+
+* ``grounding_prompt`` - the exact question put to the model (Qwen-VL style).
+* ``parse_detections`` - turning the model's free-form answer into ``Detection``
+  objects whose boxes are in pixels of the original image.  Model answers are messy
+  (code fences, prose, Python literals, truncated JSON, points instead of boxes,
+  assorted key names), so the parser is deliberately lenient and never raises on the
+  model's text: whatever it cannot read is skipped.
+* ``match_targets`` - assigning each detection to at most one of the names the user
+  asked for, tolerating case, separators, simple plurals and extra words.
+
+Stdlib only, so it can be imported and tested without torch or numpy.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+__all__ = [
+    "Detection",
+    "TargetMatch",
+    "grounding_prompt",
+    "match_targets",
+    "parse_detections",
+]
+
+# A point answer becomes a square box of this half-size, as a fraction of the image's
+# longer side (2% each way, so 4% across), then clamped to the image.  Large enough to
+# crop something recognisable around the point, small enough not to swallow neighbours.
+POINT_BOX_FRACTION = 0.02
+
+# Qwen3-VL answers on a 0..1000 grid regardless of the image's size.
+RELATIVE_GRID = 1000.0
+
+# Keys are compared lower-cased.  Earlier keys win when an object has several.
+_BOX_KEYS = ("bbox_2d", "box_2d", "bbox", "box")
+_POINT_KEYS = ("point_2d", "point")
+_LABEL_KEYS = ("label", "name", "category", "class", "object", "text")
+_SCORE_KEYS = ("score", "confidence", "conf")
+
+# Named-corner spellings for boxes given as objects; the first complete set wins.
+# (x1, y1, x2, y2) is tried before (x0, y0, x1, y1) because both use "x1".
+_CORNER_KEY_SETS = (
+    ("x1", "y1", "x2", "y2"),
+    ("xmin", "ymin", "xmax", "ymax"),
+    ("x0", "y0", "x1", "y1"),
+    ("left", "top", "right", "bottom"),
+)
+_SIZE_KEY_SETS = (("x", "y", "w", "h"), ("x", "y", "width", "height"))
+
+_FENCE = "```"
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One box found by the model, in pixels of the original image."""
+
+    label: str | None
+    box: tuple[float, float, float, float]
+    score: float | None = None
+
+    def __post_init__(self) -> None:
+        # Validate here so that from_dict (and any caller) cannot build a box the
+        # rest of the pipeline would have to re-check.
+        if self.label is not None and not isinstance(self.label, str):
+            raise ValueError(f"label must be a string or None, got {self.label!r}")
+        box = tuple(_require_number(v, "box coordinate") for v in _require_sequence(self.box))
+        if len(box) != 4:
+            raise ValueError(f"box must have 4 numbers, got {self.box!r}")
+        x0, y0, x1, y1 = box
+        if not (x0 < x1 and y0 < y1):
+            raise ValueError(f"box must satisfy x0 < x1 and y0 < y1, got {self.box!r}")
+        object.__setattr__(self, "box", box)
+        if self.score is not None:
+            object.__setattr__(self, "score", _require_number(self.score, "score"))
+
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0) * (y1 - y0)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "box": list(self.box), "score": self.score}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Detection":
+        if not isinstance(d, dict) or "box" not in d:
+            raise ValueError(f"a detection needs a 'box', got {d!r}")
+        return cls(label=d.get("label"), box=d["box"], score=d.get("score"))
+
+
+@dataclass
+class TargetMatch:
+    """The detections assigned to one requested name, largest first."""
+
+    target: str
+    detections: list[Detection] = field(default_factory=list)
+
+
+def _require_sequence(value: Any) -> tuple:
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    raise ValueError(f"box must be a list or tuple of 4 numbers, got {value!r}")
+
+
+def _require_number(value: Any, what: str) -> float:
+    # bool is an int subclass; True as a coordinate is always a bug.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite, got {value!r}")
+    return number
+
+
+# --------------------------------------------------------------------------- prompt
+
+
+def grounding_prompt(targets: list[str]) -> str:
+    """The grounding question for ``targets`` (names are stripped, empty ones dropped)."""
+    if isinstance(targets, str):
+        raise TypeError("targets must be a list of names, not a single string")
+    names = [name.strip() for name in targets if name.strip()]
+    if not names:
+        raise ValueError("grounding_prompt needs at least one non-empty target name")
+    return (
+        "Locate every instance that belongs to the following categories: "
+        f'"{", ".join(names)}". Report bbox coordinates in JSON format.'
+    )
+
+
+# --------------------------------------------------------------------------- lenient JSON
+
+
+class _Truncated(Exception):
+    """The text ended in the middle of a scalar (string, number or word)."""
+
+
+class _Malformed(Exception):
+    """The text at this position is not even lenient JSON."""
+
+
+class _PartialDict(dict):
+    """An object cut off by the end of the text; holds only the members read in full."""
+
+
+class _PartialList(list):
+    """An array cut off by the end of the text; holds only the items read so far."""
+
+
+# Nesting beyond this is not a detection list; the cap also keeps recursion bounded on
+# adversarial input such as "[[[[[[...".
+_MAX_DEPTH = 32
+# Each failed start rescans text up to where it failed, so a model stuck in a loop
+# ("[a [a [a ...") could cost quadratic time.  Failed parses may rescan at most this
+# many times the segment's length (plus slack); real answers stay far below it.
+_RESCAN_FACTOR = 8
+_RESCAN_SLACK = 10_000
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD_VALUES = {"null": None, "none": None, "true": True, "false": False}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
+class _LenientParser:
+    """A small JSON reader that also accepts what models and Python tend to write.
+
+    Accepted beyond JSON: single-quoted strings, bare keys, missing or trailing or
+    doubled commas, Python ``None``/``True``/``False``, and bare words as strings.
+    When the text ends early, open containers come back as ``_PartialDict`` /
+    ``_PartialList`` holding what was complete, so truncated answers can be salvaged.
+    """
+
+    def __init__(self, text: str, pos: int) -> None:
+        self.text = text
+        self.pos = pos
+
+    def parse(self) -> tuple[Any, int]:
+        value = self._value(0)
+        return value, self.pos
+
+    def _at_end(self) -> bool:
+        return self.pos >= len(self.text)
+
+    def _skip(self, chars: str) -> None:
+        text = self.text
+        while self.pos < len(text) and (text[self.pos].isspace() or text[self.pos] in chars):
+            self.pos += 1
+
+    def _value(self, depth: int) -> Any:
+        self._skip("")
+        if self._at_end():
+            raise _Truncated
+        char = self.text[self.pos]
+        if char in "[{":
+            if depth >= _MAX_DEPTH:
+                raise _Malformed
+            return self._array(depth + 1) if char == "[" else self._object(depth + 1)
+        if char in "\"'":
+            return self._string()
+        if _NUMBER.match(self.text, self.pos):
+            return self._number()
+        word = self._word()
+        return _WORD_VALUES.get(word.lower(), word)
+
+    def _array(self, depth: int) -> list:
+        self.pos += 1
+        items: list = []
+        while True:
+            self._skip(",")
+            if self._at_end():
+                return _PartialList(items)
+            if self.text[self.pos] == "]":
+                self.pos += 1
+                return items
+            try:
+                items.append(self._value(depth))
+            except _Truncated:
+                return _PartialList(items)
+
+    def _object(self, depth: int) -> dict:
+        self.pos += 1
+        members: dict = {}
+        while True:
+            self._skip(",")
+            if self._at_end():
+                return _PartialDict(members)
+            if self.text[self.pos] == "}":
+                self.pos += 1
+                return members
+            try:
+                key = self._key()
+                self._colon()
+                # A partial container value is kept: a wrapper such as
+                # {"objects": [...cut] still holds complete detections.
+                members[key] = self._value(depth)
+            except _Truncated:
+                return _PartialDict(members)
+
+    def _key(self) -> str:
+        if self.text[self.pos] in "\"'":
+            return self._string()
+        return self._word()
+
+    def _colon(self) -> None:
+        self._skip("")
+        if self._at_end():
+            raise _Truncated
+        if self.text[self.pos] != ":":
+            raise _Malformed
+        self.pos += 1
+
+    def _string(self) -> str:
+        quote = self.text[self.pos]
+        self.pos += 1
+        chars: list[str] = []
+        text = self.text
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char == quote:
+                self.pos += 1
+                return "".join(chars)
+            if char == "\\":
+                chars.append(self._escape())
+                continue
+            chars.append(char)
+            self.pos += 1
+        raise _Truncated
+
+    def _escape(self) -> str:
+        # self.pos is on the backslash.
+        text = self.text
+        if self.pos + 1 >= len(text):
+            raise _Truncated
+        code = text[self.pos + 1]
+        if code == "u":
+            digits = text[self.pos + 2 : self.pos + 6]
+            if len(digits) < 4:
+                raise _Truncated
+            try:
+                char = chr(int(digits, 16))
+            except ValueError:
+                raise _Malformed from None
+            self.pos += 6
+            return char
+        self.pos += 2
+        return _ESCAPES.get(code, code)
+
+    def _number(self) -> float:
+        match = _NUMBER.match(self.text, self.pos)
+        assert match is not None  # checked by the caller
+        # A number touching the end may have lost digits ("56" of "560"); no need to
+        # check here, because its enclosing container is then partial and dropped.
+        self.pos = match.end()
+        return float(match.group())
+
+    def _word(self) -> str:
+        match = _WORD.match(self.text, self.pos)
+        if match is None:
+            raise _Malformed
+        self.pos = match.end()
+        return match.group()
+
+
+def _json_values(segment: str) -> Iterator[Any]:
+    """Every lenient-JSON container found in ``segment``, in order of appearance.
+
+    Scanning starts only at '[' or '{', so prose around the JSON is skipped.  If a
+    container does not parse, scanning resumes just after its opening bracket, which
+    salvages well-formed objects inside a broken list.  Once failed parses have
+    rescanned ``_RESCAN_FACTOR`` times the segment, the rest of it is given up.
+    """
+    pos = 0
+    budget = _RESCAN_FACTOR * len(segment) + _RESCAN_SLACK
+    while True:
+        starts = [i for i in (segment.find("[", pos), segment.find("{", pos)) if i >= 0]
+        if not starts:
+            return
+        start = min(starts)
+        parser = _LenientParser(segment, start)
+        try:
+            value, end = parser.parse()
+        except (_Malformed, _Truncated):
+            budget -= parser.pos - start + 1
+            if budget < 0:
+                return
+            pos = start + 1
+            continue
+        yield value
+        pos = end
+
+
+def _fence_segments(raw: str) -> tuple[list[str], list[str]]:
+    """Split ``raw`` into (inside code fences, outside code fences).
+
+    An unclosed fence runs to the end of the text (a truncated answer).  Any language
+    tag after the opening fence needs no special handling: scanning skips to the
+    first bracket anyway.
+    """
+    parts = raw.split(_FENCE)
+    return parts[1::2], parts[0::2]
+
+
+def _candidate_objects(value: Any) -> Iterator[dict]:
+    """Objects carrying a box or point, found at any depth (wrappers are walked)."""
+    if isinstance(value, dict):
+        keys = {key.strip().lower() for key in value if isinstance(key, str)}
+        has_geometry = any(key in keys for key in _BOX_KEYS + _POINT_KEYS)
+        if has_geometry and not isinstance(value, _PartialDict):
+            yield value
+            return
+        # Cut-off objects are never detections themselves (their box or label may be
+        # incomplete), but a cut-off wrapper may still hold complete ones.
+        for member in value.values():
+            yield from _candidate_objects(member)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _candidate_objects(item)
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _to_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _numbers(values: Any, count: int) -> tuple[float, ...] | None:
+    """Exactly ``count`` numbers from a list, or from a string such as "1, 2, 3, 4"."""
+    if isinstance(values, str):
+        values = _NUMBER.findall(values)
+    if not isinstance(values, (list, tuple)) or len(values) != count:
+        return None
+    numbers = tuple(_to_number(v) for v in values)
+    if any(n is None for n in numbers):
+        return None
+    return numbers  # type: ignore[return-value]
+
+
+def _lowered(obj: dict) -> dict[str, Any]:
+    return {key.strip().lower(): value for key, value in obj.items() if isinstance(key, str)}
+
+
+def _raw_box(value: Any) -> tuple[float, float, float, float] | None:
+    """Corner coordinates as the model wrote them (any order, model units)."""
+    if isinstance(value, dict):
+        return _raw_box_from_dict(_lowered(value))
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        # [[x0, y0], [x1, y1]]
+        corners = [_numbers(corner, 2) for corner in value]
+        if corners[0] is None or corners[1] is None:
+            return None
+        return (*corners[0], *corners[1])  # type: ignore[return-value]
+    return _numbers(value, 4)  # type: ignore[return-value]
+
+
+def _raw_box_from_dict(fields: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    for keys in _CORNER_KEY_SETS:
+        if all(key in fields for key in keys):
+            return _numbers([fields[key] for key in keys], 4)  # type: ignore[return-value]
+    for keys in _SIZE_KEY_SETS:
+        if all(key in fields for key in keys):
+            found = _numbers([fields[key] for key in keys], 4)
+            if found is None:
+                return None
+            x, y, w, h = found
+            return (x, y, x + w, y + h)
+    return None
+
+
+def _raw_point(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, dict):
+        fields = _lowered(value)
+        if "x" in fields and "y" in fields:
+            return _numbers([fields["x"], fields["y"]], 2)  # type: ignore[return-value]
+        return None
+    return _numbers(value, 2)  # type: ignore[return-value]
+
+
+class _Frame:
+    """Converts model units to clamped pixel boxes for one image."""
+
+    def __init__(self, width: int, height: int, coords: str) -> None:
+        self.width = width
+        self.height = height
+        self.relative = coords == "relative"
+
+    def _x(self, x: float) -> float:
+        # Multiply before dividing: 120 * 640 / 1000 is exact where 120 * 0.64 is not.
+        return x * self.width / RELATIVE_GRID if self.relative else x
+
+    def _y(self, y: float) -> float:
+        return y * self.height / RELATIVE_GRID if self.relative else y
+
+    def box(self, raw: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+        ax, ay, bx, by = raw
+        # Models sometimes give corners in the wrong order; the box is the same.
+        x0, x1 = sorted((self._x(ax), self._x(bx)))
+        y0, y1 = sorted((self._y(ay), self._y(by)))
+        return self._clamped(x0, y0, x1, y1)
+
+    def point_box(self, raw: tuple[float, float]) -> tuple[float, float, float, float] | None:
+        x, y = self._x(raw[0]), self._y(raw[1])
+        half = POINT_BOX_FRACTION * max(self.width, self.height)
+        return self._clamped(x - half, y - half, x + half, y + half)
+
+    def _clamped(self, x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float] | None:
+        x0, x1 = (min(max(v, 0.0), float(self.width)) for v in (x0, x1))
+        y0, y1 = (min(max(v, 0.0), float(self.height)) for v in (y0, y1))
+        if x1 <= x0 or y1 <= y0:
+            return None  # nothing of it lies inside the image
+        return (x0, y0, x1, y1)
+
+
+def _first(fields: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    for key in keys:
+        if key in fields and fields[key] is not None:
+            return fields[key]
+    return None
+
+
+def _label(fields: dict[str, Any]) -> str | None:
+    for key in _LABEL_KEYS:
+        value = fields.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _detection(obj: dict, frame: _Frame) -> Detection | None:
+    fields = _lowered(obj)
+    box = None
+    raw_box = _first(fields, _BOX_KEYS)
+    if raw_box is not None:
+        corners = _raw_box(raw_box)
+        box = frame.box(corners) if corners is not None else None
+    else:
+        # Only when there is no box at all; a broken box is not rescued by a point.
+        raw_point = _first(fields, _POINT_KEYS)
+        point = _raw_point(raw_point) if raw_point is not None else None
+        box = frame.point_box(point) if point is not None else None
+    if box is None:
+        return None
+    return Detection(label=_label(fields), box=box, score=_to_number(_first(fields, _SCORE_KEYS)))
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _check_image_args(width: int, height: int, coords: str) -> None:
+    if coords not in ("relative", "absolute"):
+        raise ValueError(f'coords must be "relative" or "absolute", got {coords!r}')
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _detections_in(segments: list[str], frame: _Frame) -> list[Detection]:
+    found = []
+    for segment in segments:
+        for value in _json_values(segment):
+            for obj in _candidate_objects(value):
+                detection = _detection(obj, frame)
+                if detection is not None:
+                    found.append(detection)
+    return found
+
+
+def parse_detections(raw: str, width: int, height: int, coords: str = "relative") -> list[Detection]:
+    """Read the model's grounding answer into boxes in pixels of the original image.
+
+    ``coords="relative"`` means the 0..1000 grid of Qwen3-VL; ``"absolute"`` means
+    pixels (Qwen2.5-VL).  Boxes are clamped to the image; boxes with no area left,
+    and objects that cannot be read, are dropped.  The model's order is kept.
+    Raises ValueError only for bad arguments, never for the model's text.
+    """
+    _check_image_args(width, height, coords)
+    if not isinstance(raw, str) or not raw.strip():
+        return []
+    frame = _Frame(width, height, coords)
+    inside, outside = _fence_segments(raw)
+    # Fenced blocks are what the model meant as its answer; prose outside them is
+    # only read when the fences held nothing usable.
+    found = _detections_in(inside, frame)
+    return found if found else _detections_in(outside, frame)
+
+
+# --------------------------------------------------------------------------- matching
+
+# Match quality, best first.
+_EXACT, _PLURAL, _LABEL_HAS_TARGET, _TARGET_HAS_LABEL = range(4)
+
+
+def _words(name: str) -> tuple[str, ...]:
+    """Case-folded words; anything that is not a letter or digit separates words."""
+    folded = "".join(char if char.isalnum() else " " for char in name.casefold())
+    return tuple(folded.split())
+
+
+def _word_forms(word: str) -> frozenset[str]:
+    """The word plus its possible singulars under simple English rules.
+
+    Over-generating is harmless ("houses" also yields "hous"): two words match when
+    their form sets intersect, and the spurious forms are not words.
+    """
+    forms = {word}
+    if len(word) > 3 and word.endswith("ies"):
+        forms.add(word[:-3] + "y")  # berries -> berry
+    if len(word) > 3 and word.endswith("es"):
+        forms.add(word[:-2])  # boxes -> box, glasses -> glass
+    if len(word) > 2 and word.endswith("s") and not word.endswith("ss"):
+        forms.add(word[:-1])  # barrels -> barrel, houses -> house
+    return frozenset(forms)
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or bool(_word_forms(a) & _word_forms(b))
+
+
+def _contains_words(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
+    return all(any(_same_word(word, other) for other in longer) for word in shorter)
+
+
+def _match_rank(label: tuple[str, ...], target: tuple[str, ...]) -> int | None:
+    if not label or not target:
+        return None
+    if label == target:
+        return _EXACT
+    if len(label) == len(target) and all(map(_same_word, label, target)):
+        return _PLURAL
+    if _contains_words(label, target):
+        return _LABEL_HAS_TARGET  # label "red barrel", target "barrel"
+    if _contains_words(target, label):
+        return _TARGET_HAS_LABEL  # label "barrel", target "wooden barrel"
+    return None
+
+
+def _best_target(label: str | None, targets: list[tuple[str, ...]]) -> int | None:
+    """Index of the target a detection belongs to, or None."""
+    label_words = _words(label) if label is not None else ()
+    if not label_words:
+        # Unlabelled answers are unambiguous only when a single name was asked for.
+        return 0 if len(targets) == 1 else None
+    best: tuple[int, int, int] | None = None
+    for index, target_words in enumerate(targets):
+        rank = _match_rank(label_words, target_words)
+        if rank is None:
+            continue
+        # Best rank, then the longer (more specific) name, then the earlier target.
+        key = (rank, -len(" ".join(target_words)), index)
+        if best is None or key < best:
+            best = key
+    return best[2] if best is not None else None
+
+
+def match_targets(detections: list[Detection], targets: list[str], keep: str = "largest") -> list[TargetMatch]:
+    """Assign detections to the requested names; one ``TargetMatch`` per name, in order.
+
+    ``keep="largest"`` keeps the largest detection per name, ``keep="all"`` keeps all of
+    them, largest first (equal areas keep the model's order).  Each detection goes to
+    at most one name.  An empty ``detections`` list means the name was not found.
+    """
+    if keep not in ("largest", "all"):
+        raise ValueError(f'keep must be "largest" or "all", got {keep!r}')
+    if isinstance(targets, str):
+        raise TypeError("targets must be a list of names, not a single string")
+    target_words = [_words(target) for target in targets]
+    groups: list[list[Detection]] = [[] for _ in targets]
+    for detection in detections:
+        index = _best_target(detection.label, target_words)
+        if index is not None:
+            groups[index].append(detection)
+    matches = []
+    for target, group in zip(targets, groups):
+        ordered = sorted(group, key=Detection.area, reverse=True)
+        kept = ordered if keep == "all" else ordered[:1]
+        matches.append(TargetMatch(target=target.strip(), detections=kept))
+    return matches
