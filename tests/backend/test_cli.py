@@ -1,0 +1,75 @@
+"""The command line as a person without Blender uses it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import trimesh
+
+from conftest import FAST_OPTIONS, HOUSE
+
+FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
+              "--face-budget", str(FAST_OPTIONS["face_budget"])]
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_generate_three_names_on_the_house(backend_env: dict[str, str], tmp_path: Path) -> None:
+    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "house, chimney, barrel", "--models", "tiny",
+               "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS)
+    assert out.returncode == 0, out.stderr
+    [run] = list(tmp_path.iterdir())
+    for name in ("house", "chimney", "barrel"):
+        assert f"{name}: {run / (name + '.glb')}" in out.stdout
+        assert len(trimesh.load(run / f"{name}.glb", force="mesh").faces) > 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "finished"
+    assert {r: c["loads_from_disk"] for r, c in manifest["model_counters"].items()} == {
+        "grounding": 1, "matting": 1, "shape": 1}
+    assert "[shape" in out.stderr  # progress went to stderr, results to stdout
+
+
+def test_partial_success_exits_3_and_says_which_failed(backend_env: dict[str, str], tmp_path: Path) -> None:
+    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney, unicorn", "--models", "tiny",
+               "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS)
+    assert out.returncode == 3, out.stderr
+    assert "unicorn: FAILED [target_not_found]" in out.stdout
+
+
+def test_detect_prints_boxes_in_image_pixels(backend_env: dict[str, str], tmp_path: Path) -> None:
+    out = _cli(backend_env, "detect", str(HOUSE), "--targets", "house, barrel", "--models", "tiny",
+               "--device", "cpu", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(": ", 1) for line in out.stdout.strip().splitlines())
+    x0, y0, x1, y1 = map(float, lines["house"].split())
+    assert 0 <= x0 < x1 <= 1024 and 0 <= y0 < y1 <= 1024
+    assert x1 - x0 > 500  # the house spans most of the picture (the tiny model's fixed answer)
+
+
+def test_bad_usage_exits_2_with_a_message(backend_env: dict[str, str], tmp_path: Path) -> None:
+    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "house, House", "--models", "tiny",
+               "--out", str(tmp_path))
+    assert out.returncode == 2 and "asked for twice" in out.stderr
+    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--steps", "0", "--out", str(tmp_path))
+    assert out.returncode == 2 and "steps" in out.stderr
+    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--device", "cuda", "--out", str(tmp_path))
+    assert out.returncode == 2 and "no CUDA GPU" in out.stderr
+
+
+def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    env = {**backend_env, "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
+    out = _cli(env, "generate", str(HOUSE), "--targets", "house", "--offline", "--device", "cpu",
+               "--out", str(tmp_path / "runs"))
+    assert out.returncode == 1
+    assert "[model_missing]" in out.stderr and "Qwen/Qwen3-VL-2B-Instruct" in out.stderr
+    [run] = list((tmp_path / "runs").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["errors"][0]["code"] == "model_missing"
+    assert (run / "input.png").is_file()

@@ -1,0 +1,180 @@
+"""The model manager's policy with stand-in models: loads, LRU eviction, tiers, counters.
+
+A real GPU is not needed to test the policy: the device "meta" stands in for an
+accelerator, with ``placement.move`` replaced by one that only records where a model is
+(so the policy's every tier is exercised), and the loaders are small nn.Linear models
+whose sizes are known exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from img23d_backend.models import placement
+from img23d_backend.models.manager import ModelManager, Tier
+from img23d_backend.models.placement import LoadedModel
+from img23d_backend.models.registry import ModelSpec
+
+MB = 1 << 20
+
+
+def _spec(role: str, size: int) -> ModelSpec:
+    return ModelSpec(role=role, repo_id=f"test/{role}", local_path=Path("/nowhere"), size_bytes=size)
+
+
+def _linear_loader(megabytes: int, log: list[str], role: str):
+    """A loader whose model holds exactly ``megabytes`` of fp32 weights."""
+
+    def load(folder: Path, device: Any) -> LoadedModel:
+        log.append(role)
+        features = megabytes * MB // 4 // 256
+        module = torch.nn.Linear(256, features, bias=False)
+        return LoadedModel(obj=module, modules=[module])
+
+    return load
+
+
+@pytest.fixture(autouse=True)
+def fake_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
+    def move(loaded: LoadedModel, device: Any) -> int:
+        target = torch.device(device)
+        if loaded.device is not None and torch.device(loaded.device) == target:
+            return 0
+        loaded.device = target
+        return placement.weight_bytes(loaded)
+
+    monkeypatch.setattr(placement, "move", move)
+
+
+def _manager(device: str, budget_mb: int, sizes: dict[str, int], ram_budget_mb: int | None = None):
+    log: list[str] = []
+    manager = ModelManager(torch.device(device), budget_bytes=budget_mb * MB,
+                           ram_budget_bytes=None if ram_budget_mb is None else ram_budget_mb * MB,
+                           resolve=lambda spec, **kw: Path("/nowhere"))
+    for role, size in sizes.items():
+        manager.register(_spec(role, size * MB), _linear_loader(size, log, role))
+    return manager, log
+
+
+def _tiers(manager: ModelManager) -> dict[str, str]:
+    return {role: model["tier"] for role, model in manager.snapshot()["models"].items()}
+
+
+def test_each_model_is_read_from_disk_once_however_often_it_is_used() -> None:
+    manager, log = _manager("cpu", 100, {"a": 4, "b": 4, "c": 4})
+    for _ in range(5):
+        for role in ("a", "b", "c", "a"):
+            with manager.use(role):
+                pass
+    assert log == ["a", "b", "c"]
+    assert {r: c.loads_from_disk for r, c in manager.counters().items()} == {"a": 1, "b": 1, "c": 1}
+
+
+def test_measured_size_replaces_the_estimate() -> None:
+    manager, _ = _manager("cpu", 100, {"a": 4})
+    with manager.use("a"):
+        pass
+    model = manager.snapshot()["models"]["a"]
+    assert model["measured"] and model["bytes"] == 4 * MB
+
+
+def test_over_budget_on_an_accelerator_evicts_least_recently_used_to_ram() -> None:
+    manager, log = _manager("meta", 10, {"a": 4, "b": 4, "c": 4})
+    with manager.use("a"):
+        pass
+    with manager.use("b"):
+        pass
+    with manager.use("c"):  # 12 MB > 10 MB: "a" (least recently used) must leave the device
+        pass
+    assert _tiers(manager) == {"a": "ram", "b": "device", "c": "device"}
+    with manager.use("a"):  # back from RAM: a move, not a disk read; now "b" is the oldest
+        pass
+    assert _tiers(manager) == {"a": "device", "b": "ram", "c": "device"}
+    counters = manager.counters()
+    assert log == ["a", "b", "c"]
+    assert counters["a"].moves_to_ram == 1 and counters["a"].moves_to_device == 1
+    assert counters["a"].bytes_moved == 8 * MB
+
+
+def test_when_ram_is_short_evicted_models_are_dropped() -> None:
+    manager, log = _manager("meta", 6, {"a": 4, "b": 4}, ram_budget_mb=2)
+    with manager.use("a"):
+        pass
+    with manager.use("b"):
+        pass
+    assert _tiers(manager) == {"a": "dropped", "b": "device"}
+    with manager.use("a"):
+        pass
+    assert log == ["a", "b", "a"]
+    assert manager.counters()["a"].drops == 1
+
+
+def test_on_cpu_eviction_drops_because_ram_is_the_device() -> None:
+    manager, _ = _manager("cpu", 6, {"a": 4, "b": 4})
+    with manager.use("a"):
+        pass
+    with manager.use("b"):
+        pass
+    assert _tiers(manager) == {"a": "dropped", "b": "device"}
+    assert manager.counters()["a"].bytes_moved == 0
+
+
+def test_a_model_in_use_is_never_evicted() -> None:
+    manager, _ = _manager("meta", 6, {"a": 4, "b": 4})
+    with manager.use("a"):
+        with manager.use("b"):  # over budget, but "a" is busy: both stay, with a warning
+            assert _tiers(manager) == {"a": "device", "b": "device"}
+
+
+def test_models_that_fit_stay_between_jobs() -> None:
+    manager, log = _manager("meta", 100, {"a": 4, "b": 4})
+    for _ in range(3):  # three "jobs"
+        with manager.use("a"):
+            pass
+        with manager.use("b"):
+            pass
+    assert log == ["a", "b"]
+    assert all(c.bytes_moved == 0 for c in manager.counters().values())
+
+
+def test_re_registering_a_different_model_drops_the_old_one() -> None:
+    manager, log = _manager("cpu", 100, {"a": 4})
+    with manager.use("a"):
+        pass
+    manager.register(_spec("a", 2 * MB), _linear_loader(2, log, "a2"))
+    assert _tiers(manager)["a"] == "dropped"
+    with manager.use("a") as module:
+        assert module.weight.numel() * 4 == 2 * MB
+
+
+def test_counters_minus_gives_per_job_figures() -> None:
+    manager, _ = _manager("cpu", 100, {"a": 4})
+    before = manager.counters()
+    with manager.use("a"):
+        pass
+    delta = manager.counters()["a"].minus(before["a"])
+    assert delta.loads_from_disk == 1 and delta.load_seconds >= 0
+
+
+def test_a_loader_failure_leaves_the_model_dropped_and_retryable() -> None:
+    calls = []
+
+    def flaky(folder: Path, device: Any) -> LoadedModel:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk hiccup")
+        module = torch.nn.Linear(4, 4)
+        return LoadedModel(obj=module, modules=[module])
+
+    manager = ModelManager(torch.device("cpu"), budget_bytes=100 * MB, resolve=lambda spec, **kw: Path("/x"))
+    manager.register(_spec("a", MB), flaky)
+    with pytest.raises(OSError):
+        with manager.use("a"):
+            pass
+    assert _tiers(manager)["a"] == Tier.DROPPED.value
+    with manager.use("a") as module:
+        assert isinstance(module, torch.nn.Linear)
