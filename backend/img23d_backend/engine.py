@@ -202,7 +202,7 @@ class _JobRun:
 
     def ground(self, image: LoadedImage) -> list[Any]:
         """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
-        from .stages.grounding import ground, match_targets, parse_detections
+        from .stages.grounding import draw_matches, ground, match_targets, parse_detections
 
         assert self.run_folder is not None
         targets = list(self.request.targets)
@@ -221,8 +221,10 @@ class _JobRun:
                 "detections": [d.to_dict() for d in detections],
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
+            overlay = self.run_folder.write_image("detections.png", draw_matches(image.image, matches))
         self.job.emit(Artifact(job=self.job.id, kind="detections",
                                path=str(self.run_folder.path("detections.json"))))
+        self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
         return matches
 
     def fail_target(self, record: TargetRecord, error: ProtocolError) -> None:
@@ -404,5 +406,6 @@ class _GenerateRun(_JobRun):
                 record.status = "done"
                 self.run_folder.save_manifest()
                 self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
-                                       instance=record.instance, box=record.box, seed=record.seed))
+                                       instance=record.instance, box=record.box, seed=record.seed,
+                                       image_size=self.run_folder.manifest.image.get("original_size")))
                 self.progress("export", number, len(live), f"{record.target} ready")

@@ -38,6 +38,8 @@ class ErrorCode(str, Enum):
     DISK = "disk"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
+    # Raised by the add-on's client, never sent by the backend: it cannot start, died, or hangs.
+    BACKEND_UNAVAILABLE = "backend_unavailable"
 
 
 class ProtocolError(Exception):
@@ -254,7 +256,8 @@ class Artifact(Message):
     path: str = ""
     target: str | None = None
     instance: int = 0
-    box: list[float] | None = None
+    box: list[float] | None = None       # pixels of the original image
+    image_size: list[int] | None = None  # the original image's width and height
     seed: int | None = None
 
 
@@ -313,7 +316,7 @@ def decode(line: str | bytes, registry: dict[str, type[Message]]) -> Message:
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a message must be a JSON object")
     version = data.get("v")
-    if version != PROTOCOL_MAJOR:
+    if isinstance(version, bool) or version != PROTOCOL_MAJOR:  # true == 1 in Python
         raise ProtocolError(ErrorCode.VERSION_MISMATCH,
                             f"message is protocol version {version!r}, this side speaks {PROTOCOL_MAJOR}")
     kind = data.get("type")
@@ -353,7 +356,8 @@ def request_id_of(line: str | bytes) -> str | None:
 
 def check_peer_hello(hello: Hello, peer: str, needed_major: int = PROTOCOL_MAJOR) -> None:
     """Raise ``version_mismatch`` with a message a user can act on."""
-    major = hello.protocol[0] if hello.protocol else None
+    # A peer's hello is not type-checked on decode: "protocol" may be anything, not just a list.
+    major = hello.protocol[0] if isinstance(hello.protocol, list) and hello.protocol else None
     if major != needed_major:
         raise ProtocolError(
             ErrorCode.VERSION_MISMATCH,

@@ -78,3 +78,26 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
     log.info("grounding answer (%d tokens): %.300s", answer_ids.shape[1], text)
     return text
+
+
+PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
+           (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40)]
+
+
+def draw_matches(image: Image.Image, matches: list[TargetMatch]) -> Image.Image:
+    """The picture with each name's boxes and label drawn on it, one colour per name."""
+    from PIL import ImageDraw
+
+    canvas = image.convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, round(max(canvas.size) / 300))
+    for index, match in enumerate(matches):
+        colour = PALETTE[index % len(PALETTE)]
+        for number, detection in enumerate(match.detections, start=1):
+            x0, y0, x1, y1 = detection.box
+            draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
+            label = match.target if len(match.detections) == 1 else f"{match.target} {number}"
+            text_box = draw.textbbox((x0, y0), label)
+            draw.rectangle((x0, y0, text_box[2] + 4, text_box[3] + 2), fill=colour)
+            draw.text((x0 + 2, y0), label, fill=(255, 255, 255))
+    return canvas

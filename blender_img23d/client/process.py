@@ -1,0 +1,197 @@
+"""The one place that spawns the backend process, and the thread that reads its output.
+
+The backend runs as ``<python> -m img23d_backend serve ...`` with pipes on stdin and stdout
+and its stderr in a log file (a pipe nobody reads could fill and freeze it). No shell, no
+command string: an argument list. A reader thread turns stdout lines into protocol
+messages on a queue; the main thread drains the queue without ever blocking.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..shared import backend_source_dir, protocol
+
+ErrorCode = protocol.ErrorCode
+ProtocolError = protocol.ProtocolError
+
+
+@dataclass
+class LaunchSettings:
+    """Everything that decides how the backend is started (from the add-on's preferences)."""
+
+    python: Path
+    runs_dir: Path
+    models: str = "default"
+    grounding: str = "2b"
+    shape: str = "2mini"
+    matting: str = "birefnet"
+    device: str = "auto"
+    budget_gb: float = 0.0          # 0 = the backend's own default
+    offline: bool = False
+    log_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> list[str]:
+        args = [str(self.python), "-m", "img23d_backend", "serve", "--models", self.models,
+                "--grounding", self.grounding, "--shape", self.shape, "--matting", self.matting,
+                "--device", self.device, "--out", str(self.runs_dir)]
+        if self.budget_gb > 0:
+            args += ["--budget-gb", f"{self.budget_gb:g}"]
+        if self.offline:
+            args.append("--offline")
+        return args
+
+
+@dataclass
+class GarbageLine:
+    """A stdout line that was not a protocol message (kept for the log, never acted on)."""
+
+    text: str
+
+
+@dataclass
+class Exited:
+    """The backend's stdout closed: it exited, or is about to."""
+
+    returncode: int | None
+
+
+class BackendProcess:
+    def __init__(self, settings: LaunchSettings) -> None:
+        self.settings = settings
+        self.events: "queue.Queue[Any]" = queue.Queue()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._log: IO[bytes] | None = None
+        self._write_lock = threading.Lock()
+        self.started_at = 0.0
+        self.garbage: deque[str] = deque(maxlen=20)
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the backend. Raises ``ProtocolError(backend_unavailable)`` if it cannot start."""
+        python = self.settings.python
+        if not str(python) or not python.is_file():
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
+                                f"no backend Python at {python or '(not set)'}: set it in the add-on's "
+                                "preferences or run 'Install backend' there")
+        if not os.access(python, os.X_OK):
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"the backend Python {python} is not executable")
+        env = self._environment()
+        log_path = self.settings.log_path
+        try:
+            self.settings.runs_dir.mkdir(parents=True, exist_ok=True)
+            if log_path is not None:
+                log_path.parent.mkdir(parents=True, exist_ok=True)
+                self._log = open(log_path, "ab")
+            self._proc = subprocess.Popen(self.settings.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=self._log if self._log else subprocess.DEVNULL, env=env,
+                                          cwd=str(self.settings.runs_dir))
+        except OSError as exc:
+            self._close_log()
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"could not start the backend: {exc}") from exc
+        self.started_at = time.monotonic()
+        self._reader = threading.Thread(target=self._read, args=(self._proc,), name="img23d-backend-reader",
+                                        daemon=True)
+        self._reader.start()
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        # Blender sets PYTHONHOME/PYTHONPATH for its own interpreter; they would break another one.
+        for name in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE"):
+            env.pop(name, None)
+        # The add-on runs the backend code it was shipped with, with the environment's packages.
+        env["PYTHONPATH"] = str(backend_source_dir())
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONNOUSERSITE"] = "1"
+        env.update(self.settings.extra_env)
+        return env
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            try:
+                self.events.put(protocol.decode(line, protocol.EVENT_TYPES))
+            except ProtocolError:
+                text = line[:300].decode("utf-8", "replace")
+                self.garbage.append(text)
+                self.events.put(GarbageLine(text))
+        self.events.put(Exited(proc.wait()))
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def send(self, message: Any) -> None:
+        """Write one request. Raises ``ProtocolError(backend_unavailable)`` if the backend is gone."""
+        if self._proc is None or self._proc.stdin is None:
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend is not running")
+        data = (message.to_line() + "\n").encode("utf-8")
+        with self._write_lock:
+            try:
+                self._proc.stdin.write(data)
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError) as exc:
+                raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend stopped accepting requests") from exc
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask politely, then close stdin (the backend exits on EOF), then kill. Never raises."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            try:
+                self.send(protocol.ShutdownRequest(id="shutdown"))
+            except ProtocolError:
+                pass
+            try:
+                assert proc.stdin is not None
+                proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        self._close_log()
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def log_tail(self, lines: int = 8) -> str:
+        """The last lines of the backend's log, for an error message."""
+        path = self.settings.log_path
+        if path is None or not path.is_file():
+            return ""
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 8192))
+            text = handle.read().decode("utf-8", "replace")
+        return "\n".join(text.strip().splitlines()[-lines:])

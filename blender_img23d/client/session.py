@@ -1,0 +1,212 @@
+"""The backend as the add-on sees it: a state, the job in flight, and events to hand out.
+
+``pump()`` is called on Blender's main thread (from a timer, a modal tick, or a loop in
+background mode). It drains what the reader thread queued, keeps the state up to date and
+returns the messages the caller should act on. A backend that died mid-job becomes an
+``error`` event for that job, so whoever waits for the job always hears back; the next
+job starts a fresh backend.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+import uuid
+from collections import deque
+from enum import Enum
+from typing import Any, Callable
+
+from ..shared import protocol
+from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
+
+ErrorCode = protocol.ErrorCode
+ProtocolError = protocol.ProtocolError
+
+HELLO_TIMEOUT = 180.0   # first start imports torch and may build the tiny models
+
+
+class State(str, Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    READY = "ready"
+    BUSY = "busy"
+    ERROR = "error"
+
+
+class BackendSession:
+    def __init__(self, settings: Callable[[], LaunchSettings],
+                 process_factory: Callable[[LaunchSettings], BackendProcess] = BackendProcess) -> None:
+        self._settings = settings
+        self._factory = process_factory
+        self.process: BackendProcess | None = None
+        self.state = State.STOPPED
+        self.hello: Any = None
+        self.error: str = ""
+        self.job_id: str | None = None
+        self.job_kind: str = ""
+        self.progress: Any = None            # the last Progress of the current job
+        self.messages: deque[str] = deque(maxlen=12)
+        self._queued: Any = None             # a job waiting for the handshake to finish
+        self._synthetic: list[Any] = []      # events made here, handed out by the next pump()
+
+    # -- starting and stopping ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Spawn the backend if it is not running; returns at once (state STARTING)."""
+        if self.process is not None and self.process.alive and self.state is not State.ERROR:
+            return
+        self._discard_process()
+        process = self._factory(self._settings())
+        self.state, self.error, self.hello = State.STARTING, "", None
+        try:
+            process.start()
+        except ProtocolError as exc:
+            self._fail(exc.message)
+            raise
+        self.process = process
+        self._note("starting the backend")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+        self.process = None
+        self.state, self.job_id, self.progress = State.STOPPED, None, None
+        self._note("backend stopped")
+
+    def _discard_process(self) -> None:
+        if self.process is not None:
+            self.process.stop(timeout=1.0)
+            self.process = None
+
+    def wait_ready(self, timeout: float = HELLO_TIMEOUT, poll: float = 0.05) -> None:
+        """Block until the handshake is done (scripts and background mode only)."""
+        deadline = time.monotonic() + timeout
+        while self.state is State.STARTING:
+            self.pump()
+            if time.monotonic() > deadline:
+                self._fail(f"the backend did not answer within {timeout:.0f} s")
+                if self.process is not None:
+                    self.process.kill()
+            time.sleep(poll)
+        if self.state is State.ERROR:
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, self.error)
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def submit(self, request: Any) -> str:
+        """Send a generate/detect request; starts (or restarts) the backend first if needed."""
+        if self.state is State.BUSY or self.job_id is not None:
+            raise ProtocolError(ErrorCode.BUSY, f"a {self.job_kind} job is already running; cancel it first")
+        if self.process is not None and self.process.settings != self._settings():
+            self._discard_process()  # preferences changed since it started: start it anew
+            self.state = State.STOPPED
+        if self.state in (State.STOPPED, State.ERROR) or self.process is None or not self.process.alive:
+            self.start()
+        if not request.id:
+            request.id = uuid.uuid4().hex[:12]
+        self.job_id, self.job_kind, self.progress = request.id, request.TYPE, None
+        if self.state is State.READY:
+            self._send_job(request)
+        else:
+            self._queued = request  # sent as soon as the hello arrives
+        return request.id
+
+    def _send_job(self, request: Any) -> None:
+        assert self.process is not None
+        self.process.send(request)
+        self.state = State.BUSY
+        self._queued = None
+
+    def cancel(self) -> bool:
+        """Ask the backend to stop the current job between steps. False when nothing runs."""
+        if self.job_id is None or self.process is None:
+            return False
+        if self._queued is not None:  # never sent: answer it here
+            self._queued = None
+            self._synthetic.append(protocol.Error(id=self.job_id, code=ErrorCode.CANCELLED.value,
+                                                  message="the job was cancelled before it started"))
+            self._job_done()
+            return True
+        self.process.send(protocol.CancelRequest(id=uuid.uuid4().hex[:8], job=self.job_id))
+        self._note("cancel requested")
+        return True
+
+    # -- the main-thread pump ----------------------------------------------------------------
+
+    def pump(self, max_messages: int = 200) -> list[Any]:
+        """Drain queued output (at most ``max_messages``) and return messages to act on."""
+        out, self._synthetic = self._synthetic, []
+        if self.process is None:
+            return out
+        for _ in range(max_messages):
+            try:
+                item = self.process.events.get_nowait()
+            except queue.Empty:
+                break
+            out.extend(self._handle(item))
+        if self.state is State.STARTING and self.process is not None and \
+                time.monotonic() - self.process.started_at > HELLO_TIMEOUT:
+            out.extend(self._lost(f"the backend did not say hello within {HELLO_TIMEOUT:.0f} s"))
+            self.process.kill()
+        return out
+
+    def _handle(self, item: Any) -> list[Any]:
+        if isinstance(item, GarbageLine):
+            return []
+        if isinstance(item, Exited):
+            if self.state is State.STOPPED:
+                return []
+            tail = self.process.log_tail() if self.process else ""
+            return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})"
+                              + (f":\n{tail}" if tail else ""))
+        if isinstance(item, protocol.Hello):
+            return self._on_hello(item)
+        if isinstance(item, protocol.Progress):
+            if item.job == self.job_id:
+                self.progress = item
+        elif isinstance(item, protocol.Error):
+            if item.id is None and self.state is State.STARTING:
+                return self._lost(item.message)  # the backend refused to start, and said why
+            self._note(f"{item.target + ': ' if item.target else ''}{item.message}")
+            if item.id == self.job_id and not item.target:
+                self._job_done()
+        elif isinstance(item, protocol.Result):
+            if item.id == self.job_id:
+                self._job_done()
+        return [item]
+
+    def _on_hello(self, hello: Any) -> list[Any]:
+        try:
+            protocol.check_peer_hello(hello, "backend")
+        except ProtocolError as exc:
+            return self._lost(exc.message)
+        self.hello, self.state = hello, State.READY
+        self._note(f"backend ready on {hello.device}")
+        if self._queued is not None:
+            try:
+                self._send_job(self._queued)
+            except ProtocolError as exc:
+                return self._lost(exc.message)
+        return [hello]
+
+    def _job_done(self) -> None:
+        self.job_id, self.progress = None, None
+        if self.state is State.BUSY:
+            self.state = State.READY
+
+    def _lost(self, message: str) -> list[Any]:
+        """The backend is unusable: tell the waiting job (if any) and go to ERROR."""
+        job = self.job_id
+        self._fail(message)
+        self._queued = None
+        self.job_id, self.progress = None, None
+        if job is None:
+            return []
+        return [protocol.Error(id=job, code=ErrorCode.BACKEND_UNAVAILABLE.value, message=message)]
+
+    def _fail(self, message: str) -> None:
+        self.state, self.error = State.ERROR, message
+        self._note(message.splitlines()[0] if message else "backend error")
+
+    def _note(self, text: str) -> None:
+        self.messages.append(text)

@@ -1,0 +1,140 @@
+"""One job seen from Blender's main thread: events in, objects into the scene, an outcome out.
+
+``tick()`` does a bounded amount of work and returns; the modal operator calls it from its
+timer, and background mode calls it in a loop. Each target's GLB is imported as soon as its
+``artifact`` arrives, so objects appear while later ones are still being made.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import scene_import
+from .client.session import BackendSession
+from .shared import protocol
+
+
+@dataclass
+class Outcome:
+    finished: bool = False
+    cancelled: bool = False
+    error: str = ""                       # the job's own failure, if it failed
+    error_code: str = ""
+    objects: list[str] = field(default_factory=list)
+    failed_targets: list[str] = field(default_factory=list)   # "name: why"
+    run_dir: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.finished and not self.error and not self.cancelled
+
+    def summary(self) -> str:
+        parts = []
+        if self.objects:
+            parts.append(f"{len(self.objects)} object(s): {', '.join(self.objects)}")
+        if self.failed_targets:
+            parts.append("failed: " + "; ".join(self.failed_targets))
+        if self.cancelled:
+            parts.append("cancelled")
+        elif self.error:
+            parts.append(self.error)
+        return " | ".join(parts) or "nothing came back"
+
+
+class JobRunner:
+    """Drives one generate or detect job from submission to its outcome."""
+
+    def __init__(self, session: BackendSession, scene: bpy.types.Scene, request: Any, image_name: str) -> None:
+        self.session = session
+        self.scene_name = scene.name
+        self.request = request
+        self.kind = request.TYPE
+        self.image_name = image_name
+        self.outcome = Outcome()
+        self.collection: bpy.types.Collection | None = None
+        self.import_seconds = 0.0   # main-thread time spent in the glTF importer
+        self.detections_path: Path | None = None
+        self.job_id = session.submit(request)
+
+    @property
+    def done(self) -> bool:
+        return self.outcome.finished
+
+    def tick(self, budget_seconds: float = 0.015) -> bool:
+        """Handle what arrived; stop early when the time budget is used. True when done."""
+        started = time.perf_counter()
+        while not self.done and time.perf_counter() - started < budget_seconds:
+            messages = self.session.pump(max_messages=50)
+            if not messages:
+                break
+            for message in messages:
+                self._handle(message)
+        return self.done
+
+    def run_to_end(self, poll: float = 0.05) -> Outcome:
+        """Background mode and scripts: block until the job ends."""
+        while not self.tick(budget_seconds=1.0):
+            time.sleep(poll)
+        return self.outcome
+
+    def cancel(self) -> None:
+        self.session.cancel()
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _handle(self, message: Any) -> None:
+        if isinstance(message, protocol.Artifact) and message.job == self.job_id:
+            self._on_artifact(message)
+        elif isinstance(message, protocol.Error) and message.id == self.job_id:
+            if message.target:
+                self.outcome.failed_targets.append(f"{message.target}: {message.message}")
+            else:
+                self.outcome.finished = True
+                self.outcome.cancelled = message.code == protocol.ErrorCode.CANCELLED.value
+                self.outcome.error, self.outcome.error_code = message.message, message.code
+        elif isinstance(message, protocol.Result) and message.id == self.job_id:
+            self.outcome.finished = True
+            self.outcome.data = message.data
+
+    def _on_artifact(self, artifact: Any) -> None:
+        if artifact.kind == "run":
+            self.outcome.run_dir = artifact.path
+        elif artifact.kind == "detections":
+            self.detections_path = Path(artifact.path)
+        elif artifact.kind == "mesh":
+            self._import_mesh(artifact)
+
+    def _import_mesh(self, artifact: Any) -> None:
+        started = time.perf_counter()
+        try:
+            self._place_mesh(artifact)
+        finally:
+            self.import_seconds += time.perf_counter() - started
+
+    def _place_mesh(self, artifact: Any) -> None:
+        scene = bpy.data.scenes.get(self.scene_name)
+        if scene is None:  # the scene was deleted mid-job: the files stay in the run folder
+            self.outcome.failed_targets.append(f"{artifact.target}: its scene is gone; see {artifact.path}")
+            return
+        try:
+            obj = scene_import.import_glb(Path(artifact.path), artifact.target or "img23d")
+        except scene_import.ImportFailed as exc:
+            self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
+            return
+        self.collection = scene_import.run_collection(scene, self.image_name, self.collection)
+        self.collection.objects.link(obj)
+        if artifact.box and artifact.image_size:
+            scene_import.place(obj, scene_import.Placement(tuple(artifact.box), tuple(artifact.image_size)))
+        scene_import.tag(obj, target=artifact.target, instance=artifact.instance, box=list(artifact.box or []),
+                         seed=artifact.seed, run=self.outcome.run_dir, models=self._model_ids())
+        self.outcome.objects.append(obj.name)
+
+    def _model_ids(self) -> dict[str, str]:
+        hello = self.session.hello  # known by now: meshes only come after the handshake
+        return dict(hello.models) if hello is not None else {}

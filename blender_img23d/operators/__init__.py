@@ -1,0 +1,5 @@
+"""Operators: thin adapters that read the scene's inputs, call the client, and report."""
+
+from . import backend, detect, generate
+
+classes = (*generate.classes, *detect.classes, *backend.classes)

@@ -1,0 +1,67 @@
+"""Turning the panel's inputs into a request, with a clear sentence for each bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from ..shared import protocol
+
+
+class InputError(Exception):
+    """Something the artist can fix; the message is shown as is."""
+
+
+def image_file(context: bpy.types.Context) -> tuple[Path, str]:
+    """The image to send (a file on disk) and the name for the run's collection."""
+    settings = context.scene.img23d
+    if settings.image_source == "DATABLOCK":
+        image = settings.image
+        if image is None:
+            raise InputError("No image selected: pick an image in the img23d panel")
+        return _datablock_file(image), Path(image.name).stem or image.name
+    if not settings.image_path.strip():
+        raise InputError("No image file chosen: pick one in the img23d panel")
+    path = Path(bpy.path.abspath(settings.image_path))
+    if not path.is_file():
+        raise InputError(f"Image file not found: {path}")
+    return path, path.stem
+
+
+def _datablock_file(image: bpy.types.Image) -> Path:
+    """An image already in the .blend: its file if it has one, else a PNG copy in the runs folder."""
+    if image.source == "FILE" and not image.packed_file:
+        path = Path(bpy.path.abspath(image.filepath))
+        if path.is_file():
+            return path
+    from .. import preferences
+    folder = preferences.get().launch_settings().runs_dir / "_inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{bpy.path.clean_name(image.name)}.png"
+    if image.size[0] == 0 or image.size[1] == 0:
+        raise InputError(f"Image '{image.name}' has no pixels (missing file?)")
+    copy = image.copy()
+    try:
+        copy.filepath_raw = str(path)
+        copy.file_format = "PNG"
+        copy.save()
+    except RuntimeError as exc:
+        raise InputError(f"Image '{image.name}' could not be written to {path}: {exc}") from exc
+    finally:
+        bpy.data.images.remove(copy)
+    return path
+
+
+def names(context: bpy.types.Context) -> list[str]:
+    try:
+        return protocol.validate_targets(context.scene.img23d.names())
+    except protocol.ProtocolError as exc:
+        raise InputError(exc.message) from exc
+
+
+def options(context: bpy.types.Context) -> "protocol.JobOptions":
+    try:
+        return context.scene.img23d.job_options()
+    except protocol.ProtocolError as exc:
+        raise InputError(exc.message) from exc

@@ -1,0 +1,57 @@
+"""``img23d.detect``: grounding only; the boxes drawn on the image, shown in an Image Editor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+from .. import runtime
+from ..job_runner import JobRunner, Outcome
+from ..shared import protocol
+from . import _inputs
+from ._job import JobOperatorMixin
+
+
+class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
+    """Find each name's box in the image and show them, before any 3D work"""
+
+    bl_idname = "img23d.detect"
+    bl_label = "Detect"
+    bl_options = {"REGISTER"}
+
+    def make_runner(self, context: bpy.types.Context) -> JobRunner:
+        image, image_name = _inputs.image_file(context)
+        targets = _inputs.names(context)
+        if not targets:
+            raise _inputs.InputError("Detect needs at least one name")
+        request = protocol.DetectRequest(image=str(image), targets=targets, options=_inputs.options(context))
+        return JobRunner(runtime.session(), context.scene, request, image_name)
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        if not outcome.ok:
+            return self.report_outcome(outcome, made_something=False)
+        overlay = Path(outcome.run_dir) / "detections.png"
+        if overlay.is_file():
+            image = bpy.data.images.load(str(overlay), check_existing=False)
+            image.name = f"img23d detections {Path(outcome.run_dir).name}"
+            _show_in_image_editor(context, image)
+        boxes = outcome.data.get("boxes", {})
+        found = ", ".join(f"{name} ({len(b)})" for name, b in boxes.items() if b) or "nothing"
+        missing = outcome.data.get("not_found", [])
+        self.report({"WARNING"} if missing else {"INFO"},
+                    f"Found: {found}" + (f"; not found: {', '.join(missing)}" if missing else ""))
+        return {"FINISHED"}
+
+
+def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) -> None:
+    screen = context.screen
+    if screen is None:
+        return
+    for area in screen.areas:
+        if area.type == "IMAGE_EDITOR":
+            area.spaces.active.image = image
+            return
+
+
+classes = (IMG23D_OT_detect,)

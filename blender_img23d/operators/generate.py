@@ -1,0 +1,35 @@
+"""``img23d.generate``: the picture and names in, one object per name in the scene."""
+
+from __future__ import annotations
+
+import bpy
+
+from .. import runtime
+from ..job_runner import JobRunner, Outcome
+from ..shared import protocol
+from . import _inputs
+from ._job import JobOperatorMixin
+
+
+class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
+    """Make one textured mesh per name from the image (the whole image if no names)"""
+
+    bl_idname = "img23d.generate"
+    bl_label = "Generate"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None and hasattr(context.scene, "img23d")
+
+    def make_runner(self, context: bpy.types.Context) -> JobRunner:
+        image, image_name = _inputs.image_file(context)
+        request = protocol.GenerateRequest(image=str(image), targets=_inputs.names(context),
+                                           options=_inputs.options(context))
+        return JobRunner(runtime.session(), context.scene, request, image_name)
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        return self.report_outcome(outcome, made_something=bool(outcome.objects))
+
+
+classes = (IMG23D_OT_generate,)

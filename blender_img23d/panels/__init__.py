@@ -1,0 +1,5 @@
+"""Panels: draw() only. They read state; they never block, touch files or start processes."""
+
+from . import main
+
+classes = main.classes

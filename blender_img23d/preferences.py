@@ -1,0 +1,99 @@
+"""Add-on preferences: which backend, which models, which device, where runs are kept."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+
+from .client.process import LaunchSettings
+
+ADDON_ID = __package__
+
+
+def user_dir() -> Path:
+    """The add-on's own folder for files that survive upgrades (runs, backend environment, logs)."""
+    try:
+        return Path(bpy.utils.extension_path_user(ADDON_ID, create=True))
+    except ValueError:  # loaded as a legacy add-on, not an extension
+        return Path(bpy.utils.user_resource("DATAFILES", path="img23d", create=True))
+
+
+def installed_env_python() -> Path:
+    """Where the backend installer puts its environment's interpreter."""
+    env = user_dir() / "backend-env"
+    return env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+class Img23dPreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    python_path: StringProperty(  # type: ignore[valid-type]
+        name="Backend Python", subtype="FILE_PATH",
+        description="Python interpreter of an environment that has the img23d backend's packages. "
+                    "Empty: the environment made by 'Install backend'")
+    model_set: EnumProperty(  # type: ignore[valid-type]
+        name="Models", default="DEFAULT",
+        items=[("DEFAULT", "Real models", "Qwen3-VL, BiRefNet and Hunyuan3D-2 from the Hugging Face hub"),
+               ("TINY", "Tiny (offline test)", "Tiny random-weight replicas: fast, offline, garbage shapes")])
+    grounding: EnumProperty(  # type: ignore[valid-type]
+        name="Grounding", default="2b",
+        items=[("2b", "Qwen3-VL 2B", "About 4.4 GB"), ("4b", "Qwen3-VL 4B", "About 8.8 GB"),
+               ("8b", "Qwen3-VL 8B", "About 17.6 GB")])
+    shape: EnumProperty(  # type: ignore[valid-type]
+        name="Shape", default="2mini",
+        items=[("2mini", "Hunyuan3D-2 mini", ""), ("2mini-turbo", "Hunyuan3D-2 mini turbo", ""),
+               ("2.0", "Hunyuan3D-2", ""), ("2.0-turbo", "Hunyuan3D-2 turbo", "")])
+    matting: EnumProperty(  # type: ignore[valid-type]
+        name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])
+    device: EnumProperty(  # type: ignore[valid-type]
+        name="Device", default="auto",
+        items=[("auto", "Automatic", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA GPU", ""),
+               ("mps", "Apple MPS", ""), ("cpu", "CPU (slow)", "")])
+    budget_gb: FloatProperty(  # type: ignore[valid-type]
+        name="Memory Budget (GB)", default=0.0, min=0.0, max=1024.0,
+        description="Device memory the models may use. 0: free memory minus 1 GB")
+    runs_dir: StringProperty(  # type: ignore[valid-type]
+        name="Runs Folder", subtype="DIR_PATH",
+        description="Where each job's folder is kept. Empty: the add-on's user folder")
+    offline: BoolProperty(  # type: ignore[valid-type]
+        name="Offline", default=False, description="Never download models, even when online access is allowed")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "python_path")
+        if not self.python_path:
+            layout.label(text=f"Using {installed_env_python()}", icon="INFO")
+        layout.prop(self, "model_set")
+        column = layout.column()
+        column.enabled = self.model_set == "DEFAULT"
+        column.prop(self, "grounding")
+        column.prop(self, "shape")
+        column.prop(self, "matting")
+        layout.prop(self, "device")
+        layout.prop(self, "budget_gb")
+        layout.prop(self, "runs_dir")
+        layout.prop(self, "offline")
+        if not bpy.app.online_access:
+            layout.label(text="Online access is off in Blender (System > Network): models are only "
+                              "loaded from the local cache", icon="ERROR")
+
+    def launch_settings(self) -> LaunchSettings:
+        python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
+        runs = Path(bpy.path.abspath(self.runs_dir)) if self.runs_dir else user_dir() / "runs"
+        return LaunchSettings(
+            python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
+            shape=self.shape, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
+            # Blender's own switch wins: no download unless the user allowed online access.
+            offline=self.offline or not bpy.app.online_access,
+            log_path=user_dir() / "logs" / "backend.log")
+
+
+def get(context: bpy.types.Context | None = None) -> Img23dPreferences:
+    context = context or bpy.context
+    return context.preferences.addons[ADDON_ID].preferences
+
+
+classes = (Img23dPreferences,)

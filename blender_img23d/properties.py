@@ -1,0 +1,75 @@
+"""The artist's inputs for a job, on ``scene.img23d`` so they are saved with the .blend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+
+from .shared import protocol
+
+
+@dataclass(frozen=True)
+class QualityPreset:
+    steps: int
+    octree_resolution: int
+    face_budget: int
+
+
+QUALITY_PRESETS = {
+    "DRAFT": QualityPreset(steps=10, octree_resolution=128, face_budget=10_000),
+    "STANDARD": QualityPreset(steps=30, octree_resolution=256, face_budget=40_000),
+    "HIGH": QualityPreset(steps=50, octree_resolution=384, face_budget=100_000),
+}
+
+
+class Img23dSettings(bpy.types.PropertyGroup):
+    image_source: EnumProperty(  # type: ignore[valid-type]
+        name="Image", items=[("FILE", "File", "An image file on disk"),
+                             ("DATABLOCK", "In File", "An image already loaded in this .blend")],
+        default="FILE")
+    image_path: StringProperty(name="Image File", subtype="FILE_PATH")  # type: ignore[valid-type]
+    image: PointerProperty(name="Image", type=bpy.types.Image)  # type: ignore[valid-type]
+    targets: StringProperty(  # type: ignore[valid-type]
+        name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "
+                                  "Empty: the whole image becomes one object")
+    texture: BoolProperty(name="Texture", default=True,  # type: ignore[valid-type]
+                          description="Paint a texture onto each mesh (slower)")
+    quality: EnumProperty(  # type: ignore[valid-type]
+        name="Quality", default="STANDARD",
+        items=[("DRAFT", "Draft", "Fast: fewer steps, coarser surface"),
+               ("STANDARD", "Standard", "Balanced"),
+               ("HIGH", "High", "Slow: more steps, finer surface, more faces")])
+    seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    all_instances: BoolProperty(  # type: ignore[valid-type]
+        name="All Instances", default=False,
+        description="One object per instance of a name (e.g. every barrel), not just the largest")
+    # Advanced overrides; 0 means "from the quality preset".
+    steps: IntProperty(name="Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
+    octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
+    face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
+
+    def names(self) -> list[str]:
+        return protocol.split_names(self.targets)
+
+    def job_options(self) -> "protocol.JobOptions":
+        preset = QUALITY_PRESETS[self.quality]
+        options = protocol.JobOptions(
+            seed=self.seed, steps=self.steps or preset.steps,
+            octree_resolution=self.octree_resolution or preset.octree_resolution,
+            face_budget=self.face_budget or preset.face_budget,
+            keep="all" if self.all_instances else "largest", texture=self.texture)
+        options.validate()
+        return options
+
+
+classes = (Img23dSettings,)
+
+
+def register() -> None:
+    bpy.types.Scene.img23d = PointerProperty(type=Img23dSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.img23d
