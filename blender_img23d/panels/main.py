@@ -21,61 +21,62 @@ class IMG23D_PT_main(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         settings = context.scene.img23d
-        self._draw_image(layout, settings)
+        draw_image(layout, settings)
         layout.prop(settings, "targets")
         row = layout.row(align=True)
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
         layout.prop(settings, "seed")
-        self._draw_actions(layout)
-        self._draw_backend(layout)
+        draw_actions(layout)
+        draw_backend(layout)
 
-    @staticmethod
-    def _draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
-        layout.prop(settings, "image_source", expand=True)
-        if settings.image_source == "FILE":
-            layout.prop(settings, "image_path", text="")
-        else:
-            layout.template_ID(settings, "image", open="image.open")
-        image = settings.image if settings.image_source == "DATABLOCK" else None
-        if image is not None and image.preview is not None:
-            layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
 
-    @staticmethod
-    def _draw_actions(layout: bpy.types.UILayout) -> None:
-        runner = runtime.active_runner
-        busy = runner is not None and not runner.done
-        row = layout.row(align=True)
-        row.enabled = not busy
-        row.operator("img23d.generate", icon="MESH_MONKEY")
-        row.operator("img23d.detect", icon="ZOOM_SELECTED")
-        if busy:
-            layout.operator("img23d.cancel", icon="CANCEL")
+def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    layout.prop(settings, "image_source", expand=True)
+    if settings.image_source == "FILE":
+        layout.prop(settings, "image_path", text="")
+    else:
+        layout.template_ID(settings, "image", open="image.open")
+    image = settings.image if settings.image_source == "DATABLOCK" else None
+    if image is not None and image.preview is not None:
+        layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
 
-    @staticmethod
-    def _draw_backend(layout: bpy.types.UILayout) -> None:
-        session = runtime.session() if runtime.has_session() else None
-        state = session.state if session is not None else State.STOPPED
-        box = layout.box()
-        row = box.row()
-        row.label(text=f"Backend: {state.value}", icon=STATE_ICONS[state])
-        if state in (State.STOPPED, State.ERROR):
-            row.operator("img23d.backend_start", text="Start")
-        else:
-            row.operator("img23d.backend_stop", text="Stop")
-        if session is None:
-            return
-        progress = session.progress
-        if state is State.BUSY and progress is not None:
-            fraction = progress.step / progress.total if progress.total else 0.0
-            box.progress(factor=fraction, type="BAR",
-                         text=f"{progress.stage} {fraction:.0%}: {progress.message}"[:80])
-        if state is State.ERROR and session.error:
-            for line in session.error.splitlines()[:3]:
-                box.label(text=line[:100], icon="ERROR")
-        for message in list(session.messages)[-4:]:
-            box.label(text=message[:100])
+
+def draw_actions(layout: bpy.types.UILayout) -> None:
+    runner = runtime.active_runner
+    busy = runner is not None and not runner.done
+    row = layout.row(align=True)
+    row.enabled = not busy
+    row.operator("img23d.generate", icon="MESH_MONKEY")
+    row.operator("img23d.detect", icon="ZOOM_SELECTED")
+    if busy:
+        layout.operator("img23d.cancel", icon="CANCEL")
+
+
+def draw_backend(layout: bpy.types.UILayout) -> None:
+    session = runtime.session() if runtime.has_session() else None
+    state = session.state if session is not None else State.STOPPED
+    box = layout.box()
+    row = box.row()
+    row.label(text=f"Backend: {state.value}", icon=STATE_ICONS[state])
+    if state in (State.STOPPED, State.ERROR):
+        row.operator("img23d.backend_start", text="Start")
+    else:
+        row.operator("img23d.backend_stop", text="Stop")
+    if session is None:
+        return
+    progress = session.progress
+    if state is State.BUSY and progress is not None:
+        fraction = progress.step / progress.total if progress.total else 0.0
+        box.progress(factor=fraction, type="BAR",
+                     text=f"{progress.stage} {fraction:.0%}: {progress.message}"[:80])
+    if state is State.ERROR and session.error:
+        for line in session.error.splitlines()[:3]:
+            box.label(text=line[:100], icon="ERROR")
+    for message in list(session.messages)[-4:]:
+        box.label(text=message[:100])
+
 
 
 class IMG23D_PT_advanced(bpy.types.Panel):

@@ -1,0 +1,77 @@
+"""Real Blender (the bpy module) with the add-on installed from the zip build_addon.py makes.
+
+Blender's user folder is a temporary one, so nothing is written to the home folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
+os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set before importing it
+
+REPO = Path(__file__).resolve().parents[2]
+ADDON_MODULE = "bl_ext.user_default.img23d"
+
+
+@pytest.fixture(scope="session")
+def addon_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sys.path.insert(0, str(REPO))
+    import build_addon
+
+    return build_addon.build(tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def addon(addon_zip: Path, tiny_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The installed, enabled add-on, set up for the tiny models and this test's Python."""
+    import bpy
+
+    os.environ["IMG23D_TINY_MODELS"] = str(tiny_root)
+    result = bpy.ops.extensions.package_install_files(filepath=str(addon_zip), repo="user_default",
+                                                      enable_on_install=True)
+    assert result == {"FINISHED"}
+    configure_preferences(tmp_path_factory.mktemp("blender runs ü"))
+    yield sys.modules[ADDON_MODULE]
+    sys.modules[ADDON_MODULE].runtime.shutdown()
+    shutil.rmtree(_USER, ignore_errors=True)
+
+
+def configure_preferences(runs_dir: Path | None = None) -> None:
+    """Point the add-on at this test run's Python and the tiny models."""
+    import bpy
+
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.python_path = sys.executable
+    prefs.model_set = "TINY"
+    prefs.device = "cpu"
+    if runs_dir is not None:
+        configure_preferences.runs_dir = str(runs_dir)
+    prefs.runs_dir = configure_preferences.runs_dir
+
+
+@pytest.fixture
+def scene(addon):
+    """A clean scene state for each test: inputs reset, nothing left from earlier tests."""
+    import bpy
+
+    before_objects = set(bpy.data.objects)
+    before_collections = set(bpy.data.collections)
+    settings = bpy.context.scene.img23d
+    settings.image_source = "FILE"
+    settings.image_path = str(REPO.parent / "shared" / "data" / "house_scene.png")
+    settings.targets = "house, chimney, barrel"
+    settings.texture = False
+    settings.steps, settings.octree_resolution, settings.face_budget = 3, 32, 2000
+    yield bpy.context.scene
+    addon.runtime.active_runner = None
+    for obj in set(bpy.data.objects) - before_objects:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    for collection in set(bpy.data.collections) - before_collections:
+        bpy.data.collections.remove(collection)

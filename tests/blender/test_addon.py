@@ -1,0 +1,224 @@
+"""The add-on in real Blender: install, register cycles, the panel, and whole jobs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from conftest import ADDON_MODULE, REPO, configure_preferences  # noqa: E402
+
+HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
+
+
+def _our_classes() -> set[str]:
+    return {name for name in dir(bpy.types) if name.startswith(("IMG23D_", "Img23d"))}
+
+
+def test_installs_from_the_zip_and_enables(addon) -> None:
+    assert ADDON_MODULE in bpy.context.preferences.addons
+    assert hasattr(bpy.types.Scene, "img23d")
+    for op in ("generate", "detect", "cancel", "backend_start", "backend_stop"):
+        assert hasattr(bpy.ops.img23d, op)
+    assert {"IMG23D_PT_main", "IMG23D_OT_generate", "IMG23D_OT_detect"} <= _our_classes()
+    assert bpy.context.preferences.addons[ADDON_MODULE].preferences is not None
+
+
+def test_register_unregister_register_leaves_nothing_stale(addon) -> None:
+    import addon_utils
+
+    classes = _our_classes()
+    addon_utils.disable(ADDON_MODULE, default_set=True)
+    assert not hasattr(bpy.types.Scene, "img23d")
+    assert _our_classes() == set()
+    addon_utils.enable(ADDON_MODULE, default_set=True)
+    assert _our_classes() == classes
+    assert hasattr(bpy.types.Scene, "img23d")
+    assert bpy.context.preferences.addons[ADDON_MODULE].preferences.model_set == "DEFAULT"  # fresh
+    configure_preferences()
+
+
+class StandInLayout:
+    """Records what draw() asks for; every container returns another recorder."""
+
+    def __init__(self, log: list[tuple]) -> None:
+        self.log = log
+        self.enabled = True
+        self.alert = False
+
+    def _container(self, *args, **kwargs) -> "StandInLayout":
+        return StandInLayout(self.log)
+
+    row = column = box = split = grid_flow = column_flow = _container
+
+    def __getattr__(self, name: str):
+        def record(*args, **kwargs):
+            self.log.append((name, args, kwargs))
+            return StandInLayout(self.log)
+        return record
+
+
+def _draw_panel(addon) -> list[tuple]:
+    log: list[tuple] = []
+    panel = type("StandInPanel", (), {"layout": StandInLayout(log)})()
+    addon.panels.main.IMG23D_PT_main.draw(panel, bpy.context)
+    return log
+
+
+def _labels(log: list[tuple]) -> list[str]:
+    return [kwargs.get("text", "") for name, args, kwargs in log if name == "label"]
+
+
+def _operators(log: list[tuple]) -> list[str]:
+    return [args[0] for name, args, kwargs in log if name == "operator"]
+
+
+@pytest.mark.parametrize("state", ["stopped", "starting", "ready", "busy", "error"])
+def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
+    from importlib import import_module
+
+    session_mod = import_module(f"{ADDON_MODULE}.client.session")
+    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    session = addon.runtime.session()
+    session.state = session_mod.State(state)
+    session.error = "the backend stopped unexpectedly (exit code -9)" if state == "error" else ""
+    session.progress = protocol.Progress(job="j", stage="shape", step=3, total=6, message="denoising")
+    try:
+        log = _draw_panel(addon)
+    finally:
+        session.state, session.error, session.progress = session_mod.State.STOPPED, "", None
+    assert f"Backend: {state}" in _labels(log)
+    ops = _operators(log)
+    assert "img23d.generate" in ops and "img23d.detect" in ops
+    assert ("img23d.backend_start" in ops) == (state in ("stopped", "error"))
+    assert ("img23d.backend_stop" in ops) == (state in ("starting", "ready", "busy"))
+    bars = [kwargs for name, args, kwargs in log if name == "progress"]
+    if state == "busy":
+        assert bars and bars[0]["factor"] == pytest.approx(0.5) and "shape 50%" in bars[0]["text"]
+    else:
+        assert not bars
+    if state == "error":
+        assert any("exit code -9" in text for text in _labels(log))
+
+
+def _run_generate(scene) -> set[str]:
+    return bpy.ops.img23d.generate()
+
+
+def test_generate_three_names_into_one_collection_in_picture_order(addon, scene) -> None:
+    assert _run_generate(scene) == {"FINISHED"}
+    collection = bpy.data.collections["house_scene"]
+    objects = list(collection.objects)
+    assert sorted(o.name for o in objects) == ["barrel", "chimney", "house"]
+    assert all(o.type == "MESH" and len(o.data.polygons) > 0 for o in objects)
+    assert [o.name for o in bpy.data.objects if o.get("img23d_target") and o not in objects] == []
+    for obj in objects:
+        assert obj["img23d_target"] == obj.name
+        assert len(obj["img23d_box"]) == 4
+        assert Path(obj["img23d_run"]).is_dir()
+        assert set(json.loads(obj["img23d_models"])) == {"grounding", "matting", "shape"}
+    by_box = sorted(objects, key=lambda o: (o["img23d_box"][0] + o["img23d_box"][2]) / 2)
+    by_x = sorted(objects, key=lambda o: o.matrix_world.translation.x + _centre_x(o))
+    assert [o.name for o in by_box] == [o.name for o in by_x]
+
+
+def _centre_x(obj) -> float:
+    xs = [(obj.matrix_world @ __import__("mathutils").Vector(c)).x for c in obj.bound_box]
+    return (min(xs) + max(xs)) / 2 - obj.matrix_world.translation.x
+
+
+def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scene) -> None:
+    from importlib import import_module
+
+    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
+    session = addon.runtime.session()
+    request = protocol.GenerateRequest(image=str(HOUSE), targets=["house"],
+                                       options=protocol.JobOptions(steps=200, octree_resolution=32))
+    runner = runner_mod.JobRunner(session, scene, request, "house_scene")
+    import time
+    deadline = time.monotonic() + 120
+    while not (session.progress and session.progress.stage == "shape"):
+        runner.tick()
+        time.sleep(0.05)
+        assert time.monotonic() < deadline, "the job never reached the shape stage"
+    session.process.kill()
+    outcome = runner.run_to_end()
+    assert outcome.error_code == "backend_unavailable" and "stopped unexpectedly" in outcome.error
+    assert session.state.value == "error"
+    scene.img23d.targets = "chimney"
+    assert _run_generate(scene) == {"FINISHED"}
+    assert "chimney" in bpy.data.objects
+
+
+def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
+    from importlib import import_module
+
+    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
+    objects, meshes, collections = set(bpy.data.objects), set(bpy.data.meshes), set(bpy.data.collections)
+    session = addon.runtime.session()
+    request = protocol.GenerateRequest(image=str(HOUSE), targets=["house", "door"],
+                                       options=protocol.JobOptions(steps=200, octree_resolution=32))
+    runner = runner_mod.JobRunner(session, scene, request, "house_scene")
+    import time
+    while not (session.progress and session.progress.stage == "shape"):
+        runner.tick()
+        time.sleep(0.05)
+    assert bpy.ops.img23d.cancel() == {"CANCELLED"}  # the operator only knows runtime.active_runner
+    addon.runtime.active_runner = runner
+    assert bpy.ops.img23d.cancel() == {"FINISHED"}
+    outcome = runner.run_to_end()
+    addon.runtime.active_runner = None
+    assert outcome.cancelled and outcome.objects == []
+    assert set(bpy.data.objects) == objects and set(bpy.data.meshes) == meshes
+    assert set(bpy.data.collections) == collections
+    assert session.state.value == "ready"
+    manifest = json.loads((Path(outcome.run_dir) / "manifest.json").read_text())
+    assert manifest["status"] == "cancelled"
+
+
+# A script calling an operator that reports an error gets a RuntimeError carrying the report.
+
+def test_an_unreadable_image_is_reported(addon, scene, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_text("not a picture")
+    scene.img23d.image_path = str(broken)
+    with pytest.raises(RuntimeError, match="broken.png is not an image file"):
+        _run_generate(scene)
+    assert "house_scene" not in bpy.data.collections and "broken" not in bpy.data.collections
+
+
+def test_a_missing_image_file_is_reported(addon, scene) -> None:
+    scene.img23d.image_path = "/nowhere/picture.png"
+    with pytest.raises(RuntimeError, match="Image file not found: /nowhere/picture.png"):
+        _run_generate(scene)
+
+
+def test_no_image_selected_is_reported(addon, scene) -> None:
+    scene.img23d.image_source = "DATABLOCK"
+    scene.img23d.image = None
+    with pytest.raises(RuntimeError, match="No image selected"):
+        _run_generate(scene)
+
+
+def test_a_missing_backend_interpreter_is_reported(addon, scene) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.python_path = "/nowhere/bin/python"
+    try:
+        with pytest.raises(RuntimeError, match="no backend Python at /nowhere/bin/python"):
+            _run_generate(scene)
+    finally:
+        prefs.python_path = sys.executable
+
+
+def test_detect_loads_the_boxes_image(addon, scene) -> None:
+    before = set(bpy.data.images)
+    assert bpy.ops.img23d.detect() == {"FINISHED"}
+    [overlay] = set(bpy.data.images) - before
+    assert overlay.name.startswith("img23d detections") and tuple(overlay.size) == (1024, 1024)
+    bpy.data.images.remove(overlay)
