@@ -82,18 +82,32 @@ def _open_and_decode(path: Path, max_side: int) -> LoadedImage:
         opened.draft("RGB", (max_side, max_side))
         opened.load()
         image = ImageOps.exif_transpose(opened)
+    if image.mode in _RESAMPLE_BEFORE_CONVERT:
+        # Shrink first: converting a huge grey image to RGB would triple its memory, and
+        # resampling three channels instead of one triples the time.
+        image = _downscale(image, max_side)
     image = _to_8bit_rgb_or_rgba(image)
     has_alpha = image.mode == "RGBA" and _alpha_is_real(image)
     if image.mode == "RGBA" and not has_alpha:
         image = image.convert("RGB")
-    longest = max(image.size)
-    if longest > max_side:
-        factor = max_side / longest
-        new_size = (max(1, round(image.size[0] * factor)), max(1, round(image.size[1] * factor)))
-        image = image.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    image = _downscale(image, max_side)
     scale = image.size[0] / original_size[0]
     return LoadedImage(image=image, source=path, original_size=original_size, scale=scale,
                        has_alpha=has_alpha, source_mode=source_mode)
+
+
+# Modes Pillow resamples with the requested filter and that need no rescaling of values.
+_RESAMPLE_BEFORE_CONVERT = ("L", "LA", "RGB", "RGBA")
+
+
+def _downscale(image: Image.Image, max_side: int) -> Image.Image:
+    longest = max(image.size)
+    if longest <= max_side:
+        return image
+    factor = max_side / longest
+    new_size = (max(1, round(image.size[0] * factor)), max(1, round(image.size[1] * factor)))
+    # reducing_gap=2 (Pillow's thumbnail default): an integer box reduce first, then Lanczos.
+    return image.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
 def _to_8bit_rgb_or_rgba(image: Image.Image) -> Image.Image:

@@ -36,8 +36,9 @@ _FILE_MODE = 0o666 & ~_UMASK
 def safe_stem(name: str) -> str:
     """A file-name stem for a target name: no separators, no dots in front, portable everywhere.
 
-    Readable names stay readable ("red barrel" -> "red_barrel"); anything that had to change
-    or be shortened gets a short hash so that two different names never share a stem.
+    Readable names stay readable ("red barrel" -> "red_barrel"); a name that lost anything but
+    spaces, or was shortened, gets a short hash so that two such names never share a stem.
+    (Within one run ``RunFolder.unique_stem`` also separates "red barrel" from "red_barrel".)
     """
     normal = unicodedata.normalize("NFKC", name).strip()
     stem = re.sub(r"[^\w\-]+", "_", normal, flags=re.UNICODE).strip("._-")
@@ -46,7 +47,10 @@ def safe_stem(name: str) -> str:
         stem = "target"
     if stem.casefold() in _WINDOWS_RESERVED:
         stem = f"{stem}_"
-    changed = stem != normal
+    # Compared with the name as the protocol sees it (NFC, trimmed), not after NFKC: NFKC folds
+    # different names together ("\uff21" and "A", "\ufb01" and "fi"), and those need the hash.
+    # Spaces becoming underscores loses nothing a reader needs, so it alone adds no hash.
+    changed = stem != re.sub(r"\s+", "_", unicodedata.normalize("NFC", name).strip())
     if len(stem) > _MAX_STEM:
         stem = stem[:_MAX_STEM].rstrip("._-")
         changed = True
