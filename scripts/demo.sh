@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
 # The main job, headless, on the bundled example image: sets up .venv/, builds the tiny
-# offline models, and generates one mesh per name from house_scene.png.
-# Pass --models default to use the real models (downloads ~8 GB from the Hugging Face hub).
+# offline models, then runs Blender (the bpy module) with the add-on to generate one object
+# per name from house_scene.png, and writes runs/main-job/scene.blend and preview.png.
+# Extra arguments go to scripts/main_job.py (e.g. --models default for the real models).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-IMAGE="${IMAGE:-../shared/data/house_scene.png}"
-MODELS="tiny"
-EXTRA=(--steps 5 --octree-resolution 64)
-if [ "${1:-}" = "--models" ] && [ "${2:-}" = "default" ]; then
-    MODELS="default"; EXTRA=()
-fi
-.venv/bin/python -m img23d_backend generate "$IMAGE" --targets "house, chimney, barrel" \
-    --models "$MODELS" --out runs "${EXTRA[@]}"
+.venv/bin/python -m img23d_backend.tiny_models >/dev/null
+exec .venv/bin/python scripts/main_job.py "$@"

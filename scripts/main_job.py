@@ -1,0 +1,123 @@
+"""The main job, headless: picture + names -> objects in a Blender scene, a .blend and a preview.
+
+    .venv/bin/python scripts/main_job.py [--models tiny|default] [--image PATH] [--names "a, b"]
+                                         [--out DIR] [--no-texture]
+
+Runs Blender as a Python module (the same code as ``blender -b --python``): builds the
+extension zip, installs it into a private Blender user folder under ``--out``, points it at
+this environment's Python as the backend, runs ``bpy.ops.img23d.generate`` and writes
+``<out>/scene.blend`` and a small Cycles (CPU) render ``<out>/preview.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_IMAGE = ROOT.parent / "shared" / "data" / "house_scene.png"
+ADDON_MODULE = "bl_ext.user_default.img23d"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", choices=("tiny", "default"), default="tiny")
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--names", default="house, chimney, barrel")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "main-job")
+    parser.add_argument("--no-texture", action="store_true")
+    return parser.parse_args(argv)
+
+
+def install_addon(out: Path):
+    os.environ["BLENDER_USER_RESOURCES"] = str(out / "blender-user")  # read when bpy starts
+    import bpy
+
+    sys.path.insert(0, str(ROOT))
+    import build_addon
+
+    zip_path = build_addon.build(out / "dist")
+    bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=True)
+    return bpy
+
+
+def configure(bpy, args: argparse.Namespace) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.python_path = sys.executable
+    prefs.runs_dir = str(args.out.resolve() / "runs")
+    prefs.model_set = args.models.upper()
+    if args.models == "default":
+        bpy.context.preferences.system.use_online_access = True  # the real models are downloaded once
+    settings = bpy.context.scene.img23d
+    settings.image_path = str(args.image.resolve())
+    settings.targets = args.names
+    settings.texture = not args.no_texture
+    if args.models == "tiny":
+        # The replicas are random: keep the job to seconds; the real models use the preset.
+        settings.quality = "DRAFT"
+        settings.steps, settings.octree_resolution = 5, 64
+
+
+def clear_default_objects(bpy) -> None:
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj, do_unlink=True)
+
+
+def frame_and_render(bpy, objects: list, out: Path) -> Path:
+    """A camera in front of the objects, a sun, and a small Cycles CPU render."""
+    from mathutils import Vector
+
+    scene = bpy.context.scene
+    points = [obj.matrix_world @ Vector(corner) for obj in objects for corner in obj.bound_box]
+    lo = Vector((min(p.x for p in points), min(p.y for p in points), min(p.z for p in points)))
+    hi = Vector((max(p.x for p in points), max(p.y for p in points), max(p.z for p in points)))
+    centre, size = (lo + hi) / 2, max((hi - lo).length, 0.1)
+    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    scene.collection.objects.link(camera)
+    camera.location = centre + Vector((size * 0.6, -size * 1.8, size * 0.5))
+    camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
+    scene.camera = camera
+    sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", type="SUN"))
+    sun.rotation_euler = (math.radians(50), 0, math.radians(30))
+    scene.collection.objects.link(sun)
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = 16
+    scene.render.resolution_x, scene.render.resolution_y = 480, 360
+    scene.render.resolution_percentage = 100
+    preview = out / "preview.png"
+    scene.render.filepath = str(preview)
+    bpy.ops.render.render(write_still=True)
+    return preview
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    bpy = install_addon(args.out.resolve())
+    clear_default_objects(bpy)
+    configure(bpy, args)
+    try:
+        bpy.ops.img23d.generate()
+    except RuntimeError as exc:  # the operator's error report
+        print(f"generate failed: {exc}", file=sys.stderr)
+        return 1
+    objects = [o for o in bpy.data.objects if o.get("img23d_target")]
+    if not objects:
+        print("generate made no objects", file=sys.stderr)
+        return 1
+    blend = args.out.resolve() / "scene.blend"
+    preview = frame_and_render(bpy, objects, args.out.resolve())
+    bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    sys.modules[ADDON_MODULE].runtime.shutdown()
+    print(f"objects: {', '.join(sorted(o.name for o in objects))}")
+    print(f"scene:   {blend}")
+    print(f"preview: {preview}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
