@@ -1,0 +1,116 @@
+"""The chain in-process with the tiny models: per-target failures, instances, alpha, clean-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from conftest import FAST_OPTIONS, HOUSE, PENGUIN
+from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
+from img23d_backend.stages import cleanup
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
+                                 device="cpu"))
+
+
+def _run(engine: Engine, targets: list[str], image: Path = HOUSE, **options) -> tuple[dict, list]:
+    events: list = []
+    request = GenerateRequest(id="t", image=str(image), targets=targets,
+                              options=JobOptions(**{**FAST_OPTIONS, **options}))
+    data = engine.generate(request, Job(id="t", emit=events.append))
+    return data, events
+
+
+def test_all_instances_gives_one_mesh_per_instance(engine: Engine) -> None:
+    data, events = _run(engine, ["barrel"], keep="all")
+    records = data["targets"]
+    assert [(r["target"], r["instance"], r["stem"]) for r in records] == [
+        ("barrel", 1, "barrel"), ("barrel", 2, "barrel-2"), ("barrel", 3, "barrel-3")]
+    boxes = [r["box"] for r in records]
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    assert areas == sorted(areas, reverse=True)  # largest first
+    assert len({r["seed"] for r in records}) == 3
+    meshes = [e for e in events if isinstance(e, Artifact) and e.kind == "mesh"]
+    assert [e.instance for e in meshes] == [1, 2, 3] and all(e.image_size == [1024, 1024] for e in meshes)
+
+
+def test_real_alpha_on_the_whole_image_skips_matting(engine: Engine) -> None:
+    before = engine.manager.counters()["matting"].loads_from_disk
+    data, _ = _run(engine, [], image=PENGUIN)
+    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert manifest["image"]["has_alpha"] is True
+    assert manifest["model_counters"]["matting"]["loads_from_disk"] == 0
+    assert "grounding" not in manifest["timings"]  # no names: no grounding either
+    assert engine.manager.counters()["matting"].loads_from_disk == before
+    [record] = data["targets"]
+    assert record["target"] == "penguin_sign" and record["status"] == "done"
+
+
+def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engine, monkeypatch) -> None:
+    from img23d_backend.stages import shape
+
+    real = shape.generate_shapes
+
+    def first_fails(pipe, images, seeds, settings, **kwargs):
+        meshes = real(pipe, images, seeds, settings, **kwargs)
+        return [None] + meshes[1:]  # what hy3dgen returns when marching cubes finds no surface
+
+    monkeypatch.setattr(shape, "generate_shapes", first_fails)
+    data, events = _run(engine, ["house", "chimney"])
+    status = {r["target"]: (r["status"], (r["error"] or {}).get("code")) for r in data["targets"]}
+    assert status == {"house": ("failed", "shape_failed"), "chimney": ("done", None)}
+    errors = [e for e in events if isinstance(e, Error)]
+    assert [(e.target, e.code) for e in errors] == [("house", "shape_failed")]
+    assert "seed" in errors[0].message
+
+
+def test_when_every_target_fails_the_job_fails_and_says_so(engine: Engine, monkeypatch) -> None:
+    from img23d_backend.stages import shape
+
+    monkeypatch.setattr(shape, "generate_shapes", lambda pipe, images, *a, **k: [None] * len(images))
+    with pytest.raises(ProtocolError) as caught:
+        _run(engine, ["house"])
+    assert caught.value.code.value == "shape_failed"
+    runs = sorted(engine.settings.runs_dir.iterdir())
+    manifest = json.loads((runs[-1] / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["records"][0]["status"] == "failed"
+    assert (runs[-1] / "crops" / "house.png").is_file()  # what it finished is kept
+
+
+def test_face_budget_is_applied(engine: Engine) -> None:
+    data, _ = _run(engine, ["house"], octree_resolution=64, face_budget=500)
+    [record] = data["targets"]
+    assert 0 < record["faces"] <= 500
+    mesh = trimesh.load(Path(data["run_dir"]) / record["mesh"], force="mesh")
+    assert len(mesh.faces) == record["faces"]
+
+
+def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
+    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces; the floater's 20 are under 1%
+    floater = trimesh.creation.icosphere(subdivisions=0, radius=0.01)
+    floater.apply_translation([3, 0, 0])
+    vertices = np.vstack([body.vertices, floater.vertices])
+    faces = np.vstack([body.faces, floater.faces + len(body.vertices),
+                       [[0, 0, 1]],                        # degenerate: repeated vertex
+                       body.faces[:5]])                    # duplicated faces
+    v, f, stats = cleanup.clean_mesh(vertices, faces, face_budget=10_000)
+    assert len(f) == len(body.faces)
+    assert stats.floaters_removed == len(floater.faces)
+    assert np.abs(v).max() < 1.01  # the floater at x=3 is gone
+
+
+def test_cleanup_decimates_to_the_budget_and_handles_empty_input() -> None:
+    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces
+    v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, face_budget=1000)
+    assert 900 <= len(f) <= 1000 and stats.faces_in == 5120
+    v, f, stats = cleanup.clean_mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int), face_budget=1000)
+    assert len(f) == 0 and stats.faces_out == 0
