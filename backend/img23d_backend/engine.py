@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 from . import __version__
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager
-from .models.memory import PeakMeter, device_memory
+from .models import placement
+from .models.memory import PeakMeter, device_memory, is_out_of_memory
 from .models.registry import ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
                        Progress, ProtocolError)
@@ -233,6 +234,13 @@ class _JobRun:
         self.job.emit(Error.from_exception(self.job.id, error))
 
 
+@dataclass
+class _OutOfMemory:
+    """Stands in a stage's per-target results for a target that ran out of memory twice."""
+
+    detail: str
+
+
 def _model_record(spec: Any) -> dict[str, Any]:
     return {"id": spec.repo_id, "revision": spec.revision, "subfolder": spec.subfolder,
             "local_path": str(spec.local_path) if spec.local_path else None}
@@ -338,7 +346,7 @@ class _GenerateRun(_JobRun):
         return records
 
     def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any]) -> dict[str, Any]:
-        from .stages.matting import MIN_FOREGROUND, foreground_fraction, limit_alpha, matte
+        from .stages.matting import MIN_FOREGROUND, foreground_fraction, limit_alpha
 
         assert self.run_folder is not None
         with self.stage("matting"):
@@ -349,13 +357,18 @@ class _GenerateRun(_JobRun):
                 # With names, a scene's alpha separates the scene from the background, not one part
                 # from its neighbours: matte every crop, and keep the source alpha as an upper bound.
                 with self.manager.use("matting") as model:
-                    results = matte(model, [crops[r.stem] for r in live], batch_size=max(1, len(live)),
-                                    cancel=self.job.cancel, progress=self.progress)
-                cutouts = {r.stem: limit_alpha(cut, crops[r.stem]) for r, cut in zip(live, results)}
+                    results = self._matte_all(model, [crops[r.stem] for r in live])
+                cutouts = {r.stem: cut if isinstance(cut, _OutOfMemory) else limit_alpha(cut, crops[r.stem])
+                           for r, cut in zip(live, results)}
             else:
                 cutouts = {}
             for record in live:
                 cutout = cutouts[record.stem]
+                if isinstance(cutout, _OutOfMemory):
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.OUT_OF_MEMORY, f"matting {record.target!r} ran out of memory, even alone",
+                        cutout.detail, target=record.target))
+                    continue
                 record.matte = self.run_folder.relative(
                     self.run_folder.write_image(f"mattes/{record.stem}.png", cutout))
                 if foreground_fraction(cutout) < MIN_FOREGROUND:
@@ -364,18 +377,76 @@ class _GenerateRun(_JobRun):
                         "no object in its box", target=record.target))
         return cutouts
 
+    def _matte_all(self, model: Any, crops: list[Any]) -> list[Any]:
+        """All crops in one batch; after running out of memory, one at a time."""
+        from .stages import matting
+
+        def run(batch: list[Any]) -> list[Any]:
+            return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
+                                 progress=self.progress)
+
+        try:
+            return run(crops)
+        except Exception as exc:  # only out-of-memory is retried
+            if not is_out_of_memory(exc):
+                raise
+            placement.release_cached_memory()
+            self._note_retry("matting", exc, "one crop at a time")
+        results: list[Any] = []
+        for crop in crops:
+            try:
+                results.extend(run([crop]))
+            except Exception as exc:  # a second out-of-memory fails this crop only
+                if not is_out_of_memory(exc):
+                    raise
+                placement.release_cached_memory()
+                results.append(_OutOfMemory(str(exc)))
+        return results
+
     def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
-        from .stages.shape import ShapeSettings, generate_shapes
+        """One mesh (or None, or an ``_OutOfMemory``) per live record, in order."""
+        from .stages.shape import ShapeSettings
 
         if not live:
             return []
         settings = ShapeSettings(steps=self.options.steps, octree_resolution=self.options.octree_resolution,
                                  guidance_scale=self.options.guidance_scale, batch_size=self.options.shape_batch)
+        images = [cutouts[r.stem] for r in live]
+        seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):
             # use() evicts earlier stages' models first when the budget needs the room.
             with self.manager.use("shape") as pipe:
-                return generate_shapes(pipe, [cutouts[r.stem] for r in live], [int(r.seed or 0) for r in live],
-                                       settings, cancel=self.job.cancel, progress=self.progress)
+                try:
+                    return self._generate_shapes(pipe, images, seeds, settings)
+                except Exception as exc:  # only out-of-memory is retried; anything else propagates
+                    if not is_out_of_memory(exc):
+                        raise
+                    placement.release_cached_memory()
+                    lowered = settings.lowered()
+                    self._note_retry("shape", exc, f"one at a time at octree resolution {lowered.octree_resolution}")
+                    return [self._shape_one(pipe, image, seed, lowered) for image, seed in zip(images, seeds)]
+
+    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any) -> list[Any]:
+        from .stages import shape
+
+        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress)
+
+    def _shape_one(self, pipe: Any, image: Any, seed: int, settings: Any) -> Any:
+        try:
+            return self._generate_shapes(pipe, [image], [seed], settings)[0]
+        except Exception as exc:  # a second out-of-memory fails this target only
+            if not is_out_of_memory(exc):
+                raise
+            placement.release_cached_memory()
+            return _OutOfMemory(str(exc))
+
+    def _note_retry(self, stage: str, exc: BaseException, how: str) -> None:
+        assert self.run_folder is not None
+        message = f"{stage} ran out of memory ({type(exc).__name__}); retried {how}"
+        log.warning(message)
+        self.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
+                                                "detail": str(exc)[:300], "retried": True})
+        self.progress(stage, 0, 1, message)
 
     def _export(self, live: list[TargetRecord], meshes: list[Any]) -> None:
         import trimesh
@@ -387,6 +458,12 @@ class _GenerateRun(_JobRun):
         with self.stage("export"):
             for number, (record, mesh) in enumerate(zip(live, meshes), start=1):
                 self.job.cancel.check()
+                if isinstance(mesh, _OutOfMemory):
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second time "
+                        "at lower settings; lower the quality or the memory budget's competition",
+                        mesh.detail, target=record.target))
+                    continue
                 if mesh is None:
                     self.fail_target(record, ProtocolError(
                         ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "

@@ -114,3 +114,73 @@ def test_cleanup_decimates_to_the_budget_and_handles_empty_input() -> None:
     assert 900 <= len(f) <= 1000 and stats.faces_in == 5120
     v, f, stats = cleanup.clean_mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int), face_budget=1000)
     assert len(f) == 0 and stats.faces_out == 0
+
+
+# --- out of memory: free, retry once with lower settings, then fail only that target -----------
+
+def test_shape_out_of_memory_is_retried_one_at_a_time_at_lower_settings(engine: Engine, monkeypatch) -> None:
+    import torch
+
+    from img23d_backend.stages import shape
+
+    real, calls = shape.generate_shapes, []
+
+    def oom_for_batches(pipe, images, seeds, settings, **kwargs):
+        calls.append((len(images), settings.octree_resolution, settings.batch_size))
+        if len(images) > 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(pipe, images, seeds, settings, **kwargs)
+
+    monkeypatch.setattr(shape, "generate_shapes", oom_for_batches)
+    data, _ = _run(engine, ["house", "chimney"], octree_resolution=64)
+    assert calls == [(2, 64, 0), (1, 32, 1), (1, 32, 1)]
+    assert [r["status"] for r in data["targets"]] == ["done", "done"]
+    manifest = json.loads(Path(data["manifest"]).read_text())
+    [note] = manifest["errors"]
+    assert note["code"] == "out_of_memory" and note["retried"] and "octree resolution 32" in note["message"]
+
+
+def test_a_target_that_runs_out_of_memory_twice_fails_alone(engine: Engine, monkeypatch) -> None:
+    from img23d_backend.stages import shape
+
+    real = shape.generate_shapes
+
+    def chimney_never_fits(pipe, images, seeds, settings, **kwargs):
+        if len(images) > 1 or seeds == [1]:  # the chimney is the second target: seed 0 + 1
+            raise MemoryError()
+        return real(pipe, images, seeds, settings, **kwargs)
+
+    monkeypatch.setattr(shape, "generate_shapes", chimney_never_fits)
+    data, events = _run(engine, ["house", "chimney"])
+    status = {r["target"]: (r["status"], (r["error"] or {}).get("code")) for r in data["targets"]}
+    assert status == {"house": ("done", None), "chimney": ("failed", "out_of_memory")}
+    assert any(isinstance(e, Error) and e.target == "chimney" and e.code == "out_of_memory" for e in events)
+
+
+def test_matting_out_of_memory_is_retried_crop_by_crop(engine: Engine, monkeypatch) -> None:
+    from img23d_backend.stages import matting
+
+    real, sizes = matting.matte, []
+
+    def oom_for_batches(model, crops, **kwargs):
+        sizes.append(len(crops))
+        if len(crops) > 1:
+            raise RuntimeError("MPS backend out of memory (MPS allocated: 9 GB)")
+        return real(model, crops, **kwargs)
+
+    monkeypatch.setattr(matting, "matte", oom_for_batches)
+    data, _ = _run(engine, ["house", "chimney", "barrel"])
+    assert sizes == [3, 1, 1, 1]
+    assert [r["status"] for r in data["targets"]] == ["done", "done", "done"]
+
+
+def test_other_errors_are_not_mistaken_for_out_of_memory(engine: Engine, monkeypatch) -> None:
+    from img23d_backend.stages import shape
+
+    def broken(*args, **kwargs):
+        raise ValueError("input image is empty")
+
+    monkeypatch.setattr(shape, "generate_shapes", broken)
+    with pytest.raises(ProtocolError) as caught:
+        _run(engine, ["house"])
+    assert caught.value.code.value == "internal" and "input image is empty" in caught.value.message

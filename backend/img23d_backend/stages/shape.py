@@ -27,6 +27,11 @@ class ShapeSettings:
     guidance_scale: float
     batch_size: int  # 0 = everything in one batch
 
+    def lowered(self) -> "ShapeSettings":
+        """Settings for a retry after running out of memory: one image, half the octree."""
+        return ShapeSettings(steps=self.steps, octree_resolution=max(32, self.octree_resolution // 2),
+                             guidance_scale=self.guidance_scale, batch_size=1)
+
 
 def shape_loader(spec: ModelSpec):  # -> Loader
     def load(folder: Path, device: Any) -> LoadedModel:
