@@ -122,18 +122,19 @@ class JobRunner:
         if scene is None:  # the scene was deleted mid-job: the files stay in the run folder
             self.outcome.failed_targets.append(f"{artifact.target}: its scene is gone; see {artifact.path}")
             return
+        item = scene_import.TargetFile(path=Path(artifact.path), target=artifact.target or "img23d",
+                                       instance=artifact.instance, box=artifact.box, image_size=artifact.image_size,
+                                       seed=artifact.seed, run_dir=self.outcome.run_dir, models=self._model_ids())
         try:
-            obj = scene_import.import_glb(Path(artifact.path), artifact.target or "img23d")
+            obj = scene_import.add_target(lambda: self._collection(scene), item)
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
-        self.collection = scene_import.run_collection(scene, self.image_name, self.collection)
-        self.collection.objects.link(obj)
-        if artifact.box and artifact.image_size:
-            scene_import.place(obj, scene_import.Placement(tuple(artifact.box), tuple(artifact.image_size)))
-        scene_import.tag(obj, target=artifact.target, instance=artifact.instance, box=list(artifact.box or []),
-                         seed=artifact.seed, run=self.outcome.run_dir, models=self._model_ids())
         self.outcome.objects.append(obj.name)
+
+    def _collection(self, scene: bpy.types.Scene) -> bpy.types.Collection:
+        self.collection = scene_import.run_collection(scene, self.image_name, self.collection)
+        return self.collection
 
     def _model_ids(self) -> dict[str, str]:
         hello = self.session.hello  # known by now: meshes only come after the handshake

@@ -58,6 +58,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     runs_dir: StringProperty(  # type: ignore[valid-type]
         name="Runs Folder", subtype="DIR_PATH",
         description="Where each job's folder is kept. Empty: the add-on's user folder")
+    watchdog_seconds: FloatProperty(  # type: ignore[valid-type]
+        name="Watchdog (s)", default=600.0, min=0.0, max=86400.0,
+        description="A busy backend that reports nothing for this long is stopped and the job fails "
+                    "(0: never). Loading big models from a slow disk can take minutes")
     offline: BoolProperty(  # type: ignore[valid-type]
         name="Offline", default=False, description="Never download models, even when online access is allowed")
 
@@ -75,6 +79,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")
         layout.prop(self, "runs_dir")
+        layout.prop(self, "watchdog_seconds")
         layout.prop(self, "offline")
         if not bpy.app.online_access:
             layout.label(text="Online access is off in Blender (System > Network): models are only "
@@ -87,7 +92,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
             shape=self.shape, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
             # Blender's own switch wins: no download unless the user allowed online access.
-            offline=self.offline or not bpy.app.online_access,
+            offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
             log_path=user_dir() / "logs" / "backend.log")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import bpy
 from mathutils import Matrix, Vector
@@ -24,6 +24,20 @@ PROP_PREFIX = "img23d_"
 class Placement:
     box: tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the original image
     image_size: tuple[int, int]
+
+
+@dataclass
+class TargetFile:
+    """One target's mesh as the backend made it: from an ``artifact`` event or a run's manifest."""
+
+    path: Path
+    target: str
+    instance: int = 1
+    box: list[float] | None = None
+    image_size: list[int] | None = None
+    seed: int | None = None
+    run_dir: str = ""
+    models: dict[str, str] | None = None
 
 
 class ImportFailed(Exception):
@@ -113,6 +127,21 @@ def tag(obj: bpy.types.Object, **values: Any) -> None:
         if isinstance(value, dict):
             value = json.dumps(value, sort_keys=True)
         obj[PROP_PREFIX + key] = value
+
+
+def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetFile) -> bpy.types.Object:
+    """Import, place and tag one target. Raises ``ImportFailed``.
+
+    The collection is asked for only once the import worked, so a run whose meshes all fail
+    leaves no empty collection behind.
+    """
+    obj = import_glb(item.path, item.target or "img23d")
+    collection_for().objects.link(obj)
+    if item.box and item.image_size:
+        place(obj, Placement(tuple(item.box), tuple(item.image_size)))  # type: ignore[arg-type]
+    tag(obj, target=item.target, instance=item.instance, box=list(item.box or []), seed=item.seed,
+        run=item.run_dir, models=item.models or {})
+    return obj
 
 
 def run_collection(scene: bpy.types.Scene, name: str, existing: bpy.types.Collection | None = None

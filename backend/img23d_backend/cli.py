@@ -218,14 +218,24 @@ def _serve(args: argparse.Namespace) -> int:
                            write_through=True)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="img23d-backend %(levelname)s %(name)s: %(message)s")
+    from . import failpoints
     from .protocol import Error as ErrorEvent
-    from .server import Server
 
     try:
+        failpoints.hit("startup")
+        from .server import Server
         engine = _engine(args)
     except ProtocolError as exc:
         # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
         out.write(ErrorEvent.from_exception(None, exc).to_line() + "\n")
+        out.flush()
+        return EXIT_FAILED
+    except ImportError as exc:  # a broken or incomplete environment: name what is missing
+        missing = getattr(exc, "name", None) or str(exc)
+        error = ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
+                              f"the backend's Python environment is missing {missing!r}: "
+                              "run 'Install backend' again (it repairs the environment)", str(exc))
+        out.write(ErrorEvent.from_exception(None, error).to_line() + "\n")
         out.flush()
         return EXIT_FAILED
     code = Server(engine, sys.stdin.buffer, out).serve()

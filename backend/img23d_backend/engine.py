@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from . import __version__
+from . import __version__, failpoints
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager
 from .models import placement
@@ -172,6 +172,7 @@ class _JobRun:
     def stage(self, name: str) -> Iterator[None]:
         """Time a stage, measure its peak memory, save the manifest after it."""
         self.job.cancel.check()
+        failpoints.hit(name)
         self.progress(name, 0, 1, f"{name}...")
         started = time.perf_counter()
         meter = PeakMeter(self.engine.device)
@@ -196,6 +197,8 @@ class _JobRun:
             saved = self.run_folder.write_image("input.png", image.image)
             self.run_folder.manifest.image = {
                 "source": str(Path(self.request.image).resolve()), "copy": self.run_folder.relative(saved),
+                # Which bytes were used: the artist may change or delete the file after Generate.
+                "sha256": image.sha256,
                 "size": list(image.size), "original_size": list(image.original_size),
                 "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
             }
@@ -212,7 +215,8 @@ class _JobRun:
             with self.manager.use("grounding") as grounder:
                 raw = ground(grounder, image.image, targets,
                              max_new_tokens=spec.options.get("max_new_tokens", 1024),
-                             max_pixels=spec.options.get("max_pixels", 1280 * 28 * 28), cancel=self.job.cancel)
+                             max_pixels=spec.options.get("max_pixels", 1280 * 28 * 28), cancel=self.job.cancel,
+                             progress=self.progress)
             width, height = image.size
             detections = parse_detections(raw, width, height)
             matches = match_targets(detections, targets, keep=self.options.keep)

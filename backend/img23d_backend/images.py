@@ -7,6 +7,8 @@ be unusable ends here as ``image_unreadable`` with a sentence a user can act on.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ class LoadedImage:
     scale: float                # size of ``image`` / original size (1.0 when not downscaled)
     has_alpha: bool             # a real alpha channel: some pixels transparent, some not
     source_mode: str
+    sha256: str = ""            # of the file's bytes as they were read
 
     @property
     def size(self) -> tuple[int, int]:
@@ -66,7 +69,9 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
 
 
 def _open_and_decode(path: Path, max_side: int) -> LoadedImage:
-    with Image.open(path) as opened:
+    # Read the bytes once: the hash and the decode see the same file even if it changes meanwhile.
+    data = path.read_bytes()
+    with Image.open(io.BytesIO(data)) as opened:
         width, height = opened.size
         if width < MIN_SIDE or height < MIN_SIDE:
             raise ProtocolError(ErrorCode.IMAGE_UNREADABLE,
@@ -93,7 +98,7 @@ def _open_and_decode(path: Path, max_side: int) -> LoadedImage:
     image = _downscale(image, max_side)
     scale = image.size[0] / original_size[0]
     return LoadedImage(image=image, source=path, original_size=original_size, scale=scale,
-                       has_alpha=has_alpha, source_mode=source_mode)
+                       has_alpha=has_alpha, source_mode=source_mode, sha256=hashlib.sha256(data).hexdigest())
 
 
 # Modes Pillow resamples with the requested filter and that need no rescaling of values.

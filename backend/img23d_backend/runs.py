@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -21,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from . import failpoints
 from .protocol import ErrorCode, ProtocolError
 
 MANIFEST_FORMAT = 1
@@ -85,7 +87,8 @@ class Manifest:
     kind: str                                   # "generate" or "detect"
     backend_version: str
     format: int = MANIFEST_FORMAT
-    status: str = "running"                     # running, finished, failed, cancelled
+    status: str = "running"                     # running, finished, failed, cancelled, interrupted
+    pid: int = field(default_factory=os.getpid)  # the backend that ran it: tells a crash from a live job
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     finished: str | None = None
     image: dict[str, Any] = field(default_factory=dict)
@@ -159,6 +162,8 @@ class RunFolder:
             os.close(fd)
             tmp = Path(tmp_name)
             try:
+                failpoints.hit("write")
+                failpoints.hit("write" + final.suffix)  # e.g. "write.glb": fill the disk at export
                 writer(tmp)
                 os.chmod(tmp, _FILE_MODE)
                 os.replace(tmp, final)
@@ -195,3 +200,42 @@ def disk_error(exc: OSError, message: str) -> ProtocolError:
     reason = reasons.get(exc.errno, exc.strerror or type(exc).__name__)
     return ProtocolError(ErrorCode.DISK, f"{message}: {reason}", str(exc))
 
+
+
+INTERRUPTED_MESSAGE = ("the backend stopped while this job ran (killed, crashed or out of memory); "
+                       "the files it finished are kept")
+
+
+def recover_interrupted(runs_dir: Path) -> list[Path]:
+    """Mark runs left "running" by a backend that no longer exists as "interrupted".
+
+    A killed backend cannot write its own epitaph; the next one writes it, so every run folder
+    ends with a manifest that says what happened. Returns the folders it marked.
+    """
+    import psutil
+
+    marked: list[Path] = []
+    if not runs_dir.is_dir():
+        return marked
+    for manifest_path in runs_dir.glob("*/manifest.json"):
+        try:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # unreadable manifests are left exactly as they are
+        if not isinstance(data, dict) or data.get("status") != "running":
+            continue
+        pid = data.get("pid")
+        if isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)):
+            continue
+        try:
+            run = RunFolder(manifest_path.parent, Manifest.from_dict(data))
+        except TypeError:
+            continue  # a manifest from another format version: not ours to rewrite
+        run.manifest.errors.append({"code": "backend_unavailable", "message": INTERRUPTED_MESSAGE})
+        try:
+            run.finish("interrupted")
+        except ProtocolError as exc:
+            logging.getLogger(__name__).warning("could not mark %s as interrupted: %s", run.root, exc)
+            continue
+        marked.append(run.root)
+    return marked

@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, Callable, TextIO
 from . import __version__
 from .engine import Engine, Job
 from .models.memory import device_memory
+from .runs import recover_interrupted
 from .protocol import (MAX_LINE_BYTES, CancelRequest, DetectRequest, Error, ErrorCode, GenerateRequest, Hello,
                        Message, ProtocolError, REQUEST_TYPES, Result, ShutdownRequest, StatusRequest,
                        check_peer_hello, decode, request_id_of)
@@ -83,6 +84,9 @@ class Server:
     def serve(self) -> int:
         """Read requests until end of input or ``shutdown``; return the process exit code."""
         self.send_hello()
+        # After the hello, on a thread: a big runs folder must not delay the handshake.
+        threading.Thread(target=recover_interrupted, args=(self.engine.settings.runs_dir,),
+                         name="recover-runs", daemon=True).start()
         while True:
             try:
                 raw = read_line(self.stdin)

@@ -37,6 +37,7 @@ class LaunchSettings:
     device: str = "auto"
     budget_gb: float = 0.0          # 0 = the backend's own default
     offline: bool = False
+    watchdog_seconds: float = 600.0  # a busy backend silent this long is stopped (0 = never)
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -91,6 +92,10 @@ class BackendProcess:
         log_path = self.settings.log_path
         try:
             self.settings.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.DISK, f"the runs folder {self.settings.runs_dir} cannot be created "
+                                f"({exc.strerror or exc}): choose another in the add-on's preferences") from exc
+        try:
             if log_path is not None:
                 log_path.parent.mkdir(parents=True, exist_ok=True)
                 self._log = open(log_path, "ab")

@@ -48,6 +48,7 @@ class BackendSession:
         self.messages: deque[str] = deque(maxlen=12)
         self._queued: Any = None             # a job waiting for the handshake to finish
         self._synthetic: list[Any] = []      # events made here, handed out by the next pump()
+        self._last_heard = 0.0               # when the backend last said anything (monotonic)
 
     # -- starting and stopping ---------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class BackendSession:
         assert self.process is not None
         self.process.send(request)
         self.state = State.BUSY
+        self._last_heard = time.monotonic()
         self._queued = None
 
     def cancel(self) -> bool:
@@ -143,12 +145,24 @@ class BackendSession:
                 item = self.process.events.get_nowait()
             except queue.Empty:
                 break
+            self._last_heard = time.monotonic()
             out.extend(self._handle(item))
+        out.extend(self._watchdog())
         if self.state is State.STARTING and self.process is not None and \
                 time.monotonic() - self.process.started_at > HELLO_TIMEOUT:
             out.extend(self._lost(f"the backend did not say hello within {HELLO_TIMEOUT:.0f} s"))
             self.process.kill()
         return out
+
+    def _watchdog(self) -> list[Any]:
+        """A busy backend that has said nothing for too long is hung: stop it, fail the job."""
+        limit = self.process.settings.watchdog_seconds if self.process is not None else 0
+        if self.state is not State.BUSY or limit <= 0 or time.monotonic() - self._last_heard < limit:
+            return []
+        assert self.process is not None
+        self.process.kill()
+        return self._lost(f"the backend made no progress for {limit:.0f} s and was stopped; "
+                          "the next job starts a new one")
 
     def _handle(self, item: Any) -> list[Any]:
         if isinstance(item, GarbageLine):

@@ -1,5 +1,5 @@
 """Operators: thin adapters that read the scene's inputs, call the client, and report."""
 
-from . import backend, detect, generate
+from . import backend, detect, generate, import_run
 
-classes = (*generate.classes, *detect.classes, *backend.classes)
+classes = (*generate.classes, *detect.classes, *backend.classes, *import_run.classes)

@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..models.placement import LoadedModel
 from ..torch_env import prepare_torchvision
-from ._common import CancelToken, working_dtype
+from ._common import CancelToken, ProgressFn, working_dtype
 from .detections import Detection, TargetMatch, grounding_prompt, match_targets, parse_detections
 
 __all__ = ["Detection", "TargetMatch", "GroundingModel", "load_grounding", "ground", "parse_detections",
@@ -53,14 +53,20 @@ def fit_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, max_new_tokens: int,
-           max_pixels: int, cancel: CancelToken) -> str:
+           max_pixels: int, cancel: CancelToken, progress: ProgressFn | None = None) -> str:
     """Ask the model where ``targets`` are; return its raw answer text."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
     class _StopOnCancel(StoppingCriteria):
-        # generate() checks this after every token: the only place to stop a long answer.
+        # generate() checks this after every token: the only place to stop a long answer, and
+        # to show that a slow answer is still coming (the add-on's watchdog listens for it).
+        tokens = 0
+
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            self.tokens += 1
+            if progress is not None and self.tokens % 16 == 0:
+                progress("grounding", self.tokens, max_new_tokens, f"answering ({self.tokens} tokens)")
             return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
                               device=input_ids.device)
 

@@ -1,0 +1,50 @@
+"""Failpoints: named places where a test can make the backend fail on purpose.
+
+Inert unless ``IMG23D_FAILPOINTS`` is set (e.g. ``shape:kill``, ``export:hang,write:enospc``),
+so the real failure paths (a SIGKILL in a given stage, a hang, out of memory, a full disk)
+are exercised in the real process, not in a mock. Each entry is ``place:action``:
+
+  kill    SIGKILL this process (as the OOM killer or a user would)
+  hang    stop making progress, forever
+  oom     raise MemoryError
+  enospc  raise OSError(ENOSPC), a full disk
+  exit    exit with status 3 at once
+
+Places: ``startup``, each stage name (``load``, ``grounding``, ``crop``, ``matting``,
+``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
+``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+
+ENV = "IMG23D_FAILPOINTS"
+
+
+def _armed() -> dict[str, str]:
+    spec = os.environ.get(ENV, "")
+    pairs = (item.split(":", 1) for item in spec.split(",") if ":" in item)
+    return {place.strip(): action.strip() for place, action in pairs}
+
+
+def hit(place: str) -> None:
+    """Fail here if a test armed this place; otherwise do nothing."""
+    action = _armed().get(place)
+    if action is None:
+        return
+    if action == "kill":
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+        time.sleep(10)  # the signal is asynchronous on some platforms
+    elif action == "hang":
+        while True:
+            time.sleep(3600)
+    elif action == "oom":
+        raise MemoryError(f"failpoint {place}: out of memory")
+    elif action == "enospc":
+        raise OSError(errno.ENOSPC, "No space left on device (failpoint)")
+    elif action == "exit":
+        os._exit(3)

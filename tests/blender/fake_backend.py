@@ -1,0 +1,88 @@
+"""A misbehaving stand-in for the backend, for fault-injection tests of the add-on's client.
+
+    fake_backend.py MODE [the real backend's arguments, ignored]
+
+It speaks just enough of the protocol to reach the fault named by MODE:
+  hang            hello, then accepts a job and never says another word
+  garbage         hello, then answers a job with noise, a partial line, and then a real result
+  version         hello with protocol major 99
+  exit_at_start   prints an import error on stderr and exits 1 before any hello
+  truncated_glb   hello, then a job whose second mesh file is cut in half
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REAL_MESH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
+
+
+def send(message: dict) -> None:
+    sys.stdout.write(json.dumps({"v": 1, **message}) + "\n")
+    sys.stdout.flush()
+
+
+def hello(major: int = 1) -> None:
+    send({"type": "hello", "role": "backend", "protocol": [major, 0], "version": "fake", "device": "cpu",
+          "memory": {"free": 1, "total": 2}, "models": {"grounding": "fake", "matting": "fake", "shape": "fake"}})
+
+
+def next_job() -> dict:
+    for line in sys.stdin:
+        message = json.loads(line)
+        if message.get("type") in ("generate", "detect"):
+            return message
+    sys.exit(0)
+
+
+def runs_dir(argv: list[str]) -> Path:
+    return Path(argv[argv.index("--out") + 1]) if "--out" in argv else Path.cwd()
+
+
+def main() -> int:
+    mode, argv = sys.argv[1], sys.argv[2:]
+    if mode == "exit_at_start":
+        print("ModuleNotFoundError: No module named 'torch'", file=sys.stderr)
+        return 1
+    if mode == "version":
+        hello(major=99)
+        time.sleep(30)
+        return 0
+    hello()
+    job = next_job()
+    if mode == "hang":
+        time.sleep(3600)
+        return 0
+    run = runs_dir(argv) / f"fake-{mode}"
+    run.mkdir(parents=True, exist_ok=True)
+    send({"type": "artifact", "job": job["id"], "kind": "run", "path": str(run)})
+    if mode == "garbage":
+        sys.stdout.write("Loading checkpoint shards: 100%|##########|\n\x00\xff not json {\n")
+        sys.stdout.write('{"v": 1, "type": "progress", "job": "')  # a partial line...
+        sys.stdout.write("\n")                                       # ...cut off
+        sys.stdout.flush()
+        good = run / "house.glb"
+        shutil.copy(REAL_MESH, good)
+        send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(good), "target": "house",
+              "instance": 1, "box": [100, 100, 500, 900], "image_size": [1024, 1024], "seed": 0})
+        send({"type": "result", "id": job["id"], "ok": True, "data": {"run_dir": str(run)}})
+    elif mode == "truncated_glb":
+        good, cut = run / "house.glb", run / "chimney.glb"
+        shutil.copy(REAL_MESH, good)
+        data = REAL_MESH.read_bytes()
+        cut.write_bytes(data[: len(data) // 2])
+        for target, path, box in (("house", good, [100, 100, 500, 900]), ("chimney", cut, [600, 50, 700, 500])):
+            send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(path), "target": target,
+                  "instance": 1, "box": box, "image_size": [1024, 1024], "seed": 0})
+        send({"type": "result", "id": job["id"], "ok": True, "data": {"run_dir": str(run)}})
+    for _ in sys.stdin:  # stay until the add-on closes our stdin, like the real backend
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
