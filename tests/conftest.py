@@ -38,3 +38,56 @@ def backend_env(tiny_root: Path) -> dict[str, str]:
                 "OMP_NUM_THREADS": "2"})
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "backend"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+# --- fault ledger: every fault-injection test is counted, and so is any data it lost -------------
+
+_LEDGER = {"injected": 0, "survived": 0, "data_lost": 0}
+FINAL_STATUSES = {"finished", "failed", "cancelled", "interrupted"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fault(name): the test injects the named fault")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and item.get_closest_marker("fault") is not None:
+        _LEDGER["injected"] += 1
+        _LEDGER["survived"] += int(report.passed)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _LEDGER["injected"]:
+        terminalreporter.write_line(
+            f"fault injection: {_LEDGER['injected']} faults injected, {_LEDGER['survived']} survived, "
+            f"{_LEDGER['data_lost']} data lost")
+
+
+def unfinished_runs(runs_dir: Path) -> list[str]:
+    """Run folders whose manifest is missing, unreadable or does not say how the job ended."""
+    import json
+
+    lost = []
+    for run in sorted(p for p in runs_dir.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        try:
+            status = json.loads((run / "manifest.json").read_text(encoding="utf-8"))["status"]
+        except (OSError, ValueError, KeyError):
+            status = None
+        if status not in FINAL_STATUSES:
+            lost.append(f"{run.name}: {status}")
+    return lost
+
+
+@pytest.fixture
+def nothing_lost():
+    """``nothing_lost(runs_dir)`` at the end of a fault test: every run says how it ended."""
+
+    def check(runs_dir: Path) -> None:
+        lost = unfinished_runs(runs_dir)
+        _LEDGER["data_lost"] += len(lost)
+        assert lost == [], f"run folders that do not say how their job ended: {lost}"
+
+    return check
