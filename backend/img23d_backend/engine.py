@@ -47,6 +47,18 @@ class Job:
     id: str
     emit: Emit
     cancel: CancelToken = field(default_factory=CancelToken)
+    run_folder: RunFolder | None = None  # set once the job has one, for whoever must close it
+
+    def abandon(self, reason: str) -> None:
+        """Close the run's manifest as cancelled when the job cannot finish it in time (exit)."""
+        run = self.run_folder
+        if run is None or run.manifest.status != "running":
+            return
+        run.manifest.errors.append({"code": ErrorCode.CANCELLED.value, "message": reason})
+        try:
+            run.finish("cancelled")
+        except ProtocolError as exc:
+            log.error("could not close the manifest of job %s: %s", self.id, exc)
 
 
 def pick_device(name: str) -> Any:
@@ -135,6 +147,7 @@ class _JobRun:
                             device=str(self.engine.device),
                             models={role: _model_record(self.manager.spec(role)) for role in self.manager.roles})
         self.run_folder = RunFolder.create(self.engine.settings.runs_dir, Path(self.request.image).name, manifest)
+        self.job.run_folder = self.run_folder
         self.job.emit(Artifact(job=self.job.id, kind="run", path=str(self.run_folder.root)))
         self.manager.download_progress = self._download_progress
         try:

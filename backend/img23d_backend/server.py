@@ -15,9 +15,10 @@ from . import __version__
 from .engine import Engine, Job
 from .models.memory import device_memory
 from .runs import recover_interrupted
-from .protocol import (MAX_LINE_BYTES, CancelRequest, DetectRequest, Error, ErrorCode, GenerateRequest, Hello,
-                       Message, ProtocolError, REQUEST_TYPES, Result, ShutdownRequest, StatusRequest,
-                       check_peer_hello, decode, request_id_of)
+from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
+                       ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
+                       REQUEST_TYPES, Result, ShutdownRequest, StatusRequest, check_peer_hello, decode,
+                       request_id_of)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Server:
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
+            ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
         }
 
     # -- output ----------------------------------------------------------------------------
@@ -96,7 +98,7 @@ class Server:
                 continue
             if raw is None:
                 log.info("stdin closed: stopping")
-                self._stop_job(wait=EXIT_GRACE_SECONDS)
+                self._stop_job(wait=EXIT_GRACE_SECONDS, reason="the add-on went away (its pipe closed)")
                 return 0
             if not raw.strip():
                 continue
@@ -119,7 +121,7 @@ class Server:
         check_peer_hello(message, "add-on")
         return True
 
-    def _on_job(self, request: GenerateRequest | DetectRequest) -> bool:
+    def _on_job(self, request: GenerateRequest | DetectRequest | DownloadRequest) -> bool:
         if not request.id:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "a job request needs an id")
         with self._job_lock:
@@ -132,10 +134,12 @@ class Server:
             self._worker.start()
         return True
 
-    def _run_job(self, request: GenerateRequest | DetectRequest, job: Job) -> None:
+    def _run_job(self, request: GenerateRequest | DetectRequest | DownloadRequest, job: Job) -> None:
         try:
             if isinstance(request, GenerateRequest):
                 data = self.engine.generate(request, job)
+            elif isinstance(request, DownloadRequest):
+                data = self._download(request, job)
             else:
                 data = self.engine.detect(request, job)
             result: Message = Result(id=job.id, ok=True, data=data)
@@ -167,15 +171,60 @@ class Server:
         }))
         return True
 
+    # -- the model manager ------------------------------------------------------------------
+
+    def _offline(self) -> bool:
+        from .models.hub import offline_requested
+
+        offline = self.engine.settings.offline
+        return offline_requested() if offline is None else offline
+
+    def _model_list(self) -> dict[str, Any]:
+        from .models.cache import hub_cache_dir, list_models
+
+        return {"models": [entry.to_dict() for entry in list_models(self.engine.settings.models)],
+                "offline": self._offline(), "cache_dir": str(hub_cache_dir())}
+
+    def _on_models(self, request: ModelsRequest) -> bool:
+        self.send(Result(id=request.id, ok=True, data=self._model_list()))
+        return True
+
+    def _download(self, request: DownloadRequest, job: Job) -> dict[str, Any]:
+        from .models.cache import find_spec, model_id
+        from .models.download import download
+
+        spec = find_spec(self.engine.settings.models, request.model)
+
+        def progress(message: str, done: int, total: int) -> None:
+            job.emit(Progress(job=job.id, stage="download", step=done, total=total, message=message))
+
+        folder = download(spec, offline=self._offline(), progress=progress, cancelled=lambda: job.cancel.cancelled)
+        return {"model": model_id(spec), "path": str(folder), **self._model_list()}
+
+    def _on_delete(self, request: DeleteRequest) -> bool:
+        from .models.cache import delete_model
+
+        with self._job_lock:
+            # A job may be reading the very files; a download may be writing them.
+            if self._job is not None:
+                raise ProtocolError(ErrorCode.BUSY, f"job {self._job.id} is running; delete models when it is done")
+            data = delete_model(self.engine.settings.models, request.model)
+        self.send(Result(id=request.id, ok=True, data={**data, **self._model_list()}))
+        return True
+
     def _on_shutdown(self, request: ShutdownRequest) -> bool:
-        self._stop_job(wait=EXIT_GRACE_SECONDS)
+        self._stop_job(wait=EXIT_GRACE_SECONDS, reason="the backend was asked to shut down")
         self.send(Result(id=request.id, ok=True, data={"shutdown": True}))
         return False
 
-    def _stop_job(self, wait: float) -> None:
+    def _stop_job(self, wait: float, reason: str) -> None:
+        """Cancel the running job; if it cannot stop within ``wait`` (e.g. inside a model load),
+        close its manifest here, because the process is about to end under it."""
         with self._job_lock:
             job, worker = self._job, self._worker
         if job is not None:
             job.cancel.cancel()
         if worker is not None:
             worker.join(timeout=wait)
+            if worker.is_alive() and job is not None:
+                job.abandon(reason)

@@ -57,7 +57,7 @@ def main() -> int:
     if mode == "hang":
         time.sleep(3600)
         return 0
-    run = runs_dir(argv) / f"fake-{mode}"
+    run = runs_dir(argv) / "_fake" / mode  # not a real run folder: no manifest
     run.mkdir(parents=True, exist_ok=True)
     send({"type": "artifact", "job": job["id"], "kind": "run", "path": str(run)})
     if mode == "garbage":
