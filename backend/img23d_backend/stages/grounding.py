@@ -37,7 +37,8 @@ def load_grounding(folder: Path, device: Any) -> LoadedModel:
 
     processor = AutoProcessor.from_pretrained(str(folder))
     model = AutoModelForImageTextToText.from_pretrained(
-        str(folder), dtype=working_dtype(device, prefer_bf16=True), device_map={"": str(device)})
+        str(folder), dtype=working_dtype(device, prefer_bf16=True), device_map={"": str(device)},
+        use_safetensors=True)  # never unpickle a checkpoint
     model.eval()
     return LoadedModel(obj=GroundingModel(model, processor), modules=[model])
 

@@ -27,7 +27,8 @@ def matting_loader(spec: ModelSpec):  # -> Loader
         if spec.trust_remote_code and not spec.revision:
             raise ValueError(f"{spec.repo_id}: remote code without a pinned revision is refused")
         model = AutoModelForImageSegmentation.from_pretrained(
-            str(folder), trust_remote_code=spec.trust_remote_code, revision=spec.revision)
+            str(folder), trust_remote_code=spec.trust_remote_code, revision=spec.revision,
+            use_safetensors=True)  # never unpickle a checkpoint
         model.to(device=device, dtype=working_dtype(device))
         model.eval()
         return LoadedModel(obj=model, modules=[model])
