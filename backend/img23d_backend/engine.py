@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 from . import __version__, failpoints
 from .images import LoadedImage, load_image
-from .models.manager import ModelManager
+from .models.manager import ModelManager, Policy
 from .models import placement
 from .models.memory import PeakMeter, device_memory, is_out_of_memory
 from .models.registry import ModelSet
@@ -40,6 +40,7 @@ class EngineSettings:
     device: str = "auto"                 # auto, cuda, cuda:N, mps, cpu
     budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
     offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
+    policy: Policy = Policy.MANAGED      # the others exist for the benchmark's comparison
 
 
 @dataclass
@@ -97,7 +98,8 @@ class Engine:
 
         self.settings = settings
         self.device = pick_device(settings.device)
-        self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline)
+        self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
+                                    policy=settings.policy)
         loaders = {"grounding": lambda spec: load_grounding, "matting": matting_loader, "shape": shape_loader}
         for role in ROLES:
             spec = settings.models.spec(role)

@@ -178,3 +178,32 @@ def test_a_loader_failure_leaves_the_model_dropped_and_retryable() -> None:
     assert _tiers(manager)["a"] == Tier.DROPPED.value
     with manager.use("a") as module:
         assert isinstance(module, torch.nn.Linear)
+
+
+def test_the_seed_policy_reads_from_disk_before_every_use() -> None:
+    from img23d_backend.models.manager import Policy
+
+    log: list[str] = []
+    manager = ModelManager(torch.device("cpu"), budget_bytes=100 * MB, resolve=lambda spec, **kw: Path("/x"),
+                           policy=Policy.SEED)
+    manager.register(_spec("a", 4 * MB), _linear_loader(4, log, "a"))
+    for _ in range(3):
+        with manager.use("a"):
+            assert _tiers(manager)["a"] == "device"
+        assert _tiers(manager)["a"] == "dropped"
+    assert log == ["a", "a", "a"]
+
+
+def test_the_resident_policy_ignores_the_budget() -> None:
+    from img23d_backend.models.manager import Policy
+
+    log: list[str] = []
+    manager = ModelManager(torch.device("meta"), budget_bytes=1 * MB, resolve=lambda spec, **kw: Path("/x"),
+                           policy=Policy.RESIDENT)
+    for role in ("a", "b"):
+        manager.register(_spec(role, 4 * MB), _linear_loader(4, log, role))
+    for _ in range(2):
+        for role in ("a", "b"):
+            with manager.use(role):
+                pass
+    assert _tiers(manager) == {"a": "device", "b": "device"} and log == ["a", "b"]

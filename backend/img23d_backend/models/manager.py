@@ -31,6 +31,15 @@ log = logging.getLogger(__name__)
 Loader = Callable[[Path, Any], placement.LoadedModel]
 
 
+class Policy(str, Enum):
+    """How long models stay. Only MANAGED is for users; the other two are the benchmark's
+    reference points: SEED is the seed pipeline's way, RESIDENT the all-loaded speed limit."""
+
+    MANAGED = "managed"    # within the budget, least recently used out first
+    RESIDENT = "resident"  # never evict, whatever the budget
+    SEED = "seed"          # read from disk before every use, drop right after
+
+
 class Tier(str, Enum):
     DEVICE = "device"
     RAM = "ram"
@@ -69,8 +78,9 @@ class ModelManager:
 
     def __init__(self, device: Any, budget_bytes: int | None = None,
                  ram_budget_bytes: int | None = None, offline: bool | None = None,
-                 resolve: Callable[..., Path] = resolve_model_dir) -> None:
+                 resolve: Callable[..., Path] = resolve_model_dir, policy: Policy = Policy.MANAGED) -> None:
         self.device = device
+        self.policy = Policy(policy)
         self.budget_bytes = budget_bytes
         self.ram_budget_bytes = ram_budget_bytes
         self.offline = offline
@@ -124,6 +134,8 @@ class ModelManager:
             with self._lock:
                 handle.in_use -= 1
                 handle.last_used = time.monotonic()
+                if self.policy is Policy.SEED and handle.in_use == 0:
+                    self._drop(handle)
 
     def _make_resident(self, handle: ModelHandle) -> None:
         if handle.tier is Tier.DEVICE:
@@ -152,6 +164,8 @@ class ModelManager:
                  time.perf_counter() - started)
 
     def _make_room(self, needed: int, keep: ModelHandle) -> None:
+        if self.policy is Policy.RESIDENT:
+            return
         budget = self.budget()
         while self._resident_bytes(exclude=keep) + needed > budget:
             victim = self._lru_evictable(exclude=keep)
@@ -218,6 +232,7 @@ class ModelManager:
         with self._lock:
             return {
                 "device": str(self.device),
+                "policy": self.policy.value,
                 "budget_bytes": self.budget(),
                 "models": {
                     role: {"id": h.spec.display, "tier": h.tier.value, "bytes": h.size,
