@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from .client.process import LaunchSettings
+from .installer.env_health import env_python
+from .installer.torch_choice import CUDA_TAGS
 
 ADDON_ID = __package__
 
@@ -21,10 +22,14 @@ def user_dir() -> Path:
         return Path(bpy.utils.user_resource("DATAFILES", path="img23d", create=True))
 
 
+def installed_env_dir() -> Path:
+    """Where the backend installer puts its environment."""
+    return user_dir() / "backend-env"
+
+
 def installed_env_python() -> Path:
-    """Where the backend installer puts its environment's interpreter."""
-    env = user_dir() / "backend-env"
-    return env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    """The interpreter of the installer's environment."""
+    return env_python(installed_env_dir())
 
 
 class Img23dPreferences(bpy.types.AddonPreferences):
@@ -64,12 +69,24 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                     "(0: never). Loading big models from a slow disk can take minutes")
     offline: BoolProperty(  # type: ignore[valid-type]
         name="Offline", default=False, description="Never download models, even when online access is allowed")
+    hf_token: StringProperty(  # type: ignore[valid-type]
+        name="Hugging Face Token", subtype="PASSWORD",
+        description="Only for gated or private models. Given to the backend in its environment (HF_TOKEN), "
+                    "never on its command line or in logs; kept in Blender's preferences file")
+    torch_build: EnumProperty(  # type: ignore[valid-type]
+        name="PyTorch Build", default="auto",
+        description="Which PyTorch build Install Backend puts in the environment",
+        items=[("auto", "Automatic", "CUDA for the NVIDIA driver found, Apple's GPU on Apple Silicon, else CPU"),
+               ("cpu", "CPU only", "No GPU (slow)"),
+               *((tag, f"CUDA {major}.{minor} ({tag})", f"For NVIDIA drivers that support CUDA {major}.{minor}")
+                 for (major, minor), tag in CUDA_TAGS),
+               ("pypi", "PyPI default", "Whatever pip installs by default on this system")])
 
     def draw(self, context: bpy.types.Context) -> None:
+        from .panels import setup  # imported here: the panels package imports this module
+
         layout = self.layout
-        layout.prop(self, "python_path")
-        if not self.python_path:
-            layout.label(text=f"Using {installed_env_python()}", icon="INFO")
+        setup.draw_backend_setup(layout, self)
         layout.prop(self, "model_set")
         column = layout.column()
         column.enabled = self.model_set == "DEFAULT"
@@ -80,10 +97,15 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "budget_gb")
         layout.prop(self, "runs_dir")
         layout.prop(self, "watchdog_seconds")
-        layout.prop(self, "offline")
         if not bpy.app.online_access:
             layout.label(text="Online access is off in Blender (System > Network): models are only "
                               "loaded from the local cache", icon="ERROR")
+        layout.prop(self, "hf_token")
+        setup.draw_models(layout, self)
+
+    def model_configuration(self) -> tuple[str, ...]:
+        """The choices that decide which models the backend lists (the catalog is for these)."""
+        return (self.model_set, self.grounding, self.shape, self.matting)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
@@ -93,7 +115,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             shape=self.shape, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
-            log_path=user_dir() / "logs" / "backend.log")
+            log_path=user_dir() / "logs" / "backend.log",
+            extra_env={"HF_TOKEN": self.hf_token.strip()} if self.hf_token.strip() else {})
 
 
 def get(context: bpy.types.Context | None = None) -> Img23dPreferences:

@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .client.session import BackendSession
+from .installer.task import InstallTask
+from .model_catalog import ModelCatalog
 
 if TYPE_CHECKING:
     from .job_runner import JobRunner
 
 _session: BackendSession | None = None
 active_runner: "JobRunner | None" = None
+install_task: InstallTask | None = None     # the running or last backend install
+catalog = ModelCatalog()                    # the model manager's list, for the preferences
 
 
 def session() -> BackendSession:
@@ -29,9 +33,26 @@ def has_session() -> bool:
     return _session is not None
 
 
+def pump_for_waiters() -> None:
+    """Drain the backend's output for operators that wait on ``session.replies``, unless a job
+    runner is running: it pumps itself and needs the messages pump() hands out."""
+    if active_runner is not None and not active_runner.done:
+        return
+    if _session is not None:
+        _session.pump()
+
+
+def installing() -> bool:
+    return install_task is not None and not install_task.finished
+
+
 def shutdown() -> None:
     """Stop the backend and forget the job (unregister, Blender quitting)."""
-    global _session, active_runner
+    global _session, active_runner, catalog
+    if install_task is not None:
+        install_task.cancel()  # its thread kills a running pip; the next install repairs the environment
+        install_task.join(timeout=3)
+    catalog = ModelCatalog()
     if active_runner is not None:
         try:
             active_runner.cancel()

@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 0
+PROTOCOL_MINOR = 2  # 1: models, download, delete (the model manager); 2: retexture
 MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 MAX_TARGETS = 32
 MAX_TARGET_CHARS = 200
@@ -75,7 +75,11 @@ class JobOptions:
     margin: float = 0.1            # crop margin, as a fraction of the box's longer side
     min_crop: int = 64             # crops are grown to at least this many pixels a side
     shape_batch: int = 0           # images per DiT batch; 0 = all of the job's at once
-    texture: bool = False          # the paint stage is not part of this backend yet
+    texture: bool = True           # paint a texture (False: the untextured mesh only)
+    texture_size: int = 2048       # the baked texture's side in pixels
+    render_size: int = 0           # side of the views baked from; 0 = the texture's size (max 2048)
+    delight_steps: int = 50
+    paint_steps: int = 30
 
     def validate(self) -> None:
         """Raise ``ProtocolError(bad_request)`` naming the first out-of-range option."""
@@ -89,6 +93,10 @@ class JobOptions:
             ("min_crop", 8 <= self.min_crop <= 4096),
             ("shape_batch", 0 <= self.shape_batch <= 64),
             ("seed", 0 <= self.seed < 2**63),
+            ("texture_size", 64 <= self.texture_size <= 8192),
+            ("render_size", self.render_size == 0 or 64 <= self.render_size <= 4096),
+            ("delight_steps", 1 <= self.delight_steps <= 200),
+            ("paint_steps", 1 <= self.paint_steps <= 200),
         ]
         for name, ok in checks:
             if not ok:
@@ -216,6 +224,18 @@ class DetectRequest(Message):
 
 
 @dataclass
+class RetextureRequest(Message):
+    """Paint an existing mesh (a file the add-on wrote: see ``stages/retexture.py``) from an image."""
+
+    TYPE: ClassVar[str] = "retexture"
+    id: str = ""
+    image: str = ""
+    mesh: str = ""
+    name: str = "mesh"                   # the object's name, for file names and messages
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
 class CancelRequest(Message):
     TYPE: ClassVar[str] = "cancel"
     id: str = ""
@@ -232,6 +252,33 @@ class StatusRequest(Message):
 class ShutdownRequest(Message):
     TYPE: ClassVar[str] = "shutdown"
     id: str = ""
+
+
+@dataclass
+class ModelsRequest(Message):
+    """List the configured models: size, and whether they are on disk. Answered at once."""
+
+    TYPE: ClassVar[str] = "models"
+    id: str = ""
+
+
+@dataclass
+class DownloadRequest(Message):
+    """Fetch one configured model into the Hugging Face cache. Runs as a job: progress
+    events, ``cancel`` (between files), ``result`` with the refreshed model list."""
+
+    TYPE: ClassVar[str] = "download"
+    id: str = ""
+    model: str = ""                      # a ``ModelEntry.id`` (or a role) of the configured set
+
+
+@dataclass
+class DeleteRequest(Message):
+    """Remove one configured model's files from the Hugging Face cache."""
+
+    TYPE: ClassVar[str] = "delete"
+    id: str = ""
+    model: str = ""
 
 
 # Events --------------------------------------------------------------------------------------
@@ -291,9 +338,41 @@ class Error(Message):
         return ProtocolError(code, self.message, self.detail, self.target)
 
 
+# Model manager -------------------------------------------------------------------------------
+
+MODEL_STATES = ("cached", "partial", "missing")
+
+
+@dataclass
+class ModelEntry:
+    """One configured model as the model manager shows it (a ``models`` result carries a list)."""
+
+    id: str = ""                         # what ``download`` and ``delete`` take
+    role: str = ""                       # grounding, matting, shape, ...
+    repo_id: str = ""
+    subfolder: str | None = None
+    revision: str | None = None
+    state: str = "missing"               # cached (complete), partial (an interrupted download), missing
+    local: bool = False                  # a folder on disk (the tiny models), not the hub cache
+    size_bytes: int = 0
+    size_measured: bool = False          # True: bytes on disk; False: the registry's estimate
+    shared_with: list[str] = field(default_factory=list)   # ids stored in the same cached revision
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ModelEntry":
+        if not isinstance(data, dict):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "a model entry must be an object")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})  # newer fields are ignored
+
+
 REQUEST_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, CancelRequest,
-                              StatusRequest, ShutdownRequest)
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, RetextureRequest, CancelRequest,
+                              StatusRequest, ShutdownRequest, ModelsRequest, DownloadRequest,
+                              DeleteRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error)
@@ -338,7 +417,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = JobOptions.from_dict(value)
         elif name == "targets":
             value = validate_targets(value)
-        elif name in ("id", "image", "job") and value is not None and not isinstance(value, str):
+        elif name in ("id", "image", "job", "model", "mesh", "name") and value is not None \
+                and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         values[name] = value
     return cls(**values)

@@ -17,8 +17,8 @@ from .models.memory import device_memory
 from .runs import recover_interrupted
 from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
-                       REQUEST_TYPES, Result, ShutdownRequest, StatusRequest, check_peer_hello, decode,
-                       request_id_of)
+                       REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest,
+                       check_peer_hello, decode, request_id_of)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Server:
         self._output_broken = False
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
+            RetextureRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
         }
@@ -121,7 +122,7 @@ class Server:
         check_peer_hello(message, "add-on")
         return True
 
-    def _on_job(self, request: GenerateRequest | DetectRequest | DownloadRequest) -> bool:
+    def _on_job(self, request: Any) -> bool:
         if not request.id:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "a job request needs an id")
         with self._job_lock:
@@ -134,14 +135,12 @@ class Server:
             self._worker.start()
         return True
 
-    def _run_job(self, request: GenerateRequest | DetectRequest | DownloadRequest, job: Job) -> None:
+    def _run_job(self, request: Message, job: Job) -> None:
+        runners: dict[type, Callable[[Any, Job], dict[str, Any]]] = {
+            GenerateRequest: self.engine.generate, DetectRequest: self.engine.detect,
+            RetextureRequest: self.engine.retexture, DownloadRequest: self._download}
         try:
-            if isinstance(request, GenerateRequest):
-                data = self.engine.generate(request, job)
-            elif isinstance(request, DownloadRequest):
-                data = self._download(request, job)
-            else:
-                data = self.engine.detect(request, job)
+            data = runners[type(request)](request, job)
             result: Message = Result(id=job.id, ok=True, data=data)
         except ProtocolError as exc:
             result = Error.from_exception(job.id, exc)

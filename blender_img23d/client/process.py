@@ -39,7 +39,8 @@ class LaunchSettings:
     offline: bool = False
     watchdog_seconds: float = 600.0  # a busy backend silent this long is stopped (0 = never)
     log_path: Path | None = None
-    extra_env: dict[str, str] = field(default_factory=dict)
+    # Environment for the backend only (e.g. HF_TOKEN): never on the command line, never in a repr.
+    extra_env: dict[str, str] = field(default_factory=dict, repr=False)
 
     def command(self) -> list[str]:
         args = [str(self.python), "-m", "img23d_backend", "serve", "--models", self.models,

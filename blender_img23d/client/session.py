@@ -48,6 +48,11 @@ class BackendSession:
         self.messages: deque[str] = deque(maxlen=12)
         self._queued: Any = None             # a job waiting for the handshake to finish
         self._synthetic: list[Any] = []      # events made here, handed out by the next pump()
+        # Answers to quick requests (models, delete) and awaited jobs, by request id. Filled by
+        # whoever pumps, so a waiting operator never needs the messages pump() hands out.
+        self.replies: dict[str, Any] = {}
+        self._awaiting: set[str] = set()
+        self._pending: list[Any] = []        # quick requests waiting for the handshake
         self._last_heard = 0.0               # when the backend last said anything (monotonic)
 
     # -- starting and stopping ---------------------------------------------------------------
@@ -72,6 +77,7 @@ class BackendSession:
             self.process.stop()
         self.process = None
         self.state, self.job_id, self.progress = State.STOPPED, None, None
+        self._answer_waiting("the backend was stopped")
         self._note("backend stopped")
 
     def _discard_process(self) -> None:
@@ -112,6 +118,42 @@ class BackendSession:
             self._queued = request  # sent as soon as the hello arrives
         return request.id
 
+    def request(self, message: Any) -> str:
+        """Send a quick request (models, delete, status) beside any job; starts the backend if
+        needed. Its answer lands in ``replies`` (see ``take_reply``)."""
+        if self.job_id is None and self.process is not None and self.process.settings != self._settings():
+            self._discard_process()  # preferences changed since it started: start it anew
+            self.state = State.STOPPED
+        if self.state in (State.STOPPED, State.ERROR) or self.process is None or not self.process.alive:
+            self.start()
+        if not message.id:
+            message.id = uuid.uuid4().hex[:12]
+        self._awaiting.add(message.id)
+        if self.state in (State.READY, State.BUSY):
+            assert self.process is not None
+            self.process.send(message)
+        else:
+            self._pending.append(message)  # sent as soon as the hello arrives
+        return message.id
+
+    def await_reply(self, request_id: str) -> None:
+        """Keep the result or error of ``request_id`` (e.g. a job's) in ``replies`` when it comes."""
+        self._awaiting.add(request_id)
+
+    def take_reply(self, request_id: str) -> Any:
+        """The result or error that answered ``request_id``, once; None while it has not come."""
+        reply = self.replies.pop(request_id, None)
+        if reply is not None:
+            self._awaiting.discard(request_id)
+        return reply
+
+    def _answer_waiting(self, message: str) -> None:
+        """The backend is gone: every request still waiting gets an error instead of silence."""
+        for request_id in sorted(self._awaiting - set(self.replies)):
+            self.replies[request_id] = protocol.Error(id=request_id, code=ErrorCode.BACKEND_UNAVAILABLE.value,
+                                                      message=message)
+        self._pending = []
+
     def _send_job(self, request: Any) -> None:
         assert self.process is not None
         self.process.send(request)
@@ -125,8 +167,11 @@ class BackendSession:
             return False
         if self._queued is not None:  # never sent: answer it here
             self._queued = None
-            self._synthetic.append(protocol.Error(id=self.job_id, code=ErrorCode.CANCELLED.value,
-                                                  message="the job was cancelled before it started"))
+            error = protocol.Error(id=self.job_id, code=ErrorCode.CANCELLED.value,
+                                   message="the job was cancelled before it started")
+            self._synthetic.append(error)
+            if error.id in self._awaiting:
+                self.replies[error.id] = error
             self._job_done()
             return True
         self.process.send(protocol.CancelRequest(id=uuid.uuid4().hex[:8], job=self.job_id))
@@ -178,7 +223,10 @@ class BackendSession:
         if isinstance(item, protocol.Progress):
             if item.job == self.job_id:
                 self.progress = item
-        elif isinstance(item, protocol.Error):
+        if isinstance(item, (protocol.Result, protocol.Error)) and item.id in self._awaiting \
+                and not getattr(item, "target", None):
+            self.replies[item.id] = item
+        if isinstance(item, protocol.Error):
             if item.id is None and self.state is State.STARTING:
                 return self._lost(item.message)  # the backend refused to start, and said why
             self._note(f"{item.target + ': ' if item.target else ''}{item.message}")
@@ -196,6 +244,13 @@ class BackendSession:
             return self._lost(exc.message)
         self.hello, self.state = hello, State.READY
         self._note(f"backend ready on {hello.device}")
+        pending, self._pending = self._pending, []
+        try:
+            for message in pending:
+                assert self.process is not None
+                self.process.send(message)
+        except ProtocolError as exc:
+            return self._lost(exc.message)
         if self._queued is not None:
             try:
                 self._send_job(self._queued)
@@ -214,6 +269,7 @@ class BackendSession:
         self._fail(message)
         self._queued = None
         self.job_id, self.progress = None, None
+        self._answer_waiting(message)
         if job is None:
             return []
         return [protocol.Error(id=job, code=ErrorCode.BACKEND_UNAVAILABLE.value, message=message)]

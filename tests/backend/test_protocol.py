@@ -21,12 +21,17 @@ from img23d_backend.protocol import (  # noqa: E402
     REQUEST_TYPES,
     Artifact,
     CancelRequest,
+    DeleteRequest,
     DetectRequest,
+    DownloadRequest,
     Error,
     ErrorCode,
     GenerateRequest,
     Hello,
     JobOptions,
+    ModelEntry,
+    ModelsRequest,
+    RetextureRequest,
     Progress,
     ProtocolError,
     Result,
@@ -59,6 +64,11 @@ REQUESTS = [
     CancelRequest(id="c-2", job=None),
     StatusRequest(id="s-1"),
     ShutdownRequest(id="bye"),
+    ModelsRequest(id="m-1"),
+    RetextureRequest(id="r-1", image="/tmp/p.png", mesh="/tmp/m.npz", name="statue",
+                     options=JobOptions(texture_size=1024, paint_steps=10)),
+    DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),
+    DeleteRequest(id="del-1", model="shape"),
 ]
 
 EVENTS = [
@@ -406,3 +416,18 @@ def test_protocol_imports_only_the_standard_library():
     outside = [m for m in modules
                if m.split(".")[0] != "__future__" and m.split(".")[0] not in sys.stdlib_module_names]
     assert outside == []
+
+
+def test_model_requests_need_a_text_model_id():
+    with pytest.raises(ProtocolError) as caught:
+        decode('{"v": 1, "type": "download", "id": "d", "model": 3}', REQUEST_TYPES)
+    assert _code(caught) is ErrorCode.BAD_REQUEST
+
+
+def test_model_entries_round_trip_and_ignore_newer_fields():
+    entry = ModelEntry(id="tencent/Hunyuan3D-2/hunyuan3d-dit-v2-0", role="shape", repo_id="tencent/Hunyuan3D-2",
+                       subfolder="hunyuan3d-dit-v2-0", state="partial", size_bytes=123, size_measured=True,
+                       shared_with=["tencent/Hunyuan3D-2/hunyuan3d-paint-v2-0"])
+    data = json.loads(json.dumps(entry.to_dict()))
+    assert ModelEntry.from_dict(data) == entry
+    assert ModelEntry.from_dict({**data, "added_later": 1}) == entry

@@ -1,0 +1,158 @@
+"""Downloading one model on request (the model manager's Download button), file by file.
+
+``hub.resolve_model_dir`` downloads implicitly, when a job needs a model. This module is
+the explicit path: it lists the model's files on the hub, fetches them one at a time with
+``hf_hub_download`` into the normal cache, and checks for cancellation between files
+(huggingface_hub has no way to stop a file half way; what was fetched is kept and resumed
+next time). While a file downloads, progress is reported twice a second from the size of
+its partial blob: multi-GB files take minutes, and a silent busy backend would look hung
+to the add-on's watchdog. Offline, nothing touches the network: a model already cached
+is reported as such, any other is ``model_missing``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+from ..protocol import ErrorCode, ProtocolError
+from . import hub
+from .registry import ModelSpec
+
+log = logging.getLogger(__name__)
+
+# (message, bytes done, bytes total)
+Progress = Callable[[str, int, int], None]
+
+POLL_SECONDS = 0.5
+
+
+def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: Callable[[], bool],
+             token: str | None = None) -> Path:
+    """Make ``spec`` complete in the cache and return its folder (as ``hub`` resolves it)."""
+    if spec.local_path is not None:
+        return hub.resolve_model_dir(spec)
+    try:
+        folder = hub.resolve_model_dir(spec, offline=True)
+    except ProtocolError:
+        folder = None
+    if folder is not None:
+        progress(f"{spec.display} is already downloaded", 1, 1)
+        return folder
+    if offline:
+        raise ProtocolError(ErrorCode.MODEL_MISSING,
+                            f"{spec.display} is not downloaded and offline mode is on: switch Offline off "
+                            "(and allow online access in Blender) to download it")
+    files, commit = _remote_files(spec, token)
+    total = sum(size for _, size in files)
+    done = 0
+    _quiet_progress_bars()
+    blobs = _repo_folder(spec.repo_id) / "blobs"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="img23d-download") as pool:
+        for number, (name, size) in enumerate(files, start=1):
+            if cancelled():
+                raise ProtocolError(ErrorCode.CANCELLED, f"download of {spec.display} cancelled "
+                                                         f"after {number - 1} of {len(files)} files")
+            message = f"{spec.display}: file {number} of {len(files)}, {name}"
+            future = pool.submit(_fetch, spec, name, commit, token)
+            while not wait([future], timeout=POLL_SECONDS).done:
+                note = " (stopping after this file)" if cancelled() else ""
+                progress(message + note, done + min(_partial_bytes(blobs), size), total)
+            future.result()  # its error, if any, is this download's
+            done += size
+            progress(message, done, total)
+    if spec.revision is None:
+        _remember_branch(spec.repo_id, "main", commit)
+    progress(f"{spec.display} downloaded", total, total)
+    return hub.resolve_model_dir(spec, offline=True)
+
+
+def _remote_files(spec: ModelSpec, token: str | None) -> tuple[list[tuple[str, int]], str]:
+    """The model's files on the hub (path, bytes), filtered as the registry says, and the commit."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.utils import filter_repo_objects
+
+    with _hub_errors(spec):
+        info = HfApi(token=token or None).model_info(spec.repo_id, revision=spec.revision, files_metadata=True)
+    siblings = list(info.siblings or [])
+    patterns = list(spec.allow_patterns) or ([f"{spec.subfolder}/*"] if spec.subfolder else None)
+    chosen = list(filter_repo_objects(siblings, allow_patterns=patterns, key=lambda s: s.rfilename))
+    if not chosen:
+        raise ProtocolError(ErrorCode.DOWNLOAD_FAILED, f"{spec.display}: the hub lists none of the expected files")
+    return [(s.rfilename, int(s.size or 0)) for s in chosen], str(info.sha)
+
+
+def _fetch(spec: ModelSpec, filename: str, commit: str, token: str | None) -> None:
+    from huggingface_hub import hf_hub_download
+
+    with _hub_errors(spec):
+        hf_hub_download(spec.repo_id, filename, revision=commit, token=token or None)
+
+
+def _repo_folder(repo_id: str) -> Path:
+    from huggingface_hub.file_download import repo_folder_name
+
+    from .cache import hub_cache_dir
+
+    return hub_cache_dir() / repo_folder_name(repo_id=repo_id, repo_type="model")
+
+
+def _partial_bytes(blobs: Path) -> int:
+    """Bytes of the file being fetched so far (huggingface_hub writes it as ``<blob>.incomplete``)."""
+    total = 0
+    for part in blobs.glob("*.incomplete") if blobs.is_dir() else ():
+        try:
+            total += part.stat().st_size
+        except OSError:
+            continue  # renamed to its final name while we looked
+    return total
+
+
+def _remember_branch(repo_id: str, branch: str, commit: str) -> None:
+    """Record which commit ``branch`` pointed to, as snapshot_download does, so offline lookups
+    of an unpinned model find this snapshot (the cache's documented ``refs/<branch>`` file)."""
+    ref = _repo_folder(repo_id) / "refs" / branch
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(commit)
+
+
+def _quiet_progress_bars() -> None:
+    # hf_hub_download draws a tqdm bar per file on stderr, which is the backend's log file.
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()
+
+
+@contextmanager
+def _hub_errors(spec: ModelSpec) -> Iterator[None]:
+    """Turn huggingface_hub's exceptions into protocol errors a user can act on."""
+    from huggingface_hub.errors import (GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError,
+                                        RevisionNotFoundError)
+
+    try:
+        yield
+    except (GatedRepoError, RepositoryNotFoundError) as exc:
+        raise ProtocolError(ErrorCode.DOWNLOAD_FAILED,
+                            f"{spec.repo_id} is gated or not found: accept its licence on the hub and set "
+                            "a token in the add-on's preferences", _first_line(exc)) from exc
+    except RevisionNotFoundError as exc:
+        raise ProtocolError(ErrorCode.DOWNLOAD_FAILED,
+                            f"{spec.display}: the pinned revision no longer exists on the hub",
+                            _first_line(exc)) from exc
+    except LocalEntryNotFoundError as exc:
+        raise ProtocolError(ErrorCode.DOWNLOAD_FAILED,
+                            f"could not download {spec.display}: the Hugging Face hub cannot be reached "
+                            "(check the network or a proxy)", _first_line(exc)) from exc
+    except OSError as exc:  # requests' errors are OSErrors; so is a full disk
+        raise ProtocolError(ErrorCode.DOWNLOAD_FAILED, f"downloading {spec.display} failed",
+                            _first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    # HTTP exception texts can echo request headers (the token among them): type and first line only.
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:300]

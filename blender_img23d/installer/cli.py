@@ -1,0 +1,116 @@
+"""The backend installer from a terminal: the same code as the add-on's Install button.
+
+    python <add-on folder>/installer/cli.py --target ~/img23d-backend
+    python blender_img23d/installer/cli.py --plan            # only say which torch build
+
+Run it with the Python that should be the environment's base (3.10 to 3.12; Blender's own
+``<blender>/<version>/python/bin/python3.11`` works). ``python -m`` cannot work here: the
+add-on package's ``__init__`` imports bpy, so this file loads the package by its folder,
+without that ``__init__``. Exit codes: 0 installed, 1 a step failed, 2 bad arguments,
+130 cancelled (Ctrl+C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "img23d_addon"  # the add-on's folder, as a package without its bpy-importing __init__
+
+
+def load_addon_package(folder: Path | None = None) -> types.ModuleType:
+    """Register the add-on's folder as a package whose ``__init__`` is never run."""
+    if PACKAGE in sys.modules:
+        return sys.modules[PACKAGE]
+    package = types.ModuleType(PACKAGE)
+    package.__path__ = [str(folder or Path(__file__).resolve().parents[1])]
+    package.__package__ = PACKAGE
+    sys.modules[PACKAGE] = package
+    return package
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="installer/cli.py", description="Install or repair the img23d backend's "
+                                     "Python environment (torch, the models' libraries, the backend).")
+    parser.add_argument("--target", type=Path, help="the environment's folder (created, repaired or updated); "
+                        "the add-on looks in <its user folder>/backend-env, or set Backend Python to "
+                        "<target>/bin/python")
+    parser.add_argument("--python", type=Path, default=None, help="interpreter to base it on (default: this one)")
+    parser.add_argument("--torch-build", default="auto", help="auto (default), cpu, pypi, cu130, cu128, cu126, "
+                        "cu124, cu121 or cu118")
+    parser.add_argument("--torch-spec", default=None, help='exact torch packages, e.g. "torch==2.13.0 '
+                        'torchvision==0.28.0" (with --index-url for a mirror)')
+    parser.add_argument("--index-url", default=None, help="the index torch comes from")
+    parser.add_argument("--pip-args", default="", help='extra pip arguments for every install, e.g. '
+                        '"--find-links /wheels --no-compile"')
+    parser.add_argument("--log", type=Path, default=None, help="the log file (default: <target>.install.log)")
+    parser.add_argument("--plan", action="store_true", help="print the torch build it would install, and stop")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    installer = _installer()
+    system = installer.probe_system()
+    try:
+        choice = installer.plan_torch(system, build=args.torch_build, torch_spec=args.torch_spec,
+                                      index_url=args.index_url)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"torch: {choice.reason}\n       pip install {' '.join(choice.pip_arguments())}")
+    if args.plan:
+        return 0
+    if args.target is None:
+        print("error: --target is required (the folder of the environment)", file=sys.stderr)
+        return 2
+    target = args.target.expanduser().absolute()
+    log = args.log or target.with_name(target.name + ".install.log")
+    from importlib import import_module
+
+    shared = import_module(f"{PACKAGE}.shared")
+    try:
+        result = installer.install(target, shared.backend_source_dir(), python=args.python, torch=choice,
+                                   pip_args=shlex.split(args.pip_args), log_path=log, progress=_Printer())
+    except installer.InstallError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ncancelled; run it again to finish (log: {log})", file=sys.stderr)
+        return 130
+    print(f"\n{result.summary()} in {result.seconds:.0f} s\n"
+          f"Backend Python: {result.python}\nlog: {result.log_path}")
+    return 0
+
+
+def _installer() -> Any:
+    from importlib import import_module
+
+    return import_module(f"{PACKAGE}.installer")
+
+
+class _Printer:
+    """One line per step, the latest pip line overwritten on a terminal."""
+
+    def __init__(self) -> None:
+        self.step: Any = None
+        self.tty = sys.stdout.isatty()
+
+    def __call__(self, step: Any, fraction: float, message: str) -> None:
+        if step is not self.step:
+            self.step = step
+            print(f"\n[{fraction:4.0%}] {step.label}" if self.tty else f"[{fraction:4.0%}] {step.label}", flush=True)
+        elif self.tty:
+            print(f"\r       {message[:100]:<100}", end="", flush=True)
+
+
+if __name__ == "__main__":
+    del sys.path[0]  # this file's folder: its modules are only meant as the package's
+    load_addon_package()
+    from img23d_addon.installer.cli import main as package_main  # this file again, inside the package
+
+    sys.exit(package_main())

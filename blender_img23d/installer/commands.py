@@ -1,0 +1,119 @@
+"""Running the installer's child processes (venv, pip, the environment's python): output into
+the install log, never onto Blender's console, and killed at once when the user cancels."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Callable
+
+POLL_SECONDS = 0.2
+
+
+class Cancelled(Exception):
+    """The user cancelled while a command ran; the command was killed."""
+
+
+def child_environment() -> dict[str, str]:
+    """The environment for another interpreter: without what points at this one."""
+    env = dict(os.environ)
+    # Blender (or an activated venv) may set these for its own Python; they break another one.
+    for name in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE", "VIRTUAL_ENV",
+                 "__PYVENV_LAUNCHER__", "PYTHONUSERBASE"):
+        env.pop(name, None)
+    env["PYTHONNOUSERSITE"] = "1"   # packages in the user's site folder must not satisfy pip
+    env["PIP_NO_INPUT"] = "1"       # pip must never wait for an answer nobody can type
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PYTHONIOENCODING"] = "utf-8"
+    env["PYTHONUNBUFFERED"] = "1"   # pip's lines arrive as they are printed: live progress messages
+    return env
+
+
+def run_logged(args: list[str], log: IO[str], *, cancel: Callable[[], bool],
+               on_line: Callable[[str], None] | None = None, cwd: Path | None = None,
+               timeout: float | None = None) -> int:
+    """Run ``args`` with its output appended to ``log``; return its exit code.
+
+    Raises ``Cancelled`` (after killing it) when ``cancel()`` turns true, ``TimeoutError``
+    (after killing it) past ``timeout`` seconds, ``OSError`` when it cannot start.
+    """
+    log.write(f"$ {' '.join(args)}\n")
+    log.flush()
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group())
+    lines: "queue.Queue[bytes | None]" = queue.Queue()
+    reader = threading.Thread(target=_pump, args=(proc.stdout, lines), name="img23d-install-output", daemon=True)
+    reader.start()
+    started = time.monotonic()
+    try:
+        while True:
+            try:
+                raw = lines.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                raw = b""
+            if raw is None:  # output closed: the process is done, or nearly
+                break
+            if raw:
+                text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                log.write(text + "\n")
+                if on_line is not None:
+                    on_line(text)
+            if cancel():
+                raise Cancelled()
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise TimeoutError(f"{Path(args[0]).name} did not finish within {timeout:.0f} s")
+        return proc.wait()
+    except BaseException:
+        _kill(proc)
+        raise
+    finally:
+        reader.join(timeout=5)
+        log.flush()
+
+
+def _pump(stream: IO[bytes] | None, lines: "queue.Queue[bytes | None]") -> None:
+    assert stream is not None
+    for raw in stream:
+        lines.put(raw)
+    lines.put(None)
+
+
+def _own_process_group() -> dict[str, object]:
+    # pip starts its own children (builds); a group lets cancel stop them along with pip.
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
+    return {"start_new_session": True}
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    if sys.platform != "win32":
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group this process leads: pip and its builds
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    else:
+        proc.kill()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def capture(args: list[str], *, cwd: Path | None = None, timeout: float = 120.0) -> tuple[int, str]:
+    """Run a short check and return (exit code, output). Exit code -1: could not run at all."""
+    try:
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, env=child_environment(),
+                              cwd=str(cwd) if cwd else None, timeout=timeout,
+                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    except (OSError, subprocess.SubprocessError) as exc:
+        return -1, f"{type(exc).__name__}: {exc}"
+    output = (done.stdout + done.stderr).decode("utf-8", "replace")
+    return done.returncode, output

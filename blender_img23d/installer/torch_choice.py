@@ -1,0 +1,168 @@
+"""Which PyTorch build to install: CUDA for the NVIDIA driver that is there, MPS on Apple
+Silicon, CPU otherwise.
+
+PyTorch publishes one wheel index per CUDA version (download.pytorch.org/whl/cu128, ...).
+A wheel runs when the driver supports its CUDA version, and ``nvidia-smi`` prints the newest
+CUDA version the driver supports, so the choice is the newest index at or below that.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+TORCH_INDEX = "https://download.pytorch.org/whl"
+DEFAULT_PACKAGES = ("torch", "torchvision")  # torchvision must come from the same index (timm needs it)
+
+# (CUDA version, wheel tag), newest first. Older tags only carry older torch releases, which
+# the backend still runs on (it needs torch 2.4 or later; cu118 has up to 2.7).
+CUDA_TAGS: tuple[tuple[tuple[int, int], str], ...] = (
+    ((13, 0), "cu130"), ((12, 8), "cu128"), ((12, 6), "cu126"), ((12, 4), "cu124"),
+    ((12, 1), "cu121"), ((11, 8), "cu118"),
+)
+# The driver each CUDA version first shipped with (Linux numbers; Windows' are close). Only
+# used when nvidia-smi does not print "CUDA Version" itself (very old tools).
+DRIVER_CUDA: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
+    ((580, 65), (13, 0)), ((570, 26), (12, 8)), ((560, 28), (12, 6)), ((550, 54), (12, 4)),
+    ((530, 30), (12, 1)), ((520, 61), (11, 8)), ((450, 80), (11, 0)),
+)
+CUDA_TAG_NAMES = tuple(tag for _, tag in CUDA_TAGS)
+BUILDS = ("auto", "cpu", "pypi", *CUDA_TAG_NAMES)
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    """What ``nvidia-smi`` says about the NVIDIA driver and GPUs."""
+
+    driver_version: str
+    cuda: tuple[int, int] | None         # the newest CUDA version the driver supports
+    gpus: tuple[str, ...] = ()
+
+    @property
+    def cuda_text(self) -> str:
+        return f"{self.cuda[0]}.{self.cuda[1]}" if self.cuda else "unknown"
+
+
+@dataclass(frozen=True)
+class SystemInfo:
+    platform: str                        # sys.platform: linux, win32, darwin
+    machine: str                         # platform.machine(): x86_64, AMD64, arm64, aarch64
+    nvidia_smi: str | None = None        # nvidia-smi's output; None when it is absent or failed
+
+
+@dataclass(frozen=True)
+class TorchChoice:
+    """The torch build to install and why (the reason is shown to the user and logged)."""
+
+    packages: tuple[str, ...]            # pip requirement strings
+    index_url: str | None                # None: pip's own configured index (PyPI)
+    variant: str                         # cpu, cu128, ..., pypi, custom
+    reason: str
+
+    def pip_arguments(self) -> list[str]:
+        return [*self.packages, *(["--index-url", self.index_url] if self.index_url else [])]
+
+    def matches(self, installed_version: str) -> bool:
+        """Does an installed ``torch.__version__`` come from this build? (unknown: assume yes)"""
+        local = installed_version.partition("+")[2]
+        if self.variant == "cpu":
+            return local == "cpu"
+        if self.variant in CUDA_TAG_NAMES:
+            return local == self.variant
+        return True
+
+
+def probe_system(timeout: float = 15.0) -> SystemInfo:
+    """This machine's OS, CPU and (if any) NVIDIA driver. Never raises."""
+    return SystemInfo(platform=sys.platform, machine=platform.machine(), nvidia_smi=_nvidia_smi(timeout))
+
+
+def _nvidia_smi(timeout: float) -> str | None:
+    try:
+        done = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=timeout,
+                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    except (OSError, subprocess.SubprocessError):
+        return None  # no NVIDIA driver (or a hung one): the CPU build is the safe choice
+    return done.stdout if done.returncode == 0 else None
+
+
+_DRIVER = re.compile(r"Driver Version:\s*([0-9][0-9.]*)")
+_CUDA = re.compile(r"CUDA Version:\s*([0-9]+)\.([0-9]+)")
+_GPU_ROW = re.compile(r"^\|\s*(\d+)\s+(.+?)\s+(?:On|Off)\s+\|", re.MULTILINE)
+
+
+def parse_nvidia_smi(text: str) -> DriverInfo | None:
+    """The driver and CUDA versions from nvidia-smi's header; None when there is no driver line."""
+    driver = _DRIVER.search(text)
+    if driver is None:
+        return None
+    cuda_match = _CUDA.search(text)
+    cuda = (int(cuda_match.group(1)), int(cuda_match.group(2))) if cuda_match else cuda_for_driver(driver.group(1))
+    gpus = tuple(name.strip() for _, name in _GPU_ROW.findall(text))
+    return DriverInfo(driver_version=driver.group(1), cuda=cuda, gpus=gpus)
+
+
+def cuda_for_driver(driver_version: str) -> tuple[int, int] | None:
+    """The newest CUDA version a driver supports, from its version number."""
+    parts = [int(p) for p in re.findall(r"\d+", driver_version)[:2]]
+    if not parts:
+        return None
+    key = (parts[0], parts[1] if len(parts) > 1 else 0)
+    for minimum, cuda in DRIVER_CUDA:
+        if key >= minimum:
+            return cuda
+    return None
+
+
+def cuda_tag(cuda: tuple[int, int]) -> str | None:
+    """The newest PyTorch CUDA wheel tag a driver supporting ``cuda`` can run; None if too old."""
+    for version, tag in CUDA_TAGS:
+        if cuda >= version:
+            return tag
+    return None
+
+
+def index_for(tag: str) -> str:
+    return f"{TORCH_INDEX}/{tag}"
+
+
+def plan_torch(system: SystemInfo, *, build: str = "auto", torch_spec: str | None = None,
+               index_url: str | None = None) -> TorchChoice:
+    """Pick the torch build. ``build`` forces one (cpu, cu128, ..., pypi); ``torch_spec``
+    ("torch==2.13.0 torchvision==0.28.0") and ``index_url`` override everything, for offline
+    mirrors and tests."""
+    if torch_spec or index_url:
+        packages = tuple(torch_spec.split()) if torch_spec else DEFAULT_PACKAGES
+        where = f" from {index_url}" if index_url else ""
+        return TorchChoice(packages, index_url or None, "custom", f"as asked: {' '.join(packages)}{where}")
+    if build not in BUILDS:
+        raise ValueError(f"unknown torch build {build!r}; choose from {', '.join(BUILDS)}")
+    if build == "cpu":
+        return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu", "CPU build, as asked")
+    if build == "pypi":
+        return TorchChoice(DEFAULT_PACKAGES, None, "pypi", "PyPI's default build, as asked")
+    if build != "auto":
+        return TorchChoice(DEFAULT_PACKAGES, index_for(build), build, f"CUDA build {build}, as asked")
+    return _automatic(system)
+
+
+def _automatic(system: SystemInfo) -> TorchChoice:
+    if system.platform == "darwin":
+        if system.machine == "arm64":
+            return TorchChoice(DEFAULT_PACKAGES, None, "pypi", "Apple Silicon: PyPI's build, which uses the GPU (MPS)")
+        return TorchChoice(DEFAULT_PACKAGES, None, "pypi", "Intel Mac: PyPI's build (CPU only)")
+    driver = parse_nvidia_smi(system.nvidia_smi) if system.nvidia_smi else None
+    if driver is None:
+        return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
+                           "no NVIDIA driver found (nvidia-smi): CPU build (slow)")
+    gpus = f" ({', '.join(driver.gpus)})" if driver.gpus else ""
+    tag = cuda_tag(driver.cuda) if driver.cuda else None
+    if tag is None:
+        return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
+                           f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}, older "
+                           f"than {CUDA_TAGS[-1][1]} (11.8): CPU build; update the driver to use the GPU")
+    return TorchChoice(DEFAULT_PACKAGES, index_for(tag), tag,
+                       f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}: {tag} build")

@@ -1,0 +1,133 @@
+"""Install Backend: the installer on a worker thread, its progress in the preferences.
+
+From the button it runs on a thread and the operator stays modal (a timer redraws the
+preferences and reports the end); from a script or in background mode it blocks, like
+the job operators.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import bpy
+from bpy.props import StringProperty
+
+from .. import installer, preferences, runtime
+from ..installer.task import InstallTask
+from ..shared import backend_source_dir
+
+TIMER_SECONDS = 0.25
+
+
+class IMG23D_OT_install_backend(bpy.types.Operator):
+    """Create (or repair) the backend's own Python environment: PyTorch for this machine, the models'
+    libraries and the backend. Takes minutes; downloads a few GB from PyPI and pytorch.org"""
+
+    bl_idname = "img23d.install_backend"
+    bl_label = "Install Backend"
+
+    target: StringProperty(  # type: ignore[valid-type]
+        name="Folder", options={"SKIP_SAVE"},
+        description="Where the environment goes. Empty: the add-on's user folder (backend-env)")
+    torch_spec: StringProperty(  # type: ignore[valid-type]
+        name="Torch Packages", options={"SKIP_SAVE"},
+        description='Exact torch packages instead of the automatic choice, e.g. "torch==2.13.0 torchvision==0.28.0"')
+    index_url: StringProperty(name="Torch Index", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    pip_args: StringProperty(  # type: ignore[valid-type]
+        name="Extra pip Arguments", options={"SKIP_SAVE"},
+        description='Added to every pip install, e.g. "--find-links /wheels" for an offline mirror')
+
+    _timer: Any = None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        task = self._begin(context)
+        if task is None:
+            return {"CANCELLED"}
+        task.run_here(self._work(context))
+        return self._finish(task)
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if bpy.app.background:
+            return self.execute(context)
+        task = self._begin(context)
+        if task is None:
+            return {"CANCELLED"}
+        task.start(self._work(context))
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        redraw_preferences(context)
+        task = runtime.install_task
+        if task is not None and not task.finished:
+            return {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        self._timer = None
+        return self._finish(task) if task is not None else {"CANCELLED"}
+
+    def _begin(self, context: bpy.types.Context) -> InstallTask | None:
+        if runtime.installing():
+            self.report({"ERROR"}, "The backend is already being installed")
+            return None
+        if runtime.active_runner is not None and not runtime.active_runner.done:
+            self.report({"ERROR"}, "A job is running: wait for it or cancel it before installing")
+            return None
+        if runtime.has_session():
+            runtime.session().stop()  # it may run from the very environment pip is about to change
+        runtime.install_task = InstallTask()
+        return runtime.install_task
+
+    def _work(self, context: bpy.types.Context) -> Any:
+        """The install as a closure: everything read from bpy here, on the main thread."""
+        prefs = preferences.get(context)
+        target = Path(bpy.path.abspath(self.target)) if self.target else preferences.installed_env_dir()
+        log_path = preferences.user_dir() / "logs" / "install.log"
+        build, torch_spec, index_url = prefs.torch_build, self.torch_spec.strip(), self.index_url.strip()
+        pip_args = shlex.split(self.pip_args)
+        source = backend_source_dir()
+
+        def work(progress: Any, cancel: Any) -> installer.InstallResult:
+            # nvidia-smi may take seconds: probe on the worker, not in the UI.
+            choice = installer.plan_torch(installer.probe_system(), build=build, torch_spec=torch_spec or None,
+                                          index_url=index_url or None)
+            return installer.install(target, source, torch=choice, pip_args=pip_args, log_path=log_path,
+                                     progress=progress, cancel=cancel)
+
+        return work
+
+    def _finish(self, task: InstallTask) -> set[str]:
+        if task.result is not None:
+            self.report({"INFO"}, task.result.summary())
+            return {"FINISHED"}
+        self.report({"WARNING"} if task.cancelled else {"ERROR"}, task.error)
+        return {"CANCELLED"}
+
+
+class IMG23D_OT_install_cancel(bpy.types.Operator):
+    """Stop the backend install (the running pip is stopped; installing again repairs the environment)"""
+
+    bl_idname = "img23d.install_cancel"
+    bl_label = "Cancel Install"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not runtime.installing():
+            self.report({"INFO"}, "No install is running")
+            return {"CANCELLED"}
+        runtime.install_task.cancel()
+        return {"FINISHED"}
+
+
+def redraw_preferences(context: bpy.types.Context) -> None:
+    for window in context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type in ("PREFERENCES", "VIEW_3D"):
+                area.tag_redraw()
+
+
+classes = (IMG23D_OT_install_backend, IMG23D_OT_install_cancel)

@@ -1,0 +1,114 @@
+"""The preferences' Backend and Models boxes: draw() only, from state operators keep.
+
+Nothing here blocks, starts a process or asks the backend: the install's progress comes
+from ``runtime.install_task``, the model list from ``runtime.catalog`` (filled by the
+Refresh, Download and Delete operators), download progress from the session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from .. import preferences, runtime
+from ..model_catalog import describe_size
+
+STATE_ICONS = {"cached": "CHECKMARK", "partial": "ERROR", "missing": "IMPORT"}
+
+
+def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
+    box = layout.box()
+    box.label(text="Backend", icon="CONSOLE")
+    box.prop(prefs, "python_path")
+    if prefs.python_path:
+        box.label(text="Using this interpreter; clear the field to use the installed environment", icon="INFO")
+        return
+    box.label(text=f"Environment: {preferences.installed_env_dir()}")
+    task = runtime.install_task
+    if task is not None and not task.finished:
+        step, fraction, message = task.snapshot()
+        title = step.label if step is not None else "Preparing"
+        box.progress(factor=fraction, type="BAR", text=f"{title} {fraction:.0%}")
+        box.label(text=message[:100])
+        row = box.row()
+        row.enabled = not task.cancelling
+        row.operator("img23d.install_cancel", text="Stopping..." if task.cancelling else "Cancel", icon="CANCEL")
+        return
+    row = box.row()
+    row.prop(prefs, "torch_build", text="PyTorch")
+    installed = preferences.installed_env_python().is_file()
+    row.operator("img23d.install_backend", text="Repair / Update" if installed else "Install Backend",
+                 icon="FILE_REFRESH" if installed else "IMPORT")
+    if task is None:
+        if not installed:
+            box.label(text="Not installed yet: Install Backend takes a few minutes and a few GB", icon="INFO")
+        return
+    if task.result is not None:
+        box.label(text=task.result.summary(), icon="CHECKMARK")
+    elif task.error:
+        for line in _wrap(task.error, 100)[:4]:
+            box.label(text=line, icon="ERROR" if not task.cancelled else "INFO")
+
+
+def draw_models(layout: bpy.types.UILayout, prefs: Any) -> None:
+    box = layout.box()
+    header = box.row()
+    header.label(text="Models", icon="PACKAGE")
+    catalog = runtime.catalog
+    refresh = header.row()
+    refresh.enabled = not catalog.busy
+    refresh.operator("img23d.models_refresh", text="Refresh", icon="FILE_REFRESH")
+    box.prop(prefs, "offline")
+    if not catalog.fetched:
+        box.label(text="Press Refresh to list the models and their sizes (starts the backend)")
+    elif catalog.stale(prefs.model_configuration()):
+        box.label(text="The model choices changed: press Refresh", icon="INFO")
+    session = runtime.session() if runtime.has_session() else None
+    for entry in catalog.entries:
+        _draw_entry(box, entry, catalog, session)
+    if catalog.fetched and catalog.offline:
+        box.label(text="Offline: downloads are off (Offline switch, or Blender's online access)", icon="INFO")
+    if catalog.busy and catalog.busy != "downloading":
+        box.label(text=f"{catalog.busy.capitalize()}...", icon="SORTTIME")
+    if catalog.error:
+        for line in _wrap(catalog.error, 100)[:3]:
+            box.label(text=line, icon="ERROR")
+    elif catalog.message:
+        box.label(text=catalog.message)
+    if catalog.cache_dir:
+        box.label(text=f"Cache: {catalog.cache_dir}")
+
+
+def _draw_entry(box: bpy.types.UILayout, entry: Any, catalog: Any, session: Any) -> None:
+    row = box.row()
+    row.label(text=f"{entry.role}: {entry.id}", icon=STATE_ICONS.get(entry.state, "QUESTION"))
+    row.label(text=f"{describe_size(entry)}  {'local' if entry.local else entry.state}")
+    if entry.local:
+        return
+    if catalog.download_model == entry.id:
+        progress = session.progress if session is not None else None
+        fraction = progress.step / progress.total if progress is not None and progress.total else 0.0
+        row.progress(factor=fraction, type="BAR", text=f"{fraction:.0%}")
+        row.operator("img23d.model_download_cancel", text="", icon="CANCEL")
+        return
+    buttons = row.row(align=True)
+    buttons.enabled = not catalog.busy
+    if entry.state != "cached":
+        download = buttons.row(align=True)
+        download.enabled = not catalog.offline  # it would only say model_missing
+        download.operator("img23d.model_download", text="Download", icon="IMPORT").model = entry.id
+    if entry.state != "missing":
+        buttons.operator("img23d.model_delete", text="", icon="TRASH").model = entry.id
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines():
+        while len(paragraph) > width:
+            cut = paragraph.rfind(" ", 0, width)
+            cut = cut if cut > 0 else width
+            lines.append(paragraph[:cut])
+            paragraph = paragraph[cut:].lstrip()
+        lines.append(paragraph)
+    return lines

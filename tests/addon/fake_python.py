@@ -1,0 +1,64 @@
+"""A stand-in interpreter for installer tests: answers the installer's commands by a mode file.
+
+Copied as ``<env>/bin/python`` (or used as the base interpreter); behaviour comes from the file
+``fake-mode`` in the environment's root (``healthy`` when absent): ``healthy``, ``incomplete``
+(the backend does not import), ``broken`` (nothing runs), ``pip-fails`` (pip exits 1),
+``pip-hangs`` (pip sleeps until killed). Every pip call is appended to ``pip-calls.txt``.
+"""
+
+import os
+import shutil
+import stat
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parent.parent if HERE.parent.name in ("bin", "Scripts") else HERE.parent
+MODE_FILE = ROOT / "fake-mode"
+mode = MODE_FILE.read_text().strip() if MODE_FILE.is_file() else "healthy"
+args = sys.argv[1:]
+
+if mode == "broken":
+    print("error while loading shared libraries: libpython3.11.so.1.0: cannot open shared object file")
+    sys.exit(127)
+
+if args[:1] == ["-c"]:
+    code = args[1]
+    if "ensurepip" in code:
+        print("3.11.7")
+    elif "import img23d_backend, torch" in code:
+        if mode == "incomplete":
+            print("ModuleNotFoundError: No module named 'torch'", file=sys.stderr)
+            sys.exit(1)
+        print("2.13.0+cpu")
+    elif "importlib.metadata" in code:
+        print("torch==2.13.0+cpu\ntorchvision==0.28.0")
+    else:
+        print(sys.version)
+    sys.exit(0)
+
+if args[:2] == ["-m", "venv"]:
+    env = Path(args[2])
+    (env / "bin").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text(f"home = {HERE.parent}\n")
+    shutil.copy2(HERE, env / "bin" / "python")
+    (env / "bin" / "python").chmod(stat.S_IRWXU)
+    print(f"created {env}")
+    sys.exit(0)
+
+if args[:2] == ["-m", "pip"]:
+    with open(ROOT / "pip-calls.txt", "a") as calls:
+        calls.write(" ".join(args[2:]) + "\n")
+    if mode == "pip-fails":
+        print("ERROR: Could not find a version that satisfies the requirement torch==99 (fake pip failure)")
+        sys.exit(1)
+    if mode == "pip-hangs":
+        (ROOT / "pip.pid").write_text(str(os.getpid()))
+        print("Collecting torch", flush=True)
+        time.sleep(600)
+    print("Successfully installed fake-package-1.0")
+    sys.exit(0)
+
+print(f"fake python: unexpected arguments {args}", file=sys.stderr)
+sys.exit(2)

@@ -1,0 +1,73 @@
+"""The client's quick requests beside jobs: answers land in ``session.replies`` whoever pumps,
+and a backend that goes away answers every waiting request with an error."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from addon_package import load
+
+process_mod = load("client.process")
+session_mod = load("client.session")
+protocol = load("shared").protocol
+
+
+def _wait_reply(session, request_id: str, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while (reply := session.take_reply(request_id)) is None:
+        session.pump()
+        assert time.monotonic() < deadline, f"no reply to {request_id}"
+        time.sleep(0.05)
+    return reply
+
+
+@pytest.fixture
+def session(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
+    settings = process_mod.LaunchSettings(python=Path(sys.executable), runs_dir=tmp_path / "runs", models="tiny",
+                                          device="cpu", offline=True, log_path=tmp_path / "backend.log")
+    session = session_mod.BackendSession(lambda: settings)
+    yield session
+    session.stop()
+
+
+def test_a_request_sent_before_the_hello_is_answered_after_it(session) -> None:
+    request_id = session.request(protocol.ModelsRequest())
+    assert session.state is session_mod.State.STARTING  # queued until the handshake
+    reply = _wait_reply(session, request_id)
+    assert isinstance(reply, protocol.Result)
+    entries = [protocol.ModelEntry.from_dict(item) for item in reply.data["models"]]
+    assert entries and all(entry.local and entry.state == "cached" for entry in entries)
+    assert session.take_reply(request_id) is None  # taken once
+
+
+def test_an_awaited_download_job_lands_in_replies_and_frees_the_session(session) -> None:
+    session.start()
+    session.wait_ready()
+    job = session.submit(protocol.DownloadRequest(model="nobody/nothing"))
+    session.await_reply(job)
+    assert session.job_kind == "download"
+    reply = _wait_reply(session, job)
+    assert isinstance(reply, protocol.Error) and reply.code == "bad_request"
+    assert session.state is session_mod.State.READY and session.job_id is None
+
+
+def test_stopping_answers_every_waiting_request(session) -> None:
+    request_id = session.request(protocol.ModelsRequest())
+    session.stop()
+    reply = session.take_reply(request_id)
+    assert isinstance(reply, protocol.Error) and reply.code == "backend_unavailable"
+
+
+def test_a_backend_that_dies_answers_waiting_requests(session) -> None:
+    request_id = session.request(protocol.ModelsRequest())  # waits for the hello, seconds away
+    session.process.kill()
+    reply = _wait_reply(session, request_id, timeout=30)
+    assert isinstance(reply, protocol.Error) and reply.code == "backend_unavailable"
+    assert "stopped unexpectedly" in reply.message
+    again = session.request(protocol.ModelsRequest())  # a fresh backend answers the next one
+    assert isinstance(_wait_reply(session, again), protocol.Result)

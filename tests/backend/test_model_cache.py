@@ -1,0 +1,226 @@
+"""The model manager's backend side: listing, deleting and downloading, against a temporary
+Hugging Face cache laid out exactly as huggingface_hub writes one (blobs + snapshot links)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from img23d_backend.models import cache, download
+from img23d_backend.models.registry import GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
+from img23d_backend.protocol import ErrorCode, ProtocolError
+
+QWEN_2B = GROUNDING["2b"]
+
+
+def write_cached(hub: Path, repo_id: str, revision: str, files: dict[str, bytes], ref: str | None = "main") -> Path:
+    """One cached revision: content-addressed blobs, the snapshot as links to them, a ref."""
+    repo = hub / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo / "snapshots" / revision
+    for name, data in files.items():
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    if ref:
+        (repo / "refs").mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(revision)
+    return snapshot
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from huggingface_hub import constants
+
+    folder = tmp_path / "hf" / "hub"
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
+    return folder
+
+
+def _by_role(entries):
+    return {entry.role: entry for entry in entries}
+
+
+def test_the_tiny_set_is_listed_as_cached_local_folders(tiny_root: Path) -> None:
+    entries = _by_role(cache.list_models(tiny_model_set(tiny_root)))
+    assert {"grounding", "matting", "shape"} <= set(entries)
+    for entry in entries.values():
+        assert entry.state == "cached" and entry.local and entry.size_measured and entry.size_bytes > 0
+
+
+def test_real_models_not_downloaded_are_missing_with_their_estimates(hub_cache: Path) -> None:
+    models = model_set("default")
+    entries = cache.list_models(models)
+    assert [e.role for e in entries][:3] == ["grounding", "matting", "shape"]
+    for entry, spec in zip(entries, cache.configured_specs(models)):
+        assert entry.state == "missing" and not entry.local and not entry.size_measured
+        assert entry.size_bytes == spec.size_bytes > 0
+        assert entry.id == spec.display
+    matting = _by_role(entries)["matting"]
+    assert matting.revision == MATTING["birefnet"].revision and matting.id.startswith("ZhengPeng7/BiRefNet@")
+
+
+def test_a_complete_download_is_cached_with_its_bytes_on_disk(hub_cache: Path) -> None:
+    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40,
+                 {"config.json": b"{}", "model.safetensors": b"x" * 5000, "README.md": b"not ours"})
+    entry = _by_role(cache.list_models(model_set("default")))["grounding"]
+    assert entry.state == "cached" and entry.size_measured
+    assert entry.size_bytes == 2 + 5000  # README.md is not one of the model's files
+
+
+def test_an_interrupted_download_is_partial(hub_cache: Path) -> None:
+    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"model.safetensors": b"x" * 300})  # no config.json
+    entry = _by_role(cache.list_models(model_set("default")))["grounding"]
+    assert entry.state == "partial" and entry.size_bytes == 300 and entry.size_measured
+
+
+def test_models_in_one_repository_name_each_other(hub_cache: Path) -> None:
+    entries = _by_role(cache.list_models(model_set("default", shape="2.0")))
+    if "paint" not in entries:
+        pytest.skip("this registry has no texture models")
+    assert entries["shape"].id in entries["paint"].shared_with
+    assert entries["paint"].id in entries["shape"].shared_with
+    assert entries["grounding"].shared_with == []
+
+
+def test_delete_removes_a_cached_model_and_only_it(hub_cache: Path) -> None:
+    models = model_set("default")
+    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"config.json": b"{}", "model.safetensors": b"x" * 4000})
+    shape = SHAPE["2mini"]
+    write_cached(hub_cache, shape.repo_id, "b" * 40,
+                 {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"y" * 10})
+    result = cache.delete_model(models, QWEN_2B.display)
+    assert result["revisions"] == ["a" * 40] and result["freed_bytes"] >= 4000
+    assert not (hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct").exists()
+    entries = _by_role(cache.list_models(models))
+    assert entries["grounding"].state == "missing" and entries["shape"].state == "cached"
+    again = cache.delete_model(models, "grounding")  # by role; nothing left: not an error
+    assert again["revisions"] == [] and again["freed_bytes"] == 0
+
+
+def test_delete_refuses_local_folders_and_unknown_ids(tiny_root: Path, hub_cache: Path) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        cache.delete_model(tiny_model_set(tiny_root), "shape")
+    assert caught.value.code is ErrorCode.BAD_REQUEST and "local folder" in caught.value.message
+    with pytest.raises(ProtocolError) as caught:
+        cache.delete_model(model_set("default"), "someone/else")
+    assert caught.value.code is ErrorCode.BAD_REQUEST and "not one of the configured models" in caught.value.message
+
+
+# --- download ------------------------------------------------------------------------------
+
+def test_download_offline_of_a_missing_model_is_model_missing(hub_cache: Path) -> None:
+    def no_network(*args, **kwargs):
+        raise AssertionError("offline must not reach the hub")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("huggingface_hub.HfApi.model_info", no_network)
+        with pytest.raises(ProtocolError) as caught:
+            download.download(QWEN_2B, offline=True, progress=lambda *a: None, cancelled=lambda: False)
+    assert caught.value.code is ErrorCode.MODEL_MISSING and "offline" in caught.value.message
+
+
+def test_download_of_a_cached_model_needs_no_network(hub_cache: Path) -> None:
+    snapshot = write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"config.json": b"{}"})
+    seen = []
+    folder = download.download(QWEN_2B, offline=True, progress=lambda *a: seen.append(a), cancelled=lambda: False)
+    assert folder == snapshot and seen[-1][1:] == (1, 1)
+
+
+class FakeHub:
+    """Stands in for the hub: lists files with sizes, 'downloads' by writing the cache as hf does."""
+
+    def __init__(self, cache_dir: Path, repo_id: str, commit: str, files: dict[str, bytes]) -> None:
+        self.cache_dir, self.repo_id, self.commit, self.files = cache_dir, repo_id, commit, files
+        self.fetched: list[str] = []
+
+    def model_info(self, repo_id, revision=None, files_metadata=False):
+        assert repo_id == self.repo_id and files_metadata
+        siblings = [SimpleNamespace(rfilename=name, size=len(data)) for name, data in self.files.items()]
+        return SimpleNamespace(sha=self.commit, siblings=siblings)
+
+    def hf_hub_download(self, repo_id, filename, revision=None, token=None):
+        assert revision == self.commit  # every file from one commit
+        self.fetched.append(filename)
+        write_cached(self.cache_dir, repo_id, revision, {filename: self.files[filename]}, ref=None)
+
+
+def _fake_hub(patch: pytest.MonkeyPatch, fake: FakeHub) -> None:
+    patch.setattr("huggingface_hub.HfApi", lambda token=None: fake)
+    patch.setattr("huggingface_hub.hf_hub_download", fake.hf_hub_download)
+
+
+def test_download_fetches_the_models_files_with_progress_and_records_the_branch(hub_cache: Path) -> None:
+    files = {"config.json": b"{}", "model-1.safetensors": b"a" * 100, "model-2.safetensors": b"b" * 50,
+             "flax_model.msgpack": b"not ours"}
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "c" * 40, files)
+    seen = []
+    with pytest.MonkeyPatch.context() as patch:
+        _fake_hub(patch, fake)
+        folder = download.download(QWEN_2B, offline=False, progress=lambda *a: seen.append(a),
+                                   cancelled=lambda: False)
+    assert sorted(fake.fetched) == ["config.json", "model-1.safetensors", "model-2.safetensors"]
+    assert folder == hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "snapshots" / ("c" * 40)
+    assert seen[-1][1:] == (152, 152) and [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
+    assert (hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "refs" / "main").read_text() == "c" * 40
+    assert _by_role(cache.list_models(model_set("default")))["grounding"].state == "cached"
+
+
+def test_download_stops_between_files_when_cancelled(hub_cache: Path) -> None:
+    files = {"config.json": b"{}", "model-1.safetensors": b"a" * 100, "model-2.safetensors": b"b" * 50}
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "c" * 40, files)
+    with pytest.MonkeyPatch.context() as patch:
+        _fake_hub(patch, fake)
+        with pytest.raises(ProtocolError) as caught:
+            download.download(QWEN_2B, offline=False, progress=lambda *a: None,
+                              cancelled=lambda: len(fake.fetched) >= 1)
+    assert caught.value.code is ErrorCode.CANCELLED and "after 1 of 3 files" in caught.value.message
+    assert len(fake.fetched) == 1
+    assert _by_role(cache.list_models(model_set("default")))["grounding"].state in ("partial", "missing")
+
+
+def test_a_hub_that_cannot_be_reached_is_download_failed(hub_cache: Path) -> None:
+    import requests
+
+    def unreachable(self, *args, **kwargs):
+        raise requests.ConnectionError("Failed to resolve 'huggingface.co'")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("huggingface_hub.HfApi.model_info", unreachable)
+        with pytest.raises(ProtocolError) as caught:
+            download.download(QWEN_2B, offline=False, progress=lambda *a: None, cancelled=lambda: False)
+    assert caught.value.code is ErrorCode.DOWNLOAD_FAILED and "ConnectionError" in (caught.value.detail or "")
+
+
+def test_a_long_file_reports_progress_while_it_downloads(hub_cache: Path) -> None:
+    """Multi-GB files take minutes: progress must keep coming (the add-on's watchdog listens)."""
+    import time
+
+    files = {"config.json": b"{}", "model.safetensors": b"m" * 1000}
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "d" * 40, files)
+    plain = fake.hf_hub_download
+
+    def slow(repo_id, filename, revision=None, token=None):
+        if filename == "model.safetensors":
+            partial = hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "blobs" / "abc.incomplete"
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(b"m" * 400)
+            time.sleep(1.3)
+            partial.unlink()
+        plain(repo_id, filename, revision=revision, token=token)
+
+    seen = []
+    with pytest.MonkeyPatch.context() as patch:
+        _fake_hub(patch, fake)
+        patch.setattr("huggingface_hub.hf_hub_download", slow)
+        download.download(QWEN_2B, offline=False, progress=lambda *a: seen.append(a), cancelled=lambda: False)
+    during = [done for message, done, total in seen if "model.safetensors" in message and done < 1002]
+    assert 2 + 400 in during  # config.json done, 400 bytes of the big file so far
+    assert seen[-1][1:] == (1002, 1002)
