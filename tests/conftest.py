@@ -20,7 +20,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(REPO / "backend"))
 
 # Options that make a tiny-model job take seconds on a 2-core CPU.
-FAST_OPTIONS = {"steps": 3, "octree_resolution": 32, "face_budget": 2000}
+FAST_OPTIONS = {"steps": 3, "octree_resolution": 32, "face_budget": 2000, "texture": False}
+# Painting with the tiny models at sizes that take seconds.
+FAST_PAINT = {"texture": True, "texture_size": 256, "render_size": 256, "delight_steps": 2, "paint_steps": 2}
 
 
 @pytest.fixture(scope="session")

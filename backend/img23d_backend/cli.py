@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget)
     gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
     gen.add_argument("--shape-batch", type=int, default=0, help="images per shape batch (0 = all at once)")
+    gen.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
+    gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size, help="1024, 2048 or 4096")
+    gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps)
+    gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps)
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -105,7 +109,9 @@ def _engine(args: argparse.Namespace) -> Any:
 def _options(args: argparse.Namespace) -> JobOptions:
     options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
                          guidance_scale=args.guidance, face_budget=args.face_budget,
-                         keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch)
+                         keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
+                         texture=not args.no_texture, texture_size=args.texture_size,
+                         paint_steps=args.paint_steps, delight_steps=args.delight_steps)
     options.validate()
     return options
 

@@ -17,14 +17,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import numpy as np
+from PIL import Image
+
 from . import __version__, failpoints
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
 from .models import placement
 from .models.memory import PeakMeter, device_memory, is_out_of_memory
-from .models.registry import ModelSet
+from .models.registry import PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                       Progress, ProtocolError)
+                       Progress, ProtocolError, RetextureRequest)
 from .runs import Manifest, RunFolder, TargetRecord
 from .stages._common import CancelToken
 
@@ -91,7 +94,6 @@ class Engine:
     """Runs generate and detect jobs; keeps models between jobs through its ``ModelManager``."""
 
     def __init__(self, settings: EngineSettings) -> None:
-        from .models.registry import ROLES
         from .stages.grounding import load_grounding
         from .stages.matting import matting_loader
         from .stages.shape import shape_loader
@@ -100,10 +102,18 @@ class Engine:
         self.device = pick_device(settings.device)
         self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
                                     policy=settings.policy)
-        loaders = {"grounding": lambda spec: load_grounding, "matting": matting_loader, "shape": shape_loader}
-        for role in ROLES:
-            spec = settings.models.spec(role)
-            self.manager.register(spec, loaders[role](spec))
+        from .stages.paint_models import delight_loader, multiview_loader
+
+        loaders = {"grounding": lambda spec: load_grounding, "matting": matting_loader, "shape": shape_loader,
+                   "delight": delight_loader, "paint": multiview_loader}
+        for role in (*ROLES, *PAINT_ROLES):
+            spec = getattr(settings.models, role)
+            if spec is not None:  # a set without texture models can still make meshes
+                self.manager.register(spec, loaders[role](spec))
+
+    @property
+    def can_paint(self) -> bool:
+        return all(role in self.manager.roles for role in PAINT_ROLES)
 
     # -- information ---------------------------------------------------------------------
 
@@ -122,13 +132,17 @@ class Engine:
     def detect(self, request: DetectRequest, job: Job) -> dict[str, Any]:
         return _DetectRun(self, request, job).run()
 
+    def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
+        return _RetextureRun(self, request, job).run()
+
 
 class _JobRun:
     """What generate and detect share: the run folder, stage timing, failure bookkeeping."""
 
     kind = ""
 
-    def __init__(self, engine: Engine, request: GenerateRequest | DetectRequest, job: Job) -> None:
+    def __init__(self, engine: Engine, request: GenerateRequest | DetectRequest | RetextureRequest,
+                 job: Job) -> None:
         self.engine = engine
         self.request = request
         self.job = job
@@ -145,7 +159,7 @@ class _JobRun:
         if not self.request.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
         manifest = Manifest(job_id=self.job.id, kind=self.kind, backend_version=__version__,
-                            targets=list(self.request.targets), options=asdict(self.options),
+                            targets=list(getattr(self.request, "targets", [])), options=asdict(self.options),
                             device=str(self.engine.device),
                             models={role: _model_record(self.manager.spec(role)) for role in self.manager.roles})
         self.run_folder = RunFolder.create(self.engine.settings.runs_dir, Path(self.request.image).name, manifest)
@@ -247,6 +261,87 @@ class _JobRun:
         self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
         return matches
 
+    def _note_retry(self, stage: str, exc: BaseException, how: str) -> None:
+        assert self.run_folder is not None
+        message = f"{stage} ran out of memory ({type(exc).__name__}); retried {how}"
+        log.warning(message)
+        self.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
+                                                "detail": str(exc)[:300], "retried": True})
+        self.progress(stage, 0, 1, message)
+
+    def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
+        """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
+        ``ProtocolError``: out of memory twice (the second time with fewer, smaller views), or
+        anything else that went wrong (as ``internal``, with the trace in the log)."""
+        from .stages.paint import PaintSettings, paint_mesh
+
+        assert self.run_folder is not None
+        if not self.engine.can_paint:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "this model set has no texture models; "
+                                                       "ask for texture=false")
+        view_size = int(self.manager.spec("paint").options.get("view_size", 512))
+        render = self.options.render_size or min(self.options.texture_size, 2048)
+        render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
+        settings = PaintSettings(texture_size=self.options.texture_size, render_size=render, view_size=view_size,
+                                 delight_steps=self.options.delight_steps,
+                                 multiview_steps=self.options.paint_steps, seed=int(record.seed or 0))
+        kept: dict[str, Any] = {}
+        with self.stage("paint"):
+            with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
+                def run(paint_settings: Any) -> Any:
+                    return paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
+                                      settings=paint_settings, device=self.engine.device,
+                                      cancel=self.job.cancel, progress=self.progress, keep=kept)
+                try:
+                    try:
+                        painted = run(settings)
+                    except Exception as exc:  # out of memory: once more with fewer, smaller views
+                        if not is_out_of_memory(exc):
+                            raise
+                        placement.release_cached_memory()
+                        lowered = _fewer_views(settings)
+                        self._note_retry("paint", exc, f"with {lowered.views} views at {lowered.render_size} px")
+                        painted = run(lowered)
+                except ProtocolError:
+                    raise
+                except Exception as exc:  # the boundary of one target's painting
+                    if is_out_of_memory(exc):
+                        raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "painting ran out of memory twice",
+                                            str(exc)[:300]) from exc
+                    log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
+                    raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
+            for index, view in enumerate(kept.get("views", [])):
+                self.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)
+            if "reference" in kept:
+                self.run_folder.write_image(f"views/{record.stem}/reference_delit.png", kept["reference"])
+        return painted
+
+    def _matte_all(self, model: Any, crops: list[Any]) -> list[Any]:
+        """All crops in one batch; after running out of memory, one at a time."""
+        from .stages import matting
+
+        def run(batch: list[Any]) -> list[Any]:
+            return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
+                                 progress=self.progress)
+
+        try:
+            return run(crops)
+        except Exception as exc:  # only out-of-memory is retried
+            if not is_out_of_memory(exc):
+                raise
+            placement.release_cached_memory()
+            self._note_retry("matting", exc, "one crop at a time")
+        results: list[Any] = []
+        for crop in crops:
+            try:
+                results.extend(run([crop]))
+            except Exception as exc:  # a second out-of-memory fails this crop only
+                if not is_out_of_memory(exc):
+                    raise
+                placement.release_cached_memory()
+                results.append(_OutOfMemory(str(exc)))
+        return results
+
     def fail_target(self, record: TargetRecord, error: ProtocolError) -> None:
         record.status = "failed"
         record.error = {"code": error.code.value, "message": error.message}
@@ -325,7 +420,7 @@ class _GenerateRun(_JobRun):
         cutouts = self._matte(image, live, crops)
         live = [r for r in live if r.status == "pending"]
         meshes = self._shape(live, cutouts)
-        self._export(live, meshes)
+        self._export(live, meshes, cutouts)
 
         if not any(r.status == "done" for r in records):
             if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
@@ -396,32 +491,6 @@ class _GenerateRun(_JobRun):
                         "no object in its box", target=record.target))
         return cutouts
 
-    def _matte_all(self, model: Any, crops: list[Any]) -> list[Any]:
-        """All crops in one batch; after running out of memory, one at a time."""
-        from .stages import matting
-
-        def run(batch: list[Any]) -> list[Any]:
-            return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
-                                 progress=self.progress)
-
-        try:
-            return run(crops)
-        except Exception as exc:  # only out-of-memory is retried
-            if not is_out_of_memory(exc):
-                raise
-            placement.release_cached_memory()
-            self._note_retry("matting", exc, "one crop at a time")
-        results: list[Any] = []
-        for crop in crops:
-            try:
-                results.extend(run([crop]))
-            except Exception as exc:  # a second out-of-memory fails this crop only
-                if not is_out_of_memory(exc):
-                    raise
-                placement.release_cached_memory()
-                results.append(_OutOfMemory(str(exc)))
-        return results
-
     def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
         """One mesh (or None, or an ``_OutOfMemory``) per live record, in order."""
         from .stages.shape import ShapeSettings
@@ -459,28 +528,30 @@ class _GenerateRun(_JobRun):
             placement.release_cached_memory()
             return _OutOfMemory(str(exc))
 
-    def _note_retry(self, stage: str, exc: BaseException, how: str) -> None:
-        assert self.run_folder is not None
-        message = f"{stage} ran out of memory ({type(exc).__name__}); retried {how}"
-        log.warning(message)
-        self.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
-                                                "detail": str(exc)[:300], "retried": True})
-        self.progress(stage, 0, 1, message)
+    def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
+        """Clean every mesh, then paint (if asked) and write each target, announcing it at once."""
+        ready = self._clean(live, meshes)
+        for number, (record, mesh) in enumerate(ready, start=1):
+            if self.options.texture:
+                mesh = self._paint(record, mesh, cutouts[record.stem])
+            with self.stage("export"):
+                self._write_mesh(record, mesh)
+            self.progress("export", number, len(ready), f"{record.target} ready")
 
-    def _export(self, live: list[TargetRecord], meshes: list[Any]) -> None:
+    def _clean(self, live: list[TargetRecord], meshes: list[Any]) -> list[tuple[TargetRecord, Any]]:
         import trimesh
 
         from .stages.cleanup import clean_mesh
         from .stages.shape import mesh_arrays
 
-        assert self.run_folder is not None
-        with self.stage("export"):
-            for number, (record, mesh) in enumerate(zip(live, meshes), start=1):
+        ready = []
+        with self.stage("cleanup"):
+            for record, mesh in zip(live, meshes):
                 self.job.cancel.check()
                 if isinstance(mesh, _OutOfMemory):
                     self.fail_target(record, ProtocolError(
                         ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second time "
-                        "at lower settings; lower the quality or the memory budget's competition",
+                        "at lower settings; lower the quality or close other programs using the GPU",
                         mesh.detail, target=record.target))
                     continue
                 if mesh is None:
@@ -494,14 +565,114 @@ class _GenerateRun(_JobRun):
                         ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
                         target=record.target))
                     continue
-                cleaned = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
-                path = self.run_folder.write_bytes_with(
-                    f"{record.stem}.glb", lambda p, m=cleaned: m.export(str(p), file_type="glb"))
-                record.mesh = self.run_folder.relative(path)
                 record.faces, record.vertices = stats.faces_out, stats.vertices_out
-                record.status = "done"
-                self.run_folder.save_manifest()
-                self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
-                                       instance=record.instance, box=record.box, seed=record.seed,
-                                       image_size=self.run_folder.manifest.image.get("original_size")))
-                self.progress("export", number, len(live), f"{record.target} ready")
+                ready.append((record, trimesh.Trimesh(vertices=vertices, faces=faces, process=False)))
+        return ready
+
+    def _paint(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
+        """The textured mesh; on failure the untextured one, with the failure reported."""
+        try:
+            return self.paint_mesh(record, mesh, cutout)
+        except ProtocolError as exc:
+            if exc.code is ErrorCode.CANCELLED:
+                raise
+            failure = exc
+        record.error = {"code": failure.code.value,
+                        "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}
+        self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],
+                            target=record.target))
+        return mesh
+
+    def _write_mesh(self, record: TargetRecord, mesh: Any) -> None:
+        assert self.run_folder is not None
+        path = self.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: mesh.export(str(p), file_type="glb"))
+        record.mesh = self.run_folder.relative(path)
+        record.textured = _has_texture(mesh)
+        record.status = "done"
+        self.run_folder.save_manifest()
+        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
+                               instance=record.instance, box=record.box, seed=record.seed,
+                               image_size=self.run_folder.manifest.image.get("original_size")))
+
+
+def _fewer_views(settings: Any) -> Any:
+    """The four side views only, at half the render size (never below the view size)."""
+    from dataclasses import replace
+
+    render = max(settings.view_size, settings.render_size // 2 // settings.view_size * settings.view_size)
+    return replace(settings, render_size=render, camera_azimuths=settings.camera_azimuths[:4],
+                   camera_elevations=settings.camera_elevations[:4], view_weights=settings.view_weights[:4])
+
+
+def _has_texture(mesh: Any) -> bool:
+    material = getattr(getattr(mesh, "visual", None), "material", None)
+    return getattr(material, "baseColorTexture", None) is not None
+
+
+class _RetextureRun(_JobRun):
+    """Paint an artist's mesh; its topology and UVs stay, a texture (and maybe UVs) come back."""
+
+    kind = "retexture"
+
+    def body(self) -> dict[str, Any]:
+        import shutil
+
+        from .stages import retexture
+
+        assert self.run_folder is not None
+        request = self.request
+        if not request.mesh:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
+        source = Path(request.mesh)
+        if not source.is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {source}")
+        image = self.load_input()
+        mesh_copy = self.run_folder.write_bytes_with("input_mesh.npz", lambda p: shutil.copyfile(source, p))
+        artist = retexture.load_artist_mesh(mesh_copy)
+        name = request.name.strip() or "mesh"
+        record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
+                              faces=artist.face_count, vertices=int(len(artist.positions)))
+        self.run_folder.manifest.targets = [name]
+        self.run_folder.manifest.records = [record]
+        cutout = self._reference(image, record)
+        loop_uvs, created = artist.loop_uvs, False
+        if loop_uvs is None:
+            with self.stage("unwrap"):
+                loop_uvs, created = retexture.unwrap(artist), True
+        target = retexture.paintable(artist, loop_uvs)
+        through_proxy = artist.face_count > self.options.face_budget
+        if through_proxy:
+            with self.stage("proxy"):
+                stand_in = retexture.proxy(artist, self.options.face_budget)
+            painted = self.paint_mesh(record, stand_in, cutout)
+            with self.stage("transfer"):
+                texture = Image.fromarray(retexture.transfer_texture(
+                    target, painted, self.options.texture_size, self.engine.device), "RGB")
+        else:
+            texture = self.paint_mesh(record, target, cutout).visual.material.baseColorTexture
+        with self.stage("export"):
+            texture_path = self.run_folder.write_image("texture.png", texture)
+            uvs_path = self.run_folder.write_bytes_with(
+                "uvs.npy", lambda p: np.save(p, loop_uvs.astype(np.float32), allow_pickle=False)) if created else None
+        record.status, record.textured = "done", True
+        self.job.emit(Artifact(job=self.job.id, kind="texture", path=str(texture_path), target=name))
+        if uvs_path is not None:
+            self.job.emit(Artifact(job=self.job.id, kind="uvs", path=str(uvs_path), target=name))
+        return {"run_dir": str(self.run_folder.root), "texture": str(texture_path),
+                "uvs": str(uvs_path) if uvs_path else None, "uv_created": created, "proxy": through_proxy,
+                "faces": artist.face_count, "texture_size": list(texture.size)}
+
+    def _reference(self, image: LoadedImage, record: TargetRecord) -> Any:
+        """The picture as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
+        assert self.run_folder is not None
+        with self.stage("matting"):
+            if image.has_alpha:
+                cutout = image.image
+            else:
+                with self.manager.use("matting") as model:
+                    [cutout] = self._matte_all(model, [image.image])
+                if isinstance(cutout, _OutOfMemory):
+                    raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "matting the picture ran out of memory",
+                                        cutout.detail)
+            record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
+        return cutout

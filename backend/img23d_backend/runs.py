@@ -78,6 +78,7 @@ class TargetRecord:
     mesh: str | None = None
     faces: int | None = None
     vertices: int | None = None
+    textured: bool = False
     error: dict[str, str] | None = None
 
 

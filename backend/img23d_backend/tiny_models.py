@@ -1,15 +1,17 @@
-"""Tiny, offline, random-weight replicas of the three production models, for tests.
+"""Tiny, offline, random-weight replicas of the production models, for tests.
 
-This module owns the replica folders: it builds Qwen3-VL (grounding), BiRefNet (matting) and
-Hunyuan3D-2mini (shape) stand-ins in the same folder layouts as the real weights, so the
-production loaders open them with exactly the calls they use for the real models, without
-network access and in seconds on a CPU:
+This module owns the replica folders: it builds Qwen3-VL (grounding), BiRefNet (matting),
+Hunyuan3D-2mini (shape) and Hunyuan3D-2 paint (delight + multiview texture) stand-ins in the
+same folder layouts as the real weights, so the production loaders open them with exactly the
+calls they use for the real models, without network access and in seconds on a CPU:
 
     root/
       manifest.json
       qwen3-vl/                          save_pretrained of model + processor
       birefnet/                          config.json (auto_map), model.safetensors, remote code
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
+      hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/
+                                         (diffusers folders; built by ``tiny_paint``)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour:
@@ -37,7 +39,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-TINY_FORMAT: int = 1
+TINY_FORMAT: int = 2  # 2: adds the paint replica
 
 # The fixed answer the tiny grounding model emits (Qwen3-VL style 0..1000 relative boxes).
 # Deliberately messy (code fence, trailing prose) so the production parser is exercised.
@@ -64,6 +66,7 @@ QWEN_DIR = "qwen3-vl"
 BIREFNET_DIR = "birefnet"
 HUNYUAN_DIR = "hunyuan3d"
 HUNYUAN_SUBFOLDER = "hunyuan3d-dit-v2-mini"
+PAINT_DIR = "hunyuan3d-paint"
 
 # Image-processor pixel budget. Qwen2-VL/Qwen3-VL processors read size["longest_edge"] as the
 # maximum *pixel count* and size["shortest_edge"] as the minimum, then snap each side to a
@@ -151,6 +154,7 @@ def build_tiny_models(root: Path) -> Path:
             "qwen3-vl": _build_qwen3_vl(staging / QWEN_DIR),
             "birefnet": _build_birefnet(staging / BIREFNET_DIR),
             "hunyuan3d": _build_hunyuan3d(staging / HUNYUAN_DIR),
+            "hunyuan3d-paint": _build_hunyuan_paint(staging / PAINT_DIR),
         }
         _write_json(staging / "manifest.json", _manifest(models))
         _swap_into_place(staging, root)
@@ -586,6 +590,18 @@ def _build_hunyuan3d(dest: Path) -> dict[str, Any]:
         "pipeline": "Hunyuan3DDiTFlowMatchingPipeline",
         "note": "random weights; the VAE occupancy is a latent-perturbed blob so meshes appear",
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Hunyuan3D-2 paint replica
+# --------------------------------------------------------------------------------------------
+
+
+def _build_hunyuan_paint(dest: Path) -> dict[str, Any]:
+    _prepare_imports()
+    from img23d_backend.tiny_paint import build_hunyuan_paint
+
+    return build_hunyuan_paint(dest)
 
 
 # --------------------------------------------------------------------------------------------

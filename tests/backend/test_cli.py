@@ -12,7 +12,7 @@ import trimesh
 from conftest import FAST_OPTIONS, HOUSE
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
-              "--face-budget", str(FAST_OPTIONS["face_budget"])]
+              "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -31,7 +31,7 @@ def test_generate_three_names_on_the_house(backend_env: dict[str, str], tmp_path
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "finished"
     assert {r: c["loads_from_disk"] for r, c in manifest["model_counters"].items()} == {
-        "grounding": 1, "matting": 1, "shape": 1}
+        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0}
     assert "[shape" in out.stderr  # progress went to stderr, results to stdout
 
 
@@ -73,3 +73,22 @@ def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: d
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["errors"][0]["code"] == "model_missing"
     assert (run / "input.png").is_file()
+
+
+def test_generate_textured_on_the_penguin(backend_env: dict[str, str], tmp_path: Path) -> None:
+    from conftest import PENGUIN
+
+    flags = [f for f in FAST_FLAGS if f != "--no-texture"]
+    out = _cli(backend_env, "generate", str(PENGUIN), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
+               *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2")
+    assert out.returncode == 0, out.stderr
+    [run] = list(tmp_path.iterdir())
+    mesh = trimesh.load(run / "penguin_sign.glb", force="mesh")
+    assert mesh.visual.uv is not None and len(mesh.visual.uv) == len(mesh.vertices)
+    texture = mesh.visual.material.baseColorTexture
+    assert texture.size == (256, 256)
+    manifest = json.loads((run / "manifest.json").read_text())
+    [record] = manifest["records"]
+    assert record["textured"] is True and record["error"] is None
+    assert manifest["memory_peaks"]["paint"] > 0 and manifest["timings"]["paint"] > 0
+    assert manifest["model_counters"]["paint"]["loads_from_disk"] == 1

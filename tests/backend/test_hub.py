@@ -9,7 +9,20 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.models import hub
-from img23d_backend.models.registry import BIREFNET_REVISION, GROUNDING, MATTING, SHAPE, ModelSpec
+from img23d_backend.models.registry import (
+    BIREFNET_REVISION,
+    DEFAULT_PAINT,
+    DELIGHT,
+    GROUNDING,
+    MATTING,
+    PAINT,
+    PAINT_ROLES,
+    SHAPE,
+    ModelSet,
+    ModelSpec,
+    model_set,
+    tiny_model_set,
+)
 from img23d_backend.protocol import ErrorCode, ProtocolError
 
 
@@ -116,3 +129,41 @@ def test_offline_switches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not hub.offline_requested()
     monkeypatch.setenv("IMG23D_OFFLINE", "1")
     assert hub.offline_requested()
+
+
+def _paint_files(subfolder: str, role: str) -> dict[str, str]:
+    parts = hub._PAINT_MARKERS if role == "paint" else hub._DELIGHT_MARKERS
+    return {f"{subfolder}/{part}": "{}" for part in parts}
+
+
+def test_the_paint_repo_resolves_by_its_diffusers_folders(cache: Path) -> None:
+    delight, paint = DELIGHT, PAINT["2.0"]
+    files = {**_paint_files(delight.subfolder, "delight"), **_paint_files(paint.subfolder, "paint")}
+    snapshot = _fake_cache(cache, paint.repo_id, "e" * 40, files, ref="main")
+    assert hub.resolve_model_dir(delight, offline=True) == snapshot
+    assert hub.resolve_model_dir(paint, offline=True) == snapshot
+    assert all(p.startswith(paint.subfolder + "/") for p in paint.allow_patterns)
+    assert delight.allow_patterns == (f"{delight.subfolder}/*",)
+
+
+@pytest.mark.parametrize("role", ["delight", "paint"])
+def test_a_paint_folder_without_its_weights_is_incomplete(cache: Path, role: str) -> None:
+    spec = DELIGHT if role == "delight" else PAINT["2.0"]
+    files = _paint_files(spec.subfolder, role)
+    files.pop(f"{spec.subfolder}/unet/config.json")
+    _fake_cache(cache, spec.repo_id, "f" * 40, files, ref="main")
+    with pytest.raises(ProtocolError) as caught:
+        hub.resolve_model_dir(spec, offline=True)
+    assert caught.value.code is ErrorCode.MODEL_MISSING and "unet/config.json" in caught.value.message
+
+
+def test_model_sets_carry_the_paint_roles(tmp_path: Path) -> None:
+    default = model_set("default")
+    assert [default.spec(role).role for role in PAINT_ROLES] == list(PAINT_ROLES)
+    assert default.paint == PAINT[DEFAULT_PAINT] and default.delight == DELIGHT
+    tiny = tiny_model_set(tmp_path)
+    assert tiny.delight.local_path == tiny.paint.local_path == tmp_path / "hunyuan3d-paint"
+    bare = ModelSet(name="old", grounding=GROUNDING["2b"], matting=MATTING["birefnet"], shape=SHAPE["2mini"])
+    with pytest.raises(ProtocolError):
+        bare.spec("paint")
+    assert set(bare.describe()) == {"grounding", "matting", "shape"}

@@ -66,7 +66,7 @@ def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: B
     assert manifest["status"] == "finished"
     assert [r["target"] for r in manifest["records"]] == ["house", "chimney", "barrel"]
     assert {role: c["loads_from_disk"] for role, c in manifest["model_counters"].items()} == {
-        "grounding": 1, "matting": 1, "shape": 1}
+        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0}
     assert set(manifest["timings"]) >= {"load", "grounding", "crop", "matting", "shape", "export"}
     assert all(v > 0 for v in manifest["memory_peaks"].values())
     run = Path(result["data"]["run_dir"])
@@ -82,8 +82,24 @@ def test_second_job_reloads_nothing(backend: BackendProcess) -> None:
     status = backend.request({"type": "status", "id": "s-2"})
     assert status["data"]["state"] == "idle"
     models = status["data"]["models"]["models"]
-    assert {m["tier"] for m in models.values()} == {"device"}
-    assert all(m["loads_from_disk"] == 1 for m in models.values())
+    untextured = {role: m for role, m in models.items() if role not in ("delight", "paint")}
+    assert {m["tier"] for m in untextured.values()} == {"device"}
+    assert all(m["loads_from_disk"] == 1 for m in untextured.values())
+    assert models["paint"]["tier"] == "dropped"  # never needed: no texture was asked for
+
+
+def test_textured_jobs_load_the_paint_models_once(backend: BackendProcess) -> None:
+    from conftest import FAST_PAINT
+
+    first = _generate(backend, "paint-1", ["chimney", "barrel"], **FAST_PAINT)
+    assert first["type"] == "result", first
+    for record in first["data"]["targets"]:
+        mesh = trimesh.load(Path(first["data"]["run_dir"]) / record["mesh"], force="mesh")
+        assert mesh.visual.material.baseColorTexture.size == (256, 256) and record["textured"]
+    counters = _manifest(first)["model_counters"]
+    assert counters["delight"]["loads_from_disk"] == 1 and counters["paint"]["loads_from_disk"] == 1
+    second = _generate(backend, "paint-2", ["door"], **FAST_PAINT)
+    assert all(c["loads_from_disk"] == 0 for c in _manifest(second)["model_counters"].values())
 
 
 def test_a_name_not_found_fails_alone(backend: BackendProcess) -> None:

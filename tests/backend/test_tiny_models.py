@@ -38,7 +38,12 @@ from img23d_backend.tiny_models import (  # noqa: E402
 )
 
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
-SAFETENSORS = [Path("qwen3-vl") / "model.safetensors", Path("birefnet") / "model.safetensors", SHAPE_CKPT]
+DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"
+MULTIVIEW = Path("hunyuan3d-paint") / "hunyuan3d-paint-v2-0"
+PAINT_UNET_BIN = MULTIVIEW / "unet" / "diffusion_pytorch_model.bin"
+SAFETENSORS = [Path("qwen3-vl") / "model.safetensors", Path("birefnet") / "model.safetensors", SHAPE_CKPT,
+               DELIGHT / "unet" / "diffusion_pytorch_model.safetensors",
+               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors"]
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +115,8 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
-    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d"}
+    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint"}
+    assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]
     assert grounding["grounding"] == "fixed-answer"
     assert grounding["answer"] == TINY_GROUNDING_ANSWER
@@ -149,7 +155,7 @@ def test_ensure_builds_when_manifest_missing(tmp_path: Path, monkeypatch: pytest
 
 def test_build_is_deterministic(root: Path, tmp_path: Path) -> None:
     again = build_tiny_models(tmp_path / "again")
-    for rel in SAFETENSORS:
+    for rel in SAFETENSORS + [PAINT_UNET_BIN]:
         assert _sha256(root / rel) == _sha256(again / rel), rel
 
 
@@ -309,3 +315,65 @@ def test_shape_pipeline_single_image(shape_pipe) -> None:
         generator=torch.manual_seed(1), output_type="trimesh", mc_algo="mc",
     )
     assert len(meshes) == 1 and meshes[0] is not None and len(meshes[0].faces) > 0
+
+
+# ------------------------------------------------------------------------------ Hunyuan3D-2 paint
+
+
+def test_paint_replica_is_small(root: Path) -> None:
+    size = sum(f.stat().st_size for f in (root / "hunyuan3d-paint").rglob("*") if f.is_file())
+    assert size < 16 << 20
+
+
+def test_multiview_layout_is_what_hy3dgen_reads(root: Path) -> None:
+    from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
+
+    index = json.loads((root / MULTIVIEW / "model_index.json").read_text())
+    assert index["_class_name"] == "HunyuanPaintPipeline"
+    assert index["unet"] == ["modules", "UNet2p5DConditionModel"]
+    assert (root / MULTIVIEW / "unet" / "modules.py").is_file()
+    state = torch.load(root / PAINT_UNET_BIN, map_location="cpu", weights_only=True)
+    assert state["unet.learned_text_clip_gen"].shape == state["unet.learned_text_clip_ref"].shape == (1, 77, 1024)
+    assert state["unet.class_embedding.weight"].shape[1] == 1280
+    assert state["unet.conv_in.weight"].shape[1] == 12
+    assert any(k.startswith("unet_dual.") for k in state)
+    unet = UNet2p5DConditionModel.from_pretrained(str(root / MULTIVIEW / "unet"), torch_dtype=torch.float32)
+    assert unet.unet.config.in_channels == 4 and unet.unet.config.cross_attention_dim == 1024
+
+
+def test_multiview_loads_the_way_hy3dgen_loads_it(root: Path) -> None:
+    """hy3dgen's own call (custom pipeline folder + the snapshot's unet/modules.py) also works."""
+    import hy3dgen.texgen.hunyuanpaint as hunyuanpaint
+    from diffusers import DiffusionPipeline
+
+    pipe = DiffusionPipeline.from_pretrained(str(root / MULTIVIEW),
+                                             custom_pipeline=os.path.dirname(hunyuanpaint.__file__),
+                                             torch_dtype=torch.float32, trust_remote_code=True)
+    assert type(pipe).__name__ == "HunyuanPaintPipeline"
+    assert type(pipe.unet).__name__ == "UNet2p5DConditionModel"
+    assert pipe.text_encoder is not None and pipe.tokenizer("a cat").input_ids[0] == pipe.tokenizer.bos_token_id
+
+
+def test_delight_is_an_instruct_pix2pix_folder(root: Path) -> None:
+    from diffusers import StableDiffusionInstructPix2PixPipeline
+
+    pipe = StableDiffusionInstructPix2PixPipeline.from_pretrained(str(root / DELIGHT), torch_dtype=torch.float32,
+                                                                  safety_checker=None)
+    assert pipe.unet.config.in_channels == 8 and pipe.vae.config.latent_channels == 4
+    assert pipe.vae_scale_factor == 8  # like the real VAE
+    image = pipe(prompt="", image=_photo(3, (64, 64)), num_inference_steps=2, image_guidance_scale=1.5,
+                 guidance_scale=1.0, generator=torch.manual_seed(0)).images[0]
+    assert image.size == (64, 64)
+
+
+def test_paint_replica_loads_through_production_loaders(root: Path) -> None:
+    from img23d_backend.models.hub import resolve_model_dir
+    from img23d_backend.models.registry import tiny_model_set
+    from img23d_backend.stages.paint_models import Delighter, MultiviewDiffusion, delight_loader, multiview_loader
+
+    models = tiny_model_set(root)
+    for spec, loader, kind in ((models.delight, delight_loader, Delighter),
+                               (models.paint, multiview_loader, MultiviewDiffusion)):
+        folder = resolve_model_dir(spec)  # also checks the folder is complete
+        loaded = loader(spec)(folder, torch.device("cpu"))
+        assert isinstance(loaded.obj, kind) and loaded.obj.pipeline.unet.dtype == torch.float32

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..protocol import ErrorCode, ProtocolError
-from .registry import ModelSpec
+from .registry import PAINT_ROLES, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -102,15 +102,35 @@ def _check_complete(spec: ModelSpec, folder: Path) -> None:
     """A cached snapshot may be partial (an interrupted download): say so before loading."""
     if not folder.is_dir():
         raise ProtocolError(ErrorCode.MODEL_MISSING, f"model folder {folder} for {spec.display} does not exist")
-    if spec.subfolder:
-        needed = [Path(spec.subfolder) / "config.yaml"]
-    else:
-        needed = [Path("config.json")]
-    missing = [str(p) for p in needed if not (folder / p).is_file()]
+    missing = [str(p) for p in _completion_markers(spec) if not (folder / p).is_file()]
     if missing:
         raise ProtocolError(ErrorCode.MODEL_MISSING,
                             f"{spec.display} in {folder} is incomplete: {', '.join(missing)} missing; "
                             "download it again")
+
+
+# The paint UNet's weights have a fixed name (hy3dgen reads that file directly); the other
+# components are checked by their configs, whatever format their weights come in.
+_PAINT_MARKERS = ("model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.bin",
+                  "vae/config.json", "scheduler/scheduler_config.json")
+_DELIGHT_MARKERS = ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
+                    "scheduler/scheduler_config.json")
+
+
+def _completion_markers(spec: ModelSpec) -> list[Path]:
+    """Files whose absence means the download is incomplete, by folder layout.
+
+    hy3dgen shape models keep ``config.yaml`` in their subfolder; the texture models are
+    diffusers folders (``model_index.json``) below the repository root; the rest are plain
+    transformers folders with ``config.json``.
+    """
+    if spec.role in PAINT_ROLES:
+        root = Path(spec.subfolder or "")
+        parts = _PAINT_MARKERS if spec.role == "paint" else _DELIGHT_MARKERS
+        return [root / part for part in parts]
+    if spec.subfolder:
+        return [Path(spec.subfolder) / "config.yaml"]
+    return [Path("config.json")]
 
 
 def _progress_bar_class(spec: ModelSpec, progress: DownloadProgress) -> type:

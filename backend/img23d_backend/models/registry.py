@@ -1,8 +1,9 @@
 """Which models the chain uses: ids, pinned revisions, sizes, and the named model sets.
 
-A model set picks one model per role (grounding, matting, shape). ``tiny`` points at the
-random-weight replicas built offline by ``img23d_backend.tiny_models``; every other set
-names Hugging Face repositories that are downloaded on first use.
+A model set picks one model per role (grounding, matting, shape) plus the two texture models
+(``PAINT_ROLES``: delight, paint), kept apart so the manager can place them separately.
+``tiny`` points at the random-weight replicas built offline by ``img23d_backend.tiny_models``;
+every other set names Hugging Face repositories that are downloaded on first use.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from ..protocol import ErrorCode, ProtocolError
 
 ROLES = ("grounding", "matting", "shape")
+# The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
+PAINT_ROLES = ("delight", "paint")
 
 # BiRefNet ships its architecture as remote code: pin the exact commit we trust to run.
 BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
@@ -46,9 +49,14 @@ class ModelSet:
     grounding: ModelSpec
     matting: ModelSpec
     shape: ModelSpec
+    delight: ModelSpec | None = None  # None: this set cannot paint textures
+    paint: ModelSpec | None = None
 
     def spec(self, role: str) -> ModelSpec:
-        return getattr(self, role)
+        spec = getattr(self, role)
+        if spec is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"model set {self.name!r} has no {role} model")
+        return spec
 
     def describe(self) -> dict[str, str]:
         return {role: self.spec(role).display for role in ROLES}
@@ -81,9 +89,30 @@ SHAPE = {
     "2.0-turbo": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 3.0),
 }
 
+PAINT_REPO = "tencent/Hunyuan3D-2"
+DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
+PAINT_SUBFOLDER = "hunyuan3d-paint-v2-0"
+
+
+def _paint(subfolder: str, size_gb: float) -> ModelSpec:
+    # Only what the loader reads: the pipeline never encodes a prompt, so the paint folder's
+    # text encoder and tokenizer are neither downloaded nor loaded.
+    return ModelSpec(role="paint", repo_id=PAINT_REPO, subfolder=subfolder,
+                     allow_patterns=tuple(f"{subfolder}/{part}" for part in
+                                          ("model_index.json", "unet/*", "vae/*", "scheduler/*")),
+                     size_bytes=int(size_gb * GB), options={"view_size": 512})  # the size it was trained at
+
+
+DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, subfolder=DELIGHT_SUBFOLDER,
+                    allow_patterns=(f"{DELIGHT_SUBFOLDER}/*",), size_bytes=2 * GB)
+# Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16. The turbo folder
+# needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.
+PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
+
 DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
 DEFAULT_SHAPE = "2mini"
+DEFAULT_PAINT = "2.0"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
@@ -97,11 +126,16 @@ def tiny_model_set(root: Path) -> ModelSet:
                           revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
         shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",
                         subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20),
+        delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
+                          subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
+        paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
+                        subfolder=PAINT_SUBFOLDER, size_bytes=10 << 20, options={"view_size": 64}),
     )
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
-              shape: str = DEFAULT_SHAPE, tiny_root: Path | None = None) -> ModelSet:
+              shape: str = DEFAULT_SHAPE, tiny_root: Path | None = None,
+              paint: str = DEFAULT_PAINT) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs."""
     if name == "tiny":
         from ..tiny_models import default_tiny_root
@@ -110,10 +144,10 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")
     for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
-                                ("shape", shape, SHAPE)):
+                                ("shape", shape, SHAPE), ("paint", paint, PAINT)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
-                    shape=SHAPE[shape])
+                    shape=SHAPE[shape], delight=DELIGHT, paint=PAINT[paint])
 

@@ -1,0 +1,165 @@
+"""Re-texturing an artist's mesh: its topology and UVs stay; only a texture (and, for a mesh
+without UVs, a new UV map) comes back.
+
+The mesh arrives as a ``.npz`` the add-on writes (no pickles): ``positions`` (V,3) in object
+space, ``triangles`` (T,3) vertex indices of Blender's loop triangles, ``triangle_loops`` (T,3)
+the loop (face corner) of each triangle corner, and optionally ``loop_uvs`` (L,2), the active
+UV map. UVs belong to loops, so a mesh is painted as one vertex per distinct (vertex, UV)
+pair, exactly as a glTF export would split it, and the artist's vertices are never touched.
+
+Meshes above the face budget are painted through a proxy: a decimated copy is painted, then
+its texture is transferred onto the original's UV layout by projection (each texel of the
+original's atlas takes the colour of the nearest point on the proxy's surface).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..protocol import ErrorCode, ProtocolError
+
+MAX_FACES = 5_000_000
+
+
+@dataclass
+class ArtistMesh:
+    positions: np.ndarray        # (V, 3) float
+    triangles: np.ndarray        # (T, 3) vertex indices
+    triangle_loops: np.ndarray   # (T, 3) loop indices
+    loop_uvs: np.ndarray | None  # (L, 2) or None when the mesh has no UV map
+    loop_count: int
+
+    @property
+    def face_count(self) -> int:
+        return int(len(self.triangles))
+
+
+def load_artist_mesh(path: Path) -> ArtistMesh:
+    """Read and check the add-on's mesh file; every defect is a ``bad_request`` naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: np.asarray(data[name]) for name in data.files}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
+    for name in ("positions", "triangles", "triangle_loops"):
+        if name not in arrays:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file has no {name!r}")
+    positions = arrays["positions"].astype(np.float64)
+    triangles = arrays["triangles"].astype(np.int64)
+    loops = arrays["triangle_loops"].astype(np.int64)
+    uvs = arrays.get("loop_uvs")
+    if positions.ndim != 2 or positions.shape[1] != 3 or not np.isfinite(positions).all():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "mesh positions must be finite (V, 3) numbers")
+    if triangles.ndim != 2 or triangles.shape[1] != 3 or triangles.shape != loops.shape:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "mesh triangles and their loops must both be (T, 3)")
+    if len(triangles) == 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh has no faces")
+    if len(triangles) > MAX_FACES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh has {len(triangles):,} triangles; at most {MAX_FACES:,}")
+    if triangles.min() < 0 or triangles.max() >= len(positions):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a vertex that does not exist")
+    loop_count = int(loops.max()) + 1 if loops.size else 0
+    if loops.min() < 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a negative loop")
+    if uvs is not None:
+        uvs = uvs.astype(np.float64)
+        if uvs.ndim != 2 or uvs.shape[1] != 2 or len(uvs) < loop_count or not np.isfinite(uvs).all():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "loop UVs must be finite (L, 2) numbers, one per loop")
+        loop_count = len(uvs)
+    return ArtistMesh(positions, triangles, loops, uvs, loop_count)
+
+
+def unwrap(mesh: ArtistMesh) -> np.ndarray:
+    """Per-loop UVs from xatlas for a mesh that has none.
+
+    xatlas keeps the triangles' order, so corner (t, k) maps to loop ``triangle_loops[t, k]``.
+    A loop shared by two triangles of one polygon takes its first triangle's UV (they differ
+    only where xatlas cut a seam across the polygon's diagonal).
+    """
+    import xatlas
+
+    _, indices, uvs = xatlas.parametrize(mesh.positions.astype(np.float32), mesh.triangles.astype(np.uint32))
+    corner_uvs = uvs[indices]                              # (T, 3, 2)
+    loop_uvs = np.zeros((mesh.loop_count, 2), dtype=np.float64)
+    order = mesh.triangle_loops.reshape(-1)[::-1]          # reversed: the first write wins below
+    loop_uvs[order] = corner_uvs.reshape(-1, 2)[::-1]
+    return loop_uvs
+
+
+def paintable(mesh: ArtistMesh, loop_uvs: np.ndarray) -> Any:
+    """A trimesh with one vertex per distinct (vertex, UV) pair, in the artist's UV layout."""
+    import trimesh
+
+    corner_vertices = mesh.triangles.reshape(-1)
+    corner_uvs = loop_uvs[mesh.triangle_loops.reshape(-1)]
+    keys = np.concatenate([corner_vertices[:, None].astype(np.float64), corner_uvs], axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    vertices = mesh.positions[unique[:, 0].astype(np.int64)]
+    faces = inverse.reshape(-1, 3)
+    painted = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+    painted.visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:])
+    return painted
+
+
+def proxy(mesh: ArtistMesh, face_budget: int) -> Any:
+    """A decimated copy of the artist's mesh (no UVs: the paint stage unwraps it)."""
+    import trimesh
+
+    from .cleanup import clean_mesh
+
+    vertices, faces, _ = clean_mesh(mesh.positions, mesh.triangles, face_budget=face_budget)
+    if len(faces) == 0:
+        raise ProtocolError(ErrorCode.SHAPE_FAILED, "the mesh could not be reduced to a paintable proxy")
+    return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+
+
+def transfer_texture(target: Any, source: Any, size: int, device: Any) -> np.ndarray:
+    """Bake ``source``'s texture into ``target``'s UV layout by nearest-surface projection.
+
+    Each texel of the target atlas is located on the target surface (a rasterization in UV
+    space); it takes the colour the source's texture has at the nearest of many points
+    sampled over the source surface. Unreached texels are filled from their neighbours.
+    """
+    import torch
+    from scipy.spatial import cKDTree
+
+    from ..raster import interpolate, rasterize
+    from .paint_fill import fill_texture
+
+    uv = torch.as_tensor(np.asarray(target.visual.uv), dtype=torch.float32, device=device)
+    clip = torch.cat([uv * 2 - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], dim=1)
+    faces = torch.as_tensor(np.asarray(target.faces), dtype=torch.int32, device=device)
+    findices, bary = rasterize(clip[None], faces, (size, size))
+    covered = (findices > 0).cpu().numpy()
+    positions = torch.as_tensor(np.asarray(target.vertices), dtype=torch.float32, device=device)
+    texel_points = interpolate(positions[None], findices, bary, faces)[0].cpu().numpy()[covered]
+
+    samples, sample_uvs = _surface_samples(source, count=max(200_000, 4 * len(texel_points) // 10))
+    _, nearest = cKDTree(samples).query(texel_points, workers=-1)
+    image = np.asarray(source.visual.material.baseColorTexture.convert("RGB"), dtype=np.uint8)
+    height, width = image.shape[:2]
+    su = np.clip((sample_uvs[nearest, 0] * (width - 1)).round().astype(np.int64), 0, width - 1)
+    sv = np.clip(((1 - sample_uvs[nearest, 1]) * (height - 1)).round().astype(np.int64), 0, height - 1)
+    texture = np.zeros((size, size, 3), dtype=np.float32)
+    texture[covered] = image[sv, su] / 255.0
+    # The rasterizer's row 0 is v = 0; image row 0 is v = 1.
+    texture, covered = texture[::-1].copy(), covered[::-1].copy()
+    return fill_texture(texture, covered, np.asarray(target.vertices), np.asarray(target.faces),
+                        np.asarray(target.visual.uv))
+
+
+def _surface_samples(mesh: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points spread over the surface with their UVs (vertices, plus area-weighted samples)."""
+    import trimesh
+
+    points, face_index = trimesh.sample.sample_surface(mesh, count, seed=0)
+    faces = np.asarray(mesh.faces)[face_index]
+    corners = np.asarray(mesh.vertices)[faces]
+    bary = trimesh.triangles.points_to_barycentric(corners, points)
+    uvs = np.einsum("nk,nkj->nj", bary, np.asarray(mesh.visual.uv)[faces])
+    return (np.concatenate([points, np.asarray(mesh.vertices)]),
+            np.concatenate([uvs, np.asarray(mesh.visual.uv)]))

@@ -1,0 +1,106 @@
+"""Re-texturing an existing mesh in-process with the tiny models: UVs kept or made, proxies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from conftest import FAST_PAINT, PENGUIN, REAL_MESH
+from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.protocol import JobOptions, ProtocolError, RetextureRequest
+from img23d_backend.stages import retexture
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
+                                 device="cpu"))
+
+
+def mesh_file(mesh: trimesh.Trimesh, path: Path, with_uvs: bool) -> Path:
+    """What the add-on writes: one loop per triangle corner, UVs per loop."""
+    faces = np.asarray(mesh.faces)
+    arrays = {"positions": np.asarray(mesh.vertices, dtype=np.float32), "triangles": faces.astype(np.int32),
+              "triangle_loops": np.arange(faces.size, dtype=np.int32).reshape(-1, 3)}
+    if with_uvs:
+        arrays["loop_uvs"] = np.asarray(mesh.visual.uv, dtype=np.float32)[faces].reshape(-1, 2)
+    np.savez(path, **arrays)
+    return path
+
+
+def uv_sphere(rings: int, segments: int) -> trimesh.Trimesh:
+    """A UV sphere with its own (equirectangular) UVs."""
+    sphere = trimesh.creation.uv_sphere(count=[rings, segments])
+    x, y, z = sphere.vertices.T
+    uv = np.stack([(np.arctan2(y, x) / (2 * np.pi)) % 1.0, np.arccos(np.clip(z, -1, 1)) / np.pi], axis=1)
+    sphere.visual = trimesh.visual.TextureVisuals(uv=uv)
+    return sphere
+
+
+def _run(engine: Engine, mesh_path: Path, **options) -> dict:
+    request = RetextureRequest(id="r", image=str(PENGUIN), mesh=str(mesh_path), name="statue",
+                               options=JobOptions(**{**FAST_PAINT, "face_budget": 40_000, **options}))
+    return engine.retexture(request, Job(id="r", emit=lambda event: None))
+
+
+def test_a_mesh_without_uvs_gets_a_new_uv_map_and_keeps_its_topology(engine: Engine, tmp_path: Path) -> None:
+    real = trimesh.load(REAL_MESH, force="mesh", process=False)
+    path = mesh_file(real, tmp_path / "real.npz", with_uvs=False)
+    data = _run(engine, path)
+    assert data["uv_created"] and not data["proxy"] and data["faces"] == 40_000
+    uvs = np.load(data["uvs"])
+    assert uvs.shape == (40_000 * 3, 2) and 0 <= uvs.min() and uvs.max() <= 1
+    assert Image.open(data["texture"]).size == (256, 256)
+    run = Path(data["run_dir"])
+    assert (run / "input_mesh.npz").is_file() and len(list((run / "views" / "statue").glob("view_*.png"))) == 6
+
+
+def test_a_mesh_with_uvs_is_painted_into_its_own_layout(engine: Engine, tmp_path: Path) -> None:
+    sphere = uv_sphere(24, 32)
+    path = mesh_file(sphere, tmp_path / "sphere.npz", with_uvs=True)
+    data = _run(engine, path)
+    assert data["uvs"] is None and not data["uv_created"]
+    texture = np.asarray(Image.open(data["texture"]))
+    assert texture.shape == (256, 256, 3) and texture.std() > 0
+
+
+def test_a_mesh_over_the_face_budget_is_painted_through_a_proxy(engine: Engine, tmp_path: Path) -> None:
+    sphere = uv_sphere(400, 400)
+    assert len(sphere.faces) > 300_000
+    path = mesh_file(sphere, tmp_path / "big.npz", with_uvs=True)
+    data = _run(engine, path, face_budget=3000)
+    assert data["proxy"] and data["faces"] == len(sphere.faces)
+    texture = np.asarray(Image.open(data["texture"]))
+    assert texture.shape == (256, 256, 3)
+    # The transfer reached the whole atlas: the sphere's UVs cover the square, so no black gaps.
+    assert (texture.sum(axis=2) == 0).mean() < 0.01
+
+
+@pytest.mark.parametrize("arrays, needle", [
+    ({"positions": np.zeros((3, 3))}, "no 'triangles'"),
+    ({"positions": np.zeros((3, 3)), "triangles": np.zeros((0, 3), int),
+      "triangle_loops": np.zeros((0, 3), int)}, "no faces"),
+    ({"positions": np.zeros((3, 3)), "triangles": np.array([[0, 1, 7]]),
+      "triangle_loops": np.array([[0, 1, 2]])}, "does not exist"),
+    ({"positions": np.full((3, 3), np.nan), "triangles": np.array([[0, 1, 2]]),
+      "triangle_loops": np.array([[0, 1, 2]])}, "finite"),
+])
+def test_broken_mesh_files_are_bad_requests(tmp_path: Path, arrays: dict, needle: str) -> None:
+    path = tmp_path / "broken.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ProtocolError) as caught:
+        retexture.load_artist_mesh(path)
+    assert caught.value.code.value == "bad_request" and needle in caught.value.message
+
+
+def test_a_pickled_mesh_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.npz"
+    np.savez(path, positions=np.array([object()], dtype=object), triangles=np.zeros((1, 3), int),
+             triangle_loops=np.zeros((1, 3), int))
+    with pytest.raises(ProtocolError, match="cannot be read"):
+        retexture.load_artist_mesh(path)
