@@ -15,12 +15,15 @@ class QualityPreset:
     steps: int
     octree_resolution: int
     face_budget: int
+    texture_size: int
+    paint_steps: int
 
 
 QUALITY_PRESETS = {
-    "DRAFT": QualityPreset(steps=10, octree_resolution=128, face_budget=10_000),
-    "STANDARD": QualityPreset(steps=30, octree_resolution=256, face_budget=40_000),
-    "HIGH": QualityPreset(steps=50, octree_resolution=384, face_budget=100_000),
+    "DRAFT": QualityPreset(steps=10, octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=15),
+    "STANDARD": QualityPreset(steps=30, octree_resolution=256, face_budget=40_000, texture_size=2048,
+                              paint_steps=30),
+    "HIGH": QualityPreset(steps=50, octree_resolution=384, face_budget=100_000, texture_size=4096, paint_steps=30),
 }
 
 
@@ -49,6 +52,9 @@ class Img23dSettings(bpy.types.PropertyGroup):
     steps: IntProperty(name="Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
     face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
+    texture_size: IntProperty(name="Texture Size", default=0, min=0, max=8192)  # type: ignore[valid-type]
+    paint_steps: IntProperty(name="Paint Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
+    delight_steps: IntProperty(name="Delight Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
 
     def names(self) -> list[str]:
         return protocol.split_names(self.targets)
@@ -59,7 +65,9 @@ class Img23dSettings(bpy.types.PropertyGroup):
             seed=self.seed, steps=self.steps or preset.steps,
             octree_resolution=self.octree_resolution or preset.octree_resolution,
             face_budget=self.face_budget or preset.face_budget,
-            keep="all" if self.all_instances else "largest", texture=self.texture)
+            keep="all" if self.all_instances else "largest", texture=self.texture,
+            texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
+            delight_steps=self.delight_steps or protocol.JobOptions.delight_steps)
         options.validate()
         return options
 

@@ -28,7 +28,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
         layout.prop(settings, "seed")
-        draw_actions(layout)
+        draw_actions(layout, context)
         draw_backend(layout)
 
 
@@ -43,13 +43,21 @@ def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) ->
         layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
 
 
-def draw_actions(layout: bpy.types.UILayout) -> None:
+def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     runner = runtime.active_runner
     busy = runner is not None and not runner.done
     row = layout.row(align=True)
     row.enabled = not busy
     row.operator("img23d.generate", icon="MESH_MONKEY")
     row.operator("img23d.detect", icon="ZOOM_SELECTED")
+    row = layout.row(align=True)
+    row.enabled = not busy
+    # Enabled for a mesh selection only; a script calling it otherwise gets a clear report.
+    retexture = row.row(align=True)
+    active = context.active_object
+    retexture.enabled = active is not None and active.type == "MESH"
+    retexture.operator("img23d.retexture", icon="TEXTURE")
+    row.operator("img23d.import_run", icon="IMPORT")
     if busy:
         layout.operator("img23d.cancel", icon="CANCEL")
 
@@ -94,6 +102,9 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         layout.prop(settings, "steps")
         layout.prop(settings, "octree_resolution")
         layout.prop(settings, "face_budget")
+        layout.prop(settings, "texture_size")
+        layout.prop(settings, "paint_steps")
+        layout.prop(settings, "delight_steps")
 
 
 classes = (IMG23D_PT_main, IMG23D_PT_advanced)

@@ -69,6 +69,7 @@ def scene(addon):
     settings.targets = "house, chimney, barrel"
     settings.texture = False
     settings.steps, settings.octree_resolution, settings.face_budget = 3, 32, 2000
+    settings.texture_size, settings.paint_steps, settings.delight_steps = 0, 0, 0
     yield bpy.context.scene
     addon.runtime.active_runner = None
     for obj in set(bpy.data.objects) - before_objects:

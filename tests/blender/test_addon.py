@@ -110,6 +110,9 @@ def _run_generate(scene) -> set[str]:
 
 
 def test_generate_three_names_into_one_collection_in_picture_order(addon, scene) -> None:
+    settings = scene.img23d
+    settings.texture = True
+    settings.texture_size, settings.paint_steps, settings.delight_steps = 256, 2, 2
     assert _run_generate(scene) == {"FINISHED"}
     collection = bpy.data.collections["house_scene"]
     objects = list(collection.objects)
@@ -118,6 +121,10 @@ def test_generate_three_names_into_one_collection_in_picture_order(addon, scene)
     assert [o.name for o in bpy.data.objects if o.get("img23d_target") and o not in objects] == []
     for obj in objects:
         assert obj["img23d_target"] == obj.name
+        [material] = obj.data.materials
+        images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
+        assert [tuple(image.size) for image in images] == [(256, 256)]
+        assert obj.data.uv_layers
         assert len(obj["img23d_box"]) == 4
         assert Path(obj["img23d_run"]).is_dir()
         assert set(json.loads(obj["img23d_models"])) == {"grounding", "matting", "shape"}

@@ -1,0 +1,70 @@
+"""``img23d.retexture``: paint the selected mesh from the image, keeping the artist's mesh."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty
+
+from .. import preferences, retexture_mesh, runtime
+from ..job_runner import JobRunner, Outcome
+from ..shared import protocol
+from . import _inputs
+from ._job import JobOperatorMixin
+
+
+class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
+    """Paint the selected mesh from the image: same object, same topology and UVs, a new material"""
+
+    bl_idname = "img23d.retexture"
+    bl_label = "Re-texture"
+    bl_options = {"REGISTER", "UNDO"}
+
+    use_modifiers: BoolProperty(  # type: ignore[valid-type]
+        name="Paint With Modifiers", default=False,
+        description="Paint the mesh as its modifiers leave it (needs a UV map), not the base mesh")
+
+    _object_name = ""
+    _uv_map: str | None = None
+
+    def make_runner(self, context: bpy.types.Context) -> JobRunner:
+        try:
+            obj = retexture_mesh.check_selection(context)
+        except retexture_mesh.MeshProblem as exc:
+            raise _inputs.InputError(str(exc)) from exc
+        image, image_name = _inputs.image_file(context)
+        folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
+        try:
+            mesh_file, self._uv_map = retexture_mesh.write_mesh_file(context, obj, folder, self.use_modifiers)
+        except retexture_mesh.MeshProblem as exc:
+            raise _inputs.InputError(str(exc)) from exc
+        except OSError as exc:
+            raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
+        self._object_name = obj.name
+        options = _inputs.options(context)
+        options.texture = True
+        request = protocol.RetextureRequest(image=str(image), mesh=str(mesh_file), name=obj.name, options=options)
+        return JobRunner(runtime.session(), context.scene, request, image_name)
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        if not outcome.ok:
+            return self.report_outcome(outcome, made_something=False)
+        obj = bpy.data.objects.get(self._object_name)
+        if obj is None or obj.type != "MESH":
+            self.report({"ERROR"}, f"'{self._object_name}' is gone; its texture is in {outcome.run_dir}")
+            return {"CANCELLED"}
+        data = outcome.data
+        try:
+            material = retexture_mesh.apply_result(obj, Path(data["texture"]),
+                                                   Path(data["uvs"]) if data.get("uvs") else None, self._uv_map)
+        except (retexture_mesh.MeshProblem, RuntimeError, OSError, KeyError) as exc:
+            self.report({"ERROR"}, f"the texture could not be applied: {exc}; it is in {outcome.run_dir}")
+            return {"CANCELLED"}
+        how = "through a reduced proxy, " if data.get("proxy") else ""
+        uvs = "a new UV map 'img23d'" if data.get("uv_created") else f"its UV map '{self._uv_map}'"
+        self.report({"INFO"}, f"Re-textured '{obj.name}' {how}with {uvs}: material '{material.name}'")
+        return {"FINISHED"}
+
+
+classes = (IMG23D_OT_retexture,)

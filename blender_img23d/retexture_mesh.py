@@ -1,0 +1,139 @@
+"""The artist's mesh going out to the backend, and its new texture coming back onto it.
+
+Out: the mesh's loop triangles, vertex positions (object space, so the texture lands where
+it was painted) and the active UV map, as a ``.npz`` (see the backend's
+``stages/retexture.py``). Back: a new material with the painted image in the first slot,
+a new UV map when the backend had to make one. The object keeps its name, transform,
+parent, modifiers and topology; its previous materials are kept (with a fake user) and
+listed on the mesh data, so nothing is lost and undo restores them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+UV_MAP_NAME = "img23d"
+HISTORY_PROP = "img23d_previous_materials"
+FACE_HISTORY_ATTRIBUTE = "img23d_previous_material_index"
+
+
+class MeshProblem(Exception):
+    """The selection cannot be re-textured; the message says why, for the artist."""
+
+
+def check_selection(context: bpy.types.Context) -> bpy.types.Object:
+    """The one mesh object to re-texture, or a ``MeshProblem`` naming what is wrong."""
+    selected = list(context.selected_objects)
+    active = context.active_object
+    if not selected and active is None:
+        raise MeshProblem("Nothing is selected: select one mesh object to re-texture")
+    if len(selected) > 1:
+        raise MeshProblem(f"{len(selected)} objects are selected: select exactly one mesh to re-texture")
+    obj = selected[0] if selected else active
+    if obj.type != "MESH":
+        raise MeshProblem(f"'{obj.name}' is a {obj.type.lower()}, not a mesh: select a mesh object")
+    if len(obj.data.polygons) == 0:
+        raise MeshProblem(f"'{obj.name}' has no faces to paint")
+    return obj
+
+
+def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: Path,
+                    evaluated: bool) -> tuple[Path, str | None]:
+    """Write the mesh for the backend; returns the file and the name of the UV map it carries."""
+    if evaluated:
+        depsgraph = context.evaluated_depsgraph_get()
+        source = obj.evaluated_get(depsgraph)
+        mesh = source.to_mesh()
+    else:
+        source, mesh = None, obj.data
+    try:
+        uv_layer = mesh.uv_layers.active
+        if evaluated and uv_layer is None:
+            raise MeshProblem(f"'{obj.name}' has no UV map: with modifiers applied its faces cannot be matched "
+                              "to new UVs. Add a UV map, or paint the base mesh")
+        arrays = _mesh_arrays(mesh, uv_layer)
+    finally:
+        if source is not None:
+            source.to_mesh_clear()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{bpy.path.clean_name(obj.name)}-{uuid.uuid4().hex[:8]}.npz"
+    np.savez(path, **arrays)
+    return path, uv_layer.name if uv_layer is not None else None
+
+
+def _mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | None) -> dict[str, np.ndarray]:
+    mesh.calc_loop_triangles()
+    positions = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
+    mesh.vertices.foreach_get("co", positions)
+    triangles = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("vertices", triangles)
+    loops = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
+    mesh.loop_triangles.foreach_get("loops", loops)
+    arrays = {"positions": positions.reshape(-1, 3), "triangles": triangles.reshape(-1, 3),
+              "triangle_loops": loops.reshape(-1, 3)}
+    if uv_layer is not None:
+        uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
+        uv_layer.data.foreach_get("uv", uvs)
+        arrays["loop_uvs"] = uvs.reshape(-1, 2)
+    return arrays
+
+
+def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map: str | None) -> bpy.types.Material:
+    """Put the painted texture (and new UVs, if any) onto ``obj``; returns the new material."""
+    mesh = obj.data
+    if uvs is not None:
+        loop_uvs = np.load(uvs, allow_pickle=False)
+        if loop_uvs.shape != (len(mesh.loops), 2):
+            raise MeshProblem(f"the new UVs are for {loop_uvs.shape[0]} face corners, '{obj.name}' has "
+                              f"{len(mesh.loops)}: was the mesh edited meanwhile?")
+        layer = mesh.uv_layers.new(name=UV_MAP_NAME)
+        layer.data.foreach_set("uv", loop_uvs.astype(np.float32).ravel())
+        mesh.uv_layers.active = layer
+        uv_map = layer.name
+    image = bpy.data.images.load(str(texture), check_existing=False)
+    image.name = f"img23d {obj.name}"
+    material = _material(f"img23d {obj.name}", image, uv_map)
+    _keep_previous_materials(mesh)
+    mesh.materials.clear()
+    mesh.materials.append(material)
+    return material
+
+
+def _material(name: str, image: bpy.types.Image, uv_map: str | None) -> bpy.types.Material:
+    material = bpy.data.materials.new(name)
+    material.use_nodes = True
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    shader = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
+    texture = nodes.new("ShaderNodeTexImage")
+    texture.image = image
+    texture.location = (-400, 200)
+    links.new(texture.outputs["Color"], shader.inputs["Base Color"])
+    if uv_map:
+        coordinates = nodes.new("ShaderNodeUVMap")
+        coordinates.uv_map = uv_map
+        coordinates.location = (-650, 200)
+        links.new(coordinates.outputs["UV"], texture.inputs["Vector"])
+    return material
+
+
+def _keep_previous_materials(mesh: bpy.types.Mesh) -> None:
+    """The old materials survive (fake user) and are listed, latest first, on the mesh data;
+    which face used which is kept in a face attribute, then every face uses the new slot."""
+    previous = [m.name if m is not None else "" for m in mesh.materials]
+    for name in filter(None, previous):
+        bpy.data.materials[name].use_fake_user = True
+    history = json.loads(mesh.get(HISTORY_PROP, "[]"))
+    history.insert(0, previous)
+    mesh[HISTORY_PROP] = json.dumps(history)
+    if len(previous) > 1:
+        indices = np.empty(len(mesh.polygons), dtype=np.int32)
+        mesh.polygons.foreach_get("material_index", indices)
+        attribute = mesh.attributes.get(FACE_HISTORY_ATTRIBUTE) or \
+            mesh.attributes.new(FACE_HISTORY_ATTRIBUTE, "INT", "FACE")
+        attribute.data.foreach_set("value", indices)
+    mesh.polygons.foreach_set("material_index", np.zeros(len(mesh.polygons), dtype=np.int32))

@@ -1,0 +1,142 @@
+"""Re-texturing the artist's own mesh in real Blender with the tiny models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from conftest import REPO  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def paint_scene(scene):
+    settings = scene.img23d
+    settings.image_path = str(DATA / "penguin_sign.png")
+    settings.texture = True
+    settings.texture_size, settings.paint_steps, settings.delight_steps = 256, 2, 2
+    return scene
+
+
+def _select_only(obj) -> None:
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    obj.select_set(True)
+    bpy.context.view_layer.objects.active = obj
+
+
+def _loop_uvs(mesh, layer_name: str) -> np.ndarray:
+    uvs = np.empty(len(mesh.loops) * 2, dtype=np.float32)
+    mesh.uv_layers[layer_name].data.foreach_get("uv", uvs)
+    return uvs.reshape(-1, 2)
+
+
+def _texture_sizes(obj) -> list[tuple[int, int]]:
+    material = obj.data.materials[0]
+    return [tuple(n.image.size) for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
+
+
+def test_the_real_hunyuan_mesh_gets_uvs_and_a_texture_and_stays_itself(addon, paint_scene) -> None:
+    bpy.ops.import_scene.gltf(filepath=str(DATA / "hunyuan3d_shape_output.glb"))
+    obj = next(o for o in bpy.context.selected_objects if o.type == "MESH")
+    obj.name = "statue"
+    obj.location = (1.0, 2.0, 3.0)
+    obj.rotation_euler = (0.1, 0.2, 0.3)
+    before = (len(obj.data.vertices), len(obj.data.polygons), tuple(obj.location), tuple(obj.rotation_euler),
+              obj.parent)
+    assert not obj.data.uv_layers
+    _select_only(obj)
+    assert bpy.ops.img23d.retexture() == {"FINISHED"}
+    assert obj.name == "statue" and bpy.data.objects["statue"] is obj
+    assert (len(obj.data.vertices), len(obj.data.polygons)) == before[:2] == (19_996, 40_000)
+    assert (tuple(obj.location), tuple(obj.rotation_euler), obj.parent) == before[2:]
+    assert [layer.name for layer in obj.data.uv_layers] == ["img23d"]
+    uvs = _loop_uvs(obj.data, "img23d")
+    assert 0 <= uvs.min() and uvs.max() <= 1 and uvs.std() > 0.05
+    assert _texture_sizes(obj) == [(256, 256)]
+
+
+def test_a_uv_sphere_keeps_its_uv_map_exactly(addon, paint_scene) -> None:
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16)
+    obj = bpy.context.active_object
+    original = obj.data.materials[:] if obj.data.materials else []
+    bpy.ops.object.modifier_add(type="SUBSURF")
+    uv_before = _loop_uvs(obj.data, obj.data.uv_layers.active.name).copy()
+    counts = (len(obj.data.vertices), len(obj.data.polygons))
+    _select_only(obj)
+    assert bpy.ops.img23d.retexture() == {"FINISHED"}
+    assert [layer.name for layer in obj.data.uv_layers] == ["UVMap"]
+    assert np.array_equal(_loop_uvs(obj.data, "UVMap"), uv_before)
+    assert (len(obj.data.vertices), len(obj.data.polygons)) == counts
+    assert [m.type for m in obj.modifiers] == ["SUBSURF"]
+    assert _texture_sizes(obj) == [(256, 256)]
+    assert original == []
+
+
+def test_a_300k_face_mesh_is_painted_through_a_proxy_and_keeps_its_faces(addon, paint_scene) -> None:
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=550, ring_count=275)
+    obj = bpy.context.active_object
+    faces = len(obj.data.polygons)
+    triangles = sum(len(p.vertices) - 2 for p in obj.data.polygons)
+    assert triangles > 300_000
+    paint_scene.img23d.face_budget = 3000
+    _select_only(obj)
+    assert bpy.ops.img23d.retexture() == {"FINISHED"}
+    assert len(obj.data.polygons) == faces
+    assert _texture_sizes(obj) == [(256, 256)]
+    texture = obj.data.materials[0].node_tree.nodes["Image Texture"].image.filepath
+    manifest = json.loads((Path(bpy.path.abspath(texture)).parent / "manifest.json").read_text())
+    assert {"proxy", "transfer"} <= set(manifest["timings"])
+
+
+@pytest.mark.parametrize("selection, message", [
+    ("nothing", "Nothing is selected"),
+    ("camera", "is a camera, not a mesh"),
+    ("two", "2 objects are selected"),
+    ("empty_mesh", "has no faces"),
+])
+def test_bad_selections_are_reported(addon, paint_scene, selection: str, message: str) -> None:
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    if selection == "camera":
+        camera = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+        paint_scene.collection.objects.link(camera)
+        _select_only(camera)
+    elif selection == "two":
+        bpy.ops.mesh.primitive_cube_add()
+        first = bpy.context.active_object
+        bpy.ops.mesh.primitive_cube_add(location=(3, 0, 0))
+        first.select_set(True)
+    elif selection == "empty_mesh":
+        empty = bpy.data.objects.new("hollow", bpy.data.meshes.new("hollow"))
+        paint_scene.collection.objects.link(empty)
+        _select_only(empty)
+    else:
+        bpy.context.view_layer.objects.active = None
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.img23d.retexture()
+
+
+# Last in the file: undo rebuilds Blender's data, and references held elsewhere go stale.
+def test_undo_restores_the_previous_material(addon, paint_scene) -> None:
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8)
+    obj = bpy.context.active_object
+    old = bpy.data.materials.new("artist's paint")
+    obj.data.materials.append(old)
+    _select_only(obj)
+    name = obj.name
+    bpy.ops.ed.undo_push(message="before re-texture")
+    # undo=True: the operator's step is pushed as when an artist presses the button.
+    assert bpy.ops.img23d.retexture("EXEC_DEFAULT", True) == {"FINISHED"}
+    assert obj.data.materials[0].name.startswith("img23d")
+    assert json.loads(obj.data["img23d_previous_materials"]) == [["artist's paint"]]
+    assert bpy.data.materials["artist's paint"].use_fake_user  # kept, not deleted
+    bpy.ops.ed.undo()
+    restored = bpy.data.objects[name]  # undo rebuilds the data: earlier references are stale
+    assert [m.name for m in restored.data.materials] == ["artist's paint"]
