@@ -27,6 +27,10 @@ FAST_PAINT = {"texture": True, "texture_size": 256, "render_size": 256, "delight
 
 @pytest.fixture(scope="session")
 def tiny_root() -> Path:
+    # Prebuilt by scripts/test.sh: the Blender 4.2 run has no torch to build them with.
+    prebuilt = os.environ.get("IMG23D_TINY_MODELS")
+    if prebuilt and (Path(prebuilt) / "manifest.json").is_file():
+        return Path(prebuilt)
     from img23d_backend.tiny_models import ensure_tiny_models
 
     return ensure_tiny_models()

@@ -18,6 +18,9 @@ os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set b
 
 REPO = Path(__file__).resolve().parents[2]
 ADDON_MODULE = "bl_ext.user_default.img23d"
+# The backend's interpreter: this one, unless Blender runs from another environment (the
+# Blender 4.2 run has bpy 4.2 and no torch; its backend is the main .venv's Python).
+BACKEND_PYTHON = os.environ.get("IMG23D_TEST_BACKEND_PYTHON", sys.executable)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +51,7 @@ def configure_preferences(runs_dir: Path | None = None) -> None:
     import bpy
 
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.python_path = sys.executable
+    prefs.python_path = BACKEND_PYTHON
     prefs.model_set = "TINY"
     prefs.device = "cpu"
     if runs_dir is not None:

@@ -10,7 +10,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from conftest import ADDON_MODULE, REPO, configure_preferences  # noqa: E402
+from conftest import ADDON_MODULE, BACKEND_PYTHON, REPO, configure_preferences  # noqa: E402
 
 HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 
@@ -220,7 +220,7 @@ def test_a_missing_backend_interpreter_is_reported(addon, scene) -> None:
         with pytest.raises(RuntimeError, match="no backend Python at /nowhere/bin/python"):
             _run_generate(scene)
     finally:
-        prefs.python_path = sys.executable
+        prefs.python_path = BACKEND_PYTHON
 
 
 def test_detect_loads_the_boxes_image(addon, scene) -> None:
