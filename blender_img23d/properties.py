@@ -27,12 +27,22 @@ QUALITY_PRESETS = {
 }
 
 
+def _load_preview(settings: "Img23dSettings", context: bpy.types.Context) -> None:
+    """Load the chosen file as an image datablock so the panel can show its thumbnail."""
+    path = bpy.path.abspath(settings.image_path)
+    try:
+        settings.file_image = bpy.data.images.load(path, check_existing=True) if path else None
+    except RuntimeError:  # not an image (yet): Generate will say so clearly
+        settings.file_image = None
+
+
 class Img23dSettings(bpy.types.PropertyGroup):
     image_source: EnumProperty(  # type: ignore[valid-type]
         name="Image", items=[("FILE", "File", "An image file on disk"),
                              ("DATABLOCK", "In File", "An image already loaded in this .blend")],
         default="FILE")
-    image_path: StringProperty(name="Image File", subtype="FILE_PATH")  # type: ignore[valid-type]
+    image_path: StringProperty(name="Image File", subtype="FILE_PATH", update=_load_preview)  # type: ignore[valid-type]
+    file_image: PointerProperty(type=bpy.types.Image, options={"HIDDEN"})  # type: ignore[valid-type]
     image: PointerProperty(name="Image", type=bpy.types.Image)  # type: ignore[valid-type]
     targets: StringProperty(  # type: ignore[valid-type]
         name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "

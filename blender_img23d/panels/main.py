@@ -38,7 +38,7 @@ def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) ->
         layout.prop(settings, "image_path", text="")
     else:
         layout.template_ID(settings, "image", open="image.open")
-    image = settings.image if settings.image_source == "DATABLOCK" else None
+    image = settings.image if settings.image_source == "DATABLOCK" else settings.file_image
     if image is not None and image.preview is not None:
         layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
 

@@ -92,6 +92,7 @@ def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
     finally:
         session.state, session.error, session.progress = session_mod.State.STOPPED, "", None
     assert f"Backend: {state}" in _labels(log)
+    assert any(name == "template_icon" for name, _, _ in log)  # the chosen file's thumbnail
     ops = _operators(log)
     assert "img23d.generate" in ops and "img23d.detect" in ops
     assert ("img23d.backend_start" in ops) == (state in ("stopped", "error"))
