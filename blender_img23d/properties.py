@@ -34,6 +34,8 @@ def _load_preview(settings: "Img23dSettings", context: bpy.types.Context) -> Non
         settings.file_image = bpy.data.images.load(path, check_existing=True) if path else None
     except RuntimeError:  # not an image (yet): Generate will say so clearly
         settings.file_image = None
+    if settings.file_image is not None:
+        settings.file_image.preview_ensure()  # here, not in draw(): draw() never does work
 
 
 class Img23dSettings(bpy.types.PropertyGroup):
