@@ -56,7 +56,8 @@ def bench_ticks(bpy, addon) -> dict:
     session.start()
     session.wait_ready()
     request = protocol.GenerateRequest(image=str(SHARED / "house_scene.png"), targets=["house", "chimney", "barrel"],
-                                       options=protocol.JobOptions(steps=200, octree_resolution=32, face_budget=2000))
+                                       options=protocol.JobOptions(steps=200, octree_resolution=32, face_budget=2000,
+                                                                   texture=False))
     runner = runner_mod.JobRunner(session, bpy.context.scene, request, "house_scene")
     ticks_ms: list[float] = []
     progress_events = 0

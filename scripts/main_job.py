@@ -59,6 +59,7 @@ def configure(bpy, args: argparse.Namespace) -> None:
         # The replicas are random: keep the job to seconds; the real models use the preset.
         settings.quality = "DRAFT"
         settings.steps, settings.octree_resolution = 5, 64
+        settings.texture_size, settings.paint_steps, settings.delight_steps = 512, 4, 4
 
 
 def clear_default_objects(bpy) -> None:

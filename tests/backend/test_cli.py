@@ -9,7 +9,7 @@ from pathlib import Path
 
 import trimesh
 
-from conftest import FAST_OPTIONS, HOUSE
+from testdata import FAST_OPTIONS, HOUSE
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
@@ -76,7 +76,7 @@ def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: d
 
 
 def test_generate_textured_on_the_penguin(backend_env: dict[str, str], tmp_path: Path) -> None:
-    from conftest import PENGUIN
+    from testdata import PENGUIN
 
     flags = [f for f in FAST_FLAGS if f != "--no-texture"]
     out = _cli(backend_env, "generate", str(PENGUIN), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),

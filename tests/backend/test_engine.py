@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from conftest import FAST_OPTIONS, HOUSE, PENGUIN
+from testdata import FAST_OPTIONS, HOUSE, PENGUIN
 from img23d_backend.engine import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError

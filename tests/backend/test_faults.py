@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from backend_proc import BackendProcess
-from conftest import FAST_OPTIONS, HOUSE, REPO
+from testdata import FAST_OPTIONS, HOUSE, REPO
 
 def _backend(env: dict[str, str], runs: Path, failpoints: str = "") -> BackendProcess:
     proc = BackendProcess({**env, "IMG23D_FAILPOINTS": failpoints}, runs)

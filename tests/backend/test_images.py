@@ -16,7 +16,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
 
-from conftest import HOUSE, PENGUIN  # noqa: E402
+from testdata import HOUSE, PENGUIN  # noqa: E402
 from img23d_backend import images  # noqa: E402
 from img23d_backend.images import MAX_SIDE, MIN_SIDE, load_image  # noqa: E402
 from img23d_backend.protocol import ErrorCode, ProtocolError  # noqa: E402

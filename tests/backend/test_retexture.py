@@ -9,7 +9,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from conftest import FAST_PAINT, PENGUIN, REAL_MESH
+from testdata import FAST_PAINT, PENGUIN, REAL_MESH
 from img23d_backend.engine import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.protocol import JobOptions, ProtocolError, RetextureRequest

@@ -10,7 +10,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from conftest import FAST_OPTIONS, HOUSE
+from testdata import FAST_OPTIONS, HOUSE
 from backend_proc import BackendProcess
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
@@ -89,7 +89,7 @@ def test_second_job_reloads_nothing(backend: BackendProcess) -> None:
 
 
 def test_textured_jobs_load_the_paint_models_once(backend: BackendProcess) -> None:
-    from conftest import FAST_PAINT
+    from testdata import FAST_PAINT
 
     first = _generate(backend, "paint-1", ["chimney", "barrel"], **FAST_PAINT)
     assert first["type"] == "result", first

@@ -10,13 +10,14 @@ from backend_proc import BackendProcess
 from test_model_cache import write_cached
 
 from img23d_backend.models.registry import GROUNDING, SHAPE
+from img23d_backend.protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 
 def test_models_lists_the_tiny_set_as_cached(backend_env: dict[str, str], tmp_path: Path) -> None:
     proc = BackendProcess(backend_env, tmp_path / "runs")
     try:
         hello = proc.next(lambda e: e["type"] == "hello", timeout=120)
-        assert hello["protocol"] == [1, 1]
+        assert hello["protocol"] == [PROTOCOL_MAJOR, PROTOCOL_MINOR]
         reply = proc.request({"type": "models", "id": "m1"})
         assert reply["type"] == "result", reply
         entries = {e["role"]: e for e in reply["data"]["models"]}

@@ -16,11 +16,7 @@ import pytest
 _USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
 os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set before importing it
 
-REPO = Path(__file__).resolve().parents[2]
-ADDON_MODULE = "bl_ext.user_default.img23d"
-# The backend's interpreter: this one, unless Blender runs from another environment (the
-# Blender 4.2 run has bpy 4.2 and no torch; its backend is the main .venv's Python).
-BACKEND_PYTHON = os.environ.get("IMG23D_TEST_BACKEND_PYTHON", sys.executable)
+from blender_support import ADDON_MODULE, REPO, LiveAddon, configure_preferences  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -41,22 +37,10 @@ def addon(addon_zip: Path, tiny_root: Path, tmp_path_factory: pytest.TempPathFac
                                                       enable_on_install=True)
     assert result == {"FINISHED"}
     configure_preferences(tmp_path_factory.mktemp("blender runs ü"))
-    yield sys.modules[ADDON_MODULE]
-    sys.modules[ADDON_MODULE].runtime.shutdown()
+    addon = LiveAddon()
+    yield addon
+    addon.runtime.shutdown()
     shutil.rmtree(_USER, ignore_errors=True)
-
-
-def configure_preferences(runs_dir: Path | None = None) -> None:
-    """Point the add-on at this test run's Python and the tiny models."""
-    import bpy
-
-    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.python_path = BACKEND_PYTHON
-    prefs.model_set = "TINY"
-    prefs.device = "cpu"
-    if runs_dir is not None:
-        configure_preferences.runs_dir = str(runs_dir)
-    prefs.runs_dir = configure_preferences.runs_dir
 
 
 @pytest.fixture

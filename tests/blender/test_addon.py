@@ -10,7 +10,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from conftest import ADDON_MODULE, BACKEND_PYTHON, REPO, configure_preferences  # noqa: E402
+from blender_support import ADDON_MODULE, BACKEND_PYTHON, REPO, configure_preferences  # noqa: E402
 
 HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 
@@ -146,7 +146,7 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
     runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
     session = addon.runtime.session()
     request = protocol.GenerateRequest(image=str(HOUSE), targets=["house"],
-                                       options=protocol.JobOptions(steps=200, octree_resolution=32))
+                                       options=protocol.JobOptions(steps=200, octree_resolution=32, texture=False))
     runner = runner_mod.JobRunner(session, scene, request, "house_scene")
     import time
     deadline = time.monotonic() + 120
@@ -171,7 +171,7 @@ def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
     objects, meshes, collections = set(bpy.data.objects), set(bpy.data.meshes), set(bpy.data.collections)
     session = addon.runtime.session()
     request = protocol.GenerateRequest(image=str(HOUSE), targets=["house", "door"],
-                                       options=protocol.JobOptions(steps=200, octree_resolution=32))
+                                       options=protocol.JobOptions(steps=200, octree_resolution=32, texture=False))
     runner = runner_mod.JobRunner(session, scene, request, "house_scene")
     import time
     while not (session.progress and session.progress.stage == "shape"):

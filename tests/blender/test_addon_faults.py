@@ -22,7 +22,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from conftest import ADDON_MODULE, REPO, configure_preferences  # noqa: E402
+from blender_support import ADDON_MODULE, REPO, configure_preferences  # noqa: E402
 
 HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 PENGUIN = REPO.parent / "shared" / "data" / "penguin_sign.png"
@@ -64,7 +64,7 @@ def _runner(addon, scene, targets: list[str], image: Path = HOUSE, **options):
     protocol = _protocol()
     runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
     request = protocol.GenerateRequest(image=str(image), targets=targets,
-                                       options=protocol.JobOptions(**{"steps": 3, "octree_resolution": 32,
+                                       options=protocol.JobOptions(**{"steps": 3, "octree_resolution": 32, "texture": False,
                                                                       "face_budget": 2000, **options}))
     return runner_mod.JobRunner(addon.runtime.session(), scene, request, Path(image).stem)
 
@@ -183,7 +183,8 @@ def _blender_script(zip_path: Path, runs: Path, tiny_root: Path, ending: str) ->
         protocol = addon.shared.protocol
         runner_mod = import_module("{ADDON_MODULE}.job_runner")
         request = protocol.GenerateRequest(image={str(HOUSE)!r}, targets=["house"],
-                                           options=protocol.JobOptions(steps=200, octree_resolution=32))
+                                           options=protocol.JobOptions(steps=200, octree_resolution=32,
+                                                                       texture=False))
         runner = runner_mod.JobRunner(addon.runtime.session(), bpy.context.scene, request, "house")
         session = addon.runtime.session()
         while not (session.progress and session.progress.stage == "shape"):

@@ -10,7 +10,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from conftest import REPO  # noqa: E402
+from blender_support import REPO  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 

@@ -12,7 +12,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from conftest import ADDON_MODULE  # noqa: E402
+from blender_support import ADDON_MODULE  # noqa: E402
 from test_addon import StandInLayout  # noqa: E402
 
 TOKEN = "hf_SECRETtokenFORtests_9f3a1c"

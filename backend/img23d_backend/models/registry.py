@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..protocol import ErrorCode, ProtocolError
 
@@ -35,7 +36,7 @@ class ModelSpec:
     local_path: Path | None = None        # a folder on disk: no hub involved
     size_bytes: int = 0                   # estimate in the device dtype, before it is measured
     trust_remote_code: bool = False
-    options: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def display(self) -> str:

@@ -1,0 +1,262 @@
+"""The whole chain under three residency policies, side by side in one run.
+
+    .venv/bin/python bench/chain.py [--models tiny|full-size-random] [--models-dir DIR]
+                                    [--device auto|cpu|cuda] [--budget-gb 12] [--json out.json]
+
+Policies (``ModelManager``'s ``Policy``):
+  seed      the seed pipeline's way: every model read from disk before each use and deleted
+            right after, one image at a time through the shape model
+  resident  everything loaded once and kept on the device: the speed limit
+  managed   img23d's model manager within ``--budget-gb``
+
+Workloads on ``house_scene.png``: 1, 3 and 8 targets, untextured and textured, each run twice
+(first job, then a warm second job) in a fresh backend process per policy, so memory figures
+are that policy's alone. For every job: wall time, time per stage, loads from disk, bytes moved
+between RAM and device, peak memory per stage (RSS on CPU; ``torch.cuda.max_memory_allocated``
+per stage on CUDA). Also: backend spawn to ``hello``. A table is printed, then the goals and
+whether they hold; goals that cannot be measured on the machine at hand say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+HOUSE = ROOT.parent / "shared" / "data" / "house_scene.png"
+sys.path.insert(0, str(ROOT / "backend"))
+
+POLICIES = ("seed", "resident", "managed")
+# The tiny grounding replica's answer has three barrels, two trees, two rocks and one door:
+# asking for every instance of those four names gives eight targets.
+WORKLOADS = {1: (["house"], "largest"), 3: (["house", "chimney", "barrel"], "largest"),
+             8: (["barrel", "tree", "rock", "door"], "all")}
+GB = 1 << 30
+
+
+@dataclass
+class JobFigures:
+    policy: str
+    targets: int
+    textured: bool
+    job: int                      # 1 = first job in the process, 2 = the warm second one
+    seconds: float
+    stage_seconds: dict[str, float]
+    stage_peaks: dict[str, int]
+    loads_from_disk: int
+    bytes_moved: int
+    made: int
+
+
+@dataclass
+class PolicyRun:
+    policy: str
+    hello_seconds: float
+    jobs: list[JobFigures] = field(default_factory=list)
+
+
+# --- worker: one policy in its own process ------------------------------------------------------
+
+def _model_set(kind: str, models_dir: Path | None) -> Any:
+    from img23d_backend.models.registry import tiny_model_set
+    from img23d_backend.tiny_models import ensure_tiny_models
+
+    if kind == "tiny":
+        return tiny_model_set(ensure_tiny_models(models_dir))
+    from full_size_models import full_size_model_set  # bench/full_size_models.py
+
+    if models_dir is None:
+        raise SystemExit("--models full-size-random needs --models-dir (built by bench/full_size_models.py)")
+    return full_size_model_set(models_dir)
+
+
+def _options(kind: str, targets: int, textured: bool, policy: str) -> Any:
+    from img23d_backend.protocol import JobOptions
+
+    names, keep = WORKLOADS[targets]
+    if kind == "tiny":
+        base = dict(steps=5, octree_resolution=64, face_budget=5000, texture_size=512, render_size=512,
+                    paint_steps=3, delight_steps=3)
+    else:
+        base = dict(steps=30, octree_resolution=256, face_budget=40_000, texture_size=2048)
+    # The seed pipeline sends one image at a time through the DiT.
+    return JobOptions(keep=keep, texture=textured, shape_batch=1 if policy == "seed" else 0, **base)
+
+
+def worker(args: argparse.Namespace) -> int:
+    from img23d_backend.engine import Engine, EngineSettings, Job
+    from img23d_backend.models.manager import Policy
+    from img23d_backend.protocol import GenerateRequest
+
+    started = time.perf_counter()
+    engine = Engine(EngineSettings(models=_model_set(args.models, args.models_dir), runs_dir=args.runs,
+                                   device=args.device, policy=Policy(args.policy),
+                                   budget_bytes=int(args.budget_gb * GB) if args.budget_gb else None))
+    figures = []
+    for textured in (False, True):
+        for targets in (1, 3, 8):
+            names, _ = WORKLOADS[targets]
+            for job_number in (1, 2):
+                before = engine.manager.counters()
+                request = GenerateRequest(id=f"{targets}-{textured}-{job_number}", image=str(HOUSE), targets=names,
+                                          options=_options(args.models, targets, textured, args.policy))
+                t0 = time.perf_counter()
+                data = engine.generate(request, Job(id=request.id, emit=lambda event: None))
+                seconds = time.perf_counter() - t0
+                manifest = json.loads(Path(data["manifest"]).read_text())
+                after = engine.manager.counters()
+                figures.append(asdict(JobFigures(
+                    policy=args.policy, targets=targets, textured=textured, job=job_number, seconds=round(seconds, 3),
+                    stage_seconds=manifest["timings"], stage_peaks=manifest["memory_peaks"],
+                    loads_from_disk=sum(after[r].loads_from_disk - before[r].loads_from_disk for r in after),
+                    bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
+                    made=sum(1 for r in data["targets"] if r["status"] == "done"))))
+                print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
+                      f"job {job_number}: {seconds:6.2f} s", file=sys.stderr, flush=True)
+    print(json.dumps({"setup_seconds": time.perf_counter() - started, "jobs": figures}))
+    return 0
+
+
+# --- driver ---------------------------------------------------------------------------------
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "backend"), str(ROOT / "bench"), env.get("PYTHONPATH", "")])
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    return env
+
+
+def hello_seconds(args: argparse.Namespace, runs: Path) -> float:
+    """Spawn the real service and time it to its first line (best of three)."""
+    times = []
+    for _ in range(3):
+        command = [sys.executable, "-m", "img23d_backend", "serve", "--models", "tiny", "--device", args.device,
+                   "--out", str(runs)]
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env())
+        proc.stdout.readline()
+        times.append(time.perf_counter() - t0)
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    return min(times)
+
+
+def run_policy(args: argparse.Namespace, policy: str, runs: Path) -> PolicyRun:
+    command = [sys.executable, __file__, "--worker", "--policy", policy, "--models", args.models, "--device",
+               args.device, "--runs", str(runs / policy)]
+    if args.models_dir:
+        command += ["--models-dir", str(args.models_dir)]
+    if args.budget_gb:
+        command += ["--budget-gb", str(args.budget_gb)]
+    out = subprocess.run(command, env=_env(), stdout=subprocess.PIPE, text=True, check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return PolicyRun(policy=policy, hello_seconds=0.0, jobs=[JobFigures(**j) for j in data["jobs"]])
+
+
+def _job(runs: dict[str, PolicyRun], policy: str, targets: int, textured: bool, job: int) -> JobFigures:
+    return next(j for j in runs[policy].jobs if (j.targets, j.textured, j.job) == (targets, textured, job))
+
+
+def print_table(runs: dict[str, PolicyRun]) -> None:
+    print(f"{'workload':24} {'policy':9} {'job 1 s':>8} {'job 2 s':>8} {'loads 1/2':>9} {'moved MB':>9} "
+          f"{'peak MB':>9}")
+    for textured in (False, True):
+        for targets in (1, 3, 8):
+            for policy in POLICIES:
+                first, second = (_job(runs, policy, targets, textured, n) for n in (1, 2))
+                peak = max([*first.stage_peaks.values(), *second.stage_peaks.values()], default=0)
+                label = f"{targets} targets {'textured' if textured else 'untextured'}"
+                print(f"{label:24} {policy:9} {first.seconds:8.2f} {second.seconds:8.2f} "
+                      f"{first.loads_from_disk:>4}/{second.loads_from_disk:<4} "
+                      f"{(first.bytes_moved + second.bytes_moved) / 2**20:9.1f} {peak / 2**20:9.0f}")
+    print("stage seconds (managed, 3 targets textured, second job): " + ", ".join(
+        f"{k} {v:.2f}" for k, v in _job(runs, "managed", 3, True, 2).stage_seconds.items()))
+
+
+def goals(runs: dict[str, PolicyRun], hello: float, on_gpu: bool, budget_gb: float) -> list[tuple[str, str]]:
+    managed3 = _job(runs, "managed", 3, True, 2)
+    resident3 = _job(runs, "resident", 3, True, 2)
+    seed3 = _job(runs, "seed", 3, True, 2)
+    one = _job(runs, "managed", 1, False, 2)
+    eight = _job(runs, "managed", 8, False, 2)
+    results = []
+
+    def verdict(ok: bool) -> str:
+        return "HOLDS" if ok else "FAILS"
+
+    ratio = managed3.seconds / resident3.seconds
+    results.append((f"managed textured 3 targets <= 1.10x resident (second job): {ratio:.2f}x", verdict(ratio <= 1.10)))
+    ratio = managed3.seconds / seed3.seconds
+    results.append((f"managed textured 3 targets <= 0.5x seed (second job): {ratio:.2f}x", verdict(ratio <= 0.5)))
+    if on_gpu:
+        peak = max(managed3.stage_peaks.values()) / GB
+        results.append((f"managed textured 3 targets peak <= {budget_gb:g} GB: {peak:.2f} GB", verdict(peak <= budget_gb)))
+        peak6 = max(_job(runs, "managed", 3, False, 2).stage_peaks.values()) / GB
+        results.append((f"managed untextured peak <= 6 GB (needs a run with --budget-gb 6): {peak6:.2f} GB",
+                        verdict(peak6 <= 6) if budget_gb <= 6 else "NOT MEASURED in this run"))
+    else:
+        results.append(("managed peak device memory <= 12 GB (textured) / 6 GB (untextured)",
+                        "NOT MEASURABLE here: no GPU; CPU RSS is not device memory"))
+    ratio = eight.seconds / one.seconds
+    results.append((f"8 targets <= 4x 1 target, untextured (second job): {ratio:.2f}x", verdict(ratio <= 4)))
+    warm = _job(runs, "managed", 3, True, 2).loads_from_disk + _job(runs, "managed", 8, False, 2).loads_from_disk
+    results.append((f"warm second job loads nothing from disk (managed): {warm} loads", verdict(warm == 0)))
+    results.append((f"spawn to hello <= 3 s on CPU: {hello:.2f} s", verdict(hello <= 3.0)))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", choices=("tiny", "full-size-random"), default="tiny")
+    parser.add_argument("--models-dir", type=Path)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--budget-gb", type=float, default=12.0)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--policy", choices=POLICIES, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+
+    import tempfile
+
+    import torch
+
+    on_gpu = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
+    device_name = torch.cuda.get_device_name() if on_gpu else f"CPU {platform.processor() or platform.machine()}, " \
+                                                             f"{os.cpu_count()} cores"
+    with tempfile.TemporaryDirectory(prefix="img23d-chain-") as tmp:
+        runs_root = Path(tmp)
+        hello = hello_seconds(args, runs_root / "hello")
+        runs = {policy: run_policy(args, policy, runs_root) for policy in POLICIES}
+    print(f"\nimg23d chain benchmark: {args.models} models on {device_name}, budget {args.budget_gb:g} GB\n")
+    print_table(runs)
+    print()
+    results = goals(runs, hello, on_gpu, args.budget_gb)
+    for text, outcome in results:
+        print(f"  [{outcome}] {text}")
+    if args.json:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        import transformers
+
+        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb,
+                  "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                               "python": platform.python_version()},
+                  "commit": commit.strip(), "hello_seconds": hello,
+                  "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
+                  "goals": [{"goal": t, "outcome": o} for t, o in results]}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

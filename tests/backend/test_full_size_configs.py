@@ -1,0 +1,82 @@
+"""The full-size replica configs (bench/full_size_models.py) build the published sizes.
+
+Every model is constructed on the meta device (no weights are made, nothing is written), so a
+broken config is caught in seconds; the multi-GB builds themselves are not part of the suite.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import full_size_models as fsm  # noqa: E402
+
+from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER  # noqa: E402
+
+# (part, low, high) in parameters: the published sizes (see full_size_models' docstring).
+EXPECTED = {
+    "grounding": [("model", 2.05e9, 2.2e9)],           # Qwen3-VL-2B: 1.72B text + 0.41B vision
+    "matting": [("model", 2.1e8, 2.3e8)],              # BiRefNet (Swin-L): 215M-220M
+    "shape": [("model", 5.4e8, 6.2e8),                 # hunyuan3d-dit-v2-mini: "0.6B"
+              ("conditioner", 1.1e9, 1.17e9),          # DINOv2-giant: 1.14B
+              ("vae", 1.9e8, 2.4e8)],                  # ShapeVAE decoder, width 1024, 16 layers
+    "delight": [("unet", 8.6e8, 8.7e8),                # SD-2.x UNet: 865.9M
+                ("vae", 8.3e7, 8.4e7),                 # SD VAE: 83.7M
+                ("text_encoder", 3.3e8, 3.5e8)],       # OpenCLIP-H text, 23 layers
+    "paint": [("unet", 1.75e9, 1.9e9),                 # two SD-2.x UNets + multiview/reference attention
+              ("vae", 8.3e7, 8.4e7)],
+}
+
+
+@pytest.mark.parametrize("name", fsm.COMPONENTS)
+def test_parameter_counts_match_the_published_sizes(name: str) -> None:
+    counts = fsm.parameter_counts(name)
+    for part, low, high in EXPECTED[name]:
+        assert low <= counts[part] <= high, f"{name}.{part}: {counts[part] / 1e6:.1f}M parameters"
+
+
+def test_shape_config_is_consistent() -> None:
+    config = fsm.hunyuan_config()
+    dit, vae = config["model"]["params"], config["vae"]["params"]
+    dino = config["conditioner"]["params"]["main_image_encoder"]["kwargs"]["config"]
+    assert dit["in_channels"] == vae["embed_dim"]
+    assert dit["context_in_dim"] == dino["hidden_size"]
+    assert sum(dit["axes_dim"]) == dit["hidden_size"] // dit["num_heads"]
+    assert (dit["depth"], dit["depth_single_blocks"], vae["num_latents"]) == (8, 16, 512)
+
+
+def test_qwen_config_has_the_2b_sizes() -> None:
+    from img23d_backend.tiny_models import _build_qwen_tokenizer
+
+    config, _ = fsm.qwen_config(_build_qwen_tokenizer())
+    text, vision = config.text_config, config.vision_config
+    assert (text.vocab_size, text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (
+        151936, 2048, 28, 6144)
+    assert (text.num_attention_heads, text.num_key_value_heads, text.head_dim) == (16, 8, 128)
+    assert sum(text.rope_scaling["mrope_section"]) == text.head_dim // 2
+    assert (vision.depth, vision.hidden_size, vision.out_hidden_size) == (24, 1024, text.hidden_size)
+    assert max(vision.deepstack_visual_indexes) < vision.depth
+
+
+def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
+    models = fsm.full_size_model_set(tmp_path)
+    assert models.grounding.local_path == tmp_path / "qwen3-vl"
+    assert models.matting.trust_remote_code and models.matting.revision
+    assert models.shape.subfolder == "hunyuan3d-dit-v2-mini"
+    assert (models.delight.subfolder, models.paint.subfolder) == (DELIGHT_SUBFOLDER, PAINT_SUBFOLDER)
+    assert models.paint.options["view_size"] == 512
+    assert models.grounding.size_bytes > 4 << 30
+    for role in fsm.COMPONENTS:
+        assert tmp_path / fsm.TARGETS[role] == (
+            Path(models.spec(role).local_path) / (models.spec(role).subfolder or ""))
+
+
+def test_unknown_model_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        fsm.build_full_size_models(tmp_path, only=["grounding", "nope"])
+    assert not (tmp_path / "manifest.json").exists()

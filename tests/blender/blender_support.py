@@ -1,0 +1,43 @@
+"""What the Blender tests share besides fixtures: names, paths, preferences, the live add-on."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+ADDON_MODULE = "bl_ext.user_default.img23d"
+# The backend's interpreter: this one, unless Blender runs from another environment (the
+# Blender 4.2 run has bpy 4.2 and no torch; its backend is the main .venv's Python).
+BACKEND_PYTHON = os.environ.get("IMG23D_TEST_BACKEND_PYTHON", sys.executable)
+
+
+class LiveAddon:
+    """The add-on's package as it is loaded *now*.
+
+    Disabling and enabling the add-on (as some tests do) imports it afresh; a module object
+    kept from before would be a stale copy with its own protocol classes and runtime.
+    """
+
+    @property
+    def module(self) -> ModuleType:
+        return sys.modules[ADDON_MODULE]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.module, name)
+
+
+def configure_preferences(runs_dir: Path | None = None) -> None:
+    """Point the add-on at this test run's Python and the tiny models."""
+    import bpy
+
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    prefs.python_path = BACKEND_PYTHON
+    prefs.model_set = "TINY"
+    prefs.device = "cpu"
+    if runs_dir is not None:
+        configure_preferences.runs_dir = str(runs_dir)  # type: ignore[attr-defined]
+    prefs.runs_dir = configure_preferences.runs_dir  # type: ignore[attr-defined]

@@ -1,0 +1,16 @@
+"""Paths and settings the tests share (imported by name: ``from testdata import HOUSE``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+HOUSE = SHARED_DATA / "house_scene.png"
+PENGUIN = SHARED_DATA / "penguin_sign.png"
+REAL_MESH = SHARED_DATA / "hunyuan3d_shape_output.glb"
+
+# Options that make a tiny-model job take seconds on a 2-core CPU.
+FAST_OPTIONS = {"steps": 3, "octree_resolution": 32, "face_budget": 2000, "texture": False}
+# Painting with the tiny models at sizes that take seconds.
+FAST_PAINT = {"texture": True, "texture_size": 256, "render_size": 256, "delight_steps": 2, "paint_steps": 2}
