@@ -89,8 +89,10 @@ def _wait_marked(run_dir: Path, timeout: float = 30.0) -> str:
 
 # --- the backend process --------------------------------------------------------------------
 
+# The backend is killed in every stage by tests/backend/test_faults.py; what Blender sees is the
+# same whichever stage it was, so one stage here shows the artist's side.
 @pytest.mark.fault("blender")
-@pytest.mark.parametrize("stage", ["grounding", "shape", "export"])
+@pytest.mark.parametrize("stage", ["shape"])
 def test_a_backend_killed_in_a_stage_is_reported_and_the_next_job_works(addon, scene, fresh_backend, stage,
                                                                         nothing_lost) -> None:
     fresh_backend.setenv("IMG23D_FAILPOINTS", f"{stage}:kill")
