@@ -83,12 +83,19 @@ def _options(kind: str, targets: int, textured: bool, policy: str) -> Any:
 
     names, keep = WORKLOADS[targets]
     if kind == "tiny":
-        base = dict(steps=5, octree_resolution=64, face_budget=5000, texture_size=512, render_size=512,
-                    paint_steps=3, delight_steps=3)
+        base = dict(steps=5, octree_resolution=64, face_budget=5000, texture_size=256, render_size=256,
+                    paint_steps=2, delight_steps=2)
     else:
         base = dict(steps=30, octree_resolution=256, face_budget=40_000, texture_size=2048)
     # The seed pipeline sends one image at a time through the DiT.
     return JobOptions(keep=keep, texture=textured, shape_batch=1 if policy == "seed" else 0, **base)
+
+
+def workloads(quick: bool) -> list[tuple[bool, int]]:
+    """(textured, targets) pairs; ``quick`` keeps those the goals need (CPU-size runs)."""
+    if quick:
+        return [(False, 1), (False, 3), (False, 8), (True, 3)]
+    return [(textured, targets) for textured in (False, True) for targets in (1, 3, 8)]
 
 
 def worker(args: argparse.Namespace) -> int:
@@ -101,8 +108,7 @@ def worker(args: argparse.Namespace) -> int:
                                    device=args.device, policy=Policy(args.policy),
                                    budget_bytes=int(args.budget_gb * GB) if args.budget_gb else None))
     figures = []
-    for textured in (False, True):
-        for targets in (1, 3, 8):
+    for textured, targets in workloads(args.quick):
             names, _ = WORKLOADS[targets]
             for job_number in (1, 2):
                 before = engine.manager.counters()
@@ -151,7 +157,7 @@ def hello_seconds(args: argparse.Namespace, runs: Path) -> float:
 
 def run_policy(args: argparse.Namespace, policy: str, runs: Path) -> PolicyRun:
     command = [sys.executable, __file__, "--worker", "--policy", policy, "--models", args.models, "--device",
-               args.device, "--runs", str(runs / policy)]
+               args.device, "--runs", str(runs / policy)] + (["--quick"] if args.quick else [])
     if args.models_dir:
         command += ["--models-dir", str(args.models_dir)]
     if args.budget_gb:
@@ -168,15 +174,14 @@ def _job(runs: dict[str, PolicyRun], policy: str, targets: int, textured: bool, 
 def print_table(runs: dict[str, PolicyRun]) -> None:
     print(f"{'workload':24} {'policy':9} {'job 1 s':>8} {'job 2 s':>8} {'loads 1/2':>9} {'moved MB':>9} "
           f"{'peak MB':>9}")
-    for textured in (False, True):
-        for targets in (1, 3, 8):
-            for policy in POLICIES:
-                first, second = (_job(runs, policy, targets, textured, n) for n in (1, 2))
-                peak = max([*first.stage_peaks.values(), *second.stage_peaks.values()], default=0)
-                label = f"{targets} targets {'textured' if textured else 'untextured'}"
-                print(f"{label:24} {policy:9} {first.seconds:8.2f} {second.seconds:8.2f} "
-                      f"{first.loads_from_disk:>4}/{second.loads_from_disk:<4} "
-                      f"{(first.bytes_moved + second.bytes_moved) / 2**20:9.1f} {peak / 2**20:9.0f}")
+    for textured, targets in sorted({(j.textured, j.targets) for j in runs["managed"].jobs}):
+        for policy in POLICIES:
+            first, second = (_job(runs, policy, targets, textured, n) for n in (1, 2))
+            peak = max([*first.stage_peaks.values(), *second.stage_peaks.values()], default=0)
+            label = f"{targets} targets {'textured' if textured else 'untextured'}"
+            print(f"{label:24} {policy:9} {first.seconds:8.2f} {second.seconds:8.2f} "
+                  f"{first.loads_from_disk:>4}/{second.loads_from_disk:<4} "
+                  f"{(first.bytes_moved + second.bytes_moved) / 2**20:9.1f} {peak / 2**20:9.0f}")
     print("stage seconds (managed, 3 targets textured, second job): " + ", ".join(
         f"{k} {v:.2f}" for k, v in _job(runs, "managed", 3, True, 2).stage_seconds.items()))
 
@@ -220,6 +225,8 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--budget-gb", type=float, default=12.0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--quick", action="store_true",
+                        help="only the workloads the goals need: untextured 1, 3, 8 targets; textured 3")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--policy", choices=POLICIES, help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=Path, help=argparse.SUPPRESS)
