@@ -120,6 +120,7 @@ from img23d_backend.tiny_models import (  # noqa: E402
     HUNYUAN_SUBFOLDER,
     PAINT_DIR,
     QWEN_DIR,
+    TINY_GROUNDING_ANSWER,
 )
 
 FULL_FORMAT: int = 1
@@ -168,7 +169,12 @@ def full_size_model_set(root: Path) -> ModelSet:
     return ModelSet(
         name="full-size",
         grounding=ModelSpec(role="grounding", repo_id="full-size/qwen3-vl", local_path=root / QWEN_DIR,
-                            size_bytes=GROUNDING["2b"].size_bytes, options=dict(GROUNDING["2b"].options)),
+                            size_bytes=GROUNDING["2b"].size_bytes,
+                            # Random weights cannot answer: generation runs for real (the compute
+                            # is measured, 256 tokens like a real answer) and the tiny replica's
+                            # fixed answer stands in for its text (see engine._JobRun.ground).
+                            options={**GROUNDING["2b"].options, "max_new_tokens": 256, "min_new_tokens": 256,
+                                     "fixed_answer": TINY_GROUNDING_ANSWER}),
         matting=ModelSpec(role="matting", repo_id="full-size/birefnet", local_path=root / BIREFNET_DIR,
                           revision=BIREFNET_REVISION, size_bytes=MATTING["birefnet"].size_bytes,
                           trust_remote_code=True),

@@ -84,10 +84,11 @@ MATTING = {
                           size_bytes=int(0.45 * GB), trust_remote_code=True),
 }
 SHAPE = {
-    "2mini": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 2.0),
-    "2mini-turbo": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 2.0),
-    "2.0": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 3.0),
-    "2.0-turbo": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 3.0),
+    # fp16: the DiT plus its 0.43 GB VAE and its 2.27 GB DINOv2-giant conditioner.
+    "2mini": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 3.9),
+    "2mini-turbo": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 3.9),
+    "2.0": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 4.9),
+    "2.0-turbo": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 4.9),
 }
 
 PAINT_REPO = "tencent/Hunyuan3D-2"
@@ -105,7 +106,7 @@ def _paint(subfolder: str, size_gb: float) -> ModelSpec:
 
 
 DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, subfolder=DELIGHT_SUBFOLDER,
-                    allow_patterns=(f"{DELIGHT_SUBFOLDER}/*",), size_bytes=2 * GB)
+                    allow_patterns=(f"{DELIGHT_SUBFOLDER}/*",), size_bytes=int(2.6 * GB))
 # Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16. The turbo folder
 # needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.
 PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
