@@ -671,7 +671,7 @@ def _build_paint(dest: Path) -> dict[str, Any]:
     from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
     from transformers import CLIPImageProcessor
 
-    from img23d_backend.tiny_paint import _clip_tokenizer, _scheduler_config
+    from img23d_backend.tiny_paint import _clip_tokenizer, _scheduler_config, paint_model_index
 
     seed = _SEEDS["paint"]
     params: dict[str, int] = {}
@@ -707,17 +707,7 @@ def _build_paint(dest: Path) -> dict[str, Any]:
     del text_encoder, vae
     DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
     CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
-    _write_json(dest / "model_index.json", {
-        "_class_name": "HunyuanPaintPipeline",
-        "_diffusers_version": diffusers_version,
-        "feature_extractor": ["transformers", "CLIPImageProcessor"],
-        "safety_checker": [None, None],
-        "scheduler": ["diffusers", "DDIMScheduler"],
-        "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizer"],
-        "unet": ["modules", "UNet2p5DConditionModel"],
-        "vae": ["diffusers", "AutoencoderKL"],
-    })
+    _write_json(dest / "model_index.json", paint_model_index(diffusers_version))
     return {"class": "HunyuanPaintPipeline", "architecture": "UNet2p5DConditionModel around an SD-2.1 UNet",
             "subfolder": PAINT_SUBFOLDER, "dtype": "float16", "params": params,
             "note": "random weights; unet/diffusion_pytorch_model.bin is the wrapped model's state dict"}

@@ -193,7 +193,16 @@ def _build_multiview(dest: Path, diffusers_version: str) -> None:
     _vae(_SEED_MULTIVIEW + 3).save_pretrained(dest / "vae", safe_serialization=True)
     DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
     CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
-    _write_json(dest / "model_index.json", {
+    _write_json(dest / "model_index.json", paint_model_index(diffusers_version))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def paint_model_index(diffusers_version: str) -> dict:
+    """The paint folder's model_index.json, as hy3dgen's custom pipeline expects it."""
+    return {
         "_class_name": "HunyuanPaintPipeline",
         "_diffusers_version": diffusers_version,
         "feature_extractor": ["transformers", "CLIPImageProcessor"],
@@ -203,8 +212,4 @@ def _build_multiview(dest: Path, diffusers_version: str) -> None:
         "tokenizer": ["transformers", "CLIPTokenizer"],
         "unet": ["modules", "UNet2p5DConditionModel"],
         "vae": ["diffusers", "AutoencoderKL"],
-    })
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    }
