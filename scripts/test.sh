@@ -15,5 +15,13 @@ if [ ! -x .venv-blender42/bin/python ]; then
 fi
 .venv-blender42/bin/python -m pip install --quiet --upgrade "pip>=24"
 .venv-blender42/bin/python -m pip install --quiet "bpy==4.2.23" "numpy<2" pytest==9.2.0 psutil==7.2.2
-IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" \
-    .venv-blender42/bin/python -m pytest tests/blender/test_addon.py "$@"
+# bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
+# leave with pytest's own exit status before that teardown.
+IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" .venv-blender42/bin/python -c '
+import os, sys
+import pytest
+code = pytest.main(sys.argv[1:])
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(int(code))
+' tests/blender/test_addon.py "$@"
