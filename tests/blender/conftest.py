@@ -16,7 +16,7 @@ import pytest
 _USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
 os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set before importing it
 
-from blender_support import ADDON_MODULE, REPO, LiveAddon, configure_preferences  # noqa: E402
+from blender_support import REPO, LiveAddon, configure_preferences  # noqa: E402
 
 
 @pytest.fixture(scope="session")
