@@ -143,4 +143,5 @@ def _alpha_is_real(image: Image.Image) -> bool:
     alpha = np.asarray(image.getchannel("A"))
     transparent = np.count_nonzero(alpha < 128)
     # All opaque: a plain RGB saved as RGBA. All transparent: a broken export; matting will do better.
-    return 0 < transparent < alpha.size and np.count_nonzero(alpha >= 128) > 0
+    # bool(): numpy 2 returns numpy integers here, and a numpy bool is not JSON.
+    return bool(0 < transparent < alpha.size and np.count_nonzero(alpha >= 128) > 0)

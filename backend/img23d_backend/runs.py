@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import failpoints
-from .protocol import ErrorCode, ProtocolError
+from .protocol import ErrorCode, ProtocolError, dumps
 
 MANIFEST_FORMAT = 1
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
@@ -176,7 +176,7 @@ class RunFolder:
         return final
 
     def write_json(self, relative: str, data: Any) -> Path:
-        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+        text = dumps(data, indent=2)
         return self.write_bytes_with(relative, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
     def write_image(self, relative: str, image: Any) -> Path:
