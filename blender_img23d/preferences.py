@@ -73,6 +73,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Hugging Face Token", subtype="PASSWORD",
         description="Only for gated or private models. Given to the backend in its environment (HF_TOKEN), "
                     "never on its command line or in logs; kept in Blender's preferences file")
+    install_python: StringProperty(  # type: ignore[valid-type]
+        name="Python for Install", subtype="FILE_PATH",
+        description="The Python (3.10 to 3.13) that Install Backend builds the environment on. "
+                    "Empty: Blender's own Python")
     torch_build: EnumProperty(  # type: ignore[valid-type]
         name="PyTorch Build", default="auto",
         description="Which PyTorch build Install Backend puts in the environment",
@@ -102,6 +106,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                               "loaded from the local cache", icon="ERROR")
         layout.prop(self, "hf_token")
         setup.draw_models(layout, self)
+
+    def install_interpreter(self) -> Path | None:
+        """The interpreter Install Backend builds on; None means Blender's own."""
+        return Path(bpy.path.abspath(self.install_python)) if self.install_python.strip() else None
 
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""

@@ -3,7 +3,7 @@
     python <add-on folder>/installer/cli.py --target ~/img23d-backend
     python blender_img23d/installer/cli.py --plan            # only say which torch build
 
-Run it with the Python that should be the environment's base (3.10 to 3.12; Blender's own
+Run it with the Python that should be the environment's base (3.10 to 3.13; Blender's own
 ``<blender>/<version>/python/bin/python3.11`` works). ``python -m`` cannot work here: the
 add-on package's ``__init__`` imports bpy, so this file loads the package by its folder,
 without that ``__init__``. Exit codes: 0 installed, 1 a step failed, 2 bad arguments,

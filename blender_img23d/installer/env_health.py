@@ -9,8 +9,12 @@ from pathlib import Path
 
 from .commands import capture
 
-# Backend requirements are pinned for these interpreters (numpy 1.26 has wheels up to 3.12).
-SUPPORTED_PYTHONS = ((3, 10), (3, 12))
+# backend/requirements.txt has wheels for these interpreters (numpy 1.26 up to 3.12, 2.x on 3.13);
+# Blender 4.2 to 5.0 ship Python 3.11, Blender 5.1 and 5.2 ship 3.13.
+SUPPORTED_PYTHONS = ((3, 10), (3, 13))
+# How a user picks another interpreter to build on, named in the message when theirs is out of range.
+OTHER_INTERPRETER_HINT = ("choose a Python {low} to {high} to build it on: the add-on's preference "
+                          "'Python for Install', or --python on the installer's command line")
 
 
 class EnvState(str, Enum):
@@ -64,8 +68,9 @@ def check_interpreter(python: Path, timeout: float = 60.0) -> str:
     major_minor = tuple(int(part) for part in version.split(".")[:2])
     low, high = SUPPORTED_PYTHONS
     if not low <= major_minor <= high:
+        span = {"low": f"{low[0]}.{low[1]}", "high": f"{high[0]}.{high[1]}"}
         raise ValueError(f"{python} is Python {version}; the backend's packages need Python "
-                         f"{low[0]}.{low[1]} to {high[0]}.{high[1]}")
+                         f"{span['low']} to {span['high']}: " + OTHER_INTERPRETER_HINT.format(**span))
     return version
 
 

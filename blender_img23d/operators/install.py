@@ -89,6 +89,7 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         target = Path(bpy.path.abspath(self.target)) if self.target else preferences.installed_env_dir()
         log_path = preferences.user_dir() / "logs" / "install.log"
         build, torch_spec, index_url = prefs.torch_build, self.torch_spec.strip(), self.index_url.strip()
+        base_python = prefs.install_interpreter()
         pip_args = shlex.split(self.pip_args)
         source = backend_source_dir()
 
@@ -96,8 +97,8 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
             # nvidia-smi may take seconds: probe on the worker, not in the UI.
             choice = installer.plan_torch(installer.probe_system(), build=build, torch_spec=torch_spec or None,
                                           index_url=index_url or None)
-            return installer.install(target, source, torch=choice, pip_args=pip_args, log_path=log_path,
-                                     progress=progress, cancel=cancel)
+            return installer.install(target, source, python=base_python, torch=choice, pip_args=pip_args,
+                                     log_path=log_path, progress=progress, cancel=cancel)
 
         return work
 

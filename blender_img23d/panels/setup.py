@@ -35,6 +35,7 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
         row.enabled = not task.cancelling
         row.operator("img23d.install_cancel", text="Stopping..." if task.cancelling else "Cancel", icon="CANCEL")
         return
+    box.prop(prefs, "install_python")
     row = box.row()
     row.prop(prefs, "torch_build", text="PyTorch")
     installed = preferences.installed_env_python().is_file()

@@ -3,7 +3,8 @@
 Copied as ``<env>/bin/python`` (or used as the base interpreter); behaviour comes from the file
 ``fake-mode`` in the environment's root (``healthy`` when absent): ``healthy``, ``incomplete``
 (the backend does not import), ``broken`` (nothing runs), ``pip-fails`` (pip exits 1),
-``pip-hangs`` (pip sleeps until killed). Every pip call is appended to ``pip-calls.txt``.
+``pip-hangs`` (pip sleeps until killed). Every pip call is appended to ``pip-calls.txt``. The
+version it claims is in ``fake-version`` (3.11.7 when absent).
 """
 
 import os
@@ -17,6 +18,8 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent if HERE.parent.name in ("bin", "Scripts") else HERE.parent
 MODE_FILE = ROOT / "fake-mode"
 mode = MODE_FILE.read_text().strip() if MODE_FILE.is_file() else "healthy"
+VERSION_FILE = ROOT / "fake-version"
+version = VERSION_FILE.read_text().strip() if VERSION_FILE.is_file() else "3.11.7"
 args = sys.argv[1:]
 
 if mode == "broken":
@@ -26,7 +29,7 @@ if mode == "broken":
 if args[:1] == ["-c"]:
     code = args[1]
     if "ensurepip" in code:
-        print("3.11.7")
+        print(version)
     elif "import img23d_backend, torch" in code:
         if mode == "incomplete":
             print("ModuleNotFoundError: No module named 'torch'", file=sys.stderr)

@@ -282,6 +282,30 @@ def test_an_interpreter_that_cannot_make_environments_is_named(tmp_path: Path) -
     assert "cannot create virtual environments" in str(caught.value) and "python3-venv" in str(caught.value)
 
 
+@posix_only
+@pytest.mark.parametrize("version", ["3.10.13", "3.11.7", "3.12.1", "3.13.0"])
+def test_every_supported_python_can_be_the_base(tmp_path: Path, version: str) -> None:
+    base = fake_python(tmp_path / "base")
+    (tmp_path / "base" / "fake-version").write_text(version)
+    assert env_health.check_interpreter(base) == version
+
+
+@posix_only
+@pytest.mark.parametrize("version", ["3.9.18", "3.14.0"])
+def test_a_python_outside_the_range_says_how_to_pick_another(tmp_path: Path, version: str) -> None:
+    # Blender 6 may ship a Python the backend's pins have no wheels for: the user is told which
+    # Pythons work and where to choose one, not just that this one does not.
+    base = fake_python(tmp_path / "base")
+    (tmp_path / "base" / "fake-version").write_text(version)
+    with pytest.raises(install_mod.InstallError) as caught:
+        _install(tmp_path / "env", tmp_path, python=base)
+    message = str(caught.value)
+    assert caught.value.step is install_mod.Step.CREATE_VENV
+    assert f"is Python {version}; the backend's packages need Python 3.10 to 3.13" in message
+    assert "'Python for Install'" in message and "--python" in message
+    assert not (tmp_path / "env").exists()
+
+
 def test_a_missing_interpreter_is_named(tmp_path: Path) -> None:
     with pytest.raises(install_mod.InstallError) as caught:
         _install(tmp_path / "env", tmp_path, python=tmp_path / "nowhere" / "python3")

@@ -114,6 +114,7 @@ def test_the_install_box_draws_progress_and_cancel(addon) -> None:
         addon.runtime.install_task = None
         log = _draw_preferences(addon)
         assert "img23d.install_backend" in _operators(log)
+        assert "install_python" in [args[1] for name, args, kwargs in log if name == "prop"]
         task = task_mod.InstallTask()
         task._progress(install_mod.Step.REQUIREMENTS, 0.4, "Collecting transformers==4.57.6")
         addon.runtime.install_task = task
@@ -160,6 +161,26 @@ def test_the_token_reaches_the_backend_environment_and_nothing_else(addon, scene
     assert TOKEN not in repr(prefs.launch_settings())
 
 
+# --- the interpreter it builds on -----------------------------------------------------------------
+
+def test_a_blender_python_outside_the_range_names_the_preference_to_set(addon, tmp_path: Path) -> None:
+    # Stands in for a future Blender whose Python the backend's pins have no wheels for.
+    future = tmp_path / "python3.14"
+    future.write_text("#!/bin/sh\necho 3.14.0\n")
+    future.chmod(0o755)
+    prefs = _prefs()
+    prefs.install_python = str(future)
+    target = tmp_path / "env"
+    try:
+        with pytest.raises(RuntimeError, match=r"is Python 3\.14\.0; the backend's packages need Python "
+                                               r"3\.10 to 3\.13: .*'Python for Install'"):
+            bpy.ops.img23d.install_backend(target=str(target))
+    finally:
+        prefs.install_python = ""
+        addon.runtime.install_task = None
+    assert not target.exists()
+
+
 # --- a real install -------------------------------------------------------------------------------
 
 def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.CaptureFixture[str]) -> None:
@@ -178,6 +199,8 @@ def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.C
     assert "Collecting" not in out + err  # pip's output went to the log, not the console
     installed = task.result
     assert installed.action == "created" and installed.device == "cpu"
+    # Blender's own Python was the base: 3.11 in Blender 4.2 to 5.0, 3.13 in 5.1 and 5.2.
+    assert f"interpreter: Python {sys.version_info.major}.{sys.version_info.minor}." in installed.log_path.read_text()
     assert installed.torch_version.startswith("2.13.0") and installed.python == addon.preferences.installed_env_python()
     log = installed.log_path.read_text()
     assert "== Start the backend ==" in log and "Successfully installed" in log
