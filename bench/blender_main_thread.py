@@ -108,7 +108,7 @@ def bench_import(bpy, addon, tmp: Path, repeats: int = 5) -> dict:
         scene_import.place(obj, scene_import.Placement((100, 100, 900, 900), (1024, 1024)))
         seconds.append(time.perf_counter() - started)
         faces = len(obj.data.polygons)
-        images = [n.image.size[:] for m in obj.data.materials if m and m.use_nodes
+        images = [n.image.size[:] for m in obj.data.materials if m and m.node_tree
                   for n in m.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
         bpy.data.objects.remove(obj, do_unlink=True)
     return {"faces": faces, "texture": list(images[0]) if images else None,

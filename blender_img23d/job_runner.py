@@ -77,9 +77,17 @@ class JobRunner:
                 self._handle(message)
         return self.done
 
-    def run_to_end(self, poll: float = 0.05) -> Outcome:
-        """Background mode and scripts: block until the job ends."""
+    def run_to_end(self, poll: float = 0.05, timeout: float | None = None) -> Outcome:
+        """Background mode and scripts: block until the job ends.
+
+        With ``timeout`` (seconds), a job still running then is cancelled and ``TimeoutError``
+        raised, so a caller that must not wait forever (a pipeline, a test) hears why.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not self.tick(budget_seconds=1.0):
+            if deadline is not None and time.monotonic() > deadline:
+                self.cancel()
+                raise TimeoutError(f"the {self.kind} job did not end within {timeout:g} s; it was cancelled")
             time.sleep(poll)
         return self.outcome
 

@@ -106,7 +106,10 @@ def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map:
 
 def _material(name: str, image: bpy.types.Image, uv_map: str | None) -> bpy.types.Material:
     material = bpy.data.materials.new(name)
-    material.use_nodes = True
+    if material.node_tree is None:
+        # Blender 4.x makes new materials without nodes; from 5.0 they always have a tree and
+        # ``use_nodes`` is deprecated (gone in 6.0), so it is set only where it is needed.
+        material.use_nodes = True
     nodes, links = material.node_tree.nodes, material.node_tree.links
     shader = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
     texture = nodes.new("ShaderNodeTexImage")

@@ -1,12 +1,15 @@
 """The main job, headless: picture + names -> objects in a Blender scene, a .blend and a preview.
 
     .venv/bin/python scripts/main_job.py [--models tiny|default] [--image PATH] [--names "a, b"]
-                                         [--out DIR] [--no-texture]
+                                         [--out DIR] [--no-texture] [--backend-python PATH]
 
 Runs Blender as a Python module (the same code as ``blender -b --python``): builds the
 extension zip, installs it into a private Blender user folder under ``--out``, points it at
-this environment's Python as the backend, runs ``bpy.ops.img23d.generate`` and writes
-``<out>/scene.blend`` and a small Cycles (CPU) render ``<out>/preview.png``.
+the backend's Python, runs ``bpy.ops.img23d.generate`` and writes ``<out>/scene.blend`` and a
+small Cycles (CPU) render ``<out>/preview.png``.
+
+The backend's Python is ``--backend-python``, else ``$IMG23D_BACKEND_PYTHON``, else the
+repository's ``.venv``: the Blender running this script need not have the backend's packages.
 """
 
 from __future__ import annotations
@@ -22,6 +25,14 @@ DEFAULT_IMAGE = ROOT.parent / "shared" / "data" / "house_scene.png"
 ADDON_MODULE = "bl_ext.user_default.img23d"
 
 
+def default_backend_python() -> Path:
+    """``$IMG23D_BACKEND_PYTHON``, else the repository's ``.venv`` interpreter."""
+    chosen = os.environ.get("IMG23D_BACKEND_PYTHON", "").strip()
+    if chosen:
+        return Path(chosen)
+    return ROOT / ".venv" / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", choices=("tiny", "default"), default="tiny")
@@ -29,7 +40,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--names", default="house, chimney, barrel")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "main-job")
     parser.add_argument("--no-texture", action="store_true")
-    return parser.parse_args(argv)
+    parser.add_argument("--backend-python", type=Path, default=None,
+                        help="the interpreter of an environment with the backend's packages "
+                             "(default: $IMG23D_BACKEND_PYTHON, else .venv)")
+    args = parser.parse_args(argv)
+    args.backend_python = (args.backend_python or default_backend_python()).expanduser()
+    if not args.backend_python.is_file():
+        parser.error(f"no backend Python at {args.backend_python}: run scripts/setup_env.sh, or pass "
+                     "--backend-python (or set IMG23D_BACKEND_PYTHON) to an environment with the backend")
+    return args
 
 
 def install_addon(out: Path):
@@ -46,7 +65,7 @@ def install_addon(out: Path):
 
 def configure(bpy, args: argparse.Namespace) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.python_path = sys.executable
+    prefs.python_path = str(args.backend_python)
     prefs.runs_dir = str(args.out.resolve() / "runs")
     prefs.model_set = args.models.upper()
     if args.models == "default":

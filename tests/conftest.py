@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,30 @@ def backend_env(tiny_root: Path) -> dict[str, str]:
                 "OMP_NUM_THREADS": "2"})
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "backend"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+# --- no deprecated Blender API in the add-on -----------------------------------------------------
+
+def _from_the_addon(filename: str) -> bool:
+    """True for the add-on's own source: the repository's folder or an installed extension's."""
+    path = Path(filename).as_posix()
+    return path.startswith((REPO / "blender_img23d").as_posix() + "/") or "/extensions/user_default/img23d/" in path
+
+
+@pytest.fixture(autouse=True)
+def no_deprecations_from_the_addon():
+    """Fail a test in which the add-on's own code used a deprecated API.
+
+    Blender reports deprecated API use (``Material.use_nodes`` in 5.x, gone in 6.0) as a
+    DeprecationWarning from C, where an "error" warning filter cannot raise cleanly (the
+    exception surfaces later, somewhere else), so the warnings are recorded and checked here.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        yield
+    ours = [f"{Path(w.filename).name}:{w.lineno}: {w.message}" for w in caught
+            if issubclass(w.category, DeprecationWarning) and _from_the_addon(w.filename)]
+    assert not ours, "the add-on used deprecated API: " + "; ".join(ours)
 
 
 # --- fault ledger: every fault-injection test is counted, and so is any data it lost -------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 from types import ModuleType
 from typing import Any
 
@@ -41,3 +43,21 @@ def configure_preferences(runs_dir: Path | None = None) -> None:
     if runs_dir is not None:
         configure_preferences.runs_dir = str(runs_dir)  # type: ignore[attr-defined]
     prefs.runs_dir = configure_preferences.runs_dir  # type: ignore[attr-defined]
+
+
+# How long a tiny-model job may take in these tests before the wait fails (2-core CI, under load).
+JOB_TIMEOUT = 180.0
+
+
+def tick_until(runner: Any, condition: Callable[[], bool], what: str, timeout: float = JOB_TIMEOUT) -> None:
+    """Drive ``runner`` as the panel's timer does until ``condition()``; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        runner.tick()
+        assert not runner.done or condition(), f"the job ended before {what}: {runner.outcome.summary()}"
+        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
+        time.sleep(0.05)
+
+
+def reached_stage(session: Any, stage: str) -> Callable[[], bool]:
+    return lambda: session.progress is not None and session.progress.stage == stage

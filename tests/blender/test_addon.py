@@ -9,7 +9,8 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE, BACKEND_PYTHON, REPO, configure_preferences  # noqa: E402
+from blender_support import (ADDON_MODULE, BACKEND_PYTHON, JOB_TIMEOUT, REPO, configure_preferences,  # noqa: E402
+                             reached_stage, tick_until)
 
 HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 
@@ -147,14 +148,9 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
     request = protocol.GenerateRequest(image=str(HOUSE), targets=["house"],
                                        options=protocol.JobOptions(steps=200, octree_resolution=32, texture=False))
     runner = runner_mod.JobRunner(session, scene, request, "house_scene")
-    import time
-    deadline = time.monotonic() + 120
-    while not (session.progress and session.progress.stage == "shape"):
-        runner.tick()
-        time.sleep(0.05)
-        assert time.monotonic() < deadline, "the job never reached the shape stage"
+    tick_until(runner, reached_stage(session, "shape"), "the shape stage")
     session.process.kill()
-    outcome = runner.run_to_end()
+    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     assert outcome.error_code == "backend_unavailable" and "stopped unexpectedly" in outcome.error
     assert session.state.value == "error"
     scene.img23d.targets = "chimney"
@@ -172,14 +168,11 @@ def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
     request = protocol.GenerateRequest(image=str(HOUSE), targets=["house", "door"],
                                        options=protocol.JobOptions(steps=200, octree_resolution=32, texture=False))
     runner = runner_mod.JobRunner(session, scene, request, "house_scene")
-    import time
-    while not (session.progress and session.progress.stage == "shape"):
-        runner.tick()
-        time.sleep(0.05)
+    tick_until(runner, reached_stage(session, "shape"), "the shape stage")
     assert bpy.ops.img23d.cancel() == {"CANCELLED"}  # the operator only knows runtime.active_runner
     addon.runtime.active_runner = runner
     assert bpy.ops.img23d.cancel() == {"FINISHED"}
-    outcome = runner.run_to_end()
+    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     addon.runtime.active_runner = None
     assert outcome.cancelled and outcome.objects == []
     assert set(bpy.data.objects) == objects and set(bpy.data.meshes) == meshes

@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from importlib import import_module
 from pathlib import Path
@@ -22,7 +24,8 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE, REPO, configure_preferences  # noqa: E402
+from blender_support import (ADDON_MODULE, BACKEND_PYTHON, JOB_TIMEOUT, REPO, configure_preferences,  # noqa: E402
+                             reached_stage, tick_until)
 
 HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 PENGUIN = REPO.parent / "shared" / "data" / "penguin_sign.png"
@@ -55,7 +58,7 @@ def fresh_backend(addon, monkeypatch):
 
 def _fake_python(tmp_path: Path, mode: str) -> Path:
     script = tmp_path / f"fake-python-{mode}"
-    script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_BACKEND}" {mode} "$@"\n')
+    script.write_text(f'#!/bin/sh\nexec "{BACKEND_PYTHON}" "{FAKE_BACKEND}" {mode} "$@"\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
 
@@ -69,21 +72,14 @@ def _runner(addon, scene, targets: list[str], image: Path = HOUSE, **options):
     return runner_mod.JobRunner(addon.runtime.session(), scene, request, Path(image).stem)
 
 
-def _tick_until(runner, condition, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        runner.tick()
-        assert not runner.done or condition(), f"the job ended first: {runner.outcome.summary()}"
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def _wait_marked(run_dir: Path, timeout: float = 30.0) -> str:
+    """The run's status once it is no longer "running"; fails after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         status = json.loads((run_dir / "manifest.json").read_text())["status"]
-        if status != "running" or time.monotonic() > deadline:
+        if status != "running":
             return status
+        assert time.monotonic() < deadline, f"{run_dir.name} was still 'running' after {timeout:g} s"
         time.sleep(0.1)
 
 
@@ -179,7 +175,7 @@ def _blender_script(zip_path: Path, runs: Path, tiny_root: Path, ending: str) ->
                                                  enable_on_install=True)
         addon = sys.modules["{ADDON_MODULE}"]
         prefs = bpy.context.preferences.addons["{ADDON_MODULE}"].preferences
-        prefs.python_path, prefs.model_set, prefs.device = sys.executable, "TINY", "cpu"
+        prefs.python_path, prefs.model_set, prefs.device = {BACKEND_PYTHON!r}, "TINY", "cpu"
         prefs.runs_dir = {str(runs / "runs")!r}
         from importlib import import_module
         protocol = addon.shared.protocol
@@ -189,11 +185,35 @@ def _blender_script(zip_path: Path, runs: Path, tiny_root: Path, ending: str) ->
                                                                        texture=False))
         runner = runner_mod.JobRunner(addon.runtime.session(), bpy.context.scene, request, "house")
         session = addon.runtime.session()
+        deadline = time.monotonic() + {JOB_TIMEOUT}
         while not (session.progress and session.progress.stage == "shape"):
+            if runner.done or time.monotonic() > deadline:
+                sys.exit("the job never reached the shape stage: " + runner.outcome.summary())
             runner.tick(); time.sleep(0.05)
         print("BACKEND_PID", session.process.pid, flush=True)
         {ending}
     """)
+
+
+def _line_starting(proc: subprocess.Popen, prefix: str, timeout: float) -> str:
+    """The first stdout line of ``proc`` that starts with ``prefix``; fails after ``timeout`` s."""
+    lines: "queue.Queue[str | None]" = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no line starting {prefix!r} within {timeout:g} s") from None
+        assert line is not None, f"the process ended (exit {proc.wait()}) before printing {prefix!r}"
+        if line.startswith(prefix):
+            return line
 
 
 @pytest.mark.fault("blender")
@@ -204,13 +224,13 @@ def test_blender_going_away_mid_job_takes_the_backend_with_it(addon, addon_zip, 
     script.write_text(_blender_script(addon_zip, tmp_path, tiny_root, ending))
     env = {k: v for k, v in os.environ.items() if k != "BLENDER_USER_RESOURCES"}
     blender = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
-    pid = None
-    for line in blender.stdout:
-        if line.startswith("BACKEND_PID"):
-            pid = int(line.split()[1])
-            break
-    assert pid is not None and psutil.pid_exists(pid)
-    blender.wait(timeout=60)
+    try:
+        pid = int(_line_starting(blender, "BACKEND_PID", JOB_TIMEOUT).split()[1])
+        assert psutil.pid_exists(pid)
+        blender.wait(timeout=60)
+    finally:
+        if blender.poll() is None:
+            blender.kill()
     gone_at = time.monotonic()
     while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() - gone_at < 2.0, "the backend outlived Blender by 2 s"
@@ -225,7 +245,7 @@ def test_disabling_the_add_on_mid_job_stops_the_backend_cleanly(addon, scene, fr
     runner = _runner(addon, scene, ["house"], **SLOW)
     addon.runtime.active_runner = runner
     session = addon.runtime.session()
-    _tick_until(runner, lambda: session.progress is not None and session.progress.stage == "shape")
+    tick_until(runner, reached_stage(session, "shape"), "the shape stage")
     pid = session.process.pid
     addon_utils.disable(ADDON_MODULE, default_set=True)
     try:
@@ -248,14 +268,14 @@ def test_disabling_the_add_on_mid_job_stops_the_backend_cleanly(addon, scene, fr
 def _one_message_at_a_time(runner, after_first_object) -> None:
     """Hand the runner one event at a time, so the scene can change between two objects."""
     changed = False
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + JOB_TIMEOUT
     while not runner.done:
         for message in runner.session.pump(max_messages=1):
             runner._handle(message)
             if runner.outcome.objects and not changed:
                 after_first_object()
                 changed = True
-        assert time.monotonic() < deadline
+        assert time.monotonic() < deadline, f"the job did not end within {JOB_TIMEOUT:g} s"
         time.sleep(0.01)
 
 
@@ -307,7 +327,7 @@ def test_an_image_changed_after_generate_is_recorded_as_used(addon, scene, fresh
     shutil.copy(HOUSE, picture)
     runner = _runner(addon, scene, [], image=picture)  # queued until the backend says hello
     shutil.copy(PENGUIN, picture)                       # the artist overwrites the file meanwhile
-    outcome = runner.run_to_end()
+    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     assert outcome.ok
     manifest = json.loads((Path(outcome.run_dir) / "manifest.json").read_text())
     assert manifest["image"]["sha256"] == hashlib.sha256(PENGUIN.read_bytes()).hexdigest()
@@ -322,7 +342,7 @@ def test_an_image_deleted_after_generate_is_reported(addon, scene, fresh_backend
     shutil.copy(HOUSE, picture)
     runner = _runner(addon, scene, ["house"], image=picture)
     picture.unlink()
-    outcome = runner.run_to_end()
+    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     assert outcome.error_code == "image_unreadable" and "no file at" in outcome.error
 
 
@@ -338,7 +358,7 @@ def test_a_second_generate_while_one_runs_is_refused(addon, scene, fresh_backend
             addon.runtime.session().submit(protocol.GenerateRequest(image=str(HOUSE), targets=["door"]))
     finally:
         runner.cancel()
-        runner.run_to_end()
+        runner.run_to_end(timeout=JOB_TIMEOUT)
         addon.runtime.active_runner = None
 
 
@@ -366,7 +386,7 @@ def test_a_truncated_glb_fails_that_target_and_the_others_arrive(addon, scene, f
     _prefs().python_path = str(_fake_python(tmp_path, "truncated_glb"))
     objects, meshes = set(bpy.data.objects), set(bpy.data.meshes)
     runner = _runner(addon, scene, ["house", "chimney"])
-    outcome = runner.run_to_end()
+    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     assert outcome.objects == ["house"]
     assert len(outcome.failed_targets) == 1 and outcome.failed_targets[0].startswith("chimney: ")
     assert set(bpy.data.objects) - objects == {bpy.data.objects["house"]}  # nothing half-imported

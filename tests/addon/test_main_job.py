@@ -1,0 +1,56 @@
+"""The main job's choice of the backend's Python: an option, else the environment, else .venv.
+
+Blender running the main job may be one whose Python lacks the backend's packages (5.2 with
+a 3.11 backend, say); it must never assume its own interpreter is the backend's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from addon_package import REPO
+
+
+def _main_job() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("img23d_main_job", REPO / "scripts" / "main_job.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # bpy is imported only when the job runs, not here
+    return module
+
+
+def _interpreter(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    python = folder / "python"
+    python.write_text("#!/bin/sh\n")
+    return python
+
+
+def test_the_option_wins_over_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMG23D_BACKEND_PYTHON", str(_interpreter(tmp_path / "from-env")))
+    chosen = _interpreter(tmp_path / "from-option")
+    assert _main_job().parse_args(["--backend-python", str(chosen)]).backend_python == chosen
+
+
+def test_the_environment_variable_is_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    python = _interpreter(tmp_path / "from-env")
+    monkeypatch.setenv("IMG23D_BACKEND_PYTHON", str(python))
+    assert _main_job().parse_args([]).backend_python == python
+
+
+def test_the_default_is_the_repository_venv_not_this_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IMG23D_BACKEND_PYTHON", raising=False)
+    default = _main_job().default_backend_python()
+    assert default == REPO / ".venv" / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def test_a_missing_interpreter_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        _main_job().parse_args(["--backend-python", str(tmp_path / "nowhere")])
+    assert caught.value.code == 2
+    assert "no backend Python at" in capsys.readouterr().err
