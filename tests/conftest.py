@@ -70,16 +70,18 @@ FINAL_STATUSES = {"finished", "failed", "cancelled", "interrupted"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "fault(name): the test injects the named fault")
+    config.addinivalue_line("markers", "fault(name, count=1): the test injects the named fault (count times)")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    if report.when == "call" and item.get_closest_marker("fault") is not None:
-        _LEDGER["injected"] += 1
-        _LEDGER["survived"] += int(report.passed)
+    marker = item.get_closest_marker("fault")
+    if report.when == "call" and marker is not None:
+        count = int(marker.kwargs.get("count", 1))
+        _LEDGER["injected"] += count
+        _LEDGER["survived"] += count * int(report.passed)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -72,30 +72,42 @@ def test_out_of_memory_at_a_stage_is_reported_and_the_backend_carries_on(backend
     nothing_lost(tmp_path)
 
 
-@pytest.mark.fault("backend")
-@pytest.mark.parametrize("stage", ["load", "grounding", "matting", "shape", "export"])
-def test_a_backend_killed_in_a_stage_leaves_a_run_the_next_backend_marks_interrupted(
-        backend_env, tmp_path: Path, stage: str, nothing_lost) -> None:
-    proc = _backend(backend_env, tmp_path, failpoints=f"{stage}:kill")
-    try:
-        proc.send({"type": "generate", "id": "j1", "image": str(HOUSE), "targets": ["house"],
-                   "options": FAST_OPTIONS})
-        assert proc.proc.wait(timeout=120) == -9  # SIGKILL, in that stage
-    finally:
-        proc.close()
-    [run] = list(tmp_path.iterdir())
-    assert json.loads((run / "manifest.json").read_text())["status"] == "running"
-    successor = _backend(backend_env, tmp_path)
-    try:
-        deadline = time.monotonic() + 30
-        while json.loads((run / "manifest.json").read_text())["status"] == "running":
-            assert time.monotonic() < deadline, "the new backend never marked the killed run"
-            time.sleep(0.1)
-        manifest = json.loads((run / "manifest.json").read_text())
-        assert manifest["status"] == "interrupted" and "stopped while this job ran" in manifest["errors"][-1]["message"]
-        assert _generate(successor, "j2", targets=["door"])["type"] == "result"
-    finally:
-        successor.close()
+KILL_STAGES = ("load", "grounding", "matting", "shape", "export")
+
+
+def _status(run: Path) -> str:
+    return json.loads((run / "manifest.json").read_text())["status"]
+
+
+@pytest.mark.fault("backend", count=len(KILL_STAGES))
+def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_interrupted(
+        backend_env, tmp_path: Path, nothing_lost) -> None:
+    """SIGKILL in every stage, one backend after another: each new backend first marks the run
+    its killed predecessor left "running" as interrupted, then is itself killed in the next
+    stage; the last one, unarmed, marks the last run and still makes a mesh."""
+    left_running: Path | None = None
+    for stage in (*KILL_STAGES, None):
+        proc = _backend(backend_env, tmp_path, failpoints=f"{stage}:kill" if stage else "")
+        try:
+            if left_running is not None:
+                deadline = time.monotonic() + 30
+                while _status(left_running) == "running":
+                    assert time.monotonic() < deadline, f"{left_running.name} was never marked interrupted"
+                    time.sleep(0.1)
+                manifest = json.loads((left_running / "manifest.json").read_text())
+                assert manifest["status"] == "interrupted"
+                assert "stopped while this job ran" in manifest["errors"][-1]["message"]
+            if stage is None:
+                assert _generate(proc, "last", targets=["door"])["type"] == "result"
+                break
+            before = set(tmp_path.iterdir())
+            proc.send({"type": "generate", "id": f"killed-in-{stage}", "image": str(HOUSE), "targets": ["house"],
+                       "options": FAST_OPTIONS})
+            assert proc.proc.wait(timeout=120) == -9, f"the backend was not killed in {stage}"  # SIGKILL
+        finally:
+            proc.close()
+        [left_running] = set(tmp_path.iterdir()) - before
+        assert _status(left_running) == "running", f"killed in {stage}, yet the manifest says how it ended"
     nothing_lost(tmp_path)
 
 

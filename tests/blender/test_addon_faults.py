@@ -46,6 +46,16 @@ def _runs_dir() -> Path:
 
 
 @pytest.fixture
+def shared_backend(addon):
+    """The normal preferences and a backend that may be one an earlier test left running: for
+    tests whose fault is in the scene, so that a backend start is not paid for each of them."""
+    configure_preferences()
+    if addon.runtime.has_session() and addon.runtime.session().state.value == "error":
+        addon.runtime.shutdown()
+    yield
+
+
+@pytest.fixture
 def fresh_backend(addon, monkeypatch):
     """Each fault test starts and ends with no backend running, and the normal preferences."""
     addon.runtime.shutdown()
@@ -280,48 +290,6 @@ def _one_message_at_a_time(runner, after_first_object) -> None:
 
 
 @pytest.mark.fault("blender")
-def test_the_run_collection_deleted_mid_job_is_made_again(addon, scene, fresh_backend) -> None:
-    runner = _runner(addon, scene, ["house", "chimney", "barrel"])
-    _one_message_at_a_time(runner, lambda: bpy.data.collections.remove(runner.collection))
-    assert runner.outcome.ok and len(runner.outcome.objects) == 3
-    survivors = [bpy.data.objects[name] for name in runner.outcome.objects[1:]]
-    assert all(obj.users_collection and obj.users_collection[0].name in scene.collection.children
-               for obj in survivors)
-
-
-@pytest.mark.fault("blender")
-def test_undo_mid_job_does_not_break_the_job(addon, scene, fresh_backend) -> None:
-    runner = _runner(addon, scene, ["house", "chimney", "barrel"])
-
-    def undo() -> None:
-        # In background mode Blender keeps no undo stack; removing what the run made is what
-        # an undo of it does to the data, and leaves the runner holding dead references.
-        if bpy.ops.ed.undo.poll():
-            bpy.ops.ed.undo()
-        else:
-            bpy.data.objects.remove(bpy.data.objects[runner.outcome.objects[0]])
-            bpy.data.collections.remove(runner.collection)
-
-    _one_message_at_a_time(runner, undo)
-    assert runner.outcome.ok and len(runner.outcome.objects) == 3
-    assert all(name in bpy.data.objects for name in runner.outcome.objects[1:])
-
-
-@pytest.mark.fault("blender")
-def test_a_scene_deleted_mid_job_is_reported_and_its_files_kept(addon, fresh_backend) -> None:
-    doomed = bpy.data.scenes.new("doomed")
-    runner = _runner(addon, doomed, ["house", "chimney", "barrel"])
-    _one_message_at_a_time(runner, lambda: bpy.data.scenes.remove(doomed))
-    assert runner.outcome.finished and len(runner.outcome.objects) == 1
-    assert len(runner.outcome.failed_targets) == 2 and all("scene is gone" in f for f in runner.outcome.failed_targets)
-    run = Path(runner.outcome.run_dir)
-    assert {p.name for p in run.glob("*.glb")} == {"house.glb", "chimney.glb", "barrel.glb"}
-    for name in runner.outcome.objects:
-        bpy.data.objects.remove(bpy.data.objects[name])
-    bpy.data.collections.remove(runner.collection)  # it belonged to the deleted scene
-
-
-@pytest.mark.fault("blender")
 def test_an_image_changed_after_generate_is_recorded_as_used(addon, scene, fresh_backend, tmp_path) -> None:
     picture = tmp_path / "picture.png"
     shutil.copy(HOUSE, picture)
@@ -344,22 +312,6 @@ def test_an_image_deleted_after_generate_is_reported(addon, scene, fresh_backend
     picture.unlink()
     outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     assert outcome.error_code == "image_unreadable" and "no file at" in outcome.error
-
-
-@pytest.mark.fault("blender")
-def test_a_second_generate_while_one_runs_is_refused(addon, scene, fresh_backend) -> None:
-    runner = _runner(addon, scene, ["house"], **SLOW)
-    addon.runtime.active_runner = runner
-    try:
-        with pytest.raises(RuntimeError, match="A job is already running"):
-            bpy.ops.img23d.generate()
-        protocol = _protocol()
-        with pytest.raises(protocol.ProtocolError, match="already running"):
-            addon.runtime.session().submit(protocol.GenerateRequest(image=str(HOUSE), targets=["door"]))
-    finally:
-        runner.cancel()
-        runner.run_to_end(timeout=JOB_TIMEOUT)
-        addon.runtime.active_runner = None
 
 
 # --- disks and files ------------------------------------------------------------------------
@@ -392,9 +344,68 @@ def test_a_truncated_glb_fails_that_target_and_the_others_arrive(addon, scene, f
     assert set(bpy.data.objects) - objects == {bpy.data.objects["house"]}  # nothing half-imported
     assert len(set(bpy.data.meshes) - meshes) == 1
 
+# --- one backend kept across tests: what these break is the scene, not the backend ------------
 
 @pytest.mark.fault("blender")
-def test_paths_with_spaces_and_non_ascii_work(addon, scene, fresh_backend, tmp_path) -> None:
+def test_the_run_collection_deleted_mid_job_is_made_again(addon, scene, shared_backend) -> None:
+    runner = _runner(addon, scene, ["house", "chimney", "barrel"])
+    _one_message_at_a_time(runner, lambda: bpy.data.collections.remove(runner.collection))
+    assert runner.outcome.ok and len(runner.outcome.objects) == 3
+    survivors = [bpy.data.objects[name] for name in runner.outcome.objects[1:]]
+    assert all(obj.users_collection and obj.users_collection[0].name in scene.collection.children
+               for obj in survivors)
+
+
+@pytest.mark.fault("blender")
+def test_undo_mid_job_does_not_break_the_job(addon, scene, shared_backend) -> None:
+    runner = _runner(addon, scene, ["house", "chimney", "barrel"])
+
+    def undo() -> None:
+        # In background mode Blender keeps no undo stack; removing what the run made is what
+        # an undo of it does to the data, and leaves the runner holding dead references.
+        if bpy.ops.ed.undo.poll():
+            bpy.ops.ed.undo()
+        else:
+            bpy.data.objects.remove(bpy.data.objects[runner.outcome.objects[0]])
+            bpy.data.collections.remove(runner.collection)
+
+    _one_message_at_a_time(runner, undo)
+    assert runner.outcome.ok and len(runner.outcome.objects) == 3
+    assert all(name in bpy.data.objects for name in runner.outcome.objects[1:])
+
+
+@pytest.mark.fault("blender")
+def test_a_scene_deleted_mid_job_is_reported_and_its_files_kept(addon, shared_backend) -> None:
+    doomed = bpy.data.scenes.new("doomed")
+    runner = _runner(addon, doomed, ["house", "chimney", "barrel"])
+    _one_message_at_a_time(runner, lambda: bpy.data.scenes.remove(doomed))
+    assert runner.outcome.finished and len(runner.outcome.objects) == 1
+    assert len(runner.outcome.failed_targets) == 2 and all("scene is gone" in f for f in runner.outcome.failed_targets)
+    run = Path(runner.outcome.run_dir)
+    assert {p.name for p in run.glob("*.glb")} == {"house.glb", "chimney.glb", "barrel.glb"}
+    for name in runner.outcome.objects:
+        bpy.data.objects.remove(bpy.data.objects[name])
+    bpy.data.collections.remove(runner.collection)  # it belonged to the deleted scene
+
+
+@pytest.mark.fault("blender")
+def test_a_second_generate_while_one_runs_is_refused(addon, scene, shared_backend) -> None:
+    runner = _runner(addon, scene, ["house"], **SLOW)
+    addon.runtime.active_runner = runner
+    try:
+        with pytest.raises(RuntimeError, match="A job is already running"):
+            bpy.ops.img23d.generate()
+        protocol = _protocol()
+        with pytest.raises(protocol.ProtocolError, match="already running"):
+            addon.runtime.session().submit(protocol.GenerateRequest(image=str(HOUSE), targets=["door"]))
+    finally:
+        runner.cancel()
+        runner.run_to_end(timeout=JOB_TIMEOUT)
+        addon.runtime.active_runner = None
+
+
+@pytest.mark.fault("blender")
+def test_paths_with_spaces_and_non_ascii_work(addon, scene, shared_backend, tmp_path) -> None:
     folder = tmp_path / "ünï cødé folder"
     folder.mkdir()
     picture = folder / "house scene ü.png"
@@ -405,7 +416,7 @@ def test_paths_with_spaces_and_non_ascii_work(addon, scene, fresh_backend, tmp_p
     assert [o.name for o in bpy.data.collections["house scene ü"].objects] == ["chimney"]
 
 
-def test_import_run_brings_a_finished_run_back(addon, scene, fresh_backend) -> None:
+def test_import_run_brings_a_finished_run_back(addon, scene, shared_backend) -> None:
     assert bpy.ops.img23d.generate() == {"FINISHED"}
     [collection] = bpy.data.objects["house"].users_collection
     made = {o.name: o.matrix_world.copy() for o in collection.objects}

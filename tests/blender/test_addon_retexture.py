@@ -79,12 +79,13 @@ def test_a_uv_sphere_keeps_its_uv_map_exactly(addon, paint_scene) -> None:
     assert original == []
 
 
-def test_a_300k_face_mesh_is_painted_through_a_proxy_and_keeps_its_faces(addon, paint_scene) -> None:
-    bpy.ops.mesh.primitive_uv_sphere_add(segments=550, ring_count=275)
+def test_a_mesh_far_over_the_face_budget_is_painted_through_a_proxy_and_keeps_its_faces(addon, paint_scene) -> None:
+    # 20 times the budget: the proxy path, at a size that keeps the test quick on a 2-core CPU.
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=200, ring_count=160)
     obj = bpy.context.active_object
     faces = len(obj.data.polygons)
     triangles = sum(len(p.vertices) - 2 for p in obj.data.polygons)
-    assert triangles > 300_000
+    assert triangles > 20 * 3000
     paint_scene.img23d.face_budget = 3000
     _select_only(obj)
     assert bpy.ops.img23d.retexture() == {"FINISHED"}
