@@ -16,7 +16,8 @@ from PIL import Image
 from ..models.placement import LoadedModel
 from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn, working_dtype
-from .detections import Detection, TargetMatch, grounding_prompt, match_targets, parse_detections
+from .detections import Detection, grounding_prompt, parse_detections
+from .matching import TargetMatch, match_targets
 
 __all__ = ["Detection", "TargetMatch", "GroundingModel", "load_grounding", "ground", "parse_detections",
            "match_targets", "grounding_prompt"]
