@@ -95,7 +95,7 @@ def test_face_budget_is_applied(engine: Engine) -> None:
 
 
 def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
-    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces; the floater's 20 are under 1%
+    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces; the floater's 20 are under 0.5%
     floater = trimesh.creation.icosphere(subdivisions=0, radius=0.01)
     floater.apply_translation([3, 0, 0])
     vertices = np.vstack([body.vertices, floater.vertices])
@@ -106,6 +106,20 @@ def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
     assert len(f) == len(body.faces)
     assert stats.floaters_removed == len(floater.faces)
     assert np.abs(v).max() < 1.01  # the floater at x=3 is gone
+
+
+def test_cleanup_keeps_a_small_part_that_hy3dgen_keeps() -> None:
+    # A separate part with 0.78% of the body's faces: over hy3dgen's 0.5% floater threshold, so
+    # a real part (a handle, a spout), not noise.
+    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces
+    part = trimesh.creation.cylinder(radius=0.05, height=0.3, sections=10)  # 40 faces
+    part.apply_translation([1.5, 0, 0])
+    assert 0.005 < len(part.faces) / len(body.faces) < 0.01
+    vertices = np.vstack([body.vertices, part.vertices])
+    faces = np.vstack([body.faces, part.faces + len(body.vertices)])
+    v, f, stats = cleanup.clean_mesh(vertices, faces, face_budget=10_000)
+    assert len(f) == len(body.faces) + len(part.faces) and stats.floaters_removed == 0
+    assert v[:, 0].max() > 1.4  # the part is still there
 
 
 def test_cleanup_decimates_to_the_budget_and_handles_empty_input() -> None:
