@@ -25,7 +25,7 @@ from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
 from .models import placement
 from .models.memory import PeakMeter, device_memory, is_out_of_memory
-from .models.registry import PAINT_ROLES, ROLES, ModelSet
+from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
                        Progress, ProtocolError, RetextureRequest)
 from .runs import Manifest, RunFolder, TargetRecord
@@ -244,7 +244,7 @@ class _JobRun:
             with self.manager.use("grounding") as grounder:
                 raw = ground(grounder, image.image, targets,
                              max_new_tokens=spec.options.get("max_new_tokens", 1024),
-                             max_pixels=spec.options.get("max_pixels", 1280 * 28 * 28), cancel=self.job.cancel,
+                             max_pixels=spec.options.get("max_pixels", GROUNDING_MAX_PIXELS), cancel=self.job.cancel,
                              progress=self.progress, min_new_tokens=spec.options.get("min_new_tokens", 0))
             if "fixed_answer" in spec.options:
                 # Only the benchmark's full-size random replica sets this: its generation runs for
