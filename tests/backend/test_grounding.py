@@ -47,3 +47,40 @@ def test_a_fitted_picture_reaches_the_model_as_it_was_fitted(size: tuple[int, in
 def test_a_big_picture_uses_nearly_all_of_the_token_budget() -> None:
     picture = fit_pixels(Image.new("RGB", (4000, 3000)), GROUNDING_MAX_PIXELS)
     assert 0.95 * TOKENS <= picture.width * picture.height // (32 * 32) <= TOKENS
+
+
+# --- precision: bf16 where the device has it, fp32 where it does not, never fp16 ----------------
+
+@pytest.mark.parametrize("kind, capability, macos_14, expected", [
+    ("cuda", (9, 0), False, "bfloat16"),   # Hopper
+    ("cuda", (8, 6), False, "bfloat16"),   # Ampere
+    ("cuda", (7, 5), False, "float32"),    # Turing: bf16 only emulated
+    ("cuda", (6, 1), False, "float32"),    # Pascal
+    ("mps", None, True, "bfloat16"),       # macOS 14+
+    ("mps", None, False, "float32"),       # macOS 13: no bf16 on Metal
+    ("cpu", None, False, "float32"),
+])
+def test_qwen3_vl_never_runs_in_fp16(monkeypatch, kind: str, capability, macos_14: bool, expected: str) -> None:
+    import torch
+
+    from img23d_backend.stages._common import grounding_dtype
+
+    def device_capability(device=None):
+        assert torch.device(device).type == "cuda"  # asked about the device in use
+        return capability
+
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", device_capability)
+    monkeypatch.setattr(torch.backends.mps, "is_macos_or_newer", lambda major, minor: macos_14 and major <= 14)
+    assert grounding_dtype(torch.device(kind)) == getattr(torch, expected)
+
+
+def test_the_grounding_loader_uses_the_grounding_dtype(tiny_root, monkeypatch) -> None:
+    import torch
+
+    from img23d_backend.stages import grounding
+
+    asked = []
+    monkeypatch.setattr(grounding, "grounding_dtype", lambda device: asked.append(device) or torch.bfloat16)
+    loaded = grounding.load_grounding(tiny_root / "qwen3-vl", torch.device("cpu"))
+    assert asked == [torch.device("cpu")] and loaded.obj.model.dtype == torch.bfloat16

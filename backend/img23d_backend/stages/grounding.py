@@ -17,7 +17,7 @@ from PIL import Image
 from ..models.placement import LoadedModel
 from ..models.registry import QWEN3_VL_GRID
 from ..torch_env import prepare_torchvision
-from ._common import CancelToken, ProgressFn, working_dtype
+from ._common import CancelToken, ProgressFn, grounding_dtype
 from .detections import Detection, grounding_prompt, parse_detections
 from .matching import TargetMatch, match_targets
 
@@ -40,7 +40,7 @@ def load_grounding(folder: Path, device: Any) -> LoadedModel:
 
     processor = AutoProcessor.from_pretrained(str(folder))
     model = AutoModelForImageTextToText.from_pretrained(
-        str(folder), dtype=working_dtype(device, prefer_bf16=True), device_map={"": str(device)},
+        str(folder), dtype=grounding_dtype(device), device_map={"": str(device)},
         use_safetensors=True)  # never unpickle a checkpoint
     model.eval()
     return LoadedModel(obj=GroundingModel(model, processor), modules=[model])
