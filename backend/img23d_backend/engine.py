@@ -466,7 +466,7 @@ class _GenerateRun(_JobRun):
         return records
 
     def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any]) -> dict[str, Any]:
-        from .stages.matting import MIN_FOREGROUND, foreground_fraction, limit_alpha
+        from .stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction, limit_alpha
 
         assert self.run_folder is not None
         with self.stage("matting"):
@@ -478,7 +478,7 @@ class _GenerateRun(_JobRun):
                 # from its neighbours: matte every crop, and keep the source alpha as an upper bound.
                 with self.manager.use("matting") as model:
                     results = self._matte_all(model, [crops[r.stem] for r in live])
-                cutouts = {r.stem: cut if isinstance(cut, _OutOfMemory) else limit_alpha(cut, crops[r.stem])
+                cutouts = {r.stem: limit_alpha(cut, crops[r.stem]) if isinstance(cut, Image.Image) else cut
                            for r, cut in zip(live, results)}
             else:
                 cutouts = {}
@@ -488,6 +488,11 @@ class _GenerateRun(_JobRun):
                     self.fail_target(record, ProtocolError(
                         ErrorCode.OUT_OF_MEMORY, f"matting {record.target!r} ran out of memory, even alone",
                         cutout.detail, target=record.target))
+                    continue
+                if isinstance(cutout, UnusableMatte):  # never an empty cut-out passed off as one
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"matting {record.target!r} failed: {cutout.reason}",
+                        target=record.target))
                     continue
                 record.matte = self.run_folder.relative(
                     self.run_folder.write_image(f"mattes/{record.stem}.png", cutout))
@@ -680,5 +685,7 @@ class _RetextureRun(_JobRun):
                 if isinstance(cutout, _OutOfMemory):
                     raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "matting the picture ran out of memory",
                                         cutout.detail)
+                if not isinstance(cutout, Image.Image):
+                    raise ProtocolError(ErrorCode.INTERNAL, f"matting the picture failed: {cutout.reason}")
             record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
         return cutout

@@ -55,6 +55,16 @@ def grounding_dtype(device: Any) -> Any:
     return torch.bfloat16 if bf16_native(device) else torch.float32
 
 
+def matting_dtype(device: Any) -> Any:
+    """BiRefNet's dtype: fp16 on CUDA (as its authors run it), fp32 elsewhere.
+
+    On MPS BiRefNet in fp16 produces NaN mattes, which would become empty cut-outs.
+    """
+    import torch
+
+    return torch.float16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
+
+
 def bf16_native(device: Any) -> bool:
     """True where the device computes in bf16 itself rather than emulating it (or not at all)."""
     import torch
