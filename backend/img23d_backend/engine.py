@@ -406,6 +406,7 @@ class _GenerateRun(_JobRun):
 
     def body(self) -> dict[str, Any]:
         from .stages.crop import crop_box
+        from .stages.cutout import box_in_crop
 
         assert self.run_folder is not None
         manifest = self.run_folder.manifest
@@ -416,14 +417,14 @@ class _GenerateRun(_JobRun):
         live = [r for r in records if r.status == "pending"]
 
         with self.stage("crop"):
-            crops = {}
+            crops, boxes = {}, {}
             for record in live:
-                rect = crop_box(tuple(v * image.scale for v in record.box), image.size,  # type: ignore[arg-type]
-                                self.options.margin, self.options.min_crop)
-                crops[record.stem] = image.image.crop(rect)
+                x0, y0, x1, y1 = (v * image.scale for v in record.box)
+                rect = crop_box((x0, y0, x1, y1), image.size, self.options.margin, self.options.min_crop)
+                crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
-        cutouts = self._matte(image, live, crops)
+        cutouts = self._matte(image, live, crops, boxes)
         live = [r for r in live if r.status == "pending"]
         meshes = self._shape(live, cutouts)
         self._export(live, meshes, cutouts)
@@ -465,8 +466,10 @@ class _GenerateRun(_JobRun):
             record.seed = self.options.seed + index
         return records
 
-    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any]) -> dict[str, Any]:
-        from .stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction, limit_alpha
+    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any],
+               boxes: dict[str, Any]) -> dict[str, Any]:
+        from .stages.cutout import named_cutout
+        from .stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 
         assert self.run_folder is not None
         with self.stage("matting"):
@@ -474,12 +477,11 @@ class _GenerateRun(_JobRun):
                 # The whole picture is the object and the artist's alpha already cuts it out.
                 cutouts = {r.stem: crops[r.stem] for r in live}
             elif live:
-                # With names, a scene's alpha separates the scene from the background, not one part
-                # from its neighbours: matte every crop, and keep the source alpha as an upper bound.
+                # Each crop is matted with its margin for context; the cut-out keeps the named object.
                 with self.manager.use("matting") as model:
                     results = self._matte_all(model, [crops[r.stem] for r in live])
-                cutouts = {r.stem: limit_alpha(cut, crops[r.stem]) if isinstance(cut, Image.Image) else cut
-                           for r, cut in zip(live, results)}
+                cutouts = {r.stem: named_cutout(cut, crops[r.stem], boxes[r.stem]) if isinstance(cut, Image.Image)
+                           else cut for r, cut in zip(live, results)}
             else:
                 cutouts = {}
             for record in live:

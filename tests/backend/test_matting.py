@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.engine import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
@@ -17,26 +18,6 @@ from img23d_backend.protocol import Error, GenerateRequest, JobOptions, Protocol
 from img23d_backend.stages import matting
 from img23d_backend.stages._common import CancelToken, matting_dtype
 from img23d_backend.torch_env import prepare_torchvision
-
-
-class StandInMatting(torch.nn.Module):
-    """Says "foreground" where a pixel is darker than the backdrop, like BiRefNet on a clean picture.
-
-    In the dtypes listed in ``nan_in`` it answers NaN everywhere, as BiRefNet in fp16 on MPS does.
-    """
-
-    def __init__(self, nan_in: tuple[torch.dtype, ...]) -> None:
-        super().__init__()
-        self.gain = torch.nn.Parameter(torch.ones(()))
-        self.nan_in = nan_in
-        self.dtypes_seen: list[torch.dtype] = []
-
-    def forward(self, pixels: torch.Tensor) -> list[torch.Tensor]:
-        self.dtypes_seen.append(pixels.dtype)
-        logits = -4.0 * self.gain * pixels.mean(dim=1, keepdim=True)  # ImageNet-normalised: white > 2
-        if self.gain.dtype in self.nan_in:
-            logits = logits * float("nan")
-        return [logits]
 
 
 def _square_on_white(size: int = 96) -> Image.Image:

@@ -134,13 +134,3 @@ def _flatten(crop: Image.Image) -> Image.Image:
     backdrop = Image.new("RGB", crop.size, (255, 255, 255))
     backdrop.paste(crop, mask=crop.getchannel("A"))
     return backdrop
-
-
-def limit_alpha(cutout: Image.Image, source: Image.Image) -> Image.Image:
-    """The cut-out's alpha, never more opaque than the source's own alpha (when it has one)."""
-    if source.mode != "RGBA":
-        return cutout
-    alpha = np.minimum(np.asarray(cutout.getchannel("A")), np.asarray(source.getchannel("A")))
-    limited = cutout.copy()
-    limited.putalpha(Image.fromarray(alpha, "L"))
-    return limited
