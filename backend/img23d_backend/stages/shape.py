@@ -16,6 +16,7 @@ from ..models.registry import ModelSpec
 from ..protocol import ErrorCode, ProtocolError
 from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn, working_dtype
+from .hy3dgen_fixes import float32_schedule
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def shape_loader(spec: ModelSpec):  # -> Loader
         pipe = Hunyuan3DDiTFlowMatchingPipeline.from_pretrained(
             str(Path(folder).resolve()), subfolder=spec.subfolder, device=str(device),
             dtype=working_dtype(device), use_safetensors=True, variant="fp16")
+        float32_schedule(pipe.scheduler)  # the turbo schedulers' float64 tables fail on MPS
 
         def follow(device_now: Any) -> None:
             pipe.device = device_now  # hy3dgen reads pipe.device for new tensors
