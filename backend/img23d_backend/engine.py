@@ -277,7 +277,7 @@ class _JobRun:
 
     def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
         """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
-        ``ProtocolError``: out of memory twice (the second time with fewer, smaller views), or
+        ``ProtocolError``: out of memory twice (the second time with smaller renders), or
         anything else that went wrong (as ``internal``, with the trace in the log)."""
         from .stages.paint import PaintSettings, paint_mesh
 
@@ -301,12 +301,12 @@ class _JobRun:
                 try:
                     try:
                         painted = run(settings)
-                    except Exception as exc:  # out of memory: once more with fewer, smaller views
+                    except Exception as exc:  # out of memory: once more with every view rendered smaller
                         if not is_out_of_memory(exc):
                             raise
                         placement.release_cached_memory()
-                        lowered = _fewer_views(settings)
-                        self._note_retry("paint", exc, f"with {lowered.views} views at {lowered.render_size} px")
+                        lowered = settings.lowered()
+                        self._note_retry("paint", exc, f"with all {lowered.views} views at {lowered.render_size} px")
                         painted = run(lowered)
                 except ProtocolError:
                     raise
@@ -606,15 +606,6 @@ class _GenerateRun(_JobRun):
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,
                                image_size=self.run_folder.manifest.image.get("original_size")))
-
-
-def _fewer_views(settings: Any) -> Any:
-    """The four side views only, at half the render size (never below the view size)."""
-    from dataclasses import replace
-
-    render = max(settings.view_size, settings.render_size // 2 // settings.view_size * settings.view_size)
-    return replace(settings, render_size=render, camera_azimuths=settings.camera_azimuths[:4],
-                   camera_elevations=settings.camera_elevations[:4], view_weights=settings.view_weights[:4])
 
 
 def _has_texture(mesh: Any) -> bool:

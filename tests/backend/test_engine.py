@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from testdata import FAST_OPTIONS, HOUSE, PENGUIN
+from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, PENGUIN
 from img23d_backend.engine import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
@@ -186,6 +186,32 @@ def test_matting_out_of_memory_is_retried_crop_by_crop(engine: Engine, monkeypat
     data, _ = _run(engine, ["house", "chimney", "barrel"])
     assert sizes == [3, 1, 1, 1]
     assert [r["status"] for r in data["targets"]] == ["done", "done", "done"]
+
+
+def test_painting_out_of_memory_is_retried_with_every_view_rendered_smaller(engine: Engine, monkeypatch) -> None:
+    import torch
+
+    from img23d_backend.stages import paint
+
+    real, tried = paint.paint_mesh, []
+
+    def oom_at_first(mesh, reference, *, settings, **kwargs):
+        tried.append(settings)
+        if len(tried) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return real(mesh, reference, settings=settings, **kwargs)
+
+    monkeypatch.setattr(paint, "paint_mesh", oom_at_first)
+    data, _ = _run(engine, ["chimney"], **FAST_PAINT)
+    first, retry = tried
+    assert retry.views == first.views == 6  # the top and bottom views too: they see what the others do not
+    assert (retry.camera_azimuths, retry.camera_elevations, retry.view_weights) == (
+        first.camera_azimuths, first.camera_elevations, first.view_weights)
+    assert retry.render_size == first.render_size // 2 and retry.texture_size == first.texture_size
+    [record] = data["targets"]
+    assert record["status"] == "done" and record["textured"]
+    [note] = json.loads(Path(data["manifest"]).read_text())["errors"]
+    assert note["retried"] and "all 6 views at 128 px" in note["message"]
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory(engine: Engine, monkeypatch) -> None:

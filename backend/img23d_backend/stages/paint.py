@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import numpy as np
@@ -75,6 +75,16 @@ class PaintSettings:
     @property
     def views(self) -> int:
         return len(self.camera_azimuths)
+
+    def lowered(self) -> "PaintSettings":
+        """Settings for a retry after running out of memory: every view, rendered at half the size.
+
+        The cameras all stay: each covers surface no other sees (top and bottom most of all), and
+        the multiview model paints the views together, attending across them, so they cannot be
+        split into smaller batches without painting views that disagree.
+        """
+        render = max(self.view_size, self.render_size // 2 // self.view_size * self.view_size)
+        return replace(self, render_size=render)
 
 
 class _Steps:
