@@ -286,7 +286,7 @@ class _JobRun:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "this model set has no texture models; "
                                                        "ask for texture=false")
         view_size = int(self.manager.spec("paint").options.get("view_size", 512))
-        render = self.options.render_size or min(self.options.texture_size, 2048)
+        render = self.options.bake_render_size()
         render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
         settings = PaintSettings(texture_size=self.options.texture_size, render_size=render, view_size=view_size,
                                  delight_steps=self.options.delight_steps,

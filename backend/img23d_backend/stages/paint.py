@@ -30,7 +30,6 @@ from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, S
 log = logging.getLogger(__name__)
 
 STAGE = "paint"
-TEXTURE_SIZES = (1024, 2048, 4096)  # what the add-on offers; any size in the range below works
 _SIZE_RANGE = (64, 8192)
 _REFERENCE_BORDER = 0.2       # margin around the object in the recentred reference, per side
 _DELIGHT_SEED_OFFSET = 42     # hy3dgen seeds the delight with 42 and the multiview with 0
