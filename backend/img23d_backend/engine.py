@@ -25,7 +25,7 @@ from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
 from .models import placement
 from .models.memory import PeakMeter, device_memory, is_out_of_memory
-from .models.registry import PAINT_ROLES, ROLES, ModelSet
+from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
                        Progress, ProtocolError, RetextureRequest)
 from .runs import Manifest, RunFolder, TargetRecord
@@ -244,7 +244,7 @@ class _JobRun:
             with self.manager.use("grounding") as grounder:
                 raw = ground(grounder, image.image, targets,
                              max_new_tokens=spec.options.get("max_new_tokens", 1024),
-                             max_pixels=spec.options.get("max_pixels", 1280 * 28 * 28), cancel=self.job.cancel,
+                             max_pixels=spec.options.get("max_pixels", GROUNDING_MAX_PIXELS), cancel=self.job.cancel,
                              progress=self.progress, min_new_tokens=spec.options.get("min_new_tokens", 0))
             if "fixed_answer" in spec.options:
                 # Only the benchmark's full-size random replica sets this: its generation runs for
@@ -277,7 +277,7 @@ class _JobRun:
 
     def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
         """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
-        ``ProtocolError``: out of memory twice (the second time with fewer, smaller views), or
+        ``ProtocolError``: out of memory twice (the second time with smaller renders), or
         anything else that went wrong (as ``internal``, with the trace in the log)."""
         from .stages.paint import PaintSettings, paint_mesh
 
@@ -286,7 +286,7 @@ class _JobRun:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "this model set has no texture models; "
                                                        "ask for texture=false")
         view_size = int(self.manager.spec("paint").options.get("view_size", 512))
-        render = self.options.render_size or min(self.options.texture_size, 2048)
+        render = self.options.bake_render_size()
         render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
         settings = PaintSettings(texture_size=self.options.texture_size, render_size=render, view_size=view_size,
                                  delight_steps=self.options.delight_steps,
@@ -301,12 +301,12 @@ class _JobRun:
                 try:
                     try:
                         painted = run(settings)
-                    except Exception as exc:  # out of memory: once more with fewer, smaller views
+                    except Exception as exc:  # out of memory: once more with every view rendered smaller
                         if not is_out_of_memory(exc):
                             raise
                         placement.release_cached_memory()
-                        lowered = _fewer_views(settings)
-                        self._note_retry("paint", exc, f"with {lowered.views} views at {lowered.render_size} px")
+                        lowered = settings.lowered()
+                        self._note_retry("paint", exc, f"with all {lowered.views} views at {lowered.render_size} px")
                         painted = run(lowered)
                 except ProtocolError:
                     raise
@@ -406,6 +406,7 @@ class _GenerateRun(_JobRun):
 
     def body(self) -> dict[str, Any]:
         from .stages.crop import crop_box
+        from .stages.cutout import box_in_crop
 
         assert self.run_folder is not None
         manifest = self.run_folder.manifest
@@ -416,14 +417,14 @@ class _GenerateRun(_JobRun):
         live = [r for r in records if r.status == "pending"]
 
         with self.stage("crop"):
-            crops = {}
+            crops, boxes = {}, {}
             for record in live:
-                rect = crop_box(tuple(v * image.scale for v in record.box), image.size,  # type: ignore[arg-type]
-                                self.options.margin, self.options.min_crop)
-                crops[record.stem] = image.image.crop(rect)
+                x0, y0, x1, y1 = (v * image.scale for v in record.box)
+                rect = crop_box((x0, y0, x1, y1), image.size, self.options.margin, self.options.min_crop)
+                crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
-        cutouts = self._matte(image, live, crops)
+        cutouts = self._matte(image, live, crops, boxes)
         live = [r for r in live if r.status == "pending"]
         meshes = self._shape(live, cutouts)
         self._export(live, meshes, cutouts)
@@ -465,8 +466,10 @@ class _GenerateRun(_JobRun):
             record.seed = self.options.seed + index
         return records
 
-    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any]) -> dict[str, Any]:
-        from .stages.matting import MIN_FOREGROUND, foreground_fraction, limit_alpha
+    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any],
+               boxes: dict[str, Any]) -> dict[str, Any]:
+        from .stages.cutout import named_cutout
+        from .stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 
         assert self.run_folder is not None
         with self.stage("matting"):
@@ -474,12 +477,11 @@ class _GenerateRun(_JobRun):
                 # The whole picture is the object and the artist's alpha already cuts it out.
                 cutouts = {r.stem: crops[r.stem] for r in live}
             elif live:
-                # With names, a scene's alpha separates the scene from the background, not one part
-                # from its neighbours: matte every crop, and keep the source alpha as an upper bound.
+                # Each crop is matted with its margin for context; the cut-out keeps the named object.
                 with self.manager.use("matting") as model:
                     results = self._matte_all(model, [crops[r.stem] for r in live])
-                cutouts = {r.stem: cut if isinstance(cut, _OutOfMemory) else limit_alpha(cut, crops[r.stem])
-                           for r, cut in zip(live, results)}
+                cutouts = {r.stem: named_cutout(cut, crops[r.stem], boxes[r.stem]) if isinstance(cut, Image.Image)
+                           else cut for r, cut in zip(live, results)}
             else:
                 cutouts = {}
             for record in live:
@@ -488,6 +490,11 @@ class _GenerateRun(_JobRun):
                     self.fail_target(record, ProtocolError(
                         ErrorCode.OUT_OF_MEMORY, f"matting {record.target!r} ran out of memory, even alone",
                         cutout.detail, target=record.target))
+                    continue
+                if isinstance(cutout, UnusableMatte):  # never an empty cut-out passed off as one
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"matting {record.target!r} failed: {cutout.reason}",
+                        target=record.target))
                     continue
                 record.matte = self.run_folder.relative(
                     self.run_folder.write_image(f"mattes/{record.stem}.png", cutout))
@@ -601,15 +608,6 @@ class _GenerateRun(_JobRun):
                                image_size=self.run_folder.manifest.image.get("original_size")))
 
 
-def _fewer_views(settings: Any) -> Any:
-    """The four side views only, at half the render size (never below the view size)."""
-    from dataclasses import replace
-
-    render = max(settings.view_size, settings.render_size // 2 // settings.view_size * settings.view_size)
-    return replace(settings, render_size=render, camera_azimuths=settings.camera_azimuths[:4],
-                   camera_elevations=settings.camera_elevations[:4], view_weights=settings.view_weights[:4])
-
-
 def _has_texture(mesh: Any) -> bool:
     material = getattr(getattr(mesh, "visual", None), "material", None)
     return getattr(material, "baseColorTexture", None) is not None
@@ -680,5 +678,7 @@ class _RetextureRun(_JobRun):
                 if isinstance(cutout, _OutOfMemory):
                     raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "matting the picture ran out of memory",
                                         cutout.detail)
+                if not isinstance(cutout, Image.Image):
+                    raise ProtocolError(ErrorCode.INTERNAL, f"matting the picture failed: {cutout.reason}")
             record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
         return cutout

@@ -99,6 +99,9 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
 # --- options --------------------------------------------------------------------------------
 
 KEEP_CHOICES = ("largest", "all")
+# The largest texture that holds detail: the paint model paints 512-pixel views, baked from
+# 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
+DETAILED_TEXTURE_SIZE = 2048
 
 
 @dataclass
@@ -116,9 +119,14 @@ class JobOptions:
     shape_batch: int = 0           # images per DiT batch; 0 = all of the job's at once
     texture: bool = True           # paint a texture (False: the untextured mesh only)
     texture_size: int = 2048       # the baked texture's side in pixels
-    render_size: int = 0           # side of the views baked from; 0 = the texture's size (max 2048)
+    render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
     delight_steps: int = 50
     paint_steps: int = 30
+
+    def bake_render_size(self) -> int:
+        """The side of the renders the texture is baked from: ``render_size`` when set, else the
+        texture's size up to ``DETAILED_TEXTURE_SIZE``. A texture bigger than this is upscaled."""
+        return self.render_size or min(self.texture_size, DETAILED_TEXTURE_SIZE)
 
     def validate(self) -> None:
         """Raise ``ProtocolError(bad_request)`` naming the first out-of-range option."""

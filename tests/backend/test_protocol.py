@@ -227,6 +227,14 @@ def test_options_boundaries_are_inclusive():
     assert options.steps == 200 and options.seed == 2**63 - 1
 
 
+def test_textures_are_baked_from_renders_no_bigger_than_the_detail_they_hold():
+    detailed = protocol.DETAILED_TEXTURE_SIZE
+    assert JobOptions(texture_size=1024).bake_render_size() == 1024
+    assert JobOptions(texture_size=detailed).bake_render_size() == detailed
+    assert JobOptions(texture_size=2 * detailed).bake_render_size() == detailed  # asked for: upscaled
+    assert JobOptions(texture_size=1024, render_size=512).bake_render_size() == 512
+
+
 def test_unknown_option_is_named():
     with pytest.raises(ProtocolError, match="colour") as excinfo:
         JobOptions.from_dict({"steps": 5, "colour": "red"})

@@ -23,6 +23,12 @@ BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
 
 GB = 1 << 30
 
+# Qwen3-VL reads 16-pixel patches merged 2x2: one visual token per 32x32 pixels, and its image
+# processor snaps both sides to multiples of 32 (transformers' Qwen2VLImageProcessor: factor =
+# patch_size * merge_size; Qwen2-VL's was 14 * 2 = 28). The picture is shrunk to this many tokens.
+QWEN3_VL_GRID = 32
+GROUNDING_MAX_PIXELS = 1280 * QWEN3_VL_GRID * QWEN3_VL_GRID
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -68,7 +74,7 @@ def _qwen(size: str, params_b: float) -> ModelSpec:
                      allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja", "merges.txt",
                                      "vocab.json"),
                      size_bytes=int(params_b * 2 * GB),
-                     options={"max_new_tokens": 1024, "max_pixels": 1280 * 28 * 28})
+                     options={"max_new_tokens": 1024, "max_pixels": GROUNDING_MAX_PIXELS})
 
 
 def _hunyuan(repo: str, subfolder: str, size_gb: float) -> ModelSpec:
