@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .commands import capture
 
-# backend/requirements.txt has wheels for these interpreters (numpy 1.26 up to 3.12, 2.x on 3.13);
+# backend/requirements.txt has wheels for these interpreters (numpy 1.26.4 up to 3.12, 2.2.6 on 3.13);
 # Blender 4.2 to 5.0 ship Python 3.11, Blender 5.1 and 5.2 ship 3.13.
 SUPPORTED_PYTHONS = ((3, 10), (3, 13))
 # How a user picks another interpreter to build on, named in the message when theirs is out of range.
