@@ -14,7 +14,6 @@ from typing import Any
 from PIL import Image
 
 from ..models.placement import LoadedModel
-from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn, working_dtype
 from .detections import Detection, TargetMatch, grounding_prompt, match_targets, parse_detections
 
@@ -32,7 +31,6 @@ class GroundingModel:
 
 def load_grounding(folder: Path, device: Any) -> LoadedModel:
     """Load Qwen3-VL (real or tiny replica) from ``folder`` straight onto ``device``."""
-    prepare_torchvision()
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(folder))
