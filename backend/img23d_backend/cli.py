@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, env_probe, probe_command
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
                        ProtocolError, split_names, validate_targets)
 
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
     common(srv)
+    probe_command.add_parser(sub)
     return parser
 
 
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "probe":
+        return probe_command.run(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -102,8 +105,11 @@ def _engine(args: argparse.Namespace) -> Any:
     budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    return Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
-                                 budget_bytes=budget, offline=True if args.offline else None))
+    engine = Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
+                                   budget_bytes=budget, offline=True if args.offline else None))
+    # The general probes; each model's own run before its first load (the model manager).
+    env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
+    return engine
 
 
 def _options(args: argparse.Namespace) -> JobOptions:

@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..torch_env import prepare_torchvision
+from .. import env_probe
 from . import placement
 from .hub import DownloadProgress, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available
@@ -152,11 +152,10 @@ class ModelManager:
 
     def _load(self, handle: ModelHandle) -> None:
         started = time.perf_counter()
-        # The one place that readies torchvision, before any loader runs: every loader imports
-        # transformers, diffusers or hy3dgen, which import torchvision, and where its compiled ops
-        # do not match torch that import fails unless torch_env stubbed them first. Doing it per
-        # loader left the matting loader without it (the whole-picture mode and Re-texture).
-        prepare_torchvision()
+        # The one place that readies the environment, before any loader runs and before any
+        # download: torchvision for every loader (doing it per loader once left matting without
+        # it), then the probes this model declares, so a broken build is named, not a crash.
+        env_probe.ready_for_load(handle.spec, self.device)
         folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
                                token=self.token)
         loaded = handle.loader(folder, self.device)

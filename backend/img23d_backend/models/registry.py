@@ -36,6 +36,9 @@ class ModelSpec:
     local_path: Path | None = None        # a folder on disk: no hub involved
     size_bytes: int = 0                   # estimate in the device dtype, before it is measured
     trust_remote_code: bool = False
+    # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
+    # before its first load: a torchvision whose compiled ops do not match torch fails there.
+    probes: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -81,7 +84,9 @@ GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8
 MATTING = {
     "birefnet": ModelSpec(role="matting", repo_id="ZhengPeng7/BiRefNet", revision=BIREFNET_REVISION,
                           allow_patterns=("*.py", "*.json", "model.safetensors"),
-                          size_bytes=int(0.45 * GB), trust_remote_code=True),
+                          size_bytes=int(0.45 * GB), trust_remote_code=True,
+                          # Its remote code's decoder calls torchvision.ops.deform_conv2d.
+                          probes=("deform_conv2d",)),
 }
 SHAPE = {
     # fp16: the DiT plus its 0.43 GB VAE and its 2.27 GB DINOv2-giant conditioner.
