@@ -46,7 +46,9 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
             box.label(text="Not installed yet: Install Backend takes a few minutes and a few GB", icon="INFO")
         return
     if task.result is not None:
-        box.label(text=task.result.summary(), icon="CHECKMARK")
+        lines = _wrap(task.result.summary(), 100)[:6]
+        for number, line in enumerate(lines):
+            box.label(text=line, icon=("ERROR" if task.result.warnings else "CHECKMARK") if number == 0 else "BLANK1")
     elif task.error:
         for line in _wrap(task.error, 100)[:4]:
             box.label(text=line, icon="ERROR" if not task.cancelled else "INFO")
