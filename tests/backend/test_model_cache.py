@@ -13,6 +13,7 @@ import pytest
 from img23d_backend.models import cache, download
 from img23d_backend.models.registry import GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
 from img23d_backend.protocol import ErrorCode, ProtocolError
+from model_files import complete_files
 
 QWEN_2B = GROUNDING["2b"]
 
@@ -68,11 +69,13 @@ def test_real_models_not_downloaded_are_missing_with_their_estimates(hub_cache: 
 
 
 def test_a_complete_download_is_cached_with_its_bytes_on_disk(hub_cache: Path) -> None:
-    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40,
-                 {"config.json": b"{}", "model.safetensors": b"x" * 5000, "README.md": b"not ours"})
+    files = {**complete_files(QWEN_2B), "model.safetensors": b"x" * 5000}
+    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {**files, "README.md": b"not ours"})
     entry = _by_role(cache.list_models(model_set("default")))["grounding"]
     assert entry.state == "cached" and entry.size_measured
-    assert entry.size_bytes == 2 + 5000  # README.md is not one of the model's files
+    # Bytes on disk: each content-addressed blob once (several configs are the same "{}"), and
+    # README.md is not one of the model's files.
+    assert entry.size_bytes == sum(len(data) for data in set(files.values()))
 
 
 def test_an_interrupted_download_is_partial(hub_cache: Path) -> None:
@@ -128,7 +131,7 @@ def test_download_offline_of_a_missing_model_is_model_missing(hub_cache: Path) -
 
 
 def test_download_of_a_cached_model_needs_no_network(hub_cache: Path) -> None:
-    snapshot = write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"config.json": b"{}"})
+    snapshot = write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, complete_files(QWEN_2B))
     seen = []
     folder = download.download(QWEN_2B, offline=True, progress=lambda *a: seen.append(a), cancelled=lambda: False)
     assert folder == snapshot and seen[-1][1:] == (1, 1)
@@ -158,17 +161,17 @@ def _fake_hub(patch: pytest.MonkeyPatch, fake: FakeHub) -> None:
 
 
 def test_download_fetches_the_models_files_with_progress_and_records_the_branch(hub_cache: Path) -> None:
-    files = {"config.json": b"{}", "model-1.safetensors": b"a" * 100, "model-2.safetensors": b"b" * 50,
-             "flax_model.msgpack": b"not ours"}
-    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "c" * 40, files)
+    ours = complete_files(QWEN_2B, sharded=True)
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "c" * 40, {**ours, "flax_model.msgpack": b"not ours"})
     seen = []
     with pytest.MonkeyPatch.context() as patch:
         _fake_hub(patch, fake)
         folder = download.download(QWEN_2B, offline=False, progress=lambda *a: seen.append(a),
                                    cancelled=lambda: False)
-    assert sorted(fake.fetched) == ["config.json", "model-1.safetensors", "model-2.safetensors"]
+    assert sorted(fake.fetched) == sorted(ours)
     assert folder == hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "snapshots" / ("c" * 40)
-    assert seen[-1][1:] == (152, 152) and [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
+    total = sum(len(data) for data in ours.values())
+    assert seen[-1][1:] == (total, total) and [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
     assert (hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "refs" / "main").read_text() == "c" * 40
     assert _by_role(cache.list_models(model_set("default")))["grounding"].state == "cached"
 
@@ -203,7 +206,8 @@ def test_a_long_file_reports_progress_while_it_downloads(hub_cache: Path) -> Non
     """Multi-GB files take minutes: progress must keep coming (the add-on's watchdog listens)."""
     import time
 
-    files = {"config.json": b"{}", "model.safetensors": b"m" * 1000}
+    files = {**complete_files(QWEN_2B), "model.safetensors": b"m" * 1000}
+    small = sum(len(data) for name, data in files.items() if name != "model.safetensors")
     fake = FakeHub(hub_cache, QWEN_2B.repo_id, "d" * 40, files)
     plain = fake.hf_hub_download
 
@@ -221,6 +225,7 @@ def test_a_long_file_reports_progress_while_it_downloads(hub_cache: Path) -> Non
         _fake_hub(patch, fake)
         patch.setattr("huggingface_hub.hf_hub_download", slow)
         download.download(QWEN_2B, offline=False, progress=lambda *a: seen.append(a), cancelled=lambda: False)
-    during = [done for message, done, total in seen if "model.safetensors" in message and done < 1002]
-    assert 2 + 400 in during  # config.json done, 400 bytes of the big file so far
-    assert seen[-1][1:] == (1002, 1002)
+    during = [done for message, done, total in seen if "model.safetensors" in message and done < small + 1000]
+    # The big file comes last (in name order here); every small file done, 400 bytes of it so far.
+    assert small + 400 in during
+    assert seen[-1][1:] == (small + 1000, small + 1000)

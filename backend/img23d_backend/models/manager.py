@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .. import env_probe
+from ..protocol import ErrorCode, ProtocolError
 from . import placement
 from .hub import DownloadProgress, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available
@@ -158,7 +159,11 @@ class ModelManager:
         env_probe.ready_for_load(handle.spec, self.device)
         folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
                                token=self.token)
-        loaded = handle.loader(folder, self.device)
+        try:
+            loaded = handle.loader(folder, self.device)
+        except FileNotFoundError as exc:
+            # A file of the model, not the disk: the cache lost it, or it never fully arrived.
+            raise _missing_file(handle.spec, folder, exc) from exc
         loaded.device = self.device
         handle.loaded = loaded
         handle.size = placement.weight_bytes(loaded)
@@ -245,3 +250,16 @@ class ModelManager:
                     for role, h in self._handles.items()
                 },
             }
+
+
+def _missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> ProtocolError:
+    """``model_missing`` naming the file a loader could not open, relative to the model's folder."""
+    name = str(exc.filename or exc)
+    try:
+        name = Path(name).resolve().relative_to(Path(folder).resolve()).as_posix()
+    except ValueError:
+        pass  # a path outside the model's folder: named in full
+    remedy = ("rebuild or replace the folder" if spec.local_path is not None else
+              "Download it again in the add-on's model list (it fetches only what is missing)")
+    return ProtocolError(ErrorCode.MODEL_MISSING, f"{spec.display}: {name} is missing from {folder}; {remedy}",
+                         f"{type(exc).__name__}: {exc}"[:300])
