@@ -41,5 +41,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"torch {report.torch or 'missing'}, torchvision {report.torchvision or 'missing'}, on {report.device}")
         for result in report.results:
-            print(f"  {'ok' if result.ok else 'FAILED':6} {result.name}" + (f": {result.message}" if result.message else ""))
+            note = f": {result.message}" if result.message else ""
+            print(f"  {'ok' if result.ok else 'FAILED':6} {result.name}{note}")
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -7,10 +7,11 @@ dependencies, the backend package itself, and finally run the backend's environm
 the add-on's own client and wait for its hello.
 
 Re-running repairs: an environment whose python is broken, that cannot import the backend
-and torch, or whose probes fail in a way reinstalling fixes, is rebuilt from scratch; a healthy one keeps what it has and only gets
-what is missing. Every command's output goes to the log file, nothing to the console. A
-failing step raises ``InstallError`` naming the step and the log; ``cancel()`` is checked
-between steps and while a command runs (the command is killed).
+and torch, or whose probes fail in a way reinstalling fixes, is rebuilt from scratch; a
+healthy one keeps what it has and only gets what is missing. Every command's output goes to
+the log file, nothing to the console. A failing step raises ``InstallError`` naming the step
+and the log; ``cancel()`` is checked between steps and while a command runs (the command is
+killed).
 """
 
 from __future__ import annotations

@@ -23,13 +23,15 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
                  "tokenizer.json": b"{}", "vocab.json": b"{}", "merges.txt": b"#", "chat_template.json": b"{}"}
         if sharded:
             shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
-            files["model.safetensors.index.json"] = _json({"weight_map": {"a.weight": shards[0], "b.weight": shards[1]}})
+            weight_map = {"a.weight": shards[0], "b.weight": shards[1]}
+            files["model.safetensors.index.json"] = _json({"weight_map": weight_map})
             files.update({shard: WEIGHT_BYTES for shard in shards})
         else:
             files["model.safetensors"] = WEIGHT_BYTES
         return files
     if spec.role == "matting":
-        auto_map = {"AutoConfig": "BiRefNet_config.BiRefNetConfig", "AutoModelForImageSegmentation": "birefnet.BiRefNet"}
+        auto_map = {"AutoConfig": "BiRefNet_config.BiRefNetConfig",
+                    "AutoModelForImageSegmentation": "birefnet.BiRefNet"}
         return {"config.json": _json({"auto_map": auto_map}), "BiRefNet_config.py": b"#", "birefnet.py": b"#",
                 "model.safetensors": WEIGHT_BYTES}
     if spec.role == "shape":

@@ -23,7 +23,8 @@ from testdata import FAST_OPTIONS, PENGUIN
 from img23d_backend.engine import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, model_set, tiny_model_set
+from img23d_backend.models.registry import (DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, model_set,
+                                            tiny_model_set)
 from img23d_backend.protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REAL_SPECS = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, "matting": MATTING["birefnet"],
