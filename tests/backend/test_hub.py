@@ -72,9 +72,21 @@ def test_offline_and_not_cached_is_model_missing(cache: Path) -> None:
     assert "Qwen/Qwen3-VL-2B-Instruct" in caught.value.message and "switched off" in caught.value.message
 
 
-def test_a_cached_model_resolves_offline_by_branch(cache: Path) -> None:
-    snapshot = _fake_cache(cache, "Qwen/Qwen3-VL-4B-Instruct", "a" * 40, complete_files(GROUNDING["4b"]), ref="main")
-    assert hub.resolve_model_dir(GROUNDING["4b"], offline=True) == snapshot
+def test_an_unpinned_model_resolves_offline_by_branch(cache: Path) -> None:
+    # None of the chain's models is unpinned; a spec without a revision still works the hub's way.
+    spec = ModelSpec(role="grounding", repo_id="someone/unpinned")
+    snapshot = _fake_cache(cache, spec.repo_id, "a" * 40, complete_files(GROUNDING["4b"]), ref="main")
+    assert hub.resolve_model_dir(spec, offline=True) == snapshot
+
+
+def test_a_snapshot_of_another_commit_than_the_pin_is_not_used(cache: Path) -> None:
+    spec = GROUNDING["4b"]
+    _fake_cache(cache, spec.repo_id, "a" * 40, complete_files(spec), ref="main")  # what main says now
+    with pytest.raises(ProtocolError) as caught:
+        hub.resolve_model_dir(spec, offline=True)
+    assert caught.value.code is ErrorCode.MODEL_MISSING and "not downloaded" in caught.value.message
+    snapshot = _fake_cache(cache, spec.repo_id, str(spec.revision), complete_files(spec))
+    assert hub.resolve_model_dir(spec, offline=True) == snapshot
 
 
 def test_a_pinned_revision_resolves_from_its_snapshot(cache: Path) -> None:
@@ -86,13 +98,13 @@ def test_a_pinned_revision_resolves_from_its_snapshot(cache: Path) -> None:
 
 def test_hy3dgen_models_resolve_to_the_repo_root_with_their_subfolder(cache: Path) -> None:
     spec = SHAPE["2mini"]
-    snapshot = _fake_cache(cache, spec.repo_id, "c" * 40, complete_files(spec), ref="main")
+    snapshot = _fake_cache(cache, spec.repo_id, str(spec.revision), complete_files(spec))
     assert hub.resolve_model_dir(spec, offline=True) == snapshot
 
 
 def test_an_incomplete_snapshot_is_model_missing(cache: Path) -> None:
     spec = SHAPE["2.0"]
-    _fake_cache(cache, spec.repo_id, "d" * 40, {"README.md": "half a download"}, ref="main")
+    _fake_cache(cache, spec.repo_id, str(spec.revision), {"README.md": "half a download"})
     with pytest.raises(ProtocolError) as caught:
         hub.resolve_model_dir(spec, offline=True)
     assert caught.value.code is ErrorCode.MODEL_MISSING and "incomplete" in caught.value.message
@@ -138,7 +150,7 @@ def test_offline_switches(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_paint_repo_resolves_by_its_diffusers_folders(cache: Path) -> None:
     delight, paint = DELIGHT, PAINT["2.0"]
     files = {**complete_files(delight), **complete_files(paint)}
-    snapshot = _fake_cache(cache, paint.repo_id, "e" * 40, files, ref="main")
+    snapshot = _fake_cache(cache, paint.repo_id, str(paint.revision), files)
     assert hub.resolve_model_dir(delight, offline=True) == snapshot
     assert hub.resolve_model_dir(paint, offline=True) == snapshot
     assert all(p.startswith(paint.subfolder + "/") for p in paint.allow_patterns)
@@ -150,7 +162,7 @@ def test_a_paint_folder_without_its_weights_is_incomplete(cache: Path, role: str
     spec = DELIGHT if role == "delight" else PAINT["2.0"]
     files = complete_files(spec)
     files.pop(f"{spec.subfolder}/unet/config.json")
-    _fake_cache(cache, spec.repo_id, "f" * 40, files, ref="main")
+    _fake_cache(cache, spec.repo_id, str(spec.revision), files)
     with pytest.raises(ProtocolError) as caught:
         hub.resolve_model_dir(spec, offline=True)
     assert caught.value.code is ErrorCode.MODEL_MISSING and "unet/config.json" in caught.value.message
