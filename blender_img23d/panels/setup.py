@@ -100,7 +100,9 @@ def _draw_entry(box: bpy.types.UILayout, entry: Any, catalog: Any, session: Any)
     if entry.state != "cached":
         download = buttons.row(align=True)
         download.enabled = not catalog.offline  # it would only say model_missing
-        download.operator("img23d.model_download", text="Download", icon="IMPORT").model = entry.id
+        # A partial model was interrupted: Download fetches only the files it lacks.
+        text = "Resume" if entry.state == "partial" else "Download"
+        download.operator("img23d.model_download", text=text, icon="IMPORT").model = entry.id
     if entry.state != "missing":
         buttons.operator("img23d.model_delete", text="", icon="TRASH").model = entry.id
 
