@@ -9,6 +9,7 @@ Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job fa
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import logging
 import os
@@ -99,8 +100,7 @@ def _engine(args: argparse.Namespace) -> Any:
     from .models.registry import model_set
 
     if args.models == "tiny":
-        from .tiny_models import ensure_tiny_models
-        ensure_tiny_models()
+        _ensure_tiny_models()
     models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape)
     budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
     if args.offline:
@@ -110,6 +110,22 @@ def _engine(args: argparse.Namespace) -> Any:
     # The general probes; each model's own run before its first load (the model manager).
     env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
     return engine
+
+
+def _ensure_tiny_models() -> None:
+    """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
+    from .tiny_models import default_tiny_root, ensure_tiny_models
+
+    root = default_tiny_root()
+    try:
+        ensure_tiny_models(root)
+    except OSError as exc:
+        reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                   errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
+                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
+        reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
+                            "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
 
 
 def _options(args: argparse.Namespace) -> JobOptions:
