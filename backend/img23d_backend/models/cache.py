@@ -3,8 +3,8 @@
 Listing never touches the network: a model is ``cached`` when the chain would find it
 offline with every file its loader opens (the same lookup ``hub`` does before loading),
 ``partial`` when some of its files are there or a file of its repository was begun and not
-finished (an interrupted download: Download resumes it), ``missing`` otherwise. Sizes are bytes on disk when
-anything is on disk, the registry's estimate when not. Deleting goes through
+finished (an interrupted download: Download resumes it), ``missing`` otherwise. Sizes are
+bytes on disk when anything is on disk, the registry's estimate when not. Deleting goes through
 huggingface_hub's own cache API, which removes whole cached revisions: models stored in
 the same revision of one repository (Hunyuan3D-2's shape and texture folders) go together,
 and the listing says so in ``shared_with``.

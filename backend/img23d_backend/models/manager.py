@@ -12,6 +12,7 @@ Moving weights is ``placement``'s job; this module only decides.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -256,7 +257,8 @@ def _missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> Prot
     """``model_missing`` naming the file a loader could not open, relative to the model's folder."""
     name = str(exc.filename or exc)
     try:
-        name = Path(name).resolve().relative_to(Path(folder).resolve()).as_posix()
+        # abspath, not resolve: a cache's snapshot files are links to blobs, named by the link.
+        name = Path(os.path.abspath(name)).relative_to(os.path.abspath(folder)).as_posix()
     except ValueError:
         pass  # a path outside the model's folder: named in full
     remedy = ("rebuild or replace the folder" if spec.local_path is not None else
