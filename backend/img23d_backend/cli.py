@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -9,6 +9,7 @@ Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job fa
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import logging
 import os
@@ -17,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, env_probe, probe_command
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
                        ProtocolError, split_names, validate_targets)
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
     common(srv)
+    probe_command.add_parser(sub)
     return parser
 
 
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "probe":
+        return probe_command.run(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -96,14 +100,32 @@ def _engine(args: argparse.Namespace) -> Any:
     from .models.registry import model_set
 
     if args.models == "tiny":
-        from .tiny_models import ensure_tiny_models
-        ensure_tiny_models()
+        _ensure_tiny_models()
     models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape)
     budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    return Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
-                                 budget_bytes=budget, offline=True if args.offline else None))
+    engine = Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
+                                   budget_bytes=budget, offline=True if args.offline else None))
+    # The general probes; each model's own run before its first load (the model manager).
+    env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
+    return engine
+
+
+def _ensure_tiny_models() -> None:
+    """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
+    from .tiny_models import default_tiny_root, ensure_tiny_models
+
+    root = default_tiny_root()
+    try:
+        ensure_tiny_models(root)
+    except OSError as exc:
+        reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                   errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
+                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
+        reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
+                            "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
 
 
 def _options(args: argparse.Namespace) -> JobOptions:

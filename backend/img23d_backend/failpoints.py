@@ -9,10 +9,13 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
   oom     raise MemoryError
   enospc  raise OSError(ENOSPC), a full disk
   exit    exit with status 3 at once
+  missing-op  raise the RuntimeError of a compiled operator that did not load (named by the
+          place's last dotted part), as a torchvision that does not match torch does
 
 Places: ``startup``, each stage name (``load``, ``grounding``, ``crop``, ``matting``,
 ``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
-``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind.
+``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind, and
+``probe.<name>`` for each environment probe (``env_probe``) before its tiny call.
 """
 
 from __future__ import annotations
@@ -48,3 +51,7 @@ def hit(place: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device (failpoint)")
     elif action == "exit":
         os._exit(3)
+    elif action == "missing-op":
+        op = place.rsplit(".", 1)[-1]
+        raise RuntimeError(f"Could not run 'torchvision::{op}' with arguments from the 'CPU' backend: "
+                           f"the operator is not registered (failpoint {place})")

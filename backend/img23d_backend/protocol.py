@@ -18,7 +18,8 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 2  # 1: models, download, delete (the model manager); 2: retexture
+PROTOCOL_MINOR = 3  # 1: models, download, delete (the model manager); 2: retexture;
+# 3: the environment error code, and the environment the backend's hello describes
 MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 MAX_TARGETS = 32
 MAX_TARGET_CHARS = 200
@@ -37,6 +38,8 @@ class ErrorCode(str, Enum):
     DOWNLOAD_FAILED = "download_failed"
     OUT_OF_MEMORY = "out_of_memory"
     DISK = "disk"
+    # torch or torchvision cannot run what a model needs here (a probe failed): reinstall the backend.
+    ENVIRONMENT = "environment"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
     # Raised by the add-on's client, never sent by the backend: it cannot start, died, or hangs.
@@ -250,6 +253,7 @@ class Hello(Message):
     device_name: str | None = None
     memory: dict[str, int] = field(default_factory=dict)   # backend only: free/total bytes
     models: dict[str, str] = field(default_factory=dict)   # backend only: role -> model id
+    environment: dict[str, Any] = field(default_factory=dict)  # backend only: torch/torchvision, probes
 
 
 @dataclass

@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any, BinaryIO, Callable, TextIO
 
-from . import __version__
+from . import __version__, env_probe
 from .engine import Engine, Job
 from .models.memory import device_memory
 from .runs import recover_interrupted
@@ -80,7 +80,8 @@ class Server:
     def send_hello(self) -> None:
         info = self.engine.describe()
         self.send(Hello(role="backend", version=__version__, device=info["device"],
-                        device_name=info["device_name"], memory=info["memory"], models=info["models"]))
+                        device_name=info["device_name"], memory=info["memory"], models=info["models"],
+                        environment=env_probe.summary()))
 
     # -- the loop --------------------------------------------------------------------------
 

@@ -104,7 +104,8 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
 
     def _finish(self, task: InstallTask) -> set[str]:
         if task.result is not None:
-            self.report({"INFO"}, task.result.summary())
+            # Installed, but a probe failed: the real models would not run, and the user must know.
+            self.report({"WARNING"} if task.result.warnings else {"INFO"}, task.result.summary())
             return {"FINISHED"}
         self.report({"WARNING"} if task.cancelled else {"ERROR"}, task.error)
         return {"CANCELLED"}

@@ -90,6 +90,7 @@ def test_the_models_box_draws_downloads_deletes_and_progress(addon) -> None:
         assert "Offline" in labels and "/cache/hub" in labels
         downloads = [kwargs for name, args, kwargs in log if name == "operator" and args[0] == "img23d.model_download"]
         assert len(downloads) == 2  # the missing and the partial one
+        assert sorted(kwargs["text"] for kwargs in downloads) == ["Download", "Resume"]  # partial: resumed
         assert _operators(log).count("img23d.model_delete") == 2  # the cached and the partial one
 
         catalog.download_model, catalog.busy = "Qwen/Qwen3-VL-2B-Instruct", "downloading"

@@ -16,7 +16,6 @@ from PIL import Image
 
 from ..models.placement import LoadedModel
 from ..models.registry import QWEN3_VL_GRID
-from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn, grounding_dtype
 from .detections import Detection, grounding_prompt, parse_detections
 from .matching import TargetMatch, match_targets
@@ -35,7 +34,6 @@ class GroundingModel:
 
 def load_grounding(folder: Path, device: Any) -> LoadedModel:
     """Load Qwen3-VL (real or tiny replica) from ``folder`` straight onto ``device``."""
-    prepare_torchvision()
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(folder))

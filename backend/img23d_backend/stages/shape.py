@@ -13,7 +13,6 @@ from PIL import Image
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..protocol import ErrorCode, ProtocolError
-from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn, working_dtype
 from .hy3dgen_fixes import float32_schedule, surface_extractor
 
@@ -35,7 +34,6 @@ class ShapeSettings:
 
 def shape_loader(spec: ModelSpec):  # -> Loader
     def load(folder: Path, device: Any) -> LoadedModel:
-        prepare_torchvision()
         from hy3dgen.shapegen import Hunyuan3DDiTFlowMatchingPipeline
 
         _route_hy3dgen_logs()
