@@ -24,7 +24,8 @@ from . import __version__, failpoints
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
 from .models import placement
-from .models.memory import PeakMeter, device_memory, is_out_of_memory
+from .models.memory import PeakMeter, device_memory
+from .models.oom import is_out_of_memory
 from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
                        Progress, ProtocolError, RetextureRequest)

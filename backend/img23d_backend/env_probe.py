@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable
 
 from . import failpoints
 from .models.cache import configured_specs
-from .models.memory import is_out_of_memory
+from .models.oom import is_out_of_memory
 from .models.registry import ModelSet, ModelSpec
 from .protocol import ErrorCode, ProtocolError
 from .torch_env import prepare_torchvision, torchvision_stubbed
