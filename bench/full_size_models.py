@@ -16,10 +16,11 @@ noise, so it finds nothing unless a benchmark supplies boxes).
                                          paint (UNet2p5DConditionModel around an SD-2.1 UNet)
 
     .venv/bin/python bench/full_size_models.py --out DIR [--only grounding,matting,...]
-    .venv/bin/python bench/full_size_models.py --out DIR --check [--device cuda]
+    .venv/bin/python bench/full_size_models.py --out DIR --check [--device cuda] [--json FILE]
 
 ``--check`` loads each built model with its production loader and runs one small forward,
-printing load time, forward time and memory.
+printing load time next to the time it takes just to read the same weight files, forward time
+and memory; ``--json FILE`` writes those figures.
 
 Where the sizes come from (public configs found with code search; none could be downloaded):
 
@@ -799,6 +800,10 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         started = time.perf_counter()
         loaded = make_loader(spec)(Path(spec.local_path), dev)
         load_s = time.perf_counter() - started
+        # The same files read end to end right after: what the load would cost if building and
+        # placing the model were free (the files are as warm for this read as the load left them).
+        weight_files = _weight_files(Path(root) / TARGETS[name])
+        read_s = _read_seconds(weight_files)
         params = sum(_count(m) for m in loaded.modules)
         resident = _memory(dev)
         started = time.perf_counter()
@@ -807,15 +812,46 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         forward_s = time.perf_counter() - started
-        results[name] = {"params": params, "load_s": round(load_s, 1), "forward_s": round(forward_s, 1),
+        results[name] = {"params": params, "load_s": round(load_s, 2), "read_s": round(read_s, 2),
+                         "weight_bytes": sum(p.stat().st_size for p in weight_files),
+                         "forward_s": round(forward_s, 1),
                          "memory_after_load_gb": round(resident / 1e9, 2),
                          "peak_gb": round(_peak_memory(dev) / 1e9, 2), "outcome": outcome}
-        print(f"{name}: {params / 1e6:.1f}M parameters, load {load_s:.1f} s, forward {forward_s:.1f} s, "
+        print(f"{name}: {params / 1e6:.1f}M parameters, load {load_s:.1f} s (reading its files {read_s:.1f} s), "
+              f"forward {forward_s:.1f} s, "
               f"memory {resident / 1e9:.2f} GB after load, peak {_peak_memory(dev) / 1e9:.2f} GB; {outcome}",
               flush=True)
         del loaded
         gc.collect()
     return results
+
+
+def _device_name(device: str) -> str:
+    import platform
+
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{device} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def _weight_files(folder: Path) -> list[Path]:
+    """The weight files a component's loader reads (the paint folder's text encoder is never read)."""
+    files = [p for p in sorted(folder.rglob("*")) if p.suffix in (".safetensors", ".bin")]
+    if folder.name == PAINT_SUBFOLDER:
+        files = [p for p in files if p.parent.name in ("unet", "vae")]
+    return files
+
+
+def _read_seconds(files: list[Path]) -> float:
+    """Seconds to read ``files`` end to end into memory, in 64 MiB pieces."""
+    started = time.perf_counter()
+    for path in files:
+        with path.open("rb", buffering=0) as stream:
+            while stream.read(64 << 20):
+                pass
+    return time.perf_counter() - started
 
 
 def _memory(device: Any) -> int:
@@ -851,11 +887,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="after building, load each with its production loader and run one forward")
     parser.add_argument("--device", default="cpu", help="device for --check (cpu, cuda, cuda:1, mps)")
     parser.add_argument("--paint-views", type=int, default=2, help="views for the paint check (1-6)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help='with --check, write {"device": ..., "models": {name: {"load_s", "read_s", ...}}}')
     args = parser.parse_args(argv)
     only = [n.strip() for n in args.only.split(",") if n.strip()] or None
     root = build_full_size_models(args.out, only)
     if args.check:
-        check_full_size_models(root, args.device, only, paint_views=args.paint_views)
+        results = check_full_size_models(root, args.device, only, paint_views=args.paint_views)
+        if args.json is not None:
+            _write_json(args.json, {"device": _device_name(args.device), "models": results,
+                                    **{pkg: metadata.version(pkg) for pkg in ("torch", "transformers", "hy3dgen")}})
     print(root)
     return 0
 

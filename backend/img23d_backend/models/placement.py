@@ -1,4 +1,5 @@
-"""The mechanism: the only code that moves model weights between RAM and a device, or frees them.
+"""The mechanism: the only code that moves model weights between RAM and a device, puts weights
+read from disk in place (``assign_weights``), or frees them.
 
 It knows nothing about budgets or which model should go where (that is ``manager``'s
 policy); it moves what it is told and reports how many bytes crossed.
@@ -55,6 +56,31 @@ def move(loaded: LoadedModel, device: Any) -> int:
     if loaded.on_moved is not None:
         loaded.on_moved(target)
     return moved
+
+
+def to_device(tensor: Any, device: Any, dtype: Any) -> Any:
+    """One checkpoint tensor on ``device``; floating-point ones in ``dtype`` (integers keep theirs)."""
+    if tensor.is_floating_point() and tensor.dtype != dtype:
+        return tensor.to(device=device, dtype=dtype)
+    return tensor.to(device=device)
+
+
+def assign_weights(module: Any, state: dict[str, Any], device: Any, dtype: Any) -> int:
+    """Put ``state`` in place of ``module``'s (meta) weights, then move its buffers along.
+
+    Every key must match (a missing one would leave a weight on the meta device). Tensors
+    are assigned, not copied into existing ones, so nothing is allocated twice. The buffers
+    built with the module (not in the checkpoint) are cast and moved as hy3dgen's own
+    ``.to(device, dtype)`` would; returns the bytes assigned.
+    """
+    import torch
+
+    module.load_state_dict(state, strict=True, assign=True)
+    module.to(device=torch.device(device), dtype=dtype)
+    left = [name for name, tensor in [*module.named_parameters(), *module.named_buffers()] if tensor.is_meta]
+    if left:
+        raise ValueError(f"no weights were read for {', '.join(left[:5])}")
+    return sum(t.numel() * t.element_size() for t in state.values())
 
 
 def drop(loaded: LoadedModel) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..models.fast_load import load_shape_pipeline
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..protocol import ErrorCode, ProtocolError
@@ -34,13 +35,9 @@ class ShapeSettings:
 
 def shape_loader(spec: ModelSpec):  # -> Loader
     def load(folder: Path, device: Any) -> LoadedModel:
-        from hy3dgen.shapegen import Hunyuan3DDiTFlowMatchingPipeline
-
         _route_hy3dgen_logs()
-        # An absolute folder makes hy3dgen read <folder>/<subfolder> and never touch the hub.
-        pipe = Hunyuan3DDiTFlowMatchingPipeline.from_pretrained(
-            str(Path(folder).resolve()), subfolder=spec.subfolder, device=str(device),
-            dtype=working_dtype(device), use_safetensors=True, variant="fp16")
+        # The same pipeline as hy3dgen's from_pretrained, without its random initialisation.
+        pipe = load_shape_pipeline(Path(folder).resolve(), spec.subfolder, device, working_dtype(device))
         float32_schedule(pipe.scheduler)  # the turbo schedulers' float64 tables fail on MPS
 
         def follow(device_now: Any) -> None:
