@@ -171,11 +171,11 @@ def full_size_model_set(root: Path) -> ModelSet:
         name="full-size",
         grounding=ModelSpec(role="grounding", repo_id="full-size/qwen3-vl", local_path=root / QWEN_DIR,
                             size_bytes=GROUNDING["2b"].size_bytes,
-                            # Random weights cannot answer: generation runs for real (the compute
-                            # is measured, 256 tokens like a real answer) and the tiny replica's
-                            # fixed answer stands in for its text (see engine._JobRun.ground).
-                            options={**GROUNDING["2b"].options, "max_new_tokens": 256, "min_new_tokens": 256,
-                                     "fixed_answer": TINY_GROUNDING_ANSWER}),
+                            # Random weights cannot answer: generation runs for real, as many
+                            # tokens as a real answer for the names would take (the compute is
+                            # measured), and the tiny replica's fixed answer stands in for its
+                            # text (see stages.grounding.GroundingOptions).
+                            options={**GROUNDING["2b"].options, "stand_in_answer": TINY_GROUNDING_ANSWER}),
         matting=ModelSpec(role="matting", repo_id="full-size/birefnet", local_path=root / BIREFNET_DIR,
                           revision=BIREFNET_REVISION, size_bytes=MATTING["birefnet"].size_bytes,
                           trust_remote_code=True),
@@ -739,7 +739,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from PIL import Image
 
     from img23d_backend.stages._common import CancelToken
-    from img23d_backend.stages.grounding import ground, load_grounding
+    from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.stages.paint_models import camera_indices, delight_loader, multiview_loader
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
@@ -759,8 +759,9 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         return None
 
     def run_grounding(obj: Any) -> str:
-        answer = ground(obj, picture, ["house"], max_new_tokens=2, max_pixels=256 * 256, cancel=cancel)
-        return f"answer {answer!r}"
+        options = GroundingOptions(max_new_tokens=2, max_pixels=256 * 256)
+        answer = ground(obj, picture, ["house"], options=options, cancel=cancel)
+        return f"answer {answer.text!r} ({answer.tokens} tokens)"
 
     def run_matting(obj: Any) -> str:
         out = matte(obj, [picture.resize((1024, 1024))], batch_size=1, cancel=cancel, progress=quiet)

@@ -26,7 +26,7 @@ from .models.manager import ModelManager, Policy
 from .models import placement
 from .models.memory import PeakMeter, device_memory
 from .models.oom import is_out_of_memory
-from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
+from .models.registry import PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
                        Progress, ProtocolError, RetextureRequest)
 from .runs import Manifest, RunFolder, TargetRecord
@@ -236,29 +236,23 @@ class _JobRun:
 
     def ground(self, image: LoadedImage) -> list[Any]:
         """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
-        from .stages.grounding import draw_matches, ground, match_targets, parse_detections
+        from .stages.grounding import GroundingOptions, draw_matches, ground, match_targets, parse_detections
 
         assert self.run_folder is not None
         targets = list(self.request.targets)
-        spec = self.manager.spec("grounding")
+        options = GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
-                raw = ground(grounder, image.image, targets,
-                             max_new_tokens=spec.options.get("max_new_tokens", 1024),
-                             max_pixels=spec.options.get("max_pixels", GROUNDING_MAX_PIXELS), cancel=self.job.cancel,
-                             progress=self.progress, min_new_tokens=spec.options.get("min_new_tokens", 0))
-            if "fixed_answer" in spec.options:
-                # Only the benchmark's full-size random replica sets this: its generation runs for
-                # real (the compute is measured) but random weights cannot answer, so the answer
-                # the tiny replica gives is used in its place.
-                log.info("grounding model %s uses its fixed answer", spec.display)
-                raw = spec.options["fixed_answer"]
+                answer = ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
+                                progress=self.progress, all_instances=self.options.keep == "all")
+            raw = answer.text
             width, height = image.size
             detections = parse_detections(raw, width, height)
             matches = match_targets(detections, targets, keep=self.options.keep)
             self.run_folder.write_json("detections.json", {
                 "image_size": [width, height], "original_size": list(image.original_size),
                 "coords": "pixels of image_size", "raw_answer": raw,
+                "answer_tokens": answer.tokens, "token_budget": answer.budget,
                 "detections": [d.to_dict() for d in detections],
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
