@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, env_probe, probe_command
-from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
-                       ProtocolError, split_names, validate_targets)
+from .models.registry import DEFAULT_SHAPE
+from .protocol import (VOLUME_DECODERS, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions,
+                       Message, Progress, ProtocolError, split_names, validate_targets)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--models", default="default", choices=("default", "tiny"),
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
         p.add_argument("--grounding", default="2b", choices=("2b", "4b", "8b"), help="Qwen3-VL size")
-        p.add_argument("--shape", default="2mini", help="Hunyuan3D-2 variant: 2mini, 2mini-turbo, 2.0, 2.0-turbo")
+        p.add_argument("--shape", default=DEFAULT_SHAPE,
+                       help="Hunyuan3D-2 variant: 2mini-turbo (default, for 5 steps), 2mini, 2.0-turbo, 2.0 "
+                            "(the non-turbo ones want --steps 30)")
         p.add_argument("--matting", default="birefnet", help="matting model")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
@@ -53,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--steps", type=int, default=JobOptions.steps)
     gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution)
+    gen.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
+                     help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
     gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale)
     gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget)
     gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
@@ -130,6 +135,7 @@ def _ensure_tiny_models() -> None:
 
 def _options(args: argparse.Namespace) -> JobOptions:
     options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
+                         volume_decoder=args.volume_decoder,
                          guidance_scale=args.guidance, face_budget=args.face_budget,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,

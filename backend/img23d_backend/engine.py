@@ -506,7 +506,8 @@ class _GenerateRun(_JobRun):
         if not live:
             return []
         settings = ShapeSettings(steps=self.options.steps, octree_resolution=self.options.octree_resolution,
-                                 guidance_scale=self.options.guidance_scale, batch_size=self.options.shape_batch)
+                                 guidance_scale=self.options.guidance_scale, batch_size=self.options.shape_batch,
+                                 decoder=self.options.volume_decoder)
         images = [cutouts[r.stem] for r in live]
         seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):

@@ -102,6 +102,9 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
 # --- options --------------------------------------------------------------------------------
 
 KEEP_CHOICES = ("largest", "all")
+# How the shape model's volume is decoded: FlashVDM refines only near the surface (fast, the
+# default); dense queries every point of the grid (hy3dgen's default, slower).
+VOLUME_DECODERS = ("flashvdm", "dense")
 # The largest texture that holds detail: the paint model paints 512-pixel views, baked from
 # 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
 DETAILED_TEXTURE_SIZE = 2048
@@ -112,8 +115,9 @@ class JobOptions:
     """Per-job settings. Defaults suit a real GPU run; presets in the add-on adjust them."""
 
     seed: int = 0
-    steps: int = 30
+    steps: int = 5                 # the turbo shape models' step count (the default model is turbo)
     octree_resolution: int = 256
+    volume_decoder: str = "flashvdm"
     guidance_scale: float = 5.0
     face_budget: int = 40_000
     keep: str = "largest"          # several instances of one name: the largest, or all
@@ -136,6 +140,7 @@ class JobOptions:
         checks = [
             ("steps", 1 <= self.steps <= 200),
             ("octree_resolution", 16 <= self.octree_resolution <= 1024),
+            ("volume_decoder", self.volume_decoder in VOLUME_DECODERS),
             ("guidance_scale", math.isfinite(self.guidance_scale) and 0 <= self.guidance_scale <= 50),
             ("face_budget", 100 <= self.face_budget <= 5_000_000),
             ("keep", self.keep in KEEP_CHOICES),

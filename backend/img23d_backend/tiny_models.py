@@ -20,7 +20,8 @@ test needs behaviour:
   ``<|im_end|>``, whatever the image and prompt. It exercises generate/decode/parse, not
   detection quality.
 * The Hunyuan3D VAE's occupancy decoder is biased towards a closed blob (a level set of
-  ``sum(cos(xyz))``) that the latents only perturb, so surface extraction yields a mesh.
+  ``sum(cos(xyz))``) that the latents only perturb, so surface extraction yields a mesh; its
+  field is steep (near-binary) like a trained one's, so FlashVDM prunes as it would there.
 
 ``python -m img23d_backend.tiny_models [--out DIR] [--force]`` builds a folder and prints it.
 """
@@ -39,7 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-TINY_FORMAT: int = 2  # 2: adds the paint replica
+TINY_FORMAT: int = 3  # 2: adds the paint replica; 3: a near-binary shape occupancy field
 
 # The fixed answer the tiny grounding model emits (Qwen3-VL style 0..1000 relative boxes).
 # Deliberately messy (code fence, trailing prose) so the production parser is exercised.
@@ -524,6 +525,10 @@ def _hunyuan_config() -> dict[str, Any]:
 # Blob shaping for the VAE occupancy decoder (see _shape_occupancy_blob).
 _BLOB_LEVEL = 2.75  # sum(cos(x_i)) == 2.75 is a rounded ball of radius ~0.7 in [-1, 1]^3
 _BLOB_PERTURBATION = 0.2  # how strongly the latents dent the ball
+# Trained occupancy decoders are near-binary: |logit| is large except within about a voxel of the
+# surface, which is what FlashVDM's pruning (refine only where |logit| < 0.95) relies on. Scaling
+# the output makes the replica's field that steep without moving its zero set.
+_BLOB_SHARPNESS = 50.0
 
 
 def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
@@ -557,7 +562,7 @@ def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
         decoder.ln_post.weight.fill_(1.0)
         decoder.ln_post.bias.zero_()
         decoder.output_proj.weight.zero_()
-        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = 1.0, -1.0
+        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = _BLOB_SHARPNESS, -_BLOB_SHARPNESS
         decoder.output_proj.bias.zero_()
 
 

@@ -148,7 +148,8 @@ PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
 
 DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
-DEFAULT_SHAPE = "2mini"
+# Turbo: made for 5 steps (JobOptions.steps), the fast path with FlashVDM decoding.
+DEFAULT_SHAPE = "2mini-turbo"
 DEFAULT_PAINT = "2.0"
 MODEL_SET_NAMES = ("default", "tiny")
 
