@@ -31,6 +31,7 @@ from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateReques
                        Progress, ProtocolError, RetextureRequest)
 from .runs import Manifest, RunFolder, TargetRecord
 from .stages._common import CancelToken
+from .stages.tail import Tail
 
 log = logging.getLogger(__name__)
 
@@ -421,8 +422,10 @@ class _GenerateRun(_JobRun):
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
         cutouts = self._matte(image, live, crops, boxes)
         live = [r for r in live if r.status == "pending"]
-        meshes = self._shape(live, cutouts)
-        self._export(live, meshes, cutouts)
+        # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
+        with Tail(self.job.cancel) as self.tail:
+            meshes = self._shape(live, cutouts)
+            self._export(live, meshes, cutouts)
 
         if not any(r.status == "done" for r in records):
             if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
@@ -514,7 +517,8 @@ class _GenerateRun(_JobRun):
             # use() evicts earlier stages' models first when the budget needs the room.
             with self.manager.use("shape") as pipe:
                 try:
-                    return self._generate_shapes(pipe, images, seeds, settings)
+                    return self._generate_shapes(pipe, images, seeds, settings,
+                                                 on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
                 except Exception as exc:  # only out-of-memory is retried; anything else propagates
                     if not is_out_of_memory(exc):
                         raise
@@ -523,10 +527,12 @@ class _GenerateRun(_JobRun):
                     self._note_retry("shape", exc, f"one at a time at octree resolution {lowered.octree_resolution}")
                     return [self._shape_one(pipe, image, seed, lowered) for image, seed in zip(images, seeds)]
 
-    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any) -> list[Any]:
+    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any,
+                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
         from .stages import shape
 
-        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress)
+        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress,
+                                     on_mesh=on_mesh)
 
     def _shape_one(self, pipe: Any, image: Any, seed: int, settings: Any) -> Any:
         try:
@@ -538,45 +544,57 @@ class _GenerateRun(_JobRun):
             return _OutOfMemory(str(exc))
 
     def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
-        """Clean every mesh, then paint (if asked) and write each target, announcing it at once."""
-        ready = self._clean(live, meshes)
-        for number, (record, mesh) in enumerate(ready, start=1):
+        """Collect each cleaned mesh, paint it (if asked) and have it written, announced at once."""
+        assert self.run_folder is not None
+        for record, mesh in zip(live, meshes):
+            if not self.tail.submitted(record.stem):  # made by the out-of-memory retry, without the hook
+                self._clean_later(record, mesh)
+        ready = []
+        for record in live:
+            with self.stage("cleanup"):  # the wait for the worker: what its work did not hide
+                done = self.tail.result(record.stem)
+            record.timings["cleanup"] = round(done.seconds, 4)
+            if isinstance(done.value, ProtocolError):
+                self.fail_target(record, done.value)
+                continue
+            mesh, stats = done.value
+            record.faces, record.vertices = stats.faces_out, stats.vertices_out
+            ready.append((record, mesh))
+        for record, mesh in ready:
             if self.options.texture:
                 mesh = self._paint(record, mesh, cutouts[record.stem])
             with self.stage("export"):
-                self._write_mesh(record, mesh)
-            self.progress("export", number, len(ready), f"{record.target} ready")
+                self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
+        for record, _ in ready:
+            done = self.tail.result(f"glb/{record.stem}")
+            record.timings["export"] = round(done.seconds, 4)
+            timings = self.run_folder.manifest.timings
+            timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+        self.run_folder.save_manifest()
 
-    def _clean(self, live: list[TargetRecord], meshes: list[Any]) -> list[tuple[TargetRecord, Any]]:
+    def _clean_later(self, record: TargetRecord, mesh: Any) -> None:
+        self.tail.submit(record.stem, lambda: self._clean_one(record, mesh))
+
+    def _clean_one(self, record: TargetRecord, mesh: Any) -> Any:
+        """On the tail's worker: (cleaned trimesh, stats), or the ``ProtocolError`` that fails the
+        target (returned, not raised: failing it is the main thread's business)."""
         import trimesh
 
         from .stages.cleanup import clean_mesh
         from .stages.shape import mesh_arrays
 
-        ready = []
-        with self.stage("cleanup"):
-            for record, mesh in zip(live, meshes):
-                self.job.cancel.check()
-                if isinstance(mesh, _OutOfMemory):
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second time "
-                        "at lower settings; lower the quality or close other programs using the GPU",
-                        mesh.detail, target=record.target))
-                    continue
-                if mesh is None:
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
-                        "(try another seed or a higher octree resolution)", target=record.target))
-                    continue
-                vertices, faces, stats = clean_mesh(*mesh_arrays(mesh), face_budget=self.options.face_budget)
-                if len(faces) == 0:
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
-                        target=record.target))
-                    continue
-                record.faces, record.vertices = stats.faces_out, stats.vertices_out
-                ready.append((record, trimesh.Trimesh(vertices=vertices, faces=faces, process=False)))
-        return ready
+        if isinstance(mesh, _OutOfMemory):
+            return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second "
+                                 "time at lower settings; lower the quality or close other programs using the GPU",
+                                 mesh.detail, target=record.target)
+        if mesh is None:
+            return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
+                                 "(try another seed or a higher octree resolution)", target=record.target)
+        vertices, faces, stats = clean_mesh(*mesh_arrays(mesh), face_budget=self.options.face_budget)
+        if len(faces) == 0:
+            return ProtocolError(ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
+                                 target=record.target)
+        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False), stats
 
     def _paint(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
         """The textured mesh; on failure the untextured one, with the failure reported."""
@@ -592,13 +610,15 @@ class _GenerateRun(_JobRun):
                             target=record.target))
         return mesh
 
-    def _write_mesh(self, record: TargetRecord, mesh: Any) -> None:
+    def _write_mesh(self, record: TargetRecord, mesh: Any, total: int) -> None:
+        """On the tail's worker: the GLB, then its artifact at once (the manifest is the main thread's)."""
         assert self.run_folder is not None
         path = self.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: mesh.export(str(p), file_type="glb"))
         record.mesh = self.run_folder.relative(path)
         record.textured = _has_texture(mesh)
         record.status = "done"
-        self.run_folder.save_manifest()
+        self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
+                      f"{record.target} ready")
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,
                                image_size=self.run_folder.manifest.image.get("original_size")))

@@ -80,6 +80,7 @@ class TargetRecord:
     vertices: int | None = None
     textured: bool = False
     error: dict[str, str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
 
 
 @dataclass
