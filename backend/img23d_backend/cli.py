@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
     common(srv)
+    srv.add_argument("--preload", default="",
+                     help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
+                          '("default": those three); the heavy imports happen then anyway')
     probe_command.add_parser(sub)
     return parser
 
@@ -242,6 +245,13 @@ class ProgressPrinter:
             self._open_line = False
 
 
+def _preload_roles(text: str) -> tuple[str, ...]:
+    from .models.registry import ROLES
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    return tuple(ROLES) if names == ["default"] else tuple(names)
+
+
 def _serve(args: argparse.Namespace) -> int:
     # Only protocol lines may reach the real stdout. Point fd 1 (and sys.stdout) at stderr so
     # stray prints and C libraries cannot corrupt the stream; keep a private copy for protocol.
@@ -272,7 +282,7 @@ def _serve(args: argparse.Namespace) -> int:
         out.write(ErrorEvent.from_exception(None, error).to_line() + "\n")
         out.flush()
         return EXIT_FAILED
-    code = Server(engine, sys.stdin.buffer, out).serve()
+    code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload)).serve()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
     os._exit(code)

@@ -15,6 +15,7 @@ from . import __version__, env_probe
 from .engine import Engine, Job
 from .models.memory import device_memory
 from .runs import recover_interrupted
+from .warmup import start_warm_up
 from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
                        REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest,
@@ -45,8 +46,9 @@ def read_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes | None:
 
 
 class Server:
-    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO) -> None:
+    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO, preload: tuple[str, ...] = ()) -> None:
         self.engine = engine
+        self.preload = preload  # model roles to load right after hello (besides the imports)
         self.stdin = stdin
         self.stdout = stdout
         self._write_lock = threading.Lock()
@@ -91,6 +93,7 @@ class Server:
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=recover_interrupted, args=(self.engine.settings.runs_dir,),
                          name="recover-runs", daemon=True).start()
+        start_warm_up(self.engine.manager, self.preload)
         while True:
             try:
                 raw = read_line(self.stdin)
