@@ -3,8 +3,9 @@
 Importing transformers, diffusers and hy3dgen takes seconds; done inside the first job it
 delays the first object. The service starts this on a background thread once it has said
 hello, so the add-on's handshake never waits for it and the first job usually finds it done.
-Python's import lock makes a job that needs a module meanwhile wait for the same import, and
-the model manager's lock makes a job wait for a model being preloaded rather than load it twice.
+The imports run while the model manager is held (``reserved``): a job's first load waits for
+them rather than importing the same lazily built modules from a second thread, and a job waits
+for a model being preloaded rather than load it twice.
 """
 
 from __future__ import annotations
@@ -49,13 +50,14 @@ def warm_up(manager: Any, preload: tuple[str, ...] = ()) -> WarmUp:
     """Import the heavy modules, then make the ``preload`` roles resident (in that order)."""
     started = time.perf_counter()
     report = WarmUp()
-    prepare_torchvision()  # before anything imports torchvision (hy3dgen, the Qwen processor)
-    for name in MODULES:
-        try:
-            importlib.import_module(name)
-            report.imported.append(name)
-        except ImportError as exc:  # the job that needs it will say so, with a code
-            report.failed[name] = str(exc)
+    with manager.reserved():  # a job's first load waits for these imports rather than racing them
+        prepare_torchvision()  # before anything imports torchvision (hy3dgen, the Qwen processor)
+        for name in MODULES:
+            try:
+                importlib.import_module(name)
+                report.imported.append(name)
+            except ImportError as exc:  # the job that needs it will say so, with a code
+                report.failed[name] = str(exc)
     for role in preload:
         if role not in manager.roles:
             report.failed[role] = "no such model in this model set"
