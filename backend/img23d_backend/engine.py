@@ -312,6 +312,7 @@ class _JobRun:
                                             str(exc)[:300]) from exc
                     log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
                     raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
+            record.timings.update({f"paint_{phase}": seconds for phase, seconds in kept.get("timings", {}).items()})
             for index, view in enumerate(kept.get("views", [])):
                 self.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)
             if "reference" in kept:
