@@ -155,9 +155,13 @@ class _JobRun:
     def body(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def run(self) -> dict[str, Any]:
+    def check_request(self) -> None:
+        """Refuse a request that cannot run, before its run folder is made."""
         if not self.request.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
+
+    def run(self) -> dict[str, Any]:
+        self.check_request()
         manifest = Manifest(job_id=self.job.id, kind=self.kind, backend_version=__version__,
                             targets=list(getattr(self.request, "targets", [])), options=asdict(self.options),
                             device=str(self.engine.device),
@@ -386,10 +390,13 @@ def scaled_box(box: tuple[float, float, float, float], scale: float) -> list[flo
 class _DetectRun(_JobRun):
     kind = "detect"
 
-    def body(self) -> dict[str, Any]:
-        assert self.run_folder is not None
+    def check_request(self) -> None:
+        super().check_request()
         if not self.request.targets:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name")
+
+    def body(self) -> dict[str, Any]:
+        assert self.run_folder is not None
         image = self.load_input()
         matches = self.ground(image)
         found = {m.target: [scaled_box(d.box, image.scale) for d in m.detections] for m in matches}
