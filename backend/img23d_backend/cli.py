@@ -3,7 +3,8 @@
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
 Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
-2 the command line was wrong.
+2 the command line was wrong, 130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
+(see ``interrupts``: its run folder's manifest says ``cancelled``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models.registry import GROUNDING, MATTING, SHAPE
 from .protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
                        JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, split_names,
                        validate_targets)
+from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
@@ -88,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
+    interrupts = Interrupts().install()
+    try:
+        return _run(args, interrupts)
+    finally:
+        interrupts.restore()
+
+
+def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
     try:
         # Every usage error is found here, before anything is loaded, built or written.
         check_arguments(args)
@@ -98,15 +110,15 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         engine = _engine(args)
-        if args.command == "generate":
-            return _generate(args, engine)
-        return _detect(args, engine)
+        if interrupts.signal is not None:
+            print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
+            return exit_code(interrupts.signal)
+        recover_interrupted(engine.settings.runs_dir)  # earlier runs killed mid-way say so, without debris
+        run_job = _generate if args.command == "generate" else _detect
+        return run_job(args, engine, interrupts)
     except ProtocolError as exc:
         print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILED
 
 
 # The command line's spelling of each option that JobOptions and check_budget_gb name.
@@ -162,19 +174,27 @@ def _options(args: argparse.Namespace) -> JobOptions:
     return options
 
 
-def _generate(args: argparse.Namespace, engine: Any) -> int:
+def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:
+    printer.finish()
+    print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+    if printer.run_dir:
+        print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
+    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+        return exit_code(interrupts.signal)
+    return EXIT_FAILED
+
+
+def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     from .engine import Job
 
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=args.names, options=args.options)
     printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
     try:
-        data = engine.generate(request, Job(id=request.id, emit=printer))
+        data = engine.generate(request, job)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        if printer.run_dir:
-            print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
-        return EXIT_FAILED
+        return _job_failed(exc, printer, interrupts)
     printer.finish()
     failed = 0
     for target in data["targets"]:
@@ -187,17 +207,17 @@ def _generate(args: argparse.Namespace, engine: Any) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def _detect(args: argparse.Namespace, engine: Any) -> int:
+def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     from .engine import Job
 
     request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
     printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
     try:
-        data = engine.detect(request, Job(id=request.id, emit=printer))
+        data = engine.detect(request, job)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_FAILED
+        return _job_failed(exc, printer, interrupts)
     printer.finish()
     for name, boxes in data["boxes"].items():
         if not boxes:
@@ -290,6 +310,7 @@ def _serve(args: argparse.Namespace) -> int:
         out.write(ErrorEvent.from_exception(None, error).to_line() + "\n")
         out.flush()
         return EXIT_FAILED
+    raise_on_signals()  # only now: the server's loop is what catches them
     code = Server(engine, sys.stdin.buffer, out).serve()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
