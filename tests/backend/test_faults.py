@@ -77,7 +77,8 @@ def test_out_of_memory_at_a_stage_is_reported_and_the_backend_carries_on(backend
     nothing_lost(tmp_path)
 
 
-KILL_STAGES = ("load", "grounding", "matting", "shape", "export")
+# "write.glb": killed inside the mesh's write, which leaves a 0-byte .tmp-*.glb behind.
+KILL_STAGES = ("load", "grounding", "matting", "shape", "export", "write.glb")
 
 
 def _status(run: Path) -> str:
@@ -102,6 +103,8 @@ def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_inte
                 manifest = json.loads((left_running / "manifest.json").read_text())
                 assert manifest["status"] == "interrupted"
                 assert "stopped while this job ran" in manifest["errors"][-1]["message"]
+                leftovers = [p.name for p in left_running.rglob(".*") if p.is_file()]
+                assert leftovers == [], f"killed writes were not cleaned up: {leftovers}"
             if stage is None:
                 assert _generate(proc, "last", targets=["door"])["type"] == "result"
                 break
@@ -113,6 +116,8 @@ def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_inte
             proc.close()
         [left_running] = set(tmp_path.iterdir()) - before
         assert _status(left_running) == "running", f"killed in {stage}, yet the manifest says how it ended"
+        if stage == "write.glb":
+            assert [p.stat().st_size for p in left_running.glob(".tmp-*.glb")] == [0]
     nothing_lost(tmp_path)
 
 
