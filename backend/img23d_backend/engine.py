@@ -27,7 +27,7 @@ from .models import placement
 from .models.memory import PeakMeter, device_memory, is_out_of_memory
 from .models.registry import PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                       Progress, ProtocolError, RetextureRequest)
+                       Progress, ProtocolError, RetextureRequest, validate_targets)
 from .runs import Manifest, RunFolder, TargetRecord
 from .stages._common import CancelToken
 
@@ -626,6 +626,15 @@ class _RetextureRun(_JobRun):
     """Paint an artist's mesh; its topology and UVs stay, a texture (and maybe UVs) come back."""
 
     kind = "retexture"
+    name = "mesh"
+
+    def check_request(self) -> None:
+        super().check_request()
+        [self.name] = validate_targets([self.request.name])  # it names files, as a target does
+        if not self.request.mesh:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
+        if not Path(self.request.mesh).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {self.request.mesh}")
 
     def body(self) -> dict[str, Any]:
         import shutil
@@ -633,16 +642,11 @@ class _RetextureRun(_JobRun):
         from .stages import retexture
 
         assert self.run_folder is not None
-        request = self.request
-        if not request.mesh:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
-        source = Path(request.mesh)
-        if not source.is_file():
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {source}")
+        source = Path(self.request.mesh)
         image = self.load_input()
         mesh_copy = self.run_folder.write_bytes_with("input_mesh.npz", lambda p: shutil.copyfile(source, p))
         artist = retexture.load_artist_mesh(mesh_copy)
-        name = request.name.strip() or "mesh"
+        name = self.name
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
         self.run_folder.manifest.targets = [name]
