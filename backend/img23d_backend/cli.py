@@ -22,8 +22,7 @@ from . import __version__
 from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models.registry import GROUNDING, MATTING, SHAPE
 from .protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
-                       JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, split_names,
-                       validate_targets)
+                       JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, names_from_text)
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -143,7 +142,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
     if args.command == "serve":
         return
-    args.names = validate_targets(split_names(args.targets))
+    args.names = names_from_text(args.targets, "--targets")
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = _options(args) if args.command == "generate" else JobOptions()

@@ -84,10 +84,16 @@ def test_a_wrong_command_line_exits_2_with_one_sentence_and_makes_nothing(
     assert list(tmp_path.iterdir()) == [], "a usage error must create nothing"
 
 
-@pytest.mark.parametrize("targets", ["", " , ,", ",,,,"])
-def test_detect_without_names_exits_2_before_making_a_run_folder(targets: str, tmp_path: Path, capsys) -> None:
-    code, err = _main(["detect", str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs")], capsys)
-    assert code == 2 and "detect needs at least one name" in err
+@pytest.mark.parametrize("command, targets, words", [
+    ("detect", "", "detect needs at least one name in --targets"),
+    ("detect", " , ,", "--targets holds only commas and spaces"),
+    ("generate", ",,,,", "--targets holds only commas and spaces"),
+    ("generate", " ,\t, ", "--targets holds only commas and spaces"),
+])
+def test_names_that_are_only_separators_exit_2_before_making_a_run_folder(command: str, targets: str, words: str,
+                                                                          tmp_path: Path, capsys) -> None:
+    code, err = _main([command, str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and words in err
     assert not (tmp_path / "runs").exists()
 
 
