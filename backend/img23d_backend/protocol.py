@@ -22,6 +22,11 @@ PROTOCOL_MINOR = 2  # 1: models, download, delete (the model manager); 2: retext
 MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 MAX_TARGETS = 32
 MAX_TARGET_CHARS = 200
+# Files in a run folder that are not results: a write in progress (or cut short by a kill), and
+# the room a running job keeps to close its manifest on a full disk. Whoever reads a run that
+# no live job is writing (the backend's recovery pass, the add-on's Import Run) removes them.
+RUN_TEMP_PREFIX = ".tmp-"
+RUN_RESERVE_NAME = ".img23d-reserve"
 
 
 class ErrorCode(str, Enum):
