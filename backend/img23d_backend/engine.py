@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from . import __version__, failpoints
+from . import __version__, failpoints, preflight
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
 from .models import placement
@@ -296,6 +296,7 @@ class _JobRun:
                                  delight_steps=self.options.delight_steps,
                                  multiview_steps=self.options.paint_steps, seed=int(record.seed or 0))
         kept: dict[str, Any] = {}
+        preflight.check_paint(self.options, self.engine.device)  # a kill by the system says nothing
         with self.stage("paint"):
             with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
                 def run(paint_settings: Any) -> Any:
@@ -411,6 +412,10 @@ class _DetectRun(_JobRun):
 class _GenerateRun(_JobRun):
     kind = "generate"
 
+    def check_request(self) -> None:
+        super().check_request()
+        preflight.check_job(self.options, self.engine.device)
+
     def body(self) -> dict[str, Any]:
         from .stages.crop import crop_box
 
@@ -517,6 +522,11 @@ class _GenerateRun(_JobRun):
         with self.stage("shape"):
             # use() evicts earlier stages' models first when the budget needs the room.
             with self.manager.use("shape") as pipe:
+                # As many targets per batch as the memory left beside the loaded model holds:
+                # running out of RAM is a kill by the system, not an exception to retry.
+                fitting = preflight.shape_batch(self.options, len(images), self.engine.device)
+                if fitting < min(len(images), settings.batch_size or len(images)):
+                    settings.batch_size = fitting
                 try:
                     return self._generate_shapes(pipe, images, seeds, settings)
                 except Exception as exc:  # only out-of-memory is retried; anything else propagates
@@ -635,6 +645,7 @@ class _RetextureRun(_JobRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
         if not Path(self.request.mesh).is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {self.request.mesh}")
+        preflight.check_job(self.options, self.engine.device, shape=False)
 
     def body(self) -> dict[str, Any]:
         import shutil

@@ -18,7 +18,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 2  # 1: models, download, delete (the model manager); 2: retexture
+PROTOCOL_MINOR = 3  # 1: models, download, delete (the model manager); 2: retexture; 3: hello limits
 MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 MAX_TARGETS = 32
 MAX_TARGET_CHARS = 200
@@ -233,6 +233,23 @@ def _coerce(name: str, value: Any, kind: type) -> Any:
     raise ProtocolError(ErrorCode.BAD_REQUEST, f"option {name} must be {kind.__name__}, got {value!r}")
 
 
+def over_limits(options: JobOptions, limits: Any) -> list[tuple[str, int, int]]:
+    """(option, value, limit) for each setting above what a backend said it can hold.
+
+    ``limits`` comes from the backend's hello; a size that is not asked for (the texture of an
+    untextured job) is not held against it."""
+    if not isinstance(limits, dict):
+        return []
+    over = []
+    for name, limit in limits.items():
+        if name == "texture_size" and not options.texture:
+            continue
+        value = getattr(options, name, None) if name in OPTION_RANGES else None
+        if isinstance(value, int) and isinstance(limit, int) and not isinstance(limit, bool) and value > limit:
+            over.append((name, value, limit))
+    return over
+
+
 # --- target names ---------------------------------------------------------------------------
 
 def split_names(text: str) -> list[str]:
@@ -309,6 +326,9 @@ class Hello(Message):
     device_name: str | None = None
     memory: dict[str, int] = field(default_factory=dict)   # backend only: free/total bytes
     models: dict[str, str] = field(default_factory=dict)   # backend only: role -> model id
+    # Backend only (1.3): the largest settings its memory can hold, by option name
+    # (octree_resolution, texture_size); see ``over_limits``.
+    limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
