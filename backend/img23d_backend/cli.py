@@ -3,7 +3,8 @@
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
 Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
-2 the command line was wrong.
+2 the command line was wrong, 130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
+(see ``interrupts``: its run folder's manifest says ``cancelled``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__, env_probe, probe_command
-from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
-                       ProtocolError, split_names, validate_targets)
+from .interrupts import Interrupts, exit_code, raise_on_signals
+from .models.registry import GROUNDING, MATTING, SHAPE
+from .protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
+                       JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, split_names,
+                       validate_targets)
+from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
@@ -35,14 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--models", default="default", choices=("default", "tiny"),
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
-        p.add_argument("--grounding", default="2b", choices=("2b", "4b", "8b"), help="Qwen3-VL size")
-        p.add_argument("--shape", default="2mini", help="Hunyuan3D-2 variant: 2mini, 2mini-turbo, 2.0, 2.0-turbo")
-        p.add_argument("--matting", default="birefnet", help="matting model")
+        p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
+        p.add_argument("--shape", default="2mini", choices=tuple(SHAPE), help="Hunyuan3D-2 variant")
+        p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
-                       help="device memory the models may use (default: free memory minus 1 GB)")
+                       help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
+                            "(default: free memory minus 1 GB)")
         p.add_argument("--offline", action="store_true", help="never download; use the local cache only")
-        p.add_argument("--out", type=Path, default=DEFAULT_RUNS_DIR, help="folder that keeps one folder per run")
+        p.add_argument("--out", type=_folder_argument, default=DEFAULT_RUNS_DIR,
+                       help="folder that keeps one folder per run")
         p.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
 
     gen = sub.add_parser("generate", help="image + names -> one GLB per name")
@@ -58,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
     gen.add_argument("--shape-batch", type=int, default=0, help="images per shape batch (0 = all at once)")
     gen.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
-    gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size, help="1024, 2048 or 4096")
+    gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
+                     help="a power of two from 64 to 8192 (1024, 2048 or 4096 for real use)")
     gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps)
     gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps)
 
@@ -73,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _folder_argument(text: str) -> Path:
+    # Path("") is ".": an empty --out would quietly put run folders in the current directory.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give the folder that keeps the run folders")
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -80,19 +95,62 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "probe":
         return probe_command.run(args)
+    # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
+    interrupts = Interrupts().install()
+    try:
+        return _run(args, interrupts)
+    finally:
+        interrupts.restore()
+
+
+def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    try:
+        # Every usage error is found here, before anything is loaded, built or written.
+        check_arguments(args)
+    except ProtocolError as exc:
+        print(f"error: {_usage_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         engine = _engine(args)
-        if args.command == "generate":
-            return _generate(args, engine)
-        return _detect(args, engine)
+        if interrupts.signal is not None:
+            print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
+            return exit_code(interrupts.signal)
+        recover_interrupted(engine.settings.runs_dir)  # earlier runs killed mid-way say so, without debris
+        run_job = _generate if args.command == "generate" else _detect
+        return run_job(args, engine, interrupts)
     except ProtocolError as exc:
         print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILED
+
+
+# The command line's spelling of each option that JobOptions and check_budget_gb name.
+_FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
+          "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
+          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
+          "budget_gb": "--budget-gb"}
+
+
+def _usage_message(exc: ProtocolError) -> str:
+    if isinstance(exc, OptionError) and exc.option in _FLAGS:
+        return f"{_FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
+    return exc.message
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Raise ``ProtocolError(bad_request)`` for the first thing on the command line that is wrong;
+    fills ``args.options`` and ``args.names`` with the checked values."""
+    check_budget_gb(args.budget_gb)
+    out = args.out.expanduser()
+    if out.exists() and not out.is_dir():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
+    if args.command == "serve":
+        return
+    args.names = validate_targets(split_names(args.targets))
+    if args.command == "detect" and not args.names:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
+    args.options = _options(args) if args.command == "generate" else JobOptions()
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -138,20 +196,27 @@ def _options(args: argparse.Namespace) -> JobOptions:
     return options
 
 
-def _generate(args: argparse.Namespace, engine: Any) -> int:
+def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:
+    printer.finish()
+    print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+    if printer.run_dir:
+        print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
+    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+        return exit_code(interrupts.signal)
+    return EXIT_FAILED
+
+
+def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     from .engine import Job
 
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)),
-                              options=_options(args))
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=args.names, options=args.options)
     printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
     try:
-        data = engine.generate(request, Job(id=request.id, emit=printer))
+        data = engine.generate(request, job)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        if printer.run_dir:
-            print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
-        return EXIT_FAILED
+        return _job_failed(exc, printer, interrupts)
     printer.finish()
     failed = 0
     for target in data["targets"]:
@@ -164,17 +229,17 @@ def _generate(args: argparse.Namespace, engine: Any) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def _detect(args: argparse.Namespace, engine: Any) -> int:
+def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     from .engine import Job
 
-    request = DetectRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)))
+    request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
     printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
     try:
-        data = engine.detect(request, Job(id=request.id, emit=printer))
+        data = engine.detect(request, job)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_FAILED
+        return _job_failed(exc, printer, interrupts)
     printer.finish()
     for name, boxes in data["boxes"].items():
         if not boxes:
@@ -251,13 +316,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         failpoints.hit("startup")
+        check_arguments(args)
         from .server import Server
         engine = _engine(args)
     except ProtocolError as exc:
         # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
         out.write(ErrorEvent.from_exception(None, exc).to_line() + "\n")
         out.flush()
-        return EXIT_FAILED
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
     except ImportError as exc:  # a broken or incomplete environment: name what is missing
         missing = getattr(exc, "name", None) or str(exc)
         error = ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
@@ -266,6 +332,7 @@ def _serve(args: argparse.Namespace) -> int:
         out.write(ErrorEvent.from_exception(None, error).to_line() + "\n")
         out.flush()
         return EXIT_FAILED
+    raise_on_signals()  # only now: the server's loop is what catches them
     code = Server(engine, sys.stdin.buffer, out).serve()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.

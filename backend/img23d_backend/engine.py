@@ -28,7 +28,7 @@ from .models.memory import PeakMeter, device_memory
 from .models.oom import is_out_of_memory
 from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                       Progress, ProtocolError, RetextureRequest)
+                       Progress, ProtocolError, RetextureRequest, validate_targets)
 from .runs import Manifest, RunFolder, TargetRecord
 from .stages._common import CancelToken
 
@@ -156,9 +156,13 @@ class _JobRun:
     def body(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def run(self) -> dict[str, Any]:
+    def check_request(self) -> None:
+        """Refuse a request that cannot run, before its run folder is made."""
         if not self.request.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
+
+    def run(self) -> dict[str, Any]:
+        self.check_request()
         manifest = Manifest(job_id=self.job.id, kind=self.kind, backend_version=__version__,
                             targets=list(getattr(self.request, "targets", [])), options=asdict(self.options),
                             device=str(self.engine.device),
@@ -387,10 +391,13 @@ def scaled_box(box: tuple[float, float, float, float], scale: float) -> list[flo
 class _DetectRun(_JobRun):
     kind = "detect"
 
-    def body(self) -> dict[str, Any]:
-        assert self.run_folder is not None
+    def check_request(self) -> None:
+        super().check_request()
         if not self.request.targets:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name")
+
+    def body(self) -> dict[str, Any]:
+        assert self.run_folder is not None
         image = self.load_input()
         matches = self.ground(image)
         found = {m.target: [scaled_box(d.box, image.scale) for d in m.detections] for m in matches}
@@ -618,6 +625,15 @@ class _RetextureRun(_JobRun):
     """Paint an artist's mesh; its topology and UVs stay, a texture (and maybe UVs) come back."""
 
     kind = "retexture"
+    name = "mesh"
+
+    def check_request(self) -> None:
+        super().check_request()
+        [self.name] = validate_targets([self.request.name])  # it names files, as a target does
+        if not self.request.mesh:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
+        if not Path(self.request.mesh).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {self.request.mesh}")
 
     def body(self) -> dict[str, Any]:
         import shutil
@@ -625,16 +641,11 @@ class _RetextureRun(_JobRun):
         from .stages import retexture
 
         assert self.run_folder is not None
-        request = self.request
-        if not request.mesh:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
-        source = Path(request.mesh)
-        if not source.is_file():
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {source}")
+        source = Path(self.request.mesh)
         image = self.load_input()
         mesh_copy = self.run_folder.write_bytes_with("input_mesh.npz", lambda p: shutil.copyfile(source, p))
         artist = retexture.load_artist_mesh(mesh_copy)
-        name = request.name.strip() or "mesh"
+        name = self.name
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
         self.run_folder.manifest.targets = [name]

@@ -106,6 +106,72 @@ KEEP_CHOICES = ("largest", "all")
 # 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
 DETAILED_TEXTURE_SIZE = 2048
 
+# The models' memory budget (GB) a user may set; None (or 0 in the add-on) = free memory minus 1 GB.
+BUDGET_GB_MIN, BUDGET_GB_MAX = 0.25, 1024.0
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What one option may be: a range, optionally a power of two, or zero for "automatic"."""
+
+    low: float
+    high: float
+    zero_means: str = ""         # e.g. "all at once": 0 is allowed besides the range
+    power_of_two: bool = False
+
+    def admits(self, value: Any) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.zero_means and value == 0:
+            return True
+        if not self.low <= value <= self.high:
+            return False
+        return not self.power_of_two or (int(value) == value and int(value) & (int(value) - 1) == 0)
+
+    def describe(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        text = f"a power of two from {low} to {high}" if self.power_of_two else f"{low} to {high}"
+        return f"0 ({self.zero_means}) or {text}" if self.zero_means else text
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) and not value.is_integer() else f"{int(value):,}"
+
+
+# The one table of option ranges: the protocol, the command line and the add-on all check these.
+OPTION_RANGES: dict[str, Allowed] = {
+    "seed": Allowed(0, 2**63 - 1),
+    "steps": Allowed(1, 200),
+    "octree_resolution": Allowed(16, 1024),
+    "guidance_scale": Allowed(0.0, 50.0),
+    "face_budget": Allowed(100, 5_000_000),
+    "margin": Allowed(0.0, 2.0),
+    "min_crop": Allowed(8, 4096),
+    "shape_batch": Allowed(1, 64, zero_means="all at once"),
+    "texture_size": Allowed(64, 8192, power_of_two=True),
+    "render_size": Allowed(64, 4096, zero_means="the texture's size"),
+    "delight_steps": Allowed(1, 200),
+    "paint_steps": Allowed(1, 200),
+}
+
+
+class OptionError(ProtocolError):
+    """A ``bad_request`` about one option, naming it and what it may be."""
+
+    def __init__(self, option: str, value: Any, allowed: str) -> None:
+        super().__init__(ErrorCode.BAD_REQUEST, f"option {option}={value!r} is out of range: it must be {allowed}")
+        self.option, self.value, self.allowed = option, value, allowed
+
+
+def check_budget_gb(value: float | None) -> float | None:
+    """The models' memory budget in GB, checked; None means "free memory minus 1 GB"."""
+    if value is None:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and BUDGET_GB_MIN <= value <= BUDGET_GB_MAX):
+        raise OptionError("budget_gb", value, f"{BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} (GB)")
+    return float(value)
+
 
 @dataclass
 class JobOptions:
@@ -132,26 +198,13 @@ class JobOptions:
         return self.render_size or min(self.texture_size, DETAILED_TEXTURE_SIZE)
 
     def validate(self) -> None:
-        """Raise ``ProtocolError(bad_request)`` naming the first out-of-range option."""
-        checks = [
-            ("steps", 1 <= self.steps <= 200),
-            ("octree_resolution", 16 <= self.octree_resolution <= 1024),
-            ("guidance_scale", math.isfinite(self.guidance_scale) and 0 <= self.guidance_scale <= 50),
-            ("face_budget", 100 <= self.face_budget <= 5_000_000),
-            ("keep", self.keep in KEEP_CHOICES),
-            ("margin", math.isfinite(self.margin) and 0 <= self.margin <= 2),
-            ("min_crop", 8 <= self.min_crop <= 4096),
-            ("shape_batch", 0 <= self.shape_batch <= 64),
-            ("seed", 0 <= self.seed < 2**63),
-            ("texture_size", 64 <= self.texture_size <= 8192),
-            ("render_size", self.render_size == 0 or 64 <= self.render_size <= 4096),
-            ("delight_steps", 1 <= self.delight_steps <= 200),
-            ("paint_steps", 1 <= self.paint_steps <= 200),
-        ]
-        for name, ok in checks:
-            if not ok:
-                raise ProtocolError(ErrorCode.BAD_REQUEST,
-                                    f"option {name}={getattr(self, name)!r} is out of range")
+        """Raise ``OptionError`` (a ``bad_request``) naming the first option out of range, and its range."""
+        if self.keep not in KEEP_CHOICES:
+            raise OptionError("keep", self.keep, " or ".join(repr(c) for c in KEEP_CHOICES))
+        for name, allowed in OPTION_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not allowed.admits(value):
+                raise OptionError(name, value, allowed.describe())
 
     @classmethod
     def from_dict(cls, data: Any) -> "JobOptions":

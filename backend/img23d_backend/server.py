@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Callable, TextIO
 
 from . import __version__, env_probe
 from .engine import Engine, Job
+from .interrupts import Interrupted, exit_code
 from .models.memory import device_memory
 from .runs import recover_interrupted
 from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
@@ -86,7 +87,15 @@ class Server:
     # -- the loop --------------------------------------------------------------------------
 
     def serve(self) -> int:
-        """Read requests until end of input or ``shutdown``; return the process exit code."""
+        """Read requests until end of input, ``shutdown`` or a signal; return the exit code."""
+        try:
+            return self._serve()
+        except Interrupted as exc:  # SIGTERM, or Ctrl-C in the terminal Blender was started from
+            log.info("%s: stopping", exc)
+            self._stop_job(wait=EXIT_GRACE_SECONDS, reason=f"the backend was stopped by {exc}")
+            return exit_code(exc.signum)
+
+    def _serve(self) -> int:
         self.send_hello()
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=recover_interrupted, args=(self.engine.settings.runs_dir,),

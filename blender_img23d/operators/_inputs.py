@@ -61,7 +61,13 @@ def names(context: bpy.types.Context) -> list[str]:
 
 
 def options(context: bpy.types.Context) -> "protocol.JobOptions":
+    settings = context.scene.img23d
     try:
-        return context.scene.img23d.job_options()
+        return settings.job_options()
+    except protocol.OptionError as exc:
+        # Name the field as the panel shows it ("Texture Size"), with the range the backend allows.
+        field = settings.bl_rna.properties.get(exc.option)
+        label = field.name if field is not None else exc.option
+        raise InputError(f"{label} {exc.value!r} is out of range: it must be {exc.allowed}") from exc
     except protocol.ProtocolError as exc:
         raise InputError(exc.message) from exc
