@@ -37,14 +37,24 @@ stamp_of() {  # a hash of what decides an environment's contents
     cat "$@" backend/requirements.txt backend/pyproject.toml | sha256sum | cut -c1-16
 }
 
-make_env() {  # make_env <folder> <python> <requirements file> <what, for the messages> [editable backend: yes|no]
-    local folder="$1" python="$2" requirements="$3" what="$4" backend="${5:-yes}"
-    local stamp
-    stamp="$(stamp_of "$requirements")"
-    if [ -x "$folder/bin/python" ] && [ "$(cat "$folder/.img23d-stamp" 2>/dev/null)" = "$stamp" ]; then
-        echo "environment ready: $folder ($what, unchanged)"
-        return 0
+# Environments are built outside the repository, in $IMG23D_ENV_CACHE (default
+# ~/.cache/img23d/envs), one folder per name and stamp, and the repository's .venv* are links
+# to them: a fresh clone (CI's, every run) finds them built and only links them, and a change to
+# a requirement file builds a new one beside the old, which is then removed. A .venv that is a
+# real folder (made by an older version of this script) is used as it is while its stamp fits.
+ENV_CACHE="${IMG23D_ENV_CACHE:-$HOME/.cache/img23d/envs}"
+
+link_backend() {  # link_backend <folder>: the env imports img23d_backend from this clone
+    local folder="$1" here
+    here="$(cd backend && pwd)/img23d_backend"
+    if [ "$("$folder/bin/python" -c 'import os, img23d_backend; print(os.path.dirname(img23d_backend.__file__))' \
+            2>/dev/null)" != "$here" ]; then
+        "$folder/bin/python" -m pip install --quiet --no-deps --no-compile -e backend
     fi
+}
+
+build_env() {  # build_env <folder> <python> <requirements file> <editable backend: yes|no>
+    local folder="$1" python="$2" requirements="$3" backend="$4"
     [ -x "$folder/bin/python" ] || "$python" -m venv "$folder"
     "$folder/bin/python" -m pip install --quiet --upgrade "pip>=24"
     "$folder/bin/python" -m pip install --quiet -r "$requirements"
@@ -55,8 +65,35 @@ make_env() {  # make_env <folder> <python> <requirements file> <what, for the me
     else
         "$folder/bin/python" -c "import bpy"
     fi
-    echo "$stamp" > "$folder/.img23d-stamp"
-    echo "environment ready: $folder ($what)"
+}
+
+make_env() {  # make_env <folder> <python> <requirements file> <what, for the messages> [editable backend: yes|no]
+    local folder="$1" python="$2" requirements="$3" what="$4" backend="${5:-yes}"
+    local stamp cached
+    stamp="$(stamp_of "$requirements")"
+    if [ -d "$folder" ] && [ ! -L "$folder" ]; then  # an environment made in place
+        if [ "$(cat "$folder/.img23d-stamp" 2>/dev/null)" != "$stamp" ]; then
+            build_env "$folder" "$python" "$requirements" "$backend"
+            echo "$stamp" > "$folder/.img23d-stamp"
+        fi
+        [ "$backend" = yes ] && link_backend "$folder"
+        echo "environment ready: $folder ($what)"
+        return 0
+    fi
+    cached="$ENV_CACHE/${folder#.}-$stamp"
+    if [ "$(cat "$cached/.img23d-stamp" 2>/dev/null)" != "$stamp" ]; then
+        # Nothing half-built is ever used: the stamp is written last.
+        rm -rf "$cached"
+        mkdir -p "$ENV_CACHE"
+        echo "building $folder ($what) in $cached"
+        build_env "$cached" "$python" "$requirements" "$backend"
+        echo "$stamp" > "$cached/.img23d-stamp"
+        # Older builds of this environment: each is several GB.
+        find "$ENV_CACHE" -maxdepth 1 -name "${folder#.}-*" ! -path "$cached" -exec rm -rf {} +
+    fi
+    ln -sfn "$cached" "$folder"
+    [ "$backend" = yes ] && link_backend "$folder"
+    echo "environment ready: $folder -> $cached ($what)"
 }
 
 [ "$#" -gt 0 ] || set -- main
