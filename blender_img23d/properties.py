@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
-from .shared import protocol
+import img23d_protocol as protocol
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ find_python() {  # find_python 3.13 -> a path to a working python3.13
 }
 
 stamp_of() {  # a hash of what decides an environment's contents
-    cat "$@" backend/requirements.txt backend/pyproject.toml | sha256sum | cut -c1-16
+    cat "$@" backend/requirements.txt backend/pyproject.toml protocol/pyproject.toml | sha256sum | cut -c1-16
 }
 
 # Environments are built outside the repository, in $IMG23D_ENV_CACHE (default
@@ -44,13 +44,15 @@ stamp_of() {  # a hash of what decides an environment's contents
 # real folder (made by an older version of this script) is used as it is while its stamp fits.
 ENV_CACHE="${IMG23D_ENV_CACHE:-$HOME/.cache/img23d/envs}"
 
-link_backend() {  # link_backend <folder>: the env imports img23d_backend from this clone
-    local folder="$1" here
-    here="$(cd backend && pwd)/img23d_backend"
-    if [ "$("$folder/bin/python" -c 'import os, img23d_backend; print(os.path.dirname(img23d_backend.__file__))' \
-            2>/dev/null)" != "$here" ]; then
-        "$folder/bin/python" -m pip install --quiet --no-deps --no-compile -e backend
-    fi
+link_backend() {  # link_backend <folder>: the env imports img23d_backend and img23d_protocol from this clone
+    local folder="$1" package project
+    for project in protocol backend; do
+        package="img23d_$project"
+        if [ "$("$folder/bin/python" -c "import os, $package; print(os.path.dirname($package.__file__))" \
+                2>/dev/null)" != "$(cd "$project" && pwd)/$package" ]; then
+            "$folder/bin/python" -m pip install --quiet --no-deps --no-compile -e "$project"
+        fi
+    done
 }
 
 build_env() {  # build_env <folder> <python> <requirements file> <editable backend: yes|no>
@@ -60,8 +62,8 @@ build_env() {  # build_env <folder> <python> <requirements file> <editable backe
     "$folder/bin/python" -m pip install --quiet -r "$requirements"
     if [ "$backend" = yes ]; then
         "$folder/bin/python" -m pip install --quiet --no-deps hy3dgen==2.0.2
-        "$folder/bin/python" -m pip install --quiet --no-deps -e backend
-        "$folder/bin/python" -c "import img23d_backend, hy3dgen, transformers, bpy"
+        "$folder/bin/python" -m pip install --quiet --no-deps -e protocol -e backend
+        "$folder/bin/python" -c "import img23d_backend, img23d_protocol, hy3dgen, transformers, bpy"
     else
         "$folder/bin/python" -c "import bpy"
     fi

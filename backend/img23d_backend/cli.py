@@ -19,12 +19,13 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
+                             JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, split_names,
+                             validate_targets)
+
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models.registry import GROUNDING, MATTING, SHAPE
-from .protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
-                       JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, split_names,
-                       validate_targets)
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -312,7 +313,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="img23d-backend %(levelname)s %(name)s: %(message)s")
     from . import failpoints
-    from .protocol import Error as ErrorEvent
+    from img23d_protocol import Error as ErrorEvent
 
     try:
         failpoints.hit("startup")

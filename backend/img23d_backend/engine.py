@@ -20,6 +20,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
+                             ProtocolError, RetextureRequest, validate_targets)
+
 from . import __version__, failpoints
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
@@ -27,8 +30,6 @@ from .models import placement
 from .models.memory import PeakMeter, device_memory
 from .models.oom import is_out_of_memory
 from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
-from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                       Progress, ProtocolError, RetextureRequest, validate_targets)
 from .runs import Manifest, RunFolder, TargetRecord
 from .stages._common import CancelToken
 

@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 
+from img23d_protocol import ErrorCode, ProtocolError, plain
+
 from . import env_probe
-from .protocol import ErrorCode, ProtocolError, plain
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

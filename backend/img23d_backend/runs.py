@@ -29,8 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from img23d_protocol import ErrorCode, ProtocolError, dumps
+
 from . import failpoints
-from .protocol import ErrorCode, ProtocolError, dumps
 
 log = logging.getLogger(__name__)
 

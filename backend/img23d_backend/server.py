@@ -11,15 +11,16 @@ import logging
 import threading
 from typing import Any, BinaryIO, Callable, TextIO
 
+from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
+                             ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
+                             REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest, check_peer_hello,
+                             decode, request_id_of)
+
 from . import __version__, env_probe
 from .engine import Engine, Job
 from .interrupts import Interrupted, exit_code
 from .models.memory import device_memory
 from .runs import recover_interrupted
-from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                       ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
-                       REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest,
-                       check_peer_hello, decode, request_id_of)
 
 log = logging.getLogger(__name__)
 

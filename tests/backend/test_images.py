@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
 from testdata import HOUSE, PENGUIN  # noqa: E402
 from img23d_backend import images  # noqa: E402
 from img23d_backend.images import MAX_SIDE, MIN_SIDE, load_image  # noqa: E402
-from img23d_backend.protocol import ErrorCode, ProtocolError  # noqa: E402
+from img23d_protocol import ErrorCode, ProtocolError
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -466,7 +466,7 @@ def _sparse_cmyk_tiff(path: Path, side: int) -> None:
 _PEAK_OF_LOADS = """
 import json, resource, sys
 from img23d_backend.images import load_image
-from img23d_backend.protocol import ProtocolError
+from img23d_protocol import ProtocolError
 results = []
 for path in sys.argv[1:]:
     try:

@@ -25,7 +25,7 @@ from img23d_backend.models import cache, download, hub
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import (DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, model_set,
                                             tiny_model_set)
-from img23d_backend.protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REAL_SPECS = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, "matting": MATTING["birefnet"],
               **{f"shape-{k}": v for k, v in SHAPE.items()}, "delight": DELIGHT, "paint": PAINT["2.0"]}

@@ -18,7 +18,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
 
 from img23d_backend import runs  # noqa: E402
-from img23d_backend.protocol import ErrorCode, JobOptions, ProtocolError  # noqa: E402
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 from img23d_backend.runs import Manifest, RunFolder, TargetRecord, disk_error, safe_stem  # noqa: E402
 
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),

@@ -70,8 +70,7 @@ def test_the_model_list_is_fetched_by_the_operator_and_drawn(addon) -> None:
 
 
 def test_the_models_box_draws_downloads_deletes_and_progress(addon) -> None:
-    shared = import_module(f"{ADDON_MODULE}.shared")
-    protocol = shared.protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     catalog = addon.model_catalog.ModelCatalog()
     catalog.update({"models": [
         protocol.ModelEntry(id="Qwen/Qwen3-VL-2B-Instruct", role="grounding", repo_id="Qwen/Qwen3-VL-2B-Instruct",

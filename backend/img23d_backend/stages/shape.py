@@ -10,9 +10,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from ..protocol import ErrorCode, ProtocolError
 from ._common import CancelToken, ProgressFn, working_dtype
 from .hy3dgen_fixes import float32_schedule, surface_extractor
 

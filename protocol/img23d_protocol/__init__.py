@@ -4,7 +4,8 @@ One UTF-8 JSON object per line. Every message carries ``"v"`` (the protocol majo
 and ``"type"``. Requests (Blender -> backend) carry an ``id``; events (backend -> Blender)
 name the request or job they belong to. Big data travels as file paths, never inline.
 
-Standard library only: the Blender add-on imports this very file.
+Standard library only. Blender installs this package as a wheel with the add-on; the backend
+imports the same wheel (the add-on puts it on the backend's path) or, in a checkout, this source.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from enum import Enum
 from pathlib import PurePath
 from typing import Any, ClassVar
 
+# The package's version: PROTOCOL_MAJOR.PROTOCOL_MINOR.patch (protocol/pyproject.toml says the same).
+__version__ = "1.3.0"
 PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 3  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes

@@ -1,4 +1,4 @@
-"""Tests for protocol.py: the JSON-lines wire format shared by the add-on and the backend."""
+"""Tests for img23d_protocol: the JSON-lines wire format shared by the add-on and the backend."""
 
 from __future__ import annotations
 
@@ -9,40 +9,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
-
-from img23d_backend import protocol  # noqa: E402
-from img23d_backend.protocol import (  # noqa: E402
-    EVENT_TYPES,
-    MAX_LINE_BYTES,
-    MAX_TARGET_CHARS,
-    MAX_TARGETS,
-    PROTOCOL_MAJOR,
-    REQUEST_TYPES,
-    Artifact,
-    CancelRequest,
-    DeleteRequest,
-    DetectRequest,
-    DownloadRequest,
-    Error,
-    ErrorCode,
-    GenerateRequest,
-    Hello,
-    JobOptions,
-    ModelEntry,
-    ModelsRequest,
-    RetextureRequest,
-    Progress,
-    ProtocolError,
-    Result,
-    ShutdownRequest,
-    StatusRequest,
-    check_peer_hello,
-    decode,
-    request_id_of,
-    split_names,
-    validate_targets,
-)
+import img23d_protocol as protocol
+from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, MAX_TARGET_CHARS, MAX_TARGETS, PROTOCOL_MAJOR, REQUEST_TYPES,
+                             Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress,
+                             ProtocolError, Result, ShutdownRequest, StatusRequest, check_peer_hello, decode,
+                             request_id_of, split_names, validate_targets)
 
 
 def _code(excinfo: pytest.ExceptionInfo) -> ErrorCode:
