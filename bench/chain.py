@@ -99,7 +99,7 @@ def workloads(quick: bool) -> list[tuple[bool, int]]:
 
 
 def worker(args: argparse.Namespace) -> int:
-    from img23d_backend.engine import Engine, EngineSettings, Job
+    from img23d_backend.jobs import Engine, EngineSettings, Job
     from img23d_backend.models.manager import Policy
     from img23d_protocol import GenerateRequest
 

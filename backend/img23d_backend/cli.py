@@ -155,7 +155,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from .engine import Engine, EngineSettings
+    from .jobs import Engine, EngineSettings
     from .models.registry import model_set
 
     if args.models == "tiny":
@@ -208,7 +208,7 @@ def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Inte
 
 
 def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
-    from .engine import Job
+    from .jobs import Job
 
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=args.names, options=args.options)
     printer = ProgressPrinter(sys.stderr)
@@ -231,7 +231,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
 
 
 def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
-    from .engine import Job
+    from .jobs import Job
 
     request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
     printer = ProgressPrinter(sys.stderr)

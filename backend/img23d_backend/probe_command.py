@@ -27,7 +27,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    from .engine import pick_device
+    from .device import pick_device
     from .models.registry import model_set
 
     try:

@@ -17,7 +17,7 @@ from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, Detec
                              decode, request_id_of)
 
 from . import __version__, env_probe
-from .engine import Engine, Job
+from .jobs import Engine, Job
 from .interrupts import Interrupted, exit_code
 from .models.memory import device_memory
 from .runs import recover_interrupted

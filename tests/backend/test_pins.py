@@ -15,7 +15,7 @@ from model_files import complete_files
 from test_model_cache import FakeHub, _fake_hub, write_cached
 from testdata import FAST_OPTIONS, PENGUIN
 
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.registry import DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, model_set
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
