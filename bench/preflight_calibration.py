@@ -74,8 +74,14 @@ print(json.dumps({"octree": octree, "batch": batch, "baseline": base, "baseline_
 """
 
 
+def _child_env() -> dict[str, str]:
+    """This checkout's backend and protocol, offline, two threads (a shared machine)."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "backend"), str(ROOT / "protocol")]),
+                OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1")
+
+
 def measure(octree: int, batch: int, limit: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "backend"), OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1")
+    env = _child_env()
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(octree), str(batch), str(limit), str(PENGUIN)],
                           capture_output=True, text=True, env=env, timeout=3600)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
@@ -96,7 +102,7 @@ def measure_chain(names: str, octree: int, limit: int, out: Path, steps: int = 3
     import psutil
     import time
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "backend"), OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1")
+    env = _child_env()
     data = ROOT.parent / "shared" / "data"
     job = (["generate", str(data / "penguin_sign.png"), "--texture-size", str(texture_size), "--paint-steps", "2",
             "--delight-steps", "2"] if texture_size else
@@ -115,8 +121,9 @@ def measure_chain(names: str, octree: int, limit: int, out: Path, steps: int = 3
             break
         time.sleep(0.01)
     _, err = proc.communicate()
-    result = {"names": names, "octree": octree, "steps": steps, "texture_size": texture_size, "peak_rss": peak, "over_limit": peak > limit,
-              "returncode": proc.returncode, "seconds": round(time.perf_counter() - started, 1)}
+    result = {"names": names, "octree": octree, "steps": steps, "texture_size": texture_size, "peak_rss": peak,
+              "over_limit": peak > limit, "returncode": proc.returncode,
+              "seconds": round(time.perf_counter() - started, 1)}
     manifests = sorted(out.glob("*/manifest.json"), key=lambda m: m.stat().st_mtime)
     if manifests:
         manifest = json.loads(manifests[-1].read_text())

@@ -16,7 +16,7 @@ import bpy
 
 from . import scene_import
 from .client.session import BackendSession
-from .shared import protocol
+import img23d_protocol as protocol
 
 
 @dataclass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
 
-from .shared import protocol
+import img23d_protocol as protocol
 
 
 @dataclass(frozen=True)
@@ -19,11 +19,14 @@ class QualityPreset:
     paint_steps: int
 
 
+# No preset asks for a texture bigger than the paint model can fill with detail
+# (protocol.DETAILED_TEXTURE_SIZE): a 4096 texture from its 512-pixel views is only upscaled.
 QUALITY_PRESETS = {
     "DRAFT": QualityPreset(steps=10, octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=15),
     "STANDARD": QualityPreset(steps=30, octree_resolution=256, face_budget=40_000, texture_size=2048,
                               paint_steps=30),
-    "HIGH": QualityPreset(steps=50, octree_resolution=384, face_budget=100_000, texture_size=4096, paint_steps=30),
+    "HIGH": QualityPreset(steps=50, octree_resolution=384, face_budget=100_000,
+                          texture_size=protocol.DETAILED_TEXTURE_SIZE, paint_steps=30),
 }
 
 
@@ -64,7 +67,11 @@ class Img23dSettings(bpy.types.PropertyGroup):
     steps: IntProperty(name="Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
     face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
-    texture_size: IntProperty(name="Texture Size", default=0, min=0, max=8192)  # type: ignore[valid-type]
+    texture_size: IntProperty(  # type: ignore[valid-type]
+        name="Texture Size", default=0, min=0, max=8192, soft_max=protocol.DETAILED_TEXTURE_SIZE,
+        description=f"Side of the baked texture in pixels (0: from the quality preset). Above "
+                    f"{protocol.DETAILED_TEXTURE_SIZE} the texture is only upscaled: the paint model's "
+                    f"views hold no more detail")
     paint_steps: IntProperty(name="Paint Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     delight_steps: IntProperty(name="Delight Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
 

@@ -1,27 +1,70 @@
 #!/usr/bin/env bash
-# The test command: sets up .venv/, builds the tiny offline models (cached outside the
-# repository, in ~/.cache/img23d), runs the whole suite, then runs the add-on's tests again
-# in Blender 4.2 LTS (the oldest supported; the main run uses Blender 5.0) from .venv-blender42/.
-set -euo pipefail
+# The test command (what CI runs through .ci/run). Sets up the three environments, builds the
+# tiny offline models (both cached outside the repository, in ~/.cache/img23d), then runs:
+#
+#   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every test: the backend's own tests (once, on
+#                                                 the newest Python and numpy), the add-on's logic,
+#                                                 the Blender tests with that backend
+#   B. Python 3.11, numpy 1.26, Blender 5.0       the add-on's logic and the Blender tests
+#      Python 3.11,             Blender 4.2 LTS   the Blender tests, backend from .venv
+#
+# A and B run side by side: the Blender tests spend much of their time waiting for a backend
+# process, so two lanes finish well before one would on two cores. A prints as it goes; B's
+# output is printed when it ends. Arguments go to every pytest run (e.g. -q, -x, -k name). Every
+# run always happens; the script fails if any failed, and says which.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh
+started=$SECONDS
+bash scripts/setup_env.sh main py313 blender42 || exit 1
+echo "environments ready in $((SECONDS - started)) s"
 export HF_HUB_OFFLINE=1
-IMG23D_TINY_MODELS="$(.venv/bin/python -m img23d_backend.tiny_models)"
+IMG23D_TINY_MODELS="$(.venv/bin/python -m img23d_backend.tiny_models)" || exit 1
 export IMG23D_TINY_MODELS
-.venv/bin/python -m pytest tests "$@"
 
-if [ ! -x .venv-blender42/bin/python ]; then
-    python3 -m venv .venv-blender42
-fi
-.venv-blender42/bin/python -m pip install --quiet --upgrade "pip>=24"
-.venv-blender42/bin/python -m pip install --quiet "bpy==4.2.23" "numpy<2" pytest==9.2.0 psutil==7.2.2
-# bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
-# leave with pytest's own exit status before that teardown.
-IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" .venv-blender42/bin/python -c '
+work="$(mktemp -d "${TMPDIR:-/tmp}/img23d-tests.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+run() {  # run <label> <command...>: prints the outcome; a failure leaves its label in $work/failed
+    local label="$1" began=$SECONDS
+    shift
+    echo
+    echo "=== $label ==="
+    if "$@"; then
+        echo "=== $label: passed in $((SECONDS - began)) s ==="
+    else
+        echo "=== $label: FAILED in $((SECONDS - began)) s ==="
+        echo "$label" >> "$work/failed"
+    fi
+}
+
+# Each lane has its own pytest temporary folder: pytest's clean-up of old numbered folders must
+# not reach into a lane that is still running.
+lane_b() {
+    run "Python 3.11, numpy 1.26, Blender 5.0" .venv/bin/python -m pytest tests/addon tests/blender \
+        --basetemp "$work/b-50" "$@"
+    # bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
+    # leave with pytest's own exit status before that teardown.
+    run "Python 3.11, Blender 4.2 LTS (backend: .venv)" env IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" \
+        .venv-blender42/bin/python -c '
 import os, sys
 import pytest
 code = pytest.main(sys.argv[1:])
 sys.stdout.flush()
 sys.stderr.flush()
 os._exit(int(code))
-' tests/blender/test_addon.py "$@"
+' tests/blender --basetemp "$work/b-42" "$@"
+}
+
+lane_b "$@" > "$work/lane-b.log" 2>&1 &
+lane_b_pid=$!
+run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests --basetemp "$work/a" "$@"
+wait "$lane_b_pid"
+cat "$work/lane-b.log"
+
+echo
+echo "all runs ended in $((SECONDS - started)) s"
+if [ -s "$work/failed" ]; then
+    sed 's/^/FAILED: /' "$work/failed"
+    exit 1
+fi
+echo "every run passed"

@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -10,6 +10,7 @@ Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job fa
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import logging
 import os
@@ -18,11 +19,13 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
+                             JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb,
+                             names_from_text)
+
+from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models.registry import GROUNDING, MATTING, SHAPE
-from .protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
-                       JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, names_from_text)
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -75,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
     common(srv)
+    probe_command.add_parser(sub)
     return parser
 
 
@@ -90,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "probe":
+        return probe_command.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     interrupts = Interrupts().install()
     try:
@@ -149,18 +155,36 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from .engine import Engine, EngineSettings
+    from .jobs import Engine, EngineSettings
     from .models.registry import model_set
 
     if args.models == "tiny":
-        from .tiny_models import ensure_tiny_models
-        ensure_tiny_models()
+        _ensure_tiny_models()
     models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape)
     budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    return Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
-                                 budget_bytes=budget, offline=True if args.offline else None))
+    engine = Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
+                                   budget_bytes=budget, offline=True if args.offline else None))
+    # The general probes; each model's own run before its first load (the model manager).
+    env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
+    return engine
+
+
+def _ensure_tiny_models() -> None:
+    """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
+    from .tiny_models import default_tiny_root, ensure_tiny_models
+
+    root = default_tiny_root()
+    try:
+        ensure_tiny_models(root)
+    except OSError as exc:
+        reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                   errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
+                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
+        reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
+                            "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
 
 
 def _options(args: argparse.Namespace) -> JobOptions:
@@ -184,7 +208,7 @@ def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Inte
 
 
 def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
-    from .engine import Job
+    from .jobs import Job
 
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=args.names, options=args.options)
     printer = ProgressPrinter(sys.stderr)
@@ -207,7 +231,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
 
 
 def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
-    from .engine import Job
+    from .jobs import Job
 
     request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
     printer = ProgressPrinter(sys.stderr)
@@ -289,7 +313,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="img23d-backend %(levelname)s %(name)s: %(message)s")
     from . import failpoints
-    from .protocol import Error as ErrorEvent
+    from img23d_protocol import Error as ErrorEvent
 
     try:
         failpoints.hit("startup")

@@ -10,13 +10,16 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
   enospc  raise OSError(ENOSPC), a full disk
   fill    the disk is full from here on: this and every later ``write*`` place raise ENOSPC
   exit    exit with status 3 at once
+  missing-op  raise the RuntimeError of a compiled operator that did not load (named by the
+          place's last dotted part), as a torchvision that does not match torch does
 
 ``place:action@N`` acts from the N-th time the place is reached on (``write.glb:fill@2``: the
 first mesh is written, then the disk is full).
 
 Places: ``startup``, each stage name (``load``, ``grounding``, ``crop``, ``matting``,
 ``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
-``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind.
+``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind, and
+``probe.<name>`` for each environment probe (``env_probe``) before its tiny call.
 """
 
 from __future__ import annotations
@@ -69,3 +72,7 @@ def hit(place: str) -> None:
         raise _no_space()
     elif action == "exit":
         os._exit(3)
+    elif action == "missing-op":
+        op = place.rsplit(".", 1)[-1]
+        raise RuntimeError(f"Could not run 'torchvision::{op}' with arguments from the 'CPU' backend: "
+                           f"the operator is not registered (failpoint {place})")

@@ -27,7 +27,7 @@ import numpy as np
 import psutil
 from PIL import Image, UnidentifiedImageError
 
-from .protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 
 MIN_SIDE = 16
 MAX_SIDE = 4096                  # larger images are downscaled: models work at 1024 or less anyway

@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from img23d_protocol import DETAILED_TEXTURE_SIZE, ErrorCode, JobOptions, ProtocolError
+
 from .models.memory import device_memory, ram_available
-from .protocol import ErrorCode, JobOptions, ProtocolError
 
 GB = 1e9
 MIB = 1 << 20
@@ -119,11 +120,6 @@ def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool
                                                                                  + PAINT_DIFFUSION_BYTES)
 
 
-def render_size_for(options: JobOptions) -> int:
-    """The views' side as the engine paints them (0 = the texture's size, at most 2048)."""
-    return options.render_size or min(options.texture_size, 2048)
-
-
 def _on_gpu(device: Any) -> bool:
     return getattr(device, "type", str(device)) == "cuda"
 
@@ -145,7 +141,7 @@ def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | Non
 def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> None:
     """``out_of_memory`` naming the texture size when painting one mesh cannot fit in ``room``."""
     room = room or free_room(device)
-    need = paint_need(options.texture_size, render_size_for(options), on_gpu=_on_gpu(device))
+    need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
     if not room.fits(need):
         raise _too_big("texture size", options.texture_size, need, room,
                        largest_texture(room, _on_gpu(device)), "free now")
@@ -161,7 +157,7 @@ def check_job(options: JobOptions, device: Any, room: Room | None = None, shape:
         raise _too_big("octree resolution", options.octree_resolution, need, room,
                        largest_octree(room, guidance, _on_gpu(device)), "in all")
     if options.texture:
-        need = paint_need(options.texture_size, render_size_for(options), on_gpu=_on_gpu(device))
+        need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
         if not room.fits(need):
             raise _too_big("texture size", options.texture_size, need, room, largest_texture(room, _on_gpu(device)),
                            "in all")
@@ -174,20 +170,27 @@ def largest_octree(room: Room, guidance: bool = True, on_gpu: bool = False) -> i
 
 
 def largest_texture(room: Room, on_gpu: bool = False) -> int:
-    fitting = [t for t in TEXTURE_STEPS if room.fits(paint_need(t, min(t, 2048), on_gpu=on_gpu))]
+    fitting = [t for t in TEXTURE_STEPS if room.fits(paint_need(t, min(t, DETAILED_TEXTURE_SIZE), on_gpu=on_gpu))]
     return fitting[-1] if fitting else 0
 
 
-def limits(device: Any, models_bytes: int = 0) -> dict[str, int]:
+def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None) -> dict[str, int]:
     """For the hello: the largest octree resolution and texture size this machine holds for one
-    target, with the models (``models_bytes``) in memory too."""
+    target while that stage's models are loaded (the manager evicts the other stages' models
+    first); ``paint_models_bytes`` None: no texture models, so no texture limit. A setting that
+    fits not even at its smallest step is left out: the job's own refusal then explains."""
     total = total_room(device)
+    found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), on_gpu=_on_gpu(device))}
+    if paint_models_bytes is not None:
+        found["texture_size"] = largest_texture(_beside(total, paint_models_bytes), on_gpu=_on_gpu(device))
+    return {name: value for name, value in found.items() if value}
+
+
+def _beside(total: Room, models_bytes: int) -> Room:
+    """The room left when ``models_bytes`` of models sit where the device computes."""
     if total.shared:
-        room = Room(host=max(0, total.host - models_bytes))
-    else:  # the models live on the device; RAM keeps what is evicted
-        room = Room(host=total.host, device=max(0, total.device - models_bytes), shared=False)
-    return {"octree_resolution": largest_octree(room, on_gpu=_on_gpu(device)),
-            "texture_size": largest_texture(room, on_gpu=_on_gpu(device))}
+        return Room(host=max(0, total.host - models_bytes))
+    return Room(host=total.host, device=max(0, total.device - models_bytes), shared=False)
 
 
 def _too_big(setting: str, value: int, need: Need, room: Room, largest: int, when: str) -> ProtocolError:

@@ -11,15 +11,16 @@ import logging
 import threading
 from typing import Any, BinaryIO, Callable, TextIO
 
-from . import __version__
-from .engine import Engine, Job
+from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
+                             ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
+                             REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest, check_peer_hello,
+                             decode, request_id_of)
+
+from . import __version__, env_probe
+from .jobs import Engine, Job
 from .interrupts import Interrupted, exit_code
 from .models.memory import device_memory
 from .runs import recover_interrupted
-from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                       ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
-                       REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest,
-                       check_peer_hello, decode, request_id_of)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,8 @@ class Server:
     def send_hello(self) -> None:
         info = self.engine.describe()
         self.send(Hello(role="backend", version=__version__, device=info["device"],
-                        device_name=info["device_name"], memory=info["memory"], models=info["models"]))
+                        device_name=info["device_name"], memory=info["memory"], models=info["models"],
+                        environment=env_probe.summary(), limits=info["limits"]))
 
     # -- the loop --------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def prepare_torchvision() -> bool:
     """
     global _prepared
     if _prepared:
-        return any(isinstance(sys.modules.get(n), _Stub) for n in _STUBBED)
+        return torchvision_stubbed()
     _prepared = True
     try:
         import torchvision  # noqa: F401
@@ -42,6 +42,12 @@ def prepare_torchvision() -> bool:
         sys.modules[name] = _Stub(name)
     import torchvision  # noqa: F401  (the retry; a failure now is real and propagates)
     return True
+
+
+def torchvision_stubbed() -> bool:
+    """True when torchvision was imported with its op registrations stubbed (its compiled ops
+    do not match torch): the pure-Python parts work, ``torchvision.ops`` calls do not."""
+    return any(isinstance(sys.modules.get(name), _Stub) for name in _STUBBED)
 
 
 class _Stub(types.ModuleType):

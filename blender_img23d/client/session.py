@@ -16,7 +16,7 @@ from collections import deque
 from enum import Enum
 from typing import Any, Callable
 
-from ..shared import protocol
+import img23d_protocol as protocol
 from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
 
 ErrorCode = protocol.ErrorCode

@@ -1,7 +1,14 @@
-"""Is an existing backend environment usable, repairable in place, or to be built anew?"""
+"""Is an existing backend environment usable, repairable in place, or to be built anew?
+
+The test is the backend's own: ``python -m img23d_backend probe --models default --json`` runs
+every environment probe the real models need (torch on the device, torchvision's compiled
+ops, see the backend's ``env_probe``) and prints one JSON report. The add-on never imports the
+backend; it reads ``ok``, ``repairable``, ``message`` and ``torch`` from that report.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from enum import Enum
@@ -9,7 +16,7 @@ from pathlib import Path
 
 from .commands import capture
 
-# backend/requirements.txt has wheels for these interpreters (numpy 1.26 up to 3.12, 2.x on 3.13);
+# backend/requirements.txt has wheels for these interpreters (numpy 1.26.4 up to 3.12, 2.2.6 on 3.13);
 # Blender 4.2 to 5.0 ship Python 3.11, Blender 5.1 and 5.2 ship 3.13.
 SUPPORTED_PYTHONS = ((3, 10), (3, 13))
 # How a user picks another interpreter to build on, named in the message when theirs is out of range.
@@ -23,6 +30,23 @@ class EnvState(str, Enum):
     INCOMPLETE = "incomplete"    # python runs, but the backend or torch does not import
     HEALTHY = "healthy"          # runs and imports: only missing packages are added
     FOREIGN = "foreign"          # a folder that is not a virtual environment: never touched
+
+
+PROBE_ARGS = ("-m", "img23d_backend", "probe", "--models", "default", "--json")
+# What a backend from before the probe command can be asked instead (argparse: "invalid choice").
+LEGACY_CHECK = "import img23d_backend, torch; print(torch.__version__)"
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """The probe command's verdict, as far as the installer needs it."""
+
+    ran: bool                    # it printed its report (False: the backend does not even import)
+    ok: bool = False
+    repairable: bool = False     # a failure that reinstalling torch/torchvision can fix
+    message: str = ""            # the backend's own words (what failed, which versions, what to do)
+    torch_version: str | None = None
+    output: str = ""             # the last line of output when it did not run
 
 
 @dataclass(frozen=True)
@@ -49,12 +73,58 @@ def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
     code, output = capture([str(python), "-c", "import sys; print(sys.version)"], cwd=env, timeout=60)
     if code != 0:
         return EnvHealth(EnvState.BROKEN, f"its python does not start: {_last_line(output)}")
-    # cwd=env: python -c puts the working folder first on sys.path; no stray package may answer.
-    code, output = capture([str(python), "-c", "import img23d_backend, torch; print(torch.__version__)"],
-                           cwd=env, timeout=timeout)
+    outcome = run_probes(python, env, timeout)
+    if not outcome.ran:
+        if "invalid choice: 'probe'" in outcome.output:
+            return _legacy_check(python, env, timeout)
+        return EnvHealth(EnvState.INCOMPLETE, f"the backend does not import: {outcome.output}")
+    if not outcome.ok and outcome.repairable:
+        # Rebuilt from scratch like an environment that does not import: reinstalling torch and
+        # torchvision together is what makes their compiled ops match again.
+        return EnvHealth(EnvState.INCOMPLETE, f"the backend's environment probes failed: {outcome.message}",
+                         torch_version=outcome.torch_version)
+    detail = "the backend imports and its environment probes pass"
+    if not outcome.ok:  # e.g. an op this device type has no kernel for: reinstalling would not help
+        detail = f"the backend imports; a probe found a limit of this device: {outcome.message}"
+    return EnvHealth(EnvState.HEALTHY, detail, torch_version=outcome.torch_version)
+
+
+def run_probes(python: Path, env: Path, timeout: float = 180.0) -> ProbeOutcome:
+    """Run the backend's probe command with the environment's ``python`` and read its report."""
+    # cwd=env: python puts the working folder first on sys.path; no stray package may answer.
+    code, output = capture([str(python), *PROBE_ARGS], cwd=env, timeout=timeout)
+    report = _last_report(output)
+    if report is None:
+        return ProbeOutcome(ran=False, output=_last_line(output) if code != 0 else "the probe printed no report")
+    failed = [result for result in report.get("results", []) if isinstance(result, dict) and not result.get("ok")]
+    torch_version = report.get("torch")
+    return ProbeOutcome(ran=True, ok=bool(report.get("ok")) and code == 0,
+                        repairable=any(bool(result.get("repairable")) for result in failed),
+                        message=str(report.get("message") or ""),
+                        torch_version=torch_version if isinstance(torch_version, str) else None)
+
+
+def _last_report(output: str) -> dict | None:
+    """The probe's JSON line; torch and friends may log other lines around it."""
+    for line in reversed(output.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and "ok" in data:
+                return data
+    return None
+
+
+def _legacy_check(python: Path, env: Path, timeout: float) -> EnvHealth:
+    """A backend installed before the probe command: does it import, with torch?"""
+    code, output = capture([str(python), "-c", LEGACY_CHECK], cwd=env, timeout=timeout)
     if code != 0:
         return EnvHealth(EnvState.INCOMPLETE, f"the backend does not import: {_last_line(output)}")
-    return EnvHealth(EnvState.HEALTHY, "the backend and torch import", torch_version=output.strip().splitlines()[-1])
+    return EnvHealth(EnvState.HEALTHY, "the backend and torch import (a backend without environment probes)",
+                     torch_version=output.strip().splitlines()[-1])
 
 
 def check_interpreter(python: Path, timeout: float = 60.0) -> str:

@@ -2,14 +2,16 @@
 
 The steps: create the virtual environment, upgrade pip, install torch (the build
 ``torch_choice`` picked), the backend's pinned requirements, hy3dgen without its web-UI
-dependencies, the backend package itself, and finally start the backend from the new
-environment through the add-on's own client and wait for its hello.
+dependencies, the backend package itself, and finally run the backend's environment probes
+(a failure is the result's warning) and start the backend from the new environment through
+the add-on's own client and wait for its hello.
 
-Re-running repairs: an environment whose python is broken, or that cannot import the
-backend and torch, is rebuilt from scratch; a healthy one keeps what it has and only gets
-what is missing. Every command's output goes to the log file, nothing to the console. A
-failing step raises ``InstallError`` naming the step and the log; ``cancel()`` is checked
-between steps and while a command runs (the command is killed).
+Re-running repairs: an environment whose python is broken, that cannot import the backend
+and torch, or whose probes fail in a way reinstalling fixes, is rebuilt from scratch; a
+healthy one keeps what it has and only gets what is missing. Every command's output goes to
+the log file, nothing to the console. A failing step raises ``InstallError`` naming the step
+and the log; ``cancel()`` is checked between steps and while a command runs (the command is
+killed).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import IO, Callable
 
 from .commands import Cancelled, capture, run_logged
-from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python
+from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python, run_probes
 from .torch_choice import TorchChoice
 
 HY3DGEN = "hy3dgen==2.0.2"   # --no-deps: its other declared dependencies are web-UI extras
@@ -90,20 +92,24 @@ class InstallResult:
     log_path: Path
     seconds: float
     step_seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what works less than it should (probe failures)
 
     def summary(self) -> str:
         where = self.device + (f" ({self.device_name})" if self.device_name else "")
-        return f"Backend {self.action}: torch {self.torch_version}, running on {where}"
+        text = f"Backend {self.action}: torch {self.torch_version}, running on {where}"
+        return text + "".join(f"; but {warning}" for warning in self.warnings)
 
 
-def install(target_env: Path, backend_source: Path, *, python: Path | None = None, torch: TorchChoice,
+def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, python: Path | None = None,
+            torch: TorchChoice,
             pip_args: list[str] | None = None, log_path: Path, progress: Progress | None = None,
             cancel: Callable[[], bool] | None = None, verify_timeout: float = VERIFY_TIMEOUT) -> InstallResult:
     """Create or repair the environment at ``target_env``; see the module's docstring."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("", encoding="utf-8")  # one log per install; appended to, as the backend appends too
     with open(log_path, "a", encoding="utf-8", errors="replace") as log:
-        run = _Run(target_env.expanduser().absolute(), backend_source, Path(python or sys.executable), torch,
+        run = _Run(target_env.expanduser().absolute(), backend_source, protocol_wheel, Path(python or sys.executable),
+                   torch,
                    list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
                    verify_timeout)
         return run.all_steps()
@@ -112,10 +118,11 @@ def install(target_env: Path, backend_source: Path, *, python: Path | None = Non
 class _Run:
     """One install: the steps in order, with the state they hand to each other."""
 
-    def __init__(self, env: Path, source: Path, python: Path, torch: TorchChoice, pip_args: list[str],
-                 log: IO[str], log_path: Path, progress: Progress, cancel: Callable[[], bool],
+    def __init__(self, env: Path, source: Path, protocol_wheel: Path, python: Path, torch: TorchChoice,
+                 pip_args: list[str], log: IO[str], log_path: Path, progress: Progress, cancel: Callable[[], bool],
                  verify_timeout: float) -> None:
         self.env, self.source, self.python, self.torch = env, source, python, torch
+        self.protocol_wheel = protocol_wheel
         self.pip_args, self.log, self.log_path = pip_args, log, log_path
         self.progress, self.cancel, self.verify_timeout = progress, cancel, verify_timeout
         self.env_python = env_python(env)
@@ -124,6 +131,7 @@ class _Run:
         self.step_seconds: dict[str, float] = {}
         self.health = EnvHealth(EnvState.MISSING)
         self.torch_version = ""
+        self.warnings: list[str] = []
 
     def all_steps(self) -> InstallResult:
         started = time.monotonic()
@@ -145,7 +153,8 @@ class _Run:
         result = InstallResult(env=self.env, python=self.env_python, action=action, torch=self.torch,
                                torch_version=self.torch_version, device=str(hello.device),
                                device_name=hello.device_name, log_path=self.log_path,
-                               seconds=round(time.monotonic() - started, 1), step_seconds=self.step_seconds)
+                               seconds=round(time.monotonic() - started, 1), step_seconds=self.step_seconds,
+                               warnings=self.warnings)
         self._note(result.summary() + f" ({result.seconds} s; by step: "
                    + ", ".join(f"{name} {seconds} s" for name, seconds in self.step_seconds.items()) + ")")
         return result
@@ -246,13 +255,17 @@ class _Run:
         for name in ("pyproject.toml", "README.md", "requirements.txt"):
             if (self.source / name).is_file():
                 shutil.copy2(self.source / name, copy / name)
+        # The protocol first: the backend declares it, and it is the add-on's own wheel.
+        self._pip("install", "--no-deps", "--force-reinstall", str(self.protocol_wheel))
         self._pip("install", "--no-deps", "--force-reinstall", str(copy))
 
     def _verify(self) -> object:
-        """Start the backend from the new environment the way the add-on does, and wait for hello."""
+        """Run the backend's environment probes, then start it the way the add-on does and wait
+        for its hello."""
+        self._check_probes()
         from ..client.process import LaunchSettings
         from ..client.session import BackendSession, State
-        from ..shared import protocol
+        import img23d_protocol as protocol
 
         with tempfile.TemporaryDirectory(prefix="img23d-verify-") as runs:
             settings = LaunchSettings(python=self.env_python, runs_dir=Path(runs), models="tiny", device="auto",
@@ -279,3 +292,20 @@ class _Run:
                                self.log_path)
         self._note(f"backend {hello.version} started: device {hello.device} {hello.device_name or ''}")
         return hello
+
+    def _check_probes(self) -> None:
+        """The real models' environment probes (the tiny models the start below uses need fewer).
+
+        A failure does not fail the install: the backend it built starts and runs the tiny models,
+        and on some platforms no matching torchvision exists at all (a CPU torch whose only
+        torchvision is a CUDA build), so a rebuild could not do better. It is the install's
+        warning instead, in its result and its summary, and each job that needs the op names it."""
+        outcome = run_probes(self.env_python, self.env, timeout=self.verify_timeout)
+        if not outcome.ran:
+            raise InstallError(Step.VERIFY, f"the backend's environment probe did not run: {outcome.output}",
+                               self.log_path)
+        self._note(f"environment probes: {'passed' if outcome.ok else outcome.message}")
+        if not outcome.ok:
+            hint = (f" (this install chose: {self.torch.reason}; another PyTorch build in the preferences, "
+                    "or --torch-build, may work)") if outcome.repairable else ""
+            self.warnings.append(f"the real models cannot run here: {outcome.message}{hint}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import bpy
 
-from ..shared import protocol
+import img23d_protocol as protocol
 
 
 class InputError(Exception):

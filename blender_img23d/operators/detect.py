@@ -8,7 +8,7 @@ import bpy
 
 from .. import runtime
 from ..job_runner import JobRunner, Outcome
-from ..shared import protocol
+import img23d_protocol as protocol
 from . import _inputs
 from ._job import JobOperatorMixin
 

@@ -16,7 +16,7 @@ from bpy.props import StringProperty
 
 from .. import installer, preferences, runtime
 from ..installer.task import InstallTask
-from ..shared import backend_source_dir
+from ..paths import backend_source_dir, protocol_wheel
 
 TIMER_SECONDS = 0.25
 
@@ -91,20 +91,21 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         build, torch_spec, index_url = prefs.torch_build, self.torch_spec.strip(), self.index_url.strip()
         base_python = prefs.install_interpreter()
         pip_args = shlex.split(self.pip_args)
-        source = backend_source_dir()
+        source, wheel = backend_source_dir(), protocol_wheel()
 
         def work(progress: Any, cancel: Any) -> installer.InstallResult:
             # nvidia-smi may take seconds: probe on the worker, not in the UI.
             choice = installer.plan_torch(installer.probe_system(), build=build, torch_spec=torch_spec or None,
                                           index_url=index_url or None)
-            return installer.install(target, source, python=base_python, torch=choice, pip_args=pip_args,
+            return installer.install(target, source, wheel, python=base_python, torch=choice, pip_args=pip_args,
                                      log_path=log_path, progress=progress, cancel=cancel)
 
         return work
 
     def _finish(self, task: InstallTask) -> set[str]:
         if task.result is not None:
-            self.report({"INFO"}, task.result.summary())
+            # Installed, but a probe failed: the real models would not run, and the user must know.
+            self.report({"WARNING"} if task.result.warnings else {"INFO"}, task.result.summary())
             return {"FINISHED"}
         self.report({"WARNING"} if task.cancelled else {"ERROR"}, task.error)
         return {"CANCELLED"}

@@ -9,7 +9,7 @@ from bpy.props import BoolProperty
 
 from .. import preferences, retexture_mesh, runtime
 from ..job_runner import JobRunner, Outcome
-from ..shared import protocol
+import img23d_protocol as protocol
 from . import _inputs
 from ._job import JobOperatorMixin
 

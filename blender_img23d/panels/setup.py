@@ -46,7 +46,9 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
             box.label(text="Not installed yet: Install Backend takes a few minutes and a few GB", icon="INFO")
         return
     if task.result is not None:
-        box.label(text=task.result.summary(), icon="CHECKMARK")
+        lines = _wrap(task.result.summary(), 100)[:6]
+        for number, line in enumerate(lines):
+            box.label(text=line, icon=("ERROR" if task.result.warnings else "CHECKMARK") if number == 0 else "BLANK1")
     elif task.error:
         for line in _wrap(task.error, 100)[:4]:
             box.label(text=line, icon="ERROR" if not task.cancelled else "INFO")
@@ -98,7 +100,9 @@ def _draw_entry(box: bpy.types.UILayout, entry: Any, catalog: Any, session: Any)
     if entry.state != "cached":
         download = buttons.row(align=True)
         download.enabled = not catalog.offline  # it would only say model_missing
-        download.operator("img23d.model_download", text="Download", icon="IMPORT").model = entry.id
+        # A partial model was interrupted: Download fetches only the files it lacks.
+        text = "Resume" if entry.state == "partial" else "Download"
+        download.operator("img23d.model_download", text=text, icon="IMPORT").model = entry.id
     if entry.state != "missing":
         buttons.operator("img23d.model_delete", text="", icon="TRASH").model = entry.id
 

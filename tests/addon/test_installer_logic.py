@@ -158,6 +158,7 @@ def fake_env(env: Path, mode: str = "healthy") -> Path:
 
 
 CPU = torch_choice.TorchChoice(("torch==2.13.0",), None, "custom", "test")
+PROTOCOL_WHEEL = next((REPO / "wheels").glob("img23d_protocol-*.whl"))
 
 
 def stop_at(step) -> dict:
@@ -174,7 +175,8 @@ def stop_at(step) -> dict:
 def _install(env: Path, tmp_path: Path, **kwargs):
     seen: list = []
     kwargs.setdefault("progress", lambda step, fraction, message: seen.append((step, fraction, message)))
-    result = install_mod.install(env, REPO / "backend", torch=CPU, log_path=tmp_path / "logs" / "install.log",
+    result = install_mod.install(env, REPO / "backend", PROTOCOL_WHEEL, torch=CPU,
+                                 log_path=tmp_path / "logs" / "install.log",
                                  **kwargs)
     return result, seen
 
@@ -240,7 +242,7 @@ def test_a_healthy_environment_with_another_torch_build_gets_the_new_one(tmp_pat
     env = fake_env(tmp_path / "env")  # has 2.13.0+cpu
     cuda = torch_choice.TorchChoice(("torch", "torchvision"), "https://download.pytorch.org/whl/cu128", "cu128", "t")
     with pytest.raises(install_mod.InstallCancelled):
-        install_mod.install(env, REPO / "backend", torch=cuda, log_path=tmp_path / "install.log",
+        install_mod.install(env, REPO / "backend", PROTOCOL_WHEEL, torch=cuda, log_path=tmp_path / "install.log",
                             **stop_at(install_mod.Step.REQUIREMENTS))
     calls = (env / "pip-calls.txt").read_text().splitlines()
     assert calls[1] == "uninstall -y torch torchvision"
@@ -256,6 +258,65 @@ def test_a_folder_that_is_not_an_environment_is_never_touched(tmp_path: Path) ->
     assert caught.value.step is install_mod.Step.CREATE_VENV
     assert "not a Python virtual environment" in str(caught.value)
     assert (folder / "thesis.txt").read_text() == "precious"
+
+
+# --- environment probes (the backend's 'probe' command) ----------------------------------------
+
+@posix_only
+def test_a_failing_environment_probe_marks_the_environment_for_a_rebuild(tmp_path: Path) -> None:
+    State = env_health.EnvState
+    mismatched = env_health.check_env(fake_env(tmp_path / "mismatched", "probe-fails"))
+    assert mismatched.state is State.INCOMPLETE and mismatched.torch_version == "2.13.0+cpu"
+    assert "deform_conv2d" in mismatched.detail and "torchvision 0.28.0+cu130" in mismatched.detail
+    # A limit of the device (no kernel for it) is not fixed by reinstalling: the environment stays.
+    limited = env_health.check_env(fake_env(tmp_path / "limited", "device-limit"))
+    assert limited.state is State.HEALTHY and "a limit of this device" in limited.detail
+    # A backend from before the probe command is asked the old question, not rebuilt for it.
+    older = env_health.check_env(fake_env(tmp_path / "older", "no-probe"))
+    assert older.state is State.HEALTHY and older.torch_version == "2.13.0+cpu"
+
+
+@posix_only
+def test_the_install_names_a_probe_failure_in_its_result(tmp_path: Path) -> None:
+    # A platform whose torch and torchvision builds do not match: the rebuilt environment has the
+    # same mismatch. The install finishes (the backend starts, the tiny models run) and its result
+    # says, by name, that the real models cannot run.
+    env = fake_env(tmp_path / "env", "probe-fails")
+    base = fake_python(tmp_path / "base", "probe-fails")
+    result, _ = _install(env, tmp_path, python=base)
+    assert result.action == "rebuilt" and result.device == "cpu"
+    [warning] = result.warnings
+    assert "deform_conv2d" in warning and "torch 2.13.0+cpu" in warning
+    assert "PyTorch build" in warning and "--torch-build" in warning
+    assert warning in result.summary()
+    log = (tmp_path / "logs" / "install.log").read_text()
+    assert "existing environment: incomplete" in log and "rebuilding it" in log
+    assert "environment probes: torchvision's compiled op" in log
+
+
+@posix_only
+def test_a_clean_install_has_no_warnings(tmp_path: Path) -> None:
+    result, _ = _install(tmp_path / "env", tmp_path, python=fake_python(tmp_path / "base"))
+    assert result.action == "created" and result.warnings == []
+    assert "environment probes: passed" in (tmp_path / "logs" / "install.log").read_text()
+
+
+@posix_only
+def test_the_health_check_reads_the_real_backends_probe_report(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract: the backend's own probe command, run as check_env runs it, read right."""
+    backend_python = os.environ.get("IMG23D_TEST_BACKEND_PYTHON", sys.executable)
+    env = tmp_path / "env"
+    (env / "bin").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text("home = /usr\n")
+    python = env / "bin" / "python"
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO / "backend"}" exec "{backend_python}" "$@"\n')
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("IMG23D_FAILPOINTS", "probe.deform_conv2d:missing-op")  # passes into the child
+    health = env_health.check_env(env)
+    assert health.state is env_health.EnvState.INCOMPLETE, health
+    assert "deform_conv2d" in health.detail and "Install Backend > Repair" in health.detail
+    assert health.torch_version and health.torch_version[0].isdigit()
 
 
 # --- failures name the step and the log --------------------------------------------------------

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import trimesh
 
-from testdata import FAST_OPTIONS, HOUSE, PENGUIN
-from img23d_backend.engine import Engine, EngineSettings, Job
+from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, PENGUIN
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages import cleanup
 
 
@@ -95,7 +95,7 @@ def test_face_budget_is_applied(engine: Engine) -> None:
 
 
 def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
-    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces; the floater's 20 are under 1%
+    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces; the floater's 20 are under 0.5%
     floater = trimesh.creation.icosphere(subdivisions=0, radius=0.01)
     floater.apply_translation([3, 0, 0])
     vertices = np.vstack([body.vertices, floater.vertices])
@@ -106,6 +106,20 @@ def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
     assert len(f) == len(body.faces)
     assert stats.floaters_removed == len(floater.faces)
     assert np.abs(v).max() < 1.01  # the floater at x=3 is gone
+
+
+def test_cleanup_keeps_a_small_part_that_hy3dgen_keeps() -> None:
+    # A separate part with 0.78% of the body's faces: over hy3dgen's 0.5% floater threshold, so
+    # a real part (a handle, a spout), not noise.
+    body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces
+    part = trimesh.creation.cylinder(radius=0.05, height=0.3, sections=10)  # 40 faces
+    part.apply_translation([1.5, 0, 0])
+    assert 0.005 < len(part.faces) / len(body.faces) < 0.01
+    vertices = np.vstack([body.vertices, part.vertices])
+    faces = np.vstack([body.faces, part.faces + len(body.vertices)])
+    v, f, stats = cleanup.clean_mesh(vertices, faces, face_budget=10_000)
+    assert len(f) == len(body.faces) + len(part.faces) and stats.floaters_removed == 0
+    assert v[:, 0].max() > 1.4  # the part is still there
 
 
 def test_cleanup_decimates_to_the_budget_and_handles_empty_input() -> None:
@@ -172,6 +186,32 @@ def test_matting_out_of_memory_is_retried_crop_by_crop(engine: Engine, monkeypat
     data, _ = _run(engine, ["house", "chimney", "barrel"])
     assert sizes == [3, 1, 1, 1]
     assert [r["status"] for r in data["targets"]] == ["done", "done", "done"]
+
+
+def test_painting_out_of_memory_is_retried_with_every_view_rendered_smaller(engine: Engine, monkeypatch) -> None:
+    import torch
+
+    from img23d_backend.stages import paint
+
+    real, tried = paint.paint_mesh, []
+
+    def oom_at_first(mesh, reference, *, settings, **kwargs):
+        tried.append(settings)
+        if len(tried) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return real(mesh, reference, settings=settings, **kwargs)
+
+    monkeypatch.setattr(paint, "paint_mesh", oom_at_first)
+    data, _ = _run(engine, ["chimney"], **FAST_PAINT)
+    first, retry = tried
+    assert retry.views == first.views == 6  # the top and bottom views too: they see what the others do not
+    assert (retry.camera_azimuths, retry.camera_elevations, retry.view_weights) == (
+        first.camera_azimuths, first.camera_elevations, first.view_weights)
+    assert retry.render_size == first.render_size // 2 and retry.texture_size == first.texture_size
+    [record] = data["targets"]
+    assert record["status"] == "done" and record["textured"]
+    [note] = json.loads(Path(data["manifest"]).read_text())["errors"]
+    assert note["retried"] and "all 6 views at 128 px" in note["message"]
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory(engine: Engine, monkeypatch) -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from img23d_backend import cli
-from img23d_backend.protocol import (OPTION_RANGES, REQUEST_TYPES, ErrorCode, JobOptions, ProtocolError,
-                                     check_budget_gb, decode)
+from img23d_protocol import OPTION_RANGES, REQUEST_TYPES, ErrorCode, JobOptions, ProtocolError, check_budget_gb, decode
 from testdata import HOUSE
 
 
@@ -146,7 +145,7 @@ def test_a_budget_in_range_passes() -> None:
 
 def test_the_command_line_checks_are_the_protocols(monkeypatch, tmp_path: Path, capsys) -> None:
     """One table: narrowing a range in protocol.py narrows the command line with it."""
-    from img23d_backend import protocol
+    import img23d_protocol as protocol
 
     monkeypatch.setitem(protocol.OPTION_RANGES, "steps", protocol.Allowed(1, 5))
     code, err = _main(["generate", str(HOUSE), "--out", str(tmp_path), "--steps", "6"], capsys)

@@ -23,16 +23,18 @@ from img23d_backend.models.registry import (
     model_set,
     tiny_model_set,
 )
-from img23d_backend.protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+from model_files import complete_files
 
 
-def _fake_cache(cache: Path, repo_id: str, revision: str, files: dict[str, str], ref: str | None = None) -> Path:
+def _fake_cache(cache: Path, repo_id: str, revision: str, files: dict[str, str | bytes],
+                ref: str | None = None) -> Path:
     """A Hugging Face cache entry laid out the way huggingface_hub writes one."""
     repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
     snapshot = repo_dir / "snapshots" / revision
-    for name, text in files.items():
+    for name, data in files.items():
         (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-        (snapshot / name).write_text(text)
+        (snapshot / name).write_bytes(data if isinstance(data, bytes) else data.encode())
     if ref:
         (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
         (repo_dir / "refs" / ref).write_text(revision)
@@ -51,6 +53,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_local_folder_is_used_as_is(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"w")
     spec = ModelSpec(role="matting", repo_id="local", local_path=tmp_path)
     assert hub.resolve_model_dir(spec) == tmp_path
 
@@ -69,26 +72,39 @@ def test_offline_and_not_cached_is_model_missing(cache: Path) -> None:
     assert "Qwen/Qwen3-VL-2B-Instruct" in caught.value.message and "switched off" in caught.value.message
 
 
-def test_a_cached_model_resolves_offline_by_branch(cache: Path) -> None:
-    snapshot = _fake_cache(cache, "Qwen/Qwen3-VL-4B-Instruct", "a" * 40, {"config.json": "{}"}, ref="main")
-    assert hub.resolve_model_dir(GROUNDING["4b"], offline=True) == snapshot
+def test_an_unpinned_model_resolves_offline_by_branch(cache: Path) -> None:
+    # None of the chain's models is unpinned; a spec without a revision still works the hub's way.
+    spec = ModelSpec(role="grounding", repo_id="someone/unpinned")
+    snapshot = _fake_cache(cache, spec.repo_id, "a" * 40, complete_files(GROUNDING["4b"]), ref="main")
+    assert hub.resolve_model_dir(spec, offline=True) == snapshot
+
+
+def test_a_snapshot_of_another_commit_than_the_pin_is_not_used(cache: Path) -> None:
+    spec = GROUNDING["4b"]
+    _fake_cache(cache, spec.repo_id, "a" * 40, complete_files(spec), ref="main")  # what main says now
+    with pytest.raises(ProtocolError) as caught:
+        hub.resolve_model_dir(spec, offline=True)
+    assert caught.value.code is ErrorCode.MODEL_MISSING and "not downloaded" in caught.value.message
+    snapshot = _fake_cache(cache, spec.repo_id, str(spec.revision), complete_files(spec))
+    assert hub.resolve_model_dir(spec, offline=True) == snapshot
 
 
 def test_a_pinned_revision_resolves_from_its_snapshot(cache: Path) -> None:
-    snapshot = _fake_cache(cache, "ZhengPeng7/BiRefNet", BIREFNET_REVISION, {"config.json": "{}"})
-    _fake_cache(cache, "ZhengPeng7/BiRefNet", "b" * 40, {"config.json": "{}"}, ref="main")  # newer, untrusted
+    files = complete_files(MATTING["birefnet"])
+    snapshot = _fake_cache(cache, "ZhengPeng7/BiRefNet", BIREFNET_REVISION, files)
+    _fake_cache(cache, "ZhengPeng7/BiRefNet", "b" * 40, files, ref="main")  # newer, untrusted
     assert hub.resolve_model_dir(MATTING["birefnet"], offline=True) == snapshot
 
 
 def test_hy3dgen_models_resolve_to_the_repo_root_with_their_subfolder(cache: Path) -> None:
     spec = SHAPE["2mini"]
-    snapshot = _fake_cache(cache, spec.repo_id, "c" * 40, {f"{spec.subfolder}/config.yaml": "model: {}"}, ref="main")
+    snapshot = _fake_cache(cache, spec.repo_id, str(spec.revision), complete_files(spec))
     assert hub.resolve_model_dir(spec, offline=True) == snapshot
 
 
 def test_an_incomplete_snapshot_is_model_missing(cache: Path) -> None:
     spec = SHAPE["2.0"]
-    _fake_cache(cache, spec.repo_id, "d" * 40, {"README.md": "half a download"}, ref="main")
+    _fake_cache(cache, spec.repo_id, str(spec.revision), {"README.md": "half a download"})
     with pytest.raises(ProtocolError) as caught:
         hub.resolve_model_dir(spec, offline=True)
     assert caught.value.code is ErrorCode.MODEL_MISSING and "incomplete" in caught.value.message
@@ -99,7 +115,7 @@ def test_an_unreachable_hub_is_download_failed(tmp_path: Path) -> None:
     # The endpoint is a closed port on loopback, so nothing leaves this machine.
     code = (
         "from img23d_backend.models import hub, registry\n"
-        "from img23d_backend.protocol import ProtocolError\n"
+        "from img23d_protocol import ProtocolError\n"
         "try:\n"
         "    hub.resolve_model_dir(registry.GROUNDING['2b'], offline=False)\n"
         "except ProtocolError as e:\n"
@@ -131,15 +147,10 @@ def test_offline_switches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert hub.offline_requested()
 
 
-def _paint_files(subfolder: str, role: str) -> dict[str, str]:
-    parts = hub._PAINT_MARKERS if role == "paint" else hub._DELIGHT_MARKERS
-    return {f"{subfolder}/{part}": "{}" for part in parts}
-
-
 def test_the_paint_repo_resolves_by_its_diffusers_folders(cache: Path) -> None:
     delight, paint = DELIGHT, PAINT["2.0"]
-    files = {**_paint_files(delight.subfolder, "delight"), **_paint_files(paint.subfolder, "paint")}
-    snapshot = _fake_cache(cache, paint.repo_id, "e" * 40, files, ref="main")
+    files = {**complete_files(delight), **complete_files(paint)}
+    snapshot = _fake_cache(cache, paint.repo_id, str(paint.revision), files)
     assert hub.resolve_model_dir(delight, offline=True) == snapshot
     assert hub.resolve_model_dir(paint, offline=True) == snapshot
     assert all(p.startswith(paint.subfolder + "/") for p in paint.allow_patterns)
@@ -149,9 +160,9 @@ def test_the_paint_repo_resolves_by_its_diffusers_folders(cache: Path) -> None:
 @pytest.mark.parametrize("role", ["delight", "paint"])
 def test_a_paint_folder_without_its_weights_is_incomplete(cache: Path, role: str) -> None:
     spec = DELIGHT if role == "delight" else PAINT["2.0"]
-    files = _paint_files(spec.subfolder, role)
+    files = complete_files(spec)
     files.pop(f"{spec.subfolder}/unet/config.json")
-    _fake_cache(cache, spec.repo_id, "f" * 40, files, ref="main")
+    _fake_cache(cache, spec.repo_id, str(spec.revision), files)
     with pytest.raises(ProtocolError) as caught:
         hub.resolve_model_dir(spec, offline=True)
     assert caught.value.code is ErrorCode.MODEL_MISSING and "unet/config.json" in caught.value.message

@@ -16,10 +16,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
 
-from testdata import HOUSE, PENGUIN  # noqa: E402
+from testdata import HOUSE, PENGUIN, SOURCE_PYTHONPATH  # noqa: E402
 from img23d_backend import images  # noqa: E402
 from img23d_backend.images import MAX_SIDE, MIN_SIDE, load_image  # noqa: E402
-from img23d_backend.protocol import ErrorCode, ProtocolError  # noqa: E402
+from img23d_protocol import ErrorCode, ProtocolError
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -369,7 +369,7 @@ def test_20000_pixel_square_is_downscaled_in_bounded_memory(tmp_path):
     assert path.stat().st_size < 4 << 20
     # In a child process so that its peak memory is its own: 400 MB of grey pixels must not
     # become 1.2 GB of RGB at full size before the downscale (that took 2.3 GB and 15 s).
-    env = dict(os.environ, PYTHONPATH=str(Path(images.__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=SOURCE_PYTHONPATH)
     proc = subprocess.run([sys.executable, "-c", _LOAD_IN_CHILD, str(path)], capture_output=True,
                           text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
@@ -466,7 +466,7 @@ def _sparse_cmyk_tiff(path: Path, side: int) -> None:
 _PEAK_OF_LOADS = """
 import json, resource, sys
 from img23d_backend.images import load_image
-from img23d_backend.protocol import ProtocolError
+from img23d_protocol import ProtocolError
 results = []
 for path in sys.argv[1:]:
     try:
@@ -480,7 +480,7 @@ print(json.dumps({"results": results, "peak_mib": resource.getrusage(resource.RU
 
 
 def _load_in_child(*paths: Path) -> tuple[list[dict], float]:
-    env = dict(os.environ, PYTHONPATH=str(Path(images.__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=SOURCE_PYTHONPATH)
     proc = subprocess.run([sys.executable, "-c", _PEAK_OF_LOADS, *map(str, paths)], capture_output=True, text=True,
                           timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr

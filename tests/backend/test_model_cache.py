@@ -12,9 +12,11 @@ import pytest
 
 from img23d_backend.models import cache, download
 from img23d_backend.models.registry import GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
-from img23d_backend.protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+from model_files import complete_files
 
 QWEN_2B = GROUNDING["2b"]
+QWEN_PIN = str(QWEN_2B.revision)
 
 
 def write_cached(hub: Path, repo_id: str, revision: str, files: dict[str, bytes], ref: str | None = "main") -> Path:
@@ -68,15 +70,17 @@ def test_real_models_not_downloaded_are_missing_with_their_estimates(hub_cache: 
 
 
 def test_a_complete_download_is_cached_with_its_bytes_on_disk(hub_cache: Path) -> None:
-    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40,
-                 {"config.json": b"{}", "model.safetensors": b"x" * 5000, "README.md": b"not ours"})
+    files = {**complete_files(QWEN_2B), "model.safetensors": b"x" * 5000}
+    write_cached(hub_cache, QWEN_2B.repo_id, QWEN_PIN, {**files, "README.md": b"not ours"}, ref=None)
     entry = _by_role(cache.list_models(model_set("default")))["grounding"]
     assert entry.state == "cached" and entry.size_measured
-    assert entry.size_bytes == 2 + 5000  # README.md is not one of the model's files
+    # Bytes on disk: each content-addressed blob once (several configs are the same "{}"), and
+    # README.md is not one of the model's files.
+    assert entry.size_bytes == sum(len(data) for data in set(files.values()))
 
 
 def test_an_interrupted_download_is_partial(hub_cache: Path) -> None:
-    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"model.safetensors": b"x" * 300})  # no config.json
+    write_cached(hub_cache, QWEN_2B.repo_id, QWEN_PIN, {"model.safetensors": b"x" * 300}, ref=None)  # no config
     entry = _by_role(cache.list_models(model_set("default")))["grounding"]
     assert entry.state == "partial" and entry.size_bytes == 300 and entry.size_measured
 
@@ -92,12 +96,12 @@ def test_models_in_one_repository_name_each_other(hub_cache: Path) -> None:
 
 def test_delete_removes_a_cached_model_and_only_it(hub_cache: Path) -> None:
     models = model_set("default")
-    write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"config.json": b"{}", "model.safetensors": b"x" * 4000})
+    write_cached(hub_cache, QWEN_2B.repo_id, QWEN_PIN, {"config.json": b"{}", "model.safetensors": b"x" * 4000})
     shape = SHAPE["2mini"]
-    write_cached(hub_cache, shape.repo_id, "b" * 40,
+    write_cached(hub_cache, shape.repo_id, str(shape.revision),
                  {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"y" * 10})
     result = cache.delete_model(models, QWEN_2B.display)
-    assert result["revisions"] == ["a" * 40] and result["freed_bytes"] >= 4000
+    assert result["revisions"] == [QWEN_PIN] and result["freed_bytes"] >= 4000
     assert not (hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct").exists()
     entries = _by_role(cache.list_models(models))
     assert entries["grounding"].state == "missing" and entries["shape"].state == "cached"
@@ -128,7 +132,7 @@ def test_download_offline_of_a_missing_model_is_model_missing(hub_cache: Path) -
 
 
 def test_download_of_a_cached_model_needs_no_network(hub_cache: Path) -> None:
-    snapshot = write_cached(hub_cache, QWEN_2B.repo_id, "a" * 40, {"config.json": b"{}"})
+    snapshot = write_cached(hub_cache, QWEN_2B.repo_id, QWEN_PIN, complete_files(QWEN_2B), ref=None)
     seen = []
     folder = download.download(QWEN_2B, offline=True, progress=lambda *a: seen.append(a), cancelled=lambda: False)
     assert folder == snapshot and seen[-1][1:] == (1, 1)
@@ -140,9 +144,11 @@ class FakeHub:
     def __init__(self, cache_dir: Path, repo_id: str, commit: str, files: dict[str, bytes]) -> None:
         self.cache_dir, self.repo_id, self.commit, self.files = cache_dir, repo_id, commit, files
         self.fetched: list[str] = []
+        self.asked_revisions: list[str | None] = []
 
     def model_info(self, repo_id, revision=None, files_metadata=False):
         assert repo_id == self.repo_id and files_metadata
+        self.asked_revisions.append(revision)
         siblings = [SimpleNamespace(rfilename=name, size=len(data)) for name, data in self.files.items()]
         return SimpleNamespace(sha=self.commit, siblings=siblings)
 
@@ -157,25 +163,25 @@ def _fake_hub(patch: pytest.MonkeyPatch, fake: FakeHub) -> None:
     patch.setattr("huggingface_hub.hf_hub_download", fake.hf_hub_download)
 
 
-def test_download_fetches_the_models_files_with_progress_and_records_the_branch(hub_cache: Path) -> None:
-    files = {"config.json": b"{}", "model-1.safetensors": b"a" * 100, "model-2.safetensors": b"b" * 50,
-             "flax_model.msgpack": b"not ours"}
-    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "c" * 40, files)
+def test_download_fetches_the_models_files_at_the_pinned_commit_with_progress(hub_cache: Path) -> None:
+    ours = complete_files(QWEN_2B, sharded=True)
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, QWEN_PIN, {**ours, "flax_model.msgpack": b"not ours"})
     seen = []
     with pytest.MonkeyPatch.context() as patch:
         _fake_hub(patch, fake)
         folder = download.download(QWEN_2B, offline=False, progress=lambda *a: seen.append(a),
                                    cancelled=lambda: False)
-    assert sorted(fake.fetched) == ["config.json", "model-1.safetensors", "model-2.safetensors"]
-    assert folder == hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "snapshots" / ("c" * 40)
-    assert seen[-1][1:] == (152, 152) and [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
-    assert (hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "refs" / "main").read_text() == "c" * 40
+    assert sorted(fake.fetched) == sorted(ours)
+    assert fake.asked_revisions == [QWEN_PIN]  # the pin, never whatever main is now
+    assert folder == hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct" / "snapshots" / QWEN_PIN
+    total = sum(len(data) for data in ours.values())
+    assert seen[-1][1:] == (total, total) and [done for _, done, _ in seen] == sorted(done for _, done, _ in seen)
     assert _by_role(cache.list_models(model_set("default")))["grounding"].state == "cached"
 
 
 def test_download_stops_between_files_when_cancelled(hub_cache: Path) -> None:
     files = {"config.json": b"{}", "model-1.safetensors": b"a" * 100, "model-2.safetensors": b"b" * 50}
-    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "c" * 40, files)
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, QWEN_PIN, files)
     with pytest.MonkeyPatch.context() as patch:
         _fake_hub(patch, fake)
         with pytest.raises(ProtocolError) as caught:
@@ -203,8 +209,9 @@ def test_a_long_file_reports_progress_while_it_downloads(hub_cache: Path) -> Non
     """Multi-GB files take minutes: progress must keep coming (the add-on's watchdog listens)."""
     import time
 
-    files = {"config.json": b"{}", "model.safetensors": b"m" * 1000}
-    fake = FakeHub(hub_cache, QWEN_2B.repo_id, "d" * 40, files)
+    files = {**complete_files(QWEN_2B), "model.safetensors": b"m" * 1000}
+    small = sum(len(data) for name, data in files.items() if name != "model.safetensors")
+    fake = FakeHub(hub_cache, QWEN_2B.repo_id, QWEN_PIN, files)
     plain = fake.hf_hub_download
 
     def slow(repo_id, filename, revision=None, token=None):
@@ -221,6 +228,7 @@ def test_a_long_file_reports_progress_while_it_downloads(hub_cache: Path) -> Non
         _fake_hub(patch, fake)
         patch.setattr("huggingface_hub.hf_hub_download", slow)
         download.download(QWEN_2B, offline=False, progress=lambda *a: seen.append(a), cancelled=lambda: False)
-    during = [done for message, done, total in seen if "model.safetensors" in message and done < 1002]
-    assert 2 + 400 in during  # config.json done, 400 bytes of the big file so far
-    assert seen[-1][1:] == (1002, 1002)
+    during = [done for message, done, total in seen if "model.safetensors" in message and done < small + 1000]
+    # The big file comes last (in name order here); every small file done, 400 bytes of it so far.
+    assert small + 400 in during
+    assert seen[-1][1:] == (small + 1000, small + 1000)

@@ -296,9 +296,9 @@ def test_random_meshes_match_reference(seed, options):
 
 def test_without_float64_results_stay_the_same(monkeypatch):
     # MPS has no float64: alpha and 1/area then come from float32 arithmetic instead.
-    from img23d_backend.raster import torch_rasterizer
+    from img23d_backend.raster import faces
 
-    monkeypatch.setattr(torch_rasterizer, "_supports_float64", lambda device: False)
+    monkeypatch.setattr(faces, "supports_float64", lambda device: False)
     for seed in range(3):
         pos, tri = _random_mesh(seed)
         want_f, want_b = reference_rasterize(pos, tri, 24, 32)

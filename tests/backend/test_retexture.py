@@ -10,9 +10,9 @@ import trimesh
 from PIL import Image
 
 from testdata import FAST_PAINT, PENGUIN, REAL_MESH
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import JobOptions, ProtocolError, RetextureRequest
+from img23d_protocol import JobOptions, ProtocolError, RetextureRequest
 from img23d_backend.stages import retexture
 
 

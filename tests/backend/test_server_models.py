@@ -10,7 +10,7 @@ from backend_proc import BackendProcess
 from test_model_cache import write_cached
 
 from img23d_backend.models.registry import GROUNDING, SHAPE
-from img23d_backend.protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from img23d_protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 
 def test_models_lists_the_tiny_set_as_cached(backend_env: dict[str, str], tmp_path: Path) -> None:
@@ -64,13 +64,13 @@ def test_download_offline_is_model_missing(real_backend: BackendProcess) -> None
 
 def test_delete_removes_a_cached_model(real_backend: BackendProcess) -> None:
     shape = SHAPE["2mini"]
-    write_cached(real_backend.hub, shape.repo_id, "e" * 40,
+    write_cached(real_backend.hub, shape.repo_id, str(shape.revision),
                  {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"w" * 64})
     listed = {e["role"]: e for e in real_backend.request({"type": "models", "id": "m1"})["data"]["models"]}
     assert listed["shape"]["state"] == "cached" and listed["shape"]["size_bytes"] == 68
     reply = real_backend.request({"type": "delete", "id": "del", "model": shape.display})
     assert reply["type"] == "result", reply
-    assert reply["data"]["freed_bytes"] >= 68 and reply["data"]["revisions"] == ["e" * 40]
+    assert reply["data"]["freed_bytes"] >= 68 and reply["data"]["revisions"] == [shape.revision]
     after = {e["role"]: e for e in reply["data"]["models"]}  # the refreshed list comes with it
     assert after["shape"]["state"] == "missing"
     assert not (real_backend.hub / "models--tencent--Hunyuan3D-2mini").exists()

@@ -82,7 +82,7 @@ def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
     from importlib import import_module
 
     session_mod = import_module(f"{ADDON_MODULE}.client.session")
-    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     session = addon.runtime.session()
     session.state = session_mod.State(state)
     session.error = "the backend stopped unexpectedly (exit code -9)" if state == "error" else ""
@@ -142,7 +142,7 @@ def _centre_x(obj) -> float:
 def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scene) -> None:
     from importlib import import_module
 
-    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
     session = addon.runtime.session()
     request = protocol.GenerateRequest(image=str(HOUSE), targets=["house"],
@@ -161,7 +161,7 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
 def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
     from importlib import import_module
 
-    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
     objects, meshes, collections = set(bpy.data.objects), set(bpy.data.meshes), set(bpy.data.collections)
     session = addon.runtime.session()
@@ -222,3 +222,24 @@ def test_detect_loads_the_boxes_image(addon, scene) -> None:
     [overlay] = set(bpy.data.images) - before
     assert overlay.name.startswith("img23d detections") and tuple(overlay.size) == (1024, 1024)
     bpy.data.images.remove(overlay)
+
+
+def test_blender_installed_the_protocol_wheel_and_the_backend_speaks_the_same(addon, scene) -> None:
+    import importlib
+    import os
+
+    protocol = importlib.import_module(f"{ADDON_MODULE}.job_runner").protocol
+    wheel = next((REPO / "wheels").glob("img23d_protocol-*.whl"))
+    # Blender unpacked the wheel the manifest lists into the extensions' own site-packages.
+    user = Path(os.environ["BLENDER_USER_RESOURCES"])
+    installed = list(user.glob(f"extensions/.local/lib/python*/site-packages/"
+                               f"img23d_protocol-{protocol.__version__}.dist-info"))
+    assert len(installed) == 1, f"no img23d_protocol {protocol.__version__} installed by Blender under {user}"
+    session = addon.runtime.session()
+    session.start()
+    session.wait_ready(timeout=JOB_TIMEOUT)
+    environment = session.hello.environment
+    assert environment["img23d_protocol"] == protocol.__version__
+    assert tuple(session.hello.protocol) == (protocol.PROTOCOL_MAJOR, protocol.PROTOCOL_MINOR)
+    # The backend imported it from the add-on's own copy of the wheel, not from its environment.
+    assert Path(environment["img23d_protocol_file"]).parts[-3] == wheel.name

@@ -34,7 +34,7 @@ SLOW = {"steps": 200, "octree_resolution": 32}
 
 
 def _protocol():
-    return import_module(f"{ADDON_MODULE}.shared").protocol
+    return import_module(f"{ADDON_MODULE}.job_runner").protocol
 
 
 def _prefs():
@@ -188,7 +188,7 @@ def _blender_script(zip_path: Path, runs: Path, tiny_root: Path, ending: str) ->
         prefs.python_path, prefs.model_set, prefs.device = {BACKEND_PYTHON!r}, "TINY", "cpu"
         prefs.runs_dir = {str(runs / "runs")!r}
         from importlib import import_module
-        protocol = addon.shared.protocol
+        protocol = addon.job_runner.protocol
         runner_mod = import_module("{ADDON_MODULE}.job_runner")
         request = protocol.GenerateRequest(image={str(HOUSE)!r}, targets=["house"],
                                            options=protocol.JobOptions(steps=200, octree_resolution=32,

@@ -70,8 +70,7 @@ def test_the_model_list_is_fetched_by_the_operator_and_drawn(addon) -> None:
 
 
 def test_the_models_box_draws_downloads_deletes_and_progress(addon) -> None:
-    shared = import_module(f"{ADDON_MODULE}.shared")
-    protocol = shared.protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     catalog = addon.model_catalog.ModelCatalog()
     catalog.update({"models": [
         protocol.ModelEntry(id="Qwen/Qwen3-VL-2B-Instruct", role="grounding", repo_id="Qwen/Qwen3-VL-2B-Instruct",
@@ -90,6 +89,7 @@ def test_the_models_box_draws_downloads_deletes_and_progress(addon) -> None:
         assert "Offline" in labels and "/cache/hub" in labels
         downloads = [kwargs for name, args, kwargs in log if name == "operator" and args[0] == "img23d.model_download"]
         assert len(downloads) == 2  # the missing and the partial one
+        assert sorted(kwargs["text"] for kwargs in downloads) == ["Download", "Resume"]  # partial: resumed
         assert _operators(log).count("img23d.model_delete") == 2  # the cached and the partial one
 
         catalog.download_model, catalog.busy = "Qwen/Qwen3-VL-2B-Instruct", "downloading"

@@ -1,9 +1,10 @@
 """What the model manager shows and removes: the configured models' state in the Hugging Face cache.
 
 Listing never touches the network: a model is ``cached`` when the chain would find it
-offline (the same lookup ``hub`` does before loading), ``partial`` when some of its files
-are there (an interrupted download), ``missing`` otherwise. Sizes are bytes on disk when
-anything is on disk, the registry's estimate when not. Deleting goes through
+offline with every file its loader opens (the same lookup ``hub`` does before loading),
+``partial`` when some of its files are there or a file of its repository was begun and not
+finished (an interrupted download: Download resumes it), ``missing`` otherwise. Sizes are
+bytes on disk when anything is on disk, the registry's estimate when not. Deleting goes through
 huggingface_hub's own cache API, which removes whole cached revisions: models stored in
 the same revision of one repository (Hunyuan3D-2's shape and texture folders) go together,
 and the listing says so in ``shared_with``.
@@ -17,7 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..protocol import ErrorCode, ModelEntry, ProtocolError
+from img23d_protocol import ErrorCode, ModelEntry, ProtocolError
+
 from . import hub
 from .registry import ModelSet, ModelSpec
 
@@ -130,6 +132,9 @@ def describe(spec: ModelSpec, info: Any, shared_with: list[str]) -> ModelEntry:
         revisions = [rev for rev in revisions if rev.snapshot_path.name == folder.name] or revisions
         entry.state = "cached"
     on_disk = _bytes_in_scope(spec, revisions)
+    if entry.state != "cached":
+        # What an interrupted download left: files of the revision, and any file it had begun.
+        on_disk += hub.interrupted_bytes(spec.repo_id)
     if on_disk:
         entry.size_bytes, entry.size_measured = on_disk, True
         if entry.state != "cached":

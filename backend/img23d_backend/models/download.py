@@ -1,7 +1,8 @@
 """Downloading one model on request (the model manager's Download button), file by file.
 
 ``hub.resolve_model_dir`` downloads implicitly, when a job needs a model. This module is
-the explicit path: it lists the model's files on the hub, fetches them one at a time with
+the explicit path: it lists the model's files on the hub, fetches those the cache does not
+have yet (so a second Download resumes an interrupted one) one at a time with
 ``hf_hub_download`` into the normal cache, and checks for cancellation between files
 (huggingface_hub has no way to stop a file half way; what was fetched is kept and resumed
 next time). While a file downloads, progress is reported twice a second from the size of
@@ -19,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+
 from . import hub
 from .registry import ModelSpec
 
@@ -47,11 +49,13 @@ def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: C
         raise ProtocolError(ErrorCode.MODEL_MISSING,
                             f"{spec.display} is not downloaded and offline mode is on: switch Offline off "
                             "(and allow online access in Blender) to download it")
-    files, commit = _remote_files(spec, token)
-    total = sum(size for _, size in files)
-    done = 0
+    listed, commit = _remote_files(spec, token)
+    # Resuming: what an earlier, interrupted download finished stays; only the rest is fetched.
+    snapshot = hub.repo_cache_folder(spec.repo_id) / "snapshots" / commit
+    files = [(name, size) for name, size in listed if not (snapshot / name).is_file()]
+    total = sum(size for _, size in listed)
+    done = total - sum(size for _, size in files)
     _quiet_progress_bars()
-    blobs = _repo_folder(spec.repo_id) / "blobs"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="img23d-download") as pool:
         for number, (name, size) in enumerate(files, start=1):
             if cancelled():
@@ -61,7 +65,7 @@ def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: C
             future = pool.submit(_fetch, spec, name, commit, token)
             while not wait([future], timeout=POLL_SECONDS).done:
                 note = " (stopping after this file)" if cancelled() else ""
-                progress(message + note, done + min(_partial_bytes(blobs), size), total)
+                progress(message + note, done + min(hub.interrupted_bytes(spec.repo_id), size), total)
             future.result()  # its error, if any, is this download's
             done += size
             progress(message, done, total)
@@ -93,29 +97,10 @@ def _fetch(spec: ModelSpec, filename: str, commit: str, token: str | None) -> No
         hf_hub_download(spec.repo_id, filename, revision=commit, token=token or None)
 
 
-def _repo_folder(repo_id: str) -> Path:
-    from huggingface_hub.file_download import repo_folder_name
-
-    from .cache import hub_cache_dir
-
-    return hub_cache_dir() / repo_folder_name(repo_id=repo_id, repo_type="model")
-
-
-def _partial_bytes(blobs: Path) -> int:
-    """Bytes of the file being fetched so far (huggingface_hub writes it as ``<blob>.incomplete``)."""
-    total = 0
-    for part in blobs.glob("*.incomplete") if blobs.is_dir() else ():
-        try:
-            total += part.stat().st_size
-        except OSError:
-            continue  # renamed to its final name while we looked
-    return total
-
-
 def _remember_branch(repo_id: str, branch: str, commit: str) -> None:
     """Record which commit ``branch`` pointed to, as snapshot_download does, so offline lookups
     of an unpinned model find this snapshot (the cache's documented ``refs/<branch>`` file)."""
-    ref = _repo_folder(repo_id) / "refs" / branch
+    ref = hub.repo_cache_folder(repo_id) / "refs" / branch
     ref.parent.mkdir(parents=True, exist_ok=True)
     ref.write_text(commit)
 

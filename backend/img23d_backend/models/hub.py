@@ -13,8 +13,10 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..protocol import ErrorCode, ProtocolError
-from .registry import PAINT_ROLES, ModelSpec
+from img23d_protocol import ErrorCode, ProtocolError
+
+from .completeness import missing_files
+from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +63,11 @@ def _snapshot(spec: ModelSpec, offline: bool, progress: DownloadProgress | None,
         return snapshot_download(**kwargs)
     except LocalEntryNotFoundError as exc:
         if offline or _is_offline_mode_error(exc.__cause__):
+            state = ("is only partly downloaded (a download was interrupted)" if interrupted_bytes(spec.repo_id)
+                     else "is not downloaded")
             raise ProtocolError(
                 ErrorCode.MODEL_MISSING,
-                f"{spec.display} is not downloaded and downloads are switched off; allow downloads "
+                f"{spec.display} {state} and downloads are switched off; allow downloads "
                 "once (unset offline mode) or copy the model into the Hugging Face cache",
             ) from exc
         raise ProtocolError(
@@ -99,38 +103,42 @@ def _describe(exc: BaseException) -> str:
 
 
 def _check_complete(spec: ModelSpec, folder: Path) -> None:
-    """A cached snapshot may be partial (an interrupted download): say so before loading."""
+    """A cached snapshot may be partial (an interrupted download): say so, naming what is missing,
+    before a loader trips over it. Complete means every file the loader opens (``completeness``)."""
     if not folder.is_dir():
         raise ProtocolError(ErrorCode.MODEL_MISSING, f"model folder {folder} for {spec.display} does not exist")
-    missing = [str(p) for p in _completion_markers(spec) if not (folder / p).is_file()]
-    if missing:
+    missing = missing_files(spec, folder)
+    if not missing:
+        return
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    if spec.local_path is not None:
         raise ProtocolError(ErrorCode.MODEL_MISSING,
-                            f"{spec.display} in {folder} is incomplete: {', '.join(missing)} missing; "
-                            "download it again")
+                            f"{spec.display} in {folder} is incomplete: {shown} missing; rebuild or replace the folder")
+    interrupted = " (a download was interrupted)" if interrupted_bytes(spec.repo_id) else ""
+    raise ProtocolError(ErrorCode.MODEL_MISSING,
+                        f"{spec.display} is only partly downloaded{interrupted}: {shown} missing from {folder}; "
+                        "Download it again in the add-on's model list (it fetches only what is missing)")
 
 
-# The paint UNet's weights have a fixed name (hy3dgen reads that file directly); the other
-# components are checked by their configs, whatever format their weights come in.
-_PAINT_MARKERS = ("model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.bin",
-                  "vae/config.json", "scheduler/scheduler_config.json")
-_DELIGHT_MARKERS = ("model_index.json", "unet/config.json", "vae/config.json", "text_encoder/config.json",
-                    "scheduler/scheduler_config.json")
+def repo_cache_folder(repo_id: str) -> Path:
+    """``models--owner--name`` in the Hugging Face cache (``HF_HOME`` / ``HF_HUB_CACHE``, read now)."""
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    return Path(constants.HF_HUB_CACHE) / repo_folder_name(repo_id=repo_id, repo_type="model")
 
 
-def _completion_markers(spec: ModelSpec) -> list[Path]:
-    """Files whose absence means the download is incomplete, by folder layout.
-
-    hy3dgen shape models keep ``config.yaml`` in their subfolder; the texture models are
-    diffusers folders (``model_index.json``) below the repository root; the rest are plain
-    transformers folders with ``config.json``.
-    """
-    if spec.role in PAINT_ROLES:
-        root = Path(spec.subfolder or "")
-        parts = _PAINT_MARKERS if spec.role == "paint" else _DELIGHT_MARKERS
-        return [root / part for part in parts]
-    if spec.subfolder:
-        return [Path(spec.subfolder) / "config.yaml"]
-    return [Path("config.json")]
+def interrupted_bytes(repo_id: str) -> int:
+    """Bytes of files huggingface_hub had begun and not finished (``blobs/<hash>.incomplete``)
+    for this repository: what an interrupted download left behind."""
+    blobs = repo_cache_folder(repo_id) / "blobs"
+    total = 0
+    for part in blobs.glob("*.incomplete") if blobs.is_dir() else ():
+        try:
+            total += part.stat().st_size
+        except OSError:
+            continue  # finished and renamed while we looked
+    return total
 
 
 def _progress_bar_class(spec: ModelSpec, progress: DownloadProgress) -> type:

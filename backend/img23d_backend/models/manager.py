@@ -12,6 +12,7 @@ Moving weights is ``placement``'s job; this module only decides.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from img23d_protocol import ErrorCode, ProtocolError
+
+from .. import env_probe
 from . import placement
 from .hub import DownloadProgress, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available
@@ -151,9 +155,17 @@ class ModelManager:
 
     def _load(self, handle: ModelHandle) -> None:
         started = time.perf_counter()
+        # The one place that readies the environment, before any loader runs and before any
+        # download: torchvision for every loader (doing it per loader once left matting without
+        # it), then the probes this model declares, so a broken build is named, not a crash.
+        env_probe.ready_for_load(handle.spec, self.device)
         folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
                                token=self.token)
-        loaded = handle.loader(folder, self.device)
+        try:
+            loaded = handle.loader(folder, self.device)
+        except FileNotFoundError as exc:
+            # A file of the model, not the disk: the cache lost it, or it never fully arrived.
+            raise _missing_file(handle.spec, folder, exc) from exc
         loaded.device = self.device
         handle.loaded = loaded
         handle.size = placement.weight_bytes(loaded)
@@ -240,3 +252,17 @@ class ModelManager:
                     for role, h in self._handles.items()
                 },
             }
+
+
+def _missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> ProtocolError:
+    """``model_missing`` naming the file a loader could not open, relative to the model's folder."""
+    name = str(exc.filename or exc)
+    try:
+        # abspath, not resolve: a cache's snapshot files are links to blobs, named by the link.
+        name = Path(os.path.abspath(name)).relative_to(os.path.abspath(folder)).as_posix()
+    except ValueError:
+        pass  # a path outside the model's folder: named in full
+    remedy = ("rebuild or replace the folder" if spec.local_path is not None else
+              "Download it again in the add-on's model list (it fetches only what is missing)")
+    return ProtocolError(ErrorCode.MODEL_MISSING, f"{spec.display}: {name} is missing from {folder}; {remedy}",
+                         f"{type(exc).__name__}: {exc}"[:300])

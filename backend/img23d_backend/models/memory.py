@@ -84,16 +84,3 @@ class PeakMeter:
             if self._thread is not None:
                 self._thread.join()
             self.peak = max(self.peak, self._process.memory_info().rss)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, MPS's RuntimeError, or plain MemoryError on the host."""
-    if isinstance(exc, MemoryError):
-        return True
-    try:
-        import torch
-    except ImportError:
-        return False
-    if isinstance(exc, torch.OutOfMemoryError):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()

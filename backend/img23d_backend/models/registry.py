@@ -12,16 +12,45 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
 
+# Every model the chain downloads is pinned to one commit: a repository's `main` moves, and a
+# new commit may change the files (or, for BiRefNet, the code) under a working install. The
+# hub cannot be reached from where this was written, so each hash below was taken from public
+# code that downloads or loads that very commit, named beside it.
+
 # BiRefNet ships its architecture as remote code: pin the exact commit we trust to run.
 BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
+QWEN3_VL_REVISIONS = {
+    # birdhackor/tiny-perceptron-vlm, docs/technical-reviews/artifacts/natural-v4-factual/R.4/
+    # retrieval-receipts.json: config.json and README.md retrieved from the hub at this commit.
+    "2B": "89644892e4d85e24eaac8bacfd4f463576704203",
+    # MINTPIPERAS/FloraQwen, logs/download_single.ps1: its two weight shards, checked against the
+    # hub's file tree at this commit.
+    "4B": "ebb281ec70b05090aa6165b016eac8ec08e71b17",
+    # zhangruotian/SelectGround, train.py: from_pretrained("Qwen/Qwen3-VL-8B-Instruct", revision=...).
+    "8B": "0c351dd01ed87e9c1b53cbc748cba10e6187ff3b",
+}
+HUNYUAN3D_REVISIONS = {
+    # rcarmo/go-pherence, scripts/hunyuan3d_mini_dino_header.py: reads hunyuan3d-dit-v2-mini's
+    # config.yaml and model.fp16.safetensors at this commit (checking their digests).
+    "tencent/Hunyuan3D-2mini": "f90a0f7df7d5e6f71109cf333f6a95a0ae3194a6",
+    # thekaveh/atlas, services/comfyui/models.yaml: hunyuan3d-dit-v2-0/model.fp16.safetensors
+    # resolved at this commit, with its size and sha256. The shape and texture folders share it.
+    "tencent/Hunyuan3D-2": "9cd649ba6913f7a852e3286bad86bfa9a2d83dcf",
+}
 
 GB = 1 << 30
+
+# Qwen3-VL reads 16-pixel patches merged 2x2: one visual token per 32x32 pixels, and its image
+# processor snaps both sides to multiples of 32 (transformers' Qwen2VLImageProcessor: factor =
+# patch_size * merge_size; Qwen2-VL's was 14 * 2 = 28). The picture is shrunk to this many tokens.
+QWEN3_VL_GRID = 32
+GROUNDING_MAX_PIXELS = 1280 * QWEN3_VL_GRID * QWEN3_VL_GRID
 
 
 @dataclass(frozen=True)
@@ -30,12 +59,15 @@ class ModelSpec:
 
     role: str
     repo_id: str                          # Hugging Face id, or a label for local models
-    revision: str | None = None           # a commit hash where remote code is involved
+    revision: str | None = None           # the pinned commit (every hub model has one)
     subfolder: str | None = None          # hy3dgen keeps each variant in a subfolder
     allow_patterns: tuple[str, ...] = ()  # only these files are downloaded
     local_path: Path | None = None        # a folder on disk: no hub involved
     size_bytes: int = 0                   # estimate in the device dtype, before it is measured
     trust_remote_code: bool = False
+    # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
+    # before its first load: a torchvision whose compiled ops do not match torch fails there.
+    probes: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -64,15 +96,15 @@ class ModelSet:
 
 
 def _qwen(size: str, params_b: float) -> ModelSpec:
-    return ModelSpec(role="grounding", repo_id=f"Qwen/Qwen3-VL-{size}-Instruct",
+    return ModelSpec(role="grounding", repo_id=f"Qwen/Qwen3-VL-{size}-Instruct", revision=QWEN3_VL_REVISIONS[size],
                      allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja", "merges.txt",
                                      "vocab.json"),
                      size_bytes=int(params_b * 2 * GB),
-                     options={"max_new_tokens": 1024, "max_pixels": 1280 * 28 * 28})
+                     options={"max_new_tokens": 1024, "max_pixels": GROUNDING_MAX_PIXELS})
 
 
 def _hunyuan(repo: str, subfolder: str, size_gb: float) -> ModelSpec:
-    return ModelSpec(role="shape", repo_id=repo, subfolder=subfolder,
+    return ModelSpec(role="shape", repo_id=repo, revision=HUNYUAN3D_REVISIONS[repo], subfolder=subfolder,
                      allow_patterns=(f"{subfolder}/config.yaml", f"{subfolder}/model.fp16.safetensors"),
                      size_bytes=int(size_gb * GB))
 
@@ -81,7 +113,9 @@ GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8
 MATTING = {
     "birefnet": ModelSpec(role="matting", repo_id="ZhengPeng7/BiRefNet", revision=BIREFNET_REVISION,
                           allow_patterns=("*.py", "*.json", "model.safetensors"),
-                          size_bytes=int(0.45 * GB), trust_remote_code=True),
+                          size_bytes=int(0.45 * GB), trust_remote_code=True,
+                          # Its remote code's decoder calls torchvision.ops.deform_conv2d.
+                          probes=("deform_conv2d",)),
 }
 SHAPE = {
     # fp16: the DiT plus its 0.43 GB VAE and its 2.27 GB DINOv2-giant conditioner.
@@ -99,13 +133,14 @@ PAINT_SUBFOLDER = "hunyuan3d-paint-v2-0"
 def _paint(subfolder: str, size_gb: float) -> ModelSpec:
     # Only what the loader reads: the pipeline never encodes a prompt, so the paint folder's
     # text encoder and tokenizer are neither downloaded nor loaded.
-    return ModelSpec(role="paint", repo_id=PAINT_REPO, subfolder=subfolder,
+    return ModelSpec(role="paint", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO], subfolder=subfolder,
                      allow_patterns=tuple(f"{subfolder}/{part}" for part in
                                           ("model_index.json", "unet/*", "vae/*", "scheduler/*")),
                      size_bytes=int(size_gb * GB), options={"view_size": 512})  # the size it was trained at
 
 
-DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, subfolder=DELIGHT_SUBFOLDER,
+DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO],
+                    subfolder=DELIGHT_SUBFOLDER,
                     allow_patterns=(f"{DELIGHT_SUBFOLDER}/*",), size_bytes=int(2.6 * GB))
 # Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16. The turbo folder
 # needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FLOATER_FACE_RATIO = 0.01  # components under 1% of all faces are extraction noise, not parts
+# A component with fewer faces than this fraction of the *largest* component's is extraction
+# noise (pymeshlab's nbfaceratio is relative to the largest component). 0.5% is hy3dgen's own
+# FloaterRemover (postprocessors.remove_floater); more would also cut off thin real parts.
+FLOATER_FACE_RATIO = 0.005
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Grounding answers: from a vision-language model's text to pixel boxes per requested name.
 
-This module owns three things, and nothing that needs a model or an image:
+This module owns two things, and nothing that needs a model or an image:
 
 * ``grounding_prompt`` - the exact question put to the model (Qwen-VL style).
 * ``parse_detections`` - turning the model's free-form answer into ``Detection``
@@ -8,8 +8,8 @@ This module owns three things, and nothing that needs a model or an image:
   (code fences, prose, Python literals, truncated JSON, points instead of boxes,
   assorted key names), so the parser is deliberately lenient and never raises on the
   model's text: whatever it cannot read is skipped.
-* ``match_targets`` - assigning each detection to at most one of the names the user
-  asked for, tolerating case, separators, simple plurals and extra words.
+
+Which detection belongs to which requested name is ``matching``'s job.
 
 Stdlib only, so it can be imported and tested without torch or numpy.
 """
@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 __all__ = [
     "Detection",
-    "TargetMatch",
     "grounding_prompt",
-    "match_targets",
     "parse_detections",
 ]
 
@@ -95,14 +93,6 @@ class Detection:
         if not isinstance(d, dict) or "box" not in d:
             raise ValueError(f"a detection needs a 'box', got {d!r}")
         return cls(label=d.get("label"), box=d["box"], score=d.get("score"))
-
-
-@dataclass
-class TargetMatch:
-    """The detections assigned to one requested name, largest first."""
-
-    target: str
-    detections: list[Detection] = field(default_factory=list)
 
 
 def _require_sequence(value: Any) -> tuple:
@@ -544,96 +534,3 @@ def parse_detections(raw: str, width: int, height: int, coords: str = "relative"
     # only read when the fences held nothing usable.
     found = _detections_in(inside, frame)
     return found if found else _detections_in(outside, frame)
-
-
-# --------------------------------------------------------------------------- matching
-
-# Match quality, best first.
-_EXACT, _PLURAL, _LABEL_HAS_TARGET, _TARGET_HAS_LABEL = range(4)
-
-
-def _words(name: str) -> tuple[str, ...]:
-    """Case-folded words; anything that is not a letter or digit separates words."""
-    folded = "".join(char if char.isalnum() else " " for char in name.casefold())
-    return tuple(folded.split())
-
-
-def _word_forms(word: str) -> frozenset[str]:
-    """The word plus its possible singulars under simple English rules.
-
-    Over-generating is harmless ("houses" also yields "hous"): two words match when
-    their form sets intersect, and the spurious forms are not words.
-    """
-    forms = {word}
-    if len(word) > 3 and word.endswith("ies"):
-        forms.add(word[:-3] + "y")  # berries -> berry
-    if len(word) > 3 and word.endswith("es"):
-        forms.add(word[:-2])  # boxes -> box, glasses -> glass
-    if len(word) > 2 and word.endswith("s") and not word.endswith("ss"):
-        forms.add(word[:-1])  # barrels -> barrel, houses -> house
-    return frozenset(forms)
-
-
-def _same_word(a: str, b: str) -> bool:
-    return a == b or bool(_word_forms(a) & _word_forms(b))
-
-
-def _contains_words(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
-    return all(any(_same_word(word, other) for other in longer) for word in shorter)
-
-
-def _match_rank(label: tuple[str, ...], target: tuple[str, ...]) -> int | None:
-    if not label or not target:
-        return None
-    if label == target:
-        return _EXACT
-    if len(label) == len(target) and all(map(_same_word, label, target)):
-        return _PLURAL
-    if _contains_words(label, target):
-        return _LABEL_HAS_TARGET  # label "red barrel", target "barrel"
-    if _contains_words(target, label):
-        return _TARGET_HAS_LABEL  # label "barrel", target "wooden barrel"
-    return None
-
-
-def _best_target(label: str | None, targets: list[tuple[str, ...]]) -> int | None:
-    """Index of the target a detection belongs to, or None."""
-    label_words = _words(label) if label is not None else ()
-    if not label_words:
-        # Unlabelled answers are unambiguous only when a single name was asked for.
-        return 0 if len(targets) == 1 else None
-    best: tuple[int, int, int] | None = None
-    for index, target_words in enumerate(targets):
-        rank = _match_rank(label_words, target_words)
-        if rank is None:
-            continue
-        # Best rank, then the longer (more specific) name, then the earlier target.
-        key = (rank, -len(" ".join(target_words)), index)
-        if best is None or key < best:
-            best = key
-    return best[2] if best is not None else None
-
-
-def match_targets(detections: list[Detection], targets: list[str], keep: str = "largest") -> list[TargetMatch]:
-    """Assign detections to the requested names; one ``TargetMatch`` per name, in order.
-
-    ``keep="largest"`` keeps the largest detection per name, ``keep="all"`` keeps all of
-    them, largest first (equal areas keep the model's order).  Each detection goes to
-    at most one name.  An empty ``detections`` list means the name was not found.
-    """
-    if keep not in ("largest", "all"):
-        raise ValueError(f'keep must be "largest" or "all", got {keep!r}')
-    if isinstance(targets, str):
-        raise TypeError("targets must be a list of names, not a single string")
-    target_words = [_words(target) for target in targets]
-    groups: list[list[Detection]] = [[] for _ in targets]
-    for detection in detections:
-        index = _best_target(detection.label, target_words)
-        if index is not None:
-            groups[index].append(detection)
-    matches = []
-    for target, group in zip(targets, groups):
-        ordered = sorted(group, key=Detection.area, reverse=True)
-        kept = ordered if keep == "all" else ordered[:1]
-        matches.append(TargetMatch(target=target.strip(), detections=kept))
-    return matches

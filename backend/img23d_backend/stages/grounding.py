@@ -7,6 +7,7 @@ asks the question and hands the raw answer to ``parse_detections``.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from typing import Any
 from PIL import Image
 
 from ..models.placement import LoadedModel
-from ..torch_env import prepare_torchvision
-from ._common import CancelToken, ProgressFn, working_dtype
-from .detections import Detection, TargetMatch, grounding_prompt, match_targets, parse_detections
+from ..models.registry import QWEN3_VL_GRID
+from ._common import CancelToken, ProgressFn, grounding_dtype
+from .detections import Detection, grounding_prompt, parse_detections
+from .matching import TargetMatch, match_targets
 
 __all__ = ["Detection", "TargetMatch", "GroundingModel", "load_grounding", "ground", "parse_detections",
            "match_targets", "grounding_prompt"]
@@ -32,25 +34,39 @@ class GroundingModel:
 
 def load_grounding(folder: Path, device: Any) -> LoadedModel:
     """Load Qwen3-VL (real or tiny replica) from ``folder`` straight onto ``device``."""
-    prepare_torchvision()
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(folder))
     model = AutoModelForImageTextToText.from_pretrained(
-        str(folder), dtype=working_dtype(device, prefer_bf16=True), device_map={"": str(device)},
+        str(folder), dtype=grounding_dtype(device), device_map={"": str(device)},
         use_safetensors=True)  # never unpickle a checkpoint
     model.eval()
     return LoadedModel(obj=GroundingModel(model, processor), modules=[model])
 
 
-def fit_pixels(image: Image.Image, max_pixels: int) -> Image.Image:
-    """Shrink so width*height <= max_pixels: the answer is on a relative grid, so this is free."""
+def fit_pixels(image: Image.Image, max_pixels: int, grid: int = QWEN3_VL_GRID) -> Image.Image:
+    """The picture with both sides on the model's ``grid`` and width*height <= max_pixels.
+
+    The answer is on a relative grid, so shrinking is free. Sides are snapped here the way
+    the processor's ``smart_resize`` snaps them (nearest multiple, or rounded down when that
+    is over the budget), so the processor has nothing left to round up past ``max_pixels``.
+    """
     width, height = image.size
-    if width * height <= max_pixels:
+    snapped_w, snapped_h = max(grid, round(width / grid) * grid), max(grid, round(height / grid) * grid)
+    if snapped_w * snapped_h > max_pixels:
+        scale = (max_pixels / (width * height)) ** 0.5
+        snapped_w = max(grid, math.floor(width * scale / grid) * grid)
+        snapped_h = max(grid, math.floor(height * scale / grid) * grid)
+    if (snapped_w, snapped_h) == (width, height):
         return image
-    factor = (max_pixels / (width * height)) ** 0.5
-    return image.resize((max(28, int(width * factor)), max(28, int(height * factor))),
-                        Image.Resampling.BICUBIC)
+    return image.resize((snapped_w, snapped_h), Image.Resampling.BICUBIC)
+
+
+def processor_grid(processor: Any) -> int:
+    """Pixels per visual token along one side, as the processor groups them (32 for Qwen3-VL)."""
+    images = getattr(processor, "image_processor", None)
+    patch, merge = getattr(images, "patch_size", None), getattr(images, "merge_size", None)
+    return int(patch * merge) if isinstance(patch, int) and isinstance(merge, int) else QWEN3_VL_GRID
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, max_new_tokens: int,
@@ -72,7 +88,7 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
             return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
                               device=input_ids.device)
 
-    picture = fit_pixels(image.convert("RGB"), max_pixels)
+    picture = fit_pixels(image.convert("RGB"), max_pixels, processor_grid(grounder.processor))
     messages = [{"role": "user", "content": [{"type": "image", "image": picture},
                                              {"type": "text", "text": grounding_prompt(targets)}]}]
     inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,

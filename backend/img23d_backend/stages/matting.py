@@ -1,7 +1,14 @@
-"""Matting with BiRefNet: each crop becomes an RGBA cut-out of the object in it."""
+"""Matting with BiRefNet: each crop becomes an RGBA cut-out of the object in it.
+
+A matte with NaN or infinite values (half precision overflowing) is never turned into a
+cut-out: it would read as fully transparent, an empty cut-out and an empty mesh. Such crops are
+run again in fp32, and a crop whose matte is still not finite comes back as ``UnusableMatte``.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +17,9 @@ from PIL import Image
 
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from ._common import CancelToken, ProgressFn, working_dtype
+from ._common import CancelToken, ProgressFn, matting_dtype
+
+log = logging.getLogger(__name__)
 
 INPUT_SIZE = 1024
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -29,7 +38,7 @@ def matting_loader(spec: ModelSpec):  # -> Loader
         model = AutoModelForImageSegmentation.from_pretrained(
             str(folder), trust_remote_code=spec.trust_remote_code, revision=spec.revision,
             use_safetensors=True)  # never unpickle a checkpoint
-        model.to(device=device, dtype=working_dtype(device))
+        model.to(device=device, dtype=matting_dtype(device))
         model.eval()
         return LoadedModel(obj=model, modules=[model])
 
@@ -49,21 +58,36 @@ def _to_tensor(crops: list[Image.Image], device: Any, dtype: Any) -> Any:
     return batch.to(device=device, dtype=dtype)
 
 
+@dataclass(frozen=True)
+class UnusableMatte:
+    """Stands in the results for a crop whose matte is not a number, even in fp32."""
+
+    reason: str
+
+
 def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: CancelToken,
-          progress: ProgressFn) -> list[Image.Image]:
+          progress: ProgressFn) -> list[Image.Image | UnusableMatte]:
     """RGBA cut-outs of ``crops``, same sizes, in batches of ``batch_size``."""
     import torch
 
-    parameter = next(model.parameters())
-    results: list[Image.Image] = []
+    dtype = next(model.parameters()).dtype
+    results: list[Image.Image | UnusableMatte] = []
     crops = [_flatten(crop) for crop in crops]
     for start in range(0, len(crops), max(1, batch_size)):
         cancel.check()
         chunk = crops[start:start + max(1, batch_size)]
-        with torch.inference_mode():
-            logits = model(_to_tensor(chunk, parameter.device, parameter.dtype))[-1]
-            masks = logits.float().sigmoid().cpu().numpy()[:, 0]
+        masks = list(_predict(model, chunk))
+        broken = [i for i, mask in enumerate(masks) if not np.isfinite(mask).all()]
+        if broken and dtype != torch.float32:
+            log.warning("BiRefNet gave a matte with NaN/inf in %s; running %d crop(s) again in fp32",
+                        dtype, len(broken))
+            for index, mask in zip(broken, _predict_in_fp32(model, [chunk[i] for i in broken])):
+                masks[index] = mask
         for crop, mask in zip(chunk, masks):
+            if not np.isfinite(mask).all():
+                results.append(UnusableMatte("the matting model's output is not a number (NaN or inf) "
+                                             "even in full precision"))
+                continue
             alpha = Image.fromarray((mask * 255.0 + 0.5).clip(0, 255).astype(np.uint8), "L")
             alpha = alpha.resize(crop.size, Image.Resampling.BILINEAR)
             cutout = crop.copy()
@@ -71,6 +95,31 @@ def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: Canc
             results.append(cutout)
         progress("matting", len(results), len(crops), f"cut out {len(results)}/{len(crops)}")
     return results
+
+
+def _predict(model: Any, crops: list[Image.Image]) -> Any:
+    """Foreground probabilities [N, H, W] (float32, on the CPU) at the model's input size."""
+    import torch
+
+    parameter = next(model.parameters())
+    with torch.inference_mode():
+        logits = model(_to_tensor(crops, parameter.device, parameter.dtype))[-1]
+        return logits.float().sigmoid().cpu().numpy()[:, 0]
+
+
+def _predict_in_fp32(model: Any, crops: list[Image.Image]) -> Any:
+    """``_predict`` with the model briefly in fp32 (twice its memory), then back as it was.
+
+    fp16 -> fp32 -> fp16 is exact, so the model the manager keeps is unchanged afterwards.
+    """
+    import torch
+
+    dtype = next(model.parameters()).dtype
+    model.to(dtype=torch.float32)
+    try:
+        return _predict(model, crops)
+    finally:
+        model.to(dtype=dtype)
 
 
 def foreground_fraction(rgba: Image.Image) -> float:
@@ -85,13 +134,3 @@ def _flatten(crop: Image.Image) -> Image.Image:
     backdrop = Image.new("RGB", crop.size, (255, 255, 255))
     backdrop.paste(crop, mask=crop.getchannel("A"))
     return backdrop
-
-
-def limit_alpha(cutout: Image.Image, source: Image.Image) -> Image.Image:
-    """The cut-out's alpha, never more opaque than the source's own alpha (when it has one)."""
-    if source.mode != "RGBA":
-        return cutout
-    alpha = np.minimum(np.asarray(cutout.getchannel("A")), np.asarray(source.getchannel("A")))
-    limited = cutout.copy()
-    limited.putalpha(Image.fromarray(alpha, "L"))
-    return limited

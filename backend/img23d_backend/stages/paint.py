@@ -14,14 +14,15 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import numpy as np
 import trimesh
 from PIL import Image
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn
 from .paint_fill import fill_texture
@@ -30,7 +31,6 @@ from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, S
 log = logging.getLogger(__name__)
 
 STAGE = "paint"
-TEXTURE_SIZES = (1024, 2048, 4096)  # what the add-on offers; any size in the range below works
 _SIZE_RANGE = (64, 8192)
 _REFERENCE_BORDER = 0.2       # margin around the object in the recentred reference, per side
 _DELIGHT_SEED_OFFSET = 42     # hy3dgen seeds the delight with 42 and the multiview with 0
@@ -75,6 +75,16 @@ class PaintSettings:
     @property
     def views(self) -> int:
         return len(self.camera_azimuths)
+
+    def lowered(self) -> "PaintSettings":
+        """Settings for a retry after running out of memory: every view, rendered at half the size.
+
+        The cameras all stay: each covers surface no other sees (top and bottom most of all), and
+        the multiview model paints the views together, attending across them, so they cannot be
+        split into smaller batches without painting views that disagree.
+        """
+        render = max(self.view_size, self.render_size // 2 // self.view_size * self.view_size)
+        return replace(self, render_size=render)
 
 
 class _Steps:

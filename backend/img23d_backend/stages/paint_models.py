@@ -22,11 +22,11 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..models.manager import Loader
 from ..models.placement import LoadedModel
 from ..models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, ModelSpec
-from ..protocol import ErrorCode, ProtocolError
-from ..torch_env import prepare_torchvision
 from ._common import working_dtype
 
 # (steps done, steps total); may raise to stop the denoising loop (cancellation).
@@ -53,7 +53,6 @@ def delight_loader(spec: ModelSpec) -> Loader:
     """A loader for the delight model in ``<folder>/<spec.subfolder or hunyuan3d-delight-v2-0>``."""
 
     def load(folder: Path, device: Any) -> LoadedModel:
-        prepare_torchvision()
         from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 
         path = Path(folder) / (spec.subfolder or DELIGHT_SUBFOLDER)
@@ -80,7 +79,6 @@ def multiview_loader(spec: ModelSpec) -> Loader:
     """
 
     def load(folder: Path, device: Any) -> LoadedModel:
-        prepare_torchvision()
         from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler
         from hy3dgen.texgen.hunyuanpaint.pipeline import HunyuanPaintPipeline
         from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 
 MAX_FACES = 5_000_000
 # No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).

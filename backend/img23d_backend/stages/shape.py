@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +10,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from ..protocol import ErrorCode, ProtocolError
-from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn, working_dtype
+from .hy3dgen_fixes import float32_schedule, surface_extractor
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ class ShapeSettings:
 
 def shape_loader(spec: ModelSpec):  # -> Loader
     def load(folder: Path, device: Any) -> LoadedModel:
-        prepare_torchvision()
         from hy3dgen.shapegen import Hunyuan3DDiTFlowMatchingPipeline
 
         _route_hy3dgen_logs()
@@ -43,6 +42,7 @@ def shape_loader(spec: ModelSpec):  # -> Loader
         pipe = Hunyuan3DDiTFlowMatchingPipeline.from_pretrained(
             str(Path(folder).resolve()), subfolder=spec.subfolder, device=str(device),
             dtype=working_dtype(device), use_safetensors=True, variant="fp16")
+        float32_schedule(pipe.scheduler)  # the turbo schedulers' float64 tables fail on MPS
 
         def follow(device_now: Any) -> None:
             pipe.device = device_now  # hy3dgen reads pipe.device for new tensors
@@ -59,12 +59,6 @@ def _route_hy3dgen_logs() -> None:
     hy_log.setLevel(logging.NOTSET)
 
 
-def surface_algorithm(device: Any) -> str:
-    """``dmc`` needs the CUDA package diso; plain marching cubes works everywhere."""
-    is_cuda = getattr(device, "type", str(device)) == "cuda"
-    return "dmc" if is_cuda and importlib.util.find_spec("diso") is not None else "mc"
-
-
 class _Cancelled(Exception):
     pass
 
@@ -74,12 +68,10 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
     """One trimesh (or None where surface extraction found nothing) per image, in order."""
     import torch
 
-    from hy3dgen.shapegen.models.autoencoders import SurfaceExtractors
-
     batch = settings.batch_size or len(images)
     meshes: list[Any] = []
     # Set the extractor directly: passing mc_algo to the call is deprecated in hy3dgen.
-    pipe.vae.surface_extractor = SurfaceExtractors[surface_algorithm(pipe.device)]()
+    pipe.vae.surface_extractor = surface_extractor(pipe.device)
     batches = [(i, images[i:i + batch], seeds[i:i + batch]) for i in range(0, len(images), batch)]
     total_steps = settings.steps * len(batches)
     for number, (first, chunk, chunk_seeds) in enumerate(batches):

@@ -1,4 +1,4 @@
-"""Tests for protocol.py: the JSON-lines wire format shared by the add-on and the backend."""
+"""Tests for img23d_protocol: the JSON-lines wire format shared by the add-on and the backend."""
 
 from __future__ import annotations
 
@@ -9,40 +9,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
-
-from img23d_backend import protocol  # noqa: E402
-from img23d_backend.protocol import (  # noqa: E402
-    EVENT_TYPES,
-    MAX_LINE_BYTES,
-    MAX_TARGET_CHARS,
-    MAX_TARGETS,
-    PROTOCOL_MAJOR,
-    REQUEST_TYPES,
-    Artifact,
-    CancelRequest,
-    DeleteRequest,
-    DetectRequest,
-    DownloadRequest,
-    Error,
-    ErrorCode,
-    GenerateRequest,
-    Hello,
-    JobOptions,
-    ModelEntry,
-    ModelsRequest,
-    RetextureRequest,
-    Progress,
-    ProtocolError,
-    Result,
-    ShutdownRequest,
-    StatusRequest,
-    check_peer_hello,
-    decode,
-    request_id_of,
-    split_names,
-    validate_targets,
-)
+import img23d_protocol as protocol
+from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, MAX_TARGET_CHARS, MAX_TARGETS, PROTOCOL_MAJOR, REQUEST_TYPES,
+                             Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress,
+                             ProtocolError, Result, ShutdownRequest, StatusRequest, check_peer_hello, decode,
+                             request_id_of, split_names, validate_targets)
 
 
 def _code(excinfo: pytest.ExceptionInfo) -> ErrorCode:
@@ -227,6 +199,14 @@ def test_options_boundaries_are_inclusive():
     assert options.steps == 200 and options.seed == 2**63 - 1
 
 
+def test_textures_are_baked_from_renders_no_bigger_than_the_detail_they_hold():
+    detailed = protocol.DETAILED_TEXTURE_SIZE
+    assert JobOptions(texture_size=1024).bake_render_size() == 1024
+    assert JobOptions(texture_size=detailed).bake_render_size() == detailed
+    assert JobOptions(texture_size=2 * detailed).bake_render_size() == detailed  # asked for: upscaled
+    assert JobOptions(texture_size=1024, render_size=512).bake_render_size() == 512
+
+
 def test_unknown_option_is_named():
     with pytest.raises(ProtocolError, match="colour") as excinfo:
         JobOptions.from_dict({"steps": 5, "colour": "red"})
@@ -403,15 +383,15 @@ def test_protocol_error_refuses_unknown_codes():
 # --- stdlib only ------------------------------------------------------------------------------
 
 def test_protocol_imports_only_the_standard_library():
-    """The Blender add-on imports protocol.py into Blender's Python: no numpy, no package imports."""
-    tree = ast.parse(Path(protocol.__file__).read_text(encoding="utf-8"))
+    """Blender imports this package into its own Python: no numpy, nothing outside the package."""
     modules = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "a relative import would tie protocol.py to the backend package"
-            modules.append(node.module)
+    for path in sorted(Path(protocol.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # Relative imports stay inside the package; absolute ones must be the stdlib's.
+                modules += [node.module] if node.level == 0 else []
     assert modules, "the AST walk found no imports at all"
     outside = [m for m in modules
                if m.split(".")[0] != "__future__" and m.split(".")[0] not in sys.stdlib_module_names]

@@ -1,0 +1,47 @@
+"""``python -m img23d_backend probe``: run every environment probe a model set needs.
+
+Prints one line per probe (or, with ``--json``, one JSON object: ``env_probe.ProbeReport``,
+which the add-on's installer reads as its health check) and exits 0 when all passed, 1 when
+one failed, 2 when the command line was wrong. Nothing is loaded or downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from img23d_protocol import ErrorCode, ProtocolError, plain
+
+from . import env_probe
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    probe = sub.add_parser("probe", help="check that torch and torchvision run what the models need")
+    probe.add_argument("--models", default="default", choices=("default", "tiny"),
+                       help="the model set whose probes to run")
+    probe.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+    probe.add_argument("--json", action="store_true", help="print one JSON object (for the add-on's installer)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .device import pick_device
+    from .models.registry import model_set
+
+    try:
+        device = pick_device(args.device)
+        models = model_set(args.models)
+    except ProtocolError as exc:
+        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    report = env_probe.report(env_probe.probes_for(models), device, models=args.models)
+    if args.json:
+        print(json.dumps(plain(report.to_dict())), flush=True)
+    else:
+        print(f"torch {report.torch or 'missing'}, torchvision {report.torchvision or 'missing'}, on {report.device}")
+        for result in report.results:
+            note = f": {result.message}" if result.message else ""
+            print(f"  {'ok' if result.ok else 'FAILED':6} {result.name}{note}")
+    return EXIT_OK if report.ok else EXIT_FAILED

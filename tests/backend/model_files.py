@@ -1,0 +1,65 @@
+"""What a complete download of each real model holds, in miniature: the file names its loader
+opens (see ``models/completeness.py``) with a few bytes each, for fake Hugging Face caches."""
+
+from __future__ import annotations
+
+import json
+
+from img23d_backend.models.registry import ModelSpec
+
+WEIGHT_BYTES = b"w" * 64
+
+
+def _json(data: object) -> bytes:
+    return json.dumps(data).encode()
+
+
+def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
+    """Every file a complete download of ``spec`` has (``sharded``: weights in two shards)."""
+    sub = f"{spec.subfolder}/" if spec.subfolder else ""
+    if spec.role == "grounding":
+        files = {"config.json": b"{}", "generation_config.json": b"{}", "preprocessor_config.json": b"{}",
+                 "video_preprocessor_config.json": b"{}", "tokenizer_config.json": b"{}",
+                 "tokenizer.json": b"{}", "vocab.json": b"{}", "merges.txt": b"#", "chat_template.json": b"{}"}
+        if sharded:
+            shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+            weight_map = {"a.weight": shards[0], "b.weight": shards[1]}
+            files["model.safetensors.index.json"] = _json({"weight_map": weight_map})
+            files.update({shard: WEIGHT_BYTES for shard in shards})
+        else:
+            files["model.safetensors"] = WEIGHT_BYTES
+        return files
+    if spec.role == "matting":
+        auto_map = {"AutoConfig": "BiRefNet_config.BiRefNetConfig",
+                    "AutoModelForImageSegmentation": "birefnet.BiRefNet"}
+        return {"config.json": _json({"auto_map": auto_map}), "BiRefNet_config.py": b"#", "birefnet.py": b"#",
+                "model.safetensors": WEIGHT_BYTES}
+    if spec.role == "shape":
+        return {f"{sub}config.yaml": b"model: {}", f"{sub}model.fp16.safetensors": WEIGHT_BYTES}
+    if spec.role == "delight":
+        index = {"_class_name": "StableDiffusionInstructPix2PixPipeline", "safety_checker": [None, None],
+                 "feature_extractor": [None, None], "scheduler": ["diffusers", "EulerAncestralDiscreteScheduler"],
+                 "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+                 "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
+        return {f"{sub}model_index.json": _json(index), f"{sub}scheduler/scheduler_config.json": b"{}",
+                f"{sub}text_encoder/config.json": b"{}", f"{sub}text_encoder/model.safetensors": WEIGHT_BYTES,
+                f"{sub}tokenizer/vocab.json": b"{}", f"{sub}tokenizer/merges.txt": b"#",
+                f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.safetensors": WEIGHT_BYTES,
+                f"{sub}vae/config.json": b"{}", f"{sub}vae/diffusion_pytorch_model.safetensors": WEIGHT_BYTES}
+    if spec.role == "paint":
+        index = {"_class_name": "HunyuanPaintPipeline", "scheduler": ["diffusers", "DDIMScheduler"],
+                 "unet": ["modules", "UNet2p5DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
+        return {f"{sub}model_index.json": _json(index), f"{sub}scheduler/scheduler_config.json": b"{}",
+                f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.bin": WEIGHT_BYTES,
+                f"{sub}vae/config.json": b"{}", f"{sub}vae/diffusion_pytorch_model.safetensors": WEIGHT_BYTES}
+    raise ValueError(f"no file list for role {spec.role!r}")
+
+
+def weight_files(files: dict[str, bytes]) -> list[str]:
+    """The weights among ``files``: what arrives last, and what an interrupted download lacks."""
+    return sorted(name for name in files if name.endswith((".safetensors", ".bin")))
+
+
+def without_weights(files: dict[str, bytes]) -> dict[str, bytes]:
+    weights = set(weight_files(files))
+    return {name: data for name, data in files.items() if name not in weights}

@@ -1,0 +1,77 @@
+"""Matting's numerics: the dtype per device, and mattes that are not numbers never becoming cut-outs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from stand_ins import StandInMatting
+from testdata import FAST_OPTIONS, HOUSE
+from img23d_backend import loaders
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.models.placement import LoadedModel
+from img23d_backend.models.registry import tiny_model_set
+from img23d_protocol import Error, GenerateRequest, JobOptions, ProtocolError
+from img23d_backend.stages import matting
+from img23d_backend.stages._common import CancelToken, matting_dtype
+from img23d_backend.torch_env import prepare_torchvision
+
+
+def _square_on_white(size: int = 96) -> Image.Image:
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    ImageDraw.Draw(image).rectangle((size // 4, size // 4, 3 * size // 4, 3 * size // 4), fill=(40, 40, 40))
+    return image
+
+
+def _matte(model: torch.nn.Module, crops: list[Image.Image]) -> list:
+    return matting.matte(model, crops, batch_size=len(crops), cancel=CancelToken(),
+                         progress=lambda *args: None)
+
+
+@pytest.mark.parametrize("kind, expected", [("cuda", torch.float16), ("mps", torch.float32),
+                                            ("cpu", torch.float32)])
+def test_birefnet_runs_in_fp32_on_mps(kind: str, expected: torch.dtype) -> None:
+    assert matting_dtype(torch.device(kind)) == expected
+
+
+def test_the_matting_loader_uses_the_matting_dtype(tiny_root: Path, monkeypatch) -> None:
+    prepare_torchvision()  # what the loaders' own preparation does; not under test here
+    asked = []
+    monkeypatch.setattr(matting, "matting_dtype", lambda device: asked.append(device) or torch.float16)
+    spec = tiny_model_set(tiny_root).matting
+    loaded = matting.matting_loader(spec)(spec.local_path, torch.device("cpu"))
+    assert asked == [torch.device("cpu")] and next(loaded.obj.parameters()).dtype == torch.float16
+
+
+def test_a_half_precision_matte_that_is_not_a_number_is_redone_in_fp32() -> None:
+    model = StandInMatting(nan_in=(torch.float16,)).to(torch.float16)
+    [cutout] = _matte(model, [_square_on_white()])
+    assert isinstance(cutout, Image.Image)
+    alpha = np.asarray(cutout.getchannel("A"))
+    assert alpha[48, 48] > 250 and alpha[2, 2] < 5  # the square, not an empty cut-out
+    assert model.dtypes_seen == [torch.float16, torch.float32]
+    assert next(model.parameters()).dtype == torch.float16  # the model is left as the manager placed it
+
+
+def test_a_matte_that_is_not_a_number_even_in_fp32_is_never_an_empty_cutout() -> None:
+    model = StandInMatting(nan_in=(torch.float16, torch.float32)).to(torch.float16)
+    results = _matte(model, [_square_on_white(), _square_on_white(64)])
+    assert all(isinstance(r, matting.UnusableMatte) and "NaN" in r.reason for r in results)
+
+
+def test_a_target_whose_matte_is_not_a_number_fails_saying_so(tiny_root: Path, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    stand_in = StandInMatting(nan_in=(torch.float32,))  # fails in fp32 too: nothing left to retry
+    monkeypatch.setitem(loaders.LOADERS, "matting",
+                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
+    events: list = []
+    request = GenerateRequest(id="t", image=str(HOUSE), targets=["house"], options=JobOptions(**FAST_OPTIONS))
+    with pytest.raises(ProtocolError):
+        engine.generate(request, Job(id="t", emit=events.append))
+    [error] = [e for e in events if isinstance(e, Error) and e.target == "house"]
+    assert error.code == "shape_failed" and "NaN" in error.message and "empty" not in error.message
