@@ -194,11 +194,16 @@ def _beside(total: Room, models_bytes: int) -> Room:
 
 
 def _too_big(setting: str, value: int, need: Need, room: Room, largest: int, when: str) -> ProtocolError:
-    needed = need.host + need.device if room.shared else max(need.host, need.device)
-    available = room.host if room.shared else min(room.host, room.device)
+    # Name the memory that is short: on a GPU that is the device's or the RAM, not their sum.
+    if room.shared:
+        needed, available, memory = need.host + need.device, room.host, "memory"
+    elif need.device + RESERVE_BYTES > room.device:
+        needed, available, memory = need.device, room.device, "GPU memory"
+    else:
+        needed, available, memory = need.host, room.host, "RAM"
     advice = f"lower the {setting} (at most {largest} fits)" if largest else f"lower the {setting}"
     return ProtocolError(
         ErrorCode.OUT_OF_MEMORY,
-        f"{setting} {value} needs about {needed / GB:.1f} GB of memory for one object, and "
+        f"{setting} {value} needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {memory} for one object, and "
         f"{available / GB:.1f} GB are {when}: {advice}, or close other programs",
         f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")

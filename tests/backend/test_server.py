@@ -49,6 +49,19 @@ def test_hello_describes_the_backend(backend: BackendProcess) -> None:
     assert backend.garbage == []
 
 
+def test_hello_says_the_largest_settings_this_machine_holds(backend: BackendProcess, tiny_root: Path) -> None:
+    from img23d_backend import preflight
+    from img23d_backend.models.registry import tiny_model_set
+
+    models = tiny_model_set(tiny_root)
+    # Nothing is loaded yet at the hello: the models' sizes are their specs' estimates.
+    expected = preflight.limits("cpu", models.shape.size_bytes,
+                                sum(spec.size_bytes for spec in (models.delight, models.paint)))
+    assert backend.hello["limits"] == expected
+    assert expected["octree_resolution"] in preflight.OCTREE_STEPS
+    assert expected["texture_size"] in preflight.TEXTURE_STEPS
+
+
 def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: BackendProcess) -> None:
     first_event = len(backend.seen)
     result = _generate(backend, "job-1", ["house", "chimney", "barrel"])
