@@ -94,6 +94,9 @@ def test_over_limits_names_each_setting_above_the_hellos_limits() -> None:
     assert over_limits(JobOptions(octree_resolution=256, texture_size=2048), limits) == [
         ("octree_resolution", 256, 128), ("texture_size", 2048, 1024)]
     assert over_limits(JobOptions(octree_resolution=128, texture=False, texture_size=8192), limits) == []
+    # A re-texture makes no shape: only its texture is held against the limits.
+    assert over_limits(JobOptions(octree_resolution=384, texture_size=2048), limits, shapes=False) == [
+        ("texture_size", 2048, 1024)]
     assert over_limits(JobOptions(octree_resolution=4096), {}) == []  # an older backend says nothing
     assert over_limits(JobOptions(), {"octree_resolution": "lots", "unknown": 1}) == []
 
