@@ -28,6 +28,16 @@ def _main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+def test_generate_help_gives_each_options_range(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("seed", "steps", "octree_resolution", "guidance_scale", "face_budget", "shape_batch",
+                   "texture_size", "paint_steps", "delight_steps"):
+        assert OPTION_RANGES[option].describe() in text, option
+    assert "--texture-size TEXTURE_SIZE side of the baked texture in pixels: a power of two from 64 to 8,192" in text
+
+
 # --- options on the command line: exit 2, one sentence naming the option and its range, nothing made ---
 
 USAGE_ERRORS = [
