@@ -13,8 +13,8 @@ The shape stage's peak comes from hy3dgen's dense volume decoding: (octree + 1)^
 a float32 coordinate grid built in numpy (three meshgrid copies and their stack), one float32
 logit per point and target (kept in chunks, then concatenated), then marching cubes on one
 target's volume at a time. Measured with ``bench/preflight_calibration.py`` (tiny models, CPU,
-peak resident set above the loaded models): see the constants below and README "What happens
-when...". The DiT's own activations and the paint models' cannot be measured without a GPU and
+peak resident set above the loaded models): see the constants below and README "Memory
+preflight". The DiT's own activations and the paint models' cannot be measured without a GPU and
 real-size weights; those constants are estimates from the architectures, marked as such.
 """
 
