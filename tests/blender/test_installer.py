@@ -183,6 +183,7 @@ def test_a_blender_python_outside_the_range_names_the_preference_to_set(addon, t
 
 # --- a real install -------------------------------------------------------------------------------
 
+@pytest.mark.real_install
 @pytest.mark.timeout(900)  # on Python 3.13 torch comes from PyPI with its CUDA libraries (~4 GB)
 def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.CaptureFixture[str]) -> None:
     """Creates a virtual environment in the add-on's user folder and installs torch, the pinned
