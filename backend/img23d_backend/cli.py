@@ -25,7 +25,7 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE
 
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models.registry import GROUNDING, MATTING, SHAPE
+from .models.registry import GROUNDING, MATTING, SHAPE, model_set
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -165,7 +165,6 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def _engine(args: argparse.Namespace) -> Any:
     from .jobs import Engine, EngineSettings
-    from .models.registry import model_set
 
     if args.models == "tiny":
         _ensure_tiny_models()
@@ -322,7 +321,6 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="img23d-backend %(levelname)s %(name)s: %(message)s")
     from . import failpoints
-    from img23d_protocol import Error as ErrorEvent
 
     try:
         failpoints.hit("startup")
@@ -331,7 +329,7 @@ def _serve(args: argparse.Namespace) -> int:
         engine = _engine(args)
     except ProtocolError as exc:
         # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
-        out.write(ErrorEvent.from_exception(None, exc).to_line() + "\n")
+        out.write(Error.from_exception(None, exc).to_line() + "\n")
         out.flush()
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
     except ImportError as exc:  # a broken or incomplete environment: name what is missing
@@ -339,7 +337,7 @@ def _serve(args: argparse.Namespace) -> int:
         error = ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
                               f"the backend's Python environment is missing {missing!r}: "
                               "run 'Install backend' again (it repairs the environment)", str(exc))
-        out.write(ErrorEvent.from_exception(None, error).to_line() + "\n")
+        out.write(Error.from_exception(None, error).to_line() + "\n")
         out.flush()
         return EXIT_FAILED
     raise_on_signals()  # only now: the server's loop is what catches them

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psutil
 from img23d_protocol import DETAILED_TEXTURE_SIZE, ErrorCode, JobOptions, ProtocolError
 
 from .models.memory import device_memory, ram_available
@@ -96,8 +97,6 @@ def free_room(device: Any) -> Room:
 
 def total_room(device: Any) -> Room:
     """What the machine holds at all (nothing else running): for refusing impossible settings."""
-    import psutil
-
     ram = int(psutil.virtual_memory().total)
     if getattr(device, "type", str(device)) == "cuda":
         return Room(host=ram, device=device_memory(device).total, shared=False)

@@ -19,6 +19,9 @@ from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, Detec
 from . import __version__, env_probe
 from .jobs import Engine, Job
 from .interrupts import Interrupted, exit_code
+from .models.cache import delete_model, find_spec, hub_cache_dir, list_models, model_id
+from .models.download import download
+from .models.hub import offline_requested
 from .models.memory import device_memory
 from .runs import recover_interrupted
 
@@ -184,13 +187,11 @@ class Server:
     # -- the model manager ------------------------------------------------------------------
 
     def _offline(self) -> bool:
-        from .models.hub import offline_requested
 
         offline = self.engine.settings.offline
         return offline_requested() if offline is None else offline
 
     def _model_list(self) -> dict[str, Any]:
-        from .models.cache import hub_cache_dir, list_models
 
         return {"models": [entry.to_dict() for entry in list_models(self.engine.settings.models)],
                 "offline": self._offline(), "cache_dir": str(hub_cache_dir())}
@@ -200,8 +201,6 @@ class Server:
         return True
 
     def _download(self, request: DownloadRequest, job: Job) -> dict[str, Any]:
-        from .models.cache import find_spec, model_id
-        from .models.download import download
 
         spec = find_spec(self.engine.settings.models, request.model)
 
@@ -212,7 +211,6 @@ class Server:
         return {"model": model_id(spec), "path": str(folder), **self._model_list()}
 
     def _on_delete(self, request: DeleteRequest) -> bool:
-        from .models.cache import delete_model
 
         with self._job_lock:
             # A job may be reading the very files; a download may be writing them.

@@ -28,18 +28,19 @@ test needs behaviour:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-TINY_FORMAT: int = 2  # 2: adds the paint replica
+from .models.registry import TINY_FORMAT, default_tiny_root
+from .tiny_seed import seeded
+from .torch_env import prepare_torchvision
+
 
 # The fixed answer the tiny grounding model emits (Qwen3-VL style 0..1000 relative boxes).
 # Deliberately messy (code fence, trailing prose) so the production parser is exercised.
@@ -131,14 +132,6 @@ _ANSWER_TRIGGER = "\n"
 # --------------------------------------------------------------------------------------------
 
 
-def default_tiny_root() -> Path:
-    """Where the replicas live: ``$IMG23D_TINY_MODELS`` or a per-format user cache folder."""
-    env = os.environ.get("IMG23D_TINY_MODELS")
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "img23d" / "tiny-models" / f"v{TINY_FORMAT}"
-
-
 def build_tiny_models(root: Path) -> Path:
     """Build all replicas into ``root`` (replacing it), atomically; returns ``root``.
 
@@ -208,21 +201,9 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    """Seed torch for one component without disturbing the caller's RNG state."""
-    import torch
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
 def _prepare_imports() -> None:
     # torchvision's compiled ops are broken on some installs; hy3dgen and the Qwen image
     # processor import torchvision, so stub it before either is imported.
-    from img23d_backend.torch_env import prepare_torchvision
-
     prepare_torchvision()
 
 
@@ -367,7 +348,7 @@ def _build_qwen3_vl(dest: Path) -> dict[str, Any]:
     tokenizer = _build_qwen_tokenizer()
     processor = _build_qwen_processor(tokenizer)
     config, generation = _qwen_config(tokenizer)
-    with _seeded(_SEED_QWEN):
+    with seeded(_SEED_QWEN):
         model = Qwen3VLForConditionalGeneration(config)
         _wire_fixed_answer(model, _answer_chain(tokenizer))
     model.generation_config = generation
@@ -406,7 +387,7 @@ def _build_birefnet(dest: Path) -> dict[str, Any]:
         "AutoConfig": "BiRefNet_config.BiRefNetConfig",
         "AutoModelForImageSegmentation": "birefnet.BiRefNet",
     }
-    with _seeded(_SEED_BIREFNET):
+    with seeded(_SEED_BIREFNET):
         model = BiRefNet(config).eval()
         _center_birefnet_logits(model)
     dest.mkdir(parents=True)
@@ -572,7 +553,7 @@ def _build_hunyuan3d(dest: Path) -> dict[str, Any]:
     state: dict[str, torch.Tensor] = {}
     # One seed per component, so resizing one does not reshuffle the others.
     for offset, part in enumerate(("model", "vae", "conditioner")):
-        with _seeded(_SEED_HUNYUAN + offset):
+        with seeded(_SEED_HUNYUAN + offset):
             module = instantiate_from_config(config[part])
             if part == "vae":
                 _shape_occupancy_blob(module, config["vae"]["params"]["num_freqs"])

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
+from .tiny_seed import seeded
 
 _SEED_DELIGHT = 4567
 _SEED_MULTIVIEW = 5678
@@ -67,12 +68,6 @@ def build_hunyuan_paint(dest: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def _seeded(seed: int) -> Any:
-    from .tiny_models import _seeded as seeded
-
-    return seeded(seed)
-
-
 def _clip_tokenizer() -> Any:
     """A byte-level CLIP BPE tokenizer with no merges: every character is its own token.
 
@@ -102,14 +97,14 @@ def _clip_text_encoder(tokenizer: Any, seed: int) -> Any:
         eos_token_id=tokenizer.convert_tokens_to_ids(_CLIP_EOS),
         pad_token_id=tokenizer.convert_tokens_to_ids(_CLIP_EOS),
     )
-    with _seeded(seed):
+    with seeded(seed):
         return CLIPTextModel(config).eval()
 
 
 def _vae(seed: int) -> Any:
     from diffusers import AutoencoderKL
 
-    with _seeded(seed):
+    with seeded(seed):
         return AutoencoderKL(
             in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
             down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
@@ -127,7 +122,7 @@ def _unet(seed: int, **overrides: Any) -> Any:
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
     )
     config.update(overrides)
-    with _seeded(seed):
+    with seeded(seed):
         return UNet2DConditionModel(**config).eval()
 
 
@@ -167,7 +162,7 @@ def _paint_unet() -> tuple[Any, dict[str, Any]]:
 
     inner = _unet(_SEED_MULTIVIEW + 1, cross_attention_dim=1024, time_embedding_dim=1280)
     config = {k: v for k, v in dict(inner.config).items() if not k.startswith("_")}
-    with _seeded(_SEED_MULTIVIEW + 2):
+    with seeded(_SEED_MULTIVIEW + 2):
         # Wrapping deep-copies the UNet (the reference stream) and adds the hard-coded parts.
         wrapped = UNet2p5DConditionModel(inner).eval()
     return wrapped, config

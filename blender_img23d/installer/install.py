@@ -26,6 +26,10 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Callable
 
+import img23d_protocol as protocol
+
+from ..client.process import LaunchSettings
+from ..client.session import BackendSession, State
 from .commands import Cancelled, capture, run_logged
 from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python, run_probes
 from .torch_choice import TorchChoice
@@ -263,9 +267,6 @@ class _Run:
         """Run the backend's environment probes, then start it the way the add-on does and wait
         for its hello."""
         self._check_probes()
-        from ..client.process import LaunchSettings
-        from ..client.session import BackendSession, State
-        import img23d_protocol as protocol
 
         with tempfile.TemporaryDirectory(prefix="img23d-verify-") as runs:
             settings = LaunchSettings(python=self.env_python, runs_dir=Path(runs), models="tiny", device="auto",

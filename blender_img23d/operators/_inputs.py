@@ -8,6 +8,7 @@ import bpy
 
 import img23d_protocol as protocol
 
+from .. import preferences
 from ..client import limits
 from ..client.session import BackendSession
 
@@ -40,7 +41,6 @@ def _datablock_file(image: bpy.types.Image) -> Path:
         path = Path(bpy.path.abspath(image.filepath))
         if path.is_file():
             return path
-    from .. import preferences
     folder = preferences.get().launch_settings().runs_dir / "_inputs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bpy.path.clean_name(image.name)}.png"

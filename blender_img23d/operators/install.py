@@ -17,6 +17,7 @@ from bpy.props import StringProperty
 from .. import installer, preferences, runtime
 from ..installer.task import InstallTask
 from ..paths import backend_source_dir, protocol_wheel
+from ..user_folders import installed_env_dir, user_dir
 
 TIMER_SECONDS = 0.25
 
@@ -86,8 +87,8 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
     def _work(self, context: bpy.types.Context) -> Any:
         """The install as a closure: everything read from bpy here, on the main thread."""
         prefs = preferences.get(context)
-        target = Path(bpy.path.abspath(self.target)) if self.target else preferences.installed_env_dir()
-        log_path = preferences.user_dir() / "logs" / "install.log"
+        target = Path(bpy.path.abspath(self.target)) if self.target else installed_env_dir()
+        log_path = user_dir() / "logs" / "install.log"
         build, torch_spec, index_url = prefs.torch_build, self.torch_spec.strip(), self.index_url.strip()
         base_python = prefs.install_interpreter()
         pip_args = shlex.split(self.pip_args)

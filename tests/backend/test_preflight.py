@@ -14,6 +14,7 @@ from img23d_backend import preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
+from img23d_backend.stages import shape
 from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
 
 GB = 10**9
@@ -116,8 +117,6 @@ def _generate(engine: Engine, targets: list[str], **options) -> dict:
 
 
 def test_a_three_target_job_in_a_small_room_runs_in_smaller_batches(engine: Engine, monkeypatch) -> None:
-    from img23d_backend.stages import shape
-
     octree = FAST_OPTIONS["octree_resolution"]
     monkeypatch.setattr(preflight, "free_room", lambda device: _fits_exactly(shape_need(octree, 1)))
     real, batch_sizes = shape.generate_shapes, []

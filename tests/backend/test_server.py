@@ -12,6 +12,8 @@ from PIL import Image
 
 from testdata import FAST_OPTIONS, HOUSE
 from backend_proc import BackendProcess
+from img23d_backend import preflight
+from img23d_backend.models.registry import tiny_model_set
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
@@ -50,9 +52,6 @@ def test_hello_describes_the_backend(backend: BackendProcess) -> None:
 
 
 def test_hello_says_the_largest_settings_this_machine_holds(backend: BackendProcess, tiny_root: Path) -> None:
-    from img23d_backend import preflight
-    from img23d_backend.models.registry import tiny_model_set
-
     models = tiny_model_set(tiny_root)
     # Nothing is loaded yet at the hello: the models' sizes are their specs' estimates.
     expected = preflight.limits("cpu", models.shape.size_bytes,

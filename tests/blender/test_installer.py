@@ -183,13 +183,14 @@ def test_a_blender_python_outside_the_range_names_the_preference_to_set(addon, t
 
 # --- a real install -------------------------------------------------------------------------------
 
+@pytest.mark.real_install
 @pytest.mark.timeout(900)  # on Python 3.13 torch comes from PyPI with its CUDA libraries (~4 GB)
 def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.CaptureFixture[str]) -> None:
     """Creates a virtual environment in the add-on's user folder and installs torch, the pinned
     requirements, hy3dgen and the backend with pip (from pip's configured index and find-links),
     starts it, then runs a tiny-model job from it with Backend Python left empty."""
     prefs = _prefs()
-    env = addon.preferences.installed_env_dir()
+    env = addon.user_folders.installed_env_dir()
     assert not env.exists()
     started = time.monotonic()
     # --no-compile: pip skips writing .pyc files for the ~2 GB it installs (about two thirds of
@@ -204,7 +205,7 @@ def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.C
     assert installed.action == "created" and installed.device == "cpu"
     # Blender's own Python was the base: 3.11 in Blender 4.2 to 5.0, 3.13 in 5.1 and 5.2.
     assert f"interpreter: Python {sys.version_info.major}.{sys.version_info.minor}." in installed.log_path.read_text()
-    assert installed.torch_version.startswith("2.13.0") and installed.python == addon.preferences.installed_env_python()
+    assert installed.torch_version.startswith("2.13.0") and installed.python == addon.user_folders.installed_env_python()
     log = installed.log_path.read_text()
     assert "== Start the backend ==" in log and "Successfully installed" in log
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
 import img23d_protocol as protocol
+from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, MAX_TARGET_CHARS, MAX_TARGETS, PROTOCOL_MAJOR, REQUEST_TYPES,
                              Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode,
                              GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress,
@@ -385,7 +385,9 @@ def test_protocol_error_refuses_unknown_codes():
 def test_protocol_imports_only_the_standard_library():
     """Blender imports this package into its own Python: no numpy, nothing outside the package."""
     modules = []
-    for path in sorted(Path(protocol.__file__).parent.glob("*.py")):
+    # The source in the repository (the imported copy may be the wheel, a zip, if the add-on's
+    # loader put it on the path first; test_wheel.py proves the two are the same).
+    for path in sorted((REPO / "protocol" / "img23d_protocol").glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 modules += [alias.name for alias in node.names]

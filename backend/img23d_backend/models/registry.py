@@ -8,6 +8,7 @@ every other set names Hugging Face repositories that are downloaded on first use
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,18 @@ DEFAULT_PAINT = "2.0"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
+# The replicas' folder layout (img23d_backend.tiny_models builds it); 2: adds the paint replica
+TINY_FORMAT: int = 2
+
+
+def default_tiny_root() -> Path:
+    """Where the replicas live: ``$IMG23D_TINY_MODELS`` or a per-format user cache folder."""
+    env = os.environ.get("IMG23D_TINY_MODELS")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "img23d" / "tiny-models" / f"v{TINY_FORMAT}"
+
+
 def tiny_model_set(root: Path) -> ModelSet:
     """The offline replicas under ``root`` (see ``tiny_models``), loaded by the same code."""
     return ModelSet(
@@ -175,7 +188,6 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
               paint: str = DEFAULT_PAINT) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs."""
     if name == "tiny":
-        from ..tiny_models import default_tiny_root
         return tiny_model_set(tiny_root or default_tiny_root())
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,

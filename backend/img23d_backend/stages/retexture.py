@@ -23,6 +23,9 @@ import numpy as np
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from .cleanup import clean_mesh
+from .paint_fill import fill_texture
+
 MAX_FACES = 5_000_000
 # No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).
 MAX_VALUES = 6 * MAX_FACES
@@ -139,7 +142,6 @@ def proxy(mesh: ArtistMesh, face_budget: int) -> Any:
     """A decimated copy of the artist's mesh (no UVs: the paint stage unwraps it)."""
     import trimesh
 
-    from .cleanup import clean_mesh
 
     vertices, faces, _ = clean_mesh(mesh.positions, mesh.triangles, face_budget=face_budget)
     if len(faces) == 0:
@@ -158,7 +160,6 @@ def transfer_texture(target: Any, source: Any, size: int, device: Any) -> np.nda
     from scipy.spatial import cKDTree
 
     from ..raster import interpolate, rasterize
-    from .paint_fill import fill_texture
 
     uv = torch.as_tensor(np.asarray(target.visual.uv), dtype=torch.float32, device=device)
     clip = torch.cat([uv * 2 - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], dim=1)
