@@ -75,9 +75,6 @@ class Img23dSettings(bpy.types.PropertyGroup):
     paint_steps: IntProperty(name="Paint Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     delight_steps: IntProperty(name="Delight Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
 
-    def names(self) -> list[str]:
-        return protocol.split_names(self.targets)
-
     def job_options(self) -> "protocol.JobOptions":
         preset = QUALITY_PRESETS[self.quality]
         options = protocol.JobOptions(

@@ -19,9 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest,
-                             JobOptions, Message, OptionError, Progress, ProtocolError, check_budget_gb, split_names,
-                             validate_targets)
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, Artifact,
+                             DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, OptionError,
+                             Progress, ProtocolError, check_budget_gb, names_from_text)
 
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
@@ -58,18 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; '
                                                     "empty = the whole image as one object")
     common(gen)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--steps", type=int, default=JobOptions.steps)
-    gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution)
-    gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale)
-    gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget)
+    gen.add_argument("--seed", type=int, default=0, help=_allowed("seed"))
+    gen.add_argument("--steps", type=int, default=JobOptions.steps, help=_allowed("steps"))
+    gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
+                     help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
+                                                        "this machine cannot hold is refused"))
+    gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale, help=_allowed("guidance_scale"))
+    gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget, help=_allowed("face_budget"))
     gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
-    gen.add_argument("--shape-batch", type=int, default=0, help="images per shape batch (0 = all at once)")
+    gen.add_argument("--shape-batch", type=int, default=0,
+                     help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
     gen.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
     gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
-                     help="a power of two from 64 to 8192 (1024, 2048 or 4096 for real use)")
-    gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps)
-    gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps)
+                     help="side of the baked texture in pixels: " + _allowed(
+                         "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
+    gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
+    gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps, help=_allowed("delight_steps"))
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -80,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(srv)
     probe_command.add_parser(sub)
     return parser
+
+
+def _allowed(option: str, note: str = "") -> str:
+    """An option's range as the checks word it (protocol.OPTION_RANGES), a note, the default."""
+    return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
 
 
 def _folder_argument(text: str) -> Path:
@@ -148,7 +157,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
     if args.command == "serve":
         return
-    args.names = validate_targets(split_names(args.targets))
+    args.names = names_from_text(args.targets, "--targets")
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = _options(args) if args.command == "generate" else JobOptions()

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import ErrorCode, ProtocolError, dumps
+from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
 
 from . import failpoints
 
@@ -39,8 +39,8 @@ MANIFEST_FORMAT = 1
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
 _MAX_STEM = 60
-TMP_PREFIX = ".tmp-"
-RESERVE_NAME = ".img23d-reserve"  # preallocated room for the final manifest on a full disk
+TMP_PREFIX = RUN_TEMP_PREFIX
+RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
 RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
 # mkstemp creates files readable by the owner only; run files are the user's ordinary files.
 _UMASK = os.umask(0o022)

@@ -7,9 +7,11 @@ the same names, placement and custom properties as when it first arrived.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import bpy
+import img23d_protocol as protocol
 from bpy.props import StringProperty
 
 from .. import scene_import
@@ -40,6 +42,8 @@ class IMG23D_OT_import_run(bpy.types.Operator):
         except (OSError, ValueError, KeyError, TypeError) as exc:
             self.report({"ERROR"}, f"{manifest_path} is not an img23d run manifest ({exc})")
             return {"CANCELLED"}
+        if manifest.get("status") != "running":  # no job writes there any more
+            _remove_leftovers(manifest_path.parent)
         if not records:
             self.report({"WARNING"}, f"The run in {manifest_path.parent} has no finished meshes "
                                      f"(status: {manifest.get('status', '?')})")
@@ -68,6 +72,19 @@ class IMG23D_OT_import_run(bpy.types.Operator):
             return {"CANCELLED"}
         self.report({"INFO"}, f"Imported {len(made)} object(s): {', '.join(made)}")
         return {"FINISHED"}
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Delete what killed writes left in a closed run (``.tmp-*``) and its manifest's reserve, as
+    the backend's recovery pass does; links are not followed. A file that will not go stays:
+    the import does not depend on it."""
+    for folder, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            if name.startswith(protocol.RUN_TEMP_PREFIX) or name == protocol.RUN_RESERVE_NAME:
+                try:
+                    (Path(folder) / name).unlink()
+                except OSError:
+                    continue
 
 
 classes = (IMG23D_OT_import_run,)

@@ -13,10 +13,11 @@ from .errors import ErrorCode, ProtocolError
 from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, Result, RetextureRequest,
                        ShutdownRequest, StatusRequest)
-from .names import MAX_TARGET_CHARS, MAX_TARGETS, split_names, validate_targets
+from .names import MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_targets
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, Allowed,
-                      JobOptions, OptionError, check_budget_gb)
+                      JobOptions, OptionError, check_budget_gb, over_limits)
 from .plain import dumps, plain
+from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
@@ -25,9 +26,10 @@ __all__ = [
     "MODEL_STATES", "Artifact", "CancelRequest", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "Result", "RetextureRequest",
     "ShutdownRequest", "StatusRequest",
-    "MAX_TARGET_CHARS", "MAX_TARGETS", "split_names", "validate_targets",
+    "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "Allowed",
-    "JobOptions", "OptionError", "check_budget_gb",
+    "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "dumps", "plain",
+    "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
 ]

@@ -41,6 +41,9 @@ class Hello(Message):
     memory: dict[str, int] = field(default_factory=dict)   # backend only: free/total bytes
     models: dict[str, str] = field(default_factory=dict)   # backend only: role -> model id
     environment: dict[str, Any] = field(default_factory=dict)  # backend only: torch/torchvision, probes
+    # Backend only (1.4): the largest settings its memory can hold for one target, by option
+    # name (octree_resolution, texture_size); see ``options.over_limits``.
+    limits: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

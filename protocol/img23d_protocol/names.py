@@ -16,6 +16,16 @@ def split_names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def names_from_text(text: str, field_name: str = "the names") -> list[str]:
+    """The checked names in what an artist typed; an empty text means the whole picture, but a
+    text of commas and spaces only is a mistake worth a sentence, not a silent whole picture."""
+    names = split_names(text)
+    if not names and text.strip():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{field_name} holds only commas and spaces, no name: "
+                                                   "type names, or leave it empty for the whole picture")
+    return validate_targets(names)
+
+
 def validate_targets(targets: Any) -> list[str]:
     """Check a request's target list; an empty list means "the whole image as one object"."""
     if not isinstance(targets, list):

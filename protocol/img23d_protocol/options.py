@@ -131,6 +131,25 @@ class JobOptions:
         return options
 
 
+def over_limits(options: JobOptions, limits: Any, shapes: bool = True) -> list[tuple[str, int, int]]:
+    """(option, value, limit) for each setting above what a backend said it can hold.
+
+    ``limits`` comes from the backend's hello; a setting that is not used is not held against
+    it: the texture of an untextured job, the octree resolution of a re-texture (``shapes``
+    False: it paints the artist's mesh, it makes none)."""
+    if not isinstance(limits, dict):
+        return []
+    unused = ({"texture_size"} if not options.texture else set()) | ({"octree_resolution"} if not shapes else set())
+    over = []
+    for name, limit in limits.items():
+        if name in unused:
+            continue
+        value = getattr(options, name, None) if name in OPTION_RANGES else None
+        if isinstance(value, int) and isinstance(limit, int) and not isinstance(limit, bool) and value > limit:
+            over.append((name, value, limit))
+    return over
+
+
 def _coerce(name: str, value: Any, kind: type) -> Any:
     # bool is an int subclass in Python: reject True where a number is meant and vice versa.
     if kind is bool:

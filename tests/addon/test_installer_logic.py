@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from addon_package import REPO, load
+from testdata import SOURCE_PYTHONPATH
 
 torch_choice = load("installer.torch_choice")
 install_mod = load("installer.install")
@@ -310,7 +311,7 @@ def test_the_health_check_reads_the_real_backends_probe_report(tmp_path: Path,
     (env / "bin").mkdir(parents=True)
     (env / "pyvenv.cfg").write_text("home = /usr\n")
     python = env / "bin" / "python"
-    python.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO / "backend"}" exec "{backend_python}" "$@"\n')
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{SOURCE_PYTHONPATH}" exec "{backend_python}" "$@"\n')
     python.chmod(python.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("IMG23D_FAILPOINTS", "probe.deform_conv2d:missing-op")  # passes into the child
     health = env_health.check_env(env)

@@ -28,6 +28,16 @@ def _main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+def test_generate_help_gives_each_options_range(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("seed", "steps", "octree_resolution", "guidance_scale", "face_budget", "shape_batch",
+                   "texture_size", "paint_steps", "delight_steps"):
+        assert OPTION_RANGES[option].describe() in text, option
+    assert "--texture-size TEXTURE_SIZE side of the baked texture in pixels: a power of two from 64 to 8,192" in text
+
+
 # --- options on the command line: exit 2, one sentence naming the option and its range, nothing made ---
 
 USAGE_ERRORS = [
@@ -83,10 +93,16 @@ def test_a_wrong_command_line_exits_2_with_one_sentence_and_makes_nothing(
     assert list(tmp_path.iterdir()) == [], "a usage error must create nothing"
 
 
-@pytest.mark.parametrize("targets", ["", " , ,", ",,,,"])
-def test_detect_without_names_exits_2_before_making_a_run_folder(targets: str, tmp_path: Path, capsys) -> None:
-    code, err = _main(["detect", str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs")], capsys)
-    assert code == 2 and "detect needs at least one name" in err
+@pytest.mark.parametrize("command, targets, words", [
+    ("detect", "", "detect needs at least one name in --targets"),
+    ("detect", " , ,", "--targets holds only commas and spaces"),
+    ("generate", ",,,,", "--targets holds only commas and spaces"),
+    ("generate", " ,\t, ", "--targets holds only commas and spaces"),
+])
+def test_names_that_are_only_separators_exit_2_before_making_a_run_folder(command: str, targets: str, words: str,
+                                                                          tmp_path: Path, capsys) -> None:
+    code, err = _main([command, str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and words in err
     assert not (tmp_path / "runs").exists()
 
 

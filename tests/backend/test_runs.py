@@ -13,13 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
-
-from img23d_backend import runs  # noqa: E402
-from img23d_protocol import ErrorCode, JobOptions, ProtocolError
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord, disk_error, safe_stem  # noqa: E402
+from img23d_backend import runs
+from img23d_backend.runs import Manifest, RunFolder, TargetRecord, disk_error, safe_stem
+from testdata import SOURCE_PYTHONPATH
 
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                     *(f"lpt{i}" for i in range(1, 10))}
@@ -443,7 +442,7 @@ def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatc
 
 _FILL_AND_FINISH = r"""
 import errno, json, os, subprocess, sys
-sys.path.insert(0, sys.argv[2])
+sys.path[0:0] = sys.argv[2].split(os.pathsep)
 from img23d_backend.runs import Manifest, RunFolder, TargetRecord
 disk = sys.argv[1]
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
@@ -481,9 +480,8 @@ def test_the_final_manifest_is_written_on_a_real_disk_with_no_free_byte(tmp_path
         pytest.skip("no unprivileged mount namespace here to make a tiny real disk in")
     disk = tmp_path / "disk"
     disk.mkdir()
-    backend = str(Path(runs.__file__).resolve().parents[1])
     proc = subprocess.run([unshare, "--user", "--map-root-user", "--mount", sys.executable, "-c", _FILL_AND_FINISH,
-                           str(disk), backend], capture_output=True, text=True, timeout=60)
+                           str(disk), SOURCE_PYTHONPATH], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0 and "mount" in proc.stderr and "Traceback" in proc.stderr and "tmpfs" in proc.stderr:
         pytest.skip(f"tmpfs cannot be mounted here: {proc.stderr[-300:]}")
     assert proc.returncode == 0, proc.stderr

@@ -12,6 +12,8 @@ from PIL import Image
 
 from testdata import FAST_OPTIONS, HOUSE
 from backend_proc import BackendProcess
+from img23d_backend import preflight
+from img23d_backend.models.registry import tiny_model_set
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
@@ -47,6 +49,16 @@ def test_hello_describes_the_backend(backend: BackendProcess) -> None:
     assert hello["memory"]["total"] > hello["memory"]["free"] > 0
     assert set(hello["models"]) == {"grounding", "matting", "shape"}
     assert backend.garbage == []
+
+
+def test_hello_says_the_largest_settings_this_machine_holds(backend: BackendProcess, tiny_root: Path) -> None:
+    models = tiny_model_set(tiny_root)
+    # Nothing is loaded yet at the hello: the models' sizes are their specs' estimates.
+    expected = preflight.limits("cpu", models.shape.size_bytes,
+                                sum(spec.size_bytes for spec in (models.delight, models.paint)))
+    assert backend.hello["limits"] == expected
+    assert expected["octree_resolution"] in preflight.OCTREE_STEPS
+    assert expected["texture_size"] in preflight.TEXTURE_STEPS
 
 
 def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: BackendProcess) -> None:

@@ -19,7 +19,7 @@ from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, Generate
                              ProtocolError, RetextureRequest)
 from PIL import Image
 
-from .. import __version__, failpoints
+from .. import __version__, failpoints, preflight
 from ..images import LoadedImage, load_image
 from ..models import placement
 from ..models.memory import PeakMeter
@@ -63,6 +63,10 @@ class JobRun:
         """Refuse a request that cannot run, before its run folder is made."""
         if not request.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
+
+    @classmethod
+    def check_memory(cls, request: Request, device: Any) -> None:
+        """Refuse settings this machine cannot hold for even one target, before the run folder."""
 
     @classmethod
     def make_folder(cls, engine: "Engine", request: Request, job: "Job") -> RunFolder:
@@ -245,6 +249,8 @@ class JobRun:
         kept: dict[str, Any] = {}
         with self.stage("paint"):
             with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
+                # Beside the loaded models: running out of RAM is a kill, not an error to retry.
+                preflight.check_paint(self.options, self.engine.device)
                 def run(paint_settings: Any) -> Any:
                     return paint.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
                                             settings=paint_settings, device=self.engine.device,

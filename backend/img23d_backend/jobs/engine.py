@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from img23d_protocol import DetectRequest, ErrorCode, GenerateRequest, Message, ProtocolError, RetextureRequest
 
+from .. import preflight
 from ..device import device_name, pick_device
 from ..loaders import register_models
 from ..models.manager import ModelManager, Policy
@@ -74,7 +75,14 @@ class Engine:
 
     def describe(self) -> dict[str, Any]:
         return {"device": str(self.device), "device_name": device_name(self.device),
-                "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe()}
+                "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe(),
+                "limits": self.limits()}
+
+    def limits(self) -> dict[str, int]:
+        """The largest settings one target fits with, beside the models its stage holds."""
+        sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
+        paint = sum(sizes[role] for role in PAINT_ROLES) if self.can_paint else None
+        return preflight.limits(self.device, sizes.get("shape", 0), paint)
 
     def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
         return self._run(GenerateRun, request, job)
@@ -88,6 +96,7 @@ class Engine:
     def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
+        kind.check_memory(request, self.device)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
         return run.run()

@@ -10,6 +10,7 @@ import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
 from PIL import Image
 
+from .. import preflight
 from ..images import LoadedImage
 from ..runs import TargetRecord
 from ..stages import shape
@@ -17,11 +18,15 @@ from ..stages.cleanup import clean_mesh
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
-from .base import JobRun, OutOfMemory, scaled_box
+from .base import JobRun, OutOfMemory, Request, scaled_box
 
 
 class GenerateRun(JobRun):
     kind = "generate"
+
+    @classmethod
+    def check_memory(cls, request: Request, device: Any) -> None:
+        preflight.check_job(request.options, device)
 
     def body(self) -> dict[str, Any]:
         manifest = self.run_folder.manifest
@@ -126,6 +131,11 @@ class GenerateRun(JobRun):
         with self.stage("shape"):
             # use() evicts earlier stages' models first when the budget needs the room.
             with self.manager.use("shape") as pipe:
+                # As many targets per batch as the memory left beside the loaded model holds:
+                # running out of RAM is a kill by the system, not an exception to retry.
+                fitting = preflight.shape_batch(self.options, len(images), self.engine.device)
+                if fitting < min(len(images), settings.batch_size or len(images)):
+                    settings.batch_size = fitting
                 lowered = settings.lowered()
 
                 def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone

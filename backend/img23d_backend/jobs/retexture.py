@@ -10,6 +10,7 @@ import numpy as np
 from img23d_protocol import Artifact, ErrorCode, ProtocolError, validate_targets
 from PIL import Image
 
+from .. import preflight
 from ..images import LoadedImage
 from ..runs import TargetRecord
 from ..stages import retexture
@@ -29,6 +30,10 @@ class RetextureRun(JobRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
         if not Path(request.mesh).is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
+
+    @classmethod
+    def check_memory(cls, request: Request, device: Any) -> None:
+        preflight.check_job(request.options, device, shape=False)  # re-texturing only paints
 
     def body(self) -> dict[str, Any]:
         source = Path(self.request.mesh)
