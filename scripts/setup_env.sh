@@ -33,8 +33,10 @@ find_python() {  # find_python 3.13 -> a path to a working python3.13
     return 1
 }
 
-stamp_of() {  # a hash of what decides an environment's contents
-    cat "$@" backend/requirements.txt backend/pyproject.toml protocol/pyproject.toml | sha256sum | cut -c1-16
+stamp_of() {  # a hash of what decides an environment's contents: the pinned requirements
+    # (the pyprojects' own dependencies are never installed from them: --no-deps; the editable
+    # installs of this clone's packages are checked by link_backend on every run).
+    cat "$@" backend/requirements.txt | sha256sum | cut -c1-16
 }
 
 # Environments are built outside the repository, in $IMG23D_ENV_CACHE (default
@@ -45,12 +47,21 @@ stamp_of() {  # a hash of what decides an environment's contents
 ENV_CACHE="${IMG23D_ENV_CACHE:-$HOME/.cache/img23d/envs}"
 
 link_backend() {  # link_backend <folder>: the env imports img23d_backend and img23d_protocol from this clone
-    local folder="$1" package project
+    local folder="$1" project want have
     for project in protocol backend; do
-        package="img23d_$project"
-        if [ "$("$folder/bin/python" -c "import os, $package; print(os.path.dirname($package.__file__))" \
-                2>/dev/null)" != "$(cd "$project" && pwd)/$package" ]; then
-            "$folder/bin/python" -m pip install --quiet --no-deps --no-compile -e "$project"
+        # This clone's folder and version, against what the environment's editable install says.
+        want="$(cd "$project" && pwd) $("$folder/bin/python" -c "import tomllib; print(tomllib.load(open('$project/pyproject.toml', 'rb'))['project']['version'])")"
+        have="$("$folder/bin/python" - "$project" 2>/dev/null <<'PY'
+import importlib.metadata, json, sys
+from pathlib import Path
+dist = importlib.metadata.distribution(f"img23d-{sys.argv[1]}")
+url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+print(Path(url.removeprefix("file://")), dist.version)
+PY
+)"
+        if [ "$have" != "$want" ]; then
+            "$folder/bin/python" -m pip install --quiet --no-deps --no-compile -e "$project" 2>&1 \
+                | grep -v "BuildBackendWarning\|^ *\*\|^ *!!\|^ *$\|Please be careful\|name as your package\|with strategy" || true
         fi
     done
 }
@@ -62,7 +73,8 @@ build_env() {  # build_env <folder> <python> <requirements file> <editable backe
     "$folder/bin/python" -m pip install --quiet -r "$requirements"
     if [ "$backend" = yes ]; then
         "$folder/bin/python" -m pip install --quiet --no-deps hy3dgen==2.0.2
-        "$folder/bin/python" -m pip install --quiet --no-deps -e protocol -e backend
+        "$folder/bin/python" -m pip install --quiet --no-deps -e protocol -e backend 2>&1 \
+            | grep -v "BuildBackendWarning\|^ *\*\|^ *!!\|^ *$\|Please be careful\|name as your package\|with strategy" || true
         "$folder/bin/python" -c "import img23d_backend, img23d_protocol, hy3dgen, transformers, bpy"
     else
         "$folder/bin/python" -c "import bpy"
