@@ -46,12 +46,23 @@ stamp_of() {  # a hash of what decides an environment's contents: the pinned req
 # real folder (made by an older version of this script) is used as it is while its stamp fits.
 ENV_CACHE="${IMG23D_ENV_CACHE:-$HOME/.cache/img23d/envs}"
 
+editable() {  # editable <folder> <project>...: pip install -e, without setuptools' banners
+    local folder="$1" log status
+    shift
+    log="$(mktemp)"
+    status=0
+    "$folder/bin/python" -m pip install --quiet --no-deps --no-compile "${@/#/--editable=}" >"$log" 2>&1 || status=$?
+    grep -v "BuildBackendWarning\|^ *\*\|^ *!!\|^ *$\|Please be careful\|name as your package\|with strategy" "$log" || true
+    rm -f "$log"
+    return "$status"
+}
+
 link_backend() {  # link_backend <folder>: the env imports img23d_backend and img23d_protocol from this clone
     local folder="$1" project want have
     for project in protocol backend; do
         # This clone's folder and version, against what the environment's editable install says.
         want="$(cd "$project" && pwd) $("$folder/bin/python" -c "import tomllib; print(tomllib.load(open('$project/pyproject.toml', 'rb'))['project']['version'])")"
-        have="$("$folder/bin/python" - "$project" 2>/dev/null <<'PY'
+        have="$("$folder/bin/python" - "$project" 2>/dev/null <<'PY' || true
 import importlib.metadata, json, sys
 from pathlib import Path
 dist = importlib.metadata.distribution(f"img23d-{sys.argv[1]}")
@@ -60,8 +71,7 @@ print(Path(url.removeprefix("file://")), dist.version)
 PY
 )"
         if [ "$have" != "$want" ]; then
-            "$folder/bin/python" -m pip install --quiet --no-deps --no-compile -e "$project" 2>&1 \
-                | grep -v "BuildBackendWarning\|^ *\*\|^ *!!\|^ *$\|Please be careful\|name as your package\|with strategy" || true
+            editable "$folder" "$project"
         fi
     done
 }
@@ -73,8 +83,7 @@ build_env() {  # build_env <folder> <python> <requirements file> <editable backe
     "$folder/bin/python" -m pip install --quiet -r "$requirements"
     if [ "$backend" = yes ]; then
         "$folder/bin/python" -m pip install --quiet --no-deps hy3dgen==2.0.2
-        "$folder/bin/python" -m pip install --quiet --no-deps -e protocol -e backend 2>&1 \
-            | grep -v "BuildBackendWarning\|^ *\*\|^ *!!\|^ *$\|Please be careful\|name as your package\|with strategy" || true
+        editable "$folder" protocol backend
         "$folder/bin/python" -c "import img23d_backend, img23d_protocol, hy3dgen, transformers, bpy"
     else
         "$folder/bin/python" -c "import bpy"
