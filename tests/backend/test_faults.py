@@ -103,8 +103,12 @@ def test_a_backend_killed_in_each_stage_leaves_a_run_the_next_backend_marks_inte
                 manifest = json.loads((left_running / "manifest.json").read_text())
                 assert manifest["status"] == "interrupted"
                 assert "stopped while this job ran" in manifest["errors"][-1]["message"]
-                leftovers = [p.name for p in left_running.rglob(".*") if p.is_file()]
-                assert leftovers == [], f"killed writes were not cleaned up: {leftovers}"
+                # The reserve goes just after the closed manifest is written (it is the room to
+                # write it on a full disk): wait for that step too, not only for the status.
+                deadline = time.monotonic() + 30
+                while leftovers := [p.name for p in left_running.rglob(".*") if p.is_file()]:
+                    assert time.monotonic() < deadline, f"killed writes were not cleaned up: {leftovers}"
+                    time.sleep(0.1)
             if stage is None:
                 assert _generate(proc, "last", targets=["door"])["type"] == "result"
                 break
