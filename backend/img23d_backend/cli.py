@@ -20,10 +20,11 @@ from typing import Any, TextIO
 
 from . import __version__, env_probe, probe_command
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, Progress,
-                       ProtocolError, split_names, validate_targets)
+                       ProtocolError, SuggestRequest, split_names, validate_targets)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
+AUTO_TARGETS = "auto"  # --targets auto: the grounding model suggests the names first
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="image + names -> one GLB per name")
     gen.add_argument("image", type=Path)
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; '
-                                                    "empty = the whole image as one object")
+                                                    "empty = the whole image as one object; "
+                                                    f"'{AUTO_TARGETS}' = the names the grounding model suggests "
+                                                    "(every instance of each)")
     common(gen)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--steps", type=int, default=JobOptions.steps)
@@ -61,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size, help="1024, 2048 or 4096")
     gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps)
     gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps)
+    gen.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                     help="the camera's field of view across the picture's longer side, in degrees "
+                          "(used unless the depth model estimates one)")
+    gen.add_argument("--no-ground", action="store_true",
+                     help="do not stand the objects on one floor; each keeps the height its depth gives")
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -133,7 +141,8 @@ def _options(args: argparse.Namespace) -> JobOptions:
                          guidance_scale=args.guidance, face_budget=args.face_budget,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
-                         paint_steps=args.paint_steps, delight_steps=args.delight_steps)
+                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
+                         fov_degrees=args.fov, ground=not args.no_ground)
     options.validate()
     return options
 
@@ -141,8 +150,17 @@ def _options(args: argparse.Namespace) -> JobOptions:
 def _generate(args: argparse.Namespace, engine: Any) -> int:
     from .engine import Job
 
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)),
-                              options=_options(args))
+    options = _options(args)
+    if args.targets.strip().casefold() == AUTO_TARGETS:
+        suggested = _suggest(args, engine)
+        if suggested is None:
+            return EXIT_FAILED
+        targets, every_instance = suggested
+        if every_instance:
+            options.keep = "all"
+    else:
+        targets = validate_targets(split_names(args.targets))
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=targets, options=options)
     printer = ProgressPrinter(sys.stderr)
     try:
         data = engine.generate(request, Job(id=request.id, emit=printer))
@@ -162,6 +180,25 @@ def _generate(args: argparse.Namespace, engine: Any) -> int:
             print(f"{target['target']}: FAILED [{target['error']['code']}] {target['error']['message']}")
     print(f"run folder: {data['run_dir']}")
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _suggest(args: argparse.Namespace, engine: Any) -> tuple[list[str], bool] | None:
+    """The names the grounding model suggests (in a run folder of their own), and whether any
+    was seen more than once; None (after saying why) when it suggests nothing."""
+    from .engine import Job
+
+    request = SuggestRequest(id=_job_id(), image=str(args.image))
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        data = engine.suggest(request, Job(id=request.id, emit=printer))
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: suggesting names failed: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return None
+    printer.finish()
+    every = bool(data["all_instances"])
+    print(f"suggested: {', '.join(data['names'])}" + (" (every instance)" if every else ""))
+    return validate_targets(data["names"]), every
 
 
 def _detect(args: argparse.Namespace, engine: Any) -> int:

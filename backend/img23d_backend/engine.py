@@ -20,15 +20,15 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from . import __version__, failpoints
+from . import __version__, failpoints, scene
 from .images import LoadedImage, load_image
 from .models.manager import ModelManager, Policy
 from .models import placement
 from .models.memory import PeakMeter, device_memory
 from .models.oom import is_out_of_memory
-from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, ModelSet
+from .models.registry import GROUNDING_MAX_PIXELS, PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet
 from .protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                       Progress, ProtocolError, RetextureRequest)
+                       Progress, ProtocolError, RetextureRequest, SuggestRequest)
 from .runs import Manifest, RunFolder, TargetRecord
 from .stages._common import CancelToken
 
@@ -103,11 +103,12 @@ class Engine:
         self.device = pick_device(settings.device)
         self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
                                     policy=settings.policy)
+        from .stages.depth import depth_loader
         from .stages.paint_models import delight_loader, multiview_loader
 
         loaders = {"grounding": lambda spec: load_grounding, "matting": matting_loader, "shape": shape_loader,
-                   "delight": delight_loader, "paint": multiview_loader}
-        for role in (*ROLES, *PAINT_ROLES):
+                   "delight": delight_loader, "paint": multiview_loader, "depth": depth_loader}
+        for role in (*ROLES, *PAINT_ROLES, *SCENE_ROLES):
             spec = getattr(settings.models, role)
             if spec is not None:  # a set without texture models can still make meshes
                 self.manager.register(spec, loaders[role](spec))
@@ -135,6 +136,11 @@ class Engine:
 
     def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
         return _RetextureRun(self, request, job).run()
+
+    def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
+        from .suggest_job import SuggestRun
+
+        return SuggestRun(self, request, job).run()
 
 
 class _JobRun:
@@ -404,6 +410,7 @@ class _DetectRun(_JobRun):
 
 class _GenerateRun(_JobRun):
     kind = "generate"
+    layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
 
     def body(self) -> dict[str, Any]:
         from .stages.crop import crop_box
@@ -418,15 +425,17 @@ class _GenerateRun(_JobRun):
         live = [r for r in records if r.status == "pending"]
 
         with self.stage("crop"):
-            crops, boxes = {}, {}
+            crops, boxes, rects = {}, {}, {}
             for record in live:
                 x0, y0, x1, y1 = (v * image.scale for v in record.box)
-                rect = crop_box((x0, y0, x1, y1), image.size, self.options.margin, self.options.min_crop)
+                rect = rects[record.stem] = crop_box((x0, y0, x1, y1), image.size, self.options.margin,
+                                                     self.options.min_crop)
                 crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
         cutouts = self._matte(image, live, crops, boxes)
         live = [r for r in live if r.status == "pending"]
+        self.layout = scene.measure(self, image, live, rects, cutouts)
         meshes = self._shape(live, cutouts)
         self._export(live, meshes, cutouts)
 
@@ -603,6 +612,7 @@ class _GenerateRun(_JobRun):
         record.mesh = self.run_folder.relative(path)
         record.textured = _has_texture(mesh)
         record.status = "done"
+        scene.record_placement(self.layout, record, mesh)
         self.run_folder.save_manifest()
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,

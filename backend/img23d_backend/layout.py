@@ -236,16 +236,19 @@ def _facing(point: Vec3) -> tuple[tuple[float, float], float]:
 
 
 def targets_from_records(records: Iterable[dict[str, Any]]) -> list[LayoutTarget]:
-    """Layout targets from a manifest's records (those with a box), keyed by their stems."""
+    """Layout targets from a manifest's records, keyed by their stems.
+
+    The records the backend measured (those with a ``depth`` entry, with or without a statistic)
+    were solved together, so those are the targets; a manifest from before depth (none has the
+    entry) gives every record with a box, laid out by its box alone.
+    """
+    records = [r for r in records if isinstance(r.get("box"), (list, tuple)) and len(r["box"]) == 4 and r.get("stem")]
+    measured = [r for r in records if isinstance(r.get("depth"), dict)]
     targets = []
-    for record in records:
-        box = record.get("box")
-        if not isinstance(box, (list, tuple)) or len(box) != 4 or not record.get("stem"):
-            continue
-        depth = record.get("depth") or {}
-        disparity = depth.get("disparity") if isinstance(depth, dict) else None
-        targets.append(LayoutTarget(str(record["stem"]), tuple(float(v) for v in box),  # type: ignore[arg-type]
-                                    float(disparity) if isinstance(disparity, (int, float)) else None))
+    for record in measured or records:
+        disparity = (record.get("depth") or {}).get("disparity")
+        targets.append(LayoutTarget(str(record["stem"]), tuple(float(v) for v in record["box"]),  # type: ignore[arg-type]
+                                    float(disparity) if _usable(disparity) else None))
     return targets
 
 

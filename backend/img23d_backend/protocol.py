@@ -18,8 +18,9 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 3  # 1: models, download, delete (the model manager); 2: retexture;
-# 3: the environment error code, and the environment the backend's hello describes
+PROTOCOL_MINOR = 4  # 1: models, download, delete (the model manager); 2: retexture;
+# 3: the environment error code, and the environment the backend's hello describes;
+# 4: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact
 MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 MAX_TARGETS = 32
 MAX_TARGET_CHARS = 200
@@ -125,6 +126,12 @@ class JobOptions:
     render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
     delight_steps: int = 50
     paint_steps: int = 30
+    # Where the objects stand (see layout.py): the camera's field of view across the picture's
+    # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
+    # whose bottoms lie on one floor stand on one plane.
+    fov_degrees: float = 55.0
+    estimate_fov: bool = True
+    ground: bool = True
 
     def bake_render_size(self) -> int:
         """The side of the renders the texture is baked from: ``render_size`` when set, else the
@@ -147,6 +154,7 @@ class JobOptions:
             ("render_size", self.render_size == 0 or 64 <= self.render_size <= 4096),
             ("delight_steps", 1 <= self.delight_steps <= 200),
             ("paint_steps", 1 <= self.paint_steps <= 200),
+            ("fov_degrees", math.isfinite(self.fov_degrees) and 5 <= self.fov_degrees <= 170),
         ]
         for name, ok in checks:
             if not ok:
@@ -275,6 +283,16 @@ class DetectRequest(Message):
 
 
 @dataclass
+class SuggestRequest(Message):
+    """Ask the grounding model which distinct objects the picture shows: names and boxes back."""
+
+    TYPE: ClassVar[str] = "suggest"
+    id: str = ""
+    image: str = ""
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
 class RetextureRequest(Message):
     """Paint an existing mesh (a file the add-on wrote: see ``stages/retexture.py``) from an image."""
 
@@ -350,7 +368,8 @@ class Artifact(Message):
 
     TYPE: ClassVar[str] = "artifact"
     job: str = ""
-    kind: str = ""                       # "mesh", "detections", "run"
+    kind: str = ""                       # "mesh", "detections", "overlay", "run", "layout" (the manifest,
+                                         # once it holds every target's depth statistic)
     path: str = ""
     target: str | None = None
     instance: int = 0
@@ -421,7 +440,7 @@ class ModelEntry:
 
 
 REQUEST_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, RetextureRequest, CancelRequest,
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, CancelRequest,
                               StatusRequest, ShutdownRequest, ModelsRequest, DownloadRequest,
                               DeleteRequest)
 }

@@ -18,7 +18,7 @@ from .runs import recover_interrupted
 from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
                        REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest,
-                       check_peer_hello, decode, request_id_of)
+                       SuggestRequest, check_peer_hello, decode, request_id_of)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Server:
         self._output_broken = False
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
-            RetextureRequest: self._on_job,
+            RetextureRequest: self._on_job, SuggestRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
         }
@@ -139,7 +139,8 @@ class Server:
     def _run_job(self, request: Message, job: Job) -> None:
         runners: dict[type, Callable[[Any, Job], dict[str, Any]]] = {
             GenerateRequest: self.engine.generate, DetectRequest: self.engine.detect,
-            RetextureRequest: self.engine.retexture, DownloadRequest: self._download}
+            RetextureRequest: self.engine.retexture, SuggestRequest: self.engine.suggest,
+            DownloadRequest: self._download}
         try:
             data = runners[type(request)](request, job)
             result: Message = Result(id=job.id, ok=True, data=data)

@@ -12,6 +12,7 @@ calls they use for the real models, without network access and in seconds on a C
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/
                                          (diffusers folders; built by ``tiny_paint``)
+      depth-anything/                    Depth Anything V2 (built by ``tiny_depth``)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour:
@@ -39,7 +40,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-TINY_FORMAT: int = 2  # 2: adds the paint replica
+TINY_FORMAT: int = 3  # 2: adds the paint replica; 3: the depth replica
 
 # The fixed answer the tiny grounding model emits (Qwen3-VL style 0..1000 relative boxes).
 # Deliberately messy (code fence, trailing prose) so the production parser is exercised.
@@ -67,6 +68,7 @@ BIREFNET_DIR = "birefnet"
 HUNYUAN_DIR = "hunyuan3d"
 HUNYUAN_SUBFOLDER = "hunyuan3d-dit-v2-mini"
 PAINT_DIR = "hunyuan3d-paint"
+DEPTH_DIR = "depth-anything"   # tiny_depth's folder; the registry's tiny set points at it
 
 # Image-processor pixel budget. Qwen2-VL/Qwen3-VL processors read size["longest_edge"] as the
 # maximum *pixel count* and size["shortest_edge"] as the minimum, then snap each side to a
@@ -155,6 +157,7 @@ def build_tiny_models(root: Path) -> Path:
             "birefnet": _build_birefnet(staging / BIREFNET_DIR),
             "hunyuan3d": _build_hunyuan3d(staging / HUNYUAN_DIR),
             "hunyuan3d-paint": _build_hunyuan_paint(staging / PAINT_DIR),
+            "depth-anything": _build_depth(staging / DEPTH_DIR),
         }
         _write_json(staging / "manifest.json", _manifest(models))
         _swap_into_place(staging, root)
@@ -602,6 +605,13 @@ def _build_hunyuan_paint(dest: Path) -> dict[str, Any]:
     from img23d_backend.tiny_paint import build_hunyuan_paint
 
     return build_hunyuan_paint(dest)
+
+
+def _build_depth(dest: Path) -> dict[str, Any]:
+    _prepare_imports()
+    from img23d_backend.tiny_depth import build_depth_anything
+
+    return build_depth_anything(dest)
 
 
 # --------------------------------------------------------------------------------------------

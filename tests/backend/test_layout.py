@@ -142,9 +142,12 @@ def test_the_estimate_wins_only_when_there_is_one_and_it_is_wanted() -> None:
     assert resolve_fov(55.0, 70.0, False) == 55.0
 
 
-def test_targets_come_from_manifest_records() -> None:
+def test_targets_come_from_the_measured_records_of_a_manifest() -> None:
     records = [{"stem": "house", "box": [1, 2, 3, 4], "depth": {"disparity": 0.5, "pixels": 10}},
-               {"stem": "door", "box": [1, 2, 3, 4], "depth": None},
+               {"stem": "door", "box": [1, 2, 3, 4], "depth": {"disparity": None, "pixels": 0}},
+               {"stem": "rock", "box": [1, 2, 3, 4], "depth": None, "status": "failed"},   # matting failed
                {"stem": "unicorn", "box": None, "status": "failed"}]
     assert targets_from_records(records) == [LayoutTarget("house", (1.0, 2.0, 3.0, 4.0), 0.5),
                                              LayoutTarget("door", (1.0, 2.0, 3.0, 4.0), None)]
+    before_depth = [{**record, "depth": None} for record in records]
+    assert [t.key for t in targets_from_records(before_depth)] == ["house", "door", "rock"]
