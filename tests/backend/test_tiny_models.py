@@ -43,7 +43,7 @@ MULTIVIEW = Path("hunyuan3d-paint") / "hunyuan3d-paint-v2-0"
 PAINT_UNET_BIN = MULTIVIEW / "unet" / "diffusion_pytorch_model.bin"
 SAFETENSORS = [Path("qwen3-vl") / "model.safetensors", Path("birefnet") / "model.safetensors", SHAPE_CKPT,
                DELIGHT / "unet" / "diffusion_pytorch_model.safetensors",
-               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors"]
+               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors", Path("depth-anything") / "model.safetensors"]
 
 
 @pytest.fixture(scope="session")
