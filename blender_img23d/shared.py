@@ -1,9 +1,11 @@
-"""Where the add-on finds the backend's code, and the protocol module both sides share.
+"""Where the add-on finds the backend's code, and the two modules both sides share.
 
 The protocol lives once, in the backend package (``img23d_backend/protocol.py``, standard
-library only). The built extension carries the backend's source in ``backend/`` beside this
-file; a source checkout has it one folder up. Either way the add-on loads that very file,
-so the two sides can never disagree about message shapes.
+library only), and so does the layout math (``img23d_backend/layout.py``: camera, distances,
+floor, placements; standard library only, importing nothing else of the package). The built
+extension carries the backend's source in ``backend/`` beside this file; a source checkout has it
+one folder up. Either way the add-on loads those very files, so the two sides can never disagree
+about message shapes or about where an object stands.
 """
 
 from __future__ import annotations
@@ -24,17 +26,18 @@ def backend_source_dir() -> Path:
     raise FileNotFoundError(f"the backend package is missing next to {_HERE}; reinstall the add-on")
 
 
-def _load_protocol() -> ModuleType:
-    name = f"{__package__ or 'img23d'}._protocol"
+def _load(module: str) -> ModuleType:
+    name = f"{__package__ or 'img23d'}._{module}"
     if name in sys.modules:
         return sys.modules[name]
-    path = backend_source_dir() / "img23d_backend" / "protocol.py"
+    path = backend_source_dir() / "img23d_backend" / f"{module}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[name] = loaded  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(loaded)
+    return loaded
 
 
-protocol = _load_protocol()
+protocol = _load("protocol")
+layout = _load("layout")

@@ -413,14 +413,14 @@ def test_paths_with_spaces_and_non_ascii_work(addon, scene, shared_backend, tmp_
     scene.img23d.image_path = str(picture)
     scene.img23d.targets = "chimney"
     assert bpy.ops.img23d.generate() == {"FINISHED"}
-    assert [o.name for o in bpy.data.collections["house scene ü"].objects] == ["chimney"]
+    assert [o.name for o in bpy.data.collections["house scene ü"].objects if o.type == "MESH"] == ["chimney"]
 
 
 def test_import_run_brings_a_finished_run_back(addon, scene, shared_backend) -> None:
     assert bpy.ops.img23d.generate() == {"FINISHED"}
     [collection] = bpy.data.objects["house"].users_collection
     made = {o.name: o.matrix_world.copy() for o in collection.objects}
-    assert set(made) == {"house", "chimney", "barrel"}
+    assert set(made) == {"house", "chimney", "barrel", "house_scene camera"}  # and the run's camera
     run = Path(bpy.data.objects["house"]["img23d_run"])
     for name in made:
         bpy.data.objects.remove(bpy.data.objects[name])
