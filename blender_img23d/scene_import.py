@@ -101,6 +101,7 @@ def place(obj: bpy.types.Object, scene_layout: Any, key: str) -> None:
     anchor = Vector((((lo.x + hi.x) / 2), (lo.y + hi.y) / 2, lo.z)) * placement.scale
     anchor.rotate(rotation)
     obj.scale = (placement.scale,) * 3
+    obj.rotation_mode = "XYZ"  # the glTF importer leaves quaternions, which would ignore the Euler angles
     obj.rotation_euler = rotation
     obj.location = Vector(placement.location) - anchor
 

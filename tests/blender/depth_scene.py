@@ -45,7 +45,8 @@ def render_truth(folder: Path) -> Truth:
         camera = _build(scene)
         depth, index = _render_passes(scene, folder / "passes.exr")
         _render_picture(scene, folder / "input.png")
-        truth = Truth(camera=camera.matrix_world.copy(), centres={}, sizes={}, boxes={}, disparity={})
+        # matrix_basis: this scene is never evaluated in a view layer, so its matrix_world stays unset.
+        truth = Truth(camera=camera.matrix_basis.copy(), centres={}, sizes={}, boxes={}, disparity={})
         disparity = np.where(np.isfinite(depth) & (depth > 0), 1.0 / np.maximum(depth, 1e-9), np.nan)
         for number, (name, ((x, y), edge)) in enumerate(BOXES.items(), start=1):
             mask = np.rint(index) == number

@@ -15,6 +15,13 @@ from mathutils import Vector  # noqa: E402
 TOLERANCE = 0.10   # relative sizes and positions must match within 10%
 
 
+def _run(operator, **kwargs) -> set[str]:
+    """Run an operator, then evaluate the scene: matrix_world follows a transform only then."""
+    result = operator(**kwargs)
+    bpy.context.view_layer.update()
+    return result
+
+
 def _world_bounds(obj) -> tuple[Vector, Vector]:
     corners = [obj.matrix_world @ Vector(c) for c in obj.bound_box]
     lo = Vector((min(c.x for c in corners), min(c.y for c in corners), min(c.z for c in corners)))
@@ -46,7 +53,7 @@ def test_true_depth_places_two_boxes_where_the_picture_shows_them(addon, scene, 
     assert (tmp_path / "input.png").is_file()
     run = depth_scene.write_run(tmp_path, truth)
     _set_layout(scene, depth_scene.FOV_DEGREES)
-    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"FINISHED"}
+    assert _run(bpy.ops.img23d.import_run, filepath=str(run)) == {"FINISHED"}
     near, far = bpy.data.objects["near"], bpy.data.objects["far"]
     camera = _run_camera(near.users_collection[0])
     seen = {name: _in_camera(camera.matrix_world, (sum(_world_bounds(o), Vector()) / 2))
@@ -74,7 +81,7 @@ def test_true_depth_places_two_boxes_where_the_picture_shows_them(addon, scene, 
 
 def _generate(scene):
     scene.camera = None
-    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    assert _run(bpy.ops.img23d.generate) == {"FINISHED"}
     [collection] = bpy.data.objects["house"].users_collection
     return collection
 
@@ -112,23 +119,23 @@ def test_relayout_follows_the_field_of_view_and_ground_and_matches_a_fresh_impor
     camera = _run_camera(collection)
     bpy.context.view_layer.objects.active = house
     _set_layout(scene, 80.0)
-    assert bpy.ops.img23d.relayout() == {"FINISHED"}
+    assert _run(bpy.ops.img23d.relayout) == {"FINISHED"}
     assert math.degrees(camera.data.angle) == pytest.approx(80.0)
     wider = {o.name: o.matrix_world.copy() for o in collection.objects}
     # The picture spans more of the world: at the distances depth gave, the house is bigger.
     assert house.scale.x > scale * 1.2
     _set_layout(scene, 55.0, ground=False)
-    assert bpy.ops.img23d.relayout(run_dir=run) == {"FINISHED"}
+    assert _run(bpy.ops.img23d.relayout, run_dir=run) == {"FINISHED"}
     assert camera.rotation_euler.x == pytest.approx(math.pi / 2)  # no floor: a level camera
     _set_layout(scene, 55.0)
-    assert bpy.ops.img23d.relayout() == {"FINISHED"}
+    assert _run(bpy.ops.img23d.relayout) == {"FINISHED"}
     for name, matrix in before.items():  # back to the settings it was generated with: back where it was
         assert _same(collection.objects[name].matrix_world, matrix), name
         if collection.objects[name].type == "MESH":
             assert not _same(wider[name], matrix), name
     # A run imported afresh with the wider field of view stands as the re-layout put it.
     _set_layout(scene, 80.0)
-    assert bpy.ops.img23d.import_run(filepath=run) == {"FINISHED"}
+    assert _run(bpy.ops.img23d.import_run, filepath=run) == {"FINISHED"}
     imported = [c for c in bpy.data.collections if c is not collection and c.name.startswith("house_scene")]
     fresh = {o.get("img23d_target") or "camera": o.matrix_world for o in imported[-1].objects}
     for obj in collection.objects:
