@@ -383,8 +383,8 @@ def test_a_scene_deleted_mid_job_is_reported_and_its_files_kept(addon, shared_ba
     assert len(runner.outcome.failed_targets) == 2 and all("scene is gone" in f for f in runner.outcome.failed_targets)
     run = Path(runner.outcome.run_dir)
     assert {p.name for p in run.glob("*.glb")} == {"house.glb", "chimney.glb", "barrel.glb"}
-    for name in runner.outcome.objects:
-        bpy.data.objects.remove(bpy.data.objects[name])
+    for obj in list(runner.collection.objects):  # the meshes and the run's camera
+        bpy.data.objects.remove(obj)
     bpy.data.collections.remove(runner.collection)  # it belonged to the deleted scene
 
 
