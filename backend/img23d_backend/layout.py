@@ -20,8 +20,9 @@ or too near; a disparity near 0 (sky-like) is clamped to ``MAX_DISTANCE_RATIO`` 
 
 Floor. Each object's "contact" is the bottom centre of its box, at its distance. Objects whose
 contacts lie on one plane (within a quarter of their own height), with nothing below that plane,
-stand on it: the plane gives the camera's pitch and height, and those objects are set onto it.
-The others (a chimney on a roof, a lamp on a table) keep the height their depth gives.
+stand on it: the plane gives the camera's pitch and height, and each of those objects slides
+along its line of sight onto the floor, so it keeps its place in the picture. The others (a
+chimney on a roof, a lamp on a table) keep the height their depth gives.
 """
 
 from __future__ import annotations
@@ -186,12 +187,25 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
     camera = Camera(width, height, settings.fov_degrees, pitch, elevation)
     anchors = {}
     for target in targets:
-        contact = camera.to_world(contacts[target.key])
+        contact, distance = contacts[target.key], distances[target.key]
         standing = target.key in on_floor
         if standing:
-            contact = (contact[0], contact[1], 0.0)
-        anchors[target.key] = Anchor(target.key, tuple(target.box), distances[target.key], contact, standing)
+            # Slide along the line of sight onto the floor: the object keeps its place in the
+            # picture, and its distance is where that line meets the floor.
+            distance = _floor_depth(camera, contact) or distance
+            contact = tuple(v * distance / contact[2] for v in contact)  # type: ignore[assignment]
+        world = camera.to_world(contact)
+        if standing:
+            world = (world[0], world[1], 0.0)
+        anchors[target.key] = Anchor(target.key, tuple(target.box), distance, world, standing)
     return SceneLayout(camera, anchors, settings)
+
+
+def _floor_depth(camera: Camera, point: Vec3) -> float | None:
+    """Planar depth at which the line of sight through camera-frame ``point`` meets the floor;
+    None when it does not (at or above the horizon)."""
+    along = math.cos(camera.pitch) * point[1] / point[2] + math.sin(camera.pitch)
+    return camera.elevation / along if along > 1e-6 and camera.elevation > 0 else None
 
 
 def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:

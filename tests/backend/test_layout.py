@@ -151,3 +151,14 @@ def test_targets_come_from_the_measured_records_of_a_manifest() -> None:
                                              LayoutTarget("door", (1.0, 2.0, 3.0, 4.0), None)]
     before_depth = [{**record, "depth": None} for record in records]
     assert [t.key for t in targets_from_records(before_depth)] == ["house", "door", "rock"]
+
+
+def test_what_stands_on_the_floor_keeps_its_place_in_the_picture() -> None:
+    targets, _ = _scene()
+    shifted = [LayoutTarget(t.key, t.box, t.disparity * factor) for t, factor in zip(targets, (1.0, 0.93))]
+    scene = solve(SIZE, shifted, LayoutSettings(fov_degrees=50.0))   # the far one's depth is 7% off
+    for target in shifted:
+        anchor = scene.anchors[target.key]
+        assert anchor.on_floor and anchor.contact[2] == 0.0
+        x0, _, x1, y1 = target.box
+        assert scene.camera.project(anchor.contact) == pytest.approx(((x0 + x1) / 2, y1), abs=1e-6)
