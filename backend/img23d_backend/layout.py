@@ -39,7 +39,7 @@ Vec3 = tuple[float, float, float]
 DEFAULT_FOV_DEGREES = 55.0    # across the picture's longer side; phone cameras span 60-70
 NEAR_DISTANCE = 4.0           # metres from the camera to the nearest object
 MAX_DISTANCE_RATIO = 25.0
-MAX_PITCH = math.radians(60.0)
+MAX_PITCH = math.radians(45.0)     # steeper than this, a picture seldom shows things standing on a floor
 FLOOR_TOLERANCE = 0.25        # of an object's own height: how far its bottom may be off the floor
 _SCALE_STEPS = 50
 
