@@ -162,3 +162,22 @@ def test_what_stands_on_the_floor_keeps_its_place_in_the_picture() -> None:
         assert anchor.on_floor and anchor.contact[2] == 0.0
         x0, _, x1, y1 = target.box
         assert scene.camera.project(anchor.contact) == pytest.approx(((x0 + x1) / 2, y1), abs=1e-6)
+
+
+def test_layout_imports_only_the_standard_library() -> None:
+    """The add-on loads layout.py into Blender's Python, as it loads protocol.py."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    from img23d_backend import layout
+
+    source = Path(layout.__file__)
+    modules = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import would tie layout.py to the backend package"
+            modules.append(node.module)
+    assert modules and all(m.split(".")[0] in (*sys.stdlib_module_names, "__future__") for m in modules)
