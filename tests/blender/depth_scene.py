@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
 import numpy as np
-import trimesh
 from mathutils import Matrix, Vector
 
 from img23d_backend.stages.depth import matte_statistic
@@ -70,7 +70,7 @@ def write_run(folder: Path, truth: Truth) -> Path:
     """A run folder as the backend leaves one, with unit cubes for meshes."""
     records = []
     for name in BOXES:
-        trimesh.creation.box(extents=(1.0, 1.0, 1.0)).export(folder / f"{name}.glb")
+        _write_unit_cube(folder / f"{name}.glb")
         records.append({"target": name, "instance": 1, "stem": name, "status": "done", "mesh": f"{name}.glb",
                         "box": truth.boxes[name], "depth": truth.disparity[name]})
     manifest = {"kind": "generate", "status": "finished", "records": records, "models": {},
@@ -78,6 +78,29 @@ def write_run(folder: Path, truth: Truth) -> Path:
                 "scene": {"depth": {"model": "the render's Z pass", "kind": "disparity", "fov_estimate": None}}}
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
+
+
+def _write_unit_cube(path: Path) -> None:
+    """A GLB holding one cube of edge 1 centred on the origin (written here: the Blender 4.2 test
+    environment has no mesh library)."""
+    positions = [(x, y, z) for x in (-0.5, 0.5) for y in (-0.5, 0.5) for z in (-0.5, 0.5)]
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    triangles = [i for a, b, c, d in quads for i in (a, b, c, a, c, d)]
+    data = struct.pack(f"<{3 * len(positions)}f", *(v for p in positions for v in p))
+    data += struct.pack(f"<{len(triangles)}H", *triangles)
+    data += b"\0" * (-len(data) % 4)
+    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
+            "buffers": [{"byteLength": len(data)}],
+            "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 12 * len(positions)},
+                            {"buffer": 0, "byteOffset": 12 * len(positions), "byteLength": 2 * len(triangles)}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": len(positions), "type": "VEC3",
+                           "min": [-0.5] * 3, "max": [0.5] * 3},
+                          {"bufferView": 1, "componentType": 5123, "count": len(triangles), "type": "SCALAR"}]}
+    text = json.dumps(gltf).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", len(data), 0x004E4942) + data
+    path.write_bytes(struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body)
 
 
 def _build(scene: bpy.types.Scene) -> bpy.types.Object:
