@@ -49,6 +49,7 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.stages.retexture", "img23d_backend.raster"),
     # The replicas' builders import hy3dgen and torch when they load: only a build needs them.
     ("img23d_backend.tiny_models", "img23d_backend.tiny_paint"),
+    ("img23d_backend.tiny_models", "img23d_backend.tiny_depth"),
     ("img23d_backend.tiny_models", "img23d_backend.tiny_assets.BiRefNet_config"),
     ("img23d_backend.tiny_models", "img23d_backend.tiny_assets.birefnet"),
 }

@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, Artifact,
                              DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, OptionError,
-                             Progress, ProtocolError, check_budget_gb, names_from_text)
+                             Progress, ProtocolError, SuggestRequest, check_budget_gb,
+                             names_from_text, validate_targets)
 
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
@@ -30,6 +31,7 @@ from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
+AUTO_TARGETS = "auto"  # --targets auto: the grounding model suggests the names first
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="image + names -> one GLB per name")
     gen.add_argument("image", type=Path)
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; '
-                                                    "empty = the whole image as one object")
+                                                    "empty = the whole image as one object; "
+                                                    f"'{AUTO_TARGETS}' = the names the grounding model suggests "
+                                                    "(every instance of each)")
     common(gen)
     gen.add_argument("--seed", type=int, default=0, help=_allowed("seed"))
     gen.add_argument("--steps", type=int, default=JobOptions.steps, help=_allowed("steps"))
@@ -74,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
     gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
     gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps, help=_allowed("delight_steps"))
+    gen.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                     help="the camera's field of view across the picture's longer side, in degrees "
+                          "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
+    gen.add_argument("--no-ground", action="store_true",
+                     help="do not stand the objects on one floor; each keeps the height its depth gives")
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -139,6 +148,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
 _FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
           "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
           "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
+          "fov_degrees": "--fov",
           "budget_gb": "--budget-gb"}
 
 
@@ -157,7 +167,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
     if args.command == "serve":
         return
-    args.names = names_from_text(args.targets, "--targets")
+    # "auto" is resolved by a suggest job once the engine is up (see _generate).
+    auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
+    args.names = None if auto else names_from_text(args.targets, "--targets")
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = _options(args) if args.command == "generate" else JobOptions()
@@ -200,7 +212,8 @@ def _options(args: argparse.Namespace) -> JobOptions:
                          guidance_scale=args.guidance, face_budget=args.face_budget,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
-                         paint_steps=args.paint_steps, delight_steps=args.delight_steps)
+                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
+                         fov_degrees=args.fov, ground=not args.no_ground)
     options.validate()
     return options
 
@@ -218,7 +231,15 @@ def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Inte
 def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     from .jobs import Job
 
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=args.names, options=args.options)
+    names, options = args.names, args.options
+    if names is None:  # --targets auto
+        suggested = _suggest(args, engine, interrupts)
+        if suggested is None:
+            return EXIT_FAILED
+        names, every_instance = suggested
+        if every_instance:
+            options.keep = "all"
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options)
     printer = ProgressPrinter(sys.stderr)
     job = Job(id=request.id, emit=printer, cancel=interrupts.token)
     interrupts.abandon = job.abandon
@@ -236,6 +257,27 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
             print(f"{target['target']}: FAILED [{target['error']['code']}] {target['error']['message']}")
     print(f"run folder: {data['run_dir']}")
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | None:
+    """The names the grounding model suggests (in a run folder of their own), and whether any
+    was seen more than once; None (after saying why) when it suggests nothing."""
+    from .jobs import Job
+
+    request = SuggestRequest(id=_job_id(), image=str(args.image))
+    printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
+    try:
+        data = engine.suggest(request, job)
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: suggesting names failed: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return None
+    printer.finish()
+    every = bool(data["all_instances"])
+    print(f"suggested: {', '.join(data['names'])}" + (" (every instance)" if every else ""))
+    return validate_targets(data["names"]), every
 
 
 def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:

@@ -93,6 +93,8 @@ class TargetRecord:
     vertices: int | None = None
     textured: bool = False
     error: dict[str, str] | None = None
+    depth: dict[str, Any] | None = None       # its depth statistic (stages/depth.DepthStat), once measured
+    placement: dict[str, Any] | None = None   # where its mesh stands (layout.Placement), once written
 
 
 @dataclass
@@ -115,6 +117,7 @@ class Manifest:
     model_counters: dict[str, Any] = field(default_factory=dict)
     records: list[TargetRecord] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":

@@ -12,6 +12,7 @@ calls they use for the real models, without network access and in seconds on a C
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/
                                          (diffusers folders; built by ``tiny_paint``)
+      depth-anything/                    Depth Anything V2 (built by ``tiny_depth``)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour:
@@ -68,6 +69,7 @@ BIREFNET_DIR = "birefnet"
 HUNYUAN_DIR = "hunyuan3d"
 HUNYUAN_SUBFOLDER = "hunyuan3d-dit-v2-mini"
 PAINT_DIR = "hunyuan3d-paint"
+DEPTH_DIR = "depth-anything"   # tiny_depth's folder; the registry's tiny set points at it
 
 # Image-processor pixel budget. Qwen2-VL/Qwen3-VL processors read size["longest_edge"] as the
 # maximum *pixel count* and size["shortest_edge"] as the minimum, then snap each side to a
@@ -148,6 +150,7 @@ def build_tiny_models(root: Path) -> Path:
             "birefnet": _build_birefnet(staging / BIREFNET_DIR),
             "hunyuan3d": _build_hunyuan3d(staging / HUNYUAN_DIR),
             "hunyuan3d-paint": _build_hunyuan_paint(staging / PAINT_DIR),
+            "depth-anything": _build_depth(staging / DEPTH_DIR),
         }
         _write_json(staging / "manifest.json", _manifest(models))
         _swap_into_place(staging, root)
@@ -156,10 +159,19 @@ def build_tiny_models(root: Path) -> Path:
     return root
 
 
+REPLICAS = (QWEN_DIR, BIREFNET_DIR, HUNYUAN_DIR, PAINT_DIR, DEPTH_DIR)
+
+
 def ensure_tiny_models(root: Path | None = None) -> Path:
-    """Return the replica folder, building it first only if its manifest.json is missing."""
+    """Return the replica folder, building it first unless its manifest says it holds this
+    format with every replica (a folder of the same name made by other code is rebuilt)."""
     root = default_tiny_root() if root is None else Path(root).expanduser()
-    if not (root / "manifest.json").is_file():
+    try:
+        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        complete = manifest.get("format") == TINY_FORMAT and set(REPLICAS) <= set(manifest.get("models", {}))
+    except (OSError, ValueError, AttributeError):
+        complete = False
+    if not complete:
         build_tiny_models(root)
     return root
 
@@ -583,6 +595,13 @@ def _build_hunyuan_paint(dest: Path) -> dict[str, Any]:
     from img23d_backend.tiny_paint import build_hunyuan_paint
 
     return build_hunyuan_paint(dest)
+
+
+def _build_depth(dest: Path) -> dict[str, Any]:
+    _prepare_imports()
+    from img23d_backend.tiny_depth import build_depth_anything
+
+    return build_depth_anything(dest)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The wire format between Blender and the backend: the only code both sides share.
+"""The code Blender and the backend share: the wire format, and the scene layout (``layout``).
 
-One UTF-8 JSON object per line. Every message carries ``"v"`` (the protocol major version)
+The wire format: one UTF-8 JSON object per line. Every message carries ``"v"`` (the protocol major version)
 and ``"type"``. Requests (Blender -> backend) carry an ``id``; events (backend -> Blender)
 name the request or job they belong to. Big data travels as file paths, never inline.
 
@@ -12,7 +12,7 @@ from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello,
 from .errors import ErrorCode, ProtocolError
 from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, Result, RetextureRequest,
-                       ShutdownRequest, StatusRequest)
+                       ShutdownRequest, StatusRequest, SuggestRequest)
 from .names import MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_targets
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, Allowed,
                       JobOptions, OptionError, check_budget_gb, over_limits)
@@ -25,7 +25,7 @@ __all__ = [
     "ErrorCode", "ProtocolError",
     "MODEL_STATES", "Artifact", "CancelRequest", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "Result", "RetextureRequest",
-    "ShutdownRequest", "StatusRequest",
+    "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "Allowed",
     "JobOptions", "OptionError", "check_budget_gb", "over_limits",

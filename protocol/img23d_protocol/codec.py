@@ -8,7 +8,8 @@ from typing import Any
 
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, GenerateRequest,
-                       Hello, Message, ModelsRequest, Progress, Result, RetextureRequest, ShutdownRequest, StatusRequest)
+                       Hello, Message, ModelsRequest, Progress, Result, RetextureRequest, ShutdownRequest, StatusRequest,
+                       SuggestRequest)
 from .names import validate_targets
 from .options import JobOptions
 from .version import PROTOCOL_MAJOR
@@ -17,7 +18,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 
 REQUEST_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, RetextureRequest, CancelRequest,
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, CancelRequest,
                               StatusRequest, ShutdownRequest, ModelsRequest, DownloadRequest,
                               DeleteRequest)
 }

@@ -65,6 +65,16 @@ class DetectRequest(Message):
 
 
 @dataclass
+class SuggestRequest(Message):
+    """Ask the grounding model which distinct objects the picture shows: names and boxes back."""
+
+    TYPE: ClassVar[str] = "suggest"
+    id: str = ""
+    image: str = ""
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
 class RetextureRequest(Message):
     """Paint an existing mesh (a file the add-on wrote: see ``stages/retexture.py``) from an image."""
 
@@ -140,7 +150,8 @@ class Artifact(Message):
 
     TYPE: ClassVar[str] = "artifact"
     job: str = ""
-    kind: str = ""                       # "mesh", "detections", "run"
+    kind: str = ""                       # "mesh", "detections", "overlay", "run", "layout" (the manifest,
+                                         # once it holds every target's depth statistic)
     path: str = ""
     target: str | None = None
     instance: int = 0

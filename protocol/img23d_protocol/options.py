@@ -59,6 +59,7 @@ OPTION_RANGES: dict[str, Allowed] = {
     "render_size": Allowed(64, 4096, zero_means="the texture's size"),
     "delight_steps": Allowed(1, 200),
     "paint_steps": Allowed(1, 200),
+    "fov_degrees": Allowed(5.0, 170.0),
 }
 
 
@@ -98,6 +99,12 @@ class JobOptions:
     render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
     delight_steps: int = 50
     paint_steps: int = 30
+    # Where the objects stand (see layout.py): the camera's field of view across the picture's
+    # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
+    # whose bottoms lie on one floor stand on one plane.
+    fov_degrees: float = 55.0
+    estimate_fov: bool = True
+    ground: bool = True
 
     def bake_render_size(self) -> int:
         """The side of the renders the texture is baked from: ``render_size`` when set, else the

@@ -43,7 +43,7 @@ MULTIVIEW = Path("hunyuan3d-paint") / "hunyuan3d-paint-v2-0"
 PAINT_UNET_BIN = MULTIVIEW / "unet" / "diffusion_pytorch_model.bin"
 SAFETENSORS = [Path("qwen3-vl") / "model.safetensors", Path("birefnet") / "model.safetensors", SHAPE_CKPT,
                DELIGHT / "unet" / "diffusion_pytorch_model.safetensors",
-               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors"]
+               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors", Path("depth-anything") / "model.safetensors"]
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +115,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
-    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint"}
+    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint", "depth-anything"}
     assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]
     assert grounding["grounding"] == "fixed-answer"
@@ -143,7 +143,8 @@ def test_ensure_builds_when_manifest_missing(tmp_path: Path, monkeypatch: pytest
     def fake_build(target: Path) -> Path:
         calls.append(target)
         target.mkdir(parents=True)
-        (target / "manifest.json").write_text("{}")
+        (target / "manifest.json").write_text(json.dumps(
+            {"format": TINY_FORMAT, "models": {name: {} for name in tiny_models.REPLICAS}}))
         return target
 
     monkeypatch.setattr(tiny_models, "build_tiny_models", fake_build)
@@ -377,3 +378,23 @@ def test_paint_replica_loads_through_production_loaders(root: Path) -> None:
         folder = resolve_model_dir(spec)  # also checks the folder is complete
         loaded = loader(spec)(folder, torch.device("cpu"))
         assert isinstance(loaded.obj, kind) and loaded.obj.pipeline.unet.dtype == torch.float32
+
+
+def test_a_replica_folder_missing_a_model_or_of_another_format_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    # Another checkout's code may have made a folder of the same name (the cache is shared).
+    from img23d_backend import tiny_models
+
+    built: list[Path] = []
+    monkeypatch.setattr(tiny_models, "build_tiny_models", lambda root: built.append(root) or root)
+    everything = {name: {} for name in tiny_models.REPLICAS}
+    cases = {"complete": {"format": TINY_FORMAT, "models": everything},
+             "no depth": {"format": TINY_FORMAT, "models": {k: {} for k in everything if k != "depth-anything"}},
+             "older": {"format": TINY_FORMAT - 1, "models": everything}, "broken": None}
+    for name, manifest in cases.items():
+        (tmp_path / name).mkdir()
+        if manifest is not None:
+            (tmp_path / name / "manifest.json").write_text(json.dumps(manifest))
+        else:
+            (tmp_path / name / "manifest.json").write_text("{not json")
+        tiny_models.ensure_tiny_models(tmp_path / name)
+    assert [p.name for p in built] == ["no depth", "older", "broken"]

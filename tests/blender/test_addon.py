@@ -116,7 +116,7 @@ def test_generate_three_names_into_one_collection_in_picture_order(addon, scene)
     settings.texture_size, settings.paint_steps, settings.delight_steps = 256, 2, 2
     assert _run_generate(scene) == {"FINISHED"}
     collection = bpy.data.collections["house_scene"]
-    objects = list(collection.objects)
+    objects = [o for o in collection.objects if o.type == "MESH"]
     assert sorted(o.name for o in objects) == ["barrel", "chimney", "house"]
     assert all(o.type == "MESH" and len(o.data.polygons) > 0 for o in objects)
     assert [o.name for o in bpy.data.objects if o.get("img23d_target") and o not in objects] == []
@@ -129,14 +129,19 @@ def test_generate_three_names_into_one_collection_in_picture_order(addon, scene)
         assert len(obj["img23d_box"]) == 4
         assert Path(obj["img23d_run"]).is_dir()
         assert set(json.loads(obj["img23d_models"])) == {"grounding", "matting", "shape"}
+    # Seen through the run's camera, left to right as in the picture.
+    [camera] = [o for o in collection.all_objects if o.type == "CAMERA"]
     by_box = sorted(objects, key=lambda o: (o["img23d_box"][0] + o["img23d_box"][2]) / 2)
-    by_x = sorted(objects, key=lambda o: o.matrix_world.translation.x + _centre_x(o))
-    assert [o.name for o in by_box] == [o.name for o in by_x]
+    by_view = sorted(objects, key=lambda o: _centre_in_view(camera, o))
+    assert [o.name for o in by_box] == [o.name for o in by_view]
 
 
-def _centre_x(obj) -> float:
-    xs = [(obj.matrix_world @ __import__("mathutils").Vector(c)).x for c in obj.bound_box]
-    return (min(xs) + max(xs)) / 2 - obj.matrix_world.translation.x
+def _centre_in_view(camera, obj) -> float:
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    xs = [world_to_camera_view(bpy.context.scene, camera, obj.matrix_world @ Vector(c)).x for c in obj.bound_box]
+    return (min(xs) + max(xs)) / 2
 
 
 def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scene) -> None:

@@ -383,8 +383,8 @@ def test_a_scene_deleted_mid_job_is_reported_and_its_files_kept(addon, shared_ba
     assert len(runner.outcome.failed_targets) == 2 and all("scene is gone" in f for f in runner.outcome.failed_targets)
     run = Path(runner.outcome.run_dir)
     assert {p.name for p in run.glob("*.glb")} == {"house.glb", "chimney.glb", "barrel.glb"}
-    for name in runner.outcome.objects:
-        bpy.data.objects.remove(bpy.data.objects[name])
+    for obj in list(runner.collection.objects):  # the meshes and the run's camera
+        bpy.data.objects.remove(obj)
     bpy.data.collections.remove(runner.collection)  # it belonged to the deleted scene
 
 
@@ -413,14 +413,14 @@ def test_paths_with_spaces_and_non_ascii_work(addon, scene, shared_backend, tmp_
     scene.img23d.image_path = str(picture)
     scene.img23d.targets = "chimney"
     assert bpy.ops.img23d.generate() == {"FINISHED"}
-    assert [o.name for o in bpy.data.collections["house scene ü"].objects] == ["chimney"]
+    assert [o.name for o in bpy.data.collections["house scene ü"].objects if o.type == "MESH"] == ["chimney"]
 
 
 def test_import_run_brings_a_finished_run_back(addon, scene, shared_backend) -> None:
     assert bpy.ops.img23d.generate() == {"FINISHED"}
     [collection] = bpy.data.objects["house"].users_collection
     made = {o.name: o.matrix_world.copy() for o in collection.objects}
-    assert set(made) == {"house", "chimney", "barrel"}
+    assert set(made) == {"house", "chimney", "barrel", "house_scene camera"}  # and the run's camera
     run = Path(bpy.data.objects["house"]["img23d_run"])
     for name in made:
         bpy.data.objects.remove(bpy.data.objects[name])

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import DetectRequest, ErrorCode, GenerateRequest, Message, ProtocolError, RetextureRequest
+from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, Message, ProtocolError, RetextureRequest,
+                             SuggestRequest)
 
 from .. import preflight
 from ..device import device_name, pick_device
@@ -21,6 +22,7 @@ from .base import JobRun
 from .detect import DetectRun
 from .generate import GenerateRun
 from .retexture import RetextureRun
+from .suggest import SuggestRun
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class Job:
 
 
 class Engine:
-    """Runs generate, detect and re-texture jobs; keeps models between jobs through its manager."""
+    """Runs generate, detect, suggest and re-texture jobs; keeps models between jobs through its manager."""
 
     def __init__(self, settings: EngineSettings) -> None:
         self.settings = settings
@@ -92,6 +94,9 @@ class Engine:
 
     def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
         return self._run(RetextureRun, request, job)
+
+    def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
+        return self._run(SuggestRun, request, job)
 
     def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
         # The request is checked before anything is written; the run then always has its folder.

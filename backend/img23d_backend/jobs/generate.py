@@ -11,6 +11,7 @@ from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
 from PIL import Image
 
 from .. import preflight
+from .. import scene
 from ..images import LoadedImage
 from ..runs import TargetRecord
 from ..stages import shape
@@ -23,6 +24,7 @@ from .base import JobRun, OutOfMemory, Request, scaled_box
 
 class GenerateRun(JobRun):
     kind = "generate"
+    layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
 
     @classmethod
     def check_memory(cls, request: Request, device: Any) -> None:
@@ -37,15 +39,17 @@ class GenerateRun(JobRun):
         live = [r for r in records if r.status == "pending"]
 
         with self.stage("crop"):
-            crops, boxes = {}, {}
+            crops, boxes, rects = {}, {}, {}
             for record in live:
                 x0, y0, x1, y1 = (v * image.scale for v in record.box)
-                rect = crop_box((x0, y0, x1, y1), image.size, self.options.margin, self.options.min_crop)
+                rect = rects[record.stem] = crop_box((x0, y0, x1, y1), image.size, self.options.margin,
+                                                     self.options.min_crop)
                 crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
         cutouts = self._matte(image, live, crops, boxes)
         live = [r for r in live if r.status == "pending"]
+        self.layout = scene.measure(self, image, live, rects, cutouts)
         meshes = self._shape(live, cutouts)
         self._export(live, meshes, cutouts)
 
@@ -204,6 +208,7 @@ class GenerateRun(JobRun):
         record.mesh = self.run_folder.relative(path)
         record.textured = _has_texture(mesh)
         record.status = "done"
+        scene.record_placement(self.layout, record, mesh)
         self.run_folder.save_manifest()
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,

@@ -71,8 +71,8 @@ def processor_grid(processor: Any) -> int:
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, max_new_tokens: int,
            max_pixels: int, cancel: CancelToken, progress: ProgressFn | None = None,
-           min_new_tokens: int = 0) -> str:
-    """Ask the model where ``targets`` are; return its raw answer text."""
+           min_new_tokens: int = 0, prompt: str | None = None) -> str:
+    """Ask the model where ``targets`` are (or ``prompt``, when given); return its raw answer text."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -90,7 +90,7 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
 
     picture = fit_pixels(image.convert("RGB"), max_pixels, processor_grid(grounder.processor))
     messages = [{"role": "user", "content": [{"type": "image", "image": picture},
-                                             {"type": "text", "text": grounding_prompt(targets)}]}]
+                                             {"type": "text", "text": prompt or grounding_prompt(targets)}]}]
     inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                                     return_dict=True, return_tensors="pt")
     inputs = inputs.to(grounder.model.device)
