@@ -67,7 +67,7 @@ class PolicyRun:
 
 def _model_set(kind: str, models_dir: Path | None) -> Any:
     from img23d_backend.models.registry import tiny_model_set
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
 
     if kind == "tiny":
         return tiny_model_set(ensure_tiny_models(models_dir))

@@ -1,6 +1,6 @@
 """Full-size, random-weight replicas of every model the chain uses, for honest benchmarks.
 
-``tiny_models`` builds toy replicas that make tests fast; this module builds the same folders
+``img23d_backend.replicas`` builds toy replicas that make tests fast; this module builds the same folders
 with the models at their published sizes, so a ``ModelSet`` pointing at them (see
 ``full_size_model_set``) loads through the exact production loaders, reads multi-GB files from
 disk, and runs the real architectures. Random weights change no compute, so on a GPU these give
@@ -63,7 +63,7 @@ Hunyuan3D-2mini shape (hy3dgen's real classes)
   image processor size 512 with border ratio 0.15, and the DINO config's remaining fields
   (copied from the DINOv2 family's published configs).
 
-Hunyuan3D-2 delight and paint (SD-2.1-sized diffusers folders, ``tiny_paint``'s layout)
+Hunyuan3D-2 delight and paint (SD-2.1-sized diffusers folders, ``replicas.hunyuan_paint``'s layout)
   Inferred from "built on Stable Diffusion 2.1": UNet2DConditionModel block_out_channels
   (320, 640, 1280, 1280), layers_per_block 2, attention_head_dim (5, 10, 20, 20), linear
   projections, cross_attention_dim 1024 (delight: in_channels 8 for InstructPix2Pix); SD
@@ -76,7 +76,7 @@ Hunyuan3D-2 delight and paint (SD-2.1-sized diffusers folders, ``tiny_paint``'s 
 Builds initialise directly in the saved dtype (bf16 for Qwen, fp16 elsewhere) with fixed seeds,
 so peak memory stays near one model's size (peak RSS 5.2 GB, for Qwen) and a build is
 repeatable. On a 2-core CPU all five take about 3.5 minutes and 15.6 GB of disk. Two deliberate non-random touches, neither changing compute: the shape VAE's
-occupancy decoder gets ``tiny_models``' blob bias so surface extraction yields a mesh, and the
+occupancy decoder gets the tiny replica's blob bias so surface extraction yields a mesh, and the
 matting head's bias is centred so masks have both foreground and background.
 """
 
@@ -114,7 +114,7 @@ from img23d_backend.models.registry import (  # noqa: E402
     ModelSet,
     ModelSpec,
 )
-from img23d_backend.tiny_models import (  # noqa: E402
+from img23d_backend.replicas.build import (  # noqa: E402
     BIREFNET_DIR,
     HUNYUAN_DIR,
     HUNYUAN_SUBFOLDER,
@@ -328,7 +328,7 @@ def _construct(name: str) -> dict[str, Any]:
     if name == "grounding":
         from transformers import Qwen3VLForConditionalGeneration
 
-        from img23d_backend.tiny_models import _build_qwen_tokenizer
+        from img23d_backend.replicas.build import _build_qwen_tokenizer
 
         config, _ = qwen_config(_build_qwen_tokenizer())
         return {"model": Qwen3VLForConditionalGeneration(config)}
@@ -358,7 +358,7 @@ def qwen_config(tokenizer: Any) -> tuple[Any, Any]:
     """Qwen3-VL-2B-Instruct's Qwen3VLConfig and a GenerationConfig, with ids from ``tokenizer``."""
     from transformers import GenerationConfig, Qwen3VLConfig
 
-    from img23d_backend.tiny_models import _QWEN_SPECIAL_TOKENS
+    from img23d_backend.replicas.build import _QWEN_SPECIAL_TOKENS
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in _QWEN_SPECIAL_TOKENS}
     if len(tokenizer) > _QWEN_VOCAB:
@@ -395,7 +395,7 @@ def _qwen_processor(tokenizer: Any) -> Any:
     from transformers import Qwen2VLImageProcessorFast, Qwen3VLProcessor
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-    from img23d_backend.tiny_models import _QWEN_CHAT_TEMPLATE
+    from img23d_backend.replicas.build import _QWEN_CHAT_TEMPLATE
 
     common = dict(patch_size=16, temporal_patch_size=2, merge_size=2,
                   image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
@@ -412,7 +412,7 @@ def _build_grounding(dest: Path) -> dict[str, Any]:
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    from img23d_backend.tiny_models import _build_qwen_tokenizer
+    from img23d_backend.replicas.build import _build_qwen_tokenizer
 
     tokenizer = _build_qwen_tokenizer()
     config, generation = qwen_config(tokenizer)
@@ -545,7 +545,7 @@ def _build_shape(dest: Path) -> dict[str, Any]:
     from hy3dgen.shapegen.pipelines import instantiate_from_config
     from safetensors.torch import save_file
 
-    from img23d_backend.tiny_models import _shape_occupancy_blob
+    from img23d_backend.replicas.build import _shape_occupancy_blob
 
     config = hunyuan_config()
     state: dict[str, torch.Tensor] = {}
@@ -568,11 +568,11 @@ def _build_shape(dest: Path) -> dict[str, Any]:
     return {"class": "Hunyuan3DDiTFlowMatchingPipeline", "architecture": "Hunyuan3D-2mini (hunyuan3d-dit-v2-mini)",
             "subfolder": HUNYUAN_SUBFOLDER, "variant": "fp16", "dtype": "float16", "params": params,
             "note": "random weights; the VAE occupancy decoder is biased to a latent-perturbed blob "
-                    "(tiny_models' shaping) so surface extraction yields a mesh"}
+                    "(the tiny replica's shaping) so surface extraction yields a mesh"}
 
 
 # --------------------------------------------------------------------------------------------
-# Hunyuan3D-2 delight and paint (layout of tiny_paint, real sizes)
+# Hunyuan3D-2 delight and paint (layout of replicas.hunyuan_paint, real sizes)
 # --------------------------------------------------------------------------------------------
 
 _CLIP_VOCAB = 49_408
@@ -639,7 +639,7 @@ def _build_delight(dest: Path) -> dict[str, Any]:
     import torch
     from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 
-    from img23d_backend.tiny_paint import _clip_tokenizer, _scheduler_config
+    from img23d_backend.replicas.hunyuan_paint import _clip_tokenizer, _scheduler_config
 
     tokenizer = _clip_tokenizer()
     seed = _SEEDS["delight"]
@@ -671,7 +671,7 @@ def _build_paint(dest: Path) -> dict[str, Any]:
     from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
     from transformers import CLIPImageProcessor
 
-    from img23d_backend.tiny_paint import _clip_tokenizer, _scheduler_config, paint_model_index
+    from img23d_backend.replicas.hunyuan_paint import _clip_tokenizer, _scheduler_config, paint_model_index
 
     seed = _SEEDS["paint"]
     params: dict[str, int] = {}

@@ -1,4 +1,4 @@
-"""Tests for tiny_models.py: the offline replicas load with the production calls and behave.
+"""Tests for the tiny replicas (img23d_backend.replicas): the offline replicas load with the production calls and behave.
 
 One build per session (a few seconds); every loader is called exactly as production calls it
 on the real weights, with the hub switched off.
@@ -28,8 +28,8 @@ import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
-from img23d_backend import tiny_models  # noqa: E402
-from img23d_backend.tiny_models import (  # noqa: E402
+from img23d_backend.replicas import build as tiny_models  # noqa: E402
+from img23d_backend.replicas.build import (  # noqa: E402
     TINY_FORMAT,
     TINY_GROUNDING_ANSWER,
     build_tiny_models,

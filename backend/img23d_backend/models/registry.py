@@ -2,7 +2,7 @@
 
 A model set picks one model per role (grounding, matting, shape) plus the two texture models
 (``PAINT_ROLES``: delight, paint), kept apart so the manager can place them separately.
-``tiny`` points at the random-weight replicas built offline by ``img23d_backend.tiny_models``;
+``tiny`` points at the random-weight replicas built offline by ``img23d_backend.replicas``;
 every other set names Hugging Face repositories that are downloaded on first use.
 """
 
@@ -154,7 +154,7 @@ DEFAULT_PAINT = "2.0"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
-# The replicas' folder layout (img23d_backend.tiny_models builds it); 2: adds the paint replica
+# The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica
 TINY_FORMAT: int = 2
 
 
@@ -167,7 +167,7 @@ def default_tiny_root() -> Path:
 
 
 def tiny_model_set(root: Path) -> ModelSet:
-    """The offline replicas under ``root`` (see ``tiny_models``), loaded by the same code."""
+    """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code."""
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",

@@ -11,7 +11,7 @@ calls they use for the real models, without network access and in seconds on a C
       birefnet/                          config.json (auto_map), model.safetensors, remote code
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/
-                                         (diffusers folders; built by ``tiny_paint``)
+                                         (diffusers folders; built by ``hunyuan_paint``)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour:
@@ -22,7 +22,7 @@ test needs behaviour:
 * The Hunyuan3D VAE's occupancy decoder is biased towards a closed blob (a level set of
   ``sum(cos(xyz))``) that the latents only perturb, so surface extraction yields a mesh.
 
-``python -m img23d_backend.tiny_models [--out DIR] [--force]`` builds a folder and prints it.
+``python -m img23d_backend.replicas [--out DIR] [--force]`` builds a folder and prints it.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .models.registry import TINY_FORMAT, default_tiny_root
-from .tiny_seed import seeded
-from .torch_env import prepare_torchvision
+from ..models.registry import TINY_FORMAT, default_tiny_root
+from ..torch_env import prepare_torchvision
+from .seed import seeded
 
 
 # The fixed answer the tiny grounding model emits (Qwen3-VL style 0..1000 relative boxes).
@@ -378,8 +378,8 @@ def _build_birefnet(dest: Path) -> dict[str, Any]:
     _prepare_imports()
     from safetensors.torch import save_file
 
-    from img23d_backend.tiny_assets.BiRefNet_config import BiRefNetConfig
-    from img23d_backend.tiny_assets.birefnet import BiRefNet
+    from .birefnet_tiny.BiRefNet_config import BiRefNetConfig
+    from .birefnet_tiny.birefnet import BiRefNet
 
     config = BiRefNetConfig(bb_pretrained=False)
     config.architectures = ["BiRefNet"]
@@ -394,7 +394,7 @@ def _build_birefnet(dest: Path) -> dict[str, Any]:
     config.save_pretrained(dest)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(dest / "model.safetensors"), metadata={"format": "pt"})
-    assets = Path(__file__).resolve().parent / "tiny_assets"
+    assets = Path(__file__).resolve().parent / "birefnet_tiny"
     for name in _BIREFNET_ASSETS:
         shutil.copyfile(assets / name, dest / name)
     return {"path": BIREFNET_DIR, "class": "BiRefNet", "remote_code": list(_BIREFNET_ASSETS)}
@@ -580,7 +580,7 @@ def _build_hunyuan3d(dest: Path) -> dict[str, Any]:
 
 def _build_hunyuan_paint(dest: Path) -> dict[str, Any]:
     _prepare_imports()
-    from img23d_backend.tiny_paint import build_hunyuan_paint
+    from .hunyuan_paint import build_hunyuan_paint
 
     return build_hunyuan_paint(dest)
 
@@ -591,7 +591,7 @@ def _build_hunyuan_paint(dest: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the tiny offline model replicas.")
+    parser = argparse.ArgumentParser(prog="python -m img23d_backend.replicas", description="Build the tiny offline model replicas.")
     parser.add_argument("--out", type=Path, default=None,
                         help="target folder (default: $IMG23D_TINY_MODELS or the user cache)")
     parser.add_argument("--force", action="store_true", help="rebuild even if already built")
@@ -600,7 +600,3 @@ def main(argv: list[str] | None = None) -> int:
     root = build_tiny_models(root) if args.force else ensure_tiny_models(root)
     print(Path(root).absolute())
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """One seed per replica component, without disturbing the caller's random state.
 
-Shared by the tiny replicas' builders (tiny_models, tiny_paint), so neither imports the other
+Shared by the tiny replicas' builders (build, hunyuan_paint), so neither imports the other
 for it.
 """
 

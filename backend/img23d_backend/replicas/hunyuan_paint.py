@@ -1,6 +1,6 @@
 """The tiny Hunyuan3D-2 paint replica: delight and multiview diffusers folders, random weights.
 
-``tiny_models.build_tiny_models`` calls ``build_hunyuan_paint``; this module owns the layout
+``build.build_tiny_models`` calls ``build_hunyuan_paint``; this module owns the layout
 below ``<root>/hunyuan3d-paint/``, which mirrors the two subfolders of ``tencent/Hunyuan3D-2``
 that hy3dgen's texture pipeline reads:
 
@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
-from .tiny_seed import seeded
+from ..models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
+from .seed import seeded
 
 _SEED_DELIGHT = 4567
 _SEED_MULTIVIEW = 5678
