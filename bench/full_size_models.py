@@ -39,7 +39,7 @@ Qwen3-VL-2B-Instruct (``Qwen3VLForConditionalGeneration``)
 
 BiRefNet (matting) -- NOT its architecture
   Published: ~215-220M parameters (Swin-L backbone ~197M of them), 1024x1024 input, remote
-  code. The real network cannot be fetched offline, so ``full_size_assets/birefnet.py`` is a
+  code. The real network cannot be fetched offline, so ``replicas/birefnet_full/birefnet.py`` is a
   stand-in of BiRefNet's size: a windowed-attention encoder with Swin-L's exact sizes run on
   the image and its half-size copy (BiRefNet's default multi-scale input), and a BiRefNet-like
   convolutional decoder: 219.9M parameters (encoder 195.2M), 0.44 GB fp16 on disk like the
@@ -146,7 +146,7 @@ PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
 
 _SEEDS = {"grounding": 11_000, "matting": 12_000, "shape": 13_000, "delight": 14_000, "paint": 15_000}
 _BIREFNET_ASSETS = ("birefnet.py", "BiRefNet_config.py")
-_ASSETS = BENCH / "full_size_assets"
+_ASSETS = REPO / "backend" / "img23d_backend" / "replicas" / "birefnet_full"
 
 # Qwen3-VL processor pixel limits (see the docstring: values of the family's preprocessor).
 _QWEN_IMAGE_PIXELS = {"shortest_edge": 65_536, "longest_edge": 16_777_216}
@@ -433,13 +433,13 @@ def _build_grounding(dest: Path) -> dict[str, Any]:
 
 
 def _birefnet_class() -> Any:
-    from full_size_assets.birefnet import BiRefNet
+    from img23d_backend.replicas.birefnet_full.birefnet import BiRefNet
 
     return BiRefNet
 
 
 def birefnet_config() -> Any:
-    from full_size_assets.BiRefNet_config import BiRefNetConfig
+    from img23d_backend.replicas.birefnet_full.BiRefNet_config import BiRefNetConfig
 
     config = BiRefNetConfig(bb_pretrained=False)
     config.architectures = ["BiRefNet"]
