@@ -114,14 +114,9 @@ from img23d_backend.models.registry import (  # noqa: E402
     ModelSet,
     ModelSpec,
 )
-from img23d_backend.replicas.build import (  # noqa: E402
-    BIREFNET_DIR,
-    HUNYUAN_DIR,
-    HUNYUAN_SUBFOLDER,
-    PAINT_DIR,
-    QWEN_DIR,
-    TINY_GROUNDING_ANSWER,
-)
+from img23d_backend.replicas.build import BIREFNET_DIR, HUNYUAN_DIR, PAINT_DIR, QWEN_DIR  # noqa: E402
+from img23d_backend.replicas.hunyuan_shape import HUNYUAN_SUBFOLDER  # noqa: E402
+from img23d_backend.replicas.qwen import TINY_GROUNDING_ANSWER  # noqa: E402
 
 FULL_FORMAT: int = 1
 COMPONENTS = ("grounding", "matting", "shape", "delight", "paint")
@@ -328,7 +323,7 @@ def _construct(name: str) -> dict[str, Any]:
     if name == "grounding":
         from transformers import Qwen3VLForConditionalGeneration
 
-        from img23d_backend.replicas.build import _build_qwen_tokenizer
+        from img23d_backend.replicas.qwen import _build_qwen_tokenizer
 
         config, _ = qwen_config(_build_qwen_tokenizer())
         return {"model": Qwen3VLForConditionalGeneration(config)}
@@ -358,7 +353,7 @@ def qwen_config(tokenizer: Any) -> tuple[Any, Any]:
     """Qwen3-VL-2B-Instruct's Qwen3VLConfig and a GenerationConfig, with ids from ``tokenizer``."""
     from transformers import GenerationConfig, Qwen3VLConfig
 
-    from img23d_backend.replicas.build import _QWEN_SPECIAL_TOKENS
+    from img23d_backend.replicas.qwen import _QWEN_SPECIAL_TOKENS
 
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in _QWEN_SPECIAL_TOKENS}
     if len(tokenizer) > _QWEN_VOCAB:
@@ -395,7 +390,7 @@ def _qwen_processor(tokenizer: Any) -> Any:
     from transformers import Qwen2VLImageProcessorFast, Qwen3VLProcessor
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-    from img23d_backend.replicas.build import _QWEN_CHAT_TEMPLATE
+    from img23d_backend.replicas.qwen import _QWEN_CHAT_TEMPLATE
 
     common = dict(patch_size=16, temporal_patch_size=2, merge_size=2,
                   image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
@@ -412,7 +407,7 @@ def _build_grounding(dest: Path) -> dict[str, Any]:
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    from img23d_backend.replicas.build import _build_qwen_tokenizer
+    from img23d_backend.replicas.qwen import _build_qwen_tokenizer
 
     tokenizer = _build_qwen_tokenizer()
     config, generation = qwen_config(tokenizer)
@@ -545,7 +540,7 @@ def _build_shape(dest: Path) -> dict[str, Any]:
     from hy3dgen.shapegen.pipelines import instantiate_from_config
     from safetensors.torch import save_file
 
-    from img23d_backend.replicas.build import _shape_occupancy_blob
+    from img23d_backend.replicas.hunyuan_shape import _shape_occupancy_blob
 
     config = hunyuan_config()
     state: dict[str, torch.Tensor] = {}

@@ -47,10 +47,10 @@ LAZY_FIRST_PARTY = {
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.stages.paint", "img23d_backend.raster"),
     ("img23d_backend.stages.retexture", "img23d_backend.raster"),
-    # The replicas' builders import hy3dgen and torch when they load: only a build needs them.
-    ("img23d_backend.replicas.build", "img23d_backend.replicas.hunyuan_paint"),
-    ("img23d_backend.replicas.build", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),
-    ("img23d_backend.replicas.build", "img23d_backend.replicas.birefnet_tiny.birefnet"),
+    # The BiRefNet replica's remote code imports torch and transformers when it loads: only a
+    # build needs it.
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.birefnet"),
 }
 # Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
 # with it); nothing heavier, and of ours only the protocol package.

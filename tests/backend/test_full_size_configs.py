@@ -51,7 +51,7 @@ def test_shape_config_is_consistent() -> None:
 
 
 def test_qwen_config_has_the_2b_sizes() -> None:
-    from img23d_backend.replicas.build import _build_qwen_tokenizer
+    from img23d_backend.replicas.qwen import _build_qwen_tokenizer
 
     config, _ = fsm.qwen_config(_build_qwen_tokenizer())
     text, vision = config.text_config, config.vision_config

@@ -29,13 +29,9 @@ from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
 from img23d_backend.replicas import build as tiny_models  # noqa: E402
-from img23d_backend.replicas.build import (  # noqa: E402
-    TINY_FORMAT,
-    TINY_GROUNDING_ANSWER,
-    build_tiny_models,
-    default_tiny_root,
-    ensure_tiny_models,
-)
+from img23d_backend.models.registry import TINY_FORMAT, default_tiny_root  # noqa: E402
+from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
+from img23d_backend.replicas.qwen import TINY_GROUNDING_ANSWER  # noqa: E402
 
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
 DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"

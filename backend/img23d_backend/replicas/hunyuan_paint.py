@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
-from .seed import seeded
+from .common import prepare_imports, seeded, write_json
 
 _SEED_DELIGHT = 4567
 _SEED_MULTIVIEW = 5678
@@ -49,6 +49,7 @@ from hy3dgen.texgen.hunyuanpaint.unet.modules import (  # noqa: F401
 
 def build_hunyuan_paint(dest: Path) -> dict[str, Any]:
     """Write both paint subfolders under ``dest``; return the manifest entry."""
+    prepare_imports()
     from diffusers import __version__ as diffusers_version
 
     _build_delight(dest / DELIGHT_SUBFOLDER)
@@ -175,7 +176,7 @@ def _build_multiview(dest: Path, diffusers_version: str) -> None:
 
     wrapped, unet_config = _paint_unet()
     (dest / "unet").mkdir(parents=True)
-    _write_json(dest / "unet" / "config.json",
+    write_json(dest / "unet" / "config.json",
                 {"_class_name": "UNet2DConditionModel", "_diffusers_version": diffusers_version, **unet_config})
     # hy3dgen reads this file with torch.load(weights_only=True) and load_state_dict(strict=True).
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in wrapped.state_dict().items()}
@@ -188,11 +189,7 @@ def _build_multiview(dest: Path, diffusers_version: str) -> None:
     _vae(_SEED_MULTIVIEW + 3).save_pretrained(dest / "vae", safe_serialization=True)
     DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
     CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
-    _write_json(dest / "model_index.json", paint_model_index(diffusers_version))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_json(dest / "model_index.json", paint_model_index(diffusers_version))
 
 
 def paint_model_index(diffusers_version: str) -> dict:
