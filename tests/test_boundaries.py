@@ -47,10 +47,12 @@ LAZY_FIRST_PARTY = {
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.stages.paint", "img23d_backend.raster"),
     ("img23d_backend.stages.retexture", "img23d_backend.raster"),
-    # The BiRefNet replica's remote code imports torch and transformers when it loads: only a
-    # build needs it.
+    # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
+    # when it loads: only a build needs it.
     ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),
     ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.birefnet"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.BiRefNet_config"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.birefnet"),
 }
 # Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
 # with it); nothing heavier, and of ours only the protocol package.

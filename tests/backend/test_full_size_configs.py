@@ -1,4 +1,4 @@
-"""The full-size replica configs (bench/full_size_models.py) build the published sizes.
+"""The full-size replicas' configs (``config("full")`` of each replica module) build the published sizes.
 
 Every model is constructed on the meta device (no weights are made, nothing is written), so a
 broken config is caught in seconds; the multi-GB builds themselves are not part of the suite.
@@ -6,19 +6,15 @@ broken config is caught in seconds; the multi-GB builds themselves are not part 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
+from img23d_backend.replicas import full as fsm
+from img23d_backend.replicas import hunyuan_shape, qwen
 
-import full_size_models as fsm  # noqa: E402
-
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER  # noqa: E402
-
-# (part, low, high) in parameters: the published sizes (see full_size_models' docstring).
+# (part, low, high) in parameters: the published sizes (see each replica module's FULL).
 EXPECTED = {
     "grounding": [("model", 2.05e9, 2.2e9)],           # Qwen3-VL-2B: 1.72B text + 0.41B vision
     "matting": [("model", 2.1e8, 2.3e8)],              # BiRefNet (Swin-L): 215M-220M
@@ -41,7 +37,7 @@ def test_parameter_counts_match_the_published_sizes(name: str) -> None:
 
 
 def test_shape_config_is_consistent() -> None:
-    config = fsm.hunyuan_config()
+    config = hunyuan_shape.hunyuan_config(hunyuan_shape.config("full"))
     dit, vae = config["model"]["params"], config["vae"]["params"]
     dino = config["conditioner"]["params"]["main_image_encoder"]["kwargs"]["config"]
     assert dit["in_channels"] == vae["embed_dim"]
@@ -51,9 +47,7 @@ def test_shape_config_is_consistent() -> None:
 
 
 def test_qwen_config_has_the_2b_sizes() -> None:
-    from img23d_backend.replicas.qwen import _build_qwen_tokenizer
-
-    config, _ = fsm.qwen_config(_build_qwen_tokenizer())
+    config, _ = qwen.qwen_config(qwen.config("full"), qwen.tokenizer())
     text, vision = config.text_config, config.vision_config
     assert (text.vocab_size, text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (
         151936, 2048, 28, 6144)

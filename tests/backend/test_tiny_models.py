@@ -31,7 +31,7 @@ from safetensors import safe_open  # noqa: E402
 from img23d_backend.replicas import build as tiny_models  # noqa: E402
 from img23d_backend.models.registry import TINY_FORMAT, default_tiny_root  # noqa: E402
 from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
-from img23d_backend.replicas.qwen import TINY_GROUNDING_ANSWER  # noqa: E402
+from img23d_backend.replicas.qwen_answer import ANSWER  # noqa: E402
 
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
 DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"
@@ -115,7 +115,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]
     assert grounding["grounding"] == "fixed-answer"
-    assert grounding["answer"] == TINY_GROUNDING_ANSWER
+    assert grounding["answer"] == ANSWER
 
 
 def test_default_root_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_qwen_image_processor_caps_pixels(qwen) -> None:
 @pytest.mark.parametrize("prompt", ["Detect every object and answer with JSON boxes.", "Where is the house?"])
 def test_qwen_answers_fixed_string(qwen, image_seed: int, size: tuple[int, int], prompt: str) -> None:
     processor, model = qwen
-    assert _ground(processor, model, _user(_photo(image_seed, size), prompt)) == [TINY_GROUNDING_ANSWER]
+    assert _ground(processor, model, _user(_photo(image_seed, size), prompt)) == [ANSWER]
 
 
 def test_qwen_batch_of_two_with_left_padding(qwen) -> None:
@@ -204,11 +204,11 @@ def test_qwen_batch_of_two_with_left_padding(qwen) -> None:
         answers = _ground(processor, model, batch, padding=True)
     finally:
         processor.tokenizer.padding_side = side
-    assert answers == [TINY_GROUNDING_ANSWER, TINY_GROUNDING_ANSWER]
+    assert answers == [ANSWER, ANSWER]
 
 
 def test_fixed_answer_has_parseable_fenced_json() -> None:
-    block = re.search(r"```json\n(.*?)```", TINY_GROUNDING_ANSWER, re.S)
+    block = re.search(r"```json\n(.*?)```", ANSWER, re.S)
     assert block is not None
     objects = json.loads(block.group(1))
     assert len(objects) == 11

@@ -31,18 +31,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..models.registry import TINY_FORMAT, default_tiny_root
-from .birefnet import build_birefnet
-from .common import write_json
-from .hunyuan_paint import build_hunyuan_paint
-from .hunyuan_shape import build_hunyuan3d
-from .qwen import build_qwen3_vl
-
-QWEN_DIR = "qwen3-vl"
-BIREFNET_DIR = "birefnet"
-HUNYUAN_DIR = "hunyuan3d"
-PAINT_DIR = "hunyuan3d-paint"
-
+from ..models.registry import TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root, tiny_model_set
+from . import birefnet, hunyuan_paint, hunyuan_shape, qwen
+from .common import spec_folder, write_json
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -60,13 +51,8 @@ def build_tiny_models(root: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.building-", dir=root.parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache folder's mode
     try:
-        models = {
-            "qwen3-vl": build_qwen3_vl(staging / QWEN_DIR),
-            "birefnet": build_birefnet(staging / BIREFNET_DIR),
-            "hunyuan3d": build_hunyuan3d(staging / HUNYUAN_DIR),
-            "hunyuan3d-paint": build_hunyuan_paint(staging / PAINT_DIR),
-        }
-        write_json(staging / "manifest.json", _manifest(models))
+        # The registry's tiny set says where each model lives; each is built where it is read.
+        write_json(staging / "manifest.json", _manifest(_build_all(tiny_model_set(staging))))
         _swap_into_place(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -103,6 +89,31 @@ def _swap_into_place(staging: Path, root: Path) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _build_all(layout: ModelSet) -> dict[str, dict[str, Any]]:
+    """Every tiny replica, into the folders ``layout`` names; the manifest's entries by folder."""
+    grounding, matting, shape = layout.grounding, layout.matting, layout.shape
+    delight, paint = layout.spec("delight"), layout.spec("paint")
+    paint_dims = hunyuan_paint.config("tiny")
+    return {
+        _name(grounding): {**_where(grounding), **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
+        _name(matting): {**_where(matting), **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
+        _name(shape): {**_where(shape),
+                       **hunyuan_shape.build(spec_folder(shape), hunyuan_shape.config("tiny"))},
+        # Both texture models share one folder, each in its own subfolder, like tencent/Hunyuan3D-2.
+        _name(paint): {"path": _name(paint), "subfolders": [delight.subfolder, paint.subfolder],
+                       "delight": hunyuan_paint.build_delight(spec_folder(delight), paint_dims),
+                       "multiview": hunyuan_paint.build_multiview(spec_folder(paint), paint_dims)},
+    }
+
+
+def _name(spec: ModelSpec) -> str:
+    return Path(spec.local_path or "").name
+
+
+def _where(spec: ModelSpec) -> dict[str, str]:
+    return {"path": _name(spec), **({"subfolder": spec.subfolder} if spec.subfolder else {})}
 
 
 def _manifest(models: dict[str, dict[str, Any]]) -> dict[str, Any]:

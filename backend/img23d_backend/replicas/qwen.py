@@ -1,49 +1,86 @@
-"""The Qwen3-VL grounding replica: tokenizer, processor, config and the fixed-answer wiring.
+"""The Qwen3-VL grounding replica: tokenizer, processor, config, weights.
 
-``build_qwen3_vl`` writes ``save_pretrained`` of model and processor. The weights are random
-(seeded) except that greedy decoding always answers ``TINY_GROUNDING_ANSWER`` then
-``<|im_end|>``, whatever the image and prompt: it exercises generate/decode/parse, not
-detection quality.
+``config(size)`` is the one definition of the architecture's sizes (``tiny`` for the tests,
+``full`` as Qwen3-VL-2B-Instruct was published); ``build`` writes ``save_pretrained`` of model
+and processor. Both sizes use the same offline byte-level tokenizer (ids < 300, so prompts
+tokenise to more, shorter tokens than with the real 151k-token BPE; the full size keeps the
+real embedding table). The weights are random (seeded); the tiny replica is wired to give the
+fixed answer of ``qwen_answer`` whatever the image and prompt.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import prepare_imports, seeded
+from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from .qwen_answer import ANSWER, answer_chain, answer_pieces, wire_fixed_answer
 
-# The fixed answer the tiny grounding model emits (Qwen3-VL style 0..1000 relative boxes).
-# Deliberately messy (code fence, trailing prose) so the production parser is exercised.
-TINY_GROUNDING_ANSWER: str = (
-    "```json\n"
-    "[\n"
-    '  {"bbox_2d": [185, 105, 880, 860], "label": "house"},\n'
-    '  {"bbox_2d": [600, 80, 745, 580], "label": "chimney"},\n'
-    '  {"bbox_2d": [365, 600, 460, 840], "label": "door"},\n'
-    '  {"bbox_2d": [108, 685, 205, 845], "label": "tree"},\n'
-    '  {"bbox_2d": [840, 718, 912, 820], "label": "tree"},\n'
-    '  {"bbox_2d": [720, 840, 775, 885], "label": "barrel"},\n'
-    '  {"bbox_2d": [812, 822, 862, 865], "label": "barrel"},\n'
-    '  {"bbox_2d": [205, 740, 255, 780], "label": "barrel"},\n'
-    '  {"bbox_2d": [168, 815, 238, 873], "label": "rock"},\n'
-    '  {"bbox_2d": [740, 785, 878, 855], "label": "rock"},\n'
-    '  {"bbox_2d": [228, 835, 440, 945], "label": "stairs"}\n'
-    "]\n"
-    "```\n"
-    "These are the objects I found in the image."
+
+@dataclass(frozen=True)
+class QwenDims:
+    """Qwen3VLConfig's sizes at one replica size (the rest is common to both)."""
+
+    seed: int
+    init_dtype: str                      # made in this dtype; saved as bfloat16, like the real checkpoint
+    wired: bool                          # greedy decoding gives the fixed answer
+    vocab: int | None                    # None: the tokenizer's size, rounded up to 64
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    max_positions: int
+    mrope_section: tuple[int, int, int]  # (temporal, height, width), summing to head_dim / 2
+    tied_embeddings: bool
+    vision_depth: int
+    vision_hidden: int
+    vision_intermediate: int
+    vision_heads: int
+    vision_positions: int                # a square grid of learned position embeddings
+    deepstack: tuple[int, ...]           # vision layers fed to the text model, below vision_depth
+    # The processor's (shortest_edge, longest_edge): Qwen2-VL/Qwen3-VL processors read them as
+    # the minimum and maximum *pixel count*, then snap each side to a multiple of 32.
+    image_pixels: tuple[int, int]
+    video_pixels: tuple[int, int]
+
+
+# 256*256 pixels keeps a 1024x1024 photo at 256x256, i.e. 16x16 patches -> 64 image tokens.
+TINY = QwenDims(
+    seed=1234, init_dtype="float32", wired=True, vocab=None,
+    hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, head_dim=16, max_positions=8192,
+    mrope_section=(2, 3, 3), tied_embeddings=False,
+    vision_depth=2, vision_hidden=32, vision_intermediate=64, vision_heads=2, vision_positions=64,
+    deepstack=(0, 1), image_pixels=(32 * 32, 256 * 256), video_pixels=(32 * 32, 256 * 256),
 )
 
-# Image-processor pixel budget. Qwen2-VL/Qwen3-VL processors read size["longest_edge"] as the
-# maximum *pixel count* and size["shortest_edge"] as the minimum, then snap each side to a
-# multiple of patch_size * merge_size (32). 256*256 keeps a 1024x1024 photo at 256x256 pixels,
-# i.e. 16x16 patches -> 64 image tokens.
-QWEN_MAX_PIXELS = 256 * 256
-QWEN_MIN_PIXELS = 32 * 32
+# Qwen3-VL-2B-Instruct as published. Confirmed (two independent copies of the published
+# config.json, in test fixtures of two inference engines): text vocab 151936, hidden 2048, 28
+# layers, 16 heads, 8 KV heads, head_dim 128, intermediate 6144, rms_norm_eps 1e-6,
+# max_position_embeddings 262144, rope_theta 5e6, interleaved mrope sections [24, 20, 20], tied
+# word embeddings; vision depth 24, hidden 1024, 16 heads, intermediate 4096, gelu_pytorch_tanh,
+# patch 16, temporal patch 2, spatial merge 2, 2304 position embeddings, out_hidden_size 2048,
+# deepstack indexes [5, 11, 17]. Special-token ids of the real tokenizer (151643/151645/151652/
+# 151653/151655/151656) were seen too but are not used: the tokenizer is the offline one. Inferred:
+# the processor's pixel limits (shortest_edge 65536, longest_edge 16777216 pixels; video 4096 /
+# 25165824) are the values of a sibling model of the family.
+FULL = QwenDims(
+    seed=11_000, init_dtype="bfloat16", wired=False, vocab=151_936,
+    hidden=2048, intermediate=6144, layers=28, heads=16, kv_heads=8, head_dim=128, max_positions=262_144,
+    mrope_section=(24, 20, 20), tied_embeddings=True,
+    vision_depth=24, vision_hidden=1024, vision_intermediate=4096, vision_heads=16, vision_positions=2304,
+    deepstack=(5, 11, 17), image_pixels=(65_536, 16_777_216), video_pixels=(4_096, 25_165_824),
+)
+
+
+def config(size: Size) -> QwenDims:
+    return {"tiny": TINY, "full": FULL}[check_size(size)]
+
 
 # Token names of the Qwen chat/vision protocol, in the real vocabulary's order.
-_QWEN_SPECIAL_TOKENS = (
+SPECIAL_TOKENS = (
     "<|endoftext|>",
     "<|im_start|>",
     "<|im_end|>",
@@ -62,7 +99,7 @@ _QWEN_SPECIAL_TOKENS = (
 
 # Own minimal Qwen chat template: "<|im_start|>{role}\n{content}<|im_end|>\n" per message,
 # images/videos as the vision placeholder triple, "<|im_start|>assistant\n" as generation prompt.
-_QWEN_CHAT_TEMPLATE = (
+CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
     "{{- '<|im_start|>' + message['role'] + '\\n' -}}"
     "{%- if message['content'] is string -%}"
@@ -85,20 +122,7 @@ _QWEN_CHAT_TEMPLATE = (
     "{%- endif -%}"
 )
 
-# The generation prompt ends with this token; its successor starts the fixed answer.
-_ANSWER_TRIGGER = "\n"
-_SEED_QWEN = 1234
-
-
-def _answer_pieces() -> list[str]:
-    """The fixed answer split into lines; each becomes one added token used exactly once."""
-    pieces = TINY_GROUNDING_ANSWER.splitlines(keepends=True)
-    if len(set(pieces)) != len(pieces):
-        raise ValueError("answer pieces must be unique so every token has a single successor")
-    return pieces
-
-
-def _build_qwen_tokenizer() -> Any:
+def tokenizer() -> Any:
     """A byte-level Qwen2 tokenizer: 256 byte tokens, no merges, the Qwen special tokens."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
     from transformers import Qwen2TokenizerFast
@@ -110,10 +134,10 @@ def _build_qwen_tokenizer() -> Any:
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in _QWEN_SPECIAL_TOKENS]
+        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
     )
     # Non-special so that skip_special_tokens=True keeps them in the decoded answer.
-    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in _answer_pieces()])
+    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in answer_pieces()])
     return Qwen2TokenizerFast(
         tokenizer_object=backend,
         bos_token=None,
@@ -121,125 +145,100 @@ def _build_qwen_tokenizer() -> Any:
         pad_token="<|endoftext|>",
         unk_token=None,
         model_max_length=262144,
-        chat_template=_QWEN_CHAT_TEMPLATE,
+        chat_template=CHAT_TEMPLATE,
     )
 
 
-def _build_qwen_processor(tokenizer: Any) -> Any:
+def processor(tokenizer: Any, dims: QwenDims) -> Any:
     from transformers import Qwen2VLImageProcessorFast, Qwen3VLProcessor
     from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-    pixels = {"shortest_edge": QWEN_MIN_PIXELS, "longest_edge": QWEN_MAX_PIXELS}
     # Patch/merge sizes and normalisation as in the real Qwen3-VL preprocessor config.
     common = dict(patch_size=16, temporal_patch_size=2, merge_size=2,
                   image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
-    image_processor = Qwen2VLImageProcessorFast(size=dict(pixels), **common)
-    video_processor = Qwen3VLVideoProcessor(size=dict(pixels), **common)
+    image, video = ({"shortest_edge": low, "longest_edge": high} for low, high in (dims.image_pixels, dims.video_pixels))
     return Qwen3VLProcessor(
-        image_processor=image_processor,
+        image_processor=Qwen2VLImageProcessorFast(size=image, **common),
         tokenizer=tokenizer,
-        video_processor=video_processor,
-        chat_template=_QWEN_CHAT_TEMPLATE,
+        video_processor=Qwen3VLVideoProcessor(size=video, **common),
+        chat_template=CHAT_TEMPLATE,
     )
 
 
-def _qwen_config(tokenizer: Any) -> tuple[Any, Any]:
-    """The tiny Qwen3VLConfig and its GenerationConfig, with ids from ``tokenizer``."""
+def qwen_config(dims: QwenDims, tokenizer: Any) -> tuple[Any, Any]:
+    """The Qwen3VLConfig and GenerationConfig at ``dims``, with token ids from ``tokenizer``."""
     from transformers import GenerationConfig, Qwen3VLConfig
 
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in _QWEN_SPECIAL_TOKENS}
-    vocab_size = 64 * math.ceil(len(tokenizer) / 64)
-    head_dim = 16
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    vocab = dims.vocab or 64 * -(-len(tokenizer) // 64)
+    if len(tokenizer) > vocab:
+        raise ValueError("the tokenizer does not fit the vocabulary size")
     text = dict(
-        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=head_dim,
-        max_position_embeddings=8192, rope_theta=5_000_000.0,
-        # mrope sections (temporal, height, width) must sum to head_dim / 2.
-        rope_scaling={"rope_type": "default", "mrope_section": [2, 3, 3], "mrope_interleaved": True},
-        tie_word_embeddings=False,
+        vocab_size=vocab, hidden_size=dims.hidden, intermediate_size=dims.intermediate,
+        num_hidden_layers=dims.layers, num_attention_heads=dims.heads, num_key_value_heads=dims.kv_heads,
+        head_dim=dims.head_dim, hidden_act="silu", rms_norm_eps=1e-6, max_position_embeddings=dims.max_positions,
+        rope_theta=5_000_000.0,
+        rope_scaling={"rope_type": "default", "mrope_section": list(dims.mrope_section), "mrope_interleaved": True},
+        attention_bias=False, tie_word_embeddings=dims.tied_embeddings,
         bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
     )
     vision = dict(
-        depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16,
+        depth=dims.vision_depth, hidden_size=dims.vision_hidden, intermediate_size=dims.vision_intermediate,
+        num_heads=dims.vision_heads, hidden_act="gelu_pytorch_tanh", in_channels=3, patch_size=16,
         spatial_merge_size=2, temporal_patch_size=2,
-        out_hidden_size=text["hidden_size"],  # merger output feeds the text model directly
-        num_position_embeddings=64,  # an 8x8 grid (must be a perfect square)
-        deepstack_visual_indexes=[0, 1],  # below depth
+        out_hidden_size=dims.hidden,  # the merger's output feeds the text model directly
+        num_position_embeddings=dims.vision_positions, deepstack_visual_indexes=list(dims.deepstack),
     )
-    config = Qwen3VLConfig(
+    model_config = Qwen3VLConfig(
         text_config=text, vision_config=vision,
         image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
         vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
+        tie_word_embeddings=dims.tied_embeddings,
     )
     generation = GenerationConfig(
         bos_token_id=ids["<|endoftext|>"],
         eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
         pad_token_id=ids["<|endoftext|>"],
     )
-    return config, generation
+    return model_config, generation
 
 
-def _answer_chain(tokenizer: Any) -> list[int]:
-    """Token ids: trigger, answer pieces in order, then <|im_end|>."""
-    trigger = tokenizer.encode(_ANSWER_TRIGGER, add_special_tokens=False)
-    if len(trigger) != 1:
-        raise ValueError(f"the generation-prompt trigger must be one token, got {trigger}")
-    pieces = [tokenizer.convert_tokens_to_ids(p) for p in _answer_pieces()]
-    return trigger + pieces + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+def construct(dims: QwenDims) -> dict[str, Any]:
+    """The model, in the current device context (the meta device counts it)."""
+    prepare_imports()
+    from transformers import Qwen3VLForConditionalGeneration
+
+    model_config, _ = qwen_config(dims, tokenizer())
+    return {"model": Qwen3VLForConditionalGeneration(model_config)}
 
 
-def _wire_fixed_answer(model: Any, chain: list[int], logit_margin: float = 32.0) -> None:
-    """Make greedy decoding follow ``chain``: after token chain[i] always comes chain[i+1].
-
-    With every decoder layer's output projections zeroed the residual stream at a text
-    position is just its token embedding (deepstack only adds to image positions), so the
-    next-token logits depend on the current token alone. Source tokens get orthonormal
-    embedding directions and each successor's lm_head row is aligned with its source, so the
-    successor's logit is ``logit_margin`` while competing chain rows score ~0.
-    """
-    import torch
-
-    lm = model.model.language_model
-    with torch.no_grad():
-        for layer in lm.layers:
-            layer.self_attn.o_proj.weight.zero_()
-            layer.mlp.down_proj.weight.zero_()
-        lm.norm.weight.fill_(1.0)
-        emb = lm.embed_tokens.weight
-        dim = emb.shape[1]
-        sources, successors = chain[:-1], chain[1:]
-        basis, _ = torch.linalg.qr(torch.randn(dim, len(sources)))  # orthonormal columns
-        emb_scale = float(emb.pow(2).mean().sqrt())
-        for i, (src, dst) in enumerate(zip(sources, successors)):
-            direction = basis[:, i]
-            # After the final RMSNorm (weight 1) this row becomes sqrt(dim) * direction.
-            emb[src] = direction * emb_scale * math.sqrt(dim)
-            model.lm_head.weight[dst] += direction * (logit_margin / math.sqrt(dim))
-
-
-def build_qwen3_vl(dest: Path) -> dict[str, Any]:
+def build(dest: Path, dims: QwenDims) -> dict[str, Any]:
+    """Write the model and processor into ``dest``; return the manifest entry."""
     prepare_imports()
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    tokenizer = _build_qwen_tokenizer()
-    processor = _build_qwen_processor(tokenizer)
-    config, generation = _qwen_config(tokenizer)
-    with seeded(_SEED_QWEN):
-        model = Qwen3VLForConditionalGeneration(config)
-        _wire_fixed_answer(model, _answer_chain(tokenizer))
+    words = tokenizer()
+    model_config, generation = qwen_config(dims, words)
+    with seeded(dims.seed), default_dtype(dims.init_dtype):
+        model = Qwen3VLForConditionalGeneration(model_config)
+        if dims.wired:
+            wire_fixed_answer(model, answer_chain(words))
     model.generation_config = generation
     # Real Qwen3-VL checkpoints are bfloat16; the crafted margins survive the rounding.
     model.to(torch.bfloat16)
+    params = {"text": parameters(model.model.language_model), "vision": parameters(model.model.visual)}
     model.save_pretrained(dest, safe_serialization=True)
-    processor.save_pretrained(dest)
-    return {
-        "path": dest.name,
-        "class": "Qwen3VLForConditionalGeneration",
-        "grounding": "fixed-answer",
-        "note": "random weights wired so greedy decoding always emits answer then <|im_end|>, "
-        "whatever the image and prompt; exercises generate/decode/parse, not detection",
-        "answer": TINY_GROUNDING_ANSWER,
-        "image_processor_size": {"shortest_edge": QWEN_MIN_PIXELS, "longest_edge": QWEN_MAX_PIXELS},
+    processor(words, dims).save_pretrained(dest)
+    del model
+    entry: dict[str, Any] = {
+        "class": "Qwen3VLForConditionalGeneration", "dtype": "bfloat16", "params": params,
+        "image_processor_size": {"shortest_edge": dims.image_pixels[0], "longest_edge": dims.image_pixels[1]},
     }
+    if dims.wired:
+        entry.update(grounding="fixed-answer", answer=ANSWER,
+                     note="random weights wired so greedy decoding always emits answer then <|im_end|>, "
+                          "whatever the image and prompt; exercises generate/decode/parse, not detection")
+    else:
+        entry.update(note="random weights: answers are noise; byte-level tokenizer, real-size embedding table")
+    return entry
