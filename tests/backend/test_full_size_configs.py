@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
+from img23d_backend.models.registry import DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER
 from img23d_backend.replicas import full as fsm
 from img23d_backend.replicas import hunyuan_shape, qwen
+from img23d_backend.replicas.qwen_answer import answer_pieces
 
 # (part, low, high) in parameters: the published sizes (see each replica module's FULL).
 EXPECTED = {
@@ -47,7 +48,7 @@ def test_shape_config_is_consistent() -> None:
 
 
 def test_qwen_config_has_the_2b_sizes() -> None:
-    config, _ = qwen.qwen_config(qwen.config("full"), qwen.tokenizer())
+    config, _ = qwen.qwen_config(qwen.FULL, qwen.tokenizer(qwen.FULL))
     text, vision = config.text_config, config.vision_config
     assert (text.vocab_size, text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (
         151936, 2048, 28, 6144)
@@ -55,6 +56,14 @@ def test_qwen_config_has_the_2b_sizes() -> None:
     assert sum(text.rope_scaling["mrope_section"]) == text.head_dim // 2
     assert (vision.depth, vision.hidden_size, vision.out_hidden_size) == (24, 1024, text.hidden_size)
     assert max(vision.deepstack_visual_indexes) < vision.depth
+
+
+def test_the_full_size_grounding_replica_has_room_for_its_answer() -> None:
+    # The wiring gives every answer token (and the trigger) its own embedding direction and
+    # last-layer lookup unit; test_replica_answer proves it on a tiny tied model.
+    tokens = len(answer_pieces(qwen.FULL.answer_chars)) + 2
+    assert tokens <= min(qwen.FULL.hidden, qwen.FULL.intermediate)
+    assert qwen.FULL.tied_embeddings
 
 
 def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
@@ -65,6 +74,8 @@ def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
     assert (models.delight.subfolder, models.paint.subfolder) == (DELIGHT_SUBFOLDER, PAINT_SUBFOLDER)
     assert models.paint.options["view_size"] == 512
     assert models.grounding.size_bytes > 4 << 30
+    # The replica answers by itself: no option tells the jobs it is a replica.
+    assert models.grounding.options == GROUNDING["2b"].options
     for role in fsm.COMPONENTS:
         assert tmp_path / fsm.TARGETS[role] == (
             Path(models.spec(role).local_path) / (models.spec(role).subfolder or ""))

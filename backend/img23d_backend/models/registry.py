@@ -154,8 +154,9 @@ DEFAULT_PAINT = "2.0"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
-# The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica
-TINY_FORMAT: int = 2
+# The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
+# 3: the grounding replica's answer comes from a lookup in its last layer (as at full size)
+TINY_FORMAT: int = 3
 
 
 def default_tiny_root() -> Path:

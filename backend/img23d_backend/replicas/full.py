@@ -3,7 +3,8 @@
 Built in the same folders as the tiny set, so a ``ModelSet`` pointing at them
 (``full_size_model_set``) loads through the exact production loaders, reads multi-GB files
 from disk, and runs the real architectures. Random weights change no compute, so on a GPU
-these give true load time, step time and memory; only the outputs are meaningless. Each
+these give true load time, step time and memory; only the outputs are meaningless (the
+grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
 model's sizes, and where they come from, are its module's ``FULL``.
 
     root/
@@ -36,7 +37,8 @@ from ..models.registry import DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSe
 from . import birefnet, hunyuan_paint, hunyuan_shape, qwen
 from .common import parameters, spec_folder
 
-FULL_FORMAT: int = 1
+# 2: the grounding replica is wired to give the fixed answer itself
+FULL_FORMAT: int = 2
 COMPONENTS = ("grounding", "matting", "shape", "delight", "paint")
 
 # Published parameter counts, for the report and the size check (see each module's FULL).
@@ -58,12 +60,9 @@ def full_size_model_set(root: Path) -> ModelSet:
     tiny = tiny_model_set(Path(root))
     return ModelSet(
         name="full-size",
+        # The grounding replica answers by itself (qwen_answer): the real model's options.
         grounding=replace(tiny.grounding, repo_id="full-size/qwen3-vl", size_bytes=GROUNDING["2b"].size_bytes,
-                          # Random weights cannot answer: generation runs for real (the compute
-                          # is measured, 256 tokens like a real answer) and the tiny replica's
-                          # fixed answer stands in for its text (see jobs.base ground).
-                          options={**GROUNDING["2b"].options, "max_new_tokens": 256, "min_new_tokens": 256,
-                                   "fixed_answer": qwen.ANSWER}),
+                          options=dict(GROUNDING["2b"].options)),
         matting=replace(tiny.matting, repo_id="full-size/birefnet", size_bytes=MATTING["birefnet"].size_bytes),
         shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", size_bytes=SHAPE["2mini"].size_bytes),
         delight=replace(tiny.spec("delight"), repo_id="full-size/hunyuan3d-paint", size_bytes=DELIGHT.size_bytes),

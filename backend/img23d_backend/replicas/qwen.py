@@ -4,8 +4,8 @@
 ``full`` as Qwen3-VL-2B-Instruct was published); ``build`` writes ``save_pretrained`` of model
 and processor. Both sizes use the same offline byte-level tokenizer (ids < 300, so prompts
 tokenise to more, shorter tokens than with the real 151k-token BPE; the full size keeps the
-real embedding table). The weights are random (seeded); the tiny replica is wired to give the
-fixed answer of ``qwen_answer`` whatever the image and prompt.
+real embedding table). The weights are random (seeded), wired at both sizes to give the fixed
+answer of ``qwen_answer`` whatever the image and prompt.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ class QwenDims:
 
     seed: int
     init_dtype: str                      # made in this dtype; saved as bfloat16, like the real checkpoint
-    wired: bool                          # greedy decoding gives the fixed answer
+    # Characters per token of the fixed answer (see qwen_answer.answer_pieces); None: one per line.
+    answer_chars: int | None
     vocab: int | None                    # None: the tokenizer's size, rounded up to 64
     hidden: int
     intermediate: int
@@ -49,7 +50,7 @@ class QwenDims:
 
 # 256*256 pixels keeps a 1024x1024 photo at 256x256, i.e. 16x16 patches -> 64 image tokens.
 TINY = QwenDims(
-    seed=1234, init_dtype="float32", wired=True, vocab=None,
+    seed=1234, init_dtype="float32", answer_chars=None, vocab=None,
     hidden=64, intermediate=128, layers=2, heads=4, kv_heads=2, head_dim=16, max_positions=8192,
     mrope_section=(2, 3, 3), tied_embeddings=False,
     vision_depth=2, vision_hidden=32, vision_intermediate=64, vision_heads=2, vision_positions=64,
@@ -65,9 +66,10 @@ TINY = QwenDims(
 # deepstack indexes [5, 11, 17]. Special-token ids of the real tokenizer (151643/151645/151652/
 # 151653/151655/151656) were seen too but are not used: the tokenizer is the offline one. Inferred:
 # the processor's pixel limits (shortest_edge 65536, longest_edge 16777216 pixels; video 4096 /
-# 25165824) are the values of a sibling model of the family.
+# 25165824) are the values of a sibling model of the family. The fixed answer comes two or more
+# characters a token: about 230 tokens, where Qwen's BPE (digits one by one) gives it ~380.
 FULL = QwenDims(
-    seed=11_000, init_dtype="bfloat16", wired=False, vocab=151_936,
+    seed=11_000, init_dtype="bfloat16", answer_chars=2, vocab=151_936,
     hidden=2048, intermediate=6144, layers=28, heads=16, kv_heads=8, head_dim=128, max_positions=262_144,
     mrope_section=(24, 20, 20), tied_embeddings=True,
     vision_depth=24, vision_hidden=1024, vision_intermediate=4096, vision_heads=16, vision_positions=2304,
@@ -122,8 +124,9 @@ CHAT_TEMPLATE = (
     "{%- endif -%}"
 )
 
-def tokenizer() -> Any:
-    """A byte-level Qwen2 tokenizer: 256 byte tokens, no merges, the Qwen special tokens."""
+def tokenizer(dims: QwenDims) -> Any:
+    """A byte-level Qwen2 tokenizer: 256 byte tokens, no merges, the Qwen special tokens, and
+    the fixed answer's pieces as added tokens."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
     from transformers import Qwen2TokenizerFast
     from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
@@ -137,7 +140,7 @@ def tokenizer() -> Any:
         [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
     )
     # Non-special so that skip_special_tokens=True keeps them in the decoded answer.
-    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in answer_pieces()])
+    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in answer_pieces(dims.answer_chars)])
     return Qwen2TokenizerFast(
         tokenizer_object=backend,
         bos_token=None,
@@ -208,7 +211,7 @@ def construct(dims: QwenDims) -> dict[str, Any]:
     prepare_imports()
     from transformers import Qwen3VLForConditionalGeneration
 
-    model_config, _ = qwen_config(dims, tokenizer())
+    model_config, _ = qwen_config(dims, tokenizer(dims))
     return {"model": Qwen3VLForConditionalGeneration(model_config)}
 
 
@@ -218,12 +221,12 @@ def build(dest: Path, dims: QwenDims) -> dict[str, Any]:
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    words = tokenizer()
+    words = tokenizer(dims)
     model_config, generation = qwen_config(dims, words)
+    chain = answer_chain(words, dims.answer_chars)
     with seeded(dims.seed), default_dtype(dims.init_dtype):
         model = Qwen3VLForConditionalGeneration(model_config)
-        if dims.wired:
-            wire_fixed_answer(model, answer_chain(words))
+        wire_fixed_answer(model, chain)
     model.generation_config = generation
     # Real Qwen3-VL checkpoints are bfloat16; the crafted margins survive the rounding.
     model.to(torch.bfloat16)
@@ -231,14 +234,10 @@ def build(dest: Path, dims: QwenDims) -> dict[str, Any]:
     model.save_pretrained(dest, safe_serialization=True)
     processor(words, dims).save_pretrained(dest)
     del model
-    entry: dict[str, Any] = {
+    return {
         "class": "Qwen3VLForConditionalGeneration", "dtype": "bfloat16", "params": params,
+        "grounding": "fixed-answer", "answer": ANSWER, "answer_tokens": len(chain) - 1,
         "image_processor_size": {"shortest_edge": dims.image_pixels[0], "longest_edge": dims.image_pixels[1]},
+        "note": "random weights wired so greedy decoding always emits answer then <|im_end|>, whatever "
+                "the image and prompt; exercises generate/decode/parse, not detection",
     }
-    if dims.wired:
-        entry.update(grounding="fixed-answer", answer=ANSWER,
-                     note="random weights wired so greedy decoding always emits answer then <|im_end|>, "
-                          "whatever the image and prompt; exercises generate/decode/parse, not detection")
-    else:
-        entry.update(note="random weights: answers are noise; byte-level tokenizer, real-size embedding table")
-    return entry
