@@ -31,7 +31,7 @@ def _setup(tmp: Path):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "backend"))
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
 
     os.environ["IMG23D_TINY_MODELS"] = str(ensure_tiny_models())
     import bpy

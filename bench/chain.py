@@ -67,11 +67,11 @@ class PolicyRun:
 
 def _model_set(kind: str, models_dir: Path | None) -> Any:
     from img23d_backend.models.registry import tiny_model_set
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
+    from img23d_backend.replicas.full import full_size_model_set
 
     if kind == "tiny":
         return tiny_model_set(ensure_tiny_models(models_dir))
-    from full_size_models import full_size_model_set  # bench/full_size_models.py
 
     if models_dir is None:
         raise SystemExit("--models full-size-random needs --models-dir (built by bench/full_size_models.py)")

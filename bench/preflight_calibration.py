@@ -47,7 +47,7 @@ from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader, mesh_arrays
 from img23d_backend.stages.cleanup import clean_mesh
 from img23d_backend.stages._common import CancelToken
-from img23d_backend.tiny_models import default_tiny_root
+from img23d_backend.models.registry import default_tiny_root
 octree, batch = int(sys.argv[1]), int(sys.argv[2])
 spec = tiny_model_set(default_tiny_root()).shape
 loaded = shape_loader(spec)(spec.local_path, torch.device("cpu"))

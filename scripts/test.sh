@@ -19,7 +19,7 @@ started=$SECONDS
 bash scripts/setup_env.sh main py313 blender42 || exit 1
 echo "environments ready in $((SECONDS - started)) s"
 export HF_HUB_OFFLINE=1
-IMG23D_TINY_MODELS="$(.venv/bin/python -m img23d_backend.tiny_models)" || exit 1
+IMG23D_TINY_MODELS="$(.venv/bin/python -m img23d_backend.replicas)" || exit 1
 export IMG23D_TINY_MODELS
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/img23d-tests.XXXXXX")"

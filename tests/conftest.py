@@ -24,7 +24,7 @@ def tiny_root() -> Path:
     prebuilt = os.environ.get("IMG23D_TINY_MODELS")
     if prebuilt and (Path(prebuilt) / "manifest.json").is_file():
         return Path(prebuilt)
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
 
     return ensure_tiny_models()
 

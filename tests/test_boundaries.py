@@ -41,17 +41,18 @@ LAZY_FIRST_PARTY = {
     # rather than a traceback; the engine (numpy, PIL, torch) comes once arguments are checked.
     ("img23d_backend.cli", "img23d_backend.jobs"),
     ("img23d_backend.cli", "img23d_backend.server"),
-    ("img23d_backend.cli", "img23d_backend.tiny_models"),
+    ("img23d_backend.cli", "img23d_backend.replicas.build"),
     ("img23d_backend.cli", "img23d_backend.failpoints"),
     ("img23d_backend.probe_command", "img23d_backend.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.stages.paint", "img23d_backend.raster"),
     ("img23d_backend.stages.retexture", "img23d_backend.raster"),
-    # The replicas' builders import hy3dgen and torch when they load: only a build needs them.
-    ("img23d_backend.tiny_models", "img23d_backend.tiny_paint"),
-    ("img23d_backend.tiny_models", "img23d_backend.tiny_depth"),
-    ("img23d_backend.tiny_models", "img23d_backend.tiny_assets.BiRefNet_config"),
-    ("img23d_backend.tiny_models", "img23d_backend.tiny_assets.birefnet"),
+    # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
+    # when it loads: only a build needs it.
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.birefnet"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.BiRefNet_config"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.birefnet"),
 }
 # Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
 # with it); nothing heavier, and of ours only the protocol package.

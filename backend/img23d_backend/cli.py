@@ -193,7 +193,7 @@ def _engine(args: argparse.Namespace) -> Any:
 
 def _ensure_tiny_models() -> None:
     """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
-    from .tiny_models import default_tiny_root, ensure_tiny_models
+    from .replicas.build import default_tiny_root, ensure_tiny_models
 
     root = default_tiny_root()
     try:

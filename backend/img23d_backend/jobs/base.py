@@ -195,14 +195,7 @@ class JobRun:
                 raw = grounding.ground(grounder, image.image, targets,
                                        max_new_tokens=spec.options.get("max_new_tokens", 1024),
                                        max_pixels=spec.options.get("max_pixels", GROUNDING_MAX_PIXELS),
-                                       cancel=self.job.cancel, progress=self.progress,
-                                       min_new_tokens=spec.options.get("min_new_tokens", 0))
-            if "fixed_answer" in spec.options:
-                # Only the benchmark's full-size random replica sets this: its generation runs for
-                # real (the compute is measured) but random weights cannot answer, so the answer
-                # the tiny replica gives is used in its place.
-                log.info("grounding model %s uses its fixed answer", spec.display)
-                raw = spec.options["fixed_answer"]
+                                       cancel=self.job.cancel, progress=self.progress)
             width, height = image.size
             detections = grounding.parse_detections(raw, width, height)
             matches = grounding.match_targets(detections, targets, keep=self.options.keep)

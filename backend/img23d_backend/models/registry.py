@@ -3,7 +3,7 @@
 A model set picks one model per role (grounding, matting, shape) plus the two texture models
 (``PAINT_ROLES``: delight, paint), kept apart so the manager can place them separately, and the
 depth model that places the objects (``depth``; a set without one lays objects out by their boxes).
-``tiny`` points at the random-weight replicas built offline by ``img23d_backend.tiny_models``;
+``tiny`` points at the random-weight replicas built offline by ``img23d_backend.replicas``;
 every other set names Hugging Face repositories that are downloaded on first use.
 """
 
@@ -174,9 +174,10 @@ DEFAULT_DEPTH = "da2-small"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
-# The replicas' folder layout (img23d_backend.tiny_models builds it); 2: adds the paint replica;
-# 4: the depth replica (3 named a branch's format that never reached main)
-TINY_FORMAT: int = 4
+# The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
+# 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
+# (as at full size); 3 and 4 named branches' formats
+TINY_FORMAT: int = 5
 
 
 def default_tiny_root() -> Path:
@@ -188,7 +189,7 @@ def default_tiny_root() -> Path:
 
 
 def tiny_model_set(root: Path) -> ModelSet:
-    """The offline replicas under ``root`` (see ``tiny_models``), loaded by the same code."""
+    """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code."""
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",

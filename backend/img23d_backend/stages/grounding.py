@@ -71,7 +71,7 @@ def processor_grid(processor: Any) -> int:
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, max_new_tokens: int,
            max_pixels: int, cancel: CancelToken, progress: ProgressFn | None = None,
-           min_new_tokens: int = 0, prompt: str | None = None) -> str:
+           prompt: str | None = None) -> str:
     """Ask the model where ``targets`` are (or ``prompt``, when given); return its raw answer text."""
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
@@ -96,7 +96,6 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     inputs = inputs.to(grounder.model.device)
     with torch.inference_mode():
         output = grounder.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                         min_new_tokens=min(min_new_tokens, max_new_tokens),
                                          stopping_criteria=StoppingCriteriaList([_StopOnCancel()]))
     cancel.check()
     answer_ids = output[:, inputs["input_ids"].shape[1]:]

@@ -1,7 +1,7 @@
 """The tiny Depth Anything V2 replica: random weights in the real model's folder layout.
 
-``tiny_models.build_tiny_models`` calls ``build_depth_anything``; this module owns
-``<root>/depth-anything/``, which holds what ``depth-anything/Depth-Anything-V2-Small-hf`` holds
+``build.build_tiny_models`` calls ``build``; this module owns the tiny set's
+``depth-anything/`` folder, which holds what ``depth-anything/Depth-Anything-V2-Small-hf`` holds
 and ``stages.depth.load_depth`` reads: ``config.json`` (a ``DepthAnythingConfig`` with an
 inline Dinov2 backbone config, as the real one has), ``model.safetensors`` and
 ``preprocessor_config.json`` (a ``DPTImageProcessor`` set up as the real one: keep the aspect
@@ -27,7 +27,7 @@ _HEAD_BIAS = 1.0
 _HEAD_SPREAD = 0.25
 
 
-def build_depth_anything(dest: Path) -> dict[str, Any]:
+def build(dest: Path) -> dict[str, Any]:
     """Write the replica's folder at ``dest``; return the tiny manifest's entry."""
     import torch
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, DPTImageProcessor
