@@ -1,4 +1,4 @@
-"""Build the installable extension zip: the add-on, the backend's source, wheels if any.
+"""Build the installable extension zip: the add-on, the backend's source, the protocol's wheel.
 
     python build_addon.py [--output-dir dist]
 
@@ -18,6 +18,8 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+
+from protocol import build_wheel
 
 ROOT = Path(__file__).resolve().parent
 ADDON = ROOT / "blender_img23d"
@@ -60,8 +62,17 @@ def stage(staging: Path) -> Path:
     return source
 
 
+def check_manifest_wheels(manifest: dict, wheel: Path) -> None:
+    """The manifest must list exactly the wheel being built (its name carries the version)."""
+    listed = [Path(entry).name for entry in manifest.get("wheels", [])]
+    if listed != [wheel.name]:
+        raise SystemExit(f"blender_manifest.toml lists wheels {listed}, but the protocol's wheel is {wheel.name}: "
+                         f'set wheels = ["./wheels/{wheel.name}"]')
+
+
 def build(output_dir: Path) -> Path:
     manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text(encoding="utf-8"))
+    check_manifest_wheels(manifest, build_wheel.build(WHEELS))
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / f"{manifest['id']}-{manifest['version']}.zip"
     tool = blender_extension_tool()

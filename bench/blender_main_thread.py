@@ -31,7 +31,7 @@ def _setup(tmp: Path):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "backend"))
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
 
     os.environ["IMG23D_TINY_MODELS"] = str(ensure_tiny_models())
     import bpy
@@ -50,7 +50,7 @@ def _setup(tmp: Path):
 def bench_ticks(bpy, addon) -> dict:
     from importlib import import_module
 
-    protocol = import_module(f"{addon.__name__}.shared").protocol
+    protocol = import_module(f"{addon.__name__}.job_runner").protocol
     runner_mod = import_module(f"{addon.__name__}.job_runner")
     session = addon.runtime.session()
     session.start()
@@ -105,7 +105,8 @@ def bench_import(bpy, addon, tmp: Path, repeats: int = 5) -> dict:
         started = time.perf_counter()
         obj = scene_import.import_glb(glb, f"bench {index}")
         bpy.context.scene.collection.objects.link(obj)
-        scene_import.place(obj, scene_import.Placement((100, 100, 900, 900), (1024, 1024)))
+        item = scene_import.TargetFile(path=glb, target="bench", box=[100, 100, 900, 900], image_size=[1024, 1024])
+        scene_import.place(obj, scene_import.single_layout(item), "bench")
         seconds.append(time.perf_counter() - started)
         faces = len(obj.data.polygons)
         images = [n.image.size[:] for m in obj.data.materials if m and m.node_tree

@@ -67,11 +67,11 @@ class PolicyRun:
 
 def _model_set(kind: str, models_dir: Path | None) -> Any:
     from img23d_backend.models.registry import tiny_model_set
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
+    from img23d_backend.replicas.full import full_size_model_set
 
     if kind == "tiny":
         return tiny_model_set(ensure_tiny_models(models_dir))
-    from full_size_models import full_size_model_set  # bench/full_size_models.py
 
     if models_dir is None:
         raise SystemExit("--models full-size-random needs --models-dir (built by bench/full_size_models.py)")
@@ -79,7 +79,7 @@ def _model_set(kind: str, models_dir: Path | None) -> Any:
 
 
 def _options(kind: str, targets: int, textured: bool, policy: str) -> Any:
-    from img23d_backend.protocol import JobOptions
+    from img23d_protocol import JobOptions
 
     names, keep = WORKLOADS[targets]
     if kind == "tiny":
@@ -99,9 +99,9 @@ def workloads(quick: bool) -> list[tuple[bool, int]]:
 
 
 def worker(args: argparse.Namespace) -> int:
-    from img23d_backend.engine import Engine, EngineSettings, Job
+    from img23d_backend.jobs import Engine, EngineSettings, Job
     from img23d_backend.models.manager import Policy
-    from img23d_backend.protocol import GenerateRequest
+    from img23d_protocol import GenerateRequest
 
     started = time.perf_counter()
     engine = Engine(EngineSettings(models=_model_set(args.models, args.models_dir), runs_dir=args.runs,

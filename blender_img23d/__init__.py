@@ -20,6 +20,7 @@ def register() -> None:
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register()
+    runtime.configure(lambda: preferences.get().launch_settings())
     atexit.register(runtime.shutdown)
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import bpy
 
-from . import scene_import
+from . import run_layout, scene_import
 from .client.session import BackendSession
-from .shared import protocol
+import img23d_protocol as protocol
 
 
 @dataclass
@@ -60,6 +60,7 @@ class JobRunner:
         self.collection: bpy.types.Collection | None = None
         self.import_seconds = 0.0   # main-thread time spent in the glTF importer
         self.detections_path: Path | None = None
+        self.layout: Any = None          # the run's layout (layout.SceneLayout), once announced
         self.job_id = session.submit(request)
 
     @property
@@ -115,8 +116,19 @@ class JobRunner:
             self.outcome.run_dir = artifact.path
         elif artifact.kind == "detections":
             self.detections_path = Path(artifact.path)
+        elif artifact.kind == "layout":
+            self._read_layout(Path(artifact.path))
         elif artifact.kind == "mesh":
             self._import_mesh(artifact)
+
+    def _read_layout(self, manifest_path: Path) -> None:
+        """Solve the run's layout as the backend did, with the job's own layout options."""
+        try:
+            manifest = run_layout.read_manifest(manifest_path)
+        except run_layout.NotARun as exc:  # the meshes still arrive, each laid out by its box
+            self.outcome.failed_targets.append(f"layout: {exc}")
+            return
+        self.layout = run_layout.solve_run(manifest, run_layout.LayoutChoice.from_options(self.request.options))
 
     def _import_mesh(self, artifact: Any) -> None:
         started = time.perf_counter()
@@ -132,13 +144,17 @@ class JobRunner:
             return
         item = scene_import.TargetFile(path=Path(artifact.path), target=artifact.target or "img23d",
                                        instance=artifact.instance, box=artifact.box, image_size=artifact.image_size,
-                                       seed=artifact.seed, run_dir=self.outcome.run_dir, models=self._model_ids())
+                                       seed=artifact.seed, run_dir=self.outcome.run_dir, models=self._model_ids(),
+                                       key=Path(artifact.path).stem)  # the backend names each mesh <stem>.glb
         try:
-            obj = scene_import.add_target(lambda: self._collection(scene), item)
+            obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout)
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
         self.outcome.objects.append(obj.name)
+        if self.layout is not None and self.collection is not None:
+            scene_import.ensure_camera(scene, self.collection, self.layout.camera, self.outcome.run_dir,
+                                       f"{self.image_name} camera")
 
     def _collection(self, scene: bpy.types.Scene) -> bpy.types.Collection:
         self.collection = scene_import.run_collection(scene, self.image_name, self.collection)

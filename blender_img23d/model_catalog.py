@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .shared import protocol
+import img23d_protocol as protocol
 
 
 @dataclass

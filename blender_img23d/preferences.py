@@ -7,29 +7,10 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
+from . import preferences_draw
 from .client.process import LaunchSettings
-from .installer.env_health import env_python
 from .installer.torch_choice import CUDA_TAGS
-
-ADDON_ID = __package__
-
-
-def user_dir() -> Path:
-    """The add-on's own folder for files that survive upgrades (runs, backend environment, logs)."""
-    try:
-        return Path(bpy.utils.extension_path_user(ADDON_ID, create=True))
-    except ValueError:  # loaded as a legacy add-on, not an extension
-        return Path(bpy.utils.user_resource("DATAFILES", path="img23d", create=True))
-
-
-def installed_env_dir() -> Path:
-    """Where the backend installer puts its environment."""
-    return user_dir() / "backend-env"
-
-
-def installed_env_python() -> Path:
-    """The interpreter of the installer's environment."""
-    return env_python(installed_env_dir())
+from .user_folders import ADDON_ID, installed_env_python, user_dir
 
 
 class Img23dPreferences(bpy.types.AddonPreferences):
@@ -87,10 +68,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                ("pypi", "PyPI default", "Whatever pip installs by default on this system")])
 
     def draw(self, context: bpy.types.Context) -> None:
-        from .panels import setup  # imported here: the panels package imports this module
-
         layout = self.layout
-        setup.draw_backend_setup(layout, self)
+        preferences_draw.draw_backend_setup(layout, self)
         layout.prop(self, "model_set")
         column = layout.column()
         column.enabled = self.model_set == "DEFAULT"
@@ -105,7 +84,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             layout.label(text="Online access is off in Blender (System > Network): models are only "
                               "loaded from the local cache", icon="ERROR")
         layout.prop(self, "hf_token")
-        setup.draw_models(layout, self)
+        preferences_draw.draw_models(layout, self)
 
     def install_interpreter(self) -> Path | None:
         """The interpreter Install Backend builds on; None means Blender's own."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
-from .shared import protocol
+import img23d_protocol as protocol
+
+from .run_layout import LayoutChoice
 
 
 @dataclass(frozen=True)
@@ -81,9 +84,21 @@ class Img23dSettings(bpy.types.PropertyGroup):
                     f"views hold no more detail")
     paint_steps: IntProperty(name="Paint Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     delight_steps: IntProperty(name="Delight Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
-
-    def names(self) -> list[str]:
-        return protocol.split_names(self.targets)
+    # Where the objects stand (layout.py). Kept in radians, shown in degrees.
+    fov: FloatProperty(  # type: ignore[valid-type]
+        name="Field of View", subtype="ANGLE", default=math.radians(protocol.JobOptions.fov_degrees),
+        min=math.radians(5), max=math.radians(170),
+        description="The camera's field of view across the picture's longer side. Wider: the picture spans "
+                    "more of the world, so the objects come out bigger and further apart. Used unless the "
+                    "depth model estimates one (Estimated)")
+    estimate_fov: BoolProperty(  # type: ignore[valid-type]
+        name="Estimated", default=True,
+        description="Use the depth model's estimate of the field of view when it makes one "
+                    "(Depth Anything V2 does not: then Field of View is used)")
+    ground: BoolProperty(  # type: ignore[valid-type]
+        name="Ground", default=True,
+        description="Objects whose bottoms lie on one floor in the picture stand on one ground plane; "
+                    "off: each keeps the height its depth gives, under a level camera")
 
     def job_options(self) -> "protocol.JobOptions":
         preset = QUALITY_PRESETS[self.quality]
@@ -94,9 +109,17 @@ class Img23dSettings(bpy.types.PropertyGroup):
             face_budget=self.face_budget or preset.face_budget,
             keep="all" if self.all_instances else "largest", texture=self.texture,
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
-            delight_steps=self.delight_steps or protocol.JobOptions.delight_steps)
+            delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
+            fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground)
         options.validate()
         return options
+
+    def fov_degrees(self) -> float:
+        return round(math.degrees(self.fov), 4)
+
+    def layout_choice(self) -> LayoutChoice:
+        """The layout settings as they are now: for Import Run and Re-layout."""
+        return LayoutChoice(self.fov_degrees(), self.estimate_fov, self.ground)
 
 
 classes = (Img23dSettings,)

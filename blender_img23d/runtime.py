@@ -6,8 +6,9 @@ is started until the artist asks for one) and torn down by ``shutdown()`` on unr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
+from .client.process import LaunchSettings
 from .client.session import BackendSession
 from .installer.task import InstallTask
 from .model_catalog import ModelCatalog
@@ -16,16 +17,26 @@ if TYPE_CHECKING:
     from .job_runner import JobRunner
 
 _session: BackendSession | None = None
+# Given by register(): the launch settings as the preferences say now. The runtime does not
+# import the preferences (they draw what the runtime holds; the import would close a cycle).
+_launch_settings: Callable[[], LaunchSettings] | None = None
 active_runner: "JobRunner | None" = None
 install_task: InstallTask | None = None     # the running or last backend install
 catalog = ModelCatalog()                    # the model manager's list, for the preferences
 
 
+def configure(launch_settings: Callable[[], LaunchSettings]) -> None:
+    """What the runtime needs from the add-on's settings; called when the add-on registers."""
+    global _launch_settings
+    _launch_settings = launch_settings
+
+
 def session() -> BackendSession:
     global _session
     if _session is None:
-        from . import preferences
-        _session = BackendSession(lambda: preferences.get().launch_settings())
+        if _launch_settings is None:
+            raise RuntimeError("the img23d runtime is used before the add-on registered it")
+        _session = BackendSession(_launch_settings)
     return _session
 
 

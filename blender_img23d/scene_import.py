@@ -1,29 +1,28 @@
 """Bringing one target's GLB into the scene as exactly one object, placed as in the picture.
 
 The glTF importer may create root empties and several mesh nodes; they are folded into one
-mesh object (transforms applied), named after the target, moved into the run's collection,
-sized and placed so that, seen from the front (-Y), the objects stand where their boxes were
-in the image: left to right, bottoms where the boxes' bottoms were.
+mesh object (transforms applied), named after the target and moved into the run's collection.
+Where it stands comes from the run's layout (``run_layout``, the shared ``layout`` math): at its
+distance, turned to face the camera as it did in the picture, scaled so that seen through the
+run's camera, which this module adds to the collection, it covers its box in the picture.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import bpy
-from mathutils import Matrix, Vector
+from mathutils import Euler, Matrix, Vector
 
-LAYOUT_HEIGHT = 2.0   # the picture's height in Blender units (metres)
+from img23d_protocol import layout
+
 PROP_PREFIX = "img23d_"
-
-
-@dataclass
-class Placement:
-    box: tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the original image
-    image_size: tuple[int, int]
+CAMERA_TAG = PROP_PREFIX + "camera"
+PREVIEW_LONG_SIDE = 1920   # the render size given to a picture's camera that becomes the scene's
 
 
 @dataclass
@@ -38,6 +37,7 @@ class TargetFile:
     seed: int | None = None
     run_dir: str = ""
     models: dict[str, str] | None = None
+    key: str = ""                          # its record's stem: its name in the run's layout
 
 
 class ImportFailed(Exception):
@@ -92,24 +92,25 @@ def _remove(objects: set[bpy.types.Object]) -> None:
             bpy.data.objects.remove(obj, do_unlink=True)
 
 
-def place(obj: bpy.types.Object, placement: Placement) -> None:
-    """Scale ``obj`` to fit its box and move it where the box was (front view, -Y)."""
-    width, height = placement.image_size
-    x0, y0, x1, y1 = placement.box
-    unit = LAYOUT_HEIGHT / height
+def place(obj: bpy.types.Object, scene_layout: Any, key: str) -> None:
+    """Stand ``obj`` where the layout puts ``key``: its bounds' bottom centre at the placement,
+    turned to face the camera, scaled to cover its box. Only the object's transform changes."""
     lo, hi = _bounds(obj)
-    size_x, size_z = hi.x - lo.x, hi.z - lo.z
-    fit = []
-    if size_x > 1e-9:
-        fit.append((x1 - x0) * unit / size_x)
-    if size_z > 1e-9:
-        fit.append((y1 - y0) * unit / size_z)
-    scale = min(fit) if fit else 1.0
-    centre = (lo + hi) / 2
-    # Scale about the mesh's own bounds, then put its bottom-centre where the box's is.
-    target = Vector((((x0 + x1) / 2 - width / 2) * unit, 0.0, (height - y1) * unit))
-    obj.scale = (scale, scale, scale)
-    obj.location = target - scale * Vector((centre.x, centre.y, lo.z))
+    placement = scene_layout.place(key, tuple(hi - lo))
+    rotation = Euler((0.0, 0.0, placement.yaw), "XYZ")
+    anchor = Vector((((lo.x + hi.x) / 2), (lo.y + hi.y) / 2, lo.z)) * placement.scale
+    anchor.rotate(rotation)
+    obj.scale = (placement.scale,) * 3
+    obj.rotation_mode = "XYZ"  # the glTF importer leaves quaternions, which would ignore the Euler angles
+    obj.rotation_euler = rotation
+    obj.location = Vector(placement.location) - anchor
+
+
+def single_layout(item: TargetFile) -> Any:
+    """A layout of this one target alone, from its box: for a mesh whose run has no layout."""
+    key = item.key or item.target
+    target = layout.LayoutTarget(key, tuple(float(v) for v in item.box or ()))
+    return layout.solve(tuple(item.image_size or ()), [target], layout.LayoutSettings())
 
 
 def _bounds(obj: bpy.types.Object) -> tuple[Vector, Vector]:
@@ -129,19 +130,58 @@ def tag(obj: bpy.types.Object, **values: Any) -> None:
         obj[PROP_PREFIX + key] = value
 
 
-def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetFile) -> bpy.types.Object:
+def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetFile,
+               scene_layout: Any = None) -> bpy.types.Object:
     """Import, place and tag one target. Raises ``ImportFailed``.
 
     The collection is asked for only once the import worked, so a run whose meshes all fail
-    leaves no empty collection behind.
+    leaves no empty collection behind. ``scene_layout`` is the run's (``run_layout.solve_run``);
+    without one, or without this target in it, the target is laid out alone from its box.
     """
     obj = import_glb(item.path, item.target or "img23d")
     collection_for().objects.link(obj)
-    if item.box and item.image_size:
-        place(obj, Placement(tuple(item.box), tuple(item.image_size)))  # type: ignore[arg-type]
+    if scene_layout is not None and item.key in scene_layout.anchors:
+        place(obj, scene_layout, item.key)
+    elif item.box and len(item.box) == 4 and item.image_size:
+        place(obj, single_layout(item), item.key or item.target)
     tag(obj, target=item.target, instance=item.instance, box=list(item.box or []), seed=item.seed,
         run=item.run_dir, models=item.models or {})
     return obj
+
+
+def ensure_camera(scene: bpy.types.Scene, collection: bpy.types.Collection, camera: Any, run_dir: str,
+                  name: str) -> bpy.types.Object:
+    """The run's camera in its collection, set to ``camera`` (a ``layout.Camera``): looking through
+    it shows the objects where they are in the picture. Made once per collection; it becomes the
+    scene's camera, with the picture's aspect ratio, only if the scene has none."""
+    obj = next((o for o in collection.objects if o.type == "CAMERA" and o.get(CAMERA_TAG)), None)
+    if obj is None:
+        obj = bpy.data.objects.new(name, bpy.data.cameras.new(name))
+        collection.objects.link(obj)
+        obj[CAMERA_TAG] = True
+        obj[PROP_PREFIX + "run"] = run_dir
+    set_camera(obj, camera)
+    if scene.camera is None:
+        scene.camera = obj
+        long_side = max(camera.width, camera.height)
+        scene.render.resolution_x = round(PREVIEW_LONG_SIDE * camera.width / long_side)
+        scene.render.resolution_y = round(PREVIEW_LONG_SIDE * camera.height / long_side)
+        scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
+    return obj
+
+
+def set_camera(obj: bpy.types.Object, camera: Any) -> None:
+    """Pose and lens of a Blender camera for a ``layout.Camera`` (its field of view across the
+    picture's longer side, whatever the render's aspect)."""
+    data = obj.data
+    data.type = "PERSP"
+    data.sensor_fit = camera.sensor_fit
+    data.angle = math.radians(camera.fov_degrees)
+    data.shift_x = data.shift_y = 0.0
+    obj.location = camera.location
+    obj.rotation_mode = "XYZ"
+    obj.rotation_euler = camera.rotation_euler
+    obj[PROP_PREFIX + "fov"] = camera.fov_degrees
 
 
 def run_collection(scene: bpy.types.Scene, name: str, existing: bpy.types.Collection | None = None

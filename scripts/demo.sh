@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
-.venv/bin/python -m img23d_backend.tiny_models >/dev/null
+.venv/bin/python -m img23d_backend.replicas >/dev/null
 exec .venv/bin/python scripts/main_job.py "$@"

@@ -6,7 +6,8 @@
 Runs Blender as a Python module (the same code as ``blender -b --python``): builds the
 extension zip, installs it into a private Blender user folder under ``--out``, points it at
 the backend's Python, runs ``bpy.ops.img23d.generate`` and writes ``<out>/scene.blend`` and a
-small Cycles (CPU) render ``<out>/preview.png``.
+small Cycles (CPU) render ``<out>/preview.png`` through the camera Generate adds to the run's
+collection, which sees the objects where the picture shows them.
 
 The backend's Python is ``--backend-python``, else ``$IMG23D_BACKEND_PYTHON``, else the
 repository's ``.venv``: the Blender running this script need not have the backend's packages.
@@ -86,27 +87,26 @@ def clear_default_objects(bpy) -> None:
         bpy.data.objects.remove(obj, do_unlink=True)
 
 
-def frame_and_render(bpy, objects: list, out: Path) -> Path:
-    """A camera in front of the objects, a sun, and a small Cycles CPU render."""
-    from mathutils import Vector
+PREVIEW_LONG_SIDE = 480
 
+
+def render_preview(bpy, objects: list, out: Path) -> Path:
+    """A small Cycles CPU render through the run's camera (the scene's camera once Generate ran
+    in a scene without one), lit by a sun, at the picture's aspect ratio."""
     scene = bpy.context.scene
-    points = [obj.matrix_world @ Vector(corner) for obj in objects for corner in obj.bound_box]
-    lo = Vector((min(p.x for p in points), min(p.y for p in points), min(p.z for p in points)))
-    hi = Vector((max(p.x for p in points), max(p.y for p in points), max(p.z for p in points)))
-    centre, size = (lo + hi) / 2, max((hi - lo).length, 0.1)
-    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    scene.collection.objects.link(camera)
-    camera.location = centre + Vector((size * 0.6, -size * 1.8, size * 0.5))
-    camera.rotation_euler = (centre - camera.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = camera
+    [collection] = {c for obj in objects for c in obj.users_collection}
+    cameras = [o for o in collection.objects if o.type == "CAMERA" and o.get("img23d_camera")]
+    if not cameras or scene.camera not in cameras:
+        raise RuntimeError(f"the run's collection {collection.name!r} has no camera of its own in use")
     sun = bpy.data.objects.new("Sun", bpy.data.lights.new("Sun", type="SUN"))
     sun.rotation_euler = (math.radians(50), 0, math.radians(30))
     scene.collection.objects.link(sun)
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"
     scene.cycles.samples = 16
-    scene.render.resolution_x, scene.render.resolution_y = 480, 360
+    width, height = scene.render.resolution_x, scene.render.resolution_y  # the picture's aspect
+    scene.render.resolution_x = round(PREVIEW_LONG_SIDE * width / max(width, height))
+    scene.render.resolution_y = round(PREVIEW_LONG_SIDE * height / max(width, height))
     scene.render.resolution_percentage = 100
     preview = out / "preview.png"
     scene.render.filepath = str(preview)
@@ -130,7 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         print("generate made no objects", file=sys.stderr)
         return 1
     blend = args.out.resolve() / "scene.blend"
-    preview = frame_and_render(bpy, objects, args.out.resolve())
+    try:
+        preview = render_preview(bpy, objects, args.out.resolve())
+    except RuntimeError as exc:
+        print(f"preview failed: {exc}", file=sys.stderr)
+        return 1
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
     sys.modules[ADDON_MODULE].runtime.shutdown()
     print(f"objects: {', '.join(sorted(o.name for o in objects))}")

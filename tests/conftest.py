@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from testdata import REPO  # noqa: E402  (tests/ is on sys.path: pytest puts conftest folders there)
+from testdata import REPO, SOURCE_PATHS, SOURCE_PYTHONPATH  # noqa: E402  (pytest puts tests/ on sys.path)
 
 # Nothing in the tests may reach the Hugging Face hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-sys.path.insert(0, str(REPO / "backend"))
+sys.path[0:0] = SOURCE_PATHS
 
 
 
@@ -24,7 +24,7 @@ def tiny_root() -> Path:
     prebuilt = os.environ.get("IMG23D_TINY_MODELS")
     if prebuilt and (Path(prebuilt) / "manifest.json").is_file():
         return Path(prebuilt)
-    from img23d_backend.tiny_models import ensure_tiny_models
+    from img23d_backend.replicas.build import ensure_tiny_models
 
     return ensure_tiny_models()
 
@@ -35,7 +35,7 @@ def backend_env(tiny_root: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"HF_HUB_OFFLINE": "1", "IMG23D_TINY_MODELS": str(tiny_root), "PYTHONUNBUFFERED": "1",
                 "OMP_NUM_THREADS": "2"})
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "backend"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([SOURCE_PYTHONPATH, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# This checkout's backend and protocol sources, for sys.path and a child process's PYTHONPATH:
+# environments are shared between checkouts, and their editable installs point at one of them.
+SOURCE_PATHS = [str(REPO / "protocol"), str(REPO / "backend")]
+SOURCE_PYTHONPATH = os.pathsep.join(SOURCE_PATHS)
 SHARED_DATA = REPO.parent / "shared" / "data"
 HOUSE = SHARED_DATA / "house_scene.png"
 PENGUIN = SHARED_DATA / "penguin_sign.png"

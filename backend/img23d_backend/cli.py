@@ -3,7 +3,8 @@
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
 Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
-2 the command line was wrong.
+2 the command line was wrong, 130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
+(see ``interrupts``: its run folder's manifest says ``cancelled``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS, Artifact,
+                             DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, OptionError,
+                             Progress, ProtocolError, SuggestRequest, check_budget_gb,
+                             names_from_text, validate_targets)
+
 from . import __version__, env_probe, probe_command
-from .models.registry import DEFAULT_SHAPE
-from .protocol import (VOLUME_DECODERS, Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions,
-                       Message, Progress, ProtocolError, split_names, validate_targets)
+from .interrupts import Interrupts, exit_code, raise_on_signals
+from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, SHAPE, model_set
+from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
+AUTO_TARGETS = "auto"  # --targets auto: the grounding model suggests the names first
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,36 +43,50 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--models", default="default", choices=("default", "tiny"),
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
-        p.add_argument("--grounding", default="2b", choices=("2b", "4b", "8b"), help="Qwen3-VL size")
-        p.add_argument("--shape", default=DEFAULT_SHAPE,
-                       help="Hunyuan3D-2 variant: 2mini-turbo (default, for 5 steps), 2mini, 2.0-turbo, 2.0 "
-                            "(the non-turbo ones want --steps 30)")
-        p.add_argument("--matting", default="birefnet", help="matting model")
+        p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
+        p.add_argument("--shape", default=DEFAULT_SHAPE, choices=tuple(SHAPE),
+                       help="Hunyuan3D-2 variant: the turbo ones (the default) are made for 5 steps, "
+                            "the others want --steps 30")
+        p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
-                       help="device memory the models may use (default: free memory minus 1 GB)")
+                       help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
+                            "(default: free memory minus 1 GB)")
         p.add_argument("--offline", action="store_true", help="never download; use the local cache only")
-        p.add_argument("--out", type=Path, default=DEFAULT_RUNS_DIR, help="folder that keeps one folder per run")
+        p.add_argument("--out", type=_folder_argument, default=DEFAULT_RUNS_DIR,
+                       help="folder that keeps one folder per run")
         p.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
 
     gen = sub.add_parser("generate", help="image + names -> one GLB per name")
     gen.add_argument("image", type=Path)
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; '
-                                                    "empty = the whole image as one object")
+                                                    "empty = the whole image as one object; "
+                                                    f"'{AUTO_TARGETS}' = the names the grounding model suggests "
+                                                    "(every instance of each)")
     common(gen)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--steps", type=int, default=JobOptions.steps)
-    gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution)
+    gen.add_argument("--seed", type=int, default=0, help=_allowed("seed"))
+    gen.add_argument("--steps", type=int, default=JobOptions.steps, help=_allowed("steps"))
+    gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
+                     help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
+                                                        "this machine cannot hold is refused"))
     gen.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
                      help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
-    gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale)
-    gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget)
+    gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale, help=_allowed("guidance_scale"))
+    gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget, help=_allowed("face_budget"))
     gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
-    gen.add_argument("--shape-batch", type=int, default=0, help="images per shape batch (0 = all at once)")
+    gen.add_argument("--shape-batch", type=int, default=0,
+                     help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
     gen.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
-    gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size, help="1024, 2048 or 4096")
-    gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps)
-    gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps)
+    gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
+                     help="side of the baked texture in pixels: " + _allowed(
+                         "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
+    gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
+    gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps, help=_allowed("delight_steps"))
+    gen.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                     help="the camera's field of view across the picture's longer side, in degrees "
+                          "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
+    gen.add_argument("--no-ground", action="store_true",
+                     help="do not stand the objects on one floor; each keeps the height its depth gives")
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -81,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _allowed(option: str, note: str = "") -> str:
+    """An option's range as the checks word it (protocol.OPTION_RANGES), a note, the default."""
+    return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
+
+
+def _folder_argument(text: str) -> Path:
+    # Path("") is ".": an empty --out would quietly put run folders in the current directory.
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give the folder that keeps the run folders")
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,24 +121,69 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "probe":
         return probe_command.run(args)
+    # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
+    interrupts = Interrupts().install()
+    try:
+        return _run(args, interrupts)
+    finally:
+        interrupts.restore()
+
+
+def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    try:
+        # Every usage error is found here, before anything is loaded, built or written.
+        check_arguments(args)
+    except ProtocolError as exc:
+        print(f"error: {_usage_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         engine = _engine(args)
-        if args.command == "generate":
-            return _generate(args, engine)
-        return _detect(args, engine)
+        if interrupts.signal is not None:
+            print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
+            return exit_code(interrupts.signal)
+        recover_interrupted(engine.settings.runs_dir)  # earlier runs killed mid-way say so, without debris
+        run_job = _generate if args.command == "generate" else _detect
+        return run_job(args, engine, interrupts)
     except ProtocolError as exc:
         print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILED
+
+
+# The command line's spelling of each option that JobOptions and check_budget_gb name.
+_FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
+          "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
+          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
+          "fov_degrees": "--fov",
+          "budget_gb": "--budget-gb"}
+
+
+def _usage_message(exc: ProtocolError) -> str:
+    if isinstance(exc, OptionError) and exc.option in _FLAGS:
+        return f"{_FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
+    return exc.message
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Raise ``ProtocolError(bad_request)`` for the first thing on the command line that is wrong;
+    fills ``args.options`` and ``args.names`` with the checked values."""
+    check_budget_gb(args.budget_gb)
+    out = args.out.expanduser()
+    if out.exists() and not out.is_dir():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
+    if args.command == "serve":
+        return
+    # "auto" is resolved by a suggest job once the engine is up (see _generate).
+    auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
+    args.names = None if auto else names_from_text(args.targets, "--targets")
+    if args.command == "detect" and not args.names:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
+    args.options = _options(args) if args.command == "generate" else JobOptions()
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from .engine import Engine, EngineSettings
-    from .models.registry import model_set
+    from .jobs import Engine, EngineSettings
 
     if args.models == "tiny":
         _ensure_tiny_models()
@@ -122,7 +200,7 @@ def _engine(args: argparse.Namespace) -> Any:
 
 def _ensure_tiny_models() -> None:
     """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
-    from .tiny_models import default_tiny_root, ensure_tiny_models
+    from .replicas.build import default_tiny_root, ensure_tiny_models
 
     root = default_tiny_root()
     try:
@@ -142,25 +220,41 @@ def _options(args: argparse.Namespace) -> JobOptions:
                          guidance_scale=args.guidance, face_budget=args.face_budget,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
-                         paint_steps=args.paint_steps, delight_steps=args.delight_steps)
+                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
+                         fov_degrees=args.fov, ground=not args.no_ground)
     options.validate()
     return options
 
 
-def _generate(args: argparse.Namespace, engine: Any) -> int:
-    from .engine import Job
+def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:
+    printer.finish()
+    print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+    if printer.run_dir:
+        print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
+    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+        return exit_code(interrupts.signal)
+    return EXIT_FAILED
 
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)),
-                              options=_options(args))
+
+def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
+    from .jobs import Job
+
+    names, options = args.names, args.options
+    if names is None:  # --targets auto
+        suggested = _suggest(args, engine, interrupts)
+        if suggested is None:
+            return EXIT_FAILED
+        names, every_instance = suggested
+        if every_instance:
+            options.keep = "all"
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options)
     printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
     try:
-        data = engine.generate(request, Job(id=request.id, emit=printer))
+        data = engine.generate(request, job)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        if printer.run_dir:
-            print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
-        return EXIT_FAILED
+        return _job_failed(exc, printer, interrupts)
     printer.finish()
     failed = 0
     for target in data["targets"]:
@@ -173,17 +267,38 @@ def _generate(args: argparse.Namespace, engine: Any) -> int:
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
-def _detect(args: argparse.Namespace, engine: Any) -> int:
-    from .engine import Job
+def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | None:
+    """The names the grounding model suggests (in a run folder of their own), and whether any
+    was seen more than once; None (after saying why) when it suggests nothing."""
+    from .jobs import Job
 
-    request = DetectRequest(id=_job_id(), image=str(args.image), targets=validate_targets(split_names(args.targets)))
+    request = SuggestRequest(id=_job_id(), image=str(args.image))
     printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
     try:
-        data = engine.detect(request, Job(id=request.id, emit=printer))
+        data = engine.suggest(request, job)
     except ProtocolError as exc:
         printer.finish()
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_FAILED
+        print(f"error: suggesting names failed: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return None
+    printer.finish()
+    every = bool(data["all_instances"])
+    print(f"suggested: {', '.join(data['names'])}" + (" (every instance)" if every else ""))
+    return validate_targets(data["names"]), every
+
+
+def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
+    from .jobs import Job
+
+    request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
+    printer = ProgressPrinter(sys.stderr)
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
+    try:
+        data = engine.detect(request, job)
+    except ProtocolError as exc:
+        return _job_failed(exc, printer, interrupts)
     printer.finish()
     for name, boxes in data["boxes"].items():
         if not boxes:
@@ -263,25 +378,26 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="img23d-backend %(levelname)s %(name)s: %(message)s")
     from . import failpoints
-    from .protocol import Error as ErrorEvent
 
     try:
         failpoints.hit("startup")
+        check_arguments(args)
         from .server import Server
         engine = _engine(args)
     except ProtocolError as exc:
         # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
-        out.write(ErrorEvent.from_exception(None, exc).to_line() + "\n")
+        out.write(Error.from_exception(None, exc).to_line() + "\n")
         out.flush()
-        return EXIT_FAILED
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
     except ImportError as exc:  # a broken or incomplete environment: name what is missing
         missing = getattr(exc, "name", None) or str(exc)
         error = ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
                               f"the backend's Python environment is missing {missing!r}: "
                               "run 'Install backend' again (it repairs the environment)", str(exc))
-        out.write(ErrorEvent.from_exception(None, error).to_line() + "\n")
+        out.write(Error.from_exception(None, error).to_line() + "\n")
         out.flush()
         return EXIT_FAILED
+    raise_on_signals()  # only now: the server's loop is what catches them
     code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload)).serve()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.

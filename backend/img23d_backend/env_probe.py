@@ -24,11 +24,13 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
+import img23d_protocol
+from img23d_protocol import ErrorCode, ProtocolError
+
 from . import failpoints
 from .models.cache import configured_specs
 from .models.oom import is_out_of_memory
 from .models.registry import ModelSet, ModelSpec
-from .protocol import ErrorCode, ProtocolError
 from .torch_env import prepare_torchvision, torchvision_stubbed
 
 log = logging.getLogger(__name__)
@@ -206,4 +208,6 @@ def report(names: Iterable[str], device: Any, models: str = "") -> ProbeReport:
 def summary() -> dict[str, Any]:
     """For the hello: the versions, and which probes have passed in this process."""
     return {**versions(), "torchvision_stubbed": torchvision_stubbed(),
-            "probes_passed": sorted({name for name, _device in _passed})}
+            "probes_passed": sorted({name for name, _device in _passed}),
+            # Which protocol this process speaks, and from where: the add-on's wheel, normally.
+            "img23d_protocol": img23d_protocol.__version__, "img23d_protocol_file": img23d_protocol.__file__}

@@ -8,9 +8,13 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
   hang    stop making progress, forever
   oom     raise MemoryError
   enospc  raise OSError(ENOSPC), a full disk
+  fill    the disk is full from here on: this and every later ``write*`` place raise ENOSPC
   exit    exit with status 3 at once
   missing-op  raise the RuntimeError of a compiled operator that did not load (named by the
           place's last dotted part), as a torchvision that does not match torch does
+
+``place:action@N`` acts from the N-th time the place is reached on (``write.glb:fill@2``: the
+first mesh is written, then the disk is full).
 
 Places: ``startup``, each stage name (``load``, ``grounding``, ``crop``, ``matting``,
 ``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
@@ -26,6 +30,8 @@ import signal
 import time
 
 ENV = "IMG23D_FAILPOINTS"
+_hits: dict[str, int] = {}
+_disk_full = False
 
 
 def _armed() -> dict[str, str]:
@@ -34,11 +40,26 @@ def _armed() -> dict[str, str]:
     return {place.strip(): action.strip() for place, action in pairs}
 
 
+def _no_space() -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device (failpoint)")
+
+
 def hit(place: str) -> None:
     """Fail here if a test armed this place; otherwise do nothing."""
-    action = _armed().get(place)
+    global _disk_full
+    armed = _armed()
+    if _disk_full and armed and place.startswith("write"):  # full until the test disarms it
+        raise _no_space()
+    action = armed.get(place)
     if action is None:
         return
+    action, _, start = action.partition("@")
+    _hits[place] = _hits.get(place, 0) + 1
+    if start and _hits[place] < int(start):
+        return
+    if action == "fill":
+        _disk_full = True
+        raise _no_space()
     if action == "kill":
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
         time.sleep(10)  # the signal is asynchronous on some platforms
@@ -48,7 +69,7 @@ def hit(place: str) -> None:
     elif action == "oom":
         raise MemoryError(f"failpoint {place}: out of memory")
     elif action == "enospc":
-        raise OSError(errno.ENOSPC, "No space left on device (failpoint)")
+        raise _no_space()
     elif action == "exit":
         os._exit(3)
     elif action == "missing-op":

@@ -3,24 +3,48 @@
 Everything downstream sees 8-bit RGB, or RGBA when the file has a real alpha channel,
 with EXIF rotation applied and the longer side at most ``MAX_SIDE``. Every way a file can
 be unusable ends here as ``image_unreadable`` with a sentence a user can act on.
+
+Memory stays near what the decoded pixels themselves take, in every mode: the format and size
+come from the header before anything else is read (a 4 GB file that is not an image costs
+nothing), the decoded size is checked against a limit in bytes (a 16-bit pixel is two bytes,
+an RGB pixel four in Pillow's storage), and a big image is converted to 8-bit RGB in bands of
+rows, each shrunk at once, never as a full-size copy in another mode. Pillow reads through a
+budget: a header may not go on for ever (a PNG chunk that claims 4 GB, a JPEG of junk read
+byte by byte), and decoding may not read much more than its pixels can need.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import psutil
+from PIL import Image, UnidentifiedImageError
 
-from .protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 
 MIN_SIDE = 16
-MAX_SIDE = 4096          # larger images are downscaled: models work at 1024 or less anyway
-MAX_PIXELS = 600_000_000  # refuse to decode beyond this (about 1.8 GB as RGB)
+MAX_SIDE = 4096                  # larger images are downscaled: models work at 1024 or less anyway
+MAX_DECODE_BYTES = 2_400_000_000  # refuse to decode beyond this (600 Mpx of RGB, 1.2 Gpx of 16-bit grey)
+BAND_PIXELS = 4_000_000          # pixels converted at a time when shrinking a big image
+HEADER_READ_BYTES = 64 << 20     # what reading a header may take (Pillow keeps all text chunks: 64 MB)
+HEADER_READ_CALLS = 1_000_000    # ... and in how many reads (a JPEG's junk is skipped a byte at a time)
+WHOLE_FILE_HEADER_BYTES = 1 << 30  # WebP's reader takes the whole file as its "header"
+
+# Bytes per pixel in Pillow's own storage; every mode not listed takes four.
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# EXIF orientation -> the transposition that shows the picture upright (as ImageOps.exif_transpose).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+_GREY_MODES = ("1", "L", "I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 @dataclass
@@ -52,15 +76,22 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
             previous_limit = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = None
             try:
-                image = _open_and_decode(path, max_side)
+                with open(path, "rb") as handle:
+                    image = _open_and_decode(path, _Budgeted(handle), max_side)
             finally:
                 Image.MAX_IMAGE_PIXELS = previous_limit
     except ProtocolError:
         raise
+    except _OverBudget as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is not an image file Pillow can read "
+                            f"({exc})", str(exc)) from exc
+    except PermissionError as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} cannot be read: permission denied",
+                            str(exc)) from exc
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is not an image file Pillow can read",
                             str(exc)) from exc
-    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # truncated or corrupt data
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} could not be decoded (damaged file?)",
                             str(exc)) from exc
     except MemoryError as exc:
@@ -68,74 +99,215 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
     return image
 
 
-def _open_and_decode(path: Path, max_side: int) -> LoadedImage:
-    # Read the bytes once: the hash and the decode see the same file even if it changes meanwhile.
-    data = path.read_bytes()
-    with Image.open(io.BytesIO(data)) as opened:
+def _open_and_decode(path: Path, handle: "_Budgeted", max_side: int) -> LoadedImage:
+    # Image.open reads only the header: whether it is an image, its format, mode and size.
+    whole_file_header = handle.peek_start(12)[8:12] == b"WEBP"
+    handle.allow(WHOLE_FILE_HEADER_BYTES if whole_file_header else HEADER_READ_BYTES, HEADER_READ_CALLS,
+                 "its header")
+    with Image.open(handle) as opened:
         width, height = opened.size
         if width < MIN_SIDE or height < MIN_SIDE:
             raise ProtocolError(ErrorCode.IMAGE_UNREADABLE,
                                 f"{path.name} is {width}x{height} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
-        if width * height > MAX_PIXELS:
-            raise ProtocolError(ErrorCode.IMAGE_UNREADABLE,
-                                f"{path.name} is {width}x{height} pixels; at most {MAX_PIXELS:,} pixels are read")
         source_mode = opened.mode
-        # EXIF orientations 5-8 turn the picture a quarter: boxes live in the turned frame.
-        turned = opened.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-        original_size = (height, width) if turned else (width, height)
         # JPEG can decode straight at a reduced scale: no full-size buffer for huge photos.
         opened.draft("RGB", (max_side, max_side))
+        _check_decode_size(path, opened)
+        # Only now: a PNG decodes all its pixels to find an EXIF chunk that follows them.
+        orientation = opened.getexif().get(0x0112, 1)
+        # EXIF orientations 5-8 turn the picture a quarter: boxes live in the turned frame.
+        original_size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+        # Compressed pixels take fewer bytes than decoded ones: twice that, and room for metadata.
+        handle.allow(handle.used + 2 * _decoded_bytes(opened) + HEADER_READ_BYTES, None, "its data")
         opened.load()
-        image = ImageOps.exif_transpose(opened)
-    if image.mode in _RESAMPLE_BEFORE_CONVERT:
-        # Shrink first: converting a huge grey image to RGB would triple its memory, and
-        # resampling three channels instead of one triples the time.
-        image = _downscale(image, max_side)
-    image = _to_8bit_rgb_or_rgba(image)
+        image = _shrink_to_8_bit(opened, max_side)
+    image = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
     has_alpha = image.mode == "RGBA" and _alpha_is_real(image)
     if image.mode == "RGBA" and not has_alpha:
         image = image.convert("RGB")
-    image = _downscale(image, max_side)
     scale = image.size[0] / original_size[0]
     return LoadedImage(image=image, source=path, original_size=original_size, scale=scale,
-                       has_alpha=has_alpha, source_mode=source_mode, sha256=hashlib.sha256(data).hexdigest())
+                       has_alpha=has_alpha, source_mode=source_mode, sha256=_sha256(handle))
 
 
-# Modes Pillow resamples with the requested filter and that need no rescaling of values.
-_RESAMPLE_BEFORE_CONVERT = ("L", "LA", "RGB", "RGBA")
+def _decoded_bytes(opened: Image.Image) -> int:
+    width, height = opened.size  # after draft(): what will really be decoded
+    return width * height * _STORAGE_BYTES.get(opened.mode, 4)
 
 
-def _downscale(image: Image.Image, max_side: int) -> Image.Image:
-    longest = max(image.size)
-    if longest <= max_side:
-        return image
-    factor = max_side / longest
-    new_size = (max(1, round(image.size[0] * factor)), max(1, round(image.size[1] * factor)))
-    # reducing_gap=2 (Pillow's thumbnail default): an integer box reduce first, then Lanczos.
-    return image.resize(new_size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+def _check_decode_size(path: Path, opened: Image.Image) -> None:
+    """Refuse, before decoding, an image whose pixels would not fit: by bytes, not pixels."""
+    width, height = opened.size
+    needed = _decoded_bytes(opened)
+    what = f"{path.name} is {width}x{height} pixels of {opened.mode} ({_amount(needed)} decoded)"
+    if needed > MAX_DECODE_BYTES:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; at most {_amount(MAX_DECODE_BYTES)} are read")
+    available = psutil.virtual_memory().available
+    if 2 * needed > available:  # the pixels, and room to shrink them
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; only {_amount(available)} of memory are free")
 
 
-def _to_8bit_rgb_or_rgba(image: Image.Image) -> Image.Image:
+def _amount(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size:,} bytes"
+
+
+def _sha256(handle: "_Budgeted") -> str:
+    # The same open file Pillow decoded: the same bytes even if the path was replaced meanwhile.
+    raw = handle.raw
+    raw.seek(0)
+    digest = hashlib.sha256()
+    while chunk := raw.read(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _OverBudget(Exception):
+    """Reading the file went past what its header (or its pixels) can need."""
+
+
+class _Budgeted(io.RawIOBase):
+    """The image file as Pillow reads it, with a limit on bytes and reads.
+
+    No ``name`` and no ``fileno``: Pillow then reads through ``read`` and never maps the file
+    or hands its descriptor to a C library, so every byte passes the budget."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self.raw = raw
+        self.used = 0
+        self._calls = 0
+        self._max_bytes: int | None = None
+        self._max_calls: int | None = None
+        self._what = ""
+
+    def allow(self, max_bytes: int | None, max_calls: int | None, what: str) -> None:
+        self._max_bytes, self._max_calls, self._calls, self._what = max_bytes, max_calls, 0, what
+
+    def peek_start(self, size: int) -> bytes:
+        position = self.raw.tell()
+        self.raw.seek(0)
+        start = self.raw.read(size)
+        self.raw.seek(position)
+        return start
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._calls += 1
+        if self._max_calls is not None and self._calls > self._max_calls:
+            raise _OverBudget(f"{self._what} takes more than {self._max_calls:,} reads")
+        if self._max_bytes is not None:
+            left = self._max_bytes - self.used
+            if size is None or size < 0 or size > left:
+                # One byte more than allowed, so a file that ends exactly at the limit still reads.
+                data = self.raw.read(left + 1)
+                if len(data) > left:
+                    raise _OverBudget(f"{self._what} goes on past {_amount(self._max_bytes)}")
+                self.used += len(data)
+                return data
+        data = self.raw.read(size)
+        self.used += len(data)
+        return data
+
+    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+        line = bytearray()
+        while size is None or size < 0 or len(line) < size:
+            byte = self.read(1)
+            if not byte:
+                break
+            line += byte
+            if byte == b"\n":
+                break
+        return bytes(line)
+
+
+# --- shrinking and converting --------------------------------------------------------------------
+
+def _shrink_to_8_bit(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` as 8-bit L, RGB or RGBA (L becomes RGB last), longer side at most ``max_side``.
+
+    The image is converted in bands of rows, each box-reduced at once by a whole factor (rows in
+    multiples of it, so the result equals reducing the whole) that leaves at most twice the
+    target; Lanczos takes that to the final size. No full-size copy in another mode exists.
+    """
+    width, height = image.size
+    longest = max(width, height)
+    levels = _grey_levels(image)
+    reduce_by = max(1, math.ceil(longest / (2 * max_side)))
+    rows = reduce_by * max(1, BAND_PIXELS // (width * reduce_by))
+    reduced: Image.Image | None = None
+    for top in range(0, height, rows):
+        band = _to_8_bit(image.crop((0, top, width, min(height, top + rows))), levels)
+        band = band.reduce(reduce_by) if reduce_by > 1 else band
+        if reduced is None:
+            reduced = Image.new(band.mode, (math.ceil(width / reduce_by), math.ceil(height / reduce_by)))
+        reduced.paste(band, (0, top // reduce_by))
+    assert reduced is not None
+    if longest > max_side:
+        factor = max_side / longest
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        reduced = reduced.resize(size, Image.Resampling.LANCZOS)
+    return _rgb(reduced)
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image.convert("RGB") if image.mode == "L" else image
+
+
+def _grey_levels(image: Image.Image) -> tuple[float, float] | None:
+    """The value range that maps to 0..255 for 16/32-bit and float grey, from the whole image."""
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16/32-bit grey: scale to 8 bits by the actual range of the format, not by clipping.
-        array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
-        grey = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
+    if mode.startswith("I;16"):
+        return 0.0, 65535.0  # scale by the format's range, not by clipping
+    if mode == "I":
+        low, high = image.getextrema()
+        return 0.0, 65535.0 if high > 255 else 255.0  # 32-bit ints: as 16-bit when they use the range
     if mode == "F":
-        array = np.asarray(image, dtype=np.float64)
-        lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
-        span = hi - lo if hi > lo else 1.0
-        grey = np.clip((np.nan_to_num(array, nan=lo) - lo) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
+        low, high = math.inf, -math.inf
+        width, height = image.size
+        rows = max(1, BAND_PIXELS // width)
+        for top in range(0, height, rows):  # band by band: NaN-aware, no full-size float64 copy
+            band = np.asarray(image.crop((0, top, width, min(height, top + rows))), dtype=np.float32)
+            if np.isfinite(band).any():
+                low = min(low, float(np.nanmin(band)))
+                high = max(high, float(np.nanmax(band)))
+        return (low, high) if low <= high else (0.0, 1.0)
+    return None
+
+
+def _to_8_bit(image: Image.Image, levels: tuple[float, float] | None) -> Image.Image:
+    """One image (or band) as 8-bit L (grey modes), RGB or RGBA."""
+    mode = image.mode
+    if levels is not None:
+        low, high = levels
+        array = np.asarray(image, dtype=np.float64)  # a band at a time: bounded
+        span = high - low if high > low else 1.0
+        grey = np.clip((np.nan_to_num(array, nan=low) - low) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L")
+    if mode in ("L", "RGB", "RGBA"):
+        return image
+    if mode in _GREY_MODES:  # "1": grey levels appear where pixels are averaged
+        return image.convert("L")
     if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode in ("LA", "PA", "RGBa", "La"):
-        image = image.convert("RGBA")
-    if image.mode not in ("RGB", "RGBA"):
-        image = image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-    return image
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if mode in _ALPHA_MODES:
+        return image.convert("RGBA")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
 
 
 def _alpha_is_real(image: Image.Image) -> bool:

@@ -11,8 +11,10 @@ import argparse
 import json
 import sys
 
+from img23d_protocol import ErrorCode, ProtocolError, plain
+
 from . import env_probe
-from .protocol import ErrorCode, ProtocolError, plain
+from .models.registry import model_set
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -26,8 +28,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    from .engine import pick_device
-    from .models.registry import model_set
+    from .device import pick_device
 
     try:
         device = pick_device(args.device)

@@ -5,6 +5,11 @@ Each job gets its own folder, ``<runs dir>/<UTC timestamp>-<image stem>``, never
 so a job that stops half way (failure, cancel, killed process) leaves a folder whose
 ``manifest.json`` says how far it got. Target names become file names only through
 ``safe_stem``; every path is checked to stay inside the folder.
+
+Every ending closes the manifest, even on a full disk: each running job keeps a small
+preallocated reserve file, and the final manifest is written into those blocks (no new
+space needed) when an ordinary write finds no room. Leftovers of writes cut short by a
+killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``.
 """
 
 from __future__ import annotations
@@ -15,20 +20,28 @@ import json
 import logging
 import os
 import re
+import shutil
 import tempfile
+import threading
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
+
 from . import failpoints
-from .protocol import ErrorCode, ProtocolError, dumps
+
+log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
 _MAX_STEM = 60
+TMP_PREFIX = RUN_TEMP_PREFIX
+RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
+RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
 # mkstemp creates files readable by the owner only; run files are the user's ordinary files.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -81,6 +94,8 @@ class TargetRecord:
     textured: bool = False
     error: dict[str, str] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
+    depth: dict[str, Any] | None = None       # its depth statistic (stages/depth.DepthStat), once measured
+    placement: dict[str, Any] | None = None   # where its mesh stands (layout.Placement), once written
 
 
 @dataclass
@@ -103,6 +118,7 @@ class Manifest:
     model_counters: dict[str, Any] = field(default_factory=dict)
     records: list[TargetRecord] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
@@ -118,11 +134,18 @@ class RunFolder:
         self.root = root
         self.manifest = manifest
         self._stems: set[str] = set()
+        # The job's thread and a closing thread (the server at exit, a signal) may both write
+        # the manifest: one at a time, and nothing after the final one.
+        self._manifest_lock = threading.RLock()
+        self.closed = False
 
     @classmethod
     def create(cls, runs_dir: Path, image_name: str, manifest: Manifest) -> "RunFolder":
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         base = f"{stamp}-{safe_stem(Path(image_name).stem)[:40]}"
+        if runs_dir.exists() and not runs_dir.is_dir():
+            raise ProtocolError(ErrorCode.DISK, f"cannot create a run folder in {runs_dir}: it is a file, "
+                                                "not a folder")
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
             for attempt in range(1, 1000):
@@ -131,12 +154,27 @@ class RunFolder:
                     candidate.mkdir()  # not exist_ok: an existing folder is never reused
                 except FileExistsError:
                     continue
-                run = cls(candidate, manifest)
-                run.save_manifest()
-                return run
+                break
+            else:
+                raise ProtocolError(ErrorCode.DISK, f"could not find a free run folder name in {runs_dir}")
         except OSError as exc:
             raise disk_error(exc, f"cannot create a run folder in {runs_dir}") from exc
-        raise ProtocolError(ErrorCode.DISK, f"could not find a free run folder name in {runs_dir}")
+        run = cls(candidate, manifest)
+        try:
+            run._reserve(RESERVE_MIN_BYTES, required=True)
+        except OSError as exc:  # not even 1 MiB free: nothing could say how this job ended
+            shutil.rmtree(candidate, ignore_errors=True)
+            raise disk_error(exc, f"cannot create a run folder in {runs_dir}") from exc
+        try:
+            run.save_manifest()
+        except ProtocolError as exc:
+            run.manifest.errors.append({"code": exc.code.value, "message": exc.message, "detail": exc.detail})
+            try:
+                run.finish("failed")  # through the reserve: the folder says why the job never started
+            except ProtocolError:  # not even that: an empty folder would only puzzle whoever finds it
+                shutil.rmtree(candidate, ignore_errors=True)
+            raise exc
+        return run
 
     def unique_stem(self, target: str, instance: int) -> str:
         """A stem for one target instance, distinct from every other in this run."""
@@ -160,7 +198,7 @@ class RunFolder:
         final = self.path(relative)
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=final.suffix)
+            fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=TMP_PREFIX, suffix=final.suffix)
             os.close(fd)
             tmp = Path(tmp_name)
             try:
@@ -184,15 +222,103 @@ class RunFolder:
         return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG"))
 
     def save_manifest(self) -> Path:
-        return self.write_json("manifest.json", asdict(self.manifest))
+        """Rewrite the manifest as the job stands; after ``finish`` it never changes again."""
+        with self._manifest_lock:
+            path = self.path("manifest.json")
+            if self.closed:
+                return path
+            text = self._manifest_text()
+            self._reserve(2 * len(text.encode("utf-8")))  # room to close it, whatever comes
+            self.write_bytes_with("manifest.json", lambda p: p.write_text(text, encoding="utf-8"))
+            return path
 
     def relative(self, path: Path) -> str:
         return path.resolve().relative_to(self.root.resolve()).as_posix()
 
     def finish(self, status: str) -> None:
-        self.manifest.status = status
-        self.manifest.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        self.save_manifest()
+        """Close the manifest with a final status, even when the disk has no free byte left."""
+        with self._manifest_lock:
+            if self.closed:
+                return
+            self.manifest.status = status
+            self.manifest.finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            try:
+                self.write_bytes_with("manifest.json", lambda p: p.write_text(self._manifest_text(),
+                                                                              encoding="utf-8"))
+            except ProtocolError as exc:
+                if not self._write_into_reserve():
+                    raise
+                log.warning("%s: the final manifest went into the reserved space (%s)", self.root, exc.message)
+            self.closed = True
+            self._release_reserve()
+
+    # -- the reserve: room for the final manifest when the disk is full -----------------------------
+
+    def _manifest_text(self) -> str:
+        return dumps(asdict(self.manifest), indent=2) + "\n"
+
+    def _reserve(self, size: int, required: bool = False) -> None:
+        """Make sure the reserve file holds at least ``size`` bytes of allocated blocks.
+
+        ``required`` (when the folder is created): raise OSError when there is no room. Later
+        growth is best effort: the reserve already there holds any ordinary manifest."""
+        reserve = self.root / RESERVE_NAME
+        size = max(size, RESERVE_MIN_BYTES)
+        try:
+            if reserve.exists() and reserve.stat().st_size >= size:
+                return
+            with open(reserve, "ab") as handle:
+                _allocate(handle, size)
+        except OSError as exc:
+            if required:
+                raise
+            log.warning("%s: could not grow the reserve file: %s", self.root, exc)
+
+    def _write_into_reserve(self) -> bool:
+        """Write the manifest over the reserve's own blocks and rename it into place: neither
+        needs a free block. False when there is no reserve (or the text does not fit in it)."""
+        reserve = self.root / RESERVE_NAME
+        data = self._manifest_text().encode("utf-8")
+        try:
+            if reserve.stat().st_size < len(data):
+                return False
+            with open(reserve, "r+b") as handle:
+                handle.write(data)
+                handle.truncate(len(data))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(reserve, _FILE_MODE)
+            os.replace(reserve, self.root / "manifest.json")
+        except OSError as exc:
+            log.error("%s: could not write the final manifest even into the reserve: %s", self.root, exc)
+            return False
+        return True
+
+    def _release_reserve(self) -> None:
+        try:
+            (self.root / RESERVE_NAME).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("%s: could not remove the reserve file: %s", self.root, exc)
+
+
+def _allocate(handle: Any, size: int) -> None:
+    """Allocate real blocks (not a sparse hole) for the first ``size`` bytes of ``handle``."""
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(handle.fileno(), 0, size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+    # No fallocate here: write the bytes. Random ones, so a compressing filesystem keeps them.
+    handle.seek(0, os.SEEK_END)
+    missing = size - handle.tell()
+    while missing > 0:
+        chunk = os.urandom(min(missing, 1 << 16))
+        handle.write(chunk)
+        missing -= len(chunk)
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def disk_error(exc: OSError, message: str) -> ProtocolError:
@@ -209,7 +335,8 @@ INTERRUPTED_MESSAGE = ("the backend stopped while this job ran (killed, crashed 
 
 
 def recover_interrupted(runs_dir: Path) -> list[Path]:
-    """Mark runs left "running" by a backend that no longer exists as "interrupted".
+    """Mark runs left "running" by a backend that no longer exists as "interrupted", and remove
+    what killed writes left behind in every run that no live backend is writing.
 
     A killed backend cannot write its own epitaph; the next one writes it, so every run folder
     ends with a manifest that says what happened. Returns the folders it marked.
@@ -224,10 +351,15 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
             data = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # unreadable manifests are left exactly as they are
-        if not isinstance(data, dict) or data.get("status") != "running":
+        if not isinstance(data, dict):
             continue
+        running = data.get("status") == "running"
         pid = data.get("pid")
-        if isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)):
+        if running and isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)):
+            continue  # a live job: its temporary files are its own
+        # The reserve of a dead run stays until its manifest is closed: it may be the only room.
+        remove_leftovers(manifest_path.parent, keep_reserve=running)
+        if not running:
             continue
         try:
             run = RunFolder(manifest_path.parent, Manifest.from_dict(data))
@@ -237,7 +369,25 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
         try:
             run.finish("interrupted")
         except ProtocolError as exc:
-            logging.getLogger(__name__).warning("could not mark %s as interrupted: %s", run.root, exc)
+            log.warning("could not mark %s as interrupted: %s", run.root, exc)
             continue
         marked.append(run.root)
     return marked
+
+
+def remove_leftovers(root: Path, keep_reserve: bool = False) -> list[Path]:
+    """Delete the temporary files of writes that never finished (``.tmp-*``, from a process
+    killed mid-write) and, unless ``keep_reserve``, the reserve file, anywhere in the run
+    folder ``root``. Symbolic links are not followed. Returns what was removed."""
+    removed: list[Path] = []
+    for folder, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            if name.startswith(TMP_PREFIX) or (name == RESERVE_NAME and not keep_reserve):
+                path = Path(folder) / name
+                try:
+                    path.unlink()
+                except OSError as exc:
+                    log.warning("could not remove %s: %s", path, exc)
+                    continue
+                removed.append(path)
+    return removed

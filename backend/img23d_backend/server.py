@@ -11,15 +11,20 @@ import logging
 import threading
 from typing import Any, BinaryIO, Callable, TextIO
 
+from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
+                             ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
+                             REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                             check_peer_hello, decode, request_id_of)
+
 from . import __version__, env_probe
-from .engine import Engine, Job
+from .jobs import Engine, Job
+from .interrupts import Interrupted, exit_code
+from .models.cache import delete_model, find_spec, hub_cache_dir, list_models, model_id
+from .models.download import download
+from .models.hub import offline_requested
 from .models.memory import device_memory
 from .runs import recover_interrupted
 from .warmup import start_warm_up
-from .protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                       ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
-                       REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest,
-                       check_peer_hello, decode, request_id_of)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +64,7 @@ class Server:
         self._output_broken = False
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
-            RetextureRequest: self._on_job,
+            RetextureRequest: self._on_job, SuggestRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
         }
@@ -83,12 +88,20 @@ class Server:
         info = self.engine.describe()
         self.send(Hello(role="backend", version=__version__, device=info["device"],
                         device_name=info["device_name"], memory=info["memory"], models=info["models"],
-                        environment=env_probe.summary()))
+                        environment=env_probe.summary(), limits=info["limits"]))
 
     # -- the loop --------------------------------------------------------------------------
 
     def serve(self) -> int:
-        """Read requests until end of input or ``shutdown``; return the process exit code."""
+        """Read requests until end of input, ``shutdown`` or a signal; return the exit code."""
+        try:
+            return self._serve()
+        except Interrupted as exc:  # SIGTERM, or Ctrl-C in the terminal Blender was started from
+            log.info("%s: stopping", exc)
+            self._stop_job(wait=EXIT_GRACE_SECONDS, reason=f"the backend was stopped by {exc}")
+            return exit_code(exc.signum)
+
+    def _serve(self) -> int:
         self.send_hello()
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=recover_interrupted, args=(self.engine.settings.runs_dir,),
@@ -142,7 +155,8 @@ class Server:
     def _run_job(self, request: Message, job: Job) -> None:
         runners: dict[type, Callable[[Any, Job], dict[str, Any]]] = {
             GenerateRequest: self.engine.generate, DetectRequest: self.engine.detect,
-            RetextureRequest: self.engine.retexture, DownloadRequest: self._download}
+            RetextureRequest: self.engine.retexture, SuggestRequest: self.engine.suggest,
+            DownloadRequest: self._download}
         try:
             data = runners[type(request)](request, job)
             result: Message = Result(id=job.id, ok=True, data=data)
@@ -177,13 +191,11 @@ class Server:
     # -- the model manager ------------------------------------------------------------------
 
     def _offline(self) -> bool:
-        from .models.hub import offline_requested
 
         offline = self.engine.settings.offline
         return offline_requested() if offline is None else offline
 
     def _model_list(self) -> dict[str, Any]:
-        from .models.cache import hub_cache_dir, list_models
 
         return {"models": [entry.to_dict() for entry in list_models(self.engine.settings.models)],
                 "offline": self._offline(), "cache_dir": str(hub_cache_dir())}
@@ -193,8 +205,6 @@ class Server:
         return True
 
     def _download(self, request: DownloadRequest, job: Job) -> dict[str, Any]:
-        from .models.cache import find_spec, model_id
-        from .models.download import download
 
         spec = find_spec(self.engine.settings.models, request.model)
 
@@ -205,7 +215,6 @@ class Server:
         return {"model": model_id(spec), "path": str(folder), **self._model_list()}
 
     def _on_delete(self, request: DeleteRequest) -> bool:
-        from .models.cache import delete_model
 
         with self._job_lock:
             # A job may be reading the very files; a download may be writing them.

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ..shared import backend_source_dir, protocol
+import img23d_protocol as protocol
+
+from ..paths import backend_source_dir, protocol_wheel
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -116,8 +118,10 @@ class BackendProcess:
         # Blender sets PYTHONHOME/PYTHONPATH for its own interpreter; they would break another one.
         for name in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE"):
             env.pop(name, None)
-        # The add-on runs the backend code it was shipped with, with the environment's packages.
-        env["PYTHONPATH"] = str(backend_source_dir())
+        # The add-on runs the backend code it was shipped with, with the environment's packages,
+        # and the protocol's wheel itself on the path (a pure-Python wheel imports as a zip):
+        # the backend speaks exactly the protocol this add-on speaks, whatever the environment has.
+        env["PYTHONPATH"] = os.pathsep.join([str(backend_source_dir()), str(protocol_wheel())])
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONNOUSERSITE"] = "1"
         env.update(self.settings.extra_env)

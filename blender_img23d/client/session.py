@@ -16,7 +16,8 @@ from collections import deque
 from enum import Enum
 from typing import Any, Callable
 
-from ..shared import protocol
+import img23d_protocol as protocol
+from . import limits
 from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
 
 ErrorCode = protocol.ErrorCode
@@ -84,6 +85,13 @@ class BackendSession:
         if self.process is not None:
             self.process.stop(timeout=1.0)
             self.process = None
+
+    def current_hello(self) -> Any:
+        """The hello of a backend that is up with the current preferences; None when the next
+        job would start another one (whose limits are not known yet)."""
+        if self.state not in (State.READY, State.BUSY) or self.process is None or not self.process.alive:
+            return None
+        return self.hello if self.process.settings == self._settings() else None
 
     def wait_ready(self, timeout: float = HELLO_TIMEOUT, poll: float = 0.05) -> None:
         """Block until the handshake is done (scripts and background mode only)."""
@@ -252,6 +260,16 @@ class BackendSession:
         except ProtocolError as exc:
             return self._lost(exc.message)
         if self._queued is not None:
+            # A job that started this backend: the panel could not check it against its limits.
+            refused = limits.refusal(self._queued, hello)
+            if refused is not None:
+                error = protocol.Error(id=self._queued.id, code=ErrorCode.OUT_OF_MEMORY.value, message=refused)
+                self._queued = None
+                if error.id in self._awaiting:
+                    self.replies[error.id] = error
+                self._note(refused)
+                self._job_done()
+                return [hello, error]
             try:
                 self._send_job(self._queued)
             except ProtocolError as exc:

@@ -13,6 +13,7 @@ without that ``__init__``. Exit codes: 0 installed, 1 a step failed, 2 bad argum
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 import sys
 import types
@@ -26,10 +27,14 @@ def load_addon_package(folder: Path | None = None) -> types.ModuleType:
     """Register the add-on's folder as a package whose ``__init__`` is never run."""
     if PACKAGE in sys.modules:
         return sys.modules[PACKAGE]
+    folder = folder or Path(__file__).resolve().parents[1]
     package = types.ModuleType(PACKAGE)
-    package.__path__ = [str(folder or Path(__file__).resolve().parents[1])]
+    package.__path__ = [str(folder)]
     package.__package__ = PACKAGE
     sys.modules[PACKAGE] = package
+    # Outside Blender nobody installed the add-on's wheels: the protocol's imports as a zip.
+    paths = importlib.import_module(f"{PACKAGE}.paths")
+    sys.path.append(str(paths.protocol_wheel()))
     return package
 
 
@@ -72,9 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     log = args.log or target.with_name(target.name + ".install.log")
     from importlib import import_module
 
-    shared = import_module(f"{PACKAGE}.shared")
+    paths = import_module(f"{PACKAGE}.paths")
     try:
-        result = installer.install(target, shared.backend_source_dir(), python=args.python, torch=choice,
+        result = installer.install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
+                                   torch=choice,
                                    pip_args=shlex.split(args.pip_args), log_path=log, progress=_Printer())
     except installer.InstallError as exc:
         print(f"\n{exc}", file=sys.stderr)

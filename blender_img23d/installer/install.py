@@ -26,6 +26,10 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Callable
 
+import img23d_protocol as protocol
+
+from ..client.process import LaunchSettings
+from ..client.session import BackendSession, State
 from .commands import Cancelled, capture, run_logged
 from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python, run_probes
 from .torch_choice import TorchChoice
@@ -100,14 +104,16 @@ class InstallResult:
         return text + "".join(f"; but {warning}" for warning in self.warnings)
 
 
-def install(target_env: Path, backend_source: Path, *, python: Path | None = None, torch: TorchChoice,
+def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, python: Path | None = None,
+            torch: TorchChoice,
             pip_args: list[str] | None = None, log_path: Path, progress: Progress | None = None,
             cancel: Callable[[], bool] | None = None, verify_timeout: float = VERIFY_TIMEOUT) -> InstallResult:
     """Create or repair the environment at ``target_env``; see the module's docstring."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("", encoding="utf-8")  # one log per install; appended to, as the backend appends too
     with open(log_path, "a", encoding="utf-8", errors="replace") as log:
-        run = _Run(target_env.expanduser().absolute(), backend_source, Path(python or sys.executable), torch,
+        run = _Run(target_env.expanduser().absolute(), backend_source, protocol_wheel, Path(python or sys.executable),
+                   torch,
                    list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
                    verify_timeout)
         return run.all_steps()
@@ -116,10 +122,11 @@ def install(target_env: Path, backend_source: Path, *, python: Path | None = Non
 class _Run:
     """One install: the steps in order, with the state they hand to each other."""
 
-    def __init__(self, env: Path, source: Path, python: Path, torch: TorchChoice, pip_args: list[str],
-                 log: IO[str], log_path: Path, progress: Progress, cancel: Callable[[], bool],
+    def __init__(self, env: Path, source: Path, protocol_wheel: Path, python: Path, torch: TorchChoice,
+                 pip_args: list[str], log: IO[str], log_path: Path, progress: Progress, cancel: Callable[[], bool],
                  verify_timeout: float) -> None:
         self.env, self.source, self.python, self.torch = env, source, python, torch
+        self.protocol_wheel = protocol_wheel
         self.pip_args, self.log, self.log_path = pip_args, log, log_path
         self.progress, self.cancel, self.verify_timeout = progress, cancel, verify_timeout
         self.env_python = env_python(env)
@@ -252,15 +259,14 @@ class _Run:
         for name in ("pyproject.toml", "README.md", "requirements.txt"):
             if (self.source / name).is_file():
                 shutil.copy2(self.source / name, copy / name)
+        # The protocol first: the backend declares it, and it is the add-on's own wheel.
+        self._pip("install", "--no-deps", "--force-reinstall", str(self.protocol_wheel))
         self._pip("install", "--no-deps", "--force-reinstall", str(copy))
 
     def _verify(self) -> object:
         """Run the backend's environment probes, then start it the way the add-on does and wait
         for its hello."""
         self._check_probes()
-        from ..client.process import LaunchSettings
-        from ..client.session import BackendSession, State
-        from ..shared import protocol
 
         with tempfile.TemporaryDirectory(prefix="img23d-verify-") as runs:
             settings = LaunchSettings(python=self.env_python, runs_dir=Path(runs), models="tiny", device="auto",

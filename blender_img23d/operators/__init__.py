@@ -1,6 +1,6 @@
 """Operators: thin adapters that read the scene's inputs, call the client, and report."""
 
-from . import backend, detect, generate, import_run, install, models, retexture
+from . import backend, detect, generate, import_run, install, models, relayout, retexture, suggest
 
-classes = (*generate.classes, *detect.classes, *backend.classes, *import_run.classes, *install.classes,
-           *models.classes, *retexture.classes)
+classes = (*generate.classes, *detect.classes, *suggest.classes, *backend.classes, *import_run.classes,
+           *relayout.classes, *install.classes, *models.classes, *retexture.classes)

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import bpy
 
-from ..shared import protocol
+import img23d_protocol as protocol
+
+from .. import preferences
+from ..client import limits
+from ..client.session import BackendSession
 
 
 class InputError(Exception):
@@ -24,6 +28,8 @@ def image_file(context: bpy.types.Context) -> tuple[Path, str]:
     if not settings.image_path.strip():
         raise InputError("No image file chosen: pick one in the img23d panel")
     path = Path(bpy.path.abspath(settings.image_path))
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image file: pick an image file in the img23d panel")
     if not path.is_file():
         raise InputError(f"Image file not found: {path}")
     return path, path.stem
@@ -35,7 +41,6 @@ def _datablock_file(image: bpy.types.Image) -> Path:
         path = Path(bpy.path.abspath(image.filepath))
         if path.is_file():
             return path
-    from .. import preferences
     folder = preferences.get().launch_settings().runs_dir / "_inputs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bpy.path.clean_name(image.name)}.png"
@@ -54,14 +59,42 @@ def _datablock_file(image: bpy.types.Image) -> Path:
 
 
 def names(context: bpy.types.Context) -> list[str]:
+    settings = context.scene.img23d
     try:
-        return protocol.validate_targets(context.scene.img23d.names())
+        return protocol.names_from_text(settings.targets, settings.bl_rna.properties["targets"].name)
     except protocol.ProtocolError as exc:
         raise InputError(exc.message) from exc
 
 
 def options(context: bpy.types.Context) -> "protocol.JobOptions":
+    settings = context.scene.img23d
     try:
-        return context.scene.img23d.job_options()
+        return settings.job_options()
+    except protocol.OptionError as exc:
+        # Name the field as the panel shows it ("Texture Size"), with the range the backend allows.
+        field = settings.bl_rna.properties.get(exc.option)
+        label = field.name if field is not None else exc.option
+        raise InputError(f"{label} {exc.value!r} is out of range: it must be {exc.allowed}") from exc
     except protocol.ProtocolError as exc:
         raise InputError(exc.message) from exc
+
+
+def check_limits(context: bpy.types.Context, options: "protocol.JobOptions", session: BackendSession,
+                 shapes: bool = True) -> None:
+    """Refuse settings above what the running backend's memory holds (its hello's limits),
+    naming the field as the panel shows it, or the Quality preset the value came from (``shapes``
+    False: a re-texture, whose octree resolution is unused). With no backend up yet the session
+    checks the job when the hello comes (``limits.refusal``)."""
+    hello = session.current_hello()
+    over = protocol.over_limits(options, hello.limits if hello is not None else None, shapes=shapes)
+    if not over:
+        return
+    name, value, limit = over[0]
+    settings = context.scene.img23d
+    label = settings.bl_rna.properties[name].name
+    if getattr(settings, name, None) == 0:  # 0 in the panel: the Quality preset's value
+        quality = settings.bl_rna.properties["quality"].enum_items[settings.quality].name
+        raise InputError(f"Quality {quality} uses {label} {value}, more than the backend's "
+                         f"{limits.backend_memory(hello)} can hold (at most {limit}): "
+                         f"choose a lower Quality or set {label}")
+    raise InputError(limits.too_big(label, value, limit, hello))

@@ -9,7 +9,7 @@ import bpy
 
 from .. import runtime
 from ..job_runner import JobRunner, Outcome
-from ..shared import protocol
+import img23d_protocol as protocol
 from ._inputs import InputError
 
 TIMER_SECONDS = 0.1

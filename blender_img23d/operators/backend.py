@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .. import runtime
-from ..shared import protocol
+import img23d_protocol as protocol
 
 
 class IMG23D_OT_backend_start(bpy.types.Operator):

@@ -8,7 +8,7 @@ import bpy
 
 from .. import runtime
 from ..job_runner import JobRunner, Outcome
-from ..shared import protocol
+import img23d_protocol as protocol
 from . import _inputs
 from ._job import JobOperatorMixin
 
@@ -31,17 +31,23 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
-        overlay = Path(outcome.run_dir) / "detections.png"
-        if overlay.is_file():
-            image = bpy.data.images.load(str(overlay), check_existing=False)
-            image.name = f"img23d detections {Path(outcome.run_dir).name}"
-            _show_in_image_editor(context, image)
+        show_overlay(context, Path(outcome.run_dir), "img23d detections")
         boxes = outcome.data.get("boxes", {})
         found = ", ".join(f"{name} ({len(b)})" for name, b in boxes.items() if b) or "nothing"
         missing = outcome.data.get("not_found", [])
         self.report({"WARNING"} if missing else {"INFO"},
                     f"Found: {found}" + (f"; not found: {', '.join(missing)}" if missing else ""))
         return {"FINISHED"}
+
+
+def show_overlay(context: bpy.types.Context, run_dir: Path, label: str) -> None:
+    """The run's picture with its boxes drawn on it, as an image named ``<label> <run>``, shown in
+    an Image Editor if one is open."""
+    overlay = run_dir / "detections.png"
+    if overlay.is_file():
+        image = bpy.data.images.load(str(overlay), check_existing=False)
+        image.name = f"{label} {run_dir.name}"
+        _show_in_image_editor(context, image)
 
 
 def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) -> None:

@@ -6,7 +6,7 @@ import bpy
 
 from .. import runtime
 from ..job_runner import JobRunner, Outcome
-from ..shared import protocol
+import img23d_protocol as protocol
 from . import _inputs
 from ._job import JobOperatorMixin
 
@@ -24,8 +24,9 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         image, image_name = _inputs.image_file(context)
-        request = protocol.GenerateRequest(image=str(image), targets=_inputs.names(context),
-                                           options=_inputs.options(context))
+        options = _inputs.options(context)
+        _inputs.check_limits(context, options, runtime.session())
+        request = protocol.GenerateRequest(image=str(image), targets=_inputs.names(context), options=options)
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:

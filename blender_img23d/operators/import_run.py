@@ -1,18 +1,20 @@
 """``img23d.import_run``: bring a finished (or partly finished) run's meshes into the scene.
 
 Nothing a job made is lost with Blender: any run folder can be imported again later, with
-the same names, placement and custom properties as when it first arrived.
+the same names, placement, camera and custom properties as when it first arrived (laid out for
+the panel's field of view and ground setting, as a live job is for the ones it was sent with).
 """
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 import bpy
+import img23d_protocol as protocol
 from bpy.props import StringProperty
 
-from .. import scene_import
+from .. import run_layout, scene_import
 
 
 class IMG23D_OT_import_run(bpy.types.Operator):
@@ -31,19 +33,23 @@ class IMG23D_OT_import_run(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         path = Path(bpy.path.abspath(self.filepath))
-        manifest_path = path / "manifest.json" if path.is_dir() else path
+        run_dir = path if path.is_dir() else path.parent
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = run_layout.read_manifest(path)
             records = [r for r in manifest["records"] if r.get("status") == "done" and r.get("mesh")]
             image_size = manifest["image"]["original_size"]
             image_name = Path(manifest["image"]["source"]).stem
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.report({"ERROR"}, f"{manifest_path} is not an img23d run manifest ({exc})")
+        except (run_layout.NotARun, KeyError, TypeError) as exc:
+            self.report({"ERROR"}, str(exc) if isinstance(exc, run_layout.NotARun)
+                        else f"{run_dir / 'manifest.json'} is not an img23d run manifest ({exc})")
             return {"CANCELLED"}
+        if manifest.get("status") != "running":  # no job writes there any more
+            _remove_leftovers(run_dir)
         if not records:
-            self.report({"WARNING"}, f"The run in {manifest_path.parent} has no finished meshes "
+            self.report({"WARNING"}, f"The run in {run_dir} has no finished meshes "
                                      f"(status: {manifest.get('status', '?')})")
             return {"CANCELLED"}
+        scene_layout = run_layout.solve_run(manifest, context.scene.img23d.layout_choice())
         holder: list[bpy.types.Collection] = []
 
         def collection() -> bpy.types.Collection:
@@ -55,19 +61,35 @@ class IMG23D_OT_import_run(bpy.types.Operator):
         models = {role: m.get("id", "") for role, m in manifest.get("models", {}).items()}
         for record in records:
             item = scene_import.TargetFile(
-                path=manifest_path.parent / record["mesh"], target=record["target"], instance=record["instance"],
+                path=run_dir / record["mesh"], target=record["target"], instance=record["instance"],
                 box=record.get("box"), image_size=image_size, seed=record.get("seed"),
-                run_dir=str(manifest_path.parent), models=models)
+                run_dir=str(run_dir), models=models, key=record.get("stem", ""))
             try:
-                made.append(scene_import.add_target(collection, item).name)
+                made.append(scene_import.add_target(collection, item, scene_layout).name)
             except scene_import.ImportFailed as exc:
                 failed.append(f"{record['target']}: {exc}")
         if failed:
             self.report({"WARNING"}, "Not imported: " + "; ".join(failed))
         if not made:
             return {"CANCELLED"}
+        if scene_layout is not None:
+            scene_import.ensure_camera(context.scene, holder[0], scene_layout.camera, str(run_dir),
+                                       f"{image_name} camera")
         self.report({"INFO"}, f"Imported {len(made)} object(s): {', '.join(made)}")
         return {"FINISHED"}
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Delete what killed writes left in a closed run (``.tmp-*``) and its manifest's reserve, as
+    the backend's recovery pass does; links are not followed. A file that will not go stays:
+    the import does not depend on it."""
+    for folder, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            if name.startswith(protocol.RUN_TEMP_PREFIX) or name == protocol.RUN_RESERVE_NAME:
+                try:
+                    (Path(folder) / name).unlink()
+                except OSError:
+                    continue
 
 
 classes = (IMG23D_OT_import_run,)

@@ -16,7 +16,8 @@ from bpy.props import StringProperty
 
 from .. import installer, preferences, runtime
 from ..installer.task import InstallTask
-from ..shared import backend_source_dir
+from ..paths import backend_source_dir, protocol_wheel
+from ..user_folders import installed_env_dir, user_dir
 
 TIMER_SECONDS = 0.25
 
@@ -86,18 +87,18 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
     def _work(self, context: bpy.types.Context) -> Any:
         """The install as a closure: everything read from bpy here, on the main thread."""
         prefs = preferences.get(context)
-        target = Path(bpy.path.abspath(self.target)) if self.target else preferences.installed_env_dir()
-        log_path = preferences.user_dir() / "logs" / "install.log"
+        target = Path(bpy.path.abspath(self.target)) if self.target else installed_env_dir()
+        log_path = user_dir() / "logs" / "install.log"
         build, torch_spec, index_url = prefs.torch_build, self.torch_spec.strip(), self.index_url.strip()
         base_python = prefs.install_interpreter()
         pip_args = shlex.split(self.pip_args)
-        source = backend_source_dir()
+        source, wheel = backend_source_dir(), protocol_wheel()
 
         def work(progress: Any, cancel: Any) -> installer.InstallResult:
             # nvidia-smi may take seconds: probe on the worker, not in the UI.
             choice = installer.plan_torch(installer.probe_system(), build=build, torch_spec=torch_spec or None,
                                           index_url=index_url or None)
-            return installer.install(target, source, python=base_python, torch=choice, pip_args=pip_args,
+            return installer.install(target, source, wheel, python=base_python, torch=choice, pip_args=pip_args,
                                      log_path=log_path, progress=progress, cancel=cancel)
 
         return work

@@ -16,7 +16,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from .. import preferences, runtime
 from ..model_catalog import format_size
-from ..shared import protocol
+import img23d_protocol as protocol
 from .install import redraw_preferences
 
 TIMER_SECONDS = 0.1

@@ -9,7 +9,7 @@ from bpy.props import BoolProperty
 
 from .. import preferences, retexture_mesh, runtime
 from ..job_runner import JobRunner, Outcome
-from ..shared import protocol
+import img23d_protocol as protocol
 from . import _inputs
 from ._job import JobOperatorMixin
 
@@ -34,6 +34,9 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         except retexture_mesh.MeshProblem as exc:
             raise _inputs.InputError(str(exc)) from exc
         image, image_name = _inputs.image_file(context)
+        options = _inputs.options(context)
+        options.texture = True
+        _inputs.check_limits(context, options, runtime.session(), shapes=False)  # before the mesh is written
         folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
         try:
             mesh_file, self._uv_map = retexture_mesh.write_mesh_file(context, obj, folder, self.use_modifiers)
@@ -42,8 +45,6 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         except OSError as exc:
             raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
         self._object_name = obj.name
-        options = _inputs.options(context)
-        options.texture = True
         request = protocol.RetextureRequest(image=str(image), mesh=str(mesh_file), name=obj.name, options=options)
         return JobRunner(runtime.session(), context.scene, request, image_name)
 

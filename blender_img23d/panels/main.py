@@ -22,7 +22,12 @@ class IMG23D_PT_main(bpy.types.Panel):
         layout = self.layout
         settings = context.scene.img23d
         draw_image(layout, settings)
-        layout.prop(settings, "targets")
+        runner = runtime.active_runner
+        names = layout.row(align=True)
+        names.prop(settings, "targets")
+        suggest = names.row(align=True)
+        suggest.enabled = runner is None or runner.done
+        suggest.operator("img23d.suggest", text="Suggest", icon="VIEWZOOM")
         row = layout.row(align=True)
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")
@@ -87,6 +92,28 @@ def draw_backend(layout: bpy.types.UILayout) -> None:
 
 
 
+class IMG23D_PT_placement(bpy.types.Panel):
+    """Where the objects stand: the camera's field of view, the floor, and laying a run out again."""
+
+    bl_idname = "IMG23D_PT_placement"
+    bl_label = "Placement"
+    bl_parent_id = "IMG23D_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.img23d
+        layout = self.layout
+        row = layout.row(align=True)
+        row.prop(settings, "fov")
+        row.prop(settings, "estimate_fov", text="", icon="CAMERA_DATA")
+        layout.prop(settings, "ground")
+        row = layout.row()
+        active = context.active_object
+        row.enabled = active is not None and bool(active.get("img23d_run"))
+        row.operator("img23d.relayout", icon="FILE_REFRESH")
+
+
 class IMG23D_PT_advanced(bpy.types.Panel):
     bl_idname = "IMG23D_PT_advanced"
     bl_label = "Advanced"
@@ -107,4 +134,4 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         layout.prop(settings, "delight_steps")
 
 
-classes = (IMG23D_PT_main, IMG23D_PT_advanced)
+classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from addon_package import REPO, load
+from testdata import SOURCE_PYTHONPATH
 
 torch_choice = load("installer.torch_choice")
 install_mod = load("installer.install")
@@ -158,6 +159,7 @@ def fake_env(env: Path, mode: str = "healthy") -> Path:
 
 
 CPU = torch_choice.TorchChoice(("torch==2.13.0",), None, "custom", "test")
+PROTOCOL_WHEEL = next((REPO / "wheels").glob("img23d_protocol-*.whl"))
 
 
 def stop_at(step) -> dict:
@@ -174,7 +176,8 @@ def stop_at(step) -> dict:
 def _install(env: Path, tmp_path: Path, **kwargs):
     seen: list = []
     kwargs.setdefault("progress", lambda step, fraction, message: seen.append((step, fraction, message)))
-    result = install_mod.install(env, REPO / "backend", torch=CPU, log_path=tmp_path / "logs" / "install.log",
+    result = install_mod.install(env, REPO / "backend", PROTOCOL_WHEEL, torch=CPU,
+                                 log_path=tmp_path / "logs" / "install.log",
                                  **kwargs)
     return result, seen
 
@@ -240,7 +243,7 @@ def test_a_healthy_environment_with_another_torch_build_gets_the_new_one(tmp_pat
     env = fake_env(tmp_path / "env")  # has 2.13.0+cpu
     cuda = torch_choice.TorchChoice(("torch", "torchvision"), "https://download.pytorch.org/whl/cu128", "cu128", "t")
     with pytest.raises(install_mod.InstallCancelled):
-        install_mod.install(env, REPO / "backend", torch=cuda, log_path=tmp_path / "install.log",
+        install_mod.install(env, REPO / "backend", PROTOCOL_WHEEL, torch=cuda, log_path=tmp_path / "install.log",
                             **stop_at(install_mod.Step.REQUIREMENTS))
     calls = (env / "pip-calls.txt").read_text().splitlines()
     assert calls[1] == "uninstall -y torch torchvision"
@@ -308,7 +311,7 @@ def test_the_health_check_reads_the_real_backends_probe_report(tmp_path: Path,
     (env / "bin").mkdir(parents=True)
     (env / "pyvenv.cfg").write_text("home = /usr\n")
     python = env / "bin" / "python"
-    python.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO / "backend"}" exec "{backend_python}" "$@"\n')
+    python.write_text(f'#!/bin/sh\nPYTHONPATH="{SOURCE_PYTHONPATH}" exec "{backend_python}" "$@"\n')
     python.chmod(python.stat().st_mode | stat.S_IXUSR)
     monkeypatch.setenv("IMG23D_FAILPOINTS", "probe.deform_conv2d:missing-op")  # passes into the child
     health = env_health.check_env(env)

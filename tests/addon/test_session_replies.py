@@ -13,7 +13,7 @@ from addon_package import load
 
 process_mod = load("client.process")
 session_mod = load("client.session")
-protocol = load("shared").protocol
+protocol = load("client.session").protocol
 
 
 def _wait_reply(session, request_id: str, timeout: float = 120.0):

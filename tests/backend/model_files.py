@@ -34,6 +34,8 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
                     "AutoModelForImageSegmentation": "birefnet.BiRefNet"}
         return {"config.json": _json({"auto_map": auto_map}), "BiRefNet_config.py": b"#", "birefnet.py": b"#",
                 "model.safetensors": WEIGHT_BYTES}
+    if spec.role == "depth":
+        return {"config.json": b"{}", "preprocessor_config.json": b"{}", "model.safetensors": WEIGHT_BYTES}
     if spec.role == "shape":
         return {f"{sub}config.yaml": b"model: {}", f"{sub}model.fp16.safetensors": WEIGHT_BYTES}
     if spec.role == "delight":

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 import trimesh
 
 from testdata import FAST_OPTIONS, HOUSE
@@ -31,7 +34,7 @@ def test_generate_three_names_on_the_house(backend_env: dict[str, str], tmp_path
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "finished"
     assert {r: c["loads_from_disk"] for r, c in manifest["model_counters"].items()} == {
-        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0}
+        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1}
     assert "[shape" in out.stderr  # progress went to stderr, results to stdout
 
 
@@ -97,7 +100,132 @@ def test_generate_textured_on_the_penguin(backend_env: dict[str, str], tmp_path:
 def test_the_command_line_imports_with_no_third_party_packages() -> None:
     # A broken environment (no psutil, no torch) must still get as far as `serve`'s handler
     # that names the missing package: nothing the CLI imports at startup may need one.
-    backend_dir = Path(__file__).resolve().parents[2] / "backend"
-    code = f"import sys; sys.path.insert(0, {str(backend_dir)!r}); import img23d_backend.cli"
+    # The path is the one the add-on gives the backend: its source and the protocol's wheel.
+    repo = Path(__file__).resolve().parents[2]
+    path = [str(repo / "backend"), str(next((repo / "wheels").glob("img23d_protocol-*.whl")))]
+    code = f"import sys; sys.path[:0] = {path!r}; import img23d_backend.cli"
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+# --- Ctrl-C and SIGTERM: a cancellation that closes the manifest, an exit code that says so ---------
+
+def _spawn(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "img23d_backend", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(proc: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:
+    """stderr lines up to the first containing ``needle``; fails naming what came instead."""
+    import queue
+    import threading
+
+    lines: "queue.Queue[str | None]" = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no line with {needle!r} within {timeout:g} s; stderr: {''.join(seen)[-2000:]}")
+        if line is None:
+            raise AssertionError(f"the process ended before {needle!r}; stderr: {''.join(seen)[-2000:]}")
+        seen.append(line)
+        if needle in line:
+            proc.stderr_rest = lines  # type: ignore[attr-defined]
+            return seen
+
+
+def _rest_of_stderr(proc: subprocess.Popen) -> str:
+    rest, lines = [], proc.stderr_rest  # type: ignore[attr-defined]
+    while (line := lines.get(timeout=30)) is not None:
+        rest.append(line)
+    return "".join(rest)
+
+
+# Long enough that the signal lands mid-job: 200 denoising steps, the first hy3dgen import.
+SLOW_FLAGS = ["--steps", "200", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture"]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_mid_job_cancels_it_and_closes_its_manifest(backend_env: dict[str, str], tmp_path: Path,
+                                                             signum: int, code: int) -> None:
+    # The signal lands as the shape stage starts, where hy3dgen is imported for the first time:
+    # trimesh swallows a KeyboardInterrupt raised there, so the job used to run on to its end.
+    proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
+                  "--out", str(tmp_path), *SLOW_FLAGS)
+    try:
+        _wait_for_line(proc, "[shape")
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) == code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = _rest_of_stderr(proc)
+    assert "Traceback" not in err and "[cancelled]" in err and "run folder (kept)" in err
+    [run] = list(tmp_path.iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "cancelled" and manifest["errors"][-1]["code"] == "cancelled"
+    assert not list(run.glob("*.glb")) and not list(run.rglob(".tmp-*")) and not list(run.rglob(".img23d-reserve"))
+
+
+def test_ctrl_c_while_the_models_are_imported_stops_before_any_job(backend_env: dict[str, str],
+                                                                   tmp_path: Path) -> None:
+    import psutil
+
+    proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
+                  "--out", str(tmp_path / "runs"), *SLOW_FLAGS)
+    try:
+        # Wait until torch's library is being loaded: the start-up, long before a job exists.
+        deadline = time.monotonic() + 60
+        while not any("libtorch" in m.path for m in psutil.Process(proc.pid).memory_maps()):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "torch was never loaded"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "SIGINT: stopped before the job started" in err
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+_STUCK_JOB = r"""
+import os, signal, sys, time
+from img23d_backend.interrupts import Interrupts
+interrupts = Interrupts(grace=float(sys.argv[2])).install()
+interrupts.abandon = lambda reason: open(sys.argv[1], "w").write(reason)
+os.kill(os.getpid(), signal.SIGTERM)
+time.sleep(60)  # a job stuck in one long C call: it never checks its token
+print("the stuck job was never stopped")
+"""
+
+
+@pytest.mark.parametrize("second_signal", [False, True], ids=["after the grace", "on a second signal"])
+def test_a_job_that_does_not_stop_is_abandoned_with_its_manifest_closed(backend_env: dict[str, str],
+                                                                        tmp_path: Path, second_signal: bool) -> None:
+    closed = tmp_path / "abandoned.txt"
+    proc = subprocess.Popen([sys.executable, "-c", _STUCK_JOB, str(closed), "60" if second_signal else "0.5"],
+                            env=backend_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_line(proc, "SIGTERM: cancelling the job", timeout=30)
+        if second_signal:
+            proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "SIGTERM: stopped" in _rest_of_stderr(proc)
+    assert "never stopped" not in proc.stdout.read()  # type: ignore[union-attr]
+    assert closed.read_text().startswith("interrupted by SIGTERM; the job did not stop")
+    assert ("second signal" in closed.read_text()) == second_signal

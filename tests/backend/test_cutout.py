@@ -11,11 +11,12 @@ from PIL import Image, ImageDraw
 
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend import loaders
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import GenerateRequest, JobOptions
-from img23d_backend.stages import cutout, grounding, matting
+from img23d_protocol import GenerateRequest, JobOptions
+from img23d_backend.stages import cutout, grounding
 
 RED, BLUE = (170, 20, 20), (20, 20, 170)
 # Two boxes that touch: the blue one starts where the red one ends.
@@ -51,7 +52,7 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
     """Each name's cut-out from a job on the touching pair, with its crop rectangle's origin."""
     image = _touching_pair(tmp_path / "pair.png")
     stand_in = StandInMatting()
-    monkeypatch.setattr(matting, "matting_loader",
+    monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground", lambda *args, **kwargs: _answer(440, 300))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))

@@ -395,7 +395,7 @@ def test_garbage_never_raises():
 def test_repetition_loop_is_not_rescanned_quadratically(monkeypatch):
     # A model stuck repeating "[a " until max_new_tokens: every '[' starts a parse that
     # fails 32 levels deep.  Without the rescan budget all 20000 starts would be tried.
-    import img23d_backend.stages.detections as module
+    import img23d_backend.stages.lenient_json as module
 
     starts = []
 

@@ -10,9 +10,9 @@ import pytest
 import trimesh
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, PENGUIN
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages import cleanup
 
 

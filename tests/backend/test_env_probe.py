@@ -24,7 +24,7 @@ from img23d_backend import env_probe
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import MATTING, ModelSpec, model_set, tiny_model_set
-from img23d_backend.protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.torch_env import prepare_torchvision, torchvision_stubbed
 
 CPU = torch.device("cpu")

@@ -1,4 +1,4 @@
-"""The full-size replica configs (bench/full_size_models.py) build the published sizes.
+"""The full-size replicas' configs (``config("full")`` of each replica module) build the published sizes.
 
 Every model is constructed on the meta device (no weights are made, nothing is written), so a
 broken config is caught in seconds; the multi-GB builds themselves are not part of the suite.
@@ -6,19 +6,16 @@ broken config is caught in seconds; the multi-GB builds themselves are not part 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
+from img23d_backend.models.registry import DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER
+from img23d_backend.replicas import full as fsm
+from img23d_backend.replicas import hunyuan_shape, qwen
+from img23d_backend.replicas.qwen_answer import answer_pieces
 
-import full_size_models as fsm  # noqa: E402
-
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER  # noqa: E402
-
-# (part, low, high) in parameters: the published sizes (see full_size_models' docstring).
+# (part, low, high) in parameters: the published sizes (see each replica module's FULL).
 EXPECTED = {
     "grounding": [("model", 2.05e9, 2.2e9)],           # Qwen3-VL-2B: 1.72B text + 0.41B vision
     "matting": [("model", 2.1e8, 2.3e8)],              # BiRefNet (Swin-L): 215M-220M
@@ -41,7 +38,7 @@ def test_parameter_counts_match_the_published_sizes(name: str) -> None:
 
 
 def test_shape_config_is_consistent() -> None:
-    config = fsm.hunyuan_config()
+    config = hunyuan_shape.hunyuan_config(hunyuan_shape.config("full"))
     dit, vae = config["model"]["params"], config["vae"]["params"]
     dino = config["conditioner"]["params"]["main_image_encoder"]["kwargs"]["config"]
     assert dit["in_channels"] == vae["embed_dim"]
@@ -51,9 +48,7 @@ def test_shape_config_is_consistent() -> None:
 
 
 def test_qwen_config_has_the_2b_sizes() -> None:
-    from img23d_backend.tiny_models import _build_qwen_tokenizer
-
-    config, _ = fsm.qwen_config(_build_qwen_tokenizer())
+    config, _ = qwen.qwen_config(qwen.FULL, qwen.tokenizer(qwen.FULL))
     text, vision = config.text_config, config.vision_config
     assert (text.vocab_size, text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (
         151936, 2048, 28, 6144)
@@ -61,6 +56,14 @@ def test_qwen_config_has_the_2b_sizes() -> None:
     assert sum(text.rope_scaling["mrope_section"]) == text.head_dim // 2
     assert (vision.depth, vision.hidden_size, vision.out_hidden_size) == (24, 1024, text.hidden_size)
     assert max(vision.deepstack_visual_indexes) < vision.depth
+
+
+def test_the_full_size_grounding_replica_has_room_for_its_answer() -> None:
+    # The wiring gives every answer token (and the trigger) its own embedding direction and
+    # last-layer lookup unit; test_replica_answer proves it on a tiny tied model.
+    tokens = len(answer_pieces(qwen.FULL.answer_chars)) + 2
+    assert tokens <= min(qwen.FULL.hidden, qwen.FULL.intermediate)
+    assert qwen.FULL.tied_embeddings
 
 
 def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
@@ -71,6 +74,8 @@ def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
     assert (models.delight.subfolder, models.paint.subfolder) == (DELIGHT_SUBFOLDER, PAINT_SUBFOLDER)
     assert models.paint.options["view_size"] == 512
     assert models.grounding.size_bytes > 4 << 30
+    # The replica answers by itself: no option tells the jobs it is a replica.
+    assert models.grounding.options == GROUNDING["2b"].options
     for role in fsm.COMPONENTS:
         assert tmp_path / fsm.TARGETS[role] == (
             Path(models.spec(role).local_path) / (models.spec(role).subfolder or ""))

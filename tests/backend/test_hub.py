@@ -23,7 +23,7 @@ from img23d_backend.models.registry import (
     model_set,
     tiny_model_set,
 )
-from img23d_backend.protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 from model_files import complete_files
 
 
@@ -115,7 +115,7 @@ def test_an_unreachable_hub_is_download_failed(tmp_path: Path) -> None:
     # The endpoint is a closed port on loopback, so nothing leaves this machine.
     code = (
         "from img23d_backend.models import hub, registry\n"
-        "from img23d_backend.protocol import ProtocolError\n"
+        "from img23d_protocol import ProtocolError\n"
         "try:\n"
         "    hub.resolve_model_dir(registry.GROUNDING['2b'], offline=False)\n"
         "except ProtocolError as e:\n"

@@ -11,10 +11,11 @@ from PIL import Image, ImageDraw
 
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend import loaders
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import Error, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import Error, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages import matting
 from img23d_backend.stages._common import CancelToken, matting_dtype
 from img23d_backend.torch_env import prepare_torchvision
@@ -65,7 +66,7 @@ def test_a_matte_that_is_not_a_number_even_in_fp32_is_never_an_empty_cutout() ->
 def test_a_target_whose_matte_is_not_a_number_fails_saying_so(tiny_root: Path, tmp_path: Path,
                                                               monkeypatch) -> None:
     stand_in = StandInMatting(nan_in=(torch.float32,))  # fails in fp32 too: nothing left to retry
-    monkeypatch.setattr(matting, "matting_loader",
+    monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
     events: list = []

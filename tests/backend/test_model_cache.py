@@ -12,7 +12,7 @@ import pytest
 
 from img23d_backend.models import cache, download
 from img23d_backend.models.registry import GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
-from img23d_backend.protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 from model_files import complete_files
 
 QWEN_2B = GROUNDING["2b"]

@@ -9,6 +9,7 @@ model and the files, never with a disk error.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 from pathlib import Path
@@ -20,12 +21,12 @@ from model_files import complete_files, weight_files, without_weights
 from test_model_cache import FakeHub, _fake_hub, write_cached
 from testdata import FAST_OPTIONS, PENGUIN
 
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import (DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, model_set,
                                             tiny_model_set)
-from img23d_backend.protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REAL_SPECS = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, "matting": MATTING["birefnet"],
               **{f"shape-{k}": v for k, v in SHAPE.items()}, "delight": DELIGHT, "paint": PAINT["2.0"]}
@@ -147,9 +148,10 @@ def _manifest(runs: Path) -> dict[str, Any]:
 def test_an_offline_job_with_a_partial_model_is_model_missing(hub_cache: Path, tmp_path: Path) -> None:
     spec = SHAPE["2mini"]
     cache_model(hub_cache, spec, without_weights(complete_files(spec)))
-    engine = Engine(EngineSettings(models=model_set("default"), runs_dir=tmp_path / "runs", device="cpu",
-                                   offline=True))
-    error = _generate(engine, "partial")  # the penguin has real alpha: the shape model is the first loaded
+    # The penguin has real alpha and, without a depth model, the shape model is the first loaded.
+    models = dataclasses.replace(model_set("default"), depth=None)
+    engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu", offline=True))
+    error = _generate(engine, "partial")
     assert error.code is ErrorCode.MODEL_MISSING
     assert spec.display in error.message and f"{spec.subfolder}/model.fp16.safetensors" in error.message
     manifest = _manifest(tmp_path / "runs")

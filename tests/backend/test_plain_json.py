@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from img23d_backend import protocol
+import img23d_protocol as protocol
 from img23d_backend.images import load_image
 from img23d_backend.runs import Manifest, RunFolder, TargetRecord, recover_interrupted
 

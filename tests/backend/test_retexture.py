@@ -10,9 +10,9 @@ import trimesh
 from PIL import Image
 
 from testdata import FAST_PAINT, PENGUIN, REAL_MESH
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import JobOptions, ProtocolError, RetextureRequest
+from img23d_protocol import JobOptions, ProtocolError, RetextureRequest
 from img23d_backend.stages import retexture
 
 
@@ -104,3 +104,56 @@ def test_a_pickled_mesh_file_is_refused(tmp_path: Path) -> None:
              triangle_loops=np.zeros((1, 3), int))
     with pytest.raises(ProtocolError, match="cannot be read"):
         retexture.load_artist_mesh(path)
+
+
+def _tetrahedron_arrays(**overrides) -> dict:
+    arrays = {"positions": np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32),
+              "triangles": np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]], dtype=np.int32),
+              "triangle_loops": np.arange(12, dtype=np.int32).reshape(4, 3)}
+    arrays.update(overrides)
+    return arrays
+
+
+@pytest.mark.parametrize("overrides, needle", [
+    # A loop index far past the mesh's corners: unwrapping would allocate 10^12 loops (and was
+    # reported as out_of_memory); with UVs, an index past the UV list.
+    ({"triangle_loops": np.array([[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 10**12]])}, "loop 1000000000000"),
+    ({"triangle_loops": np.arange(12).reshape(4, 3) + 1, "loop_uvs": np.zeros((12, 2))}, "one per loop"),
+    ({"triangle_loops": np.arange(12, dtype=np.float64).reshape(4, 3)}, "whole numbers"),
+    ({"triangles": np.array([[0, 1, 2.5], [0, 1, 3], [0, 2, 3], [1, 2, 3]])}, "whole numbers"),
+])
+def test_a_corrupt_mesh_file_is_a_bad_request_naming_its_defect(engine: Engine, tmp_path: Path, overrides: dict,
+                                                                 needle: str) -> None:
+    path = tmp_path / "corrupt.npz"
+    np.savez(path, **_tetrahedron_arrays(**overrides))
+    with pytest.raises(ProtocolError) as caught:
+        _run(engine, path)
+    assert caught.value.code.value == "bad_request", caught.value
+    assert needle in caught.value.message
+
+
+def test_an_array_too_big_to_hold_is_refused_from_its_header(tmp_path: Path) -> None:
+    """A compressed mesh file whose positions would take 24 GB: refused before anything is read."""
+    import zipfile
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        with archive.open("positions.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False,
+                                                          "shape": (10**9, 3)})
+    with pytest.raises(ProtocolError) as caught:
+        retexture.load_artist_mesh(path)
+    assert caught.value.code.value == "bad_request" and "positions" in caught.value.message
+
+
+@pytest.mark.parametrize("name, needle", [("", "empty"), ("   ", "empty"), ("a\x00b", "control"),
+                                          ("x" * 300, "characters")])
+def test_the_object_name_is_checked_like_a_target_name(engine: Engine, tmp_path: Path, name: str,
+                                                       needle: str) -> None:
+    runs_before = set(engine.settings.runs_dir.iterdir())
+    request = RetextureRequest(id="r", image=str(PENGUIN), mesh=str(tmp_path / "any.npz"), name=name,
+                               options=JobOptions(**FAST_PAINT))
+    with pytest.raises(ProtocolError) as caught:
+        engine.retexture(request, Job(id="r", emit=lambda event: None))
+    assert caught.value.code.value == "bad_request" and needle in caught.value.message
+    assert set(engine.settings.runs_dir.iterdir()) == runs_before  # refused before a run folder

@@ -12,6 +12,8 @@ from PIL import Image
 
 from testdata import FAST_OPTIONS, HOUSE
 from backend_proc import BackendProcess
+from img23d_backend import preflight
+from img23d_backend.models.registry import tiny_model_set
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
@@ -49,6 +51,16 @@ def test_hello_describes_the_backend(backend: BackendProcess) -> None:
     assert backend.garbage == []
 
 
+def test_hello_says_the_largest_settings_this_machine_holds(backend: BackendProcess, tiny_root: Path) -> None:
+    models = tiny_model_set(tiny_root)
+    # Nothing is loaded yet at the hello: the models' sizes are their specs' estimates.
+    expected = preflight.limits("cpu", models.shape.size_bytes,
+                                sum(spec.size_bytes for spec in (models.delight, models.paint)))
+    assert backend.hello["limits"] == expected
+    assert expected["octree_resolution"] in preflight.OCTREE_STEPS
+    assert expected["texture_size"] in preflight.TEXTURE_STEPS
+
+
 def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: BackendProcess) -> None:
     first_event = len(backend.seen)
     result = _generate(backend, "job-1", ["house", "chimney", "barrel"])
@@ -66,7 +78,7 @@ def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: B
     assert manifest["status"] == "finished"
     assert [r["target"] for r in manifest["records"]] == ["house", "chimney", "barrel"]
     assert {role: c["loads_from_disk"] for role, c in manifest["model_counters"].items()} == {
-        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0}
+        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1}
     assert set(manifest["timings"]) >= {"load", "grounding", "crop", "matting", "shape", "export"}
     assert all(v > 0 for v in manifest["memory_peaks"].values())
     run = Path(result["data"]["run_dir"])

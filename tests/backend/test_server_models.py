@@ -10,7 +10,7 @@ from backend_proc import BackendProcess
 from test_model_cache import write_cached
 
 from img23d_backend.models.registry import GROUNDING, SHAPE
-from img23d_backend.protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from img23d_protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 
 def test_models_lists_the_tiny_set_as_cached(backend_env: dict[str, str], tmp_path: Path) -> None:

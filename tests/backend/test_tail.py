@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages import cleanup, shape, tail
 from img23d_backend.stages._common import CancelToken
+from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError
 from testdata import FAST_OPTIONS, HOUSE
 
 WAIT = 30.0  # seconds any wait below may take before the test fails

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from img23d_backend.engine import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.protocol import GenerateRequest, JobOptions
+from img23d_protocol import GenerateRequest, JobOptions
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 
 PAINT_PHASES = ("delight", "uv", "render", "multiview", "bake", "fill")

@@ -1,4 +1,4 @@
-"""Tests for tiny_models.py: the offline replicas load with the production calls and behave.
+"""Tests for the tiny replicas (img23d_backend.replicas): the offline replicas load with the production calls and behave.
 
 One build per session (a few seconds); every loader is called exactly as production calls it
 on the real weights, with the hub switched off.
@@ -28,14 +28,10 @@ import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
-from img23d_backend import tiny_models  # noqa: E402
-from img23d_backend.tiny_models import (  # noqa: E402
-    TINY_FORMAT,
-    TINY_GROUNDING_ANSWER,
-    build_tiny_models,
-    default_tiny_root,
-    ensure_tiny_models,
-)
+from img23d_backend.replicas import build as tiny_models  # noqa: E402
+from img23d_backend.models.registry import TINY_FORMAT, default_tiny_root  # noqa: E402
+from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
+from img23d_backend.replicas.qwen_answer import ANSWER  # noqa: E402
 
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
 DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"
@@ -43,7 +39,7 @@ MULTIVIEW = Path("hunyuan3d-paint") / "hunyuan3d-paint-v2-0"
 PAINT_UNET_BIN = MULTIVIEW / "unet" / "diffusion_pytorch_model.bin"
 SAFETENSORS = [Path("qwen3-vl") / "model.safetensors", Path("birefnet") / "model.safetensors", SHAPE_CKPT,
                DELIGHT / "unet" / "diffusion_pytorch_model.safetensors",
-               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors"]
+               MULTIVIEW / "vae" / "diffusion_pytorch_model.safetensors", Path("depth-anything") / "model.safetensors"]
 
 
 @pytest.fixture(scope="session")
@@ -115,11 +111,11 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
-    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint"}
+    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint", "depth-anything"}
     assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]
     assert grounding["grounding"] == "fixed-answer"
-    assert grounding["answer"] == TINY_GROUNDING_ANSWER
+    assert grounding["answer"] == ANSWER
 
 
 def test_default_root_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -143,7 +139,8 @@ def test_ensure_builds_when_manifest_missing(tmp_path: Path, monkeypatch: pytest
     def fake_build(target: Path) -> Path:
         calls.append(target)
         target.mkdir(parents=True)
-        (target / "manifest.json").write_text("{}")
+        (target / "manifest.json").write_text(json.dumps(
+            {"format": TINY_FORMAT, "models": {name: {} for name in tiny_models.replica_folders()}}))
         return target
 
     monkeypatch.setattr(tiny_models, "build_tiny_models", fake_build)
@@ -196,7 +193,7 @@ def test_qwen_image_processor_caps_pixels(qwen) -> None:
 @pytest.mark.parametrize("prompt", ["Detect every object and answer with JSON boxes.", "Where is the house?"])
 def test_qwen_answers_fixed_string(qwen, image_seed: int, size: tuple[int, int], prompt: str) -> None:
     processor, model = qwen
-    assert _ground(processor, model, _user(_photo(image_seed, size), prompt)) == [TINY_GROUNDING_ANSWER]
+    assert _ground(processor, model, _user(_photo(image_seed, size), prompt)) == [ANSWER]
 
 
 def test_qwen_batch_of_two_with_left_padding(qwen) -> None:
@@ -208,11 +205,11 @@ def test_qwen_batch_of_two_with_left_padding(qwen) -> None:
         answers = _ground(processor, model, batch, padding=True)
     finally:
         processor.tokenizer.padding_side = side
-    assert answers == [TINY_GROUNDING_ANSWER, TINY_GROUNDING_ANSWER]
+    assert answers == [ANSWER, ANSWER]
 
 
 def test_fixed_answer_has_parseable_fenced_json() -> None:
-    block = re.search(r"```json\n(.*?)```", TINY_GROUNDING_ANSWER, re.S)
+    block = re.search(r"```json\n(.*?)```", ANSWER, re.S)
     assert block is not None
     objects = json.loads(block.group(1))
     assert len(objects) == 11
@@ -377,3 +374,21 @@ def test_paint_replica_loads_through_production_loaders(root: Path) -> None:
         folder = resolve_model_dir(spec)  # also checks the folder is complete
         loaded = loader(spec)(folder, torch.device("cpu"))
         assert isinstance(loaded.obj, kind) and loaded.obj.pipeline.unet.dtype == torch.float32
+
+
+def test_a_replica_folder_missing_a_model_or_of_another_format_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
+    # Another checkout's code may have made a folder of the same name (the cache is shared).
+    built: list[Path] = []
+    monkeypatch.setattr(tiny_models, "build_tiny_models", lambda root: built.append(root) or root)
+    everything = {name: {} for name in tiny_models.replica_folders()}
+    cases = {"complete": {"format": TINY_FORMAT, "models": everything},
+             "no depth": {"format": TINY_FORMAT, "models": {k: {} for k in everything if k != "depth-anything"}},
+             "older": {"format": TINY_FORMAT - 1, "models": everything}, "broken": None}
+    for name, manifest in cases.items():
+        (tmp_path / name).mkdir()
+        if manifest is not None:
+            (tmp_path / name / "manifest.json").write_text(json.dumps(manifest))
+        else:
+            (tmp_path / name / "manifest.json").write_text("{not json")
+        tiny_models.ensure_tiny_models(tmp_path / name)
+    assert [p.name for p in built] == ["no depth", "older", "broken"]

@@ -57,6 +57,8 @@ def scene(addon):
     settings.texture = False
     settings.steps, settings.octree_resolution, settings.face_budget = 3, 32, 2000
     settings.texture_size, settings.paint_steps, settings.delight_steps = 0, 0, 0
+    for name in ("fov", "estimate_fov", "ground"):  # the layout settings, as a new scene has them
+        settings.property_unset(name)
     yield bpy.context.scene
     addon.runtime.active_runner = None
     for obj in set(bpy.data.objects) - before_objects:

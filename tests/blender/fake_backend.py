@@ -8,6 +8,8 @@ It speaks just enough of the protocol to reach the fault named by MODE:
   version         hello with protocol major 99
   exit_at_start   prints an import error on stderr and exits 1 before any hello
   truncated_glb   hello, then a job whose second mesh file is cut in half
+  small_memory    a hello whose limits say octree 128 and texture 1024 at most; a job that
+                  arrives all the same is noted in <runs>/_fake/jobs.jsonl and refused
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ def send(message: dict) -> None:
     sys.stdout.flush()
 
 
-def hello(major: int = 1) -> None:
+def hello(major: int = 1, **extra) -> None:
     send({"type": "hello", "role": "backend", "protocol": [major, 0], "version": "fake", "device": "cpu",
-          "memory": {"free": 1, "total": 2}, "models": {"grounding": "fake", "matting": "fake", "shape": "fake"}})
+          "memory": {"free": 1, "total": 2}, "models": {"grounding": "fake", "matting": "fake", "shape": "fake"},
+          **extra})
 
 
 def next_job() -> dict:
@@ -52,6 +55,16 @@ def main() -> int:
         hello(major=99)
         time.sleep(30)
         return 0
+    if mode == "small_memory":
+        hello(memory={"free": 3_000_000_000, "total": 8_000_000_000},
+              limits={"octree_resolution": 128, "texture_size": 1024})
+        jobs = runs_dir(argv) / "_fake" / "jobs.jsonl"
+        jobs.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            job = next_job()
+            with open(jobs, "a") as noted:
+                noted.write(json.dumps(job) + "\n")
+            send({"type": "error", "id": job["id"], "code": "out_of_memory", "message": "the fake refuses jobs"})
     hello()
     job = next_job()
     if mode == "hang":

@@ -82,7 +82,7 @@ def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
     from importlib import import_module
 
     session_mod = import_module(f"{ADDON_MODULE}.client.session")
-    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     session = addon.runtime.session()
     session.state = session_mod.State(state)
     session.error = "the backend stopped unexpectedly (exit code -9)" if state == "error" else ""
@@ -116,7 +116,7 @@ def test_generate_three_names_into_one_collection_in_picture_order(addon, scene)
     settings.texture_size, settings.paint_steps, settings.delight_steps = 256, 2, 2
     assert _run_generate(scene) == {"FINISHED"}
     collection = bpy.data.collections["house_scene"]
-    objects = list(collection.objects)
+    objects = [o for o in collection.objects if o.type == "MESH"]
     assert sorted(o.name for o in objects) == ["barrel", "chimney", "house"]
     assert all(o.type == "MESH" and len(o.data.polygons) > 0 for o in objects)
     assert [o.name for o in bpy.data.objects if o.get("img23d_target") and o not in objects] == []
@@ -129,20 +129,25 @@ def test_generate_three_names_into_one_collection_in_picture_order(addon, scene)
         assert len(obj["img23d_box"]) == 4
         assert Path(obj["img23d_run"]).is_dir()
         assert set(json.loads(obj["img23d_models"])) == {"grounding", "matting", "shape"}
+    # Seen through the run's camera, left to right as in the picture.
+    [camera] = [o for o in collection.all_objects if o.type == "CAMERA"]
     by_box = sorted(objects, key=lambda o: (o["img23d_box"][0] + o["img23d_box"][2]) / 2)
-    by_x = sorted(objects, key=lambda o: o.matrix_world.translation.x + _centre_x(o))
-    assert [o.name for o in by_box] == [o.name for o in by_x]
+    by_view = sorted(objects, key=lambda o: _centre_in_view(camera, o))
+    assert [o.name for o in by_box] == [o.name for o in by_view]
 
 
-def _centre_x(obj) -> float:
-    xs = [(obj.matrix_world @ __import__("mathutils").Vector(c)).x for c in obj.bound_box]
-    return (min(xs) + max(xs)) / 2 - obj.matrix_world.translation.x
+def _centre_in_view(camera, obj) -> float:
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    xs = [world_to_camera_view(bpy.context.scene, camera, obj.matrix_world @ Vector(c)).x for c in obj.bound_box]
+    return (min(xs) + max(xs)) / 2
 
 
 def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scene) -> None:
     from importlib import import_module
 
-    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
     session = addon.runtime.session()
     request = protocol.GenerateRequest(image=str(HOUSE), targets=["house"],
@@ -161,7 +166,7 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
 def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
     from importlib import import_module
 
-    protocol = import_module(f"{ADDON_MODULE}.shared").protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     runner_mod = import_module(f"{ADDON_MODULE}.job_runner")
     objects, meshes, collections = set(bpy.data.objects), set(bpy.data.meshes), set(bpy.data.collections)
     session = addon.runtime.session()
@@ -222,3 +227,24 @@ def test_detect_loads_the_boxes_image(addon, scene) -> None:
     [overlay] = set(bpy.data.images) - before
     assert overlay.name.startswith("img23d detections") and tuple(overlay.size) == (1024, 1024)
     bpy.data.images.remove(overlay)
+
+
+def test_blender_installed_the_protocol_wheel_and_the_backend_speaks_the_same(addon, scene) -> None:
+    import importlib
+    import os
+
+    protocol = importlib.import_module(f"{ADDON_MODULE}.job_runner").protocol
+    wheel = next((REPO / "wheels").glob("img23d_protocol-*.whl"))
+    # Blender unpacked the wheel the manifest lists into the extensions' own site-packages.
+    user = Path(os.environ["BLENDER_USER_RESOURCES"])
+    installed = list(user.glob(f"extensions/.local/lib/python*/site-packages/"
+                               f"img23d_protocol-{protocol.__version__}.dist-info"))
+    assert len(installed) == 1, f"no img23d_protocol {protocol.__version__} installed by Blender under {user}"
+    session = addon.runtime.session()
+    session.start()
+    session.wait_ready(timeout=JOB_TIMEOUT)
+    environment = session.hello.environment
+    assert environment["img23d_protocol"] == protocol.__version__
+    assert tuple(session.hello.protocol) == (protocol.PROTOCOL_MAJOR, protocol.PROTOCOL_MINOR)
+    # The backend imported it from the add-on's own copy of the wheel, not from its environment.
+    assert Path(environment["img23d_protocol_file"]).parts[-3] == wheel.name

@@ -34,7 +34,7 @@ SLOW = {"steps": 200, "octree_resolution": 32}
 
 
 def _protocol():
-    return import_module(f"{ADDON_MODULE}.shared").protocol
+    return import_module(f"{ADDON_MODULE}.job_runner").protocol
 
 
 def _prefs():
@@ -188,7 +188,7 @@ def _blender_script(zip_path: Path, runs: Path, tiny_root: Path, ending: str) ->
         prefs.python_path, prefs.model_set, prefs.device = {BACKEND_PYTHON!r}, "TINY", "cpu"
         prefs.runs_dir = {str(runs / "runs")!r}
         from importlib import import_module
-        protocol = addon.shared.protocol
+        protocol = addon.job_runner.protocol
         runner_mod = import_module("{ADDON_MODULE}.job_runner")
         request = protocol.GenerateRequest(image={str(HOUSE)!r}, targets=["house"],
                                            options=protocol.JobOptions(steps=200, octree_resolution=32,
@@ -383,8 +383,8 @@ def test_a_scene_deleted_mid_job_is_reported_and_its_files_kept(addon, shared_ba
     assert len(runner.outcome.failed_targets) == 2 and all("scene is gone" in f for f in runner.outcome.failed_targets)
     run = Path(runner.outcome.run_dir)
     assert {p.name for p in run.glob("*.glb")} == {"house.glb", "chimney.glb", "barrel.glb"}
-    for name in runner.outcome.objects:
-        bpy.data.objects.remove(bpy.data.objects[name])
+    for obj in list(runner.collection.objects):  # the meshes and the run's camera
+        bpy.data.objects.remove(obj)
     bpy.data.collections.remove(runner.collection)  # it belonged to the deleted scene
 
 
@@ -413,14 +413,14 @@ def test_paths_with_spaces_and_non_ascii_work(addon, scene, shared_backend, tmp_
     scene.img23d.image_path = str(picture)
     scene.img23d.targets = "chimney"
     assert bpy.ops.img23d.generate() == {"FINISHED"}
-    assert [o.name for o in bpy.data.collections["house scene ü"].objects] == ["chimney"]
+    assert [o.name for o in bpy.data.collections["house scene ü"].objects if o.type == "MESH"] == ["chimney"]
 
 
 def test_import_run_brings_a_finished_run_back(addon, scene, shared_backend) -> None:
     assert bpy.ops.img23d.generate() == {"FINISHED"}
     [collection] = bpy.data.objects["house"].users_collection
     made = {o.name: o.matrix_world.copy() for o in collection.objects}
-    assert set(made) == {"house", "chimney", "barrel"}
+    assert set(made) == {"house", "chimney", "barrel", "house_scene camera"}  # and the run's camera
     run = Path(bpy.data.objects["house"]["img23d_run"])
     for name in made:
         bpy.data.objects.remove(bpy.data.objects[name])
@@ -433,3 +433,67 @@ def test_import_run_brings_a_finished_run_back(addon, scene, shared_backend) -> 
         assert all(abs(a - b) < 1e-5 for row_a, row_b in zip(matrix, back[name]) for a, b in zip(row_a, row_b))
     with pytest.raises(RuntimeError, match="not an img23d run manifest"):
         bpy.ops.img23d.import_run(filepath=str(run / "input.png"))
+
+
+@pytest.mark.parametrize("status, cleared", [("cancelled", True), ("running", False)])
+def test_import_run_clears_what_killed_writes_left_unless_a_job_is_writing(addon, scene, tmp_path, status,
+                                                                          cleared) -> None:
+    run = tmp_path / "20240101-000000-house_scene"
+    (run / "views" / "house").mkdir(parents=True)
+    shutil.copy(REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb", run / "house.glb")
+    strays = [run / ".tmp-k2j3.glb", run / ".img23d-reserve", run / "views" / "house" / ".tmp-9.png"]
+    for path in strays:
+        path.write_bytes(b"")
+    record = {"target": "house", "instance": 1, "status": "done", "mesh": "house.glb", "box": [0, 0, 512, 512],
+              "seed": 0}
+    (run / "manifest.json").write_text(json.dumps({
+        "status": status, "records": [record], "models": {},
+        "image": {"source": str(HOUSE), "original_size": [1024, 1024]}}))
+    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"FINISHED"}
+    assert "house" in bpy.data.objects
+    assert [p.exists() for p in strays] == [not cleared] * 3
+    assert (run / "house.glb").is_file() and (run / "manifest.json").is_file()
+
+
+# --- the add-on's limits follow the backend's memory; hostile inputs get one clear sentence ---------
+
+@pytest.mark.fault("blender")
+def test_settings_above_the_backends_memory_are_refused_before_sending(addon, scene, fresh_backend,
+                                                                       tmp_path) -> None:
+    _prefs().python_path = str(_fake_python(tmp_path, "small_memory"))
+    session = addon.runtime.session()
+    session.start()
+    session.wait_ready(timeout=60)
+    assert session.hello.limits == {"octree_resolution": 128, "texture_size": 1024}
+    settings = scene.img23d
+    settings.octree_resolution = 256
+    with pytest.raises(RuntimeError, match=r"Octree Resolution 256 is more than the backend's cpu \(8 GB\) can "
+                                           r"hold \(at most 128\): lower it"):
+        bpy.ops.img23d.generate()
+    settings.octree_resolution, settings.quality = 0, "STANDARD"   # the preset's 256
+    with pytest.raises(RuntimeError, match=r"Quality Standard uses Octree Resolution 256, .*\(at most 128\): "
+                                           r"choose a lower Quality or set Octree Resolution"):
+        bpy.ops.img23d.generate()
+    settings.octree_resolution, settings.texture, settings.texture_size = 128, True, 2048
+    with pytest.raises(RuntimeError, match=r"Texture Size 2048 .*\(at most 1024\)"):
+        bpy.ops.img23d.generate()
+    assert not (_runs_dir() / "_fake" / "jobs.jsonl").exists(), "a refused job reached the backend"
+    settings.texture = False  # within every limit now: the job goes (and this fake refuses it itself)
+    with pytest.raises(RuntimeError, match="the fake refuses jobs"):
+        bpy.ops.img23d.generate()
+    assert len((_runs_dir() / "_fake" / "jobs.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("image_path", "FOLDER", r"is a folder, not an image file"),
+    ("targets", " , ,, ", r"Names holds only commas and spaces, no name"),
+    ("targets", "door, DOOR", r"'DOOR' is asked for twice"),
+    ("texture_size", 1000, r"Texture Size 1000 is out of range: it must be a power of two from 64 to 8,192"),
+])
+def test_hostile_inputs_in_the_panel_get_one_clear_sentence(addon, scene, tmp_path, field, value, message) -> None:
+    settings = scene.img23d
+    settings.texture = True
+    setattr(settings, field, str(tmp_path) if value == "FOLDER" else value)
+    with pytest.raises(RuntimeError, match=message):
+        bpy.ops.img23d.generate()
+    assert addon.runtime.active_runner is None  # refused before any job was sent

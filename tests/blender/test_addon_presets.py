@@ -13,7 +13,7 @@ from blender_support import ADDON_MODULE  # noqa: E402
 
 @pytest.mark.parametrize("quality", ["FAST", "DRAFT", "STANDARD", "HIGH"])
 def test_no_preset_asks_for_a_texture_bigger_than_its_renders(addon, scene, quality: str) -> None:
-    protocol = sys.modules[f"{ADDON_MODULE}.shared"].protocol
+    protocol = sys.modules[f"{ADDON_MODULE}.job_runner"].protocol
     settings = scene.img23d
     settings.quality = quality
     options = settings.job_options()
@@ -22,7 +22,7 @@ def test_no_preset_asks_for_a_texture_bigger_than_its_renders(addon, scene, qual
 
 
 def test_the_texture_size_slider_stops_where_detail_stops(addon, scene) -> None:
-    protocol = sys.modules[f"{ADDON_MODULE}.shared"].protocol
+    protocol = sys.modules[f"{ADDON_MODULE}.job_runner"].protocol
     prop = scene.img23d.bl_rna.properties["texture_size"]
     assert prop.soft_max == protocol.DETAILED_TEXTURE_SIZE and prop.hard_max == 8192  # typing more is allowed
     assert str(protocol.DETAILED_TEXTURE_SIZE) in prop.description

@@ -70,8 +70,7 @@ def test_the_model_list_is_fetched_by_the_operator_and_drawn(addon) -> None:
 
 
 def test_the_models_box_draws_downloads_deletes_and_progress(addon) -> None:
-    shared = import_module(f"{ADDON_MODULE}.shared")
-    protocol = shared.protocol
+    protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     catalog = addon.model_catalog.ModelCatalog()
     catalog.update({"models": [
         protocol.ModelEntry(id="Qwen/Qwen3-VL-2B-Instruct", role="grounding", repo_id="Qwen/Qwen3-VL-2B-Instruct",
@@ -184,13 +183,14 @@ def test_a_blender_python_outside_the_range_names_the_preference_to_set(addon, t
 
 # --- a real install -------------------------------------------------------------------------------
 
+@pytest.mark.real_install
 @pytest.mark.timeout(900)  # on Python 3.13 torch comes from PyPI with its CUDA libraries (~4 GB)
 def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.CaptureFixture[str]) -> None:
     """Creates a virtual environment in the add-on's user folder and installs torch, the pinned
     requirements, hy3dgen and the backend with pip (from pip's configured index and find-links),
     starts it, then runs a tiny-model job from it with Backend Python left empty."""
     prefs = _prefs()
-    env = addon.preferences.installed_env_dir()
+    env = addon.user_folders.installed_env_dir()
     assert not env.exists()
     started = time.monotonic()
     # --no-compile: pip skips writing .pyc files for the ~2 GB it installs (about two thirds of
@@ -205,7 +205,7 @@ def test_install_the_backend_then_generate_from_it(addon, scene, capfd: pytest.C
     assert installed.action == "created" and installed.device == "cpu"
     # Blender's own Python was the base: 3.11 in Blender 4.2 to 5.0, 3.13 in 5.1 and 5.2.
     assert f"interpreter: Python {sys.version_info.major}.{sys.version_info.minor}." in installed.log_path.read_text()
-    assert installed.torch_version.startswith("2.13.0") and installed.python == addon.preferences.installed_env_python()
+    assert installed.torch_version.startswith("2.13.0") and installed.python == addon.user_folders.installed_env_python()
     log = installed.log_path.read_text()
     assert "== Start the backend ==" in log and "Successfully installed" in log
 

@@ -18,7 +18,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ..protocol import ErrorCode, ModelEntry, ProtocolError
+from img23d_protocol import ErrorCode, ModelEntry, ProtocolError
+
 from . import hub
 from .registry import ModelSet, ModelSpec
 

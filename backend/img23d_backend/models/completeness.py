@@ -50,6 +50,8 @@ def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)
     if spec.role == "grounding":
         missing += _absent(folder, ["preprocessor_config.json", "tokenizer_config.json"]) + _tokenizer(folder, "")
+    if spec.role == "depth":
+        missing += _absent(folder, ["preprocessor_config.json"])
     if spec.trust_remote_code:
         missing += _absent(folder, _remote_code_modules(folder / "config.json"))
     return missing

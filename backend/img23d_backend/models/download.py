@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+
 from . import hub
 from .registry import ModelSpec
 

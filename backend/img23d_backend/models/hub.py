@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+
 from .completeness import missing_files
 from .registry import ModelSpec
 

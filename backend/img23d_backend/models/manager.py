@@ -21,8 +21,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from .. import env_probe
-from ..protocol import ErrorCode, ProtocolError
 from . import placement
 from .hub import DownloadProgress, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available

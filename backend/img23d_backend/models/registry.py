@@ -1,22 +1,26 @@
 """Which models the chain uses: ids, pinned revisions, sizes, and the named model sets.
 
 A model set picks one model per role (grounding, matting, shape) plus the two texture models
-(``PAINT_ROLES``: delight, paint), kept apart so the manager can place them separately.
-``tiny`` points at the random-weight replicas built offline by ``img23d_backend.tiny_models``;
+(``PAINT_ROLES``: delight, paint), kept apart so the manager can place them separately, and the
+depth model that places the objects (``depth``; a set without one lays objects out by their boxes).
+``tiny`` points at the random-weight replicas built offline by ``img23d_backend.replicas``;
 every other set names Hugging Face repositories that are downloaded on first use.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
+# The models that place the objects rather than make them.
+SCENE_ROLES = ("depth",)
 
 # Every model the chain downloads is pinned to one commit: a repository's `main` moves, and a
 # new commit may change the files (or, for BiRefNet, the code) under a working install. The
@@ -44,7 +48,14 @@ HUNYUAN3D_REVISIONS = {
     "tencent/Hunyuan3D-2": "9cd649ba6913f7a852e3286bad86bfa9a2d83dcf",
 }
 
+# depth-anything/Depth-Anything-V2-Small-hf (Apache-2.0; the Base/Large/Giant weights are
+# CC-BY-NC-4.0, so only Small is offered). Pinned by several public projects' model tables
+# together with its model.safetensors (99,173,660 bytes, sha256 3152477ce0d8d697...); one prints
+# the loaded config's "_commit_hash" as this value.
+DEPTH_ANYTHING_V2_SMALL_REVISION = "5426e4f0f36572d16453bbda7a8389317b1bef99"
+
 GB = 1 << 30
+MB = 1 << 20
 
 # Qwen3-VL reads 16-pixel patches merged 2x2: one visual token per 32x32 pixels, and its image
 # processor snaps both sides to multiples of 32 (transformers' Qwen2VLImageProcessor: factor =
@@ -84,6 +95,7 @@ class ModelSet:
     shape: ModelSpec
     delight: ModelSpec | None = None  # None: this set cannot paint textures
     paint: ModelSpec | None = None
+    depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
 
     def spec(self, role: str) -> ModelSpec:
         spec = getattr(self, role)
@@ -146,16 +158,40 @@ DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVIS
 # needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.
 PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
 
+# Relative depth (disparity) from one picture: where each object stands. 24.8 M parameters.
+DEPTH = {
+    "da2-small": ModelSpec(role="depth", repo_id="depth-anything/Depth-Anything-V2-Small-hf",
+                           revision=DEPTH_ANYTHING_V2_SMALL_REVISION,
+                           allow_patterns=("config.json", "preprocessor_config.json", "model.safetensors"),
+                           size_bytes=100 * MB),
+}
+
 DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
 # Turbo: made for 5 steps (JobOptions.steps), the fast path with FlashVDM decoding.
 DEFAULT_SHAPE = "2mini-turbo"
 DEFAULT_PAINT = "2.0"
+DEFAULT_DEPTH = "da2-small"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
+# The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
+# 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
+# (as at full size); 3 and 4 named branches' formats; 6: the shape replica's occupancy is
+# near-binary, as FlashVDM's pruning expects of a trained decoder
+TINY_FORMAT: int = 6
+
+
+def default_tiny_root() -> Path:
+    """Where the replicas live: ``$IMG23D_TINY_MODELS`` or a per-format user cache folder."""
+    env = os.environ.get("IMG23D_TINY_MODELS")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "img23d" / "tiny-models" / f"v{TINY_FORMAT}"
+
+
 def tiny_model_set(root: Path) -> ModelSet:
-    """The offline replicas under ``root`` (see ``tiny_models``), loaded by the same code."""
+    """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code."""
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
@@ -168,24 +204,25 @@ def tiny_model_set(root: Path) -> ModelSet:
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                         subfolder=PAINT_SUBFOLDER, size_bytes=10 << 20, options={"view_size": 64}),
+        depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
+                        size_bytes=1 << 20),
     )
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
               shape: str = DEFAULT_SHAPE, tiny_root: Path | None = None,
-              paint: str = DEFAULT_PAINT) -> ModelSet:
+              paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs."""
     if name == "tiny":
-        from ..tiny_models import default_tiny_root
         return tiny_model_set(tiny_root or default_tiny_root())
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")
     for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
-                                ("shape", shape, SHAPE), ("paint", paint, PAINT)):
+                                ("shape", shape, SHAPE), ("paint", paint, PAINT), ("depth", depth, DEPTH)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
-                    shape=SHAPE[shape], delight=DELIGHT, paint=PAINT[paint])
+                    shape=SHAPE[shape], delight=DELIGHT, paint=PAINT[paint], depth=DEPTH[depth])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
 
 # (stage, step, total, message)
 ProgressFn = Callable[[str, int, int, str], None]

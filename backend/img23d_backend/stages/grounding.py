@@ -124,16 +124,11 @@ class GroundingOptions:
 
     max_new_tokens: int = 1024   # the cap; the budget per job comes from the names
     max_pixels: int = GROUNDING_MAX_PIXELS
-    # Benchmarks only: a full-size random-weight replica cannot answer, so it generates as many
-    # tokens as a real answer for these names would take (the compute is measured) and this
-    # text stands in for what it said.
-    stand_in_answer: str | None = None
 
     @classmethod
     def from_spec(cls, options: dict[str, Any]) -> "GroundingOptions":
         return cls(max_new_tokens=int(options.get("max_new_tokens", cls.max_new_tokens)),
-                   max_pixels=int(options.get("max_pixels", cls.max_pixels)),
-                   stand_in_answer=options.get("stand_in_answer"))
+                   max_pixels=int(options.get("max_pixels", cls.max_pixels)))
 
 
 @dataclass(frozen=True)
@@ -148,9 +143,9 @@ class _AnswerWatch:
     has closed, and report progress (the add-on's watchdog listens for it)."""
 
     def __init__(self, tokenizer: Any, prompt_length: int, budget: int, cancel: CancelToken,
-                 progress: ProgressFn | None, stop_at_array_end: bool) -> None:
+                 progress: ProgressFn | None) -> None:
         self.tokenizer, self.prompt_length, self.budget = tokenizer, prompt_length, budget
-        self.cancel, self.progress, self.stop_at_array_end = cancel, progress, stop_at_array_end
+        self.cancel, self.progress = cancel, progress
         self.tokens = 0
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -160,7 +155,7 @@ class _AnswerWatch:
         if self.progress is not None and self.tokens % 16 == 0:
             self.progress("grounding", self.tokens, self.budget, f"answering ({self.tokens} tokens)")
         done = self.cancel.cancelled
-        if not done and self.stop_at_array_end:
+        if not done:
             # One sequence per call here; decoding a few hundred tokens each step costs nothing
             # next to a decoder step.
             text = self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
@@ -169,36 +164,33 @@ class _AnswerWatch:
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, options: GroundingOptions,
-           cancel: CancelToken, progress: ProgressFn | None = None, all_instances: bool = False) -> GroundingAnswer:
-    """Ask the model where ``targets`` are; return its raw answer, stopped where the JSON ends."""
+           cancel: CancelToken, progress: ProgressFn | None = None, all_instances: bool = False,
+           prompt: str | None = None) -> GroundingAnswer:
+    """Ask the model where ``targets`` are; return its raw answer, stopped where the JSON ends.
+
+    With ``prompt`` (a question of its own, such as which objects the picture holds) the names
+    say nothing of the answer's length, so the budget is the model's cap.
+    """
     import torch
     from transformers import StoppingCriteriaList
 
     picture = fit_pixels(image.convert("RGB"), options.max_pixels, processor_grid(grounder.processor))
     messages = [{"role": "user", "content": [{"type": "image", "image": picture},
-                                             {"type": "text", "text": grounding_prompt(targets)}]}]
+                                             {"type": "text", "text": prompt or grounding_prompt(targets)}]}]
     inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                                     return_dict=True, return_tensors="pt")
     inputs = inputs.to(grounder.model.device)
     prompt_length = inputs["input_ids"].shape[1]
-    stand_in = options.stand_in_answer is not None
-    if stand_in:
-        budget = min_tokens = min(options.max_new_tokens, expected_answer_tokens(len(targets)))
-    else:
-        budget = answer_budget(len(targets), all_instances=all_instances, cap=options.max_new_tokens)
-        min_tokens = 0
-    watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress,
-                         stop_at_array_end=not stand_in)
+    budget = (options.max_new_tokens if prompt is not None
+              else answer_budget(len(targets), all_instances=all_instances, cap=options.max_new_tokens))
+    watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress)
     with torch.inference_mode():
-        output = grounder.model.generate(**inputs, max_new_tokens=budget, min_new_tokens=min_tokens,
-                                         do_sample=False, stopping_criteria=StoppingCriteriaList([watch]))
+        output = grounder.model.generate(**inputs, max_new_tokens=budget, do_sample=False,
+                                         stopping_criteria=StoppingCriteriaList([watch]))
     cancel.check()
     answer_ids = output[:, prompt_length:]
     text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
     log.info("grounding answer (%d of %d tokens): %.300s", answer_ids.shape[1], budget, text)
-    if stand_in:
-        log.info("grounding uses the model set's stand-in answer (random weights cannot answer)")
-        text = options.stand_in_answer or ""
     return GroundingAnswer(text=text, tokens=int(answer_ids.shape[1]), budget=budget)
 
 

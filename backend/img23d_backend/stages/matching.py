@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .detections import Detection
 
-__all__ = ["TargetMatch", "match_targets"]
+__all__ = ["TargetMatch", "match_targets", "same_name"]
 
 # Match quality, best first.
 _EXACT, _PLURAL, _LABEL_HAS_TARGET = range(3)
@@ -55,6 +55,13 @@ def _word_forms(word: str) -> frozenset[str]:
 
 def _same_word(a: str, b: str) -> bool:
     return a == b or bool(_word_forms(a) & _word_forms(b))
+
+
+def same_name(a: str, b: str) -> bool:
+    """True when two labels name the same thing: the same words, forgiving case, separators
+    and simple plurals ("Barrels" and "barrel", "red_barrel" and "red barrel")."""
+    words_a, words_b = _words(a), _words(b)
+    return bool(words_a) and len(words_a) == len(words_b) and all(map(_same_word, words_a, words_b))
 
 
 def _has_every_word(label: tuple[str, ...], target: tuple[str, ...]) -> bool:

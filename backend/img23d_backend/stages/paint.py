@@ -21,7 +21,8 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn
 from .paint_fill import fill_texture

@@ -22,11 +22,12 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..models.fast_load import load_paint_unet
 from ..models.manager import Loader
 from ..models.placement import LoadedModel
 from ..models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, ModelSpec
-from ..protocol import ErrorCode, ProtocolError
 from ._common import working_dtype
 
 # (steps done, steps total); may raise to stop the denoising loop (cancellation).

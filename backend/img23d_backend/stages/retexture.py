@@ -14,15 +14,21 @@ original's atlas takes the colour of the nearest point on the proxy's surface).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..protocol import ErrorCode, ProtocolError
+from img23d_protocol import ErrorCode, ProtocolError
+
+from .cleanup import clean_mesh
+from .paint_fill import fill_texture
 
 MAX_FACES = 5_000_000
+# No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).
+MAX_VALUES = 6 * MAX_FACES
 
 
 @dataclass
@@ -40,14 +46,18 @@ class ArtistMesh:
 
 def load_artist_mesh(path: Path) -> ArtistMesh:
     """Read and check the add-on's mesh file; every defect is a ``bad_request`` naming it."""
+    _check_array_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: np.asarray(data[name]) for name in data.files}
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
     for name in ("positions", "triangles", "triangle_loops"):
         if name not in arrays:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file has no {name!r}")
+    for name in ("triangles", "triangle_loops"):
+        if arrays[name].dtype.kind not in "iu":  # a float index would be rounded into another vertex
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"mesh {name} must be whole numbers, not {arrays[name].dtype}")
     positions = arrays["positions"].astype(np.float64)
     triangles = arrays["triangles"].astype(np.int64)
     loops = arrays["triangle_loops"].astype(np.int64)
@@ -65,12 +75,35 @@ def load_artist_mesh(path: Path) -> ArtistMesh:
     loop_count = int(loops.max()) + 1 if loops.size else 0
     if loops.min() < 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a negative loop")
+    # Every loop (face corner) of a mesh is a corner of at least one of its triangles.
+    if uvs is None and loop_count > loops.size:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a triangle refers to loop {loop_count - 1}, but the mesh has "
+                                                   f"only {loops.size} triangle corners (a damaged mesh file)")
     if uvs is not None:
         uvs = uvs.astype(np.float64)
         if uvs.ndim != 2 or uvs.shape[1] != 2 or len(uvs) < loop_count or not np.isfinite(uvs).all():
             raise ProtocolError(ErrorCode.BAD_REQUEST, "loop UVs must be finite (L, 2) numbers, one per loop")
         loop_count = len(uvs)
     return ArtistMesh(positions, triangles, loops, uvs, loop_count)
+
+
+def _check_array_sizes(path: Path) -> None:
+    """Refuse an array too big to hold from its header, before it is read (or decompressed)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, _ = read_header(member)
+                values = int(np.prod(shape, dtype=np.float64))
+                if values > MAX_VALUES:
+                    name = info.filename.removesuffix(".npy")
+                    raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file's {name!r} holds {values:,} values; "
+                                                               f"at most {MAX_VALUES:,}")
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
 
 
 def unwrap(mesh: ArtistMesh) -> np.ndarray:
@@ -109,7 +142,6 @@ def proxy(mesh: ArtistMesh, face_budget: int) -> Any:
     """A decimated copy of the artist's mesh (no UVs: the paint stage unwraps it)."""
     import trimesh
 
-    from .cleanup import clean_mesh
 
     vertices, faces, _ = clean_mesh(mesh.positions, mesh.triangles, face_budget=face_budget)
     if len(faces) == 0:
@@ -128,7 +160,6 @@ def transfer_texture(target: Any, source: Any, size: int, device: Any) -> np.nda
     from scipy.spatial import cKDTree
 
     from ..raster import interpolate, rasterize
-    from .paint_fill import fill_texture
 
     uv = torch.as_tensor(np.asarray(target.visual.uv), dtype=torch.float32, device=device)
     clip = torch.cat([uv * 2 - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], dim=1)

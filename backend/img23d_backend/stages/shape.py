@@ -13,10 +13,11 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from ..models.fast_load import load_shape_pipeline
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from ..protocol import ErrorCode, ProtocolError
 from ._common import CancelToken, ProgressFn, working_dtype
 from .hy3dgen_fixes import float32_schedule
 from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, latents_to_mesh

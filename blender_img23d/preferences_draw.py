@@ -11,8 +11,9 @@ from typing import Any
 
 import bpy
 
-from .. import preferences, runtime
-from ..model_catalog import describe_size
+from . import runtime
+from .model_catalog import describe_size
+from .user_folders import installed_env_dir, installed_env_python
 
 STATE_ICONS = {"cached": "CHECKMARK", "partial": "ERROR", "missing": "IMPORT"}
 
@@ -24,7 +25,7 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
     if prefs.python_path:
         box.label(text="Using this interpreter; clear the field to use the installed environment", icon="INFO")
         return
-    box.label(text=f"Environment: {preferences.installed_env_dir()}")
+    box.label(text=f"Environment: {installed_env_dir()}")
     task = runtime.install_task
     if task is not None and not task.finished:
         step, fraction, message = task.snapshot()
@@ -38,7 +39,7 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
     box.prop(prefs, "install_python")
     row = box.row()
     row.prop(prefs, "torch_build", text="PyTorch")
-    installed = preferences.installed_env_python().is_file()
+    installed = installed_env_python().is_file()
     row.operator("img23d.install_backend", text="Repair / Update" if installed else "Install Backend",
                  icon="FILE_REFRESH" if installed else "IMPORT")
     if task is None:

@@ -1,48 +1,20 @@
-"""Tests for protocol.py: the JSON-lines wire format shared by the add-on and the backend."""
+"""Tests for img23d_protocol: the JSON-lines wire format shared by the add-on and the backend."""
 
 from __future__ import annotations
 
 import ast
 import json
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
-
-from img23d_backend import protocol  # noqa: E402
-from img23d_backend.protocol import (  # noqa: E402
-    EVENT_TYPES,
-    MAX_LINE_BYTES,
-    MAX_TARGET_CHARS,
-    MAX_TARGETS,
-    PROTOCOL_MAJOR,
-    REQUEST_TYPES,
-    Artifact,
-    CancelRequest,
-    DeleteRequest,
-    DetectRequest,
-    DownloadRequest,
-    Error,
-    ErrorCode,
-    GenerateRequest,
-    Hello,
-    JobOptions,
-    ModelEntry,
-    ModelsRequest,
-    RetextureRequest,
-    Progress,
-    ProtocolError,
-    Result,
-    ShutdownRequest,
-    StatusRequest,
-    check_peer_hello,
-    decode,
-    request_id_of,
-    split_names,
-    validate_targets,
-)
+import img23d_protocol as protocol
+from testdata import REPO
+from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, MAX_TARGET_CHARS, MAX_TARGETS, PROTOCOL_MAJOR, REQUEST_TYPES,
+                             Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress,
+                             ProtocolError, Result, ShutdownRequest, StatusRequest, SuggestRequest, check_peer_hello, decode,
+                             request_id_of, split_names, validate_targets)
 
 
 def _code(excinfo: pytest.ExceptionInfo) -> ErrorCode:
@@ -60,6 +32,9 @@ REQUESTS = [
                                        min_crop=32, shape_batch=4, texture=True)),
     GenerateRequest(id="job-2", image="C:\\pics\\a.jpg"),  # no targets: the whole image
     DetectRequest(id="det-1", image="/x/y.png", targets=["door", "chimney"]),
+    SuggestRequest(id="sug-1", image="/x/y.png"),
+    GenerateRequest(id="job-3", image="/x/y.png", options=JobOptions(fov_degrees=70.0, estimate_fov=False,
+                                                                     ground=False)),
     CancelRequest(id="c-1", job="job-1"),
     CancelRequest(id="c-2", job=None),
     StatusRequest(id="s-1"),
@@ -77,6 +52,7 @@ EVENTS = [
     Artifact(job="job-1", kind="mesh", path="/runs/a/barrel.glb", target="barrel", instance=2,
              box=[1.5, 2.0, 300.25, 400.0], image_size=[1024, 768], seed=12),
     Artifact(job="job-1", kind="run", path="/runs/a"),
+    Artifact(job="job-1", kind="layout", path="/runs/a/manifest.json"),
     Result(id="job-1", ok=True, data={"meshes": ["/runs/a/barrel.glb"], "nested": {"n": 1, "f": 0.5}}),
     Result(id="job-3", ok=False),
     Error(id="job-1", code="target_not_found", message="no 'door' in the picture", detail="scores: 0.1",
@@ -273,7 +249,8 @@ def test_options_of_the_wrong_type_are_refused(name, value):
     ("guidance_scale", float("inf")), ("face_budget", 99), ("face_budget", 5_000_001),
     ("keep", "biggest"), ("margin", -0.01), ("margin", 2.5), ("margin", float("nan")),
     ("margin", float("-inf")), ("min_crop", 7), ("min_crop", 4097), ("shape_batch", -1),
-    ("shape_batch", 65), ("seed", -1), ("seed", 2**63),
+    ("shape_batch", 65), ("seed", -1), ("seed", 2**63), ("fov_degrees", 4.9), ("fov_degrees", 170.5),
+    ("fov_degrees", float("nan")),
 ])
 def test_out_of_range_options_are_named(name, value):
     with pytest.raises(ProtocolError, match=f"option {name}=") as excinfo:
@@ -411,15 +388,17 @@ def test_protocol_error_refuses_unknown_codes():
 # --- stdlib only ------------------------------------------------------------------------------
 
 def test_protocol_imports_only_the_standard_library():
-    """The Blender add-on imports protocol.py into Blender's Python: no numpy, no package imports."""
-    tree = ast.parse(Path(protocol.__file__).read_text(encoding="utf-8"))
+    """Blender imports this package into its own Python: no numpy, nothing outside the package."""
     modules = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            modules += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "a relative import would tie protocol.py to the backend package"
-            modules.append(node.module)
+    # The source in the repository (the imported copy may be the wheel, a zip, if the add-on's
+    # loader put it on the path first; test_wheel.py proves the two are the same).
+    for path in sorted((REPO / "protocol" / "img23d_protocol").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                # Relative imports stay inside the package; absolute ones must be the stdlib's.
+                modules += [node.module] if node.level == 0 else []
     assert modules, "the AST walk found no imports at all"
     outside = [m for m in modules
                if m.split(".")[0] != "__future__" and m.split(".")[0] not in sys.stdlib_module_names]

@@ -1,4 +1,4 @@
-"""Remote-code files for the tiny BiRefNet replica (see ``img23d_backend.tiny_models``).
+"""Remote-code files for the tiny BiRefNet replica (see ``img23d_backend.replicas.build``).
 
 These files are copied verbatim into the replica folder so that
 ``AutoModelForImageSegmentation.from_pretrained(folder, trust_remote_code=True)`` loads them exactly

@@ -1,0 +1,148 @@
+"""Ctrl-C and SIGTERM during a command-line job: a cancellation, never an exception in library code.
+
+Python turns SIGINT into ``KeyboardInterrupt`` wherever the main thread happens to be. Inside
+a library that is a lottery: trimesh wraps an import in ``except BaseException``, so a Ctrl-C
+that lands while hy3dgen is first imported is swallowed and the job runs to its end; one that
+lands elsewhere leaves the manifest saying ``running`` forever. Here a signal only cancels the
+job's token, and the job stops at its next check, closing its manifest as ``cancelled``.
+
+The job keeps the main thread (pymeshlab corrupts the heap at exit when it ran on another
+one). Python's own handlers run only between bytecodes, which may be seconds away inside a
+torch op, so the signal is also written to a socket by C code at once (``set_wakeup_fd``) and
+a watcher thread acts on it: it cancels the token, and on a second signal, or when the job has
+not stopped ``GRACE_SECONDS`` after the first, it closes the job's manifest and ends the process.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import threading
+import time
+from types import FrameType
+from typing import Callable
+
+from .stages._common import CancelToken
+
+GRACE_SECONDS = 10.0
+SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
+
+
+def exit_code(signum: int) -> int:
+    """The shell's convention for "ended by signal N": 130 after Ctrl-C, 143 after SIGTERM."""
+    return 128 + int(signum)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """The Python-level handler: nothing, so no KeyboardInterrupt; the watcher thread acts."""
+
+
+class Interrupts:
+    """Which signals arrived; ``token`` is cancelled by the first. Install on the main thread."""
+
+    def __init__(self, grace: float = GRACE_SECONDS) -> None:
+        self.token = CancelToken()
+        self.received: list[int] = []
+        self.grace = grace
+        # Set when a job starts: closes its manifest if the process must end under it.
+        self.abandon: Callable[[str], None] | None = None
+        self._previous: dict[int, object] = {}
+        self._previous_fd = -1
+        self._finished = threading.Event()
+        self._reader: socket.socket | None = None
+        self._writer: socket.socket | None = None
+
+    @property
+    def signal(self) -> int | None:
+        return self.received[0] if self.received else None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name if self.signal is not None else ""
+
+    def install(self) -> "Interrupts":
+        # A socket pair, not a pipe: set_wakeup_fd and select take sockets on every platform.
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for signum in SIGNALS:
+            self._previous[signum] = signal.signal(signum, _ignore)
+        threading.Thread(target=self._watch, name="signal-watcher", daemon=True).start()
+        return self
+
+    def restore(self) -> None:
+        self._finished.set()
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+        self._previous.clear()
+        signal.set_wakeup_fd(self._previous_fd)
+        if self._writer is not None:
+            try:
+                self._writer.send(b"\0")  # wake the watcher so that it sees it is done
+            except OSError:
+                pass
+
+    # -- the watcher thread ------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        assert self._reader is not None
+        deadline: float | None = None
+        while not self._finished.is_set():
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._reader], [], [], timeout)
+            if self._finished.is_set():
+                break
+            if ready:
+                for signum in self._reader.recv(64):
+                    if signum:
+                        self._on_signal(signum)
+                if self.received and deadline is None:
+                    deadline = time.monotonic() + self.grace
+            if len(self.received) > 1:
+                self._give_up("before a second signal")
+            elif deadline is not None and time.monotonic() >= deadline and self.abandon is not None:
+                self._give_up(f"within {self.grace:g} s")
+        for sock in (self._reader, self._writer):
+            if sock is not None:
+                sock.close()
+
+    def _on_signal(self, signum: int) -> None:
+        self.received.append(signum)
+        self.token.cancel()
+        more = " (press Ctrl-C again to stop at once)" if len(self.received) == 1 else ""
+        os.write(2, f"\n{signal.Signals(signum).name}: cancelling the job{more}\n".encode())
+
+    def _give_up(self, when: str) -> None:
+        """The job did not stop: close its manifest here and end the process (the main thread
+        may sit inside a C call for a long time yet)."""
+        assert self.signal is not None
+        if self.abandon is not None:
+            self.abandon(f"interrupted by {self.name}; the job did not stop {when}")
+        os.write(2, f"{self.name}: stopped\n".encode())
+        os._exit(exit_code(self.signal))
+
+
+class Interrupted(BaseException):
+    """A signal, raised on the ``serve`` loop's thread: the loop cancels the job and ends.
+
+    Raising is safe there, unlike in a job: that thread runs only the request loop (jobs run
+    on worker threads), so the exception lands in our own code, never inside a library."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_on_signals() -> None:
+    """Make SIGINT and SIGTERM raise ``Interrupted`` once; later ones are ignored, so that
+    closing the job's manifest is not itself interrupted (it takes at most a second or so)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        for other in SIGNALS:
+            signal.signal(other, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for signum in SIGNALS:
+        signal.signal(signum, handler)

@@ -1,0 +1,286 @@
+"""What every job shares: its run folder, stage timing, progress, failures, the out-of-memory retry.
+
+A job that fails half way keeps what it finished, and its manifest says so: every way out of
+``run`` closes the manifest with a final status. A target that fails (not found, no surface,
+out of memory twice) is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+
+from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Progress,
+                             ProtocolError, RetextureRequest)
+from PIL import Image
+
+from .. import __version__, failpoints, preflight
+from ..images import LoadedImage, load_image
+from ..models import placement
+from ..models.memory import PeakMeter
+from ..models.oom import is_out_of_memory
+from ..runs import Manifest, RunFolder, TargetRecord, disk_error
+from ..stages import grounding, matting, paint
+
+if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
+    from .engine import Engine, Job
+
+log = logging.getLogger(__name__)
+
+Request = GenerateRequest | DetectRequest | RetextureRequest
+T = TypeVar("T")
+
+
+@dataclass
+class OutOfMemory:
+    """Stands in a stage's per-target results for a target that ran out of memory twice."""
+
+    detail: str
+
+
+class JobRun:
+    """One job from its checked request to its closed manifest; subclasses write ``body``."""
+
+    kind = ""
+
+    def __init__(self, engine: "Engine", request: Request, job: "Job", run_folder: RunFolder) -> None:
+        self.engine = engine
+        self.request = request
+        self.job = job
+        self.options: JobOptions = request.options
+        self.manager = engine.manager
+        self.run_folder = run_folder
+        self._counters_before = self.manager.counters()
+
+    @classmethod
+    def check_request(cls, request: Request) -> None:
+        """Refuse a request that cannot run, before its run folder is made."""
+        if not request.image:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
+
+    @classmethod
+    def check_memory(cls, request: Request, device: Any) -> None:
+        """Refuse settings this machine cannot hold for even one target, before the run folder."""
+
+    @classmethod
+    def make_folder(cls, engine: "Engine", request: Request, job: "Job") -> RunFolder:
+        """The run's own folder, with a manifest that says ``running`` until the job ends."""
+        manifest = Manifest(job_id=job.id, kind=cls.kind, backend_version=__version__,
+                            targets=list(getattr(request, "targets", [])), options=asdict(request.options),
+                            device=str(engine.device),
+                            models={role: _model_record(engine.manager.spec(role)) for role in engine.manager.roles})
+        return RunFolder.create(engine.settings.runs_dir, Path(request.image).name, manifest)
+
+    def body(self) -> dict[str, Any]:
+        """The job's work; returns the result's data."""
+        raise NotImplementedError
+
+    def run(self) -> dict[str, Any]:
+        self.job.emit(Artifact(job=self.job.id, kind="run", path=str(self.run_folder.root)))
+        self.manager.download_progress = self._download_progress
+        try:
+            data = self.body()
+            self._close("finished")
+        except ProtocolError as exc:
+            self._close("cancelled" if exc.code is ErrorCode.CANCELLED else "failed", exc)
+            raise
+        except MemoryError as exc:
+            error = ProtocolError(ErrorCode.OUT_OF_MEMORY, "ran out of memory", str(exc))
+            self._close("failed", error)
+            raise error from exc
+        except Exception as exc:  # the boundary: anything unexpected becomes `internal`, with the trace logged
+            error = _classify(exc)
+            log.error("job %s failed:\n%s", self.job.id, traceback.format_exc())
+            self._close("failed", error)
+            raise error from exc
+        finally:
+            self.manager.download_progress = None
+        return data
+
+    def _close(self, status: str, error: ProtocolError | None = None) -> None:
+        manifest = self.run_folder.manifest
+        if error is not None:
+            manifest.errors.append({"code": error.code.value, "message": error.message, "detail": error.detail})
+        after = self.manager.counters()
+        manifest.model_counters = {role: asdict(after[role].minus(self._counters_before[role])) for role in after}
+        try:
+            self.run_folder.finish(status)
+        except ProtocolError as exc:  # a full disk must not hide the job's own error
+            log.error("could not write the final manifest: %s", exc)
+
+    # -- stages and progress -------------------------------------------------------------------
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage, measure its peak memory, save the manifest after it."""
+        self.job.cancel.check()
+        failpoints.hit(name)
+        self.progress(name, 0, 1, f"{name}...")
+        started = time.perf_counter()
+        meter = PeakMeter(self.engine.device)
+        with meter:
+            yield
+        manifest = self.run_folder.manifest
+        manifest.timings[name] = round(manifest.timings.get(name, 0.0) + time.perf_counter() - started, 4)
+        manifest.memory_peaks[name] = max(manifest.memory_peaks.get(name, 0), meter.peak)
+        self.run_folder.save_manifest()
+
+    def progress(self, stage: str, step: int, total: int, message: str) -> None:
+        self.job.emit(Progress(job=self.job.id, stage=stage, step=step, total=total, message=message))
+
+    def _download_progress(self, message: str, done: int, total: int) -> None:
+        self.progress("download", done, total, message)
+
+    def fail_target(self, record: TargetRecord, error: ProtocolError) -> None:
+        record.status = "failed"
+        record.error = {"code": error.code.value, "message": error.message}
+        self.job.emit(Error.from_exception(self.job.id, error))
+
+    # -- running out of memory ------------------------------------------------------------------
+
+    def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T:
+        """``first()``; if it runs out of memory, free the allocator's cache, say so in the
+        manifest and the progress, and return ``smaller()`` (anything else propagates)."""
+        try:
+            return first()
+        except Exception as exc:  # only out-of-memory is retried
+            if not is_out_of_memory(exc):
+                raise
+            placement.release_cached_memory()
+            message = f"{stage} ran out of memory ({type(exc).__name__}); retried {how}"
+            log.warning(message)
+            self.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
+                                                    "detail": str(exc)[:300], "retried": True})
+            self.progress(stage, 0, 1, message)
+        return smaller()
+
+    @staticmethod
+    def or_out_of_memory(attempt: Callable[[], T]) -> T | OutOfMemory:
+        """``attempt()``, or an ``OutOfMemory`` when even that ran out: the last try of one target."""
+        try:
+            return attempt()
+        except Exception as exc:  # a second out-of-memory fails this target only
+            if not is_out_of_memory(exc):
+                raise
+            placement.release_cached_memory()
+            return OutOfMemory(str(exc))
+
+    # -- steps more than one kind of job takes ------------------------------------------------
+
+    def load_input(self) -> LoadedImage:
+        with self.stage("load"):
+            image = load_image(self.request.image)
+            saved = self.run_folder.write_image("input.png", image.image)
+            self.run_folder.manifest.image = {
+                "source": str(Path(self.request.image).resolve()), "copy": self.run_folder.relative(saved),
+                # Which bytes were used: the artist may change or delete the file after Generate.
+                "sha256": image.sha256,
+                "size": list(image.size), "original_size": list(image.original_size),
+                "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
+            }
+        return image
+
+    def ground(self, image: LoadedImage) -> list[Any]:
+        """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
+        targets = list(self.request.targets)
+        options = grounding.GroundingOptions.from_spec(self.manager.spec("grounding").options)
+        with self.stage("grounding"):
+            with self.manager.use("grounding") as grounder:
+                answer = grounding.ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
+                                          progress=self.progress, all_instances=self.options.keep == "all")
+            raw = answer.text
+            width, height = image.size
+            detections = grounding.parse_detections(raw, width, height)
+            matches = grounding.match_targets(detections, targets, keep=self.options.keep)
+            self.run_folder.write_json("detections.json", {
+                "image_size": [width, height], "original_size": list(image.original_size),
+                "coords": "pixels of image_size", "raw_answer": raw,
+                "answer_tokens": answer.tokens, "token_budget": answer.budget,
+                "detections": [d.to_dict() for d in detections],
+                "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
+            })
+            overlay = self.run_folder.write_image("detections.png", grounding.draw_matches(image.image, matches))
+        self.job.emit(Artifact(job=self.job.id, kind="detections",
+                               path=str(self.run_folder.path("detections.json"))))
+        self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
+        return matches
+
+    def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
+        """All crops in one batch; after running out of memory, one at a time."""
+        def run(batch: list[Any]) -> list[Any]:
+            return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
+                                 progress=self.progress)
+
+        def one_by_one() -> list[Any]:
+            results: list[Any] = []
+            for crop in crops:
+                result = self.or_out_of_memory(lambda: run([crop]))
+                results.extend([result] if isinstance(result, OutOfMemory) else result)
+            return results
+
+        return self.retry_smaller("matting", lambda: run(crops), one_by_one, "one crop at a time")
+
+    def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
+        """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
+        ``ProtocolError``: out of memory twice (the second time with smaller renders), or
+        anything else that went wrong (as ``internal``, with the trace in the log)."""
+        if not self.engine.can_paint:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "this model set has no texture models; "
+                                                       "ask for texture=false")
+        view_size = int(self.manager.spec("paint").options.get("view_size", 512))
+        render = self.options.bake_render_size()
+        render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
+        settings = paint.PaintSettings(texture_size=self.options.texture_size, render_size=render,
+                                       view_size=view_size, delight_steps=self.options.delight_steps,
+                                       multiview_steps=self.options.paint_steps, seed=int(record.seed or 0))
+        kept: dict[str, Any] = {}
+        with self.stage("paint"):
+            with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
+                # Beside the loaded models: running out of RAM is a kill, not an error to retry.
+                preflight.check_paint(self.options, self.engine.device)
+                def run(paint_settings: Any) -> Any:
+                    return paint.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
+                                            settings=paint_settings, device=self.engine.device,
+                                            cancel=self.job.cancel, progress=self.progress, keep=kept)
+                lowered = settings.lowered()
+                try:
+                    painted = self.retry_smaller("paint", lambda: run(settings), lambda: run(lowered),
+                                                 f"with all {lowered.views} views at {lowered.render_size} px")
+                except ProtocolError:
+                    raise
+                except Exception as exc:  # the boundary of one target's painting
+                    if is_out_of_memory(exc):
+                        raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "painting ran out of memory twice",
+                                            str(exc)[:300]) from exc
+                    log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
+                    raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
+            record.timings.update({f"paint_{phase}": seconds for phase, seconds in kept.get("timings", {}).items()})
+            for index, view in enumerate(kept.get("views", [])):
+                self.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)
+            if "reference" in kept:
+                self.run_folder.write_image(f"views/{record.stem}/reference_delit.png", kept["reference"])
+        return painted
+
+
+def _model_record(spec: Any) -> dict[str, Any]:
+    return {"id": spec.repo_id, "revision": spec.revision, "subfolder": spec.subfolder,
+            "local_path": str(spec.local_path) if spec.local_path else None}
+
+
+def _classify(exc: Exception) -> ProtocolError:
+    """Map library exceptions we can name to codes; everything else is `internal`."""
+    if is_out_of_memory(exc) or "out of memory" in str(exc).lower():
+        return ProtocolError(ErrorCode.OUT_OF_MEMORY, "the device ran out of memory", str(exc)[:500])
+    if isinstance(exc, OSError):
+        return disk_error(exc, "a file operation failed")
+    return ProtocolError(ErrorCode.INTERNAL, f"unexpected {type(exc).__name__}: {exc}"[:500])
+
+
+def scaled_box(box: tuple[float, float, float, float], scale: float) -> list[float]:
+    """A box in working-image pixels -> pixels of the original file."""
+    return [round(v / scale, 2) for v in box]

@@ -1,0 +1,107 @@
+"""The engine: one device, one model manager, one job at a time."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, Message, ProtocolError, RetextureRequest,
+                             SuggestRequest)
+
+from .. import preflight
+from ..device import device_name, pick_device
+from ..loaders import register_models
+from ..models.manager import ModelManager, Policy
+from ..models.memory import device_memory
+from ..models.registry import PAINT_ROLES, ModelSet
+from ..runs import RunFolder
+from ..stages._common import CancelToken
+from .base import JobRun
+from .detect import DetectRun
+from .generate import GenerateRun
+from .retexture import RetextureRun
+from .suggest import SuggestRun
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Message], None]
+
+
+@dataclass
+class EngineSettings:
+    models: ModelSet
+    runs_dir: Path
+    device: str = "auto"                 # auto, cuda, cuda:N, mps, cpu
+    budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
+    offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
+    policy: Policy = Policy.MANAGED      # the others exist for the benchmark's comparison
+
+
+@dataclass
+class Job:
+    """A job as its driver sees it: its id, where its events go, its cancel token, and (once the
+    job has made it) its run folder, so that the driver can close it if the process must end."""
+
+    id: str
+    emit: Emit
+    cancel: CancelToken = field(default_factory=CancelToken)
+    run_folder: RunFolder | None = None  # None until the request has passed its checks
+
+    def abandon(self, reason: str) -> None:
+        """Close the run's manifest as cancelled when the job cannot finish it in time (exit)."""
+        run = self.run_folder
+        if run is None or run.manifest.status != "running":
+            return
+        run.manifest.errors.append({"code": ErrorCode.CANCELLED.value, "message": reason})
+        try:
+            run.finish("cancelled")
+        except ProtocolError as exc:
+            log.error("could not close the manifest of job %s: %s", self.id, exc)
+
+
+class Engine:
+    """Runs generate, detect, suggest and re-texture jobs; keeps models between jobs through its manager."""
+
+    def __init__(self, settings: EngineSettings) -> None:
+        self.settings = settings
+        self.device = pick_device(settings.device)
+        self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
+                                    policy=settings.policy)
+        register_models(self.manager, settings.models)
+
+    @property
+    def can_paint(self) -> bool:
+        return all(role in self.manager.roles for role in PAINT_ROLES)
+
+    def describe(self) -> dict[str, Any]:
+        return {"device": str(self.device), "device_name": device_name(self.device),
+                "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe(),
+                "limits": self.limits()}
+
+    def limits(self) -> dict[str, int]:
+        """The largest settings one target fits with, beside the models its stage holds."""
+        sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
+        paint = sum(sizes[role] for role in PAINT_ROLES) if self.can_paint else None
+        return preflight.limits(self.device, sizes.get("shape", 0), paint)
+
+    def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
+        return self._run(GenerateRun, request, job)
+
+    def detect(self, request: DetectRequest, job: Job) -> dict[str, Any]:
+        return self._run(DetectRun, request, job)
+
+    def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
+        return self._run(RetextureRun, request, job)
+
+    def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
+        return self._run(SuggestRun, request, job)
+
+    def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
+        # The request is checked before anything is written; the run then always has its folder.
+        kind.check_request(request)
+        kind.check_memory(request, self.device)
+        run = kind(self, request, job, kind.make_folder(self, request, job))
+        job.run_folder = run.run_folder
+        return run.run()

@@ -1,0 +1,241 @@
+"""Generate: one cleaned, optionally painted mesh per named part (or the whole picture)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable
+
+import trimesh
+from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
+from PIL import Image
+
+from .. import preflight
+from .. import scene
+from ..images import LoadedImage
+from ..runs import TargetRecord
+from ..stages import cleanup, shape
+from ..stages.crop import crop_box
+from ..stages.cutout import box_in_crop, named_cutout
+from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..stages.tail import Tail
+from .base import JobRun, OutOfMemory, Request, scaled_box
+
+
+class GenerateRun(JobRun):
+    kind = "generate"
+    layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
+    tail: Tail            # each target's clean-up and GLB writing, beside the device's work
+
+    @classmethod
+    def check_memory(cls, request: Request, device: Any) -> None:
+        preflight.check_job(request.options, device)
+
+    def body(self) -> dict[str, Any]:
+        manifest = self.run_folder.manifest
+        image = self.load_input()
+        records = self._plan_targets(image)
+        manifest.records = records
+        self.run_folder.save_manifest()
+        live = [r for r in records if r.status == "pending"]
+
+        with self.stage("crop"):
+            crops, boxes, rects = {}, {}, {}
+            for record in live:
+                x0, y0, x1, y1 = (v * image.scale for v in record.box)
+                rect = rects[record.stem] = crop_box((x0, y0, x1, y1), image.size, self.options.margin,
+                                                     self.options.min_crop)
+                crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
+                record.crop = self.run_folder.relative(
+                    self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
+        cutouts = self._matte(image, live, crops, boxes)
+        live = [r for r in live if r.status == "pending"]
+        self.layout = scene.measure(self, image, live, rects, cutouts)
+        # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
+        with Tail(self.job.cancel) as self.tail:
+            meshes = self._shape(live, cutouts)
+            self._export(live, meshes, cutouts)
+
+        if not any(r.status == "done" for r in records):
+            if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
+                raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image")
+            raise ProtocolError(ErrorCode.SHAPE_FAILED, "no target produced a mesh; see the errors above")
+        return {"run_dir": str(self.run_folder.root),
+                "manifest": str(self.run_folder.path("manifest.json")),
+                "image_size": list(image.original_size),
+                "targets": [asdict(r) for r in records],
+                "timings": manifest.timings}
+
+    def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
+        """One record per target instance; whole image as one object when no names were given."""
+        records: list[TargetRecord] = []
+        if not self.request.targets:
+            name = Path(self.request.image).stem or "object"
+            width, height = image.original_size
+            records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
+                                        box=[0.0, 0.0, float(width), float(height)]))
+        else:
+            for match in self.ground(image):
+                if not match.detections:
+                    record = TargetRecord(target=match.target, stem=self.run_folder.unique_stem(match.target, 1))
+                    records.append(record)
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.TARGET_NOT_FOUND, f"{match.target!r} was not found in the image",
+                        target=match.target))
+                    continue
+                for instance, detection in enumerate(match.detections, start=1):
+                    records.append(TargetRecord(
+                        target=match.target, instance=instance,
+                        stem=self.run_folder.unique_stem(match.target, instance),
+                        box=scaled_box(detection.box, image.scale), score=detection.score))
+        for index, record in enumerate(records):
+            record.seed = self.options.seed + index
+        return records
+
+    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any],
+               boxes: dict[str, Any]) -> dict[str, Any]:
+        with self.stage("matting"):
+            if image.has_alpha and not self.request.targets:
+                # The whole picture is the object and the artist's alpha already cuts it out.
+                cutouts = {r.stem: crops[r.stem] for r in live}
+            elif live:
+                # Each crop is matted with its margin for context; the cut-out keeps the named object.
+                with self.manager.use("matting") as model:
+                    results = self.matte_all(model, [crops[r.stem] for r in live])
+                cutouts = {r.stem: named_cutout(cut, crops[r.stem], boxes[r.stem]) if isinstance(cut, Image.Image)
+                           else cut for r, cut in zip(live, results)}
+            else:
+                cutouts = {}
+            for record in live:
+                cutout = cutouts[record.stem]
+                if isinstance(cutout, OutOfMemory):
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.OUT_OF_MEMORY, f"matting {record.target!r} ran out of memory, even alone",
+                        cutout.detail, target=record.target))
+                    continue
+                if isinstance(cutout, UnusableMatte):  # never an empty cut-out passed off as one
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"matting {record.target!r} failed: {cutout.reason}",
+                        target=record.target))
+                    continue
+                record.matte = self.run_folder.relative(
+                    self.run_folder.write_image(f"mattes/{record.stem}.png", cutout))
+                if foreground_fraction(cutout) < MIN_FOREGROUND:
+                    self.fail_target(record, ProtocolError(
+                        ErrorCode.SHAPE_FAILED, f"the cut-out of {record.target!r} is empty: matting found "
+                        "no object in its box", target=record.target))
+        return cutouts
+
+    def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
+        """One mesh (or None, or an ``OutOfMemory``) per live record, in order."""
+        if not live:
+            return []
+        settings = shape.ShapeSettings(steps=self.options.steps, octree_resolution=self.options.octree_resolution,
+                                       guidance_scale=self.options.guidance_scale,
+                                       batch_size=self.options.shape_batch, decoder=self.options.volume_decoder)
+        images = [cutouts[r.stem] for r in live]
+        seeds = [int(r.seed or 0) for r in live]
+        with self.stage("shape"):
+            # use() evicts earlier stages' models first when the budget needs the room.
+            with self.manager.use("shape") as pipe:
+                # As many targets per batch as the memory left beside the loaded model holds:
+                # running out of RAM is a kill by the system, not an exception to retry.
+                fitting = preflight.shape_batch(self.options, len(images), self.engine.device)
+                if fitting < min(len(images), settings.batch_size or len(images)):
+                    settings.batch_size = fitting
+                lowered = settings.lowered()
+
+                def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone
+                    return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [image], [seed], lowered)[0])
+                            for image, seed in zip(images, seeds)]
+
+                def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded
+                    return self._generate_shapes(pipe, images, seeds, settings,
+                                                 on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
+
+                return self.retry_smaller("shape", batched, one_at_a_time,
+                                          f"one at a time at octree resolution {lowered.octree_resolution}")
+
+    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any,
+                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress,
+                                     on_mesh=on_mesh)
+
+    def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
+        """Collect each cleaned mesh, paint it (if asked) and have it written, announced at once."""
+        for record, mesh in zip(live, meshes):
+            if not self.tail.submitted(record.stem):  # made by the out-of-memory retry, without the hook
+                self._clean_later(record, mesh)
+        ready = []
+        for record in live:
+            with self.stage("cleanup"):  # the wait for the worker: what its work did not hide
+                done = self.tail.result(record.stem)
+            record.timings["cleanup"] = round(done.seconds, 4)
+            if isinstance(done.value, ProtocolError):
+                self.fail_target(record, done.value)
+                continue
+            mesh, stats = done.value
+            record.faces, record.vertices = stats.faces_out, stats.vertices_out
+            ready.append((record, mesh))
+        for record, mesh in ready:
+            if self.options.texture:
+                mesh = self._paint(record, mesh, cutouts[record.stem])
+            with self.stage("export"):  # blocks only while the worker's queue is full
+                self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
+        timings = self.run_folder.manifest.timings
+        for record, _ in ready:
+            done = self.tail.result(f"glb/{record.stem}")
+            record.timings["export"] = round(done.seconds, 4)
+            timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+        self.run_folder.save_manifest()
+
+    def _clean_later(self, record: TargetRecord, mesh: Any) -> None:
+        self.tail.submit(record.stem, lambda: self._clean_one(record, mesh))
+
+    def _clean_one(self, record: TargetRecord, mesh: Any) -> Any:
+        """On the tail's worker: (cleaned trimesh, stats), or the ``ProtocolError`` that fails the
+        target (returned, not raised: failing it is the main thread's business)."""
+        if isinstance(mesh, OutOfMemory):
+            return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second "
+                                 "time at lower settings; lower the quality or close other programs using the GPU",
+                                 mesh.detail, target=record.target)
+        if mesh is None:
+            return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
+                                 "(try another seed or a higher octree resolution)", target=record.target)
+        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), face_budget=self.options.face_budget)
+        if len(faces) == 0:
+            return ProtocolError(ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
+                                 target=record.target)
+        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False), stats
+
+    def _paint(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
+        """The textured mesh; on failure the untextured one, with the failure reported."""
+        try:
+            return self.paint_mesh(record, mesh, cutout)
+        except ProtocolError as exc:
+            if exc.code is ErrorCode.CANCELLED:
+                raise
+            failure = exc
+        record.error = {"code": failure.code.value,
+                        "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}
+        self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],
+                            target=record.target))
+        return mesh
+
+    def _write_mesh(self, record: TargetRecord, mesh: Any, total: int) -> None:
+        """On the tail's worker: the GLB, then its artifact at once (the manifest is the main thread's)."""
+        path = self.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: mesh.export(str(p), file_type="glb"))
+        record.mesh = self.run_folder.relative(path)
+        record.textured = _has_texture(mesh)
+        scene.record_placement(self.layout, record, mesh)
+        record.status = "done"
+        self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
+                      f"{record.target} ready")
+        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
+                               instance=record.instance, box=record.box, seed=record.seed,
+                               image_size=self.run_folder.manifest.image.get("original_size")))
+
+
+def _has_texture(mesh: Any) -> bool:
+    material = getattr(getattr(mesh, "visual", None), "material", None)
+    return getattr(material, "baseColorTexture", None) is not None

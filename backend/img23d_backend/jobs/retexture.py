@@ -1,0 +1,90 @@
+"""Re-texture: paint an artist's mesh from a picture; its topology and UVs stay."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from img23d_protocol import Artifact, ErrorCode, ProtocolError, validate_targets
+from PIL import Image
+
+from .. import preflight
+from ..images import LoadedImage
+from ..runs import TargetRecord
+from ..stages import retexture
+from .base import JobRun, OutOfMemory, Request
+
+
+class RetextureRun(JobRun):
+    """Paint an artist's mesh; its topology and UVs stay, a texture (and maybe UVs) come back."""
+
+    kind = "retexture"
+
+    @classmethod
+    def check_request(cls, request: Request) -> None:
+        super().check_request(request)
+        validate_targets([request.name])  # it names files, as a target does
+        if not request.mesh:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
+        if not Path(request.mesh).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
+
+    @classmethod
+    def check_memory(cls, request: Request, device: Any) -> None:
+        preflight.check_job(request.options, device, shape=False)  # re-texturing only paints
+
+    def body(self) -> dict[str, Any]:
+        source = Path(self.request.mesh)
+        image = self.load_input()
+        mesh_copy = self.run_folder.write_bytes_with("input_mesh.npz", lambda p: shutil.copyfile(source, p))
+        artist = retexture.load_artist_mesh(mesh_copy)
+        [name] = validate_targets([self.request.name])
+        record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
+                              faces=artist.face_count, vertices=int(len(artist.positions)))
+        self.run_folder.manifest.targets = [name]
+        self.run_folder.manifest.records = [record]
+        cutout = self._reference(image, record)
+        loop_uvs, created = artist.loop_uvs, False
+        if loop_uvs is None:
+            with self.stage("unwrap"):
+                loop_uvs, created = retexture.unwrap(artist), True
+        target = retexture.paintable(artist, loop_uvs)
+        through_proxy = artist.face_count > self.options.face_budget
+        if through_proxy:
+            with self.stage("proxy"):
+                stand_in = retexture.proxy(artist, self.options.face_budget)
+            painted = self.paint_mesh(record, stand_in, cutout)
+            with self.stage("transfer"):
+                texture = Image.fromarray(retexture.transfer_texture(
+                    target, painted, self.options.texture_size, self.engine.device), "RGB")
+        else:
+            texture = self.paint_mesh(record, target, cutout).visual.material.baseColorTexture
+        with self.stage("export"):
+            texture_path = self.run_folder.write_image("texture.png", texture)
+            uvs_path = self.run_folder.write_bytes_with(
+                "uvs.npy", lambda p: np.save(p, loop_uvs.astype(np.float32), allow_pickle=False)) if created else None
+        record.status, record.textured = "done", True
+        self.job.emit(Artifact(job=self.job.id, kind="texture", path=str(texture_path), target=name))
+        if uvs_path is not None:
+            self.job.emit(Artifact(job=self.job.id, kind="uvs", path=str(uvs_path), target=name))
+        return {"run_dir": str(self.run_folder.root), "texture": str(texture_path),
+                "uvs": str(uvs_path) if uvs_path else None, "uv_created": created, "proxy": through_proxy,
+                "faces": artist.face_count, "texture_size": list(texture.size)}
+
+    def _reference(self, image: LoadedImage, record: TargetRecord) -> Any:
+        """The picture as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
+        with self.stage("matting"):
+            if image.has_alpha:
+                cutout = image.image
+            else:
+                with self.manager.use("matting") as model:
+                    [cutout] = self.matte_all(model, [image.image])
+                if isinstance(cutout, OutOfMemory):
+                    raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "matting the picture ran out of memory",
+                                        cutout.detail)
+                if not isinstance(cutout, Image.Image):
+                    raise ProtocolError(ErrorCode.INTERNAL, f"matting the picture failed: {cutout.reason}")
+            record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
+        return cutout

@@ -1,0 +1,31 @@
+"""Which loader builds each role's model: the one table the engine registers with its manager."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .models.manager import ModelManager
+from .models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet
+from .stages.depth import depth_loader
+from .stages.grounding import load_grounding
+from .stages.matting import matting_loader
+from .stages.paint_models import delight_loader, multiview_loader
+from .stages.shape import shape_loader
+
+# role -> (spec -> loader); the manager calls a loader with the model's folder and the device.
+LOADERS: dict[str, Callable[[Any], Any]] = {
+    "grounding": lambda spec: load_grounding,
+    "matting": matting_loader,
+    "shape": shape_loader,
+    "delight": delight_loader,
+    "paint": multiview_loader,
+    "depth": depth_loader,
+}
+
+
+def register_models(manager: ModelManager, models: ModelSet) -> None:
+    """Register every role the set has; a set without texture (or depth) models can still make meshes."""
+    for role in (*ROLES, *PAINT_ROLES, *SCENE_ROLES):
+        spec = getattr(models, role)
+        if spec is not None:
+            manager.register(spec, LOADERS[role](spec))

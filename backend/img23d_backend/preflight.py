@@ -1,0 +1,208 @@
+"""Memory preflight: will a stage fit, with these settings, in the memory there is?
+
+Running out of RAM is not a ``MemoryError``: the operating system kills the process without a
+word, the manifest stays ``running`` and the out-of-memory retry never runs. So before the
+shape and paint stages, their peak is estimated from the settings and compared with the free
+memory: the shape stage runs in smaller batches (down to one target) when that fits, and a
+stage that cannot fit even alone is refused with ``out_of_memory`` naming the setting to lower,
+before anything is allocated. A job whose settings exceed what the machine holds at all is
+refused before it starts, and the backend's hello says the largest settings that fit
+(``limits``), so the add-on can refuse them before sending.
+
+The shape stage's peak comes from hy3dgen's dense volume decoding: (octree + 1)^3 grid points,
+a float32 coordinate grid built in numpy (three meshgrid copies and their stack), one float32
+logit per point and target (kept in chunks, then concatenated), then marching cubes on one
+target's volume at a time. Measured with ``bench/preflight_calibration.py`` (tiny models, CPU,
+peak resident set above the loaded models): see the constants below and README "Memory
+preflight". The DiT's own activations and the paint models' cannot be measured without a GPU and
+real-size weights; those constants are estimates from the architectures, marked as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+from img23d_protocol import DETAILED_TEXTURE_SIZE, ErrorCode, JobOptions, ProtocolError
+
+from .models.memory import device_memory, ram_available
+
+GB = 1e9
+MIB = 1 << 20
+
+# -- shape (hy3dgen volume decoding + marching cubes), bytes per grid point ----------------------
+# Host RAM, whatever the device: the numpy grid (24 B/point while it is stacked, 12 while it is
+# used) and marching cubes (lewiner's working arrays, the mesh before clean-up). Measured on
+# the CPU, whole jobs on house_scene.png, one target: 128 -> 24.6, 256 -> 26.8, 384 -> 27.3 B
+# per point above the loaded models (bench/preflight_calibration.py --chain house).
+HOST_BYTES_PER_POINT = 28
+# Per target in one batch: its logits (float32, chunked then concatenated: 8 B) and its mesh
+# until clean-up. Measured: three targets at 256 took 7.9 B/point more than one (and 128: 9.6).
+TARGET_BYTES_PER_POINT = 10
+# On a GPU the volume lives on the device: coordinates in half precision (6 B/point) and per
+# target the half-precision chunks, their concatenation and the float32 copy (8 B/point).
+# Derived from hy3dgen's code (VanillaVolumeDecoder), not measured: there is no GPU here.
+DEVICE_BYTES_PER_POINT = 6
+DEVICE_TARGET_BYTES_PER_POINT = 8
+# The DiT's activations per image: two with classifier-free guidance (the batch is doubled).
+# An estimate for Hunyuan3D-2 (4096 latent tokens, width 2048, fp16, attention chunked): not
+# measured here; the tiny replica's are a few MB.
+DIT_BYTES_PER_IMAGE = 384 * MIB
+# Besides the stage's own peak: the interpreter, allocator slack, other threads.
+RESERVE_BYTES = 512 * MIB
+
+# -- paint (rasterised views, back-projection, the texture), bytes per pixel ----------------------
+# Measured on the CPU, the penguin with the tiny paint models (bench/preflight_calibration.py
+# --texture-sizes): the stage's peak above the loaded models grows with the texture's texels
+# and the rendered views' pixels (render size^2 x 6 cameras).
+PAINT_BYTES_PER_TEXEL = 60
+PAINT_BYTES_PER_RENDER_PIXEL = 40
+# The multiview UNet's activations at its view size (512 px, six views, fp16): an estimate.
+PAINT_DIFFUSION_BYTES = 2048 * MIB
+
+OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
+TEXTURE_STEPS = (256, 512, 1024, 2048, 4096, 8192)
+
+
+@dataclass(frozen=True)
+class Need:
+    """Bytes a stage needs in host RAM and on the device (the same memory on a CPU)."""
+
+    host: int
+    device: int = 0
+
+
+@dataclass(frozen=True)
+class Room:
+    """Bytes available in host RAM and on the device; ``shared`` when the device is the CPU
+    (or Apple's unified memory): then both needs come out of the one ``host``."""
+
+    host: int
+    device: int = 0
+    shared: bool = True
+
+    def fits(self, need: Need) -> bool:
+        if self.shared:
+            return need.host + need.device + RESERVE_BYTES <= self.host
+        return need.host + RESERVE_BYTES <= self.host and need.device + RESERVE_BYTES <= self.device
+
+
+def free_room(device: Any) -> Room:
+    """What is free now: RAM, and the device's memory when it has its own."""
+    if getattr(device, "type", str(device)) == "cuda":
+        return Room(host=ram_available(), device=device_memory(device).free, shared=False)
+    return Room(host=ram_available())
+
+
+def total_room(device: Any) -> Room:
+    """What the machine holds at all (nothing else running): for refusing impossible settings."""
+    ram = int(psutil.virtual_memory().total)
+    if getattr(device, "type", str(device)) == "cuda":
+        return Room(host=ram, device=device_memory(device).total, shared=False)
+    return Room(host=ram)
+
+
+def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False) -> Need:
+    points = (octree + 1) ** 3
+    dit = batch * (2 if guidance else 1) * DIT_BYTES_PER_IMAGE
+    host = HOST_BYTES_PER_POINT * points + batch * TARGET_BYTES_PER_POINT * points
+    if not on_gpu:
+        return Need(host=host + dit)
+    return Need(host=host, device=DEVICE_BYTES_PER_POINT * points + batch * DEVICE_TARGET_BYTES_PER_POINT * points
+                + dit)
+
+
+def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool = False) -> Need:
+    pixels = PAINT_BYTES_PER_TEXEL * texture_size ** 2 + PAINT_BYTES_PER_RENDER_PIXEL * views * render_size ** 2
+    return Need(host=pixels + PAINT_DIFFUSION_BYTES) if not on_gpu else Need(host=pixels, device=pixels
+                                                                                 + PAINT_DIFFUSION_BYTES)
+
+
+def _on_gpu(device: Any) -> bool:
+    return getattr(device, "type", str(device)) == "cuda"
+
+
+def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | None = None) -> int:
+    """The largest batch (at most the one asked for) whose shape stage fits in ``room`` (free
+    memory now); ``out_of_memory`` naming the octree resolution when not even one target fits."""
+    room = room or free_room(device)
+    asked = min(targets, options.shape_batch or targets)
+    guidance = options.guidance_scale > 0
+    for batch in range(max(asked, 1), 0, -1):
+        if room.fits(shape_need(options.octree_resolution, batch, guidance, _on_gpu(device))):
+            return batch
+    raise _too_big("octree resolution", options.octree_resolution,
+                   shape_need(options.octree_resolution, 1, guidance, _on_gpu(device)), room,
+                   largest_octree(room, guidance, _on_gpu(device)), "free now")
+
+
+def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> None:
+    """``out_of_memory`` naming the texture size when painting one mesh cannot fit in ``room``."""
+    room = room or free_room(device)
+    need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
+    if not room.fits(need):
+        raise _too_big("texture size", options.texture_size, need, room,
+                       largest_texture(room, _on_gpu(device)), "free now")
+
+
+def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True) -> None:
+    """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
+    (``shape``: the job makes shapes; re-texturing only paints)."""
+    room = room or total_room(device)
+    guidance = options.guidance_scale > 0
+    need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device))
+    if shape and not room.fits(need):
+        raise _too_big("octree resolution", options.octree_resolution, need, room,
+                       largest_octree(room, guidance, _on_gpu(device)), "in all")
+    if options.texture:
+        need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
+        if not room.fits(need):
+            raise _too_big("texture size", options.texture_size, need, room, largest_texture(room, _on_gpu(device)),
+                           "in all")
+
+
+def largest_octree(room: Room, guidance: bool = True, on_gpu: bool = False) -> int:
+    """The largest of the usual octree resolutions that one target fits in ``room`` with (0: none)."""
+    fitting = [r for r in OCTREE_STEPS if room.fits(shape_need(r, 1, guidance, on_gpu))]
+    return fitting[-1] if fitting else 0
+
+
+def largest_texture(room: Room, on_gpu: bool = False) -> int:
+    fitting = [t for t in TEXTURE_STEPS if room.fits(paint_need(t, min(t, DETAILED_TEXTURE_SIZE), on_gpu=on_gpu))]
+    return fitting[-1] if fitting else 0
+
+
+def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None) -> dict[str, int]:
+    """For the hello: the largest octree resolution and texture size this machine holds for one
+    target while that stage's models are loaded (the manager evicts the other stages' models
+    first); ``paint_models_bytes`` None: no texture models, so no texture limit. A setting that
+    fits not even at its smallest step is left out: the job's own refusal then explains."""
+    total = total_room(device)
+    found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), on_gpu=_on_gpu(device))}
+    if paint_models_bytes is not None:
+        found["texture_size"] = largest_texture(_beside(total, paint_models_bytes), on_gpu=_on_gpu(device))
+    return {name: value for name, value in found.items() if value}
+
+
+def _beside(total: Room, models_bytes: int) -> Room:
+    """The room left when ``models_bytes`` of models sit where the device computes."""
+    if total.shared:
+        return Room(host=max(0, total.host - models_bytes))
+    return Room(host=total.host, device=max(0, total.device - models_bytes), shared=False)
+
+
+def _too_big(setting: str, value: int, need: Need, room: Room, largest: int, when: str) -> ProtocolError:
+    # Name the memory that is short: on a GPU that is the device's or the RAM, not their sum.
+    if room.shared:
+        needed, available, memory = need.host + need.device, room.host, "memory"
+    elif need.device + RESERVE_BYTES > room.device:
+        needed, available, memory = need.device, room.device, "GPU memory"
+    else:
+        needed, available, memory = need.host, room.host, "RAM"
+    advice = f"lower the {setting} (at most {largest} fits)" if largest else f"lower the {setting}"
+    return ProtocolError(
+        ErrorCode.OUT_OF_MEMORY,
+        f"{setting} {value} needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {memory} for one object, and "
+        f"{available / GB:.1f} GB are {when}: {advice}, or close other programs",
+        f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")

@@ -1,0 +1,294 @@
+"""The Hunyuan3D-2 paint replica: delight and multiview diffusers folders, random weights.
+
+``config(size)`` is the one definition of the sizes (``tiny`` for the tests, ``full`` SD-2.1
+sized as published); ``build_delight`` and ``build_multiview`` write the two subfolders of
+``tencent/Hunyuan3D-2`` that hy3dgen's texture pipeline reads:
+
+    hunyuan3d-delight-v2-0/   StableDiffusionInstructPix2PixPipeline.save_pretrained
+                              (UNet with 8 input channels, AutoencoderKL, CLIP text model and
+                              tokenizer, scheduler; no safety checker)
+    hunyuan3d-paint-v2-0/     model_index.json naming HunyuanPaintPipeline, unet/ with
+                              config.json + diffusion_pytorch_model.bin (the state dict of the
+                              wrapped UNet2p5DConditionModel) + modules.py, vae/, text_encoder/,
+                              tokenizer/, scheduler/, feature_extractor/
+
+Constraints from hy3dgen's UNet2p5DConditionModel, which builds parts of itself with fixed
+sizes: the time embedding must be 1280 wide (its camera embedding is), cross-attention must
+be 1024 wide (its learned text embeddings are [1, 77, 1024]), and it replaces conv_in with a
+12-channel one (latent + normal + position latents). At the tiny size everything else is as
+small as diffusers allows; the VAE keeps four blocks so its scale factor is 8, like the real
+one. Both sizes use the same byte-level CLIP tokenizer (its ids fit the real 49408-row table).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+
+_CLIP_BOS = "<|startoftext|>"
+_CLIP_EOS = "<|endoftext|>"
+_CLIP_MAX_LENGTH = 77
+# hy3dgen's UNet2p5DConditionModel: learned text embeddings [1, 77, 1024], camera embedding 1280.
+_PAINT_CROSS_ATTENTION = 1024
+_PAINT_TIME_EMBEDDING = 1280
+
+# The real snapshot ships unet/modules.py (a copy of hy3dgen's UNet2p5DConditionModel) and its
+# model_index.json points diffusers at it. The replica's file re-exports the installed class.
+_UNET_MODULES_PY = '''"""UNet2p5DConditionModel for the paint replica: the installed hy3dgen class."""
+
+from hy3dgen.texgen.hunyuanpaint.unet.modules import (  # noqa: F401
+    Basic2p5DTransformerBlock,
+    UNet2p5DConditionModel,
+)
+'''
+
+
+@dataclass(frozen=True)
+class PaintDims:
+    """The UNet, VAE and CLIP text encoder sizes of both paint models, at one replica size."""
+
+    delight_seed: int     # text encoder seed, UNet seed + 1, VAE seed + 2
+    multiview_seed: int   # text encoder seed, UNet seed + 1, its wrapper seed + 2, VAE seed + 3
+    init_dtype: str       # made in this dtype (the UNet .bin is saved as float16 either way)
+    # UNet2DConditionModel
+    unet_channels: tuple[int, ...]
+    unet_layers: int
+    unet_head_dim: int | tuple[int, ...]
+    unet_groups: int
+    unet_sample_size: int
+    unet_down: tuple[str, ...]
+    unet_up: tuple[str, ...]
+    unet_linear_projection: bool
+    # AutoencoderKL
+    vae_channels: tuple[int, ...]
+    vae_layers: int
+    vae_groups: int
+    vae_sample_size: int
+    # CLIP text encoder
+    text_vocab: int | None  # None: the tokenizer's own size
+    text_hidden: int
+    text_intermediate: int
+    text_projection: int
+    text_layers: int
+    text_heads: int
+    text_act: str
+
+
+TINY = PaintDims(
+    delight_seed=4567, multiview_seed=5678, init_dtype="float32",
+    unet_channels=(16, 32), unet_layers=1, unet_head_dim=4, unet_groups=8, unet_sample_size=8,
+    unet_down=("CrossAttnDownBlock2D", "DownBlock2D"), unet_up=("UpBlock2D", "CrossAttnUpBlock2D"),
+    unet_linear_projection=False,
+    vae_channels=(8, 16, 16, 16), vae_layers=1, vae_groups=8, vae_sample_size=64,
+    text_vocab=None, text_hidden=32, text_intermediate=64, text_projection=32, text_layers=1, text_heads=2,
+    text_act="quick_gelu",
+)
+
+# Hunyuan3D-2 delight and paint, SD-2.1 sized. Inferred from "built on Stable Diffusion 2.1":
+# UNet2DConditionModel block_out_channels (320, 640, 1280, 1280), layers_per_block 2,
+# attention_head_dim (5, 10, 20, 20), linear projections, cross_attention_dim 1024 (delight:
+# in_channels 8 for InstructPix2Pix); SD AutoencoderKL (128, 256, 512, 512); OpenCLIP-H text
+# encoder as SD-2.1 ships it (vocab 49408, hidden 1024, 23 layers, 16 heads, intermediate 4096,
+# gelu). The paint UNet is hy3dgen's UNet2p5DConditionModel around that UNet, whose 1024-wide
+# learned text embeddings and 1280-wide camera embedding match SD-2.1's widths.
+FULL = PaintDims(
+    delight_seed=14_000, multiview_seed=15_000, init_dtype="float16",
+    unet_channels=(320, 640, 1280, 1280), unet_layers=2, unet_head_dim=(5, 10, 20, 20), unet_groups=32,
+    unet_sample_size=64,
+    unet_down=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    unet_up=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    unet_linear_projection=True,
+    vae_channels=(128, 256, 512, 512), vae_layers=2, vae_groups=32, vae_sample_size=768,
+    text_vocab=49_408, text_hidden=1024, text_intermediate=4096, text_projection=512, text_layers=23,
+    text_heads=16, text_act="gelu",
+)
+
+
+def config(size: Size) -> PaintDims:
+    return {"tiny": TINY, "full": FULL}[check_size(size)]
+
+
+# --------------------------------------------------------------------------------------------
+# Components
+# --------------------------------------------------------------------------------------------
+
+
+def _clip_tokenizer() -> Any:
+    """A byte-level CLIP BPE tokenizer with no merges: every character is its own token.
+
+    CLIPTokenizer only reads its vocabulary from files, so they are written to a scratch
+    folder first; the caller's ``save_pretrained`` writes the copies that ship.
+    """
+    from transformers import CLIPTokenizer
+    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+
+    chars = [bytes_to_unicode()[b] for b in range(256)]
+    tokens = chars + [c + "</w>" for c in chars] + [_CLIP_BOS, _CLIP_EOS]
+    with tempfile.TemporaryDirectory(prefix="tiny-clip-") as scratch:
+        vocab_file, merges_file = Path(scratch) / "vocab.json", Path(scratch) / "merges.txt"
+        vocab_file.write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False),
+                              encoding="utf-8")
+        merges_file.write_text("#version: 0.2\n", encoding="utf-8")
+        return CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=_CLIP_MAX_LENGTH)
+
+
+def _text_encoder(dims: PaintDims, tokenizer: Any, seed: int) -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    eos = tokenizer.convert_tokens_to_ids(_CLIP_EOS)
+    text_config = CLIPTextConfig(
+        vocab_size=dims.text_vocab or len(tokenizer), hidden_size=dims.text_hidden,
+        intermediate_size=dims.text_intermediate, projection_dim=dims.text_projection,
+        num_hidden_layers=dims.text_layers, num_attention_heads=dims.text_heads,
+        max_position_embeddings=_CLIP_MAX_LENGTH, hidden_act=dims.text_act,
+        bos_token_id=tokenizer.convert_tokens_to_ids(_CLIP_BOS), eos_token_id=eos, pad_token_id=eos,
+    )
+    with seeded(seed), default_dtype(dims.init_dtype):
+        return CLIPTextModel(text_config).eval()
+
+
+def _vae(dims: PaintDims, seed: int) -> Any:
+    from diffusers import AutoencoderKL
+
+    with seeded(seed), default_dtype(dims.init_dtype):
+        return AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=dims.vae_layers,
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=dims.vae_channels, norm_num_groups=dims.vae_groups,
+            sample_size=dims.vae_sample_size,
+        ).eval()
+
+
+def _unet(dims: PaintDims, seed: int, **overrides: Any) -> Any:
+    from diffusers import UNet2DConditionModel
+
+    unet_config: dict[str, Any] = dict(
+        sample_size=dims.unet_sample_size, in_channels=4, out_channels=4, layers_per_block=dims.unet_layers,
+        block_out_channels=dims.unet_channels, norm_num_groups=dims.unet_groups,
+        attention_head_dim=dims.unet_head_dim, down_block_types=dims.unet_down, up_block_types=dims.unet_up,
+        use_linear_projection=dims.unet_linear_projection,
+    )
+    unet_config.update(overrides)
+    with seeded(seed), default_dtype(dims.init_dtype):
+        return UNet2DConditionModel(**unet_config).eval()
+
+
+def _delight_unet(dims: PaintDims) -> Any:
+    # InstructPix2Pix concatenates the noisy latent with the image latent: 8 input channels.
+    return _unet(dims, dims.delight_seed + 1, in_channels=8, cross_attention_dim=dims.text_hidden)
+
+
+def _paint_unet(dims: PaintDims) -> tuple[Any, dict[str, Any]]:
+    """The wrapped UNet2p5DConditionModel and the inner UNet's config (what unet/config.json holds)."""
+    from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
+
+    inner = _unet(dims, dims.multiview_seed + 1, cross_attention_dim=_PAINT_CROSS_ATTENTION,
+                  time_embedding_dim=_PAINT_TIME_EMBEDDING)
+    unet_config = {k: v for k, v in dict(inner.config).items() if not k.startswith("_")}
+    with seeded(dims.multiview_seed + 2), default_dtype(dims.init_dtype):
+        # Wrapping deep-copies the UNet (the reference stream) and adds the hard-coded parts.
+        wrapped = UNet2p5DConditionModel(inner).eval()
+    return wrapped, unet_config
+
+
+def _scheduler_config() -> dict[str, Any]:
+    # Stable Diffusion's training schedule; the loaders swap in Euler ancestral built from it.
+    return dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+
+
+def construct_delight(dims: PaintDims) -> dict[str, Any]:
+    """The delight model's parts, in the current device context (the meta device counts them)."""
+    prepare_imports()
+    return {"unet": _delight_unet(dims), "vae": _vae(dims, dims.delight_seed + 2),
+            "text_encoder": _text_encoder(dims, _clip_tokenizer(), dims.delight_seed)}
+
+
+def construct_multiview(dims: PaintDims) -> dict[str, Any]:
+    """The multiview model's parts, in the current device context (the meta device counts them)."""
+    prepare_imports()
+    return {"unet": _paint_unet(dims)[0], "vae": _vae(dims, dims.multiview_seed + 3),
+            "text_encoder": _text_encoder(dims, _clip_tokenizer(), dims.multiview_seed)}
+
+
+# --------------------------------------------------------------------------------------------
+# The two folders
+# --------------------------------------------------------------------------------------------
+
+
+def build_delight(dest: Path, dims: PaintDims) -> dict[str, Any]:
+    """The delight folder: an InstructPix2Pix pipeline's ``save_pretrained``."""
+    prepare_imports()
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
+
+    tokenizer = _clip_tokenizer()
+    text_encoder = _text_encoder(dims, tokenizer, dims.delight_seed)
+    unet = _delight_unet(dims)
+    vae = _vae(dims, dims.delight_seed + 2)
+    params = {"unet": parameters(unet), "vae": parameters(vae), "text_encoder": parameters(text_encoder)}
+    pipe = StableDiffusionInstructPix2PixPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=EulerAncestralDiscreteScheduler(**_scheduler_config()),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(dest, safe_serialization=True)
+    del pipe, unet, vae, text_encoder
+    return {"class": "StableDiffusionInstructPix2PixPipeline", "architecture": "SD-2.1-shaped InstructPix2Pix",
+            "dtype": dims.init_dtype, "params": params,
+            "note": "random weights; byte-level CLIP tokenizer"}
+
+
+def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
+    """The paint folder in hy3dgen's HunyuanPaintPipeline layout."""
+    prepare_imports()
+    import torch
+    from diffusers import DDIMScheduler
+    from diffusers import __version__ as diffusers_version
+    from transformers import CLIPImageProcessor
+
+    wrapped, unet_config = _paint_unet(dims)
+    params = {"unet": parameters(wrapped)}
+    (dest / "unet").mkdir(parents=True)
+    write_json(dest / "unet" / "config.json",
+               {"_class_name": "UNet2DConditionModel", "_diffusers_version": diffusers_version, **unet_config})
+    # hy3dgen reads this file with torch.load(weights_only=True) and load_state_dict(strict=True).
+    state = {k: v.detach().to(torch.float16).contiguous() for k, v in wrapped.state_dict().items()}
+    torch.save(state, dest / "unet" / "diffusion_pytorch_model.bin")
+    del state, wrapped
+    gc.collect()  # the full-size UNet is 3.5 GB: gone before the next part is made
+    (dest / "unet" / "modules.py").write_text(_UNET_MODULES_PY, encoding="utf-8")
+
+    tokenizer = _clip_tokenizer()
+    tokenizer.save_pretrained(dest / "tokenizer")
+    text_encoder = _text_encoder(dims, tokenizer, dims.multiview_seed)
+    vae = _vae(dims, dims.multiview_seed + 3)
+    params.update(vae=parameters(vae), text_encoder=parameters(text_encoder))
+    text_encoder.save_pretrained(dest / "text_encoder", safe_serialization=True)
+    vae.save_pretrained(dest / "vae", safe_serialization=True)
+    del text_encoder, vae
+    DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
+    CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
+    write_json(dest / "model_index.json", paint_model_index(diffusers_version))
+    return {"class": "HunyuanPaintPipeline", "architecture": "UNet2p5DConditionModel around an SD-2.1-shaped UNet",
+            "dtype": dims.init_dtype, "params": params,
+            "note": "random weights; unet/diffusion_pytorch_model.bin is the wrapped model's state dict (float16)"}
+
+
+def paint_model_index(diffusers_version: str) -> dict[str, Any]:
+    """The paint folder's model_index.json, as hy3dgen's custom pipeline expects it."""
+    return {
+        "_class_name": "HunyuanPaintPipeline",
+        "_diffusers_version": diffusers_version,
+        "feature_extractor": ["transformers", "CLIPImageProcessor"],
+        "safety_checker": [None, None],
+        "scheduler": ["diffusers", "DDIMScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["modules", "UNet2p5DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    }

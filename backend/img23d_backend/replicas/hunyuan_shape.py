@@ -1,0 +1,222 @@
+"""The Hunyuan3D-2mini shape replica: ``config.yaml`` and ``model.fp16.safetensors`` as hy3dgen reads them.
+
+``config(size)`` is the one definition of the architecture's sizes: ``tiny`` for the tests,
+``full`` as published. ``build`` writes the folder hy3dgen's pipeline opens (the
+``hunyuan3d-dit-v2-mini`` subfolder of the real repository). The weights are random (seeded)
+except that the VAE's occupancy decoder is biased towards a closed blob (a level set of
+``sum(cos(xyz))``) that the latents only perturb, so surface extraction yields a mesh at
+either size; that changes values, not compute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+
+PARTS = ("model", "vae", "conditioner")
+
+
+@dataclass(frozen=True)
+class ShapeDims:
+    """The sizes in hunyuan3d-dit-v2-mini's config.yaml, at one replica size.
+
+    Constraints: hidden % heads == 0 (the rotary axes span hidden / heads), the DiT's input
+    channels are the VAE's latent channels, its context width is the DINO encoder's, and the
+    encoder's image size is a multiple of 14 (the DINO patch).
+    """
+
+    seed: int             # one per part: seed, seed + 1, seed + 2, so resizing one keeps the others
+    init_dtype: str       # made in this dtype; saved as float16 either way, like the real file
+    # Hunyuan3DDiT
+    hidden: int
+    mlp_ratio: float
+    heads: int
+    depth: int
+    single_blocks: int
+    latent_channels: int
+    # ShapeVAE
+    latents: int
+    freqs: int
+    vae_heads: int
+    vae_width: int
+    vae_decoder_layers: int
+    vae_scale_factor: float
+    # DINOv2 image encoder
+    dino_hidden: int
+    dino_layers: int
+    dino_heads: int
+    dino_mlp_ratio: int
+    dino_swiglu: bool
+    dino_image_size: int
+    processor_size: int
+
+
+TINY = ShapeDims(
+    seed=3456, init_dtype="float32",
+    hidden=32, mlp_ratio=2.0, heads=2, depth=1, single_blocks=1, latent_channels=8,
+    latents=16, freqs=4, vae_heads=2, vae_width=32, vae_decoder_layers=1, vae_scale_factor=1.0,
+    dino_hidden=32, dino_layers=1, dino_heads=2, dino_mlp_ratio=2, dino_swiglu=False, dino_image_size=56,
+    processor_size=64,
+)
+
+# Hunyuan3D-2mini as published. Confirmed (a public reimplementation of the 2mini pipeline
+# quoting its config.yaml, and a config fixture in another project): Hunyuan3DDiT in_channels
+# 64, context_in_dim 1536, hidden 1024, mlp_ratio 4, 16 heads, depth 8, depth_single_blocks 16,
+# axes_dim [64], theta 10000, qkv_bias, no guidance embedding (~0.6B, as the model zoo says);
+# ShapeVAE num_latents 512, embed_dim 64, num_freqs 8, include_pi false, 16 heads, width 1024,
+# 16 decoder layers, qkv_bias false, qk_norm true, scale_factor 1.0188137142395404, geo decoder
+# mlp ratio 4, downsample 1, ln_post true. Conditioner: context_in_dim 1536 and the
+# reimplementation's 1370x1536 DINO output (1 + 37x37 tokens) fix it as DINOv2-giant at 518 px
+# (hidden 1536, 40 layers, 24 heads, SwiGLU MLP, patch 14), as in Hunyuan3D-2's own config --
+# not DINOv2-large. Inferred: the image processor size 512 with border ratio 0.15, and the DINO
+# config's remaining fields (copied from the DINOv2 family's published configs).
+FULL = ShapeDims(
+    seed=13_000, init_dtype="float16",
+    hidden=1024, mlp_ratio=4.0, heads=16, depth=8, single_blocks=16, latent_channels=64,
+    latents=512, freqs=8, vae_heads=16, vae_width=1024, vae_decoder_layers=16,
+    vae_scale_factor=1.0188137142395404,
+    dino_hidden=1536, dino_layers=40, dino_heads=24, dino_mlp_ratio=4, dino_swiglu=True, dino_image_size=518,
+    processor_size=512,
+)
+
+
+def config(size: Size) -> ShapeDims:
+    return {"tiny": TINY, "full": FULL}[check_size(size)]
+
+
+def hunyuan_config(dims: ShapeDims) -> dict[str, Any]:
+    """config.yaml: the real file's structure with ``dims``' sizes."""
+    dino = {
+        "attention_probs_dropout_prob": 0.0, "drop_path_rate": 0.0, "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0, "hidden_size": dims.dino_hidden, "image_size": dims.dino_image_size,
+        "initializer_range": 0.02, "layer_norm_eps": 1e-6, "layerscale_value": 1.0,
+        "mlp_ratio": dims.dino_mlp_ratio, "model_type": "dinov2", "num_attention_heads": dims.dino_heads,
+        "num_channels": 3, "num_hidden_layers": dims.dino_layers, "patch_size": 14, "qkv_bias": True,
+        "torch_dtype": "float32", "use_swiglu_ffn": dims.dino_swiglu,
+    }
+    return {
+        "model": {
+            "target": "hy3dgen.shapegen.models.Hunyuan3DDiT",
+            "params": {
+                "in_channels": dims.latent_channels, "context_in_dim": dims.dino_hidden,
+                "hidden_size": dims.hidden, "mlp_ratio": dims.mlp_ratio, "num_heads": dims.heads,
+                "depth": dims.depth, "depth_single_blocks": dims.single_blocks,
+                "axes_dim": [dims.hidden // dims.heads], "theta": 10000, "qkv_bias": True,
+                "guidance_embed": False,
+            },
+        },
+        "vae": {
+            "target": "hy3dgen.shapegen.models.ShapeVAE",
+            "params": {
+                "num_latents": dims.latents, "embed_dim": dims.latent_channels, "num_freqs": dims.freqs,
+                "include_pi": False, "heads": dims.vae_heads, "width": dims.vae_width,
+                "num_decoder_layers": dims.vae_decoder_layers, "qkv_bias": False, "qk_norm": True,
+                "scale_factor": dims.vae_scale_factor, "geo_decoder_mlp_expand_ratio": 4,
+                "geo_decoder_downsample_ratio": 1, "geo_decoder_ln_post": True,
+            },
+        },
+        "conditioner": {
+            "target": "hy3dgen.shapegen.models.SingleImageEncoder",
+            "params": {
+                "main_image_encoder": {
+                    "type": "DinoImageEncoder",
+                    "kwargs": {"config": dino, "image_size": dims.dino_image_size, "use_cls_token": True},
+                }
+            },
+        },
+        "scheduler": {
+            "target": "hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
+            "params": {"num_train_timesteps": 1000},
+        },
+        "image_processor": {
+            "target": "hy3dgen.shapegen.preprocessors.ImageProcessorV2",
+            "params": {"size": dims.processor_size, "border_ratio": 0.15},
+        },
+    }
+
+
+def construct(dims: ShapeDims) -> dict[str, Any]:
+    """The DiT, VAE and image encoder, in the current device context (the meta device counts them)."""
+    prepare_imports()
+    from hy3dgen.shapegen.pipelines import instantiate_from_config
+
+    config_ = hunyuan_config(dims)
+    return {part: instantiate_from_config(config_[part]) for part in PARTS}
+
+
+# Blob shaping for the VAE occupancy decoder (see _shape_occupancy_blob).
+_BLOB_LEVEL = 2.75  # sum(cos(x_i)) == 2.75 is a rounded ball of radius ~0.7 in [-1, 1]^3
+_BLOB_PERTURBATION = 0.2  # how strongly the latents dent the ball
+# Trained occupancy decoders are near-binary: |logit| is large except within about a voxel of the
+# surface, which is what FlashVDM's pruning (refine only where |logit| < 0.95) relies on. Scaling
+# the output makes the replica's field that steep without moving its zero set.
+_BLOB_SHARPNESS = 50.0
+
+
+def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
+    """Bias the random occupancy decoder towards a closed blob the latents only perturb.
+
+    A purely random decoder gives a noisy field whose zero set is scattered, open sheets
+    (or nothing for unlucky seeds). Here channel 0 of the query embedding carries
+    ``s(p) = sum_i cos(p_i) - LEVEL`` and channel 1 carries ``-s(p)``; the output reads
+    ``channel0 - channel1`` after the final LayerNorm, whose mean subtraction cancels in that
+    difference and whose scaling is positive, so the occupancy sign is the sign of
+    ``s(p)`` plus the (scaled-down) latent-dependent attention/MLP contributions.
+    """
+    import torch
+
+    decoder = vae.geo_decoder
+    block = decoder.cross_attn_decoder
+    freqs = decoder.fourier_embedder.frequencies
+    # FourierEmbedder output layout: [xyz (3), sin (3*F), cos (3*F)], index i*F + k per axis.
+    cos_lowest = [3 + 3 * num_freqs + axis * num_freqs for axis in range(3)]
+    with torch.no_grad():
+        if float(freqs[0]) != 1.0:
+            raise ValueError("blob shaping expects include_pi=False (lowest frequency 1)")
+        proj = decoder.query_proj
+        proj.weight[:2].zero_()
+        proj.weight[0, cos_lowest] = 1.0
+        proj.weight[1, cos_lowest] = -1.0
+        proj.bias[0], proj.bias[1] = -_BLOB_LEVEL, _BLOB_LEVEL
+        for linear in (block.attn.c_proj, block.mlp.c_proj):
+            linear.weight.mul_(_BLOB_PERTURBATION)
+            linear.bias.zero_()
+        decoder.ln_post.weight.fill_(1.0)
+        decoder.ln_post.bias.zero_()
+        decoder.output_proj.weight.zero_()
+        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = _BLOB_SHARPNESS, -_BLOB_SHARPNESS
+        decoder.output_proj.bias.zero_()
+
+
+def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
+    """Write config.yaml and model.fp16.safetensors into ``folder``; return the manifest entry."""
+    prepare_imports()
+    import torch
+    import yaml
+    from hy3dgen.shapegen.pipelines import instantiate_from_config
+    from safetensors.torch import save_file
+
+    config_ = hunyuan_config(dims)
+    state: dict[str, torch.Tensor] = {}
+    params: dict[str, int] = {}
+    for offset, part in enumerate(PARTS):
+        with seeded(dims.seed + offset), default_dtype(dims.init_dtype):
+            module = instantiate_from_config(config_[part])
+        if part == "vae":
+            _shape_occupancy_blob(module, dims.freqs)
+        params[part] = parameters(module)
+        for key, tensor in module.state_dict().items():
+            # The real model.fp16.safetensors' layout: float16, one prefix per part.
+            value = tensor.detach()
+            state[f"{part}.{key}"] = (value.to(torch.float16) if value.is_floating_point() else value).contiguous()
+        del module  # one part in memory at a time
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config_, sort_keys=False), encoding="utf-8")
+    save_file(state, str(folder / "model.fp16.safetensors"), metadata={"format": "pt"})
+    return {"class": "Hunyuan3DDiTFlowMatchingPipeline", "architecture": "Hunyuan3D-2mini (hunyuan3d-dit-v2-mini)",
+            "variant": "fp16", "dtype": "float16", "params": params,
+            "note": "random weights; the VAE occupancy decoder is biased to a latent-perturbed blob "
+                    "so surface extraction yields a mesh"}

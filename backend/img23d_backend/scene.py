@@ -1,0 +1,105 @@
+"""The picture as a scene: one depth pass, each target's depth statistic, the camera, each placement.
+
+The generate job calls in twice. After matting, ``measure`` runs the depth model once over the
+picture, keeps the map in the run folder (``depth.npy``, and ``depth.png`` to look at), records
+each target's statistic, solves the layout with the job's options (``layout.solve``: camera and
+anchors) and announces the manifest, which now holds what any later layout needs, as a
+``layout`` artifact. After each mesh is written, ``record_placement`` adds where that mesh
+stands. The add-on lays the objects out with the same ``layout`` code from the same manifest,
+so a run looks the same however it reaches Blender, and can be laid out again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from .images import LoadedImage
+from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
+from .models import placement as weights
+from .models.oom import is_out_of_memory
+from img23d_protocol import Artifact, ErrorCode
+from .runs import TargetRecord
+from .stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
+
+log = logging.getLogger(__name__)
+
+STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
+
+
+def measure(run: Any, image: LoadedImage, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
+            cutouts: dict[str, Any]) -> SceneLayout:
+    """Depth statistics for the ``live`` targets and the scene they make, recorded in the manifest.
+
+    ``run`` is the generate job (its run folder, stage timing, model manager and options);
+    ``rects`` and ``cutouts`` are each target's crop rectangle in the working image and its matte.
+    """
+    folder = run.run_folder
+    options = run.options
+    with run.stage("depth"):
+        depth = _depth_map(run, image)
+        record: dict[str, Any] = {"model": None, "kind": None, "statistic": STATISTIC, "fov_estimate": None}
+        if depth is not None:
+            kept = saved_map(depth.values)
+            record.update(model=run.manager.spec("depth").display, kind=depth.kind, fov_estimate=depth.fov_degrees,
+                          map=folder.relative(folder.write_bytes_with(
+                              "depth.npy", lambda p: np.save(p, kept, allow_pickle=False))),
+                          preview=folder.relative(folder.write_image("depth.png", preview(kept))),
+                          map_size=[int(kept.shape[1]), int(kept.shape[0])])
+        for target in live:
+            stat = None if depth is None else matte_statistic(depth.values, _alpha(cutouts[target.stem]),
+                                                              rects[target.stem])
+            # Every measured target gets an entry, even without a statistic: the entries say which
+            # targets a later layout solves together.
+            target.depth = stat.to_dict() if stat is not None else {"disparity": None, "pixels": 0}
+        settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
+                                                          options.estimate_fov),
+                                  ground=options.ground)
+        layout = solve(image.original_size, targets_from_records(asdict(t) for t in live), settings)
+        folder.manifest.scene = {"depth": record, "layout": asdict(settings), "camera": layout.camera.to_dict()}
+    run.job.emit(Artifact(job=run.job.id, kind="layout", path=str(folder.path("manifest.json"))))
+    return layout
+
+
+def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any) -> None:
+    """Where ``record``'s mesh stands, in the record (the manifest is saved by the caller)."""
+    if layout is None or record.stem not in layout.anchors:
+        return
+    record.placement = layout.place(record.stem, mesh_extents(mesh)).to_dict()
+
+
+def mesh_extents(mesh: Any) -> tuple[float, float, float]:
+    """The mesh's size along Blender's x, y and z once imported: glTF is Y-up, and Blender's
+    importer turns glTF (x, y, z) into (x, -z, y)."""
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    size = vertices.max(axis=0) - vertices.min(axis=0)
+    return float(size[0]), float(size[2]), float(size[1])
+
+
+def _depth_map(run: Any, image: LoadedImage) -> DepthMap | None:
+    """The depth model's map of the picture; None without a depth model or when it ran out of
+    memory (the layout then works from the boxes alone, and the manifest says so)."""
+    if "depth" not in run.manager.roles:
+        return None
+    try:
+        with run.manager.use("depth") as model:
+            return estimate_depth(model, image.image, run.job.cancel)
+    except Exception as exc:  # only running out of memory is survivable here
+        if not is_out_of_memory(exc):
+            raise
+        weights.release_cached_memory()
+        message = f"the depth model ran out of memory ({type(exc).__name__}); objects are placed by their boxes"
+        log.warning(message)
+        run.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
+                                               "detail": str(exc)[:300]})
+        return None
+
+
+def _alpha(cutout: Any) -> np.ndarray:
+    """The cut-out's alpha channel (an opaque one for a picture without alpha)."""
+    if getattr(cutout, "mode", "") == "RGBA":
+        return np.asarray(cutout.getchannel("A"))
+    return np.full((cutout.height, cutout.width), 255, dtype=np.uint8)

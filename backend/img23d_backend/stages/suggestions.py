@@ -1,0 +1,58 @@
+"""Suggested names: the grounding model lists the picture's distinct objects, a short name and a box each.
+
+The question asks for the answer grounding gives (JSON objects with ``bbox_2d`` on the model's
+0..1000 grid and a ``label``), so ``detections.parse_detections`` reads it as leniently. Labels
+that name the same thing (case, separators and simple plurals forgiven: ``matching.same_name``)
+become one name; a name found more than once means several instances of it, which the artist gets
+as one name with All Instances on.
+
+Stdlib only, so it can be imported and tested without torch or numpy.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+from img23d_protocol import MAX_TARGET_CHARS, MAX_TARGETS
+from .detections import Detection
+from .matching import same_name
+
+SUGGEST_PROMPT = (
+    "List every distinct object in this picture that could be made into a 3D model. For each "
+    "object instance give a short name of one or two words and its bounding box. Report bbox "
+    'coordinates in JSON format: [{"bbox_2d": [x1, y1, x2, y2], "label": "name"}, ...].'
+)
+
+
+@dataclass
+class Suggestion:
+    """One suggested name and every box the model gave it, largest first."""
+
+    name: str
+    detections: list[Detection] = field(default_factory=list)
+
+
+def suggest_names(detections: list[Detection], limit: int = MAX_TARGETS) -> list[Suggestion]:
+    """One suggestion per distinct label, in the order the model named them, at most ``limit``."""
+    suggestions: list[Suggestion] = []
+    for detection in detections:
+        name = clean_name(detection.label or "")
+        if not name:
+            continue  # an unlabelled box suggests no name
+        for suggestion in suggestions:
+            if same_name(suggestion.name, name):
+                suggestion.detections.append(detection)
+                break
+        else:
+            suggestions.append(Suggestion(name, [detection]))
+    for suggestion in suggestions:
+        suggestion.detections.sort(key=Detection.area, reverse=True)
+    return suggestions[:limit]
+
+
+def clean_name(label: str) -> str:
+    """A label as a name the artist can keep: one line, no commas (they separate names), trimmed."""
+    text = "".join(" " if unicodedata.category(ch).startswith(("C", "Z")) or ch == "," else ch
+                   for ch in unicodedata.normalize("NFC", label))
+    return " ".join(text.split())[:MAX_TARGET_CHARS].strip()

@@ -1,1 +1,0 @@
-"""Remote-code files copied into the full-size BiRefNet stand-in folder (see full_size_models.py)."""

@@ -1,0 +1,80 @@
+"""``img23d.relayout``: stand a run's objects again for the panel's field of view and ground setting.
+
+Nothing is generated: the positions come from what the run folder keeps (boxes, depth statistics,
+the picture's size) through the same layout code as a job's, and only the objects' transforms and
+the run's camera change. One undo step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from .. import run_layout, scene_import
+
+
+class IMG23D_OT_relayout(bpy.types.Operator):
+    """Place the active object's run again for the current Field of View and Ground settings,
+    without generating anything (also moves the run's camera)"""
+
+    bl_idname = "img23d.relayout"
+    bl_label = "Re-layout"
+    bl_options = {"REGISTER", "UNDO"}
+
+    run_dir: StringProperty(  # type: ignore[valid-type]
+        name="Run Folder", subtype="DIR_PATH", options={"SKIP_SAVE"},
+        description="The run to lay out; empty: the run of the active object")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None and hasattr(context.scene, "img23d")
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        run = self.run_dir or _run_of(context.active_object)
+        if not run:
+            self.report({"ERROR"}, "Select an object that img23d made (or give the run folder) to lay it out again")
+            return {"CANCELLED"}
+        try:
+            manifest = run_layout.read_manifest(Path(bpy.path.abspath(run)))
+        except run_layout.NotARun as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        choice = context.scene.img23d.layout_choice()
+        scene_layout = run_layout.solve_run(manifest, choice)
+        stems = run_layout.stems_by_target(manifest)
+        members = [o for o in context.scene.objects if _same_folder(o.get(scene_import.PROP_PREFIX + "run"), run)]
+        placed, cameras = [], 0
+        for obj in members:
+            if obj.type == "CAMERA" and obj.get(scene_import.CAMERA_TAG):
+                scene_import.set_camera(obj, scene_layout.camera)
+                cameras += 1
+                continue
+            key = stems.get((str(obj.get(scene_import.PROP_PREFIX + "target")),
+                             int(obj.get(scene_import.PROP_PREFIX + "instance", 1))))
+            if obj.type == "MESH" and key in scene_layout.anchors:
+                scene_import.place(obj, scene_layout, key)
+                placed.append(obj.name)
+        if not placed:
+            self.report({"WARNING"}, f"No object of the run in {run} is in this scene")
+            return {"CANCELLED"}
+        ground = "on one floor" if choice.ground else "without a floor"
+        self.report({"INFO"}, f"Laid out {len(placed)} object(s) {ground} for a "
+                              f"{scene_layout.camera.fov_degrees:g}\u00b0 field of view"
+                              + ("" if cameras else " (the run has no camera here)"))
+        return {"FINISHED"}
+
+
+def _run_of(obj: bpy.types.Object | None) -> str:
+    return str(obj.get(scene_import.PROP_PREFIX + "run", "")) if obj is not None else ""
+
+
+def _same_folder(a: object, b: str) -> bool:
+    if not isinstance(a, str) or not a:
+        return False
+    return os.path.realpath(bpy.path.abspath(a)) == os.path.realpath(bpy.path.abspath(b))
+
+
+classes = (IMG23D_OT_relayout,)

@@ -1,0 +1,62 @@
+"""A run's layout as the add-on computes it: the manifest's boxes and depth statistics through the
+shared ``layout`` code, for the field of view and ground setting the artist chose.
+
+Live jobs, Import Run and Re-layout all come here, so a run is laid out the same way however it
+reaches the scene. No bpy here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from img23d_protocol import layout
+
+
+@dataclass(frozen=True)
+class LayoutChoice:
+    """The artist's layout settings (``JobOptions`` carries the same three to the backend)."""
+
+    fov_degrees: float = layout.DEFAULT_FOV_DEGREES
+    estimate_fov: bool = True
+    ground: bool = True
+
+    @classmethod
+    def from_options(cls, options: Any) -> "LayoutChoice":
+        return cls(float(options.fov_degrees), bool(options.estimate_fov), bool(options.ground))
+
+
+class NotARun(Exception):
+    """The file is not an img23d run manifest; the message says why."""
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A run's manifest (``path`` is the manifest or its folder). Raises ``NotARun``."""
+    manifest_path = path / "manifest.json" if path.is_dir() else path
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest["records"], list):
+            raise TypeError("no list of records")
+        manifest["image"]["original_size"]  # noqa: B018 - every run that read its picture has it
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NotARun(f"{manifest_path} is not an img23d run manifest ({exc})") from exc
+    return manifest
+
+
+def solve_run(manifest: dict[str, Any], choice: LayoutChoice) -> Any:
+    """The run's ``layout.SceneLayout`` for ``choice``; None when the manifest has no picture size yet."""
+    size = (manifest.get("image") or {}).get("original_size")
+    if not size:
+        return None
+    estimate = ((manifest.get("scene") or {}).get("depth") or {}).get("fov_estimate")
+    settings = layout.LayoutSettings(fov_degrees=layout.resolve_fov(choice.fov_degrees, estimate, choice.estimate_fov),
+                                     ground=choice.ground)
+    return layout.solve(tuple(size), layout.targets_from_records(manifest.get("records", [])), settings)
+
+
+def stems_by_target(manifest: dict[str, Any]) -> dict[tuple[str, int], str]:
+    """(target, instance) -> the record's stem: how an object in the scene finds its record."""
+    return {(str(r.get("target")), int(r.get("instance", 1))): str(r["stem"])
+            for r in manifest.get("records", []) if r.get("stem")}

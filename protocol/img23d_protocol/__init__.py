@@ -1,0 +1,35 @@
+"""The code Blender and the backend share: the wire format, and the scene layout (``layout``).
+
+The wire format: one UTF-8 JSON object per line. Every message carries ``"v"`` (the protocol major version)
+and ``"type"``. Requests (Blender -> backend) carry an ``id``; events (backend -> Blender)
+name the request or job they belong to. Big data travels as file paths, never inline.
+
+Standard library only. Blender installs this package as a wheel with the add-on; the backend
+imports the same wheel (the add-on puts it on the backend's path) or, in a checkout, this source.
+"""
+
+from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
+from .errors import ErrorCode, ProtocolError
+from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
+                       GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, Result, RetextureRequest,
+                       ShutdownRequest, StatusRequest, SuggestRequest)
+from .names import MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_targets
+from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, VOLUME_DECODERS,
+                      Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
+from .plain import dumps, plain
+from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
+from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
+
+__all__ = [
+    "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
+    "ErrorCode", "ProtocolError",
+    "MODEL_STATES", "Artifact", "CancelRequest", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
+    "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "Result", "RetextureRequest",
+    "ShutdownRequest", "StatusRequest", "SuggestRequest",
+    "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_targets",
+    "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "VOLUME_DECODERS",
+    "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
+    "dumps", "plain",
+    "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
+    "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
+]

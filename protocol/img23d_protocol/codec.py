@@ -1,0 +1,94 @@
+"""Lines to messages and back: decoding with limits, and the handshake check."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+from .errors import ErrorCode, ProtocolError
+from .messages import (Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, GenerateRequest,
+                       Hello, Message, ModelsRequest, Progress, Result, RetextureRequest, ShutdownRequest, StatusRequest,
+                       SuggestRequest)
+from .names import validate_targets
+from .options import JobOptions
+from .version import PROTOCOL_MAJOR
+
+MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
+
+
+REQUEST_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, CancelRequest,
+                              StatusRequest, ShutdownRequest, ModelsRequest, DownloadRequest,
+                              DeleteRequest)
+}
+EVENT_TYPES: dict[str, type[Message]] = {
+    cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error)
+}
+
+
+def decode(line: str | bytes, registry: dict[str, type[Message]]) -> Message:
+    """Parse one line into a message of ``registry``; raise ``ProtocolError`` on anything else."""
+    if isinstance(line, bytes):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"line is over {MAX_LINE_BYTES} bytes")
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "line is not UTF-8") from exc
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "line is not valid JSON", str(exc)[:200]) from exc
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "a message must be a JSON object")
+    version = data.get("v")
+    if isinstance(version, bool) or version != PROTOCOL_MAJOR:  # true == 1 in Python
+        raise ProtocolError(ErrorCode.VERSION_MISMATCH,
+                            f"message is protocol version {version!r}, this side speaks {PROTOCOL_MAJOR}")
+    kind = data.get("type")
+    cls = registry.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown message type {kind!r}")
+    return _build(cls, data)
+
+
+def _build(cls: type[Message], data: dict[str, Any]) -> Message:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in ("v", "type"):
+            continue
+        if name not in known:
+            continue  # newer minor versions may add fields; ignoring them keeps old peers working
+        if name == "options":
+            value = JobOptions.from_dict(value)
+        elif name == "targets":
+            value = validate_targets(value)
+        elif name in ("id", "image", "job", "model", "mesh", "name") and value is not None \
+                and not isinstance(value, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
+        values[name] = value
+    return cls(**values)
+
+
+def request_id_of(line: str | bytes) -> str | None:
+    """Best-effort id of a line that failed to decode, so the error can name its request."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def check_peer_hello(hello: Hello, peer: str, needed_major: int = PROTOCOL_MAJOR) -> None:
+    """Raise ``version_mismatch`` with a message a user can act on."""
+    # A peer's hello is not type-checked on decode: "protocol" may be anything, not just a list.
+    major = hello.protocol[0] if isinstance(hello.protocol, list) and hello.protocol else None
+    if major != needed_major:
+        raise ProtocolError(
+            ErrorCode.VERSION_MISMATCH,
+            f"the {peer} speaks protocol {major} (version {hello.version or '?'}), "
+            f"this side needs {needed_major}: reinstall so both come from the same release",
+        )

@@ -1,0 +1,373 @@
+"""Where each object stands: a pinhole camera, distances from depth, one floor under what stands on it.
+
+Standard library only, and part of the package both sides share: the backend writes the
+placements it computes into the run's manifest, and the Blender add-on uses this very module
+to lay a run out again, for another field of view or ground setting, from what the run folder
+keeps: boxes, per-target depth statistics and the picture's size.
+
+Frames. The camera frame has x right, y down (the picture's rows), z forward (planar depth, as a
+render's Z pass measures it). The world is Blender's: Z up, the floor at Z = 0, the camera at
+(0, 0, elevation) looking along +Y, pitched down by ``pitch`` radians. Meshes from glTF arrive in
+Blender facing -Y; an object faces the camera as it did in the picture when its -Y axis points
+back along the horizontal line of sight (``yaw`` about Z).
+
+Depth. Relative models such as Depth Anything V2 give disparity ``d``: inverse depth known up to
+a scale and a shift, ``d = a / z + b``. The shift is taken as 0, so ``z = a / d``: the distances'
+ratios are kept and one scale is left, which no single picture can tell (a scene twice the size
+and twice as far gives the same picture). It is fixed by putting the nearest object
+``near_distance`` from the camera. Where the model's shift is not 0, far objects come out too far
+or too near; a disparity near 0 (sky-like) is clamped to ``MAX_DISTANCE_RATIO`` times the nearest.
+
+Floor. Each object's "contact" is the bottom centre of its box, at its distance. Objects whose
+contacts lie on one plane (within a quarter of their own height), with nothing below that plane,
+stand on it: the plane gives the camera's pitch and height, and each of those objects slides
+along its line of sight onto the floor, so it keeps its place in the picture. The others (a
+chimney on a roof, a lamp on a table) keep the height their depth gives.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from typing import Any, Iterable
+
+Box = tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the picture
+Vec3 = tuple[float, float, float]
+
+DEFAULT_FOV_DEGREES = 55.0    # across the picture's longer side; phone cameras span 60-70
+NEAR_DISTANCE = 4.0           # metres from the camera to the nearest object
+MAX_DISTANCE_RATIO = 25.0
+MAX_PITCH = math.radians(45.0)     # steeper than this, a picture seldom shows things standing on a floor
+FLOOR_TOLERANCE = 0.25        # of an object's own height: how far its bottom may be off the floor
+_SCALE_STEPS = 50
+
+
+@dataclass(frozen=True)
+class LayoutTarget:
+    """One object as the run folder keeps it: its key (the record's stem), box and depth statistic."""
+
+    key: str
+    box: Box
+    disparity: float | None = None   # median of the depth model's output inside its matte
+
+
+@dataclass(frozen=True)
+class LayoutSettings:
+    fov_degrees: float = DEFAULT_FOV_DEGREES
+    ground: bool = True
+    near_distance: float = NEAR_DISTANCE
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole camera with the picture's size and aspect, principal point at its centre."""
+
+    width: int
+    height: int
+    fov_degrees: float        # across the longer side
+    pitch: float = 0.0        # radians, positive looks down
+    elevation: float = 0.0    # height above the floor (Z = 0)
+
+    @property
+    def focal(self) -> float:
+        """Focal length in pixels of the picture."""
+        return max(self.width, self.height) / 2 / math.tan(math.radians(self.fov_degrees) / 2)
+
+    @property
+    def location(self) -> Vec3:
+        return (0.0, 0.0, self.elevation)
+
+    @property
+    def rotation_euler(self) -> Vec3:
+        """XYZ Euler angles of a Blender camera (which looks down its own -Z) seeing this view."""
+        return (math.pi / 2 - self.pitch, 0.0, 0.0)
+
+    @property
+    def sensor_fit(self) -> str:
+        """Blender's sensor fit that applies ``fov_degrees`` to the longer side."""
+        return "HORIZONTAL" if self.width >= self.height else "VERTICAL"
+
+    def ray(self, u: float, v: float) -> Vec3:
+        """The camera-frame point at planar depth 1 that pixel position (u, v) sees."""
+        return ((u - self.width / 2) / self.focal, (v - self.height / 2) / self.focal, 1.0)
+
+    def to_world(self, p: Vec3) -> Vec3:
+        s, c = math.sin(self.pitch), math.cos(self.pitch)
+        return (p[0], -s * p[1] + c * p[2], -c * p[1] - s * p[2] + self.elevation)
+
+    def to_camera(self, p: Vec3) -> Vec3:
+        s, c = math.sin(self.pitch), math.cos(self.pitch)
+        y, z = p[1], p[2] - self.elevation
+        return (p[0], -s * y - c * z, c * y - s * z)
+
+    def project(self, p: Vec3) -> tuple[float, float] | None:
+        """Pixel position of world point ``p``; None when it is not in front of the camera."""
+        x, y, z = self.to_camera(p)
+        if z <= 1e-9:
+            return None
+        return (self.width / 2 + self.focal * x / z, self.height / 2 + self.focal * y / z)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "focal_px": self.focal, "location": list(self.location),
+                "rotation_euler": list(self.rotation_euler), "sensor_fit": self.sensor_fit}
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where one object's box bottom meets the world, before its mesh's size is known."""
+
+    key: str
+    box: Box
+    distance: float     # planar depth of its visible surface
+    contact: Vec3       # world point under the middle of its front
+    on_floor: bool
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A mesh's transform: the bottom centre of its bounds goes to ``location``, turned by
+    ``yaw`` about Z and scaled by ``scale`` (uniformly)."""
+
+    key: str
+    location: Vec3
+    yaw: float
+    scale: float
+    distance: float
+    on_floor: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "location": list(self.location)}
+
+
+@dataclass(frozen=True)
+class SceneLayout:
+    camera: Camera
+    anchors: dict[str, Anchor]
+    settings: LayoutSettings
+
+    def place(self, key: str, extents: Vec3) -> Placement:
+        """The placement of ``key``'s mesh, whose bounds measure ``extents`` (x, y, z) unscaled."""
+        return place(self, key, extents)
+
+
+def resolve_fov(settings_fov: float, estimate: float | None, use_estimate: bool) -> float:
+    """The field of view to lay out with: the depth model's estimate when it gives one and it
+    is wanted, else the artist's setting."""
+    if use_estimate and estimate is not None and 1.0 < estimate < 179.0:
+        return float(estimate)
+    return float(settings_fov)
+
+
+def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings: LayoutSettings) -> SceneLayout:
+    """The camera and each target's anchor, from the boxes and depth statistics of one picture."""
+    width, height = int(image_size[0]), int(image_size[1])
+    if width <= 0 or height <= 0:
+        raise ValueError(f"the picture's size must be positive, got {image_size!r}")
+    if not 1.0 <= settings.fov_degrees <= 179.0:
+        raise ValueError(f"the field of view must be between 1 and 179 degrees, got {settings.fov_degrees}")
+    targets = list(targets)
+    level = Camera(width, height, settings.fov_degrees)
+    distances = _distances(targets, settings.near_distance)
+    contacts: dict[str, Vec3] = {}
+    heights: dict[str, float] = {}
+    for target in targets:
+        x0, y0, x1, y1 = target.box
+        z = distances[target.key]
+        ray = level.ray((x0 + x1) / 2, y1)
+        contacts[target.key] = (ray[0] * z, ray[1] * z, z)
+        heights[target.key] = max(y1 - y0, 1.0) / level.focal * z
+    floor = _fit_floor(contacts, heights) if settings.ground else None
+    if floor is None:
+        # No floor: a level camera, the world's ground at the lowest bottom.
+        pitch, elevation, on_floor = 0.0, max((c[1] for c in contacts.values()), default=0.0), set()
+    else:
+        pitch, elevation, on_floor = floor
+    camera = Camera(width, height, settings.fov_degrees, pitch, elevation)
+    anchors = {}
+    for target in targets:
+        contact, distance = contacts[target.key], distances[target.key]
+        standing = target.key in on_floor
+        if standing:
+            # Slide along the line of sight onto the floor: the object keeps its place in the
+            # picture, and its distance is where that line meets the floor.
+            distance = _floor_depth(camera, contact) or distance
+            contact = tuple(v * distance / contact[2] for v in contact)  # type: ignore[assignment]
+        world = camera.to_world(contact)
+        if standing:
+            world = (world[0], world[1], 0.0)
+        anchors[target.key] = Anchor(target.key, tuple(target.box), distance, world, standing)
+    return SceneLayout(camera, anchors, settings)
+
+
+def _floor_depth(camera: Camera, point: Vec3) -> float | None:
+    """Planar depth at which the line of sight through camera-frame ``point`` meets the floor;
+    None when it does not (at or above the horizon)."""
+    along = math.cos(camera.pitch) * point[1] / point[2] + math.sin(camera.pitch)
+    return camera.elevation / along if along > 1e-6 and camera.elevation > 0 else None
+
+
+def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:
+    """Turn the object to face the camera and scale it so its projection fits its box.
+
+    The front of its bounds stands at the anchor; the bounds reach back from there, so the
+    fitting is repeated until the projected bounds (all eight corners, seen through the camera)
+    fit the box: exactly in one direction, inside it in the other, like a contained image, and
+    centred across it (a side face in view widens a box on one side only).
+    """
+    anchor = scene.anchors[key]
+    camera = scene.camera
+    size = tuple(max(float(e), 1e-9) for e in extents)
+    x0, y0, x1, y1 = anchor.box
+    box_w, box_h = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
+    front = anchor.contact
+    scale = min(box_w / size[0], box_h / size[2]) * anchor.distance / camera.focal
+    for _ in range(_SCALE_STEPS):
+        away, yaw = _facing(front)
+        bounds = _projected_bounds(camera, front, away, yaw, scale, size)  # type: ignore[arg-type]
+        if bounds is None:
+            break
+        u0, v0, u1, v1 = bounds
+        ratio = min(box_w / max(u1 - u0, 1e-9), box_h / max(v1 - v0, 1e-9))
+        scale *= ratio
+        # Slide across the line of sight until the projection is centred on the box.
+        slide = ((x0 + x1) / 2 - (u0 + u1) / 2) * camera.to_camera(front)[2] / camera.focal
+        front = (front[0] + away[1] * slide, front[1] - away[0] * slide, front[2])
+        if abs(ratio - 1.0) < 1e-7 and abs(slide) < 1e-9 * anchor.distance:
+            break
+    away, yaw = _facing(front)
+    half = scale * size[1] / 2
+    location = (front[0] + away[0] * half, front[1] + away[1] * half, front[2])
+    return Placement(key, location, yaw, scale, anchor.distance, anchor.on_floor)
+
+
+def _facing(point: Vec3) -> tuple[tuple[float, float], float]:
+    """The horizontal direction from the camera to ``point``, and the yaw that turns -Y back along it."""
+    reach = math.hypot(point[0], point[1])
+    away = (point[0] / reach, point[1] / reach) if reach > 1e-9 else (0.0, 1.0)
+    return away, math.atan2(-away[0], away[1])
+
+
+def targets_from_records(records: Iterable[dict[str, Any]]) -> list[LayoutTarget]:
+    """Layout targets from a manifest's records, keyed by their stems.
+
+    The records the backend measured (those with a ``depth`` entry, with or without a statistic)
+    were solved together, so those are the targets; a manifest from before depth (none has the
+    entry) gives every record with a box, laid out by its box alone.
+    """
+    records = [r for r in records if isinstance(r.get("box"), (list, tuple)) and len(r["box"]) == 4 and r.get("stem")]
+    measured = [r for r in records if isinstance(r.get("depth"), dict)]
+    targets = []
+    for record in measured or records:
+        disparity = (record.get("depth") or {}).get("disparity")
+        targets.append(LayoutTarget(str(record["stem"]), tuple(float(v) for v in record["box"]),  # type: ignore[arg-type]
+                                    float(disparity) if _usable(disparity) else None))
+    return targets
+
+
+# --- the parts ----------------------------------------------------------------------------------
+
+def _distances(targets: list[LayoutTarget], near: float) -> dict[str, float]:
+    valid = [t.disparity for t in targets if _usable(t.disparity)]
+    if not valid:
+        return {t.key: near for t in targets}
+    nearest = max(valid)  # type: ignore[type-var]
+    # A target without a statistic (its depth could not be measured) stands at the others' median.
+    middle = statistics.median(valid)  # type: ignore[type-var]
+    least = nearest / MAX_DISTANCE_RATIO
+    return {t.key: near * nearest / max(t.disparity if _usable(t.disparity) else middle, least)  # type: ignore[operator]
+            for t in targets}
+
+
+def _usable(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
+def _fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:
+    """(pitch, elevation, keys standing on it) of the best floor under the contacts, or None.
+
+    A floor is a plane cos(pitch) * y + sin(pitch) * z = elevation in the camera frame (no roll).
+    Candidates come from every pair of contacts and from a level plane under each single one;
+    one that has a contact clearly below it is refused (nothing stands under the floor), and the
+    one carrying the most contacts wins, then the one they fit best.
+    """
+    points = {key: (c[2], c[1]) for key, c in contacts.items()}   # (z, y) in the camera frame
+    candidates: list[tuple[float, float]] = []
+    for a, b in combinations(points, 2):
+        plane = _plane_through([points[a], points[b]])
+        if plane is not None:
+            candidates.append(plane)
+    candidates += [(0.0, y) for _, y in points.values() if y > 0]
+    best: tuple[tuple[int, float], float, float, set[str]] | None = None
+    for pitch, elevation in candidates:
+        judged = _inliers(points, heights, pitch, elevation)
+        if judged is None:
+            continue
+        inliers, misfit = judged
+        score = (len(inliers), -misfit)
+        if best is None or score > best[0]:
+            best = (score, pitch, elevation, inliers)
+    if best is None:
+        return None
+    _, pitch, elevation, inliers = best
+    refit = _plane_through([points[key] for key in inliers]) if len(inliers) > 1 else None
+    if refit is not None and _inliers(points, heights, *refit) is not None:
+        pitch, elevation = refit
+    return pitch, elevation, inliers
+
+
+def _plane_through(points: list[tuple[float, float]]) -> tuple[float, float] | None:
+    """The plausible floor (pitch, elevation) best fitting (z, y) points, by total least squares."""
+    n = len(points)
+    mz, my = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
+    szz = sum((p[0] - mz) ** 2 for p in points)
+    syy = sum((p[1] - my) ** 2 for p in points)
+    szy = sum((p[0] - mz) * (p[1] - my) for p in points)
+    if szz + syy < 1e-18:
+        return None
+    # The line's direction is the principal axis; the floor's normal is perpendicular to it.
+    angle = 0.5 * math.atan2(2 * szy, szz - syy)
+    nz, ny = -math.sin(angle), math.cos(angle)
+    if ny < 0:
+        nz, ny = -nz, -ny
+    pitch = math.atan2(nz, ny)
+    elevation = nz * mz + ny * my
+    if elevation <= 0 or abs(pitch) > MAX_PITCH:
+        return None
+    return pitch, elevation
+
+
+def _inliers(points: dict[str, tuple[float, float]], heights: dict[str, float], pitch: float,
+             elevation: float) -> tuple[set[str], float] | None:
+    """The keys on the floor and how badly they fit it; None when something is below it."""
+    s, c = math.sin(pitch), math.cos(pitch)
+    inliers, misfit = set(), 0.0
+    for key, (z, y) in points.items():
+        below = c * y + s * z - elevation      # > 0: under the floor
+        tolerance = FLOOR_TOLERANCE * heights[key]
+        if below > tolerance:
+            return None
+        if abs(below) <= tolerance:
+            inliers.add(key)
+            misfit += abs(below) / tolerance
+    return (inliers, misfit) if inliers else None
+
+
+def _projected_bounds(camera: Camera, front: Vec3, away: tuple[float, float], yaw: float, scale: float,
+                      extents: Vec3) -> tuple[float, float, float, float] | None:
+    """Pixel bounds (u0, v0, u1, v1) of the bounds' eight corners, seen through ``camera``."""
+    width, depth, height = (scale * e for e in extents)
+    cos_y, sin_y = math.cos(yaw), math.sin(yaw)
+    centre = (front[0] + away[0] * depth / 2, front[1] + away[1] * depth / 2)
+    us, vs = [], []
+    for dx in (-width / 2, width / 2):
+        for dy in (-depth / 2, depth / 2):
+            for dz in (0.0, height):
+                corner = (centre[0] + cos_y * dx - sin_y * dy, centre[1] + sin_y * dx + cos_y * dy, front[2] + dz)
+                pixel = camera.project(corner)
+                if pixel is None:
+                    return None
+                us.append(pixel[0])
+                vs.append(pixel[1])
+    return min(us), min(vs), max(us), max(vs)

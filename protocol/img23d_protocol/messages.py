@@ -1,0 +1,221 @@
+"""Every message on the wire, as a dataclass; ``TYPE`` is its ``type``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from .errors import ErrorCode, ProtocolError
+from .options import JobOptions
+from .plain import dumps
+from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR
+
+
+@dataclass
+class Message:
+    """Base of every message; ``TYPE`` is the wire ``type``."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"v": PROTOCOL_MAJOR, "type": self.TYPE}
+        data.update(asdict(self))
+        return data
+
+    def to_line(self) -> str:
+        return dumps(self.to_dict())
+
+
+# Requests ------------------------------------------------------------------------------------
+
+@dataclass
+class Hello(Message):
+    """First line each way. The backend's carries what Blender shows in its status line."""
+
+    TYPE: ClassVar[str] = "hello"
+    role: str = "client"                 # "client" (Blender) or "backend"
+    protocol: list[int] = field(default_factory=lambda: [PROTOCOL_MAJOR, PROTOCOL_MINOR])
+    version: str = ""                    # the sender's software version
+    device: str | None = None            # backend only: "cuda:0", "mps", "cpu"
+    device_name: str | None = None
+    memory: dict[str, int] = field(default_factory=dict)   # backend only: free/total bytes
+    models: dict[str, str] = field(default_factory=dict)   # backend only: role -> model id
+    environment: dict[str, Any] = field(default_factory=dict)  # backend only: torch/torchvision, probes
+    # Backend only (1.4): the largest settings its memory can hold for one target, by option
+    # name (octree_resolution, texture_size); see ``options.over_limits``.
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class GenerateRequest(Message):
+    TYPE: ClassVar[str] = "generate"
+    id: str = ""
+    image: str = ""
+    targets: list[str] = field(default_factory=list)
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class DetectRequest(Message):
+    TYPE: ClassVar[str] = "detect"
+    id: str = ""
+    image: str = ""
+    targets: list[str] = field(default_factory=list)
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class SuggestRequest(Message):
+    """Ask the grounding model which distinct objects the picture shows: names and boxes back."""
+
+    TYPE: ClassVar[str] = "suggest"
+    id: str = ""
+    image: str = ""
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class RetextureRequest(Message):
+    """Paint an existing mesh (a file the add-on wrote: see ``stages/retexture.py``) from an image."""
+
+    TYPE: ClassVar[str] = "retexture"
+    id: str = ""
+    image: str = ""
+    mesh: str = ""
+    name: str = "mesh"                   # the object's name, for file names and messages
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class CancelRequest(Message):
+    TYPE: ClassVar[str] = "cancel"
+    id: str = ""
+    job: str | None = None               # the job to cancel; None = whatever is running
+
+
+@dataclass
+class StatusRequest(Message):
+    TYPE: ClassVar[str] = "status"
+    id: str = ""
+
+
+@dataclass
+class ShutdownRequest(Message):
+    TYPE: ClassVar[str] = "shutdown"
+    id: str = ""
+
+
+@dataclass
+class ModelsRequest(Message):
+    """List the configured models: size, and whether they are on disk. Answered at once."""
+
+    TYPE: ClassVar[str] = "models"
+    id: str = ""
+
+
+@dataclass
+class DownloadRequest(Message):
+    """Fetch one configured model into the Hugging Face cache. Runs as a job: progress
+    events, ``cancel`` (between files), ``result`` with the refreshed model list."""
+
+    TYPE: ClassVar[str] = "download"
+    id: str = ""
+    model: str = ""                      # a ``ModelEntry.id`` (or a role) of the configured set
+
+
+@dataclass
+class DeleteRequest(Message):
+    """Remove one configured model's files from the Hugging Face cache."""
+
+    TYPE: ClassVar[str] = "delete"
+    id: str = ""
+    model: str = ""
+
+
+# Events --------------------------------------------------------------------------------------
+
+@dataclass
+class Progress(Message):
+    TYPE: ClassVar[str] = "progress"
+    job: str = ""
+    stage: str = ""
+    step: int = 0
+    total: int = 0
+    message: str = ""
+
+
+@dataclass
+class Artifact(Message):
+    """A file that is ready now, e.g. one target's GLB, before the job ends."""
+
+    TYPE: ClassVar[str] = "artifact"
+    job: str = ""
+    kind: str = ""                       # "mesh", "detections", "overlay", "run", "layout" (the manifest,
+                                         # once it holds every target's depth statistic)
+    path: str = ""
+    target: str | None = None
+    instance: int = 0
+    box: list[float] | None = None       # pixels of the original image
+    image_size: list[int] | None = None  # the original image's width and height
+    seed: int | None = None
+
+
+@dataclass
+class Result(Message):
+    TYPE: ClassVar[str] = "result"
+    id: str = ""
+    ok: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Error(Message):
+    TYPE: ClassVar[str] = "error"
+    id: str | None = None
+    code: str = ErrorCode.INTERNAL.value
+    message: str = ""
+    detail: str | None = None
+    target: str | None = None            # set when one target failed and the job goes on
+
+    @classmethod
+    def from_exception(cls, request_id: str | None, exc: ProtocolError) -> "Error":
+        return cls(id=request_id, code=exc.code.value, message=exc.message,
+                   detail=exc.detail, target=exc.target)
+
+    def to_exception(self) -> ProtocolError:
+        try:
+            code = ErrorCode(self.code)
+        except ValueError:
+            code = ErrorCode.INTERNAL
+        return ProtocolError(code, self.message, self.detail, self.target)
+
+
+# Model manager -------------------------------------------------------------------------------
+
+MODEL_STATES = ("cached", "partial", "missing")
+
+
+@dataclass
+class ModelEntry:
+    """One configured model as the model manager shows it (a ``models`` result carries a list)."""
+
+    id: str = ""                         # what ``download`` and ``delete`` take
+    role: str = ""                       # grounding, matting, shape, ...
+    repo_id: str = ""
+    subfolder: str | None = None
+    revision: str | None = None
+    state: str = "missing"               # cached (complete), partial (an interrupted download), missing
+    local: bool = False                  # a folder on disk (the tiny models), not the hub cache
+    size_bytes: int = 0
+    size_measured: bool = False          # True: bytes on disk; False: the registry's estimate
+    shared_with: list[str] = field(default_factory=list)   # ids stored in the same cached revision
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ModelEntry":
+        if not isinstance(data, dict):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "a model entry must be an object")
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})  # newer fields are ignored

@@ -1,0 +1,179 @@
+"""A job's options: one table of ranges that the command line, the protocol and the add-on check."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ErrorCode, ProtocolError
+
+KEEP_CHOICES = ("largest", "all")
+# How the shape model's volume is decoded: FlashVDM refines only near the surface (fast, the
+# default); dense queries every point of the grid (hy3dgen's own decoder, slower).
+VOLUME_DECODERS = ("flashvdm", "dense")
+# The largest texture that holds detail: the paint model paints 512-pixel views, baked from
+# 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
+DETAILED_TEXTURE_SIZE = 2048
+
+# The models' memory budget (GB) a user may set; None (or 0 in the add-on) = free memory minus 1 GB.
+BUDGET_GB_MIN, BUDGET_GB_MAX = 0.25, 1024.0
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What one option may be: a range, optionally a power of two, or zero for "automatic"."""
+
+    low: float
+    high: float
+    zero_means: str = ""         # e.g. "all at once": 0 is allowed besides the range
+    power_of_two: bool = False
+
+    def admits(self, value: Any) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.zero_means and value == 0:
+            return True
+        if not self.low <= value <= self.high:
+            return False
+        return not self.power_of_two or (int(value) == value and int(value) & (int(value) - 1) == 0)
+
+    def describe(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        text = f"a power of two from {low} to {high}" if self.power_of_two else f"{low} to {high}"
+        return f"0 ({self.zero_means}) or {text}" if self.zero_means else text
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) and not value.is_integer() else f"{int(value):,}"
+
+
+# The one table of option ranges: the protocol, the command line and the add-on all check these.
+OPTION_RANGES: dict[str, Allowed] = {
+    "seed": Allowed(0, 2**63 - 1),
+    "steps": Allowed(1, 200),
+    "octree_resolution": Allowed(16, 1024),
+    "guidance_scale": Allowed(0.0, 50.0),
+    "face_budget": Allowed(100, 5_000_000),
+    "margin": Allowed(0.0, 2.0),
+    "min_crop": Allowed(8, 4096),
+    "shape_batch": Allowed(1, 64, zero_means="all at once"),
+    "texture_size": Allowed(64, 8192, power_of_two=True),
+    "render_size": Allowed(64, 4096, zero_means="the texture's size"),
+    "delight_steps": Allowed(1, 200),
+    "paint_steps": Allowed(1, 200),
+    "fov_degrees": Allowed(5.0, 170.0),
+}
+
+
+class OptionError(ProtocolError):
+    """A ``bad_request`` about one option, naming it and what it may be."""
+
+    def __init__(self, option: str, value: Any, allowed: str) -> None:
+        super().__init__(ErrorCode.BAD_REQUEST, f"option {option}={value!r} is out of range: it must be {allowed}")
+        self.option, self.value, self.allowed = option, value, allowed
+
+
+def check_budget_gb(value: float | None) -> float | None:
+    """The models' memory budget in GB, checked; None means "free memory minus 1 GB"."""
+    if value is None:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and BUDGET_GB_MIN <= value <= BUDGET_GB_MAX):
+        raise OptionError("budget_gb", value, f"{BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} (GB)")
+    return float(value)
+
+
+@dataclass
+class JobOptions:
+    """Per-job settings. Defaults suit a real GPU run; presets in the add-on adjust them."""
+
+    seed: int = 0
+    steps: int = 5                 # the turbo shape models' step count (the default model is turbo)
+    octree_resolution: int = 256
+    volume_decoder: str = "flashvdm"
+    guidance_scale: float = 5.0
+    face_budget: int = 40_000
+    keep: str = "largest"          # several instances of one name: the largest, or all
+    margin: float = 0.1            # crop margin, as a fraction of the box's longer side
+    min_crop: int = 64             # crops are grown to at least this many pixels a side
+    shape_batch: int = 0           # images per DiT batch; 0 = all of the job's at once
+    texture: bool = True           # paint a texture (False: the untextured mesh only)
+    texture_size: int = 2048       # the baked texture's side in pixels
+    render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
+    delight_steps: int = 50
+    paint_steps: int = 30
+    # Where the objects stand (see layout.py): the camera's field of view across the picture's
+    # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
+    # whose bottoms lie on one floor stand on one plane.
+    fov_degrees: float = 55.0
+    estimate_fov: bool = True
+    ground: bool = True
+
+    def bake_render_size(self) -> int:
+        """The side of the renders the texture is baked from: ``render_size`` when set, else the
+        texture's size up to ``DETAILED_TEXTURE_SIZE``. A texture bigger than this is upscaled."""
+        return self.render_size or min(self.texture_size, DETAILED_TEXTURE_SIZE)
+
+    def validate(self) -> None:
+        """Raise ``OptionError`` (a ``bad_request``) naming the first option out of range, and its range."""
+        if self.keep not in KEEP_CHOICES:
+            raise OptionError("keep", self.keep, " or ".join(repr(c) for c in KEEP_CHOICES))
+        if self.volume_decoder not in VOLUME_DECODERS:
+            raise OptionError("volume_decoder", self.volume_decoder, " or ".join(repr(c) for c in VOLUME_DECODERS))
+        for name, allowed in OPTION_RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not allowed.admits(value):
+                raise OptionError(name, value, allowed.describe())
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "JobOptions":
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "options must be an object")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown option(s): {', '.join(unknown)}")
+        values = {}
+        for name, value in data.items():
+            values[name] = _coerce(name, value, type(getattr(cls(), name)))
+        options = cls(**values)
+        options.validate()
+        return options
+
+
+def over_limits(options: JobOptions, limits: Any, shapes: bool = True) -> list[tuple[str, int, int]]:
+    """(option, value, limit) for each setting above what a backend said it can hold.
+
+    ``limits`` comes from the backend's hello; a setting that is not used is not held against
+    it: the texture of an untextured job, the octree resolution of a re-texture (``shapes``
+    False: it paints the artist's mesh, it makes none)."""
+    if not isinstance(limits, dict):
+        return []
+    unused = ({"texture_size"} if not options.texture else set()) | ({"octree_resolution"} if not shapes else set())
+    over = []
+    for name, limit in limits.items():
+        if name in unused:
+            continue
+        value = getattr(options, name, None) if name in OPTION_RANGES else None
+        if isinstance(value, int) and isinstance(limit, int) and not isinstance(limit, bool) and value > limit:
+            over.append((name, value, limit))
+    return over
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    # bool is an int subclass in Python: reject True where a number is meant and vice versa.
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(value, kind):
+        return value
+    raise ProtocolError(ErrorCode.BAD_REQUEST, f"option {name} must be {kind.__name__}, got {value!r}")

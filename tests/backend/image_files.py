@@ -1,0 +1,75 @@
+"""Image files made in tests: streamed PNGs of any size, noise, and the checks every load passes."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from img23d_protocol import ErrorCode, ProtocolError
+from PIL import Image
+
+from img23d_backend.images import MAX_SIDE, load_image
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def grey_png_header(width: int, height: int) -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+
+
+def write_solid_grey_png(path: Path, width: int, height: int, value: int) -> None:
+    """An 8-bit grey PNG of one colour, streamed: a huge image without a huge buffer here."""
+    compressor = zlib.compressobj(1)
+    row = b"\x00" + bytes([value]) * width          # filter type 0, then the pixels
+    rows_per_block = 256
+    parts = []
+    full, rest = divmod(height, rows_per_block)
+    block = row * rows_per_block
+    for _ in range(full):
+        parts.append(compressor.compress(block))
+    parts.append(compressor.compress(row * rest))
+    parts.append(compressor.flush())
+    path.write_bytes(grey_png_header(width, height) + png_chunk(b"IDAT", b"".join(parts))
+                     + png_chunk(b"IEND", b""))
+
+
+def stored(path: Path) -> tuple[str, tuple[int, int]]:
+    """Mode and size of the file as stored, read with the file closed again."""
+    with Image.open(path) as image:
+        return image.mode, image.size
+
+
+def unreadable(path: Path, **kwargs) -> ProtocolError:
+    with pytest.raises(ProtocolError) as excinfo:
+        load_image(path, **kwargs)
+    assert excinfo.value.code == ErrorCode.IMAGE_UNREADABLE
+    return excinfo.value
+
+
+def noise(width: int, height: int, channels: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return rng.integers(0, 256, size=shape, dtype=np.uint8)
+
+
+def assert_normal_form(loaded) -> None:
+    assert loaded.image.mode in ("RGB", "RGBA")
+    assert np.asarray(loaded.image).dtype == np.uint8
+    assert loaded.has_alpha == (loaded.image.mode == "RGBA")
+    assert max(loaded.size) <= MAX_SIDE
+
+
+def png_file(path: Path, width: int, height: int, depth: int, colour_type: int, row: bytes, extra: bytes = b"") -> None:
+    """A PNG of one repeated row, any depth and colour type, streamed."""
+    compressor = zlib.compressobj(1)
+    block = row * 256
+    full, rest = divmod(height, 256)
+    parts = [compressor.compress(block) for _ in range(full)] + [compressor.compress(row * rest), compressor.flush()]
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + extra
+                     + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b""))

@@ -1,0 +1,163 @@
+"""Bad input, tried as a hostile user would: through the command line, the protocol and the loader.
+
+Each case either works as a user would expect or ends with one clear sentence and an error
+code: never a traceback, never a file outside the run folder, never an earlier run overwritten.
+The cheap cases run in-process (argument checks, protocol decoding, option validation); the
+ones that need a real job share one backend subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from img23d_backend import cli
+from img23d_protocol import OPTION_RANGES, REQUEST_TYPES, ErrorCode, JobOptions, ProtocolError, check_budget_gb, decode
+from testdata import HOUSE
+
+
+def _main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    """Exit code and stderr of the command line run in-process (usage errors never load a model)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def test_generate_help_gives_each_options_range(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("seed", "steps", "octree_resolution", "guidance_scale", "face_budget", "shape_batch",
+                   "texture_size", "paint_steps", "delight_steps"):
+        assert OPTION_RANGES[option].describe() in text, option
+    assert "--texture-size TEXTURE_SIZE side of the baked texture in pixels: a power of two from 64 to 8,192" in text
+
+
+# --- options on the command line: exit 2, one sentence naming the option and its range, nothing made ---
+
+USAGE_ERRORS = [
+    # (arguments after "generate IMAGE", words the message must contain)
+    (["--out", ""], ["--out", "empty"]),
+    (["--out", "   "], ["--out", "empty"]),
+    (["--budget-gb", "nan"], ["--budget-gb", "0.25 to 1024"]),
+    (["--budget-gb", "inf"], ["--budget-gb", "0.25 to 1024"]),
+    (["--budget-gb=-inf"], ["--budget-gb", "0.25 to 1024"]),
+    (["--budget-gb", "0"], ["--budget-gb", "0.25 to 1024"]),
+    (["--budget-gb", "-3"], ["--budget-gb", "0.25 to 1024"]),
+    (["--budget-gb", "1e9"], ["--budget-gb", "0.25 to 1024"]),
+    (["--budget-gb", "lots"], ["--budget-gb", "invalid float"]),
+    (["--models", "tiny", "--shape", "3.0"], ["--shape", "invalid choice", "2mini"]),
+    (["--models", "tiny", "--matting", "u2net"], ["--matting", "invalid choice", "birefnet"]),
+    (["--models", "tiny", "--grounding", "70b"], ["--grounding", "invalid choice", "2b"]),
+    (["--models", "huge"], ["--models", "invalid choice"]),
+    (["--texture-size", "1000"], ["--texture-size", "power of two from 64 to 8,192"]),
+    (["--texture-size", "0"], ["--texture-size", "power of two"]),
+    (["--texture-size", "16384"], ["--texture-size", "power of two"]),
+    (["--octree-resolution", "2000"], ["--octree-resolution", "16 to 1,024"]),
+    (["--octree-resolution", "-256"], ["--octree-resolution", "16 to 1,024"]),
+    (["--steps", "0"], ["--steps", "1 to 200"]),
+    (["--steps", "1000000"], ["--steps", "1 to 200"]),
+    (["--paint-steps", "0"], ["--paint-steps", "1 to 200"]),
+    (["--delight-steps", "999"], ["--delight-steps", "1 to 200"]),
+    (["--seed", "-1"], ["--seed", "0 to 9,223,372,036,854,775,807"]),
+    (["--seed", str(2**64)], ["--seed", "0 to"]),
+    (["--seed", "1.5"], ["--seed", "invalid int"]),
+    (["--face-budget", "0"], ["--face-budget", "100 to 5,000,000"]),
+    (["--guidance", "nan"], ["--guidance", "0 to 50"]),
+    (["--guidance", "-1"], ["--guidance", "0 to 50"]),
+    (["--shape-batch", "-1"], ["--shape-batch", "0 (all at once) or 1 to 64"]),
+    (["--targets", "door, Door"], ["asked for twice"]),
+    (["--targets", "x" * 300], ["300 characters", "at most 200"]),
+    (["--targets", "door\x1b[31m"], ["control characters"]),
+    (["--targets", ",".join(f"n{i}" for i in range(40))], ["at most 32 names"]),
+]
+
+
+@pytest.mark.parametrize("extra, words", USAGE_ERRORS, ids=lambda v: " ".join(v)[:40] if isinstance(v, list) else "")
+def test_a_wrong_command_line_exits_2_with_one_sentence_and_makes_nothing(
+        extra: list[str], words: list[str], tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty --out would land here
+    out = tmp_path / "runs"
+    argv = ["generate", str(HOUSE), "--out", str(out), *extra]
+    code, err = _main(argv, capsys)
+    assert code == 2, err
+    assert "Traceback" not in err
+    [sentence] = [line for line in err.splitlines() if "error:" in line]
+    for word in words:
+        assert word in sentence, sentence
+    assert list(tmp_path.iterdir()) == [], "a usage error must create nothing"
+
+
+@pytest.mark.parametrize("command, targets, words", [
+    ("detect", "", "detect needs at least one name in --targets"),
+    ("detect", " , ,", "--targets holds only commas and spaces"),
+    ("generate", ",,,,", "--targets holds only commas and spaces"),
+    ("generate", " ,\t, ", "--targets holds only commas and spaces"),
+])
+def test_names_that_are_only_separators_exit_2_before_making_a_run_folder(command: str, targets: str, words: str,
+                                                                          tmp_path: Path, capsys) -> None:
+    code, err = _main([command, str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs")], capsys)
+    assert code == 2 and words in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    code, err = _main(["generate", str(HOUSE), "--out", str(a_file)], capsys)
+    assert code == 2 and f"--out {a_file} is a file, not a folder" in err
+    assert a_file.read_text() == "keep me"
+
+
+# --- the same ranges on the wire: bad_request, naming the option and its range ----------------------
+
+@pytest.mark.parametrize("name, value", [
+    ("texture_size", 1000), ("texture_size", 3), ("octree_resolution", 4096), ("seed", -7), ("steps", 10**9),
+    ("shape_batch", 1000), ("render_size", 10), ("guidance_scale", 1e308), ("face_budget", -1),
+])
+def test_out_of_range_options_on_the_wire_name_the_range(name: str, value: object) -> None:
+    line = json.dumps({"v": 1, "type": "generate", "id": "x", "image": "a.png", "options": {name: value}})
+    with pytest.raises(ProtocolError) as excinfo:
+        decode(line, REQUEST_TYPES)
+    assert excinfo.value.code is ErrorCode.BAD_REQUEST
+    assert f"option {name}=" in excinfo.value.message
+    assert OPTION_RANGES[name].describe() in excinfo.value.message
+
+
+def test_every_range_admits_its_own_ends_and_refuses_just_outside() -> None:
+    for name, allowed in OPTION_RANGES.items():
+        kind = type(getattr(JobOptions(), name))
+        for value in (allowed.low, allowed.high):
+            JobOptions(**{name: kind(value)}).validate()
+        below = kind(allowed.low) - (1 if kind is int else 0.01)
+        if not (allowed.zero_means and below == 0):
+            with pytest.raises(ProtocolError, match=f"option {name}="):
+                JobOptions(**{name: below}).validate()
+        with pytest.raises(ProtocolError, match=f"option {name}="):
+            JobOptions(**{name: kind(allowed.high) + (1 if kind is int else 0.01)}).validate()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0, -1.0, 0.1, 2048.0, "8", True])
+def test_a_budget_out_of_range_is_refused(value: object) -> None:
+    with pytest.raises(ProtocolError, match="budget_gb"):
+        check_budget_gb(value)  # type: ignore[arg-type]
+
+
+def test_a_budget_in_range_passes() -> None:
+    assert check_budget_gb(None) is None
+    assert check_budget_gb(0.25) == 0.25 and check_budget_gb(12) == 12.0
+
+
+def test_the_command_line_checks_are_the_protocols(monkeypatch, tmp_path: Path, capsys) -> None:
+    """One table: narrowing a range in protocol.py narrows the command line with it."""
+    import img23d_protocol as protocol
+
+    monkeypatch.setitem(protocol.OPTION_RANGES, "steps", protocol.Allowed(1, 5))
+    code, err = _main(["generate", str(HOUSE), "--out", str(tmp_path), "--steps", "6"], capsys)
+    assert code == 2 and "--steps 6 is out of range: it must be 1 to 5" in err
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,183 @@
+"""The projection and floor math (``layout.py``, stdlib only) on scenes built from known geometry."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from img23d_protocol.layout import (Camera, LayoutSettings, LayoutTarget, place, resolve_fov, solve,
+                                   targets_from_records)
+
+SIZE = (640, 480)
+TRUE = Camera(*SIZE, fov_degrees=50.0, pitch=math.radians(12.0), elevation=1.6)
+
+
+def _facing(centre: tuple[float, float]) -> float:
+    return math.atan2(-centre[0], centre[1])
+
+
+def _corners(centre: tuple[float, float, float], size: tuple[float, float, float], yaw: float) -> list:
+    """Eight corners of a box whose bottom centre is ``centre``, turned by ``yaw``."""
+    w, d, h = size
+    c, s = math.cos(yaw), math.sin(yaw)
+    return [(centre[0] + c * dx - s * dy, centre[1] + s * dx + c * dy, centre[2] + dz)
+            for dx in (-w / 2, w / 2) for dy in (-d / 2, d / 2) for dz in (0.0, h)]
+
+
+def _picture_of(camera: Camera, key: str, centre, size, bottom: float = 0.0) -> tuple[LayoutTarget, dict]:
+    """The box a camera sees of an upright box, and its disparity (1 / depth of its front's middle)."""
+    yaw = _facing(centre[:2])
+    pixels = [camera.project(p) for p in _corners((centre[0], centre[1], bottom), size, yaw)]
+    us, vs = [p[0] for p in pixels], [p[1] for p in pixels]
+    reach = math.hypot(centre[0], centre[1])
+    front = (centre[0] - centre[0] / reach * size[1] / 2, centre[1] - centre[1] / reach * size[1] / 2,
+             bottom + size[2] / 2)
+    depth = camera.to_camera(front)[2]
+    truth = {"centre": (centre[0], centre[1], bottom), "size": size, "yaw": yaw}
+    return LayoutTarget(key, (min(us), min(vs), max(us), max(vs)), 1.0 / depth), truth
+
+
+def _scene():
+    near, near_truth = _picture_of(TRUE, "near", (-0.8, 5.0), (1.0, 1.0, 1.0))
+    far, far_truth = _picture_of(TRUE, "far", (1.3, 9.0), (1.5, 1.5, 1.5))
+    return [near, far], {"near": near_truth, "far": far_truth}
+
+
+def _relative(camera: Camera, point) -> tuple[float, float, float]:
+    """A world point in a camera's frame, as seen by that camera."""
+    return camera.to_camera(point)
+
+
+def test_camera_frames_are_inverse_and_the_axis_meets_the_centre() -> None:
+    point = (0.3, 4.0, -0.7)
+    back = TRUE.to_camera(TRUE.to_world(point))
+    assert back == pytest.approx(point)
+    ahead = TRUE.to_world((0.0, 0.0, 6.0))
+    assert TRUE.project(ahead) == pytest.approx((320.0, 240.0))
+    assert ahead[2] < TRUE.elevation  # pitched down: the axis falls
+    assert TRUE.project((0.0, -1.0, 1.6)) is None  # behind the camera
+    assert TRUE.focal == pytest.approx(320 / math.tan(math.radians(25)))
+    assert TRUE.rotation_euler == pytest.approx((math.radians(78), 0.0, 0.0))
+
+
+def test_two_boxes_on_a_floor_come_back_where_they_stood() -> None:
+    targets, truth = _scene()
+    scene = solve(SIZE, targets, LayoutSettings(fov_degrees=50.0))
+    assert scene.camera.pitch == pytest.approx(TRUE.pitch, abs=math.radians(1.5))
+    near = place(scene, "near", (1.0, 1.0, 1.0))   # both meshes are unit cubes: the scale is the size
+    far = place(scene, "far", (1.0, 1.0, 1.0))
+    assert near.on_floor and far.on_floor and near.location[2] == far.location[2] == 0.0
+    assert near.distance < far.distance
+    # One scale is free: compare after scaling the solved world to the true one.
+    unit = truth["near"]["centre"][1] / near.location[1]
+    for placed, known in ((near, truth["near"]), (far, truth["far"])):
+        seen = _relative(scene.camera, placed.location)
+        expected = _relative(TRUE, known["centre"])
+        assert [v * unit for v in seen] == pytest.approx(list(expected), rel=0.03, abs=0.05)
+        assert placed.yaw == pytest.approx(known["yaw"], abs=math.radians(2))
+    assert near.scale * unit == pytest.approx(1.0, rel=0.03)
+    assert far.scale * unit == pytest.approx(1.5, rel=0.03)
+    assert scene.camera.elevation * unit == pytest.approx(TRUE.elevation, rel=0.03)
+
+
+def test_a_placed_mesh_projects_onto_its_box() -> None:
+    targets, _ = _scene()
+    scene = solve(SIZE, targets, LayoutSettings(fov_degrees=50.0))
+    extents = (0.6, 0.9, 1.4)   # a mesh of other proportions than the box it was seen in
+    placement = place(scene, "far", extents)
+    corners = _corners(placement.location, tuple(placement.scale * e for e in extents), placement.yaw)
+    pixels = [scene.camera.project(p) for p in corners]
+    us, vs = [p[0] for p in pixels], [p[1] for p in pixels]
+    x0, y0, x1, y1 = scene.anchors["far"].box
+    width, height = max(us) - min(us), max(vs) - min(vs)
+    assert width <= x1 - x0 + 1e-3 and height <= y1 - y0 + 1e-3
+    assert max((x1 - x0) - width, (y1 - y0) - height) > 1.0       # not stretched to fill both
+    assert min((x1 - x0) - width, (y1 - y0) - height) < 1e-3      # but touching in one direction
+    assert abs(max(vs) - y1) < 1.0                                # standing on its box's bottom
+
+
+def test_something_above_the_floor_keeps_its_height() -> None:
+    targets, _ = _scene()
+    lamp, _ = _picture_of(TRUE, "lamp", (0.2, 7.0), (0.4, 0.4, 0.4), bottom=1.0)
+    scene = solve(SIZE, [*targets, lamp], LayoutSettings(fov_degrees=50.0))
+    assert {k for k, a in scene.anchors.items() if a.on_floor} == {"near", "far"}
+    unit = 5.0 / place(scene, "near", (1.0, 1.0, 1.0)).location[1]
+    assert place(scene, "lamp", (0.4, 0.4, 0.4)).location[2] * unit == pytest.approx(1.0, abs=0.08)
+
+
+def test_without_the_ground_the_camera_is_level_and_nothing_is_snapped() -> None:
+    targets, _ = _scene()
+    scene = solve(SIZE, targets, LayoutSettings(fov_degrees=50.0, ground=False))
+    assert scene.camera.pitch == 0.0
+    assert not any(anchor.on_floor for anchor in scene.anchors.values())
+    assert min(anchor.contact[2] for anchor in scene.anchors.values()) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_distances_follow_disparity_and_the_nearest_sets_the_scale() -> None:
+    targets = [LayoutTarget("a", (100, 100, 200, 300), 2.0), LayoutTarget("b", (300, 100, 350, 200), 1.0),
+               LayoutTarget("unknown", (400, 100, 450, 200), None), LayoutTarget("sky", (0, 0, 10, 10), 1e-6)]
+    scene = solve(SIZE, targets, LayoutSettings(near_distance=3.0, ground=False))
+    distances = {key: anchor.distance for key, anchor in scene.anchors.items()}
+    assert distances["a"] == pytest.approx(3.0) and distances["b"] == pytest.approx(6.0)
+    assert distances["unknown"] == pytest.approx(6.0)         # the median disparity stands in
+    assert distances["sky"] == pytest.approx(3.0 * 25)        # clamped, not at infinity
+    flat = solve(SIZE, [LayoutTarget("a", (0, 0, 10, 10)), LayoutTarget("b", (20, 0, 30, 10))], LayoutSettings())
+    assert {a.distance for a in flat.anchors.values()} == {4.0}
+
+
+def test_a_wider_field_of_view_brings_objects_nearer_the_axis_and_smaller() -> None:
+    targets, _ = _scene()
+    narrow = solve(SIZE, targets, LayoutSettings(fov_degrees=40.0))
+    wide = solve(SIZE, targets, LayoutSettings(fov_degrees=80.0))
+    assert wide.camera.focal < narrow.camera.focal
+    assert place(wide, "far", (1, 1, 1)).scale > place(narrow, "far", (1, 1, 1)).scale
+    with pytest.raises(ValueError):
+        solve(SIZE, targets, LayoutSettings(fov_degrees=0.0))
+
+
+def test_the_estimate_wins_only_when_there_is_one_and_it_is_wanted() -> None:
+    assert resolve_fov(55.0, None, True) == 55.0
+    assert resolve_fov(55.0, 70.0, True) == 70.0
+    assert resolve_fov(55.0, 70.0, False) == 55.0
+
+
+def test_targets_come_from_the_measured_records_of_a_manifest() -> None:
+    records = [{"stem": "house", "box": [1, 2, 3, 4], "depth": {"disparity": 0.5, "pixels": 10}},
+               {"stem": "door", "box": [1, 2, 3, 4], "depth": {"disparity": None, "pixels": 0}},
+               {"stem": "rock", "box": [1, 2, 3, 4], "depth": None, "status": "failed"},   # matting failed
+               {"stem": "unicorn", "box": None, "status": "failed"}]
+    assert targets_from_records(records) == [LayoutTarget("house", (1.0, 2.0, 3.0, 4.0), 0.5),
+                                             LayoutTarget("door", (1.0, 2.0, 3.0, 4.0), None)]
+    before_depth = [{**record, "depth": None} for record in records]
+    assert [t.key for t in targets_from_records(before_depth)] == ["house", "door", "rock"]
+
+
+def test_what_stands_on_the_floor_keeps_its_place_in_the_picture() -> None:
+    targets, _ = _scene()
+    shifted = [LayoutTarget(t.key, t.box, t.disparity * factor) for t, factor in zip(targets, (1.0, 0.93))]
+    scene = solve(SIZE, shifted, LayoutSettings(fov_degrees=50.0))   # the far one's depth is 7% off
+    for target in shifted:
+        anchor = scene.anchors[target.key]
+        assert anchor.on_floor and anchor.contact[2] == 0.0
+        x0, _, x1, y1 = target.box
+        assert scene.camera.project(anchor.contact) == pytest.approx(((x0 + x1) / 2, y1), abs=1e-6)
+
+
+def test_layout_imports_only_the_standard_library() -> None:
+    """The add-on loads layout.py into Blender's Python, as it loads protocol.py."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    from img23d_protocol import layout
+
+    source = Path(layout.__file__)
+    modules = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            modules += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "a relative import would tie layout.py to the backend package"
+            modules.append(node.module)
+    assert modules and all(m.split(".")[0] in (*sys.stdlib_module_names, "__future__") for m in modules)

@@ -1,0 +1,162 @@
+"""Memory preflight: a stage's peak is estimated before it runs; too little room means smaller
+batches, or a refusal naming the setting to lower, never a kill by the operating system."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RetextureRequest,
+                             decode, over_limits)
+
+from img23d_backend import preflight
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
+from img23d_backend.stages import shape
+from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
+
+GB = 10**9
+
+
+def _fits_exactly(need: preflight.Need) -> Room:
+    """A CPU room with just enough for ``need`` (and the reserve), not a byte more."""
+    return Room(host=need.host + need.device + preflight.RESERVE_BYTES)
+
+
+# --- the estimates ------------------------------------------------------------------------------
+
+def test_the_shape_batch_shrinks_when_the_room_is_small_and_is_the_asked_one_when_large() -> None:
+    options = JobOptions(octree_resolution=256)
+    assert shape_batch(options, 5, "cpu", room=Room(host=1000 * GB)) == 5
+    assert shape_batch(JobOptions(octree_resolution=256, shape_batch=2), 5, "cpu", room=Room(host=1000 * GB)) == 2
+    assert shape_batch(options, 5, "cpu", room=_fits_exactly(shape_need(256, 3))) == 3
+    assert shape_batch(options, 5, "cpu", room=_fits_exactly(shape_need(256, 1))) == 1
+    # On a GPU the device's memory decides, not the RAM's.
+    two = shape_need(256, 2, on_gpu=True).device + preflight.RESERVE_BYTES
+    gpu = Room(host=1000 * GB, device=two - 1, shared=False)
+    assert shape_batch(options, 5, "cuda", room=gpu) == 1
+
+
+def test_when_not_one_target_fits_the_octree_resolution_is_named_with_the_largest_that_fits() -> None:
+    room = _fits_exactly(shape_need(256, 1))
+    with pytest.raises(ProtocolError) as caught:
+        shape_batch(JobOptions(octree_resolution=384), 3, "cpu", room=room)
+    error = caught.value
+    assert error.code is ErrorCode.OUT_OF_MEMORY
+    assert error.message.startswith("octree resolution 384 needs about ")
+    assert "lower the octree resolution (at most 256 fits)" in error.message
+    assert largest_octree(room) == 256
+
+
+def test_a_job_above_what_the_machine_holds_at_all_is_refused() -> None:
+    cpu_24gb = Room(host=24 * GB)
+    with pytest.raises(ProtocolError) as caught:
+        check_job(JobOptions(octree_resolution=1024, texture=False), "cpu", room=cpu_24gb)
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY
+    assert "octree resolution 1024" in caught.value.message and "GB are in all" in caught.value.message
+    assert f"at most {largest_octree(cpu_24gb)} fits" in caught.value.message
+    check_job(JobOptions(octree_resolution=256, texture_size=2048), "cpu", room=cpu_24gb)  # the defaults fit
+    # Re-texturing makes no shape: its octree resolution is not held against it.
+    check_job(JobOptions(octree_resolution=1024, texture_size=1024), "cpu", room=cpu_24gb, shape=False)
+
+
+def test_a_huge_texture_is_refused_naming_the_texture_size() -> None:
+    room = Room(host=4 * GB)
+    with pytest.raises(ProtocolError) as caught:
+        check_paint(JobOptions(texture_size=8192), "cpu", room=room)
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY
+    assert caught.value.message.startswith("texture size 8192 needs about ")
+    assert "lower the texture size (at most " in caught.value.message
+    check_paint(JobOptions(texture_size=512), "cpu", room=room)
+    # On a GPU short of memory, the sentence says which memory is short.
+    with pytest.raises(ProtocolError, match="GB of GPU memory"):
+        check_paint(JobOptions(texture_size=8192), "cuda", room=Room(host=1000 * GB, device=4 * GB, shared=False))
+
+
+def test_the_limits_follow_the_device_and_leave_room_for_the_models(monkeypatch) -> None:
+    monkeypatch.setattr(preflight, "total_room", lambda device: Room(host=8 * GB) if str(device) == "cpu"
+                        else Room(host=64 * GB, device=80 * GB, shared=False))
+    small = preflight.limits("cpu", shape_models_bytes=0, paint_models_bytes=0)
+    assert small == {"octree_resolution": largest_octree(Room(host=8 * GB)),
+                     "texture_size": preflight.largest_texture(Room(host=8 * GB))}
+    with_models = preflight.limits("cpu", shape_models_bytes=4 * GB, paint_models_bytes=4 * GB)
+    assert with_models["octree_resolution"] < small["octree_resolution"]
+    assert with_models["texture_size"] < small["texture_size"]
+    big = preflight.limits("cuda", shape_models_bytes=6 * GB, paint_models_bytes=None)  # no texture models
+    assert set(big) == {"octree_resolution"} and big["octree_resolution"] > small["octree_resolution"]
+
+
+def test_over_limits_names_each_setting_above_the_hellos_limits() -> None:
+    hello = decode(json.dumps({"v": 1, "type": "hello", "role": "backend",
+                               "limits": {"octree_resolution": 128, "texture_size": 1024}}), EVENT_TYPES)
+    limits = hello.limits
+    assert over_limits(JobOptions(octree_resolution=256, texture_size=2048), limits) == [
+        ("octree_resolution", 256, 128), ("texture_size", 2048, 1024)]
+    assert over_limits(JobOptions(octree_resolution=128, texture=False, texture_size=8192), limits) == []
+    # A re-texture makes no shape: only its texture is held against the limits.
+    assert over_limits(JobOptions(octree_resolution=384, texture_size=2048), limits, shapes=False) == [
+        ("texture_size", 2048, 1024)]
+    assert over_limits(JobOptions(octree_resolution=4096), {}) == []  # an older backend says nothing
+    assert over_limits(JobOptions(), {"octree_resolution": "lots", "unknown": 1}) == []
+
+
+# --- in the engine, with the tiny models --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
+                                 device="cpu"))
+
+
+def _generate(engine: Engine, targets: list[str], **options) -> dict:
+    request = GenerateRequest(id="p", image=str(HOUSE), targets=targets,
+                              options=JobOptions(**{**FAST_OPTIONS, **options}))
+    return engine.generate(request, Job(id="p", emit=lambda event: None))
+
+
+def test_a_three_target_job_in_a_small_room_runs_in_smaller_batches(engine: Engine, monkeypatch) -> None:
+    octree = FAST_OPTIONS["octree_resolution"]
+    monkeypatch.setattr(preflight, "free_room", lambda device: _fits_exactly(shape_need(octree, 1)))
+    real, batch_sizes = shape.generate_shapes, []
+
+    def recording(pipe, images, seeds, settings, **kwargs):
+        batch_sizes.append((len(images), settings.batch_size))
+        return real(pipe, images, seeds, settings, **kwargs)
+
+    monkeypatch.setattr(shape, "generate_shapes", recording)
+    data = _generate(engine, ["barrel"], keep="all")
+    assert batch_sizes == [(3, 1)]  # three targets, one at a time
+    assert [r["status"] for r in data["targets"]] == ["done"] * 3
+    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert manifest["status"] == "finished" and manifest["errors"] == []
+
+
+def test_when_nothing_fits_the_job_fails_with_out_of_memory_and_a_closed_manifest(engine: Engine,
+                                                                                 monkeypatch) -> None:
+    monkeypatch.setattr(preflight, "free_room", lambda device: Room(host=100 * 2**20))
+    before = set(engine.settings.runs_dir.iterdir())
+    with pytest.raises(ProtocolError) as caught:
+        _generate(engine, ["house", "chimney"])
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY and "octree resolution" in caught.value.message
+    [run] = set(engine.settings.runs_dir.iterdir()) - before
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    assert [e["code"] for e in manifest["errors"]] == ["out_of_memory"]
+    assert manifest["records"] and not any(r["status"] == "done" for r in manifest["records"])
+    assert not list(run.glob("*.glb"))
+
+
+def test_settings_the_machine_cannot_hold_are_refused_before_a_run_folder(engine: Engine, monkeypatch) -> None:
+    monkeypatch.setattr(preflight, "total_room", lambda device: Room(host=24 * GB))
+    before = set(engine.settings.runs_dir.iterdir())
+    with pytest.raises(ProtocolError, match="octree resolution 1024") as caught:
+        _generate(engine, ["house"], octree_resolution=1024)
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY
+    retexture = RetextureRequest(id="r", image=str(HOUSE), mesh=str(REAL_MESH), name="house",
+                                 options=JobOptions(texture_size=8192, render_size=4096))
+    monkeypatch.setattr(preflight, "total_room", lambda device: Room(host=4 * GB))
+    with pytest.raises(ProtocolError, match="texture size 8192"):
+        engine.retexture(retexture, Job(id="r", emit=lambda event: None))
+    assert set(engine.settings.runs_dir.iterdir()) == before

@@ -1,0 +1,55 @@
+"""The grounding replica gives its fixed answer by itself, at either size's granularity.
+
+The full-size replica (2B parameters) is too big to build here, so the wiring it gets is
+proven on a tiny Qwen3-VL shaped like it where it matters: tied embeddings and the fixed
+answer cut about two characters a token, through the production loader and ``ground()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from img23d_backend.replicas import qwen
+from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, answer_pieces
+from img23d_backend.stages._common import CancelToken
+from img23d_backend.stages.grounding import ground, load_grounding
+
+# Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
+TIED = replace(qwen.TINY, tied_embeddings=True, answer_chars=qwen.FULL.answer_chars, hidden=256,
+               intermediate=256)
+
+
+@pytest.mark.parametrize("chars", [None, qwen.FULL.answer_chars])
+def test_the_answer_pieces_spell_the_answer_once_each(chars: int | None) -> None:
+    pieces = answer_pieces(chars)
+    assert "".join(pieces) == ANSWER
+    assert len(set(pieces)) == len(pieces) and TRIGGER not in pieces
+
+
+def test_the_full_size_answer_is_as_long_as_a_real_one() -> None:
+    # A real answer with 11 boxes takes ~350 tokens of Qwen's BPE; one token per line would be 15.
+    assert 200 <= len(answer_pieces(qwen.FULL.answer_chars)) <= 400
+    assert len(answer_pieces(None)) == len(ANSWER.splitlines())
+
+
+def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> None:
+    import torch
+
+    entry = qwen.build(tmp_path / "qwen3-vl", TIED)
+    loaded = load_grounding(tmp_path / "qwen3-vl", torch.device("cpu"))
+    assert loaded.obj.model.lm_head.weight is loaded.obj.model.model.language_model.embed_tokens.weight
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    answer = ground(loaded.obj, picture, ["house", "tree"], max_new_tokens=1024, max_pixels=256 * 256,
+                    cancel=CancelToken())
+    assert answer == ANSWER
+    assert entry["answer_tokens"] == len(answer_pieces(qwen.FULL.answer_chars)) + 1  # and <|im_end|>
+
+
+def test_a_model_too_small_for_the_answer_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="embedding dimensions"):
+        qwen.build(tmp_path / "qwen3-vl", replace(TIED, hidden=64))

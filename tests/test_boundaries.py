@@ -1,0 +1,253 @@
+"""The import structure a reader sees: one-way imports, each side importing only what it may.
+
+Every module's imports are read with ``ast`` (function-level ones included, since an import
+hidden in a function is still a dependency), resolved to the first-party module they name,
+and checked:
+
+- no import cycle among first-party modules;
+- the add-on imports no torch, no numpy-heavy library and no backend module: only Blender's
+  own modules, the standard library and the protocol package;
+- the backend never imports ``bpy``, and the protocol package only the standard library;
+- no module is loaded from a file path (``importlib.util.spec_from_file_location`` and the like);
+- an import inside a function is for a heavy third-party module (``LAZY_ALLOWED``) or is one of
+  the few first-party ones listed in ``LAZY_FIRST_PARTY``, each with the reason it must wait.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from testdata import REPO
+
+PACKAGES = {  # import name -> folder
+    "img23d_protocol": REPO / "protocol" / "img23d_protocol",
+    "img23d_backend": REPO / "backend" / "img23d_backend",
+    "img23d": REPO / "blender_img23d",  # the add-on (its package name inside Blender)
+}
+# Heavy third-party modules that may be imported inside a function, so that importing the
+# module that uses them stays cheap (and a broken environment can still be named).
+LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", "safetensors", "accelerate",
+                "huggingface_hub", "tokenizers", "trimesh", "xatlas", "pymeshlab", "cv2", "skimage", "scipy",
+                "psutil", "numpy", "PIL", "timm", "kornia", "tqdm", "yaml", "fast_simplification",
+                "diso"}  # diso: hy3dgen's optional surface extractor, only there on some installs
+# First-party imports that must wait, and why.
+LAZY_FIRST_PARTY = {
+    # The CLI starts with the standard library only, so that a broken environment is named
+    # rather than a traceback; the engine (numpy, PIL, torch) comes once arguments are checked.
+    ("img23d_backend.cli", "img23d_backend.jobs"),
+    ("img23d_backend.cli", "img23d_backend.server"),
+    ("img23d_backend.cli", "img23d_backend.replicas.build"),
+    ("img23d_backend.cli", "img23d_backend.failpoints"),
+    ("img23d_backend.probe_command", "img23d_backend.device"),
+    # The rasterizer imports torch when it loads: only painting needs it.
+    ("img23d_backend.stages.paint", "img23d_backend.raster"),
+    ("img23d_backend.stages.retexture", "img23d_backend.raster"),
+    # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
+    # when it loads: only a build needs it.
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.birefnet"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.BiRefNet_config"),
+    ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_full.birefnet"),
+}
+# Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
+# with it); nothing heavier, and of ours only the protocol package.
+ADDON_MAY_IMPORT = {"bpy", "mathutils", "bmesh", "gpu", "addon_utils", "bpy_extras", "numpy", "img23d_protocol"}
+# The installer's command line loads the add-on's folder as a package of this name (outside
+# Blender, without the package's bpy-importing __init__).
+ALIASES = {"img23d_addon": "img23d"}
+FILE_PATH_LOADERS = ("spec_from_file_location", "SourceFileLoader", "load_source", "run_path")
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str        # the importing module, dotted
+    target: str        # what it imports, dotted and absolute
+    line: int
+    lazy: bool         # inside a function
+
+
+def _module_name(package: str, folder: Path, path: Path) -> str:
+    parts = list(path.relative_to(folder).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join([package, *parts])
+
+
+def _imports(package: str, folder: Path, path: Path) -> list[Import]:
+    name = _module_name(package, folder, path)
+    is_package = path.name == "__init__.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.If) and _is_type_checking(child.test):
+                continue  # annotations only: not a runtime dependency
+            if isinstance(child, ast.Import):
+                found.extend(Import(name, _resolve(name, is_package, 0, alias.name), child.lineno, lazy)
+                             for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = _resolve(name, is_package, child.level, child.module)
+                for alias in child.names:
+                    # "from . import x" may name a submodule; count it as one when it is.
+                    candidate = f"{base}.{alias.name}"
+                    found.append(Import(name, candidate if _is_first_party_module(candidate) else base,
+                                        child.lineno, lazy))
+            visit(child, inner)
+
+    visit(tree, False)
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
+
+
+def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
+    if level == 0:
+        head, dot, rest = (target or "").partition(".")
+        return ALIASES.get(head, head) + dot + rest
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[:len(base) - (level - 1)]
+    return ".".join(base + ([target] if target else []))
+
+
+def _first_party_files() -> dict[str, Path]:
+    files = {}
+    for package, folder in PACKAGES.items():
+        for path in sorted(folder.rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                files[_module_name(package, folder, path)] = path
+    return files
+
+
+FILES = _first_party_files()
+
+
+def _is_first_party_module(dotted: str) -> bool:
+    return dotted in FILES
+
+
+def _owner(dotted: str) -> str | None:
+    """The first-party module an import lands in (a name inside a module counts as the module)."""
+    while dotted:
+        if dotted in FILES:
+            return dotted
+        dotted = dotted.rpartition(".")[0]
+    return None
+
+
+def _all_imports() -> list[Import]:
+    result = []
+    for package, folder in PACKAGES.items():
+        for path in sorted(folder.rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                result.extend(_imports(package, folder, path))
+    return result
+
+
+IMPORTS = _all_imports()
+
+
+def test_the_reader_found_the_packages() -> None:
+    assert {"img23d_protocol", "img23d_backend.cli", "img23d.operators.generate"} <= set(FILES)
+    assert len(IMPORTS) > 200
+
+
+def test_no_import_cycles() -> None:
+    graph: dict[str, set[str]] = {name: set() for name in FILES}
+    for imp in IMPORTS:
+        owner = _owner(imp.target)
+        # A package's __init__ re-exporting its own modules is not a cycle of dependencies.
+        if owner and owner != imp.module and not owner.startswith(imp.module + "."):
+            graph[imp.module].add(owner)
+    cycles = _cycles(graph)
+    assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan), as a readable path."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                connect(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group) + [sorted(group)[0]])
+
+    for node in sorted(graph):
+        if node not in index:
+            connect(node)
+    return groups
+
+
+def test_the_addon_imports_only_blender_the_stdlib_and_the_protocol() -> None:
+    def allowed(target: str) -> bool:
+        top = target.split(".")[0]
+        return top in sys.stdlib_module_names or top in ADDON_MAY_IMPORT or top in ("__future__", "img23d")
+
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in IMPORTS
+           if (i.module == "img23d" or i.module.startswith("img23d.")) and not allowed(i.target)]
+    assert bad == []
+
+
+def test_the_backend_never_imports_blender() -> None:
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in IMPORTS if i.module.startswith("img23d_backend")
+           if i.target.split(".")[0] in {"bpy", "mathutils", "bmesh", "gpu"} or i.target.startswith("img23d.")]
+    assert bad == []
+
+
+def test_the_protocol_imports_only_the_standard_library() -> None:
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in IMPORTS if i.module.startswith("img23d_protocol")
+           if not (i.target.startswith("img23d_protocol") or i.target.split(".")[0] in sys.stdlib_module_names
+                   or i.target == "__future__")]
+    assert bad == []
+
+
+@pytest.mark.parametrize("module", sorted(FILES))
+def test_no_file_path_imports(module: str) -> None:
+    text = FILES[module].read_text(encoding="utf-8")
+    used = [name for name in FILE_PATH_LOADERS if name in text]
+    assert used == [], f"{module} loads code from a file path ({', '.join(used)}): import it by name"
+
+
+def test_imports_inside_functions_are_heavy_third_party_or_listed() -> None:
+    bad = []
+    for imp in IMPORTS:
+        if not imp.lazy:
+            continue
+        owner = _owner(imp.target)
+        top = imp.target.split(".")[0]
+        if owner is None:
+            if top not in LAZY_ALLOWED and top not in sys.stdlib_module_names:
+                bad.append(f"{imp.module}:{imp.line} imports {imp.target} inside a function")
+        elif (imp.module, owner) not in LAZY_FIRST_PARTY:
+            bad.append(f"{imp.module}:{imp.line} imports {owner} inside a function")
+    assert bad == [], "imports hidden in functions (move them to the top, or list them with a reason):\n" + \
+        "\n".join(bad)
