@@ -19,14 +19,14 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS, Artifact,
-                             DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, OptionError,
-                             Progress, ProtocolError, SuggestRequest, check_budget_gb,
-                             names_from_text, validate_targets)
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS,
+                             Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
+                             OptionError, Progress, ProtocolError, SuggestRequest, check_budget_gb, names_from_text,
+                             validate_targets)
 
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, SHAPE, model_set
+from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE, model_set
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -107,8 +107,7 @@ def _allowed(option: str, note: str = "") -> str:
     return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
 
 
-def _folder_argument(text: str) -> Path:
-    # Path("") is ".": an empty --out would quietly put run folders in the current directory.
+def _folder_argument(text: str) -> Path:  # Path("") is ".": run folders in the current directory
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty: give the folder that keeps the run folders")
     return Path(text)
@@ -155,8 +154,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
 _FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
           "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
           "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
-          "fov_degrees": "--fov",
-          "budget_gb": "--budget-gb"}
+          "fov_degrees": "--fov", "budget_gb": "--budget-gb"}
 
 
 def _usage_message(exc: ProtocolError) -> str:
@@ -216,8 +214,7 @@ def _ensure_tiny_models() -> None:
 
 def _options(args: argparse.Namespace) -> JobOptions:
     options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
-                         volume_decoder=args.volume_decoder,
-                         guidance_scale=args.guidance, face_budget=args.face_budget,
+                         volume_decoder=args.volume_decoder, guidance_scale=args.guidance, face_budget=args.face_budget,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
                          paint_steps=args.paint_steps, delight_steps=args.delight_steps,
@@ -361,8 +358,6 @@ class ProgressPrinter:
 
 
 def _preload_roles(text: str) -> tuple[str, ...]:
-    from .models.registry import ROLES
-
     names = [name.strip() for name in text.split(",") if name.strip()]
     return tuple(ROLES) if names == ["default"] else tuple(names)
 
