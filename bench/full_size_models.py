@@ -48,7 +48,7 @@ from img23d_backend.replicas.full import (  # noqa: E402
 
 
 def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | None = None,
-                           paint_views: int = 2) -> dict[str, dict[str, Any]]:
+                           paint_views: int = 2, forward: bool = True) -> dict[str, dict[str, Any]]:
     """Load each built model with its production loader and run one small forward.
 
     Returns (and prints) load seconds, forward seconds and memory per model. Sizes: grounding
@@ -131,7 +131,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         resident = _memory(dev)
         started = time.perf_counter()
         with torch.inference_mode():
-            outcome = run(loaded.obj)
+            # Without the forward (a CPU takes many minutes over some): loading figures only.
+            outcome = run(loaded.obj) if forward else "forward skipped"
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         forward_s = time.perf_counter() - started
@@ -208,13 +209,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="after building, load each with its production loader and run one forward")
     parser.add_argument("--device", default="cpu", help="device for --check (cpu, cuda, cuda:1, mps)")
     parser.add_argument("--paint-views", type=int, default=2, help="views for the paint check (1-6)")
+    parser.add_argument("--no-forward", action="store_true", help="with --check, only load each model")
     parser.add_argument("--json", type=Path, default=None,
                         help='with --check, write {"device": ..., "models": {name: {"load_s", "read_s", ...}}}')
     args = parser.parse_args(argv)
     only = [n.strip() for n in args.only.split(",") if n.strip()] or None
     root = build_full_size_models(args.out, only)
     if args.check:
-        results = check_full_size_models(root, args.device, only, paint_views=args.paint_views)
+        results = check_full_size_models(root, args.device, only, paint_views=args.paint_views,
+                                         forward=not args.no_forward)
         if args.json is not None:
             write_json(args.json, {"device": _device_name(args.device), "models": results,
                                    **{pkg: metadata.version(pkg) for pkg in ("torch", "transformers", "hy3dgen")}})
