@@ -9,10 +9,11 @@ where they come from, are next to them: ``FULL`` in ``replicas/qwen.py``, ``bire
 ``hunyuan_shape.py`` and ``hunyuan_paint.py``.
 
     .venv/bin/python bench/full_size_models.py --out DIR [--only grounding,matting,...]
-    .venv/bin/python bench/full_size_models.py --out DIR --check [--device cuda]
+    .venv/bin/python bench/full_size_models.py --out DIR --check [--device cuda] [--json FILE]
 
 ``--check`` loads each built model with its production loader and runs one small forward,
-printing load time, forward time and memory.
+printing load time next to the time it takes just to read the same weight files, forward time
+and memory; ``--json FILE`` writes those figures.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import platform
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ if str(REPO / "backend") not in sys.path:
     sys.path.insert(0, str(REPO / "backend"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from img23d_backend.replicas.common import parameters, prepare_imports  # noqa: E402
+from img23d_backend.replicas.common import parameters, prepare_imports, spec_folder, write_json  # noqa: E402
 from img23d_backend.replicas.full import (  # noqa: E402
     COMPONENTS,
     build_full_size_models,
@@ -45,7 +48,7 @@ from img23d_backend.replicas.full import (  # noqa: E402
 
 
 def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | None = None,
-                           paint_views: int = 2) -> dict[str, dict[str, Any]]:
+                           paint_views: int = 2, forward: bool = True) -> dict[str, dict[str, Any]]:
     """Load each built model with its production loader and run one small forward.
 
     Returns (and prints) load seconds, forward seconds and memory per model. Sizes: grounding
@@ -58,7 +61,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from PIL import Image
 
     from img23d_backend.stages._common import CancelToken
-    from img23d_backend.stages.grounding import ground, load_grounding
+    from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.stages.paint_models import camera_indices, delight_loader, multiview_loader
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
@@ -78,8 +81,9 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         return None
 
     def run_grounding(obj: Any) -> str:
-        answer = ground(obj, picture, ["house"], max_new_tokens=2, max_pixels=256 * 256, cancel=cancel)
-        return f"answer {answer!r}"
+        options = GroundingOptions(max_new_tokens=2, max_pixels=256 * 256)
+        answer = ground(obj, picture, ["house"], options=options, cancel=cancel)
+        return f"answer {answer.text!r} ({answer.tokens} tokens)"
 
     def run_matting(obj: Any) -> str:
         out = matte(obj, [picture.resize((1024, 1024))], batch_size=1, cancel=cancel, progress=quiet)
@@ -119,23 +123,57 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         started = time.perf_counter()
         loaded = make_loader(spec)(Path(spec.local_path), dev)
         load_s = time.perf_counter() - started
+        # The same files read end to end right after: what the load would cost if building and
+        # placing the model were free (the files are as warm for this read as the load left them).
+        weight_files = _weight_files(spec)
+        read_s = _read_seconds(weight_files)
         params = sum(parameters(m) for m in loaded.modules)
         resident = _memory(dev)
         started = time.perf_counter()
         with torch.inference_mode():
-            outcome = run(loaded.obj)
+            # Without the forward (a CPU takes many minutes over some): loading figures only.
+            outcome = run(loaded.obj) if forward else "forward skipped"
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         forward_s = time.perf_counter() - started
-        results[name] = {"params": params, "load_s": round(load_s, 1), "forward_s": round(forward_s, 1),
+        results[name] = {"params": params, "load_s": round(load_s, 2), "read_s": round(read_s, 2),
+                         "weight_bytes": sum(p.stat().st_size for p in weight_files),
+                         "forward_s": round(forward_s, 1),
                          "memory_after_load_gb": round(resident / 1e9, 2),
                          "peak_gb": round(_peak_memory(dev) / 1e9, 2), "outcome": outcome}
-        print(f"{name}: {params / 1e6:.1f}M parameters, load {load_s:.1f} s, forward {forward_s:.1f} s, "
+        print(f"{name}: {params / 1e6:.1f}M parameters, load {load_s:.1f} s (reading its files {read_s:.1f} s), "
+              f"forward {forward_s:.1f} s, "
               f"memory {resident / 1e9:.2f} GB after load, peak {_peak_memory(dev) / 1e9:.2f} GB; {outcome}",
               flush=True)
         del loaded
         gc.collect()
     return results
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"{device} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def _weight_files(spec: Any) -> list[Path]:
+    """The weight files a component's loader reads (the paint folder's text encoder is never read)."""
+    files = [p for p in sorted(spec_folder(spec).rglob("*")) if p.suffix in (".safetensors", ".bin")]
+    if spec.role == "paint":
+        files = [p for p in files if p.parent.name in ("unet", "vae")]
+    return files
+
+
+def _read_seconds(files: list[Path]) -> float:
+    """Seconds to read ``files`` end to end into memory, in 64 MiB pieces."""
+    started = time.perf_counter()
+    for path in files:
+        with path.open("rb", buffering=0) as stream:
+            while stream.read(64 << 20):
+                pass
+    return time.perf_counter() - started
 
 
 def _memory(device: Any) -> int:
@@ -171,11 +209,18 @@ def main(argv: list[str] | None = None) -> int:
                         help="after building, load each with its production loader and run one forward")
     parser.add_argument("--device", default="cpu", help="device for --check (cpu, cuda, cuda:1, mps)")
     parser.add_argument("--paint-views", type=int, default=2, help="views for the paint check (1-6)")
+    parser.add_argument("--no-forward", action="store_true", help="with --check, only load each model")
+    parser.add_argument("--json", type=Path, default=None,
+                        help='with --check, write {"device": ..., "models": {name: {"load_s", "read_s", ...}}}')
     args = parser.parse_args(argv)
     only = [n.strip() for n in args.only.split(",") if n.strip()] or None
     root = build_full_size_models(args.out, only)
     if args.check:
-        check_full_size_models(root, args.device, only, paint_views=args.paint_views)
+        results = check_full_size_models(root, args.device, only, paint_views=args.paint_views,
+                                         forward=not args.no_forward)
+        if args.json is not None:
+            write_json(args.json, {"device": _device_name(args.device), "models": results,
+                                   **{pkg: metadata.version(pkg) for pkg in ("torch", "transformers", "hy3dgen")}})
     print(root)
     return 0
 

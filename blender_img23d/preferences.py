@@ -29,8 +29,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         items=[("2b", "Qwen3-VL 2B", "About 4.4 GB"), ("4b", "Qwen3-VL 4B", "About 8.8 GB"),
                ("8b", "Qwen3-VL 8B", "About 17.6 GB")])
     shape: EnumProperty(  # type: ignore[valid-type]
-        name="Shape", default="2mini",
-        items=[("2mini", "Hunyuan3D-2 mini", ""), ("2mini-turbo", "Hunyuan3D-2 mini turbo", ""),
+        name="Shape", default="2mini-turbo",
+        items=[("2mini", "Hunyuan3D-2 mini", ""), ("2mini-turbo", "Hunyuan3D-2 mini turbo", "Made for the Fast preset's 5 steps"),
                ("2.0", "Hunyuan3D-2", ""), ("2.0-turbo", "Hunyuan3D-2 turbo", "")])
     matting: EnumProperty(  # type: ignore[valid-type]
         name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])

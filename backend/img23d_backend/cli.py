@@ -19,14 +19,14 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, Artifact,
-                             DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message, OptionError,
-                             Progress, ProtocolError, SuggestRequest, check_budget_gb,
-                             names_from_text, validate_targets)
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS,
+                             Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
+                             OptionError, Progress, ProtocolError, SuggestRequest, check_budget_gb, names_from_text,
+                             validate_targets)
 
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models.registry import GROUNDING, MATTING, SHAPE, model_set
+from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE, model_set
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--models", default="default", choices=("default", "tiny"),
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
         p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
-        p.add_argument("--shape", default="2mini", choices=tuple(SHAPE), help="Hunyuan3D-2 variant")
+        p.add_argument("--shape", default=DEFAULT_SHAPE, choices=tuple(SHAPE),
+                       help="Hunyuan3D-2 variant: the turbo ones (the default) are made for 5 steps, "
+                            "the others want --steps 30")
         p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
@@ -67,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
                      help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
                                                         "this machine cannot hold is refused"))
+    gen.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
+                     help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
     gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale, help=_allowed("guidance_scale"))
     gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget, help=_allowed("face_budget"))
     gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
@@ -91,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
     common(srv)
+    srv.add_argument("--preload", default="",
+                     help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
+                          '("default": those three); the heavy imports happen then anyway')
     probe_command.add_parser(sub)
     return parser
 
@@ -100,8 +107,7 @@ def _allowed(option: str, note: str = "") -> str:
     return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
 
 
-def _folder_argument(text: str) -> Path:
-    # Path("") is ".": an empty --out would quietly put run folders in the current directory.
+def _folder_argument(text: str) -> Path:  # Path("") is ".": run folders in the current directory
     if not text.strip():
         raise argparse.ArgumentTypeError("is empty: give the folder that keeps the run folders")
     return Path(text)
@@ -148,8 +154,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
 _FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
           "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
           "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
-          "fov_degrees": "--fov",
-          "budget_gb": "--budget-gb"}
+          "fov_degrees": "--fov", "budget_gb": "--budget-gb"}
 
 
 def _usage_message(exc: ProtocolError) -> str:
@@ -209,7 +214,7 @@ def _ensure_tiny_models() -> None:
 
 def _options(args: argparse.Namespace) -> JobOptions:
     options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
-                         guidance_scale=args.guidance, face_budget=args.face_budget,
+                         volume_decoder=args.volume_decoder, guidance_scale=args.guidance, face_budget=args.face_budget,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
                          paint_steps=args.paint_steps, delight_steps=args.delight_steps,
@@ -352,6 +357,11 @@ class ProgressPrinter:
             self._open_line = False
 
 
+def _preload_roles(text: str) -> tuple[str, ...]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    return tuple(ROLES) if names == ["default"] else tuple(names)
+
+
 def _serve(args: argparse.Namespace) -> int:
     # Only protocol lines may reach the real stdout. Point fd 1 (and sys.stdout) at stderr so
     # stray prints and C libraries cannot corrupt the stream; keep a private copy for protocol.
@@ -383,7 +393,7 @@ def _serve(args: argparse.Namespace) -> int:
         out.flush()
         return EXIT_FAILED
     raise_on_signals()  # only now: the server's loop is what catches them
-    code = Server(engine, sys.stdin.buffer, out).serve()
+    code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload)).serve()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
     os._exit(code)

@@ -93,6 +93,7 @@ class TargetRecord:
     vertices: int | None = None
     textured: bool = False
     error: dict[str, str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
     depth: dict[str, Any] | None = None       # its depth statistic (stages/depth.DepthStat), once measured
     placement: dict[str, Any] | None = None   # where its mesh stands (layout.Placement), once written
 

@@ -24,6 +24,7 @@ from .models.download import download
 from .models.hub import offline_requested
 from .models.memory import device_memory
 from .runs import recover_interrupted
+from .warmup import start_warm_up
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ def read_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes | None:
 
 
 class Server:
-    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO) -> None:
+    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO, preload: tuple[str, ...] = ()) -> None:
         self.engine = engine
+        self.preload = preload  # model roles to load right after hello (besides the imports)
         self.stdin = stdin
         self.stdout = stdout
         self._write_lock = threading.Lock()
@@ -104,6 +106,7 @@ class Server:
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=recover_interrupted, args=(self.engine.settings.runs_dir,),
                          name="recover-runs", daemon=True).start()
+        start_warm_up(self.engine.manager, self.preload)
         while True:
             try:
                 raw = read_line(self.stdin)

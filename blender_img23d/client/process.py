@@ -34,7 +34,7 @@ class LaunchSettings:
     runs_dir: Path
     models: str = "default"
     grounding: str = "2b"
-    shape: str = "2mini"
+    shape: str = "2mini-turbo"
     matting: str = "birefnet"
     device: str = "auto"
     budget_gb: float = 0.0          # 0 = the backend's own default

@@ -14,8 +14,8 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, Det
                        GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, Result, RetextureRequest,
                        ShutdownRequest, StatusRequest, SuggestRequest)
 from .names import MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_targets
-from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, Allowed,
-                      JobOptions, OptionError, check_budget_gb, over_limits)
+from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, VOLUME_DECODERS,
+                      Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
@@ -27,8 +27,8 @@ __all__ = [
     "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "Result", "RetextureRequest",
     "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_targets",
-    "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "Allowed",
-    "JobOptions", "OptionError", "check_budget_gb", "over_limits",
+    "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "VOLUME_DECODERS",
+    "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",

@@ -9,6 +9,9 @@ from typing import Any
 from .errors import ErrorCode, ProtocolError
 
 KEEP_CHOICES = ("largest", "all")
+# How the shape model's volume is decoded: FlashVDM refines only near the surface (fast, the
+# default); dense queries every point of the grid (hy3dgen's own decoder, slower).
+VOLUME_DECODERS = ("flashvdm", "dense")
 # The largest texture that holds detail: the paint model paints 512-pixel views, baked from
 # 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
 DETAILED_TEXTURE_SIZE = 2048
@@ -86,8 +89,9 @@ class JobOptions:
     """Per-job settings. Defaults suit a real GPU run; presets in the add-on adjust them."""
 
     seed: int = 0
-    steps: int = 30
+    steps: int = 5                 # the turbo shape models' step count (the default model is turbo)
     octree_resolution: int = 256
+    volume_decoder: str = "flashvdm"
     guidance_scale: float = 5.0
     face_budget: int = 40_000
     keep: str = "largest"          # several instances of one name: the largest, or all
@@ -115,6 +119,8 @@ class JobOptions:
         """Raise ``OptionError`` (a ``bad_request``) naming the first option out of range, and its range."""
         if self.keep not in KEEP_CHOICES:
             raise OptionError("keep", self.keep, " or ".join(repr(c) for c in KEEP_CHOICES))
+        if self.volume_decoder not in VOLUME_DECODERS:
+            raise OptionError("volume_decoder", self.volume_decoder, " or ".join(repr(c) for c in VOLUME_DECODERS))
         for name, allowed in OPTION_RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not allowed.admits(value):

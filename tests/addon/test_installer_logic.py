@@ -1,185 +1,22 @@
-"""The backend installer's logic, fast and without a GPU or network: which torch build, what
-a failing step says, when an environment is rebuilt, and cancelling (with a fake interpreter)."""
+"""The backend installer's logic, fast and without a GPU or network: what a failing step says and
+when an environment is rebuilt (with a fake interpreter; the torch build: test_torch_choice.py)."""
 
 from __future__ import annotations
 
 import os
 import stat
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from addon_package import REPO, load
+from installer_runs import PROTOCOL_WHEEL, _install, fake_env, fake_python, posix_only, stop_at
 from testdata import SOURCE_PYTHONPATH
 
 torch_choice = load("installer.torch_choice")
 install_mod = load("installer.install")
 env_health = load("installer.env_health")
-commands = load("installer.commands")
-task_mod = load("installer.task")
-
-posix_only = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreter is a script with a shebang")
-
-# --- nvidia-smi as drivers print it ---------------------------------------------------------
-
-SMI_550 = """\
-Thu Mar  7 10:00:00 2024
-+-----------------------------------------------------------------------------------------+
-| NVIDIA-SMI 550.54.15              Driver Version: 550.54.15      CUDA Version: 12.4     |
-|-----------------------------------------+------------------------+----------------------+
-| GPU  Name                 Persistence-M | Bus-Id          Disp.A | Volatile Uncorr. ECC |
-| Fan  Temp   Perf          Pwr:Usage/Cap |           Memory-Usage | GPU-Util  Compute M. |
-|                                         |                        |               MIG M. |
-|=========================================+========================+======================|
-|   0  NVIDIA GeForce RTX 4090        Off |   00000000:01:00.0  On |                  Off |
-|  0%   45C    P8             20W /  450W |     500MiB /  24564MiB |      2%      Default |
-|                                         |                        |                  N/A |
-+-----------------------------------------+------------------------+----------------------+
-"""
-SMI_570_TWO_GPUS = """\
-+-----------------------------------------------------------------------------------------+
-| NVIDIA-SMI 570.86.15              Driver Version: 570.86.15      CUDA Version: 12.8     |
-|=========================================+========================+======================|
-|   0  NVIDIA H100 80GB HBM3          On  |   00000000:19:00.0 Off |                    0 |
-| N/A   30C    P0             70W /  700W |       1MiB /  81559MiB |      0%      Default |
-|   1  NVIDIA H100 80GB HBM3          On  |   00000000:3B:00.0 Off |                    0 |
-| N/A   31C    P0             71W /  700W |       1MiB /  81559MiB |      0%      Default |
-+-----------------------------------------+------------------------+----------------------+
-"""
-SMI_580 = "| NVIDIA-SMI 580.65.06    Driver Version: 580.65.06    CUDA Version: 13.0     |\n"
-SMI_535 = "| NVIDIA-SMI 535.183.01   Driver Version: 535.183.01   CUDA Version: 12.2     |\n"
-SMI_WINDOWS = """\
-+-----------------------------------------------------------------------------------------+
-| NVIDIA-SMI 552.22                 Driver Version: 552.22         CUDA Version: 12.4     |
-|-----------------------------------------+------------------------+----------------------+
-| GPU  Name                     TCC/WDDM  | Bus-Id          Disp.A | Volatile Uncorr. ECC |
-|=========================================+========================+======================|
-|   0  NVIDIA GeForce RTX 3060      WDDM  |   00000000:01:00.0  On |                  N/A |
-"""
-SMI_470_OLD_CUDA = """\
-+-----------------------------------------------------------------------------+
-| NVIDIA-SMI 470.182.03   Driver Version: 470.182.03   CUDA Version: 11.4     |
-|-------------------------------+----------------------+----------------------+
-|   0  Tesla K80           Off  | 00000000:00:1E.0 Off |                    0 |
-"""
-SMI_NO_CUDA_LINE_525 = "| NVIDIA-SMI 525.60.13    Driver Version: 525.60.13 |\n"
-SMI_NO_CUDA_LINE_418 = "| NVIDIA-SMI 418.87.01    Driver Version: 418.87.01 |\n"
-
-
-def _linux(smi: str | None) -> object:
-    return torch_choice.SystemInfo(platform="linux", machine="x86_64", nvidia_smi=smi)
-
-
-def test_nvidia_smi_is_parsed() -> None:
-    info = torch_choice.parse_nvidia_smi(SMI_550)
-    assert info.driver_version == "550.54.15" and info.cuda == (12, 4)
-    assert info.gpus == ("NVIDIA GeForce RTX 4090",)
-    two = torch_choice.parse_nvidia_smi(SMI_570_TWO_GPUS)
-    assert two.cuda == (12, 8) and two.gpus == ("NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3")
-    assert torch_choice.parse_nvidia_smi(SMI_WINDOWS).cuda == (12, 4)
-    assert torch_choice.parse_nvidia_smi("NVIDIA-SMI has failed because it couldn't communicate") is None
-
-
-@pytest.mark.parametrize("smi, variant", [
-    (SMI_580, "cu130"), (SMI_570_TWO_GPUS, "cu128"), (SMI_550, "cu124"), (SMI_WINDOWS, "cu124"),
-    (SMI_535, "cu121"),                       # 12.2: newest index at or below it is 12.1
-    (SMI_NO_CUDA_LINE_525, "cu118"),          # no "CUDA Version": from the driver number (525 -> 11.8)
-    (SMI_470_OLD_CUDA, "cpu"),                # 11.4 is older than any index: CPU, and say why
-    (SMI_NO_CUDA_LINE_418, "cpu"),
-    (None, "cpu"),                            # no driver at all
-])
-def test_the_driver_decides_the_cuda_build(smi: str | None, variant: str) -> None:
-    choice = torch_choice.plan_torch(_linux(smi))
-    assert choice.variant == variant
-    assert choice.index_url == f"https://download.pytorch.org/whl/{variant}"
-    assert choice.packages == ("torch", "torchvision")
-    assert choice.pip_arguments() == ["torch", "torchvision", "--index-url", choice.index_url]
-
-
-def test_the_reason_tells_an_old_driver_what_to_do() -> None:
-    reason = torch_choice.plan_torch(_linux(SMI_470_OLD_CUDA)).reason
-    assert "470.182.03" in reason and "11.4" in reason and "update the driver" in reason
-    assert "RTX 4090" in torch_choice.plan_torch(_linux(SMI_550)).reason
-    assert "no NVIDIA driver" in torch_choice.plan_torch(_linux(None)).reason
-
-
-def test_macs_use_pypi_builds() -> None:
-    arm = torch_choice.plan_torch(torch_choice.SystemInfo("darwin", "arm64"))
-    assert arm.variant == "pypi" and arm.index_url is None and "MPS" in arm.reason
-    assert arm.pip_arguments() == ["torch", "torchvision"]
-    assert torch_choice.plan_torch(torch_choice.SystemInfo("darwin", "x86_64")).index_url is None
-
-
-def test_overrides_win() -> None:
-    forced = torch_choice.plan_torch(_linux(SMI_550), build="cu118")
-    assert forced.variant == "cu118" and forced.index_url.endswith("/cu118")
-    assert torch_choice.plan_torch(_linux(SMI_550), build="cpu").variant == "cpu"
-    pinned = torch_choice.plan_torch(_linux(SMI_550), torch_spec="torch==2.13.0 torchvision==0.28.0")
-    assert pinned.variant == "custom" and pinned.index_url is None
-    assert pinned.pip_arguments() == ["torch==2.13.0", "torchvision==0.28.0"]
-    mirror = torch_choice.plan_torch(_linux(None), index_url="https://mirror.example/whl/cu126")
-    assert mirror.pip_arguments()[-2:] == ["--index-url", "https://mirror.example/whl/cu126"]
-    with pytest.raises(ValueError, match="unknown torch build"):
-        torch_choice.plan_torch(_linux(None), build="cu999")
-
-
-def test_an_installed_build_is_recognised() -> None:
-    cpu = torch_choice.plan_torch(_linux(None))
-    cuda = torch_choice.plan_torch(_linux(SMI_550))
-    assert cpu.matches("2.13.0+cpu") and not cpu.matches("2.6.0+cu124")
-    assert cuda.matches("2.6.0+cu124") and not cuda.matches("2.13.0+cpu")
-    custom = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.13.0")
-    assert custom.matches("2.13.0+cpu") and custom.matches("2.13.0")
-
-
-# --- a fake interpreter -----------------------------------------------------------------------
-
-def fake_python(folder: Path, mode: str = "healthy") -> Path:
-    """An executable 'python' that answers like an interpreter (see fake_python.py)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / "python"
-    source = (Path(__file__).parent / "fake_python.py").read_text()
-    script.write_text(f"#!{sys.executable}\n{source}")
-    script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    if mode != "healthy":
-        (folder / "fake-mode").write_text(mode)
-    return script
-
-
-def fake_env(env: Path, mode: str = "healthy") -> Path:
-    """A virtual environment whose python is the fake (mode file in the env's root)."""
-    fake_python(env / "bin")
-    (env / "pyvenv.cfg").write_text("home = /nowhere\n")
-    if mode != "healthy":
-        (env / "fake-mode").write_text(mode)
-    return env
-
-
-CPU = torch_choice.TorchChoice(("torch==2.13.0",), None, "custom", "test")
-PROTOCOL_WHEEL = next((REPO / "wheels").glob("img23d_protocol-*.whl"))
-
-
-def stop_at(step) -> dict:
-    """progress and cancel callbacks that cancel as soon as ``step`` begins."""
-    reached = threading.Event()
-
-    def progress(current, fraction, message):
-        if current is step:
-            reached.set()
-
-    return {"progress": progress, "cancel": reached.is_set}
-
-
-def _install(env: Path, tmp_path: Path, **kwargs):
-    seen: list = []
-    kwargs.setdefault("progress", lambda step, fraction, message: seen.append((step, fraction, message)))
-    result = install_mod.install(env, REPO / "backend", PROTOCOL_WHEEL, torch=CPU,
-                                 log_path=tmp_path / "logs" / "install.log",
-                                 **kwargs)
-    return result, seen
 
 
 # --- repair detection -------------------------------------------------------------------------
@@ -381,71 +218,3 @@ def test_nothing_reaches_the_console(tmp_path: Path, capfd: pytest.CaptureFixtur
         _install(env, tmp_path)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
-
-
-# --- cancelling ----------------------------------------------------------------------------------
-
-@posix_only
-def test_cancel_between_steps(tmp_path: Path) -> None:
-    env = fake_env(tmp_path / "env")
-    # Asked while the first step inspects the environment (nothing to kill there): the next step
-    # never starts.
-    with pytest.raises(install_mod.InstallCancelled) as caught:
-        _install(env, tmp_path, **stop_at(install_mod.Step.CREATE_VENV))
-    assert caught.value.step is install_mod.Step.UPGRADE_PIP
-    assert "cancelled" in str(caught.value) and "run it again" in str(caught.value)
-    assert not (env / "pip-calls.txt").exists()
-
-
-@posix_only
-def test_cancel_kills_a_running_pip(tmp_path: Path) -> None:
-    env = fake_env(tmp_path / "env", "pip-hangs")
-    flag = threading.Event()
-    threading.Timer(1.5, flag.set).start()
-    started = time.monotonic()
-    with pytest.raises(install_mod.InstallCancelled) as caught:
-        _install(env, tmp_path, cancel=flag.is_set)
-    assert time.monotonic() - started < 10
-    assert caught.value.step is install_mod.Step.UPGRADE_PIP
-    pid = int((env / "pip.pid").read_text())
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # killed, and reaped: nothing left running
-    assert "Collecting torch" in (tmp_path / "logs" / "install.log").read_text()
-
-
-@posix_only
-def test_progress_is_ordered_and_ends_below_one_when_stopped(tmp_path: Path) -> None:
-    env = fake_env(tmp_path / "env")
-    seen: list = []
-    with pytest.raises(install_mod.InstallCancelled):
-        _install(env, tmp_path, progress=lambda *a: seen.append(a),
-                 cancel=lambda: any(step is install_mod.Step.VERIFY for step, _, _ in seen))
-    fractions = [fraction for _, fraction, _ in seen]
-    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] < 1
-    assert [s for s, _, m in seen if m == s.label] == list(install_mod.Step)
-
-
-# --- the UI's task wrapper ----------------------------------------------------------------------
-
-def test_the_task_reports_errors_and_results() -> None:
-    Step = install_mod.Step
-
-    def failing(progress, cancel):
-        progress(Step.TORCH, 0.1, "Collecting torch")
-        raise install_mod.InstallError(Step.TORCH, "pip exited with code 1", Path("/logs/install.log"))
-
-    task = task_mod.InstallTask()
-    task.run_here(failing)
-    assert task.finished and task.result is None and not task.cancelled
-    assert task.error.startswith("Install PyTorch failed") and task.snapshot()[0] is Step.TORCH
-
-    def threaded(progress, cancel):
-        while not cancel():
-            time.sleep(0.01)
-        raise install_mod.InstallCancelled(Step.REQUIREMENTS, Path("/logs/install.log"))
-
-    task = task_mod.InstallTask()
-    task.start(threaded)
-    task.cancel()
-    task.join(timeout=5)
-    assert task.finished and task.cancelled and "cancelled" in task.error

@@ -54,7 +54,8 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground", lambda *args, **kwargs: _answer(440, 300))
+    monkeypatch.setattr(grounding, "ground",
+                        lambda *args, **kwargs: grounding.GroundingAnswer(_answer(440, 300), tokens=60, budget=126))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
     # A wide margin, so each crop holds a good part of the other object.
     request = GenerateRequest(id="t", image=str(image), targets=["red box", "blue box"],

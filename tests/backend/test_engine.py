@@ -58,13 +58,14 @@ def test_real_alpha_on_the_whole_image_skips_matting(engine: Engine) -> None:
 def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engine, monkeypatch) -> None:
     from img23d_backend.stages import shape
 
-    real = shape.generate_shapes
+    real, calls = shape.latents_to_mesh, []
 
-    def first_fails(pipe, images, seeds, settings, **kwargs):
-        meshes = real(pipe, images, seeds, settings, **kwargs)
-        return [None] + meshes[1:]  # what hy3dgen returns when marching cubes finds no surface
+    def first_fails(pipe, decoded, settings):
+        calls.append(decoded)
+        # What surface extraction gives when marching cubes finds no surface.
+        return None if len(calls) == 1 else real(pipe, decoded, settings)
 
-    monkeypatch.setattr(shape, "generate_shapes", first_fails)
+    monkeypatch.setattr(shape, "latents_to_mesh", first_fails)
     data, events = _run(engine, ["house", "chimney"])
     status = {r["target"]: (r["status"], (r["error"] or {}).get("code")) for r in data["targets"]}
     assert status == {"house": ("failed", "shape_failed"), "chimney": ("done", None)}

@@ -6,6 +6,7 @@ broken config is caught in seconds; the multi-GB builds themselves are not part 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
     models = fsm.full_size_model_set(tmp_path)
     assert models.grounding.local_path == tmp_path / "qwen3-vl"
     assert models.matting.trust_remote_code and models.matting.revision
-    assert models.shape.subfolder == "hunyuan3d-dit-v2-mini"
+    assert models.shape.subfolder == "hunyuan3d-dit-v2-mini-turbo"  # the default preset's model
     assert (models.delight.subfolder, models.paint.subfolder) == (DELIGHT_SUBFOLDER, PAINT_SUBFOLDER)
     assert models.paint.options["view_size"] == 512
     assert models.grounding.size_bytes > 4 << 30
@@ -85,3 +86,35 @@ def test_unknown_model_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown model"):
         fsm.build_full_size_models(tmp_path, only=["grounding", "nope"])
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_loader(tmp_path: Path) -> None:
+    # The full size builds FULL_TURBO; the same switch at tiny sizes proves the folder it writes
+    # is what the production loader and the default preset's 5 steps run, with no CFG batch.
+    import torch
+    from PIL import Image
+
+    from img23d_backend.models.registry import SHAPE, ModelSpec
+    from img23d_backend.stages._common import CancelToken
+    from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
+    from img23d_backend.torch_env import prepare_torchvision
+    from testdata import PENGUIN
+
+    assert hunyuan_shape.FULL_TURBO.turbo and not hunyuan_shape.FULL.turbo
+    assert fsm.full_size_model_set(tmp_path).shape.subfolder == SHAPE["2mini-turbo"].subfolder
+    subfolder = SHAPE["2mini-turbo"].subfolder
+    hunyuan_shape.build(tmp_path / "hunyuan3d" / subfolder, replace(hunyuan_shape.TINY, turbo=True))
+    spec = ModelSpec(role="shape", repo_id="tiny/turbo", local_path=tmp_path / "hunyuan3d", subfolder=subfolder,
+                     size_bytes=1 << 20)
+    prepare_torchvision()
+    pipe = shape_loader(spec)(spec.local_path, torch.device("cpu")).obj
+    assert pipe.model.guidance_embed is True
+    assert type(pipe.scheduler).__name__ == "ConsistencyFlowMatchEulerDiscreteScheduler"
+    batches: list[int] = []
+    forward = pipe.model.forward
+    pipe.model.forward = lambda x, *args, **kwargs: batches.append(x.shape[0]) or forward(x, *args, **kwargs)
+    settings = ShapeSettings(steps=5, octree_resolution=32, guidance_scale=5.0, batch_size=1)
+    meshes = generate_shapes(pipe, [Image.open(PENGUIN).convert("RGBA")], [0], settings, cancel=CancelToken(),
+                             progress=lambda *args: None)
+    assert batches == [1] * 5  # one image, five steps, no unconditional copy beside it
+    assert meshes[0] is not None and len(meshes[0].faces) > 0

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from img23d_backend.models import cache, download
-from img23d_backend.models.registry import GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
+from img23d_backend.models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
 from img23d_protocol import ErrorCode, ProtocolError
 from model_files import complete_files
 
@@ -97,7 +97,7 @@ def test_models_in_one_repository_name_each_other(hub_cache: Path) -> None:
 def test_delete_removes_a_cached_model_and_only_it(hub_cache: Path) -> None:
     models = model_set("default")
     write_cached(hub_cache, QWEN_2B.repo_id, QWEN_PIN, {"config.json": b"{}", "model.safetensors": b"x" * 4000})
-    shape = SHAPE["2mini"]
+    shape = SHAPE[DEFAULT_SHAPE]
     write_cached(hub_cache, shape.repo_id, str(shape.revision),
                  {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"y" * 10})
     result = cache.delete_model(models, QWEN_2B.display)

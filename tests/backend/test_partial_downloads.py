@@ -24,8 +24,8 @@ from testdata import FAST_OPTIONS, PENGUIN
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import (DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, model_set,
-                                            tiny_model_set)
+from img23d_backend.models.registry import (DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec,
+                                            model_set, tiny_model_set)
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REAL_SPECS = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, "matting": MATTING["birefnet"],
@@ -146,7 +146,7 @@ def _manifest(runs: Path) -> dict[str, Any]:
 
 
 def test_an_offline_job_with_a_partial_model_is_model_missing(hub_cache: Path, tmp_path: Path) -> None:
-    spec = SHAPE["2mini"]
+    spec = SHAPE[DEFAULT_SHAPE]  # the default set's
     cache_model(hub_cache, spec, without_weights(complete_files(spec)))
     # The penguin has real alpha and, without a depth model, the shape model is the first loaded.
     models = dataclasses.replace(model_set("default"), depth=None)

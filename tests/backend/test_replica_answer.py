@@ -17,7 +17,8 @@ from PIL import Image
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, answer_pieces
 from img23d_backend.stages._common import CancelToken
-from img23d_backend.stages.grounding import ground, load_grounding
+from img23d_backend.stages.grounding import (GroundingOptions, ground, json_array_closed, load_grounding,
+                                              parse_detections)
 
 # Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
 TIED = replace(qwen.TINY, tied_embeddings=True, answer_chars=qwen.FULL.answer_chars, hidden=256,
@@ -44,9 +45,13 @@ def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> 
     loaded = load_grounding(tmp_path / "qwen3-vl", torch.device("cpu"))
     assert loaded.obj.model.lm_head.weight is loaded.obj.model.model.language_model.embed_tokens.weight
     picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8))
-    answer = ground(loaded.obj, picture, ["house", "tree"], max_new_tokens=1024, max_pixels=256 * 256,
-                    cancel=CancelToken())
-    assert answer == ANSWER
+    # Every name the answer holds, every instance: the budget has room for all eleven boxes.
+    names = ["house", "chimney", "door", "tree", "barrel", "rock", "stairs"]
+    answer = ground(loaded.obj, picture, names, options=GroundingOptions(max_pixels=256 * 256),
+                    cancel=CancelToken(), all_instances=True)
+    # Generation stops where the JSON array closes, before the fence and the prose after it.
+    assert ANSWER.startswith(answer.text) and json_array_closed(answer.text) and answer.tokens < answer.budget
+    assert not json_array_closed(answer.text[:-2]) and len(parse_detections(answer.text, 400, 300)) == 11
     assert entry["answer_tokens"] == len(answer_pieces(qwen.FULL.answer_chars)) + 1  # and <|im_end|>
 
 

@@ -1,12 +1,9 @@
-"""Tests for runs.py: file names from user text, run folders, atomic writes and disk errors."""
+"""Tests for runs.py: file names from user text, run folders, paths inside a run, and the manifest."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
-import stat
-import sys
 import unicodedata
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -14,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
-from PIL import Image
 
 from img23d_backend import runs
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord, disk_error, safe_stem
-from testdata import SOURCE_PYTHONPATH
+from img23d_backend.runs import Manifest, RunFolder, TargetRecord, safe_stem
+from run_files import manifest, tmp_leftovers
 
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                     *(f"lpt{i}" for i in range(1, 10))}
@@ -39,16 +35,6 @@ def frozen_clock(monkeypatch, when=datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone
             return when
 
     monkeypatch.setattr(runs, "datetime", Frozen)
-
-
-def manifest(**overrides) -> Manifest:
-    values = dict(job_id="job-1", kind="generate", backend_version="0.1.0")
-    values.update(overrides)
-    return Manifest(**values)
-
-
-def tmp_leftovers(root: Path) -> list[Path]:
-    return sorted(root.rglob(".tmp-*"))
 
 
 @pytest.fixture
@@ -208,111 +194,6 @@ def test_writing_outside_the_run_is_refused_and_writes_nothing(run, tmp_path):
     assert not (run.root.parent / "escaped.json").exists()
 
 
-# --- atomic writes ----------------------------------------------------------------------------------
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _assert_ordinary_file(path: Path) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    assert mode == 0o666 & ~_current_umask()
-    if _current_umask() == 0o022:
-        assert mode == 0o644          # not mkstemp's owner-only 0600
-
-
-def test_write_json_is_complete_and_leaves_no_temp_files(run):
-    data = {"name": "家 barrel", "boxes": [[1.5, 2, 3, 4]], "ok": True}
-    path = run.write_json("detections.json", data)
-    assert path == run.path("detections.json")
-    assert json.loads(path.read_text(encoding="utf-8")) == data
-    assert tmp_leftovers(run.root) == []
-    _assert_ordinary_file(path)
-
-
-def test_write_image_into_a_new_subfolder(run):
-    image = Image.new("RGBA", (20, 10), (1, 2, 3, 4))
-    path = run.write_image("crops/door.png", image)
-    assert path.parent.name == "crops"
-    with Image.open(path) as saved:
-        assert saved.format == "PNG" and saved.mode == "RGBA" and saved.getpixel((0, 0)) == (1, 2, 3, 4)
-    assert tmp_leftovers(run.root) == []
-    _assert_ordinary_file(path)
-
-
-def test_write_bytes_with_replaces_an_old_file(run):
-    run.write_bytes_with("mesh.glb", lambda p: p.write_bytes(b"old"))
-    path = run.write_bytes_with("mesh.glb", lambda p: p.write_bytes(b"new"))
-    assert path.read_bytes() == b"new"
-    assert tmp_leftovers(run.root) == []
-    _assert_ordinary_file(path)
-
-
-def test_writer_that_raises_leaves_no_partial_file(run):
-    def half_then_crash(tmp: Path) -> None:
-        tmp.write_bytes(b"half a mesh")
-        raise RuntimeError("exporter crashed")
-
-    with pytest.raises(RuntimeError, match="exporter crashed"):
-        run.write_bytes_with("barrel.glb", half_then_crash)
-    assert not (run.root / "barrel.glb").exists()
-    assert tmp_leftovers(run.root) == []
-
-
-def test_writer_that_raises_keeps_the_previous_version(run):
-    run.write_bytes_with("barrel.glb", lambda p: p.write_bytes(b"good mesh"))
-
-    def crash(tmp: Path) -> None:
-        tmp.write_bytes(b"garbage")
-        raise ValueError("bad mesh")
-
-    with pytest.raises(ValueError):
-        run.write_bytes_with("barrel.glb", crash)
-    assert (run.root / "barrel.glb").read_bytes() == b"good mesh"
-    assert tmp_leftovers(run.root) == []
-
-
-def test_disk_full_during_a_write_is_a_disk_error(run):
-    def fill_the_disk(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            f.write(b"x" * 1000)
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    run.write_bytes_with("barrel.glb", lambda p: p.write_bytes(b"previous"))
-    with pytest.raises(ProtocolError) as excinfo:
-        run.write_bytes_with("barrel.glb", fill_the_disk)
-    assert excinfo.value.code == ErrorCode.DISK
-    assert "the disk is full" in excinfo.value.message
-    assert "barrel.glb" in excinfo.value.message
-    assert tmp_leftovers(run.root) == []
-    assert (run.root / "barrel.glb").read_bytes() == b"previous"
-
-
-def test_disk_full_on_the_final_rename_leaves_no_temp_file(run, monkeypatch):
-    def no_space(src, dst):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(runs.os, "replace", no_space)
-    with pytest.raises(ProtocolError) as excinfo:
-        run.write_json("detections.json", {"a": 1})
-    assert excinfo.value.code == ErrorCode.DISK and "the disk is full" in excinfo.value.message
-    assert tmp_leftovers(run.root) == []
-    assert not (run.root / "detections.json").exists()
-
-
-@pytest.mark.parametrize("err, words", [
-    (errno.ENOSPC, "the disk is full"), (errno.EACCES, "permission denied"),
-    (errno.EROFS, "the disk is read-only"), (errno.EDQUOT, "the disk quota is used up"),
-    (errno.EIO, "Input/output error"),
-])
-def test_disk_error_says_why(err, words):
-    error = disk_error(OSError(err, os.strerror(err)), "cannot write x")
-    assert error.code == ErrorCode.DISK
-    assert error.message == f"cannot write x: {words}"
-
-
 # --- manifest ------------------------------------------------------------------------------------
 
 def test_manifest_round_trips_through_the_file(run):
@@ -346,191 +227,3 @@ def test_finish_records_status_and_time(run):
     assert on_disk.status == "cancelled"
     assert on_disk.finished is not None
     assert datetime.fromisoformat(on_disk.finished) >= datetime.fromisoformat(on_disk.created)
-
-
-# --- run folders where nothing can be written ------------------------------------------------------
-
-def test_run_folder_in_a_read_only_directory(tmp_path, monkeypatch):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    try:
-        if os.access(locked, os.W_OK):   # root ignores permissions: make mkdir fail as it would
-            def denied(self, *args, **kwargs):
-                raise PermissionError(errno.EACCES, "Permission denied", str(self))
-
-            monkeypatch.setattr(Path, "mkdir", denied)
-        with pytest.raises(ProtocolError) as excinfo:
-            RunFolder.create(locked / "runs", "house.png", manifest())
-    finally:
-        monkeypatch.undo()
-        locked.chmod(0o755)
-    assert excinfo.value.code == ErrorCode.DISK
-    assert "permission denied" in excinfo.value.message
-    assert str(locked / "runs") in excinfo.value.message
-    assert list(locked.iterdir()) == []
-
-
-def test_run_folder_on_a_full_disk(tmp_path, monkeypatch):
-    def no_space(src, dst):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(runs.os, "replace", no_space)
-    with pytest.raises(ProtocolError) as excinfo:
-        RunFolder.create(tmp_path / "runs", "house.png", manifest())
-    assert excinfo.value.code == ErrorCode.DISK
-    assert "disk is full" in excinfo.value.message
-    assert tmp_leftovers(tmp_path) == []
-
-
-# --- every ending closes the manifest, even with no free byte on the disk ------------------------
-
-def _done_record(run: RunFolder) -> TargetRecord:
-    run.write_bytes_with("house.glb", lambda p: p.write_bytes(b"glTF mesh"))
-    record = TargetRecord(target="house", stem="house", status="done", mesh="house.glb")
-    run.manifest.records = [record, TargetRecord(target="barrel", stem="barrel")]
-    run.save_manifest()
-    return record
-
-
-def test_a_full_disk_at_the_final_write_still_closes_the_manifest(run, monkeypatch):
-    _done_record(run)
-    monkeypatch.setenv("IMG23D_FAILPOINTS", "write:enospc")  # every ordinary write now fails
-    run.manifest.errors.append({"code": "disk", "message": "the disk is full"})
-    run.finish("failed")
-    on_disk = json.loads((run.root / "manifest.json").read_text())
-    assert on_disk["status"] == "failed" and on_disk["finished"]
-    assert [(r["target"], r["status"], r["mesh"]) for r in on_disk["records"]] == [
-        ("house", "done", "house.glb"), ("barrel", "pending", None)]
-    assert not (run.root / runs.RESERVE_NAME).exists() and tmp_leftovers(run.root) == []
-
-
-def test_a_normal_finish_removes_the_reserve(run):
-    assert (run.root / runs.RESERVE_NAME).stat().st_size >= runs.RESERVE_MIN_BYTES
-    run.finish("finished")
-    assert sorted(p.name for p in run.root.iterdir()) == ["manifest.json"]
-
-
-def test_nothing_changes_a_manifest_once_it_is_closed(run):
-    run.finish("cancelled")
-    run.manifest.status = "running"      # a job thread that has not heard yet
-    run.save_manifest()
-    run.finish("finished")
-    assert json.loads((run.root / "manifest.json").read_text())["status"] == "cancelled"
-
-
-def test_a_full_disk_before_the_first_manifest_leaves_a_folder_that_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("IMG23D_FAILPOINTS", "write:enospc")
-    with pytest.raises(ProtocolError) as excinfo:
-        RunFolder.create(tmp_path / "runs", "house.png", manifest())
-    assert excinfo.value.code == ErrorCode.DISK and "the disk is full" in excinfo.value.message
-    [folder] = list((tmp_path / "runs").iterdir())
-    on_disk = json.loads((folder / "manifest.json").read_text())
-    assert on_disk["status"] == "failed" and "the disk is full" in on_disk["errors"][0]["message"]
-    assert sorted(p.name for p in folder.iterdir()) == ["manifest.json"]
-
-
-def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatch):
-    def no_space(handle, size):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(runs, "_allocate", no_space)
-    with pytest.raises(ProtocolError, match="the disk is full"):
-        RunFolder.create(tmp_path / "runs", "house.png", manifest())
-    assert list((tmp_path / "runs").iterdir()) == []
-
-
-_FILL_AND_FINISH = r"""
-import errno, json, os, subprocess, sys
-sys.path[0:0] = sys.argv[2].split(os.pathsep)
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord
-disk = sys.argv[1]
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
-run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house.png",
-                       Manifest(job_id="j", kind="generate", backend_version="t"))
-run.write_bytes_with("house.glb", lambda p: p.write_bytes(b"glTF" * 1000))
-run.manifest.records = [TargetRecord(target="house", stem="house", status="done", mesh="house.glb"),
-                        TargetRecord(target="barrel", stem="barrel")]
-run.save_manifest()
-filler = os.open(os.path.join(disk, "filler"), os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte
-for size in (1 << 16, 1):
-    try:
-        while True:
-            os.write(filler, b"x" * size)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC, exc
-os.close(filler)
-free = os.statvfs(disk).f_bavail
-run.manifest.errors.append({"code": "disk", "message": "the disk is full"})
-run.finish("failed")
-print(json.dumps({"free_blocks": free, "manifest": json.loads((run.root / "manifest.json").read_text()),
-                  "files": sorted(os.listdir(run.root))}))
-"""
-
-
-def test_the_final_manifest_is_written_on_a_real_disk_with_no_free_byte(tmp_path):
-    """A real, tiny tmpfs filled to the last block (in a user and mount namespace, no root needed)."""
-    import shutil
-    import subprocess
-
-    unshare = shutil.which("unshare")
-    probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "true"], capture_output=True) \
-        if unshare else None
-    if probe is None or probe.returncode != 0:
-        pytest.skip("no unprivileged mount namespace here to make a tiny real disk in")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    proc = subprocess.run([unshare, "--user", "--map-root-user", "--mount", sys.executable, "-c", _FILL_AND_FINISH,
-                           str(disk), SOURCE_PYTHONPATH], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0 and "mount" in proc.stderr and "Traceback" in proc.stderr and "tmpfs" in proc.stderr:
-        pytest.skip(f"tmpfs cannot be mounted here: {proc.stderr[-300:]}")
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
-    assert result["free_blocks"] == 0
-    assert result["manifest"]["status"] == "failed"
-    assert [(r["target"], r["status"]) for r in result["manifest"]["records"]] == [("house", "done"),
-                                                                                 ("barrel", "pending")]
-    assert result["files"] == ["house.glb", "manifest.json"]
-
-
-# --- leftovers of killed writes are removed when the run is next read ------------------------------
-
-def _stray_files(run: RunFolder) -> list[Path]:
-    strays = [run.root / ".tmp-x.glb", run.root / "crops" / ".tmp-abc.png"]
-    (run.root / "crops").mkdir(exist_ok=True)
-    for path in strays:
-        path.write_bytes(b"")
-    return strays
-
-
-def test_the_recovery_pass_removes_killed_writes_and_marks_the_run(run, monkeypatch):
-    strays = _stray_files(run)
-    run.manifest.pid = 2**22 + 12345  # a backend that no longer exists
-    run.save_manifest()
-    assert runs.recover_interrupted(run.root.parent) == [run.root]
-    assert not any(p.exists() for p in strays)
-    assert sorted(p.name for p in run.root.iterdir()) == ["crops", "manifest.json"]
-    assert json.loads((run.root / "manifest.json").read_text())["status"] == "interrupted"
-
-
-def test_the_recovery_pass_cleans_closed_runs_too(run):
-    strays = _stray_files(run)  # e.g. a write cut short after the server closed the manifest at exit
-    run.finish("cancelled")
-    assert runs.recover_interrupted(run.root.parent) == []
-    assert not any(p.exists() for p in strays)
-
-
-def test_the_recovery_pass_leaves_a_live_jobs_files_alone(run):
-    strays = _stray_files(run)  # the manifest's pid is this very process: a job in progress
-    assert runs.recover_interrupted(run.root.parent) == []
-    assert all(p.exists() for p in strays) and (run.root / runs.RESERVE_NAME).exists()
-    assert json.loads((run.root / "manifest.json").read_text())["status"] == "running"
-
-
-def test_leftovers_are_never_looked_for_through_a_link(run, tmp_path):
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    (outside / ".tmp-keep.glb").write_bytes(b"not ours")
-    (run.root / "link").symlink_to(outside, target_is_directory=True)
-    runs.remove_leftovers(run.root)
-    assert (outside / ".tmp-keep.glb").exists()

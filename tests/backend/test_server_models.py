@@ -9,7 +9,7 @@ import pytest
 from backend_proc import BackendProcess
 from test_model_cache import write_cached
 
-from img23d_backend.models.registry import GROUNDING, SHAPE
+from img23d_backend.models.registry import DEFAULT_SHAPE, GROUNDING, SHAPE
 from img23d_protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 
@@ -63,7 +63,7 @@ def test_download_offline_is_model_missing(real_backend: BackendProcess) -> None
 
 
 def test_delete_removes_a_cached_model(real_backend: BackendProcess) -> None:
-    shape = SHAPE["2mini"]
+    shape = SHAPE[DEFAULT_SHAPE]
     write_cached(real_backend.hub, shape.repo_id, str(shape.revision),
                  {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"w" * 64})
     listed = {e["role"]: e for e in real_backend.request({"type": "models", "id": "m1"})["data"]["models"]}

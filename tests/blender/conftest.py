@@ -16,7 +16,7 @@ import pytest
 _USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
 os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set before importing it
 
-from blender_support import REPO, LiveAddon, configure_preferences  # noqa: E402
+from blender_support import ADDON_MODULE, REPO, LiveAddon, configure_preferences  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +41,19 @@ def addon(addon_zip: Path, tiny_root: Path, tmp_path_factory: pytest.TempPathFac
     yield addon
     addon.runtime.shutdown()
     shutil.rmtree(_USER, ignore_errors=True)
+
+
+@pytest.fixture
+def fresh_backend(addon, monkeypatch):
+    """Each fault test starts and ends with no backend running, and the normal preferences."""
+    import bpy
+
+    addon.runtime.shutdown()
+    yield monkeypatch
+    addon.runtime.shutdown()
+    monkeypatch.delenv("IMG23D_FAILPOINTS", raising=False)
+    configure_preferences()
+    bpy.context.preferences.addons[ADDON_MODULE].preferences.watchdog_seconds = 600.0
 
 
 @pytest.fixture

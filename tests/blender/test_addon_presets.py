@@ -11,7 +11,7 @@ bpy = pytest.importorskip("bpy")
 from blender_support import ADDON_MODULE  # noqa: E402
 
 
-@pytest.mark.parametrize("quality", ["DRAFT", "STANDARD", "HIGH"])
+@pytest.mark.parametrize("quality", ["FAST", "DRAFT", "STANDARD", "HIGH"])
 def test_no_preset_asks_for_a_texture_bigger_than_its_renders(addon, scene, quality: str) -> None:
     protocol = sys.modules[f"{ADDON_MODULE}.job_runner"].protocol
     settings = scene.img23d

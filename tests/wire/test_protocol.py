@@ -8,17 +8,12 @@ import sys
 
 import pytest
 
-import img23d_protocol as protocol
 from testdata import REPO
-from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, MAX_TARGET_CHARS, MAX_TARGETS, PROTOCOL_MAJOR, REQUEST_TYPES,
-                             Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode,
-                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress,
-                             ProtocolError, Result, ShutdownRequest, StatusRequest, SuggestRequest, check_peer_hello, decode,
-                             request_id_of, split_names, validate_targets)
-
-
-def _code(excinfo: pytest.ExceptionInfo) -> ErrorCode:
-    return excinfo.value.code
+from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest,
+                             DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, GenerateRequest, Hello,
+                             JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress, ProtocolError, Result,
+                             ShutdownRequest, StatusRequest, SuggestRequest, check_peer_hello, decode, request_id_of)
+from protocol_errors import _code
 
 
 # --- round trips ---------------------------------------------------------------------------
@@ -181,140 +176,6 @@ def test_nan_inside_options_on_the_wire_is_refused():
     with pytest.raises(ProtocolError, match="margin") as excinfo:
         decode(line, REQUEST_TYPES)
     assert _code(excinfo) == ErrorCode.BAD_REQUEST
-
-
-# --- options --------------------------------------------------------------------------------
-
-def test_options_none_and_empty_give_defaults():
-    assert JobOptions.from_dict(None) == JobOptions()
-    assert JobOptions.from_dict({}) == JobOptions()
-
-
-def test_options_accept_ints_for_floats_and_keep_them_float():
-    options = JobOptions.from_dict({"guidance_scale": 4, "margin": 0})
-    assert options.guidance_scale == 4.0 and isinstance(options.guidance_scale, float)
-    assert isinstance(options.margin, float)
-
-
-def test_options_boundaries_are_inclusive():
-    options = JobOptions.from_dict({"steps": 200, "octree_resolution": 16, "guidance_scale": 50,
-                                    "face_budget": 100, "margin": 2, "min_crop": 8, "shape_batch": 64,
-                                    "seed": 2**63 - 1, "keep": "all"})
-    assert options.steps == 200 and options.seed == 2**63 - 1
-
-
-def test_textures_are_baked_from_renders_no_bigger_than_the_detail_they_hold():
-    detailed = protocol.DETAILED_TEXTURE_SIZE
-    assert JobOptions(texture_size=1024).bake_render_size() == 1024
-    assert JobOptions(texture_size=detailed).bake_render_size() == detailed
-    assert JobOptions(texture_size=2 * detailed).bake_render_size() == detailed  # asked for: upscaled
-    assert JobOptions(texture_size=1024, render_size=512).bake_render_size() == 512
-
-
-def test_unknown_option_is_named():
-    with pytest.raises(ProtocolError, match="colour") as excinfo:
-        JobOptions.from_dict({"steps": 5, "colour": "red"})
-    assert _code(excinfo) == ErrorCode.BAD_REQUEST
-
-
-@pytest.mark.parametrize("data", [[("steps", 5)], "steps=5", 5])
-def test_options_must_be_an_object(data):
-    with pytest.raises(ProtocolError) as excinfo:
-        JobOptions.from_dict(data)
-    assert _code(excinfo) == ErrorCode.BAD_REQUEST
-
-
-@pytest.mark.parametrize("name, value", [
-    ("steps", True),            # bool is an int in Python, not on the wire
-    ("seed", False),
-    ("steps", 3.0),
-    ("steps", "30"),
-    ("guidance_scale", "5.0"),  # str where float
-    ("guidance_scale", True),
-    ("margin", None),
-    ("texture", 1),             # int where bool
-    ("texture", "true"),
-    ("keep", 1),
-    ("min_crop", [64]),
-])
-def test_options_of_the_wrong_type_are_refused(name, value):
-    with pytest.raises(ProtocolError, match=name) as excinfo:
-        JobOptions.from_dict({name: value})
-    assert _code(excinfo) == ErrorCode.BAD_REQUEST
-
-
-@pytest.mark.parametrize("name, value", [
-    ("steps", 0), ("steps", 201), ("octree_resolution", 15), ("octree_resolution", 1025),
-    ("guidance_scale", -0.1), ("guidance_scale", 50.5), ("guidance_scale", float("nan")),
-    ("guidance_scale", float("inf")), ("face_budget", 99), ("face_budget", 5_000_001),
-    ("keep", "biggest"), ("margin", -0.01), ("margin", 2.5), ("margin", float("nan")),
-    ("margin", float("-inf")), ("min_crop", 7), ("min_crop", 4097), ("shape_batch", -1),
-    ("shape_batch", 65), ("seed", -1), ("seed", 2**63), ("fov_degrees", 4.9), ("fov_degrees", 170.5),
-    ("fov_degrees", float("nan")),
-])
-def test_out_of_range_options_are_named(name, value):
-    with pytest.raises(ProtocolError, match=f"option {name}=") as excinfo:
-        JobOptions.from_dict({name: value})
-    assert _code(excinfo) == ErrorCode.BAD_REQUEST
-
-
-# --- target names ---------------------------------------------------------------------------
-
-def test_empty_target_list_means_whole_image():
-    assert validate_targets([]) == []
-
-
-def test_targets_are_trimmed_and_nfc_normalised():
-    assert validate_targets(["  red barrel ", "cafe\u0301"]) == ["red barrel", "caf\u00e9"]
-
-
-def test_exactly_max_targets_is_fine():
-    names = [f"thing {i}" for i in range(MAX_TARGETS)]
-    assert validate_targets(names) == names
-
-
-@pytest.mark.parametrize("targets, fragment", [
-    ([""], "empty"),
-    (["house", "   "], "name 2 is empty"),
-    (["\t\n"], "empty"),
-    (["Door", "door"], "twice"),
-    (["DOOR", "door "], "twice"),
-    (["Stra\u00dfe", "STRASSE"], "twice"),                 # casefold, not just lower()
-    (["caf\u00e9", "cafe\u0301"], "twice"),                # same name, two Unicode spellings
-    (["x" * 5000], "5000 characters"),
-    (["x" * (MAX_TARGET_CHARS + 1)], f"at most {MAX_TARGET_CHARS}"),
-    (["door\x00knob"], "control characters"),
-    (["red\nbarrel"], "control characters"),
-    (["\x1b[31mred"], "control characters"),
-    (["a\u0085b"], "control characters"),
-    ([f"n{i}" for i in range(MAX_TARGETS + 1)], f"at most {MAX_TARGETS}"),
-    (["house", 3], "name 2 is not text"),
-    (["house", None], "not text"),
-    ("house, door", "must be a list"),
-    ({"house": 1}, "must be a list"),
-    (None, "must be a list"),
-], ids=lambda v: repr(v)[:30])
-def test_bad_targets_are_refused_with_a_reason(targets, fragment):
-    with pytest.raises(ProtocolError) as excinfo:
-        validate_targets(targets)
-    assert _code(excinfo) == ErrorCode.BAD_REQUEST
-    assert fragment in excinfo.value.message
-
-
-def test_a_name_at_the_length_limit_is_fine():
-    assert validate_targets(["x" * MAX_TARGET_CHARS]) == ["x" * MAX_TARGET_CHARS]
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("house, door", ["house", "door"]),
-    ("a,,b", ["a", "b"]),
-    (" , ,  ", []),
-    ("", []),
-    (",red barrel ,\tchimney,", ["red barrel", "chimney"]),
-    ("single", ["single"]),
-])
-def test_split_names_drops_blanks(text, expected):
-    assert split_names(text) == expected
 
 
 # --- request ids of broken lines -------------------------------------------------------------

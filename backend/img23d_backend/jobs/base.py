@@ -24,7 +24,6 @@ from ..images import LoadedImage, load_image
 from ..models import placement
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
-from ..models.registry import GROUNDING_MAX_PIXELS
 from ..runs import Manifest, RunFolder, TargetRecord, disk_error
 from ..stages import grounding, matting, paint
 
@@ -189,19 +188,19 @@ class JobRun:
     def ground(self, image: LoadedImage) -> list[Any]:
         """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
         targets = list(self.request.targets)
-        spec = self.manager.spec("grounding")
+        options = grounding.GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
-                raw = grounding.ground(grounder, image.image, targets,
-                                       max_new_tokens=spec.options.get("max_new_tokens", 1024),
-                                       max_pixels=spec.options.get("max_pixels", GROUNDING_MAX_PIXELS),
-                                       cancel=self.job.cancel, progress=self.progress)
+                answer = grounding.ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
+                                          progress=self.progress, all_instances=self.options.keep == "all")
+            raw = answer.text
             width, height = image.size
             detections = grounding.parse_detections(raw, width, height)
             matches = grounding.match_targets(detections, targets, keep=self.options.keep)
             self.run_folder.write_json("detections.json", {
                 "image_size": [width, height], "original_size": list(image.original_size),
                 "coords": "pixels of image_size", "raw_answer": raw,
+                "answer_tokens": answer.tokens, "token_budget": answer.budget,
                 "detections": [d.to_dict() for d in detections],
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
@@ -260,6 +259,7 @@ class JobRun:
                                             str(exc)[:300]) from exc
                     log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
                     raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
+            record.timings.update({f"paint_{phase}": seconds for phase, seconds in kept.get("timings", {}).items()})
             for index, view in enumerate(kept.get("views", [])):
                 self.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)
             if "reference" in kept:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
@@ -14,17 +14,18 @@ from .. import preflight
 from .. import scene
 from ..images import LoadedImage
 from ..runs import TargetRecord
-from ..stages import shape
-from ..stages.cleanup import clean_mesh
+from ..stages import cleanup, shape
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..stages.tail import Tail
 from .base import JobRun, OutOfMemory, Request, scaled_box
 
 
 class GenerateRun(JobRun):
     kind = "generate"
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
+    tail: Tail            # each target's clean-up and GLB writing, beside the device's work
 
     @classmethod
     def check_memory(cls, request: Request, device: Any) -> None:
@@ -50,8 +51,10 @@ class GenerateRun(JobRun):
         cutouts = self._matte(image, live, crops, boxes)
         live = [r for r in live if r.status == "pending"]
         self.layout = scene.measure(self, image, live, rects, cutouts)
-        meshes = self._shape(live, cutouts)
-        self._export(live, meshes, cutouts)
+        # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
+        with Tail(self.job.cancel) as self.tail:
+            meshes = self._shape(live, cutouts)
+            self._export(live, meshes, cutouts)
 
         if not any(r.status == "done" for r in records):
             if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
@@ -129,7 +132,7 @@ class GenerateRun(JobRun):
             return []
         settings = shape.ShapeSettings(steps=self.options.steps, octree_resolution=self.options.octree_resolution,
                                        guidance_scale=self.options.guidance_scale,
-                                       batch_size=self.options.shape_batch)
+                                       batch_size=self.options.shape_batch, decoder=self.options.volume_decoder)
         images = [cutouts[r.stem] for r in live]
         seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):
@@ -146,48 +149,64 @@ class GenerateRun(JobRun):
                     return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [image], [seed], lowered)[0])
                             for image, seed in zip(images, seeds)]
 
-                return self.retry_smaller("shape", lambda: self._generate_shapes(pipe, images, seeds, settings),
-                                          one_at_a_time,
+                def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded
+                    return self._generate_shapes(pipe, images, seeds, settings,
+                                                 on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
+
+                return self.retry_smaller("shape", batched, one_at_a_time,
                                           f"one at a time at octree resolution {lowered.octree_resolution}")
 
-    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any) -> list[Any]:
-        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress)
+    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any,
+                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress,
+                                     on_mesh=on_mesh)
 
     def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
-        """Clean every mesh, then paint (if asked) and write each target, announcing it at once."""
-        ready = self._clean(live, meshes)
-        for number, (record, mesh) in enumerate(ready, start=1):
+        """Collect each cleaned mesh, paint it (if asked) and have it written, announced at once."""
+        for record, mesh in zip(live, meshes):
+            if not self.tail.submitted(record.stem):  # made by the out-of-memory retry, without the hook
+                self._clean_later(record, mesh)
+        ready = []
+        for record in live:
+            with self.stage("cleanup"):  # the wait for the worker: what its work did not hide
+                done = self.tail.result(record.stem)
+            record.timings["cleanup"] = round(done.seconds, 4)
+            if isinstance(done.value, ProtocolError):
+                self.fail_target(record, done.value)
+                continue
+            mesh, stats = done.value
+            record.faces, record.vertices = stats.faces_out, stats.vertices_out
+            ready.append((record, mesh))
+        for record, mesh in ready:
             if self.options.texture:
                 mesh = self._paint(record, mesh, cutouts[record.stem])
-            with self.stage("export"):
-                self._write_mesh(record, mesh)
-            self.progress("export", number, len(ready), f"{record.target} ready")
+            with self.stage("export"):  # blocks only while the worker's queue is full
+                self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
+        timings = self.run_folder.manifest.timings
+        for record, _ in ready:
+            done = self.tail.result(f"glb/{record.stem}")
+            record.timings["export"] = round(done.seconds, 4)
+            timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+        self.run_folder.save_manifest()
 
-    def _clean(self, live: list[TargetRecord], meshes: list[Any]) -> list[tuple[TargetRecord, Any]]:
-        ready = []
-        with self.stage("cleanup"):
-            for record, mesh in zip(live, meshes):
-                self.job.cancel.check()
-                if isinstance(mesh, OutOfMemory):
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second time "
-                        "at lower settings; lower the quality or close other programs using the GPU",
-                        mesh.detail, target=record.target))
-                    continue
-                if mesh is None:
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
-                        "(try another seed or a higher octree resolution)", target=record.target))
-                    continue
-                vertices, faces, stats = clean_mesh(*shape.mesh_arrays(mesh), face_budget=self.options.face_budget)
-                if len(faces) == 0:
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
-                        target=record.target))
-                    continue
-                record.faces, record.vertices = stats.faces_out, stats.vertices_out
-                ready.append((record, trimesh.Trimesh(vertices=vertices, faces=faces, process=False)))
-        return ready
+    def _clean_later(self, record: TargetRecord, mesh: Any) -> None:
+        self.tail.submit(record.stem, lambda: self._clean_one(record, mesh))
+
+    def _clean_one(self, record: TargetRecord, mesh: Any) -> Any:
+        """On the tail's worker: (cleaned trimesh, stats), or the ``ProtocolError`` that fails the
+        target (returned, not raised: failing it is the main thread's business)."""
+        if isinstance(mesh, OutOfMemory):
+            return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second "
+                                 "time at lower settings; lower the quality or close other programs using the GPU",
+                                 mesh.detail, target=record.target)
+        if mesh is None:
+            return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
+                                 "(try another seed or a higher octree resolution)", target=record.target)
+        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), face_budget=self.options.face_budget)
+        if len(faces) == 0:
+            return ProtocolError(ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
+                                 target=record.target)
+        return trimesh.Trimesh(vertices=vertices, faces=faces, process=False), stats
 
     def _paint(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
         """The textured mesh; on failure the untextured one, with the failure reported."""
@@ -203,13 +222,15 @@ class GenerateRun(JobRun):
                             target=record.target))
         return mesh
 
-    def _write_mesh(self, record: TargetRecord, mesh: Any) -> None:
+    def _write_mesh(self, record: TargetRecord, mesh: Any, total: int) -> None:
+        """On the tail's worker: the GLB, then its artifact at once (the manifest is the main thread's)."""
         path = self.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: mesh.export(str(p), file_type="glb"))
         record.mesh = self.run_folder.relative(path)
         record.textured = _has_texture(mesh)
-        record.status = "done"
         scene.record_placement(self.layout, record, mesh)
-        self.run_folder.save_manifest()
+        record.status = "done"
+        self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
+                      f"{record.target} ready")
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,
                                image_size=self.run_folder.manifest.image.get("original_size")))

@@ -11,9 +11,8 @@ from typing import Any
 
 from img23d_protocol import Artifact, ErrorCode, ProtocolError
 
-from ..models.registry import GROUNDING_MAX_PIXELS
 from ..stages.detections import parse_detections
-from ..stages.grounding import draw_matches, ground
+from ..stages.grounding import GroundingOptions, draw_matches, ground
 from ..stages.matching import TargetMatch
 from ..stages.suggestions import SUGGEST_PROMPT, suggest_names
 from .base import JobRun, scaled_box
@@ -24,13 +23,11 @@ class SuggestRun(JobRun):
 
     def body(self) -> dict[str, Any]:
         image = self.load_input()
-        spec = self.manager.spec("grounding")
+        options = GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
-                raw = ground(grounder, image.image, [], prompt=SUGGEST_PROMPT,
-                             max_new_tokens=spec.options.get("max_new_tokens", 1024),
-                             max_pixels=spec.options.get("max_pixels", GROUNDING_MAX_PIXELS), cancel=self.job.cancel,
-                             progress=self.progress)
+                raw = ground(grounder, image.image, [], options=options, prompt=SUGGEST_PROMPT,
+                             cancel=self.job.cancel, progress=self.progress).text
             width, height = image.size
             suggestions = suggest_names(parse_detections(raw, width, height))
             matches = [TargetMatch(target=s.name, detections=s.detections) for s in suggestions]

@@ -124,6 +124,16 @@ class ModelManager:
         return self.budget_bytes if self.budget_bytes is not None else default_budget(self.device)
 
     @contextmanager
+    def reserved(self) -> Iterator[None]:
+        """Hold the manager for the block: no model can be loaded, moved or used meanwhile.
+
+        The warm-up imports the heavy libraries under it: transformers' lazily filled module is
+        not safe to import from two threads at once, so a job's first load waits instead.
+        """
+        with self._lock:
+            yield
+
+    @contextmanager
     def use(self, role: str) -> Iterator[Any]:
         """Make ``role``'s model resident on the device for the ``with`` block and yield it."""
         with self._lock:

@@ -168,7 +168,8 @@ DEPTH = {
 
 DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
-DEFAULT_SHAPE = "2mini"
+# Turbo: made for 5 steps (JobOptions.steps), the fast path with FlashVDM decoding.
+DEFAULT_SHAPE = "2mini-turbo"
 DEFAULT_PAINT = "2.0"
 DEFAULT_DEPTH = "da2-small"
 MODEL_SET_NAMES = ("default", "tiny")
@@ -176,8 +177,9 @@ MODEL_SET_NAMES = ("default", "tiny")
 
 # The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
 # 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
-# (as at full size); 3 and 4 named branches' formats
-TINY_FORMAT: int = 5
+# (as at full size); 3 and 4 named branches' formats; 6: the shape replica's occupancy is
+# near-binary, as FlashVDM's pruning expects of a trained decoder
+TINY_FORMAT: int = 6
 
 
 def default_tiny_root() -> Path:

@@ -18,7 +18,8 @@ network access and in seconds on a CPU:
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
-the shape replica's occupancy is a closed blob (see ``hunyuan_shape``).
+the shape replica's occupancy is a closed blob, near-binary like a trained one's (see
+``hunyuan_shape``).
 
 ``python -m img23d_backend.replicas [--out DIR] [--force]`` builds a folder and prints it.
 """

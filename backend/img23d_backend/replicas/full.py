@@ -11,7 +11,7 @@ model's sizes, and where they come from, are its module's ``FULL``.
       manifest.json                      one entry per built model (built ones are skipped)
       qwen3-vl/                          Qwen3-VL-2B-Instruct architecture, bf16 safetensors
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
-      hunyuan3d/hunyuan3d-dit-v2-mini/   Hunyuan3D-2mini: config.yaml + model.fp16.safetensors
+      hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   Hunyuan3D-2 delight (InstructPix2Pix, SD-2.1 sized) and
                                          paint (UNet2p5DConditionModel around an SD-2.1 UNet)
 
@@ -33,12 +33,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..models.registry import DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSet, tiny_model_set
+from ..models.registry import DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSet, tiny_model_set
 from . import birefnet, hunyuan_paint, hunyuan_shape, qwen
 from .common import parameters, spec_folder
 
-# 2: the grounding replica is wired to give the fixed answer itself
-FULL_FORMAT: int = 2
+# 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
+# the turbo variant the default preset uses (guidance embedded, consistency scheduler)
+FULL_FORMAT: int = 3
 COMPONENTS = ("grounding", "matting", "shape", "delight", "paint")
 
 # Published parameter counts, for the report and the size check (see each module's FULL).
@@ -64,7 +65,9 @@ def full_size_model_set(root: Path) -> ModelSet:
         grounding=replace(tiny.grounding, repo_id="full-size/qwen3-vl", size_bytes=GROUNDING["2b"].size_bytes,
                           options=dict(GROUNDING["2b"].options)),
         matting=replace(tiny.matting, repo_id="full-size/birefnet", size_bytes=MATTING["birefnet"].size_bytes),
-        shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", size_bytes=SHAPE["2mini"].size_bytes),
+        # The default preset's model (2mini-turbo), in its real subfolder.
+        shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", subfolder=SHAPE[DEFAULT_SHAPE].subfolder,
+                      size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes),
         delight=replace(tiny.spec("delight"), repo_id="full-size/hunyuan3d-paint", size_bytes=DELIGHT.size_bytes),
         paint=replace(tiny.spec("paint"), repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT["2.0"].size_bytes,
                       options=dict(PAINT["2.0"].options)),
@@ -140,7 +143,7 @@ def _construct(name: str) -> dict[str, Any]:
     if name == "matting":
         return birefnet.construct(birefnet.FULL)
     if name == "shape":
-        return hunyuan_shape.construct(hunyuan_shape.FULL)
+        return hunyuan_shape.construct(hunyuan_shape.FULL_TURBO)
     if name == "delight":
         return hunyuan_paint.construct_delight(hunyuan_paint.FULL)
     return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)
@@ -153,7 +156,7 @@ def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
     if name == "matting":
         return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
     if name == "shape":
-        return hunyuan_shape.build(dest, hunyuan_shape.FULL), hunyuan_shape.FULL.seed
+        return hunyuan_shape.build(dest, hunyuan_shape.FULL_TURBO), hunyuan_shape.FULL_TURBO.seed
     if name == "delight":
         return hunyuan_paint.build_delight(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.delight_seed
     return hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.multiview_seed

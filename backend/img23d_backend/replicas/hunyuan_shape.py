@@ -10,7 +10,7 @@ either size; that changes values, not compute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class ShapeDims:
     dino_swiglu: bool
     dino_image_size: int
     processor_size: int
+    # The turbo (step-distilled) variant: the guidance scale is an input of the DiT, so there is
+    # no classifier-free guidance doubling the batch, and a consistency scheduler made for 5 steps.
+    turbo: bool = False
 
 
 TINY = ShapeDims(
@@ -83,6 +86,14 @@ FULL = ShapeDims(
 )
 
 
+# Hunyuan3D-2mini-turbo (hunyuan3d-dit-v2-mini-turbo, the default preset's model): the same sizes
+# with guidance_embed true and ConsistencyFlowMatchEulerDiscreteScheduler(pcm_timesteps=100), as
+# the public turbo configs found with code search have them (2.0-turbo's config.yaml, and a
+# mini-turbo reimplementation running 5 steps with the guidance embedded). Inferred for mini:
+# that its turbo config differs from 2mini's in exactly these two places, as 2.0-turbo's does.
+FULL_TURBO = replace(FULL, turbo=True)
+
+
 def config(size: Size) -> ShapeDims:
     return {"tiny": TINY, "full": FULL}[check_size(size)]
 
@@ -105,7 +116,7 @@ def hunyuan_config(dims: ShapeDims) -> dict[str, Any]:
                 "hidden_size": dims.hidden, "mlp_ratio": dims.mlp_ratio, "num_heads": dims.heads,
                 "depth": dims.depth, "depth_single_blocks": dims.single_blocks,
                 "axes_dim": [dims.hidden // dims.heads], "theta": 10000, "qkv_bias": True,
-                "guidance_embed": False,
+                "guidance_embed": dims.turbo,
             },
         },
         "vae": {
@@ -128,6 +139,9 @@ def hunyuan_config(dims: ShapeDims) -> dict[str, Any]:
             },
         },
         "scheduler": {
+            "target": "hy3dgen.shapegen.schedulers.ConsistencyFlowMatchEulerDiscreteScheduler",
+            "params": {"num_train_timesteps": 1000, "pcm_timesteps": 100},
+        } if dims.turbo else {
             "target": "hy3dgen.shapegen.schedulers.FlowMatchEulerDiscreteScheduler",
             "params": {"num_train_timesteps": 1000},
         },
@@ -150,6 +164,10 @@ def construct(dims: ShapeDims) -> dict[str, Any]:
 # Blob shaping for the VAE occupancy decoder (see _shape_occupancy_blob).
 _BLOB_LEVEL = 2.75  # sum(cos(x_i)) == 2.75 is a rounded ball of radius ~0.7 in [-1, 1]^3
 _BLOB_PERTURBATION = 0.2  # how strongly the latents dent the ball
+# Trained occupancy decoders are near-binary: |logit| is large except within about a voxel of the
+# surface, which is what FlashVDM's pruning (refine only where |logit| < 0.95) relies on. Scaling
+# the output makes the replica's field that steep without moving its zero set.
+_BLOB_SHARPNESS = 50.0
 
 
 def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
@@ -183,7 +201,7 @@ def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
         decoder.ln_post.weight.fill_(1.0)
         decoder.ln_post.bias.zero_()
         decoder.output_proj.weight.zero_()
-        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = 1.0, -1.0
+        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = _BLOB_SHARPNESS, -_BLOB_SHARPNESS
         decoder.output_proj.bias.zero_()
 
 
@@ -212,7 +230,8 @@ def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config_, sort_keys=False), encoding="utf-8")
     save_file(state, str(folder / "model.fp16.safetensors"), metadata={"format": "pt"})
-    return {"class": "Hunyuan3DDiTFlowMatchingPipeline", "architecture": "Hunyuan3D-2mini (hunyuan3d-dit-v2-mini)",
+    return {"class": "Hunyuan3DDiTFlowMatchingPipeline", "architecture": ("Hunyuan3D-2mini-turbo (hunyuan3d-dit-v2-mini-turbo)" if dims.turbo
+                                                                else "Hunyuan3D-2mini (hunyuan3d-dit-v2-mini)"),
             "variant": "fp16", "dtype": "float16", "params": params,
             "note": "random weights; the VAE occupancy decoder is biased to a latent-perturbed blob "
                     "so surface extraction yields a mesh"}

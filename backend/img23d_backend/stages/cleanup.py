@@ -1,7 +1,7 @@
 """Mesh clean-up after surface extraction: floaters, degenerate faces, and the face budget.
 
-Done in memory with pymeshlab (hy3dgen's own post-processors round-trip through temporary
-PLY files that they never delete).
+Cleaning is done in memory with pymeshlab (hy3dgen's own post-processors round-trip through
+temporary PLY files that they never delete); decimation with fast-simplification.
 """
 
 from __future__ import annotations
@@ -43,11 +43,28 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tup
     meshes.apply_filter("meshing_remove_selected_vertices_and_faces")
     floaters = before - meshes.current_mesh().face_number()
     meshes.apply_filter("meshing_remove_unreferenced_vertices")
-    if meshes.current_mesh().face_number() > face_budget:
-        meshes.apply_filter("meshing_decimation_quadric_edge_collapse", targetfacenum=int(face_budget),
-                            qualitythr=1.0, preserveboundary=True, boundaryweight=3,
-                            preservenormal=True, preservetopology=True, autoclean=True)
     mesh = meshes.current_mesh()
     out_v = mesh.vertex_matrix().astype(np.float32)
     out_f = mesh.face_matrix().astype(np.int64)
+    if len(out_f) > face_budget:
+        out_v, out_f = decimate(out_v, out_f, face_budget)
     return out_v, out_f, CleanStats(faces_in, int(len(out_f)), int(len(out_v)), int(floaters))
+
+
+def decimate(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Quadric edge collapse down to at most ``face_budget`` faces.
+
+    fast-simplification (Fast-Quadric-Mesh-Simplification) rather than pymeshlab's filter: the
+    same kind of collapse, about ten times faster on a few hundred thousand faces, which made
+    decimation the slow step of the CPU tail.
+    """
+    import fast_simplification
+
+    out_v, out_f = vertices, faces
+    for attempt in range(5):  # it aims at the target; collapses it cannot make can leave a few over
+        if len(out_f) <= face_budget:
+            break
+        reduction = 1.0 - face_budget * (1.0 - 0.02 * attempt) / len(out_f)
+        out_v, out_f = fast_simplification.simplify(np.asarray(out_v, dtype=np.float32),
+                                                    np.asarray(out_f, dtype=np.int32), target_reduction=reduction)
+    return np.asarray(out_v, dtype=np.float32), np.asarray(out_f, dtype=np.int64)

@@ -15,13 +15,13 @@ from typing import Any
 from PIL import Image
 
 from ..models.placement import LoadedModel
-from ..models.registry import QWEN3_VL_GRID
+from ..models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
 from ._common import CancelToken, ProgressFn, grounding_dtype
 from .detections import Detection, grounding_prompt, parse_detections
 from .matching import TargetMatch, match_targets
 
-__all__ = ["Detection", "TargetMatch", "GroundingModel", "load_grounding", "ground", "parse_detections",
-           "match_targets", "grounding_prompt"]
+__all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "load_grounding",
+           "ground", "answer_budget", "parse_detections", "match_targets", "grounding_prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -69,39 +69,129 @@ def processor_grid(processor: Any) -> int:
     return int(patch * merge) if isinstance(patch, int) and isinstance(merge, int) else QWEN3_VL_GRID
 
 
-def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, max_new_tokens: int,
-           max_pixels: int, cancel: CancelToken, progress: ProgressFn | None = None,
-           prompt: str | None = None) -> str:
-    """Ask the model where ``targets`` are (or ``prompt``, when given); return its raw answer text."""
+# What an answer costs in tokens (Qwen's BPE): the fence and brackets, then one
+# {"bbox_2d": [x0, y0, x1, y1], "label": "..."} line per box. The budget leaves room for a
+# name found several times (every instance is asked for) and for words around the JSON.
+ANSWER_BASE_TOKENS = 35
+ANSWER_TOKENS_PER_NAME = 28
+BUDGET_MARGIN = 2.0          # the largest instance of each name: room for a few boxes each
+ALL_INSTANCES_MARGIN = 4.0   # every instance: room for several boxes per name
+
+
+def expected_answer_tokens(names: int) -> int:
+    """About how many tokens a real answer with one box per name takes."""
+    return ANSWER_BASE_TOKENS + ANSWER_TOKENS_PER_NAME * max(1, names)
+
+
+def answer_budget(names: int, *, all_instances: bool = False, cap: int = 1024) -> int:
+    """``max_new_tokens`` for ``names`` names: grows with them, never above ``cap``."""
+    margin = ALL_INSTANCES_MARGIN if all_instances else BUDGET_MARGIN
+    return max(1, min(cap, math.ceil(expected_answer_tokens(names) * margin)))
+
+
+def json_array_closed(text: str) -> bool:
+    """True once ``text`` holds a complete top-level JSON array (brackets inside strings ignored).
+
+    The answer is the array; whatever the model adds after it (a closing fence, a sentence)
+    is not read, so generation can stop as soon as the array closes.
+    """
+    depth, opened, in_string, escaped = 0, False, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"' and opened:
+            in_string = True
+        elif char in "[{":
+            if char == "[":
+                opened = True
+            if opened:
+                depth += 1
+        elif char in "]}" and opened:
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class GroundingOptions:
+    """A grounding model's options from its ``ModelSpec.options``."""
+
+    max_new_tokens: int = 1024   # the cap; the budget per job comes from the names
+    max_pixels: int = GROUNDING_MAX_PIXELS
+
+    @classmethod
+    def from_spec(cls, options: dict[str, Any]) -> "GroundingOptions":
+        return cls(max_new_tokens=int(options.get("max_new_tokens", cls.max_new_tokens)),
+                   max_pixels=int(options.get("max_pixels", cls.max_pixels)))
+
+
+@dataclass(frozen=True)
+class GroundingAnswer:
+    text: str
+    tokens: int   # tokens generated
+    budget: int   # the max_new_tokens it ran under
+
+
+class _AnswerWatch:
+    """generate()'s stopping criterion: after every token, stop on cancel or once the JSON array
+    has closed, and report progress (the add-on's watchdog listens for it)."""
+
+    def __init__(self, tokenizer: Any, prompt_length: int, budget: int, cancel: CancelToken,
+                 progress: ProgressFn | None) -> None:
+        self.tokenizer, self.prompt_length, self.budget = tokenizer, prompt_length, budget
+        self.cancel, self.progress = cancel, progress
+        self.tokens = 0
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        self.tokens += 1
+        if self.progress is not None and self.tokens % 16 == 0:
+            self.progress("grounding", self.tokens, self.budget, f"answering ({self.tokens} tokens)")
+        done = self.cancel.cancelled
+        if not done:
+            # One sequence per call here; decoding a few hundred tokens each step costs nothing
+            # next to a decoder step.
+            text = self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
+            done = json_array_closed(text)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+
+def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, options: GroundingOptions,
+           cancel: CancelToken, progress: ProgressFn | None = None, all_instances: bool = False,
+           prompt: str | None = None) -> GroundingAnswer:
+    """Ask the model where ``targets`` are; return its raw answer, stopped where the JSON ends.
+
+    With ``prompt`` (a question of its own, such as which objects the picture holds) the names
+    say nothing of the answer's length, so the budget is the model's cap.
+    """
     import torch
-    from transformers import StoppingCriteria, StoppingCriteriaList
+    from transformers import StoppingCriteriaList
 
-    class _StopOnCancel(StoppingCriteria):
-        # generate() checks this after every token: the only place to stop a long answer, and
-        # to show that a slow answer is still coming (the add-on's watchdog listens for it).
-        tokens = 0
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            self.tokens += 1
-            if progress is not None and self.tokens % 16 == 0:
-                progress("grounding", self.tokens, max_new_tokens, f"answering ({self.tokens} tokens)")
-            return torch.full((input_ids.shape[0],), cancel.cancelled, dtype=torch.bool,
-                              device=input_ids.device)
-
-    picture = fit_pixels(image.convert("RGB"), max_pixels, processor_grid(grounder.processor))
+    picture = fit_pixels(image.convert("RGB"), options.max_pixels, processor_grid(grounder.processor))
     messages = [{"role": "user", "content": [{"type": "image", "image": picture},
                                              {"type": "text", "text": prompt or grounding_prompt(targets)}]}]
     inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
                                                     return_dict=True, return_tensors="pt")
     inputs = inputs.to(grounder.model.device)
+    prompt_length = inputs["input_ids"].shape[1]
+    budget = (options.max_new_tokens if prompt is not None
+              else answer_budget(len(targets), all_instances=all_instances, cap=options.max_new_tokens))
+    watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress)
     with torch.inference_mode():
-        output = grounder.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                         stopping_criteria=StoppingCriteriaList([_StopOnCancel()]))
+        output = grounder.model.generate(**inputs, max_new_tokens=budget, do_sample=False,
+                                         stopping_criteria=StoppingCriteriaList([watch]))
     cancel.check()
-    answer_ids = output[:, inputs["input_ids"].shape[1]:]
+    answer_ids = output[:, prompt_length:]
     text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
-    log.info("grounding answer (%d tokens): %.300s", answer_ids.shape[1], text)
-    return text
+    log.info("grounding answer (%d of %d tokens): %.300s", answer_ids.shape[1], budget, text)
+    return GroundingAnswer(text=text, tokens=int(answer_ids.shape[1]), budget=budget)
 
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),

@@ -35,10 +35,11 @@ def matting_loader(spec: ModelSpec):  # -> Loader
 
         if spec.trust_remote_code and not spec.revision:
             raise ValueError(f"{spec.repo_id}: remote code without a pinned revision is refused")
+        # Read in its dtype straight onto the device: no fp32 copy on the CPU first.
         model = AutoModelForImageSegmentation.from_pretrained(
             str(folder), trust_remote_code=spec.trust_remote_code, revision=spec.revision,
+            dtype=matting_dtype(device), device_map={"": str(device)},
             use_safetensors=True)  # never unpickle a checkpoint
-        model.to(device=device, dtype=matting_dtype(device))
         model.eval()
         return LoadedModel(obj=model, modules=[model])
 

@@ -96,6 +96,7 @@ class _Steps:
         self.done = 0
         self._cancel = cancel
         self._progress = progress
+        self.timings: dict[str, float] = {}  # seconds per phase, for the run's manifest
 
     def advance(self, message: str) -> None:
         self.done += 1
@@ -119,7 +120,9 @@ class _Steps:
         self._cancel.check()
         started = time.perf_counter()
         yield
-        log.info("paint: %s took %.2fs", name, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 4)
+        log.info("paint: %s took %.2fs", name, seconds)
 
 
 def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Delighter,
@@ -130,7 +133,8 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh
     without them is unwrapped with xatlas (its vertices are split along the seams). With
     ``keep``, the delit reference and the painted views are put there (as PIL images) for
-    the run folder.
+    the run folder, and the seconds each phase took under ``"timings"`` (delight, uv, render,
+    multiview, bake, fill).
     """
     settings.validate()
     if len(mesh.faces) == 0:
@@ -143,7 +147,7 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     with steps.phase("uv"):
         unwrapped = with_uvs(mesh)
     steps.advance("kept the mesh's UVs" if has_uvs(mesh) else "unwrapped UVs")
-    with steps.phase("render conditions"):
+    with steps.phase("render"):
         render = _mesh_renderer(unwrapped, settings, device)
         normals, positions = _render_conditions(render, settings)
     steps.advance("rendered normal and position maps")
@@ -162,6 +166,8 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
         image = fill_texture(texture.cpu().numpy(), painted.cpu().numpy(), np.asarray(unwrapped.vertices),
                              np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
     steps.advance("filled the texels no camera saw")
+    if keep is not None:
+        keep["timings"] = steps.timings
     return _textured(unwrapped, Image.fromarray(image, "RGB"))
 
 

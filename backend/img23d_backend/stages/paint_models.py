@@ -24,6 +24,7 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..models.fast_load import load_paint_unet
 from ..models.manager import Loader
 from ..models.placement import LoadedModel
 from ..models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, ModelSpec
@@ -81,12 +82,13 @@ def multiview_loader(spec: ModelSpec) -> Loader:
     def load(folder: Path, device: Any) -> LoadedModel:
         from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler
         from hy3dgen.texgen.hunyuanpaint.pipeline import HunyuanPaintPipeline
-        from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
 
         path = Path(folder) / (spec.subfolder or PAINT_SUBFOLDER)
         _check_multiview_index(path)
         dtype = working_dtype(device)
-        unet = UNet2p5DConditionModel.from_pretrained(str(path / "unet"), torch_dtype=dtype)
+        # hy3dgen's UNet2p5DConditionModel.from_pretrained builds it with random weights first.
+        unet = load_paint_unet(path / "unet", device, dtype)
+        # diffusers builds on the meta device and reads in the dtype; pipe.to moves it once.
         vae = AutoencoderKL.from_pretrained(str(path / "vae"), torch_dtype=dtype)
         # hy3dgen swaps the shipped DDIM scheduler for Euler ancestral with trailing spacing.
         scheduler = EulerAncestralDiscreteScheduler.from_pretrained(

@@ -1,21 +1,26 @@
-"""Shape with Hunyuan3D-2 (hy3dgen): RGBA cut-outs in, one mesh per cut-out out, batched."""
+"""Shape with Hunyuan3D-2 (hy3dgen): RGBA cut-outs in, one mesh per cut-out out, batched.
+
+The DiT denoises a batch together; ``shape_decode`` turns each target's latents into its mesh.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..models.fast_load import load_shape_pipeline
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ._common import CancelToken, ProgressFn, working_dtype
-from .hy3dgen_fixes import float32_schedule, surface_extractor
+from .hy3dgen_fixes import float32_schedule
+from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, latents_to_mesh
 
 log = logging.getLogger(__name__)
 
@@ -26,22 +31,26 @@ class ShapeSettings:
     octree_resolution: int
     guidance_scale: float
     batch_size: int  # 0 = everything in one batch
+    decoder: str = FLASHVDM
+    num_chunks: int = 0  # decoder queries per call; 0 = sized from free memory
 
     def lowered(self) -> "ShapeSettings":
-        """Settings for a retry after running out of memory: one image, half the octree."""
-        return ShapeSettings(steps=self.steps, octree_resolution=max(32, self.octree_resolution // 2),
-                             guidance_scale=self.guidance_scale, batch_size=1)
+        """Settings for a retry after running out of memory: one image, half the octree, smaller
+        decoder calls."""
+        return replace(self, octree_resolution=max(32, self.octree_resolution // 2), batch_size=1,
+                       num_chunks=MIN_CHUNK)
+
+    @property
+    def decode(self) -> DecodeSettings:
+        return DecodeSettings(decoder=self.decoder, octree_resolution=self.octree_resolution,
+                              num_chunks=self.num_chunks)
 
 
 def shape_loader(spec: ModelSpec):  # -> Loader
     def load(folder: Path, device: Any) -> LoadedModel:
-        from hy3dgen.shapegen import Hunyuan3DDiTFlowMatchingPipeline
-
         _route_hy3dgen_logs()
-        # An absolute folder makes hy3dgen read <folder>/<subfolder> and never touch the hub.
-        pipe = Hunyuan3DDiTFlowMatchingPipeline.from_pretrained(
-            str(Path(folder).resolve()), subfolder=spec.subfolder, device=str(device),
-            dtype=working_dtype(device), use_safetensors=True, variant="fp16")
+        # The same pipeline as hy3dgen's from_pretrained, without its random initialisation.
+        pipe = load_shape_pipeline(Path(folder).resolve(), spec.subfolder, device, working_dtype(device))
         float32_schedule(pipe.scheduler)  # the turbo schedulers' float64 tables fail on MPS
 
         def follow(device_now: Any) -> None:
@@ -64,22 +73,25 @@ class _Cancelled(Exception):
 
 
 def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], settings: ShapeSettings, *,
-                    cancel: CancelToken, progress: ProgressFn) -> list[Any]:
-    """One trimesh (or None where surface extraction found nothing) per image, in order."""
+                    cancel: CancelToken, progress: ProgressFn,
+                    on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+    """One trimesh (or None where surface extraction found nothing) per image, in order.
+
+    Each batch is denoised together, then decoded one target at a time; ``on_mesh(index, mesh)``
+    hears of each as soon as it exists, so its clean-up can start while the next decodes.
+    """
     import torch
 
     batch = settings.batch_size or len(images)
     meshes: list[Any] = []
-    # Set the extractor directly: passing mc_algo to the call is deprecated in hy3dgen.
-    pipe.vae.surface_extractor = surface_extractor(pipe.device)
     batches = [(i, images[i:i + batch], seeds[i:i + batch]) for i in range(0, len(images), batch)]
-    total_steps = settings.steps * len(batches)
+    total_steps = (settings.steps + batch) * len(batches)
     for number, (first, chunk, chunk_seeds) in enumerate(batches):
         cancel.check()
         # One CPU generator per image: a target's shape depends on its seed, not on its batch-mates
         # or the device (diffusers draws CPU noise from CPU generators, then moves it).
         generators = [torch.Generator(device="cpu").manual_seed(s) for s in chunk_seeds]
-        done_before = number * settings.steps
+        done_before = number * (settings.steps + batch)
 
         def on_step(step: int, timestep: Any, outputs: Any) -> None:
             if cancel.cancelled:
@@ -88,17 +100,22 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
                      f"denoising {first + 1}-{first + len(chunk)} of {len(images)}")
 
         try:
-            result = pipe(image=list(chunk), num_inference_steps=settings.steps,
-                          octree_resolution=settings.octree_resolution,
-                          guidance_scale=settings.guidance_scale, generator=generators,
-                          output_type="trimesh", enable_pbar=False,
-                          callback=on_step, callback_steps=1)
+            latents = pipe(image=list(chunk), num_inference_steps=settings.steps,
+                           octree_resolution=settings.octree_resolution,
+                           guidance_scale=settings.guidance_scale, generator=generators,
+                           output_type="latent", enable_pbar=False,
+                           callback=on_step, callback_steps=1)
         except _Cancelled:
             raise ProtocolError(ErrorCode.CANCELLED, "the job was cancelled") from None
-        if not isinstance(result, list):
-            result = [result]
-        meshes.extend(result)
-        progress("shape", done_before + settings.steps, total_steps, f"extracted {len(meshes)} surfaces")
+        decoded = decode_latents(pipe, latents)
+        for offset in range(len(chunk)):
+            cancel.check()
+            mesh = latents_to_mesh(pipe, decoded[offset:offset + 1], settings.decode)
+            meshes.append(mesh)
+            progress("shape", done_before + settings.steps + offset + 1, total_steps,
+                     f"decoded surface {first + offset + 1} of {len(images)}")
+            if on_mesh is not None:
+                on_mesh(first + offset, mesh)
     return meshes
 
 

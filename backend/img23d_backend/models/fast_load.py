@@ -1,0 +1,129 @@
+"""Building models without random initialisation, then reading their weights straight into place.
+
+hy3dgen's ``from_pretrained`` builds the shape DiT, VAE and DINOv2 conditioner with random fp32
+initialisation on the CPU before it loads the checkpoint over them (tens of seconds for 2mini,
+where reading the weights takes a few); the paint UNet is built the same way. Here the modules
+are built with their parameters on the meta device (``empty_weights``: nothing allocated,
+initialisers run on nothing), and the checkpoint's tensors are read one at a time and handed
+to ``placement.assign_weights``, which casts and moves each to the device and assigns it in
+place of its meta parameter. Buffers are still built for real: some (the VAE's
+``fourier_embedder.frequencies``) are computed in ``__init__`` and are not in the checkpoint.
+
+This module reads files and builds modules; moving and casting weights is ``placement``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import placement
+
+log = logging.getLogger(__name__)
+
+# The shape checkpoint's components, each under its own key prefix (``model.``, ``vae.``, ...).
+SHAPE_PARTS = ("model", "vae", "conditioner")
+
+
+@contextmanager
+def empty_weights() -> Iterator[None]:
+    """Build modules with their parameters on the meta device and their buffers for real.
+
+    accelerate's context patches ``nn.Module.register_parameter`` for the duration: modules
+    built on other threads meanwhile would get meta parameters too, so only loaders (which
+    the model manager runs one at a time) use it.
+    """
+    from accelerate import init_empty_weights
+
+    with init_empty_weights(include_buffers=False):
+        yield
+
+
+def read_safetensors(path: Path, device: Any, dtype: Any, prefix: str = "") -> dict[str, Any]:
+    """Every tensor of ``path`` (or those under ``prefix``, with the prefix removed) on
+    ``device`` in ``dtype``, read one at a time so at most one extra tensor is in RAM."""
+    from safetensors import safe_open
+
+    state: dict[str, Any] = {}
+    with safe_open(str(path), framework="pt", device="cpu") as reader:
+        for key in reader.keys():
+            if prefix and not key.startswith(prefix):
+                continue
+            state[key[len(prefix):]] = placement.to_device(reader.get_tensor(key), device, dtype)
+    return state
+
+
+def read_torch_checkpoint(path: Path, device: Any, dtype: Any) -> dict[str, Any]:
+    """A ``.bin`` state dict (weights only, memory-mapped) on ``device`` in ``dtype``."""
+    import torch
+
+    raw = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+    return {key: placement.to_device(value, device, dtype) for key, value in raw.items()}
+
+
+@dataclass
+class ShapeFiles:
+    config: Path
+    checkpoint: Path
+
+
+def shape_files(folder: Path, subfolder: str | None) -> ShapeFiles:
+    """The files hy3dgen's ``from_pretrained(..., variant='fp16', use_safetensors=True)`` reads."""
+    base = Path(folder) / subfolder if subfolder else Path(folder)
+    files = ShapeFiles(config=base / "config.yaml", checkpoint=base / "model.fp16.safetensors")
+    for path in (files.config, files.checkpoint):
+        if not path.is_file():
+            raise FileNotFoundError(2, "No such file", str(path))
+    return files
+
+
+def load_shape_pipeline(folder: Path, subfolder: str | None, device: Any, dtype: Any) -> Any:
+    """hy3dgen's ``Hunyuan3DDiTFlowMatchingPipeline`` with the checkpoint read straight into place.
+
+    The same modules, weights and dtypes as ``from_pretrained(folder, subfolder=..., device=...,
+    dtype=...)``, without building them with random weights first.
+    """
+    import yaml
+    from hy3dgen.shapegen import Hunyuan3DDiTFlowMatchingPipeline
+    from hy3dgen.shapegen.pipelines import instantiate_from_config
+
+    files = shape_files(folder, subfolder)
+    config = yaml.safe_load(files.config.read_text(encoding="utf-8"))
+    with empty_weights():
+        parts = {part: instantiate_from_config(config[part]) for part in SHAPE_PARTS}
+    for part, module in parts.items():
+        # A checkpoint without conditioner weights would leave DINOv2 on the meta device:
+        # assign_weights' strict load names the missing keys instead.
+        state = read_safetensors(files.checkpoint, device, dtype, prefix=f"{part}.")
+        placement.assign_weights(module, state, device, dtype)
+    # Built the way from_single_file builds it; its .to(device, dtype) then finds nothing to move.
+    return Hunyuan3DDiTFlowMatchingPipeline(
+        vae=parts["vae"], model=parts["model"], conditioner=parts["conditioner"],
+        scheduler=instantiate_from_config(config["scheduler"]),
+        image_processor=instantiate_from_config(config["image_processor"]),
+        device=device, dtype=dtype,
+        from_pretrained_kwargs=dict(model_path=str(folder), subfolder=subfolder, use_safetensors=True,
+                                    variant="fp16", dtype=dtype, device=device))
+
+
+def load_paint_unet(unet_folder: Path, device: Any, dtype: Any) -> Any:
+    """hy3dgen's ``UNet2p5DConditionModel`` as its ``from_pretrained`` makes it, read straight into place."""
+    import json
+
+    from diffusers import UNet2DConditionModel
+    from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
+
+    folder = Path(unet_folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    checkpoint = folder / "diffusion_pytorch_model.bin"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(2, "No such file", str(checkpoint))
+    with empty_weights():
+        # from_config drops the bookkeeping keys (_class_name, _diffusers_version) the way
+        # hy3dgen's UNet2DConditionModel(**config) call tolerates them.
+        unet = UNet2p5DConditionModel(UNet2DConditionModel.from_config(config))
+    placement.assign_weights(unet, read_torch_checkpoint(checkpoint, device, dtype), device, dtype)
+    return unet.eval()

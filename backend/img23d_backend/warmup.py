@@ -1,0 +1,85 @@
+"""Getting the heavy libraries (and, if asked, the default models) ready right after ``hello``.
+
+Importing transformers, diffusers and hy3dgen takes seconds; done inside the first job it
+delays the first object. The service starts this on a background thread once it has said
+hello, so the add-on's handshake never waits for it and the first job usually finds it done.
+The imports run while the model manager is held (``reserved``): a job's first load waits for
+them rather than importing the same lazily built modules from a second thread, and a job waits
+for a model being preloaded rather than load it twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .torch_env import prepare_torchvision
+
+log = logging.getLogger(__name__)
+
+# What the stages' loaders and runs import on first use.
+MODULES = (
+    "transformers",
+    "diffusers",
+    "hy3dgen.shapegen",
+    "hy3dgen.shapegen.models.autoencoders.volume_decoders",
+    "hy3dgen.texgen.hunyuanpaint.unet.modules",
+    "hy3dgen.texgen.hunyuanpaint.pipeline",
+    "accelerate",
+    "trimesh",
+    "pymeshlab",
+    "fast_simplification",
+)
+
+
+@dataclass
+class WarmUp:
+    """What the warm-up did, for the log and for tests."""
+
+    imported: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    preloaded: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def warm_up(manager: Any, preload: tuple[str, ...] = ()) -> WarmUp:
+    """Import the heavy modules, then make the ``preload`` roles resident (in that order)."""
+    started = time.perf_counter()
+    report = WarmUp()
+    with manager.reserved():  # a job's first load waits for these imports rather than racing them
+        prepare_torchvision()  # before anything imports torchvision (hy3dgen, the Qwen processor)
+        for name in MODULES:
+            try:
+                importlib.import_module(name)
+                report.imported.append(name)
+            except ImportError as exc:  # the job that needs it will say so, with a code
+                report.failed[name] = str(exc)
+    for role in preload:
+        if role not in manager.roles:
+            report.failed[role] = "no such model in this model set"
+            continue
+        with manager.use(role):
+            report.preloaded.append(role)
+    report.seconds = time.perf_counter() - started
+    log.info("warm-up: imported %d modules, preloaded %s in %.1fs%s", len(report.imported),
+             ", ".join(report.preloaded) or "nothing", report.seconds,
+             f"; failed: {report.failed}" if report.failed else "")
+    return report
+
+
+def start_warm_up(manager: Any, preload: tuple[str, ...] = ()) -> threading.Thread:
+    """``warm_up`` on a daemon thread; a failure is logged, never raised into the service."""
+
+    def run() -> None:
+        try:
+            warm_up(manager, preload)
+        except Exception:  # the thread's boundary: the first job meets the same problem and reports it
+            log.warning("warm-up failed; models will load when a job needs them", exc_info=True)
+
+    thread = threading.Thread(target=run, name="img23d-warm-up", daemon=True)
+    thread.start()
+    return thread

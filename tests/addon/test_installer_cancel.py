@@ -1,0 +1,84 @@
+"""The backend installer's cancelling, between steps and of a running pip, and the UI's task wrapper."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from addon_package import load
+from installer_runs import _install, fake_env, posix_only, stop_at
+
+install_mod = load("installer.install")
+task_mod = load("installer.task")
+
+
+# --- cancelling ----------------------------------------------------------------------------------
+
+@posix_only
+def test_cancel_between_steps(tmp_path: Path) -> None:
+    env = fake_env(tmp_path / "env")
+    # Asked while the first step inspects the environment (nothing to kill there): the next step
+    # never starts.
+    with pytest.raises(install_mod.InstallCancelled) as caught:
+        _install(env, tmp_path, **stop_at(install_mod.Step.CREATE_VENV))
+    assert caught.value.step is install_mod.Step.UPGRADE_PIP
+    assert "cancelled" in str(caught.value) and "run it again" in str(caught.value)
+    assert not (env / "pip-calls.txt").exists()
+
+
+@posix_only
+def test_cancel_kills_a_running_pip(tmp_path: Path) -> None:
+    env = fake_env(tmp_path / "env", "pip-hangs")
+    flag = threading.Event()
+    threading.Timer(1.5, flag.set).start()
+    started = time.monotonic()
+    with pytest.raises(install_mod.InstallCancelled) as caught:
+        _install(env, tmp_path, cancel=flag.is_set)
+    assert time.monotonic() - started < 10
+    assert caught.value.step is install_mod.Step.UPGRADE_PIP
+    pid = int((env / "pip.pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # killed, and reaped: nothing left running
+    assert "Collecting torch" in (tmp_path / "logs" / "install.log").read_text()
+
+
+@posix_only
+def test_progress_is_ordered_and_ends_below_one_when_stopped(tmp_path: Path) -> None:
+    env = fake_env(tmp_path / "env")
+    seen: list = []
+    with pytest.raises(install_mod.InstallCancelled):
+        _install(env, tmp_path, progress=lambda *a: seen.append(a),
+                 cancel=lambda: any(step is install_mod.Step.VERIFY for step, _, _ in seen))
+    fractions = [fraction for _, fraction, _ in seen]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] < 1
+    assert [s for s, _, m in seen if m == s.label] == list(install_mod.Step)
+
+
+# --- the UI's task wrapper ----------------------------------------------------------------------
+
+def test_the_task_reports_errors_and_results() -> None:
+    Step = install_mod.Step
+
+    def failing(progress, cancel):
+        progress(Step.TORCH, 0.1, "Collecting torch")
+        raise install_mod.InstallError(Step.TORCH, "pip exited with code 1", Path("/logs/install.log"))
+
+    task = task_mod.InstallTask()
+    task.run_here(failing)
+    assert task.finished and task.result is None and not task.cancelled
+    assert task.error.startswith("Install PyTorch failed") and task.snapshot()[0] is Step.TORCH
+
+    def threaded(progress, cancel):
+        while not cancel():
+            time.sleep(0.01)
+        raise install_mod.InstallCancelled(Step.REQUIREMENTS, Path("/logs/install.log"))
+
+    task = task_mod.InstallTask()
+    task.start(threaded)
+    task.cancel()
+    task.join(timeout=5)
+    assert task.finished and task.cancelled and "cancelled" in task.error

@@ -1,0 +1,162 @@
+"""Tests for runs.py's writes: atomic writes, and the disk errors of a write or of a new run folder."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from img23d_protocol import ErrorCode, ProtocolError
+from PIL import Image
+
+from img23d_backend import runs
+from img23d_backend.runs import RunFolder, disk_error
+from run_files import manifest, tmp_leftovers
+
+
+@pytest.fixture
+def run(tmp_path) -> RunFolder:
+    return RunFolder.create(tmp_path / "runs", "house_scene.png", manifest())
+
+
+# --- atomic writes ----------------------------------------------------------------------------------
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _assert_ordinary_file(path: Path) -> None:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode == 0o666 & ~_current_umask()
+    if _current_umask() == 0o022:
+        assert mode == 0o644          # not mkstemp's owner-only 0600
+
+
+def test_write_json_is_complete_and_leaves_no_temp_files(run):
+    data = {"name": "家 barrel", "boxes": [[1.5, 2, 3, 4]], "ok": True}
+    path = run.write_json("detections.json", data)
+    assert path == run.path("detections.json")
+    assert json.loads(path.read_text(encoding="utf-8")) == data
+    assert tmp_leftovers(run.root) == []
+    _assert_ordinary_file(path)
+
+
+def test_write_image_into_a_new_subfolder(run):
+    image = Image.new("RGBA", (20, 10), (1, 2, 3, 4))
+    path = run.write_image("crops/door.png", image)
+    assert path.parent.name == "crops"
+    with Image.open(path) as saved:
+        assert saved.format == "PNG" and saved.mode == "RGBA" and saved.getpixel((0, 0)) == (1, 2, 3, 4)
+    assert tmp_leftovers(run.root) == []
+    _assert_ordinary_file(path)
+
+
+def test_write_bytes_with_replaces_an_old_file(run):
+    run.write_bytes_with("mesh.glb", lambda p: p.write_bytes(b"old"))
+    path = run.write_bytes_with("mesh.glb", lambda p: p.write_bytes(b"new"))
+    assert path.read_bytes() == b"new"
+    assert tmp_leftovers(run.root) == []
+    _assert_ordinary_file(path)
+
+
+def test_writer_that_raises_leaves_no_partial_file(run):
+    def half_then_crash(tmp: Path) -> None:
+        tmp.write_bytes(b"half a mesh")
+        raise RuntimeError("exporter crashed")
+
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        run.write_bytes_with("barrel.glb", half_then_crash)
+    assert not (run.root / "barrel.glb").exists()
+    assert tmp_leftovers(run.root) == []
+
+
+def test_writer_that_raises_keeps_the_previous_version(run):
+    run.write_bytes_with("barrel.glb", lambda p: p.write_bytes(b"good mesh"))
+
+    def crash(tmp: Path) -> None:
+        tmp.write_bytes(b"garbage")
+        raise ValueError("bad mesh")
+
+    with pytest.raises(ValueError):
+        run.write_bytes_with("barrel.glb", crash)
+    assert (run.root / "barrel.glb").read_bytes() == b"good mesh"
+    assert tmp_leftovers(run.root) == []
+
+
+def test_disk_full_during_a_write_is_a_disk_error(run):
+    def fill_the_disk(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(b"x" * 1000)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    run.write_bytes_with("barrel.glb", lambda p: p.write_bytes(b"previous"))
+    with pytest.raises(ProtocolError) as excinfo:
+        run.write_bytes_with("barrel.glb", fill_the_disk)
+    assert excinfo.value.code == ErrorCode.DISK
+    assert "the disk is full" in excinfo.value.message
+    assert "barrel.glb" in excinfo.value.message
+    assert tmp_leftovers(run.root) == []
+    assert (run.root / "barrel.glb").read_bytes() == b"previous"
+
+
+def test_disk_full_on_the_final_rename_leaves_no_temp_file(run, monkeypatch):
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runs.os, "replace", no_space)
+    with pytest.raises(ProtocolError) as excinfo:
+        run.write_json("detections.json", {"a": 1})
+    assert excinfo.value.code == ErrorCode.DISK and "the disk is full" in excinfo.value.message
+    assert tmp_leftovers(run.root) == []
+    assert not (run.root / "detections.json").exists()
+
+
+@pytest.mark.parametrize("err, words", [
+    (errno.ENOSPC, "the disk is full"), (errno.EACCES, "permission denied"),
+    (errno.EROFS, "the disk is read-only"), (errno.EDQUOT, "the disk quota is used up"),
+    (errno.EIO, "Input/output error"),
+])
+def test_disk_error_says_why(err, words):
+    error = disk_error(OSError(err, os.strerror(err)), "cannot write x")
+    assert error.code == ErrorCode.DISK
+    assert error.message == f"cannot write x: {words}"
+
+
+# --- run folders where nothing can be written ------------------------------------------------------
+
+def test_run_folder_in_a_read_only_directory(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        if os.access(locked, os.W_OK):   # root ignores permissions: make mkdir fail as it would
+            def denied(self, *args, **kwargs):
+                raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+            monkeypatch.setattr(Path, "mkdir", denied)
+        with pytest.raises(ProtocolError) as excinfo:
+            RunFolder.create(locked / "runs", "house.png", manifest())
+    finally:
+        monkeypatch.undo()
+        locked.chmod(0o755)
+    assert excinfo.value.code == ErrorCode.DISK
+    assert "permission denied" in excinfo.value.message
+    assert str(locked / "runs") in excinfo.value.message
+    assert list(locked.iterdir()) == []
+
+
+def test_run_folder_on_a_full_disk(tmp_path, monkeypatch):
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runs.os, "replace", no_space)
+    with pytest.raises(ProtocolError) as excinfo:
+        RunFolder.create(tmp_path / "runs", "house.png", manifest())
+    assert excinfo.value.code == ErrorCode.DISK
+    assert "disk is full" in excinfo.value.message
+    assert tmp_leftovers(tmp_path) == []

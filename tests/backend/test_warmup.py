@@ -1,0 +1,47 @@
+"""The service readies its heavy libraries (and, if asked, models) right after hello, not in the first job."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from backend_proc import BackendProcess
+from img23d_backend.models.manager import ModelManager
+from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.stages.grounding import load_grounding
+from img23d_backend.stages.matting import matting_loader
+from img23d_backend.warmup import MODULES, warm_up
+
+WAIT = 180.0
+
+
+def test_warm_up_imports_the_libraries_and_loads_what_is_asked(tiny_root: Path) -> None:
+    models = tiny_model_set(tiny_root)
+    manager = ModelManager(torch.device("cpu"))
+    manager.register(models.matting, matting_loader(models.matting))
+    manager.register(models.grounding, lambda folder, device: load_grounding(folder, device))
+    report = warm_up(manager, preload=("matting", "paint"))
+    assert set(report.imported) == set(MODULES) and all(name in sys.modules for name in MODULES)
+    assert report.preloaded == ["matting"] and "paint" in report.failed  # not in this manager
+    snapshot = manager.snapshot()["models"]
+    assert snapshot["matting"]["tier"] == "device" and snapshot["matting"]["loads_from_disk"] == 1
+    assert snapshot["grounding"]["loads_from_disk"] == 0  # only what was asked
+
+
+def test_the_service_preloads_after_hello_without_a_job(backend_env: dict[str, str], tmp_path: Path) -> None:
+    proc = BackendProcess(backend_env, tmp_path / "runs", "--preload", "shape")
+    try:
+        proc.next(lambda e: e["type"] == "hello", timeout=WAIT)
+        deadline = time.monotonic() + WAIT
+        while True:
+            status = proc.request({"type": "status", "id": "s"}, timeout=WAIT)
+            if status["data"]["models"]["models"]["shape"]["tier"] == "device":
+                break
+            assert time.monotonic() < deadline, "the shape model was never preloaded"
+            time.sleep(0.2)
+        assert status["data"]["state"] == "idle" and status["data"]["models"]["models"]["grounding"]["tier"] == "dropped"
+    finally:
+        proc.close()
