@@ -70,7 +70,9 @@ def scene(addon):
     settings.texture = False
     settings.steps, settings.octree_resolution, settings.face_budget = 3, 32, 2000
     settings.texture_size, settings.paint_steps, settings.delight_steps = 0, 0, 0
-    for name in ("fov", "estimate_fov", "ground"):  # the layout settings, as a new scene has them
+    # As a new scene has them: the layout settings, and those a test's operator may set (Suggest
+    # turns All Instances on), so no test sees what an earlier one left, whatever their order.
+    for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed"):
         settings.property_unset(name)
     yield bpy.context.scene
     addon.runtime.active_runner = None
