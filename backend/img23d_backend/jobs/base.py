@@ -225,7 +225,8 @@ class JobRun:
 
         return self.retry_smaller("matting", lambda: run(crops), one_by_one, "one crop at a time")
 
-    def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
+    def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any,
+                   unwrap: Callable[[], Any] | None = None) -> Any:
         """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
         ``ProtocolError``: out of memory twice (the second time with smaller renders), or
         anything else that went wrong (as ``internal``, with the trace in the log)."""
@@ -243,10 +244,18 @@ class JobRun:
             with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
                 # Beside the loaded models: running out of RAM is a kill, not an error to retry.
                 preflight.check_paint(self.options, self.engine.device)
+                unwrapped: list[Any] = []  # the retry at a smaller size paints the same unwrap
+
+                def unwrap_once() -> Any:
+                    if not unwrapped and unwrap is not None:
+                        unwrapped.append(unwrap())
+                    return unwrapped[0]
+
                 def run(paint_settings: Any) -> Any:
                     return paint.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
                                             settings=paint_settings, device=self.engine.device,
-                                            cancel=self.job.cancel, progress=self.progress, keep=kept)
+                                            cancel=self.job.cancel, progress=self.progress, keep=kept,
+                                            unwrap=unwrap_once if unwrap is not None else None)
                 lowered = settings.lowered()
                 try:
                     painted = self.retry_smaller("paint", lambda: run(settings), lambda: run(lowered),

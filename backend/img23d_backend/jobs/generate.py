@@ -19,6 +19,7 @@ from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.tail import Tail
+from ..stages.unwrap import Unwrapper
 from .base import JobRun, OutOfMemory, Request, scaled_box
 
 
@@ -167,21 +168,25 @@ class GenerateRun(JobRun):
             if not self.tail.submitted(record.stem):  # made by the out-of-memory retry, without the hook
                 self._clean_later(record, mesh)
         ready = []
-        for record in live:
-            with self.stage("cleanup"):  # the wait for the worker: what its work did not hide
-                done = self.tail.result(record.stem)
-            record.timings["cleanup"] = round(done.seconds, 4)
-            if isinstance(done.value, ProtocolError):
-                self.fail_target(record, done.value)
-                continue
-            mesh, stats = done.value
-            record.faces, record.vertices = stats.faces_out, stats.vertices_out
-            ready.append((record, mesh))
-        for record, mesh in ready:
-            if self.options.texture:
-                mesh = self._paint(record, mesh, cutouts[record.stem])
-            with self.stage("export"):  # blocks only while the worker's queue is full
-                self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
+        with Unwrapper(self.job.cancel) as unwrapper:
+            for record in live:
+                with self.stage("cleanup"):  # the wait for the worker: what its work did not hide
+                    done = self.tail.result(record.stem)
+                record.timings["cleanup"] = round(done.seconds, 4)
+                if isinstance(done.value, ProtocolError):
+                    self.fail_target(record, done.value)
+                    continue
+                mesh, stats = done.value
+                record.faces, record.vertices = stats.faces_out, stats.vertices_out
+                ready.append((record, mesh))
+                if self.options.texture:  # its UVs are made while earlier targets paint
+                    unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
+            for record, mesh in ready:
+                if self.options.texture:
+                    mesh = self._paint(record, mesh, cutouts[record.stem], lambda s=record.stem: unwrapper.result(s))
+                with self.stage("export"):  # blocks only while the worker's queue is full
+                    self.tail.submit(f"glb/{record.stem}",
+                                     lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
         timings = self.run_folder.manifest.timings
         for record, _ in ready:
             done = self.tail.result(f"glb/{record.stem}")
@@ -208,10 +213,10 @@ class GenerateRun(JobRun):
                                  target=record.target)
         return trimesh.Trimesh(vertices=vertices, faces=faces, process=False), stats
 
-    def _paint(self, record: TargetRecord, mesh: Any, cutout: Any) -> Any:
+    def _paint(self, record: TargetRecord, mesh: Any, cutout: Any, unwrap: Callable[[], Any]) -> Any:
         """The textured mesh; on failure the untextured one, with the failure reported."""
         try:
-            return self.paint_mesh(record, mesh, cutout)
+            return self.paint_mesh(record, mesh, cutout, unwrap)
         except ProtocolError as exc:
             if exc.code is ErrorCode.CANCELLED:
                 raise

@@ -15,7 +15,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import trimesh
@@ -27,6 +27,7 @@ from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn
 from .paint_fill import fill_texture
 from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, StepFn, camera_indices
+from .unwrap import Arrays, unwrap_arrays
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,13 @@ class _Steps:
 
 def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Delighter,
                multiview: MultiviewDiffusion, settings: PaintSettings, device: Any,
-               cancel: CancelToken, progress: ProgressFn, keep: dict[str, Any] | None = None) -> trimesh.Trimesh:
+               cancel: CancelToken, progress: ProgressFn, keep: dict[str, Any] | None = None,
+               unwrap: Callable[[], Arrays] | None = None) -> trimesh.Trimesh:
     """A copy of ``mesh`` with UVs and a PBR base-colour texture painted from ``reference``.
 
     ``reference`` is the object's RGBA cut-out. Existing UVs are kept as they are; a mesh
-    without them is unwrapped with xatlas (its vertices are split along the seams). With
+    without them is unwrapped with xatlas (its vertices are split along the seams), or takes
+    ``unwrap()``'s result, the same unwrap made ahead in a worker (``stages.unwrap``). With
     ``keep``, the delit reference and the painted views are put there (as PIL images) for
     the run folder, and the seconds each phase took under ``"timings"`` (delight, uv, render,
     multiview, bake, fill).
@@ -145,7 +148,7 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
                           steps=settings.delight_steps, seed=settings.seed + _DELIGHT_SEED_OFFSET,
                           on_step=steps.denoising("removing lighting from the reference"))
     with steps.phase("uv"):
-        unwrapped = with_uvs(mesh)
+        unwrapped = with_uvs(mesh, unwrap() if unwrap is not None and not has_uvs(mesh) else None)
     steps.advance("kept the mesh's UVs" if has_uvs(mesh) else "unwrapped UVs")
     with steps.phase("render"):
         render = _mesh_renderer(unwrapped, settings, device)
@@ -200,16 +203,13 @@ def has_uvs(mesh: trimesh.Trimesh) -> bool:
     return uv is not None and len(uv) == len(mesh.vertices) and bool(np.isfinite(uv).all())
 
 
-def with_uvs(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """A new mesh with UVs: the existing ones exactly, or an xatlas unwrap."""
+def with_uvs(mesh: trimesh.Trimesh, unwrapped: Arrays | None = None) -> trimesh.Trimesh:
+    """A new mesh with UVs: the existing ones exactly, or an xatlas unwrap (``unwrapped``, when
+    it was made ahead: ``unwrap_arrays`` of this mesh)."""
     if has_uvs(mesh):
         vertices, faces, uv = mesh.vertices, mesh.faces, mesh.visual.uv
     else:
-        import xatlas
-
-        mapping, faces, uv = xatlas.parametrize(np.asarray(mesh.vertices, dtype=np.float32),
-                                                np.asarray(mesh.faces, dtype=np.uint32))
-        vertices = np.asarray(mesh.vertices)[mapping]
+        vertices, faces, uv = unwrapped if unwrapped is not None else unwrap_arrays(mesh.vertices, mesh.faces)
     return trimesh.Trimesh(vertices=np.array(vertices, dtype=np.float64), faces=np.array(faces, dtype=np.int64),
                            visual=trimesh.visual.TextureVisuals(uv=np.array(uv, dtype=np.float64)),
                            process=False)

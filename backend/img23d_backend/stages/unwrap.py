@@ -1,0 +1,94 @@
+"""UV unwrapping in a worker process, ahead of the paint stage that needs it.
+
+xatlas holds the GIL for seconds on a 40k-face mesh, so on a thread it would stall the job's
+own thread (and the device it drives) as much as running it inline. A textured generate job
+hands every cleaned mesh without UVs to one worker process as soon as it has them; the paint
+stage of target i then takes its unwrap ready-made while the worker is already unwrapping
+target i + 1, behind the device's delighting and painting of target i.
+
+The worker is started with ``spawn`` (a fork of a process that holds torch and CUDA threads is
+not safe) and imports only numpy and xatlas. When the worker cannot be used (it failed to start
+or died), the unwrap runs in the job's process, as before, and the log says so: the result is
+the same, only the overlap is lost. Leaving the ``with`` block drops what has not started.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin one before 3.11
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+import numpy as np
+
+from ._common import CancelToken
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.05  # how often a wait looks at the cancel token
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # vertices, faces, uv: the seams split
+
+
+def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray) -> Arrays:
+    """xatlas's unwrap: vertices split along the seams, their faces, one UV per vertex."""
+    import xatlas
+
+    mapping, new_faces, uv = xatlas.parametrize(np.asarray(vertices, dtype=np.float32),
+                                                np.asarray(faces, dtype=np.uint32))
+    return (np.asarray(vertices, dtype=np.float64)[mapping], np.asarray(new_faces, dtype=np.int64),
+            np.asarray(uv, dtype=np.float64))
+
+
+class Unwrapper:
+    """One worker process unwrapping a job's meshes in the order they were submitted."""
+
+    def __init__(self, cancel: CancelToken, work: Callable[[np.ndarray, np.ndarray], Arrays] = unwrap_arrays) -> None:
+        self._cancel = cancel
+        self._work = work
+        self._pool: ProcessPoolExecutor | None = None
+        self._tasks: dict[str, tuple[Future | None, np.ndarray, np.ndarray]] = {}
+
+    def __enter__(self) -> "Unwrapper":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def submit(self, key: str, vertices: np.ndarray, faces: np.ndarray) -> None:
+        """Start unwrapping on the worker; ``result(key)`` gives it back."""
+        vertices, faces = np.ascontiguousarray(vertices), np.ascontiguousarray(faces)
+        future = None
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            future = self._pool.submit(self._work, vertices, faces)
+        except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here
+            log.warning("the UV worker could not take %s (%s); it will be unwrapped in the job's process", key, exc)
+        self._tasks[key] = (future, vertices, faces)
+
+    def submitted(self, key: str) -> bool:
+        return key in self._tasks
+
+    def result(self, key: str) -> Arrays:
+        """The unwrap of ``key``, waiting for the worker (and for nothing once cancelled)."""
+        future, vertices, faces = self._tasks.pop(key)
+        while future is not None:
+            self._cancel.check()
+            try:
+                return future.result(timeout=POLL_SECONDS)
+            except FutureTimeout:
+                continue
+            except BrokenProcessPool as exc:  # the worker died: what it held is done here instead
+                log.warning("the UV worker stopped (%s); unwrapping %s in the job's process", exc, key)
+                break
+        return unwrap_arrays(vertices, faces)
+
+    def close(self) -> None:
+        """Drop what has not started; the running unwrap is left to end on its own."""
+        self._tasks.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
