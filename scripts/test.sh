@@ -4,16 +4,22 @@
 #
 #   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every test: the backend's own tests (once, on
 #                                                 the newest Python and numpy), the add-on's logic,
-#                                                 the Blender tests with that backend
+#                                                 the Blender tests with that backend; but for
+#                                                 the backend's fault tests, run in lane B
 #   B. Python 3.11, numpy 1.26, Blender 5.0       the add-on's logic and the Blender tests (but
 #                                                 the real install, run on 4.2's same Python)
 #      Python 3.11,             Blender 4.2 LTS   the Blender tests, backend from .venv
+#      Python 3.13, numpy 2                       the backend's fault tests (lane A's share:
+#                                                 $LANE_B_SHARE evens out the two lanes)
 #
 # A and B run side by side: the Blender tests spend much of their time waiting for a backend
 # process, so two lanes finish well before one would on two cores. A prints as it goes; B's
 # output is printed when it ends. Arguments go to every pytest run (e.g. -q, -x, -k name). Every
 # run always happens; the script fails if any failed, and says which.
 set -uo pipefail
+# Backend tests that run in lane B, in lane A's environment: about two minutes, which lane A
+# (every test on 3.13) would otherwise spend on top of lane B's three Blender runs' worth.
+LANE_B_SHARE=tests/backend/test_faults.py
 cd "$(dirname "$0")/.."
 started=$SECONDS
 bash scripts/setup_env.sh main py313 blender42 || exit 1
@@ -56,11 +62,14 @@ sys.stdout.flush()
 sys.stderr.flush()
 os._exit(int(code))
 ' tests/blender --basetemp "$work/b-42" "$@"
+    run "Python 3.13, numpy 2: $LANE_B_SHARE" .venv-py313/bin/python -m pytest "$LANE_B_SHARE" \
+        --basetemp "$work/b-313" "$@"
 }
 
 lane_b "$@" > "$work/lane-b.log" 2>&1 &
 lane_b_pid=$!
-run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests --basetemp "$work/a" "$@"
+run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests --ignore "$LANE_B_SHARE" \
+    --basetemp "$work/a" "$@"
 wait "$lane_b_pid"
 cat "$work/lane-b.log"
 
