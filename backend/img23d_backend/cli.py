@@ -233,9 +233,17 @@ def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Inte
     return EXIT_FAILED
 
 
-def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
+def _job_for(job_id: str, interrupts: Interrupts) -> tuple["ProgressPrinter", Any]:
+    """A command's job, printing its progress; an interrupt cancels it (or abandons it, see Interrupts)."""
     from .jobs import Job
 
+    printer = ProgressPrinter(sys.stderr)
+    job = Job(id=job_id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = job.abandon
+    return printer, job
+
+
+def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     names, options = args.names, args.options
     if names is None:  # --targets auto
         suggested = _suggest(args, engine, interrupts)
@@ -245,9 +253,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         if every_instance:
             options.keep = "all"
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options)
-    printer = ProgressPrinter(sys.stderr)
-    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-    interrupts.abandon = job.abandon
+    printer, job = _job_for(request.id, interrupts)
     try:
         data = engine.generate(request, job)
     except ProtocolError as exc:
@@ -267,12 +273,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
 def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> tuple[list[str], bool] | None:
     """The names the grounding model suggests (in a run folder of their own), and whether any
     was seen more than once; None (after saying why) when it suggests nothing."""
-    from .jobs import Job
-
     request = SuggestRequest(id=_job_id(), image=str(args.image))
-    printer = ProgressPrinter(sys.stderr)
-    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-    interrupts.abandon = job.abandon
+    printer, job = _job_for(request.id, interrupts)
     try:
         data = engine.suggest(request, job)
     except ProtocolError as exc:
@@ -286,12 +288,8 @@ def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> t
 
 
 def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
-    from .jobs import Job
-
     request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
-    printer = ProgressPrinter(sys.stderr)
-    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-    interrupts.abandon = job.abandon
+    printer, job = _job_for(request.id, interrupts)
     try:
         data = engine.detect(request, job)
     except ProtocolError as exc:
