@@ -11,21 +11,17 @@ so a run looks the same however it reaches Blender, and can be laid out again.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+from img23d_protocol import Artifact
+from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
 
 from .images import LoadedImage
-from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
-from .models import placement as weights
 from .models.oom import is_out_of_memory
-from img23d_protocol import Artifact, ErrorCode
 from .runs import TargetRecord
 from .stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
-
-log = logging.getLogger(__name__)
 
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
 
@@ -90,11 +86,8 @@ def _depth_map(run: Any, image: LoadedImage) -> DepthMap | None:
     except Exception as exc:  # only running out of memory is survivable here
         if not is_out_of_memory(exc):
             raise
-        weights.release_cached_memory()
-        message = f"the depth model ran out of memory ({type(exc).__name__}); objects are placed by their boxes"
-        log.warning(message)
-        run.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
-                                               "detail": str(exc)[:300]})
+        run.note_out_of_memory(exc, f"the depth model ran out of memory ({type(exc).__name__}); objects are "
+                               "placed by their boxes", retried=False)
         return None
 
 

@@ -147,3 +147,25 @@ def test_without_a_depth_model_objects_are_laid_out_by_their_boxes(tiny_root: Pa
     placements = [r["placement"] for r in manifest["records"]]
     assert {p["distance"] for p in placements} == {4.0} and not any(p["on_floor"] for p in placements)
     assert manifest["scene"]["camera"]["pitch"] == 0.0
+
+
+def test_a_depth_model_out_of_memory_places_the_objects_by_their_boxes(engine: Engine, monkeypatch) -> None:
+    import torch
+
+    from img23d_backend import scene
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(scene, "estimate_depth", out_of_memory)
+    request = GenerateRequest(id="oom", image=str(HOUSE), targets=["house", "chimney"],
+                              options=JobOptions(**FAST_OPTIONS))
+    data = engine.generate(request, Job(id="oom", emit=lambda event: None))
+    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert manifest["status"] == "finished" and all(t["status"] == "done" for t in data["targets"])
+    assert manifest["scene"]["depth"]["model"] is None and "map" not in manifest["scene"]["depth"]
+    [error] = manifest["errors"]
+    assert error["code"] == ErrorCode.OUT_OF_MEMORY.value and "retried" not in error
+    assert error["message"].startswith("the depth model ran out of memory (OutOfMemoryError)")
+    assert "placed by their boxes" in error["message"] and "Tried to allocate" in error["detail"]
+    assert all(t["placement"] is not None and t["depth"]["disparity"] is None for t in manifest["records"])

@@ -151,13 +151,18 @@ class JobRun:
         except Exception as exc:  # only out-of-memory is retried
             if not is_out_of_memory(exc):
                 raise
-            placement.release_cached_memory()
             message = f"{stage} ran out of memory ({type(exc).__name__}); retried {how}"
-            log.warning(message)
-            self.run_folder.manifest.errors.append({"code": ErrorCode.OUT_OF_MEMORY.value, "message": message,
-                                                    "detail": str(exc)[:300], "retried": True})
+            self.note_out_of_memory(exc, message, retried=True)
             self.progress(stage, 0, 1, message)
         return smaller()
+
+    def note_out_of_memory(self, exc: BaseException, message: str, *, retried: bool) -> None:
+        """After ``exc`` ran a step out of memory: free the allocator's cache, and say ``message``
+        in the log and among the manifest's errors (``retried``: the step is tried again smaller)."""
+        placement.release_cached_memory()
+        log.warning(message)
+        error = {"code": ErrorCode.OUT_OF_MEMORY.value, "message": message, "detail": str(exc)[:300]}
+        self.run_folder.manifest.errors.append({**error, "retried": True} if retried else error)
 
     @staticmethod
     def or_out_of_memory(attempt: Callable[[], T]) -> T | OutOfMemory:
