@@ -7,6 +7,7 @@ out of memory twice) is reported and the others go on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import traceback
@@ -249,18 +250,14 @@ class JobRun:
             with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
                 # Beside the loaded models: running out of RAM is a kill, not an error to retry.
                 preflight.check_paint(self.options, self.engine.device)
-                unwrapped: list[Any] = []  # the retry at a smaller size paints the same unwrap
-
-                def unwrap_once() -> Any:
-                    if not unwrapped and unwrap is not None:
-                        unwrapped.append(unwrap())
-                    return unwrapped[0]
+                # The retry at a smaller size paints the same unwrap: it is taken once.
+                unwrap_once = functools.cache(unwrap) if unwrap is not None else None
 
                 def run(paint_settings: Any) -> Any:
                     return paint.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
                                             settings=paint_settings, device=self.engine.device,
                                             cancel=self.job.cancel, progress=self.progress, keep=kept,
-                                            unwrap=unwrap_once if unwrap is not None else None)
+                                            unwrap=unwrap_once)
                 lowered = settings.lowered()
                 try:
                     painted = self.retry_smaller("paint", lambda: run(settings), lambda: run(lowered),
