@@ -1,4 +1,4 @@
-"""Shared fixtures: the tiny offline models, sample data, and a fast job setting."""
+"""Shared fixtures: the tiny offline models, sample data, a fast job setting, an empty hub cache."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def backend_env(tiny_root: Path) -> dict[str, str]:
                 "OMP_NUM_THREADS": "2"})
     env["PYTHONPATH"] = os.pathsep.join([SOURCE_PYTHONPATH, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
+
+
+@pytest.fixture
+def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty Hugging Face cache that this process's hub code reads and writes."""
+    from huggingface_hub import constants
+
+    folder = tmp_path / "hf" / "hub"
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
+    return folder
 
 
 # --- no deprecated Blender API in the add-on -----------------------------------------------------

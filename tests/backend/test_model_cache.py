@@ -36,16 +36,6 @@ def write_cached(hub: Path, repo_id: str, revision: str, files: dict[str, bytes]
     return snapshot
 
 
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from huggingface_hub import constants
-
-    folder = tmp_path / "hf" / "hub"
-    folder.mkdir(parents=True)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
 def _by_role(entries):
     return {entry.role: entry for entry in entries}
 

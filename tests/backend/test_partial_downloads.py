@@ -32,16 +32,6 @@ REAL_SPECS = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, "matting": 
               **{f"shape-{k}": v for k, v in SHAPE.items()}, "delight": DELIGHT, "paint": PAINT["2.0"]}
 
 
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from huggingface_hub import constants
-
-    folder = tmp_path / "hf" / "hub"
-    folder.mkdir(parents=True)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
 def cache_model(hub_cache: Path, spec: ModelSpec, files: dict[str, bytes]) -> Path:
     """``files`` of ``spec`` in the cache, at its pinned revision (else at a commit ``main`` names)."""
     return write_cached(hub_cache, spec.repo_id, spec.revision or "a" * 40, files,

@@ -27,16 +27,6 @@ EVERY_SPEC = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, **{f"mattin
 EVERY_SET = [model_set("default", grounding=g, shape=s) for g in GROUNDING for s in SHAPE]
 
 
-@pytest.fixture
-def hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from huggingface_hub import constants
-
-    folder = tmp_path / "hf" / "hub"
-    folder.mkdir(parents=True)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(folder))
-    return folder
-
-
 def test_every_model_of_every_real_set_has_a_pinned_commit() -> None:
     for models in EVERY_SET:
         for spec in cache.configured_specs(models):
