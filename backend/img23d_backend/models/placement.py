@@ -8,8 +8,9 @@ policy); it moves what it is told and reports how many bytes crossed.
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 @dataclass
@@ -84,6 +85,29 @@ def _pinned_copy(tensor: Any, target: Any) -> Any:
         pinned.copy_(tensor, non_blocking=True)
         return pinned
     return tensor.to(target, non_blocking=tensor.is_pinned())
+
+
+@contextmanager
+def cast_for_call(modules: list[Any], dtype: Any) -> Iterator[None]:
+    """The modules' floating-point weights in ``dtype`` for the block, then back as they were.
+
+    For a call that half precision cannot compute (it gave NaN or inf): the weights are cast in
+    place, one tensor at a time, so the model briefly takes its fp32 size (twice its fp16 one),
+    not both. fp16 -> fp32 -> fp16 is exact: the model the manager keeps is unchanged after.
+    """
+    before = [_floating_dtype(module) for module in modules]
+    for module in modules:
+        module.to(dtype=dtype)
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, before):
+            if original is not None:
+                module.to(dtype=original)
+
+
+def _floating_dtype(module: Any) -> Any:
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
 
 
 def to_device(tensor: Any, device: Any, dtype: Any) -> Any:
