@@ -57,6 +57,7 @@ class JobRun:
         self.manager = engine.manager
         self.run_folder = run_folder
         self._counters_before = self.manager.counters()
+        self.manager.reset_pinned_peak()
 
     @classmethod
     def check_request(cls, request: Request) -> None:
@@ -109,6 +110,7 @@ class JobRun:
             manifest.errors.append({"code": error.code.value, "message": error.message, "detail": error.detail})
         after = self.manager.counters()
         manifest.model_counters = {role: asdict(after[role].minus(self._counters_before[role])) for role in after}
+        manifest.pinned_host_bytes = {"peak": self.manager.pinned_peak, "end": self.manager.pinned_bytes()}
         try:
             self.run_folder.finish(status)
         except ProtocolError as exc:  # a full disk must not hide the job's own error
