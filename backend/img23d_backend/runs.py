@@ -116,6 +116,8 @@ class Manifest:
     timings: dict[str, float] = field(default_factory=dict)
     memory_peaks: dict[str, int] = field(default_factory=dict)
     model_counters: dict[str, Any] = field(default_factory=dict)
+    # Page-locked RAM that offloaded models held during the job: {"peak": bytes, "end": bytes}.
+    pinned_host_bytes: dict[str, int] = field(default_factory=dict)
     records: list[TargetRecord] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera

@@ -40,7 +40,7 @@ def _linear_loader(megabytes: int, log: list[str], role: str):
 
 @pytest.fixture(autouse=True)
 def fake_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
-    def move(loaded: LoadedModel, device: Any) -> int:
+    def move(loaded: LoadedModel, device: Any, **options: Any) -> int:
         target = torch.device(device)
         if loaded.device is not None and torch.device(loaded.device) == target:
             return 0

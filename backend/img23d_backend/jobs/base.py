@@ -57,6 +57,7 @@ class JobRun:
         self.manager = engine.manager
         self.run_folder = run_folder
         self._counters_before = self.manager.counters()
+        self.manager.reset_pinned_peak()
 
     @classmethod
     def check_request(cls, request: Request) -> None:
@@ -109,6 +110,7 @@ class JobRun:
             manifest.errors.append({"code": error.code.value, "message": error.message, "detail": error.detail})
         after = self.manager.counters()
         manifest.model_counters = {role: asdict(after[role].minus(self._counters_before[role])) for role in after}
+        manifest.pinned_host_bytes = {"peak": self.manager.pinned_peak, "end": self.manager.pinned_bytes()}
         try:
             self.run_folder.finish(status)
         except ProtocolError as exc:  # a full disk must not hide the job's own error
@@ -264,12 +266,21 @@ class JobRun:
                                                  f"with all {lowered.views} views at {lowered.render_size} px")
                 except ProtocolError:
                     raise
+                except paint.NotFinite as exc:  # never a black texture: this target is not painted
+                    raise ProtocolError(ErrorCode.INTERNAL, f"the paint model produced invalid values (NaN or inf) "
+                                        f"for {record.target!r}, even in full precision", str(exc)) from exc
                 except Exception as exc:  # the boundary of one target's painting
                     if is_out_of_memory(exc):
                         raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "painting ran out of memory twice",
                                             str(exc)[:300]) from exc
                     log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
                     raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
+            for model in kept.get("redone_in_fp32", []):
+                message = (f"painting {record.target!r}: the {model} model's output was not a number in half "
+                           "precision; it was run again in fp32")
+                log.warning(message)
+                self.run_folder.manifest.errors.append({"code": ErrorCode.INTERNAL.value, "message": message,
+                                                        "target": record.target, "retried": True})
             record.timings.update({f"paint_{phase}": seconds for phase, seconds in kept.get("timings", {}).items()})
             for index, view in enumerate(kept.get("views", [])):
                 self.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)

@@ -6,6 +6,11 @@ recently used other models first (device -> RAM when RAM has room, else dropped)
 reads from disk only when the model is not in memory at all. Models stay where they are
 between jobs, so a second job that fits the budget reads nothing from disk.
 
+Models offloaded from a CUDA device to RAM are held in pinned (page-locked) memory, which the
+system cannot page out: the total pinned stays within a pinned budget (the RAM tier's budget
+when one is set, else half the machine's RAM), and a model past it is offloaded to ordinary
+pageable RAM instead (slower to move back, but it leaves the system room).
+
 Moving weights is ``placement``'s job; this module only decides.
 """
 
@@ -26,7 +31,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from .. import env_probe
 from . import placement
 from .hub import DownloadProgress, resolve_model_dir
-from .memory import RESERVE_BYTES, default_budget, ram_available
+from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
 from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -82,11 +87,15 @@ class ModelManager:
 
     def __init__(self, device: Any, budget_bytes: int | None = None,
                  ram_budget_bytes: int | None = None, offline: bool | None = None,
-                 resolve: Callable[..., Path] = resolve_model_dir, policy: Policy = Policy.MANAGED) -> None:
+                 resolve: Callable[..., Path] = resolve_model_dir, policy: Policy = Policy.MANAGED,
+                 pinned_budget_bytes: int | None = None, host: placement.HostMemory | None = None) -> None:
         self.device = device
         self.policy = Policy(policy)
         self.budget_bytes = budget_bytes
         self.ram_budget_bytes = ram_budget_bytes
+        self.pinned_budget_bytes = pinned_budget_bytes
+        self.host = host or placement.CUDA_HOST
+        self.pinned_peak = 0  # the most pinned at once since ``reset_pinned_peak`` (each job's start)
         self.offline = offline
         self._resolve = resolve
         self._handles: dict[str, ModelHandle] = {}
@@ -157,8 +166,8 @@ class ModelManager:
         self._make_room(handle.size, keep=handle)
         if handle.tier is Tier.RAM:
             assert handle.loaded is not None
-            handle.counters.bytes_moved += placement.move(handle.loaded, self.device)
-            handle.counters.moves_to_device += 1
+            handle.counters.bytes_moved += placement.move(handle.loaded, self.device, host=self.host)
+            handle.counters.moves_to_device += 1  # its pinned copy, if it had one, is given back
         else:
             self._load(handle)
         handle.tier = Tier.DEVICE
@@ -212,10 +221,15 @@ class ModelManager:
             self._drop(handle)
             return
         assert handle.loaded is not None
-        handle.counters.bytes_moved += placement.move(handle.loaded, "cpu")
+        pin = self.pinned_bytes() + placement.pinned_size(handle.loaded, self.host) <= self.pinned_budget()
+        handle.counters.bytes_moved += placement.move(handle.loaded, "cpu", pin=pin, host=self.host)
         handle.counters.moves_to_ram += 1
         handle.tier = Tier.RAM
-        placement.release_cached_memory()
+        self.pinned_peak = max(self.pinned_peak, self.pinned_bytes())
+        if not pin:
+            log.info("%s offloaded to pageable RAM: pinning it would pass the %.1f MB pinned budget",
+                     handle.spec.display, self.pinned_budget() / 2**20)
+        placement.release_cached_memory(self.host)
 
     def _ram_has_room(self, size: int) -> bool:
         if self.ram_budget_bytes is not None:
@@ -225,10 +239,27 @@ class ModelManager:
 
     def _drop(self, handle: ModelHandle) -> None:
         if handle.loaded is not None:
-            placement.drop(handle.loaded)
+            placement.drop(handle.loaded, self.host)
             handle.loaded = None
             handle.counters.drops += 1
         handle.tier = Tier.DROPPED
+
+    def pinned_budget(self) -> int:
+        """How much page-locked RAM offloaded models may hold together."""
+        if self.pinned_budget_bytes is not None:
+            return self.pinned_budget_bytes
+        if self.ram_budget_bytes is not None:
+            return self.ram_budget_bytes
+        return ram_total() // 2  # page-locked memory cannot be swapped: leave half of it pageable
+
+    def pinned_bytes(self) -> int:
+        """Page-locked RAM the models hold now (as the host allocator holds it, rounded up)."""
+        with self._lock:
+            return sum(h.loaded.pinned_bytes for h in self._handles.values() if h.loaded is not None)
+
+    def reset_pinned_peak(self) -> None:
+        with self._lock:
+            self.pinned_peak = self.pinned_bytes()
 
     def offload(self, role: str) -> None:
         """Move one model off the device now (e.g. before a big stage that needs it all)."""
@@ -256,9 +287,12 @@ class ModelManager:
                 "device": str(self.device),
                 "policy": self.policy.value,
                 "budget_bytes": self.budget(),
+                "pinned_bytes": self.pinned_bytes(),
+                "pinned_budget_bytes": self.pinned_budget(),
                 "models": {
-                    role: {"id": h.spec.display, "tier": h.tier.value, "bytes": h.size,
-                           "measured": h.measured, **asdict(h.counters)}
+                    role: {"id": h.spec.display, "tier": h.tier.value, "bytes": h.size, "measured": h.measured,
+                           "pinned_bytes": h.loaded.pinned_bytes if h.loaded is not None else 0,
+                           **asdict(h.counters)}
                     for role, h in self._handles.items()
                 },
             }

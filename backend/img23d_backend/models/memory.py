@@ -46,6 +46,10 @@ def ram_available() -> int:
     return int(psutil.virtual_memory().available)
 
 
+def ram_total() -> int:
+    return int(psutil.virtual_memory().total)
+
+
 class PeakMeter:
     """Context manager measuring one stage's peak memory in bytes (``self.peak``)."""
 

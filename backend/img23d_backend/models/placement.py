@@ -8,8 +8,9 @@ policy); it moves what it is told and reports how many bytes crossed.
 from __future__ import annotations
 
 import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 @dataclass
@@ -26,6 +27,7 @@ class LoadedModel:
     on_moved: Callable[[Any], None] | None = None
     device: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    pinned_bytes: int = 0  # page-locked host memory its weights hold (0 unless offloaded pinned)
 
 
 def weight_bytes(loaded: LoadedModel) -> int:
@@ -42,48 +44,138 @@ def weight_bytes(loaded: LoadedModel) -> int:
     return total
 
 
-def move(loaded: LoadedModel, device: Any) -> int:
+class HostMemory:
+    """How weights that leave a CUDA device are held in RAM: page-locked (pinned) copies.
+
+    Pinned copies make the way back one DMA transfer per tensor that the GPU queues by itself,
+    but they cannot be paged out, and torch's caching host allocator rounds each one up to a
+    power of two and keeps the blocks after the tensors are gone, for reuse, until its cache is
+    emptied. So the mechanism counts what it pinned (``LoadedModel.pinned_bytes``, as the
+    allocator holds it) and empties that cache whenever pinned copies are let go; how much may
+    be pinned at all is the manager's policy. Tests put a counting stand-in in its place.
+    """
+
+    def applies(self, source: Any, target: Any) -> bool:
+        """True when a move between these devices goes through this host memory."""
+        import torch
+
+        return torch.cuda.is_available() and "cuda" in (target.type, getattr(source, "type", ""))
+
+    def pinned_copy(self, tensor: Any) -> Any:
+        """A page-locked host copy of ``tensor``, by a non-blocking copy (``wait`` completes it)."""
+        import torch
+
+        pinned = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=True)
+        pinned.copy_(tensor, non_blocking=True)
+        return pinned
+
+    def pageable_copy(self, tensor: Any) -> Any:
+        """An ordinary (pageable) host copy of ``tensor``: for weights past the pinned budget."""
+        return tensor.to("cpu")
+
+    def held_bytes(self, tensor: Any) -> int:
+        """The host memory a pinned copy of ``tensor`` takes: the allocator's power-of-two block
+        (its default; ``pinned_max_round_threshold`` in ``PYTORCH_ALLOC_CONF`` changes it)."""
+        size = tensor.numel() * tensor.element_size()
+        return 1 << (size - 1).bit_length() if size > 1 else size
+
+    def wait(self) -> None:
+        import torch
+
+        torch.cuda.synchronize()
+
+    def empty_cache(self) -> None:
+        """Give the allocator's cached pinned blocks that no tensor uses back to the system."""
+        import torch
+
+        if not torch.cuda.is_available():
+            return
+        accelerator = getattr(torch, "accelerator", None)
+        if hasattr(accelerator, "empty_host_cache"):  # public since torch 2.9
+            accelerator.empty_host_cache()
+        elif hasattr(torch._C, "_host_emptyCache"):
+            torch._C._host_emptyCache()
+
+
+CUDA_HOST = HostMemory()
+
+
+def pinned_size(loaded: LoadedModel, host: HostMemory | None = None) -> int:
+    """The pinned bytes moving ``loaded`` to RAM would hold (each tensor's block, as held)."""
+    host = host or CUDA_HOST
+    return sum(host.held_bytes(tensor) for module in loaded.modules
+               for tensor in [*module.parameters(), *module.buffers()])
+
+
+def move(loaded: LoadedModel, device: Any, *, pin: bool = True, host: HostMemory | None = None) -> int:
     """Move every module of ``loaded`` to ``device``; return the bytes that crossed (0 if none).
 
-    Between a CUDA device and RAM the weights go through pinned (page-locked) host memory with
-    non-blocking copies: evicted weights land in pinned RAM, so moving them back is one DMA
-    transfer per tensor that the GPU queues without the CPU staging each one. One
-    synchronisation at the end makes the move complete before anyone uses the weights.
-    Elsewhere (CPU, MPS) a plain ``.to`` is all there is.
+    Between a CUDA device and RAM the weights go, with ``pin``, through pinned (page-locked) host
+    memory with non-blocking copies: evicted weights land in pinned RAM, so moving them back is
+    one DMA transfer per tensor that the GPU queues without the CPU staging each one. One
+    synchronisation at the end makes the move complete before anyone uses the weights. Without
+    ``pin`` they land in ordinary pageable RAM. Pinned copies let go (the weights went back to
+    the device) are given back to the system at once. Elsewhere (CPU, MPS) a plain ``.to``.
     """
     import torch
 
+    host = host or CUDA_HOST
     target = torch.device(device)
     if loaded.device is not None and torch.device(loaded.device) == target:
         return 0
     moved = weight_bytes(loaded)
     source = torch.device(loaded.device) if loaded.device is not None else None
-    through_pinned = torch.cuda.is_available() and "cuda" in (target.type, getattr(source, "type", ""))
+    through_host = host.applies(source, target)
+    pinned = [0]
+
+    def copy(tensor: Any) -> Any:
+        if tensor.device == target:
+            return tensor
+        if target.type != "cpu":
+            return tensor.to(target, non_blocking=tensor.is_pinned())
+        if not pin:
+            return host.pageable_copy(tensor)
+        pinned[0] += host.held_bytes(tensor)
+        return host.pinned_copy(tensor)
+
     for module in loaded.modules:
-        if through_pinned:
+        if through_host:
             # _apply is what Module.to uses: it swaps parameters, their grads and buffers alike.
-            module._apply(lambda tensor: _pinned_copy(tensor, target))
+            module._apply(copy)
         else:
             module.to(target)
-    if through_pinned:
-        torch.cuda.synchronize()
+    if through_host:
+        host.wait()
+    let_go, loaded.pinned_bytes = loaded.pinned_bytes, pinned[0]
     loaded.device = target
+    if let_go:
+        host.empty_cache()
     if loaded.on_moved is not None:
         loaded.on_moved(target)
     return moved
 
 
-def _pinned_copy(tensor: Any, target: Any) -> Any:
-    """``tensor`` on ``target`` by a non-blocking copy; a copy to the CPU lands in pinned memory."""
-    import torch
+@contextmanager
+def cast_for_call(modules: list[Any], dtype: Any) -> Iterator[None]:
+    """The modules' floating-point weights in ``dtype`` for the block, then back as they were.
 
-    if tensor.device == target:
-        return tensor
-    if target.type == "cpu":
-        pinned = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=True)
-        pinned.copy_(tensor, non_blocking=True)
-        return pinned
-    return tensor.to(target, non_blocking=tensor.is_pinned())
+    For a call that half precision cannot compute (it gave NaN or inf): the weights are cast in
+    place, one tensor at a time, so the model briefly takes its fp32 size (twice its fp16 one),
+    not both. fp16 -> fp32 -> fp16 is exact: the model the manager keeps is unchanged after.
+    """
+    before = [_floating_dtype(module) for module in modules]
+    for module in modules:
+        module.to(dtype=dtype)
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, before):
+            if original is not None:
+                module.to(dtype=original)
+
+
+def _floating_dtype(module: Any) -> Any:
+    return next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
 
 
 def to_device(tensor: Any, device: Any, dtype: Any) -> Any:
@@ -111,19 +203,21 @@ def assign_weights(module: Any, state: dict[str, Any], device: Any, dtype: Any) 
     return sum(t.numel() * t.element_size() for t in state.values())
 
 
-def drop(loaded: LoadedModel) -> None:
-    """Release the weights; the caller must drop its own references too."""
+def drop(loaded: LoadedModel, host: HostMemory | None = None) -> None:
+    """Release the weights (pinned copies included); the caller must drop its own references too."""
     loaded.modules.clear()
     loaded.obj = None
     loaded.on_moved = None
-    release_cached_memory()
+    loaded.pinned_bytes = 0
+    release_cached_memory(host)
 
 
-def release_cached_memory() -> None:
-    """Give freed memory back: Python's cycles first, then the device caching allocators."""
+def release_cached_memory(host: HostMemory | None = None) -> None:
+    """Give freed memory back: Python's cycles first, then the device and host caching allocators."""
     import torch
 
     gc.collect()
+    (host or CUDA_HOST).empty_cache()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     mps = getattr(torch, "mps", None)

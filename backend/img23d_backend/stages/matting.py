@@ -3,6 +3,9 @@
 A matte with NaN or infinite values (half precision overflowing) is never turned into a
 cut-out: it would read as fully transparent, an empty cut-out and an empty mesh. Such crops are
 run again in fp32, and a crop whose matte is still not finite comes back as ``UnusableMatte``.
+
+A cut-out's colours are the object's own, not the crop's: in its soft edge the crop mixes the
+background in, so the colours there are estimated (``foreground``); the alpha is the matte.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from PIL import Image
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ._common import CancelToken, ProgressFn, matting_dtype
+from .foreground import refine_cutout
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +97,8 @@ def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: Canc
             alpha = alpha.resize(crop.size, Image.Resampling.BILINEAR)
             cutout = crop.copy()
             cutout.putalpha(alpha)
-            results.append(cutout)
+            # Every cut-out goes to shape and paint from here: the edge's colours are cleaned once.
+            results.append(refine_cutout(cutout))
         progress("matting", len(results), len(crops), f"cut out {len(results)}/{len(crops)}")
     return results
 

@@ -15,7 +15,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import numpy as np
 import trimesh
@@ -26,7 +26,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..torch_env import prepare_torchvision
 from ._common import CancelToken, ProgressFn
 from .paint_fill import fill_texture
-from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, StepFn, camera_indices
+from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
 from .unwrap import Arrays, unwrap_arrays
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ _SIZE_RANGE = (64, 8192)
 _REFERENCE_BORDER = 0.2       # margin around the object in the recentred reference, per side
 _DELIGHT_SEED_OFFSET = 42     # hy3dgen seeds the delight with 42 and the multiview with 0
 _LATENT_MULTIPLE = 16         # view sizes must survive the VAE (x8) and one UNet downsampling
+T = TypeVar("T")
 
 
 @dataclass
@@ -136,17 +137,23 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     without them is unwrapped with xatlas (its vertices are split along the seams), or takes
     ``unwrap()``'s result, the same unwrap made ahead in a worker (``stages.unwrap``). With
     ``keep``, the delit reference and the painted views are put there (as PIL images) for
-    the run folder, and the seconds each phase took under ``"timings"`` (delight, uv, render,
-    multiview, bake, fill).
+    the run folder, the seconds each phase took under ``"timings"`` (delight, uv, render,
+    multiview, bake, fill), and under ``"redone_in_fp32"`` the models whose half-precision
+    output was not a number and which were run again in fp32. Raises ``NotFinite`` when a
+    model's output is still not a number (or was already in fp32): never a black texture.
     """
     settings.validate()
     if len(mesh.faces) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh to paint has no faces")
     steps = _Steps(settings, cancel, progress)
+    redone: list[str] = []
+    if keep is not None:
+        keep["redone_in_fp32"] = redone
     with steps.phase("delight"):
-        delit = delighter(recenter_reference(reference), size=settings.view_size,
-                          steps=settings.delight_steps, seed=settings.seed + _DELIGHT_SEED_OFFSET,
-                          on_step=steps.denoising("removing lighting from the reference"))
+        centred = recenter_reference(reference)
+        delit = _finite(delighter, redone, lambda: delighter(
+            centred, size=settings.view_size, steps=settings.delight_steps,
+            seed=settings.seed + _DELIGHT_SEED_OFFSET, on_step=steps.denoising("removing lighting from the reference")))
     with steps.phase("uv"):
         unwrapped = with_uvs(mesh, unwrap() if unwrap is not None and not has_uvs(mesh) else None)
     steps.advance("kept the mesh's UVs" if has_uvs(mesh) else "unwrapped UVs")
@@ -155,10 +162,10 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
         normals, positions = _render_conditions(render, settings)
     steps.advance("rendered normal and position maps")
     with steps.phase("multiview"):
-        views = multiview(delit, normals, positions,
-                          camera_indices(settings.camera_azimuths, settings.camera_elevations),
-                          size=settings.view_size, steps=settings.multiview_steps, seed=settings.seed,
-                          on_step=steps.denoising("painting the views"))
+        cameras = camera_indices(settings.camera_azimuths, settings.camera_elevations)
+        views = _finite(multiview, redone, lambda: multiview(
+            delit, normals, positions, cameras, size=settings.view_size, steps=settings.multiview_steps,
+            seed=settings.seed, on_step=steps.denoising("painting the views")))
     del normals, positions
     if keep is not None:
         keep["reference"] = delit
@@ -172,6 +179,20 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     if keep is not None:
         keep["timings"] = steps.timings
     return _textured(unwrapped, Image.fromarray(image, "RGB"))
+
+
+def _finite(model: Any, redone: list[str], call: Callable[[], T]) -> T:
+    """``call()``; if ``model``'s output was not a number in half precision, the same call once
+    more with the model in fp32 (its name added to ``redone``). ``NotFinite`` otherwise."""
+    try:
+        return call()
+    except NotFinite as exc:
+        if not model.half:
+            raise
+        log.warning("paint: %s; running it again in fp32", exc)
+        redone.append(exc.model)
+    with model.full_precision():
+        return call()
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ from the pipeline, so the model manager may move the modules freely.
 * ``delight_loader`` / ``Delighter``: InstructPix2Pix that removes lighting from the reference.
 * ``multiview_loader`` / ``MultiviewDiffusion``: hy3dgen's HunyuanPaintPipeline, which paints
   the object from six cameras given normal and position renders of the mesh.
+
+Both check what their pipeline returned before anything converts it: half precision can
+overflow (fp16 on Apple GPUs), and NaN turned into 8-bit colours is black. Output that is not
+a number raises ``NotFinite``; ``full_precision()`` is the way to run the call again in fp32.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..models.fast_load import load_paint_unet
 from ..models.manager import Loader
-from ..models.placement import LoadedModel
+from ..models.placement import LoadedModel, cast_for_call
 from ..models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, ModelSpec
 from ._common import working_dtype
 
@@ -63,7 +67,8 @@ def delight_loader(spec: ModelSpec) -> Loader:
         pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)  # stdout belongs to the protocol
         pipe.to(device)
-        return LoadedModel(obj=Delighter(pipe), modules=[pipe.unet, pipe.vae, pipe.text_encoder])
+        delighter = Delighter(pipe)
+        return LoadedModel(obj=delighter, modules=delighter.modules)
 
     return load
 
@@ -97,7 +102,8 @@ def multiview_loader(spec: ModelSpec) -> Loader:
                                     scheduler=scheduler, feature_extractor=None)
         pipe.set_progress_bar_config(disable=True)
         pipe.to(device)
-        return LoadedModel(obj=MultiviewDiffusion(pipe), modules=[pipe.unet, pipe.vae])
+        multiview = MultiviewDiffusion(pipe)
+        return LoadedModel(obj=multiview, modules=multiview.modules)
 
     return load
 
@@ -119,6 +125,53 @@ def _check_multiview_index(path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # Helpers shared by the wrappers
 # --------------------------------------------------------------------------------------------
+
+
+class NotFinite(ValueError):
+    """A paint model's output held NaN or infinite values."""
+
+    def __init__(self, model: str, dtype: Any) -> None:
+        super().__init__(f"the {model} model's output is not a number (NaN or inf) in {dtype}")
+        self.model = model
+        self.dtype = dtype
+
+
+class _PipelineWrapper:
+    """What both wrappers share: their pipeline, its weights' dtype, and a full-precision run."""
+
+    name = ""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    @property
+    def modules(self) -> list[Any]:
+        """The modules holding the weights (those the loader hands the manager)."""
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> Any:
+        return next(self.pipeline.unet.parameters()).dtype
+
+    @property
+    def half(self) -> bool:
+        import torch
+
+        return self.dtype in (torch.float16, torch.bfloat16)
+
+    @contextmanager
+    def full_precision(self) -> Iterator[None]:
+        """The pipeline in fp32 for the block, then back in its own dtype."""
+        import torch
+
+        with cast_for_call(self.modules, torch.float32):
+            yield
+
+    def _check(self, values: Any) -> None:
+        import torch
+
+        if not bool(torch.isfinite(values).all()):
+            raise NotFinite(self.name, self.dtype)
 
 
 def _step_callback(on_step: StepFn | None, total: int) -> Callable[..., dict] | None:
@@ -166,11 +219,14 @@ def camera_indices(azimuths: Sequence[float], elevations: Sequence[float]) -> li
 # --------------------------------------------------------------------------------------------
 
 
-class Delighter:
+class Delighter(_PipelineWrapper):
     """Removes shading and highlights from an object cut-out, keeping its colours calibrated."""
 
-    def __init__(self, pipeline: Any) -> None:
-        self.pipeline = pipeline
+    name = "delight"
+
+    @property
+    def modules(self) -> list[Any]:
+        return [self.pipeline.unet, self.pipeline.vae, self.pipeline.text_encoder]
 
     def __call__(self, image: Image.Image, *, size: int, steps: int, seed: int,
                  on_step: StepFn | None = None) -> Image.Image:
@@ -184,6 +240,7 @@ class Delighter:
                       image_guidance_scale=_DELIGHT_IMAGE_GUIDANCE, guidance_scale=_DELIGHT_TEXT_GUIDANCE,
                       generator=torch.Generator(device="cpu").manual_seed(seed), output_type="pt",
                       callback_on_step_end=_step_callback(on_step, steps)).images
+        self._check(result)
         delit = result[0].permute(1, 2, 0).to(device=device, dtype=torch.float32)
         target = _to_tensor(np.asarray(model_input), device)
         alpha_t = _to_tensor(alpha[..., None], device)
@@ -241,14 +298,16 @@ def _match_colors(source: Any, target: Any, alpha: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-class MultiviewDiffusion:
+class MultiviewDiffusion(_PipelineWrapper):
     """Paints N views of the object from the reference and per-view normal/position renders."""
 
+    name = "multiview"
     # hy3dgen generates each view with one reference image at camera class 0.
     REFERENCE_CAMERA = 0
 
-    def __init__(self, pipeline: Any) -> None:
-        self.pipeline = pipeline
+    @property
+    def modules(self) -> list[Any]:
+        return [self.pipeline.unet, self.pipeline.vae]
 
     def __call__(self, reference: Image.Image, normals: Any, positions: Any, cameras: Sequence[int], *,
                  size: int, steps: int, seed: int, on_step: StepFn | None = None) -> Any:
@@ -275,6 +334,7 @@ class MultiviewDiffusion:
             views = pipe(reference, width=size, height=size, num_inference_steps=steps,
                          generator=torch.Generator(device="cpu").manual_seed(seed), output_type="pt",
                          callback_on_step_end=_step_callback(on_step, steps), **conditions).images
+        self._check(views)
         return views.to(device=device, dtype=torch.float32)
 
 
