@@ -17,8 +17,8 @@ from PIL import Image
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
 from img23d_backend.stages._common import CancelToken
-from img23d_backend.stages.grounding import (GroundingOptions, ground, json_array_closed, load_grounding,
-                                              parse_detections)
+from img23d_backend.stages.answer_scan import AnswerScanner, StopReason
+from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding, parse_detections
 
 # Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
 TIED = replace(qwen.TINY, tied_embeddings=True, answer_chars=qwen.FULL.answer_chars, hidden=256,
@@ -50,8 +50,9 @@ def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> 
     answer = ground(loaded.obj, picture, names, options=GroundingOptions(max_pixels=256 * 256),
                     cancel=CancelToken(), all_instances=True)
     # Generation stops where the JSON array closes, before the fence and the prose after it.
-    assert ANSWER.startswith(answer.text) and json_array_closed(answer.text) and answer.tokens < answer.budget
-    assert not json_array_closed(answer.text[:-2]) and len(parse_detections(answer.text, 400, 300)) == 11
+    assert ANSWER.startswith(answer.text) and answer.stop_reason is StopReason.CLOSED
+    assert AnswerScanner().feed(answer.text) is StopReason.CLOSED and answer.tokens < answer.budget
+    assert AnswerScanner().feed(answer.text[:-2]) is None and len(parse_detections(answer.text, 400, 300)) == 11
     assert entry["answer_tokens"] == len(answer_pieces(qwen.FULL.answer_chars)) + 1  # and <|im_end|>
 
 

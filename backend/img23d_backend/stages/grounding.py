@@ -17,11 +17,13 @@ from PIL import Image
 from ..models.placement import LoadedModel
 from ..models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
 from ._common import CancelToken, ProgressFn, grounding_dtype
-from .detections import Detection, grounding_prompt, parse_detections
+from .answer_scan import AnswerScanner, StopReason
+from .detections import Detection, grounding_prompt, parse_answer, parse_detections
 from .matching import TargetMatch, match_targets
 
-__all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "load_grounding",
-           "ground", "answer_budget", "parse_detections", "match_targets", "grounding_prompt"]
+__all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "StopReason",
+           "load_grounding", "ground", "answer_budget", "parse_answer", "parse_detections", "match_targets",
+           "grounding_prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -89,35 +91,6 @@ def answer_budget(names: int, *, all_instances: bool = False, cap: int = 1024) -
     return max(1, min(cap, math.ceil(expected_answer_tokens(names) * margin)))
 
 
-def json_array_closed(text: str) -> bool:
-    """True once ``text`` holds a complete top-level JSON array (brackets inside strings ignored).
-
-    The answer is the array; whatever the model adds after it (a closing fence, a sentence)
-    is not read, so generation can stop as soon as the array closes.
-    """
-    depth, opened, in_string, escaped = 0, False, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"' and opened:
-            in_string = True
-        elif char in "[{":
-            if char == "[":
-                opened = True
-            if opened:
-                depth += 1
-        elif char in "]}" and opened:
-            depth -= 1
-            if depth == 0:
-                return True
-    return False
-
-
 @dataclass(frozen=True)
 class GroundingOptions:
     """A grounding model's options from its ``ModelSpec.options``."""
@@ -134,39 +107,71 @@ class GroundingOptions:
 @dataclass(frozen=True)
 class GroundingAnswer:
     text: str
-    tokens: int   # tokens generated
-    budget: int   # the max_new_tokens it ran under
+    tokens: int               # tokens generated
+    budget: int               # the max_new_tokens it ran under
+    stop_reason: StopReason = StopReason.END_OF_TEXT
+    repeats: int = 0          # boxes that repeated an earlier one of their label, as generated
+
+    @property
+    def cut_off(self) -> bool:
+        """The budget ended the answer: what was complete is read, later boxes may be missing."""
+        return self.stop_reason is StopReason.BUDGET
+
+
+class IncrementalText:
+    """The text of tokens as they come, decoding only a small window per token.
+
+    Decoding one token alone is wrong for a character split over tokens (byte-level BPE) and for
+    tokenizers that space words by their neighbours, and decoding the whole answer after every
+    token costs time quadratic in its length. As text-generation servers do, decode the tokens
+    from ``prefix`` (the last emitted text's start) to ``read`` and to the end; the difference is
+    the new text, held back while it ends in U+FFFD (a character not complete yet).
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.prefix = self.read = 0
+
+    def push(self, token: int) -> str:
+        self.ids.append(token)
+        decode = self.tokenizer.decode
+        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
+        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        if len(after) <= len(before) or after.endswith("\ufffd"):
+            return ""
+        self.prefix, self.read = self.read, len(self.ids)
+        return after[len(before):]
 
 
 class _AnswerWatch:
-    """generate()'s stopping criterion: after every token, stop on cancel or once the JSON array
-    has closed, and report progress (the add-on's watchdog listens for it)."""
+    """generate()'s stopping criterion: after every token, stop on cancel or once the answer has
+    ended (``AnswerScanner``), and report progress (the add-on's watchdog listens for it)."""
 
     def __init__(self, tokenizer: Any, prompt_length: int, budget: int, cancel: CancelToken,
                  progress: ProgressFn | None) -> None:
-        self.tokenizer, self.prompt_length, self.budget = tokenizer, prompt_length, budget
+        self.prompt_length, self.budget = prompt_length, budget
         self.cancel, self.progress = cancel, progress
-        self.tokens = 0
+        self.text = IncrementalText(tokenizer)
+        self.scanner = AnswerScanner()
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        self.tokens += 1
-        if self.progress is not None and self.tokens % 16 == 0:
-            self.progress("grounding", self.tokens, self.budget, f"answering ({self.tokens} tokens)")
-        done = self.cancel.cancelled
-        if not done:
-            # One sequence per call here; decoding a few hundred tokens each step costs nothing
-            # next to a decoder step.
-            text = self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
-            done = json_array_closed(text)
+        # One sequence per call here; normally one new token since the last call.
+        for token in input_ids[0, self.prompt_length + len(self.text.ids):].tolist():
+            self.scanner.feed(self.text.push(int(token)))
+        tokens = len(self.text.ids)
+        if self.progress is not None and tokens % 16 == 0:
+            self.progress("grounding", tokens, self.budget, f"answering ({tokens} tokens)")
+        done = self.cancel.cancelled or self.scanner.stop is not None
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, options: GroundingOptions,
            cancel: CancelToken, progress: ProgressFn | None = None, all_instances: bool = False,
            prompt: str | None = None) -> GroundingAnswer:
-    """Ask the model where ``targets`` are; return its raw answer, stopped where the JSON ends.
+    """Ask the model where ``targets`` are; return its raw answer, stopped where it ends.
 
     With ``prompt`` (a question of its own, such as which objects the picture holds) the names
     say nothing of the answer's length, so the budget is the model's cap.
@@ -189,9 +194,20 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
                                          stopping_criteria=StoppingCriteriaList([watch]))
     cancel.check()
     answer_ids = output[:, prompt_length:]
+    tokens = int(answer_ids.shape[1])
     text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
-    log.info("grounding answer (%d of %d tokens): %.300s", answer_ids.shape[1], budget, text)
-    return GroundingAnswer(text=text, tokens=int(answer_ids.shape[1]), budget=budget)
+    reason = watch.scanner.stop or (StopReason.BUDGET if tokens >= budget and not _ended_turn(grounder, answer_ids)
+                                    else StopReason.END_OF_TEXT)
+    log.info("grounding answer (%d of %d tokens, %s): %.300s", tokens, budget, reason.value, text)
+    return GroundingAnswer(text=text, tokens=tokens, budget=budget, stop_reason=reason,
+                           repeats=watch.scanner.repeats)
+
+
+def _ended_turn(grounder: GroundingModel, answer_ids: Any) -> bool:
+    """True when the answer's last token is one that ends the model's turn."""
+    ends = grounder.model.generation_config.eos_token_id
+    ends = {ends} if isinstance(ends, int) else set(ends or ())
+    return answer_ids.shape[1] > 0 and int(answer_ids[0, -1]) in ends
 
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
