@@ -9,6 +9,7 @@ production ``ground()`` (and, for the cut-off answer, by a whole detect job).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +18,15 @@ import pytest
 import torch
 from PIL import Image
 
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import FixedAnswer
 from img23d_backend.stages._common import CancelToken
 from img23d_backend.stages.grounding import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
                                               match_targets, parse_answer, parse_detections)
 from img23d_backend.torch_env import prepare_torchvision
+from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError
 
 # Two characters a token, as the full-size replica; wide enough for ~400 answer tokens.
 DIMS = replace(qwen.TINY, answer_chars=2, hidden=512, intermediate=512)
@@ -88,13 +92,78 @@ def test_a_bare_object_is_read_whole_and_generation_stops_after_it(grounders) ->
     assert [d.box for d in house.detections] == [pixels(BARE_BOX)]
 
 
+def test_a_dozen_instances_of_one_name_are_all_read_and_the_largest_is_chosen(grounders) -> None:
+    answer = ground(grounders["chairs"], picture(), ["chair"], options=OPTIONS, cancel=CancelToken())
+    detections = parse_detections(answer.text, *PICTURE_SIZE)
+    assert [d.box for d in detections] == [pixels(b) for b in CHAIR_BOXES]
+    [chair] = match_targets(detections, ["chair"])
+    assert [d.box for d in chair.detections] == [pixels(BIG_CHAIR)]
+    assert answer.tokens < answer.budget  # ended by the closing bracket, not by the budget
+
+
 def test_a_repetition_loop_stops_well_before_the_budget(grounders) -> None:
     names = ["chair", "table", "lamp"]
     answer = ground(grounders["loop"], picture(), names, options=OPTIONS, cancel=CancelToken())
     # The three boxes, then the three again: the third repeat in a row stops it.
     assert answer.text.count('"bbox_2d"') == 6 and answer.text.rstrip(",\n").endswith("}")
     assert answer.stop_reason is StopReason.REPETITION and answer.repeats == 3
-    assert answer.tokens < answer.budget
+    assert answer.tokens < answer.budget / 4
     parsed = parse_answer(answer.text, *PICTURE_SIZE)
     assert [(d.label, d.box) for d in parsed.detections] == [(label, pixels(b)) for b, label in LOOP_BOXES]
     assert parsed.duplicates_dropped == 3
+
+
+def small_budget_engine(tiny_root: Path, folder: Path, runs: Path) -> Engine:
+    """The tiny models, with the chairs replica for grounding under a cap of 100 tokens."""
+    tiny = tiny_model_set(tiny_root)
+    small = replace(tiny.grounding, local_path=folder, options={"max_new_tokens": 100, "max_pixels": 256 * 256})
+    return Engine(EngineSettings(models=replace(tiny, grounding=small), runs_dir=runs, device="cpu"))
+
+
+def test_an_answer_over_its_budget_is_reported_cut_off_and_keeps_its_complete_boxes(
+        tiny_root: Path, folders: dict[str, Path], tmp_path: Path) -> None:
+    # 100 tokens of 2 characters: the fence, the bracket and three whole box lines, then a cut.
+    engine = small_budget_engine(tiny_root, folders["chairs"], tmp_path)
+    image = tmp_path / "chairs.png"
+    picture().save(image)
+    data = engine.detect(DetectRequest(id="d", image=str(image), targets=["chair"], options=JobOptions()),
+                         Job(id="d", emit=lambda event: None))
+    run = Path(data["run_dir"])
+    detections = json.loads((run / "detections.json").read_text())
+    complete = CHAIR_BOXES[:len(detections["detections"])]
+    assert len(complete) >= 3
+    assert [d["box"] for d in detections["detections"]] == [list(pixels(b)) for b in complete]
+    assert detections["cut_off"] is True and detections["stop_reason"] == "budget"
+    assert detections["answer_tokens"] == detections["token_budget"] == 100
+    warnings = json.loads((run / "manifest.json").read_text())["warnings"]
+    assert [w["code"] for w in warnings] == ["answer_cut_off"] and "100 tokens" in warnings[0]["message"]
+    assert data["cut_off"] is True and data["answer_tokens"] == 100
+    assert data["boxes"]["chair"] and data["not_found"] == []
+
+
+def test_a_generate_job_that_found_nothing_in_a_cut_off_answer_says_so(
+        tiny_root: Path, folders: dict[str, Path], tmp_path: Path) -> None:
+    engine = small_budget_engine(tiny_root, folders["chairs"], tmp_path)
+    image = tmp_path / "chairs.png"
+    picture().save(image)
+    request = GenerateRequest(id="g", image=str(image), targets=["lamp"], options=JobOptions(texture=False))
+    with pytest.raises(ProtocolError, match="not found|none of the names") as raised:
+        engine.generate(request, Job(id="g", emit=lambda event: None))
+    assert "cut off at 100 tokens" in raised.value.message
+
+
+def test_a_repeating_answer_is_recorded_in_the_run(tiny_root: Path, folders: dict[str, Path], tmp_path: Path) -> None:
+    tiny = tiny_model_set(tiny_root)
+    looping = replace(tiny.grounding, local_path=folders["loop"])
+    engine = Engine(EngineSettings(models=replace(tiny, grounding=looping), runs_dir=tmp_path, device="cpu"))
+    image = tmp_path / "room.png"
+    picture().save(image)
+    data = engine.detect(DetectRequest(id="r", image=str(image), targets=["chair", "table", "lamp"],
+                                       options=JobOptions()), Job(id="r", emit=lambda event: None))
+    run = Path(data["run_dir"])
+    detections = json.loads((run / "detections.json").read_text())
+    assert (detections["stop_reason"], detections["cut_off"], detections["duplicates_dropped"]) == ("repetition", False, 3)
+    assert [len(boxes) for boxes in detections["matches"].values()] == [1, 1, 1]
+    [warning] = json.loads((run / "manifest.json").read_text())["warnings"]
+    assert warning["code"] == "answer_repeated" and "3 repeated" in warning["message"]
+    assert data["stop_reason"] == "repetition" and data["not_found"] == []

@@ -48,7 +48,7 @@ def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> 
     # Every name the answer holds, every instance: the budget has room for all eleven boxes.
     names = ["house", "chimney", "door", "tree", "barrel", "rock", "stairs"]
     answer = ground(loaded.obj, picture, names, options=GroundingOptions(max_pixels=256 * 256),
-                    cancel=CancelToken(), all_instances=True)
+                    cancel=CancelToken())
     # Generation stops where the JSON array closes, before the fence and the prose after it.
     assert ANSWER.startswith(answer.text) and answer.stop_reason is StopReason.CLOSED
     assert AnswerScanner().feed(answer.text) is StopReason.CLOSED and answer.tokens < answer.budget

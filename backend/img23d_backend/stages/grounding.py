@@ -71,31 +71,34 @@ def processor_grid(processor: Any) -> int:
     return int(patch * merge) if isinstance(patch, int) and isinstance(merge, int) else QWEN3_VL_GRID
 
 
-# What an answer costs in tokens (Qwen's BPE): the fence and brackets, then one
-# {"bbox_2d": [x0, y0, x1, y1], "label": "..."} line per box. The budget leaves room for a
-# name found several times (every instance is asked for) and for words around the JSON.
-ANSWER_BASE_TOKENS = 35
-ANSWER_TOKENS_PER_NAME = 28
-BUDGET_MARGIN = 2.0          # the largest instance of each name: room for a few boxes each
-ALL_INSTANCES_MARGIN = 4.0   # every instance: room for several boxes per name
+# What an answer may cost in tokens, so that the budget never cuts a real one. The prompt asks
+# for every instance of every name, and Qwen3-VL writes one line per box, each repeating its label:
+BOX_LINE = '  {"bbox_2d": [1000, 1000, 1000, 1000], "label": ""},\n'
+# Qwen's tokenizer is a byte-level BPE: every token holds at least one byte, so a text never
+# takes more tokens than it has UTF-8 bytes. Counting bytes cannot fall short, whatever the
+# vocabulary merges (digits are one token each in any case; the punctuation and key names
+# usually merge, so a real line takes ~33-38 tokens where this counts 54 plus the label's bytes).
+BOX_LINE_TOKENS = len(BOX_LINE.encode("utf-8"))   # 54: every coordinate counted as "1000"
+MAX_INSTANCES_PER_NAME = 12
+LABEL_SLACK_TOKENS = 8      # the label may be the name in the plural, or with a word more
+ANSWER_BASE_TOKENS = 64     # the fence, the brackets, a sentence around them
+# The real and tiny model sets' cap (ModelSpec option ``max_new_tokens``): room for a dozen
+# boxes of each of 32 names (the protocol's MAX_TARGETS) of up to 40 bytes each.
+ANSWER_TOKEN_CAP = 40_960
 
 
-def expected_answer_tokens(names: int) -> int:
-    """About how many tokens a real answer with one box per name takes."""
-    return ANSWER_BASE_TOKENS + ANSWER_TOKENS_PER_NAME * max(1, names)
-
-
-def answer_budget(names: int, *, all_instances: bool = False, cap: int = 1024) -> int:
-    """``max_new_tokens`` for ``names`` names: grows with them, never above ``cap``."""
-    margin = ALL_INSTANCES_MARGIN if all_instances else BUDGET_MARGIN
-    return max(1, min(cap, math.ceil(expected_answer_tokens(names) * margin)))
+def answer_budget(targets: list[str], *, cap: int = ANSWER_TOKEN_CAP) -> int:
+    """``max_new_tokens`` for ``targets``: room for ``MAX_INSTANCES_PER_NAME`` box lines of each
+    name, never above ``cap``. Generation stops when the answer ends; this only bounds it."""
+    one_of_each = sum(BOX_LINE_TOKENS + len(name.strip().encode("utf-8")) + LABEL_SLACK_TOKENS for name in targets)
+    return max(1, min(cap, ANSWER_BASE_TOKENS + MAX_INSTANCES_PER_NAME * one_of_each))
 
 
 @dataclass(frozen=True)
 class GroundingOptions:
     """A grounding model's options from its ``ModelSpec.options``."""
 
-    max_new_tokens: int = 1024   # the cap; the budget per job comes from the names
+    max_new_tokens: int = ANSWER_TOKEN_CAP   # the cap; the budget per job comes from the names
     max_pixels: int = GROUNDING_MAX_PIXELS
 
     @classmethod
@@ -169,8 +172,7 @@ class _AnswerWatch:
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, options: GroundingOptions,
-           cancel: CancelToken, progress: ProgressFn | None = None, all_instances: bool = False,
-           prompt: str | None = None) -> GroundingAnswer:
+           cancel: CancelToken, progress: ProgressFn | None = None, prompt: str | None = None) -> GroundingAnswer:
     """Ask the model where ``targets`` are; return its raw answer, stopped where it ends.
 
     With ``prompt`` (a question of its own, such as which objects the picture holds) the names
@@ -187,7 +189,7 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     inputs = inputs.to(grounder.model.device)
     prompt_length = inputs["input_ids"].shape[1]
     budget = (options.max_new_tokens if prompt is not None
-              else answer_budget(len(targets), all_instances=all_instances, cap=options.max_new_tokens))
+              else answer_budget(targets, cap=options.max_new_tokens))
     watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress)
     with torch.inference_mode():
         output = grounder.model.generate(**inputs, max_new_tokens=budget, do_sample=False,
