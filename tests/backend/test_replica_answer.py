@@ -62,8 +62,8 @@ def test_a_model_too_small_for_the_answer_is_refused(tmp_path: Path) -> None:
 
 
 # The last box line is written the same way as one before it: the piece cut at its end repeats.
-LOOPING = FixedAnswer('```json\n[\n  {"bbox_2d": [1, 2, 3, 4], "label": "a"},\n  {"bbox_2d": [5, 6, 7, 8], "label": "b"},\n',
-                      loop_from=len("```json\n[\n"))
+LOOPING = FixedAnswer('```json\n[\n  {"bbox_2d": [1, 2, 3, 4], "label": "a"},\n'
+                      '  {"bbox_2d": [5, 6, 7, 8], "label": "b"},\n', loop_from=len("```json\n[\n"))
 
 
 @pytest.mark.parametrize("chars", [None, 2, 3])

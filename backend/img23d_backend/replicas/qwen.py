@@ -140,7 +140,8 @@ def tokenizer(dims: QwenDims, answer: FixedAnswer = DEFAULT_ANSWER) -> Any:
         [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
     )
     # Non-special so that skip_special_tokens=True keeps them in the decoded answer.
-    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in answer_pieces(dims.answer_chars, answer)])
+    pieces = answer_pieces(dims.answer_chars, answer)
+    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in pieces])
     return Qwen2TokenizerFast(
         tokenizer_object=backend,
         bos_token=None,
