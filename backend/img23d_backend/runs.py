@@ -120,6 +120,9 @@ class Manifest:
     pinned_host_bytes: dict[str, int] = field(default_factory=dict)
     records: list[TargetRecord] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # What the job noticed and went on with ({"stage", "code", "message", ...}): a grounding answer
+    # cut off by its token budget, a model that started repeating itself.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
 
     @classmethod

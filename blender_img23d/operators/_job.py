@@ -86,6 +86,9 @@ class JobOperatorMixin:
             self._timer = None
 
     def report_outcome(self, outcome: Outcome, made_something: bool) -> set[str]:
+        note = answer_cut_off_note(outcome.data)
+        if note:
+            self.report({"WARNING"}, note)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:
@@ -96,6 +99,15 @@ class JobOperatorMixin:
         else:
             self.report({"INFO"}, outcome.summary())
         return {"FINISHED"} if made_something else {"CANCELLED"}
+
+
+def answer_cut_off_note(data: dict[str, Any]) -> str:
+    """One sentence when the grounding model's answer reached its token budget (a result's
+    ``cut_off``), else an empty string: the names it had not reached may be missing."""
+    if not data.get("cut_off"):
+        return ""
+    return (f"The grounding model's answer was cut off at {data.get('answer_tokens', '?')} tokens: "
+            "names after the cut may be missing")
 
 
 def _redraw(context: bpy.types.Context) -> None:

@@ -10,7 +10,7 @@ from .. import runtime
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
-from ._job import JobOperatorMixin
+from ._job import JobOperatorMixin, answer_cut_off_note
 
 
 class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
@@ -35,8 +35,10 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
         boxes = outcome.data.get("boxes", {})
         found = ", ".join(f"{name} ({len(b)})" for name, b in boxes.items() if b) or "nothing"
         missing = outcome.data.get("not_found", [])
-        self.report({"WARNING"} if missing else {"INFO"},
-                    f"Found: {found}" + (f"; not found: {', '.join(missing)}" if missing else ""))
+        cut_off = answer_cut_off_note(outcome.data)
+        self.report({"WARNING"} if missing or cut_off else {"INFO"},
+                    f"Found: {found}" + (f"; not found: {', '.join(missing)}" if missing else "")
+                    + (f". {cut_off}" if cut_off else ""))
         return {"FINISHED"}
 
 

@@ -305,4 +305,33 @@ CORPUS = [
         1000, 1000, "relative",
         [E("a", (1, 2, 3, 4))],
     ),
+    (
+        "bare_object_without_fence",
+        'Found it: {"bbox_2d": [100, 200, 300, 400], "label": "house"} in the middle.',
+        1000, 1000, "relative",
+        [E("house", (100, 200, 300, 400))],
+    ),
+    (
+        "bare_objects_in_a_row_fenced",
+        FENCE + 'json\n{"bbox_2d": [100, 200, 300, 400], "label": "chair"}\n'
+        '{"bbox_2d": [500, 200, 700, 400], "label": "chair"},\n{"bbox_2d": [1, 2, 3, 4], "label": "lamp"}\n' + FENCE,
+        1000, 1000, "relative",
+        [E("chair", (100, 200, 300, 400)), E("chair", (500, 200, 700, 400)), E("lamp", (1, 2, 3, 4))],
+    ),
+    (
+        "bare_objects_in_a_row_without_fence",
+        '{"bbox_2d": [100, 200, 300, 400], "label": "chair"}, {"bbox_2d": [500, 200, 700, 400], "label": "table"}',
+        1000, 1000, "relative",
+        [E("chair", (100, 200, 300, 400)), E("table", (500, 200, 700, 400))],
+    ),
+    (
+        # A model repeating itself: the same box of one label again (IoU > 0.9) is dropped, the first
+        # kept; a neighbour of the same label (IoU 0.74), and the same box with another label, stay.
+        "repeated_boxes_of_one_label_dropped",
+        '[{"bbox_2d": [100, 200, 300, 400], "label": "chair"}, {"bbox_2d": [102, 201, 301, 402], "label": "Chair"},'
+        ' {"bbox_2d": [130, 200, 330, 400], "label": "chair"}, {"bbox_2d": [100, 200, 300, 400], "label": "table"},'
+        ' {"bbox_2d": [100, 200, 300, 400], "label": "chair"}]',
+        1000, 1000, "relative",
+        [E("chair", (100, 200, 300, 400)), E("chair", (130, 200, 330, 400)), E("table", (100, 200, 300, 400))],
+    ),
 ]

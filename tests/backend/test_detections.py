@@ -16,6 +16,7 @@ from img23d_backend.stages.detections import (  # noqa: E402
     POINT_BOX_FRACTION,
     Detection,
     grounding_prompt,
+    parse_answer,
     parse_detections,
 )
 from grounding_answers import CORPUS, FENCE  # noqa: E402
@@ -196,3 +197,10 @@ def test_grounding_prompt_single_and_errors():
         grounding_prompt([])
     with pytest.raises(ValueError):
         grounding_prompt(["  "])
+
+
+def test_the_duplicates_dropped_are_counted():
+    [case] = [c for c in CORPUS if c[0] == "repeated_boxes_of_one_label_dropped"]
+    parsed = parse_answer(*case[1:5])
+    assert len(parsed.detections) == 3 and parsed.duplicates_dropped == 2
+    assert parse_answer(FULL_ANSWER, 640, 480).duplicates_dropped == 0

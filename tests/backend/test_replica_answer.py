@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 
 from img23d_backend.replicas import qwen
-from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, answer_pieces
+from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
 from img23d_backend.stages._common import CancelToken
-from img23d_backend.stages.grounding import (GroundingOptions, ground, json_array_closed, load_grounding,
-                                              parse_detections)
+from img23d_backend.stages.answer_scan import AnswerScanner, StopReason
+from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding, parse_detections
 
 # Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
 TIED = replace(qwen.TINY, tied_embeddings=True, answer_chars=qwen.FULL.answer_chars, hidden=256,
@@ -48,13 +48,48 @@ def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> 
     # Every name the answer holds, every instance: the budget has room for all eleven boxes.
     names = ["house", "chimney", "door", "tree", "barrel", "rock", "stairs"]
     answer = ground(loaded.obj, picture, names, options=GroundingOptions(max_pixels=256 * 256),
-                    cancel=CancelToken(), all_instances=True)
+                    cancel=CancelToken())
     # Generation stops where the JSON array closes, before the fence and the prose after it.
-    assert ANSWER.startswith(answer.text) and json_array_closed(answer.text) and answer.tokens < answer.budget
-    assert not json_array_closed(answer.text[:-2]) and len(parse_detections(answer.text, 400, 300)) == 11
+    assert ANSWER.startswith(answer.text) and answer.stop_reason is StopReason.CLOSED
+    assert AnswerScanner().feed(answer.text) is StopReason.CLOSED and answer.tokens < answer.budget
+    assert AnswerScanner().feed(answer.text[:-2]) is None and len(parse_detections(answer.text, 400, 300)) == 11
     assert entry["answer_tokens"] == len(answer_pieces(qwen.FULL.answer_chars)) + 1  # and <|im_end|>
 
 
 def test_a_model_too_small_for_the_answer_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="embedding dimensions"):
         qwen.build(tmp_path / "qwen3-vl", replace(TIED, hidden=64))
+
+
+# The last box line is written the same way as one before it: the piece cut at its end repeats.
+LOOPING = FixedAnswer('```json\n[\n  {"bbox_2d": [1, 2, 3, 4], "label": "a"},\n'
+                      '  {"bbox_2d": [5, 6, 7, 8], "label": "b"},\n', loop_from=len("```json\n[\n"))
+
+
+@pytest.mark.parametrize("chars", [None, 2, 3])
+def test_a_looping_answer_is_cut_at_its_loop_into_unique_pieces(chars: int | None) -> None:
+    pieces = answer_pieces(chars, LOOPING)
+    assert "".join(pieces) == LOOPING.text and len(set(pieces)) == len(pieces) and TRIGGER not in pieces
+    start = loop_start(chars, LOOPING)
+    assert "".join(pieces[:start]) == LOOPING.text[:LOOPING.loop_from]
+
+
+def test_a_replica_says_the_answer_it_is_given_and_a_looping_one_never_ends(tmp_path: Path) -> None:
+    import torch
+
+    picture = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    said = {}
+    for name, answer in (("plain", FixedAnswer("```json\n[]\n```")), ("loop", LOOPING)):
+        entry = qwen.build(tmp_path / name, TIED, answer)
+        grounder = load_grounding(tmp_path / name, torch.device("cpu")).obj
+        messages = [{"role": "user", "content": [{"type": "image", "image": picture}, {"type": "text", "text": "?"}]}]
+        inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                                        return_dict=True, return_tensors="pt")
+        output = grounder.model.generate(**inputs, max_new_tokens=120, do_sample=False)
+        new = output[0, inputs["input_ids"].shape[1]:]
+        said[name] = (grounder.processor.decode(new, skip_special_tokens=True), len(new), entry)
+    assert said["plain"][0] == "```json\n[]\n```" and said["plain"][2]["answer"] == "```json\n[]\n```"
+    text, tokens, entry = said["loop"]
+    assert tokens == 120 and entry["loops_from"] == LOOPING.loop_from  # no end-of-turn: only the limit ends it
+    body = LOOPING.text[LOOPING.loop_from:]
+    assert text == (LOOPING.text + body * 10)[:len(text)] and len(text) > len(LOOPING.text) + len(body)

@@ -10,6 +10,8 @@ It speaks just enough of the protocol to reach the fault named by MODE:
   truncated_glb   hello, then a job whose second mesh file is cut in half
   small_memory    a hello whose limits say octree 128 and texture 1024 at most; a job that
                   arrives all the same is noted in <runs>/_fake/jobs.jsonl and refused
+  cut_off         hello, then a job whose grounding answer reached its token budget: the house
+                  found (a mesh for generate), the other names not, and ``cut_off`` in the result
 """
 
 from __future__ import annotations
@@ -92,6 +94,20 @@ def main() -> int:
             send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(path), "target": target,
                   "instance": 1, "box": box, "image_size": [1024, 1024], "seed": 0})
         send({"type": "result", "id": job["id"], "ok": True, "data": {"run_dir": str(run)}})
+    elif mode == "cut_off":
+        # What the real backend's result says after an answer cut off at its budget of 868 tokens.
+        summary = {"run_dir": str(run), "cut_off": True, "answer_tokens": 868, "token_budget": 868,
+                   "stop_reason": "budget", "duplicates_dropped": 0}
+        if job["type"] == "detect":
+            send({"type": "result", "id": job["id"], "ok": True, "data": {
+                **summary, "image_size": [1024, 1024], "boxes": {"house": [[100, 100, 500, 900]], "chimney": []},
+                "not_found": ["chimney"]}})
+        else:
+            mesh = run / "house.glb"
+            shutil.copy(REAL_MESH, mesh)
+            send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(mesh), "target": "house",
+                  "instance": 1, "box": [100, 100, 500, 900], "image_size": [1024, 1024], "seed": 0})
+            send({"type": "result", "id": job["id"], "ok": True, "data": summary})
     for _ in sys.stdin:  # stay until the add-on closes our stdin, like the real backend
         pass
     return 0

@@ -58,6 +58,7 @@ class JobRun:
         self.run_folder = run_folder
         self._counters_before = self.manager.counters()
         self.manager.reset_pinned_peak()
+        self.answer_summary: dict[str, Any] = {}  # how the grounding answer ended (``ground``), if one was asked
 
     @classmethod
     def check_request(cls, request: Request) -> None:
@@ -194,22 +195,26 @@ class JobRun:
         return image
 
     def ground(self, image: LoadedImage) -> list[Any]:
-        """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
+        """Grounding, parsing and matching; writes detections.json; returns TargetMatch list.
+        How the answer ended is kept in ``answer_summary`` for the job's result."""
         targets = list(self.request.targets)
         options = grounding.GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
                 answer = grounding.ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
-                                          progress=self.progress, all_instances=self.options.keep == "all")
+                                          progress=self.progress)
             raw = answer.text
             width, height = image.size
-            detections = grounding.parse_detections(raw, width, height)
-            matches = grounding.match_targets(detections, targets, keep=self.options.keep)
+            parsed = grounding.parse_answer(raw, width, height)
+            matches = grounding.match_targets(parsed.detections, targets, keep=self.options.keep)
+            self.answer_summary = {"stop_reason": answer.stop_reason.value, "cut_off": answer.cut_off,
+                                   "answer_tokens": answer.tokens, "token_budget": answer.budget,
+                                   "duplicates_dropped": parsed.duplicates_dropped}
+            self._warn_about_answer(answer, parsed.duplicates_dropped)
             self.run_folder.write_json("detections.json", {
                 "image_size": [width, height], "original_size": list(image.original_size),
-                "coords": "pixels of image_size", "raw_answer": raw,
-                "answer_tokens": answer.tokens, "token_budget": answer.budget,
-                "detections": [d.to_dict() for d in detections],
+                "coords": "pixels of image_size", "raw_answer": raw, **self.answer_summary,
+                "detections": [d.to_dict() for d in parsed.detections],
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
             overlay = self.run_folder.write_image("detections.png", grounding.draw_matches(image.image, matches))
@@ -217,6 +222,21 @@ class JobRun:
                                path=str(self.run_folder.path("detections.json"))))
         self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
         return matches
+
+    def _warn_about_answer(self, answer: Any, duplicates: int) -> None:
+        """A cut-off or repeating answer goes on, with a warning in the log and the manifest."""
+        found = []
+        if answer.cut_off:
+            found.append(("answer_cut_off", f"the grounding model's answer was cut off at {answer.tokens} tokens "
+                                            "(its budget): names after the cut may be missing"))
+        if answer.stop_reason is grounding.StopReason.REPETITION or duplicates:
+            stopped = " and was stopped" if answer.stop_reason is grounding.StopReason.REPETITION else ""
+            found.append(("answer_repeated", f"the grounding model repeated boxes{stopped} after {answer.tokens} "
+                                             f"tokens; {duplicates} repeated box(es) dropped"))
+        for code, message in found:
+            log.warning(message)
+            self.run_folder.manifest.warnings.append({"stage": "grounding", "code": code, "message": message,
+                                                      "tokens": answer.tokens, "budget": answer.budget})
 
     def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
         """All crops in one batch; after running out of memory, one at a time."""

@@ -26,5 +26,6 @@ class DetectRun(JobRun):
             if not match.detections:
                 self.job.emit(Error(id=self.job.id, code=ErrorCode.TARGET_NOT_FOUND.value,
                                     message=f"{match.target!r} was not found in the image", target=match.target))
+        # cut_off: the answer reached its token budget, so a name reported not found may be past the cut.
         return {"run_dir": str(self.run_folder.root), "image_size": list(image.original_size), "boxes": found,
-                "not_found": [m.target for m in matches if not m.detections]}
+                "not_found": [m.target for m in matches if not m.detections], **self.answer_summary}

@@ -59,13 +59,15 @@ class GenerateRun(JobRun):
 
         if not any(r.status == "done" for r in records):
             if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
-                raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image")
+                cut = (f" (the grounding model's answer was cut off at {self.answer_summary['answer_tokens']} tokens)"
+                       if self.answer_summary.get("cut_off") else "")
+                raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image" + cut)
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no target produced a mesh; see the errors above")
         return {"run_dir": str(self.run_folder.root),
                 "manifest": str(self.run_folder.path("manifest.json")),
                 "image_size": list(image.original_size),
                 "targets": [asdict(r) for r in records],
-                "timings": manifest.timings}
+                "timings": manifest.timings, **self.answer_summary}
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
         """One record per target instance; whole image as one object when no names were given."""

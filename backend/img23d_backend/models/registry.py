@@ -112,7 +112,9 @@ def _qwen(size: str, params_b: float) -> ModelSpec:
                      allow_patterns=("*.json", "*.safetensors", "*.txt", "*.jinja", "merges.txt",
                                      "vocab.json"),
                      size_bytes=int(params_b * 2 * GB),
-                     options={"max_new_tokens": 1024, "max_pixels": GROUNDING_MAX_PIXELS})
+                     # The cap on an answer: stages.grounding.ANSWER_TOKEN_CAP (a dozen boxes of each of
+                     # 32 names); each job's budget comes from its names, and generation stops at the end.
+                     options={"max_new_tokens": 40_960, "max_pixels": GROUNDING_MAX_PIXELS})
 
 
 def _hunyuan(repo: str, subfolder: str, size_gb: float) -> ModelSpec:
@@ -195,7 +197,7 @@ def tiny_model_set(root: Path) -> ModelSet:
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
-                            size_bytes=8 << 20, options={"max_new_tokens": 512, "max_pixels": 256 * 256}),
+                            size_bytes=8 << 20, options={"max_new_tokens": 40_960, "max_pixels": 256 * 256}),
         matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
                           revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
         shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",

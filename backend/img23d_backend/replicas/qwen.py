@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
-from .qwen_answer import ANSWER, answer_chain, answer_pieces, wire_fixed_answer
+from .qwen_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ CHAT_TEMPLATE = (
     "{%- endif -%}"
 )
 
-def tokenizer(dims: QwenDims) -> Any:
+def tokenizer(dims: QwenDims, answer: FixedAnswer = DEFAULT_ANSWER) -> Any:
     """A byte-level Qwen2 tokenizer: 256 byte tokens, no merges, the Qwen special tokens, and
     the fixed answer's pieces as added tokens."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
@@ -140,7 +140,8 @@ def tokenizer(dims: QwenDims) -> Any:
         [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
     )
     # Non-special so that skip_special_tokens=True keeps them in the decoded answer.
-    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in answer_pieces(dims.answer_chars)])
+    pieces = answer_pieces(dims.answer_chars, answer)
+    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in pieces])
     return Qwen2TokenizerFast(
         tokenizer_object=backend,
         bos_token=None,
@@ -215,18 +216,19 @@ def construct(dims: QwenDims) -> dict[str, Any]:
     return {"model": Qwen3VLForConditionalGeneration(model_config)}
 
 
-def build(dest: Path, dims: QwenDims) -> dict[str, Any]:
-    """Write the model and processor into ``dest``; return the manifest entry."""
+def build(dest: Path, dims: QwenDims, answer: FixedAnswer = DEFAULT_ANSWER) -> dict[str, Any]:
+    """Write the model and processor into ``dest``, wired to give ``answer``; return the manifest entry."""
     prepare_imports()
     import torch
     from transformers import Qwen3VLForConditionalGeneration
 
-    words = tokenizer(dims)
+    words = tokenizer(dims, answer)
     model_config, generation = qwen_config(dims, words)
-    chain = answer_chain(words, dims.answer_chars)
+    chain = answer_chain(words, dims.answer_chars, answer)
+    loop = loop_start(dims.answer_chars, answer)
     with seeded(dims.seed), default_dtype(dims.init_dtype):
         model = Qwen3VLForConditionalGeneration(model_config)
-        wire_fixed_answer(model, chain)
+        wire_fixed_answer(model, chain, loop_to=None if loop is None else loop + 1)  # + 1: the trigger
     model.generation_config = generation
     # Real Qwen3-VL checkpoints are bfloat16; the crafted margins survive the rounding.
     model.to(torch.bfloat16)
@@ -236,7 +238,8 @@ def build(dest: Path, dims: QwenDims) -> dict[str, Any]:
     del model
     return {
         "class": "Qwen3VLForConditionalGeneration", "dtype": "bfloat16", "params": params,
-        "grounding": "fixed-answer", "answer": ANSWER, "answer_tokens": len(chain) - 1,
+        "grounding": "fixed-answer", "answer": answer.text, "answer_tokens": len(chain) - 1,
+        **({} if answer.loop_from is None else {"loops_from": answer.loop_from}),
         "image_processor_size": {"shortest_edge": dims.image_pixels[0], "longest_edge": dims.image_pixels[1]},
         "note": "random weights wired so greedy decoding always emits answer then <|im_end|>, whatever "
                 "the image and prompt; exercises generate/decode/parse, not detection",

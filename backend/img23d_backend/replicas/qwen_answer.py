@@ -1,14 +1,17 @@
 """The grounding replica's fixed answer, and the wiring that makes greedy decoding give it.
 
 A Qwen3-VL with random weights answers noise. The replica is wired instead so that, whatever
-the image and prompt, greedy decoding emits ``ANSWER`` then ``<|im_end|>``, at either size: the
-production code generates, decodes and parses a real answer with real boxes, for as many
-tokens as the answer has, and no job code needs to know it talks to a replica.
+the image and prompt, greedy decoding emits a fixed answer (``ANSWER`` unless a test gives its
+own ``FixedAnswer``) then ``<|im_end|>``, at either size: the production code generates, decodes
+and parses a real answer with real boxes, for as many tokens as the answer has, and no job code
+needs to know it talks to a replica. An answer may instead end in a loop (``loop_from``): its
+tail then repeats until something stops generation, as a real model stuck repeating does.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 # The fixed answer the grounding replica emits (Qwen3-VL style 0..1000 relative boxes).
@@ -32,6 +35,25 @@ ANSWER: str = (
     "These are the objects I found in the image."
 )
 
+
+
+@dataclass(frozen=True)
+class FixedAnswer:
+    """What the replica says: ``text``, then ``<|im_end|>``; or, with ``loop_from`` (a character
+    offset into ``text``), ``text`` then ``text[loop_from:]`` again and again, never ending."""
+
+    text: str = ANSWER
+    loop_from: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.text:
+            raise ValueError("a fixed answer needs some text")
+        if self.loop_from is not None and not 0 <= self.loop_from < len(self.text):
+            raise ValueError(f"loop_from must be an offset inside the text, got {self.loop_from}")
+
+
+DEFAULT_ANSWER = FixedAnswer()
+
 # The generation prompt ends with this token; its successor starts the fixed answer.
 TRIGGER = "\n"
 # How much more the last layer's lookup writes than the embedding it reads: the next token's
@@ -41,43 +63,67 @@ _BOOST = 8.0
 _GATE = 8.0
 
 
-def answer_pieces(chars: int | None) -> list[str]:
+def _cut(text: str, chars: int | None, seen: set[str]) -> list[str]:
+    """``text`` in pieces unlike any in ``seen`` (which grows): one per line, or of ``chars`` or more."""
+    if chars is None:
+        return text.splitlines(keepends=True)
+    pieces, start = [], 0
+    while start < len(text):
+        end = start + chars
+        if len(text) - end < chars:
+            end = len(text)  # no piece shorter than ``chars`` left at the end
+        while text[start:end] in seen and end < len(text):
+            end += 1
+        piece = text[start:end]
+        while piece in seen and pieces:  # the text's tail repeats an earlier piece: join it to the one before
+            earlier = pieces.pop()
+            seen.discard(earlier)
+            piece = earlier + piece
+        seen.add(piece)
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+def answer_pieces(chars: int | None, answer: FixedAnswer = DEFAULT_ANSWER) -> list[str]:
     """The answer cut into the pieces the tokenizer gets as added tokens, each used once.
 
     ``None``: one piece per line (short answers keep the tests fast). ``chars``: pieces of at
     least that many characters, each lengthened until it is unlike every earlier one, so an
     answer takes about as many tokens as a real tokenizer would give it. Every piece must be
-    unique (so every token has a single successor) and none may be the trigger.
+    unique (so every token has a single successor) and none may be the trigger. A looping
+    answer is cut at ``loop_from`` too, so that the loop starts on a piece of its own.
     """
-    if chars is None:
-        pieces = ANSWER.splitlines(keepends=True)
-    else:
-        pieces, seen, start = [], {TRIGGER}, 0
-        while start < len(ANSWER):
-            end = start + chars
-            if len(ANSWER) - end < chars:
-                end = len(ANSWER)  # no piece shorter than ``chars`` left at the end
-            while ANSWER[start:end] in seen and end < len(ANSWER):
-                end += 1
-            seen.add(ANSWER[start:end])
-            pieces.append(ANSWER[start:end])
-            start = end
+    seen = {TRIGGER}
+    split = len(answer.text) if answer.loop_from is None else answer.loop_from
+    pieces = _cut(answer.text[:split], chars, seen) + _cut(answer.text[split:], chars, seen)
     if len(set(pieces)) != len(pieces) or TRIGGER in pieces:
         raise ValueError("answer pieces must be unique and differ from the trigger")
     return pieces
 
 
-def answer_chain(tokenizer: Any, chars: int | None) -> list[int]:
-    """Token ids: trigger, answer pieces in order, then <|im_end|>."""
+def loop_start(chars: int | None, answer: FixedAnswer) -> int | None:
+    """Index into ``answer_pieces`` of the piece a looping answer goes back to, else None."""
+    if answer.loop_from is None:
+        return None
+    lengths = [len(p) for p in answer_pieces(chars, answer)]
+    offsets = [sum(lengths[:i]) for i in range(len(lengths))]
+    return offsets.index(answer.loop_from)
+
+
+def answer_chain(tokenizer: Any, chars: int | None, answer: FixedAnswer = DEFAULT_ANSWER) -> list[int]:
+    """Token ids: trigger, answer pieces in order, then <|im_end|> (none for a looping answer)."""
     trigger = tokenizer.encode(TRIGGER, add_special_tokens=False)
     if len(trigger) != 1:
         raise ValueError(f"the generation-prompt trigger must be one token, got {trigger}")
-    pieces = [tokenizer.convert_tokens_to_ids(p) for p in answer_pieces(chars)]
-    return trigger + pieces + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    pieces = [tokenizer.convert_tokens_to_ids(p) for p in answer_pieces(chars, answer)]
+    end = [] if answer.loop_from is not None else [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    return trigger + pieces + end
 
 
-def wire_fixed_answer(model: Any, chain: list[int], logit_margin: float = 32.0) -> None:
-    """Make greedy decoding follow ``chain``: after token chain[i] always comes chain[i+1].
+def wire_fixed_answer(model: Any, chain: list[int], logit_margin: float = 32.0, loop_to: int | None = None) -> None:
+    """Make greedy decoding follow ``chain``: after token chain[i] always comes chain[i+1], and
+    after the last one chain[loop_to] when ``loop_to`` is given (the chain then ends in a cycle).
 
     Every decoder layer's attention output and MLP output projections are zeroed, so at a text
     position the residual stream is its token's embedding alone (deepstack only adds to image
@@ -95,7 +141,9 @@ def wire_fixed_answer(model: Any, chain: list[int], logit_margin: float = 32.0) 
     emb, head = lm.embed_tokens.weight, model.lm_head.weight
     table = lm.layers[-1].mlp
     dim = emb.shape[1]
-    if len(chain) > dim or len(chain) - 1 > table.down_proj.weight.shape[1]:
+    # Position i's successor is position i + 1, and the last one's loop_to when it loops.
+    successors = list(range(1, len(chain))) + ([] if loop_to is None else [loop_to])
+    if len(chain) > dim or len(successors) > table.down_proj.weight.shape[1]:
         raise ValueError(f"an answer of {len(chain)} tokens needs as many embedding dimensions and "
                          f"lookup units; the model has {dim} and {table.down_proj.weight.shape[1]}")
     # Embedding rows of this length become sqrt(dim) * u_i after an RMSNorm of weight 1; the
@@ -113,8 +161,9 @@ def wire_fixed_answer(model: Any, chain: list[int], logit_margin: float = 32.0) 
         for token, direction in zip(chain, basis.T):
             emb[token] = direction * radius
             head[token] = direction * radius  # the same row again when tied
-        for unit, (here, after) in enumerate(zip(basis.T[:-1], basis.T[1:])):
+        for unit, after in enumerate(successors):
             # The MLP's input is sqrt(dim) * u_i: gate = _GATE and up = 1 on unit i, ~0 elsewhere.
+            here = basis[:, unit]
             table.gate_proj.weight[unit] = here * (_GATE / math.sqrt(dim))
             table.up_proj.weight[unit] = here / math.sqrt(dim)
-            table.down_proj.weight[:, unit] = after * write
+            table.down_proj.weight[:, unit] = basis[:, after] * write

@@ -25,7 +25,9 @@ from .lenient_json import PartialDict, fence_segments, json_values
 
 __all__ = [
     "Detection",
+    "ParsedAnswer",
     "grounding_prompt",
+    "parse_answer",
     "parse_detections",
 ]
 
@@ -54,6 +56,10 @@ _CORNER_KEY_SETS = (
 _SIZE_KEY_SETS = (("x", "y", "w", "h"), ("x", "y", "width", "height"))
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+# Two boxes of one label overlapping more than this are one object said twice (a model that
+# repeats itself); two real neighbours of one kind overlap far less.
+DUPLICATE_IOU = 0.9
 
 
 # --------------------------------------------------------------------------- results
@@ -285,6 +291,41 @@ def _detection(obj: dict, frame: _Frame) -> Detection | None:
     return Detection(label=_label(fields), box=box, score=_to_number(_first(fields, _SCORE_KEYS)))
 
 
+def box_and_label(obj: dict) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """An answer object's box as the model wrote it (corners sorted, model units) and its label."""
+    fields = _lowered(obj)
+    raw = _first(fields, _BOX_KEYS)
+    corners = _raw_box(raw) if raw is not None else None
+    if corners is None:
+        return None, _label(fields)
+    ax, ay, bx, by = corners
+    return (min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)), _label(fields)
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes; 0 when either has no area."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0.0, width) * max(0.0, height)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def same_label_key(label: str | None) -> str | None:
+    """What two labels must share to be the same label (case and spaces around forgiven)."""
+    return label.strip().casefold() if label is not None else None
+
+
+def _without_duplicates(found: list[Detection]) -> tuple[list[Detection], int]:
+    """``found`` less every box that repeats an earlier one of its label (IoU > DUPLICATE_IOU)."""
+    kept: list[Detection] = []
+    for detection in found:
+        key = same_label_key(detection.label)
+        if not any(same_label_key(k.label) == key and iou(k.box, detection.box) > DUPLICATE_IOU for k in kept):
+            kept.append(detection)
+    return kept, len(found) - len(kept)
+
+
 # --------------------------------------------------------------------------- parsing
 
 
@@ -307,20 +348,36 @@ def _detections_in(segments: list[str], frame: _Frame) -> list[Detection]:
     return found
 
 
-def parse_detections(raw: str, width: int, height: int, coords: str = "relative") -> list[Detection]:
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """An answer's detections, in the model's order, and how many repeated boxes were dropped."""
+
+    detections: list[Detection]
+    duplicates_dropped: int = 0
+
+
+def parse_answer(raw: str, width: int, height: int, coords: str = "relative") -> ParsedAnswer:
     """Read the model's grounding answer into boxes in pixels of the original image.
 
     ``coords="relative"`` means the 0..1000 grid of Qwen3-VL; ``"absolute"`` means
     pixels (Qwen2.5-VL).  Boxes are clamped to the image; boxes with no area left,
-    and objects that cannot be read, are dropped.  The model's order is kept.
-    Raises ValueError only for bad arguments, never for the model's text.
+    and objects that cannot be read, are dropped, and so is a box that repeats an earlier
+    one of the same label (a model caught in a loop says the same boxes again and again).
+    The model's order is kept. Raises ValueError only for bad arguments, never for the
+    model's text.
     """
     _check_image_args(width, height, coords)
     if not isinstance(raw, str) or not raw.strip():
-        return []
+        return ParsedAnswer([])
     frame = _Frame(width, height, coords)
     inside, outside = fence_segments(raw)
     # Fenced blocks are what the model meant as its answer; prose outside them is
     # only read when the fences held nothing usable.
     found = _detections_in(inside, frame)
-    return found if found else _detections_in(outside, frame)
+    kept, dropped = _without_duplicates(found if found else _detections_in(outside, frame))
+    return ParsedAnswer(kept, dropped)
+
+
+def parse_detections(raw: str, width: int, height: int, coords: str = "relative") -> list[Detection]:
+    """``parse_answer``'s detections alone."""
+    return parse_answer(raw, width, height, coords).detections

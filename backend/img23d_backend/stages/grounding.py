@@ -17,11 +17,13 @@ from PIL import Image
 from ..models.placement import LoadedModel
 from ..models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
 from ._common import CancelToken, ProgressFn, grounding_dtype
-from .detections import Detection, grounding_prompt, parse_detections
+from .answer_scan import AnswerScanner, StopReason
+from .detections import Detection, grounding_prompt, parse_answer, parse_detections
 from .matching import TargetMatch, match_targets
 
-__all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "load_grounding",
-           "ground", "answer_budget", "parse_detections", "match_targets", "grounding_prompt"]
+__all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "StopReason",
+           "load_grounding", "ground", "answer_budget", "parse_answer", "parse_detections", "match_targets",
+           "grounding_prompt"]
 
 log = logging.getLogger(__name__)
 
@@ -69,60 +71,34 @@ def processor_grid(processor: Any) -> int:
     return int(patch * merge) if isinstance(patch, int) and isinstance(merge, int) else QWEN3_VL_GRID
 
 
-# What an answer costs in tokens (Qwen's BPE): the fence and brackets, then one
-# {"bbox_2d": [x0, y0, x1, y1], "label": "..."} line per box. The budget leaves room for a
-# name found several times (every instance is asked for) and for words around the JSON.
-ANSWER_BASE_TOKENS = 35
-ANSWER_TOKENS_PER_NAME = 28
-BUDGET_MARGIN = 2.0          # the largest instance of each name: room for a few boxes each
-ALL_INSTANCES_MARGIN = 4.0   # every instance: room for several boxes per name
+# What an answer may cost in tokens, so that the budget never cuts a real one. The prompt asks
+# for every instance of every name, and Qwen3-VL writes one line per box, each repeating its label:
+BOX_LINE = '  {"bbox_2d": [1000, 1000, 1000, 1000], "label": ""},\n'
+# Qwen's tokenizer is a byte-level BPE: every token holds at least one byte, so a text never
+# takes more tokens than it has UTF-8 bytes. Counting bytes cannot fall short, whatever the
+# vocabulary merges (digits are one token each in any case; the punctuation and key names
+# usually merge, so a real line takes ~33-38 tokens where this counts 54 plus the label's bytes).
+BOX_LINE_TOKENS = len(BOX_LINE.encode("utf-8"))   # 54: every coordinate counted as "1000"
+MAX_INSTANCES_PER_NAME = 12
+LABEL_SLACK_TOKENS = 8      # the label may be the name in the plural, or with a word more
+ANSWER_BASE_TOKENS = 64     # the fence, the brackets, a sentence around them
+# The real and tiny model sets' cap (ModelSpec option ``max_new_tokens``): room for a dozen
+# boxes of each of 32 names (the protocol's MAX_TARGETS) of up to 40 bytes each.
+ANSWER_TOKEN_CAP = 40_960
 
 
-def expected_answer_tokens(names: int) -> int:
-    """About how many tokens a real answer with one box per name takes."""
-    return ANSWER_BASE_TOKENS + ANSWER_TOKENS_PER_NAME * max(1, names)
-
-
-def answer_budget(names: int, *, all_instances: bool = False, cap: int = 1024) -> int:
-    """``max_new_tokens`` for ``names`` names: grows with them, never above ``cap``."""
-    margin = ALL_INSTANCES_MARGIN if all_instances else BUDGET_MARGIN
-    return max(1, min(cap, math.ceil(expected_answer_tokens(names) * margin)))
-
-
-def json_array_closed(text: str) -> bool:
-    """True once ``text`` holds a complete top-level JSON array (brackets inside strings ignored).
-
-    The answer is the array; whatever the model adds after it (a closing fence, a sentence)
-    is not read, so generation can stop as soon as the array closes.
-    """
-    depth, opened, in_string, escaped = 0, False, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"' and opened:
-            in_string = True
-        elif char in "[{":
-            if char == "[":
-                opened = True
-            if opened:
-                depth += 1
-        elif char in "]}" and opened:
-            depth -= 1
-            if depth == 0:
-                return True
-    return False
+def answer_budget(targets: list[str], *, cap: int = ANSWER_TOKEN_CAP) -> int:
+    """``max_new_tokens`` for ``targets``: room for ``MAX_INSTANCES_PER_NAME`` box lines of each
+    name, never above ``cap``. Generation stops when the answer ends; this only bounds it."""
+    one_of_each = sum(BOX_LINE_TOKENS + len(name.strip().encode("utf-8")) + LABEL_SLACK_TOKENS for name in targets)
+    return max(1, min(cap, ANSWER_BASE_TOKENS + MAX_INSTANCES_PER_NAME * one_of_each))
 
 
 @dataclass(frozen=True)
 class GroundingOptions:
     """A grounding model's options from its ``ModelSpec.options``."""
 
-    max_new_tokens: int = 1024   # the cap; the budget per job comes from the names
+    max_new_tokens: int = ANSWER_TOKEN_CAP   # the cap; the budget per job comes from the names
     max_pixels: int = GROUNDING_MAX_PIXELS
 
     @classmethod
@@ -134,39 +110,70 @@ class GroundingOptions:
 @dataclass(frozen=True)
 class GroundingAnswer:
     text: str
-    tokens: int   # tokens generated
-    budget: int   # the max_new_tokens it ran under
+    tokens: int               # tokens generated
+    budget: int               # the max_new_tokens it ran under
+    stop_reason: StopReason = StopReason.END_OF_TEXT
+    repeats: int = 0          # boxes that repeated an earlier one of their label, as generated
+
+    @property
+    def cut_off(self) -> bool:
+        """The budget ended the answer: what was complete is read, later boxes may be missing."""
+        return self.stop_reason is StopReason.BUDGET
+
+
+class IncrementalText:
+    """The text of tokens as they come, decoding only a small window per token.
+
+    Decoding one token alone is wrong for a character split over tokens (byte-level BPE) and for
+    tokenizers that space words by their neighbours, and decoding the whole answer after every
+    token costs time quadratic in its length. As text-generation servers do, decode the tokens
+    from ``prefix`` (the last emitted text's start) to ``read`` and to the end; the difference is
+    the new text, held back while it ends in U+FFFD (a character not complete yet).
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.prefix = self.read = 0
+
+    def push(self, token: int) -> str:
+        self.ids.append(token)
+        decode = self.tokenizer.decode
+        before = decode(self.ids[self.prefix:self.read], skip_special_tokens=True)
+        after = decode(self.ids[self.prefix:], skip_special_tokens=True)
+        if len(after) <= len(before) or after.endswith("\ufffd"):
+            return ""
+        self.prefix, self.read = self.read, len(self.ids)
+        return after[len(before):]
 
 
 class _AnswerWatch:
-    """generate()'s stopping criterion: after every token, stop on cancel or once the JSON array
-    has closed, and report progress (the add-on's watchdog listens for it)."""
+    """generate()'s stopping criterion: after every token, stop on cancel or once the answer has
+    ended (``AnswerScanner``), and report progress (the add-on's watchdog listens for it)."""
 
     def __init__(self, tokenizer: Any, prompt_length: int, budget: int, cancel: CancelToken,
                  progress: ProgressFn | None) -> None:
-        self.tokenizer, self.prompt_length, self.budget = tokenizer, prompt_length, budget
+        self.prompt_length, self.budget = prompt_length, budget
         self.cancel, self.progress = cancel, progress
-        self.tokens = 0
+        self.text = IncrementalText(tokenizer)
+        self.scanner = AnswerScanner()
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        self.tokens += 1
-        if self.progress is not None and self.tokens % 16 == 0:
-            self.progress("grounding", self.tokens, self.budget, f"answering ({self.tokens} tokens)")
-        done = self.cancel.cancelled
-        if not done:
-            # One sequence per call here; decoding a few hundred tokens each step costs nothing
-            # next to a decoder step.
-            text = self.tokenizer.decode(input_ids[0, self.prompt_length:], skip_special_tokens=True)
-            done = json_array_closed(text)
+        # One sequence per call here; normally one new token since the last call.
+        for token in input_ids[0, self.prompt_length + len(self.text.ids):].tolist():
+            self.scanner.feed(self.text.push(int(token)))
+        tokens = len(self.text.ids)
+        if self.progress is not None and tokens % 16 == 0:
+            self.progress("grounding", tokens, self.budget, f"answering ({tokens} tokens)")
+        done = self.cancel.cancelled or self.scanner.stop is not None
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, options: GroundingOptions,
-           cancel: CancelToken, progress: ProgressFn | None = None, all_instances: bool = False,
-           prompt: str | None = None) -> GroundingAnswer:
-    """Ask the model where ``targets`` are; return its raw answer, stopped where the JSON ends.
+           cancel: CancelToken, progress: ProgressFn | None = None, prompt: str | None = None) -> GroundingAnswer:
+    """Ask the model where ``targets`` are; return its raw answer, stopped where it ends.
 
     With ``prompt`` (a question of its own, such as which objects the picture holds) the names
     say nothing of the answer's length, so the budget is the model's cap.
@@ -182,16 +189,27 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     inputs = inputs.to(grounder.model.device)
     prompt_length = inputs["input_ids"].shape[1]
     budget = (options.max_new_tokens if prompt is not None
-              else answer_budget(len(targets), all_instances=all_instances, cap=options.max_new_tokens))
+              else answer_budget(targets, cap=options.max_new_tokens))
     watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress)
     with torch.inference_mode():
         output = grounder.model.generate(**inputs, max_new_tokens=budget, do_sample=False,
                                          stopping_criteria=StoppingCriteriaList([watch]))
     cancel.check()
     answer_ids = output[:, prompt_length:]
+    tokens = int(answer_ids.shape[1])
     text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
-    log.info("grounding answer (%d of %d tokens): %.300s", answer_ids.shape[1], budget, text)
-    return GroundingAnswer(text=text, tokens=int(answer_ids.shape[1]), budget=budget)
+    reason = watch.scanner.stop or (StopReason.BUDGET if tokens >= budget and not _ended_turn(grounder, answer_ids)
+                                    else StopReason.END_OF_TEXT)
+    log.info("grounding answer (%d of %d tokens, %s): %.300s", tokens, budget, reason.value, text)
+    return GroundingAnswer(text=text, tokens=tokens, budget=budget, stop_reason=reason,
+                           repeats=watch.scanner.repeats)
+
+
+def _ended_turn(grounder: GroundingModel, answer_ids: Any) -> bool:
+    """True when the answer's last token is one that ends the model's turn."""
+    ends = grounder.model.generation_config.eos_token_id
+    ends = {ends} if isinstance(ends, int) else set(ends or ())
+    return answer_ids.shape[1] > 0 and int(answer_ids[0, -1]) in ends
 
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
