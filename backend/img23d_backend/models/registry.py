@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ProtocolError, ShapeModelKind
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -79,6 +79,8 @@ class ModelSpec:
     # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
     # before its first load: a torchvision whose compiled ops do not match torch fails there.
     probes: tuple[str, ...] = ()
+    # A shape model's kind (img23d_protocol.SHAPE_MODELS): its own steps and how it is guided.
+    shape_kind: ShapeModelKind | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -115,10 +117,10 @@ def _qwen(size: str, params_b: float) -> ModelSpec:
                      options={"max_new_tokens": 1024, "max_pixels": GROUNDING_MAX_PIXELS})
 
 
-def _hunyuan(repo: str, subfolder: str, size_gb: float) -> ModelSpec:
+def _hunyuan(name: str, repo: str, subfolder: str, size_gb: float) -> ModelSpec:
     return ModelSpec(role="shape", repo_id=repo, revision=HUNYUAN3D_REVISIONS[repo], subfolder=subfolder,
                      allow_patterns=(f"{subfolder}/config.yaml", f"{subfolder}/model.fp16.safetensors"),
-                     size_bytes=int(size_gb * GB))
+                     size_bytes=int(size_gb * GB), shape_kind=SHAPE_MODELS[name])
 
 
 GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
@@ -129,13 +131,14 @@ MATTING = {
                           # Its remote code's decoder calls torchvision.ops.deform_conv2d.
                           probes=("deform_conv2d",)),
 }
-SHAPE = {
+# Keyed by the protocol's shape model names: their kinds (steps, guidance) are decided there.
+SHAPE = {name: _hunyuan(name, *where) for name, where in {
     # fp16: the DiT plus its 0.43 GB VAE and its 2.27 GB DINOv2-giant conditioner.
-    "2mini": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 3.9),
-    "2mini-turbo": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 3.9),
-    "2.0": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 4.9),
-    "2.0-turbo": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 4.9),
-}
+    "2mini": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 3.9),
+    "2mini-turbo": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 3.9),
+    "2.0": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 4.9),
+    "2.0-turbo": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 4.9),
+}.items()}
 
 PAINT_REPO = "tencent/Hunyuan3D-2"
 DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
@@ -168,7 +171,7 @@ DEPTH = {
 
 DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
-# Turbo: made for 5 steps (JobOptions.steps), the fast path with FlashVDM decoding.
+# Turbo: made for 5 steps (its kind's own), the fast path with FlashVDM decoding.
 DEFAULT_SHAPE = "2mini-turbo"
 DEFAULT_PAINT = "2.0"
 DEFAULT_DEPTH = "da2-small"
@@ -199,7 +202,8 @@ def tiny_model_set(root: Path) -> ModelSet:
         matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
                           revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
         shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",
-                        subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20),
+                        subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20,
+                        shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL]),
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
@@ -207,6 +211,19 @@ def tiny_model_set(root: Path) -> ModelSet:
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
     )
+
+
+def shape_kind(spec: ModelSpec) -> ShapeModelKind:
+    """A shape model's kind; every shape spec has one (a spec without is the registry's fault)."""
+    if spec.shape_kind is None:
+        raise ValueError(f"{spec.display} has no shape kind: give its ModelSpec one of img23d_protocol.SHAPE_MODELS")
+    return spec.shape_kind
+
+
+def shape_steps(spec: ModelSpec, asked: int) -> int:
+    """The denoising steps a job runs on ``spec``: ``asked``, or (0) the model's own. The one
+    place the backend decides them."""
+    return shape_kind(spec).steps_for(asked)
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,

@@ -67,7 +67,7 @@ def full_size_model_set(root: Path) -> ModelSet:
         matting=replace(tiny.matting, repo_id="full-size/birefnet", size_bytes=MATTING["birefnet"].size_bytes),
         # The default preset's model (2mini-turbo), in its real subfolder.
         shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", subfolder=SHAPE[DEFAULT_SHAPE].subfolder,
-                      size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes),
+                      size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes, shape_kind=SHAPE[DEFAULT_SHAPE].shape_kind),
         delight=replace(tiny.spec("delight"), repo_id="full-size/hunyuan3d-paint", size_bytes=DELIGHT.size_bytes),
         paint=replace(tiny.spec("paint"), repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT["2.0"].size_bytes,
                       options=dict(PAINT["2.0"].options)),
