@@ -101,6 +101,12 @@ def extract(extractor: Any, grid: Any, grid_resolution: int, octree_resolution: 
         # skimage: "Surface level must be within volume data range" (all inside or all outside).
         log.warning("no surface in the decoded volume: %s", exc)
         return None
+    if len(vertices) == 0 or len(faces) == 0:
+        # Dual marching cubes (diso) does not raise on a volume with no surface: it returns an
+        # empty mesh. The same "no surface" as marching cubes, not a mesh of nothing.
+        log.warning("no surface in the decoded volume: the extractor found %d vertices and %d faces",
+                    len(vertices), len(faces))
+        return None
     vertices = into_octree_frame(vertices, BOUNDS, grid_resolution, octree_resolution)
     # hy3dgen's export reverses the faces to wind them outwards, and lets trimesh merge vertices.
     return trimesh.Trimesh(vertices.astype("float32"), faces[:, ::-1].copy())
