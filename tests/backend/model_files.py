@@ -52,7 +52,7 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
         index = {"_class_name": "HunyuanPaintPipeline", "scheduler": ["diffusers", "DDIMScheduler"],
                  "unet": ["modules", "UNet2p5DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
         return {f"{sub}model_index.json": _json(index), f"{sub}scheduler/scheduler_config.json": b"{}",
-                f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.bin": WEIGHT_BYTES,
+                f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.safetensors": WEIGHT_BYTES,
                 f"{sub}vae/config.json": b"{}", f"{sub}vae/diffusion_pytorch_model.safetensors": WEIGHT_BYTES}
     raise ValueError(f"no file list for role {spec.role!r}")
 

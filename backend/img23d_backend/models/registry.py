@@ -145,18 +145,36 @@ DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
 PAINT_SUBFOLDER = "hunyuan3d-paint-v2-0"
 
 
-def _paint(subfolder: str, size_gb: float) -> ModelSpec:
+# A diffusers component's weights, as the paint loader reads them: never a pickle where the
+# folder has the safetensors (at the pinned revision the paint UNet and VAE exist as both).
+SAFETENSORS_WEIGHTS = "diffusion_pytorch_model.safetensors"
+PAINT_WEIGHTS = {"unet": SAFETENSORS_WEIGHTS, "vae": SAFETENSORS_WEIGHTS}
+
+
+def paint_files(subfolder: str, weights: dict[str, str]) -> tuple[str, ...]:
+    """Exactly the files the paint loader opens (no wildcard: a ``*`` fetched both weight formats,
+    3.7 GB never read). ``weights`` names each component's weights file: a folder whose component
+    exists only as ``.bin`` names that file there."""
+    return (f"{subfolder}/model_index.json", f"{subfolder}/scheduler/scheduler_config.json",
+            *(f"{subfolder}/{part}/{name}" for part in ("unet", "vae") for name in ("config.json", weights[part])))
+
+
+def _paint(subfolder: str, size_gb: float, weights: dict[str, str] = PAINT_WEIGHTS) -> ModelSpec:
     # Only what the loader reads: the pipeline never encodes a prompt, so the paint folder's
     # text encoder and tokenizer are neither downloaded nor loaded.
     return ModelSpec(role="paint", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO], subfolder=subfolder,
-                     allow_patterns=tuple(f"{subfolder}/{part}" for part in
-                                          ("model_index.json", "unet/*", "vae/*", "scheduler/*")),
+                     allow_patterns=paint_files(subfolder, weights),
                      size_bytes=int(size_gb * GB), options={"view_size": 512})  # the size it was trained at
 
 
+# The delight folder at the pinned revision has safetensors for every component with weights
+# (text encoder, UNet, VAE: an installer pinned to 9cd649ba checks each by its sha256), and the
+# loader asks diffusers for safetensors only: its configs, tokenizer and safetensors, no pickle.
 DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO],
                     subfolder=DELIGHT_SUBFOLDER,
-                    allow_patterns=(f"{DELIGHT_SUBFOLDER}/*",), size_bytes=int(2.6 * GB))
+                    allow_patterns=tuple(f"{DELIGHT_SUBFOLDER}/{pattern}" for pattern in
+                                         ("*.json", "*/*.json", "*/*.txt", "*/*.safetensors")),
+                    size_bytes=int(2.6 * GB))
 # Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16. The turbo folder
 # needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.
 PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
@@ -181,8 +199,9 @@ MODEL_SET_NAMES = ("default", "tiny")
 # The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
 # 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
 # (as at full size); 3 and 4 named branches' formats; 6: the shape replica's occupancy is
-# near-binary, as FlashVDM's pruning expects of a trained decoder
-TINY_FORMAT: int = 6
+# near-binary, as FlashVDM's pruning expects of a trained decoder; 7: the paint replica's UNet and
+# VAE weights both as .bin and .safetensors, as the real folder has them
+TINY_FORMAT: int = 7
 
 
 def default_tiny_root() -> Path:
@@ -207,7 +226,8 @@ def tiny_model_set(root: Path) -> ModelSet:
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
-                        subfolder=PAINT_SUBFOLDER, size_bytes=10 << 20, options={"view_size": 64}),
+                        subfolder=PAINT_SUBFOLDER, allow_patterns=paint_files(PAINT_SUBFOLDER, PAINT_WEIGHTS),
+                        size_bytes=10 << 20, options={"view_size": 64}),
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
     )
