@@ -10,7 +10,8 @@ rules here follow what each loader reads:
   ``tokenizer_config.json`` and a tokenizer (``tokenizer.json``, or ``vocab.json`` and
   ``merges.txt``); remote code (BiRefNet) adds the modules its config's ``auto_map`` names.
 * hy3dgen shape models: ``<subfolder>/config.yaml`` and ``<subfolder>/model.fp16.safetensors``
-  (``from_pretrained(..., use_safetensors=True, variant="fp16")``).
+  (``from_pretrained(..., use_safetensors=True, variant="fp16")``), and the same two files of
+  the FlashVDM VAE's folder.
 * diffusers folders (delight, paint): ``<subfolder>/model_index.json`` and each component the
   loader builds: a model's config and weights, a scheduler's config, a tokenizer's files. The
   delight pipeline builds every component its index lists (but the safety checker, passed as
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .registry import PAINT_WEIGHTS, ModelSpec, paint_files
+from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
@@ -43,8 +44,8 @@ def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     folder = Path(folder)
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
-    if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder
-        return _absent(folder, [f"{spec.subfolder}/config.yaml", f"{spec.subfolder}/model.fp16.safetensors"])
+    if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder (and its VAE's)
+        return _absent(folder, list(shape_file_names(spec.subfolder, spec.flashvdm_vae)))
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)
     if spec.role == "grounding":
         missing += _absent(folder, ["preprocessor_config.json", "tokenizer_config.json"]) + _tokenizer(folder, "")

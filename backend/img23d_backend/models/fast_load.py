@@ -101,6 +101,21 @@ def load_shape_pipeline(folder: Path, subfolder: str | None, device: Any, dtype:
                                     variant="fp16", dtype=dtype, device=device))
 
 
+def load_shape_vae(folder: Path, subfolder: str, device: Any, dtype: Any) -> Any:
+    """A standalone hy3dgen ``ShapeVAE`` folder (FlashVDM's distilled VAE) as ``ShapeVAE.from_pretrained``
+    makes it: ``ShapeVAE(**config["params"])`` with the checkpoint's unprefixed keys, read straight
+    into place."""
+    import yaml
+    from hy3dgen.shapegen.models import ShapeVAE
+
+    files = shape_files(folder, subfolder)
+    config = yaml.safe_load(files.config.read_text(encoding="utf-8"))
+    with empty_weights():
+        vae = ShapeVAE(**config["params"])  # upstream's from_single_file: cls(**params), target unread
+    placement.assign_weights(vae, read_safetensors(files.checkpoint, device, dtype), device, dtype)
+    return vae.eval()
+
+
 def load_paint_unet(unet_folder: Path, device: Any, dtype: Any) -> Any:
     """hy3dgen's ``UNet2p5DConditionModel`` as its ``from_pretrained`` makes it, read straight into place."""
     import json

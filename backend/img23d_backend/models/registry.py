@@ -81,6 +81,9 @@ class ModelSpec:
     probes: tuple[str, ...] = ()
     # A shape model's kind (img23d_protocol.SHAPE_MODELS): its own steps and how it is guided.
     shape_kind: ShapeModelKind | None = None
+    # A shape model's FlashVDM VAE: the subfolder (same repository, same pinned revision) of the
+    # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
+    flashvdm_vae: str | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -117,10 +120,25 @@ def _qwen(size: str, params_b: float) -> ModelSpec:
                      options={"max_new_tokens": 1024, "max_pixels": GROUNDING_MAX_PIXELS})
 
 
+# FlashVDM's distilled VAE per repository, as upstream's enable_flashvdm() swaps it in for the
+# whole family (turbo or not): its own config.yaml ({target, params}) and model.fp16.safetensors
+# with unprefixed keys. It lives in the DiT's repository, so it is downloaded and pinned with it
+# (the same snapshot, the same commit). Checked against upstream's code, not against the hub.
+FLASHVDM_VAES = {"tencent/Hunyuan3D-2mini": "hunyuan3d-vae-v2-mini-turbo",
+                 "tencent/Hunyuan3D-2": "hunyuan3d-vae-v2-0-turbo"}
+
+
+def shape_file_names(subfolder: str, flashvdm_vae: str | None) -> tuple[str, ...]:
+    """The files the shape loader opens: the DiT folder's, and its FlashVDM VAE's."""
+    folders = (subfolder, flashvdm_vae) if flashvdm_vae else (subfolder,)
+    return tuple(f"{folder}/{name}" for folder in folders for name in ("config.yaml", "model.fp16.safetensors"))
+
+
 def _hunyuan(name: str, repo: str, subfolder: str, size_gb: float) -> ModelSpec:
+    vae = FLASHVDM_VAES[repo]
     return ModelSpec(role="shape", repo_id=repo, revision=HUNYUAN3D_REVISIONS[repo], subfolder=subfolder,
-                     allow_patterns=(f"{subfolder}/config.yaml", f"{subfolder}/model.fp16.safetensors"),
-                     size_bytes=int(size_gb * GB), shape_kind=SHAPE_MODELS[name])
+                     allow_patterns=shape_file_names(subfolder, vae), size_bytes=int(size_gb * GB),
+                     shape_kind=SHAPE_MODELS[name], flashvdm_vae=vae)
 
 
 GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
@@ -133,11 +151,12 @@ MATTING = {
 }
 # Keyed by the protocol's shape model names: their kinds (steps, guidance) are decided there.
 SHAPE = {name: _hunyuan(name, *where) for name, where in {
-    # fp16: the DiT plus its 0.43 GB VAE and its 2.27 GB DINOv2-giant conditioner.
-    "2mini": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 3.9),
-    "2mini-turbo": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 3.9),
-    "2.0": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 4.9),
-    "2.0-turbo": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 4.9),
+    # fp16: the DiT plus its 0.43 GB VAE, its 2.27 GB DINOv2-giant conditioner, and (an estimate:
+    # the same transformer, a slimmer occupancy decoder) about 0.4 GB of FlashVDM VAE.
+    "2mini": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 4.3),
+    "2mini-turbo": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 4.3),
+    "2.0": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 5.3),
+    "2.0-turbo": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 5.3),
 }.items()}
 
 PAINT_REPO = "tencent/Hunyuan3D-2"
@@ -200,7 +219,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
 # (as at full size); 3 and 4 named branches' formats; 6: the shape replica's occupancy is
 # near-binary, as FlashVDM's pruning expects of a trained decoder; 7: the paint replica's UNet and
-# VAE weights both as .bin and .safetensors, as the real folder has them
+# VAE weights both as .bin and .safetensors, as the real folder has them, and the shape replica's
+# FlashVDM VAE (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/, its own weights and a slimmer decoder)
 TINY_FORMAT: int = 7
 
 
@@ -222,7 +242,8 @@ def tiny_model_set(root: Path) -> ModelSet:
                           revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
         shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",
                         subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20,
-                        shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL]),
+                        shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL],
+                        flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"]),
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
