@@ -81,12 +81,12 @@ def _model_set(kind: str, models_dir: Path | None) -> Any:
 
 
 def _options(kind: str, targets: int, textured: bool, policy: str) -> Any:
-    from img23d_protocol import JobOptions
+    from img23d_protocol import SHAPE_MODELS, JobOptions
 
     names, keep = WORKLOADS[targets]
     if kind == "tiny":
-        # The default preset (turbo steps, FlashVDM) at sizes a CPU finishes in minutes.
-        base = dict(steps=JobOptions.steps, volume_decoder=JobOptions.volume_decoder, octree_resolution=128,
+        # The default preset (the default model's turbo steps, FlashVDM) at sizes a CPU finishes in minutes.
+        base = dict(steps=SHAPE_MODELS["2mini-turbo"].steps, volume_decoder=JobOptions.volume_decoder, octree_resolution=128,
                     face_budget=5000, texture_size=256, render_size=256, paint_steps=2, delight_steps=2)
     else:
         base = {}  # the default preset, as the add-on's Fast preset sends it

@@ -163,6 +163,8 @@ def _weight_files(spec: Any) -> list[Path]:
     files = [p for p in sorted(spec_folder(spec).rglob("*")) if p.suffix in (".safetensors", ".bin")]
     if spec.role == "paint":
         files = [p for p in files if p.parent.name in ("unet", "vae")]
+    if spec.role == "shape" and spec.flashvdm_vae:  # read with the DiT's folder
+        files += sorted((Path(spec.local_path) / spec.flashvdm_vae).glob("*.safetensors"))
     return files
 
 

@@ -7,10 +7,18 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
+import img23d_protocol as protocol
+
 from . import preferences_draw
 from .client.process import LaunchSettings
 from .installer.torch_choice import CUDA_TAGS
 from .user_folders import ADDON_ID, installed_env_python, user_dir
+
+# The shape models the backend offers, named as the protocol's table names them (with their steps).
+# Built here, not in the annotation: Blender evaluates annotations where a comprehension cannot
+# see this module's names.
+SHAPE_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Steps says otherwise")
+               for kind in protocol.SHAPE_MODELS.values() if kind.name != protocol.TINY_SHAPE_MODEL]
 
 
 class Img23dPreferences(bpy.types.AddonPreferences):
@@ -30,8 +38,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                ("8b", "Qwen3-VL 8B", "About 17.6 GB")])
     shape: EnumProperty(  # type: ignore[valid-type]
         name="Shape", default="2mini-turbo",
-        items=[("2mini", "Hunyuan3D-2 mini", ""), ("2mini-turbo", "Hunyuan3D-2 mini turbo", "Made for the Fast preset's 5 steps"),
-               ("2.0", "Hunyuan3D-2", ""), ("2.0-turbo", "Hunyuan3D-2 turbo", "")])
+        items=SHAPE_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
         name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])
     device: EnumProperty(  # type: ignore[valid-type]
@@ -89,6 +96,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     def install_interpreter(self) -> Path | None:
         """The interpreter Install Backend builds on; None means Blender's own."""
         return Path(bpy.path.abspath(self.install_python)) if self.install_python.strip() else None
+
+    def shape_model(self) -> "protocol.ShapeModelKind":
+        """The shape model the backend will run: the chosen one, or the tiny replica's."""
+        return protocol.shape_model_kind(protocol.TINY_SHAPE_MODEL if self.model_set == "TINY" else self.shape)
 
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""

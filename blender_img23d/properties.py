@@ -15,7 +15,6 @@ from .run_layout import LayoutChoice
 
 @dataclass(frozen=True)
 class QualityPreset:
-    steps: int
     octree_resolution: int
     face_budget: int
     texture_size: int
@@ -25,16 +24,19 @@ class QualityPreset:
 
 # No preset asks for a texture bigger than the paint model can fill with detail
 # (protocol.DETAILED_TEXTURE_SIZE): a 4096 texture from its 512-pixel views is only upscaled.
-# FAST is the turbo shape models' way (5 steps) with FlashVDM decoding; the slower presets decode
-# every grid point and suit the non-turbo models, whose steps they match.
+# No preset sets the shape model's steps: how many a model needs is a property of the model (a
+# step-distilled turbo model is made for 5 and gains nothing from 50; the others make
+# under-denoised blobs at 5), not of the quality asked for. Every preset runs the chosen model's
+# own steps (protocol.SHAPE_MODELS) unless the Steps field names a number. The presets differ in
+# the surface's resolution and decoder, the face budget and the texture.
 QUALITY_PRESETS = {
-    "FAST": QualityPreset(steps=5, octree_resolution=256, face_budget=40_000, texture_size=2048, paint_steps=30,
+    "FAST": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048, paint_steps=30,
                           volume_decoder="flashvdm"),
-    "DRAFT": QualityPreset(steps=10, octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=15,
+    "DRAFT": QualityPreset(octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=15,
                            volume_decoder="flashvdm"),
-    "STANDARD": QualityPreset(steps=30, octree_resolution=256, face_budget=40_000, texture_size=2048,
+    "STANDARD": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048,
                               paint_steps=30, volume_decoder="dense"),
-    "HIGH": QualityPreset(steps=50, octree_resolution=384, face_budget=100_000,
+    "HIGH": QualityPreset(octree_resolution=384, face_budget=100_000,
                           texture_size=protocol.DETAILED_TEXTURE_SIZE, paint_steps=30, volume_decoder="dense"),
 }
 
@@ -65,16 +67,18 @@ class Img23dSettings(bpy.types.PropertyGroup):
                           description="Paint a texture onto each mesh (slower)")
     quality: EnumProperty(  # type: ignore[valid-type]
         name="Quality", default="FAST",
-        items=[("FAST", "Fast", "Turbo shape model's 5 steps, surface decoded only where it is (FlashVDM)"),
+        items=[("FAST", "Fast", "Surface decoded only where it is (FlashVDM)"),
                ("DRAFT", "Draft", "Coarser surface, fewer faces and a smaller texture"),
-               ("STANDARD", "Standard", "30 steps, every grid point decoded: for the non-turbo shape models"),
-               ("HIGH", "High", "Slow: more steps, finer surface, more faces")])
+               ("STANDARD", "Standard", "Every grid point decoded"),
+               ("HIGH", "High", "Slow: finer surface, more faces")])
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
-    # Advanced overrides; 0 means "from the quality preset".
-    steps: IntProperty(name="Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
+    # Advanced overrides; 0 means "from the quality preset" (Steps: "the shape model's own").
+    steps: IntProperty(  # type: ignore[valid-type]
+        name="Steps", default=0, min=0, max=200,
+        description=f"The shape model's denoising steps. 0: the model's own ({protocol.describe_default_steps()})")
     octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
     face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
     texture_size: IntProperty(  # type: ignore[valid-type]
@@ -103,7 +107,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
     def job_options(self) -> "protocol.JobOptions":
         preset = QUALITY_PRESETS[self.quality]
         options = protocol.JobOptions(
-            seed=self.seed, steps=self.steps or preset.steps,
+            seed=self.seed, steps=self.steps,  # 0: the backend runs the shape model's own
             octree_resolution=self.octree_resolution or preset.octree_resolution,
             volume_decoder=preset.volume_decoder,
             face_budget=self.face_budget or preset.face_budget,

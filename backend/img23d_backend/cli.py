@@ -21,8 +21,8 @@ from typing import Any, TextIO
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS,
                              Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                             OptionError, Progress, ProtocolError, SuggestRequest, check_budget_gb, names_from_text,
-                             validate_targets)
+                             OptionError, Progress, ProtocolError, SuggestRequest, check_budget_gb,
+                             describe_default_steps, names_from_text, validate_targets)
 
 from . import __version__, env_probe, probe_command
 from .interrupts import Interrupts, exit_code, raise_on_signals
@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
         p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
         p.add_argument("--shape", default=DEFAULT_SHAPE, choices=tuple(SHAPE),
-                       help="Hunyuan3D-2 variant: the turbo ones (the default) are made for 5 steps, "
-                            "the others want --steps 30")
+                       help="Hunyuan3D-2 variant: the turbo ones (the default) run 5 steps, the others 30 "
+                            "(unless --steps says otherwise)")
         p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(every instance of each)")
     common(gen)
     gen.add_argument("--seed", type=int, default=0, help=_allowed("seed"))
-    gen.add_argument("--steps", type=int, default=JobOptions.steps, help=_allowed("steps"))
+    gen.add_argument("--steps", type=int, default=JobOptions.steps,
+                     help=_allowed("steps", f"0 runs the shape model's own: {describe_default_steps()}"))
     gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
                      help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
                                                         "this machine cannot hold is refused"))

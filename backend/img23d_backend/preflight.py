@@ -45,7 +45,8 @@ TARGET_BYTES_PER_POINT = 10
 # Derived from hy3dgen's code (VanillaVolumeDecoder), not measured: there is no GPU here.
 DEVICE_BYTES_PER_POINT = 6
 DEVICE_TARGET_BYTES_PER_POINT = 8
-# The DiT's activations per image: two with classifier-free guidance (the batch is doubled).
+# The DiT's activations per image: two with classifier-free guidance (the batch is doubled: the
+# non-turbo models; the turbo ones embed the guidance, one pass per image).
 # An estimate for Hunyuan3D-2 (4096 latent tokens, width 2048, fp16, attention chunked): not
 # measured here; the tiny replica's are a few MB.
 DIT_BYTES_PER_IMAGE = 384 * MIB
@@ -123,12 +124,14 @@ def _on_gpu(device: Any) -> bool:
     return getattr(device, "type", str(device)) == "cuda"
 
 
-def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | None = None) -> int:
+def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | None = None,
+                guidance: bool = True) -> int:
     """The largest batch (at most the one asked for) whose shape stage fits in ``room`` (free
-    memory now); ``out_of_memory`` naming the octree resolution when not even one target fits."""
+    memory now); ``out_of_memory`` naming the octree resolution when not even one target fits.
+    ``guidance``: the shape model runs classifier-free guidance (its kind says; hy3dgen then
+    doubles the DiT's batch whatever the guidance scale, 0 included)."""
     room = room or free_room(device)
     asked = min(targets, options.shape_batch or targets)
-    guidance = options.guidance_scale > 0
     for batch in range(max(asked, 1), 0, -1):
         if room.fits(shape_need(options.octree_resolution, batch, guidance, _on_gpu(device))):
             return batch
@@ -146,11 +149,11 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
                        largest_texture(room, _on_gpu(device)), "free now")
 
 
-def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True) -> None:
+def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
+              guidance: bool = True) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
-    (``shape``: the job makes shapes; re-texturing only paints)."""
+    (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``)."""
     room = room or total_room(device)
-    guidance = options.guidance_scale > 0
     need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device))
     if shape and not room.fits(need):
         raise _too_big("octree resolution", options.octree_resolution, need, room,
@@ -173,13 +176,14 @@ def largest_texture(room: Room, on_gpu: bool = False) -> int:
     return fitting[-1] if fitting else 0
 
 
-def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None) -> dict[str, int]:
+def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None,
+           guidance: bool = True) -> dict[str, int]:
     """For the hello: the largest octree resolution and texture size this machine holds for one
     target while that stage's models are loaded (the manager evicts the other stages' models
     first); ``paint_models_bytes`` None: no texture models, so no texture limit. A setting that
     fits not even at its smallest step is left out: the job's own refusal then explains."""
     total = total_room(device)
-    found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), on_gpu=_on_gpu(device))}
+    found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), guidance, _on_gpu(device))}
     if paint_models_bytes is not None:
         found["texture_size"] = largest_texture(_beside(total, paint_models_bytes), on_gpu=_on_gpu(device))
     return {name: value for name, value in found.items() if value}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bpy
 
-from .. import runtime
+import img23d_protocol as protocol
+
+from .. import preferences, runtime
 from ..client.session import State
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
@@ -32,9 +34,15 @@ class IMG23D_PT_main(bpy.types.Panel):
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
+        layout.label(text=steps_label(settings.steps, preferences.get(context).shape_model()))
         layout.prop(settings, "seed")
         draw_actions(layout, context)
         draw_backend(layout)
+
+
+def steps_label(asked: int, model: "protocol.ShapeModelKind") -> str:
+    """The shape steps a job will run, as the backend decides them (the model's own unless asked)."""
+    return f"Steps: {model.steps_for(asked)} ({'set in Advanced' if asked else model.label})"
 
 
 def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
@@ -126,7 +134,7 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         settings = context.scene.img23d
         layout = self.layout
         layout.label(text="0 = from the quality preset")
-        layout.prop(settings, "steps")
+        layout.prop(settings, "steps", text="Steps (0 = the model's)")
         layout.prop(settings, "octree_resolution")
         layout.prop(settings, "face_budget")
         layout.prop(settings, "texture_size")

@@ -18,6 +18,7 @@ from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_
                       Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
+from .shape_models import SHAPE_MODELS, TINY_SHAPE_MODEL, ShapeModelKind, describe_default_steps, shape_model_kind
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
+    "SHAPE_MODELS", "TINY_SHAPE_MODEL", "ShapeModelKind", "describe_default_steps", "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
 ]

@@ -51,7 +51,7 @@ def _number(value: float) -> str:
 # The one table of option ranges: the protocol, the command line and the add-on all check these.
 OPTION_RANGES: dict[str, Allowed] = {
     "seed": Allowed(0, 2**63 - 1),
-    "steps": Allowed(1, 200),
+    "steps": Allowed(1, 200, zero_means="the shape model's own"),
     "octree_resolution": Allowed(16, 1024),
     "guidance_scale": Allowed(0.0, 50.0),
     "face_budget": Allowed(100, 5_000_000),
@@ -89,7 +89,7 @@ class JobOptions:
     """Per-job settings. Defaults suit a real GPU run; presets in the add-on adjust them."""
 
     seed: int = 0
-    steps: int = 5                 # the turbo shape models' step count (the default model is turbo)
+    steps: int = 0                 # 0: the shape model's own (shape_models.SHAPE_MODELS: 5 turbo, 30 others)
     octree_resolution: int = 256
     volume_decoder: str = "flashvdm"
     guidance_scale: float = 5.0

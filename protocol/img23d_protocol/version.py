@@ -5,10 +5,11 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.6.0"
+__version__ = "1.7.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 6  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 7  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
-# 6: the volume_decoder option, and steps default to 5 (the default shape model is turbo)
+# 6: the volume_decoder option, and steps default to 5 (the default shape model is turbo);
+# 7: steps 0 (the default) = the shape model's own, from the kinds table (shape_models)

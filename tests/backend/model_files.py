@@ -37,7 +37,9 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
     if spec.role == "depth":
         return {"config.json": b"{}", "preprocessor_config.json": b"{}", "model.safetensors": WEIGHT_BYTES}
     if spec.role == "shape":
-        return {f"{sub}config.yaml": b"model: {}", f"{sub}model.fp16.safetensors": WEIGHT_BYTES}
+        vae = f"{spec.flashvdm_vae}/" if spec.flashvdm_vae else None
+        return {f"{sub}config.yaml": b"model: {}", f"{sub}model.fp16.safetensors": WEIGHT_BYTES,
+                **({f"{vae}config.yaml": b"params: {}", f"{vae}model.fp16.safetensors": WEIGHT_BYTES} if vae else {})}
     if spec.role == "delight":
         index = {"_class_name": "StableDiffusionInstructPix2PixPipeline", "safety_checker": [None, None],
                  "feature_extractor": [None, None], "scheduler": ["diffusers", "EulerAncestralDiscreteScheduler"],
@@ -52,7 +54,7 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
         index = {"_class_name": "HunyuanPaintPipeline", "scheduler": ["diffusers", "DDIMScheduler"],
                  "unet": ["modules", "UNet2p5DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
         return {f"{sub}model_index.json": _json(index), f"{sub}scheduler/scheduler_config.json": b"{}",
-                f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.bin": WEIGHT_BYTES,
+                f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.safetensors": WEIGHT_BYTES,
                 f"{sub}vae/config.json": b"{}", f"{sub}vae/diffusion_pytorch_model.safetensors": WEIGHT_BYTES}
     raise ValueError(f"no file list for role {spec.role!r}")
 

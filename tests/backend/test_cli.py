@@ -59,8 +59,8 @@ def test_bad_usage_exits_2_with_a_message(backend_env: dict[str, str], tmp_path:
     out = _cli(backend_env, "generate", str(HOUSE), "--targets", "house, House", "--models", "tiny",
                "--out", str(tmp_path))
     assert out.returncode == 2 and "asked for twice" in out.stderr
-    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--steps", "0", "--out", str(tmp_path))
-    assert out.returncode == 2 and "steps" in out.stderr
+    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--steps", "-1", "--out", str(tmp_path))
+    assert out.returncode == 2 and "--steps -1 is out of range" in out.stderr
     out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--device", "cuda", "--out", str(tmp_path))
     assert out.returncode == 2 and "no CUDA GPU" in out.stderr
 

@@ -225,3 +225,31 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(engine: Engine, monkeyp
     with pytest.raises(ProtocolError) as caught:
         _run(engine, ["house"])
     assert caught.value.code.value == "internal" and "input image is empty" in caught.value.message
+
+
+def _extract_with(engine: Engine, monkeypatch, run) -> ProtocolError:
+    """Run a one-target job whose surface extractor's ``run`` is ``run``; the job's error."""
+    from img23d_backend.stages import shape_decode
+
+    extractor = type("Extractor", (), {"run": staticmethod(run)})()
+    monkeypatch.setattr(shape_decode, "surface_extractor", lambda device: extractor)
+    with pytest.raises(ProtocolError) as caught:  # the job's only target failed
+        _run(engine, ["house"])
+    return caught.value
+
+
+def test_dual_marching_cubes_finding_no_surface_fails_the_target_as_marching_cubes_does(engine: Engine,
+                                                                                        monkeypatch) -> None:
+    def marching_cubes(grid, **kwargs):  # skimage's, on a volume all inside or all outside
+        raise ValueError("Surface level must be within volume data range.")
+
+    def dual_marching_cubes(grid, **kwargs):  # diso's on the same volume: no error, an empty mesh
+        return np.zeros((0, 3), dtype=np.float32), np.zeros((0, 3), dtype=np.int64)
+
+    messages = []
+    for run in (marching_cubes, dual_marching_cubes):
+        assert _extract_with(engine, monkeypatch, run).code.value == "shape_failed"
+        manifest = json.loads((sorted(engine.settings.runs_dir.iterdir())[-1] / "manifest.json").read_text())
+        messages.append(manifest["records"][0]["error"]["message"])
+    assert "no surface could be extracted for 'house'" in messages[0]
+    assert messages[1] == messages[0]

@@ -36,7 +36,7 @@ def pipe(tiny_root: Path):
 def decoded(pipe):
     latents = pipe(image=Image.open(PENGUIN).convert("RGBA"), num_inference_steps=3, guidance_scale=5.0,
                    generator=torch.Generator().manual_seed(0), output_type="latent", enable_pbar=False)
-    return shape_decode.decode_latents(pipe, latents)
+    return shape_decode.decode_latents(pipe.vae, latents)  # the folder's VAE, for both decoders here
 
 
 class CountingQueries:

@@ -6,10 +6,12 @@ broken config is caught in seconds; the multi-GB builds themselves are not part 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from img23d_backend.models.registry import DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER
 from img23d_backend.replicas import full as fsm
@@ -118,3 +120,19 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
                              progress=lambda *args: None)
     assert batches == [1] * 5  # one image, five steps, no unconditional copy beside it
     assert meshes[0] is not None and len(meshes[0].faces) > 0
+
+
+def test_the_shape_component_builds_its_flashvdm_vae_beside_it(tmp_path: Path, monkeypatch) -> None:
+    # The full-size build's layout at tiny sizes: the production loader finds both folders.
+    from img23d_backend.stages.shape import shape_loader
+    from img23d_backend.torch_env import prepare_torchvision
+
+    prepare_torchvision()
+    monkeypatch.setattr(hunyuan_shape, "FULL_TURBO", replace(hunyuan_shape.TINY, turbo=True))
+    monkeypatch.setattr(hunyuan_shape, "FULL", hunyuan_shape.TINY)
+    fsm.build_full_size_models(tmp_path, only=["shape"])
+    spec = fsm.full_size_model_set(tmp_path).shape
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["models"]["shape"]["flashvdm_vae"]["path"] == f"hunyuan3d/{spec.flashvdm_vae}"
+    pipe = shape_loader(spec)(spec.local_path, torch.device("cpu")).obj
+    assert pipe.flashvdm_vae is not None

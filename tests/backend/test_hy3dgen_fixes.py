@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from img23d_backend.models.registry import ModelSpec, tiny_model_set
-from img23d_backend.stages import hy3dgen_fixes, shape
+from img23d_backend.stages import hy3dgen_fixes, shape, shape_decode
 from img23d_backend.stages._common import CancelToken
 from img23d_backend.torch_env import prepare_torchvision
 
@@ -178,7 +178,8 @@ def test_the_shape_stage_gives_one_scale_whichever_extractor(tiny_root: Path, di
         monkeypatch.setattr(hy3dgen_fixes, "dmc_available", lambda device: dmc)
         [mesh] = shape.generate_shapes(pipe, [picture], [7], settings, cancel=CancelToken(),
                                        progress=lambda *args: None)
-        assert isinstance(pipe.vae.surface_extractor, SurfaceExtractors["dmc"]) == dmc
+        vae = shape_decode.decoding_vae(pipe, settings.decoder)  # the one that extracted
+        assert isinstance(vae.surface_extractor, SurfaceExtractors["dmc"]) == dmc
         return mesh
 
     mc, dmc = mesh_with(False), mesh_with(True)

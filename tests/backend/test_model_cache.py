@@ -88,8 +88,8 @@ def test_delete_removes_a_cached_model_and_only_it(hub_cache: Path) -> None:
     models = model_set("default")
     write_cached(hub_cache, QWEN_2B.repo_id, QWEN_PIN, {"config.json": b"{}", "model.safetensors": b"x" * 4000})
     shape = SHAPE[DEFAULT_SHAPE]
-    write_cached(hub_cache, shape.repo_id, str(shape.revision),
-                 {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"y" * 10})
+    # Its DiT folder and its FlashVDM VAE's: the files its loader opens, exactly.
+    write_cached(hub_cache, shape.repo_id, str(shape.revision), {name: b"y" * 10 for name in shape.allow_patterns})
     result = cache.delete_model(models, QWEN_2B.display)
     assert result["revisions"] == [QWEN_PIN] and result["freed_bytes"] >= 4000
     assert not (hub_cache / "models--Qwen--Qwen3-VL-2B-Instruct").exists()

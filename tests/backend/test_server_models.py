@@ -64,10 +64,13 @@ def test_download_offline_is_model_missing(real_backend: BackendProcess) -> None
 
 def test_delete_removes_a_cached_model(real_backend: BackendProcess) -> None:
     shape = SHAPE[DEFAULT_SHAPE]
-    write_cached(real_backend.hub, shape.repo_id, str(shape.revision),
-                 {f"{shape.subfolder}/config.yaml": b"a: 1", f"{shape.subfolder}/model.fp16.safetensors": b"w" * 64})
+    # The DiT folder's two files and its FlashVDM VAE's (4 + 64 bytes each pair, different blobs).
+    dit, vae = shape.subfolder, shape.flashvdm_vae
+    files = {f"{dit}/config.yaml": b"a: 1", f"{dit}/model.fp16.safetensors": b"w" * 64,
+             f"{vae}/config.yaml": b"b: 2", f"{vae}/model.fp16.safetensors": b"v" * 64}
+    write_cached(real_backend.hub, shape.repo_id, str(shape.revision), files)
     listed = {e["role"]: e for e in real_backend.request({"type": "models", "id": "m1"})["data"]["models"]}
-    assert listed["shape"]["state"] == "cached" and listed["shape"]["size_bytes"] == 68
+    assert listed["shape"]["state"] == "cached" and listed["shape"]["size_bytes"] == 2 * 68
     reply = real_backend.request({"type": "delete", "id": "del", "model": shape.display})
     assert reply["type"] == "result", reply
     assert reply["data"]["freed_bytes"] >= 68 and reply["data"]["revisions"] == [shape.revision]

@@ -319,7 +319,7 @@ def test_shape_pipeline_single_image(shape_pipe) -> None:
 
 def test_paint_replica_is_small(root: Path) -> None:
     size = sum(f.stat().st_size for f in (root / "hunyuan3d-paint").rglob("*") if f.is_file())
-    assert size < 16 << 20
+    assert size < 24 << 20  # the multiview UNet and VAE twice (.bin and .safetensors), as in the real folder
 
 
 def test_multiview_layout_is_what_hy3dgen_reads(root: Path) -> None:

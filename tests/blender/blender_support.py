@@ -61,3 +61,37 @@ def tick_until(runner: Any, condition: Callable[[], bool], what: str, timeout: f
 
 def reached_stage(session: Any, stage: str) -> Callable[[], bool]:
     return lambda: session.progress is not None and session.progress.stage == stage
+
+
+class StandInLayout:
+    """Records what draw() asks for; every container returns another recorder."""
+
+    def __init__(self, log: list[tuple]) -> None:
+        self.log = log
+        self.enabled = True
+        self.alert = False
+
+    def _container(self, *args, **kwargs) -> "StandInLayout":
+        return StandInLayout(self.log)
+
+    row = column = box = split = grid_flow = column_flow = _container
+
+    def __getattr__(self, name: str):
+        def record(*args, **kwargs):
+            self.log.append((name, args, kwargs))
+            return StandInLayout(self.log)
+        return record
+
+
+def draw_main_panel(addon: Any) -> list[tuple]:
+    """Everything the main panel's draw() asks of its layout, in order."""
+    log: list[tuple] = []
+    panel = type("StandInPanel", (), {"layout": StandInLayout(log)})()
+    import bpy
+
+    addon.panels.main.IMG23D_PT_main.draw(panel, bpy.context)
+    return log
+
+
+def labels(log: list[tuple]) -> list[str]:
+    return [kwargs.get("text", "") for name, args, kwargs in log if name == "label"]

@@ -11,6 +11,7 @@ bpy = pytest.importorskip("bpy")
 
 from blender_support import (ADDON_MODULE, BACKEND_PYTHON, JOB_TIMEOUT, REPO, configure_preferences,  # noqa: E402
                              reached_stage, tick_until)
+from blender_support import draw_main_panel as _draw_panel, labels as _labels  # noqa: E402
 
 HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 
@@ -40,37 +41,6 @@ def test_register_unregister_register_leaves_nothing_stale(addon) -> None:
     assert hasattr(bpy.types.Scene, "img23d")
     assert bpy.context.preferences.addons[ADDON_MODULE].preferences.model_set == "DEFAULT"  # fresh
     configure_preferences()
-
-
-class StandInLayout:
-    """Records what draw() asks for; every container returns another recorder."""
-
-    def __init__(self, log: list[tuple]) -> None:
-        self.log = log
-        self.enabled = True
-        self.alert = False
-
-    def _container(self, *args, **kwargs) -> "StandInLayout":
-        return StandInLayout(self.log)
-
-    row = column = box = split = grid_flow = column_flow = _container
-
-    def __getattr__(self, name: str):
-        def record(*args, **kwargs):
-            self.log.append((name, args, kwargs))
-            return StandInLayout(self.log)
-        return record
-
-
-def _draw_panel(addon) -> list[tuple]:
-    log: list[tuple] = []
-    panel = type("StandInPanel", (), {"layout": StandInLayout(log)})()
-    addon.panels.main.IMG23D_PT_main.draw(panel, bpy.context)
-    return log
-
-
-def _labels(log: list[tuple]) -> list[str]:
-    return [kwargs.get("text", "") for name, args, kwargs in log if name == "label"]
 
 
 def _operators(log: list[tuple]) -> list[str]:

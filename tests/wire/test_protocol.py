@@ -166,7 +166,7 @@ def test_bad_targets_and_options_inside_a_request_are_bad_requests():
         decode(json.dumps({**base, "targets": "house"}), REQUEST_TYPES)
     assert _code(excinfo) == ErrorCode.BAD_REQUEST
     with pytest.raises(ProtocolError) as excinfo:
-        decode(json.dumps({**base, "options": {"steps": 0}}), REQUEST_TYPES)
+        decode(json.dumps({**base, "options": {"steps": -1}}), REQUEST_TYPES)
     assert _code(excinfo) == ErrorCode.BAD_REQUEST
 
 

@@ -71,7 +71,7 @@ def test_options_of_the_wrong_type_are_refused(name, value):
 
 
 @pytest.mark.parametrize("name, value", [
-    ("steps", 0), ("steps", 201), ("octree_resolution", 15), ("octree_resolution", 1025),
+    ("steps", -1), ("steps", 201), ("octree_resolution", 15), ("octree_resolution", 1025),
     ("guidance_scale", -0.1), ("guidance_scale", 50.5), ("guidance_scale", float("nan")),
     ("guidance_scale", float("inf")), ("face_budget", 99), ("face_budget", 5_000_001),
     ("keep", "biggest"), ("margin", -0.01), ("margin", 2.5), ("margin", float("nan")),

@@ -67,7 +67,7 @@ class JobRun:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
 
     @classmethod
-    def check_memory(cls, request: Request, device: Any) -> None:
+    def check_memory(cls, request: Request, engine: "Engine") -> None:
         """Refuse settings this machine cannot hold for even one target, before the run folder."""
 
     @classmethod

@@ -15,7 +15,7 @@ from ..device import device_name, pick_device
 from ..loaders import register_models
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet
+from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
 from ..runs import RunFolder
 from ..stages._common import CancelToken
 from .base import JobRun
@@ -84,7 +84,12 @@ class Engine:
         """The largest settings one target fits with, beside the models its stage holds."""
         sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
         paint = sum(sizes[role] for role in PAINT_ROLES) if self.can_paint else None
-        return preflight.limits(self.device, sizes.get("shape", 0), paint)
+        return preflight.limits(self.device, sizes.get("shape", 0), paint, guidance=self.classifier_free)
+
+    @property
+    def classifier_free(self) -> bool:
+        """The shape model runs classifier-free guidance (two DiT passes per image): its kind says."""
+        return not shape_kind(self.settings.models.shape).embedded_guidance
 
     def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
         return self._run(GenerateRun, request, job)
@@ -101,7 +106,7 @@ class Engine:
     def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
-        kind.check_memory(request, self.device)
+        kind.check_memory(request, self)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
         return run.run()

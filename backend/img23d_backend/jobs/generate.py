@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
@@ -13,6 +14,7 @@ from PIL import Image
 from .. import preflight
 from .. import scene
 from ..images import LoadedImage
+from ..models.registry import shape_kind, shape_steps
 from ..runs import TargetRecord
 from ..stages import cleanup, shape
 from ..stages.crop import crop_box
@@ -22,6 +24,11 @@ from ..stages.tail import Tail
 from ..stages.unwrap import Unwrapper
 from .base import JobRun, OutOfMemory, Request, scaled_box
 
+if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
 
 class GenerateRun(JobRun):
     kind = "generate"
@@ -29,8 +36,8 @@ class GenerateRun(JobRun):
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
 
     @classmethod
-    def check_memory(cls, request: Request, device: Any) -> None:
-        preflight.check_job(request.options, device)
+    def check_memory(cls, request: Request, engine: "Engine") -> None:
+        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free)
 
     def body(self) -> dict[str, Any]:
         manifest = self.run_folder.manifest
@@ -133,7 +140,13 @@ class GenerateRun(JobRun):
         """One mesh (or None, or an ``OutOfMemory``) per live record, in order."""
         if not live:
             return []
-        settings = shape.ShapeSettings(steps=self.options.steps, octree_resolution=self.options.octree_resolution,
+        spec = self.manager.spec("shape")
+        steps = shape_steps(spec, self.options.steps)
+        # The options as they ran: 0 ("the model's own") is recorded as the number it meant.
+        self.run_folder.manifest.options["steps"] = steps
+        log.info("shape: %d denoising steps (%s)", steps,
+                 "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own")
+        settings = shape.ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
                                        guidance_scale=self.options.guidance_scale,
                                        batch_size=self.options.shape_batch, decoder=self.options.volume_decoder)
         images = [cutouts[r.stem] for r in live]
@@ -143,7 +156,8 @@ class GenerateRun(JobRun):
             with self.manager.use("shape") as pipe:
                 # As many targets per batch as the memory left beside the loaded model holds:
                 # running out of RAM is a kill by the system, not an exception to retry.
-                fitting = preflight.shape_batch(self.options, len(images), self.engine.device)
+                fitting = preflight.shape_batch(self.options, len(images), self.engine.device,
+                                                guidance=self.engine.classifier_free)
                 if fitting < min(len(images), settings.batch_size or len(images)):
                     settings.batch_size = fitting
                 lowered = settings.lowered()

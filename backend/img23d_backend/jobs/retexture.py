@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from img23d_protocol import Artifact, ErrorCode, ProtocolError, validate_targets
@@ -15,6 +15,9 @@ from ..images import LoadedImage
 from ..runs import TargetRecord
 from ..stages import retexture
 from .base import JobRun, OutOfMemory, Request
+
+if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
+    from .engine import Engine
 
 
 class RetextureRun(JobRun):
@@ -32,8 +35,8 @@ class RetextureRun(JobRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
 
     @classmethod
-    def check_memory(cls, request: Request, device: Any) -> None:
-        preflight.check_job(request.options, device, shape=False)  # re-texturing only paints
+    def check_memory(cls, request: Request, engine: "Engine") -> None:
+        preflight.check_job(request.options, engine.device, shape=False)  # re-texturing only paints
 
     def body(self) -> dict[str, Any]:
         source = Path(self.request.mesh)

@@ -10,12 +10,13 @@ rules here follow what each loader reads:
   ``tokenizer_config.json`` and a tokenizer (``tokenizer.json``, or ``vocab.json`` and
   ``merges.txt``); remote code (BiRefNet) adds the modules its config's ``auto_map`` names.
 * hy3dgen shape models: ``<subfolder>/config.yaml`` and ``<subfolder>/model.fp16.safetensors``
-  (``from_pretrained(..., use_safetensors=True, variant="fp16")``).
+  (``from_pretrained(..., use_safetensors=True, variant="fp16")``), and the same two files of
+  the FlashVDM VAE's folder.
 * diffusers folders (delight, paint): ``<subfolder>/model_index.json`` and each component the
   loader builds: a model's config and weights, a scheduler's config, a tokenizer's files. The
   delight pipeline builds every component its index lists (but the safety checker, passed as
-  None); the paint loader builds only the UNet, the VAE and the scheduler, and hy3dgen opens
-  the UNet's ``diffusion_pytorch_model.bin`` by that name.
+  None); the paint loader opens exactly the files its spec lists (``registry.paint_files``:
+  the index, the scheduler's config, the UNet's and the VAE's config and safetensors).
 
 ``missing_files`` names what is absent, relative to the folder, for the error message.
 """
@@ -25,12 +26,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .registry import ModelSpec
+from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
-# Components of a diffusers folder that the paint loader builds itself (see stages/paint_models).
-PAINT_COMPONENTS = ("unet", "vae", "scheduler")
 # Passed to the delight pipeline as None, so never read from disk.
 NOT_LOADED = ("safety_checker",)
 _DIFFUSERS_WEIGHTS = tuple(f"diffusion_pytorch_model{variant}.{ext}"
@@ -45,8 +44,8 @@ def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     folder = Path(folder)
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
-    if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder
-        return _absent(folder, [f"{spec.subfolder}/config.yaml", f"{spec.subfolder}/model.fp16.safetensors"])
+    if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder (and its VAE's)
+        return _absent(folder, list(shape_file_names(spec.subfolder, spec.flashvdm_vae)))
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)
     if spec.role == "grounding":
         missing += _absent(folder, ["preprocessor_config.json", "tokenizer_config.json"]) + _tokenizer(folder, "")
@@ -114,13 +113,10 @@ def _diffusers(spec: ModelSpec, folder: Path) -> list[str]:
         return [f"{prefix}model_index.json (not a diffusers index)"]
     listed = {name: entry for name, entry in index.items()
               if not name.startswith("_") and isinstance(entry, list) and len(entry) == 2 and entry[0]}
-    names = PAINT_COMPONENTS if spec.role == "paint" else [name for name in listed if name not in NOT_LOADED]
+    if spec.role == "paint":  # the loader opens these files by name, and only these
+        return _absent(folder, list(spec.allow_patterns or paint_files(spec.subfolder or "", PAINT_WEIGHTS)))
     missing: list[str] = []
-    for name in names:
-        if spec.role == "paint" and name == "unet":
-            # hy3dgen's UNet2p5DConditionModel.from_pretrained opens these two files by name.
-            missing += _absent(folder, [f"{prefix}unet/config.json", f"{prefix}unet/diffusion_pytorch_model.bin"])
-            continue
+    for name in [name for name in listed if name not in NOT_LOADED]:
         class_name = str((listed.get(name) or ["", ""])[1])
         missing += _component(folder, f"{prefix}{name}/", class_name)
     return missing

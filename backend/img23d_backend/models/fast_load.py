@@ -56,14 +56,6 @@ def read_safetensors(path: Path, device: Any, dtype: Any, prefix: str = "") -> d
     return state
 
 
-def read_torch_checkpoint(path: Path, device: Any, dtype: Any) -> dict[str, Any]:
-    """A ``.bin`` state dict (weights only, memory-mapped) on ``device`` in ``dtype``."""
-    import torch
-
-    raw = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
-    return {key: placement.to_device(value, device, dtype) for key, value in raw.items()}
-
-
 @dataclass
 class ShapeFiles:
     config: Path
@@ -109,6 +101,21 @@ def load_shape_pipeline(folder: Path, subfolder: str | None, device: Any, dtype:
                                     variant="fp16", dtype=dtype, device=device))
 
 
+def load_shape_vae(folder: Path, subfolder: str, device: Any, dtype: Any) -> Any:
+    """A standalone hy3dgen ``ShapeVAE`` folder (FlashVDM's distilled VAE) as ``ShapeVAE.from_pretrained``
+    makes it: ``ShapeVAE(**config["params"])`` with the checkpoint's unprefixed keys, read straight
+    into place."""
+    import yaml
+    from hy3dgen.shapegen.models import ShapeVAE
+
+    files = shape_files(folder, subfolder)
+    config = yaml.safe_load(files.config.read_text(encoding="utf-8"))
+    with empty_weights():
+        vae = ShapeVAE(**config["params"])  # upstream's from_single_file: cls(**params), target unread
+    placement.assign_weights(vae, read_safetensors(files.checkpoint, device, dtype), device, dtype)
+    return vae.eval()
+
+
 def load_paint_unet(unet_folder: Path, device: Any, dtype: Any) -> Any:
     """hy3dgen's ``UNet2p5DConditionModel`` as its ``from_pretrained`` makes it, read straight into place."""
     import json
@@ -118,12 +125,13 @@ def load_paint_unet(unet_folder: Path, device: Any, dtype: Any) -> Any:
 
     folder = Path(unet_folder)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    checkpoint = folder / "diffusion_pytorch_model.bin"
+    # The safetensors twin of the .bin hy3dgen's from_pretrained unpickles: the same tensors.
+    checkpoint = folder / "diffusion_pytorch_model.safetensors"
     if not checkpoint.is_file():
         raise FileNotFoundError(2, "No such file", str(checkpoint))
     with empty_weights():
         # from_config drops the bookkeeping keys (_class_name, _diffusers_version) the way
         # hy3dgen's UNet2DConditionModel(**config) call tolerates them.
         unet = UNet2p5DConditionModel(UNet2DConditionModel.from_config(config))
-    placement.assign_weights(unet, read_torch_checkpoint(checkpoint, device, dtype), device, dtype)
+    placement.assign_weights(unet, read_safetensors(checkpoint, device, dtype), device, dtype)
     return unet.eval()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ProtocolError, ShapeModelKind
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -79,6 +79,11 @@ class ModelSpec:
     # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
     # before its first load: a torchvision whose compiled ops do not match torch fails there.
     probes: tuple[str, ...] = ()
+    # A shape model's kind (img23d_protocol.SHAPE_MODELS): its own steps and how it is guided.
+    shape_kind: ShapeModelKind | None = None
+    # A shape model's FlashVDM VAE: the subfolder (same repository, same pinned revision) of the
+    # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
+    flashvdm_vae: str | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -117,10 +122,25 @@ def _qwen(size: str, params_b: float) -> ModelSpec:
                      options={"max_new_tokens": 40_960, "max_pixels": GROUNDING_MAX_PIXELS})
 
 
-def _hunyuan(repo: str, subfolder: str, size_gb: float) -> ModelSpec:
+# FlashVDM's distilled VAE per repository, as upstream's enable_flashvdm() swaps it in for the
+# whole family (turbo or not): its own config.yaml ({target, params}) and model.fp16.safetensors
+# with unprefixed keys. It lives in the DiT's repository, so it is downloaded and pinned with it
+# (the same snapshot, the same commit). Checked against upstream's code, not against the hub.
+FLASHVDM_VAES = {"tencent/Hunyuan3D-2mini": "hunyuan3d-vae-v2-mini-turbo",
+                 "tencent/Hunyuan3D-2": "hunyuan3d-vae-v2-0-turbo"}
+
+
+def shape_file_names(subfolder: str, flashvdm_vae: str | None) -> tuple[str, ...]:
+    """The files the shape loader opens: the DiT folder's, and its FlashVDM VAE's."""
+    folders = (subfolder, flashvdm_vae) if flashvdm_vae else (subfolder,)
+    return tuple(f"{folder}/{name}" for folder in folders for name in ("config.yaml", "model.fp16.safetensors"))
+
+
+def _hunyuan(name: str, repo: str, subfolder: str, size_gb: float) -> ModelSpec:
+    vae = FLASHVDM_VAES[repo]
     return ModelSpec(role="shape", repo_id=repo, revision=HUNYUAN3D_REVISIONS[repo], subfolder=subfolder,
-                     allow_patterns=(f"{subfolder}/config.yaml", f"{subfolder}/model.fp16.safetensors"),
-                     size_bytes=int(size_gb * GB))
+                     allow_patterns=shape_file_names(subfolder, vae), size_bytes=int(size_gb * GB),
+                     shape_kind=SHAPE_MODELS[name], flashvdm_vae=vae)
 
 
 GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
@@ -131,31 +151,51 @@ MATTING = {
                           # Its remote code's decoder calls torchvision.ops.deform_conv2d.
                           probes=("deform_conv2d",)),
 }
-SHAPE = {
-    # fp16: the DiT plus its 0.43 GB VAE and its 2.27 GB DINOv2-giant conditioner.
-    "2mini": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 3.9),
-    "2mini-turbo": _hunyuan("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 3.9),
-    "2.0": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 4.9),
-    "2.0-turbo": _hunyuan("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 4.9),
-}
+# Keyed by the protocol's shape model names: their kinds (steps, guidance) are decided there.
+SHAPE = {name: _hunyuan(name, *where) for name, where in {
+    # fp16: the DiT plus its 0.43 GB VAE, its 2.27 GB DINOv2-giant conditioner, and (an estimate:
+    # the same transformer, a slimmer occupancy decoder) about 0.4 GB of FlashVDM VAE.
+    "2mini": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini", 4.3),
+    "2mini-turbo": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 4.3),
+    "2.0": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 5.3),
+    "2.0-turbo": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 5.3),
+}.items()}
 
 PAINT_REPO = "tencent/Hunyuan3D-2"
 DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
 PAINT_SUBFOLDER = "hunyuan3d-paint-v2-0"
 
 
-def _paint(subfolder: str, size_gb: float) -> ModelSpec:
+# A diffusers component's weights, as the paint loader reads them: never a pickle where the
+# folder has the safetensors (at the pinned revision the paint UNet and VAE exist as both).
+SAFETENSORS_WEIGHTS = "diffusion_pytorch_model.safetensors"
+PAINT_WEIGHTS = {"unet": SAFETENSORS_WEIGHTS, "vae": SAFETENSORS_WEIGHTS}
+
+
+def paint_files(subfolder: str, weights: dict[str, str]) -> tuple[str, ...]:
+    """Exactly the files the paint loader opens (no wildcard: a ``*`` fetched both weight formats,
+    3.7 GB never read). ``weights`` names each component's weights file: a folder whose component
+    exists only as ``.bin`` names that file there."""
+    return (f"{subfolder}/model_index.json", f"{subfolder}/scheduler/scheduler_config.json",
+            *(f"{subfolder}/{part}/{name}" for part in ("unet", "vae") for name in ("config.json", weights[part])))
+
+
+def _paint(subfolder: str, size_gb: float, weights: dict[str, str] = PAINT_WEIGHTS) -> ModelSpec:
     # Only what the loader reads: the pipeline never encodes a prompt, so the paint folder's
     # text encoder and tokenizer are neither downloaded nor loaded.
     return ModelSpec(role="paint", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO], subfolder=subfolder,
-                     allow_patterns=tuple(f"{subfolder}/{part}" for part in
-                                          ("model_index.json", "unet/*", "vae/*", "scheduler/*")),
+                     allow_patterns=paint_files(subfolder, weights),
                      size_bytes=int(size_gb * GB), options={"view_size": 512})  # the size it was trained at
 
 
+# The delight folder at the pinned revision has safetensors for every component with weights
+# (text encoder, UNet, VAE: an installer pinned to 9cd649ba checks each by its sha256), and the
+# loader asks diffusers for safetensors only: its configs, tokenizer and safetensors, no pickle.
 DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO],
                     subfolder=DELIGHT_SUBFOLDER,
-                    allow_patterns=(f"{DELIGHT_SUBFOLDER}/*",), size_bytes=int(2.6 * GB))
+                    allow_patterns=tuple(f"{DELIGHT_SUBFOLDER}/{pattern}" for pattern in
+                                         ("*.json", "*/*.json", "*/*.txt", "*/*.safetensors")),
+                    size_bytes=int(2.6 * GB))
 # Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16. The turbo folder
 # needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.
 PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
@@ -170,7 +210,7 @@ DEPTH = {
 
 DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
-# Turbo: made for 5 steps (JobOptions.steps), the fast path with FlashVDM decoding.
+# Turbo: made for 5 steps (its kind's own), the fast path with FlashVDM decoding.
 DEFAULT_SHAPE = "2mini-turbo"
 DEFAULT_PAINT = "2.0"
 DEFAULT_DEPTH = "da2-small"
@@ -180,8 +220,10 @@ MODEL_SET_NAMES = ("default", "tiny")
 # The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
 # 5: the depth replica, and the grounding replica's answer comes from a lookup in its last layer
 # (as at full size); 3 and 4 named branches' formats; 6: the shape replica's occupancy is
-# near-binary, as FlashVDM's pruning expects of a trained decoder
-TINY_FORMAT: int = 6
+# near-binary, as FlashVDM's pruning expects of a trained decoder; 7: the paint replica's UNet and
+# VAE weights both as .bin and .safetensors, as the real folder has them, and the shape replica's
+# FlashVDM VAE (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/, its own weights and a slimmer decoder)
+TINY_FORMAT: int = 7
 
 
 def default_tiny_root() -> Path:
@@ -201,14 +243,30 @@ def tiny_model_set(root: Path) -> ModelSet:
         matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
                           revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
         shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",
-                        subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20),
+                        subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20,
+                        shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL],
+                        flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"]),
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
-                        subfolder=PAINT_SUBFOLDER, size_bytes=10 << 20, options={"view_size": 64}),
+                        subfolder=PAINT_SUBFOLDER, allow_patterns=paint_files(PAINT_SUBFOLDER, PAINT_WEIGHTS),
+                        size_bytes=10 << 20, options={"view_size": 64}),
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
     )
+
+
+def shape_kind(spec: ModelSpec) -> ShapeModelKind:
+    """A shape model's kind; every shape spec has one (a spec without is the registry's fault)."""
+    if spec.shape_kind is None:
+        raise ValueError(f"{spec.display} has no shape kind: give its ModelSpec one of img23d_protocol.SHAPE_MODELS")
+    return spec.shape_kind
+
+
+def shape_steps(spec: ModelSpec, asked: int) -> int:
+    """The denoising steps a job runs on ``spec``: ``asked``, or (0) the model's own. The one
+    place the backend decides them."""
+    return shape_kind(spec).steps_for(asked)
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,

@@ -12,6 +12,7 @@ network access and in seconds on a CPU:
       qwen3-vl/                          save_pretrained of model + processor
       birefnet/                          config.json (auto_map), model.safetensors, remote code
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
+      hunyuan3d/hunyuan3d-vae-v2-mini-turbo/  FlashVDM's VAE: config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/
                                          (diffusers folders)
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
@@ -119,7 +120,9 @@ def _build_all(layout: ModelSet) -> dict[str, dict[str, Any]]:
         _name(grounding): {**_where(grounding), **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
         _name(matting): {**_where(matting), **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
         _name(shape): {**_where(shape),
-                       **hunyuan_shape.build(spec_folder(shape), hunyuan_shape.config("tiny"))},
+                       **hunyuan_shape.build(spec_folder(shape), hunyuan_shape.config("tiny")),
+                       "flashvdm_vae": {"subfolder": shape.flashvdm_vae, **hunyuan_shape.build_flashvdm_vae(
+                           Path(shape.local_path or "") / (shape.flashvdm_vae or ""), hunyuan_shape.config("tiny"))}},
         # Both texture models share one folder, each in its own subfolder, like tencent/Hunyuan3D-2.
         _name(paint): {"path": _name(paint), "subfolders": [delight.subfolder, paint.subfolder],
                        "delight": hunyuan_paint.build_delight(spec_folder(delight), paint_dims),

@@ -12,6 +12,7 @@ model's sizes, and where they come from, are its module's ``FULL``.
       qwen3-vl/                          Qwen3-VL-2B-Instruct architecture, bf16 safetensors
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
+      hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
       hunyuan3d-paint/                   Hunyuan3D-2 delight (InstructPix2Pix, SD-2.1 sized) and
                                          paint (UNet2p5DConditionModel around an SD-2.1 UNet)
 
@@ -38,8 +39,9 @@ from . import birefnet, hunyuan_paint, hunyuan_shape, qwen
 from .common import parameters, spec_folder
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
-# the turbo variant the default preset uses (guidance embedded, consistency scheduler)
-FULL_FORMAT: int = 3
+# the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
+# shape replica's FlashVDM VAE beside it (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/)
+FULL_FORMAT: int = 4
 COMPONENTS = ("grounding", "matting", "shape", "delight", "paint")
 
 # Published parameter counts, for the report and the size check (see each module's FULL).
@@ -67,7 +69,7 @@ def full_size_model_set(root: Path) -> ModelSet:
         matting=replace(tiny.matting, repo_id="full-size/birefnet", size_bytes=MATTING["birefnet"].size_bytes),
         # The default preset's model (2mini-turbo), in its real subfolder.
         shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", subfolder=SHAPE[DEFAULT_SHAPE].subfolder,
-                      size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes),
+                      size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes, shape_kind=SHAPE[DEFAULT_SHAPE].shape_kind),
         delight=replace(tiny.spec("delight"), repo_id="full-size/hunyuan3d-paint", size_bytes=DELIGHT.size_bytes),
         paint=replace(tiny.spec("paint"), repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT["2.0"].size_bytes,
                       options=dict(PAINT["2.0"].options)),
@@ -143,7 +145,8 @@ def _construct(name: str) -> dict[str, Any]:
     if name == "matting":
         return birefnet.construct(birefnet.FULL)
     if name == "shape":
-        return hunyuan_shape.construct(hunyuan_shape.FULL_TURBO)
+        return {**hunyuan_shape.construct(hunyuan_shape.FULL_TURBO),
+                "flashvdm_vae": hunyuan_shape.construct_flashvdm_vae(hunyuan_shape.FULL)}
     if name == "delight":
         return hunyuan_paint.construct_delight(hunyuan_paint.FULL)
     return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)
@@ -163,20 +166,32 @@ def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
 
 
 def _build_one(name: str, target: Path) -> dict[str, Any]:
+    entry = _staged(target, lambda dest: _build(name, dest), name)
+    if name == "shape":  # FlashVDM's VAE in its own folder beside the DiT's, as in the real repository
+        vae = full_size_model_set(Path()).shape.flashvdm_vae or ""
+        entry["flashvdm_vae"] = _staged(target.parent / vae, lambda dest: (
+            hunyuan_shape.build_flashvdm_vae(dest, hunyuan_shape.FULL), hunyuan_shape.FULL.seed), "")
+        entry["flashvdm_vae"]["path"] = str(Path(TARGETS[name]).parent / vae)
+    return entry
+
+
+def _staged(target: Path, build: Any, name: str) -> dict[str, Any]:
+    """Build into a hidden sibling of ``target`` and rename it into place; the manifest entry."""
     staging = target.parent / f".{target.name}.building"
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     try:
-        entry, seed = _build(name, staging)
+        entry, seed = build(staging)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         gc.collect()
-    entry.update(path=str(TARGETS[name]), seed=seed, build_seconds=round(time.perf_counter() - started, 1),
-                 bytes_on_disk=_disk_bytes(target), published_params=PUBLISHED_PARAMS[name])
+    entry.update(seed=seed, build_seconds=round(time.perf_counter() - started, 1), bytes_on_disk=_disk_bytes(target))
+    if name:
+        entry.update(path=str(TARGETS[name]), published_params=PUBLISHED_PARAMS[name])
     return entry
 
 

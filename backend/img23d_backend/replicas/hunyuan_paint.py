@@ -8,9 +8,11 @@ sized as published); ``build_delight`` and ``build_multiview`` write the two sub
                               (UNet with 8 input channels, AutoencoderKL, CLIP text model and
                               tokenizer, scheduler; no safety checker)
     hunyuan3d-paint-v2-0/     model_index.json naming HunyuanPaintPipeline, unet/ with
-                              config.json + diffusion_pytorch_model.bin (the state dict of the
-                              wrapped UNet2p5DConditionModel) + modules.py, vae/, text_encoder/,
-                              tokenizer/, scheduler/, feature_extractor/
+                              config.json + the state dict of the wrapped UNet2p5DConditionModel
+                              + modules.py, vae/, text_encoder/, tokenizer/, scheduler/,
+                              feature_extractor/; the UNet's and the VAE's weights both as
+                              diffusion_pytorch_model.bin and .safetensors, the same tensors, as
+                              the real folder has them at the pinned revision
 
 Constraints from hy3dgen's UNet2p5DConditionModel, which builds parts of itself with fixed
 sizes: the time embedding must be 1280 wide (its camera embedding is), cross-attention must
@@ -249,6 +251,7 @@ def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
     import torch
     from diffusers import DDIMScheduler
     from diffusers import __version__ as diffusers_version
+    from safetensors.torch import save_file
     from transformers import CLIPImageProcessor
 
     wrapped, unet_config = _paint_unet(dims)
@@ -256,9 +259,11 @@ def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
     (dest / "unet").mkdir(parents=True)
     write_json(dest / "unet" / "config.json",
                {"_class_name": "UNet2DConditionModel", "_diffusers_version": diffusers_version, **unet_config})
-    # hy3dgen reads this file with torch.load(weights_only=True) and load_state_dict(strict=True).
+    # hy3dgen reads the .bin with torch.load(weights_only=True) and load_state_dict(strict=True);
+    # img23d reads the safetensors twin.
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in wrapped.state_dict().items()}
     torch.save(state, dest / "unet" / "diffusion_pytorch_model.bin")
+    save_file(state, str(dest / "unet" / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
     del state, wrapped
     gc.collect()  # the full-size UNet is 3.5 GB: gone before the next part is made
     (dest / "unet" / "modules.py").write_text(_UNET_MODULES_PY, encoding="utf-8")
@@ -270,13 +275,15 @@ def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
     params.update(vae=parameters(vae), text_encoder=parameters(text_encoder))
     text_encoder.save_pretrained(dest / "text_encoder", safe_serialization=True)
     vae.save_pretrained(dest / "vae", safe_serialization=True)
+    vae.save_pretrained(dest / "vae", safe_serialization=False)  # its .bin twin, as in the real folder
     del text_encoder, vae
     DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
     CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
     write_json(dest / "model_index.json", paint_model_index(diffusers_version))
     return {"class": "HunyuanPaintPipeline", "architecture": "UNet2p5DConditionModel around an SD-2.1-shaped UNet",
             "dtype": dims.init_dtype, "params": params,
-            "note": "random weights; unet/diffusion_pytorch_model.bin is the wrapped model's state dict (float16)"}
+            "note": "random weights; unet/diffusion_pytorch_model.{bin,safetensors} hold the wrapped model's "
+                    "state dict (float16)"}
 
 
 def paint_model_index(diffusers_version: str) -> dict[str, Any]:

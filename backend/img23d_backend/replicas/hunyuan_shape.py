@@ -2,7 +2,8 @@
 
 ``config(size)`` is the one definition of the architecture's sizes: ``tiny`` for the tests,
 ``full`` as published. ``build`` writes the folder hy3dgen's pipeline opens (the
-``hunyuan3d-dit-v2-mini`` subfolder of the real repository). The weights are random (seeded)
+``hunyuan3d-dit-v2-mini`` subfolder of the real repository), ``build_flashvdm_vae`` the distilled
+VAE that FlashVDM decodes with (``hunyuan3d-vae-v2-mini-turbo``). The weights are random (seeded)
 except that the VAE's occupancy decoder is biased towards a closed blob (a level set of
 ``sum(cos(xyz))``) that the latents only perturb, so surface extraction yields a mesh at
 either size; that changes values, not compute.
@@ -170,7 +171,7 @@ _BLOB_PERTURBATION = 0.2  # how strongly the latents dent the ball
 _BLOB_SHARPNESS = 50.0
 
 
-def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
+def _shape_occupancy_blob(vae: Any, num_freqs: int, level: float = _BLOB_LEVEL) -> None:
     """Bias the random occupancy decoder towards a closed blob the latents only perturb.
 
     A purely random decoder gives a noisy field whose zero set is scattered, open sheets
@@ -194,7 +195,7 @@ def _shape_occupancy_blob(vae: Any, num_freqs: int) -> None:
         proj.weight[:2].zero_()
         proj.weight[0, cos_lowest] = 1.0
         proj.weight[1, cos_lowest] = -1.0
-        proj.bias[0], proj.bias[1] = -_BLOB_LEVEL, _BLOB_LEVEL
+        proj.bias[0], proj.bias[1] = -level, level
         for linear in (block.attn.c_proj, block.mlp.c_proj):
             linear.weight.mul_(_BLOB_PERTURBATION)
             linear.bias.zero_()
@@ -235,3 +236,58 @@ def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
             "variant": "fp16", "dtype": "float16", "params": params,
             "note": "random weights; the VAE occupancy decoder is biased to a latent-perturbed blob "
                     "so surface extraction yields a mesh"}
+
+
+# FlashVDM's distilled VAE (hunyuan3d-vae-v2-mini-turbo), as upstream's enable_flashvdm() loads it
+# with ShapeVAE.from_pretrained: config.yaml {target, params}, model.fp16.safetensors with
+# unprefixed keys. Its sizes are not published where this was written; FlashVDM's report describes
+# a lighter occupancy decoder, and public loaders read its geo decoder's downsample and MLP ratios
+# from the weights rather than assuming hy3dgen's defaults. The replica keeps the transformer's
+# sizes (the DiT's latents must fit it) and slims the occupancy decoder the way hy3dgen's code
+# allows (geo_decoder_downsample_ratio: CrossAttentionDecoder's latents_proj; MLP ratio 1).
+# Inferred, not confirmed. Its own seed and a smaller blob, so a test can tell which VAE decoded.
+FLASHVDM_GEO_DOWNSAMPLE = 2
+FLASHVDM_GEO_MLP_RATIO = 1
+_FLASHVDM_BLOB_LEVEL = 2.85  # sum(cos(x_i)) == 2.85: a smaller ball than the folder VAE's
+_FLASHVDM_SEED_OFFSET = 10
+
+
+def flashvdm_vae_config(dims: ShapeDims) -> dict[str, Any]:
+    """The FlashVDM VAE's config.yaml: the DiT folder's VAE section with a slimmer geo decoder."""
+    vae = hunyuan_config(dims)["vae"]
+    # hy3dgen's FlashVDM key selection squeezes the heads axis: the geo decoder needs 2 heads or
+    # more, so the tiny one (2 heads) keeps its width and is slimmed in its MLP only.
+    downsample = FLASHVDM_GEO_DOWNSAMPLE if dims.vae_heads // FLASHVDM_GEO_DOWNSAMPLE >= 2 else 1
+    return {"target": vae["target"],
+            "params": {**vae["params"], "geo_decoder_downsample_ratio": downsample,
+                       "geo_decoder_mlp_expand_ratio": FLASHVDM_GEO_MLP_RATIO}}
+
+
+def construct_flashvdm_vae(dims: ShapeDims) -> Any:
+    """The FlashVDM VAE, in the current device context (the meta device counts it)."""
+    prepare_imports()
+    from hy3dgen.shapegen.models import ShapeVAE
+
+    return ShapeVAE(**flashvdm_vae_config(dims)["params"])
+
+
+def build_flashvdm_vae(folder: Path, dims: ShapeDims) -> dict[str, Any]:
+    """Write the FlashVDM VAE's config.yaml and model.fp16.safetensors into ``folder``."""
+    prepare_imports()
+    import torch
+    import yaml
+    from safetensors.torch import save_file
+
+    config_ = flashvdm_vae_config(dims)
+    with seeded(dims.seed + _FLASHVDM_SEED_OFFSET), default_dtype(dims.init_dtype):
+        vae = construct_flashvdm_vae(dims)
+    _shape_occupancy_blob(vae, dims.freqs, _FLASHVDM_BLOB_LEVEL)
+    state = {key: (value.detach().to(torch.float16) if value.is_floating_point() else value.detach()).contiguous()
+             for key, value in vae.state_dict().items()}
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config_, sort_keys=False), encoding="utf-8")
+    save_file(state, str(folder / "model.fp16.safetensors"), metadata={"format": "pt"})
+    return {"class": "ShapeVAE", "architecture": "FlashVDM VAE (hunyuan3d-vae-v2-mini-turbo)", "variant": "fp16",
+            "dtype": "float16", "params": {"vae": parameters(vae)},
+            "note": "random weights, unprefixed keys; a slimmer occupancy decoder biased to a smaller blob "
+                    "than the DiT folder's VAE"}

@@ -155,7 +155,8 @@ class FlashVDMDecoder:
 
         side = resolution + 1  # a multiple of MINI_GRID
         block = side // MINI_GRID
-        axis = torch.linspace(-bounds, bounds, side, device=latents.device, dtype=latents.dtype)
+        # float32 whatever the decoder's dtype (see grid_points); the decoder casts the embedding.
+        axis = torch.linspace(-bounds, bounds, side, device=latents.device, dtype=torch.float32)
         points = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1)
         # [side]^3 -> [blocks, points per block]: each block of neighbours picks its own keys.
         blocks = points.view(MINI_GRID, block, MINI_GRID, block, MINI_GRID, block, 3)
@@ -193,7 +194,7 @@ class FlashVDMDecoder:
         index = chosen.nonzero()
         if len(index) == 0:
             return grid
-        points = index.to(latents.dtype) * (2 * bounds / resolution) - bounds
+        points = grid_points(index, bounds, resolution)
         # Sort by coarse cell so each chunk's queries are neighbours that share their keys.
         cell = (index * _REFINE_CELLS // side)
         cell_id = (cell[:, 0] * _REFINE_CELLS + cell[:, 1]) * _REFINE_CELLS + cell[:, 2]
@@ -218,6 +219,16 @@ class FlashVDMDecoder:
         self.processor.topk = [cells, counts]  # one key selection per cell
         values[start:end] = geo_decoder(queries=points[None, start:end], latents=latents)[0, :, 0]
         return end
+
+
+def grid_points(index: Any, bounds: float, resolution: int) -> Any:
+    """The positions of grid points ``index`` [N, 3] on a ``resolution`` grid over [-bounds, bounds],
+    in float32 whatever the decoder's dtype: in fp16 (10 mantissa bits) a position near 1 is off by
+    up to 0.001, a fifth of a voxel at octree 380. The decoder's Fourier embedding takes float32
+    positions and casts its output to the latents' dtype."""
+    import torch
+
+    return index.to(torch.float32) * (2 * bounds / resolution) - bounds
 
 
 class _EveryKey:

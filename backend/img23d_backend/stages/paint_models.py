@@ -63,7 +63,7 @@ def delight_loader(spec: ModelSpec) -> Loader:
         path = Path(folder) / (spec.subfolder or DELIGHT_SUBFOLDER)
         pipe = StableDiffusionInstructPix2PixPipeline.from_pretrained(
             str(path), torch_dtype=working_dtype(device), safety_checker=None,
-            requires_safety_checker=False)
+            requires_safety_checker=False, use_safetensors=True)  # never a pickle
         pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)  # stdout belongs to the protocol
         pipe.to(device)
@@ -94,7 +94,7 @@ def multiview_loader(spec: ModelSpec) -> Loader:
         # hy3dgen's UNet2p5DConditionModel.from_pretrained builds it with random weights first.
         unet = load_paint_unet(path / "unet", device, dtype)
         # diffusers builds on the meta device and reads in the dtype; pipe.to moves it once.
-        vae = AutoencoderKL.from_pretrained(str(path / "vae"), torch_dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(str(path / "vae"), torch_dtype=dtype, use_safetensors=True)
         # hy3dgen swaps the shipped DDIM scheduler for Euler ancestral with trailing spacing.
         scheduler = EulerAncestralDiscreteScheduler.from_pretrained(
             str(path), subfolder="scheduler", timestep_spacing="trailing")

@@ -15,12 +15,12 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..models.fast_load import load_shape_pipeline
+from ..models.fast_load import load_shape_pipeline, load_shape_vae
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ._common import CancelToken, ProgressFn, working_dtype
 from .hy3dgen_fixes import float32_schedule
-from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, latents_to_mesh
+from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,20 @@ def shape_loader(spec: ModelSpec):  # -> Loader
     def load(folder: Path, device: Any) -> LoadedModel:
         _route_hy3dgen_logs()
         # The same pipeline as hy3dgen's from_pretrained, without its random initialisation.
-        pipe = load_shape_pipeline(Path(folder).resolve(), spec.subfolder, device, working_dtype(device))
+        folder = Path(folder).resolve()
+        pipe = load_shape_pipeline(folder, spec.subfolder, device, working_dtype(device))
         float32_schedule(pipe.scheduler)  # the turbo schedulers' float64 tables fail on MPS
+        # FlashVDM's distilled VAE beside the folder's own: dense decoding (Standard, High) still
+        # uses the folder's, and a job may pick either, so both stay with the model rather than
+        # one being read from disk again whenever the decoder changes.
+        pipe.flashvdm_vae = (load_shape_vae(folder, spec.flashvdm_vae, device, working_dtype(device))
+                             if spec.flashvdm_vae else None)
 
         def follow(device_now: Any) -> None:
             pipe.device = device_now  # hy3dgen reads pipe.device for new tensors
 
-        return LoadedModel(obj=pipe, modules=[pipe.model, pipe.vae, pipe.conditioner], on_moved=follow)
+        modules = [pipe.model, pipe.vae, pipe.conditioner, *([pipe.flashvdm_vae] if pipe.flashvdm_vae else [])]
+        return LoadedModel(obj=pipe, modules=modules, on_moved=follow)
 
     return load
 
@@ -107,7 +114,7 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
                            callback=on_step, callback_steps=1)
         except _Cancelled:
             raise ProtocolError(ErrorCode.CANCELLED, "the job was cancelled") from None
-        decoded = decode_latents(pipe, latents)
+        decoded = decode_latents(decoding_vae(pipe, settings.decoder), latents)
         for offset in range(len(chunk)):
             cancel.check()
             mesh = latents_to_mesh(pipe, decoded[offset:offset + 1], settings.decode)

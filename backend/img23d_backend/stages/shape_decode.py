@@ -10,7 +10,9 @@ one target at a time) can be used. Two volume decoders:
 * ``dense``: every point of the (octree resolution + 1)^3 grid, as hy3dgen does by default.
 
 Both give vertices in the frame of hy3dgen's dense marching cubes at the asked resolution, so
-presets change speed and detail, never an object's size.
+presets change speed and detail, never an object's size. FlashVDM decodes with the model's
+distilled FlashVDM VAE (``pipe.flashvdm_vae``, as upstream's ``enable_flashvdm`` swaps it in),
+transformer and occupancy decoder both; dense decoding with the DiT folder's own VAE.
 """
 
 from __future__ import annotations
@@ -65,28 +67,35 @@ def chunk_size(vae: Any, latents: int, device: Any) -> int:
     return int(min(MAX_CHUNK, max(MIN_CHUNK, CHUNK_SHARE * free // query_bytes(vae, latents))))
 
 
-def decode_latents(pipe: Any, latents: Any) -> Any:
-    """The DiT's latents through the VAE's transformer (what hy3dgen's ``_export`` does first)."""
+def decoding_vae(pipe: Any, decoder: str) -> Any:
+    """The VAE that decodes with ``decoder``: FlashVDM's distilled one where the model has it, else
+    the DiT folder's own."""
+    flashvdm_vae = getattr(pipe, "flashvdm_vae", None)
+    return flashvdm_vae if decoder == FLASHVDM and flashvdm_vae is not None else pipe.vae
+
+
+def decode_latents(vae: Any, latents: Any) -> Any:
+    """The DiT's latents through ``vae``'s transformer (what hy3dgen's ``_export`` does first)."""
     import torch
 
     with torch.inference_mode():
-        return pipe.vae(latents / pipe.vae.scale_factor)
+        return vae(latents / vae.scale_factor)
 
 
-def volume(pipe: Any, decoded: Any, settings: DecodeSettings) -> tuple[Any, int]:
+def volume(vae: Any, device: Any, decoded: Any, settings: DecodeSettings) -> tuple[Any, int]:
     """One target's occupancy grid (float32, on the device) and the resolution it was sampled at."""
     import torch
     from hy3dgen.shapegen.models.autoencoders.volume_decoders import VanillaVolumeDecoder
 
-    chunk = settings.chunk(pipe.vae, int(decoded.shape[1]), pipe.device)
+    chunk = settings.chunk(vae, int(decoded.shape[1]), device)
     if settings.decoder == FLASHVDM:
-        return FlashVDMDecoder()(decoded, pipe.vae.geo_decoder, bounds=BOUNDS,
+        return FlashVDMDecoder()(decoded, vae.geo_decoder, bounds=BOUNDS,
                                  octree_resolution=settings.octree_resolution, num_chunks=chunk,
                                  mc_level=MC_LEVEL)
     if settings.decoder != DENSE:
         raise ValueError(f"unknown volume decoder {settings.decoder!r}; use one of {', '.join(DECODERS)}")
     with torch.inference_mode():
-        grid = VanillaVolumeDecoder()(decoded, pipe.vae.geo_decoder, bounds=BOUNDS, num_chunks=chunk,
+        grid = VanillaVolumeDecoder()(decoded, vae.geo_decoder, bounds=BOUNDS, num_chunks=chunk,
                                       octree_resolution=settings.octree_resolution, enable_pbar=False)
     return grid[0], settings.octree_resolution
 
@@ -101,14 +110,22 @@ def extract(extractor: Any, grid: Any, grid_resolution: int, octree_resolution: 
         # skimage: "Surface level must be within volume data range" (all inside or all outside).
         log.warning("no surface in the decoded volume: %s", exc)
         return None
+    if len(vertices) == 0 or len(faces) == 0:
+        # Dual marching cubes (diso) does not raise on a volume with no surface: it returns an
+        # empty mesh. The same "no surface" as marching cubes, not a mesh of nothing.
+        log.warning("no surface in the decoded volume: the extractor found %d vertices and %d faces",
+                    len(vertices), len(faces))
+        return None
     vertices = into_octree_frame(vertices, BOUNDS, grid_resolution, octree_resolution)
     # hy3dgen's export reverses the faces to wind them outwards, and lets trimesh merge vertices.
     return trimesh.Trimesh(vertices.astype("float32"), faces[:, ::-1].copy())
 
 
 def latents_to_mesh(pipe: Any, decoded: Any, settings: DecodeSettings) -> Any:
-    """One target's mesh (or None) from its decoded latents [1, N, C]."""
-    grid, resolution = volume(pipe, decoded, settings)
+    """One target's mesh (or None) from its latents [1, N, C] decoded by ``decoding_vae(pipe,
+    settings.decoder)``."""
+    vae = decoding_vae(pipe, settings.decoder)
+    grid, resolution = volume(vae, pipe.device, decoded, settings)
     # Kept on the VAE as hy3dgen keeps it, so its own calls extract the same way.
-    pipe.vae.surface_extractor = surface_extractor(pipe.device)
-    return extract(pipe.vae.surface_extractor, grid, resolution, settings.octree_resolution)
+    vae.surface_extractor = surface_extractor(pipe.device)
+    return extract(vae.surface_extractor, grid, resolution, settings.octree_resolution)

@@ -1,0 +1,57 @@
+"""The shape models' kinds: how many denoising steps each is made for, and how it is guided.
+
+Decided here, once, because both sides need it: the backend runs a job's steps from it (and
+its memory preflight doubles the DiT's batch for classifier-free guidance from it), and the
+add-on shows the steps that will run without asking a running backend. A job's ``steps`` of 0
+means "the shape model's own"; any other value wins.
+
+The step counts are upstream's (Hunyuan3D-2's gradio_app.py): 5 for the step-distilled turbo
+variants, 30 for the others. A turbo DiT takes the guidance scale as an input (guidance
+embedded: one pass per image); the others run classifier-free guidance, a conditioned and an
+unconditioned pass per image, whatever the guidance scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ErrorCode, ProtocolError
+
+
+@dataclass(frozen=True)
+class ShapeModelKind:
+    name: str                 # the backend's --shape choice (or TINY_SHAPE_MODEL)
+    label: str                # what the add-on shows
+    steps: int                # denoising steps when a job asks for 0
+    embedded_guidance: bool   # True: guidance is an input of the DiT; False: classifier-free (2 passes)
+
+    def steps_for(self, asked: int) -> int:
+        """The steps a job runs: ``asked`` when it names a number, else this model's own."""
+        return asked or self.steps
+
+
+# The tiny random-weight replica (the "tiny" model set): a non-turbo DiT like hunyuan3d-dit-v2-mini,
+# but with a few steps of its own, so tests that ask for nothing stay fast.
+TINY_SHAPE_MODEL = "tiny"
+
+SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
+    ShapeModelKind("2mini", "Hunyuan3D-2 mini", steps=30, embedded_guidance=False),
+    ShapeModelKind("2mini-turbo", "Hunyuan3D-2 mini turbo", steps=5, embedded_guidance=True),
+    ShapeModelKind("2.0", "Hunyuan3D-2", steps=30, embedded_guidance=False),
+    ShapeModelKind("2.0-turbo", "Hunyuan3D-2 turbo", steps=5, embedded_guidance=True),
+    ShapeModelKind(TINY_SHAPE_MODEL, "tiny replica", steps=3, embedded_guidance=False),
+)}
+
+
+def shape_model_kind(name: str) -> ShapeModelKind:
+    """The kind of the shape model ``name``; ``bad_request`` naming the choices otherwise."""
+    try:
+        return SHAPE_MODELS[name]
+    except KeyError:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown shape model {name!r}; choose from "
+                            f"{', '.join(n for n in SHAPE_MODELS if n != TINY_SHAPE_MODEL)}") from None
+
+
+def describe_default_steps() -> str:
+    """One line for help texts: each real shape model's own steps."""
+    return ", ".join(f"{kind.name} {kind.steps}" for kind in SHAPE_MODELS.values() if kind.name != TINY_SHAPE_MODEL)
