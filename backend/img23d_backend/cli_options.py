@@ -1,0 +1,68 @@
+"""The command line's job options: the flags that set ``JobOptions``, and their checks' wording.
+
+``generate`` takes every one of them; each flag's help states its range as the protocol's one
+table of ranges (``OPTION_RANGES``) words it, so the command line and the add-on agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from img23d_protocol import DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of a job's options, on ``parser``."""
+    parser.add_argument("--seed", type=int, default=0, help=_allowed("seed"))
+    parser.add_argument("--steps", type=int, default=JobOptions.steps, help=_allowed("steps"))
+    parser.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
+                     help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
+                                                        "this machine cannot hold is refused"))
+    parser.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
+                     help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
+    parser.add_argument("--guidance", type=float, default=JobOptions.guidance_scale, help=_allowed("guidance_scale"))
+    parser.add_argument("--face-budget", type=int, default=JobOptions.face_budget, help=_allowed("face_budget"))
+    parser.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
+    parser.add_argument("--shape-batch", type=int, default=0,
+                     help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
+    parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
+    parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
+                     help="side of the baked texture in pixels: " + _allowed(
+                         "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
+    parser.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
+    parser.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps, help=_allowed("delight_steps"))
+    parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                     help="the camera's field of view across the picture's longer side, in degrees "
+                          "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
+    parser.add_argument("--no-ground", action="store_true",
+                     help="do not stand the objects on one floor; each keeps the height its depth gives")
+
+
+
+def _allowed(option: str, note: str = "") -> str:
+    """An option's range as the checks word it (protocol.OPTION_RANGES), a note, the default."""
+    return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
+
+
+# The command line's spelling of each option that JobOptions and check_budget_gb name.
+FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
+          "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
+          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
+          "fov_degrees": "--fov", "budget_gb": "--budget-gb"}
+
+
+def usage_message(exc: ProtocolError) -> str:
+    if isinstance(exc, OptionError) and exc.option in FLAGS:
+        return f"{FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
+    return exc.message
+
+
+def job_options(args: argparse.Namespace) -> JobOptions:
+    options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
+                         volume_decoder=args.volume_decoder, guidance_scale=args.guidance, face_budget=args.face_budget,
+                         keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
+                         texture=not args.no_texture, texture_size=args.texture_size,
+                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
+                         fov_degrees=args.fov, ground=not args.no_ground)
+    options.validate()
+    return options
