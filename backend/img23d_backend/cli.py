@@ -217,6 +217,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
             failed += 1
             print(f"{target['target']}: FAILED [{target['error']['code']}] {target['error']['message']}")
     print(f"run folder: {data['run_dir']}")
+    if options.random_seed:  # drawn by the backend: what the artist types to get this result again
+        print(f"seed: {data['seed']} (random; --seed {data['seed']} makes the same objects)")
     return EXIT_PARTIAL if failed else EXIT_OK
 
 

@@ -91,6 +91,7 @@ class TargetRecord:
     mesh: str | None = None
     faces: int | None = None
     vertices: int | None = None
+    cleanup: dict[str, Any] | None = None     # what clean-up did to its mesh (stages/cleanup.CleanStats)
     textured: bool = False
     error: dict[str, str] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone

@@ -5,10 +5,12 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.6.0"
+__version__ = "1.7.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 6  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 7  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
-# 6: the volume_decoder option, and steps default to 5 (the default shape model is turbo)
+# 6: the volume_decoder option, and steps default to 5 (the default shape model is turbo);
+# 7: the finished mesh's options (face_budget 0 keeps every face, smoothing, fill_holes, min_piece),
+#    random_seed, and the seed a job used in its result

@@ -86,6 +86,7 @@ class JobRun:
         self.manager.download_progress = self._download_progress
         try:
             data = self.body()
+            data.setdefault("seed", self.options.seed)  # the one used, also when it was drawn
             self._close("finished")
         except ProtocolError as exc:
             self._close("cancelled" if exc.code is ErrorCode.CANCELLED else "failed", exc)

@@ -177,7 +177,7 @@ class GenerateRun(JobRun):
                     self.fail_target(record, done.value)
                     continue
                 mesh, stats = done.value
-                record.faces, record.vertices = stats.faces_out, stats.vertices_out
+                record.faces, record.vertices, record.cleanup = stats.faces_out, stats.vertices_out, asdict(stats)
                 ready.append((record, mesh))
                 if self.options.texture:  # its UVs are made while earlier targets paint
                     unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
@@ -207,7 +207,7 @@ class GenerateRun(JobRun):
         if mesh is None:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
                                  "(try another seed or a higher octree resolution)", target=record.target)
-        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), face_budget=self.options.face_budget)
+        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), cleanup.Finish.from_options(self.options))
         if len(faces) == 0:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
                                  target=record.target)
