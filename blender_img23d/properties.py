@@ -70,6 +70,12 @@ class Img23dSettings(bpy.types.PropertyGroup):
                ("STANDARD", "Standard", "30 steps, every grid point decoded: for the non-turbo shape models"),
                ("HIGH", "High", "Slow: more steps, finer surface, more faces")])
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    random_seed: BoolProperty(  # type: ignore[valid-type]
+        name="Random Seed", default=False,
+        description="A new seed for every job; the one used is shown after the job, to type into Seed "
+                    "for the same objects again")
+    # The seed the last Generate used (shown after a random-seed job); -1: none yet.
+    last_seed: IntProperty(name="Last Seed", default=-1, options={"HIDDEN"})  # type: ignore[valid-type]
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
@@ -77,6 +83,21 @@ class Img23dSettings(bpy.types.PropertyGroup):
     steps: IntProperty(name="Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
     face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
+    keep_all_faces: BoolProperty(  # type: ignore[valid-type]
+        name="Keep Every Face", default=False,
+        description="No face budget: the mesh keeps every face the surface extraction made")
+    # The finished mesh; the defaults are what every job did before these were choices.
+    smoothing: IntProperty(  # type: ignore[valid-type]
+        name="Smoothing", default=protocol.JobOptions.smoothing, min=0, max=100,
+        description="Smoothing passes over the finished mesh (Taubin: smooths without shrinking it)")
+    fill_holes: IntProperty(  # type: ignore[valid-type]
+        name="Fill Holes", default=protocol.JobOptions.fill_holes, min=0, max=1_000_000, soft_max=10_000,
+        description="Close holes of up to this many boundary edges (0: leave holes open)")
+    min_piece: FloatProperty(  # type: ignore[valid-type]
+        name="Smallest Piece", subtype="PERCENTAGE", default=protocol.JobOptions.min_piece * 100, min=0.0,
+        max=100.0, precision=2,
+        description="Separate pieces with fewer faces than this share of the largest piece's are removed as "
+                    "noise (0: keep every piece, such as a small handle)")
     texture_size: IntProperty(  # type: ignore[valid-type]
         name="Texture Size", default=0, min=0, max=8192, soft_max=protocol.DETAILED_TEXTURE_SIZE,
         description=f"Side of the baked texture in pixels (0: from the quality preset). Above "
@@ -103,10 +124,11 @@ class Img23dSettings(bpy.types.PropertyGroup):
     def job_options(self) -> "protocol.JobOptions":
         preset = QUALITY_PRESETS[self.quality]
         options = protocol.JobOptions(
-            seed=self.seed, steps=self.steps or preset.steps,
+            seed=self.seed, random_seed=self.random_seed, steps=self.steps or preset.steps,
             octree_resolution=self.octree_resolution or preset.octree_resolution,
             volume_decoder=preset.volume_decoder,
-            face_budget=self.face_budget or preset.face_budget,
+            face_budget=0 if self.keep_all_faces else self.face_budget or preset.face_budget,
+            smoothing=self.smoothing, fill_holes=self.fill_holes, min_piece=round(self.min_piece / 100, 6),
             keep="all" if self.all_instances else "largest", texture=self.texture,
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,

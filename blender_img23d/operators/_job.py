@@ -85,7 +85,8 @@ class JobOperatorMixin:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
 
-    def report_outcome(self, outcome: Outcome, made_something: bool) -> set[str]:
+    def report_outcome(self, outcome: Outcome, made_something: bool, note: str = "") -> set[str]:
+        """Report how the job ended; ``note`` (if any) follows the summary of a job that finished."""
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:
@@ -94,7 +95,7 @@ class JobOperatorMixin:
         elif outcome.error:
             self.report({"ERROR"}, outcome.error)
         else:
-            self.report({"INFO"}, outcome.summary())
+            self.report({"INFO"}, outcome.summary() + (f" | {note}" if note else ""))
         return {"FINISHED"} if made_something else {"CANCELLED"}
 
 

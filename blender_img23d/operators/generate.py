@@ -30,7 +30,13 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
-        return self.report_outcome(outcome, made_something=bool(outcome.objects))
+        note = ""
+        seed = outcome.data.get("seed")  # from the backend: checked like anything that crosses over
+        if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31:
+            context.scene.img23d.last_seed = seed
+            if context.scene.img23d.random_seed:
+                note = f"random seed {seed} (type it into Seed for the same objects again)"
+        return self.report_outcome(outcome, made_something=bool(outcome.objects), note=note)
 
 
 classes = (IMG23D_OT_generate,)

@@ -32,9 +32,19 @@ class IMG23D_PT_main(bpy.types.Panel):
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
-        layout.prop(settings, "seed")
+        draw_seed(layout, settings)
         draw_actions(layout, context)
         draw_backend(layout)
+
+
+def draw_seed(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    row = layout.row(align=True)
+    seed = row.row(align=True)
+    seed.enabled = not settings.random_seed
+    seed.prop(settings, "seed")
+    row.prop(settings, "random_seed", text="", icon="FILE_REFRESH")
+    if settings.random_seed and settings.last_seed >= 0:
+        layout.label(text=f"Last job's seed: {settings.last_seed}")
 
 
 def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
@@ -128,10 +138,19 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         layout.label(text="0 = from the quality preset")
         layout.prop(settings, "steps")
         layout.prop(settings, "octree_resolution")
-        layout.prop(settings, "face_budget")
+        faces = layout.row(align=True)
+        budget = faces.row(align=True)
+        budget.enabled = not settings.keep_all_faces
+        budget.prop(settings, "face_budget")
+        faces.prop(settings, "keep_all_faces", text="", icon="MESH_DATA")
         layout.prop(settings, "texture_size")
         layout.prop(settings, "paint_steps")
         layout.prop(settings, "delight_steps")
+        layout.separator()
+        layout.label(text="Finished mesh")
+        layout.prop(settings, "smoothing")
+        layout.prop(settings, "fill_holes")
+        layout.prop(settings, "min_piece")
 
 
 classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced)
