@@ -120,6 +120,7 @@ class Manifest:
     records: list[TargetRecord] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
+    source_run: str | None = None               # a regeneration's Generate run (jobs/regenerate.py)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
@@ -176,6 +177,13 @@ class RunFolder:
                 shutil.rmtree(candidate, ignore_errors=True)
             raise exc
         return run
+
+    def claim_stem(self, stem: str) -> str:
+        """Take ``stem`` as it is (a regeneration keeps its object's stem); refuses one taken."""
+        if stem.casefold() in self._stems or Path(stem).name != stem or stem.startswith("."):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{stem!r} cannot name an object in this run")
+        self._stems.add(stem.casefold())
+        return stem
 
     def unique_stem(self, target: str, instance: int) -> str:
         """A stem for one target instance, distinct from every other in this run."""

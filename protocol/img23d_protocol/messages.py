@@ -87,6 +87,20 @@ class RetextureRequest(Message):
 
 
 @dataclass
+class RegenerateRequest(Message):
+    """New meshes for some objects of a finished Generate run, from that run's own cut-outs: no
+    grounding, matting or depth again. ``keys`` are the objects' stems in the run (a GLB's name
+    without ``.glb``); the new meshes go to a run folder of their own inside ``run``
+    (``regenerated/``), so the run keeps every version."""
+
+    TYPE: ClassVar[str] = "regenerate"
+    id: str = ""
+    run: str = ""                        # the Generate run's folder
+    keys: list[str] = field(default_factory=list)
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
 class CancelRequest(Message):
     TYPE: ClassVar[str] = "cancel"
     id: str = ""
@@ -158,6 +172,7 @@ class Artifact(Message):
     box: list[float] | None = None       # pixels of the original image
     image_size: list[int] | None = None  # the original image's width and height
     seed: int | None = None
+    variation: int = 0                   # a mesh of a job with variations: which of them (1..N); 0 = none
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Progress,
-                             ProtocolError, RetextureRequest)
+                             ProtocolError, RegenerateRequest, RetextureRequest)
 from PIL import Image
 
 from .. import __version__, failpoints, preflight
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
 
 log = logging.getLogger(__name__)
 
-Request = GenerateRequest | DetectRequest | RetextureRequest
+Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest
 T = TypeVar("T")
 
 
@@ -75,7 +75,17 @@ class JobRun:
                             targets=list(getattr(request, "targets", [])), options=asdict(request.options),
                             device=str(engine.device),
                             models={role: _model_record(engine.manager.spec(role)) for role in engine.manager.roles})
-        return RunFolder.create(engine.settings.runs_dir, Path(request.image).name, manifest)
+        return RunFolder.create(cls.runs_dir(engine, request), cls.folder_label(request), manifest)
+
+    @classmethod
+    def runs_dir(cls, engine: "Engine", request: Request) -> Path:
+        """The folder that holds this job's run folder."""
+        return engine.settings.runs_dir
+
+    @classmethod
+    def folder_label(cls, request: Request) -> str:
+        """What the run folder's name says after its time stamp (the picture's name)."""
+        return Path(request.image).name
 
     def body(self) -> dict[str, Any]:
         """The job's work; returns the result's data."""

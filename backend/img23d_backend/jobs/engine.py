@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
-                             RetextureRequest, SuggestRequest)
+                             RegenerateRequest, RetextureRequest, SuggestRequest)
 
 from .. import preflight
 from ..device import device_name, pick_device
@@ -22,6 +22,7 @@ from ..stages._common import CancelToken
 from .base import JobRun
 from .detect import DetectRun
 from .generate import GenerateRun
+from .regenerate import RegenerateRun
 from .retexture import RetextureRun
 from .suggest import SuggestRun
 
@@ -98,6 +99,9 @@ class Engine:
 
     def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
         return self._run(SuggestRun, request, job)
+
+    def regenerate(self, request: RegenerateRequest, job: Job) -> dict[str, Any]:
+        return self._run(RegenerateRun, request, job)
 
     def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
         # The request is checked before anything is written; the run then always has its folder.
