@@ -145,8 +145,32 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
     elif item.box and len(item.box) == 4 and item.image_size:
         place(obj, single_layout(item), item.key or item.target)
     tag(obj, target=item.target, instance=item.instance, box=list(item.box or []), seed=item.seed,
-        run=item.run_dir, models=item.models or {})
+        run=item.run_dir, models=item.models or {}, key=item.key or None)
     return obj
+
+
+def swap_mesh(obj: bpy.types.Object, path: Path) -> bpy.types.Mesh:
+    """Give ``obj`` the mesh in ``path`` in place of its own: same object (name, transform,
+    collection, parent, modifiers), new mesh data, its bottom centre where the old one's was so it
+    stands where it stood. The old mesh is left to Blender (an undo brings it back). Raises
+    ``ImportFailed``."""
+    imported = import_glb(path, obj.name)
+    new, old = imported.data, obj.data
+    try:
+        old_anchor, new_anchor = _bottom_centre(old), _bottom_centre(new)
+        obj.data = new
+        obj.matrix_world = obj.matrix_world @ Matrix.Translation(old_anchor - new_anchor)
+    finally:
+        bpy.data.objects.remove(imported, do_unlink=True)
+    new.name = obj.name
+    return new
+
+
+def _bottom_centre(mesh: bpy.types.Mesh) -> Vector:
+    if not mesh.vertices:
+        return Vector((0.0, 0.0, 0.0))
+    xs, ys, zs = ([v.co[i] for v in mesh.vertices] for i in range(3))
+    return Vector(((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, min(zs)))
 
 
 def ensure_camera(scene: bpy.types.Scene, collection: bpy.types.Collection, camera: Any, run_dir: str,
