@@ -211,11 +211,14 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     printer.finish()
     failed = 0
     for target in data["targets"]:
+        # With variations each candidate says which it is and its seed, to find it again.
+        label = target["target"] + (f" (variation {target['variation']}, seed {target['seed']})"
+                                    if target["variation"] else "")
         if target["status"] == "done":
-            print(f"{target['target']}: {Path(data['run_dir']) / target['mesh']}")
+            print(f"{label}: {Path(data['run_dir']) / target['mesh']}")
         else:
             failed += 1
-            print(f"{target['target']}: FAILED [{target['error']['code']}] {target['error']['message']}")
+            print(f"{label}: FAILED [{target['error']['code']}] {target['error']['message']}")
     print(f"run folder: {data['run_dir']}")
     if options.random_seed:  # drawn by the backend: what the artist types to get this result again
         print(f"seed: {data['seed']} (random; --seed {data['seed']} makes the same objects)")

@@ -24,6 +24,9 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=JobOptions.guidance_scale,
                         help=_allowed("guidance_scale"))
     parser.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
+    parser.add_argument("--variations", type=int, default=JobOptions.variations,
+                        help="candidates of each name to choose from, each from its own seed (one grounding, "
+                             "matting and depth pass): " + _allowed("variations"))
     parser.add_argument("--shape-batch", type=int, default=0,
                         help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
     finish = parser.add_argument_group("the finished mesh")
@@ -73,7 +76,7 @@ FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-re
          "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
          "fov_degrees": "--fov", "budget_gb": "--budget-gb", "smoothing": "--smoothing",
-         "fill_holes": "--fill-holes", "min_piece": "--min-piece"}
+         "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations"}
 
 
 def usage_message(exc: ProtocolError) -> str:
@@ -87,7 +90,7 @@ def job_options(args: argparse.Namespace) -> JobOptions:
     options = JobOptions(seed=0 if random_seed else args.seed, random_seed=random_seed, steps=args.steps,
                          octree_resolution=args.octree_resolution, volume_decoder=args.volume_decoder,
                          guidance_scale=args.guidance, face_budget=args.face_budget, smoothing=args.smoothing,
-                         fill_holes=args.fill_holes, min_piece=args.min_piece,
+                         fill_holes=args.fill_holes, min_piece=args.min_piece, variations=args.variations,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
                          paint_steps=args.paint_steps, delight_steps=args.delight_steps,

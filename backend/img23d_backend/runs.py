@@ -86,6 +86,8 @@ class TargetRecord:
     box: list[float] | None = None
     score: float | None = None
     seed: int | None = None
+    variation: int = 0                  # which candidate of its target (1..N) in a job with variations
+    candidate_of: str | None = None     # its target's first candidate's stem: whose cut-out and place it shares
     crop: str | None = None
     matte: str | None = None
     mesh: str | None = None
@@ -185,9 +187,10 @@ class RunFolder:
         self._stems.add(stem.casefold())
         return stem
 
-    def unique_stem(self, target: str, instance: int) -> str:
-        """A stem for one target instance, distinct from every other in this run."""
+    def unique_stem(self, target: str, instance: int, variation: int = 1) -> str:
+        """A stem for one target instance (and one of its variations), distinct from every other in this run."""
         stem = safe_stem(target) if instance == 1 else f"{safe_stem(target)}-{instance}"
+        stem = stem if variation <= 1 else f"{stem}-v{variation}"
         candidate, n = stem, 2
         while candidate.casefold() in self._stems:
             candidate, n = f"{stem}_{n}", n + 1

@@ -61,6 +61,7 @@ OPTION_RANGES: dict[str, Allowed] = {
     "margin": Allowed(0.0, 2.0),
     "min_crop": Allowed(8, 4096),
     "shape_batch": Allowed(1, 64, zero_means="all at once"),
+    "variations": Allowed(1, 8),
     "texture_size": Allowed(64, 8192, power_of_two=True),
     "render_size": Allowed(64, 4096, zero_means="the texture's size"),
     "delight_steps": Allowed(1, 200),
@@ -105,6 +106,9 @@ class JobOptions:
     min_piece: float = 0.005
     random_seed: bool = False      # a new seed for this job, drawn by the backend and recorded
     keep: str = "largest"          # several instances of one name: the largest, or all
+    # Candidates of each name (instance) to choose from, each from its own seed, sharing one
+    # grounding, matting and depth pass: 1 = one object per name, as without variations.
+    variations: int = 1
     margin: float = 0.1            # crop margin, as a fraction of the box's longer side
     min_crop: int = 64             # crops are grown to at least this many pixels a side
     shape_batch: int = 0           # images per DiT batch; 0 = all of the job's at once

@@ -39,19 +39,21 @@ class GenerateRun(JobRun):
         manifest.records = records
         self.run_folder.save_manifest()
         live = [r for r in records if r.status == "pending"]
+        firsts = [r for r in live if r.candidate_of is None]  # a target's other candidates share its cut-out
 
         with self.stage("crop"):
             crops, boxes, rects = {}, {}, {}
-            for record in live:
+            for record in firsts:
                 x0, y0, x1, y1 = (v * image.scale for v in record.box)
                 rect = rects[record.stem] = crop_box((x0, y0, x1, y1), image.size, self.options.margin,
                                                      self.options.min_crop)
                 crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
-        cutouts = self._matte(image, live, crops, boxes)
+        cutouts = self._matte(image, firsts, crops, boxes)
+        _share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
-        self.layout = scene.measure(self, image, live, rects, cutouts)
+        self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, cutouts)
         # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
         with Tail(self.job.cancel) as self.tail:
             meshes = self._shape(live, cutouts)
@@ -89,9 +91,27 @@ class GenerateRun(JobRun):
                         target=match.target, instance=instance,
                         stem=self.run_folder.unique_stem(match.target, instance),
                         box=scaled_box(detection.box, image.scale), score=detection.score))
+        records = self._with_variations(records)
         for index, record in enumerate(records):
-            record.seed = self.options.seed + index
+            record.seed = self.options.seed + index  # every candidate its own seed
         return records
+
+    def _with_variations(self, records: list[TargetRecord]) -> list[TargetRecord]:
+        """Each found target followed by its other candidates (``variations``), which share its box."""
+        count = self.options.variations
+        if count <= 1:
+            return records
+        planned: list[TargetRecord] = []
+        for record in records:
+            record.variation = 1
+            planned.append(record)
+            if record.status != "pending":  # not found: nothing to vary
+                continue
+            planned.extend(TargetRecord(target=record.target, instance=record.instance, variation=number,
+                                        stem=self.run_folder.unique_stem(record.target, record.instance, number),
+                                        box=record.box, score=record.score, candidate_of=record.stem)
+                           for number in range(2, count + 1))
+        return planned
 
     def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any],
                boxes: dict[str, Any]) -> dict[str, Any]:
@@ -238,7 +258,22 @@ class GenerateRun(JobRun):
                       f"{record.target} ready")
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,
-                               image_size=self.run_folder.manifest.image.get("original_size")))
+                               image_size=self.run_folder.manifest.image.get("original_size"),
+                               variation=record.variation))
+
+
+def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
+    """A target's other candidates take its crop, cut-out and fate (one matting pass for all)."""
+    firsts = {r.stem: r for r in live if r.candidate_of is None}
+    for record in live:
+        first = firsts.get(record.candidate_of or "")
+        if first is None:
+            continue
+        record.crop, record.matte = first.crop, first.matte
+        if first.status == "failed":  # reported once, with its first candidate
+            record.status, record.error = "failed", first.error
+        else:
+            cutouts[record.stem] = cutouts[first.stem]
 
 
 def _has_texture(mesh: Any) -> bool:

@@ -58,18 +58,21 @@ class SourceRun:
         found = [r for r in self.manifest.records if r.stem == key]
         if not found:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key!r} is not an object of the run {self.root.name}")
-        if self.cutout_path(key) is None:
+        if self.cutout_path(found[0]) is None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key!r} has no cut-out in the run {self.root.name} "
                                                        "(it failed before matting), so it cannot be regenerated")
         return found[0]
 
-    def cutout_path(self, key: str) -> Path | None:
-        path = (self.root / MATTES / f"{key}.png").resolve()
-        inside = self.root / MATTES in path.parents  # a stem from the request never leaves the folder
+    def cutout_path(self, record: TargetRecord) -> Path | None:
+        """Its cut-out (a target's candidates share their first's), if it is a file inside the run."""
+        if not isinstance(record.matte, str) or not record.matte:
+            return None
+        path = (self.root / record.matte).resolve()
+        inside = self.root in path.parents  # a path from the manifest never leads out of the run
         return path if inside and path.is_file() else None
 
     def cutout(self, key: str) -> LoadedImage:
-        path = self.cutout_path(key)
+        path = self.cutout_path(self.record(key))
         if path is None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the cut-out of {key!r} is gone from {self.root.name}")
         cutout = load_image(path)
