@@ -76,6 +76,10 @@ class Img23dSettings(bpy.types.PropertyGroup):
                     "for the same objects again")
     # The seed the last Generate used (shown after a random-seed job); -1: none yet.
     last_seed: IntProperty(name="Last Seed", default=-1, options={"HIDDEN"})  # type: ignore[valid-type]
+    variations: IntProperty(  # type: ignore[valid-type]
+        name="Variations", default=1, min=1, max=8,
+        description="Candidates of each name, each from its own seed, set side by side to choose from "
+                    "(Keep on one puts it in place); 1: one object per name")
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
@@ -129,7 +133,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
             volume_decoder=preset.volume_decoder,
             face_budget=0 if self.keep_all_faces else self.face_budget or preset.face_budget,
             smoothing=self.smoothing, fill_holes=self.fill_holes, min_piece=round(self.min_piece / 100, 6),
-            keep="all" if self.all_instances else "largest", texture=self.texture,
+            keep="all" if self.all_instances else "largest", texture=self.texture, variations=self.variations,
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground)

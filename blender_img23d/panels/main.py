@@ -33,6 +33,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
         draw_seed(layout, settings)
+        layout.prop(settings, "variations")
         draw_actions(layout, context)
         draw_backend(layout)
 
@@ -73,9 +74,11 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     retexture.enabled = active is not None and active.type == "MESH"
     retexture.operator("img23d.retexture", icon="TEXTURE")
     row.operator("img23d.import_run", icon="IMPORT")
-    regenerate = layout.row()
+    regenerate = layout.row(align=True)
     regenerate.enabled = not busy and active is not None and active.type == "MESH" and bool(active.get("img23d_run"))
     regenerate.operator("img23d.regenerate", icon="FILE_REFRESH")
+    if active is not None and active.get("img23d_candidate_of"):
+        regenerate.operator("img23d.keep_variation", icon="CHECKMARK")
     if busy:
         layout.operator("img23d.cancel", icon="CANCEL")
 

@@ -73,7 +73,7 @@ def scene(addon):
     # As a new scene has them: the layout settings, and those a test's operator may set (Suggest
     # turns All Instances on), so no test sees what an earlier one left, whatever their order.
     for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed", "random_seed", "last_seed",
-                 "keep_all_faces", "smoothing", "fill_holes", "min_piece"):
+                 "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations"):
         settings.property_unset(name)
     yield bpy.context.scene
     addon.runtime.active_runner = None
