@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DetectRequest, Error, ErrorCode, GenerateRequest,
-                             JobOptions, ProtocolError, SuggestRequest, check_budget_gb, names_from_text,
-                             validate_targets)
+                             JobOptions, ProtocolError, SuggestRequest, check_boxes, check_budget_gb, names_from_text,
+                             validate_boxes, validate_targets)
 
 from . import __version__, env_probe, probe_command
 from .cli_options import add_job_options, job_options, usage_message
@@ -139,6 +139,23 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = job_options(args) if args.command == "generate" else JobOptions()
+    args.boxes = _boxes(args) if args.command == "generate" else {}
+
+
+def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The --box values, checked against the names (before anything is loaded)."""
+    if not args.box:
+        return {}
+    if args.names is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "--box needs the names in --targets, not 'auto'")
+    boxes: dict[str, list[float]] = {}
+    for name, box in args.box:
+        if any(name.casefold() == known.casefold() for known in boxes):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--box gives {name!r} two boxes: give one")
+        boxes[name] = box
+    boxes = validate_boxes(boxes)
+    check_boxes(boxes, args.names)
+    return boxes
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -202,7 +219,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         names, every_instance = suggested
         if every_instance:
             options.keep = "all"
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options)
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes)
     printer, job = _job_for(request.id, interrupts)
     try:
         data = engine.generate(request, job)

@@ -24,6 +24,9 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance", type=float, default=JobOptions.guidance_scale,
                         help=_allowed("guidance_scale"))
     parser.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
+    parser.add_argument("--box", action="append", type=box_argument, default=[], metavar="NAME=X0,Y0,X1,Y1",
+                        help="the box of a name, in pixels of the original picture (repeatable): that name is "
+                             "not looked for, and a job whose every name has a box loads no grounding model")
     parser.add_argument("--variations", type=int, default=JobOptions.variations,
                         help="candidates of each name to choose from, each from its own seed (one grounding, "
                              "matting and depth pass): " + _allowed("variations"))
@@ -54,6 +57,21 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
 
 
 RANDOM = "random"
+
+
+def box_argument(text: str) -> tuple[str, list[float]]:
+    """``--box NAME=x0,y0,x1,y1``: the name and its four numbers (their sense is checked later, with
+    the names and the picture)."""
+    name, separator, numbers = text.rpartition("=")
+    parts = [part.strip() for part in numbers.split(",")]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if not separator or not name.strip() or len(values) != 4:
+        raise argparse.ArgumentTypeError(f"must be NAME=x0,y0,x1,y1 (four numbers, pixels of the picture), "
+                                         f"not {text!r}")
+    return name.strip(), values
 
 
 def _seed_argument(text: str) -> int | str:

@@ -85,6 +85,7 @@ class TargetRecord:
     status: str = "pending"
     box: list[float] | None = None
     score: float | None = None
+    artist_box: bool = False            # its box came from the artist (the request's boxes), not grounding
     seed: int | None = None
     variation: int = 0                  # which candidate of its target (1..N) in a job with variations
     candidate_of: str | None = None     # its target's first candidate's stem: whose cut-out and place it shares

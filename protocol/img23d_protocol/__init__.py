@@ -8,6 +8,7 @@ Standard library only. Blender installs this package as a wheel with the add-on;
 imports the same wheel (the add-on puts it on the backend's path) or, in a checkout, this source.
 """
 
+from .boxes import box_for, check_boxes, validate_boxes
 from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
 from .errors import ErrorCode, ProtocolError
 from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
@@ -22,6 +23,7 @@ from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
+    "box_for", "check_boxes", "validate_boxes",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
     "ErrorCode", "ProtocolError",
     "MODEL_STATES", "Artifact", "CancelRequest", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",

@@ -6,6 +6,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from .boxes import validate_boxes
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, GenerateRequest,
                        Hello, Message, ModelsRequest, Progress, RegenerateRequest, Result, RetextureRequest,
@@ -67,6 +68,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_targets(value)
         elif name == "keys":
             value = validate_keys(value)
+        elif name == "boxes":
+            value = validate_boxes(value)
         elif name in ("id", "image", "job", "model", "mesh", "name", "run") and value is not None \
                 and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")

@@ -53,6 +53,9 @@ class GenerateRequest(Message):
     image: str = ""
     targets: list[str] = field(default_factory=list)
     options: JobOptions = field(default_factory=JobOptions)
+    # Boxes the artist drew or corrected (``boxes.py``): name -> [x0, y0, x1, y1] in pixels of the
+    # original picture. Those names skip grounding.
+    boxes: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass

@@ -202,9 +202,10 @@ class JobRun:
             }
         return image
 
-    def ground(self, image: LoadedImage) -> list[Any]:
-        """Grounding, parsing and matching; writes detections.json; returns TargetMatch list."""
-        targets = list(self.request.targets)
+    def ground(self, image: LoadedImage, targets: list[str] | None = None) -> list[Any]:
+        """Grounding, parsing and matching of ``targets`` (the request's names unless given);
+        writes detections.json; returns TargetMatch list."""
+        targets = list(self.request.targets if targets is None else targets)
         options = grounding.GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import trimesh
-from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
+from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
 from .. import preflight
@@ -27,6 +27,11 @@ class GenerateRun(JobRun):
     kind = "generate"
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
+
+    @classmethod
+    def check_request(cls, request: Request) -> None:
+        super().check_request(request)
+        check_boxes(request.boxes, request.targets)  # each box for a name of the job
 
     @classmethod
     def check_memory(cls, request: Request, device: Any) -> None:
@@ -78,7 +83,18 @@ class GenerateRun(JobRun):
             records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
                                         box=[0.0, 0.0, float(width), float(height)]))
         else:
-            for match in self.ground(image):
+            # The artist's boxes stand for grounding: their names are not asked for, and a job whose
+            # every name has a box loads no grounding model at all.
+            check_boxes(self.request.boxes, self.request.targets, image.original_size)
+            asked = [name for name in self.request.targets if box_for(self.request.boxes, name) is None]
+            found = {m.target: m for m in self.ground(image, asked)} if asked else {}
+            for name in self.request.targets:
+                drawn = box_for(self.request.boxes, name)
+                if drawn is not None:
+                    records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
+                                                box=[round(v, 2) for v in drawn], artist_box=True))
+                    continue
+                match = found[name]
                 if not match.detections:
                     record = TargetRecord(target=match.target, stem=self.run_folder.unique_stem(match.target, 1))
                     records.append(record)
