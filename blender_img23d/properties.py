@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
 
 import img23d_protocol as protocol
 
+from . import box_properties
 from .run_layout import LayoutChoice
 
 
@@ -80,6 +82,8 @@ class Img23dSettings(bpy.types.PropertyGroup):
         name="Variations", default=1, min=1, max=8,
         description="Candidates of each name, each from its own seed, set side by side to choose from "
                     "(Keep on one puts it in place); 1: one object per name")
+    # Boxes by hand (box_properties): filled by Detect, corrected or drawn by the artist.
+    boxes: CollectionProperty(type=box_properties.Img23dBox)  # type: ignore[valid-type]
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
@@ -148,7 +152,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
         return LayoutChoice(self.fov_degrees(), self.estimate_fov, self.ground)
 
 
-classes = (Img23dSettings,)
+classes = (*box_properties.classes, Img23dSettings)
 
 
 def register() -> None:

@@ -26,7 +26,9 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
         _inputs.check_limits(context, options, runtime.session())
-        request = protocol.GenerateRequest(image=str(image), targets=_inputs.names(context), options=options)
+        names = _inputs.names(context)
+        request = protocol.GenerateRequest(image=str(image), targets=names, options=options,
+                                           boxes=_inputs.boxes(context, names))
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:

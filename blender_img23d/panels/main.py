@@ -159,4 +159,31 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         layout.prop(settings, "min_piece")
 
 
-classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced)
+class IMG23D_PT_boxes(bpy.types.Panel):
+    """Each name's box: Detect fills them; an edited box is used by Generate instead of looking."""
+
+    bl_idname = "IMG23D_PT_boxes"
+    bl_label = "Boxes"
+    bl_parent_id = "IMG23D_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.img23d
+        layout = self.layout
+        if not settings.boxes:
+            layout.label(text="Detect fills a box per name to correct")
+            return
+        layout.label(text="Pixels of the picture; a ticked box is used, not looked for")
+        for box in settings.boxes:
+            row = layout.row(align=True)
+            row.prop(box, "use", text="")
+            row.label(text=box.name if box.found or box.use else f"{box.name} (not found: draw it)")
+            numbers = layout.row(align=True)
+            for corner in ("x0", "y0", "x1", "y1"):
+                numbers.prop(box, corner, text="")
+        layout.operator("img23d.boxes_clear", icon="X")
+
+
+classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced, IMG23D_PT_boxes)

@@ -75,6 +75,7 @@ def scene(addon):
     for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed", "random_seed", "last_seed",
                  "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations"):
         settings.property_unset(name)
+    settings.boxes.clear()
     yield bpy.context.scene
     addon.runtime.active_runner = None
     for obj in set(bpy.data.objects) - before_objects:
