@@ -82,3 +82,4 @@ def scene(addon):
         bpy.data.objects.remove(obj, do_unlink=True)
     for collection in set(bpy.data.collections) - before_collections:
         bpy.data.collections.remove(collection)
+    bpy.context.view_layer.update()  # else its object list can keep removed objects (as None) after an undo

@@ -104,3 +104,9 @@ def test_undo_brings_the_old_mesh_back(addon, scene, generated) -> None:
     assert _vertices(bpy.data.objects[name]) == old_vertices
     manifest = json.loads((Path(bpy.data.objects[name]["img23d_run"]) / "manifest.json").read_text())
     assert manifest["kind"] == "generate"  # the run's own manifest was never rewritten
+    # The scene fixture's references went stale with the undo: leave the scene as the next test expects.
+    for obj in [o for o in bpy.data.objects if o.get("img23d_run")]:
+        bpy.data.objects.remove(obj, do_unlink=True)
+    for collection in [c for c in bpy.data.collections if c.name.startswith("house_scene")]:
+        bpy.data.collections.remove(collection)
+    bpy.context.view_layer.update()  # its list of objects still held the removed ones
