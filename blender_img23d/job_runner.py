@@ -61,6 +61,7 @@ class JobRunner:
         self.import_seconds = 0.0   # main-thread time spent in the glTF importer
         self.detections_path: Path | None = None
         self.layout: Any = None          # the run's layout (layout.SceneLayout), once announced
+        self.first_stems: dict[tuple[str, int], str] = {}  # (target, instance) -> its place's stem
         self.job_id = session.submit(request)
 
     @property
@@ -129,6 +130,7 @@ class JobRunner:
             self.outcome.failed_targets.append(f"layout: {exc}")
             return
         self.layout = run_layout.solve_run(manifest, run_layout.LayoutChoice.from_options(self.request.options))
+        self.first_stems = run_layout.stems_by_target(manifest)
 
     def _import_mesh(self, artifact: Any) -> None:
         started = time.perf_counter()
@@ -142,10 +144,14 @@ class JobRunner:
         if scene is None:  # the scene was deleted mid-job: the files stay in the run folder
             self.outcome.failed_targets.append(f"{artifact.target}: its scene is gone; see {artifact.path}")
             return
+        key = Path(artifact.path).stem  # the backend names each mesh <stem>.glb
+        # A candidate of a job with variations (a number from the backend: checked, not trusted).
+        variation = artifact.variation if isinstance(artifact.variation, int) and 0 < artifact.variation <= 8 else 0
         item = scene_import.TargetFile(path=Path(artifact.path), target=artifact.target or "img23d",
                                        instance=artifact.instance, box=artifact.box, image_size=artifact.image_size,
                                        seed=artifact.seed, run_dir=self.outcome.run_dir, models=self._model_ids(),
-                                       key=Path(artifact.path).stem)  # the backend names each mesh <stem>.glb
+                                       key=key, variation=variation,
+                                       anchor=self.first_stems.get((artifact.target or "", artifact.instance), key))
         try:
             obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout)
         except scene_import.ImportFailed as exc:

@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
 
 import img23d_protocol as protocol
 
+from . import box_properties
 from .run_layout import LayoutChoice
 
 
@@ -72,6 +74,18 @@ class Img23dSettings(bpy.types.PropertyGroup):
                ("STANDARD", "Standard", "Every grid point decoded"),
                ("HIGH", "High", "Slow: finer surface, more faces")])
     seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    random_seed: BoolProperty(  # type: ignore[valid-type]
+        name="Random Seed", default=False,
+        description="A new seed for every job; the one used is shown after the job, to type into Seed "
+                    "for the same objects again")
+    # The seed the last Generate used (shown after a random-seed job); -1: none yet.
+    last_seed: IntProperty(name="Last Seed", default=-1, options={"HIDDEN"})  # type: ignore[valid-type]
+    variations: IntProperty(  # type: ignore[valid-type]
+        name="Variations", default=1, min=1, max=8,
+        description="Candidates of each name, each from its own seed, set side by side to choose from "
+                    "(Keep on one puts it in place); 1: one object per name")
+    # Boxes by hand (box_properties): filled by Detect, corrected or drawn by the artist.
+    boxes: CollectionProperty(type=box_properties.Img23dBox)  # type: ignore[valid-type]
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
@@ -81,6 +95,21 @@ class Img23dSettings(bpy.types.PropertyGroup):
         description=f"The shape model's denoising steps. 0: the model's own ({protocol.describe_default_steps()})")
     octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
     face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
+    keep_all_faces: BoolProperty(  # type: ignore[valid-type]
+        name="Keep Every Face", default=False,
+        description="No face budget: the mesh keeps every face the surface extraction made")
+    # The finished mesh; the defaults are what every job did before these were choices.
+    smoothing: IntProperty(  # type: ignore[valid-type]
+        name="Smoothing", default=protocol.JobOptions.smoothing, min=0, max=100,
+        description="Smoothing passes over the finished mesh (Taubin: smooths without shrinking it)")
+    fill_holes: IntProperty(  # type: ignore[valid-type]
+        name="Fill Holes", default=protocol.JobOptions.fill_holes, min=0, max=1_000_000, soft_max=10_000,
+        description="Close holes of up to this many boundary edges (0: leave holes open)")
+    min_piece: FloatProperty(  # type: ignore[valid-type]
+        name="Smallest Piece", subtype="PERCENTAGE", default=protocol.JobOptions.min_piece * 100, min=0.0,
+        max=100.0, precision=2,
+        description="Separate pieces with fewer faces than this share of the largest piece's are removed as "
+                    "noise (0: keep every piece, such as a small handle)")
     texture_size: IntProperty(  # type: ignore[valid-type]
         name="Texture Size", default=0, min=0, max=8192, soft_max=protocol.DETAILED_TEXTURE_SIZE,
         description=f"Side of the baked texture in pixels (0: from the quality preset). Above "
@@ -107,11 +136,13 @@ class Img23dSettings(bpy.types.PropertyGroup):
     def job_options(self) -> "protocol.JobOptions":
         preset = QUALITY_PRESETS[self.quality]
         options = protocol.JobOptions(
-            seed=self.seed, steps=self.steps,  # 0: the backend runs the shape model's own
+            seed=self.seed, random_seed=self.random_seed,
+            steps=self.steps,  # 0: the backend runs the shape model's own
             octree_resolution=self.octree_resolution or preset.octree_resolution,
             volume_decoder=preset.volume_decoder,
-            face_budget=self.face_budget or preset.face_budget,
-            keep="all" if self.all_instances else "largest", texture=self.texture,
+            face_budget=0 if self.keep_all_faces else self.face_budget or preset.face_budget,
+            smoothing=self.smoothing, fill_holes=self.fill_holes, min_piece=round(self.min_piece / 100, 6),
+            keep="all" if self.all_instances else "largest", texture=self.texture, variations=self.variations,
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground)
@@ -126,7 +157,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
         return LayoutChoice(self.fov_degrees(), self.estimate_fov, self.ground)
 
 
-classes = (Img23dSettings,)
+classes = (*box_properties.classes, Img23dSettings)
 
 
 def register() -> None:

@@ -57,6 +57,7 @@ def solve_run(manifest: dict[str, Any], choice: LayoutChoice) -> Any:
 
 
 def stems_by_target(manifest: dict[str, Any]) -> dict[tuple[str, int], str]:
-    """(target, instance) -> the record's stem: how an object in the scene finds its record."""
+    """(target, instance) -> the record's stem: how an object in the scene finds its record. With
+    variations, the first candidate's: the place in the layout that its other candidates share."""
     return {(str(r.get("target")), int(r.get("instance", 1))): str(r["stem"])
-            for r in manifest.get("records", []) if r.get("stem")}
+            for r in manifest.get("records", []) if r.get("stem") and not r.get("candidate_of")}

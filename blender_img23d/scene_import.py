@@ -38,6 +38,8 @@ class TargetFile:
     run_dir: str = ""
     models: dict[str, str] | None = None
     key: str = ""                          # its record's stem: its name in the run's layout
+    variation: int = 0                     # a candidate of a job with variations (1..N); 0: an object
+    anchor: str = ""                       # a candidate's place in the layout: its first candidate's stem
 
 
 class ImportFailed(Exception):
@@ -137,16 +139,74 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
     The collection is asked for only once the import worked, so a run whose meshes all fail
     leaves no empty collection behind. ``scene_layout`` is the run's (``run_layout.solve_run``);
     without one, or without this target in it, the target is laid out alone from its box.
+    A candidate of a job with variations goes to the run's candidates collection, named with its
+    seed, beside its target's place (``IMG23D_OT_keep_variation`` puts the chosen one there).
     """
-    obj = import_glb(item.path, item.target or "img23d")
-    collection_for().objects.link(obj)
-    if scene_layout is not None and item.key in scene_layout.anchors:
-        place(obj, scene_layout, item.key)
+    candidate = item.variation > 0
+    obj = import_glb(item.path, f"{item.target} (seed {item.seed})" if candidate else item.target or "img23d")
+    run = collection_for()
+    (candidates_collection(run) if candidate else run).objects.link(obj)
+    key = (item.anchor or item.key) if candidate else item.key
+    if scene_layout is not None and key in scene_layout.anchors:
+        place(obj, scene_layout, key)
     elif item.box and len(item.box) == 4 and item.image_size:
         place(obj, single_layout(item), item.key or item.target)
+    home = list(obj.location)
+    if candidate:
+        step_aside(obj, scene_layout, item.variation)
     tag(obj, target=item.target, instance=item.instance, box=list(item.box or []), seed=item.seed,
-        run=item.run_dir, models=item.models or {})
+        run=item.run_dir, models=item.models or {}, key=item.key or None,
+        variation=item.variation or None, candidate_of=key if candidate else None, home=home if candidate else None)
     return obj
+
+
+CANDIDATES = "candidates"
+CANDIDATE_SPACING = 1.25   # candidates stand this many of their widths apart
+
+
+def candidates_collection(run: bpy.types.Collection) -> bpy.types.Collection:
+    """The run's collection of candidates to choose from, inside the run's collection."""
+    name = f"{run.name} {CANDIDATES}"
+    existing = next((c for c in run.children if c.name == name), None)
+    if existing is not None:
+        return existing
+    collection = bpy.data.collections.new(name)
+    run.children.link(collection)
+    return collection
+
+
+def step_aside(obj: bpy.types.Object, scene_layout: Any, number: int) -> None:
+    """Move candidate ``number`` (1..N) from its target's place to the side, along the picture's
+    horizontal as the run's camera sees it: a row beside the place, in candidate order."""
+    right = Vector((1.0, 0.0, 0.0))
+    if scene_layout is not None:
+        right = Euler(scene_layout.camera.rotation_euler, "XYZ").to_matrix() @ right
+    width = max(obj.dimensions.x, obj.dimensions.y, 1e-6)
+    obj.location = obj.location + right * (CANDIDATE_SPACING * width * number)
+
+
+def swap_mesh(obj: bpy.types.Object, path: Path) -> bpy.types.Mesh:
+    """Give ``obj`` the mesh in ``path`` in place of its own: same object (name, transform,
+    collection, parent, modifiers), new mesh data, its bottom centre where the old one's was so it
+    stands where it stood. The old mesh is left to Blender (an undo brings it back). Raises
+    ``ImportFailed``."""
+    imported = import_glb(path, obj.name)
+    new, old = imported.data, obj.data
+    try:
+        old_anchor, new_anchor = _bottom_centre(old), _bottom_centre(new)
+        obj.data = new
+        obj.matrix_world = obj.matrix_world @ Matrix.Translation(old_anchor - new_anchor)
+    finally:
+        bpy.data.objects.remove(imported, do_unlink=True)
+    new.name = obj.name
+    return new
+
+
+def _bottom_centre(mesh: bpy.types.Mesh) -> Vector:
+    if not mesh.vertices:
+        return Vector((0.0, 0.0, 0.0))
+    xs, ys, zs = ([v.co[i] for v in mesh.vertices] for i in range(3))
+    return Vector(((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2, min(zs)))
 
 
 def ensure_camera(scene: bpy.types.Scene, collection: bpy.types.Collection, camera: Any, run_dir: str,

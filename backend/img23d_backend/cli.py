@@ -17,14 +17,15 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS,
-                             Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Message,
-                             OptionError, Progress, ProtocolError, SuggestRequest, check_budget_gb,
-                             describe_default_steps, names_from_text, validate_targets)
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DetectRequest, Error, ErrorCode, GenerateRequest,
+                             JobOptions, ProtocolError, SuggestRequest, check_boxes, check_budget_gb, names_from_text,
+                             validate_boxes, validate_targets)
 
 from . import __version__, env_probe, probe_command
+from .cli_options import add_job_options, job_options, usage_message
+from .cli_progress import ProgressPrinter
 from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE, model_set
 from .runs import recover_interrupted
@@ -64,30 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     f"'{AUTO_TARGETS}' = the names the grounding model suggests "
                                                     "(every instance of each)")
     common(gen)
-    gen.add_argument("--seed", type=int, default=0, help=_allowed("seed"))
-    gen.add_argument("--steps", type=int, default=JobOptions.steps,
-                     help=_allowed("steps", f"0 runs the shape model's own: {describe_default_steps()}"))
-    gen.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
-                     help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
-                                                        "this machine cannot hold is refused"))
-    gen.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
-                     help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
-    gen.add_argument("--guidance", type=float, default=JobOptions.guidance_scale, help=_allowed("guidance_scale"))
-    gen.add_argument("--face-budget", type=int, default=JobOptions.face_budget, help=_allowed("face_budget"))
-    gen.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
-    gen.add_argument("--shape-batch", type=int, default=0,
-                     help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
-    gen.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
-    gen.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
-                     help="side of the baked texture in pixels: " + _allowed(
-                         "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
-    gen.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
-    gen.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps, help=_allowed("delight_steps"))
-    gen.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
-                     help="the camera's field of view across the picture's longer side, in degrees "
-                          "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
-    gen.add_argument("--no-ground", action="store_true",
-                     help="do not stand the objects on one floor; each keeps the height its depth gives")
+    add_job_options(gen)
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -101,11 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
                           '("default": those three); the heavy imports happen then anyway')
     probe_command.add_parser(sub)
     return parser
-
-
-def _allowed(option: str, note: str = "") -> str:
-    """An option's range as the checks word it (protocol.OPTION_RANGES), a note, the default."""
-    return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
 
 
 def _folder_argument(text: str) -> Path:  # Path("") is ".": run folders in the current directory
@@ -134,7 +107,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         # Every usage error is found here, before anything is loaded, built or written.
         check_arguments(args)
     except ProtocolError as exc:
-        print(f"error: {_usage_message(exc)}", file=sys.stderr)
+        print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -151,19 +124,6 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
 
 
-# The command line's spelling of each option that JobOptions and check_budget_gb name.
-_FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
-          "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
-          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
-          "fov_degrees": "--fov", "budget_gb": "--budget-gb"}
-
-
-def _usage_message(exc: ProtocolError) -> str:
-    if isinstance(exc, OptionError) and exc.option in _FLAGS:
-        return f"{_FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
-    return exc.message
-
-
 def check_arguments(args: argparse.Namespace) -> None:
     """Raise ``ProtocolError(bad_request)`` for the first thing on the command line that is wrong;
     fills ``args.options`` and ``args.names`` with the checked values."""
@@ -178,7 +138,24 @@ def check_arguments(args: argparse.Namespace) -> None:
     args.names = None if auto else names_from_text(args.targets, "--targets")
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
-    args.options = _options(args) if args.command == "generate" else JobOptions()
+    args.options = job_options(args) if args.command == "generate" else JobOptions()
+    args.boxes = _boxes(args) if args.command == "generate" else {}
+
+
+def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
+    """The --box values, checked against the names (before anything is loaded)."""
+    if not args.box:
+        return {}
+    if args.names is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "--box needs the names in --targets, not 'auto'")
+    boxes: dict[str, list[float]] = {}
+    for name, box in args.box:
+        if any(name.casefold() == known.casefold() for known in boxes):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--box gives {name!r} two boxes: give one")
+        boxes[name] = box
+    boxes = validate_boxes(boxes)
+    check_boxes(boxes, args.names)
+    return boxes
 
 
 def _engine(args: argparse.Namespace) -> Any:
@@ -213,17 +190,6 @@ def _ensure_tiny_models() -> None:
                             "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
 
 
-def _options(args: argparse.Namespace) -> JobOptions:
-    options = JobOptions(seed=args.seed, steps=args.steps, octree_resolution=args.octree_resolution,
-                         volume_decoder=args.volume_decoder, guidance_scale=args.guidance, face_budget=args.face_budget,
-                         keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
-                         texture=not args.no_texture, texture_size=args.texture_size,
-                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
-                         fov_degrees=args.fov, ground=not args.no_ground)
-    options.validate()
-    return options
-
-
 def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:
     printer.finish()
     print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
@@ -253,7 +219,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         names, every_instance = suggested
         if every_instance:
             options.keep = "all"
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options)
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes)
     printer, job = _job_for(request.id, interrupts)
     try:
         data = engine.generate(request, job)
@@ -262,12 +228,17 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     printer.finish()
     failed = 0
     for target in data["targets"]:
+        # With variations each candidate says which it is and its seed, to find it again.
+        label = target["target"] + (f" (variation {target['variation']}, seed {target['seed']})"
+                                    if target["variation"] else "")
         if target["status"] == "done":
-            print(f"{target['target']}: {Path(data['run_dir']) / target['mesh']}")
+            print(f"{label}: {Path(data['run_dir']) / target['mesh']}")
         else:
             failed += 1
-            print(f"{target['target']}: FAILED [{target['error']['code']}] {target['error']['message']}")
+            print(f"{label}: FAILED [{target['error']['code']}] {target['error']['message']}")
     print(f"run folder: {data['run_dir']}")
+    if options.random_seed:  # drawn by the backend: what the artist types to get this result again
+        print(f"seed: {data['seed']} (random; --seed {data['seed']} makes the same objects)")
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
@@ -306,54 +277,6 @@ def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> in
 
 def _job_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-class ProgressPrinter:
-    """Shows protocol events as a one-line progress bar on a terminal, plain lines elsewhere."""
-
-    WIDTH = 24
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.run_dir: str | None = None
-        self._last_stage = ""
-        self._open_line = False
-
-    def __call__(self, message: Message) -> None:
-        if isinstance(message, Progress):
-            self._progress(message)
-        elif isinstance(message, Artifact):
-            if message.kind == "run":
-                self.run_dir = message.path
-            elif message.kind == "mesh":
-                self._line(f"  + {message.target}: {message.path}")
-        elif isinstance(message, Error):
-            self._line(f"  ! {message.target or ''}: {message.message} [{message.code}]")
-
-    def _progress(self, p: Progress) -> None:
-        fraction = p.step / p.total if p.total else 0.0
-        filled = int(fraction * self.WIDTH)
-        text = f"[{p.stage:<9}] {'#' * filled}{'.' * (self.WIDTH - filled)} {p.step}/{p.total} {p.message}"
-        if self.tty:
-            self.stream.write("\r" + text[:110].ljust(110))
-            self.stream.flush()
-            self._open_line = True
-        elif p.stage != self._last_stage or p.step == p.total:
-            self._line(text)
-        self._last_stage = p.stage
-
-    def _line(self, text: str) -> None:
-        if self._open_line:
-            self.stream.write("\n")
-            self._open_line = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self._open_line:
-            self.stream.write("\n")
-            self._open_line = False
 
 
 def _preload_roles(text: str) -> tuple[str, ...]:

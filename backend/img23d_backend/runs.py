@@ -85,12 +85,16 @@ class TargetRecord:
     status: str = "pending"
     box: list[float] | None = None
     score: float | None = None
+    artist_box: bool = False            # its box came from the artist (the request's boxes), not grounding
     seed: int | None = None
+    variation: int = 0                  # which candidate of its target (1..N) in a job with variations
+    candidate_of: str | None = None     # its target's first candidate's stem: whose cut-out and place it shares
     crop: str | None = None
     matte: str | None = None
     mesh: str | None = None
     faces: int | None = None
     vertices: int | None = None
+    cleanup: dict[str, Any] | None = None     # what clean-up did to its mesh (stages/cleanup.CleanStats)
     textured: bool = False
     error: dict[str, str] | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
@@ -124,6 +128,7 @@ class Manifest:
     # cut off by its token budget, a model that started repeating itself.
     warnings: list[dict[str, Any]] = field(default_factory=list)
     scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
+    source_run: str | None = None               # a regeneration's Generate run (jobs/regenerate.py)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
@@ -181,9 +186,17 @@ class RunFolder:
             raise exc
         return run
 
-    def unique_stem(self, target: str, instance: int) -> str:
-        """A stem for one target instance, distinct from every other in this run."""
+    def claim_stem(self, stem: str) -> str:
+        """Take ``stem`` as it is (a regeneration keeps its object's stem); refuses one taken."""
+        if stem.casefold() in self._stems or Path(stem).name != stem or stem.startswith("."):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{stem!r} cannot name an object in this run")
+        self._stems.add(stem.casefold())
+        return stem
+
+    def unique_stem(self, target: str, instance: int, variation: int = 1) -> str:
+        """A stem for one target instance (and one of its variations), distinct from every other in this run."""
         stem = safe_stem(target) if instance == 1 else f"{safe_stem(target)}-{instance}"
+        stem = stem if variation <= 1 else f"{stem}-v{variation}"
         candidate, n = stem, 2
         while candidate.casefold() in self._stems:
             candidate, n = f"{stem}_{n}", n + 1

@@ -13,8 +13,8 @@ from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                              ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
-                             REQUEST_TYPES, Result, RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest,
-                             check_peer_hello, decode, request_id_of)
+                             REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, ShutdownRequest, StatusRequest,
+                             SuggestRequest, check_peer_hello, decode, request_id_of)
 
 from . import __version__, env_probe
 from .jobs import Engine, Job
@@ -64,7 +64,7 @@ class Server:
         self._output_broken = False
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
-            RetextureRequest: self._on_job, SuggestRequest: self._on_job,
+            RetextureRequest: self._on_job, SuggestRequest: self._on_job, RegenerateRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
         }
@@ -156,7 +156,7 @@ class Server:
         runners: dict[type, Callable[[Any, Job], dict[str, Any]]] = {
             GenerateRequest: self.engine.generate, DetectRequest: self.engine.detect,
             RetextureRequest: self.engine.retexture, SuggestRequest: self.engine.suggest,
-            DownloadRequest: self._download}
+            RegenerateRequest: self.engine.regenerate, DownloadRequest: self._download}
         try:
             data = runners[type(request)](request, job)
             result: Message = Result(id=job.id, ok=True, data=data)

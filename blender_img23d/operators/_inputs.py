@@ -8,7 +8,7 @@ import bpy
 
 import img23d_protocol as protocol
 
-from .. import preferences
+from .. import box_properties, preferences
 from ..client import limits
 from ..client.session import BackendSession
 
@@ -56,6 +56,21 @@ def _datablock_file(image: bpy.types.Image) -> Path:
     finally:
         bpy.data.images.remove(copy)
     return path
+
+
+def boxes(context: bpy.types.Context, names: list[str]) -> dict[str, list[float]]:
+    """The boxes in use for Generate (``box_properties``), checked against the names. Whether each
+    lies inside the picture the backend checks, in the picture as it reads it (upright, by its
+    orientation tag, which Blender's image does not apply)."""
+    chosen = box_properties.boxes_in_use(context.scene.img23d.boxes)
+    if not chosen:
+        return {}
+    try:
+        checked = protocol.validate_boxes(chosen)
+        protocol.check_boxes(checked, names)
+    except protocol.ProtocolError as exc:
+        raise InputError(exc.message[0].upper() + exc.message[1:]) from exc
+    return checked
 
 
 def names(context: bpy.types.Context) -> list[str]:

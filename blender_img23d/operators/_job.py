@@ -85,10 +85,11 @@ class JobOperatorMixin:
             context.window_manager.event_timer_remove(self._timer)
             self._timer = None
 
-    def report_outcome(self, outcome: Outcome, made_something: bool) -> set[str]:
-        note = answer_cut_off_note(outcome.data)
-        if note:
-            self.report({"WARNING"}, note)
+    def report_outcome(self, outcome: Outcome, made_something: bool, note: str = "") -> set[str]:
+        """Report how the job ended; ``note`` (if any) follows the summary of a job that finished."""
+        cut_off = answer_cut_off_note(outcome.data)
+        if cut_off:
+            self.report({"WARNING"}, cut_off)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:
@@ -97,7 +98,7 @@ class JobOperatorMixin:
         elif outcome.error:
             self.report({"ERROR"}, outcome.error)
         else:
-            self.report({"INFO"}, outcome.summary())
+            self.report({"INFO"}, outcome.summary() + (f" | {note}" if note else ""))
         return {"FINISHED"} if made_something else {"CANCELLED"}
 
 

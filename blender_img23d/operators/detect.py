@@ -6,7 +6,7 @@ from pathlib import Path
 
 import bpy
 
-from .. import runtime
+from .. import box_properties, runtime
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
@@ -20,11 +20,14 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
     bl_label = "Detect"
     bl_options = {"REGISTER"}
 
+    _names: tuple[str, ...] = ()
+
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         image, image_name = _inputs.image_file(context)
         targets = _inputs.names(context)
         if not targets:
             raise _inputs.InputError("Detect needs at least one name")
+        self._names = tuple(targets)
         request = protocol.DetectRequest(image=str(image), targets=targets, options=_inputs.options(context))
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
@@ -33,6 +36,8 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
             return self.report_outcome(outcome, made_something=False)
         show_overlay(context, Path(outcome.run_dir), "img23d detections")
         boxes = outcome.data.get("boxes", {})
+        # The boxes to correct, or to draw for a name not found, before Generate (panel: Boxes).
+        box_properties.fill_from_detect(context.scene.img23d.boxes, list(self._names), boxes)
         found = ", ".join(f"{name} ({len(b)})" for name, b in boxes.items() if b) or "nothing"
         missing = outcome.data.get("not_found", [])
         cut_off = answer_cut_off_note(outcome.data)
@@ -62,4 +67,16 @@ def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) ->
             return
 
 
-classes = (IMG23D_OT_detect,)
+class IMG23D_OT_boxes_clear(bpy.types.Operator):
+    """Forget every box: Generate looks for every name again"""
+
+    bl_idname = "img23d.boxes_clear"
+    bl_label = "Clear Boxes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        context.scene.img23d.boxes.clear()
+        return {"FINISHED"}
+
+
+classes = (IMG23D_OT_detect, IMG23D_OT_boxes_clear)

@@ -26,11 +26,19 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
         _inputs.check_limits(context, options, runtime.session())
-        request = protocol.GenerateRequest(image=str(image), targets=_inputs.names(context), options=options)
+        names = _inputs.names(context)
+        request = protocol.GenerateRequest(image=str(image), targets=names, options=options,
+                                           boxes=_inputs.boxes(context, names))
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
-        return self.report_outcome(outcome, made_something=bool(outcome.objects))
+        note = ""
+        seed = outcome.data.get("seed")  # from the backend: checked like anything that crosses over
+        if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31:
+            context.scene.img23d.last_seed = seed
+            if context.scene.img23d.random_seed:
+                note = f"random seed {seed} (type it into Seed for the same objects again)"
+        return self.report_outcome(outcome, made_something=bool(outcome.objects), note=note)
 
 
 classes = (IMG23D_OT_generate,)

@@ -63,7 +63,9 @@ class IMG23D_OT_import_run(bpy.types.Operator):
             item = scene_import.TargetFile(
                 path=run_dir / record["mesh"], target=record["target"], instance=record["instance"],
                 box=record.get("box"), image_size=image_size, seed=record.get("seed"),
-                run_dir=str(run_dir), models=models, key=record.get("stem", ""))
+                run_dir=str(run_dir), models=models, key=record.get("stem", ""),
+                variation=_variation(record) if _with_variations(manifest) else 0,
+                anchor=str(record.get("candidate_of") or record.get("stem", "")))
             try:
                 made.append(scene_import.add_target(collection, item, scene_layout).name)
             except scene_import.ImportFailed as exc:
@@ -77,6 +79,17 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                                        f"{image_name} camera")
         self.report({"INFO"}, f"Imported {len(made)} object(s): {', '.join(made)}")
         return {"FINISHED"}
+
+
+def _with_variations(manifest: dict) -> bool:
+    """A run made with variations: its meshes come back as candidates to choose from, as they arrived."""
+    options = manifest.get("options") or {}
+    return isinstance(options.get("variations"), int) and options["variations"] > 1
+
+
+def _variation(record: dict) -> int:
+    number = record.get("variation")
+    return number if isinstance(number, int) and 0 < number <= 8 else 0
 
 
 def _remove_leftovers(root: Path) -> None:

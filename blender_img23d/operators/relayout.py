@@ -54,6 +54,8 @@ class IMG23D_OT_relayout(bpy.types.Operator):
                 continue
             key = stems.get((str(obj.get(scene_import.PROP_PREFIX + "target")),
                              int(obj.get(scene_import.PROP_PREFIX + "instance", 1))))
+            if obj.get(scene_import.PROP_PREFIX + "candidate_of"):
+                continue  # a candidate still to choose from stays in its row until it is kept
             if obj.type == "MESH" and key in scene_layout.anchors:
                 scene_import.place(obj, scene_layout, key)
                 placed.append(obj.name)

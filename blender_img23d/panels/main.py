@@ -35,7 +35,8 @@ class IMG23D_PT_main(bpy.types.Panel):
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
         layout.label(text=steps_label(settings.steps, preferences.get(context).shape_model()))
-        layout.prop(settings, "seed")
+        draw_seed(layout, settings)
+        layout.prop(settings, "variations")
         draw_actions(layout, context)
         draw_backend(layout)
 
@@ -43,6 +44,16 @@ class IMG23D_PT_main(bpy.types.Panel):
 def steps_label(asked: int, model: "protocol.ShapeModelKind") -> str:
     """The shape steps a job will run, as the backend decides them (the model's own unless asked)."""
     return f"Steps: {model.steps_for(asked)} ({'set in Advanced' if asked else model.label})"
+
+
+def draw_seed(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    row = layout.row(align=True)
+    seed = row.row(align=True)
+    seed.enabled = not settings.random_seed
+    seed.prop(settings, "seed")
+    row.prop(settings, "random_seed", text="", icon="FILE_REFRESH")
+    if settings.random_seed and settings.last_seed >= 0:
+        layout.label(text=f"Last job's seed: {settings.last_seed}")
 
 
 def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
@@ -71,6 +82,11 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     retexture.enabled = active is not None and active.type == "MESH"
     retexture.operator("img23d.retexture", icon="TEXTURE")
     row.operator("img23d.import_run", icon="IMPORT")
+    regenerate = layout.row(align=True)
+    regenerate.enabled = not busy and active is not None and active.type == "MESH" and bool(active.get("img23d_run"))
+    regenerate.operator("img23d.regenerate", icon="FILE_REFRESH")
+    if active is not None and active.get("img23d_candidate_of"):
+        regenerate.operator("img23d.keep_variation", icon="CHECKMARK")
     if busy:
         layout.operator("img23d.cancel", icon="CANCEL")
 
@@ -136,10 +152,46 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         layout.label(text="0 = from the quality preset")
         layout.prop(settings, "steps", text="Steps (0 = the model's)")
         layout.prop(settings, "octree_resolution")
-        layout.prop(settings, "face_budget")
+        faces = layout.row(align=True)
+        budget = faces.row(align=True)
+        budget.enabled = not settings.keep_all_faces
+        budget.prop(settings, "face_budget")
+        faces.prop(settings, "keep_all_faces", text="", icon="MESH_DATA")
         layout.prop(settings, "texture_size")
         layout.prop(settings, "paint_steps")
         layout.prop(settings, "delight_steps")
+        layout.separator()
+        layout.label(text="Finished mesh")
+        layout.prop(settings, "smoothing")
+        layout.prop(settings, "fill_holes")
+        layout.prop(settings, "min_piece")
 
 
-classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced)
+class IMG23D_PT_boxes(bpy.types.Panel):
+    """Each name's box: Detect fills them; an edited box is used by Generate instead of looking."""
+
+    bl_idname = "IMG23D_PT_boxes"
+    bl_label = "Boxes"
+    bl_parent_id = "IMG23D_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.img23d
+        layout = self.layout
+        if not settings.boxes:
+            layout.label(text="Detect fills a box per name to correct")
+            return
+        layout.label(text="Pixels of the picture; a ticked box is used, not looked for")
+        for box in settings.boxes:
+            row = layout.row(align=True)
+            row.prop(box, "use", text="")
+            row.label(text=box.name if box.found or box.use else f"{box.name} (not found: draw it)")
+            numbers = layout.row(align=True)
+            for corner in ("x0", "y0", "x1", "y1"):
+                numbers.prop(box, corner, text="")
+        layout.operator("img23d.boxes_clear", icon="X")
+
+
+classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced, IMG23D_PT_boxes)

@@ -8,12 +8,14 @@ Standard library only. Blender installs this package as a wheel with the add-on;
 imports the same wheel (the add-on puts it on the backend's path) or, in a checkout, this source.
 """
 
+from .boxes import box_for, check_boxes, validate_boxes
 from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
 from .errors import ErrorCode, ProtocolError
 from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                       GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, Result, RetextureRequest,
-                       ShutdownRequest, StatusRequest, SuggestRequest)
-from .names import MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_targets
+                       GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, RegenerateRequest, Result,
+                       RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest)
+from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
+                    validate_targets)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, VOLUME_DECODERS,
                       Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .plain import dumps, plain
@@ -22,12 +24,14 @@ from .shape_models import SHAPE_MODELS, TINY_SHAPE_MODEL, ShapeModelKind, descri
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
+    "box_for", "check_boxes", "validate_boxes",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
     "ErrorCode", "ProtocolError",
     "MODEL_STATES", "Artifact", "CancelRequest", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
-    "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "Result", "RetextureRequest",
-    "ShutdownRequest", "StatusRequest", "SuggestRequest",
-    "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_targets",
+    "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "RegenerateRequest", "Result",
+    "RetextureRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
+    "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
+    "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "VOLUME_DECODERS",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "dumps", "plain",

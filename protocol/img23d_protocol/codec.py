@@ -6,11 +6,12 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from .boxes import validate_boxes
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, GenerateRequest,
-                       Hello, Message, ModelsRequest, Progress, Result, RetextureRequest, ShutdownRequest, StatusRequest,
-                       SuggestRequest)
-from .names import validate_targets
+                       Hello, Message, ModelsRequest, Progress, RegenerateRequest, Result, RetextureRequest,
+                       ShutdownRequest, StatusRequest, SuggestRequest)
+from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .version import PROTOCOL_MAJOR
 
@@ -18,9 +19,9 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 
 REQUEST_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, CancelRequest,
-                              StatusRequest, ShutdownRequest, ModelsRequest, DownloadRequest,
-                              DeleteRequest)
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest,
+                              RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
+                              DownloadRequest, DeleteRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error)
@@ -65,7 +66,11 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = JobOptions.from_dict(value)
         elif name == "targets":
             value = validate_targets(value)
-        elif name in ("id", "image", "job", "model", "mesh", "name") and value is not None \
+        elif name == "keys":
+            value = validate_keys(value)
+        elif name == "boxes":
+            value = validate_boxes(value)
+        elif name in ("id", "image", "job", "model", "mesh", "name", "run") and value is not None \
                 and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         values[name] = value

@@ -53,6 +53,9 @@ class GenerateRequest(Message):
     image: str = ""
     targets: list[str] = field(default_factory=list)
     options: JobOptions = field(default_factory=JobOptions)
+    # Boxes the artist drew or corrected (``boxes.py``): name -> [x0, y0, x1, y1] in pixels of the
+    # original picture. Those names skip grounding.
+    boxes: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +86,20 @@ class RetextureRequest(Message):
     image: str = ""
     mesh: str = ""
     name: str = "mesh"                   # the object's name, for file names and messages
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class RegenerateRequest(Message):
+    """New meshes for some objects of a finished Generate run, from that run's own cut-outs: no
+    grounding, matting or depth again. ``keys`` are the objects' stems in the run (a GLB's name
+    without ``.glb``); the new meshes go to a run folder of their own inside ``run``
+    (``regenerated/``), so the run keeps every version."""
+
+    TYPE: ClassVar[str] = "regenerate"
+    id: str = ""
+    run: str = ""                        # the Generate run's folder
+    keys: list[str] = field(default_factory=list)
     options: JobOptions = field(default_factory=JobOptions)
 
 
@@ -158,6 +175,7 @@ class Artifact(Message):
     box: list[float] | None = None       # pixels of the original image
     image_size: list[int] | None = None  # the original image's width and height
     seed: int | None = None
+    variation: int = 0                   # a mesh of a job with variations: which of them (1..N); 0 = none
 
 
 @dataclass

@@ -52,3 +52,28 @@ def validate_targets(targets: Any) -> list[str]:
         seen[folded] = name
         cleaned.append(name)
     return cleaned
+
+
+# A run's objects, named by their stems (a GLB's name without ".glb"): at most every instance of
+# every name of a job, each with every variation of it.
+MAX_KEYS = 1024
+MAX_KEY_CHARS = 80   # a stem is at most 60 characters, plus its hash and instance or variation
+
+
+def validate_keys(keys: Any) -> list[str]:
+    """Check the stems of a run's objects that a request names: plain file-name stems, since the
+    backend opens ``<stem>``'s files inside the run folder with them (no separators, no dots first)."""
+    if not isinstance(keys, list) or not keys:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "keys must be a non-empty list of a run's object stems")
+    if len(keys) > MAX_KEYS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {MAX_KEYS} objects per job, got {len(keys)}")
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or not key or len(key) > MAX_KEY_CHARS:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"key {index + 1} is not a stem of 1 to {MAX_KEY_CHARS} "
+                                                       "characters")
+        if key.startswith(".") or any(ch in key for ch in "/\\:") or \
+                any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in key):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"key {key!r} is not an object's stem in a run")
+    if len({key.casefold() for key in keys}) != len(keys):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "an object is named twice in keys")
+    return list(keys)

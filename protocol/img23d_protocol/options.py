@@ -54,10 +54,14 @@ OPTION_RANGES: dict[str, Allowed] = {
     "steps": Allowed(1, 200, zero_means="the shape model's own"),
     "octree_resolution": Allowed(16, 1024),
     "guidance_scale": Allowed(0.0, 50.0),
-    "face_budget": Allowed(100, 5_000_000),
+    "face_budget": Allowed(100, 5_000_000, zero_means="keep every face"),
+    "smoothing": Allowed(0, 100),
+    "fill_holes": Allowed(1, 1_000_000, zero_means="leave holes open"),
+    "min_piece": Allowed(0.0, 1.0),
     "margin": Allowed(0.0, 2.0),
     "min_crop": Allowed(8, 4096),
     "shape_batch": Allowed(1, 64, zero_means="all at once"),
+    "variations": Allowed(1, 8),
     "texture_size": Allowed(64, 8192, power_of_two=True),
     "render_size": Allowed(64, 4096, zero_means="the texture's size"),
     "delight_steps": Allowed(1, 200),
@@ -93,8 +97,18 @@ class JobOptions:
     octree_resolution: int = 256
     volume_decoder: str = "flashvdm"
     guidance_scale: float = 5.0
-    face_budget: int = 40_000
+    # The finished mesh (stages/cleanup.py): the defaults are what every job did before they were options.
+    face_budget: int = 40_000      # faces after clean-up; 0 = keep every face
+    smoothing: int = 0             # Taubin smoothing passes (volume-preserving); 0 = none
+    fill_holes: int = 0            # close holes of up to this many boundary edges; 0 = leave them open
+    # Separate pieces with fewer faces than this fraction of the largest piece's are removed as
+    # extraction noise (0.5% is hy3dgen's own floater removal); 0 = keep every piece.
+    min_piece: float = 0.005
+    random_seed: bool = False      # a new seed for this job, drawn by the backend and recorded
     keep: str = "largest"          # several instances of one name: the largest, or all
+    # Candidates of each name (instance) to choose from, each from its own seed, sharing one
+    # grounding, matting and depth pass: 1 = one object per name, as without variations.
+    variations: int = 1
     margin: float = 0.1            # crop margin, as a fraction of the box's longer side
     min_crop: int = 64             # crops are grown to at least this many pixels a side
     shape_batch: int = 0           # images per DiT batch; 0 = all of the job's at once

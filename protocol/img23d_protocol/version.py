@@ -12,4 +12,6 @@ PROTOCOL_MINOR = 7  # 1: models, download, delete (the model manager); 2: retext
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
 # 6: the volume_decoder option, and steps default to 5 (the default shape model is turbo);
-# 7: steps 0 (the default) = the shape model's own, from the kinds table (shape_models)
+# 7: steps 0 (the default) = the shape model's own, from the kinds table (shape_models); the
+#    finished mesh's options (face_budget 0 keeps every face, smoothing, fill_holes, min_piece),
+#    random_seed and the seed a job used in its result; variations; regenerate; boxes by hand

@@ -81,7 +81,8 @@ def test_when_every_target_fails_the_job_fails_and_says_so(engine: Engine, monke
     with pytest.raises(ProtocolError) as caught:
         _run(engine, ["house"])
     assert caught.value.code.value == "shape_failed"
-    runs = sorted(engine.settings.runs_dir.iterdir())
+    # The newest run: by creation, not by name ("...-10" sorts before "...-9" within one second).
+    runs = sorted(engine.settings.runs_dir.iterdir(), key=lambda run: run.stat().st_ctime_ns)
     manifest = json.loads((runs[-1] / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["records"][0]["status"] == "failed"
     assert (runs[-1] / "crops" / "house.png").is_file()  # what it finished is kept
@@ -103,7 +104,7 @@ def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
     faces = np.vstack([body.faces, floater.faces + len(body.vertices),
                        [[0, 0, 1]],                        # degenerate: repeated vertex
                        body.faces[:5]])                    # duplicated faces
-    v, f, stats = cleanup.clean_mesh(vertices, faces, face_budget=10_000)
+    v, f, stats = cleanup.clean_mesh(vertices, faces, cleanup.Finish(face_budget=10_000))
     assert len(f) == len(body.faces)
     assert stats.floaters_removed == len(floater.faces)
     assert np.abs(v).max() < 1.01  # the floater at x=3 is gone
@@ -118,16 +119,16 @@ def test_cleanup_keeps_a_small_part_that_hy3dgen_keeps() -> None:
     assert 0.005 < len(part.faces) / len(body.faces) < 0.01
     vertices = np.vstack([body.vertices, part.vertices])
     faces = np.vstack([body.faces, part.faces + len(body.vertices)])
-    v, f, stats = cleanup.clean_mesh(vertices, faces, face_budget=10_000)
+    v, f, stats = cleanup.clean_mesh(vertices, faces, cleanup.Finish(face_budget=10_000))
     assert len(f) == len(body.faces) + len(part.faces) and stats.floaters_removed == 0
     assert v[:, 0].max() > 1.4  # the part is still there
 
 
 def test_cleanup_decimates_to_the_budget_and_handles_empty_input() -> None:
     body = trimesh.creation.icosphere(subdivisions=4)  # 5120 faces
-    v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, face_budget=1000)
+    v, f, stats = cleanup.clean_mesh(body.vertices, body.faces, cleanup.Finish(face_budget=1000))
     assert 900 <= len(f) <= 1000 and stats.faces_in == 5120
-    v, f, stats = cleanup.clean_mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int), face_budget=1000)
+    v, f, stats = cleanup.clean_mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int), cleanup.Finish(face_budget=1000))
     assert len(f) == 0 and stats.faces_out == 0
 
 

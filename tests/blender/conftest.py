@@ -72,11 +72,14 @@ def scene(addon):
     settings.texture_size, settings.paint_steps, settings.delight_steps = 0, 0, 0
     # As a new scene has them: the layout settings, and those a test's operator may set (Suggest
     # turns All Instances on), so no test sees what an earlier one left, whatever their order.
-    for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed"):
+    for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed", "random_seed", "last_seed",
+                 "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations"):
         settings.property_unset(name)
+    settings.boxes.clear()
     yield bpy.context.scene
     addon.runtime.active_runner = None
     for obj in set(bpy.data.objects) - before_objects:
         bpy.data.objects.remove(obj, do_unlink=True)
     for collection in set(bpy.data.collections) - before_collections:
         bpy.data.collections.remove(collection)
+    bpy.context.view_layer.update()  # else its object list can keep removed objects (as None) after an undo

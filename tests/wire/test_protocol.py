@@ -11,7 +11,8 @@ import pytest
 from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, GenerateRequest, Hello,
-                             JobOptions, ModelEntry, ModelsRequest, RetextureRequest, Progress, ProtocolError, Result,
+                             JobOptions, ModelEntry, ModelsRequest, RegenerateRequest, RetextureRequest, Progress,
+                             ProtocolError, Result,
                              ShutdownRequest, StatusRequest, SuggestRequest, check_peer_hello, decode, request_id_of)
 from protocol_errors import _code
 
@@ -37,6 +38,8 @@ REQUESTS = [
     ModelsRequest(id="m-1"),
     RetextureRequest(id="r-1", image="/tmp/p.png", mesh="/tmp/m.npz", name="statue",
                      options=JobOptions(texture_size=1024, paint_steps=10)),
+    RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],
+                      options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),
     DeleteRequest(id="del-1", model="shape"),
 ]
@@ -46,6 +49,8 @@ EVENTS = [
     Progress(job="job-1", stage="shape", step=3, total=30, message="denoising \"barrel\"\nstep 3"),
     Artifact(job="job-1", kind="mesh", path="/runs/a/barrel.glb", target="barrel", instance=2,
              box=[1.5, 2.0, 300.25, 400.0], image_size=[1024, 768], seed=12),
+    Artifact(job="job-1", kind="mesh", path="/runs/a/barrel-v3.glb", target="barrel", instance=1, seed=14,
+             variation=3),
     Artifact(job="job-1", kind="run", path="/runs/a"),
     Artifact(job="job-1", kind="layout", path="/runs/a/manifest.json"),
     Result(id="job-1", ok=True, data={"meshes": ["/runs/a/barrel.glb"], "nested": {"n": 1, "f": 0.5}}),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Progress,
-                             ProtocolError, RetextureRequest)
+                             ProtocolError, RegenerateRequest, RetextureRequest)
 from PIL import Image
 
 from .. import __version__, failpoints, preflight
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
 
 log = logging.getLogger(__name__)
 
-Request = GenerateRequest | DetectRequest | RetextureRequest
+Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest
 T = TypeVar("T")
 
 
@@ -77,7 +77,17 @@ class JobRun:
                             targets=list(getattr(request, "targets", [])), options=asdict(request.options),
                             device=str(engine.device),
                             models={role: _model_record(engine.manager.spec(role)) for role in engine.manager.roles})
-        return RunFolder.create(engine.settings.runs_dir, Path(request.image).name, manifest)
+        return RunFolder.create(cls.runs_dir(engine, request), cls.folder_label(request), manifest)
+
+    @classmethod
+    def runs_dir(cls, engine: "Engine", request: Request) -> Path:
+        """The folder that holds this job's run folder."""
+        return engine.settings.runs_dir
+
+    @classmethod
+    def folder_label(cls, request: Request) -> str:
+        """What the run folder's name says after its time stamp (the picture's name)."""
+        return Path(request.image).name
 
     def body(self) -> dict[str, Any]:
         """The job's work; returns the result's data."""
@@ -88,6 +98,7 @@ class JobRun:
         self.manager.download_progress = self._download_progress
         try:
             data = self.body()
+            data.setdefault("seed", self.options.seed)  # the one used, also when it was drawn
             self._close("finished")
         except ProtocolError as exc:
             self._close("cancelled" if exc.code is ErrorCode.CANCELLED else "failed", exc)
@@ -194,10 +205,11 @@ class JobRun:
             }
         return image
 
-    def ground(self, image: LoadedImage) -> list[Any]:
-        """Grounding, parsing and matching; writes detections.json; returns TargetMatch list.
-        How the answer ended is kept in ``answer_summary`` for the job's result."""
-        targets = list(self.request.targets)
+    def ground(self, image: LoadedImage, targets: list[str] | None = None) -> list[Any]:
+        """Grounding, parsing and matching of ``targets`` (the request's names unless given);
+        writes detections.json; returns TargetMatch list. How the answer ended is kept in
+        ``answer_summary`` for the job's result."""
+        targets = list(self.request.targets if targets is None else targets)
         options = grounding.GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:

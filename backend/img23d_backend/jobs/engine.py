@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, Message, ProtocolError, RetextureRequest,
-                             SuggestRequest)
+from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
+                             RegenerateRequest, RetextureRequest, SuggestRequest)
 
 from .. import preflight
 from ..device import device_name, pick_device
@@ -21,6 +22,7 @@ from ..stages._common import CancelToken
 from .base import JobRun
 from .detect import DetectRun
 from .generate import GenerateRun
+from .regenerate import RegenerateRun
 from .retexture import RetextureRun
 from .suggest import SuggestRun
 
@@ -103,10 +105,28 @@ class Engine:
     def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
         return self._run(SuggestRun, request, job)
 
+    def regenerate(self, request: RegenerateRequest, job: Job) -> dict[str, Any]:
+        return self._run(RegenerateRun, request, job)
+
     def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
         kind.check_memory(request, self)
+        request.options = seeded(request.options)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
         return run.run()
+
+
+# Drawn seeds stay below 2**31: Blender's integer fields are 32-bit, and the artist who wants the
+# result again types the seed the job reports into the panel's Seed.
+RANDOM_SEED_LIMIT = 2**31
+
+
+def seeded(options: JobOptions) -> JobOptions:
+    """``options`` with a newly drawn seed when they ask for a random one (``random_seed``);
+    the run's manifest and result then record the seed that was used."""
+    if not options.random_seed:
+        return options
+    return replace(options, seed=secrets.randbelow(RANDOM_SEED_LIMIT))
+

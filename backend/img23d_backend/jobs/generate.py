@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import trimesh
-from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError
+from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
 from .. import preflight
@@ -36,6 +36,11 @@ class GenerateRun(JobRun):
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
 
     @classmethod
+    def check_request(cls, request: Request) -> None:
+        super().check_request(request)
+        check_boxes(request.boxes, request.targets)  # each box for a name of the job
+
+    @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free)
 
@@ -46,19 +51,21 @@ class GenerateRun(JobRun):
         manifest.records = records
         self.run_folder.save_manifest()
         live = [r for r in records if r.status == "pending"]
+        firsts = [r for r in live if r.candidate_of is None]  # a target's other candidates share its cut-out
 
         with self.stage("crop"):
             crops, boxes, rects = {}, {}, {}
-            for record in live:
+            for record in firsts:
                 x0, y0, x1, y1 = (v * image.scale for v in record.box)
                 rect = rects[record.stem] = crop_box((x0, y0, x1, y1), image.size, self.options.margin,
                                                      self.options.min_crop)
                 crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
-        cutouts = self._matte(image, live, crops, boxes)
+        cutouts = self._matte(image, firsts, crops, boxes)
+        _share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
-        self.layout = scene.measure(self, image, live, rects, cutouts)
+        self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, cutouts)
         # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
         with Tail(self.job.cancel) as self.tail:
             meshes = self._shape(live, cutouts)
@@ -85,7 +92,18 @@ class GenerateRun(JobRun):
             records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
                                         box=[0.0, 0.0, float(width), float(height)]))
         else:
-            for match in self.ground(image):
+            # The artist's boxes stand for grounding: their names are not asked for, and a job whose
+            # every name has a box loads no grounding model at all.
+            check_boxes(self.request.boxes, self.request.targets, image.original_size)
+            asked = [name for name in self.request.targets if box_for(self.request.boxes, name) is None]
+            found = {m.target: m for m in self.ground(image, asked)} if asked else {}
+            for name in self.request.targets:
+                drawn = box_for(self.request.boxes, name)
+                if drawn is not None:
+                    records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
+                                                box=[round(v, 2) for v in drawn], artist_box=True))
+                    continue
+                match = found[name]
                 if not match.detections:
                     record = TargetRecord(target=match.target, stem=self.run_folder.unique_stem(match.target, 1))
                     records.append(record)
@@ -98,9 +116,27 @@ class GenerateRun(JobRun):
                         target=match.target, instance=instance,
                         stem=self.run_folder.unique_stem(match.target, instance),
                         box=scaled_box(detection.box, image.scale), score=detection.score))
+        records = self._with_variations(records)
         for index, record in enumerate(records):
-            record.seed = self.options.seed + index
+            record.seed = self.options.seed + index  # every candidate its own seed
         return records
+
+    def _with_variations(self, records: list[TargetRecord]) -> list[TargetRecord]:
+        """Each found target followed by its other candidates (``variations``), which share its box."""
+        count = self.options.variations
+        if count <= 1:
+            return records
+        planned: list[TargetRecord] = []
+        for record in records:
+            record.variation = 1
+            planned.append(record)
+            if record.status != "pending":  # not found: nothing to vary
+                continue
+            planned.extend(TargetRecord(target=record.target, instance=record.instance, variation=number,
+                                        stem=self.run_folder.unique_stem(record.target, record.instance, number),
+                                        box=record.box, score=record.score, candidate_of=record.stem)
+                           for number in range(2, count + 1))
+        return planned
 
     def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any],
                boxes: dict[str, Any]) -> dict[str, Any]:
@@ -193,7 +229,7 @@ class GenerateRun(JobRun):
                     self.fail_target(record, done.value)
                     continue
                 mesh, stats = done.value
-                record.faces, record.vertices = stats.faces_out, stats.vertices_out
+                record.faces, record.vertices, record.cleanup = stats.faces_out, stats.vertices_out, asdict(stats)
                 ready.append((record, mesh))
                 if self.options.texture:  # its UVs are made while earlier targets paint
                     unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
@@ -223,7 +259,7 @@ class GenerateRun(JobRun):
         if mesh is None:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
                                  "(try another seed or a higher octree resolution)", target=record.target)
-        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), face_budget=self.options.face_budget)
+        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), cleanup.Finish.from_options(self.options))
         if len(faces) == 0:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
                                  target=record.target)
@@ -254,7 +290,22 @@ class GenerateRun(JobRun):
                       f"{record.target} ready")
         self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
                                instance=record.instance, box=record.box, seed=record.seed,
-                               image_size=self.run_folder.manifest.image.get("original_size")))
+                               image_size=self.run_folder.manifest.image.get("original_size"),
+                               variation=record.variation))
+
+
+def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
+    """A target's other candidates take its crop, cut-out and fate (one matting pass for all)."""
+    firsts = {r.stem: r for r in live if r.candidate_of is None}
+    for record in live:
+        first = firsts.get(record.candidate_of or "")
+        if first is None:
+            continue
+        record.crop, record.matte = first.crop, first.matte
+        if first.status == "failed":  # reported once, with its first candidate
+            record.status, record.error = "failed", first.error
+        else:
+            cutouts[record.stem] = cutouts[first.stem]
 
 
 def _has_texture(mesh: Any) -> bool:

@@ -54,7 +54,8 @@ class RetextureRun(JobRun):
             with self.stage("unwrap"):
                 loop_uvs, created = retexture.unwrap(artist), True
         target = retexture.paintable(artist, loop_uvs)
-        through_proxy = artist.face_count > self.options.face_budget
+        # A face budget of 0 keeps every face: the artist's mesh is painted as it is.
+        through_proxy = 0 < self.options.face_budget < artist.face_count
         if through_proxy:
             with self.stage("proxy"):
                 stand_in = retexture.proxy(artist, self.options.face_budget)

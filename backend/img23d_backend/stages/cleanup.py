@@ -1,4 +1,8 @@
-"""Mesh clean-up after surface extraction: floaters, degenerate faces, and the face budget.
+"""Mesh clean-up after surface extraction: floaters, degenerate faces, holes, smoothing, the face budget.
+
+What the artist controls (``Finish``, from the job's options) has defaults that keep what every
+job did before it was a choice: pieces under 0.5 % of the largest removed, no hole filling, no
+smoothing, 40,000 faces.
 
 Cleaning is done in memory with pymeshlab (hy3dgen's own post-processors round-trip through
 temporary PLY files that they never delete); decimation with fast-simplification.
@@ -6,14 +10,33 @@ temporary PLY files that they never delete); decimation with fast-simplification
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 # A component with fewer faces than this fraction of the *largest* component's is extraction
 # noise (pymeshlab's nbfaceratio is relative to the largest component). 0.5% is hy3dgen's own
 # FloaterRemover (postprocessors.remove_floater); more would also cut off thin real parts.
 FLOATER_FACE_RATIO = 0.005
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What the finished mesh should be; the job's options say it (``from_options``)."""
+
+    face_budget: int = 40_000           # at most this many faces; 0 = keep every face
+    smoothing: int = 0                  # Taubin passes; 0 = none
+    fill_holes: int = 0                 # close holes of up to this many boundary edges; 0 = none
+    min_piece: float = FLOATER_FACE_RATIO  # pieces under this fraction of the largest are removed; 0 = none
+
+    @classmethod
+    def from_options(cls, options: Any) -> "Finish":
+        return cls(face_budget=options.face_budget, smoothing=options.smoothing, fill_holes=options.fill_holes,
+                   min_piece=options.min_piece)
 
 
 @dataclass
@@ -22,9 +45,12 @@ class CleanStats:
     faces_out: int
     vertices_out: int
     floaters_removed: int
+    holes_filled: int = 0     # faces added to close holes
+    holes_left_open: bool = False  # filling was asked for but the mesh was not manifold even after repair
 
 
-def clean_mesh(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tuple[np.ndarray, np.ndarray, CleanStats]:
+def clean_mesh(vertices: np.ndarray, faces: np.ndarray,
+               finish: Finish = Finish()) -> tuple[np.ndarray, np.ndarray, CleanStats]:
     """Return cleaned (vertices, faces) and what changed. Empty input gives empty output."""
     import pymeshlab
 
@@ -38,17 +64,45 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tup
     meshes.apply_filter("meshing_remove_duplicate_faces")
     meshes.apply_filter("meshing_remove_null_faces")
     before = meshes.current_mesh().face_number()
-    meshes.apply_filter("compute_selection_by_small_disconnected_components_per_face",
-                        nbfaceratio=FLOATER_FACE_RATIO)
-    meshes.apply_filter("meshing_remove_selected_vertices_and_faces")
+    if finish.min_piece > 0:
+        meshes.apply_filter("compute_selection_by_small_disconnected_components_per_face",
+                            nbfaceratio=finish.min_piece)
+        meshes.apply_filter("meshing_remove_selected_vertices_and_faces")
     floaters = before - meshes.current_mesh().face_number()
     meshes.apply_filter("meshing_remove_unreferenced_vertices")
+    stats = CleanStats(faces_in, 0, 0, int(floaters))
+    if finish.fill_holes > 0:
+        _fill_holes(meshes, finish.fill_holes, stats)
+    if finish.smoothing > 0:
+        # Taubin's alternating shrink and inflate steps smooth without the shrinking that plain
+        # Laplacian smoothing causes, so an object keeps its size in the layout.
+        meshes.apply_filter("apply_coord_taubin_smoothing", stepsmoothnum=finish.smoothing)
     mesh = meshes.current_mesh()
     out_v = mesh.vertex_matrix().astype(np.float32)
     out_f = mesh.face_matrix().astype(np.int64)
-    if len(out_f) > face_budget:
-        out_v, out_f = decimate(out_v, out_f, face_budget)
-    return out_v, out_f, CleanStats(faces_in, int(len(out_f)), int(len(out_v)), int(floaters))
+    if finish.face_budget and len(out_f) > finish.face_budget:
+        out_v, out_f = decimate(out_v, out_f, finish.face_budget)
+    stats.faces_out, stats.vertices_out = int(len(out_f)), int(len(out_v))
+    return out_v, out_f, stats
+
+
+def _fill_holes(meshes: Any, max_edges: int, stats: CleanStats) -> None:
+    """Close holes of up to ``max_edges`` boundary edges; pymeshlab's filter needs a manifold mesh,
+    so a mesh that is not one is repaired first (only then: the repair removes faces)."""
+    import pymeshlab
+
+    before = meshes.current_mesh().face_number()
+    try:
+        meshes.apply_filter("meshing_close_holes", maxholesize=max_edges)
+    except pymeshlab.PyMeshLabException:
+        meshes.apply_filter("meshing_repair_non_manifold_edges")
+        meshes.apply_filter("meshing_repair_non_manifold_vertices")
+        try:
+            meshes.apply_filter("meshing_close_holes", maxholesize=max_edges)
+        except pymeshlab.PyMeshLabException as exc:
+            log.warning("holes left open: %s", exc)
+            stats.holes_left_open = True
+    stats.holes_filled = max(0, meshes.current_mesh().face_number() - before)
 
 
 def decimate(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tuple[np.ndarray, np.ndarray]:

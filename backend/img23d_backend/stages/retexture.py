@@ -23,7 +23,7 @@ import numpy as np
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .cleanup import clean_mesh
+from .cleanup import Finish, clean_mesh
 from .paint_fill import fill_texture
 
 MAX_FACES = 5_000_000
@@ -143,7 +143,7 @@ def proxy(mesh: ArtistMesh, face_budget: int) -> Any:
     import trimesh
 
 
-    vertices, faces, _ = clean_mesh(mesh.positions, mesh.triangles, face_budget=face_budget)
+    vertices, faces, _ = clean_mesh(mesh.positions, mesh.triangles, Finish(face_budget=face_budget))
     if len(faces) == 0:
         raise ProtocolError(ErrorCode.SHAPE_FAILED, "the mesh could not be reduced to a paintable proxy")
     return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)

@@ -1,0 +1,119 @@
+"""The command line's job options: the flags that set ``JobOptions``, and their checks' wording.
+
+``generate`` takes every one of them; each flag's help states its range as the protocol's one
+table of ranges (``OPTION_RANGES``) words it, so the command line and the add-on agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS, JobOptions, OptionError,
+                             ProtocolError, describe_default_steps)
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """The flags of a job's options, on ``parser``."""
+    parser.add_argument("--seed", type=_seed_argument, default=0,
+                        help=f"{_allowed('seed')}, or '{RANDOM}': a new seed for this job, printed at the end")
+    parser.add_argument("--steps", type=int, default=JobOptions.steps,
+                        help=_allowed("steps", f"0 runs the shape model's own: {describe_default_steps()}"))
+    parser.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
+                        help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
+                                                           "this machine cannot hold is refused"))
+    parser.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
+                        help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
+    parser.add_argument("--guidance", type=float, default=JobOptions.guidance_scale,
+                        help=_allowed("guidance_scale"))
+    parser.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
+    parser.add_argument("--box", action="append", type=box_argument, default=[], metavar="NAME=X0,Y0,X1,Y1",
+                        help="the box of a name, in pixels of the original picture (repeatable): that name is "
+                             "not looked for, and a job whose every name has a box loads no grounding model")
+    parser.add_argument("--variations", type=int, default=JobOptions.variations,
+                        help="candidates of each name to choose from, each from its own seed (one grounding, "
+                             "matting and depth pass): " + _allowed("variations"))
+    parser.add_argument("--shape-batch", type=int, default=0,
+                        help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
+    finish = parser.add_argument_group("the finished mesh")
+    finish.add_argument("--face-budget", type=int, default=JobOptions.face_budget,
+                        help="faces at most, after clean-up: " + _allowed("face_budget"))
+    finish.add_argument("--smoothing", type=int, default=JobOptions.smoothing,
+                        help="Taubin smoothing passes (keeps the size): " + _allowed("smoothing"))
+    finish.add_argument("--fill-holes", type=int, default=JobOptions.fill_holes,
+                        help="close holes of up to this many boundary edges: " + _allowed("fill_holes"))
+    finish.add_argument("--min-piece", type=float, default=JobOptions.min_piece,
+                        help="separate pieces with fewer faces than this fraction of the largest piece's are "
+                             "removed; 0 keeps every piece, 1 only the largest: " + _allowed("min_piece"))
+    parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
+    parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
+                        help="side of the baked texture in pixels: " + _allowed(
+                            "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
+    parser.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
+    parser.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps,
+                        help=_allowed("delight_steps"))
+    parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                        help="the camera's field of view across the picture's longer side, in degrees "
+                             "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
+    parser.add_argument("--no-ground", action="store_true",
+                        help="do not stand the objects on one floor; each keeps the height its depth gives")
+
+
+RANDOM = "random"
+
+
+def box_argument(text: str) -> tuple[str, list[float]]:
+    """``--box NAME=x0,y0,x1,y1``: the name and its four numbers (their sense is checked later, with
+    the names and the picture)."""
+    name, separator, numbers = text.rpartition("=")
+    parts = [part.strip() for part in numbers.split(",")]
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if not separator or not name.strip() or len(values) != 4:
+        raise argparse.ArgumentTypeError(f"must be NAME=x0,y0,x1,y1 (four numbers, pixels of the picture), "
+                                         f"not {text!r}")
+    return name.strip(), values
+
+
+def _seed_argument(text: str) -> int | str:
+    """``--seed``: a whole number (checked against its range with the other options) or ``random``."""
+    if text.strip().casefold() == RANDOM:
+        return RANDOM
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or '{RANDOM}', not {text!r}") from None
+
+
+def _allowed(option: str, note: str = "") -> str:
+    """An option's range as the checks word it (protocol.OPTION_RANGES), a note, the default."""
+    return f"{OPTION_RANGES[option].describe()}{'; ' + note if note else ''} (default %(default)s)"
+
+
+# The command line's spelling of each option that JobOptions and check_budget_gb name.
+FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-resolution",
+         "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
+         "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
+         "fov_degrees": "--fov", "budget_gb": "--budget-gb", "smoothing": "--smoothing",
+         "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations"}
+
+
+def usage_message(exc: ProtocolError) -> str:
+    if isinstance(exc, OptionError) and exc.option in FLAGS:
+        return f"{FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
+    return exc.message
+
+
+def job_options(args: argparse.Namespace) -> JobOptions:
+    random_seed = args.seed == RANDOM
+    options = JobOptions(seed=0 if random_seed else args.seed, random_seed=random_seed, steps=args.steps,
+                         octree_resolution=args.octree_resolution, volume_decoder=args.volume_decoder,
+                         guidance_scale=args.guidance, face_budget=args.face_budget, smoothing=args.smoothing,
+                         fill_holes=args.fill_holes, min_piece=args.min_piece, variations=args.variations,
+                         keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
+                         texture=not args.no_texture, texture_size=args.texture_size,
+                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
+                         fov_degrees=args.fov, ground=not args.no_ground)
+    options.validate()
+    return options

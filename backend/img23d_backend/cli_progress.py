@@ -1,0 +1,55 @@
+"""How a command shows a job's protocol events: a one-line progress bar on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from img23d_protocol import Artifact, Error, Message, Progress
+
+
+class ProgressPrinter:
+    """Shows protocol events as a one-line progress bar on a terminal, plain lines elsewhere."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.run_dir: str | None = None
+        self._last_stage = ""
+        self._open_line = False
+
+    def __call__(self, message: Message) -> None:
+        if isinstance(message, Progress):
+            self._progress(message)
+        elif isinstance(message, Artifact):
+            if message.kind == "run":
+                self.run_dir = message.path
+            elif message.kind == "mesh":
+                self._line(f"  + {message.target}: {message.path}")
+        elif isinstance(message, Error):
+            self._line(f"  ! {message.target or ''}: {message.message} [{message.code}]")
+
+    def _progress(self, p: Progress) -> None:
+        fraction = p.step / p.total if p.total else 0.0
+        filled = int(fraction * self.WIDTH)
+        text = f"[{p.stage:<9}] {'#' * filled}{'.' * (self.WIDTH - filled)} {p.step}/{p.total} {p.message}"
+        if self.tty:
+            self.stream.write("\r" + text[:110].ljust(110))
+            self.stream.flush()
+            self._open_line = True
+        elif p.stage != self._last_stage or p.step == p.total:
+            self._line(text)
+        self._last_stage = p.stage
+
+    def _line(self, text: str) -> None:
+        if self._open_line:
+            self.stream.write("\n")
+            self._open_line = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self._open_line:
+            self.stream.write("\n")
+            self._open_line = False

@@ -1,0 +1,159 @@
+"""Regenerate: new meshes for some objects of a finished Generate run, from the run's own cut-outs.
+
+No grounding, matting or depth again: each object's cut-out (``mattes/<stem>.png``), box and
+depth statistic come from the run, and only shape, clean-up, paint and export run, with the
+new job's options (a new seed, other steps, octree, texture or finishing). The new meshes go to
+a run folder of its own inside the Generate run (``<run>/regenerated/<time>-regenerate/``,
+written as every run folder is), keeping each object's stem: the run keeps every version, and
+the Generate run's own manifest is never rewritten.
+
+The Generate run is another process's output as far as this job knows: its manifest and the
+paths in it are read as untrusted (``SourceRun``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from img23d_protocol import ErrorCode, ProtocolError, RegenerateRequest
+from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
+
+from ..images import LoadedImage, load_image
+from ..runs import Manifest, TargetRecord, recover_interrupted
+from ..stages.tail import Tail
+from .generate import GenerateRun
+
+REGENERATED = "regenerated"   # the folder inside a Generate run that holds its regenerations
+MATTES = "mattes"
+
+
+@dataclass
+class SourceRun:
+    """A finished Generate run, read (never written) for its objects' cut-outs, boxes and depth."""
+
+    root: Path
+    manifest: Manifest
+
+    @classmethod
+    def open(cls, folder: str) -> "SourceRun":
+        root = Path(folder).expanduser()
+        if not folder or not root.is_dir():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the run folder {folder!r} is gone: regenerate needs the "
+                                                       "folder Generate made (Import Run shows which exist)")
+        manifest_path = root / "manifest.json"
+        try:
+            manifest = Manifest.from_dict(_json_object(manifest_path))
+        except (OSError, ValueError, TypeError) as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} is not a run folder img23d can read: its "
+                                                       f"manifest.json is missing or damaged", str(exc)) from exc
+        if manifest.kind != "generate":
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} was made by {manifest.kind!r}, not by Generate: "
+                                                       "only objects Generate made can be regenerated")
+        return cls(root.resolve(), manifest)
+
+    def record(self, key: str) -> TargetRecord:
+        """The record of the object ``key`` (its stem), with a cut-out to make a new mesh from."""
+        found = [r for r in self.manifest.records if r.stem == key]
+        if not found:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key!r} is not an object of the run {self.root.name}")
+        if self.cutout_path(found[0]) is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key!r} has no cut-out in the run {self.root.name} "
+                                                       "(it failed before matting), so it cannot be regenerated")
+        return found[0]
+
+    def cutout_path(self, record: TargetRecord) -> Path | None:
+        """Its cut-out (a target's candidates share their first's), if it is a file inside the run."""
+        if not isinstance(record.matte, str) or not record.matte:
+            return None
+        path = (self.root / record.matte).resolve()
+        inside = self.root in path.parents  # a path from the manifest never leads out of the run
+        return path if inside and path.is_file() else None
+
+    def cutout(self, key: str) -> LoadedImage:
+        path = self.cutout_path(self.record(key))
+        if path is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the cut-out of {key!r} is gone from {self.root.name}")
+        cutout = load_image(path)
+        if not cutout.has_alpha or cutout.scale != 1.0:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the cut-out of {key!r} in {self.root.name} is not one "
+                                                       "Generate wrote (no transparency, or another size)")
+        return cutout
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    import json
+
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data
+
+
+class RegenerateRun(GenerateRun):
+    kind = "regenerate"
+    request: RegenerateRequest
+
+    @classmethod
+    def check_request(cls, request: RegenerateRequest) -> None:  # type: ignore[override]
+        source = SourceRun.open(request.run)
+        for key in request.keys:
+            source.record(key)
+
+    @classmethod
+    def runs_dir(cls, engine: Any, request: RegenerateRequest) -> Path:  # type: ignore[override]
+        folder = SourceRun.open(request.run).root / REGENERATED
+        recover_interrupted(folder)  # a regeneration killed mid-way says so, as any run does
+        return folder
+
+    @classmethod
+    def folder_label(cls, request: RegenerateRequest) -> str:  # type: ignore[override]
+        return "regenerate"
+
+    def body(self) -> dict[str, Any]:
+        source = SourceRun.open(self.request.run)
+        manifest = self.run_folder.manifest
+        manifest.source_run = str(source.root)
+        manifest.image = dict(source.manifest.image)
+        manifest.targets = [source.record(key).target for key in self.request.keys]
+        records, cutouts = [], {}
+        with self.stage("load"):
+            for index, key in enumerate(self.request.keys):
+                old = source.record(key)
+                record = TargetRecord(target=old.target, instance=old.instance, stem=self.run_folder.claim_stem(key),
+                                      box=old.box, score=old.score, depth=old.depth, seed=self.options.seed + index)
+                cutouts[key] = source.cutout(key).image
+                record.matte = self.run_folder.relative(self.run_folder.write_image(f"{MATTES}/{key}.png",
+                                                                                    cutouts[key]))
+                records.append(record)
+        manifest.records = records
+        self.layout = _source_layout(source.manifest)
+        # The layout's settings, camera and depth estimate; the depth map's files stay in the source run.
+        manifest.scene = {key: value for key, value in source.manifest.scene.items() if key != "depth"}
+        depth = source.manifest.scene.get("depth")
+        if isinstance(depth, dict):
+            manifest.scene["depth"] = {k: v for k, v in depth.items() if k not in ("map", "preview", "map_size")}
+        self.run_folder.save_manifest()
+        with Tail(self.job.cancel) as self.tail:
+            meshes = self._shape(records, cutouts)
+            self._export(records, meshes, cutouts)
+        if not any(r.status == "done" for r in records):
+            raise ProtocolError(ErrorCode.SHAPE_FAILED, "no object got a new mesh; see the errors above")
+        return {"run_dir": str(self.run_folder.root), "source_run": str(source.root),
+                "manifest": str(self.run_folder.path("manifest.json")),
+                "image_size": manifest.image.get("original_size"),
+                "targets": [asdict(r) for r in records], "timings": manifest.timings}
+
+
+def _source_layout(source: Manifest) -> Any:
+    """The Generate run's layout as it solved it, so each new mesh's placement is recorded the same way."""
+    size = source.image.get("original_size")
+    settings = source.scene.get("layout")
+    if not size or not isinstance(settings, dict):
+        return None
+    try:
+        return solve(tuple(size), targets_from_records(asdict(r) for r in source.records),
+                     LayoutSettings(**settings))
+    except (TypeError, ValueError):  # a manifest from an older format: placements are then not recorded
+        return None

@@ -1,0 +1,79 @@
+"""``img23d.keep_variation``: the chosen candidate of a job with variations becomes the object.
+
+It takes its target's name, its place in the run's layout (as Re-layout would stand it, for the
+panel's layout settings) and the run's collection; the target's other candidates are removed,
+with their meshes, and the candidates collection once it is empty. One undo step.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+
+from .. import run_layout, scene_import
+
+TAG = scene_import.PROP_PREFIX
+
+
+def _same_run(a: object, b: object) -> bool:
+    return isinstance(a, str) and isinstance(b, str) and bool(a) and \
+        os.path.realpath(bpy.path.abspath(a)) == os.path.realpath(bpy.path.abspath(b))
+
+
+class IMG23D_OT_keep_variation(bpy.types.Operator):
+    """Keep the active candidate: it takes its object's name, place and collection, and the other
+    candidates of the same object are removed"""
+
+    bl_idname = "img23d.keep_variation"
+    bl_label = "Keep"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        chosen = context.active_object
+        if chosen is None or not chosen.get(TAG + "candidate_of"):
+            self.report({"ERROR"}, "Select one of the candidates a job with Variations made, then press Keep")
+            return {"CANCELLED"}
+        anchor, run = str(chosen[TAG + "candidate_of"]), chosen.get(TAG + "run")
+        others = [o for o in context.scene.objects if o != chosen and o.get(TAG + "candidate_of") == anchor
+                  and _same_run(o.get(TAG + "run"), run)]
+        holder = next(iter(chosen.users_collection), None)
+        home = next((c for c in bpy.data.collections if holder is not None and holder.name in c.children), None)
+        self._place(context, chosen, anchor, str(run or ""))
+        if holder is not None and home is not None:
+            holder.objects.unlink(chosen)
+            home.objects.link(chosen)
+        for other in others:
+            mesh = other.data
+            bpy.data.objects.remove(other, do_unlink=True)
+            if mesh is not None and mesh.users == 0:
+                bpy.data.meshes.remove(mesh)
+        if holder is not None and home is not None and not holder.all_objects:
+            bpy.data.collections.remove(holder)
+        chosen.name = chosen.data.name = str(chosen.get(TAG + "target") or chosen.name)
+        for name in ("candidate_of", "home"):
+            if TAG + name in chosen:
+                del chosen[TAG + name]
+        self.report({"INFO"}, f"Kept '{chosen.name}' (seed {chosen.get(TAG + 'seed')}); removed {len(others)} "
+                              "other candidate(s)")
+        return {"FINISHED"}
+
+    def _place(self, context: bpy.types.Context, obj: bpy.types.Object, anchor: str, run: str) -> None:
+        """Where its object belongs: the run's layout for the panel's settings, or back from the side."""
+        try:
+            manifest = run_layout.read_manifest(Path(bpy.path.abspath(run)))
+        except run_layout.NotARun:
+            manifest = None
+        scene_layout = run_layout.solve_run(manifest, context.scene.img23d.layout_choice()) if manifest else None
+        if scene_layout is not None and anchor in scene_layout.anchors:
+            scene_import.place(obj, scene_layout, anchor)
+        elif TAG + "home" in obj:  # the run is gone: back from the side to where it was placed
+            obj.location = tuple(obj[TAG + "home"])
+
+
+classes = (IMG23D_OT_keep_variation,)

@@ -1,0 +1,69 @@
+"""Boxes an artist draws or corrects: a name's box in pixels of the original picture.
+
+A generate request may carry them (``GenerateRequest.boxes``): the names they cover skip grounding.
+Checked on arrival for their form here; that each names a name of the job and lies inside the
+picture is checked by ``check_boxes`` against the job's names and the picture's size.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from typing import Any
+
+from .errors import ErrorCode, ProtocolError
+from .names import MAX_TARGETS
+
+Box = tuple[float, float, float, float]
+
+
+def validate_boxes(boxes: Any) -> dict[str, list[float]]:
+    """``{name: [x0, y0, x1, y1]}`` with finite numbers, x0 < x1 and y0 < y1; else ``bad_request``."""
+    if boxes is None:
+        return {}
+    if not isinstance(boxes, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "boxes must be an object of name: [x0, y0, x1, y1]")
+    if len(boxes) > MAX_TARGETS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {MAX_TARGETS} boxes per job, got {len(boxes)}")
+    checked: dict[str, list[float]] = {}
+    for name, box in boxes.items():
+        name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
+        if not isinstance(name, str) or not name:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "a box needs the name it is for")
+        numbers = box if isinstance(box, (list, tuple)) and len(box) == 4 else None
+        if numbers is None or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                                  for v in numbers):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the box of {name!r} must be four numbers x0, y0, x1, y1")
+        x0, y0, x1, y1 = (float(v) for v in numbers)
+        if not (x0 < x1 and y0 < y1):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the box of {name!r} has no size: it needs x0 < x1 and "
+                                                       f"y0 < y1, got {_text(numbers)}")
+        checked[name] = [x0, y0, x1, y1]
+    return checked
+
+
+def check_boxes(boxes: dict[str, list[float]], names: list[str], size: tuple[int, int] | None = None) -> None:
+    """Each box names one of the job's ``names`` (ignoring case) and, when the picture's ``size``
+    (width, height) is known, lies inside it; else one ``bad_request`` sentence."""
+    known = {name.casefold() for name in names}
+    for name, box in boxes.items():
+        if name.casefold() not in known:
+            listed = ", ".join(names) if names else "none: the whole picture is one object"
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"there is a box for {name!r}, which is not one of the "
+                                                       f"names ({listed}): add the name or remove its box")
+        if size is not None:
+            width, height = size
+            x0, y0, x1, y1 = box
+            if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"the box of {name!r} ({_text(box)}) lies outside the "
+                                                           f"picture, which is {width} x {height} pixels")
+
+
+def box_for(boxes: dict[str, list[float]], name: str) -> list[float] | None:
+    """The box given for ``name`` (ignoring case), if any."""
+    folded = name.casefold()
+    return next((box for key, box in boxes.items() if key.casefold() == folded), None)
+
+
+def _text(box: Any) -> str:
+    return ", ".join(f"{v:g}" if isinstance(v, (int, float)) else repr(v) for v in box)

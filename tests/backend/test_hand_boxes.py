@@ -1,0 +1,117 @@
+"""Boxes by hand: a name's box from the artist stands for grounding (and no grounding model loads
+when every name has one); bad boxes are one sentence before anything runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testdata import FAST_OPTIONS, HOUSE
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.stages import grounding
+from img23d_protocol import REQUEST_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, decode
+
+CHIMNEY = [600.0, 80.0, 760.0, 600.0]   # pixels of the 1024 x 1024 house picture
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
+                                 device="cpu"))
+
+
+def _generate(engine: Engine, targets: list[str], boxes: dict) -> dict:
+    request = GenerateRequest(id="b", image=str(HOUSE), targets=targets, boxes=boxes,
+                              options=JobOptions(**FAST_OPTIONS))
+    return engine.generate(request, Job(id="b", emit=lambda event: None))
+
+
+def test_every_name_with_a_box_loads_no_grounding_model(engine: Engine, monkeypatch) -> None:
+    used: list[str] = []
+    real_use = engine.manager.use
+    monkeypatch.setattr(engine.manager, "use", lambda role, *a, **k: used.append(role) or real_use(role, *a, **k))
+    data = _generate(engine, ["chimney", "door"], {"chimney": CHIMNEY, "Door": [365, 600, 460, 840]})
+    assert "grounding" not in used and engine.manager.counters()["grounding"].loads_from_disk == 0
+    records = {r["target"]: r for r in data["targets"]}
+    assert records["chimney"]["box"] == CHIMNEY and records["chimney"]["artist_box"] is True
+    assert records["door"]["box"] == [365.0, 600.0, 460.0, 840.0]
+    assert all(r["status"] == "done" for r in records.values())
+    assert not (Path(data["run_dir"]) / "detections.json").exists()  # nothing was detected
+    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert [r["artist_box"] for r in manifest["records"]] == [True, True]
+
+
+def test_names_without_a_box_are_still_looked_for(engine: Engine, monkeypatch) -> None:
+    asked: list[list[str]] = []
+    real_ground = grounding.ground
+    monkeypatch.setattr(grounding, "ground", lambda model, image, targets, **k: asked.append(list(targets)) or
+                        real_ground(model, image, targets, **k))
+    data = _generate(engine, ["house", "chimney"], {"chimney": CHIMNEY})
+    assert asked == [["house"]]
+    records = {r["target"]: r for r in data["targets"]}
+    assert records["chimney"]["artist_box"] is True and records["house"]["artist_box"] is False
+    assert records["house"]["status"] == "done"
+
+
+@pytest.mark.parametrize("targets, boxes, message", [
+    (["chimney"], {"chimney": [900, 80, 1100, 600]}, "the box of 'chimney' (900, 80, 1100, 600) lies outside the "
+                                                     "picture, which is 1024 x 1024 pixels"),
+    (["chimney"], {"barrel": CHIMNEY}, "there is a box for 'barrel', which is not one of the names (chimney)"),
+])
+def test_a_bad_box_is_one_sentence(engine: Engine, targets, boxes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
+        _generate(engine, targets, boxes)
+    assert caught.value.code is ErrorCode.BAD_REQUEST
+
+
+@pytest.mark.parametrize("box, message", [
+    ([600, 80, 600, 600], "has no size"), ([1, 2, 3], "must be four numbers"), (["a", 1, 2, 3], "four numbers"),
+    ([1, 2, float("inf"), 4], "four numbers")])
+def test_a_box_of_no_size_or_not_four_numbers_is_refused_on_arrival(box, message: str) -> None:
+    line = json.dumps({"v": 1, "type": "generate", "id": "g", "image": "/x.png", "targets": ["chimney"],
+                       "boxes": {"chimney": box}})
+    with pytest.raises(ProtocolError, match=message):
+        decode(line, REQUEST_TYPES)
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_command_line_takes_boxes(backend_env: dict[str, str], tmp_path: Path) -> None:
+    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney, door", "--models", "tiny", "--device",
+               "cpu", "--out", str(tmp_path / "runs"), "--steps", "3", "--octree-resolution", "32", "--no-texture",
+               "--box", "chimney=600,80,760,600", "--box", "door=365, 600, 460, 840")
+    assert out.returncode == 0, out.stderr
+    [run] = list((tmp_path / "runs").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert [(r["target"], r["box"], r["artist_box"]) for r in manifest["records"]] == [
+        ("chimney", CHIMNEY, True), ("door", [365.0, 600.0, 460.0, 840.0], True)]
+    assert manifest["model_counters"]["grounding"]["loads_from_disk"] == 0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--box", "chimney=1,2,3"], "--box: must be NAME=x0,y0,x1,y1"),
+    (["--box", "chimney=600,80,600,600"], "the box of 'chimney' has no size"),
+    (["--box", "tree=1,2,3,4"], "there is a box for 'tree', which is not one of the names (chimney)"),
+    (["--box", "chimney=1,2,3,4", "--box", "Chimney=5,6,7,8"], "--box gives 'Chimney' two boxes"),
+])
+def test_a_bad_box_on_the_command_line_exits_2_saying_why(backend_env: dict[str, str], tmp_path: Path,
+                                                         flags: list[str], message: str) -> None:
+    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny",
+               "--out", str(tmp_path / "runs"), *flags)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_box_outside_the_picture_on_the_command_line_says_so(backend_env: dict[str, str], tmp_path: Path) -> None:
+    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
+               "--out", str(tmp_path / "runs"), "--box", "chimney=10,10,2000,200")
+    assert out.returncode == 1
+    assert "lies outside the picture, which is 1024 x 1024 pixels [bad_request]" in out.stderr
