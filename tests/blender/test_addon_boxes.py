@@ -68,7 +68,7 @@ def test_a_bad_box_is_one_sentence(addon, scene, name: str, corners, message: st
 
 
 def test_the_boxes_panel_lists_each_box(addon, scene) -> None:
-    from test_addon import StandInLayout
+    from blender_support import StandInLayout
 
     settings = scene.img23d
     for name, found in (("chimney", True), ("unicorn", False)):

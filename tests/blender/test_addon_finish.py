@@ -38,7 +38,7 @@ def test_the_finishing_controls_reach_the_job_options(addon, scene) -> None:
 
 
 def _draw(addon, panel_class) -> list[tuple]:
-    from test_addon import StandInLayout
+    from blender_support import StandInLayout
 
     log: list[tuple] = []
     panel = type("StandInPanel", (), {"layout": StandInLayout(log)})()

@@ -13,7 +13,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import ADDON_MODULE  # noqa: E402
-from test_addon import StandInLayout  # noqa: E402
+from blender_support import StandInLayout  # noqa: E402
 
 TOKEN = "hf_SECRETtokenFORtests_9f3a1c"
 # The CPU torch the suite is tested with (pip finds it through its find-links, /opt/wheels
