@@ -18,6 +18,7 @@ from tokenizers import Regex, pre_tokenizers
 
 from img23d_backend.models.registry import GROUNDING, tiny_model_set
 from img23d_backend.stages.grounding import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
+                                             progress_total, typical_answer_tokens,
                                               answer_budget, grounding_prompt)
 from img23d_protocol import MAX_TARGETS
 
@@ -94,3 +95,13 @@ def test_the_budget_bounds_a_runaway_answer(count: int) -> None:
     rng = random.Random(count)
     assert upper_token_count(realistic_answer(names, 12, rng)) <= answer_budget(names)
     assert upper_token_count(realistic_answer(names, 40, rng)) > answer_budget(names)
+
+
+def test_the_progress_bar_follows_a_usual_answer_not_the_budget() -> None:
+    names = ["house", "chimney", "barrel"]
+    typical, budget = typical_answer_tokens(names), answer_budget(names)
+    assert typical < budget / 4  # the budget holds a dozen boxes a name; a usual answer has a few
+    totals = [progress_total(tokens, typical, budget) for tokens in range(0, budget + 1, 16)]
+    assert totals[0] == typical  # an answer of usual length ends near a full bar, not at 1/12 of it
+    assert totals == sorted(totals) and max(totals) <= budget  # it only grows, up to the budget
+    assert all(tokens < total for tokens, total in zip(range(0, budget - typical, 16), totals))

@@ -87,6 +87,21 @@ ANSWER_BASE_TOKENS = 64     # the fence, the brackets, a sentence around them
 ANSWER_TOKEN_CAP = 40_960
 
 
+# What an answer usually takes, for the progress bar only: a few boxes per name. The budget above
+# must hold the rare long answer; a bar drawn against it would sit near empty for the usual one.
+TYPICAL_BOXES_PER_NAME = 3
+
+
+def typical_answer_tokens(targets: list[str]) -> int:
+    return ANSWER_BASE_TOKENS + TYPICAL_BOXES_PER_NAME * BOX_LINE_TOKENS * max(1, len(targets))
+
+
+def progress_total(tokens: int, typical: int, budget: int) -> int:
+    """The grounding bar's total after ``tokens``: the typical length, pushed ahead of an answer
+    that runs longer (so the bar keeps moving without reaching its end), never over the budget."""
+    return max(1, min(budget, max(typical, tokens + typical // 2)))
+
+
 def answer_budget(targets: list[str], *, cap: int = ANSWER_TOKEN_CAP) -> int:
     """``max_new_tokens`` for ``targets``: room for ``MAX_INSTANCES_PER_NAME`` box lines of each
     name, never above ``cap``. Generation stops when the answer ends; this only bounds it."""
@@ -152,8 +167,8 @@ class _AnswerWatch:
     ended (``AnswerScanner``), and report progress (the add-on's watchdog listens for it)."""
 
     def __init__(self, tokenizer: Any, prompt_length: int, budget: int, cancel: CancelToken,
-                 progress: ProgressFn | None) -> None:
-        self.prompt_length, self.budget = prompt_length, budget
+                 progress: ProgressFn | None, typical: int = 0) -> None:
+        self.prompt_length, self.budget, self.typical = prompt_length, budget, typical or budget
         self.cancel, self.progress = cancel, progress
         self.text = IncrementalText(tokenizer)
         self.scanner = AnswerScanner()
@@ -166,7 +181,8 @@ class _AnswerWatch:
             self.scanner.feed(self.text.push(int(token)))
         tokens = len(self.text.ids)
         if self.progress is not None and tokens % 16 == 0:
-            self.progress("grounding", tokens, self.budget, f"answering ({tokens} tokens)")
+            self.progress("grounding", tokens, progress_total(tokens, self.typical, self.budget),
+                          f"answering ({tokens} tokens)")
         done = self.cancel.cancelled or self.scanner.stop is not None
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
@@ -190,7 +206,8 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     prompt_length = inputs["input_ids"].shape[1]
     budget = (options.max_new_tokens if prompt is not None
               else answer_budget(targets, cap=options.max_new_tokens))
-    watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress)
+    typical = min(budget, typical_answer_tokens(targets) if prompt is None else 512)
+    watch = _AnswerWatch(grounder.processor.tokenizer, prompt_length, budget, cancel, progress, typical)
     with torch.inference_mode():
         output = grounder.model.generate(**inputs, max_new_tokens=budget, do_sample=False,
                                          stopping_criteria=StoppingCriteriaList([watch]))
