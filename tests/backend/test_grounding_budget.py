@@ -18,8 +18,8 @@ from tokenizers import Regex, pre_tokenizers
 
 from img23d_backend.models.registry import GROUNDING, tiny_model_set
 from img23d_backend.stages.grounding import (ANSWER_TOKEN_CAP, MAX_INSTANCES_PER_NAME, GroundingOptions,
-                                             progress_total, typical_answer_tokens,
-                                              answer_budget, grounding_prompt)
+                                              answer_budget, grounding_prompt, progress_total,
+                                              typical_answer_tokens)
 from img23d_protocol import MAX_TARGETS
 
 # Qwen2's pre-tokeniser (Qwen2TokenizerFast, and the tokenizer.json of every Qwen3-VL size).
