@@ -10,6 +10,10 @@ Every ending closes the manifest, even on a full disk: each running job keeps a 
 preallocated reserve file, and the final manifest is written into those blocks (no new
 space needed) when an ordinary write finds no room. Leftovers of writes cut short by a
 killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``.
+
+Files a remote add-on uploads (``<runs dir>/_uploads/``, ``transfer_service.py``) are inputs, not
+run folders: they never hold a manifest this module wrote, and the recovery pass, which reads
+only ``<runs dir>/*/manifest.json``, never reaches them (an upload is two levels down).
 """
 
 from __future__ import annotations

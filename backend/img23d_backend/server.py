@@ -1,7 +1,8 @@
 """The JSON-lines service Blender talks to: requests on stdin, events on stdout, logs on stderr.
 
 One job runs at a time, on a worker thread, so the reader stays free to take ``cancel``
-and ``status`` while it runs. When stdin closes (Blender quit or crashed) the running job
+and ``status`` while it runs, and the file transfers of a remote add-on (``upload``, ``fetch``:
+``transfer_service.py``): uploads before the job that reads them, fetches while it streams meshes. When stdin closes (Blender quit or crashed) the running job
 is cancelled and the process exits: no orphans. Nothing listens on a network port.
 """
 
@@ -12,9 +13,9 @@ import threading
 from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                             ErrorCode, GenerateRequest, Hello, Message, ModelsRequest, Progress, ProtocolError,
-                             REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, ShutdownRequest, StatusRequest,
-                             SuggestRequest, check_peer_hello, decode, request_id_of)
+                             ErrorCode, FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress,
+                             ProtocolError, REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, ShutdownRequest,
+                             StatusRequest, SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
 
 from . import __version__, env_probe
 from .jobs import Engine, Job
@@ -24,6 +25,7 @@ from .models.download import download
 from .models.hub import offline_requested
 from .models.memory import device_memory
 from .runs import recover_interrupted
+from .transfer_service import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
 
 log = logging.getLogger(__name__)
@@ -62,11 +64,14 @@ class Server:
         self._job_kind = ""
         self._worker: threading.Thread | None = None
         self._output_broken = False
+        self.uploads = Uploads(engine.settings.runs_dir)
+        self.fetches = Fetches(engine.settings.runs_dir, self.send)
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
             RetextureRequest: self._on_job, SuggestRequest: self._on_job, RegenerateRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
+            UploadRequest: self._on_upload, FetchRequest: self._on_fetch,
         }
 
     # -- output ----------------------------------------------------------------------------
@@ -88,7 +93,8 @@ class Server:
         info = self.engine.describe()
         self.send(Hello(role="backend", version=__version__, device=info["device"],
                         device_name=info["device_name"], memory=info["memory"], models=info["models"],
-                        environment=env_probe.summary(), limits=info["limits"]))
+                        environment=env_probe.summary(), limits=info["limits"],
+                        runs_dir=str(self.engine.settings.runs_dir.resolve())))
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -100,12 +106,14 @@ class Server:
             log.info("%s: stopping", exc)
             self._stop_job(wait=EXIT_GRACE_SECONDS, reason=f"the backend was stopped by {exc}")
             return exit_code(exc.signum)
+        finally:
+            self.uploads.close()  # a file cut off mid-upload leaves nothing behind
+            self.fetches.stop()
 
     def _serve(self) -> int:
         self.send_hello()
         # After the hello, on a thread: a big runs folder must not delay the handshake.
-        threading.Thread(target=recover_interrupted, args=(self.engine.settings.runs_dir,),
-                         name="recover-runs", daemon=True).start()
+        threading.Thread(target=self._recover, name="recover-runs", daemon=True).start()
         start_warm_up(self.engine.manager, self.preload)
         while True:
             try:
@@ -132,6 +140,10 @@ class Server:
                 continue
             if not keep_going:
                 return 0
+
+    def _recover(self) -> None:
+        recover_interrupted(self.engine.settings.runs_dir)
+        clean_uploads(self.engine.settings.runs_dir)
 
     # -- handlers (return False to stop serving) -------------------------------------------
 
@@ -168,6 +180,18 @@ class Server:
         with self._job_lock:
             self._job = None
         self.send(result)
+
+    def _on_upload(self, request: UploadRequest) -> bool:
+        # On the reader thread: a chunk is at most half a MiB, written at once; the job runs on.
+        path = self.uploads.take(request)
+        if path is not None:
+            self.send(Result(id=request.id, ok=True, data={"path": str(path), "size": request.size,
+                                                            "sha256": request.sha256}))
+        return True
+
+    def _on_fetch(self, request: FetchRequest) -> bool:
+        self.fetches.submit(request)  # streamed from the fetch thread: the reader never waits on a file
+        return True
 
     def _on_cancel(self, request: CancelRequest) -> bool:
         with self._job_lock:

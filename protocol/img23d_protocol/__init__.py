@@ -2,7 +2,8 @@
 
 The wire format: one UTF-8 JSON object per line. Every message carries ``"v"`` (the protocol major version)
 and ``"type"``. Requests (Blender -> backend) carry an ``id``; events (backend -> Blender)
-name the request or job they belong to. Big data travels as file paths, never inline.
+name the request or job they belong to. Big data travels as file paths, never inline; only a
+backend on another machine moves files through the protocol, in checked chunks (``transfer``).
 
 Standard library only. Blender installs this package as a wheel with the add-on; the backend
 imports the same wheel (the add-on puts it on the backend's path) or, in a checkout, this source.
@@ -11,9 +12,10 @@ imports the same wheel (the add-on puts it on the backend's path) or, in a check
 from .boxes import box_for, check_boxes, validate_boxes
 from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
 from .errors import ErrorCode, ProtocolError
-from .messages import (MODEL_STATES, Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                       GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress, RegenerateRequest, Result,
-                       RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest)
+from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
+                       Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress,
+                       RegenerateRequest, Result, RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                       UploadRequest)
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, VOLUME_DECODERS,
@@ -21,15 +23,20 @@ from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .shape_models import SHAPE_MODELS, TINY_SHAPE_MODEL, ShapeModelKind, describe_default_steps, shape_model_kind
+from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
+                       encode_chunk, file_digest, iter_chunks, local_path)
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
     "box_for", "check_boxes", "validate_boxes",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
     "ErrorCode", "ProtocolError",
-    "MODEL_STATES", "Artifact", "CancelRequest", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
-    "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress", "RegenerateRequest", "Result",
-    "RetextureRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
+    "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
+    "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress",
+    "RegenerateRequest", "Result", "RetextureRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
+    "UploadRequest",
+    "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",
+    "encode_chunk", "file_digest", "iter_chunks", "local_path",
     "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "VOLUME_DECODERS",

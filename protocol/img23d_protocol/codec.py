@@ -8,9 +8,9 @@ from typing import Any
 
 from .boxes import validate_boxes
 from .errors import ErrorCode, ProtocolError
-from .messages import (Artifact, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error, GenerateRequest,
-                       Hello, Message, ModelsRequest, Progress, RegenerateRequest, Result, RetextureRequest,
-                       ShutdownRequest, StatusRequest, SuggestRequest)
+from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest, Error,
+                       FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress, RegenerateRequest,
+                       Result, RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest)
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .version import PROTOCOL_MAJOR
@@ -21,10 +21,10 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 REQUEST_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest,
                               RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
-                              DownloadRequest, DeleteRequest)
+                              DownloadRequest, DeleteRequest, UploadRequest, FetchRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error)
+    cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error, Chunk)
 }
 
 
@@ -70,9 +70,16 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_keys(value)
         elif name == "boxes":
             value = validate_boxes(value)
-        elif name in ("id", "image", "job", "model", "mesh", "name", "run") and value is not None \
-                and not isinstance(value, str):
+        elif name in ("id", "image", "job", "model", "mesh", "name", "run", "path", "sha256") \
+                and value is not None and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
+        elif name == "data" and cls in (UploadRequest, Chunk) and not isinstance(value, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "data must be a base64 string")  # a result's data is an object
+        elif name in ("offset", "size") and value is not None \
+                and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number, 0 or more")
+        elif name == "done" and not isinstance(value, bool):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "done must be true or false")
         values[name] = value
     return cls(**values)
 

@@ -44,6 +44,9 @@ class Hello(Message):
     # Backend only (1.4): the largest settings its memory can hold for one target, by option
     # name (octree_resolution, texture_size); see ``options.over_limits``.
     limits: dict[str, int] = field(default_factory=dict)
+    # Backend only (1.8): its runs folder, resolved, as its artifacts' paths start with it: a
+    # remote add-on mirrors the files under it (``transfer.local_path``).
+    runs_dir: str | None = None
 
 
 @dataclass
@@ -149,7 +152,46 @@ class DeleteRequest(Message):
     model: str = ""
 
 
+@dataclass
+class UploadRequest(Message):
+    """One chunk of a file the add-on sends to a backend on another machine (1.8; ``transfer.py``).
+
+    Every chunk of one file carries the same ``id``, ``name``, ``size`` and ``sha256``; chunks come
+    in order (``offset``); the one with ``done`` is answered by a ``result`` whose ``path`` is the
+    file on the backend, which a job request then names."""
+
+    TYPE: ClassVar[str] = "upload"
+    id: str = ""
+    name: str = ""                       # the file's base name (the backend sanitises it)
+    size: int = 0                        # of the whole file, in bytes
+    sha256: str = ""                     # of the whole file, hex
+    offset: int = 0                      # where this chunk's bytes start
+    data: str = ""                       # base64 of this chunk's bytes
+    done: bool = False                   # the last chunk
+
+
+@dataclass
+class FetchRequest(Message):
+    """Ask for a file under the backend's runs folder (1.8): ``chunk`` events, then a ``result``."""
+
+    TYPE: ClassVar[str] = "fetch"
+    id: str = ""
+    path: str = ""                       # a path on the backend, inside its runs folder
+
+
 # Events --------------------------------------------------------------------------------------
+
+@dataclass
+class Chunk(Message):
+    """Bytes of a fetched file (1.8); the first (offset 0) also says the whole file's size and sha256."""
+
+    TYPE: ClassVar[str] = "chunk"
+    id: str = ""                         # the fetch request's id
+    offset: int = 0
+    data: str = ""                       # base64
+    size: int | None = None              # first chunk only
+    sha256: str | None = None            # first chunk only
+
 
 @dataclass
 class Progress(Message):

@@ -9,11 +9,11 @@ import sys
 import pytest
 
 from testdata import REPO
-from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest,
-                             DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, GenerateRequest, Hello,
-                             JobOptions, ModelEntry, ModelsRequest, RegenerateRequest, RetextureRequest, Progress,
-                             ProtocolError, Result,
-                             ShutdownRequest, StatusRequest, SuggestRequest, check_peer_hello, decode, request_id_of)
+from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
+                             DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RegenerateRequest,
+                             RetextureRequest, Progress, ProtocolError, Result, ShutdownRequest, StatusRequest,
+                             SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
 from protocol_errors import _code
 
 
@@ -42,6 +42,8 @@ REQUESTS = [
                       options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),
     DeleteRequest(id="del-1", model="shape"),
+    UploadRequest(id="up-1", name="ünïcødé photo.png", size=3, sha256="a" * 64, offset=0, data="AAEC", done=True),
+    FetchRequest(id="f-1", path="/runs/20261123-house/barrel.glb"),
 ]
 
 EVENTS = [
@@ -58,6 +60,9 @@ EVENTS = [
     Error(id="job-1", code="target_not_found", message="no 'door' in the picture", detail="scores: 0.1",
           target="door"),
     Error(id=None, code="internal", message="boom"),
+    Hello(role="backend", version="1.8.0", device="cuda:0", runs_dir="/home/ünï/img23d-runs"),
+    Chunk(id="f-1", offset=0, data="AAEC", size=3, sha256="b" * 64),
+    Chunk(id="f-1", offset=524288, data=""),
 ]
 
 

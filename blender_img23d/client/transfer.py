@@ -1,0 +1,184 @@
+"""Files over the protocol, the add-on's end, for a backend on another machine. No bpy here.
+
+``upload_chunks`` turns a local file (the picture, the mesh to re-texture) into ``upload``
+requests; the backend answers the last one with the file's path on its side, which the job
+request then names. ``Mirror`` keeps a local copy of the backend's runs folder: each fetched
+file lands at the same place under the local runs folder (``img23d_protocol.local_path``), so
+the scene, Import Run and Re-layout read a run as they would from a local backend.
+
+``Mirror`` is a state machine driven by messages, meant to be pumped on Blender's main thread
+with whatever the session's ``pump()`` returns: nothing here blocks or starts a thread. A
+backend that names a path outside the runs folder, sends more bytes than it announced, chunks
+out of order or a wrong checksum gets one ``ProtocolError`` and writes nothing: every file is
+written under a temporary name (``.tmp-*``) and renamed into place only once it checks out.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+import img23d_protocol as protocol
+
+ErrorCode = protocol.ErrorCode
+ProtocolError = protocol.ProtocolError
+
+
+def upload_chunks(path: Path, upload_id: str, name: str | None = None,
+                  chunk_bytes: int = protocol.CHUNK_BYTES) -> Iterator[protocol.UploadRequest]:
+    """The ``upload`` requests that send ``path``, all with ``upload_id``; the last has ``done``.
+
+    The file is read once for its size and checksum (here, before the first request: an
+    unreadable or too big file raises ``ProtocolError`` at once), then chunk by chunk as the
+    requests are taken. Send them in order; the reply to ``upload_id`` (a ``result`` with
+    ``data["path"]``, or one ``error``) comes after the last."""
+    path = Path(path)
+    try:
+        handle: BinaryIO = open(path, "rb")
+    except OSError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        size, sha256 = protocol.file_digest(handle)
+        protocol.check_announced(size, sha256)
+    except OSError as exc:
+        handle.close()
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ProtocolError:
+        handle.close()
+        raise
+    return _requests(handle, upload_id, name or path.name, size, sha256, chunk_bytes)
+
+
+def _requests(handle: BinaryIO, upload_id: str, name: str, size: int, sha256: str,
+              chunk_bytes: int) -> Iterator[protocol.UploadRequest]:
+    with handle:
+        for offset, block in protocol.iter_chunks(handle, size, chunk_bytes):
+            yield protocol.UploadRequest(id=upload_id, name=name, size=size, sha256=sha256, offset=offset,
+                                         data=protocol.encode_chunk(block), done=offset + len(block) >= size)
+
+
+@dataclass
+class _Fetch:
+    remote_path: str
+    local: Path
+    receiver: protocol.Receiver | None = None   # made by the first chunk, which announces size and checksum
+    failed: bool = False                        # refused already: the rest of its messages are ignored
+
+
+class Mirror:
+    """The fetches in flight, by request id, and where each file lands locally.
+
+    ``remote_root`` is the backend's runs folder as its hello names it (``hello.runs_dir``);
+    ``local_root`` the add-on's runs folder."""
+
+    def __init__(self, remote_root: str, local_root: Path) -> None:
+        if not isinstance(remote_root, str) or not remote_root.startswith("/"):
+            # An older backend's hello has no runs_dir: it cannot be mirrored.
+            raise ProtocolError(ErrorCode.VERSION_MISMATCH, f"the backend did not name its runs folder "
+                                                            f"({remote_root!r}): it needs protocol 1.8 or newer")
+        self.local_root = Path(local_root)
+        self.remote_root = remote_root
+        self._fetches: dict[str, _Fetch] = {}
+
+    def local_path(self, remote_path: str) -> Path:
+        """Where ``remote_path`` (a path the backend named) lives in the local mirror."""
+        return protocol.local_path(self.remote_root, remote_path, self.local_root)
+
+    @property
+    def in_flight(self) -> list[str]:
+        return [fetch_id for fetch_id, fetch in self._fetches.items() if not fetch.failed]
+
+    def request(self, remote_path: str) -> protocol.FetchRequest:
+        """A ``fetch`` request for ``remote_path``, already expected: send it as it is."""
+        fetch_id = uuid.uuid4().hex[:12]
+        self.expect(fetch_id, remote_path)
+        return protocol.FetchRequest(id=fetch_id, path=remote_path)
+
+    def expect(self, fetch_id: str, remote_path: str) -> Path:
+        """Take the chunks of fetch ``fetch_id`` from now on; returns the local path they will
+        make. A remote path that would leave the local runs folder is refused here."""
+        if not fetch_id or fetch_id in self._fetches:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"fetch id {fetch_id!r} is empty or already in use")
+        local = self.local_path(remote_path)
+        self._fetches[fetch_id] = _Fetch(remote_path, local)
+        return local
+
+    def owns(self, message: Any) -> bool:
+        """Whether ``message`` (a ``chunk``, ``result`` or ``error``) belongs to a fetch of this mirror."""
+        return isinstance(message, (protocol.Chunk, protocol.Result, protocol.Error)) \
+            and getattr(message, "id", None) in self._fetches
+
+    def handle(self, message: Any) -> Path | None:
+        """Drive the mirror with one owned message: the local file once a fetch is complete,
+        None before (or after its refusal, which raised already); ``ProtocolError`` when a fetch fails."""
+        if isinstance(message, protocol.Chunk):
+            self.feed(message)
+            return None
+        if isinstance(message, protocol.Result):
+            return self.finish(message)
+        error = self.fail(message)
+        if error is not None:
+            raise error
+        return None
+
+    def feed(self, chunk: protocol.Chunk) -> None:
+        """Write one chunk. Raises ``ProtocolError`` at the fetch's first bad chunk; the fetch is
+        then over (its temporary file removed) and its later messages are ignored."""
+        fetch = self._fetch(chunk.id)
+        if fetch.failed:
+            return
+        try:
+            if fetch.receiver is None:
+                if chunk.offset != 0:
+                    raise ProtocolError(ErrorCode.BAD_REQUEST, f"{fetch.remote_path}: the first chunk came at "
+                                                               f"offset {chunk.offset}, not 0")
+                fetch.receiver = protocol.Receiver(fetch.local, chunk.size, chunk.sha256)
+            fetch.receiver.write(chunk.offset, protocol.decode_chunk(chunk.data))
+        except ProtocolError:
+            self._give_up(fetch)
+            raise
+
+    def finish(self, result: protocol.Result) -> Path | None:
+        """The backend's ``result`` ends the fetch: check the file and move it into place.
+        Returns its local path; None if the fetch was refused earlier (``feed`` raised then)."""
+        fetch = self._fetch(result.id)
+        del self._fetches[result.id]
+        if fetch.failed:
+            return None
+        receiver = fetch.receiver
+        data = result.data if isinstance(result.data, dict) else {}
+        if receiver is None or (data.get("size"), data.get("sha256")) != (receiver.size, receiver.sha256):
+            self._give_up(fetch)
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{fetch.remote_path}: the backend's answer does not "
+                                                       "match the file it announced")
+        return receiver.finish()
+
+    def fail(self, error: protocol.Error) -> ProtocolError | None:
+        """The backend's ``error`` ends the fetch: nothing is kept. Returns it as an exception to
+        report, or None if the fetch was refused earlier."""
+        fetch = self._fetch(error.id or "")
+        del self._fetches[error.id or ""]
+        if fetch.failed:
+            return None
+        self._give_up(fetch)
+        return error.to_exception()
+
+    def close(self) -> None:
+        """Drop every fetch in flight (the backend went away): their temporary files go too."""
+        for fetch in self._fetches.values():
+            self._give_up(fetch)
+        self._fetches.clear()
+
+    def _fetch(self, fetch_id: str) -> _Fetch:
+        fetch = self._fetches.get(fetch_id)
+        if fetch is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no fetch {fetch_id!r} is in flight")
+        return fetch
+
+    @staticmethod
+    def _give_up(fetch: _Fetch) -> None:
+        fetch.failed = True
+        if fetch.receiver is not None:
+            fetch.receiver.abort()

@@ -1,0 +1,229 @@
+"""Files over the protocol with a real ``serve`` process: upload a picture, run a job on it,
+fetch what it made (while it runs and after), and refuse what lies outside the runs folder."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backend_proc import BackendProcess
+from img23d_protocol import Receiver, decode_chunk, file_digest, iter_chunks, local_path
+from img23d_backend.transfer_service import UPLOADS_DIR
+from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
+
+SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("remote runs ünï")
+
+
+@pytest.fixture(scope="module")
+def backend(backend_env: dict[str, str], runs_dir: Path):
+    proc = BackendProcess(backend_env, runs_dir)
+    proc.hello = proc.next(lambda e: e["type"] == "hello", timeout=120)
+    yield proc
+    proc.close()
+
+
+def _upload_lines(upload_id: str, payload: bytes, name: str, chunk_bytes: int = 32 * 1024) -> list[dict[str, Any]]:
+    handle = io.BytesIO(payload)
+    size, sha = file_digest(handle)
+    lines = []
+    for offset, block in iter_chunks(handle, size, chunk_bytes):
+        lines.append({"type": "upload", "id": upload_id, "name": name, "size": size, "sha256": sha,
+                      "offset": offset, "data": base64.b64encode(block).decode(), "done": offset + len(block) >= size})
+    return lines
+
+
+def _upload(backend: BackendProcess, upload_id: str, payload: bytes, name: str) -> dict[str, Any]:
+    for line in _upload_lines(upload_id, payload, name):
+        backend.send(line)
+    return backend.reply(upload_id)
+
+
+def _collect_fetch(backend: BackendProcess, fetch_id: str, destination: Path, timeout: float = 60.0) -> Path:
+    """Receive one fetch's chunks into ``destination`` as the add-on's mirror does."""
+    ends = ("result", "error")
+    if not any(e.get("id") == fetch_id and e["type"] in ends for e in backend.seen):  # it may have come already
+        backend.next(lambda e: e.get("id") == fetch_id and e["type"] in ends, timeout)
+    receiver = None
+    for event in [e for e in backend.seen if e.get("id") == fetch_id]:
+        if event["type"] == "chunk":
+            if receiver is None:
+                receiver = Receiver(destination, event["size"], event["sha256"])
+            receiver.write(event["offset"], decode_chunk(event["data"]))
+        elif event["type"] == "error":
+            raise AssertionError(f"fetch {fetch_id} failed: {event}")
+        elif event["type"] == "result":
+            assert receiver is not None, "a result with no chunk before it"
+            assert event["data"]["size"] == receiver.size and event["data"]["sha256"] == receiver.sha256
+            return receiver.finish()
+    raise AssertionError(f"fetch {fetch_id}: no result")
+
+
+def test_the_hello_names_the_resolved_runs_folder(backend: BackendProcess, runs_dir: Path) -> None:
+    assert backend.hello["runs_dir"] == str(runs_dir.resolve())
+
+
+def test_an_uploaded_picture_runs_a_job_and_every_mesh_comes_back_byte_for_byte(backend: BackendProcess,
+                                                                                tmp_path: Path) -> None:
+    picture = HOUSE.read_bytes()
+    answer = _upload(backend, "up-house", picture, "house scene.png")
+    assert answer["type"] == "result", answer
+    uploaded = Path(answer["data"]["path"])
+    assert uploaded.read_bytes() == picture
+    assert uploaded.parent.parent == Path(backend.hello["runs_dir"]) / UPLOADS_DIR
+    assert uploaded.name == "house_scene.png"
+
+    backend.send({"type": "generate", "id": "job-up", "image": str(uploaded), "targets": ["house", "chimney"],
+                  "options": FAST_OPTIONS})
+    local_root = tmp_path / "local runs"
+    fetched: dict[str, Path] = {}
+    while True:  # fetch each mesh as soon as it is announced, while the job goes on
+        event = backend.next(lambda e: (e["type"] == "artifact" and e["job"] == "job-up" and e["kind"] == "mesh")
+                             or (e["type"] in ("result", "error") and e.get("id") == "job-up"), timeout=300)
+        if event["type"] != "artifact":
+            break
+        fetch_id = f"f-{len(fetched)}"
+        backend.send({"type": "fetch", "id": fetch_id, "path": event["path"]})
+        fetched[event["path"]] = local_path(backend.hello["runs_dir"], event["path"], local_root)
+    assert event["type"] == "result", event
+    assert len(fetched) == 2
+    for index, (remote, local) in enumerate(fetched.items()):
+        assert _collect_fetch(backend, f"f-{index}", local) == local
+        assert local.read_bytes() == Path(remote).read_bytes()
+    # After the job: its manifest, into the same mirror, next to the meshes.
+    manifest = event["data"]["manifest"]
+    backend.send({"type": "fetch", "id": "f-manifest", "path": manifest})
+    local_manifest = _collect_fetch(backend, "f-manifest", local_path(backend.hello["runs_dir"], manifest,
+                                                                      local_root))
+    assert local_manifest.read_bytes() == Path(manifest).read_bytes()
+    assert local_manifest.parent == next(iter(fetched.values())).parent
+    assert not [p for p in local_root.rglob(".tmp-*")]
+
+
+def test_a_file_of_many_chunks_comes_back_whole(backend: BackendProcess, runs_dir: Path, tmp_path: Path) -> None:
+    remote = runs_dir / "a run" / "big mesh.glb"
+    remote.parent.mkdir()
+    shutil.copyfile(REAL_MESH, remote)  # 720 kB: two chunks
+    backend.send({"type": "fetch", "id": "f-big", "path": str(remote)})
+    local = _collect_fetch(backend, "f-big", tmp_path / "big.glb")
+    assert local.read_bytes() == REAL_MESH.read_bytes()
+    chunks = [e for e in backend.seen if e.get("id") == "f-big" and e["type"] == "chunk"]
+    assert [c["offset"] for c in chunks] == [0, 512 * 1024]
+    assert chunks[1]["size"] is None and chunks[1]["sha256"] is None
+
+
+def test_uploads_and_fetches_are_answered_while_a_job_runs(backend: BackendProcess) -> None:
+    backend.send({"type": "generate", "id": "job-slow", "image": str(HOUSE), "targets": ["house"],
+                  "options": {**FAST_OPTIONS, **SLOW_SHAPE}})
+    run = backend.next(lambda e: e["type"] == "artifact" and e["job"] == "job-slow" and e["kind"] == "run", 120)
+    backend.next(lambda e: e["type"] == "progress" and e["job"] == "job-slow" and e["stage"] == "shape", 120)
+    upload = _upload(backend, "up-during", b"\x89PNG not really", "during.png")
+    assert upload["type"] == "result"
+    backend.send({"type": "fetch", "id": "f-during", "path": str(Path(run["path"]) / "input.png")})
+    fetched = backend.reply("f-during")
+    assert fetched["type"] == "result" and fetched["data"]["size"] == (Path(run["path"]) / "input.png").stat().st_size
+    status = backend.request({"type": "status", "id": "s-during"})
+    assert status["data"]["job"] == "job-slow", "the job ended before the transfers were answered"
+    backend.request({"type": "cancel", "id": "c-during", "job": "job-slow"})
+    assert backend.reply("job-slow", timeout=60)["code"] == "cancelled"
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    secret = tmp_path_factory.mktemp("outside") / "secret.txt"
+    secret.write_text("not for the add-on")
+    return secret
+
+
+@pytest.mark.parametrize("kind", ["absolute elsewhere", "dot-dot", "relative", "symlink out", "folder", "the runs folder",
+                                  "missing", "nul"])
+def test_a_fetch_of_anything_but_a_file_in_the_runs_folder_is_refused(backend: BackendProcess, runs_dir: Path,
+                                                                       outside: Path, kind: str) -> None:
+    link = runs_dir / "a link"
+    if not link.is_symlink():
+        os.symlink(outside, link)
+    (runs_dir / "a folder").mkdir(exist_ok=True)
+    path, why = {"absolute elsewhere": (str(outside), "not inside the runs folder"),
+                 "dot-dot": (f"{runs_dir}/../{outside.parent.name}/{outside.name}", "not inside the runs folder"),
+                 "relative": ("a run/big mesh.glb", "not an absolute path"),
+                 "symlink out": (str(link), "not inside the runs folder"),
+                 "folder": (str(runs_dir / "a folder"), "is not a file"),
+                 "the runs folder": (str(runs_dir), "not inside the runs folder"),
+                 "missing": (str(runs_dir / "nothing.glb"), "no file at"),
+                 "nul": (f"{runs_dir}/a\x00.glb", "needs the path of a file")}[kind]
+    fetch_id = f"f-{kind}"
+    reply = backend.request({"type": "fetch", "id": fetch_id, "path": path})
+    assert reply["type"] == "error" and reply["code"] == "bad_request" and why in reply["message"], reply
+    assert not [e for e in backend.seen if e.get("id") == fetch_id and e["type"] == "chunk"]
+
+
+def _uploads(backend: BackendProcess) -> list[str]:
+    root = Path(backend.hello["runs_dir"]) / UPLOADS_DIR
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("fault", ["wrong checksum", "skipped chunk", "more bytes", "over the limit", "not base64"])
+def test_a_bad_upload_is_one_clear_error_and_leaves_nothing(backend: BackendProcess, fault: str) -> None:
+    before = _uploads(backend)
+    upload_id = f"up-{fault}"
+    lines = _upload_lines(upload_id, os.urandom(100_000), "bad.png")
+    if fault == "wrong checksum":
+        lines = [{**line, "sha256": hashlib.sha256(b"other").hexdigest()} for line in lines]
+    elif fault == "skipped chunk":
+        del lines[1]
+    elif fault == "more bytes":
+        lines = [{**line, "size": 50_000} for line in lines]
+    elif fault == "over the limit":
+        lines = [{**line, "size": 3 * 1024 ** 3} for line in lines]
+    else:
+        lines[1]["data"] = "%%%"
+    for line in lines:
+        backend.send(line)
+    reply = backend.reply(upload_id)
+    why = {"wrong checksum": "sha256", "skipped chunk": "out of order",
+           "more bytes": "more bytes than", "over the limit": "more than the", "not base64": "base64"}[fault]
+    assert reply["type"] == "error" and reply["code"] == "bad_request" and why in reply["message"], reply
+    backend.request({"type": "status", "id": f"s-{fault}"})  # every chunk has been read by now
+    assert [e for e in backend.seen if e.get("id") == upload_id] == [reply], "one error, then silence"
+    assert _uploads(backend) == before
+
+
+def test_a_dead_backends_uploads_are_removed_and_never_taken_for_runs(tmp_path: Path) -> None:
+    from img23d_backend.runs import recover_interrupted
+    from img23d_backend.transfer_service import clean_uploads
+
+    uploads = tmp_path / UPLOADS_DIR
+    dead, live, other = uploads / "4194999-0a1b2c", uploads / f"{os.getpid()}-3d4e5f", uploads / "notes"
+    for folder in (dead, live, other):
+        folder.mkdir(parents=True)
+    # An upload named like a run's manifest, saying "running" for a process that is gone.
+    fake = '{"status": "running", "pid": 4194999, "job_id": "x", "kind": "generate", "backend_version": "0"}'
+    (dead / "manifest.json").write_text(fake)
+    (live / "manifest.json").write_text(fake)
+    (live / ".tmp-half.png").write_bytes(b"half")
+    assert recover_interrupted(tmp_path) == []
+    assert (live / "manifest.json").read_text() == fake and (live / ".tmp-half.png").exists()
+    assert clean_uploads(tmp_path) == [dead]
+    assert sorted(p.name for p in uploads.iterdir()) == sorted([live.name, "notes"])
+
+
+@pytest.mark.parametrize("name, expected", [("house scene.png", "house_scene.png"), ("../../etc/passwd", "passwd"),
+                                            ("C:\\Users\\me\\statue.NPZ", "statue.npz"), ("", "upload"),
+                                            (".bashrc", "bashrc-"), ("a\x00b\n.png", "a_b-")])
+def test_an_uploaded_file_gets_a_safe_name_of_its_own(name: str, expected: str) -> None:
+    from img23d_backend.transfer_service import upload_name
+
+    safe = upload_name(name)
+    assert safe.startswith(expected) and "/" not in safe and "\\" not in safe and not safe.startswith(".")
+    assert all(ch.isprintable() for ch in safe)
