@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 import img23d_protocol as protocol
 
 from . import preferences_draw
 from .client.process import LaunchSettings
+from .client.remote import RemoteHost
 from .installer.torch_choice import CUDA_TAGS
 from .user_folders import ADDON_ID, installed_env_python, user_dir
 
@@ -28,6 +29,22 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Backend Python", subtype="FILE_PATH",
         description="Python interpreter of an environment that has the img23d backend's packages. "
                     "Empty: the environment made by 'Install backend'")
+    backend: EnumProperty(  # type: ignore[valid-type]
+        name="Backend", default="LOCAL",
+        items=[("LOCAL", "This Computer", "The backend runs here, with the environment Install Backend made"),
+               ("SSH", "SSH", "The backend runs on another machine (a workstation, a server, a rented GPU), "
+                              "started with your system's ssh: its keys, agent and ~/.ssh/config")])
+    ssh_host: StringProperty(  # type: ignore[valid-type]
+        name="Host", description="As ssh understands it: user@host, host, or an alias from your ~/.ssh/config. "
+                                 "Keys and host keys are ssh's own: no password is stored")
+    ssh_port: IntProperty(name="Port", default=0, min=0, max=65535,  # type: ignore[valid-type]
+                          description="0: ssh's own (your ~/.ssh/config, else 22)")
+    ssh_python: StringProperty(  # type: ignore[valid-type]
+        name="Host's Python", default="~/.local/share/img23d/backend-env/bin/python",
+        description="The backend environment's Python on the host (Install Backend with SSH chosen makes it)")
+    ssh_runs_dir: StringProperty(  # type: ignore[valid-type]
+        name="Host's Runs Folder", default="~/img23d-runs",
+        description="Where the backend keeps its run folders on the host; each comes back to the Runs Folder here")
     model_set: EnumProperty(  # type: ignore[valid-type]
         name="Models", default="DEFAULT",
         items=[("DEFAULT", "Real models", "Qwen3-VL, BiRefNet and Hunyuan3D-2 from the Hugging Face hub"),
@@ -114,7 +131,14 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
             log_path=user_dir() / "logs" / "backend.log",
-            extra_env={"HF_TOKEN": self.hf_token.strip()} if self.hf_token.strip() else {})
+            extra_env={"HF_TOKEN": self.hf_token.strip()} if self.hf_token.strip() else {},
+            remote=self.remote_host())
+
+    def remote_host(self) -> RemoteHost | None:
+        """The SSH backend's settings, or None for a backend on this computer."""
+        if self.backend != "SSH":
+            return None
+        return RemoteHost(host=self.ssh_host, python=self.ssh_python, runs_dir=self.ssh_runs_dir, port=self.ssh_port)
 
 
 def get(context: bpy.types.Context | None = None) -> Img23dPreferences:

@@ -21,6 +21,10 @@ STATE_ICONS = {"cached": "CHECKMARK", "partial": "ERROR", "missing": "IMPORT"}
 def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
     box = layout.box()
     box.label(text="Backend", icon="CONSOLE")
+    box.prop(prefs, "backend", expand=True)
+    if prefs.backend == "SSH":
+        draw_remote(box, prefs)
+        return
     box.prop(prefs, "python_path")
     if prefs.python_path:
         box.label(text="Using this interpreter; clear the field to use the installed environment", icon="INFO")
@@ -118,3 +122,14 @@ def _wrap(text: str, width: int) -> list[str]:
             paragraph = paragraph[cut:].lstrip()
         lines.append(paragraph)
     return lines
+
+
+def draw_remote(box: bpy.types.UILayout, prefs: Any) -> None:
+    """The SSH backend's fields; authentication and host keys are the system ssh's own."""
+    row = box.row(align=True)
+    row.prop(prefs, "ssh_host")
+    row.prop(prefs, "ssh_port")
+    box.prop(prefs, "ssh_python")
+    box.prop(prefs, "ssh_runs_dir")
+    box.label(text="Logs in with your ssh keys or agent (no password is stored); run folders come back to the "
+                   "Runs Folder below", icon="INFO")

@@ -23,6 +23,12 @@ LANE_B_SHARE=tests/backend/test_faults.py
 cd "$(dirname "$0")/.."
 started=$SECONDS
 bash scripts/setup_env.sh main py313 blender42 || exit 1
+# The remote-backend tests start a real sshd on 127.0.0.1 (tests/ssh_host.py): Debian's
+# openssh-server, installed here when missing (as root; elsewhere those tests say why they skip).
+if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        openssh-server; } >/dev/null 2>&1 || echo "openssh-server could not be installed: the SSH tests will skip"
+fi
 echo "environments ready in $((SECONDS - started)) s"
 export HF_HUB_OFFLINE=1
 IMG23D_TINY_MODELS="$(.venv/bin/python -m img23d_backend.replicas)" || exit 1

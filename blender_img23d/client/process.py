@@ -4,6 +4,9 @@ The backend runs as ``<python> -m img23d_backend serve ...`` with pipes on stdin
 and its stderr in a log file (a pipe nobody reads could fill and freeze it). No shell, no
 command string: an argument list. A reader thread turns stdout lines into protocol
 messages on a queue; the main thread drains the queue without ever blocking.
+
+Two transports start the same process: here (the local Python), or on another machine through
+the system's ``ssh`` (``remote.RemoteHost``), whose stdin and stdout carry the same lines.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import IO, Any
 import img23d_protocol as protocol
 
 from ..paths import backend_source_dir, protocol_wheel
+from .remote import RemoteHost, RemoteProblem, explain
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -43,16 +47,25 @@ class LaunchSettings:
     log_path: Path | None = None
     # Environment for the backend only (e.g. HF_TOKEN): never on the command line, never in a repr.
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
+    # The backend on another machine over SSH; None: here. ``runs_dir`` is then the local mirror.
+    remote: RemoteHost | None = None
 
     def command(self) -> list[str]:
-        args = [str(self.python), "-m", "img23d_backend", "serve", "--models", self.models,
-                "--grounding", self.grounding, "--shape", self.shape, "--matting", self.matting,
-                "--device", self.device, "--out", str(self.runs_dir)]
+        out = self.remote.runs_dir if self.remote is not None else str(self.runs_dir)
+        args = ["serve", "--models", self.models, "--grounding", self.grounding, "--shape", self.shape,
+                "--matting", self.matting, "--device", self.device, "--out", out]
         if self.budget_gb > 0:
             args += ["--budget-gb", f"{self.budget_gb:g}"]
         if self.offline:
             args.append("--offline")
-        return args
+        if self.remote is not None:
+            return self.remote.command(args)
+        return [str(self.python), "-m", "img23d_backend", *args]
+
+    @property
+    def where(self) -> str:
+        """Where the backend runs, for the status line: "this computer" or the SSH host."""
+        return self.remote.host.strip() if self.remote is not None else "this computer"
 
 
 @dataclass
@@ -84,6 +97,16 @@ class BackendProcess:
 
     def start(self) -> None:
         """Spawn the backend. Raises ``ProtocolError(backend_unavailable)`` if it cannot start."""
+        if self.settings.remote is not None:
+            try:
+                self.settings.remote.check()
+            except RemoteProblem as exc:
+                raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, str(exc)) from exc
+        else:
+            self._check_local_python()
+        self._spawn()
+
+    def _check_local_python(self) -> None:
         python = self.settings.python
         if not str(python) or not python.is_file():
             raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
@@ -91,6 +114,8 @@ class BackendProcess:
                                 "preferences or run 'Install backend' there")
         if not os.access(python, os.X_OK):
             raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"the backend Python {python} is not executable")
+
+    def _spawn(self) -> None:
         env = self._environment()
         log_path = self.settings.log_path
         try:
@@ -107,7 +132,8 @@ class BackendProcess:
                                           cwd=str(self.settings.runs_dir))
         except OSError as exc:
             self._close_log()
-            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"could not start the backend: {exc}") from exc
+            what = "ssh" if self.settings.remote is not None else "the backend"
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"could not start {what}: {exc}") from exc
         self.started_at = time.monotonic()
         self._reader = threading.Thread(target=self._read, args=(self._proc,), name="img23d-backend-reader",
                                         daemon=True)
@@ -118,6 +144,10 @@ class BackendProcess:
         # Blender sets PYTHONHOME/PYTHONPATH for its own interpreter; they would break another one.
         for name in ("PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONEXECUTABLE"):
             env.pop(name, None)
+        if self.settings.remote is not None:
+            # ssh's own environment: the backend's (HF_TOKEN...) is not sent to another machine,
+            # whose backend runs the code and packages installed there.
+            return env
         # The add-on runs the backend code it was shipped with, with the environment's packages,
         # and the protocol's wheel itself on the path (a pure-Python wheel imports as a zip):
         # the backend speaks exactly the protocol this add-on speaks, whatever the environment has.
@@ -193,6 +223,16 @@ class BackendProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def exit_message(self, returncode: int | None) -> str:
+        """Why the backend ended before it should have: for SSH, what ssh or the host's shell said
+        in one sentence when that is the reason; else the exit code and the log's last lines."""
+        tail = self.log_tail()
+        if self.settings.remote is not None:
+            explained = explain(self.settings.remote, returncode, tail)
+            if explained is not None:
+                return explained
+        return f"the backend stopped unexpectedly (exit code {returncode})" + (f":\n{tail}" if tail else "")
 
     def log_tail(self, lines: int = 8) -> str:
         """The last lines of the backend's log, for an error message."""

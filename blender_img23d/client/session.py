@@ -56,6 +56,12 @@ class BackendSession:
         self._pending: list[Any] = []        # quick requests waiting for the handshake
         self._last_heard = 0.0               # when the backend last said anything (monotonic)
 
+    @property
+    def remote_host(self) -> str:
+        """The SSH host the backend runs on (for the status line); "" when it runs here."""
+        settings = self.process.settings if self.process is not None else None
+        return settings.where if settings is not None and settings.remote is not None else ""
+
     # -- starting and stopping ---------------------------------------------------------------
 
     def start(self) -> None:
@@ -223,9 +229,9 @@ class BackendSession:
         if isinstance(item, Exited):
             if self.state is State.STOPPED:
                 return []
-            tail = self.process.log_tail() if self.process else ""
-            return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})"
-                              + (f":\n{tail}" if tail else ""))
+            if self.process is None:
+                return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})")
+            return self._lost(self.process.exit_message(item.returncode))
         if isinstance(item, protocol.Hello):
             return self._on_hello(item)
         if isinstance(item, protocol.Progress):
@@ -251,7 +257,8 @@ class BackendSession:
         except ProtocolError as exc:
             return self._lost(exc.message)
         self.hello, self.state = hello, State.READY
-        self._note(f"backend ready on {hello.device}")
+        where = self.process.settings.where if self.process is not None else "this computer"
+        self._note(f"backend ready on {hello.device}" + (f" ({where})" if where != "this computer" else ""))
         pending, self._pending = self._pending, []
         try:
             for message in pending:

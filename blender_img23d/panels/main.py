@@ -96,7 +96,8 @@ def draw_backend(layout: bpy.types.UILayout) -> None:
     state = session.state if session is not None else State.STOPPED
     box = layout.box()
     row = box.row()
-    row.label(text=f"Backend: {state.value}", icon=STATE_ICONS[state])
+    remote = session.remote_host if session is not None else None
+    row.label(text=f"Backend: {state.value}" + (f" on {remote}" if remote else ""), icon=STATE_ICONS[state])
     if state in (State.STOPPED, State.ERROR):
         row.operator("img23d.backend_start", text="Start")
     else:

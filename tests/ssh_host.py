@@ -1,0 +1,199 @@
+"""A real SSH server on 127.0.0.1 for the remote-backend tests: OpenSSH's sshd with a throwaway
+host key, a throwaway user and a throwaway user key, run beside the system's configuration.
+
+The "host" is this machine under another Unix user, who cannot read the test's own folders
+(pytest's temporary folders are the test user's alone): what the backend needs must travel over
+the connection. That user gets what a host would have: a Python with the backend's packages
+(the test run's own environment and interpreter, hard-linked: instant, no copy of gigabytes),
+the backend's source (copied, as Install Backend copies it), the tiny models (copied) and
+a home folder. Everything lives in one folder made here and removed by ``stop``; the user is
+removed too, and the sshd is stopped by the process id this module started.
+
+Needs root (to run sshd and add a user) and Debian's openssh-server (scripts/test.sh installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SSHD = Path("/usr/sbin/sshd")
+START_TIMEOUT = 20.0
+ALIAS = "img23d-test-host"
+
+
+def available() -> str | None:
+    """Why the loopback host cannot be made here, or None when it can."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return "needs root, to run sshd and add a user"
+    if not SSHD.is_file():
+        return "needs OpenSSH's sshd (apt-get install openssh-server; scripts/test.sh does it)"
+    for tool in ("ssh", "ssh-keygen", "useradd", "userdel"):
+        if shutil.which(tool) is None:
+            return f"needs {tool}"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _run(*args: str) -> None:
+    subprocess.run(args, check=True, capture_output=True, timeout=60)
+
+
+@dataclass
+class LoopbackHost:
+    root: Path
+    user: str
+    port: int
+    python: Path          # the host's Python with the backend's packages
+    source: Path          # the backend's source on the host (PYTHONPATH)
+    tiny_models: Path
+    config: Path          # an ssh config file (ssh -F) that knows the host as ALIAS
+    sshd: subprocess.Popen
+
+    def client_config(self, **changes: str) -> Path:
+        """Another ssh config for the same host, with some settings changed (a fault to inject)."""
+        lines = self.config.read_text().splitlines()
+        for key, value in changes.items():
+            lines = [f"  {key} {value}" if line.strip().split(" ")[0] == key else line for line in lines]
+        path = self.root / f"ssh_config-{len(list(self.root.glob('ssh_config-*')))}"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def env(self) -> dict[str, str]:
+        """The backend's environment on the host: its source, the tiny models, offline."""
+        return {"PYTHONPATH": str(self.source), "IMG23D_TINY_MODELS": str(self.tiny_models),
+                "HF_HUB_OFFLINE": "1",
+                # The interpreter finds libpython through its build's run path, in the test user's
+                # home: the host's user reads the linked copy instead.
+                "LD_LIBRARY_PATH": str(self.root / "python" / "lib")}
+
+    def path_for_host(self, name: str) -> Path:
+        """A folder the host's user may write (inside its home)."""
+        return self.root / "home" / name
+
+    def stop(self) -> None:
+        if self.sshd.poll() is None:
+            self.sshd.terminate()
+            try:
+                self.sshd.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.sshd.kill()
+                self.sshd.wait(timeout=10)
+        # The user's own processes (a backend the test left) end with it.
+        subprocess.run(["pkill", "-KILL", "-u", self.user], capture_output=True, timeout=30)
+        subprocess.run(["userdel", self.user], capture_output=True, timeout=60)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start(repo: Path, tiny_models: Path) -> LoopbackHost:
+    """Make the host and start its sshd; ``stop()`` undoes all of it."""
+    root = Path(tempfile.mkdtemp(prefix="img23d-ssh-", dir="/tmp"))
+    root.chmod(0o755)
+    user = f"img23d-t{os.getpid()}"
+    host = None
+    try:
+        keys = root / "keys"
+        keys.mkdir(mode=0o700)
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / "host_ed25519"))
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / "user_ed25519"))
+        home = root / "home"
+        _run("useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/sh", "--user-group", user)
+        # No password, but not a locked account ("!"), which sshd without PAM refuses even for keys.
+        _run("usermod", "-p", "*", user)
+        home.mkdir()
+        shutil.chown(home, user, user)
+        authorized = root / "authorized_keys"
+        authorized.mkdir()
+        (authorized / user).write_text((keys / "user_ed25519.pub").read_text())
+        python = _host_python(root)
+        source = root / "src"
+        for package in ("backend/img23d_backend", "protocol/img23d_protocol"):
+            shutil.copytree(repo / package, source / Path(package).name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        tiny = root / "tiny"
+        # Copied, not linked: some of their files are the test user's to read only (mode 600).
+        shutil.copytree(tiny_models.resolve(), tiny)
+        subprocess.run(["chmod", "-R", "a+rX", str(tiny)], check=True, timeout=60)
+        port = _free_port()
+        config = root / "sshd_config"
+        config.write_text("\n".join([
+            f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {keys / 'host_ed25519'}",
+            f"PidFile {root / 'sshd.pid'}", f"AuthorizedKeysFile {authorized}/%u",
+            # /tmp is world-writable: sshd's strict checks of the key file's folders would refuse it.
+            "StrictModes no", "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes", "PermitRootLogin no", f"AllowUsers {user}", "X11Forwarding no",
+            "AllowTcpForwarding no", "PrintMotd no", "LogLevel ERROR", ""]))
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
+        sshd = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                stderr=open(root / "sshd.log", "ab"), start_new_session=True)
+        client = root / "ssh_config"
+        known = root / "known_hosts"
+        kind, key = (keys / "host_ed25519.pub").read_text().split()[:2]
+        known.write_text(f"[127.0.0.1]:{port} {kind} {key}\n")
+        client.write_text("\n".join([
+            f"Host {ALIAS}", "  HostName 127.0.0.1", f"  Port {port}", f"  User {user}",
+            f"  IdentityFile {keys / 'user_ed25519'}", "  IdentitiesOnly yes", f"  UserKnownHostsFile {known}",
+            "  GlobalKnownHostsFile /dev/null", "  StrictHostKeyChecking yes", ""]))
+        host = LoopbackHost(root=root, user=user, port=port, python=python, source=source, tiny_models=tiny,
+                            config=client, sshd=sshd)
+        _wait_listening(host)
+        return host
+    except BaseException:
+        if host is not None:
+            host.stop()
+        else:
+            subprocess.run(["userdel", user], capture_output=True, timeout=60)
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _host_python(root: Path) -> Path:
+    """This test run's environment and its base interpreter, hard-linked where the host's user can
+    reach them (the originals may sit in a folder only the test's user may enter)."""
+    # Resolved: a prefix reached through a link (.venv-py313 is one) would be copied as the link,
+    # and the changes below would then land in the original environment.
+    base, env = Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()
+    subprocess.run(["cp", "-al", str(base), str(root / "python")], check=True, timeout=120)
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if env == base:
+        return root / "python" / "bin" / version
+    subprocess.run(["cp", "-al", str(env), str(root / "env")], check=True, timeout=120)
+    if (root / "env").is_symlink() or not (root / "env" / "pyvenv.cfg").is_file():
+        raise RuntimeError(f"the environment {env} was not copied as a folder: not changing anything in it")
+    # New files, not writes through the links: the originals stay as they are.
+    config = root / "env" / "pyvenv.cfg"
+    text = config.read_text().replace(str(base), str(root / "python"))
+    config.unlink()
+    config.write_text(text)
+    for name in ("python", "python3", version):
+        link = root / "env" / "bin" / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(root / "python" / "bin" / version)
+    return root / "env" / "bin" / "python"
+
+
+def _wait_listening(host: LoopbackHost) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if host.sshd.poll() is not None:
+            raise RuntimeError(f"sshd ended at start (exit {host.sshd.returncode}): "
+                               f"{(host.root / 'sshd.log').read_text()[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", host.port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"sshd did not listen on 127.0.0.1:{host.port} within {START_TIMEOUT:.0f} s")
