@@ -19,6 +19,8 @@ from typing import Any, Callable
 import img23d_protocol as protocol
 from . import limits
 from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
+from .remote_jobs import RemoteJob
+from .transfer import Mirror
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -55,6 +57,7 @@ class BackendSession:
         self._awaiting: set[str] = set()
         self._pending: list[Any] = []        # quick requests waiting for the handshake
         self._last_heard = 0.0               # when the backend last said anything (monotonic)
+        self._remote: RemoteJob | None = None  # the job's files, when the backend is on another machine
 
     @property
     def remote_host(self) -> str:
@@ -127,7 +130,11 @@ class BackendSession:
             request.id = uuid.uuid4().hex[:12]
         self.job_id, self.job_kind, self.progress = request.id, request.TYPE, None
         if self.state is State.READY:
-            self._send_job(request)
+            try:
+                self._send_job(request)
+            except ProtocolError:
+                self._job_done()  # never sent (a file that cannot be read, a backend too old): no job
+                raise
         else:
             self._queued = request  # sent as soon as the hello arrives
         return request.id
@@ -170,7 +177,14 @@ class BackendSession:
 
     def _send_job(self, request: Any) -> None:
         assert self.process is not None
-        self.process.send(request)
+        messages = [request]
+        if self.process.settings.remote is not None:
+            # Another machine: the job's files go first, and what it makes comes back (remote_jobs).
+            mirror = Mirror(getattr(self.hello, "runs_dir", None), self.process.settings.runs_dir)
+            self._remote = RemoteJob(request, mirror, self.process.settings.where)
+            messages = self._remote.start()
+        for message in messages:
+            self.process.send(message)
         self.state = State.BUSY
         self._last_heard = time.monotonic()
         self._queued = None
@@ -205,12 +219,26 @@ class BackendSession:
             except queue.Empty:
                 break
             self._last_heard = time.monotonic()
-            out.extend(self._handle(item))
+            for message in self._relay(item):
+                out.extend(self._handle(message))
         out.extend(self._watchdog())
         if self.state is State.STARTING and self.process is not None and \
                 time.monotonic() - self.process.started_at > HELLO_TIMEOUT:
             out.extend(self._lost(f"the backend did not say hello within {HELLO_TIMEOUT:.0f} s"))
             self.process.kill()
+        return out
+
+    def _relay(self, item: Any) -> list[Any]:
+        """A remote job's messages wait for their files (``RemoteJob``); the rest pass as they are."""
+        if self._remote is None or isinstance(item, (GarbageLine, Exited, protocol.Hello)):
+            return [item]
+        try:
+            send, out = self._remote.handle(item)
+            for message in send:
+                assert self.process is not None
+                self.process.send(message)
+        except ProtocolError as exc:
+            return self._lost(exc.message)
         return out
 
     def _watchdog(self) -> list[Any]:
@@ -284,13 +312,16 @@ class BackendSession:
         return [hello]
 
     def _job_done(self) -> None:
-        self.job_id, self.progress = None, None
+        self.job_id, self.progress, self._remote = None, None, None
         if self.state is State.BUSY:
             self.state = State.READY
 
     def _lost(self, message: str) -> list[Any]:
         """The backend is unusable: tell the waiting job (if any) and go to ERROR."""
         job = self.job_id
+        if self._remote is not None:
+            self._remote.close()  # no half-fetched file stays behind
+            self._remote = None
         self._fail(message)
         self._queued = None
         self.job_id, self.progress = None, None

@@ -24,16 +24,6 @@ protocol = session_mod.protocol
 HELLO_WAIT = 180.0
 
 
-@pytest.fixture(scope="module")
-def host(tiny_root: Path):
-    reason = ssh_host.available()
-    if reason is not None:
-        pytest.skip(f"no loopback SSH host here: {reason}")
-    made = ssh_host.start(REPO, tiny_root)
-    yield made
-    made.stop()
-
-
 def _session(host, tmp_path: Path, *, config: Path | None = None, python: str | None = None,
              runs: str | None = None):
     remote = remote_mod.RemoteHost(host=ssh_host.ALIAS, python=python or str(host.python),

@@ -1,0 +1,190 @@
+"""A job on a backend on another machine: its files sent first, what it makes fetched as it comes.
+
+The session hands every message of the job through ``RemoteJob.handle`` and gets back the
+requests to send and the messages to act on. Before the job: its picture (and a re-texture's
+mesh) go up as ``upload`` requests, and the job is sent once the backend has answered each with
+its own path for the file. During it: each artifact that names a file (a mesh, the layout's
+manifest, detections, a texture) is fetched into the local mirror of the runs folder and handed
+on only then, with its local path, in the order the backend sent it; the result waits for the
+run's manifest and the files it names. So the scene, Import Run and Re-layout read local files,
+as they would from a backend on this computer, and objects still appear one by one.
+
+A fetch that fails (a hostile or broken backend: a path outside the runs folder, more bytes than
+announced, a wrong checksum) becomes an error for that one target; nothing is written outside
+the local runs folder (``transfer.Mirror``). No bpy here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import img23d_protocol as protocol
+
+from .transfer import Mirror, upload_chunks
+
+ErrorCode = protocol.ErrorCode
+ProtocolError = protocol.ProtocolError
+
+FETCHED_KINDS = ("mesh", "layout", "detections", "overlay", "texture")  # artifacts naming a file to read
+FOLDER_KINDS = ("run",)                                                  # artifacts naming a folder
+RESULT_FILES = ("manifest", "texture", "uvs")                            # result data naming files
+UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
+
+
+@dataclass
+class _Held:
+    """A message of the job waiting for its files, in the order the backend sent it."""
+
+    message: Any
+    waiting: set[str] = field(default_factory=set)   # fetch ids still to arrive
+    failed: str = ""
+
+
+class RemoteJob:
+    def __init__(self, request: Any, mirror: Mirror, where: str) -> None:
+        self.request = request
+        self.mirror = mirror
+        self.where = where
+        self._uploads: dict[str, str] = {}    # upload id -> the request's field it stands for
+        self._held: deque[_Held] = deque()
+        self._local_run: Path | None = None    # a regenerate's local run folder (its result maps back)
+        if isinstance(getattr(request, "run", None), str) and request.run:
+            self._local_run = Path(request.run)
+            request.run = self.remote_of(Path(request.run))
+
+    def remote_of(self, local: Path) -> str:
+        """The backend's path of a local mirror path (a run folder Generate brought back)."""
+        try:
+            relative = Path(local).resolve().relative_to(self.mirror.local_root.resolve())
+        except ValueError:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{local} is not a run of the backend on {self.where}: "
+                                                       "it is not in the Runs Folder that mirrors it") from None
+        return posixpath.join(self.mirror.remote_root, *relative.parts)
+
+    def start(self) -> list[Any]:
+        """What to send first: the uploads of the job's files, or the job itself when it has none."""
+        messages: list[Any] = []
+        for name in UPLOADED_FIELDS:
+            value = getattr(self.request, name, "")
+            if isinstance(value, str) and value:
+                upload_id = uuid.uuid4().hex[:12]
+                messages.extend(upload_chunks(Path(value), upload_id))  # unreadable: raises before anything is sent
+                self._uploads[upload_id] = name
+        return messages or [self.request]
+
+    def handle(self, message: Any) -> tuple[list[Any], list[Any]]:
+        """(requests to send, messages to act on) for one message from the backend."""
+        message_id = getattr(message, "id", None)
+        if isinstance(message, (protocol.Result, protocol.Error)) and message_id in self._uploads:
+            return self._uploaded(message)
+        if self.mirror.owns(message):
+            self._fetched(message)
+            return [], self._flush()
+        if not self._of_this_job(message):
+            return [], [message]
+        send: list[Any] = []
+        self._held.append(self._hold(message, send))
+        return send, self._flush()
+
+    def close(self) -> None:
+        """The backend went away: drop the fetches in flight and their temporary files."""
+        self.mirror.close()
+        self._held.clear()
+
+    # -- uploads -------------------------------------------------------------------------------
+
+    def _uploaded(self, reply: Any) -> tuple[list[Any], list[Any]]:
+        name = self._uploads.pop(reply.id)
+        path = reply.data.get("path") if isinstance(reply, protocol.Result) and isinstance(reply.data, dict) else None
+        if not isinstance(path, str) or not path:
+            self._uploads.clear()
+            why = reply.message if isinstance(reply, protocol.Error) else "the backend named no path for it"
+            return [], [protocol.Error(id=self.request.id, code=getattr(reply, "code", ErrorCode.BAD_REQUEST.value),
+                                       message=f"the {UPLOADED_FIELDS[name]} could not be sent to {self.where}: "
+                                               f"{why}")]
+        setattr(self.request, name, path)
+        return ([self.request] if not self._uploads else []), []
+
+    # -- what the job makes --------------------------------------------------------------------
+
+    def _of_this_job(self, message: Any) -> bool:
+        job = self.request.id
+        if isinstance(message, (protocol.Artifact, protocol.Progress)):
+            return message.job == job
+        return isinstance(message, (protocol.Result, protocol.Error)) and message.id == job
+
+    def _hold(self, message: Any, send: list[Any]) -> _Held:
+        try:
+            if isinstance(message, protocol.Artifact):
+                return self._artifact(message, send)
+            if isinstance(message, protocol.Result):
+                return self._result(message, send)
+        except ProtocolError as exc:  # a path that would leave the local runs folder
+            return _Held(message, failed=exc.message)
+        return _Held(message)
+
+    def _artifact(self, artifact: Any, send: list[Any]) -> _Held:
+        if artifact.kind in FOLDER_KINDS:
+            local = self.mirror.local_path(artifact.path)
+            local.mkdir(parents=True, exist_ok=True)
+            return _Held(replace(artifact, path=str(local)))
+        if artifact.kind not in FETCHED_KINDS:
+            return _Held(artifact)
+        fetch = self.mirror.request(artifact.path)
+        send.append(fetch)
+        return _Held(replace(artifact, path=str(self.mirror.local_path(artifact.path))), {fetch.id})
+
+    def _result(self, result: Any, send: list[Any]) -> _Held:
+        data = dict(result.data) if isinstance(result.data, dict) else {}
+        remote_files = [data[key] for key in RESULT_FILES if isinstance(data.get(key), str) and data[key]]
+        run_dir = data.get("run_dir")
+        if isinstance(run_dir, str) and run_dir:
+            data["run_dir"] = str(self.mirror.local_path(run_dir))
+            remote_files.append(posixpath.join(run_dir, "manifest.json"))  # what Import Run reads later
+        if isinstance(data.get("source_run"), str) and self._local_run is not None:
+            data["source_run"] = str(self._local_run)
+        waiting = set()
+        for remote in dict.fromkeys(remote_files):
+            fetch = self.mirror.request(remote)
+            send.append(fetch)
+            waiting.add(fetch.id)
+        for key in RESULT_FILES:
+            if isinstance(data.get(key), str) and data[key]:
+                data[key] = str(self.mirror.local_path(data[key]))
+        return _Held(replace(result, data=data), waiting)
+
+    def _fetched(self, message: Any) -> None:
+        try:
+            done = self.mirror.handle(message)
+        except ProtocolError as exc:
+            self._arrived(message.id, exc.message)
+            return
+        if done is not None:
+            self._arrived(message.id, "")
+
+    def _arrived(self, fetch_id: str, failed: str) -> None:
+        for held in self._held:
+            if fetch_id in held.waiting:
+                held.waiting.discard(fetch_id)
+                held.failed = held.failed or failed
+                return
+
+    def _flush(self) -> list[Any]:
+        """The held messages whose files are all here, in order; a failed one as an error."""
+        out: list[Any] = []
+        while self._held and not self._held[0].waiting:
+            held = self._held.popleft()
+            out.append(self._failure(held) if held.failed else held.message)
+        return out
+
+    def _failure(self, held: _Held) -> Any:
+        message, why = held.message, f"a file could not be brought back from {self.where}: {held.failed}"
+        if isinstance(message, protocol.Artifact):
+            return protocol.Error(id=self.request.id, code=ErrorCode.BAD_REQUEST.value, message=why,
+                                  target=message.target or message.kind)
+        return protocol.Error(id=self.request.id, code=ErrorCode.BAD_REQUEST.value, message=why)

@@ -1,0 +1,127 @@
+"""A whole job on the backend over SSH: the picture goes up, every file the add-on reads comes
+back into a local mirror of the runs folder, the connection dropped mid-job loses nothing.
+
+The backend runs as another user on 127.0.0.1 (tests/ssh_host.py) that cannot read the test's
+folders: the picture sits in the test's own temporary folder, and the local runs folder too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import ssh_host
+from addon_package import load
+from testdata import FAST_OPTIONS, HOUSE
+
+process_mod = load("client.process")
+session_mod = load("client.session")
+remote_mod = load("client.remote")
+protocol = session_mod.protocol
+WAIT = 300.0
+
+
+def _session(host, tmp_path: Path, runs: str):
+    remote = remote_mod.RemoteHost(host=ssh_host.ALIAS, python=str(host.python), runs_dir=runs,
+                                   config_file=host.config, env=host.env())
+    settings = process_mod.LaunchSettings(python=Path("/not/used/for/ssh"), runs_dir=tmp_path / "mirror",
+                                          models="tiny", device="cpu", offline=True, log_path=tmp_path / "backend.log",
+                                          remote=remote)
+    return session_mod.BackendSession(lambda: settings)
+
+
+def _until(session, done, what: str, timeout: float = WAIT) -> list:
+    seen: list = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen.extend(session.pump())
+        if done(seen):
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {timeout:.0f} s; last messages: {seen[-3:]}")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_path: Path) -> None:
+    picture = tmp_path / "private" / "my house.png"  # the host's user cannot read this folder
+    picture.parent.mkdir()
+    shutil.copy(HOUSE, picture)
+    remote_runs = host.path_for_host("runs-generate")
+    session = _session(host, tmp_path, str(remote_runs))
+    try:
+        session.start()
+        session.wait_ready(timeout=WAIT)
+        request = protocol.GenerateRequest(image=str(picture), targets=["house", "chimney"],
+                                           options=protocol.JobOptions(**FAST_OPTIONS))
+        job = session.submit(request)
+        seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
+                                             for x in m), "the generate job over SSH")
+    finally:
+        session.stop()
+    [result] = [m for m in seen if isinstance(m, protocol.Result)]
+    mirror = tmp_path / "mirror"
+    local_run = Path(result.data["run_dir"])
+    assert mirror in local_run.parents and (local_run / "manifest.json").is_file()
+    [remote_run] = [p for p in remote_runs.iterdir() if p.is_dir() and not p.name.startswith("_")]
+    assert remote_run.name == local_run.name
+    # Each mesh arrived as a local file, byte for byte the host's, before the result.
+    meshes = [m for m in seen if isinstance(m, protocol.Artifact) and m.kind == "mesh"]
+    assert sorted(m.target for m in meshes) == ["chimney", "house"]
+    for mesh in meshes:
+        local = Path(mesh.path)
+        assert local.parent == local_run and _sha(local) == _sha(remote_run / local.name)
+    layout = next(m for m in seen if isinstance(m, protocol.Artifact) and m.kind == "layout")
+    assert Path(layout.path).is_file() and mirror in Path(layout.path).parents
+    assert json.loads((local_run / "manifest.json").read_text())["status"] == "finished"
+    # The picture travelled: the host's copy is in its uploads, the job read that one.
+    manifest = json.loads((remote_run / "manifest.json").read_text())
+    assert "_uploads" in manifest["image"]["source"] and manifest["image"]["sha256"] == _sha(picture)
+    assert not list(mirror.rglob(".tmp-*"))
+
+
+def test_a_picture_that_cannot_be_read_is_one_sentence_before_anything_runs(host, tmp_path: Path) -> None:
+    session = _session(host, tmp_path, str(host.path_for_host("runs-missing")))
+    try:
+        session.start()
+        session.wait_ready(timeout=WAIT)
+        with pytest.raises(protocol.ProtocolError, match="cannot read"):
+            session.submit(protocol.DetectRequest(image=str(tmp_path / "nowhere.png"), targets=["house"]))
+        assert session.job_id is None  # no job is left half-started
+    finally:
+        session.stop()
+
+
+def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_file(host, tmp_path: Path) -> None:
+    picture = tmp_path / "house.png"
+    shutil.copy(HOUSE, picture)
+    remote_runs = host.path_for_host("runs-dropped")
+    session = _session(host, tmp_path, str(remote_runs))
+    try:
+        session.start()
+        session.wait_ready(timeout=WAIT)
+        slow = protocol.JobOptions(**{**FAST_OPTIONS, "steps": 200})
+        job = session.submit(protocol.GenerateRequest(image=str(picture), targets=["house", "door"], options=slow))
+        _until(session, lambda m: session.progress is not None and session.progress.stage == "shape",
+               "the shape stage over SSH")
+        session.process.kill()  # the ssh client dies: the connection is gone
+        seen = _until(session, lambda m: any(isinstance(x, protocol.Error) and x.id == job for x in m),
+                      "the lost job's error")
+    finally:
+        session.stop()
+    [error] = [m for m in seen if isinstance(m, protocol.Error) and m.id == job]
+    assert error.code == "backend_unavailable"
+    # The host's backend saw its input end and closed the run's manifest; nothing stays "running".
+    [manifest_path] = list(remote_runs.glob("*/manifest.json"))
+    deadline = time.monotonic() + 60
+    while json.loads(manifest_path.read_text())["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert json.loads(manifest_path.read_text())["status"] in ("cancelled", "failed", "interrupted")
+    assert not list((tmp_path / "mirror").rglob(".tmp-*"))
