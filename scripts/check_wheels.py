@@ -24,7 +24,7 @@ every marker, in the requirement file and in all dependencies, be evaluated for 
 own configuration (config files, PIP_* variables) is ignored, so the public index alone is
 checked; --keep-pip-config keeps it.
 
-Usage: python scripts/check_wheels.py [--python 3.13] [--platform linux] [--glibc 35] [--macos 13] [--quick]
+Usage: python scripts/check_wheels.py [--python 3.13] [--platform linux] [--glibc 28] [--macos 13] [--quick]
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--python", action="append", choices=PYTHONS, help="target Python (repeatable)")
     parser.add_argument("--platform", action="append", choices=PLATFORMS, help="target platform (repeatable)")
-    parser.add_argument("--glibc", type=int, default=35, help="newest glibc 2.N accepted on Linux (default 35)")
+    parser.add_argument("--glibc", type=int, default=28,  # torch's wheels are manylinux_2_28
+                        help="newest glibc 2.N accepted on Linux (default 28)")
     parser.add_argument("--macos", type=int, default=13, help="newest macOS major accepted (default 13)")
     parser.add_argument("--requirements", type=Path, default=ROOT / "backend" / "requirements.txt")
     parser.add_argument("--quick", action="store_true", help="--no-deps: the pinned wheels only")

@@ -6,8 +6,8 @@ that lands while hy3dgen is first imported is swallowed and the job runs to its 
 lands elsewhere leaves the manifest saying ``running`` forever. Here a signal only cancels the
 job's token, and the job stops at its next check, closing its manifest as ``cancelled``.
 
-The job keeps the main thread (pymeshlab corrupts the heap at exit when it ran on another
-one). Python's own handlers run only between bytecodes, which may be seconds away inside a
+The job keeps the main thread (pymeshlab, which hy3dgen imports where it is installed, corrupts
+the heap at exit when it ran on another one). Python's own handlers run only between bytecodes, which may be seconds away inside a
 torch op, so the signal is also written to a socket by C code at once (``set_wakeup_fd``) and
 a watcher thread acts on it: it cancels the token, and on a second signal, or when the job has
 not stopped ``GRACE_SECONDS`` after the first, it closes the job's manifest and ends the process.

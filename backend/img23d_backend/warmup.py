@@ -31,7 +31,6 @@ MODULES = (
     "hy3dgen.texgen.hunyuanpaint.pipeline",
     "accelerate",
     "trimesh",
-    "pymeshlab",
     "fast_simplification",
 )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import placement
+from ..torch_env import prepare_torchvision
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def load_shape_pipeline(folder: Path, subfolder: str | None, device: Any, dtype:
     dtype=...)``, without building them with random weights first.
     """
     import yaml
+
+    prepare_torchvision()  # hy3dgen.shapegen imports torchvision and pymeshlab (a stand-in where absent)
     from hy3dgen.shapegen import Hunyuan3DDiTFlowMatchingPipeline
     from hy3dgen.shapegen.pipelines import instantiate_from_config
 
@@ -106,6 +109,8 @@ def load_shape_vae(folder: Path, subfolder: str, device: Any, dtype: Any) -> Any
     makes it: ``ShapeVAE(**config["params"])`` with the checkpoint's unprefixed keys, read straight
     into place."""
     import yaml
+
+    prepare_torchvision()  # as load_shape_pipeline
     from hy3dgen.shapegen.models import ShapeVAE
 
     files = shape_files(folder, subfolder)

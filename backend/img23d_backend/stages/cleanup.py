@@ -4,8 +4,9 @@ What the artist controls (``Finish``, from the job's options) has defaults that 
 job did before it was a choice: pieces under 0.5 % of the largest removed, no hole filling, no
 smoothing, 40,000 faces.
 
-Cleaning is done in memory with pymeshlab (hy3dgen's own post-processors round-trip through
-temporary PLY files that they never delete); decimation with fast-simplification.
+Cleaning is numpy and scipy (``mesh_repair``, ``mesh_holes``, ``mesh_smoothing``): pymeshlab, which
+did it before, loads libGL and weighs about 100 MB, and the backend must run on a headless server
+with no OpenGL libraries. Decimation is fast-simplification's.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from . import mesh_holes, mesh_repair, mesh_smoothing
+
 log = logging.getLogger(__name__)
 
 # A component with fewer faces than this fraction of the *largest* component's is extraction
-# noise (pymeshlab's nbfaceratio is relative to the largest component). 0.5% is hy3dgen's own
+# noise (relative to the largest, as pymeshlab's nbfaceratio was). 0.5% is hy3dgen's own
 # FloaterRemover (postprocessors.remove_floater); more would also cut off thin real parts.
 FLOATER_FACE_RATIO = 0.005
 
@@ -46,63 +49,37 @@ class CleanStats:
     vertices_out: int
     floaters_removed: int
     holes_filled: int = 0     # faces added to close holes
-    holes_left_open: bool = False  # filling was asked for but the mesh was not manifold even after repair
+    holes_left_open: bool = False  # filling was asked for but a boundary was not manifold
 
 
 def clean_mesh(vertices: np.ndarray, faces: np.ndarray,
                finish: Finish = Finish()) -> tuple[np.ndarray, np.ndarray, CleanStats]:
     """Return cleaned (vertices, faces) and what changed. Empty input gives empty output."""
-    import pymeshlab
-
     faces_in = int(len(faces))
     if faces_in == 0 or len(vertices) == 0:
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), CleanStats(faces_in, 0, 0, 0)
-    meshes = pymeshlab.MeshSet()
-    meshes.add_mesh(pymeshlab.Mesh(vertex_matrix=np.asarray(vertices, dtype=np.float64),
-                                   face_matrix=np.asarray(faces, dtype=np.int32)))
-    meshes.apply_filter("meshing_remove_duplicate_vertices")
-    meshes.apply_filter("meshing_remove_duplicate_faces")
-    meshes.apply_filter("meshing_remove_null_faces")
-    before = meshes.current_mesh().face_number()
-    if finish.min_piece > 0:
-        meshes.apply_filter("compute_selection_by_small_disconnected_components_per_face",
-                            nbfaceratio=finish.min_piece)
-        meshes.apply_filter("meshing_remove_selected_vertices_and_faces")
-    floaters = before - meshes.current_mesh().face_number()
-    meshes.apply_filter("meshing_remove_unreferenced_vertices")
-    stats = CleanStats(faces_in, 0, 0, int(floaters))
+    out_v, out_f = mesh_repair.merge_duplicate_vertices(np.asarray(vertices, dtype=np.float64),
+                                                        np.asarray(faces, dtype=np.int64))
+    out_f = mesh_repair.drop_bad_faces(out_v, out_f)
+    before = len(out_f)
+    out_f = mesh_repair.drop_small_pieces(out_f, len(out_v), finish.min_piece)
+    out_v, out_f = mesh_repair.drop_unreferenced(out_v, out_f)
+    stats = CleanStats(faces_in, 0, 0, before - len(out_f))
     if finish.fill_holes > 0:
-        _fill_holes(meshes, finish.fill_holes, stats)
+        filled = mesh_holes.fill_holes(out_v, out_f, finish.fill_holes)
+        out_f = np.vstack([out_f, filled.faces])
+        stats.holes_filled, stats.holes_left_open = len(filled.faces), filled.left_open
+        if filled.left_open:
+            log.warning("holes left open: a boundary where holes meet at a vertex cannot be followed round")
     if finish.smoothing > 0:
         # Taubin's alternating shrink and inflate steps smooth without the shrinking that plain
         # Laplacian smoothing causes, so an object keeps its size in the layout.
-        meshes.apply_filter("apply_coord_taubin_smoothing", stepsmoothnum=finish.smoothing)
-    mesh = meshes.current_mesh()
-    out_v = mesh.vertex_matrix().astype(np.float32)
-    out_f = mesh.face_matrix().astype(np.int64)
+        out_v = mesh_smoothing.taubin_smooth(out_v, out_f, finish.smoothing)
+    out_v, out_f = out_v.astype(np.float32), out_f.astype(np.int64)
     if finish.face_budget and len(out_f) > finish.face_budget:
         out_v, out_f = decimate(out_v, out_f, finish.face_budget)
     stats.faces_out, stats.vertices_out = int(len(out_f)), int(len(out_v))
     return out_v, out_f, stats
-
-
-def _fill_holes(meshes: Any, max_edges: int, stats: CleanStats) -> None:
-    """Close holes of up to ``max_edges`` boundary edges; pymeshlab's filter needs a manifold mesh,
-    so a mesh that is not one is repaired first (only then: the repair removes faces)."""
-    import pymeshlab
-
-    before = meshes.current_mesh().face_number()
-    try:
-        meshes.apply_filter("meshing_close_holes", maxholesize=max_edges)
-    except pymeshlab.PyMeshLabException:
-        meshes.apply_filter("meshing_repair_non_manifold_edges")
-        meshes.apply_filter("meshing_repair_non_manifold_vertices")
-        try:
-            meshes.apply_filter("meshing_close_holes", maxholesize=max_edges)
-        except pymeshlab.PyMeshLabException as exc:
-            log.warning("holes left open: %s", exc)
-            stats.holes_left_open = True
-    stats.holes_filled = max(0, meshes.current_mesh().face_number() - before)
 
 
 def decimate(vertices: np.ndarray, faces: np.ndarray, face_budget: int) -> tuple[np.ndarray, np.ndarray]:
