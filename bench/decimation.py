@@ -27,7 +27,7 @@ import trimesh
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
 
-from img23d_backend.stages.cleanup import clean_mesh, decimate  # noqa: E402
+from img23d_backend.stages.cleanup import Finish, clean_mesh, decimate  # noqa: E402
 
 MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {
         "fast-simplification": timed(lambda: len(decimate(vertices, faces, args.budget)[1]), args.repeat),
         "pymeshlab quadric collapse": timed(lambda: pymeshlab_decimate(vertices, faces, args.budget), args.repeat),
-        "clean_mesh (clean-up + decimation)": timed(lambda: len(clean_mesh(vertices, faces, args.budget)[1]),
+        "clean_mesh (clean-up + decimation)": timed(lambda: len(clean_mesh(vertices, faces, Finish(face_budget=args.budget))[1]),
                                                     args.repeat),
     }
     fast = rows["fast-simplification"][0]
