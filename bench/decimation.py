@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {
         "fast-simplification": timed(lambda: len(decimate(vertices, faces, args.budget)[1]), args.repeat),
         "pymeshlab quadric collapse": timed(lambda: pymeshlab_decimate(vertices, faces, args.budget), args.repeat),
-        "clean_mesh (clean-up + decimation)": timed(lambda: len(clean_mesh(vertices, faces, Finish(face_budget=args.budget))[1]),
-                                                    args.repeat),
+        "clean_mesh (clean-up + decimation)": timed(
+            lambda: len(clean_mesh(vertices, faces, Finish(face_budget=args.budget))[1]), args.repeat),
     }
     fast = rows["fast-simplification"][0]
     print(f"{len(faces):,} faces -> {args.budget:,}, median of {args.repeat}:")
