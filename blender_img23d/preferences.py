@@ -39,6 +39,9 @@ class Img23dPreferences(bpy.types.AddonPreferences):
                                  "Keys and host keys are ssh's own: no password is stored")
     ssh_port: IntProperty(name="Port", default=0, min=0, max=65535,  # type: ignore[valid-type]
                           description="0: ssh's own (your ~/.ssh/config, else 22)")
+    ssh_config: StringProperty(  # type: ignore[valid-type]
+        name="SSH Config File", subtype="FILE_PATH",
+        description="Optional: an ssh config file of its own (ssh -F), e.g. a studio's. Empty: your ~/.ssh/config")
     ssh_python: StringProperty(  # type: ignore[valid-type]
         name="Host's Python", default="~/.local/share/img23d/backend-env/bin/python",
         description="The backend environment's Python on the host (Install Backend with SSH chosen makes it)")
@@ -138,7 +141,9 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         """The SSH backend's settings, or None for a backend on this computer."""
         if self.backend != "SSH":
             return None
-        return RemoteHost(host=self.ssh_host, python=self.ssh_python, runs_dir=self.ssh_runs_dir, port=self.ssh_port)
+        config = Path(bpy.path.abspath(self.ssh_config)) if self.ssh_config.strip() else None
+        return RemoteHost(host=self.ssh_host, python=self.ssh_python, runs_dir=self.ssh_runs_dir, port=self.ssh_port,
+                          config_file=config)
 
 
 def get(context: bpy.types.Context | None = None) -> Img23dPreferences:

@@ -131,5 +131,6 @@ def draw_remote(box: bpy.types.UILayout, prefs: Any) -> None:
     row.prop(prefs, "ssh_port")
     box.prop(prefs, "ssh_python")
     box.prop(prefs, "ssh_runs_dir")
+    box.prop(prefs, "ssh_config")
     box.label(text="Logs in with your ssh keys or agent (no password is stored); run folders come back to the "
                    "Runs Folder below", icon="INFO")

@@ -44,7 +44,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend-python", type=Path, default=None,
                         help="the interpreter of an environment with the backend's packages "
                              "(default: $IMG23D_BACKEND_PYTHON, else .venv)")
+    remote = parser.add_argument_group("the backend on another machine, over SSH")
+    remote.add_argument("--remote", metavar="HOST", default="",
+                        help="run the backend on HOST (user@host, or an alias from ~/.ssh/config) through ssh")
+    remote.add_argument("--remote-python", metavar="PATH", default="",
+                        help="the backend environment's Python on HOST")
+    remote.add_argument("--remote-runs", metavar="PATH", default="~/img23d-runs",
+                        help="the runs folder on HOST (default ~/img23d-runs)")
+    remote.add_argument("--ssh-config", type=Path, default=None, metavar="FILE",
+                        help="an ssh config file of its own (ssh -F), instead of ~/.ssh/config")
     args = parser.parse_args(argv)
+    if args.remote:
+        if not args.remote_python:
+            parser.error("--remote needs --remote-python: the backend environment's Python on that host")
+        return args
     args.backend_python = (args.backend_python or default_backend_python()).expanduser()
     if not args.backend_python.is_file():
         parser.error(f"no backend Python at {args.backend_python}: run scripts/setup_env.sh, or pass "
@@ -66,7 +79,12 @@ def install_addon(out: Path):
 
 def configure(bpy, args: argparse.Namespace) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.python_path = str(args.backend_python)
+    if args.remote:
+        prefs.backend, prefs.ssh_host, prefs.ssh_python = "SSH", args.remote, args.remote_python
+        prefs.ssh_runs_dir = args.remote_runs
+        prefs.ssh_config = str(args.ssh_config.resolve()) if args.ssh_config else ""
+    else:
+        prefs.python_path = str(args.backend_python)
     prefs.runs_dir = str(args.out.resolve() / "runs")
     prefs.model_set = args.models.upper()
     if args.models == "default":

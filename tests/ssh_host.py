@@ -15,6 +15,7 @@ Needs root (to run sshd and add a user) and Debian's openssh-server (scripts/tes
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -82,6 +83,17 @@ class LoopbackHost:
     def path_for_host(self, name: str) -> Path:
         """A folder the host's user may write (inside its home)."""
         return self.root / "home" / name
+
+    def backend_python(self) -> Path:
+        """A Python for the host's preferences alone, as an installed environment's would be: a
+        script there that sets ``env()`` and runs the host's Python (the main job has no env of its own)."""
+        wrapper = self.root / "bin" / "backend-python"
+        if not wrapper.exists():
+            wrapper.parent.mkdir(exist_ok=True)
+            exports = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in self.env().items())
+            wrapper.write_text(f"#!/bin/sh\n{exports}exec {shlex.quote(str(self.python))} \"$@\"\n")
+            wrapper.chmod(0o755)
+        return wrapper
 
     def stop(self) -> None:
         if self.sshd.poll() is None:

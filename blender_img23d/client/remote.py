@@ -81,7 +81,17 @@ class RemoteHost:
         words = ["env", *(f"{name}={value}" for name, value in sorted(self.env.items())),
                  "PYTHONUNBUFFERED=1", "PYTHONNOUSERSITE=1",
                  self.python, "-m", "img23d_backend", *backend_args]
-        return " ".join(shlex.quote(word) for word in words)
+        return " ".join(quote(word) for word in words)
+
+
+def quote(word: str) -> str:
+    """``word`` for the host's ``sh``: quoted whole, but a leading ``~/`` (a path in the user's home
+    there, as the preferences' defaults are) becomes ``"$HOME"/``, the one expansion allowed."""
+    if word == "~":
+        return '"$HOME"'
+    if word.startswith("~/"):
+        return '"$HOME"/' + shlex.quote(word[2:])
+    return shlex.quote(word)
 
 
 # ssh's messages (OpenSSH) for each way a connection fails, most specific first.

@@ -54,3 +54,22 @@ def test_a_missing_interpreter_is_a_usage_error(tmp_path: Path, capsys: pytest.C
         _main_job().parse_args(["--backend-python", str(tmp_path / "nowhere")])
     assert caught.value.code == 2
     assert "no backend Python at" in capsys.readouterr().err
+
+
+def test_the_main_job_runs_with_its_backend_on_another_host(host, tmp_path: Path) -> None:
+    """``scripts/main_job.py --remote``: Blender here, the backend over SSH on the loopback host."""
+    import subprocess
+
+    import ssh_host
+
+    host_runs = host.path_for_host("main-job-runs")
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "main_job.py"), "--no-texture",
+                          "--remote", ssh_host.ALIAS, "--remote-python", str(host.backend_python()),
+                          "--remote-runs", str(host_runs), "--ssh-config", str(host.config),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "objects: barrel, chimney, house" in out.stdout
+    [local_run] = [p for p in (tmp_path / "out" / "runs").iterdir() if p.is_dir() and not p.name.startswith("_")]
+    assert (host_runs / local_run.name / "manifest.json").is_file()  # made there, mirrored here
+    assert sorted(p.name for p in local_run.glob("*.glb")) == ["barrel.glb", "chimney.glb", "house.glb"]
+    assert (tmp_path / "out" / "scene.blend").is_file() and (tmp_path / "out" / "preview.png").is_file()

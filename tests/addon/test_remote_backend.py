@@ -137,7 +137,17 @@ def test_the_ssh_command_is_an_argument_list_with_every_remote_word_quoted() -> 
 
     assert shlex.split(command[-1]) == ["env", "IMG23D_TINY_MODELS=/a b", "PYTHONUNBUFFERED=1", "PYTHONNOUSERSITE=1",
                                         "/opt/my env/bin/python", "-m", "img23d_backend", "serve", "--out",
-                                        "~/runs; rm -rf ~"]
+                                        "$HOME/runs; rm -rf ~"]  # "$HOME" in double quotes: expanded there
+
+
+def test_a_path_in_the_hosts_home_is_expanded_there_and_nothing_else() -> None:
+    remote = remote_mod.RemoteHost(host="gpu-box", python="~/img23d env/bin/python", runs_dir="~/runs $(id)")
+    words = subprocess.run(["sh", "-c", f"for w in {remote.remote_command(['--out', remote.runs_dir])}; "
+                                        "do printf '%s\\n' \"$w\"; done"],
+                           env={"HOME": "/home/artist", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                           timeout=30).stdout.splitlines()
+    assert words == ["env", "PYTHONUNBUFFERED=1", "PYTHONNOUSERSITE=1", "/home/artist/img23d env/bin/python", "-m",
+                     "img23d_backend", "--out", "/home/artist/runs $(id)"]
 
 
 @pytest.mark.parametrize("host_text, message", [
