@@ -23,11 +23,8 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import trimesh
@@ -37,6 +34,7 @@ sys.path.insert(0, str(REPO / "backend"))
 
 from img23d_backend.stages.cleanup import FLOATER_FACE_RATIO, Finish, clean_mesh  # noqa: E402
 from img23d_backend.stages.mesh_repair import merge_duplicate_vertices  # noqa: E402
+from timing import timed  # noqa: E402  (bench/, beside this script)
 
 MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
 
@@ -87,15 +85,6 @@ def pymeshlab_clean(vertices: np.ndarray, faces: np.ndarray, fill_holes: int, sm
     if smoothing:
         meshes.apply_filter("apply_coord_taubin_smoothing", stepsmoothnum=smoothing)
     return meshes.current_mesh().face_number()
-
-
-def timed(run: Callable[[], int], repeat: int) -> tuple[float, int]:
-    seconds, faces = [], 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        faces = run()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), faces
 
 
 def has_pymeshlab() -> bool:

@@ -16,9 +16,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
 
 from img23d_backend.stages.cleanup import Finish, clean_mesh, decimate  # noqa: E402
+from timing import timed  # noqa: E402  (bench/, beside this script)
 
 MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
 
@@ -48,14 +47,6 @@ def pymeshlab_decimate(vertices: np.ndarray, faces: np.ndarray, budget: int) -> 
     meshes.apply_filter("meshing_decimation_quadric_edge_collapse", targetfacenum=budget, preservenormal=True)
     return meshes.current_mesh().face_number()
 
-
-def timed(run, repeat: int) -> tuple[float, int]:
-    seconds, faces = [], 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        faces = run()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), faces
 
 
 def main(argv: list[str] | None = None) -> int:
