@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import ssh_host  # noqa: E402  (tests/, as testdata)
 from testdata import REPO, SOURCE_PATHS, SOURCE_PYTHONPATH  # noqa: E402  (pytest puts tests/ on sys.path)
 
 # Nothing in the tests may reach the Hugging Face hub.
@@ -127,3 +128,16 @@ def nothing_lost():
         assert lost == [], f"run folders that do not say how their job ended: {lost}"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def host(tiny_root: Path):
+    """A real SSH server on 127.0.0.1 whose user runs the backend (tests/ssh_host.py), for this run;
+    its Python is the test run's backend environment (IMG23D_TEST_BACKEND_PYTHON, else this one)."""
+    reason = ssh_host.available()
+    if reason is not None:
+        pytest.skip(f"no loopback SSH host here: {reason}")
+    backend_python = Path(os.environ.get("IMG23D_TEST_BACKEND_PYTHON") or sys.executable)
+    made = ssh_host.start(REPO, tiny_root, backend_python)
+    yield made
+    made.stop()

@@ -109,8 +109,9 @@ class LoopbackHost:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start(repo: Path, tiny_models: Path) -> LoopbackHost:
-    """Make the host and start its sshd; ``stop()`` undoes all of it."""
+def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> LoopbackHost:
+    """Make the host and start its sshd; ``stop()`` undoes all of it. The host's Python is
+    ``backend_python``'s environment (default: this interpreter's)."""
     root = Path(tempfile.mkdtemp(prefix="img23d-ssh-", dir="/tmp"))
     root.chmod(0o755)
     user = f"img23d-t{os.getpid()}"
@@ -129,7 +130,7 @@ def start(repo: Path, tiny_models: Path) -> LoopbackHost:
         authorized = root / "authorized_keys"
         authorized.mkdir()
         (authorized / user).write_text((keys / "user_ed25519.pub").read_text())
-        python = _host_python(root)
+        python = _host_python(root, Path(backend_python or sys.executable))
         source = root / "src"
         for package in ("backend/img23d_backend", "protocol/img23d_protocol"):
             shutil.copytree(repo / package, source / Path(package).name,
@@ -171,14 +172,16 @@ def start(repo: Path, tiny_models: Path) -> LoopbackHost:
         raise
 
 
-def _host_python(root: Path) -> Path:
-    """This test run's environment and its base interpreter, hard-linked where the host's user can
+def _host_python(root: Path, backend_python: Path) -> Path:
+    """``backend_python``'s environment and base interpreter, hard-linked where the host's user can
     reach them (the originals may sit in a folder only the test's user may enter)."""
+    facts = subprocess.run([str(backend_python), "-c", "import sys; print(sys.prefix); print(sys.base_prefix); "
+                            "print(f'python{sys.version_info.major}.{sys.version_info.minor}')"],
+                           check=True, capture_output=True, text=True, timeout=60).stdout.split("\n")
     # Resolved: a prefix reached through a link (.venv-py313 is one) would be copied as the link,
     # and the changes below would then land in the original environment.
-    base, env = Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()
+    env, base, version = Path(facts[0]).resolve(), Path(facts[1]).resolve(), facts[2]
     subprocess.run(["cp", "-al", str(base), str(root / "python")], check=True, timeout=120)
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if env == base:
         return root / "python" / "bin" / version
     subprocess.run(["cp", "-al", str(env), str(root / "env")], check=True, timeout=120)

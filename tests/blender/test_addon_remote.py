@@ -1,0 +1,83 @@
+"""The add-on's operators with the backend on another machine: the real ssh client against the
+loopback sshd (tests/ssh_host.py), whose user cannot read this test run's picture or runs folder.
+
+Detect, Suggest, Generate and Re-texture each send their files up and read what comes back from
+the local mirror of the host's runs folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import ssh_host  # noqa: E402
+from blender_support import ADDON_MODULE, configure_preferences  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.fixture
+def remote(addon, scene, host, tmp_path: Path):
+    """The preferences set to the SSH backend for one test, then back to the local one."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    picture = tmp_path / "private house.png"  # the host's user cannot read the test's folders
+    shutil.copy(DATA / "house_scene.png", picture)
+    scene.img23d.image_path = str(picture)
+    addon.runtime.shutdown()
+    prefs.backend, prefs.ssh_host, prefs.ssh_port = "SSH", ssh_host.ALIAS, 0
+    prefs.ssh_python, prefs.ssh_config = str(host.backend_python()), str(host.config)
+    prefs.ssh_runs_dir = str(host.path_for_host("blender-runs"))
+    yield prefs
+    addon.runtime.shutdown()
+    prefs.property_unset("backend")
+    configure_preferences()
+
+
+def _local_runs(prefs) -> Path:
+    return Path(bpy.path.abspath(prefs.runs_dir))
+
+
+def test_detect_and_suggest_over_ssh_show_the_boxes_from_the_mirror(addon, scene, remote) -> None:
+    before = set(bpy.data.images)
+    scene.img23d.targets = "house, chimney"
+    assert bpy.ops.img23d.detect() == {"FINISHED"}
+    [overlay] = set(bpy.data.images) - before
+    assert _local_runs(remote) in Path(overlay.filepath).parents and tuple(overlay.size) == (1024, 1024)
+    assert {box.name for box in scene.img23d.boxes} == {"house", "chimney"}
+    bpy.data.images.remove(overlay)
+    scene.img23d.targets = ""
+    assert bpy.ops.img23d.suggest() == {"FINISHED"}
+    assert "house" in scene.img23d.targets
+    for image in set(bpy.data.images) - before:
+        bpy.data.images.remove(image)
+    assert addon.runtime.session().remote_host == ssh_host.ALIAS
+
+
+def test_generate_over_ssh_places_the_objects_from_the_mirrored_run(addon, scene, remote, host) -> None:
+    scene.img23d.targets = "house, barrel"
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    house = bpy.data.objects["house"]
+    run = Path(house["img23d_run"])
+    assert _local_runs(remote) in run.parents and (run / "house.glb").is_file()
+    assert json.loads((run / "manifest.json").read_text())["status"] == "finished"
+    assert (host.path_for_host("blender-runs") / run.name / "house.glb").is_file()  # made there
+    assert len(house.data.polygons) > 0 and bpy.data.objects["barrel"]["img23d_run"] == str(run)
+
+
+def test_retexture_over_ssh_sends_the_mesh_and_paints_it(addon, scene, remote) -> None:
+    settings = scene.img23d
+    settings.texture_size, settings.paint_steps, settings.delight_steps = 256, 2, 2
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8)
+    sphere = bpy.context.active_object
+    for other in bpy.context.view_layer.objects:
+        other.select_set(other == sphere)
+    assert bpy.ops.img23d.retexture() == {"FINISHED"}
+    [material] = sphere.data.materials
+    images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
+    assert [tuple(image.size) for image in images] == [(256, 256)]
+    assert _local_runs(remote) in Path(bpy.path.abspath(images[0].filepath)).parents
