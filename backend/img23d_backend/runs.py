@@ -19,15 +19,12 @@ only ``<runs dir>/*/manifest.json``, never reaches them (an upload is two levels
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import threading
-import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,13 +33,11 @@ from typing import Any, Callable
 from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
 
 from . import failpoints
+from .stems import safe_stem
 
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1
-_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
-                     *(f"lpt{i}" for i in range(1, 10))}
-_MAX_STEM = 60
 TMP_PREFIX = RUN_TEMP_PREFIX
 RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
 RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
@@ -50,33 +45,6 @@ RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field fill
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
-
-
-def safe_stem(name: str) -> str:
-    """A file-name stem for a target name: no separators, no dots in front, portable everywhere.
-
-    Readable names stay readable ("red barrel" -> "red_barrel"); a name that lost anything but
-    spaces, or was shortened, gets a short hash so that two such names never share a stem.
-    (Within one run ``RunFolder.unique_stem`` also separates "red barrel" from "red_barrel".)
-    """
-    normal = unicodedata.normalize("NFKC", name).strip()
-    stem = re.sub(r"[^\w\-]+", "_", normal, flags=re.UNICODE).strip("._-")
-    stem = re.sub(r"_+", "_", stem)
-    if not stem:
-        stem = "target"
-    if stem.casefold() in _WINDOWS_RESERVED:
-        stem = f"{stem}_"
-    # Compared with the name as the protocol sees it (NFC, trimmed), not after NFKC: NFKC folds
-    # different names together ("\uff21" and "A", "\ufb01" and "fi"), and those need the hash.
-    # Spaces becoming underscores loses nothing a reader needs, so it alone adds no hash.
-    changed = stem != re.sub(r"\s+", "_", unicodedata.normalize("NFC", name).strip())
-    if len(stem) > _MAX_STEM:
-        stem = stem[:_MAX_STEM].rstrip("._-")
-        changed = True
-    if changed:
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
-        stem = f"{stem}-{digest}"
-    return stem
 
 
 @dataclass

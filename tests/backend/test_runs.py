@@ -13,7 +13,8 @@ import pytest
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
 from img23d_backend import runs
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord, safe_stem
+from img23d_backend.runs import Manifest, RunFolder, TargetRecord
+from img23d_backend.stems import safe_stem
 from run_files import manifest, tmp_leftovers
 
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),

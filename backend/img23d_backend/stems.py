@@ -1,0 +1,39 @@
+"""File-name stems for target names: what a run's files are called (``runs.RunFolder`` uses it,
+and the uploads of a remote backend). Naming only: nothing here writes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                     *(f"lpt{i}" for i in range(1, 10))}
+_MAX_STEM = 60
+
+
+def safe_stem(name: str) -> str:
+    """A file-name stem for a target name: no separators, no dots in front, portable everywhere.
+
+    Readable names stay readable ("red barrel" -> "red_barrel"); a name that lost anything but
+    spaces, or was shortened, gets a short hash so that two such names never share a stem.
+    (Within one run ``RunFolder.unique_stem`` also separates "red barrel" from "red_barrel".)
+    """
+    normal = unicodedata.normalize("NFKC", name).strip()
+    stem = re.sub(r"[^\w\-]+", "_", normal, flags=re.UNICODE).strip("._-")
+    stem = re.sub(r"_+", "_", stem)
+    if not stem:
+        stem = "target"
+    if stem.casefold() in _WINDOWS_RESERVED:
+        stem = f"{stem}_"
+    # Compared with the name as the protocol sees it (NFC, trimmed), not after NFKC: NFKC folds
+    # different names together ("\uff21" and "A", "\ufb01" and "fi"), and those need the hash.
+    # Spaces becoming underscores loses nothing a reader needs, so it alone adds no hash.
+    changed = stem != re.sub(r"\s+", "_", unicodedata.normalize("NFC", name).strip())
+    if len(stem) > _MAX_STEM:
+        stem = stem[:_MAX_STEM].rstrip("._-")
+        changed = True
+    if changed:
+        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+        stem = f"{stem}-{digest}"
+    return stem
