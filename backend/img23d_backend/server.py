@@ -2,7 +2,8 @@
 
 One job runs at a time, on a worker thread, so the reader stays free to take ``cancel``
 and ``status`` while it runs, and the file transfers of a remote add-on (``upload``, ``fetch``:
-``transfer_service.py``): uploads before the job that reads them, fetches while it streams meshes. When stdin closes (Blender quit or crashed) the running job
+``transfer_service.py``; and the list of runs, ``run_index.py``): uploads before the job that reads
+them, fetches while it streams meshes. When stdin closes (Blender quit or crashed) the running job
 is cancelled and the process exits: no orphans. Nothing listens on a network port.
 """
 
@@ -14,8 +15,9 @@ from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
                              ErrorCode, FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress,
-                             ProtocolError, REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, ShutdownRequest,
-                             StatusRequest, SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
+                             ProtocolError, REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, RunsRequest,
+                             ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest, check_peer_hello, decode,
+                             request_id_of)
 
 from . import __version__, env_probe
 from .jobs import Engine, Job
@@ -24,6 +26,7 @@ from .models.cache import delete_model, find_spec, hub_cache_dir, list_models, m
 from .models.download import download
 from .models.hub import offline_requested
 from .models.memory import device_memory
+from .run_index import list_runs, run_files
 from .runs import recover_interrupted
 from .transfer_service import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
@@ -71,7 +74,7 @@ class Server:
             RetextureRequest: self._on_job, SuggestRequest: self._on_job, RegenerateRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
-            UploadRequest: self._on_upload, FetchRequest: self._on_fetch,
+            UploadRequest: self._on_upload, FetchRequest: self._on_fetch, RunsRequest: self._on_runs,
         }
 
     # -- output ----------------------------------------------------------------------------
@@ -191,6 +194,12 @@ class Server:
 
     def _on_fetch(self, request: FetchRequest) -> bool:
         self.fetches.submit(request)  # streamed from the fetch thread: the reader never waits on a file
+        return True
+
+    def _on_runs(self, request: RunsRequest) -> bool:
+        runs_dir = self.engine.settings.runs_dir
+        listing = run_files(runs_dir, request.run) if request.run else list_runs(runs_dir)
+        self.send(Result(id=request.id, ok=True, data=listing.to_dict()))
         return True
 
     def _on_cancel(self, request: CancelRequest) -> bool:

@@ -14,7 +14,7 @@ from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello,
 from .errors import ErrorCode, ProtocolError
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
                        Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress,
-                       RegenerateRequest, Result, RetextureRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                       RegenerateRequest, Result, RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
@@ -22,6 +22,7 @@ from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_
                       Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
+from .run_list import MAX_RUN_BYTES, MAX_RUN_FILES, MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
 from .shape_models import SHAPE_MODELS, TINY_SHAPE_MODEL, ShapeModelKind, describe_default_steps, shape_model_kind
 from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
                        encode_chunk, file_digest, iter_chunks, local_path)
@@ -33,7 +34,7 @@ __all__ = [
     "ErrorCode", "ProtocolError",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress",
-    "RegenerateRequest", "Result", "RetextureRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
+    "RegenerateRequest", "Result", "RetextureRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "UploadRequest",
     "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
@@ -43,6 +44,7 @@ __all__ = [
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
+    "MAX_RUN_BYTES", "MAX_RUN_FILES", "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
     "SHAPE_MODELS", "TINY_SHAPE_MODEL", "ShapeModelKind", "describe_default_steps", "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
 ]

@@ -179,6 +179,16 @@ class FetchRequest(Message):
     path: str = ""                       # a path on the backend, inside its runs folder
 
 
+@dataclass
+class RunsRequest(Message):
+    """List the backend's runs, newest first (1.9; ``run_list``); with ``run`` (a run folder the
+    backend named), that run's files instead. Answered at once by a ``result``."""
+
+    TYPE: ClassVar[str] = "runs"
+    id: str = ""
+    run: str = ""
+
+
 # Events --------------------------------------------------------------------------------------
 
 @dataclass

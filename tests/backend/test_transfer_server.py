@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from backend_proc import BackendProcess
-from img23d_protocol import Receiver, decode_chunk, file_digest, iter_chunks, local_path
+from img23d_protocol import Receiver, RunListing, decode_chunk, file_digest, iter_chunks, local_path
 from img23d_backend.transfer_service import UPLOADS_DIR
 from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
 
@@ -227,3 +227,36 @@ def test_an_uploaded_file_gets_a_safe_name_of_its_own(name: str, expected: str) 
     safe = upload_name(name)
     assert safe.startswith(expected) and "/" not in safe and "\\" not in safe and not safe.startswith(".")
     assert all(ch.isprintable() for ch in safe)
+
+
+def test_the_runs_are_listed_newest_first_and_a_runs_files_each_come_back(backend: BackendProcess,
+                                                                         tmp_path: Path) -> None:
+    backend.send({"type": "generate", "id": "job-listed", "image": str(HOUSE), "targets": ["barrel"],
+                  "options": FAST_OPTIONS})
+    done = backend.reply("job-listed", timeout=300)
+    assert done["type"] == "result", done
+    listing = RunListing.from_dict(backend.request({"type": "runs", "id": "r-all"})["data"])
+    assert listing.runs[0].path == done["data"]["run_dir"], "the newest run comes first"
+    assert (listing.runs[0].targets, listing.runs[0].done, listing.runs[0].status) == (("barrel",), 1, "finished")
+    assert listing.runs[0].image == HOUSE.name
+    assert UPLOADS_DIR not in {run.name for run in listing.runs} and "a run" not in {run.name for run in listing.runs}
+
+    files = RunListing.from_dict(backend.request({"type": "runs", "id": "r-one", "run": listing.runs[0].path})["data"])
+    names = {f.path for f in files.files}
+    assert {"manifest.json", "barrel.glb", "input.png", "crops/barrel.png"} <= names
+    for index, entry in enumerate(files.files):
+        remote = f"{files.run}/{entry.path}"
+        backend.send({"type": "fetch", "id": f"f-run-{index}", "path": remote})
+        local = _collect_fetch(backend, f"f-run-{index}", local_path(backend.hello["runs_dir"], remote, tmp_path))
+        assert local.stat().st_size == entry.size and local.read_bytes() == Path(remote).read_bytes()
+
+
+@pytest.mark.parametrize("run", ["outside", "uploads", "nested", "no manifest", "relative"])
+def test_the_files_of_anything_but_a_run_folder_are_refused(backend: BackendProcess, runs_dir: Path, outside: Path,
+                                                            run: str) -> None:
+    (runs_dir / "not a run").mkdir(exist_ok=True)
+    path = {"outside": str(outside.parent), "uploads": str(runs_dir / UPLOADS_DIR),
+            "nested": str(runs_dir / "a run" / ".." / ".."), "no manifest": str(runs_dir / "not a run"),
+            "relative": "a run"}[run]
+    reply = backend.request({"type": "runs", "id": f"r-{run}", "run": path})
+    assert reply["type"] == "error" and reply["code"] == "bad_request" and "is not a run folder" in reply["message"]

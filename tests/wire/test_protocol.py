@@ -12,7 +12,7 @@ from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
                              GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RegenerateRequest,
-                             RetextureRequest, Progress, ProtocolError, Result, ShutdownRequest, StatusRequest,
+                             RetextureRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
                              SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
 from protocol_errors import _code
 
@@ -44,6 +44,8 @@ REQUESTS = [
     DeleteRequest(id="del-1", model="shape"),
     UploadRequest(id="up-1", name="ünïcødé photo.png", size=3, sha256="a" * 64, offset=0, data="AAEC", done=True),
     FetchRequest(id="f-1", path="/runs/20261123-house/barrel.glb"),
+    RunsRequest(id="runs-1"),
+    RunsRequest(id="runs-2", run="/home/ünï/img23d-runs/20261123-house"),
 ]
 
 EVENTS = [
