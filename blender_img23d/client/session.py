@@ -20,6 +20,7 @@ import img23d_protocol as protocol
 from . import limits
 from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
 from .remote_jobs import RemoteJob
+from .remote_runs import RunDownload
 from .transfer import Mirror
 
 ErrorCode = protocol.ErrorCode
@@ -58,6 +59,7 @@ class BackendSession:
         self._pending: list[Any] = []        # quick requests waiting for the handshake
         self._last_heard = 0.0               # when the backend last said anything (monotonic)
         self._remote: RemoteJob | None = None  # the job's files, when the backend is on another machine
+        self.download: RunDownload | None = None  # a run of the host being brought here (Import Run)
 
     @property
     def remote_host(self) -> str:
@@ -87,6 +89,8 @@ class BackendSession:
             self.process.stop()
         self.process = None
         self.state, self.job_id, self.progress = State.STOPPED, None, None
+        if self.download is not None:
+            self.download.close("the backend was stopped")
         self._answer_waiting("the backend was stopped")
         self._note("backend stopped")
 
@@ -175,13 +179,30 @@ class BackendSession:
                                                       message=message)
         self._pending = []
 
+    def mirror(self) -> Mirror:
+        """The local mirror of a ready remote backend's runs folder."""
+        if self.process is None or self.process.settings.remote is None or self.hello is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "the backend does not run on another machine")
+        return Mirror(getattr(self.hello, "runs_dir", None), self.process.settings.runs_dir)
+
+    def fetch_run(self, run: str) -> RunDownload:
+        """Bring one run folder of a ready remote backend into the local mirror, beside any job;
+        pump until ``download.done``."""
+        if self.download is not None and not self.download.done:
+            raise ProtocolError(ErrorCode.BUSY, "a run is already being brought from the host; wait for it")
+        assert self.process is not None
+        download = RunDownload(self.mirror(), run, self.process.settings.where)
+        self.download = download
+        for message in download.start():
+            self.process.send(message)
+        return download
+
     def _send_job(self, request: Any) -> None:
         assert self.process is not None
         messages = [request]
         if self.process.settings.remote is not None:
             # Another machine: the job's files go first, and what it makes comes back (remote_jobs).
-            mirror = Mirror(getattr(self.hello, "runs_dir", None), self.process.settings.runs_dir)
-            self._remote = RemoteJob(request, mirror, self.process.settings.where)
+            self._remote = RemoteJob(request, self.mirror(), self.process.settings.where)
             messages = self._remote.start()
         for message in messages:
             self.process.send(message)
@@ -229,7 +250,13 @@ class BackendSession:
         return out
 
     def _relay(self, item: Any) -> list[Any]:
-        """A remote job's messages wait for their files (``RemoteJob``); the rest pass as they are."""
+        """A remote job's messages wait for their files (``RemoteJob``), a run download takes its own
+        (``RunDownload``); the rest pass as they are."""
+        if self.download is not None and not self.download.done and self.download.owns(item):
+            assert self.process is not None
+            for message in self.download.handle(item):
+                self.process.send(message)
+            return []
         if self._remote is None or isinstance(item, (GarbageLine, Exited, protocol.Hello)):
             return [item]
         try:
@@ -322,6 +349,8 @@ class BackendSession:
         if self._remote is not None:
             self._remote.close()  # no half-fetched file stays behind
             self._remote = None
+        if self.download is not None:
+            self.download.close(message)
         self._fail(message)
         self._queued = None
         self.job_id, self.progress = None, None

@@ -22,6 +22,7 @@ from testdata import FAST_OPTIONS, HOUSE
 process_mod = load("client.process")
 session_mod = load("client.session")
 remote_mod = load("client.remote")
+remote_runs_mod = load("client.remote_runs")
 protocol = session_mod.protocol
 WAIT = 300.0
 
@@ -125,3 +126,23 @@ def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_fi
         time.sleep(0.2)
     assert json.loads(manifest_path.read_text())["status"] in ("cancelled", "failed", "interrupted")
     assert not list((tmp_path / "mirror").rglob(".tmp-*"))
+    # What the host finished is not lost: Import Run from the host lists that run and brings it here.
+    later = _session(host, tmp_path, str(remote_runs))
+    try:
+        later.start()
+        later.wait_ready(timeout=WAIT)
+        listed = later.request(protocol.RunsRequest())
+        _until(later, lambda m: listed in later.replies, "the host's list of runs")
+        [run] = remote_runs_mod.parse_runs(later.take_reply(listed), later.mirror())
+        assert run.path == str(manifest_path.parent) and run.status == json.loads(manifest_path.read_text())["status"]
+        download = later.fetch_run(run.path)
+        _until(later, lambda m: download.done, "the run's download")
+    finally:
+        later.stop()
+    assert not download.error, download.error
+    remote_files = sorted(p.relative_to(manifest_path.parent).as_posix() for p in manifest_path.parent.rglob("*")
+                          if p.is_file())
+    local_files = sorted(p.relative_to(download.local_dir).as_posix() for p in download.local_dir.rglob("*")
+                         if p.is_file())
+    assert local_files == remote_files and "manifest.json" in local_files
+    assert all(_sha(download.local_dir / name) == _sha(manifest_path.parent / name) for name in remote_files)

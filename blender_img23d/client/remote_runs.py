@@ -1,0 +1,125 @@
+"""Import Run from the host: the backend's runs listed, and one run brought into the local mirror.
+
+A run made on another machine is kept there (its runs folder); what came back during the job is
+in the local mirror, but a job cut off by a dropped connection, or run from another computer,
+left files that never travelled. ``RunDownload`` fetches every file of one run: it asks the
+backend for the run's file list (``runs`` with ``run``, protocol 1.9), then fetches the files a
+few at a time into the mirror (``transfer.Mirror``: checked, atomic, never outside the local runs
+folder), the manifest last, so a download cut short never leaves a folder that reads as a
+complete run. Driven by messages on Blender's main thread, like ``RemoteJob``; no bpy here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from collections import deque
+from typing import Any
+
+import img23d_protocol as protocol
+
+from .transfer import Mirror
+
+ProtocolError = protocol.ProtocolError
+ErrorCode = protocol.ErrorCode
+
+FETCH_WINDOW = 8          # fetches in flight at once: the backend streams them one after another anyway
+MANIFEST = "manifest.json"
+
+
+def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
+    """The runs a ``runs`` result lists, each checked to be a run folder of the mirrored runs folder."""
+    listing = protocol.RunListing.from_dict(reply.data if isinstance(reply, protocol.Result) else None)
+    for run in listing.runs:
+        mirror.local_path(run.path)  # raises for a path outside the backend's runs folder
+        if posixpath.basename(run.path) != run.name:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the run {run.name!r} is listed at another path, {run.path!r}")
+    return list(listing.runs)
+
+
+class RunDownload:
+    """One run of the backend, fetched file by file into the local mirror."""
+
+    def __init__(self, mirror: Mirror, run: str, where: str) -> None:
+        self.mirror, self.run, self.where = mirror, run, where
+        self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder
+        self.list_id = uuid.uuid4().hex[:12]
+        self.error = ""
+        self.done = False
+        self.total = 0
+        self.fetched = 0
+        self._todo: deque[str] = deque()
+        self._in_flight: set[str] = set()
+
+    def start(self) -> list[Any]:
+        """What to send first: the request for the run's file list."""
+        return [protocol.RunsRequest(id=self.list_id, run=self.run)]
+
+    def owns(self, message: Any) -> bool:
+        return getattr(message, "id", None) == self.list_id or self.mirror.owns(message)
+
+    def handle(self, message: Any) -> list[Any]:
+        """The requests to send after one owned message from the backend."""
+        if self.done:
+            return []
+        if getattr(message, "id", None) == self.list_id:
+            return self._listed(message)
+        try:
+            finished = self.mirror.handle(message)
+        except ProtocolError as exc:
+            return self._fail(exc.message)
+        if finished is None and not isinstance(message, (protocol.Result, protocol.Error)):
+            return []  # a chunk: the file goes on
+        self._in_flight.discard(message.id)
+        self.fetched += 1
+        return self._next()
+
+    def close(self, why: str = "") -> None:
+        """The backend went away (or the artist gave up): no half-fetched file stays behind."""
+        self.mirror.close()
+        if not self.done:
+            self._fail(why or "the download was stopped")
+
+    @property
+    def progress(self) -> str:
+        return f"{self.fetched} of {self.total} files" if self.total else "asking for the run's files"
+
+    def _listed(self, reply: Any) -> list[Any]:
+        if isinstance(reply, protocol.Error):
+            return self._fail(reply.message)
+        try:
+            listing = protocol.RunListing.from_dict(reply.data if isinstance(reply, protocol.Result) else None)
+            if listing.run != self.run:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"the backend listed {listing.run!r}, not {self.run!r}")
+            paths = [posixpath.join(self.run, entry.path) for entry in listing.files]
+            for path in paths:
+                self.mirror.local_path(path)  # every path checked before the first file is fetched
+        except ProtocolError as exc:
+            return self._fail(exc.message)
+        if posixpath.join(self.run, MANIFEST) not in paths:
+            return self._fail("the run has no manifest")
+        paths.sort(key=lambda path: path == posixpath.join(self.run, MANIFEST))  # the manifest last
+        self._todo.extend(paths)
+        self.total = len(paths)
+        return self._next()
+
+    def _next(self) -> list[Any]:
+        send = []
+        while self._todo and len(self._in_flight) < FETCH_WINDOW:
+            # The manifest waits for every other file: it is what makes the folder a run.
+            if self._todo[0].endswith("/" + MANIFEST) and len(self._todo) == 1 and self._in_flight:
+                break
+            request = self.mirror.request(self._todo.popleft())
+            self._in_flight.add(request.id)
+            send.append(request)
+        if not self._todo and not self._in_flight:
+            self.done = True
+        return send
+
+    def _fail(self, why: str) -> list[Any]:
+        if not self.error:
+            self.error = f"the run {posixpath.basename(self.run)} could not be brought from {self.where}: {why}"
+        self.done = True
+        self.mirror.close()
+        return []
+

@@ -1,0 +1,122 @@
+"""Import Run from the host, the add-on's end (``client/remote_runs.py``): a run of the backend
+fetched file by file into the local mirror, the manifest last, against an honest and a hostile
+peer played here with the protocol's own helpers (each message through the wire format)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from addon_package import load
+
+remote_runs = load("client.remote_runs")
+transfer = load("client.transfer")
+protocol = transfer.protocol
+
+REMOTE = "/srv/gpu/img23d-runs"
+RUN = f"{REMOTE}/20261123-101500-house_scene"
+FILES = {"house.glb": b"glTF" * 5000, "crops/house.png": b"png" * 100, "detections.json": b"{}",
+         "manifest.json": b'{"status": "interrupted"}'}
+
+
+def _wire(message, registry=None):
+    return protocol.decode(message.to_line(), registry or protocol.EVENT_TYPES)
+
+
+def _answer(fetch_id: str, payload: bytes) -> list:
+    handle = io.BytesIO(payload)
+    size, sha = protocol.file_digest(handle)
+    messages = [protocol.Chunk(id=fetch_id, offset=offset, data=protocol.encode_chunk(block),
+                               size=size if offset == 0 else None, sha256=sha if offset == 0 else None)
+                for offset, block in protocol.iter_chunks(handle, size, 8192)]
+    return [_wire(m) for m in [*messages, protocol.Result(id=fetch_id, data={"size": size, "sha256": sha})]]
+
+
+def _listing(request, files: dict[str, bytes], run: str = RUN):
+    entries = [{"path": name, "size": len(data)} for name, data in files.items()]
+    return _wire(protocol.Result(id=request.id, data={"run": run, "files": entries}))
+
+
+class Backend:
+    """Answers each request of a download as an honest backend would, and records the order."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files, self.fetched, self.most_in_flight = files, [], 0
+
+    def run(self, download) -> None:
+        outgoing = download.start()
+        [listing_request] = outgoing
+        assert _wire(listing_request, protocol.REQUEST_TYPES) == listing_request
+        pending = list(download.handle(_listing(listing_request, self.files)))
+        while pending:
+            self.most_in_flight = max(self.most_in_flight, len(pending))
+            request = pending.pop(0)
+            self.fetched.append(request.path)
+            for message in _answer(request.id, self.files[request.path[len(RUN) + 1:]]):
+                assert download.owns(message)
+                pending.extend(download.handle(message))
+
+
+def test_every_file_of_the_run_arrives_and_the_manifest_comes_last(tmp_path: Path) -> None:
+    download = remote_runs.RunDownload(transfer.Mirror(REMOTE, tmp_path / "mirror"), RUN, "gpu-box")
+    backend = Backend(FILES)
+    backend.run(download)
+    assert download.done and not download.error and download.progress == "4 of 4 files"
+    assert backend.fetched[-1] == f"{RUN}/manifest.json"
+    assert backend.most_in_flight <= remote_runs.FETCH_WINDOW
+    assert download.local_dir == tmp_path / "mirror" / "20261123-101500-house_scene"
+    for name, data in FILES.items():
+        assert (download.local_dir / name).read_bytes() == data
+
+
+def test_a_listing_that_names_a_file_outside_the_run_fetches_nothing(tmp_path: Path) -> None:
+    mirror_root = tmp_path / "mirror"
+    download = remote_runs.RunDownload(transfer.Mirror(REMOTE, mirror_root), RUN, "gpu-box")
+    [request] = download.start()
+    assert download.handle(_listing(request, {"house.glb": b"x", "../../../.bashrc": b"evil"})) == []
+    assert download.done and "cannot name a file" in download.error and "gpu-box" in download.error
+    assert not mirror_root.exists() or not any(mirror_root.rglob("*"))
+
+
+def test_a_listing_of_another_run_or_without_a_manifest_is_refused(tmp_path: Path) -> None:
+    for files, run, why in (({"a.glb": b"x"}, RUN, "has no manifest"),
+                            (FILES, f"{REMOTE}/another", "not '")):
+        download = remote_runs.RunDownload(transfer.Mirror(REMOTE, tmp_path / "mirror"), RUN, "gpu-box")
+        [request] = download.start()
+        assert download.handle(_listing(request, files, run)) == []
+        assert why in download.error
+
+
+def test_a_file_with_more_bytes_than_announced_ends_the_download_and_leaves_no_manifest(tmp_path: Path) -> None:
+    download = remote_runs.RunDownload(transfer.Mirror(REMOTE, tmp_path / "mirror"), RUN, "gpu-box")
+    [request] = download.start()
+    fetches = download.handle(_listing(request, FILES))
+    glb = next(f for f in fetches if f.path.endswith("house.glb"))
+    lie = _answer(glb.id, FILES["house.glb"])
+    lie[0] = _wire(protocol.Chunk(id=glb.id, offset=0, data=protocol.encode_chunk(b"glTF" * 9000), size=10,
+                                  sha256=lie[0].sha256))
+    for message in lie:
+        download.handle(message)
+    assert download.done and "more bytes" in download.error
+    assert not (download.local_dir / "manifest.json").exists() and not list(download.local_dir.rglob(".tmp-*"))
+
+
+def test_a_backend_that_goes_away_mid_download_leaves_no_half_file(tmp_path: Path) -> None:
+    download = remote_runs.RunDownload(transfer.Mirror(REMOTE, tmp_path / "mirror"), RUN, "gpu-box")
+    [request] = download.start()
+    fetches = download.handle(_listing(request, FILES))
+    glb = next(f for f in fetches if f.path.endswith("house.glb"))
+    download.handle(_answer(glb.id, FILES["house.glb"])[0])  # one chunk of three
+    download.close("the connection to gpu-box was lost")
+    assert download.done and "connection to gpu-box was lost" in download.error
+    assert not list((tmp_path / "mirror").rglob("*.glb")) and not list((tmp_path / "mirror").rglob(".tmp-*"))
+
+
+@pytest.mark.parametrize("path", ["/etc", f"{REMOTE}/../etc", f"{REMOTE}/a/../../etc"])
+def test_a_run_listed_outside_the_runs_folder_is_refused(tmp_path: Path, path: str) -> None:
+    mirror = transfer.Mirror(REMOTE, tmp_path / "mirror")
+    entry = {"path": path, "name": path.rsplit("/", 1)[-1], "status": "finished"}
+    with pytest.raises(protocol.ProtocolError):
+        remote_runs.parse_runs(_wire(protocol.Result(id="r", data={"runs": [entry]})), mirror)
