@@ -82,6 +82,8 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     retexture.enabled = active is not None and active.type == "MESH"
     retexture.operator("img23d.retexture", icon="TEXTURE")
     row.operator("img23d.import_run", icon="IMPORT")
+    if preferences.get(context).backend == "SSH":
+        layout.operator("img23d.import_host_run", icon="URL")
     regenerate = layout.row(align=True)
     regenerate.enabled = not busy and active is not None and active.type == "MESH" and bool(active.get("img23d_run"))
     regenerate.operator("img23d.regenerate", icon="FILE_REFRESH")

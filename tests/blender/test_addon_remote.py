@@ -81,3 +81,38 @@ def test_retexture_over_ssh_sends_the_mesh_and_paints_it(addon, scene, remote) -
     images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
     assert [tuple(image.size) for image in images] == [(256, 256)]
     assert _local_runs(remote) in Path(bpy.path.abspath(images[0].filepath)).parents
+
+
+def test_regenerate_then_import_the_run_from_the_host_over_ssh(addon, scene, remote, host) -> None:
+    """Regenerate sends the host's run path and swaps in the mesh that comes back; a run whose local
+    copy is gone comes back whole through Import Run from the Host."""
+    scene.img23d.targets = "house, barrel"
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    house = bpy.data.objects["house"]
+    run, old_mesh = Path(house["img23d_run"]), house.data
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj == house)
+    assert bpy.ops.img23d.regenerate() == {"FINISHED"}
+    assert bpy.data.objects["house"] == house and house.data != old_mesh
+    new_mesh = Path(house["img23d_mesh"])
+    assert new_mesh.is_file() and new_mesh.parent.parent == run / "regenerated"
+    assert (host.path_for_host("blender-runs") / run.name / "regenerated" / new_mesh.parent.name / new_mesh.name).is_file()
+
+    # The local copy is lost (another computer, a cleaned disk); the host still has the run.
+    shutil.rmtree(run)
+    for obj in [o for o in bpy.data.objects if o.get("img23d_run") == str(run)]:
+        bpy.data.objects.remove(obj)
+    runs = addon.operators.import_host_run.IMG23D_OT_import_host_run._list()
+    assert runs[0].name == run.name and runs[0].targets == ("house", "barrel") and runs[0].done == 2
+    addon.operators.import_host_run.listed_runs[:] = runs
+    assert bpy.ops.img23d.import_host_run(choice="0") == {"FINISHED"}
+    assert {"house", "barrel"} <= {o.name for o in bpy.data.objects}
+    assert bpy.data.objects["house"]["img23d_run"] == str(run) and (run / "manifest.json").is_file()
+    assert (run / "regenerated" / new_mesh.parent.name / new_mesh.name).is_file()  # everything of the run came
+
+
+def test_import_run_from_the_host_names_what_is_wrong(addon, scene, remote) -> None:
+    with pytest.raises(RuntimeError, match="is not inside the backend's runs folder"):
+        bpy.ops.img23d.import_host_run(run="/etc")
+    remote.backend = "LOCAL"
+    assert not bpy.ops.img23d.import_host_run.poll()
