@@ -45,6 +45,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     ssh_python: StringProperty(  # type: ignore[valid-type]
         name="Host's Python", default="~/.local/share/img23d/backend-env/bin/python",
         description="The backend environment's Python on the host (Install Backend with SSH chosen makes it)")
+    ssh_install_python: StringProperty(  # type: ignore[valid-type]
+        name="Host's Python for Install", default="python3",
+        description="The host's Python (3.10 to 3.13) that Install Backend builds the environment on, "
+                    "by name or path")
     ssh_runs_dir: StringProperty(  # type: ignore[valid-type]
         name="Host's Runs Folder", default="~/img23d-runs",
         description="Where the backend keeps its run folders on the host; each comes back to the Runs Folder here")

@@ -24,12 +24,20 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
     box.prop(prefs, "backend", expand=True)
     if prefs.backend == "SSH":
         draw_remote(box, prefs)
+        # Whether the host has it is only known by asking the host: the button offers both.
+        _draw_install(box, prefs, "ssh_install_python", "Install / Repair on Host", None)
         return
     box.prop(prefs, "python_path")
     if prefs.python_path:
         box.label(text="Using this interpreter; clear the field to use the installed environment", icon="INFO")
         return
     box.label(text=f"Environment: {installed_env_dir()}")
+    installed = installed_env_python().is_file()
+    _draw_install(box, prefs, "install_python", "Repair / Update" if installed else "Install Backend", installed)
+
+
+def _draw_install(box: bpy.types.UILayout, prefs: Any, base_python: str, label: str, installed: bool | None) -> None:
+    """The install button and its options, or the running install's progress, or how the last one ended."""
     task = runtime.install_task
     if task is not None and not task.finished:
         step, fraction, message = task.snapshot()
@@ -40,14 +48,12 @@ def draw_backend_setup(layout: bpy.types.UILayout, prefs: Any) -> None:
         row.enabled = not task.cancelling
         row.operator("img23d.install_cancel", text="Stopping..." if task.cancelling else "Cancel", icon="CANCEL")
         return
-    box.prop(prefs, "install_python")
+    box.prop(prefs, base_python)
     row = box.row()
     row.prop(prefs, "torch_build", text="PyTorch")
-    installed = installed_env_python().is_file()
-    row.operator("img23d.install_backend", text="Repair / Update" if installed else "Install Backend",
-                 icon="FILE_REFRESH" if installed else "IMPORT")
+    row.operator("img23d.install_backend", text=label, icon="FILE_REFRESH" if installed else "IMPORT")
     if task is None:
-        if not installed:
+        if installed is False:
             box.label(text="Not installed yet: Install Backend takes a few minutes and a few GB", icon="INFO")
         return
     if task.result is not None:

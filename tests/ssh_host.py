@@ -15,6 +15,7 @@ Needs root (to run sshd and add a user) and Debian's openssh-server (scripts/tes
 from __future__ import annotations
 
 import os
+import pwd
 import shlex
 import shutil
 import socket
@@ -58,6 +59,7 @@ class LoopbackHost:
     user: str
     port: int
     python: Path          # the host's Python with the backend's packages
+    base_python: Path     # the interpreter that environment is built on (what Install Backend starts from)
     source: Path          # the backend's source on the host (PYTHONPATH)
     tiny_models: Path
     config: Path          # an ssh config file (ssh -F) that knows the host as ALIAS
@@ -95,6 +97,23 @@ class LoopbackHost:
             wrapper.chmod(0o755)
         return wrapper
 
+    def copy_env(self, name: str) -> Path:
+        """A copy of the host's environment that its user may change, as Install Backend repairs one
+        in place: every folder made anew and owned by that user, every file hard-linked (pip removes a
+        file before writing its new one, so the originals never change)."""
+        target = self.path_for_host(name)
+        subprocess.run(["cp", "-al", str(self.root / "env"), str(target)], check=True, timeout=120)
+        user = pwd.getpwnam(self.user)
+        for folder, dirs, _files in os.walk(target, followlinks=False):
+            os.chown(folder, user.pw_uid, user.pw_gid)
+        # The test run's environment imports img23d from its clone (an editable install), which the
+        # host's user may not reach: as an earlier install would, it imports the host's own copy.
+        for site in target.glob("lib/python3.*/site-packages"):
+            for editable in site.glob("__editable__*img23d*"):
+                editable.unlink()
+            (site / "img23d-host-source.pth").write_text(f"{self.source}\n")
+        return target
+
     def stop(self) -> None:
         if self.sshd.poll() is None:
             self.sshd.terminate()
@@ -130,7 +149,7 @@ def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> 
         authorized = root / "authorized_keys"
         authorized.mkdir()
         (authorized / user).write_text((keys / "user_ed25519.pub").read_text())
-        python = _host_python(root, Path(backend_python or sys.executable))
+        python, base_python = _host_python(root, Path(backend_python or sys.executable))
         source = root / "src"
         for package in ("backend/img23d_backend", "protocol/img23d_protocol"):
             shutil.copytree(repo / package, source / Path(package).name,
@@ -140,6 +159,10 @@ def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> 
         shutil.copytree(tiny_models.resolve(), tiny)
         subprocess.run(["chmod", "-R", "a+rX", str(tiny)], check=True, timeout=60)
         port = _free_port()
+        # What a real host's login gives its Python without asking: the hard-linked interpreter's
+        # library, the tiny models, offline (the tests' own settings travel in the command too).
+        session_env = {"LD_LIBRARY_PATH": str(root / "python" / "lib"), "IMG23D_TINY_MODELS": str(tiny),
+                       "HF_HUB_OFFLINE": "1"}
         config = root / "sshd_config"
         config.write_text("\n".join([
             f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {keys / 'host_ed25519'}",
@@ -147,7 +170,8 @@ def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> 
             # /tmp is world-writable: sshd's strict checks of the key file's folders would refuse it.
             "StrictModes no", "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
             "PubkeyAuthentication yes", "PermitRootLogin no", f"AllowUsers {user}", "X11Forwarding no",
-            "AllowTcpForwarding no", "PrintMotd no", "LogLevel ERROR", ""]))
+            "AllowTcpForwarding no", "PrintMotd no", "LogLevel ERROR",
+            "SetEnv " + " ".join(f"{name}={value}" for name, value in session_env.items()), ""]))
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation folder
         sshd = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL,
                                 stderr=open(root / "sshd.log", "ab"), start_new_session=True)
@@ -159,7 +183,8 @@ def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> 
             f"Host {ALIAS}", "  HostName 127.0.0.1", f"  Port {port}", f"  User {user}",
             f"  IdentityFile {keys / 'user_ed25519'}", "  IdentitiesOnly yes", f"  UserKnownHostsFile {known}",
             "  GlobalKnownHostsFile /dev/null", "  StrictHostKeyChecking yes", ""]))
-        host = LoopbackHost(root=root, user=user, port=port, python=python, source=source, tiny_models=tiny,
+        host = LoopbackHost(root=root, user=user, port=port, python=python, base_python=base_python, source=source,
+                            tiny_models=tiny,
                             config=client, sshd=sshd)
         _wait_listening(host)
         return host
@@ -172,7 +197,7 @@ def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> 
         raise
 
 
-def _host_python(root: Path, backend_python: Path) -> Path:
+def _host_python(root: Path, backend_python: Path) -> tuple[Path, Path]:
     """``backend_python``'s environment and base interpreter, hard-linked where the host's user can
     reach them (the originals may sit in a folder only the test's user may enter)."""
     facts = subprocess.run([str(backend_python), "-c", "import sys; print(sys.prefix); print(sys.base_prefix); "
@@ -182,8 +207,9 @@ def _host_python(root: Path, backend_python: Path) -> Path:
     # and the changes below would then land in the original environment.
     env, base, version = Path(facts[0]).resolve(), Path(facts[1]).resolve(), facts[2]
     subprocess.run(["cp", "-al", str(base), str(root / "python")], check=True, timeout=120)
+    base_python = root / "python" / "bin" / version
     if env == base:
-        return root / "python" / "bin" / version
+        return base_python, base_python
     subprocess.run(["cp", "-al", str(env), str(root / "env")], check=True, timeout=120)
     if (root / "env").is_symlink() or not (root / "env" / "pyvenv.cfg").is_file():
         raise RuntimeError(f"the environment {env} was not copied as a folder: not changing anything in it")
@@ -197,7 +223,7 @@ def _host_python(root: Path, backend_python: Path) -> Path:
         if link.is_symlink() or link.exists():
             link.unlink()
         link.symlink_to(root / "python" / "bin" / version)
-    return root / "env" / "bin" / "python"
+    return root / "env" / "bin" / "python", base_python
 
 
 def _wait_listening(host: LoopbackHost) -> None:

@@ -64,7 +64,11 @@ class RemoteHost:
                 raise RemoteProblem(f"{name!r} is not an environment variable's name")
 
     def command(self, backend_args: list[str]) -> list[str]:
-        """The local argument list: ssh, its options, the destination, the quoted remote command."""
+        """The local argument list that runs the backend there: ``python -m img23d_backend ARGS``."""
+        return self.argv(self.backend_words(backend_args))
+
+    def argv(self, program: list[str]) -> list[str]:
+        """The local argument list: ssh, its options, the destination, ``program`` as the quoted remote command."""
         self.check()
         options = ["-T",                              # no terminal: protocol lines only
                    "-o", "BatchMode=yes",            # never prompt (Blender has no terminal): fail instead
@@ -74,13 +78,19 @@ class RemoteHost:
             options += ["-p", str(self.port)]
         if self.config_file is not None:
             options += ["-F", str(self.config_file)]
-        return [self.ssh, *options, "--", self.host.strip(), self.remote_command(backend_args)]
+        return [self.ssh, *options, "--", self.host.strip(), self.shell_line(program)]
+
+    def backend_words(self, backend_args: list[str]) -> list[str]:
+        return [self.python, "-m", "img23d_backend", *backend_args]
 
     def remote_command(self, backend_args: list[str]) -> str:
-        """What the host's shell runs, every word quoted: ``env VAR=... python -m img23d_backend ...``."""
+        """What the host's shell runs for the backend: ``env VAR=... python -m img23d_backend ...``."""
+        return self.shell_line(self.backend_words(backend_args))
+
+    def shell_line(self, program: list[str]) -> str:
+        """``program`` for the host's shell, every word quoted, after ``env`` and the variables it needs."""
         words = ["env", *(f"{name}={value}" for name, value in sorted(self.env.items())),
-                 "PYTHONUNBUFFERED=1", "PYTHONNOUSERSITE=1",
-                 self.python, "-m", "img23d_backend", *backend_args]
+                 "PYTHONUNBUFFERED=1", "PYTHONNOUSERSITE=1", *program]
         return " ".join(quote(word) for word in words)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import shlex
 import sys
 import types
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         '"--find-links /wheels --no-compile"')
     parser.add_argument("--log", type=Path, default=None, help="the log file (default: <target>.install.log)")
     parser.add_argument("--plan", action="store_true", help="print the torch build it would install, and stop")
+    parser.add_argument("--json-progress", action="store_true", help="report progress and the outcome as JSON "
+                        "lines (what Install Backend reads when it installs on an SSH host)")
     return parser
 
 
@@ -78,16 +81,21 @@ def main(argv: list[str] | None = None) -> int:
     from importlib import import_module
 
     paths = import_module(f"{PACKAGE}.paths")
+    report = _JsonReport() if args.json_progress else None
     try:
         result = installer.install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
-                                   torch=choice,
-                                   pip_args=shlex.split(args.pip_args), log_path=log, progress=_Printer())
+                                   torch=choice, pip_args=shlex.split(args.pip_args), log_path=log,
+                                   progress=report or _Printer())
     except installer.InstallError as exc:
+        if report is not None:
+            report.line("error", step=exc.step.value, reason=exc.reason, log_path=str(exc.log_path))
         print(f"\n{exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\ncancelled; run it again to finish (log: {log})", file=sys.stderr)
         return 130
+    if report is not None:
+        report.line("result", **result.to_json())
     print(f"\n{result.summary()} in {result.seconds:.0f} s\n"
           f"Backend Python: {result.python}\nlog: {result.log_path}")
     return 0
@@ -97,6 +105,17 @@ def _installer() -> Any:
     from importlib import import_module
 
     return import_module(f"{PACKAGE}.installer")
+
+
+class _JsonReport:
+    """One JSON line per progress call, then the outcome: ``{"img23d_install": kind, ...}``."""
+
+    def __call__(self, step: Any, fraction: float, message: str) -> None:
+        self.line("progress", step=step.value, fraction=round(fraction, 4), message=message[:200])
+
+    @staticmethod
+    def line(kind: str, **fields: Any) -> None:
+        print(json.dumps({"img23d_install": kind, **fields}), flush=True)
 
 
 class _Printer:

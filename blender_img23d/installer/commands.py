@@ -37,19 +37,24 @@ def child_environment() -> dict[str, str]:
 
 def run_logged(args: list[str], log: IO[str], *, cancel: Callable[[], bool],
                on_line: Callable[[str], None] | None = None, cwd: Path | None = None,
-               timeout: float | None = None) -> int:
+               timeout: float | None = None, feed: bytes | None = None, shown: str | None = None) -> int:
     """Run ``args`` with its output appended to ``log``; return its exit code.
 
+    ``feed``: bytes written to its input, which then stays open until it ends (an installer over
+    ssh reads the end of its input as the user's cancel). ``shown``: the command as the log shows it.
     Raises ``Cancelled`` (after killing it) when ``cancel()`` turns true, ``TimeoutError``
     (after killing it) past ``timeout`` seconds, ``OSError`` when it cannot start.
     """
-    log.write(f"$ {' '.join(args)}\n")
+    log.write(f"$ {shown or ' '.join(args)}\n")
     log.flush()
-    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group())
     lines: "queue.Queue[bytes | None]" = queue.Queue()
     reader = threading.Thread(target=_pump, args=(proc.stdout, lines), name="img23d-install-output", daemon=True)
     reader.start()
+    if feed is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, feed), name="img23d-install-input", daemon=True).start()
     started = time.monotonic()
     try:
         while True:
@@ -73,8 +78,22 @@ def run_logged(args: list[str], log: IO[str], *, cancel: Callable[[], bool],
         _kill(proc)
         raise
     finally:
+        if proc.stdin is not None:
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass  # it ended first: nothing left to tell it
         reader.join(timeout=5)
         log.flush()
+
+
+def _feed(stream: IO[bytes] | None, data: bytes) -> None:
+    assert stream is not None
+    try:
+        stream.write(data)
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # it ended (or was killed) before reading it all: its exit code says why
 
 
 def _pump(stream: IO[bytes] | None, lines: "queue.Queue[bytes | None]") -> None:

@@ -98,10 +98,22 @@ class InstallResult:
     step_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what works less than it should (probe failures)
 
+    host: str = ""                       # the SSH host it was installed on; "" for this computer
+
     def summary(self) -> str:
         where = self.device + (f" ({self.device_name})" if self.device_name else "")
-        text = f"Backend {self.action}: torch {self.torch_version}, running on {where}"
+        text = f"Backend {self.action}" + (f" on {self.host}" if self.host else "") + \
+            f": torch {self.torch_version}, running on {where}"
         return text + "".join(f"; but {warning}" for warning in self.warnings)
+
+    def to_json(self) -> dict[str, object]:
+        """What an installer on another machine reports back (``remote_install`` reads it)."""
+        return {"env": str(self.env), "python": str(self.python), "action": self.action,
+                "torch": {"variant": self.torch.variant, "reason": self.torch.reason,
+                          "packages": list(self.torch.packages), "index_url": self.torch.index_url},
+                "torch_version": self.torch_version, "device": self.device, "device_name": self.device_name,
+                "log_path": str(self.log_path), "seconds": self.seconds, "step_seconds": self.step_seconds,
+                "warnings": self.warnings}
 
 
 def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, python: Path | None = None,

@@ -15,6 +15,8 @@ import bpy
 from bpy.props import StringProperty
 
 from .. import installer, preferences, runtime
+from ..client.remote import RemoteHost
+from ..installer.remote_install import HostInstall, install_on_host
 from ..installer.task import InstallTask
 from ..paths import backend_source_dir, protocol_wheel
 from ..user_folders import installed_env_dir, user_dir
@@ -23,8 +25,9 @@ TIMER_SECONDS = 0.25
 
 
 class IMG23D_OT_install_backend(bpy.types.Operator):
-    """Create (or repair) the backend's own Python environment: PyTorch for this machine, the models'
-    libraries and the backend. Takes minutes; downloads a few GB from PyPI and pytorch.org"""
+    """Create (or repair) the backend's own Python environment: PyTorch for this machine (or, with the SSH
+    backend chosen, on the host), the models' libraries and the backend. Takes minutes; downloads a few GB
+    from PyPI and pytorch.org"""
 
     bl_idname = "img23d.install_backend"
     bl_label = "Install Backend"
@@ -87,6 +90,9 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
     def _work(self, context: bpy.types.Context) -> Any:
         """The install as a closure: everything read from bpy here, on the main thread."""
         prefs = preferences.get(context)
+        remote = prefs.remote_host()
+        if remote is not None:
+            return self._work_on_host(prefs, remote)
         target = Path(bpy.path.abspath(self.target)) if self.target else installed_env_dir()
         log_path = user_dir() / "logs" / "install.log"
         build, torch_spec, index_url = prefs.torch_build, self.torch_spec.strip(), self.index_url.strip()
@@ -100,6 +106,18 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
                                           index_url=index_url or None)
             return installer.install(target, source, wheel, python=base_python, torch=choice, pip_args=pip_args,
                                      log_path=log_path, progress=progress, cancel=cancel)
+
+        return work
+
+    def _work_on_host(self, prefs: Any, remote: RemoteHost) -> Any:
+        """The install on the SSH host: the same installer, sent there and run there (``remote_install``)."""
+        job = HostInstall(remote=remote, base_python=prefs.ssh_install_python.strip() or "python3",
+                          torch_build=prefs.torch_build, torch_spec=self.torch_spec.strip(),
+                          index_url=self.index_url.strip(), pip_args=shlex.split(self.pip_args))
+        log_path = user_dir() / "logs" / "install-remote.log"
+
+        def work(progress: Any, cancel: Any) -> installer.InstallResult:
+            return install_on_host(job, log_path=log_path, progress=progress, cancel=cancel)
 
         return work
 

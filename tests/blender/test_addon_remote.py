@@ -116,3 +116,24 @@ def test_import_run_from_the_host_names_what_is_wrong(addon, scene, remote) -> N
         bpy.ops.img23d.import_host_run(run="/etc")
     remote.backend = "LOCAL"
     assert not bpy.ops.img23d.import_host_run.poll()
+
+
+def test_the_model_manager_lists_and_downloads_the_hosts_models(addon, scene, remote, host) -> None:
+    addon.runtime.catalog = addon.model_catalog.ModelCatalog()
+    assert bpy.ops.img23d.models_refresh() == {"FINISHED"}
+    catalog = addon.runtime.catalog
+    assert {e.role for e in catalog.entries} >= {"grounding", "matting", "shape"}
+    assert all(e.local and e.state == "cached" for e in catalog.entries)
+    # The host's own cache: in its user's home there (the preferences show where).
+    assert Path(catalog.cache_dir).is_relative_to(host.path_for_host("")), catalog.cache_dir
+    # The real models, which this host has not downloaded (and, offline, will not).
+    remote.model_set, remote.offline = "DEFAULT", True
+    try:
+        assert bpy.ops.img23d.models_refresh() == {"FINISHED"}
+        shape = next(e for e in addon.runtime.catalog.entries if e.role == "shape")
+        assert shape.state == "missing" and shape.repo_id.startswith("tencent/")
+        with pytest.raises(RuntimeError, match="offline"):
+            bpy.ops.img23d.model_download(model=shape.id)
+    finally:
+        remote.offline = False
+        configure_preferences()
