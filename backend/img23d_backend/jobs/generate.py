@@ -248,6 +248,7 @@ class GenerateRun(JobRun):
             done = self.tail.result(f"glb/{record.stem}")
             record.timings["export"] = round(done.seconds, 4)
             timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+        scene.write_layout_picture(self.run_folder)
         self.run_folder.save_manifest()
 
     def _clean_later(self, record: TargetRecord, mesh: Any) -> None:
