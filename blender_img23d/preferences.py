@@ -9,7 +9,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 import img23d_protocol as protocol
 
-from . import preferences_draw
+from . import licence_consent, preferences_draw
 from .client.process import LaunchSettings
 from .client.remote import RemoteHost
 from .installer.torch_choice import CUDA_TAGS
@@ -85,6 +85,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Hugging Face Token", subtype="PASSWORD",
         description="Only for gated or private models. Given to the backend in its environment (HF_TOKEN), "
                     "never on its command line or in logs; kept in Blender's preferences file")
+    accepted_licences: StringProperty(  # type: ignore[valid-type]
+        name="Accepted Licences", options={"HIDDEN"},
+        description="Keys of the model licences you accepted (asked before a restricted model's first "
+                    "download), comma-separated; sent with every job and download")
     install_python: StringProperty(  # type: ignore[valid-type]
         name="Python for Install", subtype="FILE_PATH",
         description="The Python (3.10 to 3.13) that Install Backend builds the environment on. "
@@ -120,6 +124,13 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     def install_interpreter(self) -> Path | None:
         """The interpreter Install Backend builds on; None means Blender's own."""
         return Path(bpy.path.abspath(self.install_python)) if self.install_python.strip() else None
+
+    def accepted_licence_keys(self) -> list[str]:
+        return licence_consent.parse(self.accepted_licences)
+
+    def accept_licence(self, key: str) -> None:
+        """Remember that the artist accepted this licence (saved with Blender's preferences)."""
+        self.accepted_licences = licence_consent.with_key(self.accepted_licences, key)
 
     def shape_model(self) -> "protocol.ShapeModelKind":
         """The shape model the backend will run: the chosen one, or the tiny replica's."""

@@ -11,7 +11,9 @@ from typing import Any
 
 import bpy
 
-from . import runtime
+import img23d_protocol as protocol
+
+from . import licence_consent, runtime
 from .model_catalog import describe_size
 from .user_folders import installed_env_dir, installed_env_python
 
@@ -92,12 +94,14 @@ def draw_models(layout: bpy.types.UILayout, prefs: Any) -> None:
         box.label(text=catalog.message)
     if catalog.cache_dir:
         box.label(text=f"Cache: {catalog.cache_dir}")
+    draw_accepted_licences(box, prefs)
 
 
 def _draw_entry(box: bpy.types.UILayout, entry: Any, catalog: Any, session: Any) -> None:
     row = box.row()
     row.label(text=f"{entry.role}: {entry.id}", icon=STATE_ICONS.get(entry.state, "QUESTION"))
     row.label(text=f"{describe_size(entry)}  {'local' if entry.local else entry.state}")
+    _draw_licence(box, entry)
     if entry.local:
         return
     if catalog.download_model == entry.id:
@@ -116,6 +120,25 @@ def _draw_entry(box: bpy.types.UILayout, entry: Any, catalog: Any, session: Any)
         download.operator("img23d.model_download", text=text, icon="IMPORT").model = entry.id
     if entry.state != "missing":
         buttons.operator("img23d.model_delete", text="", icon="TRASH").model = entry.id
+
+
+def _draw_licence(box: bpy.types.UILayout, entry: Any) -> None:
+    """Under each model: its licence, a link to it at the pinned revision, and what it restricts."""
+    stated = licence_consent.of_entry(entry)
+    for number, line in enumerate(licence_consent.lines(entry)):
+        row = box.row()
+        row.label(text=line, icon="BLANK1" if number == 0 else "ERROR")
+        if number == 0 and stated is not None:
+            row.operator("wm.url_open", text="Licence", icon="URL").url = stated.url(entry.revision)
+
+
+def draw_accepted_licences(layout: bpy.types.UILayout, prefs: Any) -> None:
+    """The licences the artist accepted (remembered), each with a button to withdraw it."""
+    for key in prefs.accepted_licence_keys():
+        names = {entry.licence.key: entry.licence.name for entry in protocol.MODEL_LICENCES.values()}
+        row = layout.row()
+        row.label(text=f"Accepted: {names.get(key, key)}", icon="CHECKMARK")
+        row.operator("img23d.licence_withdraw", text="", icon="X").key = key
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -6,7 +6,8 @@ is started until the artist asks for one) and torn down by ``shutdown()`` on unr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from .client.process import LaunchSettings
 from .client.session import BackendSession
@@ -73,3 +74,14 @@ def shutdown() -> None:
     if _session is not None:
         _session.stop()
         _session = None
+
+
+def current_run(context: Any) -> Path | None:
+    """The run the panel's picture buttons open: the active object's (``img23d_run``), else the
+    last job's. Reads no file: the panel calls it from draw()."""
+    active = getattr(context, "active_object", None)
+    if active is not None and active.get("img23d_run"):
+        return Path(str(active["img23d_run"]))
+    if active_runner is not None and active_runner.outcome.run_dir:
+        return Path(active_runner.outcome.run_dir)
+    return None

@@ -41,6 +41,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--names", default="house, chimney, barrel")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "main-job")
     parser.add_argument("--no-texture", action="store_true")
+    parser.add_argument("--accept-licence", action="store_true",
+                        help="accept the licences that restrict territory or use (Hunyuan3D-2's: not the EU, UK or "
+                             "South Korea; over 1M monthly users needs Tencent's licence), so --models default may "
+                             "download those models: read them first (python -m img23d_backend models)")
     parser.add_argument("--backend-python", type=Path, default=None,
                         help="the interpreter of an environment with the backend's packages "
                              "(default: $IMG23D_BACKEND_PYTHON, else .venv)")
@@ -89,6 +93,12 @@ def configure(bpy, args: argparse.Namespace) -> None:
     prefs.model_set = args.models.upper()
     if args.models == "default":
         bpy.context.preferences.system.use_online_access = True  # the real models are downloaded once
+    if args.accept_licence:
+        import img23d_protocol as protocol  # Blender installed it with the add-on
+
+        for entry in protocol.MODEL_LICENCES.values():
+            if entry.licence.restricted:
+                prefs.accept_licence(entry.licence.key)
     settings = bpy.context.scene.img23d
     settings.image_path = str(args.image.resolve())
     settings.targets = args.names

@@ -11,6 +11,7 @@
 #      Python 3.11,             Blender 4.2 LTS   the Blender tests, backend from .venv
 #      Python 3.13, numpy 2                       the backend's fault tests (lane A's share:
 #                                                 $LANE_B_SHARE evens out the two lanes)
+#   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
 #
 # A and B run side by side: the Blender tests spend much of their time waiting for a backend
 # process, so two lanes finish well before one would on two cores. A prints as it goes; B's
@@ -74,6 +75,11 @@ os._exit(int(code))
 
 lane_b "$@" > "$work/lane-b.log" 2>&1 &
 lane_b_pid=$!
+# The guide (docs/, mkdocs.yml): a broken link, a missing page or a page outside the nav fails it.
+# Built into the temporary folder, never into the repository (a few seconds). Not --quiet: MkDocs
+# counts the warnings that --strict turns into a failure only at the level it logs.
+run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-py313/bin/mkdocs build --strict \
+    --site-dir "$work/site"
 run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests --ignore "$LANE_B_SHARE" \
     --basetemp "$work/a" "$@"
 wait "$lane_b_pid"

@@ -23,10 +23,11 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DetectRequest, Error,
                              JobOptions, ProtocolError, SuggestRequest, check_boxes, check_budget_gb, names_from_text,
                              validate_boxes, validate_targets)
 
-from . import __version__, env_probe, probe_command
+from . import __version__, env_probe, models_command, probe_command
 from .cli_options import add_job_options, job_options, usage_message
 from .cli_progress import ProgressPrinter
 from .interrupts import Interrupts, exit_code, raise_on_signals
+from .models import licence_gate
 from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE, model_set
 from .runs import recover_interrupted
 
@@ -54,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
                             "(default: free memory minus 1 GB)")
         p.add_argument("--offline", action="store_true", help="never download; use the local cache only")
+        p.add_argument("--accept-licence", action="store_true",
+                       help="accept the licences of the models this command downloads where they restrict territory "
+                            "or use (Hunyuan3D-2's: not the EU, the UK or South Korea); without it such a model "
+                            "that is not downloaded yet is refused, and nothing is downloaded")
         p.add_argument("--out", type=_folder_argument, default=DEFAULT_RUNS_DIR,
                        help="folder that keeps one folder per run")
         p.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
@@ -78,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
                           '("default": those three); the heavy imports happen then anyway')
     probe_command.add_parser(sub)
+    models_command.add_parser(sub)
     return parser
 
 
@@ -94,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "probe":
         return probe_command.run(args)
+    if args.command == "models":
+        return models_command.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     interrupts = Interrupts().install()
     try:
@@ -167,8 +175,10 @@ def _engine(args: argparse.Namespace) -> Any:
     budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
+    accepted = licence_gate.restricted_keys(models) if args.accept_licence else frozenset()
     engine = Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
-                                   budget_bytes=budget, offline=True if args.offline else None))
+                                   budget_bytes=budget, offline=True if args.offline else None,
+                                   accepted_licences=accepted))
     # The general probes; each model's own run before its first load (the model manager).
     env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
     return engine

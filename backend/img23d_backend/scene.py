@@ -20,9 +20,11 @@ from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, sol
 
 from .images import LoadedImage
 from .models.oom import is_out_of_memory
-from .runs import TargetRecord
+from .layout_picture import draw_layout, placed_objects
+from .runs import RunFolder, TargetRecord
 from .stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
 
+LAYOUT_PICTURE = "layout.png"
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
 
 
@@ -64,7 +66,18 @@ def record_placement(layout: SceneLayout | None, record: TargetRecord, mesh: Any
     """Where ``record``'s mesh stands, in the record (the manifest is saved by the caller)."""
     if layout is None or record.stem not in layout.anchors:
         return
-    record.placement = layout.place(record.stem, mesh_extents(mesh)).to_dict()
+    extents = mesh_extents(mesh)
+    # The extents too: with them the run folder alone draws each footprint (layout.png).
+    record.placement = {**layout.place(record.stem, extents).to_dict(), "extents": list(extents)}
+
+
+def write_layout_picture(folder: RunFolder) -> None:
+    """``layout.png`` in the run folder: the top view of the placed objects and the camera
+    (``layout_picture``), when the run placed any."""
+    camera = folder.manifest.scene.get("camera")
+    objects = placed_objects(asdict(record) for record in folder.manifest.records)
+    if isinstance(camera, dict) and objects:
+        folder.write_image(LAYOUT_PICTURE, draw_layout(camera, objects))
 
 
 def mesh_extents(mesh: Any) -> tuple[float, float, float]:

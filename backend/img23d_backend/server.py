@@ -244,7 +244,8 @@ class Server:
         def progress(message: str, done: int, total: int) -> None:
             job.emit(Progress(job=job.id, stage="download", step=done, total=total, message=message))
 
-        folder = download(spec, offline=self._offline(), progress=progress, cancelled=lambda: job.cancel.cancelled)
+        folder = download(spec, offline=self._offline(), progress=progress, cancelled=lambda: job.cancel.cancelled,
+                          accepted_licences=self.engine.settings.accepted_licences | set(request.accepted_licences))
         return {"model": model_id(spec), "path": str(folder), **self._model_list()}
 
     def _on_delete(self, request: DeleteRequest) -> bool:

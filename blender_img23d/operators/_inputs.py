@@ -84,7 +84,10 @@ def names(context: bpy.types.Context) -> list[str]:
 def options(context: bpy.types.Context) -> "protocol.JobOptions":
     settings = context.scene.img23d
     try:
-        return settings.job_options()
+        options = settings.job_options()
+        # The licences the artist accepted: the backend downloads a restricted model only under those.
+        options.accepted_licences = preferences.get(context).accepted_licence_keys()
+        return options
     except protocol.OptionError as exc:
         # Name the field as the panel shows it ("Texture Size"), with the range the backend allows.
         field = settings.bl_rna.properties.get(exc.option)

@@ -14,7 +14,7 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from .. import preferences, runtime
+from .. import licence_consent, preferences, runtime
 from ..model_catalog import format_size
 import img23d_protocol as protocol
 from .install import redraw_preferences
@@ -138,12 +138,48 @@ class IMG23D_OT_model_download(ReplyOperatorMixin, bpy.types.Operator):
     timeout = None  # gigabytes: as long as it takes; Cancel stops it
     model: StringProperty(name="Model", options={"SKIP_SAVE"})  # type: ignore[valid-type]
     interactive: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+    # Set by confirming the licence dialog (or by a script that accepts on the artist's behalf):
+    # the model's restricted licence is accepted, and remembered in the preferences.
+    accept_licence: BoolProperty(name="Accept Licence", options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def _licence(self, context: bpy.types.Context) -> "protocol.Licence | None":
+        """The restricted licence this download needs accepted, if the artist has not yet."""
+        entry = runtime.catalog.entry(self.model)
+        return licence_consent.needs_consent(entry, preferences.get(context).accepted_licence_keys()) \
+            if entry is not None else None
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        if self._licence(context) is None or bpy.app.background:
+            return super().invoke(context, event)
+        # Asked once: confirming sets accept_licence and runs execute(); cancelling runs nothing.
+        self.interactive = self.accept_licence = True
+        return context.window_manager.invoke_props_dialog(self, width=560, title="Accept the Model's Licence",
+                                                          confirm_text="Accept and Download")
+
+    def draw(self, context: bpy.types.Context) -> None:
+        licence = self._licence(context)
+        if licence is None:
+            return
+        for line in licence_consent.question(self.model, licence):
+            self.layout.label(text=line)
+        stated = licence_consent.of_entry(runtime.catalog.entry(self.model))
+        if stated is not None:
+            entry = runtime.catalog.entry(self.model)
+            self.layout.operator("wm.url_open", text="Read the Licence", icon="URL").url = stated.url(entry.revision)
 
     def send(self, context: bpy.types.Context) -> str:
         if runtime.active_runner is not None and not runtime.active_runner.done:
             raise protocol.ProtocolError(protocol.ErrorCode.BUSY, "A job is running: download when it is done")
+        prefs = preferences.get(context)
+        licence = self._licence(context)
+        if licence is not None:
+            if not self.accept_licence:  # nothing is sent: the backend would refuse it anyway
+                raise protocol.ProtocolError(protocol.ErrorCode.LICENCE_NOT_ACCEPTED,
+                                             protocol.licence_refusal(self.model, licence))
+            prefs.accept_licence(licence.key)
         session = runtime.session()
-        job = session.submit(protocol.DownloadRequest(model=self.model))
+        job = session.submit(protocol.DownloadRequest(model=self.model,
+                                                      accepted_licences=prefs.accepted_licence_keys()))
         session.await_reply(job)
         runtime.catalog.download_model, runtime.catalog.download_job = self.model, job
         return job
@@ -208,5 +244,18 @@ class IMG23D_OT_model_delete(ReplyOperatorMixin, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class IMG23D_OT_licence_withdraw(bpy.types.Operator):
+    """Withdraw your acceptance of this licence: its models' next download asks again"""
+
+    bl_idname = "img23d.licence_withdraw"
+    bl_label = "Withdraw Licence"
+    key: StringProperty(name="Licence", options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = preferences.get(context)
+        prefs.accepted_licences = ",".join(key for key in prefs.accepted_licence_keys() if key != self.key)
+        return {"FINISHED"}
+
+
 classes = (IMG23D_OT_models_refresh, IMG23D_OT_model_download, IMG23D_OT_model_download_cancel,
-           IMG23D_OT_model_delete)
+           IMG23D_OT_model_delete, IMG23D_OT_licence_withdraw)

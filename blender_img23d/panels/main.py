@@ -38,6 +38,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         draw_seed(layout, settings)
         layout.prop(settings, "variations")
         draw_actions(layout, context)
+        draw_pictures(layout, context)
         draw_backend(layout)
 
 
@@ -91,6 +92,16 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
         regenerate.operator("img23d.keep_variation", icon="CHECKMARK")
     if busy:
         layout.operator("img23d.cancel", icon="CANCEL")
+
+
+def draw_pictures(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The run's pictures (the active object's run, else the last job's) and the guide."""
+    row = layout.row(align=True)
+    pictures = row.row(align=True)
+    pictures.enabled = runtime.current_run(context) is not None
+    pictures.operator("img23d.show_run_picture", text="Layout", icon="VIEW_ORTHO").picture = "LAYOUT"
+    pictures.operator("img23d.show_run_picture", text="Detections", icon="IMAGE_DATA").picture = "DETECTIONS"
+    row.operator("wm.url_open", text="Help", icon="HELP").url = protocol.GUIDE_URL
 
 
 def draw_backend(layout: bpy.types.UILayout) -> None:

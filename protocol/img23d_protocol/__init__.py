@@ -12,6 +12,8 @@ imports the same wheel (the add-on puts it on the backend's path) or, in a check
 from .boxes import box_for, check_boxes, validate_boxes
 from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
 from .errors import ErrorCode, ProtocolError
+from .guide import GUIDE_URL, guide_page
+from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
                        Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress,
                        RegenerateRequest, Result, RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
@@ -32,6 +34,8 @@ __all__ = [
     "box_for", "check_boxes", "validate_boxes",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
     "ErrorCode", "ProtocolError",
+    "GUIDE_URL", "guide_page",
+    "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",

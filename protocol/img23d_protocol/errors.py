@@ -20,6 +20,8 @@ class ErrorCode(str, Enum):
     DISK = "disk"
     # torch or torchvision cannot run what a model needs here (a probe failed): reinstall the backend.
     ENVIRONMENT = "environment"
+    # A model whose licence restricts territory or use would be downloaded, and nobody accepted it.
+    LICENCE_NOT_ACCEPTED = "licence_not_accepted"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
     # Raised by the add-on's client, never sent by the backend: it cannot start, died, or hangs.

@@ -141,6 +141,9 @@ class DownloadRequest(Message):
     TYPE: ClassVar[str] = "download"
     id: str = ""
     model: str = ""                      # a ``ModelEntry.id`` (or a role) of the configured set
+    # (1.10) Keys of the restricted licences the artist accepted (``licences.py``): a model under
+    # one of them that is not yet downloaded is refused (``licence_not_accepted``) unless listed.
+    accepted_licences: list[str] = field(default_factory=list)
 
 
 @dataclass

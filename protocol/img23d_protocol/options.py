@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
@@ -123,6 +123,9 @@ class JobOptions:
     fov_degrees: float = 55.0
     estimate_fov: bool = True
     ground: bool = True
+    # (1.10) Keys of the restricted licences the artist accepted (licences.py): a model under one of
+    # them that is not downloaded yet may be downloaded by this job; any other restricted one is refused.
+    accepted_licences: list[str] = field(default_factory=list)
 
     def bake_render_size(self) -> int:
         """The side of the renders the texture is baked from: ``render_size`` when set, else the
@@ -135,6 +138,8 @@ class JobOptions:
             raise OptionError("keep", self.keep, " or ".join(repr(c) for c in KEEP_CHOICES))
         if self.volume_decoder not in VOLUME_DECODERS:
             raise OptionError("volume_decoder", self.volume_decoder, " or ".join(repr(c) for c in VOLUME_DECODERS))
+        if not all(isinstance(key, str) for key in self.accepted_licences):
+            raise OptionError("accepted_licences", self.accepted_licences, "a list of licence keys (strings)")
         for name, allowed in OPTION_RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not allowed.admits(value):

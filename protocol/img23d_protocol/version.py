@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.9.0"
+__version__ = "1.10.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 9  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 10  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -18,3 +18,5 @@ PROTOCOL_MINOR = 9  # 1: models, download, delete (the model manager); 2: retext
 # 8: files over the protocol, for a backend on another machine: upload, fetch, chunk (transfer),
 #    and the backend's runs_dir in its hello
 # 9: runs (the backend's runs and one run's files: Import Run from a host)
+# 10: every model's licence (licences.py) and the guide's address (guide.py); accepted_licences on a
+#    job's options and a download request, and the licence_not_accepted error code

@@ -132,8 +132,11 @@ def test_the_model_manager_lists_and_downloads_the_hosts_models(addon, scene, re
         assert bpy.ops.img23d.models_refresh() == {"FINISHED"}
         shape = next(e for e in addon.runtime.catalog.entries if e.role == "shape")
         assert shape.state == "missing" and shape.repo_id.startswith("tencent/")
+        with pytest.raises(RuntimeError, match="its licence .* must be accepted first"):
+            bpy.ops.img23d.model_download(model=shape.id)  # the host's backend asks for consent too
+        grounding = next(e for e in addon.runtime.catalog.entries if e.role == "grounding")
         with pytest.raises(RuntimeError, match="offline"):
-            bpy.ops.img23d.model_download(model=shape.id)
+            bpy.ops.img23d.model_download(model=grounding.id)
     finally:
         remote.offline = False
         configure_preferences()

@@ -71,6 +71,11 @@ class JobRun:
         """Refuse settings this machine cannot hold for even one target, before the run folder."""
 
     @classmethod
+    def roles_used(cls, request: Request) -> tuple[str, ...]:
+        """The models the job may load: those whose licences must allow a download before it starts."""
+        return ("grounding",)
+
+    @classmethod
     def make_folder(cls, engine: "Engine", request: Request, job: "Job") -> RunFolder:
         """The run's own folder, with a manifest that says ``running`` until the job ends."""
         manifest = Manifest(job_id=job.id, kind=cls.kind, backend_version=__version__,
@@ -96,6 +101,7 @@ class JobRun:
     def run(self) -> dict[str, Any]:
         self.job.emit(Artifact(job=self.job.id, kind="run", path=str(self.run_folder.root)))
         self.manager.download_progress = self._download_progress
+        self.manager.accepted_licences = self.engine.settings.accepted_licences | set(self.options.accepted_licences)
         try:
             data = self.body()
             data.setdefault("seed", self.options.seed)  # the one used, also when it was drawn
@@ -114,6 +120,7 @@ class JobRun:
             raise error from exc
         finally:
             self.manager.download_progress = None
+            self.manager.accepted_licences = self.engine.settings.accepted_licences
         return data
 
     def _close(self, status: str, error: ProtocolError | None = None) -> None:

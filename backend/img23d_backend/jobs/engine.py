@@ -14,6 +14,7 @@ from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptio
 from .. import preflight
 from ..device import device_name, pick_device
 from ..loaders import register_models
+from ..models.hub import offline_requested, refuse_unaccepted
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
@@ -39,6 +40,9 @@ class EngineSettings:
     budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
     offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
     policy: Policy = Policy.MANAGED      # the others exist for the benchmark's comparison
+    # Restricted licences accepted for every job (the command line's --accept-licence); a job's
+    # options may add the artist's (models/licence_gate.py).
+    accepted_licences: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -71,6 +75,7 @@ class Engine:
         self.device = pick_device(settings.device)
         self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
                                     policy=settings.policy)
+        self.manager.accepted_licences = settings.accepted_licences
         register_models(self.manager, settings.models)
 
     @property
@@ -112,6 +117,13 @@ class Engine:
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
         kind.check_memory(request, self)
+        # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.
+        # (Offline, nothing is downloaded anyway: a missing model is then model_missing.)
+        offline = offline_requested() if self.settings.offline is None else self.settings.offline
+        if not offline:
+            accepted = self.settings.accepted_licences | set(request.options.accepted_licences)
+            refuse_unaccepted([self.manager.spec(role) for role in kind.roles_used(request)
+                               if role in self.manager.roles], accepted)
         request.options = seeded(request.options)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder

@@ -14,7 +14,7 @@ from PIL import Image
 from .. import preflight
 from .. import scene
 from ..images import LoadedImage
-from ..models.registry import shape_kind, shape_steps
+from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
 from ..runs import TargetRecord
 from ..stages import cleanup, shape
 from ..stages.crop import crop_box
@@ -43,6 +43,10 @@ class GenerateRun(JobRun):
     @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free)
+
+    @classmethod
+    def roles_used(cls, request: Request) -> tuple[str, ...]:
+        return ("grounding", "matting", "depth", "shape") + (PAINT_ROLES if request.options.texture else ())
 
     def body(self) -> dict[str, Any]:
         manifest = self.run_folder.manifest
@@ -244,6 +248,7 @@ class GenerateRun(JobRun):
             done = self.tail.result(f"glb/{record.stem}")
             record.timings["export"] = round(done.seconds, 4)
             timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+        scene.write_layout_picture(self.run_folder)
         self.run_folder.save_manifest()
 
     def _clean_later(self, record: TargetRecord, mesh: Any) -> None:

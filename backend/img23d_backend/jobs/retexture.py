@@ -12,6 +12,7 @@ from PIL import Image
 
 from .. import preflight
 from ..images import LoadedImage
+from ..models.registry import PAINT_ROLES
 from ..runs import TargetRecord
 from ..stages import retexture
 from .base import JobRun, OutOfMemory, Request
@@ -37,6 +38,10 @@ class RetextureRun(JobRun):
     @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
         preflight.check_job(request.options, engine.device, shape=False)  # re-texturing only paints
+
+    @classmethod
+    def roles_used(cls, request: Request) -> tuple[str, ...]:
+        return ("matting",) + PAINT_ROLES
 
     def body(self) -> dict[str, Any]:
         source = Path(self.request.mesh)

@@ -14,7 +14,7 @@ is reported as such, any other is ``model_missing``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from . import hub
+from . import hub, licence_gate
 from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,11 @@ POLL_SECONDS = 0.5
 
 
 def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: Callable[[], bool],
-             token: str | None = None) -> Path:
-    """Make ``spec`` complete in the cache and return its folder (as ``hub`` resolves it)."""
+             token: str | None = None, accepted_licences: Collection[str] = ()) -> Path:
+    """Make ``spec`` complete in the cache and return its folder (as ``hub`` resolves it).
+
+    A model whose licence restricts territory or use is refused (``licence_not_accepted``,
+    before anything is fetched) unless its licence key is in ``accepted_licences``."""
     if spec.local_path is not None:
         return hub.resolve_model_dir(spec)
     try:
@@ -49,6 +52,9 @@ def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: C
         raise ProtocolError(ErrorCode.MODEL_MISSING,
                             f"{spec.display} is not downloaded and offline mode is on: switch Offline off "
                             "(and allow online access in Blender) to download it")
+    licence = licence_gate.needs_consent(spec, accepted_licences)
+    if licence is not None:
+        raise licence_gate.refusal(spec, licence)
     listed, commit = _remote_files(spec, token)
     # Resuming: what an earlier, interrupted download finished stays; only the rest is fetched.
     snapshot = hub.repo_cache_folder(spec.repo_id) / "snapshots" / commit

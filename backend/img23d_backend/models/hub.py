@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from . import licence_gate
 from .completeness import missing_files
 from .registry import ModelSpec
 
@@ -31,20 +33,38 @@ def offline_requested() -> bool:
 
 
 def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
-                      progress: DownloadProgress | None = None, token: str | None = None) -> Path:
+                      progress: DownloadProgress | None = None, token: str | None = None,
+                      accepted_licences: Collection[str] = ()) -> Path:
     """The folder that holds ``spec``'s files, downloading them first if needed and allowed.
 
     For hy3dgen models the returned folder is the repository root; the variant lives in
-    ``spec.subfolder`` below it, as hy3dgen's own ``from_pretrained`` expects.
+    ``spec.subfolder`` below it, as hy3dgen's own ``from_pretrained`` expects. A model whose
+    licence restricts territory or use is downloaded only when its licence key is among
+    ``accepted_licences`` (``licence_gate``); one already complete on disk is used as it is.
     """
     if spec.local_path is not None:
         folder = Path(spec.local_path)
         _check_complete(spec, folder)
         return folder
     offline = offline_requested() if offline is None else offline
+    if not offline:
+        refuse_unaccepted([spec], accepted_licences)
     folder = Path(_snapshot(spec, offline, progress, token))
     _check_complete(spec, folder)
     return folder
+
+
+def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]) -> None:
+    """Raise ``licence_not_accepted`` for the first of ``specs`` that would have to be downloaded
+    under a restricted licence nobody accepted; a model complete on disk needs no consent."""
+    for spec in specs:
+        licence = licence_gate.needs_consent(spec, accepted_licences)
+        if licence is None:
+            continue
+        try:
+            _check_complete(spec, Path(_snapshot(spec, True, None, None)))
+        except ProtocolError:
+            raise licence_gate.refusal(spec, licence) from None
 
 
 def _snapshot(spec: ModelSpec, offline: bool, progress: DownloadProgress | None,

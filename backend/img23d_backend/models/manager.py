@@ -102,6 +102,9 @@ class ModelManager:
         self._lock = threading.RLock()
         self.download_progress: DownloadProgress | None = None
         self.token: str | None = None
+        # The restricted licences a download may proceed under (licence_gate): the backend's own
+        # (--accept-licence), and during a job, those its options name as well.
+        self.accepted_licences: frozenset[str] = frozenset()
 
     # -- registration --------------------------------------------------------------------
 
@@ -179,7 +182,7 @@ class ModelManager:
         # it), then the probes this model declares, so a broken build is named, not a crash.
         env_probe.ready_for_load(handle.spec, self.device)
         folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
-                               token=self.token)
+                               token=self.token, accepted_licences=self.accepted_licences)
         try:
             loaded = handle.loader(folder, self.device)
         except FileNotFoundError as exc:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ProtocolError, ShapeModelKind
+from img23d_protocol import (SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ModelLicence, ProtocolError, ShapeModelKind,
+                             model_licence)
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -85,6 +86,12 @@ class ModelSpec:
     # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
     flashvdm_vae: str | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def licence(self) -> ModelLicence | None:
+        """Its licence, from the table both sides share (``img23d_protocol.licences``), keyed by
+        ``repo_id``; every model of every set has one (tests/backend/test_licences.py)."""
+        return model_licence(self.repo_id)
 
     @property
     def display(self) -> str:

@@ -1,0 +1,152 @@
+"""``python -m img23d_backend models [download NAME]``: every model, its licence, and downloading one.
+
+``models`` lists every model the registry offers (or, with ``--models tiny``, the replicas): its
+name (what ``download`` takes, ``role/choice`` as the command line's model options name it),
+role, pinned revision, size, licence and restrictions, and whether it is downloaded, as a table
+or (``--json``) one JSON object for scripts. Listing never touches the network.
+
+``models download NAME`` fetches one model into the Hugging Face cache with progress on stderr
+(``models.download``: resumable, file by file; Ctrl-C stops after the current file). A model whose
+licence restricts territory or use is refused, with nothing fetched, unless ``--accept-licence``
+is given. Exit codes: 0 done, 1 failed or refused, 2 the command line was wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from img23d_protocol import ErrorCode, Progress, ProtocolError, plain
+
+from .cli_progress import ProgressPrinter
+from .interrupts import Interrupts
+from .models import cache
+from .models.download import download
+from .models.hub import offline_requested
+from .models.registry import DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, default_tiny_root, tiny_model_set
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class NamedModel:
+    name: str          # role/choice: what ``download`` takes
+    spec: ModelSpec
+
+
+def offered_models(models: str = "default") -> list[NamedModel]:
+    """Every model of the registry's tables (``default``), or of the tiny replicas' set."""
+    if models == "tiny":
+        tiny = tiny_model_set(default_tiny_root())
+        return [NamedModel(f"{role}/tiny", getattr(tiny, role))
+                for role in ("grounding", "matting", "shape", "delight", "paint", "depth")]
+    tables: list[tuple[str, dict[str, ModelSpec]]] = [
+        ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
+        ("paint", PAINT), ("depth", DEPTH)]
+    return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    models = sub.add_parser("models", help="list every model: role, revision, size, licence, whether downloaded")
+    models.add_argument("--models", default="default", choices=("default", "tiny"),
+                        help="the registry's models, or the tiny offline replicas")
+    models.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    actions = models.add_subparsers(dest="models_action")
+    download = actions.add_parser("download", help="download one model into the Hugging Face cache, with progress")
+    download.add_argument("name", help="a model's name as 'models' lists it, e.g. grounding/2b or shape/2mini-turbo")
+    download.add_argument("--accept-licence", action="store_true",
+                          help="accept the model's licence when it restricts territory or use (Hunyuan3D-2's: "
+                               "not the EU, the UK or South Korea); without it such a model is not downloaded")
+    download.add_argument("--offline", action="store_true", help="never download; only say whether it is there")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        listed = offered_models(args.models)
+        if getattr(args, "models_action", None) == "download":
+            return _download(_named(listed, args.name), args)
+    except ProtocolError as exc:
+        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    rows = [_row(model) for model in listed]
+    if args.json:
+        print(json.dumps(plain({"models": rows, "cache_dir": str(_cache_dir())})), flush=True)
+    else:
+        _print_table(rows)
+    return EXIT_OK
+
+
+def _named(listed: list[NamedModel], name: str) -> NamedModel:
+    for model in listed:
+        if name in (model.name, model.spec.display):
+            return model
+    raise ProtocolError(ErrorCode.BAD_REQUEST, f"no model is named {name!r}; choose from "
+                        f"{', '.join(model.name for model in listed)}")
+
+
+def _row(model: NamedModel) -> dict[str, Any]:
+    spec = model.spec
+    entry = cache.describe(spec, cache.scan_cache() if spec.local_path is None else None, [])
+    stated = spec.licence
+    licence = stated.licence if stated is not None else None
+    return {"name": model.name, "role": spec.role, "id": spec.display, "repo_id": spec.repo_id,
+            "subfolder": spec.subfolder, "revision": spec.revision, "size_bytes": entry.size_bytes,
+            "size_measured": entry.size_measured, "state": entry.state, "downloaded": entry.state == "cached",
+            "licence": None if licence is None else {
+                "key": licence.key, "name": licence.name, "url": stated.url(spec.revision),
+                "restricted": licence.restricted, "restrictions": licence.restrictions(),
+                "excluded_territories": list(licence.excluded_territories),
+                "monthly_user_limit": licence.monthly_user_limit, "non_commercial": licence.non_commercial,
+                "replicates": stated.replicates or None}}
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        licence = row["licence"]
+        revision = (row["revision"] or "local")[:10]
+        print(f"{row['name']:<22} {row['role']:<9} {revision:<10} {_size(row):>9}  "
+              f"{'downloaded' if row['downloaded'] else row['state']:<10}  "
+              f"{licence['name'] if licence else 'licence unknown'}")
+        for restriction in (licence or {}).get("restrictions", []):
+            print(f"{'':<22} ! {restriction}")
+        if licence and licence["replicates"]:
+            print(f"{'':<22}   replicates {licence['replicates']}")
+
+
+def _size(row: dict[str, Any]) -> str:
+    gb = row["size_bytes"] / (1 << 30)
+    text = f"{gb:.2f} GB" if gb >= 0.1 else f"{row['size_bytes'] / (1 << 20):.0f} MB"
+    return text if row["size_measured"] else "~" + text
+
+
+def _cache_dir() -> Any:
+    return cache.hub_cache_dir()
+
+
+def _download(model: NamedModel, args: argparse.Namespace) -> int:
+    accepted = frozenset({model.spec.licence.licence.key}) if args.accept_licence and model.spec.licence else frozenset()
+    if args.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    printer = ProgressPrinter(sys.stderr)
+    interrupts = Interrupts().install()
+
+    def progress(message: str, done: int, total: int) -> None:
+        printer(Progress(job="download", stage="download", step=done, total=total, message=message))
+
+    try:
+        folder = download(model.spec, offline=args.offline or offline_requested(), progress=progress,
+                          cancelled=lambda: interrupts.token.cancelled, accepted_licences=accepted)
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        interrupts.restore()
+    printer.finish()
+    print(f"{model.name}: {folder}")
+    return EXIT_OK
+

@@ -1,0 +1,94 @@
+"""Charts of the benchmark results, for the guide's Performance page (Pillow only).
+
+    python bench/charts.py [--results bench/results] [--out docs/images]
+
+For every ``chain-*.json`` (``bench/chain.py --json``): the warm job's seconds per residency
+policy for each workload (targets, textured or not), as grouped bars, in ``chart-<name>.png``.
+For every ``full-size-load-*.json`` (``bench/full_size_models.py --check --json``): each model's
+``load_s`` beside ``read_s``. A result from a GPU (``chain-full-size-gpu.json``, once measured)
+gets its chart by running this again; the page then shows it beside the CPU ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDTH, ROW, TOP, LEFT, RIGHT = 900, 22, 70, 190, 80
+INK, GRID, BACK = (40, 40, 40), (225, 225, 222), (252, 252, 250)
+SERIES = ((41, 114, 181), (228, 87, 46), (92, 166, 74), (142, 86, 171))
+
+
+def bars(title: str, note: str, groups: list[tuple[str, dict[str, float]]], unit: str = "s") -> Image.Image:
+    """Grouped horizontal bars: one group per label, one bar per series, a legend on top."""
+    series = list(dict.fromkeys(name for _, values in groups for name in values))
+    height = TOP + len(groups) * (len(series) * ROW + 14) + 40
+    image = Image.new("RGB", (WIDTH, height), BACK)
+    draw = ImageDraw.Draw(image)
+    font, small = ImageFont.load_default(size=16), ImageFont.load_default(size=13)
+    top = max((v for _, values in groups for v in values.values()), default=1.0) or 1.0
+    scale = (WIDTH - LEFT - RIGHT) / top
+    draw.text((16, 12), title, fill=INK, font=font)
+    x = 16
+    for number, name in enumerate(series):
+        draw.rectangle([x, 42, x + 12, 54], fill=SERIES[number % len(SERIES)])
+        draw.text((x + 18, 48), name, fill=INK, font=small, anchor="lm")
+        x += 30 + int(draw.textlength(name, font=small))
+    y = TOP
+    for label, values in groups:
+        draw.text((LEFT - 10, y + len(series) * ROW / 2), label, fill=INK, font=small, anchor="rm")
+        for number, name in enumerate(series):
+            if name in values:
+                width = values[name] * scale
+                draw.rectangle([LEFT, y + 3, LEFT + max(width, 1), y + ROW - 3], fill=SERIES[number % len(SERIES)])
+                draw.text((LEFT + width + 6, y + ROW / 2), f"{values[name]:.2f} {unit}", fill=INK, font=small,
+                          anchor="lm")
+            y += ROW
+        draw.line([LEFT, y + 6, WIDTH - RIGHT, y + 6], fill=GRID)
+        y += 14
+    draw.text((16, height - 22), note, fill=(110, 110, 110), font=small, anchor="lm")
+    return image
+
+
+def chain_chart(data: dict) -> Image.Image:
+    """The warm (second) job of each workload, per policy."""
+    groups: dict[str, dict[str, float]] = {}
+    for policy, runs in data["runs"].items():
+        for run in runs:
+            if run["job"] != 2:
+                continue
+            label = f"{run['targets']} target{'s' * (run['targets'] != 1)}" + (", textured" if run["textured"] else "")
+            groups.setdefault(label, {})[policy] = float(run["seconds"])
+    return bars(f"Warm job, seconds per residency policy: {data['models']} models on {data['device']}",
+                "bench/chain.py; seed: load before each use, resident: load once and keep, managed: img23d's manager",
+                list(groups.items()))
+
+
+def load_chart(data: dict) -> Image.Image:
+    groups = [(role, {"load_s": float(m["load_s"]), "read_s": float(m["read_s"])})
+              for role, m in sorted(data["models"].items())]
+    return bars(f"Loading each full-size model beside reading its files, on {data['device']}",
+                "bench/full_size_models.py --check; the goal: load within 2x the read", groups)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for pattern, draw in (("chain-*.json", chain_chart), ("full-size-load-*.json", load_chart)):
+        for path in sorted(args.results.glob(pattern)):
+            target = args.out / f"chart-{path.stem}.png"
+            draw(json.loads(path.read_text())).save(target, format="PNG", optimize=True)
+            print(f"{target}: {target.stat().st_size // 1024} KB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Every model's licence, with what it forbids, in one table both sides read.
+
+The backend's model registry looks its models up here (``ModelSpec.licence``), its
+``models`` command prints them, and the add-on's model manager shows them beside each model
+without asking the backend: the table is plain data, keyed by the model's repository id.
+
+A licence is *restricted* when it limits where or by whom the model (and, for Tencent's, its
+output) may be used: territories it excludes, a number of monthly users above which a separate
+licence is needed, or non-commercial use only. The first download of a model under a
+restricted licence needs the artist's consent (``accepted_licences`` on a job's options or a
+download request: the add-on asks once and remembers; the command line takes
+``--accept-licence``); a model already on disk is used without asking again.
+
+The facts come from the licences themselves: Tencent's is the ``LICENSE`` file of
+tencent/Hunyuan3D-2 (its section 1.l "Territory", section 4 "Additional commercial terms"
+and section 5.c: no use of the works or their output outside the Territory); the others are
+declared in each model card's metadata (``license: apache-2.0`` / ``mit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .guide import guide_page
+
+HUB = "https://huggingface.co"
+
+
+@dataclass(frozen=True)
+class Licence:
+    key: str                                   # what consent is remembered by
+    name: str
+    text_url: str                              # the licence's own text
+    excluded_territories: tuple[str, ...] = ()  # where it grants nothing
+    monthly_user_limit: int | None = None      # above this many monthly active users: ask the licensor
+    non_commercial: bool = False
+    note: str = ""                             # one plain sentence an artist needs besides
+
+    @property
+    def restricted(self) -> bool:
+        """True when the licence limits territory or use: its first download asks for consent."""
+        return bool(self.excluded_territories) or self.monthly_user_limit is not None or self.non_commercial
+
+    def restrictions(self) -> list[str]:
+        """Each restriction as a short phrase; empty for a permissive licence."""
+        said = []
+        if self.excluded_territories:
+            said.append("not licensed in " + _joined(self.excluded_territories))
+        if self.monthly_user_limit is not None:
+            said.append(f"over {self.monthly_user_limit:,} monthly active users needs a licence from the licensor")
+        if self.non_commercial:
+            said.append("non-commercial use only")
+        return said
+
+    def summary(self) -> str:
+        """One line: the name and its restrictions (or that it has none)."""
+        restrictions = self.restrictions()
+        return f"{self.name}: " + ("; ".join(restrictions) if restrictions else "no restriction on territory or use")
+
+
+@dataclass(frozen=True)
+class ModelLicence:
+    """One model repository's licence, and the file (at the pinned revision) that states it."""
+
+    repo_id: str
+    licence: Licence
+    # The repository's file that carries or declares the licence: its LICENSE where it has one,
+    # else the model card, whose metadata names it. Empty: a local model (no page to link to).
+    stated_in: str = "README.md"
+    replicates: str = ""                       # a tiny replica: the repository whose layout it copies
+
+    def url(self, revision: str | None) -> str:
+        """Where to read the licence: the stating file at the pinned revision, else the text."""
+        if not self.stated_in:
+            return self.licence.text_url
+        return f"{HUB}/{self.repo_id}/blob/{revision or 'main'}/{self.stated_in}"
+
+
+def _joined(items: tuple[str, ...]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+TENCENT_HUNYUAN_3D = Licence(
+    key="tencent-hunyuan-3d-2.0-community", name="Tencent Hunyuan 3D 2.0 Community License",
+    text_url="https://github.com/Tencent/Hunyuan3D-2/blob/main/LICENSE",
+    excluded_territories=("the European Union", "the United Kingdom", "South Korea"),
+    monthly_user_limit=1_000_000,
+    note="The licence grants nothing outside its Territory, and forbids using the models' output there too; "
+         "it also has an acceptable use policy.")
+APACHE_2 = Licence(key="apache-2.0", name="Apache License 2.0",
+                   text_url="https://www.apache.org/licenses/LICENSE-2.0")
+MIT = Licence(key="mit", name="MIT License", text_url="https://opensource.org/license/mit")
+REPLICA = Licence(key="img23d-replica", name="img23d test replica (random weights, made by img23d)",
+                  text_url=guide_page("models", "licences"),
+                  note="Random weights built offline by img23d for tests; no third-party weights in it.")
+# Depth Anything V2's Base, Large and Giant weights: not offered (the registry offers Small only).
+CC_BY_NC_4 = Licence(key="cc-by-nc-4.0", name="Creative Commons Attribution-NonCommercial 4.0",
+                     text_url="https://creativecommons.org/licenses/by-nc/4.0/", non_commercial=True)
+
+
+def _entries(*entries: ModelLicence) -> dict[str, ModelLicence]:
+    return {entry.repo_id: entry for entry in entries}
+
+
+MODEL_LICENCES: dict[str, ModelLicence] = _entries(
+    ModelLicence("Qwen/Qwen3-VL-2B-Instruct", APACHE_2),
+    ModelLicence("Qwen/Qwen3-VL-4B-Instruct", APACHE_2),
+    ModelLicence("Qwen/Qwen3-VL-8B-Instruct", APACHE_2),
+    ModelLicence("ZhengPeng7/BiRefNet", MIT),
+    ModelLicence("tencent/Hunyuan3D-2", TENCENT_HUNYUAN_3D, stated_in="LICENSE"),
+    ModelLicence("tencent/Hunyuan3D-2mini", TENCENT_HUNYUAN_3D),
+    ModelLicence("depth-anything/Depth-Anything-V2-Small-hf", APACHE_2),
+    # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
+    ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
+    ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
+    ModelLicence("tiny/hunyuan3d", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mini"),
+    ModelLicence("tiny/hunyuan3d-paint", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2"),
+    ModelLicence("tiny/depth-anything", REPLICA, stated_in="",
+                 replicates="depth-anything/Depth-Anything-V2-Small-hf"),
+)
+
+# Models deliberately not offered, and why (the guide's licence table lists them).
+NOT_OFFERED: dict[str, ModelLicence] = _entries(
+    ModelLicence("depth-anything/Depth-Anything-V2-Base-hf", CC_BY_NC_4),
+    ModelLicence("depth-anything/Depth-Anything-V2-Large-hf", CC_BY_NC_4),
+)
+
+
+def model_licence(repo_id: str) -> ModelLicence | None:
+    """The licence of the model stored as ``repo_id``; None for a model this table does not know."""
+    return MODEL_LICENCES.get(repo_id)
+
+
+def licence_refusal(model: str, licence: Licence) -> str:
+    """The one sentence that says a restricted model was not downloaded, and how to consent."""
+    return (f"{model} was not downloaded: its licence ({licence.summary()}) must be accepted first: "
+            f"confirm it in the add-on's model list (Download), or pass --accept-licence on the command line")
