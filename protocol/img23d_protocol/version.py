@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.8.0"
+__version__ = "1.9.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 8  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 9  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -17,3 +17,5 @@ PROTOCOL_MINOR = 8  # 1: models, download, delete (the model manager); 2: retext
 #    random_seed and the seed a job used in its result; variations; regenerate; boxes by hand
 # 8: files over the protocol, for a backend on another machine: upload, fetch, chunk (transfer),
 #    and the backend's runs_dir in its hello
+# 9: paint_steps 0 (the default) = the paint model's own, from the kinds table (paint_models);
+#    the turbo paint model is the default
