@@ -118,7 +118,7 @@ def masked_attention(attn: Any, hidden_states: Any, encoder_hidden_states: Any, 
     [B or 1, L, L'] shared by all heads: what ``AttnProcessor2_0`` computes with that mask."""
     import torch.nn.functional as F
 
-    if attn.spatial_norm is not None or attn.group_norm is not None or attn.norm_q is not None:
+    if any(part is not None for part in (attn.spatial_norm, attn.group_norm, attn.norm_q, attn.norm_cross)):
         raise ValueError("position-guided attention expects Stable Diffusion's plain attention blocks")
     context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
     batch = hidden_states.shape[0]
