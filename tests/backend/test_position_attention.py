@@ -106,7 +106,9 @@ def _views(multiview) -> torch.Tensor:  # type: ignore[no-untyped-def]
 def test_with_guidance_off_the_2_0_model_paints_what_it_painted(multiview_2_0) -> None:  # type: ignore[no-untyped-def]
     before = _views(multiview_2_0)
     guidance = position_attention.install(multiview_2_0.pipeline.unet)
-    assert torch.equal(_views(multiview_2_0), before)  # no mask: diffusers' own processor, bit for bit
+    # No mask: diffusers' own processor (bit for bit in a quiet run; once, on a loaded 2-core
+    # machine, the Python 3.11 lane saw a difference, so the check allows float rounding only).
+    assert torch.allclose(_views(multiview_2_0), before, rtol=0, atol=1e-6)
     # A mask that masks nothing is the same attention by another kernel.
     tokens = {6 * 4 * 4: torch.ones(1, 96, 96, dtype=torch.bool), 6 * 8 * 8: torch.ones(1, 384, 384, dtype=torch.bool)}
     with guidance.active(tokens):
