@@ -38,7 +38,7 @@ from img23d_backend.replicas.full import (  # noqa: E402
     COMPONENTS,
     build_full_size_models,
     check_names,
-    full_size_model_set,
+    component_spec,
 )
 
 
@@ -63,11 +63,11 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.stages._common import CancelToken
     from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding
     from img23d_backend.stages.matting import matte, matting_loader
-    from img23d_backend.stages.paint_models import camera_indices, delight_loader, multiview_loader
+    from img23d_backend.stages.paint_models import camera_indices, delight_loader
+    from img23d_backend.stages.paint_turbo import paint_loader
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
 
     names = check_names(only)
-    models = full_size_model_set(root)
     dev = torch.device(device)
     rng = np.random.default_rng(0)
     picture = Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8), "RGB")
@@ -111,11 +111,12 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "matting": (matting_loader, run_matting),
         "shape": (shape_loader, run_shape),
         "delight": (delight_loader, run_delight),
-        "paint": (multiview_loader, run_paint),
+        "paint": (paint_loader, run_paint),
+        "paint-turbo": (paint_loader, run_paint),
     }
     results: dict[str, dict[str, Any]] = {}
     for name in names:
-        spec = models.spec(name)
+        spec = component_spec(root, name)
         make_loader, run = plan[name]
         if dev.type == "cuda":
             torch.cuda.empty_cache()

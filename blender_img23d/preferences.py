@@ -20,6 +20,9 @@ from .user_folders import ADDON_ID, installed_env_python, user_dir
 # see this module's names.
 SHAPE_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Steps says otherwise")
                for kind in protocol.SHAPE_MODELS.values() if kind.name != protocol.TINY_SHAPE_MODEL]
+# The paint models, likewise (the turbo one, the default, is upstream's own default).
+PAINT_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
+               for kind in protocol.PAINT_MODELS.values()]
 
 
 class Img23dPreferences(bpy.types.AddonPreferences):
@@ -63,6 +66,9 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     shape: EnumProperty(  # type: ignore[valid-type]
         name="Shape", default="2mini-turbo",
         items=SHAPE_ITEMS)
+    paint: EnumProperty(  # type: ignore[valid-type]
+        name="Paint", default=protocol.DEFAULT_PAINT_MODEL,
+        items=PAINT_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
         name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])
     device: EnumProperty(  # type: ignore[valid-type]
@@ -110,6 +116,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         column.enabled = self.model_set == "DEFAULT"
         column.prop(self, "grounding")
         column.prop(self, "shape")
+        column.prop(self, "paint")
         column.prop(self, "matting")
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")
@@ -138,14 +145,14 @@ class Img23dPreferences(bpy.types.AddonPreferences):
 
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""
-        return (self.model_set, self.grounding, self.shape, self.matting)
+        return (self.model_set, self.grounding, self.shape, self.paint, self.matting)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
         runs = Path(bpy.path.abspath(self.runs_dir)) if self.runs_dir else user_dir() / "runs"
         return LaunchSettings(
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
-            shape=self.shape, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
+            shape=self.shape, paint=self.paint, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
             log_path=user_dir() / "logs" / "backend.log",

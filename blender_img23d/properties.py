@@ -29,17 +29,19 @@ class QualityPreset:
 # No preset sets the shape model's steps: how many a model needs is a property of the model (a
 # step-distilled turbo model is made for 5 and gains nothing from 50; the others make
 # under-denoised blobs at 5), not of the quality asked for. Every preset runs the chosen model's
-# own steps (protocol.SHAPE_MODELS) unless the Steps field names a number. The presets differ in
-# the surface's resolution and decoder, the face budget and the texture.
+# own steps (protocol.SHAPE_MODELS) unless the Steps field names a number. The paint model's steps
+# likewise (0: its own, protocol.PAINT_MODELS: 10 for the distilled turbo model, 30 for 2.0), unless
+# Paint Steps names a number. The presets differ in the surface's resolution and decoder, the face
+# budget and the texture.
 QUALITY_PRESETS = {
-    "FAST": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048, paint_steps=30,
+    "FAST": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048, paint_steps=0,
                           volume_decoder="flashvdm"),
-    "DRAFT": QualityPreset(octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=15,
+    "DRAFT": QualityPreset(octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=0,
                            volume_decoder="flashvdm"),
     "STANDARD": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048,
-                              paint_steps=30, volume_decoder="dense"),
+                              paint_steps=0, volume_decoder="dense"),
     "HIGH": QualityPreset(octree_resolution=384, face_budget=100_000,
-                          texture_size=protocol.DETAILED_TEXTURE_SIZE, paint_steps=30, volume_decoder="dense"),
+                          texture_size=protocol.DETAILED_TEXTURE_SIZE, paint_steps=0, volume_decoder="dense"),
 }
 
 
@@ -115,7 +117,9 @@ class Img23dSettings(bpy.types.PropertyGroup):
         description=f"Side of the baked texture in pixels (0: from the quality preset). Above "
                     f"{protocol.DETAILED_TEXTURE_SIZE} the texture is only upscaled: the paint model's "
                     f"views hold no more detail")
-    paint_steps: IntProperty(name="Paint Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
+    paint_steps: IntProperty(  # type: ignore[valid-type]
+        name="Paint Steps", default=0, min=0, max=200,
+        description=f"The paint model's denoising steps. 0: the model's own ({protocol.describe_default_paint_steps()})")
     delight_steps: IntProperty(name="Delight Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
     # Where the objects stand (layout.py). Kept in radians, shown in degrees.
     fov: FloatProperty(  # type: ignore[valid-type]

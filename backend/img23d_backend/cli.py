@@ -28,7 +28,7 @@ from .cli_options import add_job_options, job_options, usage_message
 from .cli_progress import ProgressPrinter
 from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models import licence_gate
-from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE, model_set
+from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, GROUNDING, MATTING, PAINT, ROLES, SHAPE, model_set
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--shape", default=DEFAULT_SHAPE, choices=tuple(SHAPE),
                        help="Hunyuan3D-2 variant: the turbo ones (the default) run 5 steps, the others 30 "
                             "(unless --steps says otherwise)")
+        p.add_argument("--paint", default=DEFAULT_PAINT, choices=tuple(PAINT),
+                       help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
+                            "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")
         p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
@@ -171,7 +174,8 @@ def _engine(args: argparse.Namespace) -> Any:
 
     if args.models == "tiny":
         _ensure_tiny_models()
-    models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape)
+    models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape,
+                       paint=args.paint)
     budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS, JobOptions, OptionError,
-                             ProtocolError, describe_default_steps)
+                             ProtocolError, describe_default_paint_steps, describe_default_steps)
 
 
 def add_job_options(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +48,8 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
                         help="side of the baked texture in pixels: " + _allowed(
                             "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
-    parser.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps, help=_allowed("paint_steps"))
+    parser.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps,
+                        help=_allowed("paint_steps", f"0 runs the paint model's own: {describe_default_paint_steps()}"))
     parser.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps,
                         help=_allowed("delight_steps"))
     parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,

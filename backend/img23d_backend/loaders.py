@@ -9,7 +9,8 @@ from .models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet
 from .stages.depth import depth_loader
 from .stages.grounding import load_grounding
 from .stages.matting import matting_loader
-from .stages.paint_models import delight_loader, multiview_loader
+from .stages.paint_models import delight_loader
+from .stages.paint_turbo import paint_loader
 from .stages.shape import shape_loader
 
 # role -> (spec -> loader); the manager calls a loader with the model's folder and the device.
@@ -18,7 +19,7 @@ LOADERS: dict[str, Callable[[Any], Any]] = {
     "matting": matting_loader,
     "shape": shape_loader,
     "delight": delight_loader,
-    "paint": multiview_loader,
+    "paint": paint_loader,  # the turbo model's or the 2.0 model's, as the spec's kind says
     "depth": depth_loader,
 }
 

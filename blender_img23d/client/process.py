@@ -39,6 +39,7 @@ class LaunchSettings:
     models: str = "default"
     grounding: str = "2b"
     shape: str = "2mini-turbo"
+    paint: str = protocol.DEFAULT_PAINT_MODEL
     matting: str = "birefnet"
     device: str = "auto"
     budget_gb: float = 0.0          # 0 = the backend's own default
@@ -53,7 +54,7 @@ class LaunchSettings:
     def command(self) -> list[str]:
         out = self.remote.runs_dir if self.remote is not None else str(self.runs_dir)
         args = ["serve", "--models", self.models, "--grounding", self.grounding, "--shape", self.shape,
-                "--matting", self.matting, "--device", self.device, "--out", out]
+                "--paint", self.paint, "--matting", self.matting, "--device", self.device, "--out", out]
         if self.budget_gb > 0:
             args += ["--budget-gb", f"{self.budget_gb:g}"]
         if self.offline:

@@ -65,7 +65,7 @@ OPTION_RANGES: dict[str, Allowed] = {
     "texture_size": Allowed(64, 8192, power_of_two=True),
     "render_size": Allowed(64, 4096, zero_means="the texture's size"),
     "delight_steps": Allowed(1, 200),
-    "paint_steps": Allowed(1, 200),
+    "paint_steps": Allowed(1, 200, zero_means="the paint model's own"),
     "fov_degrees": Allowed(5.0, 170.0),
 }
 
@@ -116,7 +116,7 @@ class JobOptions:
     texture_size: int = 2048       # the baked texture's side in pixels
     render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
     delight_steps: int = 50
-    paint_steps: int = 30
+    paint_steps: int = 0           # 0: the paint model's own (paint_models.PAINT_MODELS: 10 turbo, 30 2.0)
     # Where the objects stand (see layout.py): the camera's field of view across the picture's
     # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
     # whose bottoms lie on one floor stand on one plane.

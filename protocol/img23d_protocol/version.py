@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.10.0"
+__version__ = "1.11.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 10  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 11  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -20,3 +20,5 @@ PROTOCOL_MINOR = 10  # 1: models, download, delete (the model manager); 2: retex
 # 9: runs (the backend's runs and one run's files: Import Run from a host)
 # 10: every model's licence (licences.py) and the guide's address (guide.py); accepted_licences on a
 #    job's options and a download request, and the licence_not_accepted error code
+# 11: paint_steps 0 (the default) = the paint model's own, from the kinds table (paint_models);
+#    the turbo paint model is the default

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER
+from img23d_backend.models.registry import DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
 from img23d_backend.replicas import full as fsm
 from img23d_backend.replicas import hunyuan_shape, qwen
 from img23d_backend.replicas.qwen_answer import answer_pieces
@@ -30,6 +30,8 @@ EXPECTED = {
                 ("text_encoder", 3.3e8, 3.5e8)],       # OpenCLIP-H text, 23 layers
     "paint": [("unet", 1.75e9, 1.9e9),                 # two SD-2.x UNets + multiview/reference attention
               ("vae", 8.3e7, 8.4e7)],
+    "paint-turbo": [("unet", 1.75e9, 1.9e9),           # the same architecture, distilled weights
+                    ("vae", 8.3e7, 8.4e7)],
 }
 
 
@@ -74,14 +76,18 @@ def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
     assert models.grounding.local_path == tmp_path / "qwen3-vl"
     assert models.matting.trust_remote_code and models.matting.revision
     assert models.shape.subfolder == "hunyuan3d-dit-v2-mini-turbo"  # the default preset's model
-    assert (models.delight.subfolder, models.paint.subfolder) == (DELIGHT_SUBFOLDER, PAINT_SUBFOLDER)
-    assert models.paint.options["view_size"] == 512
+    # The default paint model is turbo; the 2.0 model is its own component.
+    assert (models.delight.subfolder, models.paint.subfolder) == (DELIGHT_SUBFOLDER, PAINT_TURBO_SUBFOLDER)
+    assert fsm.full_size_model_set(tmp_path, paint="2.0").paint.subfolder == PAINT_SUBFOLDER
+    assert models.paint.options == {"view_size": 512}  # the real model's, without the real file's digest
+    assert models.paint.paint_kind is not None and models.paint.paint_kind.turbo
     assert models.grounding.size_bytes > 4 << 30
     # The replica answers by itself: no option tells the jobs it is a replica.
     assert models.grounding.options == GROUNDING["2b"].options
-    for role in fsm.COMPONENTS:
-        assert tmp_path / fsm.TARGETS[role] == (
-            Path(models.spec(role).local_path) / (models.spec(role).subfolder or ""))
+    for name in fsm.COMPONENTS:
+        spec = fsm.component_spec(tmp_path, name)
+        assert tmp_path / fsm.TARGETS[name] == Path(spec.local_path) / (spec.subfolder or "")
+    assert fsm.TARGETS["paint-turbo"].name == PAINT_TURBO_SUBFOLDER and fsm.TARGETS["paint"].name == PAINT_SUBFOLDER
 
 
 def test_unknown_model_names_are_refused(tmp_path: Path) -> None:

@@ -62,7 +62,7 @@ USAGE_ERRORS = [
     (["--octree-resolution", "-256"], ["--octree-resolution", "16 to 1,024"]),
     (["--steps", "-1"], ["--steps", "0 (the shape model's own) or 1 to 200"]),
     (["--steps", "1000000"], ["--steps", "1 to 200"]),
-    (["--paint-steps", "0"], ["--paint-steps", "1 to 200"]),
+    (["--paint-steps", "-1"], ["--paint-steps", "0 (the paint model's own) or 1 to 200"]),
     (["--delight-steps", "999"], ["--delight-steps", "1 to 200"]),
     (["--seed", "-1"], ["--seed", "0 to 9,223,372,036,854,775,807"]),
     (["--seed", str(2**64)], ["--seed", "0 to"]),

@@ -43,6 +43,7 @@ from img23d_backend.stages.paint_models import (  # noqa: E402
     delight_loader,
     multiview_loader,
 )
+from img23d_backend.stages.paint_turbo import paint_loader  # noqa: E402
 
 REAL_MESH = Path(__file__).resolve().parents[3] / "shared" / "data" / "hunyuan3d_shape_output.glb"
 CPU = torch.device("cpu")
@@ -57,7 +58,7 @@ def manager(tiny_root: Path) -> ModelManager:
     models = tiny_model_set(tiny_root)
     manager = ModelManager(CPU)
     manager.register(models.delight, delight_loader(models.delight))
-    manager.register(models.paint, multiview_loader(models.paint))
+    manager.register(models.paint, paint_loader(models.paint))  # the default: turbo
     return manager
 
 
@@ -105,8 +106,8 @@ def _base_color(mesh: trimesh.Trimesh) -> Image.Image:
 # ------------------------------------------------------------------------------ loaders
 
 
-def test_loaders_build_fp32_cpu_pipelines(models, manager: ModelManager) -> None:
-    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
+def test_loaders_build_fp32_cpu_pipelines(models, manager: ModelManager, tiny_root: Path) -> None:
+    from diffusers import EulerAncestralDiscreteScheduler, LCMScheduler, StableDiffusionInstructPix2PixPipeline
     from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
 
     delighter, multiview = models
@@ -114,28 +115,36 @@ def test_loaders_build_fp32_cpu_pipelines(models, manager: ModelManager) -> None
     assert isinstance(multiview.pipeline.unet, UNet2p5DConditionModel)
     for pipe in (delighter.pipeline, multiview.pipeline):
         assert pipe.device == CPU and pipe.unet.dtype == torch.float32 and pipe.vae.dtype == torch.float32
-        assert isinstance(pipe.scheduler, EulerAncestralDiscreteScheduler)
+    assert isinstance(delighter.pipeline.scheduler, EulerAncestralDiscreteScheduler)
+    # The turbo model: LCM with trailing spacing, as upstream's; the 2.0 model: Euler ancestral.
+    assert isinstance(multiview.pipeline.scheduler, LCMScheduler)
     assert multiview.pipeline.scheduler.config.timestep_spacing == "trailing"
+    older = multiview_loader(tiny_model_set(tiny_root, paint="2.0").paint)(tiny_root / "hunyuan3d-paint", CPU).obj
+    assert isinstance(older.pipeline.scheduler, EulerAncestralDiscreteScheduler)
+    assert older.pipeline.scheduler.config.timestep_spacing == "trailing"
     snapshot = manager.snapshot()["models"]
     assert snapshot["delight"]["measured"] and snapshot["paint"]["measured"]
     assert snapshot["delight"]["bytes"] > 0 and snapshot["paint"]["bytes"] > 0
 
 
-def test_loaded_modules_cover_the_weights(tiny_root: Path) -> None:
-    models = tiny_model_set(tiny_root)
-    loaded = multiview_loader(models.paint)(tiny_root / "hunyuan3d-paint", CPU)
+@pytest.mark.parametrize("paint", ["2.0-turbo", "2.0"])
+def test_loaded_modules_cover_the_weights(tiny_root: Path, paint: str) -> None:
+    models = tiny_model_set(tiny_root, paint=paint)
+    loaded = paint_loader(models.paint)(tiny_root / "hunyuan3d-paint", CPU)
     pipe = loaded.obj.pipeline
     # The reference stream (unet_dual) lives inside the wrapped UNet, so moving it moves both.
     assert placement.weight_bytes(loaded) == sum(
         t.numel() * t.element_size() for m in (pipe.unet, pipe.vae) for t in m.state_dict().values())
 
 
-def test_multiview_loader_refuses_a_foreign_folder(tmp_path: Path, tiny_root: Path) -> None:
-    folder = tmp_path / "hunyuan3d-paint-v2-0"
+@pytest.mark.parametrize("paint", ["2.0-turbo", "2.0"])
+def test_multiview_loader_refuses_a_foreign_folder(tmp_path: Path, tiny_root: Path, paint: str) -> None:
+    spec = tiny_model_set(tiny_root, paint=paint).paint
+    folder = tmp_path / str(spec.subfolder)
     folder.mkdir()
     (folder / "model_index.json").write_text('{"unet": ["diffusers", "UNet2DConditionModel"]}')
     with pytest.raises(ProtocolError) as caught:
-        multiview_loader(tiny_model_set(tiny_root).paint)(tmp_path, CPU)
+        paint_loader(spec)(tmp_path, CPU)
     assert caught.value.code is ErrorCode.MODEL_MISSING
 
 

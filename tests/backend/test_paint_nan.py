@@ -60,8 +60,9 @@ class Poisoned:
 
 @pytest.fixture(scope="module")
 def half_models(tiny_root: Path) -> tuple[Any, Any]:
-    """The tiny delight and multiview models, loaded in fp16 as on a GPU."""
-    models = tiny_model_set(tiny_root)
+    """The tiny delight and multiview models, loaded in fp16 as on a GPU (the 2.0 multiview model:
+    ``Poisoned`` wraps its pipeline call, which the turbo model does not make)."""
+    models = tiny_model_set(tiny_root, paint="2.0")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(paint_models, "working_dtype", lambda device: torch.float16)
         delighter = delight_loader(models.delight)(models.delight.local_path, CPU).obj
@@ -171,7 +172,8 @@ def test_a_target_whose_views_are_never_numbers_fails_saying_so_and_the_next_is_
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground", lambda *args, **kwargs: _answer())
-    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, paint="2.0"), runs_dir=tmp_path / "runs",
+                                   device="cpu"))
     events: list = []
     request = GenerateRequest(id="t", image=str(_two_boxes(tmp_path / "pair.png")), targets=["red box", "blue box"],
                               options=JobOptions(**{**FAST_OPTIONS, **FAST_PAINT, "margin": 0.3}))

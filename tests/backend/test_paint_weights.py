@@ -14,6 +14,7 @@ from img23d_backend.models.completeness import missing_files
 from img23d_backend.models.fast_load import load_paint_unet
 from img23d_backend.models.registry import DELIGHT, PAINT, PAINT_SUBFOLDER, tiny_model_set
 from img23d_backend.stages.paint_models import delight_loader, multiview_loader
+from img23d_backend.stages.paint_turbo import paint_loader
 from img23d_backend.torch_env import prepare_torchvision
 
 # tencent/Hunyuan3D-2's paint folder at the pinned revision (9cd649ba...), as public installers
@@ -45,6 +46,37 @@ def test_the_paint_download_is_the_safetensors_and_configs_and_no_pickle() -> No
     assert chosen == sorted(f"hunyuan3d-paint-v2-0/{name}" for name in (
         "model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
         "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.safetensors"))
+
+
+# The turbo folder at the pinned revision, as an installer pinned to it lists it (its VAE and text
+# encoder only as .bin, an image encoder the 2.0 pipeline never uses).
+REAL_TURBO_FOLDER = [f"hunyuan3d-paint-v2-0-turbo/{name}" for name in (
+    "model_index.json", "feature_extractor/preprocessor_config.json", "image_encoder/config.json",
+    "image_encoder/model.safetensors", "image_encoder/preprocessor_config.json", "scheduler/scheduler_config.json",
+    "text_encoder/config.json", "text_encoder/pytorch_model.bin", "tokenizer/special_tokens_map.json",
+    "tokenizer/tokenizer_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "unet/config.json",
+    "unet/modules.py", "unet/diffusion_pytorch_model.bin", "unet/diffusion_pytorch_model.safetensors",
+    "vae/config.json", "vae/diffusion_pytorch_model.bin")]
+
+
+def test_the_turbo_download_is_the_unet_safetensors_the_vae_pickle_and_configs() -> None:
+    chosen = _downloaded(PAINT["2.0-turbo"].allow_patterns, REAL_TURBO_FOLDER)
+    assert chosen == sorted(f"hunyuan3d-paint-v2-0-turbo/{name}" for name in (
+        "model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.bin"))
+    # The one pickle is checked against its pinned digest before it is read.
+    assert set(PAINT["2.0-turbo"].options["sha256"]) == {"vae/diffusion_pytorch_model.bin"}
+
+
+def test_the_turbo_model_loads_from_the_downloaded_files_alone(tiny_root: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "hunyuan3d-paint"
+    spec = tiny_model_set(tmp_path).spec("paint")
+    kept = {copy.parent / name for name in ("hunyuan3d-paint/" + f for f in spec.allow_patterns)}
+    shutil.copytree(tiny_root / "hunyuan3d-paint", copy)
+    for path in [p for p in copy.rglob("*") if p.is_file() and p not in kept]:
+        path.unlink()  # what the download leaves out
+    assert missing_files(spec, copy) == []
+    paint_loader(spec)(copy, torch.device("cpu"))
 
 
 def test_the_delight_download_takes_every_config_and_safetensors_and_no_pickle() -> None:
@@ -86,7 +118,7 @@ def test_the_texture_models_load_without_any_pickle(tiny_root: Path, tmp_path: P
     shutil.copytree(tiny_root / "hunyuan3d-paint", copy)
     for pickle in copy.rglob("*.bin"):
         pickle.unlink()  # what the download now leaves out
-    tiny = tiny_model_set(tmp_path)
+    tiny = tiny_model_set(tmp_path, paint="2.0")  # the turbo folder has its VAE only as a pickle
     assert missing_files(tiny.spec("paint"), copy) == [] and missing_files(tiny.spec("delight"), copy) == []
     multiview_loader(tiny.spec("paint"))(copy, torch.device("cpu"))
     delight_loader(tiny.spec("delight"))(copy, torch.device("cpu"))

@@ -36,6 +36,7 @@ from img23d_backend.replicas.qwen_answer import ANSWER  # noqa: E402
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
 DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"
 MULTIVIEW = Path("hunyuan3d-paint") / "hunyuan3d-paint-v2-0"
+TURBO = Path("hunyuan3d-paint") / "hunyuan3d-paint-v2-0-turbo"
 PAINT_UNET_BIN = MULTIVIEW / "unet" / "diffusion_pytorch_model.bin"
 SAFETENSORS = [Path("qwen3-vl") / "model.safetensors", Path("birefnet") / "model.safetensors", SHAPE_CKPT,
                DELIGHT / "unet" / "diffusion_pytorch_model.safetensors",
@@ -112,7 +113,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
     assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint", "depth-anything"}
-    assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, MULTIVIEW.name]
+    assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, TURBO.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]
     assert grounding["grounding"] == "fixed-answer"
     assert grounding["answer"] == ANSWER
@@ -319,7 +320,8 @@ def test_shape_pipeline_single_image(shape_pipe) -> None:
 
 def test_paint_replica_is_small(root: Path) -> None:
     size = sum(f.stat().st_size for f in (root / "hunyuan3d-paint").rglob("*") if f.is_file())
-    assert size < 24 << 20  # the multiview UNet and VAE twice (.bin and .safetensors), as in the real folder
+    # Each multiview UNet twice (.bin and .safetensors), the 2.0 VAE twice, as in the real folders.
+    assert size < 48 << 20
 
 
 def test_multiview_layout_is_what_hy3dgen_reads(root: Path) -> None:
@@ -366,11 +368,13 @@ def test_delight_is_an_instruct_pix2pix_folder(root: Path) -> None:
 def test_paint_replica_loads_through_production_loaders(root: Path) -> None:
     from img23d_backend.models.hub import resolve_model_dir
     from img23d_backend.models.registry import tiny_model_set
-    from img23d_backend.stages.paint_models import Delighter, MultiviewDiffusion, delight_loader, multiview_loader
+    from img23d_backend.stages.paint_models import Delighter, MultiviewDiffusion, delight_loader
+    from img23d_backend.stages.paint_turbo import TurboMultiview, paint_loader
 
     models = tiny_model_set(root)
     for spec, loader, kind in ((models.delight, delight_loader, Delighter),
-                               (models.paint, multiview_loader, MultiviewDiffusion)):
+                               (models.paint, paint_loader, TurboMultiview),
+                               (tiny_model_set(root, paint="2.0").paint, paint_loader, MultiviewDiffusion)):
         folder = resolve_model_dir(spec)  # also checks the folder is complete
         loaded = loader(spec)(folder, torch.device("cpu"))
         assert isinstance(loaded.obj, kind) and loaded.obj.pipeline.unet.dtype == torch.float32

@@ -25,6 +25,7 @@ from ..images import LoadedImage, load_image
 from ..models import placement
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
+from ..models.registry import paint_steps
 from ..runs import Manifest, RunFolder, TargetRecord, disk_error
 from ..stages import grounding, matting, paint
 
@@ -280,12 +281,14 @@ class JobRun:
         if not self.engine.can_paint:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "this model set has no texture models; "
                                                        "ask for texture=false")
-        view_size = int(self.manager.spec("paint").options.get("view_size", 512))
+        paint_spec = self.manager.spec("paint")
+        view_size = int(paint_spec.options.get("view_size", 512))
         render = self.options.bake_render_size()
         render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
         settings = paint.PaintSettings(texture_size=self.options.texture_size, render_size=render,
                                        view_size=view_size, delight_steps=self.options.delight_steps,
-                                       multiview_steps=self.options.paint_steps, seed=int(record.seed or 0))
+                                       multiview_steps=paint_steps(paint_spec, self.options.paint_steps),
+                                       seed=int(record.seed or 0))
         kept: dict[str, Any] = {}
         with self.stage("paint"):
             with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from img23d_protocol import ErrorCode, ProtocolError
+
 from . import placement
 from ..torch_env import prepare_torchvision
 
@@ -140,3 +142,49 @@ def load_paint_unet(unet_folder: Path, device: Any, dtype: Any) -> Any:
         unet = UNet2p5DConditionModel(UNet2DConditionModel.from_config(config))
     placement.assign_weights(unet, read_safetensors(checkpoint, device, dtype), device, dtype)
     return unet.eval()
+
+
+def load_paint_vae(vae_folder: Path, device: Any, dtype: Any, sha256: str | None = None) -> Any:
+    """A paint folder's ``AutoencoderKL``, built on the meta device and its weights read into place.
+
+    From ``diffusion_pytorch_model.safetensors`` where the folder has it; else from the ``.bin``
+    (the turbo folder at the pinned revision has only that), a pickle, so its digest is checked
+    first when ``sha256`` is given, and it is read with ``torch.load(weights_only=True)``, which
+    unpickles tensors and plain containers only, never arbitrary objects.
+    """
+    import json
+
+    import torch
+    from diffusers import AutoencoderKL
+
+    folder = Path(vae_folder)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    safe, pickle = folder / "diffusion_pytorch_model.safetensors", folder / "diffusion_pytorch_model.bin"
+    if safe.is_file():
+        state = read_safetensors(safe, device, dtype)
+    elif pickle.is_file():
+        if sha256 is not None:
+            check_digest(pickle, sha256)
+        loaded = torch.load(str(pickle), map_location="cpu", weights_only=True, mmap=True)
+        state = {key: placement.to_device(tensor, device, dtype) for key, tensor in loaded.items()}
+        del loaded
+    else:
+        raise FileNotFoundError(2, "No such file", str(safe))
+    with empty_weights():
+        vae = AutoencoderKL.from_config(config)
+    placement.assign_weights(vae, state, device, dtype)
+    return vae.eval()
+
+
+def check_digest(path: Path, sha256: str) -> None:
+    """Refuse a file whose SHA-256 is not ``sha256`` (before anything unpickles it): as a missing
+    model (``model_missing``), since downloading it again is the remedy."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != sha256.lower():
+        raise ProtocolError(ErrorCode.MODEL_MISSING, f"{path} is not the pinned file (its sha256 is "
+                            f"{digest.hexdigest()}, not {sha256.lower()}): delete the model and download it again")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import (SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ModelLicence, ProtocolError, ShapeModelKind,
-                             model_licence)
+from img23d_protocol import (DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ModelLicence,
+                             PaintModelKind, ProtocolError, ShapeModelKind, model_licence)
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -85,6 +85,8 @@ class ModelSpec:
     # A shape model's FlashVDM VAE: the subfolder (same repository, same pinned revision) of the
     # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
     flashvdm_vae: str | None = None
+    # A paint model's kind (img23d_protocol.PAINT_MODELS): its own steps, and whether it is turbo.
+    paint_kind: PaintModelKind | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -171,12 +173,22 @@ SHAPE = {name: _hunyuan(name, *where) for name, where in {
 PAINT_REPO = "tencent/Hunyuan3D-2"
 DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
 PAINT_SUBFOLDER = "hunyuan3d-paint-v2-0"
+PAINT_TURBO_SUBFOLDER = "hunyuan3d-paint-v2-0-turbo"
 
 
 # A diffusers component's weights, as the paint loader reads them: never a pickle where the
 # folder has the safetensors (at the pinned revision the paint UNet and VAE exist as both).
 SAFETENSORS_WEIGHTS = "diffusion_pytorch_model.safetensors"
+PICKLE_WEIGHTS = "diffusion_pytorch_model.bin"
 PAINT_WEIGHTS = {"unet": SAFETENSORS_WEIGHTS, "vae": SAFETENSORS_WEIGHTS}
+# The turbo folder at the pinned revision: its UNet as .safetensors (and a .bin twin, not
+# fetched), its VAE only as .bin. Where upstream's code reads files this folder cannot show, the
+# list comes from a public installer pinned to the same commit (9cd649ba; its model table's
+# "hunyuan3d-2-paint-turbo" entry checks unet/diffusion_pytorch_model.safetensors, sha256
+# d6acffa4..., and vae/diffusion_pytorch_model.bin by the digest below, ignoring the UNet's .bin).
+# The VAE pickle is checked against that digest before torch.load(weights_only=True) reads it.
+PAINT_TURBO_WEIGHTS = {"unet": SAFETENSORS_WEIGHTS, "vae": PICKLE_WEIGHTS}
+PAINT_TURBO_VAE_SHA256 = "1b4889b6b1d4ce7ae320a02dedaeff1780ad77d415ea0d744b476155c6377ddc"
 
 
 def paint_files(subfolder: str, weights: dict[str, str]) -> tuple[str, ...]:
@@ -187,12 +199,17 @@ def paint_files(subfolder: str, weights: dict[str, str]) -> tuple[str, ...]:
             *(f"{subfolder}/{part}/{name}" for part in ("unet", "vae") for name in ("config.json", weights[part])))
 
 
-def _paint(subfolder: str, size_gb: float, weights: dict[str, str] = PAINT_WEIGHTS) -> ModelSpec:
+def _paint(name: str, subfolder: str, size_gb: float, weights: dict[str, str] = PAINT_WEIGHTS,
+           sha256: dict[str, str] | None = None) -> ModelSpec:
     # Only what the loader reads: the pipeline never encodes a prompt, so the paint folder's
-    # text encoder and tokenizer are neither downloaded nor loaded.
+    # text encoder and tokenizer (and the turbo folder's image encoder) are neither downloaded
+    # nor loaded. sha256: the pickles' digests, checked before they are read.
+    options: dict[str, Any] = {"view_size": 512}  # the size it was trained at
+    if sha256:
+        options["sha256"] = sha256
     return ModelSpec(role="paint", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVISIONS[PAINT_REPO], subfolder=subfolder,
-                     allow_patterns=paint_files(subfolder, weights),
-                     size_bytes=int(size_gb * GB), options={"view_size": 512})  # the size it was trained at
+                     allow_patterns=paint_files(subfolder, weights), size_bytes=int(size_gb * GB),
+                     paint_kind=PAINT_MODELS[name], options=options)
 
 
 # The delight folder at the pinned revision has safetensors for every component with weights
@@ -203,9 +220,15 @@ DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVIS
                     allow_patterns=tuple(f"{DELIGHT_SUBFOLDER}/{pattern}" for pattern in
                                          ("*.json", "*/*.json", "*/*.txt", "*/*.safetensors")),
                     size_bytes=int(2.6 * GB))
-# Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16. The turbo folder
-# needs a newer hy3dgen pipeline than the installed 2.0.2, so it is not offered here.
-PAINT = {"2.0": _paint(PAINT_SUBFOLDER, 4.0)}
+# Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16; the turbo model has the
+# same architecture (distilled weights), run by img23d's own loop (stages/paint_turbo.py).
+PAINT = {
+    "2.0-turbo": _paint("2.0-turbo", PAINT_TURBO_SUBFOLDER, 4.0, PAINT_TURBO_WEIGHTS,
+                        sha256={f"vae/{PICKLE_WEIGHTS}": PAINT_TURBO_VAE_SHA256}),
+    "2.0": _paint("2.0", PAINT_SUBFOLDER, 4.0),
+}
+PAINT_SUBFOLDERS = {"2.0-turbo": PAINT_TURBO_SUBFOLDER, "2.0": PAINT_SUBFOLDER}
+PAINT_WEIGHT_FILES = {"2.0-turbo": PAINT_TURBO_WEIGHTS, "2.0": PAINT_WEIGHTS}
 
 # Relative depth (disparity) from one picture: where each object stands. 24.8 M parameters.
 DEPTH = {
@@ -219,7 +242,8 @@ DEFAULT_GROUNDING = "2b"
 DEFAULT_MATTING = "birefnet"
 # Turbo: made for 5 steps (its kind's own), the fast path with FlashVDM decoding.
 DEFAULT_SHAPE = "2mini-turbo"
-DEFAULT_PAINT = "2.0"
+# Turbo: 10 steps without a guidance batch, upstream's default paint model since April 2025.
+DEFAULT_PAINT = DEFAULT_PAINT_MODEL
 DEFAULT_DEPTH = "da2-small"
 MODEL_SET_NAMES = ("default", "tiny")
 
@@ -229,8 +253,9 @@ MODEL_SET_NAMES = ("default", "tiny")
 # (as at full size); 3 and 4 named branches' formats; 6: the shape replica's occupancy is
 # near-binary, as FlashVDM's pruning expects of a trained decoder; 7: the paint replica's UNet and
 # VAE weights both as .bin and .safetensors, as the real folder has them, and the shape replica's
-# FlashVDM VAE (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/, its own weights and a slimmer decoder)
-TINY_FORMAT: int = 7
+# FlashVDM VAE (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/, its own weights and a slimmer decoder);
+# 8: the turbo paint replica (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, its VAE only as .bin)
+TINY_FORMAT: int = 8
 
 
 def default_tiny_root() -> Path:
@@ -241,8 +266,11 @@ def default_tiny_root() -> Path:
     return Path.home() / ".cache" / "img23d" / "tiny-models" / f"v{TINY_FORMAT}"
 
 
-def tiny_model_set(root: Path) -> ModelSet:
-    """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code."""
+def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
+    """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
+    ``paint`` picks the paint model's replica (both are built)."""
+    if paint not in PAINT:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
@@ -255,9 +283,12 @@ def tiny_model_set(root: Path) -> ModelSet:
                         flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"]),
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
+        # Replicas of both paint models, in the real folders and with the real files (a local
+        # replica names no digest: it was made here, not downloaded).
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
-                        subfolder=PAINT_SUBFOLDER, allow_patterns=paint_files(PAINT_SUBFOLDER, PAINT_WEIGHTS),
-                        size_bytes=10 << 20, options={"view_size": 64}),
+                        subfolder=PAINT_SUBFOLDERS[paint],
+                        allow_patterns=paint_files(PAINT_SUBFOLDERS[paint], PAINT_WEIGHT_FILES[paint]),
+                        size_bytes=10 << 20, paint_kind=PAINT_MODELS[paint], options={"view_size": 64}),
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
     )
@@ -276,12 +307,20 @@ def shape_steps(spec: ModelSpec, asked: int) -> int:
     return shape_kind(spec).steps_for(asked)
 
 
+def paint_steps(spec: ModelSpec, asked: int) -> int:
+    """The multiview denoising steps a job runs on ``spec``: ``asked`` (at most the model's most),
+    or (0) the model's own. The one place the backend decides them."""
+    if spec.paint_kind is None:
+        raise ValueError(f"{spec.display} has no paint kind: give its ModelSpec one of img23d_protocol.PAINT_MODELS")
+    return spec.paint_kind.steps_for(asked)
+
+
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
               shape: str = DEFAULT_SHAPE, tiny_root: Path | None = None,
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs."""
     if name == "tiny":
-        return tiny_model_set(tiny_root or default_tiny_root())
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")

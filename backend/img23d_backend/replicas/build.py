@@ -13,8 +13,8 @@ network access and in seconds on a CPU:
       birefnet/                          config.json (auto_map), model.safetensors, remote code
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/  FlashVDM's VAE: config.yaml + model.fp16.safetensors
-      hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/
-                                         (diffusers folders)
+      hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/ +
+                                         hunyuan3d-paint-v2-0-turbo/ (diffusers folders)
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
@@ -36,7 +36,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..models.registry import TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root, tiny_model_set
+from img23d_protocol import PAINT_MODELS
+
+from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
+                               tiny_model_set)
 from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen
 from .common import spec_folder, write_json
 
@@ -116,6 +119,8 @@ def _build_all(layout: ModelSet) -> dict[str, dict[str, Any]]:
     grounding, matting, shape = layout.grounding, layout.matting, layout.shape
     delight, paint, depth_spec = layout.spec("delight"), layout.spec("paint"), layout.spec("depth")
     paint_dims = hunyuan_paint.config("tiny")
+    # Both paint models' replicas: the set names one (the default, turbo), the other is a choice.
+    paints = {name: Path(paint.local_path or "") / PAINT_SUBFOLDERS[name] for name in PAINT}
     return {
         _name(grounding): {**_where(grounding), **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
         _name(matting): {**_where(matting), **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
@@ -124,9 +129,11 @@ def _build_all(layout: ModelSet) -> dict[str, dict[str, Any]]:
                        "flashvdm_vae": {"subfolder": shape.flashvdm_vae, **hunyuan_shape.build_flashvdm_vae(
                            Path(shape.local_path or "") / (shape.flashvdm_vae or ""), hunyuan_shape.config("tiny"))}},
         # Both texture models share one folder, each in its own subfolder, like tencent/Hunyuan3D-2.
-        _name(paint): {"path": _name(paint), "subfolders": [delight.subfolder, paint.subfolder],
+        _name(paint): {"path": _name(paint), "subfolders": [delight.subfolder, *(f.name for f in paints.values())],
                        "delight": hunyuan_paint.build_delight(spec_folder(delight), paint_dims),
-                       "multiview": hunyuan_paint.build_multiview(spec_folder(paint), paint_dims)},
+                       **{f"multiview {name}": hunyuan_paint.build_multiview(folder, paint_dims,
+                                                                              turbo=PAINT_MODELS[name].turbo)
+                          for name, folder in paints.items()}},
         _name(depth_spec): depth.build(spec_folder(depth_spec)),
     }
 

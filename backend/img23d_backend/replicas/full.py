@@ -13,8 +13,9 @@ model's sizes, and where they come from, are its module's ``FULL``.
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
-      hunyuan3d-paint/                   Hunyuan3D-2 delight (InstructPix2Pix, SD-2.1 sized) and
-                                         paint (UNet2p5DConditionModel around an SD-2.1 UNet)
+      hunyuan3d-paint/                   Hunyuan3D-2 delight (InstructPix2Pix, SD-2.1 sized), paint
+                                         (UNet2p5DConditionModel around an SD-2.1 UNet) and paint-turbo
+                                         (the same architecture in the turbo folder's layout)
 
 Models are made directly in their saved dtype (bf16 for Qwen, fp16 elsewhere; BiRefNet in
 fp32 so its probe runs) with fixed seeds, so peak memory stays near one model's size (peak RSS
@@ -34,15 +35,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..models.registry import DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSet, tiny_model_set
+from ..models.registry import (DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSet,
+                               ModelSpec, tiny_model_set)
 from . import birefnet, hunyuan_paint, hunyuan_shape, qwen
 from .common import parameters, spec_folder
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
-# shape replica's FlashVDM VAE beside it (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/)
-FULL_FORMAT: int = 4
-COMPONENTS = ("grounding", "matting", "shape", "delight", "paint")
+# shape replica's FlashVDM VAE beside it (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/); 5: the turbo
+# paint model (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, component "paint-turbo"), the default
+FULL_FORMAT: int = 5
+COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo")
+# The two paint components: which paint model each replicates.
+PAINT_COMPONENTS = {"paint": "2.0", "paint-turbo": "2.0-turbo"}
 
 # Published parameter counts, for the report and the size check (see each module's FULL).
 PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
@@ -51,16 +56,17 @@ PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
     "shape": {"model": 6.0e8, "conditioner": 1.1e9},  # "0.6B" DiT; DINOv2-giant 1.1B
     "delight": {"unet": 8.66e8, "vae": 8.37e7},       # SD-2.x UNet 865.9M, SD VAE 83.7M
     "paint": {"unet": 1.73e9, "vae": 8.37e7},         # two SD-2.x UNets + extra attention
+    "paint-turbo": {"unet": 1.73e9, "vae": 8.37e7},   # the same architecture, distilled weights
 }
 
 
-def full_size_model_set(root: Path) -> ModelSet:
+def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
     """The full-size replicas under ``root``: the tiny set's folders, the real models' figures.
 
     Size estimates and options are the real models' (from the registry), including the paint
-    view size of 512 the multiview model was trained at.
+    view size of 512 the multiview model was trained at; ``paint`` picks the paint model.
     """
-    tiny = tiny_model_set(Path(root))
+    tiny = tiny_model_set(Path(root), paint=paint)
     return ModelSet(
         name="full-size",
         # The grounding replica answers by itself (qwen_answer): the real model's options.
@@ -71,13 +77,21 @@ def full_size_model_set(root: Path) -> ModelSet:
         shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", subfolder=SHAPE[DEFAULT_SHAPE].subfolder,
                       size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes, shape_kind=SHAPE[DEFAULT_SHAPE].shape_kind),
         delight=replace(tiny.spec("delight"), repo_id="full-size/hunyuan3d-paint", size_bytes=DELIGHT.size_bytes),
-        paint=replace(tiny.spec("paint"), repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT["2.0"].size_bytes,
-                      options=dict(PAINT["2.0"].options)),
+        # The real model's options but for the pinned digests: these files were made here.
+        paint=replace(tiny.spec("paint"), repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT[paint].size_bytes,
+                      options={k: v for k, v in PAINT[paint].options.items() if k != "sha256"}),
     )
 
 
+def component_spec(root: Path, name: str) -> ModelSpec:
+    """The spec a component is loaded with (``paint`` and ``paint-turbo`` are both the paint role)."""
+    if name in PAINT_COMPONENTS:
+        return full_size_model_set(root, paint=PAINT_COMPONENTS[name]).spec("paint")
+    return full_size_model_set(root).spec(name)
+
+
 # Where each component lives below the root.
-TARGETS: dict[str, Path] = {name: spec_folder(full_size_model_set(Path()).spec(name)) for name in COMPONENTS}
+TARGETS: dict[str, Path] = {name: spec_folder(component_spec(Path(), name)) for name in COMPONENTS}
 
 
 def build_full_size_models(root: Path, only: list[str] | None = None) -> Path:
@@ -149,7 +163,7 @@ def _construct(name: str) -> dict[str, Any]:
                 "flashvdm_vae": hunyuan_shape.construct_flashvdm_vae(hunyuan_shape.FULL)}
     if name == "delight":
         return hunyuan_paint.construct_delight(hunyuan_paint.FULL)
-    return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)
+    return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)  # paint and paint-turbo: one architecture
 
 
 def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
@@ -162,6 +176,9 @@ def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
         return hunyuan_shape.build(dest, hunyuan_shape.FULL_TURBO), hunyuan_shape.FULL_TURBO.seed
     if name == "delight":
         return hunyuan_paint.build_delight(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.delight_seed
+    if name == "paint-turbo":
+        return (hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL, turbo=True),
+                hunyuan_paint.FULL.multiview_seed + hunyuan_paint.TURBO_SEED_OFFSET)
     return hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.multiview_seed
 
 

@@ -13,6 +13,11 @@ sized as published); ``build_delight`` and ``build_multiview`` write the two sub
                               feature_extractor/; the UNet's and the VAE's weights both as
                               diffusion_pytorch_model.bin and .safetensors, the same tensors, as
                               the real folder has them at the pinned revision
+    hunyuan3d-paint-v2-0-turbo/ the same layout and key names (the turbo model is the 2.0
+                              architecture with distilled weights: other seeds here), but as the
+                              real folder has it at the pinned revision: the UNet's weights as
+                              .safetensors and .bin, the VAE's and the text encoder's only as .bin
+                              (its image_encoder/, which nothing reads, is not replicated)
 
 Constraints from hy3dgen's UNet2p5DConditionModel, which builds parts of itself with fixed
 sizes: the time embedding must be 1280 wide (its camera embedding is), cross-attention must
@@ -39,6 +44,8 @@ _CLIP_MAX_LENGTH = 77
 # hy3dgen's UNet2p5DConditionModel: learned text embeddings [1, 77, 1024], camera embedding 1280.
 _PAINT_CROSS_ATTENTION = 1024
 _PAINT_TIME_EMBEDDING = 1280
+# The turbo replica's weights come from these seeds past the 2.0 replica's: other weights, same shapes.
+TURBO_SEED_OFFSET = 100
 
 # The real snapshot ships unet/modules.py (a copy of hy3dgen's UNet2p5DConditionModel) and its
 # model_index.json points diffusers at it. The replica's file re-exports the installed class.
@@ -186,14 +193,14 @@ def _delight_unet(dims: PaintDims) -> Any:
     return _unet(dims, dims.delight_seed + 1, in_channels=8, cross_attention_dim=dims.text_hidden)
 
 
-def _paint_unet(dims: PaintDims) -> tuple[Any, dict[str, Any]]:
+def _paint_unet(dims: PaintDims, seed: int) -> tuple[Any, dict[str, Any]]:
     """The wrapped UNet2p5DConditionModel and the inner UNet's config (what unet/config.json holds)."""
     from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
 
-    inner = _unet(dims, dims.multiview_seed + 1, cross_attention_dim=_PAINT_CROSS_ATTENTION,
+    inner = _unet(dims, seed + 1, cross_attention_dim=_PAINT_CROSS_ATTENTION,
                   time_embedding_dim=_PAINT_TIME_EMBEDDING)
     unet_config = {k: v for k, v in dict(inner.config).items() if not k.startswith("_")}
-    with seeded(dims.multiview_seed + 2), default_dtype(dims.init_dtype):
+    with seeded(seed + 2), default_dtype(dims.init_dtype):
         # Wrapping deep-copies the UNet (the reference stream) and adds the hard-coded parts.
         wrapped = UNet2p5DConditionModel(inner).eval()
     return wrapped, unet_config
@@ -214,7 +221,7 @@ def construct_delight(dims: PaintDims) -> dict[str, Any]:
 def construct_multiview(dims: PaintDims) -> dict[str, Any]:
     """The multiview model's parts, in the current device context (the meta device counts them)."""
     prepare_imports()
-    return {"unet": _paint_unet(dims)[0], "vae": _vae(dims, dims.multiview_seed + 3),
+    return {"unet": _paint_unet(dims, dims.multiview_seed)[0], "vae": _vae(dims, dims.multiview_seed + 3),
             "text_encoder": _text_encoder(dims, _clip_tokenizer(), dims.multiview_seed)}
 
 
@@ -245,8 +252,8 @@ def build_delight(dest: Path, dims: PaintDims) -> dict[str, Any]:
             "note": "random weights; byte-level CLIP tokenizer"}
 
 
-def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
-    """The paint folder in hy3dgen's HunyuanPaintPipeline layout."""
+def build_multiview(dest: Path, dims: PaintDims, turbo: bool = False) -> dict[str, Any]:
+    """The paint folder in hy3dgen's HunyuanPaintPipeline layout (``turbo``: the turbo folder's)."""
     prepare_imports()
     import torch
     from diffusers import DDIMScheduler
@@ -254,7 +261,8 @@ def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
     from safetensors.torch import save_file
     from transformers import CLIPImageProcessor
 
-    wrapped, unet_config = _paint_unet(dims)
+    seed = dims.multiview_seed + (TURBO_SEED_OFFSET if turbo else 0)
+    wrapped, unet_config = _paint_unet(dims, seed)
     params = {"unet": parameters(wrapped)}
     (dest / "unet").mkdir(parents=True)
     write_json(dest / "unet" / "config.json",
@@ -270,20 +278,23 @@ def build_multiview(dest: Path, dims: PaintDims) -> dict[str, Any]:
 
     tokenizer = _clip_tokenizer()
     tokenizer.save_pretrained(dest / "tokenizer")
-    text_encoder = _text_encoder(dims, tokenizer, dims.multiview_seed)
-    vae = _vae(dims, dims.multiview_seed + 3)
+    text_encoder = _text_encoder(dims, tokenizer, seed)
+    vae = _vae(dims, seed + 3)
     params.update(vae=parameters(vae), text_encoder=parameters(text_encoder))
-    text_encoder.save_pretrained(dest / "text_encoder", safe_serialization=True)
-    vae.save_pretrained(dest / "vae", safe_serialization=True)
-    vae.save_pretrained(dest / "vae", safe_serialization=False)  # its .bin twin, as in the real folder
+    # The 2.0 folder has both formats of the VAE (and a safetensors text encoder); the turbo
+    # folder only the pickles.
+    text_encoder.save_pretrained(dest / "text_encoder", safe_serialization=not turbo)
+    if not turbo:
+        vae.save_pretrained(dest / "vae", safe_serialization=True)
+    vae.save_pretrained(dest / "vae", safe_serialization=False)  # the .bin, as in the real folders
     del text_encoder, vae
     DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
     CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
     write_json(dest / "model_index.json", paint_model_index(diffusers_version))
     return {"class": "HunyuanPaintPipeline", "architecture": "UNet2p5DConditionModel around an SD-2.1-shaped UNet",
-            "dtype": dims.init_dtype, "params": params,
+            "dtype": dims.init_dtype, "params": params, "turbo": turbo, "seed": seed,
             "note": "random weights; unet/diffusion_pytorch_model.{bin,safetensors} hold the wrapped model's "
-                    "state dict (float16)"}
+                    "state dict (float16)" + ("; vae and text_encoder only as .bin" if turbo else "")}
 
 
 def paint_model_index(diffusers_version: str) -> dict[str, Any]:

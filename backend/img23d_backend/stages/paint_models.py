@@ -89,7 +89,7 @@ def multiview_loader(spec: ModelSpec) -> Loader:
         from hy3dgen.texgen.hunyuanpaint.pipeline import HunyuanPaintPipeline
 
         path = Path(folder) / (spec.subfolder or PAINT_SUBFOLDER)
-        _check_multiview_index(path)
+        check_multiview_index(path)
         dtype = working_dtype(device)
         # hy3dgen's UNet2p5DConditionModel.from_pretrained builds it with random weights first.
         unet = load_paint_unet(path / "unet", device, dtype)
@@ -108,7 +108,7 @@ def multiview_loader(spec: ModelSpec) -> Loader:
     return load
 
 
-def _check_multiview_index(path: Path) -> None:
+def check_multiview_index(path: Path) -> None:
     """Refuse a folder whose model_index.json is not hy3dgen's multiview pipeline."""
     index_file = path / "model_index.json"
     try:
@@ -187,7 +187,7 @@ def _step_callback(on_step: StepFn | None, total: int) -> Callable[..., dict] | 
 
 
 @contextmanager
-def _global_seed(seed: int, device: Any) -> Iterator[None]:
+def global_seed(seed: int, device: Any) -> Iterator[None]:
     """Seed torch's global RNGs for one call and restore them after.
 
     The diffusion noise comes from an explicit CPU generator, but the VAE's posterior sampling
@@ -323,14 +323,14 @@ class MultiviewDiffusion(_PipelineWrapper):
         if not (len(cameras) == normals.shape[0] == positions.shape[0]):
             raise ValueError("one normal map, one position map and one camera per view")
         conditions = {
-            "normal_imgs": _condition_batch(normals, size, device, dtype),
-            "position_imgs": _condition_batch(positions, size, device, dtype),
+            "normal_imgs": condition_batch(normals, size, device, dtype),
+            "position_imgs": condition_batch(positions, size, device, dtype),
             "camera_info_gen": [list(cameras)],
             "camera_info_ref": [[self.REFERENCE_CAMERA]],
             "num_in_batch": len(cameras),
         }
         reference = reference.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-        with _global_seed(seed, device):
+        with global_seed(seed, device):
             views = pipe(reference, width=size, height=size, num_inference_steps=steps,
                          generator=torch.Generator(device="cpu").manual_seed(seed), output_type="pt",
                          callback_on_step_end=_step_callback(on_step, steps), **conditions).images
@@ -338,7 +338,7 @@ class MultiviewDiffusion(_PipelineWrapper):
         return views.to(device=device, dtype=torch.float32)
 
 
-def _condition_batch(maps: Any, size: int, device: Any, dtype: Any) -> Any:
+def condition_batch(maps: Any, size: int, device: Any, dtype: Any) -> Any:
     """[N, 3, H, W] in [0, 1] -> [1, N, 3, size, size] on the pipeline's device and dtype."""
     import torch.nn.functional as F
 

@@ -1,0 +1,175 @@
+"""The multiview phase of painting: the turbo paint model against the 2.0 one, side by side in one run.
+
+    .venv-py313/bin/python bench/paint_turbo.py --models-dir DIR [--build] [--delete] [--steps 2]
+        [--view-size 512] [--device cpu] [--json bench/results/paint-turbo-cpu.json]
+
+Both models are full-size random-weight replicas (``bench/full_size_models.py``: components
+``paint`` and ``paint-turbo``), loaded with the production loader (``stages.paint_turbo.
+paint_loader``) and run by the same call the paint stage makes: six views (the default cameras)
+of a sphere's normal and position maps and a reference picture, at the trained view size. One
+model at a time: built if missing (``--build``), loaded, run, freed, and its folder deleted
+after (``--delete``), so memory and disk hold one model at most.
+
+Each UNet call is timed on its own. A model's multiview phase is then projected to its own
+steps (turbo 10, 2.0 30) as: the call's time outside the UNet (VAE encoding of the reference
+and twelve condition maps, the position masks, decoding the six views) + the median UNet call
+after the first (which pays one-time costs) x its own steps. Random weights change no compute. On a CPU a few steps per model are enough for
+the ratio (``--steps``); on a GPU ``--steps 0`` runs each model's own steps and projects nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+for source in ("backend", "protocol"):
+    if str(REPO / source) not in sys.path:
+        sys.path.insert(0, str(REPO / source))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from timing import timed  # noqa: E402  (bench/, beside this script)
+
+from img23d_backend.models.registry import paint_steps  # noqa: E402
+from img23d_backend.replicas.common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+
+# 2.0 first: its figures are the yardstick the turbo model is measured against.
+MODELS = {"paint": "Hunyuan3D-Paint 2.0 (30 steps, classifier-free guidance)",
+          "paint-turbo": "Hunyuan3D-Paint 2.0 turbo (10 steps, no guidance batch, position-guided attention)"}
+GOAL = 0.55  # the turbo multiview phase at most this share of the 2.0 one
+
+
+def sphere_maps(size: int, views: int) -> tuple[Any, Any]:
+    """Normal and position maps of a unit sphere seen from ``views`` cameras, [views, 3, size, size]
+    in [0, 1] on white, as the paint stage renders them (each view turned about the vertical)."""
+    import torch
+
+    v, u = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    radius = 0.8
+    inside = (u**2 + v**2) < radius**2
+    depth = torch.sqrt((radius**2 - u**2 - v**2).clamp(min=0))
+    normals, positions = [], []
+    for view in range(views):
+        angle = torch.tensor(2 * torch.pi * view / views)
+        x = u * torch.cos(angle) + depth * torch.sin(angle)
+        z = -u * torch.sin(angle) + depth * torch.cos(angle)
+        point = torch.stack([x, -v, z])
+        for maps, values in ((positions, point * 0.5 + 0.5), (normals, point / radius * 0.5 + 0.5)):
+            maps.append(torch.where(inside, values, torch.ones_like(values)))
+    return torch.stack(normals).clamp(0, 1), torch.stack(positions).clamp(0, 1)
+
+
+def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> dict[str, Any]:
+    """Load one model with the production loader and time its multiview call."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from img23d_backend.stages.paint_models import camera_indices
+    from img23d_backend.stages.paint_turbo import paint_loader
+
+    spec = component_spec(root, name)
+    own = paint_steps(spec, 0)
+    run_steps = steps or own
+    dev = torch.device(device)
+    started = time.perf_counter()
+    multiview = paint_loader(spec)(Path(str(spec.local_path)), dev).obj
+    load_s = time.perf_counter() - started
+    unet = multiview.pipeline.unet
+    calls: list[tuple[float, tuple[int, ...]]] = []
+    forward = unet.forward
+
+    def timed_forward(sample: Any, *args: Any, **kwargs: Any) -> Any:
+        begun = time.perf_counter()
+        out = forward(sample, *args, **kwargs)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        calls.append((time.perf_counter() - begun, tuple(sample.shape)))
+        return out
+
+    unet.forward = timed_forward
+    azimuths, elevations = (0, 90, 180, 270, 0, 180), (0, 0, 0, 0, 90, -90)
+    normals, positions = sphere_maps(view_size, len(azimuths))
+    rng = np.random.default_rng(0)
+    reference = Image.fromarray(rng.integers(0, 255, (view_size, view_size, 3), dtype=np.uint8), "RGB")
+    def call() -> Any:
+        with torch.inference_mode():
+            out = multiview(reference, normals, positions, camera_indices(azimuths, elevations),
+                            size=view_size, steps=run_steps, seed=0)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return out
+
+    call_s, views = timed(call, 1)  # once: on a CPU one call of a full-size model takes minutes
+    del unet.forward
+    unet_s = sum(seconds for seconds, _ in calls)
+    # The first call pays one-time costs (allocations, kernel choices): steady steps are the later ones.
+    per_step = statistics.median(seconds for seconds, _ in calls[1:] or calls)
+    rest = call_s - unet_s
+    result = {
+        "model": MODELS[name], "folder": str(TARGETS[name]), "load_s": round(load_s, 1),
+        "steps_run": run_steps, "own_steps": own, "unet_calls": len(calls),
+        "unet_batch": list(calls[0][1]),  # [batch, views, channels, h, w]: batch 2 = the guidance copy
+        "call_s": round(call_s, 1), "unet_s": round(unet_s, 1), "unet_s_per_step": round(per_step, 2),
+        "outside_unet_s": round(rest, 1),
+        "multiview_phase_s": round(rest + per_step * own, 1),  # projected to its own steps
+        "views": list(views.shape),
+    }
+    print(f"{name}: {result}", flush=True)
+    del multiview, views
+    gc.collect()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
+    parser.add_argument("--build", action="store_true", help="build a missing replica first")
+    parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    parser.add_argument("--steps", type=int, default=2, help="steps run per model; 0: each model's own")
+    parser.add_argument("--view-size", type=int, default=512, help="the views' side (512: as trained)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    prepare_imports()
+    import torch
+
+    results = {}
+    for name in MODELS:
+        if args.build:
+            build_full_size_models(args.models_dir, [name])
+        results[name] = measure(name, args.models_dir, args.device, args.steps, args.view_size)
+        if args.delete:
+            shutil.rmtree(args.models_dir / TARGETS[name], ignore_errors=True)
+    ratio = results["paint-turbo"]["multiview_phase_s"] / results["paint"]["multiview_phase_s"]
+    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
+                                   if args.device.startswith("cuda") else
+                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
+    report = {
+        "device": device, "torch": torch.__version__, "view_size": args.view_size, "views": 6,
+        "measured": ("the multiview call of each full-size random-weight replica (production loader and call, six "
+                     f"views at {args.view_size} px), {'each model' + chr(39) + 's own' if not args.steps else args.steps}"
+                     " steps run with each UNet call timed; multiview_phase_s = time outside the UNet + the median UNet call "
+                     "after the first x the model's own steps (turbo 10, 2.0 30)"),
+        "models": results, "ratio_turbo_to_2_0": round(ratio, 3), "goal": f"ratio <= {GOAL}",
+        "goal_met": ratio <= GOAL, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+    }
+    print(f"turbo / 2.0 multiview phase: {ratio:.3f} (goal <= {GOAL})", flush=True)
+    if args.json is not None:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The paint models' kinds: how many denoising steps each is made for, and how many it can take.
+
+Decided here, once, because both sides need it, like the shape models' kinds (``shape_models``):
+the backend runs a job's paint steps from it, the add-on offers the models and says what runs. A
+job's ``paint_steps`` of 0 means "the paint model's own"; any other value wins, up to the
+model's most.
+
+Upstream's figures (Tencent/Hunyuan3D-2, ``hy3dgen/texgen``): the 2.0 model runs 30 steps with
+classifier-free guidance (two UNet passes per view); the distilled turbo model, upstream's
+default since April 2025, runs 10 steps without it, on a fixed 30-point grid of timesteps, so
+it can take at most 30.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ErrorCode, ProtocolError
+
+
+@dataclass(frozen=True)
+class PaintModelKind:
+    name: str        # the backend's --paint choice
+    label: str       # what the add-on shows
+    steps: int       # denoising steps when a job asks for 0
+    max_steps: int   # the most it runs: more are run as this many
+    turbo: bool      # True: distilled (no guidance batch, position-guided attention)
+
+    def steps_for(self, asked: int) -> int:
+        """The steps a job runs: ``asked`` when it names a number (at most ``max_steps``), else this
+        model's own."""
+        return min(asked or self.steps, self.max_steps)
+
+
+DEFAULT_PAINT_MODEL = "2.0-turbo"
+
+PAINT_MODELS: dict[str, PaintModelKind] = {kind.name: kind for kind in (
+    PaintModelKind("2.0-turbo", "Hunyuan3D-Paint 2.0 turbo", steps=10, max_steps=30, turbo=True),
+    PaintModelKind("2.0", "Hunyuan3D-Paint 2.0", steps=30, max_steps=200, turbo=False),
+)}
+
+
+def paint_model_kind(name: str) -> PaintModelKind:
+    """The kind of the paint model ``name``; ``bad_request`` naming the choices otherwise."""
+    try:
+        return PAINT_MODELS[name]
+    except KeyError:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {name!r}; choose from "
+                            f"{', '.join(PAINT_MODELS)}") from None
+
+
+def describe_default_paint_steps() -> str:
+    """One line for help texts: each paint model's own steps."""
+    return ", ".join(f"{kind.name} {kind.steps}" for kind in PAINT_MODELS.values())

@@ -1,0 +1,19 @@
+"""The add-on starts the backend with the paint model its preferences chose (turbo by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from addon_package import load
+
+process_mod = load("client.process")
+
+
+def _paint_flag(settings) -> str:  # type: ignore[no-untyped-def]
+    args = settings.command()
+    return args[args.index("--paint") + 1]
+
+
+def test_the_backend_paints_with_the_chosen_model(tmp_path: Path) -> None:
+    assert _paint_flag(process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)) == "2.0-turbo"
+    assert _paint_flag(process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, paint="2.0")) == "2.0"

@@ -1,0 +1,121 @@
+"""The turbo paint model (Hunyuan3D-Paint-v2-0-Turbo) with its tiny replica, on the CPU: upstream's
+timesteps, one UNet batch per step, every tensor of its files loaded, and a textured GLB."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from img23d_backend.torch_env import prepare_torchvision
+
+prepare_torchvision()
+
+import torch  # noqa: E402
+import trimesh  # noqa: E402
+from PIL import Image  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+
+from img23d_backend.models.fast_load import load_paint_vae  # noqa: E402
+from img23d_backend.models.registry import (  # noqa: E402
+    PAINT_TURBO_SUBFOLDER,
+    model_set,
+    paint_steps,
+    tiny_model_set,
+)
+from img23d_backend.stages._common import CancelToken  # noqa: E402
+from img23d_backend.stages.paint import PaintSettings, has_uvs, paint_mesh  # noqa: E402
+from img23d_backend.stages.paint_models import delight_loader  # noqa: E402
+from img23d_backend.stages.paint_turbo import TurboMultiview, paint_loader, turbo_timesteps  # noqa: E402
+from img23d_protocol import ErrorCode, ProtocolError  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def turbo_folder(tiny_root: Path) -> Path:
+    return tiny_root / "hunyuan3d-paint" / PAINT_TURBO_SUBFOLDER
+
+
+@pytest.fixture(scope="module")
+def turbo(tiny_root: Path) -> TurboMultiview:
+    spec = tiny_model_set(tiny_root).spec("paint")  # the default: turbo
+    return paint_loader(spec)(tiny_root / "hunyuan3d-paint", CPU).obj
+
+
+def test_the_default_paint_model_is_turbo_at_the_pinned_revision() -> None:
+    paint = model_set("default").spec("paint")
+    assert paint.subfolder == "hunyuan3d-paint-v2-0-turbo" and paint.revision == "9cd649ba6913f7a852e3286bad86bfa9a2d83dcf"
+    assert paint_steps(paint, 0) == 10 and paint_steps(paint, 4) == 4 and paint_steps(paint, 50) == 30
+    assert paint_steps(model_set("default", paint="2.0").spec("paint"), 0) == 30
+
+
+def test_the_turbo_timesteps_are_upstreams() -> None:
+    # Upstream: DDIMSolver(ddim_timesteps=30) over 1000 training steps, indices range(29, 0, -3).
+    grid = (np.arange(1, 31) * (1000 // 30)).round().astype(int) - 1
+    assert turbo_timesteps(10) == [int(grid[i]) for i in range(29, -1, -3)]
+    assert turbo_timesteps(10) == [989, 890, 791, 692, 593, 494, 395, 296, 197, 98]
+    assert turbo_timesteps(30) == [int(t) for t in grid[::-1]]
+    assert turbo_timesteps(1) == [989]
+    with pytest.raises(ValueError):
+        turbo_timesteps(31)
+
+
+def test_the_loaded_turbo_weights_are_the_files_tensors(turbo: TurboMultiview, turbo_folder: Path) -> None:
+    unet = turbo.pipeline.unet.state_dict()
+    with safe_open(str(turbo_folder / "unet" / "diffusion_pytorch_model.safetensors"), framework="pt") as reader:
+        assert sorted(reader.keys()) == sorted(unet)  # strict: every key of the file, nothing else
+        different = [k for k in reader.keys() if not torch.equal(reader.get_tensor(k).float(), unet[k])]
+    assert not different, f"{len(different)} UNet tensors differ, e.g. {different[:3]}"
+    vae = turbo.pipeline.vae.state_dict()
+    pickled = torch.load(turbo_folder / "vae" / "diffusion_pytorch_model.bin", weights_only=True)
+    assert sorted(pickled) == sorted(vae)
+    assert all(torch.equal(pickled[k].float(), vae[k]) for k in pickled)
+    assert type(turbo.pipeline.scheduler).__name__ == "LCMScheduler"
+
+
+def test_the_vae_pickle_is_read_only_with_its_digest(turbo_folder: Path) -> None:
+    import hashlib
+
+    pickle = turbo_folder / "vae" / "diffusion_pytorch_model.bin"
+    assert not (turbo_folder / "vae" / "diffusion_pytorch_model.safetensors").exists()  # as the real folder
+    digest = hashlib.sha256(pickle.read_bytes()).hexdigest()
+    assert load_paint_vae(pickle.parent, CPU, torch.float32, digest).config.latent_channels == 4
+    with pytest.raises(ProtocolError) as refused:
+        load_paint_vae(pickle.parent, CPU, torch.float32, "0" * 64)
+    assert refused.value.code is ErrorCode.MODEL_MISSING and "download it again" in refused.value.message
+
+
+def _cutout() -> Image.Image:
+    pixels = np.zeros((160, 200, 4), dtype=np.uint8)
+    pixels[30:130, 40:150] = (220, 120, 40, 255)
+    return Image.fromarray(pixels, "RGBA")
+
+
+def test_turbo_paints_a_textured_glb_in_one_batch_per_step(turbo: TurboMultiview, tiny_root: Path) -> None:
+    delighter = delight_loader(tiny_model_set(tiny_root).spec("delight"))(tiny_root / "hunyuan3d-paint", CPU).obj
+    batches: list[tuple[int, ...]] = []
+    forward = turbo.pipeline.unet.forward
+
+    def counting(sample, *args, **kwargs):  # type: ignore[no-untyped-def]
+        batches.append(tuple(sample.shape))
+        return forward(sample, *args, **kwargs)
+
+    turbo.pipeline.unet.forward = counting
+    try:
+        painted = paint_mesh(trimesh.creation.icosphere(subdivisions=2), _cutout(), delighter=delighter,
+                             multiview=turbo, device=CPU, cancel=CancelToken(), progress=lambda *a: None,
+                             settings=PaintSettings(texture_size=128, render_size=128, view_size=64,
+                                                    delight_steps=1, multiview_steps=10))
+    finally:
+        del turbo.pipeline.unet.forward
+    # Ten steps, each one UNet pass over the six views with no classifier-free copy.
+    assert batches == [(1, 6, 4, 8, 8)] * 10
+    assert [int(t) for t in turbo.pipeline.scheduler.timesteps] == turbo_timesteps(10)
+    reloaded = trimesh.load(io.BytesIO(painted.export(file_type="glb")), file_type="glb", force="mesh")
+    assert has_uvs(reloaded) and len(reloaded.faces) == len(painted.faces)
+    texture = reloaded.visual.material.baseColorTexture
+    assert isinstance(texture, Image.Image) and texture.size == (128, 128)
+    assert np.asarray(texture.convert("RGB")).std() > 0  # painted, not one flat colour
