@@ -32,7 +32,7 @@ ProtocolError = protocol.ProtocolError
 
 FETCHED_KINDS = ("mesh", "layout", "detections", "overlay", "texture")  # artifacts naming a file to read
 FOLDER_KINDS = ("run",)                                                  # artifacts naming a folder
-RESULT_FILES = ("manifest", "texture", "uvs")                            # result data naming files
+RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture")          # result data naming files
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
 
 

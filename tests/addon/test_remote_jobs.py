@@ -82,6 +82,8 @@ def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_p
     layout = next(m for m in seen if isinstance(m, protocol.Artifact) and m.kind == "layout")
     assert Path(layout.path).is_file() and mirror in Path(layout.path).parents
     assert json.loads((local_run / "manifest.json").read_text())["status"] == "finished"
+    assert _sha(local_run / "layout.png") == _sha(remote_run / "layout.png")  # the run's top view came too
+    assert result.data["layout_picture"] == str(local_run / "layout.png")
     # The picture travelled: the host's copy is in its uploads, the job read that one.
     manifest = json.loads((remote_run / "manifest.json").read_text())
     assert "_uploads" in manifest["image"]["source"] and manifest["image"]["sha256"] == _sha(picture)

@@ -81,8 +81,11 @@ class GenerateRun(JobRun):
                        if self.answer_summary.get("cut_off") else "")
                 raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image" + cut)
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no target produced a mesh; see the errors above")
+        picture = self.run_folder.path(scene.LAYOUT_PICTURE)
         return {"run_dir": str(self.run_folder.root),
                 "manifest": str(self.run_folder.path("manifest.json")),
+                # Named so that an add-on on another machine fetches it with the meshes.
+                "layout_picture": str(picture) if picture.is_file() else None,
                 "image_size": list(image.original_size),
                 "targets": [asdict(r) for r in records],
                 "timings": manifest.timings, **self.answer_summary}
