@@ -75,6 +75,9 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         models = api.Models(models=args.models, grounding=args.grounding, shape=args.shape, matting=args.matting,
                         device=args.device, budget_gb=args.budget_gb, offline=args.offline)
         printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)
+        # stdout is the printer's alone (--json is for machines): Ray prints its workers' deaths
+        # and libraries their chatter to sys.stdout, which goes to stderr while the batch runs.
+        sys.stdout = sys.stderr
         report = api.batch(list(args.inputs), out=args.out, names=args.targets, options=options, models=models,
                            workers=args.workers, ray_address=args.ray, retry_failed=args.retry_failed,
                            threads=args.worker_threads, attempts=args.attempts, cancel=interrupts.token,
@@ -82,6 +85,8 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    finally:
+        sys.stdout = sys.__stdout__
     printer.summary(report)
     if report.status == "cancelled":
         return exit_code(interrupts.signal or signal.SIGINT)

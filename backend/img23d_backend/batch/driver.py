@@ -158,7 +158,7 @@ def _drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSett
            emit: Callable[[BatchEvent], None]) -> None:
     queue = deque(todo)
     running: dict[int, int] = {}          # worker -> entry index
-    avoid: dict[int, str] = {}            # entry index -> the worker it died on
+    avoid: dict[int, int] = {}            # entry index -> the worker it died on
     cancelled_at: float | None = None
     while queue or running:
         if cancel.cancelled and cancelled_at is None:
@@ -172,9 +172,9 @@ def _drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSett
             _fail_rest(record, queue, running, getattr(pool, "start_error", None))
             break
         for worker in pool.idle():
-            index = _next_for(queue, avoid, pool.name(worker), len(live))
+            index = _next_for(queue, avoid, worker, len(live))
             if index is None:
-                break
+                continue  # everything left died on this one: another worker takes it
             entry = record.entries[index]
             entry.status, entry.attempts = "running", entry.attempts + 1
             entry.workers.append(pool.name(worker))
@@ -187,11 +187,13 @@ def _drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSett
                 continue
             entry = record.entries[index]
             if isinstance(outcome, WorkerLost):
+                if not settings.ray_address:  # its run folder is here: say it was interrupted
+                    recover(settings.out)
                 entry.retried.append({"worker": outcome.worker, "message": outcome.message})
                 entry.error = {"code": "worker_lost", "message": outcome.message}
                 if entry.attempts < settings.attempts and cancelled_at is None:
                     entry.status = "pending"
-                    avoid[index] = outcome.worker
+                    avoid[index] = worker
                     queue.appendleft(index)
                     emit(BatchEvent("retry", entry, index, record.counts(), outcome.message))
                 else:
@@ -203,7 +205,7 @@ def _drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSett
             record.save()
 
 
-def _next_for(queue: deque, avoid: dict[int, str], worker: str, live: int) -> int | None:
+def _next_for(queue: deque, avoid: dict[int, int], worker: int, live: int) -> int | None:
     """The next picture for ``worker``: not one that died on it, while another worker can take it."""
     for position, index in enumerate(queue):
         if live < 2 or avoid.get(index) != worker:
@@ -220,8 +222,8 @@ def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
 def _apply(record: BatchRecord, entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
     entry.seconds, entry.meshes, entry.missing = result.seconds, result.meshes, list(result.missing)
     entry.status, entry.error = result.status, result.error
-    if entry.workers:
-        entry.workers[-1] = result.worker or entry.workers[-1]
+    if entry.workers and result.worker:
+        entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)
     if result.files is not None and result.run_name:
         try:
             root = import_run(settings.out, result.run_name, result.files, max_files=MAX_RUN_FILES,

@@ -93,7 +93,7 @@ class LocalPool:
         return [w for w in self.live() if w not in self._busy]
 
     def name(self, worker: int) -> str:
-        return self._names[worker]
+        return f"local-{worker}"
 
     def submit(self, worker: int, item: WorkItem) -> None:
         conn = self._conns[worker]
@@ -120,7 +120,7 @@ class LocalPool:
                 except (EOFError, OSError):
                     what, value = "died", None
                 if what == "ready":
-                    self._names[worker] = value
+                    self._names[worker] = f"local-{worker} ({value})"
                     self._ready.add(worker)
                 elif what == "result":
                     self._busy.pop(worker, None)

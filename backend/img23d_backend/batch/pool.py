@@ -24,7 +24,7 @@ class Pool(Protocol):
         """The live workers with no picture."""
 
     def name(self, worker: int) -> str:
-        """A worker's name for the record (``host:pid`` once known)."""
+        """A worker's slot, for the record (``ray-0``, ``local-1``): a restarted worker keeps its slot."""
 
     def submit(self, worker: int, item: WorkItem) -> None:
         """Hand ``item`` to an idle ``worker``."""

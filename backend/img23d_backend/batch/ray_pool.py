@@ -15,6 +15,7 @@ needs the same ``RAY_AUTH_TOKEN`` here.
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
@@ -93,16 +94,19 @@ class RayPool:
         self._deaths = [0] * count
         self._dead: set[int] = set()
         self._busy: dict[Any, int] = {}    # object ref -> actor
+        # Actors Ray is restarting after a death: no picture until a ping comes back (a call sent
+        # meanwhile could fail as "unavailable" without ever running).
+        self._restarting: dict[int, Any] = {}  # actor -> its ping (None: ping again)
 
     def live(self) -> list[int]:
         return [i for i in range(len(self.actors)) if i not in self._dead]
 
     def idle(self) -> list[int]:
         busy = set(self._busy.values())
-        return [i for i in self.live() if i not in busy]
+        return [i for i in self.live() if i not in busy and i not in self._restarting]
 
     def name(self, worker: int) -> str:
-        return self._names[worker]
+        return f"ray-{worker}"
 
     def submit(self, worker: int, item: WorkItem) -> None:
         self._busy[self.actors[worker].run.remote(item)] = worker
@@ -113,9 +117,8 @@ class RayPool:
 
     def wait(self, timeout: float) -> list[tuple[int, WorkResult | WorkerLost]]:
         self._learn_names()
+        self._ping_restarting()
         if not self._busy:
-            import time
-
             time.sleep(min(timeout, 0.2))
             return []
         ready, _ = self.ray.wait(list(self._busy), num_returns=len(self._busy), timeout=timeout)
@@ -128,12 +131,27 @@ class RayPool:
                 self._deaths[worker] += 1
                 if self._deaths[worker] > RESTARTS:  # Ray restarts it no more
                     self._dead.add(worker)
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                else:
+                    self._restarting[worker] = None
                 ended.append((worker, WorkerLost(self._names[worker], f"the worker {self._names[worker]} died during "
-                                                                      f"this picture ({first[:200]})")))
+                                                                      f"this picture ({type(exc).__name__})")))
             except self.ray.exceptions.RayError as exc:  # the call itself failed (e.g. a result that cannot travel)
                 ended.append((worker, WorkerLost(self._names[worker], f"{type(exc).__name__}: {exc}"[:300])))
         return ended
+
+    def _ping_restarting(self) -> None:
+        for worker, ping in list(self._restarting.items()):
+            if ping is None:
+                self._restarting[worker] = self.actors[worker].name.remote()
+                continue
+            ready, _ = self.ray.wait([ping], timeout=0)
+            if not ready:
+                continue
+            try:
+                self._names[worker] = f"ray-{worker} ({self.ray.get(ping)})"
+                del self._restarting[worker]
+            except self.ray.exceptions.RayActorError:
+                self._restarting[worker] = None  # still restarting: ask again next time
 
     def _learn_names(self) -> None:
         if not self._name_refs:
@@ -142,7 +160,7 @@ class RayPool:
         for ref in ready:
             worker = self._name_refs.pop(ref)
             try:
-                self._names[worker] = f"{self.ray.get(ref)} (ray-{worker})"
+                self._names[worker] = f"ray-{worker} ({self.ray.get(ref)})"
             except self.ray.exceptions.RayError:
                 pass
 
