@@ -18,6 +18,7 @@ from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 from .cli_progress import ProgressPrinter
 from .cli_options import add_job_options, job_options, usage_message
 from .interrupts import Interrupts, exit_code
+from .mesh_files import check_mesh_path
 
 COMMANDS = ("retexture", "relayout")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -58,6 +59,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     printer = ProgressPrinter(sys.stderr)
     try:
         check_budget_gb(args.budget_gb)
+        check_mesh_path(args.mesh)  # before the models load: a wrong file is said at once
         options = job_options(args)
         options.texture = True  # re-texturing is painting
         session = Session(args.out, Models(models=args.models, grounding=args.grounding, shape=args.shape,

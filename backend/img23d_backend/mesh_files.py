@@ -18,17 +18,21 @@ from img23d_protocol import ErrorCode, ProtocolError
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
 
 
+def check_mesh_path(path: Path) -> None:
+    """Raise ``ProtocolError(bad_request)`` unless ``path`` is a file of a kind read here (by its name)."""
+    if not path.is_file():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {path}")
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a mesh file img23d reads "
+                                                   f"({', '.join(MESH_SUFFIXES)})")
+
+
 @contextmanager
 def artist_mesh_file(path: Path) -> Iterator[Path]:
     """``path`` as the add-on's mesh file: itself for a ``.npz``, else a converted copy for as long
     as the block runs. Raises ``ProtocolError(bad_request)`` with one sentence for a bad file."""
-    if not path.is_file():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {path}")
-    suffix = path.suffix.lower()
-    if suffix not in MESH_SUFFIXES:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a mesh file img23d reads "
-                                                   f"({', '.join(MESH_SUFFIXES)})")
-    if suffix == ".npz":
+    check_mesh_path(path)
+    if path.suffix.lower() == ".npz":
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="img23d-mesh-") as folder:
