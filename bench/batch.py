@@ -1,6 +1,6 @@
 """The batch command's throughput with one and two workers, and its driver's memory as the batch grows.
 
-    .venv-py313/bin/python bench/batch.py [--pictures 16] [--octree 64] [--json bench/results/batch-cpu.json]
+    .venv-py313/bin/python bench/batch.py [--pictures 16] [--octree 128] [--decoder dense] [--json FILE]
 
 Throughput: the same pictures (small, all different) through ``batch`` without Ray, with
 ``--workers 1`` and ``--workers 2``, each worker limited to one thread (``--worker-threads 1``,
@@ -95,7 +95,12 @@ def run_batch(env: dict[str, str], pictures: Path, out: Path, *flags: str) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pictures", type=int, default=16, help="pictures for the throughput runs")
-    parser.add_argument("--octree", type=int, default=64, help="octree resolution of the throughput runs")
+    parser.add_argument("--octree", type=int, default=128, help="octree resolution of the throughput runs")
+    parser.add_argument("--decoder", default="dense", choices=("dense", "flashvdm"),
+                        help="volume decoder of the throughput runs (dense: seconds of work per picture, so the "
+                             "pictures' compute, not the models' loading, decides the throughput)")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--sizes", default="10,200", help="batch sizes for the driver-memory runs")
     parser.add_argument("--no-ray", action="store_true", help="skip the driver-memory runs on Ray")
     parser.add_argument("--json", type=Path, default=None)
@@ -107,22 +112,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="img23d-bench-batch-") as folder:
         work = Path(folder)
         pictures = make_pictures(work / "throughput", args.pictures)
-        for workers in (1, 2):
+        for workers in () if args.skip_throughput else (1, 2):
             result = run_batch(env, pictures, work / f"out-{workers}", "--workers", str(workers),
-                               "--octree-resolution", str(args.octree))
+                               "--octree-resolution", str(args.octree), "--volume-decoder", args.decoder)
             results["throughput"][f"{workers} worker(s)"] = result
             print(f"{workers} worker(s): {result}", flush=True)
-        one, two = (results["throughput"][f"{n} worker(s)"]["pictures_per_s"] for n in (1, 2))
-        results["throughput"]["ratio_two_to_one"] = round(two / one, 2)
-        print(f"two workers / one: {two / one:.2f} (goal >= 1.6)", flush=True)
+        if not args.skip_throughput:
+            results["throughput"]["settings"] = f"{args.pictures} pictures, octree {args.octree}, {args.decoder} decoder"
+            one, two = (results["throughput"][f"{n} worker(s)"]["pictures_per_s"] for n in (1, 2))
+            results["throughput"]["ratio_two_to_one"] = round(two / one, 2)
+            print(f"two workers / one: {two / one:.2f} (goal >= 1.6)", flush=True)
 
-        sizes = [int(s) for s in args.sizes.split(",")]
+        sizes = [] if args.skip_memory else [int(s) for s in args.sizes.split(",")]
         for size in sizes:
             many = make_pictures(work / f"memory-{size}", size, size=96)
             result = run_batch(env, many, work / f"mem-local-{size}", "--workers", "2", "--octree-resolution", "32")
             results["driver_memory"][f"without Ray, {size} pictures"] = result
             print(f"without Ray, {size} pictures: {result}", flush=True)
-        if not args.no_ray and ray_head.available() is None:
+        if sizes and not args.no_ray and ray_head.available() is None:
             head = ray_head.RayHead.start(env, num_cpus=2)
             try:
                 for size in sizes:

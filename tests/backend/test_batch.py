@@ -9,7 +9,7 @@ import pytest
 
 from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
 from img23d_backend.batch.inputs import read_inputs
-from img23d_backend.batch.record import BatchRecord, Entry
+from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
 from img23d_backend.run_import import import_run
 from img23d_protocol import ProtocolError
 
@@ -149,3 +149,13 @@ def test_ray_missing_or_unreachable_is_one_sentence(backend_env: dict[str, str],
     if "needs Ray" not in unreachable.stderr:  # an environment without Ray says so instead
         assert unreachable.returncode == 2 and "no Ray cluster answers at 127.0.0.1:9" in unreachable.stderr
     assert not (tmp_path / "out" / "batch.json").exists()
+
+
+def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
+    record = BatchRecord(tmp_path, [Entry("a.png", "sha-a", [], "k", status="running"),
+                                    Entry("b.png", "sha-b", [], "k", status="done", run_dir="r")], {})
+    record.save()
+    close_record_file(tmp_path, "interrupted by SIGINT")
+    data = json.loads((tmp_path / "batch.json").read_text())
+    assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
+    assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"

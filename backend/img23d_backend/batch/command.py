@@ -17,6 +17,7 @@ from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 
 from ..cli_options import add_job_options, job_options, usage_message
 from ..interrupts import Interrupts, exit_code
+from .record import close_record_file
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close
@@ -63,6 +64,8 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
                             ("--attempts", args.attempts)):
             if value is not None and value < 1:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"{flag} must be 1 or more, not {value}")
+        if args.box:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "--box names a box in one picture: a batch cannot take it")
         if args.ray is not None and not args.ray.strip():
             raise ProtocolError(ErrorCode.BAD_REQUEST, "--ray needs the cluster's address (HOST:PORT, or 'auto')")
         if args.ray:
@@ -75,6 +78,9 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         models = api.Models(models=args.models, grounding=args.grounding, shape=args.shape, matting=args.matting,
                         device=args.device, budget_gb=args.budget_gb, offline=args.offline)
         printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)
+        # A second Ctrl-C ends the process at once: batch.json still closes (the workers' pictures
+        # close their own manifests as their pipes or their driver go).
+        interrupts.abandon = lambda reason: close_record_file(args.out.expanduser(), reason)
         # stdout is the printer's alone (--json is for machines): Ray prints its workers' deaths
         # and libraries their chatter to sys.stdout, which goes to stderr while the batch runs.
         sys.stdout = sys.stderr

@@ -124,5 +124,20 @@ class BatchRecord:
         return self.save()
 
 
+def close_record_file(out: Path, reason: str) -> None:
+    """Close ``<out>/batch.json`` as cancelled from outside the driver (a process ending at once)."""
+    try:
+        data = json.loads((out / RECORD_NAME).read_text(encoding="utf-8"))
+        record = BatchRecord(out, [Entry.from_dict(e) for e in data["pictures"]], data.get("settings", {}))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.error("could not close %s: %s", out / RECORD_NAME, exc)
+        return
+    record.started = data.get("started", record.started)
+    for entry in record.entries:
+        if entry.status == "running":
+            entry.error = {"code": "cancelled", "message": reason}
+    record.close("cancelled")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -86,14 +86,20 @@ class Worker:
         runs = settings.out if settings.out is not None else self._scratch / "runs"
         self.session = Session(runs, settings.models)
         self._token: CancelToken | None = None
+        self._cancelled = False
 
     def cancel(self) -> None:
+        """Stop the running picture, and any that starts after this: the driver sends no more
+        once it cancels, so a picture that reaches the worker afterwards was already on its way."""
+        self._cancelled = True
         token = self._token
         if token is not None:
             token.cancel()
 
     def run(self, item: WorkItem) -> WorkResult:
         token = self._token = CancelToken()
+        if self._cancelled:
+            token.cancel()  # its run folder still says so: cancelled
         job = Job(id=f"batch-{item.index}", emit=lambda message: None, cancel=token)
         started = time.perf_counter()
         image = item.image
