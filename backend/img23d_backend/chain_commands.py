@@ -15,8 +15,8 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
-from .cli_progress import ProgressPrinter
 from .cli_options import add_job_options, job_options, usage_message
+from .cli_progress import ProgressPrinter
 from .interrupts import Interrupts, exit_code
 from .mesh_files import check_mesh_path
 

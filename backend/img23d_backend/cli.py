@@ -27,7 +27,7 @@ from .batch import command as batch_command
 from .cli_options import add_job_options, job_options, usage_message
 from .cli_progress import ProgressPrinter
 from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE, model_set
+from .models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, ROLES, SHAPE
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3

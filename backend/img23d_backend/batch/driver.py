@@ -19,10 +19,10 @@ from typing import Callable, Sequence
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError, names_from_text
 
-from ..session import Models
 from ..run_import import import_run
+from ..session import Models
 from ..stages._common import CancelToken
-from .inputs import AUTO, BatchItem, picture_hash, read_inputs
+from .inputs import AUTO, picture_hash, read_inputs
 from .local import LocalPool
 from .pool import Pool, WorkerLost
 from .ray_pool import RayPool, connect

@@ -16,13 +16,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
-from ..session import Models, Session
 from ..jobs import Job
 from ..runs import recover_interrupted
+from ..session import Models, Session
 from ..stages._common import CancelToken
 from ..stems import safe_stem
 
@@ -159,6 +158,3 @@ def recover(out: Path) -> list[Path]:
     """Close the manifests of runs whose worker died mid-picture (they say ``interrupted``)."""
     return recover_interrupted(out)
 
-
-def describe_models(models: Models) -> dict[str, Any]:
-    return models.describe()
