@@ -108,11 +108,11 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
     emit = on_event or (lambda event: None)
     record = plan(settings)
     todo = [i for i, e in enumerate(record.entries) if e.status == "pending"]
-    settings.out.mkdir(parents=True, exist_ok=True)
     # Before anything is written: Ray missing or unreachable is a usage error, not a batch.
     pool = (pool_factory or make_pool)(settings, len(todo)) if todo and not cancel.cancelled else None
     status = "finished"
     try:
+        settings.out.mkdir(parents=True, exist_ok=True)
         recover(settings.out)  # runs a killed batch left "running" say they were interrupted
         record.save()
         emit(BatchEvent("start", counts=record.counts(), workers=len(pool.live()) if pool else 0))
