@@ -14,8 +14,9 @@ from img23d_backend.run_import import import_run
 from img23d_protocol import ProtocolError
 
 
+@pytest.mark.fault("batch")
 def test_a_folder_batch_resumes_and_retries_failed_pictures_only_when_asked(backend_env: dict[str, str],
-                                                                            tmp_path: Path) -> None:
+                                                                            tmp_path: Path, nothing_lost) -> None:
     folder = pictures(tmp_path / "pictures", 2, corrupt=True)
     out = tmp_path / "out"
     first = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS)
@@ -41,10 +42,12 @@ def test_a_folder_batch_resumes_and_retries_failed_pictures_only_when_asked(back
     assert changed.returncode == 3  # other options: every picture again (the corrupt one fails again)
     assert [e["status"] for e in map(json.loads, changed.stdout.splitlines()) if e["event"] == "picture"].count(
         "done") == 2
+    nothing_lost(out)
 
 
+@pytest.mark.fault("batch")
 def test_a_worker_killed_mid_picture_is_replaced_and_its_picture_retried(backend_env: dict[str, str],
-                                                                         tmp_path: Path) -> None:
+                                                                         tmp_path: Path, nothing_lost) -> None:
     folder = pictures(tmp_path / "pictures", 2)
     out, arm = tmp_path / "out", tmp_path / "arm"
     arm.write_text("kill the first worker that starts a shape stage")
@@ -59,6 +62,7 @@ def test_a_worker_killed_mid_picture_is_replaced_and_its_picture_retried(backend
     statuses = sorted(m["status"] for m in manifests(out).values())
     assert statuses == ["finished", "finished", "interrupted"]  # the killed attempt's folder says so
     assert record(out)["status"] == "finished"
+    nothing_lost(out)
 
 
 @pytest.mark.parametrize("name, text, needle", [

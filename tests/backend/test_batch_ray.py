@@ -46,7 +46,8 @@ def test_the_cluster_listens_on_loopback_only(cluster: ray_head.RayHead) -> None
     assert hosts <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, ours  # never 0.0.0.0, [::] or the machine's address
 
 
-def test_a_batch_on_two_actors_and_its_rerun(cluster: ray_head.RayHead, tmp_path: Path) -> None:
+@pytest.mark.fault("batch-ray")
+def test_a_batch_on_two_actors_and_its_rerun(cluster: ray_head.RayHead, tmp_path: Path, nothing_lost) -> None:
     folder = pictures(tmp_path / "pictures", 3, corrupt=True)
     out = tmp_path / "out"
     first = _ray(cluster, out, str(folder))
@@ -72,9 +73,12 @@ def test_a_batch_on_two_actors_and_its_rerun(cluster: ray_head.RayHead, tmp_path
     assert {n: e["status"] for n, e in by_name(out).items()} == {
         "corrupt.png": "failed", "picture-0.png": "skipped", "picture-1.png": "skipped", "picture-2.png": "skipped"}
     assert "0 to run" in again.stdout
+    nothing_lost(out)
 
 
-def test_a_worker_killed_mid_picture_has_it_finished_on_the_other(cluster: ray_head.RayHead, tmp_path: Path) -> None:
+@pytest.mark.fault("batch-ray")
+def test_a_worker_killed_mid_picture_has_it_finished_on_the_other(cluster: ray_head.RayHead, tmp_path: Path,
+                                                                  nothing_lost) -> None:
     folder = pictures(tmp_path / "pictures", 3)
     out = tmp_path / "out"
     Path(cluster.extra["arm"]).write_text("the first worker to start a shape stage is killed")
@@ -91,9 +95,12 @@ def test_a_worker_killed_mid_picture_has_it_finished_on_the_other(cluster: ray_h
     assert [e["event"] for e in events].count("retry") == 1 and events[-1]["event"] == "summary"
     # One run folder per picture: the killed attempt's never came back, nothing is doubled.
     assert sorted(m["image"]["sha256"] for m in manifests(out).values()) == sorted(e["sha256"] for e in entries.values())
+    nothing_lost(out)
 
 
-def test_ctrl_c_closes_the_record_and_the_running_manifests(cluster: ray_head.RayHead, tmp_path: Path) -> None:
+@pytest.mark.fault("batch-ray")
+def test_ctrl_c_closes_the_record_and_the_running_manifests(cluster: ray_head.RayHead, tmp_path: Path,
+                                                             nothing_lost) -> None:
     folder = pictures(tmp_path / "pictures", 4)
     out = tmp_path / "out"
     slow = [f if f != "32" else "160" for f in FAST_FLAGS] + ["--volume-decoder", "dense"]
@@ -118,3 +125,4 @@ def test_ctrl_c_closes_the_record_and_the_running_manifests(cluster: ray_head.Ra
     assert all(m["status"] != "running" for m in manifests(out).values())
     assert any(m["status"] == "cancelled" for m in manifests(out).values())  # a running one, closed
     assert "batch cancelled" in stdout
+    nothing_lost(out)
