@@ -8,7 +8,7 @@ The commands (``generate``, ``batch``, ``retexture``, ``relayout``) run this sam
     with api.Session(out="runs", models=api.Models(device="cuda")) as session:
         result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
         print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
-        painted = session.retexture("statue.glb", "statue.png")   # painted.texture, painted.uvs
+        painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
 
     # A resumable batch, here (one worker per GPU) or on a Ray cluster (ray_address="HOST:PORT"):
     report = api.batch(["pictures/"], out="runs", names="auto", options=api.JobOptions(texture=False))

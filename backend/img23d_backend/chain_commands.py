@@ -1,7 +1,7 @@
 """The rest of the chain from the command line: ``retexture MESH IMAGE`` and ``relayout RUN_DIR``.
 
 ``retexture`` is the add-on's Re-texture (``api.Session.retexture``): the mesh keeps its
-topology and UVs (a mesh without UVs gets new ones); ``relayout`` places a Generate run's
+topology and UVs (a mesh without UVs gets new ones), and comes back as a textured GLB too; ``relayout`` places a Generate run's
 objects again for another field of view or ground setting (``relayout.py``), without generating.
 """
 
@@ -74,6 +74,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
             return exit_code(interrupts.signal)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
     printer.finish()
+    print(f"mesh: {result.mesh}")
     print(f"texture: {result.texture}")
     if result.uvs is not None:
         print(f"new UVs (the mesh had none; one per triangle corner): {result.uvs}")

@@ -3,7 +3,9 @@
 The add-on sends its mesh as arrays in Blender's object space (Z up; ``stages/retexture.py``
 says which). A glTF file is Y up, and Blender's importer turns (x, y, z) into (x, -z, y): the
 same turn here makes a mesh painted from the command line look as it would in Blender. Its
-triangles stay as they are; its UVs, where it has them, become per-corner UVs.
+triangles stay as they are; its UVs, where it has them, become per-corner UVs. Back out,
+``write_textured_glb`` puts the painted texture on the same triangles as a GLB (vertices split
+only where the UVs split, as any glTF export does).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
+
+from .runs import atomic_write
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
 
@@ -61,3 +65,28 @@ def _convert(source: Path, target: Path) -> None:
     if uv is not None and len(uv) == len(vertices):
         arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
     np.savez(target, **arrays)
+
+
+def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target: Path) -> Path:
+    """The painted mesh as a GLB: the add-on's mesh file (``mesh_file``, Blender's axes), its UVs
+    (or the new ``uvs``, one per corner) and the texture; written atomically to ``target``."""
+    import numpy as np
+    import trimesh
+    from PIL import Image
+
+    with np.load(mesh_file, allow_pickle=False) as data:
+        positions, triangles = np.asarray(data["positions"]), np.asarray(data["triangles"], dtype=np.int64)
+        loops = np.asarray(data["triangle_loops"], dtype=np.int64)
+        loop_uvs = np.asarray(data["loop_uvs"]) if "loop_uvs" in data.files else None
+    if uvs is not None:
+        loop_uvs = np.load(uvs, allow_pickle=False)
+    if loop_uvs is None:
+        raise ProtocolError(ErrorCode.INTERNAL, "the painted mesh has no UVs to put its texture on")
+    corners = np.column_stack([triangles.reshape(-1).astype(np.float64), loop_uvs[loops.reshape(-1)]])
+    unique, inverse = np.unique(corners, axis=0, return_inverse=True)
+    points = positions[unique[:, 0].astype(np.int64)]
+    vertices = np.stack([points[:, 0], points[:, 2], -points[:, 1]], axis=1)  # Blender Z up -> glTF Y up
+    with Image.open(texture) as image:
+        visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:], image=image.convert("RGB"))
+        mesh = trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
+        return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))

@@ -16,7 +16,7 @@ from img23d_protocol import (ErrorCode, GenerateRequest, JobOptions, Message, Pr
 
 from . import env_probe
 from .jobs import Engine, EngineSettings, Job
-from .mesh_files import artist_mesh_file
+from .mesh_files import artist_mesh_file, write_textured_glb
 from .models.registry import DEFAULT_SHAPE, model_set
 from .stages._common import CancelToken
 
@@ -75,6 +75,7 @@ class RetextureResult:
     uvs: Path | None                  # new per-corner UVs when the mesh had none
     uv_created: bool
     faces: int
+    mesh: Path                        # the painted mesh as a GLB (its triangles, the texture on its UVs)
 
 
 def make_engine(models: Models, out: Path) -> Engine:
@@ -171,9 +172,12 @@ class Session:
                                        options=options or JobOptions())
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             data = self.engine.retexture(request, job)
-        return RetextureResult(run_dir=Path(data["run_dir"]), texture=Path(data["texture"]),
-                               uvs=Path(data["uvs"]) if data["uvs"] else None, uv_created=bool(data["uv_created"]),
-                               faces=int(data["faces"]))
+        run_dir = Path(data["run_dir"])
+        uvs = Path(data["uvs"]) if data["uvs"] else None
+        glb = write_textured_glb(run_dir / "input_mesh.npz", Path(data["texture"]), uvs,
+                                 run_dir / f"{request.name}.glb")
+        return RetextureResult(run_dir=run_dir, texture=Path(data["texture"]), uvs=uvs,
+                               uv_created=bool(data["uv_created"]), faces=int(data["faces"]), mesh=glb)
 
 
 def _job_id() -> str:

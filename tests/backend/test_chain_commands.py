@@ -83,6 +83,12 @@ def test_retexture_paints_a_glb_keeping_its_triangles(session: api.Session, tmp_
     assert result.uv_created and np.load(result.uvs).shape == (faces * 3, 2)  # one per triangle corner
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["records"][0]["target"] == "ball"
+    painted = trimesh.load(result.mesh, force="mesh", process=False)  # the same triangles, textured
+    original = trimesh.load(mesh, force="mesh", process=False)
+    assert len(painted.faces) == faces and painted.visual.material.baseColorTexture.size == (256, 256)
+    corners = np.asarray(painted.vertices)[painted.faces]
+    assert np.allclose(np.sort(corners.reshape(-1, 3), axis=0), np.sort(np.asarray(original.vertices)[
+        original.faces].reshape(-1, 3), axis=0), atol=1e-5)  # where they were, in glTF's axes again
 
 
 def test_a_glb_becomes_the_addons_mesh_arrays_in_blenders_axes(tmp_path: Path) -> None:
