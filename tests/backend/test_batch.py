@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
+from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
+from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
 from img23d_backend.run_import import import_run
 from img23d_protocol import ProtocolError
@@ -163,3 +166,29 @@ def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "batch.json").read_text())
     assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
     assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_person_sees_a_bar_a_line_per_picture_and_a_summary(tmp_path: Path) -> None:
+    out, err = io.StringIO(), _Terminal()
+    printer = BatchPrinter(out, err)
+    counts = {"done": 0, "skipped": 1, "failed": 0, "cancelled": 0, "running": 0, "pending": 2}
+    printer(BatchEvent("start", counts=dict(counts), workers=2))
+    done = Entry(str(tmp_path / "a.png"), "s", [], "k", status="done", run_dir="run-a", seconds=2.5, meshes=2,
+                 missing=["barrel"])
+    printer(BatchEvent("picture", done, 0, {**counts, "done": 1, "pending": 1}))
+    bad = Entry(str(tmp_path / "b.png"), "s", [], "k", status="failed",
+                error={"code": "image_unreadable", "message": "b.png is not an image file Pillow can read"})
+    printer(BatchEvent("picture", bad, 1, {**counts, "done": 1, "failed": 1, "pending": 0}))
+    printer.summary(BatchReport(tmp_path, tmp_path / "batch.json", "finished",
+                                {**counts, "done": 1, "failed": 1, "pending": 0}, [done, bad], 3.0))
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "[2/3] done    a.png: 2 mesh(es), not found: barrel in 2.5 s -> run-a"
+    assert lines[2] == "[3/3] FAILED  b.png: b.png is not an image file Pillow can read [image_unreadable]"
+    assert lines[3].startswith("batch finished in 3 s: 1 done, 1 skipped, 1 failed; record: ")
+    bar = [drawn for drawn in err.getvalue().split("\r") if drawn.startswith("[")][-1]  # the last bar drawn
+    assert "3/3  done 1  skipped 1  failed 1  left 0" in bar and "pictures/min" in bar
