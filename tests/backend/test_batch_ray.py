@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,7 @@ def _ray(cluster: ray_head.RayHead, out: Path, *inputs: str, extra: tuple[str, .
                  *FAST_FLAGS, *extra)
 
 
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to list listening sockets")
 def test_the_cluster_listens_on_loopback_only(cluster: ray_head.RayHead) -> None:
     listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=30).stdout.splitlines()
     ours = [line for line in listening
