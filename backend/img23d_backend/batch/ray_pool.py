@@ -50,6 +50,9 @@ class BatchActor:
     def cancel(self) -> None:
         self.worker.cancel()
 
+    def close(self) -> None:
+        self.worker.close()
+
 
 def import_ray() -> Any:
     try:
@@ -169,6 +172,11 @@ class RayPool:
             self.actors[worker].cancel.remote()
 
     def close(self) -> None:
+        closing = [self.actors[i].close.remote() for i in self.live()]
+        try:
+            self.ray.wait(closing, num_returns=len(closing), timeout=10)  # their scratch folders go
+        except self.ray.exceptions.RayError:
+            pass
         for actor in self.actors:
             try:
                 self.ray.kill(actor, no_restart=True)

@@ -87,6 +87,11 @@ class Worker:
         self._token: CancelToken | None = None
         self._cancelled = False
 
+    def close(self) -> None:
+        """Remove this worker's scratch folder (a worker killed first leaves it to ``worker_scratch_cleanup``)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
     def cancel(self) -> None:
         """Stop the running picture, and any that starts after this: the driver sends no more
         once it cancels, so a picture that reaches the worker afterwards was already on its way."""
