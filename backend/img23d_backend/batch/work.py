@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -78,7 +79,7 @@ class Worker:
 
             torch.set_num_threads(settings.threads)
         self.settings = settings
-        self.name = name or f"{os.uname().nodename}:{os.getpid()}"
+        self.name = name or f"{platform.node()}:{os.getpid()}"
         self._scratch: Path | None = None
         if settings.out is None:
             self._scratch = Path(tempfile.mkdtemp(prefix=f"img23d-batch-{os.getpid()}-"))
