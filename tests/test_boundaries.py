@@ -34,7 +34,8 @@ PACKAGES = {  # import name -> folder
 LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", "safetensors", "accelerate",
                 "huggingface_hub", "tokenizers", "trimesh", "xatlas", "pymeshlab", "cv2", "skimage", "scipy",
                 "psutil", "numpy", "PIL", "timm", "kornia", "tqdm", "yaml", "fast_simplification",
-                "diso"}  # diso: hy3dgen's optional surface extractor, only there on some installs
+                "diso",  # diso: hy3dgen's optional surface extractor, only there on some installs
+                "ray"}  # ray: the backend's optional extra, only for `batch --ray`
 # First-party imports that must wait, and why.
 LAZY_FIRST_PARTY = {
     # The CLI starts with the standard library only, so that a broken environment is named
@@ -43,6 +44,15 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.cli", "img23d_backend.server"),
     ("img23d_backend.cli", "img23d_backend.replicas.build"),
     ("img23d_backend.cli", "img23d_backend.failpoints"),
+    ("img23d_backend.cli", "img23d_backend.session"),
+    # The batch, retexture and relayout commands register with the CLI's parser, which starts
+    # light: their engines, pools and Ray come once their arguments are checked.
+    ("img23d_backend.batch.command", "img23d_backend.api"),
+    ("img23d_backend.batch.command", "img23d_backend.batch.progress"),
+    ("img23d_backend.batch.command", "img23d_backend.batch.ray_pool"),
+    ("img23d_backend.chain_commands", "img23d_backend.session"),
+    ("img23d_backend.chain_commands", "img23d_backend.relayout"),
+    ("img23d_backend.session", "img23d_backend.replicas.build"),
     ("img23d_backend.probe_command", "img23d_backend.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.stages.paint", "img23d_backend.raster"),

@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve|probe ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|relayout ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -10,7 +10,6 @@ Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job fa
 from __future__ import annotations
 
 import argparse
-import errno
 import io
 import logging
 import os
@@ -23,12 +22,12 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DetectRequest, Error,
                              JobOptions, ProtocolError, SuggestRequest, check_boxes, check_budget_gb, names_from_text,
                              validate_boxes, validate_targets)
 
-from . import __version__, env_probe, models_command, probe_command
+from . import __version__, chain_commands, models_command, probe_command
+from .batch import command as batch_command
 from .cli_options import add_job_options, job_options, usage_message
 from .cli_progress import ProgressPrinter
 from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models import licence_gate
-from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, GROUNDING, MATTING, PAINT, ROLES, SHAPE, model_set
+from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -87,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                           '("default": those three); the heavy imports happen then anyway')
     probe_command.add_parser(sub)
     models_command.add_parser(sub)
+    batch_command.add_parser(sub, common)
+    chain_commands.add_parsers(sub, common)
     return parser
 
 
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         return probe_command.run(args)
     if args.command == "models":
         return models_command.run(args)
+    if args.command == "batch":
+        return batch_command.run(args)
+    if args.command in chain_commands.COMMANDS:
+        return chain_commands.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     interrupts = Interrupts().install()
     try:
@@ -170,38 +175,10 @@ def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from .jobs import Engine, EngineSettings
+    """The engine, as the Python API makes it (``api.make_engine``)."""
+    from .session import Models, make_engine
 
-    if args.models == "tiny":
-        _ensure_tiny_models()
-    models = model_set(args.models, grounding=args.grounding, matting=args.matting, shape=args.shape,
-                       paint=args.paint)
-    budget = None if args.budget_gb is None else int(args.budget_gb * (1 << 30))
-    if args.offline:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    accepted = licence_gate.restricted_keys(models) if args.accept_licence else frozenset()
-    engine = Engine(EngineSettings(models=models, runs_dir=args.out.expanduser(), device=args.device,
-                                   budget_bytes=budget, offline=True if args.offline else None,
-                                   accepted_licences=accepted))
-    # The general probes; each model's own run before its first load (the model manager).
-    env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
-    return engine
-
-
-def _ensure_tiny_models() -> None:
-    """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
-    from .replicas.build import default_tiny_root, ensure_tiny_models
-
-    root = default_tiny_root()
-    try:
-        ensure_tiny_models(root)
-    except OSError as exc:
-        reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-                   errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
-                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
-        reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
-        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
-                            "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
+    return make_engine(Models.from_args(args), args.out)
 
 
 def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:

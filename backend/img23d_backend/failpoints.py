@@ -5,6 +5,9 @@ so the real failure paths (a SIGKILL in a given stage, a hang, out of memory, a 
 are exercised in the real process, not in a mock. Each entry is ``place:action``:
 
   kill    SIGKILL this process (as the OOM killer or a user would)
+  kill-once  SIGKILL the first process of all that reaches the place while the file named by
+          ``IMG23D_FAILPOINTS_ONCE`` exists (it removes the file: one process, once); inert without
+          the file, so many processes (a batch's workers) can carry it and a test arms it by a file
   hang    stop making progress, forever
   oom     raise MemoryError
   enospc  raise OSError(ENOSPC), a full disk
@@ -30,6 +33,7 @@ import signal
 import time
 
 ENV = "IMG23D_FAILPOINTS"
+ONCE_ENV = "IMG23D_FAILPOINTS_ONCE"
 _hits: dict[str, int] = {}
 _disk_full = False
 
@@ -60,6 +64,12 @@ def hit(place: str) -> None:
     if action == "fill":
         _disk_full = True
         raise _no_space()
+    if action == "kill-once":
+        try:
+            os.unlink(os.environ.get(ONCE_ENV, ""))  # only one process can remove it
+        except OSError:
+            return
+        action = "kill"
     if action == "kill":
         os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
         time.sleep(10)  # the signal is asynchronous on some platforms

@@ -128,20 +128,8 @@ class RunFolder:
         if runs_dir.exists() and not runs_dir.is_dir():
             raise ProtocolError(ErrorCode.DISK, f"cannot create a run folder in {runs_dir}: it is a file, "
                                                 "not a folder")
-        try:
-            runs_dir.mkdir(parents=True, exist_ok=True)
-            for attempt in range(1, 1000):
-                candidate = runs_dir / (base if attempt == 1 else f"{base}-{attempt}")
-                try:
-                    candidate.mkdir()  # not exist_ok: an existing folder is never reused
-                except FileExistsError:
-                    continue
-                break
-            else:
-                raise ProtocolError(ErrorCode.DISK, f"could not find a free run folder name in {runs_dir}")
-        except OSError as exc:
-            raise disk_error(exc, f"cannot create a run folder in {runs_dir}") from exc
-        run = cls(candidate, manifest)
+        run = cls(new_run_dir(runs_dir, base), manifest)
+        candidate = run.root
         try:
             run._reserve(RESERVE_MIN_BYTES, required=True)
         except OSError as exc:  # not even 1 MiB free: nothing could say how this job ended
@@ -185,24 +173,7 @@ class RunFolder:
 
     def write_bytes_with(self, relative: str, writer: Callable[[Path], None]) -> Path:
         """Write a file via ``writer(tmp_path)``, then move it into place: never a half file."""
-        final = self.path(relative)
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=TMP_PREFIX, suffix=final.suffix)
-            os.close(fd)
-            tmp = Path(tmp_name)
-            try:
-                failpoints.hit("write")
-                failpoints.hit("write" + final.suffix)  # e.g. "write.glb": fill the disk at export
-                writer(tmp)
-                os.chmod(tmp, _FILE_MODE)
-                os.replace(tmp, final)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-        except OSError as exc:
-            raise disk_error(exc, f"cannot write {final}") from exc
-        return final
+        return atomic_write(self.path(relative), writer)
 
     def write_json(self, relative: str, data: Any) -> Path:
         text = dumps(data, indent=2)
@@ -309,6 +280,43 @@ def _allocate(handle: Any, size: int) -> None:
         missing -= len(chunk)
     handle.flush()
     os.fsync(handle.fileno())
+
+
+def new_run_dir(runs_dir: Path, base: str) -> Path:
+    """Make and return a new, empty folder ``<runs_dir>/<base>`` (``-2``, ``-3``... on a clash)."""
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, 1000):
+            candidate = runs_dir / (base if attempt == 1 else f"{base}-{attempt}")
+            try:
+                candidate.mkdir()  # not exist_ok: an existing folder is never reused
+            except FileExistsError:
+                continue
+            return candidate
+    except OSError as exc:
+        raise disk_error(exc, f"cannot create a run folder in {runs_dir}") from exc
+    raise ProtocolError(ErrorCode.DISK, f"could not find a free run folder name in {runs_dir}")
+
+
+def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
+    """Write ``final`` via ``writer(tmp_path)`` beside it, then move it into place: never a half file."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=TMP_PREFIX, suffix=final.suffix)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            failpoints.hit("write")
+            failpoints.hit("write" + final.suffix)  # e.g. "write.glb": fill the disk at export
+            writer(tmp)
+            os.chmod(tmp, _FILE_MODE)
+            os.replace(tmp, final)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    except OSError as exc:
+        raise disk_error(exc, f"cannot write {final}") from exc
+    return final
 
 
 def disk_error(exc: OSError, message: str) -> ProtocolError:

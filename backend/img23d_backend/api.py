@@ -1,0 +1,67 @@
+"""The Python API for pipelines: generate, retexture, relayout and batch, with typed options and results.
+
+The commands (``generate``, ``batch``, ``retexture``, ``relayout``) run this same code::
+
+    from img23d_backend import api
+
+    # Many jobs, models loaded once:
+    with api.Session(out="runs", models=api.Models(device="cuda")) as session:
+        result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
+        print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
+        painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
+
+    # A resumable batch, here (one worker per GPU) or on a Ray cluster (ray_address="HOST:PORT"):
+    report = api.batch(["pictures/"], out="runs", names="auto", options=api.JobOptions(texture=False))
+    print(report.counts, report.record)           # e.g. {"done": 40, "skipped": 2, "failed": 1, ...}
+
+    layout = api.relayout(result.run_dir, fov_degrees=40)   # camera and placements, no generating
+
+Every failure of a whole job raises ``ProtocolError`` (``.code``, ``.message``); a job whose
+names were only partly found returns, those meshes marked ``failed`` (``result.failed``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from img23d_protocol import JobOptions, ProtocolError
+
+from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
+from .relayout import RelayoutResult, relayout
+from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, Session
+from .stages._common import CancelToken
+
+__all__ = ["AUTO", "BatchEvent", "BatchReport", "CancelToken", "GenerateResult", "JobOptions", "MeshResult", "Models", "ProtocolError",
+           "RelayoutResult", "RetextureResult", "Session", "batch", "generate", "relayout", "retexture"]
+
+
+def generate(image: str | Path, names: Sequence[str] | str | None = None, *, out: str | Path = "img23d-runs",
+             options: JobOptions | None = None, models: Models | None = None) -> GenerateResult:
+    """One Generate job in a session of its own (a pipeline with many pictures: ``Session`` or ``batch``)."""
+    return Session(out, models).generate(image, names, options)
+
+
+def retexture(mesh: str | Path, image: str | Path, *, out: str | Path = "img23d-runs",
+              options: JobOptions | None = None, models: Models | None = None, name: str = "mesh") -> RetextureResult:
+    """One Re-texture job in a session of its own."""
+    return Session(out, models).retexture(mesh, image, options, name=name)
+
+
+def batch(inputs: Sequence[str | Path], *, out: str | Path, names: Sequence[str] | str | None = None,
+          options: JobOptions | None = None, models: Models | None = None, workers: int | None = None,
+          ray_address: str | None = None, retry_failed: bool = False, threads: int | None = None,
+          attempts: int = 3, cancel: CancelToken | None = None,
+          on_event: Callable[[BatchEvent], None] | None = None) -> BatchReport:
+    """Generate every picture of ``inputs`` (pictures, folders, JSONL/CSV lists) into ``out``, resumably:
+    see ``batch.driver``. ``workers``: how many (default one per GPU; on Ray, the cluster's GPUs);
+    ``threads``: CPU threads per worker; ``attempts``: tries per picture whose worker dies;
+    ``cancel``: a token whose ``cancel()`` stops the batch (as Ctrl-C does); ``on_event``: each
+    ``BatchEvent`` (start, picture, retry, summary). Returns the ``BatchReport``."""
+    settings = BatchSettings(inputs=[str(i) for i in inputs], out=Path(out).expanduser(),
+                             names=names, options=options or JobOptions(), models=models or Models(),
+                             workers=workers, ray_address=ray_address, retry_failed=retry_failed, threads=threads,
+                             attempts=attempts)
+    return run_batch(settings, cancel=cancel, on_event=on_event)
+
+

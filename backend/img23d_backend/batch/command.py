@@ -1,0 +1,98 @@
+"""``python -m img23d_backend batch INPUT... --out DIR``: the batch command's flags and its run.
+
+Exit codes: 0 every picture done (or done before), 3 some failed, 1 the batch could not run,
+2 the command line or an input was wrong, 130/143 cancelled by Ctrl-C/SIGTERM (``batch.json``
+and the running pictures' manifests say ``cancelled``; running the command again goes on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from typing import Callable
+
+from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
+
+from ..cli_options import add_job_options, job_options, usage_message
+from ..interrupts import Interrupts, exit_code
+from .record import close_record_file
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+               common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("batch", help="many pictures -> one run folder each, resumable; here or on a Ray cluster",
+                       description="Generate from every picture of the INPUTs (pictures, folders of pictures, "
+                                   "JSONL/CSV lists with a picture and its names per line). Pictures already done "
+                                   "with the same options are skipped; OUT/batch.json says what became of each.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--targets", default="", help="names for every picture (a list line's own names win); empty: "
+                                                 "the whole picture; 'auto': the names the grounding model suggests")
+    common(p)
+    add_job_options(p)
+    where = p.add_argument_group("where it runs")
+    where.add_argument("--ray", metavar="ADDRESS", default=None,
+                       help="an existing Ray cluster (HOST:PORT, or 'auto'): one actor per GPU, files come back "
+                            "through Ray; without it: one worker process per GPU here (one on a CPU)")
+    where.add_argument("--workers", type=int, default=None, help="how many workers (default: one per GPU, else 1)")
+    where.add_argument("--worker-threads", type=int, default=None, help="CPU threads per worker (default: torch's)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the pictures that failed last time")
+    p.add_argument("--attempts", type=int, default=3,
+                   help="tries per picture when its worker dies (killed, out of memory) (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="one JSON object per event on stdout, for machines")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    interrupts = Interrupts(grace=GRACE_SECONDS).install()
+    try:
+        return _run(args, interrupts)
+    finally:
+        interrupts.restore()
+
+
+def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    try:
+        check_budget_gb(args.budget_gb)
+        options = job_options(args)
+        for flag, value in (("--workers", args.workers), ("--worker-threads", args.worker_threads),
+                            ("--attempts", args.attempts)):
+            if value is not None and value < 1:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"{flag} must be 1 or more, not {value}")
+        if args.box:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "--box names a box in one picture: a batch cannot take it")
+        if args.ray is not None and not args.ray.strip():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "--ray needs the cluster's address (HOST:PORT, or 'auto')")
+        if args.ray:
+            from .ray_pool import import_ray
+
+            import_ray()  # before anything else: without Ray, one sentence on how to install it
+        from .. import api
+        from .progress import BatchPrinter
+
+        models = api.Models.from_args(args)
+        printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)
+        # A second Ctrl-C ends the process at once: batch.json still closes (the workers' pictures
+        # close their own manifests as their pipes or their driver go).
+        interrupts.abandon = lambda reason: close_record_file(args.out.expanduser(), reason)
+        # stdout is the printer's alone (--json is for machines): Ray prints its workers' deaths
+        # and libraries their chatter to sys.stdout, which goes to stderr while the batch runs.
+        sys.stdout = sys.stderr
+        report = api.batch(list(args.inputs), out=args.out, names=args.targets, options=options, models=models,
+                           workers=args.workers, ray_address=args.ray, retry_failed=args.retry_failed,
+                           threads=args.worker_threads, attempts=args.attempts, cancel=interrupts.token,
+                           on_event=printer)
+    except ProtocolError as exc:
+        print(f"error: {usage_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    finally:
+        sys.stdout = sys.__stdout__
+    printer.summary(report)
+    if report.status == "cancelled":
+        return exit_code(interrupts.signal or signal.SIGINT)
+    return EXIT_PARTIAL if report.counts["failed"] else EXIT_OK

@@ -1,0 +1,188 @@
+"""Embedded workers: one process per GPU on this machine (one on a CPU or an Apple GPU), no Ray.
+
+Each worker is a child process (spawned, so CUDA starts clean in it) that holds one engine and
+runs the pictures the driver sends over a pipe, writing run folders straight into the batch's
+folder. A worker that dies mid-picture is noticed through its process sentinel; the driver
+retries its picture and this pool starts a new worker in its place (a bounded number of
+times). A worker ignores Ctrl-C (the driver cancels its picture over the pipe, so its
+manifest closes as cancelled) and ends by itself when the driver's end of the pipe closes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import threading
+from dataclasses import replace
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .pool import WorkerLost
+from .work import Worker, WorkItem, WorkResult, WorkerSettings
+
+_CANCEL, _STOP = "cancel", "stop"
+
+
+def worker_main(conn: Connection, settings: WorkerSettings, device: str) -> None:
+    """A worker process's whole life: make the engine, then run pictures until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    try:
+        worker = Worker(replace(settings, models=replace(settings.models, device=device)))
+    except Exception as exc:  # the engine could not start: say why, once, and end
+        conn.send(("failed", f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"))
+        return
+    conn.send(("ready", worker.name))
+    items: "queue.Queue[Any]" = queue.Queue()
+
+    def read() -> None:  # the pipe, beside the picture running on the main thread
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = _STOP  # the driver is gone: stop the picture and end
+            if message in (_CANCEL, _STOP):
+                worker.cancel()
+            items.put(message)
+            if message == _STOP:
+                return
+
+    threading.Thread(target=read, name="batch-pipe", daemon=True).start()
+    while True:
+        message = items.get()
+        if message == _STOP:
+            break
+        if isinstance(message, WorkItem):
+            result = worker.run(message)
+            try:
+                conn.send(("result", result))
+            except OSError:
+                break
+
+
+class LocalPool:
+    """``count`` worker processes on ``devices`` (one each, round robin)."""
+
+    def __init__(self, settings: WorkerSettings, devices: list[str], restarts: int | None = None) -> None:
+        self.settings = settings
+        self.devices = devices
+        self.restarts_left = len(devices) * 2 if restarts is None else restarts
+        self._context = multiprocessing.get_context("spawn")
+        self._procs: list[Any] = [None] * len(devices)
+        self._conns: list[Connection | None] = [None] * len(devices)
+        self._names = [f"local-{i}" for i in range(len(devices))]
+        self._busy: dict[int, WorkItem] = {}
+        self._ready: set[int] = set()
+        self.start_error: str | None = None
+        for worker in range(len(devices)):
+            self._start(worker)
+
+    def _start(self, worker: int) -> None:
+        ours, theirs = self._context.Pipe()
+        proc = self._context.Process(target=worker_main, args=(theirs, self.settings, self.devices[worker]),
+                                     name=f"img23d-batch-worker-{worker}", daemon=True)
+        proc.start()
+        theirs.close()
+        self._procs[worker], self._conns[worker] = proc, ours
+        self._ready.discard(worker)
+
+    def live(self) -> list[int]:
+        return [w for w, proc in enumerate(self._procs) if proc is not None]
+
+    def idle(self) -> list[int]:
+        return [w for w in self.live() if w not in self._busy]
+
+    def name(self, worker: int) -> str:
+        return f"local-{worker}"
+
+    def submit(self, worker: int, item: WorkItem) -> None:
+        conn = self._conns[worker]
+        assert conn is not None and worker not in self._busy
+        self._busy[worker] = item
+        try:
+            conn.send(item)
+        except OSError:
+            pass  # it died: its sentinel says so in wait()
+
+    def wait(self, timeout: float) -> list[tuple[int, WorkResult | WorkerLost]]:
+        handles: dict[Any, tuple[int, str]] = {}
+        for worker in self.live():
+            handles[self._conns[worker]] = (worker, "conn")
+            handles[self._procs[worker].sentinel] = (worker, "proc")
+        ended: list[tuple[int, WorkResult | WorkerLost]] = []
+        for ready in wait(list(handles), timeout):
+            worker, kind = handles[ready]
+            if self._procs[worker] is None:
+                continue  # already handled through its other handle
+            if kind == "conn":
+                try:
+                    what, value = self._conns[worker].recv()
+                except (EOFError, OSError):
+                    what, value = "died", None
+                if what == "ready":
+                    self._names[worker] = f"local-{worker} ({value})"
+                    self._ready.add(worker)
+                elif what == "result":
+                    self._busy.pop(worker, None)
+                    ended.append((worker, value))
+                    continue
+                elif what == "failed":
+                    self.start_error = value
+                    self._retire(worker)
+                    continue
+                else:
+                    kind = "proc"
+            if kind == "proc" and not self._procs[worker].is_alive():
+                lost = self._lost(worker)
+                if lost is not None:
+                    ended.append((worker, lost))
+        return ended
+
+    def _lost(self, worker: int) -> WorkerLost | None:
+        proc = self._procs[worker]
+        proc.join(1)
+        code = proc.exitcode
+        item = self._busy.pop(worker, None)
+        name = self._names[worker]
+        if self.restarts_left > 0:
+            self.restarts_left -= 1
+            self._start(worker)
+        else:
+            self._retire(worker)
+        if item is None:
+            return None
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        return WorkerLost(worker=name, message=f"the worker {name} died ({how}) during this picture")
+
+    def _retire(self, worker: int) -> None:
+        conn, proc = self._conns[worker], self._procs[worker]
+        self._conns[worker] = self._procs[worker] = None
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            proc.join(5)
+
+    def cancel(self) -> None:
+        for worker in list(self._busy):
+            conn = self._conns[worker]
+            try:
+                if conn is not None:
+                    conn.send(_CANCEL)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        for worker in self.live():
+            conn, proc = self._conns[worker], self._procs[worker]
+            try:
+                conn.send(_STOP)
+            except OSError:
+                pass
+        for worker in self.live():
+            proc = self._procs[worker]
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+            self._conns[worker].close()
+            self._conns[worker] = self._procs[worker] = None

@@ -1,0 +1,106 @@
+"""What a person (or a machine, with ``--json``) sees of a batch: a bar, a line per picture, a summary.
+
+On a terminal the bar (pictures done, failed and left, and the throughput) stays on the last
+line of stderr; each finished picture is a line on stdout, and so is the summary. With
+``--json`` stdout carries one JSON object per event instead, and nothing else.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from img23d_protocol import dumps
+
+from .driver import BatchEvent, BatchReport
+
+WIDTH = 24
+
+
+class BatchPrinter:
+    def __init__(self, out: TextIO, err: TextIO, as_json: bool = False) -> None:
+        self.out, self.err, self.as_json = out, err, as_json
+        self.tty = err.isatty() and not as_json
+        self.started = time.monotonic()
+        self.total = 0
+        self.finished_here = 0
+        self._bar_open = False
+
+    def __call__(self, event: BatchEvent) -> None:
+        if event.kind == "start":
+            self.total = sum(event.counts.values())
+            self.started = time.monotonic()
+        elif event.kind == "picture":
+            self.finished_here += 1
+        if self.as_json:
+            self._json(event)
+            return
+        if event.kind == "start":
+            counts = event.counts
+            carried = counts["skipped"] + counts["failed"]
+            todo = self.total - carried
+            self._line(f"batch: {self.total} picture(s); {counts['skipped']} already done, {counts['failed']} failed "
+                       f"before (kept: --retry-failed runs them again); {todo} to run"
+                       + (f" on {event.workers} worker(s)" if todo else ""))
+        elif event.kind == "picture" and event.entry is not None:
+            self._line(picture_line(event.entry, event.counts, self.total))
+        elif event.kind == "retry" and event.entry is not None:
+            self._line(f"retry   {Path(event.entry.image).name}: {event.message} "
+                       f"(attempt {event.entry.attempts + 1})")
+        if event.kind in ("picture", "retry", "start"):
+            self._bar(event.counts)
+
+    def summary(self, report: BatchReport) -> None:
+        if self.as_json:
+            return
+        c = report.counts
+        self._line(f"batch {report.status} in {report.seconds:.0f} s: {c['done']} done, {c['skipped']} skipped, "
+                   f"{c['failed']} failed" + (f", {c['cancelled'] + c['pending']} not run" if c['cancelled'] + c['pending']
+                                              else "") + f"; record: {report.record}")
+
+    def _json(self, event: BatchEvent) -> None:
+        data: dict[str, Any] = {"event": event.kind, "counts": event.counts}
+        if event.entry is not None:
+            data.update(index=event.index, image=event.entry.image, status=event.entry.status,
+                        run_dir=event.entry.run_dir, seconds=event.entry.seconds, error=event.entry.error,
+                        attempts=event.entry.attempts, meshes=event.entry.meshes)
+        if event.message:
+            data["message"] = event.message
+        if event.kind == "start":
+            data["workers"] = event.workers
+        self.out.write(dumps(data) + "\n")
+        self.out.flush()
+
+    def _bar(self, counts: dict[str, int]) -> None:
+        if not self.tty or not self.total:
+            return
+        finished = counts["done"] + counts["skipped"] + counts["failed"]
+        filled = int(WIDTH * finished / self.total)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = self.finished_here / elapsed
+        left = self.total - finished
+        self.err.write(f"\r[{'#' * filled}{'.' * (WIDTH - filled)}] {finished}/{self.total}  done {counts['done']}"
+                       f"  skipped {counts['skipped']}  failed {counts['failed']}  left {left}  "
+                       f"{rate * 60:.1f} pictures/min ")
+        self.err.flush()
+        self._bar_open = True
+
+    def _line(self, text: str) -> None:
+        if self._bar_open:
+            self.err.write("\r" + " " * 100 + "\r")
+            self.err.flush()
+            self._bar_open = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def picture_line(entry: Any, counts: dict[str, int], total: int) -> str:
+    finished = counts["done"] + counts["skipped"] + counts["failed"]
+    where = f"[{finished:>{len(str(total))}}/{total}]"
+    name = Path(entry.image).name
+    if entry.status == "done":
+        missing = f", not found: {', '.join(entry.missing)}" if entry.missing else ""
+        return f"{where} done    {name}: {entry.meshes} mesh(es){missing} in {entry.seconds or 0:.1f} s -> {entry.run_dir}"
+    error = entry.error or {}
+    return f"{where} {entry.status.upper():<7} {name}: {error.get('message', '')} [{error.get('code', '')}]"

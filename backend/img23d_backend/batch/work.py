@@ -1,0 +1,166 @@
+"""A batch worker: one engine with its models resident, running one picture's generate job at a time.
+
+The same ``api.Session.generate`` the ``generate`` command runs. A worker on this machine
+(``local``) writes its run folders straight into the batch's folder; a worker on a Ray node
+(``ray_pool``) writes them into a folder of its own and sends the files back as bytes with
+its result (``WorkResult.files``), then removes them: no file system is shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError
+
+from ..jobs import Job
+from ..runs import recover_interrupted
+from ..session import Models, Session
+from ..stages._common import CancelToken
+from ..stems import safe_stem
+
+log = logging.getLogger(__name__)
+
+MAX_RUN_BYTES = 4 << 30     # a run folder coming back bigger than this is refused
+MAX_RUN_FILES = 20_000
+
+
+@dataclass
+class WorkerSettings:
+    models: Models
+    out: Path | None          # the batch's folder, or None: run folders are sent back (Ray)
+    threads: int | None = None  # torch threads per worker (None: torch's default)
+
+
+@dataclass
+class WorkItem:
+    index: int                       # the entry's place in the batch
+    image: str                       # the picture's path on the driver's machine
+    names: list[str] | str | None
+    options: JobOptions
+    image_bytes: bytes | None = None  # the picture itself, for a worker without the driver's files
+
+
+@dataclass
+class WorkResult:
+    index: int
+    status: str                      # done, failed or cancelled
+    seconds: float
+    run_name: str | None = None      # the run folder's name
+    run_dir: str | None = None       # where it is on the worker's machine
+    files: dict[str, bytes] | None = field(default=None, repr=False)  # relative path -> bytes (sent back)
+    error: dict[str, str] | None = None
+    meshes: int = 0
+    missing: list[str] = field(default_factory=list)
+    worker: str = ""
+
+
+def limit_threads(threads: int | None) -> None:
+    """One worker, ``threads`` threads: set before torch (and OpenMP) start theirs."""
+    if threads:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(threads)
+
+
+class Worker:
+    """Runs one picture at a time; ``cancel`` (from another thread) stops the current one."""
+
+    def __init__(self, settings: WorkerSettings, name: str = "") -> None:
+        limit_threads(settings.threads)
+        if settings.threads:
+            import torch
+
+            torch.set_num_threads(settings.threads)
+        self.settings = settings
+        self.name = name or f"{platform.node()}:{os.getpid()}"
+        self._scratch: Path | None = None
+        if settings.out is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"img23d-batch-{os.getpid()}-"))
+        runs = settings.out if settings.out is not None else self._scratch / "runs"
+        self.session = Session(runs, settings.models)
+        self._token: CancelToken | None = None
+        self._cancelled = False
+
+    def close(self) -> None:
+        """Remove this worker's scratch folder (a worker killed first leaves it to ``worker_scratch_cleanup``)."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def cancel(self) -> None:
+        """Stop the running picture, and any that starts after this: the driver sends no more
+        once it cancels, so a picture that reaches the worker afterwards was already on its way."""
+        self._cancelled = True
+        token = self._token
+        if token is not None:
+            token.cancel()
+
+    def run(self, item: WorkItem) -> WorkResult:
+        token = self._token = CancelToken()
+        if self._cancelled:
+            token.cancel()  # its run folder still says so: cancelled
+        job = Job(id=f"batch-{item.index}", emit=lambda message: None, cancel=token)
+        started = time.perf_counter()
+        image = item.image
+        if item.image_bytes is not None:  # the picture came with the item: keep its name for the run's
+            assert self._scratch is not None
+            image = str(self._scratch / f"{safe_stem(Path(item.image).stem)[:60] or 'picture'}{Path(item.image).suffix}")
+            Path(image).write_bytes(item.image_bytes)
+        result = WorkResult(index=item.index, status="failed", seconds=0.0, worker=self.name)
+        try:
+            made = self.session.generate(image, item.names, item.options, cancel=token, job=job)
+            result.meshes = sum(1 for m in made.meshes if m.status == "done")
+            result.missing = sorted({m.target for m in made.failed})
+            result.status = "done"
+        except ProtocolError as exc:
+            result.status = "cancelled" if exc.code is ErrorCode.CANCELLED else "failed"
+            result.error = {"code": exc.code.value, "message": exc.message}
+        except Exception as exc:  # the boundary of one picture: it fails alone, the worker goes on
+            log.error("picture %s failed:\n%s", item.image, traceback.format_exc())
+            result.error = {"code": ErrorCode.INTERNAL.value, "message": f"{type(exc).__name__}: {exc}"[:300]}
+        finally:
+            self._token = None
+            if item.image_bytes is not None:
+                Path(image).unlink(missing_ok=True)
+        result.seconds = round(time.perf_counter() - started, 3)
+        if job.run_folder is not None:
+            root = job.run_folder.root
+            result.run_name, result.run_dir = root.name, str(root)
+            if self._scratch is not None:
+                result.files = _pack(root)
+        if self._scratch is not None:  # everything this picture left here (its run, a suggest run) is sent or gone
+            shutil.rmtree(self._scratch / "runs", ignore_errors=True)
+        return result
+
+
+def _pack(root: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def worker_scratch_cleanup() -> None:
+    """Remove the scratch folders of workers that died (killed mid-picture) on this machine."""
+    import psutil
+
+    for folder in Path(tempfile.gettempdir()).glob("img23d-batch-*-*"):
+        try:
+            pid = int(folder.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not psutil.pid_exists(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def recover(out: Path) -> list[Path]:
+    """Close the manifests of runs whose worker died mid-picture (they say ``interrupted``)."""
+    return recover_interrupted(out)
+

@@ -1,0 +1,104 @@
+"""The rest of the chain from the command line: ``retexture MESH IMAGE`` and ``relayout RUN_DIR``.
+
+``retexture`` is the add-on's Re-texture (``api.Session.retexture``): the mesh keeps its
+topology and UVs (a mesh without UVs gets new ones), and comes back as a textured GLB too; ``relayout`` places a Generate run's
+objects again for another field of view or ground setting (``relayout.py``), without generating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
+
+from .cli_options import add_job_options, job_options, usage_message
+from .cli_progress import ProgressPrinter
+from .interrupts import Interrupts, exit_code
+from .mesh_files import check_mesh_path
+
+COMMANDS = ("retexture", "relayout")
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+                common: Callable[[argparse.ArgumentParser], None]) -> None:
+    tex = sub.add_parser("retexture", help="paint a mesh (GLB, OBJ, PLY) from a picture; its topology and UVs stay")
+    tex.add_argument("mesh", type=Path)
+    tex.add_argument("image", type=Path)
+    tex.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
+    common(tex)
+    add_job_options(tex)
+    lay = sub.add_parser("relayout", help="place a Generate run's objects again (camera and placements in "
+                                          "RUN_DIR/relayout.json); nothing is generated")
+    lay.add_argument("run_dir", type=Path)
+    lay.add_argument("--fov", type=float, default=None, help="field of view in degrees (default: the run's)")
+    lay.add_argument("--no-estimate-fov", action="store_true", help="use --fov even where the depth model estimated one")
+    lay.add_argument("--no-ground", action="store_true", help="do not stand the objects on one floor")
+    lay.add_argument("--json", action="store_true", help="print the layout as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "relayout":
+        return _relayout(args)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    interrupts = Interrupts().install()
+    try:
+        return _retexture(args, interrupts)
+    finally:
+        interrupts.restore()
+
+
+def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    from .session import Models, Session
+
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        check_budget_gb(args.budget_gb)
+        check_mesh_path(args.mesh)  # before the models load: a wrong file is said at once
+        options = job_options(args)
+        options.texture = True  # re-texturing is painting
+        session = Session(args.out, Models.from_args(args))
+        result = session.retexture(args.mesh, args.image, options, name=args.name or args.mesh.stem or "mesh",
+                                   events=printer, cancel=interrupts.token)
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
+        if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+            return exit_code(interrupts.signal)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    printer.finish()
+    print(f"mesh: {result.mesh}")
+    print(f"texture: {result.texture}")
+    if result.uvs is not None:
+        print(f"new UVs (the mesh had none; one per triangle corner): {result.uvs}")
+    print(f"run folder: {result.run_dir}")
+    return EXIT_OK
+
+
+def _relayout(args: argparse.Namespace) -> int:
+    from .relayout import relayout
+
+    try:
+        result = relayout(args.run_dir, fov_degrees=args.fov, estimate_fov=False if args.no_estimate_fov else None,
+                          ground=False if args.no_ground else None)
+    except ProtocolError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    if args.json:
+        print(dumps({"camera": result.camera, "placements": result.placements, "settings": result.settings}))
+        return EXIT_OK
+    print(f"field of view {result.camera['fov_degrees']:g} degrees, "
+          f"{'on one floor' if result.settings['ground'] else 'without a floor'}")
+    for stem, place in result.placements.items():
+        x, y, z = place["location"]
+        print(f"{stem}: at ({x:.3f}, {y:.3f}, {z:.3f}), scale {place['scale']:.3f}, yaw {place['yaw']:.3f}")
+    print(f"written: {result.written}")
+    return EXIT_OK
+
+
+__all__ = ["COMMANDS", "add_parsers", "run"]

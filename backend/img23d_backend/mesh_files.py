@@ -1,0 +1,92 @@
+"""Meshes from files for Re-texture outside Blender: a GLB, OBJ or PLY as the add-on's ``.npz``.
+
+The add-on sends its mesh as arrays in Blender's object space (Z up; ``stages/retexture.py``
+says which). A glTF file is Y up, and Blender's importer turns (x, y, z) into (x, -z, y): the
+same turn here makes a mesh painted from the command line look as it would in Blender. Its
+triangles stay as they are; its UVs, where it has them, become per-corner UVs. Back out,
+``write_textured_glb`` puts the painted texture on the same triangles as a GLB (vertices split
+only where the UVs split, as any glTF export does).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from img23d_protocol import ErrorCode, ProtocolError
+
+from .runs import atomic_write
+
+MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
+
+
+def check_mesh_path(path: Path) -> None:
+    """Raise ``ProtocolError(bad_request)`` unless ``path`` is a file of a kind read here (by its name)."""
+    if not path.is_file():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {path}")
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a mesh file img23d reads "
+                                                   f"({', '.join(MESH_SUFFIXES)})")
+
+
+@contextmanager
+def artist_mesh_file(path: Path) -> Iterator[Path]:
+    """``path`` as the add-on's mesh file: itself for a ``.npz``, else a converted copy for as long
+    as the block runs. Raises ``ProtocolError(bad_request)`` with one sentence for a bad file."""
+    check_mesh_path(path)
+    if path.suffix.lower() == ".npz":
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="img23d-mesh-") as folder:
+        target = Path(folder) / f"{path.stem[:60] or 'mesh'}.npz"
+        _convert(path, target)
+        yield target
+
+
+def _convert(source: Path, target: Path) -> None:
+    import numpy as np
+    import trimesh
+
+    try:
+        loaded = trimesh.load(source, force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
+                            f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} has no faces to paint")
+    vertices = np.asarray(loaded.vertices, dtype=np.float32)
+    positions = np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=1)  # glTF Y up -> Blender Z up
+    triangles = np.asarray(loaded.faces, dtype=np.int64)
+    loops = np.arange(triangles.size, dtype=np.int64).reshape(-1, 3)  # one loop per triangle corner
+    arrays = {"positions": positions, "triangles": triangles, "triangle_loops": loops}
+    uv = getattr(loaded.visual, "uv", None)
+    if uv is not None and len(uv) == len(vertices):
+        arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
+    np.savez(target, **arrays)
+
+
+def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target: Path) -> Path:
+    """The painted mesh as a GLB: the add-on's mesh file (``mesh_file``, Blender's axes), its UVs
+    (or the new ``uvs``, one per corner) and the texture; written atomically to ``target``."""
+    import numpy as np
+    import trimesh
+    from PIL import Image
+
+    with np.load(mesh_file, allow_pickle=False) as data:
+        positions, triangles = np.asarray(data["positions"]), np.asarray(data["triangles"], dtype=np.int64)
+        loops = np.asarray(data["triangle_loops"], dtype=np.int64)
+        loop_uvs = np.asarray(data["loop_uvs"]) if "loop_uvs" in data.files else None
+    if uvs is not None:
+        loop_uvs = np.load(uvs, allow_pickle=False)
+    if loop_uvs is None:
+        raise ProtocolError(ErrorCode.INTERNAL, "the painted mesh has no UVs to put its texture on")
+    corners = np.column_stack([triangles.reshape(-1).astype(np.float64), loop_uvs[loops.reshape(-1)]])
+    unique, inverse = np.unique(corners, axis=0, return_inverse=True)
+    points = positions[unique[:, 0].astype(np.int64)]
+    vertices = np.stack([points[:, 0], points[:, 2], -points[:, 1]], axis=1)  # Blender Z up -> glTF Y up
+    with Image.open(texture) as image:
+        visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:], image=image.convert("RGB"))
+        mesh = trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
+        return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))

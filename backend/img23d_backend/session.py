@@ -1,0 +1,204 @@
+"""A session: one engine whose models stay loaded between jobs, and the typed options and results of
+its jobs. The commands and the Python API (``api.py``, which documents it) run jobs through it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from img23d_protocol import (ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError, RetextureRequest,
+                             SuggestRequest, validate_targets)
+
+from . import env_probe
+from .jobs import Engine, EngineSettings, Job
+from .mesh_files import artist_mesh_file, write_textured_glb
+from .models import licence_gate
+from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, model_set
+from .stages._common import CancelToken
+
+AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
+Events = Callable[[Message], None]
+
+
+@dataclass(frozen=True)
+class Models:
+    """Which models, on which device: the command line's --models, --grounding, --shape, --paint,
+    --matting, --device, --budget-gb, --offline and --accept-licence."""
+
+    models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
+    grounding: str = "2b"
+    shape: str = DEFAULT_SHAPE
+    matting: str = "birefnet"
+    paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
+    device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
+    budget_gb: float | None = None    # device memory the models may use; None: free minus a reserve
+    offline: bool = False             # never download
+    # Accept the licences of these models that restrict territory or use (Hunyuan3D-2's): without
+    # it such a model that is not downloaded yet is refused and nothing is downloaded.
+    accept_licence: bool = False
+
+    @classmethod
+    def from_args(cls, args: Any) -> "Models":
+        """The models a command's common options name (``cli.build_parser``'s ``common``)."""
+        return cls(models=args.models, grounding=args.grounding, shape=args.shape, matting=args.matting,
+                   paint=args.paint, device=args.device, budget_gb=args.budget_gb, offline=args.offline,
+                   accept_licence=args.accept_licence)
+
+    def describe(self) -> dict[str, Any]:
+        """What decides the meshes (not where they are made): part of a batch's options key."""
+        return {"models": self.models, "grounding": self.grounding, "shape": self.shape, "matting": self.matting,
+                "paint": self.paint}
+
+
+@dataclass
+class MeshResult:
+    """One object of a Generate run: ``status`` done or failed; ``mesh`` its GLB when done."""
+
+    target: str
+    instance: int
+    variation: int
+    seed: int | None
+    status: str
+    mesh: Path | None
+    error: dict[str, str] | None = None
+
+
+@dataclass
+class GenerateResult:
+    run_dir: Path
+    names: list[str]                  # the names asked for (or suggested, with names="auto")
+    meshes: list[MeshResult]
+    seed: int
+    data: dict[str, Any] = field(repr=False, default_factory=dict)  # the job's whole result
+
+    @property
+    def failed(self) -> list[MeshResult]:
+        return [m for m in self.meshes if m.status != "done"]
+
+
+@dataclass
+class RetextureResult:
+    run_dir: Path
+    texture: Path                     # the painted texture, on the mesh's own UVs (or ``uvs``)
+    uvs: Path | None                  # new per-corner UVs when the mesh had none
+    uv_created: bool
+    faces: int
+    mesh: Path                        # the painted mesh as a GLB (its triangles, the texture on its UVs)
+
+
+def make_engine(models: Models, out: Path) -> Engine:
+    """The engine the commands and the API run jobs on (one device, models kept between jobs)."""
+    if models.models == "tiny":
+        ensure_tiny_models()
+    chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
+                       paint=models.paint)
+    budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
+    if models.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    accepted = licence_gate.restricted_keys(chosen) if models.accept_licence else frozenset()
+    engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser(), device=models.device,
+                                   budget_bytes=budget, offline=True if models.offline else None,
+                                   accepted_licences=accepted))
+    # The general probes; each model's own run before its first load (the model manager).
+    env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
+    return engine
+
+
+def ensure_tiny_models() -> None:
+    """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
+    from .replicas.build import default_tiny_root
+    from .replicas.build import ensure_tiny_models as build
+
+    root = default_tiny_root()
+    try:
+        build(root)
+    except OSError as exc:
+        reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                   errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
+                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
+        reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
+                            "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
+
+
+class Session:
+    """An engine with its models kept loaded between jobs; run folders go into ``out``."""
+
+    def __init__(self, out: str | Path = "img23d-runs", models: Models | None = None,
+                 engine: Engine | None = None) -> None:
+        self.models = models or Models()
+        self.out = Path(out).expanduser()
+        self.engine = engine or make_engine(self.models, self.out)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free the models' memory (the session can still run jobs: they load again)."""
+        self.engine.manager.unload_all()
+
+    def generate(self, image: str | Path, names: Sequence[str] | str | None = None,
+                 options: JobOptions | None = None, *, boxes: dict[str, list[float]] | None = None,
+                 events: Events | None = None, cancel: CancelToken | None = None,
+                 job: Job | None = None) -> GenerateResult:
+        """One mesh per name in ``image`` (no names: the whole picture as one object; ``"auto"``:
+        the names the grounding model suggests, every instance of each)."""
+        options = options or JobOptions()
+        if isinstance(names, str) and names.strip().casefold() == AUTO:
+            names, every = self.suggest(image, options, events=events, cancel=cancel)
+            if every:
+                options = JobOptions(**{**asdict(options), "keep": "all"})
+        elif isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        request = GenerateRequest(id=_job_id(), image=str(image), targets=validate_targets(list(names or [])),
+                                  options=options, boxes=dict(boxes or {}))
+        job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
+        data = self.engine.generate(request, job)
+        run_dir = Path(data["run_dir"])
+        meshes = [MeshResult(target=t["target"], instance=t["instance"], variation=t["variation"], seed=t["seed"],
+                             status=t["status"], mesh=run_dir / t["mesh"] if t.get("mesh") else None,
+                             error=t.get("error")) for t in data["targets"]]
+        return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=int(data["seed"]),
+                              data=data)
+
+    def suggest(self, image: str | Path, options: JobOptions | None = None, *, events: Events | None = None,
+                cancel: CancelToken | None = None) -> tuple[list[str], bool]:
+        """The names the grounding model suggests for ``image``, and whether any was seen more than once."""
+        request = SuggestRequest(id=_job_id(), image=str(image), options=options or JobOptions())
+        data = self.engine.suggest(request, Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken()))
+        if not data["names"]:
+            raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "the grounding model suggested no names for this picture")
+        return validate_targets(data["names"]), bool(data["all_instances"])
+
+    def retexture(self, mesh: str | Path, image: str | Path, options: JobOptions | None = None, *,
+                  name: str = "mesh", events: Events | None = None, cancel: CancelToken | None = None,
+                  job: Job | None = None) -> RetextureResult:
+        """Paint ``mesh`` (the add-on's ``.npz``, or a GLB/OBJ/PLY file: see ``mesh_files``) from
+        ``image``; its topology and UVs stay (a mesh without UVs gets new ones, in ``uvs``)."""
+        with artist_mesh_file(Path(mesh)) as npz:
+            request = RetextureRequest(id=_job_id(), image=str(image), mesh=str(npz), name=name,
+                                       options=options or JobOptions())
+            job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
+            data = self.engine.retexture(request, job)
+        run_dir = Path(data["run_dir"])
+        uvs = Path(data["uvs"]) if data["uvs"] else None
+        glb = write_textured_glb(run_dir / "input_mesh.npz", Path(data["texture"]), uvs,
+                                 run_dir / f"{request.name}.glb")
+        return RetextureResult(run_dir=run_dir, texture=Path(data["texture"]), uvs=uvs,
+                               uv_created=bool(data["uv_created"]), faces=int(data["faces"]), mesh=glb)
+
+
+def _job_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def _ignore(message: Message) -> None:
+    """No one is listening to this job's events."""

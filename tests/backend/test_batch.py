@@ -1,0 +1,194 @@
+"""The batch command without Ray (worker processes on this machine), and the checks of what it reads."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
+from img23d_backend.batch.driver import BatchEvent, BatchReport
+from img23d_backend.batch.inputs import read_inputs
+from img23d_backend.batch.progress import BatchPrinter
+from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
+from img23d_backend.run_import import import_run
+from img23d_protocol import ProtocolError
+
+
+@pytest.mark.fault("batch")
+def test_a_folder_batch_resumes_and_retries_failed_pictures_only_when_asked(backend_env: dict[str, str],
+                                                                            tmp_path: Path, nothing_lost) -> None:
+    folder = pictures(tmp_path / "pictures", 2, corrupt=True)
+    out = tmp_path / "out"
+    first = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS)
+    assert first.returncode == 3, first.stderr  # the corrupt picture failed alone
+    assert {n: e["status"] for n, e in by_name(out).items()} == {
+        "corrupt.png": "failed", "picture-0.png": "done", "picture-1.png": "done"}
+    assert by_name(out)["corrupt.png"]["error"]["code"] == "image_unreadable"
+    assert all(e["workers"][0].startswith("local-0") for e in by_name(out).values())
+    folders = sorted(p.name for p in out.iterdir())
+
+    again = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS)
+    assert again.returncode == 3 and sorted(p.name for p in out.iterdir()) == folders  # nothing redone
+    assert {e["status"] for n, e in by_name(out).items() if n != "corrupt.png"} == {"skipped"}
+
+    retried = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS, "--retry-failed", "--json")
+    assert retried.returncode == 3, retried.stderr
+    events = [json.loads(line) for line in retried.stdout.splitlines()]
+    assert [e["image"].rsplit("/", 1)[1] for e in events if e["event"] == "picture"] == ["corrupt.png"]
+    assert len(list(out.glob("*/manifest.json"))) == len(folders)  # one more run folder (the retry)...
+    assert {p.name for p in out.iterdir()} > set(folders)           # ...beside every earlier one
+
+    changed = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS, "--seed", "7", "--json")
+    assert changed.returncode == 3  # other options: every picture again (the corrupt one fails again)
+    assert [e["status"] for e in map(json.loads, changed.stdout.splitlines()) if e["event"] == "picture"].count(
+        "done") == 2
+    nothing_lost(out)
+
+
+@pytest.mark.fault("batch")
+def test_a_worker_killed_mid_picture_is_replaced_and_its_picture_retried(backend_env: dict[str, str],
+                                                                         tmp_path: Path, nothing_lost) -> None:
+    folder = pictures(tmp_path / "pictures", 2)
+    out, arm = tmp_path / "out", tmp_path / "arm"
+    arm.write_text("kill the first worker that starts a shape stage")
+    env = {**backend_env, "IMG23D_FAILPOINTS": "shape:kill-once", "IMG23D_FAILPOINTS_ONCE": str(arm)}
+    result = batch(env, str(folder), "--out", str(out), *FAST_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert not arm.exists() and "retry" in result.stdout
+    entries = by_name(out)
+    assert all(e["status"] == "done" for e in entries.values())
+    [killed] = [e for e in entries.values() if e["retried"]]
+    assert killed["attempts"] == 2 and "killed by signal 9" in killed["retried"][0]["message"]
+    statuses = sorted(m["status"] for m in manifests(out).values())
+    assert statuses == ["finished", "finished", "interrupted"]  # the killed attempt's folder says so
+    assert record(out)["status"] == "finished"
+    nothing_lost(out)
+
+
+@pytest.mark.parametrize("name, text, needle", [
+    ("list.jsonl", '{"image": "a.png"}\nnot json\n', "list.jsonl line 2 is not valid JSON"),
+    ("list.jsonl", '{"names": ["house"]}\n', 'list.jsonl line 1 needs an "image"'),
+    ("list.jsonl", '{"image": "missing.png"}\n', "list.jsonl line 1: no picture at"),
+    ("list.jsonl", '{"image": "a.png", "names": 3}\n', '"names" must be a list'),
+    ("list.csv", "image,names\n,house\n", "list.csv line 2 has no picture in its first column"),
+    ("list.csv", 'a.png,", ,"\n', "list.csv line 1: list.csv line 1's names holds only commas"),
+    ("list.csv", "\n\n", "names no pictures"),
+])
+def test_a_bad_list_line_is_one_sentence_naming_it(tmp_path: Path, name: str, text: str, needle: str) -> None:
+    pictures(tmp_path, 1)
+    (tmp_path / "picture-0.png").rename(tmp_path / "a.png")
+    (tmp_path / name).write_text(text)
+    with pytest.raises(ProtocolError) as caught:
+        read_inputs([str(tmp_path / name)])
+    assert needle in caught.value.message
+
+
+def test_lists_give_each_picture_its_names_relative_to_the_list(tmp_path: Path) -> None:
+    pictures(tmp_path / "p", 2)
+    (tmp_path / "list.jsonl").write_text('{"image": "p/picture-0.png", "names": ["house", "chimney"]}\n'
+                                         '{"image": "p/picture-1.png", "names": "auto"}\n')
+    (tmp_path / "list.csv").write_text('image,names\np/picture-1.png,"barrel, house"\np/picture-0.png\n')
+    items = read_inputs([str(tmp_path / "list.jsonl"), str(tmp_path / "list.csv"), str(tmp_path / "p")])
+    assert [(i.image.name, i.names) for i in items] == [
+        ("picture-0.png", ["house", "chimney"]), ("picture-1.png", "auto"), ("picture-1.png", ["barrel", "house"]),
+        ("picture-0.png", None), ("picture-0.png", None), ("picture-1.png", None)]
+
+
+def test_missing_inputs_and_empty_folders_are_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    for inputs, needle in (([str(tmp_path / "nope.png")], "no such picture, folder or list"),
+                           ([str(tmp_path / "empty")], "has no pictures"),
+                           ([str(tmp_path / "notes.txt")], "is neither a picture"), ([], "at least one picture")):
+        with pytest.raises(ProtocolError, match=needle):
+            read_inputs(inputs)
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/tmp/absolute.txt", "a/../../escape.txt", "a\\..\\b.txt",
+                                  "", "a/./../../x", "nul\0byte", "C:/windows.txt"])
+def test_run_files_from_a_worker_never_land_outside_the_run(tmp_path: Path, name: str) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ProtocolError, match="leave its run folder|not a name"):
+        import_run(out, "20260101-000000-x", {"manifest.json": b"{}", name: b"hostile"})
+    assert not (tmp_path / "escape.txt").exists() and not Path("/tmp/absolute.txt").exists()
+    assert not out.exists() or not any(out.iterdir())  # nothing written, not even the folder
+
+
+def test_run_files_come_back_into_a_new_folder_each_time(tmp_path: Path) -> None:
+    first = import_run(tmp_path, "../../20260101-x", {"manifest.json": b"{}", "views/a/v.png": b"png"})
+    second = import_run(tmp_path, "20260101-x", {"manifest.json": b"{}"})
+    assert first.parent == tmp_path and first.name == "20260101-x" and second.name == "20260101-x-2"
+    assert (first / "views" / "a" / "v.png").read_bytes() == b"png"
+    with pytest.raises(ProtocolError, match="at most"):
+        import_run(tmp_path, "big", {"a": b"12345"}, max_bytes=4)
+
+
+def test_a_finished_picture_is_skipped_only_while_its_run_folder_is_there(tmp_path: Path) -> None:
+    (tmp_path / "run-a").mkdir()
+    (tmp_path / "run-a" / "manifest.json").write_text("{}")
+    old = [Entry("a.png", "sha-a", [], "k", status="done", run_dir="run-a"),
+           Entry("b.png", "sha-b", [], "k", status="done", run_dir="run-gone"),
+           Entry("c.png", "sha-c", [], "k", status="failed", error={"code": "x", "message": "y"})]
+    fresh = lambda: [Entry("a.png", "sha-a", [], "k"), Entry("b.png", "sha-b", [], "k"),  # noqa: E731
+                     Entry("c.png", "sha-c", [], "k"), Entry("a2.png", "sha-a", [], "other options")]
+    kept = BatchRecord(tmp_path, fresh(), {})
+    kept.resume(old, retry_failed=False)
+    assert [e.status for e in kept.entries] == ["skipped", "pending", "failed", "pending"]
+    retry = BatchRecord(tmp_path, fresh(), {})
+    retry.resume(old, retry_failed=True)
+    assert [e.status for e in retry.entries] == ["skipped", "pending", "pending", "pending"]
+
+
+def test_ray_missing_or_unreachable_is_one_sentence(backend_env: dict[str, str], tmp_path: Path) -> None:
+    pictures(tmp_path / "p", 1)
+    fake = tmp_path / "no-ray"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    env = {**backend_env, "PYTHONPATH": f"{fake}:{backend_env['PYTHONPATH']}"}
+    missing = batch(env, str(tmp_path / "p"), "--out", str(tmp_path / "out"), "--ray", "auto", *FAST_FLAGS)
+    assert missing.returncode == 2 and "pip install 'img23d-backend[ray]'" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+    unreachable = batch(backend_env, str(tmp_path / "p"), "--out", str(tmp_path / "out"), "--ray", "127.0.0.1:9",
+                        *FAST_FLAGS)
+    if "needs Ray" not in unreachable.stderr:  # an environment without Ray says so instead
+        assert unreachable.returncode == 2 and "no Ray cluster answers at 127.0.0.1:9" in unreachable.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
+    record = BatchRecord(tmp_path, [Entry("a.png", "sha-a", [], "k", status="running"),
+                                    Entry("b.png", "sha-b", [], "k", status="done", run_dir="r")], {})
+    record.save()
+    close_record_file(tmp_path, "interrupted by SIGINT")
+    data = json.loads((tmp_path / "batch.json").read_text())
+    assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
+    assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_person_sees_a_bar_a_line_per_picture_and_a_summary(tmp_path: Path) -> None:
+    out, err = io.StringIO(), _Terminal()
+    printer = BatchPrinter(out, err)
+    counts = {"done": 0, "skipped": 1, "failed": 0, "cancelled": 0, "running": 0, "pending": 2}
+    printer(BatchEvent("start", counts=dict(counts), workers=2))
+    done = Entry(str(tmp_path / "a.png"), "s", [], "k", status="done", run_dir="run-a", seconds=2.5, meshes=2,
+                 missing=["barrel"])
+    printer(BatchEvent("picture", done, 0, {**counts, "done": 1, "pending": 1}))
+    bad = Entry(str(tmp_path / "b.png"), "s", [], "k", status="failed",
+                error={"code": "image_unreadable", "message": "b.png is not an image file Pillow can read"})
+    printer(BatchEvent("picture", bad, 1, {**counts, "done": 1, "failed": 1, "pending": 0}))
+    printer.summary(BatchReport(tmp_path, tmp_path / "batch.json", "finished",
+                                {**counts, "done": 1, "failed": 1, "pending": 0}, [done, bad], 3.0))
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "[2/3] done    a.png: 2 mesh(es), not found: barrel in 2.5 s -> run-a"
+    assert lines[2] == "[3/3] FAILED  b.png: b.png is not an image file Pillow can read [image_unreadable]"
+    assert lines[3].startswith("batch finished in 3 s: 1 done, 1 skipped, 1 failed; record: ")
+    bar = [drawn for drawn in err.getvalue().split("\r") if drawn.startswith("[")][-1]  # the last bar drawn
+    assert "3/3  done 1  skipped 1  failed 1  left 0" in bar and "pictures/min" in bar

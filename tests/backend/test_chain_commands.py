@@ -1,0 +1,111 @@
+"""The rest of the chain outside Blender: the Python API, ``relayout RUN_DIR`` and ``retexture MESH IMAGE``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from testdata import FAST_OPTIONS, HOUSE, PENGUIN
+from img23d_backend import api
+from img23d_backend.mesh_files import artist_mesh_file
+from img23d_backend.stages import retexture
+
+
+@pytest.fixture(scope="module")
+def session(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    with api.Session(tmp_path_factory.mktemp("runs"), api.Models(models="tiny", device="cpu")) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def house_run(session: api.Session) -> api.GenerateResult:
+    return session.generate(HOUSE, ["house", "chimney"], api.JobOptions(**FAST_OPTIONS))
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_api_generates_one_mesh_per_name(house_run: api.GenerateResult) -> None:
+    assert [(m.target, m.status) for m in house_run.meshes] == [("house", "done"), ("chimney", "done")]
+    assert all(m.mesh is not None and m.mesh.is_file() and m.mesh.parent == house_run.run_dir for m in house_run.meshes)
+    assert house_run.names == ["house", "chimney"] and not house_run.failed
+
+
+def test_relayout_with_the_jobs_settings_gives_the_jobs_placements(house_run: api.GenerateResult) -> None:
+    manifest = json.loads((house_run.run_dir / "manifest.json").read_text())
+    again = api.relayout(house_run.run_dir)
+    for record in manifest["records"]:
+        mine, theirs = again.placements[record["stem"]], record["placement"]
+        assert mine["location"] == pytest.approx(theirs["location"])
+        assert (mine["scale"], mine["yaw"]) == pytest.approx((theirs["scale"], theirs["yaw"]))
+    assert json.loads(again.written.read_text())["placements"] == json.loads(json.dumps(again.placements))
+    assert json.loads((house_run.run_dir / "manifest.json").read_text()) == manifest  # never rewritten
+
+
+def test_relayout_from_the_command_line_for_another_field_of_view(backend_env: dict[str, str],
+                                                                  house_run: api.GenerateResult) -> None:
+    job = api.relayout(house_run.run_dir)
+    out = _cli(backend_env, "relayout", str(house_run.run_dir), "--fov", "20", "--no-estimate-fov", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["camera"]["fov_degrees"] == 20 and set(data["placements"]) == set(job.placements)
+    assert all(data["placements"][k]["location"] != pytest.approx(job.placements[k]["location"])
+               for k in job.placements)  # a narrower view stands them elsewhere
+    missing = _cli(backend_env, "relayout", str(house_run.run_dir / "nothing-here"))
+    assert missing.returncode == 2 and "is not a run folder img23d can read" in missing.stderr
+
+
+def _sphere(path: Path, with_uvs: bool) -> Path:
+    sphere = trimesh.creation.uv_sphere(count=[16, 24])
+    if with_uvs:
+        x, y, z = sphere.vertices.T
+        uv = np.stack([(np.arctan2(y, x) / (2 * np.pi)) % 1.0, np.arccos(np.clip(z, -1, 1)) / np.pi], axis=1)
+        sphere.visual = trimesh.visual.TextureVisuals(uv=uv)
+    sphere.export(path)
+    return path
+
+
+def test_retexture_paints_a_glb_keeping_its_triangles(session: api.Session, tmp_path: Path) -> None:
+    mesh = _sphere(tmp_path / "ball.glb", with_uvs=False)
+    faces = len(trimesh.load(mesh, force="mesh", process=False).faces)
+    options = api.JobOptions(texture_size=256, render_size=256, paint_steps=2, delight_steps=2, face_budget=0)
+    result = session.retexture(mesh, PENGUIN, options, name="ball")
+    assert Image.open(result.texture).size == (256, 256) and result.faces == faces
+    assert result.uv_created and np.load(result.uvs).shape == (faces * 3, 2)  # one per triangle corner
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["records"][0]["target"] == "ball"
+    painted = trimesh.load(result.mesh, force="mesh", process=False)  # the same triangles, textured
+    original = trimesh.load(mesh, force="mesh", process=False)
+    assert len(painted.faces) == faces and painted.visual.material.baseColorTexture.size == (256, 256)
+    corners = np.asarray(painted.vertices)[painted.faces]
+    assert np.allclose(np.sort(corners.reshape(-1, 3), axis=0), np.sort(np.asarray(original.vertices)[
+        original.faces].reshape(-1, 3), axis=0), atol=1e-5)  # where they were, in glTF's axes again
+
+
+def test_a_glb_becomes_the_addons_mesh_arrays_in_blenders_axes(tmp_path: Path) -> None:
+    mesh = _sphere(tmp_path / "ball.glb", with_uvs=True)
+    loaded = trimesh.load(mesh, force="mesh", process=False)
+    with artist_mesh_file(mesh) as npz:
+        arrays = dict(np.load(npz))
+        artist = retexture.load_artist_mesh(npz)  # what the job reads: it takes it
+    x, y, z = np.asarray(loaded.vertices).T
+    assert np.allclose(arrays["positions"], np.stack([x, -z, y], axis=1), atol=1e-6)  # glTF Y up -> Z up
+    assert np.array_equal(arrays["triangles"], loaded.faces)
+    assert np.allclose(arrays["loop_uvs"], np.asarray(loaded.visual.uv)[loaded.faces].reshape(-1, 2))
+    assert artist.face_count == len(loaded.faces) and artist.loop_uvs is not None
+
+
+def test_retexture_refuses_a_file_that_is_not_a_mesh(backend_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a mesh")
+    out = _cli(backend_env, "retexture", str(tmp_path / "notes.txt"), str(PENGUIN), "--models", "tiny",
+               "--device", "cpu", "--out", str(tmp_path / "runs"))
+    assert out.returncode == 2 and "notes.txt is not a mesh file img23d reads" in out.stderr
