@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, IntProperty
 
 
 def _in_use(box: "Img23dBox", context: bpy.types.Context) -> None:
