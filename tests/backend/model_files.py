@@ -53,9 +53,12 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
     if spec.role == "paint":
         index = {"_class_name": "HunyuanPaintPipeline", "scheduler": ["diffusers", "DDIMScheduler"],
                  "unet": ["modules", "UNet2p5DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
+        # The turbo folder has its VAE only as a pickle (registry: PAINT_TURBO_WEIGHTS).
+        vae = "diffusion_pytorch_model.bin" if spec.paint_kind is not None and spec.paint_kind.turbo \
+            else "diffusion_pytorch_model.safetensors"
         return {f"{sub}model_index.json": _json(index), f"{sub}scheduler/scheduler_config.json": b"{}",
                 f"{sub}unet/config.json": b"{}", f"{sub}unet/diffusion_pytorch_model.safetensors": WEIGHT_BYTES,
-                f"{sub}vae/config.json": b"{}", f"{sub}vae/diffusion_pytorch_model.safetensors": WEIGHT_BYTES}
+                f"{sub}vae/config.json": b"{}", f"{sub}vae/{vae}": WEIGHT_BYTES}
     raise ValueError(f"no file list for role {spec.role!r}")
 
 

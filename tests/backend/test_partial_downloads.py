@@ -24,12 +24,13 @@ from testdata import FAST_OPTIONS, PENGUIN
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import (DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec,
+from img23d_backend.models.registry import (DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec,
                                             model_set, tiny_model_set)
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REAL_SPECS = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, "matting": MATTING["birefnet"],
-              **{f"shape-{k}": v for k, v in SHAPE.items()}, "delight": DELIGHT, "paint": PAINT["2.0"]}
+              **{f"shape-{k}": v for k, v in SHAPE.items()}, "delight": DELIGHT,
+              **{f"paint-{k}": v for k, v in PAINT.items()}}
 
 
 def cache_model(hub_cache: Path, spec: ModelSpec, files: dict[str, bytes]) -> Path:
@@ -40,7 +41,8 @@ def cache_model(hub_cache: Path, spec: ModelSpec, files: dict[str, bytes]) -> Pa
 
 def _entry(spec: ModelSpec) -> Any:
     models = model_set("default", shape=next((k for k, v in SHAPE.items() if v == spec), "2mini"),
-                       grounding=next((k for k, v in GROUNDING.items() if v == spec), "2b"))
+                       grounding=next((k for k, v in GROUNDING.items() if v == spec), "2b"),
+                       paint=next((k for k, v in PAINT.items() if v == spec), DEFAULT_PAINT))
     return next(e for e in cache.list_models(models) if e.id == spec.display)
 
 

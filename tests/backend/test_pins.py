@@ -27,6 +27,12 @@ EVERY_SPEC = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, **{f"mattin
 EVERY_SET = [model_set("default", grounding=g, shape=s) for g in GROUNDING for s in SHAPE]
 
 
+def _accepted(spec: ModelSpec) -> frozenset[str]:
+    """The artist's consent to the model's licence, where it restricts territory or use (the
+    refusal without it is tests/backend/test_licences.py's)."""
+    return frozenset({spec.licence.licence.key}) if spec.licence is not None else frozenset()
+
+
 def test_every_model_of_every_real_set_has_a_pinned_commit() -> None:
     for models in EVERY_SET:
         for spec in cache.configured_specs(models):
@@ -69,7 +75,7 @@ def test_a_job_download_asks_huggingface_hub_for_the_pin(hub_cache: Path, name: 
         return str(write_cached(hub_cache, kwargs["repo_id"], kwargs["revision"], complete_files(spec), ref=None))
 
     monkeypatch.setattr("huggingface_hub.snapshot_download", snapshot_download)
-    folder = hub.resolve_model_dir(spec, offline=False)
+    folder = hub.resolve_model_dir(spec, offline=False, accepted_licences=_accepted(spec))
     [kwargs] = asked
     assert kwargs["revision"] == spec.revision and folder.name == spec.revision
 
@@ -80,7 +86,8 @@ def test_the_download_button_asks_for_the_pin(hub_cache: Path, name: str) -> Non
     fake = FakeHub(hub_cache, spec.repo_id, str(spec.revision), complete_files(spec))
     with pytest.MonkeyPatch.context() as patch:
         _fake_hub(patch, fake)
-        folder = download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False)
+        folder = download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False,
+                                   accepted_licences=_accepted(spec))
     assert fake.asked_revisions == [spec.revision] and folder.name == spec.revision
 
 
