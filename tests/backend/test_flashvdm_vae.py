@@ -38,7 +38,8 @@ def test_downloading_a_turbo_model_fetches_its_flashvdm_vae_at_the_pinned_commit
     fake = FakeHub(hub_cache, spec.repo_id, str(spec.revision), {**ours, **others})
     with pytest.MonkeyPatch.context() as patch:
         _fake_hub(patch, fake)
-        folder = download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False)
+        folder = download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False,
+                                   accepted_licences={spec.licence.licence.key})  # its refusal: test_licences
     assert sorted(fake.fetched) == sorted(ours)
     assert f"{spec.flashvdm_vae}/model.fp16.safetensors" in fake.fetched
     assert fake.asked_revisions == [spec.revision]

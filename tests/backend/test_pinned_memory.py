@@ -155,7 +155,7 @@ class _Shuffle(JobRun):
 
 def _job(manager: ModelManager, tmp_path: Path, order: str) -> dict[str, Any]:
     engine = SimpleNamespace(manager=manager, device=torch.device("cpu"),
-                             settings=SimpleNamespace(runs_dir=tmp_path))
+                             settings=SimpleNamespace(runs_dir=tmp_path, accepted_licences=frozenset()))
     request = GenerateRequest(id="t", image=str(tmp_path / "picture.png"), targets=[], options=JobOptions())
     job = Job(id="t", emit=lambda event: None)
     run = _Shuffle(engine, request, job, _Shuffle.make_folder(engine, request, job))  # type: ignore[arg-type]
