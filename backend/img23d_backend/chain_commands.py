@@ -8,7 +8,6 @@ objects again for another field of view or ground setting (``relayout.py``), wit
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 from typing import Callable
@@ -16,7 +15,7 @@ from typing import Callable
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
 from .cli_options import add_job_options, job_options, usage_message
-from .cli_progress import ProgressPrinter
+from .cli_progress import ProgressPrinter, log_to_stderr
 from .interrupts import Interrupts, exit_code
 from .mesh_files import check_mesh_path
 
@@ -44,8 +43,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
 def run(args: argparse.Namespace) -> int:
     if args.command == "relayout":
         return _relayout(args)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose)
     interrupts = Interrupts().install()
     try:
         return _retexture(args, interrupts)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
 import sys
 import uuid
@@ -25,7 +24,7 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DetectRequest, Error,
 from . import __version__, chain_commands, models_command, probe_command
 from .batch import command as batch_command
 from .cli_options import add_job_options, job_options, usage_message
-from .cli_progress import ProgressPrinter
+from .cli_progress import ProgressPrinter, log_to_stderr
 from .interrupts import Interrupts, exit_code, raise_on_signals
 from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from .runs import recover_interrupted
@@ -125,8 +124,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose)
     try:
         engine = _engine(args)
         if interrupts.signal is not None:
@@ -283,8 +281,7 @@ def _serve(args: argparse.Namespace) -> int:
     sys.stdout = sys.stderr
     out = io.TextIOWrapper(os.fdopen(protocol_fd, "wb", buffering=0), encoding="utf-8", newline="\n",
                            write_through=True)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="img23d-backend %(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose, prefix="img23d-backend ")
     from . import failpoints
 
     try:

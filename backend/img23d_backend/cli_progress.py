@@ -1,10 +1,19 @@
-"""How a command shows a job's protocol events: a one-line progress bar on a terminal, plain lines elsewhere."""
+"""How a command shows a job's protocol events: a one-line progress bar on a terminal, plain lines
+elsewhere; and where its log lines go (stderr)."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import TextIO
 
 from img23d_protocol import Artifact, Error, Message, Progress
+
+
+def log_to_stderr(verbose: bool, prefix: str = "") -> None:
+    """Every command's logging: on stderr (stdout is for results or the protocol), details with -v."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format=f"{prefix}%(levelname)s %(name)s: %(message)s")
 
 
 class ProgressPrinter:

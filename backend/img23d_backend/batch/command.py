@@ -8,7 +8,6 @@ and the running pictures' manifests say ``cancelled``; running the command again
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from typing import Callable
@@ -16,6 +15,7 @@ from typing import Callable
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 
 from ..cli_options import add_job_options, job_options, usage_message
+from ..cli_progress import log_to_stderr
 from ..interrupts import Interrupts, exit_code
 from .record import close_record_file
 
@@ -47,8 +47,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    log_to_stderr(args.verbose)
     interrupts = Interrupts(grace=GRACE_SECONDS).install()
     try:
         return _run(args, interrupts)
