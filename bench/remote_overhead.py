@@ -15,8 +15,6 @@ run's fetched files brought over again through the same connection (Import Run f
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import os
 import platform
@@ -33,16 +31,6 @@ SHARED = ROOT.parent / "shared" / "data"
 GOAL_SECONDS = 1.0
 JOB_TIMEOUT = 600.0
 OPTIONS = {"steps": 3, "octree_resolution": 64, "face_budget": 2000, "texture": False}
-
-
-def _addon_module(name: str) -> Any:
-    """The add-on's bpy-free ``name`` (e.g. ``client.session``), loaded as installer/cli.py loads it."""
-    spec = importlib.util.spec_from_file_location("img23d_bench_cli", ROOT / "blender_img23d" / "installer" / "cli.py")
-    assert spec is not None and spec.loader is not None
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    cli.load_addon_package(ROOT / "blender_img23d")
-    return importlib.import_module(f"{cli.PACKAGE}.{name}")
 
 
 def _until(session: Any, done: Any, what: str, timeout: float = JOB_TIMEOUT) -> None:
@@ -77,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    sys.path[:0] = [str(ROOT / "backend"), str(ROOT / "protocol"), str(ROOT / "tests")]
+    sys.path[:0] = [str(ROOT / "backend"), str(ROOT / "protocol"), str(ROOT / "tests"), str(ROOT / "tests" / "addon")]
     import ssh_host
+    from addon_package import load  # the add-on's bpy-free client, loaded as its installer loads it
     from img23d_backend.replicas.build import ensure_tiny_models
 
     why = ssh_host.available()
@@ -87,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tiny = ensure_tiny_models()
-    process = _addon_module("client.process")
-    session_mod = _addon_module("client.session")
-    remote_mod = _addon_module("client.remote")
+    process = load("client.process")
+    session_mod = load("client.session")
+    remote_mod = load("client.remote")
     protocol = session_mod.protocol
     work = Path(tempfile.mkdtemp(prefix="img23d-bench-remote-"))
     host = ssh_host.start(ROOT, tiny)
