@@ -43,6 +43,7 @@ class RunDownload:
     def __init__(self, mirror: Mirror, run: str, where: str) -> None:
         self.mirror, self.run, self.where = mirror, run, where
         self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder
+        self.manifest = posixpath.join(run, MANIFEST)
         self.list_id = uuid.uuid4().hex[:12]
         self.error = ""
         self.done = False
@@ -65,11 +66,11 @@ class RunDownload:
         if getattr(message, "id", None) == self.list_id:
             return self._listed(message)
         try:
-            finished = self.mirror.handle(message)
+            self.mirror.handle(message)
         except ProtocolError as exc:
             return self._fail(exc.message)
-        if finished is None and not isinstance(message, (protocol.Result, protocol.Error)):
-            return []  # a chunk: the file goes on
+        if isinstance(message, protocol.Chunk):
+            return []  # the file goes on
         self._in_flight.discard(message.id)
         self.fetched += 1
         return self._next()
@@ -96,9 +97,9 @@ class RunDownload:
                 self.mirror.local_path(path)  # every path checked before the first file is fetched
         except ProtocolError as exc:
             return self._fail(exc.message)
-        if posixpath.join(self.run, MANIFEST) not in paths:
+        if self.manifest not in paths:
             return self._fail("the run has no manifest")
-        paths.sort(key=lambda path: path == posixpath.join(self.run, MANIFEST))  # the manifest last
+        paths.sort(key=lambda path: path == self.manifest)  # the manifest last
         self._todo.extend(paths)
         self.total = len(paths)
         return self._next()
@@ -107,7 +108,7 @@ class RunDownload:
         send = []
         while self._todo and len(self._in_flight) < FETCH_WINDOW:
             # The manifest waits for every other file: it is what makes the folder a run.
-            if self._todo[0].endswith("/" + MANIFEST) and len(self._todo) == 1 and self._in_flight:
+            if self._todo[0] == self.manifest and self._in_flight:
                 break
             request = self.mirror.request(self._todo.popleft())
             self._in_flight.add(request.id)
