@@ -312,8 +312,8 @@ class BackendSession:
         except ProtocolError as exc:
             return self._lost(exc.message)
         self.hello, self.state = hello, State.READY
-        where = self.process.settings.where if self.process is not None else "this computer"
-        self._note(f"backend ready on {hello.device}" + (f" ({where})" if where != "this computer" else ""))
+        host = self.remote_host
+        self._note(f"backend ready on {hello.device}" + (f" ({host})" if host else ""))
         pending, self._pending = self._pending, []
         try:
             for message in pending:
