@@ -34,77 +34,104 @@ find_python() {  # find_python 3.13 -> a path to a working python3.13
 }
 
 stamp_of() {  # a hash of what decides an environment's contents: the pinned requirements
-    # (the pyprojects' own dependencies are never installed from them: --no-deps; the editable
-    # installs of this clone's packages are checked by link_backend on every run).
+    # (the pyprojects' own dependencies are never installed from them: --no-deps).
     cat "$@" backend/requirements.txt | sha256sum | cut -c1-16
 }
 
 # Environments are built outside the repository, in $IMG23D_ENV_CACHE (default
-# ~/.cache/img23d/envs), one folder per name and stamp, and the repository's .venv* are links
-# to them: a fresh clone (CI's, every run) finds them built and only links them, and a change to
-# a requirement file builds a new one beside the old, which is then removed. A .venv that is a
-# real folder (made by an older version of this script) is used as it is while its stamp fits.
+# ~/.cache/img23d/envs), one folder per name and stamp, holding third-party packages only. Each
+# clone's .venv* is a small environment of its own (an overlay: a venv made by the same
+# interpreter, a few kB) whose site-packages has one .pth file: this clone's protocol/ and
+# backend/ first, then the cached environment's site-packages. So every command that runs a
+# clone's .venv*/bin/python (the tests, the demo, bench/, a backend the Blender tests start, Ray
+# workers, which start from sys.executable) imports that clone's own code, however many clones
+# share the cache; deleting one clone touches no other. (An editable install in the shared
+# environment pointed at whichever clone ran the setup last: issue 39.)
+# A change to a requirement file builds a new cached environment beside the old, which is then
+# removed. A .venv that is a real environment (not an overlay, made by an older version of this
+# script) is used as it is while its stamp fits. IMG23D_ENV_REQUIRE_CACHED=1 refuses to build
+# (the clone test sets it: it must never spend minutes or remove a shared environment).
 ENV_CACHE="${IMG23D_ENV_CACHE:-$HOME/.cache/img23d/envs}"
+CLONE="$(pwd -P)"
 
-editable() {  # editable <folder> <project>...: pip install -e, without setuptools' banners
-    local folder="$1" log status
-    shift
-    log="$(mktemp)"
-    status=0
-    "$folder/bin/python" -m pip install --quiet --no-deps --no-compile "${@/#/--editable=}" >"$log" 2>&1 || status=$?
-    grep -v "BuildBackendWarning\|^ *\*\|^ *!!\|^ *$\|Please be careful\|name as your package\|with strategy" "$log" || true
-    rm -f "$log"
-    return "$status"
+own_packages_path() {  # the folders this clone's own packages are imported from, one per line
+    printf '%s\n' "$CLONE/protocol" "$CLONE/backend"
 }
 
-link_backend() {  # link_backend <folder>: the env imports img23d_backend and img23d_protocol from this clone
-    local folder="$1" project want have
-    for project in protocol backend; do
-        # This clone's folder and version, against what the environment's editable install says.
-        want="$(cd "$project" && pwd) $("$folder/bin/python" -c "import tomllib; print(tomllib.load(open('$project/pyproject.toml', 'rb'))['project']['version'])")"
-        have="$("$folder/bin/python" - "$project" 2>/dev/null <<'PY' || true
-import importlib.metadata, json, sys
-from pathlib import Path
-dist = importlib.metadata.distribution(f"img23d-{sys.argv[1]}")
-url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
-print(Path(url.removeprefix("file://")), dist.version)
-PY
-)"
-        if [ "$have" != "$want" ]; then
-            editable "$folder" "$project"
+drop_own_packages() {  # drop_own_packages <env>: no install of this project's packages in a shared env
+    local folder="$1" project
+    for project in img23d-backend img23d-protocol; do
+        if "$folder/bin/python" -c "import importlib.metadata as m, sys; m.distribution(sys.argv[1])" \
+                "$project" >/dev/null 2>&1; then
+            "$folder/bin/python" -m pip uninstall --quiet --yes "$project" >/dev/null
         fi
     done
 }
 
-build_env() {  # build_env <folder> <python> <requirements file> <editable backend: yes|no>
+build_env() {  # build_env <folder> <python> <requirements file> <backend packages: yes|no>
     local folder="$1" python="$2" requirements="$3" backend="$4"
     [ -x "$folder/bin/python" ] || "$python" -m venv "$folder"
     "$folder/bin/python" -m pip install --quiet --upgrade "pip>=24"
     "$folder/bin/python" -m pip install --quiet -r "$requirements"
     if [ "$backend" = yes ]; then
         "$folder/bin/python" -m pip install --quiet --no-deps hy3dgen==2.0.2
-        editable "$folder" protocol backend
-        "$folder/bin/python" -c "import img23d_backend, img23d_protocol, hy3dgen, transformers, bpy"
+        PYTHONPATH="$(own_packages_path | paste -sd:)" \
+            "$folder/bin/python" -c "import img23d_backend, img23d_protocol, hy3dgen, transformers, bpy"
     else
         "$folder/bin/python" -c "import bpy"
     fi
 }
 
-make_env() {  # make_env <folder> <python> <requirements file> <what, for the messages> [editable backend: yes|no]
+make_overlay() {  # make_overlay <folder> <cached environment>: the clone's own small environment over it
+    local folder="$1" cached="$2" python site version line script
+    python="$(sed -n 's/^home *= *//p' "$cached/pyvenv.cfg")/python3"
+    version="$("$cached/bin/python" -c 'import sys; print(f"python{sys.version_info[0]}.{sys.version_info[1]}")')"
+    site="$folder/lib/$version/site-packages"
+    # Up to date: made over this cached environment, for this clone where it is now.
+    if [ "$(sed -n 's/^img23d-environment *= *//p' "$folder/pyvenv.cfg" 2>/dev/null)" = "$cached" ] \
+            && [ "$(head -1 "$site/img23d_clone.pth" 2>/dev/null)" = "$CLONE/protocol" ]; then
+        return 0
+    fi
+    rm -rf "$folder"
+    "$python" -m venv --without-pip "$folder"
+    echo "img23d-environment = $cached" >> "$folder/pyvenv.cfg"
+    # A .pth line that starts with "import" runs: addsitedir also reads the cached environment's own
+    # .pth files (which a plain path line would not).
+    { own_packages_path
+      echo "import site; site.addsitedir('$cached/lib/$version/site-packages')"; } > "$site/img23d_clone.pth"
+    # The cached environment's commands (pytest, mkdocs, ray, ...) run with this overlay's Python.
+    for script in "$cached"/bin/*; do
+        [ -f "$script" ] && [ ! -L "$script" ] && [ ! -e "$folder/bin/${script##*/}" ] || continue
+        IFS= read -r line < "$script" || true
+        case "$line" in "#!$cached/bin/python"*) ;; *) continue ;; esac
+        { echo "#!$CLONE/$folder/bin/python"; tail -n +2 "$script"; } > "$folder/bin/${script##*/}"
+        chmod 755 "$folder/bin/${script##*/}"
+    done
+    cp "$cached/.img23d-stamp" "$folder/.img23d-stamp"
+}
+
+make_env() {  # make_env <folder> <python> <requirements file> <what, for the messages> [backend packages: yes|no]
     local folder="$1" python="$2" requirements="$3" what="$4" backend="${5:-yes}"
     local stamp cached
     stamp="$(stamp_of "$requirements")"
-    if [ -d "$folder" ] && [ ! -L "$folder" ]; then  # an environment made in place
+    if [ -d "$folder" ] && [ ! -L "$folder" ] && ! grep -q '^img23d-environment' "$folder/pyvenv.cfg" 2>/dev/null; then
+        # An environment made in place (by an older version of this script) belongs to this clone
+        # alone: the same .pth as an overlay's, in place of its editable installs.
         if [ "$(cat "$folder/.img23d-stamp" 2>/dev/null)" != "$stamp" ]; then
             build_env "$folder" "$python" "$requirements" "$backend"
             echo "$stamp" > "$folder/.img23d-stamp"
         fi
-        [ "$backend" = yes ] && link_backend "$folder"
+        drop_own_packages "$folder"
+        own_packages_path > "$("$folder/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/img23d_clone.pth"
         echo "environment ready: $folder ($what)"
         return 0
     fi
     cached="$ENV_CACHE/${folder#.}-$stamp"
     if [ "$(cat "$cached/.img23d-stamp" 2>/dev/null)" != "$stamp" ]; then
+        if [ "${IMG23D_ENV_REQUIRE_CACHED:-0}" = 1 ]; then
+            echo "$folder: no cached environment $cached, and IMG23D_ENV_REQUIRE_CACHED=1 forbids building one" >&2
+            return 1
+        fi
         # Nothing half-built is ever used: the stamp is written last.
         rm -rf "$cached"
         mkdir -p "$ENV_CACHE"
@@ -114,9 +141,11 @@ make_env() {  # make_env <folder> <python> <requirements file> <what, for the me
         # Older builds of this environment: each is several GB.
         find "$ENV_CACHE" -maxdepth 1 -name "${folder#.}-*" ! -path "$cached" -exec rm -rf {} +
     fi
-    ln -sfn "$cached" "$folder"
-    [ "$backend" = yes ] && link_backend "$folder"
-    echo "environment ready: $folder -> $cached ($what)"
+    # Made by an older version of this script: an editable install of whichever clone set it up last.
+    drop_own_packages "$cached"
+    [ -L "$folder" ] && rm "$folder"
+    make_overlay "$folder" "$cached"
+    echo "environment ready: $folder, over $cached ($what)"
 }
 
 [ "$#" -gt 0 ] || set -- main

@@ -206,6 +206,10 @@ def _host_python(root: Path, backend_python: Path) -> tuple[Path, Path]:
     # Resolved: a prefix reached through a link (.venv-py313 is one) would be copied as the link,
     # and the changes below would then land in the original environment.
     env, base, version = Path(facts[0]).resolve(), Path(facts[1]).resolve(), facts[2]
+    # A clone's .venv is an overlay of a cached environment (scripts/setup_env.sh) whose .pth names
+    # folders the host's user cannot enter: the host gets the cached environment itself, and the
+    # backend's source through env()'s PYTHONPATH.
+    env = _underlying_environment(env)
     subprocess.run(["cp", "-al", str(base), str(root / "python")], check=True, timeout=120)
     base_python = root / "python" / "bin" / version
     if env == base:
@@ -224,6 +228,19 @@ def _host_python(root: Path, backend_python: Path) -> tuple[Path, Path]:
             link.unlink()
         link.symlink_to(root / "python" / "bin" / version)
     return root / "env" / "bin" / "python", base_python
+
+
+def _underlying_environment(env: Path) -> Path:
+    """The cached environment under a clone's overlay ``env``, or ``env`` itself."""
+    try:
+        config = (env / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError:
+        return env
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "img23d-environment":
+            return Path(value.strip()).resolve()
+    return env
 
 
 def _wait_listening(host: LoopbackHost) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # This checkout's backend and protocol sources, for sys.path and a child process's PYTHONPATH:
-# environments are shared between checkouts, and their editable installs point at one of them.
+# .venv and .venv-py313 find them by themselves (scripts/setup_env.sh), but .venv-blender42 (bpy
+# alone) and a host's environment over SSH do not.
 SOURCE_PATHS = [str(REPO / "protocol"), str(REPO / "backend")]
 SOURCE_PYTHONPATH = os.pathsep.join(SOURCE_PATHS)
 SHARED_DATA = REPO.parent / "shared" / "data"
