@@ -1,0 +1,204 @@
+"""The Step1X-3D geometry replica: the ``Step1X-3D-Geometry-1300m`` folder as upstream saves it.
+
+``config(size)`` holds the architecture's sizes: ``full`` as the 1300m model was trained
+(``configs/train-geometry-diffusion/step1x-3d-geometry-1300m.yaml`` in stepfun-ai/Step1X-3D;
+DINOv2-with-registers-large's own config for the encoder), ``tiny`` for the tests. ``build``
+writes what the real folder holds, as far as public sources show it:
+
+* ``model_index.json``, ``scheduler/scheduler_config.json`` (diffusers' FlowMatchEulerDiscrete
+  with 1000 training steps, as the training config names it; the published file's other fields
+  are not confirmed), ``visual_eature_extractor/preprocessor_config.json`` (upstream's spelling);
+* ``transformer/``, ``vae/``, ``visual_encoder/``: each a ``config.json`` of upstream's
+  ``Config`` fields and a float32 ``diffusion_pytorch_model.safetensors`` (the published folder's
+  ~7.3 GB for ~1.8 billion parameters is float32) keyed by upstream's parameter names: the
+  denoiser under ``dit_model.``, the VAE whole (its training-only encoder and ``pre_kl`` too), the
+  encoder under ``dino_model.`` with transformers 4.x DINOv2 names.
+
+The tiny replica names its DINOv2 by a folder (``dino_type``), as upstream's ``from_pretrained``
+accepts one; the real model names ``facebook/dinov2-with-registers-large``. Weights are random
+(seeded) but the VAE's query decoder is biased towards a closed blob the latents perturb, as the
+Hunyuan3D replica's, so surface extraction yields a mesh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..step1x.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
+from ..step1x.denoiser import Step1XDenoiser
+from ..step1x.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
+from ..step1x.visual_encoder import VisualEncoder
+from .common import Size, check_size, default_dtype, prepare_imports, seeded, write_json
+
+FOLDER = "Step1X-3D-Geometry-1300m"
+TINY_DINO = "visual_encoder/dino"   # the tiny replica's DINOv2 config, relative to the folder
+_BLOB_LEVEL = 2.75                   # sum(cos(x_i)) == 2.75: a rounded ball of radius ~0.7
+_BLOB_PERTURBATION = 0.2
+_BLOB_SHARPNESS = 50.0
+
+
+@dataclass(frozen=True)
+class GeometryDims:
+    seed: int
+    init_dtype: str
+    denoiser: dict[str, Any]
+    vae: dict[str, Any]
+    visual: dict[str, Any]
+    dino: dict[str, Any]
+
+
+def config(size: Size) -> GeometryDims:
+    if check_size(size) == "full":
+        return GeometryDims(
+            seed=7100, init_dtype="float32",
+            denoiser={"input_channels": 64, "width": 1280, "layers": 12, "num_single_layers": 24, "num_heads": 20,
+                      "condition_dim": 1024, "multi_condition_type": "in_context", "use_visual_condition": True,
+                      "visual_condition_dim": 1024, "n_views": 1, "use_caption_condition": False,
+                      "caption_condition_dim": 1024, "use_label_condition": False, "label_condition_dim": 1024,
+                      "identity_init": False},
+            vae=_vae_fields(num_latents=2048, embed_dim=64, width=768, heads=12, num_encoder_layers=8,
+                            num_decoder_layers=16, n_samples=32768),
+            visual=_visual_fields("facebook/dinov2-with-registers-large", 518),
+            dino=dict(DINOV2_REGISTERS_LARGE))
+    return GeometryDims(
+        seed=7100, init_dtype="float32",
+        denoiser={"input_channels": 8, "width": 64, "layers": 1, "num_single_layers": 1, "num_heads": 2,
+                  "condition_dim": 32, "multi_condition_type": "in_context", "use_visual_condition": True,
+                  "visual_condition_dim": 32, "n_views": 1, "use_caption_condition": False,
+                  "caption_condition_dim": 32, "use_label_condition": False, "label_condition_dim": 32,
+                  "identity_init": False},
+        vae=_vae_fields(num_latents=64, embed_dim=8, width=32, heads=2, num_encoder_layers=1, num_decoder_layers=1,
+                        n_samples=4096),
+        visual=_visual_fields(TINY_DINO, 56),
+        dino={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "mlp_ratio": 2, "patch_size": 14,
+              "image_size": 56, "num_register_tokens": 4, "layerscale_value": 1.0, "layer_norm_eps": 1e-6,
+              "hidden_act": "gelu", "qkv_bias": True, "use_swiglu_ffn": False})
+
+
+def _vae_fields(**sizes: Any) -> dict[str, Any]:
+    # Upstream's MichelangeloAutoencoder.Config with the 1300m training config's values.
+    fields = {"n_samples": 4096, "use_downsample": True, "downsample_ratio": 0.0625, "num_latents": 256,
+              "point_feats": 3, "embed_point_feats": False, "out_dim": 1, "embed_dim": 64, "embed_type": "fourier",
+              "num_freqs": 8, "include_pi": False, "width": 768, "heads": 12, "num_encoder_layers": 8,
+              "num_decoder_layers": 16, "init_scale": 0.25, "qkv_bias": False, "qk_norm": False, "use_ln_post": True,
+              "use_flash": True, "use_checkpoint": False, "use_multi_reso": False, "resolutions": None,
+              "sampling_prob": None, "with_sharp_data": True, "volume_decoder_type": "hierarchical",
+              "surface_extractor_type": "mc", "z_scale_factor": 1.0, "subfolder": FOLDER}
+    fields.update(sizes)
+    return fields
+
+
+def _visual_fields(dino_type: str, image_size: int) -> dict[str, Any]:
+    # Upstream's Dinov2Encoder.Config as its save_config writes it (pretrained* dropped, dino_type kept).
+    return {"encode_camera": False, "camera_embeds_type": "sincos", "camera_embeds_dim": None, "n_views": 1,
+            "empty_embeds_ratio": 0.1, "normalize_embeds": False, "zero_uncond_embeds": True,
+            "freeze_modulation_dino": False, "enable_gradient_checkpointing": False, "image_size": image_size,
+            "dino_type": dino_type, "kwargs": None}
+
+
+def _training_encoder(vae_config: Any) -> Any:
+    """Upstream's ``PerceiverCrossAttentionEncoder`` and ``pre_kl``, only for their keys and shapes:
+    the published VAE file holds them, img23d never runs them."""
+    from torch import nn
+
+    width, heads, bias, norm = vae_config.width, vae_config.heads, vae_config.qkv_bias, vae_config.qk_norm
+    embedded = FourierEmbedder(vae_config.num_freqs, vae_config.include_pi).out_dim + vae_config.point_feats
+    encoder = nn.Module()
+    encoder.input_proj = nn.Linear(embedded, width)
+    encoder.cross_attn = ResidualCrossAttentionBlock(width, heads, bias, norm)
+    if vae_config.with_sharp_data:
+        encoder.input_proj_sharp = nn.Linear(embedded, width)
+        encoder.cross_attn_sharp = ResidualCrossAttentionBlock(width, heads, bias, norm)
+    encoder.self_attn = Perceiver(width, vae_config.num_encoder_layers, heads, bias, norm)
+    if vae_config.use_ln_post:
+        encoder.ln_post = nn.LayerNorm(width)
+    whole = nn.Module()
+    whole.encoder = encoder
+    whole.pre_kl = nn.Linear(width, 2 * vae_config.embed_dim)
+    return whole
+
+
+def _shape_blob(vae: Any) -> None:
+    """Bias the random query decoder towards a closed blob (see hunyuan_shape._shape_occupancy_blob:
+    the same Fourier layout, [xyz, sin (3F), cos (3F)], and the same LayerNorm-cancelling pair)."""
+    import torch
+
+    decoder = vae.decoder
+    freqs = vae.config.num_freqs
+    cos_lowest = [3 + 3 * freqs + axis * freqs for axis in range(3)]
+    with torch.no_grad():
+        if float(vae.embedder.frequencies[0]) != 1.0:
+            raise ValueError("blob shaping expects include_pi false (lowest frequency 1)")
+        decoder.query_proj.weight[:2].zero_()
+        decoder.query_proj.weight[0, cos_lowest] = 1.0
+        decoder.query_proj.weight[1, cos_lowest] = -1.0
+        decoder.query_proj.bias[0], decoder.query_proj.bias[1] = -_BLOB_LEVEL, _BLOB_LEVEL
+        block = decoder.cross_attn_decoder
+        for linear in (block.attn.c_proj, block.mlp.c_proj):
+            linear.weight.mul_(_BLOB_PERTURBATION)
+            linear.bias.zero_()
+        decoder.ln_post.weight.fill_(1.0)
+        decoder.ln_post.bias.zero_()
+        decoder.output_proj.weight.zero_()
+        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = _BLOB_SHARPNESS, -_BLOB_SHARPNESS
+        decoder.output_proj.bias.zero_()
+
+
+def _save(module: Any, path: Path, extra: dict[str, Any] | None = None) -> int:
+    from safetensors.torch import save_file
+
+    state = {key: value.detach().float().contiguous() for key, value in module.state_dict().items()}
+    state.update(extra or {})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path), metadata={"format": "pt"})
+    return sum(value.numel() for value in state.values())
+
+
+def build(root: Path, dims: GeometryDims) -> dict[str, Any]:
+    """Write the geometry folder under ``root`` (``root/Step1X-3D-Geometry-1300m``); return the
+    manifest entry."""
+    prepare_imports()
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    folder = Path(root) / FOLDER
+    for part, fields in (("transformer", dims.denoiser), ("vae", dims.vae), ("visual_encoder", dims.visual)):
+        (folder / part).mkdir(parents=True, exist_ok=True)
+        write_json(folder / part / "config.json", fields)
+    if dims.visual["dino_type"] == TINY_DINO:
+        (folder / TINY_DINO).mkdir(parents=True, exist_ok=True)
+        write_json(folder / TINY_DINO / "config.json", {"model_type": "dinov2_with_registers", **dims.dino})
+    FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000).save_config(str(folder / "scheduler"))
+    (folder / "visual_eature_extractor").mkdir(exist_ok=True)
+    write_json(folder / "visual_eature_extractor" / "preprocessor_config.json", {
+        "image_processor_type": "BitImageProcessor", "do_resize": True, "size": {"shortest_edge": 256},
+        "resample": 3, "do_center_crop": True, "crop_size": {"height": 224, "width": 224}, "do_rescale": True,
+        "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225], "do_convert_rgb": True})
+    write_json(folder / "model_index.json", {
+        "_class_name": "Step1X3DGeometryPipeline", "_diffusers_version": "0.32.2",
+        "scheduler": ["diffusers", "FlowMatchEulerDiscreteScheduler"],
+        "transformer": ["step1x3d_geometry.models.transformers.flux_transformer_1d", "FluxDenoiser"],
+        "vae": ["step1x3d_geometry.models.autoencoders.michelangelo_autoencoder", "MichelangeloAutoencoder"],
+        "visual_encoder": ["step1x3d_geometry.models.conditional_encoders.dinov2_encoder", "Dinov2Encoder"],
+        "visual_eature_extractor": ["transformers", "BitImageProcessor"],
+        "caption_encoder": [None, None], "label_encoder": [None, None]})
+    vae_config = read_config(ShapeVAEConfig, folder / "vae" / "config.json")
+    counts = {}
+    with default_dtype(dims.init_dtype):
+        with seeded(dims.seed):
+            denoiser = Step1XDenoiser(read_config(DenoiserConfig, folder / "transformer" / "config.json"))
+        counts["transformer"] = _save(denoiser, folder / "transformer" / "diffusion_pytorch_model.safetensors")
+        del denoiser
+        with seeded(dims.seed + 1):
+            vae = ShapeDecoder(vae_config)
+            _shape_blob(vae)
+            training = _training_encoder(vae_config)
+        counts["vae"] = _save(vae, folder / "vae" / "diffusion_pytorch_model.safetensors",
+                              {key: value.detach().float().contiguous() for key, value in training.state_dict().items()})
+        with seeded(dims.seed + 2):
+            visual = VisualEncoder(read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json"), dims.dino)
+        counts["visual_encoder"] = _save(visual, folder / "visual_encoder" / "diffusion_pytorch_model.safetensors")
+    return {"folder": FOLDER, "parameters": counts, "dtype": "float32",
+            "note": "random weights keyed as upstream's modules; the VAE's query decoder biased to a blob"}

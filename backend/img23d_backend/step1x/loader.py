@@ -1,0 +1,97 @@
+"""The geometry folder read straight into place: each part built on the meta device from its
+config, its safetensors' tensors assigned (``models.fast_load`` / ``models.placement``, the one
+place weights are read and moved).
+
+Upstream loads the folder with diffusers' ``DiffusionPipeline.from_pretrained`` over its own
+``BaseModule`` classes, whose weights are their whole ``state_dict``: so the keys are the modules'
+parameter names with no renaming on load, in ``<part>/diffusion_pytorch_model.safetensors``. The
+one deliberate difference: the VAE's file also holds its encoder (training only), whose keys
+(``shape_decoder.ENCODER_PREFIXES``) are skipped here; every other key must match exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models import placement
+from ..models.fast_load import empty_weights
+from ..torch_env import prepare_torchvision
+from .configs import DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, dino_settings, read_config
+from .denoiser import Step1XDenoiser
+from .shape_decoder import ENCODER_PREFIXES, ShapeDecoder
+from .visual_encoder import VisualEncoder
+
+WEIGHTS = "diffusion_pytorch_model.safetensors"
+PARTS = ("transformer", "vae", "visual_encoder")
+# The files a geometry folder needs (what a download fetches; the Label folder has more parts).
+FOLDER_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+                *(f"{part}/{name}" for part in PARTS for name in ("config.json", WEIGHTS)))
+
+
+@dataclass
+class Step1XGeometry:
+    """A loaded geometry model: its three networks and its scheduler's config."""
+
+    denoiser: Step1XDenoiser
+    vae: ShapeDecoder
+    visual: VisualEncoder
+    scheduler_config: dict[str, Any]
+    device: Any
+    weight_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def modules(self) -> list[Any]:
+        return [self.denoiser, self.vae, self.visual]
+
+
+def check_folder(folder: Path) -> None:
+    """Refuse a folder that lacks one of ``FOLDER_FILES``, naming it."""
+    missing = [name for name in FOLDER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(2, f"not a Step1X-3D geometry folder: {', '.join(missing)} missing", str(folder))
+
+
+def read_weights(path: Path, device: Any, dtype: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every tensor of ``path`` but those under a prefix in ``skip``, on ``device`` in ``dtype``."""
+    from safetensors import safe_open
+
+    state: dict[str, Any] = {}
+    with safe_open(str(path), framework="pt", device="cpu") as reader:
+        for key in reader.keys():
+            if skip and key.startswith(skip):
+                continue
+            state[key] = placement.to_device(reader.get_tensor(key), device, dtype)
+    return state
+
+
+def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
+    """The geometry model in ``folder`` (e.g. ``.../Step1X-3D-Geometry-1300m``) on ``device``."""
+    prepare_torchvision()  # diffusers' and transformers' imports reach torchvision
+    folder = Path(folder)
+    check_folder(folder)
+    denoiser_config = read_config(DenoiserConfig, folder / "transformer" / "config.json")
+    vae_config = read_config(ShapeVAEConfig, folder / "vae" / "config.json")
+    visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
+    dino = dino_settings(visual_config.dino_type, folder)
+    if int(dino["hidden_size"]) != denoiser_config.visual_condition_dim:
+        raise ValueError(f"the visual encoder's width {dino['hidden_size']} is not the denoiser's "
+                         f"visual_condition_dim {denoiser_config.visual_condition_dim}")
+    if vae_config.embed_dim != denoiser_config.input_channels:
+        raise ValueError(f"the VAE's embed_dim {vae_config.embed_dim} is not the denoiser's "
+                         f"input_channels {denoiser_config.input_channels}")
+    with empty_weights():
+        denoiser = Step1XDenoiser(denoiser_config)
+        vae = ShapeDecoder(vae_config)
+        visual = VisualEncoder(visual_config, dino)
+    sizes = {}
+    for part, module, skip in (("transformer", denoiser, ()), ("vae", vae, ENCODER_PREFIXES),
+                               ("visual_encoder", visual, ())):
+        state = read_weights(folder / part / WEIGHTS, device, dtype, skip)
+        sizes[part] = placement.assign_weights(module, state, device, dtype)
+        module.eval()
+    scheduler_config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
+    return Step1XGeometry(denoiser=denoiser, vae=vae, visual=visual, scheduler_config=scheduler_config,
+                          device=device, weight_bytes=sizes)
