@@ -19,7 +19,8 @@ from .user_folders import ADDON_ID, installed_env_python, user_dir
 # Built here, not in the annotation: Blender evaluates annotations where a comprehension cannot
 # see this module's names.
 SHAPE_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Steps says otherwise")
-               for kind in protocol.SHAPE_MODELS.values() if kind.name != protocol.TINY_SHAPE_MODEL]
+               for kind in protocol.SHAPE_MODELS.values()
+               if kind.name not in protocol.TINY_MODELS and kind.family == protocol.HUNYUAN3D]
 # The paint models, likewise (the turbo one, the default, is upstream's own default).
 PAINT_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
                for kind in protocol.PAINT_MODELS.values()]

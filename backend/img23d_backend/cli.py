@@ -17,16 +17,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DetectRequest, Error, ErrorCode, GenerateRequest,
-                             JobOptions, ProtocolError, SuggestRequest, check_boxes, check_budget_gb, names_from_text,
-                             validate_boxes, validate_targets)
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, Error,
+                             ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
+                             check_budget_gb, names_from_text, validate_boxes, validate_targets)
 
 from . import __version__, chain_commands, models_command, probe_command
 from .batch import command as batch_command
 from .cli_options import add_job_options, job_options, usage_message
 from .cli_progress import ProgressPrinter, log_to_stderr
 from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, GROUNDING, MATTING, PAINT, ROLES, SHAPE
+from .models.registry import DEFAULT_PAINT, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from .runs import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -44,9 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--models", default="default", choices=("default", "tiny"),
                        help="model set: real models from the Hugging Face hub, or tiny offline replicas")
         p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
-        p.add_argument("--shape", default=DEFAULT_SHAPE, choices=tuple(SHAPE),
-                       help="Hunyuan3D-2 variant: the turbo ones (the default) run 5 steps, the others 30 "
-                            "(unless --steps says otherwise)")
+        p.add_argument("--family", default=None, choices=tuple(MODEL_FAMILIES),
+                       help="model family: hunyuan3d (Hunyuan3D-2 shape and texture; its licence excludes the EU, "
+                            "the UK and South Korea) or clean (Step1X-3D geometry, Apache-2.0; no texture yet); "
+                            f"default: --shape's family, else {DEFAULT_FAMILY}")
+        p.add_argument("--shape", default=None, choices=tuple(SHAPE),
+                       help="the family's shape model (default: its own, 2mini-turbo or step1x): the Hunyuan3D-2 "
+                            "turbo variants run 5 steps, the others 30 (unless --steps says otherwise)")
         p.add_argument("--paint", default=DEFAULT_PAINT, choices=tuple(PAINT),
                        help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
                             "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")

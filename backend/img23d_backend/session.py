@@ -18,7 +18,7 @@ from . import env_probe
 from .jobs import Engine, EngineSettings, Job
 from .mesh_files import artist_mesh_file, write_textured_glb
 from .models import licence_gate
-from .models.registry import DEFAULT_PAINT, DEFAULT_SHAPE, model_set
+from .models.registry import DEFAULT_PAINT, model_set
 from .stages._common import CancelToken
 
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
@@ -27,12 +27,13 @@ Events = Callable[[Message], None]
 
 @dataclass(frozen=True)
 class Models:
-    """Which models, on which device: the command line's --models, --grounding, --shape, --paint,
-    --matting, --device, --budget-gb, --offline and --accept-licence."""
+    """Which models, on which device: the command line's --models, --family, --grounding, --shape,
+    --paint, --matting, --device, --budget-gb, --offline and --accept-licence."""
 
     models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
     grounding: str = "2b"
-    shape: str = DEFAULT_SHAPE
+    shape: str | None = None          # None: the family's own
+    family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
     matting: str = "birefnet"
     paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
     device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
@@ -45,14 +46,14 @@ class Models:
     @classmethod
     def from_args(cls, args: Any) -> "Models":
         """The models a command's common options name (``cli.build_parser``'s ``common``)."""
-        return cls(models=args.models, grounding=args.grounding, shape=args.shape, matting=args.matting,
-                   paint=args.paint, device=args.device, budget_gb=args.budget_gb, offline=args.offline,
-                   accept_licence=args.accept_licence)
+        return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
+                   matting=args.matting, paint=args.paint, device=args.device, budget_gb=args.budget_gb,
+                   offline=args.offline, accept_licence=args.accept_licence)
 
     def describe(self) -> dict[str, Any]:
         """What decides the meshes (not where they are made): part of a batch's options key."""
-        return {"models": self.models, "grounding": self.grounding, "shape": self.shape, "matting": self.matting,
-                "paint": self.paint}
+        return {"models": self.models, "family": self.family, "grounding": self.grounding, "shape": self.shape,
+                "matting": self.matting, "paint": self.paint}
 
 
 @dataclass
@@ -96,7 +97,7 @@ def make_engine(models: Models, out: Path) -> Engine:
     if models.models == "tiny":
         ensure_tiny_models()
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
-                       paint=models.paint)
+                       paint=models.paint, family=models.family)
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"

@@ -12,6 +12,7 @@ imports the same wheel (the add-on puts it on the backend's path) or, in a check
 from .boxes import box_for, check_boxes, validate_boxes
 from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
 from .errors import ErrorCode, ProtocolError
+from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .guide import GUIDE_URL, guide_page
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
@@ -27,7 +28,8 @@ from .paint_models import (DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, de
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .run_list import MAX_RUN_BYTES, MAX_RUN_FILES, MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
-from .shape_models import SHAPE_MODELS, TINY_SHAPE_MODEL, ShapeModelKind, describe_default_steps, shape_model_kind
+from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, ShapeModelKind,
+                           describe_default_steps, shape_model_kind)
 from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
                        encode_chunk, file_digest, iter_chunks, local_path)
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
@@ -36,6 +38,7 @@ __all__ = [
     "box_for", "check_boxes", "validate_boxes",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
     "ErrorCode", "ProtocolError",
+    "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "GUIDE_URL", "guide_page",
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
@@ -52,6 +55,7 @@ __all__ = [
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
-    "SHAPE_MODELS", "TINY_SHAPE_MODEL", "ShapeModelKind", "describe_default_steps", "shape_model_kind",
+    "SHAPE_MODELS", "TINY_MODELS", "TINY_SHAPE_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind", "describe_default_steps",
+    "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
 ]

@@ -110,11 +110,15 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("tencent/Hunyuan3D-2", TENCENT_HUNYUAN_3D, stated_in="LICENSE"),
     ModelLicence("tencent/Hunyuan3D-2mini", TENCENT_HUNYUAN_3D),
     ModelLicence("depth-anything/Depth-Anything-V2-Small-hf", APACHE_2),
+    # Code and weights (the geometry, label-geometry and texture-adapter folders) under Apache-2.0:
+    # the repository's LICENSE and its model card's metadata.
+    ModelLicence("stepfun-ai/Step1X-3D", APACHE_2, stated_in="LICENSE"),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
     ModelLicence("tiny/hunyuan3d", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mini"),
     ModelLicence("tiny/hunyuan3d-paint", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2"),
+    ModelLicence("tiny/step1x-3d", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),
     ModelLicence("tiny/depth-anything", REPLICA, stated_in="",
                  replicates="depth-anything/Depth-Anything-V2-Small-hf"),
 )

@@ -96,7 +96,7 @@ class JobOptions:
     steps: int = 0                 # 0: the shape model's own (shape_models.SHAPE_MODELS: 5 turbo, 30 others)
     octree_resolution: int = 256
     volume_decoder: str = "flashvdm"
-    guidance_scale: float = 5.0
+    guidance_scale: float = 0.0    # 0: the shape model's own (shape_models: 5.0 Hunyuan3D-2, 7.5 Step1X-3D)
     # The finished mesh (stages/cleanup.py): the defaults are what every job did before they were options.
     face_budget: int = 40_000      # faces after clean-up; 0 = keep every face
     smoothing: int = 0             # Taubin smoothing passes (volume-preserving); 0 = none

@@ -8,7 +8,10 @@ means "the shape model's own"; any other value wins.
 The step counts are upstream's (Hunyuan3D-2's gradio_app.py): 5 for the step-distilled turbo
 variants, 30 for the others. A turbo DiT takes the guidance scale as an input (guidance
 embedded: one pass per image); the others run classifier-free guidance, a conditioned and an
-unconditioned pass per image, whatever the guidance scale.
+unconditioned pass per image, whatever the guidance scale. A job's ``guidance_scale`` of 0 means
+the model's own, like its steps: 5.0 for Hunyuan3D-2 (hy3dgen's pipeline), 7.5 for Step1X-3D.
+
+Each kind belongs to a family (``families``): Hunyuan3D-2's models, or Step1X-3D's licence-clean one.
 """
 
 from __future__ import annotations
@@ -24,23 +27,36 @@ class ShapeModelKind:
     label: str                # what the add-on shows
     steps: int                # denoising steps when a job asks for 0
     embedded_guidance: bool   # True: guidance is an input of the DiT; False: classifier-free (2 passes)
+    guidance: float = 5.0     # the guidance scale when a job asks for 0
+    family: str = "hunyuan3d"  # families.MODEL_FAMILIES
 
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number, else this model's own."""
         return asked or self.steps
 
+    def guidance_for(self, asked: float) -> float:
+        """The guidance scale a job runs: ``asked`` when it names one, else this model's own."""
+        return asked or self.guidance
 
-# The tiny random-weight replica (the "tiny" model set): a non-turbo DiT like hunyuan3d-dit-v2-mini,
-# but with a few steps of its own, so tests that ask for nothing stay fast.
+
+# The tiny random-weight replicas (the "tiny" model set): a non-turbo DiT like hunyuan3d-dit-v2-mini,
+# and Step1X-3D's geometry, with a few steps of their own, so tests that ask for nothing stay fast.
 TINY_SHAPE_MODEL = "tiny"
+TINY_STEP1X_MODEL = "tiny-step1x"
 
 SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
     ShapeModelKind("2mini", "Hunyuan3D-2 mini", steps=30, embedded_guidance=False),
     ShapeModelKind("2mini-turbo", "Hunyuan3D-2 mini turbo", steps=5, embedded_guidance=True),
     ShapeModelKind("2.0", "Hunyuan3D-2", steps=30, embedded_guidance=False),
     ShapeModelKind("2.0-turbo", "Hunyuan3D-2 turbo", steps=5, embedded_guidance=True),
+    # Step1X-3D's pipeline: 30 steps (its scripts use 50), classifier-free guidance 7.5.
+    ShapeModelKind("step1x", "Step1X-3D Geometry 1300m", steps=30, embedded_guidance=False, guidance=7.5,
+                   family="clean"),
     ShapeModelKind(TINY_SHAPE_MODEL, "tiny replica", steps=3, embedded_guidance=False),
+    ShapeModelKind(TINY_STEP1X_MODEL, "tiny Step1X-3D replica", steps=3, embedded_guidance=False, guidance=7.5,
+                   family="clean"),
 )}
+TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL)
 
 
 def shape_model_kind(name: str) -> ShapeModelKind:
@@ -49,9 +65,9 @@ def shape_model_kind(name: str) -> ShapeModelKind:
         return SHAPE_MODELS[name]
     except KeyError:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown shape model {name!r}; choose from "
-                            f"{', '.join(n for n in SHAPE_MODELS if n != TINY_SHAPE_MODEL)}") from None
+                            f"{', '.join(n for n in SHAPE_MODELS if n not in TINY_MODELS)}") from None
 
 
 def describe_default_steps() -> str:
     """One line for help texts: each real shape model's own steps."""
-    return ", ".join(f"{kind.name} {kind.steps}" for kind in SHAPE_MODELS.values() if kind.name != TINY_SHAPE_MODEL)
+    return ", ".join(f"{kind.name} {kind.steps}" for kind in SHAPE_MODELS.values() if kind.name not in TINY_MODELS)

@@ -36,6 +36,12 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
                 "model.safetensors": WEIGHT_BYTES}
     if spec.role == "depth":
         return {"config.json": b"{}", "preprocessor_config.json": b"{}", "model.safetensors": WEIGHT_BYTES}
+    if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == "clean":
+        # Step1X-3D's geometry folder (step1x.configs.FOLDER_FILES): each part's config and weights.
+        parts = ("transformer", "vae", "visual_encoder")
+        return {f"{sub}model_index.json": b"{}", f"{sub}scheduler/scheduler_config.json": b"{}",
+                **{f"{sub}{part}/config.json": b"{}" for part in parts},
+                **{f"{sub}{part}/diffusion_pytorch_model.safetensors": WEIGHT_BYTES for part in parts}}
     if spec.role == "shape":
         vae = f"{spec.flashvdm_vae}/" if spec.flashvdm_vae else None
         return {f"{sub}config.yaml": b"model: {}", f"{sub}model.fp16.safetensors": WEIGHT_BYTES,

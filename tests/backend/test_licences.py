@@ -48,8 +48,14 @@ def test_every_model_of_every_set_has_a_licence(tmp_path: Path) -> None:
         assert model_licence(spec.licence.replicates) is not None
 
 
+def test_step1x_is_apache_and_asks_nothing() -> None:
+    licence = SHAPE["step1x"].licence
+    assert licence.licence.key == "apache-2.0" and not licence.licence.restricted
+    assert licence.url(SHAPE["step1x"].revision).endswith(f"/blob/{SHAPE['step1x'].revision}/LICENSE")
+
+
 def test_hunyuan3d_names_its_territorial_limits_and_user_threshold() -> None:
-    for spec in (*SHAPE.values(), DELIGHT, *PAINT.values()):
+    for spec in (*(spec for spec in SHAPE.values() if spec.repo_id.startswith("tencent/")), DELIGHT, *PAINT.values()):
         licence = spec.licence.licence
         assert licence.key == TENCENT and licence.restricted
         assert licence.excluded_territories == ("the European Union", "the United Kingdom", "South Korea")

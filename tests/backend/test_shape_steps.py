@@ -15,13 +15,13 @@ from img23d_backend import cli, preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import SHAPE, model_set, shape_steps, tiny_model_set
 from img23d_backend.torch_env import prepare_torchvision
-from img23d_protocol import SHAPE_MODELS, TINY_SHAPE_MODEL, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, GenerateRequest, JobOptions, ProtocolError
 
 QUICK = {**FAST_OPTIONS, "steps": 0}  # the fast test settings, steps left to the model
 
 
 def test_the_registry_takes_its_shape_models_and_their_kinds_from_the_protocol() -> None:
-    assert set(SHAPE) == set(SHAPE_MODELS) - {TINY_SHAPE_MODEL}
+    assert set(SHAPE) == set(SHAPE_MODELS) - set(TINY_MODELS)
     for name, spec in SHAPE.items():
         assert spec.shape_kind is SHAPE_MODELS[name]
         assert ("turbo" in spec.subfolder) == spec.shape_kind.embedded_guidance

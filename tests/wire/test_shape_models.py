@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import pytest
 
-from img23d_protocol import (SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, JobOptions, ProtocolError,
-                             describe_default_steps, shape_model_kind)
+from img23d_protocol import (MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, ErrorCode, JobOptions,
+                             ProtocolError, describe_default_steps, model_family, shape_model_kind)
 
 
 def test_turbo_models_run_5_steps_with_the_guidance_embedded_the_others_30_with_classifier_free() -> None:
     # Upstream's app: 5 steps for the turbo subfolders, 30 otherwise.
-    real = {name: (kind.steps, kind.embedded_guidance) for name, kind in SHAPE_MODELS.items()
-            if name != TINY_SHAPE_MODEL}
-    assert real == {"2mini": (30, False), "2mini-turbo": (5, True), "2.0": (30, False), "2.0-turbo": (5, True)}
+    real = {name: (kind.steps, kind.embedded_guidance, kind.guidance) for name, kind in SHAPE_MODELS.items()
+            if name not in TINY_MODELS}
+    # Step1X-3D's pipeline: 30 steps, classifier-free guidance 7.5 (hy3dgen's pipeline: 5.0).
+    assert real == {"2mini": (30, False, 5.0), "2mini-turbo": (5, True, 5.0), "2.0": (30, False, 5.0),
+                    "2.0-turbo": (5, True, 5.0), "step1x": (30, False, 7.5)}
+
+
+def test_each_family_names_its_shape_model_and_whether_it_paints() -> None:
+    for family in MODEL_FAMILIES.values():
+        assert shape_model_kind(family.shape).family == family.name
+        assert shape_model_kind(family.tiny_shape).family == family.name
+        assert family.paints or family.no_texture.startswith("texture skipped")
+    assert not model_family("clean").paints and model_family("hunyuan3d").paints
+    with pytest.raises(ProtocolError, match="choose from hunyuan3d, clean"):
+        model_family("other")
+
+
+def test_zero_guidance_means_the_models_own() -> None:
+    assert JobOptions().guidance_scale == 0
+    assert shape_model_kind("step1x").guidance_for(0) == 7.5 and shape_model_kind("2mini").guidance_for(0) == 5.0
+    assert shape_model_kind("step1x").guidance_for(3.0) == 3.0
 
 
 def test_the_tiny_replica_has_its_own_entry_with_few_steps() -> None:
@@ -38,8 +56,8 @@ def test_an_unknown_model_is_a_bad_request_naming_the_choices() -> None:
     with pytest.raises(ProtocolError) as excinfo:
         shape_model_kind("3.0")
     assert excinfo.value.code is ErrorCode.BAD_REQUEST and "2mini-turbo" in excinfo.value.message
-    assert TINY_SHAPE_MODEL not in excinfo.value.message.split("choose from")[1]
+    assert all(tiny not in excinfo.value.message.split("choose from")[1].split(", ") for tiny in TINY_MODELS)
 
 
 def test_the_help_line_names_each_real_models_steps() -> None:
-    assert describe_default_steps() == "2mini 30, 2mini-turbo 5, 2.0 30, 2.0-turbo 5"
+    assert describe_default_steps() == "2mini 30, 2mini-turbo 5, 2.0 30, 2.0-turbo 5, step1x 30"

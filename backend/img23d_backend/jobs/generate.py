@@ -185,12 +185,14 @@ class GenerateRun(JobRun):
             return []
         spec = self.manager.spec("shape")
         steps = shape_steps(spec, self.options.steps)
+        guidance = shape_kind(spec).guidance_for(self.options.guidance_scale)
         # The options as they ran: 0 ("the model's own") is recorded as the number it meant.
         self.run_folder.manifest.options["steps"] = steps
+        self.run_folder.manifest.options["guidance_scale"] = guidance
         log.info("shape: %d denoising steps (%s)", steps,
                  "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own")
         settings = shape.ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
-                                       guidance_scale=self.options.guidance_scale,
+                                       guidance_scale=guidance,
                                        batch_size=self.options.shape_batch, decoder=self.options.volume_decoder)
         images = [cutouts[r.stem] for r in live]
         seeds = [int(r.seed or 0) for r in live]

@@ -12,6 +12,8 @@ rules here follow what each loader reads:
 * hy3dgen shape models: ``<subfolder>/config.yaml`` and ``<subfolder>/model.fp16.safetensors``
   (``from_pretrained(..., use_safetensors=True, variant="fp16")``), and the same two files of
   the FlashVDM VAE's folder.
+* Step1X-3D's geometry folder: ``model_index.json``, the scheduler's config, and each of the
+  transformer's, VAE's and visual encoder's ``config.json`` and safetensors.
 * diffusers folders (delight, paint): ``<subfolder>/model_index.json`` and each component the
   loader builds: a model's config and weights, a scheduler's config, a tokenizer's files. The
   delight pipeline builds every component its index lists (but the safety checker, passed as
@@ -26,6 +28,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from img23d_protocol import CLEAN
+
+from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
 from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"
@@ -44,6 +49,9 @@ def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     folder = Path(folder)
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
+    if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == CLEAN:
+        # Step1X-3D's geometry folder: each part's config and safetensors (step1x.configs.FOLDER_FILES).
+        return _absent(folder, [f"{spec.subfolder}/{name}" if spec.subfolder else name for name in STEP1X_FILES])
     if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder (and its VAE's)
         return _absent(folder, list(shape_file_names(spec.subfolder, spec.flashvdm_vae)))
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)

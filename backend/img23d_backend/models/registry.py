@@ -10,12 +10,15 @@ every other set names Hugging Face repositories that are downloaded on first use
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import (DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL, ErrorCode, ModelLicence,
-                             PaintModelKind, ProtocolError, ShapeModelKind, model_licence)
+from img23d_protocol import (DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL,
+                             TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind, ProtocolError, ShapeModelKind,
+                             model_family, model_licence)
+
+from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -170,6 +173,19 @@ SHAPE = {name: _hunyuan(name, *where) for name, where in {
     "2.0-turbo": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 5.3),
 }.items()}
 
+# stepfun-ai/Step1X-3D (Apache-2.0): public recipes of September 2026 pin it at this commit (then
+# the repository's head) for its geometry, label-geometry and texture folders. No public source
+# lists its files' digests: the folder's own file list (upstream's pipeline and installers that
+# fetch "Step1X-3D-Geometry-1300m/*") decides what is fetched.
+STEP1X_REPO = "stepfun-ai/Step1X-3D"
+STEP1X_REVISION = "bf7084495b3a72222f36549b7942948aa4d9daa7"
+STEP1X_GEOMETRY = "Step1X-3D-Geometry-1300m"
+# In the device dtype (fp16): the 1.3B denoiser, DINOv2-large with registers (0.3B) and the VAE's
+# decoder half (0.12B; its training encoder is not loaded). On disk the folder is float32, ~7.3 GB.
+SHAPE["step1x"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION, subfolder=STEP1X_GEOMETRY,
+                            allow_patterns=tuple(f"{STEP1X_GEOMETRY}/{name}" for name in STEP1X_FILES),
+                            size_bytes=int(3.5 * GB), shape_kind=SHAPE_MODELS["step1x"])
+
 PAINT_REPO = "tencent/Hunyuan3D-2"
 DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
 PAINT_SUBFOLDER = "hunyuan3d-paint-v2-0"
@@ -254,8 +270,9 @@ MODEL_SET_NAMES = ("default", "tiny")
 # near-binary, as FlashVDM's pruning expects of a trained decoder; 7: the paint replica's UNet and
 # VAE weights both as .bin and .safetensors, as the real folder has them, and the shape replica's
 # FlashVDM VAE (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/, its own weights and a slimmer decoder);
-# 8: the turbo paint replica (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, its VAE only as .bin)
-TINY_FORMAT: int = 8
+# 8: the turbo paint replica (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, its VAE only as .bin);
+# 9: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/), the licence-clean family's shape model
+TINY_FORMAT: int = 9
 
 
 def default_tiny_root() -> Path:
@@ -266,11 +283,22 @@ def default_tiny_root() -> Path:
     return Path.home() / ".cache" / "img23d" / "tiny-models" / f"v{TINY_FORMAT}"
 
 
-def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
+def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
-    ``paint`` picks the paint model's replica (both are built)."""
+    ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's."""
     if paint not in PAINT:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
+    chosen = model_family(family)
+    hunyuan = _tiny_hunyuan_set(root, paint)
+    if chosen.paints:
+        return hunyuan
+    return replace(hunyuan, name="tiny", delight=None, paint=None,
+                   shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
+                                   subfolder=STEP1X_GEOMETRY, size_bytes=2 << 20,
+                                   shape_kind=SHAPE_MODELS[chosen.tiny_shape]))
+
+
+def _tiny_hunyuan_set(root: Path, paint: str) -> ModelSet:
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
@@ -316,19 +344,31 @@ def paint_steps(spec: ModelSpec, asked: int) -> int:
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
-              shape: str = DEFAULT_SHAPE, tiny_root: Path | None = None,
-              paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH) -> ModelSet:
-    """Resolve a model-set name (and per-role choices for real sets) into specs."""
+              shape: str | None = None, tiny_root: Path | None = None,
+              paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None) -> ModelSet:
+    """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
+    decides the shape model (``shape`` may pick another of the same family; without a family,
+    the shape model's decides) and whether the set can texture: the licence-clean family has no
+    texture models yet."""
+    if family is None:
+        family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
+    chosen = model_family(family)
     if name == "tiny":
-        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint)
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")
+    shape = shape or chosen.shape
+    in_family = [n for n, spec in SHAPE.items() if shape_kind(spec).family == chosen.name]
+    if shape in SHAPE and shape not in in_family:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"shape model {shape!r} is not in the family {chosen.name!r} "
+                            f"({chosen.label}); choose from {', '.join(in_family)}")
     for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
                                 ("shape", shape, SHAPE), ("paint", paint, PAINT), ("depth", depth, DEPTH)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
-                    shape=SHAPE[shape], delight=DELIGHT, paint=PAINT[paint], depth=DEPTH[depth])
+                    shape=SHAPE[shape], delight=DELIGHT if chosen.paints else None,
+                    paint=PAINT[paint] if chosen.paints else None, depth=DEPTH[depth])
 

@@ -16,6 +16,7 @@ network access and in seconds on a CPU:
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/ +
                                          hunyuan3d-paint-v2-0-turbo/ (diffusers folders)
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
+      step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
@@ -36,11 +37,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import PAINT_MODELS
+from img23d_protocol import CLEAN, PAINT_MODELS
 
 from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
                                tiny_model_set)
-from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen
+from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen, step1x
 from .common import spec_folder, write_json
 
 # --------------------------------------------------------------------------------------------
@@ -60,7 +61,8 @@ def build_tiny_models(root: Path) -> Path:
     staging.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache folder's mode
     try:
         # The registry's tiny set says where each model lives; each is built where it is read.
-        write_json(staging / "manifest.json", _manifest(_build_all(tiny_model_set(staging))))
+        write_json(staging / "manifest.json", _manifest(_build_all(tiny_model_set(staging),
+                                                                   tiny_model_set(staging, family=CLEAN).shape)))
         _swap_into_place(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -70,8 +72,8 @@ def build_tiny_models(root: Path) -> Path:
 def replica_folders() -> tuple[str, ...]:
     """The folder of each replica in a tiny set (the manifest's ``models`` keys)."""
     layout = tiny_model_set(Path("."))
-    return tuple(dict.fromkeys(_name(layout.spec(role)) for role in
-                               ("grounding", "matting", "shape", "paint", "depth")))
+    return tuple(dict.fromkeys([*(_name(layout.spec(role)) for role in ("grounding", "matting", "shape", "paint", "depth")),
+                                _name(tiny_model_set(Path("."), family=CLEAN).shape)]))
 
 
 def ensure_tiny_models(root: Path | None = None) -> Path:
@@ -114,8 +116,9 @@ def _swap_into_place(staging: Path, root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _build_all(layout: ModelSet) -> dict[str, dict[str, Any]]:
-    """Every tiny replica, into the folders ``layout`` names; the manifest's entries by folder."""
+def _build_all(layout: ModelSet, clean_shape: ModelSpec) -> dict[str, dict[str, Any]]:
+    """Every tiny replica, into the folders ``layout`` (and the licence-clean family's shape spec)
+    name; the manifest's entries by folder."""
     grounding, matting, shape = layout.grounding, layout.matting, layout.shape
     delight, paint, depth_spec = layout.spec("delight"), layout.spec("paint"), layout.spec("depth")
     paint_dims = hunyuan_paint.config("tiny")
@@ -135,6 +138,9 @@ def _build_all(layout: ModelSet) -> dict[str, dict[str, Any]]:
                                                                               turbo=PAINT_MODELS[name].turbo)
                           for name, folder in paints.items()}},
         _name(depth_spec): depth.build(spec_folder(depth_spec)),
+        # The licence-clean family's shape model: Step1X-3D's geometry folder.
+        _name(clean_shape): {**_where(clean_shape),
+                             **step1x.build(Path(clean_shape.local_path or ""), step1x.config("tiny"))},
     }
 
 

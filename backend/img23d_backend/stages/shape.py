@@ -18,6 +18,9 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..models.fast_load import load_shape_pipeline, load_shape_vae
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
+from ..step1x.generate import GeometrySettings, generate_geometry
+from ..step1x.loader import Step1XGeometry
+from ..step1x.volume import CHUNK, GridSettings
 from ._common import CancelToken, ProgressFn, working_dtype
 from .hy3dgen_fixes import float32_schedule
 from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
@@ -44,6 +47,15 @@ class ShapeSettings:
     def decode(self) -> DecodeSettings:
         return DecodeSettings(decoder=self.decoder, octree_resolution=self.octree_resolution,
                               num_chunks=self.num_chunks)
+
+
+def geometry_settings(settings: ShapeSettings) -> GeometrySettings:
+    """A job's shape settings for Step1X-3D: its hierarchical grid reaches the octree resolution
+    (rounded up to a multiple of 4, for the three levels) from a quarter of it."""
+    resolution = max(8, -(-settings.octree_resolution // 4) * 4)
+    return GeometrySettings(steps=settings.steps, guidance_scale=settings.guidance_scale,
+                            grid=GridSettings(resolution=resolution, levels=3, chunk=settings.num_chunks or CHUNK),
+                            batch_size=settings.batch_size)
 
 
 def shape_loader(spec: ModelSpec):  # -> Loader
@@ -89,6 +101,9 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
     """
     import torch
 
+    if isinstance(pipe, Step1XGeometry):  # the licence-clean family: img23d's own sampler, no hy3dgen
+        return generate_geometry(pipe, images, seeds, geometry_settings(settings), cancel=cancel, progress=progress,
+                                 on_mesh=on_mesh)
     batch = settings.batch_size or len(images)
     meshes: list[Any] = []
     batches = [(i, images[i:i + batch], seeds[i:i + batch]) for i in range(0, len(images), batch)]

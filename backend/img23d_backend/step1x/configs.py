@@ -18,6 +18,13 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+WEIGHTS = "diffusion_pytorch_model.safetensors"
+PARTS = ("transformer", "vae", "visual_encoder")
+# The files a geometry folder needs: what a download fetches and the loader opens (the Label
+# folder has more parts).
+FOLDER_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+                *(f"{part}/{name}" for part in PARTS for name in ("config.json", WEIGHTS)))
+
 
 def read_config(cls: type[T], path: Path) -> T:
     """``cls`` from the JSON file ``path``: known fields taken, the rest (upstream's bookkeeping,

@@ -18,17 +18,15 @@ from typing import Any
 
 from ..models import placement
 from ..models.fast_load import empty_weights
+from ..models.placement import LoadedModel
+from ..models.registry import ModelSpec
+from ..stages._common import working_dtype
 from ..torch_env import prepare_torchvision
-from .configs import DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, dino_settings, read_config
+from .configs import (FOLDER_FILES, WEIGHTS, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, dino_settings,
+                      read_config)
 from .denoiser import Step1XDenoiser
 from .shape_decoder import ENCODER_PREFIXES, ShapeDecoder
 from .visual_encoder import VisualEncoder
-
-WEIGHTS = "diffusion_pytorch_model.safetensors"
-PARTS = ("transformer", "vae", "visual_encoder")
-# The files a geometry folder needs (what a download fetches; the Label folder has more parts).
-FOLDER_FILES = ("model_index.json", "scheduler/scheduler_config.json",
-                *(f"{part}/{name}" for part in PARTS for name in ("config.json", WEIGHTS)))
 
 
 @dataclass
@@ -95,3 +93,17 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
     scheduler_config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
     return Step1XGeometry(denoiser=denoiser, vae=vae, visual=visual, scheduler_config=scheduler_config,
                           device=device, weight_bytes=sizes)
+
+
+def step1x_loader(spec: ModelSpec):  # -> Loader
+    """The model manager's loader for a Step1X-3D geometry spec (its folder and subfolder)."""
+
+    def load(folder: Path, device: Any) -> LoadedModel:
+        model = load_geometry(Path(folder).resolve() / (spec.subfolder or ""), device, working_dtype(device))
+
+        def follow(device_now: Any) -> None:
+            model.device = device_now  # new tensors (noise, grids) are made where the weights are
+
+        return LoadedModel(obj=model, modules=model.modules, on_moved=follow)
+
+    return load

@@ -1,0 +1,171 @@
+"""Step1X-3D geometry beside Hunyuan3D-2 mini turbo: full-size replicas, side by side in one run.
+
+    .venv-py313/bin/python bench/step1x_geometry.py --models-dir DIR [--build] [--steps 3]
+        [--octree 128] [--device cpu] [--footprint] [--json bench/results/step1x-geometry-cpu.json]
+
+Both models are full-size random-weight replicas: Step1X-3D-Geometry-1300m as
+``img23d_backend.replicas.step1x`` writes it (float32, as published), Hunyuan3D-2 mini turbo as
+``bench/full_size_models.py`` builds it (component ``shape``). Each is loaded with its production
+loader and run by the production call (``step1x.generate.generate_geometry``,
+``stages.shape.generate_shapes``) on the same cut-out for ``--steps`` denoising steps, then decoded
+at ``--octree``. The progress events time each part: the first step's interval also holds the
+image encoding (its excess over the later steps' median is reported as ``encode``), the last
+event's the decoding. Each model's time is then projected to its own steps (Step1X 30 with
+classifier-free guidance, a batch of two; mini turbo 5, guidance embedded): encode + steps x the
+median step + decode. Random weights change no compute.
+
+``--footprint`` loads Step1X in bfloat16 in a fresh process (a tensor of the same size as
+float16's; this CPU runs bfloat16 several times faster than float16) and reports its weights'
+bytes per part and the process's peak resident memory over one guided step and one decoder chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+for source in ("backend", "protocol"):
+    if str(REPO / source) not in sys.path:
+        sys.path.insert(0, str(REPO / source))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from img23d_backend.replicas.common import prepare_imports, write_json  # noqa: E402
+
+prepare_imports()  # before diffusers and hy3dgen: torchvision's compiled ops may not load
+
+import torch  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from img23d_backend.replicas import step1x as step1x_replica  # noqa: E402
+from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
+from img23d_backend.stages._common import CancelToken, working_dtype  # noqa: E402
+from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader  # noqa: E402
+from img23d_backend.stages.shape_decode import FLASHVDM  # noqa: E402
+from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
+from img23d_backend.step1x.loader import load_geometry  # noqa: E402
+from img23d_backend.step1x.volume import GridSettings  # noqa: E402
+
+OWN_STEPS = {"step1x": 30, "hunyuan-mini-turbo": 5}
+LABELS = {"step1x": "Step1X-3D Geometry 1300m (Apache-2.0; 30 steps, classifier-free guidance)",
+          "hunyuan-mini-turbo": "Hunyuan3D-2 mini turbo (5 steps, guidance embedded)"}
+
+
+def cutout() -> Any:
+    image = Image.new("RGBA", (512, 512), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((96, 64, 416, 448), fill=(180, 120, 60, 255))
+    return image
+
+
+def _intervals(events: list[float], steps: int) -> dict[str, float]:
+    """Seconds per part from the progress events' times (start first)."""
+    gaps = [later - earlier for earlier, later in zip(events, events[1:])]
+    step_gaps, decode = gaps[:steps], gaps[steps]
+    median = statistics.median(step_gaps[1:]) if steps > 1 else step_gaps[0]
+    return {"step": median, "encode": max(0.0, step_gaps[0] - median), "decode": decode}
+
+
+def run_step1x(root: Path, steps: int, octree: int, device: str) -> dict[str, Any]:
+    folder = root / "step1x-3d" / step1x_replica.FOLDER
+    started = time.perf_counter()
+    model = load_geometry(folder, device, working_dtype(torch.device(device)))
+    load = time.perf_counter() - started
+    events = [time.perf_counter()]
+    settings = GeometrySettings(steps=steps, grid=GridSettings(resolution=octree, levels=3))
+    meshes = generate_geometry(model, [cutout()], [1], settings, cancel=CancelToken(),
+                               progress=lambda *args: events.append(time.perf_counter()))
+    figures = {"load": load, **_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
+               "weight_bytes": sum(model.weight_bytes.values())}
+    del model
+    return figures
+
+
+def run_hunyuan(root: Path, steps: int, octree: int, device: str) -> dict[str, Any]:
+    spec = component_spec(root, "shape")
+    started = time.perf_counter()
+    loaded = shape_loader(spec)(spec.local_path, torch.device(device))
+    load = time.perf_counter() - started
+    events = [time.perf_counter()]
+    settings = ShapeSettings(steps=steps, octree_resolution=octree, guidance_scale=5.0, batch_size=1, decoder=FLASHVDM)
+    meshes = generate_shapes(loaded.obj, [cutout()], [1], settings, cancel=CancelToken(),
+                             progress=lambda *args: events.append(time.perf_counter()))
+    figures = {"load": load, **_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
+               "weight_bytes": sum(p.numel() * p.element_size() for m in loaded.modules for p in m.parameters())}
+    del loaded
+    return figures
+
+
+def footprint(root: Path) -> dict[str, Any]:
+    """Run in a fresh process: Step1X in bfloat16, weights and peak resident memory."""
+    def rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    before = rss()
+    model = load_geometry(root / "step1x-3d" / step1x_replica.FOLDER, "cpu", torch.bfloat16)
+    loaded = rss()
+    latents = denoise(model, [cutout()], [1], GeometrySettings(steps=1))
+    with torch.inference_mode():
+        tokens = model.vae.decode(latents)
+        model.vae.query(torch.rand(1, 65_536, 3) * 2 - 1, tokens)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"dtype": "bfloat16 (the size of float16)", "weight_bytes": model.weight_bytes,
+            "weights_total": sum(model.weight_bytes.values()), "rss_growth_load": loaded - before,
+            "peak_rss": peak, "peak_over_weights": peak - before - sum(model.weight_bytes.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", type=Path, required=True)
+    parser.add_argument("--build", action="store_true", help="build missing replicas first")
+    parser.add_argument("--steps", type=int, default=3, help="denoising steps measured per model (at least 2)")
+    parser.add_argument("--octree", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--footprint", action="store_true", help="also Step1X's bfloat16 footprint (fresh process)")
+    parser.add_argument("--footprint-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    root = args.models_dir
+    if args.footprint_only:
+        print(json.dumps(footprint(root)))
+        return 0
+    if args.build:
+        if not (root / "step1x-3d" / step1x_replica.FOLDER / "model_index.json").is_file():
+            print("step1x: building ...", flush=True)
+            step1x_replica.build(root / "step1x-3d", step1x_replica.config("full"))
+        build_full_size_models(root, ["shape"])
+    results: dict[str, Any] = {}
+    for name, run in (("hunyuan-mini-turbo", run_hunyuan), ("step1x", run_step1x)):
+        print(f"{name}: {args.steps} steps, octree {args.octree} ...", flush=True)
+        figures = run(root, args.steps, args.octree, args.device)
+        figures["projected"] = figures["encode"] + OWN_STEPS[name] * figures["step"] + figures["decode"]
+        figures["own_steps"], figures["label"] = OWN_STEPS[name], LABELS[name]
+        results[name] = figures
+        print(f"  load {figures['load']:.1f} s, encode {figures['encode']:.1f} s, step {figures['step']:.2f} s, "
+              f"decode {figures['decode']:.1f} s -> {OWN_STEPS[name]} steps: {figures['projected']:.1f} s", flush=True)
+    ratio = {part: results["step1x"][part] / results["hunyuan-mini-turbo"][part]
+             for part in ("load", "step", "decode", "projected")}
+    print("step1x / mini turbo: " + ", ".join(f"{part} {value:.2f}x" for part, value in ratio.items()))
+    report: dict[str, Any] = {"device": args.device if args.device != "cpu" else f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)",
+                              "steps_measured": args.steps, "octree": args.octree, "models": results,
+                              "ratio_step1x_over_mini_turbo": ratio}
+    if args.footprint or args.footprint_only:
+        done = subprocess.run([sys.executable, __file__, "--models-dir", str(root), "--footprint-only"],
+                              capture_output=True, text=True, timeout=3600, check=True)
+        report["step1x_footprint"] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"footprint: {json.dumps(report['step1x_footprint'])}")
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The model families an artist chooses between: which shape (and texture) models a job runs.
+
+Tencent's Hunyuan 3D 2.0 Community License grants nothing in the European Union, the United
+Kingdom and South Korea, nor for the models' output there. The licence-clean family runs
+StepFun's Step1X-3D geometry (Apache-2.0 code and weights) with the same grounding (Qwen3-VL,
+Apache-2.0), matting (BiRefNet, MIT) and depth (Depth Anything V2 Small, Apache-2.0), and no
+Tencent-licensed code or weights: hy3dgen is not even imported. Its texture model (Step1X-3D's,
+over SDXL) is not in img23d yet, so that family makes untextured meshes and says so once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ErrorCode, ProtocolError
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    name: str           # the command line's --family, the add-on's preference
+    label: str          # what the add-on and the models listing show
+    shape: str          # its shape model (shape_models.SHAPE_MODELS)
+    tiny_shape: str     # the tiny replica standing in for it in the "tiny" model set
+    paints: bool        # whether it can texture today
+    no_texture: str = ""  # one sentence when it cannot: why, and what the artist gets
+
+
+HUNYUAN3D = "hunyuan3d"
+CLEAN = "clean"
+MODEL_FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
+    ModelFamily(HUNYUAN3D, "Hunyuan3D-2 (Tencent licence: not in the EU, the UK or South Korea)",
+                shape="2mini-turbo", tiny_shape="tiny", paints=True),
+    ModelFamily(CLEAN, "Licence-clean (Step1X-3D, Apache-2.0)", shape="step1x", tiny_shape="tiny-step1x",
+                paints=False,
+                no_texture="texture skipped: the licence-clean family has no texture model in img23d yet "
+                           "(Step1X-3D's comes in a later release), so its meshes are untextured"),
+)}
+DEFAULT_FAMILY = HUNYUAN3D
+
+
+def model_family(name: str) -> ModelFamily:
+    """The family ``name``; ``bad_request`` naming the choices otherwise."""
+    try:
+        return MODEL_FAMILIES[name]
+    except KeyError:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown model family {name!r}; choose from "
+                            f"{', '.join(MODEL_FAMILIES)}") from None

@@ -1,0 +1,64 @@
+"""The licence-clean family end to end: `generate --family clean` with the tiny replicas, in a
+Python where importing hy3dgen fails (and says so if anything tries)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trimesh
+
+from testdata import HOUSE, SOURCE_PYTHONPATH
+
+RUN_TIMEOUT = 300
+BLOCKER = '''import os
+from pathlib import Path
+Path(os.environ["IMG23D_TEST_HY3DGEN_MARK"]).write_text("hy3dgen was imported")
+raise ImportError("hy3dgen is not installed here (the licence-clean family's test)")
+'''
+
+
+@pytest.fixture
+def no_hy3dgen(tmp_path: Path) -> dict[str, str]:
+    """A child's environment whose first ``hy3dgen`` on the path refuses to import, leaving a mark."""
+    blocked = tmp_path / "blocked"
+    (blocked / "hy3dgen").mkdir(parents=True)
+    (blocked / "hy3dgen" / "__init__.py").write_text(BLOCKER)
+    mark = tmp_path / "hy3dgen-imported"
+    return {"PYTHONPATH": os.pathsep.join([str(blocked), SOURCE_PYTHONPATH]), "IMG23D_TEST_HY3DGEN_MARK": str(mark)}
+
+
+def test_a_clean_job_makes_one_mesh_per_name_without_hy3dgen(tiny_root: Path, tmp_path: Path,
+                                                             no_hy3dgen: dict[str, str]) -> None:
+    if not HOUSE.is_file():
+        pytest.skip(f"needs the example picture {HOUSE}")
+    env = {**os.environ, **no_hy3dgen, "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets",
+                           "house, chimney", "--models", "tiny", "--family", "clean", "--out", str(out),
+                           "--octree-resolution", "32", "--no-texture", "--seed", "4"],
+                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not Path(no_hy3dgen["IMG23D_TEST_HY3DGEN_MARK"]).exists(), "the clean family imported hy3dgen"
+    [run] = list(out.iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["models"]["shape"]["id"] == "tiny/step1x-3d"
+    # The model's own steps and guidance, recorded as they ran.
+    assert manifest["options"]["steps"] == 3 and manifest["options"]["guidance_scale"] == 7.5
+    for name in ("house", "chimney"):
+        mesh = trimesh.load(run / f"{name}.glb", force="mesh")
+        assert len(mesh.faces) > 100, name
+
+
+def test_a_hunyuan_shape_in_the_clean_family_is_one_sentence(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--family", "clean",
+                           "--shape", "2mini", "--out", str(tmp_path / "runs")],
+                          env={**os.environ, "PYTHONPATH": SOURCE_PYTHONPATH, "HF_HUB_OFFLINE": "1"},
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "shape model '2mini' is not in the family 'clean'" in done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
