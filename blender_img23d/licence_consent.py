@@ -57,4 +57,6 @@ def question(model: str, licence: "protocol.Licence") -> list[str]:
     return [f"{model} is licensed under the {licence.name}.",
             *(f"- {restriction[0].upper()}{restriction[1:]}" for restriction in licence.restrictions()),
             *([licence.note] if licence.note else []),
-            "Accept it to download (asked once: remembered in the preferences)."]
+            "Accept it to download (asked once: remembered in the preferences).",
+            *([f"Or use the {protocol.model_family(protocol.CLEAN).label} family instead: it needs no such licence."]
+              if licence.excluded_territories else [])]

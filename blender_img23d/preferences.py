@@ -21,6 +21,9 @@ from .user_folders import ADDON_ID, installed_env_python, user_dir
 SHAPE_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Steps says otherwise")
                for kind in protocol.SHAPE_MODELS.values()
                if kind.name not in protocol.TINY_MODELS and kind.family == protocol.HUNYUAN3D]
+# The model families (protocol.families): Hunyuan3D-2, or the licence-clean Step1X-3D.
+FAMILY_ITEMS = [(family.name, family.label, family.no_texture or "Shape and texture")
+                for family in protocol.MODEL_FAMILIES.values()]
 # The paint models, likewise (the turbo one, the default, is upstream's own default).
 PAINT_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
                for kind in protocol.PAINT_MODELS.values()]
@@ -56,6 +59,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     ssh_runs_dir: StringProperty(  # type: ignore[valid-type]
         name="Host's Runs Folder", default="~/img23d-runs",
         description="Where the backend keeps its run folders on the host; each comes back to the Runs Folder here")
+    family: EnumProperty(  # type: ignore[valid-type]
+        name="Model Family", default=protocol.DEFAULT_FAMILY, items=FAMILY_ITEMS,
+        description="Which shape (and texture) models make the objects. Hunyuan3D-2's licence excludes the "
+                    "European Union, the United Kingdom and South Korea; the licence-clean family does not")
     model_set: EnumProperty(  # type: ignore[valid-type]
         name="Models", default="DEFAULT",
         items=[("DEFAULT", "Real models", "Qwen3-VL, BiRefNet and Hunyuan3D-2 from the Hugging Face hub"),
@@ -112,12 +119,15 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         preferences_draw.draw_backend_setup(layout, self)
+        layout.prop(self, "family")
         layout.prop(self, "model_set")
         column = layout.column()
         column.enabled = self.model_set == "DEFAULT"
         column.prop(self, "grounding")
-        column.prop(self, "shape")
-        column.prop(self, "paint")
+        hunyuan = column.column()
+        hunyuan.enabled = self.family == protocol.HUNYUAN3D  # the clean family has one shape model, no paint
+        hunyuan.prop(self, "shape")
+        hunyuan.prop(self, "paint")
         column.prop(self, "matting")
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")
@@ -140,20 +150,25 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         """Remember that the artist accepted this licence (saved with Blender's preferences)."""
         self.accepted_licences = licence_consent.with_key(self.accepted_licences, key)
 
+    def shape_name(self) -> str:
+        """The shape model the backend is started with: the chosen one, or the clean family's own."""
+        return self.shape if self.family == protocol.HUNYUAN3D else protocol.model_family(self.family).shape
+
     def shape_model(self) -> "protocol.ShapeModelKind":
         """The shape model the backend will run: the chosen one, or the tiny replica's."""
-        return protocol.shape_model_kind(protocol.TINY_SHAPE_MODEL if self.model_set == "TINY" else self.shape)
+        family = protocol.model_family(self.family)
+        return protocol.shape_model_kind(family.tiny_shape if self.model_set == "TINY" else self.shape_name())
 
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""
-        return (self.model_set, self.grounding, self.shape, self.paint, self.matting)
+        return (self.model_set, self.family, self.grounding, self.shape, self.paint, self.matting)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
         runs = Path(bpy.path.abspath(self.runs_dir)) if self.runs_dir else user_dir() / "runs"
         return LaunchSettings(
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
-            shape=self.shape, paint=self.paint, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
+            family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
             log_path=user_dir() / "logs" / "backend.log",

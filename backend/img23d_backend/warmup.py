@@ -17,6 +17,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from img23d_protocol import HUNYUAN3D
+
+from .models.registry import PAINT_ROLES
 from .torch_env import prepare_torchvision
 
 log = logging.getLogger(__name__)
@@ -25,14 +28,27 @@ log = logging.getLogger(__name__)
 MODULES = (
     "transformers",
     "diffusers",
-    "hy3dgen.shapegen",
-    "hy3dgen.shapegen.models.autoencoders.volume_decoders",
-    "hy3dgen.texgen.hunyuanpaint.unet.modules",
-    "hy3dgen.texgen.hunyuanpaint.pipeline",
     "accelerate",
     "trimesh",
     "fast_simplification",
 )
+# Hunyuan3D-2's models (shape, delight, paint) also need hy3dgen: never imported for a model set
+# without them (the licence-clean family runs no Tencent-licensed code), Step1X-3D's own instead.
+HUNYUAN_MODULES = (
+    "hy3dgen.shapegen",
+    "hy3dgen.shapegen.models.autoencoders.volume_decoders",
+    "hy3dgen.texgen.hunyuanpaint.unet.modules",
+    "hy3dgen.texgen.hunyuanpaint.pipeline",
+)
+STEP1X_MODULES = ("img23d_backend.step1x.loader",)
+
+
+def modules_for(manager: Any) -> tuple[str, ...]:
+    """The modules the manager's models import: hy3dgen's only where a Hunyuan3D-2 model is in the set."""
+    shape = manager.spec("shape") if "shape" in manager.roles else None
+    hunyuan = any(role in manager.roles for role in PAINT_ROLES) or (
+        shape is not None and shape.shape_kind is not None and shape.shape_kind.family == HUNYUAN3D)
+    return MODULES + (HUNYUAN_MODULES if hunyuan else STEP1X_MODULES)
 
 
 @dataclass
@@ -51,7 +67,7 @@ def warm_up(manager: Any, preload: tuple[str, ...] = ()) -> WarmUp:
     report = WarmUp()
     with manager.reserved():  # a job's first load waits for these imports rather than racing them
         prepare_torchvision()  # before anything imports torchvision (hy3dgen, the Qwen processor)
-        for name in MODULES:
+        for name in modules_for(manager):
             try:
                 importlib.import_module(name)
                 report.imported.append(name)

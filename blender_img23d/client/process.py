@@ -38,6 +38,7 @@ class LaunchSettings:
     runs_dir: Path
     models: str = "default"
     grounding: str = "2b"
+    family: str = protocol.DEFAULT_FAMILY
     shape: str = "2mini-turbo"
     paint: str = protocol.DEFAULT_PAINT_MODEL
     matting: str = "birefnet"
@@ -53,8 +54,9 @@ class LaunchSettings:
 
     def command(self) -> list[str]:
         out = self.remote.runs_dir if self.remote is not None else str(self.runs_dir)
-        args = ["serve", "--models", self.models, "--grounding", self.grounding, "--shape", self.shape,
-                "--paint", self.paint, "--matting", self.matting, "--device", self.device, "--out", out]
+        args = ["serve", "--models", self.models, "--grounding", self.grounding, "--family", self.family,
+                "--shape", self.shape, "--paint", self.paint, "--matting", self.matting, "--device", self.device,
+                "--out", out]
         if self.budget_gb > 0:
             args += ["--budget-gb", f"{self.budget_gb:g}"]
         if self.offline:

@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pip-args", default="", help='extra pip arguments for every install, e.g. '
                         '"--find-links /wheels --no-compile"')
     parser.add_argument("--log", type=Path, default=None, help="the log file (default: <target>.install.log)")
+    # The protocol's family names (img23d_protocol.families): its wheel is on the path only once the
+    # arguments are parsed, and install() checks the name against it.
+    parser.add_argument("--family", default="hunyuan3d", choices=("hunyuan3d", "clean"),
+                        help="the model family the backend will run: hy3dgen (Tencent's licence) is installed only "
+                             "for hunyuan3d (the default), not for clean (Step1X-3D, Apache-2.0)")
     parser.add_argument("--plan", action="store_true", help="print the torch build it would install, and stop")
     parser.add_argument("--json-progress", action="store_true", help="report progress and the outcome as JSON "
                         "lines (what Install Backend reads when it installs on an SSH host)")
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = installer.install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
                                    torch=choice, pip_args=shlex.split(args.pip_args), log_path=log,
-                                   progress=report or _Printer())
+                                   progress=report or _Printer(), family=args.family)
     except installer.InstallError as exc:
         if report is not None:
             report.line("error", step=exc.step.value, reason=exc.reason, log_path=str(exc.log_path))

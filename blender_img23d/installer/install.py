@@ -119,15 +119,18 @@ class InstallResult:
 def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, python: Path | None = None,
             torch: TorchChoice,
             pip_args: list[str] | None = None, log_path: Path, progress: Progress | None = None,
-            cancel: Callable[[], bool] | None = None, verify_timeout: float = VERIFY_TIMEOUT) -> InstallResult:
-    """Create or repair the environment at ``target_env``; see the module's docstring."""
+            cancel: Callable[[], bool] | None = None, verify_timeout: float = VERIFY_TIMEOUT,
+            family: str = protocol.DEFAULT_FAMILY) -> InstallResult:
+    """Create or repair the environment at ``target_env``; see the module's docstring. hy3dgen
+    (Tencent's licence) is installed only for the Hunyuan3D-2 ``family``: the licence-clean family
+    never imports it (an environment that has it keeps it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text("", encoding="utf-8")  # one log per install; appended to, as the backend appends too
     with open(log_path, "a", encoding="utf-8", errors="replace") as log:
         run = _Run(target_env.expanduser().absolute(), backend_source, protocol_wheel, Path(python or sys.executable),
                    torch,
                    list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
-                   verify_timeout)
+                   verify_timeout, hy3dgen=protocol.model_family(family).name == protocol.HUNYUAN3D)
         return run.all_steps()
 
 
@@ -136,8 +139,9 @@ class _Run:
 
     def __init__(self, env: Path, source: Path, protocol_wheel: Path, python: Path, torch: TorchChoice,
                  pip_args: list[str], log: IO[str], log_path: Path, progress: Progress, cancel: Callable[[], bool],
-                 verify_timeout: float) -> None:
+                 verify_timeout: float, hy3dgen: bool = True) -> None:
         self.env, self.source, self.python, self.torch = env, source, python, torch
+        self.hy3dgen = hy3dgen
         self.protocol_wheel = protocol_wheel
         self.pip_args, self.log, self.log_path = pip_args, log, log_path
         self.progress, self.cancel, self.verify_timeout = progress, cancel, verify_timeout
@@ -162,7 +166,8 @@ class _Run:
             constraints = self._pin_torch(Path(scratch))
             self._in_step(Step.REQUIREMENTS, lambda: self._pip(
                 "install", "-r", str(self.source / "requirements.txt"), "-c", str(constraints)))
-            self._in_step(Step.HY3DGEN, lambda: self._pip("install", "--no-deps", HY3DGEN))
+            self._in_step(Step.HY3DGEN, lambda: self._pip("install", "--no-deps", HY3DGEN) if self.hy3dgen else
+                          self._note("hy3dgen not installed: the licence-clean model family does not use it"))
             self._in_step(Step.BACKEND, lambda: self._install_backend(Path(scratch)))
         hello = self._in_step(Step.VERIFY, self._verify)
         self.progress(Step.VERIFY, 1.0, "done")

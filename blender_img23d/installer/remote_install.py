@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+import img23d_protocol as protocol
+
 from ..client.remote import COMMAND_NOT_FOUND, RemoteHost, explain
 from ..paths import backend_source_dir, protocol_wheel
 from .commands import Cancelled, run_logged
@@ -79,6 +81,7 @@ class HostInstall:
     torch_spec: str = ""
     index_url: str = ""
     pip_args: list[str] = field(default_factory=list)
+    family: str = protocol.DEFAULT_FAMILY  # hy3dgen is installed for Hunyuan3D-2's family only
 
     def target(self) -> str:
         """The environment's folder on the host: the one whose ``bin/python`` the preferences name."""
@@ -96,7 +99,8 @@ class HostInstall:
         code = base64.b64encode(BOOTSTRAP.encode("utf-8")).decode("ascii")
         # --option=value: a value that starts with "--" (pip arguments) is still the option's value.
         words = [self.base_python, "-c", f'exec(__import__("base64").b64decode("{code}"))',
-                 "--target", self.target(), f"--torch-build={self.torch_build}", "--json-progress"]
+                 "--target", self.target(), f"--torch-build={self.torch_build}", f"--family={self.family}",
+                 "--json-progress"]
         if self.torch_spec:
             words.append(f"--torch-spec={self.torch_spec}")
         if self.index_url:

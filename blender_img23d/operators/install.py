@@ -99,13 +99,14 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         base_python = prefs.install_interpreter()
         pip_args = shlex.split(self.pip_args)
         source, wheel = backend_source_dir(), protocol_wheel()
+        family = prefs.family
 
         def work(progress: Any, cancel: Any) -> installer.InstallResult:
             # nvidia-smi may take seconds: probe on the worker, not in the UI.
             choice = installer.plan_torch(installer.probe_system(), build=build, torch_spec=torch_spec or None,
                                           index_url=index_url or None)
             return installer.install(target, source, wheel, python=base_python, torch=choice, pip_args=pip_args,
-                                     log_path=log_path, progress=progress, cancel=cancel)
+                                     log_path=log_path, progress=progress, cancel=cancel, family=family)
 
         return work
 
@@ -113,7 +114,7 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         """The install on the SSH host: the same installer, sent there and run there (``remote_install``)."""
         job = HostInstall(remote=remote, base_python=prefs.ssh_install_python.strip() or "python3",
                           torch_build=prefs.torch_build, torch_spec=self.torch_spec.strip(),
-                          index_url=self.index_url.strip(), pip_args=shlex.split(self.pip_args))
+                          index_url=self.index_url.strip(), pip_args=shlex.split(self.pip_args), family=prefs.family)
         log_path = user_dir() / "logs" / "install-remote.log"
 
         def work(progress: Any, cancel: Any) -> installer.InstallResult:

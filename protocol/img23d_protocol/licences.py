@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from .guide import guide_page
 
 HUB = "https://huggingface.co"
+# The family an artist the Tencent licence excludes can choose instead (families.py names it too;
+# this module cannot import that one: families -> errors only, licences -> guide only).
+CLEAN_FAMILY_LABEL = "Step1X-3D, Apache-2.0"
 
 
 @dataclass(frozen=True)
@@ -138,4 +141,6 @@ def model_licence(repo_id: str) -> ModelLicence | None:
 def licence_refusal(model: str, licence: Licence) -> str:
     """The one sentence that says a restricted model was not downloaded, and how to consent."""
     return (f"{model} was not downloaded: its licence ({licence.summary()}) must be accepted first: "
-            f"confirm it in the add-on's model list (Download), or pass --accept-licence on the command line")
+            f"confirm it in the add-on's model list (Download), or pass --accept-licence on the command line"
+            + (f"; or choose the licence-clean model family ({CLEAN_FAMILY_LABEL}: --family clean), "
+               "which needs no such licence" if licence.excluded_territories else ""))

@@ -17,3 +17,15 @@ def _paint_flag(settings) -> str:  # type: ignore[no-untyped-def]
 def test_the_backend_paints_with_the_chosen_model(tmp_path: Path) -> None:
     assert _paint_flag(process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)) == "2.0-turbo"
     assert _paint_flag(process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, paint="2.0")) == "2.0"
+
+
+def _flag(settings, name: str) -> str:  # type: ignore[no-untyped-def]
+    args = settings.command()
+    return args[args.index(name) + 1]
+
+
+def test_the_backend_runs_the_chosen_family(tmp_path: Path) -> None:
+    default = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)
+    assert _flag(default, "--family") == "hunyuan3d"
+    clean = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, family="clean", shape="step1x")
+    assert (_flag(clean, "--family"), _flag(clean, "--shape")) == ("clean", "step1x")

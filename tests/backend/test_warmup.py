@@ -13,7 +13,7 @@ from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.grounding import load_grounding
 from img23d_backend.stages.matting import matting_loader
-from img23d_backend.warmup import MODULES, warm_up
+from img23d_backend.warmup import HUNYUAN_MODULES, MODULES, modules_for, warm_up
 
 WAIT = 180.0
 
@@ -24,11 +24,24 @@ def test_warm_up_imports_the_libraries_and_loads_what_is_asked(tiny_root: Path) 
     manager.register(models.matting, matting_loader(models.matting))
     manager.register(models.grounding, lambda folder, device: load_grounding(folder, device))
     report = warm_up(manager, preload=("matting", "paint"))
-    assert set(report.imported) == set(MODULES) and all(name in sys.modules for name in MODULES)
+    assert set(report.imported) == set(modules_for(manager)) and all(name in sys.modules for name in MODULES)
     assert report.preloaded == ["matting"] and "paint" in report.failed  # not in this manager
     snapshot = manager.snapshot()["models"]
     assert snapshot["matting"]["tier"] == "device" and snapshot["matting"]["loads_from_disk"] == 1
     assert snapshot["grounding"]["loads_from_disk"] == 0  # only what was asked
+
+
+def test_hy3dgen_is_warmed_up_for_the_hunyuan_family_only(tiny_root: Path) -> None:
+    def modules(family: str) -> tuple[str, ...]:
+        manager = ModelManager(torch.device("cpu"))
+        models = tiny_model_set(tiny_root, family=family)
+        for role in ("shape", "delight", "paint"):
+            if getattr(models, role) is not None:
+                manager.register(getattr(models, role), lambda folder, device: None)
+        return modules_for(manager)
+
+    assert set(HUNYUAN_MODULES) <= set(modules("hunyuan3d"))
+    assert not any(name.startswith("hy3dgen") for name in modules("clean"))
 
 
 def test_the_service_preloads_after_hello_without_a_job(backend_env: dict[str, str], tmp_path: Path) -> None:

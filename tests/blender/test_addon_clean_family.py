@@ -1,0 +1,70 @@
+"""The licence-clean family in Blender: the preference, and a whole Generate with the tiny Step1X-3D
+replica on a backend whose Python cannot import hy3dgen."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from blender_support import ADDON_MODULE, BACKEND_PYTHON  # noqa: E402
+
+BLOCKER = '''import os
+from pathlib import Path
+Path(os.environ["IMG23D_TEST_HY3DGEN_MARK"]).write_text("hy3dgen was imported")
+raise ImportError("hy3dgen is not installed here (the licence-clean family's test)")
+'''
+
+
+def _python_without_hy3dgen(folder: Path) -> tuple[Path, Path]:
+    """A backend Python whose first hy3dgen on the path refuses to import (and leaves a mark): a
+    wrapper, since the add-on sets the backend's PYTHONPATH itself."""
+    blocked = folder / "blocked"
+    (blocked / "hy3dgen").mkdir(parents=True)
+    (blocked / "hy3dgen" / "__init__.py").write_text(BLOCKER)
+    mark = folder / "hy3dgen-imported"
+    wrapper = folder / "python"
+    wrapper.write_text(f'#!/bin/sh\nexport PYTHONPATH={shlex.quote(str(blocked))}:"$PYTHONPATH"\n'
+                       f"export IMG23D_TEST_HY3DGEN_MARK={shlex.quote(str(mark))}\n"
+                       f'exec {shlex.quote(BACKEND_PYTHON)} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, mark
+
+
+def test_the_family_decides_the_shape_model_and_the_launch(addon) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    try:
+        prefs.family = "clean"
+        assert prefs.shape_model().name == "tiny-step1x" and prefs.shape_model().steps == 3
+        prefs.model_set = "DEFAULT"
+        assert prefs.shape_model().name == "step1x" and prefs.shape_model().steps == 30
+        command = prefs.launch_settings().command()
+        assert command[command.index("--family") + 1] == "clean" and command[command.index("--shape") + 1] == "step1x"
+    finally:
+        prefs.family, prefs.model_set = "hunyuan3d", "TINY"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="the wrapper is a shell script")
+def test_generate_on_the_clean_family_without_hy3dgen(addon, scene, fresh_backend, tmp_path: Path) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    wrapper, mark = _python_without_hy3dgen(tmp_path)
+    prefs.python_path, prefs.family = str(wrapper), "clean"
+    try:
+        settings = scene.img23d
+        settings.targets = "house, chimney"
+        assert bpy.ops.img23d.generate() == {"FINISHED"}
+        collection = bpy.data.collections["house_scene"]
+        objects = sorted((o for o in collection.objects if o.type == "MESH"), key=lambda o: o.name)
+        assert [o.name for o in objects] == ["chimney", "house"]
+        for obj in objects:
+            assert len(obj.data.polygons) > 100
+            assert json.loads(obj["img23d_models"])["shape"].startswith("tiny/step1x-3d")
+        assert not mark.exists(), "the backend imported hy3dgen for the licence-clean family"
+    finally:
+        addon.runtime.shutdown()
+        prefs.python_path, prefs.family = BACKEND_PYTHON, "hunyuan3d"
