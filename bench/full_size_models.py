@@ -53,7 +53,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
 
     Returns (and prints) load seconds, forward seconds and memory per model. Sizes: grounding
     a 256x256 image and 2 new tokens; matting one 1024x1024 crop; shape one image, 1 step,
-    octree 64; delight and paint one step at 512 (paint with ``paint_views`` views).
+    octree 64 (Hunyuan3D-2 mini turbo and Step1X-3D alike); delight and paint one step at 512 (paint with
+    ``paint_views`` views).
     """
     prepare_imports()
     import numpy as np
@@ -66,6 +67,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.stages.paint_models import camera_indices, delight_loader
     from img23d_backend.stages.paint_turbo import paint_loader
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
+    from img23d_backend.step1x.loader import step1x_loader
 
     names = check_names(only)
     dev = torch.device(device)
@@ -113,6 +115,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "delight": (delight_loader, run_delight),
         "paint": (paint_loader, run_paint),
         "paint-turbo": (paint_loader, run_paint),
+        "step1x": (step1x_loader, run_shape),  # generate_shapes runs Step1X-3D's own sampler for it
     }
     results: dict[str, dict[str, Any]] = {}
     for name in names:

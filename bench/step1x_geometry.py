@@ -161,10 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(footprint(root)))
         return 0
     if args.build:
-        if not (root / "step1x-3d" / step1x_replica.FOLDER / "model_index.json").is_file():
-            print("step1x: building ...", flush=True)
-            step1x_replica.build(root / "step1x-3d", step1x_replica.config("full"))
-        build_full_size_models(root, ["shape"])
+        build_full_size_models(root, ["shape", "step1x"])
     results: dict[str, Any] = {}
     for name, run in (("hunyuan-mini-turbo", run_hunyuan), ("step1x", run_step1x)):
         print(f"{name}: {args.steps} steps, octree {args.octree} ...", flush=True)

@@ -32,6 +32,9 @@ EXPECTED = {
               ("vae", 8.3e7, 8.4e7)],
     "paint-turbo": [("unet", 1.75e9, 1.9e9),           # the same architecture, distilled weights
                     ("vae", 8.3e7, 8.4e7)],
+    # Step1X-3D's training config's table: FluxDenoiser 1.3B, the whole autoencoder 191M (the
+    # decoder half loaded: post_kl, 16 blocks of width 768, the query decoder), DINOv2-large 304M.
+    "step1x": [("transformer", 1.28e9, 1.35e9), ("vae", 1.1e8, 1.3e8), ("visual_encoder", 3.0e8, 3.1e8)],
 }
 
 

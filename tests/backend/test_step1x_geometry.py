@@ -36,9 +36,9 @@ RUN_TIMEOUT = 240
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("step1x")
-    replica.build(root, replica.config("tiny"))
-    return root / replica.FOLDER
+    folder = tmp_path_factory.mktemp("step1x") / replica.FOLDER
+    replica.build(folder, replica.config("tiny"))
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -140,7 +140,7 @@ def _build_all(layout: ModelSet, clean_shape: ModelSpec) -> dict[str, dict[str, 
         _name(depth_spec): depth.build(spec_folder(depth_spec)),
         # The licence-clean family's shape model: Step1X-3D's geometry folder.
         _name(clean_shape): {**_where(clean_shape),
-                             **step1x.build(Path(clean_shape.local_path or ""), step1x.config("tiny"))},
+                             **step1x.build(spec_folder(clean_shape), step1x.config("tiny"))},
     }
 
 

@@ -13,6 +13,7 @@ model's sizes, and where they come from, are its module's ``FULL``.
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
+      step1x-3d/Step1X-3D-Geometry-1300m/   Step1X-3D geometry (float32, as published; ~7 GB)
       hunyuan3d-paint/                   Hunyuan3D-2 delight (InstructPix2Pix, SD-2.1 sized), paint
                                          (UNet2p5DConditionModel around an SD-2.1 UNet) and paint-turbo
                                          (the same architecture in the turbo folder's layout)
@@ -35,17 +36,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from img23d_protocol import CLEAN
+
 from ..models.registry import (DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSet,
                                ModelSpec, tiny_model_set)
-from . import birefnet, hunyuan_paint, hunyuan_shape, qwen
+from . import birefnet, hunyuan_paint, hunyuan_shape, qwen, step1x
 from .common import parameters, spec_folder
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
 # shape replica's FlashVDM VAE beside it (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/); 5: the turbo
 # paint model (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, component "paint-turbo"), the default
-FULL_FORMAT: int = 5
-COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo")
+FULL_FORMAT: int = 6  # 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x")
+COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo", "step1x")
 # The two paint components: which paint model each replicates.
 PAINT_COMPONENTS = {"paint": "2.0", "paint-turbo": "2.0-turbo"}
 
@@ -57,6 +60,9 @@ PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
     "delight": {"unet": 8.66e8, "vae": 8.37e7},       # SD-2.x UNet 865.9M, SD VAE 83.7M
     "paint": {"unet": 1.73e9, "vae": 8.37e7},         # two SD-2.x UNets + extra attention
     "paint-turbo": {"unet": 1.73e9, "vae": 8.37e7},   # the same architecture, distilled weights
+    # Step1X-3D's training config: FluxDenoiser 1.3B; DINOv2-large 304M; the whole autoencoder 191M,
+    # of which the loader builds the decoder half.
+    "step1x": {"transformer": 1.3e9, "visual_encoder": 3.04e8},
 }
 
 
@@ -87,6 +93,9 @@ def component_spec(root: Path, name: str) -> ModelSpec:
     """The spec a component is loaded with (``paint`` and ``paint-turbo`` are both the paint role)."""
     if name in PAINT_COMPONENTS:
         return full_size_model_set(root, paint=PAINT_COMPONENTS[name]).spec("paint")
+    if name == "step1x":  # the licence-clean family's shape model, in its real folder
+        return replace(tiny_model_set(Path(root), family=CLEAN).shape, repo_id="full-size/step1x-3d",
+                       size_bytes=SHAPE["step1x"].size_bytes, shape_kind=SHAPE["step1x"].shape_kind)
     return full_size_model_set(root).spec(name)
 
 
@@ -163,6 +172,8 @@ def _construct(name: str) -> dict[str, Any]:
                 "flashvdm_vae": hunyuan_shape.construct_flashvdm_vae(hunyuan_shape.FULL)}
     if name == "delight":
         return hunyuan_paint.construct_delight(hunyuan_paint.FULL)
+    if name == "step1x":
+        return step1x.construct(step1x.config("full"))
     return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)  # paint and paint-turbo: one architecture
 
 
@@ -176,6 +187,9 @@ def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
         return hunyuan_shape.build(dest, hunyuan_shape.FULL_TURBO), hunyuan_shape.FULL_TURBO.seed
     if name == "delight":
         return hunyuan_paint.build_delight(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.delight_seed
+    if name == "step1x":
+        full = step1x.config("full")
+        return step1x.build(dest, full), full.seed
     if name == "paint-turbo":
         return (hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL, turbo=True),
                 hunyuan_paint.FULL.multiview_seed + hunyuan_paint.TURBO_SEED_OFFSET)

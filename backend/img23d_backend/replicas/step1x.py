@@ -156,13 +156,24 @@ def _save(module: Any, path: Path, extra: dict[str, Any] | None = None) -> int:
     return sum(value.numel() for value in state.values())
 
 
-def build(root: Path, dims: GeometryDims) -> dict[str, Any]:
-    """Write the geometry folder under ``root`` (``root/Step1X-3D-Geometry-1300m``); return the
-    manifest entry."""
+def construct(dims: GeometryDims) -> dict[str, Any]:
+    """The three parts as the loader builds them (the VAE's decoder half), for parameter counts."""
+    return {"transformer": Step1XDenoiser(DenoiserConfig(**_known(DenoiserConfig, dims.denoiser))),
+            "vae": ShapeDecoder(ShapeVAEConfig(**_known(ShapeVAEConfig, dims.vae))),
+            "visual_encoder": VisualEncoder(VisualEncoderConfig(**_known(VisualEncoderConfig, dims.visual)), dims.dino)}
+
+
+def _known(cls: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    names = set(cls.__dataclass_fields__)
+    return {key: value for key, value in fields.items() if key in names}
+
+
+def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
+    """Write the geometry folder ``folder`` (``.../Step1X-3D-Geometry-1300m``); return the manifest entry."""
     prepare_imports()
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    folder = Path(root) / FOLDER
+    folder = Path(folder)
     for part, fields in (("transformer", dims.denoiser), ("vae", dims.vae), ("visual_encoder", dims.visual)):
         (folder / part).mkdir(parents=True, exist_ok=True)
         write_json(folder / part / "config.json", fields)
