@@ -48,7 +48,8 @@ def test_the_hosts_command_quotes_every_word_and_expands_only_its_home() -> None
                            env={"HOME": "/home/artist", "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
                            timeout=30).stdout.splitlines()
     assert words[3] == "/opt/py 3/bin/python3" and words[4] == "-c"
-    assert words[6:] == ["--target", "/home/artist/my env; $(id)", "--torch-build=auto", "--json-progress",
+    assert words[6:] == ["--target", "/home/artist/my env; $(id)", "--torch-build=auto", "--family=hunyuan3d",
+                         "--json-progress",
                          "--torch-spec=torch==2.13.0", "--pip-args=--find-links '/wheels dir'"]
     # The bootstrap is one word of base64, so no quote or newline of it meets the host's shell.
     assert "\n" not in words[5] and words[5].startswith('exec(__import__("base64")')
