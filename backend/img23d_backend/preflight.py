@@ -53,6 +53,39 @@ DIT_BYTES_PER_IMAGE = 384 * MIB
 # Besides the stage's own peak: the interpreter, allocator slack, other threads.
 RESERVE_BYTES = 512 * MIB
 
+
+@dataclass(frozen=True)
+class ShapeMemory:
+    """A shape model's memory per grid point and per image (the constants above are Hunyuan3D-2's)."""
+
+    host_per_point: float
+    target_per_point: float
+    device_per_point: float
+    device_target_per_point: float
+    dit_per_image: int
+    decoder_call: int = 0      # one decoder call's activations (a chunk of query points), beside the grid
+
+
+# Step1X-3D at full size in bfloat16 on the CPU (bench/results/step1x-geometry-cpu.json,
+# ``peak_over_loaded``): one guided step of one image (a batch of two, the image encoder included)
+# peaked 746 MiB above the loaded model, so 373 MiB per image; one decoder call of 65,536 points
+# 1,667 MiB. Rounded up.
+STEP1X_DIT_BYTES_PER_IMAGE = 384 * MIB
+STEP1X_DECODER_CALL_BYTES = 1_700 * MIB
+
+HUNYUAN_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
+                             DEVICE_TARGET_BYTES_PER_POINT, DIT_BYTES_PER_IMAGE)
+# Step1X-3D (step1x/volume.py): one target's grid at a time, so nothing grows with the batch but the
+# DiT. Host: the field copied for marching cubes and lewiner's arrays: 7.7 B/point measured between
+# octree 256 and 384 on the CPU (the tiny replica: the grid's cost does not depend on the model's
+# size). Device: the finest float32 grid, its trilinear upsampling and the refinement mask and
+# indices: 10 B/point, from the code. The DiT's activations per image and one decoder call of
+# 65,536 points (its chunk) were measured at full size in bfloat16 (the size of float16) on the CPU
+# (bench/step1x_geometry.py --footprint); CPU attention keeps whole score matrices that a GPU's
+# fused attention does not, so these bound a GPU's from above.
+STEP1X_MEMORY = ShapeMemory(host_per_point=8, target_per_point=0, device_per_point=10, device_target_per_point=0,
+                            dit_per_image=STEP1X_DIT_BYTES_PER_IMAGE, decoder_call=STEP1X_DECODER_CALL_BYTES)
+
 # -- paint (rasterised views, back-projection, the texture), bytes per pixel ----------------------
 # Measured on the CPU, the penguin with the tiny paint models (bench/preflight_calibration.py
 # --texture-sizes): the stage's peak above the loaded models grows with the texture's texels
@@ -104,14 +137,15 @@ def total_room(device: Any) -> Room:
     return Room(host=ram)
 
 
-def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False) -> Need:
+def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False,
+               memory: ShapeMemory = HUNYUAN_MEMORY) -> Need:
     points = (octree + 1) ** 3
-    dit = batch * (2 if guidance else 1) * DIT_BYTES_PER_IMAGE
-    host = HOST_BYTES_PER_POINT * points + batch * TARGET_BYTES_PER_POINT * points
+    dit = batch * (2 if guidance else 1) * memory.dit_per_image
+    host = int(memory.host_per_point * points + batch * memory.target_per_point * points)
     if not on_gpu:
-        return Need(host=host + dit)
-    return Need(host=host, device=DEVICE_BYTES_PER_POINT * points + batch * DEVICE_TARGET_BYTES_PER_POINT * points
-                + dit)
+        return Need(host=host + max(dit, memory.decoder_call))
+    return Need(host=host, device=int(memory.device_per_point * points
+                                      + batch * memory.device_target_per_point * points) + max(dit, memory.decoder_call))
 
 
 def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool = False) -> Need:
@@ -125,7 +159,7 @@ def _on_gpu(device: Any) -> bool:
 
 
 def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | None = None,
-                guidance: bool = True) -> int:
+                guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY) -> int:
     """The largest batch (at most the one asked for) whose shape stage fits in ``room`` (free
     memory now); ``out_of_memory`` naming the octree resolution when not even one target fits.
     ``guidance``: the shape model runs classifier-free guidance (its kind says; hy3dgen then
@@ -133,11 +167,11 @@ def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | Non
     room = room or free_room(device)
     asked = min(targets, options.shape_batch or targets)
     for batch in range(max(asked, 1), 0, -1):
-        if room.fits(shape_need(options.octree_resolution, batch, guidance, _on_gpu(device))):
+        if room.fits(shape_need(options.octree_resolution, batch, guidance, _on_gpu(device), memory)):
             return batch
     raise _too_big("octree resolution", options.octree_resolution,
-                   shape_need(options.octree_resolution, 1, guidance, _on_gpu(device)), room,
-                   largest_octree(room, guidance, _on_gpu(device)), "free now")
+                   shape_need(options.octree_resolution, 1, guidance, _on_gpu(device), memory), room,
+                   largest_octree(room, guidance, _on_gpu(device), memory), "free now")
 
 
 def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> None:
@@ -150,14 +184,14 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
 
 
 def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
-              guidance: bool = True) -> None:
+              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
     (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``)."""
     room = room or total_room(device)
-    need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device))
+    need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device), memory)
     if shape and not room.fits(need):
         raise _too_big("octree resolution", options.octree_resolution, need, room,
-                       largest_octree(room, guidance, _on_gpu(device)), "in all")
+                       largest_octree(room, guidance, _on_gpu(device), memory), "in all")
     if options.texture:
         need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
         if not room.fits(need):
@@ -165,9 +199,10 @@ def check_job(options: JobOptions, device: Any, room: Room | None = None, shape:
                            "in all")
 
 
-def largest_octree(room: Room, guidance: bool = True, on_gpu: bool = False) -> int:
+def largest_octree(room: Room, guidance: bool = True, on_gpu: bool = False,
+                   memory: ShapeMemory = HUNYUAN_MEMORY) -> int:
     """The largest of the usual octree resolutions that one target fits in ``room`` with (0: none)."""
-    fitting = [r for r in OCTREE_STEPS if room.fits(shape_need(r, 1, guidance, on_gpu))]
+    fitting = [r for r in OCTREE_STEPS if room.fits(shape_need(r, 1, guidance, on_gpu, memory))]
     return fitting[-1] if fitting else 0
 
 
@@ -177,13 +212,13 @@ def largest_texture(room: Room, on_gpu: bool = False) -> int:
 
 
 def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None,
-           guidance: bool = True) -> dict[str, int]:
+           guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY) -> dict[str, int]:
     """For the hello: the largest octree resolution and texture size this machine holds for one
     target while that stage's models are loaded (the manager evicts the other stages' models
     first); ``paint_models_bytes`` None: no texture models, so no texture limit. A setting that
     fits not even at its smallest step is left out: the job's own refusal then explains."""
     total = total_room(device)
-    found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), guidance, _on_gpu(device))}
+    found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), guidance, _on_gpu(device), memory)}
     if paint_models_bytes is not None:
         found["texture_size"] = largest_texture(_beside(total, paint_models_bytes), on_gpu=_on_gpu(device))
     return {name: value for name, value in found.items() if value}

@@ -160,3 +160,28 @@ def test_settings_the_machine_cannot_hold_are_refused_before_a_run_folder(engine
     with pytest.raises(ProtocolError, match="texture size 8192"):
         engine.retexture(retexture, Job(id="r", emit=lambda event: None))
     assert set(engine.settings.runs_dir.iterdir()) == before
+
+
+# --- the licence-clean family's shape model ----------------------------------------------------
+
+def test_step1x_grows_with_the_grid_not_the_batch_and_names_its_own_limit() -> None:
+    step1x = preflight.STEP1X_MEMORY
+    # One target's grid at a time: a batch costs only its DiT activations more.
+    one, three = shape_need(384, 1, memory=step1x), shape_need(384, 3, memory=step1x)
+    # (The DiT's activations and one decoder call never peak together: the larger of the two counts.)
+    dit, call = step1x.dit_per_image, step1x.decoder_call
+    assert three.host - one.host == max(3 * 2 * dit, call) - max(2 * dit, call) > 0
+    assert shape_need(384, 3).host - shape_need(384, 1).host > 2 * preflight.TARGET_BYTES_PER_POINT * 385 ** 3 - 1
+    # Its estimate, not Hunyuan3D-2's, decides the octree the hello offers and the refusal names.
+    room = _fits_exactly(shape_need(512, 1, memory=step1x))
+    assert largest_octree(room, memory=step1x) == 512
+    with pytest.raises(ProtocolError) as caught:
+        check_job(JobOptions(octree_resolution=640), "cpu", room, memory=step1x)
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY and "at most 512 fits" in caught.value.message
+
+
+def test_a_clean_family_engine_uses_step1x_memory(tiny_root: Path, tmp_path: Path) -> None:
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, family="clean"), runs_dir=tmp_path, device="cpu"))
+    assert engine.shape_memory is preflight.STEP1X_MEMORY and engine.classifier_free
+    assert Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path,
+                                 device="cpu")).shape_memory is preflight.HUNYUAN_MEMORY

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
+from img23d_protocol import (HUNYUAN3D, DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
                              RegenerateRequest, RetextureRequest, SuggestRequest)
 
 from .. import preflight
@@ -91,7 +91,14 @@ class Engine:
         """The largest settings one target fits with, beside the models its stage holds."""
         sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
         paint = sum(sizes[role] for role in PAINT_ROLES) if self.can_paint else None
-        return preflight.limits(self.device, sizes.get("shape", 0), paint, guidance=self.classifier_free)
+        return preflight.limits(self.device, sizes.get("shape", 0), paint, guidance=self.classifier_free,
+                                memory=self.shape_memory)
+
+    @property
+    def shape_memory(self) -> preflight.ShapeMemory:
+        """How the shape model's memory grows (its family's volume decoding and DiT)."""
+        family = shape_kind(self.settings.models.shape).family
+        return preflight.HUNYUAN_MEMORY if family == HUNYUAN3D else preflight.STEP1X_MEMORY
 
     @property
     def classifier_free(self) -> bool:

@@ -42,7 +42,7 @@ class GenerateRun(JobRun):
 
     @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
-        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free)
+        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
@@ -202,7 +202,7 @@ class GenerateRun(JobRun):
                 # As many targets per batch as the memory left beside the loaded model holds:
                 # running out of RAM is a kill by the system, not an exception to retry.
                 fitting = preflight.shape_batch(self.options, len(images), self.engine.device,
-                                                guidance=self.engine.classifier_free)
+                                                guidance=self.engine.classifier_free, memory=self.engine.shape_memory)
                 if fitting < min(len(images), settings.batch_size or len(images)):
                     settings.batch_size = fitting
                 lowered = settings.lowered()
