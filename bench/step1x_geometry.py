@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -118,31 +117,42 @@ def run_hunyuan(root: Path, steps: int, octree: int, device: str) -> dict[str, A
 
 
 def footprint(root: Path) -> dict[str, Any]:
-    """Run in a fresh process: Step1X in bfloat16, weights and peak resident memory."""
+    """Run in a fresh process: Step1X in bfloat16, its weights and each part's peak resident memory."""
+
     def rss() -> int:
         return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-    def peak() -> int:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    def high_water() -> int:
+        """The process's peak resident memory since the last reset (VmHWM)."""
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmHWM in /proc/self/status")
+
+    def reset_high_water() -> None:
+        # Linux: writing 5 to clear_refs resets the peak resident set to the current one, so each
+        # part's peak is its own, not the load's (which holds the float32 file and its copy at once).
+        Path("/proc/self/clear_refs").write_text("5")
 
     before = rss()
     model = load_geometry(root / "step1x-3d" / step1x_replica.FOLDER, "cpu", torch.bfloat16)
     loaded = rss()
+    weights = sum(model.weight_bytes.values())
+    peaks = {}
+    reset_high_water()
     latents = denoise(model, [cutout()], [1], GeometrySettings(steps=1))
-    after_step = peak()
+    peaks["step"] = high_water() - loaded
     with torch.inference_mode():
         tokens = model.vae.decode(latents)
-        model.vae.query(torch.rand(1, 8_192, 3) * 2 - 1, tokens)
-        after_small = peak()
-        model.vae.query(torch.rand(1, 65_536, 3) * 2 - 1, tokens)
-    weights = sum(model.weight_bytes.values())
+        for points in (8_192, 65_536):
+            reset_high_water()
+            model.vae.query(torch.rand(1, points, 3) * 2 - 1, tokens)
+            peaks[f"decoder_call_{points}"] = high_water() - loaded
     return {"dtype": "bfloat16 (the size of float16)", "weight_bytes": model.weight_bytes, "weights_total": weights,
             "rss_growth_load": loaded - before,
-            # Peaks above the weights: the guided step (batch of two), then decoder calls of 8,192 and
-            # 65,536 query points (upstream's chunk); CPU attention holds its whole score matrix.
-            "step_peak_over_weights": after_step - before - weights,
-            "decode_8192_peak_over_weights": after_small - before - weights,
-            "decode_65536_peak_over_weights": peak() - before - weights}
+            # Each part's peak above the loaded model: the guided step (batch of two, the image encoder
+            # included), then one decoder call of 8,192 and of 65,536 query points (upstream's chunk).
+            "peak_over_loaded": peaks}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -211,5 +211,5 @@ def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
         with seeded(dims.seed + 2):
             visual = VisualEncoder(read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json"), dims.dino)
         counts["visual_encoder"] = _save(visual, folder / "visual_encoder" / "diffusion_pytorch_model.safetensors")
-    return {"folder": FOLDER, "parameters": counts, "dtype": "float32",
+    return {"folder": FOLDER, "params": counts, "dtype": "float32",
             "note": "random weights keyed as upstream's modules; the VAE's query decoder biased to a blob"}
