@@ -27,7 +27,8 @@ def shifted_betas(alphas_cumprod: torch.Tensor, shift_scale: float = SHIFT_SCALE
     snr = ((alphas_cumprod ** 0.5).float() / ((1.0 - alphas_cumprod) ** 0.5).float()) ** 2
     weight = torch.arange(steps, dtype=torch.float32) / (steps - 1)
     interpolated = torch.exp(torch.log(snr) * (1 - weight) + torch.log(snr / shift_scale) * weight)
-    shifted = interpolated / (1 + interpolated)          # abar of the shifted schedule
+    # Upstream's SNR_to_betas, operation for operation: abar = (sqrt(snr / (1 + snr)))^2.
+    shifted = ((interpolated / (1 + interpolated)) ** 0.5) ** 2
     previous = torch.cat([torch.ones(1), shifted[:-1]])
     return 1 - shifted / previous
 
