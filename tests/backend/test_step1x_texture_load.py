@@ -17,7 +17,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from img23d_backend.models import placement
 from img23d_backend.replicas import step1x_texture as replica
+from img23d_backend.replicas.common import parameters
 from img23d_backend.step1x_texture.folders import TextureFolders, sdxl_files
 from img23d_backend.step1x_texture.loader import loaded_model, load_texture_model
 
@@ -83,8 +85,6 @@ def test_the_adapter_file_holds_upstreams_keys(root: Path) -> None:
 
 
 def test_the_full_size_configs_make_sdxls_published_parameter_counts() -> None:
-    from img23d_backend.replicas.common import parameters
-
     with torch.device("meta"):
         parts = replica.construct(replica.config("full"))
     unet = parts["unet"]
@@ -178,8 +178,6 @@ def test_an_incomplete_folder_names_every_missing_file(root: Path, tmp_path: Pat
 
 
 def test_the_loaded_model_moves_as_one(root: Path) -> None:
-    from img23d_backend.models import placement
-
     model = load_texture_model(_folders(root), "cpu", torch.bfloat16)
     assert all(p.dtype == torch.bfloat16 for m in model.modules for p in m.parameters())
     held = loaded_model(model)

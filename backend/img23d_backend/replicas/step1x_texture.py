@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..step1x_texture.attention import AttentionState, install_processors
+from ..step1x_texture.loader import build_condition_encoder
 from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
 
 SDXL_FOLDER = "stable-diffusion-xl-base-1.0"
@@ -153,9 +155,6 @@ def construct(dims: TextureDims) -> dict[str, Any]:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
-    from ..step1x_texture.attention import AttentionState, install_processors
-    from ..step1x_texture.loader import build_condition_encoder
-
     unet = UNet2DConditionModel.from_config(dims.unet)
     install_processors(unet, AttentionState())
     return {"unet": unet, "condition_encoder": build_condition_encoder(unet.config),
@@ -183,9 +182,6 @@ def build(root: Path, dims: TextureDims) -> dict[str, Any]:
     prepare_imports()
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
-
-    from ..step1x_texture.attention import AttentionState, install_processors
-    from ..step1x_texture.loader import build_condition_encoder
 
     root = Path(root)
     sdxl, vae_folder = root / SDXL_FOLDER, root / VAE_FOLDER
