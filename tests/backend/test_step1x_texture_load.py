@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 from img23d_backend.models import placement
 from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.replicas.common import parameters
-from img23d_backend.step1x_texture.folders import TextureFolders, sdxl_files
-from img23d_backend.step1x_texture.loader import loaded_model, load_texture_model
+from img23d_backend.step1x_texture.folders import TextureFolders, hub_sources, sdxl_files
+from img23d_backend.step1x_texture.loader import loaded_model, load_texture_model, texture_dtype
 
 SDXL_PUBLISHED = {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480,
                   "text_encoder_2": 694_659_840}
@@ -187,3 +187,22 @@ def test_the_loaded_model_moves_as_one(root: Path) -> None:
     assert len(held.modules) == 5 and placement.weight_bytes(held) == read + buffers
     placement.move(held, "meta")
     assert model.device == torch.device("meta") and next(model.unet.parameters()).is_meta
+
+
+def test_the_downloads_fetch_exactly_what_the_loader_opens(root: Path, tmp_path: Path) -> None:
+    sdxl, vae, step1x = hub_sources()
+    names = (replica.SDXL_FOLDER, replica.VAE_FOLDER, replica.STEP1X_FOLDER)
+    # Snapshots holding only the listed files (as allow_patterns would fetch them) load.
+    for source, name in zip((sdxl, vae, step1x), names):
+        assert len(source.revision) == 40, source.repo_id
+        for file in source.files:
+            (tmp_path / name / file).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(root / name / file, tmp_path / name / file)
+    load_texture_model(TextureFolders.from_snapshots(*(tmp_path / name for name in names)), "cpu", torch.float32)
+    assert not any(name.startswith("vae/") or name.endswith("model.safetensors") and ".fp16." not in name
+                   for name in sdxl.files), "SDXL's own VAE and float32 weights are not fetched"
+
+
+def test_the_dtype_is_half_on_a_gpu_and_float32_or_bfloat16_on_a_cpu() -> None:
+    assert texture_dtype(torch.device("cuda")) == torch.float16 == texture_dtype("mps")
+    assert texture_dtype("cpu") == torch.float32 and texture_dtype("cpu", cpu_bfloat16=True) == torch.bfloat16

@@ -58,6 +58,22 @@ ADAPTER_FILES = (f"{ADAPTER_SUBFOLDER}/{ADAPTER_FILE}",)
 
 
 @dataclass(frozen=True)
+class HubSource:
+    """One repository the model is downloaded from: pinned, and only the files the loader opens."""
+
+    repo_id: str
+    revision: str
+    files: tuple[str, ...]
+
+
+def hub_sources(variant: str | None = DEFAULT_VARIANT) -> tuple[HubSource, HubSource, HubSource]:
+    """SDXL base's, the fp16-fix VAE's and Step1X-3D's files, in ``TextureFolders.from_snapshots``' order."""
+    return (HubSource(SDXL_REPO, SDXL_REVISION, sdxl_files(variant)),
+            HubSource(VAE_REPO, VAE_REVISION, VAE_FILES),
+            HubSource(ADAPTER_REPO, ADAPTER_REVISION, ADAPTER_FILES))
+
+
+@dataclass(frozen=True)
 class TextureFolders:
     """The three places the model is read from: SDXL base's folder, the fp16-fix VAE's folder, and
     the adapter's safetensors file; ``variant`` picks SDXL's weights files (``"fp16"`` or None)."""

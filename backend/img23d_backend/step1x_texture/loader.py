@@ -29,6 +29,7 @@ from typing import Any
 from ..models import placement
 from ..models.fast_load import empty_weights, read_safetensors
 from ..models.placement import LoadedModel
+from ..stages._common import working_dtype
 from ..torch_env import prepare_torchvision
 from .attention import AttentionState, install_processors
 from .folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
@@ -61,6 +62,16 @@ class Step1XTextureModel:
     @property
     def modules(self) -> list[Any]:
         return [self.unet, self.condition_encoder, self.vae, self.text_encoder, self.text_encoder_2]
+
+
+def texture_dtype(device: Any, cpu_bfloat16: bool = False) -> Any:
+    """float16 on CUDA and MPS, as upstream runs the model (the fp16-fix VAE decodes in it);
+    float32 on a CPU, or bfloat16 there when asked (half the memory, slower on most CPUs)."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cpu":
+        return torch.bfloat16 if cpu_bfloat16 else torch.float32
+    return working_dtype(device)
 
 
 def adapter_channels(unet_config: Any) -> tuple[int, ...]:
