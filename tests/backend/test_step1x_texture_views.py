@@ -202,10 +202,15 @@ def test_the_views_follow_the_control_maps_and_the_reference(model) -> None:
     assert max(np.abs(a - b).max() for a, b in zip(base, other)) > 1
 
 
-def test_bfloat16_on_the_cpu_makes_six_views(root: Path) -> None:
-    model = load_texture_model(_folders(root), "cpu", torch.bfloat16)
-    views = generate_views(model, _controls(), _cutout(), 7, MultiviewSettings(steps=2, size=64))
-    assert len(views) == 6 and all(v.size == (64, 64) for v in views)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_gives_the_float32_views_within_a_few_levels(model, root: Path, dtype: torch.dtype) -> None:
+    # float16 is what a GPU runs; run on the CPU here, it takes the same dtype path through the model.
+    settings = MultiviewSettings(steps=2, size=64)
+    half = load_texture_model(_folders(root), "cpu", dtype)
+    views = [np.asarray(v, dtype=float) for v in generate_views(half, _controls(), _cutout(), 7, settings)]
+    full = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(), _cutout(), 7, settings)]
+    assert len(views) == 6 and all(v.shape == (64, 64, 3) for v in views)
+    assert np.mean([np.abs(a - b).mean() for a, b in zip(views, full)]) < 3, "half precision strays from float32"
 
 
 def test_bad_inputs_are_refused_in_one_sentence(model) -> None:
