@@ -4,8 +4,8 @@ condition encoder, SDXL's two text encoders and tokenizers, the fp16-fix VAE.
 Every network is built on the meta device from its config (``models.fast_load.empty_weights``)
 and its safetensors' tensors assigned (``models.placement.assign_weights``): no random
 initialisation, one copy of each weight. The keys are read as the libraries' own loaders read
-them: diffusers' ``ModelMixin._fix_state_dict_keys_on_load`` for the UNet and the VAE (renames
-pre-0.14 attention names, ``query``/``key``/``value``/``proj_attn``, where a file has them), and
+them: for the UNet and the VAE what diffusers' ``ModelMixin._fix_state_dict_keys_on_load`` does
+(renames pre-0.14 attention names, ``query``/``key``/``value``/``proj_attn``, where a file has them), and
 for the text encoders transformers' ``_fix_state_dict_key_on_load`` (legacy ``gamma``/``beta``
 names) with the model's non-persistent buffers (``position_ids``, which files saved by older
 transformers hold) dropped, as ``from_pretrained`` ignores them. Everything else must match
@@ -91,10 +91,23 @@ def build_condition_encoder(unet_config: Any) -> Any:
                       adapter_type="full_adapter_xl")
 
 
+# Attention names of diffusers before 0.14, which files saved then still carry.
+_LEGACY_ATTENTION = {"query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"}
+
+
 def diffusers_state(module: Any, path: Path, device: Any, dtype: Any) -> dict[str, Any]:
-    """A diffusers model's file, its keys fixed as ``from_pretrained`` fixes them."""
+    """A diffusers model's file, its keys fixed as ``from_pretrained`` fixes them: in the attention
+    blocks diffusers marks ``_from_deprecated_attn_block`` (the VAE's mid-blocks), legacy names are
+    renamed (written out rather than calling ``ModelMixin._fix_state_dict_keys_on_load``, a private
+    method that older releases within the backend's range name otherwise)."""
     state = read_safetensors(path, device, dtype)
-    module._fix_state_dict_keys_on_load(state)
+    for name, sub in module.named_modules():
+        if not getattr(sub, "_from_deprecated_attn_block", False):
+            continue
+        for old, new in _LEGACY_ATTENTION.items():
+            for kind in ("weight", "bias"):
+                if f"{name}.{old}.{kind}" in state:
+                    state[f"{name}.{new}.{kind}"] = state.pop(f"{name}.{old}.{kind}")
     return state
 
 
