@@ -1,0 +1,17 @@
+"""Step1X-3D's texture model (StepFun, Apache-2.0) in img23d's own code: the licence-clean family's
+multiview painter, SDXL base 1.0 (CreativeML Open RAIL++-M) with Step1X-3D's multiview adapter
+(built on MV-Adapter, Apache-2.0) and the fp16-fix SDXL VAE (MIT).
+
+Written from upstream's code (stepfun-ai/Step1X-3D ``step1x3d_texture/``, huanngzh/MV-Adapter)
+on diffusers' and transformers' own classes; nothing of upstream's renderers (nvdiffrast,
+pytorch3d, Hunyuan3D's rasterizer) is used: img23d's rasterizer makes the control maps and its
+baker paints the views into the mesh (the paint stage's work, not this package's).
+
+  folders     the three repositories, their pinned revisions and the files read from each
+  attention   the adapter's attention processor: multiview row/column and reference attention
+  loader      the networks built on the meta device and their weights read into place, strictly
+  prompt      SDXL's two-encoder text conditioning and micro-conditioning
+  scheduler   upstream's DDPM over SDXL's schedule with its SNR shifted by 8
+  conditions  the reference picture and the control maps, prepared as upstream prepares them
+  generate    the sampler: six control maps and a reference in, six RGB views out
+"""

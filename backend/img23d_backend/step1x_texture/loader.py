@@ -1,0 +1,202 @@
+"""The texture model read straight into place: SDXL's UNet with the adapter's processors and
+condition encoder, SDXL's two text encoders and tokenizers, the fp16-fix VAE.
+
+Every network is built on the meta device from its config (``models.fast_load.empty_weights``)
+and its safetensors' tensors assigned (``models.placement.assign_weights``): no random
+initialisation, one copy of each weight. The keys are read as the libraries' own loaders read
+them: for the UNet and the VAE what diffusers' ``ModelMixin._fix_state_dict_keys_on_load`` does
+(renames pre-0.14 attention names, ``query``/``key``/``value``/``proj_attn``, where a file has them), and
+for the text encoders transformers' ``_fix_state_dict_key_on_load`` (legacy ``gamma``/``beta``
+names) with the model's non-persistent buffers (``position_ids``, which files saved by older
+transformers hold) dropped, as ``from_pretrained`` ignores them. Everything else must match
+exactly: a missing or unexpected key is an error, never a random weight.
+
+The adapter file holds, unprefixed, what upstream's ``_save_custom_adapter(include_keys=["_mv",
+"_ref"])`` writes: the UNet's processor parameters
+(``<block>.attentions.<i>.transformer_blocks.<j>.attn1.processor.to_q_mv.weight``, ...) and the
+condition encoder's whole state dict (``adapter.conv_in.weight``, ``adapter.body.<i>...``).
+Upstream loads it into both with ``strict=False``; here every key must land in one of them and
+every parameter of both must come from it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models import placement
+from ..models.fast_load import empty_weights, read_safetensors
+from ..models.placement import LoadedModel
+from ..stages._common import working_dtype
+from ..torch_env import prepare_torchvision
+from .attention import AttentionState, install_processors
+from .folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
+
+# Upstream's condition encoder: a T2I-Adapter ("full_adapter_xl") over six channels (position
+# and normal), two residual blocks per level, pixel-unshuffled by 16.
+CONDITION_CHANNELS = 6
+CONDITION_RES_BLOCKS = 2
+CONDITION_DOWNSCALE = 16
+CONDITION_PREFIX = "adapter."
+
+
+@dataclass
+class Step1XTextureModel:
+    """A loaded texture model: its five networks, two tokenizers and the scheduler's config."""
+
+    unet: Any
+    condition_encoder: Any
+    vae: Any
+    text_encoder: Any
+    text_encoder_2: Any
+    tokenizer: Any
+    tokenizer_2: Any
+    scheduler_config: dict[str, Any]
+    attention: AttentionState
+    device: Any
+    dtype: Any
+    weight_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def modules(self) -> list[Any]:
+        return [self.unet, self.condition_encoder, self.vae, self.text_encoder, self.text_encoder_2]
+
+
+def texture_dtype(device: Any, cpu_bfloat16: bool = False) -> Any:
+    """float16 on CUDA and MPS, as upstream runs the model (the fp16-fix VAE decodes in it);
+    float32 on a CPU, or bfloat16 there when asked (half the memory, slower on most CPUs)."""
+    import torch
+
+    if getattr(device, "type", str(device)) == "cpu":
+        return torch.bfloat16 if cpu_bfloat16 else torch.float32
+    return working_dtype(device)
+
+
+def adapter_channels(unet_config: Any) -> tuple[int, ...]:
+    """The condition encoder's widths for this UNet: upstream hard-codes (320, 640, 1280, 1280),
+    SDXL's three block widths and the mid block's; derived here so a smaller UNet gets its own."""
+    widths = tuple(unet_config.block_out_channels)
+    if len(widths) != 3:
+        raise ValueError(f"the adapter's condition encoder fits SDXL's three UNet levels, not {len(widths)}")
+    return (*widths, widths[-1])
+
+
+def build_condition_encoder(unet_config: Any) -> Any:
+    from diffusers import T2IAdapter
+
+    return T2IAdapter(in_channels=CONDITION_CHANNELS, channels=list(adapter_channels(unet_config)),
+                      num_res_blocks=CONDITION_RES_BLOCKS, downscale_factor=CONDITION_DOWNSCALE,
+                      adapter_type="full_adapter_xl")
+
+
+# Attention names of diffusers before 0.14, which files saved then still carry.
+_LEGACY_ATTENTION = {"query": "to_q", "key": "to_k", "value": "to_v", "proj_attn": "to_out.0"}
+
+
+def diffusers_state(module: Any, path: Path, device: Any, dtype: Any) -> dict[str, Any]:
+    """A diffusers model's file, its keys fixed as ``from_pretrained`` fixes them: in the attention
+    blocks diffusers marks ``_from_deprecated_attn_block`` (the VAE's mid-blocks), legacy names are
+    renamed (written out rather than calling ``ModelMixin._fix_state_dict_keys_on_load``, a private
+    method that older releases within the backend's range name otherwise)."""
+    state = read_safetensors(path, device, dtype)
+    for name, sub in module.named_modules():
+        if not getattr(sub, "_from_deprecated_attn_block", False):
+            continue
+        for old, new in _LEGACY_ATTENTION.items():
+            for kind in ("weight", "bias"):
+                if f"{name}.{old}.{kind}" in state:
+                    state[f"{name}.{new}.{kind}"] = state.pop(f"{name}.{old}.{kind}")
+    return state
+
+
+def transformers_state(model: Any, path: Path, device: Any, dtype: Any) -> dict[str, Any]:
+    """A transformers model's file as ``from_pretrained`` reads it: legacy names renamed, the
+    model's non-persistent buffers (kept by files of older versions) left out."""
+    buffers = {name for name, _ in model.named_buffers()} - set(model.state_dict())
+    state = {}
+    for key, tensor in read_safetensors(path, device, dtype).items():
+        key, _ = model._fix_state_dict_key_on_load(key)
+        if key not in buffers:
+            state[key] = tensor
+    return state
+
+
+def split_adapter(state: dict[str, Any], unet: Any, condition_encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The adapter file's tensors for the UNet's processors and for the condition encoder; refuses
+    a file with a key neither takes, or without a parameter either has."""
+    processors = {key for key in unet.state_dict() if ".processor." in key}
+    encoder = set(condition_encoder.state_dict())
+    unknown = sorted(set(state) - processors - encoder)
+    missing = sorted((processors | encoder) - set(state))
+    if unknown or missing:
+        problems = []
+        if unknown:
+            problems.append(f"{len(unknown)} unknown key(s), e.g. {', '.join(unknown[:3])}")
+        if missing:
+            problems.append(f"{len(missing)} missing, e.g. {', '.join(missing[:3])}")
+        raise ValueError("the adapter file does not fit this UNet: " + "; ".join(problems))
+    return ({k: v for k, v in state.items() if k in processors}, {k: v for k, v in state.items() if k in encoder})
+
+
+def _unet_parts(folders: TextureFolders, state: AttentionState) -> tuple[Any, Any]:
+    from diffusers import UNet2DConditionModel
+
+    config = json.loads((folders.sdxl / "unet" / "config.json").read_text(encoding="utf-8"))
+    with empty_weights():
+        unet = UNet2DConditionModel.from_config(config)
+        install_processors(unet, state)
+        encoder = build_condition_encoder(unet.config)
+    return unet, encoder
+
+
+def load_texture_model(folders: TextureFolders, device: Any, dtype: Any) -> Step1XTextureModel:
+    """The Step1X-3D texture model from ``folders`` on ``device`` in ``dtype``."""
+    prepare_torchvision()  # diffusers' and transformers' imports reach torchvision
+    from diffusers import AutoencoderKL
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    folders.check()
+    attention = AttentionState()
+    unet, encoder = _unet_parts(folders, attention)
+    vae_config = json.loads((folders.vae / "config.json").read_text(encoding="utf-8"))
+    with empty_weights():
+        vae = AutoencoderKL.from_config(vae_config)
+        text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(folders.sdxl / "text_encoder"))
+        text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig.from_pretrained(folders.sdxl / "text_encoder_2"))
+
+    sizes = {}
+    unet_state = diffusers_state(unet, folders.sdxl / "unet" / weights_name(DIFFUSERS_WEIGHTS, folders.variant),
+                                 device, dtype)
+    stray = [key for key in unet_state if ".processor." in key]
+    if stray:
+        raise ValueError(f"the SDXL UNet file already holds attention processors ({stray[0]}, ...): "
+                         "not SDXL base 1.0's UNet")
+    processors, encoder_state = split_adapter(read_safetensors(folders.adapter, device, dtype), unet, encoder)
+    sizes["unet"] = placement.assign_weights(unet, {**unet_state, **processors}, device, dtype)
+    sizes["adapter"] = sum(t.numel() * t.element_size() for t in processors.values())
+    sizes["condition_encoder"] = placement.assign_weights(encoder, encoder_state, device, dtype)
+    del unet_state, processors, encoder_state
+    sizes["vae"] = placement.assign_weights(
+        vae, diffusers_state(vae, folders.vae / weights_name(DIFFUSERS_WEIGHTS, None), device, dtype), device, dtype)
+    for part, model in (("text_encoder", text_encoder), ("text_encoder_2", text_encoder_2)):
+        path = folders.sdxl / part / weights_name(TRANSFORMERS_WEIGHTS, folders.variant)
+        sizes[part] = placement.assign_weights(model, transformers_state(model, path, device, dtype), device, dtype)
+    for module in (unet, encoder, vae, text_encoder, text_encoder_2):
+        module.eval().requires_grad_(False)
+    scheduler_config = json.loads((folders.sdxl / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
+    return Step1XTextureModel(
+        unet=unet, condition_encoder=encoder, vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
+        tokenizer=CLIPTokenizer.from_pretrained(folders.sdxl / "tokenizer"),
+        tokenizer_2=CLIPTokenizer.from_pretrained(folders.sdxl / "tokenizer_2"),
+        scheduler_config=scheduler_config, attention=attention, device=device, dtype=dtype, weight_bytes=sizes)
+
+
+def loaded_model(model: Step1XTextureModel) -> LoadedModel:
+    """The model as the model manager holds it: its five networks move together."""
+
+    def follow(device_now: Any) -> None:
+        model.device = device_now  # new tensors (noise, maps) are made where the weights are
+
+    return LoadedModel(obj=model, modules=model.modules, on_moved=follow, device=model.device)
