@@ -71,9 +71,71 @@ def test_the_loaded_turbo_weights_are_the_files_tensors(turbo: TurboMultiview, t
     assert not different, f"{len(different)} UNet tensors differ, e.g. {different[:3]}"
     vae = turbo.pipeline.vae.state_dict()
     pickled = torch.load(turbo_folder / "vae" / "diffusion_pytorch_model.bin", weights_only=True)
-    assert sorted(pickled) == sorted(vae)
-    assert all(torch.equal(pickled[k].float(), vae[k]) for k in pickled)
+    assert {_current_name(k) for k in pickled} == set(vae) and len(pickled) == len(vae)
+    different = [k for k in pickled if not torch.equal(pickled[k], vae[_current_name(k)])]
+    assert not different, f"{len(different)} VAE tensors differ from the file's, e.g. {different[:3]}"
     assert type(turbo.pipeline.scheduler).__name__ == "LCMScheduler"
+
+
+# diffusers' renames of the mid-block attention saved before 0.14 (modeling_utils'
+# _fix_state_dict_keys_on_load), written out here so the test does not lean on the loader's call.
+_LEGACY = {".query.": ".to_q.", ".key.": ".to_k.", ".value.": ".to_v.", ".proj_attn.": ".to_out.0."}
+
+
+def _current_name(key: str) -> str:
+    if ".mid_block.attentions." not in key:
+        return key
+    for old, new in _LEGACY.items():
+        key = key.replace(old, new)
+    return key
+
+
+def test_the_turbo_vae_is_written_as_the_real_pickle(turbo_folder: Path) -> None:
+    # The real file (sha256 1b4889b6...): SD 2.x's VAE as torch.save of a plain dict, float32, with
+    # the mid-block attentions under diffusers' legacy names, and a config with no scaling_factor.
+    import json
+
+    pickled = torch.load(turbo_folder / "vae" / "diffusion_pytorch_model.bin", weights_only=True)
+    assert type(pickled) is dict and all(t.dtype == torch.float32 for t in pickled.values())
+    attention = sorted(k for k in pickled if k.startswith("decoder.mid_block.attentions.0."))
+    assert attention == sorted(f"decoder.mid_block.attentions.0.{name}.{kind}" for kind in ("weight", "bias")
+                               for name in ("group_norm", "query", "key", "value", "proj_attn"))
+    assert pickled["encoder.mid_block.attentions.0.query.weight"].ndim == 2  # Linear, as the old block's
+    assert "scaling_factor" not in json.loads((turbo_folder / "vae" / "config.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("kind", ["bin", "safetensors"])
+def test_a_vae_with_legacy_attention_names_loads_as_diffusers_loads_it(turbo_folder: Path, tmp_path: Path,
+                                                                       kind: str) -> None:
+    import shutil
+
+    from diffusers import AutoencoderKL
+    from safetensors.torch import save_file
+
+    pickled = torch.load(turbo_folder / "vae" / "diffusion_pytorch_model.bin", weights_only=True)
+    shutil.copy(turbo_folder / "vae" / "config.json", tmp_path / "config.json")
+    if kind == "bin":
+        torch.save(pickled, tmp_path / "diffusion_pytorch_model.bin")
+    else:
+        save_file(pickled, str(tmp_path / "diffusion_pytorch_model.safetensors"))
+    loaded = load_paint_vae(tmp_path, CPU, torch.float32).state_dict()
+    reference = AutoencoderKL.from_pretrained(str(tmp_path), use_safetensors=kind == "safetensors").state_dict()
+    assert sorted(loaded) == sorted(reference)
+    assert all(torch.equal(loaded[k], reference[k]) for k in reference)
+    assert torch.equal(loaded["decoder.mid_block.attentions.0.to_out.0.weight"],
+                       pickled["decoder.mid_block.attentions.0.proj_attn.weight"])
+
+
+def test_the_full_size_turbo_vae_has_the_real_files_248_legacy_named_tensors() -> None:
+    from img23d_backend.replicas import hunyuan_paint
+
+    with torch.device("meta"):
+        vae = hunyuan_paint.construct_multiview(hunyuan_paint.FULL)["vae"]
+    state = hunyuan_paint.legacy_vae_state(vae)
+    assert len(state) == 248 and all(t.dtype == torch.float32 for t in state.values())
+    assert {k for k in state if ".proj_attn." in k} == {f"{part}.mid_block.attentions.0.proj_attn.{kind}"
+                                                        for part in ("encoder", "decoder") for kind in ("weight", "bias")}
+    assert not [k for k in state if ".to_q." in k or ".to_out." in k]
 
 
 def test_the_vae_pickle_is_read_only_with_its_digest(turbo_folder: Path) -> None:
