@@ -181,3 +181,62 @@ def test_turbo_paints_a_textured_glb_in_one_batch_per_step(turbo: TurboMultiview
     texture = reloaded.visual.material.baseColorTexture
     assert isinstance(texture, Image.Image) and texture.size == (128, 128)
     assert np.asarray(texture.convert("RGB")).std() > 0  # painted, not one flat colour
+
+
+def _turbo_folder_with_unet(tiny_root: Path, tmp_path: Path, config_width: int | None, weights_width: int | None) -> Path:
+    """The tiny turbo folder again (links), its UNet remade: its config naming ``config_width`` as
+    ``time_cond_proj_dim`` (None: not at all), its weights built with ``weights_width``."""
+    import json
+    import os
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from img23d_backend.replicas import hunyuan_paint
+    from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
+
+    root = tmp_path / "hunyuan3d-paint"
+    shutil.copytree(tiny_root / "hunyuan3d-paint", root, copy_function=os.symlink)
+    unet_dir = root / PAINT_TURBO_SUBFOLDER / "unet"
+    config = json.loads((unet_dir / "config.json").read_text(encoding="utf-8"))
+    inner = hunyuan_paint._unet(hunyuan_paint.TINY, 1, cross_attention_dim=1024, time_embedding_dim=1280,
+                                **({"time_cond_proj_dim": weights_width} if weights_width else {}))
+    state = {k: v.contiguous() for k, v in UNet2p5DConditionModel(inner).state_dict().items()}
+    config.pop("time_cond_proj_dim", None)
+    if config_width is not None:
+        config["time_cond_proj_dim"] = config_width
+    for name in ("config.json", "diffusion_pytorch_model.safetensors"):
+        (unet_dir / name).unlink()
+    (unet_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    save_file(state, str(unet_dir / "diffusion_pytorch_model.safetensors"))
+    return root
+
+
+def test_the_turbo_replica_has_no_guidance_embedding(turbo: TurboMultiview) -> None:
+    assert turbo.pipeline.unet.unet.config.get("time_cond_proj_dim") is None and turbo.timestep_cond is None
+
+
+def test_a_turbo_unet_whose_config_sets_time_cond_proj_dim_gets_upstreams_guidance_embedding(
+        tiny_root: Path, tmp_path: Path) -> None:
+    folder = _turbo_folder_with_unet(tiny_root, tmp_path, config_width=32, weights_width=32)
+    model = paint_loader(tiny_model_set(tiny_root).spec("paint"))(folder, CPU).obj
+    # Upstream: get_guidance_scale_embedding(guidance_scale - 1) with its pipeline's guidance scale 2.0.
+    expected = model.pipeline.get_guidance_scale_embedding(torch.tensor([1.0]), embedding_dim=32)
+    assert torch.equal(model.timestep_cond, expected)
+    seen: list = []
+    hook = model.pipeline.unet.unet.time_embedding.register_forward_hook(
+        lambda module, args, output: seen.append(args[1] if len(args) > 1 else None))
+    try:
+        blank = torch.ones(6, 3, 64, 64)
+        model(_cutout(), blank, blank, [0, 1, 2, 3, 4, 5], size=64, steps=2, seed=1)
+    finally:
+        hook.remove()
+    assert len(seen) == 2 and all(torch.equal(condition, expected) for condition in seen)
+
+
+def test_guidance_weights_under_a_config_without_the_key_are_refused_at_load(tiny_root: Path, tmp_path: Path) -> None:
+    # A revision whose weights gained the guidance projection but whose config did not: refused,
+    # never run without the input it was distilled with.
+    folder = _turbo_folder_with_unet(tiny_root, tmp_path, config_width=None, weights_width=32)
+    with pytest.raises(RuntimeError, match="time_embedding.cond_proj"):
+        paint_loader(tiny_model_set(tiny_root).spec("paint"))(folder, CPU)
