@@ -1,9 +1,14 @@
 """The turbo paint model (Hunyuan3D-Paint-v2-0-Turbo) with its tiny replica, on the CPU: upstream's
-timesteps, one UNet batch per step, every tensor of its files loaded, and a textured GLB."""
+timesteps, one UNet batch per step, every tensor of its files loaded (its VAE written as the real
+SD 2.x pickle, with diffusers' legacy attention names), the guidance embedding its UNet config
+asks for, and a textured GLB."""
 
 from __future__ import annotations
 
 import io
+import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +98,6 @@ def _current_name(key: str) -> str:
 def test_the_turbo_vae_is_written_as_the_real_pickle(turbo_folder: Path) -> None:
     # The real file (sha256 1b4889b6...): SD 2.x's VAE as torch.save of a plain dict, float32, with
     # the mid-block attentions under diffusers' legacy names, and a config with no scaling_factor.
-    import json
-
     pickled = torch.load(turbo_folder / "vae" / "diffusion_pytorch_model.bin", weights_only=True)
     assert type(pickled) is dict and all(t.dtype == torch.float32 for t in pickled.values())
     attention = sorted(k for k in pickled if k.startswith("decoder.mid_block.attentions.0."))
@@ -107,8 +110,6 @@ def test_the_turbo_vae_is_written_as_the_real_pickle(turbo_folder: Path) -> None
 @pytest.mark.parametrize("kind", ["bin", "safetensors"])
 def test_a_vae_with_legacy_attention_names_loads_as_diffusers_loads_it(turbo_folder: Path, tmp_path: Path,
                                                                        kind: str) -> None:
-    import shutil
-
     from diffusers import AutoencoderKL
     from safetensors.torch import save_file
 
@@ -186,10 +187,6 @@ def test_turbo_paints_a_textured_glb_in_one_batch_per_step(turbo: TurboMultiview
 def _turbo_folder_with_unet(tiny_root: Path, tmp_path: Path, config_width: int | None, weights_width: int | None) -> Path:
     """The tiny turbo folder again (links), its UNet remade: its config naming ``config_width`` as
     ``time_cond_proj_dim`` (None: not at all), its weights built with ``weights_width``."""
-    import json
-    import os
-    import shutil
-
     from safetensors.torch import save_file
 
     from img23d_backend.replicas import hunyuan_paint

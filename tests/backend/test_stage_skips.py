@@ -9,6 +9,7 @@ target's untextured mesh in the run folder, with one sentence in the manifest an
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import shutil
@@ -49,8 +50,6 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _wrong_keys(vae: Path) -> bytes:
-    import io
-
     state = torch.load(vae, weights_only=True)
     state["decoder.conv_output.weight"] = state.pop("decoder.conv_out.weight")
     buffer = io.BytesIO()
