@@ -229,6 +229,9 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         else:
             failed += 1
             print(f"{label}: FAILED [{target['error']['code']}] {target['error']['message']}")
+    for skipped in ("texture_skipped", "depth_skipped"):  # a stage the job went on without, in one sentence
+        if data.get(skipped):
+            print(data[skipped])
     print(f"run folder: {data['run_dir']}")
     if options.random_seed:  # drawn by the backend: what the artist types to get this result again
         print(f"seed: {data['seed']} (random; --seed {data['seed']} makes the same objects)")

@@ -21,8 +21,9 @@ first mesh is written, then the disk is full).
 
 Places: ``startup``, each stage name (``load``, ``grounding``, ``crop``, ``matting``,
 ``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
-``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind, and
-``probe.<name>`` for each environment probe (``env_probe``) before its tiny call.
+``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind,
+``probe.<name>`` for each environment probe (``env_probe``) before its tiny call, and
+``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model from disk.
 """
 
 from __future__ import annotations

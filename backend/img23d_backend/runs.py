@@ -100,6 +100,10 @@ class Manifest:
     # cut off by its token budget, a model that started repeating itself.
     warnings: list[dict[str, Any]] = field(default_factory=list)
     scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
+    # One sentence each when the job went on without a stage's model (stage_skips.py): why the
+    # meshes are untextured, why the objects are placed by their boxes.
+    texture_skipped: str | None = None
+    depth_skipped: str | None = None
     source_run: str | None = None               # a regeneration's Generate run (jobs/regenerate.py)
 
     @classmethod

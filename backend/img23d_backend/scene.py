@@ -15,13 +15,14 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from img23d_protocol import Artifact
+from img23d_protocol import Artifact, ErrorCode, ProtocolError
 from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
 
 from .images import LoadedImage
 from .models.oom import is_out_of_memory
 from .layout_picture import draw_layout, placed_objects
 from .runs import RunFolder, TargetRecord
+from .stage_skips import skip_depth
 from .stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
 
 LAYOUT_PICTURE = "layout.png"
@@ -89,19 +90,24 @@ def mesh_extents(mesh: Any) -> tuple[float, float, float]:
 
 
 def _depth_map(run: Any, image: LoadedImage) -> DepthMap | None:
-    """The depth model's map of the picture; None without a depth model or when it ran out of
-    memory (the layout then works from the boxes alone, and the manifest says so)."""
+    """The depth model's map of the picture; None without a depth model or when it could not be
+    loaded or run (the layout then works from the boxes alone, and the manifest says why in one
+    sentence: ``stage_skips.skip_depth``)."""
     if "depth" not in run.manager.roles:
         return None
     try:
         with run.manager.use("depth") as model:
             return estimate_depth(model, image.image, run.job.cancel)
-    except Exception as exc:  # only running out of memory is survivable here
-        if not is_out_of_memory(exc):
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.CANCELLED:
             raise
-        run.note_out_of_memory(exc, f"the depth model ran out of memory ({type(exc).__name__}); objects are "
-                               "placed by their boxes", retried=False)
-        return None
+        skip_depth(run, exc)
+    except Exception as exc:  # depth only places the objects: no failure of its model ends the job
+        if is_out_of_memory(exc):  # also among the errors, as every out-of-memory is
+            run.note_out_of_memory(exc, f"the depth model ran out of memory ({type(exc).__name__}); objects are "
+                                   "placed by their boxes", retried=False)
+        skip_depth(run, exc)
+    return None
 
 
 def _alpha(cutout: Any) -> np.ndarray:

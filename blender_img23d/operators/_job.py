@@ -90,6 +90,8 @@ class JobOperatorMixin:
         cut_off = answer_cut_off_note(outcome.data)
         if cut_off:
             self.report({"WARNING"}, cut_off)
+        for skipped in skipped_stage_notes(outcome.data):
+            self.report({"WARNING"}, skipped)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:
@@ -109,6 +111,14 @@ def answer_cut_off_note(data: dict[str, Any]) -> str:
         return ""
     return (f"The grounding model's answer was cut off at {data.get('answer_tokens', '?')} tokens: "
             "names after the cut may be missing")
+
+
+def skipped_stage_notes(data: dict[str, Any]) -> list[str]:
+    """The backend's one sentence for each stage the job went on without (a result's
+    ``texture_skipped``: untextured meshes; ``depth_skipped``: objects placed by their boxes),
+    each a capitalised sentence; strings only, since it crossed from another process."""
+    notes = [data.get(key) for key in ("texture_skipped", "depth_skipped")]
+    return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
 
 
 def _redraw(context: bpy.types.Context) -> None:

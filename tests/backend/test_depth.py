@@ -168,4 +168,7 @@ def test_a_depth_model_out_of_memory_places_the_objects_by_their_boxes(engine: E
     assert error["code"] == ErrorCode.OUT_OF_MEMORY.value and "retried" not in error
     assert error["message"].startswith("the depth model ran out of memory (OutOfMemoryError)")
     assert "placed by their boxes" in error["message"] and "Tried to allocate" in error["detail"]
+    assert manifest["depth_skipped"] == data["depth_skipped"]
+    assert data["depth_skipped"].startswith("depth skipped: the depth model (tiny/depth-anything) could not be "
+                                            "loaded or run: it ran out of memory (OutOfMemoryError)")
     assert all(t["placement"] is not None and t["depth"]["disparity"] is None for t in manifest["records"])

@@ -1,5 +1,7 @@
 """The fast loaders (meta-device build, weights read straight into place) give exactly the
-weights the libraries' own slow loaders give: every tensor equal, same dtype, same device."""
+weights the libraries' own slow loaders give: every tensor equal, same dtype, same device, the
+keys renamed or dropped as the library's own load renames or drops them (docs/models.md, "Where
+each loader's file layout comes from")."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 import torch
 
 from img23d_backend.models import fast_load
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, tiny_model_set
+from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER, tiny_model_set
 from img23d_backend.torch_env import prepare_torchvision
 
 CPU = torch.device("cpu")
@@ -55,6 +57,26 @@ def test_the_paint_unet_has_hy3dgens_weights(tiny_root: Path) -> None:
     folder = tiny_root / "hunyuan3d-paint" / PAINT_SUBFOLDER / "unet"
     slow = UNet2p5DConditionModel.from_pretrained(str(folder), torch_dtype=torch.float16)
     assert_same_weights(slow, fast_load.load_paint_unet(folder, CPU, torch.float16))
+
+
+def test_the_flashvdm_vae_has_hy3dgens_weights(tiny_root: Path) -> None:
+    from hy3dgen.shapegen.models import ShapeVAE
+
+    spec = tiny_model_set(tiny_root).shape
+    folder = Path(spec.local_path)
+    slow = ShapeVAE.from_pretrained(str(folder), subfolder=spec.flashvdm_vae, device="cpu", dtype=torch.float16,
+                                    use_safetensors=True, variant="fp16")
+    assert_same_weights(slow, fast_load.load_shape_vae(folder, spec.flashvdm_vae, CPU, torch.float16))
+
+
+def test_the_turbo_paint_vae_has_diffusers_weights(tiny_root: Path) -> None:
+    # The turbo folder's VAE is an SD 2.x pickle with diffusers' legacy attention names (as the
+    # real file): diffusers' from_pretrained renames them on load, and so must the fast loader.
+    from diffusers import AutoencoderKL
+
+    folder = tiny_root / "hunyuan3d-paint" / PAINT_TURBO_SUBFOLDER / "vae"
+    slow = AutoencoderKL.from_pretrained(str(folder), torch_dtype=torch.float32)
+    assert_same_weights(slow, fast_load.load_paint_vae(folder, CPU, torch.float32))
 
 
 def test_matting_is_read_in_its_dtype_with_the_weights_of_a_plain_load(tiny_root: Path) -> None:

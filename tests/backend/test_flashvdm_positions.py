@@ -1,12 +1,18 @@
-"""FlashVDM's query positions are grid points to float32 precision, whatever the decoder's dtype."""
+"""FlashVDM's and the dense decoder's query positions are grid points to float32 precision,
+whatever the decoder's dtype."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-import torch
+from img23d_backend.torch_env import prepare_torchvision
 
-from img23d_backend.stages.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
+prepare_torchvision()  # hy3dgen's attention processors import pymeshlab through hy3dgen.shapegen
+
+import torch  # noqa: E402
+
+from img23d_backend.stages.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels  # noqa: E402
+from img23d_backend.stages.shape_decode import dense_grid  # noqa: E402
 
 BOUNDS = 1.01
 OCTREE = 380  # upstream's fast example's octree resolution
@@ -50,3 +56,27 @@ def test_fp16_decoding_queries_grid_points_as_fp32_does() -> None:
     # fp16 positions near 1 are off by up to 0.001, a fifth of a voxel at octree 380: the refined
     # points were decoded somewhere else than where their values are stored.
     assert _worst_offset_in_voxels(torch.float16) < 1e-3
+
+
+def test_fp16_dense_decoding_queries_grid_points_as_fp32_does() -> None:
+    # hy3dgen's VanillaVolumeDecoder casts the positions to the latents' dtype: at octree 384 in
+    # fp16 they are up to a tenth of a voxel off. img23d's dense decoder keeps them float32.
+    octree = 384
+    decoder = BallDecoder()
+    dense_grid(torch.zeros(1, 4, 8, dtype=torch.float16), decoder, BOUNDS, octree, 2_000_000)
+    queries = torch.cat(decoder.queries)
+    assert len(queries) == (octree + 1) ** 3
+    step = 2 * BOUNDS / octree
+    nearest = torch.round((queries + BOUNDS) / step) * step - BOUNDS
+    assert float(((queries - nearest).abs() / step).max()) < 1e-3
+
+
+def test_the_dense_grid_is_hy3dgens_in_float32() -> None:
+    from hy3dgen.shapegen.models.autoencoders.volume_decoders import VanillaVolumeDecoder
+
+    latents = torch.zeros(1, 4, 8, dtype=torch.float32)
+    ours = dense_grid(latents, BallDecoder(), BOUNDS, 32, 1000)
+    theirs = VanillaVolumeDecoder()(latents, BallDecoder(), bounds=BOUNDS, num_chunks=1000, octree_resolution=32,
+                                    enable_pbar=False)[0]
+    assert ours.dtype == torch.float32 and ours.shape == theirs.shape == (33, 33, 33)
+    assert torch.allclose(ours, theirs, atol=1e-4)

@@ -27,9 +27,12 @@ def grounder(tiny_root: Path) -> grounding.GroundingModel:
 def test_generation_stops_right_after_the_answer(grounder: grounding.GroundingModel) -> None:
     answer = ground(grounder, Image.open(HOUSE), ["house", "barrel"], options=GroundingOptions(),
                     cancel=CancelToken())
-    # The replica says its answer one line (one token) at a time: the array closes on "]\n".
+    # The replica says its answer one line (one token) at a time: the array closes on "]\n", the
+    # fence closes, and the first line of prose after it ends generation (another array could
+    # have followed the fence), before the rest of the prose or <|im_end|>.
     lines = TINY_GROUNDING_ANSWER.splitlines(keepends=True)
-    assert answer.tokens == lines.index("]\n") + 1 < len(lines) + 1  # not the fence, prose or <|im_end|>
+    assert lines[lines.index("]\n") + 1] == "```\n"
+    assert answer.tokens == lines.index("]\n") + 3 <= len(lines) < len(lines) + 1
     assert answer.text == "".join(lines[:answer.tokens])
     assert answer.budget == answer_budget(["house", "barrel"]) and answer.stop_reason is StopReason.CLOSED
     assert len(parse_detections(answer.text, 1000, 1000)) == 11

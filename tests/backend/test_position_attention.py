@@ -114,3 +114,23 @@ def test_with_guidance_off_the_2_0_model_paints_what_it_painted(multiview_2_0) -
     with guidance.active(tokens):
         assert torch.allclose(_views(multiview_2_0), before, atol=1e-4)
     assert guidance.masks == {}
+
+
+@pytest.mark.parametrize("kind", ["random", "on a lattice"])
+def test_the_pairwise_distance_is_cdists_without_cdist(kind: str, monkeypatch) -> None:
+    # cdist's support on Apple GPUs is unverified: the masks use element-wise operations only,
+    # and give exactly what cdist's direct mode gives (here on the CPU), ties at the threshold included.
+    generator = torch.Generator().manual_seed(5)
+    points = torch.rand(1536, 3, generator=generator)
+    if kind == "on a lattice":  # cell means on a grid: many pairs exactly at one spacing
+        points = torch.round(points * 16) / 16
+    expected = torch.cdist(points, points, compute_mode="donot_use_mm_for_euclid_dist")
+    ours = position_attention.pairwise_distances(points, rows_per_step=100)
+    assert torch.equal(ours, expected)
+    assert torch.equal(ours < 1.73 / 16, expected < 1.73 / 16)
+
+    def refused(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("position_masks called torch.cdist")
+
+    monkeypatch.setattr(torch, "cdist", refused)
+    assert sorted(position_attention.position_masks(_maps(), latent_side=8)) == [2, 8, 32]

@@ -93,3 +93,21 @@ def test_a_replica_says_the_answer_it_is_given_and_a_looping_one_never_ends(tmp_
     assert tokens == 120 and entry["loops_from"] == LOOPING.loop_from  # no end-of-turn: only the limit ends it
     body = LOOPING.text[LOOPING.loop_from:]
     assert text == (LOOPING.text + body * 10)[:len(text)] and len(text) > len(LOOPING.text) + len(body)
+
+
+@pytest.mark.parametrize("ending", ["\nThat is all.", ""])
+def test_boxes_split_over_two_fenced_arrays_all_reach_the_parser(tmp_path: Path, ending: str) -> None:
+    # Generation must not stop where the first array closes: the second fence's boxes come after it.
+    # Ending with prose stops at its first letter; ending with the fence and the end of the turn
+    # is a whole answer too.
+    import torch
+
+    split = FixedAnswer('```json\n[{"bbox_2d": [100, 100, 400, 400], "label": "house"}]\n```\n'
+                        '```json\n[{"bbox_2d": [500, 500, 700, 900], "label": "door"}]\n```' + ending)
+    qwen.build(tmp_path / "split", TIED, split)
+    grounder = load_grounding(tmp_path / "split", torch.device("cpu")).obj
+    picture = Image.fromarray(np.random.default_rng(2).integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    answer = ground(grounder, picture, ["house", "door"], options=GroundingOptions(max_pixels=256 * 256),
+                    cancel=CancelToken())
+    assert [d.label for d in parse_detections(answer.text, 400, 300)] == ["house", "door"], answer.text
+    assert answer.stop_reason is StopReason.CLOSED and not answer.cut_off

@@ -13,6 +13,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import ADDON_MODULE, BACKEND_PYTHON  # noqa: E402
+from img23d_protocol import CLEAN, MODEL_FAMILIES  # noqa: E402
 
 BLOCKER = '''import os
 from pathlib import Path
@@ -50,14 +51,20 @@ def test_the_family_decides_the_shape_model_and_the_launch(addon) -> None:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the wrapper is a shell script")
-def test_generate_on_the_clean_family_without_hy3dgen(addon, scene, fresh_backend, tmp_path: Path) -> None:
+def test_generate_on_the_clean_family_without_hy3dgen(addon, scene, fresh_backend, tmp_path: Path, capfd) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     wrapper, mark = _python_without_hy3dgen(tmp_path)
     prefs.python_path, prefs.family = str(wrapper), "clean"
     try:
         settings = scene.img23d
-        settings.targets = "house, chimney"
+        settings.targets, settings.texture = "house, chimney", True
+        capfd.readouterr()
         assert bpy.ops.img23d.generate() == {"FINISHED"}
+        # Texture was asked for: the family has no texture model, and the report says so once.
+        out = capfd.readouterr().out
+        no_texture = MODEL_FAMILIES[CLEAN].no_texture
+        assert out.count(f"Warning: {no_texture[:1].upper()}{no_texture[1:]}") == 1, out
+        assert "Some names failed" not in out, out
         collection = bpy.data.collections["house_scene"]
         objects = sorted((o for o in collection.objects if o.type == "MESH"), key=lambda o: o.name)
         assert [o.name for o in objects] == ["chimney", "house"]

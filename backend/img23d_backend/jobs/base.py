@@ -20,7 +20,7 @@ from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, Generate
                              ProtocolError, RegenerateRequest, RetextureRequest)
 from PIL import Image
 
-from .. import __version__, failpoints, preflight
+from .. import __version__, failpoints, preflight, stage_skips
 from ..images import LoadedImage, load_image
 from ..models import placement
 from ..models.memory import PeakMeter
@@ -66,6 +66,10 @@ class JobRun:
         """Refuse a request that cannot run, before its run folder is made."""
         if not request.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
+
+    @classmethod
+    def check_models(cls, request: Request, engine: "Engine") -> None:
+        """Refuse a job the engine's model set cannot do at all, before the run folder."""
 
     @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
@@ -276,11 +280,11 @@ class JobRun:
     def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any,
                    unwrap: Callable[[], Any] | None = None) -> Any:
         """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
+        ``stage_skips.TextureUnavailable`` when a texture model cannot be loaded, and
         ``ProtocolError``: out of memory twice (the second time with smaller renders), or
         anything else that went wrong (as ``internal``, with the trace in the log)."""
         if not self.engine.can_paint:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "this model set has no texture models; "
-                                                       "ask for texture=false")
+            raise ProtocolError(ErrorCode.BAD_REQUEST, self.engine.no_texture)
         paint_spec = self.manager.spec("paint")
         view_size = int(paint_spec.options.get("view_size", 512))
         render = self.options.bake_render_size()
@@ -291,7 +295,7 @@ class JobRun:
                                        seed=int(record.seed or 0))
         kept: dict[str, Any] = {}
         with self.stage("paint"):
-            with self.manager.use("delight") as delighter, self.manager.use("paint") as multiview:
+            with stage_skips.texture_models(self.manager) as (delighter, multiview):
                 # Beside the loaded models: running out of RAM is a kill, not an error to retry.
                 preflight.check_paint(self.options, self.engine.device)
                 # The retry at a smaller size paints the same unwrap: it is taken once.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from img23d_protocol import (HUNYUAN3D, DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
-                             RegenerateRequest, RetextureRequest, SuggestRequest)
+                             RegenerateRequest, RetextureRequest, SuggestRequest, model_family)
 
 from .. import preflight
 from ..device import device_name, pick_device
@@ -82,6 +82,14 @@ class Engine:
     def can_paint(self) -> bool:
         return all(role in self.manager.roles for role in PAINT_ROLES)
 
+    @property
+    def no_texture(self) -> str:
+        """The one sentence a job that asked for texture gives when this model set has no texture
+        models: its family's (the licence-clean family's today)."""
+        family = model_family(shape_kind(self.settings.models.shape).family)
+        return family.no_texture or ("texture skipped: this model set has no texture models, so its meshes "
+                                     "are untextured")
+
     def describe(self) -> dict[str, Any]:
         return {"device": str(self.device), "device_name": device_name(self.device),
                 "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe(),
@@ -123,6 +131,7 @@ class Engine:
     def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
+        kind.check_models(request, self)
         kind.check_memory(request, self)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.
         # (Offline, nothing is downloaded anyway: a missing model is then model_missing.)

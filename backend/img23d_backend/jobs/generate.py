@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -11,9 +12,9 @@ import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
-from .. import preflight
-from .. import scene
+from .. import preflight, scene, stage_skips
 from ..images import LoadedImage
+from ..models.oom import is_out_of_memory
 from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
 from ..runs import TargetRecord
 from ..stages import cleanup, shape
@@ -88,6 +89,7 @@ class GenerateRun(JobRun):
                 "layout_picture": str(picture) if picture.is_file() else None,
                 "image_size": list(image.original_size),
                 "targets": [asdict(r) for r in records],
+                "texture_skipped": manifest.texture_skipped, "depth_skipped": manifest.depth_skipped,
                 "timings": manifest.timings, **self.answer_summary}
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
@@ -240,11 +242,10 @@ class GenerateRun(JobRun):
                 mesh, stats = done.value
                 record.faces, record.vertices, record.cleanup = stats.faces_out, stats.vertices_out, asdict(stats)
                 ready.append((record, mesh))
-                if self.options.texture:  # its UVs are made while earlier targets paint
+                if self._painting():  # its UVs are made while earlier targets paint
                     unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
             for record, mesh in ready:
-                if self.options.texture:
-                    mesh = self._paint(record, mesh, cutouts[record.stem], lambda s=record.stem: unwrapper.result(s))
+                mesh = self._paint(record, mesh, cutouts[record.stem], lambda s=record.stem: unwrapper.result(s))
                 with self.stage("export"):  # blocks only while the worker's queue is full
                     self.tail.submit(f"glb/{record.stem}",
                                      lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
@@ -275,14 +276,30 @@ class GenerateRun(JobRun):
                                  target=record.target)
         return trimesh.Trimesh(vertices=vertices, faces=faces, process=False), stats
 
+    def _painting(self) -> bool:
+        """Whether the job paints (what is left of it): texture asked for, and not skipped."""
+        if self.options.texture and not self.engine.can_paint:
+            stage_skips.skip_texture(self, self.engine.no_texture)
+        return self.options.texture and not self.run_folder.manifest.texture_skipped
+
     def _paint(self, record: TargetRecord, mesh: Any, cutout: Any, unwrap: Callable[[], Any]) -> Any:
-        """The textured mesh; on failure the untextured one, with the failure reported."""
+        """The textured mesh; on failure the untextured one, with the failure reported: once for
+        the job when a texture model cannot be loaded (``stage_skips``), else for this target."""
+        if not self._painting():
+            return mesh
         try:
             return self.paint_mesh(record, mesh, cutout, unwrap)
+        except stage_skips.TextureUnavailable as exc:
+            stage_skips.skip_texture(self, stage_skips.texture_sentence(exc))
+            return mesh
         except ProtocolError as exc:
             if exc.code is ErrorCode.CANCELLED:
                 raise
             failure = exc
+        except Exception as exc:  # painting serves a mesh already made: it never ends the job
+            log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
+            failure = ProtocolError(ErrorCode.OUT_OF_MEMORY if is_out_of_memory(exc) else ErrorCode.INTERNAL,
+                                    stage_skips.reason(exc))
         record.error = {"code": failure.code.value,
                         "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}
         self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],

@@ -143,7 +143,8 @@ class RegenerateRun(GenerateRun):
         return {"run_dir": str(self.run_folder.root), "source_run": str(source.root),
                 "manifest": str(self.run_folder.path("manifest.json")),
                 "image_size": manifest.image.get("original_size"),
-                "targets": [asdict(r) for r in records], "timings": manifest.timings}
+                "targets": [asdict(r) for r in records], "texture_skipped": manifest.texture_skipped,
+                "timings": manifest.timings}
 
 
 def _source_layout(source: Manifest) -> Any:

@@ -36,6 +36,11 @@ class RetextureRun(JobRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
 
     @classmethod
+    def check_models(cls, request: Request, engine: "Engine") -> None:
+        if not engine.can_paint:  # re-texturing is only painting: the family's one sentence
+            raise ProtocolError(ErrorCode.BAD_REQUEST, engine.no_texture)
+
+    @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
         preflight.check_job(request.options, engine.device, shape=False)  # re-texturing only paints
 

@@ -145,7 +145,8 @@ def load_paint_unet(unet_folder: Path, device: Any, dtype: Any) -> Any:
 
 
 def load_paint_vae(vae_folder: Path, device: Any, dtype: Any, sha256: str | None = None) -> Any:
-    """A paint folder's ``AutoencoderKL``, built on the meta device and its weights read into place.
+    """A paint folder's ``AutoencoderKL``, built on the meta device and its weights read into place
+    under the names diffusers' own loader gives them (``diffusers_key_fixes``).
 
     From ``diffusion_pytorch_model.safetensors`` where the folder has it; else from the ``.bin``
     (the turbo folder at the pinned revision has only that), a pickle, so its digest is checked
@@ -172,8 +173,25 @@ def load_paint_vae(vae_folder: Path, device: Any, dtype: Any, sha256: str | None
         raise FileNotFoundError(2, "No such file", str(safe))
     with empty_weights():
         vae = AutoencoderKL.from_config(config)
-    placement.assign_weights(vae, state, device, dtype)
+    placement.assign_weights(vae, diffusers_key_fixes(vae, state), device, dtype)
     return vae.eval()
+
+
+def diffusers_key_fixes(model: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with the renames diffusers' ``ModelMixin.from_pretrained`` makes before it loads a
+    single-file checkpoint (``.bin`` and safetensors alike): the model's own
+    ``_fix_state_dict_keys_on_load``, called rather than copied so the two cannot drift.
+
+    For ``AutoencoderKL`` that hook renames the attention blocks built with
+    ``_from_deprecated_attn_block`` (the mid-blocks') from the names diffusers saved before 0.14,
+    ``query``/``key``/``value``/``proj_attn``, to ``to_q``/``to_k``/``to_v``/``to_out.0``. Stable
+    Diffusion 2.x's VAE pickle, which the turbo paint folder ships, uses the old names. Only names
+    change: the old block's projections were ``nn.Linear`` as the new ones are, so shapes match, and
+    a file with other shapes is refused by the strict load as diffusers refuses it.
+    """
+    fixed = dict(state)
+    model._fix_state_dict_keys_on_load(fixed)  # diffusers renames in place
+    return fixed
 
 
 def check_digest(path: Path, sha256: str) -> None:

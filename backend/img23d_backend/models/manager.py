@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .. import env_probe
+from .. import env_probe, failpoints
 from . import placement
 from .hub import DownloadProgress, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
@@ -184,6 +184,7 @@ class ModelManager:
         folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
                                token=self.token, accepted_licences=self.accepted_licences)
         try:
+            failpoints.hit(f"load.{handle.spec.role}")
             loaded = handle.loader(folder, self.device)
         except FileNotFoundError as exc:
             # A file of the model, not the disk: the cache lost it, or it never fully arrived.

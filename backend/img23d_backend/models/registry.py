@@ -271,8 +271,9 @@ MODEL_SET_NAMES = ("default", "tiny")
 # VAE weights both as .bin and .safetensors, as the real folder has them, and the shape replica's
 # FlashVDM VAE (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/, its own weights and a slimmer decoder);
 # 8: the turbo paint replica (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, its VAE only as .bin);
-# 9: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/), the licence-clean family's shape model
-TINY_FORMAT: int = 9
+# 9: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/), the licence-clean family's shape model;
+# 10: the turbo paint replica's VAE is written as the real one (SD 2.x pickle, float32, legacy attention names)
+TINY_FORMAT: int = 10
 
 
 def default_tiny_root() -> Path:

@@ -47,7 +47,9 @@ from .common import parameters, spec_folder
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
 # shape replica's FlashVDM VAE beside it (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/); 5: the turbo
 # paint model (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, component "paint-turbo"), the default
-FULL_FORMAT: int = 6  # 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x")
+# 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x"); 7: the turbo paint
+# VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors)
+FULL_FORMAT: int = 7
 COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo", "step1x")
 # The two paint components: which paint model each replicates.
 PAINT_COMPONENTS = {"paint": "2.0", "paint-turbo": "2.0-turbo"}

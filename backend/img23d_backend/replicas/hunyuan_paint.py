@@ -16,8 +16,10 @@ sized as published); ``build_delight`` and ``build_multiview`` write the two sub
     hunyuan3d-paint-v2-0-turbo/ the same layout and key names (the turbo model is the 2.0
                               architecture with distilled weights: other seeds here), but as the
                               real folder has it at the pinned revision: the UNet's weights as
-                              .safetensors and .bin, the VAE's and the text encoder's only as .bin
-                              (its image_encoder/, which nothing reads, is not replicated)
+                              .safetensors and .bin, the VAE's and the text encoder's only as .bin;
+                              the VAE is Stable Diffusion 2.x's pickle, float32, with diffusers'
+                              legacy attention names (``save_legacy_vae``) (its image_encoder/,
+                              which nothing reads, is not replicated)
 
 Constraints from hy3dgen's UNet2p5DConditionModel, which builds parts of itself with fixed
 sizes: the time embedding must be 1280 wide (its camera embedding is), cross-attention must
@@ -284,9 +286,11 @@ def build_multiview(dest: Path, dims: PaintDims, turbo: bool = False) -> dict[st
     # The 2.0 folder has both formats of the VAE (and a safetensors text encoder); the turbo
     # folder only the pickles.
     text_encoder.save_pretrained(dest / "text_encoder", safe_serialization=not turbo)
-    if not turbo:
+    if turbo:
+        save_legacy_vae(vae, dest / "vae")
+    else:
         vae.save_pretrained(dest / "vae", safe_serialization=True)
-    vae.save_pretrained(dest / "vae", safe_serialization=False)  # the .bin, as in the real folders
+        vae.save_pretrained(dest / "vae", safe_serialization=False)  # the .bin twin, as in the real folder
     del text_encoder, vae
     DDIMScheduler(**_scheduler_config()).save_pretrained(dest / "scheduler")
     CLIPImageProcessor().save_pretrained(dest / "feature_extractor")
@@ -295,6 +299,44 @@ def build_multiview(dest: Path, dims: PaintDims, turbo: bool = False) -> dict[st
             "dtype": dims.init_dtype, "params": params, "turbo": turbo, "seed": seed,
             "note": "random weights; unet/diffusion_pytorch_model.{bin,safetensors} hold the wrapped model's "
                     "state dict (float16)" + ("; vae and text_encoder only as .bin" if turbo else "")}
+
+
+# diffusers' names before 0.14 for the projections of an attention block built with
+# ``_from_deprecated_attn_block`` (the VAE's mid-blocks), keyed by today's names.
+LEGACY_ATTENTION_NAMES = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+
+
+def legacy_vae_state(vae: Any) -> dict[str, Any]:
+    """``vae``'s state dict in float32 under the names Stable Diffusion 2.x's VAE pickle uses: the
+    mid-block attentions' ``to_q``/``to_k``/``to_v``/``to_out.0`` as ``query``/``key``/``value``/
+    ``proj_attn`` (``group_norm`` unchanged). The inverse of diffusers' ``_fix_state_dict_keys_on_load``,
+    found the way diffusers finds the blocks (their ``_from_deprecated_attn_block`` flag)."""
+    import torch
+
+    legacy_blocks = [name for name, module in vae.named_modules() if getattr(module, "_from_deprecated_attn_block", False)]
+    renames: dict[str, str] = {}
+    for block in legacy_blocks:
+        for new, old in LEGACY_ATTENTION_NAMES.items():
+            for kind in ("weight", "bias"):
+                renames[f"{block}.{new}.{kind}"] = f"{block}.{old}.{kind}"
+    return {renames.get(key, key): tensor.detach().to(torch.float32).contiguous()
+            for key, tensor in vae.state_dict().items()}
+
+
+def save_legacy_vae(vae: Any, folder: Path) -> None:
+    """The turbo folder's ``vae/`` as the real one is written (sha256 1b4889b6..., the VAE of Stable
+    Diffusion 2.x saved before diffusers 0.14): ``diffusion_pytorch_model.bin``, a ``torch.save`` of a
+    plain state dict, float32, legacy attention names (248 tensors at full size), and a config with
+    no ``scaling_factor`` (diffusers' default, 0.18215, applies)."""
+    import torch
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vae.save_config(folder)
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config.pop("scaling_factor", None)
+    write_json(config_path, config)
+    torch.save(legacy_vae_state(vae), folder / "diffusion_pytorch_model.bin")
 
 
 def paint_model_index(diffusers_version: str) -> dict[str, Any]:

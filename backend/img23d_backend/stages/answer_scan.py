@@ -1,14 +1,16 @@
 """Where a grounding answer ends, read as it is generated, a few characters at a time.
 
-The model answers with one top-level JSON value: an array of box objects, a bare object (the
-form Qwen3-VL's own fine-tuning data shows for one box), or a sequence of bare objects, in a
-code fence or not, with prose around it. ``AnswerScanner.feed`` takes only the text that is
-new since the last call and keeps its state (nesting, strings, escapes), so the cost per token
-is constant however long the answer grows. It says stop when:
+The model answers with top-level JSON values: an array of box objects, a bare object (the
+form Qwen3-VL's own fine-tuning data shows for one box), a sequence of bare objects, or its
+boxes split over several arrays (one code fence each, or one after another), in a code fence or
+not, with prose around it. ``AnswerScanner.feed`` takes only the text that is new since the last
+call and keeps its state (nesting, strings, escapes), so the cost per token is constant however
+long the answer grows. It says stop when:
 
-* a top-level array closes (``closed``);
-* a top-level object closed and what follows it is neither another object nor a comma (a
-  closing fence, prose: ``closed``); a comma or a further object goes on reading;
+* a top-level value (array or object) closed and what follows it is prose (``closed``): commas,
+  white space, a closing fence and the opening of the next fence (backticks and a language tag
+  such as ``json``) go on reading, since another array or object may follow; one that opens is
+  read like the first. An answer whose model ends its turn after its last value is ``complete``;
 * the model repeats itself: ``REPEATS_TO_STOP`` boxes in a row each repeat an earlier box of
   the same label (IoU above ``DUPLICATE_IOU``), as greedy decoding of a long list can loop
   (A B C A B C ... or A A A ...) until its budget (``repetition``). One stray duplicate does not
@@ -54,7 +56,8 @@ class AnswerScanner:
         self._stack: list[str] = []   # the open containers, "[" or "{"
         self._in_string = False
         self._escaped = False
-        self._after_object = False    # a top-level object closed: only another may follow
+        self._after_value = False     # a top-level value closed: another may follow, prose ends it
+        self._fence_tag = False       # just after backticks: a fence's language tag may follow
         self._element: list[str] | None = None  # the text of the box-level object being read
         self._element_depth = 0
         self._boxes: dict[str | None, list[tuple[float, float, float, float]]] = {}
@@ -87,15 +90,23 @@ class AnswerScanner:
         elif char in "]}":
             self._close(char)
 
+    @property
+    def complete(self) -> bool:
+        """Whether a top-level value has closed and nothing has opened since (an answer that ends here
+        is whole)."""
+        return self._after_value and not self._stack
+
     def _between_values(self, char: str) -> None:
-        """Outside every container: prose before the answer, or what follows a top-level object."""
-        if self._after_object:
-            if char.isspace() or char == ",":
+        """Outside every container: prose before the answer, or what follows a top-level value."""
+        if self._after_value:
+            tag = self._fence_tag and char.isalnum()
+            self._fence_tag = char == "`" or tag
+            if char.isspace() or char in ",`" or tag:
                 return
-            if char != "{":
+            if char not in "[{":
                 self.stop = StopReason.CLOSED
                 return
-            self._after_object = False
+            self._after_value = False
         if char in "[{":
             self._open(char)
 
@@ -113,10 +124,7 @@ class AnswerScanner:
             if self.stop is not None:
                 return
         if not self._stack:
-            if char == "]":
-                self.stop = StopReason.CLOSED
-            else:
-                self._after_object = True
+            self._after_value, self._fence_tag = True, False
 
     def _check_repeat(self, text: str) -> None:
         value = next(json_values(text), None)

@@ -215,8 +215,10 @@ def ground(grounder: GroundingModel, image: Image.Image, targets: list[str], *, 
     answer_ids = output[:, prompt_length:]
     tokens = int(answer_ids.shape[1])
     text = grounder.processor.batch_decode(answer_ids, skip_special_tokens=True)[0]
-    reason = watch.scanner.stop or (StopReason.BUDGET if tokens >= budget and not _ended_turn(grounder, answer_ids)
-                                    else StopReason.END_OF_TEXT)
+    ended = not (tokens >= budget and not _ended_turn(grounder, answer_ids))
+    # A model that ends its turn right after its last value (a closing fence) gave a whole answer.
+    reason = watch.scanner.stop or (StopReason.BUDGET if not ended else
+                                    StopReason.CLOSED if watch.scanner.complete else StopReason.END_OF_TEXT)
     log.info("grounding answer (%d of %d tokens, %s): %.300s", tokens, budget, reason.value, text)
     return GroundingAnswer(text=text, tokens=tokens, budget=budget, stop_reason=reason,
                            repeats=watch.scanner.repeats)

@@ -12,10 +12,14 @@ differently for it, as read in ``utils/multiview_utils.py`` and ``hunyuanpaint/p
   reference copy (half the UNet work of the 2.0 model's guidance scale 2);
 * the multiview attention is masked by the views' position maps (``position_attention``).
 
-Upstream also builds a guidance-scale embedding when the UNet config has ``time_cond_proj_dim``,
-but ``UNet2p5DConditionModel.forward`` (2.0.2 and upstream's GitHub copy alike) never hands
-``timestep_cond`` to the inner UNet, so it changes nothing and is not built here. The UNet
-itself is the 2.0 architecture: the turbo weights load strictly into hy3dgen 2.0.2's
+Upstream also builds a guidance-scale embedding when the UNet config has ``time_cond_proj_dim``
+(``get_guidance_scale_embedding(guidance_scale - 1)``, its pipeline's guidance scale 2.0) and hands
+it to the UNet as ``timestep_cond``. No public copy of the turbo folder's ``unet/config.json`` could
+be read here, so both cases are handled from the config the loader reads
+(``guidance_condition``): without the key, nothing is built (and the strict load refuses weights
+with a guidance projection); with it, the embedding is built as upstream builds it and given
+to the generation stream's inner UNet (hy3dgen's wrapper would drop it: it keeps unknown keyword
+arguments as cached conditions). The UNet itself is the 2.0 architecture: the turbo weights load strictly into hy3dgen 2.0.2's
 ``UNet2p5DConditionModel`` (tests prove every tensor of the file is loaded). The loop is
 img23d's own, on the device of the pipeline, with no hard-coded CUDA (upstream's solver and
 condition tensors use ``.to("cuda")``).
@@ -42,6 +46,41 @@ from .paint_models import (MultiviewDiffusion, StepFn, check_multiview_index, co
 
 TURBO_GRID = 30    # the DDIM grid the turbo model was distilled on (upstream's DDIMSolver)
 TURBO_STEPS = 10   # upstream's: every third grid point
+TURBO_GUIDANCE_SCALE = 2.0  # HunyuanPaintPipeline.__call__'s default, which upstream's turbo run keeps
+
+
+def guidance_condition(pipe: Any, device: Any, dtype: Any) -> Any | None:
+    """The ``timestep_cond`` the distilled UNet expects, as upstream's pipeline builds it: None
+    when the UNet's config has no ``time_cond_proj_dim``, else
+    ``get_guidance_scale_embedding(guidance_scale - 1)`` of that width, one row.
+
+    The UNet is built from the same config and loaded strictly, so a file whose weights hold a
+    guidance projection (``time_embedding.cond_proj``) under a config without the key is refused
+    at load: a revision cannot add the input and have it go unfed."""
+    import torch
+
+    width = pipe.unet.unet.config.get("time_cond_proj_dim")
+    if width is None:
+        return None
+    scale = torch.tensor([TURBO_GUIDANCE_SCALE - 1.0])
+    return pipe.get_guidance_scale_embedding(scale, embedding_dim=int(width)).to(device=device, dtype=dtype)
+
+
+@contextmanager
+def _feeding(unet: Any, condition: Any | None) -> Iterator[None]:
+    """``condition`` as ``timestep_cond`` of every call of ``unet`` (the inner generation UNet) in the block."""
+    if condition is None:
+        yield
+        return
+
+    def add_condition(module: Any, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        return args, {**kwargs, "timestep_cond": condition}  # one row: broadcast over the views
+
+    handle = unet.register_forward_pre_hook(add_condition, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def turbo_timesteps(steps: int, train_timesteps: int = 1000) -> list[int]:
@@ -88,7 +127,7 @@ def turbo_multiview_loader(spec: ModelSpec) -> Loader:
                                     scheduler=scheduler, feature_extractor=None)
         pipe.set_progress_bar_config(disable=True)
         pipe.to(device)
-        multiview = TurboMultiview(pipe, position_attention.install(unet))
+        multiview = TurboMultiview(pipe, position_attention.install(unet), guidance_condition(pipe, device, dtype))
         return LoadedModel(obj=multiview, modules=multiview.modules)
 
     return load
@@ -97,9 +136,11 @@ def turbo_multiview_loader(spec: ModelSpec) -> Loader:
 class TurboMultiview(MultiviewDiffusion):
     """Paints N views with the turbo model: LCM on fixed timesteps, one batch, guided attention."""
 
-    def __init__(self, pipeline: Any, guidance: position_attention.PositionGuidance) -> None:
+    def __init__(self, pipeline: Any, guidance: position_attention.PositionGuidance,
+                 timestep_cond: Any | None = None) -> None:
         super().__init__(pipeline)
         self.guidance = guidance
+        self.timestep_cond = timestep_cond  # guidance_condition's: None unless the config asks for one
 
     def __call__(self, reference: Image.Image, normals: Any, positions: Any, cameras: Sequence[int], *,
                  size: int, steps: int, seed: int, on_step: StepFn | None = None) -> Any:
@@ -145,7 +186,7 @@ class TurboMultiview(MultiviewDiffusion):
             scheduler.set_timesteps(timesteps=timesteps, device=device, original_inference_steps=TURBO_GRID)
         latents = pipe.prepare_latents(views, pipe.unet.config.in_channels, size, size, dtype, device, generator)
         prompt = pipe.unet.learned_text_clip_gen.to(dtype)  # [1, 77, 1024]: the learned prompt
-        with self.guidance.active(masks):
+        with self.guidance.active(masks), _feeding(pipe.unet.unet, self.timestep_cond):
             for number, timestep in enumerate(scheduler.timesteps, start=1):
                 noise = pipe.unet(scheduler.scale_model_input(latents, timestep).unsqueeze(0), timestep,
                                   encoder_hidden_states=prompt, **conditions)[0]

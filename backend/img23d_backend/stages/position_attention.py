@@ -74,10 +74,25 @@ def position_masks(maps: Any, latent_side: int) -> dict[int, Any]:
         if grid < 1 or latent_side % divisor or maps.shape[-1] % grid or maps.shape[-2] % grid:
             continue
         cells = cell_positions(maps, grid).reshape(-1, 3)
-        # The direct pairwise distance: the matrix-product shortcut rounds pairs at the threshold.
-        distances = torch.cdist(cells, cells, compute_mode="donot_use_mm_for_euclid_dist")
-        masks[cells.shape[0]] = (distances < NEIGHBOUR_DISTANCE / grid).unsqueeze(0)
+        masks[cells.shape[0]] = (pairwise_distances(cells) < NEIGHBOUR_DISTANCE / grid).unsqueeze(0)
     return masks
+
+
+def pairwise_distances(points: Any, rows_per_step: int = 256) -> Any:
+    """The Euclidean distance between every two of ``points`` [N, 3] (float32, [N, N]), computed
+    directly, as ``torch.cdist(..., compute_mode="donot_use_mm_for_euclid_dist")`` does (the
+    matrix-product shortcut rounds pairs at the threshold), but from a subtraction and
+    ``linalg.vector_norm``, which every backend runs (cdist's support on Apple GPUs is
+    unverified); on the CPU the two agree to the bit. ``rows_per_step`` rows at a time, so the
+    differences held at once stay small (256 x 6144 x 3 floats at the finest grid)."""
+    import torch
+
+    points = points.float()
+    distances = torch.empty((len(points), len(points)), dtype=torch.float32, device=points.device)
+    for start in range(0, len(points), rows_per_step):
+        rows = points[start:start + rows_per_step]
+        distances[start:start + len(rows)] = torch.linalg.vector_norm(rows[:, None, :] - points[None, :, :], dim=-1)
+    return distances
 
 
 class PositionGuidance:

@@ -7,7 +7,10 @@ one target at a time) can be used. Two volume decoders:
 * ``flashvdm`` (default): a coarse grid, then only the points near the surface at twice the
   resolution, level after level (``hy3dgen_fixes.FlashVDMDecoder``, hy3dgen's with its scale
   and inner-wall faults corrected). Several times fewer decoder queries on trained weights.
-* ``dense``: every point of the (octree resolution + 1)^3 grid, as hy3dgen does by default.
+* ``dense``: every point of the (octree resolution + 1)^3 grid, as hy3dgen's
+  ``VanillaVolumeDecoder`` queries it, but with float32 positions (``dense_grid``): hy3dgen casts
+  them to the latents' dtype, and in fp16 a position near 1 is off by up to 0.001, a tenth of a
+  voxel at octree 384 and more above.
 
 Both give vertices in the frame of hy3dgen's dense marching cubes at the asked resolution, so
 presets change speed and detail, never an object's size. FlashVDM decodes with the model's
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models.memory import RESERVE_BYTES, device_memory
-from .hy3dgen_fixes import FlashVDMDecoder, into_octree_frame, surface_extractor
+from .hy3dgen_fixes import FlashVDMDecoder, grid_points, into_octree_frame, surface_extractor
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +87,6 @@ def decode_latents(vae: Any, latents: Any) -> Any:
 
 def volume(vae: Any, device: Any, decoded: Any, settings: DecodeSettings) -> tuple[Any, int]:
     """One target's occupancy grid (float32, on the device) and the resolution it was sampled at."""
-    import torch
-    from hy3dgen.shapegen.models.autoencoders.volume_decoders import VanillaVolumeDecoder
-
     chunk = settings.chunk(vae, int(decoded.shape[1]), device)
     if settings.decoder == FLASHVDM:
         return FlashVDMDecoder()(decoded, vae.geo_decoder, bounds=BOUNDS,
@@ -94,10 +94,26 @@ def volume(vae: Any, device: Any, decoded: Any, settings: DecodeSettings) -> tup
                                  mc_level=MC_LEVEL)
     if settings.decoder != DENSE:
         raise ValueError(f"unknown volume decoder {settings.decoder!r}; use one of {', '.join(DECODERS)}")
+    return dense_grid(decoded, vae.geo_decoder, BOUNDS, settings.octree_resolution, chunk), settings.octree_resolution
+
+
+def dense_grid(latents: Any, geo_decoder: Any, bounds: float, octree_resolution: int, num_chunks: int) -> Any:
+    """One target's logits on every point of the (R + 1)^3 grid over [-bounds, bounds] (float32),
+    in hy3dgen's order ("ij"), ``num_chunks`` queries per decoder call. The positions are made per
+    chunk from their indices, in float32 whatever the decoder's dtype (``grid_points``, as FlashVDM's);
+    the decoder's Fourier embedding casts its output to the latents' dtype."""
+    import torch
+
+    side = octree_resolution + 1
+    total = side ** 3
+    logits = torch.empty(total, dtype=torch.float32, device=latents.device)
     with torch.inference_mode():
-        grid = VanillaVolumeDecoder()(decoded, vae.geo_decoder, bounds=BOUNDS, num_chunks=chunk,
-                                      octree_resolution=settings.octree_resolution, enable_pbar=False)
-    return grid[0], settings.octree_resolution
+        for start in range(0, total, num_chunks):
+            flat = torch.arange(start, min(start + num_chunks, total), device=latents.device)
+            index = torch.stack((flat // (side * side), (flat // side) % side, flat % side), dim=-1)
+            queries = grid_points(index, bounds, octree_resolution)[None]
+            logits[start:start + len(flat)] = geo_decoder(queries=queries, latents=latents)[0, :, 0].float()
+    return logits.view(side, side, side)
 
 
 def extract(extractor: Any, grid: Any, grid_resolution: int, octree_resolution: int) -> Any:

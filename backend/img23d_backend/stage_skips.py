@@ -1,0 +1,110 @@
+"""Stages a job can go on without: texture and depth, skipped with one sentence that says why.
+
+Only grounding, matting and shape make a target's mesh, so only their failures may end a target
+(and none ends the others). Texture and depth serve meshes already made: when a texture model
+cannot be loaded (a missing or corrupt file, keys its model does not have, no memory for it), or
+the model set has no texture models at all (the licence-clean family), every target keeps its
+untextured mesh; when the depth model cannot be loaded or run, the objects are placed by their
+boxes. The job says so once, in one sentence: the manifest's ``texture_skipped`` /
+``depth_skipped``, the result's fields of the same names (the CLI's summary and Blender's report
+print them), and a progress message as it happens.
+
+A texture model that loads but fails on one target (out of memory twice, invalid values) is that
+target's failure, not the model's: the target keeps its untextured mesh and says why in its own
+record, and the next target is painted as usual (``jobs.generate.GenerateRun._paint``).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack, contextmanager
+from typing import Any, Iterator
+
+from img23d_protocol import ErrorCode, ProtocolError
+
+from .models import placement
+from .models.oom import is_out_of_memory
+from .models.registry import PAINT_ROLES
+
+log = logging.getLogger(__name__)
+
+# How much of a library's message a sentence quotes: enough to name the file or key.
+REASON_CHARS = 240
+
+
+class TextureUnavailable(ProtocolError):
+    """A texture model could not be loaded; ``message`` names it and says why (a job that only
+    paints, Re-texture, fails with it; a Generate goes on untextured)."""
+
+
+def reason(exc: BaseException) -> str:
+    """Why ``exc`` stopped a model, in words for the sentence: a ``ProtocolError``'s own message,
+    "it ran out of memory", or the library's exception and its message on one line."""
+    if isinstance(exc, ProtocolError):
+        return exc.message
+    if is_out_of_memory(exc):
+        return f"it ran out of memory ({type(exc).__name__})"
+    one_line = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # torch's key lists span lines
+    return f"{type(exc).__name__}: {one_line}"[:REASON_CHARS]
+
+
+def _code(exc: BaseException) -> ErrorCode:
+    if isinstance(exc, ProtocolError):
+        return exc.code
+    return ErrorCode.OUT_OF_MEMORY if is_out_of_memory(exc) else ErrorCode.INTERNAL
+
+
+@contextmanager
+def texture_models(manager: Any) -> Iterator[tuple[Any, ...]]:
+    """The delight and paint models resident for the block, in ``PAINT_ROLES`` order; a model that
+    cannot be loaded raises ``TextureUnavailable`` (a cancel stays a cancel)."""
+    with ExitStack() as stack:
+        models = []
+        for role in PAINT_ROLES:
+            try:
+                models.append(stack.enter_context(manager.use(role)))
+            except ProtocolError as exc:
+                if exc.code is ErrorCode.CANCELLED:
+                    raise
+                raise _unavailable(manager, role, exc) from exc
+            except Exception as exc:  # the boundary of loading one texture model: any failure skips texture
+                raise _unavailable(manager, role, exc) from exc
+        yield tuple(models)
+
+
+def _unavailable(manager: Any, role: str, exc: BaseException) -> TextureUnavailable:
+    if is_out_of_memory(exc):
+        placement.release_cached_memory()
+    log.error("the %s model could not be loaded: %r", role, exc)
+    return TextureUnavailable(_code(exc), f"the {role} model ({manager.spec(role).display}) could not be loaded: "
+                                          f"{reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def texture_sentence(error: ProtocolError) -> str:
+    """The one sentence of a Generate whose texture model could not be loaded."""
+    return f"texture skipped: {error.message}; every mesh is kept untextured"
+
+
+def skip_texture(run: Any, sentence: str) -> None:
+    """Record, once per job, that ``run`` (a generate job) makes untextured meshes and why."""
+    manifest = run.run_folder.manifest
+    if manifest.texture_skipped:
+        return
+    manifest.texture_skipped = sentence
+    log.warning(sentence)
+    run.progress("paint", 0, 1, sentence)
+    run.run_folder.save_manifest()
+
+
+def skip_depth(run: Any, exc: BaseException) -> None:
+    """Record, once per job, that the depth model failed (``exc``) and the objects are placed by their boxes."""
+    if is_out_of_memory(exc):
+        placement.release_cached_memory()
+    sentence = (f"depth skipped: the depth model ({run.manager.spec('depth').display}) could not be loaded or "
+                f"run: {reason(exc)}; the objects are placed by their boxes")
+    manifest = run.run_folder.manifest
+    if manifest.depth_skipped:
+        return
+    manifest.depth_skipped = sentence
+    log.warning(sentence)
+    run.progress("depth", 0, 1, sentence)
