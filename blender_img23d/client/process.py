@@ -5,6 +5,11 @@ and its stderr in a log file (a pipe nobody reads could fill and freeze it). No 
 command string: an argument list. A reader thread turns stdout lines into protocol
 messages on a queue; the main thread drains the queue without ever blocking.
 
+Nothing the far side prints can grow Blender without bound: a line is read with its limit
+(``protocol.bounded_lines``: a line over 1 MiB is dropped in pieces, never held whole), the queue
+holds a bounded number of messages and bytes (``events.EventQueue``: past it the reader waits, and
+so does the backend), and stderr is copied by a thread into a log capped on disk (``CappedLog``).
+
 Two transports start the same process: here (the local Python), or on another machine through
 the system's ``ssh`` (``remote.RemoteHost``), whose stdin and stdout carry the same lines.
 """
@@ -12,19 +17,23 @@ the system's ``ssh`` (``remote.RemoteHost``), whose stdin and stdout carry the s
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import img23d_protocol as protocol
 
 from ..paths import backend_source_dir, protocol_wheel
+from . import capped_log
+from .capped_log import CappedLog
+from .events import EventQueue
 from .remote import RemoteHost, RemoteProblem, explain
+
+STDERR_BLOCK = 64 * 1024
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -79,6 +88,13 @@ class GarbageLine:
 
 
 @dataclass
+class WrongVersion:
+    """A line that carries another protocol major version: the backend is not this add-on's."""
+
+    text: str
+
+
+@dataclass
 class Exited:
     """The backend's stdout closed: it exited, or is about to."""
 
@@ -88,10 +104,11 @@ class Exited:
 class BackendProcess:
     def __init__(self, settings: LaunchSettings) -> None:
         self.settings = settings
-        self.events: "queue.Queue[Any]" = queue.Queue()
+        self.events = EventQueue()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-        self._log: IO[bytes] | None = None
+        self._stderr: threading.Thread | None = None
+        self._log: CappedLog | None = None
         self._write_lock = threading.Lock()
         self.started_at = 0.0
         self.garbage: deque[str] = deque(maxlen=20)
@@ -129,15 +146,19 @@ class BackendProcess:
         try:
             if log_path is not None:
                 log_path.parent.mkdir(parents=True, exist_ok=True)
-                self._log = open(log_path, "ab")
+                self._log = CappedLog(log_path, capped_log.LOG_CAP_BYTES)  # read now: tests lower it
             self._proc = subprocess.Popen(self.settings.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=self._log if self._log else subprocess.DEVNULL, env=env,
+                                          stderr=subprocess.PIPE if self._log else subprocess.DEVNULL, env=env,
                                           cwd=str(self.settings.runs_dir))
         except OSError as exc:
             self._close_log()
             what = "ssh" if self.settings.remote is not None else "the backend"
             raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"could not start {what}: {exc}") from exc
         self.started_at = time.monotonic()
+        if self._log is not None:
+            self._stderr = threading.Thread(target=self._copy_stderr, args=(self._proc, self._log),
+                                            name="img23d-backend-stderr", daemon=True)
+            self._stderr.start()
         self._reader = threading.Thread(target=self._read, args=(self._proc,), name="img23d-backend-reader",
                                         daemon=True)
         self._reader.start()
@@ -162,17 +183,45 @@ class BackendProcess:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
+        for line in protocol.bounded_lines(proc.stdout):
+            if isinstance(line, protocol.OverlongLine):
+                text = f"(a line of {line.size} bytes, over the {protocol.MAX_LINE_BYTES} a message may have, dropped)"
+                item: Any = GarbageLine(text)
+            else:
+                try:
+                    item = protocol.decode(line, protocol.EVENT_TYPES)
+                except ProtocolError as exc:
+                    if exc.code is ErrorCode.VERSION_MISMATCH:  # another release's backend: refused at once
+                        item = WrongVersion(protocol.version_refusal("backend", *protocol.line_version(line)))
+                    else:
+                        text = line[:300].decode("utf-8", "replace")
+                        item = GarbageLine(text)
+            if isinstance(item, GarbageLine):
+                self.garbage.append(item.text)
+            if not self.events.put(item, len(line) if isinstance(line, bytes) else 0):
+                break  # stopped: nobody reads any more
+        returncode = proc.wait()
+        if self._stderr is not None:
+            self._stderr.join(timeout=2)  # ssh's last words in the log before the exit is explained
+        self.events.end(Exited(returncode))
+
+    @staticmethod
+    def _copy_stderr(proc: subprocess.Popen[bytes], log: CappedLog) -> None:
+        """The backend's stderr into its capped log, as it comes (a pipe nobody reads would fill and
+        freeze the backend)."""
+        assert proc.stderr is not None
+        fd = proc.stderr.fileno()
+        while True:
             try:
-                self.events.put(protocol.decode(line, protocol.EVENT_TYPES))
-            except ProtocolError:
-                text = line[:300].decode("utf-8", "replace")
-                self.garbage.append(text)
-                self.events.put(GarbageLine(text))
-        self.events.put(Exited(proc.wait()))
+                block = os.read(fd, STDERR_BLOCK)
+            except OSError:
+                return
+            if not block:
+                return
+            try:
+                log.write(block)
+            except (OSError, ValueError):
+                return  # the log was closed (stopped) or the disk refused: the pipe is drained no more
 
     @property
     def alive(self) -> bool:
@@ -199,6 +248,7 @@ class BackendProcess:
         proc = self._proc
         if proc is None:
             return
+        self.events.close()  # a reader waiting for room in the queue gives up
         if proc.poll() is None:
             try:
                 self.send(protocol.ShutdownRequest(id="shutdown"))
@@ -216,6 +266,8 @@ class BackendProcess:
                 proc.wait(timeout=5)
         if self._reader is not None:
             self._reader.join(timeout=2)
+        if self._stderr is not None:
+            self._stderr.join(timeout=2)
         self._close_log()
 
     def kill(self) -> None:

@@ -91,6 +91,11 @@ class RemoteJob:
         self._held.append(self._hold(message, send))
         return send, self._flush()
 
+    def owns(self, message: Any) -> bool:
+        """Whether ``message`` belongs to this job: an upload's reply, a fetch's, or the job's own."""
+        return getattr(message, "id", None) in self._uploads or self.mirror.owns(message) \
+            or self._of_this_job(message)
+
     def close(self) -> None:
         """The backend went away: drop the fetches in flight and their temporary files."""
         self.mirror.close()

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import img23d_protocol as protocol
 from . import limits
-from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
+from .process import BackendProcess, Exited, GarbageLine, LaunchSettings, WrongVersion
 from .remote_jobs import RemoteJob
 from .remote_runs import RunDownload
 from .transfer import Mirror
@@ -27,6 +27,9 @@ ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
 
 HELLO_TIMEOUT = 180.0   # first start imports torch and may build the tiny models
+# Messages nobody asked for (no job, no request, no download outstanding) that a backend may send
+# before it is taken for a flood and stopped: an honest one sends none between jobs.
+UNSOLICITED_LIMIT = 500
 
 
 class State(str, Enum):
@@ -57,7 +60,8 @@ class BackendSession:
         self.replies: dict[str, Any] = {}
         self._awaiting: set[str] = set()
         self._pending: list[Any] = []        # quick requests waiting for the handshake
-        self._last_heard = 0.0               # when the backend last said anything (monotonic)
+        self._last_heard = 0.0               # when an outstanding request last made progress (monotonic)
+        self._unsolicited = 0                # messages since the last request that answered nothing
         self._remote: RemoteJob | None = None  # the job's files, when the backend is on another machine
         self.download: RunDownload | None = None  # a run of the host being brought here (Import Run)
 
@@ -153,6 +157,7 @@ class BackendSession:
             self.start()
         if not message.id:
             message.id = uuid.uuid4().hex[:12]
+        self._asking()
         self._awaiting.add(message.id)
         if self.state in (State.READY, State.BUSY):
             assert self.process is not None
@@ -192,10 +197,18 @@ class BackendSession:
             raise ProtocolError(ErrorCode.BUSY, "a run is already being brought from the host; wait for it")
         assert self.process is not None
         download = RunDownload(self.mirror(), run, self.process.settings.where)
+        self._asking()
         self.download = download
         for message in download.start():
             self.process.send(message)
         return download
+
+    def _asking(self) -> None:
+        """A request goes out: the watchdog's clock starts now if nothing was outstanding, and what
+        the backend said unasked so far is forgiven."""
+        if not self._outstanding():
+            self._last_heard = time.monotonic()
+        self._unsolicited = 0
 
     def _send_job(self, request: Any) -> None:
         assert self.process is not None
@@ -239,9 +252,20 @@ class BackendSession:
                 item = self.process.events.get_nowait()
             except queue.Empty:
                 break
-            self._last_heard = time.monotonic()
+            if self._answers_something(item):
+                self._last_heard, self._unsolicited = time.monotonic(), 0
+            elif not isinstance(item, Exited) and self.state is not State.STARTING:
+                self._unsolicited += 1
+                if self._unsolicited > UNSOLICITED_LIMIT:
+                    self.process.kill()
+                    out.extend(self._lost(f"the backend on {self.process.settings.where} sent more than "
+                                          f"{UNSOLICITED_LIMIT} messages that answer nothing asked of it, and was "
+                                          "stopped; the next job starts a new one"))
+                    break
             for message in self._relay(item):
                 out.extend(self._handle(message))
+            if self.process is None:
+                break
         out.extend(self._watchdog())
         if self.state is State.STARTING and self.process is not None and \
                 time.monotonic() - self.process.started_at > HELLO_TIMEOUT:
@@ -268,10 +292,31 @@ class BackendSession:
             return self._lost(exc.message)
         return out
 
+    def _outstanding(self) -> bool:
+        """Whether the backend owes an answer: a job, a quick request, or a run being brought here."""
+        return (self.state is State.BUSY or bool(self._awaiting - set(self.replies))
+                or (self.download is not None and not self.download.done))
+
+    def _answers_something(self, item: Any) -> bool:
+        """Whether ``item`` is progress on something asked of the backend (what keeps the watchdog
+        quiet); a garbage line, or a message for no outstanding request, is not."""
+        if isinstance(item, (GarbageLine, Exited, WrongVersion)):
+            return False
+        if isinstance(item, protocol.Hello):
+            return self.state is State.STARTING
+        if self.download is not None and not self.download.done and self.download.owns(item):
+            return True
+        if self._remote is not None and self._remote.owns(item):
+            return True
+        ident = item.job if isinstance(item, (protocol.Progress, protocol.Artifact)) else getattr(item, "id", None)
+        return ident is not None and (ident == self.job_id or ident in self._awaiting)
+
     def _watchdog(self) -> list[Any]:
-        """A busy backend that has said nothing for too long is hung: stop it, fail the job."""
+        """A backend that owes an answer and has made no progress on it for too long is hung: stop
+        it, fail what waits."""
         limit = self.process.settings.watchdog_seconds if self.process is not None else 0
-        if self.state is not State.BUSY or limit <= 0 or time.monotonic() - self._last_heard < limit:
+        if self.state not in (State.READY, State.BUSY) or not self._outstanding() or limit <= 0 \
+                or time.monotonic() - self._last_heard < limit:
             return []
         assert self.process is not None
         self.process.kill()
@@ -281,6 +326,10 @@ class BackendSession:
     def _handle(self, item: Any) -> list[Any]:
         if isinstance(item, GarbageLine):
             return []
+        if isinstance(item, WrongVersion):
+            assert self.process is not None
+            self.process.kill()
+            return self._lost(item.text)
         if isinstance(item, Exited):
             if self.state is State.STOPPED:
                 return []
@@ -288,6 +337,11 @@ class BackendSession:
                 return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})")
             return self._lost(self.process.exit_message(item.returncode))
         if isinstance(item, protocol.Hello):
+            if self.state is not State.STARTING:
+                assert self.process is not None
+                self.process.kill()
+                return self._lost(f"the backend on {self.process.settings.where} said hello again in the middle of "
+                                  "a session, and was stopped; the next job starts a new one")
             return self._on_hello(item)
         if isinstance(item, protocol.Progress):
             if item.job == self.job_id:

@@ -10,7 +10,8 @@ imports the same wheel (the add-on puts it on the backend's path) or, in a check
 """
 
 from .boxes import box_for, check_boxes, validate_boxes
-from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
+from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bounded_lines, check_peer_hello, decode,
+                    line_version, request_id_of, version_refusal)
 from .errors import ErrorCode, ProtocolError
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .guide import GUIDE_URL, guide_page
@@ -36,7 +37,8 @@ from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
     "box_for", "check_boxes", "validate_boxes",
-    "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
+    "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
+    "line_version", "request_id_of", "version_refusal",
     "ErrorCode", "ProtocolError",
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "GUIDE_URL", "guide_page",

@@ -1,0 +1,167 @@
+"""A backend that lies, floods or breaks the protocol (tests/addon/hostile_backend.py behind the add-on's
+real process and session): Blender's memory and disk stay bounded, the session says one sentence
+and stays usable. The loopback SSH host's own faults are in test_remote_faults.py."""
+
+from __future__ import annotations
+
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from addon_package import load
+
+process_mod = load("client.process")
+session_mod = load("client.session")
+events_mod = load("client.events")
+capped_log = load("client.capped_log")
+protocol = session_mod.protocol
+HOSTILE = Path(__file__).resolve().parent / "hostile_backend.py"
+
+
+def _session(tmp_path: Path, *mode: str, watchdog: float = 600.0):
+    python = tmp_path / "hostile-python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{HOSTILE}" {" ".join(mode)} "$@"\n')
+    python.chmod(0o755)
+    settings = process_mod.LaunchSettings(python=python, runs_dir=tmp_path / "runs", models="tiny", device="cpu",
+                                          offline=True, log_path=tmp_path / "backend.log", watchdog_seconds=watchdog)
+    return session_mod.BackendSession(lambda: settings)
+
+
+def _pump_until(session, done, timeout: float, what: str) -> list:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while not done():
+        seen.extend(session.pump())
+        assert time.monotonic() < deadline, f"{what} within {timeout:g} s"
+        time.sleep(0.02)
+    return seen
+
+
+def test_a_line_of_64_mb_without_a_newline_is_dropped_without_being_held(tmp_path: Path) -> None:
+    session = _session(tmp_path, "long_line", "64")
+    tracemalloc.start()
+    try:
+        session.start()
+        session.wait_ready(timeout=60)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        session.stop()
+    assert session.hello is not None and session.hello.version == "hostile"  # the hello after it still counts
+    assert peak < 8 << 20, f"reading the long line held {peak / 2**20:.0f} MiB"
+    assert any("over the 1048576" in text for text in session.process.garbage) if session.process else True
+
+
+def test_a_flood_between_jobs_is_bounded_then_dropped_with_one_sentence(tmp_path: Path) -> None:
+    session = _session(tmp_path, "flood")
+    try:
+        session.start()
+        session.wait_ready(timeout=60)
+        process = session.process
+        time.sleep(1.5)  # nobody pumps: the reader must wait for room, not buffer the flood
+        assert process.events.qsize() <= events_mod.MAX_ITEMS
+        _pump_until(session, lambda: session.state is session_mod.State.ERROR, 30, "the flood was not dropped")
+        assert session.error.startswith("the backend on this computer sent more than 500 messages that answer "
+                                        "nothing asked of it, and was stopped")
+        assert not process.alive
+    finally:
+        session.stop()
+
+
+def test_the_backends_stderr_is_capped_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capped_log, "LOG_CAP_BYTES", 4 << 20)
+    session = _session(tmp_path, "stderr", "20")
+    try:
+        session.start()
+        session.wait_ready(timeout=60)
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "backend.log.1").exists():
+            assert time.monotonic() < deadline, "the log was never rotated"
+            time.sleep(0.1)
+        time.sleep(1.0)
+    finally:
+        session.stop()
+    sizes = [path.stat().st_size for path in tmp_path.glob("backend.log*")]
+    assert max(sizes) <= 4 << 20 and sum(sizes) <= 8 << 20, sizes
+
+
+def test_a_backend_of_another_major_version_is_refused_at_once(tmp_path: Path) -> None:
+    session = _session(tmp_path, "version")
+    started = time.monotonic()
+    with pytest.raises(protocol.ProtocolError) as caught:
+        session.start()
+        session.wait_ready(timeout=60)
+    session.stop()
+    assert time.monotonic() - started < 10
+    assert caught.value.message == ("the backend speaks protocol 2 (version hostile), this side needs 1: "
+                                    "reinstall so both come from the same release")
+
+
+def test_a_second_hello_mid_job_ends_the_job_with_one_sentence(tmp_path: Path) -> None:
+    session = _session(tmp_path, "hello_again")
+    try:
+        job = session.submit(protocol.GenerateRequest(image="x.png"))
+        session.await_reply(job)
+        _pump_until(session, lambda: session.replies.get(job) is not None, 60, "the job never ended")
+        reply = session.take_reply(job)
+        assert isinstance(reply, protocol.Error)
+        assert reply.message == ("the backend on this computer said hello again in the middle of a session, and was "
+                                 "stopped; the next job starts a new one")
+        assert session.job_id is None and not session.process.alive
+    finally:
+        session.stop()
+
+
+def test_lines_that_answer_nothing_do_not_keep_the_watchdog_quiet(tmp_path: Path) -> None:
+    session = _session(tmp_path, "chatter", watchdog=2.0)
+    try:
+        job = session.submit(protocol.GenerateRequest(image="x.png"))
+        session.await_reply(job)
+        _pump_until(session, lambda: session.replies.get(job) is not None, 30, "the watchdog never fired")
+        assert session.take_reply(job).message.startswith("the backend made no progress for 2 s and was stopped")
+    finally:
+        session.stop()
+
+
+def test_a_quick_request_left_unanswered_is_watched_too(tmp_path: Path) -> None:
+    session = _session(tmp_path, "long_line", "0", watchdog=1.0)  # says hello, then never answers
+    try:
+        session.start()
+        session.wait_ready(timeout=60)
+        request = session.request(protocol.ModelsRequest())
+        _pump_until(session, lambda: session.replies.get(request) is not None, 30, "the watchdog never fired")
+        assert session.take_reply(request).message.startswith("the backend made no progress for 1 s")
+    finally:
+        session.stop()
+
+
+def test_the_event_queue_waits_for_room_and_takes_the_last_word_whatever_the_bound() -> None:
+    events = events_mod.EventQueue(max_items=3, max_bytes=100)
+    assert all(events.put(i, 10) for i in range(3))
+    events.end("exited")
+    assert events.qsize() == 4 and [events.get_nowait() for _ in range(4)] == [0, 1, 2, "exited"]
+    events.close()
+    assert events.put("late", 1) is False
+
+
+def test_installer_output_without_newlines_is_dropped_unheld_and_its_log_capped(tmp_path: Path) -> None:
+    commands = load("installer.commands")
+    script = ("import sys\nout = sys.stdout.buffer\nfor _ in range(48): out.write(b'x' * (1 << 20))\n"
+              "out.write(b'\\n')\nfor _ in range(6000): out.write(b'pip says ' + b'y' * 1000 + b'\\n')\n"
+              "out.write(b'done\\n')\n")
+    log_path = tmp_path / "install.log"
+    tracemalloc.start()
+    try:
+        with capped_log.CappedLog(log_path, 4 << 20, truncate=True) as log:
+            code = commands.run_logged([sys.executable, "-c", script], log, cancel=lambda: False, timeout=120)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 0
+    assert peak < 8 << 20, f"the installer's output held {peak / 2**20:.0f} MiB"
+    text = log_path.read_text()
+    assert text.rstrip().endswith("done") and log_path.stat().st_size <= 4 << 20
+    assert "an output line of 50331649 bytes was dropped" in (tmp_path / "install.log.1").read_text()
