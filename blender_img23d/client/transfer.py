@@ -90,18 +90,20 @@ class Mirror:
     def in_flight(self) -> list[str]:
         return [fetch_id for fetch_id, fetch in self._fetches.items() if not fetch.failed]
 
-    def request(self, remote_path: str) -> protocol.FetchRequest:
+    def request(self, remote_path: str, local: Path | None = None) -> protocol.FetchRequest:
         """A ``fetch`` request for ``remote_path``, already expected: send it as it is."""
         fetch_id = uuid.uuid4().hex[:12]
-        self.expect(fetch_id, remote_path)
+        self.expect(fetch_id, remote_path, local)
         return protocol.FetchRequest(id=fetch_id, path=remote_path)
 
-    def expect(self, fetch_id: str, remote_path: str) -> Path:
+    def expect(self, fetch_id: str, remote_path: str, local: Path | None = None) -> Path:
         """Take the chunks of fetch ``fetch_id`` from now on; returns the local path they will
-        make. A remote path that would leave the local runs folder is refused here."""
+        make: ``local`` when the caller chose it (checked already), else the mirror's own path for
+        ``remote_path``. A remote path that would leave the local runs folder is refused here."""
         if not fetch_id or fetch_id in self._fetches:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"fetch id {fetch_id!r} is empty or already in use")
-        local = self.local_path(remote_path)
+        if local is None:
+            local = self.local_path(remote_path)
         self._fetches[fetch_id] = _Fetch(remote_path, local)
         return local
 
