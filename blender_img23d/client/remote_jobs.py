@@ -28,7 +28,7 @@ from typing import Any
 
 import img23d_protocol as protocol
 
-from .transfer import Mirror, upload_chunks
+from .transfer import Budget, Mirror, upload_chunks
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -49,7 +49,7 @@ class _Held:
 
 
 class RemoteJob:
-    def __init__(self, request: Any, mirror: Mirror, where: str) -> None:
+    def __init__(self, request: Any, mirror: Mirror, where: str, budget: Budget | None = None) -> None:
         self.request = request
         self.mirror = mirror
         self.where = where
@@ -58,6 +58,7 @@ class RemoteJob:
         self._local_run: Path | None = None    # a regenerate's local run folder (its result maps back)
         self._run: str | None = None           # this job's run folder on the host, as its "run" artifact said
         self._names = protocol.NameSet()       # the files fetched into it so far
+        self._budget = budget or Budget()      # what the job may bring here, files and bytes
         if isinstance(getattr(request, "run", None), str) and request.run:
             self._local_run = Path(request.run)
             request.run = self.remote_of(Path(request.run))
@@ -143,7 +144,7 @@ class RemoteJob:
             return _Held(replace(artifact, path=str(self._claim_run(artifact.path))))
         if artifact.kind not in FETCHED_KINDS:
             return _Held(artifact)
-        fetch = self.mirror.request(self._in_run(artifact.path))
+        fetch = self.mirror.request(self._in_run(artifact.path), budget=self._budget)
         send.append(fetch)
         return _Held(replace(artifact, path=str(self.mirror.local_path(artifact.path))), {fetch.id})
 
@@ -189,7 +190,7 @@ class RemoteJob:
             data["source_run"] = str(self._local_run)
         waiting = set()
         for remote in dict.fromkeys(remote_files):
-            fetch = self.mirror.request(remote)
+            fetch = self.mirror.request(remote, budget=self._budget)
             send.append(fetch)
             waiting.add(fetch.id)
         for key in RESULT_FILES:

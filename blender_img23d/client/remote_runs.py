@@ -26,7 +26,7 @@ from typing import Any
 
 import img23d_protocol as protocol
 
-from .transfer import Mirror
+from .transfer import Budget, Mirror
 
 ProtocolError = protocol.ProtocolError
 ErrorCode = protocol.ErrorCode
@@ -49,7 +49,7 @@ def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
 class RunDownload:
     """One run of the backend, fetched file by file into the local mirror."""
 
-    def __init__(self, mirror: Mirror, run: str, where: str) -> None:
+    def __init__(self, mirror: Mirror, run: str, where: str, budget: Budget | None = None) -> None:
         self.mirror, self.run, self.where = mirror, run, where
         self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder;
         self._made = False                        # a fresh name is chosen (and made) once the files are listed
@@ -60,6 +60,8 @@ class RunDownload:
         self.total = 0
         self.fetched = 0
         self._todo: deque[str] = deque()
+        self._sizes: dict[str, int] = {}          # what the listing said each file holds
+        self._budget = budget or Budget()         # what the import may bring here, files and bytes
         self._in_flight: set[str] = set()
 
     def start(self) -> list[Any]:
@@ -103,6 +105,7 @@ class RunDownload:
             if listing.run != self.run:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"the backend listed {listing.run!r}, not {self.run!r}")
             paths = [posixpath.join(self.run, entry.path) for entry in listing.files]
+            self._sizes = {posixpath.join(self.run, entry.path): entry.size for entry in listing.files}
             for path in paths:
                 self.mirror.local_path(path)  # every path checked before the first file is fetched
             if self.manifest not in paths:
@@ -142,7 +145,8 @@ class RunDownload:
             if self._todo[0] == self.manifest and self._in_flight:
                 break
             remote = self._todo.popleft()
-            request = self.mirror.request(remote, self._local(remote))
+            request = self.mirror.request(remote, self._local(remote), budget=self._budget,
+                                          size=self._sizes.get(remote))
             self._in_flight.add(request.id)
             send.append(request)
         if not self._todo and not self._in_flight:
