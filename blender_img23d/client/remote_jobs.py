@@ -130,6 +130,12 @@ class RemoteJob:
         return isinstance(message, (protocol.Result, protocol.Error)) and message.id == job
 
     def _hold(self, message: Any, send: list[Any]) -> _Held:
+        if isinstance(message, protocol.Artifact) and message.kind in FOLDER_KINDS:
+            try:
+                return self._artifact(message, send)
+            except ProtocolError as exc:  # no run folder, no job: it ends here (the session stops it)
+                raise ProtocolError(exc.code, f"the backend on {self.where} named a run folder that cannot be "
+                                              f"used here: {exc.message}") from None
         try:
             if isinstance(message, protocol.Artifact):
                 return self._artifact(message, send)

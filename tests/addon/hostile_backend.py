@@ -8,6 +8,8 @@
   version           every line (its hello first) carries protocol major 2
   hello_again       hello; a job gets one progress event, then a second hello
   chatter           hello; a job gets garbage lines and progress for another job, never its own
+  hang              hello; a job gets one progress event, then nothing (shutdown is ignored; EOF ends it)
+  bad_hello         a hello whose memory is a string and whose limits are a list
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ def send(message: dict, major: int = 1) -> None:
     sys.stdout.flush()
 
 
-def hello(major: int = 1) -> None:
+def hello(major: int = 1, **fields) -> None:
     send({"type": "hello", "role": "backend", "protocol": [major, 0], "version": "hostile", "device": "cpu",
-          "memory": {"free": 1, "total": 2}, "models": {}}, major)
+          "memory": {"free": 1, "total": 2}, "models": {}, **fields}, major)
 
 
 def next_job() -> dict:
@@ -71,6 +73,16 @@ def main() -> int:
         job = next_job()
         send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 2, "message": "ok"})
         hello()
+        sys.stdin.read()
+        return 0
+    if mode == "hang":
+        hello()
+        job = next_job()
+        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 9, "message": "working"})
+        sys.stdin.read()
+        return 0
+    if mode == "bad_hello":
+        hello(memory="lots", limits=[1, 2])
         sys.stdin.read()
         return 0
     if mode == "chatter":

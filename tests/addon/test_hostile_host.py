@@ -165,3 +165,46 @@ def test_installer_output_without_newlines_is_dropped_unheld_and_its_log_capped(
     text = log_path.read_text()
     assert text.rstrip().endswith("done") and log_path.stat().st_size <= 4 << 20
     assert "an output line of 50331649 bytes was dropped" in (tmp_path / "install.log.1").read_text()
+
+
+def test_stop_during_a_job_ends_it_with_one_sentence_at_once_and_the_next_job_starts(tmp_path: Path) -> None:
+    session = _session(tmp_path, "hang")
+    try:
+        job = session.submit(protocol.GenerateRequest(image="x.png"))
+        _pump_until(session, lambda: session.progress is not None, 60, "the job never made progress")
+        started = time.monotonic()
+        session.stop(wait=False)
+        assert time.monotonic() - started < 0.5, "Stop waited for the backend"
+        [error] = [m for m in session.pump() if isinstance(m, protocol.Error)]
+        assert error.id == job and error.message == "the backend was stopped during the job; what already arrived stays"
+        assert session.state is session_mod.State.STOPPED and session.job_id is None
+        again = session.submit(protocol.GenerateRequest(image="x.png"))
+        _pump_until(session, lambda: session.progress is not None and session.progress.job == again, 60,
+                    "the next job did not start")
+    finally:
+        session.stop()
+
+
+def test_a_hello_with_fields_of_the_wrong_type_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    session = _session(tmp_path, "bad_hello")
+    with pytest.raises(protocol.ProtocolError) as caught:
+        session.start()
+        session.wait_ready(timeout=60)
+    assert caught.value.message == "the backend's hello is malformed: its memory is str, not dict"
+    assert session.state is session_mod.State.ERROR and not session.process.alive
+    session.stop()
+    assert session.state is session_mod.State.STOPPED
+
+
+def test_a_run_folder_name_of_300_characters_ends_the_job_with_one_sentence(tmp_path: Path) -> None:
+    remote_jobs = load("client.remote_jobs")
+    transfer = load("client.transfer")
+    job = remote_jobs.RemoteJob(protocol.GenerateRequest(id="job-1", image=""),
+                                transfer.Mirror("/srv/runs", tmp_path), "gpu-box")
+    artifact = protocol.decode(protocol.Artifact(job="job-1", kind="run", path="/srv/runs/" + "r" * 300).to_line(),
+                               protocol.EVENT_TYPES)
+    with pytest.raises(protocol.ProtocolError) as caught:
+        job.handle(artifact)
+    assert caught.value.message.startswith("the backend on gpu-box named a run folder that cannot be used here: ")
+    assert caught.value.message.endswith("cannot name a file here: it is over 255 bytes")
+    assert list(tmp_path.iterdir()) == []

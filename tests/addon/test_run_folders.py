@@ -41,10 +41,14 @@ class HostileHost:
     """Feeds a job's messages to ``RemoteJob`` and answers every fetch it asks for with ``payload``."""
 
     def __init__(self, job, payload: bytes = b"written by the host") -> None:
-        self.job, self.payload, self.out = job, payload, []
+        self.job, self.payload, self.out, self.ended = job, payload, [], ""
 
     def say(self, message) -> None:
-        send, out = self.job.handle(_wire(message))
+        try:
+            send, out = self.job.handle(_wire(message))
+        except protocol.ProtocolError as exc:  # the job ends here: the session stops the backend
+            self.ended = exc.message
+            return
         self.out.extend(out)
         for request in send:
             for reply in _answer(request.id, self.payload):
@@ -89,8 +93,10 @@ def test_a_file_before_the_run_folder_and_a_second_run_folder_are_refused(local:
     host.say(protocol.Artifact(job="job-1", kind="run", path=NEW_RUN))
     host.say(protocol.Artifact(job="job-1", kind="run", path=OLD_RUN))
     assert (local / "20261101-090000-kitchen" / "kettle.glb").read_bytes() == b"the artist's kettle"
-    errors = _errors(host)
-    assert len(errors) == 2 and "before its run folder" in errors[0] and "a second run folder" in errors[1]
+    [error] = _errors(host)
+    assert "before its run folder" in error
+    assert host.ended.startswith("the backend on gpu-box named a run folder that cannot be used here: the job "
+                                 "named a second run folder")
 
 
 def test_a_run_folder_that_is_already_here_is_never_written_over(local: Path) -> None:
@@ -98,8 +104,7 @@ def test_a_run_folder_that_is_already_here_is_never_written_over(local: Path) ->
     host.say(protocol.Artifact(job="job-1", kind="run", path=OLD_RUN))
     host.say(protocol.Artifact(job="job-1", kind="mesh", path=f"{OLD_RUN}/kettle.glb", target="kettle"))
     assert (local / "20261101-090000-kitchen" / "kettle.glb").read_bytes() == b"the artist's kettle"
-    errors = _errors(host)
-    assert "is already here: a run is never written over" in errors[0]
+    assert "is already here: a run is never written over" in host.ended
 
 
 def test_a_result_naming_another_run_fetches_nothing_there(local: Path) -> None:
