@@ -55,6 +55,10 @@ class LaunchSettings:
     budget_gb: float = 0.0          # 0 = the backend's own default
     offline: bool = False
     watchdog_seconds: float = 600.0  # a busy backend silent this long is stopped (0 = never)
+    # Over SSH: an empty line every keepalive_seconds, and the backend ends when nothing has come
+    # for client_timeout_seconds (a lost client may leave its stdin open on the host: see server.py).
+    keepalive_seconds: float = 10.0
+    client_timeout_seconds: float = 45.0
     log_path: Path | None = None
     # Environment for the backend only (e.g. HF_TOKEN): never on the command line, never in a repr.
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -71,6 +75,8 @@ class LaunchSettings:
         if self.offline:
             args.append("--offline")
         if self.remote is not None:
+            if self.client_timeout_seconds > 0:
+                args += ["--client-timeout", f"{self.client_timeout_seconds:g}"]
             return self.remote.command(args)
         return [str(self.python), "-m", "img23d_backend", *args]
 
@@ -108,6 +114,7 @@ class BackendProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
         self._stderr: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._log: CappedLog | None = None
         self._write_lock = threading.Lock()
         self.started_at = 0.0
@@ -162,6 +169,9 @@ class BackendProcess:
         self._reader = threading.Thread(target=self._read, args=(self._proc,), name="img23d-backend-reader",
                                         daemon=True)
         self._reader.start()
+        if self.settings.remote is not None and self.settings.keepalive_seconds > 0:
+            threading.Thread(target=self._keep_alive, args=(self._proc,), name="img23d-backend-keepalive",
+                             daemon=True).start()
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -204,6 +214,18 @@ class BackendProcess:
         if self._stderr is not None:
             self._stderr.join(timeout=2)  # ssh's last words in the log before the exit is explained
         self.events.end(Exited(returncode))
+
+    def _keep_alive(self, proc: subprocess.Popen[bytes]) -> None:
+        """An empty line now and then (every backend skips them): the backend over SSH knows its
+        client is there, even while Blender's main thread is busy."""
+        while not self._stopping.wait(self.settings.keepalive_seconds) and proc.poll() is None:
+            with self._write_lock:
+                try:
+                    assert proc.stdin is not None
+                    proc.stdin.write(b"\n")
+                    proc.stdin.flush()
+                except (OSError, ValueError):
+                    return  # gone: the reader reports it
 
     @staticmethod
     def _copy_stderr(proc: subprocess.Popen[bytes], log: CappedLog) -> None:
@@ -249,6 +271,7 @@ class BackendProcess:
         if proc is None:
             return
         self.events.close()  # a reader waiting for room in the queue gives up
+        self._stopping.set()
         if proc.poll() is None:
             try:
                 self.send(protocol.ShutdownRequest(id="shutdown"))

@@ -63,13 +63,15 @@ class RunDownload:
         self._sizes: dict[str, int] = {}          # what the listing said each file holds
         self._budget = budget or Budget()         # what the import may bring here, files and bytes
         self._in_flight: set[str] = set()
+        self._dropped: set[str] = set()           # fetches given up: their late chunks are still ours (ignored)
 
     def start(self) -> list[Any]:
         """What to send first: the request for the run's file list."""
         return [protocol.RunsRequest(id=self.list_id, run=self.run)]
 
     def owns(self, message: Any) -> bool:
-        return getattr(message, "id", None) == self.list_id or self.mirror.owns(message)
+        ident = getattr(message, "id", None)
+        return ident == self.list_id or ident in self._dropped or self.mirror.owns(message)
 
     def handle(self, message: Any) -> list[Any]:
         """The requests to send after one owned message from the backend."""
@@ -157,6 +159,8 @@ class RunDownload:
         if not self.error:
             self.error = f"the run {posixpath.basename(self.run)} could not be brought from {self.where}: {why}"
         self.done = True
+        self._dropped |= self._in_flight  # the backend streams them on: taken and dropped, not a flood
+        self._in_flight.clear()
         self.mirror.close()
         if self._made:  # the folder this download made, and nothing else: no half run stays
             shutil.rmtree(self.local_dir, ignore_errors=True)

@@ -282,7 +282,7 @@ class BackendSession(SessionEvents):
     def _relay(self, item: Any) -> list[Any]:
         """A remote job's messages wait for their files (``RemoteJob``), a run download takes its own
         (``RunDownload``); the rest pass as they are."""
-        if self.download is not None and not self.download.done and self.download.owns(item):
+        if self.download is not None and self.download.owns(item):  # also a cancelled one's late chunks
             assert self.process is not None
             for message in self.download.handle(item):
                 self.process.send(message)

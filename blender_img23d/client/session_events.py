@@ -41,7 +41,7 @@ class SessionEvents:
             return False
         if isinstance(item, protocol.Hello):
             return self.state is State.STARTING
-        if self.download is not None and not self.download.done and self.download.owns(item):
+        if self.download is not None and self.download.owns(item):
             return True
         if self._remote is not None and self._remote.owns(item):
             return True
