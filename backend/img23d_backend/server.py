@@ -23,11 +23,11 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TextIO
 
-from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                             ErrorCode, FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress,
-                             ProtocolError, REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, RunsRequest,
-                             ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest, check_peer_hello, decode,
-                             request_id_of)
+from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, DetectRequest,
+                             DownloadRequest, Error, ErrorCode, FetchRequest, GenerateRequest, Hello, Message,
+                             ModelsRequest, OverlongLine, Progress, ProtocolError, RegenerateRequest, Result,
+                             RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                             UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
 
 from . import __version__, env_probe
 from .jobs import Engine, Job
@@ -46,8 +46,22 @@ log = logging.getLogger(__name__)
 EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
 
 
-class LineTooLong(Exception):
-    pass
+class _ReadClock(io.RawIOBase):
+    """``stream`` read one system read at a time, noting when anything last came (even a part of a line)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.last = time.monotonic()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        # readinto1: at most one read of the pipe, so a lone keep-alive newline is seen at once.
+        reader = getattr(self._stream, "readinto1", None) or self._stream.readinto
+        count = reader(buffer)
+        self.last = time.monotonic()
+        return count
 
 
 class _ReadClock(io.RawIOBase):
@@ -158,18 +172,11 @@ class Server:
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=self._recover, name="recover-runs", daemon=True).start()
         start_warm_up(self.engine.manager, self.preload)
-        while True:
-            try:
-                raw = read_line(self.stdin)
-            except LineTooLong:
+        # The add-on's own bounded reader: a line over the limit is dropped in pieces, never held.
+        for raw in bounded_lines(self.stdin):
+            if isinstance(raw, OverlongLine):
                 self.send(Error(code=ErrorCode.BAD_REQUEST.value,
                                 message=f"request line is longer than {MAX_LINE_BYTES} bytes; it was skipped"))
-                continue
-            if raw is None:
-                log.info("stdin closed: stopping")
-                self._stop_job(wait=EXIT_GRACE_SECONDS, reason="the add-on went away (its pipe closed)")
-                return 0
-            if not raw.strip():
                 continue
             try:
                 message = decode(raw, REQUEST_TYPES)
@@ -183,6 +190,9 @@ class Server:
                 continue
             if not keep_going:
                 return 0
+        log.info("stdin closed: stopping")
+        self._stop_job(wait=EXIT_GRACE_SECONDS, reason="the add-on went away (its pipe closed)")
+        return 0
 
     def _watch_client(self, clock: _ReadClock) -> None:
         """Interrupt the request loop (SIGTERM to the main thread, which the loop takes as a stop)
