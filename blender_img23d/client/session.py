@@ -253,7 +253,8 @@ class BackendSession(SessionEvents):
                 item = self.process.events.get_nowait()
             except queue.Empty:
                 break
-            if not isinstance(item, Exited) and self.state is not State.STARTING \
+            failed_before = self.state is State.ERROR
+            if not isinstance(item, Exited) and self.state in (State.READY, State.BUSY) \
                     and self._watch.heard(self._answers_something(item)):
                 self.process.kill()
                 out.extend(self._lost(f"the backend on {self.process.settings.where} sent more than "
@@ -270,8 +271,8 @@ class BackendSession(SessionEvents):
                 self.process.kill()
                 out.extend(self._lost(f"the backend's message could not be taken: {exc.strerror or exc}; "
                                       "the backend was stopped"))
-            if self.process is None or self.state is State.ERROR:
-                break
+            if self.process is None or (self.state is State.ERROR and not failed_before):
+                break  # what it had said after that is drained by the next pumps, unread
         out.extend(self._watchdog())
         if self.state is State.STARTING and self.process is not None and \
                 time.monotonic() - self.process.started_at > HELLO_TIMEOUT:

@@ -70,6 +70,11 @@ class SessionEvents:
         if isinstance(item, Exited):
             if self.state is State.STOPPED:
                 return []
+            if self.state is State.ERROR and self.job_id is None:
+                # It was stopped for a reason already given (a flood, another version, silence):
+                # "stopped unexpectedly" must not replace it.
+                self._answer_waiting(self.error)
+                return []
             if self.process is None:
                 return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})")
             return self._lost(self.process.exit_message(item.returncode))

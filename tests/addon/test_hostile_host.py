@@ -67,6 +67,9 @@ def test_a_flood_between_jobs_is_bounded_then_dropped_with_one_sentence(tmp_path
         assert session.error.startswith("the backend on this computer sent more than 500 messages that answer "
                                         "nothing asked of it, and was stopped")
         assert not process.alive
+        _pump_until(session, lambda: session.process.events.qsize() == 0, 10, "the reader never ended")
+        session.pump()
+        assert session.error.startswith("the backend on this computer sent more than 500 messages")  # still why
     finally:
         session.stop()
 
