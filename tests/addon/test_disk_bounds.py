@@ -108,5 +108,6 @@ def test_a_fetch_that_would_fill_the_disk_is_refused_before_its_first_byte(tmp_p
         for message in _answer(request.id, b"x" * 5000):
             mirror.handle(message)
     assert caught.value.code is protocol.ErrorCode.DISK
-    assert "would leave less than 512 MB free on the disk" in caught.value.message and "free some space" in caught.value.message
+    message = caught.value.message
+    assert "would leave less than 512 MB free on the disk" in message and "free some space" in message
     assert _leftovers(tmp_path) == [] and not (tmp_path / "20261124-120000-house" / "house.glb").exists()

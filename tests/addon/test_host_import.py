@@ -99,7 +99,8 @@ def test_esc_during_a_download_cancels_it_and_removes_its_new_folder(tmp_path: P
     glb = next(f for f in fetches if f.path.endswith("house.glb"))
     handle = io.BytesIO(files["house.glb"])
     size, sha = protocol.file_digest(handle)
-    download.handle(protocol.Chunk(id=glb.id, offset=0, data=protocol.encode_chunk(b"glTF" * 10), size=size, sha256=sha))
+    download.handle(protocol.Chunk(id=glb.id, offset=0, data=protocol.encode_chunk(b"glTF" * 10), size=size,
+                                   sha256=sha))
     assert list((tmp_path / "20261124-120000-house").rglob(".tmp-*"))  # half a file on its way
     task.step()
     assert task.status.startswith("Bringing 20261124-120000-house from gpu-box: 0 of 2 files")

@@ -27,8 +27,8 @@ def _backends_on_host(user: str) -> set[int]:
 
 
 def test_a_backend_whose_client_vanished_ends_by_itself_without_client_alive(host, tmp_path: Path) -> None:
-    remote = remote_mod.RemoteHost(host=ssh_host.ALIAS, python=str(host.python), runs_dir=str(host.path_for_host("runs")),
-                                   config_file=host.config, env=host.env())
+    remote = remote_mod.RemoteHost(host=ssh_host.ALIAS, python=str(host.python),
+                                   runs_dir=str(host.path_for_host("runs")), config_file=host.config, env=host.env())
     settings = process_mod.LaunchSettings(python=Path("/not/used/for/ssh"), runs_dir=tmp_path / "mirror",
                                           models="tiny", device="cpu", offline=True, log_path=tmp_path / "backend.log",
                                           remote=remote, keepalive_seconds=2.0, client_timeout_seconds=8.0)

@@ -25,7 +25,8 @@ class StandInProcess:
     started: list["StandInProcess"] = []
 
     def __init__(self, settings) -> None:
-        self.settings, self.events, self.sent, self.alive, self.started_at = settings, events_mod.EventQueue(), [], False, 0.0
+        self.settings, self.events, self.sent = settings, events_mod.EventQueue(), []
+        self.alive, self.started_at = False, 0.0
         StandInProcess.started.append(self)
 
     def start(self) -> None:
