@@ -34,6 +34,7 @@ from .events import EventQueue
 from .remote import RemoteHost, RemoteProblem, explain
 
 STDERR_BLOCK = 64 * 1024
+WRITE_PIECE = 64 * 1024   # requests are written in pieces, each a sign that the backend still reads
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -59,6 +60,9 @@ class LaunchSettings:
     # for client_timeout_seconds (a lost client may leave its stdin open on the host: see server.py).
     keepalive_seconds: float = 10.0
     client_timeout_seconds: float = 45.0
+    # A backend that takes no byte of a request for this long has stopped reading (a hostile one may
+    # flood its output meanwhile): it is stopped, so that Blender's main thread never waits on it for good.
+    send_stuck_seconds: float = 30.0
     log_path: Path | None = None
     # Environment for the backend only (e.g. HF_TOKEN): never on the command line, never in a repr.
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -115,6 +119,8 @@ class BackendProcess:
         self._reader: threading.Thread | None = None
         self._stderr: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._writing_since: float | None = None   # when the write in progress last got a piece through
+        self.stuck = False                         # stopped because it no longer read its requests
         self._log: CappedLog | None = None
         self._write_lock = threading.Lock()
         self.started_at = 0.0
@@ -172,6 +178,9 @@ class BackendProcess:
         if self.settings.remote is not None and self.settings.keepalive_seconds > 0:
             threading.Thread(target=self._keep_alive, args=(self._proc,), name="img23d-backend-keepalive",
                              daemon=True).start()
+        if self.settings.send_stuck_seconds > 0:
+            threading.Thread(target=self._guard_writes, args=(self._proc,), name="img23d-backend-write-guard",
+                             daemon=True).start()
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -219,13 +228,36 @@ class BackendProcess:
         """An empty line now and then (every backend skips them): the backend over SSH knows its
         client is there, even while Blender's main thread is busy."""
         while not self._stopping.wait(self.settings.keepalive_seconds) and proc.poll() is None:
-            with self._write_lock:
-                try:
-                    assert proc.stdin is not None
-                    proc.stdin.write(b"\n")
-                    proc.stdin.flush()
-                except (OSError, ValueError):
-                    return  # gone: the reader reports it
+            try:
+                self._write(proc, b"\n")
+            except (OSError, ValueError):
+                return  # gone: the reader reports it
+
+    def _write(self, proc: subprocess.Popen[bytes], data: bytes) -> None:
+        """``data`` to the backend's stdin in pieces, noting each one's progress for the guard."""
+        assert proc.stdin is not None
+        raw = getattr(proc.stdin, "raw", proc.stdin)
+        view = memoryview(data)
+        with self._write_lock:
+            try:
+                while view:
+                    self._writing_since = time.monotonic()
+                    written = raw.write(view[:WRITE_PIECE])
+                    view = view[written or 0:]
+            finally:
+                self._writing_since = None
+
+    def _guard_writes(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop a backend that has taken nothing of a request for ``send_stuck_seconds`` (it no longer
+        reads, perhaps flooding its output meanwhile): the write then fails instead of holding the
+        thread that writes (Blender's main thread) for good."""
+        limit = self.settings.send_stuck_seconds
+        while not self._stopping.wait(min(1.0, limit / 4)) and proc.poll() is None:
+            since = self._writing_since
+            if since is not None and time.monotonic() - since > limit:
+                self.stuck = True
+                proc.kill()
+                return
 
     @staticmethod
     def _copy_stderr(proc: subprocess.Popen[bytes], log: CappedLog) -> None:
@@ -258,12 +290,10 @@ class BackendProcess:
         if self._proc is None or self._proc.stdin is None:
             raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend is not running")
         data = (message.to_line() + "\n").encode("utf-8")
-        with self._write_lock:
-            try:
-                self._proc.stdin.write(data)
-                self._proc.stdin.flush()
-            except (BrokenPipeError, OSError, ValueError) as exc:
-                raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend stopped accepting requests") from exc
+        try:
+            self._write(self._proc, data)
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend stopped accepting requests") from exc
 
     def stop(self, timeout: float = 3.0) -> None:
         """Ask politely, then close stdin (the backend exits on EOF), then kill. Never raises."""
@@ -305,6 +335,9 @@ class BackendProcess:
     def exit_message(self, returncode: int | None) -> str:
         """Why the backend ended before it should have: for SSH, what ssh or the host's shell said
         in one sentence when that is the reason; else the exit code and the log's last lines."""
+        if self.stuck:
+            return (f"the backend on {self.settings.where} took nothing of what Blender sent it for "
+                    f"{self.settings.send_stuck_seconds:g} s and was stopped; the next job starts a new one")
         tail = self.log_tail()
         if self.settings.remote is not None:
             explained = explain(self.settings.remote, returncode, tail)

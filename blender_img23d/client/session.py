@@ -257,9 +257,11 @@ class BackendSession(SessionEvents):
             if not isinstance(item, Exited) and self.state in (State.READY, State.BUSY) \
                     and self._watch.heard(self._answers_something(item)):
                 self.process.kill()
-                out.extend(self._lost(f"the backend on {self.process.settings.where} sent more than "
-                                      f"{UNSOLICITED_LIMIT} messages that answer nothing asked of it, and was "
-                                      "stopped; the next job starts a new one"))
+                why = (f"the backend on {self.process.settings.where} sent more than {UNSOLICITED_LIMIT} messages "
+                       "that answer nothing asked of it, and was stopped; the next job starts a new one")
+                if getattr(self.process, "stuck", False):  # stopped already, for the worse of its faults
+                    why = self.process.exit_message(None)
+                out.extend(self._lost(why))
                 break
             try:
                 for message in self._relay(item):

@@ -10,6 +10,7 @@
   chatter           hello; a job gets garbage lines and progress for another job, never its own
   hang              hello; a job gets one progress event, then nothing (shutdown is ignored; EOF ends it)
   bad_hello         a hello whose memory is a string and whose limits are a list
+  deaf_flood        hello, then floods progress for no job and never reads its input again
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> int:
         hello()
         sys.stdin.read()
         return 0
-    if mode == "flood":
+    if mode in ("flood", "deaf_flood"):
         hello()
         line = json.dumps({"v": 1, "type": "progress", "job": "nobody's", "stage": "shape", "step": 1,
                            "total": 2, "message": "x" * 200}) + "\n"

@@ -211,3 +211,41 @@ def test_a_run_folder_name_of_300_characters_ends_the_job_with_one_sentence(tmp_
     assert caught.value.message.startswith("the backend on gpu-box named a run folder that cannot be used here: ")
     assert caught.value.message.endswith("cannot name a file here: it is over 255 bytes")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_backend_that_stops_reading_while_it_floods_never_holds_the_sender_for_good(tmp_path: Path) -> None:
+    """Blender writes a request while the backend floods its output and reads nothing: the pipe to
+    it fills, the queue from it fills, and nobody pumps (the main thread is the one writing). The
+    write must fail after ``send_stuck_seconds``, not wait for ever."""
+    import threading
+
+    session = _session(tmp_path, "deaf_flood")
+    settings = session._settings()
+    settings.send_stuck_seconds = 2.0
+    outcome: list = []
+
+    def write_uploads() -> None:
+        chunk = protocol.UploadRequest(id="u", name="p.png", size=1, sha256="0" * 64, offset=0,
+                                       data=protocol.encode_chunk(b"\0" * protocol.CHUNK_BYTES))
+        try:
+            for _ in range(20):  # 14 MB: far more than a pipe holds
+                session.process.send(chunk)
+            outcome.append("sent")
+        except protocol.ProtocolError as exc:
+            outcome.append(exc.message)
+
+    try:
+        session.start()
+        session.wait_ready(timeout=60)
+        writer = threading.Thread(target=write_uploads, daemon=True)
+        writer.start()
+        writer.join(timeout=20)
+        assert not writer.is_alive(), "the write waited on a backend that reads nothing (Blender would freeze)"
+        assert outcome == ["the backend stopped accepting requests"]
+        _pump_until(session, lambda: session.state is session_mod.State.ERROR, 30, "the session never heard")
+        assert session.error == ("the backend on this computer took nothing of what Blender sent it for 2 s and "
+                                 "was stopped; the next job starts a new one")
+    finally:
+        if session.process is not None:
+            session.process.kill()
+        session.stop()
