@@ -50,7 +50,7 @@ class HostImport:
                 self._list_id = session.request(protocol.RunsRequest())
             elif session.current_hello() is None:  # not started, stopped, or started with other settings
                 self.phase = Phase.STARTING
-                session.stop()
+                session.stop(wait=False)  # the old process ends on a thread: this step never waits
                 session.start()
             else:
                 self._start_download()
