@@ -14,6 +14,14 @@ import bpy
 from . import operators, panels, preferences, properties, runtime
 
 _classes = (*properties.classes, *preferences.classes, *operators.classes, *panels.classes)
+IDLE_DRAIN_SECONDS = 1.0
+
+
+def _drain_while_idle() -> float:
+    """Between jobs nobody else reads the backend: a host that floods it then is read (and dropped,
+    client.watch), never left to pile up. A running job's runner pumps for itself."""
+    runtime.pump_for_waiters()
+    return IDLE_DRAIN_SECONDS
 
 
 def register() -> None:
@@ -22,9 +30,12 @@ def register() -> None:
     properties.register()
     runtime.configure(lambda: preferences.get().launch_settings())
     atexit.register(runtime.shutdown)
+    bpy.app.timers.register(_drain_while_idle, first_interval=IDLE_DRAIN_SECONDS, persistent=True)
 
 
 def unregister() -> None:
+    if bpy.app.timers.is_registered(_drain_while_idle):
+        bpy.app.timers.unregister(_drain_while_idle)
     atexit.unregister(runtime.shutdown)
     runtime.shutdown()
     properties.unregister()

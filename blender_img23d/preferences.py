@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import bpy
@@ -179,7 +180,9 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         """The SSH backend's settings, or None for a backend on this computer."""
         if self.backend != "SSH":
             return None
-        config = Path(bpy.path.abspath(self.ssh_config)) if self.ssh_config.strip() else None
+        # As typed (~ expanded), never made absolute against the open .blend: a "//" path is refused
+        # by RemoteHost.check, in one sentence, rather than meaning another file in every project.
+        config = Path(os.path.expanduser(self.ssh_config.strip())) if self.ssh_config.strip() else None
         return RemoteHost(host=self.ssh_host, python=self.ssh_python, runs_dir=self.ssh_runs_dir, port=self.ssh_port,
                           config_file=config)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import layout
+from img23d_protocol import ProtocolError, check_relative, layout
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,20 @@ def read_manifest(path: Path) -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise NotARun(f"{manifest_path} is not an img23d run manifest ({exc})") from exc
     return manifest
+
+
+def record_mesh(run_dir: Path, mesh: object) -> Path:
+    """The file a manifest record's ``mesh`` names, which must lie inside ``run_dir``: a relative
+    POSIX path of names ``protocol.safe_names`` accepts, that resolves inside the folder (a manifest
+    may come from another machine: ``../../x.glb`` or ``/etc/...`` is refused). Raises ``NotARun``."""
+    try:
+        path = Path(run_dir).joinpath(*check_relative(mesh))
+    except ProtocolError as exc:
+        raise NotARun(f"the manifest names the mesh {str(mesh)[:80]!r}: {exc.message}") from None
+    base = Path(run_dir).resolve()
+    if base not in path.resolve().parents:
+        raise NotARun(f"the manifest names the mesh {str(mesh)[:80]!r}, which is outside its run folder")
+    return path
 
 
 def solve_run(manifest: dict[str, Any], choice: LayoutChoice) -> Any:

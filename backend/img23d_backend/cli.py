@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
     common(srv)
+    srv.add_argument("--client-timeout", type=float, default=0.0, metavar="SECONDS",
+                     help="end as if stdin closed when nothing (not even an empty keep-alive line) has come for "
+                          "this long; the add-on sets it for a backend over SSH, whose lost client may keep stdin "
+                          "open (0: never)")
     srv.add_argument("--preload", default="",
                      help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
                           '("default": those three); the heavy imports happen then anyway')
@@ -310,7 +314,8 @@ def _serve(args: argparse.Namespace) -> int:
         out.flush()
         return EXIT_FAILED
     raise_on_signals()  # only now: the server's loop is what catches them
-    code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload)).serve()
+    code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload),
+                  client_timeout=args.client_timeout).serve()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
     os._exit(code)

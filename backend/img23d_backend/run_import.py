@@ -2,8 +2,10 @@
 runs folder through ``runs`` (a new folder, never reused; every file written atomically).
 
 Its file names and sizes are untrusted: a name that is absolute, has a ``..`` part, a
-backslash, or otherwise would land outside the new folder is refused, as are too many files
-or too many bytes; nothing is then written (and the empty folder is removed).
+backslash, or otherwise would land outside the new folder is refused, and so is any name the
+protocol's one name checker refuses (``img23d_protocol.safe_names``: device names, hidden files,
+names one disk would take for one...), as are too many files or too many bytes; nothing is then
+written (and the empty folder is removed).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path, PurePosixPath
 
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, NameSet, ProtocolError
 
 from .runs import atomic_write, new_run_dir
 from .stems import safe_stem
@@ -22,14 +24,15 @@ def check_run_files(files: dict[str, bytes], max_files: int, max_bytes: int) -> 
     if not isinstance(files, dict) or len(files) > max_files:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"a run came back with more than {max_files} files")
     total = 0
+    names = NameSet()
     for name, data in files.items():
         if not isinstance(name, str) or not isinstance(data, (bytes, bytearray)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "a run came back with a file that is not a name and bytes")
-        parts = PurePosixPath(name).parts
-        if (not name or "\\" in name or "\0" in name or name.startswith("/") or ".." in parts or "." in parts
-                or ":" in parts[0]):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"a run came back with the file name {name!r}, which would "
-                                                       "leave its run folder")
+        try:
+            names.add(name)  # each part a safe name: no "..", "/" at the start, "\\", device names, dot-files
+        except ProtocolError as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"a run came back with a file name that would leave its run "
+                                                       f"folder or cannot be held here: {exc.message}") from None
         total += len(data)
     if total > max_bytes:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"a run came back with {total:,} bytes; at most {max_bytes:,}")
@@ -37,7 +40,11 @@ def check_run_files(files: dict[str, bytes], max_files: int, max_bytes: int) -> 
 
 def import_run(runs_dir: Path, name: str, files: dict[str, bytes], *, max_files: int = 20_000,
                max_bytes: int = 4 << 30) -> Path:
-    """Write ``files`` into a new run folder in ``runs_dir`` named like ``name``; returns it."""
+    """Write ``files`` into a new run folder in ``runs_dir`` named like ``name``; returns it. A killed
+    write's leftover (``.tmp-*``) or a manifest's reserve is not a result: it is left behind."""
+    if isinstance(files, dict):
+        files = {name: data for name, data in files.items()
+                 if not (isinstance(name, str) and _bookkeeping(PurePosixPath(name).name))}
     check_run_files(files, max_files, max_bytes)
     base = safe_stem(PurePosixPath(str(name)).name)[:80] or "run"
     root = new_run_dir(runs_dir, base)
@@ -52,3 +59,7 @@ def import_run(runs_dir: Path, name: str, files: dict[str, bytes], *, max_files:
         shutil.rmtree(root, ignore_errors=True)
         raise
     return root
+
+
+def _bookkeeping(name: str) -> bool:
+    return name.startswith(RUN_TEMP_PREFIX) or name == RUN_RESERVE_NAME

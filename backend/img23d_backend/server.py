@@ -5,19 +5,29 @@ and ``status`` while it runs, and the file transfers of a remote add-on (``uploa
 ``transfer_service.py``; and the list of runs, ``run_index.py``): uploads before the job that reads
 them, fetches while it streams meshes. When stdin closes (Blender quit or crashed) the running job
 is cancelled and the process exits: no orphans. Nothing listens on a network port.
+
+Over SSH a lost client does not always close stdin: with the server's ``ClientAliveInterval`` at 0
+(OpenSSH's default) a connection whose far end vanished stays open on the host for hours, and the
+backend with it, holding the GPU. So the add-on writes an empty line every few seconds, and with
+``--client-timeout SECONDS`` the backend ends as if stdin had closed when nothing at all has come
+for that long (``_ReadClock`` notes every read; a watchdog thread interrupts the request loop).
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import signal
 import threading
+import time
 from typing import Any, BinaryIO, Callable, TextIO
 
-from img23d_protocol import (MAX_LINE_BYTES, CancelRequest, DeleteRequest, DetectRequest, DownloadRequest, Error,
-                             ErrorCode, FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress,
-                             ProtocolError, REQUEST_TYPES, RegenerateRequest, Result, RetextureRequest, RunsRequest,
-                             ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest, check_peer_hello, decode,
-                             request_id_of)
+from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, DetectRequest,
+                             DownloadRequest, Error, ErrorCode, FetchRequest, GenerateRequest, Hello, Message,
+                             ModelsRequest, OverlongLine, Progress, ProtocolError, RegenerateRequest, Result,
+                             RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                             UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
 
 from . import __version__, env_probe
 from .jobs import Engine, Job
@@ -36,8 +46,40 @@ log = logging.getLogger(__name__)
 EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
 
 
-class LineTooLong(Exception):
-    pass
+class _ReadClock(io.RawIOBase):
+    """``stream`` read one system read at a time, noting when anything last came (even a part of a line)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.last = time.monotonic()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        # readinto1: at most one read of the pipe, so a lone keep-alive newline is seen at once.
+        reader = getattr(self._stream, "readinto1", None) or self._stream.readinto
+        count = reader(buffer)
+        self.last = time.monotonic()
+        return count
+
+
+class _ReadClock(io.RawIOBase):
+    """``stream`` read one system read at a time, noting when anything last came (even a part of a line)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.last = time.monotonic()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        # readinto1: at most one read of the pipe, so a lone keep-alive newline is seen at once.
+        reader = getattr(self._stream, "readinto1", None) or self._stream.readinto
+        count = reader(buffer)
+        self.last = time.monotonic()
+        return count
 
 
 def read_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes | None:
@@ -56,8 +98,11 @@ def read_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes | None:
 
 
 class Server:
-    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO, preload: tuple[str, ...] = ()) -> None:
+    def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO, preload: tuple[str, ...] = (),
+                 client_timeout: float = 0.0) -> None:
         self.engine = engine
+        self.client_timeout = client_timeout  # > 0: end when the add-on has sent nothing this long
+        self._client_lost = False
         self.preload = preload  # model roles to load right after hello (besides the imports)
         self.stdin = stdin
         self.stdout = stdout
@@ -103,9 +148,18 @@ class Server:
 
     def serve(self) -> int:
         """Read requests until end of input, ``shutdown`` or a signal; return the exit code."""
+        if self.client_timeout > 0:
+            clock = _ReadClock(self.stdin)
+            self.stdin = io.BufferedReader(clock)
+            threading.Thread(target=self._watch_client, args=(clock,), name="client-watch", daemon=True).start()
         try:
             return self._serve()
-        except Interrupted as exc:  # SIGTERM, or Ctrl-C in the terminal Blender was started from
+        except Interrupted as exc:  # SIGTERM, Ctrl-C in Blender's terminal, or the client-watch
+            if self._client_lost:
+                reason = f"the add-on went away (nothing came from it for {self.client_timeout:g} s)"
+                log.info("%s: stopping", reason)
+                self._stop_job(wait=EXIT_GRACE_SECONDS, reason=reason)
+                return 0
             log.info("%s: stopping", exc)
             self._stop_job(wait=EXIT_GRACE_SECONDS, reason=f"the backend was stopped by {exc}")
             return exit_code(exc.signum)
@@ -118,18 +172,11 @@ class Server:
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=self._recover, name="recover-runs", daemon=True).start()
         start_warm_up(self.engine.manager, self.preload)
-        while True:
-            try:
-                raw = read_line(self.stdin)
-            except LineTooLong:
+        # The add-on's own bounded reader: a line over the limit is dropped in pieces, never held.
+        for raw in bounded_lines(self.stdin):
+            if isinstance(raw, OverlongLine):
                 self.send(Error(code=ErrorCode.BAD_REQUEST.value,
                                 message=f"request line is longer than {MAX_LINE_BYTES} bytes; it was skipped"))
-                continue
-            if raw is None:
-                log.info("stdin closed: stopping")
-                self._stop_job(wait=EXIT_GRACE_SECONDS, reason="the add-on went away (its pipe closed)")
-                return 0
-            if not raw.strip():
                 continue
             try:
                 message = decode(raw, REQUEST_TYPES)
@@ -143,6 +190,20 @@ class Server:
                 continue
             if not keep_going:
                 return 0
+        log.info("stdin closed: stopping")
+        self._stop_job(wait=EXIT_GRACE_SECONDS, reason="the add-on went away (its pipe closed)")
+        return 0
+
+    def _watch_client(self, clock: _ReadClock) -> None:
+        """Interrupt the request loop (SIGTERM to the main thread, which the loop takes as a stop)
+        once nothing has come from the add-on for ``client_timeout`` seconds."""
+        while time.monotonic() - clock.last < self.client_timeout:
+            time.sleep(min(1.0, self.client_timeout / 4))
+        self._client_lost = True
+        if hasattr(signal, "pthread_kill"):
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
+        else:  # Windows: no thread signals; the process's own SIGTERM ends it (its manifest says how)
+            os.kill(os.getpid(), signal.SIGTERM)
 
     def _recover(self) -> None:
         recover_interrupted(self.engine.settings.runs_dir)

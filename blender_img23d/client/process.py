@@ -5,6 +5,11 @@ and its stderr in a log file (a pipe nobody reads could fill and freeze it). No 
 command string: an argument list. A reader thread turns stdout lines into protocol
 messages on a queue; the main thread drains the queue without ever blocking.
 
+Nothing the far side prints can grow Blender without bound: a line is read with its limit
+(``protocol.bounded_lines``: a line over 1 MiB is dropped in pieces, never held whole), the queue
+holds a bounded number of messages and bytes (``events.EventQueue``: past it the reader waits, and
+so does the backend), and stderr is copied by a thread into a log capped on disk (``CappedLog``).
+
 Two transports start the same process: here (the local Python), or on another machine through
 the system's ``ssh`` (``remote.RemoteHost``), whose stdin and stdout carry the same lines.
 """
@@ -12,19 +17,24 @@ the system's ``ssh`` (``remote.RemoteHost``), whose stdin and stdout carry the s
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import img23d_protocol as protocol
 
 from ..paths import backend_source_dir, protocol_wheel
+from . import capped_log
+from .capped_log import CappedLog
+from .events import EventQueue
 from .remote import RemoteHost, RemoteProblem, explain
+
+STDERR_BLOCK = 64 * 1024
+WRITE_PIECE = 64 * 1024   # requests are written in pieces, each a sign that the backend still reads
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -46,6 +56,13 @@ class LaunchSettings:
     budget_gb: float = 0.0          # 0 = the backend's own default
     offline: bool = False
     watchdog_seconds: float = 600.0  # a busy backend silent this long is stopped (0 = never)
+    # Over SSH: an empty line every keepalive_seconds, and the backend ends when nothing has come
+    # for client_timeout_seconds (a lost client may leave its stdin open on the host: see server.py).
+    keepalive_seconds: float = 10.0
+    client_timeout_seconds: float = 45.0
+    # A backend that takes no byte of a request for this long has stopped reading (a hostile one may
+    # flood its output meanwhile): it is stopped, so that Blender's main thread never waits on it for good.
+    send_stuck_seconds: float = 30.0
     log_path: Path | None = None
     # Environment for the backend only (e.g. HF_TOKEN): never on the command line, never in a repr.
     extra_env: dict[str, str] = field(default_factory=dict, repr=False)
@@ -62,6 +79,8 @@ class LaunchSettings:
         if self.offline:
             args.append("--offline")
         if self.remote is not None:
+            if self.client_timeout_seconds > 0:
+                args += ["--client-timeout", f"{self.client_timeout_seconds:g}"]
             return self.remote.command(args)
         return [str(self.python), "-m", "img23d_backend", *args]
 
@@ -79,6 +98,13 @@ class GarbageLine:
 
 
 @dataclass
+class WrongVersion:
+    """A line that carries another protocol major version: the backend is not this add-on's."""
+
+    text: str
+
+
+@dataclass
 class Exited:
     """The backend's stdout closed: it exited, or is about to."""
 
@@ -88,10 +114,14 @@ class Exited:
 class BackendProcess:
     def __init__(self, settings: LaunchSettings) -> None:
         self.settings = settings
-        self.events: "queue.Queue[Any]" = queue.Queue()
+        self.events = EventQueue()
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-        self._log: IO[bytes] | None = None
+        self._stderr: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._writing_since: float | None = None   # when the write in progress last got a piece through
+        self.stuck = False                         # stopped because it no longer read its requests
+        self._log: CappedLog | None = None
         self._write_lock = threading.Lock()
         self.started_at = 0.0
         self.garbage: deque[str] = deque(maxlen=20)
@@ -129,18 +159,28 @@ class BackendProcess:
         try:
             if log_path is not None:
                 log_path.parent.mkdir(parents=True, exist_ok=True)
-                self._log = open(log_path, "ab")
+                self._log = CappedLog(log_path, capped_log.LOG_CAP_BYTES)  # read now: tests lower it
             self._proc = subprocess.Popen(self.settings.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=self._log if self._log else subprocess.DEVNULL, env=env,
+                                          stderr=subprocess.PIPE if self._log else subprocess.DEVNULL, env=env,
                                           cwd=str(self.settings.runs_dir))
         except OSError as exc:
             self._close_log()
             what = "ssh" if self.settings.remote is not None else "the backend"
             raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, f"could not start {what}: {exc}") from exc
         self.started_at = time.monotonic()
+        if self._log is not None:
+            self._stderr = threading.Thread(target=self._copy_stderr, args=(self._proc, self._log),
+                                            name="img23d-backend-stderr", daemon=True)
+            self._stderr.start()
         self._reader = threading.Thread(target=self._read, args=(self._proc,), name="img23d-backend-reader",
                                         daemon=True)
         self._reader.start()
+        if self.settings.remote is not None and self.settings.keepalive_seconds > 0:
+            threading.Thread(target=self._keep_alive, args=(self._proc,), name="img23d-backend-keepalive",
+                             daemon=True).start()
+        if self.settings.send_stuck_seconds > 0:
+            threading.Thread(target=self._guard_writes, args=(self._proc,), name="img23d-backend-write-guard",
+                             daemon=True).start()
 
     def _environment(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -162,17 +202,80 @@ class BackendProcess:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
+        for line in protocol.bounded_lines(proc.stdout):
+            if isinstance(line, protocol.OverlongLine):
+                text = f"(a line of {line.size} bytes, over the {protocol.MAX_LINE_BYTES} a message may have, dropped)"
+                item: Any = GarbageLine(text)
+            else:
+                try:
+                    item = protocol.decode(line, protocol.EVENT_TYPES)
+                except ProtocolError as exc:
+                    if exc.code is ErrorCode.VERSION_MISMATCH:  # another release's backend: refused at once
+                        item = WrongVersion(protocol.version_refusal("backend", *protocol.line_version(line)))
+                    else:
+                        text = line[:300].decode("utf-8", "replace")
+                        item = GarbageLine(text)
+            if isinstance(item, GarbageLine):
+                self.garbage.append(item.text)
+            if not self.events.put(item, len(line) if isinstance(line, bytes) else 0):
+                break  # stopped: nobody reads any more
+        returncode = proc.wait()
+        if self._stderr is not None:
+            self._stderr.join(timeout=2)  # ssh's last words in the log before the exit is explained
+        self.events.end(Exited(returncode))
+
+    def _keep_alive(self, proc: subprocess.Popen[bytes]) -> None:
+        """An empty line now and then (every backend skips them): the backend over SSH knows its
+        client is there, even while Blender's main thread is busy."""
+        while not self._stopping.wait(self.settings.keepalive_seconds) and proc.poll() is None:
             try:
-                self.events.put(protocol.decode(line, protocol.EVENT_TYPES))
-            except ProtocolError:
-                text = line[:300].decode("utf-8", "replace")
-                self.garbage.append(text)
-                self.events.put(GarbageLine(text))
-        self.events.put(Exited(proc.wait()))
+                self._write(proc, b"\n")
+            except (OSError, ValueError):
+                return  # gone: the reader reports it
+
+    def _write(self, proc: subprocess.Popen[bytes], data: bytes) -> None:
+        """``data`` to the backend's stdin in pieces, noting each one's progress for the guard."""
+        assert proc.stdin is not None
+        raw = getattr(proc.stdin, "raw", proc.stdin)
+        view = memoryview(data)
+        with self._write_lock:
+            try:
+                while view:
+                    self._writing_since = time.monotonic()
+                    written = raw.write(view[:WRITE_PIECE])
+                    view = view[written or 0:]
+            finally:
+                self._writing_since = None
+
+    def _guard_writes(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop a backend that has taken nothing of a request for ``send_stuck_seconds`` (it no longer
+        reads, perhaps flooding its output meanwhile): the write then fails instead of holding the
+        thread that writes (Blender's main thread) for good."""
+        limit = self.settings.send_stuck_seconds
+        while not self._stopping.wait(min(1.0, limit / 4)) and proc.poll() is None:
+            since = self._writing_since
+            if since is not None and time.monotonic() - since > limit:
+                self.stuck = True
+                proc.kill()
+                return
+
+    @staticmethod
+    def _copy_stderr(proc: subprocess.Popen[bytes], log: CappedLog) -> None:
+        """The backend's stderr into its capped log, as it comes (a pipe nobody reads would fill and
+        freeze the backend)."""
+        assert proc.stderr is not None
+        fd = proc.stderr.fileno()
+        while True:
+            try:
+                block = os.read(fd, STDERR_BLOCK)
+            except OSError:
+                return
+            if not block:
+                return
+            try:
+                log.write(block)
+            except (OSError, ValueError):
+                return  # the log was closed (stopped) or the disk refused: the pipe is drained no more
 
     @property
     def alive(self) -> bool:
@@ -187,18 +290,18 @@ class BackendProcess:
         if self._proc is None or self._proc.stdin is None:
             raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend is not running")
         data = (message.to_line() + "\n").encode("utf-8")
-        with self._write_lock:
-            try:
-                self._proc.stdin.write(data)
-                self._proc.stdin.flush()
-            except (BrokenPipeError, OSError, ValueError) as exc:
-                raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend stopped accepting requests") from exc
+        try:
+            self._write(self._proc, data)
+        except (BrokenPipeError, OSError, ValueError) as exc:
+            raise ProtocolError(ErrorCode.BACKEND_UNAVAILABLE, "the backend stopped accepting requests") from exc
 
     def stop(self, timeout: float = 3.0) -> None:
         """Ask politely, then close stdin (the backend exits on EOF), then kill. Never raises."""
         proc = self._proc
         if proc is None:
             return
+        self.events.close()  # a reader waiting for room in the queue gives up
+        self._stopping.set()
         if proc.poll() is None:
             try:
                 self.send(protocol.ShutdownRequest(id="shutdown"))
@@ -216,6 +319,8 @@ class BackendProcess:
                 proc.wait(timeout=5)
         if self._reader is not None:
             self._reader.join(timeout=2)
+        if self._stderr is not None:
+            self._stderr.join(timeout=2)
         self._close_log()
 
     def kill(self) -> None:
@@ -230,6 +335,9 @@ class BackendProcess:
     def exit_message(self, returncode: int | None) -> str:
         """Why the backend ended before it should have: for SSH, what ssh or the host's shell said
         in one sentence when that is the reason; else the exit code and the log's last lines."""
+        if self.stuck:
+            return (f"the backend on {self.settings.where} took nothing of what Blender sent it for "
+                    f"{self.settings.send_stuck_seconds:g} s and was stopped; the next job starts a new one")
         tail = self.log_tail()
         if self.settings.remote is not None:
             explained = explain(self.settings.remote, returncode, tail)

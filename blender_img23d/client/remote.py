@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,10 +46,18 @@ class RemoteHost:
         if not host:
             raise RemoteProblem("No SSH host is set: enter it in the add-on's preferences (user@host or an "
                                 "alias from your ~/.ssh/config)")
-        # A leading dash would make ssh read the host as an option (-oProxyCommand=...).
-        if host.startswith("-") or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in host):
+        # What ssh takes as a host or an alias, and nothing else: a leading dash would make ssh read it
+        # as an option (-oProxyCommand=...), and an older ssh hands the host to the shell of a
+        # ProxyCommand as %h, so no shell character (; $ ` | & ' " spaces...) may reach it.
+        if not _host_ok(host):
             raise RemoteProblem(f"The SSH host {host!r} is not a host name: use user@host, host, or an alias "
-                                "from your ~/.ssh/config (no spaces, not starting with '-')")
+                                "from your ~/.ssh/config, with letters, digits and . _ - @ : only (an IPv6 "
+                                "address in brackets), not starting with '-'")
+        if self.config_file is not None:
+            text = str(self.config_file)
+            if text.startswith("//") or not Path(text).is_absolute():
+                raise RemoteProblem(f"The SSH config file {text!r} is not an absolute path: choose it again with "
+                                    "Relative Path off (a path relative to the open .blend file changes with it)")
         if not (0 <= self.port <= 65535):
             raise RemoteProblem(f"The SSH port {self.port} is not a port (1 to 65535, or 0 for ssh's own)")
         for label, value in (("the host's Python", self.python), ("the host's runs folder", self.runs_dir)):
@@ -92,6 +99,17 @@ class RemoteHost:
         words = ["env", *(f"{name}={value}" for name, value in sorted(self.env.items())),
                  "PYTHONUNBUFFERED=1", "PYTHONNOUSERSITE=1", *program]
         return " ".join(quote(word) for word in words)
+
+
+_NAME = re.compile(r"[A-Za-z0-9._@:-]+")
+_BRACKETED = re.compile(r"(?:[A-Za-z0-9._-]+@)?\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._-]+)?\](?::[0-9]{1,5})?")
+
+
+def _host_ok(host: str) -> bool:
+    """Whether ``host`` is what ssh accepts as a destination: user@host, an alias, an IPv6 address
+    (bracketed, with a zone), optionally as an ``ssh://`` URI."""
+    rest = host[len("ssh://"):] if host.startswith("ssh://") else host
+    return bool(rest) and not rest.startswith("-") and bool(_NAME.fullmatch(rest) or _BRACKETED.fullmatch(rest))
 
 
 def quote(word: str) -> str:

@@ -11,7 +11,10 @@ as they would from a backend on this computer, and objects still appear one by o
 
 A fetch that fails (a hostile or broken backend: a path outside the runs folder, more bytes than
 announced, a wrong checksum) becomes an error for that one target; nothing is written outside
-the local runs folder (``transfer.Mirror``). No bpy here.
+the local runs folder (``transfer.Mirror``). Nor outside this job's own run folder: the job's first
+artifact names it (``run``), its local mirror must not exist yet (a run is never written over), and
+every file the job makes must be inside it, under a name ``protocol.safe_names`` accepts and no
+other file's name but for case or Unicode normalisation. No bpy here.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import img23d_protocol as protocol
 
-from .transfer import Mirror, upload_chunks
+from .transfer import Budget, Mirror, upload_chunks
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -46,13 +49,16 @@ class _Held:
 
 
 class RemoteJob:
-    def __init__(self, request: Any, mirror: Mirror, where: str) -> None:
+    def __init__(self, request: Any, mirror: Mirror, where: str, budget: Budget | None = None) -> None:
         self.request = request
         self.mirror = mirror
         self.where = where
         self._uploads: dict[str, str] = {}    # upload id -> the request's field it stands for
         self._held: deque[_Held] = deque()
         self._local_run: Path | None = None    # a regenerate's local run folder (its result maps back)
+        self._run: str | None = None           # this job's run folder on the host, as its "run" artifact said
+        self._names = protocol.NameSet()       # the files fetched into it so far
+        self._budget = budget or Budget()      # what the job may bring here, files and bytes
         if isinstance(getattr(request, "run", None), str) and request.run:
             self._local_run = Path(request.run)
             request.run = self.remote_of(Path(request.run))
@@ -91,6 +97,11 @@ class RemoteJob:
         self._held.append(self._hold(message, send))
         return send, self._flush()
 
+    def owns(self, message: Any) -> bool:
+        """Whether ``message`` belongs to this job: an upload's reply, a fetch's, or the job's own."""
+        return getattr(message, "id", None) in self._uploads or self.mirror.owns(message) \
+            or self._of_this_job(message)
+
     def close(self) -> None:
         """The backend went away: drop the fetches in flight and their temporary files."""
         self.mirror.close()
@@ -119,6 +130,12 @@ class RemoteJob:
         return isinstance(message, (protocol.Result, protocol.Error)) and message.id == job
 
     def _hold(self, message: Any, send: list[Any]) -> _Held:
+        if isinstance(message, protocol.Artifact) and message.kind in FOLDER_KINDS:
+            try:
+                return self._artifact(message, send)
+            except ProtocolError as exc:  # no run folder, no job: it ends here (the session stops it)
+                raise ProtocolError(exc.code, f"the backend on {self.where} named a run folder that cannot be "
+                                              f"used here: {exc.message}") from None
         try:
             if isinstance(message, protocol.Artifact):
                 return self._artifact(message, send)
@@ -130,27 +147,56 @@ class RemoteJob:
 
     def _artifact(self, artifact: Any, send: list[Any]) -> _Held:
         if artifact.kind in FOLDER_KINDS:
-            local = self.mirror.local_path(artifact.path)
-            local.mkdir(parents=True, exist_ok=True)
-            return _Held(replace(artifact, path=str(local)))
+            return _Held(replace(artifact, path=str(self._claim_run(artifact.path))))
         if artifact.kind not in FETCHED_KINDS:
             return _Held(artifact)
-        fetch = self.mirror.request(artifact.path)
+        fetch = self.mirror.request(self._in_run(artifact.path), budget=self._budget)
         send.append(fetch)
         return _Held(replace(artifact, path=str(self.mirror.local_path(artifact.path))), {fetch.id})
 
+    def _claim_run(self, remote: str) -> Path:
+        """The job's run folder: the first one it names, new here (made now), never an existing one."""
+        if self._run is not None:
+            if remote == self._run:
+                return self.mirror.local_path(remote)
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the job named a second run folder, {remote[:200]!r}")
+        local = self.mirror.local_path(remote)
+        try:
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.mkdir()
+        except FileExistsError:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the job's run folder {local} is already here: a run is "
+                                                       "never written over") from None
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.DISK, f"cannot make {local}: {exc.strerror or exc}") from exc
+        self._run = remote
+        return local
+
+    def _in_run(self, remote: str) -> str:
+        """``remote`` when it names a file inside this job's run folder, with a name safe here."""
+        if self._run is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the job named the file {remote[:200]!r} before its run folder")
+        if not isinstance(remote, str) or not remote.startswith(self._run + "/"):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{str(remote)[:200]!r} is not in the job's run folder "
+                                                       f"{self._run!r}")
+        self._names.add(remote[len(self._run) + 1:])
+        return remote
+
     def _result(self, result: Any, send: list[Any]) -> _Held:
         data = dict(result.data) if isinstance(result.data, dict) else {}
-        remote_files = [data[key] for key in RESULT_FILES if isinstance(data.get(key), str) and data[key]]
+        remote_files = [self._in_run(data[key]) for key in RESULT_FILES if isinstance(data.get(key), str) and data[key]]
         run_dir = data.get("run_dir")
         if isinstance(run_dir, str) and run_dir:
+            if run_dir != self._run:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"the result names the run folder {run_dir[:200]!r}, not "
+                                                           "the job's own")
             data["run_dir"] = str(self.mirror.local_path(run_dir))
             remote_files.append(posixpath.join(run_dir, "manifest.json"))  # what Import Run reads later
         if isinstance(data.get("source_run"), str) and self._local_run is not None:
             data["source_run"] = str(self._local_run)
         waiting = set()
         for remote in dict.fromkeys(remote_files):
-            fetch = self.mirror.request(remote)
+            fetch = self.mirror.request(remote, budget=self._budget)
             send.append(fetch)
             waiting.add(fetch.id)
         for key in RESULT_FILES:

@@ -7,24 +7,33 @@ backend for the run's file list (``runs`` with ``run``, protocol 1.9), then fetc
 few at a time into the mirror (``transfer.Mirror``: checked, atomic, never outside the local runs
 folder), the manifest last, so a download cut short never leaves a folder that reads as a
 complete run. Driven by messages on Blender's main thread, like ``RemoteJob``; no bpy here.
+
+It writes into a new local folder only: the run's mirror path when nothing is there yet, else the
+same name with ``-2``, ``-3``... (a partial mirror of the same run, or a local run of the same
+name, is never written over); a download that fails removes the folder it made. Every file name is
+checked (``protocol.safe_names``: no device names, hidden files, names one disk would take for one)
+before the first fetch.
 """
 
 from __future__ import annotations
 
 import posixpath
+import shutil
 import uuid
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import img23d_protocol as protocol
 
-from .transfer import Mirror
+from .transfer import Budget, Mirror
 
 ProtocolError = protocol.ProtocolError
 ErrorCode = protocol.ErrorCode
 
 FETCH_WINDOW = 8          # fetches in flight at once: the backend streams them one after another anyway
 MANIFEST = "manifest.json"
+FRESH_TRIES = 1000        # run-2 ... run-1000: past that, something is wrong with the folder
 
 
 def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
@@ -40,9 +49,10 @@ def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
 class RunDownload:
     """One run of the backend, fetched file by file into the local mirror."""
 
-    def __init__(self, mirror: Mirror, run: str, where: str) -> None:
+    def __init__(self, mirror: Mirror, run: str, where: str, budget: Budget | None = None) -> None:
         self.mirror, self.run, self.where = mirror, run, where
-        self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder
+        self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder;
+        self._made = False                        # a fresh name is chosen (and made) once the files are listed
         self.manifest = posixpath.join(run, MANIFEST)
         self.list_id = uuid.uuid4().hex[:12]
         self.error = ""
@@ -50,14 +60,18 @@ class RunDownload:
         self.total = 0
         self.fetched = 0
         self._todo: deque[str] = deque()
+        self._sizes: dict[str, int] = {}          # what the listing said each file holds
+        self._budget = budget or Budget()         # what the import may bring here, files and bytes
         self._in_flight: set[str] = set()
+        self._dropped: set[str] = set()           # fetches given up: their late chunks are still ours (ignored)
 
     def start(self) -> list[Any]:
         """What to send first: the request for the run's file list."""
         return [protocol.RunsRequest(id=self.list_id, run=self.run)]
 
     def owns(self, message: Any) -> bool:
-        return getattr(message, "id", None) == self.list_id or self.mirror.owns(message)
+        ident = getattr(message, "id", None)
+        return ident == self.list_id or ident in self._dropped or self.mirror.owns(message)
 
     def handle(self, message: Any) -> list[Any]:
         """The requests to send after one owned message from the backend."""
@@ -77,9 +91,9 @@ class RunDownload:
 
     def close(self, why: str = "") -> None:
         """The backend went away (or the artist gave up): no half-fetched file stays behind."""
-        self.mirror.close()
         if not self.done:
             self._fail(why or "the download was stopped")
+        self.mirror.close()
 
     @property
     def progress(self) -> str:
@@ -93,16 +107,38 @@ class RunDownload:
             if listing.run != self.run:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"the backend listed {listing.run!r}, not {self.run!r}")
             paths = [posixpath.join(self.run, entry.path) for entry in listing.files]
+            self._sizes = {posixpath.join(self.run, entry.path): entry.size for entry in listing.files}
             for path in paths:
                 self.mirror.local_path(path)  # every path checked before the first file is fetched
+            if self.manifest not in paths:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "the run has no manifest")
+            self.local_dir = self._fresh_folder()
         except ProtocolError as exc:
             return self._fail(exc.message)
-        if self.manifest not in paths:
-            return self._fail("the run has no manifest")
         paths.sort(key=lambda path: path == self.manifest)  # the manifest last
         self._todo.extend(paths)
         self.total = len(paths)
         return self._next()
+
+    def _fresh_folder(self) -> Path:
+        """A new local folder for the run, made now: its own name, else ``name-2``, ``name-3``..."""
+        base = self.local_dir
+        for number in range(1, FRESH_TRIES + 1):
+            folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
+            try:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise ProtocolError(ErrorCode.DISK, f"cannot make {folder}: {exc.strerror or exc}") from exc
+            self._made = True
+            return folder
+        raise ProtocolError(ErrorCode.DISK, f"there are already {FRESH_TRIES} folders named like {base}")
+
+    def _local(self, remote: str) -> Path:
+        """Where one of the run's files lands: the same place inside the fresh local folder."""
+        return self.local_dir.joinpath(*protocol.check_relative(remote[len(self.run) + 1:]))
 
     def _next(self) -> list[Any]:
         send = []
@@ -110,7 +146,9 @@ class RunDownload:
             # The manifest waits for every other file: it is what makes the folder a run.
             if self._todo[0] == self.manifest and self._in_flight:
                 break
-            request = self.mirror.request(self._todo.popleft())
+            remote = self._todo.popleft()
+            request = self.mirror.request(remote, self._local(remote), budget=self._budget,
+                                          size=self._sizes.get(remote))
             self._in_flight.add(request.id)
             send.append(request)
         if not self._todo and not self._in_flight:
@@ -121,6 +159,11 @@ class RunDownload:
         if not self.error:
             self.error = f"the run {posixpath.basename(self.run)} could not be brought from {self.where}: {why}"
         self.done = True
+        self._dropped |= self._in_flight  # the backend streams them on: taken and dropped, not a flood
+        self._in_flight.clear()
         self.mirror.close()
+        if self._made:  # the folder this download made, and nothing else: no half run stays
+            shutil.rmtree(self.local_dir, ignore_errors=True)
+            self._made = False
         return []
 

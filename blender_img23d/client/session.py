@@ -4,24 +4,27 @@
 background mode). It drains what the reader thread queued, keeps the state up to date and
 returns the messages the caller should act on. A backend that died mid-job becomes an
 ``error`` event for that job, so whoever waits for the job always hears back; the next
-job starts a fresh backend.
+job starts a fresh backend. How each message is taken (the hello, a job's events, the backend's
+faults) is ``session_events.SessionEvents``; silence and floods are watched by ``watch.Watch``.
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 import time
 import uuid
 from collections import deque
-from enum import Enum
 from typing import Any, Callable
 
 import img23d_protocol as protocol
-from . import limits
+
 from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
 from .remote_jobs import RemoteJob
 from .remote_runs import RunDownload
+from .session_events import SessionEvents, State
 from .transfer import Mirror
+from .watch import UNSOLICITED_LIMIT, Watch
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -29,15 +32,7 @@ ProtocolError = protocol.ProtocolError
 HELLO_TIMEOUT = 180.0   # first start imports torch and may build the tiny models
 
 
-class State(str, Enum):
-    STOPPED = "stopped"
-    STARTING = "starting"
-    READY = "ready"
-    BUSY = "busy"
-    ERROR = "error"
-
-
-class BackendSession:
+class BackendSession(SessionEvents):
     def __init__(self, settings: Callable[[], LaunchSettings],
                  process_factory: Callable[[LaunchSettings], BackendProcess] = BackendProcess) -> None:
         self._settings = settings
@@ -57,7 +52,7 @@ class BackendSession:
         self.replies: dict[str, Any] = {}
         self._awaiting: set[str] = set()
         self._pending: list[Any] = []        # quick requests waiting for the handshake
-        self._last_heard = 0.0               # when the backend last said anything (monotonic)
+        self._watch = Watch()                # silence and flood (watch.py)
         self._remote: RemoteJob | None = None  # the job's files, when the backend is on another machine
         self.download: RunDownload | None = None  # a run of the host being brought here (Import Run)
 
@@ -84,14 +79,28 @@ class BackendSession:
         self.process = process
         self._note("starting the backend")
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-        self.process = None
-        self.state, self.job_id, self.progress = State.STOPPED, None, None
+    def stop(self, wait: bool = True) -> None:
+        """Stop the backend. The job in flight ends with one sentence (handed out by the next
+        ``pump()``), its transfers are closed (no temporary file stays) and the next job starts a
+        new backend. ``wait=False`` (a button): the process is ended on a thread, Blender never waits."""
+        process, self.process = self.process, None
+        job = self.job_id if self._queued is None or self._queued.id != self.job_id else self._queued.id
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
         if self.download is not None:
             self.download.close("the backend was stopped")
+        self.state, self.job_id, self.progress, self._queued = State.STOPPED, None, None, None
         self._answer_waiting("the backend was stopped")
+        if job is not None and job not in self.replies:
+            self._synthetic.append(protocol.Error(id=job, code=ErrorCode.CANCELLED.value,
+                                                  message="the backend was stopped during the job; what already "
+                                                          "arrived stays"))
+        if process is not None:
+            if wait:
+                process.stop()
+            else:
+                threading.Thread(target=process.stop, name="img23d-backend-stop", daemon=True).start()
         self._note("backend stopped")
 
     def _discard_process(self) -> None:
@@ -153,6 +162,7 @@ class BackendSession:
             self.start()
         if not message.id:
             message.id = uuid.uuid4().hex[:12]
+        self._asking()
         self._awaiting.add(message.id)
         if self.state in (State.READY, State.BUSY):
             assert self.process is not None
@@ -192,10 +202,14 @@ class BackendSession:
             raise ProtocolError(ErrorCode.BUSY, "a run is already being brought from the host; wait for it")
         assert self.process is not None
         download = RunDownload(self.mirror(), run, self.process.settings.where)
+        self._asking()
         self.download = download
         for message in download.start():
             self.process.send(message)
         return download
+
+    def _asking(self) -> None:
+        self._watch.asking(self._outstanding())
 
     def _send_job(self, request: Any) -> None:
         assert self.process is not None
@@ -206,8 +220,8 @@ class BackendSession:
             messages = self._remote.start()
         for message in messages:
             self.process.send(message)
+        self._watch.asking(False)
         self.state = State.BUSY
-        self._last_heard = time.monotonic()
         self._queued = None
 
     def cancel(self) -> bool:
@@ -239,9 +253,28 @@ class BackendSession:
                 item = self.process.events.get_nowait()
             except queue.Empty:
                 break
-            self._last_heard = time.monotonic()
-            for message in self._relay(item):
-                out.extend(self._handle(message))
+            failed_before = self.state is State.ERROR
+            if not isinstance(item, Exited) and self.state in (State.READY, State.BUSY) \
+                    and self._watch.heard(self._answers_something(item)):
+                self.process.kill()
+                why = (f"the backend on {self.process.settings.where} sent more than {UNSOLICITED_LIMIT} messages "
+                       "that answer nothing asked of it, and was stopped; the next job starts a new one")
+                if getattr(self.process, "stuck", False):  # stopped already, for the worse of its faults
+                    why = self.process.exit_message(None)
+                out.extend(self._lost(why))
+                break
+            try:
+                for message in self._relay(item):
+                    out.extend(self._handle(message))
+            except ProtocolError as exc:  # a request could not be sent, a message could not be taken
+                self.process.kill()
+                out.extend(self._lost(exc.message))
+            except OSError as exc:  # the disk, while a message wrote a file or made a folder
+                self.process.kill()
+                out.extend(self._lost(f"the backend's message could not be taken: {exc.strerror or exc}; "
+                                      "the backend was stopped"))
+            if self.process is None or (self.state is State.ERROR and not failed_before):
+                break  # what it had said after that is drained by the next pumps, unread
         out.extend(self._watchdog())
         if self.state is State.STARTING and self.process is not None and \
                 time.monotonic() - self.process.started_at > HELLO_TIMEOUT:
@@ -252,7 +285,7 @@ class BackendSession:
     def _relay(self, item: Any) -> list[Any]:
         """A remote job's messages wait for their files (``RemoteJob``), a run download takes its own
         (``RunDownload``); the rest pass as they are."""
-        if self.download is not None and not self.download.done and self.download.owns(item):
+        if self.download is not None and self.download.owns(item):  # also a cancelled one's late chunks
             assert self.process is not None
             for message in self.download.handle(item):
                 self.process.send(message)
@@ -267,76 +300,6 @@ class BackendSession:
         except ProtocolError as exc:
             return self._lost(exc.message)
         return out
-
-    def _watchdog(self) -> list[Any]:
-        """A busy backend that has said nothing for too long is hung: stop it, fail the job."""
-        limit = self.process.settings.watchdog_seconds if self.process is not None else 0
-        if self.state is not State.BUSY or limit <= 0 or time.monotonic() - self._last_heard < limit:
-            return []
-        assert self.process is not None
-        self.process.kill()
-        return self._lost(f"the backend made no progress for {limit:.0f} s and was stopped; "
-                          "the next job starts a new one")
-
-    def _handle(self, item: Any) -> list[Any]:
-        if isinstance(item, GarbageLine):
-            return []
-        if isinstance(item, Exited):
-            if self.state is State.STOPPED:
-                return []
-            if self.process is None:
-                return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})")
-            return self._lost(self.process.exit_message(item.returncode))
-        if isinstance(item, protocol.Hello):
-            return self._on_hello(item)
-        if isinstance(item, protocol.Progress):
-            if item.job == self.job_id:
-                self.progress = item
-        if isinstance(item, (protocol.Result, protocol.Error)) and item.id in self._awaiting \
-                and not getattr(item, "target", None):
-            self.replies[item.id] = item
-        if isinstance(item, protocol.Error):
-            if item.id is None and self.state is State.STARTING:
-                return self._lost(item.message)  # the backend refused to start, and said why
-            self._note(f"{item.target + ': ' if item.target else ''}{item.message}")
-            if item.id == self.job_id and not item.target:
-                self._job_done()
-        elif isinstance(item, protocol.Result):
-            if item.id == self.job_id:
-                self._job_done()
-        return [item]
-
-    def _on_hello(self, hello: Any) -> list[Any]:
-        try:
-            protocol.check_peer_hello(hello, "backend")
-        except ProtocolError as exc:
-            return self._lost(exc.message)
-        self.hello, self.state = hello, State.READY
-        host = self.remote_host
-        self._note(f"backend ready on {hello.device}" + (f" ({host})" if host else ""))
-        pending, self._pending = self._pending, []
-        try:
-            for message in pending:
-                assert self.process is not None
-                self.process.send(message)
-        except ProtocolError as exc:
-            return self._lost(exc.message)
-        if self._queued is not None:
-            # A job that started this backend: the panel could not check it against its limits.
-            refused = limits.refusal(self._queued, hello)
-            if refused is not None:
-                error = protocol.Error(id=self._queued.id, code=ErrorCode.OUT_OF_MEMORY.value, message=refused)
-                self._queued = None
-                if error.id in self._awaiting:
-                    self.replies[error.id] = error
-                self._note(refused)
-                self._job_done()
-                return [hello, error]
-            try:
-                self._send_job(self._queued)
-            except ProtocolError as exc:
-                return self._lost(exc.message)
-        return [hello]
 
     def _job_done(self) -> None:
         self.job_id, self.progress, self._remote = None, None, None

@@ -11,12 +11,20 @@ with whatever the session's ``pump()`` returns: nothing here blocks or starts a 
 backend that names a path outside the runs folder, sends more bytes than it announced, chunks
 out of order or a wrong checksum gets one ``ProtocolError`` and writes nothing: every file is
 written under a temporary name (``.tmp-*``) and renamed into place only once it checks out.
+
+Disk is bounded too (``Budget``, one per job or per imported run): at most so many files and bytes,
+counted by what each file's first chunk announces (and the receiver holds the file to that), a
+file whose announced size differs from what its run listing said is refused, at most
+``MAX_OPEN_FETCHES`` files are written at once, and a file is refused before its first byte when
+the disk would be left with less than ``FREE_SPACE_RESERVE`` free. A refused file's temporary
+file is removed.
 """
 
 from __future__ import annotations
 
+import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
@@ -24,6 +32,37 @@ import img23d_protocol as protocol
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
+
+MAX_OPEN_FETCHES = 16                  # files being written at once (each an open temporary file)
+FREE_SPACE_RESERVE = 512 * 1024 ** 2   # what a fetch must leave free on the local disk (Blender saves there too)
+
+
+def free_bytes(folder: Path) -> int:
+    """Free bytes on the disk that holds ``folder`` (or its nearest existing parent)."""
+    folder = Path(folder)
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+@dataclass
+class Budget:
+    """What one job, or one imported run, may write here: files and bytes, as announced."""
+
+    max_files: int = protocol.MAX_RUN_FILES
+    max_bytes: int = protocol.MAX_RUN_BYTES
+    files: int = 0
+    bytes: int = 0
+
+    def take(self, size: int, name: str) -> None:
+        if self.files + 1 > self.max_files:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: more than the {self.max_files} files one run may "
+                                                       "bring here")
+        if self.bytes + size > self.max_bytes:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: more than the {self.max_bytes:,} bytes one run may "
+                                                       "bring here")
+        self.files += 1
+        self.bytes += size
 
 
 def upload_chunks(path: Path, upload_id: str, name: str | None = None,
@@ -63,6 +102,8 @@ def _requests(handle: BinaryIO, upload_id: str, name: str, size: int, sha256: st
 class _Fetch:
     remote_path: str
     local: Path
+    budget: Budget = field(default_factory=Budget)
+    size: int | None = None                     # what a run listing said it holds; None: no listing
     receiver: protocol.Receiver | None = None   # made by the first chunk, which announces size and checksum
     failed: bool = False                        # refused already: the rest of its messages are ignored
 
@@ -90,19 +131,25 @@ class Mirror:
     def in_flight(self) -> list[str]:
         return [fetch_id for fetch_id, fetch in self._fetches.items() if not fetch.failed]
 
-    def request(self, remote_path: str) -> protocol.FetchRequest:
+    def request(self, remote_path: str, local: Path | None = None, *, budget: Budget | None = None,
+                size: int | None = None) -> protocol.FetchRequest:
         """A ``fetch`` request for ``remote_path``, already expected: send it as it is."""
         fetch_id = uuid.uuid4().hex[:12]
-        self.expect(fetch_id, remote_path)
+        self.expect(fetch_id, remote_path, local, budget=budget, size=size)
         return protocol.FetchRequest(id=fetch_id, path=remote_path)
 
-    def expect(self, fetch_id: str, remote_path: str) -> Path:
+    def expect(self, fetch_id: str, remote_path: str, local: Path | None = None, *, budget: Budget | None = None,
+               size: int | None = None) -> Path:
         """Take the chunks of fetch ``fetch_id`` from now on; returns the local path they will
-        make. A remote path that would leave the local runs folder is refused here."""
+        make: ``local`` when the caller chose it (checked already), else the mirror's own path for
+        ``remote_path``. A remote path that would leave the local runs folder is refused here.
+        ``budget``: what the job or import this file belongs to may still write (else one of its
+        own); ``size``: what a run listing said the file holds (the transfer must say the same)."""
         if not fetch_id or fetch_id in self._fetches:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"fetch id {fetch_id!r} is empty or already in use")
-        local = self.local_path(remote_path)
-        self._fetches[fetch_id] = _Fetch(remote_path, local)
+        if local is None:
+            local = self.local_path(remote_path)
+        self._fetches[fetch_id] = _Fetch(remote_path, local, budget or Budget(), size)
         return local
 
     def owns(self, message: Any) -> bool:
@@ -134,11 +181,32 @@ class Mirror:
                 if chunk.offset != 0:
                     raise ProtocolError(ErrorCode.BAD_REQUEST, f"{fetch.remote_path}: the first chunk came at "
                                                                f"offset {chunk.offset}, not 0")
-                fetch.receiver = protocol.Receiver(fetch.local, chunk.size, chunk.sha256)
+                fetch.receiver = self._receiver(fetch, chunk)
             fetch.receiver.write(chunk.offset, protocol.decode_chunk(chunk.data))
         except ProtocolError:
             self._give_up(fetch)
             raise
+
+    def _receiver(self, fetch: _Fetch, chunk: protocol.Chunk) -> protocol.Receiver:
+        """The first chunk's announcement, checked against the listing, the budget, the files open
+        at once and the free space, before a byte is written."""
+        size, _sha = protocol.check_announced(chunk.size, chunk.sha256)
+        name = fetch.remote_path
+        if fetch.size is not None and size != fetch.size:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: the transfer announces {size:,} bytes, the run's "
+                                                       f"listing said {fetch.size:,}")
+        if sum(1 for f in self._fetches.values() if f.receiver is not None and f.receiver.active) >= MAX_OPEN_FETCHES:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: more than {MAX_OPEN_FETCHES} files sent at once")
+        try:
+            free = free_bytes(fetch.local.parent)
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.DISK, f"{name}: the free space here cannot be read ({exc})") from exc
+        if free - size < FREE_SPACE_RESERVE:
+            raise ProtocolError(ErrorCode.DISK, f"{name}: {size:,} bytes would leave less than "
+                                                f"{FREE_SPACE_RESERVE // 1024 ** 2} MB free on the disk of "
+                                                f"{self.local_root}: free some space")
+        fetch.budget.take(size, name)
+        return protocol.Receiver(fetch.local, size, chunk.sha256)
 
     def finish(self, result: protocol.Result) -> Path | None:
         """The backend's ``result`` ends the fetch: check the file and move it into place.

@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 from typing import IO, Callable
 
+import img23d_protocol as protocol
+
+from ..client.capped_log import CappedLog
+
 POLL_SECONDS = 0.2
+OUTPUT_LINE_BYTES = 64 * 1024   # a longer output line (a host printing without end) is dropped, never held
+OUTPUT_QUEUED = 1000            # lines read ahead of the log: past that the reader, and the command, wait
 
 
 class Cancelled(Exception):
@@ -35,7 +41,7 @@ def child_environment() -> dict[str, str]:
     return env
 
 
-def run_logged(args: list[str], log: IO[str], *, cancel: Callable[[], bool],
+def run_logged(args: list[str], log: CappedLog, *, cancel: Callable[[], bool],
                on_line: Callable[[str], None] | None = None, cwd: Path | None = None,
                timeout: float | None = None, feed: bytes | None = None, shown: str | None = None) -> int:
     """Run ``args`` with its output appended to ``log``; return its exit code.
@@ -50,7 +56,7 @@ def run_logged(args: list[str], log: IO[str], *, cancel: Callable[[], bool],
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group())
-    lines: "queue.Queue[bytes | None]" = queue.Queue()
+    lines: "queue.Queue[bytes | None]" = queue.Queue(maxsize=OUTPUT_QUEUED)
     reader = threading.Thread(target=_pump, args=(proc.stdout, lines), name="img23d-install-output", daemon=True)
     reader.start()
     if feed is not None:
@@ -98,8 +104,10 @@ def _feed(stream: IO[bytes] | None, data: bytes) -> None:
 
 def _pump(stream: IO[bytes] | None, lines: "queue.Queue[bytes | None]") -> None:
     assert stream is not None
-    for raw in stream:
-        lines.put(raw)
+    for line in protocol.bounded_lines(stream, OUTPUT_LINE_BYTES):
+        if isinstance(line, protocol.OverlongLine):
+            line = f"(an output line of {line.size} bytes was dropped)".encode()
+        lines.put(line)
     lines.put(None)
 
 

@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
-from typing import IO, Callable
+from typing import Callable
 
 import img23d_protocol as protocol
 
+from ..client.capped_log import CappedLog
 from ..client.process import LaunchSettings
 from ..client.session import BackendSession, State
 from .commands import Cancelled, capture, run_logged
@@ -125,8 +126,7 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
     (Tencent's licence) is installed only for the Hunyuan3D-2 ``family``: the licence-clean family
     never imports it (an environment that has it keeps it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.write_text("", encoding="utf-8")  # one log per install; appended to, as the backend appends too
-    with open(log_path, "a", encoding="utf-8", errors="replace") as log:
+    with CappedLog(log_path, truncate=True) as log:  # one log per install, capped; the backend appends too
         run = _Run(target_env.expanduser().absolute(), backend_source, protocol_wheel, Path(python or sys.executable),
                    torch,
                    list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
@@ -138,7 +138,7 @@ class _Run:
     """One install: the steps in order, with the state they hand to each other."""
 
     def __init__(self, env: Path, source: Path, protocol_wheel: Path, python: Path, torch: TorchChoice,
-                 pip_args: list[str], log: IO[str], log_path: Path, progress: Progress, cancel: Callable[[], bool],
+                 pip_args: list[str], log: CappedLog, log_path: Path, progress: Progress, cancel: Callable[[], bool],
                  verify_timeout: float, hy3dgen: bool = True) -> None:
         self.env, self.source, self.python, self.torch = env, source, python, torch
         self.hy3dgen = hy3dgen

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import img23d_protocol as protocol
 
+from ..client.capped_log import CappedLog
 from ..client.remote import COMMAND_NOT_FOUND, RemoteHost, explain
 from ..paths import backend_source_dir, protocol_wheel
 from .commands import Cancelled, run_logged
@@ -142,7 +143,7 @@ def install_on_host(job: HostInstall, *, log_path: Path, progress: Progress | No
     host = job.remote.host.strip()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     reader = _Reader(report)
-    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+    with CappedLog(log_path, truncate=True) as log:  # what the host prints cannot fill this disk
         log.write(f"img23d backend install on {host}, environment {job.target()}, base Python {job.base_python}\n")
         report(Step.CREATE_VENV, 0.0, f"sending the installer to {host}")
         data = bundle()

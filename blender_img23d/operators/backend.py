@@ -34,10 +34,10 @@ class IMG23D_OT_backend_stop(bpy.types.Operator):
     bl_label = "Stop Backend"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        if runtime.active_runner is not None:
-            runtime.active_runner.cancel()
+        # No cancel first: stopping ends the job (its runner hears one sentence at its next tick),
+        # and a backend that no longer reads would make a cancel fail. Blender never waits for it.
         if runtime.has_session():
-            runtime.session().stop()
+            runtime.session().stop(wait=bpy.app.background)
         self.report({"INFO"}, "Backend stopped")
         return {"FINISHED"}
 

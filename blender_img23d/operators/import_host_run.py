@@ -2,15 +2,18 @@
 
 The host keeps every run in its own runs folder; a run whose files did not all travel (the
 connection dropped mid-job, or the job ran from another computer) is brought here whole: the
-dialog lists the host's runs (newest first), the chosen one is fetched into the local mirror of
-the host's runs folder (``client.remote_runs``), then imported as ``img23d.import_run`` imports a
-local run. It waits for the transfer (a run is megabytes), so it refuses while a job runs: the
-job's own messages must reach the job.
+host's runs are listed (newest first), the artist chooses one (``img23d.import_host_run_choose``),
+and it is fetched into a new local folder (``client.remote_runs``: never over a run that is here),
+then imported as ``img23d.import_run`` imports a local run.
+
+From a button it waits as Generate does: a modal operator steps a ``client.host_import.HostImport``
+on a timer, with its progress in the status bar, and Esc cancels; Blender's main thread never waits
+on the host. ``execute`` (scripts, background mode, where modal operators never run) steps the same
+task to its end. It refuses while a job runs: the job's own messages must reach the job.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import bpy
@@ -18,12 +21,9 @@ import img23d_protocol as protocol
 from bpy.props import EnumProperty, StringProperty
 
 from .. import preferences, runtime
-from ..client.remote_runs import parse_runs
-from ..client.session import HELLO_TIMEOUT
+from ..client.host_import import HostImport, Phase
 
-LIST_TIMEOUT = HELLO_TIMEOUT + 60.0    # the first request may start the backend over ssh
-DOWNLOAD_TIMEOUT = 1800.0              # gigabytes of meshes on a slow link; each file is checked
-POLL_SECONDS = 0.05
+TIMER_SECONDS = 0.1
 
 # The host's runs the dialog offers, as the last listing gave them (the enum's items read it).
 listed_runs: list[protocol.RunSummary] = []
@@ -40,6 +40,18 @@ class HostRunFailed(Exception):
     """Listing or fetching failed; the message is the one sentence to report."""
 
 
+def _check_idle() -> None:
+    runner = runtime.active_runner
+    if runner is not None and not runner.done:
+        raise HostRunFailed("A job is running: import a run from the host when it is done")
+
+
+def _chosen(choice: str) -> str:
+    if choice == "NONE" or not choice.isdigit() or int(choice) >= len(listed_runs):
+        raise HostRunFailed("Choose a run of the host (the list is empty or out of date: open it again)")
+    return listed_runs[int(choice)].path
+
+
 class IMG23D_OT_import_host_run(bpy.types.Operator):
     """Bring a run from the SSH backend's host into the local Runs Folder and import its meshes (what
     a dropped connection or another computer left on the host)"""
@@ -53,6 +65,9 @@ class IMG23D_OT_import_host_run(bpy.types.Operator):
         name="Run on the Host", options={"SKIP_SAVE"},
         description="The run folder's path on the host (instead of choosing from the list)")
 
+    _task: HostImport | None = None
+    _timer: Any = None
+
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         if preferences.get(context).backend != "SSH":
@@ -61,15 +76,90 @@ class IMG23D_OT_import_host_run(bpy.types.Operator):
         return True
 
     def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
+        """From a button: list the runs (no ``run``) or bring ``run`` here, without waiting."""
         try:
-            self._check_idle()
-            listed_runs[:] = self._list()
+            _check_idle()
         except HostRunFailed as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
+        self._task = HostImport(runtime.session(), self.run.strip())
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 1)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
+        task = self._task
+        assert task is not None
+        if event.type == "ESC":
+            task.cancel()
+        elif event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        else:
+            task.step()
+        if not task.finished:
+            context.window_manager.progress_update(task.fraction)
+            context.workspace.status_text_set(task.status)
+            return {"RUNNING_MODAL"}
+        self._end_modal(context)
+        return self._finish(task)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Scripts and background mode: bring the run (``run``, else the listed ``choice``) here, waiting."""
+        try:
+            _check_idle()
+            task = HostImport(runtime.session(), self.run.strip() or _chosen(self.choice))
+        except HostRunFailed as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        task.run_to_end()
+        return self._finish(task)
+
+    def _end_modal(self, context: bpy.types.Context) -> None:
+        wm = context.window_manager
+        if self._timer is not None:
+            wm.event_timer_remove(self._timer)
+            self._timer = None
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+
+    def _finish(self, task: HostImport) -> set[str]:
+        if task.phase is Phase.CANCELLED:
+            self.report({"WARNING"}, task.error)
+            return {"CANCELLED"}
+        if task.phase is Phase.FAILED:
+            self.report({"ERROR"}, task.error)
+            return {"CANCELLED"}
+        if task.local_dir is not None:
+            return bpy.ops.img23d.import_run(filepath=str(task.local_dir))
+        listed_runs[:] = task.runs
         if not listed_runs:
             self.report({"WARNING"}, f"There are no runs on {runtime.session().remote_host} yet")
             return {"CANCELLED"}
+        bpy.ops.img23d.import_host_run_choose("INVOKE_DEFAULT")
+        return {"FINISHED"}
+
+    @staticmethod
+    def _list() -> list[protocol.RunSummary]:
+        """The host's runs, waiting for them (scripts and tests)."""
+        task = HostImport(runtime.session())
+        task.run_to_end()
+        if task.phase is not Phase.DONE:
+            raise HostRunFailed(task.error)
+        return task.runs
+
+
+class IMG23D_OT_import_host_run_choose(bpy.types.Operator):
+    """Choose which of the host's runs to bring here"""
+
+    bl_idname = "img23d.import_host_run_choose"
+    bl_label = "Import Run from Host"
+    bl_options = {"INTERNAL"}
+
+    choice: EnumProperty(name="Run", items=_run_items)  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
         return context.window_manager.invoke_props_dialog(self, width=720)
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -78,77 +168,11 @@ class IMG23D_OT_import_host_run(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
-            self._check_idle()
-            run = self.run.strip() or self._chosen()
-            local = self._download(context, run)
+            run = _chosen(self.choice)
         except HostRunFailed as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        return bpy.ops.img23d.import_run(filepath=str(local))
-
-    # -- steps ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def _check_idle() -> None:
-        runner = runtime.active_runner
-        if runner is not None and not runner.done:
-            raise HostRunFailed("A job is running: import a run from the host when it is done")
-
-    def _chosen(self) -> str:
-        if self.choice == "NONE" or not self.choice.isdigit() or int(self.choice) >= len(listed_runs):
-            raise HostRunFailed("Choose a run of the host (the list is empty or out of date: open it again)")
-        return listed_runs[int(self.choice)].path
-
-    @staticmethod
-    def _list() -> list[protocol.RunSummary]:
-        session = runtime.session()
-        try:
-            request_id = session.request(protocol.RunsRequest())
-            reply = _wait(lambda: session.take_reply(request_id), LIST_TIMEOUT, "list its runs")
-            if isinstance(reply, protocol.Error):
-                raise HostRunFailed(f"The host's runs could not be listed: {reply.message}")
-            return parse_runs(reply, session.mirror())
-        except protocol.ProtocolError as exc:
-            raise HostRunFailed(f"The host's runs could not be listed: {exc.message}") from exc
-
-    @staticmethod
-    def _download(context: bpy.types.Context, run: str) -> Any:
-        session = runtime.session()
-        wm = context.window_manager
-        try:
-            if session.current_hello() is None:  # not started, stopped, or started with other settings
-                session.stop()
-                session.start()
-                session.wait_ready()
-            download = session.fetch_run(run)
-        except protocol.ProtocolError as exc:
-            raise HostRunFailed(f"The run {run} cannot be brought from the host: {exc.message}") from exc
-        wm.progress_begin(0, 1)
-        try:
-            _wait(lambda: download.done or None, DOWNLOAD_TIMEOUT, "send the run's files",
-                  tick=lambda: wm.progress_update(download.fetched / max(download.total, 1)))
-        except HostRunFailed:
-            download.close("it took too long")
-            raise
-        finally:
-            wm.progress_end()
-        if download.error:
-            raise HostRunFailed(download.error[0].upper() + download.error[1:])
-        return download.local_dir
+        return bpy.ops.img23d.import_host_run("INVOKE_DEFAULT", run=run)
 
 
-def _wait(ready: Any, timeout: float, what: str, tick: Any = None) -> Any:
-    """Pump the session until ``ready()`` gives something; ``HostRunFailed`` past ``timeout``."""
-    session = runtime.session()
-    deadline = time.monotonic() + timeout
-    while (value := ready()) is None:
-        session.pump()
-        if tick is not None:
-            tick()
-        if time.monotonic() > deadline:
-            raise HostRunFailed(f"The backend on {session.remote_host} did not {what} within {timeout:.0f} s")
-        time.sleep(POLL_SECONDS)
-    return value
-
-
-classes = (IMG23D_OT_import_host_run,)
+classes = (IMG23D_OT_import_host_run, IMG23D_OT_import_host_run_choose)

@@ -60,8 +60,13 @@ class IMG23D_OT_import_run(bpy.types.Operator):
         made, failed = [], []
         models = {role: m.get("id", "") for role, m in manifest.get("models", {}).items()}
         for record in records:
+            try:
+                mesh = run_layout.record_mesh(run_dir, record["mesh"])  # never a file outside the run
+            except run_layout.NotARun as exc:
+                failed.append(f"{record.get('target', '?')}: {exc}")
+                continue
             item = scene_import.TargetFile(
-                path=run_dir / record["mesh"], target=record["target"], instance=record["instance"],
+                path=mesh, target=record["target"], instance=record["instance"],
                 box=record.get("box"), image_size=image_size, seed=record.get("seed"),
                 run_dir=str(run_dir), models=models, key=record.get("stem", ""),
                 variation=_variation(record) if _with_variations(manifest) else 0,

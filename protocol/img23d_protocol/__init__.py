@@ -10,7 +10,8 @@ imports the same wheel (the add-on puts it on the backend's path) or, in a check
 """
 
 from .boxes import box_for, check_boxes, validate_boxes
-from .codec import EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, check_peer_hello, decode, request_id_of
+from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bounded_lines, check_peer_hello, decode,
+                    line_version, request_id_of, version_refusal)
 from .errors import ErrorCode, ProtocolError
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .guide import GUIDE_URL, guide_page
@@ -28,6 +29,7 @@ from .paint_models import (DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, de
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .run_list import MAX_RUN_BYTES, MAX_RUN_FILES, MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
+from .safe_names import MAX_NAME_BYTES, NameSet, check_name, check_relative, folded, name_problem
 from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, ShapeModelKind,
                            describe_default_steps, shape_model_kind)
 from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
@@ -36,7 +38,8 @@ from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
     "box_for", "check_boxes", "validate_boxes",
-    "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "check_peer_hello", "decode", "request_id_of",
+    "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
+    "line_version", "request_id_of", "version_refusal",
     "ErrorCode", "ProtocolError",
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "GUIDE_URL", "guide_page",
@@ -55,6 +58,7 @@ __all__ = [
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
+    "MAX_NAME_BYTES", "NameSet", "check_name", "check_relative", "folded", "name_problem",
     "SHAPE_MODELS", "TINY_MODELS", "TINY_SHAPE_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind", "describe_default_steps",
     "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import Any, BinaryIO, Iterator
 
 from .boxes import validate_boxes
 from .errors import ErrorCode, ProtocolError
@@ -26,6 +26,36 @@ REQUEST_TYPES: dict[str, type[Message]] = {
 EVENT_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, Progress, Artifact, Result, Error, Chunk)
 }
+
+
+@dataclass(frozen=True)
+class OverlongLine:
+    """A line over the limit, read and dropped in pieces: ``size`` is how many bytes it had."""
+
+    size: int
+
+
+def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | OverlongLine]:
+    """The lines of ``stream`` without their line endings, the bound checked while reading: a line
+    over ``limit`` bytes is never held whole (a peer printing gigabytes without a newline would
+    otherwise grow this process by as much); its bytes are read and dropped ``limit`` at a time up
+    to its end, and one ``OverlongLine`` stands for it. Empty lines are skipped."""
+    while True:
+        piece = stream.readline(limit + 1)
+        if not piece:
+            return
+        if piece.endswith(b"\n") or len(piece) <= limit:
+            line = piece.rstrip(b"\r\n")  # at most ``limit`` bytes: readline stopped at limit + 1
+            if line.strip():
+                yield line
+            continue
+        dropped = len(piece)
+        while not piece.endswith(b"\n"):
+            piece = stream.readline(limit + 1)
+            if not piece:
+                break
+            dropped += len(piece)
+        yield OverlongLine(dropped)
 
 
 def decode(line: str | bytes, registry: dict[str, type[Message]]) -> Message:
@@ -99,8 +129,20 @@ def check_peer_hello(hello: Hello, peer: str, needed_major: int = PROTOCOL_MAJOR
     # A peer's hello is not type-checked on decode: "protocol" may be anything, not just a list.
     major = hello.protocol[0] if isinstance(hello.protocol, list) and hello.protocol else None
     if major != needed_major:
-        raise ProtocolError(
-            ErrorCode.VERSION_MISMATCH,
-            f"the {peer} speaks protocol {major} (version {hello.version or '?'}), "
-            f"this side needs {needed_major}: reinstall so both come from the same release",
-        )
+        raise ProtocolError(ErrorCode.VERSION_MISMATCH, version_refusal(peer, major, hello.version, needed_major))
+
+
+def version_refusal(peer: str, major: object, version: object, needed_major: int = PROTOCOL_MAJOR) -> str:
+    """The one sentence for a peer of another protocol major version (its hello, or any line's ``v``)."""
+    shown = version if isinstance(version, str) and version else "?"
+    return (f"the {peer} speaks protocol {major!r:.20} (version {shown[:40]}), this side needs {needed_major}: "
+            "reinstall so both come from the same release")
+
+
+def line_version(line: bytes) -> tuple[object, object]:
+    """``(v, version)`` of a line that decoded as another protocol version (for ``version_refusal``)."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return None, None
+    return (data.get("v"), data.get("version")) if isinstance(data, dict) else (None, None)

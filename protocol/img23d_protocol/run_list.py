@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
+from .safe_names import NameSet
 from .transfer import MAX_FILE_BYTES, check_file_name
 
 MAX_RUNS_LISTED = 200         # the newest runs; older ones stay on the host, listed by a shell there
@@ -122,6 +123,9 @@ class RunListing:
                 raise _refuse(f"the run's files add up to more than {MAX_RUN_BYTES // 1024 ** 3} GB")
             if len({f.path for f in parsed}) != len(parsed):
                 raise _refuse("a run's file list names a file twice")
+            names = NameSet()
+            for entry in parsed:
+                names.add(entry.path)  # two names one disk would take for one file
             return cls(run=_text(data, "run", required=True), files=parsed)
         runs = data.get("runs")
         if not isinstance(runs, list) or len(runs) > MAX_RUNS_LISTED:

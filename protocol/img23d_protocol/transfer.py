@@ -24,6 +24,7 @@ from typing import BinaryIO, Iterator
 
 from .errors import ErrorCode, ProtocolError
 from .run_files import RUN_TEMP_PREFIX
+from .safe_names import check_name
 
 CHUNK_BYTES = 512 * 1024          # raw bytes per chunk: ~700 kB of base64, under the 1 MiB line limit
 MAX_FILE_BYTES = 2 * 1024 ** 3    # the largest file either end accepts (a run's GLBs are tens of MB)
@@ -92,19 +93,16 @@ def iter_chunks(handle: BinaryIO, size: int, chunk_bytes: int = CHUNK_BYTES) -> 
 
 
 def check_file_name(name: object) -> str:
-    """One path component a peer named: not empty, not ``.`` or ``..``, no separator, no control
-    character."""
-    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or _ODD.search(name):
-        raise _refuse(f"{name!r} cannot name a file here")
-    return name
+    """One path component a peer named, as ``safe_names.check_name`` accepts it."""
+    return check_name(name)
 
 
 def local_path(remote_root: str, remote_path: str, local_root: Path) -> Path:
     """The local mirror of ``remote_path``, a POSIX path on the backend under ``remote_root``.
 
-    Refused (``bad_request``): a path outside ``remote_root``, the root itself, ``..`` or ``.``
-    components, empty components, control characters (NUL, newline), backslashes or colons, and
-    anything whose local form resolves outside ``local_root`` (a symbolic link there)."""
+    Refused (``bad_request``): a path outside ``remote_root``, the root itself, any component
+    ``safe_names`` refuses (``..``, empty, a control character, a Windows device name, a hidden
+    file...), and anything whose local form resolves outside ``local_root`` (a symbolic link there)."""
     if not isinstance(remote_root, str) or not remote_root.startswith("/") or _ODD.search(remote_root):
         raise _refuse(f"the backend's runs folder {remote_root!r} is not an absolute POSIX path")
     if not isinstance(remote_path, str) or not remote_path:

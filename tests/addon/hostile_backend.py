@@ -1,0 +1,100 @@
+"""A hostile or broken stand-in for the backend, for the add-on's bounds (tests/addon/test_hostile_host.py).
+
+    hostile_backend.py MODE [the real backend's arguments, ignored]
+
+  long_line MB      MB megabytes on stdout without a newline, then a proper hello; waits for stdin to close
+  flood             hello, then valid progress events for no job, as fast as the pipe takes them
+  stderr MB         hello, then MB megabytes on stderr; waits for stdin to close
+  version           every line (its hello first) carries protocol major 2
+  hello_again       hello; a job gets one progress event, then a second hello
+  chatter           hello; a job gets garbage lines and progress for another job, never its own
+  hang              hello; a job gets one progress event, then nothing (shutdown is ignored; EOF ends it)
+  bad_hello         a hello whose memory is a string and whose limits are a list
+  deaf_flood        hello, then floods progress for no job and never reads its input again
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def send(message: dict, major: int = 1) -> None:
+    sys.stdout.write(json.dumps({"v": major, **message}) + "\n")
+    sys.stdout.flush()
+
+
+def hello(major: int = 1, **fields) -> None:
+    send({"type": "hello", "role": "backend", "protocol": [major, 0], "version": "hostile", "device": "cpu",
+          "memory": {"free": 1, "total": 2}, "models": {}, **fields}, major)
+
+
+def next_job() -> dict:
+    for line in sys.stdin:
+        message = json.loads(line) if line.strip() else {}
+        if message.get("type") in ("generate", "detect"):
+            return message
+    sys.exit(0)
+
+
+def main() -> int:
+    mode, argv = sys.argv[1], sys.argv[2:]
+    if mode == "long_line":
+        block = b"x" * (1 << 20)
+        for _ in range(int(argv[0])):
+            sys.stdout.buffer.write(block)
+        sys.stdout.buffer.write(b"\n")
+        hello()
+        sys.stdin.read()
+        return 0
+    if mode in ("flood", "deaf_flood"):
+        hello()
+        line = json.dumps({"v": 1, "type": "progress", "job": "nobody's", "stage": "shape", "step": 1,
+                           "total": 2, "message": "x" * 200}) + "\n"
+        try:
+            while True:
+                sys.stdout.write(line * 100)
+        except (BrokenPipeError, OSError):
+            return 0
+    if mode == "stderr":
+        hello()
+        block = b"e" * (1 << 20)
+        for _ in range(int(argv[0])):
+            sys.stderr.buffer.write(block)
+        sys.stderr.buffer.flush()
+        sys.stdin.read()
+        return 0
+    if mode == "version":
+        hello(major=2)
+        sys.stdin.read()
+        return 0
+    if mode == "hello_again":
+        hello()
+        job = next_job()
+        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 2, "message": "ok"})
+        hello()
+        sys.stdin.read()
+        return 0
+    if mode == "hang":
+        hello()
+        job = next_job()
+        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 9, "message": "working"})
+        sys.stdin.read()
+        return 0
+    if mode == "bad_hello":
+        hello(memory="lots", limits=[1, 2])
+        sys.stdin.read()
+        return 0
+    if mode == "chatter":
+        hello()
+        next_job()
+        while True:
+            sys.stdout.write("not a message\n")
+            send({"type": "progress", "job": "another", "stage": "shape", "step": 1, "total": 2, "message": ""})
+            time.sleep(0.05)
+    raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
