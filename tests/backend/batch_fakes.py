@@ -24,6 +24,7 @@ class FakePool:
     hangs: Callable[[int, WorkItem], bool] = lambda worker, item: False
     dies: Callable[[int, WorkItem], bool] = lambda worker, item: False
     make_runs: bool = True
+    takes: float = 0.0                                     # seconds each picture runs
     ran: list[tuple[int, int]] = field(default_factory=list)          # (worker, picture) handed out
     interrupted: list[tuple[int, int]] = field(default_factory=list)  # (worker, picture) stopped
     given_up: list[int] = field(default_factory=list)
@@ -34,6 +35,7 @@ class FakePool:
         self.ready = self.alive - self.never_start
         self.since = {w: time.monotonic() for w in range(self.workers)}
         self.busy: dict[int, WorkItem] = {}
+        self.handed: dict[int, float] = {}
         self.gone = (f"the worker fake-{min(self.cannot_start)} could not start: RuntimeError: no engine"
                      if self.cannot_start else None)
 
@@ -52,12 +54,13 @@ class FakePool:
     def submit(self, worker: int, item: WorkItem) -> None:
         assert worker in self.ready and worker not in self.busy, f"fake-{worker} was handed a picture it cannot take"
         self.busy[worker] = item
+        self.handed[worker] = time.monotonic()
         self.ran.append((worker, item.index))
 
     def wait(self, timeout: float) -> list[tuple[int, WorkResult | WorkerLost]]:
         ended: list[tuple[int, WorkResult | WorkerLost]] = []
         for worker, item in list(self.busy.items()):
-            if self.hangs(worker, item):
+            if self.hangs(worker, item) or time.monotonic() - self.handed[worker] < self.takes:
                 continue
             del self.busy[worker]
             if self.dies(worker, item):
