@@ -18,7 +18,7 @@ from ..cli_options import add_job_options, job_options, usage_message
 from ..cli_progress import log_to_stderr
 from ..interrupts import Interrupts, exit_code
 from .record import close_record_file
-from .settings import PICTURE_TIMEOUT, START_TIMEOUT
+from .limits import PICTURE_TIMEOUT, START_TIMEOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close

@@ -29,13 +29,12 @@ from img23d_protocol import ProtocolError
 
 from ..run_import import import_run
 from ..stages._common import CancelToken
+from .limits import CANCEL_GRACE, MAX_TIMEOUTS
 from .pool import Pool, WorkerLost
 from .record import BatchRecord, Entry
 from .settings import BatchEvent, BatchSettings
 from .work import MAX_RUN_BYTES, MAX_RUN_FILES, WorkItem, WorkResult, recover
 
-CANCEL_GRACE = 60.0   # seconds the running pictures get to close their manifests after Ctrl-C
-MAX_TIMEOUTS = 2      # a picture that ran past the limit this often is given up (one retry elsewhere)
 POLL = 0.5            # seconds between looks at the clock while nothing ends
 
 

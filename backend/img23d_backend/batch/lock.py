@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psutil
-
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..runs import TMP_PREFIX
@@ -149,6 +147,8 @@ def _read(path: Path) -> Holder | None:
 
 
 def _started(pid: int) -> float | None:
+    import psutil  # not at the top: the batch command's parser imports this module, and starts light
+
     try:
         return psutil.Process(pid).create_time()
     except (psutil.NoSuchProcess, psutil.ZombieProcess):

@@ -9,10 +9,8 @@ from typing import Sequence
 from img23d_protocol import JobOptions
 
 from ..session import Models
+from .limits import PICTURE_TIMEOUT, START_TIMEOUT
 from .record import Entry
-
-START_TIMEOUT = 600.0      # seconds a worker may take to start (placed, its constructor run) before it is given up
-PICTURE_TIMEOUT = 3600.0   # seconds one picture may run on a worker before it is stopped and tried elsewhere
 
 
 @dataclass
