@@ -48,6 +48,7 @@ def test_a_worker_that_never_starts_is_given_up_and_the_others_make_its_pictures
     pool = FakePool(tmp_path / "out", workers=3, never_start={1}, takes=0.2)
     report, events = _run_until_it_ends(tmp_path / "out", _pictures(tmp_path / "in", 5), pool, start_timeout=0.3)
     assert report.counts["done"] == 5 and pool.given_up == [1]
+    assert [e.counts["done"] for e in events if e.kind == "picture"] == [1, 2, 3, 4, 5]  # each counts itself
     assert {worker for worker, _ in pool.ran} == {0, 2}
     [given_up] = [e for e in events if e.kind == "worker"]
     assert "fake-1 did not start within 0.3 s (--worker-start-timeout)" in given_up.message

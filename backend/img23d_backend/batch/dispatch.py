@@ -82,8 +82,8 @@ def drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSetti
                 _lost(record, index, worker, outcome.worker, outcome.message, state, settings, emit)
             else:
                 _apply(record.entries[index], outcome, settings)
+                record.changed(index)  # first: the event's counts include this picture
                 emit(BatchEvent("picture", record.entries[index], index, record.counts()))
-                record.changed(index)
 
 
 def _give_up_unstarted(record: BatchRecord, pool: Pool, settings: BatchSettings, emit: Callable[[BatchEvent], None],
@@ -120,6 +120,7 @@ def _lost(record: BatchRecord, index: int, worker: int, name: str, message: str,
         entry.status = "pending"
         state.tried.setdefault(index, set()).add(worker)
         state.queue.appendleft(index)
+        record.changed(index)
         emit(BatchEvent("retry", entry, index, record.counts(), message))
     else:
         entry.status = "failed" if state.cancelled_at is None else "cancelled"
@@ -127,8 +128,8 @@ def _lost(record: BatchRecord, index: int, worker: int, name: str, message: str,
             entry.error["message"] = (f"it ran past the per-picture limit of {settings.picture_timeout:g} s "
                                       f"{entry.timeouts} time(s), on {', '.join(w.split()[0] for w in entry.workers)}, "
                                       "and was given up (--picture-timeout)")
+        record.changed(index)
         emit(BatchEvent("picture", entry, index, record.counts()))
-    record.changed(index)
 
 
 def _next_for(state: _State, worker: int, live: list[int]) -> int | None:
