@@ -11,6 +11,7 @@ import pytest
 from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
+from img23d_backend.batch.lock import BatchLock
 from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
 from img23d_backend.run_import import import_run
@@ -183,10 +184,14 @@ def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     record = BatchRecord(tmp_path, [Entry("a.png", "sha-a", [], "k", status="running"),
                                     Entry("b.png", "sha-b", [], "k", status="done", run_dir="r")], {})
     record.save()
+    close_record_file(tmp_path, "interrupted by SIGINT")  # not this process's batch: left alone
+    assert json.loads((tmp_path / "batch.json").read_text())["status"] == "running"
+    BatchLock(tmp_path).acquire()
     close_record_file(tmp_path, "interrupted by SIGINT")
     data = json.loads((tmp_path / "batch.json").read_text())
     assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
     assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"
+    assert not (tmp_path / "batch.lock").exists()  # the process that held it ends at once
 
 
 class _Terminal(io.StringIO):

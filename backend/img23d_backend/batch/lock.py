@@ -80,7 +80,7 @@ class BatchLock:
                 os.fsync(fh.fileno())
             for _ in range(3):  # a stale lock taken away, then ours
                 try:
-                    os.link(tmp, self.path)
+                    _place(tmp, self.path, text)
                 except FileExistsError:
                     self._take_if_stale()
                     continue
@@ -121,10 +121,26 @@ class BatchLock:
         self.holder = None
 
 
+def _place(tmp: str, path: Path, text: str) -> None:
+    """Put the lock in place whole, or raise ``FileExistsError``."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links (FAT, some shares): create it exclusively
+        with open(path, "x", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def held_here(out: Path) -> bool:
+    """Whether this process holds ``<out>/batch.lock``."""
+    holder = _read(out / LOCK_NAME)
+    return holder is not None and holder.pid == os.getpid() and holder.host == socket.gethostname()
+
+
 def release_if_mine(out: Path) -> None:
     """Remove ``<out>/batch.lock`` if this process holds it (a process ending at once)."""
-    holder = _read(out / LOCK_NAME)
-    if holder is not None and holder.pid == os.getpid() and holder.host == socket.gethostname():
+    if held_here(out):
         (out / LOCK_NAME).unlink(missing_ok=True)
 
 

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from img23d_protocol import dumps
 
-from .lock import release_if_mine
+from .lock import held_here, release_if_mine
 from .record_files import RECORD_NAME, Loaded, RecordFiles
 
 log = logging.getLogger(__name__)
@@ -175,7 +175,10 @@ class BatchRecord:
 
 
 def close_record_file(out: Path, reason: str) -> None:
-    """Close ``<out>/batch.json`` as cancelled from outside the driver (a process ending at once)."""
+    """Close ``<out>/batch.json`` as cancelled from outside the driver (a process ending at once),
+    if this process's batch holds the folder (before it does, the record is another batch's)."""
+    if not held_here(out):
+        return
     loaded = BatchRecord.previous(out)
     if loaded.unreadable is not None or not loaded.data:
         log.error("could not close %s: %s", out / RECORD_NAME, loaded.unreadable or "there is none")
