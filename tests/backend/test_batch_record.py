@@ -102,6 +102,25 @@ def test_an_unreadable_record_is_kept_aside_and_said_once(tmp_path: Path) -> Non
     assert report.status == "finished" and json.loads((out / "batch.json").read_text())["status"] == "finished"
 
 
+def test_an_unreadable_record_that_cannot_be_kept_aside_is_left_untouched(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _pictures(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "batch.json").write_text("not json")
+    real_replace = os.replace
+
+    def replace(src: str | Path, dst: str | Path, *args: object, **kwargs: object) -> None:
+        if ".unreadable-" in Path(dst).name:
+            raise PermissionError(13, "Permission denied")
+        real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(ProtocolError, match="could not be read .* nor kept aside: permission denied"):
+        _run(out, folder)
+    assert (out / "batch.json").read_text() == "not json" and not (out / LOCK_NAME).exists()
+
+
 def test_record_writes_reach_the_disk_before_they_replace_the_old(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _pictures(tmp_path / "in", 3)

@@ -103,6 +103,7 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
     pool = (pool_factory or make_pool)(settings, len(todo)) if todo and not cancel.cancelled else None
     record = planned.record
     status = "finished"
+    owned = False  # whether the record on disk is this batch's to write (the folder held, the old one read)
     try:
         settings.out.mkdir(parents=True, exist_ok=True)
         lock.acquire()
@@ -115,6 +116,7 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
             kept = record.files.set_aside(planned.unreadable)
             note = (f"{record.path} could not be read ({planned.unreadable}): it is kept as {kept.name} "
                     "and this batch starts a new record")
+        owned = True
         recover(settings.out)  # runs a killed batch left "running" say they were interrupted
         record.save()
         emit(BatchEvent("start", counts=record.counts(), workers=len(pool.live()) if pool else 0, message=note))
@@ -129,7 +131,7 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
         if cancel.cancelled:
             status = "cancelled"
         try:
-            if lock.holder is not None:
+            if owned:
                 record.close(status)
         finally:
             lock.release()
