@@ -6,8 +6,9 @@ folder. A worker that dies mid-picture is noticed through its process sentinel; 
 retries its picture and this pool starts a new worker in its place (a bounded number of
 times); a worker whose picture ran past the batch's time limit is killed and replaced the same
 way (``interrupt``). A worker takes pictures once it says it is ready; one that never does is
-ended by the driver's start timeout (``give_up``). A worker ignores Ctrl-C (the driver cancels its picture over the pipe, so its
-manifest closes as cancelled) and ends by itself when the driver's end of the pipe closes.
+ended by the driver's start timeout (``give_up``). A worker ignores Ctrl-C (the driver cancels
+its picture over the pipe, so its manifest closes as cancelled) and ends by itself when the
+driver's end of the pipe closes.
 """
 
 from __future__ import annotations
