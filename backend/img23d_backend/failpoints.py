@@ -24,10 +24,11 @@ tests (a Ray cluster's workers) carry it inert until a test arms it.
 ``place:action@N`` acts from the N-th time the place is reached on (``write.glb:fill@2``: the
 first mesh is written, then the disk is full).
 
-Places: ``startup``, ``batch-worker`` (a batch worker's constructor), each stage name (``load``, ``grounding``, ``crop``, ``matting``,
-``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
-``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind, and
-``probe.<name>`` for each environment probe (``env_probe``) before its tiny call.
+Places: ``startup``, ``batch-worker`` (a batch worker's constructor), each stage name (``load``,
+``grounding``, ``crop``, ``matting``, ``shape``, ``export``) at the stage's start, ``write`` for
+each file a run writes and ``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for
+files of one kind, and ``probe.<name>`` for each environment probe (``env_probe``) before its
+tiny call.
 """
 
 from __future__ import annotations

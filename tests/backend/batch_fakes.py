@@ -14,6 +14,8 @@ from typing import Callable
 from img23d_backend.batch.pool import WorkerLost
 from img23d_backend.batch.work import WorkItem, WorkResult
 
+MADE = "2026-01-01T00:00:00+00:00"   # when every fake run finished, as its manifest says
+
 
 @dataclass
 class FakePool:
@@ -76,7 +78,8 @@ class FakePool:
         if self.make_runs:
             run = self.out / f"run-{Path(item.image).stem}-{uuid.uuid4().hex[:8]}"
             run.mkdir(parents=True)
-            (run / "manifest.json").write_text(json.dumps({"status": "finished", "finished": "2026-01-01T00:00:00+00:00"}))
+            manifest = {"status": "finished", "finished": MADE}
+            (run / "manifest.json").write_text(json.dumps(manifest))
             result.run_name, result.run_dir = run.name, str(run)
         return result
 

@@ -90,7 +90,7 @@ def test_a_picture_that_hangs_everywhere_fails_after_a_second_try(tmp_path: Path
     assert (entry.status, entry.attempts, entry.timeouts) == ("failed", 2, 2)  # not five: a hang is not bad luck
     assert [w for w, _ in pool.interrupted] == [entry_worker for entry_worker, index in pool.ran if index == 0]
     assert len({w for w, _ in pool.interrupted}) == 2  # on two different workers
+    first, second = (worker.split()[0] for worker in entry.workers)
     assert entry.error == {"code": "timeout", "message": "it ran past the per-picture limit of 0.4 s 2 time(s), on "
-                                                         f"{entry.workers[0].split()[0]}, {entry.workers[1].split()[0]}, "
-                                                         "and was given up (--picture-timeout)"}
+                                                         f"{first}, {second}, and was given up (--picture-timeout)"}
     assert report.counts["done"] == 2 and report.counts["failed"] == 1

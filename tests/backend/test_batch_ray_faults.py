@@ -1,7 +1,7 @@
 """Batches on a real Ray cluster (one head on 127.0.0.1 with two CPUs, started once for this file)
 whose workers cannot run: every actor's constructor fails, more actors are asked for than the
-cluster can place (or it has no room for any), a picture hangs on every actor. Each batch must end by itself, in one sentence
-where it cannot make a picture; before, each of them waited forever.
+cluster can place (or it has no room for any), a picture hangs on every actor. Each batch must
+end by itself, in one sentence where it cannot make a picture; before, each of them waited forever.
 
 The cluster's workers carry two failpoints, inert until a test creates the file that arms one."""
 

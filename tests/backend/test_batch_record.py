@@ -155,9 +155,13 @@ def test_a_second_batch_on_the_folder_is_refused_while_the_first_holds_it(tmp_pa
     out.mkdir()
     first = BatchLock(out).acquire()
     made: list[int] = []
+
+    def pool_factory(settings: BatchSettings, count: int) -> FakePool:
+        made.append(count)
+        return FakePool(out)
+
     with pytest.raises(ProtocolError) as refused:
-        run_batch(BatchSettings(inputs=[str(folder)], out=out),
-                  pool_factory=lambda settings, count: made.append(count) or FakePool(out))  # type: ignore[func-returns-value]
+        run_batch(BatchSettings(inputs=[str(folder)], out=out), pool_factory=pool_factory)
     assert refused.value.code is ErrorCode.BUSY
     assert f"process {os.getpid()} on {socket.gethostname()}" in refused.value.message
     assert made == [] and sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing started, nothing written
@@ -187,15 +191,25 @@ def test_a_lock_whose_batch_is_gone_is_taken_and_one_on_another_host_refuses(tmp
     assert not (tmp_path / "far" / "batch.json").exists()
 
 
+HOLDER = """
+import sys, time
+from pathlib import Path
+from img23d_backend.batch.lock import BatchLock
+BatchLock(Path(sys.argv[1])).acquire()
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
 def test_the_batch_command_refuses_a_folder_another_batch_holds(backend_env: dict[str, str], tmp_path: Path) -> None:
     folder = _pictures(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom img23d_backend.batch.lock import BatchLock\n"
-                               f"BatchLock(__import__('pathlib').Path({str(out)!r})).acquire()\nprint('held', flush=True)\n"
-                               "time.sleep(120)"], env=backend_env, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], env=backend_env, stdout=subprocess.PIPE,
+                              text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held", "the holder never took the lock"
+        assert holder.stdout is not None, "no pipe from the holder"
+        assert holder.stdout.readline().strip() == "held", "the holder never took the lock"
         refused = subprocess.run([sys.executable, "-m", "img23d_backend", "batch", str(folder), "--out", str(out)],
                                  env=backend_env, capture_output=True, text=True, timeout=120)
     finally:
