@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 from img23d_protocol import JobOptions, ProtocolError
 
 from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
+from .batch.settings import PICTURE_TIMEOUT, START_TIMEOUT
 from .relayout import RelayoutResult, relayout
 from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, Session
 from .stages._common import CancelToken
@@ -51,17 +52,19 @@ def retexture(mesh: str | Path, image: str | Path, *, out: str | Path = "img23d-
 def batch(inputs: Sequence[str | Path], *, out: str | Path, names: Sequence[str] | str | None = None,
           options: JobOptions | None = None, models: Models | None = None, workers: int | None = None,
           ray_address: str | None = None, retry_failed: bool = False, threads: int | None = None,
-          attempts: int = 3, cancel: CancelToken | None = None,
-          on_event: Callable[[BatchEvent], None] | None = None) -> BatchReport:
+          attempts: int = 3, picture_timeout: float = PICTURE_TIMEOUT, start_timeout: float = START_TIMEOUT,
+          cancel: CancelToken | None = None, on_event: Callable[[BatchEvent], None] | None = None) -> BatchReport:
     """Generate every picture of ``inputs`` (pictures, folders, JSONL/CSV lists) into ``out``, resumably:
     see ``batch.driver``. ``workers``: how many (default one per GPU; on Ray, the cluster's GPUs);
     ``threads``: CPU threads per worker; ``attempts``: tries per picture whose worker dies;
+    ``picture_timeout``: seconds a picture may run before it is stopped (and tried once more
+    elsewhere); ``start_timeout``: seconds a worker may take to start before it is given up;
     ``cancel``: a token whose ``cancel()`` stops the batch (as Ctrl-C does); ``on_event``: each
     ``BatchEvent`` (start, picture, retry, summary). Returns the ``BatchReport``."""
     settings = BatchSettings(inputs=[str(i) for i in inputs], out=Path(out).expanduser(),
                              names=names, options=options or JobOptions(), models=models or Models(),
                              workers=workers, ray_address=ray_address, retry_failed=retry_failed, threads=threads,
-                             attempts=attempts)
+                             attempts=attempts, picture_timeout=picture_timeout, start_timeout=start_timeout)
     return run_batch(settings, cancel=cancel, on_event=on_event)
 
 

@@ -15,15 +15,21 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
   exit    exit with status 3 at once
   missing-op  raise the RuntimeError of a compiled operator that did not load (named by the
           place's last dotted part), as a torchvision that does not match torch does
+  raise   raise RuntimeError (a constructor or a call that fails on its own)
+
+``place:action-armed`` acts only while the file ``<IMG23D_FAILPOINTS_ARMED>/<place>`` exists (it
+stays: every process that reaches the place meanwhile acts), so processes started once for many
+tests (a Ray cluster's workers) carry it inert until a test arms it.
 
 ``place:action@N`` acts from the N-th time the place is reached on (``write.glb:fill@2``: the
 first mesh is written, then the disk is full).
 
-Places: ``startup``, each stage name (``load``, ``grounding``, ``crop``, ``matting``,
-``shape``, ``export``) at the stage's start, ``write`` for each file a run writes and
-``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for files of one kind,
-``probe.<name>`` for each environment probe (``env_probe``) before its tiny call, and
-``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model from disk.
+Places: ``startup``, ``batch-worker`` (a batch worker's constructor), each stage name (``load``,
+``grounding``, ``crop``, ``matting``, ``shape``, ``export``) at the stage's start, ``write`` for
+each file a run writes and ``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for
+files of one kind, ``probe.<name>`` for each environment probe (``env_probe``) before its tiny
+call, and ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model
+from disk.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import time
 
 ENV = "IMG23D_FAILPOINTS"
 ONCE_ENV = "IMG23D_FAILPOINTS_ONCE"
+ARMED_ENV = "IMG23D_FAILPOINTS_ARMED"
+ARMED_SUFFIX = "-armed"
 _hits: dict[str, int] = {}
 _disk_full = False
 
@@ -59,6 +67,11 @@ def hit(place: str) -> None:
     if action is None:
         return
     action, _, start = action.partition("@")
+    if action.endswith(ARMED_SUFFIX):
+        folder = os.environ.get(ARMED_ENV, "")
+        if not folder or not os.path.exists(os.path.join(folder, place)):
+            return
+        action = action[:-len(ARMED_SUFFIX)]
     _hits[place] = _hits.get(place, 0) + 1
     if start and _hits[place] < int(start):
         return
@@ -83,6 +96,8 @@ def hit(place: str) -> None:
         raise _no_space()
     elif action == "exit":
         os._exit(3)
+    elif action == "raise":
+        raise RuntimeError(f"failpoint {place}")
     elif action == "missing-op":
         op = place.rsplit(".", 1)[-1]
         raise RuntimeError(f"Could not run 'torchvision::{op}' with arguments from the 'CPU' backend: "

@@ -11,6 +11,7 @@ import pytest
 from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
+from img23d_backend.batch.lock import BatchLock
 from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
 from img23d_backend.run_import import import_run
@@ -32,7 +33,7 @@ def test_a_folder_batch_resumes_and_retries_failed_pictures_only_when_asked(back
 
     again = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS)
     assert again.returncode == 3 and sorted(p.name for p in out.iterdir()) == folders  # nothing redone
-    assert {e["status"] for n, e in by_name(out).items() if n != "corrupt.png"} == {"skipped"}
+    assert {(e["status"], e["skipped"]) for n, e in by_name(out).items() if n != "corrupt.png"} == {("done", True)}
 
     retried = batch(backend_env, str(folder), "--out", str(out), *FAST_FLAGS, "--retry-failed", "--json")
     assert retried.returncode == 3, retried.stderr
@@ -64,6 +65,26 @@ def test_a_worker_killed_mid_picture_is_replaced_and_its_picture_retried(backend
     assert killed["attempts"] == 2 and "killed by signal 9" in killed["retried"][0]["message"]
     statuses = sorted(m["status"] for m in manifests(out).values())
     assert statuses == ["finished", "finished", "interrupted"]  # the killed attempt's folder says so
+    assert record(out)["status"] == "finished"
+    nothing_lost(out)
+
+
+@pytest.mark.fault("batch-hang")
+def test_a_picture_that_hangs_is_stopped_tried_on_the_other_worker_then_failed(backend_env: dict[str, str],
+                                                                              tmp_path: Path, nothing_lost) -> None:
+    folder = pictures(tmp_path / "pictures", 2)
+    out = tmp_path / "out"
+    env = {**backend_env, "IMG23D_FAILPOINTS": "shape:hang"}  # every worker hangs in every shape stage
+    result = batch(env, str(folder), "--out", str(out), *FAST_FLAGS, "--workers", "2", "--picture-timeout", "10",
+                   timeout=400)
+    assert result.returncode == 3, result.stderr
+    for entry in by_name(out).values():
+        assert (entry["status"], entry["attempts"], entry["timeouts"]) == ("failed", 2, 2), entry
+        assert {w.split()[0] for w in entry["workers"]} == {"local-0", "local-1"}  # the second try elsewhere
+        assert entry["error"]["code"] == "timeout" and entry["error"]["message"].startswith(
+            "it ran past the per-picture limit of 10 s 2 time(s), on local-")
+    # Each stopped attempt's run folder says so: its worker was killed, not left running.
+    assert sorted(m["status"] for m in manifests(out).values()) == ["interrupted"] * 4
     assert record(out)["status"] == "finished"
     nothing_lost(out)
 
@@ -136,10 +157,11 @@ def test_a_finished_picture_is_skipped_only_while_its_run_folder_is_there(tmp_pa
                      Entry("c.png", "sha-c", [], "k"), Entry("a2.png", "sha-a", [], "other options")]
     kept = BatchRecord(tmp_path, fresh(), {})
     kept.resume(old, retry_failed=False)
-    assert [e.status for e in kept.entries] == ["skipped", "pending", "failed", "pending"]
+    assert [e.bucket for e in kept.entries] == ["skipped", "pending", "failed", "pending"]
+    assert kept.entries[0].status == "done" and kept.counts()["skipped"] == 1
     retry = BatchRecord(tmp_path, fresh(), {})
     retry.resume(old, retry_failed=True)
-    assert [e.status for e in retry.entries] == ["skipped", "pending", "pending", "pending"]
+    assert [e.bucket for e in retry.entries] == ["skipped", "pending", "pending", "pending"]
 
 
 def test_ray_missing_or_unreachable_is_one_sentence(backend_env: dict[str, str], tmp_path: Path) -> None:
@@ -162,10 +184,14 @@ def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     record = BatchRecord(tmp_path, [Entry("a.png", "sha-a", [], "k", status="running"),
                                     Entry("b.png", "sha-b", [], "k", status="done", run_dir="r")], {})
     record.save()
+    close_record_file(tmp_path, "interrupted by SIGINT")  # not this process's batch: left alone
+    assert json.loads((tmp_path / "batch.json").read_text())["status"] == "running"
+    BatchLock(tmp_path).acquire()
     close_record_file(tmp_path, "interrupted by SIGINT")
     data = json.loads((tmp_path / "batch.json").read_text())
     assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
     assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"
+    assert not (tmp_path / "batch.lock").exists()  # the process that held it ends at once
 
 
 class _Terminal(io.StringIO):

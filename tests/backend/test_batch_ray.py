@@ -72,8 +72,9 @@ def test_a_batch_on_two_actors_and_its_rerun(cluster: ray_head.RayHead, tmp_path
     again = _ray(cluster, out, str(folder))
     assert again.returncode == 3, again.stderr
     assert sorted(p.name for p in out.iterdir()) == before  # nothing redone, nothing added
-    assert {n: e["status"] for n, e in by_name(out).items()} == {
-        "corrupt.png": "failed", "picture-0.png": "skipped", "picture-1.png": "skipped", "picture-2.png": "skipped"}
+    assert {n: e["status"] if e["status"] != "done" else ("done", e["skipped"]) for n, e in by_name(out).items()} == {
+        "corrupt.png": "failed", "picture-0.png": ("done", True), "picture-1.png": ("done", True),
+        "picture-2.png": ("done", True)}
     assert "0 to run" in again.stdout
     nothing_lost(out)
 

@@ -1,8 +1,9 @@
 """``python -m img23d_backend batch INPUT... --out DIR``: the batch command's flags and its run.
 
-Exit codes: 0 every picture done (or done before), 3 some failed, 1 the batch could not run,
-2 the command line or an input was wrong, 130/143 cancelled by Ctrl-C/SIGTERM (``batch.json``
-and the running pictures' manifests say ``cancelled``; running the command again goes on).
+Exit codes: 0 every picture done (or done before), 3 some failed, 1 the batch could not run
+(another batch holds the folder, the disk is full), 2 the command line or an input was wrong,
+130/143 cancelled by Ctrl-C/SIGTERM (``batch.json`` and the running pictures' manifests say
+``cancelled``; running the command again goes on).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..cli_options import add_job_options, job_options, usage_message
 from ..cli_progress import log_to_stderr
 from ..interrupts import Interrupts, exit_code
 from .record import close_record_file
+from .limits import PICTURE_TIMEOUT, START_TIMEOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close
@@ -43,6 +45,12 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     p.add_argument("--retry-failed", action="store_true", help="run again the pictures that failed last time")
     p.add_argument("--attempts", type=int, default=3,
                    help="tries per picture when its worker dies (killed, out of memory) (default %(default)s)")
+    p.add_argument("--picture-timeout", type=float, default=PICTURE_TIMEOUT, metavar="SECONDS",
+                   help="a picture still running after this long is stopped and tried once more on another "
+                        "worker, then failed (default %(default)g)")
+    p.add_argument("--worker-start-timeout", type=float, default=START_TIMEOUT, metavar="SECONDS",
+                   help="a worker that has not started after this long (no room on the cluster, its node gone) "
+                        "is given up; its pictures go to the others (default %(default)g)")
     p.add_argument("--json", action="store_true", help="one JSON object per event on stdout, for machines")
 
 
@@ -63,6 +71,10 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
                             ("--attempts", args.attempts)):
             if value is not None and value < 1:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"{flag} must be 1 or more, not {value}")
+        for flag, seconds in (("--picture-timeout", args.picture_timeout),
+                              ("--worker-start-timeout", args.worker_start_timeout)):
+            if not seconds > 0:  # also NaN
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"{flag} must be more than 0 seconds, not {seconds:g}")
         if args.box:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "--box names a box in one picture: a batch cannot take it")
         if args.ray is not None and not args.ray.strip():
@@ -84,8 +96,9 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         sys.stdout = sys.stderr
         report = api.batch(list(args.inputs), out=args.out, names=args.targets, options=options, models=models,
                            workers=args.workers, ray_address=args.ray, retry_failed=args.retry_failed,
-                           threads=args.worker_threads, attempts=args.attempts, cancel=interrupts.token,
-                           on_event=printer)
+                           threads=args.worker_threads, attempts=args.attempts,
+                           picture_timeout=args.picture_timeout, start_timeout=args.worker_start_timeout,
+                           cancel=interrupts.token, on_event=printer)
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED

@@ -4,8 +4,11 @@ Each worker is a child process (spawned, so CUDA starts clean in it) that holds 
 runs the pictures the driver sends over a pipe, writing run folders straight into the batch's
 folder. A worker that dies mid-picture is noticed through its process sentinel; the driver
 retries its picture and this pool starts a new worker in its place (a bounded number of
-times). A worker ignores Ctrl-C (the driver cancels its picture over the pipe, so its
-manifest closes as cancelled) and ends by itself when the driver's end of the pipe closes.
+times); a worker whose picture ran past the batch's time limit is killed and replaced the same
+way (``interrupt``). A worker takes pictures once it says it is ready; one that never does is
+ended by the driver's start timeout (``give_up``). A worker ignores Ctrl-C (the driver cancels
+its picture over the pipe, so its manifest closes as cancelled) and ends by itself when the
+driver's end of the pipe closes.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import multiprocessing
 import queue
 import signal
 import threading
+import time
 from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -73,7 +77,8 @@ class LocalPool:
         self._names = [f"local-{i}" for i in range(len(devices))]
         self._busy: dict[int, WorkItem] = {}
         self._ready: set[int] = set()
-        self.start_error: str | None = None
+        self._since: dict[int, float] = {}   # worker -> when it was (re)started
+        self._gone: str | None = None
         for worker in range(len(devices)):
             self._start(worker)
 
@@ -85,12 +90,19 @@ class LocalPool:
         theirs.close()
         self._procs[worker], self._conns[worker] = proc, ours
         self._ready.discard(worker)
+        self._since[worker] = time.monotonic()
 
     def live(self) -> list[int]:
         return [w for w, proc in enumerate(self._procs) if proc is not None]
 
     def idle(self) -> list[int]:
-        return [w for w in self.live() if w not in self._busy]
+        return [w for w in self.live() if w in self._ready and w not in self._busy]
+
+    def starting(self) -> dict[int, float]:
+        return {w: self._since[w] for w in self.live() if w not in self._ready}
+
+    def gone_reason(self) -> str | None:
+        return self._gone
 
     def name(self, worker: int) -> str:
         return f"local-{worker}"
@@ -127,7 +139,7 @@ class LocalPool:
                     ended.append((worker, value))
                     continue
                 elif what == "failed":
-                    self.start_error = value
+                    self._gone = f"the worker {self._names[worker]} could not start: {value}"
                     self._retire(worker)
                     continue
                 else:
@@ -144,15 +156,38 @@ class LocalPool:
         code = proc.exitcode
         item = self._busy.pop(worker, None)
         name = self._names[worker]
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        self._restart_or_retire(worker, f"the worker {name} died ({how}) and was restarted too often")
+        if item is None:
+            return None
+        return WorkerLost(worker=name, message=f"the worker {name} died ({how}) during this picture")
+
+    def _restart_or_retire(self, worker: int, why: str) -> None:
+        old = self._conns[worker]
         if self.restarts_left > 0:
             self.restarts_left -= 1
             self._start(worker)
+            if old is not None:
+                old.close()
         else:
+            self._gone = why
             self._retire(worker)
-        if item is None:
-            return None
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        return WorkerLost(worker=name, message=f"the worker {name} died ({how}) during this picture")
+
+    def interrupt(self, worker: int) -> None:
+        self._busy.pop(worker, None)
+        self._kill(worker)
+        self._restart_or_retire(worker, f"the worker {self._names[worker]} was stopped and restarted too often")
+
+    def give_up(self, worker: int, reason: str) -> None:
+        self._kill(worker)
+        self._gone = reason
+        self._retire(worker)
+
+    def _kill(self, worker: int) -> None:
+        proc = self._procs[worker]
+        if proc is not None and proc.is_alive():
+            proc.kill()
+            proc.join(10)
 
     def _retire(self, worker: int) -> None:
         conn, proc = self._conns[worker], self._procs[worker]

@@ -18,10 +18,13 @@ class WorkerLost:
 
 class Pool(Protocol):
     def live(self) -> list[int]:
-        """The workers that can still take pictures."""
+        """The workers that can still take pictures, now or once they have started."""
 
     def idle(self) -> list[int]:
-        """The live workers with no picture."""
+        """The live workers that have started and have no picture."""
+
+    def starting(self) -> dict[int, float]:
+        """The live workers not (yet, or again) able to take a picture: since when (``time.monotonic``)."""
 
     def name(self, worker: int) -> str:
         """A worker's slot, for the record (``ray-0``, ``local-1``): a restarted worker keeps its slot."""
@@ -31,6 +34,16 @@ class Pool(Protocol):
 
     def wait(self, timeout: float) -> list[tuple[int, WorkResult | WorkerLost]]:
         """The pictures that ended within ``timeout`` seconds (perhaps none)."""
+
+    def interrupt(self, worker: int) -> None:
+        """Stop ``worker``'s picture by ending the worker (restarted where it may be): nothing of that
+        picture comes back from ``wait``."""
+
+    def give_up(self, worker: int, reason: str) -> None:
+        """Stop a worker for good (it never started): it is no longer live."""
+
+    def gone_reason(self) -> str | None:
+        """Why the last worker lost for good was lost (for "no worker left"), if known."""
 
     def cancel(self) -> None:
         """Ask every running picture to stop (its run's manifest then says cancelled)."""

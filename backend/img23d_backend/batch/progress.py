@@ -37,6 +37,8 @@ class BatchPrinter:
             self._json(event)
             return
         if event.kind == "start":
+            if event.message:  # the record could not be read: said once, before anything runs
+                self._line(f"warning: {event.message}")
             counts = event.counts
             carried = counts["skipped"] + counts["failed"]
             todo = self.total - carried
@@ -45,10 +47,12 @@ class BatchPrinter:
                        + (f" on {event.workers} worker(s)" if todo else ""))
         elif event.kind == "picture" and event.entry is not None:
             self._line(picture_line(event.entry, event.counts, self.total))
+        elif event.kind == "worker":
+            self._line(f"worker  given up: {event.message}")
         elif event.kind == "retry" and event.entry is not None:
             self._line(f"retry   {Path(event.entry.image).name}: {event.message} "
                        f"(attempt {event.entry.attempts + 1})")
-        if event.kind in ("picture", "retry", "start"):
+        if event.kind in ("picture", "retry", "start", "worker"):
             self._bar(event.counts)
 
     def summary(self, report: BatchReport) -> None:

@@ -25,6 +25,7 @@ from .work import Worker, WorkItem, WorkResult, WorkerSettings, limit_threads, w
 
 INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'img23d-backend[ray]' (or pip install ray==2.60.0)"
 RESTARTS = 2          # per actor: a worker killed more often than this is given up
+DEAD_AFTER_FAILED_PINGS = 3   # pings in a row that fail: the actor is dead, not restarting
 CONNECT_TIMEOUT = 5.0
 
 
@@ -83,7 +84,14 @@ def connect(address: str) -> Any:
 
 
 class RayPool:
-    """``count`` actors on the cluster ``ray`` is connected to."""
+    """``count`` actors on the cluster ``ray`` is connected to.
+
+    An actor takes pictures only once it has answered a ping (``name``): one the cluster cannot
+    place, or whose node is gone, never answers, and the driver gives it up after its start
+    timeout (``give_up``); one whose constructor raised answers with ``ActorDiedError`` and is
+    dead at once, its error kept for the "no worker left" sentence. The same holds after each
+    restart (a death mid-picture, or ``interrupt`` of a picture past its time limit).
+    """
 
     def __init__(self, ray: Any, settings: WorkerSettings, count: int) -> None:
         self.ray = ray
@@ -93,23 +101,33 @@ class RayPool:
                                  **resources)(BatchActor)
         self.actors = [actor_class.remote(settings) for _ in range(count)]
         self._names = [f"ray-{i}" for i in range(count)]
-        self._name_refs = {actor.name.remote(): i for i, actor in enumerate(self.actors)}
         self._deaths = [0] * count
         self._dead: set[int] = set()
+        self._gone: str | None = None
         self._busy: dict[Any, int] = {}    # object ref -> actor
-        # Actors Ray is restarting after a death: no picture until a ping comes back (a call sent
-        # meanwhile could fail as "unavailable" without ever running).
-        self._restarting: dict[int, Any] = {}  # actor -> its ping (None: ping again)
+        # Actors not (yet, or again) able to take a picture: their ping, and since when. A call sent
+        # to an actor Ray is restarting could fail as "unavailable" without ever running.
+        self._starting: dict[int, tuple[Any, float]] = {i: (self.actors[i].name.remote(), time.monotonic())
+                                                        for i in range(count)}
+        self._stale: dict[int, str] = {}   # actor -> the name its killed process answered with
+        self._failed_pings = [0] * count
 
     def live(self) -> list[int]:
         return [i for i in range(len(self.actors)) if i not in self._dead]
 
     def idle(self) -> list[int]:
         busy = set(self._busy.values())
-        return [i for i in self.live() if i not in busy and i not in self._restarting]
+        return [i for i in self.live() if i not in busy and i not in self._starting]
+
+    def starting(self) -> dict[int, float]:
+        self._ping_starting()
+        return {i: since for i, (_, since) in self._starting.items() if i not in self._dead}
 
     def name(self, worker: int) -> str:
         return f"ray-{worker}"
+
+    def gone_reason(self) -> str | None:
+        return self._gone
 
     def submit(self, worker: int, item: WorkItem) -> None:
         self._busy[self.actors[worker].run.remote(item)] = worker
@@ -119,60 +137,91 @@ class RayPool:
         return int(self.ray.get(self.actors[worker].pid.remote(), timeout=timeout))
 
     def wait(self, timeout: float) -> list[tuple[int, WorkResult | WorkerLost]]:
-        self._learn_names()
-        self._ping_restarting()
+        self._ping_starting()
         if not self._busy:
             time.sleep(min(timeout, 0.2))
             return []
         ready, _ = self.ray.wait(list(self._busy), num_returns=len(self._busy), timeout=timeout)
         ended: list[tuple[int, WorkResult | WorkerLost]] = []
         for ref in ready:
-            worker = self._busy.pop(ref)
+            worker = self._busy.pop(ref, None)
+            if worker is None:
+                continue  # the call of a picture given up (interrupted) meanwhile
             try:
                 ended.append((worker, self.ray.get(ref)))
             except self.ray.exceptions.RayActorError as exc:
-                self._deaths[worker] += 1
-                if self._deaths[worker] > RESTARTS:  # Ray restarts it no more
-                    self._dead.add(worker)
-                else:
-                    self._restarting[worker] = None
+                self._died(worker, f"it died during a picture ({type(exc).__name__})")
                 ended.append((worker, WorkerLost(self._names[worker], f"the worker {self._names[worker]} died during "
                                                                       f"this picture ({type(exc).__name__})")))
             except self.ray.exceptions.RayError as exc:  # the call itself failed (e.g. a result that cannot travel)
                 ended.append((worker, WorkerLost(self._names[worker], f"{type(exc).__name__}: {exc}"[:300])))
         return ended
 
-    def _ping_restarting(self) -> None:
-        for worker, ping in list(self._restarting.items()):
-            if ping is None:
-                self._restarting[worker] = self.actors[worker].name.remote()
-                continue
+    def _died(self, worker: int, how: str) -> None:
+        self._deaths[worker] += 1
+        if self._deaths[worker] > RESTARTS:  # Ray restarts it no more
+            self._dead.add(worker)
+            self._gone = f"the worker ray-{worker} died too often ({how})"
+        else:
+            self._starting[worker] = (self.actors[worker].name.remote(), time.monotonic())
+
+    def _ping_starting(self) -> None:
+        for worker, (ping, since) in list(self._starting.items()):
             ready, _ = self.ray.wait([ping], timeout=0)
             if not ready:
                 continue
             try:
-                self._names[worker] = f"ray-{worker} ({self.ray.get(ping)})"
-                del self._restarting[worker]
-            except self.ray.exceptions.RayActorError:
-                self._restarting[worker] = None  # still restarting: ask again next time
+                name = self.ray.get(ping)
+            except self.ray.exceptions.RayError as exc:
+                died = isinstance(exc, self.ray.exceptions.ActorDiedError)
+                failures = self._failed_pings[worker] = self._failed_pings[worker] + int(died)
+                # Its constructor raised: dead at once. A ping lost with a dying process fails too, but
+                # a restarting actor queues the next; one that keeps failing is dead for good.
+                if getattr(exc, "actor_init_failed", False) or failures >= DEAD_AFTER_FAILED_PINGS:
+                    how = "could not start" if getattr(exc, "actor_init_failed", False) else "is dead"
+                    self._dead.add(worker)
+                    del self._starting[worker]
+                    self._gone = f"the worker ray-{worker} {how}: {_last_line(exc)}"
+                else:
+                    self._starting[worker] = (self.actors[worker].name.remote(), since)  # ask again
+                continue
+            self._failed_pings[worker] = 0
+            if self._stale.get(worker) == name:  # the killed process answered before its end: ask again
+                self._starting[worker] = (self.actors[worker].name.remote(), since)
+                continue
+            self._stale.pop(worker, None)
+            self._names[worker] = f"ray-{worker} ({name})"
+            del self._starting[worker]
 
-    def _learn_names(self) -> None:
-        if not self._name_refs:
+    def interrupt(self, worker: int) -> None:
+        for ref, busy in list(self._busy.items()):
+            if busy == worker:
+                del self._busy[ref]
+        if self._deaths[worker] >= RESTARTS:
+            self.give_up(worker, f"the worker ray-{worker} was stopped too often")
             return
-        ready, _ = self.ray.wait(list(self._name_refs), num_returns=len(self._name_refs), timeout=0)
-        for ref in ready:
-            worker = self._name_refs.pop(ref)
-            try:
-                self._names[worker] = f"ray-{worker} ({self.ray.get(ref)})"
-            except self.ray.exceptions.RayError:
-                pass
+        self._stale[worker] = self._names[worker].split(" (", 1)[-1].rstrip(")")
+        try:
+            self.ray.kill(self.actors[worker], no_restart=False)  # Ray starts it again: a fresh process
+        except self.ray.exceptions.RayError:
+            pass
+        self._died(worker, "stopped: a picture ran past its time limit")
+
+    def give_up(self, worker: int, reason: str) -> None:
+        try:
+            self.ray.kill(self.actors[worker], no_restart=True)
+        except self.ray.exceptions.RayError:
+            pass
+        self._dead.add(worker)
+        self._starting.pop(worker, None)
+        self._gone = reason
 
     def cancel(self) -> None:
         for worker in set(self._busy.values()):
             self.actors[worker].cancel.remote()
 
     def close(self) -> None:
-        closing = [self.actors[i].close.remote() for i in self.live()]
+        closing = [self.actors[i].close.remote() for i in self.live() if i not in self._starting]
         try:
             self.ray.wait(closing, num_returns=len(closing), timeout=10)  # their scratch folders go
         except self.ray.exceptions.RayError:
@@ -183,3 +232,9 @@ class RayPool:
             except self.ray.exceptions.RayError:
                 pass
         self.ray.shutdown()
+
+
+def _last_line(exc: BaseException) -> str:
+    """The error at the end of a Ray traceback (``RuntimeError: ...``), for one sentence."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:300]

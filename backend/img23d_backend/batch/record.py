@@ -1,16 +1,19 @@
 """``<out>/batch.json``: every picture of a batch with its status, run folder, seconds and error.
 
-Rewritten atomically (``runs.atomic_write``) whenever a picture changes state, so a batch that
-stops for any reason leaves a record that says how far it got. A picture's ``status``:
+A picture's ``status``:
 
   pending    not started (yet)          running    handed to a worker
-  done       its run finished           failed     its run (or every attempt) failed
-  skipped    done by an earlier run with the same picture bytes and options: not redone
+  done       its run finished, in this batch or an earlier one (``made``: when; ``skipped``: this
+             batch found it done and did not redo it)
+  failed     its run (or every attempt) failed
   cancelled  stopped by Ctrl-C; runs again next time
 
-The next run of the same batch reads the record: a picture whose hash and options key match a
-done (or skipped) entry whose run folder is still there is skipped; a failed one stays failed
-unless ``--retry-failed``; everything else runs.
+The next run of the same folder reads the record: a picture whose hash and options key match a
+done entry whose run folder is still there stays done (skipped); a failed one stays failed
+unless ``--retry-failed``; everything else runs. Pictures of the record that are not among the
+run's inputs (another subset, other options) are kept as they were, marked ``outside``: a run
+on some of the pictures forgets none of the others. ``record_files`` writes it (a snapshot and
+a journal of changes), ``lock`` keeps a second batch off the folder.
 """
 
 from __future__ import annotations
@@ -18,20 +21,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from img23d_protocol import dumps
 
-from ..runs import atomic_write
+from .lock import held_here, release_if_mine
+from .record_files import RECORD_NAME, Loaded, RecordFiles
 
 log = logging.getLogger(__name__)
 
-RECORD_NAME = "batch.json"
-FORMAT = 1
-FINISHED = ("done", "skipped")
+FORMAT = 2
+BUCKETS = ("done", "skipped", "failed", "cancelled", "running", "pending")   # what ``counts`` counts
+
+__all__ = ["RECORD_NAME", "BatchRecord", "Entry", "close_record_file", "options_key"]
 
 
 @dataclass
@@ -49,11 +56,22 @@ class Entry:
     retried: list[dict[str, str]] = field(default_factory=list)  # why each earlier attempt was given up
     meshes: int = 0                  # meshes made
     missing: list[str] = field(default_factory=list)  # names that made no mesh
+    made: str | None = None          # when its run finished (UTC), for a done picture
+    skipped: bool = False            # done by an earlier run: this run did not redo it
+    outside: bool = False            # not among the last run's inputs: kept as an earlier run left it
+    timeouts: int = 0                # attempts that ran past the per-picture time limit
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Entry":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        entry = cls(**{k: v for k, v in data.items() if k in known})
+        if entry.status == "skipped":  # format 1 said "skipped" for a picture done before
+            entry.status, entry.skipped = "done", True
+        return entry
+
+    @property
+    def bucket(self) -> str:
+        return "skipped" if self.status == "done" and self.skipped else self.status
 
 
 def options_key(settings: dict[str, Any]) -> str:
@@ -62,34 +80,36 @@ def options_key(settings: dict[str, Any]) -> str:
 
 
 class BatchRecord:
-    """The batch's entries and ``batch.json``; the driver changes entries, then calls ``save``."""
+    """The batch's entries; the driver changes an entry, then calls ``changed`` with its index."""
 
-    def __init__(self, out: Path, entries: list[Entry], settings: dict[str, Any]) -> None:
+    def __init__(self, out: Path, entries: list[Entry], settings: dict[str, Any],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.out = out
-        self.path = out / RECORD_NAME
+        self.files = RecordFiles(out, clock)
+        self.path = self.files.snapshot
         self.entries = entries
+        self.others: list[Entry] = []       # the record's pictures outside this run's inputs
         self.settings = settings
         self.status = "running"
         self.started = _now()
         self.finished: str | None = None
+        self.run = uuid.uuid4().hex[:12]    # this run's journal lines carry it
+        self._seq = 0
+        self._saved_seq = -1
+        self._recount()
 
     @staticmethod
-    def previous(out: Path) -> list[Entry]:
-        """The entries of the last run's record, if it left a readable one."""
-        try:
-            data = json.loads((out / RECORD_NAME).read_text(encoding="utf-8"))
-            return [Entry.from_dict(e) for e in data["pictures"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            if (out / RECORD_NAME).exists():
-                log.warning("%s could not be read (%s): every picture runs again", out / RECORD_NAME, exc)
-            return []
+    def previous(out: Path) -> Loaded[Entry]:
+        """What the last run left (read only: an unreadable record is reported, not moved)."""
+        return RecordFiles(out).load(Entry.from_dict)
 
     def resume(self, previous: list[Entry], retry_failed: bool) -> None:
-        """Carry over what an earlier run finished (skipped) or failed (kept, unless ``retry_failed``)."""
+        """Carry over what an earlier run made (done, skipped now) or failed (kept, unless
+        ``retry_failed``); keep its pictures that are not among this run's."""
         done: dict[tuple[str, str], Entry] = {}
         failed: dict[tuple[str, str], Entry] = {}
         for old in previous:
-            if old.status in FINISHED and old.run_dir and (self.out / old.run_dir / "manifest.json").is_file():
+            if old.status == "done" and old.run_dir and (self.out / old.run_dir / "manifest.json").is_file():
                 done.setdefault((old.sha256, old.key), old)
             elif old.status == "failed":
                 failed.setdefault((old.sha256, old.key), old)
@@ -98,22 +118,43 @@ class BatchRecord:
             old = done.get(key) or (None if retry_failed else failed.get(key))
             if old is None:
                 continue
-            entry.status = "skipped" if old.status in FINISHED else "failed"
+            entry.status, entry.skipped = old.status, old.status == "done"
             entry.run_dir, entry.seconds, entry.error = old.run_dir, old.seconds, old.error
-            entry.meshes, entry.missing = old.meshes, list(old.missing)
+            entry.meshes, entry.missing, entry.workers = old.meshes, list(old.missing), list(old.workers)
+            entry.made = old.made or (_made_at(self.out / old.run_dir) if old.run_dir and entry.skipped else None)
+        ours = {(e.sha256, e.key) for e in self.entries}
+        self.others = [_kept(old) for old in previous if (old.sha256, old.key) not in ours]
+        self._recount()
 
     def counts(self) -> dict[str, int]:
-        counts = {s: 0 for s in ("done", "skipped", "failed", "cancelled", "running", "pending")}
-        for entry in self.entries:
-            counts[entry.status] = counts.get(entry.status, 0) + 1
-        return counts
+        """This run's pictures by status (done before and not redone: ``skipped``)."""
+        return dict(self._counts)
+
+    def changed(self, index: int) -> None:
+        """``entries[index]`` changed: journal it now; the snapshot follows when one is due."""
+        entry = self.entries[index]
+        bucket = entry.bucket
+        self._counts[self._buckets[index]] -= 1
+        self._counts[bucket] = self._counts.get(bucket, 0) + 1
+        self._buckets[index] = bucket
+        self._seq += 1
+        self.files.append({"run": self.run, "seq": self._seq, "i": index, "e": asdict(entry)})
+        self.tick()
+
+    def tick(self) -> None:
+        """Now and then while the batch runs: the journal to the disk, a due snapshot written."""
+        self.files.sync(force=False)
+        if self._seq != self._saved_seq and self.files.due():
+            self.save()
 
     def save(self) -> Path:
-        data = {"format": FORMAT, "status": self.status, "started": self.started, "updated": _now(),
-                "finished": self.finished, "settings": self.settings, "counts": self.counts(),
-                "pictures": [asdict(e) for e in self.entries]}
-        text = dumps(data, indent=1) + "\n"
-        return atomic_write(self.path, lambda p: p.write_text(text, encoding="utf-8"))
+        """Rewrite ``batch.json`` whole (every change so far is in it)."""
+        data = {"format": FORMAT, "status": self.status, "run": self.run, "seq": self._seq, "started": self.started,
+                "updated": _now(), "finished": self.finished, "settings": self.settings, "counts": self.counts(),
+                "kept": len(self.others), "pictures": [asdict(e) for e in [*self.entries, *self.others]]}
+        self.files.write_snapshot(data, dumps(data, indent=1) + "\n")
+        self._saved_seq = self._seq
+        return self.path
 
     def close(self, status: str) -> Path:
         """The final record: ``finished`` or ``cancelled``; entries still running say ``cancelled``."""
@@ -121,22 +162,53 @@ class BatchRecord:
             if entry.status == "running":
                 entry.status = "cancelled"
         self.status, self.finished = status, _now()
-        return self.save()
+        self._recount()
+        path = self.save()
+        self.files.finish()
+        return path
+
+    def _recount(self) -> None:
+        self._buckets = [e.bucket for e in self.entries]
+        self._counts = {b: 0 for b in BUCKETS}
+        for bucket in self._buckets:
+            self._counts[bucket] = self._counts.get(bucket, 0) + 1
 
 
 def close_record_file(out: Path, reason: str) -> None:
-    """Close ``<out>/batch.json`` as cancelled from outside the driver (a process ending at once)."""
-    try:
-        data = json.loads((out / RECORD_NAME).read_text(encoding="utf-8"))
-        record = BatchRecord(out, [Entry.from_dict(e) for e in data["pictures"]], data.get("settings", {}))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.error("could not close %s: %s", out / RECORD_NAME, exc)
+    """Close ``<out>/batch.json`` as cancelled from outside the driver (a process ending at once),
+    if this process's batch holds the folder (before it does, the record is another batch's)."""
+    if not held_here(out):
         return
-    record.started = data.get("started", record.started)
+    loaded = BatchRecord.previous(out)
+    if loaded.unreadable is not None or not loaded.data:
+        log.error("could not close %s: %s", out / RECORD_NAME, loaded.unreadable or "there is none")
+        return
+    record = BatchRecord(out, loaded.pictures, loaded.data.get("settings", {}))
+    record.started = loaded.data.get("started", record.started)
     for entry in record.entries:
         if entry.status == "running":
             entry.error = {"code": "cancelled", "message": reason}
-    record.close("cancelled")
+    try:
+        record.close("cancelled")
+    finally:
+        release_if_mine(out)
+
+
+def _kept(old: Entry) -> Entry:
+    """An earlier run's picture that this run was not given: as it was, but never still running."""
+    old.outside, old.skipped = True, False
+    if old.status == "running":  # its driver was killed: the picture did not finish
+        old.status = "cancelled"
+    return old
+
+
+def _made_at(run: Path) -> str | None:
+    """When a run folder's job finished, from its manifest (for records from before ``made``)."""
+    try:
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        return manifest.get("finished") or manifest.get("created")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _now() -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
+from .. import failpoints
 from ..jobs import Job
 from ..runs import recover_interrupted
 from ..session import Models, Session
@@ -73,6 +74,7 @@ class Worker:
     """Runs one picture at a time; ``cancel`` (from another thread) stops the current one."""
 
     def __init__(self, settings: WorkerSettings, name: str = "") -> None:
+        failpoints.hit("batch-worker")
         limit_threads(settings.threads)
         if settings.threads:
             import torch

@@ -1,0 +1,177 @@
+"""Handing pictures to free workers until none is left, with every wait bounded.
+
+At most one picture per worker is in flight, so a batch of thousands holds a few pictures'
+bytes (and never thousands of queued tasks). Three things end a picture's wait elsewhere:
+
+- its worker died (killed, out of memory, its node gone): the picture is retried, on another
+  worker where there is one, up to ``attempts`` tries in all;
+- it ran past ``picture_timeout``: its worker is stopped (and restarted where it may be) and
+  the picture tried once more on another worker, then failed in one sentence;
+- no worker is left (each never started within ``start_timeout``, its constructor failed, or
+  it died too often): what is left fails with "no worker left ...".
+
+A picture that fails on its own (a corrupt file, no name found) is not retried. ``cancel``
+(Ctrl-C) stops handing out pictures and cancels the running ones (their manifests close as
+cancelled); after ``CANCEL_GRACE`` the driver stops waiting for them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from img23d_protocol import ProtocolError
+
+from ..run_import import import_run
+from ..stages._common import CancelToken
+from .limits import CANCEL_GRACE, MAX_TIMEOUTS
+from .pool import Pool, WorkerLost
+from .record import BatchRecord, Entry
+from .settings import BatchEvent, BatchSettings
+from .work import MAX_RUN_BYTES, MAX_RUN_FILES, WorkItem, WorkResult, recover
+
+POLL = 0.5            # seconds between looks at the clock while nothing ends
+
+
+@dataclass
+class _State:
+    queue: deque[int]
+    running: dict[int, tuple[int, float]] = field(default_factory=dict)  # worker -> (entry, when handed out)
+    tried: dict[int, set[int]] = field(default_factory=dict)            # entry -> workers it died or hung on
+    cancelled_at: float | None = None
+
+
+def drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSettings, cancel: CancelToken,
+          emit: Callable[[BatchEvent], None], clock: Callable[[], float] = time.monotonic) -> None:
+    """Run the ``todo`` entries of ``record`` on ``pool`` until each has ended (or the batch is cancelled)."""
+    state = _State(deque(todo))
+    while state.queue or state.running:
+        record.tick()
+        if cancel.cancelled and state.cancelled_at is None:
+            state.cancelled_at = clock()
+            state.queue.clear()
+            pool.cancel()
+        if state.cancelled_at is not None and clock() - state.cancelled_at > CANCEL_GRACE:
+            break  # record.close marks what is still running as cancelled
+        _give_up_unstarted(record, pool, settings, emit, clock())
+        _stop_overdue(record, pool, state, settings, emit, clock())
+        live = pool.live()
+        if not live:
+            _fail_rest(record, state, pool.gone_reason(), emit)
+            break
+        for worker in pool.idle():
+            index = _next_for(state, worker, live)
+            if index is None:
+                continue  # everything left died or hung on this one: another worker takes it
+            entry = record.entries[index]
+            entry.status, entry.attempts = "running", entry.attempts + 1
+            entry.workers.append(pool.name(worker))
+            state.running[worker] = (index, clock())
+            pool.submit(worker, _work_item(index, entry, settings))
+            record.changed(index)
+        for worker, outcome in pool.wait(POLL):
+            index, _ = state.running.pop(worker, (None, 0.0))
+            if index is None:
+                continue  # a picture already given up (overdue): its worker was stopped
+            if isinstance(outcome, WorkerLost):
+                _lost(record, index, worker, outcome.worker, outcome.message, state, settings, emit)
+            else:
+                _apply(record.entries[index], outcome, settings)
+                record.changed(index)  # first: the event's counts include this picture
+                emit(BatchEvent("picture", record.entries[index], index, record.counts()))
+
+
+def _give_up_unstarted(record: BatchRecord, pool: Pool, settings: BatchSettings, emit: Callable[[BatchEvent], None],
+                       now: float) -> None:
+    for worker, since in pool.starting().items():
+        if now - since > settings.start_timeout:
+            reason = (f"the worker {pool.name(worker)} did not start within {settings.start_timeout:g} s "
+                      "(--worker-start-timeout): the cluster may have no room for it, or its node is gone")
+            pool.give_up(worker, reason)
+            emit(BatchEvent("worker", counts=record.counts(), message=reason))
+
+
+def _stop_overdue(record: BatchRecord, pool: Pool, state: _State, settings: BatchSettings,
+                  emit: Callable[[BatchEvent], None], now: float) -> None:
+    for worker, (index, since) in list(state.running.items()):
+        if now - since <= settings.picture_timeout:
+            continue
+        del state.running[worker]
+        name = pool.name(worker)
+        pool.interrupt(worker)  # it may hang in C code where no cancel reaches: its process ends
+        message = f"it ran past the per-picture limit of {settings.picture_timeout:g} s on {name} (--picture-timeout)"
+        _lost(record, index, worker, name, message, state, settings, emit, timeout=True)
+
+
+def _lost(record: BatchRecord, index: int, worker: int, name: str, message: str, state: _State,
+          settings: BatchSettings, emit: Callable[[BatchEvent], None], timeout: bool = False) -> None:
+    entry = record.entries[index]
+    if not settings.ray_address:  # its run folder is here: say it was interrupted
+        recover(settings.out)
+    entry.retried.append({"worker": name, "message": message})
+    entry.error = {"code": "timeout" if timeout else "worker_lost", "message": message}
+    entry.timeouts += int(timeout)
+    if entry.attempts < settings.attempts and state.cancelled_at is None and entry.timeouts < MAX_TIMEOUTS:
+        entry.status = "pending"
+        state.tried.setdefault(index, set()).add(worker)
+        state.queue.appendleft(index)
+        record.changed(index)
+        emit(BatchEvent("retry", entry, index, record.counts(), message))
+    else:
+        entry.status = "failed" if state.cancelled_at is None else "cancelled"
+        if timeout and entry.status == "failed":
+            entry.error["message"] = (f"it ran past the per-picture limit of {settings.picture_timeout:g} s "
+                                      f"{entry.timeouts} time(s), on {', '.join(w.split()[0] for w in entry.workers)}, "
+                                      "and was given up (--picture-timeout)")
+        record.changed(index)
+        emit(BatchEvent("picture", entry, index, record.counts()))
+
+
+def _next_for(state: _State, worker: int, live: list[int]) -> int | None:
+    """The next picture for ``worker``: not one that died or hung on it while another worker can take it."""
+    for position, index in enumerate(state.queue):
+        tried = state.tried.get(index, set())
+        if worker not in tried or all(w in tried for w in live):
+            del state.queue[position]
+            return index
+    return None
+
+
+def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
+    data = Path(entry.image).read_bytes() if settings.ray_address else None  # a Ray worker has not our files
+    return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data)
+
+
+def _apply(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
+    entry.seconds, entry.meshes, entry.missing = result.seconds, result.meshes, list(result.missing)
+    entry.status, entry.error = result.status, result.error
+    if entry.workers and result.worker:
+        entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)
+    if result.files is not None and result.run_name:
+        try:
+            root = import_run(settings.out, result.run_name, result.files, max_files=MAX_RUN_FILES,
+                              max_bytes=MAX_RUN_BYTES)
+        except ProtocolError as exc:
+            entry.status, entry.error = "failed", {"code": exc.code.value, "message": exc.message}
+            return
+        entry.run_dir = root.name
+    elif result.run_dir:
+        entry.run_dir = os.path.relpath(result.run_dir, settings.out)
+    if entry.status == "done":
+        entry.made = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _fail_rest(record: BatchRecord, state: _State, why: str | None, emit: Callable[[BatchEvent], None]) -> None:
+    message = f"no worker left to run it{': ' + why if why else ''}"
+    for index in [*state.queue, *(index for index, _ in state.running.values())]:
+        entry = record.entries[index]
+        entry.status, entry.error = "failed", {"code": "worker_lost", "message": message}
+        record.changed(index)
+        emit(BatchEvent("picture", entry, index, record.counts()))
+    state.queue.clear()
+    state.running.clear()

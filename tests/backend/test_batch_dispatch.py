@@ -1,0 +1,96 @@
+"""The batch driver's bounded waits, with a pool in this process: a worker that never starts is
+given up and its pictures go to the others; with none left, what is left fails in one sentence;
+a picture that hangs is stopped, tried once more elsewhere, then failed. Every batch here must end
+by itself: each runs on a thread the test waits for with a deadline."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from batch_fakes import FakePool
+from img23d_backend.batch.driver import BatchReport, BatchSettings, run_batch
+from img23d_backend.batch.settings import BatchEvent
+
+DEADLINE = 60.0   # seconds any of these batches may take (each ends in a few when the driver is right)
+
+
+def _pictures(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"p-{i}.png").write_bytes(f"picture {i}".encode())
+    return folder
+
+
+def _run_until_it_ends(out: Path, folder: Path, pool: FakePool, **settings: object
+                       ) -> tuple[BatchReport, list[BatchEvent]]:
+    events: list[BatchEvent] = []
+    done: list[BatchReport] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(run_batch(BatchSettings(inputs=[str(folder)], out=out, **settings),  # type: ignore[arg-type]
+                                  on_event=events.append, pool_factory=lambda s, n: pool))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(DEADLINE)
+    assert not thread.is_alive(), f"the batch did not end within {DEADLINE:g} s: it waits for a worker forever"
+    if errors:
+        raise errors[0]
+    return done[0], events
+
+
+def test_a_worker_that_never_starts_is_given_up_and_the_others_make_its_pictures(tmp_path: Path) -> None:
+    pool = FakePool(tmp_path / "out", workers=3, never_start={1}, takes=0.2)
+    report, events = _run_until_it_ends(tmp_path / "out", _pictures(tmp_path / "in", 5), pool, start_timeout=0.3)
+    assert report.counts["done"] == 5 and pool.given_up == [1]
+    assert [e.counts["done"] for e in events if e.kind == "picture"] == [1, 2, 3, 4, 5]  # each counts itself
+    assert {worker for worker, _ in pool.ran} == {0, 2}
+    [given_up] = [e for e in events if e.kind == "worker"]
+    assert "fake-1 did not start within 0.3 s (--worker-start-timeout)" in given_up.message
+
+
+def test_no_worker_that_can_start_fails_what_is_left_in_one_sentence(tmp_path: Path) -> None:
+    never = FakePool(tmp_path / "a", workers=2, never_start={0, 1})
+    report, _ = _run_until_it_ends(tmp_path / "a", _pictures(tmp_path / "in", 3), never, start_timeout=0.3)
+    assert report.counts["failed"] == 3 and never.ran == []
+    messages = {e.error["message"] for e in report.entries if e.error}
+    assert len(messages) == 1 and messages.pop().startswith("no worker left to run it: the worker fake-")
+
+    broken = FakePool(tmp_path / "b", workers=2, cannot_start={0, 1})  # their constructors raised
+    report, _ = _run_until_it_ends(tmp_path / "b", tmp_path / "in", broken)
+    assert report.counts["failed"] == 3
+    assert {e.error["message"] for e in report.entries if e.error} == {
+        "no worker left to run it: the worker fake-0 could not start: RuntimeError: no engine"}
+
+    one_broken = FakePool(tmp_path / "c", workers=2, cannot_start={1})
+    report, _ = _run_until_it_ends(tmp_path / "c", tmp_path / "in", one_broken)
+    assert report.counts["done"] == 3 and {worker for worker, _ in one_broken.ran} == {0}
+
+
+def test_a_picture_that_hangs_is_stopped_and_made_on_another_worker(tmp_path: Path) -> None:
+    pool = FakePool(tmp_path / "out", workers=2, hangs=lambda worker, item: worker == 0 and item.index == 0)
+    report, events = _run_until_it_ends(tmp_path / "out", _pictures(tmp_path / "in", 3), pool, picture_timeout=0.4)
+    assert report.counts["done"] == 3 and pool.interrupted == [(0, 0)]
+    entry = report.entries[0]
+    assert entry.attempts == 2 and entry.timeouts == 1 and [w.split()[0] for w in entry.workers] == ["fake-0", "fake-1"]
+    assert entry.retried[0]["message"] == "it ran past the per-picture limit of 0.4 s on fake-0 (--picture-timeout)"
+    assert [e.kind for e in events].count("retry") == 1
+
+
+def test_a_picture_that_hangs_everywhere_fails_after_a_second_try(tmp_path: Path) -> None:
+    pool = FakePool(tmp_path / "out", workers=3, hangs=lambda worker, item: item.index == 0)
+    report, _ = _run_until_it_ends(tmp_path / "out", _pictures(tmp_path / "in", 3), pool, picture_timeout=0.4,
+                                   attempts=5)
+    entry = report.entries[0]
+    assert (entry.status, entry.attempts, entry.timeouts) == ("failed", 2, 2)  # not five: a hang is not bad luck
+    assert [w for w, _ in pool.interrupted] == [entry_worker for entry_worker, index in pool.ran if index == 0]
+    assert len({w for w, _ in pool.interrupted}) == 2  # on two different workers
+    first, second = (worker.split()[0] for worker in entry.workers)
+    assert entry.error == {"code": "timeout", "message": "it ran past the per-picture limit of 0.4 s 2 time(s), on "
+                                                         f"{first}, {second}, and was given up (--picture-timeout)"}
+    assert report.counts["done"] == 2 and report.counts["failed"] == 1
