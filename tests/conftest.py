@@ -120,7 +120,7 @@ def _note_shared_skip(nodeid: str) -> None:
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if _LEDGER["shared_skips"]:
-        terminalreporter.write_line(f"{_LEDGER['shared_skips']} tests skipped: they {SHARED_SKIP}")
+        terminalreporter.write_line(f"{_LEDGER['shared_skips']} tests skipped, each of which {SHARED_SKIP}")
     if _LEDGER["injected"]:
         terminalreporter.write_line(
             f"fault injection: {_LEDGER['injected']} faults injected, {_LEDGER['survived']} survived, "
