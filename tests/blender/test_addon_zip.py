@@ -19,16 +19,16 @@ from blender_support import REPO  # noqa: E402
 INSTALL_TIMEOUT = 180  # seconds: bpy's start, the install (with its wheel) and the enable
 
 _CHILD = r"""
-import json, sys
+import json, pathlib, sys
 import bpy
 result = bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
 module = sys.modules.get("bl_ext.user_default.img23d")
+guide = pathlib.Path(module.__file__).parent / "guide" if module else pathlib.Path("nowhere")
 print("RESULT " + json.dumps({
     "result": sorted(result), "version": list(bpy.app.version[:2]),
     "enabled": "bl_ext.user_default.img23d" in bpy.context.preferences.addons,
-    "operators": sorted(name for name in ("generate", "detect", "retexture", "open_guide")
-                        if hasattr(bpy.ops.img23d, name) and name in dir(bpy.ops.img23d)),
-    "guide": sorted(p.name for p in (__import__("pathlib").Path(module.__file__).parent / "guide").glob("panel.*")),
+    "operators": sorted(set(dir(bpy.ops.img23d)) & {"generate", "detect", "retexture", "open_guide"}),
+    "guide": sorted(p.name for p in guide.glob("panel.*")),
 }))
 sys.stdout.flush()
 """
