@@ -15,7 +15,7 @@ import pytest
 
 import ssh_host
 from addon_package import load
-from testdata import HOUSE, REPO
+from testdata import HOUSE
 
 process_mod = load("client.process")
 session_mod = load("client.session")

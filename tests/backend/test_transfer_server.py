@@ -7,7 +7,6 @@ import base64
 import hashlib
 import io
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 

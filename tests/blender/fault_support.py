@@ -8,7 +8,7 @@ from pathlib import Path
 
 import bpy
 
-from blender_support import ADDON_MODULE, BACKEND_PYTHON, REPO
+from blender_support import ADDON_MODULE, BACKEND_PYTHON
 from testdata import HOUSE, SUBJECT  # noqa: F401  (the fault tests import them from here)
 
 FAKE_BACKEND = Path(__file__).with_name("fake_backend.py")

@@ -5,7 +5,6 @@ from that environment over SSH."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import JOB_TIMEOUT, REPO, configure_preferences  # noqa: E402
+from blender_support import JOB_TIMEOUT, configure_preferences  # noqa: E402
 from fault_support import HOUSE, SUBJECT, SLOW, _fake_python, _prefs, _protocol, _runner, _runs_dir  # noqa: E402
 from testdata import MESH  # noqa: E402
 
