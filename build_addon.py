@@ -1,52 +1,73 @@
-"""Build the installable extension zip: the add-on, the backend's source, the protocol's wheel.
+"""Build the installable extension zip: the add-on, the backend's source, the protocol's wheel, the guide.
 
-    python build_addon.py [--output-dir dist]
+    python build_addon.py [--output-dir dist] [--without-blender]
 
-Blender's own extension tool does the packing and the validation (the same code as
-``blender --command extension build/validate``); without a Blender binary it is run from
-the ``bpy`` module's copy. The backend's source travels inside the zip (``backend/``) so the
-add-on runs exactly the backend it was built with; the installer reads its requirements
-from there.
+Any Python 3.11 or later will do. Where Blender is found (a ``blender`` on PATH, else the ``bpy``
+module's copy of its tool), Blender's own extension tool packs and validates (``blender --command
+extension build/validate``); where none is, or with ``--without-blender``, ``addon_zip.py`` does
+the same with the standard library (the same files, wheels and name). The backend's source
+travels inside the zip (``backend/``) so the add-on runs exactly the backend it was built with;
+the installer reads its requirements from there. The guide travels too (``guide/``): the built
+HTML site where MkDocs and its Material theme are importable (as in the development
+environments), else the guide's Markdown pages; the add-on's Help buttons open it from disk.
 """
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import subprocess
 import sys
-import tempfile
-import tomllib
-from pathlib import Path
 
-from protocol import build_wheel
+if sys.version_info < (3, 11):  # checked before the imports: tomllib, used below, came in 3.11
+    raise SystemExit(f"build_addon.py needs Python 3.11 or later; this is {sys.version.split()[0]}")
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import tomllib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import addon_zip  # noqa: E402
+from protocol import build_wheel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 ADDON = ROOT / "blender_img23d"
 BACKEND = ROOT / "backend"
 WHEELS = ROOT / "wheels"
+DOCS = ROOT / "docs"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*", "build", "dist")
 
 
-def blender_extension_tool() -> list[str]:
-    """``blender --command extension`` if Blender is on PATH, else the bpy module's copy."""
+def blender_extension_tool() -> list[str] | None:
+    """``blender --command extension`` if Blender is on PATH, else the bpy module's copy of the
+    same tool, else None (no Blender here: build with addon_zip)."""
     blender = shutil.which("blender")
     if blender:
         return [blender, "--factory-startup", "--command", "extension"]
-    import importlib.util
-
     spec = importlib.util.find_spec("bpy")
     if spec is None or spec.origin is None:
-        raise SystemExit("neither a Blender binary nor the bpy module is available to build the extension")
+        return None
     package = Path(spec.origin).parent
     tools = sorted(package.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
-    if not tools:
-        raise SystemExit(f"Blender's extension tool was not found under {package}")
-    return [sys.executable, str(tools[-1])]
+    return [sys.executable, str(tools[-1])] if tools else None
+
+
+def stage_guide(source: Path) -> str:
+    """The guide into ``source/guide``: "html" (MkDocs' build, browsable from disk) where MkDocs
+    and Material are importable, else "markdown" (docs/ as it is: pages and pictures)."""
+    guide = source / "guide"
+    if importlib.util.find_spec("mkdocs") and importlib.util.find_spec("material"):
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "--config-file", str(ROOT / "mkdocs.yml"),
+                        "--site-dir", str(guide)], check=True, env=env, cwd=ROOT)
+        return "html"
+    shutil.copytree(DOCS, guide, ignore=IGNORED)
+    return "markdown"
 
 
 def stage(staging: Path) -> Path:
-    """Lay out the extension's source folder: the add-on, backend/ and wheels/."""
+    """Lay out the extension's source folder: the add-on, backend/, wheels/ and guide/."""
     source = staging / "img23d"
     shutil.copytree(ADDON, source, ignore=IGNORED)
     backend = source / "backend"
@@ -59,6 +80,7 @@ def stage(staging: Path) -> Path:
         (source / "wheels").mkdir()
         for wheel in wheels:
             shutil.copy2(wheel, source / "wheels" / wheel.name)
+    stage_guide(source)
     return source
 
 
@@ -70,29 +92,43 @@ def check_manifest_wheels(manifest: dict, wheel: Path) -> None:
                          f'set wheels = ["./wheels/{wheel.name}"]')
 
 
-def build(output_dir: Path) -> Path:
+def pack(source: Path, output_dir: Path, tool: list[str] | None) -> Path:
+    """The zip of a staged source folder, validated: by Blender's ``tool``, or by addon_zip when None."""
+    if tool is None:
+        built = addon_zip.build(source, output_dir)
+        addon_zip.check_zip(built)
+        return built
+    target = output_dir / addon_zip.read_manifest(source).zip_name
+    subprocess.run([*tool, "validate", str(source)], check=True)
+    if target.exists():
+        target.unlink()
+    subprocess.run([*tool, "build", "--source-dir", str(source), "--output-filepath", str(target)], check=True)
+    subprocess.run([*tool, "validate", str(target)], check=True)
+    return target
+
+
+def build(output_dir: Path, without_blender: bool = False) -> Path:
+    """The extension zip in ``output_dir``: by Blender's tool where one is found (and
+    ``without_blender`` is false), else by addon_zip with the standard library."""
     manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text(encoding="utf-8"))
     check_manifest_wheels(manifest, build_wheel.build(WHEELS))
     output_dir.mkdir(parents=True, exist_ok=True)
-    target = output_dir / f"{manifest['id']}-{manifest['version']}.zip"
-    tool = blender_extension_tool()
+    tool = None if without_blender else blender_extension_tool()
     with tempfile.TemporaryDirectory(prefix="img23d-build-") as tmp:
-        source = stage(Path(tmp))
-        subprocess.run([*tool, "validate", str(source)], check=True)
-        if target.exists():
-            target.unlink()
-        subprocess.run([*tool, "build", "--source-dir", str(source), "--output-filepath", str(target)],
-                       check=True)
-    subprocess.run([*tool, "validate", str(target)], check=True)
-    return target
+        return pack(stage(Path(tmp)), output_dir, tool)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", type=Path, default=ROOT / "dist")
+    parser.add_argument("--without-blender", action="store_true",
+                        help="build with the standard library (addon_zip.py) even where Blender is found")
     args = parser.parse_args(argv)
     try:
-        print(build(args.output_dir))
+        print(build(args.output_dir, without_blender=args.without_blender))
+    except addon_zip.ManifestError as exc:
+        print(f"build failed: {exc}", file=sys.stderr)
+        return 1
     except subprocess.CalledProcessError as exc:
         print(f"build failed: {' '.join(exc.cmd[-3:])} exited with {exc.returncode} (see above)", file=sys.stderr)
         return 1

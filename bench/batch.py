@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import ray_head  # noqa: E402  (tests/: the loopback, token-guarded Ray head the tests start)
 
-HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
+HOUSE = REPO / "examples" / "house_scene.png"
 SOURCES = os.pathsep.join([str(REPO / "protocol"), str(REPO / "backend")])
 
 

@@ -5,8 +5,8 @@
 1. Event ticks: a tiny-model job that streams progress (200 shape steps) is driven by
    ``JobRunner.tick()`` exactly as the modal operator's timer does; every tick is timed,
    the glTF import time inside a tick excluded. Goal: the longest tick under 20 ms.
-2. Import: one 40,000-face textured GLB (the real Hunyuan3D output with a 2048² texture
-   added here) through the add-on's ``scene_import`` (import, fold, place): median of 5.
+2. Import: one 40,000-face textured GLB (the repository's ``examples/house_mesh.glb`` with a
+   2048² texture added here) through the add-on's ``scene_import`` (import, fold, place): median of 5.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+EXAMPLES = ROOT / "examples"
 TICK_GOAL_MS = 20.0
 
 
@@ -55,7 +55,7 @@ def bench_ticks(bpy, addon) -> dict:
     session = addon.runtime.session()
     session.start()
     session.wait_ready()
-    request = protocol.GenerateRequest(image=str(SHARED / "house_scene.png"), targets=["house", "chimney", "barrel"],
+    request = protocol.GenerateRequest(image=str(EXAMPLES / "house_scene.png"), targets=["house", "chimney", "barrel"],
                                        options=protocol.JobOptions(steps=200, octree_resolution=32, face_budget=2000,
                                                                    texture=False))
     runner = runner_mod.JobRunner(session, bpy.context.scene, request, "house_scene")
@@ -79,12 +79,12 @@ def bench_ticks(bpy, addon) -> dict:
 
 
 def _textured_glb(tmp: Path) -> Path:
-    """The real 40k-face mesh with planar UVs and a 2048² base-colour texture."""
+    """The example 40k-face mesh with planar UVs and a 2048² base-colour texture."""
     import numpy as np
     import trimesh
     from PIL import Image
 
-    mesh = trimesh.load(SHARED / "hunyuan3d_shape_output.glb", force="mesh")
+    mesh = trimesh.load(EXAMPLES / "house_mesh.glb", force="mesh")
     lo, hi = mesh.bounds
     uv = (mesh.vertices[:, [0, 1]] - lo[[0, 1]]) / (hi[[0, 1]] - lo[[0, 1]])
     ramp = np.linspace(0, 255, 2048, dtype=np.uint8)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-HOUSE = ROOT.parent / "shared" / "data" / "house_scene.png"
+HOUSE = ROOT / "examples" / "house_scene.png"
 sys.path.insert(0, str(ROOT / "backend"))
 
 POLICIES = ("seed", "resident", "managed")

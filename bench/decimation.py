@@ -1,7 +1,9 @@
 """The CPU tail's decimation, timed side by side: fast-simplification (what clean-up uses) and
-pymeshlab's quadric edge collapse (what it used before), on a real Hunyuan3D output mesh.
+pymeshlab's quadric edge collapse (what it used before), on a 40k-face mesh.
 
-The mesh in ``shared/data`` is a real Hunyuan3D-2 output, already reduced to 40k faces; it is
+The mesh is the repository's example mesh (``examples/house_mesh.glb``: 40k faces, one closed piece, no UVs,
+like a shape model's output; the figures in ``bench/results/`` were measured on a real Hunyuan3D-2
+output of the same size, on the team's machines); it is
 subdivided (each triangle into four, which keeps its shape) until it has as many faces as a
 mesh fresh from surface extraction at octree 256 (about 300k), then each decimator takes it
 back down to the default face budget. Figures are the median of ``--repeat`` runs, also given
@@ -28,7 +30,7 @@ sys.path.insert(0, str(REPO / "backend"))
 from img23d_backend.stages.cleanup import Finish, clean_mesh, decimate  # noqa: E402
 from timing import timed  # noqa: E402  (bench/, beside this script)
 
-MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
+MESH = REPO / "examples" / "house_mesh.glb"
 
 
 def dense_mesh(faces: int) -> tuple[np.ndarray, np.ndarray]:

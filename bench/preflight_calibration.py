@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PENGUIN = ROOT.parent / "shared" / "data" / "penguin_sign.png"
+SUBJECT = ROOT / "examples" / "snowman.png"
 
 _CHILD = r"""
 import json, os, resource, sys, threading, time
@@ -82,7 +82,7 @@ def _child_env() -> dict[str, str]:
 
 def measure(octree: int, batch: int, limit: int) -> dict:
     env = _child_env()
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(octree), str(batch), str(limit), str(PENGUIN)],
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(octree), str(batch), str(limit), str(SUBJECT)],
                           capture_output=True, text=True, env=env, timeout=3600)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if not lines:
@@ -98,13 +98,13 @@ def measure(octree: int, batch: int, limit: int) -> dict:
 
 def measure_chain(names: str, octree: int, limit: int, out: Path, steps: int = 30, texture_size: int = 0) -> dict:
     """The whole CLI job in a child; its peak RSS sampled (and the child stopped above ``limit``).
-    ``texture_size``: paint the penguin (no names) at that size instead of the untextured house."""
+    ``texture_size``: paint the snowman (no names) at that size instead of the untextured house."""
     import psutil
     import time
 
     env = _child_env()
-    data = ROOT.parent / "shared" / "data"
-    job = (["generate", str(data / "penguin_sign.png"), "--texture-size", str(texture_size), "--paint-steps", "2",
+    data = ROOT / "examples"
+    job = (["generate", str(data / "snowman.png"), "--texture-size", str(texture_size), "--paint-steps", "2",
             "--delight-steps", "2"] if texture_size else
            ["generate", str(data / "house_scene.png"), "--targets", names, "--no-texture"])
     proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", *job, "--models", "tiny", "--device", "cpu",
@@ -143,7 +143,7 @@ def main() -> int:
     parser.add_argument("--chain", help="comma-separated names: measure the whole CLI job instead")
     parser.add_argument("--steps", type=int, default=30, help="denoising steps of the --chain jobs")
     parser.add_argument("--texture-sizes", type=int, nargs="+",
-                        help="measure painting the penguin at these texture sizes instead")
+                        help="measure painting the snowman at these texture sizes instead")
     args = parser.parse_args()
     results = []
     if args.texture_sizes:

@@ -1,6 +1,7 @@
-"""Times the pure-PyTorch ``custom_rasterizer`` on the paint pipeline's six views of a real mesh.
+"""Times the pure-PyTorch ``custom_rasterizer`` on the paint pipeline's six views of a mesh.
 
-Loads the 40,000-face Hunyuan3D-2 shape output, lets hy3dgen's own ``MeshRender`` normalise it and
+Loads a 40,000-face mesh (``--mesh``; by default the repository's ``examples/house_mesh.glb``,
+closed and without UVs like a shape model's output), lets hy3dgen's own ``MeshRender`` normalise it and
 build the clip-space positions for the six views the paint pipeline renders (azimuths
 0/90/180/270/0/180, elevations 0/0/0/0/90/-90, orthographic camera), and rasterizes each view.
 Prints faces visible, covered pixels and seconds per view (median of repeats after a warm-up).
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MESH = REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
+DEFAULT_MESH = REPO / "examples" / "house_mesh.glb"
 sys.path.insert(0, str(REPO / "backend"))
 
 import torch  # noqa: E402

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+EXAMPLES = ROOT / "examples"
 GOAL_SECONDS = 1.0
 JOB_TIMEOUT = 600.0
 OPTIONS = {"steps": 3, "octree_resolution": 64, "face_budget": 2000, "texture": False}
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     sessions = []
     try:
         picture = work / "house scene.png"
-        shutil.copy(SHARED / "house_scene.png", picture)
+        shutil.copy(EXAMPLES / "house_scene.png", picture)
         common = dict(models="tiny", device="cpu", offline=True, watchdog_seconds=0)
         local = process.LaunchSettings(python=Path(sys.executable), runs_dir=work / "local-runs",
                                        log_path=work / "local.log", extra_env={"IMG23D_TINY_MODELS": str(tiny)},

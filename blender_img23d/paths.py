@@ -1,4 +1,4 @@
-"""Where the add-on's own files are: the backend's source and the protocol's wheel.
+"""Where the add-on's own files are: the backend's source, the protocol's wheel and the guide.
 
 The built extension carries both beside this file (``backend/``, ``wheels/``); a source
 checkout has them one folder up. The backend is started with both on its ``PYTHONPATH``, so
@@ -28,3 +28,12 @@ def protocol_wheel() -> Path:
         if found:
             return found[-1]
     raise FileNotFoundError(f"the protocol's wheel is missing next to {_HERE}; reinstall the add-on")
+
+
+def guide_dir() -> Path:
+    """The guide this add-on was built with: ``guide/`` in the extension (HTML, or Markdown where the
+    build had no MkDocs), the checkout's ``docs/`` (Markdown) when run from source."""
+    for candidate in (_HERE / "guide", _HERE.parent / "docs"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the guide is missing next to {_HERE}; reinstall the add-on")

@@ -119,6 +119,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
+        layout.operator("img23d.open_guide", text="Help: installing the backend", icon="HELP").place = "preferences"
         preferences_draw.draw_backend_setup(layout, self)
         layout.prop(self, "family")
         layout.prop(self, "model_set")

@@ -3,11 +3,11 @@
     .venv/bin/python scripts/guide_pictures.py [--out docs/images]
 
 Runs the headless main job (``scripts/main_job.py``: the add-on in Blender, the backend with the
-tiny offline models, ``../shared/data/house_scene.png`` with "house, chimney, barrel") into a
+tiny offline models, ``examples/house_scene.png`` with "house, chimney, barrel") into a
 temporary folder, then keeps three of its pictures, shrunk to stay small in the repository:
 
   example-detections.png  the run's detections.png: each name's box on the picture (the tiny
-                          grounding replica answers this picture's real boxes)
+                          grounding replica answers the boxes this picture was made to fit)
   example-layout.png      the run's layout.png: where the objects stand and the camera, from above
   example-scene.png       the main job's Cycles render through the run's camera
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_IMAGE = ROOT.parent / "shared" / "data" / "house_scene.png"
+DEFAULT_IMAGE = ROOT / "examples" / "house_scene.png"  # the repository's own (examples/README.md)
 ADDON_MODULE = "bl_ext.user_default.img23d"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ssh_host  # noqa: E402  (tests/, as testdata)
-from testdata import REPO, SOURCE_PATHS, SOURCE_PYTHONPATH  # noqa: E402  (pytest puts tests/ on sys.path)
+from testdata import REPO, SHARED_DATA, SHARED_SKIP, SOURCE_PATHS, SOURCE_PYTHONPATH  # noqa: E402  (pytest puts tests/ on sys.path)
 
 # Nothing in the tests may reach the Hugging Face hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -77,18 +77,30 @@ def no_deprecations_from_the_addon():
 
 # --- fault ledger: every fault-injection test is counted, and so is any data it lost -------------
 
-_LEDGER = {"injected": 0, "survived": 0, "data_lost": 0}
+_LEDGER = {"injected": 0, "survived": 0, "data_lost": 0, "shared_skips": 0}
 FINAL_STATUSES = {"finished", "failed", "cancelled", "interrupted"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fault(name, count=1): the test injects the named fault (count times)")
+    config.addinivalue_line("markers", "needs_shared_data(*files): the test reads these files of ../shared/data "
+                                       "(real reference data, not in the repository) and skips where one is missing")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("needs_shared_data")
+    if marker is not None:
+        missing = [name for name in marker.args if not (SHARED_DATA / name).is_file()]
+        if missing:
+            pytest.skip(f"{SHARED_SKIP}: {', '.join(missing)} (not at {SHARED_DATA})")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
+    if report.skipped and SHARED_SKIP in str(report.longrepr):
+        _note_shared_skip(item.nodeid)
     marker = item.get_closest_marker("fault")
     if report.when == "call" and marker is not None:
         count = int(marker.kwargs.get("count", 1))
@@ -96,7 +108,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         _LEDGER["survived"] += count * int(report.passed)
 
 
+def _note_shared_skip(nodeid: str) -> None:
+    """One line per test skipped for want of ../shared/data, in $IMG23D_SHARED_SKIPS_FILE when set:
+    scripts/test.sh counts them over all its runs and says how many."""
+    _LEDGER["shared_skips"] += 1
+    target = os.environ.get("IMG23D_SHARED_SKIPS_FILE")
+    if target:
+        with open(target, "a", encoding="utf-8") as notes:
+            notes.write(nodeid + "\n")
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
+    if _LEDGER["shared_skips"]:
+        terminalreporter.write_line(f"{_LEDGER['shared_skips']} tests skipped, each of which {SHARED_SKIP}")
     if _LEDGER["injected"]:
         terminalreporter.write_line(
             f"fault injection: {_LEDGER['injected']} faults injected, {_LEDGER['survived']} survived, "

@@ -101,7 +101,7 @@ def draw_pictures(layout: bpy.types.UILayout, context: bpy.types.Context) -> Non
     pictures.enabled = runtime.current_run(context) is not None
     pictures.operator("img23d.show_run_picture", text="Layout", icon="VIEW_ORTHO").picture = "LAYOUT"
     pictures.operator("img23d.show_run_picture", text="Detections", icon="IMAGE_DATA").picture = "DETECTIONS"
-    row.operator("wm.url_open", text="Help", icon="HELP").url = protocol.GUIDE_URL
+    help_button(row, "IMG23D_PT_main", text="Help")
 
 
 def draw_backend(layout: bpy.types.UILayout) -> None:
@@ -130,6 +130,11 @@ def draw_backend(layout: bpy.types.UILayout) -> None:
 
 
 
+def help_button(layout: bpy.types.UILayout, place: str, text: str = "") -> None:
+    """Help for ``place`` (a panel's bl_idname): its page of the guide the add-on carries."""
+    layout.operator("img23d.open_guide", text=text, icon="HELP").place = place
+
+
 class IMG23D_PT_placement(bpy.types.Panel):
     """Where the objects stand: the camera's field of view, the floor, and laying a run out again."""
 
@@ -138,6 +143,9 @@ class IMG23D_PT_placement(bpy.types.Panel):
     bl_parent_id = "IMG23D_PT_main"
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
+
+    def draw_header_preset(self, context: bpy.types.Context) -> None:
+        help_button(self.layout, self.bl_idname)
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.img23d
@@ -159,6 +167,9 @@ class IMG23D_PT_advanced(bpy.types.Panel):
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_options = {"DEFAULT_CLOSED"}
+
+    def draw_header_preset(self, context: bpy.types.Context) -> None:
+        help_button(self.layout, self.bl_idname)
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.img23d
@@ -190,6 +201,9 @@ class IMG23D_PT_boxes(bpy.types.Panel):
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_options = {"DEFAULT_CLOSED"}
+
+    def draw_header_preset(self, context: bpy.types.Context) -> None:
+        help_button(self.layout, self.bl_idname)
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.img23d

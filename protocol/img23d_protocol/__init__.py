@@ -14,7 +14,6 @@ from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bo
                     line_version, request_id_of, version_refusal)
 from .errors import ErrorCode, ProtocolError
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
-from .guide import GUIDE_URL, guide_page
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
                        Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress,
@@ -42,7 +41,6 @@ __all__ = [
     "line_version", "request_id_of", "version_refusal",
     "ErrorCode", "ProtocolError",
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
-    "GUIDE_URL", "guide_page",
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress",

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .guide import guide_page
-
 HUB = "https://huggingface.co"
 # The family an artist the Tencent licence excludes can choose instead (families.py names it too;
-# this module cannot import that one: families -> errors only, licences -> guide only).
+# this module cannot import that one: families -> errors only, licences -> nothing).
 CLEAN_FAMILY_LABEL = "Step1X-3D, Apache-2.0"
 
 
@@ -93,8 +91,9 @@ TENCENT_HUNYUAN_3D = Licence(
 APACHE_2 = Licence(key="apache-2.0", name="Apache License 2.0",
                    text_url="https://www.apache.org/licenses/LICENSE-2.0")
 MIT = Licence(key="mit", name="MIT License", text_url="https://opensource.org/license/mit")
+# The replicas are img23d's own work, under img23d's licence (the add-on's manifest: GPL-3.0-or-later).
 REPLICA = Licence(key="img23d-replica", name="img23d test replica (random weights, made by img23d)",
-                  text_url=guide_page("models", "licences"),
+                  text_url="https://www.gnu.org/licenses/gpl-3.0.html",
                   note="Random weights built offline by img23d for tests; no third-party weights in it.")
 # Depth Anything V2's Base, Large and Giant weights: not offered (the registry offers Small only).
 CC_BY_NC_4 = Licence(key="cc-by-nc-4.0", name="Creative Commons Attribution-NonCommercial 4.0",

@@ -15,7 +15,7 @@ import pytest
 
 import ssh_host
 from addon_package import load
-from testdata import REPO
+from testdata import HOUSE
 
 process_mod = load("client.process")
 session_mod = load("client.session")
@@ -98,7 +98,7 @@ def test_names_reach_the_host_as_they_are_never_as_shell_code(host, tmp_path: Pa
         session.start()
         session.wait_ready(timeout=HELLO_WAIT)
         public = host.path_for_host("picture.png")  # where the host's user can read it
-        subprocess.run(["cp", str(REPO.parent / "shared" / "data" / "house_scene.png"), str(public)], check=True)
+        subprocess.run(["cp", str(HOUSE), str(public)], check=True)
         subprocess.run(["chmod", "644", str(public)], check=True)
         job = session.submit(protocol.DetectRequest(image=str(public), targets=["house"]))
         session.await_reply(job)

@@ -12,7 +12,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from testdata import FAST_OPTIONS, HOUSE, PENGUIN
+from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 from img23d_backend import api
 from img23d_backend.mesh_files import artist_mesh_file
 from img23d_backend.stages import retexture
@@ -78,7 +78,7 @@ def test_retexture_paints_a_glb_keeping_its_triangles(session: api.Session, tmp_
     mesh = _sphere(tmp_path / "ball.glb", with_uvs=False)
     faces = len(trimesh.load(mesh, force="mesh", process=False).faces)
     options = api.JobOptions(texture_size=256, render_size=256, paint_steps=2, delight_steps=2, face_budget=0)
-    result = session.retexture(mesh, PENGUIN, options, name="ball")
+    result = session.retexture(mesh, SUBJECT, options, name="ball")
     assert Image.open(result.texture).size == (256, 256) and result.faces == faces
     assert result.uv_created and np.load(result.uvs).shape == (faces * 3, 2)  # one per triangle corner
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
@@ -106,6 +106,6 @@ def test_a_glb_becomes_the_addons_mesh_arrays_in_blenders_axes(tmp_path: Path) -
 
 def test_retexture_refuses_a_file_that_is_not_a_mesh(backend_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a mesh")
-    out = _cli(backend_env, "retexture", str(tmp_path / "notes.txt"), str(PENGUIN), "--models", "tiny",
+    out = _cli(backend_env, "retexture", str(tmp_path / "notes.txt"), str(SUBJECT), "--models", "tiny",
                "--device", "cpu", "--out", str(tmp_path / "runs"))
     assert out.returncode == 2 and "notes.txt is not a mesh file img23d reads" in out.stderr

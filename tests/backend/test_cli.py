@@ -78,15 +78,15 @@ def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: d
     assert (run / "input.png").is_file()
 
 
-def test_generate_textured_on_the_penguin(backend_env: dict[str, str], tmp_path: Path) -> None:
-    from testdata import PENGUIN
+def test_generate_textured_on_the_subject(backend_env: dict[str, str], tmp_path: Path) -> None:
+    from testdata import SUBJECT
 
     flags = [f for f in FAST_FLAGS if f != "--no-texture"]
-    out = _cli(backend_env, "generate", str(PENGUIN), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
+    out = _cli(backend_env, "generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
                *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2")
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
-    mesh = trimesh.load(run / "penguin_sign.glb", force="mesh")
+    mesh = trimesh.load(run / "snowman.glb", force="mesh")
     assert mesh.visual.uv is not None and len(mesh.visual.uv) == len(mesh.vertices)
     texture = mesh.visual.material.baseColorTexture
     assert texture.size == (256, 256)

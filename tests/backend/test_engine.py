@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, PENGUIN
+from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
@@ -45,14 +45,14 @@ def test_all_instances_gives_one_mesh_per_instance(engine: Engine) -> None:
 
 def test_real_alpha_on_the_whole_image_skips_matting(engine: Engine) -> None:
     before = engine.manager.counters()["matting"].loads_from_disk
-    data, _ = _run(engine, [], image=PENGUIN)
+    data, _ = _run(engine, [], image=SUBJECT)
     manifest = json.loads(Path(data["manifest"]).read_text())
     assert manifest["image"]["has_alpha"] is True
     assert manifest["model_counters"]["matting"]["loads_from_disk"] == 0
     assert "grounding" not in manifest["timings"]  # no names: no grounding either
     assert engine.manager.counters()["matting"].loads_from_disk == before
     [record] = data["targets"]
-    assert record["target"] == "penguin_sign" and record["status"] == "done"
+    assert record["target"] == "snowman" and record["status"] == "done"
 
 
 def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engine, monkeypatch) -> None:

@@ -1,6 +1,7 @@
 """The finished mesh as the artist sets it: face budget (or every face), smoothing, holes, small pieces.
 
-The clean-up runs on the real Hunyuan3D output mesh (40,000 faces, one watertight piece), with a
+The clean-up runs on the repository's example mesh (examples/house_mesh.glb: 40,000 faces, one
+watertight piece, like a shape model's output), with a
 hole cut into it and a small separate piece beside it; the job test puts such a mesh where the
 shape model's would be and checks the GLB the job writes.
 """
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
+from testdata import FAST_OPTIONS, HOUSE, MESH
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages import cleanup, shape
@@ -23,7 +24,7 @@ from img23d_protocol import GenerateRequest, JobOptions, OptionError
 
 @pytest.fixture(scope="module")
 def real() -> trimesh.Trimesh:
-    return trimesh.load(REAL_MESH, force="mesh")
+    return trimesh.load(MESH, force="mesh")
 
 
 def holed(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +118,7 @@ def test_each_finishing_option_is_checked_with_its_range_named(option: str, valu
 
 
 def test_a_job_writes_the_mesh_the_finishing_options_ask_for(tiny_root: Path, tmp_path: Path, real, monkeypatch) -> None:
-    # The shape model's meshes replaced by the real mesh with a hole and a small piece: what the
+    # The shape model's meshes replaced by the example mesh with a hole and a small piece: what the
     # job does with them from there on (clean-up, GLB, manifest) is the production path.
     vertices, faces = holed(real)
     piece = trimesh.creation.icosphere(subdivisions=1, radius=0.05)

@@ -14,18 +14,18 @@ from PIL import Image
 
 from backend_proc import BackendProcess
 from test_retexture import mesh_file
-from testdata import FAST_OPTIONS, FAST_PAINT, PENGUIN
+from testdata import FAST_OPTIONS, FAST_PAINT, SUBJECT
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
 
 
 def picture_without_alpha(folder: Path) -> Path:
-    """The penguin flattened onto white: a plain RGB file, so matting has to cut it out."""
-    source = Image.open(PENGUIN).convert("RGBA")
+    """The snowman flattened onto white: a plain RGB file, so matting has to cut it out."""
+    source = Image.open(SUBJECT).convert("RGBA")
     flat = Image.new("RGB", source.size, (255, 255, 255))
     flat.paste(source, mask=source.getchannel("A"))
-    path = folder / "penguin_rgb.png"
+    path = folder / "snowman_rgb.png"
     flat.save(path)
     assert Image.open(path).mode == "RGB"
     return path

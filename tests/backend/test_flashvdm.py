@@ -19,7 +19,7 @@ from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages import shape, shape_decode
 from img23d_backend.stages.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
 from img23d_backend.torch_env import prepare_torchvision
-from testdata import PENGUIN
+from testdata import SUBJECT
 
 RESOLUTION = 48
 VOXEL = 2 * shape_decode.BOUNDS / RESOLUTION
@@ -34,7 +34,7 @@ def pipe(tiny_root: Path):
 
 @pytest.fixture(scope="module")
 def decoded(pipe):
-    latents = pipe(image=Image.open(PENGUIN).convert("RGBA"), num_inference_steps=3, guidance_scale=5.0,
+    latents = pipe(image=Image.open(SUBJECT).convert("RGBA"), num_inference_steps=3, guidance_scale=5.0,
                    generator=torch.Generator().manual_seed(0), output_type="latent", enable_pbar=False)
     return shape_decode.decode_latents(pipe.vae, latents)  # the folder's VAE, for both decoders here
 

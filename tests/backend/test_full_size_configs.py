@@ -109,7 +109,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
     from img23d_backend.stages._common import CancelToken
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
     from img23d_backend.torch_env import prepare_torchvision
-    from testdata import PENGUIN
+    from testdata import SUBJECT
 
     assert hunyuan_shape.FULL_TURBO.turbo and not hunyuan_shape.FULL.turbo
     assert fsm.full_size_model_set(tmp_path).shape.subfolder == SHAPE["2mini-turbo"].subfolder
@@ -125,7 +125,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
     forward = pipe.model.forward
     pipe.model.forward = lambda x, *args, **kwargs: batches.append(x.shape[0]) or forward(x, *args, **kwargs)
     settings = ShapeSettings(steps=5, octree_resolution=32, guidance_scale=5.0, batch_size=1)
-    meshes = generate_shapes(pipe, [Image.open(PENGUIN).convert("RGBA")], [0], settings, cancel=CancelToken(),
+    meshes = generate_shapes(pipe, [Image.open(SUBJECT).convert("RGBA")], [0], settings, cancel=CancelToken(),
                              progress=lambda *args: None)
     assert batches == [1] * 5  # one image, five steps, no unconditional copy beside it
     assert meshes[0] is not None and len(meshes[0].faces) > 0

@@ -9,7 +9,7 @@ import pytest
 from image_files import assert_normal_form, grey_png_header, noise, png_chunk, png_file, stored, unreadable
 from PIL import Image
 
-from testdata import HOUSE, PENGUIN
+from testdata import HOUSE, SUBJECT
 from img23d_backend import images
 from img23d_backend.images import MIN_SIDE, load_image
 
@@ -200,10 +200,10 @@ def test_rgba_with_fully_transparent_alpha_is_ignored(tmp_path):
     assert np.array_equal(np.asarray(loaded.image), pixels)
 
 
-def test_penguin_keeps_its_real_alpha():
-    loaded = load_image(PENGUIN)
+def test_the_subject_keeps_its_real_alpha():
+    loaded = load_image(SUBJECT)
     assert loaded.image.mode == "RGBA" and loaded.has_alpha
-    assert loaded.size == stored(PENGUIN)[1]
+    assert loaded.size == stored(SUBJECT)[1]
 
 
 @pytest.mark.parametrize("mode, suffix", [

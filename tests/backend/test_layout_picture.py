@@ -26,8 +26,9 @@ CAMERA = {"fov_degrees": 60.0, "width": 1000, "height": 800}
 
 def test_a_run_with_three_placed_objects_draws_its_layout(tiny_root: Path, tmp_path: Path) -> None:
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
-    boxes = {"house": [100.0, 150.0, 700.0, 800.0], "chimney": [450.0, 60.0, 560.0, 260.0],
-             "barrel": [780.0, 650.0, 950.0, 900.0]}
+    # Pixel boxes on the example picture's house, chimney and front-right barrel (examples/README.md).
+    boxes = {"house": [190.0, 108.0, 901.0, 881.0], "chimney": [614.0, 82.0, 763.0, 594.0],
+             "barrel": [737.0, 860.0, 794.0, 906.0]}
     request = GenerateRequest(id="three", image=str(HOUSE), targets=list(boxes), boxes=boxes,
                               options=JobOptions(**FAST_OPTIONS))
     data = engine.generate(request, Job(id="three", emit=lambda message: None))

@@ -44,8 +44,8 @@ from img23d_backend.stages.paint_models import (  # noqa: E402
     multiview_loader,
 )
 from img23d_backend.stages.paint_turbo import paint_loader  # noqa: E402
+from testdata import REAL_MESH  # noqa: E402  (the real Hunyuan3D-2 output: ../shared/data only)
 
-REAL_MESH = Path(__file__).resolve().parents[3] / "shared" / "data" / "hunyuan3d_shape_output.glb"
 CPU = torch.device("cpu")
 
 # Small everything: a few seconds per painted mesh on a 2-core CPU.
@@ -340,7 +340,7 @@ def test_cancel_before_start(models) -> None:
     assert caught.value.code is ErrorCode.CANCELLED
 
 
-@pytest.mark.skipif(not REAL_MESH.is_file(), reason="shared sample mesh not present")
+@pytest.mark.needs_shared_data(REAL_MESH.name)
 def test_paint_real_shape_output(models) -> None:
     mesh = trimesh.load(REAL_MESH, force="mesh")
     assert len(mesh.faces) == 40000

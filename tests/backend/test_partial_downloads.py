@@ -19,7 +19,7 @@ import pytest
 
 from model_files import complete_files, weight_files, without_weights
 from test_model_cache import FakeHub, _fake_hub, write_cached
-from testdata import FAST_OPTIONS, PENGUIN
+from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
@@ -126,7 +126,7 @@ def test_download_resumes_by_fetching_only_what_is_missing(hub_cache: Path) -> N
 # --- jobs ----------------------------------------------------------------------------------------
 
 def _generate(engine: Engine, job_id: str) -> ProtocolError:
-    request = GenerateRequest(id=job_id, image=str(PENGUIN), targets=[], options=JobOptions(**FAST_OPTIONS))
+    request = GenerateRequest(id=job_id, image=str(SUBJECT), targets=[], options=JobOptions(**FAST_OPTIONS))
     with pytest.raises(ProtocolError) as caught:
         engine.generate(request, Job(id=job_id, emit=lambda event: None))
     return caught.value
@@ -140,7 +140,7 @@ def _manifest(runs: Path) -> dict[str, Any]:
 def test_an_offline_job_with_a_partial_model_is_model_missing(hub_cache: Path, tmp_path: Path) -> None:
     spec = SHAPE[DEFAULT_SHAPE]  # the default set's
     cache_model(hub_cache, spec, without_weights(complete_files(spec)))
-    # The penguin has real alpha and, without a depth model, the shape model is the first loaded.
+    # The snowman has real alpha and, without a depth model, the shape model is the first loaded.
     models = dataclasses.replace(model_set("default"), depth=None)
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu", offline=True))
     error = _generate(engine, "partial")

@@ -13,7 +13,7 @@ import pytest
 from backend_proc import BackendProcess
 from model_files import complete_files
 from test_model_cache import FakeHub, _fake_hub, write_cached
-from testdata import FAST_OPTIONS, PENGUIN
+from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
@@ -53,7 +53,7 @@ def test_the_model_list_shows_the_pin(hub_cache: Path) -> None:
 def test_the_manifest_records_each_models_pin(hub_cache: Path, tmp_path: Path) -> None:
     models = model_set("default", grounding="8b", shape="2.0-turbo")
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu", offline=True))
-    request = GenerateRequest(id="pins", image=str(PENGUIN), targets=["penguin"], options=JobOptions(**FAST_OPTIONS))
+    request = GenerateRequest(id="pins", image=str(SUBJECT), targets=["snowman"], options=JobOptions(**FAST_OPTIONS))
     with pytest.raises(ProtocolError) as caught:  # nothing is downloaded: the job stops at its first model
         engine.generate(request, Job(id="pins", emit=lambda event: None))
     assert caught.value.code is ErrorCode.MODEL_MISSING

@@ -15,7 +15,7 @@ from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
 from img23d_backend.stages import shape
-from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
+from testdata import FAST_OPTIONS, HOUSE, MESH
 
 GB = 10**9
 
@@ -154,7 +154,7 @@ def test_settings_the_machine_cannot_hold_are_refused_before_a_run_folder(engine
     with pytest.raises(ProtocolError, match="octree resolution 1024") as caught:
         _generate(engine, ["house"], octree_resolution=1024)
     assert caught.value.code is ErrorCode.OUT_OF_MEMORY
-    retexture = RetextureRequest(id="r", image=str(HOUSE), mesh=str(REAL_MESH), name="house",
+    retexture = RetextureRequest(id="r", image=str(HOUSE), mesh=str(MESH), name="house",
                                  options=JobOptions(texture_size=8192, render_size=4096))
     monkeypatch.setattr(preflight, "total_room", lambda device: Room(host=4 * GB))
     with pytest.raises(ProtocolError, match="texture size 8192"):

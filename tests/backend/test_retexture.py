@@ -9,7 +9,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from testdata import FAST_PAINT, PENGUIN, REAL_MESH
+from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import JobOptions, ProtocolError, RetextureRequest
@@ -43,18 +43,18 @@ def uv_sphere(rings: int, segments: int) -> trimesh.Trimesh:
 
 
 def _run(engine: Engine, mesh_path: Path, **options) -> dict:
-    request = RetextureRequest(id="r", image=str(PENGUIN), mesh=str(mesh_path), name="statue",
+    request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(mesh_path), name="statue",
                                options=JobOptions(**{**FAST_PAINT, "face_budget": 40_000, **options}))
     return engine.retexture(request, Job(id="r", emit=lambda event: None))
 
 
 def test_a_mesh_without_uvs_gets_a_new_uv_map_and_keeps_its_topology(engine: Engine, tmp_path: Path) -> None:
-    real = trimesh.load(REAL_MESH, force="mesh", process=False)
+    real = trimesh.load(MESH, force="mesh", process=False)
     path = mesh_file(real, tmp_path / "real.npz", with_uvs=False)
     data = _run(engine, path)
-    assert data["uv_created"] and not data["proxy"] and data["faces"] == 40_000
+    assert data["uv_created"] and not data["proxy"] and data["faces"] == MESH_FACES
     uvs = np.load(data["uvs"])
-    assert uvs.shape == (40_000 * 3, 2) and 0 <= uvs.min() and uvs.max() <= 1
+    assert uvs.shape == (MESH_FACES * 3, 2) and 0 <= uvs.min() and uvs.max() <= 1
     assert Image.open(data["texture"]).size == (256, 256)
     run = Path(data["run_dir"])
     assert (run / "input_mesh.npz").is_file() and len(list((run / "views" / "statue").glob("view_*.png"))) == 6
@@ -151,7 +151,7 @@ def test_an_array_too_big_to_hold_is_refused_from_its_header(tmp_path: Path) -> 
 def test_the_object_name_is_checked_like_a_target_name(engine: Engine, tmp_path: Path, name: str,
                                                        needle: str) -> None:
     runs_before = set(engine.settings.runs_dir.iterdir())
-    request = RetextureRequest(id="r", image=str(PENGUIN), mesh=str(tmp_path / "any.npz"), name=name,
+    request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(tmp_path / "any.npz"), name=name,
                                options=JobOptions(**FAST_PAINT))
     with pytest.raises(ProtocolError) as caught:
         engine.retexture(request, Job(id="r", emit=lambda event: None))

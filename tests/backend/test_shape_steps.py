@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from testdata import FAST_OPTIONS, PENGUIN
+from testdata import FAST_OPTIONS, SUBJECT
 from img23d_backend import cli, preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import SHAPE, model_set, shape_steps, tiny_model_set
@@ -55,7 +55,7 @@ def _denoising_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def _generate(engine: Engine, **options) -> dict:
-    request = GenerateRequest(id="s", image=str(PENGUIN), targets=[], options=JobOptions(**{**QUICK, **options}))
+    request = GenerateRequest(id="s", image=str(SUBJECT), targets=[], options=JobOptions(**{**QUICK, **options}))
     data = engine.generate(request, Job(id="s", emit=lambda event: None))
     return json.loads(Path(data["manifest"]).read_text())
 
@@ -92,7 +92,7 @@ def test_memory_preflight_doubles_the_dit_for_classifier_free_models_whatever_th
 
 def test_the_command_line_leaves_the_steps_to_the_model_and_says_each_models_own() -> None:
     parser = cli.build_parser()
-    args = parser.parse_args(["generate", str(PENGUIN), "--shape", "2mini"])
+    args = parser.parse_args(["generate", str(SUBJECT), "--shape", "2mini"])
     cli.check_arguments(args)
     assert args.options.steps == 0
     generate = next(action for action in parser._subparsers._group_actions[0].choices["generate"]._actions
@@ -102,7 +102,7 @@ def test_the_command_line_leaves_the_steps_to_the_model_and_says_each_models_own
 
 def test_a_command_line_job_without_steps_records_the_models_own(backend_env: dict[str, str],
                                                                  tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(PENGUIN), "--models", "tiny",
+    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
                           "--device", "cpu", "--out", str(tmp_path), "--octree-resolution", "32", "--no-texture"],
                          env=backend_env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import io
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from backend_proc import BackendProcess
 from img23d_protocol import Receiver, RunListing, decode_chunk, file_digest, iter_chunks, local_path
 from img23d_backend.transfer_service import UPLOADS_DIR
-from testdata import FAST_OPTIONS, HOUSE, REAL_MESH
+from testdata import FAST_OPTIONS, HOUSE, MESH
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
@@ -114,10 +113,10 @@ def test_an_uploaded_picture_runs_a_job_and_every_mesh_comes_back_byte_for_byte(
 def test_a_file_of_many_chunks_comes_back_whole(backend: BackendProcess, runs_dir: Path, tmp_path: Path) -> None:
     remote = runs_dir / "a run" / "big mesh.glb"
     remote.parent.mkdir()
-    shutil.copyfile(REAL_MESH, remote)  # 720 kB: two chunks
+    remote.write_bytes(MESH.read_bytes() * 2)  # 940 kB: two chunks
     backend.send({"type": "fetch", "id": "f-big", "path": str(remote)})
     local = _collect_fetch(backend, "f-big", tmp_path / "big.glb")
-    assert local.read_bytes() == REAL_MESH.read_bytes()
+    assert local.read_bytes() == MESH.read_bytes() * 2
     chunks = [e for e in backend.seen if e.get("id") == "f-big" and e["type"] == "chunk"]
     assert [c["offset"] for c in chunks] == [0, 512 * 1024]
     assert chunks[1]["size"] is None and chunks[1]["sha256"] is None

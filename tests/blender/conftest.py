@@ -17,6 +17,7 @@ _USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
 os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set before importing it
 
 from blender_support import ADDON_MODULE, REPO, LiveAddon, configure_preferences  # noqa: E402
+from testdata import HOUSE  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +66,7 @@ def scene(addon):
     before_collections = set(bpy.data.collections)
     settings = bpy.context.scene.img23d
     settings.image_source = "FILE"
-    settings.image_path = str(REPO.parent / "shared" / "data" / "house_scene.png")
+    settings.image_path = str(HOUSE)
     settings.targets = "house, chimney, barrel"
     settings.texture = False
     settings.steps, settings.octree_resolution, settings.face_budget = 3, 32, 2000

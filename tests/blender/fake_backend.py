@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-REAL_MESH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "hunyuan3d_shape_output.glb"
+MESH = Path(__file__).resolve().parents[2] / "examples" / "house_mesh.glb"  # a closed mesh the repository made
 
 
 def send(message: dict) -> None:
@@ -81,14 +81,14 @@ def main() -> int:
         sys.stdout.write("\n")                                       # ...cut off
         sys.stdout.flush()
         good = run / "house.glb"
-        shutil.copy(REAL_MESH, good)
+        shutil.copy(MESH, good)
         send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(good), "target": "house",
               "instance": 1, "box": [100, 100, 500, 900], "image_size": [1024, 1024], "seed": 0})
         send({"type": "result", "id": job["id"], "ok": True, "data": {"run_dir": str(run)}})
     elif mode == "truncated_glb":
         good, cut = run / "house.glb", run / "chimney.glb"
-        shutil.copy(REAL_MESH, good)
-        data = REAL_MESH.read_bytes()
+        shutil.copy(MESH, good)
+        data = MESH.read_bytes()
         cut.write_bytes(data[: len(data) // 2])
         for target, path, box in (("house", good, [100, 100, 500, 900]), ("chimney", cut, [600, 50, 700, 500])):
             send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(path), "target": target,
@@ -104,7 +104,7 @@ def main() -> int:
                 "not_found": ["chimney"]}})
         else:
             mesh = run / "house.glb"
-            shutil.copy(REAL_MESH, mesh)
+            shutil.copy(MESH, mesh)
             send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(mesh), "target": "house",
                   "instance": 1, "box": [100, 100, 500, 900], "image_size": [1024, 1024], "seed": 0})
             send({"type": "result", "id": job["id"], "ok": True, "data": summary})

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import bpy
 
-from blender_support import ADDON_MODULE, BACKEND_PYTHON, REPO
+from blender_support import ADDON_MODULE, BACKEND_PYTHON
+from testdata import HOUSE, SUBJECT  # noqa: F401  (the fault tests import them from here)
 
-HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
-PENGUIN = REPO.parent / "shared" / "data" / "penguin_sign.png"
 FAKE_BACKEND = Path(__file__).with_name("fake_backend.py")
 SLOW = {"steps": 200, "octree_resolution": 32}
 

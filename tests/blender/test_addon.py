@@ -12,8 +12,8 @@ bpy = pytest.importorskip("bpy")
 from blender_support import (ADDON_MODULE, BACKEND_PYTHON, JOB_TIMEOUT, REPO, configure_preferences,  # noqa: E402
                              reached_stage, tick_until)
 from blender_support import draw_main_panel as _draw_panel, labels as _labels  # noqa: E402
+from testdata import HOUSE  # noqa: E402
 
-HOUSE = REPO.parent / "shared" / "data" / "house_scene.png"
 
 
 def _our_classes() -> set[str]:

@@ -16,9 +16,9 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import ssh_host  # noqa: E402
+from testdata import HOUSE  # noqa: E402
 from blender_support import ADDON_MODULE, configure_preferences  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def remote(addon, scene, host, tmp_path: Path):
     """The preferences set to the SSH backend for one test, then back to the local one."""
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     picture = tmp_path / "private house.png"  # the host's user cannot read the test's folders
-    shutil.copy(DATA / "house_scene.png", picture)
+    shutil.copy(HOUSE, picture)
     scene.img23d.image_path = str(picture)
     addon.runtime.shutdown()
     prefs.backend, prefs.ssh_host, prefs.ssh_port = "SSH", ssh_host.ALIAS, 0

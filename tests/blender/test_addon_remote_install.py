@@ -5,7 +5,6 @@ from that environment over SSH."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ bpy = pytest.importorskip("bpy")
 
 import ssh_host  # noqa: E402
 from blender_support import ADDON_MODULE, configure_preferences  # noqa: E402
+from testdata import HOUSE  # noqa: E402
 
 
 def _torch_spec(host) -> str:
@@ -52,8 +52,7 @@ def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host)
         # The backend is installed there now (a copy, no longer the test run's editable source).
         assert list(env.glob("lib/python3.*/site-packages/img23d_backend/server.py"))
         scene.img23d.targets = "house"
-        scene.img23d.image_path = str(Path(__file__).resolve().parents[2].parent / "shared" / "data"
-                                      / "house_scene.png")
+        scene.img23d.image_path = str(HOUSE)
         assert bpy.ops.img23d.detect() == {"FINISHED"}
         session = addon.runtime.session()
         assert session.remote_host == ssh_host.ALIAS and session.process.settings.remote.python == prefs.ssh_python

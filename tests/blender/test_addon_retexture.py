@@ -10,15 +10,13 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import REPO  # noqa: E402
-
-DATA = REPO.parent / "shared" / "data"
+from testdata import MESH, MESH_FACES, MESH_VERTICES, SUBJECT  # noqa: E402
 
 
 @pytest.fixture
 def paint_scene(scene):
     settings = scene.img23d
-    settings.image_path = str(DATA / "penguin_sign.png")
+    settings.image_path = str(SUBJECT)
     settings.texture = True
     settings.texture_size, settings.paint_steps, settings.delight_steps = 256, 2, 2
     return scene
@@ -42,8 +40,8 @@ def _texture_sizes(obj) -> list[tuple[int, int]]:
     return [tuple(n.image.size) for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
 
 
-def test_the_real_hunyuan_mesh_gets_uvs_and_a_texture_and_stays_itself(addon, paint_scene) -> None:
-    bpy.ops.import_scene.gltf(filepath=str(DATA / "hunyuan3d_shape_output.glb"))
+def test_a_shape_models_kind_of_mesh_gets_uvs_and_a_texture_and_stays_itself(addon, paint_scene) -> None:
+    bpy.ops.import_scene.gltf(filepath=str(MESH))
     obj = next(o for o in bpy.context.selected_objects if o.type == "MESH")
     obj.name = "statue"
     obj.location = (1.0, 2.0, 3.0)
@@ -54,7 +52,7 @@ def test_the_real_hunyuan_mesh_gets_uvs_and_a_texture_and_stays_itself(addon, pa
     _select_only(obj)
     assert bpy.ops.img23d.retexture() == {"FINISHED"}
     assert obj.name == "statue" and bpy.data.objects["statue"] is obj
-    assert (len(obj.data.vertices), len(obj.data.polygons)) == before[:2] == (19_996, 40_000)
+    assert (len(obj.data.vertices), len(obj.data.polygons)) == before[:2] == (MESH_VERTICES, MESH_FACES)
     assert (tuple(obj.location), tuple(obj.rotation_euler), obj.parent) == before[2:]
     assert [layer.name for layer in obj.data.uv_layers] == ["img23d"]
     uvs = _loop_uvs(obj.data, "img23d")

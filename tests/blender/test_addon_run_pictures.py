@@ -52,7 +52,7 @@ def test_the_active_objects_run_is_the_one_opened_and_the_panel_offers_it(addon,
     log = draw_main_panel(addon)
     buttons = [(args[0], kwargs.get("text")) for name, args, kwargs in log if name == "operator"]
     assert ("img23d.show_run_picture", "Layout") in buttons and ("img23d.show_run_picture", "Detections") in buttons
-    assert ("wm.url_open", "Help") in buttons
+    assert ("img23d.open_guide", "Help") in buttons  # the guide's page for this panel, from disk
     obj = bpy.data.objects.new("made by img23d", None)
     bpy.context.scene.collection.objects.link(obj)
     obj["img23d_run"] = str(run)

@@ -12,8 +12,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import JOB_TIMEOUT, REPO, configure_preferences  # noqa: E402
-from fault_support import HOUSE, PENGUIN, SLOW, _fake_python, _prefs, _protocol, _runner, _runs_dir  # noqa: E402
+from blender_support import JOB_TIMEOUT, configure_preferences  # noqa: E402
+from fault_support import HOUSE, SUBJECT, SLOW, _fake_python, _prefs, _protocol, _runner, _runs_dir  # noqa: E402
+from testdata import MESH  # noqa: E402
 
 
 @pytest.fixture
@@ -45,11 +46,11 @@ def test_an_image_changed_after_generate_is_recorded_as_used(addon, scene, fresh
     picture = tmp_path / "picture.png"
     shutil.copy(HOUSE, picture)
     runner = _runner(addon, scene, [], image=picture)  # queued until the backend says hello
-    shutil.copy(PENGUIN, picture)                       # the artist overwrites the file meanwhile
+    shutil.copy(SUBJECT, picture)                       # the artist overwrites the file meanwhile
     outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
     assert outcome.ok
     manifest = json.loads((Path(outcome.run_dir) / "manifest.json").read_text())
-    assert manifest["image"]["sha256"] == hashlib.sha256(PENGUIN.read_bytes()).hexdigest()
+    assert manifest["image"]["sha256"] == hashlib.sha256(SUBJECT.read_bytes()).hexdigest()
     assert manifest["image"]["original_size"] == [500, 500]
     for name in outcome.objects:
         bpy.data.objects.remove(bpy.data.objects[name])
@@ -191,7 +192,7 @@ def test_import_run_clears_what_killed_writes_left_unless_a_job_is_writing(addon
                                                                           cleared) -> None:
     run = tmp_path / "20240101-000000-house_scene"
     (run / "views" / "house").mkdir(parents=True)
-    shutil.copy(REPO.parent / "shared" / "data" / "hunyuan3d_shape_output.glb", run / "house.glb")
+    shutil.copy(MESH, run / "house.glb")
     strays = [run / ".tmp-k2j3.glb", run / ".img23d-reserve", run / "views" / "house" / ".tmp-9.png"]
     for path in strays:
         path.write_bytes(b"")

@@ -1,5 +1,6 @@
-"""One address for the guide: the protocol's GUIDE_URL, the add-on's manifest ``website`` and
-mkdocs.yml's ``site_url`` agree, so Help, the extension page and the built site point at one place."""
+"""The guide is on the artist's disk, not at an address: no link anywhere names a site that is not
+published; every place the add-on's Help opens from has a page in docs/; the front page's links lead
+to files of the repository."""
 
 from __future__ import annotations
 
@@ -8,23 +9,41 @@ import tomllib
 
 from testdata import REPO
 
-from img23d_protocol import GUIDE_URL, guide_page
+# The address the guide once claimed and never had; nothing may point there again.
+UNPUBLISHED = "img23d.github.io"
+TEXT_SUFFIXES = (".py", ".md", ".toml", ".yml", ".sh", ".txt")
 
 
-def test_the_manifest_website_is_the_guide() -> None:
+def test_no_file_names_the_unpublished_address() -> None:
+    named = [str(path.relative_to(REPO)) for folder in ("blender_img23d", "backend", "protocol", "docs", "scripts",
+                                                        "bench", "examples")
+             for path in (REPO / folder).rglob("*") if path.suffix in TEXT_SUFFIXES and path.is_file()
+             and UNPUBLISHED in path.read_text(encoding="utf-8", errors="replace")]
+    named += [name for name in ("README.md", "mkdocs.yml", "build_addon.py", "addon_zip.py")
+              if UNPUBLISHED in (REPO / name).read_text(encoding="utf-8")]
+    assert named == [], f"these name {UNPUBLISHED}, which is not published: {named}"
+
+
+def test_the_manifest_and_mkdocs_name_no_site() -> None:
     manifest = tomllib.loads((REPO / "blender_img23d" / "blender_manifest.toml").read_text())
-    assert manifest["website"] == GUIDE_URL
-
-
-def test_mkdocs_site_url_is_the_guide() -> None:
+    assert "website" not in manifest
     text = (REPO / "mkdocs.yml").read_text()
-    assert re.search(r"^site_url:\s*(\S+)\s*$", text, re.M).group(1) == GUIDE_URL
+    assert not re.search(r"^site_url:", text, re.M)
+    assert re.search(r"^use_directory_urls:\s*false\s*$", text, re.M), "pages must be files (panel.html) to open from disk"
 
 
-def test_guide_pages_are_pages_of_the_built_site() -> None:
-    # MkDocs' default (use_directory_urls) serves docs/models.md at <site>/models/.
-    assert guide_page("models", "licences") == GUIDE_URL + "models/#licences"
-    assert (REPO / "docs" / "models.md").is_file()
+def test_every_help_place_has_a_page_and_its_heading_in_the_guide() -> None:
+    # Read as text: the add-on's module imports its package, which needs bpy.
+    source = (REPO / "blender_img23d" / "guide_pages.py").read_text(encoding="utf-8")
+    pages = re.findall(r'"(\w+)": GuidePage\("([\w-]+)"(?:, "([\w-]+)")?\)', source)
+    assert {place for place, _, _ in pages} >= {"IMG23D_PT_main", "preferences"}
+    for place, page, anchor in pages:
+        doc = REPO / "docs" / f"{page}.md"
+        assert doc.is_file(), f"Help for {place} opens docs/{page}.md, which does not exist"
+        if anchor:
+            headings = [re.sub(r"[^\w\s-]", "", h).strip().lower().replace(" ", "-")
+                        for h in re.findall(r"^#+ (.+)$", doc.read_text(encoding="utf-8"), re.M)]
+            assert anchor in headings, f"docs/{page}.md has no heading for #{anchor}"
 
 
 def test_the_front_page_is_short_and_its_links_lead_somewhere() -> None:
