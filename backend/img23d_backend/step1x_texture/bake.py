@@ -77,10 +77,12 @@ class BakeSettings:
 
 @dataclass(frozen=True)
 class BakedTexture:
-    """The filled base colour (row 0 is v = 1), which of its texels a view painted, and the mesh
-    (UVs as baked, original vertices) with the texture as its material's base colour."""
+    """The filled base colour (row 0 is v = 1); which of its texels the UV layout covers and which of
+    those a view painted (the rest were filled); the mesh (UVs as baked, its own vertices) with the
+    texture as its material's base colour."""
 
     image: Image.Image
+    covered: np.ndarray
     painted: np.ndarray
     mesh: trimesh.Trimesh
 
@@ -122,14 +124,17 @@ def bake_views(mesh: trimesh.Trimesh, views: Sequence[Image.Image], settings: Ba
     atlas[texels.index] = colour / trust.clamp_min(1e-8)[:, None]
     seen = torch.zeros(size * size, dtype=torch.bool, device=colour.device)
     seen[texels.index] = trust > 1e-8
+    covered = torch.zeros_like(seen)
+    covered[texels.index] = True
     # The atlas was rasterized with row 0 at v = 0; an image's row 0 is v = 1.
     texture = atlas.view(size, size, 3).flip(0).cpu().numpy()
     painted = seen.view(size, size).flip(0).cpu().numpy()
+    covered_rows = covered.view(size, size).flip(0).cpu().numpy()
     if cancel is not None:
         cancel.check()
     image = Image.fromarray(fill_texture(texture, painted, np.asarray(unwrapped.vertices), np.asarray(unwrapped.faces),
                                          np.asarray(unwrapped.visual.uv)), "RGB")
-    return BakedTexture(image=image, painted=painted, mesh=textured_mesh(unwrapped, image))
+    return BakedTexture(image=image, covered=covered_rows, painted=painted, mesh=textured_mesh(unwrapped, image))
 
 
 def textured_mesh(mesh: trimesh.Trimesh, texture: Image.Image) -> trimesh.Trimesh:
