@@ -29,6 +29,12 @@ UPS = {"front": (0, 1, 0), "right": (0, 1, 0), "back": (0, 1, 0), "left": (0, 1,
 
 def texel(mesh: trimesh.Trimesh, image: Image.Image, point: tuple[float, ...]) -> np.ndarray:
     """The texture's colour at a point of the mesh's surface (through the UVs of the face it lies on)."""
+    row, col = texel_at(mesh, image.size, point)
+    return np.asarray(image)[row, col].astype(int)
+
+
+def texel_at(mesh: trimesh.Trimesh, size: tuple[int, int], point: tuple[float, ...]) -> tuple[int, int]:
+    """The row and column of the texel at a point of the mesh's surface."""
     triangles = mesh.triangles
     target = np.array(point, dtype=np.float64)
     bary = trimesh.triangles.points_to_barycentric(triangles, np.repeat(target[None], len(triangles), 0))
@@ -36,9 +42,8 @@ def texel(mesh: trimesh.Trimesh, image: Image.Image, point: tuple[float, ...]) -
     on = np.nonzero((bary >= -1e-6).all(1) & (np.linalg.norm(back - target, axis=1) < 1e-6))[0]
     assert on.size, f"{point} is not on the mesh"
     uv = bary[on[0]] @ np.asarray(mesh.visual.uv)[mesh.faces[on[0]]]
-    pixels = np.asarray(image)
-    height, width = pixels.shape[:2]
-    return pixels[int((1 - uv[1]) * height), int(uv[0] * width)].astype(int)
+    width, height = size
+    return int((1 - uv[1]) * height), int(uv[0] * width)
 
 
 def _plain(colour: tuple[int, int, int], size: int = 64) -> Image.Image:
@@ -126,6 +131,8 @@ def test_a_surface_no_view_sees_is_filled_from_its_surroundings() -> None:
     assert hidden.sum() > 0.03 * baked.covered.sum()   # the inner box's texels, and the edges' band
     np.testing.assert_allclose(pixels[baked.covered], np.broadcast_to(colour, pixels[baked.covered].shape), atol=2)
     np.testing.assert_allclose(texel(baked.mesh, baked.image, (0.0, 0.25, 0.0)), colour, atol=2)
+    assert not baked.painted[texel_at(baked.mesh, baked.image.size, (0.0, 0.25, 0.0))]   # the inner box: filled
+    assert baked.painted[texel_at(baked.mesh, baked.image.size, (0.0, 1.0, 0.0))]        # the outer box: seen
 
 
 def test_a_mesh_with_uvs_keeps_them_and_one_without_is_unwrapped() -> None:
