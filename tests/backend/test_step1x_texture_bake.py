@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 from PIL import Image
 
 from img23d_backend.stages._common import CancelToken
 from img23d_backend.stages.paint import with_uvs
-from img23d_backend.step1x_texture.bake import BakeSettings, bake_views
+from img23d_backend.step1x_texture.bake import BakeSettings, _reliable, bake_views
 from img23d_protocol import ErrorCode, ProtocolError
 
 SMALL = BakeSettings(texture_size=128, render_size=256)
@@ -133,6 +134,22 @@ def test_a_surface_no_view_sees_is_filled_from_its_surroundings() -> None:
     np.testing.assert_allclose(texel(baked.mesh, baked.image, (0.0, 0.25, 0.0)), colour, atol=2)
     assert not baked.painted[texel_at(baked.mesh, baked.image.size, (0.0, 0.25, 0.0))]   # the inner box: filled
     assert baked.painted[texel_at(baked.mesh, baked.image.size, (0.0, 1.0, 0.0))]        # the outer box: seen
+
+
+@pytest.mark.parametrize("size, border", [(256, 1), (1024, 4), (2048, 8)])
+def test_pixels_within_two_512ths_of_the_render_of_a_silhouette_or_a_depth_edge_are_not_trusted(
+        size: int, border: int) -> None:
+    visible = torch.zeros((size, size), dtype=torch.bool)
+    visible[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = True
+    depth = torch.where(visible, 2.0, 0.0)
+    expected = torch.zeros_like(visible)
+    expected[size // 4 + border: 3 * size // 4 - border, size // 4 + border: 3 * size // 4 - border] = True
+    assert torch.equal(_reliable(visible, depth, size), expected)
+    # A step in depth inside the silhouette: Canny finds it, and a band of the same width goes.
+    stepped = torch.where(visible & (torch.arange(size)[None, :] >= size // 2), 3.0, depth)
+    reliable = _reliable(visible, stepped, size)
+    middle = reliable[size // 2]
+    assert not middle[size // 2 - border - 1: size // 2 + border].any() and middle[size // 4 + border: size // 2 - 2 * border - 2].all()
 
 
 def test_a_mesh_with_uvs_keeps_them_and_one_without_is_unwrapped() -> None:
