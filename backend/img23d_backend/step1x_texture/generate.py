@@ -16,8 +16,7 @@ What img23d does differently, and why:
 * The reference states are not repeated per view and guidance half (upstream's 12 copies of
   every layer's states, 1.4 GB at 768 px in fp16): the views share one (``attention``).
 * Upstream's texture sync (pytorch3d and cupy re-projecting the latents through the mesh's UVs
-  during the first half of the steps) is not done here; it needs the mesh, and belongs with
-  img23d's own rasterizer in the paint stage if it pays (see docs/step1x-texture.md).
+  during the first half of the steps) is not done: why is in docs/step1x-texture.md.
 * The VAE decodes one view at a time, in the model's dtype: the fp16-fix VAE exists to decode in
   float16 (its config sets ``force_upcast`` false).
 """
