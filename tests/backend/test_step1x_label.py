@@ -1,0 +1,122 @@
+"""Step1X-3D's Label model in img23d's own code, loaded from the tiny replica of its folder.
+
+The label rows are checked against the tables read straight from the replica's file, picked by
+hand as upstream's ``encode_label`` picks them (pose row 0 always; symmetry "x" row 1, else 0;
+geometry quality normal 0, smooth 1, sharp 2), and the visual tokens against DINOv2 and CLIP run
+directly.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from safetensors import safe_open
+
+from img23d_backend.replicas import step1x as replica
+from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
+from img23d_backend.step1x.label import LabelChoice
+from img23d_backend.step1x.loader import WEIGHTS, load_geometry
+from img23d_backend.step1x.visual_encoder import CLIP_MEAN, CLIP_STD, pixel_values, prepare_cutout
+from img23d_backend.step1x.volume import GridSettings
+from img23d_backend.stages._common import CancelToken
+
+FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32, levels=2))
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("step1x-label") / replica.LABEL_FOLDER
+    replica.build_label(folder, replica.label_config())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(folder: Path):
+    return load_geometry(folder, "cpu", torch.float32)
+
+
+def _tables(folder: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(folder / "label_encoder" / WEIGHTS), framework="pt") as reader:
+        return {key: reader.get_tensor(key) for key in reader.keys()}
+
+
+def _disc() -> Image.Image:
+    image = Image.new("RGBA", (200, 160), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((30, 40, 110, 120), fill=(200, 60, 40, 255))
+    return image
+
+
+def test_the_label_folder_holds_upstreams_keys(folder: Path) -> None:
+    tables = _tables(folder)
+    assert {key: tuple(value.shape) for key, value in tables.items()} == {
+        "embedding_table_tpose.weight": (3, 32), "embedding_table_symmetry_type.weight": (2, 32),
+        "embedding_table_geometry_quality.weight": (3, 32)}
+    with safe_open(str(folder / "visual_encoder" / WEIGHTS), framework="pt") as reader:
+        keys = list(reader.keys())
+    assert any(key.startswith("clip_model.vision_model.encoder.layers.0.") for key in keys)
+    assert any(key.startswith("clip_model.text_model.") for key in keys)   # the whole CLIPModel, as upstream saves it
+    assert any(key.startswith("dino_model.") for key in keys)
+    assert not any(key.startswith("linear_proj") for key in keys)        # CLIP and DINOv2 equally wide
+
+
+@pytest.mark.parametrize(("symmetry", "sharpness", "rows"), [
+    ("auto", "auto", (0, 0, 0)), ("x", "sharp", (0, 1, 2)), ("none", "smooth", (0, 0, 1)), ("x", "normal", (0, 1, 0))])
+def test_label_rows_are_upstreams(folder: Path, model, symmetry: str, sharpness: str, rows: tuple[int, int, int]) -> None:
+    tables = _tables(folder)
+    expected = torch.stack([tables["embedding_table_tpose.weight"][rows[0]],
+                            tables["embedding_table_symmetry_type.weight"][rows[1]],
+                            tables["embedding_table_geometry_quality.weight"][rows[2]]])
+    got = model.label.encode(LabelChoice(symmetry, sharpness), 2)
+    assert got.shape == (2, 3, 32)
+    assert torch.equal(got[0], expected) and torch.equal(got[1], expected)
+    assert torch.count_nonzero(model.label.unconditional(2, got)) == 0
+
+
+def test_a_bad_label_value_is_one_sentence(model) -> None:
+    with pytest.raises(ValueError, match=r"^unknown symmetry 'y'; choose from auto, none, x$"):
+        model.label.encode(LabelChoice("y", "auto"), 1)
+    with pytest.raises(ValueError, match=r"^unknown sharpness 'crisp'; choose from auto, normal, smooth, sharp$"):
+        model.label.encode(LabelChoice("auto", "crisp"), 1)
+
+
+def test_the_visual_tokens_are_dino_then_clip(model) -> None:
+    square = prepare_cutout(_disc())
+    with torch.inference_mode():
+        tokens = model.visual.encode([square])
+        dino = model.visual.dino_model(pixel_values=pixel_values([square], 224)).last_hidden_state
+        clip = model.visual.clip_model(pixel_values=pixel_values([square], 224, CLIP_MEAN, CLIP_STD)).last_hidden_state
+    registers = model.visual.dino_model.config.num_register_tokens
+    assert tokens.shape == (1, model.visual.tokens, 32) and model.visual.tokens == 17 + 17
+    torch.testing.assert_close(tokens[:, :1], dino[:, :1])
+    torch.testing.assert_close(tokens[:, 1:17], dino[:, 1 + registers:])
+    torch.testing.assert_close(tokens[:, 17:], clip)
+
+
+def test_the_label_changes_the_latents_and_auto_is_none(model) -> None:
+    def latents(choice: LabelChoice) -> torch.Tensor:
+        settings = GeometrySettings(steps=3, grid=FAST.grid, label=choice)
+        return denoise(model, [_disc()], [5], settings)
+
+    auto, none, x_sharp = latents(LabelChoice()), latents(LabelChoice("none", "normal")), latents(LabelChoice("x", "sharp"))
+    assert torch.equal(auto, none)   # upstream's defaults are the asymmetry and normal rows
+    assert not torch.allclose(auto, x_sharp)
+
+
+def test_a_label_job_makes_a_mesh(model) -> None:
+    settings = GeometrySettings(steps=3, grid=FAST.grid, label=LabelChoice("x", "sharp"))
+    meshes = generate_geometry(model, [_disc()], [3], settings, cancel=CancelToken(), progress=lambda *a: None)
+    assert len(meshes) == 1 and meshes[0] is not None
+    assert len(meshes[0].faces) > 0 and np.isfinite(meshes[0].vertices).all()
+
+
+def test_a_label_folder_without_its_label_encoder_names_it(folder: Path, tmp_path: Path) -> None:
+    broken = tmp_path / replica.LABEL_FOLDER
+    shutil.copytree(folder, broken)
+    (broken / "label_encoder" / WEIGHTS).unlink()
+    with pytest.raises(FileNotFoundError, match="label_encoder/diffusion_pytorch_model.safetensors missing"):
+        load_geometry(broken, "cpu", torch.float32)
