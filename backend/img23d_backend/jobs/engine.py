@@ -17,7 +17,7 @@ from ..loaders import register_models
 from ..models.hub import offline_requested, refuse_unaccepted
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
+from ..models.registry import PAINT_ROLES, ModelSet, check_labels, shape_kind
 from ..runs import RunFolder
 from ..stages._common import CancelToken
 from .base import JobRun
@@ -117,6 +117,8 @@ class Engine:
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
         kind.check_memory(request, self)
+        if "shape" in self.manager.roles:
+            check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.
         # (Offline, nothing is downloaded anyway: a missing model is then model_missing.)
         offline = offline_requested() if self.settings.offline is None else self.settings.offline

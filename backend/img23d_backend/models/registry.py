@@ -349,6 +349,14 @@ def shape_kind(spec: ModelSpec) -> ShapeModelKind:
     return spec.shape_kind
 
 
+def check_labels(spec: ModelSpec, symmetry: str, sharpness: str) -> None:
+    """Refuse a symmetry or sharpness (other than "auto") for a shape model that takes no label."""
+    if (symmetry, sharpness) != ("auto", "auto") and not shape_kind(spec).labels:
+        labelled = [name for name, kind in SHAPE_MODELS.items() if kind.labels and name in SHAPE]
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"symmetry and sharpness need a shape model that takes labels "
+                            f"({', '.join(labelled)}); {shape_kind(spec).label} takes none, so leave them at auto")
+
+
 def shape_steps(spec: ModelSpec, asked: int) -> int:
     """The denoising steps a job runs on ``spec``: ``asked``, or (0) the model's own. The one
     place the backend decides them."""
