@@ -16,12 +16,15 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 from safetensors import safe_open
+from transformers import CLIPConfig, CLIPModel
 
 from img23d_backend.replicas import step1x as replica
+from img23d_backend.step1x.configs import CLIP_VIT_LARGE_14, DINOV2_REGISTERS_LARGE, DenoiserConfig, VisualEncoderConfig
+from img23d_backend.step1x.denoiser import Step1XDenoiser
 from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
-from img23d_backend.step1x.label import LabelChoice
+from img23d_backend.step1x.label import LabelChoice, LabelEncoder, LabelEncoderConfig
 from img23d_backend.step1x.loader import WEIGHTS, load_geometry
-from img23d_backend.step1x.visual_encoder import CLIP_MEAN, CLIP_STD, pixel_values, prepare_cutout
+from img23d_backend.step1x.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEncoder, pixel_values, prepare_cutout
 from img23d_backend.step1x.volume import GridSettings
 from img23d_backend.stages._common import CancelToken
 
@@ -120,3 +123,27 @@ def test_a_label_folder_without_its_label_encoder_names_it(folder: Path, tmp_pat
     (broken / "label_encoder" / WEIGHTS).unlink()
     with pytest.raises(FileNotFoundError, match="label_encoder/diffusion_pytorch_model.safetensors missing"):
         load_geometry(broken, "cpu", torch.float32)
+
+
+def test_the_full_size_parts_have_the_published_parameter_counts() -> None:
+    """The Label training config's table: visual_condition 731 M (DINOv2-large and the whole CLIP,
+    text tower included), label_condition 8.2 K, denoiser 1.3 B; built on the meta device."""
+    with torch.device("meta"):
+        denoiser = Step1XDenoiser(DenoiserConfig(input_channels=64, width=1536, layers=8, num_single_layers=16,
+                                                 num_heads=16, use_visual_condition=True, use_label_condition=True))
+        visual = VisualEncoder(VisualEncoderConfig(dino_type="facebook/dinov2-with-registers-large", image_size=224,
+                                                   clip_type="openai/clip-vit-large-patch14"),
+                               DINOV2_REGISTERS_LARGE, CLIP_VIT_LARGE_14)
+        # openai/clip-vit-large-patch14's text tower: what the file holds beside the vision tower.
+        whole_clip = CLIPModel(CLIPConfig(vision_config=CLIP_VIT_LARGE_14, projection_dim=768, text_config={
+            "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
+            "projection_dim": 768}))
+        label = LabelEncoder(LabelEncoderConfig())
+
+    def count(module: torch.nn.Module) -> int:
+        return sum(parameter.numel() for parameter in module.parameters())
+
+    assert count(label) == 8 * 1024
+    assert 1.25e9 < count(denoiser) < 1.35e9
+    assert abs(count(visual.dino_model) + count(whole_clip) - 731e6) < 1.5e6
+    assert visual.tokens == 257 + 257 and not hasattr(visual, "linear_proj")
