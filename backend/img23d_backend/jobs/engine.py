@@ -17,7 +17,7 @@ from ..loaders import register_models
 from ..models.hub import offline_requested, refuse_unaccepted
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet, check_labels, shape_kind
+from ..models.registry import PAINT_ROLES, SHAPE, ModelSet, ModelSpec, shape_kind
 from ..runs import RunFolder
 from ..stages._common import CancelToken
 from .base import JobRun
@@ -144,3 +144,10 @@ def seeded(options: JobOptions) -> JobOptions:
         return options
     return replace(options, seed=secrets.randbelow(RANDOM_SEED_LIMIT))
 
+
+def check_labels(spec: ModelSpec, symmetry: str, sharpness: str) -> None:
+    """Refuse a symmetry or sharpness (other than "auto") for a shape model that takes no label."""
+    if (symmetry, sharpness) != ("auto", "auto") and not shape_kind(spec).labels:
+        labelled = [name for name, spec_ in SHAPE.items() if shape_kind(spec_).labels]
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"symmetry and sharpness need a shape model that takes labels "
+                            f"({', '.join(labelled)}); {shape_kind(spec).label} takes none, so leave them at auto")

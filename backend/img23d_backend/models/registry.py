@@ -186,12 +186,9 @@ STEP1X_GEOMETRY = "Step1X-3D-Geometry-1300m"
 SHAPE["step1x"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION, subfolder=STEP1X_GEOMETRY,
                             allow_patterns=tuple(f"{STEP1X_GEOMETRY}/{name}" for name in STEP1X_FILES),
                             size_bytes=int(3.5 * GB), shape_kind=SHAPE_MODELS["step1x"])
-# The Label model (same repository and commit): the geometry folder's parts, DINOv2 and CLIP
-# ViT-L/14 as its visual encoder, and a label encoder (symmetry, edge sharpness). Its training
-# config's table: VAE 191M, visual encoder 731M (DINOv2-large 304M + the whole CLIP ViT-L/14, 428M,
-# text tower included though only the vision tower runs), label encoder 8.2K, denoiser 1.3B
-# (width 1536, 8 double + 16 single blocks). Loaded in fp16: the denoiser, DINOv2, CLIP's vision
-# tower (0.30B) and the VAE's decoder half: ~4.1 GB; on disk, float32, ~8.9 GB.
+# The Label model (same repository and commit; symmetry and edge labels). Its training config's
+# table: VAE 191M, visual 731M (DINOv2-large 304M + the whole CLIP ViT-L/14 428M), label 8.2K,
+# denoiser 1.3B. In fp16 as loaded (no VAE encoder, CLIP's vision tower only): ~4.1 GB.
 STEP1X_LABEL_GEOMETRY = "Step1X-3D-Geometry-Label-1300m"
 SHAPE["step1x-label"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION,
                                   subfolder=STEP1X_LABEL_GEOMETRY,
@@ -347,14 +344,6 @@ def shape_kind(spec: ModelSpec) -> ShapeModelKind:
     if spec.shape_kind is None:
         raise ValueError(f"{spec.display} has no shape kind: give its ModelSpec one of img23d_protocol.SHAPE_MODELS")
     return spec.shape_kind
-
-
-def check_labels(spec: ModelSpec, symmetry: str, sharpness: str) -> None:
-    """Refuse a symmetry or sharpness (other than "auto") for a shape model that takes no label."""
-    if (symmetry, sharpness) != ("auto", "auto") and not shape_kind(spec).labels:
-        labelled = [name for name, kind in SHAPE_MODELS.items() if kind.labels and name in SHAPE]
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"symmetry and sharpness need a shape model that takes labels "
-                            f"({', '.join(labelled)}); {shape_kind(spec).label} takes none, so leave them at auto")
 
 
 def shape_steps(spec: ModelSpec, asked: int) -> int:
