@@ -18,6 +18,8 @@ from PIL import Image, ImageDraw
 from safetensors import safe_open
 from transformers import CLIPConfig, CLIPModel
 
+from img23d_backend.models.completeness import missing_files
+from img23d_backend.models.registry import SHAPE
 from img23d_backend.replicas import step1x as replica
 from img23d_backend.step1x.configs import CLIP_VIT_LARGE_14, DINOV2_REGISTERS_LARGE, DenoiserConfig, VisualEncoderConfig
 from img23d_backend.step1x.denoiser import Step1XDenoiser
@@ -147,3 +149,13 @@ def test_the_full_size_parts_have_the_published_parameter_counts() -> None:
     assert 1.25e9 < count(denoiser) < 1.35e9
     assert abs(count(visual.dino_model) + count(whole_clip) - 731e6) < 1.5e6
     assert visual.tokens == 257 + 257 and not hasattr(visual, "linear_proj")
+
+
+def test_the_label_folder_is_complete_only_with_its_label_encoder(folder: Path, tmp_path: Path) -> None:
+    spec = SHAPE["step1x-label"]
+    assert spec.revision == SHAPE["step1x"].revision and spec.subfolder == replica.LABEL_FOLDER
+    assert missing_files(spec, folder.parent) == []
+    shutil.copytree(folder, tmp_path / replica.LABEL_FOLDER)
+    (tmp_path / replica.LABEL_FOLDER / "label_encoder" / "config.json").unlink()
+    assert missing_files(spec, tmp_path) == [f"{replica.LABEL_FOLDER}/label_encoder/config.json"]
+    assert f"{replica.LABEL_FOLDER}/label_encoder/{WEIGHTS}" in spec.allow_patterns
