@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL,
-                             TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind, ProtocolError, ShapeModelKind,
+                             TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind,
+                             ProtocolError, ShapeModelKind,
                              model_family, model_licence)
 
 from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
@@ -192,7 +193,8 @@ SHAPE["step1x"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_R
 STEP1X_LABEL_GEOMETRY = "Step1X-3D-Geometry-Label-1300m"
 SHAPE["step1x-label"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION,
                                   subfolder=STEP1X_LABEL_GEOMETRY,
-                                  allow_patterns=tuple(f"{STEP1X_LABEL_GEOMETRY}/{name}" for name in STEP1X_LABEL_FILES),
+                                  allow_patterns=tuple(f"{STEP1X_LABEL_GEOMETRY}/{name}"
+                                                       for name in STEP1X_LABEL_FILES),
                                   size_bytes=int(4.1 * GB), shape_kind=SHAPE_MODELS["step1x-label"])
 
 PAINT_REPO = "tencent/Hunyuan3D-2"

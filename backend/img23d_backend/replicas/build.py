@@ -74,9 +74,10 @@ def build_tiny_models(root: Path) -> Path:
 def replica_folders() -> tuple[str, ...]:
     """The folder of each replica in a tiny set (the manifest's ``models`` keys)."""
     layout = tiny_model_set(Path("."))
+    label = tiny_model_set(Path("."), family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape
     return tuple(dict.fromkeys([*(_name(layout.spec(role)) for role in ("grounding", "matting", "shape", "paint", "depth")),
                                 _name(tiny_model_set(Path("."), family=CLEAN).shape),
-                                f"{_name(tiny_model_set(Path('.'), family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape)} label"]))
+                                f"{_name(label)} label"]))
 
 
 def ensure_tiny_models(root: Path | None = None) -> Path:

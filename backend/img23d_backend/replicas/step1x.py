@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..step1x.configs import (DINOV2_REGISTERS_LARGE, LABEL_PART, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig,
+from ..step1x.configs import (DINOV2_REGISTERS_LARGE, LABEL_PART, WEIGHTS, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig,
                                clip_settings, read_config)
 from ..step1x.denoiser import Step1XDenoiser
 from ..step1x.label import LabelEncoder, LabelEncoderConfig
@@ -271,8 +271,9 @@ def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
     write_json(folder / LABEL_PART / "config.json", dims.label)
     index = folder / "model_index.json"
     classes = json.loads(index.read_text(encoding="utf-8"))
-    classes["visual_encoder"] = ["step1x3d_geometry.models.conditional_encoders.dinov2_clip_encoder", "Dinov2CLIPEncoder"]
-    classes["label_encoder"] = ["step1x3d_geometry.models.conditional_encoders.label_encoder", "LabelEncoder"]
+    encoders = "step1x3d_geometry.models.conditional_encoders"
+    classes["visual_encoder"] = [f"{encoders}.dinov2_clip_encoder", "Dinov2CLIPEncoder"]
+    classes["label_encoder"] = [f"{encoders}.label_encoder", "LabelEncoder"]
     write_json(index, classes)
     visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
     with default_dtype(dims.init_dtype):
@@ -285,10 +286,9 @@ def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
         unused = {f"clip_model.{key}": value.detach().float().contiguous()
                   for key, value in clip_whole.state_dict().items()
                   if not key.startswith("vision_model.") and not key.endswith("position_ids")}
-        entry["parameters"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / "diffusion_pytorch_model.safetensors",
-                                                      unused)
+        entry["parameters"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / WEIGHTS, unused)
         with seeded(dims.seed + 4):
             label = LabelEncoder(LabelEncoderConfig(**_known(LabelEncoderConfig, dims.label)))
-        entry["parameters"][LABEL_PART] = _save(label, folder / LABEL_PART / "diffusion_pytorch_model.safetensors")
+        entry["parameters"][LABEL_PART] = _save(label, folder / LABEL_PART / WEIGHTS)
     entry["folder"] = LABEL_FOLDER
     return entry

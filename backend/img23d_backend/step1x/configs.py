@@ -122,7 +122,8 @@ class VisualEncoderConfig:
 
     def check(self) -> None:
         if self.clip_type and self.fuse_type != "concat":
-            raise ValueError(f"this visual encoder fuses DINOv2 and CLIP by {self.fuse_type!r}: only concat is supported")
+            raise ValueError(f"this visual encoder fuses DINOv2 and CLIP by {self.fuse_type!r}: "
+                             "only concat is supported")
         if self.encode_camera or self.n_views != 1:
             raise ValueError("this visual encoder takes several views or cameras: img23d gives it one picture")
         if not self.zero_uncond_embeds:
