@@ -23,6 +23,9 @@ Upstream quirks, reproduced or decided here, because the published weights were 
   table was trained to mean: the artist's sharpness picks the row its name maps to in
   ``GEOMETRY_QUALITY_MAPPING`` (normal 0, smooth 1, sharp 2), and "auto" is upstream callers'
   effective behaviour, the default row 0.
+* No label at all: upstream's pipeline, given ``label=None``, conditions on zeros as well (the
+  label dropped, as 10% of training batches were). img23d's "auto" is not that: it is the
+  default rows, what upstream's callers get, since they always pass a label.
 """
 
 from __future__ import annotations
