@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 from safetensors import safe_open
-from transformers import CLIPConfig, CLIPModel
+from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from img23d_backend.models.completeness import missing_files
 from img23d_backend.models.registry import SHAPE
@@ -100,6 +100,15 @@ def test_the_visual_tokens_are_dino_then_clip(model) -> None:
     torch.testing.assert_close(tokens[:, :1], dino[:, :1])
     torch.testing.assert_close(tokens[:, 1:17], dino[:, 1 + registers:])
     torch.testing.assert_close(tokens[:, 17:], clip)
+
+
+@pytest.mark.parametrize("side", [224, 333])
+def test_clip_pixels_are_clips_processor_as_upstream_calls_it(side: int) -> None:
+    # Upstream: CLIPImageProcessor().preprocess(images, do_rescale=True, do_resize=True, size=224, crop_size=224).
+    square = prepare_cutout(_disc()).resize((side, side))
+    theirs = CLIPImageProcessor().preprocess([square], return_tensors="np", do_rescale=True, do_resize=True,
+                                             size=224, crop_size=224).pixel_values
+    np.testing.assert_allclose(pixel_values([square], 224, CLIP_MEAN, CLIP_STD).numpy(), theirs, atol=1e-6)
 
 
 def test_the_label_changes_the_latents_and_auto_is_none(model) -> None:
