@@ -22,6 +22,11 @@ from .user_folders import ADDON_ID, installed_env_python, user_dir
 SHAPE_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Steps says otherwise")
                for kind in protocol.SHAPE_MODELS.values()
                if kind.name not in protocol.TINY_MODELS and kind.family == protocol.HUNYUAN3D]
+# The licence-clean family's shape models: Step1X-3D's plain geometry model, or its Label model,
+# which takes a symmetry and an edge label (the panel then shows them).
+CLEAN_SHAPE_ITEMS = [(kind.name, kind.label, "Takes Symmetry and Edges" if kind.labels else "Takes the picture alone")
+                     for kind in protocol.SHAPE_MODELS.values()
+                     if kind.name not in protocol.TINY_MODELS and kind.family == protocol.CLEAN]
 # The model families (protocol.families): Hunyuan3D-2, or the licence-clean Step1X-3D.
 FAMILY_ITEMS = [(family.name, family.label, family.no_texture or "Shape and texture")
                 for family in protocol.MODEL_FAMILIES.values()]
@@ -64,6 +69,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Model Family", default=protocol.DEFAULT_FAMILY, items=FAMILY_ITEMS,
         description="Which shape (and texture) models make the objects. Hunyuan3D-2's licence excludes the "
                     "European Union, the United Kingdom and South Korea; the licence-clean family does not")
+    clean_shape: EnumProperty(  # type: ignore[valid-type]
+        name="Licence-clean Shape", default=protocol.model_family(protocol.CLEAN).shape, items=CLEAN_SHAPE_ITEMS,
+        description="Step1X-3D's geometry model, or its Label model (symmetry and edge sharpness as you choose them "
+                    "in the panel)")
     model_set: EnumProperty(  # type: ignore[valid-type]
         name="Models", default="DEFAULT",
         items=[("DEFAULT", "Real models", "Qwen3-VL, BiRefNet and Hunyuan3D-2 from the Hugging Face hub"),
@@ -130,6 +139,9 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         hunyuan.enabled = self.family == protocol.HUNYUAN3D  # the clean family has one shape model, no paint
         hunyuan.prop(self, "shape")
         hunyuan.prop(self, "paint")
+        clean = column.column()
+        clean.enabled = self.family == protocol.CLEAN
+        clean.prop(self, "clean_shape")
         column.prop(self, "matting")
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")
@@ -153,17 +165,21 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         self.accepted_licences = licence_consent.with_key(self.accepted_licences, key)
 
     def shape_name(self) -> str:
-        """The shape model the backend is started with: the chosen one, or the clean family's own."""
-        return self.shape if self.family == protocol.HUNYUAN3D else protocol.model_family(self.family).shape
+        """The shape model the backend is started with: the chosen one of the family."""
+        return self.shape if self.family == protocol.HUNYUAN3D else self.clean_shape
 
     def shape_model(self) -> "protocol.ShapeModelKind":
         """The shape model the backend will run: the chosen one, or the tiny replica's."""
         family = protocol.model_family(self.family)
-        return protocol.shape_model_kind(family.tiny_shape if self.model_set == "TINY" else self.shape_name())
+        if self.model_set != "TINY":
+            return protocol.shape_model_kind(self.shape_name())
+        if protocol.shape_model_kind(self.shape_name()).labels:  # the tiny set has the Label model's replica too
+            return protocol.shape_model_kind(protocol.TINY_STEP1X_LABEL_MODEL)
+        return protocol.shape_model_kind(family.tiny_shape)
 
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""
-        return (self.model_set, self.family, self.grounding, self.shape, self.paint, self.matting)
+        return (self.model_set, self.family, self.grounding, self.shape, self.clean_shape, self.paint, self.matting)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()

@@ -137,7 +137,20 @@ class Img23dSettings(bpy.types.PropertyGroup):
         description="Objects whose bottoms lie on one floor in the picture stand on one ground plane; "
                     "off: each keeps the height its depth gives, under a level camera")
 
-    def job_options(self) -> "protocol.JobOptions":
+    symmetry: EnumProperty(  # type: ignore[valid-type]
+        name="Symmetry", default="auto",
+        items=[("auto", "Auto", "The model's default label (asymmetric)"),
+               ("x", "Mirror X", "Mirror-symmetric about the X axis (left and right alike)"),
+               ("none", "None", "Asymmetric")],
+        description="The Label model's symmetry label (Step1X-3D Label only)")
+    edges: EnumProperty(  # type: ignore[valid-type]
+        name="Edges", default="auto",
+        items=[("auto", "Auto", "The model's default label (normal)"), ("normal", "Normal", "Normal edges"),
+               ("smooth", "Smooth", "Smooth, rounded edges"), ("sharp", "Sharp", "Sharp, crisp edges")],
+        description="The Label model's edge label (Step1X-3D Label only)")
+
+    def job_options(self, labels: bool = False) -> "protocol.JobOptions":
+        """The job's options; ``labels``: the shape model takes Symmetry and Edges (else they stay auto)."""
         preset = QUALITY_PRESETS[self.quality]
         options = protocol.JobOptions(
             seed=self.seed, random_seed=self.random_seed,
@@ -149,7 +162,8 @@ class Img23dSettings(bpy.types.PropertyGroup):
             keep="all" if self.all_instances else "largest", texture=self.texture, variations=self.variations,
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
-            fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground)
+            fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground,
+            symmetry=self.symmetry if labels else "auto", sharpness=self.edges if labels else "auto")
         options.validate()
         return options
 

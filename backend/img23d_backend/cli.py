@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "the UK and South Korea) or clean (Step1X-3D geometry, Apache-2.0; no texture yet); "
                             f"default: --shape's family, else {DEFAULT_FAMILY}")
         p.add_argument("--shape", default=None, choices=tuple(SHAPE),
-                       help="the family's shape model (default: its own, 2mini-turbo or step1x): the Hunyuan3D-2 "
-                            "turbo variants run 5 steps, the others 30 (unless --steps says otherwise)")
+                       help="the family's shape model (default: its own, 2mini-turbo or step1x; step1x-label takes "
+                            "--symmetry and --edges): the Hunyuan3D-2 turbo variants run 5 steps, the others 30 "
+                            "(unless --steps says otherwise)")
         p.add_argument("--paint", default=DEFAULT_PAINT, choices=tuple(PAINT),
                        help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
                             "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")

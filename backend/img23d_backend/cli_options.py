@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, VOLUME_DECODERS, JobOptions, OptionError,
-                             ProtocolError, describe_default_paint_steps, describe_default_steps)
+from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS,
+                             JobOptions, OptionError, ProtocolError, describe_default_paint_steps,
+                             describe_default_steps)
 
 
 def add_job_options(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,13 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                         help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
     parser.add_argument("--guidance", type=float, default=JobOptions.guidance_scale,
                         help=_allowed("guidance_scale"))
+    label = parser.add_argument_group("the Label model's labels (--shape step1x-label only)")
+    label.add_argument("--symmetry", default=JobOptions.symmetry, choices=SYMMETRY_CHOICES,
+                       help="x: mirror-symmetric about the x axis (left-right); none: asymmetric; auto: the "
+                            "model's default, which is its asymmetric label (default %(default)s)")
+    label.add_argument("--edges", default=JobOptions.sharpness, choices=SHARPNESS_CHOICES,
+                       help="edge sharpness: normal, smooth or sharp; auto: the model's default, which is "
+                            "normal (default %(default)s)")
     parser.add_argument("--all-instances", action="store_true", help="one mesh per instance, not just the largest")
     parser.add_argument("--box", action="append", type=box_argument, default=[], metavar="NAME=X0,Y0,X1,Y1",
                         help="the box of a name, in pixels of the original picture (repeatable): that name is "
@@ -97,7 +105,8 @@ FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-re
          "guidance_scale": "--guidance", "face_budget": "--face-budget", "shape_batch": "--shape-batch",
          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
          "fov_degrees": "--fov", "budget_gb": "--budget-gb", "smoothing": "--smoothing",
-         "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations"}
+         "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations",
+         "symmetry": "--symmetry", "sharpness": "--edges"}
 
 
 def usage_message(exc: ProtocolError) -> str:
@@ -115,6 +124,7 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
                          paint_steps=args.paint_steps, delight_steps=args.delight_steps,
-                         fov_degrees=args.fov, ground=not args.no_ground)
+                         fov_degrees=args.fov, ground=not args.no_ground, symmetry=args.symmetry,
+                         sharpness=args.edges)
     options.validate()
     return options

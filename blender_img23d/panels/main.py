@@ -34,7 +34,12 @@ class IMG23D_PT_main(bpy.types.Panel):
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")
         layout.prop(settings, "quality")
-        layout.label(text=steps_label(settings.steps, preferences.get(context).shape_model()))
+        model = preferences.get(context).shape_model()
+        layout.label(text=steps_label(settings.steps, model))
+        if model.labels:  # Step1X-3D's Label model: its two labels
+            labels = layout.row(align=True)
+            labels.prop(settings, "symmetry")
+            labels.prop(settings, "edges")
         draw_seed(layout, settings)
         layout.prop(settings, "variations")
         draw_actions(layout, context)

@@ -21,15 +21,16 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteReque
                        UploadRequest)
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
-from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, VOLUME_DECODERS,
-                      Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
+from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES,
+                      SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .paint_models import (DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .run_list import MAX_RUN_BYTES, MAX_RUN_FILES, MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
 from .safe_names import MAX_NAME_BYTES, NameSet, check_name, check_relative, folded, name_problem
-from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, ShapeModelKind,
+from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL,
+                           ShapeModelKind,
                            describe_default_steps, shape_model_kind)
 from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
                        encode_chunk, file_digest, iter_chunks, local_path)
@@ -51,13 +52,15 @@ __all__ = [
     "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "VOLUME_DECODERS",
+    "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
     "MAX_NAME_BYTES", "NameSet", "check_name", "check_relative", "folded", "name_problem",
-    "SHAPE_MODELS", "TINY_MODELS", "TINY_SHAPE_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind", "describe_default_steps",
+    "SHAPE_MODELS", "TINY_MODELS", "TINY_SHAPE_MODEL", "TINY_STEP1X_LABEL_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind",
+    "describe_default_steps",
     "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
 ]

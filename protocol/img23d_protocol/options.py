@@ -12,6 +12,12 @@ KEEP_CHOICES = ("largest", "all")
 # How the shape model's volume is decoded: FlashVDM refines only near the surface (fast, the
 # default); dense queries every point of the grid (hy3dgen's own decoder, slower).
 VOLUME_DECODERS = ("flashvdm", "dense")
+# Step1X-3D's Label model (shape_models: a kind with ``labels``) takes a label with the picture:
+# symmetry ("x": mirror-symmetric about the x axis; "none": asymmetric) and edge sharpness, as its
+# label encoder's tables name them. "auto" gives no choice: the model's default rows, which are
+# upstream's asymmetry and normal rows (so "auto" equals "none" and "normal").
+SYMMETRY_CHOICES = ("auto", "x", "none")
+SHARPNESS_CHOICES = ("auto", "normal", "smooth", "sharp")
 # The largest texture that holds detail: the paint model paints 512-pixel views, baked from
 # 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
 DETAILED_TEXTURE_SIZE = 2048
@@ -126,6 +132,15 @@ class JobOptions:
     # (1.10) Keys of the restricted licences the artist accepted (licences.py): a model under one of
     # them that is not downloaded yet may be downloaded by this job; any other restricted one is refused.
     accepted_licences: list[str] = field(default_factory=list)
+    # The Label model's controls (SYMMETRY_CHOICES, SHARPNESS_CHOICES); any other shape model refuses
+    # a value other than "auto".
+    symmetry: str = "auto"
+    sharpness: str = "auto"
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the job asks for a label (a symmetry or sharpness other than "auto")."""
+        return self.symmetry != "auto" or self.sharpness != "auto"
 
     def bake_render_size(self) -> int:
         """The side of the renders the texture is baked from: ``render_size`` when set, else the
@@ -138,6 +153,10 @@ class JobOptions:
             raise OptionError("keep", self.keep, " or ".join(repr(c) for c in KEEP_CHOICES))
         if self.volume_decoder not in VOLUME_DECODERS:
             raise OptionError("volume_decoder", self.volume_decoder, " or ".join(repr(c) for c in VOLUME_DECODERS))
+        if self.symmetry not in SYMMETRY_CHOICES:
+            raise OptionError("symmetry", self.symmetry, " or ".join(repr(c) for c in SYMMETRY_CHOICES))
+        if self.sharpness not in SHARPNESS_CHOICES:
+            raise OptionError("sharpness", self.sharpness, " or ".join(repr(c) for c in SHARPNESS_CHOICES))
         if not all(isinstance(key, str) for key in self.accepted_licences):
             raise OptionError("accepted_licences", self.accepted_licences, "a list of licence keys (strings)")
         for name, allowed in OPTION_RANGES.items():

@@ -29,6 +29,7 @@ class ShapeModelKind:
     embedded_guidance: bool   # True: guidance is an input of the DiT; False: classifier-free (2 passes)
     guidance: float = 5.0     # the guidance scale when a job asks for 0
     family: str = "hunyuan3d"  # families.MODEL_FAMILIES
+    labels: bool = False      # takes a label (options' symmetry and sharpness): Step1X-3D's Label model
 
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number, else this model's own."""
@@ -43,6 +44,7 @@ class ShapeModelKind:
 # and Step1X-3D's geometry, with a few steps of their own, so tests that ask for nothing stay fast.
 TINY_SHAPE_MODEL = "tiny"
 TINY_STEP1X_MODEL = "tiny-step1x"
+TINY_STEP1X_LABEL_MODEL = "tiny-step1x-label"
 
 SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
     ShapeModelKind("2mini", "Hunyuan3D-2 mini", steps=30, embedded_guidance=False),
@@ -52,11 +54,16 @@ SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
     # Step1X-3D's pipeline: 30 steps (its scripts use 50), classifier-free guidance 7.5.
     ShapeModelKind("step1x", "Step1X-3D Geometry 1300m", steps=30, embedded_guidance=False, guidance=7.5,
                    family="clean"),
+    # The Label model: the same sampler, a label (symmetry, edge sharpness) beside the picture.
+    ShapeModelKind("step1x-label", "Step1X-3D Geometry Label 1300m", steps=30, embedded_guidance=False, guidance=7.5,
+                   family="clean", labels=True),
     ShapeModelKind(TINY_SHAPE_MODEL, "tiny replica", steps=3, embedded_guidance=False),
     ShapeModelKind(TINY_STEP1X_MODEL, "tiny Step1X-3D replica", steps=3, embedded_guidance=False, guidance=7.5,
                    family="clean"),
+    ShapeModelKind(TINY_STEP1X_LABEL_MODEL, "tiny Step1X-3D Label replica", steps=3, embedded_guidance=False,
+                   guidance=7.5, family="clean", labels=True),
 )}
-TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL)
+TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, TINY_STEP1X_LABEL_MODEL)
 
 
 def shape_model_kind(name: str) -> ShapeModelKind:

@@ -37,8 +37,9 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
     if spec.role == "depth":
         return {"config.json": b"{}", "preprocessor_config.json": b"{}", "model.safetensors": WEIGHT_BYTES}
     if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == "clean":
-        # Step1X-3D's geometry folder (step1x.configs.FOLDER_FILES): each part's config and weights.
-        parts = ("transformer", "vae", "visual_encoder")
+        # Step1X-3D's geometry folder (step1x.configs.FOLDER_FILES): each part's config and weights;
+        # the Label model's has its label encoder besides.
+        parts = ("transformer", "vae", "visual_encoder", *(("label_encoder",) if spec.shape_kind.labels else ()))
         return {f"{sub}model_index.json": b"{}", f"{sub}scheduler/scheduler_config.json": b"{}",
                 **{f"{sub}{part}/config.json": b"{}" for part in parts},
                 **{f"{sub}{part}/diffusion_pytorch_model.safetensors": WEIGHT_BYTES for part in parts}}

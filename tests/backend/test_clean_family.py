@@ -69,3 +69,32 @@ def test_a_hunyuan_shape_in_the_clean_family_is_one_sentence(tmp_path: Path) -> 
     assert done.returncode == 2, done.stderr[-2000:]
     assert "shape model '2mini' is not in the family 'clean'" in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_label_job_runs_the_label_model_with_its_labels(tiny_root: Path, tmp_path: Path) -> None:
+    if not HOUSE.is_file():
+        pytest.skip(f"needs the example picture {HOUSE}")
+    env = {**os.environ, "PYTHONPATH": SOURCE_PYTHONPATH, "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "house",
+                           "--models", "tiny", "--shape", "step1x-label", "--symmetry", "x", "--edges", "sharp",
+                           "--out", str(out), "--octree-resolution", "32", "--no-texture", "--seed", "4"],
+                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = list(out.iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["models"]["shape"]["subfolder"] == "Step1X-3D-Geometry-Label-1300m"
+    assert manifest["options"]["symmetry"] == "x" and manifest["options"]["sharpness"] == "sharp"
+    assert len(trimesh.load(run / "house.glb", force="mesh").faces) > 100
+
+
+@pytest.mark.parametrize("family", ["clean", "hunyuan3d"])
+def test_labels_for_a_model_without_them_are_one_sentence(tiny_root: Path, tmp_path: Path, family: str) -> None:
+    env = {**os.environ, "PYTHONPATH": SOURCE_PYTHONPATH, "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "house",
+                           "--models", "tiny", "--family", family, "--edges", "smooth", "--no-texture",
+                           "--out", str(tmp_path / "runs")],
+                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode != 0
+    assert "symmetry and sharpness need a shape model that takes labels (step1x-label)" in done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

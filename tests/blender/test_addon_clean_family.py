@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+from importlib import import_module
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,24 @@ def test_generate_on_the_clean_family_without_hy3dgen(addon, scene, fresh_backen
     finally:
         addon.runtime.shutdown()
         prefs.python_path, prefs.family = BACKEND_PYTHON, "hunyuan3d"
+
+
+def test_the_label_model_sends_symmetry_and_edges_and_others_send_auto(addon, scene) -> None:
+    _inputs = import_module(f"{ADDON_MODULE}.operators._inputs")
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    settings = scene.img23d
+    settings.symmetry, settings.edges = "x", "sharp"
+    try:
+        prefs.family, prefs.clean_shape = "clean", "step1x-label"
+        assert prefs.shape_model().name == "tiny-step1x-label" and prefs.shape_model().labels
+        options = _inputs.options(bpy.context)
+        assert (options.symmetry, options.sharpness) == ("x", "sharp")
+        prefs.model_set = "DEFAULT"
+        command = prefs.launch_settings().command()
+        assert command[command.index("--shape") + 1] == "step1x-label"
+        prefs.clean_shape = "step1x"   # a model without labels: the panel's choice is not sent
+        options = _inputs.options(bpy.context)
+        assert (options.symmetry, options.sharpness) == ("auto", "auto")
+    finally:
+        prefs.family, prefs.model_set, prefs.clean_shape = "hunyuan3d", "TINY", "step1x"
+        settings.symmetry, settings.edges = "auto", "auto"

@@ -14,7 +14,9 @@ def test_turbo_models_run_5_steps_with_the_guidance_embedded_the_others_30_with_
             if name not in TINY_MODELS}
     # Step1X-3D's pipeline: 30 steps, classifier-free guidance 7.5 (hy3dgen's pipeline: 5.0).
     assert real == {"2mini": (30, False, 5.0), "2mini-turbo": (5, True, 5.0), "2.0": (30, False, 5.0),
-                    "2.0-turbo": (5, True, 5.0), "step1x": (30, False, 7.5)}
+                    "2.0-turbo": (5, True, 5.0), "step1x": (30, False, 7.5), "step1x-label": (30, False, 7.5)}
+    # Only the Label model (and its tiny replica) takes labels.
+    assert {name for name, kind in SHAPE_MODELS.items() if kind.labels} == {"step1x-label", "tiny-step1x-label"}
 
 
 def test_each_family_names_its_shape_model_and_whether_it_paints() -> None:
@@ -60,4 +62,15 @@ def test_an_unknown_model_is_a_bad_request_naming_the_choices() -> None:
 
 
 def test_the_help_line_names_each_real_models_steps() -> None:
-    assert describe_default_steps() == "2mini 30, 2mini-turbo 5, 2.0 30, 2.0-turbo 5, step1x 30"
+    assert describe_default_steps() == "2mini 30, 2mini-turbo 5, 2.0 30, 2.0-turbo 5, step1x 30, step1x-label 30"
+
+
+@pytest.mark.parametrize(("field", "value", "sentence"), [
+    ("symmetry", "y", "option symmetry='y' is out of range: it must be 'auto' or 'x' or 'none'"),
+    ("sharpness", "crisp", "option sharpness='crisp' is out of range: it must be 'auto' or 'normal' or 'smooth' or 'sharp'")])
+def test_a_bad_label_option_is_one_sentence(field: str, value: str, sentence: str) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        JobOptions.from_dict({field: value})
+    assert caught.value.code == ErrorCode.BAD_REQUEST and sentence in caught.value.message
+    assert JobOptions.from_dict({"symmetry": "x", "sharpness": "sharp"}).labelled
+    assert not JobOptions().labelled

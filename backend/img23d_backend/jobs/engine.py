@@ -17,7 +17,7 @@ from ..loaders import register_models
 from ..models.hub import offline_requested, refuse_unaccepted
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
+from ..models.registry import PAINT_ROLES, SHAPE, ModelSet, ModelSpec, shape_kind
 from ..runs import RunFolder
 from ..stages._common import CancelToken
 from .base import JobRun
@@ -133,6 +133,8 @@ class Engine:
         kind.check_request(request)
         kind.check_models(request, self)
         kind.check_memory(request, self)
+        if "shape" in self.manager.roles:
+            check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.
         # (Offline, nothing is downloaded anyway: a missing model is then model_missing.)
         offline = offline_requested() if self.settings.offline is None else self.settings.offline
@@ -158,3 +160,10 @@ def seeded(options: JobOptions) -> JobOptions:
         return options
     return replace(options, seed=secrets.randbelow(RANDOM_SEED_LIMIT))
 
+
+def check_labels(spec: ModelSpec, symmetry: str, sharpness: str) -> None:
+    """Refuse a symmetry or sharpness (other than "auto") for a shape model that takes no label."""
+    if (symmetry, sharpness) != ("auto", "auto") and not shape_kind(spec).labels:
+        labelled = [name for name, spec_ in SHAPE.items() if shape_kind(spec_).labels]
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"symmetry and sharpness need a shape model that takes labels "
+                            f"({', '.join(labelled)}); {shape_kind(spec).label} takes none, so leave them at auto")

@@ -23,6 +23,7 @@ from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.tail import Tail
 from ..stages.unwrap import Unwrapper
+from ..step1x.label import LabelChoice
 from .base import JobRun, OutOfMemory, Request, scaled_box
 
 if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
@@ -195,7 +196,8 @@ class GenerateRun(JobRun):
                  "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own")
         settings = shape.ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
                                        guidance_scale=guidance,
-                                       batch_size=self.options.shape_batch, decoder=self.options.volume_decoder)
+                                       batch_size=self.options.shape_batch, decoder=self.options.volume_decoder,
+                                       label=LabelChoice(self.options.symmetry, self.options.sharpness))
         images = [cutouts[r.stem] for r in live]
         seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):

@@ -31,6 +31,7 @@ from pathlib import Path
 from img23d_protocol import CLEAN
 
 from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
+from ..step1x.configs import LABEL_FOLDER_FILES as STEP1X_LABEL_FILES
 from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"
@@ -50,8 +51,10 @@ def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
     if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == CLEAN:
-        # Step1X-3D's geometry folder: each part's config and safetensors (step1x.configs.FOLDER_FILES).
-        return _absent(folder, [f"{spec.subfolder}/{name}" if spec.subfolder else name for name in STEP1X_FILES])
+        # Step1X-3D's geometry folder: each part's config and safetensors (step1x.configs.FOLDER_FILES),
+        # and the Label model's label encoder.
+        names = STEP1X_LABEL_FILES if spec.shape_kind.labels else STEP1X_FILES
+        return _absent(folder, [f"{spec.subfolder}/{name}" if spec.subfolder else name for name in names])
     if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder (and its VAE's)
         return _absent(folder, list(shape_file_names(spec.subfolder, spec.flashvdm_vae)))
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL,
-                             TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind, ProtocolError, ShapeModelKind,
+                             TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind,
+                             ProtocolError, ShapeModelKind,
                              model_family, model_licence)
 
 from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
+from ..step1x.configs import LABEL_FOLDER_FILES as STEP1X_LABEL_FILES
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -185,6 +187,15 @@ STEP1X_GEOMETRY = "Step1X-3D-Geometry-1300m"
 SHAPE["step1x"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION, subfolder=STEP1X_GEOMETRY,
                             allow_patterns=tuple(f"{STEP1X_GEOMETRY}/{name}" for name in STEP1X_FILES),
                             size_bytes=int(3.5 * GB), shape_kind=SHAPE_MODELS["step1x"])
+# The Label model (same repository and commit; symmetry and edge labels). Its training config's
+# table: VAE 191M, visual 731M (DINOv2-large 304M + the whole CLIP ViT-L/14 428M), label 8.2K,
+# denoiser 1.3B. In fp16 as loaded (no VAE encoder, CLIP's vision tower only): ~4.1 GB.
+STEP1X_LABEL_GEOMETRY = "Step1X-3D-Geometry-Label-1300m"
+SHAPE["step1x-label"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION,
+                                  subfolder=STEP1X_LABEL_GEOMETRY,
+                                  allow_patterns=tuple(f"{STEP1X_LABEL_GEOMETRY}/{name}"
+                                                       for name in STEP1X_LABEL_FILES),
+                                  size_bytes=int(4.1 * GB), shape_kind=SHAPE_MODELS["step1x-label"])
 
 PAINT_REPO = "tencent/Hunyuan3D-2"
 DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
@@ -273,7 +284,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 8: the turbo paint replica (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, its VAE only as .bin);
 # 9: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/), the licence-clean family's shape model;
 # 10: the turbo paint replica's VAE is written as the real one (SD 2.x pickle, float32, legacy attention names)
-TINY_FORMAT: int = 10
+# 11: Step1X-3D's Label model (step1x-3d/Step1X-3D-Geometry-Label-1300m/), chosen by --shape step1x-label
+TINY_FORMAT: int = 11
 
 
 def default_tiny_root() -> Path:
@@ -284,15 +296,22 @@ def default_tiny_root() -> Path:
     return Path.home() / ".cache" / "img23d" / "tiny-models" / f"v{TINY_FORMAT}"
 
 
-def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY) -> ModelSet:
+def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
+                   shape: str | None = None) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
-    ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's."""
+    ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, and a
+    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica."""
     if paint not in PAINT:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
     chosen = model_family(family)
     hunyuan = _tiny_hunyuan_set(root, paint)
     if chosen.paints:
         return hunyuan
+    if shape in SHAPE_MODELS and SHAPE_MODELS[shape].labels and SHAPE_MODELS[shape].family == chosen.name:
+        return replace(hunyuan, name="tiny", delight=None, paint=None,
+                       shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
+                                       subfolder=STEP1X_LABEL_GEOMETRY, size_bytes=2 << 20,
+                                       shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL]))
     return replace(hunyuan, name="tiny", delight=None, paint=None,
                    shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                    subfolder=STEP1X_GEOMETRY, size_bytes=2 << 20,
@@ -355,7 +374,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
     if name == "tiny":
-        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family)
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")

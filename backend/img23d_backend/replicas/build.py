@@ -17,6 +17,7 @@ network access and in seconds on a CPU:
                                          hunyuan3d-paint-v2-0-turbo/ (diffusers folders)
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
+      step1x-3d/Step1X-3D-Geometry-Label-1300m/  its Label model (symmetry and edge sharpness labels)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
@@ -37,7 +38,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import CLEAN, PAINT_MODELS
+from img23d_protocol import CLEAN, PAINT_MODELS, TINY_STEP1X_LABEL_MODEL
 
 from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
                                tiny_model_set)
@@ -61,8 +62,9 @@ def build_tiny_models(root: Path) -> Path:
     staging.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache folder's mode
     try:
         # The registry's tiny set says where each model lives; each is built where it is read.
-        write_json(staging / "manifest.json", _manifest(_build_all(tiny_model_set(staging),
-                                                                   tiny_model_set(staging, family=CLEAN).shape)))
+        write_json(staging / "manifest.json", _manifest(_build_all(
+            tiny_model_set(staging), tiny_model_set(staging, family=CLEAN).shape,
+            tiny_model_set(staging, family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape)))
         _swap_into_place(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -72,8 +74,10 @@ def build_tiny_models(root: Path) -> Path:
 def replica_folders() -> tuple[str, ...]:
     """The folder of each replica in a tiny set (the manifest's ``models`` keys)."""
     layout = tiny_model_set(Path("."))
+    label = tiny_model_set(Path("."), family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape
     return tuple(dict.fromkeys([*(_name(layout.spec(role)) for role in ("grounding", "matting", "shape", "paint", "depth")),
-                                _name(tiny_model_set(Path("."), family=CLEAN).shape)]))
+                                _name(tiny_model_set(Path("."), family=CLEAN).shape),
+                                f"{_name(label)} label"]))
 
 
 def ensure_tiny_models(root: Path | None = None) -> Path:
@@ -116,8 +120,8 @@ def _swap_into_place(staging: Path, root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _build_all(layout: ModelSet, clean_shape: ModelSpec) -> dict[str, dict[str, Any]]:
-    """Every tiny replica, into the folders ``layout`` (and the licence-clean family's shape spec)
+def _build_all(layout: ModelSet, clean_shape: ModelSpec, label_shape: ModelSpec) -> dict[str, dict[str, Any]]:
+    """Every tiny replica, into the folders ``layout`` (and the licence-clean family's shape specs)
     name; the manifest's entries by folder."""
     grounding, matting, shape = layout.grounding, layout.matting, layout.shape
     delight, paint, depth_spec = layout.spec("delight"), layout.spec("paint"), layout.spec("depth")
@@ -141,6 +145,9 @@ def _build_all(layout: ModelSet, clean_shape: ModelSpec) -> dict[str, dict[str, 
         # The licence-clean family's shape model: Step1X-3D's geometry folder.
         _name(clean_shape): {**_where(clean_shape),
                              **step1x.build(spec_folder(clean_shape), step1x.config("tiny"))},
+        # Its Label model, beside it in the same repository folder (chosen by --shape step1x-label).
+        f"{_name(label_shape)} label": {**_where(label_shape),
+                                        **step1x.build_label(spec_folder(label_shape), step1x.label_config())},
     }
 
 

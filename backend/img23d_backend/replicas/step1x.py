@@ -14,6 +14,12 @@ writes what the real folder holds, as far as public sources show it:
   denoiser under ``dit_model.``, the VAE whole (its training-only encoder and ``pre_kl`` too), the
   encoder under ``dino_model.`` with transformers 4.x DINOv2 names.
 
+``build_label`` writes the Label folder (``Step1X-3D-Geometry-Label-1300m``) the same way, with its
+own parts: the denoiser's ``use_label_condition``, a ``visual_encoder/`` of upstream's
+``Dinov2CLIPEncoder`` (``clip_type`` in its config; the file holds the whole CLIPModel under
+``clip_model.``, text tower and projections included, beside ``dino_model.``) and
+``label_encoder/`` (``hidden_size``, three embedding tables). Only a tiny Label replica is built.
+
 The tiny replica names its DINOv2 by a folder (``dino_type``), as upstream's ``from_pretrained``
 accepts one; the real model names ``facebook/dinov2-with-registers-large``. Weights are random
 (seeded) but the VAE's query decoder is biased towards a closed blob the latents perturb, as the
@@ -22,18 +28,23 @@ Hunyuan3D replica's, so surface extraction yields a mesh.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..step1x.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
+from ..step1x.configs import (DINOV2_REGISTERS_LARGE, LABEL_PART, WEIGHTS, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig,
+                               clip_settings, read_config)
 from ..step1x.denoiser import Step1XDenoiser
+from ..step1x.label import LabelEncoder, LabelEncoderConfig
 from ..step1x.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
 from ..step1x.visual_encoder import VisualEncoder
 from .common import Size, check_size, default_dtype, prepare_imports, seeded, write_json
 
 FOLDER = "Step1X-3D-Geometry-1300m"
+LABEL_FOLDER = "Step1X-3D-Geometry-Label-1300m"
 TINY_DINO = "visual_encoder/dino"   # the tiny replica's DINOv2 config, relative to the folder
+TINY_CLIP = "visual_encoder/clip"   # the tiny Label replica's CLIP config (a whole CLIPModel's)
 _BLOB_LEVEL = 2.75                   # sum(cos(x_i)) == 2.75: a rounded ball of radius ~0.7
 _BLOB_PERTURBATION = 0.2
 _BLOB_SHARPNESS = 50.0
@@ -47,6 +58,32 @@ class GeometryDims:
     vae: dict[str, Any]
     visual: dict[str, Any]
     dino: dict[str, Any]
+    clip: dict[str, Any] | None = None    # the Label model's CLIPModel config (vision and text)
+    label: dict[str, Any] | None = None   # the Label model's label_encoder/config.json
+
+
+def label_config() -> GeometryDims:
+    """The tiny Label model: the tiny geometry's sizes, a label condition as wide as the condition
+    (as the real model's 1024 and 1024: no ``proj_label_condtion``), DINOv2 and CLIP at 224 px
+    (CLIP's fixed size) with patches large enough to keep the tokens few."""
+    tiny = config("tiny")
+    dino = {**tiny.dino, "patch_size": 56, "image_size": 224}
+    return GeometryDims(
+        seed=7200, init_dtype="float32",
+        denoiser={**tiny.denoiser, "use_label_condition": True, "label_condition_dim": 32},
+        vae=_vae_fields(num_latents=64, embed_dim=8, width=32, heads=2, num_encoder_layers=1, num_decoder_layers=1,
+                        n_samples=4096, subfolder=LABEL_FOLDER),
+        visual={**_visual_fields(TINY_DINO, 224), "clip_type": TINY_CLIP, "fuse_type": "concat",
+                "freeze_modulation_clip": False, "pretrained_linear_proj": None},
+        dino=dino,
+        clip={"model_type": "clip", "projection_dim": 16,
+              "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                                "num_attention_heads": 2, "patch_size": 56, "image_size": 224,
+                                "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5, "projection_dim": 16},
+              "text_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                              "num_attention_heads": 2, "vocab_size": 64, "max_position_embeddings": 16,
+                              "projection_dim": 16}},
+        label={"hidden_size": 32, "empty_embeds_ratio": 0.1, "normalize_embeds": False, "zero_uncond_embeds": True})
 
 
 def config(size: Size) -> GeometryDims:
@@ -180,6 +217,9 @@ def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
     if dims.visual["dino_type"] == TINY_DINO:
         (folder / TINY_DINO).mkdir(parents=True, exist_ok=True)
         write_json(folder / TINY_DINO / "config.json", {"model_type": "dinov2_with_registers", **dims.dino})
+    if dims.clip is not None:
+        (folder / TINY_CLIP).mkdir(parents=True, exist_ok=True)
+        write_json(folder / TINY_CLIP / "config.json", dims.clip)
     FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000).save_config(str(folder / "scheduler"))
     (folder / "visual_eature_extractor").mkdir(exist_ok=True)
     write_json(folder / "visual_eature_extractor" / "preprocessor_config.json", {
@@ -209,7 +249,46 @@ def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
         counts["vae"] = _save(vae, folder / "vae" / "diffusion_pytorch_model.safetensors",
                               {key: value.detach().float().contiguous() for key, value in training.state_dict().items()})
         with seeded(dims.seed + 2):
-            visual = VisualEncoder(read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json"), dims.dino)
+            visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
+            visual = VisualEncoder(visual_config, dims.dino,
+                                   clip_settings(visual_config.clip_type, folder) if visual_config.clip_type else None)
         counts["visual_encoder"] = _save(visual, folder / "visual_encoder" / "diffusion_pytorch_model.safetensors")
     return {"folder": FOLDER, "params": counts, "dtype": "float32",
             "note": "random weights keyed as upstream's modules; the VAE's query decoder biased to a blob"}
+
+
+def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
+    """Write the Label folder ``folder`` (``.../Step1X-3D-Geometry-Label-1300m``): the geometry
+    folder's parts with ``dims``' label fields, the visual encoder with CLIP, and the label encoder."""
+    if dims.clip is None or dims.label is None:
+        raise ValueError("a Label replica needs CLIP and label-encoder fields")
+    prepare_imports()
+    from transformers import CLIPConfig, CLIPModel
+
+    folder = Path(folder)
+    entry = build(folder, dims)   # the visual encoder's file is written again below, whole CLIPModel and all
+    (folder / LABEL_PART).mkdir(parents=True, exist_ok=True)
+    write_json(folder / LABEL_PART / "config.json", dims.label)
+    index = folder / "model_index.json"
+    classes = json.loads(index.read_text(encoding="utf-8"))
+    encoders = "step1x3d_geometry.models.conditional_encoders"
+    classes["visual_encoder"] = [f"{encoders}.dinov2_clip_encoder", "Dinov2CLIPEncoder"]
+    classes["label_encoder"] = [f"{encoders}.label_encoder", "LabelEncoder"]
+    write_json(index, classes)
+    visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
+    with default_dtype(dims.init_dtype):
+        with seeded(dims.seed + 3):
+            clip_whole = CLIPModel(CLIPConfig(text_config=dims.clip["text_config"],
+                                              vision_config=dims.clip["vision_config"],
+                                              projection_dim=dims.clip["projection_dim"]))
+            visual = VisualEncoder(visual_config, dims.dino, clip_settings(visual_config.clip_type, folder))
+            visual.clip_model.vision_model.load_state_dict(clip_whole.vision_model.state_dict())
+        unused = {f"clip_model.{key}": value.detach().float().contiguous()
+                  for key, value in clip_whole.state_dict().items()
+                  if not key.startswith("vision_model.") and not key.endswith("position_ids")}
+        entry["parameters"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / WEIGHTS, unused)
+        with seeded(dims.seed + 4):
+            label = LabelEncoder(LabelEncoderConfig(**_known(LabelEncoderConfig, dims.label)))
+        entry["parameters"][LABEL_PART] = _save(label, folder / LABEL_PART / WEIGHTS)
+    entry["folder"] = LABEL_FOLDER
+    return entry

@@ -6,7 +6,7 @@ The DiT denoises a batch together; ``shape_decode`` turns each target's latents 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,6 +19,7 @@ from ..models.fast_load import load_shape_pipeline, load_shape_vae
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..step1x.generate import GeometrySettings, generate_geometry
+from ..step1x.label import LabelChoice
 from ..step1x.loader import Step1XGeometry
 from ..step1x.volume import CHUNK, GridSettings
 from ._common import CancelToken, ProgressFn, working_dtype
@@ -36,6 +37,7 @@ class ShapeSettings:
     batch_size: int  # 0 = everything in one batch
     decoder: str = FLASHVDM
     num_chunks: int = 0  # decoder queries per call; 0 = sized from free memory
+    label: LabelChoice = field(default_factory=LabelChoice)  # the Label model's symmetry and sharpness
 
     def lowered(self) -> "ShapeSettings":
         """Settings for a retry after running out of memory: one image, half the octree, smaller
@@ -55,7 +57,7 @@ def geometry_settings(settings: ShapeSettings) -> GeometrySettings:
     resolution = max(8, -(-settings.octree_resolution // 4) * 4)
     return GeometrySettings(steps=settings.steps, guidance_scale=settings.guidance_scale,
                             grid=GridSettings(resolution=resolution, levels=3, chunk=settings.num_chunks or CHUNK),
-                            batch_size=settings.batch_size)
+                            batch_size=settings.batch_size, label=settings.label)
 
 
 def shape_loader(spec: ModelSpec):  # -> Loader

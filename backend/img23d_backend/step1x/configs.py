@@ -20,10 +20,12 @@ T = TypeVar("T")
 
 WEIGHTS = "diffusion_pytorch_model.safetensors"
 PARTS = ("transformer", "vae", "visual_encoder")
-# The files a geometry folder needs: what a download fetches and the loader opens (the Label
-# folder has more parts).
+# The files a geometry folder needs: what a download fetches and the loader opens.
 FOLDER_FILES = ("model_index.json", "scheduler/scheduler_config.json",
                 *(f"{part}/{name}" for part in PARTS for name in ("config.json", WEIGHTS)))
+# The Label folder (``Step1X-3D-Geometry-Label-1300m``) has a label encoder besides.
+LABEL_PART = "label_encoder"
+LABEL_FOLDER_FILES = (*FOLDER_FILES, f"{LABEL_PART}/config.json", f"{LABEL_PART}/{WEIGHTS}")
 
 
 def read_config(cls: type[T], path: Path) -> T:
@@ -113,8 +115,15 @@ class VisualEncoderConfig:
     zero_uncond_embeds: bool = True
     encode_camera: bool = False
     normalize_embeds: bool = False
+    # The Label model's ``Dinov2CLIPEncoder`` adds CLIP (its config's ``clip_type``, written by its
+    # configure from the CLIP path) and fuses the two by concatenation, DINOv2's tokens first.
+    clip_type: str = ""
+    fuse_type: str = "concat"
 
     def check(self) -> None:
+        if self.clip_type and self.fuse_type != "concat":
+            raise ValueError(f"this visual encoder fuses DINOv2 and CLIP by {self.fuse_type!r}: "
+                             "only concat is supported")
         if self.encode_camera or self.n_views != 1:
             raise ValueError("this visual encoder takes several views or cameras: img23d gives it one picture")
         if not self.zero_uncond_embeds:
@@ -131,15 +140,35 @@ DINOV2_REGISTERS_LARGE = {
 }
 KNOWN_DINO = {"facebook/dinov2-with-registers-large": DINOV2_REGISTERS_LARGE}
 
+# openai/clip-vit-large-patch14's vision_config (MIT), the CLIP half of the Label model's visual
+# encoder: its weights travel in the Label folder, its config does not.
+CLIP_VIT_LARGE_14 = {
+    "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
+    "patch_size": 14, "image_size": 224, "projection_dim": 768, "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-5, "num_channels": 3,
+}
+KNOWN_CLIP = {"openai/clip-vit-large-patch14": CLIP_VIT_LARGE_14}
+
 
 def dino_settings(dino_type: str, folder: Path) -> dict[str, Any]:
     """The DINOv2-with-registers config for ``dino_type``: a known hub name's sizes, or the
     ``config.json`` of a folder (relative to the geometry ``folder``)."""
-    if dino_type in KNOWN_DINO:
-        return dict(KNOWN_DINO[dino_type])
-    local = (folder / dino_type) if not Path(dino_type).is_absolute() else Path(dino_type)
+    return _settings("DINOv2", dino_type, KNOWN_DINO, folder)
+
+
+def clip_settings(clip_type: str, folder: Path) -> dict[str, Any]:
+    """The CLIP vision config for ``clip_type``: a known hub name's, or a folder's ``config.json``
+    (a whole CLIP config's ``vision_config``, or a vision config)."""
+    data = _settings("CLIP", clip_type, KNOWN_CLIP, folder)
+    return dict(data.get("vision_config", data))
+
+
+def _settings(what: str, name: str, known: dict[str, dict[str, Any]], folder: Path) -> dict[str, Any]:
+    if name in known:
+        return dict(known[name])
+    local = (folder / name) if not Path(name).is_absolute() else Path(name)
     if (local / "config.json").is_file():
         data = json.loads((local / "config.json").read_text(encoding="utf-8"))
         return {key: value for key, value in data.items() if not key.startswith("_")}
-    raise ValueError(f"unknown DINOv2 {dino_type!r} in the visual encoder's config: "
-                     f"expected one of {', '.join(KNOWN_DINO)} or a folder with a config.json")
+    raise ValueError(f"unknown {what} {name!r} in the visual encoder's config: "
+                     f"expected one of {', '.join(known)} or a folder with a config.json")

@@ -20,6 +20,7 @@ from PIL import Image
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..stages._common import CancelToken, ProgressFn
+from .label import LabelChoice
 from .loader import Step1XGeometry
 from .visual_encoder import prepare_cutout
 from .volume import GridSettings, GridStats, extract_surface, hierarchical_grid
@@ -37,6 +38,7 @@ class GeometrySettings:
     guidance_scale: float = GUIDANCE
     grid: GridSettings = field(default_factory=GridSettings)
     batch_size: int = 0   # targets denoised together; 0 = all
+    label: LabelChoice = field(default_factory=LabelChoice)   # the Label model's symmetry and sharpness
 
 
 def _scheduler(model: Step1XGeometry) -> Any:
@@ -52,9 +54,15 @@ def denoise(model: Step1XGeometry, cutouts: list[Image.Image], seeds: list[int],
     dtype = denoiser.dit_model.proj_in.weight.dtype
     with torch.inference_mode():
         condition = model.visual.encode([prepare_cutout(image) for image in cutouts]).to(dtype)
+        label = None
+        if model.label is not None:
+            # As upstream's pipeline: the chosen rows conditioned, zeros unconditioned.
+            label = model.label.encode(settings.label, len(cutouts)).to(device, dtype)
         guided = settings.guidance_scale > 1
         if guided:
             condition = torch.cat([model.visual.unconditional(len(cutouts), condition), condition])
+            if label is not None:
+                label = torch.cat([model.label.unconditional(len(cutouts), label), label])
         shape = (model.vae.config.num_latents, denoiser.config.input_channels)
         latents = torch.stack([torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed))
                                for seed in seeds]).to(device, dtype)
@@ -62,7 +70,7 @@ def denoise(model: Step1XGeometry, cutouts: list[Image.Image], seeds: list[int],
         scheduler.set_timesteps(settings.steps, device=device)
         for step, timestep in enumerate(scheduler.timesteps):
             batch = torch.cat([latents, latents]) if guided else latents
-            velocity = denoiser(batch, timestep.expand(batch.shape[0]).to(device), condition)
+            velocity = denoiser(batch, timestep.expand(batch.shape[0]).to(device), condition, label)
             if guided:
                 unconditional, conditional = velocity.chunk(2)
                 velocity = unconditional + settings.guidance_scale * (conditional - unconditional)

@@ -22,16 +22,17 @@ from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..stages._common import working_dtype
 from ..torch_env import prepare_torchvision
-from .configs import (FOLDER_FILES, WEIGHTS, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, dino_settings,
-                      read_config)
+from .configs import (FOLDER_FILES, LABEL_FOLDER_FILES, LABEL_PART, WEIGHTS, DenoiserConfig, ShapeVAEConfig,
+                      VisualEncoderConfig, clip_settings, dino_settings, read_config)
 from .denoiser import Step1XDenoiser
+from .label import LabelEncoder, LabelEncoderConfig
 from .shape_decoder import ENCODER_PREFIXES, ShapeDecoder
-from .visual_encoder import VisualEncoder
+from .visual_encoder import CLIP_UNUSED_PREFIXES, VisualEncoder
 
 
 @dataclass
 class Step1XGeometry:
-    """A loaded geometry model: its three networks and its scheduler's config."""
+    """A loaded geometry model: its three networks (four for the Label model) and its scheduler's config."""
 
     denoiser: Step1XDenoiser
     vae: ShapeDecoder
@@ -39,15 +40,16 @@ class Step1XGeometry:
     scheduler_config: dict[str, Any]
     device: Any
     weight_bytes: dict[str, int] = field(default_factory=dict)
+    label: LabelEncoder | None = None
 
     @property
     def modules(self) -> list[Any]:
-        return [self.denoiser, self.vae, self.visual]
+        return [self.denoiser, self.vae, self.visual, *([self.label] if self.label is not None else [])]
 
 
-def check_folder(folder: Path) -> None:
-    """Refuse a folder that lacks one of ``FOLDER_FILES``, naming it."""
-    missing = [name for name in FOLDER_FILES if not (folder / name).is_file()]
+def check_folder(folder: Path, files: tuple[str, ...] = FOLDER_FILES) -> None:
+    """Refuse a folder that lacks one of ``files``, naming it."""
+    missing = [name for name in files if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(2, f"not a Step1X-3D geometry folder: {', '.join(missing)} missing", str(folder))
 
@@ -74,6 +76,16 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
     vae_config = read_config(ShapeVAEConfig, folder / "vae" / "config.json")
     visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
     dino = dino_settings(visual_config.dino_type, folder)
+    # The Label model is told apart by its own configs, not by its folder's name: the denoiser
+    # takes a label condition, the visual encoder names a CLIP.
+    clip = clip_settings(visual_config.clip_type, folder) if visual_config.clip_type else None
+    label_config = None
+    if denoiser_config.use_label_condition:
+        check_folder(folder, LABEL_FOLDER_FILES)
+        label_config = read_config(LabelEncoderConfig, folder / LABEL_PART / "config.json")
+        if label_config.hidden_size != denoiser_config.label_condition_dim:
+            raise ValueError(f"the label encoder's hidden_size {label_config.hidden_size} is not the denoiser's "
+                             f"label_condition_dim {denoiser_config.label_condition_dim}")
     if int(dino["hidden_size"]) != denoiser_config.visual_condition_dim:
         raise ValueError(f"the visual encoder's width {dino['hidden_size']} is not the denoiser's "
                          f"visual_condition_dim {denoiser_config.visual_condition_dim}")
@@ -83,16 +95,24 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
     with empty_weights():
         denoiser = Step1XDenoiser(denoiser_config)
         vae = ShapeDecoder(vae_config)
-        visual = VisualEncoder(visual_config, dino)
+        visual = VisualEncoder(visual_config, dino, clip)
+        label = LabelEncoder(label_config) if label_config is not None else None
     sizes = {}
-    for part, module, skip in (("transformer", denoiser, ()), ("vae", vae, ENCODER_PREFIXES),
-                               ("visual_encoder", visual, ())):
+    parts: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("transformer", denoiser, ()), ("vae", vae, ENCODER_PREFIXES), ("visual_encoder", visual, CLIP_UNUSED_PREFIXES)]
+    if label is not None:
+        parts.append((LABEL_PART, label, ()))
+    for part, module, skip in parts:
         state = read_weights(folder / part / WEIGHTS, device, dtype, skip)
+        if part == "visual_encoder":
+            # transformers before 4.31 saved CLIP's position ids (now a non-persistent buffer the
+            # module builds itself); a file written then may hold them.
+            state = {key: value for key, value in state.items() if not key.endswith("embeddings.position_ids")}
         sizes[part] = placement.assign_weights(module, state, device, dtype)
         module.eval()
     scheduler_config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text(encoding="utf-8"))
     return Step1XGeometry(denoiser=denoiser, vae=vae, visual=visual, scheduler_config=scheduler_config,
-                          device=device, weight_bytes=sizes)
+                          device=device, weight_bytes=sizes, label=label)
 
 
 def step1x_loader(spec: ModelSpec):  # -> Loader

@@ -7,6 +7,12 @@ square. Then DINOv2's processor as upstream calls it: the shortest side to ``ima
 with bicubic resampling, a centre crop, ImageNet normalisation. The encoder's last hidden state
 (after its final norm) without the register tokens, ``[CLS] + patches`` (1 + 37 x 37 tokens at
 518 px), conditions the denoiser; the unconditional embedding is zeros.
+
+The Label model's encoder (upstream's ``Dinov2CLIPEncoder``) adds CLIP ViT-L/14 beside DINOv2, both
+at 224 px: CLIP's processor (shortest side to 224, bicubic, centre crop, CLIP's normalisation), its
+vision tower's last hidden state (before the post-norm: ``[CLS] + 16 x 16`` patches), projected by
+``linear_proj`` only when its width is not DINOv2's (ViT-L and DINOv2-large are both 1024 wide, so
+the real file has none), and appended after DINOv2's tokens (registers dropped as above).
 """
 
 from __future__ import annotations
@@ -24,6 +30,13 @@ FOREGROUND_RATIO = 0.95
 BACKGROUND = (255, 255, 255)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+CLIP_IMAGE_SIZE = 224   # upstream's fixed CLIP size, whatever the DINOv2 image_size
+# Keys of the CLIP half that upstream's file holds (a whole CLIPModel) but the image path never
+# runs: the text tower and the two projections, skipped by the loader like the VAE's encoder.
+CLIP_UNUSED_PREFIXES = ("clip_model.text_model.", "clip_model.text_projection", "clip_model.visual_projection",
+                        "clip_model.logit_scale")
 
 
 def prepare_cutout(image: Image.Image, foreground_ratio: float = FOREGROUND_RATIO) -> Image.Image:
@@ -45,9 +58,10 @@ def prepare_cutout(image: Image.Image, foreground_ratio: float = FOREGROUND_RATI
     return square
 
 
-def pixel_values(images: list[Image.Image], image_size: int) -> torch.Tensor:
-    """DINOv2's processor: shortest side to ``image_size`` (bicubic), centre crop, [0, 1], ImageNet
-    normalisation -> [B, 3, image_size, image_size] float32."""
+def pixel_values(images: list[Image.Image], image_size: int, mean: tuple[float, float, float] = IMAGENET_MEAN,
+                 std: tuple[float, float, float] = IMAGENET_STD) -> torch.Tensor:
+    """DINOv2's (and CLIP's) processor: shortest side to ``image_size`` (bicubic), centre crop,
+    [0, 1], normalisation by ``mean`` and ``std`` -> [B, 3, image_size, image_size] float32."""
     batch = []
     for image in images:
         rgb = image.convert("RGB")
@@ -56,7 +70,7 @@ def pixel_values(images: list[Image.Image], image_size: int) -> torch.Tensor:
                              Image.Resampling.BICUBIC)
         left, top = (resized.width - image_size) // 2, (resized.height - image_size) // 2
         crop = np.asarray(resized.crop((left, top, left + image_size, top + image_size)), dtype=np.float32) / 255.0
-        batch.append((crop - np.asarray(IMAGENET_MEAN, np.float32)) / np.asarray(IMAGENET_STD, np.float32))
+        batch.append((crop - np.asarray(mean, np.float32)) / np.asarray(std, np.float32))
     return torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).contiguous()
 
 
@@ -64,18 +78,28 @@ class VisualEncoder(nn.Module):
     """Upstream's ``Dinov2Encoder`` at inference: ``dino_model`` is transformers'
     ``Dinov2WithRegistersModel`` (its 4.x parameter names, as the file's ``dino_model.*`` keys)."""
 
-    def __init__(self, config: VisualEncoderConfig, dino: dict[str, Any]) -> None:
+    def __init__(self, config: VisualEncoderConfig, dino: dict[str, Any], clip: dict[str, Any] | None = None) -> None:
         super().__init__()
-        from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
+        from transformers import CLIPVisionConfig, CLIPVisionModel, Dinov2WithRegistersConfig, Dinov2WithRegistersModel
 
         config.check()
+        if bool(config.clip_type) != (clip is not None):
+            raise ValueError("the visual encoder's config and its CLIP settings disagree on whether it has CLIP")
         self.config = config
         self.dino_model = Dinov2WithRegistersModel(Dinov2WithRegistersConfig(**dino))
+        if clip is not None:
+            # A CLIPVisionModel under ``clip_model``: its keys are the file's ``clip_model.vision_model.*``.
+            self.clip_model = CLIPVisionModel(CLIPVisionConfig(**clip))
+            if int(clip["hidden_size"]) != int(dino["hidden_size"]):
+                self.linear_proj = nn.Linear(int(clip["hidden_size"]), int(dino["hidden_size"]), bias=False)
 
     @property
     def tokens(self) -> int:
-        """Condition tokens per image: [CLS] and one per patch."""
-        return 1 + (self.config.image_size // self.dino_model.config.patch_size) ** 2
+        """Condition tokens per image: [CLS] and one per patch (DINOv2's, then CLIP's)."""
+        tokens = 1 + (self.config.image_size // self.dino_model.config.patch_size) ** 2
+        if hasattr(self, "clip_model"):
+            tokens += 1 + (CLIP_IMAGE_SIZE // self.clip_model.config.patch_size) ** 2
+        return tokens
 
     @property
     def width(self) -> int:
@@ -87,7 +111,14 @@ class VisualEncoder(nn.Module):
         pixels = pixel_values(images, self.config.image_size).to(parameter.device, parameter.dtype)
         hidden = self.dino_model(pixel_values=pixels).last_hidden_state
         registers = int(self.dino_model.config.num_register_tokens)
-        return torch.cat([hidden[:, :1], hidden[:, 1 + registers:]], dim=1)
+        dino = torch.cat([hidden[:, :1], hidden[:, 1 + registers:]], dim=1)
+        if not hasattr(self, "clip_model"):
+            return dino
+        clip_pixels = pixel_values(images, CLIP_IMAGE_SIZE, CLIP_MEAN, CLIP_STD).to(parameter.device, parameter.dtype)
+        clip = self.clip_model(pixel_values=clip_pixels).last_hidden_state
+        if hasattr(self, "linear_proj"):
+            clip = self.linear_proj(clip)
+        return torch.cat([dino, clip], dim=1)
 
     def unconditional(self, batch: int, like: torch.Tensor) -> torch.Tensor:
         return torch.zeros((batch, self.tokens, self.width), dtype=like.dtype, device=like.device)
