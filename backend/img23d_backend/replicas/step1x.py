@@ -286,9 +286,9 @@ def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
         unused = {f"clip_model.{key}": value.detach().float().contiguous()
                   for key, value in clip_whole.state_dict().items()
                   if not key.startswith("vision_model.") and not key.endswith("position_ids")}
-        entry["parameters"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / WEIGHTS, unused)
+        entry["params"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / WEIGHTS, unused)
         with seeded(dims.seed + 4):
             label = LabelEncoder(LabelEncoderConfig(**_known(LabelEncoderConfig, dims.label)))
-        entry["parameters"][LABEL_PART] = _save(label, folder / LABEL_PART / WEIGHTS)
+        entry["params"][LABEL_PART] = _save(label, folder / LABEL_PART / WEIGHTS)
     entry["folder"] = LABEL_FOLDER
     return entry
