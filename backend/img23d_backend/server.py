@@ -64,39 +64,6 @@ class _ReadClock(io.RawIOBase):
         return count
 
 
-class _ReadClock(io.RawIOBase):
-    """``stream`` read one system read at a time, noting when anything last came (even a part of a line)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-        self.last = time.monotonic()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        # readinto1: at most one read of the pipe, so a lone keep-alive newline is seen at once.
-        reader = getattr(self._stream, "readinto1", None) or self._stream.readinto
-        count = reader(buffer)
-        self.last = time.monotonic()
-        return count
-
-
-def read_line(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> bytes | None:
-    """Next line without its newline; None at end of input; ``LineTooLong`` (after skipping it) above ``limit``."""
-    line = stream.readline(limit + 1)
-    if not line:
-        return None
-    if line.endswith(b"\n"):
-        return line[:-1].rstrip(b"\r")
-    if len(line) <= limit:
-        return line  # the last line, with no newline before end of input
-    while True:  # too long: throw the rest of the line away, never hold it in memory
-        rest = stream.readline(1 << 16)
-        if not rest or rest.endswith(b"\n"):
-            raise LineTooLong()
-
-
 class Server:
     def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO, preload: tuple[str, ...] = (),
                  client_timeout: float = 0.0) -> None:
