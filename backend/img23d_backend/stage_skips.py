@@ -85,15 +85,20 @@ def texture_sentence(error: ProtocolError) -> str:
     return f"texture skipped: {error.message}; every mesh is kept untextured"
 
 
+def _record_once(run: Any, field: str, stage: str, sentence: str) -> None:
+    """The manifest's ``field`` set to ``sentence`` unless already set, said in the log and as ``stage``'s progress."""
+    manifest = run.run_folder.manifest
+    if getattr(manifest, field):
+        return
+    setattr(manifest, field, sentence)
+    log.warning(sentence)
+    run.progress(stage, 0, 1, sentence)
+    run.run_folder.save_manifest()
+
+
 def skip_texture(run: Any, sentence: str) -> None:
     """Record, once per job, that ``run`` (a generate job) makes untextured meshes and why."""
-    manifest = run.run_folder.manifest
-    if manifest.texture_skipped:
-        return
-    manifest.texture_skipped = sentence
-    log.warning(sentence)
-    run.progress("paint", 0, 1, sentence)
-    run.run_folder.save_manifest()
+    _record_once(run, "texture_skipped", "paint", sentence)
 
 
 def skip_depth(run: Any, exc: BaseException) -> None:
@@ -102,9 +107,4 @@ def skip_depth(run: Any, exc: BaseException) -> None:
         placement.release_cached_memory()
     sentence = (f"depth skipped: the depth model ({run.manager.spec('depth').display}) could not be loaded or "
                 f"run: {reason(exc)}; the objects are placed by their boxes")
-    manifest = run.run_folder.manifest
-    if manifest.depth_skipped:
-        return
-    manifest.depth_skipped = sentence
-    log.warning(sentence)
-    run.progress("depth", 0, 1, sentence)
+    _record_once(run, "depth_skipped", "depth", sentence)
