@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -34,6 +36,17 @@ def cluster(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
         head.stop()
 
 
+@contextmanager
+def _armed(cluster: ray_head.RayHead, place: str, why: str) -> Iterator[None]:
+    """The cluster's failpoint at ``place`` armed (its file created) while the block runs."""
+    armed = Path(cluster.extra["armed"]) / place
+    armed.write_text(why)
+    try:
+        yield
+    finally:
+        armed.unlink()
+
+
 def _ray(cluster: ray_head.RayHead, out: Path, folder: Path, *extra: str) -> subprocess.CompletedProcess:
     return batch(cluster.env, str(folder), "--out", str(out), "--ray", cluster.address, *FAST_FLAGS, *extra,
                  timeout=BATCH_TIMEOUT)
@@ -42,12 +55,8 @@ def _ray(cluster: ray_head.RayHead, out: Path, folder: Path, *extra: str) -> sub
 @pytest.mark.fault("batch-ray-constructor")
 def test_actors_whose_constructor_fails_end_the_batch_with_one_sentence(cluster: ray_head.RayHead,
                                                                          tmp_path: Path) -> None:
-    armed = Path(cluster.extra["armed"]) / "batch-worker"
-    armed.write_text("every batch worker's constructor raises")
-    try:
+    with _armed(cluster, "batch-worker", "every batch worker's constructor raises"):
         result = _ray(cluster, tmp_path / "out", pictures(tmp_path / "pictures", 2), "--workers", "2")
-    finally:
-        armed.unlink()
     assert result.returncode == 3, result.stderr
     for entry in by_name(tmp_path / "out").values():
         assert entry["status"] == "failed" and entry["error"]["code"] == "worker_lost"
@@ -106,13 +115,9 @@ def test_actors_the_cluster_has_no_room_for_are_given_up_after_the_start_timeout
 @pytest.mark.fault("batch-ray-hang")
 def test_a_picture_that_hangs_on_every_actor_is_stopped_retried_then_failed(cluster: ray_head.RayHead,
                                                                             tmp_path: Path) -> None:
-    armed = Path(cluster.extra["armed"]) / "shape"
-    armed.write_text("every shape stage hangs")
-    try:
+    with _armed(cluster, "shape", "every shape stage hangs"):
         result = _ray(cluster, tmp_path / "out", pictures(tmp_path / "pictures", 2), "--workers", "2",
                       "--picture-timeout", "15")
-    finally:
-        armed.unlink()
     assert result.returncode == 3, result.stderr
     for entry in by_name(tmp_path / "out").values():
         assert (entry["status"], entry["attempts"], entry["timeouts"]) == ("failed", 2, 2), entry
