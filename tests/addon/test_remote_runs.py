@@ -4,12 +4,12 @@ peer played here with the protocol's own helpers (each message through the wire 
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 from addon_package import load
+from fetch_replies import fetch_answer, wire
 
 remote_runs = load("client.remote_runs")
 transfer = load("client.transfer")
@@ -21,22 +21,9 @@ FILES = {"house.glb": b"glTF" * 5000, "crops/house.png": b"png" * 100, "detectio
          "manifest.json": b'{"status": "interrupted"}'}
 
 
-def _wire(message, registry=None):
-    return protocol.decode(message.to_line(), registry or protocol.EVENT_TYPES)
-
-
-def _answer(fetch_id: str, payload: bytes) -> list:
-    handle = io.BytesIO(payload)
-    size, sha = protocol.file_digest(handle)
-    messages = [protocol.Chunk(id=fetch_id, offset=offset, data=protocol.encode_chunk(block),
-                               size=size if offset == 0 else None, sha256=sha if offset == 0 else None)
-                for offset, block in protocol.iter_chunks(handle, size, 8192)]
-    return [_wire(m) for m in [*messages, protocol.Result(id=fetch_id, data={"size": size, "sha256": sha})]]
-
-
 def _listing(request, files: dict[str, bytes], run: str = RUN):
     entries = [{"path": name, "size": len(data)} for name, data in files.items()]
-    return _wire(protocol.Result(id=request.id, data={"run": run, "files": entries}))
+    return wire(protocol.Result(id=request.id, data={"run": run, "files": entries}))
 
 
 class Backend:
@@ -48,13 +35,13 @@ class Backend:
     def run(self, download) -> None:
         outgoing = download.start()
         [listing_request] = outgoing
-        assert _wire(listing_request, protocol.REQUEST_TYPES) == listing_request
+        assert wire(listing_request, protocol.REQUEST_TYPES) == listing_request
         pending = list(download.handle(_listing(listing_request, self.files)))
         while pending:
             self.most_in_flight = max(self.most_in_flight, len(pending))
             request = pending.pop(0)
             self.fetched.append(request.path)
-            for message in _answer(request.id, self.files[request.path[len(RUN) + 1:]]):
+            for message in fetch_answer(request.id, self.files[request.path[len(RUN) + 1:]]):
                 assert download.owns(message)
                 pending.extend(download.handle(message))
 
@@ -94,8 +81,8 @@ def test_a_file_with_more_bytes_than_announced_ends_the_download_and_leaves_no_m
     [request] = download.start()
     fetches = download.handle(_listing(request, FILES))
     glb = next(f for f in fetches if f.path.endswith("house.glb"))
-    lie = _answer(glb.id, FILES["house.glb"])
-    lie[0] = _wire(protocol.Chunk(id=glb.id, offset=0, data=protocol.encode_chunk(b"glTF" * 9000), size=10,
+    lie = fetch_answer(glb.id, FILES["house.glb"])
+    lie[0] = wire(protocol.Chunk(id=glb.id, offset=0, data=protocol.encode_chunk(b"glTF" * 9000), size=10,
                                   sha256=lie[0].sha256))
     for message in lie:
         download.handle(message)
@@ -109,7 +96,7 @@ def test_a_backend_that_goes_away_mid_download_leaves_no_half_file(tmp_path: Pat
     [request] = download.start()
     fetches = download.handle(_listing(request, FILES))
     glb = next(f for f in fetches if f.path.endswith("house.glb"))
-    download.handle(_answer(glb.id, FILES["house.glb"])[0])  # one chunk of three
+    download.handle(fetch_answer(glb.id, FILES["house.glb"])[0])  # one chunk of three
     download.close("the connection to gpu-box was lost")
     assert download.done and "connection to gpu-box was lost" in download.error
     assert not list((tmp_path / "mirror").rglob("*.glb")) and not list((tmp_path / "mirror").rglob(".tmp-*"))
@@ -120,4 +107,4 @@ def test_a_run_listed_outside_the_runs_folder_is_refused(tmp_path: Path, path: s
     mirror = transfer.Mirror(REMOTE, tmp_path / "mirror")
     entry = {"path": path, "name": path.rsplit("/", 1)[-1], "status": "finished"}
     with pytest.raises(protocol.ProtocolError):
-        remote_runs.parse_runs(_wire(protocol.Result(id="r", data={"runs": [entry]})), mirror)
+        remote_runs.parse_runs(wire(protocol.Result(id="r", data={"runs": [entry]})), mirror)

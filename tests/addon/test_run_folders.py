@@ -6,12 +6,12 @@ messages (each through the wire format), as a hostile host would send them."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 from addon_package import load
+from fetch_replies import fetch_answer, wire
 
 remote_jobs = load("client.remote_jobs")
 remote_runs = load("client.remote_runs")
@@ -24,19 +24,6 @@ OLD_RUN = f"{REMOTE}/20261101-090000-kitchen"
 NEW_RUN = f"{REMOTE}/20261124-120000-house"
 
 
-def _wire(message):
-    return protocol.decode(message.to_line(), protocol.EVENT_TYPES)
-
-
-def _answer(fetch_id: str, payload: bytes) -> list:
-    handle = io.BytesIO(payload)
-    size, sha = protocol.file_digest(handle)
-    chunks = [protocol.Chunk(id=fetch_id, offset=offset, data=protocol.encode_chunk(block),
-                             size=size if offset == 0 else None, sha256=sha if offset == 0 else None)
-              for offset, block in protocol.iter_chunks(handle, size, 8192)]
-    return [_wire(m) for m in [*chunks, protocol.Result(id=fetch_id, data={"size": size, "sha256": sha})]]
-
-
 class HostileHost:
     """Feeds a job's messages to ``RemoteJob`` and answers every fetch it asks for with ``payload``."""
 
@@ -45,13 +32,13 @@ class HostileHost:
 
     def say(self, message) -> None:
         try:
-            send, out = self.job.handle(_wire(message))
+            send, out = self.job.handle(wire(message))
         except protocol.ProtocolError as exc:  # the job ends here: the session stops the backend
             self.ended = exc.message
             return
         self.out.extend(out)
         for request in send:
-            for reply in _answer(request.id, self.payload):
+            for reply in fetch_answer(request.id, self.payload):
                 more, out = self.job.handle(reply)
                 assert not more
                 self.out.extend(out)
@@ -146,10 +133,10 @@ def _download(local: Path, run: str, files: dict[str, bytes]):
     download = remote_runs.RunDownload(transfer.Mirror(REMOTE, local), run, "gpu-box")
     [listing] = download.start()
     entries = [{"path": name, "size": len(data)} for name, data in files.items()]
-    pending = list(download.handle(_wire(protocol.Result(id=listing.id, data={"run": run, "files": entries}))))
+    pending = list(download.handle(wire(protocol.Result(id=listing.id, data={"run": run, "files": entries}))))
     while pending:
         request = pending.pop(0)
-        for message in _answer(request.id, files[request.path[len(run) + 1:]]):
+        for message in fetch_answer(request.id, files[request.path[len(run) + 1:]]):
             pending.extend(download.handle(message))
     return download
 

@@ -1,0 +1,26 @@
+"""A host's replies as the add-on reads them: a message through the wire format, and a fetch's
+chunks and result for a payload (the shared stand-in for the far side of a file transfer)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from addon_package import load
+
+protocol = load("client.transfer").protocol
+
+
+def wire(message: Any, registry: dict | None = None) -> Any:
+    """``message`` encoded and decoded again, as it arrives from the host."""
+    return protocol.decode(message.to_line(), registry or protocol.EVENT_TYPES)
+
+
+def fetch_answer(fetch_id: str, payload: bytes) -> list:
+    """The host's answer to fetch ``fetch_id`` of ``payload``: its chunks of 8 KiB, then the result."""
+    handle = io.BytesIO(payload)
+    size, sha = protocol.file_digest(handle)
+    chunks = [protocol.Chunk(id=fetch_id, offset=offset, data=protocol.encode_chunk(block),
+                             size=size if offset == 0 else None, sha256=sha if offset == 0 else None)
+              for offset, block in protocol.iter_chunks(handle, size, 8192)]
+    return [wire(m) for m in [*chunks, protocol.Result(id=fetch_id, data={"size": size, "sha256": sha})]]
