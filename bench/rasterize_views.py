@@ -71,7 +71,7 @@ def load_views(mesh_path: Path, resolution: int, device: torch.device) -> tuple[
     """Clip-space positions per view and the faces, exactly as MeshRender produces them."""
     import trimesh
 
-    from img23d_backend.torch_env import prepare_torchvision
+    from img23d_backend.env.torch_shims import prepare_torchvision
 
     prepare_torchvision()
     from hy3dgen.texgen.differentiable_renderer.mesh_render import MeshRender

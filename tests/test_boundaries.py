@@ -40,20 +40,20 @@ LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", 
 LAZY_FIRST_PARTY = {
     # The CLI starts with the standard library only, so that a broken environment is named
     # rather than a traceback; the engine (numpy, PIL, torch) comes once arguments are checked.
-    ("img23d_backend.cli", "img23d_backend.jobs"),
-    ("img23d_backend.cli", "img23d_backend.server"),
-    ("img23d_backend.cli", "img23d_backend.replicas.build"),
-    ("img23d_backend.cli", "img23d_backend.failpoints"),
-    ("img23d_backend.cli", "img23d_backend.session"),
+    ("img23d_backend.commands.cli", "img23d_backend.jobs"),
+    ("img23d_backend.commands.cli", "img23d_backend.service.server"),
+    ("img23d_backend.commands.cli", "img23d_backend.replicas.build"),
+    ("img23d_backend.commands.cli", "img23d_backend.env.failpoints"),
+    ("img23d_backend.commands.cli", "img23d_backend.session"),
     # The batch, retexture and relayout commands register with the CLI's parser, which starts
     # light: their engines, pools and Ray come once their arguments are checked.
-    ("img23d_backend.batch.command", "img23d_backend.api"),
-    ("img23d_backend.batch.command", "img23d_backend.batch.progress"),
-    ("img23d_backend.batch.command", "img23d_backend.batch.ray_pool"),
-    ("img23d_backend.chain_commands", "img23d_backend.session"),
-    ("img23d_backend.chain_commands", "img23d_backend.relayout"),
+    ("img23d_backend.commands.batch", "img23d_backend.api"),
+    ("img23d_backend.commands.batch", "img23d_backend.batch.progress"),
+    ("img23d_backend.commands.batch", "img23d_backend.batch.ray_pool"),
+    ("img23d_backend.commands.chain", "img23d_backend.session"),
+    ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
     ("img23d_backend.session", "img23d_backend.replicas.build"),
-    ("img23d_backend.probe_command", "img23d_backend.device"),
+    ("img23d_backend.commands.probe", "img23d_backend.env.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.stages.paint", "img23d_backend.raster"),
     ("img23d_backend.stages.retexture", "img23d_backend.raster"),
@@ -166,7 +166,7 @@ IMPORTS = _all_imports()
 
 
 def test_the_reader_found_the_packages() -> None:
-    assert {"img23d_protocol", "img23d_backend.cli", "img23d.operators.generate"} <= set(FILES)
+    assert {"img23d_protocol", "img23d_backend.commands.cli", "img23d.operators.generate"} <= set(FILES)
     assert len(IMPORTS) > 200
 
 

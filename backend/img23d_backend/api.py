@@ -29,7 +29,7 @@ from img23d_protocol import JobOptions, ProtocolError
 
 from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
 from .batch.settings import PICTURE_TIMEOUT, START_TIMEOUT
-from .relayout import RelayoutResult, relayout
+from .layout.relayout import RelayoutResult, relayout
 from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, Session
 from .stages._common import CancelToken
 

@@ -14,9 +14,9 @@ from typing import Any, Callable, Sequence
 from img23d_protocol import (ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError, RetextureRequest,
                              SuggestRequest, validate_targets)
 
-from . import env_probe
+from .models import env_probe
 from .jobs import Engine, EngineSettings, Job
-from .mesh_files import artist_mesh_file, write_textured_glb
+from .readers.meshes import artist_mesh_file, write_textured_glb
 from .models import licence_gate
 from .models.registry import DEFAULT_PAINT, model_set
 from .stages._common import CancelToken

@@ -34,7 +34,7 @@ def test_the_bundle_holds_the_installer_the_backend_and_the_wheel_and_no_caches(
         names = tar.getnames()
     assert "img23d_addon/installer/cli.py" in names and "img23d_addon/client/process.py" in names
     assert "img23d_addon/paths.py" in names and "img23d_addon/backend/requirements.txt" in names
-    assert "img23d_addon/backend/img23d_backend/server.py" in names
+    assert "img23d_addon/backend/img23d_backend/service/server.py" in names
     assert [n for n in names if n.startswith("img23d_addon/wheels/img23d_protocol-")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith("img23d_addon/operators") or n == "img23d_addon/__init__.py"]

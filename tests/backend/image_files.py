@@ -11,7 +11,7 @@ import pytest
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from img23d_backend.images import MAX_SIDE, load_image
+from img23d_backend.readers.images import MAX_SIDE, load_image
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from img23d_backend.runs import Manifest
+from img23d_backend.runs.folders import Manifest
 
 
 def manifest(**overrides) -> Manifest:

@@ -14,7 +14,7 @@ from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
 from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
-from img23d_backend.run_import import import_run
+from img23d_backend.runs.imports import import_run
 from img23d_protocol import ProtocolError
 
 

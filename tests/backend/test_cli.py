@@ -103,7 +103,7 @@ def test_the_command_line_imports_with_no_third_party_packages() -> None:
     # The path is the one the add-on gives the backend: its source and the protocol's wheel.
     repo = Path(__file__).resolve().parents[2]
     path = [str(repo / "backend"), str(next((repo / "wheels").glob("img23d_protocol-*.whl")))]
-    code = f"import sys; sys.path[:0] = {path!r}; import img23d_backend.cli"
+    code = f"import sys; sys.path[:0] = {path!r}; import img23d_backend.commands.cli"
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
 
@@ -202,7 +202,7 @@ def test_ctrl_c_while_the_models_are_imported_stops_before_any_job(backend_env: 
 
 _STUCK_JOB = r"""
 import os, signal, sys, time
-from img23d_backend.interrupts import Interrupts
+from img23d_backend.env.interrupts import Interrupts
 interrupts = Interrupts(grace=float(sys.argv[2])).install()
 interrupts.abandon = lambda reason: open(sys.argv[1], "w").write(reason)
 os.kill(os.getpid(), signal.SIGTERM)

@@ -14,7 +14,7 @@ import re
 
 from testdata import REPO
 
-from img23d_backend.cli import build_parser
+from img23d_backend.commands.cli import build_parser
 
 PAGE = REPO / "docs" / "cli.md"
 COMMON = "Common options"

@@ -17,10 +17,10 @@ from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 from img23d_backend.models import hub
 from img23d_backend.models.registry import DEPTH, tiny_model_set
 from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError
-from img23d_backend.scene import mesh_extents
+from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.stages._common import CancelToken
 from img23d_backend.stages.depth import estimate_depth, load_depth, matte_statistic
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_without_a_depth_model_objects_are_laid_out_by_their_boxes(tiny_root: Pa
 def test_a_depth_model_out_of_memory_places_the_objects_by_their_boxes(engine: Engine, monkeypatch) -> None:
     import torch
 
-    from img23d_backend import scene
+    from img23d_backend.layout import scene
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -20,12 +20,12 @@ import torch
 from backend_proc import BackendProcess
 from test_first_load import picture_without_alpha
 
-from img23d_backend import env_probe
+from img23d_backend.models import env_probe
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import MATTING, ModelSpec, model_set, tiny_model_set
 from img23d_protocol import ErrorCode, ProtocolError
-from img23d_backend.torch_env import prepare_torchvision, torchvision_stubbed
+from img23d_backend.env.torch_shims import prepare_torchvision, torchvision_stubbed
 
 CPU = torch.device("cpu")
 MISSING_DEFORM = "probe.deform_conv2d:missing-op"

@@ -12,7 +12,7 @@ import torch
 
 from img23d_backend.models import fast_load
 from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER, tiny_model_set
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 CPU = torch.device("cpu")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 prepare_torchvision()  # hy3dgen's attention processors import pymeshlab through hy3dgen.shapegen
 

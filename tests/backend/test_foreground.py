@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from testdata import FAST_OPTIONS
-from img23d_backend import loaders
+from img23d_backend.jobs import loaders
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set

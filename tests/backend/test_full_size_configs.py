@@ -108,7 +108,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
     from img23d_backend.models.registry import SHAPE, ModelSpec
     from img23d_backend.stages._common import CancelToken
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
-    from img23d_backend.torch_env import prepare_torchvision
+    from img23d_backend.env.torch_shims import prepare_torchvision
     from testdata import SUBJECT
 
     assert hunyuan_shape.FULL_TURBO.turbo and not hunyuan_shape.FULL.turbo
@@ -134,7 +134,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
 def test_the_shape_component_builds_its_flashvdm_vae_beside_it(tmp_path: Path, monkeypatch) -> None:
     # The full-size build's layout at tiny sizes: the production loader finds both folders.
     from img23d_backend.stages.shape import shape_loader
-    from img23d_backend.torch_env import prepare_torchvision
+    from img23d_backend.env.torch_shims import prepare_torchvision
 
     prepare_torchvision()
     monkeypatch.setattr(hunyuan_shape, "FULL_TURBO", replace(hunyuan_shape.TINY, turbo=True))

@@ -7,7 +7,7 @@ from PIL import Image
 
 from img23d_backend.models.registry import GROUNDING, GROUNDING_MAX_PIXELS
 from img23d_backend.stages.grounding import fit_pixels, processor_grid
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 TOKENS = 1280  # the visual-token budget the registry means
 

@@ -25,7 +25,7 @@ from img23d_backend.replicas.qwen_answer import FixedAnswer
 from img23d_backend.stages._common import CancelToken
 from img23d_backend.stages.grounding import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
                                               match_targets, parse_answer, parse_detections)
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError
 
 # Two characters a token, as the full-size replica; wide enough for ~400 answer tokens.

@@ -13,7 +13,7 @@ from img23d_backend.stages._common import CancelToken
 from img23d_backend.stages.grounding import (GroundingOptions, IncrementalText, StopReason, answer_budget, ground,
                                               load_grounding, parse_detections)
 from img23d_backend.replicas.qwen_answer import ANSWER as TINY_GROUNDING_ANSWER
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import ProtocolError
 from testdata import HOUSE
 

@@ -60,7 +60,7 @@ class NoPymeshlab:
         if name == "pymeshlab":
             raise ImportError("no pymeshlab here")
 sys.meta_path.insert(0, NoPymeshlab())
-from img23d_backend.torch_env import PymeshlabMissing, prepare_torchvision, pymeshlab_stood_in
+from img23d_backend.env.torch_shims import PymeshlabMissing, prepare_torchvision, pymeshlab_stood_in
 prepare_torchvision()
 import hy3dgen.shapegen  # imports its pymeshlab post-processors
 assert pymeshlab_stood_in()

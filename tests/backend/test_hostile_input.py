@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from img23d_backend import cli
+from img23d_backend.commands import cli
 from img23d_protocol import OPTION_RANGES, REQUEST_TYPES, ErrorCode, JobOptions, ProtocolError, check_budget_gb, decode
 from testdata import HOUSE
 

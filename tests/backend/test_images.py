@@ -10,8 +10,8 @@ from image_files import assert_normal_form, grey_png_header, noise, png_chunk, p
 from PIL import Image
 
 from testdata import HOUSE, SUBJECT
-from img23d_backend import images
-from img23d_backend.images import MIN_SIDE, load_image
+from img23d_backend.readers import images
+from img23d_backend.readers.images import MIN_SIDE, load_image
 
 
 # --- files that are not usable images ---------------------------------------------------------

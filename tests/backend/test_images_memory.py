@@ -14,8 +14,8 @@ import pytest
 from image_files import noise, png_chunk, png_file, write_solid_grey_png
 from PIL import Image
 
-from img23d_backend import images
-from img23d_backend.images import MAX_SIDE
+from img23d_backend.readers import images
+from img23d_backend.readers.images import MAX_SIDE
 from testdata import SOURCE_PYTHONPATH
 
 # The child's own peak resident set. Not ru_maxrss alone: on Linux it keeps the high-water mark
@@ -39,7 +39,7 @@ def peak_mib():
 
 _LOAD_IN_CHILD = _PEAK_MIB + """
 import json
-from img23d_backend.images import load_image
+from img23d_backend.readers.images import load_image
 loaded = load_image(sys.argv[1])
 print(json.dumps({"size": loaded.size, "original_size": loaded.original_size, "scale": loaded.scale,
                   "mode": loaded.image.mode, "has_alpha": loaded.has_alpha,
@@ -140,7 +140,7 @@ def _sparse_cmyk_tiff(path: Path, side: int) -> None:
 
 _PEAK_OF_LOADS = _PEAK_MIB + """
 import json
-from img23d_backend.images import load_image
+from img23d_backend.readers.images import load_image
 from img23d_protocol import ProtocolError
 results = []
 for path in sys.argv[1:]:

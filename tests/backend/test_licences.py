@@ -17,12 +17,12 @@ from model_files import complete_files
 from test_model_cache import FakeHub, _fake_hub
 from testdata import HOUSE
 
-from img23d_backend import cli
+from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
 from img23d_backend.models.registry import (DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, HUNYUAN3D_REVISIONS,
                                             model_set, tiny_model_set)
-from img23d_backend.models_command import offered_models
+from img23d_backend.commands.models import offered_models
 from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateRequest, JobOptions, ProtocolError,
                              model_licence)
 

@@ -11,14 +11,14 @@ from PIL import Image, ImageDraw
 
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
-from img23d_backend import loaders
+from img23d_backend.jobs import loaders
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import Error, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages import matting
 from img23d_backend.stages._common import CancelToken, matting_dtype
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 
 def _square_on_white(size: int = 96) -> Image.Image:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 prepare_torchvision()
 
@@ -24,7 +24,7 @@ import trimesh  # noqa: E402
 
 from stand_ins import StandInMatting  # noqa: E402
 from testdata import FAST_OPTIONS, FAST_PAINT  # noqa: E402
-from img23d_backend import loaders  # noqa: E402
+from img23d_backend.jobs import loaders  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.placement import LoadedModel  # noqa: E402
 from img23d_backend.models.registry import tiny_model_set  # noqa: E402

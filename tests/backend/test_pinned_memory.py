@@ -26,7 +26,7 @@ from img23d_backend.models import placement
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import ModelSpec
-from img23d_backend.runs import RunFolder
+from img23d_backend.runs.folders import RunFolder
 from img23d_protocol import GenerateRequest, JobOptions
 
 MB = 1 << 20

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 import img23d_protocol as protocol
-from img23d_backend.images import load_image
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord, recover_interrupted
+from img23d_backend.readers.images import load_image
+from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord, recover_interrupted
 
 NUMPY_VALUES = {
     "bool": np.bool_(True), "false": np.False_, "int64": np.int64(7), "int32": np.int32(-3),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 prepare_torchvision()
 

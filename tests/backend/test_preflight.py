@@ -10,10 +10,10 @@ import pytest
 from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RetextureRequest,
                              decode, over_limits)
 
-from img23d_backend import preflight
+from img23d_backend.models import preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
+from img23d_backend.models.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
 from img23d_backend.stages import shape
 from testdata import FAST_OPTIONS, HOUSE, MESH
 

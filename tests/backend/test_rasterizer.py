@@ -335,7 +335,7 @@ def test_shim_registers_torch_when_nothing_compiled(monkeypatch):
 def test_hy3dgen_mesh_render_uses_the_torch_rasterizer(monkeypatch):
     import trimesh
 
-    from img23d_backend.torch_env import prepare_torchvision
+    from img23d_backend.env.torch_shims import prepare_torchvision
 
     monkeypatch.delitem(sys.modules, "custom_rasterizer", raising=False)
     monkeypatch.setattr(shim, "find_compiled", lambda: None)

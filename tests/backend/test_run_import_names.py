@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from img23d_backend.run_import import import_run
+from img23d_backend.runs.imports import import_run
 from img23d_protocol import ProtocolError
 
 

@@ -1,4 +1,4 @@
-"""Tests for runs.py's endings: the manifest closed even on a full disk, and killed writes' leftovers removed."""
+"""Tests for runs/folders.py's endings: the manifest closed even on a full disk, and killed writes' leftovers removed."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from img23d_protocol import ErrorCode, ProtocolError
 
-from img23d_backend import runs
-from img23d_backend.runs import RunFolder, TargetRecord
+from img23d_backend.runs import folders
+from img23d_backend.runs.folders import RunFolder, TargetRecord
 from run_files import manifest, tmp_leftovers
 from testdata import SOURCE_PYTHONPATH
 
@@ -40,11 +40,11 @@ def test_a_full_disk_at_the_final_write_still_closes_the_manifest(run, monkeypat
     assert on_disk["status"] == "failed" and on_disk["finished"]
     assert [(r["target"], r["status"], r["mesh"]) for r in on_disk["records"]] == [
         ("house", "done", "house.glb"), ("barrel", "pending", None)]
-    assert not (run.root / runs.RESERVE_NAME).exists() and tmp_leftovers(run.root) == []
+    assert not (run.root / folders.RESERVE_NAME).exists() and tmp_leftovers(run.root) == []
 
 
 def test_a_normal_finish_removes_the_reserve(run):
-    assert (run.root / runs.RESERVE_NAME).stat().st_size >= runs.RESERVE_MIN_BYTES
+    assert (run.root / folders.RESERVE_NAME).stat().st_size >= folders.RESERVE_MIN_BYTES
     run.finish("finished")
     assert sorted(p.name for p in run.root.iterdir()) == ["manifest.json"]
 
@@ -72,7 +72,7 @@ def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatc
     def no_space(handle, size):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runs, "_allocate", no_space)
+    monkeypatch.setattr(folders, "_allocate", no_space)
     with pytest.raises(ProtocolError, match="the disk is full"):
         RunFolder.create(tmp_path / "runs", "house.png", manifest())
     assert list((tmp_path / "runs").iterdir()) == []
@@ -81,7 +81,7 @@ def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatc
 _FILL_AND_FINISH = r"""
 import errno, json, os, subprocess, sys
 sys.path[0:0] = sys.argv[2].split(os.pathsep)
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord
+from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
 disk = sys.argv[1]
 subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
 run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house.png",
@@ -145,7 +145,7 @@ def test_the_recovery_pass_removes_killed_writes_and_marks_the_run(run, monkeypa
     strays = _stray_files(run)
     run.manifest.pid = 2**22 + 12345  # a backend that no longer exists
     run.save_manifest()
-    assert runs.recover_interrupted(run.root.parent) == [run.root]
+    assert folders.recover_interrupted(run.root.parent) == [run.root]
     assert not any(p.exists() for p in strays)
     assert sorted(p.name for p in run.root.iterdir()) == ["crops", "manifest.json"]
     assert json.loads((run.root / "manifest.json").read_text())["status"] == "interrupted"
@@ -154,14 +154,14 @@ def test_the_recovery_pass_removes_killed_writes_and_marks_the_run(run, monkeypa
 def test_the_recovery_pass_cleans_closed_runs_too(run):
     strays = _stray_files(run)  # e.g. a write cut short after the server closed the manifest at exit
     run.finish("cancelled")
-    assert runs.recover_interrupted(run.root.parent) == []
+    assert folders.recover_interrupted(run.root.parent) == []
     assert not any(p.exists() for p in strays)
 
 
 def test_the_recovery_pass_leaves_a_live_jobs_files_alone(run):
     strays = _stray_files(run)  # the manifest's pid is this very process: a job in progress
-    assert runs.recover_interrupted(run.root.parent) == []
-    assert all(p.exists() for p in strays) and (run.root / runs.RESERVE_NAME).exists()
+    assert folders.recover_interrupted(run.root.parent) == []
+    assert all(p.exists() for p in strays) and (run.root / folders.RESERVE_NAME).exists()
     assert json.loads((run.root / "manifest.json").read_text())["status"] == "running"
 
 
@@ -170,5 +170,5 @@ def test_leftovers_are_never_looked_for_through_a_link(run, tmp_path):
     outside.mkdir()
     (outside / ".tmp-keep.glb").write_bytes(b"not ours")
     (run.root / "link").symlink_to(outside, target_is_directory=True)
-    runs.remove_leftovers(run.root)
+    folders.remove_leftovers(run.root)
     assert (outside / ".tmp-keep.glb").exists()

@@ -1,4 +1,4 @@
-"""Tests for runs.py's writes: atomic writes, and the disk errors of a write or of a new run folder."""
+"""Tests for runs/folders.py's writes: atomic writes, and the disk errors of a write or of a new run folder."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from img23d_backend import runs
-from img23d_backend.runs import RunFolder, disk_error
+from img23d_backend.runs import folders
+from img23d_backend.runs.folders import RunFolder, disk_error
 from run_files import manifest, tmp_leftovers
 
 
@@ -108,7 +108,7 @@ def test_disk_full_on_the_final_rename_leaves_no_temp_file(run, monkeypatch):
     def no_space(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runs.os, "replace", no_space)
+    monkeypatch.setattr(folders.os, "replace", no_space)
     with pytest.raises(ProtocolError) as excinfo:
         run.write_json("detections.json", {"a": 1})
     assert excinfo.value.code == ErrorCode.DISK and "the disk is full" in excinfo.value.message
@@ -154,7 +154,7 @@ def test_run_folder_on_a_full_disk(tmp_path, monkeypatch):
     def no_space(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(runs.os, "replace", no_space)
+    monkeypatch.setattr(folders.os, "replace", no_space)
     with pytest.raises(ProtocolError) as excinfo:
         RunFolder.create(tmp_path / "runs", "house.png", manifest())
     assert excinfo.value.code == ErrorCode.DISK

@@ -1,4 +1,4 @@
-"""Tests for runs.py: file names from user text, run folders, paths inside a run, and the manifest."""
+"""Tests for runs/folders.py: file names from user text, run folders, paths inside a run, and the manifest."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
-from img23d_backend import runs
-from img23d_backend.runs import Manifest, RunFolder, TargetRecord
-from img23d_backend.stems import safe_stem
+from img23d_backend.runs import folders
+from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
+from img23d_backend.runs.stems import safe_stem
 from run_files import manifest, tmp_leftovers
 
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
@@ -35,7 +35,7 @@ def frozen_clock(monkeypatch, when=datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone
         def now(cls, tz=None):
             return when
 
-    monkeypatch.setattr(runs, "datetime", Frozen)
+    monkeypatch.setattr(folders, "datetime", Frozen)
 
 
 @pytest.fixture
@@ -137,7 +137,7 @@ def test_create_does_not_reuse_an_existing_folder(tmp_path, monkeypatch):
     second = RunFolder.create(tmp_path, "house.png", manifest())
     assert second.root.name == f"{first.root.name}-3"
     # A running job's folder: its manifest, and the room reserved to close it on a full disk.
-    assert sorted(p.name for p in second.root.iterdir()) == [runs.RESERVE_NAME, "manifest.json"]
+    assert sorted(p.name for p in second.root.iterdir()) == [folders.RESERVE_NAME, "manifest.json"]
 
 
 @pytest.mark.parametrize("image_name", ["../../escape.png", "/etc/passwd", "a/b/c.png", ".png", "..", ""])

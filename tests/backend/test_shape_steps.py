@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from testdata import FAST_OPTIONS, SUBJECT
-from img23d_backend import cli, preflight
+from img23d_backend.commands import cli
+from img23d_backend.models import preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import SHAPE, model_set, shape_steps, tiny_model_set
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, GenerateRequest, JobOptions, ProtocolError
 
 QUICK = {**FAST_OPTIONS, "steps": 0}  # the fast test settings, steps left to the model

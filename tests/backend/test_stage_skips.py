@@ -18,14 +18,14 @@ from pathlib import Path
 import pytest
 import trimesh
 
-from img23d_backend.torch_env import prepare_torchvision
+from img23d_backend.env.torch_shims import prepare_torchvision
 
 prepare_torchvision()
 
 import torch  # noqa: E402
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE  # noqa: E402
-from img23d_backend.failpoints import ENV as FAILPOINTS  # noqa: E402
+from img23d_backend.env.failpoints import ENV as FAILPOINTS  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.registry import PAINT_TURBO_SUBFOLDER, DELIGHT_SUBFOLDER, tiny_model_set  # noqa: E402
 from img23d_protocol import (CLEAN, MODEL_FAMILIES, Error, ErrorCode, GenerateRequest, JobOptions,  # noqa: E402

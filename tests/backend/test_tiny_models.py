@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-from img23d_backend.torch_env import prepare_torchvision  # noqa: E402
+from img23d_backend.env.torch_shims import prepare_torchvision  # noqa: E402
 
 prepare_torchvision()
 

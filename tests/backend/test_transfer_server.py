@@ -14,7 +14,7 @@ import pytest
 
 from backend_proc import BackendProcess
 from img23d_protocol import Receiver, RunListing, decode_chunk, file_digest, iter_chunks, local_path
-from img23d_backend.transfer_service import UPLOADS_DIR
+from img23d_backend.service.transfers import UPLOADS_DIR
 from testdata import FAST_OPTIONS, HOUSE, MESH
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
@@ -199,8 +199,8 @@ def test_a_bad_upload_is_one_clear_error_and_leaves_nothing(backend: BackendProc
 
 
 def test_a_dead_backends_uploads_are_removed_and_never_taken_for_runs(tmp_path: Path) -> None:
-    from img23d_backend.runs import recover_interrupted
-    from img23d_backend.transfer_service import clean_uploads
+    from img23d_backend.runs.folders import recover_interrupted
+    from img23d_backend.service.transfers import clean_uploads
 
     uploads = tmp_path / UPLOADS_DIR
     dead, live, other = uploads / "4194999-0a1b2c", uploads / f"{os.getpid()}-3d4e5f", uploads / "notes"
@@ -221,7 +221,7 @@ def test_a_dead_backends_uploads_are_removed_and_never_taken_for_runs(tmp_path: 
                                             ("C:\\Users\\me\\statue.NPZ", "statue.npz"), ("", "upload"),
                                             (".bashrc", "bashrc-"), ("a\x00b\n.png", "a_b-")])
 def test_an_uploaded_file_gets_a_safe_name_of_its_own(name: str, expected: str) -> None:
-    from img23d_backend.transfer_service import upload_name
+    from img23d_backend.service.transfers import upload_name
 
     safe = upload_name(name)
     assert safe.startswith(expected) and "/" not in safe and "\\" not in safe and not safe.startswith(".")

@@ -43,7 +43,7 @@ def test_both_builders_write_the_same_files_under_the_same_name(staged: Path, tm
     assert names[:2] == ["blender_manifest.toml", "wheels/img23d_protocol-1.12.0-py3-none-any.whl"]
     assert "wheels/img23d_protocol-1.12.0-py3-none-any.whl" in stored
     assert stored == {n for n in names if n.endswith(addon_zip.STORED_SUFFIXES)}  # as Blender's tool stores them
-    assert "__init__.py" in names and "backend/img23d_backend/server.py" in names
+    assert "__init__.py" in names and "backend/img23d_backend/service/server.py" in names
     assert not [n for n in names if "__pycache__" in n or n.rsplit("/", 1)[-1].startswith(".")]
 
 

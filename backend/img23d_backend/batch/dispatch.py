@@ -27,7 +27,7 @@ from typing import Callable
 
 from img23d_protocol import ProtocolError
 
-from ..run_import import import_run
+from ..runs.imports import import_run
 from ..stages._common import CancelToken
 from .limits import CANCEL_GRACE, MAX_TIMEOUTS
 from .pool import Pool, WorkerLost

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..runs import TMP_PREFIX
+from ..runs.folders import TMP_PREFIX
 
 log = logging.getLogger(__name__)
 

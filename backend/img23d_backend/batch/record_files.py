@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable, Generic, TypeVar
 
-from .. import failpoints
-from ..runs import TMP_PREFIX, disk_error
+from ..env import failpoints
+from ..runs.folders import TMP_PREFIX, disk_error
 
 log = logging.getLogger(__name__)
 

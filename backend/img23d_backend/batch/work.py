@@ -20,12 +20,12 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
-from .. import failpoints
+from ..env import failpoints
 from ..jobs import Job
-from ..runs import recover_interrupted
+from ..runs.folders import recover_interrupted
 from ..session import Models, Session
 from ..stages._common import CancelToken
-from ..stems import safe_stem
+from ..runs.stems import safe_stem
 
 log = logging.getLogger(__name__)
 

@@ -20,13 +20,16 @@ from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, Generate
                              ProtocolError, RegenerateRequest, RetextureRequest)
 from PIL import Image
 
-from .. import __version__, failpoints, preflight, stage_skips
-from ..images import LoadedImage, load_image
+from .. import __version__
+from ..env import failpoints
+from ..models import preflight
+from ..stages import skips
+from ..readers.images import LoadedImage, load_image
 from ..models import placement
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..models.registry import paint_steps
-from ..runs import Manifest, RunFolder, TargetRecord, disk_error
+from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
 from ..stages import grounding, matting, paint
 
 if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
@@ -280,7 +283,7 @@ class JobRun:
     def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any,
                    unwrap: Callable[[], Any] | None = None) -> Any:
         """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
-        ``stage_skips.TextureUnavailable`` when a texture model cannot be loaded, and
+        ``skips.TextureUnavailable`` when a texture model cannot be loaded, and
         ``ProtocolError``: out of memory twice (the second time with smaller renders), or
         anything else that went wrong (as ``internal``, with the trace in the log)."""
         if not self.engine.can_paint:
@@ -295,7 +298,7 @@ class JobRun:
                                        seed=int(record.seed or 0))
         kept: dict[str, Any] = {}
         with self.stage("paint"):
-            with stage_skips.texture_models(self.manager) as (delighter, multiview):
+            with skips.texture_models(self.manager) as (delighter, multiview):
                 # Beside the loaded models: running out of RAM is a kill, not an error to retry.
                 preflight.check_paint(self.options, self.engine.device)
                 # The retry at a smaller size paints the same unwrap: it is taken once.

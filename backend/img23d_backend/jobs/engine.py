@@ -11,14 +11,14 @@ from typing import Any, Callable
 from img23d_protocol import (HUNYUAN3D, DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
                              RegenerateRequest, RetextureRequest, SuggestRequest, model_family)
 
-from .. import preflight
-from ..device import device_name, pick_device
-from ..loaders import register_models
+from ..models import preflight
+from ..env.device import device_name, pick_device
+from .loaders import register_models
 from ..models.hub import offline_requested, refuse_unaccepted
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..models.registry import PAINT_ROLES, SHAPE, ModelSet, ModelSpec, shape_kind
-from ..runs import RunFolder
+from ..runs.folders import RunFolder
 from ..stages._common import CancelToken
 from .base import JobRun
 from .detect import DetectRun

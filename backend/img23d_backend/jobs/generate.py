@@ -12,11 +12,13 @@ import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
-from .. import preflight, scene, stage_skips
-from ..images import LoadedImage
+from ..models import preflight
+from ..layout import scene
+from ..stages import skips
+from ..readers.images import LoadedImage
 from ..models.oom import is_out_of_memory
 from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
-from ..runs import TargetRecord
+from ..runs.folders import TargetRecord
 from ..stages import cleanup, shape
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
@@ -281,18 +283,18 @@ class GenerateRun(JobRun):
     def _painting(self) -> bool:
         """Whether the job paints (what is left of it): texture asked for, and not skipped."""
         if self.options.texture and not self.engine.can_paint:
-            stage_skips.skip_texture(self, self.engine.no_texture)
+            skips.skip_texture(self, self.engine.no_texture)
         return self.options.texture and not self.run_folder.manifest.texture_skipped
 
     def _paint(self, record: TargetRecord, mesh: Any, cutout: Any, unwrap: Callable[[], Any]) -> Any:
         """The textured mesh; on failure the untextured one, with the failure reported: once for
-        the job when a texture model cannot be loaded (``stage_skips``), else for this target."""
+        the job when a texture model cannot be loaded (``skips``), else for this target."""
         if not self._painting():
             return mesh
         try:
             return self.paint_mesh(record, mesh, cutout, unwrap)
-        except stage_skips.TextureUnavailable as exc:
-            stage_skips.skip_texture(self, stage_skips.texture_sentence(exc))
+        except skips.TextureUnavailable as exc:
+            skips.skip_texture(self, skips.texture_sentence(exc))
             return mesh
         except ProtocolError as exc:
             if exc.code is ErrorCode.CANCELLED:
@@ -301,7 +303,7 @@ class GenerateRun(JobRun):
         except Exception as exc:  # painting serves a mesh already made: it never ends the job
             log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
             failure = ProtocolError(ErrorCode.OUT_OF_MEMORY if is_out_of_memory(exc) else ErrorCode.INTERNAL,
-                                    stage_skips.reason(exc))
+                                    skips.reason(exc))
         record.error = {"code": failure.code.value,
                         "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}
         self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],

@@ -20,8 +20,8 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError, RegenerateRequest
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
-from ..images import LoadedImage, load_image
-from ..runs import Manifest, TargetRecord, recover_interrupted
+from ..readers.images import LoadedImage, load_image
+from ..runs.folders import Manifest, TargetRecord, recover_interrupted
 from ..stages.tail import Tail
 from .generate import GenerateRun
 

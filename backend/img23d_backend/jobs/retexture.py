@@ -10,10 +10,10 @@ import numpy as np
 from img23d_protocol import Artifact, ErrorCode, ProtocolError, validate_targets
 from PIL import Image
 
-from .. import preflight
-from ..images import LoadedImage
+from ..models import preflight
+from ..readers.images import LoadedImage
 from ..models.registry import PAINT_ROLES
-from ..runs import TargetRecord
+from ..runs.folders import TargetRecord
 from ..stages import retexture
 from .base import JobRun, OutOfMemory, Request
 

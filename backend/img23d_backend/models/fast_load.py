@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from img23d_protocol import ErrorCode, ProtocolError
 
 from . import placement
-from ..torch_env import prepare_torchvision
+from ..env.torch_shims import prepare_torchvision
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..models.registry import ModelSpec
-from ..torch_env import prepare_torchvision
+from ..env.torch_shims import prepare_torchvision
 
 Size = Literal["tiny", "full"]
 SIZES: tuple[Size, ...] = ("tiny", "full")

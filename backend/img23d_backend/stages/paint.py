@@ -23,7 +23,7 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..torch_env import prepare_torchvision
+from ..env.torch_shims import prepare_torchvision
 from ._common import CancelToken, ProgressFn
 from .paint_fill import fill_texture
 from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices

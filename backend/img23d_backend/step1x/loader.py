@@ -21,7 +21,7 @@ from ..models.fast_load import empty_weights
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..stages._common import working_dtype
-from ..torch_env import prepare_torchvision
+from ..env.torch_shims import prepare_torchvision
 from .configs import (FOLDER_FILES, LABEL_FOLDER_FILES, LABEL_PART, WEIGHTS, DenoiserConfig, ShapeVAEConfig,
                       VisualEncoderConfig, clip_settings, dino_settings, read_config)
 from .denoiser import Step1XDenoiser

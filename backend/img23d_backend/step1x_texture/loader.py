@@ -30,7 +30,7 @@ from ..models import placement
 from ..models.fast_load import empty_weights, read_safetensors
 from ..models.placement import LoadedModel
 from ..stages._common import working_dtype
-from ..torch_env import prepare_torchvision
+from ..env.torch_shims import prepare_torchvision
 from .attention import AttentionState, install_processors
 from .folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 

@@ -29,16 +29,17 @@ from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, Delet
                              RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                              UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
 
-from . import __version__, env_probe
-from .jobs import Engine, Job
-from .interrupts import Interrupted, exit_code
-from .models.cache import delete_model, find_spec, hub_cache_dir, list_models, model_id
-from .models.download import download
-from .models.hub import offline_requested
-from .models.memory import device_memory
+from .. import __version__
+from ..models import env_probe
+from ..jobs import Engine, Job
+from ..env.interrupts import Interrupted, exit_code
+from ..models.cache import delete_model, find_spec, hub_cache_dir, list_models, model_id
+from ..models.download import download
+from ..models.hub import offline_requested
+from ..models.memory import device_memory
 from .run_index import list_runs, run_files
-from .runs import recover_interrupted
-from .transfer_service import Fetches, Uploads, clean_uploads
+from ..runs.folders import recover_interrupted
+from .transfers import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
-from .cli_options import add_job_options, job_options, usage_message
-from .cli_progress import ProgressPrinter, log_to_stderr
-from .interrupts import Interrupts, exit_code
-from .mesh_files import check_mesh_path
+from .options import add_job_options, job_options, usage_message
+from .progress import ProgressPrinter, log_to_stderr
+from ..env.interrupts import Interrupts, exit_code
+from ..readers.meshes import check_mesh_path
 
 COMMANDS = ("retexture", "relayout")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
-    from .session import Models, Session
+    from ..session import Models, Session
 
     printer = ProgressPrinter(sys.stderr)
     try:
@@ -79,7 +79,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
 
 def _relayout(args: argparse.Namespace) -> int:
-    from .relayout import relayout
+    from ..layout.relayout import relayout
 
     try:
         result = relayout(args.run_dir, fov_degrees=args.fov, estimate_fov=False if args.no_estimate_fov else None,

@@ -17,7 +17,7 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError, dumps
 from img23d_protocol.layout import LayoutSettings, resolve_fov, solve, targets_from_records
 
-from .runs import atomic_write
+from ..runs.folders import atomic_write
 from .scene import mesh_extents
 
 RELAYOUT_NAME = "relayout.json"

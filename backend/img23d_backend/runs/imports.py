@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, NameSet, ProtocolError
 
-from .runs import atomic_write, new_run_dir
+from .folders import atomic_write, new_run_dir
 from .stems import safe_stem
 
 

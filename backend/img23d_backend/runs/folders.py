@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
 
-from . import failpoints
+from ..env import failpoints
 from .stems import safe_stem
 
 log = logging.getLogger(__name__)

@@ -27,11 +27,11 @@ from typing import Any, Callable, Iterable
 import img23d_protocol
 from img23d_protocol import ErrorCode, ProtocolError
 
-from . import failpoints
-from .models.cache import configured_specs
-from .models.oom import is_out_of_memory
-from .models.registry import ModelSet, ModelSpec
-from .torch_env import prepare_torchvision, torchvision_stubbed
+from ..env import failpoints
+from .cache import configured_specs
+from .oom import is_out_of_memory
+from .registry import ModelSet, ModelSpec
+from ..env.torch_shims import prepare_torchvision, torchvision_stubbed
 
 log = logging.getLogger(__name__)
 

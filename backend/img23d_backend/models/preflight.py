@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 from img23d_protocol import DETAILED_TEXTURE_SIZE, ErrorCode, JobOptions, ProtocolError
 
-from .models.memory import device_memory, ram_available
+from .memory import device_memory, ram_available
 
 GB = 1e9
 MIB = 1 << 20

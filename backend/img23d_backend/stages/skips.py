@@ -22,9 +22,9 @@ from typing import Any, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .models import placement
-from .models.oom import is_out_of_memory
-from .models.registry import PAINT_ROLES
+from ..models import placement
+from ..models.oom import is_out_of_memory
+from ..models.registry import PAINT_ROLES
 
 log = logging.getLogger(__name__)
 

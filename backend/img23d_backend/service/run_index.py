@@ -19,7 +19,7 @@ from typing import Any
 from img23d_protocol import (MAX_RUN_FILES, MAX_RUNS_LISTED, RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode,
                              ProtocolError, RunFile, RunListing, RunSummary)
 
-from .transfer_service import UPLOADS_DIR
+from .transfers import UPLOADS_DIR
 
 
 def list_runs(runs_dir: Path, limit: int = MAX_RUNS_LISTED) -> RunListing:

@@ -15,11 +15,11 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 
-from ..cli_options import add_job_options, job_options, usage_message
-from ..cli_progress import log_to_stderr
-from ..interrupts import Interrupts, exit_code
-from .record import close_record_file
-from .limits import PICTURE_TIMEOUT, START_TIMEOUT
+from .options import add_job_options, job_options, usage_message
+from .progress import log_to_stderr
+from ..env.interrupts import Interrupts, exit_code
+from ..batch.record import close_record_file
+from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close
@@ -80,11 +80,11 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         if args.ray is not None and not args.ray.strip():
             raise ProtocolError(ErrorCode.BAD_REQUEST, "--ray needs the cluster's address (HOST:PORT, or 'auto')")
         if args.ray:
-            from .ray_pool import import_ray
+            from ..batch.ray_pool import import_ray
 
             import_ray()  # before anything else: without Ray, one sentence on how to install it
         from .. import api
-        from .progress import BatchPrinter
+        from ..batch.progress import BatchPrinter
 
         models = api.Models.from_args(args)
         printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)

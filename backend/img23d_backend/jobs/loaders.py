@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .models.manager import ModelManager
+from ..models.manager import ModelManager
 from img23d_protocol import HUNYUAN3D
 
-from .models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec, shape_kind
-from .stages.depth import depth_loader
-from .stages.grounding import load_grounding
-from .stages.matting import matting_loader
-from .stages.paint_models import delight_loader
-from .stages.paint_turbo import paint_loader
-from .stages.shape import shape_loader
-from .step1x.loader import step1x_loader
+from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec, shape_kind
+from ..stages.depth import depth_loader
+from ..stages.grounding import load_grounding
+from ..stages.matting import matting_loader
+from ..stages.paint_models import delight_loader
+from ..stages.paint_turbo import paint_loader
+from ..stages.shape import shape_loader
+from ..step1x.loader import step1x_loader
 
 
 def any_shape_loader(spec: ModelSpec):  # -> Loader

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .runs import atomic_write
+from ..runs.folders import atomic_write
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
 

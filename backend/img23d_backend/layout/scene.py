@@ -18,12 +18,12 @@ import numpy as np
 from img23d_protocol import Artifact, ErrorCode, ProtocolError
 from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
 
-from .images import LoadedImage
-from .models.oom import is_out_of_memory
-from .layout_picture import draw_layout, placed_objects
-from .runs import RunFolder, TargetRecord
-from .stage_skips import skip_depth
-from .stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
+from ..readers.images import LoadedImage
+from ..models.oom import is_out_of_memory
+from .picture import draw_layout, placed_objects
+from ..runs.folders import RunFolder, TargetRecord
+from ..stages.skips import skip_depth
+from ..stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
 
 LAYOUT_PICTURE = "layout.png"
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"

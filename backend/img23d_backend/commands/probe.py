@@ -13,8 +13,8 @@ import sys
 
 from img23d_protocol import ErrorCode, ProtocolError, plain
 
-from . import env_probe
-from .models.registry import model_set
+from ..models import env_probe
+from ..models.registry import model_set
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -28,7 +28,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    from .device import pick_device
+    from ..env.device import pick_device
 
     try:
         device = pick_device(args.device)

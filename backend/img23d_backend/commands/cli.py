@@ -21,13 +21,13 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
                              ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
                              check_budget_gb, names_from_text, validate_boxes, validate_targets)
 
-from . import __version__, chain_commands, models_command, probe_command
-from .batch import command as batch_command
-from .cli_options import add_job_options, job_options, usage_message
-from .cli_progress import ProgressPrinter, log_to_stderr
-from .interrupts import Interrupts, exit_code, raise_on_signals
-from .models.registry import DEFAULT_PAINT, GROUNDING, MATTING, PAINT, ROLES, SHAPE
-from .runs import recover_interrupted
+from .. import __version__
+from . import batch, chain, models, probe
+from .options import add_job_options, job_options, usage_message
+from .progress import ProgressPrinter, log_to_stderr
+from ..env.interrupts import Interrupts, exit_code, raise_on_signals
+from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, PAINT, ROLES, SHAPE
+from ..runs.folders import recover_interrupted
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
@@ -92,10 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--preload", default="",
                      help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
                           '("default": those three); the heavy imports happen then anyway')
-    probe_command.add_parser(sub)
-    models_command.add_parser(sub)
-    batch_command.add_parser(sub, common)
-    chain_commands.add_parsers(sub, common)
+    probe.add_parser(sub)
+    models.add_parser(sub)
+    batch.add_parser(sub, common)
+    chain.add_parsers(sub, common)
     return parser
 
 
@@ -111,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "probe":
-        return probe_command.run(args)
+        return probe.run(args)
     if args.command == "models":
-        return models_command.run(args)
+        return models.run(args)
     if args.command == "batch":
-        return batch_command.run(args)
-    if args.command in chain_commands.COMMANDS:
-        return chain_commands.run(args)
+        return batch.run(args)
+    if args.command in chain.COMMANDS:
+        return chain.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     interrupts = Interrupts().install()
     try:
@@ -183,7 +183,7 @@ def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
 
 def _engine(args: argparse.Namespace) -> Any:
     """The engine, as the Python API makes it (``api.make_engine``)."""
-    from .session import Models, make_engine
+    from ..session import Models, make_engine
 
     return make_engine(Models.from_args(args), args.out)
 
@@ -200,7 +200,7 @@ def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Inte
 
 def _job_for(job_id: str, interrupts: Interrupts) -> tuple["ProgressPrinter", Any]:
     """A command's job, printing its progress; an interrupt cancels it (or abandons it, see Interrupts)."""
-    from .jobs import Job
+    from ..jobs import Job
 
     printer = ProgressPrinter(sys.stderr)
     job = Job(id=job_id, emit=printer, cancel=interrupts.token)
@@ -294,12 +294,12 @@ def _serve(args: argparse.Namespace) -> int:
     out = io.TextIOWrapper(os.fdopen(protocol_fd, "wb", buffering=0), encoding="utf-8", newline="\n",
                            write_through=True)
     log_to_stderr(args.verbose, prefix="img23d-backend ")
-    from . import failpoints
+    from ..env import failpoints
 
     try:
         failpoints.hit("startup")
         check_arguments(args)
-        from .server import Server
+        from ..service.server import Server
         engine = _engine(args)
     except ProtocolError as exc:
         # Say why on the protocol channel too, so the add-on can show it instead of "crashed".

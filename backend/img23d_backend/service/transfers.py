@@ -31,7 +31,7 @@ from img23d_protocol import (MAX_FILE_BYTES, Chunk, Error, ErrorCode, FetchReque
                              Result, UploadRequest, check_announced, decode_chunk, encode_chunk, file_digest,
                              iter_chunks)
 
-from .stems import safe_stem
+from ..runs.stems import safe_stem
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""What comes in from the user's disk, read and checked: pictures (images) and mesh files (meshes)."""

@@ -1,0 +1,1 @@
+"""Run folders: writing them (folders), bringing one in from another machine (imports), and the file stems both use."""
