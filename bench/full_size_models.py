@@ -61,7 +61,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     import torch
     from PIL import Image
 
-    from img23d_backend.stages._common import CancelToken
+    from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.stages.paint_models import camera_indices, delight_loader

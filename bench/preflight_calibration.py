@@ -1,4 +1,4 @@
-"""Measure the shape stage's real memory peak, to calibrate ``preflight.py``'s estimate.
+"""Measure the shape stage's real memory peak, to calibrate ``models/preflight.py``'s estimate.
 
     .venv/bin/python bench/preflight_calibration.py [--octree 128 256 384] [--batch 1 3]
                                                     [--limit-gb 14] [--json out.json]
@@ -46,7 +46,7 @@ from PIL import Image
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader, mesh_arrays
 from img23d_backend.stages.cleanup import clean_mesh
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models.registry import default_tiny_root
 octree, batch = int(sys.argv[1]), int(sys.argv[2])
 spec = tiny_model_set(default_tiny_root()).shape

@@ -4,7 +4,9 @@ Every module's imports are read with ``ast`` (function-level ones included, sinc
 hidden in a function is still a dependency), resolved to the first-party module they name,
 and checked:
 
-- no import cycle among first-party modules;
+- no import cycle among first-party modules (imports for type checking only count too);
+- the backend's rooms (its sub-packages, and the few modules left at its root) import one way,
+  down ``BACKEND_ROOMS``, never back up, and few modules stay at the root;
 - the add-on imports no torch, no numpy-heavy library and no backend module: only Blender's
   own modules, the standard library and the protocol package;
 - the backend never imports ``bpy``, and the protocol package only the standard library;
@@ -29,6 +31,7 @@ PACKAGES = {  # import name -> folder
     "img23d_backend": REPO / "backend" / "img23d_backend",
     "img23d": REPO / "blender_img23d",  # the add-on (its package name inside Blender)
 }
+FOLDERS_OF_BACKEND = PACKAGES["img23d_backend"]
 # Heavy third-party modules that may be imported inside a function, so that importing the
 # module that uses them stays cheap (and a broken environment can still be named).
 LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", "safetensors", "accelerate",
@@ -97,8 +100,6 @@ def _imports(package: str, folder: Path, path: Path) -> list[Import]:
     def visit(node: ast.AST, lazy: bool) -> None:
         for child in ast.iter_child_nodes(node):
             inner = lazy or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
-                continue  # annotations only: not a runtime dependency
             if isinstance(child, ast.Import):
                 found.extend(Import(name, _resolve(name, is_package, 0, alias.name), child.lineno, lazy)
                              for alias in child.names)
@@ -113,10 +114,6 @@ def _imports(package: str, folder: Path, path: Path) -> list[Import]:
 
     visit(tree, False)
     return found
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
 
 
 def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
@@ -215,6 +212,54 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             connect(node)
     return groups
+
+
+# The backend's rooms from the top floor down: a room may import the rooms on the floors below
+# its own (and itself), never one on its floor or above. The public face (__main__, api, session)
+# stands at the root with the package's __init__; everything else lives in a room.
+BACKEND_ROOMS = (
+    ("__main__",),
+    ("commands",),                  # the command line: parser, options, one module per command
+    ("api",),                       # the Python API a pipeline imports
+    ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
+    ("session",),                   # an engine with its model set, for the API, CLI and batches
+    ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
+    ("layout", "step1x_texture"),   # objects laid out in depth; the clean family's paint
+    ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
+    ("step1x", "raster"),           # the clean family's geometry; the rasterizer
+    ("models",),                    # registry, download, cache, manager, memory, probes, preflight
+    ("readers",),                   # pictures and mesh files from the user's disk
+    ("runs",),                      # run folders: written, imported, their file stems
+    ("env",),                       # device, torch shims, failpoints, interrupts, job control
+)
+BACKEND_ROOT_MODULES = {"img23d_backend", "img23d_backend.__main__", "img23d_backend.api", "img23d_backend.session"}
+
+
+def _backend_room(module: str) -> str:
+    return module.split(".")[1] if module.count(".") else "__init__"
+
+
+def test_every_backend_module_lives_in_a_named_room() -> None:
+    floors = {room for floor in BACKEND_ROOMS for room in floor}
+    rooms = {_backend_room(name) for name in FILES if name.startswith("img23d_backend.")}
+    root = {name for name in FILES if name.startswith("img23d_backend") and name.count(".") <= 1
+            and not (FOLDERS_OF_BACKEND / name.split(".")[-1]).is_dir()}
+    assert root <= BACKEND_ROOT_MODULES, f"modules loose at the backend's root: {sorted(root - BACKEND_ROOT_MODULES)}"
+    assert rooms <= floors, f"backend rooms on no floor of BACKEND_ROOMS: {sorted(rooms - floors)}"
+
+
+def test_the_backend_rooms_import_one_way_down() -> None:
+    floor_of = {room: level for level, floor in enumerate(BACKEND_ROOMS) for room in floor}
+    floor_of["__init__"] = len(BACKEND_ROOMS)  # the package's face (its version) is below every room
+    bad = []
+    for imp in IMPORTS:
+        owner = _owner(imp.target)
+        if not (imp.module.startswith("img23d_backend.") and owner and owner.startswith("img23d_backend")):
+            continue
+        source, target = _backend_room(imp.module), _backend_room(owner)
+        if source != target and floor_of[target] <= floor_of[source]:
+            bad.append(f"{imp.module}:{imp.line} ({source}) imports {owner} ({target}), on its floor or above")
+    assert bad == [], "imports that run back up (move the code, or the room in BACKEND_ROOMS):\n" + "\n".join(bad)
 
 
 def test_the_addon_imports_only_blender_the_stdlib_and_the_protocol() -> None:

@@ -29,9 +29,9 @@ from img23d_protocol import JobOptions, ProtocolError
 
 from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
 from .batch.settings import PICTURE_TIMEOUT, START_TIMEOUT
+from .env.job_control import CancelToken
 from .layout.relayout import RelayoutResult, relayout
 from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, Session
-from .stages._common import CancelToken
 
 __all__ = ["AUTO", "BatchEvent", "BatchReport", "CancelToken", "GenerateResult", "JobOptions", "MeshResult", "Models", "ProtocolError",
            "RelayoutResult", "RetextureResult", "Session", "batch", "generate", "relayout", "retexture"]

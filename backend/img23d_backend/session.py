@@ -14,12 +14,11 @@ from typing import Any, Callable, Sequence
 from img23d_protocol import (ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError, RetextureRequest,
                              SuggestRequest, validate_targets)
 
-from .models import env_probe
+from .env.job_control import CancelToken
 from .jobs import Engine, EngineSettings, Job
-from .readers.meshes import artist_mesh_file, write_textured_glb
-from .models import licence_gate
+from .models import env_probe, licence_gate
 from .models.registry import DEFAULT_PAINT, model_set
-from .stages._common import CancelToken
+from .readers.meshes import artist_mesh_file, write_textured_glb
 
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
 Events = Callable[[Message], None]

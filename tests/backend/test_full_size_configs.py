@@ -106,7 +106,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
     from PIL import Image
 
     from img23d_backend.models.registry import SHAPE, ModelSpec
-    from img23d_backend.stages._common import CancelToken
+    from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader
     from img23d_backend.env.torch_shims import prepare_torchvision
     from testdata import SUBJECT

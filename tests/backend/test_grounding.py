@@ -63,7 +63,7 @@ def test_a_big_picture_uses_nearly_all_of_the_token_budget() -> None:
 def test_qwen3_vl_never_runs_in_fp16(monkeypatch, kind: str, capability, macos_14: bool, expected: str) -> None:
     import torch
 
-    from img23d_backend.stages._common import grounding_dtype
+    from img23d_backend.models.dtypes import grounding_dtype
 
     def device_capability(device=None):
         assert torch.device(device).type == "cuda"  # asked about the device in use

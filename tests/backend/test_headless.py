@@ -4,7 +4,7 @@ The backend's requirements carry opencv's headless build and no pymeshlab (both 
 libGL). The service is started as Blender starts it, runs a textured job through the protocol
 (grounding, matting, shape, clean-up, paint, export), and its memory maps are read before it is
 shut down: no OpenGL library may be among them. hy3dgen still imports pymeshlab; where it is
-absent ``torch_env`` stands in for it, and using the stand-in says why.
+absent ``env.torch_shims`` stands in for it, and using the stand-in says why.
 """
 
 from __future__ import annotations

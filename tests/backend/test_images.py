@@ -1,4 +1,4 @@
-"""Tests for images.py: every way a user's picture arrives, and every way it can be unusable."""
+"""Tests for readers/images.py: every way a user's picture arrives, and every way it can be unusable."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests for images.py's memory: huge pictures of every mode load in bounded memory, in bands."""
+"""Tests for readers/images.py's memory: huge pictures of every mode load in bounded memory, in bands."""
 
 from __future__ import annotations
 

@@ -17,7 +17,8 @@ from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import Error, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages import matting
-from img23d_backend.stages._common import CancelToken, matting_dtype
+from img23d_backend.env.job_control import CancelToken
+from img23d_backend.models.dtypes import matting_dtype
 from img23d_backend.env.torch_shims import prepare_torchvision
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 from img23d_backend.stages.answer_scan import AnswerScanner, StopReason
 from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding, parse_detections
 

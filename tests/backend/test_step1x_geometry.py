@@ -22,9 +22,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from img23d_backend.replicas import step1x as replica
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
-from img23d_backend.step1x.loader import WEIGHTS, load_geometry
+from img23d_backend.models.folder_files import STEP1X_WEIGHTS
+from img23d_backend.step1x.loader import load_geometry
 from img23d_backend.step1x.visual_encoder import prepare_cutout
 from img23d_backend.step1x.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
 from img23d_protocol import ErrorCode, ProtocolError
@@ -58,9 +59,9 @@ def _keys(path: Path) -> dict[str, str]:
 
 
 def test_the_replica_writes_upstreams_keys_in_float32(folder: Path) -> None:
-    transformer = _keys(folder / "transformer" / WEIGHTS)
-    vae = _keys(folder / "vae" / WEIGHTS)
-    visual = _keys(folder / "visual_encoder" / WEIGHTS)
+    transformer = _keys(folder / "transformer" / STEP1X_WEIGHTS)
+    vae = _keys(folder / "vae" / STEP1X_WEIGHTS)
+    visual = _keys(folder / "visual_encoder" / STEP1X_WEIGHTS)
     assert all(key.startswith("dit_model.") for key in transformer)
     assert {"dit_model.time_proj.linear_1.weight", "dit_model.proj_cross_attention.weight",
             "dit_model.transformer_blocks.0.attn.add_q_proj.weight",
@@ -79,7 +80,7 @@ def test_the_replica_writes_upstreams_keys_in_float32(folder: Path) -> None:
 
 def test_loaded_weights_equal_the_files_tensors(folder: Path, model) -> None:
     for part, module in (("transformer", model.denoiser), ("vae", model.vae), ("visual_encoder", model.visual)):
-        with safe_open(str(folder / part / WEIGHTS), framework="pt") as reader:
+        with safe_open(str(folder / part / STEP1X_WEIGHTS), framework="pt") as reader:
             state = module.state_dict()
             for name, tensor in state.items():
                 assert torch.equal(tensor, reader.get_tensor(name)), f"{part}: {name} differs from the file"
@@ -92,7 +93,7 @@ def test_a_missing_or_foreign_key_is_refused_by_name(folder: Path, tmp_path: Pat
 
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)
-    path = broken / "transformer" / WEIGHTS
+    path = broken / "transformer" / STEP1X_WEIGHTS
     with safe_open(str(path), framework="pt") as reader:
         state = {key: reader.get_tensor(key) for key in reader.keys()}
     state.pop("dit_model.proj_out.weight")
@@ -111,7 +112,7 @@ def test_a_folder_without_a_part_names_it(folder: Path, tmp_path: Path) -> None:
 
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)
-    (broken / "vae" / WEIGHTS).unlink()
+    (broken / "vae" / STEP1X_WEIGHTS).unlink()
     with pytest.raises(FileNotFoundError, match="vae/diffusion_pytorch_model.safetensors missing"):
         load_geometry(broken, "cpu", torch.float32)
 
@@ -217,7 +218,7 @@ from PIL import Image, ImageDraw
 from img23d_backend.step1x.loader import load_geometry
 from img23d_backend.step1x.generate import GeometrySettings, generate_geometry
 from img23d_backend.step1x.volume import GridSettings
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 model = load_geometry({str(folder)!r}, "cpu", torch.float32)
 image = Image.new("RGBA", (64, 64)); ImageDraw.Draw(image).ellipse((10, 10, 50, 50), fill=(9, 9, 9, 255))
 mesh, = generate_geometry(model, [image], [1], GeometrySettings(steps=2, grid=GridSettings(32, 2)),

@@ -25,10 +25,11 @@ from img23d_backend.step1x.configs import CLIP_VIT_LARGE_14, DINOV2_REGISTERS_LA
 from img23d_backend.step1x.denoiser import Step1XDenoiser
 from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
 from img23d_backend.step1x.label import LabelChoice, LabelEncoder, LabelEncoderConfig
-from img23d_backend.step1x.loader import WEIGHTS, load_geometry
+from img23d_backend.models.folder_files import STEP1X_WEIGHTS
+from img23d_backend.step1x.loader import load_geometry
 from img23d_backend.step1x.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEncoder, pixel_values, prepare_cutout
 from img23d_backend.step1x.volume import GridSettings
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 
 FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32, levels=2))
 
@@ -46,7 +47,7 @@ def model(folder: Path):
 
 
 def _tables(folder: Path) -> dict[str, torch.Tensor]:
-    with safe_open(str(folder / "label_encoder" / WEIGHTS), framework="pt") as reader:
+    with safe_open(str(folder / "label_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
         return {key: reader.get_tensor(key) for key in reader.keys()}
 
 
@@ -61,7 +62,7 @@ def test_the_label_folder_holds_upstreams_keys(folder: Path) -> None:
     assert {key: tuple(value.shape) for key, value in tables.items()} == {
         "embedding_table_tpose.weight": (3, 32), "embedding_table_symmetry_type.weight": (2, 32),
         "embedding_table_geometry_quality.weight": (3, 32)}
-    with safe_open(str(folder / "visual_encoder" / WEIGHTS), framework="pt") as reader:
+    with safe_open(str(folder / "visual_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
         keys = list(reader.keys())
     assert any(key.startswith("clip_model.vision_model.encoder.layers.0.") for key in keys)
     assert any(key.startswith("clip_model.text_model.") for key in keys)   # the whole CLIPModel, as upstream saves it
@@ -131,7 +132,7 @@ def test_a_label_job_makes_a_mesh(model) -> None:
 def test_a_label_folder_without_its_label_encoder_names_it(folder: Path, tmp_path: Path) -> None:
     broken = tmp_path / replica.LABEL_FOLDER
     shutil.copytree(folder, broken)
-    (broken / "label_encoder" / WEIGHTS).unlink()
+    (broken / "label_encoder" / STEP1X_WEIGHTS).unlink()
     with pytest.raises(FileNotFoundError, match="label_encoder/diffusion_pytorch_model.safetensors missing"):
         load_geometry(broken, "cpu", torch.float32)
 
@@ -167,4 +168,4 @@ def test_the_label_folder_is_complete_only_with_its_label_encoder(folder: Path, 
     shutil.copytree(folder, tmp_path / replica.LABEL_FOLDER)
     (tmp_path / replica.LABEL_FOLDER / "label_encoder" / "config.json").unlink()
     assert missing_files(spec, tmp_path) == [f"{replica.LABEL_FOLDER}/label_encoder/config.json"]
-    assert f"{replica.LABEL_FOLDER}/label_encoder/{WEIGHTS}" in spec.allow_patterns
+    assert f"{replica.LABEL_FOLDER}/label_encoder/{STEP1X_WEIGHTS}" in spec.allow_patterns

@@ -15,7 +15,7 @@ import trimesh
 from PIL import Image
 
 from img23d_backend.replicas import step1x_texture as replica
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 from img23d_backend.step1x_texture.bake import BakeSettings
 from img23d_backend.step1x_texture.folders import TextureFolders
 from img23d_backend.step1x_texture.generate import MultiviewSettings

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from img23d_backend.replicas import step1x_texture as replica
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 from img23d_backend.step1x_texture.attention import AttentionState, MultiviewAttnProcessor, Pass
 from img23d_backend.step1x_texture.conditions import control_maps, prepare_reference
 from img23d_backend.step1x_texture.folders import TextureFolders

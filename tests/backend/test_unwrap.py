@@ -11,7 +11,7 @@ import pytest
 import trimesh
 from img23d_protocol import ErrorCode, ProtocolError
 
-from img23d_backend.stages._common import CancelToken
+from img23d_backend.env.job_control import CancelToken
 from img23d_backend.stages.paint import with_uvs
 from img23d_backend.stages.unwrap import Arrays, Unwrapper, unwrap_arrays
 

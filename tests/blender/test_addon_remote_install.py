@@ -50,7 +50,7 @@ def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host)
         assert task.result.python == env / "bin" / "python"
         assert task.result.summary().startswith(f"Backend updated on {ssh_host.ALIAS}: torch ")
         # The backend is installed there now (a copy, no longer the test run's editable source).
-        assert list(env.glob("lib/python3.*/site-packages/img23d_backend/server.py"))
+        assert list(env.glob("lib/python3.*/site-packages/img23d_backend/service/server.py"))
         scene.img23d.targets = "house"
         scene.img23d.image_path = str(HOUSE)
         assert bpy.ops.img23d.detect() == {"FINISHED"}

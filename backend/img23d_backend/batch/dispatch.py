@@ -27,8 +27,8 @@ from typing import Callable
 
 from img23d_protocol import ProtocolError
 
+from ..env.job_control import CancelToken
 from ..runs.imports import import_run
-from ..stages._common import CancelToken
 from .limits import CANCEL_GRACE, MAX_TIMEOUTS
 from .pool import Pool, WorkerLost
 from .record import BatchRecord, Entry

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from img23d_protocol import ErrorCode, ProtocolError, names_from_text
 
-from ..stages._common import CancelToken
+from ..env.job_control import CancelToken
 from .dispatch import drive
 from .inputs import AUTO, picture_hash, read_inputs
 from .local import LocalPool

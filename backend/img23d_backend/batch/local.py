@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .pool import WorkerLost
-from .work import Worker, WorkItem, WorkResult, WorkerSettings
+from .work import Worker, WorkerSettings, WorkItem, WorkResult
 
 _CANCEL, _STOP = "cancel", "stop"
 

@@ -21,7 +21,7 @@ from typing import Any
 from img23d_protocol import ErrorCode, ProtocolError
 
 from .pool import WorkerLost
-from .work import Worker, WorkItem, WorkResult, WorkerSettings, limit_threads, worker_scratch_cleanup
+from .work import Worker, WorkerSettings, WorkItem, WorkResult, limit_threads, worker_scratch_cleanup
 
 INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'img23d-backend[ray]' (or pip install ray==2.60.0)"
 RESTARTS = 2          # per actor: a worker killed more often than this is given up

@@ -21,11 +21,11 @@ from pathlib import Path
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError
 
 from ..env import failpoints
+from ..env.job_control import CancelToken
 from ..jobs import Job
 from ..runs.folders import recover_interrupted
-from ..session import Models, Session
-from ..stages._common import CancelToken
 from ..runs.stems import safe_stem
+from ..session import Models, Session
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 
+from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
+from ..batch.record import close_record_file
+from ..env.interrupts import Interrupts, exit_code
 from .options import add_job_options, job_options, usage_message
 from .progress import log_to_stderr
-from ..env.interrupts import Interrupts, exit_code
-from ..batch.record import close_record_file
-from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close

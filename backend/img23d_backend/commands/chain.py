@@ -2,7 +2,7 @@
 
 ``retexture`` is the add-on's Re-texture (``api.Session.retexture``): the mesh keeps its
 topology and UVs (a mesh without UVs gets new ones), and comes back as a textured GLB too; ``relayout`` places a Generate run's
-objects again for another field of view or ground setting (``relayout.py``), without generating.
+objects again for another field of view or ground setting (``layout/relayout.py``), without generating.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
-from .options import add_job_options, job_options, usage_message
-from .progress import ProgressPrinter, log_to_stderr
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
+from .options import add_job_options, job_options, usage_message
+from .progress import ProgressPrinter, log_to_stderr
 
 COMMANDS = ("retexture", "relayout")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

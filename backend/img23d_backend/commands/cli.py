@@ -22,12 +22,12 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
                              check_budget_gb, names_from_text, validate_boxes, validate_targets)
 
 from .. import __version__
-from . import batch, chain, models, probe
-from .options import add_job_options, job_options, usage_message
-from .progress import ProgressPrinter, log_to_stderr
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..runs.folders import recover_interrupted
+from . import batch, chain, models, probe
+from .options import add_job_options, job_options, usage_message
+from .progress import ProgressPrinter, log_to_stderr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")

@@ -22,12 +22,13 @@ from typing import Any
 
 from img23d_protocol import ErrorCode, Progress, ProtocolError, plain
 
-from .progress import ProgressPrinter
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.download import download
 from ..models.hub import offline_requested
-from ..models.registry import DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, default_tiny_root, tiny_model_set
+from ..models.registry import (DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, default_tiny_root,
+                               tiny_model_set)
+from .progress import ProgressPrinter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -98,7 +98,7 @@ def prepare_pymeshlab() -> bool:
             import pymeshlab  # noqa: F401
             return False
         except ImportError:  # not installed, or installed without the libGL it links against
-            module = _NoPymeshlab("pymeshlab", "img23d's stand-in for the absent pymeshlab (torch_env).")
+            module = _NoPymeshlab("pymeshlab", "img23d's stand-in for the absent pymeshlab (env.torch_shims).")
             module.__spec__ = importlib.machinery.ModuleSpec("pymeshlab", None)
             module.MeshSet, module.Mesh = _stand_in_class("MeshSet"), _stand_in_class("Mesh")
             sys.modules["pymeshlab"] = module

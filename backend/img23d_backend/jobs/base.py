@@ -14,7 +14,7 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Progress,
                              ProtocolError, RegenerateRequest, RetextureRequest)
@@ -22,18 +22,14 @@ from PIL import Image
 
 from .. import __version__
 from ..env import failpoints
-from ..models import preflight
-from ..stages import skips
-from ..readers.images import LoadedImage, load_image
-from ..models import placement
+from ..models import placement, preflight
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..models.registry import paint_steps
+from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
-from ..stages import grounding, matting, paint
-
-if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
-    from .engine import Engine, Job
+from ..stages import grounding, matting, paint, skips
+from .context import EngineContext, Job
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +49,7 @@ class JobRun:
 
     kind = ""
 
-    def __init__(self, engine: "Engine", request: Request, job: "Job", run_folder: RunFolder) -> None:
+    def __init__(self, engine: EngineContext, request: Request, job: Job, run_folder: RunFolder) -> None:
         self.engine = engine
         self.request = request
         self.job = job
@@ -71,11 +67,11 @@ class JobRun:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
 
     @classmethod
-    def check_models(cls, request: Request, engine: "Engine") -> None:
+    def check_models(cls, request: Request, engine: EngineContext) -> None:
         """Refuse a job the engine's model set cannot do at all, before the run folder."""
 
     @classmethod
-    def check_memory(cls, request: Request, engine: "Engine") -> None:
+    def check_memory(cls, request: Request, engine: EngineContext) -> None:
         """Refuse settings this machine cannot hold for even one target, before the run folder."""
 
     @classmethod
@@ -84,7 +80,7 @@ class JobRun:
         return ("grounding",)
 
     @classmethod
-    def make_folder(cls, engine: "Engine", request: Request, job: "Job") -> RunFolder:
+    def make_folder(cls, engine: EngineContext, request: Request, job: Job) -> RunFolder:
         """The run's own folder, with a manifest that says ``running`` until the job ends."""
         manifest = Manifest(job_id=job.id, kind=cls.kind, backend_version=__version__,
                             targets=list(getattr(request, "targets", [])), options=asdict(request.options),
@@ -93,7 +89,7 @@ class JobRun:
         return RunFolder.create(cls.runs_dir(engine, request), cls.folder_label(request), manifest)
 
     @classmethod
-    def runs_dir(cls, engine: "Engine", request: Request) -> Path:
+    def runs_dir(cls, engine: EngineContext, request: Request) -> Path:
         """The folder that holds this job's run folder."""
         return engine.settings.runs_dir
 

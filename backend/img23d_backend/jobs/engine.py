@@ -1,117 +1,29 @@
-"""The engine: one device, one model manager, one job at a time."""
+"""The engine: one device, one model manager, one job at a time; each request runs as its kind of job."""
 
 from __future__ import annotations
 
-import logging
 import secrets
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any
 
-from img23d_protocol import (HUNYUAN3D, DetectRequest, ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError,
-                             RegenerateRequest, RetextureRequest, SuggestRequest, model_family)
+from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RegenerateRequest,
+                             RetextureRequest, SuggestRequest)
 
-from ..models import preflight
-from ..env.device import device_name, pick_device
-from .loaders import register_models
 from ..models.hub import offline_requested, refuse_unaccepted
-from ..models.manager import ModelManager, Policy
-from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, SHAPE, ModelSet, ModelSpec, shape_kind
-from ..runs.folders import RunFolder
-from ..stages._common import CancelToken
+from ..models.registry import SHAPE, ModelSpec, shape_kind
 from .base import JobRun
+from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
 from .generate import GenerateRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
 from .suggest import SuggestRun
 
-log = logging.getLogger(__name__)
-
-Emit = Callable[[Message], None]
+__all__ = ["Engine", "EngineSettings", "Job"]
 
 
-@dataclass
-class EngineSettings:
-    models: ModelSet
-    runs_dir: Path
-    device: str = "auto"                 # auto, cuda, cuda:N, mps, cpu
-    budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
-    offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
-    policy: Policy = Policy.MANAGED      # the others exist for the benchmark's comparison
-    # Restricted licences accepted for every job (the command line's --accept-licence); a job's
-    # options may add the artist's (models/licence_gate.py).
-    accepted_licences: frozenset[str] = frozenset()
-
-
-@dataclass
-class Job:
-    """A job as its driver sees it: its id, where its events go, its cancel token, and (once the
-    job has made it) its run folder, so that the driver can close it if the process must end."""
-
-    id: str
-    emit: Emit
-    cancel: CancelToken = field(default_factory=CancelToken)
-    run_folder: RunFolder | None = None  # None until the request has passed its checks
-
-    def abandon(self, reason: str) -> None:
-        """Close the run's manifest as cancelled when the job cannot finish it in time (exit)."""
-        run = self.run_folder
-        if run is None or run.manifest.status != "running":
-            return
-        run.manifest.errors.append({"code": ErrorCode.CANCELLED.value, "message": reason})
-        try:
-            run.finish("cancelled")
-        except ProtocolError as exc:
-            log.error("could not close the manifest of job %s: %s", self.id, exc)
-
-
-class Engine:
+class Engine(EngineContext):
     """Runs generate, detect, suggest and re-texture jobs; keeps models between jobs through its manager."""
-
-    def __init__(self, settings: EngineSettings) -> None:
-        self.settings = settings
-        self.device = pick_device(settings.device)
-        self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
-                                    policy=settings.policy)
-        self.manager.accepted_licences = settings.accepted_licences
-        register_models(self.manager, settings.models)
-
-    @property
-    def can_paint(self) -> bool:
-        return all(role in self.manager.roles for role in PAINT_ROLES)
-
-    @property
-    def no_texture(self) -> str:
-        """The one sentence a job that asked for texture gives when this model set has no texture
-        models: its family's (the licence-clean family's today)."""
-        family = model_family(shape_kind(self.settings.models.shape).family)
-        return family.no_texture or ("texture skipped: this model set has no texture models, so its meshes "
-                                     "are untextured")
-
-    def describe(self) -> dict[str, Any]:
-        return {"device": str(self.device), "device_name": device_name(self.device),
-                "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe(),
-                "limits": self.limits()}
-
-    def limits(self) -> dict[str, int]:
-        """The largest settings one target fits with, beside the models its stage holds."""
-        sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
-        paint = sum(sizes[role] for role in PAINT_ROLES) if self.can_paint else None
-        return preflight.limits(self.device, sizes.get("shape", 0), paint, guidance=self.classifier_free,
-                                memory=self.shape_memory)
-
-    @property
-    def shape_memory(self) -> preflight.ShapeMemory:
-        """How the shape model's memory grows (its family's volume decoding and DiT)."""
-        family = shape_kind(self.settings.models.shape).family
-        return preflight.HUNYUAN_MEMORY if family == HUNYUAN3D else preflight.STEP1X_MEMORY
-
-    @property
-    def classifier_free(self) -> bool:
-        """The shape model runs classifier-free guidance (two DiT passes per image): its kind says."""
-        return not shape_kind(self.settings.models.shape).embedded_guidance
 
     def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
         return self._run(GenerateRun, request, job)

@@ -6,20 +6,19 @@ import logging
 import traceback
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
-from ..models import preflight
 from ..layout import scene
-from ..stages import skips
-from ..readers.images import LoadedImage
+from ..models import preflight
 from ..models.oom import is_out_of_memory
 from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
+from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages import cleanup, shape
+from ..stages import cleanup, shape, skips
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
@@ -27,9 +26,7 @@ from ..stages.tail import Tail
 from ..stages.unwrap import Unwrapper
 from ..step1x.label import LabelChoice
 from .base import JobRun, OutOfMemory, Request, scaled_box
-
-if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
-    from .engine import Engine
+from .context import EngineContext
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +42,7 @@ class GenerateRun(JobRun):
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
 
     @classmethod
-    def check_memory(cls, request: Request, engine: "Engine") -> None:
+    def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory)
 
     @classmethod

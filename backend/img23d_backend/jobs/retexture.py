@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from img23d_protocol import Artifact, ErrorCode, ProtocolError, validate_targets
 from PIL import Image
 
 from ..models import preflight
-from ..readers.images import LoadedImage
 from ..models.registry import PAINT_ROLES
+from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import retexture
 from .base import JobRun, OutOfMemory, Request
-
-if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
-    from .engine import Engine
+from .context import EngineContext
 
 
 class RetextureRun(JobRun):
@@ -36,12 +34,12 @@ class RetextureRun(JobRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
 
     @classmethod
-    def check_models(cls, request: Request, engine: "Engine") -> None:
+    def check_models(cls, request: Request, engine: EngineContext) -> None:
         if not engine.can_paint:  # re-texturing is only painting: the family's one sentence
             raise ProtocolError(ErrorCode.BAD_REQUEST, engine.no_texture)
 
     @classmethod
-    def check_memory(cls, request: Request, engine: "Engine") -> None:
+    def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, shape=False)  # re-texturing only paints
 
     @classmethod

@@ -18,12 +18,12 @@ import numpy as np
 from img23d_protocol import Artifact, ErrorCode, ProtocolError
 from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
 
-from ..readers.images import LoadedImage
 from ..models.oom import is_out_of_memory
-from .picture import draw_layout, placed_objects
+from ..readers.images import LoadedImage
 from ..runs.folders import RunFolder, TargetRecord
-from ..stages.skips import skip_depth
 from ..stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
+from ..stages.skips import skip_depth
+from .picture import draw_layout, placed_objects
 
 LAYOUT_PICTURE = "layout.png"
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
@@ -92,7 +92,7 @@ def mesh_extents(mesh: Any) -> tuple[float, float, float]:
 def _depth_map(run: Any, image: LoadedImage) -> DepthMap | None:
     """The depth model's map of the picture; None without a depth model or when it could not be
     loaded or run (the layout then works from the boxes alone, and the manifest says why in one
-    sentence: ``stage_skips.skip_depth``)."""
+    sentence: ``stages.skips.skip_depth``)."""
     if "depth" not in run.manager.roles:
         return None
     try:

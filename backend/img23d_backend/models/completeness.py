@@ -30,8 +30,7 @@ from pathlib import Path
 
 from img23d_protocol import CLEAN
 
-from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
-from ..step1x.configs import LABEL_FOLDER_FILES as STEP1X_LABEL_FILES
+from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
 from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"

@@ -1,6 +1,6 @@
 """Environment probes: does this torch and torchvision build run what the models need?
 
-A torchvision whose compiled operators do not match torch imports fine (with ``torch_env``'s
+A torchvision whose compiled operators do not match torch imports fine (with ``env.torch_shims``'s
 stubs) and fails only when a model calls one of those operators, deep inside its first
 forward, with an error nobody can act on. Each probe makes one tiny real call instead, on the
 device the models will use, and a failure becomes an ``environment`` error that names the
@@ -28,10 +28,10 @@ import img23d_protocol
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env import failpoints
+from ..env.torch_shims import prepare_torchvision, torchvision_stubbed
 from .cache import configured_specs
 from .oom import is_out_of_memory
 from .registry import ModelSet, ModelSpec
-from ..env.torch_shims import prepare_torchvision, torchvision_stubbed
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def ready_for_load(spec: ModelSpec, device: Any) -> None:
 
     torchvision is readied here, once, for every loader: they all import transformers, diffusers
     or hy3dgen, which import torchvision, and where its compiled ops do not match torch that
-    import fails unless ``torch_env`` stubbed them first. Then the model's own probes.
+    import fails unless ``env.torch_shims`` stubbed them first. Then the model's own probes.
     """
     prepare_torchvision()
     require(spec.probes, device, needed_by=f"{spec.display} ({spec.role})")

@@ -22,8 +22,8 @@ from typing import Any, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from . import placement
 from ..env.torch_shims import prepare_torchvision
+from . import placement
 
 log = logging.getLogger(__name__)
 

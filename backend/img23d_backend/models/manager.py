@@ -28,9 +28,8 @@ from typing import Any, Callable, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from . import env_probe
 from ..env import failpoints
-from . import placement
+from . import env_probe, placement
 from .hub import DownloadProgress, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
 from .registry import ModelSpec

@@ -19,8 +19,7 @@ from img23d_protocol import (DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, PAINT_MODELS, 
                              ProtocolError, ShapeModelKind,
                              model_family, model_licence)
 
-from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
-from ..step1x.configs import LABEL_FOLDER_FILES as STEP1X_LABEL_FILES
+from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from ..models.registry import ModelSpec
 from ..env.torch_shims import prepare_torchvision
+from ..models.registry import ModelSpec
 
 Size = Literal["tiny", "full"]
 SIZES: tuple[Size, ...] = ("tiny", "full")

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..step1x.configs import (DINOV2_REGISTERS_LARGE, LABEL_PART, WEIGHTS, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig,
-                               clip_settings, read_config)
+from ..models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
+from ..step1x.configs import (DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig,
+                              clip_settings, read_config)
 from ..step1x.denoiser import Step1XDenoiser
 from ..step1x.label import LabelEncoder, LabelEncoderConfig
 from ..step1x.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
@@ -267,8 +268,8 @@ def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
 
     folder = Path(folder)
     entry = build(folder, dims)   # the visual encoder's file is written again below, whole CLIPModel and all
-    (folder / LABEL_PART).mkdir(parents=True, exist_ok=True)
-    write_json(folder / LABEL_PART / "config.json", dims.label)
+    (folder / STEP1X_LABEL_PART).mkdir(parents=True, exist_ok=True)
+    write_json(folder / STEP1X_LABEL_PART / "config.json", dims.label)
     index = folder / "model_index.json"
     classes = json.loads(index.read_text(encoding="utf-8"))
     encoders = "step1x3d_geometry.models.conditional_encoders"
@@ -286,9 +287,9 @@ def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
         unused = {f"clip_model.{key}": value.detach().float().contiguous()
                   for key, value in clip_whole.state_dict().items()
                   if not key.startswith("vision_model.") and not key.endswith("position_ids")}
-        entry["params"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / WEIGHTS, unused)
+        entry["params"]["visual_encoder"] = _save(visual, folder / "visual_encoder" / STEP1X_WEIGHTS, unused)
         with seeded(dims.seed + 4):
             label = LabelEncoder(LabelEncoderConfig(**_known(LabelEncoderConfig, dims.label)))
-        entry["params"][LABEL_PART] = _save(label, folder / LABEL_PART / WEIGHTS)
+        entry["params"][STEP1X_LABEL_PART] = _save(label, folder / STEP1X_LABEL_PART / STEP1X_WEIGHTS)
     entry["folder"] = LABEL_FOLDER
     return entry

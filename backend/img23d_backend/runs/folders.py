@@ -11,7 +11,7 @@ preallocated reserve file, and the final manifest is written into those blocks (
 space needed) when an ordinary write finds no room. Leftovers of writes cut short by a
 killed process (``.tmp-*``) and reserves of dead jobs are removed by ``recover_interrupted``.
 
-Files a remote add-on uploads (``<runs dir>/_uploads/``, ``transfer_service.py``) are inputs, not
+Files a remote add-on uploads (``<runs dir>/_uploads/``, ``service/transfers.py``) are inputs, not
 run folders: they never hold a manifest this module wrote, and the recovery pass, which reads
 only ``<runs dir>/*/manifest.json``, never reaches them (an upload is two levels down).
 """
@@ -100,7 +100,7 @@ class Manifest:
     # cut off by its token budget, a model that started repeating itself.
     warnings: list[dict[str, Any]] = field(default_factory=list)
     scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
-    # One sentence each when the job went on without a stage's model (stage_skips.py): why the
+    # One sentence each when the job went on without a stage's model (stages/skips.py): why the
     # meshes are untextured, why the objects are placed by their boxes.
     texture_skipped: str | None = None
     depth_skipped: str | None = None

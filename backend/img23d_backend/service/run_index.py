@@ -1,7 +1,7 @@
 """The runs folder read back for an add-on on another machine: which runs there are, and which
 files one run holds (the ``runs`` request, protocol 1.9; ``img23d_protocol.run_list``).
 
-Only reads: run folders are written by ``runs.py`` alone. A run is a folder directly under the
+Only reads: run folders are written by ``runs/folders.py`` alone. A run is a folder directly under the
 runs folder with a ``manifest.json`` that parses; uploads (``_uploads/``) and anything else are not
 listed. A run's files are its regular files, found without following links (a link could lead
 out of the runs folder; the fetch of a listed file checks again, ``transfer_service``), without

@@ -2,7 +2,7 @@
 
 One job runs at a time, on a worker thread, so the reader stays free to take ``cancel``
 and ``status`` while it runs, and the file transfers of a remote add-on (``upload``, ``fetch``:
-``transfer_service.py``; and the list of runs, ``run_index.py``): uploads before the job that reads
+``transfers.py``; and the list of runs, ``run_index.py``): uploads before the job that reads
 them, fetches while it streams meshes. When stdin closes (Blender quit or crashed) the running job
 is cancelled and the process exits: no orphans. Nothing listens on a network port.
 
@@ -30,15 +30,15 @@ from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, Delet
                              UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
 
 from .. import __version__
-from ..models import env_probe
-from ..jobs import Engine, Job
 from ..env.interrupts import Interrupted, exit_code
+from ..jobs import Engine, Job
+from ..models import env_probe
 from ..models.cache import delete_model, find_spec, hub_cache_dir, list_models, model_id
 from ..models.download import download
 from ..models.hub import offline_requested
 from ..models.memory import device_memory
-from .run_index import list_runs, run_files
 from ..runs.folders import recover_interrupted
+from .run_index import list_runs, run_files
 from .transfers import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
 

@@ -2,7 +2,7 @@
 
 Uploads: the chunks of a picture (or a mesh to re-texture) land in
 ``<runs dir>/_uploads/<pid>-<random>/<sanitised name>``, and the last chunk is answered with
-that path, which a job request then names. Uploads are not run folders: ``runs.py`` writes
+that path, which a job request then names. Uploads are not run folders: ``runs/folders.py`` writes
 run folders (one per job, with a manifest); an upload is an input a job reads and copies into
 its own run folder. They are kept apart under ``_uploads/``, which the runs recovery pass
 never treats as a run, and ``clean_uploads`` removes the uploads of backends that have ended.

@@ -19,8 +19,8 @@ from typing import Any
 
 from img23d_protocol import HUNYUAN3D
 
-from ..models.registry import PAINT_ROLES
 from ..env.torch_shims import prepare_torchvision
+from ..models.registry import PAINT_ROLES
 
 log = logging.getLogger(__name__)
 

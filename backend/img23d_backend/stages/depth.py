@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..env.job_control import CancelToken
 from ..models.placement import LoadedModel
-from ._common import CancelToken
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..env.job_control import CancelToken, ProgressFn
+from ..models.dtypes import matting_dtype
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from ._common import CancelToken, ProgressFn, matting_dtype
 from .foreground import refine_cutout
 
 log = logging.getLogger(__name__)

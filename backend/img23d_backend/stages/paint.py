@@ -23,8 +23,8 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..env.job_control import CancelToken, ProgressFn
 from ..env.torch_shims import prepare_torchvision
-from ._common import CancelToken, ProgressFn
 from .paint_fill import fill_texture
 from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
 from .unwrap import Arrays, unwrap_arrays

@@ -35,12 +35,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from ..models.dtypes import working_dtype
 from ..models.fast_load import load_paint_unet, load_paint_vae
 from ..models.manager import Loader
 from ..models.placement import LoadedModel
 from ..models.registry import PAINT_TURBO_SUBFOLDER, ModelSpec
 from . import position_attention
-from ._common import working_dtype
 from .paint_models import (MultiviewDiffusion, StepFn, check_multiview_index, condition_batch, global_seed,
                            multiview_loader)
 

@@ -18,15 +18,6 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-WEIGHTS = "diffusion_pytorch_model.safetensors"
-PARTS = ("transformer", "vae", "visual_encoder")
-# The files a geometry folder needs: what a download fetches and the loader opens.
-FOLDER_FILES = ("model_index.json", "scheduler/scheduler_config.json",
-                *(f"{part}/{name}" for part in PARTS for name in ("config.json", WEIGHTS)))
-# The Label folder (``Step1X-3D-Geometry-Label-1300m``) has a label encoder besides.
-LABEL_PART = "label_encoder"
-LABEL_FOLDER_FILES = (*FOLDER_FILES, f"{LABEL_PART}/config.json", f"{LABEL_PART}/{WEIGHTS}")
-
 
 def read_config(cls: type[T], path: Path) -> T:
     """``cls`` from the JSON file ``path``: known fields taken, the rest (upstream's bookkeeping,

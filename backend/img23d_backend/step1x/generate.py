@@ -19,7 +19,7 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..stages._common import CancelToken, ProgressFn
+from ..env.job_control import CancelToken, ProgressFn
 from .label import LabelChoice
 from .loader import Step1XGeometry
 from .visual_encoder import prepare_cutout

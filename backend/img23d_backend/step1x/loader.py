@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..env.torch_shims import prepare_torchvision
 from ..models import placement
+from ..models.dtypes import working_dtype
 from ..models.fast_load import empty_weights
+from ..models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from ..stages._common import working_dtype
-from ..env.torch_shims import prepare_torchvision
-from .configs import (FOLDER_FILES, LABEL_FOLDER_FILES, LABEL_PART, WEIGHTS, DenoiserConfig, ShapeVAEConfig,
-                      VisualEncoderConfig, clip_settings, dino_settings, read_config)
+from .configs import DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, clip_settings, dino_settings, read_config
 from .denoiser import Step1XDenoiser
 from .label import LabelEncoder, LabelEncoderConfig
 from .shape_decoder import ENCODER_PREFIXES, ShapeDecoder
@@ -47,7 +47,7 @@ class Step1XGeometry:
         return [self.denoiser, self.vae, self.visual, *([self.label] if self.label is not None else [])]
 
 
-def check_folder(folder: Path, files: tuple[str, ...] = FOLDER_FILES) -> None:
+def check_folder(folder: Path, files: tuple[str, ...] = STEP1X_FILES) -> None:
     """Refuse a folder that lacks one of ``files``, naming it."""
     missing = [name for name in files if not (folder / name).is_file()]
     if missing:
@@ -81,8 +81,8 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
     clip = clip_settings(visual_config.clip_type, folder) if visual_config.clip_type else None
     label_config = None
     if denoiser_config.use_label_condition:
-        check_folder(folder, LABEL_FOLDER_FILES)
-        label_config = read_config(LabelEncoderConfig, folder / LABEL_PART / "config.json")
+        check_folder(folder, STEP1X_LABEL_FILES)
+        label_config = read_config(LabelEncoderConfig, folder / STEP1X_LABEL_PART / "config.json")
         if label_config.hidden_size != denoiser_config.label_condition_dim:
             raise ValueError(f"the label encoder's hidden_size {label_config.hidden_size} is not the denoiser's "
                              f"label_condition_dim {denoiser_config.label_condition_dim}")
@@ -101,9 +101,9 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
     parts: list[tuple[str, Any, tuple[str, ...]]] = [
         ("transformer", denoiser, ()), ("vae", vae, ENCODER_PREFIXES), ("visual_encoder", visual, CLIP_UNUSED_PREFIXES)]
     if label is not None:
-        parts.append((LABEL_PART, label, ()))
+        parts.append((STEP1X_LABEL_PART, label, ()))
     for part, module, skip in parts:
-        state = read_weights(folder / part / WEIGHTS, device, dtype, skip)
+        state = read_weights(folder / part / STEP1X_WEIGHTS, device, dtype, skip)
         if part == "visual_encoder":
             # transformers before 4.31 saved CLIP's position ids (now a non-persistent buffer the
             # module builds itself); a file written then may hold them.

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 import trimesh
 from PIL import Image
 
+from ..env.job_control import CancelToken
 from ..raster import interpolate, rasterize
-from ..stages._common import CancelToken
 from ..stages.paint import with_uvs
 from ..stages.paint_fill import fill_texture
 from .cameras import ORTHO_HALF_EXTENT, Cameras, pixel_centre_scale, upstream_cameras

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..stages._common import CancelToken
+from ..env.job_control import CancelToken
 from .attention import Pass
 from .conditions import check_controls, prepare_reference
 from .loader import Step1XTextureModel

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..env.torch_shims import prepare_torchvision
 from ..models import placement
+from ..models.dtypes import working_dtype
 from ..models.fast_load import empty_weights, read_safetensors
 from ..models.placement import LoadedModel
-from ..stages._common import working_dtype
-from ..env.torch_shims import prepare_torchvision
 from .attention import AttentionState, install_processors
 from .folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 

@@ -1,32 +1,9 @@
-"""Small things every stage needs: cancellation, progress callbacks, dtype per device."""
+"""The dtype each model runs in on each device: half precision where the device runs it fast and
+well, with the exceptions grounding and matting need."""
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Callable
-
-from img23d_protocol import ErrorCode, ProtocolError
-
-# (stage, step, total, message)
-ProgressFn = Callable[[str, int, int, str], None]
-
-
-class CancelToken:
-    """Set by the server's reader thread; checked by stages between steps."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise ProtocolError(ErrorCode.CANCELLED, "the job was cancelled")
+from typing import Any
 
 
 def working_dtype(device: Any) -> Any:
