@@ -15,7 +15,7 @@ from img23d_backend.batch.lock import BatchLock
 from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
 from img23d_backend.runs.imports import import_run
-from img23d_protocol import ProtocolError
+from img23d_protocol import ProtocolError, RunLimits
 
 
 @pytest.mark.fault("batch")
@@ -144,7 +144,7 @@ def test_run_files_come_back_into_a_new_folder_each_time(tmp_path: Path) -> None
     assert first.parent == tmp_path and first.name == "20260101-x" and second.name == "20260101-x-2"
     assert (first / "views" / "a" / "v.png").read_bytes() == b"png"
     with pytest.raises(ProtocolError, match="at most"):
-        import_run(tmp_path, "big", {"a": b"12345"}, max_bytes=4)
+        import_run(tmp_path, "big", {"a": b"12345"}, RunLimits(max_bytes=4))
 
 
 def test_a_finished_picture_is_skipped_only_while_its_run_folder_is_there(tmp_path: Path) -> None:
