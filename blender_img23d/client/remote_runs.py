@@ -47,7 +47,7 @@ def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
 class RunDownload:
     """One run of the backend, fetched file by file into the local mirror."""
 
-    def __init__(self, mirror: Mirror, run: str, where: str, budget: Budget | None = None) -> None:
+    def __init__(self, mirror: Mirror, run: str, where: str, limits: protocol.RunLimits | None = None) -> None:
         self.mirror, self.run, self.where = mirror, run, where
         self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder;
         self._home: protocol.ImportedRun | None = None  # a fresh folder, made once the files are listed
@@ -58,7 +58,8 @@ class RunDownload:
         self.total = 0
         self.fetched = 0
         self._todo: deque[str] = deque()
-        self._budget = budget or Budget()         # what the import may bring here, files and bytes
+        self._limits = limits or protocol.RunLimits()  # what the import may bring here: files, bytes
+        self._budget = Budget(self._limits.max_files, self._limits.max_bytes)  # held to as the files stream
         self._in_flight: set[str] = set()
         self._dropped: set[str] = set()           # fetches given up: their late chunks are still ours (ignored)
 
@@ -106,9 +107,8 @@ class RunDownload:
             paths = [posixpath.join(self.run, entry.path) for entry in listing.files]
             if self.manifest not in paths:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "the run has no manifest")
-            limits = protocol.RunLimits(max_files=self._budget.max_files, max_bytes=self._budget.max_bytes)
             self._home = protocol.ImportedRun(self.local_dir.parent, self.local_dir.name,
-                                              [(entry.path, entry.size) for entry in listing.files], limits)
+                                              [(entry.path, entry.size) for entry in listing.files], self._limits)
             self.local_dir = self._home.root
         except ProtocolError as exc:
             return self._fail(exc.message)

@@ -8,8 +8,8 @@ list of ``(relative path, size)`` to ``check_run_files`` and write through ``Imp
 
 ``check_run_files`` trusts nothing in the list: it must be a list of at most ``max_files``
 entries; every path relative, POSIX, each part a name ``safe_names`` accepts (no ``..``, no
-absolute path, no backslash, device name or hidden file) and none equal to another but for case
-or Unicode normalisation; every size a whole number within ``max_file_bytes``; all of them
+absolute path, no backslash, device name or hidden file), none equal to another but for case
+or Unicode normalisation, none both a file and the folder of another; every size a whole number within ``max_file_bytes``; all of them
 together within ``max_bytes``. A killed write's leftover (``.tmp-*``) or a manifest's reserve is
 not a result: it is left out, not refused.
 
@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import ErrorCode, ProtocolError
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
-from .safe_names import NameSet, check_name, check_relative
+from .safe_names import NameSet, check_name, check_relative, folded
 from .transfer import MAX_FILE_BYTES, Receiver, check_announced
 
 MAX_RUN_FILES = 4096           # a run of 32 names with crops, mattes and regenerations is ~200
@@ -63,6 +63,8 @@ def check_run_files(entries: object, limits: RunLimits = RunLimits()) -> dict[st
         raise _refuse(f"a run's file list must be a list of at most {limits.max_files} files")
     files: dict[str, int] = {}
     names = NameSet()
+    folders: set[str] = set()   # folded, as the disk would take them: no file may be one of them
+    filed: set[str] = set()     # the files' paths, folded: no folder may be one of them
     total = 0
     for entry in entries:
         if not isinstance(entry, tuple) or len(entry) != 2:
@@ -81,6 +83,12 @@ def check_run_files(entries: object, limits: RunLimits = RunLimits()) -> dict[st
         except ProtocolError as exc:
             raise _refuse(f"a run's file list names a file that would leave its run folder or cannot be held "
                           f"here: {exc.message}") from None
+        parts = folded(path).split("/")
+        above = {"/".join(parts[:n]) for n in range(1, len(parts))}
+        if "/".join(parts) in folders or above & filed:
+            raise _refuse(f"a run's file list names {path[:80]!r} both as a file and as a folder")
+        folders |= above
+        filed.add("/".join(parts))
         if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= limits.max_file_bytes:
             raise _refuse(f"{path[:80]!r}: its size must be a whole number of bytes up to "
                           f"{limits.max_file_bytes:,}, not {size!r}")
