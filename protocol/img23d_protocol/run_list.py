@@ -89,7 +89,7 @@ class RunFile:
 
     @classmethod
     def from_dict(cls, data: Any) -> "RunFile":
-        if not isinstance(data, dict) or not isinstance(data.get("path"), str) or not data["path"]:
+        if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             raise _refuse("a run file's entry must name a path")
         return cls(path=data["path"], size=_count(data, "size", MAX_FILE_BYTES))  # the path: see check_run_files
 
