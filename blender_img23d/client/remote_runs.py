@@ -4,24 +4,23 @@ A run made on another machine is kept there (its runs folder); what came back du
 in the local mirror, but a job cut off by a dropped connection, or run from another computer,
 left files that never travelled. ``RunDownload`` fetches every file of one run: it asks the
 backend for the run's file list (``runs`` with ``run``, protocol 1.9), then fetches the files a
-few at a time into the mirror (``transfer.Mirror``: checked, atomic, never outside the local runs
-folder), the manifest last, so a download cut short never leaves a folder that reads as a
-complete run. Driven by messages on Blender's main thread, like ``RemoteJob``; no bpy here.
+few at a time through the mirror (``transfer.Mirror``), the manifest last, so a download cut short
+never leaves a folder that reads as a complete run. Driven by messages on Blender's main thread,
+like ``RemoteJob``; no bpy here.
 
-It writes into a new local folder only: the run's mirror path when nothing is there yet, else the
-same name with ``-2``, ``-3``... (a partial mirror of the same run, or a local run of the same
-name, is never written over); a download that fails removes the folder it made. Every file name is
-checked (``protocol.safe_names``: no device names, hidden files, names one disk would take for one)
-before the first fetch.
+The list is checked and the files written by the protocol's one way to bring a run home
+(``img23d_protocol.run_import``, which the batch driver's Ray import uses too): every name safe
+and relative, sizes and count within limits, before the first fetch; a new local folder only (the
+run's mirror path when nothing is there yet, else ``-2``, ``-3``...: a partial mirror of the same
+run, or a local run of the same name, is never written over); each file atomic and exactly its
+listed size. A download that fails removes the folder it made.
 """
 
 from __future__ import annotations
 
 import posixpath
-import shutil
 import uuid
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import img23d_protocol as protocol
@@ -33,7 +32,6 @@ ErrorCode = protocol.ErrorCode
 
 FETCH_WINDOW = 8          # fetches in flight at once: the backend streams them one after another anyway
 MANIFEST = "manifest.json"
-FRESH_TRIES = 1000        # run-2 ... run-1000: past that, something is wrong with the folder
 
 
 def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
@@ -49,10 +47,10 @@ def parse_runs(reply: Any, mirror: Mirror) -> list[protocol.RunSummary]:
 class RunDownload:
     """One run of the backend, fetched file by file into the local mirror."""
 
-    def __init__(self, mirror: Mirror, run: str, where: str, budget: Budget | None = None) -> None:
+    def __init__(self, mirror: Mirror, run: str, where: str, limits: protocol.RunLimits | None = None) -> None:
         self.mirror, self.run, self.where = mirror, run, where
         self.local_dir = mirror.local_path(run)   # refused here when it would leave the local runs folder;
-        self._made = False                        # a fresh name is chosen (and made) once the files are listed
+        self._home: protocol.ImportedRun | None = None  # a fresh folder, made once the files are listed
         self.manifest = posixpath.join(run, MANIFEST)
         self.list_id = uuid.uuid4().hex[:12]
         self.error = ""
@@ -60,8 +58,8 @@ class RunDownload:
         self.total = 0
         self.fetched = 0
         self._todo: deque[str] = deque()
-        self._sizes: dict[str, int] = {}          # what the listing said each file holds
-        self._budget = budget or Budget()         # what the import may bring here, files and bytes
+        self._limits = limits or protocol.RunLimits()  # what the import may bring here: files, bytes
+        self._budget = Budget(self._limits.max_files, self._limits.max_bytes)  # held to as the files stream
         self._in_flight: set[str] = set()
         self._dropped: set[str] = set()           # fetches given up: their late chunks are still ours (ignored)
 
@@ -107,38 +105,17 @@ class RunDownload:
             if listing.run != self.run:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"the backend listed {listing.run!r}, not {self.run!r}")
             paths = [posixpath.join(self.run, entry.path) for entry in listing.files]
-            self._sizes = {posixpath.join(self.run, entry.path): entry.size for entry in listing.files}
-            for path in paths:
-                self.mirror.local_path(path)  # every path checked before the first file is fetched
             if self.manifest not in paths:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "the run has no manifest")
-            self.local_dir = self._fresh_folder()
+            self._home = protocol.ImportedRun(self.local_dir.parent, self.local_dir.name,
+                                              [(entry.path, entry.size) for entry in listing.files], self._limits)
+            self.local_dir = self._home.root
         except ProtocolError as exc:
             return self._fail(exc.message)
         paths.sort(key=lambda path: path == self.manifest)  # the manifest last
         self._todo.extend(paths)
         self.total = len(paths)
         return self._next()
-
-    def _fresh_folder(self) -> Path:
-        """A new local folder for the run, made now: its own name, else ``name-2``, ``name-3``..."""
-        base = self.local_dir
-        for number in range(1, FRESH_TRIES + 1):
-            folder = base if number == 1 else base.with_name(f"{base.name}-{number}")
-            try:
-                folder.parent.mkdir(parents=True, exist_ok=True)
-                folder.mkdir()
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise ProtocolError(ErrorCode.DISK, f"cannot make {folder}: {exc.strerror or exc}") from exc
-            self._made = True
-            return folder
-        raise ProtocolError(ErrorCode.DISK, f"there are already {FRESH_TRIES} folders named like {base}")
-
-    def _local(self, remote: str) -> Path:
-        """Where one of the run's files lands: the same place inside the fresh local folder."""
-        return self.local_dir.joinpath(*protocol.check_relative(remote[len(self.run) + 1:]))
 
     def _next(self) -> list[Any]:
         send = []
@@ -147,8 +124,9 @@ class RunDownload:
             if self._todo[0] == self.manifest and self._in_flight:
                 break
             remote = self._todo.popleft()
-            request = self.mirror.request(remote, self._local(remote), budget=self._budget,
-                                          size=self._sizes.get(remote))
+            assert self._home is not None  # files are queued only once the listing made the folder
+            request = self.mirror.request(remote, budget=self._budget,
+                                          into=self._home.file(remote[len(self.run) + 1:]))
             self._in_flight.add(request.id)
             send.append(request)
         if not self._todo and not self._in_flight:
@@ -162,8 +140,8 @@ class RunDownload:
         self._dropped |= self._in_flight  # the backend streams them on: taken and dropped, not a flood
         self._in_flight.clear()
         self.mirror.close()
-        if self._made:  # the folder this download made, and nothing else: no half run stays
-            shutil.rmtree(self.local_dir, ignore_errors=True)
-            self._made = False
+        if self._home is not None:  # the folder this download made, and nothing else: no half run stays
+            self._home.discard()
+            self._home = None
         return []
 

@@ -14,7 +14,8 @@ written under a temporary name (``.tmp-*``) and renamed into place only once it 
 
 Disk is bounded too (``Budget``, one per job or per imported run): at most so many files and bytes,
 counted by what each file's first chunk announces (and the receiver holds the file to that), a
-file whose announced size differs from what its run listing said is refused, at most
+file of an imported run is written through the protocol's ``ImportedRun`` (which refuses a size
+that differs from what the run's listing said), at most
 ``MAX_OPEN_FETCHES`` files are written at once, and a file is refused before its first byte when
 the disk would be left with less than ``FREE_SPACE_RESERVE`` free. A refused file's temporary
 file is removed.
@@ -103,7 +104,7 @@ class _Fetch:
     remote_path: str
     local: Path
     budget: Budget = field(default_factory=Budget)
-    size: int | None = None                     # what a run listing said it holds; None: no listing
+    into: protocol.ImportedFile | None = None   # a file of an imported run: written (and held to its listed size) there
     receiver: protocol.Receiver | None = None   # made by the first chunk, which announces size and checksum
     failed: bool = False                        # refused already: the rest of its messages are ignored
 
@@ -132,24 +133,26 @@ class Mirror:
         return [fetch_id for fetch_id, fetch in self._fetches.items() if not fetch.failed]
 
     def request(self, remote_path: str, local: Path | None = None, *, budget: Budget | None = None,
-                size: int | None = None) -> protocol.FetchRequest:
+                into: protocol.ImportedFile | None = None) -> protocol.FetchRequest:
         """A ``fetch`` request for ``remote_path``, already expected: send it as it is."""
         fetch_id = uuid.uuid4().hex[:12]
-        self.expect(fetch_id, remote_path, local, budget=budget, size=size)
+        self.expect(fetch_id, remote_path, local, budget=budget, into=into)
         return protocol.FetchRequest(id=fetch_id, path=remote_path)
 
     def expect(self, fetch_id: str, remote_path: str, local: Path | None = None, *, budget: Budget | None = None,
-               size: int | None = None) -> Path:
+               into: protocol.ImportedFile | None = None) -> Path:
         """Take the chunks of fetch ``fetch_id`` from now on; returns the local path they will
         make: ``local`` when the caller chose it (checked already), else the mirror's own path for
         ``remote_path``. A remote path that would leave the local runs folder is refused here.
         ``budget``: what the job or import this file belongs to may still write (else one of its
-        own); ``size``: what a run listing said the file holds (the transfer must say the same)."""
+        own); ``into``: the imported run's file it is (its path there, and its listed size)."""
         if not fetch_id or fetch_id in self._fetches:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"fetch id {fetch_id!r} is empty or already in use")
-        if local is None:
+        if into is not None:
+            local = into.path
+        elif local is None:
             local = self.local_path(remote_path)
-        self._fetches[fetch_id] = _Fetch(remote_path, local, budget or Budget(), size)
+        self._fetches[fetch_id] = _Fetch(remote_path, local, budget or Budget(), into)
         return local
 
     def owns(self, message: Any) -> bool:
@@ -188,13 +191,10 @@ class Mirror:
             raise
 
     def _receiver(self, fetch: _Fetch, chunk: protocol.Chunk) -> protocol.Receiver:
-        """The first chunk's announcement, checked against the listing, the budget, the files open
-        at once and the free space, before a byte is written."""
+        """The first chunk's announcement, checked against the budget, the files open at once, the
+        free space and (an imported run's file) the listing, before a byte is written."""
         size, _sha = protocol.check_announced(chunk.size, chunk.sha256)
         name = fetch.remote_path
-        if fetch.size is not None and size != fetch.size:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: the transfer announces {size:,} bytes, the run's "
-                                                       f"listing said {fetch.size:,}")
         if sum(1 for f in self._fetches.values() if f.receiver is not None and f.receiver.active) >= MAX_OPEN_FETCHES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: more than {MAX_OPEN_FETCHES} files sent at once")
         try:
@@ -206,6 +206,8 @@ class Mirror:
                                                 f"{FREE_SPACE_RESERVE // 1024 ** 2} MB free on the disk of "
                                                 f"{self.local_root}: free some space")
         fetch.budget.take(size, name)
+        if fetch.into is not None:
+            return fetch.into.receiver(size, chunk.sha256)
         return protocol.Receiver(fetch.local, size, chunk.sha256)
 
     def finish(self, result: protocol.Result) -> Path | None:

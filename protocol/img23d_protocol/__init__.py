@@ -27,7 +27,9 @@ from .paint_models import (DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, de
                            paint_model_kind)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
-from .run_list import MAX_RUN_BYTES, MAX_RUN_FILES, MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
+from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
+                         is_bookkeeping)
+from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
 from .safe_names import MAX_NAME_BYTES, NameSet, check_name, check_relative, folded, name_problem
 from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL,
                            ShapeModelKind,
@@ -57,7 +59,8 @@ __all__ = [
     "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
-    "MAX_RUN_BYTES", "MAX_RUN_FILES", "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
+    "MAX_RUN_BYTES", "MAX_RUN_FILES", "ImportedFile", "ImportedRun", "RunLimits", "check_run_files", "fresh_folder", "is_bookkeeping",
+    "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
     "MAX_NAME_BYTES", "NameSet", "check_name", "check_relative", "folded", "name_problem",
     "SHAPE_MODELS", "TINY_MODELS", "TINY_SHAPE_MODEL", "TINY_STEP1X_LABEL_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind",
     "describe_default_steps",

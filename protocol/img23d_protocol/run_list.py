@@ -2,8 +2,9 @@
 
 Import Run from the host asks for the list of runs (newest first, at most ``MAX_RUNS_LISTED``),
 the artist picks one, and the add-on asks for that run's files (at most ``MAX_RUN_FILES``), which
-it then fetches one by one into its local mirror. Both answers come from the other machine: the
-``from_dict`` readers here check every field (types, lengths, sizes, names) before anything uses it.
+it then fetches one by one into a fresh local folder (``run_import``). Both answers come from the
+other machine: the ``from_dict`` readers here check every field (types, lengths, sizes, names:
+a run's file list through ``run_import.check_run_files``) before anything uses it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .safe_names import NameSet
+from .run_import import check_run_files
 from .transfer import MAX_FILE_BYTES, check_file_name
 
 MAX_RUNS_LISTED = 200         # the newest runs; older ones stay on the host, listed by a shell there
-MAX_RUN_FILES = 4096          # a run of 32 names with crops, mattes and regenerations is ~200
-MAX_RUN_BYTES = 8 * 1024 ** 3  # all of one run's files together
 _MAX_TEXT = 512               # a name, an image's name or a time, as shown in a list
 
 
@@ -90,11 +89,9 @@ class RunFile:
 
     @classmethod
     def from_dict(cls, data: Any) -> "RunFile":
-        if not isinstance(data, dict) or not isinstance(data.get("path"), str) or not data["path"]:
+        if not isinstance(data, dict) or not isinstance(data.get("path"), str):
             raise _refuse("a run file's entry must name a path")
-        for part in data["path"].split("/"):
-            check_file_name(part)  # no "..", ".", empty parts, separators or control characters
-        return cls(path=data["path"], size=_count(data, "size", MAX_FILE_BYTES))
+        return cls(path=data["path"], size=_count(data, "size", MAX_FILE_BYTES))  # the path: see check_run_files
 
 
 @dataclass(frozen=True)
@@ -116,17 +113,12 @@ class RunListing:
             raise _refuse("a run listing must be an object")
         if "run" in data:
             files = data.get("files")
-            if not isinstance(files, list) or len(files) > MAX_RUN_FILES:
-                raise _refuse(f"a run's file list must be a list of at most {MAX_RUN_FILES} entries")
+            if not isinstance(files, list):
+                raise _refuse("a run's file list must be a list")
             parsed = tuple(RunFile.from_dict(entry) for entry in files)
-            if sum(f.size for f in parsed) > MAX_RUN_BYTES:
-                raise _refuse(f"the run's files add up to more than {MAX_RUN_BYTES // 1024 ** 3} GB")
-            if len({f.path for f in parsed}) != len(parsed):
-                raise _refuse("a run's file list names a file twice")
-            names = NameSet()
-            for entry in parsed:
-                names.add(entry.path)  # two names one disk would take for one file
-            return cls(run=_text(data, "run", required=True), files=parsed)
+            # Names, sizes and totals as every run brought home is checked; leftovers of killed writes dropped.
+            kept = check_run_files([(f.path, f.size) for f in parsed])
+            return cls(run=_text(data, "run", required=True), files=tuple(f for f in parsed if f.path in kept))
         runs = data.get("runs")
         if not isinstance(runs, list) or len(runs) > MAX_RUNS_LISTED:
             raise _refuse(f"a run list must be a list of at most {MAX_RUNS_LISTED} entries")

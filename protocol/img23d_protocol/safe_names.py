@@ -1,8 +1,8 @@
 """File names a peer chooses (a backend on another machine, a Ray worker): which ones this side writes.
 
-The one checker for every name that comes from elsewhere and becomes a file here: a run's files in
-the add-on's local mirror (``transfer.local_path``, the run listings of ``run_list``), a run that
-comes back from a Ray worker as bytes (the backend's ``run_import``). A name is refused when any
+The one checker for every name that comes from elsewhere and becomes a file here: a job's files in
+the add-on's local mirror (``transfer.local_path``), and every run brought home from another
+machine, by Import Run from Host or from a Ray worker (``run_import.check_run_files``). A name is refused when any
 filesystem the add-on runs on cannot hold it safely, whichever machine made it:
 
 - empty, ``.`` or ``..``, a separator (``/`` or ``\\``), a control character (NUL, newline);

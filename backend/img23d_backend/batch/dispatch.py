@@ -33,7 +33,7 @@ from .limits import CANCEL_GRACE, MAX_TIMEOUTS
 from .pool import Pool, WorkerLost
 from .record import BatchRecord, Entry
 from .settings import BatchEvent, BatchSettings
-from .work import MAX_RUN_BYTES, MAX_RUN_FILES, WorkItem, WorkResult, recover
+from .work import RUN_LIMITS, WorkItem, WorkResult, recover
 
 POLL = 0.5            # seconds between looks at the clock while nothing ends
 
@@ -154,8 +154,7 @@ def _apply(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
         entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)
     if result.files is not None and result.run_name:
         try:
-            root = import_run(settings.out, result.run_name, result.files, max_files=MAX_RUN_FILES,
-                              max_bytes=MAX_RUN_BYTES)
+            root = import_run(settings.out, result.run_name, result.files, RUN_LIMITS)
         except ProtocolError as exc:
             entry.status, entry.error = "failed", {"code": exc.code.value, "message": exc.message}
             return

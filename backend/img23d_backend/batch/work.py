@@ -18,7 +18,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from img23d_protocol import ErrorCode, JobOptions, ProtocolError
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError, RunLimits
 
 from ..env import failpoints
 from ..env.job_control import CancelToken
@@ -29,8 +29,9 @@ from ..session import Models, Session
 
 log = logging.getLogger(__name__)
 
-MAX_RUN_BYTES = 4 << 30     # a run folder coming back bigger than this is refused
-MAX_RUN_FILES = 20_000
+# What a run folder coming back from a Ray worker may hold (bigger is refused): it travels whole,
+# in memory, through Ray's object store, so its bytes are held lower than an SSH import's.
+RUN_LIMITS = RunLimits(max_files=20_000, max_bytes=4 << 30)
 
 
 @dataclass

@@ -16,8 +16,8 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from img23d_protocol import (MAX_RUN_FILES, MAX_RUNS_LISTED, RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode,
-                             ProtocolError, RunFile, RunListing, RunSummary)
+from img23d_protocol import (MAX_RUN_FILES, MAX_RUNS_LISTED, ErrorCode, ProtocolError, RunFile, RunListing, RunSummary,
+                             is_bookkeeping)
 
 from .transfers import UPLOADS_DIR
 
@@ -52,7 +52,7 @@ def run_files(runs_dir: Path, run: str) -> RunListing:
     for current, dirs, names in os.walk(folder, followlinks=False):
         dirs.sort()
         for name in sorted(names):
-            if name.startswith(RUN_TEMP_PREFIX) or name == RUN_RESERVE_NAME:
+            if is_bookkeeping(name):
                 continue
             path = Path(current) / name
             info = path.lstat()
