@@ -48,7 +48,7 @@ def has_session() -> bool:
 def pump_for_waiters() -> None:
     """Drain the backend's output for operators that wait on ``session.replies``, unless a job
     runner is running: it pumps itself and needs the messages pump() hands out."""
-    if active_runner is not None and not active_runner.done:
+    if active_runner is not None and not active_runner.finished:
         return
     if _session is not None:
         _session.pump()

@@ -1,11 +1,12 @@
 """Import Run from Host as steps that never wait: list the host's runs, or bring one run here.
 
-Blender's operator drives a ``HostImport`` from a modal timer (progress in the status bar, Esc
-cancels: ``cancel``), so Blender's main thread never waits on the host; scripts and background
-mode (where modal operators never run) call ``run_to_end``. Each ``step`` pumps the session once
-and moves on: the run list arrives, the backend (re)starts with the current preferences before a
-download, the download (``remote_runs.RunDownload``) goes file by file. Every way it can fail ends
-in ``error``, one sentence. No bpy here.
+A ``HostImport`` is a ``waiting.Wait``: Blender's operator ticks it from a modal timer (progress
+in the status bar, Esc cancels: ``cancel``), so Blender's main thread never waits on the host;
+scripts and background mode (where modal operators never run) step it with
+``waiting.wait_to_end``. Each ``step`` pumps the session once and moves on: the run list arrives,
+the backend (re)starts with the current preferences before a download, the download
+(``remote_runs.RunDownload``) goes file by file. Every way it can fail ends in ``error``, one
+sentence. No bpy here.
 """
 
 from __future__ import annotations
@@ -107,14 +108,6 @@ class HostImport:
         if self.download is not None and not self.download.done:
             self.download.close(why)
         self.error, self.phase = why, Phase.CANCELLED
-
-    def run_to_end(self, poll: float = 0.05) -> Phase:
-        """Scripts and background mode: step until finished (the timeouts still apply)."""
-        while not self.finished:
-            self.step()
-            if not self.finished:
-                time.sleep(poll)
-        return self.phase
 
     # -- phases ----------------------------------------------------------------------------------
 

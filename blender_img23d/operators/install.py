@@ -79,7 +79,7 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         if runtime.installing():
             self.report({"ERROR"}, "The backend is already being installed")
             return None
-        if runtime.active_runner is not None and not runtime.active_runner.done:
+        if runtime.active_runner is not None and not runtime.active_runner.finished:
             self.report({"ERROR"}, "A job is running: wait for it or cancel it before installing")
             return None
         if runtime.has_session():
