@@ -6,7 +6,6 @@ modal timer, and nothing else sleeps on Blender's main thread."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
