@@ -73,8 +73,8 @@ class JobRunner:
     def status(self) -> str:
         progress = self.session.progress
         if progress is None:
-            return f"img23d: the {self.kind} job is starting (Esc cancels)"
-        return f"img23d {self.kind}: {progress.stage}: {progress.message} (Esc cancels)"[:200]
+            return f"img23d: the {self.kind} job is starting"
+        return f"img23d {self.kind}: {progress.stage}: {progress.message}"[:180]
 
     @property
     def fraction(self) -> float:

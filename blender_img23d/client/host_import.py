@@ -71,11 +71,11 @@ class HostImport:
     def status(self) -> str:
         host = self.session.remote_host or "the host"
         if self.phase is Phase.LISTING:
-            return f"Listing the runs on {host} (Esc cancels)"
+            return f"Listing the runs on {host}"
         if self.phase is Phase.STARTING:
-            return f"Starting the backend on {host} (Esc cancels)"
+            return f"Starting the backend on {host}"
         if self.phase is Phase.DOWNLOADING:
-            return f"Bringing {self.run.rsplit('/', 1)[-1]} from {host}: {self.download.progress} (Esc cancels)"
+            return f"Bringing {self.run.rsplit('/', 1)[-1]} from {host}: {self.download.progress}"
         return self.error or self.phase.value
 
     def step(self) -> Phase:

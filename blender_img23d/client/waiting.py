@@ -23,7 +23,7 @@ class Wait(Protocol):
 
     @property
     def status(self) -> str:
-        """One line for the status bar while it runs."""
+        """What it is doing, one line (the status bar adds how to cancel)."""
 
     @property
     def fraction(self) -> float:
@@ -55,5 +55,5 @@ def wait_to_end(wait: Wait, poll: float = 0.05, timeout: float | None = None) ->
     while not tick(wait):
         if deadline is not None and time.monotonic() > deadline:
             wait.cancel()
-            raise TimeoutError(f"{wait.status or 'the wait'} did not end within {timeout:g} s; it was cancelled")
+            raise TimeoutError(f"{wait.status} did not end within {timeout:g} s; it was cancelled")
         time.sleep(poll)

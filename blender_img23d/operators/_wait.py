@@ -79,7 +79,7 @@ class WaitingOperator:
             return {"PASS_THROUGH"}
         if not tick(wait, cancel=escape):
             context.window_manager.progress_update(wait.fraction)
-            _status(context, wait.status)
+            _status(context, f"{wait.status} (Esc cancels)")
             self._redraw(context)
             return {"RUNNING_MODAL"} if escape else {"PASS_THROUGH"}
         self._stop_modal(context)

@@ -41,7 +41,7 @@ class ReplyWait:
 
     @property
     def status(self) -> str:
-        return f"img23d: {self.label} (Esc cancels)"
+        return f"img23d: {self.label}"
 
     @property
     def fraction(self) -> float:
