@@ -15,8 +15,10 @@ from typing import Any
 
 import bpy
 
-from . import run_layout, scene_import
-from .client.session import BackendSession
+from img23d_client import run_layout
+
+from . import scene_import
+from img23d_client.session import BackendSession
 import img23d_protocol as protocol
 
 

@@ -12,7 +12,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 import img23d_protocol as protocol
 
 from . import box_properties
-from .run_layout import LayoutChoice
+from img23d_client.run_layout import LayoutChoice
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .client.process import LaunchSettings
-from .client.session import BackendSession
-from .installer.task import InstallTask
+from img23d_client.process import LaunchSettings
+from img23d_client.session import BackendSession
+from img23d_installer.task import InstallTask
 from .model_catalog import ModelCatalog
 
 if TYPE_CHECKING:

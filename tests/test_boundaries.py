@@ -28,6 +28,8 @@ PACKAGES = {  # import name -> folder
     "img23d_protocol": REPO / "protocol" / "img23d_protocol",
     "img23d_backend": REPO / "backend" / "img23d_backend",
     "img23d": REPO / "blender_img23d",  # the add-on (its package name inside Blender)
+    "img23d_client": REPO / "client" / "img23d_client",
+    "img23d_installer": REPO / "client" / "img23d_installer",
 }
 # Heavy third-party modules that may be imported inside a function, so that importing the
 # module that uses them stays cheap (and a broken environment can still be named).
@@ -66,7 +68,8 @@ LAZY_FIRST_PARTY = {
 }
 # Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
 # with it); nothing heavier, and of ours only the protocol package.
-ADDON_MAY_IMPORT = {"bpy", "mathutils", "bmesh", "gpu", "addon_utils", "bpy_extras", "numpy", "img23d_protocol"}
+ADDON_MAY_IMPORT = {"bpy", "mathutils", "bmesh", "gpu", "addon_utils", "bpy_extras", "numpy", "img23d_protocol",
+                    "img23d_client", "img23d_installer"}
 # The installer's command line loads the add-on's folder as a package of this name (outside
 # Blender, without the package's bpy-importing __init__).
 ALIASES = {"img23d_addon": "img23d"}

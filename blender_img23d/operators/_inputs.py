@@ -9,8 +9,8 @@ import bpy
 import img23d_protocol as protocol
 
 from .. import box_properties, preferences
-from ..client import limits
-from ..client.session import BackendSession
+from img23d_client import limits
+from img23d_client.session import BackendSession
 
 
 class InputError(Exception):

@@ -9,7 +9,7 @@ from typing import Any
 import bpy
 
 from .. import runtime
-from ..client.waiting import Wait
+from img23d_client.waiting import Wait
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from ._inputs import InputError

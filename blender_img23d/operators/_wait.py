@@ -15,7 +15,7 @@ from typing import Any
 
 import bpy
 
-from ..client.waiting import Wait, tick, wait_to_end
+from img23d_client.waiting import Wait, tick, wait_to_end
 
 TIMER_SECONDS = 0.1
 

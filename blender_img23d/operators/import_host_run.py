@@ -21,8 +21,8 @@ import img23d_protocol as protocol
 from bpy.props import EnumProperty, StringProperty
 
 from .. import preferences, runtime
-from ..client.host_import import HostImport, Phase
-from ..client.waiting import Wait, wait_to_end
+from img23d_client.host_import import HostImport, Phase
+from img23d_client.waiting import Wait, wait_to_end
 from ._wait import WaitingOperator
 
 # The host's runs the dialog offers, as the last listing gave them (the enum's items read it).

@@ -14,7 +14,9 @@ import bpy
 import img23d_protocol as protocol
 from bpy.props import StringProperty
 
-from .. import run_layout, scene_import
+from img23d_client import run_layout
+
+from .. import scene_import
 
 
 class IMG23D_OT_import_run(bpy.types.Operator):

@@ -14,11 +14,13 @@ from typing import Any
 import bpy
 from bpy.props import StringProperty
 
-from .. import installer, preferences, runtime
-from ..client.remote import RemoteHost
-from ..installer.remote_install import HostInstall, install_on_host
-from ..installer.task import InstallTask
-from ..paths import backend_source_dir, protocol_wheel
+import img23d_installer as installer
+
+from .. import preferences, runtime
+from img23d_client.remote import RemoteHost
+from img23d_installer.remote_install import HostInstall, install_on_host
+from img23d_installer.task import InstallTask
+from img23d_client.paths import backend_source_dir, protocol_wheel
 from ..user_folders import installed_env_dir, user_dir
 
 TIMER_SECONDS = 0.25

@@ -16,7 +16,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from .. import licence_consent, preferences, runtime
-from ..client.waiting import Wait
+from img23d_client.waiting import Wait
 from ..model_catalog import format_size
 import img23d_protocol as protocol
 from ._wait import WaitingOperator

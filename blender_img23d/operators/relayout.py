@@ -13,7 +13,9 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
-from .. import run_layout, scene_import
+from img23d_client import run_layout
+
+from .. import scene_import
 
 
 class IMG23D_OT_relayout(bpy.types.Operator):

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import bpy
 
-from .. import run_layout, scene_import
+from img23d_client import run_layout
+
+from .. import scene_import
 
 TAG = scene_import.PROP_PREFIX
 

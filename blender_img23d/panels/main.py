@@ -7,7 +7,7 @@ import bpy
 import img23d_protocol as protocol
 
 from .. import preferences, runtime
-from ..client.session import State
+from img23d_client.session import State
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}

@@ -9,11 +9,10 @@ import io
 import time
 from pathlib import Path
 
-from addon_package import load
 
-host_import = load("client.host_import")
-remote_runs = load("client.remote_runs")
-transfer = load("client.transfer")
+from img23d_client import host_import
+from img23d_client import remote_runs
+from img23d_client import transfer
 protocol = transfer.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"

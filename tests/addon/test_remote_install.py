@@ -4,6 +4,8 @@ loopback sshd (tests/ssh_host.py), a missing Python and a cancel that stops ever
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import io
 import json
 import subprocess
@@ -15,11 +17,10 @@ from pathlib import Path
 import pytest
 
 import ssh_host
-from addon_package import load
 
-remote_install = load("installer.remote_install")
-install_mod = load("installer.install")
-remote_mod = load("client.remote")
+from img23d_installer import remote_install
+install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
+from img23d_client import remote as remote_mod
 Step = install_mod.Step
 
 

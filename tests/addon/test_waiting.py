@@ -9,10 +9,10 @@ import re
 
 import pytest
 
-from addon_package import REPO, load
+from testdata import REPO
 
-waiting = load("client.waiting")
-host_import = load("client.host_import")
+from img23d_client import waiting
+from img23d_client import host_import
 
 
 class CountingWait:

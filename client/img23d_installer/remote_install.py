@@ -24,9 +24,9 @@ from typing import Any, Callable
 
 import img23d_protocol as protocol
 
-from ..client.capped_log import CappedLog
-from ..client.remote import COMMAND_NOT_FOUND, RemoteHost, explain
-from ..paths import backend_source_dir, protocol_wheel
+from img23d_client.capped_log import CappedLog
+from img23d_client.remote import COMMAND_NOT_FOUND, RemoteHost, explain
+from img23d_client.paths import backend_source_dir, protocol_wheel
 from .commands import Cancelled, run_logged
 from .install import InstallCancelled, InstallError, InstallResult, Progress, Step
 from .torch_choice import TorchChoice
