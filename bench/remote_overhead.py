@@ -4,7 +4,7 @@
 
 Both backends run the tiny models on this machine's CPU: the remote one behind OpenSSH's sshd on
 127.0.0.1, as another Unix user (tests/ssh_host.py: needs root and openssh-server), driven by the
-add-on's own client (``client.session``) exactly as Blender drives it. Each is started and warmed
+add-on's own client (``img23d_client.session``) exactly as Blender drives it. Each is started and warmed
 up with one job first; then the same job (house scene, two names, untextured) alternates between
 them ``--repeat`` times, timed from submit to result, the remote one including the picture's upload
 and every file the add-on fetches back. The transfer's own time is measured apart: the finished

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-
+import img23d_protocol as protocol
 from img23d_client import run_layout
+from img23d_client.session import BackendSession
 
 from . import scene_import
-from img23d_client.session import BackendSession
-import img23d_protocol as protocol
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from img23d_client.process import LaunchSettings
 from img23d_client.session import BackendSession
 from img23d_installer.task import InstallTask
+
 from .model_catalog import ModelCatalog
 
 if TYPE_CHECKING:

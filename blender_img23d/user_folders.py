@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-
 from img23d_installer.env_health import env_python
 
 ADDON_ID = __package__

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
+import img23d_protocol as protocol
+from img23d_client.waiting import Wait
 
 from .. import runtime
-from img23d_client.waiting import Wait
 from ..job_runner import JobRunner, Outcome
-import img23d_protocol as protocol
 from ._inputs import InputError
 from ._wait import WaitingOperator
 

@@ -1,12 +1,12 @@
 """How every operator waits on the backend: one modal timer that never blocks Blender.
 
 An operator that waits (a job, a model-manager request, a run brought from the host) says what it
-waits on (``begin_wait``: a ``client.waiting.Wait``, or None after reporting why not) and what to
-do when it ends (``end_wait``); this mixin does the rest. From a button: a modal timer ticks the
-wait (``client.waiting.tick``: it pumps the backend and returns at once), its progress goes to
+waits on (``begin_wait``: an ``img23d_client.waiting.Wait``, or None after reporting why not) and
+what to do when it ends (``end_wait``); this mixin does the rest. From a button: a modal timer
+ticks the wait (``waiting.tick``: it pumps the backend and returns at once), its progress goes to
 the status bar and the progress cursor, Esc cancels it, and Blender stays responsive. From a
-script or in background mode, where modal operators never run: ``client.waiting.wait_to_end``
-steps the same wait to its end. Tests step waits with those two functions.
+script or in background mode, where modal operators never run: ``waiting.wait_to_end`` steps the
+same wait to its end. Tests step waits with those two functions.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import bpy
-
 from img23d_client.waiting import Wait, tick, wait_to_end
 
 TIMER_SECONDS = 0.1

@@ -3,13 +3,14 @@
 The host keeps every run in its own runs folder; a run whose files did not all travel (the
 connection dropped mid-job, or the job ran from another computer) is brought here whole: the
 host's runs are listed (newest first), the artist chooses one (``img23d.import_host_run_choose``),
-and it is fetched into a new local folder (``client.remote_runs``: never over a run that is here),
-then imported as ``img23d.import_run`` imports a local run.
+and it is fetched into a new local folder (``img23d_client.remote_runs``: never over a run that
+is here), then imported as ``img23d.import_run`` imports a local run.
 
-It waits on a ``client.host_import.HostImport`` as every operator waits (``_wait``): from a button
-on a modal timer, with its progress in the status bar, and Esc cancels; Blender's main thread never
-waits on the host. ``execute`` (scripts, background mode, where modal operators never run) steps the
-same task to its end. It refuses while a job runs: the job's own messages must reach the job.
+It waits on an ``img23d_client.host_import.HostImport`` as every operator waits (``_wait``): from
+a button on a modal timer, with its progress in the status bar, and Esc cancels; Blender's main
+thread never waits on the host. ``execute`` (scripts, background mode, where modal operators never
+run) steps the same task to its end. It refuses while a job runs: the job's own messages must
+reach the job.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from typing import Any
 import bpy
 import img23d_protocol as protocol
 from bpy.props import EnumProperty, StringProperty
-
-from .. import preferences, runtime
 from img23d_client.host_import import HostImport, Phase
 from img23d_client.waiting import Wait, wait_to_end
+
+from .. import preferences, runtime
 from ._wait import WaitingOperator
 
 # The host's runs the dialog offers, as the last listing gave them (the enum's items read it).

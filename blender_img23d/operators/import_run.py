@@ -13,7 +13,6 @@ from pathlib import Path
 import bpy
 import img23d_protocol as protocol
 from bpy.props import StringProperty
-
 from img23d_client import run_layout
 
 from .. import scene_import

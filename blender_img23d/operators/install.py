@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import StringProperty
-
 import img23d_installer as installer
-
-from .. import preferences, runtime
+from bpy.props import StringProperty
+from img23d_client.paths import backend_source_dir, protocol_wheel
 from img23d_client.remote import RemoteHost
 from img23d_installer.remote_install import HostInstall, install_on_host
 from img23d_installer.task import InstallTask
-from img23d_client.paths import backend_source_dir, protocol_wheel
+
+from .. import preferences, runtime
 from ..user_folders import installed_env_dir, user_dir
 
 TIMER_SECONDS = 0.25

@@ -13,12 +13,12 @@ import time
 from typing import Any
 
 import bpy
+import img23d_protocol as protocol
 from bpy.props import BoolProperty, StringProperty
+from img23d_client.waiting import Wait
 
 from .. import licence_consent, preferences, runtime
-from img23d_client.waiting import Wait
 from ..model_catalog import format_size
-import img23d_protocol as protocol
 from ._wait import WaitingOperator
 
 QUICK_TIMEOUT = 300.0   # listing or deleting, including starting the backend first

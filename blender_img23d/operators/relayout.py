@@ -12,7 +12,6 @@ from pathlib import Path
 
 import bpy
 from bpy.props import StringProperty
-
 from img23d_client import run_layout
 
 from .. import scene_import

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import bpy
-
 from img23d_client import run_layout
 
 from .. import scene_import

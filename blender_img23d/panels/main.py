@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import bpy
-
 import img23d_protocol as protocol
+from img23d_client.session import State
 
 from .. import preferences, runtime
-from img23d_client.session import State
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}

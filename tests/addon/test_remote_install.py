@@ -33,12 +33,15 @@ def _job(**changes):
 def test_the_bundle_holds_the_installer_the_backend_and_the_wheel_and_no_caches() -> None:
     with tarfile.open(fileobj=io.BytesIO(remote_install.bundle()), mode="r:gz") as tar:
         names = tar.getnames()
-    assert "img23d_addon/installer/cli.py" in names and "img23d_addon/client/process.py" in names
-    assert "img23d_addon/paths.py" in names and "img23d_addon/backend/requirements.txt" in names
-    assert "img23d_addon/backend/img23d_backend/service/server.py" in names
-    assert [n for n in names if n.startswith("img23d_addon/wheels/img23d_protocol-")]
+    assert "img23d_bundle/client/img23d_installer/cli.py" in names
+    assert "img23d_bundle/client/img23d_client/process.py" in names
+    assert "img23d_bundle/client/img23d_client/paths.py" in names and "img23d_bundle/backend/requirements.txt" in names
+    assert "img23d_bundle/backend/img23d_backend/service/server.py" in names
+    assert [n for n in names if n.startswith("img23d_bundle/wheels/img23d_protocol-")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert not [n for n in names if n.startswith("img23d_addon/operators") or n == "img23d_addon/__init__.py"]
+    # Nothing of the add-on itself (it imports bpy): only the packages, the backend and the wheel.
+    assert not [n for n in names if n != "img23d_bundle" and not n.startswith(
+        ("img23d_bundle/client", "img23d_bundle/backend", "img23d_bundle/wheels"))]
 
 
 def test_the_hosts_command_quotes_every_word_and_expands_only_its_home() -> None:

@@ -10,6 +10,8 @@ from typing import Callable
 from types import ModuleType
 from typing import Any
 
+from img23d_client import waiting
+
 REPO = Path(__file__).resolve().parents[2]
 ADDON_MODULE = "bl_ext.user_default.img23d"
 # The backend's interpreter: this one, unless Blender runs from another environment (the
@@ -51,7 +53,6 @@ JOB_TIMEOUT = 180.0
 
 def tick_until(runner: Any, condition: Callable[[], bool], what: str, timeout: float = JOB_TIMEOUT) -> None:
     """Drive ``runner`` as the operators' modal timer does until ``condition()``; fail naming ``what``."""
-    waiting = sys.modules[f"{ADDON_MODULE}.client.waiting"]
     deadline = time.monotonic() + timeout
     while not condition():
         waiting.tick(runner)
@@ -63,7 +64,7 @@ def tick_until(runner: Any, condition: Callable[[], bool], what: str, timeout: f
 def run_to_end(runner: Any, timeout: float = JOB_TIMEOUT) -> Any:
     """Wait for ``runner``'s job as the job operators do from a script (cancelled, and a
     ``TimeoutError`` naming it, after ``timeout``); its outcome."""
-    sys.modules[f"{ADDON_MODULE}.client.waiting"].wait_to_end(runner, timeout=timeout)
+    waiting.wait_to_end(runner, timeout=timeout)
     return runner.outcome
 
 

@@ -51,7 +51,7 @@ def _operators(log: list[tuple]) -> list[str]:
 def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
     from importlib import import_module
 
-    session_mod = import_module(f"{ADDON_MODULE}.client.session")
+    session_mod = import_module("img23d_client.session")
     protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     session = addon.runtime.session()
     session.state = session_mod.State(state)
