@@ -1,11 +1,13 @@
-"""Build the installable extension zip: the add-on, the backend's source, the protocol's wheel, the guide.
+"""Build the installable extension zip: the add-on, the backend's source, the protocol's and client's wheels, the guide.
 
     python build_addon.py [--output-dir dist] [--without-blender]
 
 Any Python 3.11 or later will do. Where Blender is found (a ``blender`` on PATH, else the ``bpy``
 module's copy of its tool), Blender's own extension tool packs and validates (``blender --command
 extension build/validate``); where none is, or with ``--without-blender``, ``addon_zip.py`` does
-the same with the standard library (the same files, wheels and name). The backend's source
+the same with the standard library (the same files, wheels and name). The add-on's bpy-free
+packages (``client/``: ``img23d_client``, ``img23d_installer``) travel as a wheel, as the protocol
+does: Blender installs both where the add-on imports them by name. The backend's source
 travels inside the zip (``backend/``) so the add-on runs exactly the backend it was built with;
 the installer reads its requirements from there. The guide travels too (``guide/``): the built
 HTML site where MkDocs and its Material theme are importable (as in the development
@@ -34,6 +36,7 @@ from protocol import build_wheel  # noqa: E402
 ROOT = Path(__file__).resolve().parent
 ADDON = ROOT / "blender_img23d"
 BACKEND = ROOT / "backend"
+CLIENT = ROOT / "client"
 WHEELS = ROOT / "wheels"
 DOCS = ROOT / "docs"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*", "build", "dist")
@@ -84,12 +87,25 @@ def stage(staging: Path) -> Path:
     return source
 
 
-def check_manifest_wheels(manifest: dict, wheel: Path) -> None:
-    """The manifest must list exactly the wheel being built (its name carries the version)."""
+def build_wheels() -> list[Path]:
+    """The protocol's and the client's wheels, built into wheels/ from the source. The client's
+    version carries its sources' digest (client/pyproject.toml says why): an older one is removed."""
+    protocol = build_wheel.build(WHEELS)
+    current = build_wheel.wheel_name(CLIENT, content_version=True)
+    for old in WHEELS.glob("img23d_client-*.whl"):
+        if old.name != current:
+            old.unlink()
+    return [protocol, build_wheel.build(WHEELS, CLIENT, content_version=True)]
+
+
+def check_manifest_wheels(manifest: dict, wheels: list[Path]) -> None:
+    """The manifest must list exactly the wheels being built (their names carry the versions)."""
     listed = [Path(entry).name for entry in manifest.get("wheels", [])]
-    if listed != [wheel.name]:
-        raise SystemExit(f"blender_manifest.toml lists wheels {listed}, but the protocol's wheel is {wheel.name}: "
-                         f'set wheels = ["./wheels/{wheel.name}"]')
+    names = [wheel.name for wheel in wheels]
+    if listed != names:
+        wanted = ", ".join(f'"./wheels/{name}"' for name in names)
+        raise SystemExit(f"blender_manifest.toml lists wheels {listed}, but the wheels built are {names}: "
+                         f"set wheels = [{wanted}]")
 
 
 def pack(source: Path, output_dir: Path, tool: list[str] | None) -> Path:
@@ -111,7 +127,7 @@ def build(output_dir: Path, without_blender: bool = False) -> Path:
     """The extension zip in ``output_dir``: by Blender's tool where one is found (and
     ``without_blender`` is false), else by addon_zip with the standard library."""
     manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text(encoding="utf-8"))
-    check_manifest_wheels(manifest, build_wheel.build(WHEELS))
+    check_manifest_wheels(manifest, build_wheels())
     output_dir.mkdir(parents=True, exist_ok=True)
     tool = None if without_blender else blender_extension_tool()
     with tempfile.TemporaryDirectory(prefix="img23d-build-") as tmp:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/blender_main_thread.py [--json out.json]
 
 1. Event ticks: a tiny-model job that streams progress (200 shape steps) is driven by
-   ``JobRunner.tick()`` exactly as the modal operator's timer does; every tick is timed,
+   ``JobRunner.step()`` exactly as the operators' modal timer does; every tick is timed,
    the glTF import time inside a tick excluded. Goal: the longest tick under 20 ms.
 2. Import: one 40,000-face textured GLB (the repository's ``examples/house_mesh.glb`` with a
    2048² texture added here) through the add-on's ``scene_import`` (import, fold, place): median of 5.
@@ -61,11 +61,11 @@ def bench_ticks(bpy, addon) -> dict:
     runner = runner_mod.JobRunner(session, bpy.context.scene, request, "house_scene")
     ticks_ms: list[float] = []
     progress_events = 0
-    while not runner.done:
+    while not runner.finished:
         imported_before = runner.import_seconds
         started = time.perf_counter()
         before = session.progress
-        runner.tick()
+        runner.step()
         elapsed = time.perf_counter() - started - (runner.import_seconds - imported_before)
         ticks_ms.append(elapsed * 1000)
         progress_events += session.progress is not before

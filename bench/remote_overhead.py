@@ -4,7 +4,7 @@
 
 Both backends run the tiny models on this machine's CPU: the remote one behind OpenSSH's sshd on
 127.0.0.1, as another Unix user (tests/ssh_host.py: needs root and openssh-server), driven by the
-add-on's own client (``client.session``) exactly as Blender drives it. Each is started and warmed
+add-on's own client (``img23d_client.session``) exactly as Blender drives it. Each is started and warmed
 up with one job first; then the same job (house scene, two names, untextured) alternates between
 them ``--repeat`` times, timed from submit to result, the remote one including the picture's upload
 and every file the add-on fetches back. The transfer's own time is measured apart: the finished
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    sys.path[:0] = [str(ROOT / "backend"), str(ROOT / "protocol"), str(ROOT / "tests"), str(ROOT / "tests" / "addon")]
+    sys.path[:0] = [str(ROOT / "backend"), str(ROOT / "protocol"), str(ROOT / "client"), str(ROOT / "tests"),
+                    str(ROOT / "tests" / "addon")]
     import ssh_host
-    from addon_package import load  # the add-on's bpy-free client, loaded as its installer loads it
     from img23d_backend.replicas.build import ensure_tiny_models
 
     why = ssh_host.available()
@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     tiny = ensure_tiny_models()
-    process = load("client.process")
-    session_mod = load("client.session")
-    remote_mod = load("client.remote")
+    from img23d_client import process
+    from img23d_client import session as session_mod
+    from img23d_client import remote as remote_mod
     protocol = session_mod.protocol
     work = Path(tempfile.mkdtemp(prefix="img23d-bench-remote-"))
     host = ssh_host.start(ROOT, tiny)

@@ -1,15 +1,17 @@
 """img23d: turn a picture into 3D objects, one per named part.
 
 The add-on is the Blender side only: it reads the artist's inputs, drives the backend
-process (``client``), and brings the meshes into the scene (``scene_import``). It never
+process (the ``img23d_client`` package, bpy-free), and brings the meshes into the scene (``scene_import``). It never
 imports torch or any ML package; those live in the backend's own Python environment.
 """
 
 from __future__ import annotations
 
 import atexit
+from pathlib import Path
 
 import bpy
+from img23d_client import paths
 
 from . import operators, panels, preferences, properties, runtime
 
@@ -25,6 +27,7 @@ def _drain_while_idle() -> float:
 
 
 def register() -> None:
+    paths.ship_from(Path(__file__).resolve().parent)  # backend/, wheels/, guide/ travel beside this file
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from img23d_client import paths
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """One job seen from Blender's main thread: events in, objects into the scene, an outcome out.
 
-``tick()`` does a bounded amount of work and returns; the modal operator calls it from its
-timer, and background mode calls it in a loop. Each target's GLB is imported as soon as its
-``artifact`` arrives, so objects appear while later ones are still being made.
+A ``JobRunner`` is a ``client.waiting.Wait``: ``step()`` does a bounded amount of work and
+returns, and the job operators wait on it as every operator waits on the backend
+(``operators/_wait.py``). Each target's GLB is imported as soon as its ``artifact`` arrives, so
+objects appear while later ones are still being made.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-
-from . import run_layout, scene_import
-from .client.session import BackendSession
 import img23d_protocol as protocol
+from img23d_client import run_layout
+from img23d_client.session import BackendSession
+
+from . import scene_import
 
 
 @dataclass
@@ -65,35 +67,33 @@ class JobRunner:
         self.job_id = session.submit(request)
 
     @property
-    def done(self) -> bool:
+    def finished(self) -> bool:
         return self.outcome.finished
 
-    def tick(self, budget_seconds: float = 0.015) -> bool:
-        """Handle what arrived; stop early when the time budget is used. True when done."""
+    @property
+    def status(self) -> str:
+        progress = self.session.progress
+        if progress is None:
+            return f"img23d: the {self.kind} job is starting"
+        return f"img23d {self.kind}: {progress.stage}: {progress.message}"[:180]
+
+    @property
+    def fraction(self) -> float:
+        progress = self.session.progress
+        return progress.step / progress.total if progress is not None and progress.total else 0.0
+
+    def step(self, budget_seconds: float = 0.015) -> None:
+        """Handle what arrived; stop early when the time budget (main-thread seconds) is used."""
         started = time.perf_counter()
-        while not self.done and time.perf_counter() - started < budget_seconds:
+        while not self.finished and time.perf_counter() - started < budget_seconds:
             messages = self.session.pump(max_messages=50)
             if not messages:
                 break
             for message in messages:
                 self._handle(message)
-        return self.done
-
-    def run_to_end(self, poll: float = 0.05, timeout: float | None = None) -> Outcome:
-        """Background mode and scripts: block until the job ends.
-
-        With ``timeout`` (seconds), a job still running then is cancelled and ``TimeoutError``
-        raised, so a caller that must not wait forever (a pipeline, a test) hears why.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.tick(budget_seconds=1.0):
-            if deadline is not None and time.monotonic() > deadline:
-                self.cancel()
-                raise TimeoutError(f"the {self.kind} job did not end within {timeout:g} s; it was cancelled")
-            time.sleep(poll)
-        return self.outcome
 
     def cancel(self) -> None:
+        """Ask the backend to stop; the job finishes (cancelled) when its answer arrives."""
         self.session.cancel()
 
     # -- events ------------------------------------------------------------------------------

@@ -6,14 +6,13 @@ import os
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
-
 import img23d_protocol as protocol
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from img23d_client.process import LaunchSettings
+from img23d_client.remote import RemoteHost
+from img23d_installer.torch_choice import CUDA_TAGS
 
 from . import licence_consent, preferences_draw
-from .client.process import LaunchSettings
-from .client.remote import RemoteHost
-from .installer.torch_choice import CUDA_TAGS
 from .user_folders import ADDON_ID, installed_env_python, user_dir
 
 # The shape models the backend offers, named as the protocol's table names them (with their steps).

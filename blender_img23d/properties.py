@@ -10,9 +10,9 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        StringProperty)
 
 import img23d_protocol as protocol
+from img23d_client.run_layout import LayoutChoice
 
 from . import box_properties
-from .run_layout import LayoutChoice
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .client.process import LaunchSettings
-from .client.session import BackendSession
-from .installer.task import InstallTask
+from img23d_client.process import LaunchSettings
+from img23d_client.session import BackendSession
+from img23d_installer.task import InstallTask
+
 from .model_catalog import ModelCatalog
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def has_session() -> bool:
 def pump_for_waiters() -> None:
     """Drain the backend's output for operators that wait on ``session.replies``, unless a job
     runner is running: it pumps itself and needs the messages pump() hands out."""
-    if active_runner is not None and not active_runner.done:
+    if active_runner is not None and not active_runner.finished:
         return
     if _session is not None:
         _session.pump()

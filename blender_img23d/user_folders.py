@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-
-from .installer.env_health import env_python
+from img23d_installer.env_health import env_python
 
 ADDON_ID = __package__
 

@@ -2,11 +2,14 @@
 
     python protocol/build_wheel.py [--output-dir wheels]
 
+The same code builds the add-on client's wheel (``build(out, REPO / "client", content_version=True)``,
+from build_addon.py), whose version carries its sources' digest.
+
 A wheel is a zip with three metadata files beside the package (PEP 427); writing it here,
 with the standard library, keeps it reproducible: entries sorted, every timestamp 1980-01-01,
 fixed permissions, no compression, LF line endings in the source. So the wheel committed in
 the repository's ``wheels/`` can be checked against the source at any time by building it
-again and comparing bytes (tests/test_protocol_wheel.py), and the add-on (which installs
+again and comparing bytes (tests/wire/test_wheel.py), and the add-on (which installs
 that wheel) and the backend (which imports the source) cannot drift apart unnoticed.
 """
 
@@ -25,24 +28,43 @@ PACKAGE = "img23d_protocol"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def project() -> dict:
-    return tomllib.loads((HERE / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+def project(folder: Path | None = None) -> dict:
+    return tomllib.loads(((folder or HERE) / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
-def wheel_name() -> str:
-    meta = project()
-    return f"{meta['name'].replace('-', '_')}-{meta['version']}-py3-none-any.whl"
+def packages(folder: Path | None = None) -> list[str]:
+    """The packages the wheel carries: pyproject's ``[tool.setuptools.packages.find] include``."""
+    data = tomllib.loads(((folder or HERE) / "pyproject.toml").read_text(encoding="utf-8"))
+    return [name.rstrip("*") for name in data["tool"]["setuptools"]["packages"]["find"]["include"]]
 
 
-def _sources() -> list[tuple[str, bytes]]:
-    files = sorted(p for p in (HERE / PACKAGE).rglob("*.py") if "__pycache__" not in p.parts)
+def version(folder: Path | None = None, content_version: bool = False) -> str:
+    """pyproject's version; with ``content_version``, followed by ``+`` and the first 12 hex digits of
+    the sources' SHA-256, so that any change of the code changes the wheel's name."""
+    base = project(folder)["version"]
+    if not content_version:
+        return base
+    digest = hashlib.sha256()
+    for name, data in _sources(folder):
+        digest.update(name.encode() + b"\0" + data + b"\0")
+    return f"{base}+{digest.hexdigest()[:12]}"
+
+
+def wheel_name(folder: Path | None = None, content_version: bool = False) -> str:
+    return f"{project(folder)['name'].replace('-', '_')}-{version(folder, content_version)}-py3-none-any.whl"
+
+
+def _sources(folder: Path | None = None) -> list[tuple[str, bytes]]:
+    root = folder or HERE
+    files = sorted(p for package in packages(root) for p in (root / package).rglob("*.py")
+                   if "__pycache__" not in p.parts)
     # A Windows checkout may have CRLF endings; the wheel must not depend on that.
-    return [(p.relative_to(HERE).as_posix(), p.read_bytes().replace(b"\r\n", b"\n")) for p in files]
+    return [(p.relative_to(root).as_posix(), p.read_bytes().replace(b"\r\n", b"\n")) for p in files]
 
 
-def _metadata_files(dist_info: str) -> list[tuple[str, bytes]]:
-    meta = project()
-    metadata = (f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
+def _metadata_files(folder: Path, dist_info: str, full_version: str) -> list[tuple[str, bytes]]:
+    meta = project(folder)
+    metadata = (f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {full_version}\n"
                 f"Summary: {meta['description']}\nLicense: {meta['license']}\n"
                 f"Requires-Python: {meta['requires-python']}\n")
     wheel = "Wheel-Version: 1.0\nGenerator: img23d build_wheel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -54,15 +76,17 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def build(output_dir: Path) -> Path:
-    """Write the wheel into ``output_dir`` (replacing one of the same name) and return its path."""
-    meta = project()
-    dist_info = f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
-    entries = _sources() + _metadata_files(dist_info)
+def build(output_dir: Path, folder: Path | None = None, content_version: bool = False) -> Path:
+    """Write the wheel of the project in ``folder`` (default: the protocol) into ``output_dir``
+    (replacing one of the same name) and return its path."""
+    root = folder or HERE
+    full_version = version(root, content_version)
+    dist_info = f"{project(root)['name'].replace('-', '_')}-{full_version}.dist-info"
+    entries = _sources(root) + _metadata_files(root, dist_info, full_version)
     record = "\n".join([*(_record_line(n, d) for n, d in entries), f"{dist_info}/RECORD,,"]) + "\n"
     entries.append((f"{dist_info}/RECORD", record.encode()))
     output_dir.mkdir(parents=True, exist_ok=True)
-    target = output_dir / wheel_name()
+    target = output_dir / wheel_name(root, content_version)
     partial = target.with_name(target.name + ".partial")
     with zipfile.ZipFile(partial, "w") as archive:
         for name, data in entries:

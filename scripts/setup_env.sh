@@ -41,7 +41,7 @@ stamp_of() {  # a hash of what decides an environment's contents: the pinned req
 # Environments are built outside the repository, in $IMG23D_ENV_CACHE (default
 # ~/.cache/img23d/envs), one folder per name and stamp, holding third-party packages only. Each
 # clone's .venv* is a small environment of its own (an overlay: a venv made by the same
-# interpreter, a few kB) whose site-packages has one .pth file: this clone's protocol/ and
+# interpreter, a few kB) whose site-packages has one .pth file: this clone's protocol/, client/ and
 # backend/ first, then the cached environment's site-packages. So every command that runs a
 # clone's .venv*/bin/python (the tests, the demo, bench/, a backend the Blender tests start, Ray
 # workers, which start from sys.executable) imports that clone's own code, however many clones
@@ -55,12 +55,12 @@ ENV_CACHE="${IMG23D_ENV_CACHE:-$HOME/.cache/img23d/envs}"
 CLONE="$(pwd -P)"
 
 own_packages_path() {  # the folders this clone's own packages are imported from, one per line
-    printf '%s\n' "$CLONE/protocol" "$CLONE/backend"
+    printf '%s\n' "$CLONE/protocol" "$CLONE/backend" "$CLONE/client"
 }
 
 drop_own_packages() {  # drop_own_packages <env>: no install of this project's packages in a shared env
     local folder="$1" project
-    for project in img23d-backend img23d-protocol; do
+    for project in img23d-backend img23d-protocol img23d-client; do
         if "$folder/bin/python" -c "import importlib.metadata as m, sys; m.distribution(sys.argv[1])" \
                 "$project" >/dev/null 2>&1; then
             "$folder/bin/python" -m pip uninstall --quiet --yes "$project" >/dev/null

@@ -8,7 +8,8 @@ and checked:
 - the backend's rooms (its sub-packages, and the few modules left at its root) import one way,
   down ``BACKEND_ROOMS``, never back up, and few modules stay at the root;
 - the add-on imports no torch, no numpy-heavy library and no backend module: only Blender's
-  own modules, the standard library and the protocol package;
+  own modules, the standard library, the protocol package and its own bpy-free packages;
+- those (``img23d_client``, ``img23d_installer``) import no bpy, no add-on and no backend module;
 - the backend never imports ``bpy``, and the protocol package only the standard library;
 - no module is loaded from a file path (``importlib.util.spec_from_file_location`` and the like);
 - an import inside a function is for a heavy third-party module (``LAZY_ALLOWED``) or is one of
@@ -30,6 +31,8 @@ PACKAGES = {  # import name -> folder
     "img23d_protocol": REPO / "protocol" / "img23d_protocol",
     "img23d_backend": REPO / "backend" / "img23d_backend",
     "img23d": REPO / "blender_img23d",  # the add-on (its package name inside Blender)
+    "img23d_client": REPO / "client" / "img23d_client",
+    "img23d_installer": REPO / "client" / "img23d_installer",
 }
 FOLDERS_OF_BACKEND = PACKAGES["img23d_backend"]
 # Heavy third-party modules that may be imported inside a function, so that importing the
@@ -69,10 +72,8 @@ LAZY_FIRST_PARTY = {
 }
 # Blender's own modules, and numpy, which every Blender ships (the add-on reads mesh arrays
 # with it); nothing heavier, and of ours only the protocol package.
-ADDON_MAY_IMPORT = {"bpy", "mathutils", "bmesh", "gpu", "addon_utils", "bpy_extras", "numpy", "img23d_protocol"}
-# The installer's command line loads the add-on's folder as a package of this name (outside
-# Blender, without the package's bpy-importing __init__).
-ALIASES = {"img23d_addon": "img23d"}
+ADDON_MAY_IMPORT = {"bpy", "mathutils", "bmesh", "gpu", "addon_utils", "bpy_extras", "numpy", "img23d_protocol",
+                    "img23d_client", "img23d_installer"}
 FILE_PATH_LOADERS = ("spec_from_file_location", "SourceFileLoader", "load_source", "run_path")
 
 
@@ -118,8 +119,7 @@ def _imports(package: str, folder: Path, path: Path) -> list[Import]:
 
 def _resolve(module: str, is_package: bool, level: int, target: str | None) -> str:
     if level == 0:
-        head, dot, rest = (target or "").partition(".")
-        return ALIASES.get(head, head) + dot + rest
+        return target or ""
     base = module.split(".") if is_package else module.split(".")[:-1]
     base = base[:len(base) - (level - 1)]
     return ".".join(base + ([target] if target else []))
@@ -163,7 +163,8 @@ IMPORTS = _all_imports()
 
 
 def test_the_reader_found_the_packages() -> None:
-    assert {"img23d_protocol", "img23d_backend.commands.cli", "img23d.operators.generate"} <= set(FILES)
+    assert {"img23d_protocol", "img23d_backend.commands.cli", "img23d.operators.generate", "img23d_client.session",
+            "img23d_installer.install"} <= set(FILES)
     assert len(IMPORTS) > 200
 
 
@@ -269,6 +270,21 @@ def test_the_addon_imports_only_blender_the_stdlib_and_the_protocol() -> None:
 
     bad = [f"{i.module}:{i.line} imports {i.target}" for i in IMPORTS
            if (i.module == "img23d" or i.module.startswith("img23d.")) and not allowed(i.target)]
+    assert bad == []
+
+
+def test_the_client_packages_import_no_blender_and_run_one_way() -> None:
+    """``img23d_client`` and ``img23d_installer`` import without Blender (tests, the installer's
+    command line, an SSH host load them by their names): the standard library and the protocol
+    only, never bpy, the add-on or the backend; the installer may use the client, never back."""
+    def allowed(module: str, target: str) -> bool:
+        top = target.split(".")[0]
+        if top == "img23d_installer":
+            return module.startswith("img23d_installer")
+        return top in sys.stdlib_module_names or top in ("__future__", "img23d_protocol", "img23d_client")
+
+    bad = [f"{i.module}:{i.line} imports {i.target}" for i in IMPORTS
+           if i.module.split(".")[0] in ("img23d_client", "img23d_installer") and not allowed(i.module, i.target)]
     assert bad == []
 
 

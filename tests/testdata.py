@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# This checkout's backend and protocol sources, for sys.path and a child process's PYTHONPATH:
+# This checkout's backend, protocol and client sources, for sys.path and a child process's PYTHONPATH:
 # .venv and .venv-py313 find them by themselves (scripts/setup_env.sh), but .venv-blender42 (bpy
 # alone) and a host's environment over SSH do not.
-SOURCE_PATHS = [str(REPO / "protocol"), str(REPO / "backend")]
+SOURCE_PATHS = [str(REPO / "protocol"), str(REPO / "backend"), str(REPO / "client")]
 SOURCE_PYTHONPATH = os.pathsep.join(SOURCE_PATHS)
 # The repository's own examples (examples/README.md: made by scripts/make_example.py, CC0): every
 # test that needs "a picture" or "a mesh" uses these, so a clone alone passes the test command.

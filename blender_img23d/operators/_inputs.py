@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
-
 import img23d_protocol as protocol
+from img23d_client import limits
+from img23d_client.session import BackendSession
 
 from .. import box_properties, preferences
-from ..client import limits
-from ..client.session import BackendSession
 
 
 class InputError(Exception):

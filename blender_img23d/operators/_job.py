@@ -1,24 +1,23 @@
-"""What every job operator shares: modal and non-blocking from a button, blocking from a
-script or in background mode, one undo step, and reports instead of exceptions."""
+"""What every job operator shares: it waits as every operator does (``_wait``: modal from a
+button, to the end from a script or in background mode), one undo step, reports instead of
+exceptions, and one job at a time (``runtime.active_runner``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import bpy
+import img23d_protocol as protocol
+from img23d_client.waiting import Wait
 
 from .. import runtime
 from ..job_runner import JobRunner, Outcome
-import img23d_protocol as protocol
 from ._inputs import InputError
+from ._wait import WaitingOperator
 
-TIMER_SECONDS = 0.1
 
-
-class JobOperatorMixin:
+class JobOperatorMixin(WaitingOperator):
     """Subclasses implement ``make_runner(context)`` and ``finish(context, outcome)``."""
-
-    _timer: Any = None
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         raise NotImplementedError
@@ -26,8 +25,8 @@ class JobOperatorMixin:
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         raise NotImplementedError
 
-    def _start(self, context: bpy.types.Context) -> JobRunner | None:
-        if runtime.active_runner is not None and not runtime.active_runner.done:
+    def begin_wait(self, context: bpy.types.Context) -> JobRunner | None:
+        if runtime.active_runner is not None and not runtime.active_runner.finished:
             self.report({"ERROR"}, "A job is already running: wait for it or press Cancel")
             return None
         try:
@@ -41,49 +40,17 @@ class JobOperatorMixin:
         runtime.active_runner = runner
         return runner
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        """Scripts and background mode: run the job to the end here."""
-        runner = self._start(context)
-        if runner is None:
-            return {"CANCELLED"}
-        try:
-            outcome = runner.run_to_end()
-        finally:
+    def end_wait(self, context: bpy.types.Context, wait: Wait) -> set[str]:
+        assert isinstance(wait, JobRunner)
+        return self.finish(context, wait.outcome)
+
+    def wait_released(self, wait: Wait) -> None:
+        if runtime.active_runner is wait:
             runtime.active_runner = None
-        return self.finish(context, outcome)
 
-    def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
-        if bpy.app.background:
-            return self.execute(context)
-        runner = self._start(context)
-        if runner is None:
-            return {"CANCELLED"}
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
-
-    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
-        runner = runtime.active_runner
-        if runner is None:  # the add-on was disabled or the backend stopped under us
-            self._end_modal(context)
-            return {"CANCELLED"}
-        if event.type == "ESC" and event.value == "PRESS":
-            runner.cancel()
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        done = runner.tick()
-        _redraw(context)
-        if not done:
-            return {"PASS_THROUGH"}
-        self._end_modal(context)
-        runtime.active_runner = None
-        return self.finish(context, runner.outcome)
-
-    def _end_modal(self, context: bpy.types.Context) -> None:
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
+    def abandoned(self) -> bool:
+        # runtime.shutdown() (the add-on disabled, Blender quitting) forgets the job it cancelled.
+        return runtime.active_runner is not self._wait
 
     def report_outcome(self, outcome: Outcome, made_something: bool, note: str = "") -> set[str]:
         """Report how the job ended; ``note`` (if any) follows the summary of a job that finished."""
@@ -120,11 +87,3 @@ def skipped_stage_notes(data: dict[str, Any]) -> list[str]:
     notes = [data.get(key) for key in ("texture_skipped", "depth_skipped")]
     return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
 
-
-def _redraw(context: bpy.types.Context) -> None:
-    screen = context.screen
-    if screen is None:
-        return
-    for area in screen.areas:
-        if area.type == "VIEW_3D":
-            area.tag_redraw()

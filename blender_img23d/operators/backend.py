@@ -50,7 +50,7 @@ class IMG23D_OT_cancel(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         runner = runtime.active_runner
-        if runner is None or runner.done:
+        if runner is None or runner.finished:
             self.report({"INFO"}, "No job is running")
             return {"CANCELLED"}
         try:

@@ -3,13 +3,14 @@
 The host keeps every run in its own runs folder; a run whose files did not all travel (the
 connection dropped mid-job, or the job ran from another computer) is brought here whole: the
 host's runs are listed (newest first), the artist chooses one (``img23d.import_host_run_choose``),
-and it is fetched into a new local folder (``client.remote_runs``: never over a run that is here),
-then imported as ``img23d.import_run`` imports a local run.
+and it is fetched into a new local folder (``img23d_client.remote_runs``: never over a run that
+is here), then imported as ``img23d.import_run`` imports a local run.
 
-From a button it waits as Generate does: a modal operator steps a ``client.host_import.HostImport``
-on a timer, with its progress in the status bar, and Esc cancels; Blender's main thread never waits
-on the host. ``execute`` (scripts, background mode, where modal operators never run) steps the same
-task to its end. It refuses while a job runs: the job's own messages must reach the job.
+It waits on an ``img23d_client.host_import.HostImport`` as every operator waits (``_wait``): from
+a button on a modal timer, with its progress in the status bar, and Esc cancels; Blender's main
+thread never waits on the host. ``execute`` (scripts, background mode, where modal operators never
+run) steps the same task to its end. It refuses while a job runs: the job's own messages must
+reach the job.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from typing import Any
 import bpy
 import img23d_protocol as protocol
 from bpy.props import EnumProperty, StringProperty
+from img23d_client.host_import import HostImport, Phase
+from img23d_client.waiting import Wait, wait_to_end
 
 from .. import preferences, runtime
-from ..client.host_import import HostImport, Phase
-
-TIMER_SECONDS = 0.1
+from ._wait import WaitingOperator
 
 # The host's runs the dialog offers, as the last listing gave them (the enum's items read it).
 listed_runs: list[protocol.RunSummary] = []
@@ -42,7 +43,7 @@ class HostRunFailed(Exception):
 
 def _check_idle() -> None:
     runner = runtime.active_runner
-    if runner is not None and not runner.done:
+    if runner is not None and not runner.finished:
         raise HostRunFailed("A job is running: import a run from the host when it is done")
 
 
@@ -52,7 +53,7 @@ def _chosen(choice: str) -> str:
     return listed_runs[int(choice)].path
 
 
-class IMG23D_OT_import_host_run(bpy.types.Operator):
+class IMG23D_OT_import_host_run(WaitingOperator, bpy.types.Operator):
     """Bring a run from the SSH backend's host into the local Runs Folder and import its meshes (what
     a dropped connection or another computer left on the host)"""
 
@@ -65,8 +66,8 @@ class IMG23D_OT_import_host_run(bpy.types.Operator):
         name="Run on the Host", options={"SKIP_SAVE"},
         description="The run folder's path on the host (instead of choosing from the list)")
 
-    _task: HostImport | None = None
-    _timer: Any = None
+    # From a button with no ``run``: list the host's runs to choose from; from a script: ``choice``.
+    _from_button = False
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -77,54 +78,22 @@ class IMG23D_OT_import_host_run(bpy.types.Operator):
 
     def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
         """From a button: list the runs (no ``run``) or bring ``run`` here, without waiting."""
+        self._from_button = not bpy.app.background
+        return super().invoke(context, event)
+
+    def begin_wait(self, context: bpy.types.Context) -> HostImport | None:
+        """Bring the run (``run``, else the listed ``choice``) here, or list the runs (a button, no ``run``)."""
         try:
             _check_idle()
+            run = self.run.strip() or ("" if self._from_button else _chosen(self.choice))
         except HostRunFailed as exc:
             self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self._task = HostImport(runtime.session(), self.run.strip())
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
-        wm.modal_handler_add(self)
-        wm.progress_begin(0, 1)
-        return {"RUNNING_MODAL"}
+            return None
+        return HostImport(runtime.session(), run)
 
-    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
-        task = self._task
-        assert task is not None
-        if event.type == "ESC":
-            task.cancel()
-        elif event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        else:
-            task.step()
-        if not task.finished:
-            context.window_manager.progress_update(task.fraction)
-            context.workspace.status_text_set(task.status)
-            return {"RUNNING_MODAL"}
-        self._end_modal(context)
-        return self._finish(task)
-
-    def execute(self, context: bpy.types.Context) -> set[str]:
-        """Scripts and background mode: bring the run (``run``, else the listed ``choice``) here, waiting."""
-        try:
-            _check_idle()
-            task = HostImport(runtime.session(), self.run.strip() or _chosen(self.choice))
-        except HostRunFailed as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        task.run_to_end()
-        return self._finish(task)
-
-    def _end_modal(self, context: bpy.types.Context) -> None:
-        wm = context.window_manager
-        if self._timer is not None:
-            wm.event_timer_remove(self._timer)
-            self._timer = None
-        wm.progress_end()
-        context.workspace.status_text_set(None)
-
-    def _finish(self, task: HostImport) -> set[str]:
+    def end_wait(self, context: bpy.types.Context, wait: Wait) -> set[str]:
+        task = wait
+        assert isinstance(task, HostImport)
         if task.phase is Phase.CANCELLED:
             self.report({"WARNING"}, task.error)
             return {"CANCELLED"}
@@ -144,7 +113,7 @@ class IMG23D_OT_import_host_run(bpy.types.Operator):
     def _list() -> list[protocol.RunSummary]:
         """The host's runs, waiting for them (scripts and tests)."""
         task = HostImport(runtime.session())
-        task.run_to_end()
+        wait_to_end(task)
         if task.phase is not Phase.DONE:
             raise HostRunFailed(task.error)
         return task.runs

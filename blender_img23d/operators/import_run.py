@@ -13,8 +13,9 @@ from pathlib import Path
 import bpy
 import img23d_protocol as protocol
 from bpy.props import StringProperty
+from img23d_client import run_layout
 
-from .. import run_layout, scene_import
+from .. import scene_import
 
 
 class IMG23D_OT_import_run(bpy.types.Operator):

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import bpy
+import img23d_installer as installer
 from bpy.props import StringProperty
+from img23d_client.paths import backend_source_dir, protocol_wheel
+from img23d_client.remote import RemoteHost
+from img23d_installer.remote_install import HostInstall, install_on_host
+from img23d_installer.task import InstallTask
 
-from .. import installer, preferences, runtime
-from ..client.remote import RemoteHost
-from ..installer.remote_install import HostInstall, install_on_host
-from ..installer.task import InstallTask
-from ..paths import backend_source_dir, protocol_wheel
+from .. import preferences, runtime
 from ..user_folders import installed_env_dir, user_dir
 
 TIMER_SECONDS = 0.25
@@ -79,7 +80,7 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         if runtime.installing():
             self.report({"ERROR"}, "The backend is already being installed")
             return None
-        if runtime.active_runner is not None and not runtime.active_runner.done:
+        if runtime.active_runner is not None and not runtime.active_runner.finished:
             self.report({"ERROR"}, "A job is running: wait for it or cancel it before installing")
             return None
         if runtime.has_session():

@@ -1,9 +1,10 @@
 """The model manager: list the configured models, download one, delete one.
 
-Each operator sends one request to the backend and waits for its answer in
-``session.replies``: modal with a timer from a button (Blender stays responsive; the
-preferences redraw), blocking from a script or in background mode. The list they get back
-goes into ``runtime.catalog``, which the preferences only read.
+Each operator sends one request to the backend and waits for its answer in ``session.replies``
+(a ``ReplyWait``) as every operator waits (``_wait``): modal from a button (Blender stays
+responsive; the preferences redraw; Esc stops a download after its file, or stops waiting for a
+list or a deletion), to the end from a script or in background mode. The list they get back goes
+into ``runtime.catalog``, which the preferences only read.
 """
 
 from __future__ import annotations
@@ -12,28 +13,70 @@ import time
 from typing import Any
 
 import bpy
+import img23d_protocol as protocol
 from bpy.props import BoolProperty, StringProperty
+from img23d_client.waiting import Wait
 
 from .. import licence_consent, preferences, runtime
 from ..model_catalog import format_size
-import img23d_protocol as protocol
-from .install import redraw_preferences
+from ._wait import WaitingOperator
 
-TIMER_SECONDS = 0.1
 QUICK_TIMEOUT = 300.0   # listing or deleting, including starting the backend first
 
 
-class ReplyOperatorMixin:
+class ReplyWait:
+    """The answer to one request in ``session.replies``: the reply (a result or an error) once it
+    came; an error of our own when the backend stopped, did not answer in ``timeout`` seconds, or
+    the artist stopped waiting. ``job``: the request is the session's job (a download), so
+    cancelling asks the backend to stop it, and its own cancelled error ends the wait."""
+
+    def __init__(self, request_id: str, label: str, timeout: float | None, job: bool = False) -> None:
+        self.request_id, self.label, self.timeout, self.job = request_id, label, timeout, job
+        self.reply: Any = None
+        self._started = time.monotonic()
+
+    @property
+    def finished(self) -> bool:
+        return self.reply is not None
+
+    @property
+    def status(self) -> str:
+        return f"img23d: {self.label}"
+
+    @property
+    def fraction(self) -> float:
+        return 0.0
+
+    def step(self) -> None:
+        runtime.pump_for_waiters()
+        if not runtime.has_session():  # the add-on was disabled under us
+            self._end_with(protocol.ErrorCode.BACKEND_UNAVAILABLE, "the backend was stopped")
+            return
+        self.reply = runtime.session().take_reply(self.request_id)
+        if self.reply is None and self.timeout is not None and time.monotonic() - self._started > self.timeout:
+            self._end_with(protocol.ErrorCode.BACKEND_UNAVAILABLE,
+                           f"the backend did not answer within {self.timeout:.0f} s")
+
+    def cancel(self) -> None:
+        if self.job and runtime.has_session():
+            runtime.session().cancel()  # the backend answers with the job's cancelled error
+        else:
+            self._end_with(protocol.ErrorCode.CANCELLED, f"stopped waiting for the backend ({self.label})")
+
+    def _end_with(self, code: protocol.ErrorCode, message: str) -> None:
+        self.reply = protocol.Error(id=self.request_id, code=code.value, message=message)
+
+
+class ReplyOperatorMixin(WaitingOperator):
     """Send a request in ``send()``; ``on_reply()`` gets its result or error.
 
-    ``interactive`` is set by invoke(): execute() then goes modal instead of blocking (it is
+    ``interactive`` is set by invoke(): execute() then waits modal instead of to the end (it is
     also what Blender calls after a confirmation dialog)."""
 
     busy_label = ""
     timeout: float | None = QUICK_TIMEOUT
-    _timer: Any = None
-    _request_id = ""
-    _started = 0.0
+    is_job = False
+    redraw_areas = ("PREFERENCES", "VIEW_3D")
 
     def send(self, context: bpy.types.Context) -> str:
         raise NotImplementedError
@@ -47,62 +90,31 @@ class ReplyOperatorMixin:
         return self.execute(context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        if self.interactive and not bpy.app.background:
+            return self.wait_modal(context)
+        return super().execute(context)
+
+    def begin_wait(self, context: bpy.types.Context) -> ReplyWait | None:
         catalog = runtime.catalog
         if catalog.busy:
             self.report({"ERROR"}, f"The model manager is busy ({catalog.busy}): wait for it")
-            return {"CANCELLED"}
+            return None
         try:
-            self._request_id = self.send(context)
+            request_id = self.send(context)
         except protocol.ProtocolError as exc:
             catalog.error = exc.message
             self.report({"ERROR"}, exc.message)
-            return {"CANCELLED"}
-        catalog.busy, catalog.error, self._started = self.busy_label, "", time.monotonic()
-        if not self.interactive or bpy.app.background:
-            return self._block(context)
-        wm = context.window_manager
-        self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
+            return None
+        catalog.busy, catalog.error = self.busy_label, ""
+        return ReplyWait(request_id, self.busy_label, self.timeout, job=self.is_job)
 
-    def _block(self, context: bpy.types.Context) -> set[str]:
-        while (reply := self._poll()) is None:
-            time.sleep(0.05)
-        return self._end(context, reply)
-
-    def modal(self, context: bpy.types.Context, event: Any) -> set[str]:
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        reply = self._poll()
-        redraw_preferences(context)
-        if reply is None:
-            return {"PASS_THROUGH"}
-        context.window_manager.event_timer_remove(self._timer)
-        self._timer = None
-        return self._end(context, reply)
-
-    def cancel(self, context: bpy.types.Context) -> None:
-        """Blender ended the modal wait (e.g. a file was loaded): free the model manager."""
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
+    def wait_released(self, wait: Wait) -> None:
         runtime.catalog.busy = ""
 
-    def _poll(self) -> Any:
-        runtime.pump_for_waiters()
-        if not runtime.has_session():  # the add-on was disabled under us
-            return protocol.Error(id=self._request_id, code=protocol.ErrorCode.BACKEND_UNAVAILABLE.value,
-                                  message="the backend was stopped")
-        session = runtime.session()
-        reply = session.take_reply(self._request_id)
-        if reply is None and self.timeout is not None and time.monotonic() - self._started > self.timeout:
-            reply = protocol.Error(id=self._request_id, code=protocol.ErrorCode.BACKEND_UNAVAILABLE.value,
-                                   message=f"the backend did not answer within {self.timeout:.0f} s")
-        return reply
-
-    def _end(self, context: bpy.types.Context, reply: Any) -> set[str]:
+    def end_wait(self, context: bpy.types.Context, wait: Wait) -> set[str]:
+        assert isinstance(wait, ReplyWait)
+        reply = wait.reply
         catalog = runtime.catalog
-        catalog.busy = ""
         if isinstance(reply, protocol.Error):
             catalog.error = reply.message
             cancelled = reply.code == protocol.ErrorCode.CANCELLED.value
@@ -135,7 +147,8 @@ class IMG23D_OT_model_download(ReplyOperatorMixin, bpy.types.Operator):
     bl_idname = "img23d.model_download"
     bl_label = "Download Model"
     busy_label = "downloading"
-    timeout = None  # gigabytes: as long as it takes; Cancel stops it
+    timeout = None  # gigabytes: as long as it takes; Cancel (or Esc) stops it
+    is_job = True
     model: StringProperty(name="Model", options={"SKIP_SAVE"})  # type: ignore[valid-type]
     interactive: BoolProperty(options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
     # Set by confirming the licence dialog (or by a script that accepts on the artist's behalf):
@@ -168,7 +181,7 @@ class IMG23D_OT_model_download(ReplyOperatorMixin, bpy.types.Operator):
             self.layout.operator("wm.url_open", text="Read the Licence", icon="URL").url = stated.url(entry.revision)
 
     def send(self, context: bpy.types.Context) -> str:
-        if runtime.active_runner is not None and not runtime.active_runner.done:
+        if runtime.active_runner is not None and not runtime.active_runner.finished:
             raise protocol.ProtocolError(protocol.ErrorCode.BUSY, "A job is running: download when it is done")
         prefs = preferences.get(context)
         licence = self._licence(context)
@@ -184,9 +197,9 @@ class IMG23D_OT_model_download(ReplyOperatorMixin, bpy.types.Operator):
         runtime.catalog.download_model, runtime.catalog.download_job = self.model, job
         return job
 
-    def _end(self, context: bpy.types.Context, reply: Any) -> set[str]:
+    def wait_released(self, wait: Wait) -> None:
         runtime.catalog.download_model = runtime.catalog.download_job = ""
-        return super()._end(context, reply)
+        super().wait_released(wait)
 
     def on_reply(self, context: bpy.types.Context, reply: Any) -> set[str]:
         runtime.catalog.message = f"Downloaded {self.model}"

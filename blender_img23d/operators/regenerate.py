@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty
-
-from .. import run_layout, runtime, scene_import
-from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
+from bpy.props import BoolProperty
+from img23d_client import run_layout
+
+from .. import runtime, scene_import
+from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import bpy
 from bpy.props import StringProperty
+from img23d_client import run_layout
 
-from .. import run_layout, scene_import
+from .. import scene_import
 
 
 class IMG23D_OT_relayout(bpy.types.Operator):

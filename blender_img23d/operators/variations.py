@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 
 import bpy
+from img23d_client import run_layout
 
-from .. import run_layout, scene_import
+from .. import scene_import
 
 TAG = scene_import.PROP_PREFIX
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import bpy
-
 import img23d_protocol as protocol
+from img23d_client.session import State
 
 from .. import preferences, runtime
-from ..client.session import State
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}
@@ -28,7 +27,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         names = layout.row(align=True)
         names.prop(settings, "targets")
         suggest = names.row(align=True)
-        suggest.enabled = runner is None or runner.done
+        suggest.enabled = runner is None or runner.finished
         suggest.operator("img23d.suggest", text="Suggest", icon="VIEWZOOM")
         row = layout.row(align=True)
         row.prop(settings, "texture")
@@ -75,7 +74,7 @@ def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) ->
 
 def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     runner = runtime.active_runner
-    busy = runner is not None and not runner.done
+    busy = runner is not None and not runner.finished
     row = layout.row(align=True)
     row.enabled = not busy
     row.operator("img23d.generate", icon="MESH_MONKEY")

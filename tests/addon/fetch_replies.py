@@ -6,9 +6,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from addon_package import load
 
-protocol = load("client.transfer").protocol
+from img23d_client import transfer
+
+protocol = transfer.protocol
 
 
 def wire(message: Any, registry: dict | None = None) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import stat
 import sys
 import threading
@@ -9,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import REPO, load
+from testdata import REPO
 
-torch_choice = load("installer.torch_choice")
-install_mod = load("installer.install")
+from img23d_installer import torch_choice
+install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreter is a script with a shebang")
 

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 
-remote_jobs = load("client.remote_jobs")
-remote_runs = load("client.remote_runs")
-transfer = load("client.transfer")
+from img23d_client import remote_jobs
+from img23d_client import remote_runs
+from img23d_client import transfer
 protocol = transfer.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"

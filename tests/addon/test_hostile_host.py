@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 
-process_mod = load("client.process")
-session_mod = load("client.session")
-events_mod = load("client.events")
-capped_log = load("client.capped_log")
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
+from img23d_client import events as events_mod
+from img23d_client import capped_log
 protocol = session_mod.protocol
 HOSTILE = Path(__file__).resolve().parent / "hostile_backend.py"
 
@@ -151,7 +150,7 @@ def test_the_event_queue_waits_for_room_and_takes_the_last_word_whatever_the_bou
 
 
 def test_installer_output_without_newlines_is_dropped_unheld_and_its_log_capped(tmp_path: Path) -> None:
-    commands = load("installer.commands")
+    from img23d_installer import commands
     script = ("import sys\nout = sys.stdout.buffer\nfor _ in range(48): out.write(b'x' * (1 << 20))\n"
               "out.write(b'\\n')\nfor _ in range(6000): out.write(b'pip says ' + b'y' * 1000 + b'\\n')\n"
               "out.write(b'done\\n')\n")
@@ -200,8 +199,8 @@ def test_a_hello_with_fields_of_the_wrong_type_is_refused_in_one_sentence(tmp_pa
 
 
 def test_a_run_folder_name_of_300_characters_ends_the_job_with_one_sentence(tmp_path: Path) -> None:
-    remote_jobs = load("client.remote_jobs")
-    transfer = load("client.transfer")
+    from img23d_client import remote_jobs
+    from img23d_client import transfer
     job = remote_jobs.RemoteJob(protocol.GenerateRequest(id="job-1", image=""),
                                 transfer.Mirror("/srv/runs", tmp_path), "gpu-box")
     artifact = protocol.decode(protocol.Artifact(job="job-1", kind="run", path="/srv/runs/" + "r" * 300).to_line(),

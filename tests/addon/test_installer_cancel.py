@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import os
 import threading
 import time
@@ -9,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 from installer_runs import _install, fake_env, posix_only, stop_at
 
-install_mod = load("installer.install")
-task_mod = load("installer.task")
+install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
+from img23d_installer import task as task_mod
 
 
 # --- cancelling ----------------------------------------------------------------------------------

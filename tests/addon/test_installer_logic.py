@@ -3,6 +3,8 @@ when an environment is rebuilt (with a fake interpreter; the torch build: test_t
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import os
 import stat
 import sys
@@ -10,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import REPO, load
+from testdata import REPO
 from installer_runs import PROTOCOL_WHEEL, _install, fake_env, fake_python, posix_only, stop_at
 from testdata import SOURCE_PYTHONPATH
 
-torch_choice = load("installer.torch_choice")
-install_mod = load("installer.install")
-env_health = load("installer.env_health")
+from img23d_installer import torch_choice
+install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
+from img23d_installer import env_health
 
 
 # --- repair detection -------------------------------------------------------------------------

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from addon_package import load
 
-process_mod = load("client.process")
+from img23d_client import process as process_mod
 
 
 def _paint_flag(settings) -> str:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-from addon_package import REPO
+from testdata import REPO
 
 
 def _main_job() -> ModuleType:

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 import ssh_host
-from addon_package import load
 from testdata import HOUSE
 
-process_mod = load("client.process")
-session_mod = load("client.session")
-remote_mod = load("client.remote")
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
+from img23d_client import remote as remote_mod
 protocol = session_mod.protocol
 HELLO_WAIT = 180.0
 

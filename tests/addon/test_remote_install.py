@@ -4,6 +4,8 @@ loopback sshd (tests/ssh_host.py), a missing Python and a cancel that stops ever
 
 from __future__ import annotations
 
+from importlib import import_module
+
 import io
 import json
 import subprocess
@@ -15,11 +17,10 @@ from pathlib import Path
 import pytest
 
 import ssh_host
-from addon_package import load
 
-remote_install = load("installer.remote_install")
-install_mod = load("installer.install")
-remote_mod = load("client.remote")
+from img23d_installer import remote_install
+install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
+from img23d_client import remote as remote_mod
 Step = install_mod.Step
 
 
@@ -32,12 +33,15 @@ def _job(**changes):
 def test_the_bundle_holds_the_installer_the_backend_and_the_wheel_and_no_caches() -> None:
     with tarfile.open(fileobj=io.BytesIO(remote_install.bundle()), mode="r:gz") as tar:
         names = tar.getnames()
-    assert "img23d_addon/installer/cli.py" in names and "img23d_addon/client/process.py" in names
-    assert "img23d_addon/paths.py" in names and "img23d_addon/backend/requirements.txt" in names
-    assert "img23d_addon/backend/img23d_backend/service/server.py" in names
-    assert [n for n in names if n.startswith("img23d_addon/wheels/img23d_protocol-")]
+    assert "img23d_bundle/client/img23d_installer/cli.py" in names
+    assert "img23d_bundle/client/img23d_client/process.py" in names
+    assert "img23d_bundle/client/img23d_client/paths.py" in names and "img23d_bundle/backend/requirements.txt" in names
+    assert "img23d_bundle/backend/img23d_backend/service/server.py" in names
+    assert [n for n in names if n.startswith("img23d_bundle/wheels/img23d_protocol-")]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert not [n for n in names if n.startswith("img23d_addon/operators") or n == "img23d_addon/__init__.py"]
+    # Nothing of the add-on itself (it imports bpy): only the packages, the backend and the wheel.
+    assert not [n for n in names if n != "img23d_bundle" and not n.startswith(
+        ("img23d_bundle/client", "img23d_bundle/backend", "img23d_bundle/wheels"))]
 
 
 def test_the_hosts_command_quotes_every_word_and_expands_only_its_home() -> None:

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 
 import ssh_host
-from addon_package import load
 from testdata import FAST_OPTIONS, HOUSE
 
-process_mod = load("client.process")
-session_mod = load("client.session")
-remote_mod = load("client.remote")
-remote_runs_mod = load("client.remote_runs")
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
+from img23d_client import remote as remote_mod
+from img23d_client import remote_runs as remote_runs_mod
 protocol = session_mod.protocol
 WAIT = 300.0
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 from fetch_replies import fetch_answer, wire
 
-remote_runs = load("client.remote_runs")
-transfer = load("client.transfer")
+from img23d_client import remote_runs
+from img23d_client import transfer
 protocol = transfer.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 
-remote_mod = load("client.remote")
+from img23d_client import remote as remote_mod
 
 
 def _remote(host: str = "gpu-box", config: Path | None = None):

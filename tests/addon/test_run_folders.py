@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 from fetch_replies import fetch_answer, wire
 
-remote_jobs = load("client.remote_jobs")
-remote_runs = load("client.remote_runs")
-transfer = load("client.transfer")
-run_layout = load("run_layout")
+from img23d_client import remote_jobs
+from img23d_client import remote_runs
+from img23d_client import transfer
+from img23d_client import run_layout
 protocol = transfer.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 
-process_mod = load("client.process")
-session_mod = load("client.session")
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
 protocol = session_mod.protocol
 FAKE_BACKEND = Path(__file__).resolve().parents[1] / "blender" / "fake_backend.py"
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 
-process_mod = load("client.process")
-session_mod = load("client.session")
-protocol = load("client.session").protocol
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
+from img23d_client import session
+protocol = session.protocol
 
 
 def _wait_reply(session, request_id: str, timeout: float = 120.0):

@@ -7,12 +7,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from addon_package import load
 
-process_mod = load("client.process")
-session_mod = load("client.session")
-events_mod = load("client.events")
-remote_mod = load("client.remote")
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
+from img23d_client import events as events_mod
+from img23d_client import remote as remote_mod
 protocol = session_mod.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from addon_package import load
 
-torch_choice = load("installer.torch_choice")
+from img23d_installer import torch_choice
 
 
 # --- nvidia-smi as drivers print it ---------------------------------------------------------

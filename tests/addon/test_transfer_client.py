@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 
-transfer = load("client.transfer")
+from img23d_client import transfer
 protocol = transfer.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"

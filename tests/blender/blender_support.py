@@ -10,6 +10,8 @@ from typing import Callable
 from types import ModuleType
 from typing import Any
 
+from img23d_client import waiting
+
 REPO = Path(__file__).resolve().parents[2]
 ADDON_MODULE = "bl_ext.user_default.img23d"
 # The backend's interpreter: this one, unless Blender runs from another environment (the
@@ -50,13 +52,20 @@ JOB_TIMEOUT = 180.0
 
 
 def tick_until(runner: Any, condition: Callable[[], bool], what: str, timeout: float = JOB_TIMEOUT) -> None:
-    """Drive ``runner`` as the panel's timer does until ``condition()``; fail naming ``what``."""
+    """Drive ``runner`` as the operators' modal timer does until ``condition()``; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while not condition():
-        runner.tick()
-        assert not runner.done or condition(), f"the job ended before {what}: {runner.outcome.summary()}"
+        waiting.tick(runner)
+        assert not runner.finished or condition(), f"the job ended before {what}: {runner.outcome.summary()}"
         assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
         time.sleep(0.05)
+
+
+def run_to_end(runner: Any, timeout: float = JOB_TIMEOUT) -> Any:
+    """Wait for ``runner``'s job as the job operators do from a script (cancelled, and a
+    ``TimeoutError`` naming it, after ``timeout``); its outcome."""
+    waiting.wait_to_end(runner, timeout=timeout)
+    return runner.outcome
 
 
 def reached_stage(session: Any, stage: str) -> Callable[[], bool]:

@@ -10,7 +10,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import (ADDON_MODULE, BACKEND_PYTHON, JOB_TIMEOUT, REPO, configure_preferences,  # noqa: E402
-                             reached_stage, tick_until)
+                             reached_stage, run_to_end, tick_until)
 from blender_support import draw_main_panel as _draw_panel, labels as _labels  # noqa: E402
 from testdata import HOUSE  # noqa: E402
 
@@ -51,7 +51,7 @@ def _operators(log: list[tuple]) -> list[str]:
 def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
     from importlib import import_module
 
-    session_mod = import_module(f"{ADDON_MODULE}.client.session")
+    session_mod = import_module("img23d_client.session")
     protocol = import_module(f"{ADDON_MODULE}.job_runner").protocol
     session = addon.runtime.session()
     session.state = session_mod.State(state)
@@ -125,7 +125,7 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
     runner = runner_mod.JobRunner(session, scene, request, "house_scene")
     tick_until(runner, reached_stage(session, "shape"), "the shape stage")
     session.process.kill()
-    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
+    outcome = run_to_end(runner)
     assert outcome.error_code == "backend_unavailable" and "stopped unexpectedly" in outcome.error
     assert session.state.value == "error"
     scene.img23d.targets = "chimney"
@@ -147,7 +147,7 @@ def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
     assert bpy.ops.img23d.cancel() == {"CANCELLED"}  # the operator only knows runtime.active_runner
     addon.runtime.active_runner = runner
     assert bpy.ops.img23d.cancel() == {"FINISHED"}
-    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
+    outcome = run_to_end(runner)
     addon.runtime.active_runner = None
     assert outcome.cancelled and outcome.objects == []
     assert set(bpy.data.objects) == objects and set(bpy.data.meshes) == meshes

@@ -140,9 +140,9 @@ def _blender_script(zip_path: Path, runs: Path, tiny_root: Path, ending: str) ->
         session = addon.runtime.session()
         deadline = time.monotonic() + {JOB_TIMEOUT}
         while not (session.progress and session.progress.stage == "shape"):
-            if runner.done or time.monotonic() > deadline:
+            if runner.finished or time.monotonic() > deadline:
                 sys.exit("the job never reached the shape stage: " + runner.outcome.summary())
-            runner.tick(); time.sleep(0.05)
+            runner.step(); time.sleep(0.05)
         print("BACKEND_PID", session.process.pid, flush=True)
         {ending}
     """)

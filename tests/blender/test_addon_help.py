@@ -13,6 +13,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import StandInLayout  # noqa: E402
+from img23d_client import paths  # noqa: E402
 
 
 def _installed_guide(addon) -> Path:
@@ -52,7 +53,7 @@ def test_an_unknown_place_or_a_missing_page_is_reported_not_opened(addon, monkey
     monkeypatch.setattr(addon.operators.help, "open_url", lambda uri: opened.append(uri) or True)
     with pytest.raises(RuntimeError, match="no page of the guide is known for 'nowhere'"):
         bpy.ops.img23d.open_guide(place="nowhere")
-    monkeypatch.setattr(addon.paths, "guide_dir", lambda: tmp_path)  # a guide with its pages gone
+    monkeypatch.setattr(paths, "guide_dir", lambda: tmp_path)  # a guide with its pages gone
     with pytest.raises(RuntimeError, match="the guide's page panel is missing from .*reinstall the add-on"):
         bpy.ops.img23d.open_guide(place="IMG23D_PT_main")
     assert opened == []

@@ -10,6 +10,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+import img23d_installer as installer  # noqa: E402
 import ssh_host  # noqa: E402
 from blender_support import ADDON_MODULE, configure_preferences  # noqa: E402
 from testdata import HOUSE  # noqa: E402
@@ -29,8 +30,8 @@ def _torch_spec(host) -> str:
 def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     env = host.copy_env("blender-installed-env")
-    health = addon.installer.check_env(env)
-    if health.state is not addon.installer.EnvState.HEALTHY:
+    health = installer.check_env(env)
+    if health.state is not installer.EnvState.HEALTHY:
         # The repair would then rebuild it from PyPI as the host's user, without this machine's pip
         # configuration: minutes and gigabytes. The lane whose environment is healthy runs this test.
         pytest.skip(f"the test run's backend environment is not healthy, so Install Backend would rebuild it: "

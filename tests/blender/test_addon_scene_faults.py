@@ -12,7 +12,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import JOB_TIMEOUT, configure_preferences  # noqa: E402
+from blender_support import JOB_TIMEOUT, configure_preferences, run_to_end  # noqa: E402
 from fault_support import HOUSE, SUBJECT, SLOW, _fake_python, _prefs, _protocol, _runner, _runs_dir  # noqa: E402
 from testdata import MESH  # noqa: E402
 
@@ -31,7 +31,7 @@ def _one_message_at_a_time(runner, after_first_object) -> None:
     """Hand the runner one event at a time, so the scene can change between two objects."""
     changed = False
     deadline = time.monotonic() + JOB_TIMEOUT
-    while not runner.done:
+    while not runner.finished:
         for message in runner.session.pump(max_messages=1):
             runner._handle(message)
             if runner.outcome.objects and not changed:
@@ -47,7 +47,7 @@ def test_an_image_changed_after_generate_is_recorded_as_used(addon, scene, fresh
     shutil.copy(HOUSE, picture)
     runner = _runner(addon, scene, [], image=picture)  # queued until the backend says hello
     shutil.copy(SUBJECT, picture)                       # the artist overwrites the file meanwhile
-    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
+    outcome = run_to_end(runner)
     assert outcome.ok
     manifest = json.loads((Path(outcome.run_dir) / "manifest.json").read_text())
     assert manifest["image"]["sha256"] == hashlib.sha256(SUBJECT.read_bytes()).hexdigest()
@@ -62,7 +62,7 @@ def test_an_image_deleted_after_generate_is_reported(addon, scene, fresh_backend
     shutil.copy(HOUSE, picture)
     runner = _runner(addon, scene, ["house"], image=picture)
     picture.unlink()
-    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
+    outcome = run_to_end(runner)
     assert outcome.error_code == "image_unreadable" and "no file at" in outcome.error
 
 
@@ -90,7 +90,7 @@ def test_a_truncated_glb_fails_that_target_and_the_others_arrive(addon, scene, f
     _prefs().python_path = str(_fake_python(tmp_path, "truncated_glb"))
     objects, meshes = set(bpy.data.objects), set(bpy.data.meshes)
     runner = _runner(addon, scene, ["house", "chimney"])
-    outcome = runner.run_to_end(timeout=JOB_TIMEOUT)
+    outcome = run_to_end(runner)
     assert outcome.objects == ["house"]
     assert len(outcome.failed_targets) == 1 and outcome.failed_targets[0].startswith("chimney: ")
     assert set(bpy.data.objects) - objects == {bpy.data.objects["house"]}  # nothing half-imported
@@ -152,7 +152,7 @@ def test_a_second_generate_while_one_runs_is_refused(addon, scene, shared_backen
             addon.runtime.session().submit(protocol.GenerateRequest(image=str(HOUSE), targets=["door"]))
     finally:
         runner.cancel()
-        runner.run_to_end(timeout=JOB_TIMEOUT)
+        run_to_end(runner)
         addon.runtime.active_runner = None
 
 

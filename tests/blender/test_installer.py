@@ -105,8 +105,8 @@ def test_the_models_box_draws_downloads_deletes_and_progress(addon) -> None:
 
 
 def test_the_install_box_draws_progress_and_cancel(addon) -> None:
-    task_mod = import_module(f"{ADDON_MODULE}.installer.task")
-    install_mod = import_module(f"{ADDON_MODULE}.installer.install")
+    task_mod = import_module("img23d_installer.task")
+    install_mod = import_module("img23d_installer.install")  # the module: the package exports install()
     prefs = _prefs()
     saved = prefs.python_path
     prefs.python_path = ""

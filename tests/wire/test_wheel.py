@@ -1,4 +1,5 @@
-"""The protocol's wheel in wheels/ is the source in protocol/, and everything names one version."""
+"""The protocol's and the client's wheels in wheels/ are the sources in protocol/ and client/, and
+everything names one version."""
 
 from __future__ import annotations
 
@@ -57,6 +58,42 @@ def test_one_version_everywhere() -> None:
         "the package's version starts with the protocol's major.minor"
     assert tomllib.loads((REPO / "protocol" / "pyproject.toml").read_text())["project"]["version"] == version
     manifest = tomllib.loads((REPO / "blender_img23d" / "blender_manifest.toml").read_text())
-    assert manifest["wheels"] == [f"./wheels/img23d_protocol-{version}-py3-none-any.whl"]
+    assert manifest["wheels"][0] == f"./wheels/img23d_protocol-{version}-py3-none-any.whl"
     backend = tomllib.loads((REPO / "backend" / "pyproject.toml").read_text())["project"]["dependencies"]
     assert f"img23d-protocol=={version}" in backend
+
+
+def test_the_committed_client_wheel_is_the_source_rebuilt_and_listed(tmp_path: Path) -> None:
+    rebuilt = build_wheel.build(tmp_path, REPO / "client", content_version=True)
+    committed = REPO / "wheels" / rebuilt.name
+    assert committed.is_file(), (f"{committed.name} is not in wheels/ (client/ changed since it was built): run "
+                                 "python build_addon.py, and list the new wheel in blender_manifest.toml")
+    assert committed.read_bytes() == rebuilt.read_bytes()
+    assert sorted(p.name for p in (REPO / "wheels").glob("img23d_client-*.whl")) == [rebuilt.name], \
+        "only the current client wheel may be in wheels/"
+    manifest = tomllib.loads((REPO / "blender_img23d" / "blender_manifest.toml").read_text())
+    assert f"./wheels/{rebuilt.name}" in manifest["wheels"]
+
+
+def test_the_client_wheel_carries_both_packages_and_no_bpy_importing_module(tmp_path: Path) -> None:
+    wheel = build_wheel.build(tmp_path, REPO / "client", content_version=True)
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert "img23d_client/session.py" in names and "img23d_installer/cli.py" in names
+    assert not [n for n in names if n.startswith("blender_img23d") or "__pycache__" in n]
+
+
+def test_a_changed_client_source_changes_the_client_wheels_name(tmp_path: Path) -> None:
+    # Blender installs an extension's wheel only when none of that name is installed: a changed client
+    # must come with a new name, or an updated add-on would keep running the old client.
+    copy = tmp_path / "client"
+    for package in ("img23d_client", "img23d_installer"):
+        (copy / package).mkdir(parents=True)
+        for source in (REPO / "client" / package).glob("*.py"):
+            (copy / package / source.name).write_bytes(source.read_bytes())
+    (copy / "pyproject.toml").write_bytes((REPO / "client" / "pyproject.toml").read_bytes())
+    first = build_wheel.wheel_name(copy, content_version=True)
+    assert first == build_wheel.wheel_name(REPO / "client", content_version=True)
+    with open(copy / "img23d_client" / "watch.py", "a", encoding="utf-8") as source:
+        source.write("# one more line\n")
+    assert build_wheel.wheel_name(copy, content_version=True) != first

@@ -1,11 +1,12 @@
 """Import Run from Host as steps that never wait: list the host's runs, or bring one run here.
 
-Blender's operator drives a ``HostImport`` from a modal timer (progress in the status bar, Esc
-cancels: ``cancel``), so Blender's main thread never waits on the host; scripts and background
-mode (where modal operators never run) call ``run_to_end``. Each ``step`` pumps the session once
-and moves on: the run list arrives, the backend (re)starts with the current preferences before a
-download, the download (``remote_runs.RunDownload``) goes file by file. Every way it can fail ends
-in ``error``, one sentence. No bpy here.
+A ``HostImport`` is a ``waiting.Wait``: Blender's operator ticks it from a modal timer (progress
+in the status bar, Esc cancels: ``cancel``), so Blender's main thread never waits on the host;
+scripts and background mode (where modal operators never run) step it with
+``waiting.wait_to_end``. Each ``step`` pumps the session once and moves on: the run list arrives,
+the backend (re)starts with the current preferences before a download, the download
+(``remote_runs.RunDownload``) goes file by file. Every way it can fail ends in ``error``, one
+sentence. No bpy here.
 """
 
 from __future__ import annotations
@@ -70,11 +71,11 @@ class HostImport:
     def status(self) -> str:
         host = self.session.remote_host or "the host"
         if self.phase is Phase.LISTING:
-            return f"Listing the runs on {host} (Esc cancels)"
+            return f"Listing the runs on {host}"
         if self.phase is Phase.STARTING:
-            return f"Starting the backend on {host} (Esc cancels)"
+            return f"Starting the backend on {host}"
         if self.phase is Phase.DOWNLOADING:
-            return f"Bringing {self.run.rsplit('/', 1)[-1]} from {host}: {self.download.progress} (Esc cancels)"
+            return f"Bringing {self.run.rsplit('/', 1)[-1]} from {host}: {self.download.progress}"
         return self.error or self.phase.value
 
     def step(self) -> Phase:
@@ -107,14 +108,6 @@ class HostImport:
         if self.download is not None and not self.download.done:
             self.download.close(why)
         self.error, self.phase = why, Phase.CANCELLED
-
-    def run_to_end(self, poll: float = 0.05) -> Phase:
-        """Scripts and background mode: step until finished (the timeouts still apply)."""
-        while not self.finished:
-            self.step()
-            if not self.finished:
-                time.sleep(poll)
-        return self.phase
 
     # -- phases ----------------------------------------------------------------------------------
 

@@ -28,9 +28,9 @@ from typing import Callable
 
 import img23d_protocol as protocol
 
-from ..client.capped_log import CappedLog
-from ..client.process import LaunchSettings
-from ..client.session import BackendSession, State
+from img23d_client.capped_log import CappedLog
+from img23d_client.process import LaunchSettings
+from img23d_client.session import BackendSession, State
 from .commands import Cancelled, capture, run_logged
 from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python, run_probes
 from .torch_choice import TorchChoice

@@ -27,7 +27,7 @@ from typing import Any
 
 import img23d_protocol as protocol
 
-from ..paths import backend_source_dir, protocol_wheel
+from .paths import backend_source_dir, protocol_wheel
 from . import capped_log
 from .capped_log import CappedLog
 from .events import EventQueue

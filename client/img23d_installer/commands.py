@@ -15,7 +15,7 @@ from typing import IO, Callable
 
 import img23d_protocol as protocol
 
-from ..client.capped_log import CappedLog
+from img23d_client.capped_log import CappedLog
 
 POLL_SECONDS = 0.2
 OUTPUT_LINE_BYTES = 64 * 1024   # a longer output line (a host printing without end) is dropped, never held

@@ -1,46 +1,32 @@
 """The backend installer from a terminal: the same code as the add-on's Install button.
 
-    python <add-on folder>/installer/cli.py --target ~/img23d-backend
-    python blender_img23d/installer/cli.py --plan            # only say which torch build
+    python client/install_backend.py --target ~/img23d-backend
+    python client/install_backend.py --plan            # only say which torch build
+    python -m img23d_installer.cli ...                 # where img23d_protocol is importable
 
 Run it with the Python that should be the environment's base (3.10 to 3.13; Blender's own
-``<blender>/<version>/python/bin/python3.11`` works). ``python -m`` cannot work here: the
-add-on package's ``__init__`` imports bpy, so this file loads the package by its folder,
-without that ``__init__``. Exit codes: 0 installed, 1 a step failed, 2 bad arguments,
-130 cancelled (Ctrl+C).
+``<blender>/<version>/python/bin/python3.11`` works). ``client/install_backend.py`` puts the
+protocol's wheel on the path first (outside Blender nobody installed it). Exit codes: 0
+installed, 1 a step failed, 2 bad arguments, 130 cancelled (Ctrl+C).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shlex
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
-PACKAGE = "img23d_addon"  # the add-on's folder, as a package without its bpy-importing __init__
+from img23d_client import paths
 
-
-def load_addon_package(folder: Path | None = None) -> types.ModuleType:
-    """Register the add-on's folder as a package whose ``__init__`` is never run."""
-    if PACKAGE in sys.modules:
-        return sys.modules[PACKAGE]
-    folder = folder or Path(__file__).resolve().parents[1]
-    package = types.ModuleType(PACKAGE)
-    package.__path__ = [str(folder)]
-    package.__package__ = PACKAGE
-    sys.modules[PACKAGE] = package
-    # Outside Blender nobody installed the add-on's wheels: the protocol's imports as a zip.
-    paths = importlib.import_module(f"{PACKAGE}.paths")
-    sys.path.append(str(paths.protocol_wheel()))
-    return package
+from .install import InstallError, install
+from .torch_choice import plan_torch, probe_system
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="installer/cli.py", description="Install or repair the img23d backend's "
+    parser = argparse.ArgumentParser(prog="install_backend.py", description="Install or repair the img23d backend's "
                                      "Python environment (torch, the models' libraries, the backend).")
     parser.add_argument("--target", type=Path, help="the environment's folder (created, repaired or updated); "
                         "the add-on looks in <its user folder>/backend-env, or set Backend Python to "
@@ -54,8 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pip-args", default="", help='extra pip arguments for every install, e.g. '
                         '"--find-links /wheels --no-compile"')
     parser.add_argument("--log", type=Path, default=None, help="the log file (default: <target>.install.log)")
-    # The protocol's family names (img23d_protocol.families): its wheel is on the path only once the
-    # arguments are parsed, and install() checks the name against it.
+    # The protocol's family names (img23d_protocol.families), written out; install() checks the name.
     parser.add_argument("--family", default="hunyuan3d", choices=("hunyuan3d", "clean"),
                         help="the model family the backend will run: hy3dgen (Tencent's licence) is installed only "
                              "for hunyuan3d (the default), not for clean (Step1X-3D, Apache-2.0)")
@@ -67,10 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    installer = _installer()
-    system = installer.probe_system()
+    system = probe_system()
     try:
-        choice = installer.plan_torch(system, build=args.torch_build, torch_spec=args.torch_spec,
+        choice = plan_torch(system, build=args.torch_build, torch_spec=args.torch_spec,
                                       index_url=args.index_url)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -83,15 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     target = args.target.expanduser().absolute()
     log = args.log or target.with_name(target.name + ".install.log")
-    from importlib import import_module
-
-    paths = import_module(f"{PACKAGE}.paths")
     report = _JsonReport() if args.json_progress else None
     try:
-        result = installer.install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
+        result = install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
                                    torch=choice, pip_args=shlex.split(args.pip_args), log_path=log,
                                    progress=report or _Printer(), family=args.family)
-    except installer.InstallError as exc:
+    except InstallError as exc:
         if report is not None:
             report.line("error", step=exc.step.value, reason=exc.reason, log_path=str(exc.log_path))
         print(f"\n{exc}", file=sys.stderr)
@@ -104,12 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{result.summary()} in {result.seconds:.0f} s\n"
           f"Backend Python: {result.python}\nlog: {result.log_path}")
     return 0
-
-
-def _installer() -> Any:
-    from importlib import import_module
-
-    return import_module(f"{PACKAGE}.installer")
 
 
 class _JsonReport:
@@ -139,8 +114,4 @@ class _Printer:
 
 
 if __name__ == "__main__":
-    del sys.path[0]  # this file's folder: its modules are only meant as the package's
-    load_addon_package()
-    from img23d_addon.installer.cli import main as package_main  # this file again, inside the package
-
-    sys.exit(package_main())
+    sys.exit(main())

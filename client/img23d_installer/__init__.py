@@ -1,7 +1,7 @@
 """The backend installer: builds the backend's own Python environment. No bpy in this package.
 
 The same code runs from the add-on's preferences (``img23d.install_backend``, on a worker
-thread) and from a terminal (``python <add-on folder>/installer/cli.py --target DIR``).
+thread) and from a terminal (``python client/install_backend.py --target DIR``, ``cli``).
 ``torch_choice`` picks the torch build, ``install`` runs the named steps, ``env_health``
 decides between creating, rebuilding and updating, ``commands`` runs the child processes
 (output to the log, killed on cancel), ``task`` runs an install on a thread for the UI.

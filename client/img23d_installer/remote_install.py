@@ -1,12 +1,13 @@
 """Install Backend on an SSH host: the same installer, run there, over the artist's own ``ssh``.
 
 Everything travels over the one connection, nothing depends on a shared disk: the add-on packs
-what the installer needs (its own ``installer`` and ``client`` packages, ``paths.py``, the backend's
-source and the protocol's wheel) into a gzipped tar, and starts the host's Python with a short
-bootstrap (``BOOTSTRAP``, our own code, sent base64-encoded so no quote or newline reaches the
-host's shell) that reads the tar from its input into a fresh temporary folder, runs
-``installer/cli.py --json-progress`` from it with the same options as a local install, and removes
-the folder after. The installer's JSON lines come back as progress; its last line is the result or
+what the installer needs (the ``img23d_client`` and ``img23d_installer`` packages, the backend's
+source and the protocol's wheel, laid out as in a source checkout) into a gzipped tar, and starts
+the host's Python with a short bootstrap (``BOOTSTRAP``, our own code, sent base64-encoded so no
+quote or newline reaches the host's shell) that reads the tar from its input into a fresh
+temporary folder, runs ``python -m img23d_installer.cli --json-progress`` from it (the packages and
+the wheel on its ``PYTHONPATH``) with the same options as a local install, and removes the folder
+after. The installer's JSON lines come back as progress; its last line is the result or
 the failed step. Cancelling (or a dropped connection) ends the bootstrap's input: it then stops the
 installer with SIGINT, which stops pip, as Ctrl+C in a terminal does. No bpy here.
 """
@@ -24,18 +25,20 @@ from typing import Any, Callable
 
 import img23d_protocol as protocol
 
-from ..client.capped_log import CappedLog
-from ..client.remote import COMMAND_NOT_FOUND, RemoteHost, explain
-from ..paths import backend_source_dir, protocol_wheel
+import img23d_client
+from img23d_client.capped_log import CappedLog
+from img23d_client.paths import backend_source_dir, protocol_wheel
+from img23d_client.remote import COMMAND_NOT_FOUND, RemoteHost, explain
+
 from .commands import Cancelled, run_logged
 from .install import InstallCancelled, InstallError, InstallResult, Progress, Step
 from .torch_choice import TorchChoice
 
-ADDON_DIR = Path(__file__).resolve().parents[1]
-PACKAGE = "img23d_addon"         # the folder name the installer's cli.py loads the add-on as
+BUNDLE = "img23d_bundle"         # the bundle's top folder: client/, backend/ and wheels/, as in a checkout
 MAX_REPORT_LINE = 64 * 1024      # a line from the host longer than this is not one of the installer's
-# What the installer needs of the add-on (cli.py loads them without the bpy-importing __init__).
-ADDON_PARTS = ("installer", "client", "paths.py")
+# What the installer needs of this side: the packages, wherever they are installed (Blender puts
+# them in its extensions' site-packages), go to client/ as in a source checkout (img23d_client.paths).
+PACKAGES = (Path(img23d_client.__file__).resolve().parent, Path(__file__).resolve().parent)
 BACKEND_FILES = ("pyproject.toml", "README.md", "requirements.txt")
 
 # Run by the host's Python as ``python -c``: read the bundle (a size line, then the bytes), unpack
@@ -57,8 +60,11 @@ try:
             if member.name.startswith("/") or ".." in member.name.split("/") or not (member.isfile() or member.isdir()):
                 sys.exit("img23d: refusing the installer's file " + repr(member.name))
         bundle.extractall(stage, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
-    child = subprocess.Popen([sys.executable, os.path.join(stage, "img23d_addon", "installer", "cli.py")]
-                             + sys.argv[1:], start_new_session=True)
+    root = os.path.join(stage, "img23d_bundle")
+    wheels = [os.path.join(root, "wheels", name) for name in sorted(os.listdir(os.path.join(root, "wheels")))]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(root, "client")] + wheels))
+    child = subprocess.Popen([sys.executable, "-m", "img23d_installer.cli"] + sys.argv[1:], env=env,
+                             start_new_session=True)
     def stop_on_end_of_input():
         sys.stdin.buffer.read()
         if child.poll() is None:
@@ -115,15 +121,15 @@ def bundle() -> bytes:
     """The installer, the backend's source and the protocol's wheel, as a gzipped tar (no caches)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for part in ADDON_PARTS:
-            tar.add(ADDON_DIR / part, f"{PACKAGE}/{part}", filter=_no_caches)
+        for package in PACKAGES:
+            tar.add(package, f"{BUNDLE}/client/{package.name}", filter=_no_caches)
         source = backend_source_dir()
-        tar.add(source / "img23d_backend", f"{PACKAGE}/backend/img23d_backend", filter=_no_caches)
+        tar.add(source / "img23d_backend", f"{BUNDLE}/backend/img23d_backend", filter=_no_caches)
         for name in BACKEND_FILES:
             if (source / name).is_file():
-                tar.add(source / name, f"{PACKAGE}/backend/{name}")
+                tar.add(source / name, f"{BUNDLE}/backend/{name}")
         wheel = protocol_wheel()
-        tar.add(wheel, f"{PACKAGE}/wheels/{wheel.name}")
+        tar.add(wheel, f"{BUNDLE}/wheels/{wheel.name}")
     return buffer.getvalue()
 
 

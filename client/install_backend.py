@@ -1,0 +1,23 @@
+"""Install or repair the img23d backend's environment from a terminal (the add-on's Install button's code).
+
+    python client/install_backend.py --target ~/img23d-backend
+    python client/install_backend.py --plan
+
+This folder holds the add-on's bpy-free packages (``img23d_client``, ``img23d_installer``), which
+this script imports by name (Python puts a script's folder on the path). Outside Blender nobody
+installed the protocol's wheel: it is put on the path here, where a pure-Python wheel imports as
+a zip. Options and exit codes: ``img23d_installer/cli.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from img23d_client import paths
+
+sys.path.append(str(paths.protocol_wheel()))  # after the environment's own: an installed protocol wins
+
+from img23d_installer.cli import main  # noqa: E402  (it imports the protocol)
+
+if __name__ == "__main__":
+    sys.exit(main())
