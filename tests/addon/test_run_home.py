@@ -1,5 +1,5 @@
 """One way to bring a run home: the same hostile run, played on both roads, is refused in the same
-words and leaves nothing behind. Road one: Import Run from Host (``client/remote_runs.RunDownload``,
+words and leaves nothing behind. Road one: Import Run from Host (``img23d_client.remote_runs.RunDownload``,
 the backend's listing then each file fetched through the wire format). Road two: the batch
 driver's import of a Ray worker's run folder sent back as bytes (``runs/imports.import_run``).
 Both go through ``img23d_protocol.run_import``; tests/wire/test_run_import.py tests it alone."""
@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from addon_package import load
 from fetch_replies import fetch_answer, wire
 from img23d_backend.runs.imports import import_run
+from img23d_client import remote_runs, transfer
 
-remote_runs = load("client.remote_runs")
-transfer = load("client.transfer")
 protocol = transfer.protocol
 
 REMOTE = "/srv/gpu/img23d-runs"
