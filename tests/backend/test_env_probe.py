@@ -42,7 +42,7 @@ def _versions() -> tuple[str, str]:
 def _assert_names_the_fix(message: str, op: str) -> None:
     torch_version, torchvision_version = _versions()
     assert op in message and f"torch {torch_version}" in message and f"torchvision {torchvision_version}" in message
-    assert "Install Backend > Repair" in message and "installer/cli.py" in message
+    assert "Install Backend > Repair" in message and "install_backend.py" in message
 
 
 # --- declarations ------------------------------------------------------------------------------

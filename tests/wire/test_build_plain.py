@@ -91,3 +91,26 @@ def test_a_bad_manifest_field_is_named(staged: Path, tmp_path: Path, field: str,
 def test_exclusion_patterns_read_as_blender_reads_the_manifests(path: str, is_dir: bool, expected: bool) -> None:
     patterns = ["__pycache__/", "*.pyc", ".*", "*.egg-info/"]
     assert addon_zip.excluded(path, is_dir, patterns) is expected
+
+
+def test_the_installed_addon_runs_its_installer_from_a_terminal(staged: Path, tmp_path: Path) -> None:
+    """``<add-on>/install_backend.py`` works with a Python that has none of img23d's packages:
+    it imports the client and installer from the add-on's own wheels and finds its backend/."""
+    plain = build_addon.pack(staged, tmp_path / "zip", None)
+    addon = tmp_path / "extensions" / "img23d"
+    with zipfile.ZipFile(plain) as archive:
+        archive.extractall(addon)
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no PYTHONPATH, no venv: a system Python
+    lonely = subprocess.run([sys.executable, "-I", "-c", "import img23d_client"], env=bare, capture_output=True,
+                            text=True, timeout=60)
+    assert lonely.returncode != 0, "this Python already has img23d_client: the test would prove nothing"
+    plan = subprocess.run([sys.executable, "-I", str(addon / "install_backend.py"), "--plan"], env=bare,
+                          capture_output=True, text=True, timeout=120)
+    assert plan.returncode == 0, plan.stderr
+    assert plan.stdout.startswith("torch: "), plan.stdout
+    where = subprocess.run([sys.executable, "-I", "-c",
+                            f"import runpy; runpy.run_path({str(addon / 'install_backend.py')!r})\n"
+                            "from img23d_client import paths; print(paths.backend_source_dir())"],
+                           env=bare, capture_output=True, text=True, timeout=60)
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.strip() == str((addon / "backend").resolve())  # the add-on's backend, no checkout's

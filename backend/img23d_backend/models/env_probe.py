@@ -36,7 +36,7 @@ from .registry import ModelSet, ModelSpec
 log = logging.getLogger(__name__)
 
 REPAIR = ("reinstall the backend environment: Install Backend > Repair in the add-on's preferences, "
-          "or the installer's command line (installer/cli.py)")
+          "or the installer's command line (install_backend.py in the add-on's folder)")
 GENERAL = ("torch", "torchvision")
 
 
