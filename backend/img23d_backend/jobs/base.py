@@ -28,9 +28,10 @@ from ..readers.images import LoadedImage, load_image
 from ..models import placement
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
-from ..models.registry import paint_steps
+from ..models.registry import is_clean_paint, paint_steps
 from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
 from ..stages import grounding, matting, paint
+from . import clean_paint
 
 if TYPE_CHECKING:  # the engine imports the jobs; the jobs only need its type
     from .engine import Engine, Job
@@ -289,6 +290,8 @@ class JobRun:
         if not self.engine.can_paint:
             raise ProtocolError(ErrorCode.BAD_REQUEST, self.engine.no_texture)
         paint_spec = self.manager.spec("paint")
+        if is_clean_paint(paint_spec):  # the licence-clean family's model: img23d's own chain, no hy3dgen
+            return clean_paint.paint_clean(self, record, mesh, cutout, unwrap)
         view_size = int(paint_spec.options.get("view_size", 512))
         render = self.options.bake_render_size()
         render = max(view_size, render // view_size * view_size)  # whole multiples of the view size

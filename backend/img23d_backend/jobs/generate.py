@@ -46,7 +46,8 @@ class GenerateRun(JobRun):
 
     @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
-        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory)
+        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
+                            clean_paint=engine.clean_paint_weights)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:

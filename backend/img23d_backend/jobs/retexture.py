@@ -42,11 +42,12 @@ class RetextureRun(JobRun):
 
     @classmethod
     def check_memory(cls, request: Request, engine: "Engine") -> None:
-        preflight.check_job(request.options, engine.device, shape=False)  # re-texturing only paints
+        # Re-texturing only paints.
+        preflight.check_job(request.options, engine.device, shape=False, clean_paint=engine.clean_paint_weights)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
-        return ("matting",) + PAINT_ROLES
+        return ("matting",) + PAINT_ROLES  # the roles a set has: the clean family's has no delight
 
     def body(self) -> dict[str, Any]:
         source = Path(self.request.mesh)

@@ -54,6 +54,12 @@ def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
     return folder
 
 
+def source_dirs(spec: ModelSpec) -> list[Path]:
+    """The folders of ``spec``'s further sources, in order, as they are on disk (never downloads:
+    ``resolve_model_dir(spec)`` fetched them)."""
+    return [resolve_model_dir(source, offline=True) for source in spec.sources]
+
+
 def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]) -> None:
     """Raise ``licence_not_accepted`` for the first of ``specs`` that would have to be downloaded
     under a restricted licence nobody accepted; a model complete on disk needs no consent."""
@@ -62,7 +68,7 @@ def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]
         if licence is None:
             continue
         try:
-            _check_complete(spec, Path(_snapshot(spec, True, None, None)))
+            resolve_model_dir(spec, offline=True)
         except ProtocolError:
             raise licence_gate.refusal(spec, licence) from None
 

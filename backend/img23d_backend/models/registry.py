@@ -14,13 +14,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import (DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL,
+from img23d_protocol import (CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
+                             SHAPE_MODELS, TINY_SHAPE_MODEL,
                              TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind,
                              ProtocolError, ShapeModelKind,
                              model_family, model_licence)
 
 from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
 from ..step1x.configs import LABEL_FOLDER_FILES as STEP1X_LABEL_FILES
+from ..step1x_texture import folders as texture_folders
+from .preflight import CLEAN_PAINT_BYTES
 
 ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -92,7 +95,16 @@ class ModelSpec:
     flashvdm_vae: str | None = None
     # A paint model's kind (img23d_protocol.PAINT_MODELS): its own steps, and whether it is turbo.
     paint_kind: PaintModelKind | None = None
+    # Further pinned repositories the model reads beside this one (the clean paint model: SDXL base
+    # and the fp16-fix VAE beside Step1X-3D's adapter), each a spec of its own (repository, revision,
+    # files, or a local folder). Download, cache listing, completeness and deleting see every part.
+    sources: tuple["ModelSpec", ...] = ()
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def parts(self) -> tuple["ModelSpec", ...]:
+        """This spec and its further sources: every repository the model's files come from."""
+        return (self, *self.sources)
 
     @property
     def licence(self) -> ModelLicence | None:
@@ -254,6 +266,24 @@ PAINT = {
                         sha256={f"vae/{PICKLE_WEIGHTS}": PAINT_TURBO_VAE_SHA256}),
     "2.0": _paint("2.0", PAINT_SUBFOLDER, 4.0),
 }
+# The licence-clean family's paint model: Step1X-3D's multiview adapter (this repository, the same
+# commit as its geometry) over SDXL base 1.0's UNet, text encoders and scheduler, decoded by the
+# fp16-fix VAE; each repository pinned, only the files the loader opens (step1x_texture.folders).
+# Device memory in fp16: 8.74 GB (preflight.CLEAN_PAINT_PARTS: its parts).
+STEP1X_TEXTURE = texture_folders.ADAPTER_SUBFOLDER
+
+
+def _source(repo_id: str, revision: str, files: tuple[str, ...]) -> ModelSpec:
+    return ModelSpec(role="paint", repo_id=repo_id, revision=revision, allow_patterns=files,
+                     paint_kind=CLEAN_PAINT_MODEL)
+
+
+CLEAN_PAINT = ModelSpec(
+    role="paint", repo_id=texture_folders.ADAPTER_REPO, revision=texture_folders.ADAPTER_REVISION,
+    subfolder=STEP1X_TEXTURE, allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=CLEAN_PAINT_BYTES,
+    paint_kind=CLEAN_PAINT_MODEL,
+    sources=(_source(texture_folders.SDXL_REPO, texture_folders.SDXL_REVISION, texture_folders.sdxl_files()),
+             _source(texture_folders.VAE_REPO, texture_folders.VAE_REVISION, texture_folders.VAE_FILES)))
 PAINT_SUBFOLDERS = {"2.0-turbo": PAINT_TURBO_SUBFOLDER, "2.0": PAINT_SUBFOLDER}
 PAINT_WEIGHT_FILES = {"2.0-turbo": PAINT_TURBO_WEIGHTS, "2.0": PAINT_WEIGHTS}
 
@@ -285,7 +315,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 9: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/), the licence-clean family's shape model;
 # 10: the turbo paint replica's VAE is written as the real one (SD 2.x pickle, float32, legacy attention names)
 # 11: Step1X-3D's Label model (step1x-3d/Step1X-3D-Geometry-Label-1300m/), chosen by --shape step1x-label
-TINY_FORMAT: int = 11
+# 12: the clean family's paint model (step1x-texture/: SDXL base, the fp16-fix VAE, Step1X-3D's adapter)
+TINY_FORMAT: int = 12
 
 
 def default_tiny_root() -> Path:
@@ -305,17 +336,37 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
     chosen = model_family(family)
     hunyuan = _tiny_hunyuan_set(root, paint)
-    if chosen.paints:
+    if chosen.name == HUNYUAN3D:
         return hunyuan
+    clean_paint = tiny_clean_paint(root)
     if shape in SHAPE_MODELS and SHAPE_MODELS[shape].labels and SHAPE_MODELS[shape].family == chosen.name:
-        return replace(hunyuan, name="tiny", delight=None, paint=None,
+        return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
                        shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                        subfolder=STEP1X_LABEL_GEOMETRY, size_bytes=2 << 20,
                                        shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL]))
-    return replace(hunyuan, name="tiny", delight=None, paint=None,
+    return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
                    shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                    subfolder=STEP1X_GEOMETRY, size_bytes=2 << 20,
                                    shape_kind=SHAPE_MODELS[chosen.tiny_shape]))
+
+
+# The clean paint model's replica: the three repositories' folders side by side under one folder
+# (replicas.step1x_texture writes them), at views of 64 px (the tiny UNet's and VAE's multiple).
+TINY_CLEAN_PAINT = "step1x-texture"
+
+
+def tiny_clean_paint(root: Path) -> ModelSpec:
+    """The clean paint model's tiny replica under ``root``, its three parts in their own folders."""
+    folder = Path(root) / TINY_CLEAN_PAINT
+    return ModelSpec(
+        role="paint", repo_id="tiny/step1x-3d-texture", local_path=folder / "Step1X-3D", subfolder=STEP1X_TEXTURE,
+        allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=4 << 20, paint_kind=CLEAN_PAINT_MODEL,
+        options={"view_size": 64},
+        sources=(ModelSpec(role="paint", repo_id="tiny/stable-diffusion-xl-base-1.0",
+                           local_path=folder / "stable-diffusion-xl-base-1.0",
+                           allow_patterns=texture_folders.sdxl_files(), paint_kind=CLEAN_PAINT_MODEL),
+                 ModelSpec(role="paint", repo_id="tiny/sdxl-vae-fp16-fix", local_path=folder / "sdxl-vae-fp16-fix",
+                           allow_patterns=texture_folders.VAE_FILES, paint_kind=CLEAN_PAINT_MODEL)))
 
 
 def _tiny_hunyuan_set(root: Path, paint: str) -> ModelSet:
@@ -355,6 +406,11 @@ def shape_steps(spec: ModelSpec, asked: int) -> int:
     return shape_kind(spec).steps_for(asked)
 
 
+def is_clean_paint(spec: ModelSpec | None) -> bool:
+    """Whether ``spec`` is the licence-clean family's paint model (Step1X-3D's texture adapter)."""
+    return spec is not None and spec.paint_kind is not None and spec.paint_kind.name == CLEAN_PAINT_MODEL.name
+
+
 def paint_steps(spec: ModelSpec, asked: int) -> int:
     """The multiview denoising steps a job runs on ``spec``: ``asked`` (at most the model's most),
     or (0) the model's own. The one place the backend decides them."""
@@ -368,8 +424,8 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
     decides the shape model (``shape`` may pick another of the same family; without a family,
-    the shape model's decides) and whether the set can texture: the licence-clean family has no
-    texture models yet."""
+    the shape model's decides) and its texture models: Hunyuan3D-Paint's delight and paint models, or
+    the licence-clean family's one paint model (no delight: upstream's chain has none)."""
     if family is None:
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
@@ -389,6 +445,6 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
-                    shape=SHAPE[shape], delight=DELIGHT if chosen.paints else None,
-                    paint=PAINT[paint] if chosen.paints else None, depth=DEPTH[depth])
+                    shape=SHAPE[shape], delight=DELIGHT if chosen.name == HUNYUAN3D else None,
+                    paint=PAINT[paint] if chosen.name == HUNYUAN3D else CLEAN_PAINT, depth=DEPTH[depth])
 

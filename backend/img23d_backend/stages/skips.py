@@ -56,11 +56,12 @@ def _code(exc: BaseException) -> ErrorCode:
 
 @contextmanager
 def texture_models(manager: Any) -> Iterator[tuple[Any, ...]]:
-    """The delight and paint models resident for the block, in ``PAINT_ROLES`` order; a model that
-    cannot be loaded raises ``TextureUnavailable`` (a cancel stays a cancel)."""
+    """The set's texture models resident for the block, in ``PAINT_ROLES`` order (Hunyuan's delight
+    and paint models; the licence-clean family's paint model alone); a model that cannot be loaded
+    raises ``TextureUnavailable`` (a cancel stays a cancel)."""
     with ExitStack() as stack:
         models = []
-        for role in PAINT_ROLES:
+        for role in (role for role in PAINT_ROLES if role in manager.roles):
             try:
                 models.append(stack.enter_context(manager.use(role)))
             except ProtocolError as exc:
