@@ -342,8 +342,11 @@ class JobRun:
 
 
 def _model_record(spec: Any) -> dict[str, Any]:
-    return {"id": spec.repo_id, "revision": spec.revision, "subfolder": spec.subfolder,
-            "local_path": str(spec.local_path) if spec.local_path else None}
+    record = {"id": spec.repo_id, "revision": spec.revision, "subfolder": spec.subfolder,
+              "local_path": str(spec.local_path) if spec.local_path else None}
+    if spec.sources:  # a model read from several repositories names each
+        record["sources"] = [_model_record(source) for source in spec.sources]
+    return record
 
 
 def _classify(exc: Exception) -> ProtocolError:
