@@ -40,8 +40,12 @@ def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
     For hy3dgen models the returned folder is the repository root; the variant lives in
     ``spec.subfolder`` below it, as hy3dgen's own ``from_pretrained`` expects. A model whose
     licence restricts territory or use is downloaded only when its licence key is among
-    ``accepted_licences`` (``licence_gate``); one already complete on disk is used as it is.
+    ``accepted_licences`` (``licence_gate``); one already complete on disk is used as it is. A
+    model read from further repositories (``spec.sources``) has each of them resolved (and
+    downloaded) first; its loader finds them with ``source_dirs``.
     """
+    for source in spec.sources:
+        resolve_model_dir(source, offline, progress, token, accepted_licences)
     if spec.local_path is not None:
         folder = Path(spec.local_path)
         _check_complete(spec, folder)

@@ -3,7 +3,7 @@
 Only grounding, matting and shape make a target's mesh, so only their failures may end a target
 (and none ends the others). Texture and depth serve meshes already made: when a texture model
 cannot be loaded (a missing or corrupt file, keys its model does not have, no memory for it), or
-the model set has no texture models at all (the licence-clean family), every target keeps its
+the model set has no texture models at all, every target keeps its
 untextured mesh; when the depth model cannot be loaded or run, the objects are placed by their
 boxes. The job says so once, in one sentence: the manifest's ``texture_skipped`` /
 ``depth_skipped``, the result's fields of the same names (the CLI's summary and Blender's report
