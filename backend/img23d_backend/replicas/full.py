@@ -209,7 +209,8 @@ def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
         return step1x.build(dest, full), full.seed
     if name == "step1x-texture":
         dims = step1x_texture.config("full")
-        return step1x_texture.build(dest, dims), dims.seed
+        entry = step1x_texture.build(dest, dims)
+        return {**entry, "params": entry.pop("parameters")}, dims.seed
     if name == "paint-turbo":
         return (hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL, turbo=True),
                 hunyuan_paint.FULL.multiview_seed + hunyuan_paint.TURBO_SEED_OFFSET)
