@@ -10,22 +10,21 @@ every other set names Hugging Face repositories that are downloaded on first use
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
-                             SHAPE_MODELS, TINY_SHAPE_MODEL,
-                             TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind,
-                             ProtocolError, ShapeModelKind,
-                             model_family, model_licence)
+                             SHAPE_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode,
+                             ProtocolError, ShapeModelKind, model_family)
 
 from ..step1x.configs import FOLDER_FILES as STEP1X_FILES
 from ..step1x.configs import LABEL_FOLDER_FILES as STEP1X_LABEL_FILES
 from ..step1x_texture import folders as texture_folders
 from .preflight import CLEAN_PAINT_BYTES
+# The specs' types live in their own module; imported here, where the rest of the backend finds them.
+from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 
-ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
 # The models that place the objects rather than make them.
@@ -71,71 +70,6 @@ MB = 1 << 20
 # patch_size * merge_size; Qwen2-VL's was 14 * 2 = 28). The picture is shrunk to this many tokens.
 QWEN3_VL_GRID = 32
 GROUNDING_MAX_PIXELS = 1280 * QWEN3_VL_GRID * QWEN3_VL_GRID
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model: where its files come from and roughly how much device memory it takes."""
-
-    role: str
-    repo_id: str                          # Hugging Face id, or a label for local models
-    revision: str | None = None           # the pinned commit (every hub model has one)
-    subfolder: str | None = None          # hy3dgen keeps each variant in a subfolder
-    allow_patterns: tuple[str, ...] = ()  # only these files are downloaded
-    local_path: Path | None = None        # a folder on disk: no hub involved
-    size_bytes: int = 0                   # estimate in the device dtype, before it is measured
-    trust_remote_code: bool = False
-    # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
-    # before its first load: a torchvision whose compiled ops do not match torch fails there.
-    probes: tuple[str, ...] = ()
-    # A shape model's kind (img23d_protocol.SHAPE_MODELS): its own steps and how it is guided.
-    shape_kind: ShapeModelKind | None = None
-    # A shape model's FlashVDM VAE: the subfolder (same repository, same pinned revision) of the
-    # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
-    flashvdm_vae: str | None = None
-    # A paint model's kind (img23d_protocol.PAINT_MODELS): its own steps, and whether it is turbo.
-    paint_kind: PaintModelKind | None = None
-    # Further pinned repositories the model reads beside this one (the clean paint model: SDXL base
-    # and the fp16-fix VAE beside Step1X-3D's adapter), each a spec of its own (repository, revision,
-    # files, or a local folder). Download, cache listing, completeness and deleting see every part.
-    sources: tuple["ModelSpec", ...] = ()
-    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-    @property
-    def parts(self) -> tuple["ModelSpec", ...]:
-        """This spec and its further sources: every repository the model's files come from."""
-        return (self, *self.sources)
-
-    @property
-    def licence(self) -> ModelLicence | None:
-        """Its licence, from the table both sides share (``img23d_protocol.licences``), keyed by
-        ``repo_id``; every model of every set has one (tests/backend/test_licences.py)."""
-        return model_licence(self.repo_id)
-
-    @property
-    def display(self) -> str:
-        name = self.repo_id + (f"/{self.subfolder}" if self.subfolder else "")
-        return name + (f"@{self.revision[:10]}" if self.revision else "")
-
-
-@dataclass(frozen=True)
-class ModelSet:
-    name: str
-    grounding: ModelSpec
-    matting: ModelSpec
-    shape: ModelSpec
-    delight: ModelSpec | None = None  # None: this set cannot paint textures
-    paint: ModelSpec | None = None
-    depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
-
-    def spec(self, role: str) -> ModelSpec:
-        spec = getattr(self, role)
-        if spec is None:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"model set {self.name!r} has no {role} model")
-        return spec
-
-    def describe(self) -> dict[str, str]:
-        return {role: self.spec(role).display for role in ROLES}
 
 
 def _qwen(size: str, params_b: float) -> ModelSpec:
