@@ -5,6 +5,7 @@ completeness, deleting and the licence table; offline, with a fake hub writing a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,6 +13,7 @@ import pytest
 
 from test_model_cache import write_cached
 
+from img23d_backend.commands import cli
 from img23d_backend.models import cache, download, hub, licence_gate
 from img23d_backend.models.registry import CLEAN_PAINT, SHAPE, model_set, tiny_model_set
 from img23d_backend.step1x_texture import folders
@@ -126,3 +128,14 @@ def test_the_tiny_replica_is_complete_and_listed_with_its_three_folders(tiny_roo
     assert [p.name for p in hub.source_dirs(paint)] == ["stable-diffusion-xl-base-1.0", "sdxl-vae-fp16-fix"]
     [entry] = [e for e in cache.list_models(tiny_model_set(tiny_root, family=CLEAN)) if e.role == "paint"]
     assert entry.state == "cached" and entry.local and entry.size_bytes > 1 << 20
+
+
+def test_the_models_command_lists_it_with_each_repository_and_its_licence(hub_cache: Path, capsys) -> None:
+    assert cli.main(["models", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}
+    row = rows["paint/step1x"]
+    assert row["repo_id"] == "stepfun-ai/Step1X-3D" and row["state"] == "missing" and not row["licence"]["restricted"]
+    assert [(s["repo_id"], s["revision"], s["licence"]) for s in row["sources"]] == [
+        ("stabilityai/stable-diffusion-xl-base-1.0", PINS["stabilityai/stable-diffusion-xl-base-1.0"],
+         "CreativeML Open RAIL++-M License"),
+        ("madebyollin/sdxl-vae-fp16-fix", PINS["madebyollin/sdxl-vae-fp16-fix"], "MIT License")]
