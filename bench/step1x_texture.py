@@ -109,7 +109,9 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
     rest = call_s - unet_s
     result = {
         "model": LABEL, "folder": str(TARGETS[CLEAN]), "dtype": str(dtype).removeprefix("torch."),
-        "load_s": round(load_s, 1), "weight_gb": round(sum(model.weight_bytes.values()) / 1e9, 2),
+        "load_s": round(load_s, 1),
+        # The adapter's processors are counted inside the UNet's bytes too (weight_bytes["adapter"] is their share).
+        "weight_gb": round((sum(model.weight_bytes.values()) - model.weight_bytes.get("adapter", 0)) / 1e9, 2),
         "steps_run": run_steps, "own_steps": own, "unet_calls": len(calls),
         "unet_batch": list(steps_calls[0][1]) if steps_calls else [],  # [views x guidance, channels, h, w]
         "reference_pass_s": round(reference_s, 1), "call_s": round(call_s, 1), "unet_s": round(unet_s, 1),
