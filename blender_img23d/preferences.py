@@ -27,7 +27,7 @@ CLEAN_SHAPE_ITEMS = [(kind.name, kind.label, "Takes Symmetry and Edges" if kind.
                      for kind in protocol.SHAPE_MODELS.values()
                      if kind.name not in protocol.TINY_MODELS and kind.family == protocol.CLEAN]
 # The model families (protocol.families): Hunyuan3D-2, or the licence-clean Step1X-3D.
-FAMILY_ITEMS = [(family.name, family.label, family.no_texture or "Shape and texture")
+FAMILY_ITEMS = [(family.name, family.label, family.no_texture or f"Shape, and texture by {family.paint_label}")
                 for family in protocol.MODEL_FAMILIES.values()]
 # The paint models, likewise (the turbo one, the default, is upstream's own default).
 PAINT_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
@@ -135,12 +135,13 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         column.enabled = self.model_set == "DEFAULT"
         column.prop(self, "grounding")
         hunyuan = column.column()
-        hunyuan.enabled = self.family == protocol.HUNYUAN3D  # the clean family has one shape model, no paint
+        hunyuan.enabled = self.family == protocol.HUNYUAN3D  # the clean family's paint model is its own, no choice
         hunyuan.prop(self, "shape")
         hunyuan.prop(self, "paint")
         clean = column.column()
         clean.enabled = self.family == protocol.CLEAN
         clean.prop(self, "clean_shape")
+        clean.label(text=f"Paint: {protocol.model_family(protocol.CLEAN).paint_label}")
         column.prop(self, "matting")
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")

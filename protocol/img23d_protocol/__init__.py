@@ -23,7 +23,7 @@ from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, sp
                     validate_targets)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
-from .paint_models import (DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
+from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
@@ -56,7 +56,7 @@ __all__ = [
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "VOLUME_DECODERS",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
-    "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
+    "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "ImportedFile", "ImportedRun", "RunLimits", "check_run_files", "fresh_folder", "is_bookkeeping",

@@ -4,8 +4,8 @@ Tencent's Hunyuan 3D 2.0 Community License grants nothing in the European Union,
 Kingdom and South Korea, nor for the models' output there. The licence-clean family runs
 StepFun's Step1X-3D geometry (Apache-2.0 code and weights) with the same grounding (Qwen3-VL,
 Apache-2.0), matting (BiRefNet, MIT) and depth (Depth Anything V2 Small, Apache-2.0), and no
-Tencent-licensed code or weights: hy3dgen is not even imported. Its texture model (Step1X-3D's,
-over SDXL) is not in img23d yet, so that family makes untextured meshes and says so once.
+Tencent-licensed code or weights: hy3dgen is not even imported. It textures with Step1X-3D's
+texture adapter over SDXL base 1.0 (CreativeML Open RAIL++-M: use restrictions, no territory).
 """
 
 from __future__ import annotations
@@ -23,17 +23,16 @@ class ModelFamily:
     tiny_shape: str     # the tiny replica standing in for it in the "tiny" model set
     paints: bool        # whether it can texture today
     no_texture: str = ""  # one sentence when it cannot: why, and what the artist gets
+    paint_label: str = ""  # its texture model, as the add-on shows it
 
 
 HUNYUAN3D = "hunyuan3d"
 CLEAN = "clean"
 MODEL_FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
     ModelFamily(HUNYUAN3D, "Hunyuan3D-2 (Tencent licence: not in the EU, the UK or South Korea)",
-                shape="2mini-turbo", tiny_shape="tiny", paints=True),
+                shape="2mini-turbo", tiny_shape="tiny", paints=True, paint_label="Hunyuan3D-Paint 2.0"),
     ModelFamily(CLEAN, "Licence-clean (Step1X-3D, Apache-2.0)", shape="step1x", tiny_shape="tiny-step1x",
-                paints=False,
-                no_texture="texture skipped: the licence-clean family has no texture model in img23d yet "
-                           "(Step1X-3D's comes in a later release), so its meshes are untextured"),
+                paints=True, paint_label="Step1X-3D texture (SDXL base 1.0 + multiview adapter)"),
 )}
 DEFAULT_FAMILY = HUNYUAN3D
 

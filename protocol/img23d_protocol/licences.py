@@ -91,6 +91,14 @@ TENCENT_HUNYUAN_3D = Licence(
 APACHE_2 = Licence(key="apache-2.0", name="Apache License 2.0",
                    text_url="https://www.apache.org/licenses/LICENSE-2.0")
 MIT = Licence(key="mit", name="MIT License", text_url="https://opensource.org/license/mit")
+# SDXL base 1.0's licence: use restrictions (its Attachment A: no unlawful use, no harm to minors,
+# no disinformation, ...) that pass on to whoever uses the model or its output, but no territory, no
+# user limit and commercial use allowed: not "restricted" here (no consent asked), the note says it.
+OPENRAIL_PLUS_PLUS_M = Licence(
+    key="creativeml-openrail++-m", name="CreativeML Open RAIL++-M License",
+    text_url="https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/blob/main/LICENSE.md",
+    note="Commercial use allowed in every territory; its use restrictions (Attachment A) bind whoever uses "
+         "the model or its output.")
 # The replicas are img23d's own work, under img23d's licence (the add-on's manifest: GPL-3.0-or-later).
 REPLICA = Licence(key="img23d-replica", name="img23d test replica (random weights, made by img23d)",
                   text_url="https://www.gnu.org/licenses/gpl-3.0.html",
@@ -115,12 +123,19 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # Code and weights (the geometry, label-geometry and texture-adapter folders) under Apache-2.0:
     # the repository's LICENSE and its model card's metadata.
     ModelLicence("stepfun-ai/Step1X-3D", APACHE_2, stated_in="LICENSE"),
+    # The licence-clean family's texture model reads these two beside Step1X-3D's adapter.
+    ModelLicence("stabilityai/stable-diffusion-xl-base-1.0", OPENRAIL_PLUS_PLUS_M, stated_in="LICENSE.md"),
+    ModelLicence("madebyollin/sdxl-vae-fp16-fix", MIT),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
     ModelLicence("tiny/hunyuan3d", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mini"),
     ModelLicence("tiny/hunyuan3d-paint", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2"),
     ModelLicence("tiny/step1x-3d", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),
+    ModelLicence("tiny/step1x-3d-texture", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),
+    ModelLicence("tiny/stable-diffusion-xl-base-1.0", REPLICA, stated_in="",
+                 replicates="stabilityai/stable-diffusion-xl-base-1.0"),
+    ModelLicence("tiny/sdxl-vae-fp16-fix", REPLICA, stated_in="", replicates="madebyollin/sdxl-vae-fp16-fix"),
     ModelLicence("tiny/depth-anything", REPLICA, stated_in="",
                  replicates="depth-anything/Depth-Anything-V2-Small-hf"),
 )

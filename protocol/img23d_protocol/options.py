@@ -122,7 +122,7 @@ class JobOptions:
     texture_size: int = 2048       # the baked texture's side in pixels
     render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
     delight_steps: int = 50
-    paint_steps: int = 0           # 0: the paint model's own (paint_models.PAINT_MODELS: 10 turbo, 30 2.0)
+    paint_steps: int = 0           # 0: the paint model's own (paint_models: 10 turbo, 30 2.0, 50 clean)
     # Where the objects stand (see layout.py): the camera's field of view across the picture's
     # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
     # whose bottoms lie on one floor stand on one plane.

@@ -40,6 +40,13 @@ PAINT_MODELS: dict[str, PaintModelKind] = {kind.name: kind for kind in (
 )}
 
 
+# The licence-clean family's paint model (Step1X-3D's texture adapter over SDXL base 1.0): not one of
+# the ``--paint`` choices above (those are Hunyuan3D-Paint's), the family decides it. Upstream's
+# Step1X3DTextureConfig runs 50 DDPM steps with classifier-free guidance 3.0.
+CLEAN_PAINT_MODEL = PaintModelKind("step1x", "Step1X-3D texture (SDXL base 1.0 + multiview adapter)", steps=50,
+                                   max_steps=200, turbo=False)
+
+
 def paint_model_kind(name: str) -> PaintModelKind:
     """The kind of the paint model ``name``; ``bad_request`` naming the choices otherwise."""
     try:

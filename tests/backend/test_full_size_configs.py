@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
+from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
 from img23d_backend.replicas import full as fsm
 from img23d_backend.replicas import hunyuan_shape, qwen
 from img23d_backend.replicas.qwen_answer import answer_pieces
@@ -35,6 +35,11 @@ EXPECTED = {
     # Step1X-3D's training config's table: FluxDenoiser 1.3B, the whole autoencoder 191M (the
     # decoder half loaded: post_kl, 16 blocks of width 768, the query decoder), DINOv2-large 304M.
     "step1x": [("transformer", 1.28e9, 1.35e9), ("vae", 1.1e8, 1.3e8), ("visual_encoder", 3.0e8, 3.1e8)],
+    # SDXL base 1.0's UNet (2.567B) with the adapter's multiview and reference processors (0.82B), its
+    # condition encoder (a T2I-Adapter over six channels, 81M), CLIP ViT-L (123M) and OpenCLIP bigG's
+    # text encoders (695M), the SDXL VAE (83.7M).
+    "step1x-texture": [("unet", 3.35e9, 3.42e9), ("condition_encoder", 7.5e7, 8.5e7),
+                       ("text_encoder", 1.22e8, 1.24e8), ("text_encoder_2", 6.9e8, 7.0e8), ("vae", 8.3e7, 8.4e7)],
 }
 
 
@@ -89,6 +94,10 @@ def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:
     assert models.grounding.options == GROUNDING["2b"].options
     for name in fsm.COMPONENTS:
         spec = fsm.component_spec(tmp_path, name)
+        if name == "step1x-texture":  # three repositories' folders side by side: the target holds them all
+            assert [Path(part.local_path).parent for part in spec.parts] == [tmp_path / fsm.TARGETS[name]] * 3
+            assert spec.options == {"view_size": 768} and spec.size_bytes == CLEAN_PAINT.size_bytes
+            continue
         assert tmp_path / fsm.TARGETS[name] == Path(spec.local_path) / (spec.subfolder or "")
     assert fsm.TARGETS["paint-turbo"].name == PAINT_TURBO_SUBFOLDER and fsm.TARGETS["paint"].name == PAINT_SUBFOLDER
 

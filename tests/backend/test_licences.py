@@ -20,14 +20,15 @@ from testdata import HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
-from img23d_backend.models.registry import (DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, HUNYUAN3D_REVISIONS,
+from img23d_backend.models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, HUNYUAN3D_REVISIONS,
                                             model_set, tiny_model_set)
 from img23d_backend.commands.models import offered_models
 from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateRequest, JobOptions, ProtocolError,
                              model_licence)
 
 TENCENT = "tencent-hunyuan-3d-2.0-community"
-ALL_REAL = [*GROUNDING.values(), *MATTING.values(), *SHAPE.values(), DELIGHT, *PAINT.values(), *DEPTH.values()]
+ALL_REAL = [*GROUNDING.values(), *MATTING.values(), *SHAPE.values(), DELIGHT, *PAINT.values(), CLEAN_PAINT,
+            *DEPTH.values()]
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_models_lists_every_model_with_its_licence(hub_cache: Path, capsys: pyte
 def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["models", "--models", "tiny", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    assert len(rows) == 6 and all(row["downloaded"] for row in rows)
+    assert len(rows) == 7 and all(row["downloaded"] for row in rows)  # the clean family's paint replica too
     assert {row["licence"]["replicates"] for row in rows} >= {"tencent/Hunyuan3D-2mini", "ZhengPeng7/BiRefNet"}
 
 

@@ -28,8 +28,7 @@ from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE  # noqa: E402
 from img23d_backend.env.failpoints import ENV as FAILPOINTS  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.registry import PAINT_TURBO_SUBFOLDER, DELIGHT_SUBFOLDER, tiny_model_set  # noqa: E402
-from img23d_protocol import (CLEAN, MODEL_FAMILIES, Error, ErrorCode, GenerateRequest, JobOptions,  # noqa: E402
-                             Progress, ProtocolError, RetextureRequest)
+from img23d_protocol import Error, ErrorCode, GenerateRequest, JobOptions, Progress  # noqa: E402
 
 TARGETS = ["house", "chimney"]
 PAINT_OPTIONS = {**FAST_OPTIONS, **FAST_PAINT}
@@ -70,8 +69,8 @@ def _break(folder: Path, fault: str) -> None:
         (folder / DELIGHT_SUBFOLDER / "unet" / "diffusion_pytorch_model.safetensors").unlink()
 
 
-def _engine(tiny_root: Path, tmp_path: Path, paint_folder: Path | None = None, family: str = "hunyuan3d") -> Engine:
-    models = tiny_model_set(tiny_root, family=family)
+def _engine(tiny_root: Path, tmp_path: Path, paint_folder: Path | None = None) -> Engine:
+    models = tiny_model_set(tiny_root)
     if paint_folder is not None:
         models = dataclasses.replace(models, paint=dataclasses.replace(models.paint, local_path=paint_folder),
                                      delight=dataclasses.replace(models.delight, local_path=paint_folder))
@@ -164,25 +163,3 @@ def test_a_depth_model_that_cannot_load_places_the_objects_by_their_boxes(tiny_r
     assert data["depth_skipped"] == sentence
     assert manifest["scene"]["depth"]["model"] is None
     assert all(r["placement"] is not None and r["depth"]["disparity"] is None for r in manifest["records"])
-
-
-def test_a_textured_job_on_the_clean_family_makes_untextured_meshes_and_says_so_once(tiny_root: Path,
-                                                                                     tmp_path: Path) -> None:
-    events: list = []
-    data = _generate(_engine(tiny_root, tmp_path, family=CLEAN), events)
-    manifest = _assert_every_mesh_kept_untextured(data)
-    assert manifest["texture_skipped"] == MODEL_FAMILIES[CLEAN].no_texture == data["texture_skipped"]
-    assert not [e for e in events if isinstance(e, Error)]
-
-
-def test_re_texture_on_the_clean_family_is_refused_in_one_sentence(tiny_root: Path, tmp_path: Path) -> None:
-    mesh = tmp_path / "mesh.npz"
-    mesh.write_bytes(b"")
-    engine = _engine(tiny_root, tmp_path, family=CLEAN)
-    request = RetextureRequest(id="re", image=str(HOUSE), mesh=str(mesh), name="house",
-                               options=JobOptions(**PAINT_OPTIONS))
-    with pytest.raises(ProtocolError) as refused:
-        engine.retexture(request, Job(id="re", emit=lambda event: None))
-    assert refused.value.code is ErrorCode.BAD_REQUEST
-    assert refused.value.message == MODEL_FAMILIES[CLEAN].no_texture
-    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # refused before any folder

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from img23d_backend.models import placement
 from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.replicas.common import parameters
-from img23d_backend.step1x_texture.folders import TextureFolders, hub_sources, sdxl_files
+from img23d_backend.models.texture_folders import TextureFolders, hub_sources, sdxl_files
 from img23d_backend.step1x_texture.loader import loaded_model, load_texture_model, texture_dtype
 
 SDXL_PUBLISHED = {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480,

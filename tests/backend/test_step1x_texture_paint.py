@@ -17,7 +17,7 @@ from PIL import Image
 from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.step1x_texture.bake import BakeSettings
-from img23d_backend.step1x_texture.folders import TextureFolders
+from img23d_backend.models.texture_folders import TextureFolders
 from img23d_backend.step1x_texture.generate import MultiviewSettings
 from img23d_backend.step1x_texture.loader import load_texture_model
 from img23d_backend.step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps

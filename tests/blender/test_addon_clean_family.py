@@ -14,7 +14,6 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import ADDON_MODULE, BACKEND_PYTHON  # noqa: E402
-from img23d_protocol import CLEAN, MODEL_FAMILIES  # noqa: E402
 
 BLOCKER = '''import os
 from pathlib import Path
@@ -52,26 +51,29 @@ def test_the_family_decides_the_shape_model_and_the_launch(addon) -> None:
 
 
 @pytest.mark.skipif(os.name == "nt", reason="the wrapper is a shell script")
-def test_generate_on_the_clean_family_without_hy3dgen(addon, scene, fresh_backend, tmp_path: Path, capfd) -> None:
+def test_generate_on_the_clean_family_without_hy3dgen_paints_the_meshes(addon, scene, fresh_backend, tmp_path: Path,
+                                                                        capfd) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     wrapper, mark = _python_without_hy3dgen(tmp_path)
     prefs.python_path, prefs.family = str(wrapper), "clean"
     try:
         settings = scene.img23d
         settings.targets, settings.texture = "house, chimney", True
+        settings.texture_size, settings.paint_steps = 256, 2
         capfd.readouterr()
         assert bpy.ops.img23d.generate() == {"FINISHED"}
-        # Texture was asked for: the family has no texture model, and the report says so once.
+        # Texture was asked for: the family's own model (Step1X-3D's over SDXL) paints every mesh.
         out = capfd.readouterr().out
-        no_texture = MODEL_FAMILIES[CLEAN].no_texture
-        assert out.count(f"Warning: {no_texture[:1].upper()}{no_texture[1:]}") == 1, out
-        assert "Some names failed" not in out, out
+        assert "texture skipped" not in out.lower() and "Some names failed" not in out, out
         collection = bpy.data.collections["house_scene"]
         objects = sorted((o for o in collection.objects if o.type == "MESH"), key=lambda o: o.name)
         assert [o.name for o in objects] == ["chimney", "house"]
         for obj in objects:
             assert len(obj.data.polygons) > 100
             assert json.loads(obj["img23d_models"])["shape"].startswith("tiny/step1x-3d")
+            [material] = obj.data.materials
+            images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
+            assert [tuple(image.size) for image in images] == [(256, 256)] and obj.data.uv_layers
         assert not mark.exists(), "the backend imported hy3dgen for the licence-clean family"
     finally:
         addon.runtime.shutdown()

@@ -24,7 +24,9 @@ def test_each_family_names_its_shape_model_and_whether_it_paints() -> None:
         assert shape_model_kind(family.shape).family == family.name
         assert shape_model_kind(family.tiny_shape).family == family.name
         assert family.paints or family.no_texture.startswith("texture skipped")
-    assert not model_family("clean").paints and model_family("hunyuan3d").paints
+    # Both paint: Hunyuan3D-Paint, and the licence-clean family's Step1X-3D texture model over SDXL.
+    assert model_family("clean").paints and model_family("hunyuan3d").paints
+    assert "SDXL" in model_family("clean").paint_label
     with pytest.raises(ProtocolError, match="choose from hunyuan3d, clean"):
         model_family("other")
 

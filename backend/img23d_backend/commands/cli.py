@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--grounding", default="2b", choices=tuple(GROUNDING), help="Qwen3-VL size")
         p.add_argument("--family", default=None, choices=tuple(MODEL_FAMILIES),
                        help="model family: hunyuan3d (Hunyuan3D-2 shape and texture; its licence excludes the EU, "
-                            "the UK and South Korea) or clean (Step1X-3D geometry, Apache-2.0; no texture yet); "
+                            "the UK and South Korea) or clean (Step1X-3D geometry and its texture model over SDXL: Apache-2.0, SDXL's Open RAIL++-M); "
                             f"default: --shape's family, else {DEFAULT_FAMILY}")
         p.add_argument("--shape", default=None, choices=tuple(SHAPE),
                        help="the family's shape model (default: its own, 2mini-turbo or step1x; step1x-label takes "

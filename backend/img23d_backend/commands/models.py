@@ -20,14 +20,14 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from img23d_protocol import ErrorCode, Progress, ProtocolError, plain
+from img23d_protocol import CLEAN, ErrorCode, Progress, ProtocolError, plain
 
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.download import download
 from ..models.hub import offline_requested
-from ..models.registry import (DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec, default_tiny_root,
-                               tiny_model_set)
+from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec,
+                               default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -43,11 +43,13 @@ def offered_models(models: str = "default") -> list[NamedModel]:
     """Every model of the registry's tables (``default``), or of the tiny replicas' set."""
     if models == "tiny":
         tiny = tiny_model_set(default_tiny_root())
-        return [NamedModel(f"{role}/tiny", getattr(tiny, role))
-                for role in ("grounding", "matting", "shape", "delight", "paint", "depth")]
+        return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
+                  for role in ("grounding", "matting", "shape", "delight", "paint", "depth")),
+                NamedModel("paint/tiny-step1x", tiny_model_set(default_tiny_root(), family=CLEAN).spec("paint"))]
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
-        ("paint", PAINT), ("depth", DEPTH)]
+        # The licence-clean family's paint model: one model from three repositories (its ``sources``).
+        ("paint", {**PAINT, "step1x": CLEAN_PAINT}), ("depth", DEPTH)]
     return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
 
 
@@ -102,7 +104,10 @@ def _row(model: NamedModel) -> dict[str, Any]:
                 "restricted": licence.restricted, "restrictions": licence.restrictions(),
                 "excluded_territories": list(licence.excluded_territories),
                 "monthly_user_limit": licence.monthly_user_limit, "non_commercial": licence.non_commercial,
-                "replicates": stated.replicates or None}}
+                "replicates": stated.replicates or None},
+            # A model read from further repositories: each one, pinned, with its own licence.
+            "sources": [{"repo_id": part.repo_id, "revision": part.revision,
+                         "licence": part.licence.licence.name if part.licence else None} for part in spec.sources]}
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
@@ -116,6 +121,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             print(f"{'':<22} ! {restriction}")
         if licence and licence["replicates"]:
             print(f"{'':<22}   replicates {licence['replicates']}")
+        for source in row["sources"]:
+            print(f"{'':<22}   + {source['repo_id']}@{(source['revision'] or 'local')[:10]}  "
+                  f"{source['licence'] or 'licence unknown'}")
 
 
 def _size(row: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from ..env.job_control import CancelToken
 from ..models import preflight
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
+from ..models.registry import PAINT_ROLES, ModelSet, is_clean_paint, shape_kind
 from ..runs.folders import RunFolder
 from .loaders import register_models
 
@@ -76,12 +76,14 @@ class EngineContext:
 
     @property
     def can_paint(self) -> bool:
-        return all(role in self.manager.roles for role in PAINT_ROLES)
+        """Whether the set has a paint model (Hunyuan's comes with its delight model; the licence-clean
+        family's paints alone)."""
+        return "paint" in self.manager.roles
 
     @property
     def no_texture(self) -> str:
         """The one sentence a job that asked for texture gives when this model set has no texture
-        models: its family's (the licence-clean family's today)."""
+        models (a family that cannot paint; both of img23d's can)."""
         family = model_family(shape_kind(self.settings.models.shape).family)
         return family.no_texture or ("texture skipped: this model set has no texture models, so its meshes "
                                      "are untextured")
@@ -94,9 +96,18 @@ class EngineContext:
     def limits(self) -> dict[str, int]:
         """The largest settings one target fits with, beside the models its stage holds."""
         sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
-        paint = sum(sizes[role] for role in PAINT_ROLES) if self.can_paint else None
+        paint = sum(sizes[role] for role in PAINT_ROLES if role in sizes) if self.can_paint else None
         return preflight.limits(self.device, sizes.get("shape", 0), paint, guidance=self.classifier_free,
                                 memory=self.shape_memory)
+
+    @property
+    def clean_paint_weights(self) -> int | None:
+        """The licence-clean paint model's weights in the dtype it runs in (float32 on a CPU: twice its
+        float16 size), for the job's preflight; None for any other set."""
+        if not self.can_paint or not is_clean_paint(self.manager.spec("paint")):
+            return None
+        spec = self.manager.spec("paint")
+        return spec.size_bytes * (2 if getattr(self.device, "type", str(self.device)) == "cpu" else 1)
 
     @property
     def shape_memory(self) -> preflight.ShapeMemory:

@@ -25,13 +25,14 @@ from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.tail import Tail
 from ..stages.unwrap import Unwrapper
 from ..step1x.label import LabelChoice
-from .base import JobRun, OutOfMemory, Request, scaled_box
+from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
+from .painting import PaintingRun
 
 log = logging.getLogger(__name__)
 
 
-class GenerateRun(JobRun):
+class GenerateRun(PaintingRun):
     kind = "generate"
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
@@ -43,7 +44,8 @@ class GenerateRun(JobRun):
 
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
-        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory)
+        preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
+                            clean_paint=engine.clean_paint_weights)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:

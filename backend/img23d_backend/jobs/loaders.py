@@ -7,7 +7,7 @@ from typing import Any, Callable
 from ..models.manager import ModelManager
 from img23d_protocol import HUNYUAN3D
 
-from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec, shape_kind
+from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec, is_clean_paint, shape_kind
 from ..stages.depth import depth_loader
 from ..stages.grounding import load_grounding
 from ..stages.matting import matting_loader
@@ -15,6 +15,7 @@ from ..stages.paint_models import delight_loader
 from ..stages.paint_turbo import paint_loader
 from ..stages.shape import shape_loader
 from ..step1x.loader import step1x_loader
+from ..step1x_texture.loader import texture_loader
 
 
 def any_shape_loader(spec: ModelSpec):  # -> Loader
@@ -23,13 +24,21 @@ def any_shape_loader(spec: ModelSpec):  # -> Loader
     return shape_loader(spec) if shape_kind(spec).family == HUNYUAN3D else step1x_loader(spec)
 
 
+def any_paint_loader(spec: ModelSpec):  # -> Loader
+    """Hunyuan3D-Paint's (turbo or 2.0, as the spec's kind says) or the licence-clean family's
+    Step1X-3D texture model (img23d's own code; never imports hy3dgen)."""
+    if is_clean_paint(spec):
+        return texture_loader(spec)
+    return paint_loader(spec)
+
+
 # role -> (spec -> loader); the manager calls a loader with the model's folder and the device.
 LOADERS: dict[str, Callable[[Any], Any]] = {
     "grounding": lambda spec: load_grounding,
     "matting": matting_loader,
     "shape": any_shape_loader,
     "delight": delight_loader,
-    "paint": paint_loader,  # the turbo model's or the 2.0 model's, as the spec's kind says
+    "paint": any_paint_loader,
     "depth": depth_loader,
 }
 

@@ -15,11 +15,12 @@ from ..models.registry import PAINT_ROLES
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import retexture
-from .base import JobRun, OutOfMemory, Request
+from .base import OutOfMemory, Request
 from .context import EngineContext
+from .painting import PaintingRun
 
 
-class RetextureRun(JobRun):
+class RetextureRun(PaintingRun):
     """Paint an artist's mesh; its topology and UVs stay, a texture (and maybe UVs) come back."""
 
     kind = "retexture"
@@ -40,11 +41,12 @@ class RetextureRun(JobRun):
 
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
-        preflight.check_job(request.options, engine.device, shape=False)  # re-texturing only paints
+        # Re-texturing only paints.
+        preflight.check_job(request.options, engine.device, shape=False, clean_paint=engine.clean_paint_weights)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
-        return ("matting",) + PAINT_ROLES
+        return ("matting",) + PAINT_ROLES  # the roles a set has: the clean family's has no delight
 
     def body(self) -> dict[str, Any]:
         source = Path(self.request.mesh)

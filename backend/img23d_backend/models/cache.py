@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,17 +124,22 @@ def describe(spec: ModelSpec, info: Any, shared_with: list[str]) -> ModelEntry:
         folder = Path(spec.local_path)
         entry.state = "cached" if _offline_folder(spec) else ("partial" if folder.is_dir() else "missing")
         if folder.is_dir():
-            entry.size_bytes, entry.size_measured = _folder_bytes(folder / (spec.subfolder or "")), True
+            entry.size_bytes = sum(_folder_bytes(Path(part.local_path or "") / (part.subfolder or ""))
+                                   for part in spec.parts)
+            entry.size_measured = True
         return entry
-    revisions = _revisions_of(spec, _cached_repo(info, spec.repo_id))
-    folder = _offline_folder(spec)
-    if folder is not None:
-        revisions = [rev for rev in revisions if rev.snapshot_path.name == folder.name] or revisions
+    if _offline_folder(spec) is not None:
         entry.state = "cached"
-    on_disk = _bytes_in_scope(spec, revisions)
-    if entry.state != "cached":
-        # What an interrupted download left: files of the revision, and any file it had begun.
-        on_disk += hub.interrupted_bytes(spec.repo_id)
+    on_disk = 0
+    for part in spec.parts:  # a model read from several repositories counts each one's files
+        revisions = _revisions_of(part, _cached_repo(info, part.repo_id))
+        folder = _offline_folder(replace(part, sources=()))
+        if folder is not None:
+            revisions = [rev for rev in revisions if rev.snapshot_path.name == folder.name] or revisions
+        on_disk += _bytes_in_scope(part, revisions)
+        if entry.state != "cached":
+            # What an interrupted download left: files of the revision, and any file it had begun.
+            on_disk += hub.interrupted_bytes(part.repo_id)
     if on_disk:
         entry.size_bytes, entry.size_measured = on_disk, True
         if entry.state != "cached":
@@ -155,9 +160,10 @@ def list_models(models: ModelSet, cache_dir: Path | None = None) -> list[ModelEn
     info = scan_cache(cache_dir) if any(spec.local_path is None for spec in specs) else None
     entries = []
     for spec in specs:
+        repos = {part.repo_id for part in spec.parts}
         shared = [model_id(other) for other in specs
                   if other is not spec and other.local_path is None and spec.local_path is None
-                  and other.repo_id == spec.repo_id and model_id(other) != model_id(spec)]
+                  and repos & {part.repo_id for part in other.parts} and model_id(other) != model_id(spec)]
         entries.append(describe(spec, info, shared))
     return entries
 
@@ -170,11 +176,13 @@ def delete_model(models: ModelSet, key: str, cache_dir: Path | None = None) -> d
                             f"{model_id(spec)} is a local folder ({spec.local_path}), not a download: "
                             "it is not deleted from here")
     info = scan_cache(cache_dir)
-    revisions = [rev.commit_hash for rev in _revisions_of(spec, _cached_repo(info, spec.repo_id))]
+    # Every repository the model reads (``ModelSpec.parts``): its cached revisions go together.
+    revisions = [rev.commit_hash for part in spec.parts for rev in _revisions_of(part, _cached_repo(info, part.repo_id))]
+    repos = {part.repo_id for part in spec.parts}
     result: dict[str, Any] = {"model": model_id(spec), "revisions": revisions, "freed_bytes": 0,
                               "also_removed": [model_id(other) for other in configured_specs(models)
                                                if other is not spec and other.local_path is None
-                                               and other.repo_id == spec.repo_id]}
+                                               and repos & {part.repo_id for part in other.parts}]}
     if not revisions:
         return result  # nothing cached: deleting twice is not an error
     strategy = info.delete_revisions(*revisions)

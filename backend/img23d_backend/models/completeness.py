@@ -19,6 +19,8 @@ rules here follow what each loader reads:
   delight pipeline builds every component its index lists (but the safety checker, passed as
   None); the paint loader opens exactly the files its spec lists (``registry.paint_files``:
   the index, the scheduler's config, the UNet's and the VAE's config and safetensors).
+* the licence-clean family's paint model: each of its three repositories (``ModelSpec.parts``,
+  resolved one by one) holds exactly the files its spec lists (``texture_folders``).
 
 ``missing_files`` names what is absent, relative to the folder, for the error message.
 """
@@ -31,7 +33,7 @@ from pathlib import Path
 from img23d_protocol import CLEAN
 
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
-from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
+from .registry import PAINT_WEIGHTS, ModelSpec, is_clean_paint, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
@@ -47,6 +49,8 @@ _INDEXES = ("diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch
 def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     """The files ``spec``'s loader would open that are not in ``folder`` (empty: complete)."""
     folder = Path(folder)
+    if is_clean_paint(spec):
+        return _absent(folder, list(spec.allow_patterns))
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
     if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == CLEAN:

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,10 +36,12 @@ POLL_SECONDS = 0.5
 
 def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: Callable[[], bool],
              token: str | None = None, accepted_licences: Collection[str] = ()) -> Path:
-    """Make ``spec`` complete in the cache and return its folder (as ``hub`` resolves it).
+    """Make ``spec`` complete in the cache and return its folder (as ``hub`` resolves it); a model
+    read from further repositories (``spec.sources``) has each of them fetched the same way, first.
 
-    A model whose licence restricts territory or use is refused (``licence_not_accepted``,
-    before anything is fetched) unless its licence key is in ``accepted_licences``."""
+    A model whose licence (any part's) restricts territory or use is refused
+    (``licence_not_accepted``, before anything is fetched) unless its licence key is in
+    ``accepted_licences``."""
     if spec.local_path is not None:
         return hub.resolve_model_dir(spec)
     try:
@@ -55,6 +58,18 @@ def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: C
     licence = licence_gate.needs_consent(spec, accepted_licences)
     if licence is not None:
         raise licence_gate.refusal(spec, licence)
+    for part in (*spec.sources, spec):
+        _download_part(part, progress, cancelled, token)
+    return hub.resolve_model_dir(spec, offline=True)
+
+
+def _download_part(spec: ModelSpec, progress: Progress, cancelled: Callable[[], bool], token: str | None) -> None:
+    """One repository's files of a model, those the cache lacks, one at a time."""
+    try:
+        hub.resolve_model_dir(replace(spec, sources=()), offline=True)
+        return  # this part is complete already
+    except ProtocolError:
+        pass
     listed, commit = _remote_files(spec, token)
     # Resuming: what an earlier, interrupted download finished stays; only the rest is fetched.
     snapshot = hub.repo_cache_folder(spec.repo_id) / "snapshots" / commit
@@ -78,7 +93,6 @@ def download(spec: ModelSpec, *, offline: bool, progress: Progress, cancelled: C
     if spec.revision is None:
         _remember_branch(spec.repo_id, "main", commit)
     progress(f"{spec.display} downloaded", total, total)
-    return hub.resolve_model_dir(spec, offline=True)
 
 
 def _remote_files(spec: ModelSpec, token: str | None) -> tuple[list[tuple[str, int]], str]:

@@ -40,8 +40,12 @@ def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
     For hy3dgen models the returned folder is the repository root; the variant lives in
     ``spec.subfolder`` below it, as hy3dgen's own ``from_pretrained`` expects. A model whose
     licence restricts territory or use is downloaded only when its licence key is among
-    ``accepted_licences`` (``licence_gate``); one already complete on disk is used as it is.
+    ``accepted_licences`` (``licence_gate``); one already complete on disk is used as it is. A
+    model read from further repositories (``spec.sources``) has each of them resolved (and
+    downloaded) first; its loader finds them with ``source_dirs``.
     """
+    for source in spec.sources:
+        resolve_model_dir(source, offline, progress, token, accepted_licences)
     if spec.local_path is not None:
         folder = Path(spec.local_path)
         _check_complete(spec, folder)
@@ -54,6 +58,12 @@ def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
     return folder
 
 
+def source_dirs(spec: ModelSpec) -> list[Path]:
+    """The folders of ``spec``'s further sources, in order, as they are on disk (never downloads:
+    ``resolve_model_dir(spec)`` fetched them)."""
+    return [resolve_model_dir(source, offline=True) for source in spec.sources]
+
+
 def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]) -> None:
     """Raise ``licence_not_accepted`` for the first of ``specs`` that would have to be downloaded
     under a restricted licence nobody accepted; a model complete on disk needs no consent."""
@@ -62,7 +72,7 @@ def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]
         if licence is None:
             continue
         try:
-            _check_complete(spec, Path(_snapshot(spec, True, None, None)))
+            resolve_model_dir(spec, offline=True)
         except ProtocolError:
             raise licence_gate.refusal(spec, licence) from None
 

@@ -18,11 +18,14 @@ from .registry import ModelSet, ModelSpec
 
 
 def needs_consent(spec: ModelSpec, accepted: Collection[str]) -> Licence | None:
-    """The restricted licence ``spec`` would be downloaded under without consent; None when it may be."""
-    entry = spec.licence
-    if spec.local_path is not None or entry is None or not entry.licence.restricted:
-        return None
-    return None if entry.licence.key in accepted else entry.licence
+    """The restricted licence ``spec`` (any of its parts: ``ModelSpec.sources``) would be downloaded
+    under without consent; None when it may be."""
+    for part in spec.parts:
+        entry = part.licence
+        if part.local_path is None and entry is not None and entry.licence.restricted \
+                and entry.licence.key not in accepted:
+            return entry.licence
+    return None
 
 
 def refusal(spec: ModelSpec, licence: Licence) -> ProtocolError:
@@ -33,5 +36,5 @@ def refusal(spec: ModelSpec, licence: Licence) -> ProtocolError:
 def restricted_keys(models: ModelSet) -> frozenset[str]:
     """The keys of every restricted licence among a set's models: what ``--accept-licence`` accepts."""
     specs = [getattr(models, f.name) for f in fields(models)]
-    return frozenset(spec.licence.licence.key for spec in specs
-                     if isinstance(spec, ModelSpec) and spec.licence is not None and spec.licence.licence.restricted)
+    return frozenset(part.licence.licence.key for spec in specs if isinstance(spec, ModelSpec) for part in spec.parts
+                     if part.licence is not None and part.licence.licence.restricted)

@@ -95,6 +95,19 @@ PAINT_BYTES_PER_RENDER_PIXEL = 40
 # The multiview UNet's activations at its view size (512 px, six views, fp16): an estimate.
 PAINT_DIFFUSION_BYTES = 2048 * MIB
 
+# The licence-clean family's paint model (Step1X-3D's adapter over SDXL base 1.0) in float16, decimal
+# GB: the UNet with the adapter's attention processors 6.77, the condition encoder 0.16, the text
+# encoders 0.25 and 1.39, the fp16-fix VAE 0.17 (parameter counts x 2 bytes; the registry's estimate
+# is their sum). Unlike Hunyuan's paint models these weights are counted by the job's preflight: the
+# family runs on machines without a GPU, where 8.7 GB (17.5 GB in float32 on a CPU) decide.
+CLEAN_PAINT_PARTS = {"UNet and adapter": 6.77e9, "condition encoder": 0.16e9, "text encoder": 0.25e9,
+                     "text encoder 2": 1.39e9, "VAE": 0.17e9}
+CLEAN_PAINT_BYTES = int(sum(CLEAN_PAINT_PARTS.values()))
+# Its sampling's activations: twelve 96x96 latents (six views, guidance) through SDXL's UNet, the
+# multiview and reference attention's extra projections, the reference pass's kept states (one per
+# self-attention layer, shared by the views). An estimate from the architecture, not measured: no GPU.
+CLEAN_PAINT_DIFFUSION_BYTES = 4096 * MIB
+
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
 TEXTURE_STEPS = (256, 512, 1024, 2048, 4096, 8192)
 
@@ -154,6 +167,33 @@ def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool
                                                                                  + PAINT_DIFFUSION_BYTES)
 
 
+def clean_paint_need(weights: int, texture_size: int, render_size: int, on_gpu: bool = False) -> Need:
+    """The clean paint stage: its model's ``weights`` (in the dtype it runs in), its sampling and the
+    bake's views and texture (the bake is measured as Hunyuan's, the same sizes)."""
+    pixels = PAINT_BYTES_PER_TEXEL * texture_size ** 2 + PAINT_BYTES_PER_RENDER_PIXEL * 6 * render_size ** 2
+    if not on_gpu:
+        return Need(host=weights + pixels + CLEAN_PAINT_DIFFUSION_BYTES)
+    return Need(host=pixels, device=weights + pixels + CLEAN_PAINT_DIFFUSION_BYTES)
+
+
+def check_clean_paint(options: JobOptions, device: Any, weights: int, room: Room | None = None) -> None:
+    """Before a clean-family job that paints starts: ``out_of_memory`` in one sentence when the
+    Step1X-3D texture model and one object's views cannot fit in what the machine holds at all."""
+    room = room or total_room(device)
+    need = clean_paint_need(weights, options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
+    if room.fits(need):
+        return
+    short = "GPU memory" if not room.shared and need.device + RESERVE_BYTES > room.device else "memory"
+    needed = need.host + need.device if room.shared else max(need.host, need.device)
+    available = room.host if room.shared or short == "memory" else room.device
+    raise ProtocolError(
+        ErrorCode.OUT_OF_MEMORY,
+        f"texturing with the Step1X-3D texture model needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short} "
+        f"(its weights {weights / GB:.1f} GB and one object's views), and this machine has "
+        f"{available / GB:.1f} GB in all: turn texture off, or use a machine with more memory",
+        f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
+
+
 def _on_gpu(device: Any) -> bool:
     return getattr(device, "type", str(device)) == "cuda"
 
@@ -184,10 +224,13 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
 
 
 def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
-              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY) -> None:
+              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY, clean_paint: int | None = None) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
-    (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``)."""
+    (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``;
+    ``clean_paint``: the clean family's paint model's weights in bytes, which must fit beside its views)."""
     room = room or total_room(device)
+    if options.texture and clean_paint is not None:
+        check_clean_paint(options, device, clean_paint, room)
     need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device), memory)
     if shape and not room.fits(need):
         raise _too_big("octree resolution", options.octree_resolution, need, room,

@@ -10,18 +10,20 @@ every other set names Hugging Face repositories that are downloaded on first use
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import (DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, PAINT_MODELS, SHAPE_MODELS, TINY_SHAPE_MODEL,
-                             TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL, ErrorCode, ModelLicence, PaintModelKind,
-                             ProtocolError, ShapeModelKind,
-                             model_family, model_licence)
+from img23d_protocol import (CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
+                             SHAPE_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, ErrorCode,
+                             ProtocolError, ShapeModelKind, model_family)
 
+from . import texture_folders
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
+from .preflight import CLEAN_PAINT_BYTES
+# The specs' types live in their own module; imported here, where the rest of the backend finds them.
+from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 
-ROLES = ("grounding", "matting", "shape")
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
 # The models that place the objects rather than make them.
@@ -67,62 +69,6 @@ MB = 1 << 20
 # patch_size * merge_size; Qwen2-VL's was 14 * 2 = 28). The picture is shrunk to this many tokens.
 QWEN3_VL_GRID = 32
 GROUNDING_MAX_PIXELS = 1280 * QWEN3_VL_GRID * QWEN3_VL_GRID
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model: where its files come from and roughly how much device memory it takes."""
-
-    role: str
-    repo_id: str                          # Hugging Face id, or a label for local models
-    revision: str | None = None           # the pinned commit (every hub model has one)
-    subfolder: str | None = None          # hy3dgen keeps each variant in a subfolder
-    allow_patterns: tuple[str, ...] = ()  # only these files are downloaded
-    local_path: Path | None = None        # a folder on disk: no hub involved
-    size_bytes: int = 0                   # estimate in the device dtype, before it is measured
-    trust_remote_code: bool = False
-    # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
-    # before its first load: a torchvision whose compiled ops do not match torch fails there.
-    probes: tuple[str, ...] = ()
-    # A shape model's kind (img23d_protocol.SHAPE_MODELS): its own steps and how it is guided.
-    shape_kind: ShapeModelKind | None = None
-    # A shape model's FlashVDM VAE: the subfolder (same repository, same pinned revision) of the
-    # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
-    flashvdm_vae: str | None = None
-    # A paint model's kind (img23d_protocol.PAINT_MODELS): its own steps, and whether it is turbo.
-    paint_kind: PaintModelKind | None = None
-    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-    @property
-    def licence(self) -> ModelLicence | None:
-        """Its licence, from the table both sides share (``img23d_protocol.licences``), keyed by
-        ``repo_id``; every model of every set has one (tests/backend/test_licences.py)."""
-        return model_licence(self.repo_id)
-
-    @property
-    def display(self) -> str:
-        name = self.repo_id + (f"/{self.subfolder}" if self.subfolder else "")
-        return name + (f"@{self.revision[:10]}" if self.revision else "")
-
-
-@dataclass(frozen=True)
-class ModelSet:
-    name: str
-    grounding: ModelSpec
-    matting: ModelSpec
-    shape: ModelSpec
-    delight: ModelSpec | None = None  # None: this set cannot paint textures
-    paint: ModelSpec | None = None
-    depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
-
-    def spec(self, role: str) -> ModelSpec:
-        spec = getattr(self, role)
-        if spec is None:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"model set {self.name!r} has no {role} model")
-        return spec
-
-    def describe(self) -> dict[str, str]:
-        return {role: self.spec(role).display for role in ROLES}
 
 
 def _qwen(size: str, params_b: float) -> ModelSpec:
@@ -253,6 +199,24 @@ PAINT = {
                         sha256={f"vae/{PICKLE_WEIGHTS}": PAINT_TURBO_VAE_SHA256}),
     "2.0": _paint("2.0", PAINT_SUBFOLDER, 4.0),
 }
+# The licence-clean family's paint model: Step1X-3D's multiview adapter (this repository, the same
+# commit as its geometry) over SDXL base 1.0's UNet, text encoders and scheduler, decoded by the
+# fp16-fix VAE; each repository pinned, only the files the loader opens (models/texture_folders.py).
+# Device memory in fp16: 8.74 GB (preflight.CLEAN_PAINT_PARTS: its parts).
+STEP1X_TEXTURE = texture_folders.ADAPTER_SUBFOLDER
+
+
+def _source(repo_id: str, revision: str, files: tuple[str, ...]) -> ModelSpec:
+    return ModelSpec(role="paint", repo_id=repo_id, revision=revision, allow_patterns=files,
+                     paint_kind=CLEAN_PAINT_MODEL)
+
+
+CLEAN_PAINT = ModelSpec(
+    role="paint", repo_id=texture_folders.ADAPTER_REPO, revision=texture_folders.ADAPTER_REVISION,
+    subfolder=STEP1X_TEXTURE, allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=CLEAN_PAINT_BYTES,
+    paint_kind=CLEAN_PAINT_MODEL,
+    sources=(_source(texture_folders.SDXL_REPO, texture_folders.SDXL_REVISION, texture_folders.sdxl_files()),
+             _source(texture_folders.VAE_REPO, texture_folders.VAE_REVISION, texture_folders.VAE_FILES)))
 PAINT_SUBFOLDERS = {"2.0-turbo": PAINT_TURBO_SUBFOLDER, "2.0": PAINT_SUBFOLDER}
 PAINT_WEIGHT_FILES = {"2.0-turbo": PAINT_TURBO_WEIGHTS, "2.0": PAINT_WEIGHTS}
 
@@ -284,7 +248,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 9: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/), the licence-clean family's shape model;
 # 10: the turbo paint replica's VAE is written as the real one (SD 2.x pickle, float32, legacy attention names)
 # 11: Step1X-3D's Label model (step1x-3d/Step1X-3D-Geometry-Label-1300m/), chosen by --shape step1x-label
-TINY_FORMAT: int = 11
+# 12: the clean family's paint model (step1x-texture/: SDXL base, the fp16-fix VAE, Step1X-3D's adapter)
+TINY_FORMAT: int = 12
 
 
 def default_tiny_root() -> Path:
@@ -304,17 +269,37 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
     chosen = model_family(family)
     hunyuan = _tiny_hunyuan_set(root, paint)
-    if chosen.paints:
+    if chosen.name == HUNYUAN3D:
         return hunyuan
+    clean_paint = tiny_clean_paint(root)
     if shape in SHAPE_MODELS and SHAPE_MODELS[shape].labels and SHAPE_MODELS[shape].family == chosen.name:
-        return replace(hunyuan, name="tiny", delight=None, paint=None,
+        return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
                        shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                        subfolder=STEP1X_LABEL_GEOMETRY, size_bytes=2 << 20,
                                        shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL]))
-    return replace(hunyuan, name="tiny", delight=None, paint=None,
+    return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
                    shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                    subfolder=STEP1X_GEOMETRY, size_bytes=2 << 20,
                                    shape_kind=SHAPE_MODELS[chosen.tiny_shape]))
+
+
+# The clean paint model's replica: the three repositories' folders side by side under one folder
+# (replicas.step1x_texture writes them), at views of 64 px (the tiny UNet's and VAE's multiple).
+TINY_CLEAN_PAINT = "step1x-texture"
+
+
+def tiny_clean_paint(root: Path) -> ModelSpec:
+    """The clean paint model's tiny replica under ``root``, its three parts in their own folders."""
+    folder = Path(root) / TINY_CLEAN_PAINT
+    return ModelSpec(
+        role="paint", repo_id="tiny/step1x-3d-texture", local_path=folder / "Step1X-3D", subfolder=STEP1X_TEXTURE,
+        allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=4 << 20, paint_kind=CLEAN_PAINT_MODEL,
+        options={"view_size": 64},
+        sources=(ModelSpec(role="paint", repo_id="tiny/stable-diffusion-xl-base-1.0",
+                           local_path=folder / "stable-diffusion-xl-base-1.0",
+                           allow_patterns=texture_folders.sdxl_files(), paint_kind=CLEAN_PAINT_MODEL),
+                 ModelSpec(role="paint", repo_id="tiny/sdxl-vae-fp16-fix", local_path=folder / "sdxl-vae-fp16-fix",
+                           allow_patterns=texture_folders.VAE_FILES, paint_kind=CLEAN_PAINT_MODEL)))
 
 
 def _tiny_hunyuan_set(root: Path, paint: str) -> ModelSet:
@@ -354,6 +339,11 @@ def shape_steps(spec: ModelSpec, asked: int) -> int:
     return shape_kind(spec).steps_for(asked)
 
 
+def is_clean_paint(spec: ModelSpec | None) -> bool:
+    """Whether ``spec`` is the licence-clean family's paint model (Step1X-3D's texture adapter)."""
+    return spec is not None and spec.paint_kind is not None and spec.paint_kind.name == CLEAN_PAINT_MODEL.name
+
+
 def paint_steps(spec: ModelSpec, asked: int) -> int:
     """The multiview denoising steps a job runs on ``spec``: ``asked`` (at most the model's most),
     or (0) the model's own. The one place the backend decides them."""
@@ -367,8 +357,8 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
     decides the shape model (``shape`` may pick another of the same family; without a family,
-    the shape model's decides) and whether the set can texture: the licence-clean family has no
-    texture models yet."""
+    the shape model's decides) and its texture models: Hunyuan3D-Paint's delight and paint models, or
+    the licence-clean family's one paint model (no delight: upstream's chain has none)."""
     if family is None:
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
@@ -388,6 +378,6 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
-                    shape=SHAPE[shape], delight=DELIGHT if chosen.paints else None,
-                    paint=PAINT[paint] if chosen.paints else None, depth=DEPTH[depth])
+                    shape=SHAPE[shape], delight=DELIGHT if chosen.name == HUNYUAN3D else None,
+                    paint=PAINT[paint] if chosen.name == HUNYUAN3D else CLEAN_PAINT, depth=DEPTH[depth])
 

@@ -18,6 +18,8 @@ network access and in seconds on a CPU:
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
       step1x-3d/Step1X-3D-Geometry-Label-1300m/  its Label model (symmetry and edge sharpness labels)
+      step1x-texture/                    its paint model: stable-diffusion-xl-base-1.0/, sdxl-vae-fp16-fix/,
+                                         Step1X-3D/Step1X-3D-Texture/ (the three repositories' layouts)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
@@ -40,9 +42,9 @@ from typing import Any
 
 from img23d_protocol import CLEAN, PAINT_MODELS, TINY_STEP1X_LABEL_MODEL
 
-from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
+from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_CLEAN_PAINT, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
                                tiny_model_set)
-from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen, step1x
+from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
 from .common import spec_folder, write_json
 
 # --------------------------------------------------------------------------------------------
@@ -64,7 +66,8 @@ def build_tiny_models(root: Path) -> Path:
         # The registry's tiny set says where each model lives; each is built where it is read.
         write_json(staging / "manifest.json", _manifest(_build_all(
             tiny_model_set(staging), tiny_model_set(staging, family=CLEAN).shape,
-            tiny_model_set(staging, family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape)))
+            tiny_model_set(staging, family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape,
+            tiny_model_set(staging, family=CLEAN).spec("paint"))))
         _swap_into_place(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -77,7 +80,7 @@ def replica_folders() -> tuple[str, ...]:
     label = tiny_model_set(Path("."), family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape
     return tuple(dict.fromkeys([*(_name(layout.spec(role)) for role in ("grounding", "matting", "shape", "paint", "depth")),
                                 _name(tiny_model_set(Path("."), family=CLEAN).shape),
-                                f"{_name(label)} label"]))
+                                f"{_name(label)} label", TINY_CLEAN_PAINT]))
 
 
 def ensure_tiny_models(root: Path | None = None) -> Path:
@@ -120,9 +123,10 @@ def _swap_into_place(staging: Path, root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _build_all(layout: ModelSet, clean_shape: ModelSpec, label_shape: ModelSpec) -> dict[str, dict[str, Any]]:
-    """Every tiny replica, into the folders ``layout`` (and the licence-clean family's shape specs)
-    name; the manifest's entries by folder."""
+def _build_all(layout: ModelSet, clean_shape: ModelSpec, label_shape: ModelSpec,
+               clean_paint: ModelSpec) -> dict[str, dict[str, Any]]:
+    """Every tiny replica, into the folders ``layout`` (and the licence-clean family's shape and
+    paint specs) name; the manifest's entries by folder."""
     grounding, matting, shape = layout.grounding, layout.matting, layout.shape
     delight, paint, depth_spec = layout.spec("delight"), layout.spec("paint"), layout.spec("depth")
     paint_dims = hunyuan_paint.config("tiny")
@@ -148,6 +152,9 @@ def _build_all(layout: ModelSet, clean_shape: ModelSpec, label_shape: ModelSpec)
         # Its Label model, beside it in the same repository folder (chosen by --shape step1x-label).
         f"{_name(label_shape)} label": {**_where(label_shape),
                                         **step1x.build_label(spec_folder(label_shape), step1x.label_config())},
+        # Its paint model: SDXL base, the fp16-fix VAE and Step1X-3D's adapter, side by side.
+        TINY_CLEAN_PAINT: {"path": TINY_CLEAN_PAINT, **step1x_texture.build(
+            Path(clean_paint.local_path or "").parent, step1x_texture.config("tiny"))},
     }
 
 

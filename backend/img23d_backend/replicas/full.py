@@ -17,6 +17,8 @@ model's sizes, and where they come from, are its module's ``FULL``.
       hunyuan3d-paint/                   Hunyuan3D-2 delight (InstructPix2Pix, SD-2.1 sized), paint
                                          (UNet2p5DConditionModel around an SD-2.1 UNet) and paint-turbo
                                          (the same architecture in the turbo folder's layout)
+      step1x-texture/                    the licence-clean paint model: SDXL base 1.0 (fp16 variant only),
+                                         the fp16-fix VAE and Step1X-3D's adapter, in their three layouts
 
 Models are made directly in their saved dtype (bf16 for Qwen, fp16 elsewhere; BiRefNet in
 fp32 so its probe runs) with fixed seeds, so peak memory stays near one model's size (peak RSS
@@ -38,9 +40,10 @@ from typing import Any
 
 from img23d_protocol import CLEAN
 
-from ..models.registry import (DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE, ModelSet,
-                               ModelSpec, tiny_model_set)
-from . import birefnet, hunyuan_paint, hunyuan_shape, qwen, step1x
+from ..models.registry import (CLEAN_PAINT, DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE,
+                               TINY_CLEAN_PAINT, ModelSet, ModelSpec, tiny_model_set)
+from ..step1x_texture.generate import VIEW_SIZE
+from . import birefnet, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
 from .common import parameters, spec_folder
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
@@ -48,9 +51,10 @@ from .common import parameters, spec_folder
 # shape replica's FlashVDM VAE beside it (hunyuan3d/hunyuan3d-vae-v2-mini-turbo/); 5: the turbo
 # paint model (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, component "paint-turbo"), the default
 # 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x"); 7: the turbo paint
-# VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors)
-FULL_FORMAT: int = 7
-COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo", "step1x")
+# VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
+# 8: the licence-clean paint model (step1x-texture/, component "step1x-texture")
+FULL_FORMAT: int = 8
+COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo", "step1x", "step1x-texture")
 # The two paint components: which paint model each replicates.
 PAINT_COMPONENTS = {"paint": "2.0", "paint-turbo": "2.0-turbo"}
 
@@ -65,6 +69,11 @@ PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
     # Step1X-3D's training config: FluxDenoiser 1.3B; DINOv2-large 304M; the whole autoencoder 191M,
     # of which the loader builds the decoder half.
     "step1x": {"transformer": 1.3e9, "visual_encoder": 3.04e8},
+    # SDXL base 1.0: UNet 2.567B (3.39B with the adapter's multiview and reference processors, 0.82B
+    # by upstream's shapes), CLIP ViT-L text 123M, OpenCLIP bigG text 695M, VAE 83.7M; the adapter's
+    # condition encoder (a T2I-Adapter "full_adapter_xl" over six channels) 81M.
+    "step1x-texture": {"unet": 3.39e9, "condition_encoder": 8.1e7, "text_encoder": 1.23e8, "text_encoder_2": 6.95e8,
+                       "vae": 8.37e7},
 }
 
 
@@ -98,11 +107,15 @@ def component_spec(root: Path, name: str) -> ModelSpec:
     if name == "step1x":  # the licence-clean family's shape model, in its real folder
         return replace(tiny_model_set(Path(root), family=CLEAN).shape, repo_id="full-size/step1x-3d",
                        size_bytes=SHAPE["step1x"].size_bytes, shape_kind=SHAPE["step1x"].shape_kind)
+    if name == "step1x-texture":  # its paint model: three folders side by side, upstream's view size
+        return replace(tiny_model_set(Path(root), family=CLEAN).spec("paint"), repo_id="full-size/step1x-3d-texture",
+                       size_bytes=CLEAN_PAINT.size_bytes, options={"view_size": VIEW_SIZE})
     return full_size_model_set(root).spec(name)
 
 
-# Where each component lives below the root.
+# Where each component lives below the root (the clean paint model: the folder of its three folders).
 TARGETS: dict[str, Path] = {name: spec_folder(component_spec(Path(), name)) for name in COMPONENTS}
+TARGETS["step1x-texture"] = Path(TINY_CLEAN_PAINT)
 
 
 def build_full_size_models(root: Path, only: list[str] | None = None) -> Path:
@@ -176,6 +189,8 @@ def _construct(name: str) -> dict[str, Any]:
         return hunyuan_paint.construct_delight(hunyuan_paint.FULL)
     if name == "step1x":
         return step1x.construct(step1x.config("full"))
+    if name == "step1x-texture":
+        return step1x_texture.construct(step1x_texture.config("full"))
     return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)  # paint and paint-turbo: one architecture
 
 
@@ -192,6 +207,10 @@ def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
     if name == "step1x":
         full = step1x.config("full")
         return step1x.build(dest, full), full.seed
+    if name == "step1x-texture":
+        dims = step1x_texture.config("full")
+        entry = step1x_texture.build(dest, dims)
+        return {**entry, "params": entry.pop("parameters")}, dims.seed
     if name == "paint-turbo":
         return (hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL, turbo=True),
                 hunyuan_paint.FULL.multiview_seed + hunyuan_paint.TURBO_SEED_OFFSET)

@@ -20,7 +20,7 @@ from typing import Any
 from img23d_protocol import HUNYUAN3D
 
 from ..env.torch_shims import prepare_torchvision
-from ..models.registry import PAINT_ROLES
+from ..models.registry import is_clean_paint
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +40,14 @@ HUNYUAN_MODULES = (
     "hy3dgen.texgen.hunyuanpaint.unet.modules",
     "hy3dgen.texgen.hunyuanpaint.pipeline",
 )
-STEP1X_MODULES = ("img23d_backend.step1x.loader",)
+STEP1X_MODULES = ("img23d_backend.step1x.loader", "img23d_backend.step1x_texture.loader")
 
 
 def modules_for(manager: Any) -> tuple[str, ...]:
     """The modules the manager's models import: hy3dgen's only where a Hunyuan3D-2 model is in the set."""
     shape = manager.spec("shape") if "shape" in manager.roles else None
-    hunyuan = any(role in manager.roles for role in PAINT_ROLES) or (
+    paint = manager.spec("paint") if "paint" in manager.roles else None
+    hunyuan = "delight" in manager.roles or (paint is not None and not is_clean_paint(paint)) or (
         shape is not None and shape.shape_kind is not None and shape.shape_kind.family == HUNYUAN3D)
     return MODULES + (HUNYUAN_MODULES if hunyuan else STEP1X_MODULES)
 

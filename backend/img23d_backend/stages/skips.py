@@ -3,7 +3,7 @@
 Only grounding, matting and shape make a target's mesh, so only their failures may end a target
 (and none ends the others). Texture and depth serve meshes already made: when a texture model
 cannot be loaded (a missing or corrupt file, keys its model does not have, no memory for it), or
-the model set has no texture models at all (the licence-clean family), every target keeps its
+the model set has no texture models at all, every target keeps its
 untextured mesh; when the depth model cannot be loaded or run, the objects are placed by their
 boxes. The job says so once, in one sentence: the manifest's ``texture_skipped`` /
 ``depth_skipped``, the result's fields of the same names (the CLI's summary and Blender's report
@@ -56,11 +56,12 @@ def _code(exc: BaseException) -> ErrorCode:
 
 @contextmanager
 def texture_models(manager: Any) -> Iterator[tuple[Any, ...]]:
-    """The delight and paint models resident for the block, in ``PAINT_ROLES`` order; a model that
-    cannot be loaded raises ``TextureUnavailable`` (a cancel stays a cancel)."""
+    """The set's texture models resident for the block, in ``PAINT_ROLES`` order (Hunyuan's delight
+    and paint models; the licence-clean family's paint model alone); a model that cannot be loaded
+    raises ``TextureUnavailable`` (a cancel stays a cancel)."""
     with ExitStack() as stack:
         models = []
-        for role in PAINT_ROLES:
+        for role in (role for role in PAINT_ROLES if role in manager.roles):
             try:
                 models.append(stack.enter_context(manager.use(role)))
             except ProtocolError as exc:

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from ..env.torch_shims import prepare_torchvision
-from ..models import placement
+from ..models import hub, placement
 from ..models.dtypes import working_dtype
 from ..models.fast_load import empty_weights, read_safetensors
 from ..models.placement import LoadedModel
+from ..models.registry import ModelSpec
+from ..models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 from .attention import AttentionState, install_processors
-from .folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 
 # Upstream's condition encoder: a T2I-Adapter ("full_adapter_xl") over six channels (position
 # and normal), two residual blocks per level, pixel-unshuffled by 16.
@@ -191,6 +192,19 @@ def load_texture_model(folders: TextureFolders, device: Any, dtype: Any) -> Step
         tokenizer=CLIPTokenizer.from_pretrained(folders.sdxl / "tokenizer"),
         tokenizer_2=CLIPTokenizer.from_pretrained(folders.sdxl / "tokenizer_2"),
         scheduler_config=scheduler_config, attention=attention, device=device, dtype=dtype, weight_bytes=sizes)
+
+
+def texture_loader(spec: ModelSpec):  # -> models.manager.Loader
+    """The model manager's loader for the clean paint spec: ``folder`` is Step1X-3D's (the adapter's
+    repository), its further sources (``spec.sources``: SDXL base, the fp16-fix VAE) are found where
+    ``hub.resolve_model_dir`` put them."""
+
+    def load(folder: Path, device: Any) -> LoadedModel:
+        sdxl, vae = hub.source_dirs(spec)
+        folders = TextureFolders.from_snapshots(sdxl, vae, Path(folder))
+        return loaded_model(load_texture_model(folders, device, texture_dtype(device)))
+
+    return load
 
 
 def loaded_model(model: Step1XTextureModel) -> LoadedModel:

@@ -1,0 +1,84 @@
+"""One target painted by the licence-clean family's texture model (Step1X-3D's adapter over SDXL):
+the job's side of ``step1x_texture.paint.paint_mesh``.
+
+What it adds to the chain: the job's settings (its paint steps, texture and render sizes, the
+spec's view size), the stage's progress and cancel, the run folder's record of the views and
+control maps, and the job's errors: a setting the model refuses (``ValueError``) is a
+``bad_request``; out of memory and anything else fail this target only (``GenerateRun._paint``
+keeps its untextured mesh). A model that cannot be loaded raises ``skips.TextureUnavailable``, as
+Hunyuan's does. Nothing here imports hy3dgen.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any, Callable
+
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..models import preflight
+from ..models.oom import is_out_of_memory
+from ..models.registry import paint_steps
+from ..runs.folders import TargetRecord
+from ..stages import skips
+from ..stages.paint import has_uvs, with_uvs
+from ..step1x_texture.bake import BakeSettings
+from ..step1x_texture.generate import VIEW_SIZE, MultiviewSettings
+from ..step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh
+from .base import JobRun
+
+log = logging.getLogger(__name__)
+
+STAGE = "paint"
+
+
+def texture_settings(run: JobRun) -> TextureSettings:
+    """The job's options as the texture model's settings: steps (0: the model's own 50), the spec's
+    view size (upstream's 768; the tiny replica's 64), the texture and the renders it is baked from."""
+    spec = run.manager.spec("paint")
+    return TextureSettings(
+        views=MultiviewSettings(steps=paint_steps(spec, run.options.paint_steps),
+                                size=int(spec.options.get("view_size", VIEW_SIZE))),
+        bake=BakeSettings(texture_size=run.options.texture_size, render_size=run.options.bake_render_size()))
+
+
+def paint_clean(run: JobRun, record: TargetRecord, mesh: Any, cutout: Any,
+                unwrap: Callable[[], Any] | None = None) -> Any:
+    """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead by
+    ``stages.unwrap``, or an unwrap here), the views and maps written under ``views/<stem>/``."""
+    settings = texture_settings(run)
+    paint_record = PaintRecord()
+    with run.stage(STAGE):
+        with skips.texture_models(run.manager) as (model,):
+            preflight.check_paint(run.options, run.engine.device)  # beside the loaded model
+            target = mesh if has_uvs(mesh) or unwrap is None else with_uvs(mesh, unwrap())
+            try:
+                painted = paint_mesh(model, target, cutout, int(record.seed or 0), settings,
+                                     on_step=lambda done, total, message: run.progress(STAGE, done, total, message),
+                                     cancel=run.job.cancel, record=paint_record)
+            except ProtocolError:
+                raise
+            except ValueError as exc:  # a setting the model cannot take (a view size, a step count)
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"the Step1X-3D texture model refused the settings: {exc}"
+                                    ) from exc
+            except Exception as exc:  # the boundary of one target's painting
+                if is_out_of_memory(exc):
+                    raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "painting ran out of memory", str(exc)[:300]) from exc
+                log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
+                raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
+        write_record(run, record, paint_record)
+    return painted
+
+
+def write_record(run: JobRun, record: TargetRecord, kept: PaintRecord) -> None:
+    """The views, the control maps and what the bake painted, in the run folder; the phases' seconds
+    in the target's timings (``paint_render``, ``paint_multiview``, ``paint_bake``)."""
+    folder = f"views/{record.stem}"
+    for kind, pictures in (("view", kept.views), ("position", kept.positions), ("normal", kept.normals)):
+        for index, picture in enumerate(pictures):
+            run.run_folder.write_image(f"{folder}/{kind}_{index}.png", picture)
+    run.run_folder.write_json(f"{folder}/paint.json", {"model": run.manager.spec("paint").display,
+                                                       "painted_fraction": round(kept.painted_fraction, 4),
+                                                       "timings": kept.timings})
+    record.timings.update({f"paint_{phase}": seconds for phase, seconds in kept.timings.items()})

@@ -1,0 +1,77 @@
+"""What a model is to the chain: ``ModelSpec`` (one model: where its files come from, its size, its
+kind) and ``ModelSet`` (one model per role). The registry (``registry``) fills them in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from img23d_protocol import ErrorCode, ModelLicence, PaintModelKind, ProtocolError, ShapeModelKind, model_licence
+
+ROLES = ("grounding", "matting", "shape")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model: where its files come from and roughly how much device memory it takes."""
+
+    role: str
+    repo_id: str                          # Hugging Face id, or a label for local models
+    revision: str | None = None           # the pinned commit (every hub model has one)
+    subfolder: str | None = None          # hy3dgen keeps each variant in a subfolder
+    allow_patterns: tuple[str, ...] = ()  # only these files are downloaded
+    local_path: Path | None = None        # a folder on disk: no hub involved
+    size_bytes: int = 0                   # estimate in the device dtype, before it is measured
+    trust_remote_code: bool = False
+    # Environment probes (``env_probe``) this model's code needs beyond the general ones, run
+    # before its first load: a torchvision whose compiled ops do not match torch fails there.
+    probes: tuple[str, ...] = ()
+    # A shape model's kind (img23d_protocol.SHAPE_MODELS): its own steps and how it is guided.
+    shape_kind: ShapeModelKind | None = None
+    # A shape model's FlashVDM VAE: the subfolder (same repository, same pinned revision) of the
+    # distilled VAE that FlashVDM decoding uses in place of the DiT folder's own.
+    flashvdm_vae: str | None = None
+    # A paint model's kind (img23d_protocol.PAINT_MODELS): its own steps, and whether it is turbo.
+    paint_kind: PaintModelKind | None = None
+    # Further pinned repositories the model reads beside this one (the clean paint model: SDXL base
+    # and the fp16-fix VAE beside Step1X-3D's adapter), each a spec of its own (repository, revision,
+    # files, or a local folder). Download, cache listing, completeness and deleting see every part.
+    sources: tuple["ModelSpec", ...] = ()
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def parts(self) -> tuple["ModelSpec", ...]:
+        """This spec and its further sources: every repository the model's files come from."""
+        return (self, *self.sources)
+
+    @property
+    def licence(self) -> ModelLicence | None:
+        """Its licence, from the table both sides share (``img23d_protocol.licences``), keyed by
+        ``repo_id``; every model of every set has one (tests/backend/test_licences.py)."""
+        return model_licence(self.repo_id)
+
+    @property
+    def display(self) -> str:
+        name = self.repo_id + (f"/{self.subfolder}" if self.subfolder else "")
+        return name + (f"@{self.revision[:10]}" if self.revision else "")
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    name: str
+    grounding: ModelSpec
+    matting: ModelSpec
+    shape: ModelSpec
+    delight: ModelSpec | None = None  # None: this set cannot paint textures
+    paint: ModelSpec | None = None
+    depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
+
+    def spec(self, role: str) -> ModelSpec:
+        spec = getattr(self, role)
+        if spec is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"model set {self.name!r} has no {role} model")
+        return spec
+
+    def describe(self) -> dict[str, str]:
+        return {role: self.spec(role).display for role in ROLES}

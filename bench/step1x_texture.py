@@ -1,0 +1,173 @@
+"""The multiview phase of the licence-clean paint model (Step1X-3D's adapter over SDXL base 1.0) beside
+Hunyuan3D-Paint 2.0 turbo's, side by side in one run.
+
+    .venv-py313/bin/python bench/step1x_texture.py --models-dir DIR [--build] [--delete] [--steps 2]
+        [--view-size 256] [--device cpu] [--cpu-bfloat16] [--json bench/results/step1x-texture-cpu.json]
+
+Both are full-size random-weight replicas (``bench/full_size_models.py``: components ``step1x-texture``
+and ``paint-turbo``), loaded with the production loaders and run by the calls the paint stages make:
+the clean model's ``step1x_texture.generate.generate_views`` (six control maps and a reference; its
+own 50 steps with classifier-free guidance, a batch of twelve), and Hunyuan's multiview call as
+``bench/paint_turbo.py`` times it (10 steps, no guidance batch). One model at a time: built if
+missing (``--build``), loaded, run, freed, its folder deleted after (``--delete``).
+
+Each UNet call is timed. A model's multiview phase is projected to its own steps as: the call's time
+outside the UNet's timed steps (prompt encoding, the condition encoder, decoding; for the clean model
+also its reference pass, the first UNet call, which runs once) + the median denoising call x its own
+steps. Random weights change no compute. On a CPU a few steps and a small view size give the ratio
+in minutes; on a GPU ``--steps 0 --view-size 768`` (the clean model's) runs each model's own steps.
+The clean model runs in float32 on a CPU, or bfloat16 with ``--cpu-bfloat16`` (8.7 GB of weights in
+place of 17.5: what a 23 GB machine holds); Hunyuan's loader picks its own dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+for source in ("backend", "protocol"):
+    if str(REPO / source) not in sys.path:
+        sys.path.insert(0, str(REPO / source))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from paint_turbo import measure as measure_hunyuan  # noqa: E402  (bench/, beside this script)
+from paint_turbo import sphere_maps  # noqa: E402
+from timing import timed  # noqa: E402
+
+from img23d_backend.models.registry import paint_steps  # noqa: E402
+from img23d_backend.replicas.common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+
+CLEAN = "step1x-texture"
+HUNYUAN = "paint-turbo"
+LABEL = "Step1X-3D texture over SDXL base 1.0 (50 steps, classifier-free guidance 3.0, six views)"
+
+
+def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloat16: bool) -> dict[str, Any]:
+    """Load the clean paint model with the production loader and time its multiview sampling."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from img23d_backend.models import hub
+    from img23d_backend.step1x_texture.conditions import control_maps
+    from img23d_backend.models.texture_folders import TextureFolders
+    from img23d_backend.step1x_texture.generate import MultiviewSettings, generate_views
+    from img23d_backend.step1x_texture.loader import load_texture_model, texture_dtype
+
+    spec = component_spec(root, CLEAN)
+    own = paint_steps(spec, 0)
+    run_steps = steps or own
+    dev = torch.device(device)
+    dtype = texture_dtype(dev, cpu_bfloat16)
+    started = time.perf_counter()
+    sdxl, vae = hub.source_dirs(spec)
+    model = load_texture_model(TextureFolders.from_snapshots(sdxl, vae, hub.resolve_model_dir(spec)), dev, dtype)
+    load_s = time.perf_counter() - started
+    calls: list[tuple[float, tuple[int, ...]]] = []
+    forward = model.unet.forward
+
+    def timed_forward(sample: Any, *args: Any, **kwargs: Any) -> Any:
+        begun = time.perf_counter()
+        out = forward(sample, *args, **kwargs)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        calls.append((time.perf_counter() - begun, tuple(sample.shape)))
+        return out
+
+    model.unet.forward = timed_forward
+    normals, positions = sphere_maps(view_size, 6)
+    masks = (positions < 1).any(dim=1)
+    controls = control_maps(positions.permute(0, 2, 3, 1) - 0.5, normals.permute(0, 2, 3, 1) * 2 - 1, masks)
+    rng = np.random.default_rng(0)
+    reference = Image.fromarray(rng.integers(0, 255, (view_size, view_size, 4), dtype=np.uint8), "RGBA")
+    settings = MultiviewSettings(steps=run_steps, size=view_size)
+
+    def call() -> Any:
+        with torch.inference_mode():
+            out = generate_views(model, controls.to(dev), reference, 0, settings)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        return out
+
+    call_s, views = timed(call, 1)
+    del model.unet.forward
+    reference_s = calls[0][0]  # the reference pass: once per call, whatever the steps
+    steps_calls = calls[1:]
+    unet_s = sum(seconds for seconds, _ in steps_calls)
+    per_step = statistics.median(seconds for seconds, _ in (steps_calls[1:] or steps_calls))
+    rest = call_s - unet_s
+    result = {
+        "model": LABEL, "folder": str(TARGETS[CLEAN]), "dtype": str(dtype).removeprefix("torch."),
+        "load_s": round(load_s, 1),
+        # The adapter's processors are counted inside the UNet's bytes too (weight_bytes["adapter"] is their share).
+        "weight_gb": round((sum(model.weight_bytes.values()) - model.weight_bytes.get("adapter", 0)) / 1e9, 2),
+        "steps_run": run_steps, "own_steps": own, "unet_calls": len(calls),
+        "unet_batch": list(steps_calls[0][1]) if steps_calls else [],  # [views x guidance, channels, h, w]
+        "reference_pass_s": round(reference_s, 1), "call_s": round(call_s, 1), "unet_s": round(unet_s, 1),
+        "unet_s_per_step": round(per_step, 2), "outside_unet_s": round(rest, 1),
+        "multiview_phase_s": round(rest + per_step * own, 1),  # projected to its own steps
+        "views": [len(views), *views[0].size],
+    }
+    print(f"{CLEAN}: {result}", flush=True)
+    del model, views
+    gc.collect()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
+    parser.add_argument("--build", action="store_true", help="build a missing replica first")
+    parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    parser.add_argument("--steps", type=int, default=2, help="steps run per model; 0: each model's own")
+    parser.add_argument("--view-size", type=int, default=256, help="the views' side (the clean model's own: 768)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cpu-bfloat16", action="store_true", help="the clean model in bfloat16 on a CPU")
+    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    prepare_imports()
+    import torch
+
+    results = {}
+    for name in (CLEAN, HUNYUAN):
+        if args.build:
+            build_full_size_models(args.models_dir, [name])
+        results[name] = (measure_clean(args.models_dir, args.device, args.steps, args.view_size, args.cpu_bfloat16)
+                         if name == CLEAN else measure_hunyuan(name, args.models_dir, args.device, args.steps,
+                                                               args.view_size))
+        if args.delete:
+            shutil.rmtree(args.models_dir / TARGETS[name], ignore_errors=True)
+    ratio = results[CLEAN]["multiview_phase_s"] / results[HUNYUAN]["multiview_phase_s"]
+    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
+                                   if args.device.startswith("cuda") else
+                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
+    report = {
+        "device": device, "torch": torch.__version__, "view_size": args.view_size, "views": 6,
+        "measured": ("the multiview phase of each full-size random-weight replica (production loaders and calls, six "
+                     f"views at {args.view_size} px), {args.steps or 'each model' + chr(39) + 's own'} steps run with "
+                     "each UNet call timed; multiview_phase_s = time outside the denoising UNet calls (the clean "
+                     "model's reference pass included) + the median denoising call x the model's own steps "
+                     "(clean 50, turbo 10)"),
+        "models": results, "ratio_clean_to_turbo": round(ratio, 2),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+    }
+    print(f"clean / turbo multiview phase: {ratio:.2f}", flush=True)
+    if args.json is not None:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
