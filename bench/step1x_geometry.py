@@ -49,8 +49,8 @@ from img23d_backend.replicas import step1x as step1x_replica  # noqa: E402
 from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.models.dtypes import working_dtype# noqa: E402
-from img23d_backend.stages.shape import ShapeSettings, generate_shapes, shape_loader  # noqa: E402
-from img23d_backend.stages.shape_decode import FLASHVDM  # noqa: E402
+from img23d_backend.stages.mesh.shape import ShapeSettings, generate_shapes, shape_loader  # noqa: E402
+from img23d_backend.stages.mesh.shape_decode import FLASHVDM  # noqa: E402
 from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
 from img23d_backend.step1x.loader import load_geometry  # noqa: E402
 from img23d_backend.step1x.volume import GridSettings  # noqa: E402

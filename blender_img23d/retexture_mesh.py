@@ -2,7 +2,7 @@
 
 Out: the mesh's loop triangles, vertex positions (object space, so the texture lands where
 it was painted) and the active UV map, as a ``.npz`` (see the backend's
-``stages/retexture.py``). Back: a new material with the painted image in the first slot,
+``stages/paint/retexture.py``). Back: a new material with the painted image in the first slot,
 a new UV map when the backend had to make one. The object keeps its name, transform,
 parent, modifiers and topology; its previous materials are kept (with a fake user) and
 listed on the mesh data, so nothing is lost and undo restores them.

@@ -82,7 +82,7 @@ class SuggestRequest(Message):
 
 @dataclass
 class RetextureRequest(Message):
-    """Paint an existing mesh (a file the add-on wrote: see ``stages/retexture.py``) from an image."""
+    """Paint an existing mesh (a file the add-on wrote: see ``stages/paint/retexture.py``) from an image."""
 
     TYPE: ClassVar[str] = "retexture"
     id: str = ""

@@ -15,7 +15,7 @@ from PIL import Image
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 from img23d_backend import api
 from img23d_backend.readers.meshes import artist_mesh_file
-from img23d_backend.stages import retexture
+from img23d_backend.stages.paint import retexture
 
 
 @pytest.fixture(scope="module")

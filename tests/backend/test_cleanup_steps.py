@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from img23d_backend.stages import cleanup, mesh_holes, mesh_repair
+from img23d_backend.stages.mesh import cleanup, holes, repair
 
 KEEP_ALL = cleanup.Finish(face_budget=0, min_piece=0)
 
@@ -39,7 +39,7 @@ def test_duplicate_vertices_are_merged_and_repeated_or_degenerate_faces_dropped(
 
 def test_minus_zero_and_zero_are_one_position() -> None:
     vertices = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [-0.0, 0, 0], [0, 0, 1]])
-    merged_v, merged_f = mesh_repair.merge_duplicate_vertices(vertices, np.array([[0, 1, 2], [3, 2, 4]]))
+    merged_v, merged_f = repair.merge_duplicate_vertices(vertices, np.array([[0, 1, 2], [3, 2, 4]]))
     assert len(merged_v) == 4 and merged_f.tolist() == [[0, 1, 2], [0, 2, 3]]
 
 
@@ -65,7 +65,7 @@ def test_pieces_are_joined_by_edges_not_by_a_single_vertex() -> None:
     lookup = np.array([0, len(body.vertices), len(body.vertices) + 1, len(body.vertices) + 2])
     vertices = np.vstack([body.vertices, tet_v])
     faces = np.vstack([body.faces, lookup[tet_f]])
-    assert len(np.unique(mesh_repair.piece_labels(faces, len(vertices)))) == 2
+    assert len(np.unique(repair.piece_labels(faces, len(vertices)))) == 2
     v, f, stats = cleanup.clean_mesh(vertices, faces, cleanup.Finish(face_budget=0))
     assert stats.floaters_removed == 4 and len(v) == len(body.vertices) and len(f) == len(body.faces)
 
@@ -112,7 +112,7 @@ def test_a_larger_hole_is_closed_without_crossing_faces() -> None:
     body = sphere(4)
     near = np.linalg.norm(body.vertices[body.faces].mean(axis=1) - body.vertices[0], axis=1) < 0.25
     faces = np.asarray(body.faces)[~near]
-    loops, broken = mesh_holes.boundary_loops(faces, len(body.vertices))
+    loops, broken = holes.boundary_loops(faces, len(body.vertices))
     assert len(loops) == 1 and len(loops[0]) > 20 and not broken
     v, f, stats = cleanup.clean_mesh(body.vertices, faces, cleanup.Finish(face_budget=0, fill_holes=1000))
     closed = trimesh.Trimesh(v, f)
@@ -135,7 +135,7 @@ def test_holes_meeting_at_a_vertex_are_left_open_and_said_so_while_others_close(
     far = int(np.argmin(body.vertices @ body.vertices[0]))  # the opposite side
     gone = (faces == 0).any(axis=1) | (faces == far).any(axis=1)
     gone[lone] = True
-    loops, broken = mesh_holes.boundary_loops(faces[~gone], len(body.vertices))
+    loops, broken = holes.boundary_loops(faces[~gone], len(body.vertices))
     assert broken and len(loops) == 1 and far not in loops[0]
     v, f, stats = cleanup.clean_mesh(body.vertices, faces[~gone], cleanup.Finish(face_budget=0, fill_holes=100))
     assert stats.holes_left_open and stats.holes_filled == len(loops[0]) - 2

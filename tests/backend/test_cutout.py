@@ -16,7 +16,8 @@ from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
-from img23d_backend.stages import cutout, grounding
+from img23d_backend.stages import cutout
+from img23d_backend.stages.grounding import ask as grounding
 
 RED, BLUE = (170, 20, 20), (20, 20, 170)
 # Two boxes that touch: the blue one starts where the red one ends.

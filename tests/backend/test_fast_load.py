@@ -108,7 +108,7 @@ def test_a_checkpoint_missing_a_weight_is_refused(tiny_root: Path, tmp_path: Pat
 
 def test_delight_is_untouched_by_the_fast_path(tiny_root: Path) -> None:
     """diffusers already builds on the meta device; the loader reads it in the working dtype."""
-    from img23d_backend.stages.paint_models import delight_loader
+    from img23d_backend.stages.paint.hunyuan_models import delight_loader
 
     spec = tiny_model_set(tiny_root).delight
     loaded = delight_loader(spec)(tiny_root / "hunyuan3d-paint", CPU)

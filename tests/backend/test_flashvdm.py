@@ -16,8 +16,8 @@ from PIL import Image
 from scipy.spatial import cKDTree
 
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.stages import shape, shape_decode
-from img23d_backend.stages.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
+from img23d_backend.stages.mesh import shape, shape_decode
+from img23d_backend.stages.mesh.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
 from img23d_backend.env.torch_shims import prepare_torchvision
 from testdata import SUBJECT
 

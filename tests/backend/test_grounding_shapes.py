@@ -23,7 +23,7 @@ from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import FixedAnswer
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.grounding import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
+from img23d_backend.stages.grounding.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
                                               match_targets, parse_answer, parse_detections)
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError

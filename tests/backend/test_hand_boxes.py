@@ -13,7 +13,7 @@ import pytest
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.stages import grounding
+from img23d_backend.stages.grounding import ask as grounding
 from img23d_protocol import REQUEST_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, decode
 
 CHIMNEY = [600.0, 80.0, 760.0, 600.0]   # pixels of the 1024 x 1024 house picture

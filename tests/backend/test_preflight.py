@@ -14,7 +14,7 @@ from img23d_backend.models import preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.models.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
-from img23d_backend.stages import shape
+from img23d_backend.stages.mesh import shape
 from testdata import FAST_OPTIONS, HOUSE, MESH
 
 GB = 10**9

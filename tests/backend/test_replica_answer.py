@@ -17,8 +17,8 @@ from PIL import Image
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.stages.answer_scan import AnswerScanner, StopReason
-from img23d_backend.stages.grounding import GroundingOptions, ground, load_grounding, parse_detections
+from img23d_backend.stages.grounding.answer_scan import AnswerScanner, StopReason
+from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding, parse_detections
 
 # Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
 TIED = replace(qwen.TINY, tied_embeddings=True, answer_chars=qwen.FULL.answer_chars, hidden=256,

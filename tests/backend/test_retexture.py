@@ -13,7 +13,7 @@ from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import JobOptions, ProtocolError, RetextureRequest
-from img23d_backend.stages import retexture
+from img23d_backend.stages.paint import retexture
 
 
 @pytest.fixture(scope="module")

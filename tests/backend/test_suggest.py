@@ -13,8 +13,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import Artifact, MAX_TARGETS, SuggestRequest, validate_targets
-from img23d_backend.stages.detections import Detection, parse_detections
-from img23d_backend.stages.suggestions import clean_name, suggest_names
+from img23d_backend.stages.grounding.detections import Detection, parse_detections
+from img23d_backend.stages.grounding.suggestions import clean_name, suggest_names
 from img23d_backend.replicas.qwen_answer import ANSWER as TINY_GROUNDING_ANSWER
 
 HOUSE_NAMES = ["house", "chimney", "door", "tree", "barrel", "rock", "stairs"]

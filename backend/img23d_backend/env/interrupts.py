@@ -24,7 +24,7 @@ import time
 from types import FrameType
 from typing import Callable
 
-from ..env.job_control import CancelToken
+from .job_control import CancelToken
 
 GRACE_SECONDS = 10.0
 SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)

@@ -26,7 +26,8 @@ from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
-from ..stages import grounding, matting
+from ..stages import matting
+from ..stages.grounding import ask
 from .context import EngineContext, Job
 
 log = logging.getLogger(__name__)
@@ -219,15 +220,15 @@ class JobRun:
         writes detections.json; returns TargetMatch list. How the answer ended is kept in
         ``answer_summary`` for the job's result."""
         targets = list(self.request.targets if targets is None else targets)
-        options = grounding.GroundingOptions.from_spec(self.manager.spec("grounding").options)
+        options = ask.GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
             with self.manager.use("grounding") as grounder:
-                answer = grounding.ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
+                answer = ask.ground(grounder, image.image, targets, options=options, cancel=self.job.cancel,
                                           progress=self.progress)
             raw = answer.text
             width, height = image.size
-            parsed = grounding.parse_answer(raw, width, height)
-            matches = grounding.match_targets(parsed.detections, targets, keep=self.options.keep)
+            parsed = ask.parse_answer(raw, width, height)
+            matches = ask.match_targets(parsed.detections, targets, keep=self.options.keep)
             self.answer_summary = {"stop_reason": answer.stop_reason.value, "cut_off": answer.cut_off,
                                    "answer_tokens": answer.tokens, "token_budget": answer.budget,
                                    "duplicates_dropped": parsed.duplicates_dropped}
@@ -238,7 +239,7 @@ class JobRun:
                 "detections": [d.to_dict() for d in parsed.detections],
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
-            overlay = self.run_folder.write_image("detections.png", grounding.draw_matches(image.image, matches))
+            overlay = self.run_folder.write_image("detections.png", ask.draw_matches(image.image, matches))
         self.job.emit(Artifact(job=self.job.id, kind="detections",
                                path=str(self.run_folder.path("detections.json"))))
         self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
@@ -250,8 +251,8 @@ class JobRun:
         if answer.cut_off:
             found.append(("answer_cut_off", f"the grounding model's answer was cut off at {answer.tokens} tokens "
                                             "(its budget): names after the cut may be missing"))
-        if answer.stop_reason is grounding.StopReason.REPETITION or duplicates:
-            stopped = " and was stopped" if answer.stop_reason is grounding.StopReason.REPETITION else ""
+        if answer.stop_reason is ask.StopReason.REPETITION or duplicates:
+            stopped = " and was stopped" if answer.stop_reason is ask.StopReason.REPETITION else ""
             found.append(("answer_repeated", f"the grounding model repeated boxes{stopped} after {answer.tokens} "
                                              f"tokens; {duplicates} repeated box(es) dropped"))
         for code, message in found:

@@ -18,12 +18,13 @@ from ..models.oom import is_out_of_memory
 from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages import cleanup, shape, skips
+from ..stages import skips
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
-from ..stages.tail import Tail
-from ..stages.unwrap import Unwrapper
+from ..stages.mesh import cleanup, shape
+from ..stages.mesh.tail import Tail
+from ..stages.paint.unwrap import Unwrapper
 from ..step1x.label import LabelChoice
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext

@@ -9,11 +9,11 @@ from img23d_protocol import HUNYUAN3D
 
 from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec, is_clean_paint, shape_kind
 from ..stages.depth import depth_loader
-from ..stages.grounding import load_grounding
+from ..stages.grounding.ask import load_grounding
 from ..stages.matting import matting_loader
-from ..stages.paint_models import delight_loader
-from ..stages.paint_turbo import paint_loader
-from ..stages.shape import shape_loader
+from ..stages.mesh.shape import shape_loader
+from ..stages.paint.hunyuan_models import delight_loader
+from ..stages.paint.turbo import paint_loader
 from ..step1x.loader import step1x_loader
 from ..step1x_texture.loader import texture_loader
 

@@ -17,7 +17,8 @@ from ..models import preflight
 from ..models.oom import is_out_of_memory
 from ..models.registry import is_clean_paint, paint_steps
 from ..runs.folders import TargetRecord
-from ..stages import paint, skips
+from ..stages import skips
+from ..stages.paint import hunyuan
 from . import clean_paint
 from .base import JobRun
 
@@ -41,7 +42,7 @@ class PaintingRun(JobRun):
         view_size = int(paint_spec.options.get("view_size", 512))
         render = self.options.bake_render_size()
         render = max(view_size, render // view_size * view_size)  # whole multiples of the view size
-        settings = paint.PaintSettings(texture_size=self.options.texture_size, render_size=render,
+        settings = hunyuan.PaintSettings(texture_size=self.options.texture_size, render_size=render,
                                        view_size=view_size, delight_steps=self.options.delight_steps,
                                        multiview_steps=paint_steps(paint_spec, self.options.paint_steps),
                                        seed=int(record.seed or 0))
@@ -54,7 +55,7 @@ class PaintingRun(JobRun):
                 unwrap_once = functools.cache(unwrap) if unwrap is not None else None
 
                 def run(paint_settings: Any) -> Any:
-                    return paint.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
+                    return hunyuan.paint_mesh(mesh, cutout, delighter=delighter, multiview=multiview,
                                             settings=paint_settings, device=self.engine.device,
                                             cancel=self.job.cancel, progress=self.progress, keep=kept,
                                             unwrap=unwrap_once)
@@ -64,7 +65,7 @@ class PaintingRun(JobRun):
                                                  f"with all {lowered.views} views at {lowered.render_size} px")
                 except ProtocolError:
                     raise
-                except paint.NotFinite as exc:  # never a black texture: this target is not painted
+                except hunyuan.NotFinite as exc:  # never a black texture: this target is not painted
                     raise ProtocolError(ErrorCode.INTERNAL, f"the paint model produced invalid values (NaN or inf) "
                                         f"for {record.target!r}, even in full precision", str(exc)) from exc
                 except Exception as exc:  # the boundary of one target's painting

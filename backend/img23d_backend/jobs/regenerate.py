@@ -22,7 +22,7 @@ from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, TargetRecord, recover_interrupted
-from ..stages.tail import Tail
+from ..stages.mesh.tail import Tail
 from .generate import GenerateRun
 
 REGENERATED = "regenerated"   # the folder inside a Generate run that holds its regenerations

@@ -14,7 +14,7 @@ from ..models import preflight
 from ..models.registry import PAINT_ROLES
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages import retexture
+from ..stages.paint import retexture
 from .base import OutOfMemory, Request
 from .context import EngineContext
 from .painting import PaintingRun

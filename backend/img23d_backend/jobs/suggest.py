@@ -11,10 +11,10 @@ from typing import Any
 
 from img23d_protocol import Artifact, ErrorCode, ProtocolError
 
-from ..stages.detections import parse_detections
-from ..stages.grounding import GroundingOptions, draw_matches, ground
-from ..stages.matching import TargetMatch
-from ..stages.suggestions import SUGGEST_PROMPT, suggest_names
+from ..stages.grounding.ask import GroundingOptions, draw_matches, ground
+from ..stages.grounding.detections import parse_detections
+from ..stages.grounding.matching import TargetMatch
+from ..stages.grounding.suggestions import SUGGEST_PROMPT, suggest_names
 from .base import JobRun, scaled_box
 
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..env.job_control import CancelToken
+from ...env.job_control import CancelToken
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import mesh_holes, mesh_repair, mesh_smoothing
+from . import holes, repair, smoothing
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,15 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray,
     faces_in = int(len(faces))
     if faces_in == 0 or len(vertices) == 0:
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64), CleanStats(faces_in, 0, 0, 0)
-    out_v, out_f = mesh_repair.merge_duplicate_vertices(np.asarray(vertices, dtype=np.float64),
+    out_v, out_f = repair.merge_duplicate_vertices(np.asarray(vertices, dtype=np.float64),
                                                         np.asarray(faces, dtype=np.int64))
-    out_f = mesh_repair.drop_bad_faces(out_v, out_f)
+    out_f = repair.drop_bad_faces(out_v, out_f)
     before = len(out_f)
-    out_f = mesh_repair.drop_small_pieces(out_f, len(out_v), finish.min_piece)
-    out_v, out_f = mesh_repair.drop_unreferenced(out_v, out_f)
+    out_f = repair.drop_small_pieces(out_f, len(out_v), finish.min_piece)
+    out_v, out_f = repair.drop_unreferenced(out_v, out_f)
     stats = CleanStats(faces_in, 0, 0, before - len(out_f))
     if finish.fill_holes > 0:
-        filled = mesh_holes.fill_holes(out_v, out_f, finish.fill_holes)
+        filled = holes.fill_holes(out_v, out_f, finish.fill_holes)
         out_f = np.vstack([out_f, filled.faces])
         stats.holes_filled, stats.holes_left_open = len(filled.faces), filled.left_open
         if filled.left_open:
@@ -74,7 +74,7 @@ def clean_mesh(vertices: np.ndarray, faces: np.ndarray,
     if finish.smoothing > 0:
         # Taubin's alternating shrink and inflate steps smooth without the shrinking that plain
         # Laplacian smoothing causes, so an object keeps its size in the layout.
-        out_v = mesh_smoothing.taubin_smooth(out_v, out_f, finish.smoothing)
+        out_v = smoothing.taubin_smooth(out_v, out_f, finish.smoothing)
     out_v, out_f = out_v.astype(np.float32), out_f.astype(np.int64)
     if finish.face_budget and len(out_f) > finish.face_budget:
         out_v, out_f = decimate(out_v, out_f, finish.face_budget)

@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..models.memory import RESERVE_BYTES, device_memory
+from ...models.memory import RESERVE_BYTES, device_memory
 from .hy3dgen_fixes import FlashVDMDecoder, grid_points, into_octree_frame, surface_extractor
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh_repair import edge_keys
+from .repair import edge_keys
 
 TAUBIN_LAMBDA = 0.5
 TAUBIN_MU = -0.53

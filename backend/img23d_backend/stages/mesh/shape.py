@@ -15,15 +15,15 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env.job_control import CancelToken, ProgressFn
-from ..models.dtypes import working_dtype
-from ..models.fast_load import load_shape_pipeline, load_shape_vae
-from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec
-from ..step1x.generate import GeometrySettings, generate_geometry
-from ..step1x.label import LabelChoice
-from ..step1x.loader import Step1XGeometry
-from ..step1x.volume import CHUNK, GridSettings
+from ...env.job_control import CancelToken, ProgressFn
+from ...models.dtypes import working_dtype
+from ...models.fast_load import load_shape_pipeline, load_shape_vae
+from ...models.placement import LoadedModel
+from ...models.registry import ModelSpec
+from ...step1x.generate import GeometrySettings, generate_geometry
+from ...step1x.label import LabelChoice
+from ...step1x.loader import Step1XGeometry
+from ...step1x.volume import CHUNK, GridSettings
 from .hy3dgen_fixes import float32_schedule
 from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
 

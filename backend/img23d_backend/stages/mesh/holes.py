@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .mesh_repair import edge_keys
+from .repair import edge_keys
 
 
 @dataclass

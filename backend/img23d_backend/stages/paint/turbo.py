@@ -35,14 +35,14 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from ..models.dtypes import working_dtype
-from ..models.fast_load import load_paint_unet, load_paint_vae
-from ..models.manager import Loader
-from ..models.placement import LoadedModel
-from ..models.registry import PAINT_TURBO_SUBFOLDER, ModelSpec
+from ...models.dtypes import working_dtype
+from ...models.fast_load import load_paint_unet, load_paint_vae
+from ...models.manager import Loader
+from ...models.placement import LoadedModel
+from ...models.registry import PAINT_TURBO_SUBFOLDER, ModelSpec
 from . import position_attention
-from .paint_models import (MultiviewDiffusion, StepFn, check_multiview_index, condition_batch, global_seed,
-                           multiview_loader)
+from .hunyuan_models import (MultiviewDiffusion, StepFn, check_multiview_index, condition_batch, global_seed,
+                             multiview_loader)
 
 TURBO_GRID = 30    # the DDIM grid the turbo model was distilled on (upstream's DDIMSolver)
 TURBO_STEPS = 10   # upstream's: every third grid point

@@ -23,8 +23,8 @@ import numpy as np
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .cleanup import Finish, clean_mesh
-from .paint_fill import fill_texture
+from ..mesh.cleanup import Finish, clean_mesh
+from .fill import fill_texture
 
 MAX_FACES = 5_000_000
 # No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).
@@ -159,7 +159,7 @@ def transfer_texture(target: Any, source: Any, size: int, device: Any) -> np.nda
     import torch
     from scipy.spatial import cKDTree
 
-    from ..raster import interpolate, rasterize
+    from ...raster import interpolate, rasterize
 
     uv = torch.as_tensor(np.asarray(target.visual.uv), dtype=torch.float32, device=device)
     clip = torch.cat([uv * 2 - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], dim=1)

@@ -23,10 +23,10 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env.job_control import CancelToken, ProgressFn
-from ..env.torch_shims import prepare_torchvision
-from .paint_fill import fill_texture
-from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
+from ...env.job_control import CancelToken, ProgressFn
+from ...env.torch_shims import prepare_torchvision
+from .fill import fill_texture
+from .hunyuan_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
 from .unwrap import Arrays, unwrap_arrays
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ def _textured(mesh: trimesh.Trimesh, texture: Image.Image) -> trimesh.Trimesh:
 
 def _mesh_renderer(mesh: trimesh.Trimesh, settings: PaintSettings, device: Any) -> Any:
     """hy3dgen's MeshRender on ``device``, with our rasterizer standing in for the compiled one."""
-    from ..raster import install_custom_rasterizer
+    from ...raster import install_custom_rasterizer
 
     prepare_torchvision()  # importing hy3dgen.texgen imports diffusers and transformers
     install_custom_rasterizer()

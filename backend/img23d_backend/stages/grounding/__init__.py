@@ -1,0 +1,1 @@
+"""Grounding: asking Qwen3-VL for one box per name (ask), reading its answer as it comes (answer_scan, lenient_json, detections), which box is which name (matching), and suggested names (suggestions)."""
