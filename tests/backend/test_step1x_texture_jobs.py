@@ -23,7 +23,7 @@ from test_retexture import mesh_file, uv_sphere
 from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models import preflight
+from img23d_backend.models import preflight, texture_folders
 from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT, model_set, tiny_model_set
 from img23d_protocol import CLEAN, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError, RetextureRequest
 
@@ -158,7 +158,7 @@ def test_a_machine_too_small_for_the_clean_paint_model_is_told_before_the_job_st
     # The real model's parts (8.74 GB in float16, twice that in a CPU's float32) beside 12 GB in all.
     small = preflight.Room(host=12 * 10**9)
     weights = 2 * CLEAN_PAINT.size_bytes
-    assert CLEAN_PAINT.size_bytes == preflight.CLEAN_PAINT_BYTES == int(8.74e9)
+    assert CLEAN_PAINT.size_bytes == texture_folders.CLEAN_PAINT_BYTES == int(8.74e9)
     with pytest.raises(ProtocolError) as refused:
         preflight.check_job(JobOptions(texture=True, texture_size=1024), "cpu", room=small, shape=False,
                             clean_paint=weights)
@@ -175,6 +175,6 @@ def test_a_machine_too_small_for_the_clean_paint_model_is_told_before_the_job_st
 
 def test_the_engine_counts_the_clean_paint_weights_in_the_dtype_they_run_in(tmp_path: Path) -> None:
     clean = Engine(EngineSettings(models=model_set("default", family=CLEAN), runs_dir=tmp_path, device="cpu"))
-    assert clean.can_paint and clean.clean_paint_weights == 2 * preflight.CLEAN_PAINT_BYTES  # float32 on a CPU
+    assert clean.can_paint and clean.clean_paint_weights == 2 * texture_folders.CLEAN_PAINT_BYTES  # float32 on a CPU
     hunyuan = Engine(EngineSettings(models=model_set("default"), runs_dir=tmp_path, device="cpu"))
     assert hunyuan.clean_paint_weights is None

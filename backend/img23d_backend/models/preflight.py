@@ -95,17 +95,10 @@ PAINT_BYTES_PER_RENDER_PIXEL = 40
 # The multiview UNet's activations at its view size (512 px, six views, fp16): an estimate.
 PAINT_DIFFUSION_BYTES = 2048 * MIB
 
-# The licence-clean family's paint model (Step1X-3D's adapter over SDXL base 1.0) in float16, decimal
-# GB: the UNet with the adapter's attention processors 6.77, the condition encoder 0.16, the text
-# encoders 0.25 and 1.39, the fp16-fix VAE 0.17 (parameter counts x 2 bytes; the registry's estimate
-# is their sum). Unlike Hunyuan's paint models these weights are counted by the job's preflight: the
-# family runs on machines without a GPU, where 8.7 GB (17.5 GB in float32 on a CPU) decide.
-CLEAN_PAINT_PARTS = {"UNet and adapter": 6.77e9, "condition encoder": 0.16e9, "text encoder": 0.25e9,
-                     "text encoder 2": 1.39e9, "VAE": 0.17e9}
-CLEAN_PAINT_BYTES = int(sum(CLEAN_PAINT_PARTS.values()))
-# Its sampling's activations: twelve 96x96 latents (six views, guidance) through SDXL's UNet, the
-# multiview and reference attention's extra projections, the reference pass's kept states (one per
-# self-attention layer, shared by the views). An estimate from the architecture, not measured: no GPU.
+# The clean paint model's sampling activations (its weights: texture_folders.CLEAN_PAINT_PARTS):
+# twelve 96x96 latents (six views, guidance) through SDXL's UNet, the multiview and reference
+# attention's extra projections, the reference pass's kept states (one per self-attention layer,
+# shared by the views). An estimate from the architecture, not measured: no GPU.
 CLEAN_PAINT_DIFFUSION_BYTES = 4096 * MIB
 
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)

@@ -20,7 +20,6 @@ from img23d_protocol import (CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MO
 
 from . import texture_folders
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
-from .preflight import CLEAN_PAINT_BYTES
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 
@@ -202,7 +201,7 @@ PAINT = {
 # The licence-clean family's paint model: Step1X-3D's multiview adapter (this repository, the same
 # commit as its geometry) over SDXL base 1.0's UNet, text encoders and scheduler, decoded by the
 # fp16-fix VAE; each repository pinned, only the files the loader opens (models/texture_folders.py).
-# Device memory in fp16: 8.74 GB (preflight.CLEAN_PAINT_PARTS: its parts).
+# Device memory in fp16: 8.74 GB (texture_folders.CLEAN_PAINT_PARTS: its parts).
 STEP1X_TEXTURE = texture_folders.ADAPTER_SUBFOLDER
 
 
@@ -213,7 +212,7 @@ def _source(repo_id: str, revision: str, files: tuple[str, ...]) -> ModelSpec:
 
 CLEAN_PAINT = ModelSpec(
     role="paint", repo_id=texture_folders.ADAPTER_REPO, revision=texture_folders.ADAPTER_REVISION,
-    subfolder=STEP1X_TEXTURE, allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=CLEAN_PAINT_BYTES,
+    subfolder=STEP1X_TEXTURE, allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=texture_folders.CLEAN_PAINT_BYTES,
     paint_kind=CLEAN_PAINT_MODEL,
     sources=(_source(texture_folders.SDXL_REPO, texture_folders.SDXL_REVISION, texture_folders.sdxl_files()),
              _source(texture_folders.VAE_REPO, texture_folders.VAE_REVISION, texture_folders.VAE_FILES)))

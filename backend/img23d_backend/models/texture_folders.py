@@ -33,6 +33,15 @@ ADAPTER_REVISION = "bf7084495b3a72222f36549b7942948aa4d9daa7"
 ADAPTER_SUBFOLDER = "Step1X-3D-Texture"
 ADAPTER_FILE = "step1x-3d-ig2v.safetensors"
 
+# The licence-clean family's paint model (Step1X-3D's adapter over SDXL base 1.0) in float16, decimal
+# GB: the UNet with the adapter's attention processors 6.77, the condition encoder 0.16, the text
+# encoders 0.25 and 1.39, the fp16-fix VAE 0.17 (parameter counts x 2 bytes; the registry's estimate
+# is their sum). Unlike Hunyuan's paint models these weights are counted by the job's preflight (models/preflight.py): the
+# family runs on machines without a GPU, where 8.7 GB (17.5 GB in float32 on a CPU) decide.
+CLEAN_PAINT_PARTS = {"UNet and adapter": 6.77e9, "condition encoder": 0.16e9, "text encoder": 0.25e9,
+                     "text encoder 2": 1.39e9, "VAE": 0.17e9}
+CLEAN_PAINT_BYTES = int(sum(CLEAN_PAINT_PARTS.values()))
+
 DIFFUSERS_WEIGHTS = "diffusion_pytorch_model"   # + [.fp16].safetensors
 TRANSFORMERS_WEIGHTS = "model"                   # + [.fp16].safetensors
 TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
