@@ -100,15 +100,15 @@ def test_the_installed_addon_runs_its_installer_from_a_terminal(staged: Path, tm
     addon = tmp_path / "extensions" / "img23d"
     with zipfile.ZipFile(plain) as archive:
         archive.extractall(addon)
-    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no PYTHONPATH, no venv: a system Python
-    lonely = subprocess.run([sys.executable, "-I", "-c", "import img23d_client"], env=bare, capture_output=True,
+    bare = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no PYTHONPATH, and -S: no site-packages, no .pth
+    lonely = subprocess.run([sys.executable, "-I", "-S", "-c", "import img23d_client"], env=bare, capture_output=True,
                             text=True, timeout=60)
     assert lonely.returncode != 0, "this Python already has img23d_client: the test would prove nothing"
-    plan = subprocess.run([sys.executable, "-I", str(addon / "install_backend.py"), "--plan"], env=bare,
+    plan = subprocess.run([sys.executable, "-I", "-S", str(addon / "install_backend.py"), "--plan"], env=bare,
                           capture_output=True, text=True, timeout=120)
     assert plan.returncode == 0, plan.stderr
     assert plan.stdout.startswith("torch: "), plan.stdout
-    where = subprocess.run([sys.executable, "-I", "-c",
+    where = subprocess.run([sys.executable, "-I", "-S", "-c",
                             f"import runpy; runpy.run_path({str(addon / 'install_backend.py')!r})\n"
                             "from img23d_client import paths; print(paths.backend_source_dir())"],
                            env=bare, capture_output=True, text=True, timeout=60)
