@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 
-from img23d_client import transfer
+from img23d_client import remote_runs, transfer
 
 protocol = transfer.protocol
 
@@ -25,3 +25,17 @@ def fetch_answer(fetch_id: str, payload: bytes) -> list:
                              size=size if offset == 0 else None, sha256=sha if offset == 0 else None)
               for offset, block in protocol.iter_chunks(handle, size, 8192)]
     return [wire(m) for m in [*chunks, protocol.Result(id=fetch_id, data={"size": size, "sha256": sha})]]
+
+
+def played_download(mirror: Any, run: str, files: dict[str, bytes], limits: Any = None) -> Any:
+    """Import Run from Host of ``run`` (holding ``files``) through ``mirror``, played to its end
+    against a host that lists the files and answers every fetch; returns the download."""
+    download = remote_runs.RunDownload(mirror, run, "gpu-box", limits)
+    [listing] = download.start()
+    entries = [{"path": name, "size": len(data)} for name, data in files.items()]
+    pending = list(download.handle(wire(protocol.Result(id=listing.id, data={"run": run, "files": entries}))))
+    while pending:
+        request = pending.pop(0)
+        for message in fetch_answer(request.id, files[request.path[len(run) + 1:]]):
+            pending.extend(download.handle(message))
+    return download

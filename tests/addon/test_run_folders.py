@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fetch_replies import fetch_answer, wire
+from fetch_replies import fetch_answer, played_download, wire
 
 from img23d_client import remote_jobs
-from img23d_client import remote_runs
 from img23d_client import transfer
 from img23d_client import run_layout
 protocol = transfer.protocol
@@ -129,15 +128,7 @@ def test_two_names_one_disk_would_take_for_one_file_are_refused(local: Path, fir
 
 
 def _download(local: Path, run: str, files: dict[str, bytes]):
-    download = remote_runs.RunDownload(transfer.Mirror(REMOTE, local), run, "gpu-box")
-    [listing] = download.start()
-    entries = [{"path": name, "size": len(data)} for name, data in files.items()]
-    pending = list(download.handle(wire(protocol.Result(id=listing.id, data={"run": run, "files": entries}))))
-    while pending:
-        request = pending.pop(0)
-        for message in fetch_answer(request.id, files[request.path[len(run) + 1:]]):
-            pending.extend(download.handle(message))
-    return download
+    return played_download(transfer.Mirror(REMOTE, local), run, files)
 
 
 def test_import_from_the_host_never_writes_over_a_run_here(local: Path) -> None:

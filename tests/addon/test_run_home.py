@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fetch_replies import fetch_answer, wire
+from fetch_replies import played_download
 from img23d_backend.runs.imports import import_run
-from img23d_client import remote_runs, transfer
+from img23d_client import transfer
 
 protocol = transfer.protocol
 
@@ -23,14 +23,7 @@ MANIFEST = {"manifest.json": b'{"status": "finished"}'}
 
 def _over_ssh(local: Path, files: dict[str, bytes], limits=None) -> str:
     """Import Run from Host of a run holding ``files``; the download's error ('' when it came home)."""
-    download = remote_runs.RunDownload(transfer.Mirror(REMOTE, local), RUN, "gpu-box", limits)
-    [listing] = download.start()
-    entries = [{"path": name, "size": len(data)} for name, data in files.items()]
-    pending = list(download.handle(wire(protocol.Result(id=listing.id, data={"run": RUN, "files": entries}))))
-    while pending:
-        request = pending.pop(0)
-        for message in fetch_answer(request.id, files[request.path[len(RUN) + 1:]]):
-            pending.extend(download.handle(message))
+    download = played_download(transfer.Mirror(REMOTE, local), RUN, files, limits)
     assert download.done, "the download neither ended nor failed"
     return download.error
 
