@@ -90,7 +90,7 @@ def run_step1x(root: Path, steps: int, octree: int, device: str) -> dict[str, An
     _touch(model.modules)
     load = time.perf_counter() - started
     events = [time.perf_counter()]
-    settings = GeometrySettings(steps=steps, grid=GridSettings(resolution=octree, levels=3))
+    settings = GeometrySettings(steps=steps, grid=GridSettings.for_octree(octree))
     meshes = generate_geometry(model, [cutout()], [1], settings, cancel=CancelToken(),
                                progress=lambda *args: events.append(time.perf_counter()))
     figures = {"load": load, **_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,

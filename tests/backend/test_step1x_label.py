@@ -31,7 +31,7 @@ from img23d_backend.step1x.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEnco
 from img23d_backend.step1x.volume import GridSettings
 from img23d_backend.env.job_control import CancelToken
 
-FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32, levels=2))
+FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32))
 
 
 @pytest.fixture(scope="module")

@@ -54,10 +54,9 @@ class ShapeSettings:
 
 def geometry_settings(settings: ShapeSettings) -> GeometrySettings:
     """A job's shape settings for Step1X-3D: its hierarchical grid reaches the octree resolution
-    (rounded up to a multiple of 4, for the three levels) from a quarter of it."""
-    resolution = max(8, -(-settings.octree_resolution // 4) * 4)
+    (rounded up so that each level halves exactly) from a coarsest level of at least 64 cells."""
     return GeometrySettings(steps=settings.steps, guidance_scale=settings.guidance_scale,
-                            grid=GridSettings(resolution=resolution, levels=3, chunk=settings.num_chunks or CHUNK),
+                            grid=GridSettings.for_octree(settings.octree_resolution, settings.num_chunks or CHUNK),
                             batch_size=settings.batch_size, label=settings.label)
 
 

@@ -1,0 +1,119 @@
+"""Step1X-3D's volume decoding keeps parts thinner than a coarse cell (issue 43, item 1).
+
+The field here is what the geometry model was trained to give: a truncated signed distance,
+clipped at 0.01 and scaled to [-1, 1] (upstream's ``tsdf_threshold``), positive inside. A ball and,
+beside it, a plate 0.016 thick (a blade, a sheet) whose middle lies halfway between two samples of
+the coarsest grid, so that no coarse sample lands inside it. Decoded with the grid settings the
+product uses for an octree resolution (``GridSettings.for_octree``: img23d's former default 256,
+the out-of-memory retry's 128, and Step1X's default 384), every grid point keeps the side of the
+surface a dense grid gives it, and the plate comes out as a piece of its own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from img23d_backend.step1x.volume import (BOUNDS, MIN_COARSE, GridSettings, GridStats, extract_surface,
+                                          hierarchical_grid, positions)
+
+TSDF_THRESHOLD = 0.01     # upstream's training data: distances clipped here, then divided by it
+PLATE_THICKNESS = 0.016
+
+
+def _tsdf(distance: torch.Tensor) -> torch.Tensor:
+    """Signed distance (negative inside) -> the model's field (positive inside, in [-1, 1])."""
+    return (-distance / TSDF_THRESHOLD).clamp(-1, 1)
+
+
+def _box_distance(points: torch.Tensor, centre: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+    q = (points - centre).abs() - half
+    return q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)
+
+
+def scene(plate_x: float):
+    """The field of a ball at x = -0.45 and a plate normal to x, centred at ``plate_x``."""
+    ball_centre = torch.tensor([-0.45, 0.0, 0.0])
+    plate_centre = torch.tensor([plate_x, 0.0, 0.0])
+    plate_half = torch.tensor([PLATE_THICKNESS / 2, 0.4, 0.4])
+
+    def field(points: torch.Tensor) -> torch.Tensor:
+        ball = (points - ball_centre).norm(dim=-1) - 0.35
+        plate = _box_distance(points, plate_centre, plate_half)
+        return torch.maximum(_tsdf(ball), _tsdf(plate))
+
+    return field
+
+
+def between_coarse_samples(settings: GridSettings) -> float:
+    """An x halfway between two samples of the coarsest grid, near 0.45."""
+    coarse = settings.resolutions()[0]
+    spacing = 2 * BOUNDS / coarse
+    index = round((0.45 + BOUNDS) / spacing)
+    return -BOUNDS + (index + 0.5) * spacing
+
+
+def dense(field, resolution: int) -> torch.Tensor:
+    axis = positions(resolution, BOUNDS, torch.device("cpu"))
+    grid = torch.stack(torch.meshgrid(axis, axis, axis, indexing="ij"), dim=-1)
+    return torch.cat([field(part) for part in grid.reshape(-1, 3).split(1 << 20)]).reshape(grid.shape[:3])
+
+
+def pieces(grid: torch.Tensor) -> int:
+    import trimesh
+
+    vertices, faces = extract_surface(grid, BOUNDS)
+    return len(trimesh.Trimesh(vertices, faces).split(only_watertight=False))
+
+
+@pytest.mark.parametrize("octree", [256, 128])
+def test_a_plate_thinner_than_a_coarse_cell_survives_as_on_a_dense_grid(octree: int) -> None:
+    settings = GridSettings.for_octree(octree)
+    assert settings.resolutions()[0] >= MIN_COARSE
+    coarse_cell = 2 * BOUNDS / settings.resolutions()[0]
+    assert PLATE_THICKNESS < coarse_cell / 2, "the plate must be thinner than half a coarse cell"
+    plate_x = between_coarse_samples(settings)
+    field = scene(plate_x)
+    # No sample of the coarsest grid lands inside the plate: only its band can find it.
+    coarse_axis = positions(settings.resolutions()[0], BOUNDS, torch.device("cpu"))
+    assert (coarse_axis - plate_x).abs().min() > PLATE_THICKNESS / 2
+
+    stats = GridStats()
+    grid = hierarchical_grid(field, settings, torch.device("cpu"), stats)
+    reference = dense(field, settings.resolution)
+    wrong = (grid > 0) != (reference > 0)
+    assert not wrong.any(), f"{int(wrong.sum())} grid points changed sides (the plate has {int((reference > 0).sum())})"
+    assert pieces(grid) == pieces(reference) == 2
+    assert stats.queried < stats.dense / 4, (stats.queried, stats.dense)
+
+
+def test_steps_default_octree_keeps_the_plate() -> None:
+    settings = GridSettings.for_octree(384)
+    assert settings.resolutions() == [96, 192, 384]
+    grid = hierarchical_grid(scene(between_coarse_samples(settings)), settings, torch.device("cpu"))
+    assert pieces(grid) == 2
+
+
+@pytest.mark.parametrize("octree, levels", [(256, [64, 128, 256]), (384, [96, 192, 384]), (128, [64, 128]),
+                                            (200, [100, 200]), (257, [65, 130, 260]), (100, [100]), (32, [32]),
+                                            (512, [64, 128, 256, 512])])
+def test_the_coarsest_level_is_never_under_64_cells(octree: int, levels: list[int]) -> None:
+    settings = GridSettings.for_octree(octree)
+    assert settings.resolutions() == levels
+    assert settings.resolution >= octree
+
+
+def test_a_grid_too_small_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot be decoded"):
+        GridSettings(resolution=1).resolutions()
+
+
+def test_no_band_loses_the_plate() -> None:
+    """The check that the test above can fail: without the band, the plate between coarse samples is lost."""
+    settings = GridSettings.for_octree(256)
+    field = scene(between_coarse_samples(settings))
+    without_band = GridSettings(resolution=settings.resolution, band=0.0)
+    grid = hierarchical_grid(field, without_band, torch.device("cpu"))
+    assert pieces(grid) == 1
+    assert np.isfinite(grid.numpy()).all()
