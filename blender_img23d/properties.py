@@ -32,13 +32,14 @@ class QualityPreset:
 # own steps (protocol.SHAPE_MODELS) unless the Steps field names a number. The paint model's steps
 # likewise (0: its own, protocol.PAINT_MODELS: 10 for the distilled turbo model, 30 for 2.0), unless
 # Paint Steps names a number. The presets differ in the surface's resolution and decoder, the face
-# budget and the texture.
+# budget and the texture. Fast and Standard decode at the shape model's own octree resolution (0:
+# 256 for Hunyuan3D-2, 384 for Step1X-3D, whose decoding keeps thin parts from that grid up).
 QUALITY_PRESETS = {
-    "FAST": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048, paint_steps=0,
+    "FAST": QualityPreset(octree_resolution=0, face_budget=40_000, texture_size=2048, paint_steps=0,
                           volume_decoder="flashvdm"),
     "DRAFT": QualityPreset(octree_resolution=128, face_budget=10_000, texture_size=1024, paint_steps=0,
                            volume_decoder="flashvdm"),
-    "STANDARD": QualityPreset(octree_resolution=256, face_budget=40_000, texture_size=2048,
+    "STANDARD": QualityPreset(octree_resolution=0, face_budget=40_000, texture_size=2048,
                               paint_steps=0, volume_decoder="dense"),
     "HIGH": QualityPreset(octree_resolution=384, face_budget=100_000,
                           texture_size=protocol.DETAILED_TEXTURE_SIZE, paint_steps=0, volume_decoder="dense"),
@@ -95,7 +96,10 @@ class Img23dSettings(bpy.types.PropertyGroup):
     steps: IntProperty(  # type: ignore[valid-type]
         name="Steps", default=0, min=0, max=200,
         description=f"The shape model's denoising steps. 0: the model's own ({protocol.describe_default_steps()})")
-    octree_resolution: IntProperty(name="Octree Resolution", default=0, min=0, max=1024)  # type: ignore[valid-type]
+    octree_resolution: IntProperty(  # type: ignore[valid-type]
+        name="Octree Resolution", default=0, min=0, max=1024,
+        description="The surface grid's cells per side. 0: from the quality preset (Draft 128, High 384, Fast and "
+                    f"Standard the shape model's own: {protocol.describe_default_octrees()})")
     face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
     keep_all_faces: BoolProperty(  # type: ignore[valid-type]
         name="Keep Every Face", default=False,
@@ -149,13 +153,16 @@ class Img23dSettings(bpy.types.PropertyGroup):
                ("smooth", "Smooth", "Smooth, rounded edges"), ("sharp", "Sharp", "Sharp, crisp edges")],
         description="The Label model's edge label (Step1X-3D Label only)")
 
-    def job_options(self, labels: bool = False) -> "protocol.JobOptions":
-        """The job's options; ``labels``: the shape model takes Symmetry and Edges (else they stay auto)."""
+    def job_options(self, model: "protocol.ShapeModelKind | None" = None) -> "protocol.JobOptions":
+        """The job's options for the shape ``model`` the backend will run: its own octree resolution where
+        the preset leaves it to the model (so the backend's limits can be checked before sending), and
+        Symmetry and Edges where it takes labels (else they stay auto). No model: the backend decides."""
         preset = QUALITY_PRESETS[self.quality]
+        labels = model is not None and model.labels
         options = protocol.JobOptions(
             seed=self.seed, random_seed=self.random_seed,
             steps=self.steps,  # 0: the backend runs the shape model's own
-            octree_resolution=self.octree_resolution or preset.octree_resolution,
+            octree_resolution=self.octree_resolution or preset.octree_resolution or (model.octree if model else 0),
             volume_decoder=preset.volume_decoder,
             face_budget=0 if self.keep_all_faces else self.face_budget or preset.face_budget,
             smoothing=self.smoothing, fill_holes=self.fill_holes, min_piece=round(self.min_piece / 100, 6),

@@ -83,7 +83,7 @@ def names(context: bpy.types.Context) -> list[str]:
 def options(context: bpy.types.Context) -> "protocol.JobOptions":
     settings = context.scene.img23d
     try:
-        options = settings.job_options(labels=preferences.get(context).shape_model().labels)
+        options = settings.job_options(preferences.get(context).shape_model())
         # The licences the artist accepted: the backend downloads a restricted model only under those.
         options.accepted_licences = preferences.get(context).accepted_licence_keys()
         return options

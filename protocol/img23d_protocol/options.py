@@ -58,7 +58,7 @@ def _number(value: float) -> str:
 OPTION_RANGES: dict[str, Allowed] = {
     "seed": Allowed(0, 2**63 - 1),
     "steps": Allowed(1, 200, zero_means="the shape model's own"),
-    "octree_resolution": Allowed(16, 1024),
+    "octree_resolution": Allowed(16, 1024, zero_means="the shape model's own"),
     "guidance_scale": Allowed(0.0, 50.0),
     "face_budget": Allowed(100, 5_000_000, zero_means="keep every face"),
     "smoothing": Allowed(0, 100),
@@ -100,7 +100,7 @@ class JobOptions:
 
     seed: int = 0
     steps: int = 0                 # 0: the shape model's own (shape_models.SHAPE_MODELS: 5 turbo, 30 others)
-    octree_resolution: int = 256
+    octree_resolution: int = 0     # 0: the shape model's own (shape_models: 256 Hunyuan3D-2, 384 Step1X-3D)
     volume_decoder: str = "flashvdm"
     guidance_scale: float = 0.0    # 0: the shape model's own (shape_models: 5.0 Hunyuan3D-2, 7.5 Step1X-3D)
     # The finished mesh (stages/mesh/cleanup.py): the defaults are what every job did before they were options.

@@ -9,7 +9,9 @@ The step counts are upstream's (Hunyuan3D-2's gradio_app.py): 5 for the step-dis
 variants, 30 for the others. A turbo DiT takes the guidance scale as an input (guidance
 embedded: one pass per image); the others run classifier-free guidance, a conditioned and an
 unconditioned pass per image, whatever the guidance scale. A job's ``guidance_scale`` of 0 means
-the model's own, like its steps: 5.0 for Hunyuan3D-2 (hy3dgen's pipeline), 7.5 for Step1X-3D.
+the model's own, like its steps: 5.0 for Hunyuan3D-2 (hy3dgen's pipeline), 7.5 for Step1X-3D. Its
+``octree_resolution`` of 0 likewise: 256 for Hunyuan3D-2 (what img23d always ran), 384 for Step1X-3D
+(its pipeline's default, which its hierarchical decoding reaches from a 96-cell grid).
 
 Each kind belongs to a family (``families``): Hunyuan3D-2's models, or Step1X-3D's licence-clean one.
 """
@@ -30,6 +32,7 @@ class ShapeModelKind:
     guidance: float = 5.0     # the guidance scale when a job asks for 0
     family: str = "hunyuan3d"  # families.MODEL_FAMILIES
     labels: bool = False      # takes a label (options' symmetry and sharpness): Step1X-3D's Label model
+    octree: int = 256         # the surface grid's resolution when a job asks for 0
 
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number, else this model's own."""
@@ -38,6 +41,10 @@ class ShapeModelKind:
     def guidance_for(self, asked: float) -> float:
         """The guidance scale a job runs: ``asked`` when it names one, else this model's own."""
         return asked or self.guidance
+
+    def octree_for(self, asked: int) -> int:
+        """The octree resolution a job decodes at: ``asked`` when it names one, else this model's own."""
+        return asked or self.octree
 
 
 # The tiny random-weight replicas (the "tiny" model set): a non-turbo DiT like hunyuan3d-dit-v2-mini,
@@ -53,15 +60,15 @@ SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
     ShapeModelKind("2.0-turbo", "Hunyuan3D-2 turbo", steps=5, embedded_guidance=True),
     # Step1X-3D's pipeline: 30 steps (its scripts use 50), classifier-free guidance 7.5.
     ShapeModelKind("step1x", "Step1X-3D Geometry 1300m", steps=30, embedded_guidance=False, guidance=7.5,
-                   family="clean"),
+                   family="clean", octree=384),
     # The Label model: the same sampler, a label (symmetry, edge sharpness) beside the picture.
     ShapeModelKind("step1x-label", "Step1X-3D Geometry Label 1300m", steps=30, embedded_guidance=False, guidance=7.5,
-                   family="clean", labels=True),
+                   family="clean", labels=True, octree=384),
     ShapeModelKind(TINY_SHAPE_MODEL, "tiny replica", steps=3, embedded_guidance=False),
     ShapeModelKind(TINY_STEP1X_MODEL, "tiny Step1X-3D replica", steps=3, embedded_guidance=False, guidance=7.5,
-                   family="clean"),
+                   family="clean", octree=384),
     ShapeModelKind(TINY_STEP1X_LABEL_MODEL, "tiny Step1X-3D Label replica", steps=3, embedded_guidance=False,
-                   guidance=7.5, family="clean", labels=True),
+                   guidance=7.5, family="clean", labels=True, octree=384),
 )}
 TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, TINY_STEP1X_LABEL_MODEL)
 
@@ -78,3 +85,8 @@ def shape_model_kind(name: str) -> ShapeModelKind:
 def describe_default_steps() -> str:
     """One line for help texts: each real shape model's own steps."""
     return ", ".join(f"{kind.name} {kind.steps}" for kind in SHAPE_MODELS.values() if kind.name not in TINY_MODELS)
+
+
+def describe_default_octrees() -> str:
+    """One line for help texts: each real shape model's own octree resolution."""
+    return ", ".join(f"{kind.name} {kind.octree}" for kind in SHAPE_MODELS.values() if kind.name not in TINY_MODELS)

@@ -110,3 +110,36 @@ def test_a_command_line_job_without_steps_records_the_models_own(backend_env: di
     [run] = list(tmp_path.iterdir())
     tiny = SHAPE_MODELS[TINY_SHAPE_MODEL]
     assert json.loads((run / "manifest.json").read_text())["options"]["steps"] == tiny.steps
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.parametrize("family, asked, expected", [("hunyuan3d", 0, 256), ("clean", 0, 384), ("clean", 128, 128)])
+def test_octree_0_is_the_shape_models_own_before_the_preflight_counts_it(tiny_root: Path, tmp_path: Path, monkeypatch,
+                                                                         family: str, asked: int, expected: int) -> None:
+    seen: list[int] = []
+
+    def spy(options: JobOptions, *args, **kwargs) -> None:
+        seen.append(options.octree_resolution)
+        raise _Stop()  # what the preflight was given is all this test needs: nothing runs
+
+    monkeypatch.setattr(preflight, "check_job", spy)
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, family=family), runs_dir=tmp_path, device="cpu"))
+    request = GenerateRequest(id="o", image=str(SUBJECT), targets=[],
+                              options=JobOptions(**{**QUICK, "octree_resolution": asked}))
+    with pytest.raises(_Stop):
+        engine.generate(request, Job(id="o", emit=lambda event: None))
+    assert seen == [expected]
+    assert request.options.octree_resolution == expected  # what the run's manifest then records
+
+
+def test_the_command_line_leaves_the_octree_to_the_model_and_says_each_models_own() -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["generate", str(SUBJECT), "--shape", "step1x"])
+    cli.check_arguments(args)
+    assert args.options.octree_resolution == 0
+    generate = next(action for action in parser._subparsers._group_actions[0].choices["generate"]._actions
+                    if "--octree-resolution" in action.option_strings)
+    assert "2mini 256" in generate.help and "step1x 384" in generate.help and "step1x-label 384" in generate.help

@@ -38,6 +38,24 @@ def test_no_preset_forces_steps_on_the_shape_model(addon, scene, quality: str) -
     assert settings.job_options().steps == 12  # an explicit value wins
 
 
+@pytest.mark.parametrize("family, quality, octree", [
+    ("hunyuan3d", "FAST", 256), ("hunyuan3d", "STANDARD", 256), ("clean", "FAST", 384), ("clean", "STANDARD", 384),
+    ("clean", "DRAFT", 128), ("clean", "HIGH", 384), ("hunyuan3d", "HIGH", 384)])
+def test_fast_and_standard_decode_at_the_shape_models_own_octree(addon, scene, family: str, quality: str,
+                                                                 octree: int) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    settings = scene.img23d
+    before = prefs.family
+    try:
+        prefs.family = family
+        settings.quality, settings.octree_resolution = quality, 0
+        assert settings.job_options(prefs.shape_model()).octree_resolution == octree
+        settings.octree_resolution = 200
+        assert settings.job_options(prefs.shape_model()).octree_resolution == 200  # an explicit value wins
+    finally:
+        prefs.family, settings.octree_resolution = before, 0
+
+
 def _steps_label(addon) -> str:
     return next(text for text in labels(draw_main_panel(addon)) if text.startswith("Steps:"))
 

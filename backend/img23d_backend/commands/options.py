@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 
 from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS,
-                             JobOptions, OptionError, ProtocolError, describe_default_paint_steps,
-                             describe_default_steps)
+                             JobOptions, OptionError, ProtocolError, describe_default_octrees,
+                             describe_default_paint_steps, describe_default_steps)
 
 
 def add_job_options(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +20,10 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=JobOptions.steps,
                         help=_allowed("steps", f"0 runs the shape model's own: {describe_default_steps()}"))
     parser.add_argument("--octree-resolution", type=int, default=JobOptions.octree_resolution,
-                        help=_allowed("octree_resolution", "the memory it needs grows with its cube; a value "
-                                                           "this machine cannot hold is refused"))
+                        help=_allowed("octree_resolution", "0 decodes at the shape model's own: "
+                                                           f"{describe_default_octrees()}; the memory it needs "
+                                                           "grows with its cube; a value this machine cannot hold "
+                                                           "is refused"))
     parser.add_argument("--volume-decoder", default=JobOptions.volume_decoder, choices=VOLUME_DECODERS,
                         help="flashvdm: refine only near the surface (fast); dense: every grid point (slower)")
     parser.add_argument("--guidance", type=float, default=JobOptions.guidance_scale,

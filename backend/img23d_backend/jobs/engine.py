@@ -44,6 +44,11 @@ class Engine(EngineContext):
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
         kind.check_models(request, self)
+        if "shape" in self.manager.roles:
+            # 0 is the shape model's own octree: decided here, before the preflight counts it and the
+            # run's manifest records it, so both see the resolution that runs.
+            request.options = replace(request.options, octree_resolution=shape_kind(
+                self.manager.spec("shape")).octree_for(request.options.octree_resolution))
         kind.check_memory(request, self)
         if "shape" in self.manager.roles:
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
