@@ -225,7 +225,7 @@ BACKEND_ROOMS = (
     ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
-    ("layout", "step1x_texture"),   # objects laid out in depth; the clean family's paint
+    ("layout", "step1x_texture", "finish"),  # objects laid out in depth; the clean family's paint; game-ready finishing
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
     ("step1x", "raster"),           # the clean family's geometry; the rasterizer
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
