@@ -71,8 +71,9 @@ class Step1XTextureModel:
 
 
 def texture_dtype(device: Any, cpu_bfloat16: bool = False) -> Any:
-    """float16 on CUDA and MPS, as upstream runs the model (the fp16-fix VAE decodes in it);
-    float32 on a CPU, or bfloat16 there when asked (half the memory, slower on most CPUs)."""
+    """float16 on CUDA and MPS, as upstream runs the model (the fp16-fix VAE decodes in it: its
+    config sets ``force_upcast`` false, which ``vae`` reads); float32 on a CPU, or bfloat16 there
+    when asked (half the memory, slower on most CPUs)."""
     import torch
 
     if getattr(device, "type", str(device)) == "cpu":
