@@ -138,7 +138,8 @@ def test_an_adapter_file_with_keys_beyond_what_it_needs_loads_and_says_so_once(
     assert "adapter.unused.0.bias" in said[0] and said[0].endswith(", ...")
     adapter = _tensors(folders.adapter)
     assert torch.equal(model.unet.state_dict()[ADAPTER_KEY], adapter[ADAPTER_KEY])
-    assert torch.equal(model.condition_encoder.state_dict()["adapter.conv_in.weight"], adapter["adapter.conv_in.weight"])
+    encoder = model.condition_encoder.state_dict()
+    assert torch.equal(encoder["adapter.conv_in.weight"], adapter["adapter.conv_in.weight"])
 
 
 def test_a_condition_encoder_key_missing_from_the_adapter_is_refused(root: Path, tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ def clip_from_weights(shapes: dict[str, tuple[int, ...]]) -> dict[str, Any] | No
     """transformers' ``CLIPVisionConfig`` fields for the CLIP vision tower whose tensors are
     ``shapes`` (keys as the visual encoder's file has them), or None when it holds no CLIP.
     A file holding part of a tower is refused in one sentence."""
-    tower = {key[len(CLIP_VISION_PREFIX):]: shape for key, shape in shapes.items() if key.startswith(CLIP_VISION_PREFIX)}
+    tower = {key[len(CLIP_VISION_PREFIX):]: shape for key, shape in shapes.items()
+             if key.startswith(CLIP_VISION_PREFIX)}
     if not tower:
         return None
     layers = sorted({int(match.group(1)) for name in tower if (match := _LAYER.match(name))})
