@@ -16,12 +16,12 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 from safetensors import safe_open
-from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
 from img23d_backend.models.completeness import missing_files
 from img23d_backend.models.registry import SHAPE
 from img23d_backend.replicas import step1x as replica
-from img23d_backend.step1x.configs import CLIP_VIT_LARGE_14, DINOV2_REGISTERS_LARGE, DenoiserConfig, VisualEncoderConfig
+from img23d_backend.env.torch_shims import prepare_torchvision
+from img23d_backend.step1x.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, VisualEncoderConfig
 from img23d_backend.step1x.denoiser import Step1XDenoiser
 from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
 from img23d_backend.step1x.label import LabelChoice, LabelEncoder, LabelEncoderConfig
@@ -32,6 +32,13 @@ from img23d_backend.step1x.volume import GridSettings
 from img23d_backend.env.job_control import CancelToken
 
 FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32))
+# openai/clip-vit-large-patch14's vision_config (MIT): the CLIP upstream always builds.
+CLIP_VIT_LARGE_14 = {
+    "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
+    "patch_size": 14, "image_size": 224, "projection_dim": 768, "hidden_act": "quick_gelu",
+    "layer_norm_eps": 1e-5, "num_channels": 3,
+}
+WIDTH = 64   # the tiny Label model's condition width
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +67,8 @@ def _disc() -> Image.Image:
 def test_the_label_folder_holds_upstreams_keys(folder: Path) -> None:
     tables = _tables(folder)
     assert {key: tuple(value.shape) for key, value in tables.items()} == {
-        "embedding_table_tpose.weight": (3, 32), "embedding_table_symmetry_type.weight": (2, 32),
-        "embedding_table_geometry_quality.weight": (3, 32)}
+        "embedding_table_tpose.weight": (3, WIDTH), "embedding_table_symmetry_type.weight": (2, WIDTH),
+        "embedding_table_geometry_quality.weight": (3, WIDTH)}
     with safe_open(str(folder / "visual_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
         keys = list(reader.keys())
     assert any(key.startswith("clip_model.vision_model.encoder.layers.0.") for key in keys)
@@ -78,7 +85,7 @@ def test_label_rows_are_upstreams(folder: Path, model, symmetry: str, sharpness:
                             tables["embedding_table_symmetry_type.weight"][rows[1]],
                             tables["embedding_table_geometry_quality.weight"][rows[2]]])
     got = model.label.encode(LabelChoice(symmetry, sharpness), 2)
-    assert got.shape == (2, 3, 32)
+    assert got.shape == (2, 3, WIDTH)
     assert torch.equal(got[0], expected) and torch.equal(got[1], expected)
     assert torch.count_nonzero(model.label.unconditional(2, got)) == 0
 
@@ -97,7 +104,7 @@ def test_the_visual_tokens_are_dino_then_clip(model) -> None:
         dino = model.visual.dino_model(pixel_values=pixel_values([square], 224)).last_hidden_state
         clip = model.visual.clip_model(pixel_values=pixel_values([square], 224, CLIP_MEAN, CLIP_STD)).last_hidden_state
     registers = model.visual.dino_model.config.num_register_tokens
-    assert tokens.shape == (1, model.visual.tokens, 32) and model.visual.tokens == 17 + 17
+    assert tokens.shape == (1, model.visual.tokens, WIDTH) and model.visual.tokens == 17 + 17
     torch.testing.assert_close(tokens[:, :1], dino[:, :1])
     torch.testing.assert_close(tokens[:, 1:17], dino[:, 1 + registers:])
     torch.testing.assert_close(tokens[:, 17:], clip)
@@ -106,6 +113,9 @@ def test_the_visual_tokens_are_dino_then_clip(model) -> None:
 @pytest.mark.parametrize("side", [224, 333])
 def test_clip_pixels_are_clips_processor_as_upstream_calls_it(side: int) -> None:
     # Upstream: CLIPImageProcessor().preprocess(images, do_rescale=True, do_resize=True, size=224, crop_size=224).
+    prepare_torchvision()   # transformers' image processors import torchvision, as the loaders do
+    from transformers import CLIPImageProcessor
+
     square = prepare_cutout(_disc()).resize((side, side))
     theirs = CLIPImageProcessor().preprocess([square], return_tensors="np", do_rescale=True, do_resize=True,
                                              size=224, crop_size=224).pixel_values
@@ -140,11 +150,13 @@ def test_a_label_folder_without_its_label_encoder_names_it(folder: Path, tmp_pat
 def test_the_full_size_parts_have_the_published_parameter_counts() -> None:
     """The Label training config's table: visual_condition 731 M (DINOv2-large and the whole CLIP,
     text tower included), label_condition 8.2 K, denoiser 1.3 B; built on the meta device."""
+    prepare_torchvision()   # transformers' CLIP imports torchvision, as the loader's shim allows
+    from transformers import CLIPConfig, CLIPModel
+
     with torch.device("meta"):
         denoiser = Step1XDenoiser(DenoiserConfig(input_channels=64, width=1536, layers=8, num_single_layers=16,
                                                  num_heads=16, use_visual_condition=True, use_label_condition=True))
-        visual = VisualEncoder(VisualEncoderConfig(dino_type="facebook/dinov2-with-registers-large", image_size=224,
-                                                   clip_type="openai/clip-vit-large-patch14"),
+        visual = VisualEncoder(VisualEncoderConfig(dino_type="facebook/dinov2-with-registers-large", image_size=224),
                                DINOV2_REGISTERS_LARGE, CLIP_VIT_LARGE_14)
         # openai/clip-vit-large-patch14's text tower: what the file holds beside the vision tower.
         whole_clip = CLIPModel(CLIPConfig(vision_config=CLIP_VIT_LARGE_14, projection_dim=768, text_config={

@@ -102,24 +102,44 @@ def _rewrite(path: Path, change) -> None:
     save_file(state, str(path), metadata={"format": "pt"})
 
 
+ADAPTER_KEY = "mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_q_mv.weight"
+
+
 @pytest.mark.parametrize("fault, message", [
-    ("missing", "missing"), ("unknown", "unknown key"), ("shape", "size mismatch")])
+    ("missing", r"^the adapter file does not fit this UNet: 1 of its \d+ weights are missing, e.g. "
+                + ADAPTER_KEY.replace(".", r"\.") + "$"),
+    ("shape", "size mismatch")])
 def test_an_adapter_file_that_does_not_fit_is_refused(root: Path, tmp_path: Path, fault: str, message: str) -> None:
     copy = _copy(root, tmp_path)
     folders = _folders(copy)
-    key = "mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_q_mv.weight"
 
     def change(state: dict[str, torch.Tensor]) -> None:
         if fault == "missing":
-            del state[key]
-        elif fault == "unknown":
-            state["mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_x_mv.weight"] = state[key].clone()
+            del state[ADAPTER_KEY]
         else:
-            state[key] = state[key][:, :-1].contiguous()
+            state[ADAPTER_KEY] = state[ADAPTER_KEY][:, :-1].contiguous()
 
     _rewrite(folders.adapter, change)
     with pytest.raises((ValueError, RuntimeError), match=message):
         load_texture_model(folders, "cpu", torch.float32)
+
+
+def test_an_adapter_file_with_keys_beyond_what_it_needs_loads_and_says_so_once(
+        root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Upstream loads the file with strict=False: a real file carrying more than the keys read runs."""
+    folders = _folders(_copy(root, tmp_path))
+    extra = {"mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_x_mv.weight": torch.ones(2, 2),
+             **{f"adapter.unused.{index}.bias": torch.zeros(3) for index in range(4)}}
+    _rewrite(folders.adapter, lambda state: state.update(extra))
+    with caplog.at_level("WARNING", logger="img23d_backend.step1x_texture.loader"):
+        model = load_texture_model(folders, "cpu", torch.float32)
+    said = [record.getMessage() for record in caplog.records if "adapter file" in record.getMessage()]
+    assert len(said) == 1 and said[0].startswith("the adapter file holds 5 key(s) this model does not use, ignored")
+    assert "adapter.unused.0.bias" in said[0] and said[0].endswith(", ...")
+    adapter = _tensors(folders.adapter)
+    assert torch.equal(model.unet.state_dict()[ADAPTER_KEY], adapter[ADAPTER_KEY])
+    encoder = model.condition_encoder.state_dict()
+    assert torch.equal(encoder["adapter.conv_in.weight"], adapter["adapter.conv_in.weight"])
 
 
 def test_a_condition_encoder_key_missing_from_the_adapter_is_refused(root: Path, tmp_path: Path) -> None:

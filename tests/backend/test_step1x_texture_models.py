@@ -35,6 +35,8 @@ class ThreeRepoHub:
         self.cache_dir = cache_dir
         self.files = {part.repo_id: {**_files(part), "unet/diffusion_pytorch_model.safetensors": b"fp32, not read",
                                      "README.md": b"card"} for part in CLEAN_PAINT.parts}
+        # SDXL base's pipeline index: in the repository, read by nothing of img23d's.
+        self.files["stabilityai/stable-diffusion-xl-base-1.0"]["model_index.json"] = b'{"_class_name": "SDXL"}'
         self.fetched: list[tuple[str, str]] = []
         self.asked: list[tuple[str, str | None]] = []
 
@@ -81,6 +83,7 @@ def test_download_fetches_every_repositorys_files_at_its_pin_and_nothing_else(hu
         folder = download.download(CLEAN_PAINT, offline=False, progress=lambda *a: seen.append(a),
                                    cancelled=lambda: False)
     assert sorted(fake.asked) == sorted(PINS.items())   # each repository at its pin, never main
+    assert not any(name.endswith("model_index.json") for _, name in fake.fetched)
     assert sorted(fake.fetched) == sorted((part.repo_id, name) for part in CLEAN_PAINT.parts
                                           for name in part.allow_patterns)
     assert folder == hub.repo_cache_folder("stepfun-ai/Step1X-3D") / "snapshots" / PINS["stepfun-ai/Step1X-3D"]

@@ -248,7 +248,10 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 10: the turbo paint replica's VAE is written as the real one (SD 2.x pickle, float32, legacy attention names)
 # 11: Step1X-3D's Label model (step1x-3d/Step1X-3D-Geometry-Label-1300m/), chosen by --shape step1x-label
 # 12: the clean family's paint model (step1x-texture/: SDXL base, the fp16-fix VAE, Step1X-3D's adapter)
-TINY_FORMAT: int = 12
+# 13: the Label replica 64 wide with a two-layer CLIP whose sizes the loader reads from the weights,
+#     its clip_type as the real file most likely has it, no visual_encoder/clip/ folder; SDXL's
+#     model_index.json no longer written (nothing reads it)
+TINY_FORMAT: int = 13
 
 
 def default_tiny_root() -> Path:

@@ -54,8 +54,11 @@ def weights_name(stem: str, variant: str | None) -> str:
 
 
 def sdxl_files(variant: str | None = DEFAULT_VARIANT) -> tuple[str, ...]:
-    """The files of SDXL base the loader opens (what a download should fetch)."""
-    return ("model_index.json", "scheduler/scheduler_config.json",
+    """The files of SDXL base the loader opens (what a download should fetch). Not its
+    ``model_index.json``: the loader builds each part itself, so nothing reads the index (of its
+    settings only ``force_zeros_for_empty_prompt`` bears on sampling, and only without a negative
+    prompt: upstream always passes one)."""
+    return ("scheduler/scheduler_config.json",
             "unet/config.json", f"unet/{weights_name(DIFFUSERS_WEIGHTS, variant)}",
             *(f"{part}/{name}" for part in ("text_encoder", "text_encoder_2")
               for name in ("config.json", weights_name(TRANSFORMERS_WEIGHTS, variant))),

@@ -16,8 +16,8 @@ writes what the real folder holds, as far as public sources show it:
 
 ``build_label`` writes the Label folder (``Step1X-3D-Geometry-Label-1300m``) the same way, with its
 own parts: the denoiser's ``use_label_condition``, a ``visual_encoder/`` of upstream's
-``Dinov2CLIPEncoder`` (``clip_type`` in its config; the file holds the whole CLIPModel under
-``clip_model.``, text tower and projections included, beside ``dino_model.``) and
+``Dinov2CLIPEncoder`` (its config's ``clip_type`` as ``label_config`` says; the file holds the whole
+CLIPModel under ``clip_model.``, text tower and projections included, beside ``dino_model.``) and
 ``label_encoder/`` (``hidden_size``, three embedding tables). Only a tiny Label replica is built.
 
 The tiny replica names its DINOv2 by a folder (``dino_type``), as upstream's ``from_pretrained``
@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
-from ..step1x.configs import (DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig,
-                              clip_settings, read_config)
+from ..step1x.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
 from ..step1x.denoiser import Step1XDenoiser
 from ..step1x.label import LabelEncoder, LabelEncoderConfig
 from ..step1x.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
@@ -45,7 +44,8 @@ from .common import Size, check_size, default_dtype, prepare_imports, seeded, wr
 FOLDER = "Step1X-3D-Geometry-1300m"
 LABEL_FOLDER = "Step1X-3D-Geometry-Label-1300m"
 TINY_DINO = "visual_encoder/dino"   # the tiny replica's DINOv2 config, relative to the folder
-TINY_CLIP = "visual_encoder/clip"   # the tiny Label replica's CLIP config (a whole CLIPModel's)
+# The Label folder's visual_encoder/config.json clip_type (label_config says where it comes from).
+LABEL_CLIP_TYPE = "openai/clip-vit-large-patch14"
 _BLOB_LEVEL = 2.75                   # sum(cos(x_i)) == 2.75: a rounded ball of radius ~0.7
 _BLOB_PERTURBATION = 0.2
 _BLOB_SHARPNESS = 50.0
@@ -64,27 +64,40 @@ class GeometryDims:
 
 
 def label_config() -> GeometryDims:
-    """The tiny Label model: the tiny geometry's sizes, a label condition as wide as the condition
-    (as the real model's 1024 and 1024: no ``proj_label_condtion``), DINOv2 and CLIP at 224 px
-    (CLIP's fixed size) with patches large enough to keep the tokens few."""
+    """The tiny Label model: the tiny geometry's sizes but 64 wide, the label condition, DINOv2 and
+    CLIP as wide as the condition (as the real model's 1024s: no ``proj_label_condtion``, no
+    ``proj_visual_condtion``, no ``linear_proj``), both at 224 px (CLIP's size) with patches large
+    enough to keep the tokens few. 64 is the narrowest CLIP whose head count the loader can read
+    (``step1x.clip_tower``: one 64-wide head, as OpenAI's CLIPs have); two CLIP layers, so that the
+    loader counts them.
+
+    ``clip_type`` is what the real file most likely holds, inferred (the hub is out of reach):
+    upstream's ``configure`` writes ``openai/`` + the path's part after ``openai--``, and the
+    published folders' ``dino_type``, written the same way from the DINOv2 path, is a hub name
+    that upstream's own loader reads (``facebook/dinov2-with-registers-large``, which a public
+    offline patch of both encoders matches exactly): so training ran from hub-cache paths
+    (``models--openai--clip-vit-large-patch14/snapshots/...``), which give the name below. The
+    loader never reads it; the tests load every other form too."""
     tiny = config("tiny")
-    dino = {**tiny.dino, "patch_size": 56, "image_size": 224}
+    width = 64
+    dino = {**tiny.dino, "hidden_size": width, "patch_size": 56, "image_size": 224}
     return GeometryDims(
         seed=7200, init_dtype="float32",
-        denoiser={**tiny.denoiser, "use_label_condition": True, "label_condition_dim": 32},
+        denoiser={**tiny.denoiser, "condition_dim": width, "visual_condition_dim": width,
+                  "caption_condition_dim": width, "use_label_condition": True, "label_condition_dim": width},
         vae=_vae_fields(num_latents=64, embed_dim=8, width=32, heads=2, num_encoder_layers=1, num_decoder_layers=1,
                         n_samples=4096, subfolder=LABEL_FOLDER),
-        visual={**_visual_fields(TINY_DINO, 224), "clip_type": TINY_CLIP, "fuse_type": "concat",
+        visual={**_visual_fields(TINY_DINO, 224), "clip_type": LABEL_CLIP_TYPE, "fuse_type": "concat",
                 "freeze_modulation_clip": False, "pretrained_linear_proj": None},
         dino=dino,
         clip={"model_type": "clip", "projection_dim": 16,
-              "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-                                "num_attention_heads": 2, "patch_size": 56, "image_size": 224,
+              "vision_config": {"hidden_size": width, "intermediate_size": 128, "num_hidden_layers": 2,
+                                "num_attention_heads": 1, "patch_size": 56, "image_size": 224,
                                 "hidden_act": "quick_gelu", "layer_norm_eps": 1e-5, "projection_dim": 16},
               "text_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
                               "num_attention_heads": 2, "vocab_size": 64, "max_position_embeddings": 16,
                               "projection_dim": 16}},
-        label={"hidden_size": 32, "empty_embeds_ratio": 0.1, "normalize_embeds": False, "zero_uncond_embeds": True})
+        label={"hidden_size": width, "empty_embeds_ratio": 0.1, "normalize_embeds": False, "zero_uncond_embeds": True})
 
 
 def config(size: Size) -> GeometryDims:
@@ -198,7 +211,12 @@ def construct(dims: GeometryDims) -> dict[str, Any]:
     """The three parts as the loader builds them (the VAE's decoder half), for parameter counts."""
     return {"transformer": Step1XDenoiser(DenoiserConfig(**_known(DenoiserConfig, dims.denoiser))),
             "vae": ShapeDecoder(ShapeVAEConfig(**_known(ShapeVAEConfig, dims.vae))),
-            "visual_encoder": VisualEncoder(VisualEncoderConfig(**_known(VisualEncoderConfig, dims.visual)), dims.dino)}
+            "visual_encoder": VisualEncoder(VisualEncoderConfig(**_known(VisualEncoderConfig, dims.visual)), dims.dino,
+                                             _clip_vision(dims))}
+
+
+def _clip_vision(dims: GeometryDims) -> dict[str, Any] | None:
+    return dict(dims.clip["vision_config"]) if dims.clip is not None else None
 
 
 def _known(cls: Any, fields: dict[str, Any]) -> dict[str, Any]:
@@ -218,9 +236,6 @@ def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
     if dims.visual["dino_type"] == TINY_DINO:
         (folder / TINY_DINO).mkdir(parents=True, exist_ok=True)
         write_json(folder / TINY_DINO / "config.json", {"model_type": "dinov2_with_registers", **dims.dino})
-    if dims.clip is not None:
-        (folder / TINY_CLIP).mkdir(parents=True, exist_ok=True)
-        write_json(folder / TINY_CLIP / "config.json", dims.clip)
     FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000).save_config(str(folder / "scheduler"))
     (folder / "visual_eature_extractor").mkdir(exist_ok=True)
     write_json(folder / "visual_eature_extractor" / "preprocessor_config.json", {
@@ -251,8 +266,7 @@ def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
                               {key: value.detach().float().contiguous() for key, value in training.state_dict().items()})
         with seeded(dims.seed + 2):
             visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
-            visual = VisualEncoder(visual_config, dims.dino,
-                                   clip_settings(visual_config.clip_type, folder) if visual_config.clip_type else None)
+            visual = VisualEncoder(visual_config, dims.dino, _clip_vision(dims))
         counts["visual_encoder"] = _save(visual, folder / "visual_encoder" / "diffusion_pytorch_model.safetensors")
     return {"folder": FOLDER, "params": counts, "dtype": "float32",
             "note": "random weights keyed as upstream's modules; the VAE's query decoder biased to a blob"}
@@ -282,7 +296,7 @@ def build_label(folder: Path, dims: GeometryDims) -> dict[str, Any]:
             clip_whole = CLIPModel(CLIPConfig(text_config=dims.clip["text_config"],
                                               vision_config=dims.clip["vision_config"],
                                               projection_dim=dims.clip["projection_dim"]))
-            visual = VisualEncoder(visual_config, dims.dino, clip_settings(visual_config.clip_type, folder))
+            visual = VisualEncoder(visual_config, dims.dino, _clip_vision(dims))
             visual.clip_model.vision_model.load_state_dict(clip_whole.vision_model.state_dict())
         unused = {f"clip_model.{key}": value.detach().float().contiguous()
                   for key, value in clip_whole.state_dict().items()

@@ -7,13 +7,13 @@ three repositories' layouts, random weights.
 read; the adapter's shapes follow from upstream's code), ``tiny`` the same config keys at widths
 the tests load in a second. ``build(root, dims)`` writes:
 
-    root/stable-diffusion-xl-base-1.0/   model_index.json, scheduler/, unet/ (config.json and
+    root/stable-diffusion-xl-base-1.0/   scheduler/, unet/ (config.json and
                                          diffusion_pytorch_model[.fp16].safetensors), text_encoder/
                                          and text_encoder_2/ (config.json, model[.fp16].safetensors),
                                          tokenizer/ and tokenizer_2/ (vocab.json, merges.txt,
                                          tokenizer_config.json, special_tokens_map.json; the second
-                                         pads with "!" as SDXL's does). Its own vae/ is not written:
-                                         nothing reads it.
+                                         pads with "!" as SDXL's does). Its own vae/ and its
+                                         model_index.json are not written: nothing reads them.
     root/sdxl-vae-fp16-fix/              config.json (force_upcast false), diffusion_pytorch_model.safetensors
     root/Step1X-3D/Step1X-3D-Texture/step1x-3d-ig2v.safetensors
                                          the adapter as upstream's save_custom_adapter keys it: the
@@ -54,13 +54,6 @@ SDXL_SCHEDULER = {
     "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0, "set_alpha_to_one": False,
     "skip_prk_steps": True, "steps_offset": 1, "timestep_spacing": "leading", "trained_betas": None,
     "use_karras_sigmas": False}
-SDXL_MODEL_INDEX = {
-    "_class_name": "StableDiffusionXLPipeline", "_diffusers_version": "0.19.0.dev0",
-    "force_zeros_for_empty_prompt": True, "add_watermarker": None,
-    "scheduler": ["diffusers", "EulerDiscreteScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
-    "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"], "tokenizer": ["transformers", "CLIPTokenizer"],
-    "tokenizer_2": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "UNet2DConditionModel"],
-    "vae": ["diffusers", "AutoencoderKL"]}
 # The UNet config keys SDXL's file holds beside the sizes (values as published).
 _UNET_FIXED = {
     "_class_name": "UNet2DConditionModel", "_diffusers_version": "0.19.0.dev0", "act_fn": "silu",
@@ -190,7 +183,6 @@ def build(root: Path, dims: TextureDims) -> dict[str, Any]:
     for part in ("unet", "scheduler", "text_encoder", "text_encoder_2"):
         (sdxl / part).mkdir(parents=True, exist_ok=True)
     vae_folder.mkdir(parents=True, exist_ok=True)
-    write_json(sdxl / "model_index.json", SDXL_MODEL_INDEX)
     write_json(sdxl / "scheduler" / "scheduler_config.json", SDXL_SCHEDULER)
     write_json(sdxl / "unet" / "config.json", dims.unet)
     write_json(vae_folder / "config.json", dims.vae)

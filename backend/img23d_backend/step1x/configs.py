@@ -106,13 +106,13 @@ class VisualEncoderConfig:
     zero_uncond_embeds: bool = True
     encode_camera: bool = False
     normalize_embeds: bool = False
-    # The Label model's ``Dinov2CLIPEncoder`` adds CLIP (its config's ``clip_type``, written by its
-    # configure from the CLIP path) and fuses the two by concatenation, DINOv2's tokens first.
-    clip_type: str = ""
+    # The Label model's ``Dinov2CLIPEncoder`` adds CLIP and fuses the two by concatenation,
+    # DINOv2's tokens first. Its ``clip_type`` is not read: upstream never reads it either (what
+    # training writes there is no model name; ``clip_tower`` says why and what decides instead).
     fuse_type: str = "concat"
 
-    def check(self) -> None:
-        if self.clip_type and self.fuse_type != "concat":
+    def check(self, has_clip: bool = False) -> None:
+        if has_clip and self.fuse_type != "concat":
             raise ValueError(f"this visual encoder fuses DINOv2 and CLIP by {self.fuse_type!r}: "
                              "only concat is supported")
         if self.encode_camera or self.n_views != 1:
@@ -131,27 +131,11 @@ DINOV2_REGISTERS_LARGE = {
 }
 KNOWN_DINO = {"facebook/dinov2-with-registers-large": DINOV2_REGISTERS_LARGE}
 
-# openai/clip-vit-large-patch14's vision_config (MIT), the CLIP half of the Label model's visual
-# encoder: its weights travel in the Label folder, its config does not.
-CLIP_VIT_LARGE_14 = {
-    "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
-    "patch_size": 14, "image_size": 224, "projection_dim": 768, "hidden_act": "quick_gelu",
-    "layer_norm_eps": 1e-5, "num_channels": 3,
-}
-KNOWN_CLIP = {"openai/clip-vit-large-patch14": CLIP_VIT_LARGE_14}
-
 
 def dino_settings(dino_type: str, folder: Path) -> dict[str, Any]:
     """The DINOv2-with-registers config for ``dino_type``: a known hub name's sizes, or the
     ``config.json`` of a folder (relative to the geometry ``folder``)."""
     return _settings("DINOv2", dino_type, KNOWN_DINO, folder)
-
-
-def clip_settings(clip_type: str, folder: Path) -> dict[str, Any]:
-    """The CLIP vision config for ``clip_type``: a known hub name's, or a folder's ``config.json``
-    (a whole CLIP config's ``vision_config``, or a vision config)."""
-    data = _settings("CLIP", clip_type, KNOWN_CLIP, folder)
-    return dict(data.get("vision_config", data))
 
 
 def _settings(what: str, name: str, known: dict[str, dict[str, Any]], folder: Path) -> dict[str, Any]:

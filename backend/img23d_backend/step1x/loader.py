@@ -6,7 +6,12 @@ Upstream loads the folder with diffusers' ``DiffusionPipeline.from_pretrained`` 
 ``BaseModule`` classes, whose weights are their whole ``state_dict``: so the keys are the modules'
 parameter names with no renaming on load, in ``<part>/diffusion_pytorch_model.safetensors``. The
 one deliberate difference: the VAE's file also holds its encoder (training only), whose keys
-(``shape_decoder.ENCODER_PREFIXES``) are skipped here; every other key must match exactly.
+(``shape_decoder.ENCODER_PREFIXES``) are skipped here, as are the Label model's CLIP text tower and
+projections (``visual_encoder.CLIP_UNUSED_PREFIXES``); every other key must match exactly.
+
+Besides each part's config, the loader reads ``model_index.json`` for one thing: the visual
+encoder's class (``Dinov2Encoder`` or ``Dinov2CLIPEncoder``), which upstream's diffusers builds
+and which must agree with the weights on whether there is a CLIP (``clip_tower``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from ..models.fast_load import empty_weights
 from ..models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
-from .configs import DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, clip_settings, dino_settings, read_config
+from .clip_tower import check_agreement, check_tower, clip_from_weights, encoder_class, weight_shapes
+from .configs import DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, dino_settings, read_config
 from .denoiser import Step1XDenoiser
 from .label import LabelEncoder, LabelEncoderConfig
 from .shape_decoder import ENCODER_PREFIXES, ShapeDecoder
@@ -76,9 +82,12 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
     vae_config = read_config(ShapeVAEConfig, folder / "vae" / "config.json")
     visual_config = read_config(VisualEncoderConfig, folder / "visual_encoder" / "config.json")
     dino = dino_settings(visual_config.dino_type, folder)
-    # The Label model is told apart by its own configs, not by its folder's name: the denoiser
-    # takes a label condition, the visual encoder names a CLIP.
-    clip = clip_settings(visual_config.clip_type, folder) if visual_config.clip_type else None
+    # The Label model is told apart by its own files, not by its folder's name: the denoiser takes
+    # a label condition, the visual encoder's weights hold a CLIP (never by the config's clip_type:
+    # see clip_tower) whose sizes they give, and model_index.json's encoder class agrees.
+    visual_shapes = weight_shapes(folder / "visual_encoder" / STEP1X_WEIGHTS)
+    clip = clip_from_weights(visual_shapes)
+    check_agreement(encoder_class(folder), clip is not None)
     label_config = None
     if denoiser_config.use_label_condition:
         check_folder(folder, STEP1X_LABEL_FILES)
@@ -97,6 +106,8 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
         vae = ShapeDecoder(vae_config)
         visual = VisualEncoder(visual_config, dino, clip)
         label = LabelEncoder(label_config) if label_config is not None else None
+    if clip is not None:
+        check_tower(visual_shapes, visual.clip_model.vision_model.state_dict().keys())
     sizes = {}
     parts: list[tuple[str, Any, tuple[str, ...]]] = [
         ("transformer", denoiser, ()), ("vae", vae, ENCODER_PREFIXES), ("visual_encoder", visual, CLIP_UNUSED_PREFIXES)]

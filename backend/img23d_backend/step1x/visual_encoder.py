@@ -9,7 +9,8 @@ with bicubic resampling, a centre crop, ImageNet normalisation. The encoder's la
 518 px), conditions the denoiser; the unconditional embedding is zeros.
 
 The Label model's encoder (upstream's ``Dinov2CLIPEncoder``) adds CLIP ViT-L/14 beside DINOv2, both
-at 224 px: CLIP's processor (shortest side to 224, bicubic, centre crop, CLIP's normalisation), its
+at 224 px (upstream's fixed CLIP size; here the size CLIP's position table was made for, which is
+224 for ViT-L/14; ``clip_tower`` reads CLIP's sizes from the weights): CLIP's processor (shortest side to 224, bicubic, centre crop, CLIP's normalisation), its
 vision tower's last hidden state (before the post-norm: ``[CLS] + 16 x 16`` patches), projected by
 ``linear_proj`` only when its width is not DINOv2's (ViT-L and DINOv2-large are both 1024 wide, so
 the real file has none), and appended after DINOv2's tokens (registers dropped as above).
@@ -32,7 +33,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-CLIP_IMAGE_SIZE = 224   # upstream's fixed CLIP size, whatever the DINOv2 image_size
 # Keys of the CLIP half that upstream's file holds (a whole CLIPModel) but the image path never
 # runs: the text tower and the two projections, skipped by the loader like the VAE's encoder.
 CLIP_UNUSED_PREFIXES = ("clip_model.text_model.", "clip_model.text_projection", "clip_model.visual_projection",
@@ -82,9 +82,7 @@ class VisualEncoder(nn.Module):
         super().__init__()
         from transformers import CLIPVisionConfig, CLIPVisionModel, Dinov2WithRegistersConfig, Dinov2WithRegistersModel
 
-        config.check()
-        if bool(config.clip_type) != (clip is not None):
-            raise ValueError("the visual encoder's config and its CLIP settings disagree on whether it has CLIP")
+        config.check(has_clip=clip is not None)
         self.config = config
         self.dino_model = Dinov2WithRegistersModel(Dinov2WithRegistersConfig(**dino))
         if clip is not None:
@@ -98,8 +96,13 @@ class VisualEncoder(nn.Module):
         """Condition tokens per image: [CLS] and one per patch (DINOv2's, then CLIP's)."""
         tokens = 1 + (self.config.image_size // self.dino_model.config.patch_size) ** 2
         if hasattr(self, "clip_model"):
-            tokens += 1 + (CLIP_IMAGE_SIZE // self.clip_model.config.patch_size) ** 2
+            tokens += 1 + (self.clip_image_size // self.clip_model.config.patch_size) ** 2
         return tokens
+
+    @property
+    def clip_image_size(self) -> int:
+        """CLIP's input size: its position table's (224 for ViT-L/14, upstream's fixed size)."""
+        return int(self.clip_model.config.image_size)
 
     @property
     def width(self) -> int:
@@ -114,7 +117,7 @@ class VisualEncoder(nn.Module):
         dino = torch.cat([hidden[:, :1], hidden[:, 1 + registers:]], dim=1)
         if not hasattr(self, "clip_model"):
             return dino
-        clip_pixels = pixel_values(images, CLIP_IMAGE_SIZE, CLIP_MEAN, CLIP_STD).to(parameter.device, parameter.dtype)
+        clip_pixels = pixel_values(images, self.clip_image_size, CLIP_MEAN, CLIP_STD).to(parameter.device, parameter.dtype)
         clip = self.clip_model(pixel_values=clip_pixels).last_hidden_state
         if hasattr(self, "linear_proj"):
             clip = self.linear_proj(clip)

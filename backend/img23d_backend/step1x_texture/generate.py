@@ -17,8 +17,9 @@ What img23d does differently, and why:
   every layer's states, 1.4 GB at 768 px in fp16): the views share one (``attention``).
 * Upstream's texture sync (pytorch3d and cupy re-projecting the latents through the mesh's UVs
   during the first half of the steps) is not done: why is in docs/step1x-texture.md.
-* The VAE decodes one view at a time, in the model's dtype: the fp16-fix VAE exists to decode in
-  float16 (its config sets ``force_upcast`` false).
+* The VAE decodes one view at a time, in the precision its config asks for (``vae``: float32 where
+  ``force_upcast`` is set and the model runs in float16, as diffusers does; the fp16-fix VAE's
+  config sets it false, so it decodes in float16).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from PIL import Image
 
 from ..env.job_control import CancelToken
+from . import vae
 from .attention import Pass
 from .conditions import check_controls, prepare_reference
 from .loader import Step1XTextureModel
@@ -77,11 +79,7 @@ def _reference_latents(model: Step1XTextureModel, reference: Image.Image, size: 
                        generator: torch.Generator) -> torch.Tensor:
     picture = prepare_reference(reference, size)
     pixels = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
-    pixels = (pixels.permute(2, 0, 1)[None] * 2 - 1).to(model.device, model.dtype)
-    posterior = model.vae.encode(pixels).latent_dist
-    noise = torch.randn(posterior.mean.shape, generator=generator, dtype=torch.float32)
-    latents = posterior.mean + posterior.std * noise.to(posterior.mean.device, posterior.mean.dtype)
-    return latents * model.vae.config.scaling_factor
+    return vae.encode(model.vae, pixels.permute(2, 0, 1)[None] * 2 - 1, generator, model.dtype)
 
 
 @torch.inference_mode()
@@ -138,6 +136,6 @@ def generate_views(model: Step1XTextureModel, controls: torch.Tensor, reference:
 
 
 def _decode(model: Step1XTextureModel, latent: torch.Tensor) -> Image.Image:
-    image = model.vae.decode(latent.to(model.dtype) / model.vae.config.scaling_factor).sample
-    array = ((image[0].float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8)
+    image = vae.decode(model.vae, latent)
+    array = ((image[0] / 2 + 0.5).clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8)
     return Image.fromarray(array.cpu().numpy())

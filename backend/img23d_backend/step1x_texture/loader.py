@@ -15,13 +15,16 @@ The adapter file holds, unprefixed, what upstream's ``_save_custom_adapter(inclu
 "_ref"])`` writes: the UNet's processor parameters
 (``<block>.attentions.<i>.transformer_blocks.<j>.attn1.processor.to_q_mv.weight``, ...) and the
 condition encoder's whole state dict (``adapter.conv_in.weight``, ``adapter.body.<i>...``).
-Upstream loads it into both with ``strict=False``; here every key must land in one of them and
-every parameter of both must come from it.
+Upstream loads it into both with ``strict=False``, which runs whatever the file lacks as it was
+built (random) and ignores what the file has beside. Here every parameter of both must come from
+the file (a missing one is an error, never a random weight); a key neither takes is logged once
+and ignored, as upstream ignores it (a real file may carry more than the 738 keys read).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,8 @@ from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 from .attention import AttentionState, install_processors
+
+log = logging.getLogger(__name__)
 
 # Upstream's condition encoder: a T2I-Adapter ("full_adapter_xl") over six channels (position
 # and normal), two residual blocks per level, pixel-unshuffled by 16.
@@ -66,8 +71,9 @@ class Step1XTextureModel:
 
 
 def texture_dtype(device: Any, cpu_bfloat16: bool = False) -> Any:
-    """float16 on CUDA and MPS, as upstream runs the model (the fp16-fix VAE decodes in it);
-    float32 on a CPU, or bfloat16 there when asked (half the memory, slower on most CPUs)."""
+    """float16 on CUDA and MPS, as upstream runs the model (the fp16-fix VAE decodes in it: its
+    config sets ``force_upcast`` false, which ``vae`` reads); float32 on a CPU, or bfloat16 there
+    when asked (half the memory, slower on most CPUs)."""
     import torch
 
     if getattr(device, "type", str(device)) == "cpu":
@@ -125,19 +131,19 @@ def transformers_state(model: Any, path: Path, device: Any, dtype: Any) -> dict[
 
 
 def split_adapter(state: dict[str, Any], unet: Any, condition_encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The adapter file's tensors for the UNet's processors and for the condition encoder; refuses
-    a file with a key neither takes, or without a parameter either has."""
+    """The adapter file's tensors for the UNet's processors and for the condition encoder. A file
+    without a parameter either has is refused, naming a few; keys neither takes are logged once
+    (how many, and a few) and left out, as upstream's ``strict=False`` load leaves them."""
     processors = {key for key in unet.state_dict() if ".processor." in key}
     encoder = set(condition_encoder.state_dict())
-    unknown = sorted(set(state) - processors - encoder)
     missing = sorted((processors | encoder) - set(state))
-    if unknown or missing:
-        problems = []
-        if unknown:
-            problems.append(f"{len(unknown)} unknown key(s), e.g. {', '.join(unknown[:3])}")
-        if missing:
-            problems.append(f"{len(missing)} missing, e.g. {', '.join(missing[:3])}")
-        raise ValueError("the adapter file does not fit this UNet: " + "; ".join(problems))
+    if missing:
+        raise ValueError(f"the adapter file does not fit this UNet: {len(missing)} of its {len(processors | encoder)} "
+                         f"weights are missing, e.g. {', '.join(missing[:3])}")
+    extra = sorted(set(state) - processors - encoder)
+    if extra:
+        log.warning("the adapter file holds %d key(s) this model does not use, ignored (as upstream's strict=False "
+                    "load ignores them): %s%s", len(extra), ", ".join(extra[:3]), ", ..." if len(extra) > 3 else "")
     return ({k: v for k, v in state.items() if k in processors}, {k: v for k, v in state.items() if k in encoder})
 
 
