@@ -32,6 +32,9 @@ from .painting import PaintingRun
 
 log = logging.getLogger(__name__)
 
+# The manifest warning of a job whose shape model fell back from float16 to float32 (step1x.generate).
+REDONE_IN_FLOAT32 = "redone_in_float32"
+
 
 class GenerateRun(PaintingRun):
     kind = "generate"
@@ -214,20 +217,37 @@ class GenerateRun(PaintingRun):
                 lowered = settings.lowered()
 
                 def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone
-                    return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [image], [seed], lowered)[0])
-                            for image, seed in zip(images, seeds)]
+                    return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [record], [image], [seed],
+                                                                                lowered)[0])
+                            for record, image, seed in zip(live, images, seeds)]
 
                 def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded
-                    return self._generate_shapes(pipe, images, seeds, settings,
+                    return self._generate_shapes(pipe, live, images, seeds, settings,
                                                  on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
 
                 return self.retry_smaller("shape", batched, one_at_a_time,
                                           f"one at a time at octree resolution {lowered.octree_resolution}")
 
-    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any,
-                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+    def _generate_shapes(self, pipe: Any, records: list[TargetRecord], images: list[Any], seeds: list[int],
+                         settings: Any, on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
         return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress,
-                                     on_mesh=on_mesh)
+                                     on_mesh=on_mesh, full_precision=lambda: self.manager.full_precision("shape"),
+                                     on_redo=lambda index, why: self._redone_in_float32(records[index], why))
+
+    def _redone_in_float32(self, record: TargetRecord, why: str) -> None:
+        """A target float16 could not compute is made again in float32: said once per job (the log,
+        the progress, the manifest's warnings), and every such target is listed in that warning."""
+        warnings = self.run_folder.manifest.warnings
+        said = next((w for w in warnings if w.get("code") == REDONE_IN_FLOAT32), None)
+        if said is not None:
+            said["targets"].append(record.target)
+            log.info("shape: %r is made again in float32 too (%s)", record.target, why)
+            return
+        sentence = (f"shape: float16 gave {why} for {record.target!r}; it is made again in float32, as is any "
+                    "other target this happens to (slower, and the model takes twice its memory meanwhile)")
+        log.warning(sentence)
+        self.progress("shape", 0, 1, sentence)
+        warnings.append({"stage": "shape", "code": REDONE_IN_FLOAT32, "message": sentence, "targets": [record.target]})
 
     def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
         """Collect each cleaned mesh, paint it (if asked) and have it written, announced at once."""
