@@ -20,12 +20,13 @@ real-size weights; those constants are estimates from the architectures, marked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psutil
 from img23d_protocol import DETAILED_TEXTURE_SIZE, ErrorCode, JobOptions, ProtocolError
 
+from .dtypes import Precision
 from .memory import device_memory, ram_available
 
 GB = 1e9
@@ -64,6 +65,11 @@ class ShapeMemory:
     device_target_per_point: float
     dit_per_image: int
     decoder_call: int = 0      # one decoder call's activations (a chunk of query points), beside the grid
+    # A model run in float16 with a check (models/dtypes.py): a target whose values overflow is made
+    # again alone with the weights in float32; ``retry`` is how that run grows, ``retry_weights`` the
+    # bytes the float32 weights take beyond the loaded ones meanwhile.
+    retry: "ShapeMemory | None" = None
+    retry_weights: int = 0
 
 
 # Step1X-3D at full size in bfloat16 on the CPU (bench/results/step1x-geometry-cpu.json,
@@ -85,6 +91,24 @@ HUNYUAN_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVIC
 # fused attention does not, so these bound a GPU's from above.
 STEP1X_MEMORY = ShapeMemory(host_per_point=8, target_per_point=0, device_per_point=10, device_target_per_point=0,
                             dit_per_image=STEP1X_DIT_BYTES_PER_IMAGE, decoder_call=STEP1X_DECODER_CALL_BYTES)
+
+
+def step1x_memory(precision: Precision, parameters: int) -> ShapeMemory:
+    """Step1X-3D's memory in ``precision`` (``dtypes.step1x_precision``) for a model of ``parameters``.
+
+    The grid is float32 whatever the model's dtype; the DiT's and the decoder's activations are in
+    the model's dtype: the measured (16-bit) ones scale with its size, twice them in float32. In a
+    checked precision (float16) one target may be made again in float32: its activations at that
+    size, and 2 bytes more per parameter while the weights are float32.
+    """
+    scale = precision.bytes_per_parameter / 2
+    memory = replace(STEP1X_MEMORY, dit_per_image=int(STEP1X_DIT_BYTES_PER_IMAGE * scale),
+                     decoder_call=int(STEP1X_DECODER_CALL_BYTES * scale))
+    if not precision.checked:
+        return memory
+    return replace(memory, retry=step1x_memory(Precision("float32"), parameters),
+                   retry_weights=parameters * precision.retry_bytes_per_parameter)
+
 
 # -- paint (rasterised views, back-projection, the texture), bytes per pixel ----------------------
 # Measured on the CPU, the penguin with the tiny paint models (bench/preflight_calibration.py
@@ -145,6 +169,18 @@ def total_room(device: Any) -> Room:
 
 def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False,
                memory: ShapeMemory = HUNYUAN_MEMORY) -> Need:
+    """What the shape stage needs beside the loaded model; with a float32 retry, the larger of the
+    batch's run and one target's run again in float32 with its wider weights."""
+    need = _shape_need(octree, batch, guidance, on_gpu, memory)
+    if memory.retry is None:
+        return need
+    again = _shape_need(octree, 1, guidance, on_gpu, memory.retry)
+    if on_gpu:
+        return Need(host=max(need.host, again.host), device=max(need.device, again.device + memory.retry_weights))
+    return Need(host=max(need.host, again.host + memory.retry_weights))
+
+
+def _shape_need(octree: int, batch: int, guidance: bool, on_gpu: bool, memory: ShapeMemory) -> Need:
     points = (octree + 1) ** 3
     dit = batch * (2 if guidance else 1) * memory.dit_per_image
     host = int(memory.host_per_point * points + batch * memory.target_per_point * points)
@@ -217,17 +253,21 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
 
 
 def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
-              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY, clean_paint: int | None = None) -> None:
+              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY, clean_paint: int | None = None,
+              shape_weights: int = 0) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
     (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``;
-    ``clean_paint``: the clean family's paint model's weights in bytes, which must fit beside its views)."""
+    ``clean_paint``: the clean family's paint model's weights in bytes, which must fit beside its views;
+    ``shape_weights``: the shape model's weights in the dtype it runs in, which its grid must fit beside)."""
     room = room or total_room(device)
     if options.texture and clean_paint is not None:
         check_clean_paint(options, device, clean_paint, room)
+    shape_room = _beside(room, shape_weights)
     need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device), memory)
-    if shape and not room.fits(need):
-        raise _too_big("octree resolution", options.octree_resolution, need, room,
-                       largest_octree(room, guidance, _on_gpu(device), memory), "in all")
+    if shape and not shape_room.fits(need):
+        raise _too_big("octree resolution", options.octree_resolution, need, shape_room,
+                       largest_octree(shape_room, guidance, _on_gpu(device), memory),
+                       "in all beside the shape model's weights" if shape_weights else "in all")
     if options.texture:
         need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
         if not room.fits(need):
