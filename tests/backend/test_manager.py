@@ -239,3 +239,20 @@ def test_full_precision_widens_a_model_in_use_counts_it_and_gives_it_back_unchan
         assert model.weight.dtype == torch.float16 and torch.equal(model.weight, before)
         assert manager.snapshot()["models"]["shape"]["bytes"] == 4 * MB
     assert log == ["other", "shape"]   # converted in place, never read from disk again
+
+
+class _NoRoom(torch.nn.Linear):
+    """A module whose widening runs out of memory, as a GPU short of room would."""
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        if self.weight.dtype == torch.float16 and fn(torch.zeros((), dtype=torch.float16)).dtype == torch.float32:
+            raise torch.OutOfMemoryError("CUDA out of memory (stand-in)")
+        return super()._apply(fn, recurse)
+
+
+def test_a_widening_that_runs_out_of_memory_half_way_leaves_every_module_as_it_was() -> None:
+    first, second = torch.nn.Linear(4, 4).half(), _NoRoom(4, 4).half()
+    with pytest.raises(torch.OutOfMemoryError):
+        with placement.cast_for_call([first, second], torch.float32):
+            pass
+    assert first.weight.dtype == second.weight.dtype == torch.float16

@@ -166,9 +166,10 @@ def cast_for_call(modules: list[Any], dtype: Any) -> Iterator[None]:
     not both. fp16 -> fp32 -> fp16 is exact: the model the manager keeps is unchanged after.
     """
     before = [_floating_dtype(module) for module in modules]
-    for module in modules:
-        module.to(dtype=dtype)
     try:
+        # Inside the try: running out of memory half way must not leave some modules widened.
+        for module in modules:
+            module.to(dtype=dtype)
         yield
     finally:
         for module, original in zip(modules, before):
