@@ -205,16 +205,29 @@ def test_step1x_memory_counts_each_precision() -> None:
     assert (fp32.dit_per_image, fp32.decoder_call) == (2 * bf16.dit_per_image, 2 * bf16.decoder_call)
     assert fp32.host_per_point == bf16.host_per_point == fp16.host_per_point
     assert bf16.retry is None and fp32.retry is None and bf16.retry_weights == fp32.retry_weights == 0
-    # fp16's retry: one target in float32, its weights 2 bytes per parameter wider meanwhile.
+    # fp16's retry: one target in float32, its weights 2 bytes per parameter wider meanwhile; apart
+    # from the run's own need, which it would otherwise make impossible on older 8 GB GPUs.
     assert fp16.retry == fp32 and fp16.retry_weights == 2 * STEP1X_PARAMETERS
-    for on_gpu in (False, True):
-        half, again = shape_need(384, 1, on_gpu=on_gpu, memory=fp16), shape_need(384, 1, on_gpu=on_gpu, memory=fp32)
-        widened = again.device + fp16.retry_weights if on_gpu else again.host + fp16.retry_weights
-        assert (half.device if on_gpu else half.host) == widened > (shape_need(384, 1, on_gpu=on_gpu, memory=bf16).device
-                                                                    if on_gpu else shape_need(384, 1, memory=bf16).host)
-    # A batch larger than the retry needs its own, larger, room.
-    batch = shape_need(384, 12, memory=fp16)
-    assert batch.host == max(shape_need(384, 12, memory=bf16).host, widened)
+    assert preflight.retry_need(384, memory=bf16) is None and preflight.retry_need(384, memory=fp32) is None
+    assert shape_need(384, 1, memory=fp16) == shape_need(384, 1, memory=bf16)
+    on_cpu, on_gpu = preflight.retry_need(384, memory=fp16), preflight.retry_need(384, on_gpu=True, memory=fp16)
+    assert on_cpu.host == shape_need(384, 1, memory=fp32).host + 2 * STEP1X_PARAMETERS
+    assert on_gpu.device == shape_need(384, 1, on_gpu=True, memory=fp32).device + 2 * STEP1X_PARAMETERS
+
+
+def test_a_float32_retry_that_cannot_fit_is_refused_naming_it() -> None:
+    fp16 = preflight.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
+    weights = 2 * STEP1X_PARAMETERS
+    need = preflight.retry_need(384, on_gpu=True, memory=fp16)
+    gpu = Room(host=64 * GB, device=weights + need.device + preflight.RESERVE_BYTES, shared=False)
+    preflight.check_retry(384, "cuda", fp16, weights, room=gpu)
+    with pytest.raises(ProtocolError) as caught:
+        preflight.check_retry(384, "cuda", fp16, weights, room=Room(host=64 * GB, device=gpu.device - 1, shared=False))
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY
+    assert caught.value.message.startswith("making it again in float32 needs about ")
+    assert "GB of GPU memory beside the model" in caught.value.message
+    preflight.check_retry(384, "cuda", preflight.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS), weights,
+                          room=Room(host=0, device=0, shared=False))   # no retry: nothing to refuse
 
 
 def test_the_shape_models_weights_are_counted_before_the_job() -> None:

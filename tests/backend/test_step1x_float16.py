@@ -27,7 +27,7 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.generate import REDONE_IN_FLOAT32
-from img23d_backend.models import dtypes, placement
+from img23d_backend.models import dtypes, placement, preflight
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.folder_files import STEP1X_WEIGHTS
 from img23d_backend.models.registry import tiny_model_set
@@ -35,7 +35,8 @@ from img23d_backend.step1x import generate as step1x_generate
 from img23d_backend.step1x.generate import GeometrySettings, generate_geometry
 from img23d_backend.step1x.loader import load_geometry
 from img23d_backend.step1x.volume import GridSettings
-from img23d_protocol import GenerateRequest, JobOptions, Progress
+from img23d_backend.models.preflight import Room, shape_need
+from img23d_protocol import GenerateRequest, JobOptions, Progress, ProtocolError
 
 BOXES = {"chimney": [600.0, 80.0, 760.0, 600.0], "door": [365.0, 600.0, 460.0, 840.0]}
 TURING = dtypes.DeviceKind("cuda", (7, 5))
@@ -163,3 +164,23 @@ def test_the_redone_target_is_the_float32_run_of_the_same_weights(tiny_root: Pat
     assert mesh is not None and len(mesh.faces) > 0
     np.testing.assert_array_equal(mesh.vertices, expected.vertices)
     np.testing.assert_array_equal(mesh.faces, expected.faces)
+
+
+def test_a_float32_retry_that_cannot_fit_fails_its_target_alone_and_says_why(
+        tiny_root: Path, tmp_path: Path, turing: None, sampled: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(tiny_root, _overflowing(tmp_path, tiny_root, *LATENTS_OVERFLOW), tmp_path / "runs")
+    memory = engine.shape_memory
+    # Room for the float16 run (its 16-bit activations), not for one target's float32 run.
+    room = Room(host=shape_need(FAST_OPTIONS["octree_resolution"], 1, memory=memory).host + 2 * preflight.RESERVE_BYTES)
+    assert not room.fits(preflight.retry_need(FAST_OPTIONS["octree_resolution"], memory=memory))
+    monkeypatch.setattr(preflight, "total_room", lambda device: room)
+    monkeypatch.setattr(preflight, "free_room", lambda device: room)
+    with pytest.raises(ProtocolError, match="no target produced a mesh"):
+        _run(engine, ["door"])
+    [run] = (tmp_path / "runs").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    [record] = manifest["records"]
+    assert record["status"] == "failed" and record["error"]["code"] == "out_of_memory"
+    assert record["error"]["message"].startswith("float16 gave latents that are not finite after a denoising step "
+                                                 "for 'door', and making it again in float32 needs about ")
+    assert sampled == [(1, torch.float16)]   # never tried: running out of memory there helps no one

@@ -169,18 +169,7 @@ def total_room(device: Any) -> Room:
 
 def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False,
                memory: ShapeMemory = HUNYUAN_MEMORY) -> Need:
-    """What the shape stage needs beside the loaded model; with a float32 retry, the larger of the
-    batch's run and one target's run again in float32 with its wider weights."""
-    need = _shape_need(octree, batch, guidance, on_gpu, memory)
-    if memory.retry is None:
-        return need
-    again = _shape_need(octree, 1, guidance, on_gpu, memory.retry)
-    if on_gpu:
-        return Need(host=max(need.host, again.host), device=max(need.device, again.device + memory.retry_weights))
-    return Need(host=max(need.host, again.host + memory.retry_weights))
-
-
-def _shape_need(octree: int, batch: int, guidance: bool, on_gpu: bool, memory: ShapeMemory) -> Need:
+    """What the shape stage needs beside the loaded model (a float32 retry apart: ``retry_need``)."""
     points = (octree + 1) ** 3
     dit = batch * (2 if guidance else 1) * memory.dit_per_image
     host = int(memory.host_per_point * points + batch * memory.target_per_point * points)
@@ -188,6 +177,46 @@ def _shape_need(octree: int, batch: int, guidance: bool, on_gpu: bool, memory: S
         return Need(host=host + max(dit, memory.decoder_call))
     return Need(host=host, device=int(memory.device_per_point * points
                                       + batch * memory.device_target_per_point * points) + max(dit, memory.decoder_call))
+
+
+def retry_need(octree: int, guidance: bool = True, on_gpu: bool = False,
+               memory: ShapeMemory = HUNYUAN_MEMORY) -> Need | None:
+    """One target made again in float32 beside the loaded model (a checked precision's retry): its
+    float32 run and the 2 bytes per parameter its weights grow by meanwhile; None without a retry.
+
+    Not part of ``shape_need``: the retry happens only where float16 overflowed, and counting it up
+    front would refuse older GPUs jobs that usually fit. ``check_retry`` holds it against the
+    machine when it is about to happen.
+    """
+    if memory.retry is None:
+        return None
+    again = shape_need(octree, 1, guidance, on_gpu, memory.retry)
+    if on_gpu:
+        return Need(host=again.host, device=again.device + memory.retry_weights)
+    return Need(host=again.host + memory.retry_weights)
+
+
+def check_retry(octree: int, device: Any, memory: ShapeMemory, loaded_weights: int, guidance: bool = True,
+                room: Room | None = None) -> None:
+    """Before a target is made again in float32: ``out_of_memory`` in one sentence when that cannot
+    fit in what the machine holds beside the model's ``loaded_weights`` (the other models can be
+    evicted, so all of it counts, not what is free now)."""
+    need = retry_need(octree, guidance, _on_gpu(device), memory)
+    room = _beside(room or total_room(device), loaded_weights)
+    if need is None or room.fits(need):
+        return
+    if room.shared:
+        needed, available, short = need.host + need.device, room.host, "memory"
+    elif need.device + RESERVE_BYTES > room.device:
+        needed, available, short = need.device, room.device, "GPU memory"
+    else:
+        needed, available, short = need.host, room.host, "RAM"
+    raise ProtocolError(
+        ErrorCode.OUT_OF_MEMORY,
+        f"making it again in float32 needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short} beside the "
+        f"model, and this machine has {available / GB:.1f} GB: lower the octree resolution, or use a GPU with "
+        "bfloat16 (NVIDIA Ampere or newer)",
+        f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
 
 
 def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool = False) -> Need:

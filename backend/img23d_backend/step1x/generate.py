@@ -136,12 +136,13 @@ def generate_geometry(model: Step1XGeometry, cutouts: list[Image.Image], seeds: 
                       settings: GeometrySettings, *, cancel: CancelToken, progress: ProgressFn,
                       on_mesh: Callable[[int, Any], None] | None = None,
                       full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
-                      on_redo: Callable[[int, str], None] | None = None) -> list[Any]:
+                      on_redo: Callable[[int, str], Any] | None = None) -> list[Any]:
     """One trimesh (or None) per cut-out, in order; ``on_mesh(index, mesh)`` as each exists.
 
     A target that float16 could not compute is made again with the weights in float32 for the
     while (``full_precision()``: the model manager's in a job; else the model's modules cast in
-    place), after ``on_redo(index, why)``.
+    place), after ``on_redo(index, why)``; where that returns something rather than None (the
+    job's refusal: float32 would not fit), it stands for the target's mesh instead.
     """
     if len(cutouts) != len(seeds):
         raise ValueError(f"{len(cutouts)} cut-outs but {len(seeds)} seeds")
@@ -174,12 +175,12 @@ def generate_geometry(model: Step1XGeometry, cutouts: list[Image.Image], seeds: 
                 mesh = _checked_mesh(model, latents[offset:offset + 1], settings.grid)
             except NotFinite as exc:
                 log.info("target %d: float16 gave %s; making it again in float32", index + 1, exc)
-                if on_redo is not None:
-                    on_redo(index, str(exc))
-                with widen():
-                    again = _unless_cancelled(lambda: denoise(model, [cutouts[index]], [seeds[index]], settings,
-                                                              on_redo_step))
-                    mesh = latents_to_mesh(model, again, settings.grid)
+                mesh = on_redo(index, str(exc)) if on_redo is not None else None
+                if mesh is None:
+                    with widen():
+                        again = _unless_cancelled(lambda: denoise(model, [cutouts[index]], [seeds[index]], settings,
+                                                                  on_redo_step))
+                        mesh = latents_to_mesh(model, again, settings.grid)
             meshes.append(mesh)
             progress("shape", done + 1, total, f"decoded surface {index + 1} of {len(cutouts)}")
             if on_mesh is not None:

@@ -99,7 +99,7 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
                     cancel: CancelToken, progress: ProgressFn,
                     on_mesh: Callable[[int, Any], None] | None = None,
                     full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
-                    on_redo: Callable[[int, str], None] | None = None) -> list[Any]:
+                    on_redo: Callable[[int, str], Any] | None = None) -> list[Any]:
     """One trimesh (or None where surface extraction found nothing) per image, in order.
 
     Each batch is denoised together, then decoded one target at a time; ``on_mesh(index, mesh)``
