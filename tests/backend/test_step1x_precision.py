@@ -98,3 +98,13 @@ def test_latents_stay_float32_between_steps_while_the_denoiser_runs_bf16(tiny_ro
     assert latents.dtype == torch.float32 and bool(torch.isfinite(latents).all())
     # Not rounded to bf16 between steps: bf16 keeps 8 bits of mantissa, these latents more.
     assert not torch.equal(latents, latents.to(torch.bfloat16).float())
+
+
+def test_the_label_model_follows_the_same_rule(tiny_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dtypes, "device_kind", lambda device: DeviceKind("cuda", (8, 0)))
+    spec = tiny_model_set(tiny_root, family="clean", shape="step1x-label").shape
+    model = step1x_loader(spec)(spec.local_path, torch.device("cpu")).obj
+    assert model.label is not None
+    assert {p.dtype for module in model.modules for p in module.parameters() if p.is_floating_point()} == {torch.bfloat16}
+    latents = denoise(model, [_disc()], [3], GeometrySettings(steps=2))
+    assert latents.dtype == torch.float32 and bool(torch.isfinite(latents).all())
