@@ -48,7 +48,7 @@ from PIL import Image, ImageDraw  # noqa: E402
 from img23d_backend.replicas import step1x as step1x_replica  # noqa: E402
 from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
-from img23d_backend.models.dtypes import working_dtype# noqa: E402
+from img23d_backend.models.dtypes import device_kind, step1x_precision  # noqa: E402
 from img23d_backend.stages.mesh.shape import ShapeSettings, generate_shapes, shape_loader  # noqa: E402
 from img23d_backend.stages.mesh.shape_decode import FLASHVDM  # noqa: E402
 from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
@@ -86,7 +86,7 @@ def _intervals(events: list[float], steps: int) -> dict[str, float]:
 def run_step1x(root: Path, steps: int, octree: int, device: str) -> dict[str, Any]:
     folder = root / "step1x-3d" / step1x_replica.FOLDER
     started = time.perf_counter()
-    model = load_geometry(folder, device, working_dtype(torch.device(device)))
+    model = load_geometry(folder, device, step1x_precision(device_kind(torch.device(device))).dtype)  # as the product
     _touch(model.modules)
     load = time.perf_counter() - started
     events = [time.perf_counter()]

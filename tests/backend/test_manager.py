@@ -207,3 +207,52 @@ def test_the_resident_policy_ignores_the_budget() -> None:
             with manager.use(role):
                 pass
     assert _tiers(manager) == {"a": "device", "b": "device"} and log == ["a", "b"]
+
+
+def _half_loader(megabytes: int, log: list[str], role: str):
+    """A loader whose model holds exactly ``megabytes`` of fp16 weights."""
+
+    def load(folder: Path, device: Any) -> LoadedModel:
+        log.append(role)
+        module = torch.nn.Linear(256, megabytes * MB // 2 // 256, bias=False).half()
+        return LoadedModel(obj=module, modules=[module])
+
+    return load
+
+
+def test_full_precision_widens_a_model_in_use_counts_it_and_gives_it_back_unchanged() -> None:
+    manager, log = _manager("meta", 10, {"other": 4})
+    manager.register(_spec("shape", 4 * MB), _half_loader(4, log, "shape"))
+    with manager.use("other"):
+        pass
+    with pytest.raises(RuntimeError, match="in use on the device"):
+        with manager.full_precision("shape"):
+            pass
+    with manager.use("shape") as model:
+        before = model.weight.clone()
+        assert _tiers(manager) == {"other": "device", "shape": "device"}   # 4 + 4 MB of 10
+        with manager.full_precision("shape"):
+            # 8 MB in fp32 beside the other model's 4 would pass the 10 MB budget: it leaves first.
+            assert model.weight.dtype == torch.float32
+            assert manager.snapshot()["models"]["shape"]["bytes"] == 8 * MB
+            assert _tiers(manager) == {"other": "ram", "shape": "device"}
+        assert model.weight.dtype == torch.float16 and torch.equal(model.weight, before)
+        assert manager.snapshot()["models"]["shape"]["bytes"] == 4 * MB
+    assert log == ["other", "shape"]   # converted in place, never read from disk again
+
+
+class _NoRoom(torch.nn.Linear):
+    """A module whose widening runs out of memory, as a GPU short of room would."""
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        if self.weight.dtype == torch.float16 and fn(torch.zeros((), dtype=torch.float16)).dtype == torch.float32:
+            raise torch.OutOfMemoryError("CUDA out of memory (stand-in)")
+        return super()._apply(fn, recurse)
+
+
+def test_a_widening_that_runs_out_of_memory_half_way_leaves_every_module_as_it_was() -> None:
+    first, second = torch.nn.Linear(4, 4).half(), _NoRoom(4, 4).half()
+    with pytest.raises(torch.OutOfMemoryError):
+        with placement.cast_for_call([first, second], torch.float32):
+            pass
+    assert first.weight.dtype == second.weight.dtype == torch.float16

@@ -4,13 +4,15 @@ batches, or a refusal naming the setting to lower, never a kill by the operating
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RetextureRequest,
                              decode, over_limits)
 
-from img23d_backend.models import preflight
+from img23d_backend.models import dtypes, preflight
+from img23d_backend.models.dtypes import DeviceKind, Precision
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.models.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
@@ -182,6 +184,93 @@ def test_step1x_grows_with_the_grid_not_the_batch_and_names_its_own_limit() -> N
 
 def test_a_clean_family_engine_uses_step1x_memory(tiny_root: Path, tmp_path: Path) -> None:
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, family="clean"), runs_dir=tmp_path, device="cpu"))
-    assert engine.shape_memory is preflight.STEP1X_MEMORY and engine.classifier_free
-    assert Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path,
-                                 device="cpu")).shape_memory is preflight.HUNYUAN_MEMORY
+    parameters = engine.manager.spec("shape").size_bytes // 2
+    assert engine.shape_memory == preflight.step1x_memory(Precision("float32"), parameters) and engine.classifier_free
+    hunyuan = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
+    assert hunyuan.shape_memory is preflight.HUNYUAN_MEMORY and hunyuan.shape_weights is None
+
+
+# --- the precision Step1X-3D runs in (models/dtypes.step1x_precision) ---------------------------
+
+STEP1X_PARAMETERS = 1_750_000_000   # the 1300m model as the registry estimates it (3.5 GB at 16 bits)
+
+
+def test_step1x_memory_counts_each_precision() -> None:
+    bf16 = preflight.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS)
+    fp32 = preflight.step1x_memory(Precision("float32"), STEP1X_PARAMETERS)
+    fp16 = preflight.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
+    # Measured in 16 bits; float32 activations are twice as large; the grid is float32 in all three.
+    assert (bf16.dit_per_image, bf16.decoder_call) == (preflight.STEP1X_DIT_BYTES_PER_IMAGE,
+                                                       preflight.STEP1X_DECODER_CALL_BYTES)
+    assert (fp32.dit_per_image, fp32.decoder_call) == (2 * bf16.dit_per_image, 2 * bf16.decoder_call)
+    assert fp32.host_per_point == bf16.host_per_point == fp16.host_per_point
+    assert bf16.retry is None and fp32.retry is None and bf16.retry_weights == fp32.retry_weights == 0
+    # fp16's retry: one target in float32, its weights 2 bytes per parameter wider meanwhile; apart
+    # from the run's own need, which it would otherwise make impossible on older 8 GB GPUs.
+    assert fp16.retry == fp32 and fp16.retry_weights == 2 * STEP1X_PARAMETERS
+    assert preflight.retry_need(384, memory=bf16) is None and preflight.retry_need(384, memory=fp32) is None
+    assert shape_need(384, 1, memory=fp16) == shape_need(384, 1, memory=bf16)
+    on_cpu, on_gpu = preflight.retry_need(384, memory=fp16), preflight.retry_need(384, on_gpu=True, memory=fp16)
+    assert on_cpu.host == shape_need(384, 1, memory=fp32).host + 2 * STEP1X_PARAMETERS
+    assert on_gpu.device == shape_need(384, 1, on_gpu=True, memory=fp32).device + 2 * STEP1X_PARAMETERS
+
+
+def test_a_float32_retry_that_cannot_fit_is_refused_naming_it() -> None:
+    fp16 = preflight.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
+    weights = 2 * STEP1X_PARAMETERS
+    need = preflight.retry_need(384, on_gpu=True, memory=fp16)
+    gpu = Room(host=64 * GB, device=weights + need.device + preflight.RESERVE_BYTES, shared=False)
+    preflight.check_retry(384, "cuda", fp16, weights, room=gpu)
+    with pytest.raises(ProtocolError) as caught:
+        preflight.check_retry(384, "cuda", fp16, weights, room=Room(host=64 * GB, device=gpu.device - 1, shared=False))
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY
+    assert caught.value.message.startswith("making it again in float32 needs about ")
+    assert "GB of GPU memory beside the model" in caught.value.message
+    preflight.check_retry(384, "cuda", preflight.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS), weights,
+                          room=Room(host=0, device=0, shared=False))   # no retry: nothing to refuse
+
+
+def test_the_shape_models_weights_are_counted_before_the_job() -> None:
+    fp32 = preflight.step1x_memory(Precision("float32"), STEP1X_PARAMETERS)
+    weights = STEP1X_PARAMETERS * 4
+    room = _fits_exactly(shape_need(384, 1, memory=fp32))
+    check_job(JobOptions(octree_resolution=384, texture=False), "cpu", room, memory=fp32)
+    with pytest.raises(ProtocolError) as caught:
+        check_job(JobOptions(octree_resolution=384, texture=False), "cpu", room, memory=fp32, shape_weights=weights)
+    assert caught.value.code is ErrorCode.OUT_OF_MEMORY
+    assert "GB are in all beside the shape model's weights" in caught.value.message
+    check_job(JobOptions(octree_resolution=384, texture=False), "cpu", Room(host=room.host + weights), memory=fp32,
+              shape_weights=weights)
+
+
+@pytest.mark.parametrize(("kind", "bytes_per_parameter", "retry"),
+                         [(DeviceKind("cpu"), 4, 0), (DeviceKind("mps"), 4, 0),
+                          (DeviceKind("cuda", (8, 6)), 2, 0), (DeviceKind("cuda", (7, 5)), 2, 2)])
+def test_a_clean_family_engine_counts_its_precision(tiny_root: Path, tmp_path: Path, monkeypatch,
+                                                    kind: DeviceKind, bytes_per_parameter: int, retry: int) -> None:
+    monkeypatch.setattr(dtypes, "device_kind", lambda device: kind)
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, family="clean"), runs_dir=tmp_path, device="cpu"))
+    parameters = engine.manager.spec("shape").size_bytes // 2
+    assert engine.shape_weights == parameters * bytes_per_parameter   # before it is loaded
+    assert engine.shape_memory.retry_weights == parameters * retry
+    assert (engine.shape_memory.retry is not None) is bool(retry)
+    with engine.manager.use("shape"):
+        pass
+    assert engine.shape_weights == engine.manager.snapshot()["models"]["shape"]["bytes"]   # then as measured
+
+
+def test_the_hello_counts_step1x_weights_in_the_dtype_it_runs(tiny_root: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(preflight, "total_room", lambda device: Room(host=16 * GB))
+    models = tiny_model_set(tiny_root, family="clean")
+    # The full-size model's estimate: its weights decide with the grid what fits.
+    models = replace(models, shape=replace(models.shape, size_bytes=2 * STEP1X_PARAMETERS))
+    offered, memory = {}, {}
+    for kind, bytes_per_parameter in ((DeviceKind("cpu"), 4), (DeviceKind("cuda", (8, 6)), 2)):
+        monkeypatch.setattr(dtypes, "device_kind", lambda device, kind=kind: kind)
+        engine = Engine(EngineSettings(models=models, runs_dir=tmp_path, device="cpu"))
+        offered[kind.type], memory[kind.type] = engine.limits()["octree_resolution"], engine.shape_memory
+        beside = Room(host=16 * GB - STEP1X_PARAMETERS * bytes_per_parameter)
+        assert offered[kind.type] == largest_octree(beside, memory=memory[kind.type])
+    # fp32 on the CPU: 7 GB of weights, not the registry's 3.5 GB at 16 bits, leave less room for the grid.
+    assert offered["cpu"] < largest_octree(Room(host=16 * GB - STEP1X_PARAMETERS * 2), memory=memory["cpu"])
+    assert offered["cpu"] < offered["cuda"]

@@ -16,7 +16,7 @@ from img23d_protocol import HUNYUAN3D, ErrorCode, Message, ProtocolError, model_
 
 from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
-from ..models import preflight
+from ..models import dtypes, preflight
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..models.registry import PAINT_ROLES, ModelSet, is_clean_paint, shape_kind
@@ -97,8 +97,8 @@ class EngineContext:
         """The largest settings one target fits with, beside the models its stage holds."""
         sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
         paint = sum(sizes[role] for role in PAINT_ROLES if role in sizes) if self.can_paint else None
-        return preflight.limits(self.device, sizes.get("shape", 0), paint, guidance=self.classifier_free,
-                                memory=self.shape_memory)
+        shape = self.shape_weights if self.shape_weights is not None else sizes.get("shape", 0)
+        return preflight.limits(self.device, shape, paint, guidance=self.classifier_free, memory=self.shape_memory)
 
     @property
     def clean_paint_weights(self) -> int | None:
@@ -110,10 +110,36 @@ class EngineContext:
         return spec.size_bytes * (2 if getattr(self.device, "type", str(self.device)) == "cpu" else 1)
 
     @property
+    def shape_precision(self) -> dtypes.Precision | None:
+        """The dtype the Step1X-3D geometry model runs in on this device; None for Hunyuan3D-2's
+        (``dtypes.working_dtype``, its own rule)."""
+        if shape_kind(self.settings.models.shape).family == HUNYUAN3D:
+            return None
+        return dtypes.step1x_precision(dtypes.device_kind(self.device))
+
+    @property
     def shape_memory(self) -> preflight.ShapeMemory:
-        """How the shape model's memory grows (its family's volume decoding and DiT)."""
-        family = shape_kind(self.settings.models.shape).family
-        return preflight.HUNYUAN_MEMORY if family == HUNYUAN3D else preflight.STEP1X_MEMORY
+        """How the shape model's memory grows (its family's volume decoding and DiT, in its dtype)."""
+        precision = self.shape_precision
+        if precision is None:
+            return preflight.HUNYUAN_MEMORY
+        return preflight.step1x_memory(precision, self._shape_parameters)
+
+    @property
+    def shape_weights(self) -> int | None:
+        """The Step1X-3D geometry model's weights in the dtype it runs in: as measured once loaded,
+        else its parameters at that dtype's size (float32 on a CPU: twice the registry's 16-bit
+        estimate). None for Hunyuan3D-2's, whose preflight does not count them before the job."""
+        precision = self.shape_precision
+        if precision is None:
+            return None
+        model = self.manager.snapshot()["models"]["shape"]
+        return model["bytes"] if model["measured"] else self._shape_parameters * precision.bytes_per_parameter
+
+    @property
+    def _shape_parameters(self) -> int:
+        # The Step1X specs' sizes are their parameters at 16 bits (models/registry.py).
+        return self.manager.spec("shape").size_bytes // 2
 
     @property
     def classifier_free(self) -> bool:

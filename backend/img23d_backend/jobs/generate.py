@@ -32,6 +32,9 @@ from .painting import PaintingRun
 
 log = logging.getLogger(__name__)
 
+# The manifest warning of a job whose shape model fell back from float16 to float32 (step1x.generate).
+REDONE_IN_FLOAT32 = "redone_in_float32"
+
 
 class GenerateRun(PaintingRun):
     kind = "generate"
@@ -214,20 +217,48 @@ class GenerateRun(PaintingRun):
                 lowered = settings.lowered()
 
                 def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone
-                    return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [image], [seed], lowered)[0])
-                            for image, seed in zip(images, seeds)]
+                    return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [record], [image], [seed],
+                                                                                lowered)[0])
+                            for record, image, seed in zip(live, images, seeds)]
 
                 def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded
-                    return self._generate_shapes(pipe, images, seeds, settings,
+                    return self._generate_shapes(pipe, live, images, seeds, settings,
                                                  on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
 
                 return self.retry_smaller("shape", batched, one_at_a_time,
                                           f"one at a time at octree resolution {lowered.octree_resolution}")
 
-    def _generate_shapes(self, pipe: Any, images: list[Any], seeds: list[int], settings: Any,
-                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+    def _generate_shapes(self, pipe: Any, records: list[TargetRecord], images: list[Any], seeds: list[int],
+                         settings: Any, on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
         return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress,
-                                     on_mesh=on_mesh)
+                                     on_mesh=on_mesh, full_precision=lambda: self.manager.full_precision("shape"),
+                                     on_redo=lambda index, why: self._redo_in_float32(records[index], why,
+                                                                                      settings.octree_resolution))
+
+    def _redo_in_float32(self, record: TargetRecord, why: str, octree: int) -> ProtocolError | None:
+        """A target float16 could not compute is made again in float32: said once per job (the log,
+        the progress, the manifest's warnings), and every such target is listed in that warning.
+        None to go ahead; the error that fails this target alone when float32 cannot fit in the machine."""
+        loaded = self.manager.snapshot()["models"]["shape"]["bytes"]
+        try:
+            preflight.check_retry(octree, self.engine.device, self.engine.shape_memory, loaded,
+                                  guidance=self.engine.classifier_free)
+        except ProtocolError as exc:
+            log.warning("shape: float16 gave %s for %r, and %s", why, record.target, exc.message)
+            return ProtocolError(exc.code, f"float16 gave {why} for {record.target!r}, and {exc.message}",
+                                 exc.detail, target=record.target)
+        warnings = self.run_folder.manifest.warnings
+        said = next((w for w in warnings if w.get("code") == REDONE_IN_FLOAT32), None)
+        if said is not None:
+            said["targets"].append(record.target)
+            log.info("shape: %r is made again in float32 too (%s)", record.target, why)
+            return None
+        sentence = (f"shape: float16 gave {why} for {record.target!r}; it is made again in float32, as is any "
+                    "other target this happens to (slower, and the model takes twice its memory meanwhile)")
+        log.warning(sentence)
+        self.progress("shape", 0, 1, sentence)
+        warnings.append({"stage": "shape", "code": REDONE_IN_FLOAT32, "message": sentence, "targets": [record.target]})
+        return None
 
     def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
         """Collect each cleaned mesh, paint it (if asked) and have it written, announced at once."""
@@ -267,6 +298,8 @@ class GenerateRun(PaintingRun):
     def _clean_one(self, record: TargetRecord, mesh: Any) -> Any:
         """On the tail's worker: (cleaned trimesh, stats), or the ``ProtocolError`` that fails the
         target (returned, not raised: failing it is the main thread's business)."""
+        if isinstance(mesh, ProtocolError):  # refused before it ran (its float32 retry cannot fit)
+            return mesh
         if isinstance(mesh, OutOfMemory):
             return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second "
                                  "time at lower settings; lower the quality or close other programs using the GPU",

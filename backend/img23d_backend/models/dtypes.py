@@ -1,9 +1,15 @@
 """The dtype each model runs in on each device: half precision where the device runs it fast and
-well, with the exceptions grounding and matting need."""
+well, with the exceptions grounding, matting and the Step1X-3D geometry family need."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+# A CUDA GPU computes bf16 itself from compute capability 8.0 on (Ampere); before that torch
+# emulates it, slowly.
+BF16_CAPABILITY = (8, 0)
+_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
 def working_dtype(device: Any) -> Any:
@@ -56,3 +62,71 @@ def bf16_native(device: Any) -> bool:
     if kind == "mps":
         return torch.backends.mps.is_macos_or_newer(14, 0)  # bf16 on Metal needs macOS 14
     return False
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    """What decides a model's precision on a device: its type and, on CUDA, its compute capability.
+
+    Built from a torch device by ``device_kind``; tests build one by hand for devices this machine
+    does not have.
+    """
+
+    type: str                                  # "cuda", "mps", "cpu"
+    capability: tuple[int, int] | None = None  # CUDA's (major, minor); None elsewhere
+    hip: bool = False                          # a ROCm build: AMD GPUs behind torch's "cuda"
+
+
+def device_kind(device: Any) -> DeviceKind:
+    """``device`` described for ``step1x_precision`` (asks torch about its CUDA capability)."""
+    import torch
+
+    kind = getattr(device, "type", str(device)).split(":")[0]
+    if kind != "cuda":
+        return DeviceKind(kind)
+    major, minor = torch.cuda.get_device_capability(device)
+    return DeviceKind(kind, (major, minor), hip=bool(torch.version.hip))
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The dtype a model's weights and activations are in, and whether its output is checked.
+
+    ``checked``: half precision that can overflow (fp16's largest number is 65504): a target whose
+    latents or decoded field are not finite is made again with the weights in fp32.
+    """
+
+    dtype_name: str        # "bfloat16", "float16" or "float32"
+    checked: bool = False
+
+    @property
+    def dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, self.dtype_name)
+
+    @property
+    def bytes_per_parameter(self) -> int:
+        return _BYTES[self.dtype_name]
+
+    @property
+    def retry_bytes_per_parameter(self) -> int:
+        """What the fp32 retry adds to each parameter while it runs (0 where there is no retry)."""
+        return _BYTES["float32"] - self.bytes_per_parameter if self.checked else 0
+
+
+def step1x_precision(device: DeviceKind) -> Precision:
+    """The Step1X-3D geometry models' precision (the base and the Label model; not its texture model).
+
+    Upstream's README and inference scripts load the pipeline with no dtype, so its reference runs
+    in fp32; the geometry diffusion was trained in bf16-mixed (its training configs'
+    ``trainer.precision``). So bf16 where the device computes it (CUDA from compute capability
+    8.0, and ROCm, as ``bf16_native``), else the reference's fp32: on Apple GPUs (fp16 overflows
+    Flux-style DiTs; bf16 on Metal needs macOS 14 and is unproven for this model) and on the CPU.
+    An older CUDA GPU has neither fast bf16 nor, often, the memory for fp32: fp16 there, checked.
+    """
+    if device.type == "cuda":
+        if device.hip or (device.capability is not None and device.capability >= BF16_CAPABILITY):
+            return Precision("bfloat16")
+        return Precision("float16", checked=True)
+    return Precision("float32")

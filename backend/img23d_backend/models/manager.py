@@ -163,6 +163,32 @@ class ModelManager:
                 if self.policy is Policy.SEED and handle.in_use == 0:
                     self._drop(handle)
 
+    @contextmanager
+    def full_precision(self, role: str) -> Iterator[None]:
+        """``role``'s model, in use on the device, with its weights in fp32 for the block, then back
+        in its own dtype (``placement.cast_for_call``: fp16 -> fp32 -> fp16 is exact).
+
+        For a call that half precision could not compute. Meanwhile the model counts at its fp32
+        size: the other models make room for it first, least recently used out, as for a load.
+        """
+        import torch
+
+        with self._lock:
+            handle = self._handles[role]
+            if handle.tier is not Tier.DEVICE or handle.loaded is None or handle.in_use == 0:
+                raise RuntimeError(f"full_precision({role!r}) is for a model in use on the device")
+            size, full = handle.size, placement.weight_bytes(handle.loaded, torch.float32)
+            self._make_room(full, keep=handle)
+            handle.size = full
+            modules = list(handle.loaded.modules)
+        log.info("%s in float32 for one call (%.1f MB)", handle.spec.display, full / 2**20)
+        try:
+            with placement.cast_for_call(modules, torch.float32):
+                yield
+        finally:
+            with self._lock:
+                handle.size = size
+
     def _make_resident(self, handle: ModelHandle) -> None:
         if handle.tier is Tier.DEVICE:
             return

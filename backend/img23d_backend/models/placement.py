@@ -30,8 +30,9 @@ class LoadedModel:
     pinned_bytes: int = 0  # page-locked host memory its weights hold (0 unless offloaded pinned)
 
 
-def weight_bytes(loaded: LoadedModel) -> int:
-    """Bytes held by the model's parameters and buffers (shared tensors counted once)."""
+def weight_bytes(loaded: LoadedModel, dtype: Any = None) -> int:
+    """Bytes held by the model's parameters and buffers (shared tensors counted once); with
+    ``dtype``, what they would hold with the floating-point ones in it (as ``cast_for_call`` makes them)."""
     seen: set[int] = set()
     total = 0
     for module in loaded.modules:
@@ -40,7 +41,8 @@ def weight_bytes(loaded: LoadedModel) -> int:
             if key in seen:
                 continue
             seen.add(key)
-            total += tensor.numel() * tensor.element_size()
+            size = dtype.itemsize if dtype is not None and tensor.is_floating_point() else tensor.element_size()
+            total += tensor.numel() * size
     return total
 
 
@@ -164,9 +166,10 @@ def cast_for_call(modules: list[Any], dtype: Any) -> Iterator[None]:
     not both. fp16 -> fp32 -> fp16 is exact: the model the manager keeps is unchanged after.
     """
     before = [_floating_dtype(module) for module in modules]
-    for module in modules:
-        module.to(dtype=dtype)
     try:
+        # Inside the try: running out of memory half way must not leave some modules widened.
+        for module in modules:
+            module.to(dtype=dtype)
         yield
     finally:
         for module, original in zip(modules, before):

@@ -20,12 +20,13 @@ real-size weights; those constants are estimates from the architectures, marked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psutil
 from img23d_protocol import DETAILED_TEXTURE_SIZE, ErrorCode, JobOptions, ProtocolError
 
+from .dtypes import Precision
 from .memory import device_memory, ram_available
 
 GB = 1e9
@@ -64,6 +65,11 @@ class ShapeMemory:
     device_target_per_point: float
     dit_per_image: int
     decoder_call: int = 0      # one decoder call's activations (a chunk of query points), beside the grid
+    # A model run in float16 with a check (models/dtypes.py): a target whose values overflow is made
+    # again alone with the weights in float32; ``retry`` is how that run grows, ``retry_weights`` the
+    # bytes the float32 weights take beyond the loaded ones meanwhile.
+    retry: "ShapeMemory | None" = None
+    retry_weights: int = 0
 
 
 # Step1X-3D at full size in bfloat16 on the CPU (bench/results/step1x-geometry-cpu.json,
@@ -85,6 +91,24 @@ HUNYUAN_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVIC
 # fused attention does not, so these bound a GPU's from above.
 STEP1X_MEMORY = ShapeMemory(host_per_point=8, target_per_point=0, device_per_point=10, device_target_per_point=0,
                             dit_per_image=STEP1X_DIT_BYTES_PER_IMAGE, decoder_call=STEP1X_DECODER_CALL_BYTES)
+
+
+def step1x_memory(precision: Precision, parameters: int) -> ShapeMemory:
+    """Step1X-3D's memory in ``precision`` (``dtypes.step1x_precision``) for a model of ``parameters``.
+
+    The grid is float32 whatever the model's dtype; the DiT's and the decoder's activations are in
+    the model's dtype: the measured (16-bit) ones scale with its size, twice them in float32. In a
+    checked precision (float16) one target may be made again in float32: its activations at that
+    size, and 2 bytes more per parameter while the weights are float32.
+    """
+    scale = precision.bytes_per_parameter / 2
+    memory = replace(STEP1X_MEMORY, dit_per_image=int(STEP1X_DIT_BYTES_PER_IMAGE * scale),
+                     decoder_call=int(STEP1X_DECODER_CALL_BYTES * scale))
+    if not precision.checked:
+        return memory
+    return replace(memory, retry=step1x_memory(Precision("float32"), parameters),
+                   retry_weights=parameters * precision.retry_bytes_per_parameter)
+
 
 # -- paint (rasterised views, back-projection, the texture), bytes per pixel ----------------------
 # Measured on the CPU, the penguin with the tiny paint models (bench/preflight_calibration.py
@@ -145,6 +169,7 @@ def total_room(device: Any) -> Room:
 
 def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False,
                memory: ShapeMemory = HUNYUAN_MEMORY) -> Need:
+    """What the shape stage needs beside the loaded model (a float32 retry apart: ``retry_need``)."""
     points = (octree + 1) ** 3
     dit = batch * (2 if guidance else 1) * memory.dit_per_image
     host = int(memory.host_per_point * points + batch * memory.target_per_point * points)
@@ -152,6 +177,46 @@ def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = Fa
         return Need(host=host + max(dit, memory.decoder_call))
     return Need(host=host, device=int(memory.device_per_point * points
                                       + batch * memory.device_target_per_point * points) + max(dit, memory.decoder_call))
+
+
+def retry_need(octree: int, guidance: bool = True, on_gpu: bool = False,
+               memory: ShapeMemory = HUNYUAN_MEMORY) -> Need | None:
+    """One target made again in float32 beside the loaded model (a checked precision's retry): its
+    float32 run and the 2 bytes per parameter its weights grow by meanwhile; None without a retry.
+
+    Not part of ``shape_need``: the retry happens only where float16 overflowed, and counting it up
+    front would refuse older GPUs jobs that usually fit. ``check_retry`` holds it against the
+    machine when it is about to happen.
+    """
+    if memory.retry is None:
+        return None
+    again = shape_need(octree, 1, guidance, on_gpu, memory.retry)
+    if on_gpu:
+        return Need(host=again.host, device=again.device + memory.retry_weights)
+    return Need(host=again.host + memory.retry_weights)
+
+
+def check_retry(octree: int, device: Any, memory: ShapeMemory, loaded_weights: int, guidance: bool = True,
+                room: Room | None = None) -> None:
+    """Before a target is made again in float32: ``out_of_memory`` in one sentence when that cannot
+    fit in what the machine holds beside the model's ``loaded_weights`` (the other models can be
+    evicted, so all of it counts, not what is free now)."""
+    need = retry_need(octree, guidance, _on_gpu(device), memory)
+    room = _beside(room or total_room(device), loaded_weights)
+    if need is None or room.fits(need):
+        return
+    if room.shared:
+        needed, available, short = need.host + need.device, room.host, "memory"
+    elif need.device + RESERVE_BYTES > room.device:
+        needed, available, short = need.device, room.device, "GPU memory"
+    else:
+        needed, available, short = need.host, room.host, "RAM"
+    raise ProtocolError(
+        ErrorCode.OUT_OF_MEMORY,
+        f"making it again in float32 needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short} beside the "
+        f"model, and this machine has {available / GB:.1f} GB: lower the octree resolution, or use a GPU with "
+        "bfloat16 (NVIDIA Ampere or newer)",
+        f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
 
 
 def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool = False) -> Need:
@@ -217,17 +282,21 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
 
 
 def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
-              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY, clean_paint: int | None = None) -> None:
+              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY, clean_paint: int | None = None,
+              shape_weights: int = 0) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
     (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``;
-    ``clean_paint``: the clean family's paint model's weights in bytes, which must fit beside its views)."""
+    ``clean_paint``: the clean family's paint model's weights in bytes, which must fit beside its views;
+    ``shape_weights``: the shape model's weights in the dtype it runs in, which its grid must fit beside)."""
     room = room or total_room(device)
     if options.texture and clean_paint is not None:
         check_clean_paint(options, device, clean_paint, room)
+    shape_room = _beside(room, shape_weights)
     need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device), memory)
-    if shape and not room.fits(need):
-        raise _too_big("octree resolution", options.octree_resolution, need, room,
-                       largest_octree(room, guidance, _on_gpu(device), memory), "in all")
+    if shape and not shape_room.fits(need):
+        raise _too_big("octree resolution", options.octree_resolution, need, shape_room,
+                       largest_octree(shape_room, guidance, _on_gpu(device), memory),
+                       "in all beside the shape model's weights" if shape_weights else "in all")
     if options.texture:
         need = paint_need(options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
         if not room.fits(need):

@@ -126,14 +126,16 @@ SHAPE = {name: _hunyuan(name, *where) for name, where in {
 STEP1X_REPO = "stepfun-ai/Step1X-3D"
 STEP1X_REVISION = "bf7084495b3a72222f36549b7942948aa4d9daa7"
 STEP1X_GEOMETRY = "Step1X-3D-Geometry-1300m"
-# In the device dtype (fp16): the 1.3B denoiser, DINOv2-large with registers (0.3B) and the VAE's
-# decoder half (0.12B; its training encoder is not loaded). On disk the folder is float32, ~7.3 GB.
+# At 16 bits per parameter (bf16 or fp16): the 1.3B denoiser, DINOv2-large with registers (0.3B) and
+# the VAE's decoder half (0.12B; its training encoder is not loaded). On disk the folder is float32,
+# ~7.3 GB. The dtype it runs in depends on the device (dtypes.step1x_precision: fp32 on a CPU or an
+# Apple GPU, twice this); the preflight scales this estimate to it (jobs/context.py shape_weights).
 SHAPE["step1x"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION, subfolder=STEP1X_GEOMETRY,
                             allow_patterns=tuple(f"{STEP1X_GEOMETRY}/{name}" for name in STEP1X_FILES),
                             size_bytes=int(3.5 * GB), shape_kind=SHAPE_MODELS["step1x"])
 # The Label model (same repository and commit; symmetry and edge labels). Its training config's
 # table: VAE 191M, visual 731M (DINOv2-large 304M + the whole CLIP ViT-L/14 428M), label 8.2K,
-# denoiser 1.3B. In fp16 as loaded (no VAE encoder, CLIP's vision tower only): ~4.1 GB.
+# denoiser 1.3B. At 16 bits as loaded (no VAE encoder, CLIP's vision tower only): ~4.1 GB.
 STEP1X_LABEL_GEOMETRY = "Step1X-3D-Geometry-Label-1300m"
 SHAPE["step1x-label"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION,
                                   subfolder=STEP1X_LABEL_GEOMETRY,

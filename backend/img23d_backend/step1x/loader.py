@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..env.torch_shims import prepare_torchvision
-from ..models import placement
-from ..models.dtypes import working_dtype
+from ..models import dtypes, placement
 from ..models.fast_load import empty_weights
 from ..models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
 from ..models.placement import LoadedModel
@@ -51,6 +50,18 @@ class Step1XGeometry:
     @property
     def modules(self) -> list[Any]:
         return [self.denoiser, self.vae, self.visual, *([self.label] if self.label is not None else [])]
+
+    @property
+    def dtype(self) -> Any:
+        """The weights' dtype now (all parts share it; fp32 while a checked target is redone)."""
+        return self.denoiser.dit_model.proj_in.weight.dtype
+
+    @property
+    def checked(self) -> bool:
+        """In fp16, which can overflow: a target whose latents or field are not finite is redone in fp32."""
+        import torch
+
+        return self.dtype == torch.float16
 
 
 def check_folder(folder: Path, files: tuple[str, ...] = STEP1X_FILES) -> None:
@@ -127,10 +138,12 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
 
 
 def step1x_loader(spec: ModelSpec):  # -> Loader
-    """The model manager's loader for a Step1X-3D geometry spec (its folder and subfolder)."""
+    """The model manager's loader for a Step1X-3D geometry spec (its folder and subfolder), in the
+    family's precision on the device (``dtypes.step1x_precision``)."""
 
     def load(folder: Path, device: Any) -> LoadedModel:
-        model = load_geometry(Path(folder).resolve() / (spec.subfolder or ""), device, working_dtype(device))
+        precision = dtypes.step1x_precision(dtypes.device_kind(device))
+        model = load_geometry(Path(folder).resolve() / (spec.subfolder or ""), device, precision.dtype)
 
         def follow(device_now: Any) -> None:
             model.device = device_now  # new tensors (noise, grids) are made where the weights are

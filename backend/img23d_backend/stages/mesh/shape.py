@@ -6,6 +6,7 @@ The DiT denoises a batch together; ``shape_decode`` turns each target's latents 
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -95,17 +96,20 @@ class _Cancelled(Exception):
 
 def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], settings: ShapeSettings, *,
                     cancel: CancelToken, progress: ProgressFn,
-                    on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+                    on_mesh: Callable[[int, Any], None] | None = None,
+                    full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
+                    on_redo: Callable[[int, str], Any] | None = None) -> list[Any]:
     """One trimesh (or None where surface extraction found nothing) per image, in order.
 
     Each batch is denoised together, then decoded one target at a time; ``on_mesh(index, mesh)``
     hears of each as soon as it exists, so its clean-up can start while the next decodes.
+    ``full_precision`` and ``on_redo``: Step1X-3D's float16 check (``step1x.generate``).
     """
     import torch
 
     if isinstance(pipe, Step1XGeometry):  # the licence-clean family: img23d's own sampler, no hy3dgen
         return generate_geometry(pipe, images, seeds, geometry_settings(settings), cancel=cancel, progress=progress,
-                                 on_mesh=on_mesh)
+                                 on_mesh=on_mesh, full_precision=full_precision, on_redo=on_redo)
     batch = settings.batch_size or len(images)
     meshes: list[Any] = []
     batches = [(i, images[i:i + batch], seeds[i:i + batch]) for i in range(0, len(images), batch)]
