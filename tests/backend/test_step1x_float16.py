@@ -148,7 +148,7 @@ def _disc() -> Image.Image:
 
 def test_the_redone_target_is_the_float32_run_of_the_same_weights(tiny_root: Path, tmp_path: Path) -> None:
     folder = _overflowing(tmp_path, tiny_root, *LATENTS_OVERFLOW) / tiny_model_set(tiny_root, family="clean").shape.subfolder
-    settings = GeometrySettings(steps=3, grid=GridSettings(resolution=32, levels=2))
+    settings = GeometrySettings(steps=3, grid=GridSettings(resolution=32))
     half = load_geometry(folder, "cpu", torch.float16)
     redone: list[tuple[int, str]] = []
     [mesh] = generate_geometry(half, [_disc()], [4], settings, cancel=CancelToken(), progress=lambda *a: None,
