@@ -131,6 +131,12 @@ def test_mikktspace_tangents_match_blenders_per_corner() -> None:
     corner_uvs[:30, :, 1] *= -1.0  # mirrored UVs: the sign flips and the groups split by orientation
     corner_uvs[50:60] = corner_uvs[50:60, :1]  # zero UV area: "group with any" triangles
     corner_uvs[70:72, :, 1] = corner_uvs[70:72, :, 0]  # UVs on a line: zero area too
+    # a fin (a third triangle on an edge: non-manifold) and a triangle with two corners at one
+    # position (degenerate: it copies its corners' spaces from good triangles, or keeps the default)
+    a, b = faces[100, 0], faces[100, 1]
+    vertices = np.vstack([vertices, vertices[a] * 1.3, vertices[a]])
+    faces = np.vstack([faces, [b, a, len(vertices) - 2], [a, len(vertices) - 1, b]])
+    corner_uvs = np.concatenate([corner_uvs, [[uvs[b], uvs[a], [0.9, 0.9]], [uvs[a], uvs[a] + 0.01, uvs[b]]]])
     tangent, sign, normals = _blender_tangents(vertices, faces, corner_uvs)
 
     ours = mikktspace_tangents(vertices[faces], normals, corner_uvs)

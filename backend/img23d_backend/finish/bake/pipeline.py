@@ -134,10 +134,11 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
     mark = time.perf_counter()
     own = unwrapper is None
     worker = unwrapper if unwrapper is not None else Unwrapper(cancel)
+    key = f"bake-{time.monotonic_ns()}"  # apart from whatever else a job's worker holds
     try:
-        worker.submit("bake", low_vertices, low_faces, packing)
+        worker.submit(key, low_vertices, low_faces, packing)
         surface = HighSurface(high)  # the ray tracer's scene is built while the worker unwraps
-        vertices, faces, uvs = worker.result("bake")
+        vertices, faces, uvs = worker.result(key)
     finally:
         if own:
             worker.close()

@@ -43,10 +43,12 @@ def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals):
         material = visual.material
-        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        image = getattr(material, "baseColorTexture", None)  # a PBR material (glTF's)
+        if image is None:
+            image = getattr(material, "image", None)  # a simple material (OBJ's)
         factor = getattr(material, "baseColorFactor", None)
         if image is not None and visual.uv is not None and len(visual.uv) == len(mesh.vertices):
-            texture = np.asarray(Image.Image.convert(image, "RGB"), dtype=np.float32) / 255.0
+            texture = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
             if factor is not None:  # glTF multiplies the texture by the factor
                 texture = texture * (np.asarray(factor, dtype=np.float32)[:3] / 255.0)
             return ColourSource(texture, np.asarray(visual.uv, dtype=np.float64), None)

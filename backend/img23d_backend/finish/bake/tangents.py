@@ -68,24 +68,22 @@ def _neighbours(tri: np.ndarray) -> np.ndarray:
     lo_s, hi_s, start_s = lo[order], hi[order], start[order]
     # runs of one undirected edge: pair each edge with the first unmatched edge of the run that
     # traverses it the other way (BuildNeighborsFast's scan, in its sort order)
-    boundaries = np.flatnonzero((np.diff(lo_s) != 0) | (np.diff(hi_s) != 0)) + 1
-    runs = np.split(np.arange(len(order)), boundaries)
-    for run in runs:
-        if len(run) < 2:
-            continue
-        if len(run) == 2:
-            a, b = order[run[0]], order[run[1]]
-            if start_s[run[0]] != start_s[run[1]]:
-                neighbours[a], neighbours[b] = b // 3, a // 3
-            continue
-        for j, x in enumerate(run):  # non-manifold edge: the reference's first-match rule
-            a = order[x]
-            if neighbours[a] >= 0:
+    starts = np.flatnonzero(np.r_[True, (np.diff(lo_s) != 0) | (np.diff(hi_s) != 0)])
+    lengths = np.diff(np.r_[starts, len(order)])
+    pairs = starts[lengths == 2]
+    opposite = pairs[start_s[pairs] != start_s[pairs + 1]]  # same direction: inconsistent winding, no pair
+    a, b = order[opposite], order[opposite + 1]
+    neighbours[a], neighbours[b] = b // 3, a // 3
+    for first, length in zip(starts[lengths > 2].tolist(), lengths[lengths > 2].tolist()):
+        run = range(first, first + length)  # a non-manifold edge: the reference's first-match rule
+        for j, x in enumerate(run):
+            a_edge = order[x]
+            if neighbours[a_edge] >= 0:
                 continue
             for y in run[j + 1:]:
-                b = order[y]
-                if neighbours[b] < 0 and start_s[y] != start_s[x]:
-                    neighbours[a], neighbours[b] = b // 3, a // 3
+                b_edge = order[y]
+                if neighbours[b_edge] < 0 and start_s[y] != start_s[x]:
+                    neighbours[a_edge], neighbours[b_edge] = b_edge // 3, a_edge // 3
                     break
     return neighbours.reshape(count, 3)
 
