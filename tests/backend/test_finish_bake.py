@@ -18,6 +18,7 @@ from scipy import ndimage
 
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.finish.bake import BakedMesh, BakeSettings, bake
+from img23d_backend.finish.bake.pipeline import smooth_normals
 from img23d_backend.finish.bake.normal_map import decode
 from img23d_backend.finish.bake.tangents import mikktspace_tangents
 from img23d_backend.finish.bake.uv_raster import rasterize_uv
@@ -155,6 +156,23 @@ def test_baked_tangents_are_blenders_for_the_baked_normals(unwrapper: Unwrapper)
     tangent, sign, _ = _blender_tangents(baked.vertices, baked.faces, baked.uvs[baked.faces], baked.normals)
     assert np.abs(baked.tangents[baked.faces][..., :3] - tangent).max() < 1e-4
     assert (baked.tangents[baked.faces][..., 3] == sign).all()
+
+
+def _split_apart(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray]:
+    """Every face with vertices of its own, as if a UV seam ran along every edge."""
+    return mesh.vertices[mesh.faces].reshape(-1, 3), np.arange(mesh.faces.size).reshape(-1, 3)
+
+
+def test_seams_along_sharp_edges_keep_hard_normals_and_gentle_ones_are_shared() -> None:
+    vertices, faces = _split_apart(trimesh.creation.box())
+    corner = vertices / np.linalg.norm(vertices, axis=1, keepdims=True)
+    face_normals = np.repeat(trimesh.Trimesh(vertices, faces, process=False).face_normals, 3, axis=0)
+    assert np.allclose(smooth_normals(vertices, faces, hard_angle=60.0), face_normals)
+    assert np.allclose(smooth_normals(vertices, faces, hard_angle=180.0), corner)
+
+    vertices, faces = _split_apart(trimesh.creation.icosphere(subdivisions=3))
+    radial = vertices / np.linalg.norm(vertices, axis=1, keepdims=True)
+    assert _degrees(smooth_normals(vertices, faces, hard_angle=60.0), radial).max() < 1.0
 
 
 def test_flat_plane_over_bumps_bakes_the_bumps_normals(unwrapper: Unwrapper) -> None:

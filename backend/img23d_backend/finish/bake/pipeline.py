@@ -2,8 +2,8 @@
 
 1. New UVs on the low mesh (xatlas, in the UV worker process the paint stage uses), packed for the
    bake size with ``padding`` texels between charts; the mesh is split at the seams.
-2. Smooth normals (corner-angle weighted, Blender's weighting, across the seams) and MikkTSpace
-   tangents on the split mesh: the GLB carries both, so a renderer decodes the map in the basis it was
+2. Smooth normals (corner-angle weighted, Blender's weighting, across the seams except where a seam
+   runs along a sharp edge) and MikkTSpace tangents on the split mesh: the GLB carries both, so a renderer decodes the map in the basis it was
    baked in.
 3. Every texel centre inside a triangle of the atlas is a point on the low surface with an
    interpolated normal. A ray along that normal and one against it, each as long as the cage distance,
@@ -37,6 +37,7 @@ class BakeSettings:
     size: int = 1024  # texels on a side of both maps
     cage: float = 0.02  # how far rays reach either side of the low surface, as a share of the high mesh's bounding-box diagonal
     padding: int = 8  # texels the charts are dilated into the gutter (and left between charts by the packing)
+    hard_angle: float = 60.0  # UV seams along edges sharper than this (degrees) keep hard normals; 180: all smooth
 
 
 @dataclass
@@ -77,22 +78,37 @@ class BakedMesh:
     timings: BakeTimings = field(default_factory=BakeTimings)
 
 
-def smooth_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unit vertex normals weighted by corner angle (as Blender), shared by vertices at one position."""
+def smooth_normals(vertices: np.ndarray, faces: np.ndarray, hard_angle: float = 180.0) -> np.ndarray:
+    """Unit vertex normals weighted by corner angle (as Blender's), shared across UV seams.
+
+    Vertices at one position (copies made by the seams) share one normal, unless the seam runs along
+    a sharp edge: where a copy's own normal is more than ``hard_angle`` / 2 degrees from the shared
+    one, each copy keeps its own (a hard edge, at no cost in vertices since the seam split them).
+    """
     _, welded = np.unique(vertices, axis=0, return_inverse=True)
     welded = welded.reshape(-1)
     corners = vertices[faces]
     face_normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     face_normal /= np.maximum(np.linalg.norm(face_normal, axis=1, keepdims=True), 1e-30)
-    accumulated = np.zeros((welded.max() + 1, 3))
+    own = np.zeros((len(vertices), 3))
     for i in range(3):
         e1 = corners[:, (i + 1) % 3] - corners[:, i]
         e2 = corners[:, (i + 2) % 3] - corners[:, i]
         cos = np.sum(e1 * e2, 1) / np.maximum(np.linalg.norm(e1, axis=1) * np.linalg.norm(e2, axis=1), 1e-30)
-        np.add.at(accumulated, welded[faces[:, i]], np.arccos(np.clip(cos, -1, 1))[:, None] * face_normal)
-    normals = accumulated[welded]
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.where(length > 1e-30, normals / np.maximum(length, 1e-30), (0.0, 0.0, 1.0))
+        np.add.at(own, faces[:, i], np.arccos(np.clip(cos, -1, 1))[:, None] * face_normal)
+    shared = np.zeros((welded.max() + 1, 3))
+    np.add.at(shared, welded, own)
+    own = _unit(own)
+    shared = _unit(shared)[welded]
+    cos_limit = np.cos(np.radians(hard_angle / 2.0)) if hard_angle < 180.0 else -np.inf
+    hard = np.zeros(welded.max() + 1, dtype=bool)
+    np.logical_or.at(hard, welded, np.sum(own * shared, axis=1) < cos_limit)
+    return np.where(hard[welded][:, None], own, shared)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.where(length > 1e-30, vectors / np.maximum(length, 1e-30), (0.0, 0.0, 1.0))
 
 
 def _transfer(surface: HighSurface, points: np.ndarray, directions: np.ndarray,
@@ -146,7 +162,7 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
     cancel.check()
 
     mark = time.perf_counter()
-    normals = smooth_normals(vertices, faces)
+    normals = smooth_normals(vertices, faces, settings.hard_angle)
     source, faces, tangents = split_by_corner_tangents(faces, vertex_tangents(vertices, faces, normals, uvs))
     vertices, normals, uvs = vertices[source], normals[source], uvs[source]
     timings.tangents = time.perf_counter() - mark
