@@ -31,6 +31,8 @@ from .surface import HighSurface, SurfaceHits
 from .tangents import split_by_corner_tangents, vertex_tangents
 from .uv_raster import rasterize_uv
 
+TEXEL_CHUNK = 1 << 18  # texels read and converted at a time: a few hundred MB at most
+
 
 @dataclass(frozen=True)
 class BakeSettings:
@@ -169,40 +171,42 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
 
     mark = time.perf_counter()
     cover = rasterize_uv(uvs, faces, settings.size)
-    corners = faces[cover.face]
     stats.texels = len(cover.face)
     timings.rasterize = time.perf_counter() - mark
     cancel.check()
 
-    mark = time.perf_counter()
-    points = np.einsum("nk,nkd->nd", cover.bary, vertices[corners])
-    directions = np.einsum("nk,nkd->nd", cover.bary, normals[corners])
-    directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
-    reach = settings.cage * float(np.linalg.norm(np.ptp(surface.vertices, axis=0)))
-    hits, by_ray = _transfer(surface, points, directions, reach)
-    stats.by_ray = int(by_ray.sum())
-    stats.by_nearest = stats.texels - stats.by_ray
-    colours = surface.colours_at(hits)
-    world_normals = surface.normals_at(hits)
-    timings.rays = time.perf_counter() - mark
-    cancel.check()
-
-    mark = time.perf_counter()
-    local = tangent_space_normals(world_normals, cover.bary, normals[corners], tangents[corners])
-    timings.normal_map = time.perf_counter() - mark
-
-    mark = time.perf_counter()
     size = settings.size
-    written = cover.mask()
+    reach = settings.cage * float(np.linalg.norm(np.ptp(surface.vertices, axis=0)))
     normal_image = np.zeros((size, size, 3), dtype=np.float32)
-    normal_image[cover.rows, cover.cols] = encode(local)
+    colour_image = np.zeros((size, size, 3), dtype=np.float32) if surface.colour is not None else None
+    for start in range(0, stats.texels, TEXEL_CHUNK):  # in chunks: memory stays flat at any size
+        part = slice(start, start + TEXEL_CHUNK)
+        rows, cols, bary, corners = cover.rows[part], cover.cols[part], cover.bary[part], faces[cover.face[part]]
+        mark = time.perf_counter()
+        points = np.einsum("nk,nkd->nd", bary, vertices[corners])
+        directions = np.einsum("nk,nkd->nd", bary, normals[corners])
+        directions /= np.maximum(np.linalg.norm(directions, axis=1, keepdims=True), 1e-12)
+        hits, by_ray = _transfer(surface, points, directions, reach)
+        stats.by_ray += int(by_ray.sum())
+        colours = surface.colours_at(hits)
+        if colour_image is not None and colours is not None:
+            colour_image[rows, cols] = colours
+        world_normals = surface.normals_at(hits)
+        timings.rays += time.perf_counter() - mark
+        cancel.check()
+        mark = time.perf_counter()
+        local = tangent_space_normals(world_normals, bary, normals[corners], tangents[corners])
+        normal_image[rows, cols] = encode(local)
+        timings.normal_map += time.perf_counter() - mark
+    stats.by_nearest = stats.texels - stats.by_ray
+
+    mark = time.perf_counter()
+    written = cover.mask()
     normal_image, grown = dilate(normal_image, written, settings.padding)
     stats.filled = int(grown.sum() - written.sum())
     normal_image = fill_background(normal_image, grown, FLAT)
     base_color = None
-    if colours is not None:
-        colour_image = np.zeros((size, size, 3), dtype=np.float32)
-        colour_image[cover.rows, cover.cols] = colours
+    if colour_image is not None:
         colour_image, grown = dilate(colour_image, written, settings.padding)
         base_color = _image(fill_background(colour_image, grown))
     timings.fill = time.perf_counter() - mark

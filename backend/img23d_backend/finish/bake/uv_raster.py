@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+_BATCH_TEXELS = 2_000_000  # bounding-box texels of the triangles rasterised at a time
 _EDGE_EPS = 1e-9  # a texel centre on a shared edge belongs to a triangle either side
 
 
@@ -20,10 +21,10 @@ class TexelCover:
     """The texels whose centre falls in a triangle, with that triangle and its barycentrics."""
 
     size: int
-    rows: np.ndarray  # (N,) int
-    cols: np.ndarray  # (N,) int
-    face: np.ndarray  # (N,) int: the triangle
-    bary: np.ndarray  # (N, 3): weights of its three corners
+    rows: np.ndarray  # (N,) int32
+    cols: np.ndarray  # (N,) int32
+    face: np.ndarray  # (N,) int64: the triangle
+    bary: np.ndarray  # (N, 3) float32: weights of its three corners
 
     def mask(self) -> np.ndarray:
         """(size, size) bool: the covered texels."""
@@ -68,19 +69,14 @@ def _weights(a: np.ndarray, b: np.ndarray, c: np.ndarray, area: np.ndarray, px: 
     return np.stack([w0, w1, w2], axis=1) / area[:, None]
 
 
-def rasterize_uv(uvs: np.ndarray, faces: np.ndarray, size: int) -> TexelCover:
-    """Every texel whose centre lies in one of the triangles (one triangle per texel: the last wins).
-
-    A scanline per triangle: its rows from its bounding box, each row's span of columns solved from
-    the edge functions, so only texels inside are visited."""
-    corners = texel_space(np.asarray(uvs, dtype=np.float64), size)[faces]  # (F, 3, 2)
+def _rasterize_batch(corners: np.ndarray, area: np.ndarray, batch: np.ndarray, size: int,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, columns, triangles and barycentrics of the texels inside the triangles ``batch``."""
     a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    valid = np.flatnonzero(np.abs(area) > 1e-12)
-    top = np.clip(np.ceil(corners[valid, :, 1].min(axis=1) - 0.5), 0, size).astype(np.int64)
-    bottom = np.clip(np.floor(corners[valid, :, 1].max(axis=1) - 0.5), -1, size - 1).astype(np.int64)
+    top = np.clip(np.ceil(corners[batch, :, 1].min(axis=1) - 0.5), 0, size).astype(np.int64)
+    bottom = np.clip(np.floor(corners[batch, :, 1].max(axis=1) - 0.5), -1, size - 1).astype(np.int64)
     heights = np.maximum(bottom - top + 1, 0)
-    row_face = np.repeat(valid, heights)
+    row_face = np.repeat(batch, heights)
     rows = np.repeat(top, heights) + np.arange(heights.sum()) - np.repeat(np.cumsum(heights) - heights, heights)
     first, last = _spans(a[row_face], b[row_face], c[row_face], area[row_face], rows + 0.5, size)
     widths = np.maximum(last - first + 1, 0)
@@ -89,10 +85,32 @@ def rasterize_uv(uvs: np.ndarray, faces: np.ndarray, size: int) -> TexelCover:
     x = np.repeat(first, widths) + np.arange(widths.sum()) - np.repeat(np.cumsum(widths) - widths, widths)
     bary = _weights(a[face], b[face], c[face], area[face], x + 0.5, y + 0.5)
     inside = np.all(bary >= -1e-6, axis=1)  # the spans' rounding, checked on the weights themselves
-    y, x, face, bary = y[inside], x[inside], face[inside], np.clip(bary[inside], 0.0, 1.0)
+    bary = np.clip(bary[inside], 0.0, 1.0)
     bary /= np.maximum(bary.sum(axis=1, keepdims=True), 1e-12)
+    return y[inside].astype(np.int32), x[inside].astype(np.int32), face[inside], bary.astype(np.float32)
+
+
+def rasterize_uv(uvs: np.ndarray, faces: np.ndarray, size: int) -> TexelCover:
+    """Every texel whose centre lies in one of the triangles (one triangle per texel: the last wins).
+
+    A scanline per triangle: its rows from its bounding box, each row's span of columns solved from
+    the edge functions, so only texels inside are visited. Triangles go in batches of about
+    ``_BATCH_TEXELS`` texels, and the result is kept compact (int32, float32), so that memory follows
+    the texels covered, not the temporaries."""
+    corners = texel_space(np.asarray(uvs, dtype=np.float64), size)[faces]  # (F, 3, 2)
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    valid = np.flatnonzero(np.abs(area) > 1e-12)
+    extent = np.ptp(corners[valid], axis=1) + 1.0
+    budget = np.cumsum(extent[:, 0] * extent[:, 1])  # each triangle's bounding box, in texels
+    cuts = np.searchsorted(budget, np.arange(_BATCH_TEXELS, budget[-1] if len(budget) else 0, _BATCH_TEXELS))
+    parts = [_rasterize_batch(corners, area, batch, size) for batch in np.split(valid, cuts) if len(batch)]
+    if not parts:
+        empty = np.zeros(0, dtype=np.int32)
+        return TexelCover(size, empty, empty, np.zeros(0, dtype=np.int64), np.zeros((0, 3), dtype=np.float32))
+    y, x, face, bary = (np.concatenate(column) for column in zip(*parts))
     # one triangle per texel: keep the last writer, as a z-less rasteriser would
-    flat = y * size + x
+    flat = y.astype(np.int64) * size + x
     _, last_index = np.unique(flat[::-1], return_index=True)
     keep = len(flat) - 1 - last_index
     return TexelCover(size, y[keep], x[keep], face[keep], bary[keep])
