@@ -21,7 +21,7 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.finish.bake import BakedMesh, BakeSettings, bake
 from img23d_backend.finish.bake.pipeline import smooth_normals
 from img23d_backend.finish.bake.normal_map import decode
-from img23d_backend.finish.bake.tangents import mikktspace_tangents
+from img23d_backend.finish.bake.tangents import mikktspace_tangents, split_by_corner_tangents
 from img23d_backend.finish.bake.uv_raster import rasterize_uv
 from img23d_backend.stages.paint.unwrap import Unwrapper, unwrap_arrays
 
@@ -146,6 +146,18 @@ def test_mikktspace_tangents_match_blenders_per_corner() -> None:
     assert (sign == -1).any() and (sign == 1).any()
     assert np.abs(ours[..., :3] - tangent).max() < 1e-4
     assert (ours[..., 3] == sign).all()
+
+
+def test_a_vertex_whose_corners_disagree_is_split_and_the_rest_keep_their_indices() -> None:
+    faces = np.array([[0, 1, 2], [2, 1, 3]])
+    corner = np.zeros((2, 3, 4))
+    corner[..., 0], corner[..., 3] = 1.0, 1.0
+    corner[1, 0] = (0.0, 1.0, 0.0, -1.0)  # vertex 2 in the second face: another group
+
+    source, new_faces, tangents = split_by_corner_tangents(faces, corner)
+
+    assert source.tolist() == [0, 1, 2, 2, 3]
+    assert np.array_equal(tangents[new_faces], corner)
 
 
 def test_baked_tangents_are_blenders_for_the_baked_normals(unwrapper: Unwrapper) -> None:

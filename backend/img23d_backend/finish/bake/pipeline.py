@@ -28,7 +28,7 @@ from ...stages.paint.unwrap import AtlasPacking, Unwrapper
 from .dilate import dilate, fill_background
 from .normal_map import FLAT, encode, tangent_space_normals
 from .surface import HighSurface, SurfaceHits
-from .tangents import split_by_corner_tangents, vertex_tangents
+from .tangents import mesh_corner_tangents, split_by_corner_tangents
 from .uv_raster import rasterize_uv
 
 TEXEL_CHUNK = 1 << 18  # texels read and converted at a time: a few hundred MB at most
@@ -165,7 +165,7 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
 
     mark = time.perf_counter()
     normals = smooth_normals(vertices, faces, settings.hard_angle)
-    source, faces, tangents = split_by_corner_tangents(faces, vertex_tangents(vertices, faces, normals, uvs))
+    source, faces, tangents = split_by_corner_tangents(faces, mesh_corner_tangents(vertices, faces, normals, uvs))
     vertices, normals, uvs = vertices[source], normals[source], uvs[source]
     timings.tangents = time.perf_counter() - mark
 

@@ -204,9 +204,9 @@ def mikktspace_tangents(positions: np.ndarray, normals: np.ndarray, uvs: np.ndar
     return result
 
 
-def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
-                    uvs: np.ndarray) -> np.ndarray:
-    """MikkTSpace tangents for an indexed mesh, as glTF stores them: (F, 3, 4) per corner.
+def mesh_corner_tangents(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray,
+                         uvs: np.ndarray) -> np.ndarray:
+    """MikkTSpace tangents of an indexed mesh, per corner: (F, 3, 4).
 
     Corners of one vertex agree unless the vertex joins two groups (a bow-tie, or UV orientation
     flipping around it); ``split_by_corner_tangents`` makes such vertices separate ones.
@@ -216,20 +216,15 @@ def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray
 
 def split_by_corner_tangents(faces: np.ndarray, corner_tangents: np.ndarray,
                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One tangent per vertex: vertices whose corners disagree are split.
+    """One tangent per vertex, as glTF stores them: vertices whose corners disagree are split.
 
-    Returns (source vertex per new vertex, new faces, tangent per new vertex).
+    Returns (source vertex per new vertex, new faces, tangent per new vertex). New vertices are in
+    the order of their sources, so a mesh with nothing to split (and no unused vertex) keeps its
+    indices.
     """
     flat_vertex = faces.reshape(-1)
     flat_tangent = corner_tangents.reshape(-1, 4)
-    rounded = np.round(flat_tangent, 5)
-    keys = np.concatenate([flat_vertex[:, None].astype(np.float64), rounded], axis=1)
+    # corners of one group hold bit-identical tangents; rounding only keeps float noise from splitting
+    keys = np.concatenate([flat_vertex[:, None].astype(np.float64), np.round(flat_tangent, 5)], axis=1)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    # keep the original order of vertices so an unsplit mesh keeps its indices
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    source = flat_vertex[first[order]]
-    tangents = flat_tangent[first[order]]
-    return source, rank[inverse].reshape(faces.shape), tangents
+    return flat_vertex[first], inverse.reshape(faces.shape), flat_tangent[first]
