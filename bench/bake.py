@@ -14,7 +14,7 @@ tangents, rasterize, rays, normal map, fill), where the texels came from, and th
 baked colour at each texel against the function at that texel's point on the low mesh (mean absolute,
 0..1), which the low mesh's distance from the high one keeps above zero.
 
-    .venv/bin/python bench/bake.py [--faces 5000] [--size 1024] [--colour texture] [--json FILE]
+    .venv/bin/python bench/bake.py [--mesh GLB] [--faces 5000] [--size 1024] [--colour texture] [--json FILE]
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def colour_error(baked: BakedMesh, size: int, bounds: np.ndarray) -> float | Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mesh", type=Path, default=MESH, help="the high mesh (its colour is replaced, see above)")
     parser.add_argument("--faces", type=int, default=5000, help="the low mesh's faces (decimation target)")
     parser.add_argument("--size", type=int, default=1024, help="texels on a side of the baked maps")
     parser.add_argument("--padding", type=int, default=8)
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    source = trimesh.load(MESH, force="mesh")
+    source = trimesh.load(args.mesh, force="mesh")
     high = coloured(source, args.colour)
     low_vertices, low_faces = decimate(np.asarray(source.vertices), np.asarray(source.faces), args.faces)
     settings = BakeSettings(size=args.size, cage=args.cage, padding=args.padding)
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"colour error (mean absolute, 0..1): {error:.4f}")
     if args.json is not None:
         args.json.write_text(json.dumps({
-            "device": f"CPU {platform.machine()}, {os.cpu_count()} cores", "mesh": MESH.name,
+            "device": f"CPU {platform.machine()}, {os.cpu_count()} cores", "mesh": args.mesh.name,
             "load_average_1min_after": round(os.getloadavg()[0], 2),
             "faces_in": int(len(high.faces)), "faces_out": int(len(low_faces)), "size": args.size,
             "padding": args.padding, "cage": args.cage, "colour": args.colour, "repeat": len(runs),
