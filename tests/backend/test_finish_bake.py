@@ -340,3 +340,12 @@ def test_a_mesh_without_colour_bakes_only_the_normal_map(unwrapper: Unwrapper) -
     assert baked.normal.size == (128, 128) and baked.normal.mode == "RGB"
     assert len(baked.vertices) == len(baked.uvs) == len(baked.normals) == len(baked.tangents)
     assert len(baked.faces) == len(low.faces)
+
+
+def test_the_bake_prints_nothing_on_stdout(capfd: pytest.CaptureFixture[str]) -> None:
+    """The backend's stdout is the protocol: neither Embree nor xatlas (in its own worker) may write there."""
+    high = trimesh.creation.icosphere(subdivisions=2)
+    low = trimesh.creation.icosphere(subdivisions=1)
+    bake(high, low.vertices, low.faces, BakeSettings(size=64, padding=1))
+
+    assert capfd.readouterr().out == ""
