@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+from dataclasses import dataclass
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin one before 3.11
 from concurrent.futures.process import BrokenProcessPool
@@ -32,12 +33,33 @@ POLL_SECONDS = 0.05  # how often a wait looks at the cancel token
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # vertices, faces, uv: the seams split
 
 
-def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray) -> Arrays:
-    """xatlas's unwrap: vertices split along the seams, their faces, one UV per vertex."""
+@dataclass(frozen=True)
+class AtlasPacking:
+    """Charts packed for a known texture size, with a gutter between them (a bake dilates into it)."""
+
+    resolution: int  # texels on a side of the texture the UVs are for
+    padding: int  # texels left free around each chart
+
+
+def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray, packing: AtlasPacking | None = None) -> Arrays:
+    """xatlas's unwrap: vertices split along the seams, their faces, one UV per vertex.
+
+    Without ``packing``, xatlas chooses the resolution and leaves no padding (the paint stage's
+    unwrap, unchanged)."""
     import xatlas
 
-    mapping, new_faces, uv = xatlas.parametrize(np.asarray(vertices, dtype=np.float32),
-                                                np.asarray(faces, dtype=np.uint32))
+    positions = np.asarray(vertices, dtype=np.float32)
+    indices = np.asarray(faces, dtype=np.uint32)
+    if packing is None:
+        mapping, new_faces, uv = xatlas.parametrize(positions, indices)
+    else:
+        atlas = xatlas.Atlas()
+        atlas.add_mesh(positions, indices)
+        options = xatlas.PackOptions()
+        options.resolution = packing.resolution
+        options.padding = packing.padding
+        atlas.generate(pack_options=options)
+        mapping, new_faces, uv = atlas[0]
     return (np.asarray(vertices, dtype=np.float64)[mapping], np.asarray(new_faces, dtype=np.int64),
             np.asarray(uv, dtype=np.float64))
 
@@ -49,7 +71,7 @@ class Unwrapper:
         self._cancel = cancel
         self._work = work
         self._pool: ProcessPoolExecutor | None = None
-        self._tasks: dict[str, tuple[Future | None, np.ndarray, np.ndarray]] = {}
+        self._tasks: dict[str, tuple[Future | None, np.ndarray, np.ndarray, AtlasPacking | None]] = {}
 
     def __enter__(self) -> "Unwrapper":
         return self
@@ -57,24 +79,25 @@ class Unwrapper:
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
 
-    def submit(self, key: str, vertices: np.ndarray, faces: np.ndarray) -> None:
+    def submit(self, key: str, vertices: np.ndarray, faces: np.ndarray, packing: AtlasPacking | None = None) -> None:
         """Start unwrapping on the worker; ``result(key)`` gives it back."""
         vertices, faces = np.ascontiguousarray(vertices), np.ascontiguousarray(faces)
         future = None
         try:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            future = self._pool.submit(self._work, vertices, faces)
+            extra = () if packing is None else (packing,)
+            future = self._pool.submit(self._work, vertices, faces, *extra)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here
             log.warning("the UV worker could not take %s (%s); it will be unwrapped in the job's process", key, exc)
-        self._tasks[key] = (future, vertices, faces)
+        self._tasks[key] = (future, vertices, faces, packing)
 
     def submitted(self, key: str) -> bool:
         return key in self._tasks
 
     def result(self, key: str) -> Arrays:
         """The unwrap of ``key``, waiting for the worker (and for nothing once cancelled)."""
-        future, vertices, faces = self._tasks.pop(key)
+        future, vertices, faces, packing = self._tasks.pop(key)
         while future is not None:
             self._cancel.check()
             try:
@@ -84,7 +107,7 @@ class Unwrapper:
             except BrokenProcessPool as exc:  # the worker died: what it held is done here instead
                 log.warning("the UV worker stopped (%s); unwrapping %s in the job's process", exc, key)
                 break
-        return unwrap_arrays(vertices, faces)
+        return unwrap_arrays(vertices, faces, packing)
 
     def close(self) -> None:
         """Drop what has not started; the running unwrap is left to end on its own."""
