@@ -35,7 +35,7 @@ from PIL import Image
 from ..env.job_control import CancelToken
 from ..raster import interpolate, rasterize
 from ..stages.paint.fill import fill_texture
-from ..stages.paint.hunyuan import with_uvs
+from ..stages.paint.uvs import with_uvs
 from .cameras import ORTHO_HALF_EXTENT, Cameras, pixel_centre_scale, upstream_cameras
 from .render import Surface, rasterize_view, surface
 
