@@ -87,11 +87,16 @@ def _visible(triangles: Triangles, width: int, cell_budget: int) -> tuple[torch.
     front = depth == nearest.index_select(0, pixel)
     pixel, owner = pixel[front], owner[front]
     # Among fragments at the very same depth the lowest face wins (triangles keep face order).
+    # Apple's GPUs have no int64 scatter-min: float32 holds triangle indices exactly below 2^24,
+    # and the rare larger mesh takes this step on the CPU.
+    device = pixel.device
+    if device.type == "mps" and triangles.count >= 1 << 24:
+        pixel, owner = pixel.cpu(), owner.cpu()
     key = owner.to(torch.float32 if pixel.device.type == "mps" else torch.int64)
     lowest = torch.full((size,), triangles.count, dtype=key.dtype, device=pixel.device)
     lowest.scatter_reduce_(0, pixel, key, "amin")
     covered = (lowest < triangles.count).nonzero().squeeze(1)
-    return covered, lowest[covered].to(torch.int64)
+    return covered.to(device), lowest[covered].to(device=device, dtype=torch.int64)
 
 
 def _fragments(triangles: Triangles, width: int,
