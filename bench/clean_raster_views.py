@@ -8,7 +8,7 @@ views (``cameras.upstream_cameras``) at ``--resolution`` with each rasterizer, a
 a busy machine slows both alike. Prints covered pixels, seconds for the six views (the best of
 ``--repeats`` after a warm-up) and clean / Hunyuan.
 
-    .venv/bin/python bench/clean_raster_views.py [--resolution 768] [--device cpu] [--json out.json]
+    .venv/bin/python bench/clean_raster_views.py [--resolution 768 2048] [--device cpu] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import trimesh  # noqa: E402
 
 from img23d_backend import clean_raster, raster  # noqa: E402
 from img23d_backend.step1x_texture.cameras import to_clip, upstream_cameras  # noqa: E402
-from img23d_backend.step1x_texture.render import surface  # noqa: E402
+from img23d_backend.step1x_texture.render import Surface, surface  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--resolution", type=int, default=768)
+    parser.add_argument("--resolution", type=int, nargs="+", default=[768], help="one or more view sizes")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of the six views after one warm-up")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -65,28 +65,33 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     shape = surface(trimesh.load(args.mesh, force="mesh"), device)
-    clips = [to_clip(shape.points, mvp, args.resolution, args.resolution) for mvp in upstream_cameras().mvp]
+    runs = [measure(shape, size, args.repeats, device) for size in args.resolution]
+    if args.json:
+        figures = {"mesh": args.mesh.name, "faces": int(shape.faces.shape[0]), "device": str(device),
+                   "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+                   "repeats": args.repeats, "runs": runs}
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def measure(shape: Surface, size: int, repeats: int, device: torch.device) -> dict[str, object]:
+    """Both rasterizers on the six views at ``size``, alternating; prints and returns the figures."""
+    clips = [to_clip(shape.points, mvp, size, size) for mvp in upstream_cameras().mvp]
     rasterizers = {"clean": clean_raster.rasterize, "hunyuan": raster.rasterize}
     best = {name: float("inf") for name in rasterizers}
     covered = {}
-    for repeat in range(args.repeats + 1):
+    for repeat in range(repeats + 1):
         for name, rasterize in rasterizers.items():
-            seconds, covered[name] = six_views(rasterize, clips, shape.faces, args.resolution, device)
+            seconds, covered[name] = six_views(rasterize, clips, shape.faces, size, device)
             if repeat:                       # the first round warms up
                 best[name] = min(best[name], seconds)
     ratio = best["clean"] / best["hunyuan"]
-    figures = {"mesh": args.mesh.name, "faces": int(shape.faces.shape[0]), "resolution": args.resolution,
-               "views": len(clips), "device": str(device), "machine": platform.processor() or platform.machine(),
-               "threads": torch.get_num_threads(), "covered": covered,
-               "seconds_six_views": {name: round(value, 3) for name, value in best.items()},
-               "clean_over_hunyuan": round(ratio, 2)}
     for name in rasterizers:
-        print(f"{name:8s} {best[name]:7.3f} s for {len(clips)} views at {args.resolution} px, "
-              f"{covered[name]} pixels covered")
-    print(f"clean / hunyuan: {ratio:.2f}")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    return 0
+        print(f"{name:8s} {best[name]:7.3f} s for {len(clips)} views at {size} px, {covered[name]} pixels covered")
+    print(f"clean / hunyuan at {size} px: {ratio:.2f}")
+    return {"resolution": size, "views": len(clips), "covered": covered,
+            "seconds_six_views": {name: round(value, 3) for name, value in best.items()},
+            "clean_over_hunyuan": round(ratio, 2)}
 
 
 if __name__ == "__main__":

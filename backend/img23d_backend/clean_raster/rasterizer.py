@@ -31,7 +31,7 @@ from .edges import MAX_SIDE, Triangles, set_up
 
 # The side of the blocks a triangle's box is walked in (on the house mesh at 768 and 2048 px, 8
 # beat 4, 16 and a choice among them by the box's size: fewer, larger batches of work).
-BLOCK = 8
+BLOCK = 8                   # a power of two (cells are found by shifts)
 # (triangle, block) pairs evaluated at once, as a number of pixel cells: about 40 bytes per cell.
 CELL_BUDGET = {"cpu": 1 << 21, "cuda": 1 << 24, "mps": 1 << 22}
 
@@ -143,10 +143,11 @@ def _scan(triangles: Triangles, chosen: torch.Tensor, block: int, width: int,
         for edge in range(3):
             along_row = step_y[:, edge, None] * rows + offset[:, edge, None]                     # [P, block]
             sign = sign | (along_row[:, :, None] + step_x[:, edge, None, None] * cols[:, None, :])
-        flat = (sign.view(-1) >= 0).nonzero().squeeze(1)
-        pair = torch.div(flat, block * block, rounding_mode="floor")
-        row = rows.view(-1).index_select(0, pair * block + torch.div(flat, block, rounding_mode="floor") % block)
-        col = cols.view(-1).index_select(0, pair * block + flat % block)
+        flat = (sign.view(-1) >= 0).nonzero().squeeze(1)            # pair * block^2 + r * block + c
+        shift = block.bit_length() - 1                                 # block is a power of two:
+        pair = flat >> (2 * shift)                                     # shifts, not int64 divisions
+        row = rows.view(-1).index_select(0, (pair << shift) + ((flat >> shift) & (block - 1)))
+        col = cols.view(-1).index_select(0, (pair << shift) + (flat & (block - 1)))
         tri = owner.index_select(0, pair)
         depth = _depth(triangles, tri, row, col)
         pixel = row * width + col
