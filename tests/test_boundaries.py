@@ -227,7 +227,7 @@ BACKEND_ROOMS = (
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
     ("layout", "step1x_texture", "finish"),  # objects laid out in depth; the clean family's paint; game-ready finishing
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
-    ("step1x", "raster"),           # the clean family's geometry; the rasterizer
+    ("step1x", "raster", "clean_raster"),  # the clean family's geometry; Hunyuan's rasterizer; the clean one
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
     ("runs",),                      # run folders: written, imported, their file stems

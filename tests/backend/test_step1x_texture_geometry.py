@@ -11,7 +11,7 @@ import pytest
 import torch
 import trimesh
 
-from img23d_backend.stages.paint.hunyuan import with_uvs
+from img23d_backend.stages.paint.uvs import with_uvs
 from img23d_backend.step1x_texture.cameras import normalisation, upstream_cameras
 from img23d_backend.step1x_texture.conditions import control_maps
 from img23d_backend.step1x_texture.render import render_maps

@@ -22,7 +22,7 @@ from ..models.oom import is_out_of_memory
 from ..models.registry import paint_steps
 from ..runs.folders import TargetRecord
 from ..stages import skips
-from ..stages.paint.hunyuan import has_uvs, with_uvs
+from ..stages.paint.uvs import has_uvs, with_uvs
 from ..step1x_texture.bake import BakeSettings
 from ..step1x_texture.generate import VIEW_SIZE, MultiviewSettings
 from ..step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh

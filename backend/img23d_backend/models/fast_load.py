@@ -3,7 +3,7 @@
 hy3dgen's ``from_pretrained`` builds the shape DiT, VAE and DINOv2 conditioner with random fp32
 initialisation on the CPU before it loads the checkpoint over them (tens of seconds for 2mini,
 where reading the weights takes a few); the paint UNet is built the same way. Here the modules
-are built with their parameters on the meta device (``empty_weights``: nothing allocated,
+are built with their parameters on the meta device (``meta_weights.empty_weights``: nothing allocated,
 initialisers run on nothing), and the checkpoint's tensors are read one at a time and handed
 to ``placement.assign_weights``, which casts and moves each to the device and assigns it in
 place of its meta parameter. Buffers are still built for real: some (the VAE's
@@ -15,48 +15,20 @@ This module reads files and builds modules; moving and casting weights is ``plac
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.torch_shims import prepare_torchvision
 from . import placement
+from .meta_weights import empty_weights, read_safetensors
 
 log = logging.getLogger(__name__)
 
 # The shape checkpoint's components, each under its own key prefix (``model.``, ``vae.``, ...).
 SHAPE_PARTS = ("model", "vae", "conditioner")
-
-
-@contextmanager
-def empty_weights() -> Iterator[None]:
-    """Build modules with their parameters on the meta device and their buffers for real.
-
-    accelerate's context patches ``nn.Module.register_parameter`` for the duration: modules
-    built on other threads meanwhile would get meta parameters too, so only loaders (which
-    the model manager runs one at a time) use it.
-    """
-    from accelerate import init_empty_weights
-
-    with init_empty_weights(include_buffers=False):
-        yield
-
-
-def read_safetensors(path: Path, device: Any, dtype: Any, prefix: str = "") -> dict[str, Any]:
-    """Every tensor of ``path`` (or those under ``prefix``, with the prefix removed) on
-    ``device`` in ``dtype``, read one at a time so at most one extra tensor is in RAM."""
-    from safetensors import safe_open
-
-    state: dict[str, Any] = {}
-    with safe_open(str(path), framework="pt", device="cpu") as reader:
-        for key in reader.keys():
-            if prefix and not key.startswith(prefix):
-                continue
-            state[key[len(prefix):]] = placement.to_device(reader.get_tensor(key), device, dtype)
-    return state
 
 
 @dataclass

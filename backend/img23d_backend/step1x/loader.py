@@ -1,5 +1,5 @@
 """The geometry folder read straight into place: each part built on the meta device from its
-config, its safetensors' tensors assigned (``models.fast_load`` / ``models.placement``, the one
+config, its safetensors' tensors assigned (``models.meta_weights`` / ``models.placement``, the one
 place weights are read and moved).
 
 Upstream loads the folder with diffusers' ``DiffusionPipeline.from_pretrained`` over its own
@@ -23,7 +23,7 @@ from typing import Any
 
 from ..env.torch_shims import prepare_torchvision
 from ..models import dtypes, placement
-from ..models.fast_load import empty_weights
+from ..models.meta_weights import empty_weights
 from ..models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec

@@ -4,8 +4,10 @@ multiview painter, SDXL base 1.0 (CreativeML Open RAIL++-M) with Step1X-3D's mul
 
 Written from upstream's code (stepfun-ai/Step1X-3D ``step1x3d_texture/``, huanngzh/MV-Adapter)
 on diffusers' and transformers' own classes; nothing of upstream's renderers (nvdiffrast,
-pytorch3d, Hunyuan3D's rasterizer) is used: img23d's rasterizer makes the control maps, and the
-views are baked into the mesh's UVs by img23d's own projection and hole filling.
+pytorch3d, Hunyuan3D's rasterizer) is used, nor img23d's port of Hunyuan3D's rasterizer
+(``raster``) or of its hole filling (``stages.paint.fill``): the family's own rasterizer
+(``clean_raster``, written from the textbook method) makes the control maps, and the views are
+baked into the mesh's UVs by img23d's own projection and hole filling (``atlas_fill``).
 
   folders     the three repositories, their pinned revisions and the files read from each
   attention   the adapter's attention processor: multiview row/column and reference attention
@@ -14,8 +16,9 @@ views are baked into the mesh's UVs by img23d's own projection and hole filling.
   scheduler   upstream's DDPM over SDXL's schedule with its SNR shifted by 8
   conditions  the reference picture and the control maps, prepared as upstream prepares them
   generate    the sampler: six control maps and a reference in, six RGB views out
-  cameras     upstream's six orthographic cameras and mesh frame, as matrices for img23d's rasterizer
+  cameras     upstream's six orthographic cameras and mesh frame, as matrices for ``clean_raster``
   render      the mesh's position, normal and coverage maps in those cameras
   bake        six views into the mesh's UV texture with upstream's weights, holes filled
+  atlas_fill  the texels no view painted: pull-push inside each UV chart, the gutter padded
   paint       the chain: a mesh and a cut-out in, the textured mesh out (``paint_mesh``)
 """

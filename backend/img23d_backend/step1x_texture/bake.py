@@ -9,9 +9,12 @@ not within 2/512 of the render size of the silhouette or of an edge of the depth
 already, averages by weight, and fills the rest by carrying colours over the mesh's vertices and
 inpainting the atlas (Navier-Stokes, radius 3).
 
-img23d does the same with its own code: the rasterizer (``raster``) in upstream's cameras
-(``cameras``), its UVs (kept when the mesh has them, else img23d's xatlas unwrap) and its hole
-filling (``stages.paint_fill``). One difference, and why: upstream scatters each view's pixels into
+img23d does the same with its own code: its licence-clean rasterizer (``clean_raster``, written
+from the textbook method) in upstream's cameras (``cameras``), the mesh's UVs (kept when it has
+them, else xatlas's unwrap: ``stages.paint.uvs``) and its own hole filling (``atlas_fill``:
+pull-push inside each UV chart, then the gutter padded). Two differences, and why: the filling
+is that textbook method, because upstream's (vertex colours carried over the mesh, then
+inpainting) comes with Hunyuan3D's ``differentiable_renderer``; and upstream scatters each view's pixels into
 the texels their UVs land on, which leaves texels that no pixel lands on wherever the atlas is
 denser than the view, for the inpainting to guess; here each texel is located on the surface
 (the atlas rasterized in UV space), projected into each view and reads the view there
@@ -32,10 +35,10 @@ import torch.nn.functional as F
 import trimesh
 from PIL import Image
 
+from ..clean_raster import interpolate, rasterize
 from ..env.job_control import CancelToken
-from ..raster import interpolate, rasterize
-from ..stages.paint.fill import fill_texture
-from ..stages.paint.hunyuan import with_uvs
+from ..stages.paint.uvs import with_uvs
+from .atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas
 from .cameras import ORTHO_HALF_EXTENT, Cameras, pixel_centre_scale, upstream_cameras
 from .render import Surface, rasterize_view, surface
 
@@ -90,6 +93,7 @@ class BakedTexture:
 @dataclass(frozen=True)
 class _Texels:
     index: torch.Tensor      # [K] flat index into the atlas's rasterized rows (row 0: v = 0)
+    face: torch.Tensor       # [K] the face whose UV triangle covers the texel's centre
     points: torch.Tensor     # [K, 3] surface points in upstream's frame
     normals: torch.Tensor    # [K, 3] unit normals
 
@@ -132,8 +136,7 @@ def bake_views(mesh: trimesh.Trimesh, views: Sequence[Image.Image], settings: Ba
     covered_rows = covered.view(size, size).flip(0).cpu().numpy()
     if cancel is not None:
         cancel.check()
-    image = Image.fromarray(fill_texture(texture, painted, np.asarray(unwrapped.vertices), np.asarray(unwrapped.faces),
-                                         np.asarray(unwrapped.visual.uv)), "RGB")
+    image = Image.fromarray(fill_atlas(texture, painted, _charts(unwrapped, texels, size)), "RGB")
     return BakedTexture(image=image, covered=covered_rows, painted=painted, mesh=textured_mesh(unwrapped, image))
 
 
@@ -154,7 +157,16 @@ def _texels(mesh: trimesh.Trimesh, shape: Surface, size: int) -> _Texels:
     index = (findices.view(-1) > 0).nonzero().squeeze(1)
     points = interpolate(shape.points[None], findices, bary, shape.faces)[0].view(-1, 3)[index]
     normals = interpolate(shape.normals[None], findices, bary, shape.faces)[0].view(-1, 3)[index]
-    return _Texels(index=index, points=points, normals=F.normalize(normals, dim=-1))
+    return _Texels(index=index, face=findices.view(-1)[index].long() - 1, points=points,
+                   normals=F.normalize(normals, dim=-1))
+
+
+def _charts(mesh: trimesh.Trimesh, texels: _Texels, size: int) -> Charts:
+    """The UV charts of ``mesh`` and the chart of each texel (image rows: row 0 is v = 1)."""
+    face_chart, touching = face_charts(np.asarray(mesh.faces), np.asarray(mesh.vertices))
+    texel_chart = np.full(size * size, OUTSIDE, dtype=np.int64)
+    texel_chart[texels.index.cpu().numpy()] = face_chart[texels.face.cpu().numpy()]
+    return Charts(face_chart=face_chart, texel_chart=texel_chart.reshape(size, size)[::-1].copy(), touching=touching)
 
 
 def _view_weights(shape: Surface, texels: _Texels, cameras: Cameras, number: int,

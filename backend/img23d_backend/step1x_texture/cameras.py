@@ -1,4 +1,4 @@
-"""Upstream's six orthographic cameras and its mesh normalisation, as matrices for img23d's rasterizer.
+"""Upstream's six orthographic cameras and its mesh normalisation, as matrices for ``clean_raster``.
 
 The frame (``step1x3d_texture/utils/render.py``, ``load_mesh(mesh, rescale=True)`` as
 ``run_ig2mv_pipeline`` calls it): the mesh is scaled about the origin, not moved, so that its largest
@@ -13,9 +13,9 @@ y-up frame the views look from +z (front), +x (right), -z (back), -x (left), +y 
 is +z) and -y (bottom; image up is -z).
 
 nvdiffrast, which upstream renders with, puts normalised device coordinate -1 on the outer edge of
-the first pixel; img23d's rasterizer (the compiled Hunyuan3D semantics) puts it on that pixel's
-centre. ``to_clip`` scales x and y by size / (size - 1), so each pixel of img23d's rasterizer
-samples the point nvdiffrast's would.
+the first pixel; the clean family's rasterizer (``clean_raster``) puts it on that pixel's centre.
+``to_clip`` scales x and y by size / (size - 1), so each pixel of img23d's rasterizer samples the
+point nvdiffrast's would.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def upstream_cameras() -> Cameras:
 
 
 def to_clip(points: torch.Tensor, mvp: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """Points [N, 3] in upstream's frame -> [1, N, 4] clip coordinates for ``raster.rasterize`` at
+    """Points [N, 3] in upstream's frame -> [1, N, 4] clip coordinates for ``clean_raster.rasterize`` at
     ``height`` x ``width``, sampling each pixel where nvdiffrast samples it (see the module's note)."""
     matrix = torch.as_tensor(mvp, dtype=torch.float32, device=points.device)
     clip = torch.cat([points.float(), torch.ones_like(points[:, :1], dtype=torch.float32)], dim=1) @ matrix.T

@@ -1,7 +1,7 @@
 """The texture model read straight into place: SDXL's UNet with the adapter's processors and
 condition encoder, SDXL's two text encoders and tokenizers, the fp16-fix VAE.
 
-Every network is built on the meta device from its config (``models.fast_load.empty_weights``)
+Every network is built on the meta device from its config (``models.meta_weights.empty_weights``)
 and its safetensors' tensors assigned (``models.placement.assign_weights``): no random
 initialisation, one copy of each weight. The keys are read as the libraries' own loaders read
 them: for the UNet and the VAE what diffusers' ``ModelMixin._fix_state_dict_keys_on_load`` does
@@ -32,7 +32,7 @@ from typing import Any
 from ..env.torch_shims import prepare_torchvision
 from ..models import hub, placement
 from ..models.dtypes import working_dtype
-from ..models.fast_load import empty_weights, read_safetensors
+from ..models.meta_weights import empty_weights, read_safetensors
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name

@@ -1,7 +1,7 @@
-"""The mesh's position, normal and coverage maps in upstream's six views, by img23d's rasterizer.
+"""The mesh's position, normal and coverage maps in upstream's six views, by the clean rasterizer.
 
 As upstream's ``render(ctx, mesh, cameras, render_attr=False, normal_background=0.0)`` makes them
-for ``run_ig2mv_pipeline`` (nvdiffrast there, ``raster.rasterize`` here): per pixel, the surface
+for ``run_ig2mv_pipeline`` (nvdiffrast there, ``clean_raster.rasterize`` here): per pixel, the surface
 point seen, in upstream's frame (``cameras``), and the unit normal interpolated from the vertex
 normals and normalised again. Vertex normals are upstream's ``TexturedMesh`` normals: the sum of the
 unnormalised (so area-weighted) normals of the faces around a vertex, on the mesh with coincident
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 import trimesh
 
-from ..raster import interpolate, rasterize
+from ..clean_raster import interpolate, rasterize
 from .cameras import Cameras, Normalisation, normalisation, to_clip, upstream_cameras
 
 MAP_SIZE = 768              # upstream's view size

@@ -27,7 +27,8 @@ from ...env.job_control import CancelToken, ProgressFn
 from ...env.torch_shims import prepare_torchvision
 from .fill import fill_texture
 from .hunyuan_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
-from .unwrap import Arrays, unwrap_arrays
+from .unwrap import Arrays
+from .uvs import has_uvs, with_uvs
 
 log = logging.getLogger(__name__)
 
@@ -216,24 +217,6 @@ def recenter_reference(image: Image.Image, border: float = _REFERENCE_BORDER) ->
     canvas = Image.new("RGBA", (side, side), (255, 255, 255, 0))
     canvas.paste(crop, ((side - width) // 2, (side - height) // 2))
     return canvas
-
-
-def has_uvs(mesh: trimesh.Trimesh) -> bool:
-    """True when the mesh carries one finite UV per vertex."""
-    uv = getattr(mesh.visual, "uv", None)
-    return uv is not None and len(uv) == len(mesh.vertices) and bool(np.isfinite(uv).all())
-
-
-def with_uvs(mesh: trimesh.Trimesh, unwrapped: Arrays | None = None) -> trimesh.Trimesh:
-    """A new mesh with UVs: the existing ones exactly, or an xatlas unwrap (``unwrapped``, when
-    it was made ahead: ``unwrap_arrays`` of this mesh)."""
-    if has_uvs(mesh):
-        vertices, faces, uv = mesh.vertices, mesh.faces, mesh.visual.uv
-    else:
-        vertices, faces, uv = unwrapped if unwrapped is not None else unwrap_arrays(mesh.vertices, mesh.faces)
-    return trimesh.Trimesh(vertices=np.array(vertices, dtype=np.float64), faces=np.array(faces, dtype=np.int64),
-                           visual=trimesh.visual.TextureVisuals(uv=np.array(uv, dtype=np.float64)),
-                           process=False)
 
 
 def _to_image(view: Any) -> Image.Image:

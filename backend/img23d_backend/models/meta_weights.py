@@ -1,0 +1,42 @@
+"""Modules built with their parameters on the meta device, and safetensors read into place.
+
+The family-neutral half of fast loading (``fast_load`` keeps hy3dgen's builders, which import
+hy3dgen): the licence-clean family's loaders (``step1x.loader``, ``step1x_texture.loader``) use
+these two and nothing of hy3dgen's. Moving and casting weights is ``placement``'s.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import placement
+
+
+@contextmanager
+def empty_weights() -> Iterator[None]:
+    """Build modules with their parameters on the meta device and their buffers for real.
+
+    accelerate's context patches ``nn.Module.register_parameter`` for the duration: modules
+    built on other threads meanwhile would get meta parameters too, so only loaders (which
+    the model manager runs one at a time) use it.
+    """
+    from accelerate import init_empty_weights
+
+    with init_empty_weights(include_buffers=False):
+        yield
+
+
+def read_safetensors(path: Path, device: Any, dtype: Any, prefix: str = "") -> dict[str, Any]:
+    """Every tensor of ``path`` (or those under ``prefix``, with the prefix removed) on
+    ``device`` in ``dtype``, read one at a time so at most one extra tensor is in RAM."""
+    from safetensors import safe_open
+
+    state: dict[str, Any] = {}
+    with safe_open(str(path), framework="pt", device="cpu") as reader:
+        for key in reader.keys():
+            if prefix and not key.startswith(prefix):
+                continue
+            state[key[len(prefix):]] = placement.to_device(reader.get_tensor(key), device, dtype)
+    return state
