@@ -10,7 +10,7 @@ from .boxes import validate_boxes
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress, RegenerateRequest,
-                       Result, RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest)
+                       Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest)
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .version import PROTOCOL_MAJOR
@@ -19,7 +19,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 
 REQUEST_TYPES: dict[str, type[Message]] = {
-    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest,
+    cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, RetopoRequest,
                               RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
                               DownloadRequest, DeleteRequest, UploadRequest, FetchRequest, RunsRequest)
 }

@@ -93,6 +93,19 @@ class RetextureRequest(Message):
 
 
 @dataclass
+class RetopoRequest(Message):
+    """(1.13) Remake an existing mesh's topology and bake its look onto it: the mesh as Re-texture sends
+    one (a file the add-on wrote, with its UVs and colour texture when it has them), ``options``'
+    ``topology`` (triangles or quads), ``face_target`` and ``bake_size``. Its original is kept."""
+
+    TYPE: ClassVar[str] = "retopo"
+    id: str = ""
+    mesh: str = ""
+    name: str = "mesh"                   # the object's name, for file names and messages
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
 class RegenerateRequest(Message):
     """New meshes for some objects of a finished Generate run, from that run's own cut-outs: no
     grounding, matting or depth again. ``keys`` are the objects' stems in the run (a GLB's name

@@ -12,6 +12,9 @@ KEEP_CHOICES = ("largest", "all")
 # How the shape model's volume is decoded: FlashVDM refines only near the surface (fast, the
 # default); dense queries every point of the grid (hy3dgen's own decoder, slower).
 VOLUME_DECODERS = ("flashvdm", "dense")
+# (1.13) The finished object's topology (backend finish/): as the generator made it, triangles at a
+# face target (quadric decimation), or quads at a face target (Instant Meshes), with the look baked.
+TOPOLOGY_CHOICES = ("as-generated", "triangles", "quads")
 # Step1X-3D's Label model (shape_models: a kind with ``labels``) takes a label with the picture:
 # symmetry ("x": mirror-symmetric about the x axis; "none": asymmetric) and edge sharpness, as its
 # label encoder's tables name them. "auto" gives no choice: the model's default rows, which are
@@ -73,6 +76,8 @@ OPTION_RANGES: dict[str, Allowed] = {
     "delight_steps": Allowed(1, 200),
     "paint_steps": Allowed(1, 200, zero_means="the paint model's own"),
     "fov_degrees": Allowed(5.0, 170.0),
+    "face_target": Allowed(100, 1_000_000),
+    "bake_size": Allowed(128, 8192, power_of_two=True),
 }
 
 
@@ -136,6 +141,12 @@ class JobOptions:
     # a value other than "auto".
     symmetry: str = "auto"
     sharpness: str = "auto"
+    # (1.13) Game-ready finishing (backend finish/): "as-generated" keeps the generator's mesh; "triangles"
+    # or "quads" remake it at ``face_target`` faces (a quad counts as one) and bake its colour and a
+    # tangent-space normal map from the generated mesh onto it at ``bake_size`` pixels.
+    topology: str = "as-generated"
+    face_target: int = 5000
+    bake_size: int = 1024
 
     @property
     def labelled(self) -> bool:
@@ -157,6 +168,8 @@ class JobOptions:
             raise OptionError("symmetry", self.symmetry, " or ".join(repr(c) for c in SYMMETRY_CHOICES))
         if self.sharpness not in SHARPNESS_CHOICES:
             raise OptionError("sharpness", self.sharpness, " or ".join(repr(c) for c in SHARPNESS_CHOICES))
+        if self.topology not in TOPOLOGY_CHOICES:
+            raise OptionError("topology", self.topology, " or ".join(repr(c) for c in TOPOLOGY_CHOICES))
         if not all(isinstance(key, str) for key in self.accepted_licences):
             raise OptionError("accepted_licences", self.accepted_licences, "a list of licence keys (strings)")
         for name, allowed in OPTION_RANGES.items():

@@ -10,9 +10,10 @@ import pytest
 
 from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
+                             OptionError,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
                              GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RegenerateRequest,
-                             RetextureRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
+                             RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
                              SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
 from protocol_errors import _code
 
@@ -38,6 +39,8 @@ REQUESTS = [
     ModelsRequest(id="m-1"),
     RetextureRequest(id="r-1", image="/tmp/p.png", mesh="/tmp/m.npz", name="statue",
                      options=JobOptions(texture_size=1024, paint_steps=10)),
+    RetopoRequest(id="rt-1", mesh="/tmp/m.npz", name="statue",
+                  options=JobOptions(topology="quads", face_target=2000, bake_size=2048)),
     RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],
                       options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),
@@ -291,3 +294,11 @@ def test_model_entries_round_trip_and_ignore_newer_fields():
     data = json.loads(json.dumps(entry.to_dict()))
     assert ModelEntry.from_dict(data) == entry
     assert ModelEntry.from_dict({**data, "added_later": 1}) == entry
+
+
+@pytest.mark.parametrize("options, named", [({"topology": "n-gons"}, "topology"), ({"face_target": 50}, "face_target"),
+                                            ({"bake_size": 1000}, "bake_size"), ({"bake_size": 16384}, "bake_size")])
+def test_finishing_options_out_of_range_name_themselves(options: dict, named: str) -> None:
+    with pytest.raises(OptionError) as caught:
+        JobOptions.from_dict(options)
+    assert caught.value.option == named
