@@ -4,6 +4,7 @@ of Instant Meshes' C++ progress on the protocol's stdout."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,8 +21,9 @@ from skimage import measure
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.quad_mesh import cap_small_holes, check_quads, triangulate_quads
-from img23d_backend.finish.retopo import RetopoSettings, next_request, request_for, retopologize
-from testdata import SOURCE_PYTHONPATH
+from img23d_backend.finish.retopo import (QUADS_PER_VERTEX_ASKED, RetopoSettings, next_request, request_for,
+                                          retopologize)
+from testdata import REPO, SOURCE_PYTHONPATH
 
 needs_instant_meshes = pytest.mark.skipif(
     not any(os.path.isdir(os.path.join(p, "pynanoinstantmeshes")) for p in sys.path if p),
@@ -235,6 +237,24 @@ def test_small_holes_are_capped_with_quads_and_the_mesh_closes() -> None:
     assert none == 0 and np.array_equal(kept, opened)
 
 
+def test_a_slit_is_zipped_not_filled() -> None:
+    # A vertex made twice at one position (as Instant Meshes makes an edge's midpoint twice where
+    # its coarse mesh had an edge of more than two faces): two open sides on each of two lines.
+    vertices, quads = _cube_quads(4)
+    inner = [v for v in range(len(vertices)) if np.sum(np.any(quads == v, axis=1)) == 4][0]
+    around = np.flatnonzero(np.any(quads == inner, axis=1))
+    pair = next((a, b) for a in around for b in around if a < b and len(set(quads[a]) & set(quads[b])) == 2)
+    twin = len(vertices)
+    split = quads.copy()
+    for face in pair:
+        split[face][split[face] == inner] = twin
+    split_v = np.vstack([vertices, vertices[inner]])
+    assert np.sum(_edge_counts(split) == 1) == 4
+    capped_v, capped, closed = cap_small_holes(split_v, split)
+    assert closed == 1 and len(capped) == len(quads) and len(capped_v) == len(vertices)
+    assert np.all(_edge_counts(capped) == 2)
+
+
 def _cube_quads(n: int) -> tuple[np.ndarray, np.ndarray]:
     """A closed cube of side 2 with n x n quads on each side, outward winding."""
     points: dict[tuple[int, int, int], int] = {}
@@ -259,7 +279,10 @@ def _cube_quads(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_requests_follow_the_calibration() -> None:
-    assert request_for(5000) == round(5000 / 4.04)
+    measured = json.loads((REPO / "bench" / "results" / "retopo-calibration-cpu.json").read_text())
+    median = measured["quads_per_vertex_asked"]["median"]
+    assert QUADS_PER_VERTEX_ASKED == round(median, 2), "the constant is not the calibration's median"
+    assert request_for(5000) == round(5000 / QUADS_PER_VERTEX_ASKED)
     assert next_request(1000, 5000, 4000) == 800       # over by 25 %: scaled down by what came out
     assert next_request(1000, 4050, 4000) == 970       # close already (holes failed it): nudged down
     assert next_request(1000, 3950, 4000) == 1030

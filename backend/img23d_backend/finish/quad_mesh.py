@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..stages.mesh.repair import drop_unreferenced
+
 # A loop longer than this is not one of Instant Meshes' small unfilled holes but a part lost:
 # leave it open (the check then fails and says so).
 CAP_MAX_EDGES = 48
@@ -107,59 +109,107 @@ def check_quads(vertices: np.ndarray, quads: np.ndarray, input_closed: bool, tar
     return QuadCheck(len(quads), triangles, degenerate, len(counts), open_edges, crowded, reason)
 
 
-def _hole_loops(quads: np.ndarray) -> list[list[int]] | None:
-    """The open loops, each in the winding a face filling it needs; None when a vertex lies on
-    two loops (a rim that cannot be followed round: left alone)."""
+def _turn(vertices: np.ndarray, quads: np.ndarray, at: int, came_from: int, choices: list[int]) -> int:
+    """Where a hole's rim goes on from ``at`` (reached from ``came_from``) when two holes meet
+    there: the way out that is first clockwise from the way in, about the surface's normal (the
+    filling face lies to the left of its sides, so the hole is the gap between those two)."""
+    around = quads[np.any(quads == at, axis=1)]
+    corners = vertices[around]
+    normal = np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]).sum(axis=0)
+    length = float(np.linalg.norm(normal))
+    if length <= 1e-30:  # sheets facing both ways meet here: no side to turn by, any way out will do
+        return choices[0]
+    normal /= length
+    first = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    first /= np.linalg.norm(first)
+    second = np.cross(normal, first)
+
+    def angle(other: int) -> float:
+        direction = vertices[other] - vertices[at]
+        return float(np.arctan2(direction.dot(second), direction.dot(first)))
+
+    back = angle(came_from)
+    return min(choices, key=lambda out: (back - angle(out)) % (2.0 * np.pi))
+
+
+def _hole_loops(vertices: np.ndarray, quads: np.ndarray) -> list[list[int]]:
+    """The open loops, each in the winding a face filling it needs. Where two loops meet at a
+    vertex, each goes on into its own gap (``_turn``), so each stays one hole."""
     sides = face_edges(quads)
     keys = np.sort(sides, axis=1)
     _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     rim = sides[counts[inverse.ravel()] == 1]
     # A filling face runs each open side the other way round: b -> a for a face's a -> b.
-    step: dict[int, int] = {}
+    steps: dict[int, list[int]] = {}
     for a, b in rim.tolist():
-        if b in step:
-            return None
-        step[b] = a
-    loops, seen = [], set()
-    for start in step:
-        if start in seen:
-            continue
-        loop, vertex = [], start
-        while vertex not in seen:
-            seen.add(vertex)
+        steps.setdefault(b, []).append(a)
+    points = np.asarray(vertices, dtype=np.float64)
+    loops = []
+    while steps:
+        start = next(iter(steps))
+        loop, previous, vertex = [start], start, steps[start].pop()
+        if not steps[start]:
+            del steps[start]
+        while vertex != start:
+            choices = steps.get(vertex)
+            if not choices:  # a rim that does not come back round: not a hole to fill
+                break
             loop.append(vertex)
-            vertex = step.get(vertex, -1)
-            if vertex < 0:
-                return None
-        if vertex != start:
-            return None
-        loops.append(loop)
+            ahead = choices[0] if len(choices) == 1 else _turn(points, quads, vertex, previous, choices)
+            choices.remove(ahead)
+            if not choices:
+                del steps[vertex]
+            previous, vertex = vertex, ahead
+        else:
+            loops.append(loop)
     return loops
+
+
+def _slit(points: np.ndarray, loop: list[int]) -> tuple[int, int] | None:
+    """(kept, dropped) when a loop of four is a slit: two opposite corners at one position (an
+    edge's midpoint made twice where Instant Meshes' coarse mesh had an edge of more than two
+    faces). Zipped, not filled: a face there would have no area."""
+    if len(loop) != 4:
+        return None
+    for a, b in ((loop[1], loop[3]), (loop[0], loop[2])):
+        if np.array_equal(points[a], points[b]):
+            return a, b
+    return None
 
 
 def cap_small_holes(vertices: np.ndarray, quads: np.ndarray,
                     max_edges: int = CAP_MAX_EDGES) -> tuple[np.ndarray, np.ndarray, int]:
-    """Close every even open loop of up to ``max_edges`` edges with quads around a centre vertex;
-    (vertices, quads, holes closed). Loops that are odd, longer or tangled stay open."""
-    loops = _hole_loops(np.asarray(quads, dtype=np.int64))
+    """Close every even open loop of up to ``max_edges`` edges (quads around a centre vertex, a
+    slit zipped); (vertices, quads, holes closed). Loops that are odd or longer stay open."""
+    quads = np.asarray(quads, dtype=np.int64)
+    loops = _hole_loops(vertices, quads)
     if not loops:
         return vertices, quads, 0
-    new_points, new_quads, closed = [], [], 0
+    points = np.asarray(vertices, dtype=np.float64)
+    new_points: list[np.ndarray] = []
+    new_quads: list[list[int]] = []
+    zipped = np.arange(len(points))
+    closed = 0
     for loop in loops:
         size = len(loop)
         if size % 2 or size > max_edges:
             continue
         closed += 1
-        if size == 4:
+        slit = _slit(points, loop)
+        if slit is not None:
+            zipped[slit[1]] = slit[0]
+        elif size == 4:
             new_quads.append(loop)
-            continue
-        centre = len(vertices) + len(new_points)
-        new_points.append(np.asarray(vertices, dtype=np.float64)[loop].mean(axis=0))
-        new_quads.extend([loop[i], loop[i + 1], loop[(i + 2) % size], centre] for i in range(0, size, 2))
+        else:
+            centre = len(points) + len(new_points)
+            new_points.append(points[loop].mean(axis=0))
+            new_quads.extend([loop[i], loop[i + 1], loop[(i + 2) % size], centre] for i in range(0, size, 2))
     if not closed:
         return vertices, quads, 0
-    points = np.vstack([vertices, np.asarray(new_points, dtype=np.float64).reshape(-1, 3)]).astype(vertices.dtype)
-    return points, np.vstack([quads, np.asarray(new_quads, dtype=np.int64)]).astype(np.int64), closed
+    grown = np.vstack([points, np.asarray(new_points, dtype=np.float64).reshape(-1, 3)])
+    faces = np.vstack([zipped[quads], np.asarray(new_quads, dtype=np.int64).reshape(-1, 4)])
+    grown, faces = drop_unreferenced(grown, faces)
+    return grown.astype(np.asarray(vertices).dtype), faces.astype(np.int64), closed
 
 
 def triangulate_quads(vertices: np.ndarray, quads: np.ndarray) -> np.ndarray:
