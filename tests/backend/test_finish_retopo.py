@@ -237,6 +237,22 @@ def test_small_holes_are_capped_with_quads_and_the_mesh_closes() -> None:
     assert none == 0 and np.array_equal(kept, opened)
 
 
+def test_two_holes_meeting_at_a_corner_are_capped_apart() -> None:
+    # Two quads that share only a corner, cut out: two loops of four through one vertex. Followed
+    # the wrong way at that vertex they would be one loop of eight, whose cap uses an edge four times.
+    vertices, quads = _cube_quads(4)
+    corner = [v for v in range(len(vertices)) if np.sum(np.any(quads == v, axis=1)) == 4][0]
+    around = np.flatnonzero(np.any(quads == corner, axis=1))
+    apart = next((a, b) for a in around for b in around if a < b and len(set(quads[a]) & set(quads[b])) == 1)
+    opened = np.delete(quads, apart, axis=0)
+    for first_way in (False, True):  # whichever of the two ways out the rim meets first
+        order = opened[::-1] if first_way else opened
+        capped_v, capped, closed = cap_small_holes(vertices, order)
+        assert closed == 2 and len(capped) == len(quads)
+        assert np.all(_edge_counts(capped) == 2)
+        assert check_quads(capped_v, capped, True, len(quads), 0.15).passed
+
+
 def test_a_slit_is_zipped_not_filled() -> None:
     # A vertex made twice at one position (as Instant Meshes makes an edge's midpoint twice where
     # its coarse mesh had an edge of more than two faces): two open sides on each of two lines.
