@@ -5,7 +5,9 @@ coarse face into quads, so several quads come out per vertex asked. This measure
 each mesh of a small set at three quad targets (2k, 5k, 10k): the raw call asked for
 ``target / 4`` vertices (the nominal ratio), its quads counted. Then ``retopologize`` runs with
 the calibrated constant, to show what it makes of each: quads within 15 % of the target on the
-first call or the second, or the fallback and its sentence.
+first call or the second, or the fallback and its sentence, and how far its surface is from the
+input's (symmetric Hausdorff and Chamfer distances between points drawn on both surfaces, as shares
+of the diagonal, beside the estimate's floor: the same distance between two drawings of the input).
 
 The set: the bundled example mesh (``examples/house_mesh.glb``), the real Hunyuan3D-2 mesh where
 ``../shared/data`` has it, and marching-cubes meshes (a sphere, a torus, and "AI-like" noisy
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 from scipy.ndimage import gaussian_filter
+from scipy.spatial import cKDTree
 from skimage import measure
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +101,26 @@ def mesh_set() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return cleaned
 
 
+def distances(vertices: np.ndarray, faces: np.ndarray, low_vertices: np.ndarray, low_faces: np.ndarray,
+              samples: int = 100_000) -> tuple[float, float, float]:
+    """Symmetric Hausdorff and Chamfer (mean of both ways) distances between two surfaces, from
+    ``samples`` points drawn on each and matched to the nearest drawn point of the other, as
+    shares of the high mesh's bounding-box diagonal; and the floor of that estimate (the
+    Hausdorff distance between two drawings of the high mesh itself: point spacing, not shape)."""
+    surface = trimesh.Trimesh(vertices, faces, process=False)
+    high, again = surface.sample(samples, seed=0), surface.sample(samples, seed=2)
+    low = trimesh.Trimesh(low_vertices, low_faces, process=False).sample(samples, seed=1)
+    diagonal = float(np.linalg.norm(np.ptp(vertices, axis=0)))
+
+    def both_ways(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+        a_to_b, _ = cKDTree(b).query(a)
+        b_to_a, _ = cKDTree(a).query(b)
+        return max(a_to_b.max(), b_to_a.max()) / diagonal, 0.5 * (a_to_b.mean() + b_to_a.mean()) / diagonal
+
+    hausdorff, chamfer = both_ways(high, low)
+    return hausdorff, chamfer, both_ways(high, again)[0]
+
+
 def measure_mesh(vertices: np.ndarray, faces: np.ndarray, target: int) -> dict:
     asked = target // NOMINAL_RATIO
     smoothed = taubin_smooth(vertices, faces, RetopoSettings().smoothing)
@@ -106,12 +129,15 @@ def measure_mesh(vertices: np.ndarray, faces: np.ndarray, target: int) -> dict:
     raw_seconds = time.perf_counter() - started
     counts = edge_use(quads)
     result = retopologize(vertices, faces, RetopoSettings("quads", target))
+    hausdorff, chamfer, floor = distances(vertices, faces, result.vertices, result.triangles)
     return {"target": target, "vertex_count_asked": asked, "quads_out": int(len(quads)),
             "ratio": round(len(quads) / asked, 4), "raw_open_edges": int(np.sum(counts == 1)),
             "raw_seconds": round(raw_seconds, 3),
             "retopologize": {"method": result.method, "faces_out": result.faces_out,
                              "off_target": round((result.faces_out - target) / target, 4),
-                             "fallback": result.fallback, "seconds": round(result.seconds, 3)}}
+                             "fallback": result.fallback, "seconds": round(result.seconds, 3),
+                             "hausdorff_of_diagonal": round(hausdorff, 5), "chamfer_of_diagonal": round(chamfer, 6),
+                             "sampling_floor_of_diagonal": round(floor, 5)}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:26s} {target:6,d}: asked {row['vertex_count_asked']:5,d} -> {row['quads_out']:6,d} quads "
                   f"(x{row['ratio']:.3f}, {row['raw_open_edges']} open edges, {row['raw_seconds']:.2f} s); "
                   f"retopologize: {done['method']} {done['faces_out']:,} ({100 * done['off_target']:+.1f} %) "
-                  f"{done['seconds']:.2f} s {done['fallback'] or ''}", flush=True)
+                  f"{done['seconds']:.2f} s, Hausdorff {100 * done['hausdorff_of_diagonal']:.2f} % "
+                  f"(floor {100 * done['sampling_floor_of_diagonal']:.2f} %) "
+                  f"{done['fallback'] or ''}", flush=True)
     summary = {"median": round(statistics.median(ratios), 3), "min": min(ratios), "max": max(ratios),
                "constant_in_code": QUADS_PER_VERTEX_ASKED}
     print(f"quads per vertex asked: median {summary['median']}, range {summary['min']}-{summary['max']}"
