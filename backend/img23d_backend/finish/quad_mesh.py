@@ -1,4 +1,4 @@
-"""What a retopologised quad mesh must be before an artist gets it, and the two things done to it.
+"""What a retopologised quad mesh must be before an artist gets it, and what is done to it on the way.
 
 The check counts edges itself (every face's sides, as undirected pairs of vertex indices): a
 closed input must come back closed (every edge used by exactly two faces), no edge may be used by
@@ -9,7 +9,9 @@ Capping: Instant Meshes fills the holes its extraction leaves only up to six sid
 fill a hole of degree N" in wjakob/instant-meshes, src/extract.cpp); in its pure-quad output each
 such hole is a loop of 2N edges. A loop the input did not have is closed here as Instant Meshes
 closes its smaller ones: one vertex at the loop's centre and one quad per pair of the loop's edges
-(its own pure-quad subdivision of an N-sided face).
+(its own pure-quad subdivision of an N-sided face). Where two holes meet at a vertex, each rim is
+followed into its own gap; a four-edge loop whose opposite corners share one position is a slit
+(an edge's midpoint made twice) and is zipped rather than filled.
 
 Triangulation: glTF carries triangles only, so each quad becomes two triangles, split along the
 shorter diagonal (as Blender's "Beauty" does for a non-planar quad), both keeping the quad's winding;
@@ -75,7 +77,8 @@ def _count(number: int, noun: str) -> str:
 
 def _percent(part: int, whole: int) -> str:
     share = 100.0 * part / max(whole, 1)
-    return f"{share:.0f} %" if share >= 1 else f"{share:.1f} %"
+    decimals = 0 if share >= 1 else 1 if share >= 0.1 else 2  # a few open edges must not read as 0 %
+    return f"{share:.{decimals}f} %"
 
 
 def check_quads(vertices: np.ndarray, quads: np.ndarray, input_closed: bool, target: int,
@@ -87,8 +90,8 @@ def check_quads(vertices: np.ndarray, quads: np.ndarray, input_closed: bool, tar
     corners = np.asarray(vertices, dtype=np.float64)[quads] if len(quads) else np.zeros((0, 4, 3))
     # A quad's vector area is half the cross product of its diagonals (exact for a planar quad).
     area = 0.5 * np.linalg.norm(np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]), axis=1)
-    diagonal = float(np.ptp(vertices, axis=0).dot(np.ptp(vertices, axis=0))) if len(vertices) else 0.0
-    degenerate = int(np.sum((distinct < 3) | (area <= DEGENERATE_AREA * diagonal)))
+    extent = np.ptp(vertices, axis=0) if len(vertices) else np.zeros(3)
+    degenerate = int(np.sum((distinct < 3) | (area <= DEGENERATE_AREA * float(extent.dot(extent)))))
     counts = edge_use(quads)
     open_edges, crowded = int(np.sum(counts == 1)), int(np.sum(counts > 2))
     low, high = target * (1.0 - tolerance), target * (1.0 + tolerance)
