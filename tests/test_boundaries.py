@@ -41,7 +41,8 @@ LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", 
                 "huggingface_hub", "tokenizers", "trimesh", "xatlas", "pymeshlab", "cv2", "skimage", "scipy",
                 "psutil", "numpy", "PIL", "timm", "kornia", "tqdm", "yaml", "fast_simplification",
                 "diso",  # diso: hy3dgen's optional surface extractor, only there on some installs
-                "ray"}  # ray: the backend's optional extra, only for `batch --ray`
+                "ray",  # ray: the backend's optional extra, only for `batch --ray`
+                "pynanoinstantmeshes"}  # Instant Meshes: only in its worker, once the worker's stdout is silenced
 # First-party imports that must wait, and why.
 LAZY_FIRST_PARTY = {
     # The CLI starts with the standard library only, so that a broken environment is named
