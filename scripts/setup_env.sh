@@ -139,7 +139,11 @@ make_env() {  # make_env <folder> <python> <requirements file> <what, for the me
         build_env "$cached" "$python" "$requirements" "$backend"
         echo "$stamp" > "$cached/.img23d-stamp"
         # Older builds of this environment: each is several GB.
-        find "$ENV_CACHE" -maxdepth 1 -name "${folder#.}-*" ! -path "$cached" -exec rm -rf {} +
+        # Older builds of this environment only: a stamp is 16 hex digits, so a plain "venv-*" would
+        # also take .venv-py313's and .venv-blender42's cached environments with it.
+        for old in "$ENV_CACHE/${folder#.}-"*; do
+            [[ "${old##*/}" =~ ^${folder#.}-[0-9a-f]{16}$ ]] && [ "$old" != "$cached" ] && rm -rf "$old"
+        done
     fi
     # Made by an older version of this script: an editable install of whichever clone set it up last.
     drop_own_packages "$cached"
