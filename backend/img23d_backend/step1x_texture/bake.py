@@ -92,6 +92,10 @@ class _Texels:
     index: torch.Tensor      # [K] flat index into the atlas's rasterized rows (row 0: v = 0)
     points: torch.Tensor     # [K, 3] surface points in upstream's frame
     normals: torch.Tensor    # [K, 3] unit normals
+    faces: torch.Tensor      # [K] the triangle each lies on (index into the mesh's faces)
+
+
+Texels = _Texels   # what ``atlas_texels`` gives the texture sync
 
 
 def bake_views(mesh: trimesh.Trimesh, views: Sequence[Image.Image], settings: BakeSettings = BakeSettings(),
@@ -146,6 +150,17 @@ def textured_mesh(mesh: trimesh.Trimesh, texture: Image.Image) -> trimesh.Trimes
                            visual=trimesh.visual.TextureVisuals(uv=mesh.visual.uv, material=material), process=False)
 
 
+def uv_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh`` with the UVs the bake paints into: its own, else img23d's unwrap (a new mesh)."""
+    return with_uvs(mesh)
+
+
+def atlas_texels(mesh: trimesh.Trimesh, shape: Surface, size: int) -> Texels:
+    """The texels of a ``size`` x ``size`` atlas that ``mesh``'s UV triangles cover (``mesh`` with UVs,
+    ``shape`` its ``render.surface``), located on the surface: the texture sync's latent atlas."""
+    return _texels(mesh, shape, size)
+
+
 def _texels(mesh: trimesh.Trimesh, shape: Surface, size: int) -> _Texels:
     """Every texel whose centre a UV triangle covers, located on the surface."""
     uv = torch.as_tensor(np.asarray(mesh.visual.uv), dtype=torch.float32, device=shape.points.device)
@@ -154,7 +169,8 @@ def _texels(mesh: trimesh.Trimesh, shape: Surface, size: int) -> _Texels:
     index = (findices.view(-1) > 0).nonzero().squeeze(1)
     points = interpolate(shape.points[None], findices, bary, shape.faces)[0].view(-1, 3)[index]
     normals = interpolate(shape.normals[None], findices, bary, shape.faces)[0].view(-1, 3)[index]
-    return _Texels(index=index, points=points, normals=F.normalize(normals, dim=-1))
+    return _Texels(index=index, points=points, normals=F.normalize(normals, dim=-1),
+                   faces=findices.view(-1)[index].long() - 1)
 
 
 def _view_weights(shape: Surface, texels: _Texels, cameras: Cameras, number: int,
