@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.12.0"
+__version__ = "1.14.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 12  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 14  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -24,3 +24,5 @@ PROTOCOL_MINOR = 12  # 1: models, download, delete (the model manager); 2: retex
 #    the turbo paint model is the default
 # 12: model families (families.py) and Step1X-3D's shape kinds; guidance_scale 0 (the default) = the
 #    shape model's own (a backend before 1.12 reads 0 as no guidance)
+# 14: texture_sync (the licence-clean paint model's texture sync, on by default); numbered after
+#    main's 13 (octree_resolution 0, the finishing options), which this branch does not carry

@@ -1,19 +1,23 @@
 """The clean texture model's texture sync on the tiny replica: views synchronised through the mesh's
 latent UV texture agree where they show the same texel, a seed gives the same views, the sync off
-leaves the sampling as it was.
+leaves the sampling as it was, and the option reaches the sampler from a job.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 import trimesh
 from PIL import Image
 
-from img23d_backend.models.registry import TINY_CLEAN_PAINT
+from img23d_backend.commands.options import add_job_options, job_options
+from img23d_backend.jobs.clean_paint import texture_settings
+from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT
 from img23d_backend.models.texture_folders import TextureFolders
 from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.step1x_texture import sync as sync_module
@@ -150,3 +154,14 @@ def test_the_first_25_of_50_steps_are_synchronised() -> None:
                        settings=SyncSettings(), size=768)
     chosen = [int(t) for t in scheduler.timesteps if sync.applies(t)]
     assert chosen == list(range(981, 500, -20)) and len(chosen) == 25   # upstream's t > 500
+
+
+def test_the_command_line_flag_reaches_the_sampler() -> None:
+    parser = argparse.ArgumentParser()
+    add_job_options(parser)
+    for flags, chosen in (([], True), (["--no-texture-sync"], False)):
+        options = job_options(parser.parse_args(flags))
+        assert options.texture_sync is chosen
+        run = SimpleNamespace(options=options, manager=SimpleNamespace(spec=lambda role: CLEAN_PAINT))
+        sync = texture_settings(run).views.sync
+        assert sync.enabled is chosen and sync.texture_size == 1536   # upstream's, for the real model
