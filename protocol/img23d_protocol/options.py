@@ -128,6 +128,9 @@ class JobOptions:
     render_size: int = 0           # side of the views baked from; 0 = see bake_render_size()
     delight_steps: int = 50
     paint_steps: int = 0           # 0: the paint model's own (paint_models: 10 turbo, 30 2.0, 50 clean)
+    # (1.13) The clean paint model's views synchronised through the mesh's latent texture in the first
+    # half of the steps, as upstream runs it; False samples each view on its own. Other paint models ignore it.
+    texture_sync: bool = True
     # Where the objects stand (see layout.py): the camera's field of view across the picture's
     # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
     # whose bottoms lie on one floor stand on one plane.

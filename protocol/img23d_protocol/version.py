@@ -25,4 +25,5 @@ PROTOCOL_MINOR = 13  # 1: models, download, delete (the model manager); 2: retex
 # 12: model families (families.py) and Step1X-3D's shape kinds; guidance_scale 0 (the default) = the
 #    shape model's own (a backend before 1.12 reads 0 as no guidance)
 # 13: octree_resolution 0 (the default) = the shape model's own (256 Hunyuan3D-2, 384 Step1X-3D);
-#    game-ready finishing: topology, face_target, bake_size options and the retopo request
+#    game-ready finishing: topology, face_target, bake_size options and the retopo request;
+#    texture_sync (the licence-clean paint model's texture sync, on by default)

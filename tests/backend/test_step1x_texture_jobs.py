@@ -89,7 +89,8 @@ def test_a_textured_clean_job_on_the_command_line_paints_without_hy3dgen(tiny_ro
                                                              "tiny/sdxl-vae-fp16-fix"]
     [record] = manifest["records"]
     assert record["status"] == "done" and record["textured"]
-    assert {"paint_render", "paint_multiview", "paint_bake"} <= set(record["timings"])
+    assert {"paint_render", "paint_sync", "paint_multiview", "paint_bake"} <= set(record["timings"])
+    assert manifest["options"]["texture_sync"] is True   # upstream's texture sync, on by default
     _textured_glb(run / record["mesh"])
     # The run folder keeps what the model saw and made: six views, their position and normal maps.
     views = run / "views" / record["stem"]
@@ -97,6 +98,7 @@ def test_a_textured_clean_job_on_the_command_line_paints_without_hy3dgen(tiny_ro
         assert sorted(p.name for p in views.glob(f"{kind}_*.png")) == [f"{kind}_{i}.png" for i in range(6)]
     kept = json.loads((views / "paint.json").read_text())
     assert kept["model"].startswith("tiny/step1x-3d-texture") and 0 < kept["painted_fraction"] <= 1
+    assert kept["texture_sync"] is True
 
 
 def test_re_texture_on_the_clean_family_paints_the_artists_mesh_in_its_own_uvs(engine: Engine,
@@ -104,9 +106,17 @@ def test_re_texture_on_the_clean_family_paints_the_artists_mesh_in_its_own_uvs(e
     path = mesh_file(uv_sphere(16, 24), tmp_path / "sphere.npz", with_uvs=True)
     events: list = []
     request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(path), name="statue",
-                               options=JobOptions(**{**PAINT, "face_budget": 40_000}))
+                               options=JobOptions(**{**PAINT, "face_budget": 40_000, "texture_sync": False}))
     data = engine.retexture(request, Job(id="r", emit=events.append))
     assert data["uvs"] is None and not data["uv_created"] and not data["proxy"]
+    # The job turned the texture sync off: the manifest and the paint record say so, and it did not run.
+    run = Path(data["run_dir"])
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["options"]["texture_sync"] is False
+    [record] = manifest["records"]
+    assert "paint_sync" not in record["timings"] and "paint_multiview" in record["timings"]
+    [kept] = run.glob("views/*/paint.json")
+    assert json.loads(kept.read_text())["texture_sync"] is False
     texture = np.asarray(Image.open(data["texture"]))
     assert texture.shape == (256, 256, 3) and texture.std() > 0
     # The paint stage's progress runs from the maps through each step to each view baked (1 + 2 + 6).

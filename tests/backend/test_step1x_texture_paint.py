@@ -21,9 +21,12 @@ from img23d_backend.models.texture_folders import TextureFolders
 from img23d_backend.step1x_texture.generate import MultiviewSettings
 from img23d_backend.step1x_texture.loader import load_texture_model
 from img23d_backend.step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps
+from img23d_backend.step1x_texture.sync import SyncSettings
 from img23d_protocol import ErrorCode, ProtocolError
 
-FAST = TextureSettings(views=MultiviewSettings(steps=2, size=64), bake=BakeSettings(texture_size=128, render_size=128))
+# The texture sync on, as by default, in a 128-texel latent texture (upstream's 16 texels per latent pixel).
+FAST = TextureSettings(views=MultiviewSettings(steps=2, size=64, sync=SyncSettings(texture_size=128)),
+                       bake=BakeSettings(texture_size=128, render_size=128))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +86,8 @@ def test_progress_counts_the_maps_each_step_and_each_view(painted) -> None:
     assert len(record.views) == len(record.positions) == len(record.normals) == 6
     assert all(view.size == (64, 64) for view in record.views)
     assert record.painted_fraction > 0.9   # a sphere: every view sees most of it
-    assert set(record.timings) == {"render", "multiview", "bake"}
+    # The texture sync is on by default: the mesh laid out as its latent atlas is a phase of its own.
+    assert set(record.timings) == {"render", "sync", "multiview", "bake"} and record.texture_sync
 
 
 def test_the_control_maps_are_the_meshs_own(painted) -> None:

@@ -30,6 +30,13 @@ def test_the_default_job_asks_for_the_paint_models_own_steps() -> None:
         JobOptions.from_dict({"paint_steps": -1})
 
 
+def test_the_texture_sync_is_on_unless_a_job_turns_it_off() -> None:
+    assert JobOptions().texture_sync is True
+    assert JobOptions.from_dict({"texture_sync": False}).texture_sync is False
+    with pytest.raises(ProtocolError, match="texture_sync"):
+        JobOptions.from_dict({"texture_sync": 0})   # a number is not a yes or no
+
+
 def test_an_unknown_paint_model_is_a_bad_request_naming_the_choices() -> None:
     with pytest.raises(ProtocolError) as excinfo:
         paint_model_kind("2.1")

@@ -60,6 +60,10 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                             "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
     parser.add_argument("--paint-steps", type=int, default=JobOptions.paint_steps,
                         help=_allowed("paint_steps", f"0 runs the paint model's own: {describe_default_paint_steps()}"))
+    parser.add_argument("--no-texture-sync", action="store_true",
+                        help="the licence-clean paint model samples each view on its own, without upstream's "
+                             "texture sync (on by default: it costs a little time, see the guide's Step1X-3D "
+                             "texture page)")
     parser.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps,
                         help=_allowed("delight_steps"))
     parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
@@ -125,7 +129,8 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          fill_holes=args.fill_holes, min_piece=args.min_piece, variations=args.variations,
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
-                         paint_steps=args.paint_steps, delight_steps=args.delight_steps,
+                         paint_steps=args.paint_steps, texture_sync=not args.no_texture_sync,
+                         delight_steps=args.delight_steps,
                          fov_degrees=args.fov, ground=not args.no_ground, symmetry=args.symmetry,
                          sharpness=args.edges)
     options.validate()

@@ -26,6 +26,7 @@ from ..stages.paint.uvs import has_uvs, with_uvs
 from ..step1x_texture.bake import BakeSettings
 from ..step1x_texture.generate import VIEW_SIZE, MultiviewSettings
 from ..step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh
+from ..step1x_texture.sync import SYNC_TEXTURE_SIZE, SyncSettings
 from .base import JobRun
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,16 @@ STAGE = "paint"
 
 def texture_settings(run: JobRun) -> TextureSettings:
     """The job's options as the texture model's settings: steps (0: the model's own 50), the spec's
-    view size (upstream's 768; the tiny replica's 64), the texture and the renders it is baked from."""
+    view size (upstream's 768; the tiny replica's 64), the texture sync (on unless the job turns it
+    off; the spec's texture size for it, upstream's 1536 unless it names one), the texture and the
+    renders it is baked from."""
     spec = run.manager.spec("paint")
     return TextureSettings(
         views=MultiviewSettings(steps=paint_steps(spec, run.options.paint_steps),
-                                size=int(spec.options.get("view_size", VIEW_SIZE))),
+                                size=int(spec.options.get("view_size", VIEW_SIZE)),
+                                sync=SyncSettings(enabled=run.options.texture_sync,
+                                                  texture_size=int(spec.options.get("sync_texture_size",
+                                                                                    SYNC_TEXTURE_SIZE)))),
         bake=BakeSettings(texture_size=run.options.texture_size, render_size=run.options.bake_render_size()))
 
 
@@ -72,13 +78,15 @@ def paint_clean(run: JobRun, record: TargetRecord, mesh: Any, cutout: Any,
 
 
 def write_record(run: JobRun, record: TargetRecord, kept: PaintRecord) -> None:
-    """The views, the control maps and what the bake painted, in the run folder; the phases' seconds
-    in the target's timings (``paint_render``, ``paint_multiview``, ``paint_bake``)."""
+    """The views, the control maps, whether the views were synchronised and what the bake painted, in
+    the run folder; the phases' seconds in the target's timings (``paint_render``, ``paint_sync``
+    when it ran, ``paint_multiview``, ``paint_bake``)."""
     folder = f"views/{record.stem}"
     for kind, pictures in (("view", kept.views), ("position", kept.positions), ("normal", kept.normals)):
         for index, picture in enumerate(pictures):
             run.run_folder.write_image(f"{folder}/{kind}_{index}.png", picture)
     run.run_folder.write_json(f"{folder}/paint.json", {"model": run.manager.spec("paint").display,
                                                        "painted_fraction": round(kept.painted_fraction, 4),
+                                                       "texture_sync": kept.texture_sync,
                                                        "timings": kept.timings})
     record.timings.update({f"paint_{phase}": seconds for phase, seconds in kept.timings.items()})

@@ -298,7 +298,9 @@ def tiny_clean_paint(root: Path) -> ModelSpec:
     return ModelSpec(
         role="paint", repo_id="tiny/step1x-3d-texture", local_path=folder / "Step1X-3D", subfolder=STEP1X_TEXTURE,
         allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=4 << 20, paint_kind=CLEAN_PAINT_MODEL,
-        options={"view_size": 64},
+        # Its 64-pixel views' latents are 8 pixels: a 128-texel sync texture keeps upstream's 16 texels
+        # per latent pixel (1536 for 96) at a tenth of the work.
+        options={"view_size": 64, "sync_texture_size": 128},
         sources=(ModelSpec(role="paint", repo_id="tiny/stable-diffusion-xl-base-1.0",
                            local_path=folder / "stable-diffusion-xl-base-1.0",
                            allow_patterns=texture_folders.sdxl_files(), paint_kind=CLEAN_PAINT_MODEL),

@@ -16,6 +16,8 @@ baked into the mesh's UVs by img23d's own projection and hole filling (``atlas_f
   scheduler   upstream's DDPM over SDXL's schedule with its SNR shifted by 8
   conditions  the reference picture and the control maps, prepared as upstream prepares them
   generate    the sampler: six control maps and a reference in, six RGB views out
+  sync        upstream's texture sync: the first half of the steps taken on a latent texture, seeded
+  uv_latents  that latent texture: the views' latents baked into the mesh's UVs and rendered back
   cameras     upstream's six orthographic cameras and mesh frame, as matrices for ``clean_raster``
   render      the mesh's position, normal and coverage maps in those cameras
   bake        six views into the mesh's UV texture with upstream's weights, holes filled

@@ -98,6 +98,9 @@ class _Texels:
     normals: torch.Tensor    # [K, 3] unit normals
 
 
+Texels = _Texels   # what ``atlas_texels`` gives the texture sync
+
+
 def bake_views(mesh: trimesh.Trimesh, views: Sequence[Image.Image], settings: BakeSettings = BakeSettings(),
                device: torch.device | str = "cpu", cameras: Cameras | None = None, on_view: ViewFn | None = None,
                cancel: CancelToken | None = None) -> BakedTexture:
@@ -147,6 +150,17 @@ def textured_mesh(mesh: trimesh.Trimesh, texture: Image.Image) -> trimesh.Trimes
         metallicFactor=0.0, roughnessFactor=1.0)
     return trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.faces,
                            visual=trimesh.visual.TextureVisuals(uv=mesh.visual.uv, material=material), process=False)
+
+
+def uv_mesh(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh`` with the UVs the bake paints into: its own, else img23d's unwrap (a new mesh)."""
+    return with_uvs(mesh)
+
+
+def atlas_texels(mesh: trimesh.Trimesh, shape: Surface, size: int) -> Texels:
+    """The texels of a ``size`` x ``size`` atlas that ``mesh``'s UV triangles cover (``mesh`` with UVs,
+    ``shape`` its ``render.surface``), located on the surface: the texture sync's latent atlas."""
+    return _texels(mesh, shape, size)
 
 
 def _texels(mesh: trimesh.Trimesh, shape: Surface, size: int) -> _Texels:

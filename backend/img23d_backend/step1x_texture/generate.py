@@ -15,8 +15,10 @@ What img23d does differently, and why:
   still runs in the model's dtype. Half-precision scheduler arithmetic gains nothing.
 * The reference states are not repeated per view and guidance half (upstream's 12 copies of
   every layer's states, 1.4 GB at 768 px in fp16): the views share one (``attention``).
-* Upstream's texture sync (pytorch3d and cupy re-projecting the latents through the mesh's UVs
-  during the first half of the steps) is not done: why is in docs/step1x-texture.md.
+* Upstream's texture sync (the first half of the steps synchronised through a latent UV texture
+  of the mesh) runs in img23d's own code (``sync``, ``uv_latents``), seeded, when the caller gives
+  the mesh's latent atlas and ``settings.sync`` is on; without an atlas the views are sampled
+  independently, as upstream's adapter was trained.
 * The VAE decodes one view at a time, in the precision its config asks for (``vae``: float32 where
   ``force_upcast`` is set and the model runs in float16, as diffusers does; the fp16-fix VAE's
   config sets it false, so it decodes in float16).
@@ -38,6 +40,8 @@ from .conditions import check_controls, prepare_reference
 from .loader import Step1XTextureModel
 from .prompt import encode_pair, time_ids
 from .scheduler import make_scheduler
+from .sync import SyncSettings, TextureSync
+from .uv_latents import LatentAtlas
 
 STEPS = 50
 GUIDANCE = 3.0
@@ -61,8 +65,10 @@ class MultiviewSettings:
     reference_scale: float = 1.0     # upstream's reference_conditioning_scale
     control_scale: float = 1.0       # control_conditioning_scale
     multiview_scale: float = 1.0     # mv_scale
+    sync: SyncSettings = SyncSettings()
 
     def check(self, model: Step1XTextureModel) -> None:
+        self.sync.check()
         if self.steps < 1:
             raise ValueError(f"the multiview model needs at least one step, not {self.steps}")
         # The VAE's scale (8) times the UNet's two downsamplings: SDXL's latents halve twice.
@@ -85,9 +91,20 @@ def _reference_latents(model: Step1XTextureModel, reference: Image.Image, size: 
 @torch.inference_mode()
 def generate_views(model: Step1XTextureModel, controls: torch.Tensor, reference: Image.Image, seed: int,
                    settings: MultiviewSettings = MultiviewSettings(), on_step: StepFn | None = None,
-                   cancel: CancelToken | None = None) -> list[Image.Image]:
+                   cancel: CancelToken | None = None, atlas: LatentAtlas | None = None) -> list[Image.Image]:
     """Six views (front, right, back, left, top, bottom) of ``settings.size`` px from the control maps
-    ``controls`` [6, 6, size, size] (``conditions.control_maps``) and the ``reference`` cut-out."""
+    ``controls`` [6, 6, size, size] (``conditions.control_maps``) and the ``reference`` cut-out;
+    synchronised through ``atlas`` (``uv_latents.build_atlas`` of the mesh, at the latents' size)
+    when it is given and ``settings.sync.enabled``."""
+    latents = sample_latents(model, controls, reference, seed, settings, on_step, cancel, atlas)
+    return [_decode(model, latents[view:view + 1]) for view in range(NUM_VIEWS)]
+
+
+@torch.inference_mode()
+def sample_latents(model: Step1XTextureModel, controls: torch.Tensor, reference: Image.Image, seed: int,
+                   settings: MultiviewSettings = MultiviewSettings(), on_step: StepFn | None = None,
+                   cancel: CancelToken | None = None, atlas: LatentAtlas | None = None) -> torch.Tensor:
+    """``generate_views``' latents [6, C, size / 8, size / 8], before decoding."""
     settings.check(model)
     check_controls(controls, NUM_VIEWS, settings.size)
     device, dtype, state = torch.device(model.device), model.dtype, model.attention
@@ -102,6 +119,13 @@ def generate_views(model: Step1XTextureModel, controls: torch.Tensor, reference:
     latents = torch.randn((NUM_VIEWS, channels, latent_side, latent_side), generator=generator, dtype=torch.float32)
     latents = latents.to(device) * scheduler.init_noise_sigma
     reference_latents = _reference_latents(model, reference, settings.size, generator)
+    sync = None
+    if atlas is not None and settings.sync.enabled:
+        if atlas.latent_size != latent_side or len(atlas.views) != NUM_VIEWS:
+            raise ValueError(f"the sync's atlas is for {len(atlas.views)} views of {atlas.latent_size}-pixel latents, "
+                             f"not {NUM_VIEWS} of {latent_side}")
+        sync = TextureSync(model, atlas, scheduler, generator, settings.sync, settings.size)
+        latents = sync.start(latents)
     try:
         state.mode, state.reference = Pass.CAPTURE, {}
         model.unet(reference_latents, torch.zeros((), dtype=torch.long, device=device), encoder_hidden_states=positive.hidden,
@@ -127,12 +151,15 @@ def generate_views(model: Step1XTextureModel, controls: torch.Tensor, reference:
             if guided:
                 unconditional, conditional = noise.chunk(2)
                 noise = unconditional + settings.guidance_scale * (conditional - unconditional)
-            latents = scheduler.step(noise, timestep, latents, generator=generator).prev_sample
+            if sync is not None and sync.applies(timestep):
+                latents = sync.step(noise, timestep, index, latents)
+            else:
+                latents = scheduler.step(noise, timestep, latents, generator=generator).prev_sample
             if on_step is not None:
                 on_step(index + 1, len(scheduler.timesteps))
     finally:
         state.mode, state.reference = Pass.PLAIN, {}
-    return [_decode(model, latents[view:view + 1]) for view in range(NUM_VIEWS)]
+    return latents
 
 
 def _decode(model: Step1XTextureModel, latent: torch.Tensor) -> Image.Image:

@@ -1,8 +1,8 @@
 """A mesh and its cut-out in, the mesh textured by Step1X-3D's texture model out: render -> control
 maps -> six views -> bake, as upstream's ``Step1X3DTexturePipeline.__call__`` chains them.
 
-Upstream's texture sync (re-projecting the views' latents through the mesh's texture in the first
-half of the steps, with pytorch3d and cupy) is not done: see docs/step1x-texture.md for why.
+With the texture sync on (``settings.views.sync``, upstream's default), the mesh gets its UVs
+(``bake.uv_mesh``) once, before the views: the sync's latent atlas and the bake share them.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import trimesh
 from PIL import Image
 
 from ..env.job_control import CancelToken
-from .bake import BakeSettings, bake_views
+from .bake import BakeSettings, bake_views, uv_mesh
 from .conditions import control_maps
-from .generate import NUM_VIEWS, MultiviewSettings, generate_views
+from .generate import NUM_VIEWS, MultiviewSettings, generate_views, vae_scale
 from .loader import Step1XTextureModel
 from .render import render_maps
+from .uv_latents import build_atlas
 
 ProgressFn = Callable[[int, int, str], None]   # (steps done, steps in all, what was done)
 
@@ -43,6 +44,7 @@ class PaintRecord:
     positions: list[Image.Image] = field(default_factory=list)
     normals: list[Image.Image] = field(default_factory=list)
     painted_fraction: float = 0.0
+    texture_sync: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -73,9 +75,16 @@ def paint_mesh(model: Step1XTextureModel, mesh: trimesh.Trimesh, cutout: Image.I
     controls = control_maps(maps.positions, maps.normals, maps.masks)
     timings["render"] = time.perf_counter() - started
     advance("rendered position and normal maps")
+    atlas = None
+    if settings.views.sync.enabled:
+        started = time.perf_counter()
+        mesh = uv_mesh(mesh)
+        atlas = build_atlas(mesh, settings.views.size // vae_scale(model), settings.views.sync.texture_size,
+                            model.device)
+        timings["sync"] = time.perf_counter() - started
     started = time.perf_counter()
     views = generate_views(model, controls, cutout, seed, settings.views,
-                           lambda step, steps: advance(f"painting the views {step}/{steps}"), cancel)
+                           lambda step, steps: advance(f"painting the views {step}/{steps}"), cancel, atlas)
     timings["multiview"] = time.perf_counter() - started
     started = time.perf_counter()
     baked = bake_views(mesh, views, settings.bake, model.device,
@@ -86,6 +95,7 @@ def paint_mesh(model: Step1XTextureModel, mesh: trimesh.Trimesh, cutout: Image.I
         record.positions = [_picture(controls[view, :3]) for view in range(NUM_VIEWS)]
         record.normals = [_picture(controls[view, 3:]) for view in range(NUM_VIEWS)]
         record.painted_fraction = float(baked.painted.sum() / max(int(baked.covered.sum()), 1))
+        record.texture_sync = atlas is not None
         record.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
     return baked.mesh
 
