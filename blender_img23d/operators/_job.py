@@ -59,6 +59,8 @@ class JobOperatorMixin(WaitingOperator):
             self.report({"WARNING"}, cut_off)
         for skipped in skipped_stage_notes(outcome.data):
             self.report({"WARNING"}, skipped)
+        for note in dict.fromkeys(outcome.notes):  # each said once
+            self.report({"WARNING"}, note)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:
