@@ -4,5 +4,5 @@ from . import (backend, detect, generate, help, import_host_run, import_run, ins
                retexture, retopo, run_pictures, suggest, variations)
 
 classes = (*generate.classes, *detect.classes, *suggest.classes, *backend.classes, *import_run.classes,
-           *import_host_run.classes, *relayout.classes, *install.classes, *models.classes, *retexture.classes, *retopo.classes,
-           *regenerate.classes, *variations.classes, *run_pictures.classes, *help.classes)
+           *import_host_run.classes, *relayout.classes, *install.classes, *models.classes, *retexture.classes,
+           *retopo.classes, *regenerate.classes, *variations.classes, *run_pictures.classes, *help.classes)

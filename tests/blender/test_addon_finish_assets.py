@@ -1,19 +1,19 @@
 """Finished (game-ready) objects in Blender: the Finish controls, quads restored from a finished
 GLB (written here to the contract of docs/game-ready.md, as the backend's finish/glb.py writes
-it: trimesh, the mesh's metadata as the glTF mesh's extras), the hidden high mesh, and
+it: the count of leading quads in the glTF mesh's extras), the hidden high mesh, and
 Retopologize Selected's scene logic with a stand-in result."""
 
 from __future__ import annotations
 
+import json
+import struct
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
-trimesh = pytest.importorskip("trimesh")
 
 from blender_support import ADDON_MODULE, StandInLayout, draw_main_panel  # noqa: E402
 
@@ -48,10 +48,30 @@ def _grid(n: int, seam: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def _write_glb(path: Path, positions: np.ndarray, triangles: np.ndarray, uvs: np.ndarray,
                quads: object) -> Path:
-    extras = {} if quads is None else {"img23d_quads": quads}
-    mesh = trimesh.Trimesh(positions, triangles, process=False, metadata=extras,
-                           visual=trimesh.visual.TextureVisuals(uv=uvs))
-    mesh.export(str(path), file_type="glb", include_normals=True)
+    """A binary glTF 2.0 file of one mesh (positions, UVs, 32-bit indices, in glTF's Y-up axes as
+    given) whose mesh ``extras`` hold ``{"img23d_quads": quads}`` (none when ``quads`` is None).
+    Written here, not with trimesh: the Blender 4.2 test environment has no mesh library."""
+    positions, uvs = np.asarray(positions, "<f4"), np.asarray(uvs, "<f4")
+    indices = np.asarray(triangles, "<u4").ravel()
+    blobs = [positions.tobytes(), uvs.tobytes(), indices.tobytes()]
+    offsets = np.cumsum([0] + [len(b) for b in blobs])
+    mesh: dict = {"primitives": [{"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2}]}
+    if quads is not None:
+        mesh["extras"] = {"img23d_quads": quads}
+    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+            "meshes": [mesh], "buffers": [{"byteLength": int(offsets[-1])}],
+            "bufferViews": [{"buffer": 0, "byteOffset": int(offset), "byteLength": len(blob)}
+                            for offset, blob in zip(offsets, blobs)],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": len(positions), "type": "VEC3",
+                           "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
+                          {"bufferView": 1, "componentType": 5126, "count": len(uvs), "type": "VEC2"},
+                          {"bufferView": 2, "componentType": 5125, "count": len(indices), "type": "SCALAR"}]}
+    text = json.dumps(gltf).encode()
+    text += b" " * (-len(text) % 4)
+    data = b"".join(blobs)
+    data += b"\0" * (-len(data) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", len(data), 0x004E4942) + data
+    path.write_bytes(struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body)
     return path
 
 
@@ -146,7 +166,7 @@ def test_a_hostile_quad_count_or_pairing_leaves_triangles_and_is_said_once(addon
     positions = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]] + apart, dtype=float)
     # Pair 0 (triangles 0, 1) is a quad; pair 1 (2, 3) and pair 2 (4, 5) are triangles apart.
     triangles = np.array([(0, 1, 2), (0, 2, 3), (4, 5, 6), (7, 8, 9), (10, 11, 12), (13, 14, 15)])
-    path = _write_glb(tmp_path / "hostile.glb", positions, triangles, positions[:, :2] / 8, quads)
+    path = _write_glb(tmp_path / "hostile.glb", positions, triangles, positions[:, :2] / 16, quads)
     notes: list[str] = []
     obj = _module(addon, "scene_import").import_glb(path, "crate", notes)
     sizes = sorted(len(p.vertices) for p in obj.data.polygons)
@@ -210,12 +230,25 @@ def test_a_high_mesh_artifact_is_imported_hidden_beside_its_low_object_and_linke
 
 def test_retopologize_needs_a_topology_that_remakes_the_mesh(addon, scene) -> None:
     retopo = _module(addon, "operators.retopo")
-    context = SimpleNamespace(scene=scene)
     with pytest.raises(retopo._inputs.InputError, match="Topology is As Generated: choose Triangles or Quads"):
         retopo.finish_options(bpy.context)
     scene.img23d.topology = "quads"
     assert retopo.finish_options(bpy.context).topology == "quads"
-    assert "UNDO" in retopo.IMG23D_OT_retopologize.bl_options and context
+    assert "UNDO" in retopo.IMG23D_OT_retopologize.bl_options  # Blender's one undo step when it finishes
+
+
+def test_a_retopo_jobs_meshes_are_left_to_the_operator_not_imported(addon, scene, tmp_path) -> None:
+    job_runner = _module(addon, "job_runner")
+    protocol = job_runner.protocol
+    request = protocol.RetopoRequest(mesh=str(tmp_path / "in.npz"), name="statue",
+                                     options=protocol.JobOptions(topology="quads"))
+    runner = job_runner.JobRunner(_StandInSession(), scene, request, "statue")
+    before = set(bpy.data.objects)
+    for kind, path in (("high_mesh", tmp_path / "high" / "statue.glb"), ("mesh", tmp_path / "statue.glb")):
+        runner._handle(protocol.Artifact(job="job-1", kind=kind, path=str(path), target="statue", instance=1))
+    assert runner.outcome.files == {"high_mesh": str(tmp_path / "high" / "statue.glb"),
+                                    "mesh": str(tmp_path / "statue.glb")}
+    assert set(bpy.data.objects) == before and runner.outcome.objects == []
 
 
 def test_retopologize_puts_the_low_mesh_in_place_and_one_undo_restores_the_scene(addon, scene, tmp_path) -> None:
@@ -279,3 +312,60 @@ def test_retopologize_with_a_missing_result_or_object_changes_nothing(addon, sce
     with pytest.raises(scene_import.ImportFailed, match="'gone' is gone"):
         retopo.place_result("gone", outcome_class(finished=True, files={"mesh": str(tmp_path / "none.glb")}))
     assert rock.name == "rock" and not rock.hide_get() and "rock (high)" not in bpy.data.objects
+
+
+def test_import_run_brings_a_finished_objects_high_mesh_hidden_beside_it(addon, scene, tmp_path) -> None:
+    positions, triangles, uvs, quads = _grid(2)
+    run = tmp_path / "run"
+    (run / "high").mkdir(parents=True)
+    _write_glb(run / "crate_1.glb", positions, triangles, uvs, quads)
+    _write_glb(run / "high" / "crate_1.glb", positions, triangles, uvs, None)
+    record = {"target": "crate", "instance": 1, "stem": "crate_1", "status": "done", "mesh": "crate_1.glb",
+              "box": [10, 10, 50, 50]}
+    manifest = {"kind": "generate", "status": "finished", "records": [record], "models": {},
+                "image": {"source": str(run / "input.png"), "original_size": [100, 100]}}
+    (run / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"FINISHED"}
+    low, high = bpy.data.objects["crate"], bpy.data.objects["crate (high)"]
+    assert low["img23d_high"] == high and high.hide_get() and high.hide_render
+    assert sum(len(p.vertices) == 4 for p in low.data.polygons) == quads
+    assert list(high.users_collection) == list(low.users_collection)
+
+
+def test_retopologize_sends_the_base_colour_image_rows_from_the_top_only_with_uvs(addon, scene, tmp_path) -> None:
+    retexture_mesh = _module(addon, "retexture_mesh")
+    mesh = bpy.data.meshes.new("painted")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (1, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new("painted", mesh)
+    scene.collection.objects.link(obj)
+    image = bpy.data.images.new("paint", 4, 2)
+    pixels = np.zeros((2, 4, 4), dtype=np.float32)
+    pixels[0, :, 0] = 1.0  # Blender's first row (the bottom): red; the top row: blue
+    pixels[1, :, 2] = 1.0
+    pixels[..., 3] = 1.0
+    image.pixels.foreach_set(pixels.ravel())
+    material = bpy.data.materials.new("paint")
+    if material.node_tree is None:
+        material.use_nodes = True
+    nodes = material.node_tree.nodes
+    texture = nodes.new("ShaderNodeTexImage")
+    texture.image = image
+    shader = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
+    material.node_tree.links.new(texture.outputs["Color"], shader.inputs["Base Color"])
+    mesh.materials.append(material)
+    try:
+        path, uv_map = retexture_mesh.write_mesh_file(bpy.context, obj, tmp_path, evaluated=False, colour=True)
+        with np.load(path) as data:
+            assert "base_color" not in data.files and uv_map is None  # no UVs: the image cannot be read onto it
+        mesh.uv_layers.new(name="UVMap")
+        path, uv_map = retexture_mesh.write_mesh_file(bpy.context, obj, tmp_path, evaluated=False, colour=True)
+        with np.load(path) as data:
+            colour = data["base_color"]
+        assert colour.dtype == np.uint8 and colour.shape == (2, 4, 3) and uv_map == "UVMap"
+        assert (colour[0] == (0, 0, 255)).all() and (colour[1] == (255, 0, 0)).all()
+        path, _ = retexture_mesh.write_mesh_file(bpy.context, obj, tmp_path, evaluated=False)
+        with np.load(path) as data:
+            assert "base_color" not in data.files  # Re-texture sends no image
+    finally:
+        bpy.data.materials.remove(material)
+        bpy.data.images.remove(image)
