@@ -45,13 +45,23 @@ def high_of(low: bpy.types.Object) -> bpy.types.Object | None:
 
 def add_high_mesh(low: bpy.types.Object, path: Path) -> bpy.types.Object:
     """Import the generated mesh at ``path`` hidden beside ``low`` (already placed and linked to
-    its collection), in the same place. Raises ``scene_import.ImportFailed``."""
-    high = scene_import.import_glb(path, high_name(low.name))
-    for collection in low.users_collection:
-        collection.objects.link(high)
+    its collection), in the same place; a low object that has a high one already (Regenerate)
+    gets the new mesh into that object. Raises ``scene_import.ImportFailed``."""
+    imported = scene_import.import_glb(path, high_name(low.name))
+    high = high_of(low)
+    if high is not None:
+        old = high.data
+        high.data = imported.data
+        bpy.data.objects.remove(imported)
+        if old.users == 0:
+            bpy.data.meshes.remove(old)
+    else:
+        high = imported
+        for collection in low.users_collection:
+            collection.objects.link(high)
+        hide_high(high)
+        link(low, high)
     high.matrix_world = low.matrix_world.copy()  # both GLBs are in the same space: the run's
-    hide_high(high)
-    link(low, high)
     return high
 
 

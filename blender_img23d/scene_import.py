@@ -194,12 +194,12 @@ def step_aside(obj: bpy.types.Object, scene_layout: Any, number: int) -> None:
     obj.location = obj.location + right * (CANDIDATE_SPACING * width * number)
 
 
-def swap_mesh(obj: bpy.types.Object, path: Path) -> bpy.types.Mesh:
+def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None) -> bpy.types.Mesh:
     """Give ``obj`` the mesh in ``path`` in place of its own: same object (name, transform,
     collection, parent, modifiers), new mesh data, its bottom centre where the old one's was so it
     stands where it stood. The old mesh is left to Blender (an undo brings it back). Raises
-    ``ImportFailed``."""
-    imported = import_glb(path, obj.name)
+    ``ImportFailed``; ``notes`` as for ``import_glb``."""
+    imported = import_glb(path, obj.name, notes)
     new, old = imported.data, obj.data
     try:
         old_anchor, new_anchor = _bottom_centre(old), _bottom_centre(new)

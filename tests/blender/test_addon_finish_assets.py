@@ -369,3 +369,18 @@ def test_retopologize_sends_the_base_colour_image_rows_from_the_top_only_with_uv
     finally:
         bpy.data.materials.remove(material)
         bpy.data.images.remove(image)
+
+
+def test_a_second_high_mesh_goes_into_the_low_objects_existing_high_object(addon, scene, tmp_path) -> None:
+    finished_objects = _module(addon, "finished_objects")
+    positions, triangles, uvs, _ = _grid(1)
+    first = _write_glb(tmp_path / "first.glb", positions, triangles, uvs, None)
+    second = _write_glb(tmp_path / "second.glb", positions * 2, triangles, uvs, None)
+    low = _module(addon, "scene_import").import_glb(first, "vase")
+    scene.collection.objects.link(low)
+    high = finished_objects.add_high_mesh(low, first)
+    low.location = (3, 0, 0)  # Regenerate moved it
+    again = finished_objects.add_high_mesh(low, second)
+    assert again == high and high.name == "vase (high)" and "vase (high).001" not in bpy.data.objects
+    assert high.hide_get() and max(v.co.x for v in high.data.vertices) == pytest.approx(2 * positions[:, 0].max())
+    assert tuple(high.location) == pytest.approx((3, 0, 0))
