@@ -11,7 +11,7 @@ import img23d_protocol as protocol
 from .. import finished_objects, preferences, retexture_mesh, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
-from ._job import JobOperatorMixin
+from ._job import JobOperatorMixin, finish_fallback_notes
 
 AS_GENERATED = protocol.TOPOLOGY_CHOICES[0]
 
@@ -50,7 +50,7 @@ class IMG23D_OT_retopologize(JobOperatorMixin, bpy.types.Operator):
         except scene_import.ImportFailed as exc:
             self.report({"ERROR"}, f"{exc}; the result is in {outcome.run_dir}")
             return {"CANCELLED"}
-        for note in dict.fromkeys(outcome.notes):
+        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.data)):
             self.report({"WARNING"}, note)
         faces = len(low.data.polygons)
         quads = sum(1 for p in low.data.polygons if p.loop_total == 4)

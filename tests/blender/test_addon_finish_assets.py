@@ -384,3 +384,12 @@ def test_a_second_high_mesh_goes_into_the_low_objects_existing_high_object(addon
     assert again == high and high.name == "vase (high)" and "vase (high).001" not in bpy.data.objects
     assert high.hide_get() and max(v.co.x for v in high.data.vertices) == pytest.approx(2 * positions[:, 0].max())
     assert tuple(high.location) == pytest.approx((3, 0, 0))
+
+
+def test_the_backends_fallback_sentences_are_said_once_and_odd_records_skipped(addon) -> None:
+    notes = _module(addon, "operators._job").finish_fallback_notes
+    said = "quads failed their check (holes): made 5,000 triangles instead"
+    data = {"targets": [{"finish": {"fallback": said}}, {"finish": {"fallback": said}}, {"finish": {"fallback": None}},
+                        {"finish": "odd"}, "odd", {"finish": {"fallback": 3}}, {}]}
+    assert notes(data) == [said[:1].upper() + said[1:]]
+    assert notes({"targets": "odd"}) == notes({}) == []
