@@ -393,3 +393,25 @@ def test_the_backends_fallback_sentences_are_said_once_and_odd_records_skipped(a
                         {"finish": "odd"}, "odd", {"finish": {"fallback": 3}}, {}]}
     assert notes(data) == [said[:1].upper() + said[1:]]
     assert notes({"targets": "odd"}) == notes({}) == []
+
+
+def test_retopologize_refuses_no_mesh_or_a_mesh_in_edit_mode(addon, scene) -> None:
+    retopo = _module(addon, "operators.retopo")
+    mesh = bpy.data.meshes.new("slab")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (1, 1, 0)], [], [(0, 1, 2)])
+    slab = bpy.data.objects.new("slab", mesh)
+    scene.collection.objects.link(slab)
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    bpy.context.view_layer.objects.active = None
+    with pytest.raises(retopo._inputs.InputError, match="Nothing is selected: select one mesh object to retopologize"):
+        retopo.selected_mesh(bpy.context)
+    slab.select_set(True)
+    bpy.context.view_layer.objects.active = slab
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        with pytest.raises(retopo._inputs.InputError, match="'slab' is in Edit Mode"):
+            retopo.selected_mesh(bpy.context)
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+    assert retopo.selected_mesh(bpy.context) == slab
