@@ -84,6 +84,8 @@ def replace_with_low(original: bpy.types.Object, low_path: Path, notes: list[str
         # Same world matrix as the original, so each child's parent inverse still holds.
         child.parent = low
     original.name = high_name(name)
+    if original.data.users == 1 and original.data.name == name:  # shared mesh data keeps its name
+        original.data.name = high_name(name)
     low.name = name   # free now; if another object took the name meanwhile, Blender adds a suffix
     low.data.name = name
     hide_high(original)

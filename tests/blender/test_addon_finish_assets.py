@@ -6,7 +6,6 @@ Retopologize Selected's scene logic with a stand-in result."""
 from __future__ import annotations
 
 import json
-import struct
 import sys
 from pathlib import Path
 
@@ -16,64 +15,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import ADDON_MODULE, StandInLayout, draw_main_panel  # noqa: E402
-
-# --- contract GLBs ------------------------------------------------------------------------------
-
-
-def _grid(n: int, seam: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """An n x n grid of quads (each as triangles 2k, 2k + 1), then a fan of two triangles; with
-    ``seam``, every second quad's second triangle has its own copies of the diagonal's vertices,
-    as a glTF writer splits vertices along a UV seam. Positions, triangles, UVs, quad count."""
-    side = n + 1
-    xs, ys = np.meshgrid(np.arange(side, dtype=float), np.arange(side, dtype=float))
-    positions = [tuple(p) for p in np.stack([xs.ravel(), ys.ravel(), np.zeros(side * side)], 1)]
-    triangles = []
-    for j in range(n):
-        for i in range(n):
-            a = j * side + i
-            b, c, d = a + 1, a + side + 1, a + side
-            triangles.append((a, b, c))
-            if seam and (i + j) % 2:
-                positions += [positions[a], positions[c]]
-                triangles.append((len(positions) - 2, len(positions) - 1, d))
-            else:
-                triangles.append((a, c, d))
-    apex = len(positions)
-    positions += [(n + 1.0, 0.0, 0.5), (n + 1.0, 1.0, 0.5)]
-    triangles += [(side - 1, apex, apex + 1), (side - 1, apex + 1, 2 * side - 1)]
-    positions = np.array(positions)
-    uvs = positions[:, :2] / (n + 1) + (np.arange(len(positions)) % 2)[:, None] * 0.01
-    return positions, np.array(triangles), uvs, n * n
-
-
-def _write_glb(path: Path, positions: np.ndarray, triangles: np.ndarray, uvs: np.ndarray,
-               quads: object) -> Path:
-    """A binary glTF 2.0 file of one mesh (positions, UVs, 32-bit indices, in glTF's Y-up axes as
-    given) whose mesh ``extras`` hold ``{"img23d_quads": quads}`` (none when ``quads`` is None).
-    Written here, not with trimesh: the Blender 4.2 test environment has no mesh library."""
-    positions, uvs = np.asarray(positions, "<f4"), np.asarray(uvs, "<f4")
-    indices = np.asarray(triangles, "<u4").ravel()
-    blobs = [positions.tobytes(), uvs.tobytes(), indices.tobytes()]
-    offsets = np.cumsum([0] + [len(b) for b in blobs])
-    mesh: dict = {"primitives": [{"attributes": {"POSITION": 0, "TEXCOORD_0": 1}, "indices": 2}]}
-    if quads is not None:
-        mesh["extras"] = {"img23d_quads": quads}
-    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-            "meshes": [mesh], "buffers": [{"byteLength": int(offsets[-1])}],
-            "bufferViews": [{"buffer": 0, "byteOffset": int(offset), "byteLength": len(blob)}
-                            for offset, blob in zip(offsets, blobs)],
-            "accessors": [{"bufferView": 0, "componentType": 5126, "count": len(positions), "type": "VEC3",
-                           "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
-                          {"bufferView": 1, "componentType": 5126, "count": len(uvs), "type": "VEC2"},
-                          {"bufferView": 2, "componentType": 5125, "count": len(indices), "type": "SCALAR"}]}
-    text = json.dumps(gltf).encode()
-    text += b" " * (-len(text) % 4)
-    data = b"".join(blobs)
-    data += b"\0" * (-len(data) % 4)
-    body = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", len(data), 0x004E4942) + data
-    path.write_bytes(struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body)
-    return path
-
+from finished_glb import grid, write_glb  # noqa: E402
 
 def _blender_axes(points: np.ndarray) -> np.ndarray:
     """glTF's Y-up positions as Blender's importer turns them: (x, -z, y)."""
@@ -128,7 +70,7 @@ def test_the_importer_keeps_the_files_triangle_order(addon, scene, tmp_path) -> 
     positions = rng.random((40, 3))
     triangles = np.array([rng.choice(40, 3, replace=False) for _ in range(60)])
     for quads in (None, 0):  # a plain GLB, and a finished one (imported with Merge Vertices)
-        path = _write_glb(tmp_path / f"order-{quads}.glb", positions, triangles, rng.random((40, 2)), quads)
+        path = write_glb(tmp_path / f"order-{quads}.glb", positions, triangles, rng.random((40, 2)), quads)
         obj = _module(addon, "scene_import").import_glb(path, "order")
         faces = _faces(obj)
         assert len(faces) == len(triangles)
@@ -139,8 +81,8 @@ def test_the_importer_keeps_the_files_triangle_order(addon, scene, tmp_path) -> 
 
 @pytest.mark.parametrize("seam", [False, True])
 def test_a_finished_glb_arrives_with_its_quads_and_the_rest_triangles(addon, scene, tmp_path, seam: bool) -> None:
-    positions, triangles, uvs, quads = _grid(3, seam)
-    path = _write_glb(tmp_path / "finished.glb", positions, triangles, uvs, quads)
+    positions, triangles, uvs, quads = grid(3, seam)
+    path = write_glb(tmp_path / "finished.glb", positions, triangles, uvs, quads)
     notes: list[str] = []
     obj = _module(addon, "scene_import").import_glb(path, "crate", notes)
     sizes = [len(p.vertices) for p in obj.data.polygons]
@@ -166,7 +108,7 @@ def test_a_hostile_quad_count_or_pairing_leaves_triangles_and_is_said_once(addon
     positions = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]] + apart, dtype=float)
     # Pair 0 (triangles 0, 1) is a quad; pair 1 (2, 3) and pair 2 (4, 5) are triangles apart.
     triangles = np.array([(0, 1, 2), (0, 2, 3), (4, 5, 6), (7, 8, 9), (10, 11, 12), (13, 14, 15)])
-    path = _write_glb(tmp_path / "hostile.glb", positions, triangles, positions[:, :2] / 16, quads)
+    path = write_glb(tmp_path / "hostile.glb", positions, triangles, positions[:, :2] / 16, quads)
     notes: list[str] = []
     obj = _module(addon, "scene_import").import_glb(path, "crate", notes)
     sizes = sorted(len(p.vertices) for p in obj.data.polygons)
@@ -204,10 +146,10 @@ class _StandInSession:
 def test_a_high_mesh_artifact_is_imported_hidden_beside_its_low_object_and_linked(addon, scene, tmp_path) -> None:
     job_runner = _module(addon, "job_runner")
     protocol = job_runner.protocol
-    positions, triangles, uvs, quads = _grid(2)
+    positions, triangles, uvs, quads = grid(2)
     (tmp_path / "high").mkdir()
-    low_path = _write_glb(tmp_path / "chair_1.glb", positions, triangles, uvs, quads)
-    high_path = _write_glb(tmp_path / "high" / "chair_1.glb", positions, triangles, uvs, None)
+    low_path = write_glb(tmp_path / "chair_1.glb", positions, triangles, uvs, quads)
+    high_path = write_glb(tmp_path / "high" / "chair_1.glb", positions, triangles, uvs, None)
     request = protocol.GenerateRequest(image="x.png", targets=["chair"], options=protocol.JobOptions())
     runner = job_runner.JobRunner(_StandInSession(), scene, request, "picture")
     fields = dict(job="job-1", target="chair", instance=1, box=[10.0, 10.0, 60.0, 80.0], image_size=[100, 100])
@@ -269,8 +211,8 @@ def test_retopologize_puts_the_low_mesh_in_place_and_one_undo_restores_the_scene
     child.parent = original
     bpy.context.view_layer.update()
     world, child_world = original.matrix_world.copy(), child.matrix_world.copy()
-    positions, triangles, uvs, quads = _grid(2)
-    result = _write_glb(tmp_path / "statue.glb", positions, triangles, uvs, quads)
+    positions, triangles, uvs, quads = grid(2)
+    result = write_glb(tmp_path / "statue.glb", positions, triangles, uvs, quads)
     bpy.ops.ed.undo_push(message="before Retopologize")
     try:
         low = retopo.place_result("statue", outcome_class(finished=True, files={"mesh": str(result)}))
@@ -315,11 +257,11 @@ def test_retopologize_with_a_missing_result_or_object_changes_nothing(addon, sce
 
 
 def test_import_run_brings_a_finished_objects_high_mesh_hidden_beside_it(addon, scene, tmp_path) -> None:
-    positions, triangles, uvs, quads = _grid(2)
+    positions, triangles, uvs, quads = grid(2)
     run = tmp_path / "run"
     (run / "high").mkdir(parents=True)
-    _write_glb(run / "crate_1.glb", positions, triangles, uvs, quads)
-    _write_glb(run / "high" / "crate_1.glb", positions, triangles, uvs, None)
+    write_glb(run / "crate_1.glb", positions, triangles, uvs, quads)
+    write_glb(run / "high" / "crate_1.glb", positions, triangles, uvs, None)
     record = {"target": "crate", "instance": 1, "stem": "crate_1", "status": "done", "mesh": "crate_1.glb",
               "box": [10, 10, 50, 50]}
     manifest = {"kind": "generate", "status": "finished", "records": [record], "models": {},
@@ -373,9 +315,9 @@ def test_retopologize_sends_the_base_colour_image_rows_from_the_top_only_with_uv
 
 def test_a_second_high_mesh_goes_into_the_low_objects_existing_high_object(addon, scene, tmp_path) -> None:
     finished_objects = _module(addon, "finished_objects")
-    positions, triangles, uvs, _ = _grid(1)
-    first = _write_glb(tmp_path / "first.glb", positions, triangles, uvs, None)
-    second = _write_glb(tmp_path / "second.glb", positions * 2, triangles, uvs, None)
+    positions, triangles, uvs, _ = grid(1)
+    first = write_glb(tmp_path / "first.glb", positions, triangles, uvs, None)
+    second = write_glb(tmp_path / "second.glb", positions * 2, triangles, uvs, None)
     low = _module(addon, "scene_import").import_glb(first, "vase")
     scene.collection.objects.link(low)
     high = finished_objects.add_high_mesh(low, first)
@@ -415,3 +357,42 @@ def test_retopologize_refuses_no_mesh_or_a_mesh_in_edit_mode(addon, scene) -> No
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
     assert retopo.selected_mesh(bpy.context) == slab
+
+
+def test_retopologize_selected_end_to_end_with_a_stand_in_backend_is_one_undo_step(addon, scene, fresh_backend,
+                                                                                   tmp_path, capfd) -> None:
+    from fault_support import _fake_python, _prefs, _runs_dir
+
+    _prefs().python_path = str(_fake_python(tmp_path, "retopo"))
+    settings = scene.img23d
+    settings.topology, settings.finish_preset = "quads", "PROP"
+    mesh = bpy.data.meshes.new("statue mesh")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0)], [], [(0, 1, 2, 3)])
+    mesh.uv_layers.new(name="UVMap")
+    statue = bpy.data.objects.new("statue", mesh)
+    scene.collection.objects.link(statue)
+    statue.location = (1, 2, 3)
+    for other in bpy.context.view_layer.objects:
+        other.select_set(False)
+    statue.select_set(True)
+    bpy.context.view_layer.objects.active = statue
+    bpy.ops.ed.undo_push(message="before Retopologize")
+    capfd.readouterr()
+    # As a button calls it: with an undo push (bpy.ops pushes none unless asked), made by the UNDO flag.
+    assert bpy.ops.img23d.retopologize("EXEC_DEFAULT", True) == {"FINISHED"}
+    out = capfd.readouterr().out
+    got = json.loads((_runs_dir() / "_fake" / "retopo" / "got.json").read_text())
+    options = got["request"]["options"]
+    assert (got["request"]["name"], options["topology"], options["face_target"], options["bake_size"]) == \
+        ("statue", "quads", 2000, 1024)
+    assert got["arrays"]["positions"] == [4, 3] and got["arrays"]["loop_uvs"] == [4, 2]  # the mesh as Re-texture's
+    low, high = bpy.data.objects["statue"], bpy.data.objects["statue (high)"]
+    assert high.hide_get() and high.data.name == "statue mesh" and len(high.data.polygons) == 1  # the original
+    assert sum(len(p.vertices) == 4 for p in low.data.polygons) == 4 and tuple(low.location) == (1, 2, 3)
+    assert "Warning: The quads failed their check (holes): made triangles instead" in out
+    assert out.count("failed their check") == 1
+    bpy.ops.ed.undo()  # the operator's own undo step: one Ctrl+Z
+    bpy.context.view_layer.update()
+    restored = bpy.data.objects["statue"]
+    assert "statue (high)" not in bpy.data.objects and len(restored.data.polygons) == 1
+    assert not restored.hide_get()
