@@ -126,7 +126,7 @@ class JobRunner:
             self._read_layout(Path(artifact.path))
         elif not self.places_meshes and artifact.kind in ("mesh", "high_mesh"):
             self.outcome.files[artifact.kind] = artifact.path
-        elif artifact.kind == "high_mesh":  # announced before its low mesh (docs/protocol.md)
+        elif artifact.kind == "high_mesh":  # announced before its low mesh (docs/game-ready.md)
             self.high_meshes[Path(artifact.path).stem] = Path(artifact.path)
         elif artifact.kind == "mesh":
             self._import_mesh(artifact)

@@ -90,7 +90,6 @@ def skipped_stage_notes(data: dict[str, Any]) -> list[str]:
     return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
 
 
-
 def finish_fallback_notes(data: dict[str, Any]) -> list[str]:
     """The backend's fallback sentences from its objects' finishing (each target record's
     ``finish.fallback``, e.g. quads that fell back to triangles), each once, capitalised; checked
