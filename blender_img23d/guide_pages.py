@@ -25,6 +25,7 @@ class GuidePage:
 PAGES: dict[str, GuidePage] = {
     "IMG23D_PT_main": GuidePage("panel"),
     "IMG23D_PT_placement": GuidePage("placement"),
+    "IMG23D_PT_finish": GuidePage("game-ready", "in-blender"),
     "IMG23D_PT_advanced": GuidePage("panel", "generate"),
     "IMG23D_PT_boxes": GuidePage("artists-loop"),
     "preferences": GuidePage("install"),

@@ -18,7 +18,7 @@ import img23d_protocol as protocol
 from img23d_client import run_layout
 from img23d_client.session import BackendSession
 
-from . import scene_import
+from . import finished_objects, scene_import
 
 
 @dataclass
@@ -31,6 +31,8 @@ class Outcome:
     failed_targets: list[str] = field(default_factory=list)   # "name: why"
     run_dir: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)   # one sentence each, said once (e.g. quads left as triangles)
+    files: dict[str, str] = field(default_factory=dict)  # a retopo job's artifacts by kind: its caller places them
 
     @property
     def ok(self) -> bool:
@@ -64,6 +66,9 @@ class JobRunner:
         self.detections_path: Path | None = None
         self.layout: Any = None          # the run's layout (layout.SceneLayout), once announced
         self.first_stems: dict[tuple[str, int], str] = {}  # (target, instance) -> its place's stem
+        self.high_meshes: dict[str, Path] = {}  # a finished object's generated mesh, by its stem, until its low one
+        # A retopo job's mesh takes the place of the artist's object: the operator does that.
+        self.places_meshes = request.TYPE != protocol.RetopoRequest.TYPE
         self.job_id = session.submit(request)
 
     @property
@@ -119,6 +124,10 @@ class JobRunner:
             self.detections_path = Path(artifact.path)
         elif artifact.kind == "layout":
             self._read_layout(Path(artifact.path))
+        elif not self.places_meshes and artifact.kind in ("mesh", "high_mesh"):
+            self.outcome.files[artifact.kind] = artifact.path
+        elif artifact.kind == "high_mesh":  # announced before its low mesh (docs/game-ready.md)
+            self.high_meshes[Path(artifact.path).stem] = Path(artifact.path)
         elif artifact.kind == "mesh":
             self._import_mesh(artifact)
 
@@ -153,11 +162,17 @@ class JobRunner:
                                        key=key, variation=variation,
                                        anchor=self.first_stems.get((artifact.target or "", artifact.instance), key))
         try:
-            obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout)
+            obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout, self.outcome.notes)
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
         self.outcome.objects.append(obj.name)
+        high = self.high_meshes.pop(key, None)
+        if high is not None:
+            try:
+                finished_objects.add_high_mesh(obj, high)
+            except scene_import.ImportFailed as exc:  # the low object stands; only re-baking lacks its source
+                self.outcome.failed_targets.append(f"{obj.name} (high): {exc}")
         if self.layout is not None and self.collection is not None:
             scene_import.ensure_camera(scene, self.collection, self.layout.camera, self.outcome.run_dir,
                                        f"{self.image_name} camera")

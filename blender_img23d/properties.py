@@ -46,6 +46,24 @@ QUALITY_PRESETS = {
 }
 
 
+@dataclass(frozen=True)
+class FinishPreset:
+    face_target: int
+    bake_size: int
+
+
+# What Face Target and Bake Size are when left at 0 (as the Quality presets fill the Advanced
+# fields): Standard is the protocol's own defaults; a prop seen from a few metres needs few faces
+# and a 1K bake, a hero the camera comes close to five times the faces and a 2K bake.
+FINISH_PRESETS = {
+    "STANDARD": FinishPreset(face_target=protocol.JobOptions.face_target, bake_size=protocol.JobOptions.bake_size),
+    "PROP": FinishPreset(face_target=2_000, bake_size=1024),
+    "HERO": FinishPreset(face_target=10_000, bake_size=2048),
+}
+# Bake Size as a choice of the powers of two the backend accepts (protocol.OPTION_RANGES); "0": the preset's.
+BAKE_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
+
+
 def _load_preview(settings: "Img23dSettings", context: bpy.types.Context) -> None:
     """Load the chosen file as an image datablock so the panel can show its thumbnail."""
     path = bpy.path.abspath(settings.image_path)
@@ -153,6 +171,37 @@ class Img23dSettings(bpy.types.PropertyGroup):
                ("smooth", "Smooth", "Smooth, rounded edges"), ("sharp", "Sharp", "Sharp, crisp edges")],
         description="The Label model's edge label (Step1X-3D Label only)")
 
+    # Finishing (docs/game-ready.md): as generated (today's mesh), or remade as triangles or quads
+    # and baked. Face Target and Bake Size at 0 come from the Finish preset, as Advanced's fields
+    # come from the Quality preset.
+    topology: EnumProperty(  # type: ignore[valid-type]
+        name="Topology", default="as-generated",
+        items=[("as-generated", "As Generated", "The generator's own triangles, as before"),
+               ("triangles", "Triangles", "Reduced to Face Target triangles; colour and a normal map baked on"),
+               ("quads", "Quads", "Remade as Face Target quads (Instant Meshes); colour and a normal map baked on")],
+        description="The finished mesh's faces: as the generator made them, or remade for games and editing")
+    finish_preset: EnumProperty(  # type: ignore[valid-type]
+        name="Finish Preset", default="STANDARD",
+        items=[("STANDARD", "Standard", f"{FINISH_PRESETS['STANDARD'].face_target:,} faces, "
+                                        f"{FINISH_PRESETS['STANDARD'].bake_size} px bake"),
+               ("PROP", "Prop", f"{FINISH_PRESETS['PROP'].face_target:,} faces, {FINISH_PRESETS['PROP'].bake_size} px "
+                                "bake: an object seen from a few metres"),
+               ("HERO", "Hero", f"{FINISH_PRESETS['HERO'].face_target:,} faces, {FINISH_PRESETS['HERO'].bake_size} px "
+                                "bake: an object the camera comes close to")])
+    face_target: IntProperty(  # type: ignore[valid-type]
+        name="Face Target", default=0, min=0, max=protocol.OPTION_RANGES["face_target"].high, soft_max=50_000,
+        description="Faces of the finished mesh (a quad counts as one). 0: from the Finish preset")
+    bake_size: EnumProperty(  # type: ignore[valid-type]
+        name="Bake Size", default="0",
+        items=[("0", "From Preset", "The Finish preset's size")] +
+              [(str(size), f"{size} px", f"{size} x {size} colour and normal maps") for size in BAKE_SIZES],
+        description="Side of the baked colour and normal maps in pixels")
+
+    def finish_values(self) -> tuple[int, int]:
+        """Face Target and Bake Size as a job gets them: the fields, else the Finish preset's."""
+        preset = FINISH_PRESETS[self.finish_preset]
+        return self.face_target or preset.face_target, int(self.bake_size) or preset.bake_size
+
     def job_options(self, model: "protocol.ShapeModelKind | None" = None) -> "protocol.JobOptions":
         """The job's options for the shape ``model`` the backend will run: its own octree resolution where
         the preset leaves it to the model (so the backend's limits can be checked before sending), and
@@ -170,7 +219,8 @@ class Img23dSettings(bpy.types.PropertyGroup):
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground,
-            symmetry=self.symmetry if labels else "auto", sharpness=self.edges if labels else "auto")
+            symmetry=self.symmetry if labels else "auto", sharpness=self.edges if labels else "auto",
+            topology=self.topology, face_target=self.finish_values()[0], bake_size=self.finish_values()[1])
         options.validate()
         return options
 

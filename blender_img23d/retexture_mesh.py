@@ -43,8 +43,10 @@ def check_selection(context: bpy.types.Context) -> bpy.types.Object:
 
 
 def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: Path,
-                    evaluated: bool) -> tuple[Path, str | None]:
-    """Write the mesh for the backend; returns the file and the name of the UV map it carries."""
+                    evaluated: bool, colour: bool = False) -> tuple[Path, str | None]:
+    """Write the mesh for the backend; returns the file and the name of the UV map it carries.
+    ``colour`` (Retopologize): the image its UV map reads as base colour goes with it, when it
+    has both (``base_color_image``)."""
     if evaluated:
         depsgraph = context.evaluated_depsgraph_get()
         source = obj.evaluated_get(depsgraph)
@@ -57,6 +59,9 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
             raise MeshProblem(f"'{obj.name}' has no UV map: with modifiers applied its faces cannot be matched "
                               "to new UVs. Add a UV map, or paint the base mesh")
         arrays = _mesh_arrays(mesh, uv_layer)
+        image = base_color_image(obj) if colour and uv_layer is not None else None
+        if image is not None:
+            arrays["base_color"] = image
     finally:
         if source is not None:
             source.to_mesh_clear()
@@ -81,6 +86,36 @@ def _mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | Non
         uv_layer.data.foreach_get("uv", uvs)
         arrays["loop_uvs"] = uvs.reshape(-1, 2)
     return arrays
+
+
+def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
+    """The image feeding the Base Color of the first material's Principled BSDF, directly, as an
+    (H, W, 3) uint8 array with rows from the top, as an image file stores them (Blender's pixels
+    start at the bottom): the backend's retopo job reads it so (jobs/retopo.py). None without one."""
+    material = next((m for m in obj.data.materials if m is not None), None)
+    tree = material.node_tree if material is not None else None
+    if tree is None:
+        return None
+    shader = next((n for n in tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
+    links = shader.inputs["Base Color"].links if shader is not None else ()
+    source = links[0].from_node if links else None
+    image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
+    if image is None or image.size[0] == 0 or image.size[1] == 0:
+        return None
+    width, height = image.size
+    pixels = np.empty(width * height * image.channels, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    rgba = pixels.reshape(height, width, image.channels)[::-1]
+    if image.channels < 3:
+        rgba = np.repeat(rgba[:, :, :1], 3, axis=2)
+    # Byte images read as sRGB values already; float images hold linear light and are encoded here.
+    rgb = rgba[:, :, :3] if not image.is_float else _srgb(rgba[:, :, :3])
+    return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _srgb(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
 
 
 def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map: str | None) -> bpy.types.Material:

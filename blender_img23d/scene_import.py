@@ -20,6 +20,8 @@ from mathutils import Euler, Matrix, Vector
 
 from img23d_protocol import layout
 
+from . import quad_restore
+
 PROP_PREFIX = "img23d_"
 CAMERA_TAG = PROP_PREFIX + "camera"
 PREVIEW_LONG_SIDE = 1920   # the render size given to a picture's camera that becomes the scene's
@@ -46,13 +48,15 @@ class ImportFailed(Exception):
     """The GLB could not be imported (missing, truncated, no mesh in it)."""
 
 
-def import_glb(path: Path, name: str) -> bpy.types.Object:
-    """Import ``path`` and return a single mesh object named ``name`` (not yet in a collection)."""
+def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.types.Object:
+    """Import ``path`` and return a single mesh object named ``name`` (not yet in a collection).
+    A finished object's quads are restored (``quad_restore``); a sentence about pairs that could
+    not be joined goes to ``notes``."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist")
     before = set(bpy.data.objects)
     try:
-        result = bpy.ops.import_scene.gltf(filepath=str(path))
+        result = bpy.ops.import_scene.gltf(filepath=str(path), merge_vertices=quad_restore.finished_glb(path))
     except RuntimeError as exc:  # the importer reports parse errors this way
         _remove(set(bpy.data.objects) - before)
         raise ImportFailed(f"{path.name} could not be read: {str(exc).strip().splitlines()[-1]}") from exc
@@ -64,6 +68,10 @@ def import_glb(path: Path, name: str) -> bpy.types.Object:
     if not meshes:
         _remove(created)
         raise ImportFailed(f"{path.name} contains no mesh")
+    for mesh in {o.data for o in meshes}:  # before folding: joining meshes would reorder the faces
+        restored = quad_restore.restore_quads(mesh, name)
+        if restored.note and notes is not None:
+            notes.append(restored.note)
     obj = _fold(meshes)
     _remove(created - {obj})
     obj.name = name
@@ -133,7 +141,7 @@ def tag(obj: bpy.types.Object, **values: Any) -> None:
 
 
 def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetFile,
-               scene_layout: Any = None) -> bpy.types.Object:
+               scene_layout: Any = None, notes: list[str] | None = None) -> bpy.types.Object:
     """Import, place and tag one target. Raises ``ImportFailed``.
 
     The collection is asked for only once the import worked, so a run whose meshes all fail
@@ -141,9 +149,10 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
     without one, or without this target in it, the target is laid out alone from its box.
     A candidate of a job with variations goes to the run's candidates collection, named with its
     seed, beside its target's place (``IMG23D_OT_keep_variation`` puts the chosen one there).
+    ``notes`` gathers the import's sentences for the artist (``import_glb``).
     """
     candidate = item.variation > 0
-    obj = import_glb(item.path, f"{item.target} (seed {item.seed})" if candidate else item.target or "img23d")
+    obj = import_glb(item.path, f"{item.target} (seed {item.seed})" if candidate else item.target or "img23d", notes)
     run = collection_for()
     (candidates_collection(run) if candidate else run).objects.link(obj)
     key = (item.anchor or item.key) if candidate else item.key
@@ -185,12 +194,12 @@ def step_aside(obj: bpy.types.Object, scene_layout: Any, number: int) -> None:
     obj.location = obj.location + right * (CANDIDATE_SPACING * width * number)
 
 
-def swap_mesh(obj: bpy.types.Object, path: Path) -> bpy.types.Mesh:
+def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None) -> bpy.types.Mesh:
     """Give ``obj`` the mesh in ``path`` in place of its own: same object (name, transform,
     collection, parent, modifiers), new mesh data, its bottom centre where the old one's was so it
     stands where it stood. The old mesh is left to Blender (an undo brings it back). Raises
-    ``ImportFailed``."""
-    imported = import_glb(path, obj.name)
+    ``ImportFailed``; ``notes`` as for ``import_glb``."""
+    imported = import_glb(path, obj.name, notes)
     new, old = imported.data, obj.data
     try:
         old_anchor, new_anchor = _bottom_centre(old), _bottom_centre(new)

@@ -1,8 +1,8 @@
 """Operators: thin adapters that read the scene's inputs, call the client, and report."""
 
 from . import (backend, detect, generate, help, import_host_run, import_run, install, models, regenerate, relayout,
-               retexture, run_pictures, suggest, variations)
+               retexture, retopo, run_pictures, suggest, variations)
 
 classes = (*generate.classes, *detect.classes, *suggest.classes, *backend.classes, *import_run.classes,
            *import_host_run.classes, *relayout.classes, *install.classes, *models.classes, *retexture.classes,
-           *regenerate.classes, *variations.classes, *run_pictures.classes, *help.classes)
+           *retopo.classes, *regenerate.classes, *variations.classes, *run_pictures.classes, *help.classes)

@@ -59,6 +59,8 @@ class JobOperatorMixin(WaitingOperator):
             self.report({"WARNING"}, cut_off)
         for skipped in skipped_stage_notes(outcome.data):
             self.report({"WARNING"}, skipped)
+        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.data)):  # each said once
+            self.report({"WARNING"}, note)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:
@@ -87,3 +89,16 @@ def skipped_stage_notes(data: dict[str, Any]) -> list[str]:
     notes = [data.get(key) for key in ("texture_skipped", "depth_skipped")]
     return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
 
+
+def finish_fallback_notes(data: dict[str, Any]) -> list[str]:
+    """The backend's fallback sentences from its objects' finishing (each target record's
+    ``finish.fallback``, e.g. quads that fell back to triangles), each once, capitalised; checked
+    as data from another process: anything but a non-empty string is skipped."""
+    targets = data.get("targets")
+    notes: list[str] = []
+    for record in targets if isinstance(targets, list) else ():
+        finish = record.get("finish") if isinstance(record, dict) else None
+        fallback = finish.get("fallback") if isinstance(finish, dict) else None
+        if isinstance(fallback, str) and fallback:
+            notes.append(fallback[:1].upper() + fallback[1:])
+    return list(dict.fromkeys(notes))

@@ -15,7 +15,7 @@ import img23d_protocol as protocol
 from bpy.props import StringProperty
 from img23d_client import run_layout
 
-from .. import scene_import
+from .. import finished_objects, scene_import
 
 
 class IMG23D_OT_import_run(bpy.types.Operator):
@@ -58,7 +58,7 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                 holder.append(scene_import.run_collection(context.scene, image_name))
             return holder[0]
 
-        made, failed = [], []
+        made, failed, notes = [], [], []
         models = {role: m.get("id", "") for role, m in manifest.get("models", {}).items()}
         for record in records:
             try:
@@ -73,11 +73,16 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                 variation=_variation(record) if _with_variations(manifest) else 0,
                 anchor=str(record.get("candidate_of") or record.get("stem", "")))
             try:
-                made.append(scene_import.add_target(collection, item, scene_layout).name)
+                obj = scene_import.add_target(collection, item, scene_layout, notes)
             except scene_import.ImportFailed as exc:
                 failed.append(f"{record['target']}: {exc}")
+                continue
+            made.append(obj.name)
+            failed += _add_high_mesh(obj, run_dir, mesh)
         if failed:
             self.report({"WARNING"}, "Not imported: " + "; ".join(failed))
+        for note in dict.fromkeys(notes):
+            self.report({"WARNING"}, note)
         if not made:
             return {"CANCELLED"}
         if scene_layout is not None:
@@ -85,6 +90,22 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                                        f"{image_name} camera")
         self.report({"INFO"}, f"Imported {len(made)} object(s): {', '.join(made)}")
         return {"FINISHED"}
+
+
+def _add_high_mesh(low: bpy.types.Object, run_dir: Path, mesh: Path) -> list[str]:
+    """A finished object's generated mesh (``high/<stem>.glb`` in its run, docs/game-ready.md),
+    hidden beside it; what failed, as "name: why" (none when the run kept no high mesh)."""
+    try:
+        high = run_layout.record_mesh(run_dir, f"high/{mesh.name}")
+    except run_layout.NotARun as exc:
+        return [f"{low.name} (high): {exc}"]
+    if not high.is_file():
+        return []
+    try:
+        finished_objects.add_high_mesh(low, high)
+    except scene_import.ImportFailed as exc:
+        return [f"{low.name} (high): {exc}"]
+    return []
 
 
 def _with_variations(manifest: dict) -> bool:

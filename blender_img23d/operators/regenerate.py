@@ -18,7 +18,7 @@ import img23d_protocol as protocol
 from bpy.props import BoolProperty
 from img23d_client import run_layout
 
-from .. import runtime, scene_import
+from .. import finished_objects, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -74,12 +74,18 @@ class RegenerateRunner(JobRunner):
             self.outcome.failed_targets.append(f"{artifact.target}: its object is gone; the new mesh is {path}")
             return
         try:
-            scene_import.swap_mesh(obj, path)
+            scene_import.swap_mesh(obj, path, self.outcome.notes)
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{obj.name}: {exc}")
             return
         scene_import.tag(obj, seed=artifact.seed, mesh=str(path))
         self.outcome.objects.append(obj.name)
+        high = self.high_meshes.pop(path.stem, None)  # a finished object's new generated mesh
+        if high is not None and Path(os.path.realpath(self.folder)) in Path(os.path.realpath(high)).parents:
+            try:
+                finished_objects.add_high_mesh(obj, high)
+            except scene_import.ImportFailed as exc:
+                self.outcome.failed_targets.append(f"{obj.name} (high): {exc}")
 
 
 class IMG23D_OT_regenerate(JobOperatorMixin, bpy.types.Operator):

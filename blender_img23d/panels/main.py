@@ -86,6 +86,7 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     active = context.active_object
     retexture.enabled = active is not None and active.type == "MESH"
     retexture.operator("img23d.retexture", icon="TEXTURE")
+    retexture.operator("img23d.retopologize", text="Retopologize", icon="MOD_REMESH")
     row.operator("img23d.import_run", icon="IMPORT")
     if preferences.get(context).backend == "SSH":
         layout.operator("img23d.import_host_run", icon="URL")
@@ -164,6 +165,35 @@ class IMG23D_PT_placement(bpy.types.Panel):
         row.operator("img23d.relayout", icon="FILE_REFRESH")
 
 
+class IMG23D_PT_finish(bpy.types.Panel):
+    """The finished mesh's topology (as generated, triangles or quads) and its bake, with presets."""
+
+    bl_idname = "IMG23D_PT_finish"
+    bl_label = "Finish"
+    bl_parent_id = "IMG23D_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+
+    def draw_header_preset(self, context: bpy.types.Context) -> None:
+        help_button(self.layout, self.bl_idname)
+
+    def draw(self, context: bpy.types.Context) -> None:
+        draw_finish(self.layout, context.scene.img23d)
+
+
+def draw_finish(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """Topology, then what a remade mesh needs (greyed while the mesh stays as generated)."""
+    layout.prop(settings, "topology", expand=True)
+    remade = layout.column(align=True)
+    remade.enabled = settings.topology != "as-generated"
+    remade.prop(settings, "finish_preset", expand=True)
+    face_target, bake_size = settings.finish_values()
+    remade.prop(settings, "face_target", text="Face Target (0 = preset)")
+    remade.prop(settings, "bake_size")
+    remade.label(text=f"{face_target:,} {'quads' if settings.topology == 'quads' else 'faces'}, "
+                      f"{bake_size} px colour and normal maps")
+
+
 class IMG23D_PT_advanced(bpy.types.Panel):
     bl_idname = "IMG23D_PT_advanced"
     bl_label = "Advanced"
@@ -226,4 +256,4 @@ class IMG23D_PT_boxes(bpy.types.Panel):
         layout.operator("img23d.boxes_clear", icon="X")
 
 
-classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_advanced, IMG23D_PT_boxes)
+classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_finish, IMG23D_PT_advanced, IMG23D_PT_boxes)

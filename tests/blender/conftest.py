@@ -74,7 +74,8 @@ def scene(addon):
     # As a new scene has them: the layout settings, and those a test's operator may set (Suggest
     # turns All Instances on), so no test sees what an earlier one left, whatever their order.
     for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed", "random_seed", "last_seed",
-                 "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations"):
+                 "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations", "topology", "finish_preset",
+                 "face_target", "bake_size"):
         settings.property_unset(name)
     settings.boxes.clear()
     yield bpy.context.scene

@@ -12,6 +12,10 @@ It speaks just enough of the protocol to reach the fault named by MODE:
                   arrives all the same is noted in <runs>/_fake/jobs.jsonl and refused
   cut_off         hello, then a job whose grounding answer reached its token budget: the house
                   found (a mesh for generate), the other names not, and ``cut_off`` in the result
+  retopo          hello, then a retopo job answered as the real backend answers one
+                  (docs/game-ready.md): the mesh file it got noted in <runs>/_fake/retopo/got.json,
+                  a finished GLB of 4 quads as ``mesh`` after the ``high_mesh``, and a fallback
+                  sentence in the result's target record
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ def hello(major: int = 1, **extra) -> None:
 def next_job() -> dict:
     for line in sys.stdin:
         message = json.loads(line)
-        if message.get("type") in ("generate", "detect"):
+        if message.get("type") in ("generate", "detect", "retopo"):
             return message
     sys.exit(0)
 
@@ -94,6 +98,8 @@ def main() -> int:
             send({"type": "artifact", "job": job["id"], "kind": "mesh", "path": str(path), "target": target,
                   "instance": 1, "box": box, "image_size": [1024, 1024], "seed": 0})
         send({"type": "result", "id": job["id"], "ok": True, "data": {"run_dir": str(run)}})
+    elif mode == "retopo":
+        _answer_retopo(job, run)
     elif mode == "cut_off":
         # What the real backend's result says after an answer cut off at its budget of 868 tokens.
         summary = {"run_dir": str(run), "cut_off": True, "answer_tokens": 868, "token_budget": 868,
@@ -111,6 +117,26 @@ def main() -> int:
     for _ in sys.stdin:  # stay until the add-on closes our stdin, like the real backend
         pass
     return 0
+
+
+def _answer_retopo(job: dict, run: Path) -> None:
+    import numpy as np  # the backend's Python has it; the other modes need nothing
+
+    from finished_glb import grid, write_glb
+
+    with np.load(job["mesh"], allow_pickle=False) as data:
+        got = {name: list(data[name].shape) for name in data.files}
+    (run / "got.json").write_text(json.dumps({"request": job, "arrays": got}))
+    positions, triangles, uvs, quads = grid(2)
+    (run / "high").mkdir(exist_ok=True)
+    high = write_glb(run / "high" / "statue.glb", positions, triangles, uvs, None)
+    low = write_glb(run / "statue.glb", positions, triangles, uvs, quads)
+    for kind, path in (("high_mesh", high), ("mesh", low)):
+        send({"type": "artifact", "job": job["id"], "kind": kind, "path": str(path), "target": job["name"],
+              "instance": 1})
+    fallback = "the quads failed their check (holes): made triangles instead"
+    send({"type": "result", "id": job["id"], "ok": True, "data": {
+        "run_dir": str(run), "targets": [{"target": job["name"], "finish": {"fallback": fallback}}]}})
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def test_every_panel_of_the_addon_has_a_help_page(addon) -> None:
     assert panels and panels <= set(addon.guide_pages.PAGES), panels - set(addon.guide_pages.PAGES)
 
 
-@pytest.mark.parametrize("place", ["IMG23D_PT_main", "IMG23D_PT_placement", "IMG23D_PT_advanced", "IMG23D_PT_boxes",
+@pytest.mark.parametrize("place", ["IMG23D_PT_main", "IMG23D_PT_placement", "IMG23D_PT_finish", "IMG23D_PT_advanced",
+                                   "IMG23D_PT_boxes",
                                    "preferences"])
 def test_each_help_target_is_a_file_of_the_installed_guide(addon, place: str, monkeypatch) -> None:
     guide = _installed_guide(addon)
