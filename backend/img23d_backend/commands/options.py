@@ -13,8 +13,8 @@ from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHO
                              describe_default_paint_steps, describe_default_steps)
 
 
-def add_job_options(parser: argparse.ArgumentParser) -> None:
-    """The flags of a job's options, on ``parser``."""
+def add_job_options(parser: argparse.ArgumentParser, finish: bool = True) -> None:
+    """The flags of a job's options, on ``parser`` (``finish``: with the game-ready finish's)."""
     parser.add_argument("--seed", type=_seed_argument, default=0,
                         help=f"{_allowed('seed')}, or '{RANDOM}': a new seed for this job, printed at the end")
     parser.add_argument("--steps", type=int, default=JobOptions.steps,
@@ -54,7 +54,8 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     finish.add_argument("--min-piece", type=float, default=JobOptions.min_piece,
                         help="separate pieces with fewer faces than this fraction of the largest piece's are "
                              "removed; 0 keeps every piece, 1 only the largest: " + _allowed("min_piece"))
-    add_finish_options(parser)
+    if finish:
+        add_finish_options(parser)
     parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
     parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
                         help="side of the baked texture in pixels: " + _allowed(
@@ -150,7 +151,8 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          texture=not args.no_texture, texture_size=args.texture_size,
                          paint_steps=args.paint_steps, delight_steps=args.delight_steps,
                          fov_degrees=args.fov, ground=not args.no_ground, symmetry=args.symmetry,
-                         sharpness=args.edges, topology=args.topology, face_target=args.faces,
-                         bake_size=args.bake_size)
+                         sharpness=args.edges, topology=getattr(args, "topology", JobOptions.topology),
+                         face_target=getattr(args, "faces", JobOptions.face_target),
+                         bake_size=getattr(args, "bake_size", JobOptions.bake_size))
     options.validate()
     return options

@@ -62,6 +62,11 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     """
     options, cancel = run.options, run.job.cancel
     started = time.perf_counter()
+    # Written first, as the job without a finish would write it (the bake caches normals that
+    # trimesh's exporter would add), and announced before the low mesh.
+    high_path = run.run_folder.write_bytes_with(f"{HIGH}/{record.stem}.glb",
+                                                lambda p: high.export(str(p), file_type="glb"))
+    run.job.emit(Artifact(job=run.job.id, kind="high_mesh", path=str(high_path), **artifact))
     shape = high if geometry is None else geometry
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)
@@ -69,9 +74,6 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
                                  f"normals at {options.bake_size} px")
     baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper)
     quads = 0 if result.quads is None else len(result.quads)
-    high_path = run.run_folder.write_bytes_with(f"{HIGH}/{record.stem}.glb",
-                                                lambda p: high.export(str(p), file_type="glb"))
-    run.job.emit(Artifact(job=run.job.id, kind="high_mesh", path=str(high_path), **artifact))
     low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads))
     entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,
              "faces_in": step.faces_in, "faces_out": step.faces_out, "quads": quads, "fallback": step.fallback,
