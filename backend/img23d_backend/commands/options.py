@@ -13,8 +13,8 @@ from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHO
                              describe_default_paint_steps, describe_default_steps)
 
 
-def add_job_options(parser: argparse.ArgumentParser, finish: bool = True) -> None:
-    """The flags of a job's options, on ``parser`` (``finish``: with the game-ready finish's)."""
+def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) -> None:
+    """The flags of a job's options, on ``parser`` (``game_ready``: with the game-ready finish's)."""
     parser.add_argument("--seed", type=_seed_argument, default=0,
                         help=f"{_allowed('seed')}, or '{RANDOM}': a new seed for this job, printed at the end")
     parser.add_argument("--steps", type=int, default=JobOptions.steps,
@@ -54,7 +54,7 @@ def add_job_options(parser: argparse.ArgumentParser, finish: bool = True) -> Non
     finish.add_argument("--min-piece", type=float, default=JobOptions.min_piece,
                         help="separate pieces with fewer faces than this fraction of the largest piece's are "
                              "removed; 0 keeps every piece, 1 only the largest: " + _allowed("min_piece"))
-    if finish:
+    if game_ready:
         add_finish_options(parser)
     parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
     parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
