@@ -66,6 +66,10 @@ class MeshResult:
     status: str
     mesh: Path | None
     error: dict[str, str] | None = None
+    # With a topology (JobOptions.topology): the manifest's finish entry (method, quads, fallback...);
+    # ``mesh`` is then the finished (low) mesh and ``high_mesh`` the generated one.
+    finish: dict[str, Any] | None = None
+    high_mesh: Path | None = None
 
 
 @dataclass
@@ -178,7 +182,9 @@ class Session:
         run_dir = Path(data["run_dir"])
         meshes = [MeshResult(target=t["target"], instance=t["instance"], variation=t["variation"], seed=t["seed"],
                              status=t["status"], mesh=run_dir / t["mesh"] if t.get("mesh") else None,
-                             error=t.get("error")) for t in data["targets"]]
+                             error=t.get("error"), finish=t.get("finish"),
+                             high_mesh=run_dir / t["finish"]["high_mesh"] if t.get("finish") else None)
+                  for t in data["targets"]]
         return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=int(data["seed"]),
                               data=data)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 
 from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
-                             TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError, describe_default_octrees,
-                             describe_default_paint_steps, describe_default_steps)
+                             TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError,
+                             describe_default_octrees, describe_default_paint_steps, describe_default_steps)
 
 
 def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) -> None:
