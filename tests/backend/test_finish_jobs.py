@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from backend_proc import BackendProcess
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, MESH, SOURCE_PYTHONPATH
 from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
@@ -27,7 +28,8 @@ from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.session import Models, Session
-from img23d_protocol import Artifact, GenerateRequest, JobOptions, Progress
+from img23d_protocol import (Artifact, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError,
+                             RegenerateRequest, RetopoRequest)
 
 FINISH = {"topology": "quads", "face_target": 300, "bake_size": 128}
 
@@ -203,3 +205,79 @@ def test_bad_finish_flags_are_one_sentence(command: list[str], argv: list[str], 
     err = capsys.readouterr().err
     assert code == 2 and said in err
     assert not any(tmp_path.iterdir())  # refused before anything was made
+
+
+def _sphere_file(folder: Path, **colour: np.ndarray) -> Path:
+    """A closed sphere as the add-on's mesh file (Blender's axes), with per-corner UVs (a seam at the
+    back), and ``colour`` (base_color or vertex_colors) beside it."""
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    loops = np.arange(sphere.faces.size).reshape(-1, 3)
+    corners = sphere.vertices[sphere.faces].reshape(-1, 3)
+    uvs = np.stack([np.arctan2(corners[:, 1], corners[:, 0]) / (2 * np.pi) + 0.5,
+                    np.arccos(np.clip(corners[:, 2], -1, 1)) / np.pi], axis=1)
+    path = folder / "sphere.npz"
+    np.savez(path, positions=sphere.vertices.astype(np.float32), triangles=sphere.faces, triangle_loops=loops,
+             loop_uvs=uvs.astype(np.float32), **colour)
+    return path
+
+
+def test_a_retopo_request_over_the_protocol(backend_env: dict[str, str], tmp_path: Path) -> None:
+    """Blender's way in: a mesh file with its colour image; high_mesh before mesh; stdout only protocol."""
+    image = np.zeros((64, 64, 4), dtype=np.uint8)
+    image[:32, :, 0] = 255  # top half red (v > 0.5), bottom half blue
+    image[32:, :, 2] = 255
+    image[..., 3] = 255
+    mesh = _sphere_file(tmp_path, base_color=image)
+    proc = BackendProcess(backend_env, tmp_path / "runs")
+    try:
+        proc.next(lambda e: e["type"] == "hello", timeout=120)
+        reply = proc.request({"type": "retopo", "id": "t", "mesh": str(mesh), "name": "ball",
+                              "options": {"topology": "quads", "face_target": 300, "bake_size": 128}}, timeout=120)
+        assert reply["type"] == "result", reply
+        kinds = [e["kind"] for e in proc.seen if e["type"] == "artifact" and e["kind"] != "run"]
+        assert kinds == ["high_mesh", "mesh"]
+        finish = reply["data"]["finish"]
+        assert finish["method"] == "instant-meshes" and finish["coloured"] and finish["fallback"] is None
+        low = trimesh.load(reply["data"]["mesh"], force="mesh", process=False)
+        assert len(low.faces) == 2 * finish["quads"]
+        colours = np.asarray(low.visual.material.baseColorTexture.convert("RGB"), dtype=float)
+        # The baked colour keeps the two halves: as much red as blue, and little of anything else.
+        red, blue = (colours[..., 0] > 200).mean(), (colours[..., 2] > 200).mean()
+        assert red > 0.2 and blue > 0.2 and abs(red - blue) < 0.15
+        assert proc.request({"type": "status", "id": "s"})["type"] == "result"
+        assert proc.garbage == []  # Instant Meshes and xatlas printed nothing onto the protocol
+    finally:
+        proc.close()
+
+
+def test_retopo_bakes_vertex_colours_and_refuses_a_bad_colour_array(engine: Engine, tmp_path: Path) -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    colours = np.zeros((len(sphere.vertices), 4), dtype=np.uint8)
+    colours[:, 1], colours[:, 3] = 255, 255
+    mesh = _sphere_file(tmp_path, vertex_colors=colours)
+    options = JobOptions(topology="triangles", face_target=400, bake_size=128)
+    data = engine.retopo(RetopoRequest(id="v", mesh=str(mesh), name="ball", options=options),
+                         Job(id="v", emit=lambda e: None))
+    baked = trimesh.load(data["mesh"], force="mesh", process=False).visual.material.baseColorTexture
+    assert np.median(np.asarray(baked.convert("RGB")), axis=(0, 1)).tolist() == [0, 255, 0]
+    bad = _sphere_file(tmp_path, vertex_colors=colours[:10])
+    with pytest.raises(ProtocolError) as refused:
+        engine.retopo(RetopoRequest(id="b", mesh=str(bad), name="ball", options=options),
+                      Job(id="b", emit=lambda e: None))
+    assert refused.value.code is ErrorCode.BAD_REQUEST and "vertex_colors" in refused.value.message
+    with pytest.raises(ProtocolError, match="'as-generated' would leave it as it is"):
+        engine.retopo(RetopoRequest(id="a", mesh=str(mesh), name="ball", options=JobOptions()),
+                      Job(id="a", emit=lambda e: None))
+
+
+def test_regenerate_follows_its_finishing_options(engine: Engine, painted: tuple[dict, list]) -> None:
+    events: list = []
+    request = RegenerateRequest(id="r", run=painted[0]["run_dir"], keys=["chimney"],
+                                options=JobOptions(**{**FAST_OPTIONS, "seed": 9, **FINISH}))
+    data = engine.regenerate(request, Job(id="r", emit=events.append))
+    [target] = data["targets"]
+    run = Path(data["run_dir"])
+    assert target["finish"]["quads"] > 0 and (run / "high" / "chimney.glb").is_file()
+    assert read_glb_json(run / "chimney.glb")["meshes"][0]["extras"] == {QUADS_EXTRA: target["finish"]["quads"]}
+    kinds = [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")]
+    assert kinds == ["high_mesh", "mesh"]
