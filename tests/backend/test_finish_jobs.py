@@ -25,7 +25,7 @@ from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, MESH, SOURCE_PYTHONPATH
 from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json
-from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job, finishing
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.session import Models, Session
 from img23d_protocol import (Artifact, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError,
@@ -281,3 +281,17 @@ def test_regenerate_follows_its_finishing_options(engine: Engine, painted: tuple
     assert read_glb_json(run / "chimney.glb")["meshes"][0]["extras"] == {QUADS_EXTRA: target["finish"]["quads"]}
     kinds = [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")]
     assert kinds == ["high_mesh", "mesh"]
+
+
+def test_a_finish_that_fails_keeps_the_object_as_generated(engine: Engine, monkeypatch) -> None:
+    def broken_bake(*args, **kwargs):
+        raise RuntimeError("no room in the atlas")
+
+    monkeypatch.setattr(finishing, "bake", broken_bake)
+    data, events = _generate(engine, **FINISH)
+    [target] = data["targets"]
+    assert target["status"] == "done" and target["finish"] is None
+    assert target["error"]["message"] == ("finishing 'chimney' failed (RuntimeError: no room in the atlas); "
+                                          "kept it as generated")
+    assert QUADS_EXTRA not in json.dumps(read_glb_json(Path(data["run_dir"]) / "chimney.glb"))
+    assert [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")] == ["mesh"]

@@ -2,7 +2,7 @@
 
 With ``options.topology`` other than "as-generated", an object's cleaned (and, when the job paints,
 painted) mesh is the *high* mesh: it is kept as ``high/<stem>.glb`` and announced as a
-``high_mesh`` artifact first; ``finish.step.finish_mesh`` remakes it as triangles or quads, and
+``high_mesh`` artifact just before the object's ``mesh``; ``finish.step.finish_mesh`` remakes it as triangles or quads, and
 ``finish.bake`` bakes the high mesh's colour (when it has one) and a tangent-space normal map onto
 the new (low) mesh, whose GLB (``finish.glb``) is the object's ``mesh``. The manifest's record of
 the object gets ``finish``: what was asked, what was made, the fallback sentence (said once, by
@@ -52,8 +52,9 @@ class Finished:
 
 def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwrapper: Unwrapper | None,
                   artifact: dict[str, Any], geometry: trimesh.Trimesh | None = None) -> Finished:
-    """Keep ``high`` as ``high/<stem>.glb`` (announced as ``high_mesh``), then write the finished
-    low mesh as ``<stem>.glb`` (not yet announced: the caller does, as for any object's ``mesh``).
+    """Keep ``high`` as ``high/<stem>.glb``, write the finished low mesh as ``<stem>.glb``, then
+    announce the high one (``high_mesh``); the caller announces the low one next, as any object's
+    ``mesh``. A failure announces neither.
 
     ``artifact``: the fields the object's artifacts carry (target, instance, box, seed...).
     ``unwrapper``: the job's UV worker, reused by the bake; None starts one for the bake.
@@ -63,10 +64,9 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     options, cancel = run.options, run.job.cancel
     started = time.perf_counter()
     # Written first, as the job without a finish would write it (the bake caches normals that
-    # trimesh's exporter would add), and announced before the low mesh.
+    # trimesh's exporter would add); announced once the low mesh is written, just before it.
     high_path = run.run_folder.write_bytes_with(f"{HIGH}/{record.stem}.glb",
                                                 lambda p: high.export(str(p), file_type="glb"))
-    run.job.emit(Artifact(job=run.job.id, kind="high_mesh", path=str(high_path), **artifact))
     shape = high if geometry is None else geometry
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)
@@ -75,6 +75,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper)
     quads = 0 if result.quads is None else len(result.quads)
     low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads))
+    run.job.emit(Artifact(job=run.job.id, kind="high_mesh", path=str(high_path), **artifact))
     entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,
              "faces_in": step.faces_in, "faces_out": step.faces_out, "quads": quads, "fallback": step.fallback,
              "bake_size": options.bake_size, "coloured": baked.base_color is not None,
