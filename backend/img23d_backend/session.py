@@ -101,6 +101,7 @@ class RetopoResult:
     mesh: Path                        # the finished (low) GLB: UVs, colour and normal maps, extras img23d_quads
     high_mesh: Path                   # the mesh as it came, as a GLB
     finish: dict[str, Any]            # the manifest's finish entry: method, faces in and out, quads, fallback...
+    painted: RetextureResult | None = None  # with an image: the re-texture that painted the mesh first
 
     @property
     def fallback(self) -> str | None:
@@ -216,17 +217,25 @@ class Session:
 
 
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
-               events: Events | None = None, cancel: CancelToken | None = None, job: Job | None = None) -> RetopoResult:
+               image: str | Path | None = None, events: Events | None = None, cancel: CancelToken | None = None,
+               job: Job | None = None) -> RetopoResult:
         """Remake ``mesh`` (the add-on's ``.npz``, or a GLB/OBJ/PLY file) as ``options.topology``
         ("triangles" or "quads") at ``options.face_target`` faces, its colour (a texture or vertex
-        colours, when it has one) and a normal map baked at ``options.bake_size``. Loads no model."""
+        colours, when it has one) and a normal map baked at ``options.bake_size``. Loads no model,
+        unless ``image`` is given: the mesh is then painted from it first (``retexture``, with
+        ``options``' paint settings, a run folder of its own) and the painted mesh is finished."""
         options = options or JobOptions(topology="quads")
+        painted = None
+        if image is not None:
+            paint = JobOptions(**{**asdict(options), "texture": True, "topology": "as-generated"})
+            painted = self.retexture(mesh, image, paint, name=name, events=events, cancel=cancel)
+            mesh = painted.mesh
         with artist_mesh_file(Path(mesh)) as npz:
             request = RetopoRequest(id=_job_id(), mesh=str(npz), name=name, options=options)
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             data = self.engine.retopo(request, job)
         return RetopoResult(run_dir=Path(data["run_dir"]), mesh=Path(data["mesh"]), high_mesh=Path(data["high_mesh"]),
-                            finish=dict(data["finish"]))
+                            finish=dict(data["finish"]), painted=painted)
 
 
 def _job_id() -> str:

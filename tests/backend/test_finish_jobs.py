@@ -21,7 +21,7 @@ import pytest
 import trimesh
 
 from backend_proc import BackendProcess
-from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, MESH, SOURCE_PYTHONPATH
+from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, MESH, SOURCE_PYTHONPATH, SUBJECT
 from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json
@@ -295,3 +295,21 @@ def test_a_finish_that_fails_keeps_the_object_as_generated(engine: Engine, monke
                                           "kept it as generated")
     assert QUADS_EXTRA not in json.dumps(read_glb_json(Path(data["run_dir"]) / "chimney.glb"))
     assert [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")] == ["mesh"]
+
+
+def test_retopo_paints_from_a_picture_first(tiny_root: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """``retopo MESH IMAGE``: the mesh is re-textured from the picture, then finished with that colour."""
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
+    sphere = tmp_path / "ball.glb"
+    trimesh.creation.icosphere(subdivisions=3).export(sphere)
+    code = cli.main(["retopo", str(sphere), str(SUBJECT), "--models", "tiny", "--device", "cpu",
+                     "--out", str(tmp_path / "runs"), "--faces", "200", "--bake-size", "128",
+                     "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2"])
+    out = capsys.readouterr().out
+    assert code == 0 and f"painted from {SUBJECT}:" in out
+    [manifest] = [p for p in (tmp_path / "runs").glob("*/manifest.json") if "retopo" in p.parent.name]
+    run = manifest.parent
+    assert json.loads(manifest.read_text())["records"][0]["finish"]["coloured"]
+    assert "baseColorTexture" in read_glb_json(run / "ball.glb")["materials"][0]["pbrMetallicRoughness"]
+    # Painted in a run folder of its own, whose GLB is the high mesh here.
+    assert len(list((tmp_path / "runs").iterdir())) == 2

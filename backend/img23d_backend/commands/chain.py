@@ -18,7 +18,8 @@ from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
-from .options import add_finish_options, add_job_options, finish_options, job_options, usage_message
+from .options import (add_finish_options, add_job_options, add_paint_options, finish_options, job_options,
+                      usage_message)
 from .progress import ProgressPrinter, log_to_stderr
 
 COMMANDS = ("retexture", "retopo", "relayout")
@@ -36,9 +37,13 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     top = sub.add_parser("retopo", help="remake a mesh (GLB, OBJ, PLY) as quads or triangles, its colour and a "
                                         "normal map baked onto it; no model is loaded")
     top.add_argument("mesh", type=Path)
+    top.add_argument("image", type=Path, nargs="?", default=None,
+                     help="a picture to paint the mesh from first (as retexture does: this loads the matting and "
+                          "paint models); without it, the mesh's own colour is baked, when it has one")
     top.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
     common(top)
     add_finish_options(top, topology="quads")
+    add_paint_options(top.add_argument_group("painting from IMAGE"))
     lay = sub.add_parser("relayout", help="place a Generate run's objects again (camera and placements in "
                                           "RUN_DIR/relayout.json); nothing is generated")
     lay.add_argument("run_dir", type=Path)
@@ -95,8 +100,8 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         check_mesh_path(args.mesh)
         options = finish_options(args)
         session = Session(args.out, Models.from_args(args))
-        result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", events=printer,
-                                cancel=interrupts.token)
+        result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", image=args.image,
+                                events=printer, cancel=interrupts.token)
     except ProtocolError as exc:
         printer.finish()
         print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
@@ -107,6 +112,8 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
     finish = result.finish
     made = f"{finish['quads']:,} quads" if finish["quads"] else f"{finish['faces_out']:,} triangles"
     print(f"mesh: {result.mesh} ({made}, {finish['faces_in']:,} faces in, {finish['method']})")
+    if result.painted is not None:
+        print(f"painted from {args.image}: {result.painted.mesh} (run folder {result.painted.run_dir})")
     print(f"high mesh: {result.high_mesh}")
     if result.fallback:
         print(result.fallback)

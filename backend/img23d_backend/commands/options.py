@@ -57,6 +57,16 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) ->
     if game_ready:
         add_finish_options(parser)
     parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
+    add_paint_options(parser)
+    parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                        help="the camera's field of view across the picture's longer side, in degrees "
+                             "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
+    parser.add_argument("--no-ground", action="store_true",
+                        help="do not stand the objects on one floor; each keeps the height its depth gives")
+
+
+def add_paint_options(parser: argparse.ArgumentParser) -> None:
+    """The paint stage's flags: texture size, paint and delight steps."""
     parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
                         help="side of the baked texture in pixels: " + _allowed(
                             "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
@@ -64,11 +74,6 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) ->
                         help=_allowed("paint_steps", f"0 runs the paint model's own: {describe_default_paint_steps()}"))
     parser.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps,
                         help=_allowed("delight_steps"))
-    parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
-                        help="the camera's field of view across the picture's longer side, in degrees "
-                             "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
-    parser.add_argument("--no-ground", action="store_true",
-                        help="do not stand the objects on one floor; each keeps the height its depth gives")
 
 
 def add_finish_options(parser: argparse.ArgumentParser, topology: str = JobOptions.topology) -> None:
@@ -135,8 +140,11 @@ def usage_message(exc: ProtocolError) -> str:
 
 
 def finish_options(args: argparse.Namespace) -> JobOptions:
-    """The options of a job that only finishes (retopo): the game-ready flags, checked."""
-    options = JobOptions(topology=args.topology, face_target=args.faces, bake_size=args.bake_size)
+    """The options of a job that finishes a mesh (retopo): the game-ready flags and, for painting
+    it first, the paint stage's, checked."""
+    options = JobOptions(topology=args.topology, face_target=args.faces, bake_size=args.bake_size,
+                         texture_size=args.texture_size, paint_steps=args.paint_steps,
+                         delight_steps=args.delight_steps)
     options.validate()
     return options
 
