@@ -2,9 +2,9 @@
 
 With ``options.topology`` other than "as-generated", an object's cleaned (and, when the job paints,
 painted) mesh is the *high* mesh: it is kept as ``high/<stem>.glb`` and announced as a
-``high_mesh`` artifact just before the object's ``mesh``; ``finish.step.finish_mesh`` remakes it as triangles or quads, and
-``finish.bake`` bakes the high mesh's colour (when it has one) and a tangent-space normal map onto
-the new (low) mesh, whose GLB (``finish.glb``) is the object's ``mesh``. The manifest's record of
+``high_mesh`` artifact just before the object's ``mesh``; ``finish.step.finish_mesh`` remakes it
+as triangles or quads, and ``finish.bake`` bakes the high mesh's colour (when it has one) and a
+tangent-space normal map onto the new (low) mesh, whose GLB (``finish.glb``) is the object's ``mesh``. The manifest's record of
 the object gets ``finish``: what was asked, what was made, the fallback sentence (said once, by
 the step's progress, and kept here for the summaries) and the seconds.
 """

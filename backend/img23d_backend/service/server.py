@@ -26,8 +26,8 @@ from typing import Any, BinaryIO, Callable, TextIO
 from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, DetectRequest,
                              DownloadRequest, Error, ErrorCode, FetchRequest, GenerateRequest, Hello, Message,
                              ModelsRequest, OverlongLine, Progress, ProtocolError, RegenerateRequest, Result,
-                             RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
-                             UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
+                             RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest,
+                             SuggestRequest, UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
 
 from .. import __version__
 from ..env.interrupts import Interrupted, exit_code
