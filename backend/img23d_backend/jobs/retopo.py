@@ -90,7 +90,7 @@ def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh
     colour), and as one surface for the remeshing."""
     base_color, vertex_colors = _colours(path, len(artist.positions))
     positions = artist.positions
-    geometry = trimesh.Trimesh(_to_gltf(positions), artist.triangles, process=False)
+    geometry = _welded(positions, artist.triangles)
     if base_color is not None and artist.loop_uvs is not None:
         high = retexture.paintable(artist, artist.loop_uvs)
         high.vertices = _to_gltf(np.asarray(high.vertices))
@@ -102,6 +102,16 @@ def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh
     if vertex_colors is not None:
         high.visual = trimesh.visual.ColorVisuals(high, vertex_colors=vertex_colors)
     return high, geometry
+
+
+def _welded(positions: np.ndarray, triangles: np.ndarray) -> trimesh.Trimesh:
+    """One surface for the remeshing: copies of a position (a GLB or OBJ splits its vertices along
+    UV seams, which Instant Meshes would take for holes) become one vertex; a triangle that
+    collapses is dropped."""
+    unique, index = np.unique(np.asarray(positions, dtype=np.float64), axis=0, return_inverse=True)
+    faces = index.reshape(-1)[triangles]
+    whole = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 2] != faces[:, 0])
+    return trimesh.Trimesh(_to_gltf(unique), faces[whole], process=False)
 
 
 def _to_gltf(positions: np.ndarray) -> np.ndarray:
