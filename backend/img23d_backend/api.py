@@ -1,6 +1,8 @@
-"""The Python API for pipelines: generate, retexture, relayout and batch, with typed options and results.
+"""The Python API for pipelines: generate, retexture, retopo, relayout and batch, with typed options and results.
 
-The commands (``generate``, ``batch``, ``retexture``, ``relayout``) run this same code::
+The commands (``generate``, ``batch``, ``retexture``, ``retopo``, ``relayout``) run this same code.
+Any job finishes its objects as game-ready meshes with ``JobOptions(topology="quads" or "triangles",
+face_target=..., bake_size=...)``::
 
     from img23d_backend import api
 
@@ -9,6 +11,7 @@ The commands (``generate``, ``batch``, ``retexture``, ``relayout``) run this sam
         result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
         print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
         painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
+        low = session.retopo("statue.glb", api.JobOptions(topology="quads", face_target=5000))  # low.mesh, .finish
 
     # A resumable batch, here (one worker per GPU) or on a Ray cluster (ray_address="HOST:PORT"):
     report = api.batch(["pictures/"], out="runs", names="auto", options=api.JobOptions(texture=False))
@@ -31,10 +34,11 @@ from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
 from .batch.settings import PICTURE_TIMEOUT, START_TIMEOUT
 from .env.job_control import CancelToken
 from .layout.relayout import RelayoutResult, relayout
-from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, Session
+from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, RetopoResult, Session
 
 __all__ = ["AUTO", "BatchEvent", "BatchReport", "CancelToken", "GenerateResult", "JobOptions", "MeshResult", "Models", "ProtocolError",
-           "RelayoutResult", "RetextureResult", "Session", "batch", "generate", "relayout", "retexture"]
+           "RelayoutResult", "RetextureResult", "RetopoResult", "Session", "batch", "generate", "relayout", "retexture",
+           "retopo"]
 
 
 def generate(image: str | Path, names: Sequence[str] | str | None = None, *, out: str | Path = "img23d-runs",
@@ -47,6 +51,12 @@ def retexture(mesh: str | Path, image: str | Path, *, out: str | Path = "img23d-
               options: JobOptions | None = None, models: Models | None = None, name: str = "mesh") -> RetextureResult:
     """One Re-texture job in a session of its own."""
     return Session(out, models).retexture(mesh, image, options, name=name)
+
+
+def retopo(mesh: str | Path, *, out: str | Path = "img23d-runs", options: JobOptions | None = None,
+           models: Models | None = None, name: str = "mesh") -> RetopoResult:
+    """One Retopo job in a session of its own (no model is loaded: any ``models`` will do)."""
+    return Session(out, models).retopo(mesh, options, name=name)
 
 
 def batch(inputs: Sequence[str | Path], *, out: str | Path, names: Sequence[str] | str | None = None,

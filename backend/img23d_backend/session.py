@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from img23d_protocol import (ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError, RetextureRequest,
-                             SuggestRequest, validate_targets)
+                             RetopoRequest, SuggestRequest, validate_targets)
 
 from .env.job_control import CancelToken
 from .jobs import Engine, EngineSettings, Job
@@ -66,6 +66,10 @@ class MeshResult:
     status: str
     mesh: Path | None
     error: dict[str, str] | None = None
+    # With a topology (JobOptions.topology): the manifest's finish entry (method, quads, fallback...);
+    # ``mesh`` is then the finished (low) mesh and ``high_mesh`` the generated one.
+    finish: dict[str, Any] | None = None
+    high_mesh: Path | None = None
 
 
 @dataclass
@@ -89,6 +93,20 @@ class RetextureResult:
     uv_created: bool
     faces: int
     mesh: Path                        # the painted mesh as a GLB (its triangles, the texture on its UVs)
+
+
+@dataclass
+class RetopoResult:
+    run_dir: Path
+    mesh: Path                        # the finished (low) GLB: UVs, colour and normal maps, extras img23d_quads
+    high_mesh: Path                   # the mesh as it came, as a GLB
+    finish: dict[str, Any]            # the manifest's finish entry: method, faces in and out, quads, fallback...
+    painted: RetextureResult | None = None  # with an image: the re-texture that painted the mesh first
+
+    @property
+    def fallback(self) -> str | None:
+        """The one sentence said when quads were asked for and not made."""
+        return self.finish.get("fallback")
 
 
 def make_engine(models: Models, out: Path) -> Engine:
@@ -165,7 +183,9 @@ class Session:
         run_dir = Path(data["run_dir"])
         meshes = [MeshResult(target=t["target"], instance=t["instance"], variation=t["variation"], seed=t["seed"],
                              status=t["status"], mesh=run_dir / t["mesh"] if t.get("mesh") else None,
-                             error=t.get("error")) for t in data["targets"]]
+                             error=t.get("error"), finish=t.get("finish"),
+                             high_mesh=run_dir / t["finish"]["high_mesh"] if t.get("finish") else None)
+                  for t in data["targets"]]
         return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=int(data["seed"]),
                               data=data)
 
@@ -194,6 +214,28 @@ class Session:
                                  run_dir / f"{request.name}.glb")
         return RetextureResult(run_dir=run_dir, texture=Path(data["texture"]), uvs=uvs,
                                uv_created=bool(data["uv_created"]), faces=int(data["faces"]), mesh=glb)
+
+
+    def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
+               image: str | Path | None = None, events: Events | None = None, cancel: CancelToken | None = None,
+               job: Job | None = None) -> RetopoResult:
+        """Remake ``mesh`` (the add-on's ``.npz``, or a GLB/OBJ/PLY file) as ``options.topology``
+        ("triangles" or "quads") at ``options.face_target`` faces, its colour (a texture or vertex
+        colours, when it has one) and a normal map baked at ``options.bake_size``. Loads no model,
+        unless ``image`` is given: the mesh is then painted from it first (``retexture``, with
+        ``options``' paint settings, a run folder of its own) and the painted mesh is finished."""
+        options = options or JobOptions(topology="quads")
+        painted = None
+        if image is not None:
+            paint = JobOptions(**{**asdict(options), "texture": True, "topology": "as-generated"})
+            painted = self.retexture(mesh, image, paint, name=name, events=events, cancel=cancel)
+            mesh = painted.mesh
+        with artist_mesh_file(Path(mesh)) as npz:
+            request = RetopoRequest(id=_job_id(), mesh=str(npz), name=name, options=options)
+            job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
+            data = self.engine.retopo(request, job)
+        return RetopoResult(run_dir=Path(data["run_dir"]), mesh=Path(data["mesh"]), high_mesh=Path(data["high_mesh"]),
+                            finish=dict(data["finish"]), painted=painted)
 
 
 def _job_id() -> str:

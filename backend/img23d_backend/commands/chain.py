@@ -1,7 +1,9 @@
-"""The rest of the chain from the command line: ``retexture MESH IMAGE`` and ``relayout RUN_DIR``.
+"""The rest of the chain from the command line: ``retexture MESH IMAGE``, ``retopo MESH`` and ``relayout RUN_DIR``.
 
 ``retexture`` is the add-on's Re-texture (``api.Session.retexture``): the mesh keeps its
-topology and UVs (a mesh without UVs gets new ones), and comes back as a textured GLB too; ``relayout`` places a Generate run's
+topology and UVs (a mesh without UVs gets new ones), and comes back as a textured GLB too; ``retopo`` is
+Retopologize Selected (``api.Session.retopo``): the mesh remade as quads or triangles, its colour and a
+normal map baked, no model loaded; ``relayout`` places a Generate run's
 objects again for another field of view or ground setting (``layout/relayout.py``), without generating.
 """
 
@@ -16,10 +18,11 @@ from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
-from .options import add_job_options, job_options, usage_message
+from .options import (add_finish_options, add_job_options, add_paint_options, finish_options, job_options,
+                      usage_message)
 from .progress import ProgressPrinter, log_to_stderr
 
-COMMANDS = ("retexture", "relayout")
+COMMANDS = ("retexture", "retopo", "relayout")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -30,7 +33,17 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     tex.add_argument("image", type=Path)
     tex.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
     common(tex)
-    add_job_options(tex)
+    add_job_options(tex, game_ready=False)  # re-texturing paints the mesh as it is
+    top = sub.add_parser("retopo", help="remake a mesh (GLB, OBJ, PLY) as quads or triangles, its colour and a "
+                                        "normal map baked onto it; no model is loaded")
+    top.add_argument("mesh", type=Path)
+    top.add_argument("image", type=Path, nargs="?", default=None,
+                     help="a picture to paint the mesh from first (as retexture does: this loads the matting and "
+                          "paint models); without it, the mesh's own colour is baked, when it has one")
+    top.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
+    common(top)
+    add_finish_options(top, topology="quads")
+    add_paint_options(top.add_argument_group("painting from IMAGE"))
     lay = sub.add_parser("relayout", help="place a Generate run's objects again (camera and placements in "
                                           "RUN_DIR/relayout.json); nothing is generated")
     lay.add_argument("run_dir", type=Path)
@@ -46,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     log_to_stderr(args.verbose)
     interrupts = Interrupts().install()
     try:
-        return _retexture(args, interrupts)
+        return _retopo(args, interrupts) if args.command == "retopo" else _retexture(args, interrupts)
     finally:
         interrupts.restore()
 
@@ -74,6 +87,36 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     print(f"texture: {result.texture}")
     if result.uvs is not None:
         print(f"new UVs (the mesh had none; one per triangle corner): {result.uvs}")
+    print(f"run folder: {result.run_dir}")
+    return EXIT_OK
+
+
+def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
+    from ..session import Models, Session
+
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        check_budget_gb(args.budget_gb)
+        check_mesh_path(args.mesh)
+        options = finish_options(args)
+        session = Session(args.out, Models.from_args(args))
+        result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", image=args.image,
+                                events=printer, cancel=interrupts.token)
+    except ProtocolError as exc:
+        printer.finish()
+        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
+        if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+            return exit_code(interrupts.signal)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    printer.finish()
+    finish = result.finish
+    made = f"{finish['quads']:,} quads" if finish["quads"] else f"{finish['faces_out']:,} triangles"
+    print(f"mesh: {result.mesh} ({made}, {finish['faces_in']:,} faces in, {finish['method']})")
+    if result.painted is not None:
+        print(f"painted from {args.image}: {result.painted.mesh} (run folder {result.painted.run_dir})")
+    print(f"high mesh: {result.high_mesh}")
+    if result.fallback:
+        print(result.fallback)
     print(f"run folder: {result.run_dir}")
     return EXIT_OK
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|relayout ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -237,6 +237,10 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     for skipped in ("texture_skipped", "depth_skipped"):  # a stage the job went on without, in one sentence
         if data.get(skipped):
             print(data[skipped])
+    for target in data["targets"]:  # quads asked for and not made: the finish's one sentence
+        fallback = (target.get("finish") or {}).get("fallback")
+        if fallback:
+            print(f"{target['target']}: {fallback}")
     print(f"run folder: {data['run_dir']}")
     if options.random_seed:  # drawn by the backend: what the artist types to get this result again
         print(f"seed: {data['seed']} (random; --seed {data['seed']} makes the same objects)")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 
-from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS,
-                             JobOptions, OptionError, ProtocolError, describe_default_octrees,
-                             describe_default_paint_steps, describe_default_steps)
+from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
+                             TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError,
+                             describe_default_octrees, describe_default_paint_steps, describe_default_steps)
 
 
-def add_job_options(parser: argparse.ArgumentParser) -> None:
-    """The flags of a job's options, on ``parser``."""
+def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) -> None:
+    """The flags of a job's options, on ``parser`` (``game_ready``: with the game-ready finish's)."""
     parser.add_argument("--seed", type=_seed_argument, default=0,
                         help=f"{_allowed('seed')}, or '{RANDOM}': a new seed for this job, printed at the end")
     parser.add_argument("--steps", type=int, default=JobOptions.steps,
@@ -54,7 +54,19 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
     finish.add_argument("--min-piece", type=float, default=JobOptions.min_piece,
                         help="separate pieces with fewer faces than this fraction of the largest piece's are "
                              "removed; 0 keeps every piece, 1 only the largest: " + _allowed("min_piece"))
+    if game_ready:
+        add_finish_options(parser)
     parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
+    add_paint_options(parser)
+    parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
+                        help="the camera's field of view across the picture's longer side, in degrees "
+                             "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
+    parser.add_argument("--no-ground", action="store_true",
+                        help="do not stand the objects on one floor; each keeps the height its depth gives")
+
+
+def add_paint_options(parser: argparse.ArgumentParser) -> None:
+    """The paint stage's flags: texture size, paint and delight steps."""
     parser.add_argument("--texture-size", type=int, default=JobOptions.texture_size,
                         help="side of the baked texture in pixels: " + _allowed(
                             "texture_size", f"1024 or {DETAILED_TEXTURE_SIZE} for real use (larger is only upscaled)"))
@@ -66,11 +78,20 @@ def add_job_options(parser: argparse.ArgumentParser) -> None:
                              "texture page)")
     parser.add_argument("--delight-steps", type=int, default=JobOptions.delight_steps,
                         help=_allowed("delight_steps"))
-    parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
-                        help="the camera's field of view across the picture's longer side, in degrees "
-                             "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
-    parser.add_argument("--no-ground", action="store_true",
-                        help="do not stand the objects on one floor; each keeps the height its depth gives")
+
+
+def add_finish_options(parser: argparse.ArgumentParser, topology: str = JobOptions.topology) -> None:
+    """The game-ready finish's flags (docs/game-ready.md): ``topology`` is the default topology."""
+    game = parser.add_argument_group("game-ready finish (docs/game-ready.md)")
+    game.add_argument("--topology", default=topology, choices=TOPOLOGY_CHOICES,
+                      help="as-generated: the mesh as the clean-up left it; triangles: at most --faces triangles; "
+                           "quads: about --faces quads (Instant Meshes), with colour and normal maps baked from "
+                           "the generated mesh, which is kept in the run folder's high/ (default %(default)s)")
+    game.add_argument("--faces", type=int, default=JobOptions.face_target,
+                      help="the face target of --topology triangles or quads (a quad counts as one): "
+                           + _allowed("face_target"))
+    game.add_argument("--bake-size", type=int, default=JobOptions.bake_size,
+                      help="side of the baked colour and normal maps in pixels: " + _allowed("bake_size"))
 
 
 RANDOM = "random"
@@ -112,13 +133,24 @@ FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-re
          "texture_size": "--texture-size", "paint_steps": "--paint-steps", "delight_steps": "--delight-steps",
          "fov_degrees": "--fov", "budget_gb": "--budget-gb", "smoothing": "--smoothing",
          "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations",
-         "symmetry": "--symmetry", "sharpness": "--edges"}
+         "symmetry": "--symmetry", "sharpness": "--edges", "topology": "--topology", "face_target": "--faces",
+         "bake_size": "--bake-size"}
 
 
 def usage_message(exc: ProtocolError) -> str:
     if isinstance(exc, OptionError) and exc.option in FLAGS:
         return f"{FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
     return exc.message
+
+
+def finish_options(args: argparse.Namespace) -> JobOptions:
+    """The options of a job that finishes a mesh (retopo): the game-ready flags and, for painting
+    it first, the paint stage's, checked."""
+    options = JobOptions(topology=args.topology, face_target=args.faces, bake_size=args.bake_size,
+                         texture_size=args.texture_size, paint_steps=args.paint_steps,
+                         delight_steps=args.delight_steps)
+    options.validate()
+    return options
 
 
 def job_options(args: argparse.Namespace) -> JobOptions:
@@ -132,6 +164,8 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          paint_steps=args.paint_steps, texture_sync=not args.no_texture_sync,
                          delight_steps=args.delight_steps,
                          fov_degrees=args.fov, ground=not args.no_ground, symmetry=args.symmetry,
-                         sharpness=args.edges)
+                         sharpness=args.edges, topology=getattr(args, "topology", JobOptions.topology),
+                         face_target=getattr(args, "faces", JobOptions.face_target),
+                         bake_size=getattr(args, "bake_size", JobOptions.bake_size))
     options.validate()
     return options

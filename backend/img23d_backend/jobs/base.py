@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Progress,
-                             ProtocolError, RegenerateRequest, RetextureRequest)
+                             ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest)
 from PIL import Image
 
 from .. import __version__
@@ -32,7 +32,7 @@ from .context import EngineContext, Job
 
 log = logging.getLogger(__name__)
 
-Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest
+Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest | RetopoRequest
 T = TypeVar("T")
 
 

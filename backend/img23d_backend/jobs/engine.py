@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RegenerateRequest,
-                             RetextureRequest, SuggestRequest)
+                             RetextureRequest, RetopoRequest, SuggestRequest)
 
 from ..models.hub import offline_requested, refuse_unaccepted
 from ..models.registry import SHAPE, ModelSpec, shape_kind
@@ -17,13 +17,14 @@ from .detect import DetectRun
 from .generate import GenerateRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
+from .retopo import RetopoRun
 from .suggest import SuggestRun
 
 __all__ = ["Engine", "EngineSettings", "Job"]
 
 
 class Engine(EngineContext):
-    """Runs generate, detect, suggest and re-texture jobs; keeps models between jobs through its manager."""
+    """Runs generate, detect, suggest, re-texture and retopo jobs; keeps models between jobs through its manager."""
 
     def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
         return self._run(GenerateRun, request, job)
@@ -33,6 +34,9 @@ class Engine(EngineContext):
 
     def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
         return self._run(RetextureRun, request, job)
+
+    def retopo(self, request: RetopoRequest, job: Job) -> dict[str, Any]:
+        return self._run(RetopoRun, request, job)
 
     def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
         return self._run(SuggestRun, request, job)

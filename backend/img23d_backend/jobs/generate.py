@@ -26,6 +26,7 @@ from ..stages.mesh import cleanup, shape
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..step1x.label import LabelChoice
+from . import finishing
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
@@ -279,16 +280,17 @@ class GenerateRun(PaintingRun):
                 ready.append((record, mesh))
                 if self._painting():  # its UVs are made while earlier targets paint
                     unwrapper.submit(record.stem, mesh.vertices, mesh.faces)
-            for record, mesh in ready:
-                mesh = self._paint(record, mesh, cutouts[record.stem], lambda s=record.stem: unwrapper.result(s))
+            for record, cleaned in ready:
+                mesh = self._paint(record, cleaned, cutouts[record.stem], lambda s=record.stem: unwrapper.result(s))
                 with self.stage("export"):  # blocks only while the worker's queue is full
-                    self.tail.submit(f"glb/{record.stem}",
-                                     lambda r=record, m=mesh, n=len(ready): self._write_mesh(r, m, n))
-        timings = self.run_folder.manifest.timings
-        for record, _ in ready:
-            done = self.tail.result(f"glb/{record.stem}")
-            record.timings["export"] = round(done.seconds, 4)
-            timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
+                    self.tail.submit(f"glb/{record.stem}", lambda r=record, m=mesh, c=cleaned, n=len(ready):
+                                     self._write_mesh(r, m, n, unwrapper, c))
+            # Inside the UV worker's block: a finishing bake on the tail's worker unwraps on it.
+            timings = self.run_folder.manifest.timings
+            for record, _ in ready:
+                done = self.tail.result(f"glb/{record.stem}")
+                record.timings["export"] = round(done.seconds, 4)
+                timings["export"] = round(timings.get("export", 0.0) + done.seconds, 4)
         scene.write_layout_picture(self.run_folder)
         self.run_folder.save_manifest()
 
@@ -343,19 +345,30 @@ class GenerateRun(PaintingRun):
                             target=record.target))
         return mesh
 
-    def _write_mesh(self, record: TargetRecord, mesh: Any, total: int) -> None:
-        """On the tail's worker: the GLB, then its artifact at once (the manifest is the main thread's)."""
-        path = self.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: mesh.export(str(p), file_type="glb"))
+    def _write_mesh(self, record: TargetRecord, mesh: Any, total: int, unwrapper: Unwrapper | None = None,
+                    cleaned: Any = None) -> None:
+        """On the tail's worker: the GLB, then its artifact at once (the manifest is the main thread's).
+        A job that finishes its objects keeps ``mesh`` as the high mesh and writes the low one
+        (``finishing``); its ``high_mesh`` artifact comes before the ``mesh``."""
+        fields = dict(target=record.target, instance=record.instance, box=record.box, seed=record.seed,
+                      image_size=self.run_folder.manifest.image.get("original_size"), variation=record.variation)
+        finished = None
+        if finishing.finishes(self.options):
+            finished = finishing.finish_or_keep(self, record, mesh, unwrapper, fields, cleaned)
+        if finished is not None:
+            path, record.finish = finished.low, finished.record
+            record.timings["finish"] = finished.record["seconds"]
+            record.textured = bool(finished.record["coloured"])
+        else:
+            path = self.run_folder.write_bytes_with(f"{record.stem}.glb",
+                                                    lambda p: mesh.export(str(p), file_type="glb"))
+            record.textured = _has_texture(mesh)
         record.mesh = self.run_folder.relative(path)
-        record.textured = _has_texture(mesh)
         scene.record_placement(self.layout, record, mesh)
         record.status = "done"
         self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
                       f"{record.target} ready")
-        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), target=record.target,
-                               instance=record.instance, box=record.box, seed=record.seed,
-                               image_size=self.run_folder.manifest.image.get("original_size"),
-                               variation=record.variation))
+        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), **fields))
 
 
 def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:

@@ -1,9 +1,10 @@
-"""Meshes from files for Re-texture outside Blender: a GLB, OBJ or PLY as the add-on's ``.npz``.
+"""Meshes from files for Re-texture and Retopo outside Blender: a GLB, OBJ or PLY as the add-on's ``.npz``.
 
 The add-on sends its mesh as arrays in Blender's object space (Z up; ``stages/paint/retexture.py``
 says which). A glTF file is Y up, and Blender's importer turns (x, y, z) into (x, -z, y): the
 same turn here makes a mesh painted from the command line look as it would in Blender. Its
-triangles stay as they are; its UVs, where it has them, become per-corner UVs. Back out,
+triangles stay as they are; its UVs, where it has them, become per-corner UVs (with its colour
+image as ``base_color``; a mesh with vertex colours keeps them as ``vertex_colors``). Back out,
 ``write_textured_glb`` puts the painted texture on the same triangles as a GLB (vertices split
 only where the UVs split, as any glTF export does).
 """
@@ -64,6 +65,13 @@ def _convert(source: Path, target: Path) -> None:
     uv = getattr(loaded.visual, "uv", None)
     if uv is not None and len(uv) == len(vertices):
         arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
+        # Its colour image, for a retopology's bake (rows from the top, as the file stores them).
+        material = getattr(loaded.visual, "material", None)
+        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
+        if image is not None:
+            arrays["base_color"] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    elif getattr(loaded.visual, "kind", None) in ("vertex", "face"):
+        arrays["vertex_colors"] = np.asarray(loaded.visual.vertex_colors, dtype=np.uint8)
     np.savez(target, **arrays)
 
 

@@ -72,6 +72,9 @@ class TargetRecord:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
     depth: dict[str, Any] | None = None       # its depth statistic (stages/depth.DepthStat), once measured
     placement: dict[str, Any] | None = None   # where its mesh stands (layout.Placement), once written
+    # Its finish when the job asked for a topology (jobs/finishing.py): topology, target, method, faces
+    # in and out, quads, fallback, bake size, seconds; ``mesh`` is then the low mesh, ``high/<stem>.glb`` the high.
+    finish: dict[str, Any] | None = None
 
 
 @dataclass

@@ -26,8 +26,8 @@ from typing import Any, BinaryIO, Callable, TextIO
 from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, DetectRequest,
                              DownloadRequest, Error, ErrorCode, FetchRequest, GenerateRequest, Hello, Message,
                              ModelsRequest, OverlongLine, Progress, ProtocolError, RegenerateRequest, Result,
-                             RetextureRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
-                             UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
+                             RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest,
+                             SuggestRequest, UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
 
 from .. import __version__
 from ..env.interrupts import Interrupted, exit_code
@@ -85,6 +85,7 @@ class Server:
         self._handlers: dict[type, Callable[[Any], bool]] = {
             Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
             RetextureRequest: self._on_job, SuggestRequest: self._on_job, RegenerateRequest: self._on_job,
+            RetopoRequest: self._on_job,
             CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
             ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
             UploadRequest: self._on_upload, FetchRequest: self._on_fetch, RunsRequest: self._on_runs,
@@ -200,7 +201,8 @@ class Server:
         runners: dict[type, Callable[[Any, Job], dict[str, Any]]] = {
             GenerateRequest: self.engine.generate, DetectRequest: self.engine.detect,
             RetextureRequest: self.engine.retexture, SuggestRequest: self.engine.suggest,
-            RegenerateRequest: self.engine.regenerate, DownloadRequest: self._download}
+            RegenerateRequest: self.engine.regenerate, RetopoRequest: self.engine.retopo,
+            DownloadRequest: self._download}
         try:
             data = runners[type(request)](request, job)
             result: Message = Result(id=job.id, ok=True, data=data)

@@ -44,9 +44,10 @@ class ArtistMesh:
         return int(len(self.triangles))
 
 
-def load_artist_mesh(path: Path) -> ArtistMesh:
-    """Read and check the add-on's mesh file; every defect is a ``bad_request`` naming it."""
-    _check_array_sizes(path)
+def load_artist_mesh(path: Path, limits: dict[str, int] | None = None) -> ArtistMesh:
+    """Read and check the add-on's mesh file; every defect is a ``bad_request`` naming it.
+    ``limits``: larger sizes for arrays other than the mesh's own (``check_array_sizes``)."""
+    check_array_sizes(path, limits)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: np.asarray(data[name]) for name in data.files}
@@ -87,8 +88,9 @@ def load_artist_mesh(path: Path) -> ArtistMesh:
     return ArtistMesh(positions, triangles, loops, uvs, loop_count)
 
 
-def _check_array_sizes(path: Path) -> None:
-    """Refuse an array too big to hold from its header, before it is read (or decompressed)."""
+def check_array_sizes(path: Path, limits: dict[str, int] | None = None) -> None:
+    """Refuse an array too big to hold from its header, before it is read (or decompressed):
+    more than ``MAX_VALUES`` values, or for an array ``limits`` names, more than its own limit."""
     try:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
@@ -98,10 +100,10 @@ def _check_array_sizes(path: Path) -> None:
                                    else np.lib.format.read_array_header_2_0)
                     shape, _, _ = read_header(member)
                 values = int(np.prod(shape, dtype=np.float64))
-                if values > MAX_VALUES:
-                    name = info.filename.removesuffix(".npy")
+                name = info.filename.removesuffix(".npy")
+                if values > (limits or {}).get(name, MAX_VALUES):
                     raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file's {name!r} holds {values:,} values; "
-                                                               f"at most {MAX_VALUES:,}")
+                                                               f"at most {(limits or {}).get(name, MAX_VALUES):,}")
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
 

@@ -1,0 +1,60 @@
+"""A finished (low) object as a GLB: what the run folder and the add-on read (docs/protocol.md).
+
+One mesh, triangles only (glTF has no quads: with quads, quad k is triangles 2k and 2k + 1, as
+``retopo`` made them), with ``TEXCOORD_0`` from the bake's new UVs, ``NORMAL`` the very normals the
+normal map was baked against, and one material: ``baseColorTexture`` when the high mesh had colour,
+``normalTexture`` always (tangent space, MikkTSpace, +Y up: glTF's own convention, so a reader
+rebuilds the same tangents from these normals and UVs). The glTF mesh's ``extras`` hold
+``{"img23d_quads": Q}`` (0 for triangles): Blender's importer turns a mesh's extras into custom
+properties of its mesh data, which is how the add-on learns how many leading triangle pairs to join.
+
+trimesh's glTF exporter writes all of it (``normalTexture`` from its PBR material, the mesh's
+``metadata`` as the mesh's extras, ``NORMAL`` with ``include_normals``), so no post-processing of
+the GLB's JSON is needed; ``read_glb_json`` reads that JSON back for checks.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+
+from .bake import BakedMesh
+
+QUADS_EXTRA = "img23d_quads"
+_GLB_MAGIC, _JSON_CHUNK = 0x46546C67, 0x4E4F534A
+
+
+def finished_trimesh(baked: BakedMesh, quads: int) -> trimesh.Trimesh:
+    """The low mesh with its maps, as trimesh exports it to glTF (see the module's docstring)."""
+    if not 0 <= quads <= len(baked.faces) // 2:
+        raise ValueError(f"{quads} quads cannot lead {len(baked.faces)} triangles")
+    material = trimesh.visual.material.PBRMaterial(
+        name="img23d_baked", baseColorTexture=baked.base_color, normalTexture=baked.normal,
+        # No metal and a rough surface: what a baked colour means (the painted meshes' default too).
+        metallicFactor=0.0, roughnessFactor=1.0,
+        baseColorFactor=None if baked.base_color is not None else [200, 200, 200, 255])
+    visual = trimesh.visual.TextureVisuals(uv=np.asarray(baked.uvs, dtype=np.float64), material=material)
+    return trimesh.Trimesh(vertices=np.asarray(baked.vertices, dtype=np.float64),
+                           faces=np.asarray(baked.faces, dtype=np.int64),
+                           vertex_normals=np.asarray(baked.normals, dtype=np.float64), visual=visual,
+                           metadata={QUADS_EXTRA: int(quads)}, process=False)
+
+
+def write_finished_glb(path: Path, baked: BakedMesh, quads: int) -> None:
+    """Write the finished object to ``path`` (the run folder's atomic writer gives a temporary one)."""
+    finished_trimesh(baked, quads).export(str(path), file_type="glb", include_normals=True)
+
+
+def read_glb_json(path: Path) -> dict[str, Any]:
+    """The JSON chunk of a GLB (binary glTF 2.0: a 12-byte header, then the JSON chunk first)."""
+    data = Path(path).read_bytes()
+    magic, version, _ = struct.unpack_from("<III", data, 0)
+    length, kind = struct.unpack_from("<II", data, 12)
+    if magic != _GLB_MAGIC or version != 2 or kind != _JSON_CHUNK:
+        raise ValueError(f"{Path(path).name} is not a binary glTF 2.0 file")
+    return json.loads(data[20:20 + length].decode("utf-8"))

@@ -1,0 +1,141 @@
+"""Retopo: an artist's mesh remade as triangles or quads, its look baked onto it; no model runs.
+
+The mesh arrives as Re-texture's (``stages/paint/retexture.py``: ``positions`` in Blender's axes,
+``triangles``, ``triangle_loops``, optional ``loop_uvs``), with what colour it has beside it:
+``base_color``, (H, W, 3 or 4) uint8, the image its UVs read, rows from the top as an image file
+stores them (Blender's ``image.pixels`` start at the bottom: the add-on flips them), or
+``vertex_colors``, (V, 3 or 4) uint8, one per position. The mesh as it came is the high mesh
+(``high/<name>.glb``, the ``high_mesh`` artifact), the finished one ``<name>.glb`` (``mesh``),
+both in glTF's axes as every GLB of a run, written by ``finishing`` as a Generate's are.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import trimesh
+from img23d_protocol import Artifact, ErrorCode, ProtocolError, RetopoRequest, validate_targets
+from PIL import Image
+
+from ..runs.folders import TargetRecord
+from ..stages.paint import retexture
+from .base import JobRun
+from .context import EngineContext
+from .finishing import AS_GENERATED, finish_object
+
+INPUT = "input_mesh.npz"
+# A colour image may be larger than the mesh's arrays: 8192 x 8192 RGBA.
+COLOUR_LIMITS = {"base_color": 8192 * 8192 * 4}
+
+
+class RetopoRun(JobRun):
+    """Remake a mesh's topology and bake its colour and shape onto the new one."""
+
+    kind = "retopo"
+    request: RetopoRequest
+
+    @classmethod
+    def check_request(cls, request: RetopoRequest) -> None:  # type: ignore[override]
+        validate_targets([request.name])  # it names files, as a target does
+        if request.options.topology == AS_GENERATED:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "retopo remakes a mesh as 'triangles' or 'quads': "
+                                                       "topology 'as-generated' would leave it as it is")
+        if not request.mesh:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
+        if not Path(request.mesh).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
+
+    @classmethod
+    def check_models(cls, request: RetopoRequest, engine: EngineContext) -> None:  # type: ignore[override]
+        """Any model set will do: nothing is loaded."""
+
+    @classmethod
+    def roles_used(cls, request: RetopoRequest) -> tuple[str, ...]:  # type: ignore[override]
+        return ()  # pure geometry: no model is loaded, so no licence is asked for
+
+    @classmethod
+    def folder_label(cls, request: RetopoRequest) -> str:  # type: ignore[override]
+        return f"{request.name}-retopo"
+
+    def body(self) -> dict[str, Any]:
+        [name] = validate_targets([self.request.name])
+        with self.stage("load"):
+            copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
+            artist = retexture.load_artist_mesh(copy, COLOUR_LIMITS)
+            high, geometry = high_mesh(artist, copy)
+        record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
+                              faces=artist.face_count, vertices=int(len(artist.positions)))
+        manifest = self.run_folder.manifest
+        manifest.targets, manifest.records = [name], [record]
+        self.run_folder.save_manifest()
+        fields: dict[str, Any] = {"target": name}
+        with self.stage("finish"):
+            finished = finish_object(self, record, high, None, fields, geometry)
+        record.mesh, record.finish = self.run_folder.relative(finished.low), finished.record
+        record.textured, record.status = bool(finished.record["coloured"]), "done"
+        record.timings["finish"] = finished.record["seconds"]
+        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(finished.low), **fields))
+        return {"run_dir": str(self.run_folder.root), "manifest": str(self.run_folder.path("manifest.json")),
+                "mesh": str(finished.low), "high_mesh": str(finished.high), "finish": finished.record,
+                "targets": [asdict(record)], "timings": manifest.timings}
+
+
+def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+    """The artist's mesh in glTF's axes: as the bake reads it (split along its UV seams, with its
+    colour), and as one surface for the remeshing."""
+    base_color, vertex_colors = _colours(path, len(artist.positions))
+    positions = artist.positions
+    geometry = _welded(positions, artist.triangles)
+    if base_color is not None and artist.loop_uvs is not None:
+        high = retexture.paintable(artist, artist.loop_uvs)
+        high.vertices = _to_gltf(np.asarray(high.vertices))
+        material = trimesh.visual.material.PBRMaterial(baseColorTexture=base_color, metallicFactor=0.0,
+                                                       roughnessFactor=1.0)
+        high.visual = trimesh.visual.TextureVisuals(uv=high.visual.uv, material=material)
+        return high, geometry
+    high = trimesh.Trimesh(_to_gltf(positions), artist.triangles, process=False)
+    if vertex_colors is not None:
+        high.visual = trimesh.visual.ColorVisuals(high, vertex_colors=vertex_colors)
+    return high, geometry
+
+
+def _welded(positions: np.ndarray, triangles: np.ndarray) -> trimesh.Trimesh:
+    """One surface for the remeshing: copies of a position (a GLB or OBJ splits its vertices along
+    UV seams, which Instant Meshes would take for holes) become one vertex; a triangle that
+    collapses is dropped."""
+    unique, index = np.unique(np.asarray(positions, dtype=np.float64), axis=0, return_inverse=True)
+    faces = index.reshape(-1)[triangles]
+    whole = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 2] != faces[:, 0])
+    return trimesh.Trimesh(_to_gltf(unique), faces[whole], process=False)
+
+
+def _to_gltf(positions: np.ndarray) -> np.ndarray:
+    """Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: what Blender's importer turns back."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
+
+
+def _colours(path: Path, vertex_count: int) -> tuple[Image.Image | None, np.ndarray | None]:
+    """The mesh file's ``base_color`` image and ``vertex_colors``, checked (a defect is one sentence)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            image = np.asarray(data["base_color"]) if "base_color" in data.files else None
+            colours = np.asarray(data["vertex_colors"]) if "vertex_colors" in data.files else None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
+    base_color = None
+    if image is not None:
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's base_color must be an (H, W, 3 or 4) "
+                                                       f"uint8 image, not {image.dtype} {image.shape}")
+        base_color = Image.fromarray(np.ascontiguousarray(image[:, :, :3]), "RGB")
+    if colours is not None:
+        if colours.dtype != np.uint8 or colours.shape not in ((vertex_count, 3), (vertex_count, 4)):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's vertex_colors must be (V, 3 or 4) uint8, "
+                                                       f"one per position, not {colours.dtype} {colours.shape}")
+    return base_color, colours
