@@ -10,7 +10,8 @@ if both faces are triangles sharing exactly one edge; any other pair stays two t
 and said once per object. A pair whose diagonal lies on a UV seam shares no vertex in the file
 (glTF splits vertices there), so a finished GLB is imported with the importer's Merge Vertices
 (``finished_glb`` tells which files are): Blender keeps UVs and normals per face corner, and an
-artist editing quads wants one connected mesh, not one torn at every seam.
+artist editing quads wants one connected mesh, not one torn at every seam. Merge Vertices keeps
+apart corners whose normals differ (a quad folded across a hard edge): those pairs are welded here.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
         return QuadRestore(note=f"'{label}' stays triangles: {problem}")
     if asked == 0:
         return QuadRestore()
+    _weld_split_diagonals(mesh, asked)
     bm = bmesh.new()
     try:
         bm.from_mesh(mesh)
@@ -92,6 +94,9 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
             # Each diagonal lies between its own pair's two faces only, so dissolving them all at
             # once makes one quad per pair; face-corner data (UVs, normals) is kept by bmesh.
             bmesh.ops.dissolve_edges(bm, edges=diagonals, use_verts=False, use_face_split=False)
+        loose = [vertex for vertex in bm.verts if not vertex.link_edges]
+        if loose:  # left by the welding of split diagonals
+            bmesh.ops.delete(bm, geom=loose, context="VERTS")
         bm.to_mesh(mesh)
     finally:
         bm.free()
@@ -102,6 +107,35 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
         note = (f"'{label}': {refused:,} of its {asked:,} quads were left as two triangles each "
                 "(the file's triangle pairs share no edge there)")
     return QuadRestore(asked=asked, joined=len(diagonals), refused=refused, note=note)
+
+
+def _weld_split_diagonals(mesh: bpy.types.Mesh, pairs: int) -> None:
+    """Give the two triangles of a pair the same vertices where the file split its diagonal.
+
+    The importer's Merge Vertices welds only corners whose normals agree too, so a quad folded
+    across a hard edge arrives as two triangles that share two positions but no vertex. Their
+    second triangle's corners are pointed at the first's vertices at the same position (an exact
+    match: the file wrote one position twice), polygon order untouched; the corners keep their own
+    UVs and normals. Vertices no face uses any more are removed afterwards by ``restore_quads``."""
+    positions = [tuple(vertex.co) for vertex in mesh.vertices]
+    polygons, loops = mesh.polygons, mesh.loops
+    changed = False
+    for k in range(min(pairs, len(polygons) // 2)):
+        first, second = polygons[2 * k], polygons[2 * k + 1]
+        if first.loop_total != 3 or second.loop_total != 3:
+            continue
+        firsts = {positions[index]: index for index in first.vertices}
+        if len(firsts) != 3 or len(set(first.vertices) & set(second.vertices)) >= 2:
+            continue
+        remap = {index: firsts[positions[index]] for index in second.vertices
+                 if positions[index] in firsts and firsts[positions[index]] != index}
+        if len(remap) + len(set(first.vertices) & set(second.vertices)) != 2:
+            continue  # not two triangles of one quad: leave them (counted by restore_quads)
+        for loop in range(second.loop_start, second.loop_start + 3):
+            loops[loop].vertex_index = remap.get(loops[loop].vertex_index, loops[loop].vertex_index)
+        changed = True
+    if changed:
+        mesh.update(calc_edges=True)
 
 
 def _shared_edge(first: bmesh.types.BMFace, second: bmesh.types.BMFace) -> bmesh.types.BMEdge | None:
