@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,12 @@ from testdata import REPO, SHARED_DATA, SHARED_SKIP, SOURCE_PATHS, SOURCE_PYTHON
 # Nothing in the tests may reach the Hugging Face hub.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Blender's user folder, for every bpy a test process starts: Blender reads it when bpy is first
+# imported, and a backend test that compares with Blender imports bpy while its module is collected,
+# before tests/blender/conftest.py is; set here (this conftest is loaded first), it is the add-on
+# tests' temporary folder whoever imports bpy first. tests/blender/conftest.py removes it.
+BLENDER_USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
+os.environ["BLENDER_USER_RESOURCES"] = str(BLENDER_USER)
 sys.path[0:0] = SOURCE_PATHS
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-_USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
-os.environ["BLENDER_USER_RESOURCES"] = str(_USER)  # read when bpy starts: set before importing it
+# Blender's user folder, set by tests/conftest.py before any test module could import bpy.
+_USER = Path(os.environ["BLENDER_USER_RESOURCES"])
 
 from blender_support import ADDON_MODULE, REPO, LiveAddon, configure_preferences  # noqa: E402
 from testdata import HOUSE  # noqa: E402
