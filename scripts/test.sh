@@ -21,6 +21,8 @@ set -uo pipefail
 # Backend tests that run in lane B, in lane A's environment: about two minutes, which lane A
 # (every test on 3.13) would otherwise spend on top of lane B's three Blender runs' worth.
 LANE_B_SHARE=tests/backend/test_faults.py
+# Every pytest run lists its slowest tests, so CI's log shows where the minutes go.
+DURATIONS=--durations=25
 cd "$(dirname "$0")/.."
 started=$SECONDS
 bash scripts/setup_env.sh main py313 blender42 || exit 1
@@ -61,7 +63,7 @@ lane_b() {
     # Install Backend runs from 4.2's Python 3.11 below and 5.2's 3.13 in lane A; 5.0's Python is
     # the same 3.11 with the same installer, so its two minutes are spent once, not twice.
     run "Python 3.11, numpy 1.26, Blender 5.0" .venv/bin/python -m pytest tests/addon tests/blender \
-        -m "not real_install" --basetemp "$work/b-50" "$@"
+        -m "not real_install" --basetemp "$work/b-50" "$DURATIONS" "$@"
     # bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
     # leave with pytest's own exit status before that teardown.
     run "Python 3.11, Blender 4.2 LTS (backend: .venv)" env IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" \
@@ -72,9 +74,9 @@ code = pytest.main(sys.argv[1:])
 sys.stdout.flush()
 sys.stderr.flush()
 os._exit(int(code))
-' tests/blender --basetemp "$work/b-42" "$@"
+' tests/blender --basetemp "$work/b-42" "$DURATIONS" "$@"
     run "Python 3.13, numpy 2: $LANE_B_SHARE" .venv-py313/bin/python -m pytest "$LANE_B_SHARE" \
-        --basetemp "$work/b-313" "$@"
+        --basetemp "$work/b-313" "$DURATIONS" "$@"
 }
 
 lane_b "$@" > "$work/lane-b.log" 2>&1 &
@@ -85,7 +87,7 @@ lane_b_pid=$!
 run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-py313/bin/mkdocs build --strict \
     --site-dir "$work/site"
 run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests --ignore "$LANE_B_SHARE" \
-    --basetemp "$work/a" "$@"
+    --basetemp "$work/a" "$DURATIONS" "$@"
 wait "$lane_b_pid"
 cat "$work/lane-b.log"
 
