@@ -98,7 +98,9 @@ def textured(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
 
 
 def grey(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
-    """An uncoloured mesh with the finished GLB's own grey material, so both renders match."""
+    """An uncoloured mesh, for its render, with the material a finished GLB gets when its high mesh had no
+    colour (``finish.glb``), so both renders match. The bake reads the plain mesh: given this material
+    it would bake the factor (linear in glTF) into an sRGB texture, a darker grey."""
     material = trimesh.visual.material.PBRMaterial(baseColorFactor=[200, 200, 200, 255], metallicFactor=0.0,
                                                    roughnessFactor=1.0)
     return trimesh.Trimesh(vertices, faces, visual=trimesh.visual.TextureVisuals(material=material), process=False)
@@ -208,9 +210,12 @@ def main(argv: list[str] | None = None) -> int:
                 out = work / "out" / name.split()[0] / str(target)
                 out.mkdir(parents=True, exist_ok=True)
                 if name not in highs:
-                    highs[name] = (grey if name.startswith("hunyuan") else textured)(vertices, faces)
+                    coloured = not name.startswith("hunyuan")
+                    highs[name] = textured(vertices, faces) if coloured else trimesh.Trimesh(vertices, faces,
+                                                                                            process=False)
                     high_glb = work / f"{name.split()[0]}-high.glb"
-                    highs[name].export(str(high_glb), file_type="glb", include_normals=True)
+                    (highs[name] if coloured else grey(vertices, faces)).export(str(high_glb), file_type="glb",
+                                                                                include_normals=True)
                     views = views_for(vertices)
                     renders[name] = (views, blender.render_glb(high_glb, views, _keep(args.renders, name, "high")))
                 views, high_images = renders[name]
