@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    record = {"device": f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)",
+    record = {"device": f"CPU {cpu_name()}, {os.cpu_count()} cores (shared)",
               "load_average_start": os.getloadavg(), "versions": versions(blender.version()),
               "targets": args.targets, "bake_size": BAKE_SIZE, "texture": TEXTURE, "runs": [], "left_out": []}
     with tempfile.TemporaryDirectory(prefix="img23d-game-ready-") as scratch:
@@ -242,6 +242,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write(args.json, record, started)
     return 0
+
+
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
