@@ -14,8 +14,9 @@ GLB files (geometry only: the benchmark gives them a colour texture itself):
   ai-lamp.glb     a noisy base, a thin wire stem, a cone-shell shade (a sheet) and three floaters
 
 The grid is sized for the face count: marching cubes' triangles grow with the square of the cells,
-so one trial surface gives the resolution that lands near ``--faces`` (within a few per cent).
-Same seed, same meshes, byte for byte.
+so one trial surface (64 cells) gives the resolution that lands near ``--faces`` (within 10 %; never
+below the trial's 64 cells). The sword, long and thin, needs 269 cells for its 40,000 triangles (about
+9 s here); the mug and the lamp about 110 (under half a second). Same seed, same meshes, byte for byte.
 """
 
 from __future__ import annotations
