@@ -49,7 +49,11 @@ def at_target(runs: list[dict], target: int) -> str:
         if not rows:
             continue
         quads, tris = rows["img23d quads"], rows["img23d triangles"]
-        made = f"{quads['faces_out']:,} quads" if quads["quad_share"] == 1.0 else f"fallback: {quads['fallback']}"
+        if quads["quad_share"] == 1.0:
+            made = f"{quads['faces_out']:,} quads"
+        else:  # the announced sentence: "quads failed: REASON; decimated to N triangles instead"
+            reason = (quads["fallback"] or "").split(": ", 1)[-1].split(";")[0]
+            made = f"fallback: {quads['faces_out']:,} triangles ({reason})"
         flow = rows["QuadriFlow"]
         merged = rows["QuadriFlow after Merge by Distance"]
         if flow["ok"]:
@@ -58,7 +62,8 @@ def at_target(runs: list[dict], target: int) -> str:
             flow_text = (f"refused; after Merge by Distance {merged['faces_out']:,} quads, "
                          f"{_pct(merged['hausdorff'])}, {merged['seconds']:.1f} s")
         else:
-            flow_text = f"refused ({flow['why'] or flow['status']}); after Merge by Distance: {merged['why'] or 'refused'}"
+            said = flow["status"].removeprefix("CANCELLED (refused: ").removesuffix(")")
+            flow_text = f"refused ({said}); refused again after Merge by Distance"
         lines.append(f"| {mesh} | {made} | {quads['seconds']:.1f} | {_pct(quads['hausdorff'])} | "
                      f"{quads['psnr_db']:.1f} dB | {_pct(tris['hausdorff'])}, {tris['psnr_db']:.1f} dB | {flow_text} | "
                      f"{_pct(rows['Decimate']['hausdorff']) if rows['Decimate']['ok'] else 'failed'} |")
