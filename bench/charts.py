@@ -26,9 +26,11 @@ INK, GRID, BACK = (40, 40, 40), (225, 225, 222), (252, 252, 250)
 SERIES = ((41, 114, 181), (228, 87, 46), (92, 166, 74), (142, 86, 171), (200, 160, 40))
 
 
-def bars(title: str, note: str, groups: list[tuple[str, dict[str, float]]], unit: str = "s") -> Image.Image:
-    """Grouped horizontal bars: one group per label, one bar per series, a legend on top."""
-    series = list(dict.fromkeys(name for _, values in groups for name in values))
+def bars(title: str, note: str, groups: list[tuple[str, dict[str, float]]], unit: str = "s",
+         order: list[str] | None = None) -> Image.Image:
+    """Grouped horizontal bars: one group per label, one bar per series (in ``order``, else as they
+    first appear), a legend on top."""
+    series = order or list(dict.fromkeys(name for _, values in groups for name in values))
     height = TOP + len(groups) * (len(series) * ROW + 14) + 40
     image = Image.new("RGB", (WIDTH, height), BACK)
     draw = ImageDraw.Draw(image)
@@ -82,19 +84,21 @@ def game_ready_chart(data: dict, target: int = 5000) -> Image.Image:
     """Hausdorff distance (share of the diagonal) and seconds per object at ``target``, per mesh and method."""
     distance: dict[str, dict[str, float]] = {}
     seconds: dict[str, dict[str, float]] = {}
-    for run in data["runs"]:
-        if run["target"] != target:
-            continue
-        distance.setdefault(run["mesh"], {})
-        seconds.setdefault(run["mesh"], {})
+    runs = [run for run in data["runs"] if run["target"] == target]
+    order = list(dict.fromkeys(run["method"] for run in runs))
+    for run in runs:
+        label = run["mesh"] + (" (quads fell back)" if any(
+            r["mesh"] == run["mesh"] and r["method"] == "img23d quads" and r.get("fallback") for r in runs) else "")
+        distance.setdefault(label, {})
+        seconds.setdefault(label, {})
         if run["ok"]:
-            distance[run["mesh"]][run["method"]] = 100.0 * float(run["hausdorff"])
-            seconds[run["mesh"]][run["method"]] = float(run["seconds"])
+            distance[label][run["method"]] = 100.0 * float(run["hausdorff"])
+            seconds[label][run["method"]] = float(run["seconds"])
     top = bars(f"Hausdorff distance at {target:,} faces, % of the bounding-box diagonal (goal: 1 %), on {data['device']}",
                "bench/game_ready.py; no bar: the method failed on that mesh (QuadriFlow refused it)",
-               list(distance.items()), unit="%")
+               list(distance.items()), unit="%", order=order)
     bottom = bars(f"Seconds per object at {target:,} faces (img23d: remesh + {data['bake_size']} px bake; goal: 10 s)",
-                  "Blender's QuadriFlow and Decimate remesh only (no bake)", list(seconds.items()))
+                  "Blender's QuadriFlow and Decimate remesh only (no bake)", list(seconds.items()), order=order)
     sheet = Image.new("RGB", (WIDTH, top.height + bottom.height), BACK)
     sheet.paste(top, (0, 0))
     sheet.paste(bottom, (0, top.height))
