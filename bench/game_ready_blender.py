@@ -6,7 +6,9 @@ face target, nothing else changed), and once more after Blender's *Merge by Dist
 ``remove_doubles`` at 1e-4), the usual advice when it refuses: its operator checks the input first
 and refuses a mesh with an edge shorter than 1e-4 along every axis (blender/blender,
 ``object_remesh.cc``, ``mesh_is_manifold_consistent``: "zero length edges"), which marching
-cubes makes. Decimate is the Decimate modifier in Collapse mode with ratio target / faces.
+cubes makes. The merge joins points closer than 1e-4 (a length), the check refuses edges up to 1e-4
+along each axis, so some are left and a merged mesh can be refused again. Decimate is the Decimate
+modifier in Collapse mode with ratio target / faces.
 
 The renders: Cycles on the CPU, direct light only (no bounces, two sun lamps with sharp shadows,
 a black world), so the two renders of an object differ by their geometry and maps, not by noise;
