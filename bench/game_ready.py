@@ -41,7 +41,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -275,7 +275,7 @@ def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def views_for(vertices: np.ndarray):
-    import game_ready_blender as blender
+    import game_ready_blender as blender  # bpy, as in main()
 
     # glTF's (x, y, z), Y up, arrive in Blender as (x, -z, y)
     low, high = vertices.min(axis=0), vertices.max(axis=0)
@@ -290,8 +290,6 @@ def _keep(folder: Path | None, name: str, what: str) -> Path:
 
 
 def versions(blender_version: str) -> dict:
-    from importlib.metadata import version
-
     found = {"python": platform.python_version(), "blender (bpy)": blender_version}
     for package in ("numpy", "scipy", "trimesh", "scikit-image", "embreex", "pynanoinstantmeshes", "xatlas",
                     "fast-simplification"):
