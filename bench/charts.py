@@ -5,7 +5,9 @@
 For every ``chain-*.json`` (``bench/chain.py --json``): the warm job's seconds per residency
 policy for each workload (targets, textured or not), as grouped bars, in ``chart-<name>.png``.
 For every ``full-size-load-*.json`` (``bench/full_size_models.py --check --json``): each model's
-``load_s`` beside ``read_s``. A result from a GPU (``chain-full-size-gpu.json``, once measured)
+``load_s`` beside ``read_s``. For every ``game-ready-*.json`` (``bench/game_ready.py --json``): at the
+goal's face target (5,000), each method's Hausdorff distance and seconds per mesh, one chart
+above the other (a failed run has no bar). A result from a GPU (``chain-full-size-gpu.json``, once measured)
 gets its chart by running this again; the page then shows it beside the CPU ones.
 """
 
@@ -21,12 +23,14 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH, ROW, TOP, LEFT, RIGHT = 900, 22, 70, 190, 80
 INK, GRID, BACK = (40, 40, 40), (225, 225, 222), (252, 252, 250)
-SERIES = ((41, 114, 181), (228, 87, 46), (92, 166, 74), (142, 86, 171))
+SERIES = ((41, 114, 181), (228, 87, 46), (92, 166, 74), (142, 86, 171), (200, 160, 40))
 
 
-def bars(title: str, note: str, groups: list[tuple[str, dict[str, float]]], unit: str = "s") -> Image.Image:
-    """Grouped horizontal bars: one group per label, one bar per series, a legend on top."""
-    series = list(dict.fromkeys(name for _, values in groups for name in values))
+def bars(title: str, note: str, groups: list[tuple[str, dict[str, float]]], unit: str = "s",
+         order: list[str] | None = None) -> Image.Image:
+    """Grouped horizontal bars: one group per label, one bar per series (in ``order``, else as they
+    first appear), a legend on top."""
+    series = order or list(dict.fromkeys(name for _, values in groups for name in values))
     height = TOP + len(groups) * (len(series) * ROW + 14) + 40
     image = Image.new("RGB", (WIDTH, height), BACK)
     draw = ImageDraw.Draw(image)
@@ -76,13 +80,39 @@ def load_chart(data: dict) -> Image.Image:
                 "bench/full_size_models.py --check; the goal: load within 2x the read", groups)
 
 
+def game_ready_chart(data: dict, target: int = 5000) -> Image.Image:
+    """Hausdorff distance (share of the diagonal) and seconds per object at ``target``, per mesh and method."""
+    distance: dict[str, dict[str, float]] = {}
+    seconds: dict[str, dict[str, float]] = {}
+    runs = [run for run in data["runs"] if run["target"] == target]
+    order = list(dict.fromkeys(run["method"] for run in runs))
+    for run in runs:
+        label = run["mesh"] + (" (quads fell back)" if any(
+            r["mesh"] == run["mesh"] and r["method"] == "img23d quads" and r.get("fallback") for r in runs) else "")
+        distance.setdefault(label, {})
+        seconds.setdefault(label, {})
+        if run["ok"]:
+            distance[label][run["method"]] = 100.0 * float(run["hausdorff"])
+            seconds[label][run["method"]] = float(run["seconds"])
+    top = bars(f"Hausdorff distance at {target:,} faces, % of the bounding-box diagonal (goal: 1 %), on {data['device']}",
+               "bench/game_ready.py; no bar: the method failed on that mesh (QuadriFlow refused it)",
+               list(distance.items()), unit="%", order=order)
+    bottom = bars(f"Seconds per object at {target:,} faces (img23d: remesh + {data['bake_size']} px bake; goal: 10 s)",
+                  "Blender's QuadriFlow and Decimate remesh only (no bake)", list(seconds.items()), order=order)
+    sheet = Image.new("RGB", (WIDTH, top.height + bottom.height), BACK)
+    sheet.paste(top, (0, 0))
+    sheet.paste(bottom, (0, top.height))
+    return sheet
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for pattern, draw in (("chain-*.json", chain_chart), ("full-size-load-*.json", load_chart)):
+    for pattern, draw in (("chain-*.json", chain_chart), ("full-size-load-*.json", load_chart),
+                          ("game-ready-*.json", game_ready_chart)):
         for path in sorted(args.results.glob(pattern)):
             target = args.out / f"chart-{path.stem}.png"
             draw(json.loads(path.read_text())).save(target, format="PNG", optimize=True)

@@ -11,6 +11,10 @@ temporary folder, then keeps three of its pictures, shrunk to stay small in the 
   example-layout.png      the run's layout.png: where the objects stand and the camera, from above
   example-scene.png       the main job's Cycles render through the run's camera
 
+Then ``scripts/game_ready_pictures.py`` (in a process of its own, as the main job) makes the Game-ready
+page's before/after picture, ``game-ready-before-after.png``: the example mesh as generated beside
+its quads and its finished GLB. ``--only example`` or ``--only game-ready`` makes one set.
+
 The tiny models' weights are random, so the meshes in the render are blobs standing where the
 picture shows the house, chimney and barrel; the boxes and the layout are what a real run draws.
 """
@@ -43,16 +47,25 @@ def keep(source: Path, target: Path, palette: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    parser.add_argument("--only", choices=("example", "game-ready"), default=None)
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.only != "game-ready":
+        example_pictures(args.out)
+    if args.only != "example":
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "game_ready_pictures.py"), "--out", str(args.out)],
+                       check=True)
+    return 0
+
+
+def example_pictures(out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="img23d-guide-") as work:
         job = Path(work) / "main-job"
         subprocess.run([sys.executable, str(ROOT / "scripts" / "main_job.py"), "--out", str(job)], check=True)
         [run] = sorted((job / "runs").iterdir())
-        keep(run / "detections.png", args.out / "example-detections.png", palette=True)
-        keep(run / "layout.png", args.out / "example-layout.png", palette=False)
-        keep(job / "preview.png", args.out / "example-scene.png", palette=True)
-    return 0
+        keep(run / "detections.png", out / "example-detections.png", palette=True)
+        keep(run / "layout.png", out / "example-layout.png", palette=False)
+        keep(job / "preview.png", out / "example-scene.png", palette=True)
 
 
 if __name__ == "__main__":
