@@ -140,17 +140,23 @@ def help_button(layout: bpy.types.UILayout, place: str, text: str = "") -> None:
     layout.operator("img23d.open_guide", text=text, icon="HELP").place = place
 
 
-class IMG23D_PT_placement(bpy.types.Panel):
-    """Where the objects stand: the camera's field of view, the floor, and laying a run out again."""
+class _Subpanel:
+    """What every panel under img23d's main panel shares: its place in the sidebar and a Help button
+    in its header for its own page of the guide."""
 
-    bl_idname = "IMG23D_PT_placement"
-    bl_label = "Placement"
     bl_parent_id = "IMG23D_PT_main"
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
 
     def draw_header_preset(self, context: bpy.types.Context) -> None:
         help_button(self.layout, self.bl_idname)
+
+
+class IMG23D_PT_placement(_Subpanel, bpy.types.Panel):
+    """Where the objects stand: the camera's field of view, the floor, and laying a run out again."""
+
+    bl_idname = "IMG23D_PT_placement"
+    bl_label = "Placement"
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.img23d
@@ -165,17 +171,11 @@ class IMG23D_PT_placement(bpy.types.Panel):
         row.operator("img23d.relayout", icon="FILE_REFRESH")
 
 
-class IMG23D_PT_finish(bpy.types.Panel):
+class IMG23D_PT_finish(_Subpanel, bpy.types.Panel):
     """The finished mesh's topology (as generated, triangles or quads) and its bake, with presets."""
 
     bl_idname = "IMG23D_PT_finish"
     bl_label = "Finish"
-    bl_parent_id = "IMG23D_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-
-    def draw_header_preset(self, context: bpy.types.Context) -> None:
-        help_button(self.layout, self.bl_idname)
 
     def draw(self, context: bpy.types.Context) -> None:
         draw_finish(self.layout, context.scene.img23d)
@@ -194,16 +194,10 @@ def draw_finish(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -
                       f"{bake_size} px colour and normal maps")
 
 
-class IMG23D_PT_advanced(bpy.types.Panel):
+class IMG23D_PT_advanced(_Subpanel, bpy.types.Panel):
     bl_idname = "IMG23D_PT_advanced"
     bl_label = "Advanced"
-    bl_parent_id = "IMG23D_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
     bl_options = {"DEFAULT_CLOSED"}
-
-    def draw_header_preset(self, context: bpy.types.Context) -> None:
-        help_button(self.layout, self.bl_idname)
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.img23d
@@ -226,18 +220,12 @@ class IMG23D_PT_advanced(bpy.types.Panel):
         layout.prop(settings, "min_piece")
 
 
-class IMG23D_PT_boxes(bpy.types.Panel):
+class IMG23D_PT_boxes(_Subpanel, bpy.types.Panel):
     """Each name's box: Detect fills them; an edited box is used by Generate instead of looking."""
 
     bl_idname = "IMG23D_PT_boxes"
     bl_label = "Boxes"
-    bl_parent_id = "IMG23D_PT_main"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
     bl_options = {"DEFAULT_CLOSED"}
-
-    def draw_header_preset(self, context: bpy.types.Context) -> None:
-        help_button(self.layout, self.bl_idname)
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.img23d
