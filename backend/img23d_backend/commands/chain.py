@@ -77,11 +77,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
         result = session.retexture(args.mesh, args.image, options, name=args.name or args.mesh.stem or "mesh",
                                    events=printer, cancel=interrupts.token)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
-        if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
-            return exit_code(interrupts.signal)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return _failed(exc, printer, interrupts)
     printer.finish()
     print(f"mesh: {result.mesh}")
     print(f"texture: {result.texture}")
@@ -103,11 +99,7 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", image=args.image,
                                 events=printer, cancel=interrupts.token)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
-        if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
-            return exit_code(interrupts.signal)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return _failed(exc, printer, interrupts)
     printer.finish()
     finish = result.finish
     made = f"{finish['quads']:,} quads" if finish["quads"] else f"{finish['faces_out']:,} triangles"
@@ -119,6 +111,15 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         print(result.fallback)
     print(f"run folder: {result.run_dir}")
     return EXIT_OK
+
+
+def _failed(exc: ProtocolError, printer: ProgressPrinter, interrupts: Interrupts) -> int:
+    """A retexture or retopo that did not finish: its one sentence, and the exit code it means."""
+    printer.finish()
+    print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
+    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+        return exit_code(interrupts.signal)
+    return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
 
 
 def _relayout(args: argparse.Namespace) -> int:
