@@ -331,6 +331,26 @@ def test_gutter_within_padding_holds_the_charts_colour(unwrapper: Unwrapper) -> 
         assert np.abs(image[gutter] - image[rows[gutter], cols[gutter]]).mean() < 0.03
 
 
+def test_a_linear_base_colour_factor_is_applied_in_linear_light(unwrapper: Unwrapper) -> None:
+    """glTF's baseColorFactor is linear: a grey 0.5 factor over white bakes sRGB 0.735 (188), not 128."""
+    high = trimesh.creation.icosphere(subdivisions=3)
+    white = Image.new("RGB", (8, 8), (255, 255, 255))
+    factor = [128, 64, 255, 255]  # linear 0.502, 0.251, 1.0
+    high.visual = trimesh.visual.TextureVisuals(
+        uv=np.full((len(high.vertices), 2), 0.5),
+        material=trimesh.visual.material.PBRMaterial(baseColorTexture=white, baseColorFactor=factor))
+    flat = trimesh.creation.icosphere(subdivisions=3)
+    flat.visual = trimesh.visual.TextureVisuals(material=trimesh.visual.material.PBRMaterial(baseColorFactor=factor))
+    low = trimesh.creation.icosphere(subdivisions=1)
+    linear = np.asarray(factor[:3]) / 255.0
+    expected = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    for high_mesh in (high, flat):
+        baked = bake(high_mesh, low.vertices, low.faces, BakeSettings(size=64, cage=0.1, padding=2), unwrapper=unwrapper)
+        covered = rasterize_uv(baked.uvs, baked.faces, 64).mask()
+        colours = np.asarray(baked.base_color, dtype=np.float64)[covered] / 255.0
+        assert np.abs(colours - expected).max() < 1.5 / 255
+
+
 def test_a_mesh_without_colour_bakes_only_the_normal_map(unwrapper: Unwrapper) -> None:
     high = trimesh.creation.icosphere(subdivisions=3)
     low = trimesh.creation.icosphere(subdivisions=1)

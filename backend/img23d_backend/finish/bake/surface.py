@@ -38,8 +38,24 @@ class ColourSource:
     vertex_colours: np.ndarray | None  # (V, 3) float in 0..1
 
 
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """sRGB-encoded 0..1 values to linear light (the IEC 61966-2-1 curve glTF names)."""
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """Linear-light 0..1 values to sRGB encoding (the inverse of ``srgb_to_linear``)."""
+    values = np.clip(values, 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
 def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
-    """The colour a bake can transfer from ``mesh``, or None when it has none."""
+    """The colour a bake can transfer from ``mesh``, or None when it has none.
+
+    The result is sRGB-encoded, as the baked baseColor texture is. glTF's baseColorFactor is linear
+    and multiplies the decoded texture, so a factor is applied in linear light and encoded again; a
+    factor written into the texture unconverted would bake every such object darker than it looks.
+    """
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals):
         material = visual.material
@@ -47,13 +63,14 @@ def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
         if image is None:
             image = getattr(material, "image", None)  # a simple material (OBJ's)
         factor = getattr(material, "baseColorFactor", None)
+        linear_factor = None if factor is None else np.asarray(factor, dtype=np.float32)[:3] / 255.0
         if image is not None and visual.uv is not None and len(visual.uv) == len(mesh.vertices):
             texture = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-            if factor is not None:  # glTF multiplies the texture by the factor
-                texture = texture * (np.asarray(factor, dtype=np.float32)[:3] / 255.0)
+            if linear_factor is not None and not np.allclose(linear_factor, 1.0):
+                texture = linear_to_srgb(srgb_to_linear(texture) * linear_factor).astype(np.float32)
             return ColourSource(texture, np.asarray(visual.uv, dtype=np.float64), None)
-        if factor is not None:  # a flat colour: one texel
-            flat = (np.asarray(factor, dtype=np.float32)[:3] / 255.0).reshape(1, 1, 3)
+        if linear_factor is not None:  # a flat colour: one texel
+            flat = linear_to_srgb(linear_factor).astype(np.float32).reshape(1, 1, 3)
             return ColourSource(flat, np.zeros((len(mesh.vertices), 2)), None)
         return None
     if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind in ("vertex", "face"):
