@@ -20,7 +20,8 @@ from skimage import measure
 
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.finish import instant_meshes
-from img23d_backend.finish.quad_mesh import cap_small_holes, check_quads, triangulate_quads
+from img23d_backend.finish.quad_mesh import cap_small_holes, check_quads, simple_loops, triangulate_quads
+from img23d_backend.finish.quad_repair import project_onto, unfold_quads
 from img23d_backend.finish.retopo import (QUADS_PER_VERTEX_ASKED, RetopoSettings, next_request, request_for,
                                           retopologize)
 from testdata import REPO, SOURCE_PYTHONPATH
@@ -269,6 +270,63 @@ def test_a_slit_is_zipped_not_filled() -> None:
     capped_v, capped, closed = cap_small_holes(split_v, split)
     assert closed == 1 and len(capped) == len(quads) and len(capped_v) == len(vertices)
     assert np.all(_edge_counts(capped) == 2)
+
+
+def test_folded_quads_are_dropped_and_their_corners_welded() -> None:
+    # Instant Meshes' two folds, injected into a closed cube: a quad [a, b, a, c] made twice on an
+    # edge (which it crowds to four faces), and a quad whose opposite corners are two vertices at
+    # one position, along a slit it leaves open.
+    vertices, quads = _cube_quads(4)
+    a, c = quads[0][0], quads[0][3]
+    spur = len(vertices)
+    folded = np.vstack([quads, [[a, spur, a, c], [a, spur, a, c]]])
+    grown = np.vstack([vertices, vertices[a] + [0.01, 0.0, 0.0]])
+    assert not check_quads(grown, folded, True, len(quads), 0.15).passed
+    out_v, out, dropped = unfold_quads(grown, folded)
+    assert dropped == 2 and len(out) == len(quads) and len(out_v) == len(vertices)
+    assert np.all(_edge_counts(out) == 2) and check_quads(out_v, out, True, len(quads), 0.15).passed
+
+    inner = [v for v in range(len(vertices)) if np.sum(np.any(quads == v, axis=1)) == 4][0]
+    face = np.flatnonzero(np.any(quads == inner, axis=1))[0]
+    twin = len(vertices)
+    split = quads.copy()
+    split[face][split[face] == inner] = twin  # one face of four now holds a copy of the vertex
+    at = int(np.flatnonzero(quads[face] == inner)[0])
+    before, after = quads[face][(at - 1) % 4], quads[face][(at + 1) % 4]
+    sliver = np.vstack([split, [[inner, before, twin, after]]])  # flat: two corners at one point
+    sliver_v = np.vstack([vertices, vertices[inner]])
+    assert check_quads(sliver_v, sliver, True, len(quads), 0.15).reason == "1 face had no area"
+    out_v, out, dropped = unfold_quads(sliver_v, sliver)
+    assert dropped == 1 and len(out) == len(quads) and len(out_v) == len(vertices)
+    assert np.all(_edge_counts(out) == 2) and check_quads(out_v, out, True, len(quads), 0.15).passed
+
+
+def test_a_rim_through_one_vertex_twice_is_cut_into_loops_that_pass_it_once() -> None:
+    assert simple_loops([1, 2, 3, 4]) == [[1, 2, 3, 4]]
+    assert sorted(simple_loops([1, 2, 3, 4, 5, 6, 3, 7])) == [[1, 2, 3, 7], [3, 4, 5, 6]]
+    # a rim with two slits on it (the mug's, at 2k): three loops, each then capped or zipped alone
+    assert sorted(simple_loops([244, 333, 90, 117, 118, 91, 90, 338, 118, 208, 90, 144, 93])) == [
+        [90, 117, 118, 91], [90, 338, 118, 208], [244, 333, 90, 144, 93]]
+
+
+def test_quad_vertices_are_moved_onto_the_input_but_never_further_than_asked() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    points = np.array([[0.0, 0.0, 1.2], [0.5, 0.0, 0.0], [0.0, 0.9, 0.0]])
+    moved = project_onto(points, sphere.vertices, sphere.faces, max_move=0.15)
+    step = np.linalg.norm(moved - points, axis=1)
+    assert np.allclose(step[:2], 0.15)  # 0.2 and 0.5 from the surface: moved only as far as allowed
+    assert np.linalg.norm(moved[0]) < 1.2 and np.linalg.norm(moved[1]) > 0.5  # towards it
+    assert abs(np.linalg.norm(moved[2]) - 1.0) < 0.01  # 0.1 away: onto it (within the facets' sag)
+
+
+def test_quad_vertices_lie_on_the_inputs_surface() -> None:
+    vertices, faces = _ball()
+    result = retopologize(vertices, faces, RetopoSettings("quads", 600))
+    assert result.method == "instant-meshes"
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    extent = float(np.linalg.norm(np.ptp(vertices, axis=0)))
+    _, distance, _ = trimesh.proximity.closest_point_naive(mesh, result.vertices)
+    assert distance.max() < 1e-3 * extent  # every vertex lies on the input's surface
 
 
 def _cube_quads(n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,8 @@ fill a hole of degree N" in wjakob/instant-meshes, src/extract.cpp); in its pure
 such hole is a loop of 2N edges. A loop the input did not have is closed here as Instant Meshes
 closes its smaller ones: one vertex at the loop's centre and one quad per pair of the loop's edges
 (its own pure-quad subdivision of an N-sided face). Where two holes meet at a vertex, each rim is
-followed into its own gap; a four-edge loop whose opposite corners share one position is a slit
+followed into its own gap, and a rim that still passes a vertex twice is cut there into loops
+that pass it once; a four-edge loop whose opposite corners share one position is a slit
 (an edge's midpoint made twice) and is zipped rather than filled.
 
 Triangulation: glTF carries triangles only, so each quad becomes two triangles, split along the
@@ -164,8 +165,29 @@ def _hole_loops(vertices: np.ndarray, quads: np.ndarray) -> list[list[int]]:
                 del steps[vertex]
             previous, vertex = vertex, ahead
         else:
-            loops.append(loop)
+            loops.extend(simple_loops(loop))
     return loops
+
+
+def simple_loops(loop: list[int]) -> list[list[int]]:
+    """A loop that passes a vertex more than once (holes touching at a corner the turn could not
+    tell apart, or slits along its rim), cut at each such vertex into loops that pass it once: a
+    cap over the whole would use that vertex's edges to the centre more than twice."""
+    out: list[list[int]] = []
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    for vertex in loop:
+        if vertex in seen:
+            start = seen[vertex]
+            out.append(path[start:])
+            for gone in path[start + 1:]:
+                del seen[gone]
+            del path[start + 1:]
+        else:
+            seen[vertex] = len(path)
+            path.append(vertex)
+    out.append(path)
+    return [piece for piece in out if len(piece) >= 3]
 
 
 def _slit(points: np.ndarray, loop: list[int]) -> tuple[int, int] | None:
@@ -213,6 +235,15 @@ def cap_small_holes(vertices: np.ndarray, quads: np.ndarray,
     faces = np.vstack([zipped[quads], np.asarray(new_quads, dtype=np.int64).reshape(-1, 4)])
     grown, faces = drop_unreferenced(grown, faces)
     return grown.astype(np.asarray(vertices).dtype), faces.astype(np.int64), closed
+
+
+def median_edge(vertices: np.ndarray, quads: np.ndarray) -> float:
+    """The median length of the quads' sides (0 for no quads)."""
+    if len(quads) == 0:
+        return 0.0
+    sides = face_edges(quads)
+    points = np.asarray(vertices, dtype=np.float64)
+    return float(np.median(np.linalg.norm(points[sides[:, 0]] - points[sides[:, 1]], axis=1)))
 
 
 def triangulate_quads(vertices: np.ndarray, quads: np.ndarray) -> np.ndarray:

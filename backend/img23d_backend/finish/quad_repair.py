@@ -1,0 +1,83 @@
+"""Repairs of the two defects Instant Meshes' pure-quad extraction leaves on AI meshes, made before
+its result is checked (so that a fixable mesh is not thrown away for quadric triangles).
+
+* **Folded quads.** Where the coarse mesh had a near-degenerate face, extraction can emit a quad
+  whose opposite corners are one vertex, or two vertices at one position (``[a, b, a, c]``): a face
+  with no area, doubled back on itself, often twice. Such a quad covers nothing: it is dropped, and
+  its coincident corners are welded into one vertex, which zips the two sides it ran along into one
+  edge (as ``quad_mesh`` zips a slit). Welding can fold another quad; that is repeated until none is
+  left (a few rounds at most on real meshes; ``MAX_ROUNDS`` bounds it).
+* **Vertices on the wrong side of the surface.** Instant Meshes places each vertex by its position
+  field, which is smoothed: on a curved or creased part the vertex floats off the input's surface.
+  ``project_onto`` moves each vertex to the nearest point of the input (bounded by a share of an
+  edge's length, so no vertex can jump across a thin part to its other side).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ..stages.mesh.repair import drop_unreferenced
+from .bake.surface import closest_on_triangles
+
+MAX_ROUNDS = 8        # welding rounds before giving up (then the check says what is left)
+COINCIDENT = 1e-9     # corners closer than this share of the bounding-box diagonal are one point
+CANDIDATES = 16       # input triangles examined per projected vertex (nearest by centroid)
+
+
+def _root(parent: np.ndarray, index: int) -> int:
+    while parent[index] != index:
+        parent[index] = parent[parent[index]]
+        index = int(parent[index])
+    return index
+
+
+def unfold_quads(vertices: np.ndarray, quads: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Drop every folded quad and weld its coincident corners; (vertices, quads, quads dropped)."""
+    points = np.asarray(vertices, dtype=np.float64)
+    quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
+    if len(quads) == 0:
+        return vertices, quads, 0
+    tolerance = COINCIDENT * float(np.linalg.norm(np.ptp(points, axis=0)))
+    dropped = 0
+    for _ in range(MAX_ROUNDS):
+        corners = points[quads]
+        across_02 = np.linalg.norm(corners[:, 0] - corners[:, 2], axis=1) <= tolerance
+        across_13 = np.linalg.norm(corners[:, 1] - corners[:, 3], axis=1) <= tolerance
+        folded = across_02 | across_13
+        if not folded.any():
+            break
+        parent = np.arange(len(points))
+        for face, first, second in zip(quads[folded], across_02[folded], across_13[folded]):
+            for a, b, coincide in ((face[0], face[2], first), (face[1], face[3], second)):
+                if coincide:
+                    low, high = sorted((_root(parent, int(a)), _root(parent, int(b))))
+                    parent[high] = low
+        roots = np.array([_root(parent, i) for i in range(len(points))])
+        dropped += int(folded.sum())
+        quads = roots[quads[~folded]]
+    points, quads = drop_unreferenced(points, quads)
+    return points.astype(np.asarray(vertices).dtype), quads, dropped
+
+
+def project_onto(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, max_move: float) -> np.ndarray:
+    """Each point moved to the nearest point of the mesh (``vertices``, ``faces``), by at most ``max_move``."""
+    points = np.asarray(points, dtype=np.float64)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(points) == 0 or len(faces) == 0:
+        return points
+    k = min(CANDIDATES, len(faces))
+    _, candidates = cKDTree(vertices[faces].mean(axis=1)).query(points, k=k)
+    candidates = candidates.reshape(len(points), k)
+    triangles = vertices[faces[candidates]]  # (N, k, 3, 3)
+    squared, bary = closest_on_triangles(points[:, None, :], triangles[:, :, 0], triangles[:, :, 1],
+                                         triangles[:, :, 2])
+    pick = np.argmin(squared, axis=1)
+    rows = np.arange(len(points))
+    nearest = np.einsum("nk,nkd->nd", bary[rows, pick], triangles[rows, pick])
+    move = nearest - points
+    length = np.linalg.norm(move, axis=1, keepdims=True)
+    scale = np.minimum(1.0, max_move / np.maximum(length, 1e-300))
+    return points + move * scale
