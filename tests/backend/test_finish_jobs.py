@@ -9,6 +9,7 @@ wrote; the retopo command loads no model; bad flags are one sentence.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -22,6 +23,12 @@ import trimesh
 
 from backend_proc import BackendProcess
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, MESH, SOURCE_PYTHONPATH, SUBJECT
+from img23d_backend.batch.dispatch import apply_result
+from img23d_backend.batch.driver import BatchEvent, BatchReport
+from img23d_backend.batch.progress import BatchPrinter
+from img23d_backend.batch.record import Entry
+from img23d_backend.batch.settings import BatchSettings
+from img23d_backend.batch.work import Worker, WorkerSettings, WorkItem
 from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json
@@ -156,6 +163,36 @@ def test_a_fallback_is_said_once_in_progress_manifest_and_summary(tiny_root: Pat
     [manifest] = tmp_path.glob("*/manifest.json")
     finish = json.loads(manifest.read_text())["records"][0]["finish"]
     assert finish["fallback"].startswith(sentence) and finish["method"] == "quadric" and finish["quads"] == 0
+
+
+def test_a_batch_says_each_fallback_on_its_pictures_line_and_in_its_summary(tiny_root: Path, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """A batch worker (in this process) runs a picture whose quads fall back: the record keeps the
+    sentence, the picture's line repeats it and the summary counts the picture."""
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
+    monkeypatch.setattr(instant_meshes, "remesh_in_worker", _fail)
+    options = JobOptions(**{**FAST_OPTIONS, "texture": False, "topology": "quads", "face_target": 300,
+                            "bake_size": 128})
+    worker = Worker(WorkerSettings(Models(models="tiny", device="cpu"), tmp_path))
+    entry = Entry(str(HOUSE), "sha", ["chimney"], "key", attempts=1, workers=["local-0"])
+    try:
+        result = worker.run(WorkItem(0, str(HOUSE), ["chimney"], options))
+    finally:
+        worker.close()
+    apply_result(entry, result, BatchSettings(inputs=[str(HOUSE)], out=tmp_path, options=options))
+    sentence = "chimney: quads failed: Instant Meshes' worker died (exit code 1); decimated to"
+    assert entry.status == "done" and len(entry.notes) == 1 and entry.notes[0].startswith(sentence)
+
+    out = io.StringIO()
+    printer = BatchPrinter(out, io.StringIO())
+    counts = {"done": 1, "skipped": 0, "failed": 0, "cancelled": 0, "running": 0, "pending": 0}
+    printer(BatchEvent("start", counts={**counts, "done": 0, "pending": 1}, workers=1))
+    printer(BatchEvent("picture", entry, 0, counts))
+    printer.summary(BatchReport(tmp_path, tmp_path / "batch.json", "finished", counts, [entry], 1.0))
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("[1/1] done    house_scene.png: 1 mesh(es)")
+    assert lines[2].startswith(f"      note    {sentence}")
+    assert "; 1 made otherwise than asked (their notes above); record: " in lines[3]
 
 
 def test_the_retopo_command_loads_no_model(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from .settings import BatchEvent, BatchSettings
 from .work import RUN_LIMITS, WorkItem, WorkResult, recover
 
 POLL = 0.5            # seconds between looks at the clock while nothing ends
+MAX_NOTES, NOTE_CHARS = 20, 300  # what a worker's notes on one picture may hold
 
 
 @dataclass
@@ -81,7 +82,7 @@ def drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSetti
             if isinstance(outcome, WorkerLost):
                 _lost(record, index, worker, outcome.worker, outcome.message, state, settings, emit)
             else:
-                _apply(record.entries[index], outcome, settings)
+                apply_result(record.entries[index], outcome, settings)
                 record.changed(index)  # first: the event's counts include this picture
                 emit(BatchEvent("picture", record.entries[index], index, record.counts()))
 
@@ -147,8 +148,9 @@ def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
     return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data)
 
 
-def _apply(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
+def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
     entry.seconds, entry.meshes, entry.missing = result.seconds, result.meshes, list(result.missing)
+    entry.notes = [str(note)[:NOTE_CHARS] for note in result.notes[:MAX_NOTES]]  # from a worker: bounded
     entry.status, entry.error = result.status, result.error
     if entry.workers and result.worker:
         entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)

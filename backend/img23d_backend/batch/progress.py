@@ -59,16 +59,19 @@ class BatchPrinter:
         if self.as_json:
             return
         c = report.counts
+        noted = sum(1 for entry in report.entries if entry.status == "done" and entry.notes and not entry.skipped)
         self._line(f"batch {report.status} in {report.seconds:.0f} s: {c['done']} done, {c['skipped']} skipped, "
                    f"{c['failed']} failed" + (f", {c['cancelled'] + c['pending']} not run" if c['cancelled'] + c['pending']
-                                              else "") + f"; record: {report.record}")
+                                              else "")
+                   + (f"; {noted} made otherwise than asked (their notes above)" if noted else "")
+                   + f"; record: {report.record}")
 
     def _json(self, event: BatchEvent) -> None:
         data: dict[str, Any] = {"event": event.kind, "counts": event.counts}
         if event.entry is not None:
             data.update(index=event.index, image=event.entry.image, status=event.entry.status,
                         run_dir=event.entry.run_dir, seconds=event.entry.seconds, error=event.entry.error,
-                        attempts=event.entry.attempts, meshes=event.entry.meshes)
+                        attempts=event.entry.attempts, meshes=event.entry.meshes, notes=event.entry.notes)
         if event.message:
             data["message"] = event.message
         if event.kind == "start":
@@ -105,6 +108,8 @@ def picture_line(entry: Any, counts: dict[str, int], total: int) -> str:
     name = Path(entry.image).name
     if entry.status == "done":
         missing = f", not found: {', '.join(entry.missing)}" if entry.missing else ""
-        return f"{where} done    {name}: {entry.meshes} mesh(es){missing} in {entry.seconds or 0:.1f} s -> {entry.run_dir}"
+        notes = "".join(f"\n{' ' * len(where)} note    {note}" for note in entry.notes)
+        return (f"{where} done    {name}: {entry.meshes} mesh(es){missing} in {entry.seconds or 0:.1f} s -> "
+                f"{entry.run_dir}{notes}")
     error = entry.error or {}
     return f"{where} {entry.status.upper():<7} {name}: {error.get('message', '')} [{error.get('code', '')}]"

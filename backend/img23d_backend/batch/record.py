@@ -56,6 +56,7 @@ class Entry:
     retried: list[dict[str, str]] = field(default_factory=list)  # why each earlier attempt was given up
     meshes: int = 0                  # meshes made
     missing: list[str] = field(default_factory=list)  # names that made no mesh
+    notes: list[str] = field(default_factory=list)    # made otherwise than asked: texture skipped, quads fell back
     made: str | None = None          # when its run finished (UTC), for a done picture
     skipped: bool = False            # done by an earlier run: this run did not redo it
     outside: bool = False            # not among the last run's inputs: kept as an earlier run left it

@@ -17,6 +17,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError, RunLimits
 
@@ -61,7 +62,21 @@ class WorkResult:
     error: dict[str, str] | None = None
     meshes: int = 0
     missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was made otherwise than asked (``result_notes``)
     worker: str = ""
+
+
+def result_notes(data: dict[str, Any]) -> list[str]:
+    """The sentences a batch repeats for a picture made otherwise than asked: painting or depth
+    skipped for the whole picture, and each object whose finishing fell back or failed."""
+    notes = [f"texture skipped: {data['texture_skipped']}"] if data.get("texture_skipped") else []
+    if data.get("depth_skipped"):
+        notes.append(f"depth skipped: {data['depth_skipped']}")
+    for target in data.get("targets") or []:
+        finish = target.get("finish") or {}
+        if finish.get("fallback"):
+            notes.append(f"{target.get('target')}: {finish['fallback']}")
+    return notes
 
 
 def limit_threads(threads: int | None) -> None:
@@ -120,6 +135,7 @@ class Worker:
             made = self.session.generate(image, item.names, item.options, cancel=token, job=job)
             result.meshes = sum(1 for m in made.meshes if m.status == "done")
             result.missing = sorted({m.target for m in made.failed})
+            result.notes = result_notes(made.data)
             result.status = "done"
         except ProtocolError as exc:
             result.status = "cancelled" if exc.code is ErrorCode.CANCELLED else "failed"
