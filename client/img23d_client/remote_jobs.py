@@ -33,7 +33,7 @@ from .transfer import Budget, Mirror, upload_chunks
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
 
-FETCHED_KINDS = ("mesh", "layout", "detections", "overlay", "texture")  # artifacts naming a file to read
+FETCHED_KINDS = ("mesh", "high_mesh", "layout", "detections", "overlay", "texture")  # artifacts naming a file to read
 FOLDER_KINDS = ("run",)                                                  # artifacts naming a folder
 RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture")          # result data naming files
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files

@@ -59,8 +59,9 @@ def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_p
     try:
         session.start()
         session.wait_ready(timeout=WAIT)
-        request = protocol.GenerateRequest(image=str(picture), targets=["house", "chimney"],
-                                           options=protocol.JobOptions(**FAST_OPTIONS))
+        # Finished at a triangle budget: each object's generated (high) mesh must come back too.
+        options = protocol.JobOptions(**FAST_OPTIONS, topology="triangles", face_target=500, bake_size=128)
+        request = protocol.GenerateRequest(image=str(picture), targets=["house", "chimney"], options=options)
         job = session.submit(request)
         seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
                                              for x in m), "the generate job over SSH")
@@ -78,6 +79,11 @@ def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_p
     for mesh in meshes:
         local = Path(mesh.path)
         assert local.parent == local_run and _sha(local) == _sha(remote_run / local.name)
+    highs = [m for m in seen if isinstance(m, protocol.Artifact) and m.kind == "high_mesh"]
+    assert sorted(m.target for m in highs) == ["chimney", "house"]
+    for high in highs:
+        local = Path(high.path)
+        assert local.parent == local_run / "high" and _sha(local) == _sha(remote_run / "high" / local.name)
     layout = next(m for m in seen if isinstance(m, protocol.Artifact) and m.kind == "layout")
     assert Path(layout.path).is_file() and mirror in Path(layout.path).parents
     assert json.loads((local_run / "manifest.json").read_text())["status"] == "finished"

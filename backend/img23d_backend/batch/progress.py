@@ -60,9 +60,9 @@ class BatchPrinter:
             return
         c = report.counts
         noted = sum(1 for entry in report.entries if entry.status == "done" and entry.notes and not entry.skipped)
+        not_run = c['cancelled'] + c['pending']
         self._line(f"batch {report.status} in {report.seconds:.0f} s: {c['done']} done, {c['skipped']} skipped, "
-                   f"{c['failed']} failed" + (f", {c['cancelled'] + c['pending']} not run" if c['cancelled'] + c['pending']
-                                              else "")
+                   f"{c['failed']} failed" + (f", {not_run} not run" if not_run else "")
                    + (f"; {noted} made otherwise than asked (their notes above)" if noted else "")
                    + f"; record: {report.record}")
 

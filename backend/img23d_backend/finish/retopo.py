@@ -4,9 +4,10 @@ Quads come from Instant Meshes (``instant_meshes``) after light Taubin smoothing
 own ``taubin_smooth``: marching-cubes stair steps otherwise bend its orientation field); its
 folded quads are dropped, small holes capped and every vertex moved onto the input's own
 (unsmoothed) surface (``quad_repair``; on the benchmark's meshes that halves the mean distance
-between the meshes, the Chamfer figure). Instant Meshes' ``vertex_count`` is not a face count: it sizes the field's coarse mesh (about one quad per vertex
-asked), and its pure-quad extraction then splits every coarse face into quads, so about four
-times as many quads come out as vertices were asked for. The ratio is measured, not assumed
+between the meshes, the Chamfer figure). Instant Meshes' ``vertex_count`` is not a face count:
+it sizes the field's coarse mesh (about one quad per vertex asked), and its pure-quad extraction
+then splits every coarse face into quads, so about four times as many quads come out as vertices
+were asked for. The ratio is measured, not assumed
 (``bench/retopo_calibration.py`` writes ``bench/results/retopo-calibration-cpu.json``), and the
 request is the target divided by it. A result is checked (``quad_mesh.check_quads``); the one
 that fails gets one more call, its request scaled by what this mesh made of the first (or
