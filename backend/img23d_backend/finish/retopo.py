@@ -4,7 +4,8 @@ Quads come from Instant Meshes (``instant_meshes``) after light Taubin smoothing
 own ``taubin_smooth``: marching-cubes stair steps otherwise bend its orientation field); its
 folded quads are dropped, small holes capped and every vertex moved onto the input's own
 (unsmoothed) surface (``quad_repair``; on the benchmark's meshes that halves the mean distance
-between the meshes, the Chamfer figure). Instant Meshes' ``vertex_count`` is not a face count:
+between the meshes, the Chamfer figure), then onto its corners and creases (``feature_snap``:
+the example house's worst distance at 5,000 quads goes from 2.1 % of the diagonal to 0.9 %). Instant Meshes' ``vertex_count`` is not a face count:
 it sizes the field's coarse mesh (about one quad per vertex asked), and its pure-quad extraction
 then splits every coarse face into quads, so about four times as many quads come out as vertices
 were asked for. The ratio is measured, not assumed
@@ -29,6 +30,7 @@ from ..env.job_control import CancelToken
 from ..stages.mesh.cleanup import decimate
 from ..stages.mesh.smoothing import taubin_smooth
 from . import instant_meshes
+from .feature_snap import snap_to_features
 from .quad_mesh import cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
 from .quad_repair import project_onto, unfold_quads
 
@@ -138,7 +140,8 @@ def _quads(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettings,
         capped = 0
         if closed:
             quad_v, quads, capped = cap_small_holes(quad_v, quads)
-        quad_v = project_onto(quad_v, vertices, faces, PROJECT_SHARE * median_edge(quad_v, quads))
+        max_move = PROJECT_SHARE * median_edge(quad_v, quads)
+        quad_v = snap_to_features(project_onto(quad_v, vertices, faces, max_move), quads, vertices, faces, max_move)
         check = check_quads(quad_v, quads, closed, settings.faces, settings.tolerance)
         log.debug("Instant Meshes call %d: %d vertices asked, %d quads (%d folded dropped, %d holes capped): %s",
                   attempt, request, check.quads, unfolded, capped, check.reason or "passed")
