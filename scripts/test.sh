@@ -5,12 +5,17 @@
 #   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every test: the backend's own tests (once, on
 #                                                 the newest Python and numpy), the add-on's logic,
 #                                                 the Blender tests with that backend; but for
-#                                                 the backend's fault tests, run in lane B
-#   B. Python 3.11, numpy 1.26, Blender 5.0       the add-on's logic and the Blender tests (but
-#                                                 the real install, run on 4.2's same Python)
-#      Python 3.11,             Blender 4.2 LTS   the Blender tests, backend from .venv
-#      Python 3.13, numpy 2                       the backend's fault tests (lane A's share:
-#                                                 $LANE_B_SHARE evens out the two lanes)
+#                                                 the real installs and the backend's batch and
+#                                                 fault tests, run in lane B
+#   B. Python 3.11, numpy 1.26, Blender 5.0       the add-on's logic and every Blender test (but
+#                                                 the real installs)
+#      Python 3.11,             Blender 4.2 LTS   the Blender smoke subset (tests marked smoke:
+#                                                 what differs between Blender versions) and the
+#                                                 real Install Backend, once, on the oldest Python;
+#                                                 backend from .venv
+#      Python 3.13, numpy 2                       the backend's batch and fault tests (lane A's
+#                                                 share: $LANE_B_SHARE evens out the two lanes;
+#                                                 one Ray cluster serves every batch test there)
 #   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
 #
 # A and B run side by side: the Blender tests spend much of their time waiting for a backend
@@ -18,9 +23,10 @@
 # output is printed when it ends. Arguments go to every pytest run (e.g. -q, -x, -k name). Every
 # run always happens; the script fails if any failed, and says which.
 set -uo pipefail
-# Backend tests that run in lane B, in lane A's environment: about two minutes, which lane A
-# (every test on 3.13) would otherwise spend on top of lane B's three Blender runs' worth.
-LANE_B_SHARE=tests/backend/test_faults.py
+# Backend tests that run in lane B, in lane A's environment: about six minutes, which lane A
+# (every test on 3.13) would otherwise spend on top of lane B's Blender runs.
+LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
+              tests/backend/test_batch_ray_faults.py)
 # Every pytest run lists its slowest tests, so CI's log shows where the minutes go.
 DURATIONS=--durations=25
 cd "$(dirname "$0")/.."
@@ -60,8 +66,8 @@ run() {  # run <label> <command...>: prints the outcome; a failure leaves its la
 # Each lane has its own pytest temporary folder: pytest's clean-up of old numbered folders must
 # not reach into a lane that is still running.
 lane_b() {
-    # Install Backend runs from 4.2's Python 3.11 below and 5.2's 3.13 in lane A; 5.0's Python is
-    # the same 3.11 with the same installer, so its two minutes are spent once, not twice.
+    # The real Install Backend runs once, from 4.2's Python 3.11 below: its minutes are the same
+    # installer's on every Blender.
     run "Python 3.11, numpy 1.26, Blender 5.0" .venv/bin/python -m pytest tests/addon tests/blender \
         -m "not real_install" --basetemp "$work/b-50" "$DURATIONS" "$@"
     # bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
@@ -74,8 +80,8 @@ code = pytest.main(sys.argv[1:])
 sys.stdout.flush()
 sys.stderr.flush()
 os._exit(int(code))
-' tests/blender --basetemp "$work/b-42" "$DURATIONS" "$@"
-    run "Python 3.13, numpy 2: $LANE_B_SHARE" .venv-py313/bin/python -m pytest "$LANE_B_SHARE" \
+' tests/blender -m "smoke or real_install" --basetemp "$work/b-42" "$DURATIONS" "$@"
+    run "Python 3.13, numpy 2: ${LANE_B_SHARE[*]}" .venv-py313/bin/python -m pytest "${LANE_B_SHARE[@]}" \
         --basetemp "$work/b-313" "$DURATIONS" "$@"
 }
 
@@ -86,8 +92,10 @@ lane_b_pid=$!
 # counts the warnings that --strict turns into a failure only at the level it logs.
 run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-py313/bin/mkdocs build --strict \
     --site-dir "$work/site"
-run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests --ignore "$LANE_B_SHARE" \
-    --basetemp "$work/a" "$DURATIONS" "$@"
+ignored=()
+for share in "${LANE_B_SHARE[@]}"; do ignored+=(--ignore "$share"); done
+run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests "${ignored[@]}" \
+    -m "not real_install" --basetemp "$work/a" "$DURATIONS" "$@"
 wait "$lane_b_pid"
 cat "$work/lane-b.log"
 

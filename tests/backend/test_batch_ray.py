@@ -20,17 +20,10 @@ from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
 pytestmark = pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))
 
 
-@pytest.fixture(scope="module")
-def cluster(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
-    arm = tmp_path_factory.mktemp("failpoints") / "kill-a-worker"
-    # Every worker carries the failpoint; only a test that creates the file arms it (once).
-    env = {**backend_env, "IMG23D_FAILPOINTS": "shape:kill-once", "IMG23D_FAILPOINTS_ONCE": str(arm)}
-    head = ray_head.RayHead.start(env, num_cpus=2)
-    head.extra["arm"] = str(arm)
-    try:
-        yield head
-    finally:
-        head.stop()
+@pytest.fixture
+def cluster(ray_cluster: ray_head.RayHead) -> ray_head.RayHead:
+    """The session's one cluster (tests/backend/conftest.py)."""
+    return ray_cluster
 
 
 def _ray(cluster: ray_head.RayHead, out: Path, *inputs: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
@@ -84,7 +77,7 @@ def test_a_worker_killed_mid_picture_has_it_finished_on_the_other(cluster: ray_h
                                                                   nothing_lost) -> None:
     folder = pictures(tmp_path / "pictures", 3)
     out = tmp_path / "out"
-    Path(cluster.extra["arm"]).write_text("the first worker to start a shape stage is killed")
+    Path(cluster.extra["arm"]).write_text("the first worker to start an export stage is killed")
     result = _ray(cluster, out, str(folder), extra=("--json",))
     assert result.returncode == 0, result.stderr
     assert not Path(cluster.extra["arm"]).exists(), "no worker reached the failpoint"

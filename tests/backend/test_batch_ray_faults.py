@@ -23,17 +23,10 @@ pytestmark = pytest.mark.skipif(ray_head.available() is not None, reason=str(ray
 BATCH_TIMEOUT = 300.0   # seconds: each batch here ends in well under this when nothing waits forever
 
 
-@pytest.fixture(scope="module")
-def cluster(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
-    armed = tmp_path_factory.mktemp("armed")
-    env = {**backend_env, "IMG23D_FAILPOINTS": "batch-worker:raise-armed,shape:hang-armed",
-           "IMG23D_FAILPOINTS_ARMED": str(armed)}
-    head = ray_head.RayHead.start(env, num_cpus=2)
-    head.extra["armed"] = str(armed)
-    try:
-        yield head
-    finally:
-        head.stop()
+@pytest.fixture
+def cluster(ray_cluster: ray_head.RayHead) -> ray_head.RayHead:
+    """The session's one cluster (tests/backend/conftest.py)."""
+    return ray_cluster
 
 
 @contextmanager

@@ -20,6 +20,7 @@ def _our_classes() -> set[str]:
     return {name for name in dir(bpy.types) if name.startswith(("IMG23D_", "Img23d"))}
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_installs_from_the_zip_and_enables(addon) -> None:
     assert ADDON_MODULE in bpy.context.preferences.addons
     assert hasattr(bpy.types.Scene, "img23d")
@@ -29,6 +30,7 @@ def test_installs_from_the_zip_and_enables(addon) -> None:
     assert bpy.context.preferences.addons[ADDON_MODULE].preferences is not None
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_register_unregister_register_leaves_nothing_stale(addon) -> None:
     import addon_utils
 
@@ -48,6 +50,7 @@ def _operators(log: list[tuple]) -> list[str]:
 
 
 @pytest.mark.parametrize("state", ["stopped", "starting", "ready", "busy", "error"])
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_panel_draws_in_every_backend_state(addon, scene, state: str) -> None:
     from importlib import import_module
 
@@ -80,6 +83,7 @@ def _run_generate(scene) -> set[str]:
     return bpy.ops.img23d.generate()
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_generate_three_names_into_one_collection_in_picture_order(addon, scene) -> None:
     settings = scene.img23d
     settings.texture = True
@@ -133,6 +137,7 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
     assert "chimney" in bpy.data.objects
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_cancel_leaves_the_scene_as_it_was(addon, scene) -> None:
     from importlib import import_module
 
@@ -199,6 +204,7 @@ def test_detect_loads_the_boxes_image(addon, scene) -> None:
     bpy.data.images.remove(overlay)
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_blender_installed_the_protocol_wheel_and_the_backend_speaks_the_same(addon, scene) -> None:
     import importlib
     import os

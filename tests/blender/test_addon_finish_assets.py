@@ -80,6 +80,7 @@ def test_the_importer_keeps_the_files_triangle_order(addon, scene, tmp_path) -> 
 
 
 @pytest.mark.parametrize("seam", [False, True])
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_a_finished_glb_arrives_with_its_quads_and_the_rest_triangles(addon, scene, tmp_path, seam: bool) -> None:
     positions, triangles, uvs, quads = grid(3, seam)
     path = write_glb(tmp_path / "finished.glb", positions, triangles, uvs, quads)
@@ -143,6 +144,7 @@ class _StandInSession:
         return request.id
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_a_high_mesh_artifact_is_imported_hidden_beside_its_low_object_and_linked(addon, scene, tmp_path) -> None:
     job_runner = _module(addon, "job_runner")
     protocol = job_runner.protocol
@@ -193,6 +195,7 @@ def test_a_retopo_jobs_meshes_are_left_to_the_operator_not_imported(addon, scene
     assert set(bpy.data.objects) == before and runner.outcome.objects == []
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_retopologize_puts_the_low_mesh_in_place_and_one_undo_restores_the_scene(addon, scene, tmp_path) -> None:
     retopo = _module(addon, "operators.retopo")
     outcome_class = _module(addon, "job_runner").Outcome

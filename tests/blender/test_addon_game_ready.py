@@ -29,6 +29,7 @@ def _image_nodes(obj) -> dict[str, object]:
     return found
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_a_quads_generate_puts_low_poly_objects_with_their_maps_and_hides_the_generated_mesh(addon, scene) -> None:
     settings = scene.img23d
     settings.texture, settings.texture_size, settings.paint_steps, settings.delight_steps = True, 256, 2, 2

@@ -60,6 +60,7 @@ def test_an_unknown_place_or_a_missing_page_is_reported_not_opened(addon, monkey
     assert opened == []
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_the_panels_draw_their_help_buttons(addon) -> None:
     log: list[tuple] = []
     for name in ("IMG23D_PT_placement", "IMG23D_PT_advanced", "IMG23D_PT_boxes"):

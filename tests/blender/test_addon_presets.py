@@ -60,6 +60,7 @@ def _steps_label(addon) -> str:
     return next(text for text in labels(draw_main_panel(addon)) if text.startswith("Steps:"))
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_the_panel_shows_the_steps_the_chosen_shape_model_will_run(addon, scene) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     settings = scene.img23d

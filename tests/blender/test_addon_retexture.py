@@ -60,6 +60,7 @@ def test_a_shape_models_kind_of_mesh_gets_uvs_and_a_texture_and_stays_itself(add
     assert _texture_sizes(obj) == [(256, 256)]
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_a_uv_sphere_keeps_its_uv_map_exactly(addon, paint_scene) -> None:
     bpy.ops.mesh.primitive_uv_sphere_add(segments=32, ring_count=16)
     obj = bpy.context.active_object
@@ -123,6 +124,7 @@ def test_bad_selections_are_reported(addon, paint_scene, selection: str, message
 
 
 # Last in the file: undo rebuilds Blender's data, and references held elsewhere go stale.
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_undo_restores_the_previous_material(addon, paint_scene) -> None:
     bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8)
     obj = bpy.context.active_object

@@ -86,6 +86,7 @@ def _generate(scene):
     return collection
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_generate_adds_a_camera_that_sees_each_object_over_its_box(addon, scene) -> None:
     from bpy_extras.object_utils import world_to_camera_view
 

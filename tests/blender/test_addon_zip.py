@@ -34,6 +34,7 @@ sys.stdout.flush()
 """
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_blender_installs_the_zip_built_without_blender(tmp_path: Path) -> None:
     sys.path.insert(0, str(REPO))
     import build_addon

@@ -1,0 +1,30 @@
+"""Fixtures the backend's tests share across modules."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+import ray_head
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ray_head.RayHead]:
+    """One real Ray cluster on 127.0.0.1 for every batch test of the session (its start is the
+    slow part). Its workers carry every failpoint those tests use, each inert until a test arms
+    it: ``export:kill-once`` by the file named in ``extra["arm"]`` (the first worker to reach the
+    export stage is killed, once), ``batch-worker:raise-armed`` and ``shape:hang-armed`` by a file
+    named for the place in the folder ``extra["armed"]`` (while it exists)."""
+    if ray_head.available() is not None:
+        pytest.skip(str(ray_head.available()))
+    arm = tmp_path_factory.mktemp("failpoints") / "kill-a-worker"
+    armed = tmp_path_factory.mktemp("armed")
+    env = {**backend_env, "IMG23D_FAILPOINTS": "export:kill-once,batch-worker:raise-armed,shape:hang-armed",
+           "IMG23D_FAILPOINTS_ONCE": str(arm), "IMG23D_FAILPOINTS_ARMED": str(armed)}
+    head = ray_head.RayHead.start(env, num_cpus=2)
+    head.extra.update(arm=str(arm), armed=str(armed))
+    try:
+        yield head
+    finally:
+        head.stop()
