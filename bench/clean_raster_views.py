@@ -3,7 +3,7 @@ clean family's six views of a mesh, and prints the ratio.
 
 Loads ``--mesh`` (by default the repository's ``examples/house_mesh.glb``, 40,000 faces, closed and
 without UVs like a shape model's output), normalises it into upstream's frame as the clean family's
-renders do (``step1x_texture.render.surface``) and rasterizes each of upstream's six orthographic
+renders do (``families.step1x.texture.render.surface``) and rasterizes each of upstream's six orthographic
 views (``cameras.upstream_cameras``) at ``--resolution`` with each rasterizer, alternating, so that
 a busy machine slows both alike. Prints covered pixels, seconds for the six views (the best of
 ``--repeats`` after a warm-up) and clean / Hunyuan.
@@ -29,8 +29,8 @@ import torch  # noqa: E402
 import trimesh  # noqa: E402
 
 from img23d_backend import clean_raster, raster  # noqa: E402
-from img23d_backend.step1x_texture.cameras import to_clip, upstream_cameras  # noqa: E402
-from img23d_backend.step1x_texture.render import Surface, surface  # noqa: E402
+from img23d_backend.families.step1x.texture.cameras import to_clip, upstream_cameras  # noqa: E402
+from img23d_backend.families.step1x.texture.render import Surface, surface  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

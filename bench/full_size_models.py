@@ -64,10 +64,10 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.stages.matting import matte, matting_loader
-    from img23d_backend.stages.paint.hunyuan_models import camera_indices, delight_loader
-    from img23d_backend.stages.paint.turbo import paint_loader
-    from img23d_backend.stages.mesh.shape import ShapeSettings, generate_shapes, shape_loader
-    from img23d_backend.step1x.loader import step1x_loader
+    from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
+    from img23d_backend.families.hunyuan3d.turbo import paint_loader
+    from img23d_backend.families.hunyuan3d.shape import ShapeSettings, generate_shapes, shape_loader
+    from img23d_backend.families.step1x.geometry.loader import step1x_loader
 
     names = check_names(only)
     dev = torch.device(device)

@@ -75,8 +75,8 @@ def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> d
     import torch
     from PIL import Image
 
-    from img23d_backend.stages.paint.hunyuan_models import camera_indices
-    from img23d_backend.stages.paint.turbo import paint_loader
+    from img23d_backend.families.hunyuan3d.paint_models import camera_indices
+    from img23d_backend.families.hunyuan3d.turbo import paint_loader
 
     spec = component_spec(root, name)
     own = paint_steps(spec, 0)

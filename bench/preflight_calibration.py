@@ -43,11 +43,11 @@ threading.Thread(target=watchdog, daemon=True).start()
 import torch
 torch.set_num_threads(2)
 from PIL import Image
-from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.stages.mesh.shape import ShapeSettings, generate_shapes, shape_loader, mesh_arrays
-from img23d_backend.stages.mesh.cleanup import clean_mesh
 from img23d_backend.env.job_control import CancelToken
+from img23d_backend.families.hunyuan3d.shape import ShapeSettings, generate_shapes, shape_loader, mesh_arrays
+from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.models.registry import default_tiny_root
+from img23d_backend.stages.mesh.cleanup import clean_mesh
 octree, batch = int(sys.argv[1]), int(sys.argv[2])
 spec = tiny_model_set(default_tiny_root()).shape
 loaded = shape_loader(spec)(spec.local_path, torch.device("cpu"))

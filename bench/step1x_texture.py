@@ -6,7 +6,7 @@ Hunyuan3D-Paint 2.0 turbo's, side by side in one run.
 
 Both are full-size random-weight replicas (``bench/full_size_models.py``: components ``step1x-texture``
 and ``paint-turbo``), loaded with the production loaders and run by the calls the paint stages make:
-the clean model's ``step1x_texture.generate.generate_views`` (six control maps and a reference; its
+the clean model's ``families.step1x.texture.generate.generate_views`` (six control maps and a reference; its
 own 50 steps with classifier-free guidance, a batch of twelve), and Hunyuan's multiview call as
 ``bench/paint_turbo.py`` times it (10 steps, no guidance batch). One model at a time: built if
 missing (``--build``), loaded, run, freed, its folder deleted after (``--delete``).
@@ -60,10 +60,10 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
     from PIL import Image
 
     from img23d_backend.models import hub
-    from img23d_backend.step1x_texture.conditions import control_maps
+    from img23d_backend.families.step1x.texture.conditions import control_maps
     from img23d_backend.models.texture_folders import TextureFolders
-    from img23d_backend.step1x_texture.generate import MultiviewSettings, generate_views
-    from img23d_backend.step1x_texture.loader import load_texture_model, texture_dtype
+    from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
+    from img23d_backend.families.step1x.texture.loader import load_texture_model, texture_dtype
 
     spec = component_spec(root, CLEAN)
     own = paint_steps(spec, 0)

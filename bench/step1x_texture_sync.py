@@ -5,7 +5,7 @@
 
 The full-size random-weight replica of the clean paint model (``bench/full_size_models.py``,
 component ``step1x-texture``), loaded by the production loader, paints the repository's example
-mesh (``examples/house_mesh.glb``, 40k faces, no UVs) through the calls ``step1x_texture.paint``
+mesh (``examples/house_mesh.glb``, 40k faces, no UVs) through the calls ``families.step1x.texture.paint``
 makes: its position and normal maps as control maps, then ``generate_views`` twice with one seed,
 sync off and sync on (the mesh unwrapped and laid out as the sync's latent atlas first), each UNet
 call and each synchronised step timed.
@@ -73,14 +73,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from img23d_backend.models import hub
     from img23d_backend.models.texture_folders import TextureFolders
-    from img23d_backend.step1x_texture import sync as sync_module
-    from img23d_backend.step1x_texture.bake import uv_mesh
-    from img23d_backend.step1x_texture.conditions import control_maps
-    from img23d_backend.step1x_texture.generate import MultiviewSettings, generate_views, vae_scale
-    from img23d_backend.step1x_texture.loader import load_texture_model, texture_dtype
-    from img23d_backend.step1x_texture.render import render_maps
-    from img23d_backend.step1x_texture.scheduler import make_scheduler
-    from img23d_backend.step1x_texture.uv_latents import build_atlas
+    from img23d_backend.families.step1x.texture import sync as sync_module
+    from img23d_backend.families.step1x.texture.bake import uv_mesh
+    from img23d_backend.families.step1x.texture.conditions import control_maps
+    from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views, vae_scale
+    from img23d_backend.families.step1x.texture.loader import load_texture_model, texture_dtype
+    from img23d_backend.families.step1x.texture.render import render_maps
+    from img23d_backend.families.step1x.texture.scheduler import make_scheduler
+    from img23d_backend.families.step1x.texture.uv_latents import build_atlas
 
     if args.build:
         build_full_size_models(args.models_dir, [CLEAN])
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _timesteps(model: Any, steps: int) -> list[int]:
-    from img23d_backend.step1x_texture.scheduler import make_scheduler
+    from img23d_backend.families.step1x.texture.scheduler import make_scheduler
 
     scheduler = make_scheduler(model.scheduler_config)
     scheduler.set_timesteps(steps)

@@ -62,7 +62,7 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.session", "img23d_backend.replicas.build"),
     ("img23d_backend.commands.probe", "img23d_backend.env.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
-    ("img23d_backend.stages.paint.hunyuan", "img23d_backend.raster"),
+    ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.raster"),
     ("img23d_backend.stages.paint.retexture", "img23d_backend.raster"),
     # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
     # when it loads: only a build needs it.
@@ -226,9 +226,9 @@ BACKEND_ROOMS = (
     ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
-    ("layout", "step1x_texture", "finish"),  # objects laid out in depth; the clean family's paint; game-ready finishing
+    ("layout", "families", "finish"),  # objects laid out in depth; the model families; game-ready finishing
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
-    ("step1x", "raster", "clean_raster"),  # the clean family's geometry; Hunyuan's rasterizer; the clean one
+    ("raster", "clean_raster"),     # Hunyuan's rasterizer; the clean one
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
     ("runs",),                      # run folders: written, imported, their file stems

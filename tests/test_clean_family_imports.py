@@ -1,12 +1,12 @@
 """The licence-clean family's code imports nothing derived from Tencent-licensed code, transitively.
 
-The clean family (Step1X-3D geometry in ``step1x/``, its texture in ``step1x_texture/``, the
-rasterizer ``clean_raster/`` and the job glue ``jobs/clean_paint.py``) is what img23d offers where
-Tencent's licence does not reach. Starting from its modules, this follows every first-party import
+The clean family (Step1X-3D geometry in ``families/step1x/geometry/``, its texture in
+``families/step1x/texture/``, the rasterizer ``clean_raster/`` and the job glue
+``jobs/clean_paint.py``) is what img23d offers where Tencent's licence does not reach. Starting from its modules, this follows every first-party import
 (at module level or inside a function: both can run) and, for each module reached, its packages'
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
-(``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``stages/paint/``'s
-hy3dgen-derived modules, the filling among them; hy3dgen's shape stage and fast loaders) or any
+(``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``'s
+hy3dgen-derived modules; the filling and re-texturing left in ``stages/paint/``; the fast loaders) or any
 import of hy3dgen or its compiled extensions, and says the chain of imports that reached it.
 
 One place the walk stops, and why: the job room's face (``jobs/__init__``: the engine) and its base
@@ -26,13 +26,13 @@ import pytest
 
 import test_boundaries as boundaries
 
-CLEAN_FAMILY = ("img23d_backend.step1x", "img23d_backend.step1x_texture", "img23d_backend.clean_raster",
-                "img23d_backend.jobs.clean_paint")
-TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.stages.paint.hunyuan",
-                   "img23d_backend.stages.paint.hunyuan_models", "img23d_backend.stages.paint.fill",
-                   "img23d_backend.stages.paint.turbo", "img23d_backend.stages.paint.position_attention",
-                   "img23d_backend.stages.paint.retexture", "img23d_backend.stages.mesh.shape",
-                   "img23d_backend.stages.mesh.shape_decode", "img23d_backend.stages.mesh.hy3dgen_fixes",
+CLEAN_FAMILY = ("img23d_backend.families.step1x.geometry", "img23d_backend.families.step1x.texture",
+                "img23d_backend.clean_raster", "img23d_backend.jobs.clean_paint")
+TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d.paint",
+                   "img23d_backend.families.hunyuan3d.paint_models", "img23d_backend.stages.paint.fill",
+                   "img23d_backend.families.hunyuan3d.turbo", "img23d_backend.families.hunyuan3d.position_attention",
+                   "img23d_backend.stages.paint.retexture", "img23d_backend.families.hunyuan3d.shape",
+                   "img23d_backend.families.hunyuan3d.shape_decode", "img23d_backend.families.hunyuan3d.hy3dgen_fixes",
                    "img23d_backend.models.fast_load")
 # hy3dgen, and the compiled extensions Hunyuan3D builds (its rasterizer and its renderer's mesh processor).
 TENCENT_PACKAGES = {"hy3dgen", "custom_rasterizer", "custom_rasterizer_kernel", "differentiable_renderer",
@@ -91,8 +91,8 @@ def _chain(module: str, came_from: dict[str, str | None]) -> str:
 
 def test_the_clean_family_has_its_modules() -> None:
     modules = clean_modules()
-    for expected in ("img23d_backend.step1x.volume", "img23d_backend.step1x_texture.render",
-                     "img23d_backend.step1x_texture.bake", "img23d_backend.step1x_texture.atlas_fill",
+    for expected in ("img23d_backend.families.step1x.geometry.volume", "img23d_backend.families.step1x.texture.render",
+                     "img23d_backend.families.step1x.texture.bake", "img23d_backend.families.step1x.texture.atlas_fill",
                      "img23d_backend.clean_raster.rasterizer", "img23d_backend.jobs.clean_paint"):
         assert expected in modules
     assert all(root in boundaries.FILES or any(m.startswith(root + ".") for m in boundaries.FILES)
@@ -106,15 +106,15 @@ def test_the_clean_family_imports_nothing_derived_from_tencent_code() -> None:
 
 @pytest.mark.parametrize("module, target, words", [
     # Directly, as bake.py did: Hunyuan's rasterizer, hy3dgen's filling.
-    ("img23d_backend.step1x_texture.bake", "img23d_backend.raster.torch_rasterizer",
-     "step1x_texture.bake -> img23d_backend.raster"),
-    ("img23d_backend.step1x_texture.bake", "img23d_backend.stages.paint.fill.fill_texture",
-     "step1x_texture.bake -> img23d_backend.stages.paint.fill"),
+    ("img23d_backend.families.step1x.texture.bake", "img23d_backend.raster.torch_rasterizer",
+     "texture.bake -> img23d_backend.raster"),
+    ("img23d_backend.families.step1x.texture.bake", "img23d_backend.stages.paint.fill.fill_texture",
+     "texture.bake -> img23d_backend.stages.paint.fill"),
     # Through a neutral module the clean family uses (a new import there is caught too).
-    ("img23d_backend.models.placement", "img23d_backend.stages.paint.hunyuan.with_uvs",
-     "models.placement -> img23d_backend.stages.paint.hunyuan"),
+    ("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs",
+     "models.placement -> img23d_backend.families.hunyuan3d.paint"),
     # hy3dgen itself, even inside a function.
-    ("img23d_backend.step1x.volume", "hy3dgen.shapegen", "step1x.volume -> hy3dgen"),
+    ("img23d_backend.families.step1x.geometry.volume", "hy3dgen.shapegen", "geometry.volume -> hy3dgen"),
     # Through the job room: any module of it but its face and base is walked.
     ("img23d_backend.jobs.clean_paint", "img23d_backend.jobs.painting",
      "jobs.clean_paint -> img23d_backend.jobs.painting"),

@@ -15,8 +15,8 @@ from scipy.spatial import Delaunay
 
 from img23d_backend import raster
 from img23d_backend.clean_raster import interpolate, rasterize
-from img23d_backend.step1x_texture.cameras import ORTHO_HALF_EXTENT, to_clip, upstream_cameras
-from img23d_backend.step1x_texture.render import surface
+from img23d_backend.families.step1x.texture.cameras import ORTHO_HALF_EXTENT, to_clip, upstream_cameras
+from img23d_backend.families.step1x.texture.render import surface
 from testdata import REPO
 
 

@@ -58,7 +58,7 @@ def test_real_alpha_on_the_whole_image_skips_matting(engine: Engine) -> None:
 
 
 def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engine, monkeypatch) -> None:
-    from img23d_backend.stages.mesh import shape
+    from img23d_backend.families.hunyuan3d import shape
 
     real, calls = shape.latents_to_mesh, []
 
@@ -77,7 +77,7 @@ def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engin
 
 
 def test_when_every_target_fails_the_job_fails_and_says_so(engine: Engine, monkeypatch) -> None:
-    from img23d_backend.stages.mesh import shape
+    from img23d_backend.families.hunyuan3d import shape
 
     monkeypatch.setattr(shape, "generate_shapes", lambda pipe, images, *a, **k: [None] * len(images))
     with pytest.raises(ProtocolError) as caught:
@@ -161,7 +161,7 @@ def test_decimation_is_the_same_at_any_scale_and_keeps_the_example_houses_spike(
 def test_shape_out_of_memory_is_retried_one_at_a_time_at_lower_settings(engine: Engine, monkeypatch) -> None:
     import torch
 
-    from img23d_backend.stages.mesh import shape
+    from img23d_backend.families.hunyuan3d import shape
 
     real, calls = shape.generate_shapes, []
 
@@ -181,7 +181,7 @@ def test_shape_out_of_memory_is_retried_one_at_a_time_at_lower_settings(engine: 
 
 
 def test_a_target_that_runs_out_of_memory_twice_fails_alone(engine: Engine, monkeypatch) -> None:
-    from img23d_backend.stages.mesh import shape
+    from img23d_backend.families.hunyuan3d import shape
 
     real = shape.generate_shapes
 
@@ -217,7 +217,7 @@ def test_matting_out_of_memory_is_retried_crop_by_crop(engine: Engine, monkeypat
 def test_painting_out_of_memory_is_retried_with_every_view_rendered_smaller(engine: Engine, monkeypatch) -> None:
     import torch
 
-    from img23d_backend.stages.paint import hunyuan as paint
+    from img23d_backend.families.hunyuan3d import paint
 
     real, tried = paint.paint_mesh, []
 
@@ -241,7 +241,7 @@ def test_painting_out_of_memory_is_retried_with_every_view_rendered_smaller(engi
 
 
 def test_other_errors_are_not_mistaken_for_out_of_memory(engine: Engine, monkeypatch) -> None:
-    from img23d_backend.stages.mesh import shape
+    from img23d_backend.families.hunyuan3d import shape
 
     def broken(*args, **kwargs):
         raise ValueError("input image is empty")
@@ -254,7 +254,7 @@ def test_other_errors_are_not_mistaken_for_out_of_memory(engine: Engine, monkeyp
 
 def _extract_with(engine: Engine, monkeypatch, run) -> ProtocolError:
     """Run a one-target job whose surface extractor's ``run`` is ``run``; the job's error."""
-    from img23d_backend.stages.mesh import shape_decode
+    from img23d_backend.families.hunyuan3d import shape_decode
 
     extractor = type("Extractor", (), {"run": staticmethod(run)})()
     monkeypatch.setattr(shape_decode, "surface_extractor", lambda device: extractor)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models import fast_load
 from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER, tiny_model_set
-from img23d_backend.env.torch_shims import prepare_torchvision
 
 CPU = torch.device("cpu")
 
@@ -108,7 +108,7 @@ def test_a_checkpoint_missing_a_weight_is_refused(tiny_root: Path, tmp_path: Pat
 
 def test_delight_is_untouched_by_the_fast_path(tiny_root: Path) -> None:
     """diffusers already builds on the meta device; the loader reads it in the working dtype."""
-    from img23d_backend.stages.paint.hunyuan_models import delight_loader
+    from img23d_backend.families.hunyuan3d.paint_models import delight_loader
 
     spec = tiny_model_set(tiny_root).delight
     loaded = delight_loader(spec)(tiny_root / "hunyuan3d-paint", CPU)

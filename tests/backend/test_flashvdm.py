@@ -15,10 +15,10 @@ import torch
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.stages.mesh import shape, shape_decode
-from img23d_backend.stages.mesh.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
 from img23d_backend.env.torch_shims import prepare_torchvision
+from img23d_backend.families.hunyuan3d import shape, shape_decode
+from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
+from img23d_backend.models.registry import tiny_model_set
 from testdata import SUBJECT
 
 RESOLUTION = 48

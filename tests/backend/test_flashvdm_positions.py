@@ -11,8 +11,8 @@ prepare_torchvision()  # hy3dgen's attention processors import pymeshlab through
 
 import torch  # noqa: E402
 
-from img23d_backend.stages.mesh.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels  # noqa: E402
-from img23d_backend.stages.mesh.shape_decode import dense_grid  # noqa: E402
+from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels  # noqa: E402
+from img23d_backend.families.hunyuan3d.shape_decode import dense_grid  # noqa: E402
 
 BOUNDS = 1.01
 OCTREE = 380  # upstream's fast example's octree resolution

@@ -13,11 +13,11 @@ from safetensors import safe_open
 
 from model_files import complete_files
 from test_model_cache import FakeHub, _fake_hub
-from img23d_backend.models import download
-from img23d_backend.models.registry import FLASHVDM_VAES, SHAPE, tiny_model_set
-from img23d_backend.stages.mesh import shape
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
+from img23d_backend.families.hunyuan3d import shape
+from img23d_backend.models import download
+from img23d_backend.models.registry import FLASHVDM_VAES, SHAPE, tiny_model_set
 
 
 def test_every_shape_model_has_its_familys_flashvdm_vae_in_its_download() -> None:

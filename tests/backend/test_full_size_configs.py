@@ -116,7 +116,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
 
     from img23d_backend.models.registry import SHAPE, ModelSpec
     from img23d_backend.env.job_control import CancelToken
-    from img23d_backend.stages.mesh.shape import ShapeSettings, generate_shapes, shape_loader
+    from img23d_backend.families.hunyuan3d.shape import ShapeSettings, generate_shapes, shape_loader
     from img23d_backend.env.torch_shims import prepare_torchvision
     from testdata import SUBJECT
 
@@ -142,7 +142,7 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
 
 def test_the_shape_component_builds_its_flashvdm_vae_beside_it(tmp_path: Path, monkeypatch) -> None:
     # The full-size build's layout at tiny sizes: the production loader finds both folders.
-    from img23d_backend.stages.mesh.shape import shape_loader
+    from img23d_backend.families.hunyuan3d.shape import shape_loader
     from img23d_backend.env.torch_shims import prepare_torchvision
 
     prepare_torchvision()

@@ -1,7 +1,7 @@
 """A diffusers-layout folder's ``model_index.json`` is fetched only where something reads it.
 
 Read: Step1X-3D's geometry folders (the loader checks the visual encoder's class, step1x.clip_tower),
-Hunyuan3D's paint folders (stages.paint.hunyuan_models.check_multiview_index) and its delight
+Hunyuan3D's paint folders (families.hunyuan3d.paint_models.check_multiview_index) and its delight
 folder (diffusers' DiffusionPipeline.from_pretrained). Not read: SDXL base's, for the clean
 family's paint model, whose loader builds each part from its own config.
 """

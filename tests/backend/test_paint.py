@@ -28,7 +28,7 @@ from img23d_backend.models.manager import ModelManager  # noqa: E402
 from img23d_backend.models.registry import tiny_model_set  # noqa: E402
 from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.env.job_control import CancelToken# noqa: E402
-from img23d_backend.stages.paint.hunyuan import (  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint import (  # noqa: E402
     PaintSettings,
     has_uvs,
     paint_mesh,
@@ -36,14 +36,14 @@ from img23d_backend.stages.paint.hunyuan import (  # noqa: E402
     with_uvs,
 )
 from img23d_backend.stages.paint.fill import fill_texture, propagate_vertex_colors  # noqa: E402
-from img23d_backend.stages.paint.hunyuan_models import (  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint_models import (  # noqa: E402
     Delighter,
     MultiviewDiffusion,
     camera_indices,
     delight_loader,
     multiview_loader,
 )
-from img23d_backend.stages.paint.turbo import paint_loader  # noqa: E402
+from img23d_backend.families.hunyuan3d.turbo import paint_loader  # noqa: E402
 from testdata import REAL_MESH  # noqa: E402  (the real Hunyuan3D-2 output: ../shared/data only)
 
 CPU = torch.device("cpu")
@@ -237,7 +237,7 @@ def test_fill_texture_fills_every_texel() -> None:
 
 
 def test_condition_maps_match_meshrenders_own_renders() -> None:
-    from img23d_backend.stages.paint.hunyuan import _mesh_renderer, _render_conditions
+    from img23d_backend.families.hunyuan3d.paint import _mesh_renderer, _render_conditions
 
     settings = PaintSettings(texture_size=64, render_size=96, view_size=96)
     render = _mesh_renderer(with_uvs(trimesh.creation.icosphere(subdivisions=2)), settings, CPU)

@@ -29,10 +29,10 @@ from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.placement import LoadedModel  # noqa: E402
 from img23d_backend.models.registry import tiny_model_set  # noqa: E402
 from img23d_backend.stages.grounding import ask as grounding
-from img23d_backend.stages.paint import hunyuan_models as paint_models  # noqa: E402
+from img23d_backend.families.hunyuan3d import paint_models  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
-from img23d_backend.stages.paint.hunyuan import PaintSettings, paint_mesh  # noqa: E402
-from img23d_backend.stages.paint.hunyuan_models import NotFinite, delight_loader, multiview_loader  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint import PaintSettings, paint_mesh  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint_models import NotFinite, delight_loader, multiview_loader  # noqa: E402
 from img23d_protocol import Error, GenerateRequest, JobOptions  # noqa: E402
 
 CPU = torch.device("cpu")

@@ -31,9 +31,9 @@ from img23d_backend.models.registry import (  # noqa: E402
     tiny_model_set,
 )
 from img23d_backend.env.job_control import CancelToken# noqa: E402
-from img23d_backend.stages.paint.hunyuan import PaintSettings, has_uvs, paint_mesh  # noqa: E402
-from img23d_backend.stages.paint.hunyuan_models import delight_loader  # noqa: E402
-from img23d_backend.stages.paint.turbo import TurboMultiview, paint_loader, turbo_timesteps  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint import PaintSettings, has_uvs, paint_mesh  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint_models import delight_loader  # noqa: E402
+from img23d_backend.families.hunyuan3d.turbo import TurboMultiview, paint_loader, turbo_timesteps  # noqa: E402
 from img23d_protocol import ErrorCode, ProtocolError  # noqa: E402
 
 CPU = torch.device("cpu")

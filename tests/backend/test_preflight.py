@@ -11,12 +11,12 @@ import pytest
 from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RetextureRequest,
                              decode, over_limits)
 
+from img23d_backend.families.hunyuan3d import shape
+from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import dtypes, preflight
 from img23d_backend.models.dtypes import DeviceKind, Precision
-from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.models.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
-from img23d_backend.stages.mesh import shape
+from img23d_backend.models.registry import tiny_model_set
 from testdata import FAST_OPTIONS, HOUSE, MESH
 
 GB = 10**9

@@ -20,11 +20,11 @@ from PIL import Image, ImageDraw
 from safetensors.torch import load_file, save_file
 
 from img23d_backend.env.torch_shims import prepare_torchvision
+from img23d_backend.families.step1x.geometry.clip_tower import clip_from_weights
+from img23d_backend.families.step1x.geometry.loader import load_geometry
+from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
 from img23d_backend.models.folder_files import STEP1X_WEIGHTS
 from img23d_backend.replicas import step1x as replica
-from img23d_backend.step1x.clip_tower import clip_from_weights
-from img23d_backend.step1x.loader import load_geometry
-from img23d_backend.step1x.visual_encoder import prepare_cutout
 
 ABSENT = object()
 # What the real folder's weights give (openai/clip-vit-large-patch14's vision_config, MIT).

@@ -21,13 +21,13 @@ from PIL import Image, ImageDraw
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from img23d_backend.replicas import step1x as replica
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
+from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry
+from img23d_backend.families.step1x.geometry.loader import load_geometry
+from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
+from img23d_backend.families.step1x.geometry.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
 from img23d_backend.models.folder_files import STEP1X_WEIGHTS
-from img23d_backend.step1x.loader import load_geometry
-from img23d_backend.step1x.visual_encoder import prepare_cutout
-from img23d_backend.step1x.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
+from img23d_backend.replicas import step1x as replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
 
@@ -118,7 +118,7 @@ def test_a_folder_without_a_part_names_it(folder: Path, tmp_path: Path) -> None:
 
 
 def test_the_single_stream_rewrite_equals_diffusers_block(model) -> None:
-    from img23d_backend.step1x.denoiser import _single_stream
+    from img23d_backend.families.step1x.geometry.denoiser import _single_stream
 
     block = model.denoiser.dit_model.single_transformer_blocks[0].double()
     generator = torch.Generator().manual_seed(3)
@@ -220,10 +220,10 @@ import sys
 sys.modules["hy3dgen"] = None   # any import of hy3dgen now fails
 import torch
 from PIL import Image, ImageDraw
-from img23d_backend.step1x.loader import load_geometry
-from img23d_backend.step1x.generate import GeometrySettings, generate_geometry
-from img23d_backend.step1x.volume import GridSettings
 from img23d_backend.env.job_control import CancelToken
+from img23d_backend.families.step1x.geometry.generate import GeometrySettings, generate_geometry
+from img23d_backend.families.step1x.geometry.loader import load_geometry
+from img23d_backend.families.step1x.geometry.volume import GridSettings
 model = load_geometry({str(folder)!r}, "cpu", torch.float32)
 image = Image.new("RGBA", (64, 64)); ImageDraw.Draw(image).ellipse((10, 10, 50, 50), fill=(9, 9, 9, 255))
 mesh, = generate_geometry(model, [image], [1], GeometrySettings(steps=2, grid=GridSettings(32)),

@@ -17,19 +17,19 @@ import torch
 from PIL import Image, ImageDraw
 from safetensors import safe_open
 
+from img23d_backend.env.job_control import CancelToken
+from img23d_backend.env.torch_shims import prepare_torchvision
+from img23d_backend.families.step1x.geometry.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, VisualEncoderConfig
+from img23d_backend.families.step1x.geometry.denoiser import Step1XDenoiser
+from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry
+from img23d_backend.families.step1x.geometry.label import LabelChoice, LabelEncoder, LabelEncoderConfig
+from img23d_backend.families.step1x.geometry.loader import load_geometry
+from img23d_backend.families.step1x.geometry.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEncoder, pixel_values, prepare_cutout
+from img23d_backend.families.step1x.geometry.volume import GridSettings
 from img23d_backend.models.completeness import missing_files
+from img23d_backend.models.folder_files import STEP1X_WEIGHTS
 from img23d_backend.models.registry import SHAPE
 from img23d_backend.replicas import step1x as replica
-from img23d_backend.env.torch_shims import prepare_torchvision
-from img23d_backend.step1x.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, VisualEncoderConfig
-from img23d_backend.step1x.denoiser import Step1XDenoiser
-from img23d_backend.step1x.generate import GeometrySettings, denoise, generate_geometry
-from img23d_backend.step1x.label import LabelChoice, LabelEncoder, LabelEncoderConfig
-from img23d_backend.models.folder_files import STEP1X_WEIGHTS
-from img23d_backend.step1x.loader import load_geometry
-from img23d_backend.step1x.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEncoder, pixel_values, prepare_cutout
-from img23d_backend.step1x.volume import GridSettings
-from img23d_backend.env.job_control import CancelToken
 
 FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32))
 # openai/clip-vit-large-patch14's vision_config (MIT): the CLIP upstream always builds.

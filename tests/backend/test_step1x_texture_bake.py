@@ -13,8 +13,8 @@ import trimesh
 from PIL import Image
 
 from img23d_backend.env.job_control import CancelToken
+from img23d_backend.families.step1x.texture.bake import BakeSettings, _reliable, bake_views
 from img23d_backend.stages.paint.uvs import with_uvs
-from img23d_backend.step1x_texture.bake import BakeSettings, _reliable, bake_views
 from img23d_protocol import ErrorCode, ProtocolError
 
 SMALL = BakeSettings(texture_size=128, render_size=256)

@@ -1,4 +1,4 @@
-"""The clean family's filling of texels no view painted (``step1x_texture.atlas_fill``): holes inside
+"""The clean family's filling of texels no view painted (``families.step1x.texture.atlas_fill``): holes inside
 a chart take its painted neighbours' colours, colour never crosses into another chart, painted texels
 keep theirs, a chart no view saw takes the colours of the charts it touches on the surface, and the
 gutter between charts takes its nearest chart's colour.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
+from img23d_backend.families.step1x.texture.atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas, pull_push
 from img23d_backend.stages.paint.uvs import with_uvs
-from img23d_backend.step1x_texture.atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas, pull_push
 
 RED, BLUE, GREEN = np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), np.array([0, 1.0, 0])
 

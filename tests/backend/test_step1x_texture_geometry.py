@@ -11,10 +11,10 @@ import pytest
 import torch
 import trimesh
 
+from img23d_backend.families.step1x.texture.cameras import normalisation, upstream_cameras
+from img23d_backend.families.step1x.texture.conditions import control_maps
+from img23d_backend.families.step1x.texture.render import render_maps
 from img23d_backend.stages.paint.uvs import with_uvs
-from img23d_backend.step1x_texture.cameras import normalisation, upstream_cameras
-from img23d_backend.step1x_texture.conditions import control_maps
-from img23d_backend.step1x_texture.render import render_maps
 
 C, S = math.cos(math.radians(89.99)), math.sin(math.radians(89.99))
 # get_c2w's camera-to-world matrices, columns (right, up, back, position), for azimuths 0, 90, 180,

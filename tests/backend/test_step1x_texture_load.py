@@ -17,11 +17,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from img23d_backend.families.step1x.texture.loader import loaded_model, load_texture_model, texture_dtype
 from img23d_backend.models import placement
+from img23d_backend.models.texture_folders import TextureFolders, hub_sources, sdxl_files
 from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.replicas.common import parameters
-from img23d_backend.models.texture_folders import TextureFolders, hub_sources, sdxl_files
-from img23d_backend.step1x_texture.loader import loaded_model, load_texture_model, texture_dtype
 
 SDXL_PUBLISHED = {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480,
                   "text_encoder_2": 694_659_840}
@@ -131,7 +131,7 @@ def test_an_adapter_file_with_keys_beyond_what_it_needs_loads_and_says_so_once(
     extra = {"mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_x_mv.weight": torch.ones(2, 2),
              **{f"adapter.unused.{index}.bias": torch.zeros(3) for index in range(4)}}
     _rewrite(folders.adapter, lambda state: state.update(extra))
-    with caplog.at_level("WARNING", logger="img23d_backend.step1x_texture.loader"):
+    with caplog.at_level("WARNING", logger="img23d_backend.families.step1x.texture.loader"):
         model = load_texture_model(folders, "cpu", torch.float32)
     said = [record.getMessage() for record in caplog.records if "adapter file" in record.getMessage()]
     assert len(said) == 1 and said[0].startswith("the adapter file holds 5 key(s) this model does not use, ignored")

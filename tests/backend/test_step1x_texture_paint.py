@@ -14,14 +14,14 @@ import torch
 import trimesh
 from PIL import Image
 
-from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.step1x_texture.bake import BakeSettings
+from img23d_backend.families.step1x.texture.bake import BakeSettings
+from img23d_backend.families.step1x.texture.generate import MultiviewSettings
+from img23d_backend.families.step1x.texture.loader import load_texture_model
+from img23d_backend.families.step1x.texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps
+from img23d_backend.families.step1x.texture.sync import SyncSettings
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.step1x_texture.generate import MultiviewSettings
-from img23d_backend.step1x_texture.loader import load_texture_model
-from img23d_backend.step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps
-from img23d_backend.step1x_texture.sync import SyncSettings
+from img23d_backend.replicas import step1x_texture as replica
 from img23d_protocol import ErrorCode, ProtocolError
 
 # The texture sync on, as by default, in a 128-texel latent texture (upstream's 16 texels per latent pixel).

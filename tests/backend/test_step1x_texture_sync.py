@@ -16,19 +16,19 @@ import trimesh
 from PIL import Image
 
 from img23d_backend.commands.options import add_job_options, job_options
+from img23d_backend.families.step1x.texture import sync as sync_module
+from img23d_backend.families.step1x.texture.bake import uv_mesh
+from img23d_backend.families.step1x.texture.conditions import control_maps
+from img23d_backend.families.step1x.texture.generate import MultiviewSettings, sample_latents
+from img23d_backend.families.step1x.texture.loader import load_texture_model
+from img23d_backend.families.step1x.texture.render import render_maps
+from img23d_backend.families.step1x.texture.scheduler import make_scheduler
+from img23d_backend.families.step1x.texture.sync import SyncSettings, TextureSync
+from img23d_backend.families.step1x.texture.uv_latents import LatentAtlas, build_atlas
 from img23d_backend.jobs.clean_paint import texture_settings
 from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT
 from img23d_backend.models.texture_folders import TextureFolders
 from img23d_backend.replicas import step1x_texture as replica
-from img23d_backend.step1x_texture import sync as sync_module
-from img23d_backend.step1x_texture.bake import uv_mesh
-from img23d_backend.step1x_texture.conditions import control_maps
-from img23d_backend.step1x_texture.generate import MultiviewSettings, sample_latents
-from img23d_backend.step1x_texture.loader import load_texture_model
-from img23d_backend.step1x_texture.render import render_maps
-from img23d_backend.step1x_texture.scheduler import make_scheduler
-from img23d_backend.step1x_texture.sync import SyncSettings, TextureSync
-from img23d_backend.step1x_texture.uv_latents import LatentAtlas, build_atlas
 
 SIZE, LATENT, TEXELS = 64, 8, 32
 # Two steps of the shifted schedule: t = 501 (synchronised: t > 500) and t = 1 (not).

@@ -17,14 +17,14 @@ import pytest
 import torch
 from PIL import Image
 
-from img23d_backend.replicas import step1x_texture as replica
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.step1x_texture.attention import AttentionState, MultiviewAttnProcessor, Pass
-from img23d_backend.step1x_texture.conditions import control_maps, prepare_reference
+from img23d_backend.families.step1x.texture.attention import AttentionState, MultiviewAttnProcessor, Pass
+from img23d_backend.families.step1x.texture.conditions import control_maps, prepare_reference
+from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
+from img23d_backend.families.step1x.texture.loader import load_texture_model
+from img23d_backend.families.step1x.texture.scheduler import make_scheduler
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.step1x_texture.generate import MultiviewSettings, generate_views
-from img23d_backend.step1x_texture.loader import load_texture_model
-from img23d_backend.step1x_texture.scheduler import make_scheduler
+from img23d_backend.replicas import step1x_texture as replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
 
@@ -242,9 +242,9 @@ import sys
 sys.modules["hy3dgen"] = None   # any import of hy3dgen now fails
 import torch
 from PIL import Image
+from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
+from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.step1x_texture.loader import load_texture_model
-from img23d_backend.step1x_texture.generate import MultiviewSettings, generate_views
 root = {str(root)!r}
 folders = TextureFolders.from_snapshots(root + "/{replica.SDXL_FOLDER}", root + "/{replica.VAE_FOLDER}",
                                         root + "/{replica.STEP1X_FOLDER}")

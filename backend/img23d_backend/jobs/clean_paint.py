@@ -1,5 +1,5 @@
 """One target painted by the licence-clean family's texture model (Step1X-3D's adapter over SDXL):
-the job's side of ``step1x_texture.paint.paint_mesh``.
+the job's side of ``families.step1x.texture.paint.paint_mesh``.
 
 What it adds to the chain: the job's settings (its paint steps, texture and render sizes, the
 spec's view size), the stage's progress and cancel, the run folder's record of the views and
@@ -17,16 +17,16 @@ from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..families.step1x.texture.bake import BakeSettings
+from ..families.step1x.texture.generate import VIEW_SIZE, MultiviewSettings
+from ..families.step1x.texture.paint import PaintRecord, TextureSettings, paint_mesh
+from ..families.step1x.texture.sync import SYNC_TEXTURE_SIZE, SyncSettings
 from ..models import preflight
 from ..models.oom import is_out_of_memory
 from ..models.registry import paint_steps
 from ..runs.folders import TargetRecord
 from ..stages import skips
 from ..stages.paint.uvs import has_uvs, with_uvs
-from ..step1x_texture.bake import BakeSettings
-from ..step1x_texture.generate import VIEW_SIZE, MultiviewSettings
-from ..step1x_texture.paint import PaintRecord, TextureSettings, paint_mesh
-from ..step1x_texture.sync import SYNC_TEXTURE_SIZE, SyncSettings
 from .base import JobRun
 
 log = logging.getLogger(__name__)

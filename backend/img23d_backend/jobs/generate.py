@@ -12,6 +12,8 @@ import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
+from ..families.hunyuan3d import shape
+from ..families.step1x.geometry.label import LabelChoice
 from ..layout import scene
 from ..models import preflight
 from ..models.oom import is_out_of_memory
@@ -22,10 +24,9 @@ from ..stages import skips
 from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
-from ..stages.mesh import cleanup, shape
+from ..stages.mesh import cleanup
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
-from ..step1x.label import LabelChoice
 from . import finishing
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext

@@ -7,15 +7,15 @@ from typing import Any, Callable
 from ..models.manager import ModelManager
 from img23d_protocol import HUNYUAN3D
 
+from ..families.hunyuan3d.paint_models import delight_loader
+from ..families.hunyuan3d.shape import shape_loader
+from ..families.hunyuan3d.turbo import paint_loader
+from ..families.step1x.geometry.loader import step1x_loader
+from ..families.step1x.texture.loader import texture_loader
 from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec, is_clean_paint, shape_kind
 from ..stages.depth import depth_loader
 from ..stages.grounding.ask import load_grounding
 from ..stages.matting import matting_loader
-from ..stages.mesh.shape import shape_loader
-from ..stages.paint.hunyuan_models import delight_loader
-from ..stages.paint.turbo import paint_loader
-from ..step1x.loader import step1x_loader
-from ..step1x_texture.loader import texture_loader
 
 
 def any_shape_loader(spec: ModelSpec):  # -> Loader

@@ -13,12 +13,12 @@ from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..families.hunyuan3d import paint as hunyuan
 from ..models import preflight
 from ..models.oom import is_out_of_memory
 from ..models.registry import is_clean_paint, paint_steps
 from ..runs.folders import TargetRecord
 from ..stages import skips
-from ..stages.paint import hunyuan
 from . import clean_paint
 from .base import JobRun
 

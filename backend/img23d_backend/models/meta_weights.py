@@ -1,7 +1,7 @@
 """Modules built with their parameters on the meta device, and safetensors read into place.
 
 The family-neutral half of fast loading (``fast_load`` keeps hy3dgen's builders, which import
-hy3dgen): the licence-clean family's loaders (``step1x.loader``, ``step1x_texture.loader``) use
+hy3dgen): the licence-clean family's loaders (``families.step1x.geometry.loader``, ``families.step1x.texture.loader``) use
 these two and nothing of hy3dgen's. Moving and casting weights is ``placement``'s.
 """
 

@@ -81,7 +81,7 @@ STEP1X_DECODER_CALL_BYTES = 1_700 * MIB
 
 HUNYUAN_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
                              DEVICE_TARGET_BYTES_PER_POINT, DIT_BYTES_PER_IMAGE)
-# Step1X-3D (step1x/volume.py): one target's grid at a time, so nothing grows with the batch but the
+# Step1X-3D (families/step1x/geometry/volume.py): one target's grid at a time, so nothing grows with the batch but the
 # DiT. Host: the field copied for marching cubes and lewiner's arrays: 7.7 B/point measured between
 # octree 256 and 384 on the CPU (the tiny replica: the grid's cost does not depend on the model's
 # size). Device: the finest float32 grid, its trilinear upsampling and the refinement mask and

@@ -194,7 +194,7 @@ DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVIS
                                          ("*.json", "*/*.json", "*/*.txt", "*/*.safetensors")),
                     size_bytes=int(2.6 * GB))
 # Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16; the turbo model has the
-# same architecture (distilled weights), run by img23d's own loop (stages/paint/turbo.py).
+# same architecture (distilled weights), run by img23d's own loop (families/hunyuan3d/turbo.py).
 PAINT = {
     "2.0-turbo": _paint("2.0-turbo", PAINT_TURBO_SUBFOLDER, 4.0, PAINT_TURBO_WEIGHTS,
                         sha256={f"vae/{PICKLE_WEIGHTS}": PAINT_TURBO_VAE_SHA256}),

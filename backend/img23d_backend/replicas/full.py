@@ -42,7 +42,7 @@ from img23d_protocol import CLEAN
 
 from ..models.registry import (CLEAN_PAINT, DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE,
                                TINY_CLEAN_PAINT, ModelSet, ModelSpec, tiny_model_set)
-from ..step1x_texture.generate import VIEW_SIZE
+from ..families.step1x.texture.generate import VIEW_SIZE
 from . import birefnet, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
 from .common import parameters, spec_folder
 

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..families.step1x.geometry.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
+from ..families.step1x.geometry.denoiser import Step1XDenoiser
+from ..families.step1x.geometry.label import LabelEncoder, LabelEncoderConfig
+from ..families.step1x.geometry.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
+from ..families.step1x.geometry.visual_encoder import VisualEncoder
 from ..models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
-from ..step1x.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
-from ..step1x.denoiser import Step1XDenoiser
-from ..step1x.label import LabelEncoder, LabelEncoderConfig
-from ..step1x.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
-from ..step1x.visual_encoder import VisualEncoder
 from .common import Size, check_size, default_dtype, prepare_imports, seeded, write_json
 
 FOLDER = "Step1X-3D-Geometry-1300m"
@@ -68,7 +68,7 @@ def label_config() -> GeometryDims:
     CLIP as wide as the condition (as the real model's 1024s: no ``proj_label_condtion``, no
     ``proj_visual_condtion``, no ``linear_proj``), both at 224 px (CLIP's size) with patches large
     enough to keep the tokens few. 64 is the narrowest CLIP whose head count the loader can read
-    (``step1x.clip_tower``: one 64-wide head, as OpenAI's CLIPs have); two CLIP layers, so that the
+    (``families.step1x.geometry.clip_tower``: one 64-wide head, as OpenAI's CLIPs have); two CLIP layers, so that the
     loader counts them.
 
     ``clip_type`` is what the real file most likely holds, inferred (the hub is out of reach):

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..step1x_texture.attention import AttentionState, install_processors
-from ..step1x_texture.loader import build_condition_encoder
+from ..families.step1x.texture.attention import AttentionState, install_processors
+from ..families.step1x.texture.loader import build_condition_encoder
 from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
 
 SDXL_FOLDER = "stable-diffusion-xl-base-1.0"

@@ -40,7 +40,7 @@ HUNYUAN_MODULES = (
     "hy3dgen.texgen.hunyuanpaint.unet.modules",
     "hy3dgen.texgen.hunyuanpaint.pipeline",
 )
-STEP1X_MODULES = ("img23d_backend.step1x.loader", "img23d_backend.step1x_texture.loader")
+STEP1X_MODULES = ("img23d_backend.families.step1x.geometry.loader", "img23d_backend.families.step1x.texture.loader")
 
 
 def modules_for(manager: Any) -> tuple[str, ...]:

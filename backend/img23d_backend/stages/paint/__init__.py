@@ -1,1 +1,1 @@
-"""Painting a mesh: Hunyuan3D-Paint (hunyuan, hunyuan_models, turbo with its position_attention), the UV unwrap made ahead (unwrap), a mesh's UVs, its own or the unwrap's (uvs), the texels no view saw (fill), and re-texturing an artist's mesh (retexture)."""
+"""Painting a mesh, what every family shares: the UV unwrap made ahead (unwrap), a mesh's UVs, its own or the unwrap's (uvs), the texels no view saw (fill), and re-texturing an artist's mesh (retexture). Hunyuan3D-Paint is in ``families.hunyuan3d``."""

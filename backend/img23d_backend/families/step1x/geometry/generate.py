@@ -27,8 +27,8 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env.job_control import CancelToken, ProgressFn
-from ..models import placement
+from ....env.job_control import CancelToken, ProgressFn
+from ....models import placement
 from .label import LabelChoice
 from .loader import Step1XGeometry
 from .visual_encoder import prepare_cutout

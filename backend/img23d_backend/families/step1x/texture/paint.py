@@ -15,7 +15,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from ..env.job_control import CancelToken
+from ....env.job_control import CancelToken
 from .bake import BakeSettings, bake_views, uv_mesh
 from .conditions import control_maps
 from .generate import NUM_VIEWS, MultiviewSettings, generate_views, vae_scale

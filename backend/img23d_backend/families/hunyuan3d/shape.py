@@ -21,10 +21,10 @@ from ...models.dtypes import working_dtype
 from ...models.fast_load import load_shape_pipeline, load_shape_vae
 from ...models.placement import LoadedModel
 from ...models.registry import ModelSpec
-from ...step1x.generate import GeometrySettings, generate_geometry
-from ...step1x.label import LabelChoice
-from ...step1x.loader import Step1XGeometry
-from ...step1x.volume import CHUNK, GridSettings
+from ..step1x.geometry.generate import GeometrySettings, generate_geometry
+from ..step1x.geometry.label import LabelChoice
+from ..step1x.geometry.loader import Step1XGeometry
+from ..step1x.geometry.volume import CHUNK, GridSettings
 from .hy3dgen_fixes import float32_schedule
 from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
 
@@ -103,7 +103,7 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
 
     Each batch is denoised together, then decoded one target at a time; ``on_mesh(index, mesh)``
     hears of each as soon as it exists, so its clean-up can start while the next decodes.
-    ``full_precision`` and ``on_redo``: Step1X-3D's float16 check (``step1x.generate``).
+    ``full_precision`` and ``on_redo``: Step1X-3D's float16 check (``families.step1x.geometry.generate``).
     """
     import torch
 

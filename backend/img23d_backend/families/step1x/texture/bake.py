@@ -35,9 +35,9 @@ import torch.nn.functional as F
 import trimesh
 from PIL import Image
 
-from ..clean_raster import interpolate, rasterize
-from ..env.job_control import CancelToken
-from ..stages.paint.uvs import with_uvs
+from ....clean_raster import interpolate, rasterize
+from ....env.job_control import CancelToken
+from ....stages.paint.uvs import with_uvs
 from .atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas
 from .cameras import ORTHO_HALF_EXTENT, Cameras, pixel_centre_scale, upstream_cameras
 from .render import Surface, rasterize_view, surface

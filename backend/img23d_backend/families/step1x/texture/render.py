@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 import trimesh
 
-from ..clean_raster import interpolate, rasterize
+from ....clean_raster import interpolate, rasterize
 from .cameras import Cameras, Normalisation, normalisation, to_clip, upstream_cameras
 
 MAP_SIZE = 768              # upstream's view size

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import torch
 
-from ..models.placement import cast_for_call
+from ....models.placement import cast_for_call
 
 
 def upcast(vae: Any, decoding: bool) -> bool:

@@ -41,7 +41,7 @@ from ...models.manager import Loader
 from ...models.placement import LoadedModel
 from ...models.registry import PAINT_TURBO_SUBFOLDER, ModelSpec
 from . import position_attention
-from .hunyuan_models import (MultiviewDiffusion, StepFn, check_multiview_index, condition_batch, global_seed,
+from .paint_models import (MultiviewDiffusion, StepFn, check_multiview_index, condition_batch, global_seed,
                              multiview_loader)
 
 TURBO_GRID = 30    # the DDIM grid the turbo model was distilled on (upstream's DDIMSolver)

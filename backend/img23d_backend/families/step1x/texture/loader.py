@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..env.torch_shims import prepare_torchvision
-from ..models import hub, placement
-from ..models.dtypes import working_dtype
-from ..models.meta_weights import empty_weights, read_safetensors
-from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec
-from ..models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
+from ....env.torch_shims import prepare_torchvision
+from ....models import hub, placement
+from ....models.dtypes import working_dtype
+from ....models.meta_weights import empty_weights, read_safetensors
+from ....models.placement import LoadedModel
+from ....models.registry import ModelSpec
+from ....models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 from .attention import AttentionState, install_processors
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ...env.job_control import CancelToken, ProgressFn
 from ...env.torch_shims import prepare_torchvision
-from .fill import fill_texture
-from .hunyuan_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
-from .unwrap import Arrays
-from .uvs import has_uvs, with_uvs
+from ...stages.paint.fill import fill_texture
+from ...stages.paint.unwrap import Arrays
+from ...stages.paint.uvs import has_uvs, with_uvs
+from .paint_models import SUPPORTED_ELEVATIONS, Delighter, MultiviewDiffusion, NotFinite, StepFn, camera_indices
 
 log = logging.getLogger(__name__)
 

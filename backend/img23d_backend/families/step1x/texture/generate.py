@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..env.job_control import CancelToken
+from ....env.job_control import CancelToken
 from . import vae
 from .attention import Pass
 from .conditions import check_controls, prepare_reference

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..env.torch_shims import prepare_torchvision
-from ..models import dtypes, placement
-from ..models.meta_weights import empty_weights
-from ..models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
-from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec
+from ....env.torch_shims import prepare_torchvision
+from ....models import dtypes, placement
+from ....models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
+from ....models.meta_weights import empty_weights
+from ....models.placement import LoadedModel
+from ....models.registry import ModelSpec
 from .clip_tower import check_agreement, check_tower, clip_from_weights, encoder_class, weight_shapes
 from .configs import DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, dino_settings, read_config
 from .denoiser import Step1XDenoiser
