@@ -15,8 +15,8 @@
 #                                                 backend from .venv
 #      Python 3.13, numpy 2                       the backend's batch, fault and clean-texture
 #                                                 tests (lane A's share: $LANE_B_SHARE evens out
-#                                                 the two lanes;
-#                                                 one Ray cluster serves every batch test there)
+#                                                 the two lanes; one Ray cluster serves every
+#                                                 batch test there)
 #   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
 #
 # A and B run side by side: the Blender tests spend much of their time waiting for a backend
