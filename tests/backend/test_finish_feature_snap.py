@@ -13,6 +13,7 @@ import trimesh
 
 from img23d_backend.finish.feature_snap import _undo_flips, quad_normals, snap_to_features
 from img23d_backend.finish.retopo import RetopoSettings, retopologize
+from test_finish_retopo import _cube_quads  # a closed quad grid on the cube [-1, 1]^3, wound outwards
 
 CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
 
@@ -24,30 +25,6 @@ needs_instant_meshes = pytest.mark.skipif(
 def _cube_triangles() -> tuple[np.ndarray, np.ndarray]:
     box = trimesh.creation.box((2.0, 2.0, 2.0)).subdivide().subdivide().subdivide()
     return np.asarray(box.vertices, dtype=np.float64), np.asarray(box.faces, dtype=np.int64)
-
-
-def _cube_quads(cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """A closed quad grid on the cube [-1, 1]^3, ``cells`` quads a side, wound outwards."""
-    points: dict[tuple[int, int, int], int] = {}
-    quads = []
-
-    def index(key: tuple[int, int, int]) -> int:
-        return points.setdefault(key, len(points))
-
-    for axis in range(3):
-        for side in (0, cells):
-            u_axis, v_axis = (axis + 1) % 3, (axis + 2) % 3
-            for u in range(cells):
-                for v in range(cells):
-                    ring = [(u, v), (u + 1, v), (u + 1, v + 1), (u, v + 1)]
-                    keys = []
-                    for a, b in ring:
-                        key = [0, 0, 0]
-                        key[axis], key[u_axis], key[v_axis] = side, a, b
-                        keys.append(index(tuple(key)))
-                    quads.append(keys if side == cells else keys[::-1])
-    grid = np.array(sorted(points, key=points.get), dtype=np.float64)
-    return 2.0 * grid / cells - 1.0, np.array(quads, dtype=np.int64)
 
 
 def test_a_cubes_cut_corners_and_sunken_faces_come_back_to_the_cube() -> None:
