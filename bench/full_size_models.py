@@ -66,8 +66,10 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
     from img23d_backend.families.hunyuan3d.turbo import paint_loader
-    from img23d_backend.families.hunyuan3d.shape import ShapeSettings, generate_shapes, shape_loader
+    from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader
     from img23d_backend.families.step1x.geometry.loader import step1x_loader
+    from img23d_backend.families.step1x.geometry.stage import sample_shapes as step1x_sample_shapes
+    from img23d_backend.stages.mesh.shapes import ShapeSettings
 
     names = check_names(only)
     dev = torch.device(device)
@@ -92,11 +94,13 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         alpha = np.asarray(out[0])[..., 3]
         return f"foreground {float((alpha > 127).mean()):.2f}"
 
-    def run_shape(obj: Any) -> str:
-        settings = ShapeSettings(steps=1, octree_resolution=64, guidance_scale=5.0, batch_size=1)
-        meshes = generate_shapes(obj, [cutout], [0], settings, cancel=cancel, progress=quiet)
-        mesh = meshes[0]
-        return "no surface" if mesh is None else f"mesh {len(mesh.vertices)} vertices, {len(mesh.faces)} faces"
+    def shape_runner(sample: Any) -> Any:  # each family's own sampler, as its jobs call it
+        def run_shape(obj: Any) -> str:
+            settings = ShapeSettings(steps=1, octree_resolution=64, guidance_scale=5.0, batch_size=1)
+            meshes = sample(obj, [cutout], [0], settings, cancel=cancel, progress=quiet)
+            mesh = meshes[0]
+            return "no surface" if mesh is None else f"mesh {len(mesh.vertices)} vertices, {len(mesh.faces)} faces"
+        return run_shape
 
     def run_delight(obj: Any) -> str:
         out = obj(cutout, size=512, steps=1, seed=0)
@@ -111,11 +115,11 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     plan = {
         "grounding": (lambda spec: load_grounding, run_grounding),
         "matting": (matting_loader, run_matting),
-        "shape": (shape_loader, run_shape),
+        "shape": (shape_loader, shape_runner(generate_shapes)),
         "delight": (delight_loader, run_delight),
         "paint": (paint_loader, run_paint),
         "paint-turbo": (paint_loader, run_paint),
-        "step1x": (step1x_loader, run_shape),  # generate_shapes runs Step1X-3D's own sampler for it
+        "step1x": (step1x_loader, shape_runner(step1x_sample_shapes)),
     }
     results: dict[str, dict[str, Any]] = {}
     for name in names:

@@ -7,7 +7,7 @@ Both models are full-size random-weight replicas: Step1X-3D-Geometry-1300m as
 ``img23d_backend.replicas.step1x`` writes it (float32, as published), Hunyuan3D-2 mini turbo as
 ``bench/full_size_models.py`` builds it (component ``shape``). Each is loaded with its production
 loader and run by the production call (``families.step1x.geometry.generate.generate_geometry``,
-``stages.shape.generate_shapes``) on the same cut-out for ``--steps`` denoising steps, then decoded
+``families.hunyuan3d.shape.generate_shapes``) on the same cut-out for ``--steps`` denoising steps, then decoded
 at ``--octree``. The progress events time each part: the first step's interval also holds the
 image encoding (its excess over the later steps' median is reported as ``encode``), the last
 event's the decoding. Each model's time is then projected to its own steps (Step1X 30 with
@@ -49,8 +49,9 @@ from img23d_backend.replicas import step1x as step1x_replica  # noqa: E402
 from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.models.dtypes import device_kind, step1x_precision  # noqa: E402
-from img23d_backend.families.hunyuan3d.shape import ShapeSettings, generate_shapes, shape_loader  # noqa: E402
+from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader  # noqa: E402
 from img23d_backend.families.hunyuan3d.shape_decode import FLASHVDM  # noqa: E402
+from img23d_backend.stages.mesh.shapes import ShapeSettings  # noqa: E402
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.loader import load_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.volume import GridSettings  # noqa: E402

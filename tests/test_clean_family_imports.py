@@ -26,8 +26,7 @@ import pytest
 
 import test_boundaries as boundaries
 
-CLEAN_FAMILY = ("img23d_backend.families.step1x.geometry", "img23d_backend.families.step1x.texture",
-                "img23d_backend.clean_raster", "img23d_backend.jobs.clean_paint")
+CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster", "img23d_backend.jobs.clean_paint")
 TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d.paint",
                    "img23d_backend.families.hunyuan3d.paint_models", "img23d_backend.stages.paint.fill",
                    "img23d_backend.families.hunyuan3d.turbo", "img23d_backend.families.hunyuan3d.position_attention",

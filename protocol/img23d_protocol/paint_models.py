@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ErrorCode, ProtocolError
+from .families import CLEAN, HUNYUAN3D
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class PaintModelKind:
     steps: int       # denoising steps when a job asks for 0
     max_steps: int   # the most it runs: more are run as this many
     turbo: bool      # True: distilled (no guidance batch, position-guided attention)
+    family: str = HUNYUAN3D  # the family whose code runs it (families.MODEL_FAMILIES)
 
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number (at most ``max_steps``), else this
@@ -44,7 +46,7 @@ PAINT_MODELS: dict[str, PaintModelKind] = {kind.name: kind for kind in (
 # the ``--paint`` choices above (those are Hunyuan3D-Paint's), the family decides it. Upstream's
 # Step1X3DTextureConfig runs 50 DDPM steps with classifier-free guidance 3.0.
 CLEAN_PAINT_MODEL = PaintModelKind("step1x", "Step1X-3D texture (SDXL base 1.0 + multiview adapter)", steps=50,
-                                   max_steps=200, turbo=False)
+                                   max_steps=200, turbo=False, family=CLEAN)
 
 
 def paint_model_kind(name: str) -> PaintModelKind:

@@ -13,7 +13,8 @@ from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.grounding.ask import load_grounding
 from img23d_backend.stages.matting import matting_loader
-from img23d_backend.service.warmup import HUNYUAN_MODULES, MODULES, modules_for, warm_up
+from img23d_backend.families.hunyuan3d.family import WARMUP_MODULES as HUNYUAN_MODULES
+from img23d_backend.service.warmup import MODULES, modules_for, warm_up
 
 WAIT = 180.0
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import HUNYUAN3D, ErrorCode, Message, ProtocolError, model_family
+from img23d_protocol import ErrorCode, Message, ProtocolError, model_family
 
 from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
+from ..families.table import family_of
 from ..models import dtypes, preflight
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
@@ -111,19 +112,14 @@ class EngineContext:
 
     @property
     def shape_precision(self) -> dtypes.Precision | None:
-        """The dtype the Step1X-3D geometry model runs in on this device; None for Hunyuan3D-2's
-        (``dtypes.working_dtype``, its own rule)."""
-        if shape_kind(self.settings.models.shape).family == HUNYUAN3D:
-            return None
-        return dtypes.step1x_precision(dtypes.device_kind(self.device))
+        """The dtype the shape model runs in on this device, as its family decides it (Step1X-3D's
+        per device); None where its loader's own rule decides (Hunyuan3D-2's ``working_dtype``)."""
+        return family_of(self.settings.models.shape).shape_precision(self.device)
 
     @property
     def shape_memory(self) -> preflight.ShapeMemory:
         """How the shape model's memory grows (its family's volume decoding and DiT, in its dtype)."""
-        precision = self.shape_precision
-        if precision is None:
-            return preflight.HUNYUAN_MEMORY
-        return preflight.step1x_memory(precision, self._shape_parameters)
+        return family_of(self.settings.models.shape).shape_memory(self.shape_precision, self._shape_parameters)
 
     @property
     def shape_weights(self) -> int | None:

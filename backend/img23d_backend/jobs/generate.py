@@ -12,8 +12,7 @@ import trimesh
 from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
 from PIL import Image
 
-from ..families.hunyuan3d import shape
-from ..families.step1x.geometry.label import LabelChoice
+from ..families.table import family_of
 from ..layout import scene
 from ..models import preflight
 from ..models.oom import is_out_of_memory
@@ -25,6 +24,7 @@ from ..stages.crop import crop_box
 from ..stages.cutout import box_in_crop, named_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.mesh import cleanup
+from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from . import finishing
@@ -201,10 +201,10 @@ class GenerateRun(PaintingRun):
         self.run_folder.manifest.options["guidance_scale"] = guidance
         log.info("shape: %d denoising steps (%s)", steps,
                  "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own")
-        settings = shape.ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
-                                       guidance_scale=guidance,
-                                       batch_size=self.options.shape_batch, decoder=self.options.volume_decoder,
-                                       label=LabelChoice(self.options.symmetry, self.options.sharpness))
+        settings = ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
+                                 guidance_scale=guidance, batch_size=self.options.shape_batch,
+                                 decoder=self.options.volume_decoder, symmetry=self.options.symmetry,
+                                 sharpness=self.options.sharpness)
         images = [cutouts[r.stem] for r in live]
         seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):
@@ -231,11 +231,11 @@ class GenerateRun(PaintingRun):
                                           f"one at a time at octree resolution {lowered.octree_resolution}")
 
     def _generate_shapes(self, pipe: Any, records: list[TargetRecord], images: list[Any], seeds: list[int],
-                         settings: Any, on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
-        return shape.generate_shapes(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress,
-                                     on_mesh=on_mesh, full_precision=lambda: self.manager.full_precision("shape"),
-                                     on_redo=lambda index, why: self._redo_in_float32(records[index], why,
-                                                                                      settings.octree_resolution))
+                         settings: ShapeSettings, on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+        sample = family_of(self.manager.spec("shape")).sample_shapes
+        return sample(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress, on_mesh=on_mesh,
+                      full_precision=lambda: self.manager.full_precision("shape"),
+                      on_redo=lambda index, why: self._redo_in_float32(records[index], why, settings.octree_resolution))
 
     def _redo_in_float32(self, record: TargetRecord, why: str, octree: int) -> ProtocolError | None:
         """A target float16 could not compute is made again in float32: said once per job (the log,
@@ -310,7 +310,7 @@ class GenerateRun(PaintingRun):
         if mesh is None:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "
                                  "(try another seed or a higher octree resolution)", target=record.target)
-        vertices, faces, stats = cleanup.clean_mesh(*shape.mesh_arrays(mesh), cleanup.Finish.from_options(self.options))
+        vertices, faces, stats = cleanup.clean_mesh(*mesh_arrays(mesh), cleanup.Finish.from_options(self.options))
         if len(faces) == 0:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"the mesh of {record.target!r} was empty after clean-up",
                                  target=record.target)

@@ -192,7 +192,7 @@ DELIGHT = ModelSpec(role="delight", repo_id=PAINT_REPO, revision=HUNYUAN3D_REVIS
                     subfolder=DELIGHT_SUBFOLDER,
                     allow_patterns=tuple(f"{DELIGHT_SUBFOLDER}/{pattern}" for pattern in
                                          ("*.json", "*/*.json", "*/*.txt", "*/*.safetensors")),
-                    size_bytes=int(2.6 * GB))
+                    size_bytes=int(2.6 * GB), brought_by=HUNYUAN3D)
 # Two SD-2.1-sized UNets (generation + reference stream) and a VAE, fp16; the turbo model has the
 # same architecture (distilled weights), run by img23d's own loop (families/hunyuan3d/turbo.py).
 PAINT = {
@@ -320,7 +320,7 @@ def _tiny_hunyuan_set(root: Path, paint: str) -> ModelSet:
                         shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL],
                         flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"]),
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
-                          subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20),
+                          subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20, brought_by=HUNYUAN3D),
         # Replicas of both paint models, in the real folders and with the real files (a local
         # replica names no digest: it was made here, not downloaded).
         paint=ModelSpec(role="paint", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",

@@ -38,7 +38,17 @@ class ModelSpec:
     # and the fp16-fix VAE beside Step1X-3D's adapter), each a spec of its own (repository, revision,
     # files, or a local folder). Download, cache listing, completeness and deleting see every part.
     sources: tuple["ModelSpec", ...] = ()
+    # A model with no kind of its own that one family brings (Hunyuan3D-2's delight model): that
+    # family's name (img23d_protocol.MODEL_FAMILIES). A shape or paint model's family is its kind's.
+    brought_by: str | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def family(self) -> str | None:
+        """The model family whose code loads and runs this model (``families.table.family_of``);
+        None for a model every family shares (grounding, matting, depth)."""
+        kind = self.shape_kind or self.paint_kind
+        return kind.family if kind is not None else self.brought_by
 
     @property
     def parts(self) -> tuple["ModelSpec", ...]:

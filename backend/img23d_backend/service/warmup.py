@@ -17,14 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from img23d_protocol import HUNYUAN3D
-
 from ..env.torch_shims import prepare_torchvision
-from ..models.registry import is_clean_paint
+from ..families.table import family_of
 
 log = logging.getLogger(__name__)
 
-# What the stages' loaders and runs import on first use.
+# What the stages' loaders and runs import on first use, whatever the family.
 MODULES = (
     "transformers",
     "diffusers",
@@ -32,24 +30,15 @@ MODULES = (
     "trimesh",
     "fast_simplification",
 )
-# Hunyuan3D-2's models (shape, delight, paint) also need hy3dgen: never imported for a model set
-# without them (the licence-clean family runs no Tencent-licensed code), Step1X-3D's own instead.
-HUNYUAN_MODULES = (
-    "hy3dgen.shapegen",
-    "hy3dgen.shapegen.models.autoencoders.volume_decoders",
-    "hy3dgen.texgen.hunyuanpaint.unet.modules",
-    "hy3dgen.texgen.hunyuanpaint.pipeline",
-)
-STEP1X_MODULES = ("img23d_backend.families.step1x.geometry.loader", "img23d_backend.families.step1x.texture.loader")
 
 
 def modules_for(manager: Any) -> tuple[str, ...]:
-    """The modules the manager's models import: hy3dgen's only where a Hunyuan3D-2 model is in the set."""
-    shape = manager.spec("shape") if "shape" in manager.roles else None
-    paint = manager.spec("paint") if "paint" in manager.roles else None
-    hunyuan = "delight" in manager.roles or (paint is not None and not is_clean_paint(paint)) or (
-        shape is not None and shape.shape_kind is not None and shape.shape_kind.family == HUNYUAN3D)
-    return MODULES + (HUNYUAN_MODULES if hunyuan else STEP1X_MODULES)
+    """The modules the manager's models import: every family's, then those of each family with a
+    model in the set (hy3dgen's only where a Hunyuan3D-2 model is: the licence-clean family runs no
+    Tencent-licensed code)."""
+    specs = [manager.spec(role) for role in manager.roles]
+    families = {spec.family: family_of(spec) for spec in specs if spec.family is not None}
+    return MODULES + tuple(name for family in families.values() for name in family.warmup_modules)
 
 
 @dataclass

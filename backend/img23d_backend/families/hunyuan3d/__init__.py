@@ -1,7 +1,7 @@
 """Tencent's Hunyuan3D-2 family (hy3dgen; Tencent Hunyuan 3D 2.0 Community License).
 
-  shape               the shape stage: the DiT sampler, batched, and its loader (and, until the
-                      family interface, the dispatch to Step1X-3D's sampler)
+  family              the family's ``Family``: its loaders, sampler, memory and warm-up imports
+  shape               the shape stage: the DiT sampler, batched, and its loader
   shape_decode        latents to meshes: the VAE's volume decoding, dense or FlashVDM
   hy3dgen_fixes       corrections to hy3dgen 2.0.2's shape pipeline, applied where it is loaded and run
   paint               Hunyuan3D-Paint: a mesh and its cut-out in, the textured mesh out

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
@@ -21,44 +19,19 @@ from ...models.dtypes import working_dtype
 from ...models.fast_load import load_shape_pipeline, load_shape_vae
 from ...models.placement import LoadedModel
 from ...models.registry import ModelSpec
-from ..step1x.geometry.generate import GeometrySettings, generate_geometry
-from ..step1x.geometry.label import LabelChoice
-from ..step1x.geometry.loader import Step1XGeometry
-from ..step1x.geometry.volume import CHUNK, GridSettings
+from ...stages.mesh.shapes import ShapeSettings, mesh_arrays
 from .hy3dgen_fixes import float32_schedule
-from .shape_decode import FLASHVDM, MIN_CHUNK, DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
+from .shape_decode import DecodeSettings, decode_latents, decoding_vae, latents_to_mesh
+
+__all__ = ["ShapeSettings", "decode_settings", "generate_shapes", "mesh_arrays", "shape_loader"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ShapeSettings:
-    steps: int
-    octree_resolution: int
-    guidance_scale: float
-    batch_size: int  # 0 = everything in one batch
-    decoder: str = FLASHVDM
-    num_chunks: int = 0  # decoder queries per call; 0 = sized from free memory
-    label: LabelChoice = field(default_factory=LabelChoice)  # the Label model's symmetry and sharpness
-
-    def lowered(self) -> "ShapeSettings":
-        """Settings for a retry after running out of memory: one image, half the octree, smaller
-        decoder calls."""
-        return replace(self, octree_resolution=max(32, self.octree_resolution // 2), batch_size=1,
-                       num_chunks=MIN_CHUNK)
-
-    @property
-    def decode(self) -> DecodeSettings:
-        return DecodeSettings(decoder=self.decoder, octree_resolution=self.octree_resolution,
-                              num_chunks=self.num_chunks)
-
-
-def geometry_settings(settings: ShapeSettings) -> GeometrySettings:
-    """A job's shape settings for Step1X-3D: its hierarchical grid reaches the octree resolution
-    (rounded up so that each level halves exactly) from a coarsest level of at least 64 cells."""
-    return GeometrySettings(steps=settings.steps, guidance_scale=settings.guidance_scale,
-                            grid=GridSettings.for_octree(settings.octree_resolution, settings.num_chunks or CHUNK),
-                            batch_size=settings.batch_size, label=settings.label)
+def decode_settings(settings: ShapeSettings) -> DecodeSettings:
+    """The job's settings as the volume decoding reads them."""
+    return DecodeSettings(decoder=settings.decoder, octree_resolution=settings.octree_resolution,
+                          num_chunks=settings.num_chunks)
 
 
 def shape_loader(spec: ModelSpec):  # -> Loader
@@ -103,13 +76,11 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
 
     Each batch is denoised together, then decoded one target at a time; ``on_mesh(index, mesh)``
     hears of each as soon as it exists, so its clean-up can start while the next decodes.
-    ``full_precision`` and ``on_redo``: Step1X-3D's float16 check (``families.step1x.geometry.generate``).
+    ``full_precision`` and ``on_redo`` are the family interface's (``families.family.ShapeSampler``):
+    Hunyuan3D-2 runs in its loader's dtype, with no float16 check of its own, so it uses neither.
     """
     import torch
 
-    if isinstance(pipe, Step1XGeometry):  # the licence-clean family: img23d's own sampler, no hy3dgen
-        return generate_geometry(pipe, images, seeds, geometry_settings(settings), cancel=cancel, progress=progress,
-                                 on_mesh=on_mesh, full_precision=full_precision, on_redo=on_redo)
     batch = settings.batch_size or len(images)
     meshes: list[Any] = []
     batches = [(i, images[i:i + batch], seeds[i:i + batch]) for i in range(0, len(images), batch)]
@@ -138,7 +109,7 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
         decoded = decode_latents(decoding_vae(pipe, settings.decoder), latents)
         for offset in range(len(chunk)):
             cancel.check()
-            mesh = latents_to_mesh(pipe, decoded[offset:offset + 1], settings.decode)
+            mesh = latents_to_mesh(pipe, decoded[offset:offset + 1], decode_settings(settings))
             meshes.append(mesh)
             progress("shape", done_before + settings.steps + offset + 1, total_steps,
                      f"decoded surface {first + offset + 1} of {len(images)}")
@@ -146,6 +117,3 @@ def generate_shapes(pipe: Any, images: list[Image.Image], seeds: list[int], sett
                 on_mesh(first + offset, mesh)
     return meshes
 
-
-def mesh_arrays(mesh: Any) -> tuple[np.ndarray, np.ndarray]:
-    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...models.memory import RESERVE_BYTES, device_memory
+from ...stages.mesh.shapes import MIN_CHUNK  # hy3dgen's default number of queries per decoder call
 from .hy3dgen_fixes import FlashVDMDecoder, grid_points, into_octree_frame, surface_extractor
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ DENSE = "dense"
 DECODERS = (FLASHVDM, DENSE)
 BOUNDS = 1.01        # hy3dgen's box_v: the grid spans [-1.01, 1.01]^3
 MC_LEVEL = 0.0       # the flow-matching pipeline's surface level
-MIN_CHUNK = 8_000    # hy3dgen's default number of queries per decoder call
 MAX_CHUNK = 200_000  # upstream's fast example on its largest model
 CHUNK_SHARE = 0.5    # of the free memory, for one decoder call's activations
 

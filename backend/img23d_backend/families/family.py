@@ -1,0 +1,66 @@
+"""One model family as the rest of the backend reaches it: the ``Family`` interface.
+
+A family is the code that belongs to one set of shape and texture models (``hunyuan3d``,
+``step1x``): how each of its models loads, how its shape model samples, what its shape stage needs
+of memory and precision, and which heavy modules its models import. The jobs, the service and the
+model manager ask the table (``table.FAMILIES``, ``table.family_of``) for a model's family and call
+these, so they never branch on a family's name. What every family shares stays in ``stages``.
+
+This module imports no family: a family's own modules define their ``Family`` (each family's
+``family.py``) and only ``table`` gathers them.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Protocol
+
+from PIL import Image
+
+from ..env.job_control import CancelToken, ProgressFn
+from ..models.dtypes import Precision
+from ..models.manager import Loader
+from ..models.preflight import ShapeMemory
+from ..models.specs import ModelSpec
+from ..stages.mesh.shapes import ShapeSettings
+
+# The roles whose models a family brings (the others, grounding, matting and depth, every family shares).
+FAMILY_ROLES = ("shape", "delight", "paint")
+
+LoaderFactory = Callable[[ModelSpec], Loader]
+
+
+class ShapeSampler(Protocol):
+    """A family's shape stage: one trimesh (or None where no surface was found) per image, in order.
+
+    ``on_mesh(index, mesh)`` hears of each mesh as soon as it exists, so its clean-up can start while
+    the next is made; ``full_precision`` (a context in which the model runs in float32) and
+    ``on_redo(index, why)`` serve a family that runs in float16 with a check (``models.dtypes``)."""
+
+    def __call__(self, model: Any, images: list[Image.Image], seeds: list[int], settings: ShapeSettings, *,
+                 cancel: CancelToken, progress: ProgressFn, on_mesh: Callable[[int, Any], None] | None = None,
+                 full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
+                 on_redo: Callable[[int, str], Any] | None = None) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family's code, as the backend calls it."""
+
+    name: str                                 # its key in img23d_protocol.MODEL_FAMILIES
+    loaders: Mapping[str, LoaderFactory]      # role ("shape", "paint", "delight") -> its model's loader
+    sample_shapes: ShapeSampler
+    # The dtype its shape model runs in on a device (``models.dtypes``); None: its loader's own rule.
+    shape_precision: Callable[[Any], Precision | None]
+    # How its shape stage's memory grows (for the preflight), given that precision and the shape
+    # model's parameters.
+    shape_memory: Callable[[Precision | None, int], ShapeMemory]
+    # The heavy modules its models import on first use: the service imports them right after hello.
+    warmup_modules: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.loaders) - set(FAMILY_ROLES)
+        if unknown or not {"shape", "paint"} <= set(self.loaders):
+            raise ValueError(f"family {self.name!r}: loaders for {sorted(self.loaders)}; it needs shape and paint, "
+                             f"and may add only {', '.join(FAMILY_ROLES)}")

@@ -1,0 +1,40 @@
+"""Hunyuan3D-2 behind the family interface (``families.family.Family``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from img23d_protocol import HUNYUAN3D
+
+from ...models.dtypes import Precision
+from ...models.preflight import HUNYUAN_MEMORY, ShapeMemory
+from ..family import Family
+from . import shape
+from .paint_models import delight_loader
+from .turbo import paint_loader
+
+# hy3dgen's modules the shape, delight and paint models import on first use.
+WARMUP_MODULES = (
+    "hy3dgen.shapegen",
+    "hy3dgen.shapegen.models.autoencoders.volume_decoders",
+    "hy3dgen.texgen.hunyuanpaint.unet.modules",
+    "hy3dgen.texgen.hunyuanpaint.pipeline",
+)
+
+
+def _sample_shapes(*args: Any, **kwargs: Any) -> list[Any]:
+    # Looked up at call time, so a test can stand another sampler in ``shape``'s place.
+    return shape.generate_shapes(*args, **kwargs)
+
+
+def _precision(device: Any) -> Precision | None:
+    return None  # hy3dgen's pipeline runs in the loader's dtype (``models.dtypes.working_dtype``)
+
+
+def _memory(precision: Precision | None, parameters: int) -> ShapeMemory:
+    return HUNYUAN_MEMORY  # measured on its own volume decoding (``models.preflight``)
+
+
+FAMILY = Family(name=HUNYUAN3D, loaders={"shape": shape.shape_loader, "delight": delight_loader, "paint": paint_loader},
+                sample_shapes=_sample_shapes, shape_precision=_precision, shape_memory=_memory,
+                warmup_modules=WARMUP_MODULES)

@@ -1,0 +1,31 @@
+"""Step1X-3D, the licence-clean family, behind the family interface (``families.family.Family``).
+
+Nothing here imports hy3dgen or any module derived from Tencent's code
+(tests/test_clean_family_imports.py walks this module too)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from img23d_protocol import CLEAN
+
+from ...models import dtypes, preflight
+from ..family import Family
+from .geometry.loader import step1x_loader
+from .geometry.stage import sample_shapes
+from .texture.loader import texture_loader
+
+# img23d's own loaders: the heavy libraries they import (transformers, diffusers) are every family's.
+WARMUP_MODULES = ("img23d_backend.families.step1x.geometry.loader", "img23d_backend.families.step1x.texture.loader")
+
+
+def _precision(device: Any) -> dtypes.Precision:
+    return dtypes.step1x_precision(dtypes.device_kind(device))
+
+
+def _memory(precision: dtypes.Precision | None, parameters: int) -> preflight.ShapeMemory:
+    return preflight.step1x_memory(precision or dtypes.Precision("float32"), parameters)
+
+
+FAMILY = Family(name=CLEAN, loaders={"shape": step1x_loader, "paint": texture_loader}, sample_shapes=sample_shapes,
+                shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES)

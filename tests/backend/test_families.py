@@ -1,0 +1,88 @@
+"""The family interface (backend/img23d_backend/families/): one table of families, the protocol's;
+every model a family brings is found its family by its spec; a job's shape stage and its loaders go
+through the family, never through a branch on its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from img23d_protocol import MODEL_FAMILIES
+from img23d_backend.families.family import FAMILY_ROLES, Family
+from img23d_backend.families.hunyuan3d import shape as hunyuan_shape
+from img23d_backend.families.step1x.geometry import stage as step1x_stage
+from img23d_backend.families.table import FAMILIES, family_named, family_of
+from img23d_backend.jobs import loaders
+from img23d_backend.models.dtypes import Precision
+from img23d_backend.models.registry import SHAPE, model_set, tiny_model_set
+from img23d_backend.stages.mesh.shapes import ShapeSettings
+
+
+def test_the_families_are_the_protocols_and_each_brings_its_shape_and_paint_loaders() -> None:
+    assert list(FAMILIES) == list(MODEL_FAMILIES)
+    for name, family in FAMILIES.items():
+        assert family.name == name and {"shape", "paint"} <= set(family.loaders) <= set(FAMILY_ROLES)
+    with pytest.raises(ValueError, match="no model family 'other'"):
+        family_named("other")
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_every_model_a_family_brings_is_found_its_family_and_the_shared_ones_none(family: str,
+                                                                                  tiny_root: Path) -> None:
+    for models in (model_set("default", family=family), tiny_model_set(tiny_root, family=family)):
+        for role in FAMILY_ROLES:
+            spec = getattr(models, role)
+            if spec is not None:
+                assert family_of(spec).name == family, (models.name, role)
+        for role in ("grounding", "matting", "depth"):
+            assert getattr(models, role).family is None
+            with pytest.raises(ValueError, match="every family shares it"):
+                family_of(getattr(models, role))
+
+
+def test_every_shape_model_belongs_to_the_family_its_kind_names() -> None:
+    for name, spec in SHAPE.items():
+        assert family_of(spec).name == spec.shape_kind.family, name
+
+
+def test_a_family_without_a_shape_or_paint_loader_or_with_an_unknown_role_is_refused() -> None:
+    family = FAMILIES["clean"]
+    for loaders_ in ({"shape": family.loaders["shape"]}, {**family.loaders, "grounding": family.loaders["shape"]}):
+        with pytest.raises(ValueError, match="needs shape and paint"):
+            Family(name="broken", loaders=loaders_, sample_shapes=family.sample_shapes,
+                   shape_precision=family.shape_precision, shape_memory=family.shape_memory, warmup_modules=())
+
+
+def test_each_family_runs_its_own_shape_sampler() -> None:
+    calls: list[str] = []
+    settings = ShapeSettings(steps=2, octree_resolution=64, guidance_scale=5.0, batch_size=0,
+                             symmetry="x", sharpness="sharp")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hunyuan_shape, "generate_shapes", lambda *a, **k: calls.append("hunyuan3d") or [])
+        patch.setattr(step1x_stage, "generate_geometry",
+                      lambda model, images, seeds, geometry, **k: calls.append(f"clean {geometry.label}") or [])
+        for family in FAMILIES.values():
+            family.sample_shapes(object(), [], [], settings, cancel=None, progress=lambda *a: None)
+    assert calls == ["hunyuan3d", "clean LabelChoice(symmetry='x', sharpness='sharp')"]
+
+
+def test_the_shape_stages_precision_and_memory_are_the_familys() -> None:
+    cpu = torch.device("cpu")
+    assert FAMILIES["hunyuan3d"].shape_precision(cpu) is None  # its loader's own rule
+    precision = FAMILIES["clean"].shape_precision(cpu)
+    assert isinstance(precision, Precision) and precision.dtype_name == "float32"  # Step1X-3D on a CPU
+    assert FAMILIES["clean"].shape_memory(precision, 1_000).dit_per_image != \
+        FAMILIES["hunyuan3d"].shape_memory(None, 1_000).dit_per_image
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_the_engines_loaders_are_the_familys(family: str, tiny_root: Path) -> None:
+    models = tiny_model_set(tiny_root, family=family)
+    for role in FAMILY_ROLES:
+        spec = getattr(models, role)
+        if spec is not None:
+            built = loaders.LOADERS[role](spec)
+            expected = FAMILIES[family].loaders[role](spec)
+            assert getattr(built, "__qualname__", None) == getattr(expected, "__qualname__", None), role
