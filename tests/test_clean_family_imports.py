@@ -1,8 +1,8 @@
 """The licence-clean family's code imports nothing derived from Tencent-licensed code, transitively.
 
-The clean family (Step1X-3D geometry in ``families/step1x/geometry/``, its texture in
-``families/step1x/texture/``, the rasterizer ``clean_raster/`` and the job glue
-``jobs/clean_paint.py``) is what img23d offers where Tencent's licence does not reach. Starting from its modules, this follows every first-party import
+The clean family (``families/step1x/``: Step1X-3D's geometry, its texture model and its paint step,
+the family's entry in the table; and the rasterizer ``clean_raster/``) is what img23d offers where
+Tencent's licence does not reach. Starting from its modules, this follows every first-party import
 (at module level or inside a function: both can run) and, for each module reached, its packages'
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
 (``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``'s
@@ -10,10 +10,10 @@ hy3dgen-derived modules; the filling and re-texturing left in ``stages/paint/``;
 import of hy3dgen or its compiled extensions, and says the chain of imports that reached it.
 
 One place the walk stops, and why: the job room's face (``jobs/__init__``: the engine) and its base
-(``jobs/base``: the run every job kind shares) host both families: they register every family's
-loaders and call the clean family's glue, and load a Hunyuan model only when a job asks for one.
-The glue is reached from them, not they from the clean family; the clean family's own code must not
-import any other module of the job room (a new import of one is walked like any other).
+(``jobs/base``: the run every job kind shares) host both families: through the table of families
+they register every family's loaders and call the family's paint step, and load a Hunyuan model
+only when a job asks for one. They reach the clean family, not it them; the clean family's own code
+must not import any module of the job room (a new import of one is walked like any other).
 
 Reads the imports with ``test_boundaries``' reader (``IMPORTS``, ``FILES``).
 """
@@ -26,7 +26,7 @@ import pytest
 
 import test_boundaries as boundaries
 
-CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster", "img23d_backend.jobs.clean_paint")
+CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster")
 TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d.paint",
                    "img23d_backend.families.hunyuan3d.paint_models", "img23d_backend.stages.paint.fill",
                    "img23d_backend.families.hunyuan3d.turbo", "img23d_backend.families.hunyuan3d.position_attention",
@@ -92,7 +92,8 @@ def test_the_clean_family_has_its_modules() -> None:
     modules = clean_modules()
     for expected in ("img23d_backend.families.step1x.geometry.volume", "img23d_backend.families.step1x.texture.render",
                      "img23d_backend.families.step1x.texture.bake", "img23d_backend.families.step1x.texture.atlas_fill",
-                     "img23d_backend.clean_raster.rasterizer", "img23d_backend.jobs.clean_paint"):
+                     "img23d_backend.clean_raster.rasterizer", "img23d_backend.families.step1x.texture.paint_step",
+                     "img23d_backend.families.step1x.family"):
         assert expected in modules
     assert all(root in boundaries.FILES or any(m.startswith(root + ".") for m in boundaries.FILES)
                for root in TENCENT_DERIVED)
@@ -115,8 +116,8 @@ def test_the_clean_family_imports_nothing_derived_from_tencent_code() -> None:
     # hy3dgen itself, even inside a function.
     ("img23d_backend.families.step1x.geometry.volume", "hy3dgen.shapegen", "geometry.volume -> hy3dgen"),
     # Through the job room: any module of it but its face and base is walked.
-    ("img23d_backend.jobs.clean_paint", "img23d_backend.jobs.painting",
-     "jobs.clean_paint -> img23d_backend.jobs.painting"),
+    ("img23d_backend.families.step1x.texture.paint_step", "img23d_backend.jobs.painting",
+     "texture.paint_step -> img23d_backend.jobs.painting"),
 ])
 def test_an_injected_import_is_caught_with_its_chain(module: str, target: str, words: str) -> None:
     injected = [*boundaries.IMPORTS, boundaries.Import(module, target, 1, lazy=True)]

@@ -35,7 +35,6 @@ from .commands import Cancelled, capture, run_logged
 from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python, run_probes
 from .torch_choice import TorchChoice
 
-HY3DGEN = "hy3dgen==2.0.2"   # --no-deps: its other declared dependencies are web-UI extras
 PIP_MINIMUM = "pip>=24"
 VERIFY_TIMEOUT = 300.0       # the first start compiles and imports torch, and builds the tiny models
 PIP_FLAGS = ["--no-input", "--disable-pip-version-check", "--progress-bar", "off"]
@@ -122,15 +121,16 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
             pip_args: list[str] | None = None, log_path: Path, progress: Progress | None = None,
             cancel: Callable[[], bool] | None = None, verify_timeout: float = VERIFY_TIMEOUT,
             family: str = protocol.DEFAULT_FAMILY) -> InstallResult:
-    """Create or repair the environment at ``target_env``; see the module's docstring. hy3dgen
-    (Tencent's licence) is installed only for the Hunyuan3D-2 ``family``: the licence-clean family
-    never imports it (an environment that has it keeps it)."""
+    """Create or repair the environment at ``target_env``; see the module's docstring. The model
+    ``family``'s own packages (``img23d_protocol.ModelFamily.pip_packages``: hy3dgen, under Tencent's
+    licence, for Hunyuan3D-2's) are installed for that family only: the licence-clean family never
+    imports hy3dgen (an environment that has it keeps it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with CappedLog(log_path, truncate=True) as log:  # one log per install, capped; the backend appends too
         run = _Run(target_env.expanduser().absolute(), backend_source, protocol_wheel, Path(python or sys.executable),
                    torch,
                    list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
-                   verify_timeout, hy3dgen=protocol.model_family(family).name == protocol.HUNYUAN3D)
+                   verify_timeout, family=protocol.model_family(family))
         return run.all_steps()
 
 
@@ -139,9 +139,9 @@ class _Run:
 
     def __init__(self, env: Path, source: Path, protocol_wheel: Path, python: Path, torch: TorchChoice,
                  pip_args: list[str], log: CappedLog, log_path: Path, progress: Progress, cancel: Callable[[], bool],
-                 verify_timeout: float, hy3dgen: bool = True) -> None:
+                 verify_timeout: float, family: protocol.ModelFamily | None = None) -> None:
         self.env, self.source, self.python, self.torch = env, source, python, torch
-        self.hy3dgen = hy3dgen
+        self.family = family or protocol.model_family(protocol.DEFAULT_FAMILY)
         self.protocol_wheel = protocol_wheel
         self.pip_args, self.log, self.log_path = pip_args, log, log_path
         self.progress, self.cancel, self.verify_timeout = progress, cancel, verify_timeout
@@ -166,8 +166,9 @@ class _Run:
             constraints = self._pin_torch(Path(scratch))
             self._in_step(Step.REQUIREMENTS, lambda: self._pip(
                 "install", "-r", str(self.source / "requirements.txt"), "-c", str(constraints)))
-            self._in_step(Step.HY3DGEN, lambda: self._pip("install", "--no-deps", HY3DGEN) if self.hy3dgen else
-                          self._note("hy3dgen not installed: the licence-clean model family does not use it"))
+            packages = self.family.pip_packages
+            self._in_step(Step.HY3DGEN, lambda: self._pip("install", "--no-deps", *packages) if packages else
+                          self._note(f"hy3dgen not installed: the model family {self.family.name!r} does not use it"))
             self._in_step(Step.BACKEND, lambda: self._install_backend(Path(scratch)))
         hello = self._in_step(Step.VERIFY, self._verify)
         self.progress(Step.VERIFY, 1.0, "done")

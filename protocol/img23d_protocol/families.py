@@ -24,13 +24,17 @@ class ModelFamily:
     paints: bool        # whether it can texture today
     no_texture: str = ""  # one sentence when it cannot: why, and what the artist gets
     paint_label: str = ""  # its texture model, as the add-on shows it
+    # Packages its code needs beyond the backend's requirements: Install Backend installs them with
+    # --no-deps for this family only (hy3dgen's other declared dependencies are web-UI extras).
+    pip_packages: tuple[str, ...] = ()
 
 
 HUNYUAN3D = "hunyuan3d"
 CLEAN = "clean"
 MODEL_FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
     ModelFamily(HUNYUAN3D, "Hunyuan3D-2 (Tencent licence: not in the EU, the UK or South Korea)",
-                shape="2mini-turbo", tiny_shape="tiny", paints=True, paint_label="Hunyuan3D-Paint 2.0"),
+                shape="2mini-turbo", tiny_shape="tiny", paints=True, paint_label="Hunyuan3D-Paint 2.0",
+                pip_packages=("hy3dgen==2.0.2",)),
     ModelFamily(CLEAN, "Licence-clean (Step1X-3D, Apache-2.0)", shape="step1x", tiny_shape="tiny-step1x",
                 paints=True, paint_label="Step1X-3D texture (SDXL base 1.0 + multiview adapter)"),
 )}

@@ -4,15 +4,18 @@ through the family, never through a branch on its name."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 import torch
 
 from img23d_protocol import MODEL_FAMILIES
-from img23d_backend.families.family import FAMILY_ROLES, Family
+from img23d_backend.families.family import FAMILY_ROLES
+from img23d_backend.families.hunyuan3d import paint_step as hunyuan_step
 from img23d_backend.families.hunyuan3d import shape as hunyuan_shape
 from img23d_backend.families.step1x.geometry import stage as step1x_stage
+from img23d_backend.families.step1x.texture import paint_step as clean_step
 from img23d_backend.families.table import FAMILIES, family_named, family_of
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
@@ -51,8 +54,7 @@ def test_a_family_without_a_shape_or_paint_loader_or_with_an_unknown_role_is_ref
     family = FAMILIES["clean"]
     for loaders_ in ({"shape": family.loaders["shape"]}, {**family.loaders, "grounding": family.loaders["shape"]}):
         with pytest.raises(ValueError, match="needs shape and paint"):
-            Family(name="broken", loaders=loaders_, sample_shapes=family.sample_shapes,
-                   shape_precision=family.shape_precision, shape_memory=family.shape_memory, warmup_modules=())
+            dataclasses.replace(family, name="broken", loaders=loaders_)
 
 
 def test_each_family_runs_its_own_shape_sampler() -> None:
@@ -86,3 +88,16 @@ def test_the_engines_loaders_are_the_familys(family: str, tiny_root: Path) -> No
             built = loaders.LOADERS[role](spec)
             expected = FAMILIES[family].loaders[role](spec)
             assert getattr(built, "__qualname__", None) == getattr(expected, "__qualname__", None), role
+
+
+def test_the_paint_weights_the_preflight_counts_are_the_familys(tiny_root: Path) -> None:
+    clean = tiny_model_set(tiny_root, family="clean").paint
+    hunyuan = tiny_model_set(tiny_root, family="hunyuan3d").paint
+    assert FAMILIES["clean"].paint_weights(clean, torch.device("cpu")) == 2 * clean.size_bytes  # float32 on a CPU
+    assert FAMILIES["clean"].paint_weights(clean, torch.device("meta")) == clean.size_bytes
+    assert FAMILIES["hunyuan3d"].paint_weights(hunyuan, torch.device("cpu")) is None  # measured in the preflight
+
+
+def test_each_familys_paint_step_is_its_own() -> None:
+    assert FAMILIES["hunyuan3d"].paint_target is hunyuan_step.paint_target
+    assert FAMILIES["clean"].paint_target is clean_step.paint_clean

@@ -25,7 +25,7 @@ from img23d_backend.families.step1x.texture.render import render_maps
 from img23d_backend.families.step1x.texture.scheduler import make_scheduler
 from img23d_backend.families.step1x.texture.sync import SyncSettings, TextureSync
 from img23d_backend.families.step1x.texture.uv_latents import LatentAtlas, build_atlas
-from img23d_backend.jobs.clean_paint import texture_settings
+from img23d_backend.families.step1x.texture.paint_step import texture_settings
 from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT
 from img23d_backend.models.texture_folders import TextureFolders
 from img23d_backend.replicas import step1x_texture as replica

@@ -1,8 +1,9 @@
 """One model family as the rest of the backend reaches it: the ``Family`` interface.
 
 A family is the code that belongs to one set of shape and texture models (``hunyuan3d``,
-``step1x``): how each of its models loads, how its shape model samples, what its shape stage needs
-of memory and precision, and which heavy modules its models import. The jobs, the service and the
+``step1x``): how each of its models loads, how its shape model samples, how it paints one target,
+what its shape stage needs of memory and precision, what its paint model's weights weigh, and
+which heavy modules its models import. The jobs, the service and the
 model manager ask the table (``table.FAMILIES``, ``table.family_of``) for a model's family and call
 these, so they never branch on a family's name. What every family shares stays in ``stages``.
 
@@ -14,21 +15,23 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from PIL import Image
 
 from ..env.job_control import CancelToken, ProgressFn
 from ..models.dtypes import Precision
-from ..models.manager import Loader
+from ..models.manager import Loader, ModelManager
 from ..models.preflight import ShapeMemory
 from ..models.specs import ModelSpec
+from ..runs.folders import RunFolder, TargetRecord
 from ..stages.mesh.shapes import ShapeSettings
 
 # The roles whose models a family brings (the others, grounding, matting and depth, every family shares).
 FAMILY_ROLES = ("shape", "delight", "paint")
 
 LoaderFactory = Callable[[ModelSpec], Loader]
+T = TypeVar("T")
 
 
 class ShapeSampler(Protocol):
@@ -44,6 +47,28 @@ class ShapeSampler(Protocol):
                  on_redo: Callable[[int, str], Any] | None = None) -> list[Any]: ...
 
 
+class PaintRun(Protocol):
+    """What a family's paint step uses of the job painting a target (``jobs.painting.PaintingRun``)."""
+
+    options: Any            # the job's img23d_protocol.JobOptions
+    manager: ModelManager
+    run_folder: RunFolder
+    engine: Any             # its ``device``
+    job: Any                # its ``cancel`` token
+
+    def stage(self, name: str) -> AbstractContextManager[None]: ...
+
+    def progress(self, stage: str, step: int, total: int, message: str) -> None: ...
+
+    def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T: ...
+
+
+# A family's paint step: (the job, the target's record, its mesh, its cut-out, the UV unwrap made
+# ahead or None) -> the textured mesh. Raises skips.TextureUnavailable when a texture model cannot
+# be loaded, and ProtocolError when this target cannot be painted.
+PaintStep = Callable[[PaintRun, TargetRecord, Any, Any, Callable[[], Any] | None], Any]
+
+
 @dataclass(frozen=True)
 class Family:
     """One model family's code, as the backend calls it."""
@@ -51,6 +76,10 @@ class Family:
     name: str                                 # its key in img23d_protocol.MODEL_FAMILIES
     loaders: Mapping[str, LoaderFactory]      # role ("shape", "paint", "delight") -> its model's loader
     sample_shapes: ShapeSampler
+    paint_target: PaintStep
+    # The paint model's weights in the dtype it runs in on a device, for the job's preflight; None
+    # where the preflight's own figures cover them (Hunyuan3D-Paint's, measured).
+    paint_weights: Callable[[ModelSpec, Any], int | None]
     # The dtype its shape model runs in on a device (``models.dtypes``); None: its loader's own rule.
     shape_precision: Callable[[Any], Precision | None]
     # How its shape stage's memory grows (for the preflight), given that precision and the shape

@@ -20,7 +20,7 @@ from ..families.table import family_of
 from ..models import dtypes, preflight
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet, is_clean_paint, shape_kind
+from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
 from ..runs.folders import RunFolder
 from .loaders import register_models
 
@@ -103,12 +103,13 @@ class EngineContext:
 
     @property
     def clean_paint_weights(self) -> int | None:
-        """The licence-clean paint model's weights in the dtype it runs in (float32 on a CPU: twice its
-        float16 size), for the job's preflight; None for any other set."""
-        if not self.can_paint or not is_clean_paint(self.manager.spec("paint")):
+        """The paint model's weights in the dtype it runs in, for the job's preflight, where its
+        family counts them (the licence-clean family's: float32 on a CPU, twice its float16 size);
+        None where the preflight's own figures cover them, or the set cannot paint."""
+        if not self.can_paint:
             return None
         spec = self.manager.spec("paint")
-        return spec.size_bytes * (2 if getattr(self.device, "type", str(self.device)) == "cpu" else 1)
+        return family_of(spec).paint_weights(spec, self.device)
 
     @property
     def shape_precision(self) -> dtypes.Precision | None:

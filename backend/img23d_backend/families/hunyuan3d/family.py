@@ -10,6 +10,7 @@ from ...models.dtypes import Precision
 from ...models.preflight import HUNYUAN_MEMORY, ShapeMemory
 from ..family import Family
 from . import shape
+from .paint_step import paint_target
 from .paint_models import delight_loader
 from .turbo import paint_loader
 
@@ -35,6 +36,10 @@ def _memory(precision: Precision | None, parameters: int) -> ShapeMemory:
     return HUNYUAN_MEMORY  # measured on its own volume decoding (``models.preflight``)
 
 
+def _paint_weights(spec: Any, device: Any) -> None:
+    return None  # the preflight's paint figures were measured with these models loaded
+
+
 FAMILY = Family(name=HUNYUAN3D, loaders={"shape": shape.shape_loader, "delight": delight_loader, "paint": paint_loader},
-                sample_shapes=_sample_shapes, shape_precision=_precision, shape_memory=_memory,
-                warmup_modules=WARMUP_MODULES)
+                sample_shapes=_sample_shapes, paint_target=paint_target, paint_weights=_paint_weights,
+                shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES)

@@ -10,10 +10,12 @@ from typing import Any
 from img23d_protocol import CLEAN
 
 from ...models import dtypes, preflight
+from ...models.specs import ModelSpec
 from ..family import Family
 from .geometry.loader import step1x_loader
 from .geometry.stage import sample_shapes
 from .texture.loader import texture_loader
+from .texture.paint_step import paint_clean
 
 # img23d's own loaders: the heavy libraries they import (transformers, diffusers) are every family's.
 WARMUP_MODULES = ("img23d_backend.families.step1x.geometry.loader", "img23d_backend.families.step1x.texture.loader")
@@ -27,5 +29,11 @@ def _memory(precision: dtypes.Precision | None, parameters: int) -> preflight.Sh
     return preflight.step1x_memory(precision or dtypes.Precision("float32"), parameters)
 
 
+def _paint_weights(spec: ModelSpec, device: Any) -> int:
+    # The registry's size is its 16-bit files'; on a CPU it runs in float32, twice that.
+    return spec.size_bytes * (2 if getattr(device, "type", str(device)) == "cpu" else 1)
+
+
 FAMILY = Family(name=CLEAN, loaders={"shape": step1x_loader, "paint": texture_loader}, sample_shapes=sample_shapes,
-                shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES)
+                paint_target=paint_clean, paint_weights=_paint_weights, shape_precision=_precision,
+                shape_memory=_memory, warmup_modules=WARMUP_MODULES)

@@ -1,11 +1,11 @@
 """One target painted by the licence-clean family's texture model (Step1X-3D's adapter over SDXL):
-the job's side of ``families.step1x.texture.paint.paint_mesh``.
+the family's paint step (``families.family.PaintStep``), the job's side of ``paint.paint_mesh``.
 
 What it adds to the chain: the job's settings (its paint steps, texture and render sizes, the
 spec's view size), the stage's progress and cancel, the run folder's record of the views and
 control maps, and the job's errors: a setting the model refuses (``ValueError``) is a
-``bad_request``; out of memory and anything else fail this target only (``GenerateRun._paint``
-keeps its untextured mesh). A model that cannot be loaded raises ``skips.TextureUnavailable``, as
+``bad_request``; out of memory and anything else fail this target only (``jobs.generate`` keeps
+its untextured mesh). A model that cannot be loaded raises ``skips.TextureUnavailable``, as
 Hunyuan's does. Nothing here imports hy3dgen.
 """
 
@@ -17,24 +17,24 @@ from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..families.step1x.texture.bake import BakeSettings
-from ..families.step1x.texture.generate import VIEW_SIZE, MultiviewSettings
-from ..families.step1x.texture.paint import PaintRecord, TextureSettings, paint_mesh
-from ..families.step1x.texture.sync import SYNC_TEXTURE_SIZE, SyncSettings
-from ..models import preflight
-from ..models.oom import is_out_of_memory
-from ..models.registry import paint_steps
-from ..runs.folders import TargetRecord
-from ..stages import skips
-from ..stages.paint.uvs import has_uvs, with_uvs
-from .base import JobRun
+from ....models import preflight
+from ....models.oom import is_out_of_memory
+from ....models.registry import paint_steps
+from ....runs.folders import TargetRecord
+from ....stages import skips
+from ....stages.paint.uvs import has_uvs, with_uvs
+from ...family import PaintRun
+from .bake import BakeSettings
+from .generate import VIEW_SIZE, MultiviewSettings
+from .paint import PaintRecord, TextureSettings, paint_mesh
+from .sync import SYNC_TEXTURE_SIZE, SyncSettings
 
 log = logging.getLogger(__name__)
 
 STAGE = "paint"
 
 
-def texture_settings(run: JobRun) -> TextureSettings:
+def texture_settings(run: PaintRun) -> TextureSettings:
     """The job's options as the texture model's settings: steps (0: the model's own 50), the spec's
     view size (upstream's 768; the tiny replica's 64), the texture sync (on unless the job turns it
     off; the spec's texture size for it, upstream's 1536 unless it names one), the texture and the
@@ -49,7 +49,7 @@ def texture_settings(run: JobRun) -> TextureSettings:
         bake=BakeSettings(texture_size=run.options.texture_size, render_size=run.options.bake_render_size()))
 
 
-def paint_clean(run: JobRun, record: TargetRecord, mesh: Any, cutout: Any,
+def paint_clean(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
                 unwrap: Callable[[], Any] | None = None) -> Any:
     """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead by
     ``stages.unwrap``, or an unwrap here), the views and maps written under ``views/<stem>/``."""
@@ -77,7 +77,7 @@ def paint_clean(run: JobRun, record: TargetRecord, mesh: Any, cutout: Any,
     return painted
 
 
-def write_record(run: JobRun, record: TargetRecord, kept: PaintRecord) -> None:
+def write_record(run: PaintRun, record: TargetRecord, kept: PaintRecord) -> None:
     """The views, the control maps, whether the views were synchronised and what the bake painted, in
     the run folder; the phases' seconds in the target's timings (``paint_render``, ``paint_sync``
     when it ran, ``paint_multiview``, ``paint_bake``)."""
