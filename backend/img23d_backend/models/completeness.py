@@ -12,15 +12,16 @@ rules here follow what each loader reads:
 * hy3dgen shape models: ``<subfolder>/config.yaml`` and ``<subfolder>/model.fp16.safetensors``
   (``from_pretrained(..., use_safetensors=True, variant="fp16")``), and the same two files of
   the FlashVDM VAE's folder.
-* Step1X-3D's geometry folder: ``model_index.json``, the scheduler's config, and each of the
-  transformer's, VAE's and visual encoder's ``config.json`` and safetensors.
+* a model whose spec lists every file its loader opens (``ModelSpec.exact_files``: the licence-clean
+  family's): each of those files. Step1X-3D's geometry folder: ``model_index.json``, the scheduler's
+  config, and each of the transformer's, VAE's and visual encoder's ``config.json`` and safetensors
+  (and the Label model's label encoder; ``folder_files``); its paint model's three repositories
+  (``ModelSpec.parts``, resolved one by one), the files ``texture_folders`` lists for each.
 * diffusers folders (delight, paint): ``<subfolder>/model_index.json`` and each component the
   loader builds: a model's config and weights, a scheduler's config, a tokenizer's files. The
   delight pipeline builds every component its index lists (but the safety checker, passed as
   None); the paint loader opens exactly the files its spec lists (``registry.paint_files``:
   the index, the scheduler's config, the UNet's and the VAE's config and safetensors).
-* the licence-clean family's paint model: each of its three repositories (``ModelSpec.parts``,
-  resolved one by one) holds exactly the files its spec lists (``texture_folders``).
 
 ``missing_files`` names what is absent, relative to the folder, for the error message.
 """
@@ -30,10 +31,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from img23d_protocol import CLEAN
-
-from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
-from .registry import PAINT_WEIGHTS, ModelSpec, is_clean_paint, paint_files, shape_file_names
+from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
 
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
@@ -49,15 +47,10 @@ _INDEXES = ("diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch
 def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     """The files ``spec``'s loader would open that are not in ``folder`` (empty: complete)."""
     folder = Path(folder)
-    if is_clean_paint(spec):
+    if spec.exact_files:  # its spec lists every file its loader opens (the licence-clean family's)
         return _absent(folder, list(spec.allow_patterns))
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
-    if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == CLEAN:
-        # Step1X-3D's geometry folder: each part's config and safetensors (step1x.configs.FOLDER_FILES),
-        # and the Label model's label encoder.
-        names = STEP1X_LABEL_FILES if spec.shape_kind.labels else STEP1X_FILES
-        return _absent(folder, [f"{spec.subfolder}/{name}" if spec.subfolder else name for name in names])
     if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder (and its VAE's)
         return _absent(folder, list(shape_file_names(spec.subfolder, spec.flashvdm_vae)))
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)

@@ -94,6 +94,11 @@ def shape_file_names(subfolder: str, flashvdm_vae: str | None) -> tuple[str, ...
     return tuple(f"{folder}/{name}" for folder in folders for name in ("config.yaml", "model.fp16.safetensors"))
 
 
+def _in(subfolder: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` inside ``subfolder``, as a spec's allow_patterns name them."""
+    return tuple(f"{subfolder}/{name}" for name in names)
+
+
 def _hunyuan(name: str, repo: str, subfolder: str, size_gb: float) -> ModelSpec:
     vae = FLASHVDM_VAES[repo]
     return ModelSpec(role="shape", repo_id=repo, revision=HUNYUAN3D_REVISIONS[repo], subfolder=subfolder,
@@ -131,17 +136,16 @@ STEP1X_GEOMETRY = "Step1X-3D-Geometry-1300m"
 # ~7.3 GB. The dtype it runs in depends on the device (dtypes.step1x_precision: fp32 on a CPU or an
 # Apple GPU, twice this); the preflight scales this estimate to it (jobs/context.py shape_weights).
 SHAPE["step1x"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION, subfolder=STEP1X_GEOMETRY,
-                            allow_patterns=tuple(f"{STEP1X_GEOMETRY}/{name}" for name in STEP1X_FILES),
-                            size_bytes=int(3.5 * GB), shape_kind=SHAPE_MODELS["step1x"])
+                            allow_patterns=_in(STEP1X_GEOMETRY, STEP1X_FILES),
+                            size_bytes=int(3.5 * GB), shape_kind=SHAPE_MODELS["step1x"], exact_files=True)
 # The Label model (same repository and commit; symmetry and edge labels). Its training config's
 # table: VAE 191M, visual 731M (DINOv2-large 304M + the whole CLIP ViT-L/14 428M), label 8.2K,
 # denoiser 1.3B. At 16 bits as loaded (no VAE encoder, CLIP's vision tower only): ~4.1 GB.
 STEP1X_LABEL_GEOMETRY = "Step1X-3D-Geometry-Label-1300m"
 SHAPE["step1x-label"] = ModelSpec(role="shape", repo_id=STEP1X_REPO, revision=STEP1X_REVISION,
                                   subfolder=STEP1X_LABEL_GEOMETRY,
-                                  allow_patterns=tuple(f"{STEP1X_LABEL_GEOMETRY}/{name}"
-                                                       for name in STEP1X_LABEL_FILES),
-                                  size_bytes=int(4.1 * GB), shape_kind=SHAPE_MODELS["step1x-label"])
+                                  allow_patterns=_in(STEP1X_LABEL_GEOMETRY, STEP1X_LABEL_FILES),
+                                  size_bytes=int(4.1 * GB), shape_kind=SHAPE_MODELS["step1x-label"], exact_files=True)
 
 PAINT_REPO = "tencent/Hunyuan3D-2"
 DELIGHT_SUBFOLDER = "hunyuan3d-delight-v2-0"
@@ -209,13 +213,13 @@ STEP1X_TEXTURE = texture_folders.ADAPTER_SUBFOLDER
 
 def _source(repo_id: str, revision: str, files: tuple[str, ...]) -> ModelSpec:
     return ModelSpec(role="paint", repo_id=repo_id, revision=revision, allow_patterns=files,
-                     paint_kind=CLEAN_PAINT_MODEL)
+                     paint_kind=CLEAN_PAINT_MODEL, exact_files=True)
 
 
 CLEAN_PAINT = ModelSpec(
     role="paint", repo_id=texture_folders.ADAPTER_REPO, revision=texture_folders.ADAPTER_REVISION,
     subfolder=STEP1X_TEXTURE, allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=texture_folders.CLEAN_PAINT_BYTES,
-    paint_kind=CLEAN_PAINT_MODEL,
+    paint_kind=CLEAN_PAINT_MODEL, exact_files=True,
     sources=(_source(texture_folders.SDXL_REPO, texture_folders.SDXL_REVISION, texture_folders.sdxl_files()),
              _source(texture_folders.VAE_REPO, texture_folders.VAE_REVISION, texture_folders.VAE_FILES)))
 PAINT_SUBFOLDERS = {"2.0-turbo": PAINT_TURBO_SUBFOLDER, "2.0": PAINT_SUBFOLDER}
@@ -280,10 +284,12 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
         return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
                        shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                        subfolder=STEP1X_LABEL_GEOMETRY, size_bytes=2 << 20,
+                                       allow_patterns=_in(STEP1X_LABEL_GEOMETRY, STEP1X_LABEL_FILES), exact_files=True,
                                        shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL]))
     return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
                    shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                    subfolder=STEP1X_GEOMETRY, size_bytes=2 << 20,
+                                   allow_patterns=_in(STEP1X_GEOMETRY, STEP1X_FILES), exact_files=True,
                                    shape_kind=SHAPE_MODELS[chosen.tiny_shape]))
 
 
@@ -298,14 +304,17 @@ def tiny_clean_paint(root: Path) -> ModelSpec:
     return ModelSpec(
         role="paint", repo_id="tiny/step1x-3d-texture", local_path=folder / "Step1X-3D", subfolder=STEP1X_TEXTURE,
         allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=4 << 20, paint_kind=CLEAN_PAINT_MODEL,
+        exact_files=True,
         # Its 64-pixel views' latents are 8 pixels: a 128-texel sync texture keeps upstream's 16 texels
         # per latent pixel (1536 for 96) at a tenth of the work.
         options={"view_size": 64, "sync_texture_size": 128},
         sources=(ModelSpec(role="paint", repo_id="tiny/stable-diffusion-xl-base-1.0",
                            local_path=folder / "stable-diffusion-xl-base-1.0",
-                           allow_patterns=texture_folders.sdxl_files(), paint_kind=CLEAN_PAINT_MODEL),
+                           allow_patterns=texture_folders.sdxl_files(), paint_kind=CLEAN_PAINT_MODEL,
+                           exact_files=True),
                  ModelSpec(role="paint", repo_id="tiny/sdxl-vae-fp16-fix", local_path=folder / "sdxl-vae-fp16-fix",
-                           allow_patterns=texture_folders.VAE_FILES, paint_kind=CLEAN_PAINT_MODEL)))
+                           allow_patterns=texture_folders.VAE_FILES, paint_kind=CLEAN_PAINT_MODEL,
+                           exact_files=True)))
 
 
 def _tiny_hunyuan_set(root: Path, paint: str) -> ModelSet:
@@ -343,11 +352,6 @@ def shape_steps(spec: ModelSpec, asked: int) -> int:
     """The denoising steps a job runs on ``spec``: ``asked``, or (0) the model's own. The one
     place the backend decides them."""
     return shape_kind(spec).steps_for(asked)
-
-
-def is_clean_paint(spec: ModelSpec | None) -> bool:
-    """Whether ``spec`` is the licence-clean family's paint model (Step1X-3D's texture adapter)."""
-    return spec is not None and spec.paint_kind is not None and spec.paint_kind.name == CLEAN_PAINT_MODEL.name
 
 
 def paint_steps(spec: ModelSpec, asked: int) -> int:

@@ -41,6 +41,10 @@ class ModelSpec:
     # A model with no kind of its own that one family brings (Hunyuan3D-2's delight model): that
     # family's name (img23d_protocol.MODEL_FAMILIES). A shape or paint model's family is its kind's.
     brought_by: str | None = None
+    # Its allow_patterns name every file its loader opens, with no wildcard: its folder is complete
+    # when each is there (the licence-clean family's models). Otherwise ``completeness`` reads the
+    # folder as the loader's library would.
+    exact_files: bool = False
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
