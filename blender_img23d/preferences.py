@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import bpy
 import img23d_protocol as protocol
@@ -15,23 +16,32 @@ from img23d_installer.torch_choice import CUDA_TAGS
 from . import licence_consent, preferences_draw
 from .user_folders import ADDON_ID, installed_env_python, user_dir
 
-# The shape models the backend offers, named as the protocol's table names them (with their steps).
+# Each family's shape models, named as the protocol's table names them, with what each takes.
 # Built here, not in the annotation: Blender evaluates annotations where a comprehension cannot
 # see this module's names.
-SHAPE_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Steps says otherwise")
-               for kind in protocol.SHAPE_MODELS.values()
-               if kind.name not in protocol.TINY_MODELS and kind.family == protocol.HUNYUAN3D]
-# The licence-clean family's shape models: Step1X-3D's plain geometry model, or its Label model,
-# which takes a symmetry and an edge label (the panel then shows them).
-CLEAN_SHAPE_ITEMS = [(kind.name, kind.label, "Takes Symmetry and Edges" if kind.labels else "Takes the picture alone")
-                     for kind in protocol.SHAPE_MODELS.values()
-                     if kind.name not in protocol.TINY_MODELS and kind.family == protocol.CLEAN]
+SHAPE_ITEMS_BY_FAMILY = {
+    family: [(kind.name, kind.label, ("Takes Symmetry and Edges" if kind.labels else
+                                      f"Runs {kind.steps} steps unless Steps says otherwise"))
+             for kind in protocol.SHAPE_MODELS.values() if kind.name not in protocol.TINY_MODELS and kind.family == family]
+    for family in protocol.MODEL_FAMILIES}
+# Each family's paint models an artist chooses between (none: its one paint model is its own).
+PAINT_ITEMS_BY_FAMILY = {
+    family: [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
+             for kind in protocol.PAINT_MODELS.values() if kind.family == family]
+    for family in protocol.MODEL_FAMILIES}
+
+
+def shape_property(family: str) -> str:
+    """The preference that holds ``family``'s shape choice: ``shape`` for the default family (its
+    name since before there were families), ``<family>_shape`` for each other."""
+    return "shape" if family == protocol.DEFAULT_FAMILY else f"{family}_shape"
+
+
 # The model families (protocol.families): Hunyuan3D-2, or the licence-clean Step1X-3D.
 FAMILY_ITEMS = [(family.name, family.label, family.no_texture or f"Shape, and texture by {family.paint_label}")
                 for family in protocol.MODEL_FAMILIES.values()]
-# The paint models, likewise (the turbo one, the default, is upstream's own default).
-PAINT_ITEMS = [(kind.name, kind.label, f"Runs {kind.steps} steps unless Paint Steps says otherwise")
-               for kind in protocol.PAINT_MODELS.values()]
+# The paint models an artist chooses between (the turbo one, the default, is upstream's own default).
+PAINT_ITEMS = [item for items in PAINT_ITEMS_BY_FAMILY.values() for item in items]
 
 
 class Img23dPreferences(bpy.types.AddonPreferences):
@@ -68,10 +78,6 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Model Family", default=protocol.DEFAULT_FAMILY, items=FAMILY_ITEMS,
         description="Which shape (and texture) models make the objects. Hunyuan3D-2's licence excludes the "
                     "European Union, the United Kingdom and South Korea; the licence-clean family does not")
-    clean_shape: EnumProperty(  # type: ignore[valid-type]
-        name="Licence-clean Shape", default=protocol.model_family(protocol.CLEAN).shape, items=CLEAN_SHAPE_ITEMS,
-        description="Step1X-3D's geometry model, or its Label model (symmetry and edge sharpness as you choose them "
-                    "in the panel)")
     model_set: EnumProperty(  # type: ignore[valid-type]
         name="Models", default="DEFAULT",
         items=[("DEFAULT", "Real models", "Qwen3-VL, BiRefNet and Hunyuan3D-2 from the Hugging Face hub"),
@@ -80,9 +86,6 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Grounding", default="2b",
         items=[("2b", "Qwen3-VL 2B", "About 4.4 GB"), ("4b", "Qwen3-VL 4B", "About 8.8 GB"),
                ("8b", "Qwen3-VL 8B", "About 17.6 GB")])
-    shape: EnumProperty(  # type: ignore[valid-type]
-        name="Shape", default="2mini-turbo",
-        items=SHAPE_ITEMS)
     paint: EnumProperty(  # type: ignore[valid-type]
         name="Paint", default=protocol.DEFAULT_PAINT_MODEL,
         items=PAINT_ITEMS)
@@ -134,14 +137,14 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         column = layout.column()
         column.enabled = self.model_set == "DEFAULT"
         column.prop(self, "grounding")
-        hunyuan = column.column()
-        hunyuan.enabled = self.family == protocol.HUNYUAN3D  # the clean family's paint model is its own, no choice
-        hunyuan.prop(self, "shape")
-        hunyuan.prop(self, "paint")
-        clean = column.column()
-        clean.enabled = self.family == protocol.CLEAN
-        clean.prop(self, "clean_shape")
-        clean.label(text=f"Paint: {protocol.model_family(protocol.CLEAN).paint_label}")
+        for family in protocol.MODEL_FAMILIES.values():  # each family's choices, the chosen family's enabled
+            choices = column.column()
+            choices.enabled = self.family == family.name
+            choices.prop(self, shape_property(family.name))
+            if PAINT_ITEMS_BY_FAMILY[family.name]:
+                choices.prop(self, "paint")
+            else:  # its one paint model is its own
+                choices.label(text=f"Paint: {family.paint_label}")
         column.prop(self, "matting")
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")
@@ -166,7 +169,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
 
     def shape_name(self) -> str:
         """The shape model the backend is started with: the chosen one of the family."""
-        return self.shape if self.family == protocol.HUNYUAN3D else self.clean_shape
+        return getattr(self, shape_property(self.family))
 
     def shape_model(self) -> "protocol.ShapeModelKind":
         """The shape model the backend will run: the chosen one, or the tiny replica's."""
@@ -179,7 +182,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
 
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""
-        return (self.model_set, self.family, self.grounding, self.shape, self.clean_shape, self.paint, self.matting)
+        shapes = tuple(getattr(self, shape_property(family)) for family in protocol.MODEL_FAMILIES)
+        return (self.model_set, self.family, self.grounding, *shapes, self.paint, self.matting)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
@@ -202,6 +206,18 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         config = Path(os.path.expanduser(self.ssh_config.strip())) if self.ssh_config.strip() else None
         return RemoteHost(host=self.ssh_host, python=self.ssh_python, runs_dir=self.ssh_runs_dir, port=self.ssh_port,
                           config_file=config)
+
+
+
+def _shape_choice(family: protocol.ModelFamily) -> Any:  # a property Blender builds at registration
+    name = "Shape" if family.name == protocol.DEFAULT_FAMILY else f"{family.label.split(' (')[0]} Shape"
+    return EnumProperty(name=name, default=family.shape, items=SHAPE_ITEMS_BY_FAMILY[family.name],
+                        description=f"The shape model of the family {family.label}")
+
+
+# One shape choice per model family (protocol.MODEL_FAMILIES), added before the class is registered.
+for _family in protocol.MODEL_FAMILIES.values():
+    Img23dPreferences.__annotations__[shape_property(_family.name)] = _shape_choice(_family)
 
 
 def get(context: bpy.types.Context | None = None) -> Img23dPreferences:

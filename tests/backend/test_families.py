@@ -19,7 +19,7 @@ from img23d_backend.families.step1x.texture import paint_step as clean_step
 from img23d_backend.families.table import FAMILIES, family_named, family_of
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
-from img23d_backend.models.registry import SHAPE, model_set, tiny_model_set
+from img23d_backend.models.registry import SHAPE, TEXTURE_MODELS, TINY_SETS, model_set, tiny_model_set
 from img23d_backend.stages.mesh.shapes import ShapeSettings
 
 
@@ -29,6 +29,8 @@ def test_the_families_are_the_protocols_and_each_brings_its_shape_and_paint_load
         assert family.name == name and {"shape", "paint"} <= set(family.loaders) <= set(FAMILY_ROLES)
     with pytest.raises(ValueError, match="no model family 'other'"):
         family_named("other")
+    # The registry's tables a family fills: one entry per family, no more.
+    assert list(TEXTURE_MODELS) == list(MODEL_FAMILIES) and list(TINY_SETS) == list(MODEL_FAMILIES)
 
 
 @pytest.mark.parametrize("family", list(MODEL_FAMILIES))

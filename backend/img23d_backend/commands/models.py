@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from img23d_protocol import CLEAN, ErrorCode, Progress, ProtocolError, plain
+from img23d_protocol import MODEL_FAMILIES, ErrorCode, Progress, ProtocolError, plain
 
 from ..env.interrupts import Interrupts
 from ..models import cache
@@ -45,7 +45,10 @@ def offered_models(models: str = "default") -> list[NamedModel]:
         tiny = tiny_model_set(default_tiny_root())
         return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
                   for role in ("grounding", "matting", "shape", "delight", "paint", "depth")),
-                NamedModel("paint/tiny-step1x", tiny_model_set(default_tiny_root(), family=CLEAN).spec("paint"))]
+                # each other family's own paint model's replica (the default family's is listed above)
+                *(NamedModel(f"paint/tiny-{spec.paint_kind.name}", spec) for spec in
+                  (tiny_model_set(default_tiny_root(), family=name).spec("paint") for name in MODEL_FAMILIES)
+                  if spec.paint_kind is not None and spec.paint_kind.family != tiny.paint.family)]
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
         # The licence-clean family's paint model: one model from three repositories (its ``sources``).

@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from img23d_protocol import (CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
+from img23d_protocol import (CLEAN, CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
                              SHAPE_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, ErrorCode,
                              ProtocolError, ShapeModelKind, model_family)
 
@@ -275,22 +275,20 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
     ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica."""
     if paint not in PAINT:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
-    chosen = model_family(family)
-    hunyuan = _tiny_hunyuan_set(root, paint)
-    if chosen.name == HUNYUAN3D:
-        return hunyuan
-    clean_paint = tiny_clean_paint(root)
-    if shape in SHAPE_MODELS and SHAPE_MODELS[shape].labels and SHAPE_MODELS[shape].family == chosen.name:
-        return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
-                       shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
-                                       subfolder=STEP1X_LABEL_GEOMETRY, size_bytes=2 << 20,
-                                       allow_patterns=_in(STEP1X_LABEL_GEOMETRY, STEP1X_LABEL_FILES), exact_files=True,
-                                       shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL]))
-    return replace(hunyuan, name="tiny", delight=None, paint=clean_paint,
+    return TINY_SETS[model_family(family).name](root, paint, shape)
+
+
+def _tiny_step1x_set(root: Path, paint: str, shape: str | None) -> ModelSet:
+    """The clean family's: the Step1X-3D geometry replica (the Label model's for a ``shape`` that
+    takes labels) and the clean paint model's, beside the shared models' replicas."""
+    chosen = model_family(CLEAN)
+    label = shape in SHAPE_MODELS and SHAPE_MODELS[shape].labels and SHAPE_MODELS[shape].family == chosen.name
+    subfolder, files = (STEP1X_LABEL_GEOMETRY, STEP1X_LABEL_FILES) if label else (STEP1X_GEOMETRY, STEP1X_FILES)
+    return replace(_tiny_hunyuan_set(root, paint, None), name="tiny", delight=None, paint=tiny_clean_paint(root),
                    shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
-                                   subfolder=STEP1X_GEOMETRY, size_bytes=2 << 20,
-                                   allow_patterns=_in(STEP1X_GEOMETRY, STEP1X_FILES), exact_files=True,
-                                   shape_kind=SHAPE_MODELS[chosen.tiny_shape]))
+                                   subfolder=subfolder, size_bytes=2 << 20, allow_patterns=_in(subfolder, files),
+                                   exact_files=True,
+                                   shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL if label else chosen.tiny_shape]))
 
 
 # The clean paint model's replica: the three repositories' folders side by side under one folder
@@ -317,7 +315,9 @@ def tiny_clean_paint(root: Path) -> ModelSpec:
                            exact_files=True)))
 
 
-def _tiny_hunyuan_set(root: Path, paint: str) -> ModelSet:
+def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:
+    """Hunyuan3D-2's: its shape, delight and paint replicas (``paint`` picks which paint model's),
+    beside the shared models' (grounding, matting, depth: every tiny set has these)."""
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
@@ -387,7 +387,21 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+    delight, paint_spec = TEXTURE_MODELS[chosen.name](paint)
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
-                    shape=SHAPE[shape], delight=DELIGHT if chosen.name == HUNYUAN3D else None,
-                    paint=PAINT[paint] if chosen.name == HUNYUAN3D else CLEAN_PAINT, depth=DEPTH[depth])
+                    shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth])
 
+
+# Each family's texture models in a real set, by the --paint choice: (delight, paint). Hunyuan3D-2's
+# are its delight model and the chosen Hunyuan3D-Paint; the licence-clean family's its one paint
+# model (no delight: upstream's chain has none). Keyed by img23d_protocol.MODEL_FAMILIES, as each
+# table here that a family fills (tests/backend/test_families.py holds them to it).
+TEXTURE_MODELS: dict[str, Callable[[str], tuple[ModelSpec | None, ModelSpec]]] = {
+    HUNYUAN3D: lambda paint: (DELIGHT, PAINT[paint]),
+    CLEAN: lambda paint: (None, CLEAN_PAINT),
+}
+# Each family's tiny replica set: (root, --paint choice, --shape choice) -> the set.
+TINY_SETS: dict[str, Callable[[Path, str, str | None], ModelSet]] = {
+    HUNYUAN3D: _tiny_hunyuan_set,
+    CLEAN: _tiny_step1x_set,
+}

@@ -1,0 +1,129 @@
+"""No branch on a model family's name outside ``families/`` and ``protocol/`` (issue 45).
+
+A family's code lives in ``backend/img23d_backend/families/<family>/``, behind one interface
+(``families.family.Family``) that the rest of the backend reaches through one table
+(``families.table``). Everywhere else (the backend's other rooms, the add-on, the client and the
+installer) this test forbids, by reading the code:
+
+* a comparison with a family's name: ``== HUNYUAN3D``, ``!= protocol.CLEAN``, ``== "hunyuan3d"``,
+  ``in (CLEAN, ...)`` and the like (a table keyed by the protocol's names, such as the registry's
+  model tables, is data, not a branch, and stays allowed);
+* ``isinstance`` against a class a family module defines;
+* an import of a family's own modules: only ``families.table`` and ``families.family`` (the
+  interface) may be imported from outside.
+
+The random-weight replicas (``replicas/``) are each family's model builders and still import their
+classes; they are the one room left out, named here (``LEFT_OUT``) until they move into their
+families. Reads the code with ``test_boundaries``' reader (``FILES``, ``IMPORTS``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import test_boundaries as boundaries
+from img23d_protocol import MODEL_FAMILIES
+
+FAMILIES_PACKAGE = "img23d_backend.families"
+INTERFACE = {f"{FAMILIES_PACKAGE}.table", f"{FAMILIES_PACKAGE}.family", FAMILIES_PACKAGE}
+FAMILY_NAME_CONSTANTS = {"HUNYUAN3D", "CLEAN"}   # img23d_protocol's names of the families
+LEFT_OUT = ("img23d_backend.replicas",)          # each family's replica builders (see the docstring)
+
+
+def _checked(module: str) -> bool:
+    if module == "img23d_protocol" or module.startswith("img23d_protocol."):
+        return False
+    if module == FAMILIES_PACKAGE or module.startswith(FAMILIES_PACKAGE + "."):
+        return False
+    return not any(module == root or module.startswith(root + ".") for root in LEFT_OUT)
+
+
+def _is_family_name(node: ast.AST) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and node.value in MODEL_FAMILIES
+    if isinstance(node, ast.Name):
+        return node.id in FAMILY_NAME_CONSTANTS
+    if isinstance(node, ast.Attribute):
+        return node.attr in FAMILY_NAME_CONSTANTS
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return any(_is_family_name(element) for element in node.elts)
+    return False
+
+
+def _family_classes() -> set[str]:
+    """The names of the classes each family module defines."""
+    names = set()
+    for module, path in boundaries.FILES.items():
+        if module.startswith(FAMILIES_PACKAGE + ".") and module not in INTERFACE:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names.update(node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef))
+    return names
+
+
+FAMILY_CLASSES = _family_classes()
+
+
+def branches_in(module: str, source: str, family_classes: set[str] = FAMILY_CLASSES) -> list[str]:
+    """Each comparison with a family's name and each isinstance against a family's class in
+    ``source`` (the code of ``module``), as "module:line what"."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and any(_is_family_name(side) for side in (node.left, *node.comparators)):
+            found.append(f"{module}:{node.lineno} compares with a family's name: {ast.unparse(node)}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+              and len(node.args) == 2):
+            classes = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+            named = {c.id if isinstance(c, ast.Name) else c.attr
+                     for c in classes if isinstance(c, (ast.Name, ast.Attribute))}
+            if named & family_classes:
+                found.append(f"{module}:{node.lineno} tests for a family's class: {ast.unparse(node)}")
+    return found
+
+
+def family_imports(imports: list[boundaries.Import]) -> list[str]:
+    """Each import of a family's own module (not the interface or the table) from outside families/."""
+    found = []
+    for imp in imports:
+        owner = boundaries._owner(imp.target) or imp.target
+        if _checked(imp.module) and owner.startswith(FAMILIES_PACKAGE + ".") and owner not in INTERFACE:
+            found.append(f"{imp.module}:{imp.line} imports {owner}")
+    return found
+
+
+def test_no_module_outside_the_families_branches_on_a_familys_name_or_class() -> None:
+    found = []
+    for module, path in boundaries.FILES.items():
+        if _checked(module):
+            found.extend(branches_in(module, Path(path).read_text(encoding="utf-8")))
+    assert found == [], "put the difference in the family (families/family.py's Family):\n" + "\n".join(found)
+
+
+def test_no_module_outside_the_families_imports_a_familys_own_code() -> None:
+    found = family_imports(boundaries.IMPORTS)
+    assert found == [], "reach a family through families.table:\n" + "\n".join(found)
+
+
+def test_the_reader_sees_both_families_classes() -> None:
+    assert {"Step1XGeometry", "DecodeSettings"} <= FAMILY_CLASSES  # Step1X-3D's loader, Hunyuan3D-2's decoding
+    assert "Family" not in FAMILY_CLASSES  # the interface is not a family's
+
+
+@pytest.mark.parametrize("source, words", [
+    ("if shape_kind(spec).family == HUNYUAN3D:\n    pass", "compares with a family's name"),
+    ("x = self.family != protocol.CLEAN", "compares with a family's name"),
+    ("ok = family in ('hunyuan3d', 'other')", "compares with a family's name"),
+    ("if isinstance(pipe, Step1XGeometry):\n    pass", "tests for a family's class"),
+])
+def test_an_injected_branch_is_caught(source: str, words: str) -> None:
+    found = branches_in("img23d_backend.jobs.injected", source)
+    assert found and words in found[0], found
+
+
+def test_an_injected_import_of_a_familys_module_is_caught() -> None:
+    loader = "img23d_backend.families.step1x.geometry.loader"
+    injected = [boundaries.Import("img23d_backend.jobs.injected", f"{loader}.Step1XGeometry", 1, lazy=True),
+                boundaries.Import("img23d_backend.jobs.fine", "img23d_backend.families.table.family_of", 1, lazy=False)]
+    assert family_imports(injected) == [f"img23d_backend.jobs.injected:1 imports {loader}"]
