@@ -5,10 +5,12 @@
 #   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every test: the backend's own tests (once, on
 #                                                 the newest Python and numpy), the add-on's logic,
 #                                                 the Blender tests with that backend; but for
-#                                                 the real installs and the backend's batch,
+#                                                 the local real install and the backend's batch,
 #                                                 fault and clean-texture tests, run in lane B
+#                                                 (the real install on an SSH host runs here: only
+#                                                 this lane's environment passes its probes)
 #   B. Python 3.11, numpy 1.26, Blender 5.0       the add-on's logic and every Blender test (but
-#                                                 the real installs)
+#                                                 the two real installs)
 #      Python 3.11,             Blender 4.2 LTS   the Blender smoke subset (tests marked smoke:
 #                                                 what differs between Blender versions) and the
 #                                                 real Install Backend, once, on the oldest Python;
@@ -71,7 +73,7 @@ lane_b() {
     # The real Install Backend runs once, from 4.2's Python 3.11 below: its minutes are the same
     # installer's on every Blender.
     run "Python 3.11, numpy 1.26, Blender 5.0" .venv/bin/python -m pytest tests/addon tests/blender \
-        -m "not real_install" --basetemp "$work/b-50" "$DURATIONS" "$@"
+        -m "not real_install and not real_remote_install" --basetemp "$work/b-50" "$DURATIONS" "$@"
     # bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
     # leave with pytest's own exit status before that teardown.
     run "Python 3.11, Blender 4.2 LTS (backend: .venv)" env IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" \

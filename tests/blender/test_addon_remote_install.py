@@ -25,7 +25,7 @@ def _torch_spec(host) -> str:
     return f"torch=={versions[0]} torchvision=={versions[1]}"
 
 
-@pytest.mark.real_install
+@pytest.mark.real_remote_install
 @pytest.mark.timeout(900)
 def test_install_backend_on_the_host_then_a_job_runs_from_it(addon, scene, host) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
