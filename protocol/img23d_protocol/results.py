@@ -9,7 +9,7 @@ with ``bad_request``; keys a newer backend adds are ignored, as ``ModelEntry.fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 from .errors import ErrorCode, ProtocolError
@@ -174,13 +174,25 @@ class TargetResult:
                    **texts, **objects, **numbers)
 
 
+def _filled(cls: type[JobResult], data: Any) -> dict[str, Any]:
+    """``data`` with each key it lacks set to the wire form of its field's default (a field without
+    one stays missing, and is refused as such)."""
+    data = _whole(cls.KIND, data)
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    empty = cls(**dict.fromkeys(required, "")).to_dict()
+    return {**{k: v for k, v in empty.items() if k not in required}, **data}
+
+
 def _targets(data: dict[str, Any], what: str) -> tuple[TargetResult, ...]:
     return tuple(TargetResult.from_dict(entry) for entry in _items(data, what, "targets"))
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """Base of the job results: the run folder (but Download's), and the seed the job used."""
+    """Base of the job results: the run folder (but Download's), and the seed the job used.
+
+    Only the fields without a default (the run folder; Download's model and path) must be in the data:
+    a key an older or leaner backend leaves out reads as its field's default; a key that is there is checked."""
 
     KIND: ClassVar[str] = ""
 
@@ -196,10 +208,10 @@ class JobResult:
 class GenerateJobResult(JobResult):
     KIND: ClassVar[str] = "generate"
     run_dir: str
-    manifest: str
-    layout_picture: str | None         # named so that an add-on on another machine fetches it
-    image_size: list[int]
-    targets: tuple[TargetResult, ...]
+    manifest: str = ""
+    layout_picture: str | None = None   # named so that an add-on on another machine fetches it
+    image_size: list[int] = field(default_factory=list)
+    targets: tuple[TargetResult, ...] = ()
     texture_skipped: str | None = None  # one sentence when the job went on without textures
     depth_skipped: str | None = None    # one sentence when objects were placed by their boxes
     timings: dict[str, float] = field(default_factory=dict)
@@ -215,7 +227,7 @@ class GenerateJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "GenerateJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
                    layout_picture=_text(data, what, "layout_picture", optional=True),
                    image_size=_numbers(data, what, "image_size"), targets=_targets(data, what),
@@ -229,9 +241,9 @@ class GenerateJobResult(JobResult):
 class DetectJobResult(JobResult):
     KIND: ClassVar[str] = "detect"
     run_dir: str
-    image_size: list[int]
-    boxes: dict[str, list[list[float]]]   # name -> its boxes, in pixels of the original picture
-    not_found: list[str]
+    image_size: list[int] = field(default_factory=list)
+    boxes: dict[str, list[list[float]]] = field(default_factory=dict)  # name -> boxes, pixels of the picture
+    not_found: list[str] = field(default_factory=list)
     answer: AnswerSummary | None = None
     seed: int = 0
 
@@ -242,7 +254,7 @@ class DetectJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "DetectJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
                    boxes=_boxes(data, what), not_found=_names(data, what, "not_found"),
                    answer=AnswerSummary.from_dict(data, what), seed=_number(data, what, "seed"))
@@ -252,10 +264,10 @@ class DetectJobResult(JobResult):
 class SuggestJobResult(JobResult):
     KIND: ClassVar[str] = "suggest"
     run_dir: str
-    image_size: list[int]
-    names: list[str]
-    boxes: dict[str, list[list[float]]]
-    all_instances: bool                 # some name was seen more than once: ask for every instance
+    image_size: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    boxes: dict[str, list[list[float]]] = field(default_factory=dict)
+    all_instances: bool = False         # some name was seen more than once: ask for every instance
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -265,7 +277,7 @@ class SuggestJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "SuggestJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
                    names=_names(data, what, "names"), boxes=_boxes(data, what),
                    all_instances=_flag(data, what, "all_instances"), seed=_number(data, what, "seed"))
@@ -275,12 +287,12 @@ class SuggestJobResult(JobResult):
 class RetextureJobResult(JobResult):
     KIND: ClassVar[str] = "retexture"
     run_dir: str
-    texture: str                        # the painted texture, on the mesh's own UVs (or ``uvs``)
-    uvs: str | None                     # new per-corner UVs when the mesh had none
-    uv_created: bool
-    proxy: bool                         # painted through a reduced stand-in mesh
-    faces: int
-    texture_size: list[int]
+    texture: str = ""                   # the painted texture, on the mesh's own UVs (or ``uvs``)
+    uvs: str | None = None              # new per-corner UVs when the mesh had none
+    uv_created: bool = False
+    proxy: bool = False                 # painted through a reduced stand-in mesh
+    faces: int = 0
+    texture_size: list[int] = field(default_factory=list)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -290,7 +302,7 @@ class RetextureJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "RetextureJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), texture=_text(data, what, "texture"),
                    uvs=_text(data, what, "uvs", optional=True), uv_created=_flag(data, what, "uv_created"),
                    proxy=_flag(data, what, "proxy"), faces=_number(data, what, "faces"),
@@ -301,11 +313,11 @@ class RetextureJobResult(JobResult):
 class RetopoJobResult(JobResult):
     KIND: ClassVar[str] = "retopo"
     run_dir: str
-    manifest: str
-    mesh: str                           # the finished (low) GLB
-    high_mesh: str                      # the mesh as it came, as a GLB
-    finish: dict[str, Any]              # method, faces in and out, quads, fallback...
-    targets: tuple[TargetResult, ...]
+    manifest: str = ""
+    mesh: str = ""                      # the finished (low) GLB
+    high_mesh: str = ""                 # the mesh as it came, as a GLB
+    finish: dict[str, Any] = field(default_factory=dict)  # method, faces in and out, quads, fallback...
+    targets: tuple[TargetResult, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
@@ -317,7 +329,7 @@ class RetopoJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "RetopoJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
                    mesh=_text(data, what, "mesh"), high_mesh=_text(data, what, "high_mesh"),
                    finish=_object(data, what, "finish"), targets=_targets(data, what),
@@ -328,10 +340,10 @@ class RetopoJobResult(JobResult):
 class RegenerateJobResult(JobResult):
     KIND: ClassVar[str] = "regenerate"
     run_dir: str
-    source_run: str                     # the Generate run whose cut-outs were used
-    manifest: str
-    image_size: list[int] | None
-    targets: tuple[TargetResult, ...]
+    source_run: str = ""                # the Generate run whose cut-outs were used
+    manifest: str = ""
+    image_size: list[int] | None = None
+    targets: tuple[TargetResult, ...] = ()
     texture_skipped: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     seed: int = 0
@@ -345,7 +357,7 @@ class RegenerateJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "RegenerateJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), source_run=_text(data, what, "source_run"),
                    manifest=_text(data, what, "manifest"), image_size=_numbers(data, what, "image_size", optional=True),
                    targets=_targets(data, what), texture_skipped=_text(data, what, "texture_skipped", optional=True),
@@ -357,9 +369,9 @@ class DownloadJobResult(JobResult):
     KIND: ClassVar[str] = "download"
     model: str                          # the model's id
     path: str                           # its folder on the backend
-    models: tuple[ModelEntry, ...]      # the refreshed model list
-    offline: bool
-    cache_dir: str
+    models: tuple[ModelEntry, ...] = ()  # the refreshed model list
+    offline: bool = False
+    cache_dir: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "path": self.path, "models": [m.to_dict() for m in self.models],
@@ -368,7 +380,7 @@ class DownloadJobResult(JobResult):
     @classmethod
     def from_dict(cls, data: Any) -> "DownloadJobResult":
         what = cls.KIND
-        data = _whole(what, data)
+        data = _filled(cls, data)
         return cls(model=_text(data, what, "model"), path=_text(data, what, "path"),
                    models=tuple(ModelEntry.from_dict(m) for m in _items(data, what, "models")),
                    offline=_flag(data, what, "offline"), cache_dir=_text(data, what, "cache_dir"))
