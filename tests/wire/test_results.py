@@ -137,3 +137,15 @@ def test_artifact_kinds_are_one_enum_that_reads_as_the_wire_string() -> None:
 
 def test_target_result_keeps_every_field_of_the_manifest_record() -> None:
     assert [f.name for f in fields(TargetResult)] == list(TARGET)
+
+
+def test_a_lean_result_reads_its_missing_keys_as_defaults() -> None:
+    """What a leaner backend (or the tests' fake one) sends: only the run folder, and what it has."""
+    retopo = RetopoJobResult.from_dict({"run_dir": "/runs/q", "targets": [{"target": "statue",
+                                                                           "finish": {"fallback": "made triangles"}}]})
+    assert (retopo.mesh, retopo.finish, retopo.seed) == ("", {}, 0)
+    assert retopo.targets[0].fallback == "made triangles"
+    generate = GenerateJobResult.from_dict({"run_dir": "/runs/g"})
+    assert (generate.targets, generate.answer, generate.texture_skipped) == ((), None, None)
+    with pytest.raises(ProtocolError, match="a download result's 'path'"):
+        DownloadJobResult.from_dict({"model": "tiny/shape"})
