@@ -30,9 +30,9 @@ class Outcome:
     objects: list[str] = field(default_factory=list)
     failed_targets: list[str] = field(default_factory=list)   # "name: why"
     run_dir: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
+    result: protocol.JobResult | None = None  # the job's result, read and checked (``protocol.results``)
     notes: list[str] = field(default_factory=list)   # one sentence each, said once (e.g. quads left as triangles)
-    files: dict[str, str] = field(default_factory=dict)  # a retopo job's artifacts by kind: its caller places them
+    files: dict[protocol.ArtifactKind, str] = field(default_factory=dict)  # a retopo job's artifacts: its caller places them
 
     @property
     def ok(self) -> bool:
@@ -115,20 +115,25 @@ class JobRunner:
                 self.outcome.error, self.outcome.error_code = message.message, message.code
         elif isinstance(message, protocol.Result) and message.id == self.job_id:
             self.outcome.finished = True
-            self.outcome.data = message.data
+            try:
+                self.outcome.result = protocol.JOB_RESULTS[self.kind].from_dict(message.data)
+            except protocol.ProtocolError as exc:  # it came from another process: never used unchecked
+                self.outcome.error = f"the backend's result could not be read: {exc.message}"
+                self.outcome.error_code = exc.code.value
 
     def _on_artifact(self, artifact: Any) -> None:
-        if artifact.kind == "run":
+        kind = protocol.ArtifactKind
+        if artifact.kind == kind.RUN:
             self.outcome.run_dir = artifact.path
-        elif artifact.kind == "detections":
+        elif artifact.kind == kind.DETECTIONS:
             self.detections_path = Path(artifact.path)
-        elif artifact.kind == "layout":
+        elif artifact.kind == kind.LAYOUT:
             self._read_layout(Path(artifact.path))
-        elif not self.places_meshes and artifact.kind in ("mesh", "high_mesh"):
-            self.outcome.files[artifact.kind] = artifact.path
-        elif artifact.kind == "high_mesh":  # announced before its low mesh (docs/game-ready.md)
+        elif not self.places_meshes and artifact.kind in (kind.MESH, kind.HIGH_MESH):
+            self.outcome.files[kind(artifact.kind)] = artifact.path
+        elif artifact.kind == kind.HIGH_MESH:  # announced before its low mesh (docs/game-ready.md)
             self.high_meshes[Path(artifact.path).stem] = Path(artifact.path)
-        elif artifact.kind == "mesh":
+        elif artifact.kind == kind.MESH:
             self._import_mesh(artifact)
 
     def _read_layout(self, manifest_path: Path) -> None:

@@ -9,10 +9,11 @@ import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
-from img23d_protocol import (ErrorCode, GenerateRequest, JobOptions, Message, ProtocolError, RetextureRequest,
-                             RetopoRequest, SuggestRequest, validate_targets)
+from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Message,
+                             ProtocolError, RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
+                             SuggestJobResult, SuggestRequest, validate_targets)
 
 from .env.job_control import CancelToken
 from .jobs import Engine, EngineSettings, Job
@@ -20,6 +21,7 @@ from .models import env_probe, licence_gate
 from .models.registry import DEFAULT_PAINT, model_set
 from .readers.meshes import artist_mesh_file, write_textured_glb
 
+R = TypeVar("R", bound=JobResult)
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
 Events = Callable[[Message], None]
 
@@ -78,7 +80,7 @@ class GenerateResult:
     names: list[str]                  # the names asked for (or suggested, with names="auto")
     meshes: list[MeshResult]
     seed: int
-    data: dict[str, Any] = field(repr=False, default_factory=dict)  # the job's whole result
+    job: GenerateJobResult | None = field(repr=False, default=None)  # the job's whole result
 
     @property
     def failed(self) -> list[MeshResult]:
@@ -179,24 +181,24 @@ class Session:
         request = GenerateRequest(id=_job_id(), image=str(image), targets=validate_targets(list(names or [])),
                                   options=options, boxes=dict(boxes or {}))
         job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
-        data = self.engine.generate(request, job)
-        run_dir = Path(data["run_dir"])
-        meshes = [MeshResult(target=t["target"], instance=t["instance"], variation=t["variation"], seed=t["seed"],
-                             status=t["status"], mesh=run_dir / t["mesh"] if t.get("mesh") else None,
-                             error=t.get("error"), finish=t.get("finish"),
-                             high_mesh=run_dir / t["finish"]["high_mesh"] if t.get("finish") else None)
-                  for t in data["targets"]]
-        return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=int(data["seed"]),
-                              data=data)
+        result = _ran(self.engine.run(request, job), GenerateJobResult)
+        run_dir = Path(result.run_dir)
+        meshes = [MeshResult(target=t.target, instance=t.instance, variation=t.variation, seed=t.seed,
+                             status=t.status, mesh=run_dir / t.mesh if t.mesh else None, error=t.error,
+                             finish=t.finish, high_mesh=run_dir / t.finish["high_mesh"] if t.finish else None)
+                  for t in result.targets]
+        return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=result.seed,
+                              job=result)
 
     def suggest(self, image: str | Path, options: JobOptions | None = None, *, events: Events | None = None,
                 cancel: CancelToken | None = None) -> tuple[list[str], bool]:
         """The names the grounding model suggests for ``image``, and whether any was seen more than once."""
         request = SuggestRequest(id=_job_id(), image=str(image), options=options or JobOptions())
-        data = self.engine.suggest(request, Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken()))
-        if not data["names"]:
+        result = _ran(self.engine.run(request, Job(id=request.id, emit=events or _ignore,
+                                                   cancel=cancel or CancelToken())), SuggestJobResult)
+        if not result.names:
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "the grounding model suggested no names for this picture")
-        return validate_targets(data["names"]), bool(data["all_instances"])
+        return validate_targets(list(result.names)), result.all_instances
 
     def retexture(self, mesh: str | Path, image: str | Path, options: JobOptions | None = None, *,
                   name: str = "mesh", events: Events | None = None, cancel: CancelToken | None = None,
@@ -207,13 +209,13 @@ class Session:
             request = RetextureRequest(id=_job_id(), image=str(image), mesh=str(npz), name=name,
                                        options=options or JobOptions())
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
-            data = self.engine.retexture(request, job)
-        run_dir = Path(data["run_dir"])
-        uvs = Path(data["uvs"]) if data["uvs"] else None
-        glb = write_textured_glb(run_dir / "input_mesh.npz", Path(data["texture"]), uvs,
+            result = _ran(self.engine.run(request, job), RetextureJobResult)
+        run_dir = Path(result.run_dir)
+        uvs = Path(result.uvs) if result.uvs else None
+        glb = write_textured_glb(run_dir / "input_mesh.npz", Path(result.texture), uvs,
                                  run_dir / f"{request.name}.glb")
-        return RetextureResult(run_dir=run_dir, texture=Path(data["texture"]), uvs=uvs,
-                               uv_created=bool(data["uv_created"]), faces=int(data["faces"]), mesh=glb)
+        return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs,
+                               uv_created=result.uv_created, faces=result.faces, mesh=glb)
 
 
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
@@ -233,9 +235,16 @@ class Session:
         with artist_mesh_file(Path(mesh)) as npz:
             request = RetopoRequest(id=_job_id(), mesh=str(npz), name=name, options=options)
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
-            data = self.engine.retopo(request, job)
-        return RetopoResult(run_dir=Path(data["run_dir"]), mesh=Path(data["mesh"]), high_mesh=Path(data["high_mesh"]),
-                            finish=dict(data["finish"]), painted=painted)
+            result = _ran(self.engine.run(request, job), RetopoJobResult)
+        return RetopoResult(run_dir=Path(result.run_dir), mesh=Path(result.mesh), high_mesh=Path(result.high_mesh),
+                            finish=dict(result.finish), painted=painted)
+
+
+def _ran(result: JobResult, kind: type[R]) -> R:
+    """``result`` as the ``kind`` its request is answered with (``JOB_RESULTS``)."""
+    if not isinstance(result, kind):
+        raise ProtocolError(ErrorCode.INTERNAL, f"a {kind.KIND} job answered with a {type(result).__name__}")
+    return result
 
 
 def _job_id() -> str:

@@ -54,12 +54,12 @@ class JobOperatorMixin(WaitingOperator):
 
     def report_outcome(self, outcome: Outcome, made_something: bool, note: str = "") -> set[str]:
         """Report how the job ended; ``note`` (if any) follows the summary of a job that finished."""
-        cut_off = answer_cut_off_note(outcome.data)
+        cut_off = answer_cut_off_note(outcome.result)
         if cut_off:
             self.report({"WARNING"}, cut_off)
-        for skipped in skipped_stage_notes(outcome.data):
+        for skipped in skipped_stage_notes(outcome.result):
             self.report({"WARNING"}, skipped)
-        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.data)):  # each said once
+        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)):  # each said once
             self.report({"WARNING"}, note)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
@@ -73,31 +73,35 @@ class JobOperatorMixin(WaitingOperator):
         return {"FINISHED"} if made_something else {"CANCELLED"}
 
 
-def answer_cut_off_note(data: dict[str, Any]) -> str:
-    """One sentence when the grounding model's answer reached its token budget (a result's
-    ``cut_off``), else an empty string: the names it had not reached may be missing."""
-    if not data.get("cut_off"):
+def answer_cut_off_note(result: protocol.JobResult | None) -> str:
+    """One sentence when the grounding model's answer reached its token budget (a Generate or
+    Detect result's ``answer.cut_off``), else an empty string: the names it had not reached may be missing."""
+    answer = getattr(result, "answer", None)
+    if not isinstance(answer, protocol.AnswerSummary) or not answer.cut_off:
         return ""
-    return (f"The grounding model's answer was cut off at {data.get('answer_tokens', '?')} tokens: "
+    return (f"The grounding model's answer was cut off at {answer.answer_tokens} tokens: "
             "names after the cut may be missing")
 
 
-def skipped_stage_notes(data: dict[str, Any]) -> list[str]:
+def skipped_stage_notes(result: protocol.JobResult | None) -> list[str]:
     """The backend's one sentence for each stage the job went on without (a result's
     ``texture_skipped``: untextured meshes; ``depth_skipped``: objects placed by their boxes),
-    each a capitalised sentence; strings only, since it crossed from another process."""
-    notes = [data.get(key) for key in ("texture_skipped", "depth_skipped")]
+    each a capitalised sentence."""
+    notes = [getattr(result, name, None) for name in ("texture_skipped", "depth_skipped")]
     return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
 
 
-def finish_fallback_notes(data: dict[str, Any]) -> list[str]:
-    """The backend's fallback sentences from its objects' finishing (each target record's
-    ``finish.fallback``, e.g. quads that fell back to triangles), each once, capitalised; checked
-    as data from another process: anything but a non-empty string is skipped."""
-    targets = data.get("targets")
+def finish_fallback_notes(result: protocol.JobResult | dict[str, Any] | None) -> list[str]:
+    """The backend's fallback sentences from its objects' finishing (each target's
+    ``finish.fallback``, e.g. quads that fell back to triangles), each once, capitalised. A result's
+    raw data (a dict) is read as data from another process: anything but a non-empty string is skipped."""
+    targets = result.get("targets") if isinstance(result, dict) else getattr(result, "targets", ())
     notes: list[str] = []
-    for record in targets if isinstance(targets, list) else ():
-        finish = record.get("finish") if isinstance(record, dict) else None
+    for record in targets if isinstance(targets, (list, tuple)) else ():
+        if isinstance(record, protocol.TargetResult):
+            finish = record.finish
+        else:
+            finish = record.get("finish") if isinstance(record, dict) else None
         fallback = finish.get("fallback") if isinstance(finish, dict) else None
         if isinstance(fallback, str) and fallback:
             notes.append(fallback[:1].upper() + fallback[1:])

@@ -35,12 +35,13 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
         show_overlay(context, Path(outcome.run_dir), "img23d detections")
-        boxes = outcome.data.get("boxes", {})
+        result = outcome.result
+        boxes = result.boxes if isinstance(result, protocol.DetectJobResult) else {}
         # The boxes to correct, or to draw for a name not found, before Generate (panel: Boxes).
         box_properties.fill_from_detect(context.scene.img23d.boxes, list(self._names), boxes)
         found = ", ".join(f"{name} ({len(b)})" for name, b in boxes.items() if b) or "nothing"
-        missing = outcome.data.get("not_found", [])
-        cut_off = answer_cut_off_note(outcome.data)
+        missing = result.not_found if isinstance(result, protocol.DetectJobResult) else []
+        cut_off = answer_cut_off_note(result)
         self.report({"WARNING"} if missing or cut_off else {"INFO"},
                     f"Found: {found}" + (f"; not found: {', '.join(missing)}" if missing else "")
                     + (f". {cut_off}" if cut_off else ""))

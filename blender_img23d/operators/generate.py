@@ -33,8 +33,8 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         note = ""
-        seed = outcome.data.get("seed")  # from the backend: checked like anything that crosses over
-        if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**31:
+        seed = getattr(outcome.result, "seed", None)  # a whole number (from_dict); its range checked here
+        if isinstance(seed, int) and 0 <= seed < 2**31:
             context.scene.img23d.last_seed = seed
             if context.scene.img23d.random_seed:
                 note = f"random seed {seed} (type it into Seed for the same objects again)"

@@ -110,8 +110,8 @@ class IMG23D_OT_regenerate(JobOperatorMixin, bpy.types.Operator):
         return RegenerateRunner(runtime.session(), context.scene, request, objects)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
-        seed = outcome.data.get("seed")
-        note = f"seed {seed}" if isinstance(seed, int) and not isinstance(seed, bool) else ""
+        result = outcome.result
+        note = f"seed {result.seed}" if isinstance(result, protocol.RegenerateJobResult) else ""
         return self.report_outcome(outcome, made_something=bool(outcome.objects), note=note)
 
 

@@ -55,15 +55,18 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         if obj is None or obj.type != "MESH":
             self.report({"ERROR"}, f"'{self._object_name}' is gone; its texture is in {outcome.run_dir}")
             return {"CANCELLED"}
-        data = outcome.data
+        result = outcome.result
+        if not isinstance(result, protocol.RetextureJobResult) or not result.texture:
+            self.report({"ERROR"}, f"the backend named no texture; the run is in {outcome.run_dir}")
+            return {"CANCELLED"}
         try:
-            material = retexture_mesh.apply_result(obj, Path(data["texture"]),
-                                                   Path(data["uvs"]) if data.get("uvs") else None, self._uv_map)
-        except (retexture_mesh.MeshProblem, RuntimeError, OSError, KeyError) as exc:
+            material = retexture_mesh.apply_result(obj, Path(result.texture),
+                                                   Path(result.uvs) if result.uvs else None, self._uv_map)
+        except (retexture_mesh.MeshProblem, RuntimeError, OSError) as exc:
             self.report({"ERROR"}, f"the texture could not be applied: {exc}; it is in {outcome.run_dir}")
             return {"CANCELLED"}
-        how = "through a reduced proxy, " if data.get("proxy") else ""
-        uvs = "a new UV map 'img23d'" if data.get("uv_created") else f"its UV map '{self._uv_map}'"
+        how = "through a reduced proxy, " if result.proxy else ""
+        uvs = "a new UV map 'img23d'" if result.uv_created else f"its UV map '{self._uv_map}'"
         self.report({"INFO"}, f"Re-textured '{obj.name}' {how}with {uvs}: material '{material.name}'")
         return {"FINISHED"}
 

@@ -50,7 +50,7 @@ class IMG23D_OT_retopologize(JobOperatorMixin, bpy.types.Operator):
         except scene_import.ImportFailed as exc:
             self.report({"ERROR"}, f"{exc}; the result is in {outcome.run_dir}")
             return {"CANCELLED"}
-        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.data)):
+        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)):
             self.report({"WARNING"}, note)
         faces = len(low.data.polygons)
         quads = sum(1 for p in low.data.polygons if p.loop_total == 4)
@@ -83,7 +83,7 @@ def place_result(name: str, outcome: Outcome) -> bpy.types.Object:
     original = bpy.data.objects.get(name)
     if original is None or original.type != "MESH":
         raise scene_import.ImportFailed(f"'{name}' is gone")
-    path = outcome.files.get("mesh")
+    path = outcome.files.get(protocol.ArtifactKind.MESH)
     if not path:
         raise scene_import.ImportFailed("the job announced no mesh")
     return finished_objects.replace_with_low(original, Path(path), outcome.notes)

@@ -33,10 +33,12 @@ class IMG23D_OT_suggest(JobOperatorMixin, bpy.types.Operator):
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
-        names = [str(name) for name in outcome.data.get("names", [])]
+        result = outcome.result
+        suggested = result if isinstance(result, protocol.SuggestJobResult) else protocol.SuggestJobResult(run_dir="")
+        names = list(suggested.names)
         settings = context.scene.img23d
         settings.targets = ", ".join(names)
-        every = bool(outcome.data.get("all_instances"))
+        every = suggested.all_instances
         settings.all_instances = every
         show_overlay(context, Path(outcome.run_dir), "img23d suggestions")
         self.report({"INFO"}, f"Suggested: {settings.targets}" + (" (every instance)" if every else ""))

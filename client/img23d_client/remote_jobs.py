@@ -33,9 +33,11 @@ from .transfer import Budget, Mirror, upload_chunks
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
 
-FETCHED_KINDS = ("mesh", "high_mesh", "layout", "detections", "overlay", "texture")  # artifacts naming a file to read
-FOLDER_KINDS = ("run",)                                                  # artifacts naming a folder
-RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture")          # result data naming files
+_Kind = protocol.ArtifactKind
+FETCHED_KINDS = (_Kind.MESH, _Kind.HIGH_MESH, _Kind.LAYOUT, _Kind.DETECTIONS, _Kind.OVERLAY,
+                 _Kind.TEXTURE)                                          # artifacts naming a file to read
+FOLDER_KINDS = (_Kind.RUN,)                                              # artifacts naming a folder
+RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture")          # result fields naming files
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
 
 
@@ -182,27 +184,29 @@ class RemoteJob:
         self._names.add(remote[len(self._run) + 1:])
         return remote
 
-    def _result(self, result: Any, send: list[Any]) -> _Held:
-        data = dict(result.data) if isinstance(result.data, dict) else {}
-        remote_files = [self._in_run(data[key]) for key in RESULT_FILES if isinstance(data.get(key), str) and data[key]]
-        run_dir = data.get("run_dir")
-        if isinstance(run_dir, str) and run_dir:
+    def _result(self, message: Any, send: list[Any]) -> _Held:
+        kind = protocol.JOB_RESULTS.get(self.request.TYPE)
+        if kind is None:  # not a job's result: nothing in it names a file
+            return _Held(message)
+        result = kind.from_dict(message.data)  # a bad field: this job's error (``_hold``)
+        named = {name: getattr(result, name) for name in RESULT_FILES if getattr(result, name, None)}
+        remote_files = [self._in_run(path) for path in named.values()]
+        local = {name: str(self.mirror.local_path(path)) for name, path in named.items()}
+        run_dir = getattr(result, "run_dir", "")
+        if run_dir:
             if run_dir != self._run:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"the result names the run folder {run_dir[:200]!r}, not "
                                                            "the job's own")
-            data["run_dir"] = str(self.mirror.local_path(run_dir))
+            local["run_dir"] = str(self.mirror.local_path(run_dir))
             remote_files.append(posixpath.join(run_dir, "manifest.json"))  # what Import Run reads later
-        if isinstance(data.get("source_run"), str) and self._local_run is not None:
-            data["source_run"] = str(self._local_run)
+        if isinstance(result, protocol.RegenerateJobResult) and self._local_run is not None:
+            local["source_run"] = str(self._local_run)
         waiting = set()
         for remote in dict.fromkeys(remote_files):
             fetch = self.mirror.request(remote, budget=self._budget)
             send.append(fetch)
             waiting.add(fetch.id)
-        for key in RESULT_FILES:
-            if isinstance(data.get(key), str) and data[key]:
-                data[key] = str(self.mirror.local_path(data[key]))
-        return _Held(replace(result, data=data), waiting)
+        return _Held(replace(message, data=replace(result, **local).to_dict()), waiting)
 
     def _fetched(self, message: Any) -> None:
         try:

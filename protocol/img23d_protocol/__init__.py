@@ -9,6 +9,7 @@ Standard library only. Blender installs this package as a wheel with the add-on;
 imports the same wheel (the add-on puts it on the backend's path) or, in a checkout, this source.
 """
 
+from .artifacts import ArtifactKind
 from .boxes import box_for, check_boxes, validate_boxes
 from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bounded_lines, check_peer_hello, decode,
                     line_version, request_id_of, version_refusal)
@@ -27,6 +28,8 @@ from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS,
                            paint_model_kind)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
+from .results import (JOB_RESULTS, AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
+                      RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
                          is_bookkeeping)
 from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
@@ -38,6 +41,9 @@ from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, c
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
 
 __all__ = [
+    "ArtifactKind",
+    "JOB_RESULTS", "AnswerSummary", "DetectJobResult", "DownloadJobResult", "GenerateJobResult", "JobResult",
+    "RegenerateJobResult", "RetextureJobResult", "RetopoJobResult", "SuggestJobResult", "TargetResult",
     "box_for", "check_boxes", "validate_boxes",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
     "line_version", "request_id_of", "version_refusal",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+from .artifacts import ArtifactKind
 from .errors import ErrorCode, ProtocolError
 from .options import JobOptions
 from .plain import dumps
@@ -235,8 +236,8 @@ class Artifact(Message):
 
     TYPE: ClassVar[str] = "artifact"
     job: str = ""
-    kind: str = ""                       # "mesh", "detections", "overlay", "run", "layout" (the manifest,
-                                         # once it holds every target's depth statistic)
+    # An ``ArtifactKind`` (a str: a kind a newer backend adds arrives as a plain string).
+    kind: ArtifactKind | str = ""
     path: str = ""
     target: str | None = None
     instance: int = 0

@@ -17,9 +17,8 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from img23d_protocol import ErrorCode, JobOptions, ProtocolError, RunLimits
+from img23d_protocol import ErrorCode, GenerateJobResult, JobOptions, ProtocolError, RunLimits
 
 from ..env import failpoints
 from ..env.job_control import CancelToken
@@ -66,16 +65,15 @@ class WorkResult:
     worker: str = ""
 
 
-def result_notes(data: dict[str, Any]) -> list[str]:
+def result_notes(result: GenerateJobResult | None) -> list[str]:
     """The sentences a batch repeats for a picture made otherwise than asked: painting or depth
     skipped for the whole picture, and each object whose finishing fell back or failed."""
-    notes = [f"texture skipped: {data['texture_skipped']}"] if data.get("texture_skipped") else []
-    if data.get("depth_skipped"):
-        notes.append(f"depth skipped: {data['depth_skipped']}")
-    for target in data.get("targets") or []:
-        finish = target.get("finish") or {}
-        if finish.get("fallback"):
-            notes.append(f"{target.get('target')}: {finish['fallback']}")
+    if result is None:
+        return []
+    notes = [f"texture skipped: {result.texture_skipped}"] if result.texture_skipped else []
+    if result.depth_skipped:
+        notes.append(f"depth skipped: {result.depth_skipped}")
+    notes.extend(f"{target.target}: {target.fallback}" for target in result.targets if target.fallback)
     return notes
 
 
@@ -135,7 +133,7 @@ class Worker:
             made = self.session.generate(image, item.names, item.options, cancel=token, job=job)
             result.meshes = sum(1 for m in made.meshes if m.status == "done")
             result.missing = sorted({m.target for m in made.failed})
-            result.notes = result_notes(made.data)
+            result.notes = result_notes(made.job)
             result.status = "done"
         except ProtocolError as exc:
             result.status = "cancelled" if exc.code is ErrorCode.CANCELLED else "failed"

@@ -220,30 +220,29 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes)
     printer, job = _job_for(request.id, interrupts)
     try:
-        data = engine.generate(request, job)
+        result = engine.run(request, job)
     except ProtocolError as exc:
         return _job_failed(exc, printer, interrupts)
     printer.finish()
     failed = 0
-    for target in data["targets"]:
+    for target in result.targets:
         # With variations each candidate says which it is and its seed, to find it again.
-        label = target["target"] + (f" (variation {target['variation']}, seed {target['seed']})"
-                                    if target["variation"] else "")
-        if target["status"] == "done":
-            print(f"{label}: {Path(data['run_dir']) / target['mesh']}")
+        label = target.target + (f" (variation {target.variation}, seed {target.seed})" if target.variation else "")
+        if target.status == "done":
+            print(f"{label}: {Path(result.run_dir) / (target.mesh or '')}")
         else:
             failed += 1
-            print(f"{label}: FAILED [{target['error']['code']}] {target['error']['message']}")
-    for skipped in ("texture_skipped", "depth_skipped"):  # a stage the job went on without, in one sentence
-        if data.get(skipped):
-            print(data[skipped])
-    for target in data["targets"]:  # quads asked for and not made: the finish's one sentence
-        fallback = (target.get("finish") or {}).get("fallback")
-        if fallback:
-            print(f"{target['target']}: {fallback}")
-    print(f"run folder: {data['run_dir']}")
+            error = target.error or {}
+            print(f"{label}: FAILED [{error.get('code')}] {error.get('message')}")
+    for skipped in (result.texture_skipped, result.depth_skipped):  # a stage the job went on without
+        if skipped:
+            print(skipped)
+    for target in result.targets:  # quads asked for and not made: the finish's one sentence
+        if target.fallback:
+            print(f"{target.target}: {target.fallback}")
+    print(f"run folder: {result.run_dir}")
     if options.random_seed:  # drawn by the backend: what the artist types to get this result again
-        print(f"seed: {data['seed']} (random; --seed {data['seed']} makes the same objects)")
+        print(f"seed: {result.seed} (random; --seed {result.seed} makes the same objects)")
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
@@ -253,31 +252,31 @@ def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> t
     request = SuggestRequest(id=_job_id(), image=str(args.image))
     printer, job = _job_for(request.id, interrupts)
     try:
-        data = engine.suggest(request, job)
+        result = engine.run(request, job)
     except ProtocolError as exc:
         printer.finish()
         print(f"error: suggesting names failed: {exc.message} [{exc.code.value}]", file=sys.stderr)
         return None
     printer.finish()
-    every = bool(data["all_instances"])
-    print(f"suggested: {', '.join(data['names'])}" + (" (every instance)" if every else ""))
-    return validate_targets(data["names"]), every
+    every = result.all_instances
+    print(f"suggested: {', '.join(result.names)}" + (" (every instance)" if every else ""))
+    return validate_targets(list(result.names)), every
 
 
 def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
     printer, job = _job_for(request.id, interrupts)
     try:
-        data = engine.detect(request, job)
+        result = engine.run(request, job)
     except ProtocolError as exc:
         return _job_failed(exc, printer, interrupts)
     printer.finish()
-    for name, boxes in data["boxes"].items():
+    for name, boxes in result.boxes.items():
         if not boxes:
             print(f"{name}: not found")
         for box in boxes:
             print(f"{name}: " + " ".join(f"{v:.0f}" for v in box))
-    return EXIT_PARTIAL if data["not_found"] else EXIT_OK
+    return EXIT_PARTIAL if result.not_found else EXIT_OK
 
 
 def _job_id() -> str:

@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from img23d_protocol import (Artifact, DetectRequest, Error, ErrorCode, GenerateRequest, JobOptions, Progress,
-                             ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest)
+from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, DetectRequest, Error, ErrorCode, GenerateRequest,
+                             JobOptions, JobResult, Progress, ProtocolError, RegenerateRequest, RetextureRequest,
+                             RetopoRequest)
 from PIL import Image
 
 from .. import __version__
@@ -97,17 +98,16 @@ class JobRun:
         """What the run folder's name says after its time stamp (the picture's name)."""
         return Path(request.image).name
 
-    def body(self) -> dict[str, Any]:
-        """The job's work; returns the result's data."""
+    def body(self) -> JobResult:
+        """The job's work; returns its result, with the seed it used (``options.seed``, also when it was drawn)."""
         raise NotImplementedError
 
-    def run(self) -> dict[str, Any]:
-        self.job.emit(Artifact(job=self.job.id, kind="run", path=str(self.run_folder.root)))
+    def run(self) -> JobResult:
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.RUN, path=str(self.run_folder.root)))
         self.manager.download_progress = self._download_progress
         self.manager.accepted_licences = self.engine.settings.accepted_licences | set(self.options.accepted_licences)
         try:
-            data = self.body()
-            data.setdefault("seed", self.options.seed)  # the one used, also when it was drawn
+            result = self.body()
             self._close("finished")
         except ProtocolError as exc:
             self._close("cancelled" if exc.code is ErrorCode.CANCELLED else "failed", exc)
@@ -124,7 +124,7 @@ class JobRun:
         finally:
             self.manager.download_progress = None
             self.manager.accepted_licences = self.engine.settings.accepted_licences
-        return data
+        return result
 
     def _close(self, status: str, error: ProtocolError | None = None) -> None:
         manifest = self.run_folder.manifest
@@ -157,6 +157,10 @@ class JobRun:
 
     def progress(self, stage: str, step: int, total: int, message: str) -> None:
         self.job.emit(Progress(job=self.job.id, stage=stage, step=step, total=total, message=message))
+
+    def answer(self) -> AnswerSummary | None:
+        """How the grounding answer ended, for the result; None when no grounding was asked."""
+        return AnswerSummary(**self.answer_summary) if self.answer_summary else None
 
     def _download_progress(self, message: str, done: int, total: int) -> None:
         self.progress("download", done, total, message)
@@ -240,9 +244,9 @@ class JobRun:
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
             overlay = self.run_folder.write_image("detections.png", ask.draw_matches(image.image, matches))
-        self.job.emit(Artifact(job=self.job.id, kind="detections",
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.DETECTIONS,
                                path=str(self.run_folder.path("detections.json"))))
-        self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.OVERLAY, path=str(overlay)))
         return matches
 
     def _warn_about_answer(self, answer: Any, duplicates: int) -> None:

@@ -18,6 +18,7 @@ from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
 from ..families.table import family_of
 from ..models import dtypes, preflight
+from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
@@ -88,6 +89,10 @@ class EngineContext:
         family = model_family(shape_kind(self.settings.models.shape).family)
         return family.no_texture or ("texture skipped: this model set has no texture models, so its meshes "
                                      "are untextured")
+
+    def offline(self) -> bool:
+        """Whether nothing may be downloaded: the settings' choice, else the environment's."""
+        return offline_requested() if self.settings.offline is None else self.settings.offline
 
     def describe(self) -> dict[str, Any]:
         return {"device": str(self.device), "device_name": device_name(self.device),

@@ -1,50 +1,67 @@
-"""The engine: one device, one model manager, one job at a time; each request runs as its kind of job."""
+"""The engine: one device, one model manager, one job at a time; each request runs as its kind of job.
+
+``JOBS`` is the one table of job requests: the server takes these requests as jobs (on a worker
+thread, one at a time) and ``Engine.run`` runs each as its table says.
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
-from img23d_protocol import (DetectRequest, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RegenerateRequest,
-                             RetextureRequest, RetopoRequest, SuggestRequest)
+from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
+                             ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest)
 
-from ..models.hub import offline_requested, refuse_unaccepted
+from ..models.hub import refuse_unaccepted
 from ..models.registry import SHAPE, ModelSpec, shape_kind
 from .base import JobRun
 from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
+from .download import run_download
 from .generate import GenerateRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
 from .retopo import RetopoRun
 from .suggest import SuggestRun
 
-__all__ = ["Engine", "EngineSettings", "Job"]
+__all__ = ["JOBS", "Engine", "EngineSettings", "Job"]
+
+Runner = Callable[["Engine", Any, Job], JobResult]
 
 
 class Engine(EngineContext):
-    """Runs generate, detect, suggest, re-texture and retopo jobs; keeps models between jobs through its manager."""
+    """Runs the jobs of ``JOBS``; keeps models between jobs through its manager."""
+
+    def run(self, request: Message, job: Job) -> JobResult:
+        """Run ``request`` as its kind of job; its typed result (``img23d_protocol.results``)."""
+        runner = JOBS.get(type(request))
+        if runner is None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.TYPE!r} is not a job")
+        return runner(self, request, job)
+
+    # Each kind's result as it goes on the wire (``to_dict``): for scripts and tests that read it as JSON.
 
     def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
-        return self._run(GenerateRun, request, job)
+        return self.run(request, job).to_dict()
 
     def detect(self, request: DetectRequest, job: Job) -> dict[str, Any]:
-        return self._run(DetectRun, request, job)
+        return self.run(request, job).to_dict()
 
     def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
-        return self._run(RetextureRun, request, job)
+        return self.run(request, job).to_dict()
 
     def retopo(self, request: RetopoRequest, job: Job) -> dict[str, Any]:
-        return self._run(RetopoRun, request, job)
+        return self.run(request, job).to_dict()
 
     def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
-        return self._run(SuggestRun, request, job)
+        return self.run(request, job).to_dict()
 
     def regenerate(self, request: RegenerateRequest, job: Job) -> dict[str, Any]:
-        return self._run(RegenerateRun, request, job)
+        return self.run(request, job).to_dict()
 
-    def _run(self, kind: type[JobRun], request: Any, job: Job) -> dict[str, Any]:
+    def run_kind(self, kind: type[JobRun], request: Any, job: Job) -> JobResult:
+        """``request`` as a job of ``kind``: checked, then run in a run folder of its own."""
         # The request is checked before anything is written; the run then always has its folder.
         kind.check_request(request)
         kind.check_models(request, self)
@@ -58,8 +75,7 @@ class Engine(EngineContext):
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.
         # (Offline, nothing is downloaded anyway: a missing model is then model_missing.)
-        offline = offline_requested() if self.settings.offline is None else self.settings.offline
-        if not offline:
+        if not self.offline():
             accepted = self.settings.accepted_licences | set(request.options.accepted_licences)
             refuse_unaccepted([self.manager.spec(role) for role in kind.roles_used(request)
                                if role in self.manager.roles], accepted)
@@ -67,6 +83,20 @@ class Engine(EngineContext):
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
         return run.run()
+
+
+def _job_run(kind: type[JobRun]) -> Runner:
+    def runner(engine: Engine, request: Any, job: Job) -> JobResult:
+        return engine.run_kind(kind, request, job)
+    return runner
+
+
+# Each job request and what runs it: the one dispatch table (the server's job handling reads it).
+JOBS: dict[type[Message], Runner] = {
+    GenerateRequest: _job_run(GenerateRun), DetectRequest: _job_run(DetectRun), SuggestRequest: _job_run(SuggestRun),
+    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun),
+    RegenerateRequest: _job_run(RegenerateRun), DownloadRequest: run_download,
+}
 
 
 # Drawn seeds stay below 2**31: Blender's integer fields are 32-bit, and the artist who wants the

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import trimesh
-from img23d_protocol import Artifact, Error, ErrorCode, JobOptions, ProtocolError
+from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode, JobOptions, ProtocolError
 
 from ..finish.bake import BakeSettings, bake
 from ..finish.glb import write_finished_glb
@@ -75,7 +75,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper)
     quads = 0 if result.quads is None else len(result.quads)
     low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads))
-    run.job.emit(Artifact(job=run.job.id, kind="high_mesh", path=str(high_path), **artifact))
+    run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.HIGH_MESH, path=str(high_path), **artifact))
     entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,
              "faces_in": step.faces_in, "faces_out": step.faces_out, "quads": quads, "fallback": step.fallback,
              "bake_size": options.bake_size, "coloured": baked.base_color is not None,

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import trimesh
-from img23d_protocol import Artifact, Error, ErrorCode, ProtocolError, box_for, check_boxes
+from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
+                             box_for, check_boxes)
 from PIL import Image
 
 from ..families.table import family_of
@@ -57,7 +58,7 @@ class GenerateRun(PaintingRun):
     def roles_used(cls, request: Request) -> tuple[str, ...]:
         return ("grounding", "matting", "depth", "shape") + (PAINT_ROLES if request.options.texture else ())
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
         image = self.load_input()
         records = self._plan_targets(image)
@@ -91,14 +92,13 @@ class GenerateRun(PaintingRun):
                 raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image" + cut)
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no target produced a mesh; see the errors above")
         picture = self.run_folder.path(scene.LAYOUT_PICTURE)
-        return {"run_dir": str(self.run_folder.root),
-                "manifest": str(self.run_folder.path("manifest.json")),
-                # Named so that an add-on on another machine fetches it with the meshes.
-                "layout_picture": str(picture) if picture.is_file() else None,
-                "image_size": list(image.original_size),
-                "targets": [asdict(r) for r in records],
-                "texture_skipped": manifest.texture_skipped, "depth_skipped": manifest.depth_skipped,
-                "timings": manifest.timings, **self.answer_summary}
+        return GenerateJobResult(
+            run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
+            # Named so that an add-on on another machine fetches it with the meshes.
+            layout_picture=str(picture) if picture.is_file() else None,
+            image_size=list(image.original_size), targets=tuple(TargetResult(**asdict(r)) for r in records),
+            texture_skipped=manifest.texture_skipped, depth_skipped=manifest.depth_skipped,
+            timings=manifest.timings, answer=self.answer(), seed=self.options.seed)
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
         """One record per target instance; whole image as one object when no names were given."""
@@ -369,7 +369,7 @@ class GenerateRun(PaintingRun):
         record.status = "done"
         self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
                       f"{record.target} ready")
-        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(path), **fields))
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(path), **fields))
 
 
 def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError, RegenerateRequest
+from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, TargetResult
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
 from ..readers.images import LoadedImage, load_image
@@ -111,7 +111,7 @@ class RegenerateRun(GenerateRun):
     def folder_label(cls, request: RegenerateRequest) -> str:  # type: ignore[override]
         return "regenerate"
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> RegenerateJobResult:
         source = SourceRun.open(self.request.run)
         manifest = self.run_folder.manifest
         manifest.source_run = str(source.root)
@@ -140,11 +140,11 @@ class RegenerateRun(GenerateRun):
             self._export(records, meshes, cutouts)
         if not any(r.status == "done" for r in records):
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no object got a new mesh; see the errors above")
-        return {"run_dir": str(self.run_folder.root), "source_run": str(source.root),
-                "manifest": str(self.run_folder.path("manifest.json")),
-                "image_size": manifest.image.get("original_size"),
-                "targets": [asdict(r) for r in records], "texture_skipped": manifest.texture_skipped,
-                "timings": manifest.timings}
+        return RegenerateJobResult(
+            run_dir=str(self.run_folder.root), source_run=str(source.root),
+            manifest=str(self.run_folder.path("manifest.json")), image_size=manifest.image.get("original_size"),
+            targets=tuple(TargetResult(**asdict(r)) for r in records), texture_skipped=manifest.texture_skipped,
+            timings=manifest.timings, seed=self.options.seed)
 
 
 def _source_layout(source: Manifest) -> Any:

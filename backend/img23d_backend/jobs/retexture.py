@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from img23d_protocol import Artifact, ErrorCode, ProtocolError, validate_targets
+from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, RetextureJobResult, validate_targets
 from PIL import Image
 
 from ..models import preflight
@@ -48,7 +48,7 @@ class RetextureRun(PaintingRun):
     def roles_used(cls, request: Request) -> tuple[str, ...]:
         return ("matting",) + PAINT_ROLES  # the roles a set has: the clean family's has no delight
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> RetextureJobResult:
         source = Path(self.request.mesh)
         image = self.load_input()
         mesh_copy = self.run_folder.write_bytes_with("input_mesh.npz", lambda p: shutil.copyfile(source, p))
@@ -80,12 +80,12 @@ class RetextureRun(PaintingRun):
             uvs_path = self.run_folder.write_bytes_with(
                 "uvs.npy", lambda p: np.save(p, loop_uvs.astype(np.float32), allow_pickle=False)) if created else None
         record.status, record.textured = "done", True
-        self.job.emit(Artifact(job=self.job.id, kind="texture", path=str(texture_path), target=name))
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.TEXTURE, path=str(texture_path), target=name))
         if uvs_path is not None:
-            self.job.emit(Artifact(job=self.job.id, kind="uvs", path=str(uvs_path), target=name))
-        return {"run_dir": str(self.run_folder.root), "texture": str(texture_path),
-                "uvs": str(uvs_path) if uvs_path else None, "uv_created": created, "proxy": through_proxy,
-                "faces": artist.face_count, "texture_size": list(texture.size)}
+            self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.UVS, path=str(uvs_path), target=name))
+        return RetextureJobResult(run_dir=str(self.run_folder.root), texture=str(texture_path),
+                                  uvs=str(uvs_path) if uvs_path else None, uv_created=created, proxy=through_proxy,
+                                  faces=artist.face_count, texture_size=list(texture.size), seed=self.options.seed)
 
     def _reference(self, image: LoadedImage, record: TargetRecord) -> Any:
         """The picture as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""

@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 import trimesh
-from img23d_protocol import Artifact, ErrorCode, ProtocolError, RetopoRequest, validate_targets
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, RetopoJobResult, RetopoRequest, TargetResult,
+                             validate_targets)
 from PIL import Image
 
 from ..runs.folders import TargetRecord
@@ -62,7 +63,7 @@ class RetopoRun(JobRun):
     def folder_label(cls, request: RetopoRequest) -> str:  # type: ignore[override]
         return f"{request.name}-retopo"
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> RetopoJobResult:
         [name] = validate_targets([self.request.name])
         with self.stage("load"):
             copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
@@ -79,10 +80,11 @@ class RetopoRun(JobRun):
         record.mesh, record.finish = self.run_folder.relative(finished.low), finished.record
         record.textured, record.status = bool(finished.record["coloured"]), "done"
         record.timings["finish"] = finished.record["seconds"]
-        self.job.emit(Artifact(job=self.job.id, kind="mesh", path=str(finished.low), **fields))
-        return {"run_dir": str(self.run_folder.root), "manifest": str(self.run_folder.path("manifest.json")),
-                "mesh": str(finished.low), "high_mesh": str(finished.high), "finish": finished.record,
-                "targets": [asdict(record)], "timings": manifest.timings}
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(finished.low), **fields))
+        return RetopoJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
+                               mesh=str(finished.low), high_mesh=str(finished.high), finish=finished.record,
+                               targets=(TargetResult(**asdict(record)),), timings=manifest.timings,
+                               seed=self.options.seed)
 
 
 def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:

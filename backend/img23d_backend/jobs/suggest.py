@@ -7,9 +7,7 @@ grounding answer and grouped into names. The run folder keeps what Detect keeps
 
 from __future__ import annotations
 
-from typing import Any
-
-from img23d_protocol import Artifact, ErrorCode, ProtocolError
+from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, SuggestJobResult
 
 from ..stages.grounding.ask import GroundingOptions, draw_matches, ground
 from ..stages.grounding.detections import parse_detections
@@ -21,7 +19,7 @@ from .base import JobRun, scaled_box
 class SuggestRun(JobRun):
     kind = "suggest"
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> SuggestJobResult:
         image = self.load_input()
         options = GroundingOptions.from_spec(self.manager.spec("grounding").options)
         with self.stage("grounding"):
@@ -38,12 +36,13 @@ class SuggestRun(JobRun):
                 "matches": {m.target: [d.to_dict() for d in m.detections] for m in matches},
             })
             overlay = self.run_folder.write_image("detections.png", draw_matches(image.image, matches))
-        self.job.emit(Artifact(job=self.job.id, kind="detections", path=str(self.run_folder.path("detections.json"))))
-        self.job.emit(Artifact(job=self.job.id, kind="overlay", path=str(overlay)))
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.DETECTIONS, path=str(self.run_folder.path("detections.json"))))
+        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.OVERLAY, path=str(overlay)))
         if not suggestions:
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "the grounding model named no object in the picture")
-        return {"run_dir": str(self.run_folder.root), "image_size": list(image.original_size),
-                "names": [s.name for s in suggestions],
-                "boxes": {s.name: [scaled_box(d.box, image.scale) for d in s.detections] for s in suggestions},
-                # Duplicates come back as one name: several boxes for it ask for every instance.
-                "all_instances": any(len(s.detections) > 1 for s in suggestions)}
+        return SuggestJobResult(
+            run_dir=str(self.run_folder.root), image_size=list(image.original_size),
+            names=[s.name for s in suggestions],
+            boxes={s.name: [scaled_box(d.box, image.scale) for d in s.detections] for s in suggestions},
+            # Duplicates come back as one name: several boxes for it ask for every instance.
+            all_instances=any(len(s.detections) > 1 for s in suggestions), seed=self.options.seed)

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
-from img23d_protocol import Artifact, ErrorCode, ProtocolError
+from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
 from img23d_protocol.layout import LayoutSettings, SceneLayout, resolve_fov, solve, targets_from_records
 
 from ..models.oom import is_out_of_memory
@@ -59,7 +59,7 @@ def measure(run: Any, image: LoadedImage, live: list[TargetRecord], rects: dict[
                                   ground=options.ground)
         layout = solve(image.original_size, targets_from_records(asdict(t) for t in live), settings)
         folder.manifest.scene = {"depth": record, "layout": asdict(settings), "camera": layout.camera.to_dict()}
-    run.job.emit(Artifact(job=run.job.id, kind="layout", path=str(folder.path("manifest.json"))))
+    run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
     return layout
 
 

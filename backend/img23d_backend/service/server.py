@@ -23,19 +23,18 @@ import threading
 import time
 from typing import Any, BinaryIO, Callable, TextIO
 
-from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, DetectRequest,
-                             DownloadRequest, Error, ErrorCode, FetchRequest, GenerateRequest, Hello, Message,
-                             ModelsRequest, OverlongLine, Progress, ProtocolError, RegenerateRequest, Result,
-                             RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest,
-                             SuggestRequest, UploadRequest, bounded_lines, check_peer_hello, decode, request_id_of)
+from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, Error, ErrorCode,
+                             FetchRequest, Hello, Message, ModelsRequest, OverlongLine, ProtocolError, Result,
+                             RunsRequest, ShutdownRequest, StatusRequest, UploadRequest, bounded_lines,
+                             check_peer_hello, decode, request_id_of)
 
 from .. import __version__
 from ..env.interrupts import Interrupted, exit_code
 from ..jobs import Engine, Job
+from ..jobs.download import model_list
+from ..jobs.engine import JOBS
 from ..models import env_probe
-from ..models.cache import delete_model, find_spec, hub_cache_dir, list_models, model_id
-from ..models.download import download
-from ..models.hub import offline_requested
+from ..models.cache import delete_model
 from ..models.memory import device_memory
 from ..runs.folders import recover_interrupted
 from .run_index import list_runs, run_files
@@ -82,12 +81,11 @@ class Server:
         self._output_broken = False
         self.uploads = Uploads(engine.settings.runs_dir)
         self.fetches = Fetches(engine.settings.runs_dir, self.send)
+        # Every job request (``JOBS``) runs on the worker; the others are answered on the reader thread.
         self._handlers: dict[type, Callable[[Any], bool]] = {
-            Hello: self._on_hello, GenerateRequest: self._on_job, DetectRequest: self._on_job,
-            RetextureRequest: self._on_job, SuggestRequest: self._on_job, RegenerateRequest: self._on_job,
-            RetopoRequest: self._on_job,
-            CancelRequest: self._on_cancel, StatusRequest: self._on_status, ShutdownRequest: self._on_shutdown,
-            ModelsRequest: self._on_models, DownloadRequest: self._on_job, DeleteRequest: self._on_delete,
+            **{kind: self._on_job for kind in JOBS},
+            Hello: self._on_hello, CancelRequest: self._on_cancel, StatusRequest: self._on_status,
+            ShutdownRequest: self._on_shutdown, ModelsRequest: self._on_models, DeleteRequest: self._on_delete,
             UploadRequest: self._on_upload, FetchRequest: self._on_fetch, RunsRequest: self._on_runs,
         }
 
@@ -198,14 +196,8 @@ class Server:
         return True
 
     def _run_job(self, request: Message, job: Job) -> None:
-        runners: dict[type, Callable[[Any, Job], dict[str, Any]]] = {
-            GenerateRequest: self.engine.generate, DetectRequest: self.engine.detect,
-            RetextureRequest: self.engine.retexture, SuggestRequest: self.engine.suggest,
-            RegenerateRequest: self.engine.regenerate, RetopoRequest: self.engine.retopo,
-            DownloadRequest: self._download}
         try:
-            data = runners[type(request)](request, job)
-            result: Message = Result(id=job.id, ok=True, data=data)
+            result: Message = Result(id=job.id, ok=True, data=self.engine.run(request, job).to_dict())
         except ProtocolError as exc:
             result = Error.from_exception(job.id, exc)
         except Exception as exc:  # the thread's boundary: never die silently
@@ -254,30 +246,9 @@ class Server:
 
     # -- the model manager ------------------------------------------------------------------
 
-    def _offline(self) -> bool:
-
-        offline = self.engine.settings.offline
-        return offline_requested() if offline is None else offline
-
-    def _model_list(self) -> dict[str, Any]:
-
-        return {"models": [entry.to_dict() for entry in list_models(self.engine.settings.models)],
-                "offline": self._offline(), "cache_dir": str(hub_cache_dir())}
-
     def _on_models(self, request: ModelsRequest) -> bool:
-        self.send(Result(id=request.id, ok=True, data=self._model_list()))
+        self.send(Result(id=request.id, ok=True, data=model_list(self.engine)))
         return True
-
-    def _download(self, request: DownloadRequest, job: Job) -> dict[str, Any]:
-
-        spec = find_spec(self.engine.settings.models, request.model)
-
-        def progress(message: str, done: int, total: int) -> None:
-            job.emit(Progress(job=job.id, stage="download", step=done, total=total, message=message))
-
-        folder = download(spec, offline=self._offline(), progress=progress, cancelled=lambda: job.cancel.cancelled,
-                          accepted_licences=self.engine.settings.accepted_licences | set(request.accepted_licences))
-        return {"model": model_id(spec), "path": str(folder), **self._model_list()}
 
     def _on_delete(self, request: DeleteRequest) -> bool:
 
@@ -286,7 +257,7 @@ class Server:
             if self._job is not None:
                 raise ProtocolError(ErrorCode.BUSY, f"job {self._job.id} is running; delete models when it is done")
             data = delete_model(self.engine.settings.models, request.model)
-        self.send(Result(id=request.id, ok=True, data={**data, **self._model_list()}))
+        self.send(Result(id=request.id, ok=True, data={**data, **model_list(self.engine)}))
         return True
 
     def _on_shutdown(self, request: ShutdownRequest) -> bool:

@@ -1,0 +1,19 @@
+"""The kinds of file an ``artifact`` event announces (its ``kind``)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ArtifactKind(str, Enum):
+    """What an ``artifact``'s file is. A str, so a kind compares equal to the string on the wire, and
+    an add-on keeps a kind a newer backend adds as a plain string (it shows nothing for it)."""
+
+    RUN = "run"                      # the job's run folder, first of all
+    DETECTIONS = "detections"        # the grounding's detections.json
+    OVERLAY = "overlay"              # the picture with the boxes drawn
+    LAYOUT = "layout"                # the manifest, once it holds every target's depth statistic
+    MESH = "mesh"                    # one object's GLB (its low mesh when finished)
+    HIGH_MESH = "high_mesh"          # a finished object's generated (high) mesh, announced before its low one
+    TEXTURE = "texture"              # Re-texture's painted texture
+    UVS = "uvs"                      # Re-texture's new UVs, for a mesh that had none

@@ -1,0 +1,393 @@
+"""What each job's ``result`` carries, typed as its request is (the kinds of ``artifact``: ``artifacts``).
+
+A ``Result`` line's ``data`` is one of the ``*JobResult`` classes here, chosen by the request that
+started the job (``JOB_RESULTS``). ``to_dict`` writes exactly the keys older releases sent, so an
+older add-on and a newer backend still agree. ``from_dict`` reads the answer of another process
+(perhaps another machine): every field is checked (types, lengths) and a bad one is one sentence
+with ``bad_request``; keys a newer backend adds are ignored, as ``ModelEntry.from_dict`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, ClassVar
+
+from .errors import ErrorCode, ProtocolError
+from .messages import ModelEntry
+
+MAX_TEXT = 4096               # a path, a name or a sentence
+MAX_ITEMS = 10_000            # targets, names, boxes or models of one result
+
+
+def _refuse(what: str, key: str, problem: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_REQUEST, f"a {what} result's {key!r} {problem}")
+
+
+def _text(data: dict[str, Any], what: str, key: str, *, optional: bool = False) -> Any:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TEXT:
+        raise _refuse(what, key, f"is not a string of at most {MAX_TEXT} characters")
+    return value
+
+
+def _number(data: dict[str, Any], what: str, key: str, *, optional: bool = False, whole: bool = True) -> Any:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise _refuse(what, key, "is not a whole number" if whole else "is not a number")
+    return value
+
+
+def _flag(data: dict[str, Any], what: str, key: str) -> bool:
+    value = data.get(key)
+    if not isinstance(value, bool):
+        raise _refuse(what, key, "is not true or false")
+    return value
+
+
+def _items(data: dict[str, Any], what: str, key: str, *, optional: bool = False) -> Any:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise _refuse(what, key, f"is not a list of at most {MAX_ITEMS} items")
+    return value
+
+
+def _object(data: dict[str, Any], what: str, key: str, *, optional: bool = False) -> Any:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, dict) or len(value) > MAX_ITEMS:
+        raise _refuse(what, key, f"is not an object of at most {MAX_ITEMS} keys")
+    return value
+
+
+def _numbers(data: dict[str, Any], what: str, key: str, *, optional: bool = False) -> Any:
+    value = _items(data, what, key, optional=optional)
+    if value is not None and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise _refuse(what, key, "is not a list of numbers")
+    return value
+
+
+def _names(data: dict[str, Any], what: str, key: str) -> list[str]:
+    value = _items(data, what, key)
+    if not all(isinstance(v, str) and len(v) <= MAX_TEXT for v in value):
+        raise _refuse(what, key, "is not a list of names")
+    return value
+
+
+def _boxes(data: dict[str, Any], what: str) -> dict[str, list[list[float]]]:
+    value = _object(data, what, "boxes")
+    for name, boxes in value.items():
+        if len(name) > MAX_TEXT or not isinstance(boxes, list) or len(boxes) > MAX_ITEMS or not all(
+                isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                            for v in b) for b in boxes):
+            raise _refuse(what, "boxes", "is not a list of [x0, y0, x1, y1] boxes for each name")
+    return value
+
+
+def _whole(what: str, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a {what} result must be an object")
+    return data
+
+
+@dataclass(frozen=True)
+class AnswerSummary:
+    """How the grounding model's answer ended; in a Generate or Detect result when grounding was asked."""
+
+    stop_reason: str = ""
+    cut_off: bool = False            # it reached its token budget: names past the cut may be missing
+    answer_tokens: int = 0
+    token_budget: int = 0
+    duplicates_dropped: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], what: str) -> "AnswerSummary | None":
+        """The summary inside a result, or None when it has none (no grounding was asked)."""
+        if "stop_reason" not in data and "cut_off" not in data:
+            return None
+        return cls(stop_reason=_text(data, what, "stop_reason"), cut_off=_flag(data, what, "cut_off"),
+                   answer_tokens=_number(data, what, "answer_tokens"), token_budget=_number(data, what, "token_budget"),
+                   duplicates_dropped=_number(data, what, "duplicates_dropped"))
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What became of one object of a job (the run manifest's record of it): ``status`` done or failed."""
+
+    target: str
+    instance: int = 1
+    stem: str = ""
+    status: str = "pending"
+    box: list[float] | None = None
+    score: float | None = None
+    artist_box: bool = False
+    seed: int | None = None
+    variation: int = 0
+    candidate_of: str | None = None
+    crop: str | None = None
+    matte: str | None = None
+    mesh: str | None = None            # its GLB, relative to the run folder
+    faces: int | None = None
+    vertices: int | None = None
+    cleanup: dict[str, Any] | None = None
+    textured: bool = False
+    error: dict[str, str] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    depth: dict[str, Any] | None = None
+    placement: dict[str, Any] | None = None
+    finish: dict[str, Any] | None = None   # with a topology: method, quads, fallback, high_mesh...
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def fallback(self) -> str | None:
+        """The finish's one sentence when quads were asked for and not made."""
+        value = (self.finish or {}).get("fallback")
+        return value if isinstance(value, str) and value else None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "TargetResult":
+        what = "target"
+        # Keys an older backend may not send yet take their defaults; the others must be there.
+        data = {"instance": 1, "stem": "", "status": "pending", "variation": 0, "timings": {}, **_whole(what, data)}
+        texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh")}
+        objects = {key: _object(data, what, key, optional=True)
+                   for key in ("cleanup", "error", "depth", "placement", "finish")}
+        numbers = {key: _number(data, what, key, optional=True) for key in ("seed", "faces", "vertices")}
+        return cls(target=_text(data, what, "target"), instance=_number(data, what, "instance"),
+                   stem=_text(data, what, "stem"), status=_text(data, what, "status"),
+                   box=_numbers(data, what, "box", optional=True),
+                   score=_number(data, what, "score", optional=True, whole=False),
+                   artist_box=bool(data.get("artist_box", False)), variation=_number(data, what, "variation"),
+                   textured=bool(data.get("textured", False)), timings=_object(data, what, "timings"),
+                   **texts, **objects, **numbers)
+
+
+def _filled(cls: type[JobResult], data: Any) -> dict[str, Any]:
+    """``data`` with each key it lacks set to the wire form of its field's default (a field without
+    one stays missing, and is refused as such)."""
+    data = _whole(cls.KIND, data)
+    required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
+    empty = cls(**dict.fromkeys(required, "")).to_dict()
+    return {**{k: v for k, v in empty.items() if k not in required}, **data}
+
+
+def _targets(data: dict[str, Any], what: str) -> tuple[TargetResult, ...]:
+    return tuple(TargetResult.from_dict(entry) for entry in _items(data, what, "targets"))
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """Base of the job results: the run folder (but Download's), and the seed the job used.
+
+    Only the fields without a default (the run folder; Download's model and path) must be in the data:
+    a key an older or leaner backend leaves out reads as its field's default; a key that is there is checked."""
+
+    KIND: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "JobResult":
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class GenerateJobResult(JobResult):
+    KIND: ClassVar[str] = "generate"
+    run_dir: str
+    manifest: str = ""
+    layout_picture: str | None = None   # named so that an add-on on another machine fetches it
+    image_size: list[int] = field(default_factory=list)
+    targets: tuple[TargetResult, ...] = ()
+    texture_skipped: str | None = None  # one sentence when the job went on without textures
+    depth_skipped: str | None = None    # one sentence when objects were placed by their boxes
+    timings: dict[str, float] = field(default_factory=dict)
+    answer: AnswerSummary | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "manifest": self.manifest, "layout_picture": self.layout_picture,
+                "image_size": list(self.image_size), "targets": [t.to_dict() for t in self.targets],
+                "texture_skipped": self.texture_skipped, "depth_skipped": self.depth_skipped,
+                "timings": dict(self.timings), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "GenerateJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
+                   layout_picture=_text(data, what, "layout_picture", optional=True),
+                   image_size=_numbers(data, what, "image_size"), targets=_targets(data, what),
+                   texture_skipped=_text(data, what, "texture_skipped", optional=True),
+                   depth_skipped=_text(data, what, "depth_skipped", optional=True),
+                   timings=_object(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
+                   seed=_number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
+class DetectJobResult(JobResult):
+    KIND: ClassVar[str] = "detect"
+    run_dir: str
+    image_size: list[int] = field(default_factory=list)
+    boxes: dict[str, list[list[float]]] = field(default_factory=dict)  # name -> boxes, pixels of the picture
+    not_found: list[str] = field(default_factory=list)
+    answer: AnswerSummary | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "image_size": list(self.image_size), "boxes": self.boxes,
+                "not_found": list(self.not_found), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "DetectJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
+                   boxes=_boxes(data, what), not_found=_names(data, what, "not_found"),
+                   answer=AnswerSummary.from_dict(data, what), seed=_number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
+class SuggestJobResult(JobResult):
+    KIND: ClassVar[str] = "suggest"
+    run_dir: str
+    image_size: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    boxes: dict[str, list[list[float]]] = field(default_factory=dict)
+    all_instances: bool = False         # some name was seen more than once: ask for every instance
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "image_size": list(self.image_size), "names": list(self.names),
+                "boxes": self.boxes, "all_instances": self.all_instances, "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "SuggestJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
+                   names=_names(data, what, "names"), boxes=_boxes(data, what),
+                   all_instances=_flag(data, what, "all_instances"), seed=_number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
+class RetextureJobResult(JobResult):
+    KIND: ClassVar[str] = "retexture"
+    run_dir: str
+    texture: str = ""                   # the painted texture, on the mesh's own UVs (or ``uvs``)
+    uvs: str | None = None              # new per-corner UVs when the mesh had none
+    uv_created: bool = False
+    proxy: bool = False                 # painted through a reduced stand-in mesh
+    faces: int = 0
+    texture_size: list[int] = field(default_factory=list)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "texture": self.texture, "uvs": self.uvs, "uv_created": self.uv_created,
+                "proxy": self.proxy, "faces": self.faces, "texture_size": list(self.texture_size), "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RetextureJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(run_dir=_text(data, what, "run_dir"), texture=_text(data, what, "texture"),
+                   uvs=_text(data, what, "uvs", optional=True), uv_created=_flag(data, what, "uv_created"),
+                   proxy=_flag(data, what, "proxy"), faces=_number(data, what, "faces"),
+                   texture_size=_numbers(data, what, "texture_size"), seed=_number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
+class RetopoJobResult(JobResult):
+    KIND: ClassVar[str] = "retopo"
+    run_dir: str
+    manifest: str = ""
+    mesh: str = ""                      # the finished (low) GLB
+    high_mesh: str = ""                 # the mesh as it came, as a GLB
+    finish: dict[str, Any] = field(default_factory=dict)  # method, faces in and out, quads, fallback...
+    targets: tuple[TargetResult, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "manifest": self.manifest, "mesh": self.mesh, "high_mesh": self.high_mesh,
+                "finish": self.finish, "targets": [t.to_dict() for t in self.targets], "timings": dict(self.timings),
+                "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RetopoJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
+                   mesh=_text(data, what, "mesh"), high_mesh=_text(data, what, "high_mesh"),
+                   finish=_object(data, what, "finish"), targets=_targets(data, what),
+                   timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
+class RegenerateJobResult(JobResult):
+    KIND: ClassVar[str] = "regenerate"
+    run_dir: str
+    source_run: str = ""                # the Generate run whose cut-outs were used
+    manifest: str = ""
+    image_size: list[int] | None = None
+    targets: tuple[TargetResult, ...] = ()
+    texture_skipped: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "source_run": self.source_run, "manifest": self.manifest,
+                "image_size": None if self.image_size is None else list(self.image_size),
+                "targets": [t.to_dict() for t in self.targets], "texture_skipped": self.texture_skipped,
+                "timings": dict(self.timings), "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RegenerateJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(run_dir=_text(data, what, "run_dir"), source_run=_text(data, what, "source_run"),
+                   manifest=_text(data, what, "manifest"), image_size=_numbers(data, what, "image_size", optional=True),
+                   targets=_targets(data, what), texture_skipped=_text(data, what, "texture_skipped", optional=True),
+                   timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
+class DownloadJobResult(JobResult):
+    KIND: ClassVar[str] = "download"
+    model: str                          # the model's id
+    path: str                           # its folder on the backend
+    models: tuple[ModelEntry, ...] = ()  # the refreshed model list
+    offline: bool = False
+    cache_dir: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "path": self.path, "models": [m.to_dict() for m in self.models],
+                "offline": self.offline, "cache_dir": self.cache_dir}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "DownloadJobResult":
+        what = cls.KIND
+        data = _filled(cls, data)
+        return cls(model=_text(data, what, "model"), path=_text(data, what, "path"),
+                   models=tuple(ModelEntry.from_dict(m) for m in _items(data, what, "models")),
+                   offline=_flag(data, what, "offline"), cache_dir=_text(data, what, "cache_dir"))
+
+
+# The result each job request is answered with, by the request's ``type``.
+JOB_RESULTS: dict[str, type[JobResult]] = {
+    cls.KIND: cls for cls in (GenerateJobResult, DetectJobResult, SuggestJobResult, RetextureJobResult,
+                              RetopoJobResult, RegenerateJobResult, DownloadJobResult)
+}
