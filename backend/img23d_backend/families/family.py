@@ -1,9 +1,9 @@
 """One model family as the rest of the backend reaches it: the ``Family`` interface.
 
 A family is the code that belongs to one set of shape and texture models (``hunyuan3d``,
-``step1x``): how each of its models loads, how its shape model samples, how it paints one target,
-what its shape stage needs of memory and precision, what its paint model's weights weigh, and
-which heavy modules its models import. The jobs, the service and the
+``step1x``): how each of its models loads, how its shape model samples, how it paints one target
+and bakes a texture into an artist's own UVs, what its shape stage needs of memory and precision,
+what its paint model's weights weigh, and which heavy modules its models import. The jobs, the service and the
 model manager ask the table (``table.FAMILIES``, ``table.family_of``) for a model's family and call
 these, so they never branch on a family's name. What every family shares stays in ``stages``.
 
