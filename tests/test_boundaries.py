@@ -63,7 +63,7 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.probe", "img23d_backend.env.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.raster"),
-    ("img23d_backend.stages.paint.retexture", "img23d_backend.raster"),
+    ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.raster"),
     # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
     # when it loads: only a build needs it.
     ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),

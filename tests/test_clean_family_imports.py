@@ -6,7 +6,7 @@ Tencent's licence does not reach. Starting from its modules, this follows every 
 (at module level or inside a function: both can run) and, for each module reached, its packages'
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
 (``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``'s
-hy3dgen-derived modules; the filling and re-texturing left in ``stages/paint/``; the fast loaders) or any
+hy3dgen-derived modules; the filling left in ``stages/paint/``; the fast loaders) or any
 import of hy3dgen or its compiled extensions, and says the chain of imports that reached it.
 
 One place the walk stops, and why: the job room's face (``jobs/__init__``: the engine) and its base
@@ -27,11 +27,7 @@ import pytest
 import test_boundaries as boundaries
 
 CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster")
-TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d.paint",
-                   "img23d_backend.families.hunyuan3d.paint_models", "img23d_backend.stages.paint.fill",
-                   "img23d_backend.families.hunyuan3d.turbo", "img23d_backend.families.hunyuan3d.position_attention",
-                   "img23d_backend.stages.paint.retexture", "img23d_backend.families.hunyuan3d.shape",
-                   "img23d_backend.families.hunyuan3d.shape_decode", "img23d_backend.families.hunyuan3d.hy3dgen_fixes",
+TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill",
                    "img23d_backend.models.fast_load")
 # hy3dgen, and the compiled extensions Hunyuan3D builds (its rasterizer and its renderer's mesh processor).
 TENCENT_PACKAGES = {"hy3dgen", "custom_rasterizer", "custom_rasterizer_kernel", "differentiable_renderer",

@@ -22,9 +22,11 @@ from PIL import Image
 from test_retexture import mesh_file, uv_sphere
 from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
 
+import img23d_backend.raster as tencent_raster
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import preflight, texture_folders
 from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT, model_set, tiny_model_set
+from img23d_backend.stages.paint import fill as tencent_fill
 from img23d_protocol import CLEAN, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError, RetextureRequest
 
 RUN_TIMEOUT = 300
@@ -122,6 +124,25 @@ def test_re_texture_on_the_clean_family_paints_the_artists_mesh_in_its_own_uvs(e
     # The paint stage's progress runs from the maps through each step to each view baked (1 + 2 + 6).
     paint = [e for e in events if isinstance(e, Progress) and e.stage == "paint" and e.total == 9]
     assert [e.step for e in paint] == list(range(1, 10))  # and hy3dgen was never needed (no_hy3dgen)
+
+
+def test_re_texture_through_a_proxy_bakes_with_the_clean_familys_own_rasterizer_and_filling(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Above the face budget, the artist's mesh is painted through a proxy and the texture baked into
+    # its own UVs: with the family's rasterizer and filling, never the ports of Tencent's code.
+    def never(*args, **kwargs):
+        raise AssertionError("the licence-clean family ran Tencent-derived code")
+
+    monkeypatch.setattr(tencent_raster, "rasterize", never)
+    monkeypatch.setattr(tencent_raster, "interpolate", never)
+    monkeypatch.setattr(tencent_fill, "fill_texture", never)
+    path = mesh_file(uv_sphere(16, 24), tmp_path / "sphere.npz", with_uvs=True)
+    request = RetextureRequest(id="p", image=str(SUBJECT), mesh=str(path), name="statue",
+                               options=JobOptions(**{**PAINT, "face_budget": 200, "texture_sync": False}))
+    data = engine.retexture(request, Job(id="p", emit=lambda event: None))
+    assert data["proxy"] and not data["uv_created"]
+    texture = np.asarray(Image.open(data["texture"]))
+    assert texture.shape == (256, 256, 3) and texture.std() > 0
 
 
 def test_a_view_size_the_model_cannot_take_is_a_bad_request(tiny_root: Path, tmp_path: Path, no_hy3dgen) -> None:

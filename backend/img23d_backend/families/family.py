@@ -1,9 +1,9 @@
 """One model family as the rest of the backend reaches it: the ``Family`` interface.
 
 A family is the code that belongs to one set of shape and texture models (``hunyuan3d``,
-``step1x``): how each of its models loads, how its shape model samples, how it paints one target,
-what its shape stage needs of memory and precision, what its paint model's weights weigh, and
-which heavy modules its models import. The jobs, the service and the
+``step1x``): how each of its models loads, how its shape model samples, how it paints one target
+and bakes a texture into an artist's own UVs, what its shape stage needs of memory and precision,
+what its paint model's weights weigh, and which heavy modules its models import. The jobs, the service and the
 model manager ask the table (``table.FAMILIES``, ``table.family_of``) for a model's family and call
 these, so they never branch on a family's name. What every family shares stays in ``stages``.
 
@@ -26,6 +26,7 @@ from ..models.preflight import ShapeMemory
 from ..models.specs import ModelSpec
 from ..runs.folders import RunFolder, TargetRecord
 from ..stages.mesh.shapes import ShapeSettings
+from ..stages.paint.retexture import UVBake
 
 # The roles whose models a family brings (the others, grounding, matting and depth, every family shares).
 FAMILY_ROLES = ("shape", "delight", "paint")
@@ -80,6 +81,8 @@ class Family:
     # The paint model's weights in the dtype it runs in on a device, for the job's preflight; None
     # where the preflight's own figures cover them (Hunyuan3D-Paint's, measured).
     paint_weights: Callable[[ModelSpec, Any], int | None]
+    # Its rasterizer and hole filling, for baking a painted proxy into an artist's own UVs (Re-texture).
+    uv_bake: UVBake
     # The dtype its shape model runs in on a device (``models.dtypes``); None: its loader's own rule.
     shape_precision: Callable[[Any], Precision | None]
     # How its shape stage's memory grows (for the preflight), given that precision and the shape

@@ -10,6 +10,7 @@ import numpy as np
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, RetextureJobResult, validate_targets
 from PIL import Image
 
+from ..families.table import family_of
 from ..models import preflight
 from ..models.registry import PAINT_ROLES
 from ..readers.images import LoadedImage
@@ -71,8 +72,9 @@ class RetextureRun(PaintingRun):
                 stand_in = retexture.proxy(artist, self.options.face_budget)
             painted = self.paint_mesh(record, stand_in, cutout)
             with self.stage("transfer"):
+                bake = family_of(self.manager.spec("paint")).uv_bake  # the painting family's rasterizer
                 texture = Image.fromarray(retexture.transfer_texture(
-                    target, painted, self.options.texture_size, self.engine.device), "RGB")
+                    target, painted, self.options.texture_size, self.engine.device, bake), "RGB")
         else:
             texture = self.paint_mesh(record, target, cutout).visual.material.baseColorTexture
         with self.stage("export"):

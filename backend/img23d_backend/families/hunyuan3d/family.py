@@ -11,6 +11,7 @@ from ...models.preflight import HUNYUAN_MEMORY, ShapeMemory
 from ..family import Family
 from . import shape
 from .paint_step import paint_target
+from .uv_bake import UV_BAKE
 from .paint_models import delight_loader
 from .turbo import paint_loader
 
@@ -42,4 +43,5 @@ def _paint_weights(spec: Any, device: Any) -> None:
 
 FAMILY = Family(name=HUNYUAN3D, loaders={"shape": shape.shape_loader, "delight": delight_loader, "paint": paint_loader},
                 sample_shapes=_sample_shapes, paint_target=paint_target, paint_weights=_paint_weights,
+                uv_bake=UV_BAKE,
                 shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES)

@@ -16,6 +16,7 @@ from .geometry.loader import step1x_loader
 from .geometry.stage import sample_shapes
 from .texture.loader import texture_loader
 from .texture.paint_step import paint_clean
+from .texture.uv_bake import UV_BAKE
 
 # img23d's own loaders: the heavy libraries they import (transformers, diffusers) are every family's.
 WARMUP_MODULES = ("img23d_backend.families.step1x.geometry.loader", "img23d_backend.families.step1x.texture.loader")
@@ -35,5 +36,5 @@ def _paint_weights(spec: ModelSpec, device: Any) -> int:
 
 
 FAMILY = Family(name=CLEAN, loaders={"shape": step1x_loader, "paint": texture_loader}, sample_shapes=sample_shapes,
-                paint_target=paint_clean, paint_weights=_paint_weights, shape_precision=_precision,
+                paint_target=paint_clean, paint_weights=_paint_weights, uv_bake=UV_BAKE, shape_precision=_precision,
                 shape_memory=_memory, warmup_modules=WARMUP_MODULES)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..mesh.cleanup import Finish, clean_mesh
-from .fill import fill_texture
 
 MAX_FACES = 5_000_000
 # No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).
@@ -151,25 +150,39 @@ def proxy(mesh: ArtistMesh, face_budget: int) -> Any:
     return trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
 
 
-def transfer_texture(target: Any, source: Any, size: int, device: Any) -> np.ndarray:
+@dataclass(frozen=True)
+class UVBake:
+    """How a model family rasterizes a mesh's UV layout and fills the texels no sample reached: its
+    own rasterizer and hole filling (the licence-clean family's are img23d's own; Hunyuan3D-2's are
+    ports of Tencent's), so re-texturing through a proxy runs the painting family's code only."""
+
+    # (clip-space vertices [1, N, 4], faces [F, 3], (H, W)) -> (face index + 1 [H, W], barycentrics [H, W, 3])
+    rasterize: Callable[..., tuple[Any, Any]]
+    # (per-vertex attributes [1, N, C], face indices, barycentrics, faces) -> [1, H, W, C]
+    interpolate: Callable[..., Any]
+    # (texture float [H, W, 3] in image rows, covered [H, W], the target mesh, face index + 1 per
+    # texel in image rows) -> the texture, every texel coloured, uint8 [H, W, 3]
+    fill: Callable[[np.ndarray, np.ndarray, Any, np.ndarray], np.ndarray]
+
+
+def transfer_texture(target: Any, source: Any, size: int, device: Any, bake: UVBake) -> np.ndarray:
     """Bake ``source``'s texture into ``target``'s UV layout by nearest-surface projection.
 
     Each texel of the target atlas is located on the target surface (a rasterization in UV
-    space); it takes the colour the source's texture has at the nearest of many points
-    sampled over the source surface. Unreached texels are filled from their neighbours.
+    space, by the painting family's rasterizer); it takes the colour the source's texture has at
+    the nearest of many points sampled over the source surface. Unreached texels are filled by the
+    family's filling.
     """
     import torch
     from scipy.spatial import cKDTree
 
-    from ...raster import interpolate, rasterize
-
     uv = torch.as_tensor(np.asarray(target.visual.uv), dtype=torch.float32, device=device)
     clip = torch.cat([uv * 2 - 1, torch.zeros_like(uv[:, :1]), torch.ones_like(uv[:, :1])], dim=1)
     faces = torch.as_tensor(np.asarray(target.faces), dtype=torch.int32, device=device)
-    findices, bary = rasterize(clip[None], faces, (size, size))
+    findices, bary = bake.rasterize(clip[None], faces, (size, size))
     covered = (findices > 0).cpu().numpy()
     positions = torch.as_tensor(np.asarray(target.vertices), dtype=torch.float32, device=device)
-    texel_points = interpolate(positions[None], findices, bary, faces)[0].cpu().numpy()[covered]
+    texel_points = bake.interpolate(positions[None], findices, bary, faces)[0].cpu().numpy()[covered]
 
     samples, sample_uvs = _surface_samples(source, count=max(200_000, 4 * len(texel_points) // 10))
     _, nearest = cKDTree(samples).query(texel_points, workers=-1)
@@ -180,9 +193,9 @@ def transfer_texture(target: Any, source: Any, size: int, device: Any) -> np.nda
     texture = np.zeros((size, size, 3), dtype=np.float32)
     texture[covered] = image[sv, su] / 255.0
     # The rasterizer's row 0 is v = 0; image row 0 is v = 1.
+    texel_faces = np.asarray(findices.cpu().numpy(), dtype=np.int64).reshape(size, size)[::-1].copy()
     texture, covered = texture[::-1].copy(), covered[::-1].copy()
-    return fill_texture(texture, covered, np.asarray(target.vertices), np.asarray(target.faces),
-                        np.asarray(target.visual.uv))
+    return bake.fill(texture, covered, target, texel_faces)
 
 
 def _surface_samples(mesh: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
