@@ -14,14 +14,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import (CLEAN, CLEAN_PAINT_MODEL, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
+from img23d_protocol import (CLEAN, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
                              SHAPE_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, ErrorCode,
                              ProtocolError, ShapeModelKind, model_family)
 
-from . import texture_folders
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
+# The licence-clean family's paint model (Step1X-3D's multiview adapter, the same commit as its
+# geometry, over SDXL base 1.0, decoded by the fp16-fix VAE; 8.74 GB in fp16) lives with its three
+# repositories' pinned file lists; found here too.
+from .texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT, tiny_clean_paint  # noqa: F401
 
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
@@ -204,24 +207,6 @@ PAINT = {
                         sha256={f"vae/{PICKLE_WEIGHTS}": PAINT_TURBO_VAE_SHA256}),
     "2.0": _paint("2.0", PAINT_SUBFOLDER, 4.0),
 }
-# The licence-clean family's paint model: Step1X-3D's multiview adapter (this repository, the same
-# commit as its geometry) over SDXL base 1.0's UNet, text encoders and scheduler, decoded by the
-# fp16-fix VAE; each repository pinned, only the files the loader opens (models/texture_folders.py).
-# Device memory in fp16: 8.74 GB (texture_folders.CLEAN_PAINT_PARTS: its parts).
-STEP1X_TEXTURE = texture_folders.ADAPTER_SUBFOLDER
-
-
-def _source(repo_id: str, revision: str, files: tuple[str, ...]) -> ModelSpec:
-    return ModelSpec(role="paint", repo_id=repo_id, revision=revision, allow_patterns=files,
-                     paint_kind=CLEAN_PAINT_MODEL, exact_files=True)
-
-
-CLEAN_PAINT = ModelSpec(
-    role="paint", repo_id=texture_folders.ADAPTER_REPO, revision=texture_folders.ADAPTER_REVISION,
-    subfolder=STEP1X_TEXTURE, allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=texture_folders.CLEAN_PAINT_BYTES,
-    paint_kind=CLEAN_PAINT_MODEL, exact_files=True,
-    sources=(_source(texture_folders.SDXL_REPO, texture_folders.SDXL_REVISION, texture_folders.sdxl_files()),
-             _source(texture_folders.VAE_REPO, texture_folders.VAE_REVISION, texture_folders.VAE_FILES)))
 PAINT_SUBFOLDERS = {"2.0-turbo": PAINT_TURBO_SUBFOLDER, "2.0": PAINT_SUBFOLDER}
 PAINT_WEIGHT_FILES = {"2.0-turbo": PAINT_TURBO_WEIGHTS, "2.0": PAINT_WEIGHTS}
 
@@ -289,30 +274,6 @@ def _tiny_step1x_set(root: Path, paint: str, shape: str | None) -> ModelSet:
                                    subfolder=subfolder, size_bytes=2 << 20, allow_patterns=_in(subfolder, files),
                                    exact_files=True,
                                    shape_kind=SHAPE_MODELS[TINY_STEP1X_LABEL_MODEL if label else chosen.tiny_shape]))
-
-
-# The clean paint model's replica: the three repositories' folders side by side under one folder
-# (replicas.step1x_texture writes them), at views of 64 px (the tiny UNet's and VAE's multiple).
-TINY_CLEAN_PAINT = "step1x-texture"
-
-
-def tiny_clean_paint(root: Path) -> ModelSpec:
-    """The clean paint model's tiny replica under ``root``, its three parts in their own folders."""
-    folder = Path(root) / TINY_CLEAN_PAINT
-    return ModelSpec(
-        role="paint", repo_id="tiny/step1x-3d-texture", local_path=folder / "Step1X-3D", subfolder=STEP1X_TEXTURE,
-        allow_patterns=texture_folders.ADAPTER_FILES, size_bytes=4 << 20, paint_kind=CLEAN_PAINT_MODEL,
-        exact_files=True,
-        # Its 64-pixel views' latents are 8 pixels: a 128-texel sync texture keeps upstream's 16 texels
-        # per latent pixel (1536 for 96) at a tenth of the work.
-        options={"view_size": 64, "sync_texture_size": 128},
-        sources=(ModelSpec(role="paint", repo_id="tiny/stable-diffusion-xl-base-1.0",
-                           local_path=folder / "stable-diffusion-xl-base-1.0",
-                           allow_patterns=texture_folders.sdxl_files(), paint_kind=CLEAN_PAINT_MODEL,
-                           exact_files=True),
-                 ModelSpec(role="paint", repo_id="tiny/sdxl-vae-fp16-fix", local_path=folder / "sdxl-vae-fp16-fix",
-                           allow_patterns=texture_folders.VAE_FILES, paint_kind=CLEAN_PAINT_MODEL,
-                           exact_files=True)))
 
 
 def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:

@@ -1,4 +1,5 @@
-"""Where the texture model's files come from: three hub repositories, and the files read from each.
+"""Where the texture model's files come from: three hub repositories, and the files read from each;
+and the model's specs (``CLEAN_PAINT``, its tiny replica's ``tiny_clean_paint``), built from them.
 
 Upstream (``Step1X3DTexturePipeline.prepare_ig2mv_pipeline``) assembles the model from:
 
@@ -23,6 +24,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from img23d_protocol import CLEAN_PAINT_MODEL
+
+from .specs import ModelSpec
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 SDXL_REVISION = "462165984030d82259a11f4367a4eed129e94a7b"
@@ -110,3 +116,34 @@ class TextureFolders:
         if missing:
             raise FileNotFoundError(2, f"the Step1X-3D texture model is incomplete: {', '.join(missing)} missing",
                                     str(self.sdxl))
+
+
+def _part(repo_id: str, files: tuple[str, ...], **where: Any) -> ModelSpec:
+    """One repository of the model as a paint spec that lists exactly the files its loader opens."""
+    return ModelSpec(role="paint", repo_id=repo_id, allow_patterns=files, paint_kind=CLEAN_PAINT_MODEL,
+                     exact_files=True, **where)
+
+
+# The licence-clean family's paint model as the registry offers it: the adapter's repository, with
+# SDXL base's and the fp16-fix VAE's as its further sources (``ModelSpec.parts``), each pinned.
+_SDXL, _VAE, _ADAPTER = hub_sources()
+CLEAN_PAINT = _part(_ADAPTER.repo_id, _ADAPTER.files, revision=_ADAPTER.revision, subfolder=ADAPTER_SUBFOLDER,
+                    size_bytes=CLEAN_PAINT_BYTES,
+                    sources=tuple(_part(part.repo_id, part.files, revision=part.revision) for part in (_SDXL, _VAE)))
+
+# Its tiny replica: the three repositories' folders side by side under one folder
+# (replicas.step1x_texture writes them), at views of 64 px (the tiny UNet's and VAE's multiple).
+TINY_CLEAN_PAINT = "step1x-texture"
+
+
+def tiny_clean_paint(root: Path) -> ModelSpec:
+    """The clean paint model's tiny replica under ``root``, its three parts in their own folders."""
+    folder = Path(root) / TINY_CLEAN_PAINT
+    return _part("tiny/step1x-3d-texture", ADAPTER_FILES, local_path=folder / "Step1X-3D", subfolder=ADAPTER_SUBFOLDER,
+                 size_bytes=4 << 20,
+                 # Its 64-pixel views' latents are 8 pixels: a 128-texel sync texture keeps upstream's 16
+                 # texels per latent pixel (1536 for 96) at a tenth of the work.
+                 options={"view_size": 64, "sync_texture_size": 128},
+                 sources=(_part("tiny/stable-diffusion-xl-base-1.0", sdxl_files(),
+                                local_path=folder / "stable-diffusion-xl-base-1.0"),
+                          _part("tiny/sdxl-vae-fp16-fix", VAE_FILES, local_path=folder / "sdxl-vae-fp16-fix")))
