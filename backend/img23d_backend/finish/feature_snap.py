@@ -33,18 +33,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from .quad_mesh import quad_normals
+
 ROUNDS = 4             # assignment and move rounds (about 0.13 s in all for 5,000 quads on 40,000 triangles)
 RANK_SHARE = 0.05      # plane directions weaker than this share of the strongest leave the point free
 FLIP_COS = 0.2         # a quad whose normal turns further than acos(0.2), about 78 degrees, is undone
 MAX_UNDO_PASSES = 10   # undo passes per round (putting corners back can flip a neighbour back)
 SAMPLE_SHARE = 1.0     # the planes are sampled at most this share of a move apart on the input
 MAX_SAMPLES = 400_000  # ... but no more points than this in all (bounds the memory: about 50 MB)
-
-
-def quad_normals(points: np.ndarray, quads: np.ndarray) -> np.ndarray:
-    """Each quad's vector area, doubled (the cross product of its diagonals)."""
-    corners = points[quads]
-    return np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1])
 
 
 def vertex_normals(points: np.ndarray, quads: np.ndarray) -> np.ndarray:

@@ -40,6 +40,12 @@ def face_edges(faces: np.ndarray) -> np.ndarray:
     return np.stack([faces, np.roll(faces, -1, axis=1)], axis=-1).reshape(-1, 2)
 
 
+def quad_normals(points: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """Each quad's vector area, doubled: the cross product of its diagonals (exact for a planar quad)."""
+    corners = np.asarray(points, dtype=np.float64)[np.asarray(quads, dtype=np.int64)]
+    return np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1])
+
+
 def edge_use(faces: np.ndarray) -> np.ndarray:
     """How many faces use each distinct undirected edge (one count per edge)."""
     if len(faces) == 0:
@@ -88,9 +94,7 @@ def check_quads(vertices: np.ndarray, quads: np.ndarray, input_closed: bool, tar
     quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
     distinct = 1 + np.count_nonzero(np.diff(np.sort(quads, axis=1), axis=1), axis=1)
     triangles = int(np.sum(distinct == 3))
-    corners = np.asarray(vertices, dtype=np.float64)[quads] if len(quads) else np.zeros((0, 4, 3))
-    # A quad's vector area is half the cross product of its diagonals (exact for a planar quad).
-    area = 0.5 * np.linalg.norm(np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]), axis=1)
+    area = 0.5 * np.linalg.norm(quad_normals(vertices, quads), axis=1) if len(quads) else np.zeros(0)
     extent = np.ptp(vertices, axis=0) if len(vertices) else np.zeros(3)
     degenerate = int(np.sum((distinct < 3) | (area <= DEGENERATE_AREA * float(extent.dot(extent)))))
     counts = edge_use(quads)
@@ -117,9 +121,7 @@ def _turn(vertices: np.ndarray, quads: np.ndarray, at: int, came_from: int, choi
     """Where a hole's rim goes on from ``at`` (reached from ``came_from``) when two holes meet
     there: the way out that is first clockwise from the way in, about the surface's normal (the
     filling face lies to the left of its sides, so the hole is the gap between those two)."""
-    around = quads[np.any(quads == at, axis=1)]
-    corners = vertices[around]
-    normal = np.cross(corners[:, 2] - corners[:, 0], corners[:, 3] - corners[:, 1]).sum(axis=0)
+    normal = quad_normals(vertices, quads[np.any(quads == at, axis=1)]).sum(axis=0)
     length = float(np.linalg.norm(normal))
     if length <= 1e-30:  # sheets facing both ways meet here: no side to turn by, any way out will do
         return choices[0]
