@@ -118,16 +118,16 @@ def worker(args: argparse.Namespace) -> int:
                 request = GenerateRequest(id=f"{targets}-{textured}-{job_number}", image=str(HOUSE), targets=names,
                                           options=_options(args.models, targets, textured, args.policy))
                 t0 = time.perf_counter()
-                data = engine.generate(request, Job(id=request.id, emit=lambda event: None))
+                data = engine.run(request, Job(id=request.id, emit=lambda event: None))
                 seconds = time.perf_counter() - t0
-                manifest = json.loads(Path(data["manifest"]).read_text())
+                manifest = json.loads(Path(data.manifest).read_text())
                 after = engine.manager.counters()
                 figures.append(asdict(JobFigures(
                     policy=args.policy, targets=targets, textured=textured, job=job_number, seconds=round(seconds, 3),
                     stage_seconds=manifest["timings"], stage_peaks=manifest["memory_peaks"],
                     loads_from_disk=sum(after[r].loads_from_disk - before[r].loads_from_disk for r in after),
                     bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
-                    made=sum(1 for r in data["targets"] if r["status"] == "done"),
+                    made=sum(1 for r in data.targets if r.status == "done"),
                     target_seconds=[r.get("timings", {}) for r in manifest["records"]])))
                 print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
                       f"job {job_number}: {seconds:6.2f} s", file=sys.stderr, flush=True)

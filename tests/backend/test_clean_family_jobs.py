@@ -14,7 +14,7 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.families.step1x.geometry import generate as step1x_generate
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_protocol import GenerateRequest, JobOptions, RegenerateRequest
+from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
 # Chimney and door boxes in pixels of the example house picture (any box inside it serves).
 BOXES = {"chimney": [600.0, 80.0, 760.0, 600.0], "door": [365.0, 600.0, 460.0, 840.0]}
@@ -37,31 +37,31 @@ def sampled(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def _meshes(data: dict) -> dict[str, trimesh.Trimesh]:
-    run = Path(data["run_dir"])
-    return {r["stem"]: trimesh.load(run / r["mesh"], force="mesh") for r in data["targets"] if r["status"] == "done"}
+def _meshes(data: GenerateJobResult) -> dict[str, trimesh.Trimesh]:
+    run = Path(data.run_dir)
+    return {r.stem: trimesh.load(run / r.mesh, force="mesh") for r in data.targets if r.status == "done"}
 
 
 def test_variations_and_a_regenerated_candidate_come_from_step1x(engine: Engine, sampled: list[int]) -> None:
     request = GenerateRequest(id="v", image=str(HOUSE), targets=["chimney"], boxes={"chimney": BOXES["chimney"]},
                               options=JobOptions(**FAST_OPTIONS, variations=2, seed=60))
-    data = engine.generate(request, Job(id="v", emit=lambda event: None))
-    assert [(r["stem"], r["seed"]) for r in data["targets"]] == [("chimney", 60), ("chimney-v2", 61)]
+    data = engine.run(request, Job(id="v", emit=lambda event: None))
+    assert [(r.stem, r.seed) for r in data.targets] == [("chimney", 60), ("chimney-v2", 61)]
     meshes = _meshes(data)
     assert len(meshes) == 2 and all(len(m.faces) > 0 for m in meshes.values())
     assert sum(sampled) == 2
-    again = engine.regenerate(RegenerateRequest(id="r", run=data["run_dir"], keys=["chimney-v2"],
-                                                options=JobOptions(**FAST_OPTIONS, seed=9)),
-                              Job(id="r", emit=lambda event: None))
-    [record] = again["targets"]
-    assert (record["stem"], record["status"], record["seed"]) == ("chimney-v2", "done", 9)
+    again = engine.run(RegenerateRequest(id="r", run=data.run_dir, keys=["chimney-v2"],
+                                         options=JobOptions(**FAST_OPTIONS, seed=9)),
+                       Job(id="r", emit=lambda event: None))
+    [record] = again.targets
+    assert (record.stem, record.status, record.seed) == ("chimney-v2", "done", 9)
     assert sum(sampled) == 3
 
 
 def test_boxes_by_hand_load_no_grounding_model_and_shape_with_step1x(engine: Engine, sampled: list[int]) -> None:
     request = GenerateRequest(id="b", image=str(HOUSE), targets=["chimney", "door"], boxes=BOXES,
                               options=JobOptions(**FAST_OPTIONS))
-    data = engine.generate(request, Job(id="b", emit=lambda event: None))
-    assert [r["status"] for r in data["targets"]] == ["done", "done"]
+    data = engine.run(request, Job(id="b", emit=lambda event: None))
+    assert [r.status for r in data.targets] == ["done", "done"]
     assert engine.manager.counters()["grounding"].loads_from_disk == 0
     assert sum(sampled) == 2 and set(_meshes(data)) == {"chimney", "door"}

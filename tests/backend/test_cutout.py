@@ -61,14 +61,14 @@ def cutouts(tiny_root: Path, tmp_path: Path, monkeypatch) -> dict[str, tuple[np.
     # A wide margin, so each crop holds a good part of the other object.
     request = GenerateRequest(id="t", image=str(image), targets=["red box", "blue box"],
                               options=JobOptions(**{**FAST_OPTIONS, "margin": 0.3}))
-    data = engine.generate(request, Job(id="t", emit=lambda event: None))
-    run = Path(data["run_dir"])
+    data = engine.run(request, Job(id="t", emit=lambda event: None))
+    run = Path(data.run_dir)
     found = {}
-    for record in data["targets"]:
-        assert record["status"] == "done"
-        matte = np.asarray(Image.open(run / record["matte"]).convert("RGBA"))
-        crop = Image.open(run / record["crop"])
-        found[record["target"]] = (matte, crop.size)
+    for record in data.targets:
+        assert record.status == "done"
+        matte = np.asarray(Image.open(run / record.matte).convert("RGBA"))
+        crop = Image.open(run / record.crop)
+        found[record.target] = (matte, crop.size)
     return found
 
 

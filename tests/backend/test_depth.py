@@ -100,8 +100,8 @@ def test_a_job_records_the_depth_map_statistics_camera_and_placements(engine: En
     events: list = []
     options = JobOptions(**{**FAST_OPTIONS, "fov_degrees": 62.0, "keep": "all"})
     request = GenerateRequest(id="scene", image=str(HOUSE), targets=["house", "barrel"], options=options)
-    data = engine.generate(request, Job(id="scene", emit=events.append))
-    run = Path(data["run_dir"])
+    data = engine.run(request, Job(id="scene", emit=events.append))
+    run = Path(data.run_dir)
     manifest = json.loads((run / "manifest.json").read_text())
     depth = manifest["scene"]["depth"]
     assert depth["model"] == "tiny/depth-anything" and depth["kind"] == "disparity"
@@ -140,9 +140,9 @@ def test_without_a_depth_model_objects_are_laid_out_by_their_boxes(tiny_root: Pa
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path, device="cpu"))
     request = GenerateRequest(id="flat", image=str(HOUSE), targets=["chimney", "door"],
                               options=JobOptions(**{**FAST_OPTIONS, "ground": False}))
-    data = engine.generate(request, Job(id="flat", emit=lambda event: None))
-    manifest = json.loads(Path(data["manifest"]).read_text())
-    assert manifest["scene"]["depth"]["model"] is None and not (Path(data["run_dir"]) / "depth.npy").exists()
+    data = engine.run(request, Job(id="flat", emit=lambda event: None))
+    manifest = json.loads(Path(data.manifest).read_text())
+    assert manifest["scene"]["depth"]["model"] is None and not (Path(data.run_dir) / "depth.npy").exists()
     assert [r["depth"] for r in manifest["records"]] == [{"disparity": None, "pixels": 0}] * 2
     placements = [r["placement"] for r in manifest["records"]]
     assert {p["distance"] for p in placements} == {4.0} and not any(p["on_floor"] for p in placements)
@@ -160,15 +160,15 @@ def test_a_depth_model_out_of_memory_places_the_objects_by_their_boxes(engine: E
     monkeypatch.setattr(scene, "estimate_depth", out_of_memory)
     request = GenerateRequest(id="oom", image=str(HOUSE), targets=["house", "chimney"],
                               options=JobOptions(**FAST_OPTIONS))
-    data = engine.generate(request, Job(id="oom", emit=lambda event: None))
-    manifest = json.loads(Path(data["manifest"]).read_text())
-    assert manifest["status"] == "finished" and all(t["status"] == "done" for t in data["targets"])
+    data = engine.run(request, Job(id="oom", emit=lambda event: None))
+    manifest = json.loads(Path(data.manifest).read_text())
+    assert manifest["status"] == "finished" and all(t.status == "done" for t in data.targets)
     assert manifest["scene"]["depth"]["model"] is None and "map" not in manifest["scene"]["depth"]
     [error] = manifest["errors"]
     assert error["code"] == ErrorCode.OUT_OF_MEMORY.value and "retried" not in error
     assert error["message"].startswith("the depth model ran out of memory (OutOfMemoryError)")
     assert "placed by their boxes" in error["message"] and "Tried to allocate" in error["detail"]
-    assert manifest["depth_skipped"] == data["depth_skipped"]
-    assert data["depth_skipped"].startswith("depth skipped: the depth model (tiny/depth-anything) could not be "
-                                            "loaded or run: it ran out of memory (OutOfMemoryError)")
+    assert manifest["depth_skipped"] == data.depth_skipped
+    assert data.depth_skipped.startswith("depth skipped: the depth model (tiny/depth-anything) could not be "
+                                         "loaded or run: it ran out of memory (OutOfMemoryError)")
     assert all(t["placement"] is not None and t["depth"]["disparity"] is None for t in manifest["records"])

@@ -14,7 +14,7 @@ from img23d_backend.finish.bake.surface import closest_on_triangles
 from img23d_backend.finish.quad_repair import project_onto
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_protocol import Artifact, Error, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import Artifact, Error, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages.mesh import cleanup
 
 
@@ -24,23 +24,23 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
                                  device="cpu"))
 
 
-def _run(engine: Engine, targets: list[str], image: Path = HOUSE, **options) -> tuple[dict, list]:
+def _run(engine: Engine, targets: list[str], image: Path = HOUSE, **options) -> tuple[GenerateJobResult, list]:
     events: list = []
     request = GenerateRequest(id="t", image=str(image), targets=targets,
                               options=JobOptions(**{**FAST_OPTIONS, **options}))
-    data = engine.generate(request, Job(id="t", emit=events.append))
+    data = engine.run(request, Job(id="t", emit=events.append))
     return data, events
 
 
 def test_all_instances_gives_one_mesh_per_instance(engine: Engine) -> None:
     data, events = _run(engine, ["barrel"], keep="all")
-    records = data["targets"]
-    assert [(r["target"], r["instance"], r["stem"]) for r in records] == [
+    records = data.targets
+    assert [(r.target, r.instance, r.stem) for r in records] == [
         ("barrel", 1, "barrel"), ("barrel", 2, "barrel-2"), ("barrel", 3, "barrel-3")]
-    boxes = [r["box"] for r in records]
+    boxes = [r.box for r in records]
     areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
     assert areas == sorted(areas, reverse=True)  # largest first
-    assert len({r["seed"] for r in records}) == 3
+    assert len({r.seed for r in records}) == 3
     meshes = [e for e in events if isinstance(e, Artifact) and e.kind == "mesh"]
     assert [e.instance for e in meshes] == [1, 2, 3] and all(e.image_size == [1024, 1024] for e in meshes)
 
@@ -48,13 +48,13 @@ def test_all_instances_gives_one_mesh_per_instance(engine: Engine) -> None:
 def test_real_alpha_on_the_whole_image_skips_matting(engine: Engine) -> None:
     before = engine.manager.counters()["matting"].loads_from_disk
     data, _ = _run(engine, [], image=SUBJECT)
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["image"]["has_alpha"] is True
     assert manifest["model_counters"]["matting"]["loads_from_disk"] == 0
     assert "grounding" not in manifest["timings"]  # no names: no grounding either
     assert engine.manager.counters()["matting"].loads_from_disk == before
-    [record] = data["targets"]
-    assert record["target"] == "snowman" and record["status"] == "done"
+    [record] = data.targets
+    assert record.target == "snowman" and record.status == "done"
 
 
 def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engine, monkeypatch) -> None:
@@ -69,7 +69,7 @@ def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engin
 
     monkeypatch.setattr(shape, "latents_to_mesh", first_fails)
     data, events = _run(engine, ["house", "chimney"])
-    status = {r["target"]: (r["status"], (r["error"] or {}).get("code")) for r in data["targets"]}
+    status = {r.target: (r.status, (r.error or {}).get("code")) for r in data.targets}
     assert status == {"house": ("failed", "shape_failed"), "chimney": ("done", None)}
     errors = [e for e in events if isinstance(e, Error)]
     assert [(e.target, e.code) for e in errors] == [("house", "shape_failed")]
@@ -92,10 +92,10 @@ def test_when_every_target_fails_the_job_fails_and_says_so(engine: Engine, monke
 
 def test_face_budget_is_applied(engine: Engine) -> None:
     data, _ = _run(engine, ["house"], octree_resolution=64, face_budget=500)
-    [record] = data["targets"]
-    assert 0 < record["faces"] <= 500
-    mesh = trimesh.load(Path(data["run_dir"]) / record["mesh"], force="mesh")
-    assert len(mesh.faces) == record["faces"]
+    [record] = data.targets
+    assert 0 < record.faces <= 500
+    mesh = trimesh.load(Path(data.run_dir) / record.mesh, force="mesh")
+    assert len(mesh.faces) == record.faces
 
 
 def test_cleanup_removes_floaters_and_degenerate_faces() -> None:
@@ -174,8 +174,8 @@ def test_shape_out_of_memory_is_retried_one_at_a_time_at_lower_settings(engine: 
     monkeypatch.setattr(shape, "generate_shapes", oom_for_batches)
     data, _ = _run(engine, ["house", "chimney"], octree_resolution=64)
     assert calls == [(2, 64, 0), (1, 32, 1), (1, 32, 1)]
-    assert [r["status"] for r in data["targets"]] == ["done", "done"]
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert [r.status for r in data.targets] == ["done", "done"]
+    manifest = json.loads(Path(data.manifest).read_text())
     [note] = manifest["errors"]
     assert note["code"] == "out_of_memory" and note["retried"] and "octree resolution 32" in note["message"]
 
@@ -192,7 +192,7 @@ def test_a_target_that_runs_out_of_memory_twice_fails_alone(engine: Engine, monk
 
     monkeypatch.setattr(shape, "generate_shapes", chimney_never_fits)
     data, events = _run(engine, ["house", "chimney"])
-    status = {r["target"]: (r["status"], (r["error"] or {}).get("code")) for r in data["targets"]}
+    status = {r.target: (r.status, (r.error or {}).get("code")) for r in data.targets}
     assert status == {"house": ("done", None), "chimney": ("failed", "out_of_memory")}
     assert any(isinstance(e, Error) and e.target == "chimney" and e.code == "out_of_memory" for e in events)
 
@@ -211,7 +211,7 @@ def test_matting_out_of_memory_is_retried_crop_by_crop(engine: Engine, monkeypat
     monkeypatch.setattr(matting, "matte", oom_for_batches)
     data, _ = _run(engine, ["house", "chimney", "barrel"])
     assert sizes == [3, 1, 1, 1]
-    assert [r["status"] for r in data["targets"]] == ["done", "done", "done"]
+    assert [r.status for r in data.targets] == ["done", "done", "done"]
 
 
 def test_painting_out_of_memory_is_retried_with_every_view_rendered_smaller(engine: Engine, monkeypatch) -> None:
@@ -234,9 +234,9 @@ def test_painting_out_of_memory_is_retried_with_every_view_rendered_smaller(engi
     assert (retry.camera_azimuths, retry.camera_elevations, retry.view_weights) == (
         first.camera_azimuths, first.camera_elevations, first.view_weights)
     assert retry.render_size == first.render_size // 2 and retry.texture_size == first.texture_size
-    [record] = data["targets"]
-    assert record["status"] == "done" and record["textured"]
-    [note] = json.loads(Path(data["manifest"]).read_text())["errors"]
+    [record] = data.targets
+    assert record.status == "done" and record.textured
+    [note] = json.loads(Path(data.manifest).read_text())["errors"]
     assert note["retried"] and "all 6 views at 128 px" in note["message"]
 
 

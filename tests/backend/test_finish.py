@@ -130,12 +130,12 @@ def test_a_job_writes_the_mesh_the_finishing_options_ask_for(tiny_root: Path, tm
 
     def run(**finish) -> tuple[trimesh.Trimesh, dict]:
         options = JobOptions(**{**FAST_OPTIONS, **finish})
-        data = engine.generate(GenerateRequest(id="t", image=str(HOUSE), targets=["house"], options=options),
+        data = engine.run(GenerateRequest(id="t", image=str(HOUSE), targets=["house"], options=options),
                                Job(id="t", emit=lambda event: None))
-        [record] = data["targets"]
-        manifest = json.loads(Path(data["manifest"]).read_text())
+        [record] = data.targets
+        manifest = json.loads(Path(data.manifest).read_text())
         assert manifest["options"]["fill_holes"] == options.fill_holes
-        return trimesh.load(Path(data["run_dir"]) / record["mesh"], force="mesh"), record["cleanup"]
+        return trimesh.load(Path(data.run_dir) / record.mesh, force="mesh"), record.cleanup
 
     default_mesh, default_stats = run(face_budget=40_000)
     finished_mesh, finished_stats = run(face_budget=0, fill_holes=1000, min_piece=0, smoothing=2)

@@ -35,8 +35,8 @@ from img23d_backend.finish.glb import QUADS_EXTRA, read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job, finishing
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.session import Models, Session
-from img23d_protocol import (Artifact, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError,
-                             RegenerateRequest, RetopoRequest)
+from img23d_protocol import (Artifact, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, Progress,
+                             ProtocolError, RegenerateRequest, RetopoRequest)
 
 FINISH = {"topology": "quads", "face_target": 300, "bake_size": 128}
 
@@ -47,15 +47,18 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
                                  device="cpu"))
 
 
-def _generate(engine: Engine, **options) -> tuple[dict, list]:
+Made = tuple[GenerateJobResult, list]  # a Generate job's result and its events
+
+
+def _generate(engine: Engine, **options) -> Made:
     events: list = []
     request = GenerateRequest(id="g", image=str(HOUSE), targets=["chimney"],
                               options=JobOptions(**{**FAST_OPTIONS, "seed": 5, **options}))
-    return engine.generate(request, Job(id="g", emit=events.append)), events
+    return engine.run(request, Job(id="g", emit=events.append)), events
 
 
 @pytest.fixture(scope="module")
-def painted(engine: Engine) -> tuple[dict, list]:
+def painted(engine: Engine) -> Made:
     return _generate(engine, **FAST_PAINT, **FINISH)
 
 
@@ -69,16 +72,16 @@ def _welded(mesh: trimesh.Trimesh) -> np.ndarray:
     return index.reshape(-1)[mesh.faces]
 
 
-def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(painted: tuple[dict, list]) -> None:
+def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(painted: Made) -> None:
     data, events = painted
-    [target] = data["targets"]
-    run = Path(data["run_dir"])
-    finish = target["finish"]
+    [target] = data.targets
+    run = Path(data.run_dir)
+    finish = target.finish
     assert finish["topology"] == "quads" and finish["target"] == 300 and finish["bake_size"] == 128
     assert finish["method"] == "instant-meshes" and finish["fallback"] is None and finish["coloured"]
     quads = finish["quads"]
     assert quads == finish["faces_out"] and abs(quads - 300) <= 0.15 * 300
-    glb = run / target["mesh"]
+    glb = run / target.mesh
     assert glb == run / "chimney.glb"
     gltf = read_glb_json(glb)
     [mesh_json] = gltf["meshes"]
@@ -94,25 +97,25 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     high = run / "high" / "chimney.glb"
     assert finish["high_mesh"] == "high/chimney.glb"
     high_mesh = trimesh.load(high, force="mesh", process=False)
-    assert len(high_mesh.faces) == target["faces"] > len(low.faces)
+    assert len(high_mesh.faces) == target.faces > len(low.faces)
     assert high_mesh.visual.material.baseColorTexture is not None
     kinds = [(e.kind, Path(e.path).name) for e in events if isinstance(e, Artifact) and e.kind != "run"]
     finished = [k for k in kinds if k[0] in ("high_mesh", "mesh")]
     assert finished == [("high_mesh", "chimney.glb"), ("mesh", "chimney.glb")]
     announced = [e for e in events if isinstance(e, Artifact) and e.kind == "high_mesh"][0]
-    assert (announced.target, announced.seed, announced.box) == ("chimney", target["seed"], target["box"])
+    assert (announced.target, announced.seed, announced.box) == ("chimney", target.seed, target.box)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["records"][0]["finish"] == finish and manifest["options"]["topology"] == "quads"
 
 
-def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted: tuple[dict, list]) -> None:
+def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted: Made) -> None:
     data, _ = painted
-    glb = Path(data["run_dir"]) / data["targets"][0]["mesh"]
+    glb = Path(data.run_dir) / data.targets[0].mesh
     before = set(bpy.data.objects)
     bpy.ops.import_scene.gltf(filepath=str(glb))
     [obj] = set(bpy.data.objects) - before
     try:
-        assert obj.data[QUADS_EXTRA] == data["targets"][0]["finish"]["quads"]
+        assert obj.data[QUADS_EXTRA] == data.targets[0].finish["quads"]
         nodes = obj.active_material.node_tree.nodes
         normal_maps = [n for n in nodes if n.type == "NORMAL_MAP"]
         assert normal_maps and normal_maps[0].inputs["Color"].links[0].from_node.type == "TEX_IMAGE"
@@ -127,16 +130,16 @@ def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted
 def test_as_generated_writes_what_it_always_wrote_and_the_high_mesh_is_that_mesh(engine: Engine) -> None:
     plain, _ = _generate(engine)
     finished, events = _generate(engine, topology="triangles", face_target=300, bake_size=128)
-    [record] = plain["targets"]
-    assert record["finish"] is None
-    plain_run, finished_run = Path(plain["run_dir"]), Path(finished["run_dir"])
+    [record] = plain.targets
+    assert record.finish is None
+    plain_run, finished_run = Path(plain.run_dir), Path(finished.run_dir)
     assert not (plain_run / "high").exists()
     assert QUADS_EXTRA not in json.dumps(read_glb_json(plain_run / "chimney.glb"))
     # The untextured job's high mesh is byte for byte the GLB the job without a topology wrote.
     assert (finished_run / "high" / "chimney.glb").read_bytes() == (plain_run / "chimney.glb").read_bytes()
-    [target] = finished["targets"]
-    assert target["finish"]["method"] == "quadric" and target["finish"]["quads"] == 0
-    assert not target["finish"]["coloured"] and not target["textured"]
+    [target] = finished.targets
+    assert target.finish["method"] == "quadric" and target.finish["quads"] == 0
+    assert not target.finish["coloured"] and not target.textured
     gltf = read_glb_json(finished_run / "chimney.glb")
     assert gltf["meshes"][0]["extras"] == {QUADS_EXTRA: 0}
     assert "normalTexture" in gltf["materials"][0]
@@ -214,8 +217,8 @@ def test_the_retopo_command_loads_no_model(tmp_path: Path) -> None:
     assert f"mesh: {run / 'house.glb'} ({quads:,} quads" in done.stdout
 
 
-def test_retopo_bakes_a_textured_meshs_colour(engine: Engine, painted: tuple[dict, list]) -> None:
-    high = Path(painted[0]["run_dir"]) / "high" / "chimney.glb"
+def test_retopo_bakes_a_textured_meshs_colour(engine: Engine, painted: Made) -> None:
+    high = Path(painted[0].run_dir) / "high" / "chimney.glb"
     events: list = []
     result = Session(engine.settings.runs_dir, Models(models="tiny"), engine=engine).retopo(
         high, JobOptions(topology="quads", face_target=200, bake_size=128), name="chimney", events=events.append)
@@ -299,29 +302,29 @@ def test_retopo_bakes_vertex_colours_and_refuses_a_bad_colour_array(engine: Engi
     colours[:, 1], colours[:, 3] = 255, 255
     mesh = _sphere_file(tmp_path, vertex_colors=colours)
     options = JobOptions(topology="triangles", face_target=400, bake_size=128)
-    data = engine.retopo(RetopoRequest(id="v", mesh=str(mesh), name="ball", options=options),
-                         Job(id="v", emit=lambda e: None))
-    baked = trimesh.load(data["mesh"], force="mesh", process=False).visual.material.baseColorTexture
+    data = engine.run(RetopoRequest(id="v", mesh=str(mesh), name="ball", options=options),
+                      Job(id="v", emit=lambda e: None))
+    baked = trimesh.load(data.mesh, force="mesh", process=False).visual.material.baseColorTexture
     assert np.median(np.asarray(baked.convert("RGB")), axis=(0, 1)).tolist() == [0, 255, 0]
     bad = _sphere_file(tmp_path, vertex_colors=colours[:10])
     with pytest.raises(ProtocolError) as refused:
-        engine.retopo(RetopoRequest(id="b", mesh=str(bad), name="ball", options=options),
-                      Job(id="b", emit=lambda e: None))
+        engine.run(RetopoRequest(id="b", mesh=str(bad), name="ball", options=options),
+                   Job(id="b", emit=lambda e: None))
     assert refused.value.code is ErrorCode.BAD_REQUEST and "vertex_colors" in refused.value.message
     with pytest.raises(ProtocolError, match="'as-generated' would leave it as it is"):
-        engine.retopo(RetopoRequest(id="a", mesh=str(mesh), name="ball", options=JobOptions()),
-                      Job(id="a", emit=lambda e: None))
+        engine.run(RetopoRequest(id="a", mesh=str(mesh), name="ball", options=JobOptions()),
+                   Job(id="a", emit=lambda e: None))
 
 
-def test_regenerate_follows_its_finishing_options(engine: Engine, painted: tuple[dict, list]) -> None:
+def test_regenerate_follows_its_finishing_options(engine: Engine, painted: Made) -> None:
     events: list = []
-    request = RegenerateRequest(id="r", run=painted[0]["run_dir"], keys=["chimney"],
+    request = RegenerateRequest(id="r", run=painted[0].run_dir, keys=["chimney"],
                                 options=JobOptions(**{**FAST_OPTIONS, "seed": 9, **FINISH}))
-    data = engine.regenerate(request, Job(id="r", emit=events.append))
-    [target] = data["targets"]
-    run = Path(data["run_dir"])
-    assert target["finish"]["quads"] > 0 and (run / "high" / "chimney.glb").is_file()
-    assert read_glb_json(run / "chimney.glb")["meshes"][0]["extras"] == {QUADS_EXTRA: target["finish"]["quads"]}
+    data = engine.run(request, Job(id="r", emit=events.append))
+    [target] = data.targets
+    run = Path(data.run_dir)
+    assert target.finish["quads"] > 0 and (run / "high" / "chimney.glb").is_file()
+    assert read_glb_json(run / "chimney.glb")["meshes"][0]["extras"] == {QUADS_EXTRA: target.finish["quads"]}
     kinds = [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")]
     assert kinds == ["high_mesh", "mesh"]
 
@@ -332,11 +335,11 @@ def test_a_finish_that_fails_keeps_the_object_as_generated(engine: Engine, monke
 
     monkeypatch.setattr(finishing, "bake", broken_bake)
     data, events = _generate(engine, **FINISH)
-    [target] = data["targets"]
-    assert target["status"] == "done" and target["finish"] is None
-    assert target["error"]["message"] == ("finishing 'chimney' failed (RuntimeError: no room in the atlas); "
-                                          "kept it as generated")
-    assert QUADS_EXTRA not in json.dumps(read_glb_json(Path(data["run_dir"]) / "chimney.glb"))
+    [target] = data.targets
+    assert target.status == "done" and target.finish is None
+    assert target.error["message"] == ("finishing 'chimney' failed (RuntimeError: no room in the atlas); "
+                                       "kept it as generated")
+    assert QUADS_EXTRA not in json.dumps(read_glb_json(Path(data.run_dir) / "chimney.glb"))
     assert [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")] == ["mesh"]
 
 

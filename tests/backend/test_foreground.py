@@ -127,7 +127,7 @@ def test_the_jobs_saved_cutout_is_the_clean_one(tiny_root: Path, tmp_path: Path,
     events: list = []
     request = GenerateRequest(id="t", image=str(picture), targets=[], options=JobOptions(**FAST_OPTIONS))
     try:
-        engine.generate(request, Job(id="t", emit=events.append))
+        engine.run(request, Job(id="t", emit=events.append))
     except ProtocolError:
         pass  # random tiny weights may extract no surface: the cut-out is written before shape
     [run] = [Path(e.path) for e in events if isinstance(e, Artifact) and e.kind == "run"]

@@ -128,9 +128,9 @@ def test_an_answer_over_its_budget_is_reported_cut_off_and_keeps_its_complete_bo
     engine = small_budget_engine(tiny_root, folders["chairs"], tmp_path)
     image = tmp_path / "chairs.png"
     picture().save(image)
-    data = engine.detect(DetectRequest(id="d", image=str(image), targets=["chair"], options=JobOptions()),
-                         Job(id="d", emit=lambda event: None))
-    run = Path(data["run_dir"])
+    data = engine.run(DetectRequest(id="d", image=str(image), targets=["chair"], options=JobOptions()),
+                      Job(id="d", emit=lambda event: None))
+    run = Path(data.run_dir)
     detections = json.loads((run / "detections.json").read_text())
     complete = CHAIR_BOXES[:len(detections["detections"])]
     assert len(complete) >= 3
@@ -139,8 +139,8 @@ def test_an_answer_over_its_budget_is_reported_cut_off_and_keeps_its_complete_bo
     assert detections["answer_tokens"] == detections["token_budget"] == 100
     warnings = json.loads((run / "manifest.json").read_text())["warnings"]
     assert [w["code"] for w in warnings] == ["answer_cut_off"] and "100 tokens" in warnings[0]["message"]
-    assert data["cut_off"] is True and data["answer_tokens"] == 100
-    assert data["boxes"]["chair"] and data["not_found"] == []
+    assert data.answer.cut_off is True and data.answer.answer_tokens == 100
+    assert data.boxes["chair"] and data.not_found == []
 
 
 def test_a_generate_job_that_found_nothing_in_a_cut_off_answer_says_so(
@@ -150,7 +150,7 @@ def test_a_generate_job_that_found_nothing_in_a_cut_off_answer_says_so(
     picture().save(image)
     request = GenerateRequest(id="g", image=str(image), targets=["lamp"], options=JobOptions(texture=False))
     with pytest.raises(ProtocolError, match="not found|none of the names") as raised:
-        engine.generate(request, Job(id="g", emit=lambda event: None))
+        engine.run(request, Job(id="g", emit=lambda event: None))
     assert "cut off at 100 tokens" in raised.value.message
 
 
@@ -160,13 +160,13 @@ def test_a_repeating_answer_is_recorded_in_the_run(tiny_root: Path, folders: dic
     engine = Engine(EngineSettings(models=replace(tiny, grounding=looping), runs_dir=tmp_path, device="cpu"))
     image = tmp_path / "room.png"
     picture().save(image)
-    data = engine.detect(DetectRequest(id="r", image=str(image), targets=["chair", "table", "lamp"],
-                                       options=JobOptions()), Job(id="r", emit=lambda event: None))
-    run = Path(data["run_dir"])
+    data = engine.run(DetectRequest(id="r", image=str(image), targets=["chair", "table", "lamp"],
+                                    options=JobOptions()), Job(id="r", emit=lambda event: None))
+    run = Path(data.run_dir)
     detections = json.loads((run / "detections.json").read_text())
     assert detections["stop_reason"] == "repetition" and detections["cut_off"] is False
     assert detections["duplicates_dropped"] == 3
     assert [len(boxes) for boxes in detections["matches"].values()] == [1, 1, 1]
     [warning] = json.loads((run / "manifest.json").read_text())["warnings"]
     assert warning["code"] == "answer_repeated" and "3 repeated" in warning["message"]
-    assert data["stop_reason"] == "repetition" and data["not_found"] == []
+    assert data.answer.stop_reason == "repetition" and data.not_found == []

@@ -14,7 +14,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.grounding import ask as grounding
-from img23d_protocol import REQUEST_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, decode
+from img23d_protocol import (REQUEST_TYPES, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError,
+                             decode)
 
 CHIMNEY = [600.0, 80.0, 760.0, 600.0]   # pixels of the 1024 x 1024 house picture
 
@@ -25,10 +26,10 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
                                  device="cpu"))
 
 
-def _generate(engine: Engine, targets: list[str], boxes: dict) -> dict:
+def _generate(engine: Engine, targets: list[str], boxes: dict) -> GenerateJobResult:
     request = GenerateRequest(id="b", image=str(HOUSE), targets=targets, boxes=boxes,
                               options=JobOptions(**FAST_OPTIONS))
-    return engine.generate(request, Job(id="b", emit=lambda event: None))
+    return engine.run(request, Job(id="b", emit=lambda event: None))
 
 
 def test_every_name_with_a_box_loads_no_grounding_model(engine: Engine, monkeypatch) -> None:
@@ -37,12 +38,12 @@ def test_every_name_with_a_box_loads_no_grounding_model(engine: Engine, monkeypa
     monkeypatch.setattr(engine.manager, "use", lambda role, *a, **k: used.append(role) or real_use(role, *a, **k))
     data = _generate(engine, ["chimney", "door"], {"chimney": CHIMNEY, "Door": [365, 600, 460, 840]})
     assert "grounding" not in used and engine.manager.counters()["grounding"].loads_from_disk == 0
-    records = {r["target"]: r for r in data["targets"]}
-    assert records["chimney"]["box"] == CHIMNEY and records["chimney"]["artist_box"] is True
-    assert records["door"]["box"] == [365.0, 600.0, 460.0, 840.0]
-    assert all(r["status"] == "done" for r in records.values())
-    assert not (Path(data["run_dir"]) / "detections.json").exists()  # nothing was detected
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    records = {r.target: r for r in data.targets}
+    assert records["chimney"].box == CHIMNEY and records["chimney"].artist_box is True
+    assert records["door"].box == [365.0, 600.0, 460.0, 840.0]
+    assert all(r.status == "done" for r in records.values())
+    assert not (Path(data.run_dir) / "detections.json").exists()  # nothing was detected
+    manifest = json.loads(Path(data.manifest).read_text())
     assert [r["artist_box"] for r in manifest["records"]] == [True, True]
 
 
@@ -53,9 +54,9 @@ def test_names_without_a_box_are_still_looked_for(engine: Engine, monkeypatch) -
                         real_ground(model, image, targets, **k))
     data = _generate(engine, ["house", "chimney"], {"chimney": CHIMNEY})
     assert asked == [["house"]]
-    records = {r["target"]: r for r in data["targets"]}
-    assert records["chimney"]["artist_box"] is True and records["house"]["artist_box"] is False
-    assert records["house"]["status"] == "done"
+    records = {r.target: r for r in data.targets}
+    assert records["chimney"].artist_box is True and records["house"].artist_box is False
+    assert records["house"].status == "done"
 
 
 @pytest.mark.parametrize("targets, boxes, message", [

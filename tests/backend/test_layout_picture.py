@@ -31,8 +31,8 @@ def test_a_run_with_three_placed_objects_draws_its_layout(tiny_root: Path, tmp_p
              "barrel": [737.0, 860.0, 794.0, 906.0]}
     request = GenerateRequest(id="three", image=str(HOUSE), targets=list(boxes), boxes=boxes,
                               options=JobOptions(**FAST_OPTIONS))
-    data = engine.generate(request, Job(id="three", emit=lambda message: None))
-    run = Path(data["run_dir"])
+    data = engine.run(request, Job(id="three", emit=lambda message: None))
+    run = Path(data.run_dir)
     manifest = json.loads((run / "manifest.json").read_text())
     records = manifest["records"]
     assert [r["status"] for r in records] == ["done"] * 3

@@ -159,13 +159,13 @@ def test_a_job_that_would_download_a_restricted_model_is_refused_before_anything
     engine = Engine(EngineSettings(models=model_set("default"), runs_dir=tmp_path / "runs", device="cpu"))
     request = GenerateRequest(id="g", image=str(HOUSE), targets=["house"], options=JobOptions(texture=False))
     with pytest.raises(ProtocolError) as caught:
-        engine.generate(request, Job(id="g", emit=lambda message: None))
+        engine.run(request, Job(id="g", emit=lambda message: None))
     assert caught.value.code is ErrorCode.LICENCE_NOT_ACCEPTED and "Hunyuan3D-2mini" in caught.value.message
     assert not (tmp_path / "runs").exists() and all(calls)  # no run folder; only local look-ups, no download
     # Accepted on the job's options (what the add-on sends): the job goes on to download.
     request.options = JobOptions(texture=False, accepted_licences=[TENCENT])
     with pytest.raises(ProtocolError) as caught:
-        engine.generate(request, Job(id="g2", emit=lambda message: None))
+        engine.run(request, Job(id="g2", emit=lambda message: None))
     assert caught.value.code is ErrorCode.DOWNLOAD_FAILED and False in calls
 
 

@@ -73,6 +73,6 @@ def test_a_target_whose_matte_is_not_a_number_fails_saying_so(tiny_root: Path, t
     events: list = []
     request = GenerateRequest(id="t", image=str(HOUSE), targets=["house"], options=JobOptions(**FAST_OPTIONS))
     with pytest.raises(ProtocolError):
-        engine.generate(request, Job(id="t", emit=events.append))
+        engine.run(request, Job(id="t", emit=events.append))
     [error] = [e for e in events if isinstance(e, Error) and e.target == "house"]
     assert error.code == "shape_failed" and "NaN" in error.message and "empty" not in error.message

@@ -36,8 +36,8 @@ def test_a_job_without_paint_steps_runs_the_models_own(tiny_root: Path, tmp_path
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, paint=paint), runs_dir=tmp_path, device="cpu"))
     events: list = []
     options = {**FAST_OPTIONS, **FAST_PAINT, "paint_steps": 0, "texture_size": 128, "render_size": 128}
-    data = engine.generate(GenerateRequest(id="t", image=str(HOUSE), targets=[], options=JobOptions(**options)),
-                           Job(id="t", emit=events.append))
-    assert [t["status"] for t in data["targets"]] == ["done"] and data["targets"][0]["textured"]
+    data = engine.run(GenerateRequest(id="t", image=str(HOUSE), targets=[], options=JobOptions(**options)),
+                      Job(id="t", emit=events.append))
+    assert [t.status for t in data.targets] == ["done"] and data.targets[0].textured
     painting = [e.message for e in events if isinstance(e, Progress) and "painting the views" in e.message]
     assert painting[-1].endswith(f"{steps}/{steps}") and len(painting) == steps

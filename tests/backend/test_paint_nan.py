@@ -178,16 +178,16 @@ def test_a_target_whose_views_are_never_numbers_fails_saying_so_and_the_next_is_
     events: list = []
     request = GenerateRequest(id="t", image=str(_two_boxes(tmp_path / "pair.png")), targets=["red box", "blue box"],
                               options=JobOptions(**{**FAST_OPTIONS, **FAST_PAINT, "margin": 0.3}))
-    data = engine.generate(request, Job(id="t", emit=events.append))
+    data = engine.run(request, Job(id="t", emit=events.append))
 
     [pipeline] = poisoned
     assert pipeline.dtypes == [torch.float16, torch.float32, torch.float16, torch.float32]
-    red, blue = data["targets"]
+    red, blue = data.targets
     [error] = [e for e in events if isinstance(e, Error) and e.target == "red box"]
     assert error.code == "internal"
     assert "invalid values (NaN or inf) for 'red box'" in error.message and "untextured" in error.message
-    assert not red["textured"] and blue["textured"]
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert not red.textured and blue.textured
+    manifest = json.loads(Path(data.manifest).read_text())
     [redone] = [e for e in manifest["errors"] if e.get("retried") and e.get("target") == "blue box"]
     assert "multiview" in redone["message"] and "fp32" in redone["message"]
     assert not [e for e in events if isinstance(e, Error) and e.target == "blue box"]

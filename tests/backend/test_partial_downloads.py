@@ -128,7 +128,7 @@ def test_download_resumes_by_fetching_only_what_is_missing(hub_cache: Path) -> N
 def _generate(engine: Engine, job_id: str) -> ProtocolError:
     request = GenerateRequest(id=job_id, image=str(SUBJECT), targets=[], options=JobOptions(**FAST_OPTIONS))
     with pytest.raises(ProtocolError) as caught:
-        engine.generate(request, Job(id=job_id, emit=lambda event: None))
+        engine.run(request, Job(id=job_id, emit=lambda event: None))
     return caught.value
 
 

@@ -55,7 +55,7 @@ def test_the_manifest_records_each_models_pin(hub_cache: Path, tmp_path: Path) -
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu", offline=True))
     request = GenerateRequest(id="pins", image=str(SUBJECT), targets=["snowman"], options=JobOptions(**FAST_OPTIONS))
     with pytest.raises(ProtocolError) as caught:  # nothing is downloaded: the job stops at its first model
-        engine.generate(request, Job(id="pins", emit=lambda event: None))
+        engine.run(request, Job(id="pins", emit=lambda event: None))
     assert caught.value.code is ErrorCode.MODEL_MISSING
     [run] = list((tmp_path / "runs").iterdir())
     recorded = json.loads((run / "manifest.json").read_text())["models"]

@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RetextureRequest,
-                             decode, over_limits)
+from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError,
+                             RetextureRequest, decode, over_limits)
 
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -112,10 +112,10 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
                                  device="cpu"))
 
 
-def _generate(engine: Engine, targets: list[str], **options) -> dict:
+def _generate(engine: Engine, targets: list[str], **options) -> GenerateJobResult:
     request = GenerateRequest(id="p", image=str(HOUSE), targets=targets,
                               options=JobOptions(**{**FAST_OPTIONS, **options}))
-    return engine.generate(request, Job(id="p", emit=lambda event: None))
+    return engine.run(request, Job(id="p", emit=lambda event: None))
 
 
 def test_a_three_target_job_in_a_small_room_runs_in_smaller_batches(engine: Engine, monkeypatch) -> None:
@@ -130,8 +130,8 @@ def test_a_three_target_job_in_a_small_room_runs_in_smaller_batches(engine: Engi
     monkeypatch.setattr(shape, "generate_shapes", recording)
     data = _generate(engine, ["barrel"], keep="all")
     assert batch_sizes == [(3, 1)]  # three targets, one at a time
-    assert [r["status"] for r in data["targets"]] == ["done"] * 3
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    assert [r.status for r in data.targets] == ["done"] * 3
+    manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["status"] == "finished" and manifest["errors"] == []
 
 
@@ -160,7 +160,7 @@ def test_settings_the_machine_cannot_hold_are_refused_before_a_run_folder(engine
                                  options=JobOptions(texture_size=8192, render_size=4096))
     monkeypatch.setattr(preflight, "total_room", lambda device: Room(host=4 * GB))
     with pytest.raises(ProtocolError, match="texture size 8192"):
-        engine.retexture(retexture, Job(id="r", emit=lambda event: None))
+        engine.run(retexture, Job(id="r", emit=lambda event: None))
     assert set(engine.settings.runs_dir.iterdir()) == before
 
 

@@ -18,8 +18,8 @@ import trimesh
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_protocol import (Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RegenerateRequest,
-                             decode, REQUEST_TYPES)
+from img23d_protocol import (Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RegenerateJobResult,
+                             RegenerateRequest, decode, REQUEST_TYPES)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +32,8 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
 def generated(engine: Engine) -> Path:
     request = GenerateRequest(id="g", image=str(HOUSE), targets=["house", "chimney", "barrel"],
                               options=JobOptions(**FAST_OPTIONS))
-    data = engine.generate(request, Job(id="g", emit=lambda event: None))
-    return Path(data["run_dir"])
+    data = engine.run(request, Job(id="g", emit=lambda event: None))
+    return Path(data.run_dir)
 
 
 def _digests(run: Path) -> dict[str, str]:
@@ -41,10 +41,10 @@ def _digests(run: Path) -> dict[str, str]:
             for p in sorted(run.rglob("*")) if p.is_file() and "regenerated" not in p.parts}
 
 
-def _regenerate(engine: Engine, run: Path, keys: list[str], **options) -> tuple[dict, list]:
+def _regenerate(engine: Engine, run: Path, keys: list[str], **options) -> tuple[RegenerateJobResult, list]:
     events: list = []
     request = RegenerateRequest(id="r", run=str(run), keys=keys, options=JobOptions(**{**FAST_OPTIONS, **options}))
-    return engine.regenerate(request, Job(id="r", emit=events.append)), events
+    return engine.run(request, Job(id="r", emit=events.append)), events
 
 
 def test_regenerate_makes_a_new_mesh_from_the_runs_cut_out_alone(engine: Engine, generated: Path,
@@ -55,9 +55,9 @@ def test_regenerate_makes_a_new_mesh_from_the_runs_cut_out_alone(engine: Engine,
     monkeypatch.setattr(engine.manager, "use", lambda role, *a, **k: used.append(role) or real_use(role, *a, **k))
     data, events = _regenerate(engine, generated, ["chimney"], seed=777)
     assert used == ["shape"]  # no grounding, matting or depth: only the shape model ran
-    [record] = data["targets"]
-    assert (record["target"], record["stem"], record["seed"], record["status"]) == ("chimney", "chimney", 777, "done")
-    folder = Path(data["run_dir"])
+    [record] = data.targets
+    assert (record.target, record.stem, record.seed, record.status) == ("chimney", "chimney", 777, "done")
+    folder = Path(data.run_dir)
     assert folder.parent == generated / "regenerated"
     new = trimesh.load(folder / "chimney.glb", force="mesh")
     old = trimesh.load(generated / "chimney.glb", force="mesh")
@@ -72,14 +72,13 @@ def test_regenerate_makes_a_new_mesh_from_the_runs_cut_out_alone(engine: Engine,
     assert manifest["records"][0]["placement"] is not None  # laid out as the run lays it out
     [mesh] = [e for e in events if isinstance(e, Artifact) and e.kind == "mesh"]
     assert (mesh.target, Path(mesh.path).stem, mesh.seed) == ("chimney", "chimney", 777)
-    assert mesh.image_size == [1024, 1024] and mesh.box == record["box"]
+    assert mesh.image_size == [1024, 1024] and mesh.box == record.box
 
 
 def test_several_objects_regenerate_in_one_job_each_with_its_seed(engine: Engine, generated: Path) -> None:
     data, events = _regenerate(engine, generated, ["house", "barrel"], seed=5, face_budget=500)
-    assert [(r["stem"], r["seed"], r["status"]) for r in data["targets"]] == [("house", 5, "done"),
-                                                                            ("barrel", 6, "done")]
-    assert all(r["faces"] <= 500 for r in data["targets"])  # the new options apply
+    assert [(r.stem, r.seed, r.status) for r in data.targets] == [("house", 5, "done"), ("barrel", 6, "done")]
+    assert all(r.faces <= 500 for r in data.targets)  # the new options apply
     assert len(list((generated / "regenerated").iterdir())) >= 2  # every regeneration kept
 
 

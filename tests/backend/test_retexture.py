@@ -12,7 +12,7 @@ from PIL import Image
 from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.registry import tiny_model_set
-from img23d_protocol import JobOptions, ProtocolError, RetextureRequest
+from img23d_protocol import JobOptions, ProtocolError, RetextureJobResult, RetextureRequest
 from img23d_backend.stages.paint import retexture
 
 
@@ -42,21 +42,21 @@ def uv_sphere(rings: int, segments: int) -> trimesh.Trimesh:
     return sphere
 
 
-def _run(engine: Engine, mesh_path: Path, **options) -> dict:
+def _run(engine: Engine, mesh_path: Path, **options) -> RetextureJobResult:
     request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(mesh_path), name="statue",
                                options=JobOptions(**{**FAST_PAINT, "face_budget": 40_000, **options}))
-    return engine.retexture(request, Job(id="r", emit=lambda event: None))
+    return engine.run(request, Job(id="r", emit=lambda event: None))
 
 
 def test_a_mesh_without_uvs_gets_a_new_uv_map_and_keeps_its_topology(engine: Engine, tmp_path: Path) -> None:
     real = trimesh.load(MESH, force="mesh", process=False)
     path = mesh_file(real, tmp_path / "real.npz", with_uvs=False)
     data = _run(engine, path)
-    assert data["uv_created"] and not data["proxy"] and data["faces"] == MESH_FACES
-    uvs = np.load(data["uvs"])
+    assert data.uv_created and not data.proxy and data.faces == MESH_FACES
+    uvs = np.load(data.uvs)
     assert uvs.shape == (MESH_FACES * 3, 2) and 0 <= uvs.min() and uvs.max() <= 1
-    assert Image.open(data["texture"]).size == (256, 256)
-    run = Path(data["run_dir"])
+    assert Image.open(data.texture).size == (256, 256)
+    run = Path(data.run_dir)
     assert (run / "input_mesh.npz").is_file() and len(list((run / "views" / "statue").glob("view_*.png"))) == 6
 
 
@@ -64,8 +64,8 @@ def test_a_mesh_with_uvs_is_painted_into_its_own_layout(engine: Engine, tmp_path
     sphere = uv_sphere(24, 32)
     path = mesh_file(sphere, tmp_path / "sphere.npz", with_uvs=True)
     data = _run(engine, path)
-    assert data["uvs"] is None and not data["uv_created"]
-    texture = np.asarray(Image.open(data["texture"]))
+    assert data.uvs is None and not data.uv_created
+    texture = np.asarray(Image.open(data.texture))
     assert texture.shape == (256, 256, 3) and texture.std() > 0
 
 
@@ -74,8 +74,8 @@ def test_a_mesh_over_the_face_budget_is_painted_through_a_proxy(engine: Engine, 
     assert len(sphere.faces) > 20 * 3000
     path = mesh_file(sphere, tmp_path / "big.npz", with_uvs=True)
     data = _run(engine, path, face_budget=3000)
-    assert data["proxy"] and data["faces"] == len(sphere.faces)
-    texture = np.asarray(Image.open(data["texture"]))
+    assert data.proxy and data.faces == len(sphere.faces)
+    texture = np.asarray(Image.open(data.texture))
     assert texture.shape == (256, 256, 3)
     # The transfer reached the whole atlas: the sphere's UVs cover the square, so no black gaps.
     assert (texture.sum(axis=2) == 0).mean() < 0.01
@@ -154,6 +154,6 @@ def test_the_object_name_is_checked_like_a_target_name(engine: Engine, tmp_path:
     request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(tmp_path / "any.npz"), name=name,
                                options=JobOptions(**FAST_PAINT))
     with pytest.raises(ProtocolError) as caught:
-        engine.retexture(request, Job(id="r", emit=lambda event: None))
+        engine.run(request, Job(id="r", emit=lambda event: None))
     assert caught.value.code.value == "bad_request" and needle in caught.value.message
     assert set(engine.settings.runs_dir.iterdir()) == runs_before  # refused before a run folder

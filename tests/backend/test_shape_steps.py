@@ -57,8 +57,8 @@ def _denoising_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def _generate(engine: Engine, **options) -> dict:
     request = GenerateRequest(id="s", image=str(SUBJECT), targets=[], options=JobOptions(**{**QUICK, **options}))
-    data = engine.generate(request, Job(id="s", emit=lambda event: None))
-    return json.loads(Path(data["manifest"]).read_text())
+    data = engine.run(request, Job(id="s", emit=lambda event: None))
+    return json.loads(Path(data.manifest).read_text())
 
 
 def test_hunyuan3d_2mini_with_the_default_steps_runs_30(tiny_root: Path, tmp_path: Path, monkeypatch) -> None:
@@ -130,7 +130,7 @@ def test_octree_0_is_the_shape_models_own_before_the_preflight_counts_it(tiny_ro
     request = GenerateRequest(id="o", image=str(SUBJECT), targets=[],
                               options=JobOptions(**{**QUICK, "octree_resolution": asked}))
     with pytest.raises(_Stop):
-        engine.generate(request, Job(id="o", emit=lambda event: None))
+        engine.run(request, Job(id="o", emit=lambda event: None))
     assert seen == [expected]
     assert request.options.octree_resolution == expected  # what the run's manifest then records
 

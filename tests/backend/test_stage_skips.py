@@ -28,7 +28,7 @@ from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE  # noqa: E402
 from img23d_backend.env.failpoints import ENV as FAILPOINTS  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.models.registry import PAINT_TURBO_SUBFOLDER, DELIGHT_SUBFOLDER, tiny_model_set  # noqa: E402
-from img23d_protocol import Error, ErrorCode, GenerateRequest, JobOptions, Progress  # noqa: E402
+from img23d_protocol import Error, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, Progress  # noqa: E402
 
 TARGETS = ["house", "chimney"]
 PAINT_OPTIONS = {**FAST_OPTIONS, **FAST_PAINT}
@@ -77,18 +77,18 @@ def _engine(tiny_root: Path, tmp_path: Path, paint_folder: Path | None = None) -
     return Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu"))
 
 
-def _generate(engine: Engine, events: list) -> dict:
+def _generate(engine: Engine, events: list) -> GenerateJobResult:
     request = GenerateRequest(id="job", image=str(HOUSE), targets=TARGETS, options=JobOptions(**PAINT_OPTIONS))
-    return engine.generate(request, Job(id="job", emit=events.append))
+    return engine.run(request, Job(id="job", emit=events.append))
 
 
-def _assert_every_mesh_kept_untextured(data: dict) -> dict:
-    manifest = json.loads(Path(data["manifest"]).read_text())
+def _assert_every_mesh_kept_untextured(data: GenerateJobResult) -> dict:
+    manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["status"] == "finished"
     assert [r["target"] for r in manifest["records"]] == TARGETS
     for record in manifest["records"]:
         assert record["status"] == "done" and not record["textured"], record
-        mesh = trimesh.load(Path(data["run_dir"]) / record["mesh"], force="mesh")
+        mesh = trimesh.load(Path(data.run_dir) / record["mesh"], force="mesh")
         assert len(mesh.faces) > 100 and getattr(mesh.visual, "uv", None) is None
     return manifest
 
@@ -110,7 +110,7 @@ def test_a_texture_model_that_cannot_load_keeps_every_untextured_mesh(tiny_root:
     sentence = manifest["texture_skipped"]
     assert sentence.startswith("texture skipped: the ") and "could not be loaded" in sentence, sentence
     assert says in sentence and sentence.endswith("every mesh is kept untextured")
-    assert data["texture_skipped"] == sentence and "\n" not in sentence
+    assert data.texture_skipped == sentence and "\n" not in sentence
     # Said once, and no target failed for it; the broken model was read once, not once per target.
     assert [e.message for e in events if isinstance(e, Progress) and e.message == sentence] == [sentence]
     assert not [e for e in events if isinstance(e, Error)]
@@ -155,11 +155,11 @@ def test_a_depth_model_that_cannot_load_places_the_objects_by_their_boxes(tiny_r
         models = dataclasses.replace(models, depth=dataclasses.replace(models.depth, local_path=copy))
     engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu"))
     request = GenerateRequest(id="job", image=str(HOUSE), targets=TARGETS, options=JobOptions(**FAST_OPTIONS))
-    data = engine.generate(request, Job(id="job", emit=lambda event: None))
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    data = engine.run(request, Job(id="job", emit=lambda event: None))
+    manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["status"] == "finished" and all(r["status"] == "done" for r in manifest["records"])
     sentence = manifest["depth_skipped"]
     assert sentence.startswith("depth skipped: the depth model") and sentence.endswith("placed by their boxes")
-    assert data["depth_skipped"] == sentence
+    assert data.depth_skipped == sentence
     assert manifest["scene"]["depth"]["model"] is None
     assert all(r["placement"] is not None and r["depth"]["disparity"] is None for r in manifest["records"])

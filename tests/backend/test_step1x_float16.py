@@ -36,7 +36,7 @@ from img23d_backend.models.folder_files import STEP1X_WEIGHTS
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.preflight import Room, shape_need
 from img23d_backend.models.registry import tiny_model_set
-from img23d_protocol import GenerateRequest, JobOptions, Progress, ProtocolError
+from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, Progress, ProtocolError
 
 BOXES = {"chimney": [600.0, 80.0, 760.0, 600.0], "door": [365.0, 600.0, 460.0, 840.0]}
 TURING = dtypes.DeviceKind("cuda", (7, 5))
@@ -84,11 +84,11 @@ def sampled(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, torch.dtype]]:
     return calls
 
 
-def _run(engine: Engine, targets: list[str]) -> tuple[dict, list[Any]]:
+def _run(engine: Engine, targets: list[str]) -> tuple[GenerateJobResult, list[Any]]:
     events: list[Any] = []
     request = GenerateRequest(id="f", image=str(HOUSE), targets=targets, boxes={t: BOXES[t] for t in targets},
                               options=JobOptions(**FAST_OPTIONS))
-    return engine.generate(request, Job(id="f", emit=events.append)), events
+    return engine.run(request, Job(id="f", emit=events.append)), events
 
 
 def _notices(events: list[Any]) -> list[str]:
@@ -103,14 +103,14 @@ def test_overflowing_latents_are_made_again_in_float32_and_said_once(
     monkeypatch.setattr(engine.manager, "full_precision", lambda role: widened.append(role) or full_precision(role))
     with caplog.at_level(logging.WARNING):
         data, events = _run(engine, ["chimney", "door"])
-    assert [r["status"] for r in data["targets"]] == ["done", "done"]
+    assert [r.status for r in data.targets] == ["done", "done"]
     # The batch in float16, then each target alone with the weights in float32 (by the model manager).
     assert sampled == [(2, torch.float16), (1, torch.float32), (1, torch.float32)]
     assert widened == ["shape", "shape"]
     [notice] = _notices(events)
     assert "latents that are not finite after a denoising step" in notice and "'chimney'" in notice
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("shape: float16 gave")] == [notice]
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    manifest = json.loads(Path(data.manifest).read_text())
     [warning] = [w for w in manifest["warnings"] if w["code"] == REDONE_IN_FLOAT32]
     assert warning["targets"] == ["chimney", "door"] and warning["message"] == notice
     # Back in float16 after the retry, at its float16 size, read from disk once.
@@ -125,7 +125,7 @@ def test_an_overflowing_field_is_made_again_in_float32(tiny_root: Path, tmp_path
                                                       sampled: list) -> None:
     engine = _engine(tiny_root, _overflowing(tmp_path, tiny_root, *FIELD_OVERFLOW), tmp_path / "runs")
     data, events = _run(engine, ["door"])
-    assert [r["status"] for r in data["targets"]] == ["done"]
+    assert [r.status for r in data.targets] == ["done"]
     assert sampled == [(1, torch.float16), (1, torch.float32)]
     [notice] = _notices(events)
     assert "a decoded field that is not finite" in notice
@@ -135,9 +135,9 @@ def test_a_model_that_computes_in_float16_is_not_redone(tiny_root: Path, tmp_pat
                                                        sampled: list) -> None:
     engine = _engine(tiny_root, tiny_model_set(tiny_root, family="clean").shape.local_path, tmp_path / "runs")
     data, events = _run(engine, ["door"])
-    assert [r["status"] for r in data["targets"]] == ["done"] and sampled == [(1, torch.float16)]
+    assert [r.status for r in data.targets] == ["done"] and sampled == [(1, torch.float16)]
     assert _notices(events) == []
-    assert json.loads(Path(data["manifest"]).read_text())["warnings"] == []
+    assert json.loads(Path(data.manifest).read_text())["warnings"] == []
 
 
 def _disc() -> Image.Image:

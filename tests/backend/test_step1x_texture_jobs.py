@@ -109,17 +109,17 @@ def test_re_texture_on_the_clean_family_paints_the_artists_mesh_in_its_own_uvs(e
     events: list = []
     request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(path), name="statue",
                                options=JobOptions(**{**PAINT, "face_budget": 40_000, "texture_sync": False}))
-    data = engine.retexture(request, Job(id="r", emit=events.append))
-    assert data["uvs"] is None and not data["uv_created"] and not data["proxy"]
+    data = engine.run(request, Job(id="r", emit=events.append))
+    assert data.uvs is None and not data.uv_created and not data.proxy
     # The job turned the texture sync off: the manifest and the paint record say so, and it did not run.
-    run = Path(data["run_dir"])
+    run = Path(data.run_dir)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["options"]["texture_sync"] is False
     [record] = manifest["records"]
     assert "paint_sync" not in record["timings"] and "paint_multiview" in record["timings"]
     [kept] = run.glob("views/*/paint.json")
     assert json.loads(kept.read_text())["texture_sync"] is False
-    texture = np.asarray(Image.open(data["texture"]))
+    texture = np.asarray(Image.open(data.texture))
     assert texture.shape == (256, 256, 3) and texture.std() > 0
     # The paint stage's progress runs from the maps through each step to each view baked (1 + 2 + 6).
     paint = [e for e in events if isinstance(e, Progress) and e.stage == "paint" and e.total == 9]
@@ -139,9 +139,9 @@ def test_re_texture_through_a_proxy_bakes_with_the_clean_familys_own_rasterizer_
     path = mesh_file(uv_sphere(16, 24), tmp_path / "sphere.npz", with_uvs=True)
     request = RetextureRequest(id="p", image=str(SUBJECT), mesh=str(path), name="statue",
                                options=JobOptions(**{**PAINT, "face_budget": 200, "texture_sync": False}))
-    data = engine.retexture(request, Job(id="p", emit=lambda event: None))
-    assert data["proxy"] and not data["uv_created"]
-    texture = np.asarray(Image.open(data["texture"]))
+    data = engine.run(request, Job(id="p", emit=lambda event: None))
+    assert data.proxy and not data.uv_created
+    texture = np.asarray(Image.open(data.texture))
     assert texture.shape == (256, 256, 3) and texture.std() > 0
 
 
@@ -154,7 +154,7 @@ def test_a_view_size_the_model_cannot_take_is_a_bad_request(tiny_root: Path, tmp
     path = mesh_file(uv_sphere(8, 12), tmp_path / "sphere.npz", with_uvs=True)
     request = RetextureRequest(id="r", image=str(SUBJECT), mesh=str(path), name="statue", options=JobOptions(**PAINT))
     with pytest.raises(ProtocolError) as refused:
-        engine.retexture(request, Job(id="r", emit=lambda event: None))
+        engine.run(request, Job(id="r", emit=lambda event: None))
     assert refused.value.code is ErrorCode.BAD_REQUEST and "multiple of 32" in refused.value.message
 
 
@@ -173,15 +173,15 @@ def test_a_paint_model_that_cannot_load_keeps_the_untextured_mesh_and_says_so_on
                                    device="cpu"))
     events: list = []
     request = GenerateRequest(id="job", image=str(SUBJECT), options=JobOptions(**{**FAST_OPTIONS, **PAINT}))
-    data = engine.generate(request, Job(id="job", emit=events.append))
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    data = engine.run(request, Job(id="job", emit=events.append))
+    manifest = json.loads(Path(data.manifest).read_text())
     [record] = manifest["records"]
     assert manifest["status"] == "finished" and record["status"] == "done" and not record["textured"]
     sentence = manifest["texture_skipped"]
-    assert sentence.startswith("texture skipped: the paint model (tiny/step1x-3d-texture") and data[
-        "texture_skipped"] == sentence
+    assert sentence.startswith("texture skipped: the paint model (tiny/step1x-3d-texture")
+    assert data.texture_skipped == sentence
     assert [e.message for e in events if isinstance(e, Progress) and e.message == sentence] == [sentence]
-    mesh = trimesh.load(Path(data["run_dir"]) / record["mesh"], force="mesh")
+    mesh = trimesh.load(Path(data.run_dir) / record["mesh"], force="mesh")
     assert len(mesh.faces) > 100 and getattr(mesh.visual, "uv", None) is None
 
 

@@ -50,14 +50,14 @@ def test_the_tiny_models_answer_suggests_each_kind_once() -> None:
 def test_the_suggest_job_returns_names_boxes_and_the_overlay(tiny_root: Path, tmp_path: Path) -> None:
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
     events: list = []
-    data = engine.suggest(SuggestRequest(id="s", image=str(HOUSE)), Job(id="s", emit=events.append))
-    assert data["names"] == HOUSE_NAMES and data["all_instances"] is True
-    assert len(data["boxes"]["barrel"]) == 3 and data["image_size"] == [1024, 1024]
-    x0, y0, x1, y1 = data["boxes"]["house"][0]
+    data = engine.run(SuggestRequest(id="s", image=str(HOUSE)), Job(id="s", emit=events.append))
+    assert data.names == HOUSE_NAMES and data.all_instances is True
+    assert len(data.boxes["barrel"]) == 3 and data.image_size == [1024, 1024]
+    x0, y0, x1, y1 = data.boxes["house"][0]
     assert (x0, y0) == pytest.approx((185 * 1.024, 105 * 1.024), abs=1) and x1 > x0 and y1 > y0
     overlays = [e.path for e in events if isinstance(e, Artifact) and e.kind == "overlay"]
     assert len(overlays) == 1 and Path(overlays[0]).is_file()
-    manifest = json.loads((Path(data["run_dir"]) / "manifest.json").read_text())
+    manifest = json.loads((Path(data.run_dir) / "manifest.json").read_text())
     assert manifest["kind"] == "suggest" and manifest["status"] == "finished" and manifest["targets"] == HOUSE_NAMES
     assert manifest["model_counters"]["grounding"]["loads_from_disk"] == 1
     assert manifest["model_counters"]["shape"]["loads_from_disk"] == 0

@@ -84,14 +84,14 @@ def test_cleaning_one_target_overlaps_decoding_the_next(tiny_root: Path, tmp_pat
     events: list = []
     request = GenerateRequest(id="t", image=str(HOUSE), targets=["house", "chimney", "door"],
                               options=JobOptions(**FAST_OPTIONS))
-    data = engine.generate(request, Job(id="t", emit=events.append))
-    assert [r["status"] for r in data["targets"]] == ["done"] * 3
+    data = engine.run(request, Job(id="t", emit=events.append))
+    assert [r.status for r in data.targets] == ["done"] * 3
     first_clean = next(entry for entry in log if entry[0] == "cleaning")
     last_decode = [entry for entry in log if entry[0] == "decoded"][-1]
     assert first_clean[1].startswith("img23d-tail") and first_clean[2] < last_decode[2]
     meshes = [e for e in events if isinstance(e, Artifact) and e.kind == "mesh"]
     assert [m.target for m in meshes] == ["house", "chimney", "door"]
-    assert all(r["timings"]["cleanup"] > 0 and r["timings"]["export"] > 0 for r in data["targets"])
+    assert all(r.timings["cleanup"] > 0 and r.timings["export"] > 0 for r in data.targets)
     deadline = time.monotonic() + WAIT
     while any(t.name.startswith("img23d-tail") for t in threading.enumerate()):
         assert time.monotonic() < deadline, "the tail's worker outlived its job"

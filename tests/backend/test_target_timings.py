@@ -17,8 +17,8 @@ def test_a_textured_target_records_its_seconds_per_stage_and_paint_phase(tiny_ro
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
     request = GenerateRequest(id="t", image=str(HOUSE), targets=["chimney"],
                               options=JobOptions(**{**FAST_OPTIONS, **FAST_PAINT}))
-    data = engine.generate(request, Job(id="t", emit=lambda event: None))
-    manifest = json.loads(Path(data["manifest"]).read_text())
+    data = engine.run(request, Job(id="t", emit=lambda event: None))
+    manifest = json.loads(Path(data.manifest).read_text())
     [record] = manifest["records"]
     assert record["textured"]
     expected = {"cleanup", "export", *(f"paint_{phase}" for phase in PAINT_PHASES)}

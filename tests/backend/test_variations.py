@@ -31,25 +31,25 @@ def test_three_variations_of_two_names_share_one_cut_out_each(engine: Engine, mo
     events: list = []
     request = GenerateRequest(id="v", image=str(HOUSE), targets=["chimney", "barrel", "unicorn"],
                               options=JobOptions(**FAST_OPTIONS, variations=3, seed=100))
-    data = engine.generate(request, Job(id="v", emit=events.append))
+    data = engine.run(request, Job(id="v", emit=events.append))
     assert matted == [2]  # one matting pass, one crop per name: not one per candidate
-    records = data["targets"]
-    done = [(r["target"], r["variation"], r["stem"], r["seed"]) for r in records if r["status"] == "done"]
+    records = data.targets
+    done = [(r.target, r.variation, r.stem, r.seed) for r in records if r.status == "done"]
     assert done == [("chimney", 1, "chimney", 100), ("chimney", 2, "chimney-v2", 101), ("chimney", 3, "chimney-v3", 102),
                     ("barrel", 1, "barrel", 103), ("barrel", 2, "barrel-v2", 104), ("barrel", 3, "barrel-v3", 105)]
     # A name that was not found has no candidates: it fails once.
-    assert [(r["target"], r["status"]) for r in records if r["target"] == "unicorn"] == [("unicorn", "failed")]
-    run = Path(data["run_dir"])
-    meshes = {r["stem"]: trimesh.load(run / r["mesh"], force="mesh") for r in records if r["status"] == "done"}
+    assert [(r.target, r.status) for r in records if r.target == "unicorn"] == [("unicorn", "failed")]
+    run = Path(data.run_dir)
+    meshes = {r.stem: trimesh.load(run / r.mesh, force="mesh") for r in records if r.status == "done"}
     assert len(meshes) == 6 and all(len(m.faces) > 0 for m in meshes.values())
     assert meshes["chimney"].vertices.shape != meshes["chimney-v2"].vertices.shape or \
         abs(meshes["chimney"].vertices - meshes["chimney-v2"].vertices).max() > 1e-4  # another seed, another shape
-    chimneys = [r for r in records if r["target"] == "chimney"]
-    assert {r["matte"] for r in chimneys} == {"mattes/chimney.png"} and {r["crop"] for r in chimneys} == {
+    chimneys = [r for r in records if r.target == "chimney"]
+    assert {r.matte for r in chimneys} == {"mattes/chimney.png"} and {r.crop for r in chimneys} == {
         "crops/chimney.png"}
-    assert [r["candidate_of"] for r in chimneys] == [None, "chimney", "chimney"]
+    assert [r.candidate_of for r in chimneys] == [None, "chimney", "chimney"]
     # Only first candidates are measured for the layout: every candidate stands at its target's place.
-    assert [r["depth"] is not None for r in chimneys] == [True, False, False]
+    assert [r.depth is not None for r in chimneys] == [True, False, False]
     artifacts = [(e.target, e.variation, e.seed) for e in events if isinstance(e, Artifact) and e.kind == "mesh"]
     assert ("barrel", 3, 105) in artifacts and len(artifacts) == 6
 
@@ -57,12 +57,12 @@ def test_three_variations_of_two_names_share_one_cut_out_each(engine: Engine, mo
 def test_a_candidate_can_be_regenerated_from_its_shared_cut_out(engine: Engine) -> None:
     request = GenerateRequest(id="v", image=str(HOUSE), targets=["barrel"],
                               options=JobOptions(**FAST_OPTIONS, variations=2))
-    run = Path(engine.generate(request, Job(id="v", emit=lambda e: None))["run_dir"])
-    again = engine.regenerate(RegenerateRequest(id="r", run=str(run), keys=["barrel-v2"],
-                                                options=JobOptions(**FAST_OPTIONS, seed=9)),
-                              Job(id="r", emit=lambda e: None))
-    [record] = again["targets"]
-    assert (record["stem"], record["status"], record["seed"]) == ("barrel-v2", "done", 9)
+    run = Path(engine.run(request, Job(id="v", emit=lambda e: None)).run_dir)
+    again = engine.run(RegenerateRequest(id="r", run=str(run), keys=["barrel-v2"],
+                                         options=JobOptions(**FAST_OPTIONS, seed=9)),
+                       Job(id="r", emit=lambda e: None))
+    [record] = again.targets
+    assert (record.stem, record.status, record.seed) == ("barrel-v2", "done", 9)
 
 
 @pytest.mark.parametrize("count", [0, 9])
