@@ -40,26 +40,6 @@ class Engine(EngineContext):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.TYPE!r} is not a job")
         return runner(self, request, job)
 
-    # Each kind's result as it goes on the wire (``to_dict``): for scripts and tests that read it as JSON.
-
-    def generate(self, request: GenerateRequest, job: Job) -> dict[str, Any]:
-        return self.run(request, job).to_dict()
-
-    def detect(self, request: DetectRequest, job: Job) -> dict[str, Any]:
-        return self.run(request, job).to_dict()
-
-    def retexture(self, request: RetextureRequest, job: Job) -> dict[str, Any]:
-        return self.run(request, job).to_dict()
-
-    def retopo(self, request: RetopoRequest, job: Job) -> dict[str, Any]:
-        return self.run(request, job).to_dict()
-
-    def suggest(self, request: SuggestRequest, job: Job) -> dict[str, Any]:
-        return self.run(request, job).to_dict()
-
-    def regenerate(self, request: RegenerateRequest, job: Job) -> dict[str, Any]:
-        return self.run(request, job).to_dict()
-
     def run_kind(self, kind: type[JobRun], request: Any, job: Job) -> JobResult:
         """``request`` as a job of ``kind``: checked, then run in a run folder of its own."""
         # The request is checked before anything is written; the run then always has its folder.
