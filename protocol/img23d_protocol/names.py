@@ -9,6 +9,12 @@ from .errors import ErrorCode, ProtocolError
 
 MAX_TARGETS = 32
 MAX_TARGET_CHARS = 200
+# Characters a name may not hold though they are not control characters: each is invisible or breaks
+# a line where the name is printed (a terminal, a log, a list of runs), so "door" and "door" + U+200B
+# would be two names that look one, and U+202E turns the rest of a printed line around. Format
+# characters (Cf) that join or shape script or emoji stay: U+200C and U+200D (Persian needs the first,
+# emoji sequences the second), and the tag characters of flags such as Scotland's.
+KEPT_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"}) | frozenset(map(chr, range(0xE0020, 0xE0080)))
 
 
 def split_names(text: str) -> list[str]:
@@ -45,6 +51,10 @@ def validate_targets(targets: Any) -> list[str]:
                                 f"name {index + 1} is {len(name)} characters; at most {MAX_TARGET_CHARS}")
         if any(unicodedata.category(ch) == "Cc" for ch in name):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} contains control characters")
+        hidden = next((ch for ch in name if _hidden(ch)), None)
+        if hidden is not None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"name {index + 1} contains an invisible or line-breaking "
+                                                       f"character ({_described(hidden)}): type it again without it")
         folded = name.casefold()
         if folded in seen:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
@@ -52,6 +62,15 @@ def validate_targets(targets: Any) -> list[str]:
         seen[folded] = name
         cleaned.append(name)
     return cleaned
+
+
+def _hidden(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    return category in ("Zl", "Zp") or (category == "Cf" and ch not in KEPT_FORMAT_CHARACTERS)
+
+
+def _described(ch: str) -> str:
+    return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}"
 
 
 # A run's objects, named by their stems (a GLB's name without ".glb"): at most every instance of

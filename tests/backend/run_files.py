@@ -1,10 +1,19 @@
-"""Run folders made in tests: a job's manifest, and the temporary files an atomic write leaves."""
+"""Run folders made in tests: a job's manifest, the temporary files an atomic write leaves, and a
+tiny real disk to fill."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from img23d_backend.runs.folders import Manifest
+from testdata import SOURCE_PYTHONPATH
+
+TINY_DISK_TIMEOUT = 60   # seconds a script on the tiny disk may take
 
 
 def manifest(**overrides) -> Manifest:
@@ -15,3 +24,25 @@ def manifest(**overrides) -> Manifest:
 
 def tmp_leftovers(root: Path) -> list[Path]:
     return sorted(root.rglob(".tmp-*"))
+
+
+def run_on_a_tiny_disk(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
+    """Run ``script`` in a user and mount namespace (no root needed) where ``sys.argv[1]`` is an empty
+    folder it may mount a tiny tmpfs on, and ``sys.argv[2]`` the source's import path. Skips where
+    this machine has no unprivileged mount namespace or cannot mount a tmpfs in one."""
+    unshare = shutil.which("unshare")
+    probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "true"], capture_output=True) \
+        if unshare else None
+    if probe is None or probe.returncode != 0:
+        pytest.skip("no unprivileged mount namespace here to make a tiny real disk in")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        proc = subprocess.run([unshare, "--user", "--map-root-user", "--mount", sys.executable, "-c", script,
+                               str(disk), SOURCE_PYTHONPATH], capture_output=True, text=True,
+                              timeout=TINY_DISK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the script on the tiny disk did not finish within {TINY_DISK_TIMEOUT} s")
+    if proc.returncode != 0 and "mount" in proc.stderr and "Traceback" in proc.stderr and "tmpfs" in proc.stderr:
+        pytest.skip(f"tmpfs cannot be mounted here: {proc.stderr[-300:]}")
+    return proc

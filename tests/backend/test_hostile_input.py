@@ -74,6 +74,8 @@ USAGE_ERRORS = [
     (["--targets", "door, Door"], ["asked for twice"]),
     (["--targets", "x" * 300], ["300 characters", "at most 200"]),
     (["--targets", "door\x1b[31m"], ["control characters"]),
+    (["--targets", "door\u202ekcab"], ["invisible or line-breaking character (U+202E RIGHT-TO-LEFT OVERRIDE)"]),
+    (["--targets", "red\u2028barrel"], ["(U+2028 LINE SEPARATOR)"]),
     (["--targets", ",".join(f"n{i}" for i in range(40))], ["at most 32 names"]),
 ]
 
@@ -88,6 +90,7 @@ def test_a_wrong_command_line_exits_2_with_one_sentence_and_makes_nothing(
     assert code == 2, err
     assert "Traceback" not in err
     [sentence] = [line for line in err.splitlines() if "error:" in line]
+    assert all(ch.isprintable() or ch in "\n\t" for ch in err), f"printed raw: {err!r}"
     for word in words:
         assert word in sentence, sentence
     assert list(tmp_path.iterdir()) == [], "a usage error must create nothing"

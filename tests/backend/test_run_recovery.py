@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from img23d_backend.runs import folders
 from img23d_backend.runs.folders import RunFolder, TargetRecord
-from run_files import manifest, tmp_leftovers
-from testdata import SOURCE_PYTHONPATH
+from run_files import manifest, run_on_a_tiny_disk, tmp_leftovers
 
 
 @pytest.fixture
@@ -108,20 +106,7 @@ print(json.dumps({"free_blocks": free, "manifest": json.loads((run.root / "manif
 
 def test_the_final_manifest_is_written_on_a_real_disk_with_no_free_byte(tmp_path):
     """A real, tiny tmpfs filled to the last block (in a user and mount namespace, no root needed)."""
-    import shutil
-    import subprocess
-
-    unshare = shutil.which("unshare")
-    probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "true"], capture_output=True) \
-        if unshare else None
-    if probe is None or probe.returncode != 0:
-        pytest.skip("no unprivileged mount namespace here to make a tiny real disk in")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    proc = subprocess.run([unshare, "--user", "--map-root-user", "--mount", sys.executable, "-c", _FILL_AND_FINISH,
-                           str(disk), SOURCE_PYTHONPATH], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0 and "mount" in proc.stderr and "Traceback" in proc.stderr and "tmpfs" in proc.stderr:
-        pytest.skip(f"tmpfs cannot be mounted here: {proc.stderr[-300:]}")
+    proc = run_on_a_tiny_disk(tmp_path, _FILL_AND_FINISH)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["free_blocks"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import pytest
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
-from img23d_backend.runs import folders
+from img23d_backend.runs import disk_errors, folders
 from img23d_backend.runs.folders import RunFolder, disk_error
-from run_files import manifest, tmp_leftovers
+from run_files import manifest, run_on_a_tiny_disk, tmp_leftovers
 
 
 @pytest.fixture
@@ -160,3 +161,55 @@ def test_run_folder_on_a_full_disk(tmp_path, monkeypatch):
     assert excinfo.value.code == ErrorCode.DISK
     assert "disk is full" in excinfo.value.message
     assert tmp_leftovers(tmp_path) == []
+
+
+# --- a write that stops short without an errno (numpy's np.save on a full disk) ----------------------
+
+def _short_write(tmp: Path) -> None:
+    tmp.write_bytes(b"x" * 1000)
+    raise OSError("1000000 requested and 1000 written")   # what np.save raises: no errno
+
+
+def test_a_short_write_on_a_full_disk_says_the_disk_is_full(run, monkeypatch):
+    monkeypatch.setattr(disk_errors.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10 ** 9, 10 ** 9, 0))
+    with pytest.raises(ProtocolError) as excinfo:
+        run.write_bytes_with("depth.npy", _short_write)
+    assert excinfo.value.code == ErrorCode.DISK
+    assert excinfo.value.message.endswith("depth.npy: the disk is full")
+    assert tmp_leftovers(run.root) == []
+
+
+def test_a_short_write_with_room_left_keeps_its_own_words(run):
+    with pytest.raises(ProtocolError) as excinfo:
+        run.write_bytes_with("depth.npy", _short_write)
+    assert excinfo.value.code == ErrorCode.DISK
+    assert "the disk is full" not in excinfo.value.message
+    assert "1000000 requested and 1000 written" in excinfo.value.detail
+
+
+_SAVE_ON_A_FULL_DISK = r"""
+import json, os, subprocess, sys
+sys.path[0:0] = sys.argv[2].split(os.pathsep)
+import numpy as np
+from img23d_protocol import ProtocolError
+from img23d_backend.runs.folders import Manifest, RunFolder
+disk = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "none", disk], check=True)
+run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house.png",
+                       Manifest(job_id="j", kind="generate", backend_version="t"))
+depth = np.zeros((1000, 1000), np.float32)    # 4 MB: more than the disk holds
+try:
+    run.write_bytes_with("depth.npy", lambda p: np.save(p, depth, allow_pickle=False))
+    print(json.dumps({"written": True}))
+except ProtocolError as exc:
+    print(json.dumps({"code": exc.code.value, "message": exc.message, "files": sorted(os.listdir(run.root))}))
+"""
+
+
+def test_np_save_on_a_real_full_disk_says_the_disk_is_full(tmp_path):
+    proc = run_on_a_tiny_disk(tmp_path, _SAVE_ON_A_FULL_DISK)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result.get("code") == "disk", result
+    assert result["message"].endswith("depth.npy: the disk is full"), result
+    assert ".tmp" not in " ".join(result["files"]), result

@@ -114,6 +114,11 @@ def test_exactly_max_targets_is_fine():
     (["red\nbarrel"], "control characters"),
     (["\x1b[31mred"], "control characters"),
     (["a\u0085b"], "control characters"),
+    (["door\u202eknob"], "invisible or line-breaking character (U+202E RIGHT-TO-LEFT OVERRIDE)"),
+    (["red\u2028barrel"], "(U+2028 LINE SEPARATOR)"),
+    (["red\u2029barrel"], "(U+2029 PARAGRAPH SEPARATOR)"),
+    (["house", "door\u200b"], "name 2 contains an invisible or line-breaking character (U+200B ZERO WIDTH SPACE)"),
+    (["\ufeffhouse"], "U+FEFF"),
     ([f"n{i}" for i in range(MAX_TARGETS + 1)], f"at most {MAX_TARGETS}"),
     (["house", 3], "name 2 is not text"),
     (["house", None], "not text"),
@@ -126,6 +131,13 @@ def test_bad_targets_are_refused_with_a_reason(targets, fragment):
         validate_targets(targets)
     assert _code(excinfo) == ErrorCode.BAD_REQUEST
     assert fragment in excinfo.value.message
+
+
+@pytest.mark.parametrize("name", ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",   # Persian: needs U+200C
+                                  "\U0001F469\u200d\U0001F52C",                              # woman scientist emoji
+                                  "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F"])  # Scotland
+def test_names_that_join_or_shape_script_and_emoji_are_kept(name):
+    assert validate_targets([name]) == [name]
 
 
 def test_a_name_at_the_length_limit_is_fine():

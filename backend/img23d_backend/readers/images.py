@@ -29,6 +29,8 @@ from PIL import Image, UnidentifiedImageError
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from .png_data import missing_pixel_data
+
 MIN_SIDE = 16
 MAX_SIDE = 4096                  # larger images are downscaled: models work at 1024 or less anyway
 MAX_DECODE_BYTES = 2_400_000_000  # refuse to decode beyond this (600 Mpx of RGB, 1.2 Gpx of 16-bit grey)
@@ -120,6 +122,8 @@ def _open_and_decode(path: Path, handle: "_Budgeted", max_side: int) -> LoadedIm
         # Compressed pixels take fewer bytes than decoded ones: twice that, and room for metadata.
         handle.allow(handle.used + 2 * _decoded_bytes(opened) + HEADER_READ_BYTES, None, "its data")
         opened.load()
+        if opened.format == "PNG":
+            _check_pixel_data(path, handle)
         image = _shrink_to_8_bit(opened, max_side)
     image = image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image
     has_alpha = image.mode == "RGBA" and _alpha_is_real(image)
@@ -145,6 +149,15 @@ def _check_decode_size(path: Path, opened: Image.Image) -> None:
     available = psutil.virtual_memory().available
     if 2 * needed > available:  # the pixels, and room to shrink them
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; only {_amount(available)} of memory are free")
+
+
+def _check_pixel_data(path: Path, handle: "_Budgeted") -> None:
+    # The same open file Pillow decoded (as _sha256 reads it): Pillow fills what never came with black.
+    short = missing_pixel_data(handle.raw)
+    if short is not None:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is cut short: its pixel data ends "
+                            f"{short.fraction:.0%} of the way through the picture (damaged or incomplete "
+                            f"file?)", f"{short.found} of {short.needed} bytes of pixel data")
 
 
 def _amount(size: int) -> str:

@@ -33,6 +33,7 @@ from typing import Any, Callable
 from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
 
 from ..env import failpoints
+from .disk_errors import disk_error, full_disk_cause
 from .stems import safe_stem
 
 log = logging.getLogger(__name__)
@@ -315,7 +316,14 @@ def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
         try:
             failpoints.hit("write")
             failpoints.hit("write" + final.suffix)  # e.g. "write.glb": fill the disk at export
-            writer(tmp)
+            try:
+                writer(tmp)
+            except OSError as exc:
+                # Asked now, while the half-written file still holds the disk's last blocks.
+                full = full_disk_cause(exc, final.parent)
+                if full is None:
+                    raise
+                raise full from exc
             os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, final)
         finally:
@@ -324,15 +332,6 @@ def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
     except OSError as exc:
         raise disk_error(exc, f"cannot write {final}") from exc
     return final
-
-
-def disk_error(exc: OSError, message: str) -> ProtocolError:
-    """Turn an OSError from writing into a ``disk`` error whose message names the cause."""
-    reasons = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied",
-               errno.EROFS: "the disk is read-only", errno.EDQUOT: "the disk quota is used up"}
-    reason = reasons.get(exc.errno, exc.strerror or type(exc).__name__)
-    return ProtocolError(ErrorCode.DISK, f"{message}: {reason}", str(exc))
-
 
 
 INTERRUPTED_MESSAGE = ("the backend stopped while this job ran (killed, crashed or out of memory); "
