@@ -17,6 +17,8 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from . import scene_import
+
 UV_MAP_NAME = "img23d"
 HISTORY_PROP = "img23d_previous_materials"
 FACE_HISTORY_ATTRIBUTE = "img23d_previous_material_index"
@@ -119,7 +121,9 @@ def _srgb(linear: np.ndarray) -> np.ndarray:
 
 
 def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map: str | None) -> bpy.types.Material:
-    """Put the painted texture (and new UVs, if any) onto ``obj``; returns the new material."""
+    """Put the painted texture (and new UVs, if any) onto ``obj``; returns the new material.
+    A texture too big or unreadable raises ``scene_import.ImportFailed`` before anything changes."""
+    scene_import.check_image(texture)  # first: a refused texture leaves the mesh as it was
     mesh = obj.data
     if uvs is not None:
         loop_uvs = np.load(uvs, allow_pickle=False)

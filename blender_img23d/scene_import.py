@@ -5,6 +5,11 @@ mesh object (transforms applied), named after the target and moved into the run'
 Where it stands comes from the run's layout (``run_layout``, the shared ``layout`` math): at its
 distance, turned to face the camera as it did in the picture, scaled so that seen through the
 run's camera, which this module adds to the collection, it covers its box in the picture.
+
+It is the one way a file made by a job reaches Blender's data: a GLB (``import_glb``) or an image
+(``load_image``: a texture, a run's pictures). Each is first held to the largest texture img23d
+makes, its images' sizes read from their headers (``img23d_client.texture_guard``), so a texture
+bomb from a host is refused in one sentence before Blender holds a pixel of it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any, Callable
 import bpy
 from mathutils import Euler, Matrix, Vector
 
-from img23d_protocol import layout
+from img23d_client import texture_guard
+from img23d_protocol import ProtocolError, layout
 
 from . import quad_restore
 
@@ -45,7 +51,7 @@ class TargetFile:
 
 
 class ImportFailed(Exception):
-    """The GLB could not be imported (missing, truncated, no mesh in it)."""
+    """The GLB or image could not be imported (missing, truncated, no mesh in it, a texture too big)."""
 
 
 def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.types.Object:
@@ -54,6 +60,10 @@ def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.typ
     not be joined goes to ``notes``."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist")
+    try:
+        texture_guard.check_glb(path)  # before the importer: it makes an image of any size it finds
+    except ProtocolError as exc:
+        raise ImportFailed(exc.message) from None
     before = set(bpy.data.objects)
     try:
         result = bpy.ops.import_scene.gltf(filepath=str(path), merge_vertices=quad_restore.finished_glb(path))
@@ -79,6 +89,27 @@ def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.typ
     for collection in list(obj.users_collection):
         collection.objects.unlink(obj)
     return obj
+
+
+def check_image(path: Path) -> None:
+    """``ImportFailed`` unless the image file ``path`` is there and its header says it is no larger
+    than img23d's largest texture: what Blender may load (or reload) of a run."""
+    if not path.is_file():
+        raise ImportFailed(f"{path} does not exist")
+    try:
+        texture_guard.check_image(path)
+    except ProtocolError as exc:
+        raise ImportFailed(exc.message) from None
+
+
+def load_image(path: Path) -> bpy.types.Image:
+    """A new image datablock of the file ``path`` (a texture, a run's picture), once ``check_image``
+    lets it in. Raises ``ImportFailed``."""
+    check_image(path)
+    try:
+        return bpy.data.images.load(str(path), check_existing=False)
+    except RuntimeError as exc:  # Blender's own refusal of the file
+        raise ImportFailed(f"{path.name} could not be read: {str(exc).strip().splitlines()[-1]}") from exc
 
 
 def _fold(meshes: list[bpy.types.Object]) -> bpy.types.Object:

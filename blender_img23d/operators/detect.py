@@ -6,7 +6,7 @@ from pathlib import Path
 
 import bpy
 
-from .. import box_properties, runtime
+from .. import box_properties, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
@@ -34,7 +34,9 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
-        show_overlay(context, Path(outcome.run_dir), "img23d detections")
+        refused = show_overlay(context, Path(outcome.run_dir), "img23d detections")
+        if refused:
+            self.report({"WARNING"}, refused)
         result = outcome.result
         boxes = result.boxes if isinstance(result, protocol.DetectJobResult) else {}
         # The boxes to correct, or to draw for a name not found, before Generate (panel: Boxes).
@@ -48,14 +50,19 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
         return {"FINISHED"}
 
 
-def show_overlay(context: bpy.types.Context, run_dir: Path, label: str) -> None:
+def show_overlay(context: bpy.types.Context, run_dir: Path, label: str) -> str:
     """The run's picture with its boxes drawn on it, as an image named ``<label> <run>``, shown in
-    an Image Editor if one is open."""
+    an Image Editor if one is open. Returns why it is not shown when it was refused ("" else)."""
     overlay = run_dir / "detections.png"
-    if overlay.is_file():
-        image = bpy.data.images.load(str(overlay), check_existing=False)
-        image.name = f"{label} {run_dir.name}"
-        _show_in_image_editor(context, image)
+    if not overlay.is_file():
+        return ""
+    try:
+        image = scene_import.load_image(overlay)
+    except scene_import.ImportFailed as exc:
+        return str(exc)
+    image.name = f"{label} {run_dir.name}"
+    _show_in_image_editor(context, image)
+    return ""
 
 
 def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) -> None:

@@ -3,19 +3,22 @@
 Nothing a job made is lost with Blender: any run folder can be imported again later, with
 the same names, placement, camera and custom properties as when it first arrived (laid out for
 the panel's field of view and ground setting, as a live job is for the ones it was sent with).
+
+What killed writes left in the folder goes first (``img23d_client.leftovers``): in a closed run,
+every temporary file and the manifest's reserve; in a folder of the Runs Folder whose manifest never
+came (Blender killed mid-transfer), the temporary files no write has touched for a while.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import bpy
-import img23d_protocol as protocol
 from bpy.props import StringProperty
 from img23d_client import run_layout
+from img23d_client.leftovers import remove_leftovers
 
-from .. import finished_objects, scene_import
+from .. import finished_objects, preferences, scene_import
 
 
 class IMG23D_OT_import_run(bpy.types.Operator):
@@ -41,11 +44,13 @@ class IMG23D_OT_import_run(bpy.types.Operator):
             image_size = manifest["image"]["original_size"]
             image_name = Path(manifest["image"]["source"]).stem
         except (run_layout.NotARun, KeyError, TypeError) as exc:
+            if not (run_dir / "manifest.json").exists() and _in_runs_folder(context, run_dir):
+                remove_leftovers(run_dir)  # a transfer killed before the manifest came; only what nothing writes
             self.report({"ERROR"}, str(exc) if isinstance(exc, run_layout.NotARun)
                         else f"{run_dir / 'manifest.json'} is not an img23d run manifest ({exc})")
             return {"CANCELLED"}
         if manifest.get("status") != "running":  # no job writes there any more
-            _remove_leftovers(run_dir)
+            remove_leftovers(run_dir, reserve=True, settled=0.0)
         if not records:
             self.report({"WARNING"}, f"The run in {run_dir} has no finished meshes "
                                      f"(status: {manifest.get('status', '?')})")
@@ -119,17 +124,14 @@ def _variation(record: dict) -> int:
     return number if isinstance(number, int) and 0 < number <= 8 else 0
 
 
-def _remove_leftovers(root: Path) -> None:
-    """Delete what killed writes left in a closed run (``.tmp-*``) and its manifest's reserve, as
-    the backend's recovery pass does; links are not followed. A file that will not go stays:
-    the import does not depend on it."""
-    for folder, _dirs, files in os.walk(root, followlinks=False):
-        for name in files:
-            if name.startswith(protocol.RUN_TEMP_PREFIX) or name == protocol.RUN_RESERVE_NAME:
-                try:
-                    (Path(folder) / name).unlink()
-                except OSError:
-                    continue
+def _in_runs_folder(context: bpy.types.Context, folder: Path) -> bool:
+    """Whether ``folder`` is a run folder of the Runs Folder, where only img23d writes: a folder
+    picked elsewhere is never cleaned, whatever its files are called."""
+    runs = preferences.get(context).launch_settings().runs_dir
+    try:
+        return folder.resolve().parent == runs.resolve()
+    except OSError:
+        return False
 
 
 classes = (IMG23D_OT_import_run,)

@@ -7,7 +7,7 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty
 
-from .. import preferences, retexture_mesh, runtime
+from .. import preferences, retexture_mesh, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
@@ -62,7 +62,7 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         try:
             material = retexture_mesh.apply_result(obj, Path(result.texture),
                                                    Path(result.uvs) if result.uvs else None, self._uv_map)
-        except (retexture_mesh.MeshProblem, RuntimeError, OSError) as exc:
+        except (retexture_mesh.MeshProblem, scene_import.ImportFailed, RuntimeError, OSError) as exc:
             self.report({"ERROR"}, f"the texture could not be applied: {exc}; it is in {outcome.run_dir}")
             return {"CANCELLED"}
         how = "through a reduced proxy, " if result.proxy else ""

@@ -14,7 +14,7 @@ from pathlib import Path
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from .. import runtime
+from .. import runtime, scene_import
 
 PICTURES = {"LAYOUT": ("layout.png", "img23d layout"), "DETECTIONS": ("detections.png", "img23d detections")}
 
@@ -22,7 +22,7 @@ PICTURES = {"LAYOUT": ("layout.png", "img23d layout"), "DETECTIONS": ("detection
 def load_picture(run_dir: Path, picture: str) -> bpy.types.Image:
     """The run's picture as an image datablock named ``<label> <run>`` (reloaded if it was loaded
     before: a run drawn again, e.g. regenerated, shows its newest picture). ``FileNotFoundError``
-    when the run has none."""
+    when the run has none; ``scene_import.ImportFailed`` when it is larger than img23d makes."""
     filename, label = PICTURES[picture]
     path = run_dir / filename
     if not path.is_file():
@@ -30,9 +30,10 @@ def load_picture(run_dir: Path, picture: str) -> bpy.types.Image:
     name = f"{label} {run_dir.name}"
     image = bpy.data.images.get(name)
     if image is not None and Path(bpy.path.abspath(image.filepath)) == path:
+        scene_import.check_image(path)  # the file may have been written anew since
         image.reload()
         return image
-    image = bpy.data.images.load(str(path), check_existing=False)
+    image = scene_import.load_image(path)
     image.name = name
     return image
 
@@ -78,6 +79,9 @@ class IMG23D_OT_show_run_picture(bpy.types.Operator):
             image = load_picture(run, self.picture)
         except FileNotFoundError as exc:
             self.report({"ERROR"}, f"The run {run.name} has no {Path(str(exc)).name}")
+            return {"CANCELLED"}
+        except scene_import.ImportFailed as exc:
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         if not show_in_image_editor(context, image):
             self.report({"INFO"}, f"Loaded {image.name}")

@@ -40,7 +40,9 @@ class IMG23D_OT_suggest(JobOperatorMixin, bpy.types.Operator):
         settings.targets = ", ".join(names)
         every = suggested.all_instances
         settings.all_instances = every
-        show_overlay(context, Path(outcome.run_dir), "img23d suggestions")
+        refused = show_overlay(context, Path(outcome.run_dir), "img23d suggestions")
+        if refused:
+            self.report({"WARNING"}, refused)
         self.report({"INFO"}, f"Suggested: {settings.targets}" + (" (every instance)" if every else ""))
         return {"FINISHED"}
 

@@ -6,7 +6,8 @@ scripts and background mode (where modal operators never run) step it with
 ``waiting.wait_to_end``. Each ``step`` pumps the session once and moves on: the run list arrives,
 the backend (re)starts with the current preferences before a download, the download
 (``remote_runs.RunDownload``) goes file by file. Every way it can fail ends in ``error``, one
-sentence. No bpy here.
+sentence. The listing also removes what killed transfers left in the listed runs' mirrors here
+(``leftovers``). No bpy here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 import img23d_protocol as protocol
 
+from .leftovers import remove_leftovers
 from .remote_runs import parse_runs
 from .session import HELLO_TIMEOUT
 
@@ -119,10 +121,13 @@ class HostImport:
             self._fail(f"The host's runs could not be listed: {reply.message}")
             return
         try:
-            self.runs = parse_runs(reply, self.session.mirror())
+            mirror = self.session.mirror()
+            self.runs = parse_runs(reply, mirror)
         except protocol.ProtocolError as exc:
             self._fail(f"The host's runs could not be listed: {exc.message}")
             return
+        for run in self.runs:  # each checked to be a run folder of the mirror by parse_runs
+            remove_leftovers(mirror.local_path(run.path))
         self.phase = Phase.DONE
 
     def _starting(self) -> None:

@@ -13,7 +13,8 @@ The list is checked and the files written by the protocol's one way to bring a r
 and relative, sizes and count within limits, before the first fetch; a new local folder only (the
 run's mirror path when nothing is there yet, else ``-2``, ``-3``...: a partial mirror of the same
 run, or a local run of the same name, is never written over); each file atomic and exactly its
-listed size. A download that fails removes the folder it made.
+listed size. A download that fails removes the folder it made. Before it starts, what a killed
+transfer left in the run's mirror here (``.tmp-*``: ``leftovers``) is removed.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import img23d_protocol as protocol
 
+from .leftovers import remove_leftovers
 from .transfer import Budget, Mirror
 
 ProtocolError = protocol.ProtocolError
@@ -64,7 +66,9 @@ class RunDownload:
         self._dropped: set[str] = set()           # fetches given up: their late chunks are still ours (ignored)
 
     def start(self) -> list[Any]:
-        """What to send first: the request for the run's file list."""
+        """What to send first: the request for the run's file list. What a killed transfer left in
+        the run's mirror here goes first (the download itself writes into a new folder)."""
+        remove_leftovers(self.local_dir)
         return [protocol.RunsRequest(id=self.list_id, run=self.run)]
 
     def owns(self, message: Any) -> bool:

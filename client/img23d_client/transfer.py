@@ -17,13 +17,14 @@ counted by what each file's first chunk announces (and the receiver holds the fi
 file of an imported run is written through the protocol's ``ImportedRun`` (which refuses a size
 that differs from what the run's listing said), at most
 ``MAX_OPEN_FETCHES`` files are written at once, and a file is refused before its first byte when
-the disk would be left with less than ``FREE_SPACE_RESERVE`` free. A refused file's temporary
-file is removed.
+the disk would be left with less than ``disk_ledger.FREE_SPACE_RESERVE`` free, counting what every receiver
+of this process still in progress on that disk is owed (``disk_ledger``: one ledger for all
+mirrors, so a job's fetches and Import Run from Host share it). A refused file's temporary
+file is removed, and its share of the disk released.
 """
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,19 +32,12 @@ from typing import Any, BinaryIO, Iterator
 
 import img23d_protocol as protocol
 
+from .disk_ledger import LEDGER, Claim
+
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
 
 MAX_OPEN_FETCHES = 16                  # files being written at once (each an open temporary file)
-FREE_SPACE_RESERVE = 512 * 1024 ** 2   # what a fetch must leave free on the local disk (Blender saves there too)
-
-
-def free_bytes(folder: Path) -> int:
-    """Free bytes on the disk that holds ``folder`` (or its nearest existing parent)."""
-    folder = Path(folder)
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
-    return shutil.disk_usage(folder).free
 
 
 @dataclass
@@ -106,6 +100,7 @@ class _Fetch:
     budget: Budget = field(default_factory=Budget)
     into: protocol.ImportedFile | None = None   # a file of an imported run: written (and held to its listed size) there
     receiver: protocol.Receiver | None = None   # made by the first chunk, which announces size and checksum
+    claim: Claim | None = None                  # its share of the disk's free space, while it is written
     failed: bool = False                        # refused already: the rest of its messages are ignored
 
 
@@ -192,23 +187,21 @@ class Mirror:
 
     def _receiver(self, fetch: _Fetch, chunk: protocol.Chunk) -> protocol.Receiver:
         """The first chunk's announcement, checked against the budget, the files open at once, the
-        free space and (an imported run's file) the listing, before a byte is written."""
+        free space left by every receiver in progress (``disk_ledger``) and (an imported run's
+        file) the listing, before a byte is written."""
         size, _sha = protocol.check_announced(chunk.size, chunk.sha256)
         name = fetch.remote_path
         if sum(1 for f in self._fetches.values() if f.receiver is not None and f.receiver.active) >= MAX_OPEN_FETCHES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name}: more than {MAX_OPEN_FETCHES} files sent at once")
+        claim = fetch.claim = LEDGER.claim(fetch.local.parent, size, name, self.local_root)
         try:
-            free = free_bytes(fetch.local.parent)
-        except OSError as exc:
-            raise ProtocolError(ErrorCode.DISK, f"{name}: the free space here cannot be read ({exc})") from exc
-        if free - size < FREE_SPACE_RESERVE:
-            raise ProtocolError(ErrorCode.DISK, f"{name}: {size:,} bytes would leave less than "
-                                                f"{FREE_SPACE_RESERVE // 1024 ** 2} MB free on the disk of "
-                                                f"{self.local_root}: free some space")
-        fetch.budget.take(size, name)
-        if fetch.into is not None:
-            return fetch.into.receiver(size, chunk.sha256)
-        return protocol.Receiver(fetch.local, size, chunk.sha256)
+            fetch.budget.take(size, name)
+            if fetch.into is not None:
+                return claim.attach(fetch.into.receiver(size, chunk.sha256))
+            return claim.attach(protocol.Receiver(fetch.local, size, chunk.sha256))
+        except ProtocolError:
+            self._release(fetch)
+            raise
 
     def finish(self, result: protocol.Result) -> Path | None:
         """The backend's ``result`` ends the fetch: check the file and move it into place.
@@ -223,7 +216,10 @@ class Mirror:
             self._give_up(fetch)
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{fetch.remote_path}: the backend's answer does not "
                                                        "match the file it announced")
-        return receiver.finish()
+        try:
+            return receiver.finish()
+        finally:
+            self._release(fetch)
 
     def fail(self, error: protocol.Error) -> ProtocolError | None:
         """The backend's ``error`` ends the fetch: nothing is kept. Returns it as an exception to
@@ -247,8 +243,15 @@ class Mirror:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no fetch {fetch_id!r} is in flight")
         return fetch
 
-    @staticmethod
-    def _give_up(fetch: _Fetch) -> None:
+    @classmethod
+    def _give_up(cls, fetch: _Fetch) -> None:
         fetch.failed = True
         if fetch.receiver is not None:
             fetch.receiver.abort()
+        cls._release(fetch)
+
+    @staticmethod
+    def _release(fetch: _Fetch) -> None:
+        claim, fetch.claim = fetch.claim, None
+        if claim is not None:
+            LEDGER.release(claim)

@@ -151,6 +151,11 @@ class Receiver:
     def active(self) -> bool:
         return self._handle is not None
 
+    @property
+    def temporary(self) -> Path | None:
+        """The temporary file being written (``.tmp-*`` beside the destination); None once over."""
+        return self._tmp if self._handle is not None else None
+
     def write(self, offset: object, data: bytes) -> None:
         """Append one chunk that must start at ``offset`` == the bytes received so far."""
         if self._handle is None:

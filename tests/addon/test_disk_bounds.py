@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 
+from img23d_client import disk_ledger
 from img23d_client import remote_jobs
 from img23d_client import remote_runs
 from img23d_client import transfer
@@ -100,7 +101,7 @@ def test_at_most_so_many_files_are_written_at_once(tmp_path: Path) -> None:
 
 def test_a_fetch_that_would_fill_the_disk_is_refused_before_its_first_byte(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transfer, "free_bytes", lambda folder: transfer.FREE_SPACE_RESERVE + 1000)
+    monkeypatch.setattr(disk_ledger, "free_bytes", lambda folder: disk_ledger.FREE_SPACE_RESERVE + 1000)
     mirror = transfer.Mirror(REMOTE, tmp_path)
     request = mirror.request(f"{RUN}/house.glb")
     with pytest.raises(protocol.ProtocolError) as caught:

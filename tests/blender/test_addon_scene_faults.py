@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -205,6 +206,28 @@ def test_import_run_clears_what_killed_writes_left_unless_a_job_is_writing(addon
     assert "house" in bpy.data.objects
     assert [p.exists() for p in strays] == [not cleared] * 3
     assert (run / "house.glb").is_file() and (run / "manifest.json").is_file()
+
+
+def test_import_run_clears_a_transfer_killed_before_the_manifest_came(addon, scene, tmp_path) -> None:
+    # Blender killed mid-transfer (issue 46, item 6): a folder of the Runs Folder with no manifest,
+    # holding hidden temporary files nothing else would ever remove.
+    old = time.time() - 3600
+    run = _runs_dir() / "20240101-000000-killed"
+    stale = [run / ".tmp-k2j3.glb", run / "views" / "house" / ".tmp-9.png"]
+    fresh = run / ".tmp-now.glb"              # changed moments ago: something may be writing it
+    elsewhere = tmp_path / "20240101-000000-elsewhere" / ".tmp-keep.glb"   # not in the Runs Folder
+    for path in [*stale, fresh, elsewhere]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a mesh")
+    for path in [*stale, elsewhere]:
+        os.utime(path, (old, old))
+    with pytest.raises(RuntimeError, match="is not an img23d run manifest"):
+        bpy.ops.img23d.import_run(filepath=str(run))
+    assert [p.exists() for p in stale] == [False, False] and fresh.exists()
+    with pytest.raises(RuntimeError, match="is not an img23d run manifest"):
+        bpy.ops.img23d.import_run(filepath=str(elsewhere.parent))
+    assert elsewhere.exists()
+    shutil.rmtree(run)
 
 
 # --- the add-on's limits follow the backend's memory; hostile inputs get one clear sentence ---------

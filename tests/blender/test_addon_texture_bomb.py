@@ -1,0 +1,102 @@
+"""The texture bomb in real Blender (issue 46, item 1): a GLB of a few hundred bytes whose texture
+says 16384 x 16384 is refused on the import path, in one sentence, before Blender makes an image
+of it; an honest textured GLB still imports; a too-big texture or run picture is not loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from testdata import HOUSE  # noqa: E402
+from textured_glb import png, png_header, write_glb  # noqa: E402
+
+BOMB_SENTENCE = ("house.glb: its image 0 is 16,384 x 16,384 pixels, more than img23d's largest texture "
+                 "(8,192 x 8,192), so it is not imported")
+
+
+def _rss_bytes() -> int:
+    """This process's resident memory now (Linux), 0 where it cannot be read."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _run(tmp_path: Path, image: bytes) -> Path:
+    """A closed run folder of one target whose GLB embeds ``image`` as its texture."""
+    run = tmp_path / "20240101-000000-house_scene"
+    run.mkdir()
+    write_glb(run / "house.glb", image)
+    record = {"target": "house", "instance": 1, "status": "done", "mesh": "house.glb", "box": [0, 0, 512, 512],
+              "seed": 0}
+    (run / "manifest.json").write_text(json.dumps({
+        "status": "finished", "records": [record], "models": {},
+        "image": {"source": str(HOUSE), "original_size": [1024, 1024]}}))
+    return run
+
+
+def test_import_run_refuses_a_texture_bomb_before_blender_holds_it(addon, scene, tmp_path, capfd) -> None:
+    run = _run(tmp_path, png_header(16384, 16384))
+    assert (run / "house.glb").stat().st_size < 2000
+    before = {kind: set(getattr(bpy.data, kind)) for kind in ("images", "objects", "meshes", "materials")}
+    rss = _rss_bytes()
+    capfd.readouterr()
+    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"CANCELLED"}
+    out = capfd.readouterr().out
+    assert f"Not imported: house: {BOMB_SENTENCE}" in out
+    made = {kind: set(getattr(bpy.data, kind)) - before[kind] for kind in before}
+    assert made == {"images": set(), "objects": set(), "meshes": set(), "materials": set()}
+    for image in bpy.data.images:  # what Blender would decode when the image is first looked at
+        image.size[:]
+    assert _rss_bytes() - rss < 200 * 1024 ** 2
+
+
+def test_an_honest_textured_glb_still_imports(addon, scene, tmp_path) -> None:
+    run = _run(tmp_path, png(64, 64))
+    images = set(bpy.data.images)
+    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"FINISHED"}
+    obj = bpy.data.objects["house"]
+    [image] = set(bpy.data.images) - images
+    assert tuple(image.size) == (64, 64)
+    material = obj.data.materials[0]
+    assert any(node.type == "TEX_IMAGE" and node.image == image for node in material.node_tree.nodes)
+    bpy.data.objects.remove(obj)
+
+
+def test_a_job_s_glb_is_held_to_the_same_limit(addon, scene, tmp_path) -> None:
+    # The one function every GLB of a job, a regenerate, a finished object or Import Run goes through.
+    bomb = write_glb(tmp_path / "house.glb", png_header(16384, 16384))
+    objects = set(bpy.data.objects)
+    with pytest.raises(addon.scene_import.ImportFailed, match=BOMB_SENTENCE.replace("(", r"\(").replace(")", r"\)")):
+        addon.scene_import.import_glb(bomb, "house")
+    assert set(bpy.data.objects) == objects
+
+
+def test_a_retextures_texture_bomb_leaves_the_mesh_as_it_was(addon, scene, tmp_path) -> None:
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    materials, images, uv_maps = list(cube.data.materials), set(bpy.data.images), len(cube.data.uv_layers)
+    texture = tmp_path / "texture.png"
+    texture.write_bytes(png_header(16384, 16384))
+    with pytest.raises(addon.scene_import.ImportFailed,
+                       match=r"texture.png is 16,384 x 16,384 pixels, more than img23d's largest texture"):
+        addon.retexture_mesh.apply_result(cube, texture, None, None)
+    assert list(cube.data.materials) == materials and set(bpy.data.images) == images
+    assert len(cube.data.uv_layers) == uv_maps
+    bpy.data.objects.remove(cube)
+
+
+def test_a_run_picture_too_big_is_not_loaded(addon, scene, tmp_path) -> None:
+    run = _run(tmp_path, png(8, 8))
+    (run / "layout.png").write_bytes(png_header(20000, 20000))
+    images = set(bpy.data.images)
+    with pytest.raises(RuntimeError, match=r"layout.png is 20,000 x 20,000 pixels, .* so it is not loaded"):
+        bpy.ops.img23d.show_run_picture(picture="LAYOUT", run_dir=str(run))
+    assert set(bpy.data.images) == images
