@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
+from img23d_backend.families.hunyuan3d import shape_replica as hunyuan_shape
 from img23d_backend.replicas import full as fsm
-from img23d_backend.replicas import hunyuan_shape, qwen
+from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import answer_pieces
 
 # (part, low, high) in parameters: the published sizes (see each replica module's FULL).

@@ -1,11 +1,11 @@
 """The tiny replica set: build it once, atomically, and find it again.
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
-builder lives in its own module (``qwen``, ``birefnet``, ``hunyuan_shape``, ``hunyuan_paint``,
-``depth``);
-this module puts their folders together in the same layout as the real weights, so the
-production loaders open them with exactly the calls they use for the real models, without
-network access and in seconds on a CPU:
+builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``), each
+family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
+``families/step1x/geometry/replica`` and ``texture/replica``); this module puts their folders
+together in the same layout as the real weights, so the production loaders open them with exactly
+the calls they use for the real models, without network access and in seconds on a CPU:
 
     root/
       manifest.json
@@ -24,7 +24,7 @@ network access and in seconds on a CPU:
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
 the shape replica's occupancy is a closed blob, near-binary like a trained one's (see
-``hunyuan_shape``).
+``families/hunyuan3d/shape_replica``).
 
 ``python -m img23d_backend.replicas [--out DIR] [--force]`` builds a folder and prints it.
 """
@@ -42,10 +42,14 @@ from typing import Any
 
 from img23d_protocol import CLEAN, PAINT_MODELS, TINY_STEP1X_LABEL_MODEL
 
+from ..families.hunyuan3d import paint_replica as hunyuan_paint
+from ..families.hunyuan3d import shape_replica as hunyuan_shape
+from ..families.step1x.geometry import replica as step1x
+from ..families.step1x.texture import replica as step1x_texture
 from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_CLEAN_PAINT, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
                                tiny_model_set)
-from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
-from .common import spec_folder, write_json
+from ..models.replica_common import spec_folder, write_json
+from . import birefnet, depth, qwen
 
 # --------------------------------------------------------------------------------------------
 # Public API

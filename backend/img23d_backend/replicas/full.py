@@ -40,11 +40,15 @@ from typing import Any
 
 from img23d_protocol import CLEAN
 
+from ..families.hunyuan3d import paint_replica as hunyuan_paint
+from ..families.hunyuan3d import shape_replica as hunyuan_shape
+from ..families.step1x.geometry import replica as step1x
+from ..families.step1x.texture import replica as step1x_texture
+from ..families.step1x.texture.generate import VIEW_SIZE
 from ..models.registry import (CLEAN_PAINT, DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE,
                                TINY_CLEAN_PAINT, ModelSet, ModelSpec, tiny_model_set)
-from ..families.step1x.texture.generate import VIEW_SIZE
-from . import birefnet, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
-from .common import parameters, spec_folder
+from ..models.replica_common import parameters, spec_folder
+from . import birefnet, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
