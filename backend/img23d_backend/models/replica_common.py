@@ -77,5 +77,15 @@ def spec_folder(spec: ModelSpec) -> Path:
     return Path(spec.local_path) / (spec.subfolder or "")
 
 
+def folder_name(spec: ModelSpec) -> str:
+    """The name of a replica's folder below the set's root: its key in the tiny set's manifest."""
+    return Path(spec.local_path or "").name
+
+
+def manifest_path(spec: ModelSpec) -> dict[str, str]:
+    """Where a tiny set's manifest entry says the replica is: its folder and its subfolder, if any."""
+    return {"path": folder_name(spec), **({"subfolder": spec.subfolder} if spec.subfolder else {})}
+
+
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
