@@ -5,8 +5,9 @@ replicas with every model at its published size, so a ``ModelSet`` pointing at t
 (``full_size_model_set``) loads through the exact production loaders, reads multi-GB files from
 disk, and runs the real architectures. Random weights change no compute, so on a GPU these give
 true load time, step time and memory; only the outputs are meaningless. Each model's sizes, and
-where they come from, are next to them: ``FULL`` in ``replicas/qwen.py``, ``birefnet.py``,
-``hunyuan_shape.py`` and ``hunyuan_paint.py``.
+where they come from, are next to them: ``FULL`` in ``replicas/qwen.py`` and ``birefnet.py``,
+``families/hunyuan3d/shape_replica.py`` and ``paint_replica.py``; ``config("full")`` in
+``families/step1x/geometry/replica.py`` and ``families/step1x/texture/replica.py``.
 
     .venv/bin/python bench/full_size_models.py --out DIR [--only grounding,matting,...]
     .venv/bin/python bench/full_size_models.py --out DIR --check [--device cuda] [--json FILE]
@@ -33,7 +34,7 @@ if str(REPO / "backend") not in sys.path:
     sys.path.insert(0, str(REPO / "backend"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from img23d_backend.replicas.common import parameters, prepare_imports, spec_folder, write_json  # noqa: E402
+from img23d_backend.models.replica_common import parameters, prepare_imports, spec_folder, write_json  # noqa: E402
 from img23d_backend.replicas.full import (  # noqa: E402
     COMPONENTS,
     build_full_size_models,

@@ -4,7 +4,7 @@
         [--octree 128] [--device cpu] [--footprint] [--json bench/results/step1x-geometry-cpu.json]
 
 Both models are full-size random-weight replicas: Step1X-3D-Geometry-1300m as
-``img23d_backend.replicas.step1x`` writes it (float32, as published), Hunyuan3D-2 mini turbo as
+``img23d_backend.families.step1x.geometry.replica`` writes it (float32, as published), Hunyuan3D-2 mini turbo as
 ``bench/full_size_models.py`` builds it (component ``shape``). Each is loaded with its production
 loader and run by the production call (``families.step1x.geometry.generate.generate_geometry``,
 ``families.hunyuan3d.shape.generate_shapes``) on the same cut-out for ``--steps`` denoising steps, then decoded
@@ -38,14 +38,14 @@ for source in ("backend", "protocol"):
         sys.path.insert(0, str(REPO / source))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from img23d_backend.replicas.common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
 
 prepare_imports()  # before diffusers and hy3dgen: torchvision's compiled ops may not load
 
 import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from img23d_backend.replicas import step1x as step1x_replica  # noqa: E402
+from img23d_backend.families.step1x.geometry import replica as step1x_replica  # noqa: E402
 from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.models.dtypes import device_kind, step1x_precision  # noqa: E402

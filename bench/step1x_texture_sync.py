@@ -42,7 +42,7 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
-from img23d_backend.replicas.common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 
 CLEAN = "step1x-texture"

@@ -64,6 +64,10 @@ LAZY_FIRST_PARTY = {
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.raster"),
     ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.raster"),
+    # A family's replica builders import torch, diffusers and its networks (hy3dgen's, or its own)
+    # when they load: only a replica build asks a family for them (``Family.replicas``).
+    ("img23d_backend.families.hunyuan3d.family", "img23d_backend.families.hunyuan3d.replicas"),
+    ("img23d_backend.families.step1x.family", "img23d_backend.families.step1x.replicas"),
     # The BiRefNet replica's remote code (one stand-in per size) imports torch and transformers
     # when it loads: only a build needs it.
     ("img23d_backend.replicas.birefnet", "img23d_backend.replicas.birefnet_tiny.BiRefNet_config"),

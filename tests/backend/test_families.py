@@ -5,13 +5,15 @@ through the family, never through a branch on its name."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from img23d_protocol import MODEL_FAMILIES
-from img23d_backend.families.family import FAMILY_ROLES
+from img23d_backend.families.family import FAMILY_ROLES, FamilyReplicas
 from img23d_backend.families.hunyuan3d import paint_step as hunyuan_step
 from img23d_backend.families.hunyuan3d import shape as hunyuan_shape
 from img23d_backend.families.step1x.geometry import stage as step1x_stage
@@ -103,3 +105,16 @@ def test_the_paint_weights_the_preflight_counts_are_the_familys(tiny_root: Path)
 def test_each_familys_paint_step_is_its_own() -> None:
     assert FAMILIES["hunyuan3d"].paint_target is hunyuan_step.paint_target
     assert FAMILIES["clean"].paint_target is clean_step.paint_clean
+
+
+def test_the_table_imports_no_familys_replicas_until_a_build_asks() -> None:
+    # The builders import torch, diffusers and each family's networks: every backend start imports
+    # the table and must not wait for them.
+    probe = ("import sys, img23d_backend.families.table\n"
+             "print(sorted(m for m in sys.modules if m.startswith('img23d_backend.') and 'replica' in m))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"imported with the table: {done.stdout.strip()}"
+    for family in FAMILIES.values():
+        replicas = family.replicas()
+        assert isinstance(replicas, FamilyReplicas) and replicas.tiny_folders and replicas.full_size, family.name

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from img23d_protocol import ProtocolError
 from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
+from img23d_backend.families.hunyuan3d import shape_replica as hunyuan_shape
 from img23d_backend.replicas import full as fsm
-from img23d_backend.replicas import hunyuan_shape, qwen
+from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import answer_pieces
 
 # (part, low, high) in parameters: the published sizes (see each replica module's FULL).
@@ -106,6 +108,17 @@ def test_unknown_model_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown model"):
         fsm.build_full_size_models(tmp_path, only=["grounding", "nope"])
     assert not (tmp_path / "manifest.json").exists()
+    with pytest.raises(ValueError, match=r"unknown model\(s\) nope; choose from grounding, matting"):
+        fsm.component_spec(tmp_path, "nope")
+    with pytest.raises(ProtocolError, match="unknown paint model 'nope'; choose from"):
+        fsm.full_size_model_set(tmp_path, paint="nope")
+
+
+def test_two_components_of_one_name_are_refused() -> None:
+    # The shared models' and every family's components are gathered by name (``--only`` picks by it).
+    grounding, matting = fsm.SHARED
+    with pytest.raises(ValueError, match="two full-size components are named 'grounding'"):
+        fsm.components_by_name([grounding, matting, replace(matting, name="grounding")])
 
 
 def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_loader(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from img23d_backend.models.completeness import missing_files
 from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT, PAINT, SHAPE, ModelSpec
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.replicas import step1x as replica
+from img23d_backend.families.step1x.geometry import replica
 
 
 def _fetched(spec: ModelSpec) -> list[str]:

@@ -128,7 +128,7 @@ def test_a_vae_with_legacy_attention_names_loads_as_diffusers_loads_it(turbo_fol
 
 
 def test_the_full_size_turbo_vae_has_the_real_files_248_legacy_named_tensors() -> None:
-    from img23d_backend.replicas import hunyuan_paint
+    from img23d_backend.families.hunyuan3d import paint_replica as hunyuan_paint
 
     with torch.device("meta"):
         vae = hunyuan_paint.construct_multiview(hunyuan_paint.FULL)["vae"]
@@ -189,7 +189,7 @@ def _turbo_folder_with_unet(tiny_root: Path, tmp_path: Path, config_width: int |
     ``time_cond_proj_dim`` (None: not at all), its weights built with ``weights_width``."""
     from safetensors.torch import save_file
 
-    from img23d_backend.replicas import hunyuan_paint
+    from img23d_backend.families.hunyuan3d import paint_replica as hunyuan_paint
     from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
 
     root = tmp_path / "hunyuan3d-paint"

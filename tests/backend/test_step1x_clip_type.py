@@ -24,7 +24,7 @@ from img23d_backend.families.step1x.geometry.clip_tower import clip_from_weights
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
 from img23d_backend.models.folder_files import STEP1X_WEIGHTS
-from img23d_backend.replicas import step1x as replica
+from img23d_backend.families.step1x.geometry import replica
 
 ABSENT = object()
 # What the real folder's weights give (openai/clip-vit-large-patch14's vision_config, MIT).

@@ -29,7 +29,7 @@ from img23d_backend.families.step1x.geometry.volume import GridSettings
 from img23d_backend.models.completeness import missing_files
 from img23d_backend.models.folder_files import STEP1X_WEIGHTS
 from img23d_backend.models.registry import SHAPE
-from img23d_backend.replicas import step1x as replica
+from img23d_backend.families.step1x.geometry import replica
 
 FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32))
 # openai/clip-vit-large-patch14's vision_config (MIT): the CLIP upstream always builds.

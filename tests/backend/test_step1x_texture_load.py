@@ -20,8 +20,8 @@ from safetensors.torch import load_file, save_file
 from img23d_backend.families.step1x.texture.loader import loaded_model, load_texture_model, texture_dtype
 from img23d_backend.models import placement
 from img23d_backend.models.texture_folders import TextureFolders, hub_sources, sdxl_files
-from img23d_backend.replicas import step1x_texture as replica
-from img23d_backend.replicas.common import parameters
+from img23d_backend.families.step1x.texture import replica
+from img23d_backend.models.replica_common import parameters
 
 SDXL_PUBLISHED = {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480,
                   "text_encoder_2": 694_659_840}

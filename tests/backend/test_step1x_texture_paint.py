@@ -21,7 +21,7 @@ from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps
 from img23d_backend.families.step1x.texture.sync import SyncSettings
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.replicas import step1x_texture as replica
+from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 
 # The texture sync on, as by default, in a 128-texel latent texture (upstream's 16 texels per latent pixel).

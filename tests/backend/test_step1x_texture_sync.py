@@ -28,7 +28,7 @@ from img23d_backend.families.step1x.texture.uv_latents import LatentAtlas, build
 from img23d_backend.families.step1x.texture.paint_step import texture_settings
 from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.replicas import step1x_texture as replica
+from img23d_backend.families.step1x.texture import replica
 
 SIZE, LATENT, TEXELS = 64, 8, 32
 # Two steps of the shifted schedule: t = 501 (synchronised: t > 500) and t = 1 (not).

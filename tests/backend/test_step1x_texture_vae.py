@@ -19,7 +19,7 @@ import torch
 from img23d_backend.families.step1x.texture import vae
 from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.models.texture_folders import VAE_FILES, TextureFolders
-from img23d_backend.replicas import step1x_texture as replica
+from img23d_backend.families.step1x.texture import replica
 
 
 def _folders(tiny_root: Path, tmp_path: Path, force_upcast: bool | None) -> TextureFolders:

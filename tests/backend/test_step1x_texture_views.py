@@ -24,7 +24,7 @@ from img23d_backend.families.step1x.texture.generate import MultiviewSettings, g
 from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture.scheduler import make_scheduler
 from img23d_backend.models.texture_folders import TextureFolders
-from img23d_backend.replicas import step1x_texture as replica
+from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
 

@@ -6,6 +6,7 @@ on the real weights, with the hub switched off.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,8 @@ import yaml  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
+from img23d_backend.families.family import FamilyReplicas  # noqa: E402
+from img23d_backend.families.table import FAMILIES  # noqa: E402
 from img23d_backend.replicas import build as tiny_models  # noqa: E402
 from img23d_backend.models.registry import TINY_FORMAT, default_tiny_root  # noqa: E402
 from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
@@ -114,6 +117,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert manifest["transformers"] and manifest["hy3dgen"]
     assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint", "depth-anything",
                                        "step1x-3d", "step1x-3d label", "step1x-texture"}
+    assert set(manifest["models"]) == set(tiny_models.replica_folders())  # what ensure_tiny_models looks for
     assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, TURBO.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]
     assert grounding["grounding"] == "fixed-answer"
@@ -150,6 +154,33 @@ def test_ensure_builds_when_manifest_missing(tmp_path: Path, monkeypatch: pytest
     assert ensure_tiny_models(target) == target
     assert ensure_tiny_models(target) == target
     assert calls == [target]
+
+
+def _stand_in_family(tiny_folders: tuple[str, ...], build_tiny) -> object:
+    replicas = FamilyReplicas(tiny_folders=tiny_folders, build_tiny=build_tiny, full_size=())
+    return dataclasses.replace(FAMILIES["clean"], name="stand-in", replicas=lambda: replicas)
+
+
+def test_a_familys_replica_in_another_replicas_folder_is_refused_before_anything_is_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Path] = []
+    stand_in = _stand_in_family(("birefnet",), lambda root: built.append(root) or {"birefnet": {}})
+    monkeypatch.setattr(tiny_models, "FAMILIES", {**FAMILIES, "stand-in": stand_in})
+    with pytest.raises(ValueError, match="family 'stand-in' gives its tiny replica the folder 'birefnet', which "
+                                         "another replica has"):
+        build_tiny_models(tmp_path / "tiny")
+    assert built == [] and list(tmp_path.iterdir()) == []  # no folder, no staging left
+
+
+def test_a_family_building_other_folders_than_it_names_is_refused(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # ensure_tiny_models looks for the named folders: unrefused, it would rebuild the set every time.
+    stand_in = _stand_in_family(("stand-in",), lambda root: {"elsewhere": {}})
+    monkeypatch.setattr(tiny_models, "FAMILIES", {"stand-in": stand_in})
+    with pytest.raises(ValueError, match=r"family 'stand-in' built the tiny replicas \['elsewhere'\] but names "
+                                         r"\['stand-in'\]"):
+        build_tiny_models(tmp_path / "tiny")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_build_is_deterministic(root: Path, tmp_path: Path) -> None:

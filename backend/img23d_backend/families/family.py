@@ -7,6 +7,10 @@ what its paint model's weights weigh, and which heavy modules its models import.
 model manager ask the table (``table.FAMILIES``, ``table.family_of``) for a model's family and call
 these, so they never branch on a family's name. What every family shares stays in ``stages``.
 
+A family also brings the random-weight replicas of its models (``FamilyReplicas``): its part of the
+tiny set the tests load (``replicas.build``) and its components of the full-size set the benchmarks
+load (``replicas.full``), which put them together beside the shared models' without naming a family.
+
 This module imports no family: a family's own modules define their ``Family`` (each family's
 ``family.py``) and only ``table`` gathers them.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
 from PIL import Image
@@ -69,6 +74,43 @@ class PaintRun(Protocol):
 # be loaded, and ProtocolError when this target cannot be painted.
 PaintStep = Callable[[PaintRun, TargetRecord, Any, Any, Callable[[], Any] | None], Any]
 
+# A replica written into a folder: its manifest entry and the seed it was made with.
+ReplicaBuild = Callable[[Path], tuple[dict[str, Any], int]]
+
+
+@dataclass(frozen=True)
+class BesideReplica:
+    """A folder a full-size component writes beside its own (Hunyuan3D-2mini's FlashVDM VAE beside
+    its DiT's folder, as in the real repository); its manifest entry goes under ``key`` in the
+    component's."""
+
+    key: str
+    folder: Path              # below the root
+    build: ReplicaBuild
+
+
+@dataclass(frozen=True)
+class FullSizeReplica:
+    """One component of the full-size replica set (``replicas.full``): one model at its published size."""
+
+    name: str                                 # the component's name (bench/full_size_models.py --only)
+    spec: Callable[[Path], ModelSpec]         # the spec it loads with, under a root
+    target: Path                              # its folder below the root
+    construct: Callable[[], Mapping[str, Any]]  # its parts, in the current device context (meta: counted)
+    build: ReplicaBuild                       # its folder written at the given path
+    published_params: Mapping[str, float]     # the published parameter counts of its parts, for the report
+    beside: tuple[BesideReplica, ...] = ()
+
+
+@dataclass(frozen=True)
+class FamilyReplicas:
+    """A family's random-weight replicas, in the real repositories' folder layouts."""
+
+    tiny_folders: tuple[str, ...]             # the keys ``build_tiny`` gives the tiny set's manifest
+    # The tiny set's root -> its replicas written there, the manifest's entries by those keys.
+    build_tiny: Callable[[Path], dict[str, dict[str, Any]]]
+    full_size: tuple[FullSizeReplica, ...]    # its full-size components, in build order
+
 
 @dataclass(frozen=True)
 class Family:
@@ -90,6 +132,9 @@ class Family:
     shape_memory: Callable[[Precision | None, int], ShapeMemory]
     # The heavy modules its models import on first use: the service imports them right after hello.
     warmup_modules: tuple[str, ...]
+    # Its random-weight replicas. A function: the builders import torch, diffusers and the family's
+    # networks, which a backend start must not wait for; only a replica build calls it.
+    replicas: Callable[[], FamilyReplicas]
 
     def __post_init__(self) -> None:
         unknown = set(self.loaders) - set(FAMILY_ROLES)

@@ -132,7 +132,7 @@ CLEAN_PAINT = _part(_ADAPTER.repo_id, _ADAPTER.files, revision=_ADAPTER.revision
                     sources=tuple(_part(part.repo_id, part.files, revision=part.revision) for part in (_SDXL, _VAE)))
 
 # Its tiny replica: the three repositories' folders side by side under one folder
-# (replicas.step1x_texture writes them), at views of 64 px (the tiny UNet's and VAE's multiple).
+# (families.step1x.texture.replica writes them), at views of 64 px (the tiny UNet's and VAE's multiple).
 TINY_CLEAN_PAINT = "step1x-texture"
 
 

@@ -1,11 +1,13 @@
 """The tiny replica set: build it once, atomically, and find it again.
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
-builder lives in its own module (``qwen``, ``birefnet``, ``hunyuan_shape``, ``hunyuan_paint``,
-``depth``);
-this module puts their folders together in the same layout as the real weights, so the
-production loaders open them with exactly the calls they use for the real models, without
-network access and in seconds on a CPU:
+builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``), each
+family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
+``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
+``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models'
+and then each family's of the table (``families.table.FAMILIES``), naming none, into the same
+layout as the real weights, so the production loaders open them with exactly the calls they use
+for the real models, without network access and in seconds on a CPU:
 
     root/
       manifest.json
@@ -24,7 +26,7 @@ network access and in seconds on a CPU:
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
 test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
 the shape replica's occupancy is a closed blob, near-binary like a trained one's (see
-``hunyuan_shape``).
+``families/hunyuan3d/shape_replica``).
 
 ``python -m img23d_backend.replicas [--out DIR] [--force]`` builds a folder and prints it.
 """
@@ -40,12 +42,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import CLEAN, PAINT_MODELS, TINY_STEP1X_LABEL_MODEL
+from ..families.table import FAMILIES
+from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
+from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
+from . import birefnet, depth, qwen
 
-from ..models.registry import (PAINT, PAINT_SUBFOLDERS, TINY_CLEAN_PAINT, TINY_FORMAT, ModelSet, ModelSpec, default_tiny_root,
-                               tiny_model_set)
-from . import birefnet, depth, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
-from .common import spec_folder, write_json
+# The models every family shares, whose replicas this package builds itself.
+SHARED_ROLES = ("grounding", "matting", "depth")
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -64,10 +67,7 @@ def build_tiny_models(root: Path) -> Path:
     staging.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache folder's mode
     try:
         # The registry's tiny set says where each model lives; each is built where it is read.
-        write_json(staging / "manifest.json", _manifest(_build_all(
-            tiny_model_set(staging), tiny_model_set(staging, family=CLEAN).shape,
-            tiny_model_set(staging, family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape,
-            tiny_model_set(staging, family=CLEAN).spec("paint"))))
+        write_json(staging / "manifest.json", _manifest(_build_all(staging)))
         _swap_into_place(staging, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -75,12 +75,18 @@ def build_tiny_models(root: Path) -> Path:
 
 
 def replica_folders() -> tuple[str, ...]:
-    """The folder of each replica in a tiny set (the manifest's ``models`` keys)."""
-    layout = tiny_model_set(Path("."))
-    label = tiny_model_set(Path("."), family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape
-    return tuple(dict.fromkeys([*(_name(layout.spec(role)) for role in ("grounding", "matting", "shape", "paint", "depth")),
-                                _name(tiny_model_set(Path("."), family=CLEAN).shape),
-                                f"{_name(label)} label", TINY_CLEAN_PAINT]))
+    """The folder of each replica in a tiny set (the manifest's ``models`` keys): the shared
+    models', then each family's. Two replicas given one folder are refused: one would overwrite
+    the other."""
+    shared = tiny_model_set(Path("."))
+    folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
+    for name, family in FAMILIES.items():
+        for folder in family.replicas().tiny_folders:
+            if folder in folders:
+                raise ValueError(f"family {name!r} gives its tiny replica the folder {folder!r}, "
+                                 f"which another replica has: each needs its own")
+            folders.append(folder)
+    return tuple(folders)
 
 
 def ensure_tiny_models(root: Path | None = None) -> Path:
@@ -123,47 +129,27 @@ def _swap_into_place(staging: Path, root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _build_all(layout: ModelSet, clean_shape: ModelSpec, label_shape: ModelSpec,
-               clean_paint: ModelSpec) -> dict[str, dict[str, Any]]:
-    """Every tiny replica, into the folders ``layout`` (and the licence-clean family's shape and
-    paint specs) name; the manifest's entries by folder."""
-    grounding, matting, shape = layout.grounding, layout.matting, layout.shape
-    delight, paint, depth_spec = layout.spec("delight"), layout.spec("paint"), layout.spec("depth")
-    paint_dims = hunyuan_paint.config("tiny")
-    # Both paint models' replicas: the set names one (the default, turbo), the other is a choice.
-    paints = {name: Path(paint.local_path or "") / PAINT_SUBFOLDERS[name] for name in PAINT}
-    return {
-        _name(grounding): {**_where(grounding), **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
-        _name(matting): {**_where(matting), **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
-        _name(shape): {**_where(shape),
-                       **hunyuan_shape.build(spec_folder(shape), hunyuan_shape.config("tiny")),
-                       "flashvdm_vae": {"subfolder": shape.flashvdm_vae, **hunyuan_shape.build_flashvdm_vae(
-                           Path(shape.local_path or "") / (shape.flashvdm_vae or ""), hunyuan_shape.config("tiny"))}},
-        # Both texture models share one folder, each in its own subfolder, like tencent/Hunyuan3D-2.
-        _name(paint): {"path": _name(paint), "subfolders": [delight.subfolder, *(f.name for f in paints.values())],
-                       "delight": hunyuan_paint.build_delight(spec_folder(delight), paint_dims),
-                       **{f"multiview {name}": hunyuan_paint.build_multiview(folder, paint_dims,
-                                                                              turbo=PAINT_MODELS[name].turbo)
-                          for name, folder in paints.items()}},
-        _name(depth_spec): depth.build(spec_folder(depth_spec)),
-        # The licence-clean family's shape model: Step1X-3D's geometry folder.
-        _name(clean_shape): {**_where(clean_shape),
-                             **step1x.build(spec_folder(clean_shape), step1x.config("tiny"))},
-        # Its Label model, beside it in the same repository folder (chosen by --shape step1x-label).
-        f"{_name(label_shape)} label": {**_where(label_shape),
-                                        **step1x.build_label(spec_folder(label_shape), step1x.label_config())},
-        # Its paint model: SDXL base, the fp16-fix VAE and Step1X-3D's adapter, side by side.
-        TINY_CLEAN_PAINT: {"path": TINY_CLEAN_PAINT, **step1x_texture.build(
-            Path(clean_paint.local_path or "").parent, step1x_texture.config("tiny"))},
+def _build_all(root: Path) -> dict[str, dict[str, Any]]:
+    """Every tiny replica under ``root``, into the folders the registry's tiny sets name: the
+    shared models', then each family's; the manifest's entries by folder."""
+    replica_folders()  # two replicas in one folder are refused before anything is built
+    shared = tiny_model_set(root)
+    grounding, matting, depth_spec = (shared.spec(role) for role in SHARED_ROLES)
+    entries = {
+        folder_name(grounding): {**manifest_path(grounding),
+                                 **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
+        folder_name(matting): {**manifest_path(matting),
+                               **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
+        folder_name(depth_spec): depth.build(spec_folder(depth_spec)),
     }
-
-
-def _name(spec: ModelSpec) -> str:
-    return Path(spec.local_path or "").name
-
-
-def _where(spec: ModelSpec) -> dict[str, str]:
-    return {"path": _name(spec), **({"subfolder": spec.subfolder} if spec.subfolder else {})}
+    for name, family in FAMILIES.items():
+        replicas = family.replicas()
+        built = replicas.build_tiny(root)
+        if set(built) != set(replicas.tiny_folders):
+            raise ValueError(f"family {name!r} built the tiny replicas {sorted(built)} but names "
+                             f"{sorted(replicas.tiny_folders)}: its tiny_folders must list what it builds")
+        entries.update(built)
+    return entries
 
 
 def _manifest(models: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ Built in the same folders as the tiny set, so a ``ModelSet`` pointing at them
 from disk, and runs the real architectures. Random weights change no compute, so on a GPU
 these give true load time, step time and memory; only the outputs are meaningless (the
 grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
-model's sizes, and where they come from, are its module's ``FULL``.
+model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
+grounding and matting components are this package's; the others are each family's
+(``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family.
 
     root/
       manifest.json                      one entry per built model (built ones are skipped)
@@ -33,18 +35,19 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import CLEAN
+from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 
-from ..models.registry import (CLEAN_PAINT, DEFAULT_PAINT, DEFAULT_SHAPE, DELIGHT, GROUNDING, MATTING, PAINT, SHAPE,
-                               TINY_CLEAN_PAINT, ModelSet, ModelSpec, tiny_model_set)
-from ..families.step1x.texture.generate import VIEW_SIZE
-from . import birefnet, hunyuan_paint, hunyuan_shape, qwen, step1x, step1x_texture
-from .common import parameters, spec_folder
+from ..families.family import FullSizeReplica, ReplicaBuild
+from ..families.table import FAMILIES, family_named
+from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, ModelSet, ModelSpec, tiny_model_set
+from ..models.replica_common import parameters, spec_folder
+from . import birefnet, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -54,68 +57,81 @@ from .common import parameters, spec_folder
 # VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
 # 8: the licence-clean paint model (step1x-texture/, component "step1x-texture")
 FULL_FORMAT: int = 8
-COMPONENTS = ("grounding", "matting", "shape", "delight", "paint", "paint-turbo", "step1x", "step1x-texture")
-# The two paint components: which paint model each replicates.
-PAINT_COMPONENTS = {"paint": "2.0", "paint-turbo": "2.0-turbo"}
 
-# Published parameter counts, for the report and the size check (see each module's FULL).
-PUBLISHED_PARAMS: dict[str, dict[str, float]] = {
-    "grounding": {"total": 2.1e9},          # "2B"; 1.7B text + 0.4B vision by its config
-    "matting": {"total": 2.2e8},            # BiRefNet, Swin-L: 215M-220M
-    "shape": {"model": 6.0e8, "conditioner": 1.1e9},  # "0.6B" DiT; DINOv2-giant 1.1B
-    "delight": {"unet": 8.66e8, "vae": 8.37e7},       # SD-2.x UNet 865.9M, SD VAE 83.7M
-    "paint": {"unet": 1.73e9, "vae": 8.37e7},         # two SD-2.x UNets + extra attention
-    "paint-turbo": {"unet": 1.73e9, "vae": 8.37e7},   # the same architecture, distilled weights
-    # Step1X-3D's training config: FluxDenoiser 1.3B; DINOv2-large 304M; the whole autoencoder 191M,
-    # of which the loader builds the decoder half.
-    "step1x": {"transformer": 1.3e9, "visual_encoder": 3.04e8},
-    # SDXL base 1.0: UNet 2.567B (3.39B with the adapter's multiview and reference processors, 0.82B
-    # by upstream's shapes), CLIP ViT-L text 123M, OpenCLIP bigG text 695M, VAE 83.7M; the adapter's
-    # condition encoder (a T2I-Adapter "full_adapter_xl" over six channels) 81M.
-    "step1x-texture": {"unet": 3.39e9, "condition_encoder": 8.1e7, "text_encoder": 1.23e8, "text_encoder_2": 6.95e8,
-                       "vae": 8.37e7},
-}
+
+def _grounding_spec(root: Path) -> ModelSpec:
+    # The grounding replica answers by itself (qwen_answer): the real model's options.
+    return replace(tiny_model_set(root).grounding, repo_id="full-size/qwen3-vl", size_bytes=GROUNDING["2b"].size_bytes,
+                   options=dict(GROUNDING["2b"].options))
+
+
+def _matting_spec(root: Path) -> ModelSpec:
+    return replace(tiny_model_set(root).matting, repo_id="full-size/birefnet",
+                   size_bytes=MATTING["birefnet"].size_bytes)
+
+
+def _build_grounding(dest: Path) -> tuple[dict[str, Any], int]:
+    return qwen.build(dest, qwen.FULL), qwen.FULL.seed
+
+
+def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
+    return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
+
+
+# The shared models' components (the published parameter counts: for the report and the size check).
+SHARED: tuple[FullSizeReplica, ...] = (
+    FullSizeReplica(name="grounding", spec=_grounding_spec, target=spec_folder(_grounding_spec(Path())),
+                    construct=lambda: qwen.construct(qwen.FULL), build=_build_grounding,
+                    published_params={"total": 2.1e9}),  # "2B"; 1.7B text + 0.4B vision by its config
+    FullSizeReplica(name="matting", spec=_matting_spec, target=spec_folder(_matting_spec(Path())),
+                    construct=lambda: birefnet.construct(birefnet.FULL), build=_build_matting,
+                    published_params={"total": 2.2e8}),  # BiRefNet, Swin-L: 215M-220M
+)
+
+
+def components_by_name(replicas: Iterable[FullSizeReplica]) -> dict[str, FullSizeReplica]:
+    """``replicas`` by name, in their order; two of one name are refused (``--only`` picks by name)."""
+    named: dict[str, FullSizeReplica] = {}
+    for replica in replicas:
+        if replica.name in named:
+            raise ValueError(f"two full-size components are named {replica.name!r}: each needs a name of its own")
+        named[replica.name] = replica
+    return named
+
+
+# Every component by name, in build order: the shared models', then each family's.
+_REPLICAS = components_by_name([*SHARED, *(replica for family in FAMILIES.values()
+                                             for replica in family.replicas().full_size)])
+COMPONENTS: tuple[str, ...] = tuple(_REPLICAS)
+PUBLISHED_PARAMS: dict[str, dict[str, float]] = {name: dict(r.published_params) for name, r in _REPLICAS.items()}
+# Where each component lives below the root (the clean paint model: the folder of its three folders).
+TARGETS: dict[str, Path] = {name: replica.target for name, replica in _REPLICAS.items()}
 
 
 def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
-    """The full-size replicas under ``root``: the tiny set's folders, the real models' figures.
+    """The full-size replicas under ``root`` as a model set: the shared models' and the default
+    family's components, in the tiny set's folders with the real models' figures.
 
     Size estimates and options are the real models' (from the registry), including the paint
-    view size of 512 the multiview model was trained at; ``paint`` picks the paint model.
+    view size of 512 the multiview model was trained at; ``paint`` picks the paint model (the
+    component whose spec is of that paint kind).
     """
-    tiny = tiny_model_set(Path(root), paint=paint)
-    return ModelSet(
-        name="full-size",
-        # The grounding replica answers by itself (qwen_answer): the real model's options.
-        grounding=replace(tiny.grounding, repo_id="full-size/qwen3-vl", size_bytes=GROUNDING["2b"].size_bytes,
-                          options=dict(GROUNDING["2b"].options)),
-        matting=replace(tiny.matting, repo_id="full-size/birefnet", size_bytes=MATTING["birefnet"].size_bytes),
-        # The default preset's model (2mini-turbo), in its real subfolder.
-        shape=replace(tiny.shape, repo_id="full-size/hunyuan3d", subfolder=SHAPE[DEFAULT_SHAPE].subfolder,
-                      size_bytes=SHAPE[DEFAULT_SHAPE].size_bytes, shape_kind=SHAPE[DEFAULT_SHAPE].shape_kind),
-        delight=replace(tiny.spec("delight"), repo_id="full-size/hunyuan3d-paint", size_bytes=DELIGHT.size_bytes),
-        # The real model's options but for the pinned digests: these files were made here.
-        paint=replace(tiny.spec("paint"), repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT[paint].size_bytes,
-                      options={k: v for k, v in PAINT[paint].options.items() if k != "sha256"}),
-    )
+    root = Path(root)
+    kind = paint_model_kind(paint)  # an unknown name: one sentence naming the choices
+    roles: dict[str, ModelSpec] = {}
+    for replica in family_named(DEFAULT_FAMILY).replicas().full_size:
+        spec = replica.spec(root)
+        # A family may bring components of more than one paint model: ``paint`` picks one.
+        if spec.paint_kind is None or spec.paint_kind == kind:
+            roles[spec.role] = spec
+    return ModelSet(name="full-size", grounding=_grounding_spec(root), matting=_matting_spec(root),
+                    shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"))
 
 
 def component_spec(root: Path, name: str) -> ModelSpec:
     """The spec a component is loaded with (``paint`` and ``paint-turbo`` are both the paint role)."""
-    if name in PAINT_COMPONENTS:
-        return full_size_model_set(root, paint=PAINT_COMPONENTS[name]).spec("paint")
-    if name == "step1x":  # the licence-clean family's shape model, in its real folder
-        return replace(tiny_model_set(Path(root), family=CLEAN).shape, repo_id="full-size/step1x-3d",
-                       size_bytes=SHAPE["step1x"].size_bytes, shape_kind=SHAPE["step1x"].shape_kind)
-    if name == "step1x-texture":  # its paint model: three folders side by side, upstream's view size
-        return replace(tiny_model_set(Path(root), family=CLEAN).spec("paint"), repo_id="full-size/step1x-3d-texture",
-                       size_bytes=CLEAN_PAINT.size_bytes, options={"view_size": VIEW_SIZE})
-    return full_size_model_set(root).spec(name)
-
-
-# Where each component lives below the root (the clean paint model: the folder of its three folders).
-TARGETS: dict[str, Path] = {name: spec_folder(component_spec(Path(), name)) for name in COMPONENTS}
-TARGETS["step1x-texture"] = Path(TINY_CLEAN_PAINT)
+    check_names([name])
+    return _REPLICAS[name].spec(Path(root))
 
 
 def build_full_size_models(root: Path, only: list[str] | None = None) -> Path:
@@ -137,7 +153,7 @@ def build_full_size_models(root: Path, only: list[str] | None = None) -> Path:
                   f"{entry['bytes_on_disk'] / 1e9:.2f} GB on disk)", flush=True)
             continue
         print(f"{name}: building ...", flush=True)
-        entry = _build_one(name, target)
+        entry = _build_one(_REPLICAS[name], root)
         manifest["models"][name] = entry
         _write_json_atomic(root / "manifest.json", manifest)
         print(f"{name}: {format_params(entry['params'])} parameters, "
@@ -152,7 +168,7 @@ def parameter_counts(name: str) -> dict[str, int]:
 
     check_names([name])
     with torch.device("meta"):
-        parts = _construct(name)
+        parts = _REPLICAS[name].construct()
     return {part: parameters(module) for part, module in parts.items()}
 
 
@@ -177,57 +193,15 @@ def format_params(params: dict[str, int]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _construct(name: str) -> dict[str, Any]:
-    if name == "grounding":
-        return qwen.construct(qwen.FULL)
-    if name == "matting":
-        return birefnet.construct(birefnet.FULL)
-    if name == "shape":
-        return {**hunyuan_shape.construct(hunyuan_shape.FULL_TURBO),
-                "flashvdm_vae": hunyuan_shape.construct_flashvdm_vae(hunyuan_shape.FULL)}
-    if name == "delight":
-        return hunyuan_paint.construct_delight(hunyuan_paint.FULL)
-    if name == "step1x":
-        return step1x.construct(step1x.config("full"))
-    if name == "step1x-texture":
-        return step1x_texture.construct(step1x_texture.config("full"))
-    return hunyuan_paint.construct_multiview(hunyuan_paint.FULL)  # paint and paint-turbo: one architecture
-
-
-def _build(name: str, dest: Path) -> tuple[dict[str, Any], int]:
-    """Build one component into ``dest``; its manifest entry and the seed it was made with."""
-    if name == "grounding":
-        return qwen.build(dest, qwen.FULL), qwen.FULL.seed
-    if name == "matting":
-        return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
-    if name == "shape":
-        return hunyuan_shape.build(dest, hunyuan_shape.FULL_TURBO), hunyuan_shape.FULL_TURBO.seed
-    if name == "delight":
-        return hunyuan_paint.build_delight(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.delight_seed
-    if name == "step1x":
-        full = step1x.config("full")
-        return step1x.build(dest, full), full.seed
-    if name == "step1x-texture":
-        dims = step1x_texture.config("full")
-        entry = step1x_texture.build(dest, dims)
-        return {**entry, "params": entry.pop("parameters")}, dims.seed
-    if name == "paint-turbo":
-        return (hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL, turbo=True),
-                hunyuan_paint.FULL.multiview_seed + hunyuan_paint.TURBO_SEED_OFFSET)
-    return hunyuan_paint.build_multiview(dest, hunyuan_paint.FULL), hunyuan_paint.FULL.multiview_seed
-
-
-def _build_one(name: str, target: Path) -> dict[str, Any]:
-    entry = _staged(target, lambda dest: _build(name, dest), name)
-    if name == "shape":  # FlashVDM's VAE in its own folder beside the DiT's, as in the real repository
-        vae = full_size_model_set(Path()).shape.flashvdm_vae or ""
-        entry["flashvdm_vae"] = _staged(target.parent / vae, lambda dest: (
-            hunyuan_shape.build_flashvdm_vae(dest, hunyuan_shape.FULL), hunyuan_shape.FULL.seed), "")
-        entry["flashvdm_vae"]["path"] = str(Path(TARGETS[name]).parent / vae)
+def _build_one(replica: FullSizeReplica, root: Path) -> dict[str, Any]:
+    entry = _staged(root / replica.target, replica.build, replica.name)
+    for beside in replica.beside:  # a folder of its own beside the component's (Hunyuan3D-2mini's FlashVDM VAE)
+        entry[beside.key] = _staged(root / beside.folder, beside.build, "")
+        entry[beside.key]["path"] = str(beside.folder)
     return entry
 
 
-def _staged(target: Path, build: Any, name: str) -> dict[str, Any]:
+def _staged(target: Path, build: ReplicaBuild, name: str) -> dict[str, Any]:
     """Build into a hidden sibling of ``target`` and rename it into place; the manifest entry."""
     staging = target.parent / f".{target.name}.building"
     shutil.rmtree(staging, ignore_errors=True)

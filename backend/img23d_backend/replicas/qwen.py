@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 from .qwen_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
 
 

@@ -8,4 +8,6 @@
   paint_models        its two texture models (delight, multiview) on any device
   turbo               Hunyuan3D-Paint-v2-0-Turbo's loader and denoising loop
   position_attention  the turbo model's position-guided multiview attention
+  shape_replica       the shape model's random-weight replica (DiT folder and FlashVDM VAE), tiny or full size
+  paint_replica       the delight and paint models' random-weight replicas, tiny or full size
 """

@@ -8,7 +8,7 @@ from img23d_protocol import HUNYUAN3D
 
 from ...models.dtypes import Precision
 from ...models.preflight import HUNYUAN_MEMORY, ShapeMemory
-from ..family import Family
+from ..family import Family, FamilyReplicas
 from . import shape
 from .paint_step import paint_target
 from .uv_bake import UV_BAKE
@@ -41,7 +41,14 @@ def _paint_weights(spec: Any, device: Any) -> None:
     return None  # the preflight's paint figures were measured with these models loaded
 
 
+def _replicas() -> FamilyReplicas:
+    # Imported when a replica build asks: the builders import hy3dgen's and diffusers' classes.
+    from .replicas import REPLICAS
+
+    return REPLICAS
+
+
 FAMILY = Family(name=HUNYUAN3D, loaders={"shape": shape.shape_loader, "delight": delight_loader, "paint": paint_loader},
                 sample_shapes=_sample_shapes, paint_target=paint_target, paint_weights=_paint_weights,
                 uv_bake=UV_BAKE,
-                shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES)
+                shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES, replicas=_replicas)

@@ -11,7 +11,7 @@ from img23d_protocol import CLEAN
 
 from ...models import dtypes, preflight
 from ...models.specs import ModelSpec
-from ..family import Family
+from ..family import Family, FamilyReplicas
 from .geometry.loader import step1x_loader
 from .geometry.stage import sample_shapes
 from .texture.loader import texture_loader
@@ -35,6 +35,13 @@ def _paint_weights(spec: ModelSpec, device: Any) -> int:
     return spec.size_bytes * (2 if getattr(device, "type", str(device)) == "cpu" else 1)
 
 
+def _replicas() -> FamilyReplicas:
+    # Imported when a replica build asks: the builders import torch and the family's networks.
+    from .replicas import REPLICAS
+
+    return REPLICAS
+
+
 FAMILY = Family(name=CLEAN, loaders={"shape": step1x_loader, "paint": texture_loader}, sample_shapes=sample_shapes,
                 paint_target=paint_clean, paint_weights=_paint_weights, uv_bake=UV_BAKE, shape_precision=_precision,
-                shape_memory=_memory, warmup_modules=WARMUP_MODULES)
+                shape_memory=_memory, warmup_modules=WARMUP_MODULES, replicas=_replicas)

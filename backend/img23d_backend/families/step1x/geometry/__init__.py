@@ -13,4 +13,5 @@ parameter names follow upstream's, because the published safetensors are keyed b
   loader          the folder read straight into meta-built modules (the fast loader)
   generate        the rectified-flow sampler: cut-outs in, one mesh per cut-out out
   stage           a job's shape settings read into the sampler's (the family interface's sampler)
+  replica         the geometry and Label folders' random-weight replicas, tiny or full size
 """

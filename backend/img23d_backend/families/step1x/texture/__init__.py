@@ -23,4 +23,5 @@ baked into the mesh's UVs by img23d's own projection and hole filling (``atlas_f
   bake        six views into the mesh's UV texture with upstream's weights, holes filled
   atlas_fill  the texels no view painted: pull-push inside each UV chart, the gutter padded
   paint       the chain: a mesh and a cut-out in, the textured mesh out (``paint_mesh``)
+  replica     the three repositories' random-weight replicas, tiny or full size
 """

@@ -1,5 +1,8 @@
 """The Hunyuan3D-2mini shape replica: ``config.yaml`` and ``model.fp16.safetensors`` as hy3dgen reads them.
 
+The family's own builder (it was ``replicas/hunyuan_shape.py``); ``replicas/build.py`` (the tiny
+set) and ``replicas/full.py`` (the full-size one) call it.
+
 ``config(size)`` is the one definition of the architecture's sizes: ``tiny`` for the tests,
 ``full`` as published. ``build`` writes the folder hy3dgen's pipeline opens (the
 ``hunyuan3d-dit-v2-mini`` subfolder of the real repository), ``build_flashvdm_vae`` the distilled
@@ -15,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 
 PARTS = ("model", "vae", "conditioner")
 

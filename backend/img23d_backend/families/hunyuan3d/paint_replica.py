@@ -1,5 +1,8 @@
 """The Hunyuan3D-2 paint replica: delight and multiview diffusers folders, random weights.
 
+The family's own builder (it was ``replicas/hunyuan_paint.py``); ``replicas/build.py`` (the tiny
+set) and ``replicas/full.py`` (the full-size one) call it.
+
 ``config(size)`` is the one definition of the sizes (``tiny`` for the tests, ``full`` SD-2.1
 sized as published); ``build_delight`` and ``build_multiview`` write the two subfolders of
 ``tencent/Hunyuan3D-2`` that hy3dgen's texture pipeline reads:
@@ -38,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
 
 _CLIP_BOS = "<|startoftext|>"
 _CLIP_EOS = "<|endoftext|>"

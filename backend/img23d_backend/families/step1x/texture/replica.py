@@ -1,6 +1,9 @@
 """The Step1X-3D texture replica: SDXL base 1.0, the fp16-fix VAE and the multiview adapter, in the
 three repositories' layouts, random weights.
 
+The family's own builder (it was ``replicas/step1x_texture.py``); ``replicas/build.py`` (the tiny
+set) and ``replicas/full.py`` (the full-size one) call it.
+
 ``config(size)`` is the one definition of the sizes: ``full`` is the published models' configs
 (SDXL base 1.0's ``unet/config.json``, ``text_encoder*/config.json`` and
 ``scheduler/scheduler_config.json``, the fp16-fix VAE's ``config.json``, as public copies of them
@@ -38,9 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..families.step1x.texture.attention import AttentionState, install_processors
-from ..families.step1x.texture.loader import build_condition_encoder
-from .common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+from ....models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+from .attention import AttentionState, install_processors
+from .loader import build_condition_encoder
 
 SDXL_FOLDER = "stable-diffusion-xl-base-1.0"
 VAE_FOLDER = "sdxl-vae-fp16-fix"

@@ -1,5 +1,8 @@
 """The Step1X-3D geometry replica: the ``Step1X-3D-Geometry-1300m`` folder as upstream saves it.
 
+The family's own builder (it was ``replicas/step1x.py``); ``replicas/build.py`` (the tiny set) and
+``replicas/full.py`` (the full-size one) call it.
+
 ``config(size)`` holds the architecture's sizes: ``full`` as the 1300m model was trained
 (``configs/train-geometry-diffusion/step1x-3d-geometry-1300m.yaml`` in stepfun-ai/Step1X-3D;
 DINOv2-with-registers-large's own config for the encoder), ``tiny`` for the tests. ``build``
@@ -33,13 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..families.step1x.geometry.configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
-from ..families.step1x.geometry.denoiser import Step1XDenoiser
-from ..families.step1x.geometry.label import LabelEncoder, LabelEncoderConfig
-from ..families.step1x.geometry.shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
-from ..families.step1x.geometry.visual_encoder import VisualEncoder
-from ..models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
-from .common import Size, check_size, default_dtype, prepare_imports, seeded, write_json
+from ....models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
+from ....models.replica_common import Size, check_size, default_dtype, prepare_imports, seeded, write_json
+from .configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
+from .denoiser import Step1XDenoiser
+from .label import LabelEncoder, LabelEncoderConfig
+from .shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
+from .visual_encoder import VisualEncoder
 
 FOLDER = "Step1X-3D-Geometry-1300m"
 LABEL_FOLDER = "Step1X-3D-Geometry-Label-1300m"
@@ -172,8 +175,9 @@ def _training_encoder(vae_config: Any) -> Any:
 
 
 def _shape_blob(vae: Any) -> None:
-    """Bias the random query decoder towards a closed blob (see hunyuan_shape._shape_occupancy_blob:
-    the same Fourier layout, [xyz, sin (3F), cos (3F)], and the same LayerNorm-cancelling pair)."""
+    """Bias the random query decoder towards a closed blob, as the Hunyuan3D replica's
+    ``families/hunyuan3d/shape_replica._shape_occupancy_blob`` does: the same Fourier layout, [xyz,
+    sin (3F), cos (3F)], and the same LayerNorm-cancelling pair."""
     import torch
 
     decoder = vae.decoder

@@ -1,9 +1,13 @@
 """What every replica builder shares: the two sizes, seeding, the dtype models are made in.
 
-Every model module (qwen, birefnet, hunyuan_shape, hunyuan_paint) has ``config(size)``: one
-definition of its architecture's dimensions, at the ``tiny`` size the tests load in seconds or
-at the ``full`` size the real model was published with. The builders import this module and
-never each other, so each model's replica can be read on its own.
+Every model's replica module (the shared models' in ``replicas/``: qwen, birefnet; each family's
+in its own folder: ``families/hunyuan3d/shape_replica`` and ``paint_replica``,
+``families/step1x/geometry/replica`` and ``texture/replica``) has ``config(size)``: one definition
+of its architecture's dimensions, at the ``tiny`` size the tests load in seconds or at the
+``full`` size the real model was published with. The builders import this module and never each
+other, so each model's replica can be read on its own. It lives here, in ``models`` (it was
+``replicas/common.py``), below the families, so that both the families' builders and ``replicas``
+can import it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..env.torch_shims import prepare_torchvision
-from ..models.registry import ModelSpec
+from .specs import ModelSpec
 
 Size = Literal["tiny", "full"]
 SIZES: tuple[Size, ...] = ("tiny", "full")
@@ -71,6 +75,16 @@ def spec_folder(spec: ModelSpec) -> Path:
     if spec.local_path is None:
         raise ValueError(f"{spec.display} is not a local model")
     return Path(spec.local_path) / (spec.subfolder or "")
+
+
+def folder_name(spec: ModelSpec) -> str:
+    """The name of a replica's folder below the set's root: its key in the tiny set's manifest."""
+    return Path(spec.local_path or "").name
+
+
+def manifest_path(spec: ModelSpec) -> dict[str, str]:
+    """Where a tiny set's manifest entry says the replica is: its folder and its subfolder, if any."""
+    return {"path": folder_name(spec), **({"subfolder": spec.subfolder} if spec.subfolder else {})}
 
 
 def write_json(path: Path, data: Any) -> None:
