@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
+from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, manifests, pictures,
+                         record)
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
@@ -86,6 +87,19 @@ def test_a_picture_that_hangs_is_stopped_tried_on_the_other_worker_then_failed(b
     # Each stopped attempt's run folder says so: its worker was killed, not left running.
     assert sorted(m["status"] for m in manifests(out).values()) == ["interrupted"] * 4
     assert record(out)["status"] == "finished"
+    nothing_lost(out)
+
+
+@pytest.mark.fault("batch-picture-gone")
+def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_as_made(
+        backend_env: dict[str, str], tmp_path: Path, nothing_lost) -> None:
+    folder, out = pictures(tmp_path / "pictures", 3), tmp_path / "out"
+    donor = pictures(tmp_path / "donor", 5) / "picture-4.png"
+    result = batch_changing_pictures(backend_env, folder, out, folder / "picture-1.png", folder / "picture-2.png",
+                                     donor, workers=1)
+    assert result.returncode == 0 and result.stdout.strip() == "finished", result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    check_changed_during(out, folder / "picture-1.png", folder / "picture-2.png", donor)
     nothing_lost(out)
 
 
