@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, manifests, pictures,
-                         record)
+from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, batch_on_a_read_only_disk, by_name,
+                         check_changed_during, manifests, pictures, record)
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
@@ -101,6 +101,17 @@ def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_a
     assert "Traceback" not in result.stderr, result.stderr
     check_changed_during(out, folder / "picture-1.png", folder / "picture-2.png", donor)
     nothing_lost(out)
+
+
+@pytest.mark.fault("batch-read-only-disk", count=2)
+def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict[str, str], tmp_path: Path) -> None:
+    folder, disk = pictures(tmp_path / "pictures", 1), tmp_path / "disk"
+    for out, words in (("new", f"cannot make the batch folder {disk / 'new'}"),
+                       ("existing", f"cannot write {disk / 'existing' / 'batch.lock'}")):
+        result = batch_on_a_read_only_disk(backend_env, disk, str(folder), "--out", str(disk / out), *FAST_FLAGS)
+        assert result.returncode == 1, result.stderr  # before: the same status, with a traceback
+        assert result.stderr.strip().splitlines() == [f"error: {words}: the disk is read-only"], result.stderr
+        assert result.stdout == ""
 
 
 @pytest.mark.parametrize("name, text, needle", [

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from img23d_protocol import ErrorCode, ProtocolError, names_from_text
 
 from ..env.job_control import CancelToken
+from ..runs.folders import disk_error
 from .dispatch import drive
 from .inputs import AUTO, picture_hash, read_inputs
 from .local import LocalPool
@@ -105,7 +106,10 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
     status = "finished"
     owned = False  # whether the record on disk is this batch's to write (the folder held, the old one read)
     try:
-        settings.out.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only or full disk: one sentence, exit 1
+            raise disk_error(exc, f"cannot make the batch folder {settings.out}") from exc
         lock.acquire()
         if record.files.fingerprint() != planned.fingerprint:  # a batch ended between our read and our lock
             planned = plan(settings)
