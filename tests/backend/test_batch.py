@@ -143,6 +143,31 @@ def test_lists_give_each_picture_its_names_relative_to_the_list(tmp_path: Path) 
         ("picture-0.png", None), ("picture-0.png", None), ("picture-1.png", None)]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_csv_cell_with_a_line_break_holds_two_names_not_one(tmp_path: Path, newline: str) -> None:
+    pictures(tmp_path, 2)
+    rows = ["image,names", 'picture-0.png,"house', 'chimney"', "picture-1.png,barrel", "missing.png"]
+    (tmp_path / "list.csv").write_bytes(newline.join(rows[:4]).encode() + newline.encode())
+    items = read_inputs([str(tmp_path / "list.csv")])  # before: "housechimney", one name
+    assert [(i.image.name, i.names, i.where) for i in items] == [
+        ("picture-0.png", ["house", "chimney"], "list.csv line 2"), ("picture-1.png", ["barrel"], "list.csv line 4")]
+    (tmp_path / "list.csv").write_bytes(newline.join(rows).encode())
+    with pytest.raises(ProtocolError, match=r"\] list\.csv line 5: no picture at "):  # lines as a person counts them
+        read_inputs([str(tmp_path / "list.csv")])
+
+
+def test_a_jsonl_line_may_hold_any_character_json_allows(tmp_path: Path) -> None:
+    pictures(tmp_path, 2)
+    # U+2028, U+2029 and U+0085 are plain characters in a JSON text; str.splitlines() broke lines at them.
+    lines = [json.dumps({"image": "picture-0.png", "note": f"left{odd}right"}, ensure_ascii=False)
+             for odd in ("\u2028", "\u2029", "\x85")]
+    (tmp_path / "list.jsonl").write_text("\r\n".join([*lines, '{"image": "picture-1.png"}']), encoding="utf-8")
+    items = read_inputs([str(tmp_path / "list.jsonl")])  # before: "list.jsonl line 1 is not valid JSON"
+    assert [(i.image.name, i.where) for i in items] == [
+        ("picture-0.png", "list.jsonl line 1"), ("picture-0.png", "list.jsonl line 2"),
+        ("picture-0.png", "list.jsonl line 3"), ("picture-1.png", "list.jsonl line 4")]
+
+
 def test_missing_inputs_and_empty_folders_are_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.txt").write_text("x")
