@@ -14,7 +14,7 @@ from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
 from img23d_backend.batch.progress import BatchPrinter
-from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
+from img23d_backend.batch.record import BatchRecord, Entry, Same, close_record_file
 from img23d_backend.runs.imports import import_run
 from img23d_protocol import ProtocolError, RunLimits
 
@@ -230,6 +230,7 @@ def test_ray_missing_or_unreachable_is_one_sentence(backend_env: dict[str, str],
 def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     record = BatchRecord(tmp_path, [Entry("a.png", "sha-a", [], "k", status="running"),
                                     Entry("b.png", "sha-b", [], "k", status="done", run_dir="r")], {})
+    record.same = [Same(image=str(tmp_path / "c.png"), same_as=str(tmp_path / "b.png"))]
     record.save()
     close_record_file(tmp_path, "interrupted by SIGINT")  # not this process's batch: left alone
     assert json.loads((tmp_path / "batch.json").read_text())["status"] == "running"
@@ -238,6 +239,7 @@ def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "batch.json").read_text())
     assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
     assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"
+    assert data["same"] == [same.describe() for same in record.same]  # the pictures listed again, still said
     assert not (tmp_path / "batch.lock").exists()  # the process that held it ends at once
 
 
