@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from testdata import FAST_OPTIONS, HOUSE
@@ -96,27 +94,3 @@ def check_changed_during(out: Path, gone: Path, changed: Path, donor: Path) -> N
     assert manifests(out)[entry["run_dir"]]["image"]["sha256"] == made
     assert record(out)["status"] == "finished"
 
-
-# In a user and mount namespace of its own (no root needed): a small tmpfs on sys.argv[0] holding an
-# earlier batch's folder "existing", made read-only, then the rest of the command line.
-_READ_ONLY_DISK = 'mount -t tmpfs -o size=4m none "$0" && mkdir "$0/existing" && mount -o remount,ro "$0" && exec "$@"'
-
-
-def batch_on_a_read_only_disk(env: dict[str, str], disk: Path, *args: str, timeout: float = 120
-                              ) -> subprocess.CompletedProcess:
-    """The batch command with ``disk`` a real read-only disk (``disk/existing`` a folder on it). Skips
-    where this machine has no unprivileged mount namespace or cannot mount a tmpfs in one."""
-    unshare = shutil.which("unshare")
-    namespace = [unshare, "--user", "--map-root-user", "--mount"] if unshare else []
-    if not namespace or subprocess.run([*namespace, "true"], capture_output=True, timeout=30).returncode != 0:
-        pytest.skip("no unprivileged mount namespace here to make a read-only disk in")
-    disk.mkdir(exist_ok=True)
-    try:
-        proc = subprocess.run([*namespace, "sh", "-c", _READ_ONLY_DISK, str(disk), sys.executable, "-m",
-                               "img23d_backend", "batch", *args], env=env, capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"the batch on a read-only disk did not end within {timeout:g} s: {exc.stderr!r}") from exc
-    if proc.returncode != 0 and proc.stderr.startswith("mount:"):
-        pytest.skip(f"a tmpfs cannot be mounted here: {proc.stderr.strip()}")
-    return proc

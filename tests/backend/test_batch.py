@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, batch_on_a_read_only_disk, by_name,
-                         check_changed_during, manifests, pictures, record)
+from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, manifests, pictures,
+                         record)
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
@@ -17,6 +18,7 @@ from img23d_backend.batch.progress import BatchPrinter
 from img23d_backend.batch.record import BatchRecord, Entry, Same, close_record_file
 from img23d_backend.runs.imports import import_run
 from img23d_protocol import ProtocolError, RunLimits
+from run_files import run_on_a_tiny_disk
 
 
 @pytest.mark.fault("batch")
@@ -103,15 +105,36 @@ def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_a
     nothing_lost(out)
 
 
+# On a tiny disk (run_files.run_on_a_tiny_disk): the folder "existing" made, the disk remounted read-only,
+# then the batch command. Its outcome is this script's stdout.
+_BATCH_ON_A_READ_ONLY_DISK = r"""
+import json, os, subprocess, sys
+disk = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
+os.mkdir(os.path.join(disk, "existing"))
+subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+out, command, env = json.loads(sys.argv[3])
+proc = subprocess.run([*command, "--out", os.path.join(disk, out)], env=env, capture_output=True, text=True)
+print(json.dumps({"status": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}))
+"""
+
+
 @pytest.mark.fault("batch-read-only-disk", count=2)
 def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict[str, str], tmp_path: Path) -> None:
-    folder, disk = pictures(tmp_path / "pictures", 1), tmp_path / "disk"
-    for out, words in (("new", f"cannot make the batch folder {disk / 'new'}"),
-                       ("existing", f"cannot write {disk / 'existing' / 'batch.lock'}")):
-        result = batch_on_a_read_only_disk(backend_env, disk, str(folder), "--out", str(disk / out), *FAST_FLAGS)
-        assert result.returncode == 1, result.stderr  # before: the same status, with a traceback
-        assert result.stderr.strip().splitlines() == [f"error: {words}: the disk is read-only"], result.stderr
-        assert result.stdout == ""
+    folder = pictures(tmp_path / "pictures", 1)
+    command = [sys.executable, "-m", "img23d_backend", "batch", str(folder), *FAST_FLAGS]
+    for out, words in (("new", "cannot make the batch folder {disk}/new"),
+                       ("existing", "cannot write {disk}/existing/batch.lock")):
+        script = _BATCH_ON_A_READ_ONLY_DISK.replace("sys.argv[3]", repr(json.dumps([out, command, backend_env])))
+        (tmp_path / out).mkdir()
+        proc = run_on_a_tiny_disk(tmp_path / out, script)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        disk = tmp_path / out / "disk"
+        assert result["status"] == 1, result["stderr"]  # before: the same status, with a traceback
+        assert result["stderr"].strip().splitlines() == [
+            f"error: {words.format(disk=disk)}: the disk is read-only"], result["stderr"]
+        assert result["stdout"] == ""
 
 
 @pytest.mark.parametrize("name, text, needle", [
