@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
+from batch_files import (FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, manifests, pictures,
+                         record)
 from img23d_backend.batch.driver import BatchEvent, BatchReport
 from img23d_backend.batch.inputs import read_inputs
 from img23d_backend.batch.lock import BatchLock
 from img23d_backend.batch.progress import BatchPrinter
-from img23d_backend.batch.record import BatchRecord, Entry, close_record_file
+from img23d_backend.batch.record import BatchRecord, Entry, Same, close_record_file
 from img23d_backend.runs.imports import import_run
 from img23d_protocol import ProtocolError, RunLimits
+from run_files import run_on_a_tiny_disk
 
 
 @pytest.mark.fault("batch")
@@ -89,6 +92,51 @@ def test_a_picture_that_hangs_is_stopped_tried_on_the_other_worker_then_failed(b
     nothing_lost(out)
 
 
+@pytest.mark.fault("batch-picture-gone")
+def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_as_made(
+        backend_env: dict[str, str], tmp_path: Path, nothing_lost) -> None:
+    folder, out = pictures(tmp_path / "pictures", 3), tmp_path / "out"
+    donor = pictures(tmp_path / "donor", 5) / "picture-4.png"
+    result = batch_changing_pictures(backend_env, folder, out, folder / "picture-1.png", folder / "picture-2.png",
+                                     donor, workers=1)
+    assert result.returncode == 0 and result.stdout.strip() == "finished", result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    check_changed_during(out, folder / "picture-1.png", folder / "picture-2.png", donor)
+    nothing_lost(out)
+
+
+# On a tiny disk (run_files.run_on_a_tiny_disk): the folder "existing" made, the disk remounted read-only,
+# then the batch command. Its outcome is this script's stdout.
+_BATCH_ON_A_READ_ONLY_DISK = r"""
+import json, os, subprocess, sys
+disk = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
+os.mkdir(os.path.join(disk, "existing"))
+subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
+out, command, env = json.loads(sys.argv[3])
+proc = subprocess.run([*command, "--out", os.path.join(disk, out)], env=env, capture_output=True, text=True)
+print(json.dumps({"status": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}))
+"""
+
+
+@pytest.mark.fault("batch-read-only-disk", count=2)
+def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict[str, str], tmp_path: Path) -> None:
+    folder = pictures(tmp_path / "pictures", 1)
+    command = [sys.executable, "-m", "img23d_backend", "batch", str(folder), *FAST_FLAGS]
+    for out, words in (("new", "cannot make the batch folder {disk}/new"),
+                       ("existing", "cannot write {disk}/existing/batch.lock")):
+        script = _BATCH_ON_A_READ_ONLY_DISK.replace("sys.argv[3]", repr(json.dumps([out, command, backend_env])))
+        (tmp_path / out).mkdir()
+        proc = run_on_a_tiny_disk(tmp_path / out, script)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        disk = tmp_path / out / "disk"
+        assert result["status"] == 1, result["stderr"]  # before: the same status, with a traceback
+        assert result["stderr"].strip().splitlines() == [
+            f"error: {words.format(disk=disk)}: the disk is read-only"], result["stderr"]
+        assert result["stdout"] == ""
+
+
 @pytest.mark.parametrize("name, text, needle", [
     ("list.jsonl", '{"image": "a.png"}\nnot json\n', "list.jsonl line 2 is not valid JSON"),
     ("list.jsonl", '{"names": ["house"]}\n', 'list.jsonl line 1 needs an "image"'),
@@ -116,6 +164,31 @@ def test_lists_give_each_picture_its_names_relative_to_the_list(tmp_path: Path) 
     assert [(i.image.name, i.names) for i in items] == [
         ("picture-0.png", ["house", "chimney"]), ("picture-1.png", "auto"), ("picture-1.png", ["barrel", "house"]),
         ("picture-0.png", None), ("picture-0.png", None), ("picture-1.png", None)]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_csv_cell_with_a_line_break_holds_two_names_not_one(tmp_path: Path, newline: str) -> None:
+    pictures(tmp_path, 2)
+    rows = ["image,names", 'picture-0.png,"house', 'chimney"', "picture-1.png,barrel", "missing.png"]
+    (tmp_path / "list.csv").write_bytes(newline.join(rows[:4]).encode() + newline.encode())
+    items = read_inputs([str(tmp_path / "list.csv")])  # before: "housechimney", one name
+    assert [(i.image.name, i.names, i.where) for i in items] == [
+        ("picture-0.png", ["house", "chimney"], "list.csv line 2"), ("picture-1.png", ["barrel"], "list.csv line 4")]
+    (tmp_path / "list.csv").write_bytes(newline.join(rows).encode())
+    with pytest.raises(ProtocolError, match=r"\] list\.csv line 5: no picture at "):  # lines as a person counts them
+        read_inputs([str(tmp_path / "list.csv")])
+
+
+def test_a_jsonl_line_may_hold_any_character_json_allows(tmp_path: Path) -> None:
+    pictures(tmp_path, 2)
+    # U+2028, U+2029 and U+0085 are plain characters in a JSON text; str.splitlines() broke lines at them.
+    lines = [json.dumps({"image": "picture-0.png", "note": f"left{odd}right"}, ensure_ascii=False)
+             for odd in ("\u2028", "\u2029", "\x85")]
+    (tmp_path / "list.jsonl").write_text("\r\n".join([*lines, '{"image": "picture-1.png"}']), encoding="utf-8")
+    items = read_inputs([str(tmp_path / "list.jsonl")])  # before: "list.jsonl line 1 is not valid JSON"
+    assert [(i.image.name, i.where) for i in items] == [
+        ("picture-0.png", "list.jsonl line 1"), ("picture-0.png", "list.jsonl line 2"),
+        ("picture-0.png", "list.jsonl line 3"), ("picture-1.png", "list.jsonl line 4")]
 
 
 def test_missing_inputs_and_empty_folders_are_one_sentence(tmp_path: Path) -> None:
@@ -180,6 +253,7 @@ def test_ray_missing_or_unreachable_is_one_sentence(backend_env: dict[str, str],
 def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     record = BatchRecord(tmp_path, [Entry("a.png", "sha-a", [], "k", status="running"),
                                     Entry("b.png", "sha-b", [], "k", status="done", run_dir="r")], {})
+    record.same = [Same(image=str(tmp_path / "c.png"), same_as=str(tmp_path / "b.png"))]
     record.save()
     close_record_file(tmp_path, "interrupted by SIGINT")  # not this process's batch: left alone
     assert json.loads((tmp_path / "batch.json").read_text())["status"] == "running"
@@ -188,6 +262,7 @@ def test_a_record_closed_from_outside_says_cancelled(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "batch.json").read_text())
     assert data["status"] == "cancelled" and [p["status"] for p in data["pictures"]] == ["cancelled", "done"]
     assert data["pictures"][0]["error"]["message"] == "interrupted by SIGINT"
+    assert data["same"] == [same.describe() for same in record.same]  # the pictures listed again, still said
     assert not (tmp_path / "batch.lock").exists()  # the process that held it ends at once
 
 

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 import ray_head
-from batch_files import FAST_FLAGS, batch, by_name, pictures, record
+from batch_files import FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, pictures, record
 
 pytestmark = pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))
 
@@ -116,3 +116,18 @@ def test_a_picture_that_hangs_on_every_actor_is_stopped_retried_then_failed(clus
         assert (entry["status"], entry["attempts"], entry["timeouts"]) == ("failed", 2, 2), entry
         assert len({w.split()[0] for w in entry["workers"]}) == 2  # stopped on one actor, tried on the other
         assert entry["error"]["message"].startswith("it ran past the per-picture limit of 15 s 2 time(s), on ray-")
+
+
+@pytest.mark.fault("batch-ray-picture-gone")
+def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_as_made(
+        cluster: ray_head.RayHead, tmp_path: Path, nothing_lost) -> None:
+    # The driver reads each picture as its turn comes: one gone by then failed the whole batch, with a
+    # traceback, where the local batch failed that picture alone (tests/backend/test_batch.py).
+    folder, out = pictures(tmp_path / "pictures", 3), tmp_path / "out"
+    donor = pictures(tmp_path / "donor", 5) / "picture-4.png"
+    result = batch_changing_pictures(cluster.env, folder, out, folder / "picture-1.png", folder / "picture-2.png",
+                                     donor, workers=2, ray=cluster.address, timeout=BATCH_TIMEOUT)
+    assert result.returncode == 0 and result.stdout.strip() == "finished", result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    check_changed_during(out, folder / "picture-1.png", folder / "picture-2.png", donor)
+    nothing_lost(out)

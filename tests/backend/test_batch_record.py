@@ -5,6 +5,9 @@ batch's size does, not its square."""
 
 from __future__ import annotations
 
+import builtins
+import errno
+import io
 import json
 import os
 import socket
@@ -12,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -119,6 +123,65 @@ def test_an_unreadable_record_that_cannot_be_kept_aside_is_left_untouched(tmp_pa
     with pytest.raises(ProtocolError, match="could not be read .* nor kept aside: permission denied"):
         _run(out, folder)
     assert (out / "batch.json").read_text() == "not json" and not (out / LOCK_NAME).exists()
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Every write under ``root`` fails as on a read-only disk (EROFS): the tests run as root, whom folder
+    modes do not stop. Creating, opening to write, linking, renaming and removing are refused."""
+    def refuse(*paths: object) -> None:
+        for path in paths:
+            if isinstance(path, (str, Path)) and Path(path).resolve().is_relative_to(root):
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    real_open, real_os_open = builtins.open, os.open
+
+    def os_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
+        if flags & writes:
+            refuse(path)
+        return real_os_open(path, flags, *args, **kwargs)
+
+    def open_(file: object, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if set(mode) & set("wax+"):
+            refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", os_open)
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(io, "open", open_)
+    for name, paths in (("mkdir", 1), ("unlink", 1), ("remove", 1), ("rmdir", 1), ("link", 2), ("replace", 2),
+                        ("rename", 2)):
+        def refused(*args: object, _real: Callable[..., object] = getattr(os, name), _paths: int = paths,
+                    **kwargs: object) -> object:
+            refuse(*args[:_paths])
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(os, name, refused)
+
+
+def test_a_batch_on_a_read_only_disk_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder, disk = _pictures(tmp_path / "in", 2), tmp_path / "disk"
+    _run(disk / "earlier", sorted(folder.iterdir())[0])  # an earlier batch's folder: its record, a run
+    before = {p: p.read_bytes() for p in disk.rglob("*") if p.is_file()}
+    _read_only(monkeypatch, disk)
+    for out, message in ((disk / "new", f"cannot make the batch folder {disk / 'new'}: the disk is read-only"),
+                         (disk / "earlier", f"cannot write {disk / 'earlier' / LOCK_NAME}: the disk is read-only")):
+        pool = FakePool(out)
+        with pytest.raises(ProtocolError) as caught:  # before: an OSError, the command's traceback
+            _run(out, folder, pool=pool)
+        assert (caught.value.code, caught.value.message) == (ErrorCode.DISK, message)
+        assert pool.closed and pool.ran == []
+    monkeypatch.undo()
+    assert {p: p.read_bytes() for p in disk.rglob("*") if p.is_file()} == before  # nothing written, nothing lost
+
+
+def test_a_lock_on_a_disk_gone_read_only_stays_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    lock = BatchLock(tmp_path).acquire()
+    _read_only(monkeypatch, tmp_path)
+    lock.release()  # before: the OSError, after the batch's own error, as a traceback
+    monkeypatch.undo()
+    assert (tmp_path / LOCK_NAME).exists() and "could not be removed (Read-only file system)" in caplog.text
 
 
 def test_record_writes_reach_the_disk_before_they_replace_the_old(tmp_path: Path,

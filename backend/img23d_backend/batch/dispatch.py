@@ -10,7 +10,9 @@ bytes (and never thousands of queued tasks). Three things end a picture's wait e
 - no worker is left (each never started within ``start_timeout``, its constructor failed, or
   it died too often): what is left fails with "no worker left ...".
 
-A picture that fails on its own (a corrupt file, no name found) is not retried. ``cancel``
+A picture that fails on its own (a corrupt file, no name found) is not retried; so is one the
+driver cannot send (on Ray it reads each picture as its turn comes, with the readers' size limit:
+one gone or unreadable by then fails alone, in the sentence a worker reading it would give). ``cancel``
 (Ctrl-C) stops handing out pictures and cancels the running ones (their manifests close as
 cancelled); after ``CANCEL_GRACE`` the driver stops waiting for them.
 """
@@ -22,12 +24,12 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 from img23d_protocol import ProtocolError
 
 from ..env.job_control import CancelToken
+from ..readers.images import read_picture_file
 from ..runs.imports import import_run
 from .limits import CANCEL_GRACE, MAX_TIMEOUTS
 from .pool import Pool, WorkerLost
@@ -66,15 +68,7 @@ def drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSetti
             _fail_rest(record, state, pool.gone_reason(), emit)
             break
         for worker in pool.idle():
-            index = _next_for(state, worker, live)
-            if index is None:
-                continue  # everything left died or hung on this one: another worker takes it
-            entry = record.entries[index]
-            entry.status, entry.attempts = "running", entry.attempts + 1
-            entry.workers.append(pool.name(worker))
-            state.running[worker] = (index, clock())
-            pool.submit(worker, _work_item(index, entry, settings))
-            record.changed(index)
+            _hand_out(record, pool, worker, live, state, settings, emit, clock())
         for worker, outcome in pool.wait(POLL):
             index, _ = state.running.pop(worker, (None, 0.0))
             if index is None:
@@ -85,6 +79,28 @@ def drive(record: BatchRecord, pool: Pool, todo: list[int], settings: BatchSetti
                 apply_result(record.entries[index], outcome, settings)
                 record.changed(index)  # first: the event's counts include this picture
                 emit(BatchEvent("picture", record.entries[index], index, record.counts()))
+
+
+def _hand_out(record: BatchRecord, pool: Pool, worker: int, live: list[int], state: _State, settings: BatchSettings,
+              emit: Callable[[BatchEvent], None], now: float) -> None:
+    """Give an idle ``worker`` its next picture; one that cannot be sent (gone, unreadable or too big by
+    its turn) fails alone, in the sentence a worker reading it would give, and the next is tried."""
+    while (index := _next_for(state, worker, live)) is not None:
+        entry = record.entries[index]
+        try:
+            item = _work_item(index, entry, settings)
+        except ProtocolError as exc:
+            entry.status, entry.error = "failed", {"code": exc.code.value, "message": exc.message}
+            record.changed(index)
+            emit(BatchEvent("picture", entry, index, record.counts()))
+            continue
+        entry.status, entry.attempts = "running", entry.attempts + 1
+        entry.workers.append(pool.name(worker))
+        state.running[worker] = (index, now)
+        pool.submit(worker, item)
+        record.changed(index)
+        return
+    # None left for it: everything left died or hung on this one, and another worker takes it
 
 
 def _give_up_unstarted(record: BatchRecord, pool: Pool, settings: BatchSettings, emit: Callable[[BatchEvent], None],
@@ -144,7 +160,12 @@ def _next_for(state: _State, worker: int, live: list[int]) -> int | None:
 
 
 def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
-    data = Path(entry.image).read_bytes() if settings.ray_address else None  # a Ray worker has not our files
+    """The picture's job. A Ray worker has not our files: the picture goes with it, read once, and the
+    record keys it by the hash of the bytes sent (it may have changed since the batch hashed it)."""
+    data = None
+    if settings.ray_address:
+        picture = read_picture_file(entry.image)
+        data, entry.sha256 = picture.data, picture.sha256
     return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data)
 
 
@@ -152,6 +173,8 @@ def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> N
     entry.seconds, entry.meshes, entry.missing = result.seconds, result.meshes, list(result.missing)
     entry.notes = [str(note)[:NOTE_CHARS] for note in result.notes[:MAX_NOTES]]  # from a worker: bounded
     entry.status, entry.error = result.status, result.error
+    if result.sha256:  # the bytes the job read: a picture changed since the batch hashed it is known by them
+        entry.sha256 = result.sha256
     if entry.workers and result.worker:
         entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)
     if result.files is not None and result.run_name:

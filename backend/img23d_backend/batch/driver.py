@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from img23d_protocol import ErrorCode, ProtocolError, names_from_text
 
 from ..env.job_control import CancelToken
+from ..runs.folders import disk_error
 from .dispatch import drive
 from .inputs import AUTO, picture_hash, read_inputs
 from .local import LocalPool
 from .lock import BatchLock
 from .pool import Pool
 from .ray_pool import RayPool, connect
-from .record import BatchRecord, Entry, options_key
+from .record import BatchRecord, Entry, Same, options_key
 from .settings import BatchEvent, BatchSettings
 from .work import WorkerSettings, recover
 
@@ -41,6 +42,7 @@ class BatchReport:
     counts: dict[str, int]
     entries: list[Entry]
     seconds: float
+    same: list[Same] = field(default_factory=list)   # pictures listed again (the same bytes and names): run once
 
     @property
     def ok(self) -> bool:
@@ -59,11 +61,21 @@ def plan(settings: BatchSettings) -> Plan:
     is written: an unreadable record is reported, and kept aside once the batch holds the folder)."""
     default = _default_names(settings.names)
     items = read_inputs(settings.inputs)
-    entries = []
+    entries: list[Entry] = []
+    same: list[Same] = []
+    hashes: dict[Path, str] = {}      # each picture read once, however often it is listed
+    first: dict[tuple[str, str], Entry] = {}
     for item in items:
         names = default if item.names is None else item.names
         key = options_key({"options": asdict(settings.options), "names": names, "models": settings.models.describe()})
-        entries.append(Entry(image=str(item.image), sha256=picture_hash(item.image), names=names, key=key))
+        if item.image not in hashes:
+            hashes[item.image] = picture_hash(item.image)
+        entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=key)
+        earlier = first.setdefault((entry.sha256, key), entry)
+        if earlier is entry:
+            entries.append(entry)
+        else:  # the same bytes with the same names and options make the same objects: once is enough
+            same.append(Same(image=entry.image, same_as=earlier.image, where=item.where))
     out = settings.out
     if out.exists() and not out.is_dir():
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
@@ -71,6 +83,7 @@ def plan(settings: BatchSettings) -> Plan:
                  "ray": settings.ray_address, "workers": settings.workers, "attempts": settings.attempts,
                  "start_timeout": settings.start_timeout, "picture_timeout": settings.picture_timeout}
     record = BatchRecord(out, entries, described)
+    record.same = same
     previous = BatchRecord.previous(out)
     record.resume(previous.pictures, settings.retry_failed)
     return Plan(record, previous.unreadable, previous.fingerprint)
@@ -105,7 +118,10 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
     status = "finished"
     owned = False  # whether the record on disk is this batch's to write (the folder held, the old one read)
     try:
-        settings.out.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a read-only or full disk: one sentence, exit 1
+            raise disk_error(exc, f"cannot make the batch folder {settings.out}") from exc
         lock.acquire()
         if record.files.fingerprint() != planned.fingerprint:  # a batch ended between our read and our lock
             planned = plan(settings)
@@ -119,7 +135,8 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
         owned = True
         recover(settings.out)  # runs a killed batch left "running" say they were interrupted
         record.save()
-        emit(BatchEvent("start", counts=record.counts(), workers=len(pool.live()) if pool else 0, message=note))
+        emit(BatchEvent("start", counts=record.counts(), workers=len(pool.live()) if pool else 0, message=note,
+                        same=record.same))
         if pool is not None and todo:
             drive(record, pool, todo, settings, cancel, emit)
     except BaseException:
@@ -136,7 +153,7 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
         finally:
             lock.release()
     report = BatchReport(out=settings.out, record=record.path, status=status, counts=record.counts(),
-                         entries=record.entries, seconds=round(time.perf_counter() - started, 3))
+                         entries=record.entries, seconds=round(time.perf_counter() - started, 3), same=record.same)
     emit(BatchEvent("summary", counts=report.counts))
     return report
 

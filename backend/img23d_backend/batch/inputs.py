@@ -2,8 +2,9 @@
 
 A list names one picture per line with, optionally, its own names (else the command's
 ``--targets`` apply). JSONL: ``{"image": "a.png", "names": ["house", "chimney"]}`` (``names``
-may also be one comma-separated text, or ``"auto"``). CSV: the picture in the first column,
-then names, one per column or comma-separated in one quoted column; a first row whose first
+may also be one comma-separated text, or ``"auto"``); a line ends at ``"\n"`` only. CSV (read by
+the csv module, a quoted cell may span lines): the picture in the first column, then names, one
+per column, comma-separated in one quoted column or one per line of it; a first row whose first
 cell is ``image`` is a header. A relative picture path is relative to the list's folder.
 
 Every problem is one sentence naming the file and line (``ProtocolError(bad_request)``); the
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +29,7 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 LIST_SUFFIXES = (".jsonl", ".csv")
 AUTO = "auto"
 Names = list[str] | str | None   # None: the command's names; "auto": suggested per picture
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,10 @@ def read_inputs(inputs: list[str]) -> list[BatchItem]:
 
 def _read_list(path: Path) -> Iterator[BatchItem]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # No newline translation: each format ends its lines by its own rules (csv: a quoted cell may
+        # hold a line break; JSON Lines: "\n" only).
+        with open(path, encoding="utf-8", newline="") as handle:
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc}") from exc
     rows = _jsonl_rows(path, text) if path.suffix.lower() == ".jsonl" else _csv_rows(path, text)
@@ -81,7 +88,9 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
 
 
 def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # A line ends at "\n" alone ("\r\n" leaves a "\r", which JSON reads as white space): str.splitlines()
+    # also ended it at U+2028, U+2029, U+0085 and others, which a JSON text may hold raw in a string.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path.name} line {number}"
@@ -99,11 +108,19 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
 
 
 def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
+    # The csv module reads the lines itself: a quoted cell may hold a line break (a spreadsheet's
+    # Alt+Enter), which str.splitlines() cut out, joining the names on either side into one.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []   # each row with the line it starts on
+    ended = 0
     try:
-        rows = list(csv.reader(text.splitlines()))
+        for row in reader:
+            rows.append((ended + 1, row))
+            ended = reader.line_num
     except csv.Error as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a readable CSV file ({exc})") from exc
-    for number, row in enumerate(rows, start=1):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a readable CSV file (line {reader.line_num}: "
+                                                   f"{exc})") from exc
+    for number, row in rows:
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
@@ -112,7 +129,8 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
             continue  # the header
         if not cells[0]:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where} has no picture in its first column")
-        rest = [cell for cell in cells[1:] if cell]
+        # Names one per column, comma-separated in one, or one per line of a cell.
+        rest = [name for cell in cells[1:] for name in _LINE_BREAK.split(cell) if name.strip()]
         yield where, cells[0], _names(where, ",".join(rest) if rest else None)
 
 

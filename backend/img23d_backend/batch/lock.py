@@ -22,7 +22,7 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..runs.folders import TMP_PREFIX
+from ..runs.folders import TMP_PREFIX, disk_error
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,14 @@ class BatchLock:
             raise _refusal(self.path, holder)
 
     def acquire(self) -> "BatchLock":
+        """Take the folder: ``ProtocolError`` ``busy`` while another batch holds it, ``disk`` when the
+        lock cannot be written (a read-only or full disk)."""
+        try:
+            return self._acquire()
+        except OSError as exc:
+            raise disk_error(exc, f"cannot write {self.path}") from exc
+
+    def _acquire(self) -> "BatchLock":
         me = Holder.me()
         text = json.dumps(asdict(me)) + "\n"
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=TMP_PREFIX, suffix=".lock")
@@ -115,9 +123,14 @@ class BatchLock:
         log.warning("%s was left by a batch that is gone (%s): this batch takes it", self.path, what)
 
     def release(self) -> None:
-        """Remove the lock, if it is still this process's."""
+        """Remove the lock, if it is still this process's. One that cannot be removed (the disk went
+        read-only under the batch) stays: the next batch finds its holder gone and takes it."""
         if self.holder is not None and _read(self.path) == self.holder:
-            self.path.unlink(missing_ok=True)
+            try:
+                self.path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("%s could not be removed (%s): the next batch here will take it over", self.path,
+                            exc.strerror or exc)
         self.holder = None
 
 

@@ -45,6 +45,8 @@ class BatchPrinter:
             self._line(f"batch: {self.total} picture(s); {counts['skipped']} already done, {counts['failed']} failed "
                        f"before (kept: --retry-failed runs them again); {todo} to run"
                        + (f" on {event.workers} worker(s)" if todo else ""))
+            for same in event.same:
+                self._line(f"same    {same.message}")
         elif event.kind == "picture" and event.entry is not None:
             self._line(picture_line(event.entry, event.counts, self.total))
         elif event.kind == "worker":
@@ -63,6 +65,7 @@ class BatchPrinter:
         not_run = c['cancelled'] + c['pending']
         self._line(f"batch {report.status} in {report.seconds:.0f} s: {c['done']} done, {c['skipped']} skipped, "
                    f"{c['failed']} failed" + (f", {not_run} not run" if not_run else "")
+                   + (f"; {len(report.same)} listed again, run once" if report.same else "")
                    + (f"; {noted} made otherwise than asked (their notes above)" if noted else "")
                    + f"; record: {report.record}")
 
@@ -76,6 +79,7 @@ class BatchPrinter:
             data["message"] = event.message
         if event.kind == "start":
             data["workers"] = event.workers
+            data["same"] = [same.describe() for same in event.same]
         self.out.write(dumps(data) + "\n")
         self.out.flush()
 

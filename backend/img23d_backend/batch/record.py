@@ -10,7 +10,8 @@ A picture's ``status``:
 
 The next run of the same folder reads the record: a picture whose hash and options key match a
 done entry whose run folder is still there stays done (skipped); a failed one stays failed
-unless ``--retry-failed``; everything else runs. Pictures of the record that are not among the
+unless ``--retry-failed``; everything else runs. A picture listed again with the same names (the
+same file, or another with the same bytes) is not an entry: ``same`` says which it repeats. Pictures of the record that are not among the
 run's inputs (another subset, other options) are kept as they were, marked ``outside``: a run
 on some of the pictures forgets none of the others. ``record_files`` writes it (a snapshot and
 a journal of changes), ``lock`` keeps a second batch off the folder.
@@ -38,7 +39,7 @@ log = logging.getLogger(__name__)
 FORMAT = 2
 BUCKETS = ("done", "skipped", "failed", "cancelled", "running", "pending")   # what ``counts`` counts
 
-__all__ = ["RECORD_NAME", "BatchRecord", "Entry", "close_record_file", "options_key"]
+__all__ = ["RECORD_NAME", "BatchRecord", "Entry", "Same", "close_record_file", "options_key"]
 
 
 @dataclass
@@ -75,6 +76,33 @@ class Entry:
         return "skipped" if self.status == "done" and self.skipped else self.status
 
 
+@dataclass(frozen=True)
+class Same:
+    """A picture listed again (the same file, or another with the same bytes, with the same names and
+    options): it is not run again, and the record says which picture it repeats."""
+
+    image: str                       # as listed again (absolute)
+    same_as: str                     # the picture listed first, which runs (absolute)
+    where: str = ""                  # "list.csv line 3", when a list named it
+
+    @property
+    def message(self) -> str:
+        first, again = Path(self.same_as), Path(self.image)
+        if first == again:
+            said = f"{again.name} is listed more than once"
+        else:  # names, unless two folders hold the same name
+            a, b = (again.name, first.name) if again.name != first.name else (again, first)
+            said = f"{a} is the same picture as {b}"
+        return f"{self.where + ': ' if self.where else ''}{said}: run once"
+
+    def describe(self) -> dict[str, str]:
+        return {**asdict(self), "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Same":
+        return cls(image=str(data["image"]), same_as=str(data["same_as"]), where=str(data.get("where", "")))
+
+
 def options_key(settings: dict[str, Any]) -> str:
     """A short hash of what decides a picture's objects (options, names, models)."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -90,6 +118,7 @@ class BatchRecord:
         self.path = self.files.snapshot
         self.entries = entries
         self.others: list[Entry] = []       # the record's pictures outside this run's inputs
+        self.same: list[Same] = []          # pictures listed again, not run again
         self.settings = settings
         self.status = "running"
         self.started = _now()
@@ -152,7 +181,8 @@ class BatchRecord:
         """Rewrite ``batch.json`` whole (every change so far is in it)."""
         data = {"format": FORMAT, "status": self.status, "run": self.run, "seq": self._seq, "started": self.started,
                 "updated": _now(), "finished": self.finished, "settings": self.settings, "counts": self.counts(),
-                "kept": len(self.others), "pictures": [asdict(e) for e in [*self.entries, *self.others]]}
+                "kept": len(self.others), "pictures": [asdict(e) for e in [*self.entries, *self.others]],
+                "same": [same.describe() for same in self.same]}
         self.files.write_snapshot(data, dumps(data, indent=1) + "\n")
         self._saved_seq = self._seq
         return self.path
@@ -186,6 +216,7 @@ def close_record_file(out: Path, reason: str) -> None:
         return
     record = BatchRecord(out, loaded.pictures, loaded.data.get("settings", {}))
     record.started = loaded.data.get("started", record.started)
+    record.same = [Same.from_dict(same) for same in loaded.data.get("same", [])]
     for entry in record.entries:
         if entry.status == "running":
             entry.error = {"code": "cancelled", "message": reason}

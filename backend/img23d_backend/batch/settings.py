@@ -10,7 +10,7 @@ from img23d_protocol import JobOptions
 
 from ..session import Models
 from .limits import PICTURE_TIMEOUT, START_TIMEOUT
-from .record import Entry
+from .record import Entry, Same
 
 
 @dataclass
@@ -37,3 +37,4 @@ class BatchEvent:
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
     workers: int = 0
+    same: list[Same] = field(default_factory=list)   # at the start: the pictures listed again, run once

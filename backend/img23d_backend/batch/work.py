@@ -63,6 +63,7 @@ class WorkResult:
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was made otherwise than asked (``result_notes``)
     worker: str = ""
+    sha256: str | None = None        # of the picture's bytes as its job read them (its run's manifest)
 
 
 def result_notes(result: GenerateJobResult | None) -> list[str]:
@@ -149,6 +150,7 @@ class Worker:
         if job.run_folder is not None:
             root = job.run_folder.root
             result.run_name, result.run_dir = root.name, str(root)
+            result.sha256 = job.run_folder.manifest.image.get("sha256")
             if self._scratch is not None:
                 result.files = _pack(root)
         if self._scratch is not None:  # everything this picture left here (its run, a suggest run) is sent or gone

@@ -11,6 +11,10 @@ an RGB pixel four in Pillow's storage), and a big image is converted to 8-bit RG
 rows, each shrunk at once, never as a full-size copy in another mode. Pillow reads through a
 budget: a header may not go on for ever (a PNG chunk that claims 4 GB, a JPEG of junk read
 byte by byte), and decoding may not read much more than its pixels can need.
+
+A picture file is at most ``MAX_PICTURE_FILE_BYTES``, the largest file a transfer carries, however
+it is read: here (``load_image``), or whole by ``read_picture_file`` for a worker on another
+machine (a Ray batch's driver sends the bytes it read and hashed), with the same sentences.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import os
+import stat
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +33,7 @@ import numpy as np
 import psutil
 from PIL import Image, UnidentifiedImageError
 
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import MAX_FILE_BYTES, ErrorCode, ProtocolError
 
 from .png_data import missing_pixel_data
 
@@ -38,6 +44,7 @@ BAND_PIXELS = 4_000_000          # pixels converted at a time when shrinking a b
 HEADER_READ_BYTES = 64 << 20     # what reading a header may take (Pillow keeps all text chunks: 64 MB)
 HEADER_READ_CALLS = 1_000_000    # ... and in how many reads (a JPEG's junk is skipped a byte at a time)
 WHOLE_FILE_HEADER_BYTES = 1 << 30  # WebP's reader takes the whole file as its "header"
+MAX_PICTURE_FILE_BYTES = MAX_FILE_BYTES  # a picture file, here or sent to another machine: what a transfer carries
 
 # Bytes per pixel in Pillow's own storage; every mode not listed takes four.
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
@@ -64,6 +71,52 @@ class LoadedImage:
         return self.image.size
 
 
+@dataclass(frozen=True)
+class PictureFile:
+    """A picture file's bytes as one read found them, and their sha256."""
+
+    data: bytes = field(repr=False)
+    sha256: str
+
+
+def read_picture_file(path: str | Path, limit: int | None = None) -> PictureFile:
+    """The whole file at ``path`` and its sha256, from one read (for a worker that has not this machine's
+    files): ``image_unreadable`` in ``load_image``'s sentence when it is gone, not a file, cannot be
+    read or is over ``limit`` (default ``MAX_PICTURE_FILE_BYTES``). Its contents are not checked: the
+    job that decodes them does that."""
+    path = Path(path)
+    limit = MAX_PICTURE_FILE_BYTES if limit is None else limit
+    try:
+        # Not blocking: a FIFO put where the picture was must not hold the batch until someone writes to it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path} is not a file")
+            _check_file_size(path, info.st_size, limit)
+            data = handle.read(limit + 1)
+    except ProtocolError:
+        raise
+    except FileNotFoundError as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"no file at {path}", str(exc)) from exc
+    except IsADirectoryError as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path} is not a file", str(exc)) from exc
+    except PermissionError as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} cannot be read: permission denied",
+                            str(exc)) from exc
+    except OSError as exc:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} cannot be read: {exc.strerror or exc}",
+                            str(exc)) from exc
+    _check_file_size(path, len(data), limit)  # it grew while it was read
+    return PictureFile(data=data, sha256=hashlib.sha256(data).hexdigest())
+
+
+def _check_file_size(path: Path, size: int, limit: int) -> None:
+    if size > limit:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is {_amount(size)}; a picture file may be "
+                                                        f"at most {_amount(limit)}")
+
+
 def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
     """Open, validate and normalise an image file."""
     path = Path(path)
@@ -79,6 +132,7 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
             Image.MAX_IMAGE_PIXELS = None
             try:
                 with open(path, "rb") as handle:
+                    _check_file_size(path, os.fstat(handle.fileno()).st_size, MAX_PICTURE_FILE_BYTES)
                     image = _open_and_decode(path, _Budgeted(handle), max_side)
             finally:
                 Image.MAX_IMAGE_PIXELS = previous_limit
