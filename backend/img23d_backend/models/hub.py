@@ -64,6 +64,18 @@ def source_dirs(spec: ModelSpec) -> list[Path]:
     return [resolve_model_dir(source, offline=True) for source in spec.sources]
 
 
+def part_folders(spec: ModelSpec, folder: Path) -> list[tuple[ModelSpec, Path]]:
+    """``spec`` in ``folder`` (as ``resolve_model_dir`` returned it) and each further source in its own
+    folder, as they are on disk (a source that is not there is left out: it is reported as missing)."""
+    parts = [(spec, Path(folder))]
+    for source in spec.sources:
+        try:
+            parts.append((source, resolve_model_dir(source, offline=True)))
+        except ProtocolError:
+            continue
+    return parts
+
+
 def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]) -> None:
     """Raise ``licence_not_accepted`` for the first of ``specs`` that would have to be downloaded
     under a restricted licence nobody accepted; a model complete on disk needs no consent."""
