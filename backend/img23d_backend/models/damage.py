@@ -31,7 +31,7 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .file_checks import check_file
+from .file_checks import check_file, digest_mismatch, published_digest
 from .registry import ModelSpec, default_tiny_root
 
 TINY_PREFIX = "tiny/"  # the tiny replicas' repo_id labels
@@ -94,6 +94,23 @@ def find_damage(parts: list[tuple[ModelSpec, Path]], digests: bool = False) -> l
             if why is not None:
                 found.append(DamagedFile(part, folder, name, why))
     return found
+
+
+def refuse_arrival(spec: ModelSpec, folder: Path, name: str, published: tuple[str, str] | None = None) -> None:
+    """Check a file just downloaded into ``folder`` against the digest the hub published for it
+    (``published``, from the hub's file list, else the name huggingface_hub gave its blob: the etag the
+    hub sent). One that differs is removed, blob and snapshot entry (else the next download would link
+    the damaged blob back), and refused with ``download_failed``."""
+    path = folder / name
+    expected = published or published_digest(path)
+    why = digest_mismatch(path, expected) if expected is not None else None
+    if why is None:
+        return
+    blob = Path(os.path.realpath(path))
+    path.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+    raise ProtocolError(ErrorCode.DOWNLOAD_FAILED, f"{spec.display}: {name} arrived damaged: it {why}; it was "
+                        "removed, download it again (only what is missing is fetched)")
 
 
 def damaged_model(spec: ModelSpec, parts: list[tuple[ModelSpec, Path]], exc: BaseException) -> ProtocolError | None:
