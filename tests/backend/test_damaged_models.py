@@ -10,6 +10,7 @@ stays ``model_missing``, and a loader's own bug with every file intact stays ``i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.models.registry import SHAPE, model_set, tiny_model_set
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REBUILD = "rebuild it (python -m img23d_backend.replicas --force"
@@ -178,3 +179,27 @@ def test_the_service_sends_model_damaged_with_the_sentence(backend_env: dict[str
     assert reply["message"].startswith("tiny/birefnet") and "birefnet.py in " in reply["message"]
     assert "does not compile" in reply["message"] and reply["message"].endswith(f"{REBUILD})")
     assert "Traceback" not in "".join(proc.stderr_lines)
+
+
+@pytest.mark.fault("damaged model file")
+def test_a_damaged_download_says_delete_its_repository_folder_and_download_again(tiny_root: Path, tmp_path: Path,
+                                                                                hub_cache: Path) -> None:
+    """A real model's spec over a cache that holds the tiny replica's files in its layout (the same
+    folder names as Hunyuan3D-2mini's), the weights' blob cut short."""
+    from test_model_cache import write_cached
+
+    spec = SHAPE["2mini"]
+    files = {f"{folder.name}/{path.name}": path.read_bytes()
+             for folder in (tiny_root / "hunyuan3d").iterdir() for path in folder.iterdir()}
+    snapshot = write_cached(hub_cache, spec.repo_id, str(spec.revision), files, ref=None)
+    weights = Path(os.path.realpath(snapshot / spec.subfolder / "model.fp16.safetensors"))  # type: ignore[operator]
+    weights.write_bytes(weights.read_bytes()[:100_000])
+    models = dataclasses.replace(model_set("default", shape="2mini"), depth=None)
+    engine = Engine(EngineSettings(models=models, runs_dir=tmp_path / "runs", device="cpu", offline=True))
+    error = _generate(engine, "shape")
+    assert error.code is ErrorCode.MODEL_DAMAGED, error
+    repo = hub_cache / "models--tencent--Hunyuan3D-2mini"
+    assert error.message == (f"{spec.display} is damaged: {spec.subfolder}/model.fp16.safetensors in {snapshot} is cut "
+                             f"off (100,000 of {len(files[f'{spec.subfolder}/model.fp16.safetensors']):,} bytes); delete "
+                             f"{repo} and download it again (python -m img23d_backend models download {spec.display}, "
+                             "or Download in the add-on's model list)")

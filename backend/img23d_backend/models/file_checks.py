@@ -91,8 +91,10 @@ def _safetensors(path: Path, size: int) -> str | None:
         if len(head) < 8:
             return f"is cut off ({size} bytes, before the end of its header's length)"
         length = int.from_bytes(head, "little")
-        if length > min(size - 8, MAX_HEADER_BYTES):
-            return f"is cut off or overwritten (its header claims {length:,} bytes; the file has {size:,})"
+        if length > MAX_HEADER_BYTES:
+            return "is overwritten (its first bytes are not a safetensors header's length)"
+        if length > size - 8:
+            return f"is cut off ({size:,} bytes, inside its {length:,}-byte header)"
         try:
             header = json.loads(stream.read(length))
             ends = [int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"]
