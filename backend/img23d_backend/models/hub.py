@@ -57,11 +57,12 @@ def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
         refuse_unaccepted([spec], accepted_licences)
     before = None if offline else _blobs(spec.repo_id)
     folder = Path(_snapshot(spec, offline, progress, token))
-    if before is not None:
-        # What this call fetched, against the digest the hub sent for it (its blob's name).
-        for name in model_files(spec, folder):
-            if Path(os.path.realpath(folder / name)).name not in before:
-                refuse_arrival(spec, folder, name)
+    arrived = [] if before is None else [name for name in model_files(spec, folder)
+                                         if Path(os.path.realpath(folder / name)).name not in before]
+    if arrived and progress is not None:  # hashing takes seconds per GB: say what the wait is
+        progress(f"checking the {len(arrived)} files of {spec.display} that arrived", 0, 1)
+    for name in arrived:  # each against the digest the hub sent for it (its blob's name)
+        refuse_arrival(spec, folder, name)
     _check_complete(spec, folder)
     return folder
 
