@@ -15,6 +15,11 @@ class ErrorCode(str, Enum):
     TARGET_NOT_FOUND = "target_not_found"
     SHAPE_FAILED = "shape_failed"
     MODEL_MISSING = "model_missing"
+    # (1.14) A model's file is there but damaged (cut off, not valid JSON or YAML, remote code that does
+    # not compile, not the file the hub published): the message names the model, the file, its folder
+    # and the repair. An older peer reads an unknown code as ``internal`` (``Error.to_exception``) and
+    # still shows the message.
+    MODEL_DAMAGED = "model_damaged"
     DOWNLOAD_FAILED = "download_failed"
     OUT_OF_MEMORY = "out_of_memory"
     DISK = "disk"

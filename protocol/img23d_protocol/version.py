@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.13.0"
+__version__ = "1.14.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 13  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 14  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -27,3 +27,5 @@ PROTOCOL_MINOR = 13  # 1: models, download, delete (the model manager); 2: retex
 # 13: octree_resolution 0 (the default) = the shape model's own (256 Hunyuan3D-2, 384 Step1X-3D);
 #    game-ready finishing: topology, face_target, bake_size options and the retopo request;
 #    texture_sync (the licence-clean paint model's texture sync, on by default)
+# 14: the model_damaged error code (a model file that is there but damaged; an older peer reads it as
+#     internal, with the same message)

@@ -99,7 +99,8 @@ def test_models_lists_every_model_with_its_licence(hub_cache: Path, capsys: pyte
 def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["models", "--models", "tiny", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    assert len(rows) == 7 and all(row["downloaded"] for row in rows)  # the clean family's paint replica too
+    # The clean family's shape (and its Label model's) and paint replicas too.
+    assert len(rows) == 9 and all(row["downloaded"] for row in rows)
     assert {row["licence"]["replicates"] for row in rows} >= {"tencent/Hunyuan3D-2mini", "ZhengPeng7/BiRefNet"}
 
 

@@ -5,10 +5,16 @@ name (what ``download`` takes, ``role/choice`` as the command line's model optio
 role, pinned revision, size, licence and restrictions, and whether it is downloaded, as a table
 or (``--json``) one JSON object for scripts. Listing never touches the network.
 
+``models --verify`` checks the files of every model that is downloaded (or, with ``--models tiny``,
+built): each against the digest the hub published for it where the cache knows it (huggingface_hub
+names each blob by it), else that each weights file's header and each config parse
+(``models.damage``); one line per model (ok, damaged: which file and what to do, or not
+downloaded), exit 1 when one is damaged.
+
 ``models download NAME`` fetches one model into the Hugging Face cache with progress on stderr
 (``models.download``: resumable, file by file; Ctrl-C stops after the current file). A model whose
 licence restricts territory or use is refused, with nothing fetched, unless ``--accept-licence``
-is given. Exit codes: 0 done, 1 failed or refused, 2 the command line was wrong.
+is given. Exit codes: 0 done, 1 failed, refused or damaged, 2 the command line was wrong.
 """
 
 from __future__ import annotations
@@ -17,15 +23,16 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from img23d_protocol import MODEL_FAMILIES, ErrorCode, Progress, ProtocolError, plain
+from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode, Progress, ProtocolError, plain
 
 from ..env.interrupts import Interrupts
 from ..models import cache
+from ..models.damage import damage_sentence, find_damage
 from ..models.download import download
-from ..models.hub import offline_requested
+from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec,
                                default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
@@ -45,6 +52,10 @@ def offered_models(models: str = "default") -> list[NamedModel]:
         tiny = tiny_model_set(default_tiny_root())
         return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
                   for role in ("grounding", "matting", "shape", "delight", "paint", "depth")),
+                # each other shape replica (Step1X-3D's and its Label model's: --verify checks them too)
+                *(NamedModel(f"shape/{name}", tiny_model_set(default_tiny_root(), family=SHAPE_MODELS[name].family,
+                                                             shape=name).shape)
+                  for name in TINY_MODELS if name != tiny.shape.shape_kind.name),
                 # each other family's own paint model's replica (the default family's is listed above)
                 *(NamedModel(f"paint/tiny-{spec.paint_kind.name}", spec) for spec in
                   (tiny_model_set(default_tiny_root(), family=name).spec("paint") for name in MODEL_FAMILIES)
@@ -61,6 +72,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     models.add_argument("--models", default="default", choices=("default", "tiny"),
                         help="the registry's models, or the tiny offline replicas")
     models.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    models.add_argument("--verify", action="store_true",
+                        help="check every downloaded model's files: against the digests the hub published "
+                             "where known, else that weights headers and configs parse; exit 1 if one is damaged")
     actions = models.add_subparsers(dest="models_action")
     download = actions.add_parser("download", help="download one model into the Hugging Face cache, with progress")
     download.add_argument("name", help="a model's name as 'models' lists it, e.g. grounding/2b or shape/2mini-turbo")
@@ -75,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         listed = offered_models(args.models)
         if getattr(args, "models_action", None) == "download":
             return _download(_named(listed, args.name), args)
+        if args.verify:
+            return _verify(listed, args.json)
     except ProtocolError as exc:
         print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
@@ -111,6 +127,46 @@ def _row(model: NamedModel) -> dict[str, Any]:
             # A model read from further repositories: each one, pinned, with its own licence.
             "sources": [{"repo_id": part.repo_id, "revision": part.revision,
                          "licence": part.licence.licence.name if part.licence else None} for part in spec.sources]}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    state: str            # ok, damaged, partial (not checked), missing
+    sentence: str = ""    # for a damaged model: which file, and what to do
+    files: tuple[str, ...] = ()
+
+
+def verify_model(model: NamedModel) -> Verdict:
+    """One model's files checked, digests included (seconds per GB); a model not complete on disk is
+    reported as such, unchecked."""
+    spec = model.spec
+    state = cache.describe(spec, cache.scan_cache() if spec.local_path is None else None, []).state
+    if state != "cached":
+        return Verdict(model.name, state)
+    folder = resolve_model_dir(spec, offline=True)
+    damage = find_damage(part_folders(spec, folder), digests=True)
+    if not damage:
+        return Verdict(model.name, "ok")
+    return Verdict(model.name, "damaged", damage_sentence(spec, damage, model.name),
+                   tuple(f"{item.folder / item.name}" for item in damage))
+
+
+def _verify(listed: list[NamedModel], as_json: bool) -> int:
+    verdicts = []
+    width = max(len(model.name) for model in listed)
+    for model in listed:
+        verdict = verify_model(model)
+        verdicts.append(verdict)
+        if not as_json:  # each line as soon as its model is checked: a real cache takes minutes
+            print(f"{verdict.name:<{width}}  {_VERDICT_WORDS[verdict.state]}{verdict.sentence}", flush=True)
+    if as_json:
+        print(json.dumps(plain({"models": [asdict(verdict) for verdict in verdicts]})), flush=True)
+    return EXIT_FAILED if any(verdict.state == "damaged" for verdict in verdicts) else EXIT_OK
+
+
+_VERDICT_WORDS = {"ok": "ok", "damaged": "damaged: ", "partial": "partly downloaded: not checked (models download "
+                  "resumes it)", "missing": "not downloaded"}
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

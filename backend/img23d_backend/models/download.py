@@ -7,8 +7,11 @@ have yet (so a second Download resumes an interrupted one) one at a time with
 (huggingface_hub has no way to stop a file half way; what was fetched is kept and resumed
 next time). While a file downloads, progress is reported twice a second from the size of
 its partial blob: multi-GB files take minutes, and a silent busy backend would look hung
-to the add-on's watchdog. Offline, nothing touches the network: a model already cached
-is reported as such, any other is ``model_missing``.
+to the add-on's watchdog. Each file that arrives is checked against the digest the hub's file list
+publishes for it (an LFS file's SHA-256, a small file's git blob hash): one that differs is removed
+and the download fails with ``download_failed`` naming it (``damage.refuse_arrival``). Offline,
+nothing touches the network: a model already cached is reported as such, any other is
+``model_missing``.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ import logging
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
 from . import hub, licence_gate
+from .damage import refuse_arrival
 from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -73,30 +77,50 @@ def _download_part(spec: ModelSpec, progress: Progress, cancelled: Callable[[], 
     listed, commit = _remote_files(spec, token)
     # Resuming: what an earlier, interrupted download finished stays; only the rest is fetched.
     snapshot = hub.repo_cache_folder(spec.repo_id) / "snapshots" / commit
-    files = [(name, size) for name, size in listed if not (snapshot / name).is_file()]
-    total = sum(size for _, size in listed)
-    done = total - sum(size for _, size in files)
+    files = [remote for remote in listed if not (snapshot / remote.name).is_file()]
+    total = sum(remote.size for remote in listed)
+    done = total - sum(remote.size for remote in files)
     _quiet_progress_bars()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="img23d-download") as pool:
-        for number, (name, size) in enumerate(files, start=1):
+        for number, remote in enumerate(files, start=1):
             if cancelled():
                 raise ProtocolError(ErrorCode.CANCELLED, f"download of {spec.display} cancelled "
                                                          f"after {number - 1} of {len(files)} files")
-            message = f"{spec.display}: file {number} of {len(files)}, {name}"
-            future = pool.submit(_fetch, spec, name, commit, token)
+            message = f"{spec.display}: file {number} of {len(files)}, {remote.name}"
+            future = pool.submit(_fetch, spec, remote.name, commit, token)
             while not wait([future], timeout=POLL_SECONDS).done:
                 note = " (stopping after this file)" if cancelled() else ""
-                progress(message + note, done + min(hub.interrupted_bytes(spec.repo_id), size), total)
+                progress(message + note, done + min(hub.interrupted_bytes(spec.repo_id), remote.size), total)
             future.result()  # its error, if any, is this download's
-            done += size
+            progress(f"{message}: checking it", done, total)
+            refuse_arrival(spec, snapshot, remote.name, remote.digest)
+            done += remote.size
             progress(message, done, total)
     if spec.revision is None:
         _remember_branch(spec.repo_id, "main", commit)
     progress(f"{spec.display} downloaded", total, total)
 
 
-def _remote_files(spec: ModelSpec, token: str | None) -> tuple[list[tuple[str, int]], str]:
-    """The model's files on the hub (path, bytes), filtered as the registry says, and the commit."""
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    size: int
+    # What the hub publishes for the file: an LFS file's SHA-256, else its git blob hash; None when
+    # the listing names neither.
+    digest: tuple[str, str] | None
+
+
+def _published(sibling: Any) -> tuple[str, str] | None:
+    lfs = getattr(sibling, "lfs", None)
+    sha256 = getattr(lfs, "sha256", None) if lfs is not None else None
+    if sha256:
+        return "sha256", str(sha256)
+    blob_id = getattr(sibling, "blob_id", None)
+    return ("git-sha1", str(blob_id)) if blob_id else None
+
+
+def _remote_files(spec: ModelSpec, token: str | None) -> tuple[list[RemoteFile], str]:
+    """The model's files on the hub, filtered as the registry says, and the commit."""
     from huggingface_hub import HfApi
     from huggingface_hub.utils import filter_repo_objects
 
@@ -107,7 +131,7 @@ def _remote_files(spec: ModelSpec, token: str | None) -> tuple[list[tuple[str, i
     chosen = list(filter_repo_objects(siblings, allow_patterns=patterns, key=lambda s: s.rfilename))
     if not chosen:
         raise ProtocolError(ErrorCode.DOWNLOAD_FAILED, f"{spec.display}: the hub lists none of the expected files")
-    return [(s.rfilename, int(s.size or 0)) for s in chosen], str(info.sha)
+    return [RemoteFile(s.rfilename, int(s.size or 0), _published(s)) for s in chosen], str(info.sha)
 
 
 def _fetch(spec: ModelSpec, filename: str, commit: str, token: str | None) -> None:

@@ -23,6 +23,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.torch_shims import prepare_torchvision
 from . import placement
+from .file_checks import file_digest
 from .meta_weights import empty_weights, read_safetensors
 
 log = logging.getLogger(__name__)
@@ -167,14 +168,9 @@ def diffusers_key_fixes(model: Any, state: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_digest(path: Path, sha256: str) -> None:
-    """Refuse a file whose SHA-256 is not ``sha256`` (before anything unpickles it): as a missing
-    model (``model_missing``), since downloading it again is the remedy."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != sha256.lower():
-        raise ProtocolError(ErrorCode.MODEL_MISSING, f"{path} is not the pinned file (its sha256 is "
-                            f"{digest.hexdigest()}, not {sha256.lower()}): delete the model and download it again")
+    """Refuse a file whose SHA-256 is not ``sha256`` (before anything unpickles it): as a damaged file
+    (``model_damaged``), since deleting it and downloading it again is the remedy."""
+    actual = file_digest(path, "sha256")
+    if actual != sha256.lower():
+        raise ProtocolError(ErrorCode.MODEL_DAMAGED, f"{path} is not the pinned file (its sha256 is "
+                            f"{actual}, not {sha256.lower()}): delete the model and download it again")

@@ -2,7 +2,8 @@
 
 Downloads go through ``huggingface_hub.snapshot_download`` into the normal cache
 (``HF_HOME`` / ``HF_HUB_CACHE`` respected), limited to the files the model needs, with
-progress reported through a callback. The token comes from the environment or the
+progress reported through a callback; each file it fetched is checked against the digest the
+hub sent for it (``damage.refuse_arrival``: huggingface_hub checks only sizes). The token comes from the environment or the
 caller and is never logged or written anywhere by this module.
 """
 
@@ -18,6 +19,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from . import licence_gate
 from .completeness import missing_files
+from .damage import model_files, refuse_arrival
 from .registry import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -53,15 +55,40 @@ def resolve_model_dir(spec: ModelSpec, offline: bool | None = None,
     offline = offline_requested() if offline is None else offline
     if not offline:
         refuse_unaccepted([spec], accepted_licences)
+    before = None if offline else _blobs(spec.repo_id)
     folder = Path(_snapshot(spec, offline, progress, token))
+    arrived = [] if before is None else [name for name in model_files(spec, folder)
+                                         if Path(os.path.realpath(folder / name)).name not in before]
+    if arrived and progress is not None:  # hashing takes seconds per GB: say what the wait is
+        progress(f"checking the {len(arrived)} files of {spec.display} that arrived", 0, 1)
+    for name in arrived:  # each against the digest the hub sent for it (its blob's name)
+        refuse_arrival(spec, folder, name)
     _check_complete(spec, folder)
     return folder
+
+
+def _blobs(repo_id: str) -> set[str]:
+    """The blobs the cache holds for this repository now (by name)."""
+    blobs = repo_cache_folder(repo_id) / "blobs"
+    return {path.name for path in blobs.iterdir()} if blobs.is_dir() else set()
 
 
 def source_dirs(spec: ModelSpec) -> list[Path]:
     """The folders of ``spec``'s further sources, in order, as they are on disk (never downloads:
     ``resolve_model_dir(spec)`` fetched them)."""
     return [resolve_model_dir(source, offline=True) for source in spec.sources]
+
+
+def part_folders(spec: ModelSpec, folder: Path) -> list[tuple[ModelSpec, Path]]:
+    """``spec`` in ``folder`` (as ``resolve_model_dir`` returned it) and each further source in its own
+    folder, as they are on disk (a source that is not there is left out: it is reported as missing)."""
+    parts = [(spec, Path(folder))]
+    for source in spec.sources:
+        try:
+            parts.append((source, resolve_model_dir(source, offline=True)))
+        except ProtocolError:
+            continue
+    return parts
 
 
 def refuse_unaccepted(specs: list[ModelSpec], accepted_licences: Collection[str]) -> None:

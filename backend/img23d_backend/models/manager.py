@@ -30,7 +30,8 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env import failpoints
 from . import env_probe, placement
-from .hub import DownloadProgress, resolve_model_dir
+from .damage import damaged_model, load_errors
+from .hub import DownloadProgress, part_folders, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
 from .registry import ModelSpec
 
@@ -215,6 +216,11 @@ class ModelManager:
         except FileNotFoundError as exc:
             # A file of the model, not the disk: the cache lost it, or it never fully arrived.
             raise _missing_file(handle.spec, folder, exc) from exc
+        except load_errors() as exc:  # the types a damaged file makes loaders raise (``damage``)
+            damaged = damaged_model(handle.spec, part_folders(handle.spec, folder), exc)
+            if damaged is None:
+                raise  # none of its files is damaged: a bug or the environment, reported as it was
+            raise damaged from exc
         loaded.device = self.device
         handle.loaded = loaded
         handle.size = placement.weight_bytes(loaded)
