@@ -85,7 +85,7 @@ def _generate(engine: Engine, role: str) -> ProtocolError:
     image, targets = FIRST_LOADED[role]
     request = GenerateRequest(id="job", image=str(image), targets=targets, options=JobOptions(**FAST_OPTIONS))
     with pytest.raises(ProtocolError) as caught:
-        engine.generate(request, Job(id="job", emit=lambda event: None))
+        engine.run(request, Job(id="job", emit=lambda event: None))
     return caught.value
 
 
