@@ -191,6 +191,15 @@ def test_a_jsonl_line_may_hold_any_character_json_allows(tmp_path: Path) -> None
         ("picture-0.png", "list.jsonl line 3"), ("picture-1.png", "list.jsonl line 4")]
 
 
+@pytest.mark.parametrize("name, text", [("list.csv", "image,names\npicture-0.png,house\n"),
+                                        ("list.jsonl", '{"image": "picture-0.png", "names": ["house"]}\n')])
+def test_a_list_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path, name: str, text: str) -> None:
+    pictures(tmp_path, 1)
+    (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + text.encode())   # Excel's "CSV UTF-8", Notepad's UTF-8
+    [item] = read_inputs([str(tmp_path / name)])
+    assert (item.image.name, item.names) == ("picture-0.png", ["house"])
+
+
 def test_missing_inputs_and_empty_folders_are_one_sentence(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.txt").write_text("x")

@@ -69,8 +69,9 @@ def read_inputs(inputs: list[str]) -> list[BatchItem]:
 def _read_list(path: Path) -> Iterator[BatchItem]:
     try:
         # No newline translation: each format ends its lines by its own rules (csv: a quoted cell may
-        # hold a line break; JSON Lines: "\n" only).
-        with open(path, encoding="utf-8", newline="") as handle:
+        # hold a line break; JSON Lines: "\n" only). utf-8-sig: a spreadsheet's "CSV UTF-8" starts
+        # with a byte-order mark, which would otherwise become part of the first column's name.
+        with open(path, encoding="utf-8-sig", newline="") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc}") from exc
