@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.commands import cli
+from img23d_backend.commands.shown_text import shown_output
 from img23d_protocol import OPTION_RANGES, REQUEST_TYPES, ErrorCode, JobOptions, ProtocolError, check_budget_gb, decode
 from testdata import HOUSE
 
@@ -164,3 +165,20 @@ def test_the_command_line_checks_are_the_protocols(monkeypatch, tmp_path: Path, 
     code, err = _main(["generate", str(HOUSE), "--out", str(tmp_path), "--steps", "6"], capsys)
     assert code == 2 and "--steps 6 is out of range: it must be 1 to 5" in err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("odd, escaped", [("\u202e", "\\u202e"), ("\u2028", "\\u2028"), ("\u200b", "\\u200b"),
+                                          ("\x1b[2J", "\\u001b[2J"), ("\U000e0067", "\\udb40\\udc67")])
+def test_a_file_name_is_printed_with_its_invisible_characters_escaped(odd: str, escaped: str, tmp_path: Path,
+                                                                      capsys) -> None:
+    code, err = _main(["generate", str(tmp_path / f"house{odd}gnp.png"), "--out", str(tmp_path / "runs")], capsys)
+    assert code != 0
+    assert all(ch.isprintable() or ch == "\n" for ch in err), f"printed raw: {err!r}"
+    assert f"house{escaped}gnp.png" in err, err
+
+
+def test_machine_lines_stay_json_meaning_the_same(capsys) -> None:
+    with shown_output():
+        print(json.dumps({"image": "a\u2028b\U000e0067.png"}, ensure_ascii=False))
+    out = capsys.readouterr().out
+    assert out.isascii() and json.loads(out) == {"image": "a\u2028b\U000e0067.png"}

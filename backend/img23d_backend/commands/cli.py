@@ -28,6 +28,7 @@ from ..runs.folders import recover_interrupted
 from . import batch, chain, models, probe
 from .options import add_job_options, job_options, usage_message
 from .progress import ProgressPrinter, log_to_stderr
+from .shown_text import shown_output
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
@@ -107,9 +108,15 @@ def _folder_argument(text: str) -> Path:  # Path("") is ".": run folders in the 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    with shown_output():
+        args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args)   # its stdout is the protocol's: JSON lines, not a person's
+    with shown_output():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "probe":
         return probe.run(args)
     if args.command == "models":
