@@ -22,6 +22,7 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
                              check_budget_gb, names_from_text, validate_boxes, validate_targets)
 
 from .. import __version__
+from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..runs.folders import recover_interrupted
@@ -325,8 +326,11 @@ def _serve(args: argparse.Namespace) -> int:
         out.flush()
         return EXIT_FAILED
     raise_on_signals()  # only now: the server's loop is what catches them
-    code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload),
-                  client_timeout=args.client_timeout).serve()
+    try:
+        code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload),
+                      client_timeout=args.client_timeout).serve()
+    finally:  # a fatal error too: the job's workers (the UV unwrap's) never outlive the service
+        end_children()
     out.flush()
     # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
     os._exit(code)

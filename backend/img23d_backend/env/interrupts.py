@@ -28,6 +28,9 @@ from .job_control import CancelToken
 
 GRACE_SECONDS = 10.0
 SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
+# The service also stops on a hang-up (a terminal closed under Blender reaches its whole process
+# group): by default SIGHUP would end it on the spot, leaving its workers and its job's manifest.
+SERVE_SIGNALS = SIGNALS + tuple(s for s in (getattr(signal, "SIGHUP", None),) if s is not None)
 
 
 def exit_code(signum: int) -> int:
@@ -136,13 +139,13 @@ class Interrupted(BaseException):
 
 
 def raise_on_signals() -> None:
-    """Make SIGINT and SIGTERM raise ``Interrupted`` once; later ones are ignored, so that
+    """Make SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` once; later ones are ignored, so that
     closing the job's manifest is not itself interrupted (it takes at most a second or so)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        for other in SIGNALS:
+        for other in SERVE_SIGNALS:
             signal.signal(other, signal.SIG_IGN)
         raise Interrupted(signum)
 
-    for signum in SIGNALS:
+    for signum in SERVE_SIGNALS:
         signal.signal(signum, handler)

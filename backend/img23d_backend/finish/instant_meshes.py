@@ -7,7 +7,8 @@ reach the parent's stdout whoever started the parent (the server already moves f
 CLI and batch only swap ``sys.stdout``, which C++ does not see). A process also makes the call
 cancellable (the library has no way to stop it: the worker is killed) and survivable (a crash
 in C++ ends the worker, not the job). Started with ``spawn``, as the UV unwrap's worker is: a
-fork of a process holding torch and CUDA threads is not safe.
+fork of a process holding torch and CUDA threads is not safe. It ends with the backend, however
+the backend ends (``env.children``).
 
 Settings, from the upstream command line's defaults (wjakob/instant-meshes, ``src/main.cpp``)
 where the binding's differ: ``creaseAngle=-1`` (smooth normals, no creases: the binding's 0
@@ -25,6 +26,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..env.children import end_with_parent
 from ..env.job_control import CancelToken
 
 POLL_SECONDS = 0.05     # how often the wait looks at the cancel token
@@ -57,6 +59,7 @@ def _silence_stdout() -> None:
 
 def _serve(conn: Connection, work: Remesher) -> None:
     """The worker: silence fd 1, take (vertices, faces, vertex_count), send ("ok", arrays) or ("error", why)."""
+    end_with_parent()
     _silence_stdout()
     try:
         vertices, faces, vertex_count = conn.recv()

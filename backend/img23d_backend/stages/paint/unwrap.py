@@ -7,7 +7,8 @@ stage of target i then takes its unwrap ready-made while the worker is already u
 target i + 1, behind the device's delighting and painting of target i.
 
 The worker is started with ``spawn`` (a fork of a process that holds torch and CUDA threads is
-not safe) and imports only numpy and xatlas. When the worker cannot be used (it failed to start
+not safe) and imports only numpy and xatlas; it ends with the backend, however the backend ends
+(``env.children``). When the worker cannot be used (it failed to start
 or died), the unwrap runs in the job's process, as before, and the log says so: the result is
 the same, only the overlap is lost. Leaving the ``with`` block drops what has not started.
 """
@@ -24,6 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...env.children import end_with_parent
 from ...env.job_control import CancelToken
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,8 @@ class Unwrapper:
         future = None
         try:
             if self._pool is None:
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=end_with_parent)
             extra = () if packing is None else (packing,)
             future = self._pool.submit(self._work, vertices, faces, *extra)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here
