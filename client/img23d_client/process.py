@@ -6,9 +6,10 @@ command string: an argument list. A reader thread turns stdout lines into protoc
 messages on a queue; the main thread drains the queue without ever blocking.
 
 Nothing the far side prints can grow Blender without bound: a line is read with its limit
-(``protocol.bounded_lines``: a line over 1 MiB is dropped in pieces, never held whole), the queue
-holds a bounded number of messages and bytes (``events.EventQueue``: past it the reader waits, and
-so does the backend), and stderr is copied by a thread into a log capped on disk (``CappedLog``).
+(``message_lines``: no line over 1 MiB is held, and the first one ends the session: a backend that
+sends it is broken or hostile, and is stopped at once), the queue holds a bounded number of messages
+and bytes (``events.EventQueue``: past it the reader waits, and so does the backend), and stderr is
+copied by a thread into a log capped on disk (``CappedLog``).
 
 Two transports start the same process: here (the local Python), or on another machine through
 the system's ``ssh`` (``remote.RemoteHost``), whose stdin and stdout carry the same lines.
@@ -23,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 import img23d_protocol as protocol
 
@@ -121,6 +122,7 @@ class BackendProcess:
         self._stopping = threading.Event()
         self._writing_since: float | None = None   # when the write in progress last got a piece through
         self.stuck = False                         # stopped because it no longer read its requests
+        self.overlong = False                      # stopped because it sent a line over the limit
         self._log: CappedLog | None = None
         self._write_lock = threading.Lock()
         self.started_at = 0.0
@@ -202,22 +204,23 @@ class BackendProcess:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for line in protocol.bounded_lines(proc.stdout):
+        for line in message_lines(proc.stdout):
             if isinstance(line, protocol.OverlongLine):
-                text = f"(a line of {line.size} bytes, over the {protocol.MAX_LINE_BYTES} a message may have, dropped)"
-                item: Any = GarbageLine(text)
-            else:
-                try:
-                    item = protocol.decode(line, protocol.EVENT_TYPES)
-                except ProtocolError as exc:
-                    if exc.code is ErrorCode.VERSION_MISMATCH:  # another release's backend: refused at once
-                        item = WrongVersion(protocol.version_refusal("backend", *protocol.line_version(line)))
-                    else:
-                        text = line[:300].decode("utf-8", "replace")
-                        item = GarbageLine(text)
+                # Nothing it says from here can be trusted, and the job would wait for the watchdog:
+                # stopped now; its exit brings the sentence (``exit_message``).
+                self.overlong = True
+                proc.kill()
+                break
+            try:
+                item: Any = protocol.decode(line, protocol.EVENT_TYPES)
+            except ProtocolError as exc:
+                if exc.code is ErrorCode.VERSION_MISMATCH:  # another release's backend: refused at once
+                    item = WrongVersion(protocol.version_refusal("backend", *protocol.line_version(line)))
+                else:
+                    item = GarbageLine(line[:300].decode("utf-8", "replace"))
             if isinstance(item, GarbageLine):
                 self.garbage.append(item.text)
-            if not self.events.put(item, len(line) if isinstance(line, bytes) else 0):
+            if not self.events.put(item, len(line)):
                 break  # stopped: nobody reads any more
         returncode = proc.wait()
         if self._stderr is not None:
@@ -338,6 +341,9 @@ class BackendProcess:
         if self.stuck:
             return (f"the backend on {self.settings.where} took nothing of what Blender sent it for "
                     f"{self.settings.send_stuck_seconds:g} s and was stopped; the next job starts a new one")
+        if self.overlong:
+            return (f"the backend on {self.settings.where} sent a line over the {protocol.MAX_LINE_BYTES} bytes a "
+                    "message may have, so it is broken (or hostile), and was stopped; the next job starts a new one")
         tail = self.log_tail()
         if self.settings.remote is not None:
             explained = explain(self.settings.remote, returncode, tail)
@@ -356,3 +362,20 @@ class BackendProcess:
             handle.seek(max(0, size - 8192))
             text = handle.read().decode("utf-8", "replace")
         return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def message_lines(stream: BinaryIO, limit: int = protocol.MAX_LINE_BYTES) -> Iterator[bytes | protocol.OverlongLine]:
+    """The backend's lines without their endings, as ``protocol.bounded_lines`` reads them, but ending
+    at the first piece of a line over ``limit``: that line is the backend's last word (the session
+    stops it), so the rest of it is not waited for (a hostile one need never end it). Empty lines
+    are skipped."""
+    while True:
+        piece = stream.readline(limit + 1)
+        if not piece:
+            return
+        if len(piece) > limit and not piece.endswith(b"\n"):
+            yield protocol.OverlongLine(len(piece))
+            return
+        line = piece.rstrip(b"\r\n")
+        if line.strip():
+            yield line

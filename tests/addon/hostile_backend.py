@@ -3,6 +3,7 @@
     hostile_backend.py MODE [the real backend's arguments, ignored]
 
   long_line MB      MB megabytes on stdout without a newline, then a proper hello; waits for stdin to close
+  endless_line      hello; a job gets one progress event, then a line that never ends
   flood             hello, then valid progress events for no job, as fast as the pipe takes them
   stderr MB         hello, then MB megabytes on stderr; waits for stdin to close
   version           every line (its hello first) carries protocol major 2
@@ -48,6 +49,16 @@ def main() -> int:
         hello()
         sys.stdin.read()
         return 0
+    if mode == "endless_line":
+        hello()
+        job = next_job()
+        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 9, "message": "working"})
+        block = b"x" * (1 << 20)
+        try:
+            while True:
+                sys.stdout.buffer.write(block)
+        except (BrokenPipeError, OSError):
+            return 0
     if mode in ("flood", "deaf_flood"):
         hello()
         line = json.dumps({"v": 1, "type": "progress", "job": "nobody's", "stage": "shape", "step": 1,

@@ -39,19 +39,46 @@ def _pump_until(session, done, timeout: float, what: str) -> list:
     return seen
 
 
-def test_a_line_of_64_mb_without_a_newline_is_dropped_without_being_held(tmp_path: Path) -> None:
+OVERLONG = ("the backend on this computer sent a line over the 1048576 bytes a message may have, so it is broken "
+            "(or hostile), and was stopped; the next job starts a new one")
+
+
+def test_a_line_of_64_mb_without_a_newline_ends_the_start_at_once_without_being_held(tmp_path: Path) -> None:
     session = _session(tmp_path, "long_line", "64")
+    started = time.monotonic()
     tracemalloc.start()
     try:
-        session.start()
-        session.wait_ready(timeout=60)
+        with pytest.raises(protocol.ProtocolError) as caught:
+            session.start()
+            session.wait_ready(timeout=60)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         session.stop()
-    assert session.hello is not None and session.hello.version == "hostile"  # the hello after it still counts
+    assert caught.value.code is protocol.ErrorCode.BACKEND_UNAVAILABLE and caught.value.message == OVERLONG
+    assert time.monotonic() - started < 10, "the start waited for the rest of the line"
     assert peak < 8 << 20, f"reading the long line held {peak / 2**20:.0f} MiB"
-    assert any("over the 1048576" in text for text in session.process.garbage) if session.process else True
+
+
+def test_a_line_over_the_limit_mid_job_ends_the_job_within_seconds(tmp_path: Path) -> None:
+    """The line never ends (the host keeps writing): the job must not wait for the 600 s watchdog,
+    nor for the rest of the line."""
+    session = _session(tmp_path, "endless_line")
+    try:
+        started = time.monotonic()
+        job = session.submit(protocol.GenerateRequest(image="x.png"))
+        session.await_reply(job)
+        process = session.process
+        seen = _pump_until(session, lambda: session.replies.get(job) is not None, 30,
+                           "the over-long line did not end the job")
+        assert time.monotonic() - started < 30
+        assert any(isinstance(m, protocol.Progress) and m.job == job for m in seen)  # it ended mid-job
+        reply = session.take_reply(job)
+        assert isinstance(reply, protocol.Error) and reply.code == "backend_unavailable" and reply.message == OVERLONG
+        assert session.state is session_mod.State.ERROR and session.job_id is None
+        _pump_until(session, lambda: not process.alive, 10, "the backend was not stopped")
+    finally:
+        session.stop()
 
 
 def test_a_flood_between_jobs_is_bounded_then_dropped_with_one_sentence(tmp_path: Path) -> None:
