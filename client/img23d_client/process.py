@@ -31,8 +31,9 @@ import img23d_protocol as protocol
 from .paths import backend_source_dir, protocol_wheel
 from . import capped_log
 from .capped_log import CappedLog
+from .endings import killed, signal_name
 from .events import EventQueue
-from .remote import RemoteHost, RemoteProblem, explain
+from .remote import RemoteHost, RemoteProblem, explain, lost_link
 
 STDERR_BLOCK = 64 * 1024
 WRITE_PIECE = 64 * 1024   # requests are written in pieces, each a sign that the backend still reads
@@ -335,20 +336,28 @@ class BackendProcess:
             self._log.close()
             self._log = None
 
-    def exit_message(self, returncode: int | None) -> str:
-        """Why the backend ended before it should have: for SSH, what ssh or the host's shell said
-        in one sentence when that is the reason; else the exit code and the log's last lines."""
+    def exit_message(self, returncode: int | None, connected: bool = False) -> str:
+        """Why the backend ended before it should have. For SSH: a link that went after the hello
+        (``connected``) is lost, not unconnectable; before it, what ssh or the host's shell said when
+        that is the reason. Else the signal that ended it, or its exit code, and the log's last lines."""
+        where = self.settings.where
         if self.stuck:
-            return (f"the backend on {self.settings.where} took nothing of what Blender sent it for "
+            return (f"the backend on {where} took nothing of what Blender sent it for "
                     f"{self.settings.send_stuck_seconds:g} s and was stopped; the next job starts a new one")
         if self.overlong:
-            return (f"the backend on {self.settings.where} sent a line over the {protocol.MAX_LINE_BYTES} bytes a "
-                    "message may have, so it is broken (or hostile), and was stopped; the next job starts a new one")
+            return (f"the backend on {where} sent a line over the {protocol.MAX_LINE_BYTES} bytes a message may "
+                    "have, so it is broken (or hostile), and was stopped; the next job starts a new one")
         tail = self.log_tail()
-        if self.settings.remote is not None:
-            explained = explain(self.settings.remote, returncode, tail)
+        remote = self.settings.remote
+        if remote is not None:
+            ssh_ended = returncode is not None and returncode < 0  # the ssh client here, killed
+            explained = lost_link(remote, returncode, tail) if connected or ssh_ended \
+                else explain(remote, returncode, tail)
             if explained is not None:
                 return explained
+        name = signal_name(returncode)
+        if name is not None:
+            return killed(where, name, tail)
         return f"the backend stopped unexpectedly (exit code {returncode})" + (f":\n{tail}" if tail else "")
 
     def log_tail(self, lines: int = 8) -> str:

@@ -8,7 +8,9 @@ one string, so every word of it is quoted here (``shlex.quote``, POSIX ``sh`` on
 runs folder or Python path with spaces, quotes, ``;`` or ``$()`` stays one word, never code.
 
 When ssh fails before the backend says hello, its last words (in the backend's log, where its
-stderr goes) say why; ``explain`` turns them into one sentence that says what to do.
+stderr goes) say why; ``explain`` turns them into one sentence that says what to do. When the
+connection goes after the hello, it had connected and worked: ``lost_link`` says the link was lost,
+that what arrived stays, and that the next job connects again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .endings import signal_name
 
 SSH_FAILED = 255           # ssh's own exit status when it could not connect or authenticate
 COMMAND_NOT_FOUND = 127    # the host's shell: no such program (the backend's Python is missing)
@@ -127,6 +131,9 @@ _HOST_KEY = ("REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key verification fa
              "No ED25519 host key is known", "No RSA host key is known", "No ECDSA host key is known")
 _UNREACHABLE = ("Could not resolve hostname", "Connection refused", "Connection timed out", "No route to host",
                 "Network is unreachable", "Connection closed by", "Connection reset")
+# ssh's messages when a connection that worked goes (its reason, when it gave one).
+_LINK_LOST = ("closed by remote host", "Connection closed by", "Connection reset", "Broken pipe", "Timeout, server",
+              "not responding", "client_loop", "Killed by signal")
 
 
 def explain(remote: RemoteHost, returncode: int | None, stderr_tail: str) -> str | None:
@@ -150,6 +157,21 @@ def explain(remote: RemoteHost, returncode: int | None, stderr_tail: str) -> str
         return (f"There is no backend Python at {remote.python} on {host}: run Install Backend with the SSH "
                 "backend chosen, or set the host's Python in the add-on's preferences")
     return None
+
+
+def lost_link(remote: RemoteHost, returncode: int | None, stderr_tail: str) -> str | None:
+    """One sentence for a connection that ended after the backend's hello (or ssh ended by a signal
+    at any time): ssh's own ending is the link lost, not a failure to connect. None when the status
+    is the backend's own, passed on by ssh (an exit, or a signal named by the host's shell)."""
+    ended_by = signal_name(returncode) if returncode is not None and returncode < 0 else None
+    if ended_by is not None:  # the ssh client here, not the backend there
+        why = f"ssh was ended by {ended_by}"
+    elif returncode == SSH_FAILED:
+        why = _first_line(stderr_tail or "", _LINK_LOST) or "ssh gave no reason"
+    else:
+        return None
+    return (f"the connection to {remote.host.strip()} was lost ({why}); what already arrived stays, and the next "
+            "job connects again")
 
 
 def _first_line(text: str, markers: tuple[str, ...]) -> str:

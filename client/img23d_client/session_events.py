@@ -77,7 +77,8 @@ class SessionEvents:
                 return []
             if self.process is None:
                 return self._lost(f"the backend stopped unexpectedly (exit code {item.returncode})")
-            return self._lost(self.process.exit_message(item.returncode))
+            # After its hello it had connected and worked: over SSH, a lost link, not "could not connect".
+            return self._lost(self.process.exit_message(item.returncode, connected=self.hello is not None))
         if isinstance(item, protocol.Hello):
             if self.state is not State.STARTING:
                 assert self.process is not None

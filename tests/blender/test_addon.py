@@ -130,7 +130,7 @@ def test_a_backend_killed_mid_job_is_reported_and_the_next_job_works(addon, scen
     tick_until(runner, reached_stage(session, "shape"), "the shape stage")
     session.process.kill()
     outcome = run_to_end(runner)
-    assert outcome.error_code == "backend_unavailable" and "stopped unexpectedly" in outcome.error
+    assert outcome.error_code == "backend_unavailable" and "was killed by SIGKILL" in outcome.error
     assert session.state.value == "error"
     scene.img23d.targets = "chimney"
     assert _run_generate(scene) == {"FINISHED"}

@@ -1,0 +1,61 @@
+"""What the session says when the real backend on this computer ends under a job (issue 46, item 6):
+a signal is named, with what most often sends it, and what stays and what the next job does. The
+SSH road (a link lost, a backend killed on the host) is in test_remote_link_lost.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from testdata import FAST_OPTIONS, HOUSE
+
+from img23d_client import process as process_mod
+from img23d_client import session as session_mod
+protocol = session_mod.protocol
+WAIT = 300.0
+
+
+def _until(session, done, what: str, timeout: float = WAIT) -> list:
+    seen: list = []
+    deadline = time.monotonic() + timeout
+    while not done(seen):
+        seen.extend(session.pump())
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s; last: {seen[-3:]}"
+        time.sleep(0.05)
+    return seen
+
+
+@pytest.fixture
+def session(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
+    settings = process_mod.LaunchSettings(python=Path(sys.executable), runs_dir=tmp_path / "runs", models="tiny",
+                                          device="cpu", offline=True, log_path=tmp_path / "backend.log")
+    session = session_mod.BackendSession(lambda: settings)
+    yield session
+    session.stop()
+
+
+@pytest.mark.fault("addon")
+def test_a_backend_killed_by_sigkill_mid_job_is_named_and_the_next_job_starts_a_new_one(session) -> None:
+    slow = protocol.JobOptions(**{**FAST_OPTIONS, "steps": 200})
+    job = session.submit(protocol.GenerateRequest(image=str(HOUSE), targets=["house"], options=slow))
+    _until(session, lambda seen: session.progress is not None and session.progress.stage == "shape",
+           "the shape stage")
+    os.kill(session.process.pid, signal.SIGKILL)  # as the system's out-of-memory killer does
+    seen = _until(session, lambda seen: any(isinstance(m, protocol.Error) and m.id == job for m in seen),
+                  "the killed job's error", timeout=30)
+    [error] = [m for m in seen if isinstance(m, protocol.Error) and m.id == job]
+    assert error.code == "backend_unavailable"
+    assert error.message.startswith("the backend on this computer was killed by SIGKILL (most often the system's "
+                                    "out-of-memory killer: memory ran out); what already arrived stays, and the "
+                                    "next job starts a new backend"), error.message
+    killed = session.process.pid
+    again = session.submit(protocol.DetectRequest(image=str(HOUSE), targets=["house"]))
+    _until(session, lambda seen: any(isinstance(m, protocol.Result) and m.id == again for m in seen),
+           "the next job")
+    assert session.process.pid != killed
