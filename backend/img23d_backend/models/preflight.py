@@ -125,6 +125,21 @@ PAINT_DIFFUSION_BYTES = 2048 * MIB
 # shared by the views). An estimate from the architecture, not measured: no GPU.
 CLEAN_PAINT_DIFFUSION_BYTES = 4096 * MIB
 
+# The material model (Marigold-IID-Appearance: an SD-2 UNet over 4 x 3 latent channels, its VAE
+# encoding the view and decoding two targets) per processed pixel, in 16 bits: the VAE's largest
+# activations at full resolution (128 channels, a few live copies through its group norms) dominate;
+# about 2 GiB at its default 768 px. An estimate from the architecture, not measured (no GPU here);
+# float32 (a CPU) doubles it. One view at a time: views are processed one after another.
+MATERIALS_BYTES_PER_PIXEL = 3_600
+
+
+def materials_need(weights: int, resolution: int, bytes_per_value: int = 2, on_gpu: bool = False) -> Need:
+    """The material step on one view: the model's ``weights`` (in the dtype it runs in) and its
+    activations at ``resolution`` (the longer side it processes views at) in that dtype."""
+    activations = int(MATERIALS_BYTES_PER_PIXEL * resolution ** 2 * bytes_per_value / 2)
+    return Need(host=0, device=weights + activations) if on_gpu else Need(host=weights + activations)
+
+
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
 TEXTURE_STEPS = (256, 512, 1024, 2048, 4096, 8192)
 
