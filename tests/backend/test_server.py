@@ -78,7 +78,8 @@ def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: B
     assert manifest["status"] == "finished"
     assert [r["target"] for r in manifest["records"]] == ["house", "chimney", "barrel"]
     assert {role: c["loads_from_disk"] for role, c in manifest["model_counters"].items()} == {
-        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1}
+        "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1,
+        "materials": 0}  # registered with the job's manager; no job loads it yet
     assert set(manifest["timings"]) >= {"load", "grounding", "crop", "matting", "shape", "export"}
     assert all(v > 0 for v in manifest["memory_peaks"].values())
     run = Path(result["data"]["run_dir"])
