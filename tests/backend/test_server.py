@@ -95,10 +95,11 @@ def test_second_job_reloads_nothing(backend: BackendProcess) -> None:
     status = backend.request({"type": "status", "id": "s-2"})
     assert status["data"]["state"] == "idle"
     models = status["data"]["models"]["models"]
-    untextured = {role: m for role, m in models.items() if role not in ("delight", "paint")}
+    untextured = {role: m for role, m in models.items() if role not in ("delight", "paint", "materials")}
     assert {m["tier"] for m in untextured.values()} == {"device"}
     assert all(m["loads_from_disk"] == 1 for m in untextured.values())
     assert models["paint"]["tier"] == "dropped"  # never needed: no texture was asked for
+    assert models["materials"]["tier"] == "dropped" and models["materials"]["loads_from_disk"] == 0  # no job uses it yet
 
 
 def test_textured_jobs_load_the_paint_models_once(backend: BackendProcess) -> None:

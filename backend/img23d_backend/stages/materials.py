@@ -24,7 +24,6 @@ that cannot be loaded or run raises ``skips.MaterialsUnavailable`` with one sent
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -41,8 +40,6 @@ from ..models.meta_weights import empty_weights, read_safetensors, transformers_
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec, materials_dtype
 from .skips import materials_unavailable
-
-log = logging.getLogger(__name__)
 
 ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
 # The noise every view starts from: the same seed for each view, so a view's maps do not depend on
