@@ -126,17 +126,19 @@ PAINT_DIFFUSION_BYTES = 2048 * MIB
 CLEAN_PAINT_DIFFUSION_BYTES = 4096 * MIB
 
 # The material model (Marigold-IID-Appearance: an SD-2 UNet over 4 x 3 latent channels, its VAE
-# encoding the view and decoding two targets) per processed pixel, in 16 bits: the VAE's largest
-# activations at full resolution (128 channels, a few live copies through its group norms) dominate;
-# about 2 GiB at its default 768 px. An estimate from the architecture, not measured (no GPU here);
-# float32 (a CPU) doubles it. One view at a time: views are processed one after another.
-MATERIALS_BYTES_PER_PIXEL = 3_600
+# encoding the view and decoding two targets), one view at a time: a fixed part and bytes per
+# processed pixel in float32. Measured on the CPU with the full-size replica (bench/full_size_models.py
+# builds it; one step, a fresh process per size, peak resident set above the loaded model): 256 px
+# 0.63 GB, 384 px 0.83 GB, 512 px 1.27 GB, about 3,800 B per pixel beyond a fixed ~0.3 GB; rounded
+# up here. In float16 (CUDA) the per-pixel part is taken as half: an estimate, not measured (no GPU).
+MATERIALS_FIXED_BYTES = 512 * MIB
+MATERIALS_BYTES_PER_PIXEL = 4_000
 
 
 def materials_need(weights: int, resolution: int, bytes_per_value: int = 2, on_gpu: bool = False) -> Need:
-    """The material step on one view: the model's ``weights`` (in the dtype it runs in) and its
-    activations at ``resolution`` (the longer side it processes views at) in that dtype."""
-    activations = int(MATERIALS_BYTES_PER_PIXEL * resolution ** 2 * bytes_per_value / 2)
+    """The material step on one view: the model's ``weights`` (in the dtype it runs in, of
+    ``bytes_per_value``) and its activations at ``resolution`` (the longer side views are processed at)."""
+    activations = MATERIALS_FIXED_BYTES + int(MATERIALS_BYTES_PER_PIXEL * resolution ** 2 * bytes_per_value / 4)
     return Need(host=0, device=weights + activations) if on_gpu else Need(host=weights + activations)
 
 

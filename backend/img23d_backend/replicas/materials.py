@@ -157,7 +157,7 @@ def build(dest: Path, dims: MaterialsDims) -> dict[str, Any]:
             pipeline.to(torch.float16)
         pipeline.save_pretrained(dest, safe_serialization=True, variant=variant)
     del pipeline, networks
-    return {"path": Path(dest).name, "class": "MarigoldIntrinsicsPipeline", "parameters": counts,
+    return {"path": Path(dest).name, "class": "MarigoldIntrinsicsPipeline", "params": counts,
             "variants": [v or "float32" for v in dims.variants], "processing_resolution": dims.resolution,
             "note": "random weights keyed as diffusers' and transformers' classes save them; exercises loading, "
                     "the pipeline's processing and the maps' shapes, not material quality"}
