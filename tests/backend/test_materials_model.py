@@ -129,7 +129,8 @@ def test_the_tiny_replica_runs_through_the_manager_on_two_views(tiny_root: Path)
         assert not np.array_equal(view_maps.roughness, view_maps.metallic)
     # Loaded once, in float32 on the CPU; a second call reuses it and, from the same seed, gives the same maps.
     with manager.use("materials") as model:
-        assert model.pipeline.unet.dtype == torch.float32 and model.pipeline.scheduler.config.timestep_spacing == "trailing"
+        pipeline = model.pipeline
+        assert pipeline.unet.dtype == torch.float32 and pipeline.scheduler.config.timestep_spacing == "trailing"
     again = material_maps(manager, _views(), CancelToken())
     assert all(np.array_equal(a.roughness, b.roughness) and np.array_equal(a.metallic, b.metallic)
                for a, b in zip(maps, again))
@@ -174,7 +175,8 @@ def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
 @pytest.mark.parametrize("file, code, said", [
     ("unet/diffusion_pytorch_model.fp16.safetensors", ErrorCode.MODEL_DAMAGED, "is cut off"),
     ("vae/config.json", ErrorCode.MODEL_DAMAGED, "vae/config.json"),
-    ("text_encoder/model.fp16.safetensors", ErrorCode.MODEL_MISSING, "incomplete: text_encoder/model.fp16.safetensors missing"),
+    ("text_encoder/model.fp16.safetensors", ErrorCode.MODEL_MISSING,
+     "incomplete: text_encoder/model.fp16.safetensors missing"),
 ])
 def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
                                                    said: str) -> None:

@@ -5,24 +5,25 @@ from one picture through diffusers' ``MarigoldIntrinsicsPipeline``; ``MATERIALS_
 
 Where each fact comes from (the hub cannot be reached from where this was written):
 
-* The revision: public projects that download this very commit and check its files, e.g. a
-  ComfyUI node pack's notes ("prs-eth/marigold-iid-appearance-v1-1 @ e7280a0a...") and a
-  reconstruction tool's ``pipeline/adapters/marigold_config.py`` (``MODEL_REVISION``), which pins it
-  with the weights' sha256 "verified against the publishers' Hugging Face trees" (also named in
-  DESIGN.md, "Assets: facts checked for this round").
-* The files: that config's ``CONFIG_FILES`` and ``WEIGHT_HASHES`` (the ``fp16`` variant of the
+* The revision: public projects that download this very commit and check its files:
+  github.com/NoobName/Image-to-Editable-Scene-Renderer, ``tools/reconstruction/pipeline/adapters/
+  marigold_config.py`` (``MODEL_REVISION``, with the weights' sha256 checked before use), and
+  github.com/jeboong/magidepth, ``backend/advanced_maps.py`` ("revisions and SHA-256 values were
+  verified against the publishers' Hugging Face trees"); DESIGN.md ("Assets: facts checked for this
+  round") names the same commit.
+* The files: the first one's ``CONFIG_FILES`` and ``WEIGHT_HASHES`` (the ``fp16`` variant of the
   text encoder, UNet and VAE; the repository also holds the float32 originals, ~5 GB, which are
   not fetched): ``model_index.json``, ``scheduler/scheduler_config.json``, ``text_encoder/``
   (``config.json``, ``model.fp16.safetensors``), ``tokenizer/`` (``merges.txt``,
   ``special_tokens_map.json``, ``tokenizer_config.json``, ``vocab.json``), ``unet/`` and ``vae/``
-  (``config.json``, ``diffusion_pytorch_model.fp16.safetensors``). Their sha256, as two public
-  projects list them: text encoder ``bc1827c4...``, UNet ``6c7ab00d...``, VAE ``3e4c0899...``
-  (downloads are checked against the hub's own digests: ``models/file_checks.py``).
-* The licence: the model card (weights under CreativeML Open RAIL++-M), the code (prs-eth/Marigold
-  on GitHub) under Apache-2.0, its LICENSE-MODEL.txt "OpenRAIL++-M ... based on the CreativeML Open
-  RAIL-M license": ``img23d_protocol.licences``.
+  (``config.json``, ``diffusion_pytorch_model.fp16.safetensors``). Their sha256, the same in both
+  projects: text encoder ``bc1827c4...``, UNet ``6c7ab00d...``, VAE ``3e4c0899...`` (downloads are
+  checked against the hub's own digests: ``models/file_checks.py``).
+* The licence: the model card (weights under CreativeML Open RAIL++-M, as both projects read it), the
+  code (https://github.com/prs-eth/Marigold, README "License") under Apache-2.0, its LICENSE-MODEL.txt
+  "OpenRAIL++-M ... based on the CreativeML Open RAIL-M license": ``img23d_protocol.licences``.
 * The size: Stable Diffusion 2's UNet (865.9M parameters, conv_in widened to 12 channels and
-  conv_out to 8 for two targets: prs-eth/Marigold's ``src/trainer/marigold_iid_trainer.py``), its
+  conv_out to 8 for two targets: https://github.com/prs-eth/Marigold, ``src/trainer/marigold_iid_trainer.py``), its
   VAE (83.7M) and OpenCLIP-H's text encoder (340.4M), in float16: 2.58 GB (decimal), the "2.5 GB"
   of issue 47. A public installer that fetches only these files reports ~2.58 GB.
 

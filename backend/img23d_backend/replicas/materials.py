@@ -18,12 +18,15 @@ the ``fp16`` variant (the originals would add 5 GB of random numbers).
 
 Where each ``full`` value comes from:
 
-* ``target_properties``, 4 steps, 768 px: prs-eth/Marigold's ``config/train_marigold_iid_appearance.yaml``
-  (the pipeline's kwargs the checkpoint was trained and saved with): targets ``albedo`` (srgb) and
-  ``material``, a stack of [roughness, metallicity, null], both linear, not up to scale; public code
-  reading the pinned checkpoint checks the same (``target_names == ["albedo", "material"]``,
-  ``sub_target_names == ["roughness", "metallicity", None]``). ``prediction_type`` "intrinsics" is
-  the one diffusers' pipeline supports (the checkpoint is published for that pipeline).
+* ``target_properties``, 4 steps, 768 px: https://github.com/prs-eth/Marigold (at b1dffaa,
+  "Marigold-v1-1"), ``config/train_marigold_iid_appearance.yaml`` (the pipeline's kwargs the checkpoint
+  was trained and saved with): targets ``albedo`` (srgb) and ``material``, a stack of [roughness,
+  metallicity, null], both linear, not up to scale. Public code reading the pinned checkpoint checks
+  the same: NoobName/Image-to-Editable-Scene-Renderer's Marigold adapter (``target_names ==
+  ["albedo", "material"]``, ``sub_target_names == ["roughness", "metallicity", None]``) and
+  jeboong/magidepth's ``backend/advanced_maps.py`` ("material RGB channels=[roughness,metallicity,
+  unused]"). ``prediction_type`` "intrinsics" is the one diffusers' pipeline supports (the
+  checkpoint is published for that pipeline; not read from the real file).
 * The UNet: Stable Diffusion 2's (``config/model_sdv2.yaml``: ``pretrained_path: stable-diffusion-2``;
   block widths 320/640/1280/1280, two layers per block, head dims 5/10/20/20, linear projections,
   cross-attention 1024, sample size 96), its ``conv_in`` widened to 4 x (targets + 1) = 12 channels
