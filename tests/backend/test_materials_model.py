@@ -18,11 +18,13 @@ from safetensors import safe_open
 
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
+from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import materials_need
 from img23d_backend.models.registry import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
 from img23d_backend.replicas import materials as replica
-from img23d_backend.stages.materials import estimate_materials, find_channel, material_maps, materials_loader
+from img23d_backend.stages.materials import (estimate_materials, find_channel, load_materials, material_maps,
+                                             materials_loader)
 from img23d_backend.stages.skips import MaterialsUnavailable, materials_sentence
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -224,3 +226,22 @@ def test_the_preflight_counts_weights_and_views_where_they_run() -> None:
     assert materials_need(weights, 384).host < half.host  # and with the processing resolution
     on_gpu = materials_need(weights, 768, on_gpu=True)
     assert on_gpu.device == half.host and on_gpu.host == 0
+
+
+def test_the_fast_loader_reads_what_diffusers_own_from_pretrained_reads(tiny_root: Path) -> None:
+    """The meta-device loader against the library's own load path on the same folder, tensor by tensor
+    (the fp16 variant read in float32, as on a CPU), the pipeline's configuration included."""
+    prepare_torchvision()  # what the model manager does before any load: the pipeline imports CLIP
+    from diffusers import MarigoldIntrinsicsPipeline
+
+    folder = tiny_model_set(tiny_root).materials.local_path
+    fast = load_materials(folder, torch.device("cpu")).obj.pipeline
+    reference = MarigoldIntrinsicsPipeline.from_pretrained(folder, variant="fp16", torch_dtype=torch.float32,
+                                                           use_safetensors=True, local_files_only=True)
+    for part in ("unet", "vae", "text_encoder"):
+        ours, theirs = getattr(fast, part).state_dict(), getattr(reference, part).state_dict()
+        assert ours.keys() == theirs.keys(), part
+        assert all(ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]) for key in ours), part
+    assert dict(fast.scheduler.config) == dict(reference.scheduler.config)
+    assert (fast.target_properties, fast.default_denoising_steps, fast.default_processing_resolution) == (
+        reference.target_properties, reference.default_denoising_steps, reference.default_processing_resolution)
