@@ -79,14 +79,14 @@ def test_the_real_model_is_pinned_with_exactly_the_files_the_loader_reads() -> N
 
 def test_the_models_listing_shows_it_and_its_licence(hub_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["models", "--json"]) == 0
-    row = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}["materials/iid-appearance"]
+    row = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}["materials/marigold"]
     spec = MATERIALS[DEFAULT_MATERIALS]
     assert row["role"] == "materials" and row["revision"] == spec.revision and row["downloaded"] is False
     licence = row["licence"]
     assert licence["name"] == "CreativeML Open RAIL++-M License" and not licence["restricted"]
     assert licence["url"] == f"https://huggingface.co/{spec.repo_id}/blob/{spec.revision}/README.md"
     assert cli.main(["models"]) == 0
-    assert "materials/iid-appearance" in capsys.readouterr().out
+    assert "materials/marigold" in capsys.readouterr().out
 
 
 # --- the tiny replica -----------------------------------------------------------------------------

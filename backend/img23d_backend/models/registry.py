@@ -232,8 +232,8 @@ DEFAULT_SHAPE = "2mini-turbo"
 DEFAULT_PAINT = DEFAULT_PAINT_MODEL
 DEFAULT_DEPTH = "da2-small"
 # Keyed as the other roles' tables: one model, Marigold-IID-Appearance v1.1.
-MATERIALS = {"iid-appearance": MATERIALS_SPEC}
-DEFAULT_MATERIALS = "iid-appearance"
+MATERIALS = {"marigold": MATERIALS_SPEC}
+DEFAULT_MATERIALS = "marigold"
 MODEL_SET_NAMES = ("default", "tiny")
 
 
