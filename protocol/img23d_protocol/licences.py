@@ -99,6 +99,15 @@ OPENRAIL_PLUS_PLUS_M = Licence(
     text_url="https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/blob/main/LICENSE.md",
     note="Commercial use allowed in every territory; its use restrictions (Attachment A) bind whoever uses "
          "the model or its output.")
+# Marigold-IID-Appearance v1.1's weights (prs-eth, ETH Zurich): its model card declares the CreativeML
+# Open RAIL++-M licence; prs-eth/Marigold's LICENSE-MODEL.txt, "OpenRAIL++-M ... based on the CreativeML
+# Open RAIL-M license", is its text. The same terms as SDXL's (use restrictions that bind whoever uses
+# the model or its output; no territory, no user limit, commercial use allowed): not "restricted".
+MARIGOLD_OPENRAIL_PLUS_PLUS_M = Licence(
+    key="creativeml-openrail++-m", name="CreativeML Open RAIL++-M License",
+    text_url="https://github.com/prs-eth/Marigold/blob/main/LICENSE-MODEL.txt",
+    note="Commercial use allowed in every territory; its use restrictions (Attachment A) bind whoever uses "
+         "the model or its output. Marigold's code is under Apache-2.0.")
 # The replicas are img23d's own work, under img23d's licence (the add-on's manifest: GPL-3.0-or-later).
 REPLICA = Licence(key="img23d-replica", name="img23d test replica (random weights, made by img23d)",
                   text_url="https://www.gnu.org/licenses/gpl-3.0.html",
@@ -126,6 +135,8 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # The licence-clean family's texture model reads these two beside Step1X-3D's adapter.
     ModelLicence("stabilityai/stable-diffusion-xl-base-1.0", OPENRAIL_PLUS_PLUS_M, stated_in="LICENSE.md"),
     ModelLicence("madebyollin/sdxl-vae-fp16-fix", MIT),
+    # The material model every family shares (roughness and metallic maps from painted views).
+    ModelLicence("prs-eth/marigold-iid-appearance-v1-1", MARIGOLD_OPENRAIL_PLUS_PLUS_M),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
@@ -138,6 +149,8 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("tiny/sdxl-vae-fp16-fix", REPLICA, stated_in="", replicates="madebyollin/sdxl-vae-fp16-fix"),
     ModelLicence("tiny/depth-anything", REPLICA, stated_in="",
                  replicates="depth-anything/Depth-Anything-V2-Small-hf"),
+    ModelLicence("tiny/marigold-iid-appearance", REPLICA, stated_in="",
+                 replicates="prs-eth/marigold-iid-appearance-v1-1"),
 )
 
 # Models deliberately not offered, and why (the guide's licence table lists them).

@@ -24,6 +24,9 @@ from img23d_backend.replicas.qwen_answer import answer_pieces
 EXPECTED = {
     "grounding": [("model", 2.05e9, 2.2e9)],           # Qwen3-VL-2B: 1.72B text + 0.41B vision
     "matting": [("model", 2.1e8, 2.3e8)],              # BiRefNet (Swin-L): 215M-220M
+    # Marigold-IID-Appearance v1.1: SD-2's UNet (865.9M, conv_in 12 and conv_out 8 channels: +35K),
+    # VAE (83.7M) and OpenCLIP-H text encoder (340.4M); within 0.1% of models/material_model.py's figures.
+    "materials": [("unet", 8.65e8, 8.67e8), ("vae", 8.36e7, 8.37e7), ("text_encoder", 3.40e8, 3.41e8)],
     "shape": [("model", 5.4e8, 6.2e8),                 # hunyuan3d-dit-v2-mini: "0.6B"
               ("conditioner", 1.1e9, 1.17e9),          # DINOv2-giant: 1.14B
               ("vae", 1.9e8, 2.4e8)],                  # ShapeVAE decoder, width 1024, 16 layers
@@ -116,7 +119,7 @@ def test_unknown_model_names_are_refused(tmp_path: Path) -> None:
 
 def test_two_components_of_one_name_are_refused() -> None:
     # The shared models' and every family's components are gathered by name (``--only`` picks by it).
-    grounding, matting = fsm.SHARED
+    grounding, matting = fsm.SHARED[:2]
     with pytest.raises(ValueError, match="two full-size components are named 'grounding'"):
         fsm.components_by_name([grounding, matting, replace(matting, name="grounding")])
 

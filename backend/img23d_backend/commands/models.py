@@ -33,7 +33,7 @@ from ..models import cache
 from ..models.damage import damage_sentence, find_damage
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
-from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATTING, PAINT, SHAPE, ModelSpec,
+from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE, ModelSpec,
                                default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
 
@@ -51,7 +51,7 @@ def offered_models(models: str = "default") -> list[NamedModel]:
     if models == "tiny":
         tiny = tiny_model_set(default_tiny_root())
         return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
-                  for role in ("grounding", "matting", "shape", "delight", "paint", "depth")),
+                  for role in ("grounding", "matting", "shape", "delight", "paint", "depth", "materials")),
                 # each other shape replica (Step1X-3D's and its Label model's: --verify checks them too)
                 *(NamedModel(f"shape/{name}", tiny_model_set(default_tiny_root(), family=SHAPE_MODELS[name].family,
                                                              shape=name).shape)
@@ -63,7 +63,7 @@ def offered_models(models: str = "default") -> list[NamedModel]:
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
         # The licence-clean family's paint model: one model from three repositories (its ``sources``).
-        ("paint", {**PAINT, "step1x": CLEAN_PAINT}), ("depth", DEPTH)]
+        ("paint", {**PAINT, "step1x": CLEAN_PAINT}), ("depth", DEPTH), ("materials", MATERIALS)]
     return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
 
 

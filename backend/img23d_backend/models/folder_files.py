@@ -14,3 +14,15 @@ STEP1X_FILES = ("model_index.json", "scheduler/scheduler_config.json",
 # The Label folder (``Step1X-3D-Geometry-Label-1300m``) has a label encoder besides.
 STEP1X_LABEL_PART = "label_encoder"
 STEP1X_LABEL_FILES = (*STEP1X_FILES, f"{STEP1X_LABEL_PART}/config.json", f"{STEP1X_LABEL_PART}/{STEP1X_WEIGHTS}")
+
+# Marigold-IID-Appearance v1.1's folder (``prs-eth/marigold-iid-appearance-v1-1``), as diffusers'
+# ``save_pretrained`` lays it out, with the ``fp16`` variant of each weights file (what is fetched and
+# read; ``material_model`` says where the list comes from).
+MARIGOLD_VARIANT = "fp16"
+MARIGOLD_TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
+MARIGOLD_WEIGHTS = {"text_encoder": f"model.{MARIGOLD_VARIANT}.safetensors",
+                    "unet": f"diffusion_pytorch_model.{MARIGOLD_VARIANT}.safetensors",
+                    "vae": f"diffusion_pytorch_model.{MARIGOLD_VARIANT}.safetensors"}
+MARIGOLD_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+                  *(f"{part}/{name}" for part, weights in MARIGOLD_WEIGHTS.items() for name in ("config.json", weights)),
+                  *(f"tokenizer/{name}" for name in MARIGOLD_TOKENIZER_FILES))

@@ -1,8 +1,8 @@
 """Modules built with their parameters on the meta device, and safetensors read into place.
 
 The family-neutral half of fast loading (``fast_load`` keeps hy3dgen's builders, which import
-hy3dgen): the licence-clean family's loaders (``families.step1x.geometry.loader``, ``families.step1x.texture.loader``) use
-these two and nothing of hy3dgen's. Moving and casting weights is ``placement``'s.
+hy3dgen): the licence-clean family's loaders (``families.step1x.geometry.loader``, ``families.step1x.texture.loader``)
+and the material model's (``stages.materials``) use these and nothing of hy3dgen's. Moving and casting weights is ``placement``'s.
 """
 
 from __future__ import annotations
@@ -39,4 +39,16 @@ def read_safetensors(path: Path, device: Any, dtype: Any, prefix: str = "") -> d
             if prefix and not key.startswith(prefix):
                 continue
             state[key[len(prefix):]] = placement.to_device(reader.get_tensor(key), device, dtype)
+    return state
+
+
+def transformers_state(model: Any, path: Path, device: Any, dtype: Any) -> dict[str, Any]:
+    """A transformers model's file as ``from_pretrained`` reads it: legacy names renamed, the
+    model's non-persistent buffers (kept by files of older versions) left out."""
+    buffers = {name for name, _ in model.named_buffers()} - set(model.state_dict())
+    state = {}
+    for key, tensor in read_safetensors(path, device, dtype).items():
+        key, _ = model._fix_state_dict_key_on_load(key)
+        if key not in buffers:
+            state[key] = tensor
     return state

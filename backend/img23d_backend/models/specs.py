@@ -80,6 +80,7 @@ class ModelSet:
     delight: ModelSpec | None = None  # None: this set cannot paint textures
     paint: ModelSpec | None = None
     depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
+    materials: ModelSpec | None = None  # roughness and metallic maps from painted views (none: colour only)
 
     def spec(self, role: str) -> ModelSpec:
         spec = getattr(self, role)

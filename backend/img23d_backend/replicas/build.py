@@ -1,7 +1,8 @@
 """The tiny replica set: build it once, atomically, and find it again.
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
-builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``), each
+builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``,
+``materials``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
 ``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
 ``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models'
@@ -18,6 +19,8 @@ for the real models, without network access and in seconds on a CPU:
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/ +
                                          hunyuan3d-paint-v2-0-turbo/ (diffusers folders)
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
+      marigold-iid-appearance/           Marigold-IID-Appearance v1.1 (diffusers' folder: model_index.json,
+                                         scheduler/, text_encoder/, tokenizer/, unet/, vae/)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
       step1x-3d/Step1X-3D-Geometry-Label-1300m/  its Label model (symmetry and edge sharpness labels)
       step1x-texture/                    its paint model: stable-diffusion-xl-base-1.0/, sdxl-vae-fp16-fix/,
@@ -45,10 +48,10 @@ from typing import Any
 from ..families.table import FAMILIES
 from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
-from . import birefnet, depth, qwen
+from . import birefnet, depth, materials, qwen
 
 # The models every family shares, whose replicas this package builds itself.
-SHARED_ROLES = ("grounding", "matting", "depth")
+SHARED_ROLES = ("grounding", "matting", "depth", "materials")
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -134,13 +137,14 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
     shared models', then each family's; the manifest's entries by folder."""
     replica_folders()  # two replicas in one folder are refused before anything is built
     shared = tiny_model_set(root)
-    grounding, matting, depth_spec = (shared.spec(role) for role in SHARED_ROLES)
+    grounding, matting, depth_spec, materials_spec = (shared.spec(role) for role in SHARED_ROLES)
     entries = {
         folder_name(grounding): {**manifest_path(grounding),
                                  **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
         folder_name(matting): {**manifest_path(matting),
                                **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
         folder_name(depth_spec): depth.build(spec_folder(depth_spec)),
+        folder_name(materials_spec): materials.build(spec_folder(materials_spec), materials.config("tiny")),
     }
     for name, family in FAMILIES.items():
         replicas = family.replicas()

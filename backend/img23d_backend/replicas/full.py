@@ -6,13 +6,15 @@ from disk, and runs the real architectures. Random weights change no compute, so
 these give true load time, step time and memory; only the outputs are meaningless (the
 grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
 model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
-grounding and matting components are this package's; the others are each family's
+grounding, matting and materials components are this package's; the others are each family's
 (``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family.
 
     root/
       manifest.json                      one entry per built model (built ones are skipped)
       qwen3-vl/                          Qwen3-VL-2B-Instruct architecture, bf16 safetensors
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
+      marigold-iid-appearance/           Marigold-IID-Appearance v1.1 (SD-2-sized UNet, VAE, OpenCLIP-H text
+                                         encoder; the fp16 variant only), the material model
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
       step1x-3d/Step1X-3D-Geometry-1300m/   Step1X-3D geometry (float32, as published; ~7 GB)
@@ -45,9 +47,10 @@ from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 
 from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
-from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, ModelSet, ModelSpec, tiny_model_set
+from ..models.material_model import MARIGOLD_PARAMETERS
+from ..models.registry import DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, ModelSet, ModelSpec, tiny_model_set
 from ..models.replica_common import parameters, spec_folder
-from . import birefnet, qwen
+from . import birefnet, materials, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -55,8 +58,9 @@ from . import birefnet, qwen
 # paint model (hunyuan3d-paint/hunyuan3d-paint-v2-0-turbo/, component "paint-turbo"), the default
 # 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x"); 7: the turbo paint
 # VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
-# 8: the licence-clean paint model (step1x-texture/, component "step1x-texture")
-FULL_FORMAT: int = 8
+# 8: the licence-clean paint model (step1x-texture/, component "step1x-texture"); 9: the material model
+# (marigold-iid-appearance/, component "materials")
+FULL_FORMAT: int = 9
 
 
 def _grounding_spec(root: Path) -> ModelSpec:
@@ -68,6 +72,16 @@ def _grounding_spec(root: Path) -> ModelSpec:
 def _matting_spec(root: Path) -> ModelSpec:
     return replace(tiny_model_set(root).matting, repo_id="full-size/birefnet",
                    size_bytes=MATTING["birefnet"].size_bytes)
+
+
+def _materials_spec(root: Path) -> ModelSpec:
+    return replace(tiny_model_set(root).materials, repo_id="full-size/marigold-iid-appearance",
+                   size_bytes=MATERIALS_SPEC.size_bytes)
+
+
+def _build_materials(dest: Path) -> tuple[dict[str, Any], int]:
+    dims = materials.config("full")
+    return materials.build(dest, dims), dims.seed
 
 
 def _build_grounding(dest: Path) -> tuple[dict[str, Any], int]:
@@ -86,6 +100,11 @@ SHARED: tuple[FullSizeReplica, ...] = (
     FullSizeReplica(name="matting", spec=_matting_spec, target=spec_folder(_matting_spec(Path())),
                     construct=lambda: birefnet.construct(birefnet.FULL), build=_build_matting,
                     published_params={"total": 2.2e8}),  # BiRefNet, Swin-L: 215M-220M
+    # Stable Diffusion 2's UNet (865.9M; 12 input and 8 output channels add 35K), VAE (83.7M) and
+    # OpenCLIP-H text encoder (340.4M): models/material_model.py's MARIGOLD_PARAMETERS, and why.
+    FullSizeReplica(name="materials", spec=_materials_spec, target=spec_folder(_materials_spec(Path())),
+                    construct=lambda: materials.construct(materials.config("full")), build=_build_materials,
+                    published_params=dict(MARIGOLD_PARAMETERS)),
 )
 
 
@@ -125,7 +144,8 @@ def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
         if spec.paint_kind is None or spec.paint_kind == kind:
             roles[spec.role] = spec
     return ModelSet(name="full-size", grounding=_grounding_spec(root), matting=_matting_spec(root),
-                    shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"))
+                    shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"),
+                    materials=_materials_spec(root))
 
 
 def component_spec(root: Path, name: str) -> ModelSpec:

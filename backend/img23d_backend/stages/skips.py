@@ -1,4 +1,4 @@
-"""Stages a job can go on without: texture and depth, skipped with one sentence that says why.
+"""Stages a job can go on without: texture, depth and materials, skipped with one sentence that says why.
 
 Only grounding, matting and shape make a target's mesh, so only their failures may end a target
 (and none ends the others). Texture and depth serve meshes already made: when a texture model
@@ -35,6 +35,11 @@ REASON_CHARS = 240
 class TextureUnavailable(ProtocolError):
     """A texture model could not be loaded; ``message`` names it and says why (a job that only
     paints, Re-texture, fails with it; a Generate goes on untextured)."""
+
+
+class MaterialsUnavailable(ProtocolError):
+    """The material model could not be loaded or run; ``message`` names it and says why (the objects
+    keep their colour textures: ``materials_sentence``)."""
 
 
 def reason(exc: BaseException) -> str:
@@ -79,6 +84,21 @@ def _unavailable(manager: Any, role: str, exc: BaseException) -> TextureUnavaila
     log.error("the %s model could not be loaded: %r", role, exc)
     return TextureUnavailable(_code(exc), f"the {role} model ({manager.spec(role).display}) could not be loaded: "
                                           f"{reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def materials_unavailable(manager: Any, exc: BaseException) -> MaterialsUnavailable:
+    """``exc``, which stopped the material model (not a cancel: that stays a cancel), as
+    ``MaterialsUnavailable`` naming the model and why."""
+    if is_out_of_memory(exc):
+        placement.release_cached_memory()
+    log.error("the materials model could not be loaded or run: %r", exc)
+    return MaterialsUnavailable(_code(exc), f"the materials model ({manager.spec('materials').display}) could not be "
+                                            f"loaded or run: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def materials_sentence(error: ProtocolError) -> str:
+    """The one sentence of a job whose material model could not be loaded or run."""
+    return f"materials skipped: {error.message}; every object keeps its colour texture"
 
 
 def texture_sentence(error: ProtocolError) -> str:

@@ -32,7 +32,7 @@ from typing import Any
 from ....env.torch_shims import prepare_torchvision
 from ....models import hub, placement
 from ....models.dtypes import working_dtype
-from ....models.meta_weights import empty_weights, read_safetensors
+from ....models.meta_weights import empty_weights, read_safetensors, transformers_state
 from ....models.placement import LoadedModel
 from ....models.registry import ModelSpec
 from ....models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
@@ -115,18 +115,6 @@ def diffusers_state(module: Any, path: Path, device: Any, dtype: Any) -> dict[st
             for kind in ("weight", "bias"):
                 if f"{name}.{old}.{kind}" in state:
                     state[f"{name}.{new}.{kind}"] = state.pop(f"{name}.{old}.{kind}")
-    return state
-
-
-def transformers_state(model: Any, path: Path, device: Any, dtype: Any) -> dict[str, Any]:
-    """A transformers model's file as ``from_pretrained`` reads it: legacy names renamed, the
-    model's non-persistent buffers (kept by files of older versions) left out."""
-    buffers = {name for name, _ in model.named_buffers()} - set(model.state_dict())
-    state = {}
-    for key, tensor in read_safetensors(path, device, dtype).items():
-        key, _ = model._fix_state_dict_key_on_load(key)
-        if key not in buffers:
-            state[key] = tensor
     return state
 
 

@@ -1,0 +1,188 @@
+"""Materials: a roughness map and a metallic map for each painted view, from Marigold-IID-Appearance.
+
+The model (``prs-eth/marigold-iid-appearance-v1-1``, or its tiny replica; ``models/material_model.py``
+says where its files and facts come from) is loaded as the other diffusers models are
+(``models.meta_weights``): each network built on the meta device from its config and its
+safetensors assigned in place, no random initialisation, the ``fp16`` variant's files read in the
+dtype it runs in (``materials_dtype``). The loaded networks become diffusers' own
+``MarigoldIntrinsicsPipeline`` (the ``torch_shims`` stand-in first: the pipeline imports
+transformers' CLIP, which imports torchvision), configured from the folder's ``model_index.json``
+as ``from_pretrained`` configures it: its ``target_properties`` (which output is which, read, not
+assumed), its default steps and processing resolution.
+
+``estimate_materials`` runs the pipeline's own processing on each view (resize to the processing
+resolution, pad, encode, denoise from seeded noise, decode, unpad, resize back), and takes the
+roughness and metallicity channels the ``target_properties`` name: for this model the second
+target, ``material``, a stack of [roughness, metallicity, unused], each in linear space in [0, 1].
+
+No job calls it yet (issue 47's second part bakes the maps into the texture): ``material_maps`` is
+the call a job makes, through its model manager (budget, offloading, the one loading path). A model
+that cannot be loaded or run raises ``skips.MaterialsUnavailable`` with one sentence
+(``skips.materials_sentence`` words it for the job), so a job can keep its colour texture and say why.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..env.job_control import CancelToken
+from ..env.torch_shims import prepare_torchvision
+from ..models import placement
+from ..models.fast_load import diffusers_key_fixes
+from ..models.folder_files import MARIGOLD_WEIGHTS
+from ..models.meta_weights import empty_weights, read_safetensors, transformers_state
+from ..models.placement import LoadedModel
+from ..models.registry import ModelSpec, materials_dtype
+from .skips import materials_unavailable
+
+ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
+# The noise every view starts from: the same seed for each view, so a view's maps do not depend on
+# which other views were asked for.
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where one estimate lies in the pipeline's output: its target, and its channel (None: the
+    target is that estimate alone, its three channels equal)."""
+
+    target: int
+    channel: int | None
+
+
+@dataclass
+class MaterialsModel:
+    """The loaded pipeline and where roughness and metallicity lie in its output."""
+
+    pipeline: Any
+    roughness: Channel
+    metallic: Channel
+
+    @property
+    def default_steps(self) -> int:
+        return int(self.pipeline.default_denoising_steps)
+
+    @property
+    def default_resolution(self) -> int:
+        return int(self.pipeline.default_processing_resolution)
+
+
+@dataclass(frozen=True)
+class MaterialMaps:
+    """One view's estimates, float32 in [0, 1], the view's size ([height, width])."""
+
+    roughness: np.ndarray
+    metallic: np.ndarray
+
+
+def find_channel(target_properties: dict[str, Any], name: str) -> Channel:
+    """Where ``name`` lies in a Marigold intrinsics output, from its ``target_properties``: a target of
+    that name, or a sub-target of a ``stack`` target (``sub_target_names``). ``ValueError`` when the
+    model estimates no such thing."""
+    names = list(target_properties.get("target_names") or ())
+    if name in names:
+        return Channel(names.index(name), None)
+    for index, target in enumerate(names):
+        entry = target_properties.get(target) or {}
+        subs = list(entry.get("sub_target_names") or ())
+        if entry.get("prediction_space") == "stack" and name in subs:
+            return Channel(index, subs.index(name))
+    raise ValueError(f"the model's model_index.json names no {name!r} among its targets ({', '.join(names) or 'none'})")
+
+
+def load_materials(folder: Path, device: Any) -> LoadedModel:
+    """Marigold-IID-Appearance (real or tiny replica) from ``folder``, on ``device`` in its dtype."""
+    prepare_torchvision()  # MarigoldIntrinsicsPipeline imports transformers' CLIP, which imports torchvision
+    from diffusers import AutoencoderKL, DDIMScheduler, MarigoldIntrinsicsPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    dtype = materials_dtype(device)
+    index = _json(folder / "model_index.json")
+    properties = index.get("target_properties") or {}
+    roughness, metallic = find_channel(properties, ROUGHNESS), find_channel(properties, METALLIC)
+    with empty_weights():
+        unet = UNet2DConditionModel.from_config(_json(folder / "unet" / "config.json"))
+        vae = AutoencoderKL.from_config(_json(folder / "vae" / "config.json"))
+        text_encoder = CLIPTextModel(CLIPTextConfig.from_pretrained(folder / "text_encoder"))
+    for part, module in (("unet", unet), ("vae", vae)):
+        state = read_safetensors(folder / part / MARIGOLD_WEIGHTS[part], device, dtype)
+        placement.assign_weights(module, diffusers_key_fixes(module, state), device, dtype)
+    path = folder / "text_encoder" / MARIGOLD_WEIGHTS["text_encoder"]
+    placement.assign_weights(text_encoder, transformers_state(text_encoder, path, device, dtype), device, dtype)
+    for module in (unet, vae, text_encoder):
+        module.eval().requires_grad_(False)
+    pipeline = MarigoldIntrinsicsPipeline(
+        unet=unet, vae=vae, scheduler=DDIMScheduler.from_config(_json(folder / "scheduler" / "scheduler_config.json")),
+        text_encoder=text_encoder, tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
+        prediction_type=index.get("prediction_type"), target_properties=properties,
+        default_denoising_steps=index.get("default_denoising_steps"),
+        default_processing_resolution=index.get("default_processing_resolution"))
+    pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
+    return LoadedModel(obj=MaterialsModel(pipeline, roughness, metallic), modules=[unet, vae, text_encoder])
+
+
+def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
+    """The manager's loader for the materials role (the same for every materials spec)."""
+    return load_materials
+
+
+def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
+                  resolution: int = 0) -> list[MaterialMaps]:
+    """Each view's maps from the manager's materials model (made resident first, within its budget);
+    ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run (a cancel stays a
+    cancel)."""
+    try:
+        with manager.use("materials") as model:
+            return estimate_materials(model, views, cancel, steps, resolution)
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.CANCELLED:
+            raise
+        raise materials_unavailable(manager, exc) from exc
+    except Exception as exc:  # the boundary of the material step: any failure keeps the colour texture
+        raise materials_unavailable(manager, exc) from exc
+
+
+def estimate_materials(model: MaterialsModel, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
+                       resolution: int = 0, seed: int = DEFAULT_SEED) -> list[MaterialMaps]:
+    """Each RGB view's roughness and metallic maps at the view's size. ``steps`` and ``resolution``
+    0: the model's own (``model_index.json``'s defaults); each view from noise seeded with ``seed``.
+    A cancel is checked before each view and each denoising step."""
+    import torch
+
+    pipeline = model.pipeline
+    hook = pipeline.unet.register_forward_pre_hook(lambda module, args: cancel.check())
+    try:
+        maps = []
+        for view in views:
+            cancel.check()
+            rgb = view.convert("RGB")
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            with torch.inference_mode():
+                output = pipeline(rgb, num_inference_steps=steps or None, processing_resolution=resolution or None,
+                                  generator=generator, output_type="np")
+            prediction = np.asarray(output.prediction, dtype=np.float32)  # [targets, height, width, 3]
+            maps.append(MaterialMaps(roughness=_channel(prediction, model.roughness),
+                                     metallic=_channel(prediction, model.metallic)))
+        return maps
+    finally:
+        hook.remove()
+
+
+def _channel(prediction: np.ndarray, where: Channel) -> np.ndarray:
+    if not np.isfinite(prediction).all():
+        raise ValueError("its output holds values that are not finite numbers (NaN or infinity)")
+    target = prediction[where.target]
+    values = target.mean(axis=-1) if where.channel is None else target[..., where.channel]
+    # The pipeline clips its decoded values to [0, 1] already; float16 rounding may not stay inside.
+    return np.ascontiguousarray(np.clip(values, 0.0, 1.0), dtype=np.float32)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

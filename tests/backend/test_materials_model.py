@@ -1,0 +1,247 @@
+"""The material model (Marigold-IID-Appearance v1.1) as a model like the others: pinned in the registry
+with its licence, its tiny replica in the real folder's layout loaded through the model manager and
+run on painted views, its full-size configuration at the published sizes, and one sentence when it
+cannot be loaded or run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+from img23d_backend.commands import cli
+from img23d_backend.env.job_control import CancelToken
+from img23d_backend.env.torch_shims import prepare_torchvision
+from img23d_backend.models.manager import ModelManager
+from img23d_backend.models.preflight import materials_need
+from img23d_backend.models.registry import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
+from img23d_backend.replicas import materials as replica
+from img23d_backend.stages.materials import (estimate_materials, find_channel, load_materials, material_maps,
+                                             materials_loader)
+from img23d_backend.stages.skips import MaterialsUnavailable, materials_sentence
+from img23d_protocol import ErrorCode, ProtocolError
+
+# The pinned repository's inventory, as public code that downloads this commit and checks each weights
+# file's sha256 lists it (models/material_model.py names it): configs, tokenizer, the fp16 weights.
+REAL_FILES = {"model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
+              "text_encoder/model.fp16.safetensors", "tokenizer/merges.txt", "tokenizer/special_tokens_map.json",
+              "tokenizer/tokenizer_config.json", "tokenizer/vocab.json", "unet/config.json",
+              "unet/diffusion_pytorch_model.fp16.safetensors", "vae/config.json",
+              "vae/diffusion_pytorch_model.fp16.safetensors"}
+# The float32 originals the repository holds beside them (not fetched; the tiny replica has both).
+ORIGINALS = {"text_encoder/model.safetensors", "unet/diffusion_pytorch_model.safetensors",
+             "vae/diffusion_pytorch_model.safetensors"}
+SIZES = [(40, 48), (40, 48)]  # two painted views of one object: the same size, as a bake's views are
+
+
+def _views() -> list[Image.Image]:
+    rng = np.random.default_rng(7)
+    noise = Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8), "RGB")
+    return [noise, Image.new("RGB", (40, 48), (180, 40, 30))]
+
+
+def _manager(spec) -> ModelManager:  # noqa: ANN001 - a ModelSpec
+    manager = ModelManager(torch.device("cpu"))
+    manager.register(spec, materials_loader(spec))
+    return manager
+
+
+def _copy(tiny_root: Path, tmp_path: Path) -> Path:
+    """The replica again, each file a link to the tiny set's (so damaging one never writes through)."""
+    folder = tmp_path / "tiny" / "marigold-iid-appearance"
+    shutil.copytree(tiny_root / "marigold-iid-appearance", folder, copy_function=os.symlink)
+    return folder
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    path.unlink()
+    path.write_bytes(data)
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+def test_the_real_model_is_pinned_with_exactly_the_files_the_loader_reads() -> None:
+    spec = MATERIALS[DEFAULT_MATERIALS]
+    assert spec.repo_id == "prs-eth/marigold-iid-appearance-v1-1"
+    assert spec.revision == "e7280a0a0fc5a0df0b36050882b3d8b77da22fd9"
+    assert set(spec.allow_patterns) == REAL_FILES and spec.exact_files and not spec.trust_remote_code
+    assert 2.5e9 < spec.size_bytes < 2.7e9  # float16: "about 2.5 GB"
+    assert spec.family is None  # every family shares it: it runs on views, not on a family's models
+    assert model_set("default").materials == spec and model_set("default", family="clean").materials == spec
+
+
+def test_the_models_listing_shows_it_and_its_licence(hub_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["models", "--json"]) == 0
+    row = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}["materials/marigold"]
+    spec = MATERIALS[DEFAULT_MATERIALS]
+    assert row["role"] == "materials" and row["revision"] == spec.revision and row["downloaded"] is False
+    licence = row["licence"]
+    assert licence["name"] == "CreativeML Open RAIL++-M License" and not licence["restricted"]
+    assert licence["url"] == f"https://huggingface.co/{spec.repo_id}/blob/{spec.revision}/README.md"
+    assert cli.main(["models"]) == 0
+    assert "materials/marigold" in capsys.readouterr().out
+
+
+# --- the tiny replica -----------------------------------------------------------------------------
+
+def test_the_tiny_replica_has_the_real_layout_and_key_names(tiny_root: Path) -> None:
+    spec = tiny_model_set(tiny_root).materials
+    folder = spec.local_path
+    assert spec.licence.replicates == "prs-eth/marigold-iid-appearance-v1-1"
+    files = {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()}
+    assert files == REAL_FILES | ORIGINALS
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["_class_name"] == "MarigoldIntrinsicsPipeline"
+    assert {part: index[part] for part in ("unet", "vae", "scheduler", "text_encoder", "tokenizer")} == {
+        "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+        "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"]}
+    # Every key the tiny files hold is a key of the real architecture (the full size's configs, built on
+    # the meta device): the same classes, fewer blocks; the fp16 variant is float16, the original float32.
+    with torch.device("meta"):
+        full = replica.construct(replica.config("full"))
+    for part, name in (("unet", "diffusion_pytorch_model"), ("vae", "diffusion_pytorch_model"),
+                       ("text_encoder", "model")):
+        real_keys = set(full[part].state_dict())
+        for variant, dtype in ((".fp16", torch.float16), ("", torch.float32)):
+            with safe_open(str(folder / part / f"{name}{variant}.safetensors"), framework="pt") as reader:
+                keys = set(reader.keys())
+                assert keys and keys <= real_keys, (part, sorted(keys - real_keys)[:3])
+                assert {reader.get_tensor(key).dtype for key in keys} == {dtype}
+                if part == "unet":  # the image latent and two targets' latents in, two targets' out
+                    assert reader.get_tensor("conv_in.weight").shape[1] == 12
+                    assert reader.get_tensor("conv_out.weight").shape[0] == 8
+
+
+def test_the_tiny_replica_runs_through_the_manager_on_two_views(tiny_root: Path) -> None:
+    manager = _manager(tiny_model_set(tiny_root).materials)
+    maps = material_maps(manager, _views(), CancelToken())
+    assert len(maps) == 2
+    for view_maps, (width, height) in zip(maps, SIZES):
+        for values in (view_maps.roughness, view_maps.metallic):
+            assert values.shape == (height, width) and values.dtype == np.float32
+            assert np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1
+        assert not np.array_equal(view_maps.roughness, view_maps.metallic)
+    # Loaded once, in float32 on the CPU; a second call reuses it and, from the same seed, gives the same maps.
+    with manager.use("materials") as model:
+        pipeline = model.pipeline
+        assert pipeline.unet.dtype == torch.float32 and pipeline.scheduler.config.timestep_spacing == "trailing"
+    again = material_maps(manager, _views(), CancelToken())
+    assert all(np.array_equal(a.roughness, b.roughness) and np.array_equal(a.metallic, b.metallic)
+               for a, b in zip(maps, again))
+    assert manager.counters()["materials"].loads_from_disk == 1
+
+
+def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_root, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    properties = index["target_properties"]
+    assert find_channel(properties, "roughness").channel == 0 and find_channel(properties, "metallicity").channel == 1
+    spec = tiny_model_set(tmp_path / "tiny").materials
+    [before] = material_maps(_manager(spec), _views()[:1], CancelToken())
+    # The same weights, the material stack's channels named the other way round, 2 default steps.
+    properties["material"]["sub_target_names"] = ["metallicity", "roughness", None]
+    _rewrite(folder / "model_index.json", json.dumps({**index, "default_denoising_steps": 2}).encode())
+    manager = _manager(spec)
+    calls: list[int] = []
+    with manager.use("materials") as model:
+        hook = model.pipeline.unet.register_forward_hook(lambda *args: calls.append(1))
+        try:
+            [swapped] = estimate_materials(model, _views()[:1], CancelToken(), steps=4)
+            assert len(calls) == 4
+            calls.clear()
+            estimate_materials(model, _views()[:1], CancelToken())
+            assert len(calls) == 2  # the model's own default
+        finally:
+            hook.remove()
+    assert np.array_equal(swapped.roughness, before.metallic) and np.array_equal(swapped.metallic, before.roughness)
+
+
+def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(ProtocolError) as caught:
+        material_maps(_manager(tiny_model_set(tiny_root).materials), _views(), cancel)
+    assert caught.value.code is ErrorCode.CANCELLED and not isinstance(caught.value, MaterialsUnavailable)
+
+
+# --- when it cannot load or run: one sentence ------------------------------------------------------
+
+@pytest.mark.parametrize("file, code, said", [
+    ("unet/diffusion_pytorch_model.fp16.safetensors", ErrorCode.MODEL_DAMAGED, "is cut off"),
+    ("vae/config.json", ErrorCode.MODEL_DAMAGED, "vae/config.json"),
+    ("text_encoder/model.fp16.safetensors", ErrorCode.MODEL_MISSING,
+     "incomplete: text_encoder/model.fp16.safetensors missing"),
+])
+def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
+                                                   said: str) -> None:
+    folder = _copy(tiny_root, tmp_path)
+    path = folder / file
+    if code is ErrorCode.MODEL_MISSING:
+        path.unlink()
+    elif file.endswith(".safetensors"):
+        _rewrite(path, path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        _rewrite(path, b"{\x00garbage: [\n")
+    with pytest.raises(MaterialsUnavailable) as caught:
+        material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
+    error = caught.value
+    assert error.code is code and said in error.message and "\n" not in error.message
+    assert error.message.startswith("the materials model (tiny/marigold-iid-appearance) could not be loaded or run: ")
+    assert materials_sentence(error) == f"materials skipped: {error.message}; every object keeps its colour texture"
+
+
+def test_a_model_that_estimates_no_roughness_is_refused_by_name(tiny_root: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_root, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    index["target_properties"]["material"]["sub_target_names"] = ["shading", "metallicity", None]
+    _rewrite(folder / "model_index.json", json.dumps(index).encode())
+    with pytest.raises(MaterialsUnavailable) as caught:
+        material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
+    assert "names no 'roughness' among its targets (albedo, material)" in caught.value.message
+
+
+# --- the full size ---------------------------------------------------------------------------------
+
+def test_the_full_size_configuration_is_consistent() -> None:
+    dims = replica.config("full")
+    targets = 2  # albedo and the material stack
+    assert (dims.unet["in_channels"], dims.unet["out_channels"]) == (4 * (targets + 1), 4 * targets)
+    assert dims.unet["cross_attention_dim"] == dims.text_encoder["hidden_size"] == 1024
+    assert (dims.steps, dims.resolution) == (4, 768) and dims.variants == ("fp16",)
+    assert 2 ** (len(dims.vae["block_out_channels"]) - 1) == 8  # the VAE's scale: resolution a multiple of it
+
+
+def test_the_preflight_counts_weights_and_views_where_they_run() -> None:
+    weights = MATERIALS[DEFAULT_MATERIALS].size_bytes
+    half, full = materials_need(weights, 768), materials_need(weights, 768, bytes_per_value=4)
+    assert weights < half.host < full.host  # the weights, then activations that grow with the dtype
+    assert materials_need(weights, 384).host < half.host  # and with the processing resolution
+    on_gpu = materials_need(weights, 768, on_gpu=True)
+    assert on_gpu.device == half.host and on_gpu.host == 0
+
+
+def test_the_fast_loader_reads_what_diffusers_own_from_pretrained_reads(tiny_root: Path) -> None:
+    """The meta-device loader against the library's own load path on the same folder, tensor by tensor
+    (the fp16 variant read in float32, as on a CPU), the pipeline's configuration included."""
+    prepare_torchvision()  # what the model manager does before any load: the pipeline imports CLIP
+    from diffusers import MarigoldIntrinsicsPipeline
+
+    folder = tiny_model_set(tiny_root).materials.local_path
+    fast = load_materials(folder, torch.device("cpu")).obj.pipeline
+    reference = MarigoldIntrinsicsPipeline.from_pretrained(folder, variant="fp16", torch_dtype=torch.float32,
+                                                           use_safetensors=True, local_files_only=True)
+    for part in ("unet", "vae", "text_encoder"):
+        ours, theirs = getattr(fast, part).state_dict(), getattr(reference, part).state_dict()
+        assert ours.keys() == theirs.keys(), part
+        assert all(ours[key].dtype == theirs[key].dtype and torch.equal(ours[key], theirs[key]) for key in ours), part
+    assert dict(fast.scheduler.config) == dict(reference.scheduler.config)
+    assert (fast.target_properties, fast.default_denoising_steps, fast.default_processing_resolution) == (
+        reference.target_properties, reference.default_denoising_steps, reference.default_processing_resolution)
