@@ -6,36 +6,26 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from testdata import FAST_OPTIONS, HOUSE
+from session_waits import local_session, pump_until
 
-from img23d_client import process as process_mod
 from img23d_client import session as session_mod
 protocol = session_mod.protocol
 WAIT = 300.0
 
 
 def _until(session, done, what: str, timeout: float = WAIT) -> list:
-    seen: list = []
-    deadline = time.monotonic() + timeout
-    while not done(seen):
-        seen.extend(session.pump())
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s; last: {seen[-3:]}"
-        time.sleep(0.05)
-    return seen
+    return pump_until(session, done, what, timeout)
 
 
 @pytest.fixture
 def session(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
-    settings = process_mod.LaunchSettings(python=Path(sys.executable), runs_dir=tmp_path / "runs", models="tiny",
-                                          device="cpu", offline=True, log_path=tmp_path / "backend.log")
-    session = session_mod.BackendSession(lambda: settings)
+    session = local_session(tiny_root, tmp_path)
     yield session
     session.stop()
 

@@ -17,6 +17,7 @@ import pytest
 
 import ssh_host
 from testdata import FAST_OPTIONS, HOUSE
+from session_waits import pump_until
 
 from img23d_client import process as process_mod
 from img23d_client import session as session_mod
@@ -36,14 +37,7 @@ def _session(host, tmp_path: Path, runs: str):
 
 
 def _until(session, done, what: str, timeout: float = WAIT) -> list:
-    seen: list = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        seen.extend(session.pump())
-        if done(seen):
-            return seen
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {timeout:.0f} s; last messages: {seen[-3:]}")
+    return pump_until(session, done, what, timeout)
 
 
 def _sha(path: Path) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import psutil
@@ -19,6 +18,7 @@ import pytest
 import process_tree
 import ssh_host
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
+from session_waits import pump_until
 
 from img23d_client import process as process_mod
 from img23d_client import remote as remote_mod
@@ -49,13 +49,7 @@ def _host_backends(user: str) -> set[int]:
 
 
 def _until(session, done, what: str, timeout: float = WAIT) -> list:
-    seen: list = []
-    deadline = time.monotonic() + timeout
-    while not done(seen):
-        seen.extend(session.pump())
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:.0f} s; last: {seen[-3:]}"
-        time.sleep(0.05)
-    return seen
+    return pump_until(session, done, what, timeout)
 
 
 def _cut(how: str, session, host, backend: int) -> None:

@@ -3,14 +3,14 @@ and a backend that goes away answers every waiting request with an error."""
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from session_waits import local_session
 
-from img23d_client import process as process_mod
+
 from img23d_client import session as session_mod
 from img23d_client import session
 protocol = session.protocol
@@ -28,9 +28,7 @@ def _wait_reply(session, request_id: str, timeout: float = 120.0):
 @pytest.fixture
 def session(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
-    settings = process_mod.LaunchSettings(python=Path(sys.executable), runs_dir=tmp_path / "runs", models="tiny",
-                                          device="cpu", offline=True, log_path=tmp_path / "backend.log")
-    session = session_mod.BackendSession(lambda: settings)
+    session = local_session(tiny_root, tmp_path)
     yield session
     session.stop()
 
