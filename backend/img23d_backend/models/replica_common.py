@@ -89,3 +89,46 @@ def manifest_path(spec: ModelSpec) -> dict[str, str]:
 
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# The closed blob both families' shape replicas are given (``shape_blob``).
+BLOB_LEVEL = 2.75          # sum(cos(x_i)) == 2.75 is a rounded ball of radius ~0.7 in [-1, 1]^3
+BLOB_PERTURBATION = 0.2    # how strongly the latents dent the ball
+# Trained occupancy decoders are near-binary: |logit| is large except within about a voxel of the
+# surface, which is what FlashVDM's pruning (refine only where |logit| < 0.95) relies on. Scaling
+# the output makes the replica's field that steep without moving its zero set.
+BLOB_SHARPNESS = 50.0
+
+
+def shape_blob(decoder: Any, frequencies: Any, num_freqs: int, level: float = BLOB_LEVEL) -> None:
+    """Bias a random occupancy decoder (a Perceiver query decoder: ``query_proj``, ``cross_attn_decoder``
+    with ``attn.c_proj`` and ``mlp.c_proj``, ``ln_post``, ``output_proj``, over Fourier features laid out
+    [xyz (3), sin (3F), cos (3F)] with ``frequencies`` starting at 1) towards a closed blob the latents
+    only perturb.
+
+    A purely random decoder gives a noisy field whose zero set is scattered, open sheets (or nothing for
+    unlucky seeds). Here channel 0 of the query embedding carries ``s(p) = sum_i cos(p_i) - level`` and
+    channel 1 carries ``-s(p)``; the output reads ``channel0 - channel1`` after the final LayerNorm, whose
+    mean subtraction cancels in that difference and whose scaling is positive, so the occupancy sign is
+    the sign of ``s(p)`` plus the (scaled-down) latent-dependent attention and MLP contributions. Both
+    families' shape VAEs decode this way (Hunyuan3D-2's, and Step1X-3D's clean port of the same design).
+    """
+    import torch
+
+    block = decoder.cross_attn_decoder
+    cos_lowest = [3 + 3 * num_freqs + axis * num_freqs for axis in range(3)]   # index i*F + k per axis
+    with torch.no_grad():
+        if float(frequencies[0]) != 1.0:
+            raise ValueError("blob shaping expects include_pi false (lowest frequency 1)")
+        decoder.query_proj.weight[:2].zero_()
+        decoder.query_proj.weight[0, cos_lowest] = 1.0
+        decoder.query_proj.weight[1, cos_lowest] = -1.0
+        decoder.query_proj.bias[0], decoder.query_proj.bias[1] = -level, level
+        for linear in (block.attn.c_proj, block.mlp.c_proj):
+            linear.weight.mul_(BLOB_PERTURBATION)
+            linear.bias.zero_()
+        decoder.ln_post.weight.fill_(1.0)
+        decoder.ln_post.bias.zero_()
+        decoder.output_proj.weight.zero_()
+        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = BLOB_SHARPNESS, -BLOB_SHARPNESS
+        decoder.output_proj.bias.zero_()

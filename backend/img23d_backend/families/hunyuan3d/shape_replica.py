@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, shape_blob
 
 PARTS = ("model", "vae", "conditioner")
 
@@ -165,50 +165,6 @@ def construct(dims: ShapeDims) -> dict[str, Any]:
     return {part: instantiate_from_config(config_[part]) for part in PARTS}
 
 
-# Blob shaping for the VAE occupancy decoder (see _shape_occupancy_blob).
-_BLOB_LEVEL = 2.75  # sum(cos(x_i)) == 2.75 is a rounded ball of radius ~0.7 in [-1, 1]^3
-_BLOB_PERTURBATION = 0.2  # how strongly the latents dent the ball
-# Trained occupancy decoders are near-binary: |logit| is large except within about a voxel of the
-# surface, which is what FlashVDM's pruning (refine only where |logit| < 0.95) relies on. Scaling
-# the output makes the replica's field that steep without moving its zero set.
-_BLOB_SHARPNESS = 50.0
-
-
-def _shape_occupancy_blob(vae: Any, num_freqs: int, level: float = _BLOB_LEVEL) -> None:
-    """Bias the random occupancy decoder towards a closed blob the latents only perturb.
-
-    A purely random decoder gives a noisy field whose zero set is scattered, open sheets
-    (or nothing for unlucky seeds). Here channel 0 of the query embedding carries
-    ``s(p) = sum_i cos(p_i) - LEVEL`` and channel 1 carries ``-s(p)``; the output reads
-    ``channel0 - channel1`` after the final LayerNorm, whose mean subtraction cancels in that
-    difference and whose scaling is positive, so the occupancy sign is the sign of
-    ``s(p)`` plus the (scaled-down) latent-dependent attention/MLP contributions.
-    """
-    import torch
-
-    decoder = vae.geo_decoder
-    block = decoder.cross_attn_decoder
-    freqs = decoder.fourier_embedder.frequencies
-    # FourierEmbedder output layout: [xyz (3), sin (3*F), cos (3*F)], index i*F + k per axis.
-    cos_lowest = [3 + 3 * num_freqs + axis * num_freqs for axis in range(3)]
-    with torch.no_grad():
-        if float(freqs[0]) != 1.0:
-            raise ValueError("blob shaping expects include_pi=False (lowest frequency 1)")
-        proj = decoder.query_proj
-        proj.weight[:2].zero_()
-        proj.weight[0, cos_lowest] = 1.0
-        proj.weight[1, cos_lowest] = -1.0
-        proj.bias[0], proj.bias[1] = -level, level
-        for linear in (block.attn.c_proj, block.mlp.c_proj):
-            linear.weight.mul_(_BLOB_PERTURBATION)
-            linear.bias.zero_()
-        decoder.ln_post.weight.fill_(1.0)
-        decoder.ln_post.bias.zero_()
-        decoder.output_proj.weight.zero_()
-        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = _BLOB_SHARPNESS, -_BLOB_SHARPNESS
-        decoder.output_proj.bias.zero_()
-
-
 def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
     """Write config.yaml and model.fp16.safetensors into ``folder``; return the manifest entry."""
     prepare_imports()
@@ -224,7 +180,7 @@ def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
         with seeded(dims.seed + offset), default_dtype(dims.init_dtype):
             module = instantiate_from_config(config_[part])
         if part == "vae":
-            _shape_occupancy_blob(module, dims.freqs)
+            shape_blob(module.geo_decoder, module.geo_decoder.fourier_embedder.frequencies, dims.freqs)
         params[part] = parameters(module)
         for key, tensor in module.state_dict().items():
             # The real model.fp16.safetensors' layout: float16, one prefix per part.
@@ -284,7 +240,7 @@ def build_flashvdm_vae(folder: Path, dims: ShapeDims) -> dict[str, Any]:
     config_ = flashvdm_vae_config(dims)
     with seeded(dims.seed + _FLASHVDM_SEED_OFFSET), default_dtype(dims.init_dtype):
         vae = construct_flashvdm_vae(dims)
-    _shape_occupancy_blob(vae, dims.freqs, _FLASHVDM_BLOB_LEVEL)
+    shape_blob(vae.geo_decoder, vae.geo_decoder.fourier_embedder.frequencies, dims.freqs, _FLASHVDM_BLOB_LEVEL)
     state = {key: (value.detach().to(torch.float16) if value.is_floating_point() else value.detach()).contiguous()
              for key, value in vae.state_dict().items()}
     folder.mkdir(parents=True)

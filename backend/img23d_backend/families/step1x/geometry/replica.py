@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ....models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
-from ....models.replica_common import Size, check_size, default_dtype, prepare_imports, seeded, write_json
+from ....models.replica_common import Size, check_size, default_dtype, prepare_imports, seeded, shape_blob, write_json
 from .configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
 from .denoiser import Step1XDenoiser
 from .label import LabelEncoder, LabelEncoderConfig
@@ -49,9 +49,6 @@ LABEL_FOLDER = "Step1X-3D-Geometry-Label-1300m"
 TINY_DINO = "visual_encoder/dino"   # the tiny replica's DINOv2 config, relative to the folder
 # The Label folder's visual_encoder/config.json clip_type (label_config says where it comes from).
 LABEL_CLIP_TYPE = "openai/clip-vit-large-patch14"
-_BLOB_LEVEL = 2.75                   # sum(cos(x_i)) == 2.75: a rounded ball of radius ~0.7
-_BLOB_PERTURBATION = 0.2
-_BLOB_SHARPNESS = 50.0
 
 
 @dataclass(frozen=True)
@@ -174,33 +171,6 @@ def _training_encoder(vae_config: Any) -> Any:
     return whole
 
 
-def _shape_blob(vae: Any) -> None:
-    """Bias the random query decoder towards a closed blob, as the Hunyuan3D replica's
-    ``families/hunyuan3d/shape_replica._shape_occupancy_blob`` does: the same Fourier layout, [xyz,
-    sin (3F), cos (3F)], and the same LayerNorm-cancelling pair."""
-    import torch
-
-    decoder = vae.decoder
-    freqs = vae.config.num_freqs
-    cos_lowest = [3 + 3 * freqs + axis * freqs for axis in range(3)]
-    with torch.no_grad():
-        if float(vae.embedder.frequencies[0]) != 1.0:
-            raise ValueError("blob shaping expects include_pi false (lowest frequency 1)")
-        decoder.query_proj.weight[:2].zero_()
-        decoder.query_proj.weight[0, cos_lowest] = 1.0
-        decoder.query_proj.weight[1, cos_lowest] = -1.0
-        decoder.query_proj.bias[0], decoder.query_proj.bias[1] = -_BLOB_LEVEL, _BLOB_LEVEL
-        block = decoder.cross_attn_decoder
-        for linear in (block.attn.c_proj, block.mlp.c_proj):
-            linear.weight.mul_(_BLOB_PERTURBATION)
-            linear.bias.zero_()
-        decoder.ln_post.weight.fill_(1.0)
-        decoder.ln_post.bias.zero_()
-        decoder.output_proj.weight.zero_()
-        decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = _BLOB_SHARPNESS, -_BLOB_SHARPNESS
-        decoder.output_proj.bias.zero_()
-
-
 def _save(module: Any, path: Path, extra: dict[str, Any] | None = None) -> int:
     from safetensors.torch import save_file
 
@@ -264,7 +234,7 @@ def build(folder: Path, dims: GeometryDims) -> dict[str, Any]:
         del denoiser
         with seeded(dims.seed + 1):
             vae = ShapeDecoder(vae_config)
-            _shape_blob(vae)
+            shape_blob(vae.decoder, vae.embedder.frequencies, vae.config.num_freqs)   # as Hunyuan3D-2's replica
             training = _training_encoder(vae_config)
         counts["vae"] = _save(vae, folder / "vae" / "diffusion_pytorch_model.safetensors",
                               {key: value.detach().float().contiguous() for key, value in training.state_dict().items()})
