@@ -31,7 +31,9 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # (every test on 3.13) would otherwise spend on top of lane B's Blender runs (in a clean-clone run
 # with the batch and fault tests alone in this share, lane A took 1,261 s and lane B 831 s).
 LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
-              tests/backend/test_batch_ray_faults.py tests/backend/test_step1x_texture_*.py)
+              tests/backend/test_batch_ray_faults.py tests/backend/test_step1x_texture_*.py
+              tests/backend/test_backend_children.py tests/backend/test_damaged_models.py
+              tests/addon/test_backend_endings.py)
 # Every pytest run lists its slowest tests, so CI's log shows where the minutes go.
 DURATIONS=--durations=25
 started=$SECONDS

@@ -148,7 +148,7 @@ def test_the_vae_pickle_is_read_only_with_its_digest(turbo_folder: Path) -> None
     assert load_paint_vae(pickle.parent, CPU, torch.float32, digest).config.latent_channels == 4
     with pytest.raises(ProtocolError) as refused:
         load_paint_vae(pickle.parent, CPU, torch.float32, "0" * 64)
-    assert refused.value.code is ErrorCode.MODEL_MISSING and "download it again" in refused.value.message
+    assert refused.value.code is ErrorCode.MODEL_DAMAGED and "download it again" in refused.value.message
 
 
 def _cutout() -> Image.Image:
