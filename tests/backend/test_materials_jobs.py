@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import bpy
 import numpy as np
 import pytest
 from PIL import Image
@@ -99,20 +100,53 @@ def _assert_metallic_roughness(data: GenerateJobResult) -> None:
         assert pixels[..., 1].std() > 0 or pixels[..., 2].std() > 0
 
 
-def test_a_textured_generate_carries_roughness_and_metallic_beside_the_colour(hunyuan: Engine) -> None:
-    before = hunyuan.manager.counters()["materials"].loads_from_disk
-    data = _generate(hunyuan)
+@pytest.fixture(scope="module")
+def painted(hunyuan: Engine) -> GenerateJobResult:
+    """A textured Generate of one target on Hunyuan3D-2's tiny models."""
+    return _generate(hunyuan)
+
+
+def test_a_textured_generate_carries_roughness_and_metallic_beside_the_colour(painted: GenerateJobResult) -> None:
+    data = painted
     _assert_metallic_roughness(data)
-    assert hunyuan.manager.counters()["materials"].loads_from_disk == before + 1
     [record] = data.targets
     manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["materials_skipped"] is None
     assert (Path(data.run_dir) / "views" / record.stem / "metallic_roughness.png").is_file()
 
 
+def test_blenders_gltf_importer_wires_both_textures_into_the_principled_bsdf(painted: GenerateJobResult) -> None:
+    glb = Path(painted.run_dir) / painted.targets[0].mesh
+    before = set(bpy.data.objects)
+    bpy.ops.import_scene.gltf(filepath=str(glb))
+    [obj] = set(bpy.data.objects) - before
+    try:
+        nodes = obj.active_material.node_tree.nodes
+        principled = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
+        assert principled.inputs["Base Color"].links[0].from_node.type == "TEX_IMAGE"
+        sources = []
+        for socket in ("Metallic", "Roughness"):
+            [link] = principled.inputs[socket].links
+            separate = link.from_node
+            assert separate.type == "SEPARATE_COLOR", separate.type
+            [image_link] = separate.inputs[0].links
+            assert image_link.from_node.type == "TEX_IMAGE"
+            sources.append((link.from_socket.name, image_link.from_node.image))
+        # Metallic from blue, roughness from green, of one image other than the base colour's.
+        assert [name for name, _ in sources] == ["Blue", "Green"]
+        assert sources[0][1] is sources[1][1]
+        assert sources[0][1] is not principled.inputs["Base Color"].links[0].from_node.image
+    finally:
+        mesh = obj.data
+        bpy.data.objects.remove(obj)
+        bpy.data.meshes.remove(mesh)
+
+
 def test_the_clean_family_bakes_them_through_its_own_bake(clean: Engine) -> None:
+    before = clean.manager.counters()["materials"].loads_from_disk
     data = _generate(clean)
     _assert_metallic_roughness(data)
+    assert clean.manager.counters()["materials"].loads_from_disk == before + 1  # this engine's only job
 
 
 def test_no_materials_gives_the_colour_alone_and_never_loads_the_model(tiny_root: Path, tmp_path: Path) -> None:
@@ -206,3 +240,12 @@ def test_the_job_asks_for_the_material_models_licence_only_where_it_paints_with_
 
     assert "materials" in roles(texture=True) and "materials" not in roles(texture=True, materials=False)
     assert "materials" not in roles(texture=False)
+
+
+def test_the_command_lines_no_materials_turns_them_off() -> None:
+    from img23d_backend.commands.cli import build_parser
+    from img23d_backend.commands.options import job_options
+
+    for flags, chosen in (([], True), (["--no-materials"], False)):
+        args = build_parser().parse_args(["generate", str(HOUSE), "--models", "tiny", *flags])
+        assert job_options(args).materials is chosen
