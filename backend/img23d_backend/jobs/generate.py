@@ -99,7 +99,8 @@ class GenerateRun(PaintingRun):
             layout_picture=str(picture) if picture.is_file() else None,
             image_size=list(image.original_size), targets=tuple(TargetResult(**asdict(r)) for r in records),
             texture_skipped=manifest.texture_skipped, depth_skipped=manifest.depth_skipped,
-            materials_skipped=manifest.materials_skipped, timings=manifest.timings, answer=self.answer(), seed=self.options.seed)
+            materials_skipped=manifest.materials_skipped, timings=manifest.timings, answer=self.answer(),
+            seed=self.options.seed)
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
         """One record per target instance; whole image as one object when no names were given."""

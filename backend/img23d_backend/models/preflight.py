@@ -152,7 +152,8 @@ def check_materials(resolution: int, bytes_per_value: int, device: Any, room: Ro
         raise ProtocolError(ErrorCode.OUT_OF_MEMORY,
                             f"it needs about {(needed + RESERVE_BYTES) / GB:.1f} GB for one view at {resolution} px, "
                             f"and {available / GB:.1f} GB are free now",
-                            f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
+                            f"host {need.host} B, device {need.device} B; "
+                            f"room: host {room.host} B, device {room.device} B")
 
 
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
