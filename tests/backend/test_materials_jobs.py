@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
+from img23d_backend.batch.work import result_notes
 from img23d_backend.env.failpoints import ENV as FAILPOINTS
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -165,6 +166,7 @@ def _assert_colour_kept_and_said_once(data: GenerateJobResult, events: list, say
     assert says in sentence and sentence.endswith("every object keeps its colour texture") and "\n" not in sentence
     manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["materials_skipped"] == sentence
+    assert sentence in result_notes(data)  # what a batch repeats for the picture
     assert [e.message for e in events if isinstance(e, Progress) and e.message == sentence] == [sentence]
     assert not [e for e in events if isinstance(e, Error)]
     found = _materials_of(data)
