@@ -219,7 +219,7 @@ def test_maps_that_are_not_numbers_keep_the_colour(hunyuan: Engine, monkeypatch)
 
     monkeypatch.setattr(materials_stage, "estimate_materials", not_numbers)
     events: list = []
-    data = _generate(hunyuan, events, targets=TARGETS)
+    data = _generate(hunyuan, events)
     _assert_colour_kept_and_said_once(data, events, "not finite numbers")
 
 
