@@ -88,6 +88,10 @@ class Img23dSettings(bpy.types.PropertyGroup):
                                   "Empty: the whole image becomes one object")
     texture: BoolProperty(name="Texture", default=True,  # type: ignore[valid-type]
                           description="Paint a texture onto each mesh (slower)")
+    materials: BoolProperty(  # type: ignore[valid-type]
+        name="PBR materials", default=True,
+        description="Roughness and metallic maps estimated from the painted views and baked beside the colour, "
+                    "so each object's material is not equally dull everywhere (needs Texture)")
     quality: EnumProperty(  # type: ignore[valid-type]
         name="Quality", default="FAST",
         items=[("FAST", "Fast", "Surface decoded only where it is (FlashVDM)"),
@@ -215,7 +219,8 @@ class Img23dSettings(bpy.types.PropertyGroup):
             volume_decoder=preset.volume_decoder,
             face_budget=0 if self.keep_all_faces else self.face_budget or preset.face_budget,
             smoothing=self.smoothing, fill_holes=self.fill_holes, min_piece=round(self.min_piece / 100, 6),
-            keep="all" if self.all_instances else "largest", texture=self.texture, variations=self.variations,
+            keep="all" if self.all_instances else "largest", texture=self.texture, materials=self.materials,
+            variations=self.variations,
             texture_size=self.texture_size or preset.texture_size, paint_steps=self.paint_steps or preset.paint_steps,
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground,

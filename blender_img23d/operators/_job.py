@@ -85,9 +85,9 @@ def answer_cut_off_note(result: protocol.JobResult | None) -> str:
 
 def skipped_stage_notes(result: protocol.JobResult | None) -> list[str]:
     """The backend's one sentence for each stage the job went on without (a result's
-    ``texture_skipped``: untextured meshes; ``depth_skipped``: objects placed by their boxes),
-    each a capitalised sentence."""
-    notes = [getattr(result, name, None) for name in ("texture_skipped", "depth_skipped")]
+    ``texture_skipped``: untextured meshes; ``depth_skipped``: objects placed by their boxes;
+    ``materials_skipped``: colour textures without material maps), each a capitalised sentence."""
+    notes = [getattr(result, name, None) for name in ("texture_skipped", "depth_skipped", "materials_skipped")]
     return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
 
 

@@ -32,6 +32,9 @@ class IMG23D_PT_main(bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")
+        materials = layout.row(align=True)
+        materials.enabled = settings.texture  # greyed: maps are baked beside a painted colour only
+        materials.prop(settings, "materials")
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))

@@ -131,6 +131,9 @@ class JobOptions:
     # (1.13) The clean paint model's views synchronised through the mesh's latent texture in the first
     # half of the steps, as upstream runs it; False samples each view on its own. Other paint models ignore it.
     texture_sync: bool = True
+    # (1.15) Roughness and metallic maps for each painted object (Marigold-IID-Appearance, baked like the
+    # colour into glTF's metallicRoughness texture); only where texture is on.
+    materials: bool = True
     # Where the objects stand (see layout.py): the camera's field of view across the picture's
     # longer side, unless the depth model estimates one and estimate_fov is on; ground: objects
     # whose bottoms lie on one floor stand on one plane.

@@ -214,6 +214,8 @@ class GenerateJobResult(JobResult):
     targets: tuple[TargetResult, ...] = ()
     texture_skipped: str | None = None  # one sentence when the job went on without textures
     depth_skipped: str | None = None    # one sentence when objects were placed by their boxes
+    # (1.15) one sentence when the painted objects kept their colour textures without material maps
+    materials_skipped: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     answer: AnswerSummary | None = None
     seed: int = 0
@@ -222,6 +224,7 @@ class GenerateJobResult(JobResult):
         return {"run_dir": self.run_dir, "manifest": self.manifest, "layout_picture": self.layout_picture,
                 "image_size": list(self.image_size), "targets": [t.to_dict() for t in self.targets],
                 "texture_skipped": self.texture_skipped, "depth_skipped": self.depth_skipped,
+                "materials_skipped": self.materials_skipped,
                 "timings": dict(self.timings), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
 
     @classmethod
@@ -233,6 +236,7 @@ class GenerateJobResult(JobResult):
                    image_size=_numbers(data, what, "image_size"), targets=_targets(data, what),
                    texture_skipped=_text(data, what, "texture_skipped", optional=True),
                    depth_skipped=_text(data, what, "depth_skipped", optional=True),
+                   materials_skipped=_text(data, what, "materials_skipped", optional=True),
                    timings=_object(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
                    seed=_number(data, what, "seed"))
 
@@ -345,6 +349,7 @@ class RegenerateJobResult(JobResult):
     image_size: list[int] | None = None
     targets: tuple[TargetResult, ...] = ()
     texture_skipped: str | None = None
+    materials_skipped: str | None = None  # (1.15) as GenerateJobResult's
     timings: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
@@ -352,7 +357,7 @@ class RegenerateJobResult(JobResult):
         return {"run_dir": self.run_dir, "source_run": self.source_run, "manifest": self.manifest,
                 "image_size": None if self.image_size is None else list(self.image_size),
                 "targets": [t.to_dict() for t in self.targets], "texture_skipped": self.texture_skipped,
-                "timings": dict(self.timings), "seed": self.seed}
+                "materials_skipped": self.materials_skipped, "timings": dict(self.timings), "seed": self.seed}
 
     @classmethod
     def from_dict(cls, data: Any) -> "RegenerateJobResult":
@@ -361,6 +366,7 @@ class RegenerateJobResult(JobResult):
         return cls(run_dir=_text(data, what, "run_dir"), source_run=_text(data, what, "source_run"),
                    manifest=_text(data, what, "manifest"), image_size=_numbers(data, what, "image_size", optional=True),
                    targets=_targets(data, what), texture_skipped=_text(data, what, "texture_skipped", optional=True),
+                   materials_skipped=_text(data, what, "materials_skipped", optional=True),
                    timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
 
 

@@ -79,7 +79,7 @@ def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: B
     assert [r["target"] for r in manifest["records"]] == ["house", "chimney", "barrel"]
     assert {role: c["loads_from_disk"] for role, c in manifest["model_counters"].items()} == {
         "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1,
-        "materials": 0}  # registered with the job's manager; no job loads it yet
+        "materials": 0}  # registered with the job's manager; an untextured job never loads it
     assert set(manifest["timings"]) >= {"load", "grounding", "crop", "matting", "shape", "export"}
     assert all(v > 0 for v in manifest["memory_peaks"].values())
     run = Path(result["data"]["run_dir"])
@@ -99,7 +99,8 @@ def test_second_job_reloads_nothing(backend: BackendProcess) -> None:
     assert {m["tier"] for m in untextured.values()} == {"device"}
     assert all(m["loads_from_disk"] == 1 for m in untextured.values())
     assert models["paint"]["tier"] == "dropped"  # never needed: no texture was asked for
-    assert models["materials"]["tier"] == "dropped" and models["materials"]["loads_from_disk"] == 0  # no job uses it yet
+    # Untextured jobs: the material model, like the paint models, is never loaded.
+    assert models["materials"]["tier"] == "dropped" and models["materials"]["loads_from_disk"] == 0
 
 
 def test_textured_jobs_load_the_paint_models_once(backend: BackendProcess) -> None:
@@ -112,6 +113,7 @@ def test_textured_jobs_load_the_paint_models_once(backend: BackendProcess) -> No
         assert mesh.visual.material.baseColorTexture.size == (256, 256) and record["textured"]
     counters = _manifest(first)["model_counters"]
     assert counters["delight"]["loads_from_disk"] == 1 and counters["paint"]["loads_from_disk"] == 1
+    assert counters["materials"]["loads_from_disk"] == 1  # once for both targets' material maps
     second = _generate(backend, "paint-2", ["door"], **FAST_PAINT)
     assert all(c["loads_from_disk"] == 0 for c in _manifest(second)["model_counters"].values())
 

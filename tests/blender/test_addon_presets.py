@@ -9,7 +9,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE, configure_preferences, draw_main_panel, labels  # noqa: E402
+from blender_support import ADDON_MODULE, StandInLayout, configure_preferences, draw_main_panel, labels  # noqa: E402
 
 
 @pytest.mark.parametrize("quality", ["FAST", "DRAFT", "STANDARD", "HIGH"])
@@ -80,3 +80,37 @@ def test_the_panel_shows_the_steps_the_chosen_shape_model_will_run(addon, scene)
     finally:
         prefs.property_unset("shape")
         configure_preferences()
+
+
+class _EnabledLayout(StandInLayout):
+    """The stand-in layout, each prop recorded with whether its row was enabled (greyed when not)."""
+
+    def _container(self, *args, **kwargs) -> "_EnabledLayout":
+        return _EnabledLayout(self.log)
+
+    row = column = box = split = grid_flow = column_flow = _container
+
+    def prop(self, data, name: str, **kwargs) -> None:
+        self.log.append(("prop", (data, name), {**kwargs, "enabled": self.enabled}))
+
+
+def test_pbr_materials_is_on_by_default_beside_texture_and_greyed_without_it(addon, scene) -> None:
+    settings = scene.img23d
+    prop = settings.bl_rna.properties["materials"]
+    assert prop.name == "PBR materials" and prop.default is True
+
+    def materials_row_enabled() -> bool:
+        log: list[tuple] = []
+        addon.panels.main.IMG23D_PT_main.draw(type("Panel", (), {"layout": _EnabledLayout(log)})(), bpy.context)
+        [enabled] = [kwargs["enabled"] for name, args, kwargs in log if name == "prop" and args[1] == "materials"]
+        return enabled
+
+    try:
+        settings.texture, settings.materials = True, True
+        assert materials_row_enabled() and settings.job_options().materials is True
+        settings.materials = False
+        assert settings.job_options().materials is False
+        settings.texture = False
+        assert not materials_row_enabled()
+    finally:
+        settings.materials = True

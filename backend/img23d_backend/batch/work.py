@@ -68,12 +68,14 @@ class WorkResult:
 
 def result_notes(result: GenerateJobResult | None) -> list[str]:
     """The sentences a batch repeats for a picture made otherwise than asked: painting or depth
-    skipped for the whole picture, and each object whose finishing fell back or failed."""
+    skipped for the whole picture, material maps skipped, and each object whose finishing fell back or failed."""
     if result is None:
         return []
     notes = [f"texture skipped: {result.texture_skipped}"] if result.texture_skipped else []
     if result.depth_skipped:
         notes.append(f"depth skipped: {result.depth_skipped}")
+    if result.materials_skipped:  # the sentence says "materials skipped: " itself
+        notes.append(result.materials_skipped)
     notes.extend(f"{target.target}: {target.fallback}" for target in result.targets if target.fallback)
     return notes
 

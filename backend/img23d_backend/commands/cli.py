@@ -242,7 +242,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
             failed += 1
             error = target.error or {}
             print(f"{label}: FAILED [{error.get('code')}] {error.get('message')}")
-    for skipped in (result.texture_skipped, result.depth_skipped):  # a stage the job went on without
+    for skipped in (result.texture_skipped, result.depth_skipped, result.materials_skipped):  # went on without
         if skipped:
             print(skipped)
     for target in result.targets:  # quads asked for and not made: the finish's one sentence

@@ -57,6 +57,9 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) ->
     if game_ready:
         add_finish_options(parser)
     parser.add_argument("--no-texture", action="store_true", help="untextured meshes only (no paint stage)")
+    parser.add_argument("--no-materials", action="store_true",
+                        help="the painted objects get their colour texture only, without the roughness and "
+                             "metallic maps the material model estimates (on by default where texture is on)")
     add_paint_options(parser)
     parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
                         help="the camera's field of view across the picture's longer side, in degrees "
@@ -162,7 +165,7 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          keep="all" if args.all_instances else "largest", shape_batch=args.shape_batch,
                          texture=not args.no_texture, texture_size=args.texture_size,
                          paint_steps=args.paint_steps, texture_sync=not args.no_texture_sync,
-                         delight_steps=args.delight_steps,
+                         materials=not getattr(args, "no_materials", False), delight_steps=args.delight_steps,
                          fov_degrees=args.fov, ground=not args.no_ground, symmetry=args.symmetry,
                          sharpness=args.edges, topology=getattr(args, "topology", JobOptions.topology),
                          face_target=getattr(args, "faces", JobOptions.face_target),

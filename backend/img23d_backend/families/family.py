@@ -20,7 +20,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
 
 from PIL import Image
 
@@ -69,10 +69,26 @@ class PaintRun(Protocol):
     def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T: ...
 
 
+# Per-view RGB images (one per painted view, each the view's size) -> one RGB texture in the painted
+# mesh's UV layout, baked with the same view weights and hole filling as its colour.
+ViewBake = Callable[[Sequence[Image.Image]], Image.Image]
+
+
+@dataclass(frozen=True)
+class Painted:
+    """What a family's paint step painted: the textured mesh (its material's ``baseColorTexture``), the
+    views its colour was baked from, and ``bake``, which bakes other images of those views (the
+    material maps: ``jobs.materials``) into the same UV layout as the colour was baked."""
+
+    mesh: Any
+    views: tuple[Image.Image, ...]
+    bake: ViewBake
+
+
 # A family's paint step: (the job, the target's record, its mesh, its cut-out, the UV unwrap made
-# ahead or None) -> the textured mesh. Raises skips.TextureUnavailable when a texture model cannot
+# ahead or None) -> what it painted. Raises skips.TextureUnavailable when a texture model cannot
 # be loaded, and ProtocolError when this target cannot be painted.
-PaintStep = Callable[[PaintRun, TargetRecord, Any, Any, Callable[[], Any] | None], Any]
+PaintStep = Callable[[PaintRun, TargetRecord, Any, Any, Callable[[], Any] | None], Painted]
 
 # A replica written into a folder: its manifest entry and the seed it was made with.
 ReplicaBuild = Callable[[Path], tuple[dict[str, Any], int]]

@@ -28,7 +28,7 @@ from ..stages.mesh import cleanup
 from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
-from . import finishing
+from . import finishing, materials
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
@@ -56,7 +56,8 @@ class GenerateRun(PaintingRun):
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
-        return ("grounding", "matting", "depth", "shape") + (PAINT_ROLES if request.options.texture else ())
+        painting = PAINT_ROLES + (("materials",) if request.options.materials else ())
+        return ("grounding", "matting", "depth", "shape") + (painting if request.options.texture else ())
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
@@ -98,7 +99,8 @@ class GenerateRun(PaintingRun):
             layout_picture=str(picture) if picture.is_file() else None,
             image_size=list(image.original_size), targets=tuple(TargetResult(**asdict(r)) for r in records),
             texture_skipped=manifest.texture_skipped, depth_skipped=manifest.depth_skipped,
-            timings=manifest.timings, answer=self.answer(), seed=self.options.seed)
+            materials_skipped=manifest.materials_skipped, timings=manifest.timings, answer=self.answer(),
+            seed=self.options.seed)
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
         """One record per target instance; whole image as one object when no names were given."""
@@ -323,12 +325,13 @@ class GenerateRun(PaintingRun):
         return self.options.texture and not self.run_folder.manifest.texture_skipped
 
     def _paint(self, record: TargetRecord, mesh: Any, cutout: Any, unwrap: Callable[[], Any]) -> Any:
-        """The textured mesh; on failure the untextured one, with the failure reported: once for
-        the job when a texture model cannot be loaded (``skips``), else for this target."""
+        """The textured mesh, with its material maps when the job asks for them; on failure the
+        untextured one, with the failure reported: once for the job when a texture model cannot be
+        loaded (``skips``), else for this target."""
         if not self._painting():
             return mesh
         try:
-            return self.paint_mesh(record, mesh, cutout, unwrap)
+            painted = self.paint_mesh(record, mesh, cutout, unwrap)
         except skips.TextureUnavailable as exc:
             skips.skip_texture(self, skips.texture_sentence(exc))
             return mesh
@@ -340,6 +343,8 @@ class GenerateRun(PaintingRun):
             log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
             failure = ProtocolError(ErrorCode.OUT_OF_MEMORY if is_out_of_memory(exc) else ErrorCode.INTERNAL,
                                     skips.reason(exc))
+        else:  # its material maps, or its colour texture alone (said once: jobs.materials)
+            return materials.with_materials(self, record, painted)
         record.error = {"code": failure.code.value,
                         "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}
         self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],

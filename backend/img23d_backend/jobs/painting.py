@@ -1,7 +1,7 @@
 """Jobs that paint meshes (generate, regenerate, re-texture): one target's mesh painted from its
 cut-out by the model set's paint model, through its family's paint step (``families.family``:
 Hunyuan3D-Paint's with its out-of-memory retry, or the licence-clean family's, which needs no
-hy3dgen).
+hy3dgen), and, for a Generate, its material maps (``jobs.materials``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..families.family import Painted
 from ..families.table import family_of
 from ..runs.folders import TargetRecord
 from .base import JobRun
@@ -19,10 +20,10 @@ class PaintingRun(JobRun):
     """A job whose targets may be painted."""
 
     def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any,
-                   unwrap: Callable[[], Any] | None = None) -> Any:
-        """Paint ``mesh`` from ``cutout``, keeping the views in the run folder. Raises
-        ``skips.TextureUnavailable`` when a texture model cannot be loaded, and
-        ``ProtocolError``: out of memory twice (the second time with smaller renders), or
+                   unwrap: Callable[[], Any] | None = None) -> Painted:
+        """Paint ``mesh`` from ``cutout``, keeping the views in the run folder: the textured mesh, the
+        views and their bake. Raises ``skips.TextureUnavailable`` when a texture model cannot be
+        loaded, and ``ProtocolError``: out of memory twice (the second time with smaller renders), or
         anything else that went wrong (as ``internal``, with the trace in the log)."""
         if not self.engine.can_paint:
             raise ProtocolError(ErrorCode.BAD_REQUEST, self.engine.no_texture)

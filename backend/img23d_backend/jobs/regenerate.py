@@ -144,7 +144,7 @@ class RegenerateRun(GenerateRun):
             run_dir=str(self.run_folder.root), source_run=str(source.root),
             manifest=str(self.run_folder.path("manifest.json")), image_size=manifest.image.get("original_size"),
             targets=tuple(TargetResult(**asdict(r)) for r in records), texture_skipped=manifest.texture_skipped,
-            timings=manifest.timings, seed=self.options.seed)
+            materials_skipped=manifest.materials_skipped, timings=manifest.timings, seed=self.options.seed)
 
 
 def _source_layout(source: Manifest) -> Any:

@@ -70,13 +70,13 @@ class RetextureRun(PaintingRun):
         if through_proxy:
             with self.stage("proxy"):
                 stand_in = retexture.proxy(artist, self.options.face_budget)
-            painted = self.paint_mesh(record, stand_in, cutout)
+            painted = self.paint_mesh(record, stand_in, cutout).mesh
             with self.stage("transfer"):
                 bake = family_of(self.manager.spec("paint")).uv_bake  # the painting family's rasterizer
                 texture = Image.fromarray(retexture.transfer_texture(
                     target, painted, self.options.texture_size, self.engine.device, bake), "RGB")
         else:
-            texture = self.paint_mesh(record, target, cutout).visual.material.baseColorTexture
+            texture = self.paint_mesh(record, target, cutout).mesh.visual.material.baseColorTexture
         with self.stage("export"):
             texture_path = self.run_folder.write_image("texture.png", texture)
             uvs_path = self.run_folder.write_bytes_with(

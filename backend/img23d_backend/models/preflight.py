@@ -142,6 +142,20 @@ def materials_need(weights: int, resolution: int, bytes_per_value: int = 2, on_g
     return Need(host=0, device=weights + activations) if on_gpu else Need(host=weights + activations)
 
 
+def check_materials(resolution: int, bytes_per_value: int, device: Any, room: Room | None = None) -> None:
+    """``out_of_memory`` when the material step's activations on one view (``resolution``: the side
+    it processes views at) cannot fit in ``room`` (free now) beside its loaded model."""
+    room = room or free_room(device)
+    need = materials_need(0, resolution, bytes_per_value, on_gpu=_on_gpu(device))
+    if not room.fits(need):
+        needed, available = (need.device, room.device) if need.device and not room.shared else (need.host, room.host)
+        raise ProtocolError(ErrorCode.OUT_OF_MEMORY,
+                            f"it needs about {(needed + RESERVE_BYTES) / GB:.1f} GB for one view at {resolution} px, "
+                            f"and {available / GB:.1f} GB are free now",
+                            f"host {need.host} B, device {need.device} B; "
+                            f"room: host {room.host} B, device {room.device} B")
+
+
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
 TEXTURE_STEPS = (256, 512, 1024, 2048, 4096, 8192)
 

@@ -108,6 +108,7 @@ class Manifest:
     # meshes are untextured, why the objects are placed by their boxes.
     texture_skipped: str | None = None
     depth_skipped: str | None = None
+    materials_skipped: str | None = None        # why the painted objects have no material maps
     source_run: str | None = None               # a regeneration's Generate run (jobs/regenerate.py)
 
     @classmethod

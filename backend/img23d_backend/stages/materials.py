@@ -15,8 +15,8 @@ resolution, pad, encode, denoise from seeded noise, decode, unpad, resize back),
 roughness and metallicity channels the ``target_properties`` name: for this model the second
 target, ``material``, a stack of [roughness, metallicity, unused], each in linear space in [0, 1].
 
-No job calls it yet (issue 47's second part bakes the maps into the texture): ``material_maps`` is
-the call a job makes, through its model manager (budget, offloading, the one loading path). A model
+A Generate calls it after painting (``jobs.materials`` bakes the maps beside the colour):
+``material_maps`` is the call a job makes, through its model manager (budget, offloading, the one loading path). A model
 that cannot be loaded or run raises ``skips.MaterialsUnavailable`` with one sentence
 (``skips.materials_sentence`` words it for the job), so a job can keep its colour texture and say why.
 """
@@ -33,7 +33,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
 from ..env.torch_shims import prepare_torchvision
-from ..models import placement
+from ..models import placement, preflight
 from ..models.fast_load import diffusers_key_fixes
 from ..models.folder_files import MARIGOLD_WEIGHTS
 from ..models.meta_weights import empty_weights, read_safetensors, transformers_state
@@ -136,10 +136,14 @@ def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
 def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
                   resolution: int = 0) -> list[MaterialMaps]:
     """Each view's maps from the manager's materials model (made resident first, within its budget);
-    ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run (a cancel stays a
-    cancel)."""
+    ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run, or when one view's
+    activations cannot fit in the memory free beside it (``preflight.check_materials``; a cancel stays
+    a cancel)."""
     try:
         with manager.use("materials") as model:
+            # Its activations beside the loaded model, at the side it processes views at.
+            preflight.check_materials(resolution or model.default_resolution,
+                                      materials_dtype(manager.device).itemsize, manager.device)
             return estimate_materials(model, views, cancel, steps, resolution)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:

@@ -6,7 +6,7 @@ cannot be loaded (a missing or corrupt file, keys its model does not have, no me
 the model set has no texture models at all, every target keeps its
 untextured mesh; when the depth model cannot be loaded or run, the objects are placed by their
 boxes. The job says so once, in one sentence: the manifest's ``texture_skipped`` /
-``depth_skipped``, the result's fields of the same names (the CLI's summary and Blender's report
+``depth_skipped`` / ``materials_skipped``, the result's fields of the same names (the CLI's summary and Blender's report
 print them), and a progress message as it happens.
 
 A texture model that loads but fails on one target (out of memory twice, invalid values) is that
@@ -120,6 +120,11 @@ def _record_once(run: Any, field: str, stage: str, sentence: str) -> None:
 def skip_texture(run: Any, sentence: str) -> None:
     """Record, once per job, that ``run`` (a generate job) makes untextured meshes and why."""
     _record_once(run, "texture_skipped", "paint", sentence)
+
+
+def skip_materials(run: Any, sentence: str) -> None:
+    """Record, once per job, that ``run``'s objects keep their colour textures without material maps, and why."""
+    _record_once(run, "materials_skipped", "paint", sentence)
 
 
 def skip_depth(run: Any, exc: BaseException) -> None:

@@ -15,7 +15,7 @@ import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import trimesh
@@ -139,7 +139,8 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
     ``unwrap()``'s result, the same unwrap made ahead in a worker (``stages.unwrap``). With
     ``keep``, the delit reference and the painted views are put there (as PIL images) for
     the run folder, the seconds each phase took under ``"timings"`` (delight, uv, render,
-    multiview, bake, fill), and under ``"redone_in_fp32"`` the models whose half-precision
+    multiview, bake, fill), under ``"bake"`` a function baking other images of the views as the
+    colour was baked (``families.family.ViewBake``), and under ``"redone_in_fp32"`` the models whose half-precision
     output was not a number and which were run again in fp32. Raises ``NotFinite`` when a
     model's output is still not a number (or was already in fp32): never a black texture.
     """
@@ -172,14 +173,36 @@ def paint_mesh(mesh: trimesh.Trimesh, reference: Image.Image, *, delighter: Deli
         keep["reference"] = delit
         keep["views"] = [_to_image(view) for view in views]
     with steps.phase("bake"):
-        texture, painted = _bake(render, views, settings, steps)
+        texture, painted = _bake(render, views, settings, steps.advance)
     with steps.phase("fill"):
-        image = fill_texture(texture.cpu().numpy(), painted.cpu().numpy(), np.asarray(unwrapped.vertices),
-                             np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
+        image = _fill(unwrapped, texture, painted)
     steps.advance("filled the texels no camera saw")
     if keep is not None:
         keep["timings"] = steps.timings
+        keep["bake"] = _view_bake(render, unwrapped, settings, cancel)
     return _textured(unwrapped, Image.fromarray(image, "RGB"))
+
+
+def _fill(unwrapped: trimesh.Trimesh, texture: Any, painted: Any) -> np.ndarray:
+    return fill_texture(texture.cpu().numpy(), painted.cpu().numpy(), np.asarray(unwrapped.vertices),
+                        np.asarray(unwrapped.faces), np.asarray(unwrapped.visual.uv))
+
+
+def _view_bake(render: Any, unwrapped: trimesh.Trimesh, settings: PaintSettings,
+               cancel: CancelToken) -> Callable[[Sequence[Image.Image]], Image.Image]:
+    """Bakes RGB images of the painted views (each the view's size) into the texture as the colour was
+    baked: the same renderer (cameras, UV layout), view weights, blend and hole filling."""
+    def bake(images: Sequence[Image.Image]) -> Image.Image:
+        import torch
+
+        if len(images) != settings.views:
+            raise ValueError(f"{len(images)} images for {settings.views} painted views: give one per view")
+        views = torch.stack([torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
+                             .permute(2, 0, 1) for image in images])
+        texture, painted = _bake(render, views, settings, lambda message: cancel.check())
+        return Image.fromarray(_fill(unwrapped, texture, painted), "RGB")
+
+    return bake
 
 
 def _finite(model: Any, redone: list[str], call: Callable[[], T]) -> T:
@@ -300,7 +323,7 @@ def _absolute_vertex_normals(render: Any) -> Any:
     return torch.from_numpy(np.asarray(normals, dtype=np.float32)).to(render.vtx_pos.device)
 
 
-def _bake(render: Any, views: Any, settings: PaintSettings, steps: _Steps) -> tuple[Any, Any]:
+def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[str], None]) -> tuple[Any, Any]:
     """Back-project every view into the atlas and blend by view weight x cos^bake_exp.
 
     Same blend as MeshRender.fast_bake_texture (a view that adds under 1% new texels is
@@ -324,7 +347,7 @@ def _bake(render: Any, views: Any, settings: PaintSettings, steps: _Steps) -> tu
         if not _mostly_painted(cos_map, trust):
             accumulated += texture * cos_map
             trust += cos_map
-        steps.advance(f"baked view {number}/{settings.views}")
+        advance(f"baked view {number}/{settings.views}")
     assert accumulated is not None and trust is not None  # validate() guarantees a camera
     return accumulated / trust.clamp_min(1e-8), trust[..., 0] > 1e-8
 

@@ -22,16 +22,16 @@ from ...models.oom import is_out_of_memory
 from ...models.registry import paint_steps
 from ...runs.folders import TargetRecord
 from ...stages import skips
-from ..family import PaintRun
+from ..family import Painted, PaintRun
 from . import paint as hunyuan
 
 log = logging.getLogger(__name__)
 
 
 def paint_target(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
-                 unwrap: Callable[[], Any] | None = None) -> Any:
+                 unwrap: Callable[[], Any] | None = None) -> Painted:
     """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead), the views
-    and the delit reference written under ``views/<stem>/``."""
+    and the delit reference written under ``views/<stem>/``; the views and their bake with it."""
     paint_spec = run.manager.spec("paint")
     view_size = int(paint_spec.options.get("view_size", 512))
     render = run.options.bake_render_size()
@@ -79,4 +79,4 @@ def paint_target(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
             run.run_folder.write_image(f"views/{record.stem}/view_{index}.png", view)
         if "reference" in kept:
             run.run_folder.write_image(f"views/{record.stem}/reference_delit.png", kept["reference"])
-    return painted
+    return Painted(mesh=painted, views=tuple(kept["views"]), bake=kept["bake"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import trimesh
@@ -38,7 +38,8 @@ class TextureSettings:
 class PaintRecord:
     """What a run leaves for its folder: the six views, the control maps as pictures (positions and
     normals, one of each per view), the share of the UV layout's texels a view painted (the rest were
-    filled), and the seconds each phase took."""
+    filled), the seconds each phase took, and ``bake``: other images of the views baked into the
+    painted mesh's UV layout as its colour was (``families.family.ViewBake``)."""
 
     views: list[Image.Image] = field(default_factory=list)
     positions: list[Image.Image] = field(default_factory=list)
@@ -46,6 +47,7 @@ class PaintRecord:
     painted_fraction: float = 0.0
     texture_sync: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    bake: Callable[[Sequence[Image.Image]], Image.Image] | None = None
 
 
 def paint_steps(settings: TextureSettings) -> int:
@@ -97,6 +99,8 @@ def paint_mesh(model: Step1XTextureModel, mesh: trimesh.Trimesh, cutout: Image.I
         record.painted_fraction = float(baked.painted.sum() / max(int(baked.covered.sum()), 1))
         record.texture_sync = atlas is not None
         record.timings = {name: round(seconds, 4) for name, seconds in timings.items()}
+        # The painted mesh keeps the UVs the colour was baked into: baking onto it reuses that layout.
+        record.bake = lambda images: bake_views(baked.mesh, images, settings.bake, model.device, cancel=cancel).image
     return baked.mesh
 
 

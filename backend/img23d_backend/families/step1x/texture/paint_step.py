@@ -23,7 +23,7 @@ from ....models.registry import paint_steps
 from ....runs.folders import TargetRecord
 from ....stages import skips
 from ....stages.paint.uvs import has_uvs, with_uvs
-from ...family import PaintRun
+from ...family import Painted, PaintRun
 from .bake import BakeSettings
 from .generate import VIEW_SIZE, MultiviewSettings
 from .paint import PaintRecord, TextureSettings, paint_mesh
@@ -50,9 +50,10 @@ def texture_settings(run: PaintRun) -> TextureSettings:
 
 
 def paint_clean(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
-                unwrap: Callable[[], Any] | None = None) -> Any:
+                unwrap: Callable[[], Any] | None = None) -> Painted:
     """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead by
-    ``stages.unwrap``, or an unwrap here), the views and maps written under ``views/<stem>/``."""
+    ``stages.unwrap``, or an unwrap here), the views and maps written under ``views/<stem>/``; the
+    views and their bake with it."""
     settings = texture_settings(run)
     paint_record = PaintRecord()
     with run.stage(STAGE):
@@ -74,7 +75,8 @@ def paint_clean(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
                 log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
                 raise ProtocolError(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]) from exc
         write_record(run, record, paint_record)
-    return painted
+    assert paint_record.bake is not None  # paint_mesh sets it with the views
+    return Painted(mesh=painted, views=tuple(paint_record.views), bake=paint_record.bake)
 
 
 def write_record(run: PaintRun, record: TargetRecord, kept: PaintRecord) -> None:

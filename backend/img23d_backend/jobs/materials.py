@@ -1,0 +1,74 @@
+"""The material step of a Generate: roughness and metallic maps for a painted object, baked into its
+UV layout beside its colour.
+
+After a target is painted, the material model (Marigold-IID-Appearance: ``stages.materials``) runs on
+the views its family's paint step baked the colour from, and each view's two maps, packed as glTF's
+metallicRoughness texture packs them (roughness in G, metallic in B, R unused and 255), are baked
+through that family's own bake (``families.family.Painted.bake``: the same cameras, view weights and
+hole filling as the colour) into one texture. The mesh's material then carries it as
+``metallicRoughnessTexture`` with both factors 1.0, so the texture rules; the base colour stays the
+paint model's, and the GLB writer (trimesh's glTF exporter) writes both.
+
+The step runs where the job paints and its ``materials`` option is on. When the model cannot be
+loaded or run (a damaged file, out of memory, maps that are not numbers) every object keeps its
+colour texture and the job says so once (``skips.skip_materials``: the manifest's and the result's
+``materials_skipped``); the model is not tried again for the job's other targets.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..families.family import Painted
+from ..runs.folders import TargetRecord
+from ..stages import skips
+from ..stages.materials import MaterialMaps, material_maps
+
+STAGE = "paint"   # progress reports it as the last part of painting
+UNUSED_RED = 255  # glTF reads metallicRoughness's G and B only; R is left full, as the spec allows
+
+
+def wanted(run: Any) -> bool:
+    """Whether ``run``'s painted objects get material maps: asked for and not skipped for the job."""
+    return bool(run.options.texture and run.options.materials and not run.run_folder.manifest.materials_skipped)
+
+
+def with_materials(run: Any, record: TargetRecord, painted: Painted) -> Any:
+    """``painted.mesh`` with its metallicRoughness texture when the job wants one; the mesh as painted
+    (its colour texture) when it does not, or when the material model fails (said once: ``skips``)."""
+    if not wanted(run):
+        return painted.mesh
+    started = time.perf_counter()
+    run.progress(STAGE, 0, 1, f"estimating roughness and metallic maps for {record.target!r}")
+    try:
+        maps = material_maps(run.manager, painted.views, run.job.cancel)
+    except skips.MaterialsUnavailable as exc:
+        skips.skip_materials(run, skips.materials_sentence(exc))
+        return painted.mesh
+    texture = painted.bake([packed(view) for view in maps])
+    record.timings["materials"] = round(time.perf_counter() - started, 4)
+    run.run_folder.write_image(f"views/{record.stem}/metallic_roughness.png", texture)
+    return with_texture(painted.mesh, texture)
+
+
+def packed(maps: MaterialMaps) -> Image.Image:
+    """One view's maps as glTF packs them: R unused (255), G roughness, B metallic, 8 bits each."""
+    def byte(values: np.ndarray) -> np.ndarray:
+        return (np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+    green, blue = byte(maps.roughness), byte(maps.metallic)
+    return Image.fromarray(np.stack([np.full_like(green, UNUSED_RED), green, blue], axis=-1), "RGB")
+
+
+def with_texture(mesh: Any, texture: Image.Image) -> Any:
+    """``mesh`` (a painted trimesh: its own copy, made by the paint step) with ``texture`` as its
+    material's metallicRoughness texture and both factors 1.0, which multiply the texture's values."""
+    material = mesh.visual.material
+    material.metallicRoughnessTexture = texture
+    material.metallicFactor = 1.0
+    material.roughnessFactor = 1.0
+    return mesh
