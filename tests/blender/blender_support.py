@@ -104,3 +104,20 @@ def draw_main_panel(addon: Any) -> list[tuple]:
 
 def labels(log: list[tuple]) -> list[str]:
     return [kwargs.get("text", "") for name, args, kwargs in log if name == "label"]
+
+
+def pbr_images(material: Any) -> tuple[Any, Any]:
+    """A painted object's base-colour image and its metallic-roughness image, as Blender's glTF importer
+    wires them: Base Color from one image, Metallic (blue) and Roughness (green) through Separate Color
+    from another."""
+    principled = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    [colour] = principled.inputs["Base Color"].links
+    channels = {}
+    for socket in ("Metallic", "Roughness"):
+        [link] = principled.inputs[socket].links
+        assert link.from_node.type == "SEPARATE_COLOR", f"{socket} comes from a {link.from_node.type}"
+        [image_link] = link.from_node.inputs[0].links
+        channels[socket] = (link.from_socket.name, image_link.from_node.image)
+    assert [name for name, _ in channels.values()] == ["Blue", "Green"], channels
+    assert channels["Metallic"][1] is channels["Roughness"][1] is not colour.from_node.image
+    return colour.from_node.image, channels["Metallic"][1]

@@ -11,7 +11,7 @@ bpy = pytest.importorskip("bpy")
 
 from blender_support import (ADDON_MODULE, BACKEND_PYTHON, JOB_TIMEOUT, REPO, configure_preferences,  # noqa: E402
                              reached_stage, run_to_end, tick_until)
-from blender_support import draw_main_panel as _draw_panel, labels as _labels  # noqa: E402
+from blender_support import draw_main_panel as _draw_panel, labels as _labels, pbr_images  # noqa: E402
 from testdata import HOUSE  # noqa: E402
 
 
@@ -97,8 +97,8 @@ def test_generate_three_names_into_one_collection_in_picture_order(addon, scene)
     for obj in objects:
         assert obj["img23d_target"] == obj.name
         [material] = obj.data.materials
-        images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
-        assert [tuple(image.size) for image in images] == [(256, 256)]
+        # The paint model's colour and the material model's metallic-roughness map, at the texture size.
+        assert [tuple(image.size) for image in pbr_images(material)] == [(256, 256), (256, 256)]
         assert obj.data.uv_layers
         assert len(obj["img23d_box"]) == 4
         assert Path(obj["img23d_run"]).is_dir()

@@ -13,7 +13,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE, BACKEND_PYTHON  # noqa: E402
+from blender_support import ADDON_MODULE, BACKEND_PYTHON, pbr_images  # noqa: E402
 
 BLOCKER = '''import os
 from pathlib import Path
@@ -72,8 +72,8 @@ def test_generate_on_the_clean_family_without_hy3dgen_paints_the_meshes(addon, s
             assert len(obj.data.polygons) > 100
             assert json.loads(obj["img23d_models"])["shape"].startswith("tiny/step1x-3d")
             [material] = obj.data.materials
-            images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
-            assert [tuple(image.size) for image in images] == [(256, 256)] and obj.data.uv_layers
+            assert [tuple(image.size) for image in pbr_images(material)] == [(256, 256), (256, 256)]
+            assert obj.data.uv_layers
         assert not mark.exists(), "the backend imported hy3dgen for the licence-clean family"
     finally:
         addon.runtime.shutdown()
