@@ -6,8 +6,8 @@ command string: an argument list. A reader thread turns stdout lines into protoc
 messages on a queue; the main thread drains the queue without ever blocking.
 
 Nothing the far side prints can grow Blender without bound: a line is read with its limit
-(``message_lines``: no line over 1 MiB is held, and the first one ends the session: a backend that
-sends it is broken or hostile, and is stopped at once), the queue holds a bounded number of messages
+(``protocol.bounded_lines``, ``last_overlong``: no line over 1 MiB is held, and the first one ends
+the session: a backend that sends it is broken or hostile, and is stopped at once), the queue holds a bounded number of messages
 and bytes (``events.EventQueue``: past it the reader waits, and so does the backend), and stderr is
 copied by a thread into a log capped on disk (``CappedLog``).
 
@@ -24,7 +24,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any
 
 import img23d_protocol as protocol
 
@@ -205,7 +205,7 @@ class BackendProcess:
 
     def _read(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
-        for line in message_lines(proc.stdout):
+        for line in protocol.bounded_lines(proc.stdout, last_overlong=True):
             if isinstance(line, protocol.OverlongLine):
                 # Nothing it says from here can be trusted, and the job would wait for the watchdog:
                 # stopped now; its exit brings the sentence (``exit_message``).
@@ -373,18 +373,3 @@ class BackendProcess:
         return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def message_lines(stream: BinaryIO, limit: int = protocol.MAX_LINE_BYTES) -> Iterator[bytes | protocol.OverlongLine]:
-    """The backend's lines without their endings, as ``protocol.bounded_lines`` reads them, but ending
-    at the first piece of a line over ``limit``: that line is the backend's last word (the session
-    stops it), so the rest of it is not waited for (a hostile one need never end it). Empty lines
-    are skipped."""
-    while True:
-        piece = stream.readline(limit + 1)
-        if not piece:
-            return
-        if len(piece) > limit and not piece.endswith(b"\n"):
-            yield protocol.OverlongLine(len(piece))
-            return
-        line = piece.rstrip(b"\r\n")
-        if line.strip():
-            yield line

@@ -35,11 +35,16 @@ class OverlongLine:
     size: int
 
 
-def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | OverlongLine]:
+def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES, *,
+                  last_overlong: bool = False) -> Iterator[bytes | OverlongLine]:
     """The lines of ``stream`` without their line endings, the bound checked while reading: a line
     over ``limit`` bytes is never held whole (a peer printing gigabytes without a newline would
     otherwise grow this process by as much); its bytes are read and dropped ``limit`` at a time up
-    to its end, and one ``OverlongLine`` stands for it. Empty lines are skipped."""
+    to its end, and one ``OverlongLine`` stands for it. Empty lines are skipped.
+
+    ``last_overlong``: the first piece of an over-long line ends the lines instead (its
+    ``OverlongLine`` counts that piece alone), for a reader to whom such a line is the peer's last
+    word: the rest of it is not waited for, and a hostile peer need never end it."""
     while True:
         piece = stream.readline(limit + 1)
         if not piece:
@@ -49,6 +54,9 @@ def bounded_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[byt
             if line.strip():
                 yield line
             continue
+        if last_overlong:
+            yield OverlongLine(len(piece))
+            return
         dropped = len(piece)
         while not piece.endswith(b"\n"):
             piece = stream.readline(limit + 1)

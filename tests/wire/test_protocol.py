@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
-                             OptionError,
+                             OptionError, OverlongLine, bounded_lines,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
                              GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RegenerateRequest,
                              RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
@@ -302,3 +303,10 @@ def test_finishing_options_out_of_range_name_themselves(options: dict, named: st
     with pytest.raises(OptionError) as caught:
         JobOptions.from_dict(options)
     assert caught.value.option == named
+
+
+def test_bounded_lines_drop_an_overlong_line_or_end_at_it() -> None:
+    stream = b"one\n" + b"x" * 25 + b"\n\ntwo\n"
+    assert list(bounded_lines(io.BytesIO(stream), 10)) == [b"one", OverlongLine(26), b"two"]
+    # A reader to whom that line is the peer's last word: its first piece alone, nothing after it.
+    assert list(bounded_lines(io.BytesIO(stream), 10, last_overlong=True)) == [b"one", OverlongLine(11)]
