@@ -12,8 +12,9 @@ Where each fact comes from (the hub cannot be reached from where this was writte
 
 * The revision: public projects that download this very commit: github.com/Vineet-Vinod/ColorIt,
   ``src/pipeline/flux2_klein_mlx.py`` (``FLUX2_KLEIN_4B_REVISION``, with every file's size and
-  sha256 checked before use; its tests assert the same commit), and several others that pin the same commit in their model tables (a benchmark report of
-  ``optimum`` exports, a "Face Lab" install guide, a runtime config's ``modelRevision``).
+  sha256 checked before use; its tests assert the same commit), and several others that pin the
+  same commit in their model tables (a benchmark report of ``optimum`` exports, a "Face Lab" install
+  guide, a runtime config's ``modelRevision``).
 * The files: ColorIt's ``FLUX2_KLEIN_4B_FILES`` lists seventeen, with sizes and sha256:
   ``model_index.json`` (446 B), ``scheduler/scheduler_config.json``, ``text_encoder/`` (``config.json``,
   ``generation_config.json``, ``model.safetensors.index.json``, ``model-00001-of-00002.safetensors``

@@ -125,7 +125,8 @@ def _json(path: Path) -> dict[str, Any]:
 
 def _load_klein(folder: Path, device: Any, dtype: Any, index: dict[str, Any]) -> tuple[Any, list[Any]]:
     """FLUX.2 [klein]'s networks from ``folder``, in diffusers' ``Flux2KleinPipeline``."""
-    from diffusers import AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline, Flux2Transformer2DModel
+    from diffusers import (AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline,
+                           Flux2Transformer2DModel)
     from transformers import Qwen2TokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
     with empty_weights():
