@@ -55,7 +55,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     Returns (and prints) load seconds, forward seconds and memory per model. Sizes: grounding
     a 256x256 image and 2 new tokens; matting one 1024x1024 crop; shape one image, 1 step,
     octree 64 (Hunyuan3D-2 mini turbo and Step1X-3D alike); delight and paint one step at 512 (paint with
-    ``paint_views`` views); materials one step on the 256x256 picture at 256.
+    ``paint_views`` views); materials one step on the 256x256 picture at 256; editor one step on the
+    256x256 picture at its working size (1024x1024's area).
     """
     prepare_imports()
     import numpy as np
@@ -64,6 +65,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
 
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
+    from img23d_backend.stages.editing import EditRequest, editor_loader, run_edits
     from img23d_backend.stages.materials import estimate_materials, materials_loader
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
@@ -112,6 +114,10 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         [maps] = estimate_materials(obj, [picture], cancel, steps=1, resolution=256)
         return f"roughness and metallic maps {maps.roughness.shape}"
 
+    def run_editor(obj: Any) -> str:
+        [edited] = run_edits(obj, [EditRequest(picture, "complete the hidden parts of the object")], cancel, steps=1)
+        return f"edited {edited.size} at {obj.working_size(picture.size)}"
+
     def run_paint(obj: Any) -> str:
         azimuths, elevations = [0, 90, 180, 270, 0, 180][:paint_views], [0, 0, 0, 0, 90, -90][:paint_views]
         maps = torch.rand(paint_views, 3, 512, 512)
@@ -122,6 +128,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "grounding": (lambda spec: load_grounding, run_grounding),
         "matting": (matting_loader, run_matting),
         "materials": (materials_loader, run_materials),
+        "editor": (editor_loader, run_editor),
         "shape": (shape_loader, shape_runner(generate_shapes)),
         "delight": (delight_loader, run_delight),
         "paint": (paint_loader, run_paint),

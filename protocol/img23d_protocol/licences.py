@@ -137,6 +137,9 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("madebyollin/sdxl-vae-fp16-fix", MIT),
     # The material model every family shares (roughness and metallic maps from painted views).
     ModelLicence("prs-eth/marigold-iid-appearance-v1-1", MARIGOLD_OPENRAIL_PLUS_PLUS_M),
+    # The image editor every family shares (fills in the hidden parts of a crop): FLUX.2 [klein] 4B's
+    # weights under Apache-2.0, stated in its LICENSE.md (the 9B variants are non-commercial: not offered).
+    ModelLicence("black-forest-labs/FLUX.2-klein-4B", APACHE_2, stated_in="LICENSE.md"),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
@@ -151,6 +154,7 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
                  replicates="depth-anything/Depth-Anything-V2-Small-hf"),
     ModelLicence("tiny/marigold-iid-appearance", REPLICA, stated_in="",
                  replicates="prs-eth/marigold-iid-appearance-v1-1"),
+    ModelLicence("tiny/flux2-klein-4b", REPLICA, stated_in="", replicates="black-forest-labs/FLUX.2-klein-4B"),
 )
 
 # Models deliberately not offered, and why (the guide's licence table lists them).

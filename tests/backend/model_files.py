@@ -36,7 +36,7 @@ def complete_files(spec: ModelSpec, sharded: bool = False) -> dict[str, bytes]:
                 "model.safetensors": WEIGHT_BYTES}
     if spec.role == "depth":
         return {"config.json": b"{}", "preprocessor_config.json": b"{}", "model.safetensors": WEIGHT_BYTES}
-    if spec.role == "materials":  # exact_files: its list is every file the loader opens
+    if spec.role in ("materials", "editor"):  # exact_files: its list is every file the loader opens
         return {name: WEIGHT_BYTES if name.endswith(".safetensors") else b"{}" for name in spec.allow_patterns}
     if spec.role == "shape" and spec.shape_kind is not None and spec.shape_kind.family == "clean":
         # Step1X-3D's geometry folder (step1x.configs.FOLDER_FILES): each part's config and weights;

@@ -43,7 +43,7 @@ def test_every_model_a_family_brings_is_found_its_family_and_the_shared_ones_non
             spec = getattr(models, role)
             if spec is not None:
                 assert family_of(spec).name == family, (models.name, role)
-        for role in ("grounding", "matting", "depth", "materials"):
+        for role in ("grounding", "matting", "depth", "materials", "editor"):
             assert getattr(models, role).family is None
             with pytest.raises(ValueError, match="every family shares it"):
                 family_of(getattr(models, role))

@@ -27,6 +27,9 @@ EXPECTED = {
     # Marigold-IID-Appearance v1.1: SD-2's UNet (865.9M, conv_in 12 and conv_out 8 channels: +35K),
     # VAE (83.7M) and OpenCLIP-H text encoder (340.4M); within 0.1% of models/material_model.py's figures.
     "materials": [("unet", 8.65e8, 8.67e8), ("vae", 8.36e7, 8.37e7), ("text_encoder", 3.40e8, 3.41e8)],
+    # FLUX.2 [klein] 4B: the published files' sizes at 2 bytes a parameter, less their headers
+    # (7,751,109,744 B, 168,120,878 B and 8,044,982,992 B in two shards: models/editor_model.py).
+    "editor": [("transformer", 3.8755e9, 3.8756e9), ("vae", 8.404e7, 8.406e7), ("text_encoder", 4.0224e9, 4.0225e9)],
     "shape": [("model", 5.4e8, 6.2e8),                 # hunyuan3d-dit-v2-mini: "0.6B"
               ("conditioner", 1.1e9, 1.17e9),          # DINOv2-giant: 1.14B
               ("vae", 1.9e8, 2.4e8)],                  # ShapeVAE decoder, width 1024, 16 layers

@@ -20,8 +20,8 @@ from testdata import HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
-from img23d_backend.models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE,
-                                            HUNYUAN3D_REVISIONS,
+from img23d_backend.models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, PAINT,
+                                            SHAPE, HUNYUAN3D_REVISIONS,
                                             model_set, tiny_model_set)
 from img23d_backend.commands.models import offered_models
 from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateRequest, JobOptions, ProtocolError,
@@ -29,7 +29,7 @@ from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateReq
 
 TENCENT = "tencent-hunyuan-3d-2.0-community"
 ALL_REAL = [*GROUNDING.values(), *MATTING.values(), *SHAPE.values(), DELIGHT, *PAINT.values(), CLEAN_PAINT,
-            *DEPTH.values(), *MATERIALS.values()]
+            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values()]
 
 
 @pytest.fixture
@@ -41,11 +41,13 @@ def online(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_model_of_every_set_has_a_licence(tmp_path: Path) -> None:
     for spec in [*ALL_REAL, *(getattr(tiny_model_set(tmp_path), role) for role in
-                              ("grounding", "matting", "shape", "delight", "paint", "depth", "materials"))]:
+                              ("grounding", "matting", "shape", "delight", "paint", "depth", "materials",
+                               "editor"))]:
         assert spec.licence is not None, f"{spec.display} has no entry in img23d_protocol.licences"
         assert spec.licence.licence.name and spec.licence.licence.text_url.startswith("https://")
     # A replica says what it replicates, and that model is in the table too.
-    for spec in (getattr(tiny_model_set(tmp_path), role) for role in ("grounding", "shape", "paint", "depth", "materials")):
+    for spec in (getattr(tiny_model_set(tmp_path), role)
+                 for role in ("grounding", "shape", "paint", "depth", "materials", "editor")):
         assert spec.licence.licence.key == "img23d-replica" and not spec.licence.licence.restricted
         assert model_licence(spec.licence.replicates) is not None
 
@@ -100,8 +102,8 @@ def test_models_lists_every_model_with_its_licence(hub_cache: Path, capsys: pyte
 def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["models", "--models", "tiny", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    # The clean family's shape (and its Label model's) and paint replicas too, and the material model's.
-    assert len(rows) == 10 and all(row["downloaded"] for row in rows)
+    # The clean family's shape (and its Label model's) and paint replicas too, the material model's and the editor's.
+    assert len(rows) == 11 and all(row["downloaded"] for row in rows)
     assert {row["licence"]["replicates"] for row in rows} >= {"tencent/Hunyuan3D-2mini", "ZhengPeng7/BiRefNet"}
 
 

@@ -17,15 +17,16 @@ from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
-from img23d_backend.models.registry import (DELIGHT, DEPTH, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE, ModelSpec,
-                                            model_set)
+from img23d_backend.models.registry import (DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE,
+                                            ModelSpec, model_set)
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 COMMIT = re.compile(r"[0-9a-f]{40}")
 EVERY_SPEC = {**{f"grounding-{k}": v for k, v in GROUNDING.items()}, **{f"matting-{k}": v for k, v in MATTING.items()},
               **{f"shape-{k}": v for k, v in SHAPE.items()}, "delight": DELIGHT,
               **{f"paint-{k}": v for k, v in PAINT.items()}, **{f"depth-{k}": v for k, v in DEPTH.items()},
-              **{f"materials-{k}": v for k, v in MATERIALS.items()}}
+              **{f"materials-{k}": v for k, v in MATERIALS.items()},
+              **{f"editor-{k}": v for k, v in EDITORS.items()}}
 EVERY_SET = [model_set("default", grounding=g, shape=s) for g in GROUNDING for s in SHAPE]
 
 

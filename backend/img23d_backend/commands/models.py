@@ -33,8 +33,8 @@ from ..models import cache
 from ..models.damage import damage_sentence, find_damage
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
-from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE, ModelSpec,
-                               default_tiny_root, tiny_model_set)
+from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE,
+                               ModelSpec, default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -51,7 +51,8 @@ def offered_models(models: str = "default") -> list[NamedModel]:
     if models == "tiny":
         tiny = tiny_model_set(default_tiny_root())
         return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
-                  for role in ("grounding", "matting", "shape", "delight", "paint", "depth", "materials")),
+                  for role in ("grounding", "matting", "shape", "delight", "paint", "depth", "materials",
+                               "editor")),
                 # each other shape replica (Step1X-3D's and its Label model's: --verify checks them too)
                 *(NamedModel(f"shape/{name}", tiny_model_set(default_tiny_root(), family=SHAPE_MODELS[name].family,
                                                              shape=name).shape)
@@ -63,7 +64,8 @@ def offered_models(models: str = "default") -> list[NamedModel]:
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
         # The licence-clean family's paint model: one model from three repositories (its ``sources``).
-        ("paint", {**PAINT, "step1x": CLEAN_PAINT}), ("depth", DEPTH), ("materials", MATERIALS)]
+        ("paint", {**PAINT, "step1x": CLEAN_PAINT}), ("depth", DEPTH), ("materials", MATERIALS),
+        ("editor", EDITORS)]
     return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
 
 

@@ -1,6 +1,6 @@
 """Which loader builds each role's model: the one table the engine registers with its manager.
 
-Grounding, matting, depth and materials are every family's; a shape, delight or paint model's loader is its
+Grounding, matting, depth, materials and the editor are every family's; a shape, delight or paint model's loader is its
 family's (``families.table.family_of``: the spec's kind names the family)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from ..families.table import family_of
 from ..models.manager import ModelManager
 from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec
 from ..stages.depth import depth_loader
+from ..stages.editing import editor_loader
 from ..stages.grounding.ask import load_grounding
 from ..stages.materials import materials_loader
 from ..stages.matting import matting_loader
@@ -32,6 +33,7 @@ LOADERS: dict[str, Callable[[Any], Any]] = {
     **{role: _family_loader(role) for role in FAMILY_ROLES},
     "depth": depth_loader,
     "materials": materials_loader,
+    "editor": editor_loader,
 }
 
 

@@ -26,3 +26,18 @@ MARIGOLD_WEIGHTS = {"text_encoder": f"model.{MARIGOLD_VARIANT}.safetensors",
 MARIGOLD_FILES = ("model_index.json", "scheduler/scheduler_config.json",
                   *(f"{part}/{name}" for part, weights in MARIGOLD_WEIGHTS.items() for name in ("config.json", weights)),
                   *(f"tokenizer/{name}" for name in MARIGOLD_TOKENIZER_FILES))
+
+# FLUX.2 [klein] 4B's folder (``black-forest-labs/FLUX.2-klein-4B``), as diffusers' and transformers'
+# ``save_pretrained`` lay it out: the text encoder (Qwen3-4B) in two shards with their index, the
+# transformer and the VAE one file each, the Qwen tokenizer's seven files (``editor_model`` says
+# where the list comes from; the folder's root also holds a single-file checkpoint of the same
+# transformer, 7.75 GB, which diffusers' pipeline never reads and img23d does not fetch).
+KLEIN_SHARDS = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+KLEIN_WEIGHTS = {"transformer": ("diffusion_pytorch_model.safetensors",),
+                 "vae": ("diffusion_pytorch_model.safetensors",), "text_encoder": KLEIN_SHARDS}
+KLEIN_TOKENIZER_FILES = ("added_tokens.json", "chat_template.jinja", "merges.txt", "special_tokens_map.json",
+                         "tokenizer.json", "tokenizer_config.json", "vocab.json")
+KLEIN_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+               *(f"{part}/{name}" for part, weights in KLEIN_WEIGHTS.items() for name in ("config.json", *weights)),
+               "text_encoder/generation_config.json", "text_encoder/model.safetensors.index.json",
+               *(f"tokenizer/{name}" for name in KLEIN_TOKENIZER_FILES))

@@ -3,7 +3,8 @@
 A model set picks one model per role (grounding, matting, shape) plus the two texture models
 (``PAINT_ROLES``: delight, paint), kept apart so the manager can place them separately, and the
 depth model that places the objects (``depth``; a set without one lays objects out by their boxes) and
-the material model that estimates roughness and metallic maps from painted views (``materials``).
+the material model that estimates roughness and metallic maps from painted views (``materials``), and
+the image editor that fills in the hidden parts of an object's crop (``editor``).
 ``tiny`` points at the random-weight replicas built offline by ``img23d_backend.replicas``;
 every other set names Hugging Face repositories that are downloaded on first use.
 """
@@ -20,6 +21,9 @@ from img23d_protocol import (CLEAN, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN
                              ProtocolError, ShapeModelKind, model_family)
 
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
+# The image editor (FLUX.2 [klein] 4B: fills in the hidden parts of an object's crop) lives with its
+# pinned file list and the facts' sources; found here too.
+from .editor_model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
 # The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
 # lives with its pinned file list and the facts' sources; found here too.
 from .material_model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
@@ -33,9 +37,9 @@ from .texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT, tiny_clean_paint  # 
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
 # The models every family shares that neither find nor make the objects: depth places them;
-# materials estimates roughness and metallic maps from painted views (registered with each job's
-# manager, but no job loads it yet: no job's roles_used names it).
-SCENE_ROLES = ("depth", "materials")
+# materials estimates roughness and metallic maps from painted views; editor fills in the hidden
+# parts of a crop (registered with each job's manager, but no job loads it yet).
+SCENE_ROLES = ("depth", "materials", "editor")
 
 # Every model the chain downloads is pinned to one commit: a repository's `main` moves, and a
 # new commit may change the files (or, for BiRefNet, the code) under a working install. The
@@ -252,7 +256,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 #     its clip_type as the real file most likely has it, no visual_encoder/clip/ folder; SDXL's
 #     model_index.json no longer written (nothing reads it)
 # 14: the material model's replica (marigold-iid-appearance/: Marigold-IID-Appearance v1.1's folder)
-TINY_FORMAT: int = 14
+# 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
+TINY_FORMAT: int = 15
 
 
 def default_tiny_root() -> Path:
@@ -310,6 +315,7 @@ def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
         materials=tiny_materials(root),
+        editor=tiny_editor(root),
     )
 
 
@@ -337,7 +343,7 @@ def paint_steps(spec: ModelSpec, asked: int) -> int:
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
               shape: str | None = None, tiny_root: Path | None = None,
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None,
-              materials: str = DEFAULT_MATERIALS) -> ModelSet:
+              materials: str = DEFAULT_MATERIALS, editor: str = DEFAULT_EDITOR) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
     decides the shape model (``shape`` may pick another of the same family; without a family,
     the shape model's decides) and its texture models: Hunyuan3D-Paint's delight and paint models, or
@@ -357,14 +363,14 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
                             f"({chosen.label}); choose from {', '.join(in_family)}")
     for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
                                 ("shape", shape, SHAPE), ("paint", paint, PAINT), ("depth", depth, DEPTH),
-                                ("materials", materials, MATERIALS)):
+                                ("materials", materials, MATERIALS), ("editor", editor, EDITORS)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     delight, paint_spec = TEXTURE_MODELS[chosen.name](paint)
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
                     shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth],
-                    materials=MATERIALS[materials])
+                    materials=MATERIALS[materials], editor=EDITORS[editor])
 
 
 # Each family's texture models in a real set, by the --paint choice: (delight, paint). Hunyuan3D-2's

@@ -81,6 +81,7 @@ class ModelSet:
     paint: ModelSpec | None = None
     depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
     materials: ModelSpec | None = None  # roughness and metallic maps from painted views (none: colour only)
+    editor: ModelSpec | None = None   # an image editor that fills in what is hidden (none: crops as they are)
 
     def spec(self, role: str) -> ModelSpec:
         spec = getattr(self, role)

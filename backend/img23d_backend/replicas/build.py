@@ -2,7 +2,7 @@
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
 builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``,
-``materials``), each
+``materials``, ``editor``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
 ``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
 ``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models'
@@ -21,6 +21,8 @@ for the real models, without network access and in seconds on a CPU:
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
       marigold-iid-appearance/           Marigold-IID-Appearance v1.1 (diffusers' folder: model_index.json,
                                          scheduler/, text_encoder/, tokenizer/, unet/, vae/)
+      flux2-klein-4b/                    FLUX.2 [klein] 4B, the image editor (diffusers' folder: model_index.json,
+                                         scheduler/, text_encoder/ in two shards, tokenizer/, transformer/, vae/)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
       step1x-3d/Step1X-3D-Geometry-Label-1300m/  its Label model (symmetry and edge sharpness labels)
       step1x-texture/                    its paint model: stable-diffusion-xl-base-1.0/, sdxl-vae-fp16-fix/,
@@ -48,10 +50,10 @@ from typing import Any
 from ..families.table import FAMILIES
 from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
-from . import birefnet, depth, materials, qwen
+from . import birefnet, depth, editor, materials, qwen
 
 # The models every family shares, whose replicas this package builds itself.
-SHARED_ROLES = ("grounding", "matting", "depth", "materials")
+SHARED_ROLES = ("grounding", "matting", "depth", "materials", "editor")
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -137,7 +139,7 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
     shared models', then each family's; the manifest's entries by folder."""
     replica_folders()  # two replicas in one folder are refused before anything is built
     shared = tiny_model_set(root)
-    grounding, matting, depth_spec, materials_spec = (shared.spec(role) for role in SHARED_ROLES)
+    grounding, matting, depth_spec, materials_spec, editor_spec = (shared.spec(role) for role in SHARED_ROLES)
     entries = {
         folder_name(grounding): {**manifest_path(grounding),
                                  **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
@@ -145,6 +147,7 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
                                **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
         folder_name(depth_spec): depth.build(spec_folder(depth_spec)),
         folder_name(materials_spec): materials.build(spec_folder(materials_spec), materials.config("tiny")),
+        folder_name(editor_spec): editor.build(spec_folder(editor_spec), editor.config("tiny")),
     }
     for name, family in FAMILIES.items():
         replicas = family.replicas()

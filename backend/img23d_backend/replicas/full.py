@@ -6,7 +6,7 @@ from disk, and runs the real architectures. Random weights change no compute, so
 these give true load time, step time and memory; only the outputs are meaningless (the
 grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
 model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
-grounding, matting and materials components are this package's; the others are each family's
+grounding, matting, materials and editor components are this package's; the others are each family's
 (``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family.
 
     root/
@@ -15,6 +15,8 @@ grounding, matting and materials components are this package's; the others are e
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
       marigold-iid-appearance/           Marigold-IID-Appearance v1.1 (SD-2-sized UNet, VAE, OpenCLIP-H text
                                          encoder; the fp16 variant only), the material model
+      flux2-klein-4b/                    FLUX.2 [klein] 4B (its transformer, VAE and Qwen3-4B text encoder in two
+                                         shards; bfloat16, ~16 GB), the image editor
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
       step1x-3d/Step1X-3D-Geometry-1300m/   Step1X-3D geometry (float32, as published; ~7 GB)
@@ -27,7 +29,7 @@ grounding, matting and materials components are this package's; the others are e
 Models are made directly in their saved dtype (bf16 for Qwen, fp16 elsewhere; BiRefNet in
 fp32 so its probe runs) with fixed seeds, so peak memory stays near one model's size (peak RSS
 5.2 GB, for Qwen) and a build is repeatable. On a 2-core CPU all five take about 3.5 minutes
-and 15.6 GB of disk. ``bench/full_size_models.py`` is the command line.
+and 15.6 GB of disk (the editor, not timed here, adds 16 GB). ``bench/full_size_models.py`` is the command line.
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 
 from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
+from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC
 from ..models.material_model import MARIGOLD_PARAMETERS
 from ..models.registry import DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, ModelSet, ModelSpec, tiny_model_set
 from ..models.replica_common import parameters, spec_folder
-from . import birefnet, materials, qwen
+from . import birefnet, editor, materials, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -59,8 +62,8 @@ from . import birefnet, materials, qwen
 # 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x"); 7: the turbo paint
 # VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
 # 8: the licence-clean paint model (step1x-texture/, component "step1x-texture"); 9: the material model
-# (marigold-iid-appearance/, component "materials")
-FULL_FORMAT: int = 9
+# (marigold-iid-appearance/, component "materials"); 10: the image editor (flux2-klein-4b/, component "editor")
+FULL_FORMAT: int = 10
 
 
 def _grounding_spec(root: Path) -> ModelSpec:
@@ -77,6 +80,16 @@ def _matting_spec(root: Path) -> ModelSpec:
 def _materials_spec(root: Path) -> ModelSpec:
     return replace(tiny_model_set(root).materials, repo_id="full-size/marigold-iid-appearance",
                    size_bytes=MATERIALS_SPEC.size_bytes)
+
+
+def _editor_spec(root: Path) -> ModelSpec:
+    return replace(tiny_model_set(root).editor, repo_id="full-size/flux2-klein-4b", size_bytes=KLEIN_SPEC.size_bytes,
+                   options=dict(KLEIN_SPEC.options))
+
+
+def _build_editor(dest: Path) -> tuple[dict[str, Any], int]:
+    dims = editor.config("full")
+    return editor.build(dest, dims), dims.seed
 
 
 def _build_materials(dest: Path) -> tuple[dict[str, Any], int]:
@@ -105,6 +118,11 @@ SHARED: tuple[FullSizeReplica, ...] = (
     FullSizeReplica(name="materials", spec=_materials_spec, target=spec_folder(_materials_spec(Path())),
                     construct=lambda: materials.construct(materials.config("full")), build=_build_materials,
                     published_params=dict(MARIGOLD_PARAMETERS)),
+    # FLUX.2 [klein] 4B's transformer (3.88B), VAE (84M) and Qwen3-4B text encoder (4.02B): counted from
+    # the published configs, which the published files' sizes confirm (models/editor_model.py).
+    FullSizeReplica(name="editor", spec=_editor_spec, target=spec_folder(_editor_spec(Path())),
+                    construct=lambda: editor.construct(editor.config("full")), build=_build_editor,
+                    published_params={part: float(count) for part, count in KLEIN_PARAMETERS.items()}),
 )
 
 
@@ -145,7 +163,7 @@ def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
             roles[spec.role] = spec
     return ModelSet(name="full-size", grounding=_grounding_spec(root), matting=_matting_spec(root),
                     shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"),
-                    materials=_materials_spec(root))
+                    materials=_materials_spec(root), editor=_editor_spec(root))
 
 
 def component_spec(root: Path, name: str) -> ModelSpec:

@@ -1,4 +1,4 @@
-"""Stages a job can go on without: texture, depth and materials, skipped with one sentence that says why.
+"""Stages a job can go on without: texture, depth, materials and editing, skipped with one sentence that says why.
 
 Only grounding, matting and shape make a target's mesh, so only their failures may end a target
 (and none ends the others). Texture and depth serve meshes already made: when a texture model
@@ -40,6 +40,11 @@ class TextureUnavailable(ProtocolError):
 class MaterialsUnavailable(ProtocolError):
     """The material model could not be loaded or run; ``message`` names it and says why (the objects
     keep their colour textures: ``materials_sentence``)."""
+
+
+class EditorUnavailable(ProtocolError):
+    """The image editor could not be loaded or run; ``message`` names it and says why (the objects are
+    made from their crops as they are: ``editor_sentence``)."""
 
 
 def reason(exc: BaseException) -> str:
@@ -94,6 +99,21 @@ def materials_unavailable(manager: Any, exc: BaseException) -> MaterialsUnavaila
     log.error("the materials model could not be loaded or run: %r", exc)
     return MaterialsUnavailable(_code(exc), f"the materials model ({manager.spec('materials').display}) could not be "
                                             f"loaded or run: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def editor_unavailable(manager: Any, exc: BaseException) -> EditorUnavailable:
+    """``exc``, which stopped the image editor (not a cancel: that stays a cancel), as
+    ``EditorUnavailable`` naming the model and why."""
+    if is_out_of_memory(exc):
+        placement.release_cached_memory()
+    log.error("the editor model could not be loaded or run: %r", exc)
+    return EditorUnavailable(_code(exc), f"the editor model ({manager.spec('editor').display}) could not be "
+                                         f"loaded or run: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+
+
+def editor_sentence(error: ProtocolError) -> str:
+    """The one sentence of a job whose image editor could not be loaded or run."""
+    return f"editing skipped: {error.message}; every object is made from its crop as it is"
 
 
 def materials_sentence(error: ProtocolError) -> str:
