@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
@@ -34,33 +33,10 @@ sys.path.insert(0, str(ROOT / "backend"))
 from img23d_backend.finish.bake import BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.glb import write_finished_glb  # noqa: E402
 from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
+from render_panels import render, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
-PANEL = 420       # pixels on a side of each of the three renders
 FACES = 5000
-COLOURS = 96      # a palette keeps the file small; the renders are flat grey, few colours are needed
-
-
-def _scene():
-    import bpy
-
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = 32
-    scene.cycles.max_bounces = 2
-    scene.render.resolution_x = scene.render.resolution_y = PANEL
-    scene.render.film_transparent = True
-    scene.view_settings.view_transform = "Standard"
-    world = bpy.data.worlds.new("sky")
-    world.color = (0.35, 0.35, 0.38)
-    scene.world = world
-    sun = bpy.data.objects.new("sun", bpy.data.lights.new("sun", "SUN"))
-    sun.data.energy, sun.data.angle = 3.0, math.radians(3.0)
-    sun.rotation_euler = (math.radians(45.0), 0.0, math.radians(-30.0))
-    scene.collection.objects.link(sun)
-    return scene
 
 
 def _wired(obj, thickness: float) -> None:
@@ -80,23 +56,6 @@ def _wired(obj, thickness: float) -> None:
     modifier = obj.modifiers.new("edges", "WIREFRAME")
     modifier.thickness, modifier.use_replace, modifier.material_offset = thickness, False, 1
     modifier.use_even_offset = False
-
-
-def _render(scene, camera_target, distance: float, path: Path) -> None:
-    import bpy
-    from mathutils import Vector
-
-    camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
-    camera.data.angle = math.radians(35.0)
-    scene.collection.objects.link(camera)
-    azimuth, elevation = math.radians(-55.0), math.radians(22.0)
-    camera.location = Vector(camera_target) + distance * Vector((math.cos(azimuth) * math.cos(elevation),
-                                                                 math.sin(azimuth) * math.cos(elevation),
-                                                                 math.sin(elevation)))
-    camera.rotation_euler = (Vector(camera_target) - camera.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = camera
-    scene.render.filepath = str(path)
-    bpy.ops.render.render(write_still=True)
 
 
 def _mesh_object(vertices: np.ndarray, polygons: np.ndarray, name: str):
@@ -130,37 +89,26 @@ def make(out: Path) -> Path:
         work = Path(scratch)
         quads = result.quads if result.quads is not None else result.triangles
         for name, shape in (("before", (vertices, faces)), ("quads", (result.vertices, quads))):
-            scene = _scene()
+            stage = scene()
             obj = _mesh_object(np.asarray(shape[0], dtype=np.float64), shape[1], name)
             _wired(obj, thickness=size * 0.0012)
-            _render(scene, target, distance, work / f"{name}.png")
+            render(stage, target, distance, work / f"{name}.png")
             panels.append(work / f"{name}.png")
         glb = work / "finished.glb"
         write_finished_glb(glb, baked, 0 if result.quads is None else len(result.quads))
-        scene = _scene()
+        stage = scene()
         bpy.ops.import_scene.gltf(filepath=str(glb))
-        _render(scene, target, distance, work / "after.png")
+        render(stage, target, distance, work / "after.png")
         panels.append(work / "after.png")
         made = "quads" if result.quads is not None else "triangles (the quads' fallback)"
         captions = (f"as generated: {len(faces):,} triangles", f"finished: {result.faces_out:,} {made}",
                     "with its baked normal map (1024 px)")
-        picture = _side_by_side(panels, captions)
+        picture = side_by_side(panels, captions)
     out.mkdir(parents=True, exist_ok=True)
     target_path = out / "game-ready-before-after.png"
     picture.save(target_path, format="PNG", optimize=True)
     print(f"{target_path}: {picture.size[0]}x{picture.size[1]}, {target_path.stat().st_size // 1024} KB")
     return target_path
-
-
-def _side_by_side(paths: list[Path], captions: tuple[str, ...]) -> Image.Image:
-    sheet = Image.new("RGB", (PANEL * len(paths), PANEL + 34), (252, 252, 250))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=16)
-    for number, (path, caption) in enumerate(zip(paths, captions)):
-        with Image.open(path) as image:
-            sheet.paste(image.convert("RGBA"), (number * PANEL, 0), image.convert("RGBA"))
-        draw.text((number * PANEL + PANEL / 2, PANEL + 16), caption, fill=(40, 40, 40), font=font, anchor="mm")
-    return sheet.quantize(COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
 
 
 def main(argv: list[str] | None = None) -> int:
