@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 from img23d_backend.finish.bake import BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.glb import write_finished_glb  # noqa: E402
 from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
-from render_panels import render, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
+from render_panels import render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 FACES = 5000
@@ -104,11 +104,7 @@ def make(out: Path) -> Path:
         captions = (f"as generated: {len(faces):,} triangles", f"finished: {result.faces_out:,} {made}",
                     "with its baked normal map (1024 px)")
         picture = side_by_side(panels, captions)
-    out.mkdir(parents=True, exist_ok=True)
-    target_path = out / "game-ready-before-after.png"
-    picture.save(target_path, format="PNG", optimize=True)
-    print(f"{target_path}: {picture.size[0]}x{picture.size[1]}, {target_path.stat().st_size // 1024} KB")
-    return target_path
+    return save(picture, out, "game-ready-before-after.png")
 
 
 def main(argv: list[str] | None = None) -> int:

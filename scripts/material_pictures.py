@@ -38,7 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from img23d_backend.session import Models, Session  # noqa: E402
 from img23d_protocol import JobOptions  # noqa: E402
-from render_panels import render, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
+from render_panels import render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 PICTURE = ROOT / "examples" / "house_scene.png"
@@ -105,11 +105,7 @@ def make(out: Path) -> Path:
         captions = ("before: the colour alone", "the metallic-roughness map (G, B)",
                     "after: colour, roughness, metallic")
         picture = side_by_side(panels, captions, COLOURS)
-    out.mkdir(parents=True, exist_ok=True)
-    target_path = out / "textures-before-after.png"
-    picture.save(target_path, format="PNG", optimize=True)
-    print(f"{target_path}: {picture.size[0]}x{picture.size[1]}, {target_path.stat().st_size // 1024} KB")
-    return target_path
+    return save(picture, out, "textures-before-after.png")
 
 
 def main(argv: list[str] | None = None) -> int:

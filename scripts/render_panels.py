@@ -3,7 +3,8 @@
 Shared by ``scripts/game_ready_pictures.py`` and ``scripts/material_pictures.py`` (each in a process of
 its own, with the bpy module). ``scene()`` empties Blender's file and sets up Cycles on the CPU with a
 sun and a grey sky; ``render()`` puts a camera looking at a point from a fixed direction and renders;
-``side_by_side()`` pastes the renders in a row with a caption under each, as a palette PNG.
+``side_by_side()`` pastes the renders in a row with a caption under each, as a palette PNG, which
+``save()`` writes into the guide's pictures folder.
 """
 
 from __future__ import annotations
@@ -66,3 +67,12 @@ def side_by_side(paths: list[Path], captions: tuple[str, ...], colours: int = CO
             sheet.paste(image.convert("RGBA"), (number * PANEL, 0), image.convert("RGBA"))
         draw.text((number * PANEL + PANEL / 2, PANEL + 16), caption, fill=(40, 40, 40), font=font, anchor="mm")
     return sheet.quantize(colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+
+
+def save(picture: Image.Image, out: Path, name: str) -> Path:
+    """Write ``picture`` as ``out/name`` (an optimised PNG) and say its size."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    picture.save(path, format="PNG", optimize=True)
+    print(f"{path}: {picture.size[0]}x{picture.size[1]}, {path.stat().st_size // 1024} KB")
+    return path

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -45,6 +45,9 @@ class MaterialsUnavailable(ProtocolError):
 class EditorUnavailable(ProtocolError):
     """The image editor could not be loaded or run; ``message`` names it and says why (the objects are
     made from their crops as they are: ``editor_sentence``)."""
+
+
+_Stopped = TypeVar("_Stopped", MaterialsUnavailable, EditorUnavailable)
 
 
 def reason(exc: BaseException) -> str:
@@ -94,21 +97,22 @@ def _unavailable(manager: Any, role: str, exc: BaseException) -> TextureUnavaila
 def materials_unavailable(manager: Any, exc: BaseException) -> MaterialsUnavailable:
     """``exc``, which stopped the material model (not a cancel: that stays a cancel), as
     ``MaterialsUnavailable`` naming the model and why."""
-    if is_out_of_memory(exc):
-        placement.release_cached_memory()
-    log.error("the materials model could not be loaded or run: %r", exc)
-    return MaterialsUnavailable(_code(exc), f"the materials model ({manager.spec('materials').display}) could not be "
-                                            f"loaded or run: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+    return _stopped(manager, "materials", exc, MaterialsUnavailable)
 
 
 def editor_unavailable(manager: Any, exc: BaseException) -> EditorUnavailable:
     """``exc``, which stopped the image editor (not a cancel: that stays a cancel), as
     ``EditorUnavailable`` naming the model and why."""
+    return _stopped(manager, "editor", exc, EditorUnavailable)
+
+
+def _stopped(manager: Any, role: str, exc: BaseException, kind: type[_Stopped]) -> _Stopped:
+    """``exc``, which stopped the ``role`` model while loading or running, as ``kind`` naming the model and why."""
     if is_out_of_memory(exc):
         placement.release_cached_memory()
-    log.error("the editor model could not be loaded or run: %r", exc)
-    return EditorUnavailable(_code(exc), f"the editor model ({manager.spec('editor').display}) could not be "
-                                         f"loaded or run: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+    log.error("the %s model could not be loaded or run: %r", role, exc)
+    return kind(_code(exc), f"the {role} model ({manager.spec(role).display}) could not be loaded or run: "
+                            f"{reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def editor_sentence(error: ProtocolError) -> str:
