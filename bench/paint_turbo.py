@@ -25,7 +25,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ for source in ("backend", "protocol"):
         sys.path.insert(0, str(REPO / source))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from timing import timed  # noqa: E402  (bench/, beside this script)
+from timing import forward_calls, steady, timed  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
@@ -85,19 +84,6 @@ def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> d
     started = time.perf_counter()
     multiview = paint_loader(spec)(Path(str(spec.local_path)), dev).obj
     load_s = time.perf_counter() - started
-    unet = multiview.pipeline.unet
-    calls: list[tuple[float, tuple[int, ...]]] = []
-    forward = unet.forward
-
-    def timed_forward(sample: Any, *args: Any, **kwargs: Any) -> Any:
-        begun = time.perf_counter()
-        out = forward(sample, *args, **kwargs)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        calls.append((time.perf_counter() - begun, tuple(sample.shape)))
-        return out
-
-    unet.forward = timed_forward
     azimuths, elevations = (0, 90, 180, 270, 0, 180), (0, 0, 0, 0, 90, -90)
     normals, positions = sphere_maps(view_size, len(azimuths))
     rng = np.random.default_rng(0)
@@ -110,11 +96,10 @@ def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> d
             torch.cuda.synchronize(dev)
         return out
 
-    call_s, views = timed(call, 1)  # once: on a CPU one call of a full-size model takes minutes
-    del unet.forward
+    with forward_calls(multiview.pipeline.unet, dev) as calls:
+        call_s, views = timed(call, 1)  # once: on a CPU one call of a full-size model takes minutes
     unet_s = sum(seconds for seconds, _ in calls)
-    # The first call pays one-time costs (allocations, kernel choices): steady steps are the later ones.
-    per_step = statistics.median(seconds for seconds, _ in calls[1:] or calls)
+    per_step = steady(calls)  # the first call pays one-time costs: steady steps are the later ones
     rest = call_s - unet_s
     result = {
         "model": MODELS[name], "folder": str(TARGETS[name]), "load_s": round(load_s, 1),

@@ -28,7 +28,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from paint_turbo import measure as measure_hunyuan  # noqa: E402  (bench/, beside this script)
 from paint_turbo import sphere_maps  # noqa: E402
-from timing import timed  # noqa: E402
+from timing import forward_calls, steady, timed  # noqa: E402
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
@@ -74,18 +73,6 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
     sdxl, vae = hub.source_dirs(spec)
     model = load_texture_model(TextureFolders.from_snapshots(sdxl, vae, hub.resolve_model_dir(spec)), dev, dtype)
     load_s = time.perf_counter() - started
-    calls: list[tuple[float, tuple[int, ...]]] = []
-    forward = model.unet.forward
-
-    def timed_forward(sample: Any, *args: Any, **kwargs: Any) -> Any:
-        begun = time.perf_counter()
-        out = forward(sample, *args, **kwargs)
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        calls.append((time.perf_counter() - begun, tuple(sample.shape)))
-        return out
-
-    model.unet.forward = timed_forward
     normals, positions = sphere_maps(view_size, 6)
     masks = (positions < 1).any(dim=1)
     controls = control_maps(positions.permute(0, 2, 3, 1) - 0.5, normals.permute(0, 2, 3, 1) * 2 - 1, masks)
@@ -100,12 +87,12 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
             torch.cuda.synchronize(dev)
         return out
 
-    call_s, views = timed(call, 1)
-    del model.unet.forward
+    with forward_calls(model.unet, dev) as calls:
+        call_s, views = timed(call, 1)
     reference_s = calls[0][0]  # the reference pass: once per call, whatever the steps
     steps_calls = calls[1:]
     unet_s = sum(seconds for seconds, _ in steps_calls)
-    per_step = statistics.median(seconds for seconds, _ in (steps_calls[1:] or steps_calls))
+    per_step = steady(steps_calls)
     rest = call_s - unet_s
     result = {
         "model": LABEL, "folder": str(TARGETS[CLEAN]), "dtype": str(dtype).removeprefix("torch."),

@@ -1,10 +1,12 @@
-"""What the benchmarks share for timing a call: the median of several runs, and what it returned."""
+"""What the benchmarks share for timing: the median of several runs of a call and what it returned;
+each call of one module's forward (a UNet's steps inside a pipeline's call)."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -15,3 +17,32 @@ def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
         result = run()
         seconds.append(time.perf_counter() - started)
     return statistics.median(seconds), result
+
+
+@contextmanager
+def forward_calls(module: Any, device: Any) -> Iterator[list[tuple[float, tuple[int, ...]]]]:
+    """For the block, every call of ``module.forward`` timed (on CUDA, to the end of its kernels), as
+    (seconds, the first argument's shape) in order; the module's own forward again afterwards."""
+    import torch
+
+    calls: list[tuple[float, tuple[int, ...]]] = []
+    forward = module.forward
+
+    def timed_forward(sample: Any, *args: Any, **kwargs: Any) -> Any:
+        begun = time.perf_counter()
+        out = forward(sample, *args, **kwargs)
+        if getattr(device, "type", str(device)) == "cuda":
+            torch.cuda.synchronize(device)
+        calls.append((time.perf_counter() - begun, tuple(sample.shape)))
+        return out
+
+    module.forward = timed_forward
+    try:
+        yield calls
+    finally:
+        del module.forward  # the instance attribute: the class's forward shows again
+
+
+def steady(calls: list[tuple[float, tuple[int, ...]]]) -> float:
+    """The median call after the first, which pays one-time costs (allocations, kernel choices)."""
+    return statistics.median(seconds for seconds, _ in (calls[1:] or calls))

@@ -1,0 +1,143 @@
+"""The material step beside the paint step it follows, side by side in one run (issue 47).
+
+    .venv/bin/python bench/materials.py --models-dir DIR [--build] [--delete] [--paint-steps 2]
+        [--material-steps 1] [--view-size 512] [--device cpu] [--json bench/results/materials-cpu.json]
+
+Both models are full-size random-weight replicas (``bench/full_size_models.py``: components
+``paint-turbo``, the default paint model, and ``materials``, Marigold-IID-Appearance v1.1), each
+loaded with its production loader and run by the call its stage makes:
+
+* the paint step's multiview phase: ``bench/paint_turbo.measure`` (six views of a sphere's normal
+  and position maps and a reference picture; each UNet call timed; projected to the model's own
+  10 steps as the time outside the UNet + the median UNet call after the first x 10);
+* the material step: ``stages.materials.estimate_materials`` on six painted views of the same side
+  (the multiview call's own output), at the model's own processing resolution (768, from its
+  ``model_index.json``), each UNet call timed; projected to its own 4 steps per view the same way.
+
+A random weight changes no compute. On a CPU a step or two of each is enough for the ratio; on a GPU
+``--paint-steps 0 --material-steps 0`` run each model's own steps and project nothing. One model at
+a time: built if missing (``--build``), loaded, run, freed, its folder deleted after (``--delete``).
+The bake that follows each (the colour's, then the maps' through the same cameras) is not timed
+here: ``bench/bake.py`` and the paint stage's timings cover it, and it is the same bake for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+for source in ("backend", "protocol"):
+    if str(REPO / source) not in sys.path:
+        sys.path.insert(0, str(REPO / source))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from paint_turbo import measure as measure_paint  # noqa: E402  (bench/, beside this script)
+from timing import forward_calls, steady, timed  # noqa: E402
+
+from img23d_backend.env.job_control import CancelToken  # noqa: E402
+from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+
+PAINT, MATERIALS = "paint-turbo", "materials"
+
+
+def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> dict[str, Any]:
+    """Load Marigold-IID-Appearance with the production loader and time the material step on ``views``."""
+    import torch
+
+    from img23d_backend.stages.materials import estimate_materials, load_materials
+
+    spec = component_spec(root, MATERIALS)
+    dev = torch.device(device)
+    started = time.perf_counter()
+    model = load_materials(Path(str(spec.local_path)), dev).obj
+    load_s = time.perf_counter() - started
+    own, resolution = model.default_steps, model.default_resolution
+    run_steps = steps or own
+    with forward_calls(model.pipeline.unet, dev) as calls:
+        call_s, maps = timed(lambda: estimate_materials(model, views, CancelToken(), steps=run_steps), 1)
+    unet_s = sum(seconds for seconds, _ in calls)
+    per_step = steady(calls)
+    rest = call_s - unet_s  # per run: the VAE's encoding and decoding of each view, resizing, the rest
+    result = {
+        "model": "Marigold-IID-Appearance v1.1 (its own steps per view, at its own processing resolution)",
+        "folder": str(TARGETS[MATERIALS]), "load_s": round(load_s, 1), "views": len(views),
+        "view_size": list(views[0].size), "processing_resolution": resolution, "steps_run": run_steps,
+        "own_steps": own, "unet_calls": len(calls), "unet_batch": list(calls[0][1]),
+        "call_s": round(call_s, 1), "unet_s": round(unet_s, 1), "unet_s_per_step": round(per_step, 2),
+        "outside_unet_s": round(rest, 1),
+        "material_step_s": round(rest + per_step * own * len(views), 1),  # projected to its own steps
+        "maps": [list(m.roughness.shape) for m in maps][:1],
+    }
+    print(f"{MATERIALS}: {result}", flush=True)
+    del model, maps
+    gc.collect()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
+    parser.add_argument("--build", action="store_true", help="build a missing replica first")
+    parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    parser.add_argument("--paint-steps", type=int, default=2, help="paint steps run; 0: its own (10)")
+    parser.add_argument("--material-steps", type=int, default=1, help="material steps run per view; 0: its own (4)")
+    parser.add_argument("--view-size", type=int, default=512, help="the painted views' side (512: as trained)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    prepare_imports()
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    load_before = os.getloadavg()
+    if args.build:
+        build_full_size_models(args.models_dir, [PAINT])
+    paint = measure_paint(PAINT, args.models_dir, args.device, args.paint_steps, args.view_size)
+    if args.delete:
+        shutil.rmtree(args.models_dir / TARGETS[PAINT], ignore_errors=True)
+    # The painted views the material step reads: six of the multiview call's side, each a different
+    # picture (random weights paint noise; the step's compute does not depend on what they show).
+    rng = np.random.default_rng(0)
+    views = [Image.fromarray(rng.integers(0, 255, (args.view_size, args.view_size, 3), dtype=np.uint8), "RGB")
+             for _ in range(6)]
+    if args.build:
+        build_full_size_models(args.models_dir, [MATERIALS])
+    materials = measure_materials(args.models_dir, args.device, views, args.material_steps)
+    if args.delete:
+        shutil.rmtree(args.models_dir / TARGETS[MATERIALS], ignore_errors=True)
+    ratio = materials["material_step_s"] / paint["multiview_phase_s"]
+    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
+                                   if args.device.startswith("cuda") else
+                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
+    report = {
+        "device": device, "torch": torch.__version__, "view_size": args.view_size, "views": 6,
+        "measured": ("full-size random-weight replicas through their production loaders and calls, one after the "
+                     "other in one run: the turbo paint model's multiview phase (six views) and the material step "
+                     "(Marigold-IID-Appearance on six painted views of the same side, at its own processing "
+                     "resolution); each projected to the model's own steps from its timed UNet calls "
+                     "(time outside the UNet + median UNet call after the first x own steps)"),
+        "paint": paint, "materials": materials, "ratio_materials_to_paint": round(ratio, 3),
+        "load_average": {"start": [round(x, 2) for x in load_before],
+                         "end": [round(x, 2) for x in os.getloadavg()]},
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+    }
+    print(f"material step / paint multiview phase: {ratio:.3f}", flush=True)
+    if args.json is not None:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
