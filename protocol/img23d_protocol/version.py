@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.15.0"
+__version__ = "1.17.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 15  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 17  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -31,3 +31,5 @@ PROTOCOL_MINOR = 15  # 1: models, download, delete (the model manager); 2: retex
 #     internal, with the same message)
 # 15: the materials option (roughness and metallic maps baked beside the colour, on by default) and
 #     materials_skipped in Generate's and Regenerate's results
+# 17: complete_hidden (auto, always, never: hidden targets completed by an image editor before shape), a
+#     generate request's completion_off (names kept as seen) and each target's completion record

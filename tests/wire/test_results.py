@@ -13,13 +13,15 @@ from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind,
                              ErrorCode, GenerateJobResult, ProtocolError, RegenerateJobResult, Result,
                              RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult, decode)
 from img23d_protocol.codec import EVENT_TYPES
-from img23d_protocol.results import MAX_ITEMS, MAX_TEXT
+from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
 
 TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "box": [1.0, 2.0, 30.5, 40.0],
           "score": 0.9, "artist_box": False, "seed": 7, "variation": 0, "candidate_of": None,
           "crop": "crops/house.png", "matte": "mattes/house.png", "mesh": "house.glb", "faces": 1200,
           "vertices": 602, "cleanup": {"removed": 3}, "textured": True, "error": None, "timings": {"shape": 0.5},
-          "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"}}
+          "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"},
+          "completion": {"completed": True, "reason": "overlaps 'tree'", "cutout": "completed/house.png",
+                         "skipped": None}}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.
@@ -98,6 +100,11 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (GenerateJobResult, {"targets": ["house"]}, "a target result must be an object"),
     (GenerateJobResult, {"targets": [{**TARGET, "mesh": 5}]}, "a target result's 'mesh' is not a string"),
     (GenerateJobResult, {"targets": [{**TARGET, "finish": "quads"}]}, "a target result's 'finish' is not an object"),
+    (GenerateJobResult, {"targets": [{**TARGET, "completion": "yes"}]}, "a target's completion result must be an object"),
+    (GenerateJobResult, {"targets": [{**TARGET, "completion": {"completed": 1, "reason": ""}}]},
+     "a target's completion result's 'completed' is not true or false"),
+    (GenerateJobResult, {"targets": [{**TARGET, "completion": {"completed": True, "reason": "x", "cutout": 3}}]},
+     "a target's completion result's 'cutout' is not a string"),
     (GenerateJobResult, {"cut_off": "yes"}, "a generate result's 'cut_off' is not true or false"),
     (GenerateJobResult, {"seed": True}, "a generate result's 'seed' is not a whole number"),
     (GenerateJobResult, {"image_size": ["640", 480]}, "a generate result's 'image_size' is not a list of numbers"),
