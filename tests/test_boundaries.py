@@ -61,6 +61,12 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
     ("img23d_backend.session", "img23d_backend.replicas.build"),
     ("img23d_backend.commands.probe", "img23d_backend.env.device"),
+    # The image editor's stage (diffusers, its pipeline) is imported when a job first completes a
+    # target, inside completion's boundary: a job that completes nothing never imports it.
+    ("img23d_backend.jobs.completing", "img23d_backend.stages.editing"),
+    # Until stages/editing.py is merged (issue-48-editor) that import lands in the package itself:
+    # remove this entry with the merge.
+    ("img23d_backend.jobs.completing", "img23d_backend.stages"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.raster"),
     ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.raster"),

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
-                             box_for, check_boxes)
+                             box_for, check_boxes, check_completion_off)
 from PIL import Image
 
 from ..families.table import family_of
@@ -28,7 +28,7 @@ from ..stages.mesh import cleanup
 from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
-from . import finishing, materials
+from . import completing, finishing, materials
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
@@ -48,6 +48,7 @@ class GenerateRun(PaintingRun):
     def check_request(cls, request: Request) -> None:
         super().check_request(request)
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
+        check_completion_off(request.completion_off, request.targets)
 
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
@@ -56,8 +57,9 @@ class GenerateRun(PaintingRun):
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
-        painting = PAINT_ROLES + (("materials",) if request.options.materials else ())
-        return ("grounding", "matting", "depth", "shape") + (painting if request.options.texture else ())
+        options = request.options
+        painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
+        return ("grounding", "matting", "depth", "shape") + completing.roles(options) + painting
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
@@ -77,12 +79,13 @@ class GenerateRun(PaintingRun):
                 crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
                 record.crop = self.run_folder.relative(
                     self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
+        self.mattes: dict[str, Any] = {}  # each crop's matte as matting gave it, past the box (for completion)
         cutouts = self._matte(image, firsts, crops, boxes)
+        completing.complete_hidden(self, firsts, crops, boxes, self.mattes, cutouts)  # unless it is never
         _share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
         self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, cutouts)
-        # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
-        with Tail(self.job.cancel) as self.tail:
+        with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
             meshes = self._shape(live, cutouts)
             self._export(live, meshes, cutouts)
 
@@ -167,6 +170,7 @@ class GenerateRun(PaintingRun):
                 # Each crop is matted with its margin for context; the cut-out keeps the named object.
                 with self.manager.use("matting") as model:
                     results = self.matte_all(model, [crops[r.stem] for r in live])
+                self.mattes = {r.stem: result for r, result in zip(live, results)}  # past the box: completion
                 cutouts = {r.stem: named_cutout(cut, crops[r.stem], boxes[r.stem]) if isinstance(cut, Image.Image)
                            else cut for r, cut in zip(live, results)}
             else:
@@ -384,7 +388,7 @@ def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
         first = firsts.get(record.candidate_of or "")
         if first is None:
             continue
-        record.crop, record.matte = first.crop, first.matte
+        record.crop, record.matte, record.completion = first.crop, first.matte, first.completion
         if first.status == "failed":  # reported once, with its first candidate
             record.status, record.error = "failed", first.error
         else:
@@ -392,5 +396,4 @@ def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
 
 
 def _has_texture(mesh: Any) -> bool:
-    material = getattr(getattr(mesh, "visual", None), "material", None)
-    return getattr(material, "baseColorTexture", None) is not None
+    return getattr(getattr(getattr(mesh, "visual", None), "material", None), "baseColorTexture", None) is not None

@@ -1,0 +1,104 @@
+"""The completion step of a Generate (``complete_hidden``), between matting and shape.
+
+Each target's first candidate (its other candidates share its cut-out) is judged by
+``stages.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
+complete go to the image editor together, with what was seen pasted back and BiRefNet run again
+through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
+``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
+the target from here on: depth, shape and paint take it. Each judged target's record gets its
+``completion`` (``img23d_protocol.Completion``): completed or not, why, the file, or the one sentence
+of a completion that could not be made, also said as a progress message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Sequence
+
+import numpy as np
+from img23d_protocol import COMPLETED_FOLDER, Completion, turned_off
+from PIL import Image
+
+from ..runs.folders import TargetRecord
+from ..stages.completion import fill, occlusion
+
+STAGE = "completion"
+
+
+def roles(options: Any) -> tuple[str, ...]:
+    """The models completion may load: the editor, where the job asks for completion."""
+    return ("editor",) if options.complete_hidden != "never" else ()
+
+
+def complete_hidden(run: Any, firsts: list[TargetRecord], crops: dict[str, Image.Image],
+                    boxes: dict[str, Any], mattes: dict[str, Any], cutouts: dict[str, Any]) -> None:
+    """Judge and complete ``run``'s targets in place: ``cutouts`` take the completed cut-outs, the
+    records their ``completion``. ``boxes``: each box in its crop's pixels; ``mattes``: each crop's
+    matte before the cut-out kept the box alone (what runs past the box's edge)."""
+    mode = run.options.complete_hidden
+    if mode == "never" or not run.request.targets:  # the whole picture is one object: nothing hides it
+        return
+    judged = [r for r in firsts if r.status == "pending" and isinstance(cutouts.get(r.stem), Image.Image)]
+    hidden = []
+    for record in judged:
+        decision = occlusion.decide(mode, tuple(record.box), _neighbours(run.run_folder.manifest.records, record),
+                                    _alpha(mattes.get(record.stem)), boxes[record.stem],
+                                    turned_off(run.request.completion_off, record.target))
+        record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
+        if decision.complete:
+            hidden.append(fill.Hidden(record.stem, record.target, crops[record.stem], cutouts[record.stem],
+                                      seed=int(record.seed or 0)))
+    if not hidden:
+        run.run_folder.save_manifest()
+        return
+    records = {r.stem: r for r in judged}
+    with run.stage(STAGE):
+        results = fill.complete(hidden, _editor_call(run), lambda pictures: _rematte(run, pictures))
+        said: set[str] = set()
+        for step, done in enumerate(results, start=1):
+            record = records[done.stem]
+            if done.cutout is None:
+                record.completion.update(completed=False, skipped=done.skipped)
+                if done.skipped and done.skipped not in said:  # a failed editor says it once per target
+                    said.add(done.skipped)
+                    run.progress(STAGE, step, len(results), done.skipped)
+                continue
+            path = run.run_folder.write_image(f"{COMPLETED_FOLDER}/{done.stem}.png", done.cutout)
+            record.completion["cutout"] = run.run_folder.relative(path)
+            cutouts[done.stem] = done.cutout
+            run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']})")
+
+
+def _neighbours(records: Sequence[TargetRecord], record: TargetRecord) -> list[occlusion.Neighbour]:
+    """The job's other detections: every other target's box (found or drawn), its own candidates left
+    out (they share its box)."""
+    return [occlusion.Neighbour(other.target, tuple(other.box)) for other in records
+            if other.box is not None and other.stem != record.stem and other.candidate_of != record.stem]
+
+
+def _alpha(matte: Any) -> np.ndarray | None:
+    """A crop's matte as an array, or None where matting gave none (out of memory, not a number)."""
+    if not isinstance(matte, Image.Image) or matte.mode != "RGBA":
+        return None
+    return np.asarray(matte.getchannel("A"))
+
+
+def _rematte(run: Any, pictures: list[Image.Image]) -> list[Any]:
+    """BiRefNet on the completed pictures, through the job's matting path (batched, the
+    out-of-memory retry, NaN checks)."""
+    with run.manager.use("matting") as model:
+        return run.matte_all(model, pictures)
+
+
+def _editor_call(run: Any) -> fill.Edit:
+    """The image editor as completion calls it: ``stages.editing.edit_images`` on the job's model
+    manager and cancel token. Imported when a job first completes a target, so a job that completes
+    nothing never imports the editor's stage (and its import is inside completion's boundary: failing
+    to import or run it is completion's one sentence, ``fill.complete``, never the job's end)."""
+    def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
+        from ..stages.editing import EditRequest, edit_images
+
+        requests = [EditRequest(image=a.image, instruction=a.instruction, seed=a.seed) for a in asks]
+        return edit_images(run.manager, requests, run.job.cancel)
+
+    return edit
