@@ -82,3 +82,35 @@ def test_the_boxes_panel_lists_each_box(addon, scene) -> None:
     assert sum(1 for name, args, kwargs in log if name == "prop" and args[1] == "x0") == 2
     assert ("operator", ("img23d.boxes_clear",)) in [(name, args) for name, args, kwargs in log]
     assert bpy.ops.img23d.boxes_clear() == {"FINISHED"} and len(settings.boxes) == 0
+
+
+def test_complete_hidden_in_the_panel_and_a_name_turned_off_in_boxes(addon, scene) -> None:
+    from blender_support import StandInLayout
+
+    settings = scene.img23d
+    assert settings.complete_hidden == "never" and settings.job_options().complete_hidden == "never"
+    settings.targets = "chimney, barrel"
+    for name in ("chimney", "barrel"):
+        box = settings.boxes.add()
+        box.name = name
+
+    def drawn(panel: type) -> list[tuple]:
+        log: list[tuple] = []
+        panel.draw(type("StandInPanel", (), {"layout": StandInLayout(log)})(), bpy.context)
+        return [args[1] for name, args, kwargs in log if name == "prop"]
+
+    assert "complete_hidden" in drawn(addon.panels.main.IMG23D_PT_main)
+    assert "complete" not in drawn(addon.panels.main.IMG23D_PT_boxes)  # never: nothing to turn off
+    settings.complete_hidden = "always"
+    assert drawn(addon.panels.main.IMG23D_PT_boxes).count("complete") == 2
+    settings.boxes["chimney"].complete = False
+    assert settings.job_options().complete_hidden == "always"
+    # The real backend on this branch has no editor: the barrel keeps its cut-out with one sentence,
+    # the chimney is not tried (the artist turned it off), and both are made.
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    records = {r["target"]: r for r in _manifest(bpy.data.objects["barrel"])["records"]}
+    assert records["chimney"]["completion"] == {"completed": False, "cutout": None, "skipped": None,
+                                                "reason": "the artist turned completion off for it"}
+    assert records["barrel"]["completion"]["reason"] == "asked for every target"
+    assert records["barrel"]["completion"]["skipped"].startswith("'barrel' was not completed: the editor")
+    assert {r["status"] for r in records.values()} == {"done"}
