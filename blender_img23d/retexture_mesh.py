@@ -2,8 +2,11 @@
 
 Out: the mesh's loop triangles, vertex positions (object space, so the texture lands where
 it was painted) and the active UV map, as a ``.npz`` (see the backend's
-``stages/paint/retexture.py``). Back: a new material with the painted image in the first slot,
-a new UV map when the backend had to make one. The object keeps its name, transform,
+``stages/paint/retexture.py``). Back: a new material in the first slot, built from every map the
+job made: the painted image as Base Color and, with PBR materials on, glTF's metallicRoughness
+texture (Non-Color; Roughness from its green channel and Metallic from its blue, through Separate
+Color, as Blender's glTF importer wires a Generate's objects); a new UV map when the backend had to
+make one. The object keeps its name, transform,
 parent, modifiers and topology; its previous materials are kept (with a fake user) and
 listed on the mesh data, so nothing is lost and undo restores them.
 """
@@ -64,6 +67,9 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
         image = base_color_image(obj) if colour and uv_layer is not None else None
         if image is not None:
             arrays["base_color"] = image
+            maps = metallic_roughness_image(obj)
+            if maps is not None:
+                arrays["metallic_roughness"] = maps
     finally:
         if source is not None:
             source.to_mesh_clear()
@@ -90,19 +96,50 @@ def _mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | Non
     return arrays
 
 
+def _principled(obj: bpy.types.Object) -> bpy.types.Node | None:
+    """The first material's Principled BSDF, or None."""
+    material = next((m for m in obj.data.materials if m is not None), None)
+    tree = material.node_tree if material is not None else None
+    return next((n for n in tree.nodes if n.type == "BSDF_PRINCIPLED"), None) if tree is not None else None
+
+
+def _linked_from(socket: bpy.types.NodeSocket) -> bpy.types.Node | None:
+    return socket.links[0].from_node if socket.links else None
+
+
 def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
     """The image feeding the Base Color of the first material's Principled BSDF, directly, as an
     (H, W, 3) uint8 array with rows from the top, as an image file stores them (Blender's pixels
     start at the bottom): the backend's retopo job reads it so (jobs/retopo.py). None without one."""
-    material = next((m for m in obj.data.materials if m is not None), None)
-    tree = material.node_tree if material is not None else None
-    if tree is None:
-        return None
-    shader = next((n for n in tree.nodes if n.type == "BSDF_PRINCIPLED"), None)
-    links = shader.inputs["Base Color"].links if shader is not None else ()
-    source = links[0].from_node if links else None
+    shader = _principled(obj)
+    source = _linked_from(shader.inputs["Base Color"]) if shader is not None else None
     image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
-    if image is None or image.size[0] == 0 or image.size[1] == 0:
+    return _pixels(image) if image is not None else None
+
+
+def metallic_roughness_image(obj: bpy.types.Object) -> np.ndarray | None:
+    """glTF's metallicRoughness texture of the first material, as (H, W, 3) uint8 rows from the top,
+    when its Principled BSDF's Roughness and Metallic both come from one image through one Separate
+    Color node (green and blue), as Blender's glTF importer and ``apply_result`` wire it; else None."""
+    shader = _principled(obj)
+    if shader is None:
+        return None
+    links = [shader.inputs[name].links for name in ("Roughness", "Metallic")]
+    if not all(links):
+        return None
+    node, other = (found[0].from_node for found in links)
+    sockets = [found[0].from_socket.name for found in links]
+    # bpy makes a new Python object for a node at each access: compare with ==, not ``is``.
+    if node != other or node.type != "SEPARATE_COLOR" or sockets != ["Green", "Blue"]:
+        return None
+    source = _linked_from(node.inputs[0])
+    image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
+    return _pixels(image) if image is not None else None
+
+
+def _pixels(image: bpy.types.Image) -> np.ndarray | None:
+    """``image`` as (H, W, 3) uint8, rows from the top; None when it has no pixels."""
+    if image.size[0] == 0 or image.size[1] == 0:
         return None
     width, height = image.size
     pixels = np.empty(width * height * image.channels, dtype=np.float32)
@@ -110,8 +147,10 @@ def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
     rgba = pixels.reshape(height, width, image.channels)[::-1]
     if image.channels < 3:
         rgba = np.repeat(rgba[:, :, :1], 3, axis=2)
-    # Byte images read as sRGB values already; float images hold linear light and are encoded here.
-    rgb = rgba[:, :, :3] if not image.is_float else _srgb(rgba[:, :, :3])
+    # Byte images read as their stored values already; float images hold linear light, encoded here for
+    # colour (a Non-Color float image, a data map, is stored as it is).
+    data = image.colorspace_settings.name == "Non-Color"
+    rgb = rgba[:, :, :3] if not image.is_float or data else _srgb(rgba[:, :, :3])
     return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 
 
@@ -120,10 +159,14 @@ def _srgb(linear: np.ndarray) -> np.ndarray:
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
 
 
-def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map: str | None) -> bpy.types.Material:
-    """Put the painted texture (and new UVs, if any) onto ``obj``; returns the new material.
-    A texture too big or unreadable raises ``scene_import.ImportFailed`` before anything changes."""
-    scene_import.check_image(texture)  # first: a refused texture leaves the mesh as it was
+def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map: str | None,
+                 metallic_roughness: Path | None = None) -> bpy.types.Material:
+    """Put the painted texture, its metallicRoughness texture when the job made one (and new UVs,
+    if any) onto ``obj``; returns the new material. A texture too big or unreadable raises
+    ``scene_import.ImportFailed`` before anything changes."""
+    for path in (texture, metallic_roughness):  # first: a refused texture leaves the mesh as it was
+        if path is not None:
+            scene_import.check_image(path)
     mesh = obj.data
     if uvs is not None:
         loop_uvs = np.load(uvs, allow_pickle=False)
@@ -136,14 +179,20 @@ def apply_result(obj: bpy.types.Object, texture: Path, uvs: Path | None, uv_map:
         uv_map = layer.name
     image = bpy.data.images.load(str(texture), check_existing=False)
     image.name = f"img23d {obj.name}"
-    material = _material(f"img23d {obj.name}", image, uv_map)
+    maps = None
+    if metallic_roughness is not None:
+        maps = bpy.data.images.load(str(metallic_roughness), check_existing=False)
+        maps.name = f"img23d {obj.name} metallic-roughness"
+        maps.colorspace_settings.name = "Non-Color"  # data, not colour: read as stored, as glTF says
+    material = _material(f"img23d {obj.name}", image, uv_map, maps)
     _keep_previous_materials(mesh)
     mesh.materials.clear()
     mesh.materials.append(material)
     return material
 
 
-def _material(name: str, image: bpy.types.Image, uv_map: str | None) -> bpy.types.Material:
+def _material(name: str, image: bpy.types.Image, uv_map: str | None,
+              maps: bpy.types.Image | None = None) -> bpy.types.Material:
     material = bpy.data.materials.new(name)
     if material.node_tree is None:
         # Blender 4.x makes new materials without nodes; from 5.0 they always have a tree and
@@ -155,11 +204,24 @@ def _material(name: str, image: bpy.types.Image, uv_map: str | None) -> bpy.type
     texture.image = image
     texture.location = (-400, 200)
     links.new(texture.outputs["Color"], shader.inputs["Base Color"])
+    textures = [texture]
+    if maps is not None:
+        # As Blender's glTF importer wires metallicRoughness: Roughness from G, Metallic from B.
+        data = nodes.new("ShaderNodeTexImage")
+        data.image = maps
+        data.location = (-650, -150)
+        separate = nodes.new("ShaderNodeSeparateColor")
+        separate.location = (-350, -150)
+        links.new(data.outputs["Color"], separate.inputs["Color"])
+        links.new(separate.outputs["Green"], shader.inputs["Roughness"])
+        links.new(separate.outputs["Blue"], shader.inputs["Metallic"])
+        textures.append(data)
     if uv_map:
         coordinates = nodes.new("ShaderNodeUVMap")
         coordinates.uv_map = uv_map
-        coordinates.location = (-650, 200)
-        links.new(coordinates.outputs["UV"], texture.inputs["Vector"])
+        coordinates.location = (-900, 200)
+        for node in textures:
+            links.new(coordinates.outputs["UV"], node.inputs["Vector"])
     return material
 
 

@@ -95,6 +95,8 @@ class RetextureResult:
     uv_created: bool
     faces: int
     mesh: Path                        # the painted mesh as a GLB (its triangles, the texture on its UVs)
+    metallic_roughness: Path | None = None  # glTF's metallicRoughness texture, on the same UVs (materials on)
+    materials_skipped: str | None = None    # why the mesh kept its colour alone, when the material step failed
 
 
 @dataclass
@@ -212,10 +214,12 @@ class Session:
             result = _ran(self.engine.run(request, job), RetextureJobResult)
         run_dir = Path(result.run_dir)
         uvs = Path(result.uvs) if result.uvs else None
+        maps = Path(result.metallic_roughness) if result.metallic_roughness else None
         glb = write_textured_glb(run_dir / "input_mesh.npz", Path(result.texture), uvs,
-                                 run_dir / f"{request.name}.glb")
+                                 run_dir / f"{request.name}.glb", maps)
         return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs,
-                               uv_created=result.uv_created, faces=result.faces, mesh=glb)
+                               uv_created=result.uv_created, faces=result.faces, mesh=glb, metallic_roughness=maps,
+                               materials_skipped=result.materials_skipped)
 
 
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",

@@ -60,14 +60,18 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
             self.report({"ERROR"}, f"the backend named no texture; the run is in {outcome.run_dir}")
             return {"CANCELLED"}
         try:
-            material = retexture_mesh.apply_result(obj, Path(result.texture),
-                                                   Path(result.uvs) if result.uvs else None, self._uv_map)
+            material = retexture_mesh.apply_result(
+                obj, Path(result.texture), Path(result.uvs) if result.uvs else None, self._uv_map,
+                Path(result.metallic_roughness) if result.metallic_roughness else None)
         except (retexture_mesh.MeshProblem, scene_import.ImportFailed, RuntimeError, OSError) as exc:
             self.report({"ERROR"}, f"the texture could not be applied: {exc}; it is in {outcome.run_dir}")
             return {"CANCELLED"}
         how = "through a reduced proxy, " if result.proxy else ""
         uvs = "a new UV map 'img23d'" if result.uv_created else f"its UV map '{self._uv_map}'"
-        self.report({"INFO"}, f"Re-textured '{obj.name}' {how}with {uvs}: material '{material.name}'")
+        maps = " (colour, roughness and metallic)" if result.metallic_roughness else ""
+        self.report({"INFO"}, f"Re-textured '{obj.name}' {how}with {uvs}: material '{material.name}'{maps}")
+        if result.materials_skipped:
+            self.report({"WARNING"}, result.materials_skipped)
         return {"FINISHED"}
 
 

@@ -8,7 +8,8 @@ loaded as an image (``check_image``), every image's size is read from its header
 (``image_headers``: nothing is decoded) and the file is refused, in one sentence naming it and
 the size found, when an image has more pixels than the largest texture img23d can make
 (``LARGEST_TEXTURE``: the largest ``texture_size`` or ``bake_size`` the protocol allows), or its
-images together more than two of those (a finished object's colour and normal maps).
+images together more than three of those (a finished object's colour, metallicRoughness and normal
+maps).
 
 A GLB is read as glTF 2.0's binary format says: a 12-byte header, the JSON chunk, then the
 binary chunk; each of the document's ``images`` is read through its ``bufferView`` (in the binary
@@ -39,8 +40,9 @@ ProtocolError = protocol.ProtocolError
 
 LARGEST_TEXTURE = int(max(protocol.OPTION_RANGES["texture_size"].high, protocol.OPTION_RANGES["bake_size"].high))
 MAX_IMAGE_PIXELS = LARGEST_TEXTURE ** 2
-MAX_FILE_PIXELS = 2 * MAX_IMAGE_PIXELS   # a finished object's GLB: colour and normal map, both at the largest size
-MAX_IMAGES = 64                          # images one GLB may list: img23d's have two at most
+# A finished object's GLB: its colour, metallicRoughness and normal maps, all at the largest size.
+MAX_FILE_PIXELS = 3 * MAX_IMAGE_PIXELS
+MAX_IMAGES = 64                          # images one GLB may list: img23d's have three at most
 MAX_JSON_BYTES = 64 * 1024 ** 2          # a GLB's JSON chunk: a mesh's is a few kilobytes
 _GLB_MAGIC, _JSON_CHUNK, _BIN_CHUNK = b"glTF", 0x4E4F534A, 0x004E4942
 
@@ -105,7 +107,7 @@ def check_glb(path: Path) -> list[ImageSize]:
         raise ProtocolError(ErrorCode.DISK, f"{name} cannot be read: {exc.strerror or exc}", str(exc)) from exc
     total = sum(size.pixels for size in sizes)
     if total > MAX_FILE_PIXELS:
-        raise Refused(f"{name}: its {len(sizes)} images hold {total:,} pixels, more than two of {_LARGEST}, "
+        raise Refused(f"{name}: its {len(sizes)} images hold {total:,} pixels, more than three of {_LARGEST}, "
                       "so it is not imported")
     return sizes
 

@@ -17,3 +17,4 @@ class ArtifactKind(str, Enum):
     HIGH_MESH = "high_mesh"          # a finished object's generated (high) mesh, announced before its low one
     TEXTURE = "texture"              # Re-texture's painted texture
     UVS = "uvs"                      # Re-texture's new UVs, for a mesh that had none
+    METALLIC_ROUGHNESS = "metallic_roughness"  # (1.16) Re-texture's metallicRoughness texture (G roughness, B metallic)

@@ -1,7 +1,8 @@
-"""The checks every field of a job's result gets on arrival (``results``, ``completion``): each
-refuses a value of the wrong type or over its limit with one ``bad_request`` sentence naming the key.
-
-Shared by the modules of this package only (hence their leading underscores)."""
+"""The checked readers of a job result's fields (``results``): each reads one key of the data another
+process sent and refuses a wrong type or an oversized value with one sentence (``bad_request``)
+naming the result and the key. Package-internal: ``results`` and ``completion`` (a target's
+completion record) use them.
+"""
 
 from __future__ import annotations
 

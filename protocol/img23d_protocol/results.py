@@ -14,7 +14,10 @@ from typing import Any, ClassVar
 
 from .completion import Completion
 from .messages import ModelEntry
-from .result_fields import _boxes, _flag, _items, _names, _number, _numbers, _object, _text, _whole
+
+# The field readers live in their own module (completion.py shares them).
+from .result_fields import (MAX_ITEMS, MAX_TEXT, _boxes, _flag, _items, _names, _number,  # noqa: F401
+                            _numbers, _object, _text, _whole)
 
 
 @dataclass(frozen=True)
@@ -225,10 +228,15 @@ class RetextureJobResult(JobResult):
     faces: int = 0
     texture_size: list[int] = field(default_factory=list)
     seed: int = 0
+    # (1.16) glTF's metallicRoughness texture (G roughness, B metallic) on the same UVs as ``texture``,
+    # or None when the material maps were off or skipped (``materials_skipped`` says why)
+    metallic_roughness: str | None = None
+    materials_skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": self.run_dir, "texture": self.texture, "uvs": self.uvs, "uv_created": self.uv_created,
-                "proxy": self.proxy, "faces": self.faces, "texture_size": list(self.texture_size), "seed": self.seed}
+                "proxy": self.proxy, "faces": self.faces, "texture_size": list(self.texture_size), "seed": self.seed,
+                "metallic_roughness": self.metallic_roughness, "materials_skipped": self.materials_skipped}
 
     @classmethod
     def from_dict(cls, data: Any) -> "RetextureJobResult":
@@ -237,7 +245,9 @@ class RetextureJobResult(JobResult):
         return cls(run_dir=_text(data, what, "run_dir"), texture=_text(data, what, "texture"),
                    uvs=_text(data, what, "uvs", optional=True), uv_created=_flag(data, what, "uv_created"),
                    proxy=_flag(data, what, "proxy"), faces=_number(data, what, "faces"),
-                   texture_size=_numbers(data, what, "texture_size"), seed=_number(data, what, "seed"))
+                   texture_size=_numbers(data, what, "texture_size"), seed=_number(data, what, "seed"),
+                   metallic_roughness=_text(data, what, "metallic_roughness", optional=True),
+                   materials_skipped=_text(data, what, "materials_skipped", optional=True))
 
 
 @dataclass(frozen=True)

@@ -104,12 +104,17 @@ def test_jpeg_and_webp_bombs_are_refused_too(tmp_path: Path, image: bytes, mime:
 
 
 def test_many_images_of_the_largest_size_are_refused_together(tmp_path: Path) -> None:
-    # Three images in the document, all through the one buffer view: each alone is allowed.
-    path = tmp_path / "many.glb"
-    path.write_bytes(glb_bytes(png_header(8192, 8192),
-                               document={"images": [{"bufferView": 2, "mimeType": "image/png"}] * 3}))
-    with pytest.raises(texture_guard.Refused, match=r"its 3 images hold 201,326,592 pixels, more than two of"):
-        texture_guard.check_glb(path)
+    # Images in the document, all through the one buffer view: each alone is allowed, and three (a
+    # finished object's colour, metallicRoughness and normal maps at the largest bake size) together.
+    def listing(count: int) -> Path:
+        path = tmp_path / f"many-{count}.glb"
+        path.write_bytes(glb_bytes(png_header(8192, 8192),
+                                   document={"images": [{"bufferView": 2, "mimeType": "image/png"}] * count}))
+        return path
+
+    assert len(texture_guard.check_glb(listing(3))) == 3
+    with pytest.raises(texture_guard.Refused, match=r"its 4 images hold 268,435,456 pixels, more than three of"):
+        texture_guard.check_glb(listing(4))
 
 
 def test_an_image_beside_the_glb_is_read_and_one_elsewhere_is_refused(tmp_path: Path) -> None:

@@ -351,12 +351,37 @@ def test_a_linear_base_colour_factor_is_applied_in_linear_light(unwrapper: Unwra
         assert np.abs(colours - expected).max() < 1.5 / 255
 
 
+def test_the_metallic_roughness_texture_is_transferred_with_its_factors(unwrapper: Unwrapper) -> None:
+    """The material step's map (roughness in G, metallic in B) follows the colour through the same hits,
+    read as linear data (no sRGB curve), its factors multiplied in; a mesh without one bakes none."""
+    high = _textured(_bumpy())
+    size = 256
+    centres = (np.arange(size) + 0.5) / size
+    u, v = np.meshgrid(centres, 1.0 - centres, indexing="xy")
+    maps = np.stack([np.ones_like(u), u, v], axis=-1)  # roughness = u, metallic = v
+    high.visual.material.metallicRoughnessTexture = Image.fromarray(np.round(maps * 255).astype(np.uint8), "RGB")
+    high.visual.material.roughnessFactor, high.visual.material.metallicFactor = 0.5, 1.0
+    low = _grid(4)
+    baked = bake(high, low.vertices, low.faces, BakeSettings(size=160, cage=0.1, padding=4), unwrapper=unwrapper)
+    texel, points, _, _ = _texels(baked, 160)
+
+    read = np.asarray(baked.metallic_roughness, dtype=np.float64)[texel[:, 0], texel[:, 1]] / 255.0
+    expected_uv = (points[:, :2] + 1.0) / 2.0
+    assert np.abs(read[:, 1] - 0.5 * expected_uv[:, 0]).max() < 0.03  # roughness, times its factor 0.5
+    assert np.abs(read[:, 2] - expected_uv[:, 1]).max() < 0.03  # metallic
+    colours = np.asarray(baked.base_color, dtype=np.float64)[texel[:, 0], texel[:, 1]] / 255.0
+    assert np.abs(colours - _pattern(expected_uv)).mean() < 0.01  # the colour as before
+    plain = bake(_textured(_bumpy()), low.vertices, low.faces, BakeSettings(size=64, cage=0.1, padding=2),
+                 unwrapper=unwrapper)
+    assert plain.metallic_roughness is None
+
+
 def test_a_mesh_without_colour_bakes_only_the_normal_map(unwrapper: Unwrapper) -> None:
     high = trimesh.creation.icosphere(subdivisions=3)
     low = trimesh.creation.icosphere(subdivisions=1)
     baked = bake(high, low.vertices, low.faces, BakeSettings(size=128, padding=2), unwrapper=unwrapper)
 
-    assert baked.base_color is None
+    assert baked.base_color is None and baked.metallic_roughness is None
     assert baked.normal.size == (128, 128) and baked.normal.mode == "RGB"
     assert len(baked.vertices) == len(baked.uvs) == len(baked.normals) == len(baked.tangents)
     assert len(baked.faces) == len(low.faces)

@@ -90,6 +90,11 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     assert {"POSITION", "NORMAL", "TEXCOORD_0"} <= set(primitive["attributes"])
     [material] = gltf["materials"]
     assert "normalTexture" in material and "baseColorTexture" in material["pbrMetallicRoughness"]
+    # The material step's maps follow the colour onto the low mesh (issue 47), the factors left to them.
+    pbr = material["pbrMetallicRoughness"]
+    assert "metallicRoughnessTexture" in pbr and finish["metallic_roughness"]
+    assert pbr.get("metallicFactor", 1.0) == 1.0 and pbr.get("roughnessFactor", 1.0) == 1.0
+    assert len(gltf["images"]) == 3
     low = trimesh.load(glb, force="mesh", process=False)
     assert len(low.faces) == 2 * quads  # all quads: quad k is triangles 2k and 2k + 1
     assert _pairs_share_an_edge(_welded(low), quads)
@@ -121,6 +126,11 @@ def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted
         assert normal_maps and normal_maps[0].inputs["Color"].links[0].from_node.type == "TEX_IMAGE"
         principled = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
         assert principled.inputs["Base Color"].links  # the baked colour texture
+        # the baked metallicRoughness texture, through Separate Color (Roughness from G, Metallic from B)
+        for socket in ("Roughness", "Metallic"):
+            [link] = principled.inputs[socket].links
+            assert link.from_node.type == "SEPARATE_COLOR"
+            assert link.from_node.inputs[0].links[0].from_node.type == "TEX_IMAGE"
     finally:
         mesh = obj.data
         bpy.data.objects.remove(obj)

@@ -45,6 +45,8 @@ def test_a_quads_generate_puts_low_poly_objects_with_their_maps_and_hides_the_ge
         maps = _image_nodes(low)
         assert "NORMAL_MAP:Color" in maps and maps["NORMAL_MAP:Color"].size[:] == (128, 128)
         assert any(key.endswith("Base Color") for key in maps)
+        # The material step's metallic-roughness map, baked onto the low mesh beside the colour (issue 47)
+        assert maps["SEPARATE_COLOR:Color"].size[:] == (128, 128)
         run = Path(low["img23d_run"])
         assert (run / "high" / f"{name}.glb").is_file()
 

@@ -10,6 +10,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from blender_support import pbr_images  # noqa: E402
 from testdata import MESH, MESH_FACES, MESH_VERTICES, SUBJECT  # noqa: E402
 
 
@@ -36,7 +37,11 @@ def _loop_uvs(mesh, layer_name: str) -> np.ndarray:
 
 
 def _texture_sizes(obj) -> list[tuple[int, int]]:
+    """The sizes of the new material's images: its colour and, with PBR materials on (the default),
+    its metallic-roughness map, wired as Blender's glTF importer wires a Generate's objects."""
     material = obj.data.materials[0]
+    colour, maps = pbr_images(material)
+    assert maps.colorspace_settings.name == "Non-Color" and colour.colorspace_settings.name != "Non-Color"
     return [tuple(n.image.size) for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
 
 
@@ -57,7 +62,7 @@ def test_a_shape_models_kind_of_mesh_gets_uvs_and_a_texture_and_stays_itself(add
     assert [layer.name for layer in obj.data.uv_layers] == ["img23d"]
     uvs = _loop_uvs(obj.data, "img23d")
     assert 0 <= uvs.min() and uvs.max() <= 1 and uvs.std() > 0.05
-    assert _texture_sizes(obj) == [(256, 256)]
+    assert _texture_sizes(obj) == [(256, 256), (256, 256)]
 
 
 @pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
@@ -74,7 +79,10 @@ def test_a_uv_sphere_keeps_its_uv_map_exactly(addon, paint_scene) -> None:
     assert np.array_equal(_loop_uvs(obj.data, "UVMap"), uv_before)
     assert (len(obj.data.vertices), len(obj.data.polygons)) == counts
     assert [m.type for m in obj.modifiers] == ["SUBSURF"]
-    assert _texture_sizes(obj) == [(256, 256)]
+    assert _texture_sizes(obj) == [(256, 256), (256, 256)]
+    # Both maps read the artist's own UV map.
+    images = [n for n in obj.data.materials[0].node_tree.nodes if n.type == "TEX_IMAGE"]
+    assert {n.inputs["Vector"].links[0].from_node.uv_map for n in images} == {"UVMap"}
     assert original == []
 
 
@@ -89,7 +97,7 @@ def test_a_mesh_far_over_the_face_budget_is_painted_through_a_proxy_and_keeps_it
     _select_only(obj)
     assert bpy.ops.img23d.retexture() == {"FINISHED"}
     assert len(obj.data.polygons) == faces
-    assert _texture_sizes(obj) == [(256, 256)]
+    assert _texture_sizes(obj) == [(256, 256), (256, 256)]
     texture = obj.data.materials[0].node_tree.nodes["Image Texture"].image.filepath
     manifest = json.loads((Path(bpy.path.abspath(texture)).parent / "manifest.json").read_text())
     assert {"proxy", "transfer"} <= set(manifest["timings"])

@@ -35,7 +35,8 @@ TODAY: dict[type, dict[str, Any]] = {
     SuggestJobResult: {"run_dir": "/runs/s", "image_size": [640, 480], "names": ["house"],
                        "boxes": {"house": [[1, 2, 3, 4], [5, 6, 7, 8]]}, "all_instances": True, "seed": 0},
     RetextureJobResult: {"run_dir": "/runs/t", "texture": "/runs/t/texture.png", "uvs": None, "uv_created": False,
-                         "proxy": True, "faces": 5000, "texture_size": [1024, 1024], "seed": 3},
+                         "proxy": True, "faces": 5000, "texture_size": [1024, 1024], "seed": 3,
+                         "metallic_roughness": "/runs/t/metallic_roughness.png", "materials_skipped": None},
     RetopoJobResult: {"run_dir": "/runs/q", "manifest": "/runs/q/manifest.json", "mesh": "/runs/q/m.glb",
                       "high_mesh": "/runs/q/high/m.glb", "finish": {"quads": 4990, "fallback": None},
                       "targets": [TARGET], "timings": {"finish": 1.5}, "seed": 0},
@@ -87,6 +88,14 @@ def test_a_newer_backends_extra_keys_are_ignored() -> None:
     assert TargetResult.from_dict({**TARGET, "future": {"x": 1}}).to_dict() == TARGET
 
 
+def test_an_older_backends_retexture_without_maps_reads_as_colour_alone() -> None:
+    """A backend before 1.16 sends the colour alone: no metallicRoughness, nothing said skipped."""
+    older = {k: v for k, v in TODAY[RetextureJobResult].items() if k not in ("metallic_roughness", "materials_skipped")}
+    result = RetextureJobResult.from_dict(older)
+    assert result.texture == "/runs/t/texture.png" and result.metallic_roughness is None
+    assert result.materials_skipped is None
+
+
 def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> None:
     record = TargetResult.from_dict({"target": "house", "status": "done", "mesh": "house.glb"})
     assert (record.instance, record.variation, record.timings, record.finish) == (1, 0, {}, None)
@@ -114,6 +123,7 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (SuggestJobResult, {"names": ["x" * (MAX_TEXT + 1)]}, "a suggest result's 'names' is not a list of names"),
     (RetextureJobResult, {"faces": 1.5}, "a retexture result's 'faces' is not a whole number"),
     (RetextureJobResult, {"uvs": ["a"]}, "a retexture result's 'uvs' is not a string"),
+    (RetextureJobResult, {"metallic_roughness": 1}, "a retexture result's 'metallic_roughness' is not a string"),
     (RetopoJobResult, {"finish": None}, "a retopo result's 'finish' is not an object"),
     (RegenerateJobResult, {"source_run": None}, "a regenerate result's 'source_run' is not a string"),
     (DownloadJobResult, {"models": [3]}, "a model entry must be an object"),
@@ -136,7 +146,7 @@ def test_a_missing_key_or_not_an_object_is_refused(kind: type) -> None:
 
 def test_artifact_kinds_are_one_enum_that_reads_as_the_wire_string() -> None:
     assert {k.value for k in ArtifactKind} == {"run", "detections", "overlay", "layout", "mesh", "high_mesh",
-                                               "texture", "uvs"}
+                                               "texture", "uvs", "metallic_roughness"}
     line = Artifact(job="j", kind=ArtifactKind.HIGH_MESH, path="/runs/r/high/a.glb").to_line()
     assert json.loads(line)["kind"] == "high_mesh"
     assert decode(line, EVENT_TYPES).kind == ArtifactKind.HIGH_MESH

@@ -81,6 +81,10 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     printer.finish()
     print(f"mesh: {result.mesh}")
     print(f"texture: {result.texture}")
+    if result.metallic_roughness is not None:
+        print(f"metallic-roughness: {result.metallic_roughness}")
+    if result.materials_skipped:
+        print(result.materials_skipped)
     if result.uvs is not None:
         print(f"new UVs (the mesh had none; one per triangle corner): {result.uvs}")
     print(f"run folder: {result.run_dir}")

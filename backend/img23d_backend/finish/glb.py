@@ -3,7 +3,7 @@
 One mesh, triangles only (glTF has no quads: with quads, quad k is triangles 2k and 2k + 1, as
 ``retopo`` made them), with ``TEXCOORD_0`` from the bake's new UVs, ``NORMAL`` the very normals the
 normal map was baked against, and one material: ``baseColorTexture`` when the high mesh had colour,
-``normalTexture`` always (tangent space, MikkTSpace, +Y up: glTF's own convention, so a reader
+``metallicRoughnessTexture`` (factors 1.0) when it had material maps, ``normalTexture`` always (tangent space, MikkTSpace, +Y up: glTF's own convention, so a reader
 rebuilds the same tangents from these normals and UVs). The glTF mesh's ``extras`` hold
 ``{"img23d_quads": Q}`` (0 for triangles): Blender's importer turns a mesh's extras into custom
 properties of its mesh data, which is how the add-on learns how many leading triangle pairs to join.
@@ -33,10 +33,13 @@ def finished_trimesh(baked: BakedMesh, quads: int) -> trimesh.Trimesh:
     """The low mesh with its maps, as trimesh exports it to glTF (see the module's docstring)."""
     if not 0 <= quads <= len(baked.faces) // 2:
         raise ValueError(f"{quads} quads cannot lead {len(baked.faces)} triangles")
+    maps = baked.metallic_roughness is not None
     material = trimesh.visual.material.PBRMaterial(
         name="img23d_baked", baseColorTexture=baked.base_color, normalTexture=baked.normal,
-        # No metal and a rough surface: what a baked colour means (the painted meshes' default too).
-        metallicFactor=0.0, roughnessFactor=1.0,
+        metallicRoughnessTexture=baked.metallic_roughness,
+        # With maps, factors of 1 let the texture rule (the bake multiplied the high mesh's factors in);
+        # without, no metal and a rough surface: what a baked colour means (the painted meshes' default).
+        metallicFactor=1.0 if maps else 0.0, roughnessFactor=1.0,
         baseColorFactor=None if baked.base_color is not None else [200, 200, 200, 255])
     visual = trimesh.visual.TextureVisuals(uv=np.asarray(baked.uvs, dtype=np.float64), material=material)
     return trimesh.Trimesh(vertices=np.asarray(baked.vertices, dtype=np.float64),

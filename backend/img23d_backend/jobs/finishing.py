@@ -70,8 +70,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     shape = high if geometry is None else geometry
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)
-    run.progress("finish", 0, 1, f"{record.target}: baking {'colour and ' if _coloured(high) else ''}"
-                                 f"normals at {options.bake_size} px")
+    run.progress("finish", 0, 1, f"{record.target}: baking {_maps(high)}normals at {options.bake_size} px")
     baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper)
     quads = 0 if result.quads is None else len(result.quads)
     low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads))
@@ -79,6 +78,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,
              "faces_in": step.faces_in, "faces_out": step.faces_out, "quads": quads, "fallback": step.fallback,
              "bake_size": options.bake_size, "coloured": baked.base_color is not None,
+             "metallic_roughness": baked.metallic_roughness is not None,
              "texels_by_nearest": baked.stats.by_nearest, "texels": baked.stats.texels,
              "high_mesh": run.run_folder.relative(high_path),
              "seconds": round(time.perf_counter() - started, 3)}
@@ -102,6 +102,14 @@ def finish_or_keep(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unw
                     "message": f"finishing {record.target!r} failed ({failure.message}); kept it as generated"}
     run.job.emit(Error(id=run.job.id, code=failure.code.value, message=record.error["message"], target=record.target))
     return None
+
+
+def _maps(mesh: trimesh.Trimesh) -> str:
+    """What the bake transfers besides normals, as the progress message names it."""
+    material = getattr(mesh.visual, "material", None) if _coloured(mesh) else None
+    if getattr(material, "metallicRoughnessTexture", None) is not None:
+        return "colour, roughness, metallic and "
+    return "colour and " if _coloured(mesh) else ""
 
 
 def _coloured(mesh: trimesh.Trimesh) -> bool:

@@ -1,4 +1,9 @@
-"""Re-texture: paint an artist's mesh from a picture; its topology and UVs stay."""
+"""Re-texture: paint an artist's mesh from a picture; its topology and UVs stay.
+
+Every map the job makes comes back on the artist's UVs: the colour (``texture.png``, the ``texture``
+artifact) and, where the material step ran (``jobs.materials``, as in a Generate), glTF's
+metallicRoughness texture (``metallic_roughness.png``, the ``metallic_roughness`` artifact, 1.16).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from ..models.registry import PAINT_ROLES
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
+from . import materials
 from .base import OutOfMemory, Request
 from .context import EngineContext
 from .painting import PaintingRun
@@ -47,7 +53,8 @@ class RetextureRun(PaintingRun):
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
-        return ("matting",) + PAINT_ROLES  # the roles a set has: the clean family's has no delight
+        # The roles a set has (the clean family's has no delight), and the material model when its maps are on.
+        return ("matting",) + PAINT_ROLES + (("materials",) if request.options.materials else ())
 
     def body(self) -> RetextureJobResult:
         source = Path(self.request.mesh)
@@ -70,24 +77,28 @@ class RetextureRun(PaintingRun):
         if through_proxy:
             with self.stage("proxy"):
                 stand_in = retexture.proxy(artist, self.options.face_budget)
-            painted = self.paint_mesh(record, stand_in, cutout).mesh
+            painted = materials.with_materials(self, record, self.paint_mesh(record, stand_in, cutout))
             with self.stage("transfer"):
                 bake = family_of(self.manager.spec("paint")).uv_bake  # the painting family's rasterizer
-                texture = Image.fromarray(retexture.transfer_texture(
-                    target, painted, self.options.texture_size, self.engine.device, bake), "RGB")
+                maps = [Image.fromarray(texture, "RGB") for texture in retexture.transfer_textures(
+                    target, painted, _maps(painted), self.options.texture_size, self.engine.device, bake)]
         else:
-            texture = self.paint_mesh(record, target, cutout).mesh.visual.material.baseColorTexture
+            maps = _maps(materials.with_materials(self, record, self.paint_mesh(record, target, cutout)))
         with self.stage("export"):
-            texture_path = self.run_folder.write_image("texture.png", texture)
+            texture_path = self.run_folder.write_image("texture.png", maps[0])
+            maps_path = self.run_folder.write_image("metallic_roughness.png", maps[1]) if len(maps) > 1 else None
             uvs_path = self.run_folder.write_bytes_with(
                 "uvs.npy", lambda p: np.save(p, loop_uvs.astype(np.float32), allow_pickle=False)) if created else None
         record.status, record.textured = "done", True
-        self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.TEXTURE, path=str(texture_path), target=name))
-        if uvs_path is not None:
-            self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.UVS, path=str(uvs_path), target=name))
+        for kind, path in ((ArtifactKind.TEXTURE, texture_path), (ArtifactKind.METALLIC_ROUGHNESS, maps_path),
+                           (ArtifactKind.UVS, uvs_path)):
+            if path is not None:
+                self.job.emit(Artifact(job=self.job.id, kind=kind, path=str(path), target=name))
         return RetextureJobResult(run_dir=str(self.run_folder.root), texture=str(texture_path),
                                   uvs=str(uvs_path) if uvs_path else None, uv_created=created, proxy=through_proxy,
-                                  faces=artist.face_count, texture_size=list(texture.size), seed=self.options.seed)
+                                  faces=artist.face_count, texture_size=list(maps[0].size), seed=self.options.seed,
+                                  metallic_roughness=str(maps_path) if maps_path else None,
+                                  materials_skipped=self.run_folder.manifest.materials_skipped)
 
     def _reference(self, image: LoadedImage, record: TargetRecord) -> Any:
         """The picture as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
@@ -104,3 +115,11 @@ class RetextureRun(PaintingRun):
                     raise ProtocolError(ErrorCode.INTERNAL, f"matting the picture failed: {cutout.reason}")
             record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
         return cutout
+
+
+def _maps(painted: Any) -> list[Image.Image]:
+    """A painted mesh's maps, as Re-texture sends them: its colour, then its metallicRoughness
+    texture when the material step made one (``jobs.materials``)."""
+    material = painted.visual.material
+    extra = getattr(material, "metallicRoughnessTexture", None)
+    return [material.baseColorTexture] + ([extra] if extra is not None else [])

@@ -3,7 +3,9 @@
 The mesh arrives as Re-texture's (``stages/paint/retexture.py``: ``positions`` in Blender's axes,
 ``triangles``, ``triangle_loops``, optional ``loop_uvs``), with what colour it has beside it:
 ``base_color``, (H, W, 3 or 4) uint8, the image its UVs read, rows from the top as an image file
-stores them (Blender's ``image.pixels`` start at the bottom: the add-on flips them), or
+stores them (Blender's ``image.pixels`` start at the bottom: the add-on flips them), and beside it
+perhaps ``metallic_roughness``, (H, W, 3) uint8, glTF's metallicRoughness texture on the same UVs
+(roughness in G, metallic in B; the bake carries it to the new mesh as it carries the colour), or
 ``vertex_colors``, (V, 3 or 4) uint8, one per position. The mesh as it came is the high mesh
 (``high/<name>.glb``, the ``high_mesh`` artifact), the finished one ``<name>.glb`` (``mesh``),
 both in glTF's axes as every GLB of a run, written by ``finishing`` as a Generate's are.
@@ -31,7 +33,7 @@ from .finishing import AS_GENERATED, finish_object
 
 INPUT = "input_mesh.npz"
 # A colour image may be larger than the mesh's arrays: 8192 x 8192 RGBA.
-COLOUR_LIMITS = {"base_color": 8192 * 8192 * 4}
+COLOUR_LIMITS = {"base_color": 8192 * 8192 * 4, "metallic_roughness": 8192 * 8192 * 4}
 
 
 class RetopoRun(JobRun):
@@ -90,13 +92,14 @@ class RetopoRun(JobRun):
 def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
     """The artist's mesh in glTF's axes: as the bake reads it (split along its UV seams, with its
     colour), and as one surface for the remeshing."""
-    base_color, vertex_colors = _colours(path, len(artist.positions))
+    base_color, maps, vertex_colors = _colours(path, len(artist.positions))
     positions = artist.positions
     geometry = _welded(positions, artist.triangles)
     if base_color is not None and artist.loop_uvs is not None:
         high = retexture.paintable(artist, artist.loop_uvs)
         high.vertices = _to_gltf(np.asarray(high.vertices))
-        material = trimesh.visual.material.PBRMaterial(baseColorTexture=base_color, metallicFactor=0.0,
+        material = trimesh.visual.material.PBRMaterial(baseColorTexture=base_color, metallicRoughnessTexture=maps,
+                                                       metallicFactor=0.0 if maps is None else 1.0,
                                                        roughnessFactor=1.0)
         high.visual = trimesh.visual.TextureVisuals(uv=high.visual.uv, material=material)
         return high, geometry
@@ -122,22 +125,28 @@ def _to_gltf(positions: np.ndarray) -> np.ndarray:
     return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
 
 
-def _colours(path: Path, vertex_count: int) -> tuple[Image.Image | None, np.ndarray | None]:
-    """The mesh file's ``base_color`` image and ``vertex_colors``, checked (a defect is one sentence)."""
+def _colours(path: Path, vertex_count: int) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
+    """The mesh file's ``base_color`` and ``metallic_roughness`` images and ``vertex_colors``,
+    checked (a defect is one sentence)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             image = np.asarray(data["base_color"]) if "base_color" in data.files else None
+            maps = np.asarray(data["metallic_roughness"]) if "metallic_roughness" in data.files else None
             colours = np.asarray(data["vertex_colors"]) if "vertex_colors" in data.files else None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
-    base_color = None
-    if image is not None:
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] not in (3, 4) or min(image.shape[:2]) < 1:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's base_color must be an (H, W, 3 or 4) "
-                                                       f"uint8 image, not {image.dtype} {image.shape}")
-        base_color = Image.fromarray(np.ascontiguousarray(image[:, :, :3]), "RGB")
+    base_color, metallic_roughness = (_image(image, "base_color") if image is not None else None,
+                                      _image(maps, "metallic_roughness") if maps is not None else None)
     if colours is not None:
         if colours.dtype != np.uint8 or colours.shape not in ((vertex_count, 3), (vertex_count, 4)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's vertex_colors must be (V, 3 or 4) uint8, "
                                                        f"one per position, not {colours.dtype} {colours.shape}")
-    return base_color, colours
+    return base_color, metallic_roughness, colours
+
+
+def _image(array: np.ndarray, name: str) -> Image.Image:
+    """One of the mesh file's images as RGB; a wrong type or shape is one sentence naming it."""
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) < 1:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file's {name} must be an (H, W, 3 or 4) "
+                                                   f"uint8 image, not {array.dtype} {array.shape}")
+    return Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")

@@ -4,8 +4,9 @@ The add-on sends its mesh as arrays in Blender's object space (Z up; ``stages/pa
 says which). A glTF file is Y up, and Blender's importer turns (x, y, z) into (x, -z, y): the
 same turn here makes a mesh painted from the command line look as it would in Blender. Its
 triangles stay as they are; its UVs, where it has them, become per-corner UVs (with its colour
-image as ``base_color``; a mesh with vertex colours keeps them as ``vertex_colors``). Back out,
-``write_textured_glb`` puts the painted texture on the same triangles as a GLB (vertices split
+image as ``base_color`` and its glTF metallicRoughness texture as ``metallic_roughness``; a mesh
+with vertex colours keeps them as ``vertex_colors``). Back out, ``write_textured_glb`` puts the
+painted texture (and the metallicRoughness texture, when the job made one) on the same triangles as a GLB (vertices split
 only where the UVs split, as any glTF export does).
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -70,14 +71,20 @@ def _convert(source: Path, target: Path) -> None:
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
         if image is not None:
             arrays["base_color"] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            maps = _metallic_roughness(material)
+            if maps is not None:
+                arrays["metallic_roughness"] = maps
     elif getattr(loaded.visual, "kind", None) in ("vertex", "face"):
         arrays["vertex_colors"] = np.asarray(loaded.visual.vertex_colors, dtype=np.uint8)
     np.savez(target, **arrays)
 
 
-def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target: Path) -> Path:
+def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target: Path,
+                       metallic_roughness: Path | None = None) -> Path:
     """The painted mesh as a GLB: the add-on's mesh file (``mesh_file``, Blender's axes), its UVs
-    (or the new ``uvs``, one per corner) and the texture; written atomically to ``target``."""
+    (or the new ``uvs``, one per corner), the texture as its base colour and, when given, the
+    ``metallic_roughness`` texture as glTF's (factors 1.0: the texture rules); written atomically
+    to ``target``."""
     import numpy as np
     import trimesh
     from PIL import Image
@@ -95,6 +102,30 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     points = positions[unique[:, 0].astype(np.int64)]
     vertices = np.stack([points[:, 0], points[:, 2], -points[:, 1]], axis=1)  # Blender Z up -> glTF Y up
     with Image.open(texture) as image:
-        visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:], image=image.convert("RGB"))
-        mesh = trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
-        return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))
+        colour = image.convert("RGB")
+    maps = None
+    if metallic_roughness is not None:
+        with Image.open(metallic_roughness) as image:
+            maps = image.convert("RGB")
+    # Without maps: no metal and a rough surface, what a colour alone means (as trimesh's simple material wrote).
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=colour, metallicRoughnessTexture=maps,
+                                                   metallicFactor=1.0 if maps is not None else 0.0,
+                                                   roughnessFactor=1.0)
+    visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:], material=material)
+    mesh = trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
+    return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))
+
+
+def _metallic_roughness(material: Any) -> Any:
+    """A glTF material's metallicRoughness texture as (H, W, 3) uint8, its roughness and metallic
+    factors multiplied into G and B (so the bake's low mesh can carry factors of 1), or None."""
+    import numpy as np
+
+    image = getattr(material, "metallicRoughnessTexture", None)
+    if image is None:
+        return None
+    maps = np.asarray(image.convert("RGB"), dtype=np.float32)
+    for channel, factor in ((1, getattr(material, "roughnessFactor", None)), (2, getattr(material, "metallicFactor", None))):
+        if factor is not None:
+            maps[:, :, channel] *= float(factor)
+    return np.round(np.clip(maps, 0, 255)).astype(np.uint8)

@@ -1,4 +1,5 @@
-"""The bake: a high mesh's colour and shape onto a low mesh, as a colour texture and a normal map.
+"""The bake: a high mesh's colour, material maps and shape onto a low mesh, as a colour texture, a
+metallicRoughness texture (where the high mesh has one) and a normal map.
 
 1. New UVs on the low mesh (xatlas, in the UV worker process the paint stage uses), packed for the
    bake size with ``padding`` texels between charts; the mesh is split at the seams.
@@ -9,9 +10,12 @@
    interpolated normal. A ray along that normal and one against it, each as long as the cage distance,
    meet the high mesh; the nearer hit wins. A texel whose rays meet nothing reads the high mesh's
    nearest point instead (the fallback).
-4. There, the high mesh's colour (its texture through its UVs, bilinear, or its vertex colours) and
-   its smooth normal, which the low mesh's tangent frame turns into the tangent-space normal map.
-5. The charts are dilated ``padding`` texels into the gutter; the rest of the background is filled.
+4. There, the high mesh's colour (its texture through its UVs, bilinear, or its vertex colours), its
+   metallicRoughness texture (roughness in G, metallic in B: the material step's maps, read through
+   the same hit, so both maps line up with the colour texel for texel) and its smooth normal, which
+   the low mesh's tangent frame turns into the tangent-space normal map.
+5. The charts are dilated ``padding`` texels into the gutter; the rest of the background is filled
+   (colour and material maps with their mean, the normal map with the flat normal).
 """
 
 from __future__ import annotations
@@ -78,6 +82,9 @@ class BakedMesh:
     seconds: float
     stats: BakeStats = field(default_factory=BakeStats)
     timings: BakeTimings = field(default_factory=BakeTimings)
+    # glTF's metallicRoughness (R unused, G roughness, B metallic; linear), or None when the high
+    # mesh had none; the high material's factors are multiplied in
+    metallic_roughness: Image.Image | None = None
 
 
 def smooth_normals(vertices: np.ndarray, faces: np.ndarray, hard_angle: float = 180.0) -> np.ndarray:
@@ -136,7 +143,8 @@ def _image(values: np.ndarray) -> Image.Image:
 def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
          settings: BakeSettings = BakeSettings(), cancel: CancelToken | None = None,
          unwrapper: Unwrapper | None = None) -> BakedMesh:
-    """Bake ``high``'s colour (if it has one) and normals onto the low mesh, on new UVs.
+    """Bake ``high``'s colour and metallicRoughness texture (each if it has one) and normals onto the
+    low mesh, on new UVs.
 
     ``unwrapper``: a job's UV worker to reuse; without one, the bake starts its own for the call.
     """
@@ -179,6 +187,7 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
     reach = settings.cage * float(np.linalg.norm(np.ptp(surface.vertices, axis=0)))
     normal_image = np.zeros((size, size, 3), dtype=np.float32)
     colour_image = np.zeros((size, size, 3), dtype=np.float32) if surface.colour is not None else None
+    material_image = np.zeros((size, size, 3), dtype=np.float32) if surface.metallic_roughness is not None else None
     for start in range(0, stats.texels, TEXEL_CHUNK):  # in chunks: memory stays flat at any size
         part = slice(start, start + TEXEL_CHUNK)
         rows, cols, bary, corners = cover.rows[part], cover.cols[part], cover.bary[part], faces[cover.face[part]]
@@ -191,6 +200,9 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
         colours = surface.colours_at(hits)
         if colour_image is not None and colours is not None:
             colour_image[rows, cols] = colours
+        material = surface.metallic_roughness_at(hits)
+        if material_image is not None and material is not None:
+            material_image[rows, cols] = material
         world_normals = surface.normals_at(hits)
         timings.rays += time.perf_counter() - mark
         cancel.check()
@@ -209,8 +221,12 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
     if colour_image is not None:
         colour_image, grown = dilate(colour_image, written, settings.padding)
         base_color = _image(fill_background(colour_image, grown))
+    metallic_roughness = None
+    if material_image is not None:
+        material_image, grown = dilate(material_image, written, settings.padding)
+        metallic_roughness = _image(fill_background(material_image, grown))
     timings.fill = time.perf_counter() - mark
 
     return BakedMesh(vertices=vertices, faces=faces, uvs=uvs, normals=normals, tangents=tangents,
-                     base_color=base_color, normal=_image(normal_image),
+                     base_color=base_color, normal=_image(normal_image), metallic_roughness=metallic_roughness,
                      seconds=time.perf_counter() - started, stats=stats, timings=timings)

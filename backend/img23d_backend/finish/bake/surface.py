@@ -1,4 +1,5 @@
-"""The high mesh as a bake reads it: rays against it, its nearest point, its colour and normal there.
+"""The high mesh as a bake reads it: rays against it, its nearest point, its colour, metallicRoughness
+texture and normal there.
 
 Rays go through Embree (embreex, Intel's BVH ray tracer; one scene per high mesh, float32). The nearest
 point, for texels whose rays meet nothing within the cage, is exact over the triangles whose centroids
@@ -79,6 +80,29 @@ def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
     return None
 
 
+def metallic_roughness_source(mesh: trimesh.Trimesh) -> ColourSource | None:
+    """glTF's metallicRoughness texture of ``mesh`` as a bake reads it, or None without one.
+
+    The texture holds linear data (roughness in G, metallic in B; R unused), so it is read as it is,
+    with no sRGB decoding; the material's roughness and metallic factors multiply its channels, as a
+    glTF reader multiplies them, so the baked texture carries them and the low mesh's factors are 1.
+    """
+    visual = mesh.visual
+    if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.uv is None \
+            or len(visual.uv) != len(mesh.vertices):
+        return None
+    material = visual.material
+    image = getattr(material, "metallicRoughnessTexture", None)
+    if image is None:
+        return None
+    texture = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    for channel, factor in ((1, getattr(material, "roughnessFactor", None)),
+                            (2, getattr(material, "metallicFactor", None))):
+        if factor is not None:
+            texture[:, :, channel] *= float(factor)
+    return ColourSource(texture, np.asarray(visual.uv, dtype=np.float64), None)
+
+
 def sample_bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Bilinear reads of ``texture`` at ``uv`` (v up), repeating outside 0..1 (glTF's default sampler)."""
     height, width = texture.shape[:2]
@@ -131,6 +155,7 @@ class HighSurface:
         self.faces = np.asarray(mesh.faces, dtype=np.int64)
         self.vertex_normals = np.asarray(mesh.vertex_normals, dtype=np.float64)
         self.colour = colour_source(mesh)
+        self.metallic_roughness = metallic_roughness_source(mesh)
         self._scene = rtcore_scene.EmbreeScene()
         TriangleMesh(self._scene, self.vertices[self.faces].astype(np.float32))
         self._centroids: cKDTree | None = None
@@ -167,7 +192,13 @@ class HighSurface:
 
     def colours_at(self, hits: SurfaceHits) -> np.ndarray | None:
         """RGB in 0..1 at the hits, or None when the mesh has no colour."""
-        source = self.colour
+        return self._read(self.colour, hits)
+
+    def metallic_roughness_at(self, hits: SurfaceHits) -> np.ndarray | None:
+        """The metallicRoughness texture's RGB in 0..1 at the hits, or None when the mesh has none."""
+        return self._read(self.metallic_roughness, hits)
+
+    def _read(self, source: ColourSource | None, hits: SurfaceHits) -> np.ndarray | None:
         if source is None:
             return None
         corners = self.faces[hits.face]

@@ -8,8 +8,9 @@ UV map. UVs belong to loops, so a mesh is painted as one vertex per distinct (ve
 pair, exactly as a glTF export would split it, and the artist's vertices are never touched.
 
 Meshes above the face budget are painted through a proxy: a decimated copy is painted, then
-its texture is transferred onto the original's UV layout by projection (each texel of the
-original's atlas takes the colour of the nearest point on the proxy's surface).
+its textures (the colour, and the metallicRoughness map where the material step made one) are
+transferred onto the original's UV layout by projection (each texel of the original's atlas takes
+the value of the nearest point on the proxy's surface, the same point for every map).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
+from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -165,13 +167,15 @@ class UVBake:
     fill: Callable[[np.ndarray, np.ndarray, Any, np.ndarray], np.ndarray]
 
 
-def transfer_texture(target: Any, source: Any, size: int, device: Any, bake: UVBake) -> np.ndarray:
-    """Bake ``source``'s texture into ``target``'s UV layout by nearest-surface projection.
+def transfer_textures(target: Any, source: Any, images: Sequence[Image.Image], size: int, device: Any,
+                      bake: UVBake) -> list[np.ndarray]:
+    """Bake each of ``images`` (textures on ``source``'s UVs: its colour, its metallicRoughness map)
+    into ``target``'s UV layout by nearest-surface projection.
 
     Each texel of the target atlas is located on the target surface (a rasterization in UV
-    space, by the painting family's rasterizer); it takes the colour the source's texture has at
-    the nearest of many points sampled over the source surface. Unreached texels are filled by the
-    family's filling.
+    space, by the painting family's rasterizer); it takes the value each image has at the nearest
+    of many points sampled over the source surface, the same point for every image, so the maps
+    stay in register. Unreached texels are filled by the family's filling.
     """
     import torch
     from scipy.spatial import cKDTree
@@ -186,16 +190,19 @@ def transfer_texture(target: Any, source: Any, size: int, device: Any, bake: UVB
 
     samples, sample_uvs = _surface_samples(source, count=max(200_000, 4 * len(texel_points) // 10))
     _, nearest = cKDTree(samples).query(texel_points, workers=-1)
-    image = np.asarray(source.visual.material.baseColorTexture.convert("RGB"), dtype=np.uint8)
-    height, width = image.shape[:2]
-    su = np.clip((sample_uvs[nearest, 0] * (width - 1)).round().astype(np.int64), 0, width - 1)
-    sv = np.clip(((1 - sample_uvs[nearest, 1]) * (height - 1)).round().astype(np.int64), 0, height - 1)
-    texture = np.zeros((size, size, 3), dtype=np.float32)
-    texture[covered] = image[sv, su] / 255.0
     # The rasterizer's row 0 is v = 0; image row 0 is v = 1.
     texel_faces = np.asarray(findices.cpu().numpy(), dtype=np.int64).reshape(size, size)[::-1].copy()
-    texture, covered = texture[::-1].copy(), covered[::-1].copy()
-    return bake.fill(texture, covered, target, texel_faces)
+    flipped = covered[::-1].copy()
+    transferred = []
+    for source_image in images:
+        image = np.asarray(source_image.convert("RGB"), dtype=np.uint8)
+        height, width = image.shape[:2]
+        su = np.clip((sample_uvs[nearest, 0] * (width - 1)).round().astype(np.int64), 0, width - 1)
+        sv = np.clip(((1 - sample_uvs[nearest, 1]) * (height - 1)).round().astype(np.int64), 0, height - 1)
+        texture = np.zeros((size, size, 3), dtype=np.float32)
+        texture[covered] = image[sv, su] / 255.0
+        transferred.append(bake.fill(texture[::-1].copy(), flipped.copy(), target, texel_faces))
+    return transferred
 
 
 def _surface_samples(mesh: Any, count: int) -> tuple[np.ndarray, np.ndarray]:
