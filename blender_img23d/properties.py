@@ -95,8 +95,8 @@ class Img23dSettings(bpy.types.PropertyGroup):
     complete_hidden: EnumProperty(  # type: ignore[valid-type]
         name="Complete Hidden", default="never",
         items=[("never", "Never", "Each object as the picture shows it"),
-               ("auto", "Auto", "Objects that look covered (their box overlaps another's, or their cut-out runs "
-                                "into their box's edge) are completed by the image editor before shape"),
+               ("auto", "Auto", "Objects that look covered (another name stands in front of them, or their cut-out "
+                                "runs into their box's edge) are completed by the image editor before shape"),
                ("always", "Always", "Every object is completed by the image editor before shape")],
         description="Complete what covers an object with the image editor before its mesh is made; Detect's "
                     "boxes can turn it off per name (Boxes)")

@@ -2,8 +2,8 @@
 turned it off for, and what a target's record says of it.
 
 With ``complete_hidden`` other than "never", a Generate asks an image editor for the whole of each
-target that looks hidden ("auto": its box overlaps another detection's, or its matte runs into its
-box's edge) or of every target ("always"), pastes what was seen back on top and mattes the result
+target that looks hidden ("auto": another detection stands in front of it, or its matte runs into
+its box's edge) or of every target ("always"), pastes what was seen back on top and mattes the result
 again. Each target's record then carries a ``Completion``: whether it was completed, why (or why
 not), the completed cut-out's path in the run, or the one sentence of a completion that failed.
 """
@@ -26,7 +26,7 @@ class Completion:
     """What completion did for one target (the run manifest's record and the result's)."""
 
     completed: bool
-    reason: str                      # why it was completed or left as seen: "overlaps 'table'"
+    reason: str                      # why it was completed or left as seen: "covered by 'table'"
     cutout: str | None = None        # its completed cut-out, relative to the run folder
     skipped: str | None = None       # the one sentence when it was to be completed and could not be
 

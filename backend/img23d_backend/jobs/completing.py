@@ -19,8 +19,10 @@ import numpy as np
 from img23d_protocol import COMPLETED_FOLDER, Completion, turned_off
 from PIL import Image
 
+from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages.completion import fill, occlusion
+from ..stages.completion import covering, fill, occlusion
+from .cutting import Cut
 
 STAGE = "completion"
 
@@ -30,24 +32,25 @@ def roles(options: Any) -> tuple[str, ...]:
     return ("editor",) if options.complete_hidden != "never" else ()
 
 
-def complete_hidden(run: Any, firsts: list[TargetRecord], crops: dict[str, Image.Image],
-                    boxes: dict[str, Any], mattes: dict[str, Any], cutouts: dict[str, Any]) -> None:
-    """Judge and complete ``run``'s targets in place: ``cutouts`` take the completed cut-outs, the
-    records their ``completion``. ``boxes``: each box in its crop's pixels; ``mattes``: each crop's
-    matte before the cut-out kept the box alone (what runs past the box's edge)."""
+def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cuts: dict[str, Cut]) -> None:
+    """Judge and complete ``run``'s targets in place: each completed cut's ``cutout`` becomes the
+    completed cut-out, each judged record gets its ``completion``."""
     mode = run.options.complete_hidden
     if mode == "never" or not run.request.targets:  # the whole picture is one object: nothing hides it
         return
-    judged = [r for r in firsts if r.status == "pending" and isinstance(cutouts.get(r.stem), Image.Image)]
+    judged = [r for r in firsts if r.status == "pending" and isinstance(cuts[r.stem].cutout, Image.Image)]
+    picture = np.asarray(image.image.convert("RGB"))
+    seen = {r.stem: _seen(r, cuts.get(r.stem), image.scale) for r in run.run_folder.manifest.records
+            if r.box is not None and r.candidate_of is None}  # a target's candidates share its box and matte
     hidden = []
     for record in judged:
-        decision = occlusion.decide(mode, tuple(record.box), _neighbours(run.run_folder.manifest.records, record),
-                                    _alpha(mattes.get(record.stem)), boxes[record.stem],
+        others = [s for stem, s in seen.items() if stem != record.stem]
+        decision = occlusion.decide(mode, seen[record.stem], others, picture,
                                     turned_off(run.request.completion_off, record.target))
         record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
         if decision.complete:
-            hidden.append(fill.Hidden(record.stem, record.target, crops[record.stem], cutouts[record.stem],
-                                      seed=int(record.seed or 0)))
+            cut = cuts[record.stem]
+            hidden.append(fill.Hidden(record.stem, record.target, cut.crop, cut.cutout, seed=int(record.seed or 0)))
     if not hidden:
         run.run_folder.save_manifest()
         return
@@ -65,22 +68,18 @@ def complete_hidden(run: Any, firsts: list[TargetRecord], crops: dict[str, Image
                 continue
             path = run.run_folder.write_image(f"{COMPLETED_FOLDER}/{done.stem}.png", done.cutout)
             record.completion["cutout"] = run.run_folder.relative(path)
-            cutouts[done.stem] = done.cutout
+            cuts[done.stem].cutout = done.cutout
             run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']})")
 
 
-def _neighbours(records: Sequence[TargetRecord], record: TargetRecord) -> list[occlusion.Neighbour]:
-    """The job's other detections: every other target's box (found or drawn), its own candidates left
-    out (they share its box)."""
-    return [occlusion.Neighbour(other.target, tuple(other.box)) for other in records
-            if other.box is not None and other.stem != record.stem and other.candidate_of != record.stem]
-
-
-def _alpha(matte: Any) -> np.ndarray | None:
-    """A crop's matte as an array, or None where matting gave none (out of memory, not a number)."""
+def _seen(record: TargetRecord, cut: Cut | None, scale: float) -> covering.Seen:
+    """A detection as occlusion judges it: its box in the picture's pixels, with its crop's matte
+    placed there when it was matted (an RGBA picture's own alpha, a failed matting: none)."""
+    box = tuple(v * scale for v in record.box)
+    matte = cut.matte if cut is not None else None
     if not isinstance(matte, Image.Image) or matte.mode != "RGBA":
-        return None
-    return np.asarray(matte.getchannel("A"))
+        return covering.Seen(record.target, box)
+    return covering.Seen(record.target, box, cut.rect, np.asarray(matte.getchannel("A")))
 
 
 def _rematte(run: Any, pictures: list[Image.Image]) -> list[Any]:
