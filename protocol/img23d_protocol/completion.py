@@ -15,10 +15,11 @@ from typing import Any
 
 from .errors import ErrorCode, ProtocolError
 from .names import validate_targets
-from .result_fields import _flag, _text, _whole
+from .result_fields import MAX_ITEMS, MAX_TEXT, _flag, _object, _refuse, _text, _whole
 
 COMPLETE_HIDDEN_CHOICES = ("auto", "always", "never")
 COMPLETED_FOLDER = "completed"  # the run folder's completed cut-outs, beside mattes/ (the cut-outs as seen)
+COMPLETION_PICTURE = "completion.png"  # Detect's preview: each target's cut-out beside its completed one
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ class Completion:
         return cls(completed=_flag(data, what, "completed"), reason=_text(data, what, "reason"),
                    cutout=_text(data, what, "cutout", optional=True),
                    skipped=_text(data, what, "skipped", optional=True))
+
+
+def completions_by_name(data: dict[str, Any], what: str) -> dict[str, list[Completion]]:
+    """A Detect result's ``completion``: for each name, one ``Completion`` per box, as ``boxes`` lists
+    them (an older backend's result has none: empty)."""
+    value = _object(data, what, "completion", optional=True) or {}
+    checked: dict[str, list[Completion]] = {}
+    for name, records in value.items():
+        if len(name) > MAX_TEXT or not isinstance(records, list) or len(records) > MAX_ITEMS:
+            raise _refuse(what, "completion", "is not a list of completion records for each name")
+        checked[name] = [Completion.from_dict(record) for record in records]
+    return checked
 
 
 def validate_completion_off(names: Any) -> list[str]:

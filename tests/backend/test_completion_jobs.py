@@ -15,8 +15,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from completion_scene import answer, editor_draws_whole_shapes, picture
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS
 from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
@@ -26,50 +27,15 @@ from img23d_backend.stages.completion import fill
 from img23d_backend.stages.grounding import ask as grounding
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
-SIZE = (480, 300)
-DISC = (60, 60, 200, 200)       # the disc's circle; its lower right is behind the block
-BLOCK = (140, 130, 260, 250)
-LAMP = (360, 60, 440, 200)
-RED, BLUE, GREEN = (170, 20, 20), (20, 20, 170), (20, 140, 20)
-
-
-def _picture(path: Path) -> Path:
-    picture = Image.new("RGB", SIZE, (255, 255, 255))
-    draw = ImageDraw.Draw(picture)
-    draw.ellipse(DISC, fill=RED)
-    draw.rectangle(BLOCK, fill=BLUE)
-    draw.rectangle(LAMP, fill=GREEN)
-    picture.save(path)
-    return path
-
-
-def _answer() -> str:
-    def grid(box: tuple[int, ...]) -> list[int]:
-        return [round(box[0] * 1000 / SIZE[0]), round(box[1] * 1000 / SIZE[1]),
-                round(box[2] * 1000 / SIZE[0]), round(box[3] * 1000 / SIZE[1])]
-    return json.dumps([{"bbox_2d": grid(DISC), "label": "disc"}, {"bbox_2d": grid(BLOCK), "label": "block"},
-                       {"bbox_2d": grid(LAMP), "label": "lamp"}])
-
-
-def _editor_draws_whole_shapes(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
-    """A deterministic editor: each crop with every blue pixel painted red, as if the block were
-    taken away and the disc drawn whole (the block's own crop becomes a red square, which is fine)."""
-    pictures = []
-    for ask in asks:
-        rgb = np.asarray(ask.image.convert("RGB")).copy()
-        rgb[np.all(np.abs(rgb.astype(int) - BLUE) < 30, axis=-1)] = RED
-        pictures.append(Image.fromarray(rgb, "RGB"))
-    return pictures
-
 
 @pytest.fixture()
 def run_job(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    image = _picture(tmp_path / "scene.png")
+    image = picture(tmp_path / "scene.png")
     stand_in = StandInMatting()
     monkeypatch.setitem(loaders.LOADERS, "matting",
                         lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
     monkeypatch.setattr(grounding, "ground",
-                        lambda *args, **kwargs: grounding.GroundingAnswer(_answer(), tokens=60, budget=126))
+                        lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
     events: list[Any] = []
 
@@ -97,7 +63,7 @@ def test_auto_completes_the_covered_disc_and_leaves_the_block_and_the_lamp_alone
     def editor(run: Any) -> fill.Edit:
         def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
             asked.extend(ask.instruction for ask in asks)
-            return _editor_draws_whole_shapes(asks)
+            return editor_draws_whole_shapes(asks)
         return edit
 
     monkeypatch.setattr(completing, "_editor_call", editor)
@@ -148,7 +114,7 @@ def test_a_broken_editor_keeps_the_job_going_with_one_sentence(run_job) -> None:
 def test_never_judges_nothing_and_the_artist_can_turn_one_off(run_job, monkeypatch) -> None:
     called: list[int] = []
     monkeypatch.setattr(completing, "_editor_call",
-                        lambda run: lambda asks: called.append(len(asks)) or _editor_draws_whole_shapes(asks))
+                        lambda run: lambda asks: called.append(len(asks)) or editor_draws_whole_shapes(asks))
     result, run, _ = run_job("never")
     assert all(t.completion is None for t in result.targets) and called == []
     result, run, _ = run_job("always", off=["Disc"])

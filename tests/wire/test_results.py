@@ -31,7 +31,10 @@ TODAY: dict[type, dict[str, Any]] = {
                         "depth_skipped": "depth was skipped", "materials_skipped": "materials were skipped",
                         "timings": {"load": 0.1}, **ANSWER, "seed": 7},
     DetectJobResult: {"run_dir": "/runs/d", "image_size": [640, 480], "boxes": {"house": [[1.0, 2.0, 3.0, 4.0]]},
-                      "not_found": ["cat"], **ANSWER, "seed": 0},
+                      "not_found": ["cat"], **ANSWER, "seed": 0,
+                      "completion": {"house": [{"completed": True, "reason": "covered by 'tree'",
+                                                "cutout": "completed/house.png", "skipped": None}]},
+                      "completion_picture": "/runs/d/completion.png"},
     SuggestJobResult: {"run_dir": "/runs/s", "image_size": [640, 480], "names": ["house"],
                        "boxes": {"house": [[1, 2, 3, 4], [5, 6, 7, 8]]}, "all_instances": True, "seed": 0},
     RetextureJobResult: {"run_dir": "/runs/t", "texture": "/runs/t/texture.png", "uvs": None, "uv_created": False,
@@ -119,6 +122,10 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (GenerateJobResult, {"image_size": ["640", 480]}, "a generate result's 'image_size' is not a list of numbers"),
     (DetectJobResult, {"boxes": {"house": [[1, 2, 3]]}}, "a detect result's 'boxes' is not a list of"),
     (DetectJobResult, {"not_found": [None]}, "a detect result's 'not_found' is not a list of names"),
+    (DetectJobResult, {"completion": {"house": {"completed": True}}},
+     "a detect result's 'completion' is not a list of completion records for each name"),
+    (DetectJobResult, {"completion": {"house": [{"completed": "yes", "reason": "x"}]}},
+     "a target's completion result's 'completed' is not true or false"),
     (SuggestJobResult, {"all_instances": 1}, "a suggest result's 'all_instances' is not true or false"),
     (SuggestJobResult, {"names": ["x" * (MAX_TEXT + 1)]}, "a suggest result's 'names' is not a list of names"),
     (RetextureJobResult, {"faces": 1.5}, "a retexture result's 'faces' is not a whole number"),
@@ -146,7 +153,7 @@ def test_a_missing_key_or_not_an_object_is_refused(kind: type) -> None:
 
 def test_artifact_kinds_are_one_enum_that_reads_as_the_wire_string() -> None:
     assert {k.value for k in ArtifactKind} == {"run", "detections", "overlay", "layout", "mesh", "high_mesh",
-                                               "texture", "uvs", "metallic_roughness"}
+                                               "texture", "uvs", "metallic_roughness", "completion"}
     line = Artifact(job="j", kind=ArtifactKind.HIGH_MESH, path="/runs/r/high/a.glb").to_line()
     assert json.loads(line)["kind"] == "high_mesh"
     assert decode(line, EVENT_TYPES).kind == ArtifactKind.HIGH_MESH

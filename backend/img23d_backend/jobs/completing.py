@@ -1,4 +1,5 @@
-"""The completion step of a Generate (``complete_hidden``), between matting and shape.
+"""The completion step of a Generate (``complete_hidden``), between matting and shape; a Detect
+previews it the same way (``detect``).
 
 Each target's first candidate (its other candidates share its cut-out) is judged by
 ``stages.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
@@ -45,8 +46,9 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
     hidden = []
     for record in judged:
         others = [s for stem, s in seen.items() if stem != record.stem]
-        decision = occlusion.decide(mode, seen[record.stem], others, picture,
-                                    turned_off(run.request.completion_off, record.target))
+        # A Detect request has no completion_off: the artist turns completion off after its preview.
+        off = turned_off(getattr(run.request, "completion_off", []), record.target)
+        decision = occlusion.decide(mode, seen[record.stem], others, picture, off)
         record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
         if decision.complete:
             cut = cuts[record.stem]
