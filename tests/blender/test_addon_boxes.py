@@ -114,3 +114,31 @@ def test_complete_hidden_in_the_panel_and_a_name_turned_off_in_boxes(addon, scen
     assert records["barrel"]["completion"]["reason"] == "asked for every target"
     assert records["barrel"]["completion"]["skipped"].startswith("'barrel' was not completed: the editor")
     assert {r["status"] for r in records.values()} == {"done"}
+
+
+def test_detect_with_complete_hidden_shows_its_completion_picture(addon, scene) -> None:
+    from PIL import Image
+
+    settings = scene.img23d
+    settings.targets = "chimney, barrel"
+    settings.complete_hidden = "always"
+    before = set(bpy.data.images)
+    try:
+        assert bpy.ops.img23d.detect() == {"FINISHED"}
+    finally:
+        settings.complete_hidden = "never"
+    added = {image.name.rsplit(" ", 1)[0]: image for image in set(bpy.data.images) - before}
+    try:
+        # The boxes' picture as always, and beside it the completion preview: each cut-out beside
+        # its completed one (or "not completed"), read from the run's completion.png.
+        assert set(added) == {"img23d detections", "img23d completion"}
+        shown = added["img23d completion"]
+        path = Path(bpy.path.abspath(shown.filepath))
+        assert path.name == "completion.png" and (path.parent / "mattes").is_dir()
+        with Image.open(path) as picture:
+            assert tuple(shown.size) == picture.size
+        records = json.loads((path.parent / "manifest.json").read_text())["records"]
+        assert {r["target"] for r in records if r["completion"]} == {"chimney", "barrel"}
+    finally:
+        for image in added.values():
+            bpy.data.images.remove(image)
