@@ -27,6 +27,9 @@ class Img23dBox(bpy.types.PropertyGroup):
     x1: IntProperty(name="Right", min=0, update=_in_use)  # type: ignore[valid-type]
     y1: IntProperty(name="Bottom", min=0, update=_in_use)  # type: ignore[valid-type]
     found: BoolProperty(name="Found", default=False, options={"HIDDEN"})  # type: ignore[valid-type]
+    complete: BoolProperty(  # type: ignore[valid-type]
+        name="Complete", default=True,
+        description="Complete Hidden may complete this name (off: it stays as the picture shows it)")
 
     def corners(self) -> list[float]:
         return [float(self.x0), float(self.y0), float(self.x1), float(self.y1)]
@@ -49,6 +52,12 @@ def fill_from_detect(boxes: Any, names: list[str], found: dict[str, Any]) -> Non
 
 def boxes_in_use(boxes: Any) -> dict[str, list[float]]:
     return {box.name: box.corners() for box in boxes if box.use}
+
+
+def completion_off(boxes: Any, names: list[str]) -> list[str]:
+    """The names of the job whose Complete the artist turned off (``GenerateRequest.completion_off``)."""
+    known = {name.casefold() for name in names}
+    return [box.name for box in boxes if not box.complete and box.name.casefold() in known]
 
 
 classes = (Img23dBox,)

@@ -92,6 +92,14 @@ class Img23dSettings(bpy.types.PropertyGroup):
         name="PBR materials", default=True,
         description="Roughness and metallic maps estimated from the painted views and baked beside the colour, "
                     "so each object's material is not equally dull everywhere (needs Texture)")
+    complete_hidden: EnumProperty(  # type: ignore[valid-type]
+        name="Complete Hidden", default="never",
+        items=[("never", "Never", "Each object as the picture shows it"),
+               ("auto", "Auto", "Objects that look covered (another name stands in front of them, or their cut-out "
+                                "runs into their box's edge) are completed by the image editor before shape"),
+               ("always", "Always", "Every object is completed by the image editor before shape")],
+        description="Complete what covers an object with the image editor before its mesh is made; Detect's "
+                    "boxes can turn it off per name (Boxes)")
     quality: EnumProperty(  # type: ignore[valid-type]
         name="Quality", default="FAST",
         items=[("FAST", "Fast", "Surface decoded only where it is (FlashVDM)"),
@@ -225,7 +233,8 @@ class Img23dSettings(bpy.types.PropertyGroup):
             delight_steps=self.delight_steps or protocol.JobOptions.delight_steps,
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground,
             symmetry=self.symmetry if labels else "auto", sharpness=self.edges if labels else "auto",
-            topology=self.topology, face_target=self.finish_values()[0], bake_size=self.finish_values()[1])
+            topology=self.topology, face_target=self.finish_values()[0], bake_size=self.finish_values()[1],
+            complete_hidden=self.complete_hidden)
         options.validate()
         return options
 

@@ -72,6 +72,11 @@ def boxes(context: bpy.types.Context, names: list[str]) -> dict[str, list[float]
     return checked
 
 
+def completion_off(context: bpy.types.Context, names: list[str]) -> list[str]:
+    """The names whose Complete the artist turned off in Boxes: kept as seen whatever Complete Hidden says."""
+    return box_properties.completion_off(context.scene.img23d.boxes, names)
+
+
 def names(context: bpy.types.Context) -> list[str]:
     settings = context.scene.img23d
     try:

@@ -59,7 +59,8 @@ class JobOperatorMixin(WaitingOperator):
             self.report({"WARNING"}, cut_off)
         for skipped in skipped_stage_notes(outcome.result):
             self.report({"WARNING"}, skipped)
-        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)):  # each said once
+        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)
+                                  + completion_notes(outcome.result)):  # each said once
             self.report({"WARNING"}, note)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
@@ -106,3 +107,11 @@ def finish_fallback_notes(result: protocol.JobResult | dict[str, Any] | None) ->
         if isinstance(fallback, str) and fallback:
             notes.append(fallback[:1].upper() + fallback[1:])
     return list(dict.fromkeys(notes))
+
+
+def completion_notes(result: protocol.JobResult | None) -> list[str]:
+    """Complete Hidden's one sentence for each object it could not complete (kept as the picture shows
+    it), capitalised."""
+    notes = [target.completion.skipped for target in getattr(result, "targets", ())
+             if isinstance(target, protocol.TargetResult) and target.completion and target.completion.skipped]
+    return [note[:1].upper() + note[1:] for note in notes]

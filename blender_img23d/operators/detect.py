@@ -1,4 +1,6 @@
-"""``img23d.detect``: grounding only; the boxes drawn on the image, shown in an Image Editor."""
+"""``img23d.detect``: grounding only; the boxes drawn on the image, shown in an Image Editor. With
+Complete Hidden on, Detect also previews completion: its picture (each cut-out beside its completed
+one, with the reason) is shown there instead, the boxes' picture staying one click away."""
 
 from __future__ import annotations
 
@@ -35,9 +37,13 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
         refused = show_overlay(context, Path(outcome.run_dir), "img23d detections")
+        result = outcome.result
+        if isinstance(result, protocol.DetectJobResult) and result.completion_picture:
+            refused = show_picture(context, Path(result.completion_picture),
+                                   f"img23d completion {Path(outcome.run_dir).name}") or refused
+            self.report({"INFO"}, completion_summary(result.completion))
         if refused:
             self.report({"WARNING"}, refused)
-        result = outcome.result
         boxes = result.boxes if isinstance(result, protocol.DetectJobResult) else {}
         # The boxes to correct, or to draw for a name not found, before Generate (panel: Boxes).
         box_properties.fill_from_detect(context.scene.img23d.boxes, list(self._names), boxes)
@@ -53,16 +59,29 @@ class IMG23D_OT_detect(JobOperatorMixin, bpy.types.Operator):
 def show_overlay(context: bpy.types.Context, run_dir: Path, label: str) -> str:
     """The run's picture with its boxes drawn on it, as an image named ``<label> <run>``, shown in
     an Image Editor if one is open. Returns why it is not shown when it was refused ("" else)."""
-    overlay = run_dir / "detections.png"
-    if not overlay.is_file():
+    return show_picture(context, run_dir / "detections.png", f"{label} {run_dir.name}")
+
+
+def show_picture(context: bpy.types.Context, path: Path, name: str) -> str:
+    """The picture at ``path`` as an image named ``name``, shown in an Image Editor if one is open.
+    Returns why it is not shown when it was refused ("" else; nothing when there is no such file)."""
+    if not path.is_file():
         return ""
     try:
-        image = scene_import.load_image(overlay)
+        image = scene_import.load_image(path)
     except scene_import.ImportFailed as exc:
         return str(exc)
-    image.name = f"{label} {run_dir.name}"
+    image.name = name
     _show_in_image_editor(context, image)
     return ""
+
+
+def completion_summary(completion: dict[str, list[protocol.Completion]]) -> str:
+    """One line of what Detect's completion preview did: each completed name and why, or none."""
+    done = [f"{name} ({c.reason})" for name, records in completion.items() for c in records if c.completed]
+    failed = [c.skipped for records in completion.values() for c in records if c.skipped]
+    line = "Complete Hidden completed: " + ("; ".join(done) if done else "nothing")
+    return line + (". " + " ".join(failed) if failed else "")
 
 
 def _show_in_image_editor(context: bpy.types.Context, image: bpy.types.Image) -> None:

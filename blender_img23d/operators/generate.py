@@ -28,7 +28,8 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         _inputs.check_limits(context, options, runtime.session())
         names = _inputs.names(context)
         request = protocol.GenerateRequest(image=str(image), targets=names, options=options,
-                                           boxes=_inputs.boxes(context, names))
+                                           boxes=_inputs.boxes(context, names),
+                                           completion_off=_inputs.completion_off(context, names))
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:

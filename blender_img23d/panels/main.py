@@ -35,6 +35,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         materials = layout.row(align=True)
         materials.enabled = settings.texture  # greyed: maps are baked beside a painted colour only
         materials.prop(settings, "materials")
+        layout.prop(settings, "complete_hidden")
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))
@@ -237,10 +238,13 @@ class IMG23D_PT_boxes(_Subpanel, bpy.types.Panel):
             layout.label(text="Detect fills a box per name to correct")
             return
         layout.label(text="Pixels of the picture; a ticked box is used, not looked for")
+        completing = settings.complete_hidden != "never"
         for box in settings.boxes:
             row = layout.row(align=True)
             row.prop(box, "use", text="")
             row.label(text=box.name if box.found or box.use else f"{box.name} (not found: draw it)")
+            if completing:  # Complete Hidden may complete this name; off keeps it as the picture shows it
+                row.prop(box, "complete", text="Complete", toggle=True)
             numbers = layout.row(align=True)
             for corner in ("x0", "y0", "x1", "y1"):
                 numbers.prop(box, corner, text="")

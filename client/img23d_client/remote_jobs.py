@@ -35,9 +35,10 @@ ProtocolError = protocol.ProtocolError
 
 _Kind = protocol.ArtifactKind
 FETCHED_KINDS = (_Kind.MESH, _Kind.HIGH_MESH, _Kind.LAYOUT, _Kind.DETECTIONS, _Kind.OVERLAY,
-                 _Kind.TEXTURE, _Kind.METALLIC_ROUGHNESS)                # artifacts naming a file to read
+                 _Kind.TEXTURE, _Kind.METALLIC_ROUGHNESS, _Kind.COMPLETION)  # artifacts naming a file to read
 FOLDER_KINDS = (_Kind.RUN,)                                              # artifacts naming a folder
-RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness")  # result fields naming files
+RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness",
+                "completion_picture")                                    # result fields naming files
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
 
 

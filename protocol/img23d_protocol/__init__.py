@@ -13,6 +13,8 @@ from .artifacts import ArtifactKind
 from .boxes import box_for, check_boxes, validate_boxes
 from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bounded_lines, check_peer_hello, decode,
                     line_version, request_id_of, version_refusal)
+from .completion import (COMPLETE_HIDDEN_CHOICES, COMPLETED_FOLDER, COMPLETION_PICTURE, Completion,
+                         check_completion_off, turned_off, validate_completion_off)
 from .errors import ErrorCode, ProtocolError
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
@@ -45,6 +47,8 @@ __all__ = [
     "JOB_RESULTS", "AnswerSummary", "DetectJobResult", "DownloadJobResult", "GenerateJobResult", "JobResult",
     "RegenerateJobResult", "RetextureJobResult", "RetopoJobResult", "SuggestJobResult", "TargetResult",
     "box_for", "check_boxes", "validate_boxes",
+    "COMPLETE_HIDDEN_CHOICES", "COMPLETED_FOLDER", "COMPLETION_PICTURE", "Completion", "check_completion_off",
+    "turned_off", "validate_completion_off",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
     "line_version", "request_id_of", "version_refusal",
     "ErrorCode", "ProtocolError",

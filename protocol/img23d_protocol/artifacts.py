@@ -18,3 +18,4 @@ class ArtifactKind(str, Enum):
     TEXTURE = "texture"              # Re-texture's painted texture
     UVS = "uvs"                      # Re-texture's new UVs, for a mesh that had none
     METALLIC_ROUGHNESS = "metallic_roughness"  # (1.16) Re-texture's metallicRoughness texture (G roughness, B metallic)
+    COMPLETION = "completion"        # (1.17) Detect's completion.png: each target's cut-out beside its completed one

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any, BinaryIO, Iterator
 
 from .boxes import validate_boxes
+from .completion import validate_completion_off
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress, RegenerateRequest,
@@ -108,6 +109,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_keys(value)
         elif name == "boxes":
             value = validate_boxes(value)
+        elif name == "completion_off":
+            value = validate_completion_off(value)
         elif name in ("id", "image", "job", "model", "mesh", "name", "run", "path", "sha256") \
                 and value is not None and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")

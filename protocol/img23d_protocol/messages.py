@@ -60,6 +60,9 @@ class GenerateRequest(Message):
     # Boxes the artist drew or corrected (``boxes.py``): name -> [x0, y0, x1, y1] in pixels of the
     # original picture. Those names skip grounding.
     boxes: dict[str, list[float]] = field(default_factory=dict)
+    # (1.17) Names the artist turned completion off for (``completion.py``): kept as seen whatever
+    # ``options.complete_hidden`` says.
+    completion_off: list[str] = field(default_factory=list)
 
 
 @dataclass

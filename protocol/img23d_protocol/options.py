@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from . import completion
 from .errors import ErrorCode, ProtocolError
 
 KEEP_CHOICES = ("largest", "all")
@@ -24,6 +25,9 @@ SHARPNESS_CHOICES = ("auto", "normal", "smooth", "sharp")
 # The largest texture that holds detail: the paint model paints 512-pixel views, baked from
 # 2048 renders; a bigger texture is the same picture upscaled (renders and presets stay within it).
 DETAILED_TEXTURE_SIZE = 2048
+
+# (1.17) Completing hidden targets (completion.py holds the choices and the record of it).
+COMPLETE_HIDDEN_CHOICES = completion.COMPLETE_HIDDEN_CHOICES
 
 # The models' memory budget (GB) a user may set; None (or 0 in the add-on) = free memory minus 1 GB.
 BUDGET_GB_MIN, BUDGET_GB_MAX = 0.25, 1024.0
@@ -153,6 +157,9 @@ class JobOptions:
     topology: str = "as-generated"
     face_target: int = 5000
     bake_size: int = 1024
+    # (1.17) Completing hidden targets before shape (completion.py): "auto" completes the targets that look
+    # hidden (a box overlapping another's, a matte running into its box's edge), "always" every one.
+    complete_hidden: str = "never"
 
     @property
     def labelled(self) -> bool:
@@ -176,6 +183,9 @@ class JobOptions:
             raise OptionError("sharpness", self.sharpness, " or ".join(repr(c) for c in SHARPNESS_CHOICES))
         if self.topology not in TOPOLOGY_CHOICES:
             raise OptionError("topology", self.topology, " or ".join(repr(c) for c in TOPOLOGY_CHOICES))
+        if self.complete_hidden not in COMPLETE_HIDDEN_CHOICES:
+            raise OptionError("complete_hidden", self.complete_hidden,
+                              " or ".join(repr(c) for c in COMPLETE_HIDDEN_CHOICES))
         if not all(isinstance(key, str) for key in self.accepted_licences):
             raise OptionError("accepted_licences", self.accepted_licences, "a list of licence keys (strings)")
         for name, allowed in OPTION_RANGES.items():

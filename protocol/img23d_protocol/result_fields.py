@@ -1,6 +1,7 @@
 """The checked readers of a job result's fields (``results``): each reads one key of the data another
 process sent and refuses a wrong type or an oversized value with one sentence (``bad_request``)
-naming the result and the key. Package-internal: ``results`` is their one user.
+naming the result and the key. Package-internal: ``results`` and ``completion`` (a target's
+completion record) use them.
 """
 
 from __future__ import annotations

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
+from .completion import Completion, completions_by_name
 from .messages import ModelEntry
 
-# The field readers live in their own module; results.py is their one user.
+# The field readers live in their own module (completion.py shares them).
 from .result_fields import (MAX_ITEMS, MAX_TEXT, _boxes, _flag, _items, _names, _number,  # noqa: F401
                             _numbers, _object, _text, _whole)
 
@@ -68,9 +69,15 @@ class TargetResult:
     depth: dict[str, Any] | None = None
     placement: dict[str, Any] | None = None
     finish: dict[str, Any] | None = None   # with a topology: method, quads, fallback, high_mesh...
+    completion: Completion | None = None   # (1.17) with complete_hidden: completed or not, and why
+
+    def __post_init__(self) -> None:
+        if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields
+            object.__setattr__(self, "completion", Completion(**self.completion))
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "completion": self.completion.to_dict() if self.completion else None}
 
     @property
     def fallback(self) -> str | None:
@@ -93,6 +100,7 @@ class TargetResult:
                    score=_number(data, what, "score", optional=True, whole=False),
                    artist_box=bool(data.get("artist_box", False)), variation=_number(data, what, "variation"),
                    textured=bool(data.get("textured", False)), timings=_object(data, what, "timings"),
+                   completion=None if data.get("completion") is None else Completion.from_dict(data["completion"]),
                    **texts, **objects, **numbers)
 
 
@@ -172,10 +180,17 @@ class DetectJobResult(JobResult):
     not_found: list[str] = field(default_factory=list)
     answer: AnswerSummary | None = None
     seed: int = 0
+    # (1.17) With complete_hidden other than never: each name's targets judged and completed as a Generate
+    # would (one Completion per box, in the order of ``boxes``), and the picture showing each cut-out beside
+    # its completed one (completion.png, also announced as a "completion" artifact). Empty and None otherwise.
+    completion: dict[str, list[Completion]] = field(default_factory=dict)
+    completion_picture: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": self.run_dir, "image_size": list(self.image_size), "boxes": self.boxes,
-                "not_found": list(self.not_found), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
+                "not_found": list(self.not_found), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed,
+                "completion": {name: [c.to_dict() for c in records] for name, records in self.completion.items()},
+                "completion_picture": self.completion_picture}
 
     @classmethod
     def from_dict(cls, data: Any) -> "DetectJobResult":
@@ -183,7 +198,9 @@ class DetectJobResult(JobResult):
         data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
                    boxes=_boxes(data, what), not_found=_names(data, what, "not_found"),
-                   answer=AnswerSummary.from_dict(data, what), seed=_number(data, what, "seed"))
+                   answer=AnswerSummary.from_dict(data, what), seed=_number(data, what, "seed"),
+                   completion=completions_by_name(data, what),
+                   completion_picture=_text(data, what, "completion_picture", optional=True))
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.16.0"
+__version__ = "1.17.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 16  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 17  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -33,3 +33,6 @@ PROTOCOL_MINOR = 16  # 1: models, download, delete (the model manager); 2: retex
 #     materials_skipped in Generate's and Regenerate's results
 # 16: Re-texture sends every map it made: the metallic_roughness artifact and its result's metallic_roughness
 #     and materials_skipped (an older add-on reads the colour alone, as before)
+# 17: complete_hidden (auto, always, never: hidden targets completed by an image editor before shape), a
+#     generate request's completion_off (names kept as seen) and each target's completion record; Detect's
+#     completion (per name) and completion_picture, and the "completion" artifact

@@ -82,3 +82,65 @@ def test_the_boxes_panel_lists_each_box(addon, scene) -> None:
     assert sum(1 for name, args, kwargs in log if name == "prop" and args[1] == "x0") == 2
     assert ("operator", ("img23d.boxes_clear",)) in [(name, args) for name, args, kwargs in log]
     assert bpy.ops.img23d.boxes_clear() == {"FINISHED"} and len(settings.boxes) == 0
+
+
+def test_complete_hidden_in_the_panel_and_a_name_turned_off_in_boxes(addon, scene) -> None:
+    from blender_support import StandInLayout
+
+    settings = scene.img23d
+    assert settings.complete_hidden == "never" and settings.job_options().complete_hidden == "never"
+    settings.targets = "chimney, barrel"
+    for name in ("chimney", "barrel"):
+        box = settings.boxes.add()
+        box.name = name
+
+    def drawn(panel: type) -> list[tuple]:
+        log: list[tuple] = []
+        panel.draw(type("StandInPanel", (), {"layout": StandInLayout(log)})(), bpy.context)
+        return [args[1] for name, args, kwargs in log if name == "prop"]
+
+    assert "complete_hidden" in drawn(addon.panels.main.IMG23D_PT_main)
+    assert "complete" not in drawn(addon.panels.main.IMG23D_PT_boxes)  # never: nothing to turn off
+    settings.complete_hidden = "always"
+    assert drawn(addon.panels.main.IMG23D_PT_boxes).count("complete") == 2
+    settings.boxes["chimney"].complete = False
+    assert settings.job_options().complete_hidden == "always"
+    # The real backend with the tiny editor: the barrel is completed (the replica's noise, pasted under
+    # what was seen), the chimney is not tried (the artist turned it off), and both are made.
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    manifest = _manifest(bpy.data.objects["barrel"])
+    records = {r["target"]: r for r in manifest["records"]}
+    assert records["chimney"]["completion"] == {"completed": False, "cutout": None, "skipped": None,
+                                                "reason": "the artist turned completion off for it"}
+    barrel = records["barrel"]["completion"]
+    assert (barrel["reason"], barrel["completed"], barrel["skipped"]) == ("asked for every target", True, None)
+    assert (Path(bpy.data.objects["barrel"]["img23d_run"]) / barrel["cutout"]).is_file()
+    assert {r["status"] for r in records.values()} == {"done"}
+
+
+def test_detect_with_complete_hidden_shows_its_completion_picture(addon, scene) -> None:
+    from PIL import Image
+
+    settings = scene.img23d
+    settings.targets = "chimney, barrel"
+    settings.complete_hidden = "always"
+    before = set(bpy.data.images)
+    try:
+        assert bpy.ops.img23d.detect() == {"FINISHED"}
+    finally:
+        settings.complete_hidden = "never"
+    added = {image.name.rsplit(" ", 1)[0]: image for image in set(bpy.data.images) - before}
+    try:
+        # The boxes' picture as always, and beside it the completion preview: each cut-out beside
+        # its completed one (or "not completed"), read from the run's completion.png.
+        assert set(added) == {"img23d detections", "img23d completion"}
+        shown = added["img23d completion"]
+        path = Path(bpy.path.abspath(shown.filepath))
+        assert path.name == "completion.png" and (path.parent / "mattes").is_dir()
+        with Image.open(path) as picture:
+            assert tuple(shown.size) == picture.size
+        records = json.loads((path.parent / "manifest.json").read_text())["records"]
+        assert {r["target"] for r in records if r["completion"]} == {"chimney", "barrel"}
+    finally:
+        for image in added.values():
+            bpy.data.images.remove(image)

@@ -13,13 +13,15 @@ from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind,
                              ErrorCode, GenerateJobResult, ProtocolError, RegenerateJobResult, Result,
                              RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult, decode)
 from img23d_protocol.codec import EVENT_TYPES
-from img23d_protocol.results import MAX_ITEMS, MAX_TEXT
+from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
 
 TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "box": [1.0, 2.0, 30.5, 40.0],
           "score": 0.9, "artist_box": False, "seed": 7, "variation": 0, "candidate_of": None,
           "crop": "crops/house.png", "matte": "mattes/house.png", "mesh": "house.glb", "faces": 1200,
           "vertices": 602, "cleanup": {"removed": 3}, "textured": True, "error": None, "timings": {"shape": 0.5},
-          "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"}}
+          "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"},
+          "completion": {"completed": True, "reason": "overlaps 'tree'", "cutout": "completed/house.png",
+                         "skipped": None}}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.
@@ -29,7 +31,10 @@ TODAY: dict[type, dict[str, Any]] = {
                         "depth_skipped": "depth was skipped", "materials_skipped": "materials were skipped",
                         "timings": {"load": 0.1}, **ANSWER, "seed": 7},
     DetectJobResult: {"run_dir": "/runs/d", "image_size": [640, 480], "boxes": {"house": [[1.0, 2.0, 3.0, 4.0]]},
-                      "not_found": ["cat"], **ANSWER, "seed": 0},
+                      "not_found": ["cat"], **ANSWER, "seed": 0,
+                      "completion": {"house": [{"completed": True, "reason": "covered by 'tree'",
+                                                "cutout": "completed/house.png", "skipped": None}]},
+                      "completion_picture": "/runs/d/completion.png"},
     SuggestJobResult: {"run_dir": "/runs/s", "image_size": [640, 480], "names": ["house"],
                        "boxes": {"house": [[1, 2, 3, 4], [5, 6, 7, 8]]}, "all_instances": True, "seed": 0},
     RetextureJobResult: {"run_dir": "/runs/t", "texture": "/runs/t/texture.png", "uvs": None, "uv_created": False,
@@ -107,11 +112,20 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (GenerateJobResult, {"targets": ["house"]}, "a target result must be an object"),
     (GenerateJobResult, {"targets": [{**TARGET, "mesh": 5}]}, "a target result's 'mesh' is not a string"),
     (GenerateJobResult, {"targets": [{**TARGET, "finish": "quads"}]}, "a target result's 'finish' is not an object"),
+    (GenerateJobResult, {"targets": [{**TARGET, "completion": "yes"}]}, "a target's completion result must be an object"),
+    (GenerateJobResult, {"targets": [{**TARGET, "completion": {"completed": 1, "reason": ""}}]},
+     "a target's completion result's 'completed' is not true or false"),
+    (GenerateJobResult, {"targets": [{**TARGET, "completion": {"completed": True, "reason": "x", "cutout": 3}}]},
+     "a target's completion result's 'cutout' is not a string"),
     (GenerateJobResult, {"cut_off": "yes"}, "a generate result's 'cut_off' is not true or false"),
     (GenerateJobResult, {"seed": True}, "a generate result's 'seed' is not a whole number"),
     (GenerateJobResult, {"image_size": ["640", 480]}, "a generate result's 'image_size' is not a list of numbers"),
     (DetectJobResult, {"boxes": {"house": [[1, 2, 3]]}}, "a detect result's 'boxes' is not a list of"),
     (DetectJobResult, {"not_found": [None]}, "a detect result's 'not_found' is not a list of names"),
+    (DetectJobResult, {"completion": {"house": {"completed": True}}},
+     "a detect result's 'completion' is not a list of completion records for each name"),
+    (DetectJobResult, {"completion": {"house": [{"completed": "yes", "reason": "x"}]}},
+     "a target's completion result's 'completed' is not true or false"),
     (SuggestJobResult, {"all_instances": 1}, "a suggest result's 'all_instances' is not true or false"),
     (SuggestJobResult, {"names": ["x" * (MAX_TEXT + 1)]}, "a suggest result's 'names' is not a list of names"),
     (RetextureJobResult, {"faces": 1.5}, "a retexture result's 'faces' is not a whole number"),
@@ -139,7 +153,7 @@ def test_a_missing_key_or_not_an_object_is_refused(kind: type) -> None:
 
 def test_artifact_kinds_are_one_enum_that_reads_as_the_wire_string() -> None:
     assert {k.value for k in ArtifactKind} == {"run", "detections", "overlay", "layout", "mesh", "high_mesh",
-                                               "texture", "uvs", "metallic_roughness"}
+                                               "texture", "uvs", "metallic_roughness", "completion"}
     line = Artifact(job="j", kind=ArtifactKind.HIGH_MESH, path="/runs/r/high/a.glb").to_line()
     assert json.loads(line)["kind"] == "high_mesh"
     assert decode(line, EVENT_TYPES).kind == ArtifactKind.HIGH_MESH

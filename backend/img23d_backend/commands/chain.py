@@ -33,7 +33,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     tex.add_argument("image", type=Path)
     tex.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
     common(tex)
-    add_job_options(tex, game_ready=False)  # re-texturing paints the mesh as it is
+    add_job_options(tex, game_ready=False, hidden=False)  # re-texturing paints the mesh as it is
     top = sub.add_parser("retopo", help="remake a mesh (GLB, OBJ, PLY) as quads or triangles, its colour and a "
                                         "normal map baked onto it; no model is loaded")
     top.add_argument("mesh", type=Path)

@@ -248,6 +248,10 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     for target in result.targets:  # quads asked for and not made: the finish's one sentence
         if target.fallback:
             print(f"{target.target}: {target.fallback}")
+    for target in result.targets:  # --complete-hidden: what was completed and why, or why it could not be
+        done = target.completion
+        if done is not None and target.variation <= 1 and (done.completed or done.skipped):
+            print(done.skipped or f"{target.target}: completed ({done.reason}): {Path(result.run_dir) / done.cutout}")
     print(f"run folder: {result.run_dir}")
     if options.random_seed:  # drawn by the backend: what the artist types to get this result again
         print(f"seed: {result.seed} (random; --seed {result.seed} makes the same objects)")

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from img23d_protocol import (DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
+from img23d_protocol import (COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
                              TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError,
                              describe_default_octrees, describe_default_paint_steps, describe_default_steps)
 
 
-def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) -> None:
+def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hidden: bool = True) -> None:
     """The flags of a job's options, on ``parser`` (``game_ready``: with the game-ready finish's)."""
     parser.add_argument("--seed", type=_seed_argument, default=0,
                         help=f"{_allowed('seed')}, or '{RANDOM}': a new seed for this job, printed at the end")
@@ -42,6 +42,12 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True) ->
     parser.add_argument("--variations", type=int, default=JobOptions.variations,
                         help="candidates of each name to choose from, each from its own seed (one grounding, "
                              "matting and depth pass): " + _allowed("variations"))
+    if hidden:  # a job that cuts named targets out of a picture (not re-texturing: one reference, no neighbours)
+        parser.add_argument("--complete-hidden", default=JobOptions.complete_hidden, choices=COMPLETE_HIDDEN_CHOICES,
+                            help="complete what covers a target with the image editor before shape "
+                                 "(docs/completion.md): auto, the targets that look covered (their box overlaps "
+                                 "another's, or their matte runs into their box's edge); always, every target; "
+                                 "never (default %(default)s)")
     parser.add_argument("--shape-batch", type=int, default=0,
                         help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
     finish = parser.add_argument_group("the finished mesh")
@@ -137,7 +143,7 @@ FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-re
          "fov_degrees": "--fov", "budget_gb": "--budget-gb", "smoothing": "--smoothing",
          "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations",
          "symmetry": "--symmetry", "sharpness": "--edges", "topology": "--topology", "face_target": "--faces",
-         "bake_size": "--bake-size"}
+         "bake_size": "--bake-size", "complete_hidden": "--complete-hidden"}
 
 
 def usage_message(exc: ProtocolError) -> str:
@@ -169,6 +175,7 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          fov_degrees=args.fov, ground=not args.no_ground, symmetry=args.symmetry,
                          sharpness=args.edges, topology=getattr(args, "topology", JobOptions.topology),
                          face_target=getattr(args, "faces", JobOptions.face_target),
-                         bake_size=getattr(args, "bake_size", JobOptions.bake_size))
+                         bake_size=getattr(args, "bake_size", JobOptions.bake_size),
+                         complete_hidden=getattr(args, "complete_hidden", JobOptions.complete_hidden))
     options.validate()
     return options

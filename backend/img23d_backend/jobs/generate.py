@@ -10,8 +10,7 @@ from typing import Any, Callable
 
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
-                             box_for, check_boxes)
-from PIL import Image
+                             box_for, check_boxes, check_completion_off)
 
 from ..families.table import family_of
 from ..layout import scene
@@ -21,14 +20,11 @@ from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import skips
-from ..stages.crop import crop_box
-from ..stages.cutout import box_in_crop, named_cutout
-from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from ..stages.mesh import cleanup
 from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
-from . import finishing, materials
+from . import completing, cutting, finishing, materials
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
@@ -48,6 +44,7 @@ class GenerateRun(PaintingRun):
     def check_request(cls, request: Request) -> None:
         super().check_request(request)
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
+        check_completion_off(request.completion_off, request.targets)
 
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
@@ -56,8 +53,9 @@ class GenerateRun(PaintingRun):
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
-        painting = PAINT_ROLES + (("materials",) if request.options.materials else ())
-        return ("grounding", "matting", "depth", "shape") + (painting if request.options.texture else ())
+        options = request.options
+        painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
+        return ("grounding", "matting", "depth", "shape") + completing.roles(options) + painting
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
@@ -68,21 +66,15 @@ class GenerateRun(PaintingRun):
         live = [r for r in records if r.status == "pending"]
         firsts = [r for r in live if r.candidate_of is None]  # a target's other candidates share its cut-out
 
-        with self.stage("crop"):
-            crops, boxes, rects = {}, {}, {}
-            for record in firsts:
-                x0, y0, x1, y1 = (v * image.scale for v in record.box)
-                rect = rects[record.stem] = crop_box((x0, y0, x1, y1), image.size, self.options.margin,
-                                                     self.options.min_crop)
-                crops[record.stem], boxes[record.stem] = image.image.crop(rect), box_in_crop((x0, y0, x1, y1), rect)
-                record.crop = self.run_folder.relative(
-                    self.run_folder.write_image(f"crops/{record.stem}.png", crops[record.stem]))
-        cutouts = self._matte(image, firsts, crops, boxes)
+        cuts = cutting.crop_targets(self, image, firsts)
+        cutting.matte_targets(self, image, firsts, cuts)
+        completing.complete_hidden(self, image, firsts, cuts)  # unless it is never
+        cutouts = {stem: cut.cutout for stem, cut in cuts.items()}
         _share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
-        self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, cutouts)
-        # Each target's clean-up and GLB writing run on the tail's worker while the device goes on.
-        with Tail(self.job.cancel) as self.tail:
+        self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None],
+                                    {stem: cut.rect for stem, cut in cuts.items()}, cutouts)
+        with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
             meshes = self._shape(live, cutouts)
             self._export(live, meshes, cutouts)
 
@@ -156,40 +148,6 @@ class GenerateRun(PaintingRun):
                                         box=record.box, score=record.score, candidate_of=record.stem)
                            for number in range(2, count + 1))
         return planned
-
-    def _matte(self, image: LoadedImage, live: list[TargetRecord], crops: dict[str, Any],
-               boxes: dict[str, Any]) -> dict[str, Any]:
-        with self.stage("matting"):
-            if image.has_alpha and not self.request.targets:
-                # The whole picture is the object and the artist's alpha already cuts it out.
-                cutouts = {r.stem: crops[r.stem] for r in live}
-            elif live:
-                # Each crop is matted with its margin for context; the cut-out keeps the named object.
-                with self.manager.use("matting") as model:
-                    results = self.matte_all(model, [crops[r.stem] for r in live])
-                cutouts = {r.stem: named_cutout(cut, crops[r.stem], boxes[r.stem]) if isinstance(cut, Image.Image)
-                           else cut for r, cut in zip(live, results)}
-            else:
-                cutouts = {}
-            for record in live:
-                cutout = cutouts[record.stem]
-                if isinstance(cutout, OutOfMemory):
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.OUT_OF_MEMORY, f"matting {record.target!r} ran out of memory, even alone",
-                        cutout.detail, target=record.target))
-                    continue
-                if isinstance(cutout, UnusableMatte):  # never an empty cut-out passed off as one
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.SHAPE_FAILED, f"matting {record.target!r} failed: {cutout.reason}",
-                        target=record.target))
-                    continue
-                record.matte = self.run_folder.relative(
-                    self.run_folder.write_image(f"mattes/{record.stem}.png", cutout))
-                if foreground_fraction(cutout) < MIN_FOREGROUND:
-                    self.fail_target(record, ProtocolError(
-                        ErrorCode.SHAPE_FAILED, f"the cut-out of {record.target!r} is empty: matting found "
-                        "no object in its box", target=record.target))
-        return cutouts
 
     def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
         """One mesh (or None, or an ``OutOfMemory``) per live record, in order."""
@@ -384,7 +342,7 @@ def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
         first = firsts.get(record.candidate_of or "")
         if first is None:
             continue
-        record.crop, record.matte = first.crop, first.matte
+        record.crop, record.matte, record.completion = first.crop, first.matte, first.completion
         if first.status == "failed":  # reported once, with its first candidate
             record.status, record.error = "failed", first.error
         else:
@@ -392,5 +350,4 @@ def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
 
 
 def _has_texture(mesh: Any) -> bool:
-    material = getattr(getattr(mesh, "visual", None), "material", None)
-    return getattr(material, "baseColorTexture", None) is not None
+    return getattr(getattr(getattr(mesh, "visual", None), "material", None), "baseColorTexture", None) is not None

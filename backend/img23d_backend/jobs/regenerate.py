@@ -64,10 +64,13 @@ class SourceRun:
         return found[0]
 
     def cutout_path(self, record: TargetRecord) -> Path | None:
-        """Its cut-out (a target's candidates share their first's), if it is a file inside the run."""
-        if not isinstance(record.matte, str) or not record.matte:
+        """Its cut-out (a target's candidates share their first's), if it is a file inside the run: the
+        completed one where completion made one (its mesh came from it), else the one as seen."""
+        completed = record.completion.get("cutout") if isinstance(record.completion, dict) else None
+        name = completed if isinstance(completed, str) and completed else record.matte
+        if not isinstance(name, str) or not name:
             return None
-        path = (self.root / record.matte).resolve()
+        path = (self.root / name).resolve()
         inside = self.root in path.parents  # a path from the manifest never leads out of the run
         return path if inside and path.is_file() else None
 

@@ -1,0 +1,103 @@
+"""The completion step of a Generate (``complete_hidden``), between matting and shape; a Detect
+previews it the same way (``detect``).
+
+Each target's first candidate (its other candidates share its cut-out) is judged by
+``stages.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
+complete go to the image editor together, with what was seen pasted back and BiRefNet run again
+through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
+``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
+the target from here on: depth, shape and paint take it. Each judged target's record gets its
+``completion`` (``img23d_protocol.Completion``): completed or not, why, the file, or the one sentence
+of a completion that could not be made, also said as a progress message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Sequence
+
+import numpy as np
+from img23d_protocol import COMPLETED_FOLDER, Completion, turned_off
+from PIL import Image
+
+from ..readers.images import LoadedImage
+from ..runs.folders import TargetRecord
+from ..stages.completion import covering, fill, occlusion
+from ..stages.editing import EditRequest, edit_images
+from .cutting import Cut
+
+STAGE = "completion"
+
+
+def roles(options: Any) -> tuple[str, ...]:
+    """The models completion may load: the editor, where the job asks for completion."""
+    return ("editor",) if options.complete_hidden != "never" else ()
+
+
+def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cuts: dict[str, Cut]) -> None:
+    """Judge and complete ``run``'s targets in place: each completed cut's ``cutout`` becomes the
+    completed cut-out, each judged record gets its ``completion``."""
+    mode = run.options.complete_hidden
+    if mode == "never" or not run.request.targets:  # the whole picture is one object: nothing hides it
+        return
+    judged = [r for r in firsts if r.status == "pending" and isinstance(cuts[r.stem].cutout, Image.Image)]
+    picture = np.asarray(image.image.convert("RGB"))
+    seen = {r.stem: _seen(r, cuts.get(r.stem), image.scale) for r in run.run_folder.manifest.records
+            if r.box is not None and r.candidate_of is None}  # a target's candidates share its box and matte
+    hidden = []
+    for record in judged:
+        others = [s for stem, s in seen.items() if stem != record.stem]
+        # A Detect request has no completion_off: the artist turns completion off after its preview.
+        off = turned_off(getattr(run.request, "completion_off", []), record.target)
+        decision = occlusion.decide(mode, seen[record.stem], others, picture, off)
+        record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
+        if decision.complete:
+            cut = cuts[record.stem]
+            hidden.append(fill.Hidden(record.stem, record.target, cut.crop, cut.cutout, seed=int(record.seed or 0)))
+    if not hidden:
+        run.run_folder.save_manifest()
+        return
+    records = {r.stem: r for r in judged}
+    with run.stage(STAGE):
+        results = fill.complete(hidden, _editor_call(run), lambda pictures: _rematte(run, pictures))
+        said: set[str] = set()
+        for step, done in enumerate(results, start=1):
+            record = records[done.stem]
+            if done.cutout is None:
+                record.completion.update(completed=False, skipped=done.skipped)
+                if done.skipped and done.skipped not in said:  # a failed editor says it once per target
+                    said.add(done.skipped)
+                    run.progress(STAGE, step, len(results), done.skipped)
+                continue
+            path = run.run_folder.write_image(f"{COMPLETED_FOLDER}/{done.stem}.png", done.cutout)
+            record.completion["cutout"] = run.run_folder.relative(path)
+            cuts[done.stem].cutout = done.cutout
+            run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']})")
+
+
+def _seen(record: TargetRecord, cut: Cut | None, scale: float) -> covering.Seen:
+    """A detection as occlusion judges it: its box in the picture's pixels, with its crop's matte
+    placed there when it was matted (an RGBA picture's own alpha, a failed matting: none)."""
+    box = tuple(v * scale for v in record.box)
+    matte = cut.matte if cut is not None else None
+    if not isinstance(matte, Image.Image) or matte.mode != "RGBA":
+        return covering.Seen(record.target, box)
+    return covering.Seen(record.target, box, cut.rect, np.asarray(matte.getchannel("A")))
+
+
+def _rematte(run: Any, pictures: list[Image.Image]) -> list[Any]:
+    """BiRefNet on the completed pictures, through the job's matting path (batched, the
+    out-of-memory retry, NaN checks)."""
+    with run.manager.use("matting") as model:
+        return run.matte_all(model, pictures)
+
+
+def _editor_call(run: Any) -> fill.Edit:
+    """The image editor as completion calls it: ``stages.editing.edit_images`` on the job's model
+    manager and cancel token (its model is loaded at the first call, inside completion's boundary: a
+    failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""
+    def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
+        requests = [EditRequest(image=a.image, instruction=a.instruction, seed=a.seed) for a in asks]
+        return edit_images(run.manager, requests, run.job.cancel)
+
+    return edit

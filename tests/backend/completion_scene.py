@@ -1,0 +1,48 @@
+"""A scene for completion tests: a red disc whose lower right a blue block covers, and a green lamp on
+its own; the grounding answer that boxes the three, and a deterministic editor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from img23d_backend.stages.completion import fill
+
+SIZE = (480, 300)
+DISC = (60, 60, 200, 200)       # the disc's circle; its lower right is behind the block
+BLOCK = (140, 130, 260, 250)
+LAMP = (360, 60, 440, 200)
+RED, BLUE, GREEN = (170, 20, 20), (20, 20, 170), (20, 140, 20)
+
+
+def picture(path: Path) -> Path:
+    picture = Image.new("RGB", SIZE, (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse(DISC, fill=RED)
+    draw.rectangle(BLOCK, fill=BLUE)
+    draw.rectangle(LAMP, fill=GREEN)
+    picture.save(path)
+    return path
+
+
+def answer() -> str:
+    def grid(box: tuple[int, ...]) -> list[int]:
+        return [round(box[0] * 1000 / SIZE[0]), round(box[1] * 1000 / SIZE[1]),
+                round(box[2] * 1000 / SIZE[0]), round(box[3] * 1000 / SIZE[1])]
+    return json.dumps([{"bbox_2d": grid(DISC), "label": "disc"}, {"bbox_2d": grid(BLOCK), "label": "block"},
+                       {"bbox_2d": grid(LAMP), "label": "lamp"}])
+
+
+def editor_draws_whole_shapes(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
+    """A deterministic editor: each crop with every blue pixel painted red, as if the block were
+    taken away and the disc drawn whole (the block's own crop becomes a red square, which is fine)."""
+    pictures = []
+    for ask in asks:
+        rgb = np.asarray(ask.image.convert("RGB")).copy()
+        rgb[np.all(np.abs(rgb.astype(int) - BLUE) < 30, axis=-1)] = RED
+        pictures.append(Image.fromarray(rgb, "RGB"))
+    return pictures
