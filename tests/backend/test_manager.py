@@ -284,9 +284,9 @@ def _run_phases(manager: ModelManager) -> list[int]:
         with manager.use("editor", phase) as held:
             assert set(held) == set(phase) and all(isinstance(m, torch.nn.Linear) for m in held.values())
             snapshot = manager.snapshot()["models"]
-            resident.append(sum(model["bytes"] for model in snapshot["editor"]["parts"].values()
-                                if model["tier"] == "device") + (snapshot["a"]["bytes"] if snapshot["a"]["tier"] == "device"
-                                                                 else 0))
+            on_device = [model for model in (*snapshot["editor"]["parts"].values(), snapshot["a"])
+                         if model["tier"] == "device"]
+            resident.append(sum(model["bytes"] for model in on_device))
     return resident
 
 
@@ -357,3 +357,14 @@ def test_preloading_a_parted_model_keeps_what_fits_the_budget() -> None:
     assert log == ["text", "denoiser", "vae"]
     tiers = {part: model["tier"] for part, model in manager.snapshot()["models"]["editor"]["parts"].items()}
     assert tiers == {"text": "ram", "denoiser": "device", "vae": "device"}
+
+
+def test_a_model_larger_than_its_estimate_makes_room_once_measured() -> None:
+    log: list[str] = []
+    manager = ModelManager(torch.device("meta"), budget_bytes=10 * MB, resolve=lambda spec, **kw: Path("/nowhere"))
+    manager.register(_spec("a", 4 * MB), _linear_loader(4, log, "a"))
+    manager.register(_spec("b", 1 * MB), _linear_loader(8, log, "b"))  # estimated at 1 MB, 8 MB once loaded
+    with manager.use("a"):
+        pass
+    with manager.use("b"):
+        assert _tiers(manager) == {"a": "ram", "b": "device"}

@@ -216,6 +216,8 @@ class ModelManager:
             handle.counters.moves_to_device += 1  # its pinned copy, if it had one, is given back
         else:
             self._load(handle)
+            # Measured now: an estimate that fell short must not leave the others over the budget.
+            self._make_room(handle.size, keep=handle)
         handle.tier = Tier.DEVICE
 
     def _load(self, handle: ModelHandle) -> None:
@@ -332,7 +334,8 @@ class ModelManager:
     def counters(self) -> dict[str, ModelCounters]:
         """Each role's counters (a parted model's: its parts' summed)."""
         with self._lock:
-            return {role: _summed(handle.counters for handle in handles.values()) for role, handles in self._roles.items()}
+            return {role: _summed(handle.counters for handle in handles.values())
+                    for role, handles in self._roles.items()}
 
     def part_counters(self, role: str) -> dict[str, ModelCounters]:
         """Each part's counters (``{"": ...}`` for a whole model)."""
