@@ -65,7 +65,9 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
 
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
-    from img23d_backend.stages.editing import EditRequest, editor_loader, run_edits
+    from img23d_backend.models.placement import LoadedModel
+    from img23d_backend.stages.editing import EditorModel, EditRequest, decode, denoise, encode_instructions
+    from img23d_backend.stages.editor_parts import editor_loader
     from img23d_backend.stages.materials import estimate_materials, materials_loader
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
@@ -114,9 +116,20 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         [maps] = estimate_materials(obj, [picture], cancel, steps=1, resolution=256)
         return f"roughness and metallic maps {maps.roughness.shape}"
 
+    def whole_editor(spec: Any) -> Any:  # -> Loader: its parts (loaded one by one in production) all at once
+        parts = editor_loader(spec).loaders
+
+        def load(folder: Path, device: Any) -> Any:
+            loaded = {name: loader(folder, device) for name, loader in parts.items()}
+            return LoadedModel(obj={name: one.obj for name, one in loaded.items()},
+                               modules=[module for one in loaded.values() for module in one.modules])
+        return load
+
     def run_editor(obj: Any) -> str:
-        [edited] = run_edits(obj, [EditRequest(picture, "complete the hidden parts of the object")], cancel, steps=1)
-        return f"edited {edited.size} at {obj.working_size(picture.size)}"
+        model, requests = EditorModel.of(obj), [EditRequest(picture, "complete the hidden parts of the object")]
+        instructions = encode_instructions(model, requests, dev, cancel)
+        [edited] = decode(model, requests, denoise(model, requests, instructions, cancel, steps=1), cancel)
+        return f"edited {edited.size} at {model.working_size(picture.size)}"
 
     def run_paint(obj: Any) -> str:
         azimuths, elevations = [0, 90, 180, 270, 0, 180][:paint_views], [0, 0, 0, 0, 90, -90][:paint_views]
@@ -128,7 +141,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "grounding": (lambda spec: load_grounding, run_grounding),
         "matting": (matting_loader, run_matting),
         "materials": (materials_loader, run_materials),
-        "editor": (editor_loader, run_editor),
+        "editor": (whole_editor, run_editor),
         "shape": (shape_loader, shape_runner(generate_shapes)),
         "delight": (delight_loader, run_delight),
         "paint": (paint_loader, run_paint),

@@ -1,7 +1,7 @@
 """The image editor (FLUX.2 [klein] 4B) as a model like the others: pinned in the registry with its
 licence, its tiny replica in the real folder's layout loaded through the model manager and run on
-crops, its full-size configuration at the published sizes, the preflight that says which placement
-fits a 12 GB card, and one sentence when it cannot be loaded or run."""
+crops, its full-size configuration at the published sizes, and one sentence when it cannot be loaded or
+run (its phases and memory: ``test_editor_phases.py``)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,12 @@ from safetensors import safe_open
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
-from img23d_backend.models.editor_memory import SMALL_CARD_BYTES, EditorPlacement, editor_need, editor_placement
-from img23d_backend.models.editor_model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.preflight import Room
 from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
 from img23d_backend.replicas import editor as replica
 from img23d_backend.stages import editing
-from img23d_backend.stages.editing import EditRequest, edit_images, editor_loader, load_editor, run_edits
+from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
+from img23d_backend.stages.editor_parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
 from img23d_backend.stages.skips import EditorUnavailable, editor_sentence
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -68,15 +66,22 @@ def _rewrite(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _steps(model, requests: list[EditRequest]) -> int:  # noqa: ANN001 - an EditorModel
-    """How many times the transformer ran while ``requests`` were edited."""
+def _steps(manager: ModelManager, requests: list[EditRequest]) -> int:
+    """How many times the transformer ran while the manager's editor edited ``requests``."""
     calls: list[int] = []
-    hook = model.pipeline.transformer.register_forward_hook(lambda *args: calls.append(1))
+    with manager.use("editor", ("transformer",)) as parts:
+        hook = parts["transformer"].module.register_forward_hook(lambda *args: calls.append(1))
     try:
-        run_edits(model, requests, CancelToken())
+        edit_images(manager, requests, CancelToken())
     finally:
         hook.remove()
     return len(calls)
+
+
+def load_whole(folder: Path, spec) -> EditorModel:  # noqa: ANN001 - a ModelSpec
+    """Every part of the editor in ``folder``, read by its production loader, as one pipeline."""
+    options = EditorOptions.of(spec)
+    return EditorModel.of({part: load_part(folder, torch.device("cpu"), part, options).obj for part in EDITOR_PARTS})
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -157,15 +162,17 @@ def test_the_tiny_replica_edits_two_crops_through_the_manager(tiny_root: Path) -
     assert np.array_equal(np.asarray(again[0]), np.asarray(edited[0]))
     other = edit_images(manager, [EditRequest(requests[0].image, INSTRUCTION, seed=4)], CancelToken())
     assert not np.array_equal(np.asarray(other[0]), np.asarray(edited[0]))
-    with manager.use("editor") as model:
+    assert _steps(manager, requests) == 2 * 4
+    with manager.use("editor") as parts:
+        model = EditorModel.of(parts)
         assert model.pipeline.transformer.dtype == torch.float32 and model.pipeline.config.is_distilled
         assert (model.defaults.steps, model.defaults.guidance) == (4, 1.0)
-        assert _steps(model, requests) == 2 * 4
         # Each crop edited at the working area (96 x 96's for the tiny replica), sides multiples of 16 (the
         # VAE's 8 times 2 x 2 patches) and at least the pipeline's 64, the aspect kept, up to 8:1.
         assert model.working_size((40, 48)) == (80, 112) and model.working_size((90, 30)) == (160, 64)
         assert model.working_size((1000, 50)) == (272, 64)
-    assert manager.counters()["editor"].loads_from_disk == 1
+    assert {part: c.loads_from_disk for part, c in manager.part_counters("editor").items()} == {
+        "text_encoder": 1, "transformer": 1, "vae": 1}
 
 
 def test_a_base_model_takes_the_pipelines_own_defaults(tiny_root: Path, tmp_path: Path) -> None:
@@ -174,7 +181,7 @@ def test_a_base_model_takes_the_pipelines_own_defaults(tiny_root: Path, tmp_path
     folder = _copy(tiny_root, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
     _rewrite(folder / "model_index.json", json.dumps({**index, "is_distilled": False}).encode())
-    model = load_editor(folder, torch.device("cpu"), editing.EditorOptions.of(tiny_model_set(tiny_root).editor)).obj
+    model = load_whole(folder, tiny_model_set(tiny_root).editor)
     assert not model.pipeline.config.is_distilled
     assert (model.defaults.steps, model.defaults.guidance) == (50, 4.0)
 
@@ -217,7 +224,7 @@ def test_running_out_of_memory_is_one_sentence(tiny_root: Path, monkeypatch: pyt
     def no_memory(*args: object, **kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(editing, "run_edits", no_memory)
+    monkeypatch.setattr(editing, "denoise", no_memory)
     with pytest.raises(EditorUnavailable) as caught:
         edit_images(_manager(tiny_model_set(tiny_root).editor), _crops(), CancelToken())
     assert caught.value.code is ErrorCode.OUT_OF_MEMORY
@@ -240,29 +247,6 @@ def test_the_full_size_configuration_is_consistent() -> None:
     assert tiny.text_encoder["num_hidden_layers"] >= 27 and tiny.transformer.keys() == transformer.keys()
 
 
-def test_the_preflight_says_a_12_gb_card_fits_with_model_offloading() -> None:
-    parts = {part: count * 2 for part, count in KLEIN_PARAMETERS.items()}  # bfloat16 on a GPU
-    pixels = EDITORS[DEFAULT_EDITOR].options["working_pixels"]
-    cuda = torch.device("cuda")
-    card = Room(host=32 << 30, device=SMALL_CARD_BYTES, shared=False)
-    fit = editor_placement(parts, pixels, cuda, room=card)
-    assert fit.placement is EditorPlacement.OFFLOADED
-    assert fit.need.device < SMALL_CARD_BYTES < editor_need(parts, pixels, on_gpu=True).device
-    assert fit.need.host == sum(parts.values()) - max(parts.values())  # the parts not on the card wait in RAM
-    big = Room(host=64 << 30, device=48 << 30, shared=False)
-    assert editor_placement(parts, pixels, cuda, room=big).placement is EditorPlacement.RESIDENT
-    with pytest.raises(ProtocolError) as caught:
-        editor_placement(parts, pixels, cuda, room=Room(host=32 << 30, device=8 << 30, shared=False))
-    error = caught.value
-    assert error.code is ErrorCode.OUT_OF_MEMORY and "\n" not in error.message
-    assert "of GPU memory with model offloading (one part on the GPU at a time)" in error.message
-    assert error.message.endswith("lower the editing size, or use a machine with more memory")
-    # On a CPU the weights and activations share the RAM, and offloading changes nothing.
-    cpu = editor_need(parts, pixels)
-    assert cpu.device == 0 and cpu.host == editor_need(parts, pixels, on_gpu=True).device
-    assert editor_need(parts, pixels // 4, on_gpu=True).device < editor_need(parts, pixels, on_gpu=True).device
-
-
 def test_the_fast_loader_reads_what_diffusers_own_from_pretrained_reads(tiny_root: Path) -> None:
     """The meta-device loader against the library's own load path on the same folder, tensor by tensor
     (the bfloat16 files read in float32, as on a CPU), the pipeline's configuration included."""
@@ -270,7 +254,7 @@ def test_the_fast_loader_reads_what_diffusers_own_from_pretrained_reads(tiny_roo
     from diffusers import Flux2KleinPipeline
 
     spec = tiny_model_set(tiny_root).editor
-    fast = load_editor(spec.local_path, torch.device("cpu"), editing.EditorOptions.of(spec)).obj.pipeline
+    fast = load_whole(spec.local_path, spec).pipeline
     reference = Flux2KleinPipeline.from_pretrained(spec.local_path, torch_dtype=torch.float32, use_safetensors=True,
                                                    local_files_only=True)
     for part in ("transformer", "vae", "text_encoder"):

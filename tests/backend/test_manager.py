@@ -8,6 +8,7 @@ whose sizes are known exactly.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 import torch
 
 from img23d_backend.models import placement
-from img23d_backend.models.manager import ModelManager, Tier
+from img23d_backend.models.manager import ModelCounters, ModelManager, PartLoaders, Tier
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import ModelSpec
 
@@ -256,3 +257,114 @@ def test_a_widening_that_runs_out_of_memory_half_way_leaves_every_module_as_it_w
         with placement.cast_for_call([first, second], torch.float32):
             pass
     assert first.weight.dtype == second.weight.dtype == torch.float16
+
+
+# --- a model placed as parts (the image editor's way) ------------------------------------------------
+
+# Like the editor's: a text encoder that runs alone, then a transformer and a VAE together, then the VAE.
+PARTS = {"text": 8, "denoiser": 7, "vae": 1}
+PHASES = (("text",), ("denoiser", "vae"), ("vae",))
+
+
+def _parted(device: str, budget_mb: int) -> tuple[ModelManager, list[str]]:
+    log: list[str] = []
+    manager = ModelManager(torch.device(device), budget_bytes=budget_mb * MB,
+                           resolve=lambda spec, **kw: Path("/nowhere"))
+    manager.register(_spec("a", 4 * MB), _linear_loader(4, log, "a"))
+    loaders = PartLoaders(loaders={part: _linear_loader(size, log, part) for part, size in PARTS.items()},
+                          sizes={part: size * MB for part, size in PARTS.items()})
+    manager.register(_spec("editor", 16 * MB), loaders)
+    return manager, log
+
+
+def _run_phases(manager: ModelManager) -> list[int]:
+    """One edit's phases; the bytes on the device while each ran."""
+    resident = []
+    for phase in PHASES:
+        with manager.use("editor", phase) as held:
+            assert set(held) == set(phase) and all(isinstance(m, torch.nn.Linear) for m in held.values())
+            snapshot = manager.snapshot()["models"]
+            on_device = [model for model in (*snapshot["editor"]["parts"].values(), snapshot["a"])
+                         if model["tier"] == "device"]
+            resident.append(sum(model["bytes"] for model in on_device))
+    return resident
+
+
+def test_parts_over_budget_move_between_phases_and_each_is_read_from_disk_once() -> None:
+    manager, log = _parted("meta", 10)  # each phase fits 10 MB, all 16 MB of parts do not
+    first, second = _run_phases(manager), _run_phases(manager)  # two edits, as two jobs' would be
+    assert max(first + second) <= 10 * MB
+    assert log == ["text", "denoiser", "vae"]  # read from disk once each, however often they ran
+    parts = manager.part_counters("editor")
+    assert {part: c.loads_from_disk for part, c in parts.items()} == {"text": 1, "denoiser": 1, "vae": 1}
+    # The text encoder made room for the denoiser (to RAM), came back for the second edit, and the
+    # denoiser (least recently used: the VAE ran after it) made room for it; the VAE fitted beside both.
+    assert (parts["text"].moves_to_ram, parts["text"].moves_to_device) == (2, 1)
+    assert (parts["denoiser"].moves_to_ram, parts["denoiser"].moves_to_device) == (1, 1)
+    assert parts["vae"].moves_to_ram == parts["vae"].moves_to_device == 0
+    total = manager.counters()["editor"]
+    assert total.loads_from_disk == 3 and total.moves_to_ram == 3 and total.bytes_moved == (8 * 3 + 7 * 2) * MB
+    editor = manager.snapshot()["models"]["editor"]
+    assert editor["tier"] == "device" and editor["bytes"] == 16 * MB
+    assert {part: model["tier"] for part, model in editor["parts"].items()} == {
+        "text": "ram", "denoiser": "device", "vae": "device"}
+
+
+def test_parts_within_budget_stay_put_between_phases_and_edits() -> None:
+    manager, log = _parted("meta", 100)
+    _run_phases(manager), _run_phases(manager)
+    assert log == ["text", "denoiser", "vae"]
+    assert manager.counters()["editor"] == replace(ModelCounters(), loads_from_disk=3,
+                                                   load_seconds=manager.counters()["editor"].load_seconds)
+
+
+def test_parts_compete_with_other_models_least_recently_used_first() -> None:
+    manager, log = _parted("meta", 12)
+    with manager.use("a"):
+        pass
+    with manager.use("editor", ("text",)):  # 4 + 8 MB fit
+        pass
+    with manager.use("editor", ("denoiser", "vae")):  # 8 MB more: "a" and then the text encoder leave
+        pass
+    tiers = {part: model["tier"] for part, model in manager.snapshot()["models"]["editor"]["parts"].items()}
+    assert manager.snapshot()["models"]["a"]["tier"] == "ram" and tiers == {
+        "text": "ram", "denoiser": "device", "vae": "device"}
+    with manager.use("editor") as everything:  # every part at once: over budget, all in use, loaded anyway
+        assert set(everything) == set(PARTS)
+    assert log == ["a", "text", "denoiser", "vae"]
+
+
+def test_parts_are_named_and_a_whole_model_has_none() -> None:
+    manager, _ = _parted("cpu", 100)
+    assert manager.parts("editor") == ("text", "denoiser", "vae") and manager.parts("a") == ()
+    assert manager.part_sizes("editor") == {part: size * MB for part, size in PARTS.items()}
+    with pytest.raises(ValueError, match="'editor' has no parts \\['unet'\\]"):
+        with manager.use("editor", ("unet",)):
+            pass
+    with pytest.raises(ValueError, match="'a' has no parts"):
+        with manager.use("a", ("text",)):
+            pass
+    with pytest.raises(ValueError, match="'editor' is placed as parts"):
+        with manager.full_precision("editor"):
+            pass
+    with pytest.raises(ValueError, match="need names and a size each"):
+        PartLoaders(loaders={"text": _linear_loader(1, [], "text")}, sizes={})
+
+
+def test_preloading_a_parted_model_keeps_what_fits_the_budget() -> None:
+    manager, log = _parted("meta", 10)
+    manager.preload("editor")  # part after part: never all 16 MB on the device at once
+    assert log == ["text", "denoiser", "vae"]
+    tiers = {part: model["tier"] for part, model in manager.snapshot()["models"]["editor"]["parts"].items()}
+    assert tiers == {"text": "ram", "denoiser": "device", "vae": "device"}
+
+
+def test_a_model_larger_than_its_estimate_makes_room_once_measured() -> None:
+    log: list[str] = []
+    manager = ModelManager(torch.device("meta"), budget_bytes=10 * MB, resolve=lambda spec, **kw: Path("/nowhere"))
+    manager.register(_spec("a", 4 * MB), _linear_loader(4, log, "a"))
+    manager.register(_spec("b", 1 * MB), _linear_loader(8, log, "b"))  # estimated at 1 MB, 8 MB once loaded
+    with manager.use("a"):
+        pass
+    with manager.use("b"):
+        assert _tiers(manager) == {"a": "ram", "b": "device"}

@@ -1,33 +1,40 @@
-"""The image editor's memory: what it needs where, and which placement makes it fit a card.
+"""The image editor's memory: what each phase of an edit needs where, and which placement fits.
 
-FLUX.2 [klein] 4B is three networks run one after the other (the text encoder reads the
-instruction once, the transformer denoises, the VAE encodes the crop and decodes the result:
-diffusers' ``Flux2KleinPipeline.model_cpu_offload_seq`` is "text_encoder->transformer->vae"). With
-every part on the GPU it needs their sum, 15.96 GB in bfloat16, beside its activations: more than a
-12 GB card has. With model offloading (one part on the GPU at a time, the others waiting in RAM) it
-needs the largest part, the 8.04 GB text encoder, beside them. ``editor_placement`` says which of
-the two fits a machine, or, when neither does, which setting to lower.
+FLUX.2 [klein] 4B is three networks run one after the other, and ``stages/editing.py`` runs an
+edit in three phases through the model manager (``EDITOR_PHASES``), each holding only its parts on
+the device: the text encoder reads the instructions; the VAE encodes the crops and the transformer
+denoises; the VAE decodes. The manager places the parts within its budget (``manager.PartLoaders``):
+when the budget holds every part (15.96 GB in bfloat16) they all stay, and nothing moves between
+phases (``RESIDENT``); when it holds only each phase's parts, the least recently used part goes to
+RAM to make room for the next phase's (``PHASED``). Phased, the peak is the larger of the text
+encoder (8.04 GB) with the instruction's activations and the transformer with the VAE (7.92 GB)
+with the picture's: at the default 1024 x 1024 area the second, about 10.5 GB, so the editor fits a
+12 GiB card, with 8 GB of parts waiting in RAM. ``editor_placement`` picks the placement from the
+budget and the card, or says in one sentence which setting makes it fit.
 
 The activations are an estimate, not measured (no GPU here, and the full-size replica in float32
 needs 32 GB of RAM this machine does not have to spare): a fixed part for the text encoder's 512
-instruction tokens and allocator slack, and bytes per edited pixel for the transformer's tokens (the
-noise and the crop's latents, one token per 16 x 16 pixels each, 3,072 wide, the single blocks'
-fused 27,648-wide projection the largest tensor) and the VAE's full-resolution feature maps (128
-channels a pixel at the last decoder stage, several alive at once), in bfloat16. One public report
-bounds it: the same model at this revision in fp16 at 512 x 384 with model offloading peaked at
-7.987 GiB on a 12 GB card, 0.5 GiB above its text encoder's weights (a 2026-07-31 commissioning
-probe of FLUX.2 [klein] 4B, "sequential CPU offload ... 0.968 GiB; model CPU offload also fit, at
-7.987 GiB peak").
+instruction tokens and allocator slack, the whole of the encoding phase's, and for the other two
+phases bytes per edited pixel besides for the transformer's tokens (the noise and the crop's latents,
+one token per 16 x 16 pixels each, 3,072 wide, the single blocks' fused 27,648-wide projection the
+largest tensor) and the VAE's full-resolution feature maps (128 channels a pixel at the last decoder
+stage, several alive at once), in bfloat16. One public report bounds it: the same model at this
+revision in fp16 at 512 x 384 with model offloading peaked at 7.987 GiB on a 12 GB card (a
+2026-07-31 commissioning probe of FLUX.2 [klein] 4B, "sequential CPU offload ... 0.968 GiB; model
+CPU offload also fit, at 7.987 GiB peak"); the estimate here for that run is 7.99 GiB in the
+encoding phase and 8.2 GiB in the denoising one.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from .memory import RESERVE_BYTES as BUDGET_RESERVE_BYTES
 from .preflight import GB, MIB, RESERVE_BYTES, Need, Room, free_room, total_room
 
 # Activations of one edit, in 16-bit values (an estimate: the module docstring says how).
@@ -36,77 +43,134 @@ EDITOR_BYTES_PER_PIXEL = 2_000
 # The card the issue asks the editor to fit ("it must fit a 12 GB card with offloading"): such cards
 # (an RTX 3060 12 GB, a 4070) hold 12 GiB.
 SMALL_CARD_BYTES = 12 << 30
+GIB = 1 << 30
+# The editing areas the one sentence may offer when a smaller one would fit (square sides, in pixels).
+EDIT_SIDES = (1024, 896, 768, 640, 512, 384, 256)
+
+
+@dataclass(frozen=True)
+class EditorPhase:
+    """One phase of an edit: the parts it holds on the device, and whether its activations grow with
+    the edited area (the transformer's tokens, the VAE's feature maps) or not (the instruction's)."""
+
+    name: str
+    parts: tuple[str, ...]
+    per_pixel: bool
+
+
+ENCODE = EditorPhase("encoding the instructions", ("text_encoder",), per_pixel=False)
+DENOISE = EditorPhase("denoising", ("transformer", "vae"), per_pixel=True)
+DECODE = EditorPhase("decoding", ("vae",), per_pixel=True)
+EDITOR_PHASES = (ENCODE, DENOISE, DECODE)  # the order an edit runs them in
 
 
 class EditorPlacement(str, Enum):
     """Where the editor's parts sit while it runs."""
 
-    RESIDENT = "resident"           # every part on the device
-    OFFLOADED = "model offloading"  # one part on the device at a time, the others in RAM
+    RESIDENT = "resident"  # every part on the device: nothing moves between phases
+    PHASED = "phased"      # each phase's parts on the device, the others in RAM
 
 
 @dataclass(frozen=True)
 class EditorFit:
-    """The placement that fits, and what it needs."""
+    """The placement that fits, its peak phase and what that phase needs."""
 
     placement: EditorPlacement
+    peak: EditorPhase
     need: Need
 
+    def sentence(self) -> str:
+        """What the log says of it."""
+        where = "every part on the device" if self.placement is EditorPlacement.RESIDENT else "in phases"
+        return (f"the image editor runs {where}; it peaks {self.peak.name} at about "
+                f"{(self.need.device or self.need.host) / GB:.1f} GB")
 
-def editor_activations(pixels: int, bytes_per_value: int = 2) -> int:
-    """One edit's activations at ``pixels`` (the area a crop is edited at) in values of ``bytes_per_value``."""
-    return EDITOR_FIXED_BYTES + int(EDITOR_BYTES_PER_PIXEL * pixels * bytes_per_value / 2)
+
+def editor_activations(pixels: int, bytes_per_value: int = 2, phase: EditorPhase = DENOISE) -> int:
+    """One phase's activations at ``pixels`` (the area a crop is edited at) in values of ``bytes_per_value``."""
+    per_pixel = int(EDITOR_BYTES_PER_PIXEL * pixels * bytes_per_value / 2) if phase.per_pixel else 0
+    return EDITOR_FIXED_BYTES + per_pixel
+
+
+def phase_weights(parts: dict[str, int], phase: EditorPhase, placement: EditorPlacement) -> int:
+    """The weights on the device while ``phase`` runs: its parts', or every part's when resident."""
+    if placement is EditorPlacement.RESIDENT:
+        return sum(parts.values())
+    return sum(parts[name] for name in phase.parts)
 
 
 def editor_need(parts: dict[str, int], pixels: int, bytes_per_value: int = 2, on_gpu: bool = False,
-                placement: EditorPlacement = EditorPlacement.RESIDENT) -> Need:
-    """The editor's need: its ``parts``' weights (bytes each, in the dtype it runs in) and one edit's
-    activations, where they sit. On a CPU everything is host memory and offloading changes nothing."""
-    activations = editor_activations(pixels, bytes_per_value)
-    weights = sum(parts.values())
+                placement: EditorPlacement = EditorPlacement.RESIDENT,
+                phase: EditorPhase | None = None) -> Need:
+    """The editor's need while ``phase`` runs (None: its peak phase): the weights on the device and the
+    phase's activations; phased on a GPU, the other parts wait in RAM. On a CPU everything is host memory."""
+    if phase is None:
+        return max((editor_need(parts, pixels, bytes_per_value, on_gpu, placement, one) for one in EDITOR_PHASES),
+                   key=lambda need: _on(need, on_gpu))
+    weights = phase_weights(parts, phase, placement)
+    activations = editor_activations(pixels, bytes_per_value, phase)
     if not on_gpu:
         return Need(host=weights + activations)
-    if placement is EditorPlacement.RESIDENT:
-        return Need(host=0, device=weights + activations)
-    largest = max(parts.values())
-    return Need(host=weights - largest, device=largest + activations)
+    return Need(host=sum(parts.values()) - weights, device=weights + activations)
 
 
 def editor_placement(parts: dict[str, int], pixels: int, device: Any, bytes_per_value: int = 2,
-                     room: Room | None = None) -> EditorFit:
-    """The first placement, resident then offloaded, whose need fits ``room`` (what the machine
-    holds at all, by default); ``out_of_memory`` in one sentence naming the setting to lower when
-    neither does."""
+                     room: Room | None = None, budget: int | None = None) -> EditorFit:
+    """The first placement, resident then phased, whose weights on the device fit the manager's
+    ``budget`` (None: what it takes on an idle machine, the device's memory less its reserve) and whose
+    peak fits ``room`` (what the machine holds at all, by default); ``out_of_memory`` in one sentence
+    naming the setting that makes it fit when neither does."""
     room = room or total_room(device)
     on_gpu = getattr(device, "type", str(device)) == "cuda"
-    for placement in (EditorPlacement.RESIDENT, EditorPlacement.OFFLOADED):
-        need = editor_need(parts, pixels, bytes_per_value, on_gpu, placement)
-        if room.fits(need):
-            return EditorFit(placement, need)
-        if not on_gpu:
-            break
-    short = "GPU memory" if on_gpu and need.device + RESERVE_BYTES > room.device else "memory"
-    needed = need.device if short == "GPU memory" else need.host + (need.device if room.shared else 0)
-    available = room.device if short == "GPU memory" else room.host
-    raise ProtocolError(
-        ErrorCode.OUT_OF_MEMORY,
-        f"the image editor needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short}"
-        + (" with model offloading (one part on the GPU at a time)" if on_gpu else "")
-        + f" to edit at {pixels:,} pixels, and this machine has {available / GB:.1f} GB: lower the editing "
-          "size, or use a machine with more memory",
-        f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
+    budget = budget if budget is not None else (room.device if on_gpu else room.host) - BUDGET_RESERVE_BYTES
+    for placement in (EditorPlacement.RESIDENT, EditorPlacement.PHASED):
+        peak = max(EDITOR_PHASES, key=lambda phase: _on(editor_need(parts, pixels, bytes_per_value, on_gpu,
+                                                                    placement, phase), on_gpu))
+        need = editor_need(parts, pixels, bytes_per_value, on_gpu, placement, peak)
+        largest = max(phase_weights(parts, phase, placement) for phase in EDITOR_PHASES)
+        if largest <= budget and room.fits(need):
+            return EditorFit(placement, peak, need)
+    raise _does_not_fit(parts, pixels, bytes_per_value, on_gpu, room, budget, largest, peak, need)
 
 
-def check_editor_activations(pixels: int, bytes_per_value: int, device: Any, room: Room | None = None) -> None:
-    """``out_of_memory`` when one edit's activations at ``pixels`` cannot fit in ``room`` (free now)
-    beside the loaded editor."""
+def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_gpu: bool, room: Room,
+                  budget: int, largest: int, peak: EditorPhase, need: Need) -> ProtocolError:
+    """The one sentence when even phased does not fit: the budget to raise, a smaller area to edit, or
+    the machine that it takes."""
+    available = room.device if on_gpu else room.host
+    memory = "GPU memory" if on_gpu else "memory"
+    if largest > budget and largest + EDITOR_FIXED_BYTES + RESERVE_BYTES <= available:
+        settable = math.ceil(largest / GIB * 10) / 10  # --budget-gb counts GiB
+        advice = (f"its largest phase holds {largest / GIB:.1f} GiB of weights on the device, more than the "
+                  f"{budget / GIB:.1f} GiB budget: set --budget-gb to at least {settable:.1f}")
+    else:
+        sides = [side for side in EDIT_SIDES if side * side < pixels and room.fits(
+            editor_need(parts, side * side, bytes_per_value, on_gpu, EditorPlacement.PHASED))]
+        shortfall = f"it needs about {(_on(need, on_gpu) + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name} " \
+                    f"at {pixels:,} pixels, and this machine has {available / GB:.1f} GB"
+        advice = (f"{shortfall}: edit at a smaller size (at most {sides[0]} x {sides[0]} pixels' area fits)" if sides
+                  else f"{shortfall}: use a machine with more {memory}")
+    return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"the image editor does not fit even in phases: {advice}",
+                         f"parts {parts}; peak {peak.name}: host {need.host} B, device {need.device} B; "
+                         f"budget {budget} B; room: host {room.host} B, device {room.device} B")
+
+
+def _on(need: Need, on_gpu: bool) -> int:
+    """The part of ``need`` in the memory the device computes in."""
+    return need.device if on_gpu else need.host
+
+
+def check_editor_activations(pixels: int, bytes_per_value: int, device: Any, room: Room | None = None,
+                             phase: EditorPhase = DENOISE) -> None:
+    """``out_of_memory`` when ``phase``'s activations at ``pixels`` cannot fit in ``room`` (free now)
+    beside the parts the manager holds."""
     room = room or free_room(device)
-    activations = editor_activations(pixels, bytes_per_value)
+    activations = editor_activations(pixels, bytes_per_value, phase)
     need = Need(host=0, device=activations) if not room.shared else Need(host=activations)
     if room.fits(need):
         return
     available = room.host if room.shared else room.device
     raise ProtocolError(ErrorCode.OUT_OF_MEMORY,
-                        f"it needs about {(activations + RESERVE_BYTES) / GB:.1f} GB to edit at {pixels:,} pixels, "
-                        f"and {available / GB:.1f} GB are free now",
+                        f"it needs about {(activations + RESERVE_BYTES) / GB:.1f} GB {phase.name} at {pixels:,} "
+                        f"pixels, and {available / GB:.1f} GB are free now",
                         f"activations {activations} B; room: host {room.host} B, device {room.device} B")

@@ -82,6 +82,14 @@ def tiny_editor(root: Path) -> ModelSpec:
                      options=dict(TINY_EDITOR_OPTIONS))
 
 
+def editor_part_sizes(spec: ModelSpec) -> dict[str, int]:
+    """Each part's estimated size, until the model manager measures it: the spec's size shared out as
+    the published parts' parameters are (the tiny replica's proportions differ; its sizes are measured
+    on its first load, as every model's are)."""
+    total = sum(KLEIN_PARAMETERS.values())
+    return {part: spec.size_bytes * count // total for part, count in KLEIN_PARAMETERS.items()}
+
+
 def editor_dtype(device: Any) -> Any:
     """bfloat16 on CUDA (the published weights' dtype, and the one public recipes run it in),
     float32 elsewhere: a CPU gains nothing from half precision and is far slower in it."""

@@ -6,6 +6,13 @@ recently used other models first (device -> RAM when RAM has room, else dropped)
 reads from disk only when the model is not in memory at all. Models stay where they are
 between jobs, so a second job that fits the budget reads nothing from disk.
 
+A model registered as parts (``handles.PartLoaders``: the image editor's text encoder,
+transformer and VAE) keeps one role, but each part is a handle of its own: ``use(role, parts)``
+makes only the named parts resident, and the same least-recently-used eviction ranges over parts
+as over models. So a model larger than the budget runs in phases when each phase's parts fit, and
+when the budget holds every part, nothing moves between phases. Its counters are its parts' summed
+(``part_counters`` has each part's).
+
 Models offloaded from a CUDA device to RAM are held in pinned (page-locked) memory, which the
 system cannot page out: the total pinned stays within a pinned budget (the RAM tier's budget
 when one is set, else half the machine's RAM), and a model past it is offloaded to ordinary
@@ -21,66 +28,23 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from enum import Enum
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env import failpoints
 from . import env_probe, placement
 from .damage import damaged_model, load_errors
+from .handles import Loader, ModelCounters, ModelHandle, PartLoaders, Policy, Tier
 from .hub import DownloadProgress, part_folders, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
 from .registry import ModelSpec
 
+__all__ = ["Loader", "ModelCounters", "ModelHandle", "ModelManager", "PartLoaders", "Policy", "Tier"]
+
 log = logging.getLogger(__name__)
-
-# loader(model folder, device) -> the model placed on that device, in its working dtype
-Loader = Callable[[Path, Any], placement.LoadedModel]
-
-
-class Policy(str, Enum):
-    """How long models stay. Only MANAGED is for users; the other two are the benchmark's
-    reference points: SEED is the seed pipeline's way, RESIDENT the all-loaded speed limit."""
-
-    MANAGED = "managed"    # within the budget, least recently used out first
-    RESIDENT = "resident"  # never evict, whatever the budget
-    SEED = "seed"          # read from disk before every use, drop right after
-
-
-class Tier(str, Enum):
-    DEVICE = "device"
-    RAM = "ram"
-    DROPPED = "dropped"
-
-
-@dataclass
-class ModelCounters:
-    loads_from_disk: int = 0
-    moves_to_device: int = 0
-    moves_to_ram: int = 0
-    drops: int = 0
-    bytes_moved: int = 0
-    load_seconds: float = 0.0
-
-    def minus(self, other: "ModelCounters") -> "ModelCounters":
-        return ModelCounters(**{k: round(v - getattr(other, k), 4) if isinstance(v, float) else v - getattr(other, k)
-                                for k, v in asdict(self).items()})
-
-
-@dataclass
-class ModelHandle:
-    spec: ModelSpec
-    loader: Loader
-    tier: Tier = Tier.DROPPED
-    loaded: placement.LoadedModel | None = None
-    size: int = 0
-    measured: bool = False
-    last_used: float = 0.0
-    in_use: int = 0
-    counters: ModelCounters = field(default_factory=ModelCounters)
 
 
 class ModelManager:
@@ -99,7 +63,7 @@ class ModelManager:
         self.pinned_peak = 0  # the most pinned at once since ``reset_pinned_peak`` (each job's start)
         self.offline = offline
         self._resolve = resolve
-        self._handles: dict[str, ModelHandle] = {}
+        self._roles: dict[str, dict[str, ModelHandle]] = {}  # role -> part ("" : the whole model) -> handle
         self._lock = threading.RLock()
         self.download_progress: DownloadProgress | None = None
         self.token: str | None = None
@@ -109,23 +73,56 @@ class ModelManager:
 
     # -- registration --------------------------------------------------------------------
 
-    def register(self, spec: ModelSpec, loader: Loader) -> None:
-        """Add or replace the model for ``spec.role``; a replaced model is dropped first."""
+    def register(self, spec: ModelSpec, loader: Loader | PartLoaders) -> None:
+        """Add or replace the model for ``spec.role`` (whole, or as parts); a replaced model is dropped first."""
+        loaders = loader.loaders if isinstance(loader, PartLoaders) else {"": loader}
+        sizes = loader.sizes if isinstance(loader, PartLoaders) else {"": spec.size_bytes}
         with self._lock:
-            old = self._handles.get(spec.role)
-            if old is not None:
-                if old.spec == spec:
-                    old.loader = loader
-                    return
-                self._drop(old)
-            self._handles[spec.role] = ModelHandle(spec=spec, loader=loader, size=spec.size_bytes)
+            old = self._roles.get(spec.role, {})
+            if old and old.keys() == loaders.keys() and all(handle.spec == spec for handle in old.values()):
+                for name, handle in old.items():
+                    handle.loader = loaders[name]
+                return
+            for handle in old.values():
+                self._drop(handle)
+            self._roles[spec.role] = {name: ModelHandle(spec=spec, loader=part_loader, part=name, size=sizes[name])
+                                      for name, part_loader in loaders.items()}
 
     def spec(self, role: str) -> ModelSpec:
-        return self._handles[role].spec
+        return next(iter(self._roles[role].values())).spec
 
     @property
     def roles(self) -> list[str]:
-        return list(self._handles)
+        return list(self._roles)
+
+    def parts(self, role: str) -> tuple[str, ...]:
+        """The names of ``role``'s parts; empty for a model placed whole."""
+        return tuple(name for name in self._roles[role] if name)
+
+    def part_sizes(self, role: str) -> dict[str, int]:
+        """Each part's size in bytes (measured once loaded, estimated before); ``{"": size}`` for a whole model."""
+        with self._lock:
+            return {name: handle.size for name, handle in self._roles[role].items()}
+
+    def _units(self) -> Iterator[ModelHandle]:
+        """Every placement unit: whole models and parts alike."""
+        for handles in self._roles.values():
+            yield from handles.values()
+
+    def _held(self, role: str, parts: Sequence[str] | None) -> list[ModelHandle]:
+        handles = self._roles[role]
+        if parts is None:
+            return list(handles.values())
+        unknown = [name for name in parts if name not in handles or not name]
+        if unknown or not parts:
+            raise ValueError(f"{role!r} has no parts {unknown or list(parts)}; it has {list(self.parts(role))}")
+        return [handles[name] for name in dict.fromkeys(parts)]
+
+    def _whole(self, role: str) -> ModelHandle:
+        handles = self._roles[role]
+        if "" not in handles:
+            raise ValueError(f"{role!r} is placed as parts ({', '.join(handles)}), not as one model")
+        return handles[""]
 
     # -- the policy ----------------------------------------------------------------------
 
@@ -147,22 +144,41 @@ class ModelManager:
             yield
 
     @contextmanager
-    def use(self, role: str) -> Iterator[Any]:
-        """Make ``role``'s model resident on the device for the ``with`` block and yield it."""
+    def use(self, role: str, parts: Sequence[str] | None = None) -> Iterator[Any]:
+        """Make ``role``'s model resident on the device for the ``with`` block and yield it; for a model
+        registered as parts, only ``parts`` (every part when None), yielded as {part name: its object}."""
         with self._lock:
-            handle = self._handles[role]
-            self._make_resident(handle)
-            handle.in_use += 1
-            handle.last_used = time.monotonic()
-            obj = handle.loaded.obj  # type: ignore[union-attr]
+            held = self._held(role, parts)
+            # Counted in use before any is made resident: making one room must not evict another of them.
+            for handle in held:
+                handle.in_use += 1
+            try:
+                for handle in held:
+                    self._make_resident(handle)
+                    handle.last_used = time.monotonic()
+            except BaseException:
+                self._release(held)
+                raise
+            objects = {handle.part: handle.loaded.obj for handle in held}  # type: ignore[union-attr]
         try:
-            yield obj
+            yield objects[""] if "" in objects else objects
         finally:
             with self._lock:
-                handle.in_use -= 1
-                handle.last_used = time.monotonic()
-                if self.policy is Policy.SEED and handle.in_use == 0:
-                    self._drop(handle)
+                self._release(held)
+
+    def _release(self, held: list[ModelHandle]) -> None:
+        for handle in held:
+            handle.in_use -= 1
+            handle.last_used = time.monotonic()
+            if self.policy is Policy.SEED and handle.in_use == 0:
+                self._drop(handle)
+
+    def preload(self, role: str) -> None:
+        """Make ``role``'s model resident and leave it there; a parted one part after part, so the budget
+        keeps what fits of it (all of it when it fits) rather than holding every part at once."""
+        for name in self.parts(role) or ("",):
+            with self.use(role, (name,) if name else None):
+                pass
 
     @contextmanager
     def full_precision(self, role: str) -> Iterator[None]:
@@ -175,14 +191,14 @@ class ModelManager:
         import torch
 
         with self._lock:
-            handle = self._handles[role]
+            handle = self._whole(role)
             if handle.tier is not Tier.DEVICE or handle.loaded is None or handle.in_use == 0:
                 raise RuntimeError(f"full_precision({role!r}) is for a model in use on the device")
             size, full = handle.size, placement.weight_bytes(handle.loaded, torch.float32)
             self._make_room(full, keep=handle)
             handle.size = full
             modules = list(handle.loaded.modules)
-        log.info("%s in float32 for one call (%.1f MB)", handle.spec.display, full / 2**20)
+        log.info("%s in float32 for one call (%.1f MB)", handle.display, full / 2**20)
         try:
             with placement.cast_for_call(modules, torch.float32):
                 yield
@@ -200,6 +216,8 @@ class ModelManager:
             handle.counters.moves_to_device += 1  # its pinned copy, if it had one, is given back
         else:
             self._load(handle)
+            # Measured now: an estimate that fell short must not leave the others over the budget.
+            self._make_room(handle.size, keep=handle)
         handle.tier = Tier.DEVICE
 
     def _load(self, handle: ModelHandle) -> None:
@@ -227,7 +245,7 @@ class ModelManager:
         handle.measured = True
         handle.counters.loads_from_disk += 1
         handle.counters.load_seconds += time.perf_counter() - started
-        log.info("loaded %s from disk (%.1f MB) in %.2fs", handle.spec.display, handle.size / 2**20,
+        log.info("loaded %s from disk (%.1f MB) in %.2fs", handle.display, handle.size / 2**20,
                  time.perf_counter() - started)
 
     def _make_room(self, needed: int, keep: ModelHandle) -> None:
@@ -239,15 +257,15 @@ class ModelManager:
             if victim is None:
                 if needed > budget:
                     log.warning("%s needs %.1f MB, more than the %.1f MB budget: loading anyway",
-                                keep.spec.display, needed / 2**20, budget / 2**20)
+                                keep.display, needed / 2**20, budget / 2**20)
                 return
             self._evict(victim)
 
     def _resident_bytes(self, exclude: ModelHandle) -> int:
-        return sum(h.size for h in self._handles.values() if h.tier is Tier.DEVICE and h is not exclude)
+        return sum(h.size for h in self._units() if h.tier is Tier.DEVICE and h is not exclude)
 
     def _lru_evictable(self, exclude: ModelHandle) -> ModelHandle | None:
-        candidates = [h for h in self._handles.values()
+        candidates = [h for h in self._units()
                       if h.tier is Tier.DEVICE and h is not exclude and h.in_use == 0]
         return min(candidates, key=lambda h: h.last_used, default=None)
 
@@ -264,12 +282,12 @@ class ModelManager:
         self.pinned_peak = max(self.pinned_peak, self.pinned_bytes())
         if not pin:
             log.info("%s offloaded to pageable RAM: pinning it would pass the %.1f MB pinned budget",
-                     handle.spec.display, self.pinned_budget() / 2**20)
+                     handle.display, self.pinned_budget() / 2**20)
         placement.release_cached_memory(self.host)
 
     def _ram_has_room(self, size: int) -> bool:
         if self.ram_budget_bytes is not None:
-            in_ram = sum(h.size for h in self._handles.values() if h.tier is Tier.RAM)
+            in_ram = sum(h.size for h in self._units() if h.tier is Tier.RAM)
             return in_ram + size <= self.ram_budget_bytes
         return ram_available() - RESERVE_BYTES >= size
 
@@ -291,33 +309,42 @@ class ModelManager:
     def pinned_bytes(self) -> int:
         """Page-locked RAM the models hold now (as the host allocator holds it, rounded up)."""
         with self._lock:
-            return sum(h.loaded.pinned_bytes for h in self._handles.values() if h.loaded is not None)
+            return sum(h.loaded.pinned_bytes for h in self._units() if h.loaded is not None)
 
     def reset_pinned_peak(self) -> None:
         with self._lock:
             self.pinned_peak = self.pinned_bytes()
 
     def offload(self, role: str) -> None:
-        """Move one model off the device now (e.g. before a big stage that needs it all)."""
+        """Move one model (every part of it not in use) off the device now (e.g. before a big stage
+        that needs it all)."""
         with self._lock:
-            handle = self._handles[role]
-            if handle.tier is Tier.DEVICE and handle.in_use == 0:
-                self._evict(handle)
+            for handle in self._roles[role].values():
+                if handle.tier is Tier.DEVICE and handle.in_use == 0:
+                    self._evict(handle)
 
     def unload_all(self) -> None:
         with self._lock:
-            for handle in self._handles.values():
+            for handle in self._units():
                 if handle.in_use == 0:
                     self._drop(handle)
 
     # -- reporting -----------------------------------------------------------------------
 
     def counters(self) -> dict[str, ModelCounters]:
+        """Each role's counters (a parted model's: its parts' summed)."""
         with self._lock:
-            return {role: ModelCounters(**asdict(h.counters)) for role, h in self._handles.items()}
+            return {role: _summed(handle.counters for handle in handles.values())
+                    for role, handles in self._roles.items()}
+
+    def part_counters(self, role: str) -> dict[str, ModelCounters]:
+        """Each part's counters (``{"": ...}`` for a whole model)."""
+        with self._lock:
+            return {name: ModelCounters(**asdict(handle.counters)) for name, handle in self._roles[role].items()}
 
     def snapshot(self) -> dict[str, Any]:
-        """Tiers, sizes and counters, JSON-ready, for ``status`` and the manifest."""
+        """Tiers, sizes and counters, JSON-ready, for ``status`` and the manifest; a parted model's
+        tier is its part nearest the device, its bytes and counters its parts' summed, beside each part's."""
         with self._lock:
             return {
                 "device": str(self.device),
@@ -325,13 +352,27 @@ class ModelManager:
                 "budget_bytes": self.budget(),
                 "pinned_bytes": self.pinned_bytes(),
                 "pinned_budget_bytes": self.pinned_budget(),
-                "models": {
-                    role: {"id": h.spec.display, "tier": h.tier.value, "bytes": h.size, "measured": h.measured,
-                           "pinned_bytes": h.loaded.pinned_bytes if h.loaded is not None else 0,
-                           **asdict(h.counters)}
-                    for role, h in self._handles.items()
-                },
+                "models": {role: _role_record(handles) for role, handles in self._roles.items()},
             }
+
+
+def _summed(counters: Iterator[ModelCounters]) -> ModelCounters:
+    total = ModelCounters()
+    for one in counters:
+        total = total.plus(one)
+    return total
+
+
+def _role_record(handles: dict[str, ModelHandle]) -> dict[str, Any]:
+    if "" in handles:
+        return {"id": handles[""].spec.display, **handles[""].record()}
+    parts = list(handles.values())
+    tier = next((tier for tier in Tier if any(handle.tier is tier for handle in parts)), Tier.DROPPED)
+    return {"id": parts[0].spec.display, "tier": tier.value, "bytes": sum(handle.size for handle in parts),
+            "measured": all(handle.measured for handle in parts),
+            "pinned_bytes": sum(handle.loaded.pinned_bytes for handle in parts if handle.loaded is not None),
+            **asdict(_summed(handle.counters for handle in parts)),
+            "parts": {handle.part: handle.record() for handle in parts}}
 
 
 def _missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> ProtocolError:

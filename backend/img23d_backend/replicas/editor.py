@@ -3,7 +3,7 @@
 ``config(size)`` is the one definition of its sizes; ``build(dest, dims)`` writes, through diffusers'
 own ``Flux2KleinPipeline.save_pretrained`` (so the layout, the config files and every key name are
 the libraries', as the real folder's are: diffusers' conversion script saves it the same way), what
-``black-forest-labs/FLUX.2-klein-4B`` holds and ``stages.editing.load_editor`` reads:
+``black-forest-labs/FLUX.2-klein-4B`` holds and ``stages.editor_parts`` reads:
 
     model_index.json           Flux2KleinPipeline: its components and is_distilled (true)
     scheduler/                 scheduler_config.json (FlowMatchEulerDiscreteScheduler)

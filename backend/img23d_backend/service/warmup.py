@@ -67,8 +67,8 @@ def warm_up(manager: Any, preload: tuple[str, ...] = ()) -> WarmUp:
         if role not in manager.roles:
             report.failed[role] = "no such model in this model set"
             continue
-        with manager.use(role):
-            report.preloaded.append(role)
+        manager.preload(role)
+        report.preloaded.append(role)
     report.seconds = time.perf_counter() - started
     log.info("warm-up: imported %d modules, preloaded %s in %.1fs%s", len(report.imported),
              ", ".join(report.preloaded) or "nothing", report.seconds,

@@ -1,47 +1,56 @@
-"""Editing: an image editor fills in what is hidden in an object's crop, from an instruction.
+"""Editing: an image editor fills in what is hidden in an object's crops, from an instruction.
 
 The model (``black-forest-labs/FLUX.2-klein-4B``, or its tiny replica; ``models/editor_model.py``
-says where its files and facts come from) is loaded as the other diffusers models are
-(``models.meta_weights``): each network built on the meta device from its config and its
-safetensors assigned in place (the text encoder's two shards as its index names them), no random
-initialisation, in the dtype it runs in (``editor_dtype``). The loaded networks become diffusers'
-own ``Flux2KleinPipeline`` (the ``torch_shims`` stand-in first: diffusers' loaders import
-transformers' image processors, which import torchvision), configured from the folder's
-``model_index.json`` as ``from_pretrained`` configures it: its ``is_distilled`` decides the default
-steps and guidance (``EditorDefaults``). Which pipeline a folder needs comes from its
-``model_index.json``'s ``_class_name`` (``PIPELINES``: one entry now; a second editor is a second).
+says where its files and facts come from) is registered with the model manager as three parts
+(``stages/editor_parts.py`` reads each on its own), and ``edit_images`` runs in three phases, each
+holding on the device only the parts it needs (``models/editor_memory.EDITOR_PHASES``):
 
-``edit_images`` is the call a job makes, through its model manager (budget, offloading, the one
-loading path): each request's crop is resized to the area the model edits at (its aspect kept, its
-sides multiples of what the pipeline needs), edited from noise seeded with the request's seed, and
-resized back to the crop's size. It does not judge the result (blank, unchanged or wrong pictures
-are the caller's to find). A model that cannot be loaded or run raises ``skips.EditorUnavailable``
-with one sentence (``skips.editor_sentence`` words it for a job); a cancel stays a cancel.
+1. the text encoder encodes each distinct instruction (``Flux2KleinPipeline.encode_prompt``; a base
+   model's empty negative instruction as well);
+2. the transformer and the VAE: diffusers' own ``Flux2KleinPipeline.__call__`` with those
+   embeddings and ``output_type="latent"``, which encodes the crop, denoises, and unpacks,
+   de-normalises and unpatchifies the latents as upstream does;
+3. the VAE decodes them and the pipeline's image processor post-processes them, the two lines the
+   pipeline's own call ends with.
+
+Why parts under the manager rather than diffusers' ``enable_model_cpu_offload``: the manager is the
+one place that moves weights, and it already evicts least recently used first within its budget; as
+parts, the editor's networks are evicted like any model. When the budget holds every part, nothing
+moves between phases and a second edit reads nothing from disk (the result is the whole pipeline's
+call, value for value); when it holds only the largest phase's, each phase's parts come in as the
+previous phase's go to RAM. Phases run over all the requests at once, so parts move once per call,
+not once per crop. Each phase's pipeline is built from the parts it holds (the others left None: the
+phase's code never reaches them), which costs nothing and keeps no reference to an evicted part.
+
+Before any part is loaded, ``editor_placement`` picks the placement from the manager's budget and
+refuses in one sentence what cannot fit (the setting to change named); each phase checks that its
+activations fit in the memory free beside its parts. Each crop is resized to the area the model edits
+at (its aspect kept, its sides multiples of what the pipeline needs), edited from noise seeded with
+its request's seed, and resized back to the crop's size. It does not judge the result (blank,
+unchanged or wrong pictures are the caller's to find). A model that cannot be loaded or run raises
+``skips.EditorUnavailable`` with one sentence (``skips.editor_sentence`` words it for a job); a cancel
+stays a cancel.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
+import logging
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Iterator, Sequence
 
 import PIL.Image
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
-from ..env.torch_shims import prepare_torchvision
-from ..models import placement
-from ..models.editor_memory import check_editor_activations
-from ..models.fast_load import diffusers_key_fixes
-from ..models.folder_files import KLEIN_WEIGHTS
-from ..models.meta_weights import empty_weights, read_safetensors, transformers_state
-from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec, editor_dtype
+from ..models.editor_memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
+from ..models.registry import editor_dtype
+from .editor_parts import EditorOptions, EditorPart
 from .skips import editor_unavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,21 +60,6 @@ class EditRequest:
     image: PIL.Image.Image   # RGB crop
     instruction: str
     seed: int = 0
-
-
-@dataclass(frozen=True)
-class EditorOptions:
-    """What the registry says of a run (``ModelSpec.options``): the steps and guidance of a distilled
-    model, and the pixel area a crop is edited at."""
-
-    distilled_steps: int
-    distilled_guidance: float
-    working_pixels: int
-
-    @classmethod
-    def of(cls, spec: ModelSpec) -> "EditorOptions":
-        return cls(int(spec.options["distilled_steps"]), float(spec.options["distilled_guidance"]),
-                   int(spec.options["working_pixels"]))
 
 
 @dataclass(frozen=True)
@@ -84,13 +78,31 @@ class EditorDefaults:
         return cls(int(parameters["num_inference_steps"].default), float(parameters["guidance_scale"].default))
 
 
+
 @dataclass
 class EditorModel:
-    """The loaded pipeline, its defaults, and the area and side multiple it edits at."""
+    """diffusers' pipeline over the parts one phase holds, its defaults, and the area and side multiple
+    it edits at."""
 
     pipeline: Any
     defaults: EditorDefaults
     working_pixels: int
+
+    @classmethod
+    def of(cls, parts: dict[str, EditorPart]) -> "EditorModel":
+        """The pipeline the folder's ``model_index.json`` names, over ``parts`` (the others None)."""
+        import diffusers
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        setup = next(iter(parts.values())).setup
+        text = parts.get("text_encoder")
+        pipeline = getattr(diffusers, setup.pipeline)(
+            scheduler=FlowMatchEulerDiscreteScheduler.from_config(setup.scheduler),
+            vae=_module(parts, "vae"), transformer=_module(parts, "transformer"),
+            text_encoder=_module(parts, "text_encoder"), tokenizer=text.tokenizer if text is not None else None,
+            is_distilled=setup.is_distilled)
+        pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
+        return cls(pipeline, EditorDefaults.of(pipeline, setup.options), setup.options.working_pixels)
 
     @property
     def multiple(self) -> int:
@@ -119,85 +131,27 @@ class EditorModel:
         return side(math.sqrt(self.working_pixels * aspect)), side(math.sqrt(self.working_pixels / aspect))
 
 
-def _json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def _module(parts: dict[str, EditorPart], name: str) -> Any:
+    return parts[name].module if name in parts else None
 
 
-def _load_klein(folder: Path, device: Any, dtype: Any, index: dict[str, Any]) -> tuple[Any, list[Any]]:
-    """FLUX.2 [klein]'s networks from ``folder``, in diffusers' ``Flux2KleinPipeline``."""
-    from diffusers import (AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline,
-                           Flux2Transformer2DModel)
-    from transformers import Qwen2TokenizerFast, Qwen3Config, Qwen3ForCausalLM
+@dataclass
+class Instructions:
+    """The text encoder's output for each distinct instruction, and for a base model (which runs
+    classifier-free guidance) the empty negative instruction's; None for a distilled one."""
 
-    with empty_weights():
-        transformer = Flux2Transformer2DModel.from_config(_json(folder / "transformer" / "config.json"))
-        vae = AutoencoderKLFlux2.from_config(_json(folder / "vae" / "config.json"))
-        text_encoder = Qwen3ForCausalLM(Qwen3Config.from_pretrained(folder / "text_encoder"))
-    for part, module in (("transformer", transformer), ("vae", vae)):
-        [name] = KLEIN_WEIGHTS[part]
-        state = read_safetensors(folder / part / name, device, dtype)
-        placement.assign_weights(module, diffusers_key_fixes(module, state), device, dtype)
-    placement.assign_weights(text_encoder, _text_encoder_state(text_encoder, folder / "text_encoder", device, dtype),
-                             device, dtype)
-    text_encoder.tie_weights()  # one parameter for both, as from_pretrained leaves them (assignment made two)
-    for module in (transformer, vae, text_encoder):
-        module.eval().requires_grad_(False)
-    pipeline = Flux2KleinPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler.from_config(_json(folder / "scheduler" / "scheduler_config.json")),
-        vae=vae, text_encoder=text_encoder, tokenizer=Qwen2TokenizerFast.from_pretrained(folder / "tokenizer"),
-        transformer=transformer, is_distilled=bool(index.get("is_distilled", False)))
-    return pipeline, [transformer, vae, text_encoder]
-
-
-def _text_encoder_state(model: Any, folder: Path, device: Any, dtype: Any) -> dict[str, Any]:
-    """Qwen3's weights from the shards its ``model.safetensors.index.json`` names, as transformers'
-    ``from_pretrained`` reads them. With tied embeddings the file holds no ``lm_head.weight``: the
-    output layer is the input embedding (``from_pretrained`` ties them), so it is given that tensor."""
-    index = _json(folder / "model.safetensors.index.json")
-    state: dict[str, Any] = {}
-    for shard in sorted(set(index["weight_map"].values())):
-        state.update(transformers_state(model, folder / shard, device, dtype))
-    missing = sorted(set(index["weight_map"]) - set(state))
-    if missing:
-        raise ValueError(f"the text encoder's shards lack {', '.join(missing[:3])}, which its index names")
-    if model.config.tie_word_embeddings and "lm_head.weight" not in state:
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    return state
-
-
-# The pipeline a folder's model_index.json names -> how its networks are built and loaded.
-PIPELINES: dict[str, Callable[[Path, Any, Any, dict[str, Any]], tuple[Any, list[Any]]]] = {
-    "Flux2KleinPipeline": _load_klein,
-}
-
-
-def load_editor(folder: Path, device: Any, options: EditorOptions) -> LoadedModel:
-    """The image editor (real or tiny replica) from ``folder``, on ``device`` in its dtype."""
-    prepare_torchvision()  # diffusers' loaders import transformers' image processors, which import torchvision
-    folder = Path(folder)
-    index = _json(folder / "model_index.json")
-    name = index.get("_class_name")
-    if name not in PIPELINES:
-        raise ValueError(f"its model_index.json names the pipeline {name!r}; img23d runs {', '.join(PIPELINES)}")
-    pipeline, modules = PIPELINES[name](folder, device, editor_dtype(device), index)
-    pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
-    model = EditorModel(pipeline, EditorDefaults.of(pipeline, options), options.working_pixels)
-    return LoadedModel(obj=model, modules=modules)
-
-
-def editor_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
-    """The manager's loader for the editor role: ``load_editor`` with the spec's run options."""
-    return partial(load_editor, options=EditorOptions.of(spec))
+    embeddings: dict[str, Any]
+    negative: Any = None
 
 
 def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelToken) -> list[PIL.Image.Image]:
-    """Each request's crop edited by the manager's editor (made resident first, within its budget),
-    RGB, at the crop's size; ``skips.EditorUnavailable`` with one sentence when it cannot be loaded or
-    run, or when one edit's activations cannot fit in the memory free beside it (a cancel stays a cancel)."""
+    """Each request's crop edited by the manager's editor (in phases, each holding its parts on the device
+    within the budget), RGB, at the crop's size; ``skips.EditorUnavailable`` with one sentence when it cannot
+    be loaded or run, or does not fit (a cancel stays a cancel)."""
+    if not requests:
+        return []
     try:
-        with manager.use("editor") as model:
-            check_editor_activations(model.working_pixels, editor_dtype(manager.device).itemsize, manager.device)
-            return run_edits(model, requests, cancel)
+        return _edit(manager, list(requests), cancel)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:
             raise
@@ -206,16 +160,57 @@ def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelTok
         raise editor_unavailable(manager, exc) from exc
 
 
-def run_edits(model: EditorModel, requests: Sequence[EditRequest], cancel: CancelToken,
-              steps: int = 0) -> list[PIL.Image.Image]:
-    """Each request edited with the model's defaults (``steps`` 0: its own), one at a time, from noise
-    seeded with its seed. A cancel is checked before each request and each denoising step."""
+def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken) -> list[PIL.Image.Image]:
+    pixels = EditorOptions.of(manager.spec("editor")).working_pixels
+    itemsize = editor_dtype(manager.device).itemsize
+    fit = editor_placement(manager.part_sizes("editor"), pixels, manager.device, itemsize, budget=manager.budget())
+    log.info("%s", fit.sentence())
+    with _phase(manager, ENCODE, pixels, itemsize, cancel) as model:
+        instructions = encode_instructions(model, requests, manager.device, cancel)
+    with _phase(manager, DENOISE, pixels, itemsize, cancel) as model:
+        latents = denoise(model, requests, instructions, cancel)
+    with _phase(manager, DECODE, pixels, itemsize, cancel) as model:
+        return decode(model, requests, latents, cancel)
+
+
+@contextmanager
+def _phase(manager: Any, phase: EditorPhase, pixels: int, itemsize: int,
+           cancel: CancelToken) -> Iterator[EditorModel]:
+    """The phase's parts resident on the device for the block, as a pipeline; its activations checked
+    against the memory free beside them. A cancel is checked first: a cancelled edit loads nothing more."""
+    cancel.check()
+    with manager.use("editor", phase.parts) as parts:
+        check_editor_activations(pixels, itemsize, manager.device, phase=phase)
+        yield EditorModel.of(parts)
+
+
+def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], device: Any,
+                        cancel: CancelToken) -> Instructions:
+    """Phase 1, the text encoder: each distinct instruction encoded once, as the pipeline's own call would
+    (``encode_prompt``, on the manager's device: this phase's pipeline holds no other part to tell it)."""
+    import torch
+
+    def encode(text: str) -> Any:
+        cancel.check()
+        with torch.inference_mode():
+            return model.pipeline.encode_prompt(prompt=text, device=device)[0]
+
+    embeddings = {text: encode(text) for text in dict.fromkeys(request.instruction for request in requests)}
+    # The pipeline's own negative for classifier-free guidance, which only a base model runs.
+    return Instructions(embeddings, None if model.pipeline.config.is_distilled else encode(""))
+
+
+def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: Instructions,
+            cancel: CancelToken, steps: int = 0) -> list[Any]:
+    """Phase 2, the VAE and the transformer: each crop encoded and denoised from noise seeded with its seed
+    by the pipeline's own call, given the instruction's embeddings, in ``steps`` (0: the model's default);
+    its latents, ready to decode. A cancel is checked before each request and each denoising step."""
     import torch
 
     pipeline = model.pipeline
     hook = pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
     try:
-        edited = []
+        latents = []
         for request in requests:
             cancel.check()
             crop = request.image.convert("RGB")
@@ -223,10 +218,27 @@ def run_edits(model: EditorModel, requests: Sequence[EditRequest], cancel: Cance
             generator = torch.Generator(device="cpu").manual_seed(request.seed)
             with torch.inference_mode():
                 output = pipeline(image=crop.resize((width, height), PIL.Image.Resampling.BICUBIC),
-                                  prompt=request.instruction, height=height, width=width,
+                                  prompt_embeds=instructions.embeddings[request.instruction],
+                                  negative_prompt_embeds=instructions.negative, height=height, width=width,
                                   num_inference_steps=steps or model.defaults.steps,
-                                  guidance_scale=model.defaults.guidance, generator=generator, output_type="pil")
-            edited.append(output.images[0].convert("RGB").resize(crop.size, PIL.Image.Resampling.BICUBIC))
-        return edited
+                                  guidance_scale=model.defaults.guidance, generator=generator, output_type="latent")
+            latents.append(output.images)
+        return latents
     finally:
         hook.remove()
+
+
+def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[Any],
+           cancel: CancelToken) -> list[PIL.Image.Image]:
+    """Phase 3, the VAE: each request's latents decoded, RGB, resized back to its crop's size."""
+    import torch
+
+    edited = []
+    for request, latent in zip(requests, latents, strict=True):
+        cancel.check()
+        with torch.inference_mode():
+            # What Flux2KleinPipeline.__call__ does after denoising for any output_type but "latent".
+            image = model.pipeline.vae.decode(latent, return_dict=False)[0]
+            image = model.pipeline.image_processor.postprocess(image, output_type="pil")[0]
+        edited.append(image.convert("RGB").resize(request.image.size, PIL.Image.Resampling.BICUBIC))
+    return edited
