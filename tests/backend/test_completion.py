@@ -94,6 +94,47 @@ def test_mattes_that_take_in_the_neighbour_too_are_settled_by_colour() -> None:
     assert occlusion.covered_by(disc, [block], grey) is None and occlusion.covered_by(block, [disc], grey) is None
 
 
+def _blue_in(seen: Seen) -> np.ndarray:
+    """The block's pixels (the scene's blue) in ``seen``'s crop."""
+    x0, y0, x1, y1 = seen.rect
+    return np.all(_scene()[y0:y1, x0:x1] == (30, 30, 200), axis=-1)
+
+
+def test_a_covered_target_knows_which_pixels_of_its_crop_the_one_in_front_holds() -> None:
+    # Both mattes take in both objects, as BiRefNet's do: the disc's crop holds the block's pixels
+    # in its matte. Those, and only those, are the block's: completion must not paste them back.
+    both = _shape_mask(lambda d: (d.ellipse(DISC_CIRCLE, fill=255), d.rectangle(BLOCK_RECT, fill=255)))
+    disc, block = _disc_and_block(both, both)
+    decision = occlusion.decide("auto", disc, [block], _scene())
+    assert decision.in_front is not None and decision.in_front.shape == disc.alpha.shape
+    assert decision.in_front.any() and np.array_equal(decision.in_front, _blue_in(disc))
+    # "always" leaves the block out of the disc too; the block has nothing in front of it.
+    assert np.array_equal(occlusion.decide("always", disc, [block], _scene()).in_front, _blue_in(disc))
+    assert occlusion.decide("always", block, [disc], _scene()).in_front is None
+
+
+def test_the_one_in_front_holds_nothing_past_its_own_cut_outs_band() -> None:
+    # A blue sticker on the disc, inside the block's crop but past the band the block's cut-out keeps:
+    # both mattes take it in and it has the block's colour, yet it is not the block and stays the disc's.
+    tag_rect = (96, 76, 104, 84)
+    block_rect = _shape_mask(lambda d: d.rectangle(BLOCK_RECT, fill=255))
+    tag = _shape_mask(lambda d: d.rectangle(tag_rect, fill=255))
+    visible_disc = _shape_mask(lambda d: d.ellipse(DISC_CIRCLE, fill=255)) & ~block_rect
+    disc, block = _disc_and_block(visible_disc | block_rect | tag, block_rect | tag)
+    picture = _scene().copy()
+    picture[tag] = (30, 30, 200)
+    in_front = occlusion.decide("auto", disc, [block], picture).in_front
+    x0, y0 = disc.rect[0], disc.rect[1]
+    assert in_front[tag_rect[1] - y0:tag_rect[3] - y0, tag_rect[0] - x0:tag_rect[2] - x0].sum() == 0
+    assert np.array_equal(in_front, _blue_in(disc))
+
+
+def test_a_target_completed_for_its_box_edge_has_nothing_in_front() -> None:
+    crossing = occlusion.decide("auto", Seen("cup", (20, 20, 100, 80), (0, 0, 120, 100),
+                                             _matte_with((20, 30, 115, 70))), [])
+    assert crossing.complete and crossing.reason.startswith("the matte runs into") and crossing.in_front is None
+
+
 def test_overlapping_boxes_with_neither_matte_in_the_shared_area_cover_nothing() -> None:
     # Loose boxes that overlap by a third, each object small in its own box's far corner.
     left = _shape_mask(lambda d: d.rectangle((20, 20, 60, 60), fill=255))

@@ -12,6 +12,10 @@ that looks like neither abstains. Two objects of one colour whose mattes both ta
 then not be told apart: neither is covered by the other (the matte-edge rule of ``occlusion`` may
 still judge them).
 
+The same split says which pixels of a covered target's crop the one in front holds
+(``in_front``): BiRefNet cuts that object out too where it lies in the target's box, and completion
+must not paste it back as if it were the target.
+
 Everything here is in the pixels of the picture the crops were cut from; a matte is the crop's
 matte over the whole crop (margin included), placed at the crop's rectangle.
 """
@@ -21,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..cutout import BOX_FEATHER, BOX_TOLERANCE
 
 Box = tuple[float, float, float, float]
 Rect = tuple[int, int, int, int]
@@ -92,17 +98,52 @@ def covered_pixels(target: Seen, other: Seen, picture: np.ndarray | None) -> int
     region = intersection(target.box, other.box)
     if region is None or not (target.matted() and other.matted()):
         return 0
+    mine, its = _split(target, other, picture, region)
+    held, holding = int(np.count_nonzero(mine)), int(np.count_nonzero(its))
+    area = (region[2] - region[0]) * (region[3] - region[1])
+    if holding >= COVER_SHARE * area and holding >= COVER_RATIO * held:
+        return holding
+    return 0
+
+
+def in_front(target: Seen, other: Seen, picture: np.ndarray | None) -> np.ndarray | None:
+    """The pixels of ``target``'s crop that ``other`` holds, as booleans of its matte's shape (None
+    when ``target`` has no matte; all False when ``other`` has none).
+
+    Only inside ``other``'s box and the band its own cut-out keeps past it (``kept_rect``): what
+    ``other``'s matte holds beyond that is its neighbours, the target among them."""
+    if target.rect is None or target.alpha is None:
+        return None
+    cx0, cy0 = target.rect[0], target.rect[1]
+    height, width = target.alpha.shape
+    ox0, oy0, ox1, oy1 = kept_rect(other.box)
+    region = (max(cx0, ox0), max(cy0, oy0), min(cx0 + width, ox1), min(cy0 + height, oy1))
+    out = np.zeros((height, width), dtype=bool)
+    if other.matted() and region[2] > region[0] and region[3] > region[1]:
+        _, its = _split(target, other, picture, region)
+        out[region[1] - cy0:region[3] - cy0, region[0] - cx0:region[2] - cx0] = its
+    return out
+
+
+def kept_rect(box: Box) -> Rect:
+    """The whole pixels a box's cut-out can keep: the box grown by the cut-out's tolerance and feather
+    bands (``cutout.box_weights``)."""
+    longer = max(box[2] - box[0], box[3] - box[1])
+    grow = max(1.0, BOX_TOLERANCE * longer) + max(1.0, BOX_FEATHER * longer)
+    return pixel_rect((box[0] - grow, box[1] - grow, box[2] + grow, box[3] + grow))
+
+
+def _split(target: Seen, other: Seen, picture: np.ndarray | None,
+           region: Rect) -> tuple[np.ndarray, np.ndarray]:
+    """Over ``region`` (inside the picture): the pixels ``target`` holds and those ``other`` holds.
+    A pixel both mattes claim goes by colour, or to neither without ``picture``."""
     own, theirs = target.foreground(region), other.foreground(region)
     mine, its = own & ~theirs, theirs & ~own
     both = own & theirs
     if both.any() and picture is not None:
         to_target, to_other = _by_colour(picture, region, both, target, other)
         mine, its = mine | to_target, its | to_other
-    held, holding = int(np.count_nonzero(mine)), int(np.count_nonzero(its))
-    area = (region[2] - region[0]) * (region[3] - region[1])
-    if holding >= COVER_SHARE * area and holding >= COVER_RATIO * held:
-        return holding
-    return 0
+    return mine, its
 
 
 def _by_colour(picture: np.ndarray, region: Rect, both: np.ndarray, target: Seen,

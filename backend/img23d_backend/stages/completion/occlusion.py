@@ -18,18 +18,22 @@ Two signs, either enough:
   be judged (nothing lies beyond it) and is never a sign; the crop stops there, so the line outside
   falls outside the crop.
 
+A target completed while another detection covers it also gets the pixels of its crop that the
+ones in front hold (``Decision.in_front``, from ``covering.in_front``), so completion can leave them
+out of what it pastes back and keeps: they are the object in front, not the target.
+
 Boxes, rectangles and mattes are in the pixels of the picture the crops were cut from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
 from ..cutout import BOX_FEATHER, BOX_TOLERANCE
-from .covering import FOREGROUND, Seen, covered_pixels
+from .covering import FOREGROUND, Seen, covered_pixels, in_front
 
 Box = tuple[float, float, float, float]
 
@@ -44,10 +48,15 @@ SIDES = ("left", "top", "right", "bottom")
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to complete one target, and the reason the manifest keeps ("covered by 'table'")."""
+    """Whether to complete one target, and the reason the manifest keeps ("covered by 'table'").
+
+    ``in_front``: when it is completed and other detections cover it, the pixels of its crop they
+    hold (booleans, its matte's shape); None when nothing named covers it. Left out of equality: two
+    decisions are the same choice for the same reason."""
 
     complete: bool
     reason: str
+    in_front: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 def overlap_share(a: Box, b: Box) -> float:
@@ -62,12 +71,27 @@ def overlap_share(a: Box, b: Box) -> float:
 
 def covered_by(target: Seen, others: Sequence[Seen], picture: np.ndarray | None) -> str | None:
     """"covered by 'table'" (every covering name once, the one hiding most first), or None."""
-    hiding = [(covered_pixels(target, other, picture), other.name) for other in others
+    hiders = covering_detections(target, others, picture)
+    return _covered_reason(hiders) if hiders else None
+
+
+def _covered_reason(hiders: Sequence[Seen]) -> str:
+    return "covered by " + ", ".join(repr(name) for name in dict.fromkeys(other.name for other in hiders))
+
+
+def covering_detections(target: Seen, others: Sequence[Seen], picture: np.ndarray | None) -> list[Seen]:
+    """The detections that cover ``target``, the one hiding most first."""
+    hiding = [(covered_pixels(target, other, picture), other) for other in others
               if overlap_share(target.box, other.box) >= OVERLAP_SHARE]
-    names = list(dict.fromkeys(name for pixels, name in sorted(hiding, key=lambda pair: -pair[0]) if pixels > 0))
-    if not names:
-        return None
-    return "covered by " + ", ".join(repr(name) for name in names)
+    return [other for pixels, other in sorted(hiding, key=lambda pair: -pair[0]) if pixels > 0]
+
+
+def held_in_front(target: Seen, hiders: Sequence[Seen], picture: np.ndarray | None) -> np.ndarray | None:
+    """The pixels of ``target``'s crop that any of ``hiders`` holds (None when none hides it, or
+    it has no matte)."""
+    masks = [in_front(target, other, picture) for other in hiders]
+    masks = [mask for mask in masks if mask is not None]
+    return np.logical_or.reduce(masks) if masks else None
 
 
 def matte_crossing(alpha: np.ndarray, box: Box, explained: np.ndarray | None = None) -> str | None:
@@ -128,11 +152,12 @@ def decide(mode: str, target: Seen, others: Sequence[Seen], picture: np.ndarray 
         return Decision(False, "completion is off for this job")
     if turned_off:
         return Decision(False, "the artist turned completion off for it")
+    hiders = covering_detections(target, others, picture)
+    # "always" completes a covered target too: the one in front must not be pasted back there either.
     if mode == "always":
-        return Decision(True, "asked for every target")
-    covered = covered_by(target, others, picture)
-    if covered:
-        return Decision(True, covered)
+        return Decision(True, "asked for every target", held_in_front(target, hiders, picture))
+    if hiders:
+        return Decision(True, _covered_reason(hiders), held_in_front(target, hiders, picture))
     crossing = None
     if target.rect is not None and target.alpha is not None:
         x, y = target.rect[0], target.rect[1]
