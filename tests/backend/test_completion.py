@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from img23d_backend.stages.completion import fill, occlusion
 from img23d_backend.stages.completion.fill import Completed, EditAsk, Hidden
 from img23d_backend.stages.completion.covering import Seen
+from img23d_backend.stages.cutout import box_in_crop, named_cutout
 from img23d_backend.stages.matting import UnusableMatte
 
 SIZE = (120, 100)                 # the crop, width x height
@@ -299,6 +300,48 @@ def test_a_hidden_target_is_completed_with_what_was_seen_kept() -> None:
     assert alpha[5, 5] == 0 and alpha[90, 5] == 0                 # the bar in front is gone
     assert tuple(np.asarray(done.cutout)[35, 60][:3]) == RED      # the seen half keeps its colour
     assert (alpha > 0).sum() > 1.8 * (before > 0).sum()
+
+
+def test_the_one_in_front_is_neither_pasted_back_nor_kept() -> None:
+    # The disc's matte takes in the block in front of it, as BiRefNet's does: its cut-out shows the
+    # blue block inside the disc's box. Completed, the block's place is the editor's disc, and the
+    # disc's own visible red stays exactly as it was.
+    both = _shape_mask(lambda d: (d.ellipse(DISC_CIRCLE, fill=255), d.rectangle(BLOCK_RECT, fill=255)))
+    disc, block = _disc_and_block(both, both)
+    decision = occlusion.decide("auto", disc, [block], _scene())
+    x0, y0, x1, y1 = disc.rect
+    crop = Image.fromarray(_scene()[y0:y1, x0:x1])
+    cutout = named_cutout(Image.fromarray(np.dstack([np.asarray(crop), disc.alpha]), "RGBA"), crop,
+                          box_in_crop(disc.box, disc.rect))
+    seen = np.asarray(cutout)
+    block_here = _blue_in(disc)
+    assert (seen[block_here, 3] == 255).any()  # the cut-out as seen holds the block
+
+    def editor(asks: Sequence[EditAsk]) -> list[Image.Image]:  # the whole disc, and no block
+        picture = Image.new("RGB", crop.size, (255, 255, 255))
+        circle = (DISC_CIRCLE[0] - x0, DISC_CIRCLE[1] - y0, DISC_CIRCLE[2] - x0, DISC_CIRCLE[3] - y0)
+        ImageDraw.Draw(picture).ellipse(circle, fill=(150, 20, 20))
+        return [picture for _ in asks]
+
+    [done] = fill.complete([Hidden("disc", "disc", crop, cutout, in_front=decision.in_front)], editor,
+                           _matte_non_white)
+    out = np.asarray(done.cutout)
+    opaque = out[..., 3] >= 128
+    assert not (opaque & np.all(np.abs(out[..., :3].astype(int) - (30, 30, 200)) < 60, axis=-1)).any()
+    hidden_disc = block_here & _shape_mask(lambda d: d.ellipse(DISC_CIRCLE, fill=255))[y0:y1, x0:x1]
+    assert (out[hidden_disc] == (150, 20, 20, 255)).all()      # the hidden part: the editor's disc
+    assert not opaque[block_here & ~hidden_disc].any()         # the rest of the block's place: gone
+    own = (seen[..., 3] == 255) & ~block_here
+    assert own.sum() > 1000 and (out[own] == RED + (255,)).all()  # the disc's visible red, exactly
+    # Without the mask (the defect it fixes), the block comes back on top of the editor's disc.
+    [pasted_back] = fill.complete([Hidden("disc", "disc", crop, cutout)], editor, _matte_non_white)
+    assert (np.asarray(pasted_back.cutout)[hidden_disc][:, :3] == (30, 30, 200)).all()
+
+
+def test_a_mask_in_front_of_another_size_is_a_bug() -> None:
+    _, cutout = _covered_disc()
+    with pytest.raises(ValueError, match="the mask in front is 10 x 5 for a 120 x 100 cut-out"):
+        fill.own_visible(cutout, np.zeros((5, 10), bool))
 
 
 def _one_sentence(done: Completed, why: str) -> None:

@@ -6,12 +6,16 @@ image editor (``stages.editing``) and to BiRefNet through its own matting path, 
 functions. Completion serves a cut-out that already exists, so it never ends a target: an editor
 that cannot load or run, or answers with a picture that is not usable, leaves the target's cut-out as
 it was, with one sentence saying why (``Completed.skipped``). A cancel stays a cancel.
+
+What is pasted back is the target's own visible pixels: its cut-out less the pixels a detection in
+front of it holds (``Hidden.in_front``). BiRefNet cuts out the object in front too where it lies in
+the target's box; pasted back, it would stand on top of the editor's completion, and be kept.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -48,13 +52,16 @@ Rematte = Callable[[list[Image.Image]], Sequence[Any]]
 
 @dataclass(frozen=True)
 class Hidden:
-    """A target to complete: its crop as matted, its cut-out (RGBA, the crop's size), name and seed."""
+    """A target to complete: its crop as matted, its cut-out (RGBA, the crop's size), name and seed;
+    ``in_front``: the crop's pixels that detections in front of it hold (booleans [height, width]),
+    None when nothing named covers it."""
 
     stem: str
     name: str
     crop: Image.Image
     cutout: Image.Image
     seed: int = 0
+    in_front: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -87,9 +94,25 @@ def unusable(picture: Any, size: tuple[int, int]) -> str | None:
     return None
 
 
+def own_visible(cutout: Image.Image, in_front: np.ndarray | None) -> Image.Image:
+    """The cut-out with no alpha where something in front holds the pixel: the target's own visible
+    pixels, which completion pastes back and keeps (the cut-out itself when nothing is in front)."""
+    if in_front is None:
+        return cutout
+    if in_front.shape != (cutout.height, cutout.width):  # the job's own masks: a mismatch is a bug
+        raise ValueError(f"the mask in front is {in_front.shape[1]} x {in_front.shape[0]} for a "
+                         f"{cutout.width} x {cutout.height} cut-out")
+    alpha = np.asarray(cutout.getchannel("A")).copy()
+    alpha[in_front] = 0
+    own = cutout.copy()
+    own.putalpha(Image.fromarray(alpha, "L"))
+    return own
+
+
 def paste_visible(edited: Image.Image, cutout: Image.Image) -> Image.Image:
-    """The editor's picture with the original cut-out's pixels on top, under its matte: what was seen
-    stays exactly as it was, only what was hidden comes from the editor (RGB, the crop's size)."""
+    """The editor's picture with the target's own visible pixels (``own_visible``) on top, under
+    their matte: what was seen of it stays exactly as it was, only what was hidden comes from the
+    editor (RGB, the crop's size)."""
     alpha = np.asarray(cutout.getchannel("A"), dtype=np.float32)[..., None] / 255.0
     seen = np.asarray(cutout.convert("RGB"), dtype=np.float32)
     made = np.asarray(edited.convert("RGB"), dtype=np.float32)
@@ -97,8 +120,9 @@ def paste_visible(edited: Image.Image, cutout: Image.Image) -> Image.Image:
 
 
 def with_visible(rematted: Image.Image, cutout: Image.Image) -> Image.Image:
-    """The completed cut-out: the new matte, never less than the original's (what was seen is always
-    kept, with its own colours), and not limited to the box (the hidden part may reach past it)."""
+    """The completed cut-out: the new matte, never less than that of ``cutout``, the target's own
+    visible pixels (what was seen of it is always kept, with its own colours), and not limited to the
+    box (the hidden part may reach past it)."""
     seen_alpha = np.asarray(cutout.getchannel("A"), dtype=np.float32)
     new_alpha = np.asarray(rematted.getchannel("A"), dtype=np.float32)
     weight = (seen_alpha / 255.0)[..., None]
@@ -132,20 +156,21 @@ def complete(targets: Sequence[Hidden], edit: Edit, rematte: Rematte) -> list[Co
     if len(edited) != len(targets):
         return _all_skipped(targets, f"the editor returned {len(edited)} pictures for {len(targets)} crops")
     done: dict[str, Completed] = {}
-    pasted: list[tuple[Hidden, Image.Image]] = []
+    pasted: list[tuple[Hidden, Image.Image, Image.Image]] = []  # target, its own visible cut-out, pasted
     for target, picture in zip(targets, edited):
         problem = unusable(picture, target.crop.size)
         if problem:
             done[target.stem] = _skipped(target, problem)
         else:
-            pasted.append((target, paste_visible(picture, target.cutout)))
+            own = own_visible(target.cutout, target.in_front)
+            pasted.append((target, own, paste_visible(picture, own)))
     if pasted:
-        mattes = list(rematte([picture for _, picture in pasted]))
+        mattes = list(rematte([picture for _, _, picture in pasted]))
         if len(mattes) != len(pasted):  # our own matting path: a wrong count is a bug, not a skip
             raise ValueError(f"re-matting returned {len(mattes)} cut-outs for {len(pasted)} pictures")
-        for (target, _), matte in zip(pasted, mattes):
+        for (target, own, _), matte in zip(pasted, mattes):
             if isinstance(matte, Image.Image) and matte.mode == "RGBA" and matte.size == target.crop.size:
-                done[target.stem] = Completed(target.stem, with_visible(matte, target.cutout))
+                done[target.stem] = Completed(target.stem, with_visible(matte, own))
             else:
                 why = getattr(matte, "reason", None) or getattr(matte, "detail", None) or type(matte).__name__
                 done[target.stem] = _skipped(target, f"the completed picture could not be matted again ({why})")
