@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from completion_scene import answer, editor_draws_whole_shapes, picture
+from completion_scene import BLUE, RED, answer, editor_draws_whole_shapes, picture
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS
 from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
@@ -71,6 +71,16 @@ def run_job(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, re
     return run
 
 
+def _blue(pixels: np.ndarray) -> np.ndarray:
+    """Which of ``pixels`` (RGB or RGBA rows) have the block's colour."""
+    return np.all(np.abs(pixels[..., :3].astype(int) - BLUE) < 30, axis=-1)
+
+
+def _block_in_crop(run: Path) -> np.ndarray:
+    """The block's pixels in the disc's crop, as the run kept the crop."""
+    return _blue(np.asarray(Image.open(run / "crops" / "disc.png").convert("RGB")))
+
+
 def _by_name(result: GenerateJobResult) -> dict[str, Any]:
     return {t.target: t for t in result.targets}
 
@@ -101,6 +111,14 @@ def test_auto_completes_the_covered_disc_and_leaves_the_block_and_the_lamp_alone
     seen = np.asarray(Image.open(run / "mattes" / "disc.png").getchannel("A"))
     whole = np.asarray(Image.open(run / "completed" / "disc.png").getchannel("A"))
     assert (whole >= seen).all() and np.count_nonzero(whole >= 128) > np.count_nonzero(seen >= 128)
+    # The stand-in matting cut the block out in the disc's crop too (the cut-out as seen shows it);
+    # the completed disc holds none of it: the block was not pasted back over the editor's disc.
+    block_here = _block_in_crop(run)
+    assert (seen[block_here] >= 128).any()
+    completed = np.asarray(Image.open(run / "completed" / "disc.png").convert("RGBA"))
+    assert not _blue(completed[block_here & (whole >= 128)]).any()
+    there = completed[block_here & (whole >= 128)]
+    assert there.size and (np.abs(there[:, :3].astype(int) - RED) < 30).all()  # the editor's red there
     manifest = json.loads((run / "manifest.json").read_text())
     assert {r["target"]: r["completion"]["completed"] for r in manifest["records"]} == {
         "disc": True, "block": False, "lamp": False}
@@ -143,7 +161,8 @@ def test_the_tiny_editor_runs_in_the_step_through_the_production_stage(run_job) 
         True, "covered by 'block'", "completed/disc.png", None)
     seen = np.asarray(Image.open(run / "mattes" / "disc.png").getchannel("A"))
     whole = np.asarray(Image.open(run / "completed" / "disc.png").getchannel("A"))
-    assert whole.shape == seen.shape and (whole >= seen).all()  # what was seen stays
+    own = ~_block_in_crop(run)  # the block the disc's cut-out took in is not the disc's to keep
+    assert whole.shape == seen.shape and (whole[own] >= seen[own]).all()  # what was seen of the disc stays
     assert not targets["block"].completion.completed and not targets["lamp"].completion.completed
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["models"]["editor"]["id"] == "tiny/flux2-klein-4b"

@@ -3,7 +3,8 @@ previews it the same way (``detect``).
 
 Each target's first candidate (its other candidates share its cut-out) is judged by
 ``stages.completion.occlusion`` under the job's choice and the artist's ``completion_off``; those to
-complete go to the image editor together, with what was seen pasted back and BiRefNet run again
+complete go to the image editor together, with what was seen of each (less what the detections in
+front of it hold, ``Decision.in_front``) pasted back and BiRefNet run again
 through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
 ``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
 the target from here on: depth, shape and paint take it. Each judged target's record gets its
@@ -53,7 +54,8 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
         record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
         if decision.complete:
             cut = cuts[record.stem]
-            hidden.append(fill.Hidden(record.stem, record.target, cut.crop, cut.cutout, seed=int(record.seed or 0)))
+            hidden.append(fill.Hidden(record.stem, record.target, cut.crop, cut.cutout, seed=int(record.seed or 0),
+                                      in_front=decision.in_front))
     if not hidden:
         run.run_folder.save_manifest()
         return
