@@ -22,18 +22,21 @@ def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 @contextmanager
 def forward_calls(module: Any, device: Any) -> Iterator[list[tuple[float, tuple[int, ...]]]]:
     """For the block, every call of ``module.forward`` timed (on CUDA, to the end of its kernels), as
-    (seconds, the first argument's shape) in order; the module's own forward again afterwards."""
+    (seconds, the shape of what it ran on) in order; the module's own forward again afterwards."""
     import torch
 
     calls: list[tuple[float, tuple[int, ...]]] = []
     forward = module.forward
 
-    def timed_forward(sample: Any, *args: Any, **kwargs: Any) -> Any:
+    def timed_forward(*args: Any, **kwargs: Any) -> Any:
         begun = time.perf_counter()
-        out = forward(sample, *args, **kwargs)
+        out = forward(*args, **kwargs)
         if getattr(device, "type", str(device)) == "cuda":
             torch.cuda.synchronize(device)
-        calls.append((time.perf_counter() - begun, tuple(sample.shape)))
+        # What it ran on: the first argument (a UNet's sample), or the first tensor passed by name (a
+        # diffusers transformer's hidden_states).
+        first = args[0] if args else next((v for v in kwargs.values() if isinstance(v, torch.Tensor)), None)
+        calls.append((time.perf_counter() - begun, tuple(first.shape) if first is not None else ()))
         return out
 
     module.forward = timed_forward

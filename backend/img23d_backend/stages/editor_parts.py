@@ -136,12 +136,13 @@ def read_setup(folder: Path, options: EditorOptions) -> EditorSetup:
                        scheduler=_json(folder / "scheduler" / "scheduler_config.json"), options=options)
 
 
-def load_part(folder: Path, device: Any, part: str, options: EditorOptions) -> LoadedModel:
-    """One part of the image editor (real or tiny replica) from ``folder``, on ``device`` in its dtype."""
+def load_part(folder: Path, device: Any, part: str, options: EditorOptions, dtype: Any = None) -> LoadedModel:
+    """One part of the image editor (real or tiny replica) from ``folder``, on ``device`` in its dtype
+    (``editor_dtype``; ``dtype`` another, for a benchmark: bfloat16 on a CPU, where float32 would not fit)."""
     prepare_torchvision()  # diffusers' loaders import transformers' image processors, which import torchvision
     folder = Path(folder)
     setup = read_setup(folder, options)
-    read = PIPELINES[setup.pipeline][part](folder, device, editor_dtype(device))
+    read = PIPELINES[setup.pipeline][part](folder, device, dtype or editor_dtype(device))
     module, tokenizer = read if isinstance(read, tuple) else (read, None)
     return LoadedModel(obj=EditorPart(setup, module, tokenizer), modules=[module])
 
