@@ -1,0 +1,169 @@
+"""The completion step beside the shape step it comes before, side by side in one run (issue 48).
+
+    .venv/bin/python bench/completion.py --models-dir DIR [--build] [--edit-steps 1] [--shape-steps 2]
+        [--working-pixels 1048576] [--octree 256] [--device cpu] [--json bench/results/completion-cpu.json]
+
+Full-size random-weight replicas (``bench/full_size_models.py``: components ``editor``, FLUX.2 [klein]
+4B; ``matting``, BiRefNet; ``shape``, Hunyuan3D-2 mini turbo, the default family's shape model), each
+loaded with its production loader and run by the production calls, one model part at a time:
+
+* completion, for one covered target: the editor's three phases as ``stages.editing`` runs them
+  (``encode_instructions`` with the text encoder; ``denoise`` with the transformer and VAE, each
+  transformer call timed; ``decode`` with the VAE), then BiRefNet matting the completed picture
+  again (``stages.matting.matte``, as ``jobs.completing`` re-mattes); the denoising is projected to
+  the model's own 4 steps as the time outside the transformer + the median transformer call after the
+  first (or the first, with one step run) x 4;
+* the shape step for the same target: ``bench/step1x_geometry.run_hunyuan`` (the production
+  ``generate_shapes``), projected to mini turbo's own 5 steps: encode + 5 x the median step + decode.
+
+Each part is loaded, run and freed before the next, as the model manager's phased placement does on a
+small card; on a CPU the editor runs in bfloat16 (float32 would need 32 GB; this CPU runs bfloat16
+matrix work natively), the others in their loaders' CPU dtype. Load times are reported apart from the
+run times. Random weights change no compute; what a completion looks like cannot be judged here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+for source in ("backend", "protocol"):
+    if str(REPO / source) not in sys.path:
+        sys.path.insert(0, str(REPO / source))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from step1x_geometry import cutout, run_hunyuan  # noqa: E402  (bench/, beside this script; prepares imports)
+from timing import forward_calls, steady, timed  # noqa: E402
+
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from img23d_backend.env.job_control import CancelToken  # noqa: E402
+from img23d_backend.models.replica_common import write_json  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+from img23d_backend.stages.completion.fill import instruction  # noqa: E402
+from img23d_backend.stages.editing import EditorModel, EditRequest, decode, denoise, encode_instructions  # noqa: E402
+from img23d_backend.stages.editor_parts import EditorOptions, load_part  # noqa: E402
+from img23d_backend.stages.matting import matte, matting_loader  # noqa: E402
+
+OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 steps (models/editor_model.py)
+OWN_SHAPE_STEPS = 5  # Hunyuan3D-2 mini turbo's own
+
+
+def _loaded(folder: Path, device: torch.device, parts: tuple[str, ...], options: EditorOptions,
+            dtype: torch.dtype) -> tuple[EditorModel, float]:
+    started = time.perf_counter()
+    loaded = {part: load_part(folder, device, part, options, dtype).obj for part in parts}
+    return EditorModel.of(loaded), time.perf_counter() - started
+
+
+def measure_completion(root: Path, device: str, steps: int, working_pixels: int) -> dict[str, Any]:
+    """The editor's phases and the re-matting, on one covered target's crop."""
+    dev = torch.device(device)
+    dtype = torch.bfloat16 if dev.type == "cpu" else None
+    spec = component_spec(root, "editor")
+    folder = Path(str(spec.local_path))
+    options = replace(EditorOptions.of(spec), working_pixels=working_pixels)
+    crop = cutout().convert("RGB")
+    request = EditRequest(image=crop, instruction=instruction("chair"), seed=0)
+    cancel = CancelToken()
+    figures: dict[str, Any] = {"dtype": str(dtype or "the loader's").removeprefix("torch."),
+                               "working_pixels": working_pixels}
+
+    model, figures["load_text_encoder_s"] = _loaded(folder, dev, ("text_encoder",), options, dtype)
+    figures["encode_s"], instructions = timed(lambda: encode_instructions(model, [request], dev, cancel), 1)
+    del model
+    gc.collect()
+
+    model, figures["load_transformer_vae_s"] = _loaded(folder, dev, ("transformer", "vae"), options, dtype)
+    figures["working_size"] = list(model.working_size(crop.size))
+    with forward_calls(model.pipeline.transformer, dev) as calls:
+        denoise_s, latents = timed(lambda: denoise(model, [request], instructions, cancel, steps=steps), 1)
+    transformer_s = sum(seconds for seconds, _ in calls)
+    figures.update(steps_run=steps, own_steps=OWN_EDIT_STEPS, transformer_calls=len(calls),
+                   transformer_tokens=list(calls[0][1]), denoise_run_s=denoise_s,
+                   transformer_s_per_step=steady(calls), outside_transformer_s=denoise_s - transformer_s)
+    figures["denoise_s"] = figures["outside_transformer_s"] + figures["transformer_s_per_step"] * OWN_EDIT_STEPS
+    figures["decode_s"], [edited] = timed(lambda: decode(model, [request], latents, cancel), 1)
+    del model, latents
+    gc.collect()
+
+    matting = component_spec(root, "matting")
+    started = time.perf_counter()
+    birefnet = matting_loader(matting)(Path(str(matting.local_path)), dev).obj
+    figures["load_matting_s"] = time.perf_counter() - started
+    figures["rematte_s"], _ = timed(lambda: matte(birefnet, [edited], batch_size=1, cancel=cancel,
+                                                  progress=lambda *a: None), 1)
+    del birefnet
+    gc.collect()
+    figures["completion_s"] = (figures["encode_s"] + figures["denoise_s"] + figures["decode_s"]
+                               + figures["rematte_s"])
+    figures["load_s"] = (figures["load_text_encoder_s"] + figures["load_transformer_vae_s"]
+                         + figures["load_matting_s"])
+    return {key: round(value, 2) if isinstance(value, float) else value for key, value in figures.items()}
+
+
+def measure_shape(root: Path, device: str, steps: int, octree: int) -> dict[str, Any]:
+    """The default shape model on the same target (its cut-out), projected to its own steps."""
+    figures = run_hunyuan(root, steps, octree, device)
+    shape_s = figures["encode"] + figures["step"] * OWN_SHAPE_STEPS + figures["decode"]
+    return {"model": "Hunyuan3D-2 mini turbo (5 steps)", "octree": octree, "steps_run": steps,
+            "own_steps": OWN_SHAPE_STEPS, "load_s": round(figures["load"], 2), "encode_s": round(figures["encode"], 2),
+            "step_s": round(figures["step"], 2), "decode_s": round(figures["decode"], 2),
+            "shape_s": round(shape_s, 2), "faces": figures["faces"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
+    parser.add_argument("--build", action="store_true", help="build the missing replicas first")
+    parser.add_argument("--edit-steps", type=int, default=1, help="editor steps run; 0: its own (4)")
+    parser.add_argument("--shape-steps", type=int, default=2, help="shape steps run (at least 1)")
+    parser.add_argument("--working-pixels", type=int, default=1024 * 1024,
+                        help="the area a crop is edited at (the registry's: 1024 x 1024)")
+    parser.add_argument("--octree", type=int, default=256, help="the shape's surface grid (the product's: 256)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()
+    if args.build:
+        build_full_size_models(args.models_dir, [name for name in ("editor", "matting", "shape")
+                                                 if not (args.models_dir / TARGETS[name]).exists()])
+    completion = measure_completion(args.models_dir, args.device, args.edit_steps or OWN_EDIT_STEPS,
+                                    args.working_pixels)
+    print(f"completion: {completion}", flush=True)
+    shape = measure_shape(args.models_dir, args.device, args.shape_steps, args.octree)
+    print(f"shape: {shape}", flush=True)
+    ratio = completion["completion_s"] / shape["shape_s"]
+    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
+                                   if args.device.startswith("cuda") else
+                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
+    report = {
+        "device": device, "torch": torch.__version__,
+        "measured": ("full-size random-weight replicas through their production loaders and calls, one part at a "
+                     "time, in one run: one covered target's completion (FLUX.2 [klein] 4B's three phases, then "
+                     "BiRefNet re-matting) and the same target's shape step (Hunyuan3D-2 mini turbo), each projected "
+                     "to the model's own steps from its timed calls; loading apart"),
+        "completion": completion, "shape": shape, "ratio_completion_to_shape": round(ratio, 3),
+        "load_average": {"start": [round(x, 2) for x in load_before],
+                         "end": [round(x, 2) for x in os.getloadavg()]},
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+    }
+    print(f"completion / shape: {ratio:.3f}", flush=True)
+    if args.json is not None:
+        write_json(args.json, report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
