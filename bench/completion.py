@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
-import resource
 import sys
 import time
 from dataclasses import replace
@@ -42,7 +40,7 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from step1x_geometry import cutout, run_hunyuan  # noqa: E402  (bench/, beside this script; prepares imports)
-from timing import forward_calls, steady, timed  # noqa: E402
+from timing import conditions, device_name, forward_calls, full_size_arguments, steady, timed  # noqa: E402
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -124,16 +122,12 @@ def measure_shape(root: Path, device: str, steps: int, octree: int) -> dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
-    parser.add_argument("--build", action="store_true", help="build the missing replicas first")
+    full_size_arguments(parser, delete=False)
     parser.add_argument("--edit-steps", type=int, default=1, help="editor steps run; 0: its own (4)")
     parser.add_argument("--shape-steps", type=int, default=2, help="shape steps run (at least 1)")
     parser.add_argument("--working-pixels", type=int, default=1024 * 1024,
                         help="the area a crop is edited at (the registry's: 1024 x 1024)")
     parser.add_argument("--octree", type=int, default=256, help="the shape's surface grid (the product's: 256)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     if args.build:
@@ -145,19 +139,14 @@ def main(argv: list[str] | None = None) -> int:
     shape = measure_shape(args.models_dir, args.device, args.shape_steps, args.octree)
     print(f"shape: {shape}", flush=True)
     ratio = completion["completion_s"] / shape["shape_s"]
-    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
-                                   if args.device.startswith("cuda") else
-                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
     report = {
-        "device": device, "torch": torch.__version__,
+        "device": device_name(args), "torch": torch.__version__,
         "measured": ("full-size random-weight replicas through their production loaders and calls, one part at a "
                      "time, in one run: one covered target's completion (FLUX.2 [klein] 4B's three phases, then "
                      "BiRefNet re-matting) and the same target's shape step (Hunyuan3D-2 mini turbo), each projected "
                      "to the model's own steps from its timed calls; loading apart"),
         "completion": completion, "shape": shape, "ratio_completion_to_shape": round(ratio, 3),
-        "load_average": {"start": [round(x, 2) for x in load_before],
-                         "end": [round(x, 2) for x in os.getloadavg()]},
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+        **conditions(load_before),
     }
     print(f"completion / shape: {ratio:.3f}", flush=True)
     if args.json is not None:

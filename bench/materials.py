@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
-import resource
 import shutil
 import sys
 import time
@@ -41,7 +39,7 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from paint_turbo import measure as measure_paint  # noqa: E402  (bench/, beside this script)
-from timing import forward_calls, steady, timed  # noqa: E402
+from timing import conditions, device_name, forward_calls, full_size_arguments, steady, timed  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
@@ -86,15 +84,10 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
-    parser.add_argument("--build", action="store_true", help="build a missing replica first")
-    parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    full_size_arguments(parser)
     parser.add_argument("--paint-steps", type=int, default=2, help="paint steps run; 0: its own (10)")
     parser.add_argument("--material-steps", type=int, default=1, help="material steps run per view; 0: its own (4)")
     parser.add_argument("--view-size", type=int, default=512, help="the painted views' side (512: as trained)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     prepare_imports()
     import numpy as np
@@ -118,20 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.delete:
         shutil.rmtree(args.models_dir / TARGETS[MATERIALS], ignore_errors=True)
     ratio = materials["material_step_s"] / paint["multiview_phase_s"]
-    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
-                                   if args.device.startswith("cuda") else
-                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
     report = {
-        "device": device, "torch": torch.__version__, "view_size": args.view_size, "views": 6,
+        "device": device_name(args), "torch": torch.__version__, "view_size": args.view_size, "views": 6,
         "measured": ("full-size random-weight replicas through their production loaders and calls, one after the "
                      "other in one run: the turbo paint model's multiview phase (six views) and the material step "
                      "(Marigold-IID-Appearance on six painted views of the same side, at its own processing "
                      "resolution); each projected to the model's own steps from its timed UNet calls "
                      "(time outside the UNet + median UNet call after the first x own steps)"),
         "paint": paint, "materials": materials, "ratio_materials_to_paint": round(ratio, 3),
-        "load_average": {"start": [round(x, 2) for x in load_before],
-                         "end": [round(x, 2) for x in os.getloadavg()]},
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+        **conditions(load_before),
     }
     print(f"material step / paint multiview phase: {ratio:.3f}", flush=True)
     if args.json is not None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import platform
 import resource
 import shutil
 import sys
@@ -36,7 +35,7 @@ for source in ("backend", "protocol"):
         sys.path.insert(0, str(REPO / source))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from timing import forward_calls, steady, timed  # noqa: E402  (bench/, beside this script)
+from timing import device_name, forward_calls, full_size_arguments, steady, timed  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
@@ -118,14 +117,9 @@ def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> d
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
-    parser.add_argument("--build", action="store_true", help="build a missing replica first")
-    parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    full_size_arguments(parser)
     parser.add_argument("--steps", type=int, default=2, help="steps run per model; 0: each model's own")
     parser.add_argument("--view-size", type=int, default=512, help="the views' side (512: as trained)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     prepare_imports()
     import torch
@@ -138,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.delete:
             shutil.rmtree(args.models_dir / TARGETS[name], ignore_errors=True)
     ratio = results["paint-turbo"]["multiview_phase_s"] / results["paint"]["multiview_phase_s"]
-    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
-                                   if args.device.startswith("cuda") else
-                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
+    device = device_name(args)
     report = {
         "device": device, "torch": torch.__version__, "view_size": args.view_size, "views": 6,
         "measured": ("the multiview call of each full-size random-weight replica (production loader and call, six "

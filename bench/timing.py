@@ -1,11 +1,17 @@
-"""What the benchmarks share for timing: the median of several runs of a call and what it returned;
-each call of one module's forward (a UNet's steps inside a pipeline's call)."""
+"""What the benchmarks share: the median of several runs of a call and what it returned; each call of
+one module's forward (a UNet's steps inside a pipeline's call); the full-size benchmarks' common
+arguments, the machine's name and the conditions a run was measured under."""
 
 from __future__ import annotations
 
+import argparse
+import os
+import platform
+import resource
 import statistics
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
@@ -49,3 +55,33 @@ def forward_calls(module: Any, device: Any) -> Iterator[list[tuple[float, tuple[
 def steady(calls: list[tuple[float, tuple[int, ...]]]) -> float:
     """The median call after the first, which pays one-time costs (allocations, kernel choices)."""
     return statistics.median(seconds for seconds, _ in (calls[1:] or calls))
+
+
+def full_size_arguments(parser: argparse.ArgumentParser, delete: bool = True) -> None:
+    """The arguments every full-size benchmark takes: where the replicas are, building and deleting
+    them, the device, how the JSON names it, and where the JSON goes."""
+    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
+    parser.add_argument("--build", action="store_true", help="build a missing replica first")
+    if delete:
+        parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
+    parser.add_argument("--json", type=Path, default=None)
+
+
+def device_name(args: argparse.Namespace) -> str:
+    """The machine a run measured: ``--device-label``, the CUDA device's name, or the CPU and its cores."""
+    import torch
+
+    if args.device_label:
+        return args.device_label
+    if args.device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(args.device))
+    return f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def conditions(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """What the machine was doing: its load average at the start and the end, and the peak memory."""
+    return {"load_average": {"start": [round(x, 2) for x in load_before],
+                             "end": [round(x, 2) for x in os.getloadavg()]},
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1)}
