@@ -21,6 +21,7 @@ from PIL import Image
 from safetensors import safe_open
 
 from img23d_backend.commands import cli
+from img23d_client import process
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models.editor_memory import EditorPlacement, editor_placement
 from img23d_backend.models.manager import ModelManager
@@ -87,6 +88,8 @@ def test_it_is_pinned_with_exactly_the_published_files_and_offered_beside_the_de
     assert (spec.options["steps"], spec.options["true_cfg_scale"], spec.options["negative_prompt"]) == (40, 4.0, " ")
     assert model_set("default", editor=CHOICE).editor == spec and model_set("default").editor != spec
     assert cli.build_parser().parse_args(["generate", "x.png", "--editor", CHOICE]).editor == CHOICE
+    # The add-on's client names the editor only when it is not this default.
+    assert process.DEFAULT_EDITOR == DEFAULT_EDITOR
 
 
 def test_the_listing_shows_both_editors_with_their_licences_and_sizes(hub_cache: Path,
