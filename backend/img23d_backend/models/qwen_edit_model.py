@@ -44,7 +44,8 @@ Where each fact comes from (the hub cannot be reached from where this was writte
   published ``scheduler_config.json``.
 * The licence: Apache-2.0 (the model card's licence tag; ColorIt and the curated registry record
   ``apache-2.0`` at this commit).
-* The size: 57.70 GB (decimal) of bfloat16 weights (53.7 GiB); 57.71 GB with every file.
+* The size: 57.70 GB (decimal) of bfloat16 weights (53.7 GiB); 57.71 GB with ``processor/tokenizer.json``,
+  and a few MB more of vocabularies and configs (their sizes are not in the list).
 """
 
 from __future__ import annotations
