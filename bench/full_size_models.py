@@ -66,7 +66,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.models.placement import LoadedModel
-    from img23d_backend.stages.editing import EditorModel, EditRequest, decode, denoise, encode_instructions
+    from img23d_backend.stages.editing import PHASES, EditorModel, EditRequest
     from img23d_backend.stages.editor_parts import editor_loader
     from img23d_backend.stages.materials import estimate_materials, materials_loader
     from img23d_backend.stages.matting import matte, matting_loader
@@ -127,8 +127,9 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
 
     def run_editor(obj: Any) -> str:
         model, requests = EditorModel.of(obj), [EditRequest(picture, "complete the hidden parts of the object")]
-        instructions = encode_instructions(model, requests, dev, cancel)
-        [edited] = decode(model, requests, denoise(model, requests, instructions, cancel, steps=1), cancel)
+        run = PHASES[type(model.pipeline).__name__]  # either editor's phases, as edit_images picks them
+        instructions = run.encode(model, requests, dev, cancel)
+        [edited] = run.decode(model, requests, run.denoise(model, requests, instructions, cancel, steps=1), cancel)
         return f"edited {edited.size} at {model.working_size(picture.size)}"
 
     def run_paint(obj: Any) -> str:
@@ -142,6 +143,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "matting": (matting_loader, run_matting),
         "materials": (materials_loader, run_materials),
         "editor": (whole_editor, run_editor),
+        "qwen-editor": (whole_editor, run_editor),
         "shape": (shape_loader, shape_runner(generate_shapes)),
         "delight": (delight_loader, run_delight),
         "paint": (paint_loader, run_paint),

@@ -277,7 +277,8 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
     ``editor`` the image editor's (both are built)."""
     for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS)):
         if choice not in table:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor))
 
 

@@ -2,7 +2,8 @@
 
 The model (``black-forest-labs/FLUX.2-klein-4B`` by default, ``Qwen/Qwen-Image-Edit-2511`` with
 ``--editor qwen-image-edit-2511``, or their tiny replicas; ``models/editor_model.py`` and
-``models/qwen_edit_model.py`` say where their files and facts come from) is registered with the model manager as three parts
+``models/qwen_edit_model.py`` say where their files and facts come from)
+is registered with the model manager as three parts
 (``stages/editor_parts.py`` reads each on its own), and ``edit_images`` runs in three phases, each
 holding on the device only the parts it needs (``models/editor_memory.EDITOR_PHASES``). FLUX.2
 [klein]'s phases are here; Qwen-Image-Edit-2511's, whose text encoder also reads each crop, are
