@@ -49,7 +49,8 @@ from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.models.replica_common import write_json  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.stages.completion.fill import instruction  # noqa: E402
-from img23d_backend.stages.editing import EditorModel, EditRequest, decode, denoise, encode_instructions  # noqa: E402
+from img23d_backend.stages.edit_pipeline import EditorModel, EditRequest  # noqa: E402
+from img23d_backend.stages.editing import decode, denoise, encode_instructions  # noqa: E402
 from img23d_backend.stages.editor_parts import EditorOptions, load_part  # noqa: E402
 from img23d_backend.stages.matting import matte, matting_loader  # noqa: E402
 

@@ -56,7 +56,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     a 256x256 image and 2 new tokens; matting one 1024x1024 crop; shape one image, 1 step,
     octree 64 (Hunyuan3D-2 mini turbo and Step1X-3D alike); delight and paint one step at 512 (paint with
     ``paint_views`` views); materials one step on the 256x256 picture at 256; editor one step on the
-    256x256 picture at its working size (1024x1024's area).
+    256x256 picture at its working size (1024x1024's area), qwen-editor two.
     """
     prepare_imports()
     import numpy as np
@@ -66,7 +66,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.models.placement import LoadedModel
-    from img23d_backend.stages.editing import EditorModel, EditRequest, decode, denoise, encode_instructions
+    from img23d_backend.stages.editing import PHASES, EditorModel, EditRequest
     from img23d_backend.stages.editor_parts import editor_loader
     from img23d_backend.stages.materials import estimate_materials, materials_loader
     from img23d_backend.stages.matting import matte, matting_loader
@@ -125,11 +125,15 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
                                modules=[module for one in loaded.values() for module in one.modules])
         return load
 
-    def run_editor(obj: Any) -> str:
-        model, requests = EditorModel.of(obj), [EditRequest(picture, "complete the hidden parts of the object")]
-        instructions = encode_instructions(model, requests, dev, cancel)
-        [edited] = decode(model, requests, denoise(model, requests, instructions, cancel, steps=1), cancel)
-        return f"edited {edited.size} at {model.working_size(picture.size)}"
+    def editor_runner(steps: int) -> Any:
+        def run_editor(obj: Any) -> str:
+            model, requests = EditorModel.of(obj), [EditRequest(picture, "complete the hidden parts of the object")]
+            run = PHASES[type(model.pipeline).__name__]  # either editor's phases, as edit_images picks them
+            instructions = run.encode(model, requests, dev, cancel)
+            latents = run.denoise(model, requests, instructions, cancel, steps=steps)
+            [edited] = run.decode(model, requests, latents, cancel)
+            return f"edited {edited.size} at {model.working_size(picture.size)}"
+        return run_editor
 
     def run_paint(obj: Any) -> str:
         azimuths, elevations = [0, 90, 180, 270, 0, 180][:paint_views], [0, 0, 0, 0, 90, -90][:paint_views]
@@ -141,7 +145,10 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "grounding": (lambda spec: load_grounding, run_grounding),
         "matting": (matting_loader, run_matting),
         "materials": (materials_loader, run_materials),
-        "editor": (whole_editor, run_editor),
+        "editor": (whole_editor, editor_runner(1)),
+        # Two steps: Qwen-Image's scheduler stretches its sigmas to a terminal value, which one step
+        # divides by zero (NaN latents, seen with the tiny replica).
+        "qwen-editor": (whole_editor, editor_runner(2)),
         "shape": (shape_loader, shape_runner(generate_shapes)),
         "delight": (delight_loader, run_delight),
         "paint": (paint_loader, run_paint),

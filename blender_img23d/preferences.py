@@ -91,6 +91,12 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         items=PAINT_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
         name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])
+    # The backend's --editor choices (its registry's EDITORS), with the size and card each needs.
+    editor: EnumProperty(  # type: ignore[valid-type]
+        name="Image Editor", default="flux2-klein-4b",
+        items=[("flux2-klein-4b", "FLUX.2 [klein] 4B", "Completes hidden parts; 16 GB, runs on a 12 GB card"),
+               ("qwen-image-edit-2511", "Qwen-Image-Edit-2511", "Completes hidden parts; 58 GB, for a GPU of "
+                                                                "48 GB or more")])
     device: EnumProperty(  # type: ignore[valid-type]
         name="Device", default="auto",
         items=[("auto", "Automatic", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA GPU", ""),
@@ -146,6 +152,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
             else:  # its one paint model is its own
                 choices.label(text=f"Paint: {family.paint_label}")
         column.prop(self, "matting")
+        column.prop(self, "editor")
         layout.prop(self, "device")
         layout.prop(self, "budget_gb")
         layout.prop(self, "runs_dir")
@@ -183,14 +190,15 @@ class Img23dPreferences(bpy.types.AddonPreferences):
     def model_configuration(self) -> tuple[str, ...]:
         """The choices that decide which models the backend lists (the catalog is for these)."""
         shapes = tuple(getattr(self, shape_property(family)) for family in protocol.MODEL_FAMILIES)
-        return (self.model_set, self.family, self.grounding, *shapes, self.paint, self.matting)
+        return (self.model_set, self.family, self.grounding, *shapes, self.paint, self.matting, self.editor)
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
         runs = Path(bpy.path.abspath(self.runs_dir)) if self.runs_dir else user_dir() / "runs"
         return LaunchSettings(
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
-            family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, device=self.device, budget_gb=self.budget_gb,
+            family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, editor=self.editor,
+            device=self.device, budget_gb=self.budget_gb,
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
             log_path=user_dir() / "logs" / "backend.log",

@@ -18,7 +18,7 @@ from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobO
 from .env.job_control import CancelToken
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
-from .models.registry import DEFAULT_PAINT, model_set
+from .models.registry import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
 from .readers.meshes import artist_mesh_file, write_textured_glb
 
 R = TypeVar("R", bound=JobResult)
@@ -29,7 +29,7 @@ Events = Callable[[Message], None]
 @dataclass(frozen=True)
 class Models:
     """Which models, on which device: the command line's --models, --family, --grounding, --shape,
-    --paint, --matting, --device, --budget-gb, --offline and --accept-licence."""
+    --paint, --matting, --editor, --device, --budget-gb, --offline and --accept-licence."""
 
     models: str = "default"           # "default": real weights from the hub; "tiny": offline replicas
     grounding: str = "2b"
@@ -37,6 +37,7 @@ class Models:
     family: str | None = None         # "hunyuan3d" or "clean" (Step1X-3D, Apache-2.0); None: the shape's, else hunyuan3d
     matting: str = "birefnet"
     paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
+    editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
     device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
     budget_gb: float | None = None    # device memory the models may use; None: free minus a reserve
     offline: bool = False             # never download
@@ -48,13 +49,16 @@ class Models:
     def from_args(cls, args: Any) -> "Models":
         """The models a command's common options name (``cli.build_parser``'s ``common``)."""
         return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
-                   matting=args.matting, paint=args.paint, device=args.device, budget_gb=args.budget_gb,
+                   matting=args.matting, paint=args.paint, editor=args.editor, device=args.device,
+                   budget_gb=args.budget_gb,
                    offline=args.offline, accept_licence=args.accept_licence)
 
     def describe(self) -> dict[str, Any]:
         """What decides the meshes (not where they are made): part of a batch's options key."""
         return {"models": self.models, "family": self.family, "grounding": self.grounding, "shape": self.shape,
-                "matting": self.matting, "paint": self.paint}
+                "matting": self.matting, "paint": self.paint,
+                # Named only when not the default, so batches keyed before there was a choice resume.
+                **({"editor": self.editor} if self.editor != DEFAULT_EDITOR else {})}
 
 
 @dataclass
@@ -118,7 +122,7 @@ def make_engine(models: Models, out: Path) -> Engine:
     if models.models == "tiny":
         ensure_tiny_models()
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
-                       paint=models.paint, family=models.family)
+                       paint=models.paint, family=models.family, editor=models.editor)
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"

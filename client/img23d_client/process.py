@@ -40,6 +40,9 @@ WRITE_PIECE = 64 * 1024   # requests are written in pieces, each a sign that the
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
+# The backend's default image editor (its registry's DEFAULT_EDITOR; tests/backend/test_qwen_editor.py
+# holds the two to each other).
+DEFAULT_EDITOR = "flux2-klein-4b"
 
 
 @dataclass
@@ -54,6 +57,7 @@ class LaunchSettings:
     shape: str = "2mini-turbo"
     paint: str = protocol.DEFAULT_PAINT_MODEL
     matting: str = "birefnet"
+    editor: str = DEFAULT_EDITOR     # the backend's --editor
     device: str = "auto"
     budget_gb: float = 0.0          # 0 = the backend's own default
     offline: bool = False
@@ -76,6 +80,8 @@ class LaunchSettings:
         args = ["serve", "--models", self.models, "--grounding", self.grounding, "--family", self.family,
                 "--shape", self.shape, "--paint", self.paint, "--matting", self.matting, "--device", self.device,
                 "--out", out]
+        if self.editor != DEFAULT_EDITOR:  # named only when another, so a backend older than the choice starts
+            args += ["--editor", self.editor]
         if self.budget_gb > 0:
             args += ["--budget-gb", f"{self.budget_gb:g}"]
         if self.offline:

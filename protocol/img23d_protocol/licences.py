@@ -140,6 +140,9 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # The image editor every family shares (fills in the hidden parts of a crop): FLUX.2 [klein] 4B's
     # weights under Apache-2.0, stated in its LICENSE.md (the 9B variants are non-commercial: not offered).
     ModelLicence("black-forest-labs/FLUX.2-klein-4B", APACHE_2, stated_in="LICENSE.md"),
+    # The large image editor (--editor qwen-image-edit-2511): Qwen-Image-Edit-2511's weights under
+    # Apache-2.0, its model card's licence tag.
+    ModelLicence("Qwen/Qwen-Image-Edit-2511", APACHE_2, stated_in="README.md"),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
@@ -155,6 +158,7 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("tiny/marigold-iid-appearance", REPLICA, stated_in="",
                  replicates="prs-eth/marigold-iid-appearance-v1-1"),
     ModelLicence("tiny/flux2-klein-4b", REPLICA, stated_in="", replicates="black-forest-labs/FLUX.2-klein-4B"),
+    ModelLicence("tiny/qwen-image-edit-2511", REPLICA, stated_in="", replicates="Qwen/Qwen-Image-Edit-2511"),
 )
 
 # Models deliberately not offered, and why (the guide's licence table lists them).

@@ -28,3 +28,10 @@ def test_the_backend_runs_the_chosen_family(tmp_path: Path) -> None:
     assert _flag(default, "--family") == "hunyuan3d"
     clean = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, family="clean", shape="step1x")
     assert (_flag(clean, "--family"), _flag(clean, "--shape")) == ("clean", "step1x")
+
+
+def test_the_backend_runs_the_chosen_editor(tmp_path: Path) -> None:
+    default = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)
+    assert "--editor" not in default.command()  # the backend's default: a backend older than the choice starts
+    large = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, editor="qwen-image-edit-2511")
+    assert _flag(large, "--editor") == "qwen-image-edit-2511"

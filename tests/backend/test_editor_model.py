@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -224,7 +225,8 @@ def test_running_out_of_memory_is_one_sentence(tiny_root: Path, monkeypatch: pyt
     def no_memory(*args: object, **kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(editing, "denoise", no_memory)
+    klein = editing.PHASES["Flux2KleinPipeline"]
+    monkeypatch.setitem(editing.PHASES, "Flux2KleinPipeline", replace(klein, denoise=no_memory))
     with pytest.raises(EditorUnavailable) as caught:
         edit_images(_manager(tiny_model_set(tiny_root).editor), _crops(), CancelToken())
     assert caught.value.code is ErrorCode.OUT_OF_MEMORY

@@ -30,6 +30,10 @@ EXPECTED = {
     # FLUX.2 [klein] 4B: the published files' sizes at 2 bytes a parameter, less their headers
     # (7,751,109,744 B, 168,120,878 B and 8,044,982,992 B in two shards: models/editor_model.py).
     "editor": [("transformer", 3.8755e9, 3.8756e9), ("vae", 8.404e7, 8.406e7), ("text_encoder", 4.0224e9, 4.0225e9)],
+    # Qwen-Image-Edit-2511: the published files' sizes at 2 bytes a parameter, less at most their headers
+    # (40,861,028,288 B in five shards, 16,584,414,544 B in four, 253,806,966 B: models/qwen_edit_model.py).
+    "qwen-editor": [("transformer", 20.4303e9, 20.430515e9), ("text_encoder", 8.2921e9, 8.292208e9),
+                    ("vae", 1.2688e8, 1.26904e8)],
     "shape": [("model", 5.4e8, 6.2e8),                 # hunyuan3d-dit-v2-mini: "0.6B"
               ("conditioner", 1.1e9, 1.17e9),          # DINOv2-giant: 1.14B
               ("vae", 1.9e8, 2.4e8)],                  # ShapeVAE decoder, width 1024, 16 layers

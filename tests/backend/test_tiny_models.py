@@ -116,8 +116,8 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
     assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-paint", "depth-anything",
-                                       "marigold-iid-appearance", "flux2-klein-4b", "step1x-3d", "step1x-3d label",
-                                       "step1x-texture"}
+                                       "marigold-iid-appearance", "flux2-klein-4b", "qwen-image-edit-2511", "step1x-3d",
+                                       "step1x-3d label", "step1x-texture"}
     assert set(manifest["models"]) == set(tiny_models.replica_folders())  # what ensure_tiny_models looks for
     assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, TURBO.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]

@@ -24,7 +24,7 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
 from .. import __version__
 from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
-from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, PAINT, ROLES, SHAPE
+from ..models.registry import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..runs.folders import recover_interrupted
 from . import batch, chain, models, probe
 from .options import add_job_options, job_options, usage_message
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Hunyuan3D-Paint variant: 2.0-turbo (the default) paints in 10 steps without a "
                             "guidance batch, 2.0 in 30 with one (unless --paint-steps says otherwise)")
         p.add_argument("--matting", default="birefnet", choices=tuple(MATTING), help="matting model")
+        p.add_argument("--editor", default=DEFAULT_EDITOR, choices=tuple(EDITORS),
+                       help="image editor that completes hidden parts: flux2-klein-4b (the default; runs in phases "
+                            "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "
+                            "48 GB or more)")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
         p.add_argument("--budget-gb", type=float, default=None,
                        help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "

@@ -33,8 +33,9 @@ from ..models import cache
 from ..models.damage import damage_sentence, find_damage
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
-from ..models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE,
-                               ModelSpec, default_tiny_root, tiny_model_set)
+from ..models.editor_model import TINY_EDITORS, tiny_editor
+from ..models.registry import (CLEAN_PAINT, DEFAULT_EDITOR, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING,
+                               PAINT, SHAPE, ModelSpec, default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -60,7 +61,10 @@ def offered_models(models: str = "default") -> list[NamedModel]:
                 # each other family's own paint model's replica (the default family's is listed above)
                 *(NamedModel(f"paint/tiny-{spec.paint_kind.name}", spec) for spec in
                   (tiny_model_set(default_tiny_root(), family=name).spec("paint") for name in MODEL_FAMILIES)
-                  if spec.paint_kind is not None and spec.paint_kind.family != tiny.paint.family)]
+                  if spec.paint_kind is not None and spec.paint_kind.family != tiny.paint.family),
+                # each other image editor's replica (the default one's is listed above)
+                *(NamedModel(f"editor/tiny-{choice}", tiny_editor(default_tiny_root(), choice))
+                  for choice in TINY_EDITORS if choice != DEFAULT_EDITOR)]
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
         # The licence-clean family's paint model: one model from three repositories (its ``sources``).

@@ -12,6 +12,13 @@ with the picture's: at the default 1024 x 1024 area the second, about 10.5 GB, s
 12 GiB card, with 8 GB of parts waiting in RAM. ``editor_placement`` picks the placement from the
 budget and the card, or says in one sentence which setting makes it fit.
 
+Qwen-Image-Edit-2511 (``--editor qwen-image-edit-2511``) runs through the same phases: its
+transformer alone is 40.9 GB in bfloat16 (its text encoder 16.6 GB, its VAE 0.25 GB), so its
+denoising phase needs a card of about 48 GB and every part resident about 60 GB (an 80 GB card); on
+a 12 GB card no area fits and the sentence offers ``--editor flux2-klein-4b``. Its activations are
+taken from the same estimate (its 1024 x 1024 edit has twice klein's tokens, the crop's latents
+beside the noise, but beside 41 GB of weights the estimate's error does not change a verdict).
+
 The activations are an estimate, not measured (no GPU here, and the full-size replica in float32
 needs 32 GB of RAM this machine does not have to spare): a fixed part for the text encoder's 512
 instruction tokens and allocator slack, the whole of the encoding phase's, and for the other two
@@ -115,11 +122,13 @@ def editor_need(parts: dict[str, int], pixels: int, bytes_per_value: int = 2, on
 
 
 def editor_placement(parts: dict[str, int], pixels: int, device: Any, bytes_per_value: int = 2,
-                     room: Room | None = None, budget: int | None = None) -> EditorFit:
+                     room: Room | None = None, budget: int | None = None,
+                     smaller_editor: str | None = None) -> EditorFit:
     """The first placement, resident then phased, whose weights on the device fit the manager's
     ``budget`` (None: what it takes on an idle machine, the device's memory less its reserve) and whose
     peak fits ``room`` (what the machine holds at all, by default); ``out_of_memory`` in one sentence
-    naming the setting that makes it fit when neither does."""
+    naming the setting that makes it fit when neither does (``smaller_editor``: the ``--editor`` choice
+    to offer when no smaller area can make this one fit, as for Qwen-Image-Edit-2511 on a 12 GB card)."""
     room = room or total_room(device)
     on_gpu = getattr(device, "type", str(device)) == "cuda"
     budget = budget if budget is not None else (room.device if on_gpu else room.host) - BUDGET_RESERVE_BYTES
@@ -130,11 +139,12 @@ def editor_placement(parts: dict[str, int], pixels: int, device: Any, bytes_per_
         largest = max(phase_weights(parts, phase, placement) for phase in EDITOR_PHASES)
         if largest <= budget and room.fits(need):
             return EditorFit(placement, peak, need)
-    raise _does_not_fit(parts, pixels, bytes_per_value, on_gpu, room, budget, largest, peak, need)
+    raise _does_not_fit(parts, pixels, bytes_per_value, on_gpu, room, budget, largest, peak, need, smaller_editor)
 
 
 def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_gpu: bool, room: Room,
-                  budget: int, largest: int, peak: EditorPhase, need: Need) -> ProtocolError:
+                  budget: int, largest: int, peak: EditorPhase, need: Need,
+                  smaller_editor: str | None) -> ProtocolError:
     """The one sentence when even phased does not fit: the budget to raise, a smaller area to edit, or
     the machine that it takes."""
     available = room.device if on_gpu else room.host
@@ -148,8 +158,13 @@ def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_g
             editor_need(parts, side * side, bytes_per_value, on_gpu, EditorPlacement.PHASED))]
         shortfall = f"it needs about {(_on(need, on_gpu) + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name} " \
                     f"at {pixels:,} pixels, and this machine has {available / GB:.1f} GB"
-        advice = (f"{shortfall}: edit at a smaller size (at most {sides[0]} x {sides[0]} pixels' area fits)" if sides
-                  else f"{shortfall}: use a machine with more {memory}")
+        if sides:
+            advice = f"{shortfall}: edit at a smaller size (at most {sides[0]} x {sides[0]} pixels' area fits)"
+        elif smaller_editor is not None:
+            advice = (f"{shortfall}: choose --editor {smaller_editor}, which runs in phases on a 12 GB card, "
+                      f"or use a machine with more {memory}")
+        else:
+            advice = f"{shortfall}: use a machine with more {memory}"
     return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"the image editor does not fit even in phases: {advice}",
                          f"parts {parts}; peak {peak.name}: host {need.host} B, device {need.device} B; "
                          f"budget {budget} B; room: host {room.host} B, device {room.device} B")

@@ -3,10 +3,10 @@
 the hidden parts of an object's crop) through diffusers' ``Flux2KleinPipeline``; ``EDITORS`` offers
 it by choice name, ``tiny_editor`` points at its tiny replica (``replicas/editor.py`` writes it).
 
-The table is keyed like the other roles' so that a second editor (Qwen-Image-Edit-2511 through
-``QwenImageEditPlusPipeline``, 20B, for large GPUs) is one more entry, its loader one more entry of
-``stages/editing.py``'s ``PIPELINES`` (keyed by ``model_index.json``'s ``_class_name``); only klein
-is offered now.
+The table is keyed like the other roles': the second editor, Qwen-Image-Edit-2511 through
+``QwenImageEditPlusPipeline`` (20B, for large GPUs; ``qwen_edit_model`` holds its facts), is one more
+entry, its loaders one more entry of ``stages/editor_parts.py``'s ``PIPELINES`` (keyed by
+``model_index.json``'s ``_class_name``). The user picks one with ``--editor``.
 
 Where each fact comes from (the hub cannot be reached from where this was written):
 
@@ -45,10 +45,12 @@ Where each fact comes from (the hub cannot be reached from where this was writte
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .folder_files import KLEIN_FILES
+from .folder_files import KLEIN_FILES, QWEN_EDIT_FILES
+from .qwen_edit_model import QWEN_EDIT_OPTIONS, QWEN_EDIT_SPEC
 from .specs import ModelSpec
 
 KLEIN_REPO = "black-forest-labs/FLUX.2-klein-4B"
@@ -60,34 +62,54 @@ KLEIN_BYTES = sum(KLEIN_PARAMETERS.values()) * 2
 # distilled folder (``model_index.json``'s ``is_distilled``; a base one takes the pipeline's own), and
 # the pixel area a crop is edited at, the most the pipeline keeps of a picture (it shrinks larger
 # ones to 1024 x 1024's area: ``Flux2KleinPipeline.__call__``).
-KLEIN_OPTIONS = {"distilled_steps": 4, "distilled_guidance": 1.0, "working_pixels": 1024 * 1024}
+KLEIN_OPTIONS = {"distilled_steps": 4, "distilled_guidance": 1.0, "working_pixels": 1024 * 1024,
+                 "part_parameters": KLEIN_PARAMETERS}
 
 KLEIN_SPEC = ModelSpec(role="editor", repo_id=KLEIN_REPO, revision=KLEIN_REVISION, allow_patterns=KLEIN_FILES,
                        size_bytes=KLEIN_BYTES, exact_files=True, options=dict(KLEIN_OPTIONS))
 
 # Keyed as the other roles' tables: the choice name is what ``models download editor/<name>`` takes.
-EDITORS = {"flux2-klein-4b": KLEIN_SPEC}
+# FLUX.2 [klein] 4B by default (a 12 GB card runs it in phases); Qwen-Image-Edit-2511 for large GPUs.
+QWEN_EDIT_CHOICE = "qwen-image-edit-2511"
+EDITORS = {"flux2-klein-4b": KLEIN_SPEC, QWEN_EDIT_CHOICE: QWEN_EDIT_SPEC}
 DEFAULT_EDITOR = "flux2-klein-4b"
 
-# The tiny replica's folder below the tiny set's root. It edits at 96 x 96's area: the real
-# model's path (resize, edit, resize back) at a size the tests run in a second.
-TINY_EDITOR = "flux2-klein-4b"
-TINY_EDITOR_OPTIONS = {**KLEIN_OPTIONS, "working_pixels": 96 * 96}
+
+@dataclass(frozen=True)
+class TinyEditor:
+    """One editor's tiny replica: its folder below the tiny set's root, its files (the real ones'),
+    and its options (the real ones' at a working area the tests edit in a second)."""
+
+    folder: str
+    files: tuple[str, ...]
+    options: dict[str, Any]
 
 
-def tiny_editor(root: Path) -> ModelSpec:
-    """The image editor's tiny replica under ``root``: the real folder's layout and files."""
-    return ModelSpec(role="editor", repo_id="tiny/flux2-klein-4b", local_path=Path(root) / TINY_EDITOR,
-                     allow_patterns=KLEIN_FILES, size_bytes=2 << 20, exact_files=True,
-                     options=dict(TINY_EDITOR_OPTIONS))
+# Each editor's tiny replica, by choice name. Both edit at 96 x 96's area: the real model's path
+# (resize, edit, resize back) at a size the tests run quickly; the large one takes two steps instead
+# of forty (its path through the pipeline does not change with the count).
+TINY_EDITORS = {
+    "flux2-klein-4b": TinyEditor("flux2-klein-4b", KLEIN_FILES, {**KLEIN_OPTIONS, "working_pixels": 96 * 96}),
+    QWEN_EDIT_CHOICE: TinyEditor(QWEN_EDIT_CHOICE, QWEN_EDIT_FILES,
+                                       {**QWEN_EDIT_OPTIONS, "working_pixels": 96 * 96, "steps": 2}),
+}
+TINY_EDITOR = TINY_EDITORS[DEFAULT_EDITOR].folder
+
+
+def tiny_editor(root: Path, choice: str = DEFAULT_EDITOR) -> ModelSpec:
+    """The tiny replica of the editor ``choice`` under ``root``: the real folder's layout and files."""
+    tiny = TINY_EDITORS[choice]
+    return ModelSpec(role="editor", repo_id=f"tiny/{choice}", local_path=Path(root) / tiny.folder,
+                     allow_patterns=tiny.files, size_bytes=2 << 20, exact_files=True, options=dict(tiny.options))
 
 
 def editor_part_sizes(spec: ModelSpec) -> dict[str, int]:
     """Each part's estimated size, until the model manager measures it: the spec's size shared out as
-    the published parts' parameters are (the tiny replica's proportions differ; its sizes are measured
-    on its first load, as every model's are)."""
-    total = sum(KLEIN_PARAMETERS.values())
-    return {part: spec.size_bytes * count // total for part, count in KLEIN_PARAMETERS.items()}
+    the published parts' parameters are (``options["part_parameters"]``; a tiny replica's proportions
+    differ, and its sizes are measured on its first load, as every model's are)."""
+    parameters = spec.options["part_parameters"]
+    total = sum(parameters.values())
+    return {part: spec.size_bytes * count // total for part, count in parameters.items()}
 
 
 def editor_dtype(device: Any) -> Any:

@@ -41,3 +41,26 @@ KLEIN_FILES = ("model_index.json", "scheduler/scheduler_config.json",
                *(f"{part}/{name}" for part, weights in KLEIN_WEIGHTS.items() for name in ("config.json", *weights)),
                "text_encoder/generation_config.json", "text_encoder/model.safetensors.index.json",
                *(f"tokenizer/{name}" for name in KLEIN_TOKENIZER_FILES))
+
+# Qwen-Image-Edit-2511's folder (``Qwen/Qwen-Image-Edit-2511``), as diffusers' and transformers'
+# ``save_pretrained`` lay it out (``qwen_edit_model`` says where the list comes from): the text encoder
+# (Qwen2.5-VL-7B) in four shards and the transformer in five, each with its index, the VAE in one file,
+# the processor the text encoder reads the picture and the instruction through (``processor/``, with its
+# fast tokenizer) and the pipeline's slow tokenizer (``tokenizer/``, no ``tokenizer.json``).
+QWEN_EDIT_TEXT_SHARDS = tuple(f"model-0000{n}-of-00004.safetensors" for n in range(1, 5))
+QWEN_EDIT_TRANSFORMER_SHARDS = tuple(f"diffusion_pytorch_model-0000{n}-of-00005.safetensors" for n in range(1, 6))
+QWEN_EDIT_WEIGHTS = {"transformer": QWEN_EDIT_TRANSFORMER_SHARDS, "vae": ("diffusion_pytorch_model.safetensors",),
+                     "text_encoder": QWEN_EDIT_TEXT_SHARDS}
+QWEN_EDIT_INDEXES = {"transformer": "diffusion_pytorch_model.safetensors.index.json",
+                     "text_encoder": "model.safetensors.index.json"}
+QWEN_EDIT_TOKENIZER_FILES = ("added_tokens.json", "chat_template.jinja", "merges.txt", "special_tokens_map.json",
+                             "tokenizer_config.json", "vocab.json")
+QWEN_EDIT_PROCESSOR_FILES = (*QWEN_EDIT_TOKENIZER_FILES, "preprocessor_config.json", "tokenizer.json",
+                             "video_preprocessor_config.json")
+QWEN_EDIT_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+                   *(f"{part}/{name}" for part, weights in QWEN_EDIT_WEIGHTS.items()
+                     for name in ("config.json", *weights)),
+                   *(f"{part}/{name}" for part, name in QWEN_EDIT_INDEXES.items()),
+                   "text_encoder/generation_config.json",
+                   *(f"tokenizer/{name}" for name in QWEN_EDIT_TOKENIZER_FILES),
+                   *(f"processor/{name}" for name in QWEN_EDIT_PROCESSOR_FILES))

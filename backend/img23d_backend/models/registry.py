@@ -257,7 +257,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 #     model_index.json no longer written (nothing reads it)
 # 14: the material model's replica (marigold-iid-appearance/: Marigold-IID-Appearance v1.1's folder)
 # 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
-TINY_FORMAT: int = 15
+# 16: the large image editor's replica (qwen-image-edit-2511/: Qwen-Image-Edit-2511's folder)
+TINY_FORMAT: int = 16
 
 
 def default_tiny_root() -> Path:
@@ -269,13 +270,16 @@ def default_tiny_root() -> Path:
 
 
 def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
-                   shape: str | None = None) -> ModelSet:
+                   shape: str | None = None, editor: str = DEFAULT_EDITOR) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
-    ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, and a
-    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica."""
-    if paint not in PAINT:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {paint!r}; choose from {', '.join(PAINT)}")
-    return TINY_SETS[model_family(family).name](root, paint, shape)
+    ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, a
+    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica, and
+    ``editor`` the image editor's (both are built)."""
+    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS)):
+        if choice not in table:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+    return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor))
 
 
 def _tiny_step1x_set(root: Path, paint: str, shape: str | None) -> ModelSet:
@@ -352,7 +356,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
     if name == "tiny":
-        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape)
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")

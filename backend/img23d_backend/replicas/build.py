@@ -2,7 +2,7 @@
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
 builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``,
-``materials``, ``editor``), each
+``materials``, ``editor``, ``qwen_edit``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
 ``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
 ``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models'
@@ -23,6 +23,8 @@ for the real models, without network access and in seconds on a CPU:
                                          scheduler/, text_encoder/, tokenizer/, unet/, vae/)
       flux2-klein-4b/                    FLUX.2 [klein] 4B, the image editor (diffusers' folder: model_index.json,
                                          scheduler/, text_encoder/ in two shards, tokenizer/, transformer/, vae/)
+      qwen-image-edit-2511/              Qwen-Image-Edit-2511, the large image editor (diffusers' folder: text_encoder/
+                                         in four shards, transformer/ in five, processor/, tokenizer/, vae/)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
       step1x-3d/Step1X-3D-Geometry-Label-1300m/  its Label model (symmetry and edge sharpness labels)
       step1x-texture/                    its paint model: stable-diffusion-xl-base-1.0/, sdxl-vae-fp16-fix/,
@@ -48,9 +50,10 @@ from pathlib import Path
 from typing import Any
 
 from ..families.table import FAMILIES
+from ..models.editor_model import QWEN_EDIT_CHOICE
 from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
-from . import birefnet, depth, editor, materials, qwen
+from . import birefnet, depth, editor, materials, qwen, qwen_edit
 
 # The models every family shares, whose replicas this package builds itself.
 SHARED_ROLES = ("grounding", "matting", "depth", "materials", "editor")
@@ -85,6 +88,7 @@ def replica_folders() -> tuple[str, ...]:
     the other."""
     shared = tiny_model_set(Path("."))
     folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
+    folders.append(folder_name(tiny_model_set(Path("."), editor=QWEN_EDIT_CHOICE).editor))
     for name, family in FAMILIES.items():
         for folder in family.replicas().tiny_folders:
             if folder in folders:
@@ -149,6 +153,8 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
         folder_name(materials_spec): materials.build(spec_folder(materials_spec), materials.config("tiny")),
         folder_name(editor_spec): editor.build(spec_folder(editor_spec), editor.config("tiny")),
     }
+    large_editor = tiny_model_set(root, editor=QWEN_EDIT_CHOICE).editor  # the second editor's replica
+    entries[folder_name(large_editor)] = qwen_edit.build(spec_folder(large_editor), qwen_edit.config("tiny"))
     for name, family in FAMILIES.items():
         replicas = family.replicas()
         built = replicas.build_tiny(root)

@@ -6,7 +6,7 @@ from disk, and runs the real architectures. Random weights change no compute, so
 these give true load time, step time and memory; only the outputs are meaningless (the
 grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
 model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
-grounding, matting, materials and editor components are this package's; the others are each family's
+grounding, matting, materials, editor and qwen-editor components are this package's; the others are each family's
 (``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family.
 
     root/
@@ -17,6 +17,8 @@ grounding, matting, materials and editor components are this package's; the othe
                                          encoder; the fp16 variant only), the material model
       flux2-klein-4b/                    FLUX.2 [klein] 4B (its transformer, VAE and Qwen3-4B text encoder in two
                                          shards; bfloat16, ~16 GB), the image editor
+      qwen-image-edit-2511/              Qwen-Image-Edit-2511 (transformer in five shards, Qwen2.5-VL-7B in four,
+                                         VAE; bfloat16, ~58 GB), the large image editor (component "qwen-editor")
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
       step1x-3d/Step1X-3D-Geometry-1300m/   Step1X-3D geometry (float32, as published; ~7 GB)
@@ -49,11 +51,12 @@ from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 
 from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
-from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC
+from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC, QWEN_EDIT_CHOICE
+from ..models.qwen_edit_model import QWEN_EDIT_PARAMETERS, QWEN_EDIT_SPEC
 from ..models.material_model import MARIGOLD_PARAMETERS
 from ..models.registry import DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, ModelSet, ModelSpec, tiny_model_set
 from ..models.replica_common import parameters, spec_folder
-from . import birefnet, editor, materials, qwen
+from . import birefnet, editor, materials, qwen, qwen_edit
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -63,7 +66,8 @@ from . import birefnet, editor, materials, qwen
 # VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
 # 8: the licence-clean paint model (step1x-texture/, component "step1x-texture"); 9: the material model
 # (marigold-iid-appearance/, component "materials"); 10: the image editor (flux2-klein-4b/, component "editor")
-FULL_FORMAT: int = 10
+# 11: the large image editor (qwen-image-edit-2511/, component "qwen-editor")
+FULL_FORMAT: int = 11
 
 
 def _grounding_spec(root: Path) -> ModelSpec:
@@ -85,6 +89,16 @@ def _materials_spec(root: Path) -> ModelSpec:
 def _editor_spec(root: Path) -> ModelSpec:
     return replace(tiny_model_set(root).editor, repo_id="full-size/flux2-klein-4b", size_bytes=KLEIN_SPEC.size_bytes,
                    options=dict(KLEIN_SPEC.options))
+
+
+def _qwen_editor_spec(root: Path) -> ModelSpec:
+    return replace(tiny_model_set(root, editor=QWEN_EDIT_CHOICE).editor, repo_id="full-size/qwen-image-edit-2511",
+                   size_bytes=QWEN_EDIT_SPEC.size_bytes, options=dict(QWEN_EDIT_SPEC.options))
+
+
+def _build_qwen_editor(dest: Path) -> tuple[dict[str, Any], int]:
+    dims = qwen_edit.config("full")
+    return qwen_edit.build(dest, dims), dims.seed
 
 
 def _build_editor(dest: Path) -> tuple[dict[str, Any], int]:
@@ -123,6 +137,12 @@ SHARED: tuple[FullSizeReplica, ...] = (
     FullSizeReplica(name="editor", spec=_editor_spec, target=spec_folder(_editor_spec(Path())),
                     construct=lambda: editor.construct(editor.config("full")), build=_build_editor,
                     published_params={part: float(count) for part, count in KLEIN_PARAMETERS.items()}),
+    # Qwen-Image-Edit-2511's transformer (20.43B), Qwen2.5-VL-7B text encoder (8.29B) and VAE (127M), from
+    # the published configs, which the files' sizes and tensor counts confirm (models/qwen_edit_model.py).
+    # Not built by the tests: 57.7 GB of disk, and as much RAM to write each part in bfloat16.
+    FullSizeReplica(name="qwen-editor", spec=_qwen_editor_spec, target=spec_folder(_qwen_editor_spec(Path())),
+                    construct=lambda: qwen_edit.construct(qwen_edit.config("full")), build=_build_qwen_editor,
+                    published_params={part: float(count) for part, count in QWEN_EDIT_PARAMETERS.items()}),
 )
 
 

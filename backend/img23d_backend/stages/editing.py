@@ -1,9 +1,13 @@
 """Editing: an image editor fills in what is hidden in an object's crops, from an instruction.
 
-The model (``black-forest-labs/FLUX.2-klein-4B``, or its tiny replica; ``models/editor_model.py``
-says where its files and facts come from) is registered with the model manager as three parts
+The model (``black-forest-labs/FLUX.2-klein-4B`` by default, ``Qwen/Qwen-Image-Edit-2511`` with
+``--editor qwen-image-edit-2511``, or their tiny replicas; ``models/editor_model.py`` and
+``models/qwen_edit_model.py`` say where their files and facts come from)
+is registered with the model manager as three parts
 (``stages/editor_parts.py`` reads each on its own), and ``edit_images`` runs in three phases, each
-holding on the device only the parts it needs (``models/editor_memory.EDITOR_PHASES``):
+holding on the device only the parts it needs (``models/editor_memory.EDITOR_PHASES``). FLUX.2
+[klein]'s phases are here; Qwen-Image-Edit-2511's, whose text encoder also reads each crop, are
+``qwen_editing``'s (``PHASES`` picks by the pipeline ``model_index.json`` names):
 
 1. the text encoder encodes each distinct instruction (``Flux2KleinPipeline.encode_prompt``; a base
    model's empty negative instruction as well);
@@ -34,105 +38,23 @@ stays a cancel.
 
 from __future__ import annotations
 
-import inspect
 import logging
-import math
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import PIL.Image
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
 from ..models.editor_memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
-from ..models.registry import editor_dtype
-from .editor_parts import EditorOptions, EditorPart
+from ..models.registry import DEFAULT_EDITOR, EDITORS, editor_dtype
+from . import qwen_editing
+from .edit_pipeline import EditorModel, EditRequest
+from .editor_parts import EditorOptions
 from .skips import editor_unavailable
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EditRequest:
-    """One crop to edit: an RGB picture, what to do to it, and the seed of its noise."""
-
-    image: PIL.Image.Image   # RGB crop
-    instruction: str
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class EditorDefaults:
-    """The steps and guidance a run takes: a distilled model's (the registry's, from its model card),
-    else the pipeline's own ``__call__`` defaults (read from its signature, not restated here)."""
-
-    steps: int
-    guidance: float
-
-    @classmethod
-    def of(cls, pipeline: Any, options: EditorOptions) -> "EditorDefaults":
-        if pipeline.config.is_distilled:
-            return cls(options.distilled_steps, options.distilled_guidance)
-        parameters = inspect.signature(type(pipeline).__call__).parameters
-        return cls(int(parameters["num_inference_steps"].default), float(parameters["guidance_scale"].default))
-
-
-
-@dataclass
-class EditorModel:
-    """diffusers' pipeline over the parts one phase holds, its defaults, and the area and side multiple
-    it edits at."""
-
-    pipeline: Any
-    defaults: EditorDefaults
-    working_pixels: int
-
-    @classmethod
-    def of(cls, parts: dict[str, EditorPart]) -> "EditorModel":
-        """The pipeline the folder's ``model_index.json`` names, over ``parts`` (the others None)."""
-        import diffusers
-        from diffusers import FlowMatchEulerDiscreteScheduler
-
-        setup = next(iter(parts.values())).setup
-        text = parts.get("text_encoder")
-        pipeline = getattr(diffusers, setup.pipeline)(
-            scheduler=FlowMatchEulerDiscreteScheduler.from_config(setup.scheduler),
-            vae=_module(parts, "vae"), transformer=_module(parts, "transformer"),
-            text_encoder=_module(parts, "text_encoder"), tokenizer=text.tokenizer if text is not None else None,
-            is_distilled=setup.is_distilled)
-        pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
-        return cls(pipeline, EditorDefaults.of(pipeline, setup.options), setup.options.working_pixels)
-
-    @property
-    def multiple(self) -> int:
-        """What each side of an edited picture must be a multiple of: the VAE's scale times the
-        transformer's 2 x 2 patches (the pipeline crops to it: ``Flux2KleinPipeline.__call__``)."""
-        return int(self.pipeline.vae_scale_factor) * 2
-
-    def _limit(self, name: str) -> Any:
-        """One of the limits the pipeline checks every picture against (its image processor's
-        ``check_image_input`` defaults: the shortest side, the most elongated aspect), read from it."""
-        return inspect.signature(type(self.pipeline.image_processor).check_image_input).parameters[name].default
-
-    def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        """``size`` scaled to the working area, each side a multiple of ``multiple`` and at least the
-        pipeline's shortest side, its aspect kept up to the pipeline's most elongated (a longer crop is
-        stretched to it, and back when the result is resized to the crop's size)."""
-        width, height = size
-        most = float(self._limit("max_aspect_ratio"))
-        aspect = min(max(width / max(1, height), 1 / most), most)
-        step = self.multiple
-        shortest = math.ceil(int(self._limit("min_side_length")) / step) * step
-
-        def side(length: float) -> int:
-            return max(shortest, round(length / step) * step)
-
-        return side(math.sqrt(self.working_pixels * aspect)), side(math.sqrt(self.working_pixels / aspect))
-
-
-def _module(parts: dict[str, EditorPart], name: str) -> Any:
-    return parts[name].module if name in parts else None
 
 
 @dataclass
@@ -163,14 +85,19 @@ def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelTok
 def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken) -> list[PIL.Image.Image]:
     pixels = EditorOptions.of(manager.spec("editor")).working_pixels
     itemsize = editor_dtype(manager.device).itemsize
-    fit = editor_placement(manager.part_sizes("editor"), pixels, manager.device, itemsize, budget=manager.budget())
+    spec = manager.spec("editor")
+    # A model that does not fit is told apart from the default editor, which the sentence then offers.
+    smaller = DEFAULT_EDITOR if spec.repo_id != EDITORS[DEFAULT_EDITOR].repo_id else None
+    fit = editor_placement(manager.part_sizes("editor"), pixels, manager.device, itemsize, budget=manager.budget(),
+                           smaller_editor=smaller)
     log.info("%s", fit.sentence())
     with _phase(manager, ENCODE, pixels, itemsize, cancel) as model:
-        instructions = encode_instructions(model, requests, manager.device, cancel)
+        run = PHASES[type(model.pipeline).__name__]
+        instructions = run.encode(model, requests, manager.device, cancel)
     with _phase(manager, DENOISE, pixels, itemsize, cancel) as model:
-        latents = denoise(model, requests, instructions, cancel)
+        latents = run.denoise(model, requests, instructions, cancel)
     with _phase(manager, DECODE, pixels, itemsize, cancel) as model:
-        return decode(model, requests, latents, cancel)
+        return run.decode(model, requests, latents, cancel)
 
 
 @contextmanager
@@ -242,3 +169,19 @@ def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequenc
             image = model.pipeline.image_processor.postprocess(image, output_type="pil")[0]
         edited.append(image.convert("RGB").resize(request.image.size, PIL.Image.Resampling.BICUBIC))
     return edited
+
+
+@dataclass(frozen=True)
+class EditorPhases:
+    """One model's three phases (``encode`` -> ``denoise`` -> ``decode``), each given the pipeline
+    over the parts its phase holds."""
+
+    encode: Callable[..., Any]
+    denoise: Callable[..., Any]
+    decode: Callable[..., list[PIL.Image.Image]]
+
+
+# The pipeline a folder's model_index.json names -> its phases (FLUX.2 [klein]'s above).
+PHASES = {"Flux2KleinPipeline": EditorPhases(encode_instructions, denoise, decode),
+          "QwenImageEditPlusPipeline": EditorPhases(qwen_editing.encode_instructions, qwen_editing.denoise,
+                                                    qwen_editing.decode)}

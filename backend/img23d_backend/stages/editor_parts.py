@@ -1,19 +1,19 @@
 """The image editor's parts, each read from its folder on its own: the text encoder (with its
-tokenizer), the transformer and the VAE, so that the model manager can place them one by one
+tokenizer, and for Qwen-Image-Edit-2511 the processor it reads the picture through), the transformer
+and the VAE, so that the model manager can place them one by one
 (``models.handles.PartLoaders``; ``stages/editing.py`` runs an edit in phases over them).
 
 Each network is loaded as the other diffusers models are (``models.meta_weights``): built on the meta
-device from its config and its safetensors assigned in place (the text encoder's two shards as its
-index names them), no random initialisation, in the dtype it runs in (``editor_dtype``). Every part
+device from its config and its safetensors assigned in place (sharded networks' shards as their
+indexes name them: ``editor_weights``), no random initialisation, in the dtype it runs in (``editor_dtype``). Every part
 also carries the folder's ``EditorSetup`` (its ``model_index.json`` and scheduler config, a few
 hundred bytes read again per part), so a phase holding any of the parts can build its pipeline.
 Which networks a folder needs comes from its ``model_index.json``'s ``_class_name`` (``PIPELINES``:
-one entry now; a second editor is a second).
+FLUX.2 [klein]'s readers here, Qwen-Image-Edit-2511's in ``qwen_edit_parts``).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -22,27 +22,36 @@ from typing import Any, Callable
 from ..env.torch_shims import prepare_torchvision
 from ..models import placement
 from ..models.editor_model import editor_part_sizes
-from ..models.fast_load import diffusers_key_fixes
 from ..models.folder_files import KLEIN_WEIGHTS
 from ..models.handles import PartLoaders
-from ..models.meta_weights import empty_weights, read_safetensors, transformers_state
+from ..models.meta_weights import empty_weights
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec, editor_dtype
+from .editor_weights import TextEncoder, assign_diffusers, json_file, transformers_shards
+from .qwen_edit_parts import QWEN_EDIT_READERS
 
 
 @dataclass(frozen=True)
 class EditorOptions:
-    """What the registry says of a run (``ModelSpec.options``): the steps and guidance of a distilled
-    model, and the pixel area a crop is edited at."""
+    """What the registry says of a run (``ModelSpec.options``): the pixel area a crop is edited at; for
+    FLUX.2 [klein], the steps and guidance of a distilled model; for Qwen-Image-Edit-2511, its steps,
+    true classifier-free guidance and negative instruction (0 and None where a model has none)."""
 
-    distilled_steps: int
-    distilled_guidance: float
     working_pixels: int
+    distilled_steps: int = 0
+    distilled_guidance: float = 0.0
+    steps: int = 0
+    true_cfg_scale: float = 0.0
+    negative_prompt: str | None = None
 
     @classmethod
     def of(cls, spec: ModelSpec) -> "EditorOptions":
-        return cls(int(spec.options["distilled_steps"]), float(spec.options["distilled_guidance"]),
-                   int(spec.options["working_pixels"]))
+        options = spec.options
+        return cls(working_pixels=int(options["working_pixels"]),
+                   distilled_steps=int(options.get("distilled_steps", 0)),
+                   distilled_guidance=float(options.get("distilled_guidance", 0.0)),
+                   steps=int(options.get("steps", 0)), true_cfg_scale=float(options.get("true_cfg_scale", 0.0)),
+                   negative_prompt=options.get("negative_prompt"))
 
 
 @dataclass(frozen=True)
@@ -58,82 +67,62 @@ class EditorSetup:
 
 @dataclass
 class EditorPart:
-    """One loaded part: its network (the text encoder's with its tokenizer) and the folder's setup."""
+    """One loaded part: its network (the text encoder's with its tokenizer and processor) and the folder's setup."""
 
     setup: EditorSetup
     module: Any
     tokenizer: Any = None
-
-
-def _json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    processor: Any = None
 
 
 def _klein_transformer(folder: Path, device: Any, dtype: Any) -> Any:
     from diffusers import Flux2Transformer2DModel
 
     with empty_weights():
-        module = Flux2Transformer2DModel.from_config(_json(folder / "transformer" / "config.json"))
-    return _assigned(module, folder, "transformer", device, dtype)
+        module = Flux2Transformer2DModel.from_config(json_file(folder / "transformer" / "config.json"))
+    return assign_diffusers(module, folder / "transformer", KLEIN_WEIGHTS["transformer"], device, dtype)
 
 
 def _klein_vae(folder: Path, device: Any, dtype: Any) -> Any:
     from diffusers import AutoencoderKLFlux2
 
     with empty_weights():
-        module = AutoencoderKLFlux2.from_config(_json(folder / "vae" / "config.json"))
-    return _assigned(module, folder, "vae", device, dtype)
+        module = AutoencoderKLFlux2.from_config(json_file(folder / "vae" / "config.json"))
+    return assign_diffusers(module, folder / "vae", KLEIN_WEIGHTS["vae"], device, dtype)
 
 
-def _assigned(module: Any, folder: Path, part: str, device: Any, dtype: Any) -> Any:
-    [name] = KLEIN_WEIGHTS[part]
-    state = read_safetensors(folder / part / name, device, dtype)
-    placement.assign_weights(module, diffusers_key_fixes(module, state), device, dtype)
-    return module.eval().requires_grad_(False)
-
-
-def _klein_text_encoder(folder: Path, device: Any, dtype: Any) -> tuple[Any, Any]:
+def _klein_text_encoder(folder: Path, device: Any, dtype: Any) -> TextEncoder:
+    """Qwen3 from its shards. With tied embeddings the file holds no ``lm_head.weight``: the output layer
+    is the input embedding (``from_pretrained`` ties them), so it is given that tensor, then tied."""
     from transformers import Qwen2TokenizerFast, Qwen3Config, Qwen3ForCausalLM
 
     with empty_weights():
         module = Qwen3ForCausalLM(Qwen3Config.from_pretrained(folder / "text_encoder"))
-    placement.assign_weights(module, _text_encoder_state(module, folder / "text_encoder", device, dtype), device, dtype)
-    module.tie_weights()  # one parameter for both, as from_pretrained leaves them (assignment made two)
-    return module.eval().requires_grad_(False), Qwen2TokenizerFast.from_pretrained(folder / "tokenizer")
-
-
-def _text_encoder_state(model: Any, folder: Path, device: Any, dtype: Any) -> dict[str, Any]:
-    """Qwen3's weights from the shards its ``model.safetensors.index.json`` names, as transformers'
-    ``from_pretrained`` reads them. With tied embeddings the file holds no ``lm_head.weight``: the
-    output layer is the input embedding (``from_pretrained`` ties them), so it is given that tensor."""
-    index = _json(folder / "model.safetensors.index.json")
-    state: dict[str, Any] = {}
-    for shard in sorted(set(index["weight_map"].values())):
-        state.update(transformers_state(model, folder / shard, device, dtype))
-    missing = sorted(set(index["weight_map"]) - set(state))
-    if missing:
-        raise ValueError(f"the text encoder's shards lack {', '.join(missing[:3])}, which its index names")
-    if model.config.tie_word_embeddings and "lm_head.weight" not in state:
+    state = transformers_shards(module, folder / "text_encoder", device, dtype)
+    if module.config.tie_word_embeddings and "lm_head.weight" not in state:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    return state
+    placement.assign_weights(module, state, device, dtype)
+    module.tie_weights()  # one parameter for both, as from_pretrained leaves them (assignment made two)
+    return TextEncoder(module.eval().requires_grad_(False), Qwen2TokenizerFast.from_pretrained(folder / "tokenizer"))
 
 
 # The pipeline a folder's model_index.json names -> how each of its parts is read (folder, device,
-# dtype -> the network; the text encoder's with its tokenizer).
+# dtype -> the network; the text encoder's as a TextEncoder, with what reads its inputs).
 PIPELINES: dict[str, dict[str, Callable[[Path, Any, Any], Any]]] = {
     "Flux2KleinPipeline": {"text_encoder": _klein_text_encoder, "transformer": _klein_transformer, "vae": _klein_vae},
+    "QwenImageEditPlusPipeline": QWEN_EDIT_READERS,
 }
 EDITOR_PARTS = ("text_encoder", "transformer", "vae")
 
 
 def read_setup(folder: Path, options: EditorOptions) -> EditorSetup:
     """The folder's ``EditorSetup``; ``ValueError`` naming the pipeline when img23d does not run it."""
-    index = _json(folder / "model_index.json")
+    index = json_file(folder / "model_index.json")
     name = index.get("_class_name")
     if name not in PIPELINES:
         raise ValueError(f"its model_index.json names the pipeline {name!r}; img23d runs {', '.join(PIPELINES)}")
     return EditorSetup(pipeline=name, is_distilled=bool(index.get("is_distilled", False)),
-                       scheduler=_json(folder / "scheduler" / "scheduler_config.json"), options=options)
+                       scheduler=json_file(folder / "scheduler" / "scheduler_config.json"), options=options)
 
 
 def load_part(folder: Path, device: Any, part: str, options: EditorOptions, dtype: Any = None) -> LoadedModel:
@@ -143,8 +132,8 @@ def load_part(folder: Path, device: Any, part: str, options: EditorOptions, dtyp
     folder = Path(folder)
     setup = read_setup(folder, options)
     read = PIPELINES[setup.pipeline][part](folder, device, dtype or editor_dtype(device))
-    module, tokenizer = read if isinstance(read, tuple) else (read, None)
-    return LoadedModel(obj=EditorPart(setup, module, tokenizer), modules=[module])
+    text = read if isinstance(read, TextEncoder) else TextEncoder(read)
+    return LoadedModel(obj=EditorPart(setup, text.module, text.tokenizer, text.processor), modules=[text.module])
 
 
 def editor_loader(spec: ModelSpec) -> PartLoaders:

@@ -1,0 +1,67 @@
+"""Where the large image editor's files come from, and its spec: Qwen-Image-Edit-2511
+(``Qwen/Qwen-Image-Edit-2511``, Alibaba's Qwen team), a 20B MMDiT that edits a picture from an
+instruction through diffusers' ``QwenImageEditPlusPipeline``, its text encoder Qwen2.5-VL-7B reading
+the picture as well as the instruction. ``editor_model.EDITORS`` offers it as ``qwen-image-edit-2511``
+beside FLUX.2 [klein] 4B (the default); it needs a large GPU (``editor_memory`` says how large).
+
+Where each fact comes from (the hub cannot be reached from where this was written):
+
+* The revision ``6f3ccc0b56e431dc6a0c2b2039706d7d26f22cb9``: github.com/Vineet-Vinod/ColorIt,
+  ``src/pipeline/image_edit_weights.py`` (``IMAGE_EDIT_MODELS["qwen_image_edit_2511"]``, every weights
+  file with its size and sha256, checked after download), and several other public projects that pin
+  the same commit: a curated model registry with the same eleven weights files, sizes and digests; an
+  integration config ("Immutable checkpoint revision validated by this integration"); a downloader
+  script; a serving script's snapshot path; a write-up that opened this snapshot's shards and counted
+  their keys (transformer 483 + 468 + 466 + 474 + 42 = 1,933, the index's; text encoder 459 + 131 + 122
+  + 17 = 729; VAE 194 keys in 253,806,966 bytes).
+* The files: ColorIt's list, 33 files: ``model_index.json``, ``scheduler/scheduler_config.json``,
+  ``processor/`` (``added_tokens.json``, ``chat_template.jinja``, ``merges.txt``,
+  ``preprocessor_config.json``, ``special_tokens_map.json``, ``tokenizer_config.json``,
+  ``video_preprocessor_config.json``, ``vocab.json``, ``tokenizer.json`` 11,421,896 B), ``text_encoder/``
+  (``config.json``, ``generation_config.json``, ``model.safetensors.index.json``,
+  ``model-0000{1..4}-of-00004.safetensors``: 4,968,243,304 + 4,991,495,816 + 4,932,751,040 +
+  1,691,924,384 B), ``tokenizer/`` (the six files of a slow ``Qwen2Tokenizer``, no ``tokenizer.json``),
+  ``transformer/`` (``config.json``, ``diffusion_pytorch_model.safetensors.index.json``,
+  ``diffusion_pytorch_model-0000{1..5}-of-00005.safetensors``: 9,973,578,592 + 9,987,326,072 +
+  9,987,307,440 + 9,930,685,712 + 982,130,472 B) and ``vae/`` (``config.json``,
+  ``diffusion_pytorch_model.safetensors`` 253,806,966 B). The shards are what transformers' 5 GB and
+  diffusers' 10 GB default shard limits make of these sizes.
+* The architecture: ``QwenImageTransformer2DModel``'s defaults (60 layers, 24 heads of 128, joint
+  attention 3584, rope axes 16/56/56) with ``zero_cond_t`` on (2511's one config difference from the
+  2509 edit model, as a public port that reads its config says), ``AutoencoderKLQwenImage``'s defaults,
+  and Qwen2.5-VL-7B-Instruct's published config (``replicas/qwen_edit.py`` lists it). Counted on the
+  meta device: 20,430,401,088 parameters (1,933 tensors), 8,292,166,656 (729) and 126,892,531 (194):
+  at 2 bytes each these are the files' sizes less their headers (226 kB, 81 kB, 22 kB), and the tensor
+  counts are the ones counted in the published shards, so the files are bfloat16 and hold these keys.
+* Defaults: 40 steps, true classifier-free guidance 4.0 with the negative instruction " " (a single
+  space), the model card's example, as the integration config pinned at this revision restates it
+  ("used by the official 2511 example"); the pipeline's own ``__call__`` defaults are 50 steps and
+  ``true_cfg_scale`` 4.0. The transformer has no guidance embedding, so ``guidance_scale`` is left None.
+  The pipeline edits at 1024 x 1024's area and reads the picture at 384 x 384's area into the text
+  encoder (its ``VAE_IMAGE_SIZE`` and ``CONDITION_IMAGE_SIZE``).
+* The scheduler: Qwen-Image's flow-matching config (shift 1, dynamic shifting 0.5 to 0.9 between 256
+  and 8,192 tokens, exponential time shift, terminal 0.02), as public trainers and ports restate the
+  published ``scheduler_config.json``.
+* The licence: Apache-2.0 (the model card's licence tag; ColorIt and the curated registry record
+  ``apache-2.0`` at this commit).
+* The size: 57.70 GB (decimal) of bfloat16 weights (53.7 GiB); 57.71 GB with ``processor/tokenizer.json``,
+  and a few MB more of vocabularies and configs (their sizes are not in the list).
+"""
+
+from __future__ import annotations
+
+from .folder_files import QWEN_EDIT_FILES
+from .specs import ModelSpec
+
+QWEN_EDIT_REPO = "Qwen/Qwen-Image-Edit-2511"
+QWEN_EDIT_REVISION = "6f3ccc0b56e431dc6a0c2b2039706d7d26f22cb9"
+# Parameters per part (see the module docstring), 2 bytes each in bfloat16.
+QWEN_EDIT_PARAMETERS = {"transformer": 20_430_401_088, "text_encoder": 8_292_166_656, "vae": 126_892_531}
+QWEN_EDIT_BYTES = sum(QWEN_EDIT_PARAMETERS.values()) * 2
+# What a run takes by default (the module docstring says where from), and the area a crop is edited at.
+QWEN_EDIT_OPTIONS = {"steps": 40, "true_cfg_scale": 4.0, "negative_prompt": " ", "working_pixels": 1024 * 1024,
+                     "part_parameters": QWEN_EDIT_PARAMETERS}
+
+QWEN_EDIT_SPEC = ModelSpec(role="editor", repo_id=QWEN_EDIT_REPO, revision=QWEN_EDIT_REVISION,
+                           allow_patterns=QWEN_EDIT_FILES, size_bytes=QWEN_EDIT_BYTES, exact_files=True,
+                           options=dict(QWEN_EDIT_OPTIONS))

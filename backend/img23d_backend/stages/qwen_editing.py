@@ -1,0 +1,134 @@
+"""Qwen-Image-Edit-2511's three phases, each through diffusers' own ``QwenImageEditPlusPipeline``
+methods over the parts the phase holds (``editing`` runs them in order through the model manager):
+
+1. the text encoder, Qwen2.5-VL-7B, reads each crop and its instruction (``encode_prompt`` with the
+   crop as the pipeline's ``__call__`` makes it: resized to the working size, then to 384 x 384's area
+   for the text encoder), and the negative instruction with the same crop, as true classifier-free
+   guidance needs;
+2. the transformer and the VAE: the pipeline's own ``__call__`` with those embeddings and masks and
+   ``output_type="latent"``, which encodes the crop at 1024 x 1024's area, denoises and returns the
+   packed latents;
+3. the VAE decodes them: the lines ``__call__`` ends with for any other output type (unpack, undo the
+   latents' normalisation, decode the one frame, post-process).
+
+Unlike FLUX.2 [klein], the text encoder reads the picture, so each request's instruction is encoded
+with its own crop (not once per distinct instruction). The functions have the signatures of
+``editing``'s so that ``editing.PHASES`` can hold either model's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import PIL.Image
+
+from ..env.job_control import CancelToken
+from .edit_pipeline import EditorModel, EditRequest
+
+
+@dataclass
+class Encoded:
+    """One request's instruction as the text encoder read it with its crop (a mask of None: every
+    token counts, as ``encode_prompt`` returns it), and the negative instruction's (None without
+    true guidance)."""
+
+    embeds: Any
+    mask: Any
+    negative_embeds: Any = None
+    negative_mask: Any = None
+
+
+@dataclass
+class QwenLatents:
+    """Phase 2's output for one request: the packed latents, and the size they unpack to."""
+
+    latents: Any
+    height: int
+    width: int
+
+
+def _working(model: EditorModel, request: EditRequest) -> PIL.Image.Image:
+    """The crop at the size it is edited at (the picture the pipeline's ``__call__`` is given)."""
+    crop = request.image.convert("RGB")
+    return crop.resize(model.working_size(crop.size), PIL.Image.Resampling.BICUBIC)
+
+
+def _true_guidance(model: EditorModel) -> bool:
+    """Whether the run uses the negative instruction: ``__call__``'s own rule (scale above 1, a negative)."""
+    return model.defaults.guidance > 1 and model.defaults.negative is not None
+
+
+def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], device: Any,
+                        cancel: CancelToken) -> list[Encoded]:
+    """Phase 1, the text encoder: each request's instruction (and the negative one) read with its crop,
+    the condition picture made as ``QwenImageEditPlusPipeline.__call__`` makes it."""
+    import torch
+    from diffusers.pipelines.qwenimage.pipeline_qwenimage_edit_plus import CONDITION_IMAGE_SIZE, calculate_dimensions
+
+    pipeline = model.pipeline
+    encoded = []
+    for request in requests:
+        cancel.check()
+        working = _working(model, request)
+        width, height = calculate_dimensions(CONDITION_IMAGE_SIZE, working.width / working.height)
+        condition = [pipeline.image_processor.resize(working, height, width)]
+        with torch.inference_mode():
+            embeds, mask = pipeline.encode_prompt(prompt=request.instruction, image=condition, device=device)
+            negative = (pipeline.encode_prompt(prompt=model.defaults.negative, image=condition, device=device)
+                        if _true_guidance(model) else (None, None))
+        encoded.append(Encoded(embeds, mask, *negative))
+    return encoded
+
+
+def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: list[Encoded],
+            cancel: CancelToken, steps: int = 0) -> list[QwenLatents]:
+    """Phase 2, the VAE and the transformer: each crop encoded and denoised from noise seeded with its seed by
+    the pipeline's own call, given its embeddings, in ``steps`` (0: the model's default); its packed latents.
+    A cancel is checked before each request and each transformer call."""
+    import torch
+
+    pipeline = model.pipeline
+    hook = pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
+    try:
+        latents = []
+        for request, encoded in zip(requests, instructions, strict=True):
+            cancel.check()
+            working = _working(model, request)
+            generator = torch.Generator(device="cpu").manual_seed(request.seed)
+            with torch.inference_mode():
+                # A mask of None (encode_prompt's for unpadded embeddings) makes diffusers warn that it was
+                # not given; the whole call passes the same None on, so the attention path is the same.
+                output = pipeline(image=working, prompt_embeds=encoded.embeds, prompt_embeds_mask=encoded.mask,
+                                  negative_prompt_embeds=encoded.negative_embeds,
+                                  negative_prompt_embeds_mask=encoded.negative_mask,
+                                  true_cfg_scale=model.defaults.guidance, height=working.height,
+                                  width=working.width, num_inference_steps=steps or model.defaults.steps,
+                                  generator=generator, output_type="latent")
+            latents.append(QwenLatents(output.images, working.height, working.width))
+        return latents
+    finally:
+        hook.remove()
+
+
+def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[QwenLatents],
+           cancel: CancelToken) -> list[PIL.Image.Image]:
+    """Phase 3, the VAE: each request's latents decoded, RGB, resized back to its crop's size."""
+    import torch
+
+    pipeline = model.pipeline
+    vae = pipeline.vae
+    edited = []
+    for request, packed in zip(requests, latents, strict=True):
+        cancel.check()
+        with torch.inference_mode():
+            # What QwenImageEditPlusPipeline.__call__ does after denoising for any output_type but "latent".
+            unpacked = pipeline._unpack_latents(packed.latents, packed.height, packed.width, pipeline.vae_scale_factor)
+            unpacked = unpacked.to(vae.dtype)
+            shape = (1, vae.config.z_dim, 1, 1, 1)
+            mean = torch.tensor(vae.config.latents_mean).view(shape).to(unpacked.device, unpacked.dtype)
+            std = 1.0 / torch.tensor(vae.config.latents_std).view(shape).to(unpacked.device, unpacked.dtype)
+            image = vae.decode(unpacked / std + mean, return_dict=False)[0][:, :, 0]
+            image = pipeline.image_processor.postprocess(image, output_type="pil")[0]
+        edited.append(image.convert("RGB").resize(request.image.size, PIL.Image.Resampling.BICUBIC))
+    return edited
