@@ -50,6 +50,22 @@ def test_the_family_decides_the_shape_model_and_the_launch(addon) -> None:
         prefs.family, prefs.model_set = "hunyuan3d", "TINY"
 
 
+def test_the_image_editor_preference_reaches_the_launch_only_when_not_the_default(addon) -> None:
+    """Both editors are offered (every family uses them: they are licence-clean); the default is left
+    off the command line, so an older backend still starts, and the large one is passed on."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    items = {item.identifier for item in prefs.bl_rna.properties["editor"].enum_items}
+    assert items == {"flux2-klein-4b", "qwen-image-edit-2511"} and prefs.editor == "flux2-klein-4b"
+    assert "--editor" not in prefs.launch_settings().command()
+    try:
+        prefs.editor = "qwen-image-edit-2511"
+        command = prefs.launch_settings().command()
+        assert command[command.index("--editor") + 1] == "qwen-image-edit-2511"
+        assert "qwen-image-edit-2511" in prefs.model_configuration()  # the models listing is asked again
+    finally:
+        prefs.editor = "flux2-klein-4b"
+
+
 @pytest.mark.skipif(os.name == "nt", reason="the wrapper is a shell script")
 def test_generate_on_the_clean_family_without_hy3dgen_paints_the_meshes(addon, scene, fresh_backend, tmp_path: Path,
                                                                         capfd) -> None:
