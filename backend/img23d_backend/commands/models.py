@@ -176,18 +176,19 @@ _VERDICT_WORDS = {"ok": "ok", "damaged": "damaged: ", "partial": "partly downloa
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    width = max([22, *(len(row["name"]) for row in rows)])  # the longest name, so the columns line up
     for row in rows:
         licence = row["licence"]
         revision = (row["revision"] or "local")[:10]
-        print(f"{row['name']:<22} {row['role']:<9} {revision:<10} {_size(row):>9}  "
+        print(f"{row['name']:<{width}} {row['role']:<9} {revision:<10} {_size(row):>9}  "
               f"{'downloaded' if row['downloaded'] else row['state']:<10}  "
               f"{licence['name'] if licence else 'licence unknown'}")
         for restriction in (licence or {}).get("restrictions", []):
-            print(f"{'':<22} ! {restriction}")
+            print(f"{'':<{width}} ! {restriction}")
         if licence and licence["replicates"]:
-            print(f"{'':<22}   replicates {licence['replicates']}")
+            print(f"{'':<{width}}   replicates {licence['replicates']}")
         for source in row["sources"]:
-            print(f"{'':<22}   + {source['repo_id']}@{(source['revision'] or 'local')[:10]}  "
+            print(f"{'':<{width}}   + {source['repo_id']}@{(source['revision'] or 'local')[:10]}  "
                   f"{source['licence'] or 'licence unknown'}")
 
 
