@@ -76,8 +76,7 @@ class TargetRecord:
     # Its finish when the job asked for a topology (jobs/finishing.py): topology, target, method, faces
     # in and out, quads, fallback, bake size, seconds; ``mesh`` is then the low mesh, ``high/<stem>.glb`` the high.
     finish: dict[str, Any] | None = None
-    # (complete_hidden) What completion did for it, img23d_protocol.Completion's fields: completed, reason, the
-    # completed cut-out (completed/<stem>.png, beside its cut-out as seen in mattes/) or the sentence of a failure.
+    # What completion did (img23d_protocol.Completion's fields): completed, why, completed/<stem>.png or why not.
     completion: dict[str, Any] | None = None
 
 
