@@ -100,6 +100,13 @@ class Img23dSettings(bpy.types.PropertyGroup):
                ("always", "Always", "Every object is completed by the image editor before shape")],
         description="Complete what covers an object with the image editor before its mesh is made; Detect's "
                     "boxes can turn it off per name (Boxes)")
+    edit_size: EnumProperty(  # type: ignore[valid-type]
+        name="Edit Size", default="0",
+        items=[("0", "Editor's Own", "The image editor's own size (1024 x 1024 pixels' area)")]
+              + [(str(side), f"{side} px", f"Each crop is completed at {side} x {side} pixels' area (less memory)")
+                 for side in (768, 512, 384, 256)],
+        description="The area each crop is completed at: smaller fits a smaller GPU (the editor's memory check "
+                    "names the size that fits)")
     quality: EnumProperty(  # type: ignore[valid-type]
         name="Quality", default="FAST",
         items=[("FAST", "Fast", "Surface decoded only where it is (FlashVDM)"),
@@ -234,7 +241,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground,
             symmetry=self.symmetry if labels else "auto", sharpness=self.edges if labels else "auto",
             topology=self.topology, face_target=self.finish_values()[0], bake_size=self.finish_values()[1],
-            complete_hidden=self.complete_hidden)
+            complete_hidden=self.complete_hidden, edit_size=int(self.edit_size))
         options.validate()
         return options
 

@@ -35,7 +35,10 @@ class IMG23D_PT_main(bpy.types.Panel):
         materials = layout.row(align=True)
         materials.enabled = settings.texture  # greyed: maps are baked beside a painted colour only
         materials.prop(settings, "materials")
-        layout.prop(settings, "complete_hidden")
+        completion = layout.row(align=True)
+        completion.prop(settings, "complete_hidden")
+        if settings.complete_hidden != "never":
+            completion.prop(settings, "edit_size", text="")
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))

@@ -82,6 +82,7 @@ OPTION_RANGES: dict[str, Allowed] = {
     "fov_degrees": Allowed(5.0, 170.0),
     "face_target": Allowed(100, 1_000_000),
     "bake_size": Allowed(128, 8192, power_of_two=True),
+    "edit_size": Allowed(256, 2048, zero_means="the image editor's own"),
 }
 
 
@@ -160,6 +161,9 @@ class JobOptions:
     # (1.17) Completing hidden targets before shape (completion.py): "auto" completes the targets that look
     # hidden (a box overlapping another's, a matte running into its box's edge), "always" every one.
     complete_hidden: str = "never"
+    # (1.17) The side of the square whose area a crop is edited at (the editor keeps the crop's aspect);
+    # 0: the editor's own (1024 x 1024). Smaller fits a smaller card, as its preflight's sentence says.
+    edit_size: int = 0
 
     @property
     def labelled(self) -> bool:

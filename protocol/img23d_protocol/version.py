@@ -35,4 +35,5 @@ PROTOCOL_MINOR = 17  # 1: models, download, delete (the model manager); 2: retex
 #     and materials_skipped (an older add-on reads the colour alone, as before)
 # 17: complete_hidden (auto, always, never: hidden targets completed by an image editor before shape), a
 #     generate request's completion_off (names kept as seen) and each target's completion record; Detect's
-#     completion (per name) and completion_picture, and the "completion" artifact
+#     completion (per name) and completion_picture, and the "completion" artifact; edit_size (the area a crop
+#     is edited at, 0: the editor's own)

@@ -84,6 +84,31 @@ def test_a_budget_for_the_largest_phase_only_runs_in_phases_each_part_read_once(
                                                                                            CancelToken()))))
 
 
+def test_the_jobs_edit_size_is_the_area_each_crop_is_edited_at(tiny_root: Path) -> None:
+    """``edit_size`` (the job's ``--edit-size``) replaces the registry's area: the transformer sees the
+    crop's tokens at that side (16 pixels a token: the VAE's 8 times the 2 x 2 patches), the aspect kept,
+    and the picture still comes back at the crop's own size."""
+    manager = _manager(tiny_root)
+    square = EditRequest(Image.new("RGB", (50, 50), (200, 40, 40)), INSTRUCTION, seed=1)
+    seen: list[int] = []
+
+    def tokens(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        seen.append(int(kwargs["hidden_states"].shape[1]))
+
+    manager.preload("editor")
+    with manager.use("editor", ("transformer",)) as parts:
+        hook = parts["transformer"].module.register_forward_pre_hook(tokens, with_kwargs=True)
+    try:
+        [own] = edit_images(manager, [square], CancelToken())
+        own_tokens = seen[-1]
+        [small] = edit_images(manager, [square], CancelToken(), edit_size=256)
+    finally:
+        hook.remove()
+    # The tiny replica's own area is 96 x 96: 6 x 6 tokens; at 256, 16 x 16 (the reference picture's as many again).
+    assert own_tokens == 2 * 6 * 6 and seen[-1] == 2 * 16 * 16
+    assert own.size == small.size == (50, 50)
+
+
 def test_a_budget_for_everything_moves_nothing_and_matches_the_whole_pipeline(tiny_root: Path) -> None:
     manager = _manager(tiny_root)
     requests = _crops()
@@ -211,7 +236,7 @@ def test_a_card_too_small_names_the_editing_size_or_a_larger_machine() -> None:
     # Four times the area: the denoising phase's activations do not fit a 12 GiB card; the default area does.
     with pytest.raises(ProtocolError) as caught:
         editor_placement(PARTS, 4 * PIXELS, CUDA, room=_card(12))
-    assert caught.value.message.endswith("edit at a smaller size (at most 1024 x 1024 pixels' area fits)")
+    assert caught.value.message.endswith("edit at a smaller size (--edit-size 1024 or less fits)")
     # An 8 GiB card cannot hold the text encoder (8.04 GB) at any size.
     with pytest.raises(ProtocolError) as caught:
         editor_placement(PARTS, PIXELS, CUDA, room=_card(8))

@@ -100,11 +100,15 @@ def test_complete_hidden_in_the_panel_and_a_name_turned_off_in_boxes(addon, scen
         return [args[1] for name, args, kwargs in log if name == "prop"]
 
     assert "complete_hidden" in drawn(addon.panels.main.IMG23D_PT_main)
+    assert "edit_size" not in drawn(addon.panels.main.IMG23D_PT_main)  # never: no size to choose
     assert "complete" not in drawn(addon.panels.main.IMG23D_PT_boxes)  # never: nothing to turn off
     settings.complete_hidden = "always"
+    assert "edit_size" in drawn(addon.panels.main.IMG23D_PT_main)
     assert drawn(addon.panels.main.IMG23D_PT_boxes).count("complete") == 2
     settings.boxes["chimney"].complete = False
-    assert settings.job_options().complete_hidden == "always"
+    assert settings.job_options().complete_hidden == "always" and settings.job_options().edit_size == 0
+    settings.edit_size = "256"  # the smallest: the tiny editor's job below runs at 256 x 256
+    assert settings.job_options().edit_size == 256
     # The real backend with the tiny editor: the barrel is completed (the replica's noise, pasted under
     # what was seen), the chimney is not tried (the artist turned it off), and both are made.
     assert bpy.ops.img23d.generate() == {"FINISHED"}

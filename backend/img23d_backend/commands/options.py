@@ -48,6 +48,9 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hi
                                  "(docs/completion.md): auto, the targets that look covered (their box overlaps "
                                  "another's, or their matte runs into their box's edge); always, every target; "
                                  "never (default %(default)s)")
+        parser.add_argument("--edit-size", type=int, default=JobOptions.edit_size,
+                            help="the side of the square whose area each crop is edited at (its aspect kept): "
+                                 + _allowed("edit_size", "smaller fits a smaller GPU"))
     parser.add_argument("--shape-batch", type=int, default=0,
                         help="images per shape batch: " + _allowed("shape_batch", "smaller when memory is short"))
     finish = parser.add_argument_group("the finished mesh")
@@ -143,7 +146,7 @@ FLAGS = {"seed": "--seed", "steps": "--steps", "octree_resolution": "--octree-re
          "fov_degrees": "--fov", "budget_gb": "--budget-gb", "smoothing": "--smoothing",
          "fill_holes": "--fill-holes", "min_piece": "--min-piece", "variations": "--variations",
          "symmetry": "--symmetry", "sharpness": "--edges", "topology": "--topology", "face_target": "--faces",
-         "bake_size": "--bake-size", "complete_hidden": "--complete-hidden"}
+         "bake_size": "--bake-size", "complete_hidden": "--complete-hidden", "edit_size": "--edit-size"}
 
 
 def usage_message(exc: ProtocolError) -> str:
@@ -176,6 +179,7 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          sharpness=args.edges, topology=getattr(args, "topology", JobOptions.topology),
                          face_target=getattr(args, "faces", JobOptions.face_target),
                          bake_size=getattr(args, "bake_size", JobOptions.bake_size),
-                         complete_hidden=getattr(args, "complete_hidden", JobOptions.complete_hidden))
+                         complete_hidden=getattr(args, "complete_hidden", JobOptions.complete_hidden),
+                         edit_size=getattr(args, "edit_size", JobOptions.edit_size))
     options.validate()
     return options

@@ -100,6 +100,6 @@ def _editor_call(run: Any) -> fill.Edit:
     failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""
     def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
         requests = [EditRequest(image=a.image, instruction=a.instruction, seed=a.seed) for a in asks]
-        return edit_images(run.manager, requests, run.job.cancel)
+        return edit_images(run.manager, requests, run.job.cancel, run.options.edit_size)
 
     return edit

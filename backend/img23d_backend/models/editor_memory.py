@@ -159,7 +159,7 @@ def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_g
         shortfall = f"it needs about {(_on(need, on_gpu) + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name} " \
                     f"at {pixels:,} pixels, and this machine has {available / GB:.1f} GB"
         if sides:
-            advice = f"{shortfall}: edit at a smaller size (at most {sides[0]} x {sides[0]} pixels' area fits)"
+            advice = f"{shortfall}: edit at a smaller size (--edit-size {sides[0]} or less fits)"
         elif smaller_editor is not None:
             advice = (f"{shortfall}: choose --editor {smaller_editor}, which runs in phases on a 12 GB card, "
                       f"or use a machine with more {memory}")

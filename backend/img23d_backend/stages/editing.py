@@ -66,14 +66,16 @@ class Instructions:
     negative: Any = None
 
 
-def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelToken) -> list[PIL.Image.Image]:
+def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelToken,
+                edit_size: int = 0) -> list[PIL.Image.Image]:
     """Each request's crop edited by the manager's editor (in phases, each holding its parts on the device
     within the budget), RGB, at the crop's size; ``skips.EditorUnavailable`` with one sentence when it cannot
-    be loaded or run, or does not fit (a cancel stays a cancel)."""
+    be loaded or run, or does not fit (a cancel stays a cancel). ``edit_size``: each crop is edited at the
+    area of a square of that side (the job's option); 0, the registry's area for the model."""
     if not requests:
         return []
     try:
-        return _edit(manager, list(requests), cancel)
+        return _edit(manager, list(requests), cancel, edit_size)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:
             raise
@@ -82,8 +84,8 @@ def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelTok
         raise editor_unavailable(manager, exc) from exc
 
 
-def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken) -> list[PIL.Image.Image]:
-    pixels = EditorOptions.of(manager.spec("editor")).working_pixels
+def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, edit_size: int) -> list[PIL.Image.Image]:
+    pixels = edit_size * edit_size or EditorOptions.of(manager.spec("editor")).working_pixels
     itemsize = editor_dtype(manager.device).itemsize
     spec = manager.spec("editor")
     # A model that does not fit is told apart from the default editor, which the sentence then offers.
@@ -108,7 +110,9 @@ def _phase(manager: Any, phase: EditorPhase, pixels: int, itemsize: int,
     cancel.check()
     with manager.use("editor", phase.parts) as parts:
         check_editor_activations(pixels, itemsize, manager.device, phase=phase)
-        yield EditorModel.of(parts)
+        model = EditorModel.of(parts)
+        model.working_pixels = pixels  # the job's area, when it names one
+        yield model
 
 
 def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], device: Any,
