@@ -79,8 +79,13 @@ def test_retexture_over_ssh_sends_the_mesh_and_paints_it(addon, scene, remote) -
     assert bpy.ops.img23d.retexture() == {"FINISHED"}
     [material] = sphere.data.materials
     images = [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE" and n.image]
-    assert [tuple(image.size) for image in images] == [(256, 256)]
-    assert _local_runs(remote) in Path(bpy.path.abspath(images[0].filepath)).parents
+    # Both maps came back over SSH (protocol 1.16): the colour and the metallic-roughness map, each
+    # fetched into the local mirror of the host's run before the material was built from it.
+    assert [tuple(image.size) for image in images] == [(256, 256), (256, 256)]
+    assert sorted(Path(bpy.path.abspath(image.filepath)).name for image in images) == [
+        "metallic_roughness.png", "texture.png"]
+    for image in images:
+        assert _local_runs(remote) in Path(bpy.path.abspath(image.filepath)).parents
 
 
 def test_regenerate_then_import_the_run_from_the_host_over_ssh(addon, scene, remote, host) -> None:
