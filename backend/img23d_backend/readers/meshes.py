@@ -71,9 +71,9 @@ def _convert(source: Path, target: Path) -> None:
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
         if image is not None:
             arrays["base_color"] = np.asarray(image.convert("RGB"), dtype=np.uint8)
-            maps = _metallic_roughness(material)
-            if maps is not None:
-                arrays["metallic_roughness"] = maps
+            maps = metallic_roughness_values(material)
+            if maps is not None:  # bytes again, factors and all, so the bake's low mesh carries factors of 1
+                arrays["metallic_roughness"] = np.round(np.clip(maps, 0.0, 1.0) * 255).astype(np.uint8)
     elif getattr(loaded.visual, "kind", None) in ("vertex", "face"):
         arrays["vertex_colors"] = np.asarray(loaded.visual.vertex_colors, dtype=np.uint8)
     np.savez(target, **arrays)
@@ -116,16 +116,17 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))
 
 
-def _metallic_roughness(material: Any) -> Any:
-    """A glTF material's metallicRoughness texture as (H, W, 3) uint8, its roughness and metallic
-    factors multiplied into G and B (so the bake's low mesh can carry factors of 1), or None."""
+def metallic_roughness_values(material: Any) -> Any:
+    """A glTF material's metallicRoughness texture as (H, W, 3) float32 in 0..1, as a glTF reader takes
+    it: linear data (no sRGB curve), its roughness and metallic factors multiplied into G and B; None
+    without one. The bake reads it so (``finish.bake.surface``), and so does a mesh file's conversion."""
     import numpy as np
 
     image = getattr(material, "metallicRoughnessTexture", None)
     if image is None:
         return None
-    maps = np.asarray(image.convert("RGB"), dtype=np.float32)
+    values = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
     for channel, factor in ((1, getattr(material, "roughnessFactor", None)), (2, getattr(material, "metallicFactor", None))):
         if factor is not None:
-            maps[:, :, channel] *= float(factor)
-    return np.round(np.clip(maps, 0, 255)).astype(np.uint8)
+            values[:, :, channel] *= float(factor)
+    return values

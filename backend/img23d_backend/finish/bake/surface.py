@@ -19,6 +19,8 @@ from embreex.mesh_construction import TriangleMesh
 from PIL import Image
 from scipy.spatial import cKDTree
 
+from ...readers.meshes import metallic_roughness_values
+
 _CANDIDATES = 16  # triangles examined per fallback query (nearest centroids)
 
 
@@ -91,16 +93,8 @@ def metallic_roughness_source(mesh: trimesh.Trimesh) -> ColourSource | None:
     if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.uv is None \
             or len(visual.uv) != len(mesh.vertices):
         return None
-    material = visual.material
-    image = getattr(material, "metallicRoughnessTexture", None)
-    if image is None:
-        return None
-    texture = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    for channel, factor in ((1, getattr(material, "roughnessFactor", None)),
-                            (2, getattr(material, "metallicFactor", None))):
-        if factor is not None:
-            texture[:, :, channel] *= float(factor)
-    return ColourSource(texture, np.asarray(visual.uv, dtype=np.float64), None)
+    texture = metallic_roughness_values(visual.material)
+    return None if texture is None else ColourSource(texture, np.asarray(visual.uv, dtype=np.float64), None)
 
 
 def sample_bilinear(texture: np.ndarray, uv: np.ndarray) -> np.ndarray:
