@@ -19,7 +19,6 @@ Written as ``game-ready-before-after.png`` (a palette PNG, well under 300 KB). C
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 from pathlib import Path
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 from img23d_backend.finish.bake import BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.glb import write_finished_glb  # noqa: E402
 from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
-from render_panels import render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
+from render_panels import framing, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 FACES = 5000
@@ -79,11 +78,7 @@ def make(out: Path) -> Path:
     result = retopologize(vertices, faces, RetopoSettings("quads", FACES))
     baked = bake(trimesh.Trimesh(vertices, faces, process=False), result.vertices, result.triangles,
                  BakeSettings(size=1024))
-    low, high = vertices.min(axis=0), vertices.max(axis=0)
-    centre = (low + high) / 2.0
-    target = (float(centre[0]), float(-centre[2]), float(centre[1]))
-    size = float(np.linalg.norm(high - low))
-    distance = size / 2.0 / math.sin(math.radians(17.5)) * 1.02
+    target, distance, size = framing(vertices)
     panels = []
     with tempfile.TemporaryDirectory(prefix="img23d-game-ready-pictures-") as scratch:
         work = Path(scratch)

@@ -21,7 +21,6 @@ each map goes and how Blender wires it, not what the real models estimate. Writt
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import tempfile
@@ -38,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from img23d_backend.session import Models, Session  # noqa: E402
 from img23d_protocol import JobOptions  # noqa: E402
-from render_panels import render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
+from render_panels import framing, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 PICTURE = ROOT / "examples" / "house_scene.png"
@@ -89,10 +88,7 @@ def make(out: Path) -> Path:
         work = Path(scratch)
         glb = painted_glb(work / "runs")
         source = trimesh.load(glb, force="mesh")
-        low, high = np.asarray(source.vertices).min(axis=0), np.asarray(source.vertices).max(axis=0)
-        centre = (low + high) / 2.0
-        target = (float(centre[0]), float(-centre[2]), float(centre[1]))  # glTF Y up as Blender Z up
-        distance = float(np.linalg.norm(high - low)) / 2.0 / math.sin(math.radians(17.5)) * 1.02
+        target, distance, _ = framing(np.asarray(source.vertices))
         panels = []
         for name, change in (("before", _colour_only), ("map", _map_as_colour), ("after", None)):
             stage = scene()

@@ -3,6 +3,7 @@
 Shared by ``scripts/game_ready_pictures.py`` and ``scripts/material_pictures.py`` (each in a process of
 its own, with the bpy module). ``scene()`` empties Blender's file and sets up Cycles on the CPU with a
 sun and a grey sky; ``render()`` puts a camera looking at a point from a fixed direction and renders;
+``framing()`` finds where that camera looks and from how far for a glTF mesh's vertices;
 ``side_by_side()`` pastes the renders in a row with a caption under each, as a palette PNG, which
 ``save()`` writes into the guide's pictures folder.
 """
@@ -13,10 +14,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 PANEL = 420       # pixels on a side of each render
 COLOURS = 96      # a palette keeps a sheet small
+FIELD_OF_VIEW = 35.0  # degrees: render()'s camera, which framing() fits the mesh into
 
 
 def scene() -> Any:
@@ -41,12 +44,23 @@ def scene() -> Any:
     return scene
 
 
+def framing(vertices: np.ndarray) -> tuple[tuple[float, float, float], float, float]:
+    """For a mesh's glTF (Y up) vertices: the point ``render()``'s camera looks at (in Blender's Z-up axes,
+    as the importer places the mesh), its distance there so the bounding sphere fills the view with a
+    2 % margin, and the bounding box's diagonal."""
+    low, high = vertices.min(axis=0), vertices.max(axis=0)
+    centre = (low + high) / 2.0
+    diagonal = float(np.linalg.norm(high - low))
+    distance = diagonal / 2.0 / math.sin(math.radians(FIELD_OF_VIEW / 2.0)) * 1.02
+    return (float(centre[0]), float(-centre[2]), float(centre[1])), distance, diagonal
+
+
 def render(scene: Any, camera_target: tuple[float, float, float], distance: float, path: Path) -> None:
     import bpy
     from mathutils import Vector
 
     camera = bpy.data.objects.new("camera", bpy.data.cameras.new("camera"))
-    camera.data.angle = math.radians(35.0)
+    camera.data.angle = math.radians(FIELD_OF_VIEW)
     scene.collection.objects.link(camera)
     azimuth, elevation = math.radians(-55.0), math.radians(22.0)
     camera.location = Vector(camera_target) + distance * Vector((math.cos(azimuth) * math.cos(elevation),
