@@ -84,6 +84,8 @@ def test_the_models_listing_shows_it_and_its_licence(hub_cache: Path, capsys: py
     assert row["role"] == "materials" and row["revision"] == spec.revision and row["downloaded"] is False
     licence = row["licence"]
     assert licence["name"] == "CreativeML Open RAIL++-M License" and not licence["restricted"]
+    # Its use restrictions are Stable Diffusion 2's: its own Attachment A is an empty template.
+    assert "Stable Diffusion 2's CreativeML Open RAIL++-M" in licence["note"] and "empty template" in licence["note"]
     assert licence["url"] == f"https://huggingface.co/{spec.repo_id}/blob/{spec.revision}/README.md"
     assert cli.main(["models"]) == 0
     assert "materials/marigold" in capsys.readouterr().out
