@@ -6,7 +6,7 @@ import bpy
 import img23d_protocol as protocol
 from img23d_client.session import State
 
-from .. import preferences, runtime
+from .. import job_costs, preferences, runtime
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}
@@ -39,6 +39,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         completion.prop(settings, "complete_hidden")
         if settings.complete_hidden != "never":
             completion.prop(settings, "edit_size", text="")
+        draw_costs(layout, settings)
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))
@@ -51,6 +52,23 @@ class IMG23D_PT_main(bpy.types.Panel):
         draw_actions(layout, context)
         draw_pictures(layout, context)
         draw_backend(layout)
+
+
+def draw_costs(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """What the slow optional steps cost on the backend's device, from its hello (held by the session:
+    nothing is asked here): the material step's time on a CPU, and above Accept Long Job the estimate of a
+    job that would take hours."""
+    session = runtime.session() if runtime.has_session() else None
+    hello = session.current_hello() if session is not None else None
+    note = job_costs.materials_note(hello) if settings.texture and settings.materials else ""
+    if note:
+        layout.label(text=note, icon="TIME")
+    lines = job_costs.long_job_lines(job_costs.generate_cost(hello, settings))
+    if lines:
+        box = layout.box()
+        for number, line in enumerate(lines):
+            box.label(text=line, icon="ERROR" if number == 0 else "NONE")
+        box.prop(settings, "accept_long")
 
 
 def steps_label(asked: int, model: "protocol.ShapeModelKind") -> str:
