@@ -51,6 +51,7 @@ def test_a_fast_device_shows_the_material_step_on_a_cpu_and_asks_nothing(addon, 
     addon.operators._inputs.check_cost(bpy.context, session)  # passes without a word
 
 
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job(addon, scene, fresh_backend) -> None:
     fresh_backend.setenv("IMG23D_FAILPOINTS", "throughput:slow")
     settings = scene.img23d
