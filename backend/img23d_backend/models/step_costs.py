@@ -37,19 +37,20 @@ from .qwen_edit_model import QWEN_EDIT_BYTES, QWEN_EDIT_PARAMETERS
 from .throughput import probe, processor
 
 # -- the benchmarks' figures (float32, the CPU they name) ---------------------------------------
-# PROVISIONAL (rounded guesses from the bfloat16 run and materials-cpu.json) until the float32 run of
-# bench/completion.py on this 2-core AMD EPYC finishes; the next commit puts its measured figures here.
-# bench/results/completion-cpu.json: FLUX.2 [klein] 4B on the 2-core AMD EPYC (AVX2, no bfloat16
-# units), float32, crop edited at 512 x 512 (2,048 tokens), one step run; the probe's speed there.
-BENCH_GFLOPS = 30.0
-BENCH_EDIT_PIXELS = 512 * 512
-BENCH_TOKENS = 2048
-BENCH_ENCODE_S = 80.0        # the instruction through the text encoder (512 tokens)
-BENCH_STEP_S = 400.0          # one transformer call at BENCH_TOKENS
-BENCH_VAE_S = 60.0           # outside the transformer while denoising (the crop's encoding) + decoding
-BENCH_REMATTE_S = 80.0       # BiRefNet on the completed picture
-# bench/results/materials-cpu.json: Marigold-IID-Appearance, float32, six views at 768 px, 4 steps each.
-BENCH_MATERIALS_GFLOPS = 30.0
+# bench/results/completion-cpu.json: FLUX.2 [klein] 4B on the 2-core AMD EPYC (AVX2 and FMA, no AVX-512,
+# no bfloat16 units), float32, the crop edited at 256 x 256 (512 tokens), one step run, shared with
+# other work (load average 6.5 to 7.9). The probe read 16.8 GFLOP/s before the editor ran and 44.7
+# after (the load came and went): their mean is taken, so on this machine alone the probe's spread
+# moves an estimate by about half either way.
+BENCH_GFLOPS = 30.8
+BENCH_EDIT_PIXELS = 256 * 256
+BENCH_TOKENS = 512
+BENCH_ENCODE_S = 162.17     # the instruction through the text encoder (512 tokens)
+BENCH_STEP_S = 212.78       # the one transformer call at BENCH_TOKENS (with the first call's one-time costs)
+BENCH_VAE_S = 12.72 + 30.17  # outside the transformer while denoising (the crop's encoding) + decoding
+BENCH_REMATTE_S = 78.85     # BiRefNet on the completed picture
+# Marigold-IID-Appearance, float32, six views at 768 px, 4 steps each: MATERIALS PROVISIONAL below.
+BENCH_MATERIALS_GFLOPS = 30.8
 BENCH_MATERIALS_S = 936.0
 
 TOKENS_PER_MEGAPIXEL = 2 * 1e6 / 256  # the noise's and the crop's latents, one token per 16 x 16 pixels
