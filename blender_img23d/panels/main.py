@@ -35,11 +35,15 @@ class IMG23D_PT_main(bpy.types.Panel):
         materials = layout.row(align=True)
         materials.enabled = settings.texture  # greyed: maps are baked beside a painted colour only
         materials.prop(settings, "materials")
+        hello = backend_hello()
+        note = job_costs.materials_note(hello) if settings.texture and settings.materials else ""
+        if note:  # beside the toggle: what keeping it on costs on this CPU
+            layout.label(text=note, icon="TIME")
         completion = layout.row(align=True)
         completion.prop(settings, "complete_hidden")
         if settings.complete_hidden != "never":
             completion.prop(settings, "edit_size", text="")
-        draw_costs(layout, settings)
+        draw_long_job(layout, settings, hello)
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))
@@ -54,15 +58,15 @@ class IMG23D_PT_main(bpy.types.Panel):
         draw_backend(layout)
 
 
-def draw_costs(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
-    """What the slow optional steps cost on the backend's device, from its hello (held by the session:
-    nothing is asked here): the material step's time on a CPU, and above Accept Long Job the estimate of a
-    job that would take hours."""
+def backend_hello() -> "protocol.Hello | None":
+    """The running backend's hello, as the session holds it (nothing is asked of the backend)."""
     session = runtime.session() if runtime.has_session() else None
-    hello = session.current_hello() if session is not None else None
-    note = job_costs.materials_note(hello) if settings.texture and settings.materials else ""
-    if note:
-        layout.label(text=note, icon="TIME")
+    return session.current_hello() if session is not None else None
+
+
+def draw_long_job(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup,
+                  hello: "protocol.Hello | None") -> None:
+    """Above Accept Long Job, the estimate of a job the backend's hello says would take hours."""
     lines = job_costs.long_job_lines(job_costs.generate_cost(hello, settings))
     if lines:
         box = layout.box()

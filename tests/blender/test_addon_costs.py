@@ -43,6 +43,10 @@ def test_a_fast_device_shows_the_material_step_on_a_cpu_and_asks_nothing(addon, 
     log = _drawn(addon)
     note = [label for label in _labels(log) if label.startswith("Materials:")]
     assert note and note[0].endswith(f"per object on {costs.device}")
+    # Beside the toggle: right after PBR materials, before Complete Hidden.
+    order = [args[1] if name == "prop" else kwargs.get("text") for name, args, kwargs in log
+             if name in ("prop", "label")]
+    assert order.index("materials") + 1 == order.index(note[0]) < order.index("complete_hidden")
     assert "accept_long" not in _props(log)
     settings.materials = False
     assert not any(label.startswith("Materials:") for label in _labels(_drawn(addon)))
