@@ -49,9 +49,13 @@ BENCH_ENCODE_S = 162.17     # the instruction through the text encoder (512 toke
 BENCH_STEP_S = 212.78       # the one transformer call at BENCH_TOKENS (with the first call's one-time costs)
 BENCH_VAE_S = 12.72 + 30.17  # outside the transformer while denoising (the crop's encoding) + decoding
 BENCH_REMATTE_S = 78.85     # BiRefNet on the completed picture
-# Marigold-IID-Appearance, float32, six views at 768 px, 4 steps each: MATERIALS PROVISIONAL below.
-BENCH_MATERIALS_GFLOPS = 30.8
-BENCH_MATERIALS_S = 936.0
+# bench/results/materials-alone-cpu.json: Marigold-IID-Appearance on the same CPU, float32, one view at
+# its 768 px with two steps run, projected to one painted object (six views, its own 4 steps each):
+# 3,108 s, measured while the add-on's tests shared the cores; the probe read 151 GFLOP/s before and
+# 61.2 after (their mean taken). The earlier six-view run under lighter load (materials-cpu.json, its
+# probe not recorded) took 936 s: against it this estimate reads long, toward asking.
+BENCH_MATERIALS_GFLOPS = 106.1
+BENCH_MATERIALS_S = 3107.8
 
 TOKENS_PER_MEGAPIXEL = 2 * 1e6 / 256  # the noise's and the crop's latents, one token per 16 x 16 pixels
 TEXT_TOKENS = 512                     # the instruction is padded to this many
