@@ -67,8 +67,13 @@ def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
             return ColourSource(flat, np.zeros((len(mesh.vertices), 2)), None)
         return None
     if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind in ("vertex", "face"):
-        colours = np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
-        return ColourSource(None, None, colours)
+        # Vertex colours are linear here, as glTF's COLOR_0 is: trimesh reads a GLB's COLOR_0 into
+        # them unconverted (floats times 255, normalised bytes as they are) and writes them back
+        # unconverted (the run folder's high/<stem>.glb), so a glTF viewer shows them as linear.
+        # The files that hold sRGB bytes (PLY, OBJ) are decoded to linear where they are read
+        # (readers.meshes). Copied into the sRGB texture unconverted, they would bake darker.
+        linear = np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
+        return ColourSource(None, None, linear_to_srgb(linear).astype(np.float32))
     return None
 
 
