@@ -58,8 +58,9 @@ class BakeStats:
     by_ray: int = 0  # of those, read where a ray met the high mesh within the cage
     by_nearest: int = 0  # read at the high mesh's nearest point (no hit within the cage)
     filled: int = 0  # gutter texels written by the dilation
-    quads_moved: int = 0  # quads the unwrap cut along their diagonal, made whole in one chart
-    quads_split: int = 0  # of those, quads left across two charts (no room beside the partner)
+    quads_moved: int = 0  # quads the unwrap cut along their diagonal, made whole in one of their charts
+    quads_alone: int = 0  # such quads with no room in either: made a chart of their own
+    quads_split: int = 0  # such quads left across two charts (degenerate ones)
 
 
 @dataclass
@@ -179,8 +180,8 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
             worker.close()
     if quads:
         vertices, faces, uvs, charts = keep_quads_in_one_chart(vertices, faces, uvs, low_faces, quads)
-        stats.quads_moved, stats.quads_split = charts.moved, charts.split
-        if charts.moved:
+        stats.quads_moved, stats.quads_alone, stats.quads_split = charts.moved, charts.alone, charts.split
+        if charts.moved or charts.alone:
             vertices, faces, uvs = repack(vertices, faces, uvs, packing)
         faces = mikktspace_split(vertices, faces, uvs, quads)
     timings.unwrap = time.perf_counter() - mark

@@ -15,8 +15,8 @@ xatlas charts triangles: it may cut a quad along its diagonal (0.6 % of the exam
 5,000, 4.5 % of a generated Hunyuan3D mesh's). Blender's quad then has corners from two charts, and
 neither its texture nor its tangents can be right inside it. ``keep_quads_in_one_chart`` moves one
 of the two triangles into its partner's chart, unfolded across the diagonal with the partner's own
-mapping (where it overlaps nothing of that chart), and ``repack`` packs the changed charts again
-(xatlas with the UVs given, ``use_input_mesh_uvs``).
+mapping, where it overlaps nothing of that chart (else the quad becomes a chart of its own), and
+``repack`` packs the changed charts again (xatlas with the UVs given, ``use_input_mesh_uvs``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ _SHRINK = 1e-3  # a moved triangle is tested shrunk by this share, so touching i
 class QuadCharts:
     """What keeping quads whole in the atlas did."""
 
-    moved: int = 0  # quads whose second chart's triangle was unfolded into the first's
-    split: int = 0  # quads left across two charts: neither triangle fitted beside its partner
+    moved: int = 0  # quads whose one triangle was unfolded into the other's chart
+    alone: int = 0  # quads where neither fitted beside its partner: cut out as a chart of their own
+    split: int = 0  # quads left across two charts (degenerate: no diagonal to unfold across)
 
 
 def charts_of(faces: np.ndarray, vertex_count: int) -> np.ndarray:
@@ -66,12 +67,12 @@ def keep_quads_in_one_chart(vertices: np.ndarray, faces: np.ndarray, uvs: np.nda
         return vertices, faces, uvs, QuadCharts()
     faces = faces.copy()
     chart = charts_of(faces, len(vertices))
-    moved = 0
+    moved = alone = 0
     for k in todo.tolist():
         for anchor, mover in ((2 * k, 2 * k + 1), (2 * k + 1, 2 * k)):
             corners, uv_tri, position = _unfolded(vertices, uvs, faces, source_faces, anchor, mover, len(vertices))
             if corners is None:
-                continue
+                break  # no diagonal to unfold across (a degenerate quad): left as it is
             target = int(chart[anchor])
             members = np.flatnonzero((chart == target) & (np.arange(len(faces)) != mover))
             if _overlaps(uv_tri, uvs[faces[members]]):  # its own chart, triangles moved into it included
@@ -82,7 +83,18 @@ def keep_quads_in_one_chart(vertices: np.ndarray, faces: np.ndarray, uvs: np.nda
             chart[mover] = target
             moved += 1
             break
-    return vertices, faces, uvs, QuadCharts(moved=moved, split=len(todo) - moved)
+        else:  # neither fits beside its partner: the quad becomes a chart of its own, which fits anywhere
+            anchor, mover = 2 * k, 2 * k + 1
+            vertices = np.concatenate([vertices, vertices[faces[anchor]]])
+            uvs = np.concatenate([uvs, uvs[faces[anchor]]])
+            faces[anchor] = len(vertices) - 3 + np.arange(3)
+            corners, uv_tri, position = _unfolded(vertices, uvs, faces, source_faces, anchor, mover, len(vertices))
+            faces[mover] = corners
+            vertices = np.concatenate([vertices, position[None]])
+            uvs = np.concatenate([uvs, uv_tri[1][None]])
+            chart[anchor] = chart[mover] = chart.max() + 1
+            alone += 1
+    return vertices, faces, uvs, QuadCharts(moved=moved, alone=alone, split=len(todo) - moved - alone)
 
 
 def _unfolded(vertices: np.ndarray, uvs: np.ndarray, faces: np.ndarray, source_faces: np.ndarray,
