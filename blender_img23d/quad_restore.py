@@ -24,6 +24,8 @@ from pathlib import Path
 import bmesh
 import bpy
 
+from . import corner_normals
+
 QUADS_PROP = "img23d_quads"
 _GLB_MAGIC, _JSON_CHUNK = 0x46546C67, 0x4E4F534A
 
@@ -80,6 +82,7 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
         return QuadRestore(note=f"'{label}' stays triangles: {problem}")
     if asked == 0:
         return QuadRestore()
+    normals = corner_normals.read(mesh)  # the faces change below: the file's normals must not
     _weld_split_diagonals(mesh, asked)
     bm = bmesh.new()
     try:
@@ -101,6 +104,7 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
     finally:
         bm.free()
     mesh.update()
+    corner_normals.restore(mesh, normals)
     refused = asked - len(diagonals)
     note = ""
     if refused:

@@ -6,7 +6,7 @@ The mesh arrives as Re-texture's (``stages/paint/retexture.py``: ``positions`` i
 stores them (Blender's ``image.pixels`` start at the bottom: the add-on flips them), and beside it
 perhaps ``metallic_roughness``, (H, W, 3) uint8, glTF's metallicRoughness texture on the same UVs
 (roughness in G, metallic in B; the bake carries it to the new mesh as it carries the colour), or
-``vertex_colors``, (V, 3 or 4) uint8, one per position. The mesh as it came is the high mesh
+``vertex_colors``, (V, 3 or 4) uint8, one per position, linear (as glTF's COLOR_0). The mesh as it came is the high mesh
 (``high/<name>.glb``, the ``high_mesh`` artifact), the finished one ``<name>.glb`` (``mesh``),
 both in glTF's axes as every GLB of a run, written by ``finishing`` as a Generate's are.
 """
