@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from diffusers import Flux2KleinPipeline, QwenImageEditPlusPipeline
-from diffusers.image_processor import VaeImageProcessor
 from PIL import Image, ImageDraw
 
 from img23d_backend.env.job_control import CancelToken
+from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages import editing
@@ -38,7 +37,7 @@ from img23d_backend.stages.skips import EditorUnavailable
 
 KLEIN, QWEN = "flux2-klein-4b", "qwen-image-edit-2511"
 QWEN_PIPELINE = "QwenImageEditPlusPipeline"
-PIPELINES = {KLEIN: Flux2KleinPipeline, QWEN: QwenImageEditPlusPipeline}
+PIPELINES = {KLEIN: "Flux2KleinPipeline", QWEN: QWEN_PIPELINE}
 TINY_PIXELS = 96 * 96  # the tiny replicas' own area (edit size 0)
 # Every aspect from 1:4 to 4:1 in steps of 4 ** (1/8) (about 19 %), the longer side an odd 301 px; the
 # issue's shapes; very small and nearly square odd ones.
@@ -86,6 +85,16 @@ def assert_lands_back(back: Image.Image, crop: Image.Image, canvas_scale: float)
             f"moved by {got_x - x:.2f}, {got_y - y:.2f} px on a {crop.width} x {crop.height} crop (slack {slack:.2f})")
 
 
+def _diffusers(editor: str) -> tuple[type, type]:
+    """The editor's pipeline class and diffusers' image processor, which both pipelines' processors are
+    (imported as the model manager imports them: after the torchvision stubs a CPU build needs)."""
+    prepare_torchvision()
+    import diffusers
+    from diffusers.image_processor import VaeImageProcessor
+
+    return getattr(diffusers, PIPELINES[editor]), VaeImageProcessor
+
+
 def _manager(root: Path, editor: str) -> ModelManager:
     spec = tiny_model_set(root, editor=editor).editor
     manager = ModelManager(torch.device("cpu"))
@@ -103,7 +112,8 @@ def _references(manager: ModelManager, editor: str, crops: list[Image.Image], ed
     """Each crop's call of the pipeline as the stage makes it: the answer's size it asked for, the
     reference the pipeline made (as a picture) and the pipeline."""
     calls: list[dict[str, Any]] = []
-    call, preprocess = PIPELINES[editor].__call__, VaeImageProcessor.preprocess
+    pipeline_class, processor = _diffusers(editor)
+    call, preprocess = pipeline_class.__call__, processor.preprocess
 
     def recording_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         calls.append({"size": (kwargs["width"], kwargs["height"]), "pipeline": self})
@@ -119,8 +129,8 @@ def _references(manager: ModelManager, editor: str, crops: list[Image.Image], ed
         calls[-1]["reference"] = Image.fromarray(rgb, "RGB")
         raise Stop
 
-    monkeypatch.setattr(PIPELINES[editor], "__call__", recording_call)
-    monkeypatch.setattr(VaeImageProcessor, "preprocess", recording_preprocess)
+    monkeypatch.setattr(pipeline_class, "__call__", recording_call)
+    monkeypatch.setattr(processor, "preprocess", recording_preprocess)
     # The memory check counts the full-size model's activations at the edit's area (gigabytes at 1024),
     # which this CPU may not have free beside the other tests; the sweep stops before any of them.
     monkeypatch.setattr(editing, "check_editor_activations", lambda *args, **kwargs: None)
@@ -175,7 +185,8 @@ def test_an_editor_that_answers_with_its_reference_gives_the_crop_back(
     """A whole run, decoding included: the VAE's picture is replaced by the reference the pipeline made
     (an editor that changes nothing), and the stage maps it back onto each crop within a pixel."""
     references: list[Image.Image] = []
-    preprocess, postprocess = VaeImageProcessor.preprocess, VaeImageProcessor.postprocess
+    _, processor = _diffusers(editor)
+    preprocess, postprocess = processor.preprocess, processor.postprocess
 
     def keep(self: Any, *args: Any, **kwargs: Any) -> Any:
         tensor = preprocess(self, *args, **kwargs)
@@ -187,8 +198,8 @@ def test_an_editor_that_answers_with_its_reference_gives_the_crop_back(
         assert decoded[0].size == references[0].size  # the VAE decoded the canvas's size
         return [references.pop(0)]
 
-    monkeypatch.setattr(VaeImageProcessor, "preprocess", keep)
-    monkeypatch.setattr(VaeImageProcessor, "postprocess", answer)
+    monkeypatch.setattr(processor, "preprocess", keep)
+    monkeypatch.setattr(processor, "postprocess", answer)
     crops = [_pattern((257, 65)), _pattern((97, 141))]
     edited = edit_images(managers[editor], [EditRequest(crop, "the whole object", seed=2) for crop in crops],
                          CancelToken())
