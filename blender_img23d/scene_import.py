@@ -56,10 +56,10 @@ class ImportFailed(Exception):
 
 def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.types.Object:
     """Import ``path`` and return a single mesh object named ``name`` (not yet in a collection).
-    The copies of a vertex that the file's UV seams and hard edges made are welded, each corner
-    keeping its normal and UV (``seam_weld``), so a closed mesh arrives closed; a finished object's
-    quads are restored (``quad_restore``); a sentence about pairs that could not be joined goes to
-    ``notes``."""
+    A finished object's quads are restored (``quad_restore``); then the copies of a vertex that
+    the file's UV seams and hard edges made are welded, each corner keeping its normal and UV
+    (``seam_weld``), so a closed mesh arrives closed. A sentence about pairs that could not be
+    joined goes to ``notes``."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist")
     try:
@@ -84,8 +84,8 @@ def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.typ
         raise ImportFailed(f"{path.name} contains no mesh")
     for mesh in {o.data for o in meshes}:  # before folding: joining meshes would reorder the faces
         with seam_weld.kept_normals(mesh):
-            seam_weld.weld_seams(mesh)
             restored = quad_restore.restore_quads(mesh, name)
+            seam_weld.weld_seams(mesh)  # after the quads: their diagonals are no edges to weld along
         if restored.note and notes is not None:
             notes.append(restored.note)
     obj = _fold(meshes)

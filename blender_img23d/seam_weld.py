@@ -15,10 +15,12 @@ vertex that is not manifold where the file had two that are), and so do three or
 on one pair of positions. A weld that would give a face the same vertex twice is left out.
 
 The weld moves corners onto their welded vertex and leaves faces, corners and their order as they
-are (quad restore reads triangle pairs 2k, 2k + 1 from that order); corner data (UVs, colours) is
-untouched. The corners' normals are kept by ``kept_normals``: read before, set back corner by
-corner after (Blender 4.1+ has no auto smooth; ``normals_split_custom_set`` marks as sharp the
-edges where a welded vertex's corners differ, so a hard edge stays hard in 4.2, 5.0 and 5.2).
+are; corner data (UVs, colours) is untouched. A finished object's quads are restored first
+(``quad_restore``, which welds each pair's own diagonal): a quad's diagonal is no edge of the
+surface, and two quads sharing two edges would put four triangles on one diagonal. The corners'
+normals are kept by ``kept_normals``: read before, set back corner by corner after (Blender 4.1+
+has no auto smooth; ``normals_split_custom_set`` marks as sharp the edges where a welded vertex's
+corners differ, so a hard edge stays hard in 4.2, 5.0 and 5.2).
 """
 
 from __future__ import annotations

@@ -49,14 +49,16 @@ def _file_topology(arrays: dict[str, np.ndarray]) -> tuple[int, int, int]:
     return _islands(int(welded.max()) + 1, unique), int((uses == 1).sum()), int((uses > 2).sum())
 
 
-def _blender_topology(mesh) -> tuple[int, int, int]:
-    """Islands, open edges (one face) and edges with more than two faces, as Blender has them."""
+def _blender_topology(mesh) -> tuple[int, int, int, int]:
+    """Islands, open edges (one face), edges with more than two faces and loose edges (none), as
+    Blender has them."""
     edges = np.empty(2 * len(mesh.edges), dtype=np.int64)
     mesh.edges.foreach_get("vertices", edges)
     corner_edges = np.empty(len(mesh.loops), dtype=np.int64)
     mesh.loops.foreach_get("edge_index", corner_edges)
     uses = np.bincount(corner_edges, minlength=len(mesh.edges))
-    return _islands(len(mesh.vertices), edges.reshape(-1, 2)), int((uses == 1).sum()), int((uses > 2).sum())
+    return (_islands(len(mesh.vertices), edges.reshape(-1, 2)), int((uses == 1).sum()), int((uses > 2).sum()),
+            int((uses == 0).sum()))
 
 
 def _corners(mesh) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
@@ -132,7 +134,7 @@ def test_a_finished_mesh_arrives_closed_with_the_files_normals_and_uvs_per_corne
     mesh = obj.data
     quads = sum(len(p.vertices) == 4 for p in mesh.polygons)
     assert notes == [] and quads == len(mesh.polygons) and abs(quads - QUADS) <= 0.15 * QUADS
-    assert _blender_topology(mesh) == (1, 0, 0)  # main's import: 8 islands, 294 open edges
+    assert _blender_topology(mesh) == (1, 0, 0, 0)  # main's import: 8 islands, 294 open edges, 57 loose
     assert len(mesh.vertices) == len(np.unique(arrays["POSITION"], axis=0))
     angle, uv = _worst_corner(mesh, arrays, quads)
     assert angle < 0.1 and uv < 1e-6, (angle, uv)
@@ -168,7 +170,7 @@ def test_a_hard_edged_box_arrives_as_one_closed_box_whose_edges_stay_hard(addon,
     obj = _import(path, "box")
     mesh = obj.data
     assert len(mesh.vertices) == 8 and sorted(len(p.vertices) for p in mesh.polygons) == [4] * 6
-    assert _blender_topology(mesh) == (1, 0, 0)  # main's import: 6 islands, 24 open edges
+    assert _blender_topology(mesh) == (1, 0, 0, 0)  # main's import: 6 islands, 24 open edges
     angle, uv = _worst_corner(mesh, read_glb(path), 6)
     assert angle < 0.1 and uv < 1e-6, (angle, uv)  # every side flat: the corners kept their own normals
 
@@ -184,9 +186,29 @@ def test_parts_that_touch_at_a_point_stay_apart(addon, scene, tmp_path) -> None:
                      np.concatenate([first[3], second[3]]))
     mesh = _import(path, "boxes").data
     assert len(mesh.vertices) == 16 and len(mesh.polygons) == 12
-    assert _blender_topology(mesh) == (2, 0, 0)
+    assert _blender_topology(mesh) == (2, 0, 0, 0)
     touching = [v for v in mesh.vertices if tuple(v.co) == (1.0, -1.0, 1.0)]  # glTF's (1, 1, 1) in Blender's axes
     assert len(touching) == 2
+
+
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
+def test_two_quads_sharing_two_edges_arrive_as_two_joined_quads(addon, scene, tmp_path) -> None:
+    # A doublet, as a quad remesher can leave one: quads (0, 1, 2, 3) and (2, 1, 0, 4) share the
+    # edges 0-1 and 1-2, and both are cut along 0-2, so as triangles four faces meet on one diagonal
+    # (a weld of the triangles would crowd it). Every triangle has its own copies, as where hard edges
+    # run everywhere. The file's quads have no such edge: two quads, five vertices, one piece.
+    corners = np.array([[0.0, 0, 0], [1, 0, 0.2], [1, 1, 0], [0, 1, 0.5], [0.5, -1, 0.4]])
+    triangles = [(0, 1, 2), (0, 2, 3), (2, 1, 0), (2, 0, 4)]
+    positions = corners[np.ravel(triangles)]
+    normals = np.repeat([np.cross(corners[b] - corners[a], corners[c] - corners[a]) for a, b, c in triangles], 3, 0)
+    path = write_glb(tmp_path / "doublet.glb", positions, np.arange(12).reshape(4, 3), positions[:, :2] / 2, 2,
+                     normals / np.linalg.norm(normals, axis=1, keepdims=True))
+    notes: list[str] = []
+    mesh = _import(path, "doublet", notes).data
+    assert notes == [] and [len(p.vertices) for p in mesh.polygons] == [4, 4]
+    assert len(mesh.vertices) == 5 and _blender_topology(mesh) == (1, 4, 0, 0)
+    angle, uv = _worst_corner(mesh, read_glb(path), 2)
+    assert angle < 0.1 and uv < 1e-6, (angle, uv)
 
 
 def test_a_sliver_whose_corners_share_a_position_keeps_its_three_vertices(addon, scene, tmp_path) -> None:
@@ -199,4 +221,4 @@ def test_a_sliver_whose_corners_share_a_position_keeps_its_three_vertices(addon,
     path = write_glb(tmp_path / "sliver.glb", positions, triangles, positions[:, :2] / 4, None)
     mesh = _import(path, "sliver").data
     assert [len(set(p.vertices)) for p in mesh.polygons] == [3, 3, 3]
-    assert len(mesh.vertices) == 7 and _blender_topology(mesh)[:2] == (2, 7)
+    assert len(mesh.vertices) == 7 and _blender_topology(mesh) == (2, 7, 0, 0)
