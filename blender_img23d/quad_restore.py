@@ -6,11 +6,12 @@ triangles in the file's order (both checked in tests/blender/test_addon_finish_a
 each pair's shared edge is dissolved here with bmesh.
 
 A pair whose diagonal lies on a UV seam or a hard edge shares no vertex there in the file (glTF
-splits vertices at both): its second triangle's corners are first pointed at the first's vertices
-at the same positions. Only the pair's own diagonal is welded here, before the join: the rest of
-the mesh is welded after it by ``seam_weld``, on the quads, where no diagonal is an edge any more
-(two quads that share two edges would otherwise crowd four triangles onto one diagonal).
-``scene_import`` runs both inside ``seam_weld.kept_normals``, so every corner keeps its normal.
+splits vertices at both): the copies of its diagonal's ends are welded first (``seam_weld.weld_pairs``:
+face order and corner data kept). Only the pairs' own diagonals are welded here, before the join:
+the rest of the mesh is welded after it by ``seam_weld.weld_seams``, on the quads, where no
+diagonal is an edge any more (two quads that share two edges would otherwise crowd four triangles
+onto one diagonal). ``scene_import`` runs both inside ``seam_weld.kept_normals``, so every corner
+keeps its normal.
 
 The file is untrusted input: Q must be a whole number within 0..faces/2, and a pair joins only
 if both faces are triangles sharing exactly one edge; any other pair stays two triangles, counted
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 import bmesh
 import bpy
 import numpy as np
+
+from . import seam_weld
 
 QUADS_PROP = "img23d_quads"
 
@@ -60,12 +63,11 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
         return QuadRestore(note=f"'{label}' stays triangles: {problem}")
     if asked == 0:
         return QuadRestore()
-    left = _weld_split_diagonals(mesh, asked)
+    seam_weld.weld_pairs(mesh, _split_diagonals(mesh, asked))
     bm = bmesh.new()
     try:
         bm.from_mesh(mesh)
         bm.faces.ensure_lookup_table()
-        bm.verts.ensure_lookup_table()
         diagonals = []
         for k in range(asked):
             shared = _shared_edge(bm.faces[2 * k], bm.faces[2 * k + 1])
@@ -75,11 +77,6 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
             # Each diagonal lies between its own pair's two faces only, so dissolving them all at
             # once makes one quad per pair; face-corner data (UVs, the kept normals) is kept by bmesh.
             bmesh.ops.dissolve_edges(bm, edges=diagonals, use_verts=False, use_face_split=False)
-        if len(left):  # the diagonals' welding left edges without faces, and copies no face uses
-            copies = [bm.verts[int(i)] for i in left]
-            bmesh.ops.delete(bm, geom=list({e for v in copies for e in v.link_edges if not e.link_faces}),
-                             context="EDGES")
-            bmesh.ops.delete(bm, geom=[v for v in copies if v.is_valid and not v.link_faces], context="VERTS")
         bm.to_mesh(mesh)
     finally:
         bm.free()
@@ -92,43 +89,32 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
     return QuadRestore(asked=asked, joined=len(diagonals), refused=refused, note=note)
 
 
-def _weld_split_diagonals(mesh: bpy.types.Mesh, pairs: int) -> np.ndarray:
-    """Give the two triangles of each pair the same vertices where the file split its diagonal,
-    and return the vertices some corner left (their old edges stay, for ``restore_quads`` to remove).
-
-    A second triangle's corners at the first's positions are pointed at the first's vertices there
-    (an exact match: the file wrote one position twice), polygon order untouched; the corners keep
-    their own UVs and normals. A pair that does not have exactly two positions in common, or with a
-    triangle that has two corners at one position, is left alone (and counted by ``restore_quads``)."""
+def _split_diagonals(mesh: bpy.types.Mesh, pairs: int) -> np.ndarray:
+    """The vertices to weld, (P, 2), where the file split a pair's diagonal: each corner of a second
+    triangle at one of its first triangle's positions (an exact match: the file wrote one position
+    twice), with the first's vertex there. A pair that does not have exactly two positions in
+    common, or with a triangle that has two corners at one position, is left alone (and counted by
+    ``restore_quads``)."""
     count, pairs = len(mesh.vertices), min(pairs, len(mesh.polygons) // 2)
     positions = np.empty(3 * count, dtype=np.float32)
     mesh.vertices.foreach_get("co", positions)
     _, place = np.unique(positions.reshape(-1, 3), axis=0, return_inverse=True)
     place = place.reshape(-1)  # numpy 2.0 gave the inverse of an axis-unique another shape
-    corner_verts = np.empty(len(mesh.loops), dtype=np.int32)
+    corner_verts = np.empty(len(mesh.loops), dtype=np.int64)
     mesh.loops.foreach_get("vertex_index", corner_verts)
     sizes = np.empty(len(mesh.polygons), dtype=np.int32)
     mesh.polygons.foreach_get("loop_total", sizes)
     if not pairs or (sizes[:2 * pairs] != 3).any():
-        # Faces other than triangles among the pairs (never from a glTF file): the loop below
-        # assumes three corners a face; restore_quads leaves such pairs as they are.
-        return np.empty(0, dtype=np.int64)
-    first = corner_verts[:6 * pairs].reshape(pairs, 2, 3)[:, 0]
-    second = corner_verts[:6 * pairs].reshape(pairs, 2, 3)[:, 1].copy()
+        # Faces other than triangles among the pairs (never from a glTF file): the corners below are
+        # read three a face; restore_quads leaves such pairs as they are.
+        return np.empty((0, 2), dtype=np.int64)
+    first, second = corner_verts[:6 * pairs].reshape(pairs, 2, 3).transpose(1, 0, 2)
     first_at, second_at = place[first], place[second]
-    distinct = _three_places(first_at) & _three_places(second_at)
-    # For each corner of the second triangle, the first triangle's vertex at its position, if any.
-    match = second_at[:, :, None] == first_at[:, None, :]
+    match = second_at[:, :, None] == first_at[:, None, :]  # a second corner at a first corner's position
     common = match.any(axis=2)
-    wanted = distinct & (common.sum(axis=1) == 2)
+    wanted = (_three_places(first_at) & _three_places(second_at) & (common.sum(axis=1) == 2))[:, None] & common
     partner = np.take_along_axis(first, match.argmax(axis=2), axis=1)
-    welded = np.where(wanted[:, None] & common, partner, second)
-    if np.array_equal(welded, second):
-        return np.empty(0, dtype=np.int64)
-    corner_verts[:6 * pairs].reshape(pairs, 2, 3)[:, 1] = welded
-    mesh.loops.foreach_set("vertex_index", corner_verts)
-    mesh.update(calc_edges=True)
-    return np.unique(second[welded != second])
+    return np.stack([second[wanted], partner[wanted]], axis=1)
 
 
 def _three_places(triangles: np.ndarray) -> np.ndarray:

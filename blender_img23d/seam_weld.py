@@ -34,6 +34,7 @@ import bpy
 import numpy as np
 
 _KEPT_NORMALS = ".img23d_corner_normals"   # a hidden corner attribute: survives welding and bmesh
+_FACE_ORDER = "img23d_face_order"           # a bmesh face layer while welding
 
 
 @dataclass(frozen=True)
@@ -48,24 +49,37 @@ class Weld:
 def weld_seams(mesh: bpy.types.Mesh) -> Weld:
     """Weld the vertex copies of ``mesh`` along its cut edges (see the module's docstring).
     Faces, their order and their corners' data are kept; vertices no corner uses any more go."""
-    count = len(mesh.vertices)
     corner_verts = _array(mesh.loops, "vertex_index", len(mesh.loops))
-    pairs = _cut_edge_ends(mesh, corner_verts)
+    return weld_pairs(mesh, _cut_edge_ends(mesh, corner_verts), corner_verts)
+
+
+def weld_pairs(mesh: bpy.types.Mesh, pairs: np.ndarray, corner_verts: np.ndarray | None = None) -> Weld:
+    """Make each pair of vertices in ``pairs`` (P, 2), and every vertex joined to them through
+    other pairs, one vertex: the lowest-numbered. A weld that would put one vertex twice in a face is
+    left out. Faces keep their order and their corners' data."""
+    count = len(mesh.vertices)
     if not len(pairs):
         return Weld(count, count)
+    if corner_verts is None:
+        corner_verts = _array(mesh.loops, "vertex_index", len(mesh.loops))
     target = _components(count, pairs)
     target, held = _keep_faces_whole(mesh, corner_verts, target)
-    moved = target != np.arange(count)
-    if not moved.any():
+    moved = np.flatnonzero(target != np.arange(count))
+    if not len(moved):
         return Weld(count, count, held)
-    mesh.loops.foreach_set("vertex_index", target[corner_verts].astype(np.int32))
-    # Edges are rebuilt from the faces; the copies' old edges stay, now loose, and go with them.
-    mesh.update(calc_edges=True)
+    # bmesh's weld, not corners pointed elsewhere and edges recomputed: Blender 5.0 frees a mesh
+    # so changed with the wrong allocator once bmesh writes it back (and crashed repeated imports).
     bm = bmesh.new()
     try:
         bm.from_mesh(mesh)
+        order = bm.faces.layers.int.new(_FACE_ORDER)
+        for index, face in enumerate(bm.faces):
+            face[order] = index
         bm.verts.ensure_lookup_table()
-        bmesh.ops.delete(bm, geom=[bm.verts[int(i)] for i in np.flatnonzero(moved)], context="VERTS")
+        bmesh.ops.weld_verts(bm, targetmap={bm.verts[int(v)]: bm.verts[int(target[v])] for v in moved})
+        if any(face[order] != index for index, face in enumerate(bm.faces)):
+            bm.faces.sort(key=lambda face: face[order])  # faces it rebuilt may have gone to the end
+        bm.faces.layers.int.remove(order)
         bm.to_mesh(mesh)
     finally:
         bm.free()
