@@ -14,8 +14,9 @@ a point, or share a position without sharing an edge, stay apart (welding them w
 vertex that is not manifold where the file had two that are), and so do three or more open edges
 on one pair of positions. A weld that would give a face the same vertex twice is left out.
 
-The weld moves corners onto their welded vertex and leaves faces, corners and their order as they
-are; corner data (UVs, colours) is untouched. A finished object's quads are restored first
+The weld (bmesh's ``weld_verts``) leaves faces, their corners and their order as they are; corner
+data (UVs) is untouched, and a value per vertex (a vertex colour) is the kept copy's, as the copies
+of one point carry one value. A finished object's quads are restored first
 (``quad_restore``, which welds each pair's own diagonal): a quad's diagonal is no edge of the
 surface, and two quads sharing two edges would put four triangles on one diagonal. The corners'
 normals are kept by ``kept_normals``: read before, set back corner by corner after (Blender 4.1+
