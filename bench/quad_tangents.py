@@ -4,8 +4,8 @@ For each mesh: its quads at ``--target`` (``retopologize``, as the finish makes 
 as the code before issue 54 did (the file's triangles as the retopology split them, each quad's
 triangles wherever the unwrap put them; ``quads=0``) and as it does now (``quads=Q``: each quad in
 one chart, split along MikkTSpace's diagonal), each written as the finished GLB. Each GLB is imported
-by the add-on's own import (``scene_import.import_glb``: Merge Vertices, quads restored), with the
-corners' normals kept through the join (now) or not (before: ``corner_normals.read`` disabled), and
+by the add-on's own import (``scene_import.import_glb``: quads restored, seams welded), with the
+corners' normals kept through the join (now) or not (before: ``seam_weld.kept_normals`` disabled), and
 Blender's ``Mesh.calc_tangents`` on the quads is compared corner by corner (matched by position and UV)
 with the bake's own tangents and normals: the share of corners turned by more than 1 and 5 degrees,
 the 95th percentile and the largest turn, bitangent signs flipped, the largest normal difference.
@@ -17,6 +17,7 @@ The same GLB left as triangles (a game engine's view) is compared too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -54,7 +55,7 @@ def compare(path: Path, baked: BakedMesh, restore: bool, keep_normals: bool) -> 
     here, not at the top: the finish's worker processes start by importing this module again."""
     import bpy
 
-    from blender_img23d import corner_normals, scene_import
+    from blender_img23d import scene_import, seam_weld
 
     corners = baked.faces
     uvs = baked.uvs[corners].reshape(-1, 2)
@@ -70,13 +71,13 @@ def compare(path: Path, baked: BakedMesh, restore: bool, keep_normals: bool) -> 
 
     if not restore:
         path = _without_quads(path)
-    kept = corner_normals.read
+    kept = seam_weld.kept_normals
     if not keep_normals:
-        corner_normals.read = lambda mesh: None
+        seam_weld.kept_normals = lambda mesh: contextlib.nullcontext()
     try:
         obj = scene_import.import_glb(path, "bench", [])
     finally:
-        corner_normals.read = kept
+        seam_weld.kept_normals = kept
     mesh = obj.data
     mesh.calc_tangents()
     count = len(mesh.loops)
