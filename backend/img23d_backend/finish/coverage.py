@@ -15,8 +15,9 @@ the unit frame (``canonical``: distances are shares of the bounding-box diagonal
   away from the input's at their nearest point. More than ``TURNED_LIMIT`` of the result's area
   so turned (by over 90 degrees) is a shredded result.
 
-The nearest points come from the ``CANDIDATES`` triangles whose centroids are nearest, measured
-exactly: never nearer than the truth, so a gap is never under-counted.
+Distances are exact to one triangle of the result, found through a grid of points on it (as
+``bench/mesh_distance.py`` measures, with a coarser grid): never short of the truth, so a gap is
+never under-counted, and at most ``SPACING`` over it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from .bake.surface import closest_on_triangles
 
 GAP_LIMIT = 0.05       # an input vertex further than 5 % of the diagonal from the result: a part lost
 TURNED_LIMIT = 0.02    # more than 2 % of the result's area facing against the input there: shredded
-CANDIDATES = 8
+CANDIDATES = 4
+SPACING = 0.005        # the grid on the result the nearest triangles are found by (a share of the diagonal)
 NEAR_SHARE = 0.5       # input triangles this share of a result face's size further than the nearest count as near
 CHUNK = 16_384         # points per batch of exact distances (memory stays at a few tens of MB)
 
@@ -53,27 +55,46 @@ class Coverage:
         return None
 
 
-def nearest_on(points: np.ndarray, vertices: np.ndarray, triangles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each point, its distance to the mesh (``vertices``, ``triangles``) and the triangle it is nearest."""
+def grid_points(triangles: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Barycentric grid points on each triangle (T, 3, 3), sub-triangle edges at most ``spacing`` long:
+    the points, the triangle each belongs to, and each point's share of its triangle's area."""
+    edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
+    divisions = np.maximum(1, np.ceil(edges / spacing)).astype(np.int64)
+    areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]),
+                                 axis=1)
+    points, owners, weights = [], [], []
+    for n in np.unique(divisions):
+        which = np.flatnonzero(divisions == n)
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        keep = (i + j) <= n
+        bary = np.stack([n - i[keep] - j[keep], i[keep], j[keep]], axis=1) / n  # (P, 3)
+        points.append(np.einsum("pk,tkd->tpd", bary, triangles[which]).reshape(-1, 3))
+        owners.append(np.repeat(which, len(bary)))
+        weights.append(np.repeat(areas[which] / len(bary), len(bary)))
+    return np.concatenate(points), np.concatenate(owners), np.concatenate(weights)
+
+
+def nearest_on(points: np.ndarray, vertices: np.ndarray, triangles: np.ndarray,
+               spacing: float = SPACING) -> np.ndarray:
+    """Each point's distance to the mesh (``vertices``, ``triangles``): exact to one of its triangles,
+    so never short of the truth, and at most ``spacing`` over it (the triangles of the nearest
+    points of a grid that far apart on the mesh are measured; long thin triangles, as a decimation
+    makes, are found as surely as small ones)."""
     points = np.asarray(points, dtype=np.float64)
     corners = np.asarray(vertices, dtype=np.float64)[np.asarray(triangles, dtype=np.int64)]
     if len(points) == 0 or len(corners) == 0:
-        return np.full(len(points), np.inf), np.zeros(len(points), dtype=np.int64)
-    k = min(CANDIDATES, len(corners))
-    tree = cKDTree(corners.mean(axis=1))
+        return np.full(len(points), np.inf)
+    samples, owners, _ = grid_points(corners, spacing)
+    tree = cKDTree(samples)
+    k = min(CANDIDATES, len(samples))
     distance = np.empty(len(points))
-    which = np.empty(len(points), dtype=np.int64)
     for start in range(0, len(points), CHUNK):
         chunk = points[start:start + CHUNK]
-        _, candidates = tree.query(chunk, k=k)
-        candidates = candidates.reshape(len(chunk), k)
-        tri = corners[candidates]
+        _, nearest = tree.query(chunk, k=k)
+        tri = corners[owners[nearest.reshape(len(chunk), k)]]
         squared, _ = closest_on_triangles(chunk[:, None, :], tri[:, :, 0], tri[:, :, 1], tri[:, :, 2])
-        pick = np.argmin(squared, axis=1)
-        rows = np.arange(len(chunk))
-        distance[start:start + len(chunk)] = np.sqrt(squared[rows, pick])
-        which[start:start + len(chunk)] = candidates[rows, pick]
-    return distance, which
+        distance[start:start + len(chunk)] = np.sqrt(squared.min(axis=1))
+    return distance
 
 
 def turned_share(vertices: np.ndarray, faces: np.ndarray, out_vertices: np.ndarray,
@@ -90,7 +111,7 @@ def turned_share(vertices: np.ndarray, faces: np.ndarray, out_vertices: np.ndarr
     facing = np.cross(inputs[:, 1] - inputs[:, 0], inputs[:, 2] - inputs[:, 0])
     centres = corners.mean(axis=1)
     size = np.sqrt(area)
-    k = min(CANDIDATES, len(inputs))
+    k = min(2 * CANDIDATES, len(inputs))  # input triangles are small: their centroids find them
     tree = cKDTree(inputs.mean(axis=1))
     agrees = np.zeros(len(corners), dtype=bool)
     sign = np.zeros(len(corners))
@@ -119,6 +140,6 @@ def coverage(vertices: np.ndarray, faces: np.ndarray, out_vertices: np.ndarray, 
     out_triangles = np.asarray(out_triangles, dtype=np.int64).reshape(-1, 3)
     if len(out_triangles) == 0:
         return Coverage(float("inf"), 0.0)
-    gap, _ = nearest_on(vertices, out_vertices, out_triangles)
+    gap = nearest_on(vertices, out_vertices, out_triangles)
     turned = turned_share(vertices, faces, out_vertices, out_triangles) if facing else 0.0
     return Coverage(float(gap.max()) if len(gap) else 0.0, turned)
