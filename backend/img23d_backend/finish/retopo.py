@@ -1,5 +1,10 @@
 """An object's topology for an artist: as generated, triangles at a face budget, or quads at a face target.
 
+Whatever is remade, it is remade from the mesh in one canonical order and in a unit box
+(``canonical``): the same surface gives the same result however its vertices are numbered, and
+a mesh far from the origin as near it; the result goes back to the input's frame. A mesh none of
+whose faces has any area raises ``NothingToRemesh`` (its message is the sentence for the user).
+
 Quads come from Instant Meshes (``instant_meshes``) after light Taubin smoothing (the clean-up's
 own ``taubin_smooth``: marching-cubes stair steps otherwise bend its orientation field); its
 folded quads are dropped, small holes capped and every vertex moved onto the input's own
@@ -10,11 +15,14 @@ it sizes the field's coarse mesh (about one quad per vertex asked), and its pure
 then splits every coarse face into quads, so about four times as many quads come out as vertices
 were asked for. The ratio is measured, not assumed
 (``bench/retopo_calibration.py`` writes ``bench/results/retopo-calibration-cpu.json``), and the
-request is the target divided by it. A result is checked (``quad_mesh.check_quads``); the one
+request is the target divided by it. A result is checked (``quad_mesh.check_quads``: counts;
+``coverage``: it still covers the input and faces its way, so a result that lost a part or runs
+across a thin one is not a success); the one
 that fails gets one more call, its request scaled by what this mesh made of the first (or
 nudged, when only holes failed it: they move with the field's scale); a second failure, an
 error or a dead worker falls back to quadric decimation (the clean-up's ``decimate``) to the
-same number of triangles, said once in ``RetopoResult.fallback``.
+same number of triangles, said once in ``RetopoResult.fallback``. Decimated triangles are held
+to the same coverage; ones that fail it leave the mesh's own triangles, said the same way.
 """
 
 from __future__ import annotations
