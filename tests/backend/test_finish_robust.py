@@ -16,6 +16,7 @@ import pytest
 import trimesh
 from skimage import measure
 
+from img23d_backend.commands import cli
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.canonical import canonical
 from img23d_backend.finish.retopo import NothingToRemesh, RetopoSettings, retopologize
@@ -157,13 +158,24 @@ def test_the_canonical_mesh_is_the_same_for_any_numbering_and_lies_in_a_unit_box
     np.testing.assert_allclose(mesh.to_input(mesh.vertices).min(axis=0), (vertices * 1e3 + 5.0).min(axis=0))
 
 
-# The command, as a user runs it: one process each, with a time limit (a mesh with no area kept
-# Instant Meshes' worker busy for good before it was refused).
+def _argv(mesh: Path, out: Path, faces: int = 300) -> list[str]:
+    return ["retopo", str(mesh), "--out", str(out), "--topology", "quads", "--faces", str(faces), "--bake-size", "128",
+            "--device", "cpu"]
+
+
 def _retopo(mesh: Path, out: Path, faces: int = 300) -> subprocess.CompletedProcess:
+    """The command in a process of its own, with a time limit (a mesh with no area kept Instant
+    Meshes' worker busy for good before it was refused)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([SOURCE_PYTHONPATH, os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "img23d_backend", "retopo", str(mesh), "--out", str(out),
-                           "--topology", "quads", "--faces", str(faces), "--bake-size", "128", "--device", "cpu"],
+    return subprocess.run([sys.executable, "-m", "img23d_backend", *_argv(mesh, out, faces)],
                           capture_output=True, text=True, env=env, timeout=150)
+
+
+def _retopo_here(mesh: Path, out: Path, capsys: pytest.CaptureFixture[str], faces: int = 300) -> tuple[int, str, str]:
+    """The command's own entry point in this process (no interpreter to start): (exit code, stdout, stderr)."""
+    code = cli.main(_argv(mesh, out, faces))
+    said = capsys.readouterr()
+    return code, said.out, said.err
 
 
 def test_the_command_says_a_mesh_with_no_area_in_one_sentence(tmp_path: Path) -> None:
@@ -177,11 +189,12 @@ def test_the_command_says_a_mesh_with_no_area_in_one_sentence(tmp_path: Path) ->
 
 
 @needs_instant_meshes
-def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32_bit_one(tmp_path: Path) -> None:
+def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32_bit_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     vertices, faces = _ball()
     trimesh.Trimesh(vertices + FAR, faces, process=False).export(tmp_path / "far.obj")  # text: 64-bit positions
-    done = _retopo(tmp_path / "far.obj", tmp_path / "runs")
-    assert done.returncode == 0, done.stderr
+    code, _, err = _retopo_here(tmp_path / "far.obj", tmp_path / "runs", capsys)
+    assert code == 0, err
     [run] = (tmp_path / "runs").iterdir()
     low = trimesh.load(run / "far.glb", force="mesh")
     # the GLB stores float32: 10^6 away, 0.0625 apart; the ball's radius is 0.7
@@ -189,18 +202,18 @@ def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32
     assert np.abs(radius - 0.7).max() < 0.1
     assert abs(len(low.faces) // 2 - 300) <= 45
     trimesh.Trimesh(vertices + FAR, faces, process=False).export(tmp_path / "far.glb")  # glTF: 32-bit positions
-    done = _retopo(tmp_path / "far.glb", tmp_path / "refused")
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    said = done.stderr.strip().splitlines()[-1]
+    code, _, err = _retopo_here(tmp_path / "far.glb", tmp_path / "refused", capsys)
+    assert code == 2 and "Traceback" not in err
+    said = err.strip().splitlines()[-1]
     assert said.startswith("error: the mesh lies 1,000,001 units from the origin and is only 2.38 across: its "
                            "32-bit positions are 0.0625 apart there (2.6 % of its size), too coarse to remesh")
 
 
 @needs_instant_meshes
-def test_the_command_says_when_a_mesh_is_too_small_for_quads(tmp_path: Path) -> None:
+def test_the_command_says_when_a_mesh_is_too_small_for_quads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pyramid = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 0.8]],
                               [[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4], [0, 2, 1]], process=False)
     pyramid.export(tmp_path / "five.ply")
-    done = _retopo(tmp_path / "five.ply", tmp_path / "runs", faces=100)
-    assert done.returncode == 0, done.stderr
-    assert "quads failed: " in done.stdout and "kept its 5 triangles instead" in done.stdout
+    code, out, err = _retopo_here(tmp_path / "five.ply", tmp_path / "runs", capsys, faces=100)
+    assert code == 0, err
+    assert "quads failed: " in out and "kept its 5 triangles instead" in out
