@@ -60,7 +60,12 @@ def _convert(source: Path, target: Path) -> None:
                             f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} has no faces to paint")
-    vertices = np.asarray(loaded.vertices, dtype=np.float32)
+    # In the file's own precision: 32-bit where every position is a 32-bit number (a GLB's always are),
+    # else 64-bit (an OBJ's or PLY's may be), so that a mesh far from the origin keeps its shape and
+    # the retopo job can tell a 32-bit mesh too coarse where it lies (``jobs.retopo.check_precision``).
+    vertices = np.asarray(loaded.vertices, dtype=np.float64)
+    if np.array_equal(vertices.astype(np.float32).astype(np.float64), vertices):
+        vertices = vertices.astype(np.float32)
     positions = np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=1)  # glTF Y up -> Blender Z up
     triangles = np.asarray(loaded.faces, dtype=np.int64)
     loops = np.arange(triangles.size, dtype=np.int64).reshape(-1, 3)  # one loop per triangle corner
