@@ -1,32 +1,33 @@
-"""Game-ready finishing (issue 44), measured side by side: img23d's quads and triangles beside
-Blender's QuadriFlow and Decimate, on the same meshes, at 2k, 5k and 10k faces.
+"""Game-ready finishing (issues 44, 54), measured as the user gets it: the ``retopo`` command's quads
+and triangles beside Blender's QuadriFlow and Decimate, on the same meshes, at 2k, 5k and 10k faces.
 
-The set: the bundled example mesh (``examples/house_mesh.glb``), the real Hunyuan3D-2 output where
-``../shared/data`` has it (skipped, saying so, where not), and the "AI-like" meshes
-``scripts/ai_like_meshes.py`` makes (marching cubes of noisy fields with a blade, a handle, a wire,
-a shade and floaters; made here, seeded). Every mesh goes in as its file holds it, as
-``python -m img23d_backend retopo MESH`` takes it (no clean-up first: floaters included).
+The set (``game_ready_inputs.py``): generated meshes (the bundled example, the real Hunyuan3D-2
+output where ``../shared/data`` has it, the seeded "AI-like" meshes) and scanned ones no one here
+made (the Stanford bunny and the armadillo from Debian's libcgal-demo, skipped, saying so, where
+absent), each given a colour: a 1024 px texture, or glTF COLOR_0 vertex colours for some (the
+Hunyuan3D-2 mesh stays grey). Each coloured mesh is written as a GLB and given, as a file, to
 
-Per mesh and face target:
+    python -m img23d_backend retopo MESH.glb --topology quads|triangles --faces N --bake-size 1024
 
-* **img23d quads** and **img23d triangles**: ``finish.retopo.retopologize`` then ``finish.bake``
-  (1024 px colour and normal maps, its own UV worker started for each bake, as the ``retopo``
-  command does) and the finished GLB (``finish.glb``); seconds = remesh + bake + GLB.
+in a process of its own, as a user runs it; the finished GLB it writes is what is measured (its
+triangles; its quad count from the run's manifest). **Orderings**: the quads are made again from
+``--orderings`` - 1 renumbered copies of the same file (vertices and faces shuffled), and the
+spread of their Hausdorff distances (min, median, max) is reported beside the first's.
+
 * **QuadriFlow** (Blender's operator, as pressed) and **QuadriFlow after Merge by Distance**
-  (its usual workaround), and **Decimate** (the modifier, Collapse): see ``game_ready_blender.py``.
+  (its usual workaround), and **Decimate** (the modifier, Collapse): see ``game_ready_blender.py``
+  (``--no-blender`` leaves them out).
 
 Measured for each: success (a result at all; within 50 % of the target; no blow-up: no vertex further
 than 10 % of the diagonal outside the input's bounding box; for img23d quads, the announced fallback
-counts as a success, as the issue says), seconds, faces against the target, quad share, open and
-non-manifold edges, and the symmetric Hausdorff and Chamfer distances as shares of the bounding-box
-diagonal (``mesh_distance.py``: exact point-to-triangle distances on grids of known spacing, bound
-stated). For img23d's results, the PSNR between Cycles renders of the high mesh (with its colour:
-the example and the AI-like meshes are given a 1024 px procedural texture first, outside the
-timing, so the colour transfer is measured; the Hunyuan3D mesh has none and is rendered grey, so
-its figure measures the normal map and the shape) and of the low GLB with its baked maps, from five
-cameras (``game_ready_blender.py``).
+counts as a success, as the issue says), seconds (the command's finish as its manifest times it, and
+the whole command with Python's start), faces against the target, quad share, open and non-manifold
+edges, and the symmetric Hausdorff and Chamfer distances as shares of the bounding-box diagonal
+(``mesh_distance.py``). For img23d's results, the PSNR between Cycles renders of the coloured input
+and of the finished GLB from five cameras (``game_ready_blender.py``).
 
-    .venv/bin/python bench/game_ready.py [--targets 5000 2000 10000] [--budget-s 1500] [--json bench/results/game-ready-cpu.json]
+    .venv/bin/python bench/game_ready.py [--targets 5000 2000 10000] [--orderings 3] [--only NAME ...]
+        [--no-blender] [--cgal-data data.tar.gz] [--budget-s 1500] [--json bench/results/game-ready-cpu.json]
 
 Targets run in the order given, each over the whole set; when ``--budget-s`` is spent no new
 (mesh, target) starts, and the JSON says which were left out.
@@ -38,6 +39,8 @@ import argparse
 import json
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,30 +49,19 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "backend"))
-sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ai_like_meshes  # noqa: E402
+from game_ready_inputs import Input, high_file, load, mesh_set, shuffled  # noqa: E402
 from mesh_distance import distances  # noqa: E402
 
-from img23d_backend.finish.bake import BakeSettings, bake  # noqa: E402
-from img23d_backend.finish.bake.dilate import dilate  # noqa: E402
-from img23d_backend.finish.bake.uv_raster import rasterize_uv  # noqa: E402
-from img23d_backend.finish.glb import write_finished_glb  # noqa: E402
 from img23d_backend.finish.quad_mesh import edge_use  # noqa: E402
-from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
-from img23d_backend.stages.paint.unwrap import unwrap_arrays  # noqa: E402
 
-EXAMPLE = REPO / "examples" / "house_mesh.glb"
-SHARED = REPO.parent / "shared" / "data"
-HUNYUAN = "hunyuan3d_shape_output.glb"  # ../shared/data/SOURCES.md
-TEXTURE = 1024
 BAKE_SIZE = 1024
 FAR_OFF, BLOW_UP = 0.5, 0.10
+COMMAND_TIMEOUT = 600
 METHOD = {  # written into the JSON, so the file says how its figures were made
     "success": "a result; within 50 % of the target; no vertex further than 10 % of the diagonal outside the "
                "input's bounding box; QuadriFlow's refusal (the operator's CANCELLED) is a failure; img23d quads' "
@@ -77,66 +69,49 @@ METHOD = {  # written into the JSON, so the file says how its figures were made
     "distances": "bench/mesh_distance.py: exact point-to-triangle distances (k-d tree over a grid of points on the "
                  "other surface, the 4 nearest grid points' triangles measured exactly) from a grid of points on "
                  "each surface whose sub-triangle edges are at most 0.4 % of the diagonal; each one-sided maximum "
-                 "is within 0.4 % of the diagonal of the true one; Chamfer: area-weighted means, both ways, averaged",
+                 "is within 0.4 % of the diagonal of the true one; Chamfer: area-weighted means, both ways, averaged; "
+                 "between the input as its file holds it and the finished GLB the command wrote",
     "psnr": "Cycles, 256 px, 16 samples, no bounces, two sun lamps, black world, Standard view; four cameras "
             "around at 20 degrees and one above; PSNR over the pixels either render covers (colour premultiplied "
-            "by coverage), all five views together",
-    "seconds": "img23d: retopologize + bake (starting its own UV worker, as the retopo command) + GLB; Blender: "
-               "the operator or the modifier's evaluation only",
-    "input": "each mesh as its file holds it (no clean-up: floaters included), as the retopo command takes it",
+            "by coverage), all five views together; the coloured input GLB against the finished GLB",
+    "seconds": "img23d: the retopo command run as a user runs it (python -m img23d_backend retopo FILE ...); "
+               "'seconds' is its finish as the manifest times it (remesh, bake with its own UV worker, GLB), "
+               "'command_s' the whole process with Python's start and imports; Blender: the operator or the "
+               "modifier's evaluation only",
+    "orderings": "the quads made again from renumbered copies of the same GLB (vertices with their UVs or colours "
+                 "and faces shuffled, each face started at another corner); hausdorff_orderings lists every "
+                 "ordering's Hausdorff distance, the first being the file as made",
+    "input": "each mesh as its file holds it (no clean-up: floaters included), coloured, as the retopo command takes it",
 }
 
 
-def colour_of(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """The procedural colour: a smooth gradient over the bounding box with stripes across it
-    (five periods along the box's diagonal), so that both the broad colour and a detail a few
-    texels wide must cross the bake."""
-    t = (points - low) / (high - low)
-    base = np.stack([t[:, 0], 0.5 + 0.4 * np.sin(6.0 * t[:, 1]), t[:, 2]], axis=1)
-    stripes = 0.75 + 0.25 * np.sin(2.0 * np.pi * 5.0 * t.sum(axis=1) / 3.0)
-    return (0.15 + 0.85 * base * stripes[:, None]).clip(0.0, 1.0)
+def run_command(glb: Path, topology: str, target: int, out: Path, name: str) -> tuple[dict, Path | None]:
+    """The ``retopo`` command on ``glb``, in a process of its own: its manifest's finish entry (with
+    ``command_s``) and the finished GLB, or the error it printed and None."""
+    out.mkdir(parents=True, exist_ok=True)
+    before = set(out.iterdir())
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "backend"), str(REPO / "protocol"),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "retopo", str(glb), "--name", name,
+                           "--out", str(out), "--topology", topology, "--faces", str(target),
+                           "--bake-size", str(BAKE_SIZE), "--device", "cpu"],
+                          capture_output=True, text=True, env=env, timeout=COMMAND_TIMEOUT)
+    seconds = time.perf_counter() - started
+    made = sorted(set(out.iterdir()) - before)
+    if done.returncode != 0 or not made:
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"command_s": round(seconds, 2), "error": said}, None
+    record = json.loads((made[0] / "manifest.json").read_text())["records"][0]
+    finish = dict(record["finish"], command_s=round(seconds, 2))
+    return finish, made[0] / record["mesh"]
 
 
-def textured(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
-    """The mesh on xatlas UVs with a ``TEXTURE`` px texture of ``colour_of``, as a painted mesh is."""
-    low, high = vertices.min(axis=0), vertices.max(axis=0)
-    split, split_faces, uvs = unwrap_arrays(vertices, faces)
-    cover = rasterize_uv(uvs, split_faces, TEXTURE)
-    points = np.einsum("nk,nkd->nd", cover.bary, split[split_faces[cover.face]])
-    pixels = np.zeros((TEXTURE, TEXTURE, 3))
-    pixels[cover.rows, cover.cols] = colour_of(points, low, high)
-    pixels, _ = dilate(pixels, cover.mask(), 4)
-    image = Image.fromarray(np.round(pixels * 255).astype(np.uint8), "RGB")
-    material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, metallicFactor=0.0, roughnessFactor=1.0)
-    return trimesh.Trimesh(split, split_faces, visual=trimesh.visual.TextureVisuals(uv=uvs, material=material),
-                           process=False)
-
-
-def grey(vertices: np.ndarray, faces: np.ndarray) -> trimesh.Trimesh:
-    """An uncoloured mesh, for its render, with the material a finished GLB gets when its high mesh had no
-    colour (``finish.glb``), so both renders match. The bake reads the plain mesh: given this material
-    it would bake the factor (linear in glTF) into an sRGB texture, a darker grey."""
-    material = trimesh.visual.material.PBRMaterial(baseColorFactor=[200, 200, 200, 255], metallicFactor=0.0,
-                                                   roughnessFactor=1.0)
-    return trimesh.Trimesh(vertices, faces, visual=trimesh.visual.TextureVisuals(material=material), process=False)
-
-
-def mesh_set(work: Path) -> tuple[dict[str, Path], list[str]]:
-    notes, meshes = [], {"example (house_mesh.glb)": EXAMPLE}
-    if (SHARED / HUNYUAN).exists():
-        meshes["hunyuan3d-2 output"] = SHARED / HUNYUAN
-    else:
-        notes.append(f"{SHARED / HUNYUAN} is not here: the real Hunyuan3D-2 mesh was skipped")
-    ai_like_meshes.main([str(work / "ai-like")])
-    for name in ai_like_meshes.SHAPES:
-        meshes[name] = work / "ai-like" / f"{name}.glb"
-    return meshes, notes
-
-
-def shape_of(polygons: list[np.ndarray]) -> tuple[np.ndarray, int]:
-    """Fan triangles of any polygons, and how many were quads."""
-    triangles = [np.stack([p[0].repeat(len(p) - 2), p[1:-1], p[2:]], axis=1) for p in polygons if len(p) >= 3]
-    return (np.concatenate(triangles) if triangles else np.zeros((0, 3), np.int64)), sum(len(p) == 4 for p in polygons)
+def welded(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A finished GLB's triangles on welded positions (it is split along its UV seams)."""
+    mesh = trimesh.load(path, force="mesh", process=False)
+    points, index = np.unique(np.asarray(mesh.vertices, dtype=np.float64), axis=0, return_inverse=True)
+    return points, index.reshape(-1)[np.asarray(mesh.faces)]
 
 
 def check(vertices: np.ndarray, faces: np.ndarray, out_vertices: np.ndarray, triangles: np.ndarray,
@@ -156,22 +131,43 @@ def check(vertices: np.ndarray, faces: np.ndarray, out_vertices: np.ndarray, tri
     return True, "", facts
 
 
-def run_img23d(high: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, topology: str, target: int,
+def run_img23d(glb: Path, vertices: np.ndarray, faces: np.ndarray, topology: str, target: int,
                out: Path) -> tuple[dict, Path | None]:
-    started = time.perf_counter()
-    result = retopologize(vertices, faces, RetopoSettings(topology, target))
-    baked = bake(high, result.vertices, result.triangles, BakeSettings(size=BAKE_SIZE))
-    quads = 0 if result.quads is None else len(result.quads)
-    glb = out / f"img23d-{topology}-{target}.glb"
-    write_finished_glb(glb, baked, quads)
-    seconds = time.perf_counter() - started
-    ok, why, facts = check(vertices, faces, result.vertices, result.triangles, result.faces_out, target,
-                           result.quads if result.quads is not None else result.triangles)
-    row = {"method": f"img23d {topology}", "ok": ok, "why": why, "status": result.method, "fallback": result.fallback,
-           "faces_out": result.faces_out, "quad_share": round(quads / max(result.faces_out, 1), 4),
-           "seconds": round(seconds, 3), "remesh_s": round(result.seconds, 3), "bake_s": round(baked.seconds, 3),
-           "texels_by_nearest": baked.stats.by_nearest, **facts}
-    return _measured(row, vertices, faces, result.vertices, result.triangles, target), glb
+    finish, low = run_command(glb, topology, target, out, "low")
+    if low is None:
+        row = {"method": f"img23d {topology}", "ok": False, "why": finish["error"], "status": "error",
+               "faces_out": 0, "quad_share": 0.0, "seconds": None, "command_s": finish["command_s"]}
+        return _measured(row, vertices, faces, np.zeros((0, 3)), np.zeros((0, 3), int), target), None
+    out_v, triangles = welded(low)
+    quads = int(finish["quads"])
+    edges_of = triangles
+    if quads:  # quad k is triangles 2k and 2k + 1: the quads' own edges, without their diagonals
+        pairs = triangles[:2 * quads].reshape(quads, 6)
+        edges_of = np.array([_quad_of(p) for p in pairs.tolist()], dtype=np.int64)
+    ok, why, facts = check(vertices, faces, out_v, triangles, finish["faces_out"], target, edges_of)
+    row = {"method": f"img23d {topology}", "ok": ok, "why": why, "status": finish["method"],
+           "fallback": finish["fallback"], "faces_out": finish["faces_out"],
+           "quad_share": round(quads / max(finish["faces_out"], 1), 4), "seconds": finish["seconds"],
+           "command_s": finish["command_s"], "texels_by_nearest": finish["texels_by_nearest"], **facts}
+    return _measured(row, vertices, faces, out_v, triangles, target), low
+
+
+def _quad_of(pair: list[int]) -> list[int]:
+    """The quad two triangles of a pair make (the corner of the second not in the first goes between
+    the two they share, as the add-on rebuilds it)."""
+    first, second = pair[:3], pair[3:]
+    [extra] = [v for v in second if v not in first] or [first[0]]
+    for i in range(3):
+        a, b = first[i], first[(i + 1) % 3]
+        if a in second and b in second:
+            return first[:i + 1] + [extra] + first[i + 1:]
+    return first + [extra]
+
+
+def shape_of(polygons: list[np.ndarray]) -> tuple[np.ndarray, int]:
+    """Fan triangles of any polygons, and how many were quads."""
+    triangles = [np.stack([p[0].repeat(len(p) - 2), p[1:-1], p[2:]], axis=1) for p in polygons if len(p) >= 3]
+    return (np.concatenate(triangles) if triangles else np.zeros((0, 3), np.int64)), sum(len(p) == 4 for p in polygons)
 
 
 def run_blender(name: str, remesh, vertices: np.ndarray, faces: np.ndarray, target: int) -> dict:
@@ -198,59 +194,54 @@ def _measured(row: dict, vertices: np.ndarray, faces: np.ndarray, out_vertices: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    import game_ready_blender as blender  # bpy: imported here, not when a spawned worker re-imports this file
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", type=int, nargs="+", default=[5000, 2000, 10000])
-    parser.add_argument("--only", nargs="*", default=None, help="mesh names to run (default: the whole set)")
+    parser.add_argument("--orderings", type=int, default=3, help="vertex orderings of each input for the quads")
+    parser.add_argument("--only", nargs="*", default=None, help="mesh names to run, in this order (default: the whole set)")
+    parser.add_argument("--no-blender", action="store_true", help="leave QuadriFlow and Decimate out")
+    parser.add_argument("--cgal-data", type=Path, default=None, help="CGAL's data.tar.gz (Debian's libcgal-demo)")
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new (mesh, target) after this")
     parser.add_argument("--renders", type=Path, default=None, help="keep the renders here")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    import game_ready_blender as blender  # bpy: imported here, not when a spawned worker re-imports this file
+
     started = time.perf_counter()
     record = {"device": f"CPU {cpu_name()}, {os.cpu_count()} cores (shared)",
               "load_average_start": os.getloadavg(), "versions": versions(blender.version()),
-              "targets": args.targets, "bake_size": BAKE_SIZE, "texture": TEXTURE, "method": METHOD, "runs": [],
-              "left_out": []}
+              "targets": args.targets, "orderings": args.orderings, "bake_size": BAKE_SIZE, "method": METHOD,
+              "runs": [], "left_out": []}
     with tempfile.TemporaryDirectory(prefix="img23d-game-ready-") as scratch:
         work = Path(scratch)
-        paths, record["notes"] = mesh_set(work)
-        paths = {k: v for k, v in paths.items() if not args.only or k in args.only}
-        loaded = {name: load(path) for name, path in paths.items()}
-        highs, renders = {}, {}
+        inputs, record["notes"] = mesh_set(work, args.cgal_data)
+        if args.only:  # in the order given, so a short budget spends itself on the meshes named first
+            inputs = [i for name in args.only for i in inputs if i.name == name]
+        highs: dict[str, tuple] = {}
         for target in args.targets:
-            for name, (vertices, faces) in loaded.items():
+            for item in inputs:
                 if time.perf_counter() - started > args.budget_s:
-                    record["left_out"].append({"mesh": name, "target": target})
+                    record["left_out"].append({"mesh": item.name, "target": target})
                     continue
-                out = work / "out" / name.split()[0] / str(target)
-                out.mkdir(parents=True, exist_ok=True)
-                if name not in highs:
-                    coloured = not name.startswith("hunyuan")
-                    highs[name] = textured(vertices, faces) if coloured else trimesh.Trimesh(vertices, faces,
-                                                                                            process=False)
-                    high_glb = work / f"{name.split()[0]}-high.glb"
-                    (highs[name] if coloured else grey(vertices, faces)).export(str(high_glb), file_type="glb",
-                                                                                include_normals=True)
-                    views = views_for(vertices)
-                    renders[name] = (views, blender.render_glb(high_glb, views, _keep(args.renders, name, "high")))
-                views, high_images = renders[name]
+                if item.name not in highs:
+                    highs[item.name] = _prepare(item, work, args, blender)
+                vertices, faces, glb, copies, views, high_images = highs[item.name]
+                out = work / "out" / _slug(item.name) / str(target)
                 rows = []
                 for topology in ("quads", "triangles"):
-                    row, glb = run_img23d(highs[name], vertices, faces, topology, target, out)
-                    low_images = blender.render_glb(glb, views, _keep(args.renders, name, f"{topology}-{target}"))
-                    row["psnr_db"], per_view = blender.psnr(high_images, low_images)
-                    row["psnr_db"], row["psnr_per_view_db"] = round(row["psnr_db"], 2), [round(p, 2) for p in per_view]
+                    row, low = run_img23d(glb, vertices, faces, topology, target, out / topology)
+                    if low is not None:
+                        low_images = blender.render_glb(low, views, _keep(args.renders, item.name,
+                                                                          f"{topology}-{target}"))
+                        psnr, per_view = blender.psnr(high_images, low_images)
+                        row["psnr_db"], row["psnr_per_view_db"] = round(psnr, 2), [round(p, 2) for p in per_view]
+                    if topology == "quads":
+                        _orderings(row, copies, vertices, faces, target, out)
                     rows.append(row)
-                rows.append(run_blender("QuadriFlow", lambda: blender.quadriflow(vertices, faces, target, False),
-                                        vertices, faces, target))
-                rows.append(run_blender("QuadriFlow after Merge by Distance",
-                                        lambda: blender.quadriflow(vertices, faces, target, True), vertices, faces,
-                                        target))
-                rows.append(run_blender("Decimate", lambda: blender.decimate(vertices, faces, target), vertices, faces,
-                                        target))
+                if not args.no_blender:
+                    rows.extend(_blender_rows(blender, vertices, faces, target))
                 for row in rows:
-                    row.update(mesh=name, faces_in=int(len(faces)), target=target, load_average=os.getloadavg()[0])
+                    row.update(mesh=item.name, origin=item.origin, colour=item.colour, faces_in=int(len(faces)),
+                               target=target, load_average=os.getloadavg()[0])
                     record["runs"].append(row)
                     print(summary(row), flush=True)
                 if args.json:
@@ -260,6 +251,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _prepare(item: Input, work: Path, args: argparse.Namespace, blender) -> tuple:
+    """An input's surface, its coloured GLB and renumbered copies, and the renders of the coloured GLB."""
+    vertices, faces = load(item.source)
+    glb = work / "inputs" / f"{_slug(item.name)}.glb"
+    mesh = high_file(item, vertices, faces, glb)
+    copies = [shuffled(mesh, seed, glb.with_name(f"{glb.stem}-order{seed}.glb")) for seed in range(1, args.orderings)]
+    views = views_for(vertices)
+    return vertices, faces, glb, copies, views, blender.render_glb(glb, views, _keep(args.renders, item.name, "high"))
+
+
+def _orderings(row: dict, copies: list[Path], vertices: np.ndarray, faces: np.ndarray, target: int, out: Path) -> None:
+    """The quads made again from each renumbered copy: every ordering's Hausdorff distance and their spread."""
+    found = [row.get("hausdorff")]
+    for k, copy in enumerate(copies, start=1):
+        other, _ = run_img23d(copy, vertices, faces, "quads", target, out / f"order{k}")
+        found.append(other.get("hausdorff"))
+    row["hausdorff_orderings"] = found
+    measured = [h for h in found if h is not None]
+    if measured:
+        row["hausdorff_spread"] = {"min": min(measured), "median": statistics.median(measured), "max": max(measured)}
+
+
+def _blender_rows(blender, vertices: np.ndarray, faces: np.ndarray, target: int) -> list[dict]:
+    return [run_blender("QuadriFlow", lambda: blender.quadriflow(vertices, faces, target, False), vertices, faces,
+                        target),
+            run_blender("QuadriFlow after Merge by Distance", lambda: blender.quadriflow(vertices, faces, target, True),
+                        vertices, faces, target),
+            run_blender("Decimate", lambda: blender.decimate(vertices, faces, target), vertices, faces, target)]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.split(" (")[0]).strip("-")
+
+
 def cpu_name() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -267,11 +292,6 @@ def cpu_name() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def load(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    mesh = trimesh.load(path, force="mesh")
-    return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64)
 
 
 def views_for(vertices: np.ndarray):
@@ -286,7 +306,7 @@ def views_for(vertices: np.ndarray):
 
 def _keep(folder: Path | None, name: str, what: str) -> Path:
     base = folder if folder is not None else Path(tempfile.gettempdir()) / "img23d-game-ready-renders"
-    return base / name.split()[0] / what
+    return base / _slug(name) / what
 
 
 def versions(blender_version: str) -> dict:
@@ -298,11 +318,13 @@ def versions(blender_version: str) -> dict:
 
 
 def summary(row: dict) -> str:
+    spread = row.get("hausdorff_spread")
+    orders = (f" [orderings {100 * spread['min']:.2f}-{100 * spread['max']:.2f} %]" if spread else "")
     distance = f"Hausdorff {100 * row['hausdorff']:.2f} %, Chamfer {100 * row['chamfer']:.3f} %" if "hausdorff" in row else ""
     psnr = f", {row['psnr_db']:.1f} dB" if "psnr_db" in row else ""
     return (f"{row['mesh']:24s} {row['target']:6,d} {row['method']:36s} {'ok ' if row['ok'] else 'NO '}"
-            f"{row['faces_out']:7,d} faces, quads {100 * row['quad_share']:5.1f} %, {row['seconds']:6.2f} s "
-            f"{distance}{psnr} {row['why']} {row.get('fallback') or ''}")
+            f"{row['faces_out']:7,d} faces, quads {100 * row['quad_share']:5.1f} %, {row['seconds'] or 0:6.2f} s "
+            f"{distance}{orders}{psnr} {row['why']} {row.get('fallback') or ''}")
 
 
 def write(path: Path, record: dict, started: float) -> None:

@@ -36,6 +36,7 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "backend"))
 
 from img23d_backend.finish.bake.surface import closest_on_triangles  # noqa: E402
+from img23d_backend.finish.coverage import grid_points  # noqa: E402  (the finish's own check uses the same grid)
 
 CHUNK = 20_000   # points per batch of exact distances: memory stays at tens of MB
 CANDIDATES = 4   # nearest grid points whose triangles are measured exactly
@@ -71,27 +72,6 @@ class Surface:
             squared, _ = closest_on_triangles(chunk[:, None, :], tri[..., 0, :], tri[..., 1, :], tri[..., 2, :])
             result[start:start + len(chunk)] = np.sqrt(squared.min(axis=1))
         return result
-
-
-def grid_points(triangles: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Barycentric grid points on each triangle, sub-triangle edges at most ``spacing`` long.
-
-    Returns the points, the triangle each belongs to, and each point's area weight."""
-    edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
-    divisions = np.maximum(1, np.ceil(edges / spacing)).astype(np.int64)
-    areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]),
-                                 axis=1)
-    points, owners, weights = [], [], []
-    for n in np.unique(divisions):
-        which = np.flatnonzero(divisions == n)
-        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
-        keep = (i + j) <= n
-        bary = np.stack([n - i[keep] - j[keep], i[keep], j[keep]], axis=1) / n  # (P, 3)
-        tri = triangles[which]
-        points.append(np.einsum("pk,tkd->tpd", bary, tri).reshape(-1, 3))
-        owners.append(np.repeat(which, len(bary)))
-        weights.append(np.repeat(areas[which] / len(bary), len(bary)))
-    return np.concatenate(points), np.concatenate(owners), np.concatenate(weights)
 
 
 def one_way(source: np.ndarray, target: Surface, spacing: float) -> tuple[float, float, int]:

@@ -1,31 +1,34 @@
 """Quads back from a finished object's GLB: glTF carries triangles only, so the backend writes
-quad k as triangles 2k and 2k + 1, quads first, and says how many in the glTF mesh's ``extras``
+quad k as triangles 2k and 2k + 1, quads first, and says how many in the glTF mesh's extras
 (``{"img23d_quads": Q}``: see the backend's ``finish/glb.py`` and docs/game-ready.md). Blender's
 glTF importer turns a mesh's extras into custom properties of its mesh data and keeps the
 triangles in the file's order (both checked in tests/blender/test_addon_finish_assets.py), so
 each pair's shared edge is dissolved here with bmesh.
 
+A pair whose diagonal lies on a UV seam or a hard edge shares no vertex there in the file (glTF
+splits vertices at both): the copies of its diagonal's ends are welded first (``seam_weld.weld_pairs``:
+face order and corner data kept). Only the pairs' own diagonals are welded here, before the join:
+the rest of the mesh is welded after it by ``seam_weld.weld_seams``, on the quads, where no
+diagonal is an edge any more (two quads that share two edges would otherwise crowd four triangles
+onto one diagonal). ``scene_import`` runs both inside ``seam_weld.kept_normals``, so every corner
+keeps its normal.
+
 The file is untrusted input: Q must be a whole number within 0..faces/2, and a pair joins only
 if both faces are triangles sharing exactly one edge; any other pair stays two triangles, counted
-and said once per object. A pair whose diagonal lies on a UV seam shares no vertex in the file
-(glTF splits vertices there), so a finished GLB is imported with the importer's Merge Vertices
-(``finished_glb`` tells which files are): Blender keeps UVs and normals per face corner, and an
-artist editing quads wants one connected mesh, not one torn at every seam. Merge Vertices keeps
-apart corners whose normals differ (a quad folded across a hard edge): those pairs are welded here.
+and said once per object.
 """
 
 from __future__ import annotations
 
-import json
-import struct
 from dataclasses import dataclass
-from pathlib import Path
 
 import bmesh
 import bpy
+import numpy as np
+
+from . import seam_weld
 
 QUADS_PROP = "img23d_quads"
-_GLB_MAGIC, _JSON_CHUNK = 0x46546C67, 0x4E4F534A
 
 
 @dataclass(frozen=True)
@@ -36,26 +39,6 @@ class QuadRestore:
     joined: int = 0
     refused: int = 0      # pairs left as two triangles: not two triangles sharing exactly one edge
     note: str = ""
-
-
-def finished_glb(path: Path) -> bool:
-    """Whether the GLB at ``path`` announces quads (any mesh's extras name ``img23d_quads``): read
-    from its JSON chunk only (binary glTF 2.0: a 12-byte header, then the JSON chunk first)."""
-    try:
-        with open(path, "rb") as handle:
-            header = handle.read(20)
-            if len(header) < 20:
-                return False
-            magic, version, _, length, kind = struct.unpack("<IIIII", header)
-            if magic != _GLB_MAGIC or version != 2 or kind != _JSON_CHUNK or length > 64 * 1024 * 1024:
-                return False
-            document = json.loads(handle.read(length).decode("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False  # the importer says what is wrong with the file
-    meshes = document.get("meshes") if isinstance(document, dict) else None
-    return isinstance(meshes, list) and any(
-        isinstance(mesh, dict) and isinstance(mesh.get("extras"), dict) and QUADS_PROP in mesh["extras"]
-        for mesh in meshes)
 
 
 def checked_quad_count(value: object, faces: int) -> tuple[int, str]:
@@ -80,7 +63,7 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
         return QuadRestore(note=f"'{label}' stays triangles: {problem}")
     if asked == 0:
         return QuadRestore()
-    _weld_split_diagonals(mesh, asked)
+    seam_weld.weld_pairs(mesh, _split_diagonals(mesh, asked))
     bm = bmesh.new()
     try:
         bm.from_mesh(mesh)
@@ -92,11 +75,8 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
                 diagonals.append(shared)
         if diagonals:
             # Each diagonal lies between its own pair's two faces only, so dissolving them all at
-            # once makes one quad per pair; face-corner data (UVs, normals) is kept by bmesh.
+            # once makes one quad per pair; face-corner data (UVs, the kept normals) is kept by bmesh.
             bmesh.ops.dissolve_edges(bm, edges=diagonals, use_verts=False, use_face_split=False)
-        loose = [vertex for vertex in bm.verts if not vertex.link_edges]
-        if loose:  # left by the welding of split diagonals
-            bmesh.ops.delete(bm, geom=loose, context="VERTS")
         bm.to_mesh(mesh)
     finally:
         bm.free()
@@ -109,33 +89,38 @@ def restore_quads(mesh: bpy.types.Mesh, label: str) -> QuadRestore:
     return QuadRestore(asked=asked, joined=len(diagonals), refused=refused, note=note)
 
 
-def _weld_split_diagonals(mesh: bpy.types.Mesh, pairs: int) -> None:
-    """Give the two triangles of a pair the same vertices where the file split its diagonal.
+def _split_diagonals(mesh: bpy.types.Mesh, pairs: int) -> np.ndarray:
+    """The vertices to weld, (P, 2), where the file split a pair's diagonal: each corner of a second
+    triangle at one of its first triangle's positions (an exact match: the file wrote one position
+    twice), with the first's vertex there. A pair that does not have exactly two positions in
+    common, or with a triangle that has two corners at one position, is left alone (and counted by
+    ``restore_quads``)."""
+    count, pairs = len(mesh.vertices), min(pairs, len(mesh.polygons) // 2)
+    positions = np.empty(3 * count, dtype=np.float32)
+    mesh.vertices.foreach_get("co", positions)
+    _, place = np.unique(positions.reshape(-1, 3), axis=0, return_inverse=True)
+    place = place.reshape(-1)  # numpy 2.0 gave the inverse of an axis-unique another shape
+    corner_verts = np.empty(len(mesh.loops), dtype=np.int64)
+    mesh.loops.foreach_get("vertex_index", corner_verts)
+    sizes = np.empty(len(mesh.polygons), dtype=np.int32)
+    mesh.polygons.foreach_get("loop_total", sizes)
+    if not pairs or (sizes[:2 * pairs] != 3).any():
+        # Faces other than triangles among the pairs (never from a glTF file): the corners below are
+        # read three a face; restore_quads leaves such pairs as they are.
+        return np.empty((0, 2), dtype=np.int64)
+    first, second = corner_verts[:6 * pairs].reshape(pairs, 2, 3).transpose(1, 0, 2)
+    first_at, second_at = place[first], place[second]
+    match = second_at[:, :, None] == first_at[:, None, :]  # a second corner at a first corner's position
+    common = match.any(axis=2)
+    wanted = (_three_places(first_at) & _three_places(second_at) & (common.sum(axis=1) == 2))[:, None] & common
+    partner = np.take_along_axis(first, match.argmax(axis=2), axis=1)
+    return np.stack([second[wanted], partner[wanted]], axis=1)
 
-    The importer's Merge Vertices welds only corners whose normals agree too, so a quad folded
-    across a hard edge arrives as two triangles that share two positions but no vertex. Their
-    second triangle's corners are pointed at the first's vertices at the same position (an exact
-    match: the file wrote one position twice), polygon order untouched; the corners keep their own
-    UVs and normals. Vertices no face uses any more are removed afterwards by ``restore_quads``."""
-    positions = [tuple(vertex.co) for vertex in mesh.vertices]
-    polygons, loops = mesh.polygons, mesh.loops
-    changed = False
-    for k in range(min(pairs, len(polygons) // 2)):
-        first, second = polygons[2 * k], polygons[2 * k + 1]
-        if first.loop_total != 3 or second.loop_total != 3:
-            continue
-        firsts = {positions[index]: index for index in first.vertices}
-        if len(firsts) != 3 or len(set(first.vertices) & set(second.vertices)) >= 2:
-            continue
-        remap = {index: firsts[positions[index]] for index in second.vertices
-                 if positions[index] in firsts and firsts[positions[index]] != index}
-        if len(remap) + len(set(first.vertices) & set(second.vertices)) != 2:
-            continue  # not two triangles of one quad: leave them (counted by restore_quads)
-        for loop in range(second.loop_start, second.loop_start + 3):
-            loops[loop].vertex_index = remap.get(loops[loop].vertex_index, loops[loop].vertex_index)
-        changed = True
-    if changed:
-        mesh.update(calc_edges=True)
+
+def _three_places(triangles: np.ndarray) -> np.ndarray:
+    """Whether each triangle's three corners (as position indices, (T, 3)) lie at three positions."""
+    return ((triangles[:, 0] != triangles[:, 1]) & (triangles[:, 1] != triangles[:, 2])
+            & (triangles[:, 0] != triangles[:, 2]))
 
 
 def _shared_edge(first: bmesh.types.BMFace, second: bmesh.types.BMFace) -> bmesh.types.BMEdge | None:

@@ -26,7 +26,7 @@ from mathutils import Euler, Matrix, Vector
 from img23d_client import texture_guard
 from img23d_protocol import ProtocolError, layout
 
-from . import quad_restore
+from . import quad_restore, seam_weld
 
 PROP_PREFIX = "img23d_"
 CAMERA_TAG = PROP_PREFIX + "camera"
@@ -56,8 +56,10 @@ class ImportFailed(Exception):
 
 def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.types.Object:
     """Import ``path`` and return a single mesh object named ``name`` (not yet in a collection).
-    A finished object's quads are restored (``quad_restore``); a sentence about pairs that could
-    not be joined goes to ``notes``."""
+    A finished object's quads are restored (``quad_restore``); then the copies of a vertex that
+    the file's UV seams and hard edges made are welded, each corner keeping its normal and UV
+    (``seam_weld``), so a closed mesh arrives closed. A sentence about pairs that could not be
+    joined goes to ``notes``."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist")
     try:
@@ -66,7 +68,9 @@ def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.typ
         raise ImportFailed(exc.message) from None
     before = set(bpy.data.objects)
     try:
-        result = bpy.ops.import_scene.gltf(filepath=str(path), merge_vertices=quad_restore.finished_glb(path))
+        # Without the importer's Merge Vertices: it keeps apart copies whose normals differ (a hard
+        # edge) and joins any it finds at one position; seam_weld welds along the cut edges only.
+        result = bpy.ops.import_scene.gltf(filepath=str(path), merge_vertices=False)
     except RuntimeError as exc:  # the importer reports parse errors this way
         _remove(set(bpy.data.objects) - before)
         raise ImportFailed(f"{path.name} could not be read: {str(exc).strip().splitlines()[-1]}") from exc
@@ -79,7 +83,9 @@ def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.typ
         _remove(created)
         raise ImportFailed(f"{path.name} contains no mesh")
     for mesh in {o.data for o in meshes}:  # before folding: joining meshes would reorder the faces
-        restored = quad_restore.restore_quads(mesh, name)
+        with seam_weld.kept_normals(mesh):
+            restored = quad_restore.restore_quads(mesh, name)
+            seam_weld.weld_seams(mesh)  # after the quads: their diagonals are no edges to weld along
         if restored.note and notes is not None:
             notes.append(restored.note)
     obj = _fold(meshes)

@@ -1,19 +1,23 @@
-"""The licence-clean family's code imports nothing derived from Tencent-licensed code, transitively.
+"""Nothing a licence-clean job runs imports code derived from Tencent-licensed code, transitively.
 
 The clean family (``families/step1x/``: Step1X-3D's geometry, its texture model and its paint step,
 the family's entry in the table; and the rasterizer ``clean_raster/``) is what img23d offers where
 Tencent's licence does not reach. Starting from its modules, this follows every first-party import
 (at module level or inside a function: both can run) and, for each module reached, its packages'
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
-(``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``'s
-hy3dgen-derived modules; the filling left in ``stages/paint/``; the fast loaders) or any
-import of hy3dgen or its compiled extensions, and says the chain of imports that reached it.
+(``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``,
+Hunyuan3D-2's family; the filling left in ``stages/paint/``; ``models/fast_load``, hy3dgen's fast
+builders) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
+reached it.
 
-One place the walk stops, and why: the job room's face (``jobs/__init__``: the engine) and its base
-(``jobs/base``: the run every job kind shares) host both families: through the table of families
-they register every family's loaders and call the family's paint step, and load a Hunyuan model
-only when a job asks for one. They reach the clean family, not it them; the clean family's own code
-must not import any module of the job room (a new import of one is walked like any other).
+A job also runs what every family shares: the command line and the service, the job room, the
+stages, the model manager. So a second walk starts from every first-party module that is not
+Tencent-derived itself: none may import one, the job room's face and base included (they once
+imported every family through the table, and the walk stopped there). A job reaches a family's code
+only through the table of families (``families.table.FAMILY_MODULES``), which names each family's
+module and imports it when a job asks for that family; the reader does not follow a module named in
+a string, so tests/backend/test_clean_job_modules.py runs a real clean job and reads its
+``sys.modules``, and the last test here holds the table's entries to the lists below.
 
 Reads the imports with ``test_boundaries``' reader (``IMPORTS``, ``FILES``).
 """
@@ -32,7 +36,6 @@ TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d",
 # hy3dgen, and the compiled extensions Hunyuan3D builds (its rasterizer and its renderer's mesh processor).
 TENCENT_PACKAGES = {"hy3dgen", "custom_rasterizer", "custom_rasterizer_kernel", "differentiable_renderer",
                     "mesh_processor"}
-SHARED_HOSTS = {"img23d_backend.jobs", "img23d_backend.jobs.base"}
 
 
 def _is_tencent_derived(module: str) -> bool:
@@ -42,6 +45,12 @@ def _is_tencent_derived(module: str) -> bool:
 def clean_modules() -> list[str]:
     return sorted(name for name in boundaries.FILES
                   if any(name == root or name.startswith(root + ".") for root in CLEAN_FAMILY))
+
+
+def shared_modules() -> list[str]:
+    """Every first-party module of the backend that is not Tencent-derived (what a job may run)."""
+    return sorted(name for name in boundaries.FILES
+                  if name.split(".")[0] == "img23d_backend" and not _is_tencent_derived(name))
 
 
 def tencent_reached(starts: Iterable[str], imports: Iterable[boundaries.Import]) -> list[str]:
@@ -65,7 +74,7 @@ def tencent_reached(starts: Iterable[str], imports: Iterable[boundaries.Import])
         for package in sorted(third_party.get(module, set()) & TENCENT_PACKAGES):
             found.append(_chain(module, came_from) + f" -> {package}")
         for target in sorted(first_party.get(module, set()) | _packages_of(module)):
-            if target not in came_from and target not in SHARED_HOSTS:
+            if target not in came_from:
                 came_from[target] = module
                 queue.append(target)
     return found
@@ -100,22 +109,50 @@ def test_the_clean_family_imports_nothing_derived_from_tencent_code() -> None:
     assert found == [], "the clean family reaches Tencent-derived code:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("module, target, words", [
+def test_no_module_a_job_runs_imports_tencent_derived_code() -> None:
+    # The command line, the service, the job room, the stages, the models: only the table reaches a family.
+    starts = shared_modules()
+    assert {"img23d_backend.__main__", "img23d_backend.jobs", "img23d_backend.jobs.base", "img23d_backend.jobs.loaders",
+            "img23d_backend.families.table", "img23d_backend.stages.materials"} <= set(starts)
+    found = tencent_reached(starts, boundaries.IMPORTS)
+    assert found == [], "a module every job may run reaches Tencent-derived code:\n" + "\n".join(found)
+
+
+def test_the_table_names_each_familys_module_and_imports_none() -> None:
+    from img23d_backend.families.table import FAMILY_MODULES
+    from img23d_protocol import CLEAN, HUNYUAN3D
+
+    assert set(FAMILY_MODULES.values()) <= set(boundaries.FILES)
+    assert FAMILY_MODULES[CLEAN] in clean_modules() and _is_tencent_derived(FAMILY_MODULES[HUNYUAN3D])
+    table_imports = {boundaries._owner(imp.target) for imp in boundaries.IMPORTS if imp.module == "img23d_backend.families.table"}
+    assert not table_imports & set(FAMILY_MODULES.values()), "the table imports a family: name its module instead"
+
+
+CLEAN, SHARED = clean_modules, shared_modules
+BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backend.families.step1x.texture.paint_step"
+
+
+@pytest.mark.parametrize("starts, injected, words", [
     # Directly, as bake.py did: Hunyuan's rasterizer, hy3dgen's filling.
-    ("img23d_backend.families.step1x.texture.bake", "img23d_backend.raster.torch_rasterizer",
-     "texture.bake -> img23d_backend.raster"),
-    ("img23d_backend.families.step1x.texture.bake", "img23d_backend.stages.paint.fill.fill_texture",
-     "texture.bake -> img23d_backend.stages.paint.fill"),
+    (CLEAN, [(BAKE, "img23d_backend.raster.torch_rasterizer")], "texture.bake -> img23d_backend.raster"),
+    (CLEAN, [(BAKE, "img23d_backend.stages.paint.fill.fill_texture")], "texture.bake -> img23d_backend.stages.paint.fill"),
     # Through a neutral module the clean family uses (a new import there is caught too).
-    ("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs",
+    (CLEAN, [("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs")],
      "models.placement -> img23d_backend.families.hunyuan3d.paint"),
     # hy3dgen itself, even inside a function.
-    ("img23d_backend.families.step1x.geometry.volume", "hy3dgen.shapegen", "geometry.volume -> hy3dgen"),
-    # Through the job room: any module of it but its face and base is walked.
-    ("img23d_backend.families.step1x.texture.paint_step", "img23d_backend.jobs.painting",
-     "texture.paint_step -> img23d_backend.jobs.painting"),
+    (CLEAN, [("img23d_backend.families.step1x.geometry.volume", "hy3dgen.shapegen")], "geometry.volume -> hy3dgen"),
+    # From the clean family's code on through the job room's face: no module of it is passed over.
+    (CLEAN, [(PAINT_STEP, "img23d_backend.jobs.Engine"), ("img23d_backend.jobs", "img23d_backend.stages.paint.fill")],
+     "texture.paint_step -> img23d_backend.jobs -> img23d_backend.stages.paint.fill"),
+    # What every job imports, as main's code did: the table importing every family, the material
+    # loader taking diffusers' key fixes from the fast loaders; and the jobs' base.
+    (SHARED, [("img23d_backend.families.table", "img23d_backend.families.hunyuan3d.family.FAMILY")],
+     "families.table -> img23d_backend.families.hunyuan3d.family"),
+    (SHARED, [("img23d_backend.stages.materials", "img23d_backend.models.fast_load.diffusers_key_fixes")],
+     "stages.materials -> img23d_backend.models.fast_load"),
+    (SHARED, [("img23d_backend.jobs.base", "img23d_backend.raster")], "jobs.base -> img23d_backend.raster"),
 ])
-def test_an_injected_import_is_caught_with_its_chain(module: str, target: str, words: str) -> None:
-    injected = [*boundaries.IMPORTS, boundaries.Import(module, target, 1, lazy=True)]
-    found = tencent_reached(clean_modules(), injected)
+def test_an_injected_import_is_caught_with_its_chain(starts, injected: list[tuple[str, str]], words: str) -> None:
+    imports = [*boundaries.IMPORTS, *(boundaries.Import(module, target, 1, lazy=True) for module, target in injected)]
+    found = tencent_reached(starts(), imports)
     assert found and any(words in chain for chain in found), found

@@ -119,10 +119,10 @@ class RetopoResult:
 
 def make_engine(models: Models, out: Path) -> Engine:
     """The engine the commands and the API run jobs on (one device, models kept between jobs)."""
-    if models.models == "tiny":
-        ensure_tiny_models()
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                        paint=models.paint, family=models.family, editor=models.editor)
+    if models.models == "tiny":
+        ensure_tiny_models(chosen.families())
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
@@ -135,14 +135,15 @@ def make_engine(models: Models, out: Path) -> Engine:
     return engine
 
 
-def ensure_tiny_models() -> None:
-    """Build the tiny models on first use; a folder that cannot be written is one clear sentence."""
+def ensure_tiny_models(families: tuple[str, ...]) -> None:
+    """Build the tiny models on first use (checking the shared models' replicas and ``families``');
+    a folder that cannot be written is one clear sentence."""
     from .replicas.build import default_tiny_root
     from .replicas.build import ensure_tiny_models as build
 
     root = default_tiny_root()
     try:
-        build(root)
+        build(root, families)
     except OSError as exc:
         reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                    errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",

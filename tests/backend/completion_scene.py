@@ -46,3 +46,27 @@ def editor_draws_whole_shapes(asks: Sequence[fill.EditAsk]) -> list[Image.Image]
         rgb[np.all(np.abs(rgb.astype(int) - BLUE) < 30, axis=-1)] = RED
         pictures.append(Image.fromarray(rgb, "RGB"))
     return pictures
+
+
+# A second scene: a cup standing in front of a sofa, wholly inside the sofa's box.
+NESTED_SIZE = (440, 300)
+SOFA = (40, 60, 400, 260)
+CUP = (170, 110, 230, 190)
+SOFA_GREEN, CUP_ORANGE = (20, 120, 40), (200, 90, 10)
+
+
+def nested_picture() -> Image.Image:
+    picture = Image.new("RGB", NESTED_SIZE, (255, 255, 255))
+    draw = ImageDraw.Draw(picture)
+    draw.rectangle(SOFA, fill=SOFA_GREEN)
+    draw.rectangle(CUP, fill=CUP_ORANGE)
+    return picture
+
+
+def matte_dark(crop: Image.Image) -> Image.Image:
+    """A matting like BiRefNet on a clean picture (and like ``stand_ins.StandInMatting``): every thing
+    darker than the white backdrop is foreground, so the sofa's matte takes in the cup in front of it."""
+    rgb = np.asarray(crop.convert("RGB"))
+    cut = crop.convert("RGB")
+    cut.putalpha(Image.fromarray(np.where(rgb.min(axis=2) < 235, 255, 0).astype(np.uint8), "L"))
+    return cut

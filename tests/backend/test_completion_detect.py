@@ -58,7 +58,7 @@ def test_detect_with_auto_shows_each_cut_out_beside_its_completed_one_and_says_w
 
     monkeypatch.setattr(completing, "_editor_call", editor)
     result, run, events, engine = detect("auto")
-    assert asked == [fill.instruction("disc")]
+    assert asked == [fill.instruction("disc", ("block",))]
     assert result.completion == {
         "disc": [Completion(True, "covered by 'block'", "completed/disc.png")],
         "block": [Completion(False, "nothing covers it and its matte stays inside its box")],

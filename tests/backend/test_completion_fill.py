@@ -24,9 +24,14 @@ RED = (200, 30, 30)
 
 # -- what is asked and what is kept ---------------------------------------------------------------
 
-def test_the_instruction_names_the_target() -> None:
+def test_the_instruction_names_the_target_and_what_stands_in_front() -> None:
     assert fill.instruction("red teapot") == ("the whole red teapot, nothing in front of it, on a plain white "
                                               "background, keep what is visible")
+    # Named things in front are named to be taken away: "keep what is visible" alone may keep the table.
+    assert fill.instruction("chair", ("table",)) == ("remove the table in front of the chair and show the whole "
+                                                     "chair on a plain white background, keep what is visible of "
+                                                     "the chair")
+    assert fill.instruction("chair", ("table", "cup", "table")).startswith("remove the table and the cup in front")
 
 
 def _covered_disc() -> tuple[Image.Image, Image.Image]:

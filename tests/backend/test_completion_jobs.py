@@ -87,10 +87,12 @@ def _by_name(result: GenerateJobResult) -> dict[str, Any]:
 
 def test_auto_completes_the_covered_disc_and_leaves_the_block_and_the_lamp_alone(run_job, monkeypatch) -> None:
     asked: list[str] = []
+    given: list[Image.Image] = []
 
     def editor(run: Any) -> fill.Edit:
         def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
             asked.extend(ask.instruction for ask in asks)
+            given.extend(ask.image for ask in asks)
             return editor_draws_whole_shapes(asks)
         return edit
 
@@ -98,7 +100,13 @@ def test_auto_completes_the_covered_disc_and_leaves_the_block_and_the_lamp_alone
     result, run, events = run_job("auto")
     targets = _by_name(result)
     assert all(t.status == "done" for t in targets.values())
-    assert asked == [fill.instruction("disc")]
+    # The block is named as the one to take away, and the disc's crop (its box and margin, 168 px square
+    # at (46, 46)) grows right and down toward it, up to the block's box and the margin past it.
+    assert asked == [fill.instruction("disc", ("block",))] and "remove the block in front of the disc" in asked[0]
+    [(width, height)] = [image.size for image in given]
+    assert abs(width - (260 + 14 - 46)) <= 2 and abs(height - (250 + 14 - 46)) <= 2  # (grounding's grid rounds)
+    crop = np.asarray(Image.open(run / "crops" / "disc.png").convert("RGB"))
+    assert np.array_equal(np.asarray(given[0])[:crop.shape[0], :crop.shape[1]], crop)
     disc, block, lamp = targets["disc"].completion, targets["block"].completion, targets["lamp"].completion
     assert (disc.completed, disc.reason, disc.cutout) == (True, "covered by 'block'", "completed/disc.png")
     # The stand-in matting takes in every dark thing in a crop, as BiRefNet does: the block's matte
@@ -109,13 +117,20 @@ def test_auto_completes_the_covered_disc_and_leaves_the_block_and_the_lamp_alone
     assert (run / "mattes" / "disc.png").is_file() and (run / "mattes" / "lamp.png").is_file()
     assert sorted(p.name for p in (run / "completed").iterdir()) == ["disc.png"]
     seen = np.asarray(Image.open(run / "mattes" / "disc.png").getchannel("A"))
-    whole = np.asarray(Image.open(run / "completed" / "disc.png").getchannel("A"))
+    grown = np.asarray(Image.open(run / "completed" / "disc.png").getchannel("A"))
+    assert grown.shape == (height, width)
+    whole = grown[:seen.shape[0], :seen.shape[1]]  # the crop's own part of the grown one
     assert (whole >= seen).all() and np.count_nonzero(whole >= 128) > np.count_nonzero(seen >= 128)
     # The stand-in matting cut the block out in the disc's crop too (the cut-out as seen shows it);
     # the completed disc holds none of it: the block was not pasted back over the editor's disc.
     block_here = _block_in_crop(run)
     assert (seen[block_here] >= 128).any()
-    completed = np.asarray(Image.open(run / "completed" / "disc.png").convert("RGBA"))
+    completed = np.asarray(Image.open(run / "completed" / "disc.png").convert("RGBA"))[:seen.shape[0], :seen.shape[1]]
+    # What was seen of the disc is pasted back where it was (its colours as its cut-out has them).
+    own = (seen >= 128) & ~block_here
+    as_seen = np.asarray(Image.open(run / "mattes" / "disc.png").convert("RGBA")).astype(int)
+    # (the stand-in's alpha is partial there, so the editor's red shows a little through it)
+    assert own.sum() > 1000 and np.abs(completed[own][:, :3].astype(int) - as_seen[own][:, :3]).max() <= 8
     assert not _blue(completed[block_here & (whole >= 128)]).any()
     there = completed[block_here & (whole >= 128)]
     assert there.size and (np.abs(there[:, :3].astype(int) - RED) < 30).all()  # the editor's red there
@@ -160,9 +175,10 @@ def test_the_tiny_editor_runs_in_the_step_through_the_production_stage(run_job) 
     assert (disc.completed, disc.reason, disc.cutout, disc.skipped) == (
         True, "covered by 'block'", "completed/disc.png", None)
     seen = np.asarray(Image.open(run / "mattes" / "disc.png").getchannel("A"))
-    whole = np.asarray(Image.open(run / "completed" / "disc.png").getchannel("A"))
+    grown = np.asarray(Image.open(run / "completed" / "disc.png").getchannel("A"))
+    whole = grown[:seen.shape[0], :seen.shape[1]]  # the crop grew right and down, toward the block
     own = ~_block_in_crop(run)  # the block the disc's cut-out took in is not the disc's to keep
-    assert whole.shape == seen.shape and (whole[own] >= seen[own]).all()  # what was seen of the disc stays
+    assert grown.shape[0] > seen.shape[0] and grown.shape[1] > seen.shape[1] and (whole[own] >= seen[own]).all()  # what was seen of the disc stays
     assert not targets["block"].completion.completed and not targets["lamp"].completion.completed
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["models"]["editor"]["id"] == "tiny/flux2-klein-4b"

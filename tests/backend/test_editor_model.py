@@ -168,10 +168,12 @@ def test_the_tiny_replica_edits_two_crops_through_the_manager(tiny_root: Path) -
         model = EditorModel.of(parts)
         assert model.pipeline.transformer.dtype == torch.float32 and model.pipeline.config.is_distilled
         assert (model.defaults.steps, model.defaults.guidance) == (4, 1.0)
-        # Each crop edited at the working area (96 x 96's for the tiny replica), sides multiples of 16 (the
-        # VAE's 8 times 2 x 2 patches) and at least the pipeline's 64, the aspect kept, up to 8:1.
-        assert model.working_size((40, 48)) == (80, 112) and model.working_size((90, 30)) == (160, 64)
-        assert model.working_size((1000, 50)) == (272, 64)
+        # Each crop edited on a canvas within the working area (96 x 96's for the tiny replica), sides
+        # multiples of 16 (the VAE's 8 times 2 x 2 patches) and at least the pipeline's 64, the crop on it
+        # unstretched and centred (test_completion_canvas.py sweeps every shape).
+        assert model.canvas((40, 48)).size == (80, 96) and model.canvas((40, 48)).inner == (0, 0, 80, 96)
+        assert model.canvas((90, 30)).size == (144, 64) and model.canvas((90, 30)).inner == (0, 8, 144, 56)
+        assert model.canvas((1000, 50)).size == (144, 64) and model.canvas((1000, 50)).inner == (0, 28, 144, 35)
     assert {part: c.loads_from_disk for part, c in manager.part_counters("editor").items()} == {
         "text_encoder": 1, "transformer": 1, "vae": 1}
 

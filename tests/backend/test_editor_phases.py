@@ -123,13 +123,11 @@ def test_a_budget_for_everything_moves_nothing_and_matches_the_whole_pipeline(ti
     with manager.use("editor") as parts:
         model = EditorModel.of(parts)
         for request, image in zip(requests, edited):
-            width, height = model.working_size(request.image.size)
-            resized = request.image.resize((width, height), Image.Resampling.BICUBIC)
-            common = dict(image=resized, prompt=INSTRUCTION, height=height, width=width, guidance_scale=1.0,
-                          num_inference_steps=model.defaults.steps)
+            canvas = model.canvas(request.image.size)
+            common = dict(image=canvas.place(request.image), prompt=INSTRUCTION, height=canvas.height,
+                          width=canvas.width, guidance_scale=1.0, num_inference_steps=model.defaults.steps)
             whole = model.pipeline(**common, generator=torch.Generator("cpu").manual_seed(request.seed)).images[0]
-            assert np.array_equal(np.asarray(whole.resize(request.image.size, Image.Resampling.BICUBIC)),
-                                  np.asarray(image))
+            assert np.array_equal(np.asarray(canvas.back(whole)), np.asarray(image))
             latents = model.pipeline(**common, generator=torch.Generator("cpu").manual_seed(request.seed),
                                      output_type="latent").images
             phased = model.pipeline(**{**common, "prompt": None}, generator=torch.Generator("cpu").manual_seed(
@@ -157,11 +155,10 @@ def test_a_base_model_gets_its_negative_instruction_from_the_encoding_phase(tiny
         assert (model.defaults.steps, model.defaults.guidance) == (50, 4.0)
         instructions = encode_instructions(model, [request], manager.device, CancelToken())
         assert instructions.negative is not None
-        width, height = model.working_size(request.image.size)
-        whole = model.pipeline(image=request.image.resize((width, height), Image.Resampling.BICUBIC),
-                               prompt=INSTRUCTION, height=height, width=width,
-                               generator=torch.Generator("cpu").manual_seed(request.seed)).images[0]
-    assert np.array_equal(np.asarray(whole.resize(request.image.size, Image.Resampling.BICUBIC)), np.asarray(edited))
+        canvas = model.canvas(request.image.size)
+        whole = model.pipeline(image=canvas.place(request.image), prompt=INSTRUCTION, height=canvas.height,
+                               width=canvas.width, generator=torch.Generator("cpu").manual_seed(request.seed)).images[0]
+    assert np.array_equal(np.asarray(canvas.back(whole)), np.asarray(edited))
 
 
 def test_a_budget_too_small_for_any_phase_is_one_sentence_before_anything_is_read(tiny_root: Path) -> None:

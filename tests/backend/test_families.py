@@ -18,7 +18,7 @@ from img23d_backend.families.hunyuan3d import paint_step as hunyuan_step
 from img23d_backend.families.hunyuan3d import shape as hunyuan_shape
 from img23d_backend.families.step1x.geometry import stage as step1x_stage
 from img23d_backend.families.step1x.texture import paint_step as clean_step
-from img23d_backend.families.table import FAMILIES, family_named, family_of
+from img23d_backend.families.table import FAMILIES, FamilyTable, family_named, family_of
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
 from img23d_backend.models.registry import SHAPE, TEXTURE_MODELS, TINY_SETS, model_set, tiny_model_set
@@ -47,6 +47,29 @@ def test_every_model_a_family_brings_is_found_its_family_and_the_shared_ones_non
             assert getattr(models, role).family is None
             with pytest.raises(ValueError, match="every family shares it"):
                 family_of(getattr(models, role))
+
+
+def test_the_table_imports_a_family_only_when_it_is_asked_for(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stand-in family's module that says when it is imported.
+    (tmp_path / "stand_in_family.py").write_text(
+        "import os\nopen(os.environ['STAND_IN_MARK'], 'w').close()\n"
+        "from img23d_backend.families.table import FAMILIES\nimport dataclasses\n"
+        "FAMILY = dataclasses.replace(FAMILIES['clean'], name='stand-in')\n"
+        "WRONG = dataclasses.replace(FAMILY, name='other')\n")
+    mark = tmp_path / "imported"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("STAND_IN_MARK", str(mark))
+    monkeypatch.delitem(sys.modules, "stand_in_family", raising=False)
+    table = FamilyTable({"stand-in": "stand_in_family"})
+    assert list(table) == ["stand-in"] and len(table) == 1 and "stand-in" in table and "other" not in table
+    assert not mark.exists(), "naming, counting or finding a family imported it"
+    assert table["stand-in"].name == "stand-in" and mark.exists()
+    with pytest.raises(KeyError):
+        table["other"]
+    monkeypatch.setattr(sys.modules["stand_in_family"], "FAMILY", sys.modules["stand_in_family"].WRONG)
+    with pytest.raises(TypeError, match="is not the family 'stand-in'"):
+        table["stand-in"]
 
 
 def test_every_shape_model_belongs_to_the_family_its_kind_names() -> None:

@@ -23,6 +23,7 @@ from img23d_backend.finish.bake.pipeline import smooth_normals
 from img23d_backend.finish.bake.normal_map import decode
 from img23d_backend.finish.bake.tangents import mikktspace_tangents, split_by_corner_tangents
 from img23d_backend.finish.bake.uv_raster import rasterize_uv
+from img23d_backend.readers.colour_space import linear_to_srgb
 from img23d_backend.stages.paint.unwrap import Unwrapper, unwrap_arrays
 
 AMPLITUDE, FX, FY = 0.15, 3.0, 2.0  # the bumpy plane: z = A sin(FX x) cos(FY y) over [-1, 1]^2
@@ -306,7 +307,7 @@ def test_vertex_colours_are_transferred(unwrapper: Unwrapper) -> None:
     texel, points, _, _ = _texels(baked, 128)
 
     colours = np.asarray(baked.base_color, dtype=np.float64)[texel[:, 0], texel[:, 1]] / 255.0
-    expected = 0.5 + 0.5 * points / np.linalg.norm(points, axis=1, keepdims=True)
+    expected = linear_to_srgb(0.5 + 0.5 * points / np.linalg.norm(points, axis=1, keepdims=True))  # linear, as COLOR_0
     assert np.abs(colours - expected).mean() < 0.01
 
 

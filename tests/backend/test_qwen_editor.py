@@ -31,6 +31,7 @@ from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, model_set, t
 from img23d_backend.replicas import full as fsm
 from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
 from img23d_backend.stages.editor_parts import editor_loader
+from img23d_backend.stages.qwen_editing import reference_area
 from img23d_backend.stages.skips import EditorUnavailable
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -148,13 +149,14 @@ def test_two_crops_in_phases_give_the_whole_pipelines_pictures(tiny_root: Path) 
         model = EditorModel.of(parts)
         assert (model.defaults.steps, model.defaults.guidance, model.defaults.negative) == (2, 4.0, " ")
         for request, image in zip(requests, edited):
-            width, height = model.working_size(request.image.size)
-            whole = model.pipeline(image=request.image.resize((width, height), Image.Resampling.BICUBIC),
-                                   prompt=INSTRUCTION, negative_prompt=" ", true_cfg_scale=4.0, height=height,
-                                   width=width, num_inference_steps=2,
-                                   generator=torch.Generator("cpu").manual_seed(request.seed)).images[0]
-            assert np.array_equal(np.asarray(whole.resize(request.image.size, Image.Resampling.BICUBIC)),
-                                  np.asarray(image))
+            canvas = model.canvas(request.image.size)
+            # The reference read at the edit's area, as the stage has the pipeline read it.
+            with reference_area(model.working_pixels):
+                whole = model.pipeline(image=canvas.place(request.image), prompt=INSTRUCTION, negative_prompt=" ",
+                                       true_cfg_scale=4.0, height=canvas.height, width=canvas.width,
+                                       num_inference_steps=2,
+                                       generator=torch.Generator("cpu").manual_seed(request.seed)).images[0]
+            assert np.array_equal(np.asarray(canvas.back(whole)), np.asarray(image))
     # Another seed changes the picture: the comparison above can fail.
     other = edit_images(manager, [EditRequest(requests[0].image, INSTRUCTION, seed=4)], CancelToken())[0]
     assert not np.array_equal(np.asarray(other), np.asarray(edited[0]))

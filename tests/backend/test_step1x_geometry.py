@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -201,6 +202,24 @@ def test_meshes_depend_on_their_seed_alone(model) -> None:
     np.testing.assert_allclose(together[0].vertices, alone[0].vertices, atol=1e-4)
     assert not np.array_equal(together[0].vertices, together[1].vertices)
     assert events[-1][0] == events[-1][1] == FAST.steps + 2
+
+
+def test_a_raw_distance_from_the_decoder_is_decoded_narrowly_and_said_once(model, monkeypatch) -> None:
+    """Issue 54, item 13: the real weights may give a raw signed distance (upstream's training config
+    does not truncate it). The decoder's query answers one here; the job's two targets are decoded
+    with a truncated field's band, and the progress says so once."""
+    settings = GeometrySettings(steps=2, grid=GridSettings(resolution=64, min_coarse=16))
+    monkeypatch.setattr(model.vae, "query", lambda points, tokens: _sphere(points, 0.5))
+    messages: list[str] = []
+    meshes = generate_geometry(model, [_disc(), _disc(30)], [1, 2], settings, cancel=CancelToken(),
+                               progress=lambda stage, step, total, message: messages.append(message))
+    said = [message for message in messages if "not a truncated distance" in message]
+    assert len(said) == 1, messages
+    assert re.fullmatch(r"shape decoding: 9\d% of the coarse grid lies within the band of the surface \(\|value\| < "
+                        r"0\.95\), so the field is not a truncated distance: refining within \|value\| < 0\.009\d* "
+                        r"instead, 0\.0095 units either side of the surface as a truncated field's band", said[0]), said
+    for mesh in meshes:
+        assert mesh is not None and abs(np.linalg.norm(mesh.vertices, axis=1).mean() - 0.5) < 0.005
 
 
 def test_cancel_ends_the_job(model) -> None:

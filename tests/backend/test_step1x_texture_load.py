@@ -108,7 +108,8 @@ ADAPTER_KEY = "mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_q_
 @pytest.mark.parametrize("fault, message", [
     ("missing", r"^the adapter file does not fit this UNet: 1 of its \d+ weights are missing, e.g. "
                 + ADAPTER_KEY.replace(".", r"\.") + "$"),
-    ("shape", "size mismatch")])
+    ("shape", r"^the adapter file does not fit this UNet: its " + ADAPTER_KEY.replace(".", r"\.")
+              + r" is \[64, 63\] where the model's is \[64, 64\]$")])
 def test_an_adapter_file_that_does_not_fit_is_refused(root: Path, tmp_path: Path, fault: str, message: str) -> None:
     copy = _copy(root, tmp_path)
     folders = _folders(copy)
@@ -140,6 +141,36 @@ def test_an_adapter_file_with_keys_beyond_what_it_needs_loads_and_says_so_once(
     assert torch.equal(model.unet.state_dict()[ADAPTER_KEY], adapter[ADAPTER_KEY])
     encoder = model.condition_encoder.state_dict()
     assert torch.equal(encoder["adapter.conv_in.weight"], adapter["adapter.conv_in.weight"])
+
+
+# SDXL's own parameters, not the adapter's: the UNet's first convolution and a base self-attention's query.
+UNET_OWN_KEYS = ["conv_in.weight", "mid_block.attentions.0.transformer_blocks.0.attn1.to_q.weight"]
+
+
+@pytest.mark.parametrize("key", UNET_OWN_KEYS)
+def test_a_unet_weight_in_the_adapter_file_replaces_sdxls_as_upstream_loads_it(
+        root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, key: str) -> None:
+    """Issue 54, item 14: upstream's ``_load_custom_adapter`` runs ``unet.load_state_dict(state_dict,
+    strict=False)`` after the base weights, so a key of the file naming one of the UNet's own
+    parameters is loaded over SDXL's; ignoring it would run another model than upstream's."""
+    folders = _folders(_copy(root, tmp_path))
+    sdxl = _tensors(folders.sdxl / "unet" / "diffusion_pytorch_model.fp16.safetensors")[key]
+    own = torch.full(sdxl.shape, 0.125)
+    _rewrite(folders.adapter, lambda state: state.update({key: own}))
+    with caplog.at_level("INFO", logger="img23d_backend.families.step1x.texture.loader"):
+        model = load_texture_model(folders, "cpu", torch.float32)
+    assert torch.equal(model.unet.state_dict()[key], own), f"{key} kept SDXL's tensor, not the adapter file's"
+    said = [record.getMessage() for record in caplog.records if "adapter file" in record.getMessage()]
+    assert said == [f"the adapter file replaces 1 of SDXL's UNet weights with its own, as upstream's load does: {key}"]
+
+
+def test_a_unet_weight_of_another_shape_in_the_adapter_file_is_refused(root: Path, tmp_path: Path) -> None:
+    """Upstream's ``load_state_dict`` refuses a tensor of another shape even when not strict."""
+    folders = _folders(_copy(root, tmp_path))
+    _rewrite(folders.adapter, lambda state: state.update({"conv_in.weight": torch.zeros(32, 6, 3, 3)}))
+    with pytest.raises(ValueError, match=r"^the adapter file does not fit this UNet: its conv_in\.weight is "
+                                         r"\[32, 6, 3, 3\] where the model's is \[32, 4, 3, 3\]$"):
+        load_texture_model(folders, "cpu", torch.float32)
 
 
 def test_a_condition_encoder_key_missing_from_the_adapter_is_refused(root: Path, tmp_path: Path) -> None:

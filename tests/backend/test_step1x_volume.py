@@ -1,4 +1,5 @@
-"""Step1X-3D's volume decoding keeps parts thinner than a coarse cell (issue 43, item 1).
+"""Step1X-3D's volume decoding keeps parts thinner than a coarse cell (issue 43, item 1), and a
+field that is not truncated does not make it query more than a dense grid (issue 54, item 13).
 
 The field here is what the geometry model was trained to give: a truncated signed distance,
 clipped at 0.01 and scaled to [-1, 1] (upstream's ``tsdf_threshold``), positive inside. A ball and,
@@ -7,6 +8,11 @@ the coarsest grid, so that no coarse sample lands inside it. Decoded with the gr
 product uses for an octree resolution (``GridSettings.for_octree``: img23d's former default 256,
 the out-of-memory retry's 128, and Step1X's default 384), every grid point keeps the side of the
 surface a dense grid gives it, and the plate comes out as a piece of its own.
+
+Upstream's published training config leaves the target a raw signed distance (its
+``supervision_type`` default, "sdf"), which the real weights may give: then the band covers most of
+the volume. The same scenes as raw distances must be decoded with about the queries of the
+truncated ones, the surface and the plate found, and the narrowing said in one sentence.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-from img23d_backend.families.step1x.geometry.volume import (BOUNDS, MIN_COARSE, GridSettings, GridStats, extract_surface,
-                                          hierarchical_grid, positions)
+from img23d_backend.families.step1x.geometry.volume import (BAND, BOUNDS, MIN_COARSE, GridSettings, GridStats,
+                                                            extract_surface, hierarchical_grid, positions)
 
 TSDF_THRESHOLD = 0.01     # upstream's training data: distances clipped here, then divided by it
 PLATE_THICKNESS = 0.016
@@ -32,16 +38,22 @@ def _box_distance(points: torch.Tensor, centre: torch.Tensor, half: torch.Tensor
     return q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)
 
 
-def scene(plate_x: float):
+def _raw(distance: torch.Tensor) -> torch.Tensor:
+    """Signed distance (negative inside) -> a raw field as upstream's config trains (positive inside)."""
+    return -distance
+
+
+def scene(plate_x: float, truncated: bool = True):
     """The field of a ball at x = -0.45 and a plate normal to x, centred at ``plate_x``."""
     ball_centre = torch.tensor([-0.45, 0.0, 0.0])
     plate_centre = torch.tensor([plate_x, 0.0, 0.0])
     plate_half = torch.tensor([PLATE_THICKNESS / 2, 0.4, 0.4])
+    convert = _tsdf if truncated else _raw
 
     def field(points: torch.Tensor) -> torch.Tensor:
         ball = (points - ball_centre).norm(dim=-1) - 0.35
         plate = _box_distance(points, plate_centre, plate_half)
-        return torch.maximum(_tsdf(ball), _tsdf(plate))
+        return torch.maximum(convert(ball), convert(plate))
 
     return field
 
@@ -86,6 +98,8 @@ def test_a_plate_thinner_than_a_coarse_cell_survives_as_on_a_dense_grid(octree: 
     assert not wrong.any(), f"{int(wrong.sum())} grid points changed sides (the plate has {int((reference > 0).sum())})"
     assert pieces(grid) == pieces(reference) == 2
     assert stats.queried < stats.dense / 4, (stats.queried, stats.dense)
+    # A truncated field keeps upstream's band: the guard below does not fire for it.
+    assert stats.band == BAND and stats.note == "" and stats.band_share < 0.05, stats
 
 
 def test_steps_default_octree_keeps_the_plate() -> None:
@@ -117,3 +131,64 @@ def test_no_band_loses_the_plate() -> None:
     grid = hierarchical_grid(field, without_band, torch.device("cpu"))
     assert pieces(grid) == 1
     assert np.isfinite(grid.numpy()).all()
+
+
+NARROWED = ("of the coarse grid lies within the band of the surface (|value| < 0.95), so the field is not a "
+            "truncated distance: refining within |value| < ")
+
+
+def _sphere(radius: float, truncated: bool):
+    def field(points: torch.Tensor) -> torch.Tensor:
+        distance = points.norm(dim=-1) - radius
+        return _tsdf(distance) if truncated else _raw(distance)
+
+    return field
+
+
+def test_a_raw_signed_distance_queries_about_what_a_truncated_one_does() -> None:
+    """Issue 54, item 13: without the guard a raw distance refines nearly every cell (2.4 million
+    queries here, more than the dense grid's 2.1 million; at octree 384, 65 million)."""
+    settings = GridSettings(resolution=128, min_coarse=32)
+    assert settings.resolutions() == [32, 64, 128]
+    truncated, raw = GridStats(), GridStats()
+    hierarchical_grid(_sphere(0.5, truncated=True), settings, torch.device("cpu"), truncated)
+    grid = hierarchical_grid(_sphere(0.5, truncated=False), settings, torch.device("cpu"), raw)
+    assert raw.queried < raw.dense / 4, f"{raw.queried} queries for a raw distance, a dense grid makes {raw.dense}"
+    assert abs(raw.queried - truncated.queried) <= truncated.queried // 20, (raw.queried, truncated.queried)
+    assert raw.band_share > 0.9 and truncated.band_share < 0.02, (raw.band_share, truncated.band_share)
+    # The narrowed band is a truncated field's 0.0095 units, in this field's units (slope 1).
+    assert raw.band == pytest.approx(BAND * TSDF_THRESHOLD, rel=0.02), raw.band
+    assert raw.note.startswith("93% " + NARROWED), raw.note
+    assert truncated.band == BAND and truncated.note == ""
+    vertices, _ = extract_surface(grid, BOUNDS)
+    assert abs(np.linalg.norm(vertices, axis=1).mean() - 0.5) < 0.002
+
+
+def test_a_plate_in_a_raw_distance_survives_as_on_a_dense_grid() -> None:
+    settings = GridSettings.for_octree(128)
+    field = scene(between_coarse_samples(settings), truncated=False)
+    stats = GridStats()
+    grid = hierarchical_grid(field, settings, torch.device("cpu"), stats)
+    assert NARROWED in stats.note
+    assert stats.queried < stats.dense / 4, (stats.queried, stats.dense)
+    reference = dense(field, settings.resolution)
+    wrong = (grid > 0) != (reference > 0)
+    assert not wrong.any(), f"{int(wrong.sum())} grid points changed sides"
+    assert pieces(grid) == pieces(reference) == 2
+
+
+def test_a_field_whose_slope_cannot_be_read_is_refined_where_its_signs_change() -> None:
+    """A field alternating in sign from one coarse sample to the next, every sample in the band: its
+    central differences on the coarse grid are zero, so no band in its units can be read."""
+    settings = GridSettings(resolution=64, min_coarse=16)
+    spacing = 2 * BOUNDS / settings.resolutions()[0]
+
+    def alternating(points: torch.Tensor) -> torch.Tensor:
+        return 0.5 * torch.cos(torch.pi * (points[:, 0] + BOUNDS) / spacing)
+
+    stats = GridStats()
+    hierarchical_grid(alternating, settings, torch.device("cpu"), stats)
+    assert stats.band == 0.0 and stats.note == (
+        "100% of the coarse grid lies within the band of the surface (|value| < 0.95), so the field is not a "
+        "truncated distance: refining only the cells whose signs change (a part thinner than a coarse cell may "
+        "be lost)"), stats.note

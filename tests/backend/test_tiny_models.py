@@ -157,6 +157,19 @@ def test_ensure_builds_when_manifest_missing(tmp_path: Path, monkeypatch: pytest
     assert calls == [target]
 
 
+def test_ensure_checks_only_the_families_a_job_names(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Checking a family's replicas imports its builders: a clean job's check must not ask Hunyuan3D-2's.
+    def refuse() -> FamilyReplicas:
+        raise AssertionError("the check asked a family the job does not use for its replicas")
+
+    monkeypatch.setattr(tiny_models, "FAMILIES", {**FAMILIES, "hunyuan3d": dataclasses.replace(
+        FAMILIES["hunyuan3d"], replicas=refuse)})
+    monkeypatch.setattr(tiny_models, "build_tiny_models", lambda _root: pytest.fail("rebuilt a complete set"))
+    assert ensure_tiny_models(root, families=("clean",)) == root
+    with pytest.raises(AssertionError, match="does not use"):
+        ensure_tiny_models(root)  # every family's, as the replica command checks
+
+
 def _stand_in_family(tiny_folders: tuple[str, ...], build_tiny) -> object:
     replicas = FamilyReplicas(tiny_folders=tiny_folders, build_tiny=build_tiny, full_size=())
     return dataclasses.replace(FAMILIES["clean"], name="stand-in", replicas=lambda: replicas)

@@ -12,7 +12,7 @@ tiny set the tests load (``replicas.build``) and its components of the full-size
 load (``replicas.full``), which put them together beside the shared models' without naming a family.
 
 This module imports no family: a family's own modules define their ``Family`` (each family's
-``family.py``) and only ``table`` gathers them.
+``family.py``), and ``table`` names those modules and imports one only when its family is asked for.
 """
 
 from __future__ import annotations

@@ -2,24 +2,67 @@
 
 Its names are the protocol's (``img23d_protocol.MODEL_FAMILIES``: what the add-on and the command
 line offer); tests/backend/test_families.py holds the two tables to each other.
+
+Each entry names the module that defines its family's ``FAMILY``, and that module is imported only
+when something asks for that family (``family_named``, ``family_of``, ``FAMILIES[name]``): a job
+imports the code of the families its models belong to and no other. So a licence-clean job never
+imports Hunyuan3D-2's modules, which are derived from Tencent-licensed code
+(tests/backend/test_clean_job_modules.py reads a real clean job's ``sys.modules``). The registry's
+specs, licences and the model list are data (``models.registry``, ``img23d_protocol``) and need no
+family's code.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
+
+from img23d_protocol import CLEAN, HUNYUAN3D
+
 from ..models.specs import ModelSpec
 from .family import Family
-from .hunyuan3d.family import FAMILY as HUNYUAN3D_FAMILY
-from .step1x.family import FAMILY as STEP1X_FAMILY
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (HUNYUAN3D_FAMILY, STEP1X_FAMILY)}
+# Each family's name -> the module whose ``FAMILY`` is that family's ``Family``.
+FAMILY_MODULES: dict[str, str] = {
+    HUNYUAN3D: f"{__package__}.hunyuan3d.family",
+    CLEAN: f"{__package__}.step1x.family",
+}
+
+
+class FamilyTable(Mapping[str, Family]):
+    """The families by name, each imported the first time it is asked for.
+
+    Iterating over the names imports nothing; reading a value (``table[name]``, ``values()``,
+    ``items()``) imports that family's module."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = dict(modules)
+
+    def __getitem__(self, name: str) -> Family:
+        module = importlib.import_module(self._modules[name])  # KeyError for a name the table lacks
+        family = module.FAMILY
+        if not isinstance(family, Family) or family.name != name:
+            raise TypeError(f"{self._modules[name]}.FAMILY is not the family {name!r}")
+        return family
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules  # Mapping's own would import the family to find out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+FAMILIES = FamilyTable(FAMILY_MODULES)
 
 
 def family_named(name: str) -> Family:
-    """The family ``name`` (a key of img23d_protocol.MODEL_FAMILIES)."""
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise ValueError(f"no model family {name!r}; img23d has {', '.join(FAMILIES)}") from None
+    """The family ``name`` (a key of img23d_protocol.MODEL_FAMILIES), its module imported on first use."""
+    if name not in FAMILIES:
+        raise ValueError(f"no model family {name!r}; img23d has {', '.join(FAMILIES)}")
+    return FAMILIES[name]
 
 
 def family_of(spec: ModelSpec) -> Family:

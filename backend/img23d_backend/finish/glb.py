@@ -1,10 +1,12 @@
 """A finished (low) object as a GLB: what the run folder and the add-on read (docs/protocol.md).
 
-One mesh, triangles only (glTF has no quads: with quads, quad k is triangles 2k and 2k + 1, as
-``retopo`` made them), with ``TEXCOORD_0`` from the bake's new UVs, ``NORMAL`` the very normals the
-normal map was baked against, and one material: ``baseColorTexture`` when the high mesh had colour,
-``metallicRoughnessTexture`` (factors 1.0) when it had material maps, ``normalTexture`` always (tangent space, MikkTSpace, +Y up: glTF's own convention, so a reader
-rebuilds the same tangents from these normals and UVs). The glTF mesh's ``extras`` hold
+One mesh, triangles only (glTF has no quads: with quads, quad k is triangles 2k and 2k + 1, split as
+the bake split them, along the diagonal MikkTSpace picks for the quad), with ``TEXCOORD_0`` from the
+bake's new UVs, ``NORMAL`` the very normals the normal map was baked against, and one material:
+``baseColorTexture`` when the high mesh had colour, ``metallicRoughnessTexture`` (factors 1.0) when it
+had material maps, ``normalTexture`` always (tangent space, MikkTSpace, +Y up: glTF's own
+convention). No ``TANGENT``: glTF asks a reader of a file without one to compute MikkTSpace from the
+normals and UVs, which gives the bake's own tangents (Blender's importer reads no tangents anyway). The glTF mesh's ``extras`` hold
 ``{"img23d_quads": Q}`` (0 for triangles): Blender's importer turns a mesh's extras into custom
 properties of its mesh data, which is how the add-on learns how many leading triangle pairs to join.
 

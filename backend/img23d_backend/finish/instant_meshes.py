@@ -13,13 +13,22 @@ the backend ends (``env.children``).
 Settings, from the upstream command line's defaults (wjakob/instant-meshes, ``src/main.cpp``)
 where the binding's differ: ``creaseAngle=-1`` (smooth normals, no creases: the binding's 0
 marks every edge of a curved tessellated surface as a crease) and ``deterministic=True`` (the
-same mesh in, the same quads out).
+same mesh in, the same quads out; ``retopo`` gives it the mesh in one canonical order, so that
+any numbering of the same surface gives the same quads).
+
+Memory: the worker's address space is bounded (``RLIMIT_AS``, ``memory_limit``) before the library
+runs, so a mesh that drives it astray (issue 54: one 10^6 units from the origin took 23 GB, all
+the machine had) ends the call with a ``MemoryError``, said as such, instead of the machine's memory.
+The bound is generous for any mesh the finish is given: a base for the interpreter, numpy and one
+malloc arena per thread, and a share per input face and per quad asked (measured: 130 MB resident
+and 630 MB of address space for 40,000 faces at 5,000 quads).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import sys
 from multiprocessing.connection import Connection
 from typing import Callable
@@ -31,6 +40,10 @@ from ..env.job_control import CancelToken
 
 POLL_SECONDS = 0.05     # how often the wait looks at the cancel token
 KILL_WAIT_SECONDS = 5.0  # how long a killed worker may take to go
+
+MEMORY_BASE = 2 << 30          # the interpreter, numpy and the library's code
+MEMORY_PER_THREAD = 80 << 20   # a thread's stack and malloc arena (address space, mostly never touched)
+MEMORY_PER_ITEM = 16 << 10     # per input face and per quad asked (about five times the measured use)
 
 Remesher = Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
@@ -50,6 +63,18 @@ def remesh_arrays(vertices: np.ndarray, faces: np.ndarray, vertex_count: int) ->
     return np.array(out_v, dtype=np.float64), np.array(out_f, dtype=np.int64)
 
 
+def memory_limit(faces: int, vertex_count: int) -> int:
+    """The address space, in bytes, the worker may use for a mesh of ``faces`` faces asked for ``vertex_count``."""
+    return MEMORY_BASE + (os.cpu_count() or 1) * MEMORY_PER_THREAD + MEMORY_PER_ITEM * (faces + 4 * vertex_count)
+
+
+def _bound_memory(limit: int) -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _silence_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -57,13 +82,17 @@ def _silence_stdout() -> None:
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the worker's own, for its lifetime)
 
 
-def _serve(conn: Connection, work: Remesher) -> None:
-    """The worker: silence fd 1, take (vertices, faces, vertex_count), send ("ok", arrays) or ("error", why)."""
+def _serve(conn: Connection, work: Remesher, limit: int) -> None:
+    """The worker: silence fd 1, take (vertices, faces, vertex_count), bound its memory to ``limit``
+    bytes, send ("ok", arrays), ("memory", limit) or ("error", why)."""
     end_with_parent()
     _silence_stdout()
     try:
         vertices, faces, vertex_count = conn.recv()
+        _bound_memory(limit)
         reply = ("ok", work(vertices, faces, vertex_count))
+    except MemoryError:
+        reply = ("memory", f"{limit / (1 << 30):.1f} GB")
     except Exception as exc:  # noqa: BLE001 (whatever the library raises is sent back as the reason)
         reply = ("error", f"{type(exc).__name__}: {exc}")
     conn.send(reply)
@@ -71,16 +100,19 @@ def _serve(conn: Connection, work: Remesher) -> None:
 
 
 def remesh_in_worker(vertices: np.ndarray, faces: np.ndarray, vertex_count: int,
-                     cancel: CancelToken | None = None, work: Remesher | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Instant Meshes' (vertices, quads) from a worker process; ``InstantMeshesFailed`` when it
-    raised, could not start or died; the token's error (the worker killed) when cancelled."""
+                     cancel: CancelToken | None = None, work: Remesher | None = None,
+                     limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Instant Meshes' (vertices, quads) from a worker process whose memory is bounded to ``limit``
+    bytes (default ``memory_limit``); ``InstantMeshesFailed`` when it raised, ran out of that memory,
+    could not start or died; the token's error (the worker killed) when cancelled."""
     work = work or remesh_arrays  # looked up at call time, so a test can put another in its place
+    limit = limit or memory_limit(len(faces), int(vertex_count))
     context = multiprocessing.get_context("spawn")
     # The arrays go over this pipe once the worker runs, not as the process's arguments: the
     # interpreter writes those to the new process before its start returns, and a worker that dies
     # while starting would leave that write (of more than a pipe's buffer) blocked for ever.
     here, there = context.Pipe(duplex=True)
-    process = context.Process(target=_serve, name="img23d-instant-meshes", args=(there, work))
+    process = context.Process(target=_serve, name="img23d-instant-meshes", args=(there, work, limit))
     try:
         process.start()
     except OSError as exc:
@@ -104,6 +136,8 @@ def remesh_in_worker(vertices: np.ndarray, faces: np.ndarray, vertex_count: int,
                     break
                 if status == "ok":
                     return payload
+                if status == "memory":
+                    raise InstantMeshesFailed(f"Instant Meshes ran out of the {payload} of memory its worker may use")
                 raise InstantMeshesFailed(f"Instant Meshes raised {payload}")
     finally:
         here.close()

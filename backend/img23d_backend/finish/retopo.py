@@ -1,5 +1,10 @@
 """An object's topology for an artist: as generated, triangles at a face budget, or quads at a face target.
 
+Whatever is remade, it is remade from the mesh in one canonical order and in a unit box
+(``canonical``): the same surface gives the same result however its vertices are numbered, and
+a mesh far from the origin as near it; the result goes back to the input's frame. A mesh none of
+whose faces has any area raises ``NothingToRemesh`` (its message is the sentence for the user).
+
 Quads come from Instant Meshes (``instant_meshes``) after light Taubin smoothing (the clean-up's
 own ``taubin_smooth``: marching-cubes stair steps otherwise bend its orientation field); its
 folded quads are dropped, small holes capped and every vertex moved onto the input's own
@@ -10,11 +15,14 @@ it sizes the field's coarse mesh (about one quad per vertex asked), and its pure
 then splits every coarse face into quads, so about four times as many quads come out as vertices
 were asked for. The ratio is measured, not assumed
 (``bench/retopo_calibration.py`` writes ``bench/results/retopo-calibration-cpu.json``), and the
-request is the target divided by it. A result is checked (``quad_mesh.check_quads``); the one
+request is the target divided by it. A result is checked (``quad_mesh.check_quads``: counts;
+``coverage``: it still covers the input and faces its way, so a result that lost a part or runs
+across a thin one is not a success); the one
 that fails gets one more call, its request scaled by what this mesh made of the first (or
 nudged, when only holes failed it: they move with the field's scale); a second failure, an
 error or a dead worker falls back to quadric decimation (the clean-up's ``decimate``) to the
-same number of triangles, said once in ``RetopoResult.fallback``.
+same number of triangles, said once in ``RetopoResult.fallback``. Decimated triangles are held
+to the same coverage; ones that fail it leave the mesh's own triangles, said the same way.
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ from ..env.job_control import CancelToken
 from ..stages.mesh.cleanup import decimate
 from ..stages.mesh.smoothing import taubin_smooth
 from . import instant_meshes
+from .canonical import Canonical, canonical
+from .coverage import coverage
 from .feature_snap import snap_to_features
-from .quad_mesh import cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
+from .quad_mesh import DEGENERATE_AREA, cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
 from .quad_repair import project_onto, unfold_quads
 
 log = logging.getLogger(__name__)
@@ -86,9 +96,15 @@ class RetopoResult:
     seconds: float
 
 
+class NothingToRemesh(ValueError):
+    """The mesh has no face with area (every face collapsed to a line or a point): one sentence."""
+
+
 def retopologize(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettings,
                  cancel: CancelToken | None = None) -> RetopoResult:
-    """The mesh in the topology ``settings`` ask for (see the module's docstring for how)."""
+    """The mesh in the topology ``settings`` ask for (see the module's docstring for how). The same
+    surface gives the same result whatever the order of its vertices and faces (``canonical``).
+    Raises ``NothingToRemesh`` when no face has any area."""
     started = time.perf_counter()
     faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     if cancel is not None:
@@ -96,12 +112,26 @@ def retopologize(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettin
     if settings.topology == "as-generated" or len(faces) == 0:
         return RetopoResult(vertices, faces, None, "as-generated", None, len(faces), len(faces),
                             time.perf_counter() - started)
+    frame = canonical(vertices, faces)
+    if not has_area(frame):
+        raise NothingToRemesh(f"none of the mesh's {len(faces):,} faces has any area (each is a line or a "
+                              "point): there is no surface to remesh")
     if settings.topology == "triangles":
-        result = _triangles(vertices, faces, settings.faces)
+        result = _triangles(vertices, faces, frame, settings.faces)
     else:
-        result = _quads(np.asarray(vertices, dtype=np.float64), faces, settings, cancel)
+        result, reason = _quads(frame, len(faces), settings, cancel)
+        if result is None:
+            result = _triangles(vertices, faces, frame, settings.faces)
+            result.fallback = quads_failed(reason, result)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def has_area(frame: Canonical) -> bool:
+    """Whether any face of the (unit-frame) mesh has an area to speak of."""
+    corners = frame.vertices[frame.faces]
+    doubled = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    return bool(np.any(doubled > 2.0 * DEGENERATE_AREA))
 
 
 def request_for(target: int) -> int:
@@ -118,15 +148,34 @@ def next_request(request: int, quads_out: int, target: int) -> int:
     return max(1, round(scaled))
 
 
-def _triangles(vertices: np.ndarray, faces: np.ndarray, budget: int) -> RetopoResult:
+def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget: int) -> RetopoResult:
+    """At most ``budget`` triangles by quadric decimation of the canonical mesh, checked against the
+    input (a mesh already within the budget is left as it is)."""
     if len(faces) <= budget:
         return RetopoResult(vertices, faces, None, "as-generated", None, len(faces), len(faces), 0.0)
-    out_v, out_f = decimate(vertices, faces, budget)
-    return RetopoResult(out_v, out_f, None, "quadric", None, len(faces), len(out_f), 0.0)
+    out_v, out_f = decimate(frame.vertices, frame.faces, budget)
+    # A collapse does not join a part's two sides: only the coverage is asked of it.
+    reason = coverage(frame.vertices, frame.faces, out_v, out_f, facing=False).reason
+    if reason is not None:
+        return RetopoResult(vertices, faces, None, "as-generated", f"decimation failed: {reason}; kept its "
+                            f"{len(faces):,} triangles instead", len(faces), len(faces), 0.0)
+    return RetopoResult(frame.to_input(out_v).astype(np.float32), out_f, None, "quadric", None, len(faces),
+                        len(out_f), 0.0)
 
 
-def _quads(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettings,
-           cancel: CancelToken | None) -> RetopoResult:
+def quads_failed(reason: str, result: RetopoResult) -> str:
+    """The one sentence said when quads failed for ``reason`` and ``result`` (triangles) came instead."""
+    if result.method == "quadric":
+        return f"quads failed: {reason}; decimated to {result.faces_out:,} triangles instead"
+    if result.fallback:  # the decimation failed too: its own sentence says what was kept
+        return f"quads failed: {reason}; {result.fallback}"
+    return f"quads failed: {reason}; kept its {result.faces_out:,} triangles instead"
+
+
+def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
+           cancel: CancelToken | None) -> tuple[RetopoResult | None, str]:
+    """Quads of the canonical mesh that passed both checks, or None and why the last try failed."""
+    vertices, faces = frame.vertices, frame.faces
     closed = is_closed(faces)
     smoothed = taubin_smooth(vertices, faces, settings.smoothing)
     request, reason = request_for(settings.faces), ""
@@ -143,19 +192,17 @@ def _quads(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettings,
         max_move = PROJECT_SHARE * median_edge(quad_v, quads)
         quad_v = snap_to_features(project_onto(quad_v, vertices, faces, max_move), quads, vertices, faces, max_move)
         check = check_quads(quad_v, quads, closed, settings.faces, settings.tolerance)
+        failed = check.reason
+        if failed is None:
+            triangles = triangulate_quads(quad_v, quads)
+            failed = coverage(vertices, faces, quad_v, triangles).reason
         log.debug("Instant Meshes call %d: %d vertices asked, %d quads (%d folded dropped, %d holes capped): %s",
-                  attempt, request, check.quads, unfolded, capped, check.reason or "passed")
-        if check.passed:
-            quad_v = quad_v.astype(np.float32)
-            return RetopoResult(quad_v, triangulate_quads(quad_v, quads), quads, "instant-meshes", None,
-                                len(faces), len(quads), 0.0)
-        reason = check.reason or ""
+                  attempt, request, check.quads, unfolded, capped, failed or "passed")
+        if failed is None:
+            out = frame.to_input(quad_v).astype(np.float32)
+            return RetopoResult(out, triangles, quads, "instant-meshes", None, faces_in, len(quads), 0.0), ""
+        reason = failed
         request = next_request(request, check.quads, settings.faces)
     if cancel is not None:
         cancel.check()
-    result = _triangles(vertices.astype(np.float32), faces, settings.faces)
-    if result.method == "quadric":
-        result.fallback = f"quads failed: {reason}; decimated to {result.faces_out:,} triangles instead"
-    else:
-        result.fallback = f"quads failed: {reason}; kept its {result.faces_out:,} triangles instead"
-    return result
+    return None, reason

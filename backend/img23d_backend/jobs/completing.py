@@ -23,7 +23,8 @@ from PIL import Image
 
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages.completion import covering, fill, occlusion
+from ..stages.completion import covering, fill, occlusion, room
+from ..stages.cutout import box_in_crop
 from ..stages.editing import EditRequest, edit_images
 from .cutting import Cut
 
@@ -46,6 +47,7 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
     seen = {r.stem: _seen(r, cuts.get(r.stem), image.scale) for r in run.run_folder.manifest.records
             if r.box is not None and r.candidate_of is None}  # a target's candidates share its box and matte
     hidden = []
+    rects: dict[str, tuple[int, int, int, int]] = {}  # the crop each target is completed in
     for record in judged:
         others = [s for stem, s in seen.items() if stem != record.stem]
         # A Detect request has no completion_off: the artist turns completion off after its preview.
@@ -53,13 +55,14 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
         decision = occlusion.decide(mode, seen[record.stem], others, picture, off)
         record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
         if decision.complete:
-            cut = cuts[record.stem]
-            hidden.append(fill.Hidden(record.stem, record.target, cut.crop, cut.cutout, seed=int(record.seed or 0),
-                                      in_front=decision.in_front))
+            target, rects[record.stem] = _hidden(run, image, record, cuts[record.stem], seen[record.stem], decision,
+                                                 picture)
+            hidden.append(target)
     if not hidden:
         run.run_folder.save_manifest()
         return
     records = {r.stem: r for r in judged}
+    grown = {h.stem: h.crop for h in hidden}
     with run.stage(STAGE):
         results = fill.complete(hidden, _editor_call(run), lambda pictures: _rematte(run, pictures))
         said: set[str] = set()
@@ -73,8 +76,33 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
                 continue
             path = run.run_folder.write_image(f"{COMPLETED_FOLDER}/{done.stem}.png", done.cutout)
             record.completion["cutout"] = run.run_folder.relative(path)
-            cuts[done.stem].cutout = done.cutout
+            _keep(cuts[done.stem], rects[done.stem], grown[done.stem], done.cutout)
             run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']})")
+
+
+def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,
+            decision: occlusion.Decision, picture: np.ndarray) -> tuple[fill.Hidden, tuple[int, int, int, int]]:
+    """What the editor completes for a target, and the crop's rectangle: its crop grown toward the
+    detections in front of it (``room``; its own when none runs into an edge), its cut-out and the mask
+    in front placed in it."""
+    rect, crop, cutout, in_front = cut.rect, cut.crop, cut.cutout, decision.in_front
+    if decision.hiders and seen.matted():
+        rect = room.room(seen, decision.hiders, picture, run.options.margin).rect
+        if rect != cut.rect:
+            crop = image.image.crop(rect)
+            cutout = room.widen(cut.cutout, cut.rect, rect)
+            in_front = room.widen_mask(decision.in_front, cut.rect, rect)
+    return fill.Hidden(record.stem, record.target, crop, cutout, seed=int(record.seed or 0), in_front=in_front,
+                       occluders=tuple(other.name for other in decision.hiders)), rect
+
+
+def _keep(cut: Cut, rect: tuple[int, int, int, int], crop: Image.Image, completed: Image.Image) -> None:
+    """The completed cut-out stands for the target from here on, with the crop it was completed in
+    (when grown, its rectangle and box with it: depth reads the cut-out over that rectangle)."""
+    if rect != cut.rect:
+        box = cut.picture_box()
+        cut.rect, cut.crop, cut.box, cut.matte = rect, crop, box_in_crop(box, rect), None
+    cut.cutout = completed
 
 
 def _seen(record: TargetRecord, cut: Cut | None, scale: float) -> covering.Seen:

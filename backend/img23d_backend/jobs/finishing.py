@@ -71,8 +71,9 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)
     run.progress("finish", 0, 1, f"{record.target}: baking {_maps(high)}normals at {options.bake_size} px")
-    baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper)
     quads = 0 if result.quads is None else len(result.quads)
+    baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper,
+                 quads=quads)
     low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads))
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.HIGH_MESH, path=str(high_path), **artifact))
     entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,

@@ -24,7 +24,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..env.torch_shims import prepare_torchvision
 from . import placement
 from .file_checks import file_digest
-from .meta_weights import empty_weights, read_safetensors
+from .meta_weights import diffusers_key_fixes, empty_weights, read_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +148,6 @@ def load_paint_vae(vae_folder: Path, device: Any, dtype: Any, sha256: str | None
         vae = AutoencoderKL.from_config(config)
     placement.assign_weights(vae, diffusers_key_fixes(vae, state), device, dtype)
     return vae.eval()
-
-
-def diffusers_key_fixes(model: Any, state: dict[str, Any]) -> dict[str, Any]:
-    """``state`` with the renames diffusers' ``ModelMixin.from_pretrained`` makes before it loads a
-    single-file checkpoint (``.bin`` and safetensors alike): the model's own
-    ``_fix_state_dict_keys_on_load``, called rather than copied so the two cannot drift.
-
-    For ``AutoencoderKL`` that hook renames the attention blocks built with
-    ``_from_deprecated_attn_block`` (the mid-blocks') from the names diffusers saved before 0.14,
-    ``query``/``key``/``value``/``proj_attn``, to ``to_q``/``to_k``/``to_v``/``to_out.0``. Stable
-    Diffusion 2.x's VAE pickle, which the turbo paint folder ships, uses the old names. Only names
-    change: the old block's projections were ``nn.Linear`` as the new ones are, so shapes match, and
-    a file with other shapes is refused by the strict load as diffusers refuses it.
-    """
-    fixed = dict(state)
-    model._fix_state_dict_keys_on_load(fixed)  # diffusers renames in place
-    return fixed
 
 
 def check_digest(path: Path, sha256: str) -> None:

@@ -2,7 +2,9 @@
 
 The family-neutral half of fast loading (``fast_load`` keeps hy3dgen's builders, which import
 hy3dgen): the licence-clean family's loaders (``families.step1x.geometry.loader``, ``families.step1x.texture.loader``)
-and the material model's (``stages.materials``) use these and nothing of hy3dgen's. Moving and casting weights is ``placement``'s.
+and the material and editor models' (``stages.materials``, ``stages.editor_weights``) use these and nothing of
+hy3dgen's, the legacy names renamed as transformers and diffusers rename them (``transformers_state``,
+``diffusers_key_fixes``). Moving and casting weights is ``placement``'s.
 """
 
 from __future__ import annotations
@@ -52,3 +54,20 @@ def transformers_state(model: Any, path: Path, device: Any, dtype: Any) -> dict[
         if key not in buffers:
             state[key] = tensor
     return state
+
+
+def diffusers_key_fixes(model: Any, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with the renames diffusers' ``ModelMixin.from_pretrained`` makes before it loads a
+    single-file checkpoint (``.bin`` and safetensors alike): the model's own
+    ``_fix_state_dict_keys_on_load``, called rather than copied so the two cannot drift.
+
+    For ``AutoencoderKL`` that hook renames the attention blocks built with
+    ``_from_deprecated_attn_block`` (the mid-blocks') from the names diffusers saved before 0.14,
+    ``query``/``key``/``value``/``proj_attn``, to ``to_q``/``to_k``/``to_v``/``to_out.0``. Stable
+    Diffusion 2.x's VAE pickle, which the turbo paint folder ships, uses the old names. Only names
+    change: the old block's projections were ``nn.Linear`` as the new ones are, so shapes match, and
+    a file with other shapes is refused by the strict load as diffusers refuses it.
+    """
+    fixed = dict(state)
+    model._fix_state_dict_keys_on_load(fixed)  # diffusers renames in place
+    return fixed

@@ -3,7 +3,7 @@ kind) and ``ModelSet`` (one model per role). The registry (``registry``) fills t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +91,8 @@ class ModelSet:
 
     def describe(self) -> dict[str, str]:
         return {role: self.spec(role).display for role in ROLES}
+
+    def families(self) -> tuple[str, ...]:
+        """The model families whose code runs this set's models (``ModelSpec.family``), each once."""
+        specs = (getattr(self, role.name) for role in fields(self) if role.name != "name")
+        return tuple(dict.fromkeys(spec.family for spec in specs if spec is not None and spec.family is not None))

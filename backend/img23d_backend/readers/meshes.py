@@ -5,7 +5,8 @@ says which). A glTF file is Y up, and Blender's importer turns (x, y, z) into (x
 same turn here makes a mesh painted from the command line look as it would in Blender. Its
 triangles stay as they are; its UVs, where it has them, become per-corner UVs (with its colour
 image as ``base_color`` and its glTF metallicRoughness texture as ``metallic_roughness``; a mesh
-with vertex colours keeps them as ``vertex_colors``). Back out, ``write_textured_glb`` puts the
+with vertex colours keeps them as ``vertex_colors``, linear as glTF's ``COLOR_0``: a PLY's or OBJ's
+sRGB colours are decoded). Back out, ``write_textured_glb`` puts the
 painted texture (and the metallicRoughness texture, when the job made one) on the same triangles as a GLB (vertices split
 only where the UVs split, as any glTF export does).
 """
@@ -20,6 +21,7 @@ from typing import Any, Iterator
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..runs.folders import atomic_write
+from .colour_space import srgb_to_linear
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
 
@@ -58,7 +60,12 @@ def _convert(source: Path, target: Path) -> None:
                             f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} has no faces to paint")
-    vertices = np.asarray(loaded.vertices, dtype=np.float32)
+    # In the file's own precision: 32-bit where every position is a 32-bit number (a GLB's always are),
+    # else 64-bit (an OBJ's or PLY's may be), so that a mesh far from the origin keeps its shape and
+    # the retopo job can tell a 32-bit mesh too coarse where it lies (``jobs.retopo.check_precision``).
+    vertices = np.asarray(loaded.vertices, dtype=np.float64)
+    if np.array_equal(vertices.astype(np.float32).astype(np.float64), vertices):
+        vertices = vertices.astype(np.float32)
     positions = np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=1)  # glTF Y up -> Blender Z up
     triangles = np.asarray(loaded.faces, dtype=np.int64)
     loops = np.arange(triangles.size, dtype=np.int64).reshape(-1, 3)  # one loop per triangle corner
@@ -75,7 +82,14 @@ def _convert(source: Path, target: Path) -> None:
             if maps is not None:  # bytes again, factors and all, so the bake's low mesh carries factors of 1
                 arrays["metallic_roughness"] = np.round(np.clip(maps, 0.0, 1.0) * 255).astype(np.uint8)
     elif getattr(loaded.visual, "kind", None) in ("vertex", "face"):
-        arrays["vertex_colors"] = np.asarray(loaded.visual.vertex_colors, dtype=np.uint8)
+        colours = np.array(loaded.visual.vertex_colors, dtype=np.uint8)
+        if source.suffix.lower() not in (".glb", ".gltf"):
+            # A PLY's or OBJ's colours are sRGB-encoded (as MeshLab writes them and Blender's PLY
+            # importer reads them by default); glTF's COLOR_0, and so the bake's vertex colours, are
+            # linear. In 8 bits the darkest sRGB steps merge, as in any glTF file with byte colours.
+            linear = srgb_to_linear(colours[:, :3].astype(np.float64) / 255.0)
+            colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
+        arrays["vertex_colors"] = colours
     np.savez(target, **arrays)
 
 

@@ -46,6 +46,7 @@ import os
 import shutil
 import tempfile
 from importlib import metadata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -82,15 +83,15 @@ def build_tiny_models(root: Path) -> Path:
     return root
 
 
-def replica_folders() -> tuple[str, ...]:
+def replica_folders(families: Iterable[str] | None = None) -> tuple[str, ...]:
     """The folder of each replica in a tiny set (the manifest's ``models`` keys): the shared
-    models', then each family's. Two replicas given one folder are refused: one would overwrite
-    the other."""
+    models', then each family's (of ``families``, names of the table's; None: every family's).
+    Two replicas given one folder are refused: one would overwrite the other."""
     shared = tiny_model_set(Path("."))
     folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
     folders.append(folder_name(tiny_model_set(Path("."), editor=QWEN_EDIT_CHOICE).editor))
-    for name, family in FAMILIES.items():
-        for folder in family.replicas().tiny_folders:
+    for name in FAMILIES if families is None else families:
+        for folder in FAMILIES[name].replicas().tiny_folders:
             if folder in folders:
                 raise ValueError(f"family {name!r} gives its tiny replica the folder {folder!r}, "
                                  f"which another replica has: each needs its own")
@@ -98,15 +99,17 @@ def replica_folders() -> tuple[str, ...]:
     return tuple(folders)
 
 
-def ensure_tiny_models(root: Path | None = None) -> Path:
+def ensure_tiny_models(root: Path | None = None, families: Iterable[str] | None = None) -> Path:
     """Return the replica folder, building it first unless its manifest says it holds this
-    format with every replica (the cache is shared: another checkout's code may have made a
-    folder of the same name)."""
+    format with every replica of the shared models and of ``families`` (None: every family's; the
+    cache is shared: another checkout's code may have made a folder of the same name). Checking a
+    family's replicas imports its replica builders, so a job names its own families: a licence-clean
+    job then imports nothing of Hunyuan3D-2's (a build, when one is needed, builds every family's)."""
     root = default_tiny_root() if root is None else Path(root).expanduser()
     try:
         manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
         complete = (manifest.get("format") == TINY_FORMAT
-                    and set(replica_folders()) <= set(manifest.get("models", {})))
+                    and set(replica_folders(families)) <= set(manifest.get("models", {})))
     except (OSError, ValueError, AttributeError):
         complete = False
     if not complete:

@@ -1,18 +1,18 @@
 """What an edit runs on, whichever editor it is: the request (a crop, its instruction, its seed), the
 run's defaults, and ``EditorModel``, diffusers' pipeline over the parts one phase holds with the area
-and side multiple it edits at. ``editing`` (FLUX.2 [klein]'s phases and the order they run in) and
+it edits at and the canvas a crop is edited on (``edit_canvas``). ``editing`` (FLUX.2 [klein]'s phases and the order they run in) and
 ``qwen_editing`` (Qwen-Image-Edit-2511's phases) both build on it.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import PIL.Image
 
+from .edit_canvas import Canvas, choose, rule_of
 from .editor_parts import EditorOptions, EditorPart
 
 
@@ -23,6 +23,15 @@ class EditRequest:
     image: PIL.Image.Image   # RGB crop
     instruction: str
     seed: int = 0
+
+
+@dataclass
+class CanvasLatents:
+    """The denoising phase's output for one request: its latents (as the pipeline returns them with
+    ``output_type="latent"``) and the canvas they were painted on, which decoding maps back."""
+
+    latents: Any
+    canvas: Canvas
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,7 @@ class EditorDefaults:
 
 @dataclass
 class EditorModel:
-    """diffusers' pipeline over the parts one phase holds, its defaults, and the area and side multiple
-    it edits at."""
+    """diffusers' pipeline over the parts one phase holds, its defaults, and the area it edits at."""
 
     pipeline: Any
     defaults: EditorDefaults
@@ -75,33 +83,14 @@ class EditorModel:
         pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
         return cls(pipeline, EditorDefaults.of(pipeline, setup.options), setup.options.working_pixels)
 
-    @property
-    def multiple(self) -> int:
-        """What each side of an edited picture must be a multiple of: the VAE's scale times the
-        transformer's 2 x 2 patches (both pipelines crop to it in ``__call__``)."""
-        return int(self.pipeline.vae_scale_factor) * 2
-
-    def _limit(self, name: str, unlimited: float) -> float:
-        """One of the limits the pipeline checks every picture against (its image processor's
-        ``check_image_input`` defaults: the shortest side, the most elongated aspect), read from it;
-        ``unlimited`` for a pipeline that checks none (Qwen-Image-Edit's ``VaeImageProcessor``)."""
-        check = getattr(type(self.pipeline.image_processor), "check_image_input", None)
-        return unlimited if check is None else float(inspect.signature(check).parameters[name].default)
+    def canvas(self, size: tuple[int, int]) -> Canvas:
+        """The canvas a crop of ``size`` is edited on (``edit_canvas``): a size this pipeline keeps for the
+        reference and the answer alike, at about the working area, the crop on it unstretched."""
+        return choose(size, self.working_pixels, rule_of(self.pipeline))
 
     def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        """``size`` scaled to the working area, each side a multiple of ``multiple`` and at least the
-        pipeline's shortest side, its aspect kept up to the pipeline's most elongated (a longer crop is
-        stretched to it, and back when the result is resized to the crop's size)."""
-        width, height = size
-        most = self._limit("max_aspect_ratio", math.inf)
-        aspect = min(max(width / max(1, height), 1 / most), most)
-        step = self.multiple
-        shortest = math.ceil(self._limit("min_side_length", step) / step) * step
-
-        def side(length: float) -> int:
-            return max(shortest, round(length / step) * step)
-
-        return side(math.sqrt(self.working_pixels * aspect)), side(math.sqrt(self.working_pixels / aspect))
+        """The size the editor paints at for a crop of ``size``: its canvas's (the benchmarks report it)."""
+        return self.canvas(size).size
 
 
 def _module(parts: dict[str, EditorPart], name: str) -> Any:

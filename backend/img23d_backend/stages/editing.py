@@ -28,9 +28,10 @@ phase's code never reaches them), which costs nothing and keeps no reference to 
 
 Before any part is loaded, ``editor_placement`` picks the placement from the manager's budget and
 refuses in one sentence what cannot fit (the setting to change named); each phase checks that its
-activations fit in the memory free beside its parts. Each crop is resized to the area the model edits
-at (its aspect kept, its sides multiples of what the pipeline needs), edited from noise seeded with
-its request's seed, and resized back to the crop's size. It does not judge the result (blank,
+activations fit in the memory free beside its parts. Each crop is placed on its canvas
+(``edit_canvas``: about the area the model edits at, a size the pipeline keeps for its reference and its
+answer alike, the crop scaled to fit and centred on white), edited from noise seeded with its request's
+seed, and the answer's part where the crop lay scaled back to the crop's size. It does not judge the result (blank,
 unchanged or wrong pictures are the caller's to find). A model that cannot be loaded or run raises
 ``skips.EditorUnavailable`` with one sentence (``skips.editor_sentence`` words it for a job); a cancel
 stays a cancel.
@@ -50,7 +51,7 @@ from ..env.job_control import CancelToken
 from ..models.editor_memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
 from ..models.registry import DEFAULT_EDITOR, EDITORS, editor_dtype
 from . import qwen_editing
-from .edit_pipeline import EditorModel, EditRequest
+from .edit_pipeline import CanvasLatents, EditorModel, EditRequest
 from .editor_parts import EditorOptions
 from .skips import editor_unavailable
 
@@ -144,34 +145,34 @@ def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: I
         latents = []
         for request in requests:
             cancel.check()
-            crop = request.image.convert("RGB")
-            width, height = model.working_size(crop.size)
+            canvas = model.canvas(request.image.size)
             generator = torch.Generator(device="cpu").manual_seed(request.seed)
             with torch.inference_mode():
-                output = pipeline(image=crop.resize((width, height), PIL.Image.Resampling.BICUBIC),
+                output = pipeline(image=canvas.place(request.image),
                                   prompt_embeds=instructions.embeddings[request.instruction],
-                                  negative_prompt_embeds=instructions.negative, height=height, width=width,
-                                  num_inference_steps=steps or model.defaults.steps,
+                                  negative_prompt_embeds=instructions.negative, height=canvas.height,
+                                  width=canvas.width, num_inference_steps=steps or model.defaults.steps,
                                   guidance_scale=model.defaults.guidance, generator=generator, output_type="latent")
-            latents.append(output.images)
+            latents.append(CanvasLatents(output.images, canvas))
         return latents
     finally:
         hook.remove()
 
 
-def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[Any],
+def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[CanvasLatents],
            cancel: CancelToken) -> list[PIL.Image.Image]:
-    """Phase 3, the VAE: each request's latents decoded, RGB, resized back to its crop's size."""
+    """Phase 3, the VAE: each request's latents decoded and mapped back from its canvas onto its crop (RGB,
+    the crop's size)."""
     import torch
 
     edited = []
-    for request, latent in zip(requests, latents, strict=True):
+    for request, painted in zip(requests, latents, strict=True):
         cancel.check()
         with torch.inference_mode():
             # What Flux2KleinPipeline.__call__ does after denoising for any output_type but "latent".
-            image = model.pipeline.vae.decode(latent, return_dict=False)[0]
+            image = model.pipeline.vae.decode(painted.latents, return_dict=False)[0]
             image = model.pipeline.image_processor.postprocess(image, output_type="pil")[0]
-        edited.append(image.convert("RGB").resize(request.image.size, PIL.Image.Resampling.BICUBIC))
+        edited.append(painted.canvas.back(image))
     return edited
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import placement
-from ..models.fast_load import diffusers_key_fixes
-from ..models.meta_weights import read_safetensors, transformers_state
+from ..models.meta_weights import diffusers_key_fixes, read_safetensors, transformers_state
 
 
 @dataclass

@@ -35,9 +35,8 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..env.job_control import CancelToken
 from ..env.torch_shims import prepare_torchvision
 from ..models import placement, preflight
-from ..models.fast_load import diffusers_key_fixes
 from ..models.folder_files import MARIGOLD_WEIGHTS
-from ..models.meta_weights import empty_weights, read_safetensors, transformers_state
+from ..models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec, materials_dtype
 from .skips import materials_unavailable

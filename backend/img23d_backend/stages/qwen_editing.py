@@ -2,29 +2,34 @@
 methods over the parts the phase holds (``editing`` runs them in order through the model manager):
 
 1. the text encoder, Qwen2.5-VL-7B, reads each crop and its instruction (``encode_prompt`` with the
-   crop as the pipeline's ``__call__`` makes it: resized to the working size, then to 384 x 384's area
+   crop as the pipeline's ``__call__`` makes it: placed on its canvas, then resized to 384 x 384's area
    for the text encoder), and the negative instruction with the same crop, as true classifier-free
    guidance needs;
 2. the transformer and the VAE: the pipeline's own ``__call__`` with those embeddings and masks and
-   ``output_type="latent"``, which encodes the crop at 1024 x 1024's area, denoises and returns the
+   ``output_type="latent"``, which encodes the canvas as its reference, denoises and returns the
    packed latents;
 3. the VAE decodes them: the lines ``__call__`` ends with for any other output type (unpack, undo the
    latents' normalisation, decode the one frame, post-process).
 
 Unlike FLUX.2 [klein], the text encoder reads the picture, so each request's instruction is encoded
-with its own crop (not once per distinct instruction). The functions have the signatures of
+with its own crop (not once per distinct instruction). The pipeline resizes its reference to
+``calculate_dimensions(VAE_IMAGE_SIZE, aspect)``, a module constant of 1024 x 1024's area, whatever
+the answer's size: ``reference_area`` sets that constant to the area the edit runs at for the call
+(and back), so that the canvas, chosen among the sizes ``calculate_dimensions`` keeps at that area,
+is the reference's size and the answer's (a smaller ``--edit-size``, and the tiny replica, too). The functions have the signatures of
 ``editing``'s so that ``editing.PHASES`` can hold either model's.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import PIL.Image
 
 from ..env.job_control import CancelToken
-from .edit_pipeline import EditorModel, EditRequest
+from .edit_pipeline import CanvasLatents, EditorModel, EditRequest
 
 
 @dataclass
@@ -39,19 +44,18 @@ class Encoded:
     negative_mask: Any = None
 
 
-@dataclass
-class QwenLatents:
-    """Phase 2's output for one request: the packed latents, and the size they unpack to."""
+@contextmanager
+def reference_area(pixels: int) -> Iterator[None]:
+    """The pipeline reads its reference at ``pixels``' area within the block (its module's
+    ``VAE_IMAGE_SIZE``, restored after). One edit runs at a time in a backend process."""
+    from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as module
 
-    latents: Any
-    height: int
-    width: int
-
-
-def _working(model: EditorModel, request: EditRequest) -> PIL.Image.Image:
-    """The crop at the size it is edited at (the picture the pipeline's ``__call__`` is given)."""
-    crop = request.image.convert("RGB")
-    return crop.resize(model.working_size(crop.size), PIL.Image.Resampling.BICUBIC)
+    saved = module.VAE_IMAGE_SIZE
+    module.VAE_IMAGE_SIZE = pixels
+    try:
+        yield
+    finally:
+        module.VAE_IMAGE_SIZE = saved
 
 
 def _true_guidance(model: EditorModel) -> bool:
@@ -70,7 +74,7 @@ def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], dev
     encoded = []
     for request in requests:
         cancel.check()
-        working = _working(model, request)
+        working = model.canvas(request.image.size).place(request.image)
         width, height = calculate_dimensions(CONDITION_IMAGE_SIZE, working.width / working.height)
         condition = [pipeline.image_processor.resize(working, height, width)]
         with torch.inference_mode():
@@ -82,7 +86,7 @@ def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], dev
 
 
 def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: list[Encoded],
-            cancel: CancelToken, steps: int = 0) -> list[QwenLatents]:
+            cancel: CancelToken, steps: int = 0) -> list[CanvasLatents]:
     """Phase 2, the VAE and the transformer: each crop encoded and denoised from noise seeded with its seed by
     the pipeline's own call, given its embeddings, in ``steps`` (0: the model's default); its packed latents.
     A cancel is checked before each request and each transformer call."""
@@ -94,26 +98,28 @@ def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: l
         latents = []
         for request, encoded in zip(requests, instructions, strict=True):
             cancel.check()
-            working = _working(model, request)
+            canvas = model.canvas(request.image.size)
             generator = torch.Generator(device="cpu").manual_seed(request.seed)
-            with torch.inference_mode():
+            with torch.inference_mode(), reference_area(model.working_pixels):
                 # A mask of None (encode_prompt's for unpadded embeddings) makes diffusers warn that it was
                 # not given; the whole call passes the same None on, so the attention path is the same.
-                output = pipeline(image=working, prompt_embeds=encoded.embeds, prompt_embeds_mask=encoded.mask,
+                output = pipeline(image=canvas.place(request.image), prompt_embeds=encoded.embeds,
+                                  prompt_embeds_mask=encoded.mask,
                                   negative_prompt_embeds=encoded.negative_embeds,
                                   negative_prompt_embeds_mask=encoded.negative_mask,
-                                  true_cfg_scale=model.defaults.guidance, height=working.height,
-                                  width=working.width, num_inference_steps=steps or model.defaults.steps,
+                                  true_cfg_scale=model.defaults.guidance, height=canvas.height,
+                                  width=canvas.width, num_inference_steps=steps or model.defaults.steps,
                                   generator=generator, output_type="latent")
-            latents.append(QwenLatents(output.images, working.height, working.width))
+            latents.append(CanvasLatents(output.images, canvas))
         return latents
     finally:
         hook.remove()
 
 
-def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[QwenLatents],
+def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[CanvasLatents],
            cancel: CancelToken) -> list[PIL.Image.Image]:
-    """Phase 3, the VAE: each request's latents decoded, RGB, resized back to its crop's size."""
+    """Phase 3, the VAE: each request's latents decoded and mapped back from its canvas onto its crop (RGB,
+    the crop's size)."""
     import torch
 
     pipeline = model.pipeline
@@ -123,12 +129,13 @@ def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequenc
         cancel.check()
         with torch.inference_mode():
             # What QwenImageEditPlusPipeline.__call__ does after denoising for any output_type but "latent".
-            unpacked = pipeline._unpack_latents(packed.latents, packed.height, packed.width, pipeline.vae_scale_factor)
+            unpacked = pipeline._unpack_latents(packed.latents, packed.canvas.height, packed.canvas.width,
+                                                pipeline.vae_scale_factor)
             unpacked = unpacked.to(vae.dtype)
             shape = (1, vae.config.z_dim, 1, 1, 1)
             mean = torch.tensor(vae.config.latents_mean).view(shape).to(unpacked.device, unpacked.dtype)
             std = 1.0 / torch.tensor(vae.config.latents_std).view(shape).to(unpacked.device, unpacked.dtype)
             image = vae.decode(unpacked / std + mean, return_dict=False)[0][:, :, 0]
             image = pipeline.image_processor.postprocess(image, output_type="pil")[0]
-        edited.append(image.convert("RGB").resize(request.image.size, PIL.Image.Resampling.BICUBIC))
+        edited.append(packed.canvas.back(image))
     return edited

@@ -2,10 +2,13 @@
 metallicRoughness texture (where the high mesh has one) and a normal map.
 
 1. New UVs on the low mesh (xatlas, in the UV worker process the paint stage uses), packed for the
-   bake size with ``padding`` texels between charts; the mesh is split at the seams.
+   bake size with ``padding`` texels between charts; the mesh is split at the seams. With quads, each
+   quad's two triangles are kept in one chart and split along the diagonal MikkTSpace picks for the
+   quad (``quads``), so that Blender's restored quads and the file's triangles share one frame.
 2. Smooth normals (corner-angle weighted, Blender's weighting, across the seams except where a seam
-   runs along a sharp edge) and MikkTSpace tangents on the split mesh: the GLB carries both, so a renderer decodes the map in the basis it was
-   baked in.
+   runs along a sharp edge) and MikkTSpace tangents on the split mesh: the GLB carries the normals
+   and UVs, from which a renderer rebuilds these tangents (MikkTSpace, as glTF asks of a file
+   without ``TANGENT``) and decodes the map in the basis it was baked in.
 3. Every texel centre inside a triangle of the atlas is a point on the low surface with an
    interpolated normal. A ray along that normal and one against it, each as long as the cage distance,
    meet the high mesh; the nearer hit wins. A texel whose rays meet nothing reads the high mesh's
@@ -31,6 +34,7 @@ from ...env.job_control import CancelToken
 from ...stages.paint.unwrap import AtlasPacking, Unwrapper
 from .dilate import dilate, fill_background
 from .normal_map import FLAT, encode, tangent_space_normals
+from .quads import keep_quads_in_one_chart, mikktspace_split, repack
 from .surface import HighSurface, SurfaceHits
 from .tangents import mesh_corner_tangents, split_by_corner_tangents
 from .uv_raster import rasterize_uv
@@ -54,6 +58,9 @@ class BakeStats:
     by_ray: int = 0  # of those, read where a ray met the high mesh within the cage
     by_nearest: int = 0  # read at the high mesh's nearest point (no hit within the cage)
     filled: int = 0  # gutter texels written by the dilation
+    quads_moved: int = 0  # quads the unwrap cut along their diagonal, made whole in one of their charts
+    quads_alone: int = 0  # such quads with no room in either: made a chart of their own
+    quads_split: int = 0  # such quads left across two charts (degenerate ones)
 
 
 @dataclass
@@ -142,11 +149,14 @@ def _image(values: np.ndarray) -> Image.Image:
 
 def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
          settings: BakeSettings = BakeSettings(), cancel: CancelToken | None = None,
-         unwrapper: Unwrapper | None = None) -> BakedMesh:
+         unwrapper: Unwrapper | None = None, quads: int = 0) -> BakedMesh:
     """Bake ``high``'s colour and metallicRoughness texture (each if it has one) and normals onto the
     low mesh, on new UVs.
 
     ``unwrapper``: a job's UV worker to reuse; without one, the bake starts its own for the call.
+    ``quads``: how many leading triangle pairs of ``low_faces`` are quads (quad k: triangles 2k and
+    2k + 1); each stays in one chart and is split along the diagonal MikkTSpace picks for it
+    (``quads.py``), in the same places of the baked faces.
     """
     started = time.perf_counter()
     cancel = cancel or CancelToken()
@@ -168,6 +178,12 @@ def bake(high: trimesh.Trimesh, low_vertices: np.ndarray, low_faces: np.ndarray,
     finally:
         if own:
             worker.close()
+    if quads:
+        vertices, faces, uvs, charts = keep_quads_in_one_chart(vertices, faces, uvs, low_faces, quads)
+        stats.quads_moved, stats.quads_alone, stats.quads_split = charts.moved, charts.alone, charts.split
+        if charts.moved or charts.alone:
+            vertices, faces, uvs = repack(vertices, faces, uvs, packing)
+        faces = mikktspace_split(vertices, faces, uvs, quads)
     timings.unwrap = time.perf_counter() - mark
     cancel.check()
 

@@ -19,6 +19,7 @@ from embreex.mesh_construction import TriangleMesh
 from PIL import Image
 from scipy.spatial import cKDTree
 
+from ...readers.colour_space import linear_to_srgb, srgb_to_linear
 from ...readers.meshes import metallic_roughness_values
 
 _CANDIDATES = 16  # triangles examined per fallback query (nearest centroids)
@@ -39,17 +40,6 @@ class ColourSource:
     texture: np.ndarray | None  # (H, W, 3) float in 0..1, row 0 at v = 1
     uvs: np.ndarray | None  # (V, 2), v up
     vertex_colours: np.ndarray | None  # (V, 3) float in 0..1
-
-
-def srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    """sRGB-encoded 0..1 values to linear light (the IEC 61966-2-1 curve glTF names)."""
-    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """Linear-light 0..1 values to sRGB encoding (the inverse of ``srgb_to_linear``)."""
-    values = np.clip(values, 0.0, 1.0)
-    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
 
 
 def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
@@ -77,8 +67,13 @@ def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
             return ColourSource(flat, np.zeros((len(mesh.vertices), 2)), None)
         return None
     if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind in ("vertex", "face"):
-        colours = np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
-        return ColourSource(None, None, colours)
+        # Vertex colours are linear here, as glTF's COLOR_0 is: trimesh reads a GLB's COLOR_0 into
+        # them unconverted (floats times 255, normalised bytes as they are) and writes them back
+        # unconverted (the run folder's high/<stem>.glb), so a glTF viewer shows them as linear.
+        # The files that hold sRGB bytes (PLY, OBJ) are decoded to linear where they are read
+        # (readers.meshes). Copied into the sRGB texture unconverted, they would bake darker.
+        linear = np.asarray(visual.vertex_colors, dtype=np.float32)[:, :3] / 255.0
+        return ColourSource(None, None, linear_to_srgb(linear).astype(np.float32))
     return None
 
 

@@ -7,10 +7,13 @@ clearly more of the pixels than the target does.
 
 BiRefNet mattes every salient thing in its crop, so a crop that reaches into a neighbour often mattes
 the neighbour too, and both mattes claim the same pixels. A pixel claimed by both goes to the one of
-the two whose colour it has (each object's colour read where the other's box cannot be); a pixel
-that looks like neither abstains. Two objects of one colour whose mattes both take in the other can
-then not be told apart: neither is covered by the other (the matte-edge rule of ``occlusion`` may
-still judge them).
+the two whose colour it has (each object's colour read where the other's box cannot be, or, for one
+whose box lies wholly inside the other's, over its own matte); a pixel that looks like neither goes,
+where one box lies wholly inside the other's (``nested``), to the inner one: a cup standing in front
+of a sofa, inside the sofa's box, is in the sofa's matte too, and the sofa's matte cannot tell it from
+the sofa. Otherwise it abstains: two objects of one colour side by side whose mattes both take in
+the other cannot be told apart, and neither is covered by the other (the matte-edge rule of
+``occlusion`` may still judge them).
 
 The same split says which pixels of a covered target's crop the one in front holds
 (``in_front``): BiRefNet cuts that object out too where it lies in the target's box, and completion
@@ -140,10 +143,26 @@ def _split(target: Seen, other: Seen, picture: np.ndarray | None,
     own, theirs = target.foreground(region), other.foreground(region)
     mine, its = own & ~theirs, theirs & ~own
     both = own & theirs
-    if both.any() and picture is not None:
-        to_target, to_other = _by_colour(picture, region, both, target, other)
+    if both.any():
+        to_target, to_other = (_by_colour(picture, region, both, target, other) if picture is not None
+                               else (np.zeros_like(both), np.zeros_like(both)))
+        # What colour leaves open goes to the inner of two nested boxes: it stands in front of the outer.
+        undecided = both & ~to_target & ~to_other
+        if nested(other.box, target.box):
+            to_other = to_other | undecided
+        elif nested(target.box, other.box):
+            to_target = to_target | undecided
         mine, its = mine | to_target, its | to_other
     return mine, its
+
+
+def nested(inner: Box, outer: Box) -> bool:
+    """Whether ``inner``'s box lies wholly inside ``outer``'s (within the band ``outer``'s cut-out keeps
+    past its box, for grounding's loose edges) and is the smaller of the two."""
+    x0, y0, x1, y1 = pixel_rect(inner)
+    ox0, oy0, ox1, oy1 = kept_rect(outer)
+    smaller = (inner[2] - inner[0]) * (inner[3] - inner[1]) < (outer[2] - outer[0]) * (outer[3] - outer[1])
+    return smaller and ox0 <= x0 and oy0 <= y0 and x1 <= ox1 and y1 <= oy1
 
 
 def _by_colour(picture: np.ndarray, region: Rect, both: np.ndarray, target: Seen,
@@ -162,15 +181,19 @@ def _by_colour(picture: np.ndarray, region: Rect, both: np.ndarray, target: Seen
 
 def _own_colour(picture: np.ndarray, seen: Seen, other: Seen) -> np.ndarray | None:
     """The mean colour of ``seen``'s matte inside its own box where ``other``'s box is not: what it
-    looks like where the other cannot be (None when no such pixel is foreground)."""
+    looks like where the other cannot be. For a box wholly inside ``other``'s there is no such place:
+    its matte over its own box, which is mostly itself (None when nothing there is foreground)."""
     region = pixel_rect(seen.box)
     x0, y0, x1, y1 = (max(0, region[0]), max(0, region[1]), min(picture.shape[1], region[2]),
                       min(picture.shape[0], region[3]))
     if x1 <= x0 or y1 <= y0:
         return None
-    mask = seen.foreground((x0, y0, x1, y1))
+    whole = seen.foreground((x0, y0, x1, y1))
+    mask = whole.copy()
     ox0, oy0, ox1, oy1 = pixel_rect(other.box)
     mask[max(0, oy0 - y0):max(0, oy1 - y0), max(0, ox0 - x0):max(0, ox1 - x0)] = False
+    if not mask.any() and nested(seen.box, other.box):
+        mask = whole
     if not mask.any():
         return None
     return picture[y0:y1, x0:x1, :3][mask].astype(np.float32).mean(axis=0)

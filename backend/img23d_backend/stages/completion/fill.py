@@ -52,9 +52,9 @@ Rematte = Callable[[list[Image.Image]], Sequence[Any]]
 
 @dataclass(frozen=True)
 class Hidden:
-    """A target to complete: its crop as matted, its cut-out (RGBA, the crop's size), name and seed;
-    ``in_front``: the crop's pixels that detections in front of it hold (booleans [height, width]),
-    None when nothing named covers it."""
+    """A target to complete: its crop (as matted, or grown toward what covers it), its cut-out (RGBA,
+    the crop's size), name and seed; ``in_front``: the crop's pixels that detections in front of it
+    hold (booleans [height, width]), None when nothing named covers it; ``occluders``: their names."""
 
     stem: str
     name: str
@@ -62,6 +62,7 @@ class Hidden:
     cutout: Image.Image
     seed: int = 0
     in_front: np.ndarray | None = field(default=None, compare=False, repr=False)
+    occluders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,14 @@ class Completed:
     skipped: str | None = None
 
 
-def instruction(name: str) -> str:
-    """What the editor is asked for, naming the target."""
-    return f"the whole {name}, nothing in front of it, on a plain white background, keep what is visible"
+def instruction(name: str, occluders: Sequence[str] = ()) -> str:
+    """What the editor is asked for, naming the target and, when named detections stand in front of it,
+    those: "keep what is visible" alone may keep the table in front of a chair."""
+    if not occluders:
+        return f"the whole {name}, nothing in front of it, on a plain white background, keep what is visible"
+    named = " and the ".join(dict.fromkeys(occluders))
+    return (f"remove the {named} in front of the {name} and show the whole {name} on a plain white background, "
+            f"keep what is visible of the {name}")
 
 
 def unusable(picture: Any, size: tuple[int, int]) -> str | None:
@@ -143,7 +149,8 @@ def complete(targets: Sequence[Hidden], edit: Edit, rematte: Rematte) -> list[Co
     All crops go to the editor in one call, then every usable answer through matting in one call."""
     if not targets:
         return []
-    asks = [EditAsk(image=t.crop.convert("RGB"), instruction=instruction(t.name), seed=t.seed) for t in targets]
+    asks = [EditAsk(image=t.crop.convert("RGB"), instruction=instruction(t.name, t.occluders), seed=t.seed)
+            for t in targets]
     try:
         edited = list(edit(asks))
     except ProtocolError as exc:

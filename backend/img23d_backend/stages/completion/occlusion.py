@@ -51,12 +51,14 @@ class Decision:
     """Whether to complete one target, and the reason the manifest keeps ("covered by 'table'").
 
     ``in_front``: when it is completed and other detections cover it, the pixels of its crop they
-    hold (booleans, its matte's shape); None when nothing named covers it. Left out of equality: two
-    decisions are the same choice for the same reason."""
+    hold (booleans, its matte's shape); None when nothing named covers it; ``hiders``: those
+    detections, the one hiding most first (the instruction names them, and the crop grows toward
+    them: ``room``). Left out of equality: two decisions are the same choice for the same reason."""
 
     complete: bool
     reason: str
     in_front: np.ndarray | None = field(default=None, compare=False, repr=False)
+    hiders: tuple[Seen, ...] = field(default=(), compare=False, repr=False)
 
 
 def overlap_share(a: Box, b: Box) -> float:
@@ -155,9 +157,9 @@ def decide(mode: str, target: Seen, others: Sequence[Seen], picture: np.ndarray 
     hiders = covering_detections(target, others, picture)
     # "always" completes a covered target too: the one in front must not be pasted back there either.
     if mode == "always":
-        return Decision(True, "asked for every target", held_in_front(target, hiders, picture))
+        return Decision(True, "asked for every target", held_in_front(target, hiders, picture), tuple(hiders))
     if hiders:
-        return Decision(True, _covered_reason(hiders), held_in_front(target, hiders, picture))
+        return Decision(True, _covered_reason(hiders), held_in_front(target, hiders, picture), tuple(hiders))
     crossing = None
     if target.rect is not None and target.alpha is not None:
         x, y = target.rect[0], target.rect[1]

@@ -5,7 +5,9 @@ As upstream's pipeline samples: diffusers' ``FlowMatchEulerDiscreteScheduler`` f
 tokens, the first step's velocity zeroed (``use_zero_init``), 30 steps by default (upstream's
 pipeline; its scripts use 50). Each target has its own CPU generator, so its shape depends on its
 seed alone, not on its batch-mates or the device. The latents of each target are then decoded
-into tokens once and the field queried on the hierarchical grid (``volume``).
+into tokens once and the field queried on the hierarchical grid (``volume``); where the field
+is not a truncated distance and the grid narrows its thin-part band, the job hears it once (the
+progress and the log).
 
 Precision (``models.dtypes.step1x_precision``): the networks run in the model's dtype, the latents
 stay float32 between steps (the denoiser is fed its dtype, the scheduler steps in float32, as
@@ -121,11 +123,12 @@ def latents_to_mesh(model: Step1XGeometry, latents: torch.Tensor, grid: GridSett
     return trimesh.Trimesh(*surface)
 
 
-def _checked_mesh(model: Step1XGeometry, latents: torch.Tensor, grid: GridSettings) -> Any:
+def _checked_mesh(model: Step1XGeometry, latents: torch.Tensor, grid: GridSettings,
+                  stats: GridStats | None = None) -> Any:
     """One target's mesh from its latents [1, N, C]; ``NotFinite`` when float16 overflowed on the way."""
     if model.checked and not bool(torch.isfinite(latents).all()):
         raise NotFinite("latents that are not finite after a denoising step")
-    return latents_to_mesh(model, latents, grid)
+    return latents_to_mesh(model, latents, grid, stats)
 
 
 class _Cancelled(Exception):
@@ -151,6 +154,7 @@ def generate_geometry(model: Step1XGeometry, cutouts: list[Image.Image], seeds: 
     total = (settings.steps + size) * len(batches)
     widen = full_precision or (lambda: placement.cast_for_call(model.modules, torch.float32))
     meshes: list[Any] = []
+    said = False   # the decoding's narrowed band, told once a call
     for number, (first, chunk, chunk_seeds) in enumerate(batches):
         cancel.check()
         before = number * (settings.steps + size)
@@ -171,8 +175,9 @@ def generate_geometry(model: Step1XGeometry, cutouts: list[Image.Image], seeds: 
                 progress("shape", done, total, f"making {index + 1} of {len(cutouts)} again in float32: "
                                                f"step {step + 1} of {settings.steps}")
 
+            stats = GridStats()
             try:
-                mesh = _checked_mesh(model, latents[offset:offset + 1], settings.grid)
+                mesh = _checked_mesh(model, latents[offset:offset + 1], settings.grid, stats)
             except NotFinite as exc:
                 log.info("target %d: float16 gave %s; making it again in float32", index + 1, exc)
                 mesh = on_redo(index, str(exc)) if on_redo is not None else None
@@ -180,12 +185,26 @@ def generate_geometry(model: Step1XGeometry, cutouts: list[Image.Image], seeds: 
                     with widen():
                         again = _unless_cancelled(lambda: denoise(model, [cutouts[index]], [seeds[index]], settings,
                                                                   on_redo_step))
-                        mesh = latents_to_mesh(model, again, settings.grid)
+                        mesh = latents_to_mesh(model, again, settings.grid, stats)
+            if stats.note:
+                said = _say_band_once(stats.note, said, index, lambda message: progress("shape", done, total, message))
             meshes.append(mesh)
             progress("shape", done + 1, total, f"decoded surface {index + 1} of {len(cutouts)}")
             if on_mesh is not None:
                 on_mesh(index, mesh)
     return meshes
+
+
+def _say_band_once(note: str, said: bool, index: int, tell: Callable[[str], None]) -> bool:
+    """The decoding narrowed its band for target ``index``: the log and the progress hear it the
+    first time (``tell``), the log alone after; returns that it was said."""
+    if said:
+        log.info("shape decoding of target %d: %s", index + 1, note)
+        return True
+    sentence = f"shape decoding: {note}"
+    log.warning(sentence)
+    tell(sentence)
+    return True
 
 
 def _unless_cancelled(call: Callable[[], torch.Tensor]) -> torch.Tensor:

@@ -7,9 +7,19 @@ trilinearly everywhere, and queries the decoder again only near the surface: in 
 coarse cell whose corners' signs differ, and every cell with a corner whose value lies within
 ``band`` of the surface level. The band is what keeps thin parts: a blade, a sheet or a wire
 thinner than a coarse cell may fall between two coarse samples of one sign, and no sign change
-then marks it; but the geometry model was trained on a truncated signed distance scaled to
-[-1, 1] (``tsdf_threshold`` 0.01, upstream's training data), so a coarse sample within about 0.01
-of any surface reads inside the band (upstream: |value| < 0.95). The coarsest level is the finest
+then marks it; for a signed distance truncated at 0.01 and scaled to [-1, 1] (upstream's
+``tsdf_threshold``; its README calls the field a TSDF) a coarse sample within 0.0095 of any surface
+reads inside the band (upstream: |value| < 0.95).
+
+Upstream's published VAE training config leaves the target a raw signed distance (its
+``supervision_type`` default, "sdf": no truncation). For such a field the band holds most of the
+volume and the finer levels would query more points than one dense grid (octree 384: 64 million
+against 57, about 14 hours of the full-size decoder on a 2-core CPU; ``bench/step1x_band.py``). So the share of coarse samples in the band is measured first; past
+``band_share_bound`` (a quarter) the band is narrowed to what a truncated field's gives, 0.0095
+units of distance each side of the surface, converted to the field's own units by its slope near
+the surface (the median gradient on the coarse grid at the corners of the cells whose signs
+change); should even that hold more than the bound (no usable slope), only the cells whose signs
+change are refined. Either is said once, in ``GridStats.note``. The coarsest level is the finest
 resolution halved while it stays at least ``min_coarse`` cells (64; upstream's decoder stops at
 63), so a coarse cell is at most 2.1 / 64 = 0.033 units wide. The finest level is ``resolution``;
 scikit-image's marching cubes extracts the zero level. Positions are float32 whatever the
@@ -34,7 +44,12 @@ BOUNDS = 1.05          # upstream's pipeline default
 LEVEL = 0.0            # the surface: positive inside
 CHUNK = 65_536         # query points per decoder call (upstream's chunk)
 MIN_COARSE = 64        # the coarsest grid's cells per side, at least (upstream's decoder: 63)
-BAND = 0.95            # |value| under this is near a surface (upstream's band; the field is a TSDF in [-1, 1])
+BAND = 0.95            # |value| under this is near a surface (upstream's band, for a TSDF in [-1, 1])
+TRUNCATION = 0.01      # the distance a truncated field's +-1 stands for (upstream's tsdf_threshold)
+# Past this share of coarse samples in the band the field is not a truncated one: a truncated
+# field's band is 0.019 units thick, a quarter of the 2.1-unit cube only for a surface of over 100
+# square units, and refining a quarter of the coarse grid already costs a quarter of a dense grid.
+BAND_SHARE_BOUND = 0.25
 
 QueryFn = Callable[[torch.Tensor], torch.Tensor]  # points [M, 3] float32 -> values [M] float32
 
@@ -46,6 +61,7 @@ class GridSettings:
     chunk: int = CHUNK
     min_coarse: int = MIN_COARSE   # the coarsest level has at least this many cells a side
     band: float = BAND          # refine around every sample whose |value| is below this
+    band_share_bound: float = BAND_SHARE_BOUND   # past this share of coarse samples in the band, narrow it
 
     def resolutions(self) -> list[int]:
         """Cells per side of each level, coarsest first: ``resolution`` halved while it stays whole
@@ -73,6 +89,16 @@ class GridSettings:
 class GridStats:
     queried: int = 0            # decoder queries made
     dense: int = 0              # what one dense grid at the finest resolution would have made
+    band_share: float = 0.0     # the coarse samples within the asked band (0 for one dense level)
+    band: float = 0.0           # the band the finer levels refined within
+    note: str = ""              # one sentence when the band was narrowed, else empty
+
+
+@dataclass(frozen=True)
+class Band:
+    value: float                # refine around every sample whose |value| is below this
+    share: float                # the coarse samples within the asked band
+    note: str = ""              # why it differs from the asked band, when it does
 
 
 def positions(resolution: int, bounds: float, device: torch.device) -> torch.Tensor:
@@ -91,16 +117,50 @@ def _dense(query: QueryFn, resolution: int, settings: GridSettings, device: torc
     return _query(query, grid, settings.chunk).reshape((resolution + 1,) * 3)
 
 
+def _crossing_cells(grid: torch.Tensor, level: float) -> torch.Tensor:
+    """Cells [1, 1, n, n, n] of a vertex grid [n+1]^3 whose eight corners are not all on one side of ``level``."""
+    inside = (grid > level).float()[None, None]
+    return F.max_pool3d(inside, kernel_size=2, stride=1) != -F.max_pool3d(-inside, kernel_size=2, stride=1)
+
+
 def _near_cells(grid: torch.Tensor, level: float, band: float) -> torch.Tensor:
     """Cells [n, n, n] of a vertex grid [n+1]^3 to refine: those whose eight corners are not all on
     one side of ``level``, or with a corner within ``band`` of it (a surface thinner than the cell
     may pass between corners of one sign), and every cell next to one of those."""
-    inside = (grid > level).float()[None, None]
-    any_inside = F.max_pool3d(inside, kernel_size=2, stride=1)
-    all_inside = -F.max_pool3d(-inside, kernel_size=2, stride=1)
     banded = F.max_pool3d(((grid - level).abs() < band).float()[None, None], kernel_size=2, stride=1)
-    marked = ((any_inside != all_inside) | (banded > 0)).float()
+    marked = (_crossing_cells(grid, level) | (banded > 0)).float()
     return F.max_pool3d(marked, kernel_size=3, stride=1, padding=1)[0, 0] > 0
+
+
+def _slope_near_surface(grid: torch.Tensor, spacing: float, within: torch.Tensor) -> float:
+    """The field's change per unit of distance near its surface: the median gradient magnitude at
+    the corners of the cells whose signs change (at the band's samples when none do). About 1 for a
+    raw signed distance; about 1 / TRUNCATION where a truncated one changes."""
+    corners = F.max_pool3d(_crossing_cells(grid, LEVEL).float(), kernel_size=2, stride=1, padding=1)[0, 0] > 0
+    where = corners if bool(corners.any()) else within
+    if not bool(where.any()):
+        return 0.0
+    slope = torch.stack(torch.gradient(grid, spacing=spacing)).norm(dim=0)
+    return float(slope[where].median())
+
+
+def refinement_band(grid: torch.Tensor, settings: GridSettings) -> Band:
+    """The band the finer levels refine within, judged on the coarsest grid [n+1]^3: the asked one
+    while at most ``band_share_bound`` of its samples lie in it; else one as thick as a truncated
+    field's, in this field's units; else none (only cells whose signs change)."""
+    distance = (grid - LEVEL).abs()
+    share = float((distance < settings.band).float().mean())
+    if share <= settings.band_share_bound:
+        return Band(settings.band, share)
+    width = settings.band * TRUNCATION    # a truncated field's band, in units of distance
+    narrowed = _slope_near_surface(grid, 2 * settings.bounds / (grid.shape[0] - 1), distance < settings.band) * width
+    found = (f"{share:.0%} of the coarse grid lies within the band of the surface (|value| < {settings.band:g}), "
+             "so the field is not a truncated distance: ")
+    if 0 < narrowed < settings.band and float((distance < narrowed).float().mean()) <= settings.band_share_bound:
+        return Band(narrowed, share, found + f"refining within |value| < {narrowed:.3g} instead, {width:g} units "
+                                             "either side of the surface as a truncated field's band")
+    return Band(0.0, share, found + "refining only the cells whose signs change (a part thinner than a coarse "
+                                    "cell may be lost)")
 
 
 def hierarchical_grid(query: QueryFn, settings: GridSettings, device: torch.device,
@@ -109,8 +169,9 @@ def hierarchical_grid(query: QueryFn, settings: GridSettings, device: torch.devi
     levels = settings.resolutions()
     grid = _dense(query, levels[0], settings, device)
     queried = grid.numel()
+    band = refinement_band(grid, settings) if len(levels) > 1 else Band(settings.band, 0.0)
     for resolution, finer in zip(levels, levels[1:]):
-        near = _near_cells(grid, LEVEL, settings.band)
+        near = _near_cells(grid, LEVEL, band.value)
         cell = torch.clamp(torch.arange(finer + 1, device=device) // 2, max=resolution - 1)
         mask = near[cell][:, cell][:, :, cell]
         upsampled = F.interpolate(grid[None, None], size=(finer + 1,) * 3, mode="trilinear",
@@ -123,6 +184,7 @@ def hierarchical_grid(query: QueryFn, settings: GridSettings, device: torch.devi
         grid = upsampled
     if stats is not None:
         stats.queried, stats.dense = queried, (settings.resolution + 1) ** 3
+        stats.band_share, stats.band, stats.note = band.share, band.value, band.note
     return grid
 
 

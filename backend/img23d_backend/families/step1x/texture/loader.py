@@ -15,10 +15,15 @@ The adapter file holds, unprefixed, what upstream's ``_save_custom_adapter(inclu
 "_ref"])`` writes: the UNet's processor parameters
 (``<block>.attentions.<i>.transformer_blocks.<j>.attn1.processor.to_q_mv.weight``, ...) and the
 condition encoder's whole state dict (``adapter.conv_in.weight``, ``adapter.body.<i>...``).
-Upstream loads it into both with ``strict=False``, which runs whatever the file lacks as it was
-built (random) and ignores what the file has beside. Here every parameter of both must come from
-the file (a missing one is an error, never a random weight); a key neither takes is logged once
-and ignored, as upstream ignores it (a real file may carry more than the 738 keys read).
+Upstream loads it into both with ``strict=False`` (``_load_custom_adapter``: ``unet.load_state_dict``
+then ``cond_encoder.load_state_dict``), which runs whatever the file lacks as it was built and
+ignores what the file has beside. Here every parameter of both must come from the file (a missing
+one is an error, never a random weight). A key naming one of the UNet's own parameters (its
+``conv_in.weight``, a base attention's ``attn1.to_q.weight``) is loaded over SDXL's, as upstream's
+``load_state_dict`` puts it in place after the base weights, and the log says so once; one whose
+shape differs from the model's is refused, as ``load_state_dict`` refuses it even when not strict.
+A key neither takes is logged once and ignored, as upstream ignores it (a real file may carry more
+than the 738 keys read).
 """
 
 from __future__ import annotations
@@ -119,20 +124,37 @@ def diffusers_state(module: Any, path: Path, device: Any, dtype: Any) -> dict[st
 
 
 def split_adapter(state: dict[str, Any], unet: Any, condition_encoder: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The adapter file's tensors for the UNet's processors and for the condition encoder. A file
-    without a parameter either has is refused, naming a few; keys neither takes are logged once
-    (how many, and a few) and left out, as upstream's ``strict=False`` load leaves them."""
-    processors = {key for key in unet.state_dict() if ".processor." in key}
-    encoder = set(condition_encoder.state_dict())
-    missing = sorted((processors | encoder) - set(state))
+    """The adapter file's tensors for the UNet (its processors, and any of SDXL's own parameters
+    the file replaces) and for the condition encoder. A file without a parameter of the processors
+    or the encoder, or with a tensor whose shape is not the model's, is refused in one sentence
+    naming it; the SDXL weights it replaces, and the keys neither model takes (left out, as
+    upstream's ``strict=False`` load leaves them), are logged once each (how many, and a few)."""
+    unet_shapes = {key: tuple(value.shape) for key, value in unet.state_dict().items()}
+    encoder_shapes = {key: tuple(value.shape) for key, value in condition_encoder.state_dict().items()}
+    processors = {key for key in unet_shapes if ".processor." in key}
+    missing = sorted((processors | set(encoder_shapes)) - set(state))
     if missing:
-        raise ValueError(f"the adapter file does not fit this UNet: {len(missing)} of its {len(processors | encoder)} "
-                         f"weights are missing, e.g. {', '.join(missing[:3])}")
-    extra = sorted(set(state) - processors - encoder)
+        raise ValueError(f"the adapter file does not fit this UNet: {len(missing)} of its "
+                         f"{len(processors | set(encoder_shapes))} weights are missing, e.g. {', '.join(missing[:3])}")
+    shapes = {**unet_shapes, **encoder_shapes}
+    wrong = sorted(key for key in state if key in shapes and tuple(state[key].shape) != shapes[key])
+    if wrong:
+        raise ValueError(f"the adapter file does not fit this UNet: its {wrong[0]} is {list(state[wrong[0]].shape)} "
+                         f"where the model's is {list(shapes[wrong[0]])}"
+                         + (f" ({len(wrong)} tensors differ so)" if len(wrong) > 1 else ""))
+    replaced = sorted(key for key in state if key in unet_shapes and key not in processors)
+    if replaced:
+        log.info("the adapter file replaces %d of SDXL's UNet weights with its own, as upstream's load does: %s",
+                 len(replaced), _few(replaced))
+    extra = sorted(set(state) - set(shapes))
     if extra:
         log.warning("the adapter file holds %d key(s) this model does not use, ignored (as upstream's strict=False "
-                    "load ignores them): %s%s", len(extra), ", ".join(extra[:3]), ", ..." if len(extra) > 3 else "")
-    return ({k: v for k, v in state.items() if k in processors}, {k: v for k, v in state.items() if k in encoder})
+                    "load ignores them): %s", len(extra), _few(extra))
+    return ({k: v for k, v in state.items() if k in unet_shapes}, {k: v for k, v in state.items() if k in encoder_shapes})
+
+
+def _few(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
 
 
 def _unet_parts(folders: TextureFolders, state: AttentionState) -> tuple[Any, Any]:
@@ -168,11 +190,11 @@ def load_texture_model(folders: TextureFolders, device: Any, dtype: Any) -> Step
     if stray:
         raise ValueError(f"the SDXL UNet file already holds attention processors ({stray[0]}, ...): "
                          "not SDXL base 1.0's UNet")
-    processors, encoder_state = split_adapter(read_safetensors(folders.adapter, device, dtype), unet, encoder)
-    sizes["unet"] = placement.assign_weights(unet, {**unet_state, **processors}, device, dtype)
-    sizes["adapter"] = sum(t.numel() * t.element_size() for t in processors.values())
+    adapted, encoder_state = split_adapter(read_safetensors(folders.adapter, device, dtype), unet, encoder)
+    sizes["unet"] = placement.assign_weights(unet, {**unet_state, **adapted}, device, dtype)
+    sizes["adapter"] = sum(t.numel() * t.element_size() for t in adapted.values())
     sizes["condition_encoder"] = placement.assign_weights(encoder, encoder_state, device, dtype)
-    del unet_state, processors, encoder_state
+    del unet_state, adapted, encoder_state
     sizes["vae"] = placement.assign_weights(
         vae, diffusers_state(vae, folders.vae / weights_name(DIFFUSERS_WEIGHTS, None), device, dtype), device, dtype)
     for part, model in (("text_encoder", text_encoder), ("text_encoder_2", text_encoder_2)):

@@ -1,0 +1,128 @@
+"""A real licence-clean job loads no module derived from Tencent-licensed code (issue 54).
+
+The import graph (tests/test_clean_family_imports.py) reads the code; this reads the processes. A
+job runs as a user runs it, with the tiny replicas: ``generate --family clean`` on the command line
+(textured: Step1X-3D's texture model, its bake and the materials step's loaders all load), and the
+service Blender starts, one clean job through its protocol. Each Python process the job starts
+(the backend, the UV unwrap's worker) writes its ``sys.modules`` when it exits: a
+``sitecustomize`` put first on the children's path registers that at start-up, before the backend
+imports anything, and also wraps ``os._exit``, which the service ends with. Every module listed as
+Tencent-derived (``TENCENT_DERIVED``: img23d's ports and Hunyuan3D-2's family) and every package of
+Tencent's (hy3dgen, its compiled rasterizer and renderer) must be absent.
+
+Before the table of families imported a family only when a job asked for it, the command-line job
+loaded 16 such modules: all of ``families/hunyuan3d/`` (the package and its 13 modules, the replica
+builders among them, which checking the tiny set imported), ``models/fast_load`` (whose diffusers key
+fixes the material and editor loaders imported) and ``stages/paint/fill``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend_proc import BackendProcess
+from test_clean_family_imports import TENCENT_DERIVED, TENCENT_PACKAGES
+from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
+
+RUN_TIMEOUT = 300
+# One multiview step and a small texture: the chain's code, not its quality.
+PAINT_ARGS = ("--texture-size", "256", "--paint-steps", "1")
+PROBE = '''"""Test probe (tests/backend/test_clean_job_modules.py): write sys.modules when this process ends."""
+import atexit
+import os
+import sys
+
+_folder = os.environ.get("IMG23D_TEST_MODULES_DIR")
+
+
+def _write() -> None:
+    if _folder:
+        with open(os.path.join(_folder, f"{os.getpid()}.txt"), "w", encoding="utf-8") as out:
+            out.write("\\n".join(sorted(sys.modules)))
+
+
+_exit = os._exit
+
+
+def _write_then_exit(code: int) -> None:
+    _write()
+    _exit(code)
+
+
+os._exit = _write_then_exit
+atexit.register(_write)
+'''
+
+pytestmark = pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")
+
+
+def tencent_loaded(modules: list[str]) -> list[str]:
+    """The modules of ``modules`` derived from Tencent's code: img23d's listed ones and Tencent's packages."""
+    return sorted(name for name in modules
+                  if any(name == root or name.startswith(root + ".") for root in TENCENT_DERIVED)
+                  or name.split(".")[0] in TENCENT_PACKAGES)
+
+
+@pytest.fixture
+def probed(tiny_root: Path, tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """A backend child's environment with the probe first on its path, and the folder it writes to."""
+    site, written = tmp_path / "probe", tmp_path / "modules"
+    site.mkdir()
+    written.mkdir()
+    (site / "sitecustomize.py").write_text(PROBE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), SOURCE_PYTHONPATH]),
+           "IMG23D_TEST_MODULES_DIR": str(written), "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": "2"}
+    return env, written
+
+
+def loaded_modules(written: Path, ran: str) -> dict[int, list[str]]:
+    """Each probed process's modules by its id; one of them (the backend's) must have loaded ``ran``,
+    a module of the job's own family, or the lists are not the job's."""
+    found = {int(path.stem): path.read_text(encoding="utf-8").split("\n") for path in written.glob("*.txt")}
+    assert any(ran in modules for modules in found.values()), f"no probed process loaded {ran}: the probe did not run"
+    return found
+
+
+def assert_clean(found: dict[int, list[str]]) -> None:
+    derived = {pid: tencent_loaded(modules) for pid, modules in found.items()}
+    assert all(not names for names in derived.values()), (
+        "a licence-clean job loaded Tencent-derived modules:\n"
+        + "\n".join(f"process {pid}: {len(names)}: {', '.join(names)}" for pid, names in derived.items() if names))
+
+
+def test_a_textured_clean_job_on_the_command_line_loads_no_tencent_derived_module(
+        probed: tuple[dict[str, str], Path], tmp_path: Path) -> None:
+    env, written = probed
+    out = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
+                           "--family", "clean", "--out", str(out), "--octree-resolution", "32", "--seed", "4",
+                           *PAINT_ARGS], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [run] = list(out.iterdir())
+    [record] = json.loads((run / "manifest.json").read_text())["records"]
+    assert record["status"] == "done" and record["textured"], done.stdout   # the paint step ran, not skipped
+    assert_clean(loaded_modules(written, "img23d_backend.families.step1x.texture.paint_step"))
+
+
+def test_a_clean_job_in_the_service_loads_no_tencent_derived_module(probed: tuple[dict[str, str], Path],
+                                                                   tmp_path: Path) -> None:
+    env, written = probed
+    proc = BackendProcess(env, tmp_path / "runs", "--family", "clean")
+    try:
+        proc.next(lambda e: e["type"] == "hello", timeout=RUN_TIMEOUT)
+        reply = proc.request({"type": "generate", "id": "g", "image": str(SUBJECT),
+                              "options": {**FAST_OPTIONS, "seed": 4}}, timeout=RUN_TIMEOUT)
+        assert reply["type"] == "result", f"{reply.get('code')}: {reply.get('message')}"
+        assert [target["status"] for target in reply["data"]["targets"]] == ["done"]
+        assert proc.request({"type": "shutdown", "id": "bye"})["data"]["shutdown"] is True
+        assert proc.proc.wait(timeout=60) == 0, "".join(proc.stderr_lines[-20:])
+    finally:
+        proc.close()
+    assert_clean(loaded_modules(written, "img23d_backend.families.step1x.geometry.stage"))

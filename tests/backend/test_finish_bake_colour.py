@@ -1,0 +1,78 @@
+"""Vertex colours through the bake: glTF's COLOR_0 is linear, the baked baseColor texture sRGB, so a
+vertex-coloured GLB bakes to what a glTF viewer shows (linear_to_srgb of COLOR_0), and a PLY's sRGB
+colours, read by the command's mesh reader, bake back to themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+import trimesh
+
+from img23d_backend.env.job_control import CancelToken
+from img23d_backend.finish.bake import BakeSettings, bake
+from img23d_backend.finish.bake.uv_raster import rasterize_uv
+from img23d_backend.jobs.retopo import high_mesh
+from img23d_backend.readers.colour_space import linear_to_srgb
+from img23d_backend.readers.meshes import artist_mesh_file
+from img23d_backend.stages.paint import retexture
+from img23d_backend.stages.paint.unwrap import Unwrapper
+
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def unwrapper() -> Iterator[Unwrapper]:
+    with Unwrapper(CancelToken()) as worker:
+        yield worker
+
+
+def _coloured_sphere() -> trimesh.Trimesh:
+    """A sphere whose colour is a smooth function of position, dark values included (where the
+    sRGB curve departs most from the identity)."""
+    sphere = trimesh.creation.icosphere(subdivisions=4)
+    values = 0.05 + 0.9 * (0.5 + 0.5 * sphere.vertices)
+    sphere.visual.vertex_colors = np.round(values * 255).astype(np.uint8)
+    return sphere
+
+
+def _texels_and_expected(baked, high: trimesh.Trimesh, colour_of_vertex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per covered texel: the baked colour, and the high vertex colour nearest its point (0..1)."""
+    cover = rasterize_uv(baked.uvs, baked.faces, SIZE)
+    points = np.einsum("nk,nkd->nd", cover.bary, baked.vertices[baked.faces[cover.face]])
+    _, nearest = high.kdtree.query(points)
+    got = np.asarray(baked.base_color, dtype=np.float64)[cover.rows, cover.cols] / 255.0
+    return got, colour_of_vertex[nearest]
+
+
+def test_a_vertex_coloured_glb_bakes_what_a_gltf_viewer_shows(unwrapper: Unwrapper, tmp_path: Path) -> None:
+    path = tmp_path / "coloured.glb"
+    _coloured_sphere().export(str(path))  # COLOR_0: normalised bytes, linear as glTF defines them
+    high = trimesh.load(path, force="mesh", process=False)
+    colour_0 = np.asarray(high.visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
+    low = trimesh.creation.icosphere(subdivisions=2)
+    baked = bake(high, low.vertices, low.faces, BakeSettings(size=SIZE, cage=0.05, padding=2), unwrapper=unwrapper)
+
+    got, shown = _texels_and_expected(baked, high, linear_to_srgb(colour_0))
+    # within the interpolation between neighbouring vertices (the copy unconverted is 0.1-0.2 off)
+    assert np.abs(got - shown).mean() < 0.01
+    assert np.percentile(np.abs(got - shown), 99) < 0.05
+
+
+def test_a_plys_srgb_colours_bake_back_to_themselves_through_the_commands_reader(unwrapper: Unwrapper,
+                                                                                 tmp_path: Path) -> None:
+    """PLY colours are sRGB: the reader decodes them to the bake's linear vertex colours, and the
+    bake encodes them again, so the texture holds the file's own bytes (within 8-bit rounding in linear)."""
+    sphere = _coloured_sphere()
+    path = tmp_path / "coloured.ply"
+    sphere.export(str(path))
+    srgb = np.asarray(sphere.visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
+    with artist_mesh_file(path) as npz:
+        high, _ = high_mesh(retexture.load_artist_mesh(npz), npz)
+    low = trimesh.creation.icosphere(subdivisions=2)
+    baked = bake(high, low.vertices, low.faces, BakeSettings(size=SIZE, cage=0.05, padding=2), unwrapper=unwrapper)
+
+    got, shown = _texels_and_expected(baked, high, srgb)
+    assert np.abs(got - shown).mean() < 0.01
