@@ -1,7 +1,8 @@
 """The completion step beside the shape step it comes before, side by side in one run (issue 48).
 
     .venv/bin/python bench/completion.py --models-dir DIR [--build] [--edit-steps 1] [--shape-steps 2]
-        [--working-pixels 1048576] [--octree 256] [--device cpu] [--json bench/results/completion-cpu.json]
+        [--working-pixels 1048576] [--octree 256] [--device cpu] [--dtype production|bfloat16|float32]
+        [--json bench/results/completion-cpu.json]
 
 Full-size random-weight replicas (``bench/full_size_models.py``: components ``editor``, FLUX.2 [klein]
 4B; ``matting``, BiRefNet; ``shape``, Hunyuan3D-2 mini turbo, the default family's shape model), each
@@ -17,9 +18,13 @@ loaded with its production loader and run by the production calls, one model par
   ``generate_shapes``), projected to mini turbo's own 5 steps: encode + 5 x the median step + decode.
 
 Each part is loaded, run and freed before the next, as the model manager's phased placement does on a
-small card; on a CPU the editor runs in bfloat16 (float32 would need 32 GB; this CPU runs bfloat16
-matrix work natively), the others in their loaders' CPU dtype. Load times are reported apart from the
-run times. Random weights change no compute; what a completion looks like cannot be judged here.
+small card. The editor runs in the dtype production gives it on the device (``editor_dtype``: float32
+on every CPU, bfloat16 on CUDA) unless ``--dtype`` names another (bfloat16 on a CPU halves the memory
+and is fast only where the processor has bfloat16 matrix units, as Intel's AMX: the JSON's
+``processor`` says which flags the machine had); the others run in their loaders' dtype. The device's
+matrix-product speed in the editor's dtype (``models.throughput``, the figure the preflight's estimates
+scale by) is measured at the start and the end. Load times are reported apart from the run times.
+Random weights change no compute; what a completion looks like cannot be judged here.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
+from img23d_backend.models.editor_model import editor_dtype  # noqa: E402
+from img23d_backend.models.throughput import measure as measure_throughput  # noqa: E402
 from img23d_backend.models.replica_common import write_json  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.stages.completion.fill import instruction  # noqa: E402
@@ -65,18 +72,23 @@ def _loaded(folder: Path, device: torch.device, parts: tuple[str, ...], options:
     return EditorModel.of(loaded), time.perf_counter() - started
 
 
-def measure_completion(root: Path, device: str, steps: int, working_pixels: int) -> dict[str, Any]:
-    """The editor's phases and the re-matting, on one covered target's crop."""
+def editor_run_dtype(device: str, asked: str) -> torch.dtype:
+    """The editor's dtype for the run: production's on ``device`` (``asked`` "production"), or the one named."""
+    return editor_dtype(torch.device(device)) if asked == "production" else getattr(torch, asked)
+
+
+def measure_completion(root: Path, device: str, steps: int, working_pixels: int,
+                       dtype: torch.dtype) -> dict[str, Any]:
+    """The editor's phases (in ``dtype``) and the re-matting, on one covered target's crop."""
     dev = torch.device(device)
-    dtype = torch.bfloat16 if dev.type == "cpu" else None
     spec = component_spec(root, "editor")
     folder = Path(str(spec.local_path))
     options = replace(EditorOptions.of(spec), working_pixels=working_pixels)
     crop = cutout().convert("RGB")
     request = EditRequest(image=crop, instruction=instruction("chair"), seed=0)
     cancel = CancelToken()
-    figures: dict[str, Any] = {"dtype": str(dtype or "the loader's").removeprefix("torch."),
-                               "working_pixels": working_pixels}
+    figures: dict[str, Any] = {"dtype": str(dtype).removeprefix("torch."),
+                               "production_dtype": dtype == editor_dtype(dev), "working_pixels": working_pixels}
 
     model, figures["load_text_encoder_s"] = _loaded(folder, dev, ("text_encoder",), options, dtype)
     figures["encode_s"], instructions = timed(lambda: encode_instructions(model, [request], dev, cancel), 1)
@@ -129,27 +141,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--working-pixels", type=int, default=1024 * 1024,
                         help="the area a crop is edited at (the registry's: 1024 x 1024)")
     parser.add_argument("--octree", type=int, default=256, help="the shape's surface grid (the product's: 256)")
+    parser.add_argument("--no-shape", action="store_true", help="the completion alone (no shape step beside it)")
+    parser.add_argument("--dtype", default="production", choices=("production", "bfloat16", "float32"),
+                        help="the editor's dtype: production's on the device (float32 on a CPU), or another")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
+    dtype = editor_run_dtype(args.device, args.dtype)
+    throughput_before = measure_throughput(torch.device(args.device), dtype)
     if args.build:
-        build_full_size_models(args.models_dir, [name for name in ("editor", "matting", "shape")
-                                                 if not (args.models_dir / TARGETS[name]).exists()])
+        wanted = ("editor", "matting") + (() if args.no_shape else ("shape",))
+        build_full_size_models(args.models_dir, [name for name in wanted if not (args.models_dir / TARGETS[name]).exists()])
     completion = measure_completion(args.models_dir, args.device, args.edit_steps or OWN_EDIT_STEPS,
-                                    args.working_pixels)
+                                    args.working_pixels, dtype)
+    throughput_after = measure_throughput(torch.device(args.device), dtype)
     print(f"completion: {completion}", flush=True)
-    shape = measure_shape(args.models_dir, args.device, args.shape_steps, args.octree)
+    shape = None if args.no_shape else measure_shape(args.models_dir, args.device, args.shape_steps, args.octree)
     print(f"shape: {shape}", flush=True)
-    ratio = completion["completion_s"] / shape["shape_s"]
+    ratio = completion["completion_s"] / shape["shape_s"] if shape else None
     report = {
         "device": device_name(args), "torch": torch.__version__,
         "measured": ("full-size random-weight replicas through their production loaders and calls, one part at a "
                      "time, in one run: one covered target's completion (FLUX.2 [klein] 4B's three phases, then "
                      "BiRefNet re-matting) and the same target's shape step (Hunyuan3D-2 mini turbo), each projected "
                      "to the model's own steps from its timed calls; loading apart"),
-        "completion": completion, "shape": shape, "ratio_completion_to_shape": round(ratio, 3),
+        # What this run left out of the product's path, said where the figures are.
+        "scope": (f"the crop edited at {args.working_pixels:,} pixels' area (the product's default: 1,048,576), "
+                  f"{args.edit_steps or OWN_EDIT_STEPS} editor step(s) run and projected to its own "
+                  f"{OWN_EDIT_STEPS}" + ("; no shape step beside it (--no-shape)" if args.no_shape else "")),
+        "completion": completion, "shape": shape, "ratio_completion_to_shape": round(ratio, 3) if ratio else None,
+        # models.throughput's figure in the editor's dtype, before the editor ran and after: what the
+        # preflight's estimates (models/step_costs.py) scale this run's seconds by on another device.
+        "throughput_gflops": {"dtype": str(dtype).removeprefix("torch."),
+                              "start": round(throughput_before.gflops, 1), "end": round(throughput_after.gflops, 1)},
         **conditions(load_before),
     }
-    print(f"completion / shape: {ratio:.3f}", flush=True)
+    if ratio:
+        print(f"completion / shape: {ratio:.3f}", flush=True)
     if args.json is not None:
         write_json(args.json, report)
     return 0

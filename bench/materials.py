@@ -1,7 +1,8 @@
 """The material step beside the paint step it follows, side by side in one run (issue 47).
 
     .venv/bin/python bench/materials.py --models-dir DIR [--build] [--delete] [--paint-steps 2]
-        [--material-steps 1] [--view-size 512] [--device cpu] [--json bench/results/materials-cpu.json]
+        [--material-steps 1] [--view-size 512] [--views 6] [--no-paint] [--device cpu]
+        [--json bench/results/materials-cpu.json]
 
 Both models are full-size random-weight replicas (``bench/full_size_models.py``: components
 ``paint-turbo``, the default paint model, and ``materials``, Marigold-IID-Appearance v1.1), each
@@ -13,6 +14,11 @@ loaded with its production loader and run by the call its stage makes:
 * the material step: ``stages.materials.estimate_materials`` on six painted views of the same side
   (the multiview call's own output), at the model's own processing resolution (768, from its
   ``model_index.json``), each UNet call timed; projected to its own 4 steps per view the same way.
+
+``--no-paint --views 1`` measures the material step alone on one view (the preflight's calibration:
+``models/step_costs.py``), projected to the paint step's six views. Each run records the device's
+matrix-product speed in the material model's dtype (``models.throughput``) before and after, the
+figure the preflight's estimate scales by on another device.
 
 A random weight changes no compute. On a CPU a step or two of each is enough for the ratio; on a GPU
 ``--paint-steps 0 --material-steps 0`` run each model's own steps and project nothing. One model at
@@ -46,6 +52,7 @@ from img23d_backend.models.replica_common import prepare_imports, write_json  # 
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 
 PAINT, MATERIALS = "paint-turbo", "materials"
+PAINTED_VIEWS = 6  # the views a paint step bakes from, which the material step runs on
 
 
 def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> dict[str, Any]:
@@ -74,6 +81,8 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> 
         "call_s": round(call_s, 1), "unet_s": round(unet_s, 1), "unet_s_per_step": round(per_step, 2),
         "outside_unet_s": round(rest, 1),
         "material_step_s": round(rest + per_step * own * len(views), 1),  # projected to its own steps
+        # Projected to the paint step's six views as well: what one painted object costs.
+        "per_object_s": round((rest / len(views) + per_step * own) * PAINTED_VIEWS, 1),
         "maps": [list(m.roughness.shape) for m in maps][:1],
     }
     print(f"{MATERIALS}: {result}", flush=True)
@@ -88,40 +97,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--paint-steps", type=int, default=2, help="paint steps run; 0: its own (10)")
     parser.add_argument("--material-steps", type=int, default=1, help="material steps run per view; 0: its own (4)")
     parser.add_argument("--view-size", type=int, default=512, help="the painted views' side (512: as trained)")
+    parser.add_argument("--views", type=int, default=PAINTED_VIEWS, help="views the material step runs on")
+    parser.add_argument("--no-paint", action="store_true", help="the material step alone (no paint model)")
     args = parser.parse_args(argv)
     prepare_imports()
     import numpy as np
     import torch
     from PIL import Image
 
+    from img23d_backend.models.material_model import materials_dtype
+    from img23d_backend.models.throughput import measure as measure_throughput
+
     load_before = os.getloadavg()
-    if args.build:
-        build_full_size_models(args.models_dir, [PAINT])
-    paint = measure_paint(PAINT, args.models_dir, args.device, args.paint_steps, args.view_size)
-    if args.delete:
-        shutil.rmtree(args.models_dir / TARGETS[PAINT], ignore_errors=True)
+    dtype = materials_dtype(torch.device(args.device))
+    throughput_before = measure_throughput(torch.device(args.device), dtype)
+    paint = None
+    if not args.no_paint:
+        if args.build:
+            build_full_size_models(args.models_dir, [PAINT])
+        paint = measure_paint(PAINT, args.models_dir, args.device, args.paint_steps, args.view_size)
+        if args.delete:
+            shutil.rmtree(args.models_dir / TARGETS[PAINT], ignore_errors=True)
     # The painted views the material step reads: six of the multiview call's side, each a different
     # picture (random weights paint noise; the step's compute does not depend on what they show).
     rng = np.random.default_rng(0)
     views = [Image.fromarray(rng.integers(0, 255, (args.view_size, args.view_size, 3), dtype=np.uint8), "RGB")
-             for _ in range(6)]
+             for _ in range(args.views)]
     if args.build:
         build_full_size_models(args.models_dir, [MATERIALS])
     materials = measure_materials(args.models_dir, args.device, views, args.material_steps)
     if args.delete:
         shutil.rmtree(args.models_dir / TARGETS[MATERIALS], ignore_errors=True)
-    ratio = materials["material_step_s"] / paint["multiview_phase_s"]
+    throughput_after = measure_throughput(torch.device(args.device), dtype)
+    ratio = materials["per_object_s"] / paint["multiview_phase_s"] if paint else None
     report = {
-        "device": device_name(args), "torch": torch.__version__, "view_size": args.view_size, "views": 6,
+        "device": device_name(args), "torch": torch.__version__, "view_size": args.view_size, "views": args.views,
         "measured": ("full-size random-weight replicas through their production loaders and calls, one after the "
                      "other in one run: the turbo paint model's multiview phase (six views) and the material step "
                      "(Marigold-IID-Appearance on six painted views of the same side, at its own processing "
                      "resolution); each projected to the model's own steps from its timed UNet calls "
                      "(time outside the UNet + median UNet call after the first x own steps)"),
-        "paint": paint, "materials": materials, "ratio_materials_to_paint": round(ratio, 3),
+        "paint": paint, "materials": materials, "ratio_materials_to_paint": round(ratio, 3) if ratio else None,
+        # models.throughput's figure in the material model's dtype before and after: what the preflight's
+        # estimate (models/step_costs.py) scales this run's seconds by on another device.
+        "throughput_gflops": {"dtype": str(dtype).removeprefix("torch."),
+                              "start": round(throughput_before.gflops, 1), "end": round(throughput_after.gflops, 1)},
         **conditions(load_before),
     }
-    print(f"material step / paint multiview phase: {ratio:.3f}", flush=True)
+    if ratio:
+        print(f"material step / paint multiview phase: {ratio:.3f}", flush=True)
     if args.json is not None:
         write_json(args.json, report)
     return 0

@@ -11,8 +11,11 @@ import resource
 import statistics
 import time
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from img23d_backend.models.throughput import processor  # the caller put backend/ on the path
 
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -70,18 +73,28 @@ def full_size_arguments(parser: argparse.ArgumentParser, delete: bool = True) ->
 
 
 def device_name(args: argparse.Namespace) -> str:
-    """The machine a run measured: ``--device-label``, the CUDA device's name, or the CPU and its cores."""
+    """The machine a run measured: ``--device-label``, the CUDA device's name, or the CPU: its model and cores."""
     import torch
 
     if args.device_label:
         return args.device_label
     if args.device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(args.device))
-    return f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)"
+    return f"{args.device} ({processor().model}, {platform.machine()}, {os.cpu_count()} cores)"
 
 
 def conditions(load_before: tuple[float, float, float]) -> dict[str, Any]:
-    """What the machine was doing: its load average at the start and the end, and the peak memory."""
+    """What the machine was doing: its load average at the start and the end, and the peak memory;
+    and what it is: its processor (model name and speed flags: ``models.throughput.processor``)."""
     return {"load_average": {"start": [round(x, 2) for x in load_before],
                              "end": [round(x, 2) for x in os.getloadavg()]},
-            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1)}
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
+            "processor": asdict(processor())}
+
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name", platform.machine()), "flags": [f for f in SPEED_FLAGS if f in flags],
+            "cores": os.cpu_count()}

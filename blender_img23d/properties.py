@@ -107,6 +107,10 @@ class Img23dSettings(bpy.types.PropertyGroup):
                  for side in (768, 512, 384, 256)],
         description="The area each crop is completed at: smaller fits a smaller GPU (the editor's memory check "
                     "names the size that fits)")
+    accept_long: BoolProperty(  # type: ignore[valid-type]
+        name="Accept Long Job", default=False,
+        description="Start a Generate even when the backend estimates its completion and material steps at an "
+                    "hour or more on its device (the panel shows the estimate)")
     quality: EnumProperty(  # type: ignore[valid-type]
         name="Quality", default="FAST",
         items=[("FAST", "Fast", "Surface decoded only where it is (FlashVDM)"),
@@ -241,7 +245,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
             fov_degrees=self.fov_degrees(), estimate_fov=self.estimate_fov, ground=self.ground,
             symmetry=self.symmetry if labels else "auto", sharpness=self.edges if labels else "auto",
             topology=self.topology, face_target=self.finish_values()[0], bake_size=self.finish_values()[1],
-            complete_hidden=self.complete_hidden, edit_size=int(self.edit_size))
+            complete_hidden=self.complete_hidden, edit_size=int(self.edit_size), accept_long=self.accept_long)
         options.validate()
         return options
 

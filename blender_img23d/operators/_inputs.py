@@ -9,7 +9,7 @@ import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
 
-from .. import box_properties, preferences
+from .. import box_properties, job_costs, preferences
 
 
 class InputError(Exception):
@@ -120,3 +120,13 @@ def check_limits(context: bpy.types.Context, options: "protocol.JobOptions", ses
                          f"{limits.backend_memory(hello)} can hold (at most {limit}): "
                          f"choose a lower Quality or set {label}")
     raise InputError(limits.too_big(label, value, limit, hello))
+
+
+def check_cost(context: bpy.types.Context, session: BackendSession) -> None:
+    """Refuse a Generate whose completion and material steps the running backend estimates at hours on
+    its device (its hello's costs), unless Accept Long Job is ticked; the backend refuses such a job
+    itself when it was started without a hello (``long_job_not_accepted``)."""
+    settings = context.scene.img23d
+    sentence = job_costs.refusal(job_costs.generate_cost(session.current_hello(), settings), settings.accept_long)
+    if sentence:
+        raise InputError(sentence)

@@ -26,6 +26,7 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
         _inputs.check_limits(context, options, runtime.session())
+        _inputs.check_cost(context, runtime.session())
         names = _inputs.names(context)
         request = protocol.GenerateRequest(image=str(image), targets=names, options=options,
                                            boxes=_inputs.boxes(context, names),

@@ -6,7 +6,7 @@ import bpy
 import img23d_protocol as protocol
 from img23d_client.session import State
 
-from .. import preferences, runtime
+from .. import job_costs, preferences, runtime
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}
@@ -35,10 +35,15 @@ class IMG23D_PT_main(bpy.types.Panel):
         materials = layout.row(align=True)
         materials.enabled = settings.texture  # greyed: maps are baked beside a painted colour only
         materials.prop(settings, "materials")
+        hello = backend_hello()
+        note = job_costs.materials_note(hello) if settings.texture and settings.materials else ""
+        if note:  # beside the toggle: what keeping it on costs on this CPU
+            layout.label(text=note, icon="TIME")
         completion = layout.row(align=True)
         completion.prop(settings, "complete_hidden")
         if settings.complete_hidden != "never":
             completion.prop(settings, "edit_size", text="")
+        draw_long_job(layout, settings, hello)
         layout.prop(settings, "quality")
         model = preferences.get(context).shape_model()
         layout.label(text=steps_label(settings.steps, model))
@@ -51,6 +56,23 @@ class IMG23D_PT_main(bpy.types.Panel):
         draw_actions(layout, context)
         draw_pictures(layout, context)
         draw_backend(layout)
+
+
+def backend_hello() -> "protocol.Hello | None":
+    """The running backend's hello, as the session holds it (nothing is asked of the backend)."""
+    session = runtime.session() if runtime.has_session() else None
+    return session.current_hello() if session is not None else None
+
+
+def draw_long_job(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup,
+                  hello: "protocol.Hello | None") -> None:
+    """Above Accept Long Job, the estimate of a job the backend's hello says would take hours."""
+    lines = job_costs.long_job_lines(job_costs.generate_cost(hello, settings))
+    if lines:
+        box = layout.box()
+        for number, line in enumerate(lines):
+            box.label(text=line, icon="ERROR" if number == 0 else "NONE")
+        box.prop(settings, "accept_long")
 
 
 def steps_label(asked: int, model: "protocol.ShapeModelKind") -> str:

@@ -15,6 +15,8 @@ from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bo
                     line_version, request_id_of, version_refusal)
 from .completion import (COMPLETE_HIDDEN_CHOICES, COMPLETED_FOLDER, COMPLETION_PICTURE, Completion,
                          check_completion_off, turned_off, validate_completion_off)
+from .costs import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, JobCost, StepCosts, duration, job_cost,
+                    long_job_refusal)
 from .errors import ErrorCode, ProtocolError
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
@@ -51,6 +53,8 @@ __all__ = [
     "turned_off", "validate_completion_off",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
     "line_version", "request_id_of", "version_refusal",
+    "ACCEPT_LONG_CHECKBOX", "ACCEPT_LONG_FLAG", "LONG_JOB_SECONDS", "JobCost", "StepCosts", "duration", "job_cost",
+    "long_job_refusal",
     "ErrorCode", "ProtocolError",
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",

@@ -27,6 +27,9 @@ class ErrorCode(str, Enum):
     ENVIRONMENT = "environment"
     # A model whose licence restricts territory or use would be downloaded, and nobody accepted it.
     LICENCE_NOT_ACCEPTED = "licence_not_accepted"
+    # (1.18) The job's slow optional steps would take hours on this device (``costs.py``) and its options
+    # do not say the artist accepted that (``accept_long``).
+    LONG_JOB_NOT_ACCEPTED = "long_job_not_accepted"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
     # Raised by the add-on's client, never sent by the backend: it cannot start, died, or hangs.

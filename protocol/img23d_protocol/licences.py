@@ -101,13 +101,18 @@ OPENRAIL_PLUS_PLUS_M = Licence(
          "the model or its output.")
 # Marigold-IID-Appearance v1.1's weights (prs-eth, ETH Zurich): its model card declares the CreativeML
 # Open RAIL++-M licence; prs-eth/Marigold's LICENSE-MODEL.txt, "OpenRAIL++-M ... based on the CreativeML
-# Open RAIL-M license", is its text. The same terms as SDXL's (use restrictions that bind whoever uses
-# the model or its output; no territory, no user limit, commercial use allowed): not "restricted".
+# Open RAIL-M license", is its text, but its Attachment A (the use restrictions) is the empty template.
+# The weights are Stable Diffusion 2 fine-tuned, so the restrictions that bind are Stable Diffusion 2's:
+# its CreativeML Open RAIL++-M (stabilityai/stable-diffusion-2's LICENSE-MODEL, Attachment A), the same
+# terms as SDXL's. No territory, no user limit, commercial use allowed: not "restricted".
+SD2_LICENCE_URL = "https://huggingface.co/stabilityai/stable-diffusion-2/blob/main/LICENSE-MODEL"
 MARIGOLD_OPENRAIL_PLUS_PLUS_M = Licence(
     key="creativeml-openrail++-m", name="CreativeML Open RAIL++-M License",
     text_url="https://github.com/prs-eth/Marigold/blob/main/LICENSE-MODEL.txt",
-    note="Commercial use allowed in every territory; its use restrictions (Attachment A) bind whoever uses "
-         "the model or its output. Marigold's code is under Apache-2.0.")
+    note="Commercial use allowed in every territory. Its use restrictions are Stable Diffusion 2's CreativeML "
+         f"Open RAIL++-M (Attachment A of {SD2_LICENCE_URL}), which Marigold is fine-tuned from: Marigold's own "
+         "licence leaves its Attachment A an empty template. They bind whoever uses the model or its output. "
+         "Marigold's code is under Apache-2.0.")
 # The replicas are img23d's own work, under img23d's licence (the add-on's manifest: GPL-3.0-or-later).
 REPLICA = Licence(key="img23d-replica", name="img23d test replica (random weights, made by img23d)",
                   text_url="https://www.gnu.org/licenses/gpl-3.0.html",

@@ -48,6 +48,9 @@ class Hello(Message):
     # Backend only (1.8): its runs folder, resolved, as its artifacts' paths start with it: a
     # remote add-on mirrors the files under it (``transfer.local_path``).
     runs_dir: str | None = None
+    # Backend only (1.18): one object's seconds in the slow optional steps on its device
+    # (``costs.StepCosts.to_dict``; read with ``StepCosts.from_dict``).
+    costs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

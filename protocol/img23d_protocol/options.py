@@ -164,6 +164,9 @@ class JobOptions:
     # (1.17) The side of the square whose area a crop is edited at (the editor keeps the crop's aspect);
     # 0: the editor's own (1024 x 1024). Smaller fits a smaller card, as its preflight's sentence says.
     edit_size: int = 0
+    # (1.18) The artist accepted that the job's slow optional steps may take hours on the backend's
+    # device (costs.py): without it such a job is refused with long_job_not_accepted before it starts.
+    accept_long: bool = False
 
     @property
     def labelled(self) -> bool:

@@ -84,6 +84,8 @@ def test_the_models_listing_shows_it_and_its_licence(hub_cache: Path, capsys: py
     assert row["role"] == "materials" and row["revision"] == spec.revision and row["downloaded"] is False
     licence = row["licence"]
     assert licence["name"] == "CreativeML Open RAIL++-M License" and not licence["restricted"]
+    # Its use restrictions are Stable Diffusion 2's: its own Attachment A is an empty template.
+    assert "Stable Diffusion 2's CreativeML Open RAIL++-M" in licence["note"] and "empty template" in licence["note"]
     assert licence["url"] == f"https://huggingface.co/{spec.repo_id}/blob/{spec.revision}/README.md"
     assert cli.main(["models"]) == 0
     assert "materials/marigold" in capsys.readouterr().out
@@ -162,6 +164,33 @@ def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Pa
         finally:
             hook.remove()
     assert np.array_equal(swapped.roughness, before.metallic) and np.array_equal(swapped.metallic, before.roughness)
+
+
+def test_the_scheduler_is_the_one_the_models_own_index_names(tiny_root: Path, tmp_path: Path) -> None:
+    """The published folder names DDIM; a folder whose model_index.json names another scheduler (as
+    Marigold's few-step LCM variants do) gets that one, configured from its own scheduler_config.json."""
+    folder = _copy(tiny_root, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["scheduler"] == ["diffusers", "DDIMScheduler"]
+    _rewrite(folder / "model_index.json", json.dumps({**index, "scheduler": ["diffusers", "LCMScheduler"]}).encode())
+    config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    _rewrite(folder / "scheduler" / "scheduler_config.json",
+             json.dumps({**config, "_class_name": "LCMScheduler", "num_train_timesteps": 500}).encode())
+    manager = _manager(tiny_model_set(tmp_path / "tiny").materials)
+    with manager.use("materials") as model:
+        scheduler = model.pipeline.scheduler
+        assert type(scheduler).__name__ == "LCMScheduler" and scheduler.config.num_train_timesteps == 500
+        [maps] = estimate_materials(model, _views()[:1], CancelToken())
+    assert maps.roughness.shape == (48, 40) and np.isfinite(maps.roughness).all()
+
+
+def test_a_scheduler_that_diffusers_does_not_have_is_one_sentence(tiny_root: Path, tmp_path: Path) -> None:
+    folder = _copy(tiny_root, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    _rewrite(folder / "model_index.json", json.dumps({**index, "scheduler": ["diffusers", "os"]}).encode())
+    with pytest.raises(MaterialsUnavailable) as caught:
+        material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
+    assert "names the scheduler ['diffusers', 'os'], which is not a diffusers scheduler" in caught.value.message
 
 
 def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:

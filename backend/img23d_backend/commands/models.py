@@ -129,7 +129,7 @@ def _row(model: NamedModel) -> dict[str, Any]:
                 "restricted": licence.restricted, "restrictions": licence.restrictions(),
                 "excluded_territories": list(licence.excluded_territories),
                 "monthly_user_limit": licence.monthly_user_limit, "non_commercial": licence.non_commercial,
-                "replicates": stated.replicates or None},
+                "note": licence.note or None, "replicates": stated.replicates or None},
             # A model read from further repositories: each one, pinned, with its own licence.
             "sources": [{"repo_id": part.repo_id, "revision": part.revision,
                          "licence": part.licence.licence.name if part.licence else None} for part in spec.sources]}
@@ -185,6 +185,8 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
               f"{licence['name'] if licence else 'licence unknown'}")
         for restriction in (licence or {}).get("restrictions", []):
             print(f"{'':<{width}} ! {restriction}")
+        if licence and licence["note"] and not licence["replicates"]:  # what binds besides (use restrictions)
+            print(f"{'':<{width}}   {licence['note']}")
         if licence and licence["replicates"]:
             print(f"{'':<{width}}   replicates {licence['replicates']}")
         for source in row["sources"]:

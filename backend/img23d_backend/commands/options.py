@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from img23d_protocol import (COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
+from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
                              TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError,
                              describe_default_octrees, describe_default_paint_steps, describe_default_steps)
 
@@ -69,6 +69,9 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hi
     parser.add_argument("--no-materials", action="store_true",
                         help="the painted objects get their colour texture only, without the roughness and "
                              "metallic maps the material model estimates (on by default where texture is on)")
+    parser.add_argument(ACCEPT_LONG_FLAG, action="store_true",
+                        help="start the job even when completion and the material step would take hours on this "
+                             "device (their estimate, from its measured speed, refuses such a job without it)")
     add_paint_options(parser)
     parser.add_argument("--fov", type=float, default=JobOptions.fov_degrees,
                         help="the camera's field of view across the picture's longer side, in degrees "
@@ -180,6 +183,7 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          face_target=getattr(args, "faces", JobOptions.face_target),
                          bake_size=getattr(args, "bake_size", JobOptions.bake_size),
                          complete_hidden=getattr(args, "complete_hidden", JobOptions.complete_hidden),
-                         edit_size=getattr(args, "edit_size", JobOptions.edit_size))
+                         edit_size=getattr(args, "edit_size", JobOptions.edit_size),
+                         accept_long=getattr(args, "accept_long", False))
     options.validate()
     return options

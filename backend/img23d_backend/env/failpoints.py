@@ -16,6 +16,7 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
   missing-op  raise the RuntimeError of a compiled operator that did not load (named by the
           place's last dotted part), as a torchvision that does not match torch does
   raise   raise RuntimeError (a constructor or a call that fails on its own)
+  slow    a measurement at the place reads as that many times slower (``slowdown``: the throughput probe)
 
 ``place:action-armed`` acts only while the file ``<IMG23D_FAILPOINTS_ARMED>/<place>`` exists (it
 stays: every process that reaches the place meanwhile acts), so processes started once for many
@@ -28,8 +29,8 @@ Places: ``startup``, ``batch-worker`` (a batch worker's constructor), each stage
 ``grounding``, ``crop``, ``matting``, ``shape``, ``export``) at the stage's start, ``write`` for
 each file a run writes and ``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for
 files of one kind, ``probe.<name>`` for each environment probe (``env_probe``) before its tiny
-call, and ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model
-from disk.
+call, ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model
+from disk, and ``throughput`` (``slow`` only) for the device's speed the step-time estimates use.
 """
 
 from __future__ import annotations
@@ -102,3 +103,9 @@ def hit(place: str) -> None:
         op = place.rsplit(".", 1)[-1]
         raise RuntimeError(f"Could not run 'torchvision::{op}' with arguments from the 'CPU' backend: "
                            f"the operator is not registered (failpoint {place})")
+
+
+def slowdown(place: str, factor: float) -> float:
+    """``factor`` where a test armed ``place:slow`` (a measurement there is to read that many times
+    slower), else 1.0."""
+    return factor if _armed().get(place) == "slow" else 1.0

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import ErrorCode, Message, ProtocolError, model_family
+from img23d_protocol import ErrorCode, Message, ProtocolError, StepCosts, model_family
 
 from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
 from ..families.table import family_of
-from ..models import dtypes, preflight
+from ..models import dtypes, preflight, step_costs
+from ..models.editor_model import QWEN_EDIT_CHOICE
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
@@ -97,7 +98,19 @@ class EngineContext:
     def describe(self) -> dict[str, Any]:
         return {"device": str(self.device), "device_name": device_name(self.device),
                 "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe(),
-                "limits": self.limits()}
+                "limits": self.limits(), "costs": self.step_costs().to_dict()}
+
+    def step_costs(self) -> StepCosts:
+        """One object's seconds in completion and the material step on this device, where the set has
+        those models (``models.step_costs``; the device's speed is measured once per process)."""
+        roles = self.manager.roles
+        editor = self.manager.spec("editor") if "editor" in roles else None
+        choice = None if editor is None else (QWEN_EDIT_CHOICE if QWEN_EDIT_CHOICE in editor.repo_id else "")
+        pixels = int(editor.options.get("working_pixels", 0)) if editor is not None else 0
+        # Each model's weights in 16 bits as its spec states them: a replica of another size works in proportion.
+        materials = self.manager.spec("materials").size_bytes if "materials" in roles else 0
+        return step_costs.step_costs(self.device, choice, pixels, editor_bytes=editor.size_bytes if editor else 0,
+                                     materials_bytes=materials)
 
     def limits(self) -> dict[str, int]:
         """The largest settings one target fits with, beside the models its stage holds."""

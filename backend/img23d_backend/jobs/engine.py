@@ -13,6 +13,7 @@ from typing import Any, Callable
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
                              ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest)
 
+from ..models import step_costs
 from ..models.hub import refuse_unaccepted
 from ..models.registry import SHAPE, ModelSpec, shape_kind
 from .base import JobRun
@@ -51,6 +52,8 @@ class Engine(EngineContext):
             request.options = replace(request.options, octree_resolution=shape_kind(
                 self.manager.spec("shape")).octree_for(request.options.octree_resolution))
         kind.check_memory(request, self)
+        # A job whose slow optional steps would take hours here starts only when the artist accepted it.
+        step_costs.refuse_long_job(self.step_costs(), kind.roles_used(request), request)
         if "shape" in self.manager.roles:
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.

@@ -108,7 +108,7 @@ class Server:
         info = self.engine.describe()
         self.send(Hello(role="backend", version=__version__, device=info["device"],
                         device_name=info["device_name"], memory=info["memory"], models=info["models"],
-                        environment=env_probe.summary(), limits=info["limits"],
+                        environment=env_probe.summary(), limits=info["limits"], costs=info["costs"],
                         runs_dir=str(self.engine.settings.runs_dir.resolve())))
 
     # -- the loop --------------------------------------------------------------------------

@@ -7,8 +7,9 @@ safetensors assigned in place, no random initialisation, the ``fp16`` variant's 
 dtype it runs in (``materials_dtype``). The loaded networks become diffusers' own
 ``MarigoldIntrinsicsPipeline`` (the ``torch_shims`` stand-in first: the pipeline imports
 transformers' CLIP, which imports torchvision), configured from the folder's ``model_index.json``
-as ``from_pretrained`` configures it: its ``target_properties`` (which output is which, read, not
-assumed), its default steps and processing resolution.
+as ``from_pretrained`` configures it: its scheduler's class (``scheduler_class``: DDIM for the
+published model, LCM for Marigold's few-step variants), its ``target_properties`` (which output is
+which), its default steps and processing resolution, each read, not assumed.
 
 ``estimate_materials`` runs the pipeline's own processing on each view (resize to the processing
 resolution, pad, encode, denoise from seeded noise, decode, unpad, resize back), and takes the
@@ -98,7 +99,7 @@ def find_channel(target_properties: dict[str, Any], name: str) -> Channel:
 def load_materials(folder: Path, device: Any) -> LoadedModel:
     """Marigold-IID-Appearance (real or tiny replica) from ``folder``, on ``device`` in its dtype."""
     prepare_torchvision()  # MarigoldIntrinsicsPipeline imports transformers' CLIP, which imports torchvision
-    from diffusers import AutoencoderKL, DDIMScheduler, MarigoldIntrinsicsPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, MarigoldIntrinsicsPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     folder = Path(folder)
@@ -106,6 +107,7 @@ def load_materials(folder: Path, device: Any) -> LoadedModel:
     index = _json(folder / "model_index.json")
     properties = index.get("target_properties") or {}
     roughness, metallic = find_channel(properties, ROUGHNESS), find_channel(properties, METALLIC)
+    scheduler = scheduler_class(index).from_config(_json(folder / "scheduler" / "scheduler_config.json"))
     with empty_weights():
         unet = UNet2DConditionModel.from_config(_json(folder / "unet" / "config.json"))
         vae = AutoencoderKL.from_config(_json(folder / "vae" / "config.json"))
@@ -118,13 +120,26 @@ def load_materials(folder: Path, device: Any) -> LoadedModel:
     for module in (unet, vae, text_encoder):
         module.eval().requires_grad_(False)
     pipeline = MarigoldIntrinsicsPipeline(
-        unet=unet, vae=vae, scheduler=DDIMScheduler.from_config(_json(folder / "scheduler" / "scheduler_config.json")),
+        unet=unet, vae=vae, scheduler=scheduler,
         text_encoder=text_encoder, tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
         prediction_type=index.get("prediction_type"), target_properties=properties,
         default_denoising_steps=index.get("default_denoising_steps"),
         default_processing_resolution=index.get("default_processing_resolution"))
     pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
     return LoadedModel(obj=MaterialsModel(pipeline, roughness, metallic), modules=[unet, vae, text_encoder])
+
+
+def scheduler_class(index: dict[str, Any]) -> Any:
+    """The scheduler class ``model_index.json`` names (its ``scheduler`` entry, ``[library, class]``), as
+    ``from_pretrained`` would build it: a diffusers scheduler; ``ValueError`` naming it for anything else."""
+    import diffusers
+
+    entry = index.get("scheduler")
+    library, name = entry if isinstance(entry, list) and len(entry) == 2 else (None, entry)
+    found = getattr(diffusers, name, None) if library == "diffusers" and isinstance(name, str) else None
+    if not (isinstance(found, type) and issubclass(found, diffusers.SchedulerMixin)):
+        raise ValueError(f"the model's model_index.json names the scheduler {entry!r}, which is not a diffusers scheduler")
+    return found
 
 
 def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader

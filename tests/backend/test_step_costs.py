@@ -1,0 +1,93 @@
+"""The slow optional steps' cost, said before a job starts (issue 54, item 10): the backend measures its
+device's speed once, its hello carries what one object costs there, and a job that would take hours
+is refused with one sentence naming the estimate and the flag, unless it was accepted. The failpoint
+``throughput:slow`` stands for a CPU a million times slower, through the same probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from testdata import HOUSE
+from img23d_backend.commands import cli
+from img23d_backend.jobs.engine import Engine, EngineSettings
+from img23d_backend.models import step_costs, throughput
+from img23d_backend.models.registry import tiny_model_set
+from img23d_protocol import LONG_JOB_SECONDS, StepCosts, job_cost
+
+SLOW = "throughput:slow"
+# Completion always (every name is completed) on two names, untextured: the tiny editor's step, quickly.
+COMPLETING = ["generate", str(HOUSE), "--targets", "house, barrel", "--models", "tiny", "--device", "cpu",
+              "--complete-hidden", "always", "--no-texture"]
+
+
+def test_the_hello_carries_what_one_object_costs_on_this_device(tiny_root: Path, tmp_path: Path) -> None:
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
+    costs = StepCosts.from_dict(engine.describe()["costs"])
+    assert costs is not None and costs.on_cpu and costs.device.startswith("this CPU (")
+    assert costs.edit_pixels == 96 * 96  # the tiny editor's own area
+    assert costs.completion_seconds() > 0 and costs.materials_s > 0
+
+
+def test_a_slow_device_refuses_a_long_job_in_one_sentence_naming_the_estimate_and_the_flag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("IMG23D_FAILPOINTS", SLOW)
+    code = cli.main([*COMPLETING, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and len(err.splitlines()) == 1, err
+    assert err.startswith("error: this job would take hours: completing hidden objects about ")
+    assert " h (2 objects at " in err
+    assert "on this CPU (" in err and "pass --accept-long on the command line to start it anyway" in err
+    assert "[long_job_not_accepted]" in err
+    assert not any(tmp_path.iterdir())  # refused before anything was made or loaded
+
+
+def test_accepted_it_runs_and_a_fast_device_runs_without_a_word(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("IMG23D_FAILPOINTS", SLOW)
+    assert cli.main([*COMPLETING, "--out", str(tmp_path / "accepted"), "--accept-long"]) == 0
+    assert "hours" not in capsys.readouterr().err
+    monkeypatch.delenv("IMG23D_FAILPOINTS")
+    assert cli.main([*COMPLETING, "--out", str(tmp_path / "fast")]) == 0
+    captured = capsys.readouterr()
+    assert "hours" not in captured.err + captured.out and "barrel: completed" in captured.out
+
+
+def test_the_probe_is_measured_once_per_process_and_the_failpoint_reads_through_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    first = throughput.probe(torch.device("cpu"), torch.float32)
+    assert first.gflops > 0.1 and first is throughput.probe(torch.device("cpu"), torch.float32)
+    monkeypatch.setenv("IMG23D_FAILPOINTS", SLOW)
+    slow = throughput.probe(torch.device("cpu"), torch.float32)
+    assert slow.gflops == pytest.approx(first.gflops / throughput.SLOW_FACTOR)
+
+
+def test_the_estimate_reproduces_the_benchmark_it_was_derived_from() -> None:
+    """At the benchmark's speed and size, the editor's terms give back the benchmark's measured completion
+    (its phases, its own 4 steps), and larger areas cost more than in proportion (attention)."""
+    terms = step_costs.editor_seconds(step_costs.KLEIN_WORK, step_costs.BENCH_GFLOPS)
+    costs = StepCosts(device="the benchmark's CPU", edit_pixels=1024 * 1024, **terms)
+    side = int(step_costs.BENCH_EDIT_PIXELS ** 0.5)
+    measured = (step_costs.BENCH_ENCODE_S + step_costs.BENCH_REMATTE_S + step_costs.BENCH_VAE_S
+                + 4 * step_costs.BENCH_STEP_S)
+    assert costs.completion_seconds(side) == pytest.approx(measured, rel=0.02)
+    assert costs.completion_seconds(2 * side) > 3 * costs.completion_seconds(side)
+    # The larger editor (20B, 40 guided steps) costs far more at the same area.
+    qwen = StepCosts(edit_pixels=1024 * 1024, **step_costs.editor_seconds(
+        step_costs.EDITOR_WORK["qwen-image-edit-2511"], step_costs.BENCH_GFLOPS))
+    assert qwen.completion_seconds(side) > 20 * costs.completion_seconds(side)
+
+
+def test_a_job_is_long_from_an_hour_and_counts_each_names_candidates_for_materials() -> None:
+    costs = StepCosts(device="this CPU (test)", on_cpu=True, edit_pixels=1024 * 1024, completion_fixed_s=100.0,
+                      completion_per_mp_s=1000.0, completion_per_mp2_s=0.0, materials_s=900.0)
+    three = job_cost(costs, 3, completion=False, materials=True)
+    assert three.materials_s == 2700.0 and not three.long
+    four = job_cost(costs, 4, completion=False, materials=True)
+    assert four.total_s == LONG_JOB_SECONDS and four.long
+    assert job_cost(costs, 2, completion=False, materials=True, variations=2).materials_objects == 4
+    both = job_cost(costs, 2, completion=True, materials=True, edit_size=512, up_to=True)
+    assert both.completion_s == pytest.approx(2 * (100.0 + 1000.0 * 512 * 512 / 1e6))
+    assert both.summary().startswith("completing hidden objects up to about ")

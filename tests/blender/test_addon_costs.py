@@ -1,0 +1,78 @@
+"""What the slow optional steps cost, in the add-on (issue 54, items 10 and 11): the panel shows the
+material step's time beside PBR materials when the backend runs on a CPU, and a Generate the backend's
+hello estimates at hours shows that estimate and is refused until Accept Long Job is ticked. The real
+backend with the tiny models; ``throughput:slow`` makes its device a million times slower."""
+
+from __future__ import annotations
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from blender_support import StandInLayout  # noqa: E402
+
+
+def _drawn(addon) -> list[tuple]:
+    log: list[tuple] = []
+    addon.panels.main.IMG23D_PT_main.draw(type("StandInPanel", (), {"layout": StandInLayout(log)})(), bpy.context)
+    return log
+
+
+def _labels(log: list[tuple]) -> list[str]:
+    return [kwargs.get("text", "") for name, args, kwargs in log if name == "label"]
+
+
+def _props(log: list[tuple]) -> list[str]:
+    return [args[1] for name, args, kwargs in log if name == "prop"]
+
+
+def _ready(addon):
+    session = addon.runtime.session()
+    session.start()
+    session.wait_ready()
+    return session
+
+
+def test_a_fast_device_shows_the_material_step_on_a_cpu_and_asks_nothing(addon, scene, fresh_backend) -> None:
+    settings = scene.img23d
+    settings.texture = True
+    assert not any(label.startswith("Materials:") for label in _labels(_drawn(addon)))  # no backend: nothing said
+    session = _ready(addon)
+    costs = addon.job_costs.costs_of(session.current_hello())
+    assert costs is not None and costs.on_cpu  # the tests' backend runs on this CPU
+    log = _drawn(addon)
+    note = [label for label in _labels(log) if label.startswith("Materials:")]
+    assert note and note[0].endswith(f"per object on {costs.device}")
+    # Beside the toggle: right after PBR materials, before Complete Hidden.
+    order = [args[1] if name == "prop" else kwargs.get("text") for name, args, kwargs in log
+             if name in ("prop", "label")]
+    assert order.index("materials") + 1 == order.index(note[0]) < order.index("complete_hidden")
+    assert "accept_long" not in _props(log)
+    settings.materials = False
+    assert not any(label.startswith("Materials:") for label in _labels(_drawn(addon)))
+    settings.materials = True
+    settings.complete_hidden = "always"
+    addon.operators._inputs.check_cost(bpy.context, session)  # passes without a word
+
+
+@pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
+def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job(addon, scene, fresh_backend) -> None:
+    fresh_backend.setenv("IMG23D_FAILPOINTS", "throughput:slow")
+    settings = scene.img23d
+    settings.targets = "barrel"
+    settings.complete_hidden = "always"
+    settings.edit_size = "256"
+    session = _ready(addon)
+    log = _drawn(addon)
+    labels = _labels(log)
+    assert "This job would take hours:" in labels and "accept_long" in _props(log)
+    estimate = labels[labels.index("This job would take hours:") + 1]
+    assert estimate.startswith("Completing hidden objects about ") and " h on this CPU (" in estimate
+    with pytest.raises(RuntimeError, match=r"This job would take hours: completing hidden objects about [0-9.]+ h "
+                                           r"on this CPU \(.*\): tick Accept Long Job to start it anyway"):
+        bpy.ops.img23d.generate()
+    assert "barrel" not in bpy.data.objects
+    settings.accept_long = True
+    assert settings.job_options().accept_long
+    assert bpy.ops.img23d.generate() == {"FINISHED"}  # accepted: the backend runs it
+    assert "barrel" in bpy.data.objects and session.state.value == "ready"
