@@ -52,8 +52,6 @@ class Engine(EngineContext):
             request.options = replace(request.options, octree_resolution=shape_kind(
                 self.manager.spec("shape")).octree_for(request.options.octree_resolution))
         kind.check_memory(request, self)
-        # A job whose slow optional steps would take hours here starts only when the artist accepted it.
-        step_costs.refuse_long_job(self.step_costs(), kind.roles_used(request), request)
         if "shape" in self.manager.roles:
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.
@@ -62,6 +60,9 @@ class Engine(EngineContext):
             accepted = self.settings.accepted_licences | set(request.options.accepted_licences)
             refuse_unaccepted([self.manager.spec(role) for role in kind.roles_used(request)
                                if role in self.manager.roles], accepted)
+        # A job whose slow optional steps would take hours here starts only when the artist accepted
+        # it: asked after the licences, so a job nobody may run is not first asked about its length.
+        step_costs.refuse_long_job(self.step_costs(), kind.roles_used(request), request)
         request.options = seeded(request.options)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
