@@ -32,7 +32,7 @@ from safetensors import safe_open  # noqa: E402
 from img23d_backend.families.family import FamilyReplicas  # noqa: E402
 from img23d_backend.families.table import FAMILIES  # noqa: E402
 from img23d_backend.replicas import build as tiny_models  # noqa: E402
-from img23d_backend.models.registry import TINY_FORMAT, default_tiny_root  # noqa: E402
+from img23d_backend.models.registry import TINY_FORMAT  # noqa: E402
 from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
 from img23d_backend.replicas.qwen_answer import ANSWER  # noqa: E402
 
@@ -125,36 +125,12 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert grounding["answer"] == ANSWER
 
 
-def test_default_root_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tmp_path / "x"))
-    assert default_tiny_root() == tmp_path / "x"
-    monkeypatch.delenv("IMG23D_TINY_MODELS")
-    assert default_tiny_root().name == f"v{TINY_FORMAT}"
-
-
 def test_ensure_does_not_rebuild_when_manifest_exists(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(_root: Path) -> Path:
         raise AssertionError("rebuilt although manifest.json exists")
 
     monkeypatch.setattr(tiny_models, "build_tiny_models", refuse)
     assert ensure_tiny_models(root) == root
-
-
-def test_ensure_builds_when_manifest_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Path] = []
-
-    def fake_build(target: Path) -> Path:
-        calls.append(target)
-        target.mkdir(parents=True)
-        (target / "manifest.json").write_text(json.dumps(
-            {"format": TINY_FORMAT, "models": {name: {} for name in tiny_models.replica_folders()}}))
-        return target
-
-    monkeypatch.setattr(tiny_models, "build_tiny_models", fake_build)
-    target = tmp_path / "fresh"
-    assert ensure_tiny_models(target) == target
-    assert ensure_tiny_models(target) == target
-    assert calls == [target]
 
 
 def test_ensure_checks_only_the_families_a_job_names(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,47 +146,10 @@ def test_ensure_checks_only_the_families_a_job_names(root: Path, monkeypatch: py
         ensure_tiny_models(root)  # every family's, as the replica command checks
 
 
-def _stand_in_family(tiny_folders: tuple[str, ...], build_tiny) -> object:
-    replicas = FamilyReplicas(tiny_folders=tiny_folders, build_tiny=build_tiny, full_size=())
-    return dataclasses.replace(FAMILIES["clean"], name="stand-in", replicas=lambda: replicas)
-
-
-def test_a_familys_replica_in_another_replicas_folder_is_refused_before_anything_is_built(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    built: list[Path] = []
-    stand_in = _stand_in_family(("birefnet",), lambda root: built.append(root) or {"birefnet": {}})
-    monkeypatch.setattr(tiny_models, "FAMILIES", {**FAMILIES, "stand-in": stand_in})
-    with pytest.raises(ValueError, match="family 'stand-in' gives its tiny replica the folder 'birefnet', which "
-                                         "another replica has"):
-        build_tiny_models(tmp_path / "tiny")
-    assert built == [] and list(tmp_path.iterdir()) == []  # no folder, no staging left
-
-
-def test_a_family_building_other_folders_than_it_names_is_refused(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    # ensure_tiny_models looks for the named folders: unrefused, it would rebuild the set every time.
-    stand_in = _stand_in_family(("stand-in",), lambda root: {"elsewhere": {}})
-    monkeypatch.setattr(tiny_models, "FAMILIES", {"stand-in": stand_in})
-    with pytest.raises(ValueError, match=r"family 'stand-in' built the tiny replicas \['elsewhere'\] but names "
-                                         r"\['stand-in'\]"):
-        build_tiny_models(tmp_path / "tiny")
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_build_is_deterministic(root: Path, tmp_path: Path) -> None:
     again = build_tiny_models(tmp_path / "again")
     for rel in SAFETENSORS + [PAINT_UNET_BIN]:
         assert _sha256(root / rel) == _sha256(again / rel), rel
-
-
-def test_rebuild_replaces_existing_folder(tmp_path: Path) -> None:
-    target = tmp_path / "tiny"
-    target.mkdir()
-    (target / "stale.txt").write_text("old")
-    build_tiny_models(target)
-    assert not (target / "stale.txt").exists()
-    assert (target / "manifest.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["tiny"]  # no staging leftovers
 
 
 # ------------------------------------------------------------------------------ Qwen3-VL
