@@ -127,7 +127,7 @@ def read_setup(folder: Path, options: EditorOptions) -> EditorSetup:
 
 def load_part(folder: Path, device: Any, part: str, options: EditorOptions, dtype: Any = None) -> LoadedModel:
     """One part of the image editor (real or tiny replica) from ``folder``, on ``device`` in its dtype
-    (``editor_dtype``; ``dtype`` another, for a benchmark: bfloat16 on a CPU, where float32 would not fit)."""
+    (``editor_dtype``; ``dtype`` another, for a benchmark's ``--dtype``: bfloat16 on a CPU halves the memory)."""
     prepare_torchvision()  # diffusers' loaders import transformers' image processors, which import torchvision
     folder = Path(folder)
     setup = read_setup(folder, options)
