@@ -54,6 +54,10 @@ def reach_uncovered(points: np.ndarray, quads: np.ndarray, vertices: np.ndarray,
     samples, owner_triangle, _ = grid_points(triangles, SAMPLE_SHARE * edge)
     sample_normals = _normals(triangles)[owner_triangle]
     start = points.copy()
+    # Quads wound the other way round from the input face the other way: judged by the whole input,
+    # not by the far samples alone (on a thin part those may all be its far side).
+    _, nearest = cKDTree(points).query(samples)
+    winding = np.sign(np.einsum("ij,ij->", vertex_normals(points, quads)[nearest], sample_normals) or 1.0)
     watched = np.arange(len(samples))  # after the first round, only samples that were near failing
     for _ in range(rounds):
         distance = np.zeros(len(samples))
@@ -67,9 +71,7 @@ def reach_uncovered(points: np.ndarray, quads: np.ndarray, vertices: np.ndarray,
         k = min(OWNERS, len(points))
         gaps, candidates = cKDTree(points).query(samples[far], k=k)
         gaps, candidates = gaps.reshape(len(far), k), candidates.reshape(len(far), k)
-        # Quads wound the other way round from the input face the other way: judged by the whole.
-        agreement = np.einsum("fkd,fd->fk", normals[candidates], sample_normals[far])
-        facing = agreement * np.sign(agreement.sum() or 1.0) > 0.0
+        facing = winding * np.einsum("fkd,fd->fk", normals[candidates], sample_normals[far]) > 0.0
         gaps = np.where(facing, gaps, np.inf)
         found = np.isfinite(gaps.min(axis=1))
         far = far[found]
