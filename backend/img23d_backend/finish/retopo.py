@@ -13,7 +13,7 @@ between the meshes, the Chamfer figure), then onto its corners and creases (``fe
 the example house's worst distance at 5,000 quads goes from 2.1 % of the diagonal to 0.9 %), and
 last out to the tips and rims narrower than a quad that the quads still cut across
 (``surface_reach``: the worst distance from the input to the quads on the benchmark's meshes drops
-by a quarter to a half). Instant Meshes' ``vertex_count`` is not a face count:
+by a fifth to a half). Instant Meshes' ``vertex_count`` is not a face count:
 it sizes the field's coarse mesh (about one quad per vertex asked), and its pure-quad extraction
 then splits every coarse face into quads, so about four times as many quads come out as vertices
 were asked for. The ratio is measured, not assumed
