@@ -184,8 +184,9 @@ def test_a_job_whose_model_needs_a_missing_op_fails_with_environment(backend_env
     proc = BackendProcess(env, tmp_path / "runs", "--models", "default", "--offline")
     try:
         proc.next(lambda e: e["type"] == "hello", timeout=120)
+        # accept_long: on a CPU the default models' material step may be estimated at an hour or more.
         reply = proc.request({"type": "generate", "id": "g", "image": str(picture_without_alpha(tmp_path)),
-                              "targets": []}, timeout=120)
+                              "targets": [], "options": {"accept_long": True}}, timeout=120)
         assert reply["type"] == "error" and reply["code"] == "environment", reply
         _assert_names_the_fix(reply["message"], "deform_conv2d")
         assert MATTING["birefnet"].repo_id in reply["message"]
