@@ -15,6 +15,7 @@ from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequ
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .version import PROTOCOL_MAJOR
+from .views import validate_side_views, validate_views
 
 MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
@@ -111,6 +112,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_boxes(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
+        elif name == "views":
+            value = validate_views(value) if cls is GenerateRequest else validate_side_views(value)
         elif name in ("id", "image", "job", "model", "mesh", "name", "run", "path", "sha256") \
                 and value is not None and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")

@@ -66,6 +66,9 @@ class GenerateRequest(Message):
     # (1.17) Names the artist turned completion off for (``completion.py``): kept as seen whatever
     # ``options.complete_hidden`` says.
     completion_off: list[str] = field(default_factory=list)
+    # (1.19) More pictures of one object (``views.py``): name -> {side: picture path}, sides left,
+    # back, right; the front is ``image``.
+    views: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +100,8 @@ class RetextureRequest(Message):
     mesh: str = ""
     name: str = "mesh"                   # the object's name, for file names and messages
     options: JobOptions = field(default_factory=JobOptions)
+    # (1.19) More pictures of the mesh (``views.py``): side -> picture path; the front is ``image``.
+    views: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
