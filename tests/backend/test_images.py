@@ -11,7 +11,7 @@ from PIL import Image
 
 from testdata import HOUSE, SUBJECT
 from img23d_backend.readers import images
-from img23d_backend.readers.images import MIN_SIDE, load_image
+from img23d_backend.readers.images import MAX_ASPECT, MIN_SIDE, load_image
 
 
 # --- files that are not usable images ---------------------------------------------------------
@@ -70,6 +70,21 @@ def test_too_small_images_name_their_size(tmp_path, size):
     assert f"{size[0]}x{size[1]}" in error.message
     assert "tiny.png" in error.message
     assert f"{MIN_SIDE}x{MIN_SIDE}" in error.message
+
+
+@pytest.mark.parametrize("size", [(20000, 20), (16, 16384), (MAX_ASPECT * 16 + 1, 16)])
+def test_a_picture_whose_sides_differ_over_the_bound_is_one_sentence(tmp_path, size):
+    # Issue 58 item 5: 20000 x 20 reached the grounding processor and ended in a traceback.
+    path = tmp_path / "strip.png"
+    Image.new("L", size, 128).save(path)
+    error = unreadable(path)
+    assert f"{size[0]}x{size[1]}" in error.message and f"more than {MAX_ASPECT} times" in error.message
+
+
+def test_a_picture_at_the_aspect_bound_loads(tmp_path):
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (MAX_ASPECT * 16, 16), (9, 9, 9)).save(path)
+    assert load_image(path).original_size == (MAX_ASPECT * 16, 16)
 
 
 def test_smallest_allowed_image_loads(tmp_path):

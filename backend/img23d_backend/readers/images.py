@@ -38,6 +38,9 @@ from img23d_protocol import MAX_FILE_BYTES, ErrorCode, ProtocolError
 from .png_data import missing_pixel_data
 
 MIN_SIDE = 16
+# The models' processors resize a picture's shorter side up to their patch size: past this ratio of
+# its sides (20000 x 20) that overflows or leaves no patch, so such a picture is refused on reading.
+MAX_ASPECT = 200
 MAX_SIDE = 4096                  # larger images are downscaled: models work at 1024 or less anyway
 MAX_DECODE_BYTES = 2_400_000_000  # refuse to decode beyond this (600 Mpx of RGB, 1.2 Gpx of 16-bit grey)
 BAND_PIXELS = 4_000_000          # pixels converted at a time when shrinking a big image
@@ -165,6 +168,10 @@ def _open_and_decode(path: Path, handle: "_Budgeted", max_side: int) -> LoadedIm
         if width < MIN_SIDE or height < MIN_SIDE:
             raise ProtocolError(ErrorCode.IMAGE_UNREADABLE,
                                 f"{path.name} is {width}x{height} pixels; need at least {MIN_SIDE}x{MIN_SIDE}")
+        if max(width, height) > MAX_ASPECT * min(width, height):
+            raise ProtocolError(ErrorCode.IMAGE_UNREADABLE,
+                                f"{path.name} is {width}x{height} pixels: one side is more than {MAX_ASPECT} times "
+                                f"the other, which no model here can see; crop it to the object")
         source_mode = opened.mode
         # JPEG can decode straight at a reduced scale: no full-size buffer for huge photos.
         opened.draft("RGB", (max_side, max_side))
