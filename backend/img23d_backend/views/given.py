@@ -46,7 +46,7 @@ FOLDER = "views_in"
 VIEW_LEFT_OUT = "view_left_out"   # the manifest warning's code for a view not used
 # A view's object height over its picture's height, against the front's over its crop's height:
 # more than this many times apart and the view is left out. A crop is the box plus a margin of a
-# tenth of its longer side (the object fills about 0.4 to 0.85 of its height, less for a tiny object
+# tenth of its longer side (the object fills a third to 0.85 of its height, less for a tiny object
 # grown to the smallest crop), and a photo of the object fills most of its own; a fifth of that is a
 # photo of a scene, or a matte that kept a fragment.
 MAX_HEIGHT_RATIO = 5.0
