@@ -18,7 +18,7 @@ from img23d_backend.jobs.base import JobRun
 from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.views.given import MAX_HEIGHT_RATIO, object_rows
-from img23d_protocol import CLEAN_FAMILY_VIEWS, GenerateJobResult, GenerateRequest, JobOptions
+from img23d_protocol import CLEAN_FAMILY_VIEWS, GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
 CHIMNEY = [600.0, 80.0, 760.0, 600.0]   # pixels of the 1024 x 1024 house picture (test_hand_boxes.py)
 DOOR = [365.0, 600.0, 460.0, 840.0]
@@ -58,7 +58,8 @@ def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
                                  device="cpu"))
 
 
-def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine: Engine, pictures, monkeypatch) -> None:
+def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine: Engine, pictures,
+                                                                          monkeypatch) -> None:
     matted: list[tuple[int, int]] = []
     real = JobRun.matte_all
     monkeypatch.setattr(JobRun, "matte_all", lambda self, model, crops: matted.extend(c.size for c in crops)
@@ -102,6 +103,14 @@ def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine
     warned = [w["message"] for w in manifest["warnings"] if w["code"] == "view_left_out"]
     assert left in warned and right in warned and left in said  # said once each, as the job went on
     assert len(warned) == len(set(warned))
+    # A regeneration of the object takes the views its run cut out for it, into its own run folder.
+    again = engine.run(RegenerateRequest(id="r", run=str(run), keys=["chimney-v2"], options=JobOptions(**FAST_OPTIONS)),
+                       Job(id="r", emit=lambda e: None))
+    [renewed] = again.targets
+    assert renewed.status == "done" and renewed.views == {"back": "views_in/chimney/back.png"}
+    assert renewed.views_left_out == chimneys[1].views_left_out
+    carried = Path(again.run_dir) / "views_in/chimney/back.png"
+    assert carried.read_bytes() == (run / "views_in/chimney/back.png").read_bytes()
 
 
 def test_the_command_line_keeps_the_views_and_says_each_left_out_one(tiny_root: Path, pictures, tmp_path: Path,

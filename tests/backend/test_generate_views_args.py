@@ -84,7 +84,7 @@ def test_a_view_taken_from_further_away_comes_to_the_fronts_height_and_baseline(
     box = object_rows(far)
     scaled = to_front_scale(far, box, front.size, object_rows(front))
     assert scaled.size == front.size and scaled.mode == "RGBA"
-    assert object_rows(scaled) == (75, 50, 225, 350)     # 300 rows (150 wide), on the front's baseline, centred under it
+    assert object_rows(scaled) == (75, 50, 225, 350)     # 300 rows (150 wide), on the front's baseline, centred
 
 
 def test_a_view_wider_than_the_fronts_canvas_grows_it_on_both_sides() -> None:

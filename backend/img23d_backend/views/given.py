@@ -112,6 +112,25 @@ def prepare_views(run: Any, firsts: list[TargetRecord], cutouts: dict[str, Any])
     return found
 
 
+def carry_views(run: Any, source_root: Path, old: TargetRecord, record: TargetRecord) -> ObjectViews | None:
+    """A regeneration's object takes the views its Generate run cut out for it: each cut-out copied into
+    the new run under the same name, for its shape to take as before; None when it had none. A cut-out
+    gone from the source run, or a path that would lead out of it, is left out in one sentence."""
+    if not old.views:
+        return None
+    kept: dict[str, Path] = {}
+    left_out = dict(old.views_left_out or {})
+    for side, name in old.views.items():
+        path = (source_root / name).resolve()
+        if source_root not in path.parents or not path.is_file():
+            left_out[side] = f"the {side} view of {old.target!r} was left out: its cut-out is gone from the run"
+            continue
+        kept[side] = run.run_folder.write_bytes_with(name, lambda p, data=path.read_bytes(): p.write_bytes(data))
+    record.views = {side: run.run_folder.relative(path) for side, path in kept.items()} or None
+    record.views_left_out = left_out or None
+    return ObjectViews(front=run.run_folder.path(record.matte or ""), sides=kept, left_out=left_out)
+
+
 def _read(run: Any, name: str, stem: str, side: str, source: str) -> _View:
     """The view's picture, read as untrusted, and its file kept as given; or why it is left out."""
     view = _View(side=side, source=source)
