@@ -116,8 +116,9 @@ def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine
 def test_the_command_line_keeps_the_views_and_says_each_left_out_one(tiny_root: Path, pictures, tmp_path: Path,
                                                                       monkeypatch, capsys) -> None:
     monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
-    code = cli.main(["generate", str(HOUSE), "--targets", "chimney", "--box", "chimney=600,80,760,600",
-                     "--view", f"chimney:back={pictures['back']}", "--view", f"Chimney:LEFT={pictures['far']}",
+    code = cli.main(["generate", str(HOUSE), "--targets", "chimney, barrel", "--all-instances",
+                     "--box", "chimney=600,80,760,600", "--view", f"chimney:back={pictures['back']}",
+                     "--view", f"Chimney:LEFT={pictures['far']}", "--view", f"barrel:right={pictures['back']}",
                      "--models", "tiny", "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS])
     out = capsys.readouterr().out
     assert code == cli.EXIT_OK, out
@@ -127,6 +128,11 @@ def test_the_command_line_keeps_the_views_and_says_each_left_out_one(tiny_root: 
     lines = out.splitlines()
     assert sum(line.startswith("the left view of 'chimney' was left out: ") for line in lines) == 1
     assert CLEAN_FAMILY_VIEWS not in out
+    # A name found three times: every instance takes its views (cut out once, at the first's scale).
+    records = json.loads((run / "manifest.json").read_text())["records"]
+    barrels = [r for r in records if r["target"] == "barrel"]
+    assert [r["instance"] for r in barrels] == [1, 2, 3]
+    assert all(r["views"] == {"right": "views_in/barrel/right.png"} and r["status"] == "done" for r in barrels)
 
 
 def test_the_clean_family_says_its_sentence_and_shapes_from_the_front_alone(tiny_root: Path, pictures,
