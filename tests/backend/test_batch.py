@@ -52,6 +52,20 @@ def test_a_folder_batch_resumes_and_retries_failed_pictures_only_when_asked(back
     nothing_lost(out)
 
 
+def test_a_local_batch_paints_its_objects(backend_env: dict[str, str], tmp_path: Path) -> None:
+    # Issue 58 (found while injecting its faults): a local worker is daemonic, and the paint step's UV
+    # unwrap worker is its child, so every painted picture failed with "daemonic processes are not
+    # allowed to have children [internal]"; the other batch tests ran with --no-texture.
+    folder = pictures(tmp_path / "pictures", 1)
+    out = tmp_path / "out"
+    painted = [flag for flag in FAST_FLAGS if flag != "--no-texture"]
+    done = batch(backend_env, str(folder), "--out", str(out), *painted, "--texture-size", "256", "--paint-steps", "2",
+                 "--delight-steps", "2", "--no-materials")
+    assert done.returncode == 0, done.stderr
+    [(name, manifest)] = manifests(out).items()
+    assert [(r["status"], r["textured"]) for r in manifest["records"]] == [("done", True)], name
+
+
 @pytest.mark.fault("batch")
 def test_a_worker_killed_mid_picture_is_replaced_and_its_picture_retried(backend_env: dict[str, str],
                                                                          tmp_path: Path, nothing_lost) -> None:
@@ -133,7 +147,7 @@ def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict
         disk = tmp_path / out / "disk"
         assert result["status"] == 1, result["stderr"]  # before: the same status, with a traceback
         assert result["stderr"].strip().splitlines() == [
-            f"error: {words.format(disk=disk)}: the disk is read-only"], result["stderr"]
+            f"error: {words.format(disk=disk)}: the disk is read-only [disk]"], result["stderr"]  # issue 58: the tag
         assert result["stdout"] == ""
 
 

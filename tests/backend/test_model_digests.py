@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from model_files import complete_files
@@ -161,3 +162,50 @@ def test_verify_checks_the_published_git_hash_of_a_small_file(tmp_path: Path) ->
     assert check_file(link, digests=True) is None
     blob.write_bytes(b'{"a": 2}\n')  # still valid JSON: only the digest tells
     assert "is not the published file (its git blob hash is" in (check_file(link, digests=True) or "")
+
+
+def _copied_cache(tmp_path: Path, blobs: bool) -> tuple[dict[str, str], Path]:
+    """A cache written as huggingface_hub writes one, then copied with its links followed (``cp -rL``:
+    how caches travel to a GPU host), with or without its blobs folder."""
+    from safetensors.numpy import save
+
+    hub_dir = tmp_path / "hf" / "hub"
+    # Files whose kinds check (a real safetensors header): without blobs, only the kinds can be checked.
+    files = {**complete_files(BIREFNET), "model.safetensors": save({"w": np.arange(64, dtype=np.float32)})}
+    etags = {name: hub_etag(name, data) for name, data in files.items()}
+    write_cached(hub_dir, BIREFNET.repo_id, COMMIT, files, ref=None, etags=etags)
+    copied = tmp_path / "copied" / "hub"
+    shutil.copytree(hub_dir, copied, symlinks=False)  # every link followed: snapshot entries become files
+    if not blobs:
+        shutil.rmtree(copied / "models--ZhengPeng7--BiRefNet" / "blobs")
+    snapshot = copied / "models--ZhengPeng7--BiRefNet" / "snapshots" / COMMIT
+    assert not (snapshot / "model.safetensors").is_symlink()
+    return {"HF_HUB_CACHE": str(copied), "HF_HUB_OFFLINE": "1"}, snapshot
+
+
+@pytest.mark.fault("damaged copy of a cache", count=2)
+@pytest.mark.parametrize("name, damage", [
+    ("model.safetensors", _flipped),                                   # one bit: the header and sizes still fit
+    ("birefnet.py", lambda data: data + b"\nimport os  # edited\n"),   # still compiles
+])
+def test_verify_matches_a_copied_caches_files_by_content(backend_env: dict[str, str], tmp_path: Path, name: str,
+                                                         damage: Any) -> None:
+    # Issue 58 item 6: in a cache copied with cp -rL each file is no link to its blob, and --verify said ok.
+    extra, snapshot = _copied_cache(tmp_path, blobs=True)
+    env = {**backend_env, **extra}
+    assert _lines(_verify(env))["matting/birefnet"] == "ok"
+    (snapshot / name).write_bytes(damage((snapshot / name).read_bytes()))
+    out = _verify(env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = _lines(out)["matting/birefnet"]
+    assert f"{name} in {snapshot} is not a file the hub published: a copy (not a link to its blob)" in line, line
+
+
+def test_verify_says_what_it_could_not_check_in_a_copy_without_blobs(backend_env: dict[str, str],
+                                                                     tmp_path: Path) -> None:
+    extra, snapshot = _copied_cache(tmp_path, blobs=False)
+    out = _verify({**backend_env, **extra})
+    assert out.returncode == 0, out.stdout + out.stderr
+    line = _lines(out)["matting/birefnet"]
+    count = len(list(p for p in snapshot.rglob("*") if p.is_file()))
+    assert line.startswith(f"ok for their kinds only: {count} of its files are copies, not links"), line

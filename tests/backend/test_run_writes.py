@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from PIL import Image
 from img23d_backend.runs import disk_errors, folders
 from img23d_backend.runs.folders import RunFolder, disk_error
 from run_files import manifest, run_on_a_tiny_disk, tmp_leftovers
+from testdata import SOURCE_PYTHONPATH
 
 
 @pytest.fixture
@@ -212,4 +215,33 @@ def test_np_save_on_a_real_full_disk_says_the_disk_is_full(tmp_path):
     result = json.loads(proc.stdout)
     assert result.get("code") == "disk", result
     assert result["message"].endswith("depth.npy: the disk is full"), result
+    assert ".tmp" not in " ".join(result["files"]), result
+
+
+_SAVE_OVER_THE_SIZE_LIMIT = r"""
+import json, os, resource, sys
+sys.path[0:0] = sys.argv[2].split(os.pathsep)
+import numpy as np
+from img23d_protocol import ProtocolError
+from img23d_backend.runs.folders import Manifest, RunFolder
+resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, resource.RLIM_INFINITY))  # as 'ulimit -f' would
+run = RunFolder.create(__import__("pathlib").Path(sys.argv[1]) / "runs", "house.png",
+                       Manifest(job_id="j", kind="generate", backend_version="t"))
+try:
+    run.write_bytes_with("depth.npy", lambda p: np.save(p, np.zeros((1000, 1000), np.float32), allow_pickle=False))
+    print(json.dumps({"written": True}))
+except ProtocolError as exc:
+    print(json.dumps({"code": exc.code.value, "message": exc.message, "files": sorted(os.listdir(run.root))}))
+"""
+
+
+def test_a_write_over_the_file_size_limit_names_the_limit_not_oserror(tmp_path):
+    # Issue 58 item 9: under 'ulimit -f' np.save stopped at the limit and the sentence said "OSError".
+    # A reserve is preallocated first (a few hundred kB), so the limit leaves room for the folder itself.
+    proc = subprocess.run([sys.executable, "-c", _SAVE_OVER_THE_SIZE_LIMIT, str(tmp_path), SOURCE_PYTHONPATH],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result.get("code") == "disk", result
+    assert result["message"].endswith("its file size limit (ulimit -f) is 2,000,000 bytes"), result
     assert ".tmp" not in " ".join(result["files"]), result

@@ -31,6 +31,10 @@ _CANCEL, _STOP = "cancel", "stop"
 def worker_main(conn: Connection, settings: WorkerSettings, device: str) -> None:
     """A worker process's whole life: make the engine, then run pictures until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C does
+    # Started daemonic (so the driver's exit ends it), and multiprocessing forbids a daemonic process
+    # children: the paint step's UV unwrap worker and the finish's remesh worker are this worker's, and
+    # each ends with it (env.children.end_with_parent). Painting failed in every local batch without this.
+    multiprocessing.current_process().daemon = False
     try:
         worker = Worker(replace(settings, models=replace(settings.models, device=device)))
     except Exception as exc:  # the engine could not start: say why, once, and end

@@ -100,7 +100,9 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
                            picture_timeout=args.picture_timeout, start_timeout=args.worker_start_timeout,
                            cancel=interrupts.token, on_event=printer)
     except ProtocolError as exc:
-        print(f"error: {usage_message(exc)}", file=sys.stderr)
+        # A usage error reads as one; any other ends with its code, as every command's do ("[disk]").
+        tag = "" if exc.code is ErrorCode.BAD_REQUEST else f" [{exc.code.value}]"
+        print(f"error: {usage_message(exc)}{tag}", file=sys.stderr)
         return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
     finally:
         sys.stdout = sys.__stdout__

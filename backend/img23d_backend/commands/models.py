@@ -30,7 +30,7 @@ from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode
 
 from ..env.interrupts import Interrupts
 from ..models import cache
-from ..models.damage import damage_sentence, find_damage
+from ..models.damage import damage_sentence, find_damage, unchecked_files
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..models.editor_model import TINY_EDITORS, tiny_editor
@@ -139,7 +139,7 @@ def _row(model: NamedModel) -> dict[str, Any]:
 class Verdict:
     name: str
     state: str            # ok, damaged, partial (not checked), missing
-    sentence: str = ""    # for a damaged model: which file, and what to do
+    sentence: str = ""    # for a damaged model: which file, and what to do; for one checked in part, what was not
     files: tuple[str, ...] = ()
 
 
@@ -151,8 +151,15 @@ def verify_model(model: NamedModel) -> Verdict:
     if state != "cached":
         return Verdict(model.name, state)
     folder = resolve_model_dir(spec, offline=True)
-    damage = find_damage(part_folders(spec, folder), digests=True)
+    parts = part_folders(spec, folder)
+    damage = find_damage(parts, digests=True)
     if not damage:
+        unchecked = unchecked_files(parts)
+        if unchecked:  # a cache copied with its links followed, without its blobs: say what was not checked
+            return Verdict(model.name, "ok", f" for their kinds only: {len(unchecked)} of its files are copies, not "
+                                             "links to the cache's blobs, and no blobs were copied beside them, so "
+                                             "no digest could be checked (copy the cache with its links: cp -a, "
+                                             "rsync -a)", tuple(str(path) for path in unchecked))
         return Verdict(model.name, "ok")
     return Verdict(model.name, "damaged", damage_sentence(spec, damage, model.name),
                    tuple(f"{item.folder / item.name}" for item in damage))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .file_checks import check_file, digest_mismatch, published_digest
+from .file_checks import check_file, digest_mismatch, digest_unknown, published_digest
 from .registry import ModelSpec, default_tiny_root
 
 TINY_PREFIX = "tiny/"  # the tiny replicas' repo_id labels
@@ -94,6 +94,13 @@ def find_damage(parts: list[tuple[ModelSpec, Path]], digests: bool = False) -> l
             if why is not None:
                 found.append(DamagedFile(part, folder, name, why))
     return found
+
+
+def unchecked_files(parts: list[tuple[ModelSpec, Path]]) -> list[Path]:
+    """The files of a model's parts no digest can be checked for (``file_checks.digest_unknown``: copies
+    of a cache's snapshot without its blobs), unless the spec pins their SHA-256."""
+    return [folder / name for part, folder in parts for name in model_files(part, folder)
+            if _pinned(part, name) is None and digest_unknown(folder / name)]
 
 
 def refuse_arrival(spec: ModelSpec, folder: Path, name: str, published: tuple[str, str] | None = None) -> None:

@@ -8,6 +8,10 @@ code that no longer compiles: each used to surface as a library's exception deep
   by the hub's etag for it (an LFS file's SHA-256, a small file's git blob hash, as huggingface_hub
   documents its cache), and a spec may pin a file's SHA-256 (``ModelSpec.options["sha256"]``); a
   file that matches is the published file, whatever its kind;
+* a cache copied with its links followed (``cp -rL``, ``scp -r``, ``rsync -L``: how caches travel to a
+  GPU host) holds each snapshot entry as a file, not a link to its blob: such a file is matched by
+  content against the blobs copied beside it (``copied_blob``); without them it cannot be checked
+  against a digest, and ``models --verify`` says so (``digest_unknown``);
 * else by its kind: a safetensors file's header must parse and account for every byte of the file,
   JSON and YAML configs must parse, Python (remote code) must compile, a torch zip archive must be
   complete with every member's CRC right.
@@ -46,6 +50,40 @@ def published_digest(path: Path) -> tuple[str, str] | None:
     return None
 
 
+def _copied_blobs(path: Path) -> Path | None:
+    """The ``blobs`` folder of the cached repository whose snapshot holds ``path``, when ``path`` is a
+    copy (a file, not a link) and that folder holds blobs; None otherwise."""
+    if path.is_symlink():
+        return None
+    parts = path.absolute().parts
+    if "snapshots" not in parts:
+        return None
+    repository = Path(*parts[:len(parts) - 1 - parts[::-1].index("snapshots")])
+    blobs = repository / "blobs"
+    return blobs if blobs.is_dir() and any(blobs.iterdir()) else None
+
+
+def copied_blob(path: Path) -> str | None:
+    """For a snapshot entry copied with its link followed, beside the repository's copied blobs: None
+    when its bytes are one of the blobs the hub published (its SHA-256 or git blob hash names one),
+    else what differs."""
+    blobs = _copied_blobs(path)
+    if blobs is None:
+        return None
+    sha256 = file_digest(path, "sha256")  # an LFS file's etag; a small file's is its git blob hash
+    if (blobs / sha256).is_file() or (blobs / file_digest(path, "git-sha1")).is_file():
+        return None
+    return (f"is not a file the hub published: a copy (not a link to its blob) whose sha256 "
+            f"({sha256[:12]}...) and git blob hash name no blob of its repository")
+
+
+def digest_unknown(path: Path) -> bool:
+    """Whether ``path`` is a snapshot entry no digest can be checked for: a copy, not a link to a blob
+    named by its digest, with no copied blobs beside it to match by content."""
+    return (published_digest(path) is None and not path.is_symlink() and "snapshots" in path.absolute().parts
+            and _copied_blobs(path) is None)
+
+
 def file_digest(path: Path, kind: str) -> str:
     """The file's digest of ``kind``: SHA-256, or the git blob hash (SHA-1 of "blob <size>\\0" + bytes)."""
     digest = hashlib.sha256() if kind == "sha256" else hashlib.sha1(b"blob %d\0" % path.stat().st_size)
@@ -76,6 +114,8 @@ def check_file(path: Path, digests: bool = False, pinned_sha256: str | None = No
             expected = ("sha256", pinned_sha256) if pinned_sha256 else published_digest(path)
             if expected is not None:
                 return digest_mismatch(path, expected)
+            if _copied_blobs(path) is not None:
+                return copied_blob(path)
         if size == 0 and path.suffix in KIND_CHECKS:
             return "is empty"
         check = KIND_CHECKS.get(path.suffix)

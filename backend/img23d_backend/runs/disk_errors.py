@@ -3,14 +3,17 @@
 Most writes fail with an errno (``ENOSPC``: "the disk is full"). Some do not: numpy's ``np.save``
 writes an array with C's ``fwrite`` and, when the disk fills part way, raises
 ``OSError("1000000 requested and 262112 written")`` with no errno at all, so a full disk at the
-run's first large file (``depth.npy``) read "OSError". ``full_disk_cause`` asks the disk while
-the half-written file still holds its last blocks, and names the cause it finds.
+run's first large file (``depth.npy``) read "OSError"; so did one stopped by the process's file size
+limit (``ulimit -f``), which cuts such a write exactly at the limit. ``short_write_cause`` asks the
+disk while the half-written file still holds its last blocks, and the file's size against the limit,
+and names the cause it finds.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import resource
 import shutil
 from pathlib import Path
 
@@ -26,20 +29,41 @@ REASONS = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied",
 
 def disk_error(exc: OSError, message: str) -> ProtocolError:
     """Turn an OSError from writing into a ``disk`` error whose message names the cause."""
-    reason = REASONS.get(exc.errno, exc.strerror or type(exc).__name__)  # type: ignore[arg-type]
+    if exc.errno == errno.EFBIG:
+        reason = _over_size_limit()
+    else:
+        reason = REASONS.get(exc.errno, exc.strerror or type(exc).__name__)  # type: ignore[arg-type]
     return ProtocolError(ErrorCode.DISK, f"{message}: {reason}", str(exc))
 
 
-def full_disk_cause(exc: OSError, folder: Path) -> OSError | None:
-    """An ENOSPC error for ``exc``, a write that failed without an errno, when ``folder``'s disk is (all
-    but) full; None otherwise (``exc`` says what it says). Call it before the partly written file is
-    removed: removing it frees the blocks."""
+def short_write_cause(exc: OSError, folder: Path, written: Path) -> OSError | None:
+    """What stopped ``exc``, a write that failed without an errno: ENOSPC when ``folder``'s disk is (all
+    but) full, EFBIG when ``written`` (the partly written file) stands at the process's file size limit;
+    None otherwise (``exc`` says what it says). Call it before the partly written file is removed:
+    removing it frees the blocks."""
     if exc.errno is not None:
         return None
+    limit = file_size_limit()
     try:
+        if limit is not None and written.stat().st_size >= limit:
+            return OSError(errno.EFBIG, os.strerror(errno.EFBIG), str(written))
         free = shutil.disk_usage(folder).free
     except OSError:
         return None
     if free >= FULL_DISK_SLACK:
         return None
     return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
+
+
+def file_size_limit() -> int | None:
+    """The largest file this process may write (``ulimit -f``, RLIMIT_FSIZE), in bytes; None: no limit."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def _over_size_limit() -> str:
+    limit = file_size_limit()
+    if limit is None:
+        return "the file is larger than this file system holds"
+    return (f"the file would be larger than this process may write: its file size limit (ulimit -f) is "
+            f"{limit:,} bytes")

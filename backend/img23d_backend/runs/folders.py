@@ -32,7 +32,7 @@ from typing import Any, Callable
 from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
 
 from ..env import failpoints
-from .disk_errors import disk_error, full_disk_cause
+from .disk_errors import disk_error, short_write_cause
 from .stems import safe_stem
 
 log = logging.getLogger(__name__)
@@ -323,10 +323,10 @@ def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
                 writer(tmp)
             except OSError as exc:
                 # Asked now, while the half-written file still holds the disk's last blocks.
-                full = full_disk_cause(exc, final.parent)
-                if full is None:
+                cause = short_write_cause(exc, final.parent, tmp)
+                if cause is None:
                     raise
-                raise full from exc
+                raise cause from exc
             os.chmod(tmp, _FILE_MODE)
             os.replace(tmp, final)
         finally:
