@@ -16,7 +16,8 @@ from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_views, valida
 
 FLAG = "--view"
 METAVAR = "NAME:SIDE=PATH"
-HELP = (f"another picture of a name, from its {', '.join(SIDES)} (repeatable), e.g. --view chair:back=back.jpg: "
+HELP = (f"another picture of a name, from its {', '.join(SIDES[:-1])} or {SIDES[-1]} (repeatable), e.g. "
+        "--view chair:back=back.jpg: "
         "the side names the side of the object the picture shows (docs/views.md); every instance of the name "
         "takes it")
 
