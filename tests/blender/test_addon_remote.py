@@ -17,7 +17,7 @@ bpy = pytest.importorskip("bpy")
 
 import ssh_host  # noqa: E402
 from testdata import HOUSE, SUBJECT  # noqa: E402
-from blender_support import ADDON_MODULE, configure_preferences  # noqa: E402
+from blender_support import ADDON_MODULE, configure_preferences, recording_submit  # noqa: E402
 
 
 
@@ -64,9 +64,7 @@ def test_generate_over_ssh_places_the_objects_from_the_mirrored_run(addon, scene
     back = tmp_path / "house from behind.png"  # a view goes up as the picture does (issue 55)
     shutil.copy(SUBJECT, back)
     assert bpy.ops.img23d.view_add(target="house", side="back", filepath=str(back)) == {"FINISHED"}
-    session, sent = addon.runtime.session(), []
-    submit = session.submit
-    monkeypatch.setattr(session, "submit", lambda request: (sent.append(request), submit(request))[1])
+    sent = recording_submit(addon, monkeypatch)
     assert bpy.ops.img23d.generate() == {"FINISHED"}
     [request] = sent  # the job the host ran names the host's copy of the view, byte for byte the artist's
     uploaded = Path(request.views["house"]["back"])

@@ -11,7 +11,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE, StandInLayout, labels  # noqa: E402
+from blender_support import ADDON_MODULE, StandInLayout, labels, recording_submit  # noqa: E402
 from testdata import HOUSE, SUBJECT  # noqa: E402
 
 LEFT_TIP = "Left: a picture of the object's own left side, which the front picture shows at its right"
@@ -25,20 +25,6 @@ def _draw(panel: type) -> list[tuple]:
 
 def _operators(log: list[tuple], idname: str) -> list[tuple]:
     return [(args, kwargs) for name, args, kwargs in log if name == "operator" and args[0] == idname]
-
-
-def _sent(addon, monkeypatch) -> list:
-    """The requests the add-on hands its backend session from now on (each still sent)."""
-    session = addon.runtime.session()
-    sent: list = []
-    submit = session.submit
-
-    def recording(request):
-        sent.append(request)
-        return submit(request)
-
-    monkeypatch.setattr(session, "submit", recording)
-    return sent
 
 
 def _packed_image(name: str) -> "bpy.types.Image":
@@ -91,9 +77,9 @@ def test_the_clean_family_says_its_one_sentence_where_a_view_is_added(addon, sce
     note = addon.object_views.CLEAN_FAMILY_NOTE
     scene.img23d.targets = "chimney"
 
-    def shown() -> bool:
-        return " ".join(text for text in labels(_draw(addon.panels.main.IMG23D_PT_boxes)) if text) .count(
-            "no multi-view shape model") == 1
+    def shown() -> bool:  # the sentence, once, over the two lines the narrow sidebar gives it
+        drawn = " ".join(text for text in labels(_draw(addon.panels.main.IMG23D_PT_boxes)) if text)
+        return drawn.count(note) == 1
 
     try:
         prefs.family = "clean"
@@ -138,7 +124,7 @@ def test_generate_sends_the_views_and_the_job_runs(addon, scene, monkeypatch, tm
         bpy.ops.img23d.view_add(target="chimney", side="left", filepath=str(HOUSE))
         bpy.ops.img23d.view_add(target="chimney", side="back", image=image.name)
         bpy.ops.img23d.view_add(target="chimney", side="right", filepath=str(missing))
-        sent = _sent(addon, monkeypatch)
+        sent = recording_submit(addon, monkeypatch)
         capfd.readouterr()
         assert bpy.ops.img23d.generate() == {"FINISHED"}
         out = capfd.readouterr().out
@@ -168,7 +154,7 @@ def test_re_texture_sends_the_meshs_views(addon, scene, monkeypatch, capfd) -> N
         other.select_set(other == sphere)
     bpy.ops.img23d.view_add(side="back", retexture=True, filepath=str(SUBJECT))
     bpy.ops.img23d.view_add(side="left", retexture=True)  # added, no picture chosen yet
-    sent = _sent(addon, monkeypatch)
+    sent = recording_submit(addon, monkeypatch)
     capfd.readouterr()
     assert bpy.ops.img23d.retexture() == {"FINISHED"}
     assert "The left view was left out: no picture file is chosen for it" in capfd.readouterr().out
