@@ -28,6 +28,7 @@ PAGES: dict[str, GuidePage] = {
     "IMG23D_PT_finish": GuidePage("game-ready", "in-blender"),
     "IMG23D_PT_advanced": GuidePage("panel", "generate"),
     "IMG23D_PT_boxes": GuidePage("artists-loop"),
+    "IMG23D_PT_retexture": GuidePage("panel", "views"),
     "preferences": GuidePage("install"),
 }
 

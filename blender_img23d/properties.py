@@ -12,7 +12,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 import img23d_protocol as protocol
 from img23d_client.run_layout import LayoutChoice
 
-from . import box_properties
+from . import box_properties, object_views
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,9 @@ class Img23dSettings(bpy.types.PropertyGroup):
                     "(Keep on one puts it in place); 1: one object per name")
     # Boxes by hand (box_properties): filled by Detect, corrected or drawn by the artist.
     boxes: CollectionProperty(type=box_properties.Img23dBox)  # type: ignore[valid-type]
+    # More pictures of each name (object_views): from its left, back and right; and of the mesh to re-texture.
+    views: CollectionProperty(type=object_views.Img23dView)  # type: ignore[valid-type]
+    retexture_views: CollectionProperty(type=object_views.Img23dView)  # type: ignore[valid-type]
     all_instances: BoolProperty(  # type: ignore[valid-type]
         name="All Instances", default=False,
         description="One object per instance of a name (e.g. every barrel), not just the largest")
@@ -257,7 +260,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
         return LayoutChoice(self.fov_degrees(), self.estimate_fov, self.ground)
 
 
-classes = (*box_properties.classes, Img23dSettings)
+classes = (*box_properties.classes, *object_views.classes, Img23dSettings)
 
 
 def register() -> None:

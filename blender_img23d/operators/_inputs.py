@@ -9,7 +9,7 @@ import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
 
-from .. import box_properties, job_costs, preferences
+from .. import box_properties, job_costs, object_views, preferences
 
 
 class InputError(Exception):
@@ -34,15 +34,16 @@ def image_file(context: bpy.types.Context) -> tuple[Path, str]:
     return path, path.stem
 
 
-def _datablock_file(image: bpy.types.Image) -> Path:
-    """An image already in the .blend: its file if it has one, else a PNG copy in the runs folder."""
+def _datablock_file(image: bpy.types.Image, stem: str = "") -> Path:
+    """An image already in the .blend: its file if it has one, else a PNG copy in the runs folder's
+    inputs (named ``stem``, else after the image)."""
     if image.source == "FILE" and not image.packed_file:
         path = Path(bpy.path.abspath(image.filepath))
         if path.is_file():
             return path
     folder = preferences.get().launch_settings().runs_dir / "_inputs"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{bpy.path.clean_name(image.name)}.png"
+    path = folder / f"{bpy.path.clean_name(stem or image.name)}.png"
     if image.size[0] == 0 or image.size[1] == 0:
         raise InputError(f"Image '{image.name}' has no pixels (missing file?)")
     copy = image.copy()
@@ -54,6 +55,57 @@ def _datablock_file(image: bpy.types.Image) -> Path:
         raise InputError(f"Image '{image.name}' could not be written to {path}: {exc}") from exc
     finally:
         bpy.data.images.remove(copy)
+    return path
+
+
+def views(context: bpy.types.Context, names: list[str]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """Generate's views ({name: {side: file}}, ``object_views``) and one sentence for each left out (no
+    picture, a file that is not there): the job goes on without it. Views of a name not in the job: refused."""
+    chosen: dict[str, dict[str, str]] = {}
+    notes: list[str] = []
+    for view in context.scene.img23d.views:
+        path = _view_file(view, notes)
+        if path is not None:
+            chosen.setdefault(view.target, {})[view.side] = str(path)
+    try:
+        checked = protocol.validate_views(chosen)
+        protocol.check_views(checked, names)
+    except protocol.ProtocolError as exc:
+        raise InputError(exc.message[0].upper() + exc.message[1:]) from exc
+    return checked, notes
+
+
+def retexture_views(context: bpy.types.Context) -> tuple[dict[str, str], list[str]]:
+    """Re-texture's views of the mesh ({side: file}) and one sentence for each left out."""
+    notes: list[str] = []
+    chosen = {view.side: str(path) for view in context.scene.img23d.retexture_views
+              if (path := _view_file(view, notes)) is not None}
+    try:
+        return protocol.validate_side_views(chosen), notes
+    except protocol.ProtocolError as exc:
+        raise InputError(exc.message[0].upper() + exc.message[1:]) from exc
+
+
+def _view_file(view: "object_views.Img23dView", notes: list[str]) -> Path | None:
+    """The file to send for ``view``; None, with its sentence added to ``notes``, when it cannot be used."""
+    owner = view.owner()
+    left_out = f"{owner[0].upper()}{owner[1:]} was left out"
+    if view.source == "DATABLOCK":
+        if view.image is None:
+            notes.append(f"{left_out}: no image is chosen for it")
+            return None
+        try:  # packed or generated: written to a PNG in the runs folder's inputs, as the main picture is
+            return _datablock_file(view.image, f"view {view.target} {view.side} {view.image.name}")
+        except InputError as exc:
+            notes.append(f"{left_out}: {exc}")
+            return None
+    if not view.path.strip():
+        notes.append(f"{left_out}: no picture file is chosen for it")
+        return None
+    path = Path(bpy.path.abspath(view.path))
+    if not path.is_file():
+        notes.append(f"{left_out}: its picture file {path} is not there")
+        return None
     return path
 
 

@@ -59,9 +59,9 @@ class JobOperatorMixin(WaitingOperator):
             self.report({"WARNING"}, cut_off)
         for skipped in skipped_stage_notes(outcome.result):
             self.report({"WARNING"}, skipped)
-        for note in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)
-                                  + completion_notes(outcome.result)):  # each said once
-            self.report({"WARNING"}, note)
+        for warning in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)
+                                     + completion_notes(outcome.result)):  # each said once (not as ``note``)
+            self.report({"WARNING"}, warning)
         if outcome.failed_targets:
             self.report({"WARNING"}, "Some names failed: " + "; ".join(outcome.failed_targets))
         if outcome.cancelled:

@@ -28,10 +28,13 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         _inputs.check_limits(context, options, runtime.session())
         _inputs.check_cost(context, runtime.session())
         names = _inputs.names(context)
+        views, left_out = _inputs.views(context, names)
         request = protocol.GenerateRequest(image=str(image), targets=names, options=options,
                                            boxes=_inputs.boxes(context, names),
-                                           completion_off=_inputs.completion_off(context, names))
-        return JobRunner(runtime.session(), context.scene, request, image_name)
+                                           completion_off=_inputs.completion_off(context, names), views=views)
+        runner = JobRunner(runtime.session(), context.scene, request, image_name)
+        runner.outcome.notes.extend(left_out)  # said with the job's other notes: the job goes on without them
+        return runner
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         note = ""

@@ -27,6 +27,7 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
 
     _object_name = ""
     _uv_map: str | None = None
+    _left_out: tuple[str, ...] = ()  # the views that could not be sent, one sentence each
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         try:
@@ -36,6 +37,8 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
         options.texture = True
+        views, left_out = _inputs.retexture_views(context)
+        self._left_out = tuple(left_out)
         _inputs.check_limits(context, options, runtime.session(), shapes=False)  # before the mesh is written
         folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
         try:
@@ -45,10 +48,13 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         except OSError as exc:
             raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
         self._object_name = obj.name
-        request = protocol.RetextureRequest(image=str(image), mesh=str(mesh_file), name=obj.name, options=options)
+        request = protocol.RetextureRequest(image=str(image), mesh=str(mesh_file), name=obj.name, options=options,
+                                            views=views)
         return JobRunner(runtime.session(), context.scene, request, image_name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        for note in self._left_out:
+            self.report({"WARNING"}, note)
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
         obj = bpy.data.objects.get(self._object_name)

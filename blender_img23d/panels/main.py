@@ -7,6 +7,7 @@ import img23d_protocol as protocol
 from img23d_client.session import State
 
 from .. import job_costs, preferences, runtime
+from . import views
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}
@@ -250,10 +251,11 @@ class IMG23D_PT_advanced(_Subpanel, bpy.types.Panel):
 
 
 class IMG23D_PT_boxes(_Subpanel, bpy.types.Panel):
-    """Each name's box: Detect fills them; an edited box is used by Generate instead of looking."""
+    """Each name's box: Detect fills them; an edited box is used by Generate instead of looking. And each
+    name's views: more pictures of it from its left, back and right (object_views)."""
 
     bl_idname = "IMG23D_PT_boxes"
-    bl_label = "Boxes"
+    bl_label = "Boxes and Views"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -261,19 +263,42 @@ class IMG23D_PT_boxes(_Subpanel, bpy.types.Panel):
         layout = self.layout
         if not settings.boxes:
             layout.label(text="Detect fills a box per name to correct")
-            return
-        layout.label(text="Pixels of the picture; a ticked box is used, not looked for")
+        else:
+            layout.label(text="Pixels of the picture; a ticked box is used, not looked for")
         completing = settings.complete_hidden != "never"
-        for box in settings.boxes:
-            row = layout.row(align=True)
-            row.prop(box, "use", text="")
-            row.label(text=box.name if box.found or box.use else f"{box.name} (not found: draw it)")
-            if completing:  # Complete Hidden may complete this name; off keeps it as the picture shows it
-                row.prop(box, "complete", text="Complete", toggle=True)
-            numbers = layout.row(align=True)
-            for corner in ("x0", "y0", "x1", "y1"):
-                numbers.prop(box, corner, text="")
-        layout.operator("img23d.boxes_clear", icon="X")
+        boxes = {box.name.casefold(): box for box in settings.boxes}
+        for name in views.panel_names(settings):
+            box = boxes.get(name.casefold())
+            column = layout.box().column(align=True)
+            if box is None:
+                column.label(text=name)
+            else:
+                row = column.row(align=True)
+                row.prop(box, "use", text="")
+                row.label(text=box.name if box.found or box.use else f"{box.name} (not found: draw it)")
+                if completing:  # Complete Hidden may complete this name; off keeps it as the picture shows it
+                    row.prop(box, "complete", text="Complete", toggle=True)
+                numbers = column.row(align=True)
+                for corner in ("x0", "y0", "x1", "y1"):
+                    numbers.prop(box, corner, text="")
+            views.draw_views(column, settings.views, name)
+        views.draw_clean_family_note(layout, context, settings.views)
+        if settings.boxes:
+            layout.operator("img23d.boxes_clear", icon="X")
 
 
-classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_finish, IMG23D_PT_advanced, IMG23D_PT_boxes)
+class IMG23D_PT_retexture(_Subpanel, bpy.types.Panel):
+    """Re-texture's pictures of the selected mesh besides the front (the picture above)."""
+
+    bl_idname = "IMG23D_PT_retexture"
+    bl_label = "Re-texture Views"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.label(text="The picture above is the front (seen from -Y)")
+        views.draw_views(layout, context.scene.img23d.retexture_views, "", retexture=True)
+
+
+classes = (IMG23D_PT_main, IMG23D_PT_placement, IMG23D_PT_finish, IMG23D_PT_advanced, IMG23D_PT_boxes,
+           IMG23D_PT_retexture)

@@ -2,8 +2,8 @@
 
 The session hands every message of the job through ``RemoteJob.handle`` and gets back the
 requests to send and the messages to act on. Before the job: its picture (and a re-texture's
-mesh) go up as ``upload`` requests, and the job is sent once the backend has answered each with
-its own path for the file. During it: each artifact that names a file (a mesh, the layout's
+mesh, and either's views) go up as ``upload`` requests, and the job is sent once the backend has
+answered each with its own path for the file. During it: each artifact that names a file (a mesh, the layout's
 manifest, detections, a texture) is fetched into the local mirror of the runs folder and handed
 on only then, with its local path, in the order the backend sent it; the result waits for the
 run's manifest and the files it names. So the scene, Import Run and Re-layout read local files,
@@ -41,6 +41,39 @@ RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughn
                 "completion_picture", "mesh", "high_mesh")               # result fields naming files (retopo's
                                                                          # mesh and high_mesh: issue 58)
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
+VIEWS_FIELD = "views"  # (1.19) a generate's {name: {side: picture}}, a retexture's {side: picture}: uploaded too
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """Where an uploaded file's host path goes in the request: a field, or a view's place in ``views``."""
+
+    field: str
+    keys: tuple[str, ...] = ()   # a view: (name, side) for a generate, (side,) for a retexture
+    what: str = ""               # how a sentence names the file
+
+    def put(self, request: Any, path: str) -> None:
+        if not self.keys:
+            setattr(request, self.field, path)
+            return
+        holder = getattr(request, self.field)
+        for key in self.keys[:-1]:
+            holder = holder[key]
+        holder[self.keys[-1]] = path
+
+
+def _local_files(request: Any) -> list[tuple[_Upload, str]]:
+    """Each local file ``request`` names, with where its host path goes."""
+    files = [(_Upload(name, what=what), value) for name, what in UPLOADED_FIELDS.items()
+             if isinstance(value := getattr(request, name, ""), str) and value]
+    views = getattr(request, VIEWS_FIELD, None)
+    for key, value in (views.items() if isinstance(views, dict) else ()):
+        if isinstance(value, dict):  # a generate's name: {side: picture}
+            files.extend((_Upload(VIEWS_FIELD, (key, side), f"{side} view of {key!r}"), path)
+                         for side, path in value.items())
+        else:
+            files.append((_Upload(VIEWS_FIELD, (key,), f"{key} view"), value))
+    return files
 
 
 @dataclass
@@ -57,7 +90,7 @@ class RemoteJob:
         self.request = request
         self.mirror = mirror
         self.where = where
-        self._uploads: dict[str, str] = {}    # upload id -> the request's field it stands for
+        self._uploads: dict[str, _Upload] = {}  # upload id -> where in the request its host path goes
         self._held: deque[_Held] = deque()
         self._local_run: Path | None = None    # a regenerate's local run folder (its result maps back)
         self._run: str | None = None           # this job's run folder on the host, as its "run" artifact said
@@ -79,12 +112,10 @@ class RemoteJob:
     def start(self) -> list[Any]:
         """What to send first: the uploads of the job's files, or the job itself when it has none."""
         messages: list[Any] = []
-        for name in UPLOADED_FIELDS:
-            value = getattr(self.request, name, "")
-            if isinstance(value, str) and value:
-                upload_id = uuid.uuid4().hex[:12]
-                messages.extend(upload_chunks(Path(value), upload_id))  # unreadable: raises before anything is sent
-                self._uploads[upload_id] = name
+        for upload, value in _local_files(self.request):
+            upload_id = uuid.uuid4().hex[:12]
+            messages.extend(upload_chunks(Path(value), upload_id))  # unreadable: raises before anything is sent
+            self._uploads[upload_id] = upload
         return messages or [self.request]
 
     def handle(self, message: Any) -> tuple[list[Any], list[Any]]:
@@ -114,15 +145,14 @@ class RemoteJob:
     # -- uploads -------------------------------------------------------------------------------
 
     def _uploaded(self, reply: Any) -> tuple[list[Any], list[Any]]:
-        name = self._uploads.pop(reply.id)
+        upload = self._uploads.pop(reply.id)
         path = reply.data.get("path") if isinstance(reply, protocol.Result) and isinstance(reply.data, dict) else None
         if not isinstance(path, str) or not path:
             self._uploads.clear()
             why = reply.message if isinstance(reply, protocol.Error) else "the backend named no path for it"
             return [], [protocol.Error(id=self.request.id, code=getattr(reply, "code", ErrorCode.BAD_REQUEST.value),
-                                       message=f"the {UPLOADED_FIELDS[name]} could not be sent to {self.where}: "
-                                               f"{why}")]
-        setattr(self.request, name, path)
+                                       message=f"the {upload.what} could not be sent to {self.where}: {why}")]
+        upload.put(self.request, path)
         return ([self.request] if not self._uploads else []), []
 
     # -- what the job makes --------------------------------------------------------------------

@@ -68,6 +68,20 @@ def run_to_end(runner: Any, timeout: float = JOB_TIMEOUT) -> Any:
     return runner.outcome
 
 
+def recording_submit(addon: Any, monkeypatch: Any) -> list:
+    """The requests the add-on hands its backend session from now on, each still sent."""
+    session = addon.runtime.session()
+    sent: list = []
+    real = session.submit
+
+    def submit(request: Any) -> Any:
+        sent.append(request)
+        return real(request)
+
+    monkeypatch.setattr(session, "submit", submit)
+    return sent
+
+
 def reached_stage(session: Any, stage: str) -> Callable[[], bool]:
     return lambda: session.progress is not None and session.progress.stage == stage
 

@@ -77,6 +77,8 @@ def scene(addon):
                  "face_target", "bake_size", "complete_hidden", "edit_size", "accept_long"):
         settings.property_unset(name)
     settings.boxes.clear()
+    settings.views.clear()
+    settings.retexture_views.clear()
     yield bpy.context.scene
     addon.runtime.active_runner = None
     for obj in set(bpy.data.objects) - before_objects:

@@ -14,7 +14,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE  # noqa: E402
+from blender_support import ADDON_MODULE, recording_submit  # noqa: E402
 from test_installer import _draw_preferences, _labels, _operators, _prefs  # noqa: E402
 
 TENCENT = "tencent-hunyuan-3d-2.0-community"
@@ -53,28 +53,15 @@ def test_each_model_shows_its_licence_and_restrictions(addon, catalog) -> None:
         f"https://huggingface.co/tencent/Hunyuan3D-2mini/blob/{SHAPE_REVISION}/README.md"
 
 
-def _recording_submit(addon, monkeypatch) -> list:
-    session = addon.runtime.session()
-    sent: list = []
-    real = session.submit
-
-    def submit(request):
-        sent.append(request)
-        return real(request)
-
-    monkeypatch.setattr(session, "submit", submit)
-    return sent
-
-
 def test_a_restricted_download_without_consent_sends_nothing(addon, catalog, monkeypatch) -> None:
-    sent = _recording_submit(addon, monkeypatch)
+    sent = recording_submit(addon, monkeypatch)
     with pytest.raises(RuntimeError, match="was not downloaded: its licence .Tencent Hunyuan 3D 2.0 Community"):
         bpy.ops.img23d.model_download(model=SHAPE_ID)
     assert sent == [] and _prefs().accepted_licences == "" and not catalog.busy
 
 
 def test_accepting_is_remembered_and_sent_with_the_download_and_every_job(addon, catalog, monkeypatch) -> None:
-    sent = _recording_submit(addon, monkeypatch)
+    sent = recording_submit(addon, monkeypatch)
     # The tiny backend has no such model: it answers bad_request, after the request went out.
     with pytest.raises(RuntimeError, match="is not one of the configured models"):
         bpy.ops.img23d.model_download(model=SHAPE_ID, accept_licence=True)
@@ -95,7 +82,7 @@ def test_accepting_is_remembered_and_sent_with_the_download_and_every_job(addon,
 
 
 def test_a_permissive_model_downloads_without_asking(addon, catalog, monkeypatch) -> None:
-    sent = _recording_submit(addon, monkeypatch)
+    sent = recording_submit(addon, monkeypatch)
     with pytest.raises(RuntimeError, match="is not one of the configured models"):
         bpy.ops.img23d.model_download(model="Qwen/Qwen3-VL-2B-Instruct@89644892e4")
     assert [r.accepted_licences for r in sent] == [[]] and _prefs().accepted_licences == ""

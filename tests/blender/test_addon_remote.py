@@ -16,8 +16,8 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import ssh_host  # noqa: E402
-from testdata import HOUSE  # noqa: E402
-from blender_support import ADDON_MODULE, configure_preferences  # noqa: E402
+from testdata import HOUSE, SUBJECT  # noqa: E402
+from blender_support import ADDON_MODULE, configure_preferences, recording_submit  # noqa: E402
 
 
 
@@ -58,9 +58,18 @@ def test_detect_and_suggest_over_ssh_show_the_boxes_from_the_mirror(addon, scene
     assert addon.runtime.session().remote_host == ssh_host.ALIAS
 
 
-def test_generate_over_ssh_places_the_objects_from_the_mirrored_run(addon, scene, remote, host) -> None:
+def test_generate_over_ssh_places_the_objects_from_the_mirrored_run(addon, scene, remote, host, tmp_path,
+                                                                    monkeypatch) -> None:
     scene.img23d.targets = "house, barrel"
+    back = tmp_path / "house from behind.png"  # a view goes up as the picture does (issue 55)
+    shutil.copy(SUBJECT, back)
+    assert bpy.ops.img23d.view_add(target="house", side="back", filepath=str(back)) == {"FINISHED"}
+    sent = recording_submit(addon, monkeypatch)
     assert bpy.ops.img23d.generate() == {"FINISHED"}
+    [request] = sent  # the job the host ran names the host's copy of the view, byte for byte the artist's
+    uploaded = Path(request.views["house"]["back"])
+    assert host.path_for_host("blender-runs") / "_uploads" in uploaded.parents
+    assert uploaded.read_bytes() == back.read_bytes()
     house = bpy.data.objects["house"]
     run = Path(house["img23d_run"])
     assert _local_runs(remote) in run.parents and (run / "house.glb").is_file()
