@@ -17,16 +17,13 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from completion_scene import BLUE, RED, answer, picture
-from stand_ins import StandInMatting
+from completion_scene import RED, picture, scene_engine
 from testdata import FAST_OPTIONS
-from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
+from img23d_backend.jobs import Engine, EngineSettings, Job, completing
 from img23d_backend.models import step_costs
-from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.completion import fill, references
 from img23d_backend.stages.editing import EditRequest
-from img23d_backend.stages.grounding import ask as grounding
 from img23d_protocol import GenerateRequest, JobOptions
 
 PURPLE, ORANGE = (120, 20, 140), (150, 70, 10)
@@ -42,12 +39,7 @@ def _view(path: Path, colour: tuple[int, int, int], alpha: bool) -> Path:
 
 @pytest.fixture()
 def generate(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    stand_in = StandInMatting()
-    monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground",
-                        lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
-    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
+    engine = scene_engine(tiny_root, tmp_path, monkeypatch)
     given: list[EditRequest] = []
 
     def editor(manager: Any, requests: Sequence[EditRequest], cancel: Any, edit_size: int = 0) -> list[Image.Image]:
