@@ -30,8 +30,11 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # Backend tests that run in lane B, in lane A's environment: about nine minutes, which lane A
 # (every test on 3.13) would otherwise spend on top of lane B's Blender runs (in a clean-clone run
 # with the batch and fault tests alone in this share, lane A took 1,261 s and lane B 831 s).
+# test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once per
+# pytest run (tests/backend/clean_cli_run.py): they run in the same one.
 LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
               tests/backend/test_batch_ray_faults.py tests/backend/test_step1x_texture_*.py
+              tests/backend/test_clean_job_modules.py
               tests/backend/test_backend_children.py tests/backend/test_damaged_models.py
               tests/addon/test_backend_endings.py)
 # Every pytest run lists its slowest tests, so CI's log shows where the minutes go.
