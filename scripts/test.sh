@@ -5,18 +5,22 @@
 #   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every test: the backend's own tests (once, on
 #                                                 the newest Python and numpy), the add-on's logic,
 #                                                 the Blender tests with that backend; but for
-#                                                 the local real install and the backend's batch,
-#                                                 fault and clean-texture tests, run in lane B
+#                                                 the local real install and lane B's share
+#                                                 ($LANE_B_SHARE), run in lane B
 #                                                 (the real install on an SSH host runs here: only
 #                                                 this lane's environment passes its probes)
-#   B. Python 3.11, numpy 1.26, Blender 5.0       the add-on's logic and every Blender test (but
-#                                                 the two real installs)
+#   B. Python 3.11, numpy 1.26                    the add-on's logic (tests/addon, but the two
+#                                                 real installs), on Blender 4.2's and 5.0's Python
+#      Python 3.11, numpy 1.26, Blender 5.0       the Blender smoke subset (tests marked smoke:
+#                                                 what differs between Blender versions); every
+#                                                 Blender test with IMG23D_TEST_EVERY_BLENDER50=1
 #      Python 3.11,             Blender 4.2 LTS   the Blender smoke subset (tests marked smoke:
 #                                                 what differs between Blender versions) and the
 #                                                 real Install Backend, once, on the oldest Python;
 #                                                 backend from .venv
-#      Python 3.13, numpy 2                       the backend's batch, fault and clean-texture
-#                                                 tests (lane A's share: $LANE_B_SHARE evens out
+#      Python 3.13, numpy 2                       the backend's batch, fault, clean-texture and
+#                                                 slowest command-line tests, the add-on's remote
+#                                                 jobs (lane A's share: $LANE_B_SHARE evens out
 #                                                 the two lanes; one Ray cluster serves every
 #                                                 batch test there)
 #   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
@@ -27,13 +31,22 @@
 # run always happens; the script fails if any failed, and says which.
 set -uo pipefail
 cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
-# Backend tests that run in lane B, in lane A's environment: about nine minutes, which lane A
+# Backend tests that run in lane B, in lane A's environment: about fourteen minutes, which lane A
 # (every test on 3.13) would otherwise spend on top of lane B's Blender runs (in a clean-clone run
-# with the batch and fault tests alone in this share, lane A took 1,261 s and lane B 831 s).
+# with the batch and fault tests alone in this share, lane A took 1,261 s and lane B 831 s). Since
+# Blender 5.0 runs the smoke subset (below), the share also takes the slowest command-line jobs
+# and the add-on's remote-job tests (about four minutes more, from the slowest-test lists).
+# test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once per
+# pytest run (tests/backend/clean_cli_run.py): they run in the same one.
 LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
               tests/backend/test_batch_ray_faults.py tests/backend/test_step1x_texture_*.py
+              tests/backend/test_clean_job_modules.py
               tests/backend/test_backend_children.py tests/backend/test_damaged_models.py
-              tests/addon/test_backend_endings.py)
+              tests/backend/test_suggest.py tests/backend/test_cli_seed.py tests/backend/test_shape_steps.py
+              tests/backend/test_variations.py tests/backend/test_paint_nan.py tests/backend/test_target_timings.py
+              tests/backend/test_headless.py tests/backend/test_pinned_memory.py
+              tests/addon/test_backend_endings.py tests/addon/test_remote_link_lost.py
+              tests/addon/test_remote_faults.py tests/addon/test_main_job.py tests/addon/test_remote_jobs.py)
 # Every pytest run lists its slowest tests, so CI's log shows where the minutes go.
 DURATIONS=--durations=25
 started=$SECONDS
@@ -74,8 +87,16 @@ run() {  # run <label> <command...>: prints the outcome; a failure leaves its la
 lane_b() {
     # The real Install Backend runs once, from 4.2's Python 3.11 below: its minutes are the same
     # installer's on every Blender.
-    run "Python 3.11, numpy 1.26, Blender 5.0" .venv/bin/python -m pytest tests/addon tests/blender \
-        -m "not real_install and not real_remote_install" --basetemp "$work/b-50" "$DURATIONS" "$@"
+    run "Python 3.11, numpy 1.26: the add-on's logic" .venv/bin/python -m pytest tests/addon \
+        -m "not real_install and not real_remote_install" --basetemp "$work/b-311" "$DURATIONS" "$@"
+    # Blender 5.0 runs the smoke subset, as 4.2 does: every Blender test runs on 5.2 in lane A,
+    # and the rest of them (faults, remote jobs, the scene's edge cases) are the add-on's and the
+    # backend's logic more than Blender's; IMG23D_TEST_EVERY_BLENDER50=1 runs them all here too
+    # (about six minutes more).
+    local blender50="smoke and not real_install and not real_remote_install"
+    [ "${IMG23D_TEST_EVERY_BLENDER50:-}" = 1 ] && blender50="not real_install and not real_remote_install"
+    run "Python 3.11, numpy 1.26, Blender 5.0 ($blender50)" .venv/bin/python -m pytest tests/blender \
+        -m "$blender50" --basetemp "$work/b-50" "$DURATIONS" "$@"
     # bpy 4.2 crashes while the interpreter shuts down, after every test has run and reported;
     # leave with pytest's own exit status before that teardown.
     run "Python 3.11, Blender 4.2 LTS (backend: .venv)" env IMG23D_TEST_BACKEND_PYTHON="$PWD/.venv/bin/python" \

@@ -1,5 +1,6 @@
 """A scene for completion tests: a red disc whose lower right a blue block covers, and a green lamp on
-its own; the grounding answer that boxes the three, and a deterministic editor."""
+its own; the grounding answer that boxes the three, an engine whose grounding gives that answer and
+whose matting is the deterministic stand-in, and a deterministic editor."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
+from stand_ins import StandInMatting
+from img23d_backend.jobs import Engine, EngineSettings, loaders
+from img23d_backend.models.placement import LoadedModel
+from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.completion import fill
+from img23d_backend.stages.grounding import ask as grounding
 
 SIZE = (480, 300)
 DISC = (60, 60, 200, 200)       # the disc's circle; its lower right is behind the block
@@ -35,6 +42,17 @@ def answer() -> str:
                 round(box[2] * 1000 / SIZE[0]), round(box[3] * 1000 / SIZE[1])]
     return json.dumps([{"bbox_2d": grid(DISC), "label": "disc"}, {"bbox_2d": grid(BLOCK), "label": "block"},
                        {"bbox_2d": grid(LAMP), "label": "lamp"}])
+
+
+def scene_engine(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """An engine on the tiny models whose grounding boxes the scene's three (``answer``) and whose matting
+    is the stand-in (every dark thing in a crop is foreground)."""
+    stand_in = StandInMatting()
+    monkeypatch.setitem(loaders.LOADERS, "matting",
+                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+    monkeypatch.setattr(grounding, "ground",
+                        lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
 
 
 def editor_draws_whole_shapes(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:

@@ -7,6 +7,7 @@ from typing import Iterator
 import pytest
 
 import ray_head
+from clean_cli_run import CleanCliRun, run_clean_textured_job
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,10 @@ def ray_cluster(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFa
         yield head
     finally:
         head.stop()
+
+
+@pytest.fixture(scope="session")
+def clean_textured_cli_run(tiny_root, tmp_path_factory: pytest.TempPathFactory) -> CleanCliRun:
+    """One textured licence-clean job on the command line (tests/backend/clean_cli_run.py), for the
+    tests that ask what it made (test_step1x_texture_jobs) and what it imported (test_clean_job_modules)."""
+    return run_clean_textured_job(tiny_root, tmp_path_factory.mktemp("clean-cli"))

@@ -108,14 +108,15 @@ def test_actors_the_cluster_has_no_room_for_are_given_up_after_the_start_timeout
 @pytest.mark.fault("batch-ray-hang")
 def test_a_picture_that_hangs_on_every_actor_is_stopped_retried_then_failed(cluster: ray_head.RayHead,
                                                                             tmp_path: Path) -> None:
+    # A short limit: each attempt waits it out, and a stopped actor's replacement starts before its clock does.
     with _armed(cluster, "shape", "every shape stage hangs"):
         result = _ray(cluster, tmp_path / "out", pictures(tmp_path / "pictures", 2), "--workers", "2",
-                      "--picture-timeout", "15")
+                      "--picture-timeout", "8")
     assert result.returncode == 3, result.stderr
     for entry in by_name(tmp_path / "out").values():
         assert (entry["status"], entry["attempts"], entry["timeouts"]) == ("failed", 2, 2), entry
         assert len({w.split()[0] for w in entry["workers"]}) == 2  # stopped on one actor, tried on the other
-        assert entry["error"]["message"].startswith("it ran past the per-picture limit of 15 s 2 time(s), on ray-")
+        assert entry["error"]["message"].startswith("it ran past the per-picture limit of 8 s 2 time(s), on ray-")
 
 
 @pytest.mark.fault("batch-ray-picture-gone")

@@ -8,7 +8,8 @@ service Blender starts, one clean job through its protocol. Each Python process 
 ``sitecustomize`` put first on the children's path registers that at start-up, before the backend
 imports anything, and also wraps ``os._exit``, which the service ends with. Every module listed as
 Tencent-derived (``TENCENT_DERIVED``: img23d's ports and Hunyuan3D-2's family) and every package of
-Tencent's (hy3dgen, its compiled rasterizer and renderer) must be absent.
+Tencent's (hy3dgen, its compiled rasterizer and renderer) must be absent. The command-line job is the
+session's one textured clean job (tests/backend/clean_cli_run.py), which test_step1x_texture_jobs also reads.
 
 Before the table of families imported a family only when a job asked for it, the command-line job
 loaded 16 such modules: all of ``families/hunyuan3d/`` (the package and its 13 modules, the replica
@@ -20,44 +21,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from backend_proc import BackendProcess
+from clean_cli_run import CleanCliRun, probe_site
 from test_clean_family_imports import TENCENT_DERIVED, TENCENT_PACKAGES
 from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
 
 RUN_TIMEOUT = 300
-# One multiview step and a small texture: the chain's code, not its quality.
-PAINT_ARGS = ("--texture-size", "256", "--paint-steps", "1")
-PROBE = '''"""Test probe (tests/backend/test_clean_job_modules.py): write sys.modules when this process ends."""
-import atexit
-import os
-import sys
-
-_folder = os.environ.get("IMG23D_TEST_MODULES_DIR")
-
-
-def _write() -> None:
-    if _folder:
-        with open(os.path.join(_folder, f"{os.getpid()}.txt"), "w", encoding="utf-8") as out:
-            out.write("\\n".join(sorted(sys.modules)))
-
-
-_exit = os._exit
-
-
-def _write_then_exit(code: int) -> None:
-    _write()
-    _exit(code)
-
-
-os._exit = _write_then_exit
-atexit.register(_write)
-'''
 
 pytestmark = pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")
 
@@ -72,10 +45,7 @@ def tencent_loaded(modules: list[str]) -> list[str]:
 @pytest.fixture
 def probed(tiny_root: Path, tmp_path: Path) -> tuple[dict[str, str], Path]:
     """A backend child's environment with the probe first on its path, and the folder it writes to."""
-    site, written = tmp_path / "probe", tmp_path / "modules"
-    site.mkdir()
-    written.mkdir()
-    (site / "sitecustomize.py").write_text(PROBE, encoding="utf-8")
+    site, written = probe_site(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), SOURCE_PYTHONPATH]),
            "IMG23D_TEST_MODULES_DIR": str(written), "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": "2"}
@@ -98,17 +68,14 @@ def assert_clean(found: dict[int, list[str]]) -> None:
 
 
 def test_a_textured_clean_job_on_the_command_line_loads_no_tencent_derived_module(
-        probed: tuple[dict[str, str], Path], tmp_path: Path) -> None:
-    env, written = probed
-    out = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
-                           "--family", "clean", "--out", str(out), "--octree-resolution", "32", "--seed", "4",
-                           *PAINT_ARGS], env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    [run] = list(out.iterdir())
-    [record] = json.loads((run / "manifest.json").read_text())["records"]
-    assert record["status"] == "done" and record["textured"], done.stdout   # the paint step ran, not skipped
-    assert_clean(loaded_modules(written, "img23d_backend.families.step1x.texture.paint_step"))
+        clean_textured_cli_run: CleanCliRun) -> None:
+    run = clean_textured_cli_run  # its path also carries a hy3dgen that refuses to import (clean_cli_run.py)
+    assert run.done.returncode == 0, run.done.stderr[-3000:]
+    assert not run.hy3dgen_mark.exists(), "the clean job asked for hy3dgen"
+    [folder] = list(run.out.iterdir())
+    [record] = json.loads((folder / "manifest.json").read_text())["records"]
+    assert record["status"] == "done" and record["textured"], run.done.stdout   # the paint step ran, not skipped
+    assert_clean(loaded_modules(run.modules, "img23d_backend.families.step1x.texture.paint_step"))
 
 
 def test_a_clean_job_in_the_service_loads_no_tencent_derived_module(probed: tuple[dict[str, str], Path],

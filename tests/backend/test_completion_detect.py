@@ -16,26 +16,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from completion_scene import answer, editor_draws_whole_shapes, picture
-from stand_ins import StandInMatting
-from img23d_backend.jobs import Engine, EngineSettings, Job, completing, loaders
+from completion_scene import editor_draws_whole_shapes, picture, scene_engine
+from img23d_backend.jobs import Engine, Job, completing
 from img23d_backend.jobs.detect import DetectRun
-from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.completion import fill, sheet
-from img23d_backend.stages.grounding import ask as grounding
 from img23d_protocol import Artifact, ArtifactKind, Completion, DetectJobResult, DetectRequest, JobOptions
 
 
 @pytest.fixture()
 def detect(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     image = picture(tmp_path / "scene.png")
-    stand_in = StandInMatting()
-    monkeypatch.setitem(loaders.LOADERS, "matting",
-                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
-    monkeypatch.setattr(grounding, "ground",
-                        lambda *args, **kwargs: grounding.GroundingAnswer(answer(), tokens=60, budget=126))
-    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path / "runs", device="cpu"))
+    engine = scene_engine(tiny_root, tmp_path, monkeypatch)
 
     def run(mode: str) -> tuple[DetectJobResult, Path, list[Any], Engine]:
         events: list[Any] = []

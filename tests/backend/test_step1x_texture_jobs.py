@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +18,9 @@ import pytest
 import trimesh
 from PIL import Image
 
+from clean_cli_run import CleanCliRun
 from test_retexture import mesh_file, uv_sphere
-from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
+from testdata import FAST_OPTIONS, SUBJECT
 
 import img23d_backend.raster as tencent_raster
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -29,14 +29,8 @@ from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT, model_
 from img23d_backend.stages.paint import fill as tencent_fill
 from img23d_protocol import CLEAN, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError, RetextureRequest
 
-RUN_TIMEOUT = 300
 # Two multiview steps (the model's own are 50) and a small texture: the chain, not its quality.
 PAINT = {"texture": True, "texture_size": 256, "render_size": 256, "paint_steps": 2}
-BLOCKER = '''import os
-from pathlib import Path
-Path(os.environ["IMG23D_TEST_HY3DGEN_MARK"]).write_text("hy3dgen was imported")
-raise ImportError("hy3dgen is not installed here (the licence-clean family's test)")
-'''
 
 pytestmark = pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")
 
@@ -67,18 +61,9 @@ def _textured_glb(path: Path) -> trimesh.Trimesh:
     return mesh
 
 
-def test_a_textured_clean_job_on_the_command_line_paints_without_hy3dgen(tiny_root: Path, tmp_path: Path) -> None:
-    blocked = tmp_path / "blocked"
-    (blocked / "hy3dgen").mkdir(parents=True)
-    (blocked / "hy3dgen" / "__init__.py").write_text(BLOCKER)
-    mark = tmp_path / "hy3dgen-imported"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked), SOURCE_PYTHONPATH]),
-           "IMG23D_TEST_HY3DGEN_MARK": str(mark), "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1"}
-    out = tmp_path / "runs"
-    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
-                           "--family", "clean", "--out", str(out), "--octree-resolution", "32", "--seed", "4",
-                           "--texture-size", "256", "--paint-steps", "2"],
-                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+def test_a_textured_clean_job_on_the_command_line_paints_without_hy3dgen(clean_textured_cli_run: CleanCliRun) -> None:
+    # The session's one textured clean job (clean_cli_run.py): hy3dgen on its path refuses to import.
+    done, out, mark = clean_textured_cli_run.done, clean_textured_cli_run.out, clean_textured_cli_run.hy3dgen_mark
     assert done.returncode == 0, done.stderr[-3000:]
     assert not mark.exists(), "the clean family imported hy3dgen"
     assert "texture skipped" not in done.stdout and "FAILED" not in done.stdout, done.stdout

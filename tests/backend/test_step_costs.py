@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from testdata import HOUSE
+from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs.engine import Engine, EngineSettings
 from img23d_backend.models import step_costs, throughput
@@ -18,9 +18,12 @@ from img23d_backend.models.registry import tiny_model_set
 from img23d_protocol import LONG_JOB_SECONDS, StepCosts, job_cost
 
 SLOW = "throughput:slow"
-# Completion always (every name is completed) on two names, untextured: the tiny editor's step, quickly.
+# Completion always (every name is completed) on two names, untextured: the tiny editor's step, quickly
+# (the fast test settings' shape: the estimate counts completion and materials, not the shape step).
 COMPLETING = ["generate", str(HOUSE), "--targets", "house, barrel", "--models", "tiny", "--device", "cpu",
-              "--complete-hidden", "always", "--no-texture"]
+              "--complete-hidden", "always", "--no-texture", "--steps", str(FAST_OPTIONS["steps"]),
+              "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
+              "--face-budget", str(FAST_OPTIONS["face_budget"])]
 
 
 def test_the_hello_carries_what_one_object_costs_on_this_device(tiny_root: Path, tmp_path: Path) -> None:

@@ -7,25 +7,30 @@ complete go to the image editor together, with what was seen of each (less what 
 front of it hold, ``Decision.in_front``) pasted back and BiRefNet run again
 through the job's own matting path (``JobRun.matte_all``). A completed cut-out is written to
 ``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
-the target from here on: depth, shape and paint take it. Each judged target's record gets its
+the target from here on: depth, shape and paint take it. A target whose name has views (the
+request's ``views``, issue 55) is completed with them beside its crop, as many as the editor takes
+(``stages.completion.references``): each read through the image reader and cut out through the same
+matting path (unless it has a real alpha channel); a view that cannot be read or cut out is left out
+with one sentence, and the completion goes on with the others. Each judged target's record gets its
 ``completion`` (``img23d_protocol.Completion``): completed or not, why, the file, or the one sentence
 of a completion that could not be made, also said as a progress message.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Sequence
 
 import numpy as np
-from img23d_protocol import COMPLETED_FOLDER, Completion, turned_off
+from img23d_protocol import COMPLETED_FOLDER, Completion, ProtocolError, turned_off, views_for
 from PIL import Image
 
-from ..readers.images import LoadedImage
+from ..readers.images import LoadedImage, load_image
 from ..runs.folders import TargetRecord
-from ..stages.completion import covering, fill, occlusion, room
+from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
 from ..stages.editing import EditRequest, edit_images
+from ..stages.editor_parts import EditorOptions
 from .cutting import Cut
 
 STAGE = "completion"
@@ -64,6 +69,7 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
     records = {r.stem: r for r in judged}
     grown = {h.stem: h.crop for h in hidden}
     with run.stage(STAGE):
+        hidden = _with_views(run, hidden)
         results = fill.complete(hidden, _editor_call(run), lambda pictures: _rematte(run, pictures))
         said: set[str] = set()
         for step, done in enumerate(results, start=1):
@@ -77,7 +83,9 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
             path = run.run_folder.write_image(f"{COMPLETED_FOLDER}/{done.stem}.png", done.cutout)
             record.completion["cutout"] = run.run_folder.relative(path)
             _keep(cuts[done.stem], rects[done.stem], grown[done.stem], done.cutout)
-            run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']})")
+            sides = list(next(h.views for h in hidden if h.stem == done.stem))
+            shown = f", with its {references.described(sides)} view{'s' if len(sides) > 1 else ''}" if sides else ""
+            run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']}){shown}")
 
 
 def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,
@@ -94,6 +102,44 @@ def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: 
             in_front = room.widen_mask(decision.in_front, cut.rect, rect)
     return fill.Hidden(record.stem, record.target, crop, cutout, seed=int(record.seed or 0), in_front=in_front,
                        occluders=tuple(other.name for other in decision.hiders)), rect
+
+
+def _with_views(run: Any, hidden: list[fill.Hidden]) -> list[fill.Hidden]:
+    """Each target with its own name's views as the editor is shown them (``references.on_white``), as
+    many as the editor takes beside the crop; a view that cannot be read or cut out is said in one
+    sentence and left out."""
+    given = getattr(run.request, "views", None) or {}  # a Detect request has none
+    room_for = EditorOptions.of(run.manager.spec("editor")).pictures - 1
+    read: dict[tuple[str, str], LoadedImage] = {}
+    left_out: list[str] = []
+    for target in hidden:
+        paths = views_for(given, target.name)
+        for side in references.chosen(tuple(paths), room_for):
+            try:
+                read[target.stem, side] = load_image(paths[side])
+            except ProtocolError as exc:
+                left_out.append(_left_out(target.name, side, exc.message))
+    # A view with a real alpha channel is its own cut-out; the others are cut out in one batch.
+    to_cut = [key for key, loaded in read.items() if not loaded.has_alpha]
+    cut = dict(zip(to_cut, _rematte(run, [read[key].image.convert("RGB") for key in to_cut]))) if to_cut else {}
+    names = {target.stem: target.name for target in hidden}
+    shown: dict[tuple[str, str], Image.Image] = {}
+    for key, loaded in read.items():
+        cutout = cut.get(key, loaded.image)
+        picture = references.on_white(cutout) if isinstance(cutout, Image.Image) else None
+        if picture is not None:
+            shown[key] = picture
+        else:
+            why = getattr(cutout, "reason", None) or getattr(cutout, "detail", None) or "its cut-out is empty"
+            left_out.append(_left_out(names[key[0]], key[1], why))
+    for sentence in left_out:
+        run.progress(STAGE, 0, len(hidden), sentence)
+    return [replace(target, views={side: shown[stem, side] for stem, side in shown if stem == target.stem})
+            for target in hidden]
+
+
+def _left_out(name: str, side: str, why: str) -> str:
+    return f"the {side} view of {name!r} is left out of its completion: {why}"
 
 
 def _keep(cut: Cut, rect: tuple[int, int, int, int], crop: Image.Image, completed: Image.Image) -> None:
@@ -127,7 +173,8 @@ def _editor_call(run: Any) -> fill.Edit:
     manager and cancel token (its model is loaded at the first call, inside completion's boundary: a
     failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""
     def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:
-        requests = [EditRequest(image=a.image, instruction=a.instruction, seed=a.seed) for a in asks]
+        requests = [EditRequest(image=a.image, instruction=a.instruction, seed=a.seed, references=a.references)
+                    for a in asks]
         return edit_images(run.manager, requests, run.job.cancel, run.options.edit_size)
 
     return edit

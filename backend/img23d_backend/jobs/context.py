@@ -24,6 +24,7 @@ from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
 from ..runs.folders import RunFolder
+from ..stages.editor_parts import EditorOptions
 from .loaders import register_models
 
 log = logging.getLogger(__name__)
@@ -100,17 +101,19 @@ class EngineContext:
                 "memory": device_memory(self.device).to_dict(), "models": self.settings.models.describe(),
                 "limits": self.limits(), "costs": self.step_costs().to_dict()}
 
-    def step_costs(self) -> StepCosts:
+    def step_costs(self, request: Any = None) -> StepCosts:
         """One object's seconds in completion and the material step on this device, where the set has
-        those models (``models.step_costs``; the device's speed is measured once per process)."""
+        those models (``models.step_costs``; the device's speed is measured once per process); with a
+        ``request``, the mean of its objects', each with the views it would be completed with."""
         roles = self.manager.roles
         editor = self.manager.spec("editor") if "editor" in roles else None
         choice = None if editor is None else (QWEN_EDIT_CHOICE if QWEN_EDIT_CHOICE in editor.repo_id else "")
         pixels = int(editor.options.get("working_pixels", 0)) if editor is not None else 0
+        views = step_costs.request_references(request, EditorOptions.of(editor).pictures) if editor else ()
         # Each model's weights in 16 bits as its spec states them: a replica of another size works in proportion.
         materials = self.manager.spec("materials").size_bytes if "materials" in roles else 0
         return step_costs.step_costs(self.device, choice, pixels, editor_bytes=editor.size_bytes if editor else 0,
-                                     materials_bytes=materials)
+                                     materials_bytes=materials, references=views)
 
     def limits(self) -> dict[str, int]:
         """The largest settings one target fits with, beside the models its stage holds."""

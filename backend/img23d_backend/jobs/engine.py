@@ -62,7 +62,7 @@ class Engine(EngineContext):
                                if role in self.manager.roles], accepted)
         # A job whose slow optional steps would take hours here starts only when the artist accepted
         # it: asked after the licences, so a job nobody may run is not first asked about its length.
-        step_costs.refuse_long_job(self.step_costs(), kind.roles_used(request), request)
+        step_costs.refuse_long_job(self.step_costs(request), kind.roles_used(request), request)
         request.options = seeded(request.options)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder

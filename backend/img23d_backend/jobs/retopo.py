@@ -33,8 +33,6 @@ from .context import EngineContext
 from .finishing import AS_GENERATED, finish_object
 
 INPUT = "input_mesh.npz"
-# Stored positions further apart than this share of the mesh's size (where it lies) are too coarse.
-PRECISION_SHARE = 1e-4
 # A colour image may be larger than the mesh's arrays: 8192 x 8192 RGBA.
 COLOUR_LIMITS = {"base_color": 8192 * 8192 * 4, "metallic_roughness": 8192 * 8192 * 4}
 
@@ -73,7 +71,6 @@ class RetopoRun(JobRun):
         with self.stage("load"):
             copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
             artist = retexture.load_artist_mesh(copy, COLOUR_LIMITS)
-            check_precision(artist.positions, _stored_type(copy))
             high, geometry = high_mesh(artist, copy)
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
@@ -94,29 +91,6 @@ class RetopoRun(JobRun):
                                mesh=str(finished.low), high_mesh=str(finished.high), finish=finished.record,
                                targets=(TargetResult(**asdict(record)),), timings=manifest.timings,
                                seed=self.options.seed)
-
-
-def check_precision(positions: np.ndarray, stored: np.dtype) -> None:
-    """Refuse, in one sentence, a mesh whose stored positions are too coarse where it lies to keep its
-    shape: 32-bit floats 10^6 units from the origin are 0.06 apart, more than a small object's
-    detail (issue 54: such a mesh collapsed to 1,446 of its 40,000 triangles and was remeshed as if
-    nothing were wrong). 64-bit positions (an OBJ or PLY keeps them) are never refused here."""
-    if stored != np.float32 or len(positions) == 0:
-        return
-    reach = float(np.abs(positions).max())
-    size = float(np.linalg.norm(np.ptp(positions, axis=0)))
-    step = float(np.spacing(np.float32(reach)))
-    if step > PRECISION_SHARE * size:
-        raise ProtocolError(ErrorCode.BAD_REQUEST,
-                            f"the mesh lies {reach:,.0f} units from the origin and is only {size:.3g} across: its "
-                            f"32-bit positions are {step:.3g} apart there ({100 * step / max(size, 1e-300):.2g} % of "
-                            "its size), too coarse to remesh; move it to the origin first")
-
-
-def _stored_type(path: Path) -> np.dtype:
-    """The type the mesh file stores its positions in (``load_artist_mesh`` has checked it can be read)."""
-    with np.load(path, allow_pickle=False) as data:
-        return np.dtype(data["positions"].dtype)
 
 
 def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:

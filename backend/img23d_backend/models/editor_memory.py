@@ -30,6 +30,16 @@ revision in fp16 at 512 x 384 with model offloading peaked at 7.987 GiB on a 12 
 2026-07-31 commissioning probe of FLUX.2 [klein] 4B, "sequential CPU offload ... 0.968 GiB; model
 CPU offload also fit, at 7.987 GiB peak"); the estimate here for that run is 7.99 GiB in the
 encoding phase and 8.2 GiB in the denoising one.
+
+Each more picture of the object given beside the crop (its views, issue 55: ``EditRequest.references``)
+adds its latents to the transformer's sequence, one token per 16 x 16 pixels of its canvas (about the
+edit's area), and nothing to the VAE's peak (the pipeline encodes the pictures one after another):
+``REFERENCE_BYTES_PER_PIXEL`` a pixel of the edit for each, in the denoising phase. Per token the
+largest tensors a single block holds at once are its fused projection (27,648 values) and the
+attention's and the MLP's outputs beside the residual stream (about 4 x 3,072): some 40,000 16-bit
+values, 80 kB, over 256 pixels. Qwen-Image-Edit-2511's text encoder also reads each picture (at
+384 x 384's area, about 190 more tokens each beside the instruction's): within the encoding phase's
+fixed part, so not counted apart.
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from .preflight import GB, MIB, RESERVE_BYTES, Need, Room, free_room, total_room
 # Activations of one edit, in 16-bit values (an estimate: the module docstring says how).
 EDITOR_FIXED_BYTES = 512 * MIB
 EDITOR_BYTES_PER_PIXEL = 2_000
+REFERENCE_BYTES_PER_PIXEL = 40_000 * 2 // 256  # one more picture's tokens (the module docstring says how)
 # The card the issue asks the editor to fit ("it must fit a 12 GB card with offloading"): such cards
 # (an RTX 3060 12 GB, a 4070) hold 12 GiB.
 SMALL_CARD_BYTES = 12 << 30
@@ -93,10 +104,14 @@ class EditorFit:
                 f"{(self.need.device or self.need.host) / GB:.1f} GB")
 
 
-def editor_activations(pixels: int, bytes_per_value: int = 2, phase: EditorPhase = DENOISE) -> int:
-    """One phase's activations at ``pixels`` (the area a crop is edited at) in values of ``bytes_per_value``."""
-    per_pixel = int(EDITOR_BYTES_PER_PIXEL * pixels * bytes_per_value / 2) if phase.per_pixel else 0
-    return EDITOR_FIXED_BYTES + per_pixel
+def editor_activations(pixels: int, bytes_per_value: int = 2, phase: EditorPhase = DENOISE,
+                       references: int = 0) -> int:
+    """One phase's activations at ``pixels`` (the area a crop is edited at) in values of ``bytes_per_value``,
+    with ``references`` more pictures beside the crop (their tokens count while denoising)."""
+    if not phase.per_pixel:
+        return EDITOR_FIXED_BYTES
+    per_pixel = EDITOR_BYTES_PER_PIXEL + (REFERENCE_BYTES_PER_PIXEL * references if phase is DENOISE else 0)
+    return EDITOR_FIXED_BYTES + int(per_pixel * pixels * bytes_per_value / 2)
 
 
 def phase_weights(parts: dict[str, int], phase: EditorPhase, placement: EditorPlacement) -> int:
@@ -108,14 +123,15 @@ def phase_weights(parts: dict[str, int], phase: EditorPhase, placement: EditorPl
 
 def editor_need(parts: dict[str, int], pixels: int, bytes_per_value: int = 2, on_gpu: bool = False,
                 placement: EditorPlacement = EditorPlacement.RESIDENT,
-                phase: EditorPhase | None = None) -> Need:
-    """The editor's need while ``phase`` runs (None: its peak phase): the weights on the device and the
-    phase's activations; phased on a GPU, the other parts wait in RAM. On a CPU everything is host memory."""
+                phase: EditorPhase | None = None, references: int = 0) -> Need:
+    """The editor's need while ``phase`` runs (None: its peak phase) with ``references`` more pictures beside
+    each crop: the weights on the device and the phase's activations; phased on a GPU, the other parts wait
+    in RAM. On a CPU everything is host memory."""
     if phase is None:
-        return max((editor_need(parts, pixels, bytes_per_value, on_gpu, placement, one) for one in EDITOR_PHASES),
-                   key=lambda need: _on(need, on_gpu))
+        return max((editor_need(parts, pixels, bytes_per_value, on_gpu, placement, one, references)
+                    for one in EDITOR_PHASES), key=lambda need: _on(need, on_gpu))
     weights = phase_weights(parts, phase, placement)
-    activations = editor_activations(pixels, bytes_per_value, phase)
+    activations = editor_activations(pixels, bytes_per_value, phase, references)
     if not on_gpu:
         return Need(host=weights + activations)
     return Need(host=sum(parts.values()) - weights, device=weights + activations)
@@ -123,28 +139,30 @@ def editor_need(parts: dict[str, int], pixels: int, bytes_per_value: int = 2, on
 
 def editor_placement(parts: dict[str, int], pixels: int, device: Any, bytes_per_value: int = 2,
                      room: Room | None = None, budget: int | None = None,
-                     smaller_editor: str | None = None) -> EditorFit:
+                     smaller_editor: str | None = None, references: int = 0) -> EditorFit:
     """The first placement, resident then phased, whose weights on the device fit the manager's
     ``budget`` (None: what it takes on an idle machine, the device's memory less its reserve) and whose
     peak fits ``room`` (what the machine holds at all, by default); ``out_of_memory`` in one sentence
     naming the setting that makes it fit when neither does (``smaller_editor``: the ``--editor`` choice
-    to offer when no smaller area can make this one fit, as for Qwen-Image-Edit-2511 on a 12 GB card)."""
+    to offer when no smaller area can make this one fit, as for Qwen-Image-Edit-2511 on a 12 GB card;
+    ``references``: the most pictures beside one crop)."""
     room = room or total_room(device)
     on_gpu = getattr(device, "type", str(device)) == "cuda"
     budget = budget if budget is not None else (room.device if on_gpu else room.host) - BUDGET_RESERVE_BYTES
     for placement in (EditorPlacement.RESIDENT, EditorPlacement.PHASED):
         peak = max(EDITOR_PHASES, key=lambda phase: _on(editor_need(parts, pixels, bytes_per_value, on_gpu,
-                                                                    placement, phase), on_gpu))
-        need = editor_need(parts, pixels, bytes_per_value, on_gpu, placement, peak)
+                                                                    placement, phase, references), on_gpu))
+        need = editor_need(parts, pixels, bytes_per_value, on_gpu, placement, peak, references)
         largest = max(phase_weights(parts, phase, placement) for phase in EDITOR_PHASES)
         if largest <= budget and room.fits(need):
             return EditorFit(placement, peak, need)
-    raise _does_not_fit(parts, pixels, bytes_per_value, on_gpu, room, budget, largest, peak, need, smaller_editor)
+    raise _does_not_fit(parts, pixels, bytes_per_value, on_gpu, room, budget, largest, peak, need, smaller_editor,
+                        references)
 
 
 def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_gpu: bool, room: Room,
                   budget: int, largest: int, peak: EditorPhase, need: Need,
-                  smaller_editor: str | None) -> ProtocolError:
+                  smaller_editor: str | None, references: int) -> ProtocolError:
     """The one sentence when even phased does not fit: the budget to raise, a smaller area to edit, or
     the machine that it takes."""
     available = room.device if on_gpu else room.host
@@ -155,7 +173,8 @@ def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_g
                   f"{budget / GIB:.1f} GiB budget: set --budget-gb to at least {settable:.1f}")
     else:
         sides = [side for side in EDIT_SIDES if side * side < pixels and room.fits(
-            editor_need(parts, side * side, bytes_per_value, on_gpu, EditorPlacement.PHASED))]
+            editor_need(parts, side * side, bytes_per_value, on_gpu, EditorPlacement.PHASED,
+                        references=references))]
         shortfall = f"it needs about {(_on(need, on_gpu) + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name} " \
                     f"at {pixels:,} pixels, and this machine has {available / GB:.1f} GB"
         if sides:
@@ -176,11 +195,11 @@ def _on(need: Need, on_gpu: bool) -> int:
 
 
 def check_editor_activations(pixels: int, bytes_per_value: int, device: Any, room: Room | None = None,
-                             phase: EditorPhase = DENOISE) -> None:
-    """``out_of_memory`` when ``phase``'s activations at ``pixels`` cannot fit in ``room`` (free now)
-    beside the parts the manager holds."""
+                             phase: EditorPhase = DENOISE, references: int = 0) -> None:
+    """``out_of_memory`` when ``phase``'s activations at ``pixels`` (with ``references`` more pictures
+    beside a crop) cannot fit in ``room`` (free now) beside the parts the manager holds."""
     room = room or free_room(device)
-    activations = editor_activations(pixels, bytes_per_value, phase)
+    activations = editor_activations(pixels, bytes_per_value, phase, references)
     need = Need(host=0, device=activations) if not room.shared else Need(host=activations)
     if room.fits(need):
         return

@@ -61,8 +61,10 @@ KLEIN_BYTES = sum(KLEIN_PARAMETERS.values()) * 2
 # What a run takes by default (the module docstring says where from): steps and guidance for a
 # distilled folder (``model_index.json``'s ``is_distilled``; a base one takes the pipeline's own), and
 # the pixel area a crop is edited at, the most the pipeline keeps of a picture (it shrinks larger
-# ones to 1024 x 1024's area: ``Flux2KleinPipeline.__call__``).
-KLEIN_OPTIONS = {"distilled_steps": 4, "distilled_guidance": 1.0, "working_pixels": 1024 * 1024,
+# ones to 1024 x 1024's area: ``Flux2KleinPipeline.__call__``); and the most pictures it takes in one
+# edit, the crop and the views beside it (Black Forest Labs' editing guide: "FLUX.2 [klein] 4B: up to 4"
+# reference images; the pipeline itself takes any number, each as its own reference latents).
+KLEIN_OPTIONS = {"distilled_steps": 4, "distilled_guidance": 1.0, "working_pixels": 1024 * 1024, "pictures": 4,
                  "part_parameters": KLEIN_PARAMETERS}
 
 KLEIN_SPEC = ModelSpec(role="editor", repo_id=KLEIN_REPO, revision=KLEIN_REVISION, allow_patterns=KLEIN_FILES,

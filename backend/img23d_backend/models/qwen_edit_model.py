@@ -58,8 +58,12 @@ QWEN_EDIT_REVISION = "6f3ccc0b56e431dc6a0c2b2039706d7d26f22cb9"
 # Parameters per part (see the module docstring), 2 bytes each in bfloat16.
 QWEN_EDIT_PARAMETERS = {"transformer": 20_430_401_088, "text_encoder": 8_292_166_656, "vae": 126_892_531}
 QWEN_EDIT_BYTES = sum(QWEN_EDIT_PARAMETERS.values()) * 2
-# What a run takes by default (the module docstring says where from), and the area a crop is edited at.
+# What a run takes by default (the module docstring says where from), the area a crop is edited at, and
+# the most pictures one edit takes: multi-image editing came with 2509, whose model card gives its best
+# range as "1 to 3 input images", and 2511 builds on it
+# (the pipeline's prompt template numbers any count, "Picture 1: ... Picture 2: ...").
 QWEN_EDIT_OPTIONS = {"steps": 40, "true_cfg_scale": 4.0, "negative_prompt": " ", "working_pixels": 1024 * 1024,
+                     "pictures": 3,
                      "part_parameters": QWEN_EDIT_PARAMETERS}
 
 QWEN_EDIT_SPEC = ModelSpec(role="editor", repo_id=QWEN_EDIT_REPO, revision=QWEN_EDIT_REVISION,

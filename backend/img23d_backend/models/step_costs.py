@@ -14,6 +14,13 @@ own resolution and steps: its work per object is fixed. A model of another size 
 one (a tiny replica in the tests; a full-size replica has the published size) does work in
 proportion to its weights: its share of the published bytes scales its seconds.
 
+An object completed with its views beside the crop (issue 55) has one more picture's tokens per view
+(``references``: each completed object's count, as the editor takes them), so its linear term grows by
+(2 + views) / 2 and its attention by the square of that; the VAE encodes each view as it does the
+crop, and the matting model cuts each out (the views' matting runs in completion, at BiRefNet's own
+size, like the re-matting). The job's refusal counts them from the request
+(``request_references``); the hello's ``costs`` are those of an object without views.
+
 How far off: the benchmark's own run is reproduced exactly by construction. On another CPU the
 probe's speed and the models' differ by how well each uses the vector units (convolutions and
 memory-bound layers gain less from wider units than a matrix product), so expect the estimate
@@ -27,9 +34,9 @@ ask first. ``docs/completion.md`` ("What it costs") gives the figures.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
-from img23d_protocol import ErrorCode, JobOptions, ProtocolError, StepCosts, job_cost, long_job_refusal
+from img23d_protocol import ErrorCode, JobOptions, ProtocolError, StepCosts, job_cost, long_job_refusal, views_for
 
 from .editor_model import KLEIN_BYTES, KLEIN_PARAMETERS, QWEN_EDIT_CHOICE, editor_dtype
 from .material_model import MARIGOLD_BYTES, materials_dtype
@@ -47,7 +54,8 @@ BENCH_EDIT_PIXELS = 256 * 256
 BENCH_TOKENS = 512
 BENCH_ENCODE_S = 162.17     # the instruction through the text encoder (512 tokens)
 BENCH_STEP_S = 212.78       # the one transformer call at BENCH_TOKENS (with the first call's one-time costs)
-BENCH_VAE_S = 12.72 + 30.17  # outside the transformer while denoising (the crop's encoding) + decoding
+BENCH_VAE_ENCODE_S = 12.72  # outside the transformer while denoising: the crop's encoding
+BENCH_VAE_S = BENCH_VAE_ENCODE_S + 30.17  # and the decoding
 BENCH_REMATTE_S = 78.85     # BiRefNet on the completed picture
 # bench/results/materials-alone-cpu.json: Marigold-IID-Appearance on the same CPU, float32, one view at
 # its 768 px with two steps run, projected to one painted object (six views, its own 4 steps each):
@@ -101,17 +109,19 @@ def device_label(device: Any) -> str:
 
 
 def step_costs(device: Any, editor: str | None = None, edit_pixels: int = 0, editor_bytes: int = 0,
-               materials_bytes: int = 0) -> StepCosts:
+               materials_bytes: int = 0, references: Sequence[int] = ()) -> StepCosts:
     """One object's seconds in completion (``editor``: its choice name, None without one; edited at
-    ``edit_pixels`` by default; its weights ``editor_bytes`` in 16 bits, 0: the published size) and in the
-    material step (``materials_bytes``: its model's weights in 16 bits; 0: the set has none), from the
-    device's measured speed in each model's dtype."""
+    ``edit_pixels`` by default; its weights ``editor_bytes`` in 16 bits, 0: the published size;
+    ``references``: each completed object's views beside its crop, the mean object's seconds; none: an
+    object without views) and in the material step (``materials_bytes``: its model's weights in 16 bits;
+    0: the set has none), from the device's measured speed in each model's dtype."""
     completion = {}
     if editor is not None:
         work = EDITOR_WORK.get(editor, KLEIN_WORK)
         share = editor_bytes / work.published_bytes if editor_bytes else 1.0
-        completion = {name: seconds * share for name, seconds in
-                      editor_seconds(work, probe(device, editor_dtype(device)).gflops).items()}
+        gflops = probe(device, editor_dtype(device)).gflops
+        each = [editor_seconds(work, gflops, views) for views in (references or (0,))]
+        completion = {name: sum(terms[name] for terms in each) / len(each) * share for name in each[0]}
     materials_s = 0.0
     if materials_bytes:
         materials_s = (BENCH_MATERIALS_S * BENCH_MATERIALS_GFLOPS / probe(device, materials_dtype(device)).gflops
@@ -120,17 +130,20 @@ def step_costs(device: Any, editor: str | None = None, edit_pixels: int = 0, edi
                      edit_pixels=edit_pixels if editor is not None else 0, materials_s=materials_s, **completion)
 
 
-def editor_seconds(work: EditorWork, gflops: float) -> dict[str, float]:
-    """The completion polynomial's terms (``StepCosts``' completion fields) for ``work`` at ``gflops``:
-    klein's measured seconds turned into work, scaled by the architecture to ``work``."""
+def editor_seconds(work: EditorWork, gflops: float, references: int = 0) -> dict[str, float]:
+    """The completion polynomial's terms (``StepCosts``' completion fields) for ``work`` at ``gflops``, with
+    ``references`` views beside the crop: klein's measured seconds turned into work, scaled by the
+    architecture to ``work``."""
     scale = BENCH_GFLOPS / gflops
     slowness = BENCH_STEP_S / (KLEIN_WORK.step_operations(BENCH_TOKENS) / 1e9 / BENCH_GFLOPS)  # vs the probe's rate
     per_pass = slowness / gflops / 1e9  # seconds per operation of a pass here
     text = BENCH_ENCODE_S * work.text_parameters / KLEIN_WORK.text_parameters
-    linear = 2 * work.transformer_parameters * TOKENS_PER_MEGAPIXEL
-    square = 4 * work.width * work.blocks * TOKENS_PER_MEGAPIXEL ** 2
-    return {"completion_fixed_s": (text + BENCH_REMATTE_S) * scale,
-            "completion_per_mp_s": BENCH_VAE_S / (BENCH_EDIT_PIXELS / 1e6) * scale + work.passes * linear * per_pass,
+    tokens = TOKENS_PER_MEGAPIXEL * (2 + references) / 2  # each view's latents beside the noise's and the crop's
+    linear = 2 * work.transformer_parameters * tokens
+    square = 4 * work.width * work.blocks * tokens ** 2
+    vae = BENCH_VAE_S + references * BENCH_VAE_ENCODE_S
+    return {"completion_fixed_s": (text + BENCH_REMATTE_S * (1 + references)) * scale,
+            "completion_per_mp_s": vae / (BENCH_EDIT_PIXELS / 1e6) * scale + work.passes * linear * per_pass,
             "completion_per_mp2_s": work.passes * square * per_pass}
 
 
@@ -151,3 +164,12 @@ def request_objects(request: Any) -> int:
     """How many objects a request's slow steps run on: one per name (or regenerated key); one for the
     whole picture or a mesh."""
     return len(getattr(request, "targets", None) or getattr(request, "keys", None) or ()) or 1
+
+
+def request_references(request: Any, pictures: int) -> tuple[int, ...]:
+    """Each of ``request``'s objects' views the editor would take beside its crop (it takes ``pictures``
+    in all); empty when no name has views."""
+    views = getattr(request, "views", None) or {}
+    if not views:
+        return ()
+    return tuple(min(len(views_for(views, name)), pictures - 1) for name in getattr(request, "targets", None) or ())

@@ -62,7 +62,7 @@ def _convert(source: Path, target: Path) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} has no faces to paint")
     # In the file's own precision: 32-bit where every position is a 32-bit number (a GLB's always are),
     # else 64-bit (an OBJ's or PLY's may be), so that a mesh far from the origin keeps its shape and
-    # the retopo job can tell a 32-bit mesh too coarse where it lies (``jobs.retopo.check_precision``).
+    # every job can tell a 32-bit mesh too coarse where it lies (``readers.mesh_bounds``).
     vertices = np.asarray(loaded.vertices, dtype=np.float64)
     if np.array_equal(vertices.astype(np.float32).astype(np.float64), vertices):
         vertices = vertices.astype(np.float32)

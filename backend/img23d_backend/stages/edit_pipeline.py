@@ -1,5 +1,5 @@
-"""What an edit runs on, whichever editor it is: the request (a crop, its instruction, its seed), the
-run's defaults, and ``EditorModel``, diffusers' pipeline over the parts one phase holds with the area
+"""What an edit runs on, whichever editor it is: the request (a crop, its instruction, its seed, and
+the pictures of the same object beside it), the run's defaults, and ``EditorModel``, diffusers' pipeline over the parts one phase holds with the area
 it edits at and the canvas a crop is edited on (``edit_canvas``). ``editing`` (FLUX.2 [klein]'s phases and the order they run in) and
 ``qwen_editing`` (Qwen-Image-Edit-2511's phases) both build on it.
 """
@@ -18,11 +18,13 @@ from .editor_parts import EditorOptions, EditorPart
 
 @dataclass(frozen=True)
 class EditRequest:
-    """One crop to edit: an RGB picture, what to do to it, and the seed of its noise."""
+    """One crop to edit: an RGB picture, what to do to it, and the seed of its noise; ``references``:
+    more pictures of the same object (RGB), given to the editor after the crop, which it answers for."""
 
     image: PIL.Image.Image   # RGB crop
     instruction: str
     seed: int = 0
+    references: tuple[PIL.Image.Image, ...] = ()
 
 
 @dataclass
@@ -57,11 +59,13 @@ class EditorDefaults:
 
 @dataclass
 class EditorModel:
-    """diffusers' pipeline over the parts one phase holds, its defaults, and the area it edits at."""
+    """diffusers' pipeline over the parts one phase holds, its defaults, the area it edits at, and the
+    most pictures one edit gives it (the registry's)."""
 
     pipeline: Any
     defaults: EditorDefaults
     working_pixels: int
+    pictures_at_most: int = 1
 
     @classmethod
     def of(cls, parts: dict[str, EditorPart]) -> "EditorModel":
@@ -81,12 +85,22 @@ class EditorModel:
         accepted = inspect.signature(kind.__init__).parameters
         pipeline = kind(**{name: value for name, value in components.items() if name in accepted})
         pipeline.set_progress_bar_config(disable=True)  # tqdm on stderr per step: the job's progress says it
-        return cls(pipeline, EditorDefaults.of(pipeline, setup.options), setup.options.working_pixels)
+        return cls(pipeline, EditorDefaults.of(pipeline, setup.options), setup.options.working_pixels,
+                   setup.options.pictures)
 
     def canvas(self, size: tuple[int, int]) -> Canvas:
         """The canvas a crop of ``size`` is edited on (``edit_canvas``): a size this pipeline keeps for the
         reference and the answer alike, at about the working area, the crop on it unstretched."""
         return choose(size, self.working_pixels, rule_of(self.pipeline))
+
+    def pictures(self, request: EditRequest) -> list[PIL.Image.Image]:
+        """What the pipeline's ``image`` takes for ``request``: its crop on its canvas first (the answer is
+        painted at that canvas's size), then each reference on a canvas of its own, chosen as the crop's
+        is, so the pipeline reads each at about the edit's area without resizing it."""
+        if 1 + len(request.references) > self.pictures_at_most:
+            raise ValueError(f"{1 + len(request.references)} pictures for an editor that takes "
+                             f"{self.pictures_at_most}")
+        return [self.canvas(picture.size).place(picture) for picture in (request.image, *request.references)]
 
     def working_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """The size the editor paints at for a crop of ``size``: its canvas's (the benchmarks report it)."""

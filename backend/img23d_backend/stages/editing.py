@@ -13,7 +13,11 @@ holding on the device only the parts it needs (``models/editor_memory.EDITOR_PHA
    model's empty negative instruction as well);
 2. the transformer and the VAE: diffusers' own ``Flux2KleinPipeline.__call__`` with those
    embeddings and ``output_type="latent"``, which encodes the crop, denoises, and unpacks,
-   de-normalises and unpatchifies the latents as upstream does;
+   de-normalises and unpatchifies the latents as upstream does. A request with more pictures of the
+   object (``EditRequest.references``, its views) passes ``image`` as a list, the crop's canvas first:
+   the pipeline encodes each picture on its own and appends its latents to the sequence with
+   positions of their own (``_prepare_image_ids``: time 10 for the first, 20, 30 ... for the next),
+   and the answer is painted at the crop's canvas;
 3. the VAE decodes them and the pipeline's image processor post-processes them, the two lines the
    pipeline's own call ends with.
 
@@ -91,26 +95,28 @@ def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, edit_s
     spec = manager.spec("editor")
     # A model that does not fit is told apart from the default editor, which the sentence then offers.
     smaller = DEFAULT_EDITOR if spec.repo_id != EDITORS[DEFAULT_EDITOR].repo_id else None
+    references = max(len(request.references) for request in requests)  # the crops are denoised one by one
     fit = editor_placement(manager.part_sizes("editor"), pixels, manager.device, itemsize, budget=manager.budget(),
-                           smaller_editor=smaller)
+                           smaller_editor=smaller, references=references)
     log.info("%s", fit.sentence())
     with _phase(manager, ENCODE, pixels, itemsize, cancel) as model:
         run = PHASES[type(model.pipeline).__name__]
         instructions = run.encode(model, requests, manager.device, cancel)
-    with _phase(manager, DENOISE, pixels, itemsize, cancel) as model:
+    with _phase(manager, DENOISE, pixels, itemsize, cancel, references) as model:
         latents = run.denoise(model, requests, instructions, cancel)
     with _phase(manager, DECODE, pixels, itemsize, cancel) as model:
         return run.decode(model, requests, latents, cancel)
 
 
 @contextmanager
-def _phase(manager: Any, phase: EditorPhase, pixels: int, itemsize: int,
-           cancel: CancelToken) -> Iterator[EditorModel]:
-    """The phase's parts resident on the device for the block, as a pipeline; its activations checked
-    against the memory free beside them. A cancel is checked first: a cancelled edit loads nothing more."""
+def _phase(manager: Any, phase: EditorPhase, pixels: int, itemsize: int, cancel: CancelToken,
+           references: int = 0) -> Iterator[EditorModel]:
+    """The phase's parts resident on the device for the block, as a pipeline; its activations (with
+    ``references`` more pictures beside a crop) checked against the memory free beside them. A cancel is
+    checked first: a cancelled edit loads nothing more."""
     cancel.check()
     with manager.use("editor", phase.parts) as parts:
-        check_editor_activations(pixels, itemsize, manager.device, phase=phase)
+        check_editor_activations(pixels, itemsize, manager.device, phase=phase, references=references)
         model = EditorModel.of(parts)
         model.working_pixels = pixels  # the job's area, when it names one
         yield model
@@ -148,7 +154,8 @@ def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: I
             canvas = model.canvas(request.image.size)
             generator = torch.Generator(device="cpu").manual_seed(request.seed)
             with torch.inference_mode():
-                output = pipeline(image=canvas.place(request.image),
+                # A list: diffusers encodes each picture as reference latents of its own (the crop's first).
+                output = pipeline(image=model.pictures(request),
                                   prompt_embeds=instructions.embeddings[request.instruction],
                                   negative_prompt_embeds=instructions.negative, height=canvas.height,
                                   width=canvas.width, num_inference_steps=steps or model.defaults.steps,

@@ -33,11 +33,13 @@ from .qwen_edit_parts import QWEN_EDIT_READERS
 
 @dataclass(frozen=True)
 class EditorOptions:
-    """What the registry says of a run (``ModelSpec.options``): the pixel area a crop is edited at; for
-    FLUX.2 [klein], the steps and guidance of a distilled model; for Qwen-Image-Edit-2511, its steps,
-    true classifier-free guidance and negative instruction (0 and None where a model has none)."""
+    """What the registry says of a run (``ModelSpec.options``): the pixel area a crop is edited at; the
+    most pictures one edit takes (the crop and the views beside it); for FLUX.2 [klein], the steps and
+    guidance of a distilled model; for Qwen-Image-Edit-2511, its steps, true classifier-free guidance and
+    negative instruction (0 and None where a model has none)."""
 
     working_pixels: int
+    pictures: int = 1
     distilled_steps: int = 0
     distilled_guidance: float = 0.0
     steps: int = 0
@@ -47,7 +49,7 @@ class EditorOptions:
     @classmethod
     def of(cls, spec: ModelSpec) -> "EditorOptions":
         options = spec.options
-        return cls(working_pixels=int(options["working_pixels"]),
+        return cls(working_pixels=int(options["working_pixels"]), pictures=int(options.get("pictures", 1)),
                    distilled_steps=int(options.get("distilled_steps", 0)),
                    distilled_guidance=float(options.get("distilled_guidance", 0.0)),
                    steps=int(options.get("steps", 0)), true_cfg_scale=float(options.get("true_cfg_scale", 0.0)),

@@ -11,6 +11,10 @@ methods over the parts the phase holds (``editing`` runs them in order through t
 3. the VAE decodes them: the lines ``__call__`` ends with for any other output type (unpack, undo the
    latents' normalisation, decode the one frame, post-process).
 
+A request with more pictures of the object (``EditRequest.references``) gives each phase the list
+``__call__`` takes, the crop's canvas first: the text encoder reads them as "Picture 1: ... Picture 2:
+..." (the pipeline's prompt template), and each is encoded as reference latents of its own.
+
 Unlike FLUX.2 [klein], the text encoder reads the picture, so each request's instruction is encoded
 with its own crop (not once per distinct instruction). The pipeline resizes its reference to
 ``calculate_dimensions(VAE_IMAGE_SIZE, aspect)``, a module constant of 1024 x 1024's area, whatever
@@ -74,9 +78,10 @@ def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], dev
     encoded = []
     for request in requests:
         cancel.check()
-        working = model.canvas(request.image.size).place(request.image)
-        width, height = calculate_dimensions(CONDITION_IMAGE_SIZE, working.width / working.height)
-        condition = [pipeline.image_processor.resize(working, height, width)]
+        condition = []
+        for picture in model.pictures(request):  # each as __call__ resizes it for the text encoder
+            width, height = calculate_dimensions(CONDITION_IMAGE_SIZE, picture.width / picture.height)
+            condition.append(pipeline.image_processor.resize(picture, height, width))
         with torch.inference_mode():
             embeds, mask = pipeline.encode_prompt(prompt=request.instruction, image=condition, device=device)
             negative = (pipeline.encode_prompt(prompt=model.defaults.negative, image=condition, device=device)
@@ -103,7 +108,7 @@ def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: l
             with torch.inference_mode(), reference_area(model.working_pixels):
                 # A mask of None (encode_prompt's for unpadded embeddings) makes diffusers warn that it was
                 # not given; the whole call passes the same None on, so the attention path is the same.
-                output = pipeline(image=canvas.place(request.image), prompt_embeds=encoded.embeds,
+                output = pipeline(image=model.pictures(request), prompt_embeds=encoded.embeds,
                                   prompt_embeds_mask=encoded.mask,
                                   negative_prompt_embeds=encoded.negative_embeds,
                                   negative_prompt_embeds_mask=encoded.negative_mask,

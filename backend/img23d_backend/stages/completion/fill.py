@@ -23,6 +23,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
 from ..skips import reason
+from . import references
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,14 @@ BLANK_SPREAD = 2.0
 
 @dataclass(frozen=True)
 class EditAsk:
-    """One picture for the editor: the crop (RGB), what to make of it, the seed. The same fields as
-    ``stages.editing.EditRequest``, which the job's binding builds from it."""
+    """One picture for the editor: the crop (RGB), what to make of it, the seed, and the target's views
+    beside it (RGB, ``references``). The same fields as ``stages.editing.EditRequest``, which the job's
+    binding builds from it."""
 
     image: Image.Image
     instruction: str
     seed: int = 0
+    references: tuple[Image.Image, ...] = ()
 
 
 # The editor: one picture per ask, in order. Raises (``EditorUnavailable``, one sentence) when it
@@ -54,7 +57,9 @@ Rematte = Callable[[list[Image.Image]], Sequence[Any]]
 class Hidden:
     """A target to complete: its crop (as matted, or grown toward what covers it), its cut-out (RGBA,
     the crop's size), name and seed; ``in_front``: the crop's pixels that detections in front of it
-    hold (booleans [height, width]), None when nothing named covers it; ``occluders``: their names."""
+    hold (booleans [height, width]), None when nothing named covers it; ``occluders``: their names;
+    ``views``: side -> the target's view as the editor is shown it (``references.on_white``), in the
+    order it is given them."""
 
     stem: str
     name: str
@@ -63,6 +68,7 @@ class Hidden:
     seed: int = 0
     in_front: np.ndarray | None = field(default=None, compare=False, repr=False)
     occluders: tuple[str, ...] = ()
+    views: dict[str, Image.Image] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -75,14 +81,20 @@ class Completed:
     skipped: str | None = None
 
 
-def instruction(name: str, occluders: Sequence[str] = ()) -> str:
+def instruction(name: str, occluders: Sequence[str] = (), sides: Sequence[str] = ()) -> str:
     """What the editor is asked for, naming the target and, when named detections stand in front of it,
-    those: "keep what is visible" alone may keep the table in front of a chair."""
+    those: "keep what is visible" alone may keep the table in front of a chair; and, when its views are
+    given beside the crop, which sides the other pictures show (the crop is always the first picture)."""
     if not occluders:
-        return f"the whole {name}, nothing in front of it, on a plain white background, keep what is visible"
-    named = " and the ".join(dict.fromkeys(occluders))
-    return (f"remove the {named} in front of the {name} and show the whole {name} on a plain white background, "
-            f"keep what is visible of the {name}")
+        asked = f"the whole {name}, nothing in front of it, on a plain white background, keep what is visible"
+    else:
+        named = " and the ".join(dict.fromkeys(occluders))
+        asked = (f"remove the {named} in front of the {name} and show the whole {name} on a plain white "
+                 f"background, keep what is visible of the {name}")
+    if not sides:
+        return asked
+    return (f"{asked} and the view of the first picture; the other pictures show the same {name} from its "
+            f"{references.described(sides)}")
 
 
 def unusable(picture: Any, size: tuple[int, int]) -> str | None:
@@ -149,8 +161,8 @@ def complete(targets: Sequence[Hidden], edit: Edit, rematte: Rematte) -> list[Co
     All crops go to the editor in one call, then every usable answer through matting in one call."""
     if not targets:
         return []
-    asks = [EditAsk(image=t.crop.convert("RGB"), instruction=instruction(t.name, t.occluders), seed=t.seed)
-            for t in targets]
+    asks = [EditAsk(image=t.crop.convert("RGB"), instruction=instruction(t.name, t.occluders, tuple(t.views)),
+                    seed=t.seed, references=tuple(t.views.values())) for t in targets]
     try:
         edited = list(edit(asks))
     except ProtocolError as exc:

@@ -25,6 +25,7 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ...readers.mesh_bounds import check_mesh_bounds
 from ..mesh.cleanup import Finish, clean_mesh
 
 MAX_FACES = 5_000_000
@@ -74,6 +75,7 @@ def load_artist_mesh(path: Path, limits: dict[str, int] | None = None) -> Artist
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh has {len(triangles):,} triangles; at most {MAX_FACES:,}")
     if triangles.min() < 0 or triangles.max() >= len(positions):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a vertex that does not exist")
+    check_mesh_bounds(positions, triangles, arrays["positions"].dtype)  # in the type the file stores
     loop_count = int(loops.max()) + 1 if loops.size else 0
     if loops.min() < 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a negative loop")
