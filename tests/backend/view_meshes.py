@@ -7,8 +7,13 @@ right), with stripes along the height, so a photo from one side pasted on anothe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import trimesh
+from img23d_backend.views.cameras import Window
+from img23d_backend.views.renders import camera_at, render, to_image
+from img23d_protocol import SIDE_AZIMUTH_DEGREES
 from PIL import Image
 
 TEXTURE_SIZE = 256
@@ -89,3 +94,44 @@ def bare(mesh: trimesh.Trimesh, colour: tuple[int, int, int] = (128, 128, 128)) 
     copy.visual = trimesh.visual.TextureVisuals(uv=mesh.visual.uv, material=trimesh.visual.material.PBRMaterial(
         baseColorTexture=Image.new("RGB", size, colour)))
     return copy
+
+
+# Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: what a GLB holds and the mesh reader turns back.
+_BLENDER_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def write_glb(mesh: trimesh.Trimesh, path: Path) -> Path:
+    """``mesh`` (Blender's axes) as a GLB an artist would hand to ``retexture``."""
+    turned = mesh.copy()
+    turned.vertices = np.asarray(mesh.vertices) @ _BLENDER_TO_GLTF.T
+    turned.export(path, file_type="glb")
+    return path
+
+
+def read_glb(path: Path) -> trimesh.Trimesh:
+    """A GLB (as ``retexture`` writes it) back in Blender's axes, with its UVs and colour texture."""
+    loaded = trimesh.load(path, force="mesh", process=False)
+    loaded.vertices = np.asarray(loaded.vertices) @ _BLENDER_TO_GLTF
+    return loaded
+
+
+def side_renders(mesh: trimesh.Trimesh, sides: tuple[str, ...], size: int = 256) -> dict[str, Image.Image]:
+    """What each side's camera sees of ``mesh``: RGBA pictures with a real alpha channel."""
+    centre, window = frame(mesh, size)
+    texture = mesh.visual.material.baseColorTexture
+    return {side: to_image(render(mesh, texture, camera_at(SIDE_AZIMUTH_DEGREES[side], centre), window))
+            for side in sides}
+
+
+def frame(mesh: trimesh.Trimesh, size: int) -> tuple[np.ndarray, Window]:
+    """The mesh's centre and a window every camera around it sees it whole in."""
+    vertices = np.asarray(mesh.vertices)
+    centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+    return centre, Window(float(np.linalg.norm(vertices - centre, axis=1).max()) * 1.1, size)
+
+
+def psnr(reference: np.ndarray, other: np.ndarray) -> float:
+    """PSNR (dB) of two float RGBA renders over the pixels both cover."""
+    both = (reference[..., 3] > 0.5) & (other[..., 3] > 0.5)
+    error = float(np.mean((reference[both][:, :3] - other[both][:, :3]) ** 2))
+    return 10 * float(np.log10(1.0 / max(error, 1e-10)))

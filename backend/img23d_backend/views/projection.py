@@ -34,9 +34,8 @@ from scipy import ndimage
 
 from ..clean_raster import rasterizer
 from .cameras import ViewRaster
-from .silhouette_fit import MAX_RESIDUAL, SilhouetteFit, fit_photo, view_raster
+from .silhouette_fit import MAX_RESIDUAL, SilhouetteFit, fit_photo
 
-VIEW_SIZE = 512        # pixels of the depth test's view
 MIN_COSINE = 0.15      # below this the photo sees the surface too obliquely to colour it
 FULL_COSINE = 0.5      # from this on the photo's weight is full
 FEATHER = 0.02         # the ramp's width away from depth edges, as a fraction of the view's width
@@ -122,7 +121,7 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image], texture: Image
                 f"the {side} picture does not match the mesh's outline from the {side} (it shares only "
                 f"{1 - fit.residual:.0%} of it once fitted), so it was left out"))
             continue
-        weight, colour = photo_weights(fit, view_raster(fit, vertices, faces, VIEW_SIZE), texels, rgba)
+        weight, colour = photo_weights(fit, texels, rgba)
         colour_sum += weight[:, None] * colour
         weight_sum += weight
         strongest = np.maximum(strongest, weight)
@@ -154,10 +153,9 @@ def locate_texels(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, size
     return Texels(covered, points, normals[face[covered]])
 
 
-def photo_weights(fit: SilhouetteFit, raster: ViewRaster, texels: Texels,
-                  rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def photo_weights(fit: SilhouetteFit, texels: Texels, rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each texel's weight for this photo (0..1) and the photo's colour there (N, 3)."""
-    camera, window = fit.camera, raster.window
+    camera, raster, window = fit.camera, fit.raster, fit.raster.window
     plane, depth = camera.project(texels.points)
     pixels = window.to_pixels(plane)
     column = np.clip(np.rint(pixels[:, 0]).astype(np.int64), 0, window.size - 1)

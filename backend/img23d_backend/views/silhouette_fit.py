@@ -5,7 +5,8 @@ first by their moments (area gives the scale, centroids the offset), then by a s
 scale and offset that maximises their overlap (intersection over union). Where the photo may have
 been taken close up, the same fit is made against the silhouettes of perspective cameras at a few
 distances, and a perspective camera is kept only when it fits clearly better than the orthographic
-one (``CLEARLY_BETTER``): a photo from far away is orthographic enough. The residual is what the
+one (``CLEARLY_BETTER``; so they are not tried when the orthographic fit leaves less than that): a
+photo from far away is orthographic enough. The residual is what the
 fitted outlines do not share (1 - IoU); a view whose residual is above ``MAX_RESIDUAL`` is not the
 mesh seen from that side (or not cut out well) and is left out.
 """
@@ -19,12 +20,12 @@ import numpy as np
 
 from .cameras import ViewCamera, ViewRaster, Window, camera_for, rasterize_view, window_for
 
-FIT_SIZE = 256               # pixels of the window the outlines are compared in
+FIT_SIZE = 384               # pixels of the window the outlines are compared in (and the depth test's)
 MAX_RESIDUAL = 0.2           # 1 - IoU above which a view is left out
 CLEARLY_BETTER = 0.015       # the residual a perspective camera must save over the orthographic one
 DISTANCES = (6.0, 3.0, 2.0)  # perspective cameras tried, in bounding radii from the centre
-_SCALES = np.linspace(0.94, 1.06, 7)
-_SHIFTS = np.arange(-3, 4) * 0.5   # window pixels
+_MAX_ROUNDS = 40
+_FINEST = 0.25                     # window pixels: the search stops below this step
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class SilhouetteFit:
     camera: ViewCamera
     placement: Placement
     residual: float          # 1 - IoU of the fitted outlines
+    raster: ViewRaster       # what the camera sees of the mesh: the outline, and the depths for the depth test
 
     @property
     def perspective(self) -> bool:
@@ -68,6 +70,8 @@ def fit_photo(side: str, vertices: np.ndarray, faces: np.ndarray, alpha: np.ndar
     if not mask.any():
         return None
     best = _fit_camera(camera_for(side, centre), vertices, faces, mask)
+    if best.residual < CLEARLY_BETTER:  # nothing a close-up camera could clearly improve
+        return best
     for distance in DISTANCES:
         candidate = _fit_camera(camera_for(side, centre, distance * radius), vertices, faces, mask)
         if candidate.residual < best.residual - CLEARLY_BETTER:
@@ -77,25 +81,35 @@ def fit_photo(side: str, vertices: np.ndarray, faces: np.ndarray, alpha: np.ndar
 
 def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> SilhouetteFit:
     window = window_for(camera, vertices, FIT_SIZE, margin=1.25)
-    silhouette = rasterize_view(camera, vertices, faces, window).mask
+    raster = rasterize_view(camera, vertices, faces, window)
+    silhouette = raster.mask
     start = _moments_placement(silhouette, window, mask)
-    best, best_iou = start, _iou(silhouette, window, mask, start)
-    if best_iou <= 0.0:
-        return SilhouetteFit(camera, best, 1.0)
-    # Scale about the photo's centroid, so a scale step does not also move the outline.
+    # A pattern search from the moments' placement: scale (about the cut-out's centroid) and the two
+    # offsets, each stepped both ways while that helps, the steps halved when none does.
     rows, columns = np.nonzero(mask)
     cx, cy = float(columns.mean()), float(rows.mean())
-    anchor_x, anchor_y = start.origin_x + start.scale * cx, start.origin_y - start.scale * cy
-    for factor in _SCALES:
-        scale = start.scale * factor
-        for dx in _SHIFTS:
-            for dy in _SHIFTS:
-                placement = Placement(scale, anchor_x + dx * window.pixel - scale * cx,
-                                      anchor_y + dy * window.pixel + scale * cy)
-                iou = _iou(silhouette, window, mask, placement)
+    state = np.array([start.scale, start.origin_x + start.scale * cx, start.origin_y - start.scale * cy])
+
+    def placed(values: np.ndarray) -> Placement:
+        return Placement(float(values[0]), float(values[1] - values[0] * cx), float(values[2] + values[0] * cy))
+
+    best_iou = _iou(silhouette, window, mask, placed(state))
+    steps = np.array([0.04 * start.scale, 2 * window.pixel, 2 * window.pixel])
+    for _ in range(_MAX_ROUNDS):
+        moved = False
+        for axis in range(3):
+            for sign in (1.0, -1.0):
+                trial = state.copy()
+                trial[axis] += sign * steps[axis]
+                iou = _iou(silhouette, window, mask, placed(trial))
                 if iou > best_iou:
-                    best, best_iou = placement, iou
-    return SilhouetteFit(camera, best, 1.0 - best_iou)
+                    state, best_iou, moved = trial, iou, True
+                    break
+        if not moved:
+            steps /= 2
+            if steps[1] < _FINEST * window.pixel:
+                break
+    return SilhouetteFit(camera, placed(state), 1.0 - best_iou, raster)
 
 
 def _moments_placement(silhouette: np.ndarray, window: Window, mask: np.ndarray) -> Placement:
@@ -124,8 +138,3 @@ def _iou(silhouette: np.ndarray, window: Window, mask: np.ndarray, placement: Pl
     warped = warp_to_window(mask.astype(np.float32), window, placement) > 0.5
     union = np.logical_or(warped, silhouette).sum()
     return float(np.logical_and(warped, silhouette).sum() / union) if union else 0.0
-
-
-def view_raster(fit: SilhouetteFit, vertices: np.ndarray, faces: np.ndarray, size: int) -> ViewRaster:
-    """What the fitted camera sees of the mesh, at ``size`` pixels (for the depth test)."""
-    return rasterize_view(fit.camera, vertices, faces, window_for(fit.camera, vertices, size, margin=1.05))
