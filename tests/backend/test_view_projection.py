@@ -3,12 +3,17 @@ the angle's weight, the feathered edges, and views left out in one sentence. No 
 
 from __future__ import annotations
 
+import contextlib
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import trimesh
 from PIL import Image
 
 from view_meshes import bare, box, frame, psnr, side_renders, textured
+from img23d_backend.jobs.photo_colour import colour_from_views
+from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
 from img23d_backend.views.cameras import camera_for, rasterize_view, window_for
 from img23d_backend.views.projection import colour_from_photos, locate_texels, photo_weights
 from img23d_backend.views.renders import camera_at, render
@@ -120,3 +125,20 @@ def test_a_hidden_surface_takes_no_colour_and_the_edge_of_what_hides_it_is_feath
     beside = on_large & (np.abs(texels.points[:, 2]) < 0.1) & (np.abs(texels.points[:, 0]) > 0.15) & (
         np.abs(texels.points[:, 0]) < 0.3)
     assert ((weight[beside] > 0.05) & (weight[beside] < 0.95)).sum() >= 5
+
+
+def test_generates_hook_reads_the_views_from_the_run_and_turns_a_gltf_mesh_into_blenders_axes(
+        the_box, box_photos, tmp_path) -> None:
+    """A Generate's mesh is in glTF's axes (Y up, facing +Z): its photos still land on the right sides."""
+    folder = RunFolder.create(tmp_path, "picture.png", Manifest(job_id="j", kind="generate", backend_version="0"))
+    relative = folder.relative(folder.write_image("views_in/box/back.png", box_photos["back"]))
+    record = TargetRecord(target="box", stem="box", views={"back": relative})
+    gltf = bare(the_box)
+    gltf.vertices = np.asarray(the_box.vertices) @ np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]]).T
+    run = SimpleNamespace(run_folder=folder, stage=lambda name: contextlib.nullcontext())
+    texture = colour_from_views(run, record, gltf, box_photos["front"], gltf_axes=True)
+    assert texture is not None and record.projection["back"]["used"] and record.projection["front"]["used"]
+    for azimuth in (0, 180):
+        reference = _render(the_box, the_box.visual.material.baseColorTexture, azimuth)
+        assert psnr(reference, _render(bare(the_box), texture, azimuth)) > 30
+    assert colour_from_views(run, TargetRecord(target="plain"), gltf, box_photos["front"]) is None
