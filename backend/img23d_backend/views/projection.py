@@ -95,7 +95,8 @@ def base_colour(mesh: Any) -> Image.Image:
     return image
 
 
-def colour_from_photos(mesh: Any, photos: dict[str, Image.Image], texture: Image.Image | None = None) -> ProjectionResult:
+def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
+                       texture: Image.Image | None = None) -> ProjectionResult:
     """Project ``photos`` ({side: RGBA cut-out}, "front" among them) onto ``mesh`` (a trimesh with
     UVs, painted: its base colour texture is the painted colour unless ``texture`` is given)."""
     painted = (texture if texture is not None else base_colour(mesh)).convert("RGB")
