@@ -15,9 +15,9 @@ well, and keeps the painted colour elsewhere. A photo's weight at a texel is
   edge, so where a photo stops colouring, the change fades instead of showing a seam.
 
 Where several photos see a texel, their colours are averaged by weight; the strongest weight says
-how much of that colour replaces the paint. The change is carried into the atlas's gutter (texels
-outside every UV island take the change of the nearest texel inside), so filtering at island
-edges shows no line. The metallic-roughness map is not touched.
+how much of that colour replaces the paint. The photo's colour is carried into the atlas's gutter
+(texels outside every UV island take their nearest inside texel's photo colour, as strongly), so
+filtering at island edges shows no line. The metallic-roughness map is not touched.
 """
 
 from __future__ import annotations
@@ -129,10 +129,8 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
         outcomes[side] = ViewOutcome(side, True, round(fit.residual, 4), fit.perspective,
                                      round(float((weight > 0).mean()) if len(weight) else 0.0, 4))
     image = np.asarray(painted, dtype=np.float64) / 255.0
-    inside = image[texels.covered]
     photo = colour_sum / np.maximum(weight_sum, 1e-12)[:, None]
-    blended = inside + strongest[:, None] * (photo - inside)
-    result = spread_into_gutter(image, texels.covered, blended)
+    result = blend_with_gutter(image, texels.covered, photo, strongest)
     return ProjectionResult(Image.fromarray((np.clip(result, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB"), outcomes)
 
 
@@ -218,15 +216,19 @@ def _cutout_ramp(alpha: np.ndarray, width: float) -> np.ndarray:
     return np.clip(distance / max(width, 1.0), 0.0, 1.0).astype(np.float64)
 
 
-def spread_into_gutter(image: np.ndarray, covered: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """``image`` with its covered texels set to ``inside`` and the change carried ``GUTTER`` texels out
-    to the uncovered ones (each takes its nearest covered texel's change)."""
+def blend_with_gutter(image: np.ndarray, covered: np.ndarray, photo: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """``image`` with its covered texels moved toward ``photo`` by ``strength``, and each uncovered texel
+    within ``GUTTER`` of them moved toward its nearest covered texel's photo colour by that texel's
+    strength: filtering across an island's edge then reads the photo's colour on both sides."""
     result = image.copy()
-    change = np.zeros_like(image)
-    change[covered] = inside - image[covered]
-    result[covered] = inside
+    result[covered] = image[covered] + strength[:, None] * (photo - image[covered])
     if covered.any() and not covered.all():
+        full_photo = np.zeros_like(image)
+        full_photo[covered] = photo
+        full_strength = np.zeros(covered.shape)
+        full_strength[covered] = strength
         distance, (rows, columns) = ndimage.distance_transform_edt(~covered, return_indices=True)
         near = ~covered & (distance <= GUTTER)
-        result[near] = image[near] + change[rows[near], columns[near]]
+        nearest_strength = full_strength[rows[near], columns[near]][:, None]
+        result[near] = image[near] + nearest_strength * (full_photo[rows[near], columns[near]] - image[near])
     return result
