@@ -142,3 +142,18 @@ def test_generates_hook_reads_the_views_from_the_run_and_turns_a_gltf_mesh_into_
         reference = _render(the_box, the_box.visual.material.baseColorTexture, azimuth)
         assert psnr(reference, _render(bare(the_box), texture, azimuth)) > 30
     assert colour_from_views(run, TargetRecord(target="plain"), gltf, box_photos["front"]) is None
+
+
+def test_the_island_edges_show_the_photo_not_the_paints_noise(the_box) -> None:
+    """Filtering across a UV island's edge reads the gutter: it must hold the photo's colour there, not
+    the paint's (a noisy paint left a line of noise along every island edge the photo coloured)."""
+    noisy = bare(the_box)
+    noisy.visual.material.baseColorTexture = Image.fromarray(
+        np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8))
+    photos = side_renders(the_box, ("front",), size=256)
+    result = colour_from_photos(noisy, photos)
+    centre, window = frame(the_box, 256)
+    camera = camera_at(0, centre)
+    seen = psnr(render(the_box, the_box.visual.material.baseColorTexture, camera, window),
+                render(noisy, result.texture, camera, window))
+    assert seen > 37, f"the front is {seen:.1f} dB from the original's"
