@@ -230,7 +230,8 @@ BACKEND_ROOMS = (
     ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
-    ("layout", "families", "finish"),  # objects laid out in depth; the model families; game-ready finishing
+    ("layout", "families", "finish", "views"),  # objects laid out in depth; the model families; game-ready
+                                    # finishing; more pictures of one object (read, cut out, projected)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
     ("raster", "clean_raster"),     # Hunyuan's rasterizer; the clean one
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight

@@ -78,6 +78,10 @@ class TargetRecord:
     finish: dict[str, Any] | None = None
     # What completion did (img23d_protocol.Completion's fields): completed, why, completed/<stem>.png or why not.
     completion: dict[str, Any] | None = None
+    # (issue 55) Its views: side -> its cut-out in the run folder (views_in/<stem>/<side>.png); None without.
+    views: dict[str, str] | None = None
+    # What each photo did to its texture (jobs/photo_colour.py): side -> used, residual, coverage, or why not.
+    projection: dict[str, Any] | None = None
 
 
 @dataclass
