@@ -5,6 +5,7 @@ its jobs. The commands and the Python API (``api.py``, which documents it) run j
 from __future__ import annotations
 
 import errno
+import json
 import os
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
 from .models.registry import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
 from .readers.meshes import artist_mesh_file, write_textured_glb
+from .runs.folders import Manifest
 
 R = TypeVar("R", bound=JobResult)
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
@@ -101,6 +103,9 @@ class RetextureResult:
     mesh: Path                        # the painted mesh as a GLB (its triangles, the texture on its UVs)
     metallic_roughness: Path | None = None  # glTF's metallicRoughness texture, on the same UVs (materials on)
     materials_skipped: str | None = None    # why the mesh kept its colour alone, when the material step failed
+    # (issue 55) The photos that coloured the texture (front and sides), and each view left out with why.
+    views_used: list[str] = field(default_factory=list)
+    views_left_out: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -210,12 +215,15 @@ class Session:
 
     def retexture(self, mesh: str | Path, image: str | Path, options: JobOptions | None = None, *,
                   name: str = "mesh", events: Events | None = None, cancel: CancelToken | None = None,
-                  job: Job | None = None) -> RetextureResult:
+                  job: Job | None = None, views: dict[str, str | Path] | None = None) -> RetextureResult:
         """Paint ``mesh`` (the add-on's ``.npz``, or a GLB/OBJ/PLY file: see ``mesh_files``) from
-        ``image``; its topology and UVs stay (a mesh without UVs gets new ones, in ``uvs``)."""
+        ``image``; its topology and UVs stay (a mesh without UVs gets new ones, in ``uvs``). ``views``:
+        more pictures of it, {side: picture} (sides left, back, right), each projected onto the texture
+        with the front after painting (``views.projection``)."""
         with artist_mesh_file(Path(mesh)) as npz:
             request = RetextureRequest(id=_job_id(), image=str(image), mesh=str(npz), name=name,
-                                       options=options or JobOptions())
+                                       options=options or JobOptions(),
+                                       views={side: str(path) for side, path in (views or {}).items()})
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             result = _ran(self.engine.run(request, job), RetextureJobResult)
         run_dir = Path(result.run_dir)
@@ -225,7 +233,7 @@ class Session:
                                  run_dir / f"{request.name}.glb", maps)
         return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs,
                                uv_created=result.uv_created, faces=result.faces, mesh=glb, metallic_roughness=maps,
-                               materials_skipped=result.materials_skipped)
+                               materials_skipped=result.materials_skipped, **_projection(run_dir))
 
 
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
@@ -255,6 +263,16 @@ def _ran(result: JobResult, kind: type[R]) -> R:
     if not isinstance(result, kind):
         raise ProtocolError(ErrorCode.INTERNAL, f"a {kind.KIND} job answered with a {type(result).__name__}")
     return result
+
+
+def _projection(run_dir: Path) -> dict[str, Any]:
+    """Which photos coloured a Re-texture's texture and which views were left out (with why), as its
+    manifest's record says (``jobs/photo_colour.py``)."""
+    manifest = Manifest.from_dict(json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")))
+    outcomes = (manifest.records[0].projection or {}) if manifest.records else {}
+    return {"views_used": [side for side, outcome in outcomes.items() if outcome.get("used")],
+            "views_left_out": {side: outcome["left_out"] for side, outcome in outcomes.items()
+                               if outcome.get("left_out")}}
 
 
 def _job_id() -> str:

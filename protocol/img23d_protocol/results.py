@@ -72,6 +72,8 @@ class TargetResult:
     completion: Completion | None = None   # (1.17) with complete_hidden: completed or not, and why
     views: dict[str, str] | None = None    # (1.19) side -> its cut-out in the run, for the views its shape took
     views_left_out: dict[str, str] | None = None  # (1.19) side -> the one sentence why that view was not used
+    # (1.19) what each photo did to its texture: side -> used, residual, perspective, coverage, left_out
+    projection: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields
@@ -94,7 +96,8 @@ class TargetResult:
         data = {"instance": 1, "stem": "", "status": "pending", "variation": 0, "timings": {}, **_whole(what, data)}
         texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh")}
         objects = {key: _object(data, what, key, optional=True)
-                   for key in ("cleanup", "error", "depth", "placement", "finish", "views", "views_left_out")}
+                   for key in ("cleanup", "error", "depth", "placement", "finish", "views", "views_left_out",
+                               "projection")}
         numbers = {key: _number(data, what, key, optional=True) for key in ("seed", "faces", "vertices")}
         return cls(target=_text(data, what, "target"), instance=_number(data, what, "instance"),
                    stem=_text(data, what, "stem"), status=_text(data, what, "status"),

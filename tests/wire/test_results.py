@@ -23,7 +23,9 @@ TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "
           "completion": {"completed": True, "reason": "overlaps 'tree'", "cutout": "completed/house.png",
                          "skipped": None},
           "views": {"back": "views_in/house/back.png"},
-          "views_left_out": {"left": "the left view of 'house' was left out: matting found no object in it"}}
+          "views_left_out": {"left": "the left view of 'house' was left out: matting found no object in it"},
+          "projection": {"front": {"side": "front", "used": True, "residual": 0.02, "perspective": False,
+                                   "coverage": 0.4, "left_out": None}}}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.

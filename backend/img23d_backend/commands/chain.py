@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
+from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, dumps, validate_side_views
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
@@ -33,6 +33,9 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     tex.add_argument("mesh", type=Path)
     tex.add_argument("image", type=Path)
     tex.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
+    tex.add_argument("--view", action="append", default=[], metavar="SIDE=PATH",
+                     help=f"another picture of the object, from its {', '.join(SIDES)} (repeatable): each is projected "
+                          "onto the texture with IMAGE after painting (sides as in the guide's views page)")
     common(tex)
     add_job_options(tex, game_ready=False, hidden=False)  # re-texturing paints the mesh as it is
     top = sub.add_parser("retopo", help="remake a mesh (GLB, OBJ, PLY) as quads or triangles, its colour and a "
@@ -72,16 +75,21 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     try:
         check_budget_gb(args.budget_gb)
         check_mesh_path(args.mesh)  # before the models load: a wrong file is said at once
+        views = side_views(args.view)
         options = job_options(args)
         options.texture = True  # re-texturing is painting
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         result = session.retexture(args.mesh, args.image, options, name=args.name or args.mesh.stem or "mesh",
-                                   events=printer, cancel=interrupts.token)
+                                   events=printer, cancel=interrupts.token, views=views)
     except ProtocolError as exc:
         return _failed(exc, printer, interrupts)
     printer.finish()
     print(f"mesh: {result.mesh}")
+    if views:
+        print(f"coloured from the pictures of its {', '.join(result.views_used) or 'no side'}")
+        for sentence in result.views_left_out.values():
+            print(sentence)
     print(f"texture: {result.texture}")
     if result.metallic_roughness is not None:
         print(f"metallic-roughness: {result.metallic_roughness}")
@@ -91,6 +99,26 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
         print(f"new UVs (the mesh had none; one per triangle corner): {result.uvs}")
     print(f"run folder: {result.run_dir}")
     return EXIT_OK
+
+
+def side_views(given: list[str]) -> dict[str, str]:
+    """``--view SIDE=PATH`` arguments as {side: path}; a wrong form, side or missing file is one sentence
+    (``bad_request``), before any model loads."""
+    views: dict[str, str] = {}
+    for text in given:
+        side, equals, path = text.partition("=")
+        if not equals or not side.strip() or not path.strip():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--view {text!r} must be SIDE=PATH, e.g. back=back.jpg "
+                                                       f"(sides {', '.join(SIDES)})")
+        side = side.strip().casefold()
+        if side in views:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"two --view {side}= pictures: give one picture a side")
+        views[side] = path.strip()
+    checked = validate_side_views(views, "the mesh")
+    for side, path in checked.items():
+        if not Path(path).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no picture file at {path} for --view {side}")
+    return checked
 
 
 def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:

@@ -29,6 +29,7 @@ from . import completing, cutting, finishing, materials
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
+from .photo_colour import colour_from_views
 
 log = logging.getLogger(__name__)
 
@@ -317,7 +318,10 @@ class GenerateRun(PaintingRun):
             log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
             failure = ProtocolError(ErrorCode.OUT_OF_MEMORY if is_out_of_memory(exc) else ErrorCode.INTERNAL,
                                     skips.reason(exc))
-        else:  # its material maps, or its colour texture alone (said once: jobs.materials)
+        else:  # its photos' colour where they see it, then its material maps (or its colour alone: jobs.materials)
+            coloured = colour_from_views(self, record, painted.mesh, cutout, gltf_axes=True)
+            if coloured is not None:
+                painted.mesh.visual.material.baseColorTexture = coloured
             return materials.with_materials(self, record, painted)
         record.error = {"code": failure.code.value,
                         "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}

@@ -3,6 +3,9 @@
 Every map the job makes comes back on the artist's UVs: the colour (``texture.png``, the ``texture``
 artifact) and, where the material step ran (``jobs.materials``, as in a Generate), glTF's
 metallicRoughness texture (``metallic_roughness.png``, the ``metallic_roughness`` artifact, 1.16).
+More pictures of the mesh (the request's ``views``, 1.19: its left, back and right) are kept in the run
+as given and cut out, and projected with the front picture onto the colour after painting
+(``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
 """
 
 from __future__ import annotations
@@ -12,19 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, RetextureJobResult, validate_targets
+from img23d_protocol import (SIDES, Artifact, ArtifactKind, ErrorCode, ProtocolError, RetextureJobResult,
+                             validate_side_views, validate_targets)
 from PIL import Image
 
 from ..families.table import family_of
 from ..models import preflight
 from ..models.registry import PAINT_ROLES
-from ..readers.images import LoadedImage
+from ..readers.images import LoadedImage, load_image
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
 from . import materials
 from .base import OutOfMemory, Request
 from .context import EngineContext
 from .painting import PaintingRun
+from .photo_colour import LEFT_OUT, colour_from_views
 
 
 class RetextureRun(PaintingRun):
@@ -40,6 +45,9 @@ class RetextureRun(PaintingRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no mesh given")
         if not Path(request.mesh).is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
+        for side, path in validate_side_views(request.views).items():
+            if not Path(path).is_file():
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"no picture file at {path} for the {side} view")
 
     @classmethod
     def check_models(cls, request: Request, engine: EngineContext) -> None:
@@ -67,6 +75,7 @@ class RetextureRun(PaintingRun):
         self.run_folder.manifest.targets = [name]
         self.run_folder.manifest.records = [record]
         cutout = self._reference(image, record)
+        self._side_views(record)
         loop_uvs, created = artist.loop_uvs, False
         if loop_uvs is None:
             with self.stage("unwrap"):
@@ -83,7 +92,11 @@ class RetextureRun(PaintingRun):
                 maps = [Image.fromarray(texture, "RGB") for texture in retexture.transfer_textures(
                     target, painted, _maps(painted), self.options.texture_size, self.engine.device, bake)]
         else:
-            maps = _maps(materials.with_materials(self, record, self.paint_mesh(record, target, cutout)))
+            painted = materials.with_materials(self, record, self.paint_mesh(record, target, cutout))
+            maps, target = _maps(painted), painted
+        # Every photo colours what it sees, on the artist's UVs; the metallic-roughness map stays as made.
+        coloured = colour_from_views(self, record, target, cutout, maps[0])
+        maps[0] = coloured if coloured is not None else maps[0]
         with self.stage("export"):
             texture_path = self.run_folder.write_image("texture.png", maps[0])
             maps_path = self.run_folder.write_image("metallic_roughness.png", maps[1]) if len(maps) > 1 else None
@@ -103,18 +116,54 @@ class RetextureRun(PaintingRun):
     def _reference(self, image: LoadedImage, record: TargetRecord) -> Any:
         """The picture as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
         with self.stage("matting"):
-            if image.has_alpha:
-                cutout = image.image
-            else:
-                with self.manager.use("matting") as model:
-                    [cutout] = self.matte_all(model, [image.image])
-                if isinstance(cutout, OutOfMemory):
-                    raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "matting the picture ran out of memory",
-                                        cutout.detail)
-                if not isinstance(cutout, Image.Image):
-                    raise ProtocolError(ErrorCode.INTERNAL, f"matting the picture failed: {cutout.reason}")
+            cutout = self._cut_out(image, "the picture")
             record.matte = self.run_folder.relative(self.run_folder.write_image("mattes/reference.png", cutout))
         return cutout
+
+    def _cut_out(self, image: LoadedImage, what: str) -> Image.Image:
+        """``image`` as an RGBA cut-out: its own alpha when real, BiRefNet's otherwise."""
+        if image.has_alpha:
+            return image.image
+        with self.manager.use("matting") as model:
+            [cutout] = self.matte_all(model, [image.image])
+        if isinstance(cutout, OutOfMemory):
+            raise ProtocolError(ErrorCode.OUT_OF_MEMORY, f"matting {what} ran out of memory", cutout.detail)
+        if not isinstance(cutout, Image.Image):
+            raise ProtocolError(ErrorCode.INTERNAL, f"matting {what} failed: {cutout.reason}")
+        return cutout
+
+    def _side_views(self, record: TargetRecord) -> None:
+        """The request's views kept in the run as given (``views_in/<stem>/<side>.given.<ext>``) and cut
+        out (``<side>.png``, RGBA, as matted: the projection fits each to the mesh itself); a view that
+        cannot be read or whose cut-out is empty is left out with its sentence."""
+        given = validate_side_views(self.request.views)
+        if not given:
+            return
+        kept: dict[str, str] = {}
+        with self.stage("views"):
+            for side in [side for side in SIDES if side in given]:
+                source = Path(given[side])
+                folder = f"views_in/{record.stem}"
+                self.run_folder.write_bytes_with(f"{folder}/{side}.given{source.suffix.lower()[:16]}",
+                                                 lambda p, s=source: shutil.copyfile(s, p))
+                try:
+                    cutout = self._cut_out(load_image(source), f"the {side} view")
+                except ProtocolError as exc:
+                    if exc.code in (ErrorCode.CANCELLED, ErrorCode.OUT_OF_MEMORY):
+                        raise
+                    self._leave_out(record, side, f"the {side} view was left out: {exc.message}")
+                    continue
+                if cutout.getchannel("A").getbbox() is None:
+                    self._leave_out(record, side, f"the {side} view was left out: its cut-out is empty "
+                                                  "(nothing was found in front of the background)")
+                    continue
+                kept[side] = self.run_folder.relative(self.run_folder.write_image(f"{folder}/{side}.png", cutout))
+        record.views = kept or None
+
+    def _leave_out(self, record: TargetRecord, side: str, sentence: str) -> None:
+        record.projection = {**(record.projection or {}), side: {"side": side, "used": False, "left_out": sentence}}
+        self.run_folder.manifest.warnings.append({"stage": "views", "code": LEFT_OUT, "message": sentence,
+                                                 "target": record.target, "side": side})
 
 
 def _maps(painted: Any) -> list[Image.Image]:

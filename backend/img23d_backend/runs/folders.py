@@ -77,9 +77,11 @@ class TargetRecord:
     finish: dict[str, Any] | None = None
     # What completion did (img23d_protocol.Completion's fields): completed, why, completed/<stem>.png or why not.
     completion: dict[str, Any] | None = None
-    # Its views (views/given.py): side -> cut-out (views_in/<name-stem>/<side>.png); those not used, side -> why.
+    # Its views (views/given.py): side -> cut-out (views_in/<name-stem>/<side>.png); those not used, side -> why;
+    # what each photo did to its texture (jobs/photo_colour.py): side -> used, residual, coverage, or why not.
     views: dict[str, str] | None = None
     views_left_out: dict[str, str] | None = None
+    projection: dict[str, Any] | None = None
 
 
 @dataclass
@@ -342,11 +344,10 @@ INTERRUPTED_MESSAGE = ("the backend stopped while this job ran (killed, crashed 
 
 
 def recover_interrupted(runs_dir: Path) -> list[Path]:
-    """Mark runs left "running" by a backend that no longer exists as "interrupted", and remove
-    what killed writes left behind in every run that no live backend is writing.
-
-    A killed backend cannot write its own epitaph; the next one writes it, so every run folder ends
-    with a manifest that says what happened. Returns the folders it marked."""
+    """Mark runs left "running" by a backend that no longer exists as "interrupted", and remove what
+    killed writes left behind in every run that no live backend is writing. A killed backend cannot
+    write its own epitaph; the next one writes it, so every run folder ends with a manifest that says
+    what happened. Returns the folders it marked."""
     import psutil
 
     marked: list[Path] = []
@@ -382,9 +383,8 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
 
 
 def remove_leftovers(root: Path, keep_reserve: bool = False) -> list[Path]:
-    """Delete the temporary files of writes that never finished (``.tmp-*``, from a process
-    killed mid-write) and, unless ``keep_reserve``, the reserve file, anywhere in the run
-    folder ``root``. Symbolic links are not followed. Returns what was removed."""
+    """Delete the temporary files of writes that never finished (``.tmp-*``, from a process killed mid-write)
+    and, unless ``keep_reserve``, the reserve file, anywhere in ``root`` (links not followed); returns them."""
     removed: list[Path] = []
     for folder, _dirs, files in os.walk(root, followlinks=False):
         for name in files:

@@ -1,0 +1,140 @@
+"""Placing a photo on a camera's picture plane: its cut-out fitted to the mesh's silhouette.
+
+The photo's cut-out (alpha over one half) and the mesh's silhouette from the same side are matched
+first by their moments (area gives the scale, centroids the offset), then by a small search over
+scale and offset that maximises their overlap (intersection over union). Where the photo may have
+been taken close up, the same fit is made against the silhouettes of perspective cameras at a few
+distances, and a perspective camera is kept only when it fits clearly better than the orthographic
+one (``CLEARLY_BETTER``; so they are not tried when the orthographic fit leaves less than that): a
+photo from far away is orthographic enough. The residual is what the
+fitted outlines do not share (1 - IoU); a view whose residual is above ``MAX_RESIDUAL`` is not the
+mesh seen from that side (or not cut out well) and is left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .cameras import ViewCamera, ViewRaster, Window, camera_for, rasterize_view, window_for
+
+FIT_SIZE = 384               # pixels of the window the outlines are compared in (and the depth test's)
+MAX_RESIDUAL = 0.2           # 1 - IoU above which a view is left out
+CLEARLY_BETTER = 0.015       # the residual a perspective camera must save over the orthographic one
+DISTANCES = (6.0, 3.0, 2.0)  # perspective cameras tried, in bounding radii from the centre
+_MAX_ROUNDS = 40
+_FINEST = 0.25                     # window pixels: the search stops below this step
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a photo lies on a camera's picture plane: photo pixel (x, y) is at plane
+    (origin_x + scale * x, origin_y - scale * y) (photo rows run down)."""
+
+    scale: float
+    origin_x: float
+    origin_y: float
+
+    def to_photo(self, plane: np.ndarray) -> np.ndarray:
+        """Picture-plane points (N, 2) as photo (x, y) pixel coordinates."""
+        return np.stack([(plane[:, 0] - self.origin_x) / self.scale, (self.origin_y - plane[:, 1]) / self.scale],
+                        axis=1)
+
+
+@dataclass(frozen=True)
+class SilhouetteFit:
+    """A photo fitted to the mesh from one side: its camera, its placement, and how well it fits."""
+
+    camera: ViewCamera
+    placement: Placement
+    residual: float          # 1 - IoU of the fitted outlines
+    raster: ViewRaster       # what the camera sees of the mesh: the outline, and the depths for the depth test
+
+    @property
+    def perspective(self) -> bool:
+        return self.camera.distance is not None
+
+
+def photo_mask(alpha: np.ndarray) -> np.ndarray:
+    """The cut-out's pixels: alpha (0..1) over one half."""
+    return np.asarray(alpha, dtype=np.float32) > 0.5
+
+
+def fit_photo(side: str, vertices: np.ndarray, faces: np.ndarray, alpha: np.ndarray,
+              centre: np.ndarray, radius: float) -> SilhouetteFit | None:
+    """The best placement of a cut-out (its alpha, 0..1) on the mesh's silhouette from ``side``, or
+    None when the cut-out is empty. Perspective cameras are kept only when clearly better."""
+    mask = photo_mask(alpha)
+    if not mask.any():
+        return None
+    best = _fit_camera(camera_for(side, centre), vertices, faces, mask)
+    if best.residual < CLEARLY_BETTER:  # nothing a close-up camera could clearly improve
+        return best
+    for distance in DISTANCES:
+        candidate = _fit_camera(camera_for(side, centre, distance * radius), vertices, faces, mask)
+        if candidate.residual < best.residual - CLEARLY_BETTER:
+            best = candidate
+    return best
+
+
+def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> SilhouetteFit:
+    window = window_for(camera, vertices, FIT_SIZE, margin=1.25)
+    raster = rasterize_view(camera, vertices, faces, window)
+    silhouette = raster.mask
+    start = _moments_placement(silhouette, window, mask)
+    # A pattern search from the moments' placement: scale (about the cut-out's centroid) and the two
+    # offsets, each stepped both ways while that helps, the steps halved when none does.
+    rows, columns = np.nonzero(mask)
+    cx, cy = float(columns.mean()), float(rows.mean())
+    state = np.array([start.scale, start.origin_x + start.scale * cx, start.origin_y - start.scale * cy])
+
+    def placed(values: np.ndarray) -> Placement:
+        return Placement(float(values[0]), float(values[1] - values[0] * cx), float(values[2] + values[0] * cy))
+
+    best_iou = _iou(silhouette, window, mask, placed(state))
+    steps = np.array([0.04 * start.scale, 2 * window.pixel, 2 * window.pixel])
+    for _ in range(_MAX_ROUNDS):
+        moved = False
+        for axis in range(3):
+            for sign in (1.0, -1.0):
+                trial = state.copy()
+                trial[axis] += sign * steps[axis]
+                iou = _iou(silhouette, window, mask, placed(trial))
+                if iou > best_iou:
+                    state, best_iou, moved = trial, iou, True
+                    break
+        if not moved:
+            steps /= 2
+            if steps[1] < _FINEST * window.pixel:
+                break
+    return SilhouetteFit(camera, placed(state), 1.0 - best_iou, raster)
+
+
+def _moments_placement(silhouette: np.ndarray, window: Window, mask: np.ndarray) -> Placement:
+    """Scale from the two areas, offset from the two centroids."""
+    plane_x, plane_y = window.grid()
+    area = silhouette.sum() * window.pixel ** 2
+    rows, columns = np.nonzero(mask)
+    scale = float(np.sqrt(max(area, 1e-12) / len(rows)))
+    mesh_x, mesh_y = (float(plane_x[silhouette].mean()), float(plane_y[silhouette].mean())) if silhouette.any() \
+        else (0.0, 0.0)
+    return Placement(scale, mesh_x - scale * float(columns.mean()), mesh_y + scale * float(rows.mean()))
+
+
+def warp_to_window(values: np.ndarray, window: Window, placement: Placement, linear: bool = False) -> np.ndarray:
+    """A photo-sized array resampled onto ``window``'s pixels under ``placement`` (0 outside)."""
+    # window pixel (c, r) -> plane (-half + c*p, half - r*p) -> photo ((plane_x - ox)/s, (oy - plane_y)/s)
+    step = window.pixel / placement.scale
+    matrix = np.array([[step, 0.0, (-window.half - placement.origin_x) / placement.scale],
+                       [0.0, step, (placement.origin_y - window.half) / placement.scale]], dtype=np.float64)
+    flags = (cv2.INTER_LINEAR if linear else cv2.INTER_NEAREST) | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(np.asarray(values, dtype=np.float32), matrix, (window.size, window.size), flags=flags,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def _iou(silhouette: np.ndarray, window: Window, mask: np.ndarray, placement: Placement) -> float:
+    warped = warp_to_window(mask.astype(np.float32), window, placement) > 0.5
+    union = np.logical_or(warped, silhouette).sum()
+    return float(np.logical_and(warped, silhouette).sum() / union) if union else 0.0

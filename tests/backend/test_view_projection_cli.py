@@ -1,0 +1,82 @@
+"""``retexture MESH FRONT --view back=BACK`` from the command line with the tiny models (issue 55's
+done-when): a mesh whose texture differs front and back comes back matching its original from both
+sides, where the tiny paint model alone paints noise; a view that cannot be used is one sentence and
+the job goes on; a wrong side or a missing file is one sentence before any model loads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from view_meshes import box, frame, psnr, read_glb, side_renders, write_glb
+from img23d_backend.commands.chain import side_views
+from img23d_backend.views.renders import camera_at, render
+from img23d_protocol import ErrorCode, ProtocolError
+
+PAINT = ["--models", "tiny", "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2", "--no-materials"]
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("views")
+    mesh = box()
+    write_glb(mesh, folder / "box.glb")
+    for side, picture in side_renders(mesh, ("front", "back")).items():
+        picture.save(folder / f"{side}.png")  # real alpha: no matting
+    (folder / "left.png").write_text("not a picture")
+    return folder
+
+
+def test_front_and_back_photos_make_the_retextured_mesh_match_on_both_sides(backend_env: dict[str, str],
+                                                                           inputs: Path) -> None:
+    out = _cli(backend_env, "retexture", str(inputs / "box.glb"), str(inputs / "front.png"),
+               "--view", f"back={inputs / 'back.png'}", "--view", f"left={inputs / 'left.png'}",
+               "--out", str(inputs / "runs"), *PAINT)
+    assert out.returncode == 0, out.stderr
+    assert "coloured from the pictures of its front, back" in out.stdout
+    assert "the left view was left out: left.png is not an image file Pillow can read" in out.stdout
+    run = Path(next(line for line in out.stdout.splitlines() if line.startswith("run folder: "))[12:])
+    assert sorted(p.name for p in (run / "views_in" / "box").iterdir()) == [
+        "back.given.png", "back.png", "left.given.png"]
+    record = json.loads((run / "manifest.json").read_text())["records"][0]
+    assert record["views"] == {"back": "views_in/box/back.png"}
+    assert record["projection"]["front"]["used"] and record["projection"]["back"]["residual"] < 0.05
+    original, made = box(), read_glb(run / "box.glb")
+    centre, window = frame(original, 256)
+    for azimuth in (0, 180):  # the photos' sides: the tiny model's noise replaced
+        camera = camera_at(azimuth, centre)
+        seen = psnr(render(original, original.visual.material.baseColorTexture, camera, window),
+                    render(made, made.visual.material.baseColorTexture, camera, window))
+        assert seen > 30, f"from {azimuth} degrees the re-texture is {seen:.1f} dB from the original"
+    camera = camera_at(90, centre)  # no photo saw the left side: the paint model's own colours stay
+    unseen = psnr(render(original, original.visual.material.baseColorTexture, camera, window),
+                  render(made, made.visual.material.baseColorTexture, camera, window))
+    assert unseen < 20
+
+
+@pytest.mark.parametrize("view, sentence", [
+    ("top=x.png", "names the side 'top': sides are left, back, right"),
+    ("back", "must be SIDE=PATH"),
+    ("back=nowhere.png", "no picture file at nowhere.png for --view back"),
+])
+def test_a_wrong_view_is_one_sentence(view: str, sentence: str) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        side_views([view])
+    assert refused.value.code is ErrorCode.BAD_REQUEST and sentence in refused.value.message
+
+
+def test_the_command_says_a_wrong_view_before_any_model_loads(backend_env: dict[str, str], inputs: Path) -> None:
+    out = _cli(backend_env, "retexture", str(inputs / "box.glb"), str(inputs / "front.png"), "--view", "top=x.png",
+               "--out", str(inputs / "refused"), *PAINT, timeout=120)
+    assert out.returncode == 2 and "names the side 'top'" in out.stderr and "Traceback" not in out.stderr
+    assert not any((inputs / "refused").glob("*/manifest.json"))

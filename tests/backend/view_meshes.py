@@ -1,0 +1,137 @@
+"""Textured meshes whose sides differ, for the projection's tests and benchmark (bench/view_projection.py).
+
+Each mesh's texture is a pattern that tells front from back and left from right: the base colour
+depends on which way the surface faces (warm at the front, cool at the back, green left, violet
+right), with stripes along the height, so a photo from one side pasted on another side shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import trimesh
+from img23d_backend.views.cameras import Window
+from img23d_backend.views.renders import camera_at, render, to_image
+from img23d_protocol import SIDE_AZIMUTH_DEGREES
+from PIL import Image
+
+TEXTURE_SIZE = 256
+
+
+def _pattern(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """RGB in 0..1 at surface points with their normals: the side's hue, stripes along z."""
+    front, back = np.array([0.9, 0.35, 0.15]), np.array([0.15, 0.35, 0.9])
+    left, right = np.array([0.2, 0.75, 0.25]), np.array([0.7, 0.25, 0.75])
+    x, y = normals[:, 0:1], normals[:, 1:2]
+    hue = (np.clip(-y, 0, 1) * front + np.clip(y, 0, 1) * back + np.clip(x, 0, 1) * left
+           + np.clip(-x, 0, 1) * right) / np.maximum(np.abs(x) + np.abs(y), 1e-6)
+    hue = np.where((np.abs(x) + np.abs(y)) > 0.3, hue, np.array([0.85, 0.85, 0.8]))  # tops and bottoms pale
+    stripes = 0.75 + 0.25 * np.sign(np.sin(points[:, 2:3] * 18.0))
+    return np.clip(hue * stripes, 0, 1)
+
+
+def textured(mesh: trimesh.Trimesh, size: int = TEXTURE_SIZE) -> trimesh.Trimesh:
+    """``mesh`` with one UV island per face pair laid out on a grid, its texture baked from the pattern."""
+    faces = np.asarray(mesh.faces)
+    count = len(faces)
+    cells = int(np.ceil(np.sqrt(count)))
+    cell = 1.0 / cells
+    pad = 0.12 * cell
+    corners = np.array([[pad, pad], [cell - pad, pad], [pad, cell - pad]])
+    index = np.arange(count)
+    origin = np.stack([(index % cells) * cell, (index // cells) * cell], axis=1)
+    uvs = (origin[:, None, :] + corners[None]).reshape(-1, 2)
+    vertices = np.asarray(mesh.vertices)[faces.reshape(-1)]
+    split = trimesh.Trimesh(vertices=vertices, faces=np.arange(3 * count).reshape(-1, 3), process=False)
+    # Bake: every texel in a triangle's cell takes the pattern at its barycentric point.
+    rows, columns = np.mgrid[0:size, 0:size]
+    u, v = columns / (size - 1), 1 - rows / (size - 1)
+    cell_index = np.clip((u // cell).astype(int), 0, cells - 1) + cells * np.clip((v // cell).astype(int), 0, cells - 1)
+    local = np.stack([(u - (u // cell) * cell - pad) / (cell - 2 * pad), (v - (v // cell) * cell - pad) /
+                      (cell - 2 * pad)], axis=-1)
+    valid = cell_index < count
+    face = np.where(valid, cell_index, 0)
+    a, b = np.clip(local[..., 0], 0, 1), np.clip(local[..., 1], 0, 1)
+    scale = np.maximum(a + b, 1.0)
+    a, b = a / scale, b / scale
+    tri = vertices.reshape(-1, 3, 3)[face]
+    points = tri[..., 0, :] * (1 - a - b)[..., None] + tri[..., 1, :] * a[..., None] + tri[..., 2, :] * b[..., None]
+    normals = np.asarray(mesh.face_normals)[face]
+    colour = _pattern(points.reshape(-1, 3), normals.reshape(-1, 3)).reshape(size, size, 3)
+    colour[~valid] = 0.5
+    texture = Image.fromarray((colour * 255 + 0.5).astype(np.uint8), "RGB")
+    split.visual = trimesh.visual.TextureVisuals(uv=uvs, material=trimesh.visual.material.PBRMaterial(
+        baseColorTexture=texture))
+    return split
+
+
+def box() -> trimesh.Trimesh:
+    return textured(trimesh.creation.box((0.8, 0.5, 1.0)))
+
+
+def vase() -> trimesh.Trimesh:
+    """A cylinder with a waist: smooth sides that turn through every direction."""
+    cylinder = trimesh.creation.cylinder(radius=0.35, height=1.0, sections=24)
+    vertices = np.asarray(cylinder.vertices).copy()
+    vertices[:, :2] *= (1.0 - 0.25 * np.cos(vertices[:, 2:3] * np.pi * 2))
+    return textured(trimesh.Trimesh(vertices=vertices, faces=cylinder.faces, process=False))
+
+
+def figure() -> trimesh.Trimesh:
+    """A character-like shape: a body, a head and two arms that hide part of the body from the sides."""
+    parts = [trimesh.creation.box((0.5, 0.3, 0.8)),
+             trimesh.creation.icosphere(subdivisions=1, radius=0.2).apply_translation((0, 0, 0.6)),
+             trimesh.creation.box((0.12, 0.18, 0.6)).apply_translation((0.34, 0, 0.05)),
+             trimesh.creation.box((0.12, 0.18, 0.6)).apply_translation((-0.34, 0, 0.05))]
+    return textured(trimesh.util.concatenate(parts))
+
+
+def bare(mesh: trimesh.Trimesh, colour: tuple[int, int, int] = (128, 128, 128)) -> trimesh.Trimesh:
+    """The same mesh and UVs with a flat texture: a stand-in for a paint model's guess."""
+    copy = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.faces, process=False)
+    size = mesh.visual.material.baseColorTexture.size
+    copy.visual = trimesh.visual.TextureVisuals(uv=mesh.visual.uv, material=trimesh.visual.material.PBRMaterial(
+        baseColorTexture=Image.new("RGB", size, colour)))
+    return copy
+
+
+# Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: what a GLB holds and the mesh reader turns back.
+_BLENDER_TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def write_glb(mesh: trimesh.Trimesh, path: Path) -> Path:
+    """``mesh`` (Blender's axes) as a GLB an artist would hand to ``retexture``."""
+    turned = mesh.copy()
+    turned.vertices = np.asarray(mesh.vertices) @ _BLENDER_TO_GLTF.T
+    turned.export(path, file_type="glb")
+    return path
+
+
+def read_glb(path: Path) -> trimesh.Trimesh:
+    """A GLB (as ``retexture`` writes it) back in Blender's axes, with its UVs and colour texture."""
+    loaded = trimesh.load(path, force="mesh", process=False)
+    loaded.vertices = np.asarray(loaded.vertices) @ _BLENDER_TO_GLTF
+    return loaded
+
+
+def side_renders(mesh: trimesh.Trimesh, sides: tuple[str, ...], size: int = 256) -> dict[str, Image.Image]:
+    """What each side's camera sees of ``mesh``: RGBA pictures with a real alpha channel."""
+    centre, window = frame(mesh, size)
+    texture = mesh.visual.material.baseColorTexture
+    return {side: to_image(render(mesh, texture, camera_at(SIDE_AZIMUTH_DEGREES[side], centre), window))
+            for side in sides}
+
+
+def frame(mesh: trimesh.Trimesh, size: int) -> tuple[np.ndarray, Window]:
+    """The mesh's centre and a window every camera around it sees it whole in."""
+    vertices = np.asarray(mesh.vertices)
+    centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
+    return centre, Window(float(np.linalg.norm(vertices - centre, axis=1).max()) * 1.1, size)
+
+
+def psnr(reference: np.ndarray, other: np.ndarray) -> float:
+    """PSNR (dB) of two float RGBA renders over the pixels both cover."""
+    both = (reference[..., 3] > 0.5) & (other[..., 3] > 0.5)
+    error = float(np.mean((reference[both][:, :3] - other[both][:, :3]) ** 2))
+    return 10 * float(np.log10(1.0 / max(error, 1e-10)))
