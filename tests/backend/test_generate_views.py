@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from testdata import FAST_OPTIONS, HOUSE
+from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.base import JobRun
@@ -111,6 +111,19 @@ def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine
     assert renewed.views_left_out == chimneys[1].views_left_out
     carried = Path(again.run_dir) / "views_in/chimney/back.png"
     assert carried.read_bytes() == (run / "views_in/chimney/back.png").read_bytes()
+
+
+def test_a_painted_object_with_views_is_coloured_by_its_photos(engine: Engine, pictures) -> None:
+    """Generate calls the projection after painting for a target with views (jobs/photo_colour.py), and its
+    result carries what each photo did."""
+    request = GenerateRequest(id="p", image=str(HOUSE), targets=["chimney"], boxes={"chimney": CHIMNEY},
+                              views={"chimney": {"back": str(pictures["back"])}},
+                              options=JobOptions(**{**FAST_OPTIONS, **FAST_PAINT, "materials": False}))
+    data = engine.run(request, Job(id="p", emit=lambda e: None))
+    [chimney] = data.targets
+    assert chimney.status == "done" and chimney.textured and chimney.views == {"back": "views_in/chimney/back.png"}
+    assert set(chimney.projection) == {"front", "back"}  # the front picture too, whenever a view is given
+    assert all(outcome["used"] or outcome["left_out"] for outcome in chimney.projection.values())
 
 
 def test_the_command_line_keeps_the_views_and_says_each_left_out_one(tiny_root: Path, pictures, tmp_path: Path,
