@@ -43,8 +43,8 @@ from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STE
 from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
                        encode_chunk, file_digest, iter_chunks, local_path)
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
-from .views import (FRONT, SIDE_AZIMUTH_DEGREES, SIDES, camera_direction, check_views, validate_side_views,
-                    validate_views, views_for)
+from .views import (CLEAN_FAMILY_VIEWS, FRONT, SIDE_AZIMUTH_DEGREES, SIDES, camera_direction, check_views,
+                    validate_side_views, validate_views, views_for)
 
 __all__ = [
     "ArtifactKind",
@@ -81,6 +81,6 @@ __all__ = [
     "describe_default_octrees", "describe_default_steps",
     "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",
-    "FRONT", "SIDE_AZIMUTH_DEGREES", "SIDES", "camera_direction", "check_views", "validate_side_views",
-    "validate_views", "views_for",
+    "CLEAN_FAMILY_VIEWS", "FRONT", "SIDE_AZIMUTH_DEGREES", "SIDES", "camera_direction", "check_views",
+    "validate_side_views", "validate_views", "views_for",
 ]

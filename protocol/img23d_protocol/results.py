@@ -70,6 +70,10 @@ class TargetResult:
     placement: dict[str, Any] | None = None
     finish: dict[str, Any] | None = None   # with a topology: method, quads, fallback, high_mesh...
     completion: Completion | None = None   # (1.17) with complete_hidden: completed or not, and why
+    views: dict[str, str] | None = None    # (1.19) side -> its cut-out in the run, for the views its shape took
+    views_left_out: dict[str, str] | None = None  # (1.19) side -> the one sentence why that view was not used
+    # (1.19) what each photo did to its texture: side -> used, residual, perspective, coverage, left_out
+    projection: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields
@@ -92,7 +96,8 @@ class TargetResult:
         data = {"instance": 1, "stem": "", "status": "pending", "variation": 0, "timings": {}, **_whole(what, data)}
         texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh")}
         objects = {key: _object(data, what, key, optional=True)
-                   for key in ("cleanup", "error", "depth", "placement", "finish")}
+                   for key in ("cleanup", "error", "depth", "placement", "finish", "views", "views_left_out",
+                               "projection")}
         numbers = {key: _number(data, what, key, optional=True) for key in ("seed", "faces", "vertices")}
         return cls(target=_text(data, what, "target"), instance=_number(data, what, "instance"),
                    stem=_text(data, what, "stem"), status=_text(data, what, "status"),
@@ -149,12 +154,15 @@ class GenerateJobResult(JobResult):
     timings: dict[str, float] = field(default_factory=dict)
     answer: AnswerSummary | None = None
     seed: int = 0
+    # (1.19) one sentence when views were given and the shape model took the front picture alone
+    # (``views.CLEAN_FAMILY_VIEWS``: the clean family has no multi-view shape model)
+    views_shape_skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": self.run_dir, "manifest": self.manifest, "layout_picture": self.layout_picture,
                 "image_size": list(self.image_size), "targets": [t.to_dict() for t in self.targets],
                 "texture_skipped": self.texture_skipped, "depth_skipped": self.depth_skipped,
-                "materials_skipped": self.materials_skipped,
+                "materials_skipped": self.materials_skipped, "views_shape_skipped": self.views_shape_skipped,
                 "timings": dict(self.timings), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
 
     @classmethod
@@ -168,7 +176,8 @@ class GenerateJobResult(JobResult):
                    depth_skipped=_text(data, what, "depth_skipped", optional=True),
                    materials_skipped=_text(data, what, "materials_skipped", optional=True),
                    timings=_object(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
-                   seed=_number(data, what, "seed"))
+                   seed=_number(data, what, "seed"),
+                   views_shape_skipped=_text(data, what, "views_shape_skipped", optional=True))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ FRONT = "front"
 SIDES: tuple[str, ...] = ("left", "back", "right")  # the sides a view may show; the front is the job's picture
 SIDE_AZIMUTH_DEGREES: dict[str, float] = {FRONT: 0.0, "left": 90.0, "back": 180.0, "right": 270.0}
 MAX_PATH_CHARS = 4096  # a view's path, as a file system takes it
+# Said where views are given with the clean family chosen (the command line, a job's result, the panel):
+# no openly licensed multi-view shape model exists, and Step1X-3D's single-view model is not fed several.
+CLEAN_FAMILY_VIEWS = ("the clean family (Step1X-3D) has no multi-view shape model: its shapes are made from the "
+                      "front picture alone; the views still colour the texture and help completion")
 
 
 def camera_direction(side: str) -> tuple[float, float, float]:

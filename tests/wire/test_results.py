@@ -21,7 +21,11 @@ TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "
           "vertices": 602, "cleanup": {"removed": 3}, "textured": True, "error": None, "timings": {"shape": 0.5},
           "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"},
           "completion": {"completed": True, "reason": "overlaps 'tree'", "cutout": "completed/house.png",
-                         "skipped": None}}
+                         "skipped": None},
+          "views": {"back": "views_in/house/back.png"},
+          "views_left_out": {"left": "the left view of 'house' was left out: matting found no object in it"},
+          "projection": {"front": {"side": "front", "used": True, "residual": 0.02, "perspective": False,
+                                   "coverage": 0.4, "left_out": None}}}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.
@@ -29,7 +33,7 @@ TODAY: dict[type, dict[str, Any]] = {
     GenerateJobResult: {"run_dir": "/runs/r", "manifest": "/runs/r/manifest.json", "layout_picture": None,
                         "image_size": [640, 480], "targets": [TARGET], "texture_skipped": None,
                         "depth_skipped": "depth was skipped", "materials_skipped": "materials were skipped",
-                        "timings": {"load": 0.1}, **ANSWER, "seed": 7},
+                        "views_shape_skipped": None, "timings": {"load": 0.1}, **ANSWER, "seed": 7},
     DetectJobResult: {"run_dir": "/runs/d", "image_size": [640, 480], "boxes": {"house": [[1.0, 2.0, 3.0, 4.0]]},
                       "not_found": ["cat"], **ANSWER, "seed": 0,
                       "completion": {"house": [{"completed": True, "reason": "covered by 'tree'",

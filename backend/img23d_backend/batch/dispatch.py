@@ -162,11 +162,14 @@ def _next_for(state: _State, worker: int, live: list[int]) -> int | None:
 def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
     """The picture's job. A Ray worker has not our files: the picture goes with it, read once, and the
     record keys it by the hash of the bytes sent (it may have changed since the batch hashed it)."""
-    data = None
+    data, views = None, None
     if settings.ray_address:
         picture = read_picture_file(entry.image)
         data, entry.sha256 = picture.data, picture.sha256
-    return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data)
+        views = {name: {side: read_picture_file(path).data for side, path in sides.items()}
+                 for name, sides in entry.views.items()}
+    return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data,
+                    views=entry.views, view_bytes=views)
 
 
 def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:

@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from img23d_protocol import ErrorCode, ProtocolError, names_from_text
+from img23d_protocol import ErrorCode, ProtocolError, check_views, names_from_text
 
 from ..env.job_control import CancelToken
 from ..runs.folders import disk_error
 from .dispatch import drive
-from .inputs import AUTO, picture_hash, read_inputs
+from .inputs import AUTO, BatchItem, picture_hash, read_inputs
 from .local import LocalPool
 from .lock import BatchLock
 from .pool import Pool
@@ -67,10 +67,13 @@ def plan(settings: BatchSettings) -> Plan:
     first: dict[tuple[str, str], Entry] = {}
     for item in items:
         names = default if item.names is None else item.names
-        key = options_key({"options": asdict(settings.options), "names": names, "models": settings.models.describe()})
+        keyed = {"options": asdict(settings.options), "names": names, "models": settings.models.describe()}
+        if item.views:  # other views make other objects; a list without views keeps its earlier keys
+            keyed["views"] = _checked_views(item, names, hashes)
+        key = options_key(keyed)
         if item.image not in hashes:
             hashes[item.image] = picture_hash(item.image)
-        entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=key)
+        entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=key, views=item.views)
         earlier = first.setdefault((entry.sha256, key), entry)
         if earlier is entry:
             entries.append(entry)
@@ -87,6 +90,21 @@ def plan(settings: BatchSettings) -> Plan:
     previous = BatchRecord.previous(out)
     record.resume(previous.pictures, settings.retry_failed)
     return Plan(record, previous.unreadable, previous.fingerprint)
+
+
+def _checked_views(item: BatchItem, names: list[str] | str, hashes: dict[Path, str]) -> dict[str, dict[str, str]]:
+    """The item's views by the hash of each picture, once its names are known (one sentence when a view's
+    name is not one of them)."""
+    if not isinstance(names, list):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{item.where}: views need the picture's names, not 'auto'")
+    try:
+        check_views(item.views, names)
+    except ProtocolError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{item.where}: {exc.message}") from exc
+    for sides in item.views.values():
+        for path in sides.values():
+            hashes.setdefault(Path(path), picture_hash(Path(path)))
+    return {name: {side: hashes[Path(path)] for side, path in sides.items()} for name, sides in item.views.items()}
 
 
 def _default_names(names: Sequence[str] | str | None) -> list[str] | str:

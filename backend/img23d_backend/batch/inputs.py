@@ -7,6 +7,11 @@ the csv module, a quoted cell may span lines): the picture in the first column, 
 per column, comma-separated in one quoted column or one per line of it; a first row whose first
 cell is ``image`` is a header. A relative picture path is relative to the list's folder.
 
+Views (more pictures of a name from its left, back or right, docs/views.md): JSONL takes the
+protocol's own form, ``"views": {"chair": {"back": "chair_back.jpg"}}``; CSV a column per name and
+side, whose header says which (``view:chair:back``; the list then needs its header row), each
+row's cell that picture's path (empty: none). A view's path is relative to the list's folder too.
+
 Every problem is one sentence naming the file and line (``ProtocolError(bad_request)``); the
 pictures' contents are not read here (a corrupt picture fails alone, when its job loads it),
 only hashed: the hash, with the options, tells a picture already done from a new one.
@@ -19,17 +24,19 @@ import hashlib
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from img23d_protocol import ErrorCode, ProtocolError, names_from_text
+from img23d_protocol import ErrorCode, ProtocolError, names_from_text, validate_views
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 LIST_SUFFIXES = (".jsonl", ".csv")
 AUTO = "auto"
 Names = list[str] | str | None   # None: the command's names; "auto": suggested per picture
+Views = dict[str, dict[str, str]]  # name -> {side: picture}, as GenerateRequest.views
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+VIEW_COLUMN = "view:"              # a CSV header cell ``view:NAME:SIDE``: that column holds those views
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class BatchItem:
     image: Path              # absolute
     names: Names = None
     where: str = ""          # "list.csv line 3", for messages
+    views: Views = field(default_factory=dict)  # absolute paths, each a file; names checked by the driver
 
 
 def read_inputs(inputs: list[str]) -> list[BatchItem]:
@@ -77,18 +85,40 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc}") from exc
     rows = _jsonl_rows(path, text) if path.suffix.lower() == ".jsonl" else _csv_rows(path, text)
     found = False
-    for where, image, names in rows:
+    for where, image, names, views in rows:
         found = True
-        picture = Path(image).expanduser()
-        picture = (picture if picture.is_absolute() else path.parent / picture).resolve()
+        picture = _listed_file(path, image)
         if not picture.is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: no picture at {picture}")
-        yield BatchItem(picture, names, where)
+        yield BatchItem(picture, names, where, _views(path, where, views))
     if not found:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} names no pictures")
 
 
-def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
+def _listed_file(path: Path, listed: str) -> Path:
+    """A path as a list gives it: relative to the list's folder unless absolute."""
+    picture = Path(listed).expanduser()
+    return (picture if picture.is_absolute() else path.parent / picture).resolve()
+
+
+def _views(path: Path, where: str, views: object) -> Views:
+    """A line's views, checked (the protocol's sentences, after the line's place), each path a file."""
+    try:
+        checked = validate_views(views)
+    except ProtocolError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: {exc.message}") from exc
+    found: Views = {}
+    for name, sides in checked.items():
+        for side, listed in sides.items():
+            picture = _listed_file(path, listed)
+            if not picture.is_file():
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: the {side} view of {name!r}: no picture at "
+                                                           f"{picture}")
+            found.setdefault(name, {})[side] = str(picture)
+    return found
+
+
+def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names, object]]:
     # A line ends at "\n" alone ("\r\n" leaves a "\r", which JSON reads as white space): str.splitlines()
     # also ended it at U+2028, U+2029, U+0085 and others, which a JSON text may hold raw in a string.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -105,10 +135,10 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
         if names is not None and not isinstance(names, (str, list)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f'{where}: "names" must be a list of names or one text')
         yield where, row["image"], _names(where, names if not isinstance(names, list) else
-                                          ",".join(str(n) for n in names))
+                                          ",".join(str(n) for n in names)), row.get("views")
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
+def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names, object]]:
     # The csv module reads the lines itself: a quoted cell may hold a line break (a spreadsheet's
     # Alt+Enter), which str.splitlines() cut out, joining the names on either side into one.
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -121,18 +151,42 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names]]:
     except csv.Error as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a readable CSV file (line {reader.line_num}: "
                                                    f"{exc})") from exc
+    view_columns: dict[int, tuple[str, str]] = {}  # column -> (name, side), from the header
     for number, row in rows:
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
         where = f"{path.name} line {number}"
         if number == 1 and cells[0].casefold() in ("image", "picture"):
+            view_columns = _view_columns(where, cells)
             continue  # the header
         if not cells[0]:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where} has no picture in its first column")
+        views: dict[str, dict[str, str]] = {}
+        for column, (name, side) in view_columns.items():
+            if column < len(cells) and cells[column]:
+                views.setdefault(name, {})[side] = cells[column]
         # Names one per column, comma-separated in one, or one per line of a cell.
-        rest = [name for cell in cells[1:] for name in _LINE_BREAK.split(cell) if name.strip()]
-        yield where, cells[0], _names(where, ",".join(rest) if rest else None)
+        rest = [name for column, cell in enumerate(cells[1:], start=1) if column not in view_columns
+                for name in _LINE_BREAK.split(cell) if name.strip()]
+        yield where, cells[0], _names(where, ",".join(rest) if rest else None), views
+
+
+def _view_columns(where: str, header: list[str]) -> dict[int, tuple[str, str]]:
+    """The header's ``view:NAME:SIDE`` columns; a malformed one is one sentence."""
+    columns: dict[int, tuple[str, str]] = {}
+    for column, cell in enumerate(header):
+        if not cell.casefold().startswith(VIEW_COLUMN):
+            continue
+        name, colon, side = cell[len(VIEW_COLUMN):].rpartition(":")
+        if not colon or not name.strip() or not side.strip():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: the column {cell!r} must be named "
+                                                       "view:NAME:SIDE, e.g. view:chair:back")
+        if (name.strip().casefold(), side.strip().casefold()) in {(n.casefold(), s) for n, s in columns.values()}:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: two columns hold the {side.strip()} view of "
+                                                       f"{name.strip()!r}: keep one")
+        columns[column] = (name.strip(), side.strip().casefold())
+    return columns
 
 
 def _names(where: str, text: str | None) -> Names:

@@ -62,6 +62,7 @@ class Entry:
     skipped: bool = False            # done by an earlier run: this run did not redo it
     outside: bool = False            # not among the last run's inputs: kept as an earlier run left it
     timeouts: int = 0                # attempts that ran past the per-picture time limit
+    views: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {side: picture}, as listed
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Entry":

@@ -48,6 +48,8 @@ class WorkItem:
     names: list[str] | str | None
     options: JobOptions
     image_bytes: bytes | None = None  # the picture itself, for a worker without the driver's files
+    views: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {side: picture on the driver's machine}
+    view_bytes: dict[str, dict[str, bytes]] | None = None  # the views themselves, with image_bytes
 
 
 @dataclass
@@ -131,9 +133,15 @@ class Worker:
             assert self._scratch is not None
             image = str(self._scratch / f"{safe_stem(Path(item.image).stem)[:60] or 'picture'}{Path(item.image).suffix}")
             Path(image).write_bytes(item.image_bytes)
+        views = item.views
+        if item.view_bytes is not None:  # beside the picture, each under its own name (the run keeps its suffix)
+            assert self._scratch is not None
+            views = {name: {side: _scratch_view(self._scratch / "views" / str(number), side, item.views[name][side],
+                                                data) for side, data in sides.items()}
+                     for number, (name, sides) in enumerate(item.view_bytes.items())}
         result = WorkResult(index=item.index, status="failed", seconds=0.0, worker=self.name)
         try:
-            made = self.session.generate(image, item.names, item.options, cancel=token, job=job)
+            made = self.session.generate(image, item.names, item.options, cancel=token, job=job, views=views)
             result.meshes = sum(1 for m in made.meshes if m.status == "done")
             result.missing = sorted({m.target for m in made.failed})
             result.notes = result_notes(made.job)
@@ -148,6 +156,8 @@ class Worker:
             self._token = None
             if item.image_bytes is not None:
                 Path(image).unlink(missing_ok=True)
+            if item.view_bytes is not None:
+                shutil.rmtree(self._scratch / "views", ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
         if job.run_folder is not None:
             root = job.run_folder.root
@@ -158,6 +168,14 @@ class Worker:
         if self._scratch is not None:  # everything this picture left here (its run, a suggest run) is sent or gone
             shutil.rmtree(self._scratch / "runs", ignore_errors=True)
         return result
+
+
+def _scratch_view(folder: Path, side: str, listed: str, data: bytes) -> str:
+    """A view sent with its picture, written in ``folder`` (its name's, in the worker's scratch); its path there."""
+    path = folder / f"{side}{Path(listed).suffix[:8]}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
 
 
 def _pack(root: Path) -> dict[str, bytes]:

@@ -30,6 +30,7 @@ from . import batch, chain, models, probe
 from .options import add_job_options, job_options, usage_message
 from .progress import ProgressPrinter, log_to_stderr
 from .shown_text import shown_output
+from .views import add_view_argument, views_from_arguments
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(every instance of each)")
     common(gen)
     add_job_options(gen)
+    add_view_argument(gen)
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
     det.add_argument("image", type=Path)
@@ -175,6 +177,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = job_options(args) if args.command == "generate" else JobOptions()
     args.boxes = _boxes(args) if args.command == "generate" else {}
+    args.views = views_from_arguments(args.view, args.names) if args.command == "generate" else {}
 
 
 def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -229,7 +232,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         names, every_instance = suggested
         if every_instance:
             options.keep = "all"
-    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes)
+    request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes,
+                              views=args.views)
     printer, job = _job_for(request.id, interrupts)
     try:
         result = engine.run(request, job)
@@ -246,9 +250,16 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
             failed += 1
             error = target.error or {}
             print(f"{label}: FAILED [{error.get('code')}] {error.get('message')}")
-    for skipped in (result.texture_skipped, result.depth_skipped, result.materials_skipped):  # went on without
+    for skipped in (result.views_shape_skipped, result.texture_skipped, result.depth_skipped,
+                    result.materials_skipped):  # went on without
         if skipped:
             print(skipped)
+    said = set()
+    for target in result.targets:  # a view that could not be used: its sentence, once for all the name's instances
+        for sentence in (target.views_left_out or {}).values():
+            if sentence not in said:
+                said.add(sentence)
+                print(sentence)
     for target in result.targets:  # quads asked for and not made: the finish's one sentence
         if target.fallback:
             print(f"{target.target}: {target.fallback}")

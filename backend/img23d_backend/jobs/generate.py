@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import trimesh
-from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
-                             box_for, check_boxes, check_completion_off)
+from img23d_protocol import (CLEAN, CLEAN_FAMILY_VIEWS, Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult,
+                             ProtocolError, TargetResult, box_for, check_boxes, check_completion_off, check_views)
 
 from ..families.table import family_of
 from ..layout import scene
@@ -24,6 +24,7 @@ from ..stages.mesh import cleanup
 from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
+from ..views.given import ObjectViews, prepare_views
 from . import completing, cutting, finishing, materials
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
@@ -40,12 +41,14 @@ class GenerateRun(PaintingRun):
     kind = "generate"
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
+    views: dict[str, ObjectViews]  # each record's views by stem (views/given.py): names with usable views only
 
     @classmethod
     def check_request(cls, request: Request) -> None:
         super().check_request(request)
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
         check_completion_off(request.completion_off, request.targets)
+        check_views(request.views, request.targets)  # views of names the job has
 
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
@@ -73,6 +76,8 @@ class GenerateRun(PaintingRun):
         cutouts = {stem: cut.cutout for stem, cut in cuts.items()}
         _share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
+        self.views = prepare_views(self, firsts, cutouts)
+        views_shape_skipped = self._front_only_shapes()
         self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None],
                                     {stem: cut.rect for stem, cut in cuts.items()}, cutouts)
         with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
@@ -93,7 +98,18 @@ class GenerateRun(PaintingRun):
             image_size=list(image.original_size), targets=tuple(TargetResult(**asdict(r)) for r in records),
             texture_skipped=manifest.texture_skipped, depth_skipped=manifest.depth_skipped,
             materials_skipped=manifest.materials_skipped, timings=manifest.timings, answer=self.answer(),
-            seed=self.options.seed)
+            seed=self.options.seed, views_shape_skipped=views_shape_skipped)
+
+    def _front_only_shapes(self) -> str | None:
+        """With views given and the clean family's shape model: its one sentence (the log, the progress, the
+        manifest's warnings, the result), and the shapes come from the front alone; None otherwise."""
+        if not self.request.views or self.manager.spec("shape").family != CLEAN:
+            return None
+        log.warning(CLEAN_FAMILY_VIEWS)
+        self.progress("shape", 0, 1, CLEAN_FAMILY_VIEWS)
+        self.run_folder.manifest.warnings.append({"stage": "shape", "code": "views_front_only",
+                                                  "message": CLEAN_FAMILY_VIEWS})
+        return CLEAN_FAMILY_VIEWS
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
         """One record per target instance; whole image as one object when no names were given."""

@@ -23,6 +23,7 @@ from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, TargetRecord, recover_interrupted
 from ..stages.mesh.tail import Tail
+from ..views.given import carry_views
 from .generate import GenerateRun
 
 REGENERATED = "regenerated"   # the folder inside a Generate run that holds its regenerations
@@ -121,6 +122,7 @@ class RegenerateRun(GenerateRun):
         manifest.image = dict(source.manifest.image)
         manifest.targets = [source.record(key).target for key in self.request.keys]
         records, cutouts = [], {}
+        self.views = {}
         with self.stage("load"):
             for index, key in enumerate(self.request.keys):
                 old = source.record(key)
@@ -129,6 +131,9 @@ class RegenerateRun(GenerateRun):
                 cutouts[key] = source.cutout(key).image
                 record.matte = self.run_folder.relative(self.run_folder.write_image(f"{MATTES}/{key}.png",
                                                                                     cutouts[key]))
+                carried = carry_views(self, source.root, old, record)  # as the object's first shape took them
+                if carried is not None:
+                    self.views[key] = carried
                 records.append(record)
         manifest.records = records
         self.layout = _source_layout(source.manifest)

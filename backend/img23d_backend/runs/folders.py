@@ -1,10 +1,9 @@
 """The run folder: the only code that writes a job's files.
 
-Each job gets its own folder, ``<runs dir>/<UTC timestamp>-<image stem>``, never reused
-(a clash gets ``-2``, ``-3``...). The manifest is rewritten atomically after every stage,
-so a job that stops half way (failure, cancel, killed process) leaves a folder whose
-``manifest.json`` says how far it got. Target names become file names only through
-``safe_stem``; every path is checked to stay inside the folder.
+Each job gets its own folder, ``<runs dir>/<UTC timestamp>-<image stem>``, never reused (a clash gets
+``-2``, ``-3``...). The manifest is rewritten atomically after every stage, so a job that stops half
+way (failure, cancel, killed process) leaves a folder whose ``manifest.json`` says how far it got.
+Target names become file names only through ``safe_stem``; every path is checked to stay inside it.
 
 Every ending closes the manifest, even on a full disk: each running job keeps a small
 preallocated reserve file, and the final manifest is written into those blocks (no new
@@ -73,14 +72,15 @@ class TargetRecord:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
     depth: dict[str, Any] | None = None       # its depth statistic (stages/depth.DepthStat), once measured
     placement: dict[str, Any] | None = None   # where its mesh stands (layout.Placement), once written
-    # Its finish when the job asked for a topology (jobs/finishing.py): topology, target, method, faces
-    # in and out, quads, fallback, bake size, seconds; ``mesh`` is then the low mesh, ``high/<stem>.glb`` the high.
+    # Its finish when the job asked for a topology (jobs/finishing.py): topology, target, method, faces in and
+    # out, quads, fallback, bake size, seconds; ``mesh`` is then the low mesh, ``high/<stem>.glb`` the high.
     finish: dict[str, Any] | None = None
     # What completion did (img23d_protocol.Completion's fields): completed, why, completed/<stem>.png or why not.
     completion: dict[str, Any] | None = None
-    # (issue 55) Its views: side -> its cut-out in the run folder (views_in/<stem>/<side>.png); None without.
+    # Its views (views/given.py): side -> cut-out (views_in/<name-stem>/<side>.png); those not used, side -> why;
+    # what each photo did to its texture (jobs/photo_colour.py): side -> used, residual, coverage, or why not.
     views: dict[str, str] | None = None
-    # What each photo did to its texture (jobs/photo_colour.py): side -> used, residual, coverage, or why not.
+    views_left_out: dict[str, str] | None = None
     projection: dict[str, Any] | None = None
 
 
@@ -131,8 +131,7 @@ class RunFolder:
         self.root = root
         self.manifest = manifest
         self._stems: set[str] = set()
-        # The job's thread and a closing thread (the server at exit, a signal) may both write
-        # the manifest: one at a time, and nothing after the final one.
+        # The job's thread and a closing thread (server exit, a signal): one write at a time, none after the last.
         self._manifest_lock = threading.RLock()
         self.closed = False
 
@@ -235,7 +234,6 @@ class RunFolder:
 
     def _reserve(self, size: int, required: bool = False) -> None:
         """Make sure the reserve file holds at least ``size`` bytes of allocated blocks.
-
         ``required`` (when the folder is created): raise OSError when there is no room. Later
         growth is best effort: the reserve already there holds any ordinary manifest."""
         reserve = self.root / RESERVE_NAME
@@ -346,12 +344,10 @@ INTERRUPTED_MESSAGE = ("the backend stopped while this job ran (killed, crashed 
 
 
 def recover_interrupted(runs_dir: Path) -> list[Path]:
-    """Mark runs left "running" by a backend that no longer exists as "interrupted", and remove
-    what killed writes left behind in every run that no live backend is writing.
-
-    A killed backend cannot write its own epitaph; the next one writes it, so every run folder
-    ends with a manifest that says what happened. Returns the folders it marked.
-    """
+    """Mark runs left "running" by a backend that no longer exists as "interrupted", and remove what
+    killed writes left behind in every run that no live backend is writing. A killed backend cannot
+    write its own epitaph; the next one writes it, so every run folder ends with a manifest that says
+    what happened. Returns the folders it marked."""
     import psutil
 
     marked: list[Path] = []
@@ -387,9 +383,8 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
 
 
 def remove_leftovers(root: Path, keep_reserve: bool = False) -> list[Path]:
-    """Delete the temporary files of writes that never finished (``.tmp-*``, from a process
-    killed mid-write) and, unless ``keep_reserve``, the reserve file, anywhere in the run
-    folder ``root``. Symbolic links are not followed. Returns what was removed."""
+    """Delete the temporary files of writes that never finished (``.tmp-*``, from a process killed mid-write)
+    and, unless ``keep_reserve``, the reserve file, anywhere in ``root`` (links not followed); returns them."""
     removed: list[Path] = []
     for folder, _dirs, files in os.walk(root, followlinks=False):
         for name in files:
