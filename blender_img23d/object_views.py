@@ -18,8 +18,6 @@ from bpy.props import EnumProperty, PointerProperty, StringProperty
 
 # The licence-clean family's one sentence where a view is added (issue 55 item 4): no openly licensed
 # multi-view shape model exists, and views are never fed to Step1X-3D's single-view model.
-CLEAN_FAMILY_NOTE = ("The licence-clean family has no multi-view shape model: the shape comes from the front "
-                     "picture; the views still colour the texture and help completion")
 
 
 def side_label(side: str) -> str:

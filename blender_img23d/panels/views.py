@@ -59,9 +59,11 @@ def _draw_view(layout: bpy.types.UILayout, view: Any, retexture: bool) -> None:
 
 
 def draw_clean_family_note(layout: bpy.types.UILayout, context: bpy.types.Context, views: Any) -> None:
-    """With the licence-clean family chosen and a view given: its one sentence (issue 55 item 4)."""
-    if len(views) and preferences.get(context).family == protocol.CLEAN:
+    """With a view given and a family without a multi-view shape model chosen (the licence-clean one): its
+    one sentence, the one the job says (issue 55 item 4)."""
+    note = protocol.model_family(preferences.get(context).family).views_front_only if len(views) else ""
+    if note:
         column = layout.column(align=True)
-        head, _, rest = object_views.CLEAN_FAMILY_NOTE.partition(": ")
+        head, _, rest = note.partition(": ")
         column.label(text=head + ":", icon="INFO")  # two lines: the sidebar is narrow
         column.label(text=rest, icon="BLANK1")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import ErrorCode, ProtocolError
+from .views import CLEAN_FAMILY_VIEWS
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class ModelFamily:
     # Packages its code needs beyond the backend's requirements: Install Backend installs them with
     # --no-deps for this family only (hy3dgen's other declared dependencies are web-UI extras).
     pip_packages: tuple[str, ...] = ()
+    # (1.19) One sentence where views are given and the family has no multi-view shape model (its shapes
+    # come from the front picture alone); empty when it has one.
+    views_front_only: str = ""
 
 
 HUNYUAN3D = "hunyuan3d"
@@ -36,7 +40,8 @@ MODEL_FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
                 shape="2mini-turbo", tiny_shape="tiny", paints=True, paint_label="Hunyuan3D-Paint 2.0",
                 pip_packages=("hy3dgen==2.0.2",)),
     ModelFamily(CLEAN, "Licence-clean (Step1X-3D, Apache-2.0)", shape="step1x", tiny_shape="tiny-step1x",
-                paints=True, paint_label="Step1X-3D texture (SDXL base 1.0 + multiview adapter)"),
+                paints=True, paint_label="Step1X-3D texture (SDXL base 1.0 + multiview adapter)",
+                views_front_only=CLEAN_FAMILY_VIEWS),
 )}
 DEFAULT_FAMILY = HUNYUAN3D
 

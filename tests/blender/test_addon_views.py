@@ -74,7 +74,8 @@ def test_the_panel_adds_shows_and_removes_a_names_views(addon, scene) -> None:
 @pytest.mark.smoke
 def test_the_clean_family_says_its_one_sentence_where_a_view_is_added(addon, scene) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    note = addon.object_views.CLEAN_FAMILY_NOTE
+    protocol = addon.object_views.protocol  # the add-on's own wheel
+    note = protocol.model_family(protocol.CLEAN).views_front_only
     scene.img23d.targets = "chimney"
 
     def shown() -> bool:  # the sentence, once, over the two lines the narrow sidebar gives it
@@ -86,8 +87,7 @@ def test_the_clean_family_says_its_one_sentence_where_a_view_is_added(addon, sce
         assert not shown()  # no view yet: nothing to say
         assert bpy.ops.img23d.view_add(target="chimney", side="back", filepath=str(SUBJECT)) == {"FINISHED"}
         assert shown()
-        assert note == ("The licence-clean family has no multi-view shape model: the shape comes from the front "
-                        "picture; the views still colour the texture and help completion")
+        assert note.startswith("the clean family (Step1X-3D) has no multi-view shape model")  # the job's own words
         prefs.family = "hunyuan3d"
         assert not shown()
     finally:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import trimesh
-from img23d_protocol import (CLEAN, CLEAN_FAMILY_VIEWS, Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult,
-                             ProtocolError, TargetResult, box_for, check_boxes, check_completion_off, check_views)
+from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
+                             box_for, check_boxes, check_completion_off, check_views, model_family)
 
 from ..families.table import family_of
 from ..layout import scene
@@ -103,13 +103,14 @@ class GenerateRun(PaintingRun):
     def _front_only_shapes(self) -> str | None:
         """With views given and the clean family's shape model: its one sentence (the log, the progress, the
         manifest's warnings, the result), and the shapes come from the front alone; None otherwise."""
-        if not self.request.views or self.manager.spec("shape").family != CLEAN:
+        family = self.manager.spec("shape").family
+        note = model_family(family).views_front_only if self.request.views and family else ""
+        if not note:
             return None
-        log.warning(CLEAN_FAMILY_VIEWS)
-        self.progress("shape", 0, 1, CLEAN_FAMILY_VIEWS)
-        self.run_folder.manifest.warnings.append({"stage": "shape", "code": "views_front_only",
-                                                  "message": CLEAN_FAMILY_VIEWS})
-        return CLEAN_FAMILY_VIEWS
+        log.warning(note)
+        self.progress("shape", 0, 1, note)
+        self.run_folder.manifest.warnings.append({"stage": "shape", "code": "views_front_only", "message": note})
+        return note
 
     def _plan_targets(self, image: LoadedImage) -> list[TargetRecord]:
         """One record per target instance; whole image as one object when no names were given."""
