@@ -11,6 +11,14 @@ its result is checked (so that a fixable mesh is not thrown away for quadric tri
   field, which is smoothed: on a curved or creased part the vertex floats off the input's surface.
   ``project_onto`` moves each vertex to the nearest point of the input (bounded by a share of an
   edge's length, so no vertex can jump across a thin part to its other side).
+* **Doublets.** Two quads that share two edges meeting at a vertex that only they use (a vertex of
+  valence two, which the extraction leaves where its field turns): each quad's diagonal through
+  that vertex's two neighbours is the other's too. Whichever diagonal a triangulation picks (the
+  bake picks MikkTSpace's, in UV space), both may pick that one: four triangles on one edge, a
+  file that is not manifold, and an import that is torn there. Fitting the vertices to the
+  surface (``surface_reach``) changed which diagonal won and made it happen on the example house.
+  ``dissolve_doublets`` joins the two into one quad without that vertex, repeated while joins
+  leave new ones.
 """
 
 from __future__ import annotations
@@ -59,6 +67,35 @@ def unfold_quads(vertices: np.ndarray, quads: np.ndarray) -> tuple[np.ndarray, n
         quads = roots[quads[~folded]]
     points, quads = drop_unreferenced(points, quads)
     return points.astype(np.asarray(vertices).dtype), quads, dropped
+
+
+def dissolve_doublets(vertices: np.ndarray, quads: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every doublet joined into one quad and its middle vertex dropped; (vertices, quads, joined).
+    Quads ``(v, p, x, q)`` and ``(v, q, y, p)`` become ``(p, x, q, y)``: the same outline, the
+    edges ``v-p`` and ``v-q`` gone, every other edge used as before (so a manifold mesh stays so)."""
+    quads = np.array(quads, dtype=np.int64).reshape(-1, 4)
+    joined = 0
+    for _ in range(MAX_ROUNDS):
+        keep = np.ones(len(quads), dtype=bool)
+        touched = np.zeros(len(vertices), dtype=bool)  # one join per quad and per corner a round
+        valence = np.bincount(quads.ravel(), minlength=len(vertices))
+        for v in np.flatnonzero(valence == 2).tolist():
+            rows, slots = np.nonzero(quads == v)
+            if len(rows) != 2 or not keep[rows].all():
+                continue
+            p, x, q = np.roll(quads[rows[0]], -int(slots[0]))[1:].tolist()  # (v, p, x, q)
+            _, q2, y, p2 = np.roll(quads[rows[1]], -int(slots[1])).tolist()  # (v, q, y, p) in a doublet
+            if (q2, p2) != (q, p) or y == x or touched[[p, q, x, y]].any():
+                continue  # not two quads on two shared edges (or a pillow: both quads on the same four)
+            quads[rows[0]] = (p, x, q, y)  # in the first one's place: the quads keep their order
+            keep[rows[1]] = False
+            touched[[p, q, x, y]] = True
+        if keep.all():
+            break
+        joined += int((~keep).sum())
+        quads = quads[keep]
+    points, quads = drop_unreferenced(np.asarray(vertices), quads)
+    return points, quads, joined
 
 
 def project_onto(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, max_move: float) -> np.ndarray:

@@ -45,7 +45,7 @@ from .canonical import Canonical, canonical
 from .coverage import coverage
 from .feature_snap import snap_to_features
 from .quad_mesh import DEGENERATE_AREA, cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
-from .quad_repair import project_onto, unfold_quads
+from .quad_repair import dissolve_doublets, project_onto, unfold_quads
 from .surface_reach import reach_uncovered
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,7 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
         capped = 0
         if closed:
             quad_v, quads, capped = cap_small_holes(quad_v, quads)
+        quad_v, quads, _ = dissolve_doublets(quad_v, quads)
         max_move = PROJECT_SHARE * median_edge(quad_v, quads)
         quad_v = snap_to_features(project_onto(quad_v, vertices, faces, max_move), quads, vertices, faces, max_move)
         quad_v = reach_uncovered(quad_v, quads, vertices, faces, REACH_SHARE * median_edge(quad_v, quads))
