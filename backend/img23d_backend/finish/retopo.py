@@ -7,7 +7,7 @@ whose faces has any area raises ``NothingToRemesh`` (its message is the sentence
 
 Quads come from Instant Meshes (``instant_meshes``) after light Taubin smoothing (the clean-up's
 own ``taubin_smooth``: marching-cubes stair steps otherwise bend its orientation field); its
-folded quads are dropped, small holes capped and every vertex moved onto the input's own
+folded quads are dropped, small holes capped, doublets joined and every vertex moved onto the input's own
 (unsmoothed) surface (``quad_repair``; on the benchmark's meshes that halves the mean distance
 between the meshes, the Chamfer figure), then onto its corners and creases (``feature_snap``:
 the example house's worst distance at 5,000 quads goes from 2.1 % of the diagonal to 0.9 %), and
@@ -19,6 +19,7 @@ then splits every coarse face into quads, so about four times as many quads come
 were asked for. The ratio is measured, not assumed
 (``bench/retopo_calibration.py`` writes ``bench/results/retopo-calibration-cpu.json``), and the
 request is the target divided by it. A result is checked (``quad_mesh.check_quads``: counts;
+no doublet or pinch, so the file is manifold however the bake splits its quads;
 ``coverage``: it still covers the input and faces its way, so a result that lost a part or runs
 across a thin one is not a success); the one
 that fails gets one more call, its request scaled by what this mesh made of the first (or
