@@ -98,7 +98,8 @@ class RetopoResult:
     triangles: np.ndarray       # (T, 3)
     quads: np.ndarray | None    # (Q, 4), or None when the mesh is triangles
     method: Method
-    fallback: str | None        # the one sentence said to the user when quads were asked but not made
+    fallback: str | None        # the one sentence said when quads were asked but not made, or the
+                                # count made is far off what was asked (a mesh too small for it)
     faces_in: int
     faces_out: int
     seconds: float
@@ -125,11 +126,11 @@ def retopologize(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettin
         raise NothingToRemesh(f"none of the mesh's {len(faces):,} faces has any area (each is a line or a "
                               "point): there is no surface to remesh")
     if settings.topology == "triangles":
-        result = _triangles(vertices, faces, frame, settings.faces)
+        result = _triangles(vertices, faces, frame, settings.faces, settings.tolerance)
     else:
         result, reason = _quads(frame, len(faces), settings, cancel)
         if result is None:
-            result = _triangles(vertices, faces, frame, settings.faces)
+            result = _triangles(vertices, faces, frame, settings.faces, settings.tolerance)
             result.fallback = quads_failed(reason, result)
     result.seconds = time.perf_counter() - started
     return result
@@ -156,9 +157,12 @@ def next_request(request: int, quads_out: int, target: int) -> int:
     return max(1, round(scaled))
 
 
-def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget: int) -> RetopoResult:
+def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget: int,
+               tolerance: float) -> RetopoResult:
     """At most ``budget`` triangles by quadric decimation of the canonical mesh, checked against the
-    input (a mesh already within the budget is left as it is)."""
+    input (a mesh already within the budget is left as it is). Where no collapse is left that keeps
+    the surface (a closed five-face pyramid asked for three), more come back: said in one sentence
+    when that is more than ``tolerance`` over."""
     if len(faces) <= budget:
         return RetopoResult(vertices, faces, None, "as-generated", None, len(faces), len(faces), 0.0)
     out_v, out_f = decimate(frame.vertices, frame.faces, budget)
@@ -167,16 +171,21 @@ def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget
     if reason is not None:
         return RetopoResult(vertices, faces, None, "as-generated", f"decimation failed: {reason}; kept its "
                             f"{len(faces):,} triangles instead", len(faces), len(faces), 0.0)
-    return RetopoResult(frame.to_input(out_v).astype(np.float32), out_f, None, "quadric", None, len(faces),
+    over = (len(out_f) - budget) / budget
+    said = None
+    if over > tolerance:
+        said = (f"decimation stopped at {len(out_f):,} triangles, {100.0 * over:.0f} % over the {budget:,} asked: "
+                "no further collapse keeps the surface")
+    return RetopoResult(frame.to_input(out_v).astype(np.float32), out_f, None, "quadric", said, len(faces),
                         len(out_f), 0.0)
 
 
 def quads_failed(reason: str, result: RetopoResult) -> str:
     """The one sentence said when quads failed for ``reason`` and ``result`` (triangles) came instead."""
+    if result.fallback:  # the decimation failed too, or fell short: its own sentence says what was kept
+        return f"quads failed: {reason}; {result.fallback}"
     if result.method == "quadric":
         return f"quads failed: {reason}; decimated to {result.faces_out:,} triangles instead"
-    if result.fallback:  # the decimation failed too: its own sentence says what was kept
-        return f"quads failed: {reason}; {result.fallback}"
     return f"quads failed: {reason}; kept its {result.faces_out:,} triangles instead"
 
 
