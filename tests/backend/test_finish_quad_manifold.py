@@ -13,7 +13,7 @@ import trimesh
 from test_finish_retopo import _cube_quads, needs_instant_meshes
 
 from img23d_backend.finish.quad_mesh import check_quads
-from img23d_backend.finish.quad_repair import dissolve_doublets
+from img23d_backend.finish.quad_repair import dissolve_doublets, separate_coincident
 from img23d_backend.finish.retopo import RetopoSettings, retopologize
 from testdata import MESH
 
@@ -115,3 +115,15 @@ def test_the_example_house_in_quads_is_one_closed_manifold_part_however_its_quad
     assert _parts(quads.tolist()) == 1 and _pinches(quads.tolist()) == 0
     for triangles in (*_both_splits(quads), result.triangles.tolist()):
         assert set(_edge_uses(triangles).values()) == {2}
+
+
+def test_two_vertices_on_one_point_are_moved_apart_a_little() -> None:
+    # Fitting can put two vertices that share no edge on one point (the armadillo's fingertips at
+    # 5,000 quads); a file's reader joins them by position, and the file is torn and crowded there.
+    vertices, quads = _cube_quads(4)
+    a, b = sorted((int(quads[20][0]), int(quads[20][2])))  # a quad's opposite corners: no edge between them
+    vertices[b] = vertices[a]
+    separated = separate_coincident(vertices, quads)
+    assert len(np.unique(separated.astype(np.float32), axis=0)) == len(vertices)
+    assert np.flatnonzero(np.any(separated != vertices, axis=1)).tolist() == [b]  # the lower-numbered one stays
+    assert 0.0 < np.linalg.norm(separated[b] - vertices[b]) < 0.1 * 0.5  # a little way: under a tenth of an edge

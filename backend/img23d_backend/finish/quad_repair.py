@@ -19,6 +19,12 @@ its result is checked (so that a fixable mesh is not thrown away for quadric tri
   surface (``surface_reach``) changed which diagonal won and made it happen on the example house.
   ``dissolve_doublets`` joins the two into one quad without that vertex, repeated while joins
   leave new ones.
+* **Two vertices on one point.** Fitting puts vertices on the input's surface, and near a tip
+  (the armadillo's fingers at 5,000 quads) two vertices that share no edge can land on the same
+  point: a reader that joins a file's copies by position (the float32 file keeps no other way to
+  tell them apart) then joins two vertices that are not one, and the file has open and crowded
+  edges there. ``separate_coincident`` moves each such vertex a little way (``SEPARATE_SHARE`` of
+  the way) toward the middle of its own quads.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from .bake.surface import closest_on_triangles
 MAX_ROUNDS = 8        # welding rounds before giving up (then the check says what is left)
 COINCIDENT = 1e-9     # corners closer than this share of the bounding-box diagonal are one point
 CANDIDATES = 16       # input triangles examined per projected vertex (nearest by centroid)
+COINCIDENT_GAP = 1e-5  # vertices closer than this share of the diagonal are one point to a file's reader
+SEPARATE_SHARE = 0.05  # how far toward the middle of its quads a vertex on another's point moves
 
 
 def _root(parent: np.ndarray, index: int) -> int:
@@ -96,6 +104,27 @@ def dissolve_doublets(vertices: np.ndarray, quads: np.ndarray) -> tuple[np.ndarr
         quads = quads[keep]
     points, quads = drop_unreferenced(np.asarray(vertices), quads)
     return points, quads, joined
+
+
+def separate_coincident(points: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """``points`` with every vertex that lies on another's point (within ``COINCIDENT_GAP`` of the
+    diagonal) but the lowest-numbered moved toward the middle of its quads, until none is left."""
+    points = np.array(points, dtype=np.float64)
+    quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
+    if len(points) < 2 or len(quads) == 0:
+        return points
+    gap = COINCIDENT_GAP * float(np.linalg.norm(np.ptp(points, axis=0)))
+    for _ in range(MAX_ROUNDS):
+        pairs = cKDTree(points).query_pairs(gap, output_type="ndarray")
+        if len(pairs) == 0:
+            break
+        moved = np.unique(pairs.max(axis=1))
+        middle = np.zeros_like(points)
+        np.add.at(middle, quads.ravel(), np.repeat(points[quads].mean(axis=1), 4, axis=0))
+        count = np.bincount(quads.ravel(), minlength=len(points))[:, None]
+        middle = middle / np.maximum(count, 1)
+        points[moved] += SEPARATE_SHARE * (middle[moved] - points[moved])
+    return points
 
 
 def project_onto(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, max_move: float) -> np.ndarray:

@@ -46,7 +46,7 @@ from .canonical import Canonical, canonical
 from .coverage import coverage
 from .feature_snap import snap_to_features
 from .quad_mesh import DEGENERATE_AREA, cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
-from .quad_repair import dissolve_doublets, project_onto, unfold_quads
+from .quad_repair import dissolve_doublets, project_onto, separate_coincident, unfold_quads
 from .surface_reach import reach_uncovered
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,7 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
         max_move = PROJECT_SHARE * median_edge(quad_v, quads)
         quad_v = snap_to_features(project_onto(quad_v, vertices, faces, max_move), quads, vertices, faces, max_move)
         quad_v = reach_uncovered(quad_v, quads, vertices, faces, REACH_SHARE * median_edge(quad_v, quads))
+        quad_v = separate_coincident(quad_v, quads)
         check = check_quads(quad_v, quads, closed, settings.faces, settings.tolerance)
         failed = check.reason
         if failed is None:
