@@ -28,6 +28,7 @@ and of the finished GLB from five cameras (``game_ready_blender.py``).
 
     .venv/bin/python bench/game_ready.py [--targets 5000 2000 10000] [--orderings 3] [--only NAME ...]
         [--no-blender] [--cgal-data data.tar.gz] [--budget-s 1500] [--json bench/results/game-ready-cpu.json]
+        [--no-psnr] [--topologies quads]
 
 Targets run in the order given, each over the whole set; when ``--budget-s`` is spent no new
 (mesh, target) starts, and the JSON says which were left out.
@@ -202,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cgal-data", type=Path, default=None, help="CGAL's data.tar.gz (Debian's libcgal-demo)")
     parser.add_argument("--budget-s", type=float, default=1e9, help="start no new (mesh, target) after this")
     parser.add_argument("--renders", type=Path, default=None, help="keep the renders here")
+    parser.add_argument("--no-psnr", action="store_true",
+                        help="leave the Cycles renders out (distances only: minutes less per mesh on a loaded CPU)")
+    parser.add_argument("--topologies", nargs="+", choices=("quads", "triangles"), default=["quads", "triangles"])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     import game_ready_blender as blender  # bpy: imported here, not when a spawned worker re-imports this file
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {"device": f"CPU {cpu_name()}, {os.cpu_count()} cores (shared)",
               "load_average_start": os.getloadavg(), "versions": versions(blender.version()),
               "targets": args.targets, "orderings": args.orderings, "bake_size": BAKE_SIZE, "method": METHOD,
-              "runs": [], "left_out": []}
+              "topologies": args.topologies, "psnr": not args.no_psnr, "runs": [], "left_out": []}
     with tempfile.TemporaryDirectory(prefix="img23d-game-ready-") as scratch:
         work = Path(scratch)
         inputs, record["notes"] = mesh_set(work, args.cgal_data)
@@ -227,9 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                 vertices, faces, glb, copies, views, high_images = highs[item.name]
                 out = work / "out" / _slug(item.name) / str(target)
                 rows = []
-                for topology in ("quads", "triangles"):
+                for topology in args.topologies:
                     row, low = run_img23d(glb, vertices, faces, topology, target, out / topology)
-                    if low is not None:
+                    if low is not None and not args.no_psnr:
                         low_images = blender.render_glb(low, views, _keep(args.renders, item.name,
                                                                           f"{topology}-{target}"))
                         psnr, per_view = blender.psnr(high_images, low_images)
@@ -258,7 +262,8 @@ def _prepare(item: Input, work: Path, args: argparse.Namespace, blender) -> tupl
     mesh = high_file(item, vertices, faces, glb)
     copies = [shuffled(mesh, seed, glb.with_name(f"{glb.stem}-order{seed}.glb")) for seed in range(1, args.orderings)]
     views = views_for(vertices)
-    return vertices, faces, glb, copies, views, blender.render_glb(glb, views, _keep(args.renders, item.name, "high"))
+    high_images = None if args.no_psnr else blender.render_glb(glb, views, _keep(args.renders, item.name, "high"))
+    return vertices, faces, glb, copies, views, high_images
 
 
 def _orderings(row: dict, copies: list[Path], vertices: np.ndarray, faces: np.ndarray, target: int, out: Path) -> None:

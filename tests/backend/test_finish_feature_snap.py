@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from img23d_backend.finish.feature_snap import _undo_flips, quad_normals, snap_to_features
+from img23d_backend.finish.feature_snap import undo_flips, quad_normals, snap_to_features
 from img23d_backend.finish.retopo import RetopoSettings, retopologize
 from test_finish_retopo import _cube_quads  # a closed quad grid on the cube [-1, 1]^3, wound outwards
 
@@ -70,7 +70,7 @@ def test_a_move_that_flips_a_quad_is_put_back_and_the_others_kept() -> None:
                       for i in range(2) for j in range(2)], dtype=np.int64)
     after = before + [0.0, 0.0, 0.05]  # every vertex lifted a little: no quad turns
     after[4] = (2.5, 2.5, 0.05)  # the centre pushed past a corner: its four quads fold over
-    fixed = _undo_flips(before, after.copy(), quads)
+    fixed = undo_flips(before, after.copy(), quads)
     assert np.array_equal(fixed[4], before[4])
     assert np.einsum("ij,ij->i", quad_normals(before, quads), quad_normals(fixed, quads)).min() > 0.0
     kept = [i for i in range(9) if not np.array_equal(fixed[i], before[i])]

@@ -219,3 +219,16 @@ def test_the_command_says_when_a_mesh_is_too_small_for_quads(tmp_path: Path, cap
     code, out, err = _retopo_here(tmp_path / "five.ply", tmp_path / "runs", capsys, faces=100)
     assert code == 0, err
     assert "quads failed: " in out and "kept its 5 triangles instead" in out
+
+
+
+def test_triangles_far_over_the_budget_are_said_in_one_sentence() -> None:
+    # A closed pyramid of six triangles asked for three (the settings take any count from one; the
+    # command's own bound is 100): no collapse keeps its surface, so six come back, which was said
+    # nowhere, as a small mesh came back a third off its target without a word.
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 0.8]], dtype=np.float64)
+    faces = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4], [0, 2, 1], [0, 3, 2]])
+    result = retopologize(vertices, faces, RetopoSettings("triangles", 3))
+    assert result.faces_out == 6 and result.fallback == (
+        "decimation stopped at 6 triangles, 100 % over the 3 asked: no further collapse keeps the surface")
+    assert retopologize(vertices, faces, RetopoSettings("triangles", 6)).fallback is None  # within: nothing to say

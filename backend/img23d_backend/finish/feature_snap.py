@@ -97,7 +97,7 @@ def _qef_steps(points: np.ndarray, owner: np.ndarray, normal: np.ndarray, offset
     return np.einsum("vki,vi->vk", axes, along)
 
 
-def _undo_flips(before: np.ndarray, after: np.ndarray, quads: np.ndarray) -> np.ndarray:
+def undo_flips(before: np.ndarray, after: np.ndarray, quads: np.ndarray) -> np.ndarray:
     """``after`` with the corners of every quad it flipped or squashed put back to ``before``."""
     was = quad_normals(before, quads)
     was_length = np.linalg.norm(was, axis=1)
@@ -134,5 +134,5 @@ def snap_to_features(points: np.ndarray, quads: np.ndarray, vertices: np.ndarray
         step = _qef_steps(points, owned, normal[facing], offset, weight[facing])
         length = np.linalg.norm(step, axis=1, keepdims=True)
         points = before + step * np.minimum(1.0, max_move / np.maximum(length, 1e-300))
-        points = _undo_flips(before, points, quads)
+        points = undo_flips(before, points, quads)
     return points

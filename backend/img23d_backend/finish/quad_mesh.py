@@ -2,8 +2,14 @@
 
 The check counts edges itself (every face's sides, as undirected pairs of vertex indices): a
 closed input must come back closed (every edge used by exactly two faces), no edge may be used by
-more than two faces, no face may repeat a vertex or have no area, every face must be a quad, and
-the count must be within the tolerance of the target.
+more than two faces, no face may repeat a vertex or have no area, every face must be a quad, no
+quad's diagonal may be an edge or another quad's diagonal (the file's triangles are split along a
+diagonal the bake chooses, and there either split would put more than two triangles on one edge:
+two quads sharing two edges, a doublet, is the case ``quad_repair`` dissolves), no vertex may
+join faces that share no edge there (a pinch: Instant Meshes can leave a thin part, such as the
+example house's chimney at 350 quads, closed on its own and touching the rest at one vertex; the
+file then looks whole, but Blender's import keeps parts that touch at a point apart), and the
+count must be within the tolerance of the target.
 
 Capping: Instant Meshes fills the holes its extraction leaves only up to six sides ("Not trying to
 fill a hole of degree N" in wjakob/instant-meshes, src/extract.cpp); in its pure-quad output each
@@ -24,6 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ..stages.mesh.repair import drop_unreferenced
 
@@ -72,6 +80,8 @@ class QuadCheck:
     open_edges: int         # used by one face
     crowded_edges: int      # used by more than two faces
     reason: str | None
+    clashing_diagonals: int = 0  # quads whose diagonal is an edge or another quad's diagonal
+    pinches: int = 0             # vertices whose faces make more than one fan
 
     @property
     def passed(self) -> bool:
@@ -99,6 +109,8 @@ def check_quads(vertices: np.ndarray, quads: np.ndarray, input_closed: bool, tar
     degenerate = int(np.sum((distinct < 3) | (area <= DEGENERATE_AREA * float(extent.dot(extent)))))
     counts = edge_use(quads)
     open_edges, crowded = int(np.sum(counts == 1)), int(np.sum(counts > 2))
+    clashing = clashing_diagonals(quads)
+    pinches = pinched_vertices(quads)
     low, high = target * (1.0 - tolerance), target * (1.0 + tolerance)
     reason = None
     if len(quads) == 0:
@@ -109,12 +121,55 @@ def check_quads(vertices: np.ndarray, quads: np.ndarray, input_closed: bool, tar
         reason = f"{triangles:,} of {len(quads):,} faces were triangles"
     elif crowded:
         reason = f"{_count(crowded, 'edge')} shared by more than two faces"
+    elif clashing:
+        reason = (f"{_count(clashing, 'quad')} with a diagonal that is another face's edge or diagonal "
+                  "(two quads sharing two edges)")
+    elif pinches:
+        reason = f"{_count(pinches, 'vertex')} where parts of the quads touch at a point (a part pinched off)"
     elif input_closed and open_edges:
         reason = f"{_percent(open_edges, len(counts))} of edges open where the input was closed"
     elif not low <= len(quads) <= high:
         off = 100.0 * (len(quads) - target) / target
         reason = f"{len(quads):,} quads, {abs(off):.0f} % {'over' if off > 0 else 'under'} the {target:,} target"
-    return QuadCheck(len(quads), triangles, degenerate, len(counts), open_edges, crowded, reason)
+    return QuadCheck(len(quads), triangles, degenerate, len(counts), open_edges, crowded, reason, clashing, pinches)
+
+
+def pinched_vertices(faces: np.ndarray) -> int:
+    """Vertices whose faces do not make one fan, each face reached from the next across an edge at
+    the vertex: parts that touch there at a point. Counted on edges of at most two faces."""
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(faces) == 0:
+        return 0
+    size = faces.shape[1]
+    corner = np.arange(faces.size).reshape(faces.shape)  # corner i of face k: k * size + i
+    start, end = faces.reshape(-1), np.roll(faces, -1, axis=1).reshape(-1)
+    at_start, at_end = corner.reshape(-1), np.roll(corner, -1, axis=1).reshape(-1)
+    keys = np.minimum(start, end) * (int(faces.max()) + 1) + np.maximum(start, end)
+    order = np.argsort(keys, kind="stable")
+    pair = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    one, two = order[pair], order[pair + 1]
+    # the other face runs the edge the other way round when both agree; else the same way
+    same = start[one] == start[two]
+    left = np.concatenate([at_start[one], at_end[one]])
+    right = np.concatenate([np.where(same, at_start[two], at_end[two]), np.where(same, at_end[two], at_start[two])])
+    graph = coo_matrix((np.ones(len(left)), (left, right)), shape=(faces.size, faces.size))
+    _, fan = connected_components(graph, directed=False)
+    fans_at = np.unique(np.stack([faces.reshape(-1), fan], axis=1), axis=0)[:, 0]
+    return int(np.sum(np.bincount(fans_at) > 1))
+
+
+def clashing_diagonals(quads: np.ndarray) -> int:
+    """Quads one of whose diagonals is an edge of the mesh or a diagonal of another quad: a split
+    along it could put three or four triangles on one edge."""
+    quads = np.asarray(quads, dtype=np.int64).reshape(-1, 4)
+    if len(quads) == 0:
+        return 0
+    sides = np.unique(np.sort(face_edges(quads), axis=1), axis=0)
+    diagonals = np.sort(np.concatenate([quads[:, [0, 2]], quads[:, [1, 3]]]), axis=1)
+    both = np.concatenate([sides, diagonals])
+    _, inverse, counts = np.unique(both, axis=0, return_inverse=True, return_counts=True)
+    clash = counts[inverse.reshape(-1)[len(sides):]] > 1
+    return int(np.unique(np.concatenate([np.arange(len(quads))] * 2)[clash]).size)
 
 
 def _turn(vertices: np.ndarray, quads: np.ndarray, at: int, came_from: int, choices: list[int]) -> int:

@@ -7,15 +7,19 @@ whose faces has any area raises ``NothingToRemesh`` (its message is the sentence
 
 Quads come from Instant Meshes (``instant_meshes``) after light Taubin smoothing (the clean-up's
 own ``taubin_smooth``: marching-cubes stair steps otherwise bend its orientation field); its
-folded quads are dropped, small holes capped and every vertex moved onto the input's own
+folded quads are dropped, small holes capped, doublets joined and every vertex moved onto the input's own
 (unsmoothed) surface (``quad_repair``; on the benchmark's meshes that halves the mean distance
 between the meshes, the Chamfer figure), then onto its corners and creases (``feature_snap``:
-the example house's worst distance at 5,000 quads goes from 2.1 % of the diagonal to 0.9 %). Instant Meshes' ``vertex_count`` is not a face count:
+the example house's worst distance at 5,000 quads goes from 2.1 % of the diagonal to 0.9 %), and
+last out to the tips and rims narrower than a quad that the quads still cut across
+(``surface_reach``: the worst distance from the input to the quads on the benchmark's meshes drops
+by a fifth to a half). Instant Meshes' ``vertex_count`` is not a face count:
 it sizes the field's coarse mesh (about one quad per vertex asked), and its pure-quad extraction
 then splits every coarse face into quads, so about four times as many quads come out as vertices
 were asked for. The ratio is measured, not assumed
 (``bench/retopo_calibration.py`` writes ``bench/results/retopo-calibration-cpu.json``), and the
 request is the target divided by it. A result is checked (``quad_mesh.check_quads``: counts;
+no doublet or pinch, so the file is manifold however the bake splits its quads;
 ``coverage``: it still covers the input and faces its way, so a result that lost a part or runs
 across a thin one is not a success); the one
 that fails gets one more call, its request scaled by what this mesh made of the first (or
@@ -42,7 +46,8 @@ from .canonical import Canonical, canonical
 from .coverage import coverage
 from .feature_snap import snap_to_features
 from .quad_mesh import DEGENERATE_AREA, cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
-from .quad_repair import project_onto, unfold_quads
+from .quad_repair import dissolve_doublets, project_onto, separate_coincident, unfold_quads
+from .surface_reach import reach_uncovered
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,9 @@ QUADS_PER_VERTEX_ASKED = 4.04
 # How far a quad vertex may move onto the input's surface, as a share of the median quad edge:
 # enough for any vertex the smoothed field left floating, too little to cross a thin part.
 PROJECT_SHARE = 0.5
+# How far a vertex may move out to a part the quads cut across (a tip, a rim), as a share of the
+# median quad edge: a whole edge reaches a tip between two vertices.
+REACH_SHARE = 1.0
 # A second call whose scaled request would move less than this is nudged by it instead.
 NUDGE = 0.03
 
@@ -90,7 +98,8 @@ class RetopoResult:
     triangles: np.ndarray       # (T, 3)
     quads: np.ndarray | None    # (Q, 4), or None when the mesh is triangles
     method: Method
-    fallback: str | None        # the one sentence said to the user when quads were asked but not made
+    fallback: str | None        # the one sentence said when quads were asked but not made, or the
+                                # count made is far off what was asked (a mesh too small for it)
     faces_in: int
     faces_out: int
     seconds: float
@@ -117,11 +126,11 @@ def retopologize(vertices: np.ndarray, faces: np.ndarray, settings: RetopoSettin
         raise NothingToRemesh(f"none of the mesh's {len(faces):,} faces has any area (each is a line or a "
                               "point): there is no surface to remesh")
     if settings.topology == "triangles":
-        result = _triangles(vertices, faces, frame, settings.faces)
+        result = _triangles(vertices, faces, frame, settings.faces, settings.tolerance)
     else:
         result, reason = _quads(frame, len(faces), settings, cancel)
         if result is None:
-            result = _triangles(vertices, faces, frame, settings.faces)
+            result = _triangles(vertices, faces, frame, settings.faces, settings.tolerance)
             result.fallback = quads_failed(reason, result)
     result.seconds = time.perf_counter() - started
     return result
@@ -148,9 +157,12 @@ def next_request(request: int, quads_out: int, target: int) -> int:
     return max(1, round(scaled))
 
 
-def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget: int) -> RetopoResult:
+def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget: int,
+               tolerance: float) -> RetopoResult:
     """At most ``budget`` triangles by quadric decimation of the canonical mesh, checked against the
-    input (a mesh already within the budget is left as it is)."""
+    input (a mesh already within the budget is left as it is). Where no collapse is left that keeps
+    the surface (a closed five-face pyramid asked for three), more come back: said in one sentence
+    when that is more than ``tolerance`` over."""
     if len(faces) <= budget:
         return RetopoResult(vertices, faces, None, "as-generated", None, len(faces), len(faces), 0.0)
     out_v, out_f = decimate(frame.vertices, frame.faces, budget)
@@ -159,16 +171,21 @@ def _triangles(vertices: np.ndarray, faces: np.ndarray, frame: Canonical, budget
     if reason is not None:
         return RetopoResult(vertices, faces, None, "as-generated", f"decimation failed: {reason}; kept its "
                             f"{len(faces):,} triangles instead", len(faces), len(faces), 0.0)
-    return RetopoResult(frame.to_input(out_v).astype(np.float32), out_f, None, "quadric", None, len(faces),
+    over = (len(out_f) - budget) / budget
+    said = None
+    if over > tolerance:
+        said = (f"decimation stopped at {len(out_f):,} triangles, {100.0 * over:.0f} % over the {budget:,} asked: "
+                "no further collapse keeps the surface")
+    return RetopoResult(frame.to_input(out_v).astype(np.float32), out_f, None, "quadric", said, len(faces),
                         len(out_f), 0.0)
 
 
 def quads_failed(reason: str, result: RetopoResult) -> str:
     """The one sentence said when quads failed for ``reason`` and ``result`` (triangles) came instead."""
+    if result.fallback:  # the decimation failed too, or fell short: its own sentence says what was kept
+        return f"quads failed: {reason}; {result.fallback}"
     if result.method == "quadric":
         return f"quads failed: {reason}; decimated to {result.faces_out:,} triangles instead"
-    if result.fallback:  # the decimation failed too: its own sentence says what was kept
-        return f"quads failed: {reason}; {result.fallback}"
     return f"quads failed: {reason}; kept its {result.faces_out:,} triangles instead"
 
 
@@ -189,8 +206,11 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
         capped = 0
         if closed:
             quad_v, quads, capped = cap_small_holes(quad_v, quads)
+        quad_v, quads, _ = dissolve_doublets(quad_v, quads)
         max_move = PROJECT_SHARE * median_edge(quad_v, quads)
         quad_v = snap_to_features(project_onto(quad_v, vertices, faces, max_move), quads, vertices, faces, max_move)
+        quad_v = reach_uncovered(quad_v, quads, vertices, faces, REACH_SHARE * median_edge(quad_v, quads))
+        quad_v = separate_coincident(quad_v, quads)
         check = check_quads(quad_v, quads, closed, settings.faces, settings.tolerance)
         failed = check.reason
         if failed is None:
