@@ -68,6 +68,7 @@ class JobRunner:
         self.first_stems: dict[tuple[str, int], str] = {}  # (target, instance) -> its place's stem
         self.high_meshes: dict[str, Path] = {}  # a finished object's generated mesh, by its stem, until its low one
         self.budget = texture_guard.RunBudget()  # the bytes of images every file this job brings in may hold
+        self.left_out: list[str] = []            # names past the budget: one sentence in the notes names them
         # A retopo job's mesh takes the place of the artist's object: the operator does that.
         self.places_meshes = request.TYPE != protocol.RetopoRequest.TYPE
         self.job_id = session.submit(request)
@@ -170,6 +171,9 @@ class JobRunner:
         try:
             obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout, self.outcome.notes,
                                           self.budget)
+        except scene_import.OverBudget:
+            self.leave_out(artifact.target or key)
+            return
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
@@ -178,11 +182,21 @@ class JobRunner:
         if high is not None:
             try:
                 finished_objects.add_high_mesh(obj, high, self.budget)
+            except scene_import.OverBudget:
+                self.leave_out(f"{obj.name} (high)")
             except scene_import.ImportFailed as exc:  # the low object stands; only re-baking lacks its source
                 self.outcome.failed_targets.append(f"{obj.name} (high): {exc}")
         if self.layout is not None and self.collection is not None:
             scene_import.ensure_camera(scene, self.collection, self.layout.camera, self.outcome.run_dir,
                                        f"{self.image_name} camera")
+
+    def leave_out(self, name: str) -> None:
+        """``name`` did not fit the job's budget of image bytes: the one sentence naming all of them
+        (in the notes, said when the job ends) names it too."""
+        if self.left_out:
+            self.outcome.notes.remove(self.budget.left_out(self.left_out))
+        self.left_out.append(name)
+        self.outcome.notes.append(self.budget.left_out(self.left_out))
 
     def _collection(self, scene: bpy.types.Scene) -> bpy.types.Collection:
         self.collection = scene_import.run_collection(scene, self.image_name, self.collection)

@@ -95,8 +95,7 @@ class IMG23D_OT_import_run(bpy.types.Operator):
         if failed:
             self.report({"WARNING"}, "Not imported: " + "; ".join(failed))
         if left_out:
-            self.report({"WARNING"}, f"Left out, past the {texture_guard.megabytes(budget.limit)} of images Blender "
-                                     f"may hold of one run: {', '.join(left_out)}")
+            self.report({"WARNING"}, budget.left_out(left_out))
         for note in dict.fromkeys(notes):
             self.report({"WARNING"}, note)
         if not made:

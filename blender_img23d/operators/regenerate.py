@@ -75,6 +75,9 @@ class RegenerateRunner(JobRunner):
             return
         try:
             scene_import.swap_mesh(obj, path, self.outcome.notes, self.budget)
+        except scene_import.OverBudget:
+            self.leave_out(obj.name)
+            return
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{obj.name}: {exc}")
             return
@@ -84,6 +87,8 @@ class RegenerateRunner(JobRunner):
         if high is not None and Path(os.path.realpath(self.folder)) in Path(os.path.realpath(high)).parents:
             try:
                 finished_objects.add_high_mesh(obj, high, self.budget)
+            except scene_import.OverBudget:
+                self.leave_out(f"{obj.name} (high)")
             except scene_import.ImportFailed as exc:
                 self.outcome.failed_targets.append(f"{obj.name} (high): {exc}")
 

@@ -105,6 +105,10 @@ class RunBudget:
     def refund(self, count: int) -> None:
         self.held = max(0, self.held - count)
 
+    def left_out(self, names: list[str]) -> str:
+        """The one sentence that names what this run left out past its budget."""
+        return f"Left out, past the {megabytes(self.limit)} of images Blender may hold of one run: {', '.join(names)}"
+
 
 def _image_too_big(size: ImageSize) -> bool:
     return size.held_bytes > MAX_IMAGE_BYTES

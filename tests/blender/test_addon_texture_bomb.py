@@ -146,3 +146,33 @@ def test_a_run_past_its_budget_imports_what_fits_and_names_the_rest(addon, scene
     assert any(o.type == "CAMERA" for o in collection.objects)
     for obj in list(collection.objects):
         bpy.data.objects.remove(obj)
+
+
+class _StandInSession:
+    """Enough of a BackendSession for a JobRunner fed its messages by hand."""
+
+    hello = None
+    progress = None
+
+    def submit(self, request) -> str:
+        request.id = "job-1"
+        return request.id
+
+
+def test_a_job_past_its_budget_imports_what_fits_and_names_the_rest_once(addon, scene, tmp_path,
+                                                                         monkeypatch) -> None:
+    # A live job's meshes share one account, as Import Run's do; what is left out is one sentence.
+    job_runner = addon.job_runner
+    protocol = job_runner.protocol
+    monkeypatch.setattr(texture_guard, "MAX_RUN_BYTES", 64 * 64 * 4)
+    request = protocol.GenerateRequest(image="x.png", targets=["house", "tree", "car"], options=protocol.JobOptions())
+    runner = job_runner.JobRunner(_StandInSession(), scene, request, "picture")
+    for number, target in enumerate(("house", "tree", "car")):
+        path = write_glb(tmp_path / f"{target}_1.glb", png(64, 64))
+        runner._handle(protocol.Artifact(job="job-1", kind="mesh", path=str(path), target=target, instance=1,
+                                         box=[number * 30.0, 0.0, number * 30.0 + 20.0, 20.0], image_size=[100, 100]))
+    assert runner.outcome.objects == ["house"] and runner.outcome.failed_targets == []
+    assert runner.outcome.notes == ["Left out, past the 0 MB of images Blender may hold of one run: tree, car"]
+    assert "tree" not in bpy.data.objects and "car" not in bpy.data.objects
+    for obj in list(runner.collection.objects):
+        bpy.data.objects.remove(obj)
