@@ -176,3 +176,24 @@ def test_a_job_past_its_budget_imports_what_fits_and_names_the_rest_once(addon, 
     assert "tree" not in bpy.data.objects and "car" not in bpy.data.objects
     for obj in list(runner.collection.objects):
         bpy.data.objects.remove(obj)
+
+
+def test_a_retexture_map_or_retopo_result_of_16_bit_colour_is_refused_before_anything_changes(addon, scene,
+                                                                                             tmp_path) -> None:
+    # Issue 58: a Re-texture map of 8192² 16-bit colour cost Blender 1 GB, a retopo result's GLB 3 GB.
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    materials, images, objects, name = list(cube.data.materials), set(bpy.data.images), set(bpy.data.objects), cube.name
+    texture = tmp_path / "texture.png"
+    texture.write_bytes(png_header(8192, 8192, bits=16))
+    with pytest.raises(addon.scene_import.ImportFailed,
+                       match=r"texture.png is 8,192 x 8,192 pixels of 16-bit colour, which Blender holds as 1,024 MB"):
+        addon.retexture_mesh.apply_result(cube, texture, None, None)
+    low = tmp_path / "low.glb"
+    low.write_bytes(glb_bytes(png_header(8192, 8192, bits=16), document={"images": [{"bufferView": 2}] * 3}))
+    with pytest.raises(addon.scene_import.ImportFailed, match=r"low.glb: its image 0 is 8,192 x 8,192 pixels of "
+                                                              r"16-bit colour"):
+        addon.finished_objects.replace_with_low(cube, low)
+    assert list(cube.data.materials) == materials and set(bpy.data.images) == images
+    assert set(bpy.data.objects) == objects and cube.name == name
+    bpy.data.objects.remove(cube)
