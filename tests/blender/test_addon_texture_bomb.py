@@ -13,8 +13,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from testdata import HOUSE  # noqa: E402
+from blender_support import StandInSession  # noqa: E402
 from img23d_client import texture_guard  # noqa: E402
+from testdata import HOUSE  # noqa: E402
 from textured_glb import glb_bytes, png, png_header, write_glb  # noqa: E402
 
 LARGEST = "the 256 MB of img23d's largest texture (8,192 x 8,192 pixels of 8-bit colour)"
@@ -148,17 +149,6 @@ def test_a_run_past_its_budget_imports_what_fits_and_names_the_rest(addon, scene
         bpy.data.objects.remove(obj)
 
 
-class _StandInSession:
-    """Enough of a BackendSession for a JobRunner fed its messages by hand."""
-
-    hello = None
-    progress = None
-
-    def submit(self, request) -> str:
-        request.id = "job-1"
-        return request.id
-
-
 def test_a_job_past_its_budget_imports_what_fits_and_names_the_rest_once(addon, scene, tmp_path,
                                                                          monkeypatch) -> None:
     # A live job's meshes share one account, as Import Run's do; what is left out is one sentence.
@@ -166,7 +156,7 @@ def test_a_job_past_its_budget_imports_what_fits_and_names_the_rest_once(addon, 
     protocol = job_runner.protocol
     monkeypatch.setattr(texture_guard, "MAX_RUN_BYTES", 64 * 64 * 4)
     request = protocol.GenerateRequest(image="x.png", targets=["house", "tree", "car"], options=protocol.JobOptions())
-    runner = job_runner.JobRunner(_StandInSession(), scene, request, "picture")
+    runner = job_runner.JobRunner(StandInSession(), scene, request, "picture")
     for number, target in enumerate(("house", "tree", "car")):
         path = write_glb(tmp_path / f"{target}_1.glb", png(64, 64))
         runner._handle(protocol.Artifact(job="job-1", kind="mesh", path=str(path), target=target, instance=1,
