@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
+from img23d_client import texture_guard
 
 from . import scene_import
 
@@ -43,11 +44,13 @@ def high_of(low: bpy.types.Object) -> bpy.types.Object | None:
     return high if isinstance(high, bpy.types.Object) and high.type == "MESH" else None
 
 
-def add_high_mesh(low: bpy.types.Object, path: Path) -> bpy.types.Object:
+def add_high_mesh(low: bpy.types.Object, path: Path, budget: texture_guard.RunBudget | None = None
+                  ) -> bpy.types.Object:
     """Import the generated mesh at ``path`` hidden beside ``low`` (already placed and linked to
     its collection), in the same place; a low object that has a high one already (Regenerate)
-    gets the new mesh into that object. Raises ``scene_import.ImportFailed``."""
-    imported = scene_import.import_glb(path, high_name(low.name))
+    gets the new mesh into that object; its images are charged to ``budget``, its run's. Raises
+    ``scene_import.ImportFailed``."""
+    imported = scene_import.import_glb(path, high_name(low.name), budget=budget)
     high = high_of(low)
     if high is not None:
         old = high.data

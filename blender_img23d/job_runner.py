@@ -15,7 +15,7 @@ from typing import Any
 
 import bpy
 import img23d_protocol as protocol
-from img23d_client import run_layout
+from img23d_client import run_layout, texture_guard
 from img23d_client.session import BackendSession
 
 from . import finished_objects, scene_import
@@ -67,6 +67,8 @@ class JobRunner:
         self.layout: Any = None          # the run's layout (layout.SceneLayout), once announced
         self.first_stems: dict[tuple[str, int], str] = {}  # (target, instance) -> its place's stem
         self.high_meshes: dict[str, Path] = {}  # a finished object's generated mesh, by its stem, until its low one
+        self.budget = texture_guard.RunBudget()  # the bytes of images every file this job brings in may hold
+        self.left_out: list[str] = []            # names past the budget: one sentence in the notes names them
         # A retopo job's mesh takes the place of the artist's object: the operator does that.
         self.places_meshes = request.TYPE != protocol.RetopoRequest.TYPE
         self.job_id = session.submit(request)
@@ -167,7 +169,11 @@ class JobRunner:
                                        key=key, variation=variation,
                                        anchor=self.first_stems.get((artifact.target or "", artifact.instance), key))
         try:
-            obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout, self.outcome.notes)
+            obj = scene_import.add_target(lambda: self._collection(scene), item, self.layout, self.outcome.notes,
+                                          self.budget)
+        except scene_import.OverBudget:
+            self.leave_out(artifact.target or key)
+            return
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
@@ -175,12 +181,22 @@ class JobRunner:
         high = self.high_meshes.pop(key, None)
         if high is not None:
             try:
-                finished_objects.add_high_mesh(obj, high)
+                finished_objects.add_high_mesh(obj, high, self.budget)
+            except scene_import.OverBudget:
+                self.leave_out(f"{obj.name} (high)")
             except scene_import.ImportFailed as exc:  # the low object stands; only re-baking lacks its source
                 self.outcome.failed_targets.append(f"{obj.name} (high): {exc}")
         if self.layout is not None and self.collection is not None:
             scene_import.ensure_camera(scene, self.collection, self.layout.camera, self.outcome.run_dir,
                                        f"{self.image_name} camera")
+
+    def leave_out(self, name: str) -> None:
+        """``name`` did not fit the job's budget of image bytes: the one sentence naming all of them
+        (in the notes, said when the job ends) names it too."""
+        if self.left_out:
+            self.outcome.notes.remove(self.budget.left_out(self.left_out))
+        self.left_out.append(name)
+        self.outcome.notes.append(self.budget.left_out(self.left_out))
 
     def _collection(self, scene: bpy.types.Scene) -> bpy.types.Collection:
         self.collection = scene_import.run_collection(scene, self.image_name, self.collection)

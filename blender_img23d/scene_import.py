@@ -7,9 +7,11 @@ distance, turned to face the camera as it did in the picture, scaled so that see
 run's camera, which this module adds to the collection, it covers its box in the picture.
 
 It is the one way a file made by a job reaches Blender's data: a GLB (``import_glb``) or an image
-(``load_image``: a texture, a run's pictures). Each is first held to the largest texture img23d
-makes, its images' sizes read from their headers (``img23d_client.texture_guard``), so a texture
-bomb from a host is refused in one sentence before Blender holds a pixel of it.
+(``load_image``: a texture, a run's pictures). Each is first held to the bytes Blender would hold
+of img23d's largest texture (three for a GLB), its images' sizes and bit depths read from their
+headers (``img23d_client.texture_guard``), so a texture bomb from a host is refused in one sentence
+before Blender holds a pixel of it; with a run's ``texture_guard.RunBudget`` the file is also
+charged to the run, and refused (``OverBudget``) past the run's budget.
 """
 
 from __future__ import annotations
@@ -54,18 +56,41 @@ class ImportFailed(Exception):
     """The GLB or image could not be imported (missing, truncated, no mesh in it, a texture too big)."""
 
 
-def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.types.Object:
+class OverBudget(ImportFailed):
+    """The file would take its run past the bytes of images Blender may hold of one run: left out."""
+
+
+def _guarded(check: Callable[[], Any]) -> Any:
+    """``check`` (a ``texture_guard`` check), its refusal as ``ImportFailed`` or ``OverBudget``."""
+    try:
+        return check()
+    except texture_guard.OverBudget as exc:
+        raise OverBudget(exc.message) from None
+    except ProtocolError as exc:
+        raise ImportFailed(exc.message) from None
+
+
+def import_glb(path: Path, name: str, notes: list[str] | None = None,
+               budget: texture_guard.RunBudget | None = None) -> bpy.types.Object:
     """Import ``path`` and return a single mesh object named ``name`` (not yet in a collection).
     A finished object's quads are restored (``quad_restore``); then the copies of a vertex that
     the file's UV seams and hard edges made are welded, each corner keeping its normal and UV
     (``seam_weld``), so a closed mesh arrives closed. A sentence about pairs that could not be
-    joined goes to ``notes``."""
+    joined goes to ``notes``. The file's images are charged to ``budget`` (a run's), and given
+    back when the file does not import after all."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist")
+    # Before the importer: it makes an image of any size it finds.
+    held = sum(size.held_bytes for size in _guarded(lambda: texture_guard.check_glb(path, budget)))
     try:
-        texture_guard.check_glb(path)  # before the importer: it makes an image of any size it finds
-    except ProtocolError as exc:
-        raise ImportFailed(exc.message) from None
+        return _import_checked(path, name, notes)
+    except ImportFailed:
+        if budget is not None:
+            budget.refund(held)
+        raise
+
+
+def _import_checked(path: Path, name: str, notes: list[str] | None) -> bpy.types.Object:
     before = set(bpy.data.objects)
     try:
         # Without the importer's Merge Vertices: it keeps apart copies whose normals differ (a hard
@@ -97,15 +122,13 @@ def import_glb(path: Path, name: str, notes: list[str] | None = None) -> bpy.typ
     return obj
 
 
-def check_image(path: Path) -> None:
-    """``ImportFailed`` unless the image file ``path`` is there and its header says it is no larger
-    than img23d's largest texture: what Blender may load (or reload) of a run."""
+def check_image(path: Path, budget: texture_guard.RunBudget | None = None) -> None:
+    """``ImportFailed`` unless the image file ``path`` is there and its header says Blender would
+    hold no more of it than of img23d's largest texture: what Blender may load (or reload) of a
+    run; ``OverBudget`` when it would take ``budget`` past its limit (charged when it passes)."""
     if not path.is_file():
         raise ImportFailed(f"{path} does not exist")
-    try:
-        texture_guard.check_image(path)
-    except ProtocolError as exc:
-        raise ImportFailed(exc.message) from None
+    _guarded(lambda: texture_guard.check_image(path, budget))
 
 
 def load_image(path: Path) -> bpy.types.Image:
@@ -178,7 +201,8 @@ def tag(obj: bpy.types.Object, **values: Any) -> None:
 
 
 def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetFile,
-               scene_layout: Any = None, notes: list[str] | None = None) -> bpy.types.Object:
+               scene_layout: Any = None, notes: list[str] | None = None,
+               budget: texture_guard.RunBudget | None = None) -> bpy.types.Object:
     """Import, place and tag one target. Raises ``ImportFailed``.
 
     The collection is asked for only once the import worked, so a run whose meshes all fail
@@ -186,10 +210,11 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
     without one, or without this target in it, the target is laid out alone from its box.
     A candidate of a job with variations goes to the run's candidates collection, named with its
     seed, beside its target's place (``IMG23D_OT_keep_variation`` puts the chosen one there).
-    ``notes`` gathers the import's sentences for the artist (``import_glb``).
+    ``notes`` gathers the import's sentences for the artist, ``budget`` is the run's (``import_glb``).
     """
     candidate = item.variation > 0
-    obj = import_glb(item.path, f"{item.target} (seed {item.seed})" if candidate else item.target or "img23d", notes)
+    obj = import_glb(item.path, f"{item.target} (seed {item.seed})" if candidate else item.target or "img23d", notes,
+                     budget)
     run = collection_for()
     (candidates_collection(run) if candidate else run).objects.link(obj)
     key = (item.anchor or item.key) if candidate else item.key
@@ -231,12 +256,13 @@ def step_aside(obj: bpy.types.Object, scene_layout: Any, number: int) -> None:
     obj.location = obj.location + right * (CANDIDATE_SPACING * width * number)
 
 
-def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None) -> bpy.types.Mesh:
+def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None,
+              budget: texture_guard.RunBudget | None = None) -> bpy.types.Mesh:
     """Give ``obj`` the mesh in ``path`` in place of its own: same object (name, transform,
     collection, parent, modifiers), new mesh data, its bottom centre where the old one's was so it
     stands where it stood. The old mesh is left to Blender (an undo brings it back). Raises
-    ``ImportFailed``; ``notes`` as for ``import_glb``."""
-    imported = import_glb(path, obj.name, notes)
+    ``ImportFailed``; ``notes`` and ``budget`` as for ``import_glb``."""
+    imported = import_glb(path, obj.name, notes, budget)
     new, old = imported.data, obj.data
     try:
         old_anchor, new_anchor = _bottom_centre(old), _bottom_centre(new)

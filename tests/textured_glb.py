@@ -24,17 +24,17 @@ def png(width: int, height: int, rgb: tuple[int, int, int] = (200, 80, 40)) -> b
             + _chunk(b"IDAT", zlib.compress(row * height)) + _chunk(b"IEND", b""))
 
 
-def png_header(width: int, height: int) -> bytes:
-    """The signature and IHDR of a ``width`` x ``height`` PNG, then a few bytes of pixel data that
-    never decode: only the header is real, so a bomb of any size stays small."""
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+def png_header(width: int, height: int, bits: int = 8) -> bytes:
+    """The signature and IHDR of a ``width`` x ``height`` PNG of ``bits`` a sample, then a few bytes
+    of pixel data that never decode: only the header is real, so a bomb of any size stays small."""
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bits, 2, 0, 0, 0))
             + _chunk(b"IDAT", zlib.compress(b"\x00" * 64)))
 
 
-def jpeg_header(width: int, height: int, marker: int = 0xC0, app_bytes: int = 0) -> bytes:
+def jpeg_header(width: int, height: int, marker: int = 0xC0, app_bytes: int = 0, precision: int = 8) -> bytes:
     """A JPEG's start, an APP0 segment (``app_bytes`` of payload more than JFIF's), and a frame header."""
     app = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * app_bytes
-    frame = struct.pack(">BHHB", 8, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+    frame = struct.pack(">BHHB", precision, height, width, 3) + b"\x01\x22\x00\x02\x11\x01\x03\x11\x01"
     return (b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", len(app) + 2) + app
             + bytes([0xFF, marker]) + struct.pack(">H", len(frame) + 2) + frame + b"\xff\xda\x00\x02")
 

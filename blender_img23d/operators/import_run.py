@@ -7,6 +7,10 @@ the panel's field of view and ground setting, as a live job is for the ones it w
 What killed writes left in the folder goes first (``img23d_client.leftovers``): in a closed run,
 every temporary file and the manifest's reserve; in a folder of the Runs Folder whose manifest never
 came (Blender killed mid-transfer), the temporary files no write has touched for a while.
+
+Every file of the run is charged to one account of the bytes Blender will hold of its images
+(``texture_guard.RunBudget``; Import Run from Host comes here too): the objects that fit are
+imported, in the manifest's order, and those past the budget are left out, named in one sentence.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 import bpy
 from bpy.props import StringProperty
-from img23d_client import run_layout
+from img23d_client import run_layout, texture_guard
 from img23d_client.leftovers import remove_leftovers
 
 from .. import finished_objects, preferences, scene_import
@@ -63,7 +67,8 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                 holder.append(scene_import.run_collection(context.scene, image_name))
             return holder[0]
 
-        made, failed, notes = [], [], []
+        made, failed, notes, left_out = [], [], [], []
+        budget = texture_guard.RunBudget()
         models = {role: m.get("id", "") for role, m in manifest.get("models", {}).items()}
         for record in records:
             try:
@@ -78,14 +83,19 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                 variation=_variation(record) if _with_variations(manifest) else 0,
                 anchor=str(record.get("candidate_of") or record.get("stem", "")))
             try:
-                obj = scene_import.add_target(collection, item, scene_layout, notes)
+                obj = scene_import.add_target(collection, item, scene_layout, notes, budget)
+            except scene_import.OverBudget:
+                left_out.append(record["target"])
+                continue
             except scene_import.ImportFailed as exc:
                 failed.append(f"{record['target']}: {exc}")
                 continue
             made.append(obj.name)
-            failed += _add_high_mesh(obj, run_dir, mesh)
+            failed += _add_high_mesh(obj, run_dir, mesh, budget, left_out)
         if failed:
             self.report({"WARNING"}, "Not imported: " + "; ".join(failed))
+        if left_out:
+            self.report({"WARNING"}, budget.left_out(left_out))
         for note in dict.fromkeys(notes):
             self.report({"WARNING"}, note)
         if not made:
@@ -97,9 +107,11 @@ class IMG23D_OT_import_run(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _add_high_mesh(low: bpy.types.Object, run_dir: Path, mesh: Path) -> list[str]:
+def _add_high_mesh(low: bpy.types.Object, run_dir: Path, mesh: Path, budget: texture_guard.RunBudget,
+                   left_out: list[str]) -> list[str]:
     """A finished object's generated mesh (``high/<stem>.glb`` in its run, docs/game-ready.md),
-    hidden beside it; what failed, as "name: why" (none when the run kept no high mesh)."""
+    hidden beside it; what failed, as "name: why" (none when the run kept no high mesh). Past the
+    run's ``budget`` its name goes to ``left_out``."""
     try:
         high = run_layout.record_mesh(run_dir, f"high/{mesh.name}")
     except run_layout.NotARun as exc:
@@ -107,7 +119,9 @@ def _add_high_mesh(low: bpy.types.Object, run_dir: Path, mesh: Path) -> list[str
     if not high.is_file():
         return []
     try:
-        finished_objects.add_high_mesh(low, high)
+        finished_objects.add_high_mesh(low, high, budget)
+    except scene_import.OverBudget:
+        left_out.append(f"{low.name} (high)")
     except scene_import.ImportFailed as exc:
         return [f"{low.name} (high): {exc}"]
     return []

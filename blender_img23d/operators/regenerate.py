@@ -74,7 +74,10 @@ class RegenerateRunner(JobRunner):
             self.outcome.failed_targets.append(f"{artifact.target}: its object is gone; the new mesh is {path}")
             return
         try:
-            scene_import.swap_mesh(obj, path, self.outcome.notes)
+            scene_import.swap_mesh(obj, path, self.outcome.notes, self.budget)
+        except scene_import.OverBudget:
+            self.leave_out(obj.name)
+            return
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{obj.name}: {exc}")
             return
@@ -83,7 +86,9 @@ class RegenerateRunner(JobRunner):
         high = self.high_meshes.pop(path.stem, None)  # a finished object's new generated mesh
         if high is not None and Path(os.path.realpath(self.folder)) in Path(os.path.realpath(high)).parents:
             try:
-                finished_objects.add_high_mesh(obj, high)
+                finished_objects.add_high_mesh(obj, high, self.budget)
+            except scene_import.OverBudget:
+                self.leave_out(f"{obj.name} (high)")
             except scene_import.ImportFailed as exc:
                 self.outcome.failed_targets.append(f"{obj.name} (high): {exc}")
 

@@ -1,14 +1,20 @@
-"""An image's width and height from its header alone: PNG, JPEG and WebP, never decoded.
+"""An image's width, height and bit depth from its header alone: PNG, JPEG and WebP, never decoded.
 
 What Blender would hold once it looks at an image grows with its pixels, not its file: a 16384 x
 16384 PNG of one colour is a few hundred kilobytes on disk and over a gigabyte in Blender. So the
 size is read before anything is imported (``texture_guard``), from the bytes that say it:
 
-- PNG: the IHDR chunk, which must come first (width, height: 4 bytes each, big-endian);
+- PNG: the IHDR chunk, which must come first (width, height: 4 bytes each, big-endian; then the
+  bit depth of a sample: 1, 2, 4, 8 or 16);
 - JPEG: the first start-of-frame marker (SOF0 to SOF15 but DHT, JPG and DAC), found by walking the
   segments before it by their lengths (seeking, not reading, past them; at most ``MAX_SEGMENTS``);
+  its precision (8 bits; 12 or 16 in the extended and lossless processes) is its bit depth;
 - WebP: the first chunk after the RIFF header: ``VP8 `` (a lossy key frame), ``VP8L`` (lossless) or
-  ``VP8X`` (the extended format's canvas), the three Blender's importer reads.
+  ``VP8X`` (the extended format's canvas), the three Blender's importer reads; always 8 bits.
+
+The bit depth matters as much as the size: Blender holds an image of 8 bits or fewer a sample as 4
+bytes a pixel (byte RGBA) and one of more (a 16-bit PNG, a 12-bit JPEG) as float RGBA, 16 bytes a
+pixel (``ImageSize.held_bytes``).
 
 Anything else, or a header cut short, is refused (``UnreadableImage``, a phrase the caller puts
 in its sentence): an image whose size cannot be read is not imported. Standard library only; no
@@ -28,6 +34,7 @@ MAX_SEGMENTS = 4096         # JPEG segments walked before its frame header: real
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}   # RSTn and TEM: markers with no length
 _START_OF_SCAN, _END_OF_IMAGE = 0xDA, 0xD9
+BYTE_PIXEL, FLOAT_PIXEL = 4, 16     # what Blender holds a pixel as: byte RGBA, or float RGBA above 8 bits
 
 
 class UnreadableImage(Exception):
@@ -39,13 +46,19 @@ class ImageSize:
     width: int
     height: int
     format: str             # "PNG", "JPEG" or "WebP"
+    bits: int = 8           # a sample's bit depth, as the header says
 
     @property
     def pixels(self) -> int:
         return self.width * self.height
 
+    @property
+    def held_bytes(self) -> int:
+        """What Blender holds once it loads the image: byte RGBA to 8 bits, float RGBA above."""
+        return self.pixels * (FLOAT_PIXEL if self.bits > 8 else BYTE_PIXEL)
+
     def __str__(self) -> str:
-        return f"{self.width:,} x {self.height:,} pixels"
+        return f"{self.width:,} x {self.height:,} pixels of {self.bits}-bit colour"
 
 
 class Window:
@@ -78,19 +91,21 @@ def image_size(window: Window) -> ImageSize:
     raise UnreadableImage("it is neither a PNG, a JPEG nor a WebP image")
 
 
-def _checked(width: int, height: int, kind: str) -> ImageSize:
+def _checked(width: int, height: int, kind: str, bits: int = 8) -> ImageSize:
     if width < 1 or height < 1:
         raise UnreadableImage(f"its {kind} header gives no size ({width} x {height})")
-    return ImageSize(width, height, kind)
+    return ImageSize(width, height, kind, bits)
 
 
 def _png(window: Window) -> ImageSize:
-    length, kind, width, height = struct.unpack(">I4sII", window.read(8, 16))
+    length, kind, width, height, bits = struct.unpack(">I4sIIB", window.read(8, 17))
     if kind != b"IHDR" or length != 13:
         raise UnreadableImage("its PNG header does not begin with IHDR")
     if width > 0x7FFFFFFF or height > 0x7FFFFFFF:  # the PNG specification's own limit
         raise UnreadableImage(f"its PNG header gives an impossible size ({width} x {height})")
-    return _checked(width, height, "PNG")
+    if bits not in (1, 2, 4, 8, 16):
+        raise UnreadableImage(f"its PNG header gives an impossible bit depth ({bits})")
+    return _checked(width, height, "PNG", bits)
 
 
 def _jpeg(window: Window) -> ImageSize:
@@ -111,8 +126,10 @@ def _jpeg(window: Window) -> ImageSize:
         if length < 2:
             raise UnreadableImage("its JPEG segments are broken")
         if marker in _SOF_MARKERS:
-            _precision, height, width = struct.unpack(">BHH", window.read(offset + 2, 5))
-            return _checked(width, height, "JPEG")
+            precision, height, width = struct.unpack(">BHH", window.read(offset + 2, 5))
+            if not 2 <= precision <= 16:
+                raise UnreadableImage(f"its JPEG frame header gives an impossible precision ({precision})")
+            return _checked(width, height, "JPEG", precision)
         offset += length
     raise UnreadableImage(f"its JPEG header has more than {MAX_SEGMENTS} segments before its frame")
 

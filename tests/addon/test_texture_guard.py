@@ -1,6 +1,7 @@
-"""The texture bomb (issue 46, item 1), without Blender: image sizes read from headers alone, and a
-GLB or texture refused, in one sentence naming the file and the size found, when an image holds
-more pixels than img23d's largest texture. Every file here is made byte by byte (tests/textured_glb.py):
+"""The texture bomb (issue 46, item 1; issue 58, item 1), without Blender: image sizes and bit
+depths read from headers alone, and a GLB or texture refused, in one sentence naming the file, the
+size and depth found and the bytes Blender would hold, when an image would hold more than img23d's
+largest texture, a file more than three of those, or an imported run more than its budget. Every file here is made byte by byte (tests/textured_glb.py):
 a bomb's header is real, its pixels are not, so it stays a few hundred bytes."""
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import pytest
 from img23d_client import image_headers, texture_guard
 from textured_glb import glb_bytes, jpeg_header, png, png_header, webp_header, write_glb
 
-BOMB = "house.glb: its image 0 is 16,384 x 16,384 pixels, more than img23d's largest texture (8,192 x 8,192), " \
-       "so it is not imported"
+LARGEST = "the 256 MB of img23d's largest texture (8,192 x 8,192 pixels of 8-bit colour)"
+BOMB = f"house.glb: its image 0 is 16,384 x 16,384 pixels of 8-bit colour, which Blender holds as 1,024 MB, " \
+       f"more than {LARGEST}, so it is not imported"
 
 
 def _size(data: bytes) -> image_headers.ImageSize:
@@ -25,6 +27,9 @@ def _size(data: bytes) -> image_headers.ImageSize:
 @pytest.mark.parametrize("data, expected", [
     (png(64, 32), (64, 32, "PNG")),
     (png_header(16384, 16384), (16384, 16384, "PNG")),
+    (png_header(8192, 8192, bits=16), (8192, 8192, "PNG", 16)),
+    (png_header(100, 100, bits=1), (100, 100, "PNG", 1)),
+    (jpeg_header(640, 480, marker=0xC1, precision=12), (640, 480, "JPEG", 12)),
     (jpeg_header(640, 480), (640, 480, "JPEG")),
     (jpeg_header(300, 200, marker=0xC2, app_bytes=60_000), (300, 200, "JPEG")),   # progressive, after a big APP0
     (jpeg_header(1000, 10, marker=0xC1), (1000, 10, "JPEG")),
@@ -34,7 +39,7 @@ def _size(data: bytes) -> image_headers.ImageSize:
 ])
 def test_the_size_is_read_from_the_header(data: bytes, expected: tuple) -> None:
     size = _size(data)
-    assert (size.width, size.height, size.format) == expected
+    assert (size.width, size.height, size.format, size.bits) == (expected + (8,))[:4]
 
 
 @pytest.mark.parametrize("fmt, options", [("JPEG", {}), ("JPEG", {"progressive": True}), ("WEBP", {"lossless": True}),
@@ -53,6 +58,8 @@ def test_real_files_read_as_pillow_reads_them(fmt: str, options: dict) -> None:
     (png_header(64, 64)[:20], "cut short"),
     (b"\x89PNG\r\n\x1a\n" + b"\0\0\0\x0dIDAT" + b"\0" * 13, "does not begin with IHDR"),
     (png_header(0, 64), "gives no size"),
+    (png_header(64, 64, bits=7), "impossible bit depth"),
+    (jpeg_header(64, 64, precision=0), "impossible precision"),
     (b"\xff\xd8\xff\xe0\x00\x10JFIF", "cut short"),                   # the APP0 segment runs past the end
     (b"\xff\xd8\xff\xda\x00\x02", "begins before any frame header"),  # scan data with no frame
     (b"\xff\xd8\x00\x00\x00\x00", "segments are broken"),
@@ -91,7 +98,7 @@ def test_the_largest_texture_a_job_can_make_passes_and_one_pixel_more_does_not(t
     side = texture_guard.LARGEST_TEXTURE
     assert side == 8192  # the protocol's largest texture_size and bake_size
     assert texture_guard.check_glb(write_glb(tmp_path / "a.glb", png_header(side, side)))[0].pixels == side * side
-    with pytest.raises(texture_guard.Refused, match=r"its image 0 is 8,193 x 8,192 pixels"):
+    with pytest.raises(texture_guard.Refused, match=r"its image 0 is 8,193 x 8,192 pixels of 8-bit colour"):
         texture_guard.check_glb(write_glb(tmp_path / "b.glb", png_header(side + 1, side)))
 
 
@@ -113,8 +120,10 @@ def test_many_images_of_the_largest_size_are_refused_together(tmp_path: Path) ->
         return path
 
     assert len(texture_guard.check_glb(listing(3))) == 3
-    with pytest.raises(texture_guard.Refused, match=r"its 4 images hold 268,435,456 pixels, more than three of"):
+    with pytest.raises(texture_guard.Refused) as caught:
         texture_guard.check_glb(listing(4))
+    assert caught.value.message == ("many-4.glb: its 4 images (4 of 8-bit colour) are held by Blender as 1,024 MB, "
+                                    "more than the 768 MB of three of img23d's largest textures, so it is not imported")
 
 
 def test_an_image_beside_the_glb_is_read_and_one_elsewhere_is_refused(tmp_path: Path) -> None:
@@ -187,9 +196,88 @@ def test_a_texture_file_is_checked_the_same_way(tmp_path: Path) -> None:
     bomb.write_bytes(png_header(16384, 16384))
     with pytest.raises(texture_guard.Refused) as caught:
         texture_guard.check_image(bomb)
-    assert caught.value.message == ("bomb.png is 16,384 x 16,384 pixels, more than img23d's largest texture "
-                                    "(8,192 x 8,192), so it is not loaded")
+    assert caught.value.message == ("bomb.png is 16,384 x 16,384 pixels of 8-bit colour, which Blender holds as "
+                                    f"1,024 MB, more than {LARGEST}, so it is not loaded")
     garbage = tmp_path / "garbage.png"
     garbage.write_bytes(b"not an image at all")
     with pytest.raises(texture_guard.Refused, match="garbage.png is not loaded: it is neither a PNG"):
         texture_guard.check_image(garbage)
+
+
+# --- bytes, not pixels (issue 58, item 1) -------------------------------------------------------
+
+def test_a_16_bit_texture_of_the_largest_size_is_refused_for_the_floats_blender_would_hold(tmp_path: Path) -> None:
+    # Blender holds a 16-bit image as float RGBA: 16 bytes a pixel, four times an 8-bit one.
+    bomb = write_glb(tmp_path / "house.glb", png_header(8192, 8192, bits=16))
+    with pytest.raises(texture_guard.Refused) as caught:
+        texture_guard.check_glb(bomb)
+    assert caught.value.message == ("house.glb: its image 0 is 8,192 x 8,192 pixels of 16-bit colour, which Blender "
+                                    f"holds as 1,024 MB, more than {LARGEST}, so it is not imported")
+    texture = tmp_path / "texture.png"
+    texture.write_bytes(png_header(8192, 8192, bits=16))
+    with pytest.raises(texture_guard.Refused, match=r"texture.png is 8,192 x 8,192 pixels of 16-bit colour, "
+                                                    r"which Blender holds as 1,024 MB, .* so it is not loaded"):
+        texture_guard.check_image(texture)
+
+
+def test_three_16_bit_maps_in_one_small_glb_are_refused(tmp_path: Path) -> None:
+    # The fault as found: three 8192² 16-bit PNGs in a 1.6 MB GLB passed, and cost Blender 3 GB.
+    path = tmp_path / "house.glb"
+    path.write_bytes(glb_bytes(png_header(8192, 8192, bits=16),
+                               document={"images": [{"bufferView": 2, "mimeType": "image/png"}] * 3}))
+    with pytest.raises(texture_guard.Refused, match=r"house.glb: its image 0 is 8,192 x 8,192 pixels of 16-bit"):
+        texture_guard.check_glb(path)
+    # Smaller 16-bit maps pass alone, and are counted at 16 bytes a pixel towards the file's bound.
+    path.write_bytes(glb_bytes(png_header(4096, 4096, bits=16),
+                               document={"images": [{"bufferView": 2, "mimeType": "image/png"}] * 4}))
+    with pytest.raises(texture_guard.Refused, match=r"its 4 images \(4 of 16-bit colour\) are held by Blender as "
+                                                    r"1,024 MB, more than the 768 MB"):
+        texture_guard.check_glb(path)
+
+
+def test_a_12_bit_jpeg_counts_as_float_too(tmp_path: Path) -> None:
+    with pytest.raises(texture_guard.Refused, match=r"5,000 x 5,000 pixels of 12-bit colour, which Blender holds "
+                                                    r"as 381 MB"):
+        texture_guard.check_glb(write_glb(tmp_path / "house.glb", jpeg_header(5000, 5000, 0xC1, precision=12),
+                                          mime="image/jpeg"))
+
+
+def test_the_sizes_a_job_makes_pass_with_their_bytes(tmp_path: Path) -> None:
+    # A finished object at the largest bake size: three 8-bit 8192² maps, 768 MB, the file's bound.
+    path = tmp_path / "finished.glb"
+    path.write_bytes(glb_bytes(png_header(8192, 8192), document={"images": [{"bufferView": 2}] * 3}))
+    sizes = texture_guard.check_glb(path)
+    assert sum(size.held_bytes for size in sizes) == texture_guard.MAX_FILE_BYTES == 3 * 8192 ** 2 * 4
+
+
+def test_a_run_is_bounded_as_a_whole_and_a_legit_run_fits(tmp_path: Path) -> None:
+    # 32 finished objects at bake size 2048, a low and a high mesh each with three 2048² maps: 3 GB.
+    finished = tmp_path / "finished.glb"
+    finished.write_bytes(glb_bytes(png_header(2048, 2048), document={"images": [{"bufferView": 2}] * 3}))
+    budget = texture_guard.RunBudget()
+    for _ in range(32 * 2):
+        texture_guard.check_glb(finished, budget)
+    assert budget.held == 32 * 2 * 3 * 2048 ** 2 * 4 <= texture_guard.MAX_RUN_BYTES
+    # A hostile host's run: every file the largest a file may be. The budget stops it at 4 GB.
+    hostile = tmp_path / "hostile.glb"
+    hostile.write_bytes(glb_bytes(png_header(8192, 8192), document={"images": [{"bufferView": 2}] * 3}))
+    budget, passed = texture_guard.RunBudget(), 0
+    with pytest.raises(texture_guard.OverBudget) as caught:
+        for _ in range(32):
+            texture_guard.check_glb(hostile, budget)
+            passed += 1
+    assert passed == 5 and budget.held == 5 * texture_guard.MAX_FILE_BYTES <= texture_guard.MAX_RUN_BYTES
+    assert caught.value.message == ("hostile.glb: its images, which Blender holds as 768 MB, would take this run past "
+                                    "its budget of 4,096 MB of images (3,840 MB held already), so it is not imported")
+    # What still fits is let in; a refund gives back a file that did not import after all.
+    small = write_glb(tmp_path / "small.glb", png(8, 8))
+    texture_guard.check_glb(small, budget)
+    assert budget.held == 5 * texture_guard.MAX_FILE_BYTES + 8 * 8 * 4
+    budget.refund(8 * 8 * 4)
+    texture = tmp_path / "texture.png"
+    texture.write_bytes(png_header(8192, 8192))
+    texture_guard.check_image(texture, budget)  # the budget's last 256 MB
+    assert budget.held == budget.limit
+    with pytest.raises(texture_guard.OverBudget, match=r"texture.png: this image, which Blender holds as 256 MB, "
+                                                       r"would take this run past its budget of 4,096 MB"):
+        texture_guard.check_image(texture, budget)

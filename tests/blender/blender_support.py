@@ -106,6 +106,17 @@ class StandInLayout:
         return record
 
 
+class StandInSession:
+    """Enough of a BackendSession for a JobRunner fed its messages by hand."""
+
+    hello = None
+    progress = None
+
+    def submit(self, request: Any) -> str:
+        request.id = "job-1"
+        return request.id
+
+
 def draw_main_panel(addon: Any) -> list[tuple]:
     """Everything the main panel's draw() asks of its layout, in order."""
     log: list[tuple] = []

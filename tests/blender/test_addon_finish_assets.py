@@ -14,7 +14,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE, StandInLayout, draw_main_panel  # noqa: E402
+from blender_support import ADDON_MODULE, StandInLayout, StandInSession, draw_main_panel  # noqa: E402
 from finished_glb import grid, write_glb  # noqa: E402
 
 def _blender_axes(points: np.ndarray) -> np.ndarray:
@@ -133,17 +133,6 @@ def test_a_shared_edge_with_a_third_face_is_not_joined(addon) -> None:
 # --- the high mesh -----------------------------------------------------------------------------------
 
 
-class _StandInSession:
-    """Enough of a BackendSession for a JobRunner fed its messages by hand."""
-
-    hello = None
-    progress = None
-
-    def submit(self, request) -> str:
-        request.id = "job-1"
-        return request.id
-
-
 @pytest.mark.smoke  # also run on Blender 4.2 LTS (scripts/test.sh)
 def test_a_high_mesh_artifact_is_imported_hidden_beside_its_low_object_and_linked(addon, scene, tmp_path) -> None:
     job_runner = _module(addon, "job_runner")
@@ -153,7 +142,7 @@ def test_a_high_mesh_artifact_is_imported_hidden_beside_its_low_object_and_linke
     low_path = write_glb(tmp_path / "chair_1.glb", positions, triangles, uvs, quads)
     high_path = write_glb(tmp_path / "high" / "chair_1.glb", positions, triangles, uvs, None)
     request = protocol.GenerateRequest(image="x.png", targets=["chair"], options=protocol.JobOptions())
-    runner = job_runner.JobRunner(_StandInSession(), scene, request, "picture")
+    runner = job_runner.JobRunner(StandInSession(), scene, request, "picture")
     fields = dict(job="job-1", target="chair", instance=1, box=[10.0, 10.0, 60.0, 80.0], image_size=[100, 100])
     runner._handle(protocol.Artifact(kind="high_mesh", path=str(high_path), **fields))
     assert runner.outcome.objects == []  # a high mesh waits for its low one
@@ -186,7 +175,7 @@ def test_a_retopo_jobs_meshes_are_left_to_the_operator_not_imported(addon, scene
     protocol = job_runner.protocol
     request = protocol.RetopoRequest(mesh=str(tmp_path / "in.npz"), name="statue",
                                      options=protocol.JobOptions(topology="quads"))
-    runner = job_runner.JobRunner(_StandInSession(), scene, request, "statue")
+    runner = job_runner.JobRunner(StandInSession(), scene, request, "statue")
     before = set(bpy.data.objects)
     for kind, path in (("high_mesh", tmp_path / "high" / "statue.glb"), ("mesh", tmp_path / "statue.glb")):
         runner._handle(protocol.Artifact(job="job-1", kind=kind, path=str(path), target="statue", instance=1))

@@ -1,6 +1,8 @@
-"""The texture bomb in real Blender (issue 46, item 1): a GLB of a few hundred bytes whose texture
-says 16384 x 16384 is refused on the import path, in one sentence, before Blender makes an image
-of it; an honest textured GLB still imports; a too-big texture or run picture is not loaded."""
+"""The texture bomb in real Blender (issue 46, item 1; issue 58, item 1): a GLB of a few hundred
+bytes whose texture says 16384 x 16384, or 8192 x 8192 of 16-bit colour (which Blender holds as
+floats), is refused on the import path, in one sentence, before Blender makes an image of it; an
+honest textured GLB still imports; a too-big texture or run picture is not loaded; a run past its
+budget of image bytes imports the objects that fit and names the rest."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from blender_support import StandInSession  # noqa: E402
+from img23d_client import texture_guard  # noqa: E402
 from testdata import HOUSE  # noqa: E402
-from textured_glb import png, png_header, write_glb  # noqa: E402
+from textured_glb import glb_bytes, png, png_header, write_glb  # noqa: E402
 
-BOMB_SENTENCE = ("house.glb: its image 0 is 16,384 x 16,384 pixels, more than img23d's largest texture "
-                 "(8,192 x 8,192), so it is not imported")
+LARGEST = "the 256 MB of img23d's largest texture (8,192 x 8,192 pixels of 8-bit colour)"
+BOMB_SENTENCE = ("house.glb: its image 0 is 16,384 x 16,384 pixels of 8-bit colour, which Blender holds as 1,024 MB, "
+                 f"more than {LARGEST}, so it is not imported")
 
 
 def _rss_bytes() -> int:
@@ -29,15 +34,17 @@ def _rss_bytes() -> int:
     return 0
 
 
-def _run(tmp_path: Path, image: bytes) -> Path:
-    """A closed run folder of one target whose GLB embeds ``image`` as its texture."""
+def _run(tmp_path: Path, image: bytes, targets: tuple[str, ...] = ("house",)) -> Path:
+    """A closed run folder of one GLB a target (``targets``), each embedding ``image`` as its texture."""
     run = tmp_path / "20240101-000000-house_scene"
     run.mkdir()
-    write_glb(run / "house.glb", image)
-    record = {"target": "house", "instance": 1, "status": "done", "mesh": "house.glb", "box": [0, 0, 512, 512],
-              "seed": 0}
+    records = []
+    for number, target in enumerate(targets):
+        write_glb(run / f"{target}.glb", image)
+        records.append({"target": target, "instance": 1, "status": "done", "mesh": f"{target}.glb",
+                        "box": [number * 100, 0, number * 100 + 90, 90], "seed": 0, "stem": target})
     (run / "manifest.json").write_text(json.dumps({
-        "status": "finished", "records": [record], "models": {},
+        "status": "finished", "records": records, "models": {},
         "image": {"source": str(HOUSE), "original_size": [1024, 1024]}}))
     return run
 
@@ -86,7 +93,7 @@ def test_a_retextures_texture_bomb_leaves_the_mesh_as_it_was(addon, scene, tmp_p
     texture = tmp_path / "texture.png"
     texture.write_bytes(png_header(16384, 16384))
     with pytest.raises(addon.scene_import.ImportFailed,
-                       match=r"texture.png is 16,384 x 16,384 pixels, more than img23d's largest texture"):
+                       match=r"texture.png is 16,384 x 16,384 pixels of 8-bit colour, which Blender holds as 1,024 MB"):
         addon.retexture_mesh.apply_result(cube, texture, None, None)
     assert list(cube.data.materials) == materials and set(bpy.data.images) == images
     assert len(cube.data.uv_layers) == uv_maps
@@ -97,6 +104,86 @@ def test_a_run_picture_too_big_is_not_loaded(addon, scene, tmp_path) -> None:
     run = _run(tmp_path, png(8, 8))
     (run / "layout.png").write_bytes(png_header(20000, 20000))
     images = set(bpy.data.images)
-    with pytest.raises(RuntimeError, match=r"layout.png is 20,000 x 20,000 pixels, .* so it is not loaded"):
+    with pytest.raises(RuntimeError, match=r"layout.png is 20,000 x 20,000 pixels of 8-bit colour, .* so it is not loaded"):
         bpy.ops.img23d.show_run_picture(picture="LAYOUT", run_dir=str(run))
     assert set(bpy.data.images) == images
+
+
+def test_import_run_refuses_16_bit_textures_before_blender_holds_them_as_floats(addon, scene, tmp_path, capfd) -> None:
+    # Issue 58: three 8192² 16-bit PNGs in one small GLB passed the pixel count and cost Blender 3 GB.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "house.glb").write_bytes(glb_bytes(png_header(8192, 8192, bits=16),
+                                              document={"images": [{"bufferView": 2, "mimeType": "image/png"}] * 3}))
+    manifest = _run(tmp_path, png(8, 8)) / "manifest.json"
+    (run / "manifest.json").write_text(manifest.read_text())
+    before = {kind: set(getattr(bpy.data, kind)) for kind in ("images", "objects", "meshes", "materials")}
+    rss = _rss_bytes()
+    capfd.readouterr()
+    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"CANCELLED"}
+    out = capfd.readouterr().out
+    assert ("Not imported: house: house.glb: its image 0 is 8,192 x 8,192 pixels of 16-bit colour, which Blender "
+            f"holds as 1,024 MB, more than {LARGEST}, so it is not imported") in out
+    made = {kind: set(getattr(bpy.data, kind)) - before[kind] for kind in before}
+    assert made == {"images": set(), "objects": set(), "meshes": set(), "materials": set()}
+    for image in bpy.data.images:
+        image.size[:]
+    assert _rss_bytes() - rss < 200 * 1024 ** 2
+
+
+def test_a_run_past_its_budget_imports_what_fits_and_names_the_rest(addon, scene, tmp_path, capfd,
+                                                                    monkeypatch) -> None:
+    # Three honest GLBs with a 64 x 64 texture (16 KB in Blender each); a budget for two of them.
+    monkeypatch.setattr(texture_guard, "MAX_RUN_BYTES", 2 * 64 * 64 * 4)
+    run = _run(tmp_path, png(64, 64), targets=("house", "tree", "car"))
+    capfd.readouterr()
+    assert bpy.ops.img23d.import_run(filepath=str(run)) == {"FINISHED"}
+    out = capfd.readouterr().out
+    assert "Left out, past the 0 MB of images Blender may hold of one run: car" in out
+    assert "Imported 2 object(s): house, tree" in out
+    assert "car" not in bpy.data.objects
+    collection = bpy.data.objects["house"].users_collection[0]
+    assert {o.name for o in collection.objects if o.type == "MESH"} == {"house", "tree"}
+    assert any(o.type == "CAMERA" for o in collection.objects)
+    for obj in list(collection.objects):
+        bpy.data.objects.remove(obj)
+
+
+def test_a_job_past_its_budget_imports_what_fits_and_names_the_rest_once(addon, scene, tmp_path,
+                                                                         monkeypatch) -> None:
+    # A live job's meshes share one account, as Import Run's do; what is left out is one sentence.
+    job_runner = addon.job_runner
+    protocol = job_runner.protocol
+    monkeypatch.setattr(texture_guard, "MAX_RUN_BYTES", 64 * 64 * 4)
+    request = protocol.GenerateRequest(image="x.png", targets=["house", "tree", "car"], options=protocol.JobOptions())
+    runner = job_runner.JobRunner(StandInSession(), scene, request, "picture")
+    for number, target in enumerate(("house", "tree", "car")):
+        path = write_glb(tmp_path / f"{target}_1.glb", png(64, 64))
+        runner._handle(protocol.Artifact(job="job-1", kind="mesh", path=str(path), target=target, instance=1,
+                                         box=[number * 30.0, 0.0, number * 30.0 + 20.0, 20.0], image_size=[100, 100]))
+    assert runner.outcome.objects == ["house"] and runner.outcome.failed_targets == []
+    assert runner.outcome.notes == ["Left out, past the 0 MB of images Blender may hold of one run: tree, car"]
+    assert "tree" not in bpy.data.objects and "car" not in bpy.data.objects
+    for obj in list(runner.collection.objects):
+        bpy.data.objects.remove(obj)
+
+
+def test_a_retexture_map_or_retopo_result_of_16_bit_colour_is_refused_before_anything_changes(addon, scene,
+                                                                                             tmp_path) -> None:
+    # Issue 58: a Re-texture map of 8192² 16-bit colour cost Blender 1 GB, a retopo result's GLB 3 GB.
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    materials, images, objects, name = list(cube.data.materials), set(bpy.data.images), set(bpy.data.objects), cube.name
+    texture = tmp_path / "texture.png"
+    texture.write_bytes(png_header(8192, 8192, bits=16))
+    with pytest.raises(addon.scene_import.ImportFailed,
+                       match=r"texture.png is 8,192 x 8,192 pixels of 16-bit colour, which Blender holds as 1,024 MB"):
+        addon.retexture_mesh.apply_result(cube, texture, None, None)
+    low = tmp_path / "low.glb"
+    low.write_bytes(glb_bytes(png_header(8192, 8192, bits=16), document={"images": [{"bufferView": 2}] * 3}))
+    with pytest.raises(addon.scene_import.ImportFailed, match=r"low.glb: its image 0 is 8,192 x 8,192 pixels of "
+                                                              r"16-bit colour"):
+        addon.finished_objects.replace_with_low(cube, low)
+    assert list(cube.data.materials) == materials and set(bpy.data.images) == images
+    assert set(bpy.data.objects) == objects and cube.name == name
+    bpy.data.objects.remove(cube)
