@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from img23d_client import image_headers, texture_guard
+from img23d_client import texture_guard
+from img23d_protocol import image_headers
 from textured_glb import glb_bytes, jpeg_header, png, png_header, webp_header, write_glb
 
 BOMB = "house.glb: its image 0 is 16,384 x 16,384 pixels, more than img23d's largest texture (8,192 x 8,192), " \
