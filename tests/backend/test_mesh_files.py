@@ -99,3 +99,14 @@ def test_a_glb_cut_short_is_one_sentence(tmp_path: Path) -> None:
     assert caught.value.code == ErrorCode.BAD_REQUEST and "ball.glb is cut short" in caught.value.message
 
 
+
+
+def test_a_texture_named_through_an_extension_is_checked_too(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    glb = write_glb(tmp_path / "ball.glb", png_header(16384, 16384),
+                    document={"textures": [{"extensions": {"EXT_texture_webp": {"source": 0}}}]})
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(glb)
+    assert "base_color" not in arrays
+    assert [m for m in caplog.messages if "left out" in m] == [
+        "ball.glb: its colour texture (image 0) is 16,384 x 16,384 pixels, more than img23d's largest texture "
+        "(8,192 x 8,192), so it is left out"]

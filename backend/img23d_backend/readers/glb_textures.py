@@ -70,10 +70,20 @@ def _texture_uses(document: dict) -> dict[int, list[tuple[dict, str]]]:
         for key in READ_TEXTURES:
             info = pbr.get(key)
             texture = _lookup(document.get("textures"), info.get("index")) if isinstance(info, dict) else None
-            source = texture.get("source") if isinstance(texture, dict) else None
-            if _lookup(document.get("images"), source) is not None:
-                uses.setdefault(source, []).append((pbr, key))
+            for source in _sources(texture):
+                if _lookup(document.get("images"), source) is not None:
+                    uses.setdefault(source, []).append((pbr, key))
     return uses
+
+
+def _sources(texture: object) -> list[Any]:
+    """A texture's images: its ``source``, and an extension's (``EXT_texture_webp`` and its kin name one)."""
+    if not isinstance(texture, dict):
+        return []
+    extensions = texture.get("extensions")
+    more = [ext.get("source") for ext in extensions.values() if isinstance(ext, dict)] \
+        if isinstance(extensions, dict) else []
+    return [texture.get("source"), *more]
 
 
 def _why_left_out(window: Window) -> str | None:
