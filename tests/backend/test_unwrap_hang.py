@@ -1,4 +1,4 @@
-"""Issue 58 item 4: a hung UV unwrap. Its worker is killed on cancel (the command exits with the
+"""Issue 58 item 4: a hung UV unwrap. Its worker is killed on cancel (the command (retexture, retopo) exits with the
 cancelled sentence and leaves no worker), and an unwrap past its time bound is killed with one sentence.
 The hang is the ``unwrap.worker`` failpoint, in the worker itself."""
 
@@ -63,28 +63,29 @@ def test_an_unwrap_past_its_time_is_killed_with_one_sentence(monkeypatch: pytest
     assert caught.value.message.count(".") <= 1 and "\n" not in caught.value.message
 
 
-def test_ctrl_c_ends_a_retexture_hung_in_its_unwrap(backend_env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["retexture", "retopo"])
+def test_ctrl_c_ends_a_command_hung_in_its_unwrap(backend_env: dict[str, str], tmp_path: Path, command: str) -> None:
     mesh = tmp_path / "ball.glb"
-    trimesh.creation.icosphere(subdivisions=2).export(mesh)  # no UVs: Re-texture unwraps it
+    trimesh.creation.icosphere(subdivisions=2).export(mesh)  # no UVs: Re-texture unwraps it (retopo's bake always does)
     out = tmp_path / "runs"
     env = {**backend_env, "IMG23D_FAILPOINTS": "unwrap.worker:hang"}
-    proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "retexture", str(mesh), str(SUBJECT),
-                             "--models", "tiny", "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2",
-                             "--no-materials", "--out", str(out)],
+    args = ([str(SUBJECT), "--models", "tiny", "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2",
+             "--no-materials"] if command == "retexture" else ["--topology", "triangles", "--faces", "200"])
+    proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", command, str(mesh), *args, "--out", str(out)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tree = None  # stderr is read once the process ended: what it writes first is a few lines
     try:
         deadline = time.monotonic() + START_WAIT
         while (tree := with_workers(proc.pid)) is None:
-            assert proc.poll() is None, f"retexture ended ({proc.returncode}) before its unwrap worker started"
-            assert time.monotonic() < deadline, f"no unwrap worker under retexture within {START_WAIT:g} s"
+            assert proc.poll() is None, f"{command} ended ({proc.returncode}) before its unwrap worker started"
+            assert time.monotonic() < deadline, f"no unwrap worker under {command} within {START_WAIT:g} s"
             time.sleep(0.1)
         time.sleep(1.0)  # the worker is in its hang
         proc.send_signal(signal.SIGINT)
         try:
             _, text = proc.communicate(timeout=END_WAIT)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"retexture still ran {END_WAIT:g} s after Ctrl-C in a hung unwrap")
+            pytest.fail(f"{command} still ran {END_WAIT:g} s after Ctrl-C in a hung unwrap")
         assert proc.returncode == 130, text[-2000:]
         assert left_alive(tree, within=END_WAIT) == [], "the unwrap's worker outlived the command"
     finally:
