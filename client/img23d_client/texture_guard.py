@@ -7,7 +7,7 @@ under 1 MB whose texture is a 16384 x 16384 PNG imports silently, and Blender gr
 of 8 bits a sample is byte RGBA (4 bytes a pixel), one above (a 16-bit PNG) float RGBA (16 bytes a
 pixel), so three 8192 x 8192 16-bit PNGs in a 1.6 MB GLB would cost 3 GB. So before a file is
 imported (``check_glb``) or loaded as an image (``check_image``), every image's size and bit depth
-are read from its header (``image_headers``: nothing is decoded) and the file is refused, in one
+are read from its header (``img23d_protocol.image_headers``: nothing is decoded) and the file is refused, in one
 sentence naming it, the image, its size, its bit depth and the bytes Blender would hold, when
 
 - an image would hold more than img23d's largest texture does (``MAX_IMAGE_BYTES``: the largest
@@ -22,7 +22,8 @@ sentence naming it, the image, its size, its bit depth and the bytes Blender wou
   run stays well inside it: 32 finished objects at bake size 2048, each a low and a high mesh
   with three 2048 x 2048 maps, hold 3 GB.
 
-A GLB is read as glTF 2.0's binary format says: a 12-byte header, the JSON chunk, then the
+A GLB is read (``img23d_protocol.glb_images``, shared with the backend's mesh reader) as glTF 2.0's
+binary format says: a 12-byte header, the JSON chunk, then the
 binary chunk; each of the document's ``images`` is read through its ``bufferView`` (in the binary
 chunk, or in a buffer its ``uri`` names), a base64 ``data:`` URI, or a relative ``uri`` naming a
 file in the GLB's own folder (never outside it, never another scheme). An image whose size cannot
@@ -31,22 +32,15 @@ be read, and a file that is not a whole GLB, are refused too. Standard library o
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
-import json
 import os
-import struct
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
 
 import img23d_protocol as protocol
-
-from . import image_headers
-from .image_headers import ImageSize, UnreadableImage, Window, image_size
+from img23d_protocol import image_headers
+from img23d_protocol.glb_images import Refused, image_window, read_glb
+from img23d_protocol.image_headers import ImageSize, UnreadableImage, Window, image_size
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -61,15 +55,6 @@ MAX_FILE_BYTES = 3 * MAX_IMAGE_BYTES
 # files (25 GB) out.
 MAX_RUN_BYTES = 16 * MAX_IMAGE_BYTES
 MAX_IMAGES = 64                          # images one GLB may list: img23d's have three at most
-MAX_JSON_BYTES = 64 * 1024 ** 2          # a GLB's JSON chunk: a mesh's is a few kilobytes
-_GLB_MAGIC, _JSON_CHUNK, _BIN_CHUNK = b"glTF", 0x4E4F534A, 0x004E4942
-
-
-class Refused(ProtocolError):
-    """A file refused before import; ``message`` is the one sentence."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorCode.BAD_REQUEST, message)
 
 
 def megabytes(count: int) -> str:
@@ -148,7 +133,7 @@ def check_glb(path: Path, budget: RunBudget | None = None) -> list[ImageSize]:
     try:
         with ExitStack() as files:
             handle = files.enter_context(open(path, "rb"))
-            document, binary = _read_glb(handle, os.fstat(handle.fileno()).st_size, name)
+            document, binary = read_glb(handle, os.fstat(handle.fileno()).st_size, name)
             images = document.get("images", [])
             if not isinstance(images, list):
                 raise Refused(f"{name} is not imported: its list of images is not a list")
@@ -158,7 +143,7 @@ def check_glb(path: Path, budget: RunBudget | None = None) -> list[ImageSize]:
             sizes: list[ImageSize] = []
             for index, image in enumerate(images):
                 try:
-                    size = image_size(_image_window(document, image, binary, path.parent, files))
+                    size = image_size(image_window(document, image, binary, path.parent, files))
                 except UnreadableImage as exc:
                     raise Refused(f"{name} is not imported: its image {index} cannot be read ({exc})") from None
                 if _image_too_big(size):
@@ -183,103 +168,3 @@ def _depths(sizes: list[ImageSize]) -> str:
         counts[size.bits] = counts.get(size.bits, 0) + 1
     return ", ".join(f"{count} of {bits}-bit colour" for bits, count in sorted(counts.items(), reverse=True))
 
-
-def _read_glb(handle: Any, file_size: int, name: str) -> tuple[dict, Window | None]:
-    """The GLB's JSON document, and its binary chunk (None when it has none)."""
-    header = handle.read(20)
-    if len(header) < 12 or header[:4] != _GLB_MAGIC:
-        raise Refused(f"{name} is not a binary glTF (GLB) file, so it is not imported")
-    _magic, version, length = struct.unpack("<4sII", header[:12])
-    if version != 2:
-        raise Refused(f"{name} is glTF version {version}, not 2, so it is not imported")
-    if len(header) < 20 or length > file_size:
-        raise Refused(f"{name} is cut short: its header says {length:,} bytes, the file has {file_size:,}")
-    json_length, kind = struct.unpack("<II", header[12:20])
-    if kind != _JSON_CHUNK or 20 + json_length > length:
-        raise Refused(f"{name} is not imported: its first chunk is not a whole JSON chunk")
-    if json_length > MAX_JSON_BYTES:
-        raise Refused(f"{name} is not imported: its JSON chunk is {json_length:,} bytes, more than the "
-                      f"{MAX_JSON_BYTES:,} a GLB may have")
-    try:
-        document = json.loads(handle.read(json_length).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Refused(f"{name} is not imported: its JSON chunk is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise Refused(f"{name} is not imported: its JSON chunk is not a glTF document")
-    start = 20 + json_length
-    if start + 8 > length:
-        return document, None
-    handle.seek(start)
-    chunk_length, kind = struct.unpack("<II", handle.read(8))
-    if kind != _BIN_CHUNK:
-        return document, None
-    if start + 8 + chunk_length > length:
-        raise Refused(f"{name} is cut short: its binary chunk says {chunk_length:,} bytes, fewer are there")
-    return document, Window(handle, start + 8, chunk_length)
-
-
-def _index(value: object, items: object, what: str) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int) or not isinstance(items, list) \
-            or not 0 <= value < len(items):
-        raise UnreadableImage(f"it names a {what} that is not there")
-    return items[value]
-
-
-def _whole(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UnreadableImage(f"its {what} is not a whole number of bytes")
-    return value
-
-
-def _image_window(document: dict, image: object, binary: Window | None, folder: Path, files: ExitStack) -> Window:
-    """The bytes of one of the document's images, as a window no read may leave."""
-    if not isinstance(image, dict):
-        raise UnreadableImage("it is not a glTF image")
-    if "bufferView" in image:
-        view = _index(image["bufferView"], document.get("bufferViews"), "buffer view")
-        if not isinstance(view, dict):
-            raise UnreadableImage("its buffer view is not a glTF buffer view")
-        buffer = _index(view.get("buffer"), document.get("buffers"), "buffer")
-        if not isinstance(buffer, dict):
-            raise UnreadableImage("its buffer is not a glTF buffer")
-        if "uri" in buffer:
-            base = _uri_window(buffer["uri"], folder, files)
-        elif view.get("buffer") == 0 and binary is not None:
-            base = binary
-        else:
-            raise UnreadableImage("its buffer has no bytes")
-        offset = _whole(view.get("byteOffset", 0), "buffer view's offset")
-        length = _whole(view.get("byteLength"), "buffer view's length")
-        if offset + length > base.length:
-            raise UnreadableImage("its buffer view runs past the end of its buffer")
-        return Window(base.handle, base.start + offset, length)
-    if "uri" in image:
-        return _uri_window(image["uri"], folder, files)
-    raise UnreadableImage("it names neither a buffer view nor a URI")
-
-
-def _uri_window(uri: object, folder: Path, files: ExitStack) -> Window:
-    """The bytes a glTF URI names: a base64 ``data:`` URI, or a file in ``folder`` (only there)."""
-    if not isinstance(uri, str) or not uri:
-        raise UnreadableImage("its URI is not a string")
-    if uri.startswith("data:"):
-        header, _, payload = uri.partition(",")
-        if not header.endswith(";base64"):
-            raise UnreadableImage("its data URI is not base64")
-        try:
-            data = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise UnreadableImage("its data URI is not valid base64") from None
-        return Window(io.BytesIO(data), 0, len(data))
-    relative = unquote(uri)
-    # A scheme (http:, file:), a drive (C:), an absolute path or a way up: not a file beside the GLB.
-    if ":" in relative or relative.startswith(("/", "\\")) or "\x00" in relative:
-        raise UnreadableImage(f"its URI {uri[:80]!r} is not a file beside the GLB")
-    path = folder / relative
-    base = folder.resolve()
-    if base not in path.resolve().parents:
-        raise UnreadableImage(f"its URI {uri[:80]!r} names a file outside the GLB's folder")
-    if not path.is_file():
-        raise UnreadableImage(f"its URI {uri[:80]!r} names a file that is not there")
-    handle = files.enter_context(open(path, "rb"))
-    return Window(handle, 0, os.fstat(handle.fileno()).st_size)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from img23d_client import image_headers, texture_guard
+from img23d_client import texture_guard
+from img23d_protocol import image_headers
 from textured_glb import glb_bytes, jpeg_header, png, png_header, webp_header, write_glb
 
 LARGEST = "the 256 MB of img23d's largest texture (8,192 x 8,192 pixels of 8-bit colour)"

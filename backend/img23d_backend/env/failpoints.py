@@ -30,7 +30,9 @@ Places: ``startup``, ``batch-worker`` (a batch worker's constructor), each stage
 each file a run writes and ``write.<suffix>`` (``write.glb``, ``write.json``, ``write.png``) for
 files of one kind, ``probe.<name>`` for each environment probe (``env_probe``) before its tiny
 call, ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model
-from disk, and ``throughput`` (``slow`` only) for the device's speed the step-time estimates use.
+from disk, ``unwrap.worker`` in the UV unwrap's worker process before each unwrap
+(``stages/paint/unwrap.py``: ``hang`` there is a hung xatlas), and ``throughput`` (``slow`` only)
+for the device's speed the step-time estimates use.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class RetextureRun(PaintingRun):
         loop_uvs, created = artist.loop_uvs, False
         if loop_uvs is None:
             with self.stage("unwrap"):
-                loop_uvs, created = retexture.unwrap(artist), True
+                loop_uvs, created = retexture.unwrap(artist, self.job.cancel), True
         target = retexture.paintable(artist, loop_uvs)
         # A face budget of 0 keeps every face: the artist's mesh is painted as it is.
         through_proxy = 0 < self.options.face_budget < artist.face_count

@@ -9,10 +9,16 @@ with vertex colours keeps them as ``vertex_colors``, linear as glTF's ``COLOR_0`
 sRGB colours are decoded). Back out, ``write_textured_glb`` puts the
 painted texture (and the metallicRoughness texture, when the job made one) on the same triangles as a GLB (vertices split
 only where the UVs split, as any glTF export does).
+
+Bounded before it is read: a file over ``MAX_MESH_FILE_BYTES`` is refused from its size alone (trimesh
+reads a file whole: a 4 GB OBJ took over 6 GB of memory), and a GLB's textures are checked from
+their headers before trimesh decodes any (``glb_textures``: one too large or 16-bit is left out, and
+the log says so in one sentence; a GLB's other images are never decoded).
 """
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,17 +28,31 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..runs.folders import atomic_write
 from .colour_space import srgb_to_linear
+from .glb_textures import LARGEST_TEXTURE, plan_textures
+
+log = logging.getLogger(__name__)
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
+# The largest mesh img23d paints or remakes has 5,000,000 triangles (``stages.paint.retexture.MAX_FACES``):
+# about 0.6 GB as an OBJ with UVs and normals and 0.2 GB in a GLB, beside which img23d reads two
+# textures of at most 8,192 x 8,192 (0.27 GB each as an uncompressed RGBA PNG): 1 GiB holds them all.
+MAX_MESH_FILE_BYTES = 1 << 30
 
 
 def check_mesh_path(path: Path) -> None:
-    """Raise ``ProtocolError(bad_request)`` unless ``path`` is a file of a kind read here (by its name)."""
+    """Raise ``ProtocolError(bad_request)`` unless ``path`` is a file of a kind read here (by its
+    name), of at most ``MAX_MESH_FILE_BYTES`` (the add-on's ``.npz`` is bounded by its arrays instead)."""
     if not path.is_file():
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {path}")
     if path.suffix.lower() not in MESH_SUFFIXES:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a mesh file img23d reads "
                                                    f"({', '.join(MESH_SUFFIXES)})")
+    size = path.stat().st_size
+    if path.suffix.lower() != ".npz" and size > MAX_MESH_FILE_BYTES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"the mesh file {path.name} is {size / (1 << 30):,.1f} GiB, more than the "
+                            f"{MAX_MESH_FILE_BYTES / (1 << 30):g} GiB img23d reads (enough for 5,000,000 triangles "
+                            f"and two {LARGEST_TEXTURE:,} x {LARGEST_TEXTURE:,} textures), so it is not read")
 
 
 @contextmanager
@@ -53,8 +73,21 @@ def _convert(source: Path, target: Path) -> None:
     import numpy as np
     import trimesh
 
+    readable = source
+    if source.suffix.lower() == ".glb":
+        try:
+            plan = plan_textures(source, target.parent)
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.DISK, f"the mesh file {source.name} cannot be read: {exc.strerror or exc}",
+                                str(exc)) from exc
+        for sentence in plan.left_out:
+            log.warning("%s", sentence)
+        readable = plan.source
     try:
-        loaded = trimesh.load(source, force="mesh", process=False)
+        # Relative URIs (a buffer or image beside the file) resolve from the file's own folder, also
+        # for the checked copy.
+        loaded = trimesh.load(readable, file_type=source.suffix.lower().lstrip("."), force="mesh", process=False,
+                              resolver=trimesh.resolvers.FilePathResolver(source.parent))
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
                             f"{type(exc).__name__}: {exc}") from exc

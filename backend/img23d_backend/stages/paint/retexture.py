@@ -25,8 +25,10 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ...env.job_control import CancelToken
 from ...readers.mesh_bounds import check_mesh_bounds
 from ..mesh.cleanup import Finish, clean_mesh
+from .unwrap import Unwrapper
 
 MAX_FACES = 5_000_000
 # No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).
@@ -111,16 +113,17 @@ def check_array_sizes(path: Path, limits: dict[str, int] | None = None) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
 
 
-def unwrap(mesh: ArtistMesh) -> np.ndarray:
-    """Per-loop UVs from xatlas for a mesh that has none.
+def unwrap(mesh: ArtistMesh, cancel: CancelToken | None = None) -> np.ndarray:
+    """Per-loop UVs from xatlas for a mesh that has none, unwrapped in a worker process that a
+    cancel (``cancel``) or the unwrap's time bound kills (``unwrap.Unwrapper``).
 
     xatlas keeps the triangles' order, so corner (t, k) maps to loop ``triangle_loops[t, k]``.
     A loop shared by two triangles of one polygon takes its first triangle's UV (they differ
     only where xatlas cut a seam across the polygon's diagonal).
     """
-    import xatlas
-
-    _, indices, uvs = xatlas.parametrize(mesh.positions.astype(np.float32), mesh.triangles.astype(np.uint32))
+    with Unwrapper(cancel or CancelToken()) as worker:
+        worker.submit("artist", mesh.positions, mesh.triangles)
+        _, indices, uvs = worker.result("artist")
     corner_uvs = uvs[indices]                              # (T, 3, 2)
     loop_uvs = np.zeros((mesh.loop_count, 2), dtype=np.float64)
     order = mesh.triangle_loops.reshape(-1)[::-1]          # reversed: the first write wins below

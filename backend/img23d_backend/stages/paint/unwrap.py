@@ -10,13 +10,21 @@ The worker is started with ``spawn`` (a fork of a process that holds torch and C
 not safe) and imports only numpy and xatlas; it ends with the backend, however the backend ends
 (``env.children``). When the worker cannot be used (it failed to start
 or died), the unwrap runs in the job's process, as before, and the log says so: the result is
-the same, only the overlap is lost. Leaving the ``with`` block drops what has not started.
+the same, only the overlap is lost.
+
+xatlas cannot be stopped from outside, so the worker is killed instead (as Instant Meshes' is,
+``finish/instant_meshes.py``): when the job is cancelled while it waits for an unwrap, when an
+unwrap runs past its time (``time_limit``: generous, in proportion to the faces; the job then
+ends with one sentence, not falling back to the same hang in its own process), and when the
+``with`` block is left with an unwrap still running. A busy worker left running would keep the
+process alive at exit: the interpreter's shutdown waits for a pool's workers.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import time
 from dataclasses import dataclass
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout  # not the builtin one before 3.11
@@ -25,12 +33,20 @@ from typing import Any, Callable
 
 import numpy as np
 
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ...env import failpoints
 from ...env.children import end_with_parent
 from ...env.job_control import CancelToken
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05  # how often a wait looks at the cancel token
+KILL_WAIT_SECONDS = 5.0  # how long a killed worker may take to go
+# An unwrap's time: xatlas takes a few seconds for 40,000 faces on one CPU core (about 0.1 ms a face);
+# the bound allows over ten times that, and a start-up's worth besides.
+BASE_SECONDS = 120.0
+SECONDS_PER_FACE = 0.002
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # vertices, faces, uv: the seams split
 
@@ -66,12 +82,25 @@ def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray, packing: AtlasPacking
             np.asarray(uv, dtype=np.float64))
 
 
+def time_limit(faces: int) -> float:
+    """Seconds an unwrap of ``faces`` faces may take before its worker is killed."""
+    return BASE_SECONDS + SECONDS_PER_FACE * faces
+
+
+def _in_worker(work: Callable[..., Arrays], *args: Any) -> Arrays:
+    """What the worker runs: ``work``, after the ``unwrap.worker`` failpoint (a test's hang, here)."""
+    failpoints.hit("unwrap.worker")
+    return work(*args)
+
+
 class Unwrapper:
     """One worker process unwrapping a job's meshes in the order they were submitted."""
 
-    def __init__(self, cancel: CancelToken, work: Callable[[np.ndarray, np.ndarray], Arrays] = unwrap_arrays) -> None:
+    def __init__(self, cancel: CancelToken, work: Callable[[np.ndarray, np.ndarray], Arrays] = unwrap_arrays,
+                 limit: Callable[[int], float] = time_limit) -> None:
         self._cancel = cancel
         self._work = work
+        self._limit = limit
         self._pool: ProcessPoolExecutor | None = None
         self._tasks: dict[str, tuple[Future | None, np.ndarray, np.ndarray, AtlasPacking | None]] = {}
 
@@ -90,7 +119,7 @@ class Unwrapper:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
                                                  initializer=end_with_parent)
             extra = () if packing is None else (packing,)
-            future = self._pool.submit(self._work, vertices, faces, *extra)
+            future = self._pool.submit(_in_worker, self._work, vertices, faces, *extra)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here
             log.warning("the UV worker could not take %s (%s); it will be unwrapped in the job's process", key, exc)
         self._tasks[key] = (future, vertices, faces, packing)
@@ -99,10 +128,21 @@ class Unwrapper:
         return key in self._tasks
 
     def result(self, key: str) -> Arrays:
-        """The unwrap of ``key``, waiting for the worker (and for nothing once cancelled)."""
+        """The unwrap of ``key``, waiting for the worker (and for nothing once cancelled: the worker
+        is killed). ``ProtocolError(bad_request)`` when it ran past ``time_limit`` (the worker killed)."""
         future, vertices, faces, packing = self._tasks.pop(key)
+        limit = self._limit(len(faces))
+        deadline = time.monotonic() + limit
         while future is not None:
-            self._cancel.check()
+            if self._cancel.cancelled:
+                self._kill_worker()
+                self._cancel.check()
+            if time.monotonic() > deadline:
+                self._kill_worker()
+                raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                    f"the UV unwrap of {len(faces):,} faces did not end within {limit:,.0f} s, so "
+                                    "its worker was stopped; a mesh with UVs of its own, or with fewer faces, "
+                                    "needs no such unwrap")
             try:
                 return future.result(timeout=POLL_SECONDS)
             except FutureTimeout:
@@ -113,8 +153,25 @@ class Unwrapper:
         return unwrap_arrays(vertices, faces, packing)
 
     def close(self) -> None:
-        """Drop what has not started; the running unwrap is left to end on its own."""
+        """Drop what has not started; an unwrap still running is killed with its worker."""
+        running = any(future is not None and not future.done() for future, *_ in self._tasks.values())
         self._tasks.clear()
-        if self._pool is not None:
+        if running:
+            self._kill_worker()
+        elif self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+    def _kill_worker(self) -> None:
+        """Kill the pool's worker and reap it; a later ``submit`` starts another."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # ProcessPoolExecutor has no public way to end a busy worker before Python 3.14
+        # (``kill_workers``): its process table is read, as 3.14's method does.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(KILL_WAIT_SECONDS)
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,112 @@
+"""Issue 58 item 2: ``retopo`` and ``retexture`` read a mesh file only within bounds. A file over the
+size bound is refused before it is read; a GLB's textures are checked from their headers before
+anything decodes them, and a texture left out (too large, 16-bit) is said in one sentence."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from img23d_protocol import ErrorCode, ProtocolError
+
+from textured_glb import png, png_header, write_glb
+from img23d_backend.readers.meshes import MAX_MESH_FILE_BYTES, artist_mesh_file, check_mesh_path
+from img23d_backend.stages.paint.retexture import MAX_FACES
+
+CLI_WAIT = 120.0  # seconds for the command to start, refuse and end
+
+
+def _converted(path: Path) -> dict[str, np.ndarray]:
+    with artist_mesh_file(path) as npz, np.load(npz, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+def _png_16_bit() -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.full((8, 8), 40000, dtype=np.uint16)).save(out, format="PNG")
+    assert out.getvalue()[24] == 16  # the IHDR's bit depth
+    return out.getvalue()
+
+
+def test_the_bound_holds_the_largest_mesh_and_textures_img23d_reads() -> None:
+    obj_line_bytes = 80  # "f a/b/c a/b/c a/b/c" with 7-digit indices, and a vertex's share of v, vt and vn lines
+    largest_png = 8192 * (8192 * 4 + 1)  # RGBA, stored without compression
+    assert MAX_FACES * obj_line_bytes + 2 * largest_png < MAX_MESH_FILE_BYTES
+
+
+def test_a_mesh_file_over_the_bound_is_refused_from_its_size(tmp_path: Path) -> None:
+    big = tmp_path / "big.obj"
+    with open(big, "wb") as out:
+        out.truncate(MAX_MESH_FILE_BYTES + 1)  # sparse: nothing written, nothing read
+    with pytest.raises(ProtocolError) as caught:
+        check_mesh_path(big)
+    assert caught.value.code == ErrorCode.BAD_REQUEST
+    assert caught.value.message.startswith("the mesh file big.obj is 1.0 GiB, more than the 1 GiB img23d reads")
+
+
+def test_retopo_refuses_a_4_gb_obj_in_one_sentence(backend_env: dict[str, str], tmp_path: Path) -> None:
+    big = tmp_path / "huge.obj"
+    with open(big, "wb") as out:
+        out.truncate(4 << 30)
+    try:
+        out = subprocess.run([sys.executable, "-m", "img23d_backend", "retopo", str(big), "--topology", "triangles",
+                              "--faces", "200", "--out", str(tmp_path / "runs")], env=backend_env,
+                             capture_output=True, text=True, timeout=CLI_WAIT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"retopo was still reading a 4 GiB OBJ after {CLI_WAIT:g} s")
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "huge.obj is 4.0 GiB, more than the 1 GiB img23d reads" in out.stderr, out.stderr[-2000:]
+
+
+def test_an_honest_texture_is_kept_beside_an_image_img23d_does_not_read(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    bomb = "data:image/png;base64," + base64.b64encode(png_header(16384, 16384)).decode()
+    glb = write_glb(tmp_path / "ball.glb", png(64, 32), document={
+        "materials": [{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}, "normalTexture": {"index": 1}}],
+        "textures": [{"source": 0}, {"source": 1}],
+        "images": [{"bufferView": 2, "mimeType": "image/png"}, {"uri": bomb}]})
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(glb)
+    assert arrays["base_color"].shape == (32, 64, 3) and tuple(arrays["base_color"][0, 0]) == (200, 80, 40)
+    assert caplog.messages == []  # a normal map img23d does not read is not worth a sentence
+
+
+@pytest.mark.parametrize(("image", "why"), [
+    (png_header(16384, 16384), "is 16,384 x 16,384 pixels of 8-bit colour, more than img23d's largest texture (8,192 x 8,192)"),
+    (_png_16_bit(), "is 16-bit; img23d reads 8-bit textures"),
+], ids=["16384 squared", "16-bit"])
+def test_a_texture_img23d_cannot_hold_is_left_out_in_one_sentence(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                                  image: bytes, why: str) -> None:
+    glb = write_glb(tmp_path / "ball.glb", image)
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(glb)
+    assert "base_color" not in arrays and len(arrays["triangles"]) == 1  # the mesh itself is read
+    assert caplog.messages == [f"ball.glb: its colour texture (image 0) {why}, so it is left out"]
+
+
+def test_a_glb_cut_short_is_one_sentence(tmp_path: Path) -> None:
+    glb = write_glb(tmp_path / "ball.glb", png(8, 8))
+    glb.write_bytes(glb.read_bytes()[:40])
+    with pytest.raises(ProtocolError) as caught:
+        _converted(glb)
+    assert caught.value.code == ErrorCode.BAD_REQUEST and "ball.glb is cut short" in caught.value.message
+
+
+
+
+def test_a_texture_named_through_an_extension_is_checked_too(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    glb = write_glb(tmp_path / "ball.glb", png_header(16384, 16384),
+                    document={"textures": [{"extensions": {"EXT_texture_webp": {"source": 0}}}]})
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(glb)
+    assert "base_color" not in arrays
+    assert [m for m in caplog.messages if "left out" in m] == [
+        "ball.glb: its colour texture (image 0) is 16,384 x 16,384 pixels of 8-bit colour, more than img23d's largest texture "
+        "(8,192 x 8,192), so it is left out"]
