@@ -70,6 +70,7 @@ class TargetResult:
     placement: dict[str, Any] | None = None
     finish: dict[str, Any] | None = None   # with a topology: method, quads, fallback, high_mesh...
     completion: Completion | None = None   # (1.17) with complete_hidden: completed or not, and why
+    views: dict[str, Any] | None = None    # (1.19) its views: side -> its cut-out in the run folder
 
     def __post_init__(self) -> None:
         if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields
@@ -92,7 +93,7 @@ class TargetResult:
         data = {"instance": 1, "stem": "", "status": "pending", "variation": 0, "timings": {}, **_whole(what, data)}
         texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh")}
         objects = {key: _object(data, what, key, optional=True)
-                   for key in ("cleanup", "error", "depth", "placement", "finish")}
+                   for key in ("cleanup", "error", "depth", "placement", "finish", "views")}
         numbers = {key: _number(data, what, key, optional=True) for key in ("seed", "faces", "vertices")}
         return cls(target=_text(data, what, "target"), instance=_number(data, what, "instance"),
                    stem=_text(data, what, "stem"), status=_text(data, what, "status"),

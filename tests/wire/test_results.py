@@ -21,7 +21,7 @@ TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "
           "vertices": 602, "cleanup": {"removed": 3}, "textured": True, "error": None, "timings": {"shape": 0.5},
           "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"},
           "completion": {"completed": True, "reason": "overlaps 'tree'", "cutout": "completed/house.png",
-                         "skipped": None}}
+                         "skipped": None}, "views": {"back": "views_in/house/back.png"}}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.

@@ -78,6 +78,9 @@ class TargetRecord:
     finish: dict[str, Any] | None = None
     # What completion did (img23d_protocol.Completion's fields): completed, why, completed/<stem>.png or why not.
     completion: dict[str, Any] | None = None
+    # Its views (issue 55): side -> its cut-out, relative to the run folder (views_in/<stem>/<side>.png);
+    # None without. The shape step gives them to the model of names with views (jobs/shape_views.py).
+    views: dict[str, str] | None = None
 
 
 @dataclass
