@@ -20,7 +20,8 @@ from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.models.registry import VIEWS_ROLE, model_set, tiny_model_set
 from img23d_backend.stages.mesh.shapes import ShapeSettings
-from img23d_protocol import SHAPE_MODELS, GenerateRequest, JobOptions
+from img23d_protocol import (FRONT, SHAPE_MODELS, SIDE_AZIMUTH_DEGREES, SIDES, GenerateRequest, JobOptions,
+                             camera_direction)
 
 CPU = torch.device("cpu")
 
@@ -147,3 +148,14 @@ def test_a_job_shapes_a_name_with_views_by_2mv_and_one_without_by_the_single_vie
     # Both went through the manager, the one place that moves weights.
     assert {"shape", VIEWS_ROLE} <= set(engine.manager.snapshot()["models"])
 
+
+
+def test_the_sides_turn_a_quarter_per_view_index_of_hy3dgens_image_processor() -> None:
+    # hy3dgen's MVImageProcessorV2.view2idx: front 0, left 1, back 2, right 3, a quarter turn each; the
+    # example pictures fix the direction (docs/models.md, "Which side is left"): the left camera at +X.
+    from hy3dgen.shapegen.preprocessors import MVImageProcessorV2
+
+    view2idx = MVImageProcessorV2().view2idx
+    assert set(view2idx) == {FRONT, *SIDES}
+    assert {side: 90.0 * index for side, index in view2idx.items()} == SIDE_AZIMUTH_DEGREES
+    assert camera_direction("left") == (1.0, 0.0, 0.0) and camera_direction("right") == (-1.0, 0.0, 0.0)
