@@ -38,7 +38,8 @@ FETCHED_KINDS = (_Kind.MESH, _Kind.HIGH_MESH, _Kind.LAYOUT, _Kind.DETECTIONS, _K
                  _Kind.TEXTURE, _Kind.METALLIC_ROUGHNESS, _Kind.COMPLETION)  # artifacts naming a file to read
 FOLDER_KINDS = (_Kind.RUN,)                                              # artifacts naming a folder
 RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness",
-                "completion_picture")                                    # result fields naming files
+                "completion_picture", "mesh", "high_mesh")               # result fields naming files (retopo's
+                                                                         # mesh and high_mesh: issue 58)
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
 
 

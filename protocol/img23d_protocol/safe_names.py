@@ -12,7 +12,10 @@ filesystem the add-on runs on cannot hold it safely, whichever machine made it:
   opening one writes to a device, not a file;
 - over 255 bytes in UTF-8 (the name limit of ext4, APFS and NTFS alike);
 - a hidden file (a leading dot): nothing a run makes is hidden, and a dot-file such as
-  ``.bashrc`` or ``.git`` is exactly what a hostile peer would aim at.
+  ``.bashrc`` or ``.git`` is exactly what a hostile peer would aim at;
+- a character that changes the direction text is shown in (U+202E and the other bidirectional
+  controls): ``house\u202egpj.exe`` shows as ``houseexe.jpg``. Nothing a run makes holds one (its
+  stems keep letters, digits, ``_`` and ``-``).
 
 ``NameSet`` refuses a second name equal to an earlier one but for case or Unicode normalisation:
 on a case-insensitive disk (Windows, macOS) or one that normalises names (APFS), both would be the
@@ -31,6 +34,7 @@ MAX_NAME_BYTES = 255
 _DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
                       *(f"{kind}{n}" for kind in ("COM", "LPT") for n in (*"123456789", "¹", "²", "³"))})
 _FORBIDDEN = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def name_problem(name: object) -> str | None:
@@ -41,6 +45,10 @@ def name_problem(name: object) -> str | None:
         return "it names a folder, not a file"
     if _FORBIDDEN.search(name):
         return 'it holds a separator, a control character or one of <>:"|?*'
+    bidi = _BIDI_CONTROLS.search(name)
+    if bidi:
+        return (f"it holds U+{ord(bidi.group()):04X}, which changes the direction it is shown in, so it would show "
+                "as another name")
     if name.endswith((".", " ")):
         return "it ends with a dot or a space"
     if name.startswith("."):

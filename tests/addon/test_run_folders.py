@@ -104,7 +104,8 @@ def test_a_result_naming_another_run_fetches_nothing_there(local: Path) -> None:
     ("CON", "Windows device name"), ("nul.glb", "Windows device name"), ("Com1.txt", "Windows device name"),
     ("house.glb.", "ends with a dot"), ("house.glb ", "a space"), ("a<b.glb", "<>"), ("a|b.glb", "<>"),
     ("what?.glb", "<>"), ("star*.glb", "<>"), ("x" * 252 + ".glb", "over 255 bytes"),
-    ("家" * 84 + ".glb", "over 255 bytes"), (".bashrc", "hidden file"), (".git", "hidden file")])
+    ("家" * 84 + ".glb", "over 255 bytes"), (".bashrc", "hidden file"), (".git", "hidden file"),
+    ("house\u202egpj.glb", "U+202E, which changes the direction"), ("a\u2067b.glb", "U+2067")])
 def test_a_name_this_disk_cannot_hold_safely_is_refused(local: Path, name: str, why: str) -> None:
     host = HostileHost(_job(local))
     host.say(protocol.Artifact(job="job-1", kind="run", path=NEW_RUN))

@@ -18,6 +18,7 @@ from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb, dumps
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
+from ..runs.folders import recover_interrupted
 from .options import (add_finish_options, add_job_options, add_paint_options, finish_options, job_options,
                       usage_message)
 from .progress import ProgressPrinter, log_to_stderr
@@ -74,6 +75,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
         options = job_options(args)
         options.texture = True  # re-texturing is painting
         session = Session(args.out, Models.from_args(args))
+        recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         result = session.retexture(args.mesh, args.image, options, name=args.name or args.mesh.stem or "mesh",
                                    events=printer, cancel=interrupts.token)
     except ProtocolError as exc:
@@ -100,6 +102,7 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         check_mesh_path(args.mesh)
         options = finish_options(args)
         session = Session(args.out, Models.from_args(args))
+        recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", image=args.image,
                                 events=printer, cancel=interrupts.token)
     except ProtocolError as exc:
