@@ -18,10 +18,11 @@ from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.generate import GenerateRun
+from img23d_backend.models import preflight
 from img23d_backend.models.registry import VIEWS_ROLE, model_set, tiny_model_set
 from img23d_backend.stages.mesh.shapes import ShapeSettings
 from img23d_protocol import (FRONT, SHAPE_MODELS, SIDE_AZIMUTH_DEGREES, SIDES, GenerateRequest, JobOptions,
-                             camera_direction)
+                             ProtocolError, camera_direction)
 
 CPU = torch.device("cpu")
 
@@ -159,3 +160,17 @@ def test_the_sides_turn_a_quarter_per_view_index_of_hy3dgens_image_processor() -
     assert set(view2idx) == {FRONT, *SIDES}
     assert {side: 90.0 * index for side, index in view2idx.items()} == SIDE_AZIMUTH_DEGREES
     assert camera_direction("left") == (1.0, 0.0, 0.0) and camera_direction("right") == (-1.0, 0.0, 0.0)
+
+
+def test_the_preflight_counts_2mv_for_a_job_with_views(tiny_root: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
+    options = JobOptions(octree_resolution=64, texture=False)
+    single = preflight.shape_need(64, 1, guidance=engine.classifier_free)
+    # Room for the single-view model's one target, not for 2mv's (its DiT attends over the views' tokens too).
+    room = preflight.Room(host=single.host + preflight.RESERVE_BYTES)
+    monkeypatch.setattr(preflight, "total_room", lambda device: room)
+    GenerateRun.check_memory(GenerateRequest(id="a", image="a.png", targets=["x"], options=options), engine)
+    with pytest.raises(ProtocolError, match="octree resolution 64"):
+        GenerateRun.check_memory(GenerateRequest(id="b", image="a.png", targets=["x"], options=options,
+                                                 views={"x": {"back": "b.png"}}), engine)

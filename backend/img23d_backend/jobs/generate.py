@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,13 +51,16 @@ class GenerateRun(PaintingRun):
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
                             clean_paint=engine.clean_paint_weights)
+        if request.views and VIEWS_ROLE in engine.manager.roles:  # its names with views: one at a time, by 2mv
+            preflight.check_job(replace(request.options, texture=False), engine.device,
+                                memory=preflight.HUNYUAN_MV_MEMORY, guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
         options = request.options
         painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
         # A job with views uses the model of names with views too (its licence asked for like the others').
-        views = (VIEWS_ROLE,) if getattr(request, "views", None) else ()
+        views = (VIEWS_ROLE,) if request.views else ()
         return ("grounding", "matting", "depth", "shape") + views + completing.roles(options) + painting
 
     def body(self) -> GenerateJobResult:

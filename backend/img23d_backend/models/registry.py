@@ -33,7 +33,8 @@ from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 # geometry, over SDXL base 1.0, decoded by the fp16-fix VAE; 8.74 GB in fp16) lives with its three
 # repositories' pinned file lists; found here too.
 from .texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT, tiny_clean_paint  # noqa: F401
-# Hunyuan3D-2mv (shape from an object's views): its three DiTs, pinned, and which one a chosen model's names with views use.
+# Hunyuan3D-2mv (shape from an object's views): its three DiTs, pinned, and which one shapes the
+# names with views of a chosen model.
 from .views_models import MV_SHAPE, VIEWS_ROLE, tiny_mv, views_spec  # noqa: F401
 
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
@@ -304,7 +305,8 @@ def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:
     beside the shared models' (grounding, matting, depth: every tiny set has these)."""
     tiny_shape = tiny_mv(root) if shape == TINY_MV_MODEL else ModelSpec(
         role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d", subfolder="hunyuan3d-dit-v2-mini",
-        size_bytes=8 << 20, shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL], flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"])
+        size_bytes=8 << 20, shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL],
+        flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"])
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
