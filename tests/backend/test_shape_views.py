@@ -19,6 +19,7 @@ from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.models import preflight
+from img23d_backend.models.hub import refuse_unaccepted
 from img23d_backend.models.registry import VIEWS_ROLE, model_set, tiny_model_set
 from img23d_backend.stages.mesh.shapes import ShapeSettings
 from img23d_protocol import (FRONT, SHAPE_MODELS, SIDE_AZIMUTH_DEGREES, SIDES, GenerateRequest, JobOptions,
@@ -174,3 +175,16 @@ def test_the_preflight_counts_2mv_for_a_job_with_views(tiny_root: Path, tmp_path
     with pytest.raises(ProtocolError, match="octree resolution 64"):
         GenerateRun.check_memory(GenerateRequest(id="b", image="a.png", targets=["x"], options=options,
                                                  views={"x": {"back": "b.png"}}), engine)
+
+
+def test_a_job_with_views_asks_for_2mvs_licence_before_anything_is_downloaded(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # nothing downloaded
+    with_views = GenerateRequest(id="a", image="a.png", targets=["x"], views={"x": {"back": "b.png"}})
+    assert VIEWS_ROLE in GenerateRun.roles_used(with_views)
+    assert VIEWS_ROLE not in GenerateRun.roles_used(GenerateRequest(id="b", image="a.png", targets=["x"]))
+    spec = model_set("default").shape_views
+    with pytest.raises(ProtocolError, match="Hunyuan3D-2mv") as refused:
+        refuse_unaccepted([spec], set())
+    assert refused.value.code.value == "licence_not_accepted" and "South Korea" in refused.value.message
+    refuse_unaccepted([spec], {spec.licence.licence.key})  # accepted: on to the download
