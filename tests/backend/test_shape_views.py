@@ -129,7 +129,7 @@ def test_a_job_shapes_a_name_with_views_by_2mv_and_one_without_by_the_single_vie
     def with_views(self, image):  # what the generate-views step leaves in the run: a back cut-out for "x"
         records = plan(self, image)
         for record in records:
-            if record.target == "x":
+            if record.target == "x" and record.candidate_of is None:
                 record.views = {"back": f"views_in/{record.stem}/back.png"}
                 path = self.run_folder.path(record.views["back"])
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,13 +140,16 @@ def test_a_job_shapes_a_name_with_views_by_2mv_and_one_without_by_the_single_vie
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
     request = GenerateRequest(id="v", image=str(SUBJECT), targets=["x", "y"],
                               boxes={"x": [0.0, 0.0, 250.0, 500.0], "y": [250.0, 0.0, 500.0, 500.0]},
-                              options=JobOptions(**{**FAST_OPTIONS, "texture": False}))
+                              options=JobOptions(**{**FAST_OPTIONS, "texture": False, "variations": 2}))
     data = engine.run(request, Job(id="v", emit=lambda event: None))
     manifest = json.loads(Path(data.manifest).read_text())
-    assert [r["status"] for r in manifest["records"]] == ["done", "done"]
-    # The single-view model for "y", then Hunyuan3D-2mv's replica for "x" with its front and back.
-    assert calls == [("ImageProcessorV2", ["picture"]), ("MVImageProcessorV2", [["back", "front"]])]
-    assert manifest["records"][0]["views"] == {"back": f"views_in/{manifest['records'][0]['stem']}/back.png"}
+    assert [r["status"] for r in manifest["records"]] == ["done"] * 4
+    # The single-view model for "y"'s two candidates (one batch), then Hunyuan3D-2mv's replica for each
+    # of "x"'s (its second candidate shares the first's cut-out and views), one object at a time.
+    assert calls == [("ImageProcessorV2", ["picture", "picture"]),
+                     ("MVImageProcessorV2", [["back", "front"]]), ("MVImageProcessorV2", [["back", "front"]])]
+    first = next(r for r in manifest["records"] if r["target"] == "x" and r["candidate_of"] is None)
+    assert first["views"] == {"back": f"views_in/{first['stem']}/back.png"}
     # Both went through the manager, the one place that moves weights.
     assert {"shape", VIEWS_ROLE} <= set(engine.manager.snapshot()["models"])
 

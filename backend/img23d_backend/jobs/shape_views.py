@@ -40,20 +40,24 @@ def shape_groups(manager: ModelManager, run_folder: RunFolder, live: list[Target
     """The job's live targets by the model that shapes them: the shape model's first, then the
     views model's; a group with no target is left out."""
     has_views_model = VIEWS_ROLE in manager.roles
-    plain = [r for r in live if not (has_views_model and r.views)]
-    viewed = [r for r in live if has_views_model and r.views]
+    firsts = {r.stem: r for r in live}
+    # A target's other candidates (variations) share its cut-out, and so its views.
+    views = {r.stem: r.views or (firsts[r.candidate_of].views if r.candidate_of in firsts else None) for r in live}
+    plain = [r for r in live if not (has_views_model and views[r.stem])]
+    viewed = [r for r in live if has_views_model and views[r.stem]]
     shape_takes_views = shape_kind(manager.spec("shape")).views
-    groups = [ShapeGroup("shape", plain, [view_images(run_folder, r, cutouts[r.stem]) if shape_takes_views
+    groups = [ShapeGroup("shape", plain, [view_images(run_folder, views[r.stem], cutouts[r.stem]) if shape_takes_views
                                           else cutouts[r.stem] for r in plain]),
-              ShapeGroup(VIEWS_ROLE, viewed, [view_images(run_folder, r, cutouts[r.stem]) for r in viewed])]
+              ShapeGroup(VIEWS_ROLE, viewed, [view_images(run_folder, views[r.stem], cutouts[r.stem]) for r in viewed])]
     return [group for group in groups if group.records]
 
 
-def view_images(run_folder: RunFolder, record: TargetRecord, front: Image.Image) -> dict[str, Image.Image]:
+def view_images(run_folder: RunFolder, views: dict[str, str] | None, front: Image.Image) -> dict[str, Image.Image]:
     """``{"front": front, side: its cut-out...}`` in front, left, back, right order (hy3dgen's image
-    processor sorts them by its own view index: front 0, left 1, back 2, right 3)."""
+    processor sorts them by its own view index: front 0, left 1, back 2, right 3); ``views``: side ->
+    its cut-out, relative to the run folder."""
     images = {FRONT: front}
-    given = record.views or {}
+    given = views or {}
     for side in (side for side in SIDES if side in given):
         with Image.open(run_folder.path(given[side])) as picture:
             images[side] = picture.convert("RGBA")
