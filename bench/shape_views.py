@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
+from timing import step_intervals, touch_weights  # noqa: E402  (bench/ is the script's folder)
 
 prepare_imports()  # before hy3dgen: torchvision's compiled ops may not load
 
@@ -59,32 +59,17 @@ def cutout(width: int) -> Image.Image:
     return image
 
 
-def _touch(modules: list[Any]) -> None:
-    """Read every weight once: safetensors maps the file, so a load would otherwise look free."""
-    with torch.inference_mode():
-        for module in modules:
-            for parameter in module.parameters():
-                parameter.float().sum()
-
-
-def _intervals(events: list[float], steps: int) -> dict[str, float]:
-    gaps = [later - earlier for earlier, later in zip(events, events[1:])]
-    step_gaps, decode = gaps[:steps], gaps[steps]
-    median = statistics.median(step_gaps[1:]) if steps > 1 else step_gaps[0]
-    return {"step": median, "encode": max(0.0, step_gaps[0] - median), "decode": decode}
-
-
 def run(root: Path, name: str, image: Any, steps: int, octree: int, device: str) -> dict[str, Any]:
     spec = component_spec(root, COMPONENTS[name])
     started = time.perf_counter()
     loaded = shape_loader(spec)(spec.local_path, torch.device(device))
-    _touch(loaded.modules)
+    touch_weights(loaded.modules)
     load = time.perf_counter() - started
     events = [time.perf_counter()]
     settings = ShapeSettings(steps=steps, octree_resolution=octree, guidance_scale=5.0, batch_size=1, decoder=FLASHVDM)
     meshes = generate_shapes(loaded.obj, [image], [1], settings, cancel=CancelToken(),
                              progress=lambda *args: events.append(time.perf_counter()))
-    figures = {"load": load, **_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
+    figures = {"load": load, **step_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
                "weight_bytes": sum(p.numel() * p.element_size() for m in loaded.modules for p in m.parameters()),
                "gaps": [round(b - a, 3) for a, b in zip(events, events[1:])]}
     del loaded
