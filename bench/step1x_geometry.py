@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -39,6 +38,8 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
+from timing import step_intervals, touch_weights  # noqa: E402  (bench/ is the script's folder)
+import shape_views  # noqa: E402
 
 prepare_imports()  # before diffusers and hy3dgen: torchvision's compiled ops may not load
 
@@ -46,12 +47,9 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from img23d_backend.families.step1x.geometry import replica as step1x_replica  # noqa: E402
-from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
+from img23d_backend.replicas.full import build_full_size_models  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.models.dtypes import device_kind, step1x_precision  # noqa: E402
-from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader  # noqa: E402
-from img23d_backend.families.hunyuan3d.shape_decode import FLASHVDM  # noqa: E402
-from img23d_backend.stages.mesh.shapes import ShapeSettings  # noqa: E402
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.loader import load_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.volume import GridSettings  # noqa: E402
@@ -67,34 +65,17 @@ def cutout() -> Any:
     return image
 
 
-def _touch(modules: list[Any]) -> None:
-    """Read every weight once: safetensors maps the file, so a CPU load that casts nothing would
-    otherwise read it during the first step (and a load would look free)."""
-    with torch.inference_mode():
-        for module in modules:
-            for parameter in module.parameters():
-                parameter.float().sum()
-
-
-def _intervals(events: list[float], steps: int) -> dict[str, float]:
-    """Seconds per part from the progress events' times (start first)."""
-    gaps = [later - earlier for earlier, later in zip(events, events[1:])]
-    step_gaps, decode = gaps[:steps], gaps[steps]
-    median = statistics.median(step_gaps[1:]) if steps > 1 else step_gaps[0]
-    return {"step": median, "encode": max(0.0, step_gaps[0] - median), "decode": decode}
-
-
 def run_step1x(root: Path, steps: int, octree: int, device: str) -> dict[str, Any]:
     folder = root / "step1x-3d" / step1x_replica.FOLDER
     started = time.perf_counter()
     model = load_geometry(folder, device, step1x_precision(device_kind(torch.device(device))).dtype)  # as the product
-    _touch(model.modules)
+    touch_weights(model.modules)
     load = time.perf_counter() - started
     events = [time.perf_counter()]
     settings = GeometrySettings(steps=steps, grid=GridSettings.for_octree(octree))
     meshes = generate_geometry(model, [cutout()], [1], settings, cancel=CancelToken(),
                                progress=lambda *args: events.append(time.perf_counter()))
-    figures = {"load": load, **_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
+    figures = {"load": load, **step_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
                "weight_bytes": sum(model.weight_bytes.values()),
                "gaps": [round(b - a, 3) for a, b in zip(events, events[1:])]}
     del model
@@ -102,20 +83,8 @@ def run_step1x(root: Path, steps: int, octree: int, device: str) -> dict[str, An
 
 
 def run_hunyuan(root: Path, steps: int, octree: int, device: str) -> dict[str, Any]:
-    spec = component_spec(root, "shape")
-    started = time.perf_counter()
-    loaded = shape_loader(spec)(spec.local_path, torch.device(device))
-    _touch(loaded.modules)
-    load = time.perf_counter() - started
-    events = [time.perf_counter()]
-    settings = ShapeSettings(steps=steps, octree_resolution=octree, guidance_scale=5.0, batch_size=1, decoder=FLASHVDM)
-    meshes = generate_shapes(loaded.obj, [cutout()], [1], settings, cancel=CancelToken(),
-                             progress=lambda *args: events.append(time.perf_counter()))
-    figures = {"load": load, **_intervals(events, steps), "faces": len(meshes[0].faces) if meshes[0] is not None else 0,
-               "weight_bytes": sum(p.numel() * p.element_size() for m in loaded.modules for p in m.parameters()),
-               "gaps": [round(b - a, 3) for a, b in zip(events, events[1:])]}
-    del loaded
-    return figures
+    # The same run as bench/shape_views.py's single-view model (its cut-out is this one).
+    return shape_views.run(root, "single-view", cutout(), steps, octree, device)
 
 
 def footprint(root: Path) -> dict[str, Any]:

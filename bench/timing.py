@@ -98,3 +98,20 @@ def conditions(load_before: tuple[float, float, float]) -> dict[str, Any]:
     flags = set(fields.get("flags", "").split())
     return {"model": fields.get("model name", platform.machine()), "flags": [f for f in SPEED_FLAGS if f in flags],
             "cores": os.cpu_count()}
+
+
+def touch_weights(modules: list[Any]) -> None:
+    """Read every weight once: safetensors maps the file, so a CPU load that casts nothing would
+    otherwise read it during the first step (and a load would look free)."""
+    for module in modules:
+        for parameter in module.parameters():
+            parameter.detach().float().sum()
+
+
+def step_intervals(events: list[float], steps: int) -> dict[str, float]:
+    """Seconds per part of a shape step from its progress events' times (start first): the median
+    denoising step, the first step's excess over it (the image encoding), and the decoding."""
+    gaps = [later - earlier for earlier, later in zip(events, events[1:])]
+    step_gaps, decode = gaps[:steps], gaps[steps]
+    median = statistics.median(step_gaps[1:]) if steps > 1 else step_gaps[0]
+    return {"step": median, "encode": max(0.0, step_gaps[0] - median), "decode": decode}

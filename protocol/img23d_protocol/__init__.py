@@ -38,8 +38,8 @@ from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun
                          is_bookkeeping)
 from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
 from .safe_names import MAX_NAME_BYTES, NameSet, check_name, check_relative, folded, name_problem
-from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, TINY_STEP1X_MODEL,
-                           ShapeModelKind, describe_default_octrees, describe_default_steps, shape_model_kind)
+from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_MV_MODEL, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL,
+                           TINY_STEP1X_MODEL, ShapeModelKind, describe_default_octrees, describe_default_steps, shape_model_kind)
 from .transfer import (CHUNK_BYTES, MAX_FILE_BYTES, Receiver, check_announced, check_file_name, decode_chunk,
                        encode_chunk, file_digest, iter_chunks, local_path)
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR, __version__
@@ -77,7 +77,7 @@ __all__ = [
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "ImportedFile", "ImportedRun", "RunLimits", "check_run_files", "fresh_folder", "is_bookkeeping",
     "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
     "MAX_NAME_BYTES", "NameSet", "check_name", "check_relative", "folded", "name_problem",
-    "SHAPE_MODELS", "TINY_MODELS", "TINY_SHAPE_MODEL", "TINY_STEP1X_LABEL_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind",
+    "SHAPE_MODELS", "TINY_MODELS", "TINY_MV_MODEL", "TINY_SHAPE_MODEL", "TINY_STEP1X_LABEL_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind",
     "describe_default_octrees", "describe_default_steps",
     "shape_model_kind",
     "PROTOCOL_MAJOR", "PROTOCOL_MINOR", "__version__",

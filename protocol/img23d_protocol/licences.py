@@ -133,6 +133,9 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("ZhengPeng7/BiRefNet", MIT),
     ModelLicence("tencent/Hunyuan3D-2", TENCENT_HUNYUAN_3D, stated_in="LICENSE"),
     ModelLicence("tencent/Hunyuan3D-2mini", TENCENT_HUNYUAN_3D),
+    # Hunyuan3D-2mv (shape from views): its model card's licence tag (tencent-hunyuan-community) links
+    # Hunyuan3D-2's licence text: the same licence, the same territory exclusion.
+    ModelLicence("tencent/Hunyuan3D-2mv", TENCENT_HUNYUAN_3D, stated_in="README.md"),
     ModelLicence("depth-anything/Depth-Anything-V2-Small-hf", APACHE_2),
     # Code and weights (the geometry, label-geometry and texture-adapter folders) under Apache-2.0:
     # the repository's LICENSE and its model card's metadata.
@@ -152,6 +155,7 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
     ModelLicence("tiny/hunyuan3d", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mini"),
+    ModelLicence("tiny/hunyuan3d-mv", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mv"),
     ModelLicence("tiny/hunyuan3d-paint", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2"),
     ModelLicence("tiny/step1x-3d", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),
     ModelLicence("tiny/step1x-3d-texture", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),

@@ -14,6 +14,11 @@ the model's own, like its steps: 5.0 for Hunyuan3D-2 (hy3dgen's pipeline), 7.5 f
 (its pipeline's default, which its hierarchical decoding reaches from a 96-cell grid).
 
 Each kind belongs to a family (``families``): Hunyuan3D-2's models, or Step1X-3D's licence-clean one.
+
+(1.19) Hunyuan3D-2mv's three DiTs take an object's views (``views``: front, left, back, right, as
+``img23d_protocol.views`` names them). Each single-view kind names the kind a name with views is shaped
+by instead (``views_model``): the turbo models' the turbo 2mv, the others the 2mv model; the clean family
+has none (no openly licensed multi-view shape model exists), so there a view colours the texture only.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ class ShapeModelKind:
     family: str = "hunyuan3d"  # families.MODEL_FAMILIES
     labels: bool = False      # takes a label (options' symmetry and sharpness): Step1X-3D's Label model
     octree: int = 256         # the surface grid's resolution when a job asks for 0
+    views: bool = False       # takes an object's views beside its front (Hunyuan3D-2mv)
+    views_model: str | None = None  # the kind that shapes a name with views when this one is chosen
+
 
     def steps_for(self, asked: int) -> int:
         """The steps a job runs: ``asked`` when it names a number, else this model's own."""
@@ -52,25 +60,35 @@ class ShapeModelKind:
 TINY_SHAPE_MODEL = "tiny"
 TINY_STEP1X_MODEL = "tiny-step1x"
 TINY_STEP1X_LABEL_MODEL = "tiny-step1x-label"
+TINY_MV_MODEL = "tiny-mv"  # Hunyuan3D-2mv's replica: the tiny DiT conditioned on views
 
 SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
-    ShapeModelKind("2mini", "Hunyuan3D-2 mini", steps=30, embedded_guidance=False),
-    ShapeModelKind("2mini-turbo", "Hunyuan3D-2 mini turbo", steps=5, embedded_guidance=True),
-    ShapeModelKind("2.0", "Hunyuan3D-2", steps=30, embedded_guidance=False),
-    ShapeModelKind("2.0-turbo", "Hunyuan3D-2 turbo", steps=5, embedded_guidance=True),
+    ShapeModelKind("2mini", "Hunyuan3D-2 mini", steps=30, embedded_guidance=False, views_model="2mv"),
+    ShapeModelKind("2mini-turbo", "Hunyuan3D-2 mini turbo", steps=5, embedded_guidance=True, views_model="2mv-turbo"),
+    ShapeModelKind("2.0", "Hunyuan3D-2", steps=30, embedded_guidance=False, views_model="2mv"),
+    ShapeModelKind("2.0-turbo", "Hunyuan3D-2 turbo", steps=5, embedded_guidance=True, views_model="2mv-turbo"),
+    # Hunyuan3D-2mv (front, left, back, right): the 2.0-sized DiT; -fast is guidance-distilled (the
+    # guidance an input, upstream's 30 steps), -turbo step-distilled too (5 steps).
+    ShapeModelKind("2mv", "Hunyuan3D-2mv (views)", steps=30, embedded_guidance=False, views=True, views_model="2mv"),
+    ShapeModelKind("2mv-turbo", "Hunyuan3D-2mv turbo (views)", steps=5, embedded_guidance=True, views=True,
+                   views_model="2mv-turbo"),
+    ShapeModelKind("2mv-fast", "Hunyuan3D-2mv fast (views)", steps=30, embedded_guidance=True, views=True,
+                   views_model="2mv-fast"),
     # Step1X-3D's pipeline: 30 steps (its scripts use 50), classifier-free guidance 7.5.
     ShapeModelKind("step1x", "Step1X-3D Geometry 1300m", steps=30, embedded_guidance=False, guidance=7.5,
                    family="clean", octree=384),
     # The Label model: the same sampler, a label (symmetry, edge sharpness) beside the picture.
     ShapeModelKind("step1x-label", "Step1X-3D Geometry Label 1300m", steps=30, embedded_guidance=False, guidance=7.5,
                    family="clean", labels=True, octree=384),
-    ShapeModelKind(TINY_SHAPE_MODEL, "tiny replica", steps=3, embedded_guidance=False),
+    ShapeModelKind(TINY_SHAPE_MODEL, "tiny replica", steps=3, embedded_guidance=False, views_model=TINY_MV_MODEL),
+    ShapeModelKind(TINY_MV_MODEL, "tiny Hunyuan3D-2mv replica", steps=3, embedded_guidance=False, views=True,
+                   views_model=TINY_MV_MODEL),
     ShapeModelKind(TINY_STEP1X_MODEL, "tiny Step1X-3D replica", steps=3, embedded_guidance=False, guidance=7.5,
                    family="clean", octree=384),
     ShapeModelKind(TINY_STEP1X_LABEL_MODEL, "tiny Step1X-3D Label replica", steps=3, embedded_guidance=False,
                    guidance=7.5, family="clean", labels=True, octree=384),
 )}
-TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, TINY_STEP1X_LABEL_MODEL)
+TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, TINY_STEP1X_LABEL_MODEL, TINY_MV_MODEL)
 
 
 def shape_model_kind(name: str) -> ShapeModelKind:

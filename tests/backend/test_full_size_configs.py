@@ -15,6 +15,7 @@ import torch
 
 from img23d_protocol import ProtocolError
 from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
+from img23d_backend.families.hunyuan3d import mv_replica
 from img23d_backend.families.hunyuan3d import shape_replica as hunyuan_shape
 from img23d_backend.replicas import full as fsm
 from img23d_backend.replicas import qwen
@@ -37,6 +38,8 @@ EXPECTED = {
     "shape": [("model", 5.4e8, 6.2e8),                 # hunyuan3d-dit-v2-mini: "0.6B"
               ("conditioner", 1.1e9, 1.17e9),          # DINOv2-giant: 1.14B
               ("vae", 1.9e8, 2.4e8)],                  # ShapeVAE decoder, width 1024, 16 layers
+    # Hunyuan3D-2mv turbo: the 2.0-sized DiT ("1.1B") with its guidance embedding, the same VAE and DINOv2-giant.
+    "shape-views": [("model", 1.11e9, 1.12e9), ("conditioner", 1.1e9, 1.17e9), ("vae", 1.9e8, 2.4e8)],
     "delight": [("unet", 8.6e8, 8.7e8),                # SD-2.x UNet: 865.9M
                 ("vae", 8.3e7, 8.4e7),                 # SD VAE: 83.7M
                 ("text_encoder", 3.3e8, 3.5e8)],       # OpenCLIP-H text, 23 layers
@@ -177,3 +180,19 @@ def test_the_shape_component_builds_its_flashvdm_vae_beside_it(tmp_path: Path, m
     assert manifest["models"]["shape"]["flashvdm_vae"]["path"] == f"hunyuan3d/{spec.flashvdm_vae}"
     pipe = shape_loader(spec)(spec.local_path, torch.device("cpu")).obj
     assert pipe.flashvdm_vae is not None
+
+
+# The published files' sizes (models/views_models.py): hunyuan3d-dit-v2-mv/model.fp16.safetensors at the
+# pinned revision, and hunyuan3d-dit-v2-mv-fast's, which embeds the guidance as the turbo model does.
+MV_FILE_BYTES = {"mv": 4_928_151_562, "mv-fast": 4_930_777_530}
+SAFETENSORS_HEADER_MAX = 400_000  # the JSON header of ~1,400 tensors' names, dtypes and offsets
+
+
+@pytest.mark.parametrize("variant", sorted(MV_FILE_BYTES))
+def test_the_2mv_replica_has_the_published_files_size_in_float16(variant: str) -> None:
+    with torch.device("meta"):
+        parts = mv_replica.construct(mv_replica.FULL, variant)
+    weights = 2 * sum(p.numel() for part in parts.values() for p in part.state_dict().values())
+    # Each part's every tensor in float16, plus the file's header: the architecture is the published one
+    # (the base model without the guidance embedding, the -fast one with it).
+    assert 0 < MV_FILE_BYTES[variant] - weights < SAFETENSORS_HEADER_MAX, (variant, MV_FILE_BYTES[variant] - weights)

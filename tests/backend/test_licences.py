@@ -102,8 +102,9 @@ def test_models_lists_every_model_with_its_licence(hub_cache: Path, capsys: pyte
 def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["models", "--models", "tiny", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
-    # The clean family's shape (and its Label model's) and paint replicas too, the material model's and both editors'.
-    assert len(rows) == 12 and all(row["downloaded"] for row in rows)
+    # The clean family's shape (and its Label model's) and paint replicas too, the material model's and both
+    # editors', and Hunyuan3D-2mv's (names with views).
+    assert len(rows) == 13 and all(row["downloaded"] for row in rows)
     assert {row["licence"]["replicates"] for row in rows} >= {"tencent/Hunyuan3D-2mini", "ZhengPeng7/BiRefNet",
                                                               "black-forest-labs/FLUX.2-klein-4B",
                                                               "Qwen/Qwen-Image-Edit-2511"}

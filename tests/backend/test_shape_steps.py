@@ -25,7 +25,8 @@ def test_the_registry_takes_its_shape_models_and_their_kinds_from_the_protocol()
     assert set(SHAPE) == set(SHAPE_MODELS) - set(TINY_MODELS)
     for name, spec in SHAPE.items():
         assert spec.shape_kind is SHAPE_MODELS[name]
-        assert ("turbo" in spec.subfolder) == spec.shape_kind.embedded_guidance
+        # Distilled: the turbo DiTs and 2mv's -fast (guidance-distilled) take the guidance as an input.
+        assert ("turbo" in spec.subfolder or "fast" in spec.subfolder) == spec.shape_kind.embedded_guidance
     assert tiny_model_set(Path("x")).shape.shape_kind is SHAPE_MODELS[TINY_SHAPE_MODEL]
     assert shape_steps(model_set("default", shape="2mini").shape, 0) == 30
     assert shape_steps(model_set("default", shape="2.0-turbo").shape, 0) == 5

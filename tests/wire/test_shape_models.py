@@ -14,7 +14,9 @@ def test_turbo_models_run_5_steps_with_the_guidance_embedded_the_others_30_with_
             if name not in TINY_MODELS}
     # Step1X-3D's pipeline: 30 steps, classifier-free guidance 7.5 (hy3dgen's pipeline: 5.0).
     assert real == {"2mini": (30, False, 5.0), "2mini-turbo": (5, True, 5.0), "2.0": (30, False, 5.0),
-                    "2.0-turbo": (5, True, 5.0), "step1x": (30, False, 7.5), "step1x-label": (30, False, 7.5)}
+                    "2.0-turbo": (5, True, 5.0), "step1x": (30, False, 7.5), "step1x-label": (30, False, 7.5),
+                    # Hunyuan3D-2mv: -fast is guidance-distilled (embedded, upstream's 30 steps), -turbo step-distilled.
+                    "2mv": (30, False, 5.0), "2mv-turbo": (5, True, 5.0), "2mv-fast": (30, True, 5.0)}
     # Only the Label model (and its tiny replica) takes labels.
     assert {name for name, kind in SHAPE_MODELS.items() if kind.labels} == {"step1x-label", "tiny-step1x-label"}
 
@@ -64,7 +66,8 @@ def test_an_unknown_model_is_a_bad_request_naming_the_choices() -> None:
 
 
 def test_the_help_line_names_each_real_models_steps() -> None:
-    assert describe_default_steps() == "2mini 30, 2mini-turbo 5, 2.0 30, 2.0-turbo 5, step1x 30, step1x-label 30"
+    assert describe_default_steps() == ("2mini 30, 2mini-turbo 5, 2.0 30, 2.0-turbo 5, 2mv 30, 2mv-turbo 5, "
+                                       "2mv-fast 30, step1x 30, step1x-label 30")
 
 
 @pytest.mark.parametrize(("field", "value", "sentence"), [
@@ -76,3 +79,14 @@ def test_a_bad_label_option_is_one_sentence(field: str, value: str, sentence: st
     assert caught.value.code == ErrorCode.BAD_REQUEST and sentence in caught.value.message
     assert JobOptions.from_dict({"symmetry": "x", "sharpness": "sharp"}).labelled
     assert not JobOptions().labelled
+
+
+def test_each_default_family_model_names_its_2mv_match_and_the_clean_family_none() -> None:
+    # A name with views is shaped by Hunyuan3D-2mv: the turbo one for a turbo choice, else the 30-step one.
+    matches = {name: kind.views_model for name, kind in SHAPE_MODELS.items() if name not in TINY_MODELS}
+    assert matches == {"2mini": "2mv", "2mini-turbo": "2mv-turbo", "2.0": "2mv", "2.0-turbo": "2mv-turbo",
+                       "2mv": "2mv", "2mv-turbo": "2mv-turbo", "2mv-fast": "2mv-fast",
+                       "step1x": None, "step1x-label": None}
+    taking_views = {name for name, kind in SHAPE_MODELS.items() if kind.views}
+    assert taking_views == {"2mv", "2mv-turbo", "2mv-fast", "tiny-mv"}
+    assert all(SHAPE_MODELS[kind.views_model].views for kind in SHAPE_MODELS.values() if kind.views_model)

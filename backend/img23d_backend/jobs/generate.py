@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +16,7 @@ from ..families.table import family_of
 from ..layout import scene
 from ..models import preflight
 from ..models.oom import is_out_of_memory
-from ..models.registry import PAINT_ROLES, shape_kind, shape_steps
+from ..models.registry import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import skips
@@ -26,6 +26,7 @@ from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views
 from . import completing, cutting, finishing, materials
+from .shape_views import ShapeGroup, shape_groups
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
@@ -54,12 +55,17 @@ class GenerateRun(PaintingRun):
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
                             clean_paint=engine.clean_paint_weights)
+        if request.views and VIEWS_ROLE in engine.manager.roles:  # its names with views: one at a time, by 2mv
+            preflight.check_job(replace(request.options, texture=False), engine.device,
+                                memory=preflight.HUNYUAN_MV_MEMORY, guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
         options = request.options
         painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
-        return ("grounding", "matting", "depth", "shape") + completing.roles(options) + painting
+        # A job with views uses the model of names with views too (its licence asked for like the others').
+        views = (VIEWS_ROLE,) if request.views else ()
+        return ("grounding", "matting", "depth", "shape") + views + completing.roles(options) + painting
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
@@ -168,49 +174,61 @@ class GenerateRun(PaintingRun):
         return planned
 
     def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
-        """One mesh (or None, or an ``OutOfMemory``) per live record, in order."""
-        if not live:
-            return []
-        spec = self.manager.spec("shape")
+        """One mesh (or None, or an ``OutOfMemory``) per live record, in order: each by the model
+        that shapes it (``shape_views``: with its views, Hunyuan3D-2mv), one model's targets after the other's."""
+        meshes: dict[str, Any] = {}
+        for group in shape_groups(self.manager, self.run_folder, live, cutouts):
+            meshes.update(zip((r.stem for r in group.records), self._shape_group(group)))
+        return [meshes[r.stem] for r in live]
+
+    def _shape_group(self, group: ShapeGroup) -> list[Any]:
+        """One model's meshes, for ``group``'s records in order."""
+        live, images, role = group.records, group.images, group.role
+        spec = self.manager.spec(role)
         steps = shape_steps(spec, self.options.steps)
         guidance = shape_kind(spec).guidance_for(self.options.guidance_scale)
         # The options as they ran: 0 ("the model's own") is recorded as the number it meant.
-        self.run_folder.manifest.options["steps"] = steps
+        self.run_folder.manifest.options["steps" if role == "shape" else "steps_with_views"] = steps
         self.run_folder.manifest.options["guidance_scale"] = guidance
-        log.info("shape: %d denoising steps (%s)", steps,
-                 "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own")
+        log.info("shape: %d denoising steps (%s) for %d target(s)", steps,
+                 "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own", len(live))
         settings = ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
                                  guidance_scale=guidance, batch_size=self.options.shape_batch,
                                  decoder=self.options.volume_decoder, symmetry=self.options.symmetry,
                                  sharpness=self.options.sharpness)
-        images = [cutouts[r.stem] for r in live]
+        if group.takes_views:  # hy3dgen joins a batch's views into one tensor: one object at a time
+            settings.batch_size = 1
+        classifier_free = (self.engine.classifier_free if role == "shape"
+                           else not shape_kind(spec).embedded_guidance)
+        memory = self.engine.shape_memory if role == "shape" else preflight.HUNYUAN_MV_MEMORY
         seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):
             # use() evicts earlier stages' models first when the budget needs the room.
-            with self.manager.use("shape") as pipe:
+            with self.manager.use(role) as pipe:
                 # As many targets per batch as the memory left beside the loaded model holds:
                 # running out of RAM is a kill by the system, not an exception to retry.
                 fitting = preflight.shape_batch(self.options, len(images), self.engine.device,
-                                                guidance=self.engine.classifier_free, memory=self.engine.shape_memory)
+                                                guidance=classifier_free, memory=memory)
                 if fitting < min(len(images), settings.batch_size or len(images)):
                     settings.batch_size = fitting
                 lowered = settings.lowered()
 
                 def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone
                     return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [record], [image], [seed],
-                                                                                lowered)[0])
+                                                                                lowered, role)[0])
                             for record, image, seed in zip(live, images, seeds)]
 
                 def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded
-                    return self._generate_shapes(pipe, live, images, seeds, settings,
+                    return self._generate_shapes(pipe, live, images, seeds, settings, role,
                                                  on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
 
                 return self.retry_smaller("shape", batched, one_at_a_time,
                                           f"one at a time at octree resolution {lowered.octree_resolution}")
 
     def _generate_shapes(self, pipe: Any, records: list[TargetRecord], images: list[Any], seeds: list[int],
-                         settings: ShapeSettings, on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
-        sample = family_of(self.manager.spec("shape")).sample_shapes
+                         settings: ShapeSettings, role: str = "shape",
+                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
+        sample = family_of(self.manager.spec(role)).sample_shapes
         return sample(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress, on_mesh=on_mesh,
                       full_precision=lambda: self.manager.full_precision("shape"),
                       on_redo=lambda index, why: self._redo_in_float32(records[index], why, settings.octree_resolution))

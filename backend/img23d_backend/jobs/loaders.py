@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..families.family import FAMILY_ROLES
 from ..families.table import family_of
 from ..models.manager import ModelManager
-from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, ModelSet, ModelSpec
+from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
 from ..stages.depth import depth_loader
 from ..stages.editor_parts import editor_loader
 from ..stages.grounding.ask import load_grounding
@@ -31,6 +31,8 @@ LOADERS: dict[str, Callable[[Any], Any]] = {
     "grounding": lambda spec: load_grounding,
     "matting": matting_loader,
     **{role: _family_loader(role) for role in FAMILY_ROLES},
+    # The shape model of names with views (Hunyuan3D-2mv) loads as its family's shape models do.
+    VIEWS_ROLE: _family_loader("shape"),
     "depth": depth_loader,
     "materials": materials_loader,
     "editor": editor_loader,
@@ -39,7 +41,7 @@ LOADERS: dict[str, Callable[[Any], Any]] = {
 
 def register_models(manager: ModelManager, models: ModelSet) -> None:
     """Register every role the set has; a set without texture (or depth) models can still make meshes."""
-    for role in (*ROLES, *PAINT_ROLES, *SCENE_ROLES):
+    for role in (*ROLES, VIEWS_ROLE, *PAINT_ROLES, *SCENE_ROLES):
         spec = getattr(models, role)
         if spec is not None:
             manager.register(spec, LOADERS[role](spec))

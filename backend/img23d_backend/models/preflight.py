@@ -81,6 +81,11 @@ STEP1X_DECODER_CALL_BYTES = 1_700 * MIB
 
 HUNYUAN_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
                              DEVICE_TARGET_BYTES_PER_POINT, DIT_BYTES_PER_IMAGE)
+# Hunyuan3D-2mv (names with views): the same volume decoding; its DiT attends over its 3072 latents
+# joined with up to four views' 1370 DINO tokens each (8552 against the single-view 2.0's 4442, about
+# 1.9 times), so twice the single-view estimate per image. Derived from the configs, not measured.
+HUNYUAN_MV_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
+                                DEVICE_TARGET_BYTES_PER_POINT, 2 * DIT_BYTES_PER_IMAGE)
 # Step1X-3D (families/step1x/geometry/volume.py): one target's grid at a time, so nothing grows with the batch but the
 # DiT. Host: the field copied for marching cubes and lewiner's arrays: 7.7 B/point measured between
 # octree 256 and 384 on the CPU (the tiny replica: the grid's cost does not depend on the model's

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from img23d_protocol import (CLEAN, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS,
-                             SHAPE_MODELS, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, ErrorCode,
+                             SHAPE_MODELS, TINY_MV_MODEL, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL, ErrorCode,
                              ProtocolError, ShapeModelKind, model_family)
 
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
@@ -33,6 +33,9 @@ from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 # geometry, over SDXL base 1.0, decoded by the fp16-fix VAE; 8.74 GB in fp16) lives with its three
 # repositories' pinned file lists; found here too.
 from .texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT, tiny_clean_paint  # noqa: F401
+# Hunyuan3D-2mv (shape from an object's views): its three DiTs, pinned, and which one shapes the
+# names with views of a chosen model.
+from .views_models import MV_SHAPE, VIEWS_ROLE, tiny_mv, views_spec  # noqa: F401
 
 # The texture models: both live in tencent/Hunyuan3D-2 as diffusers folders (model_index.json).
 PAINT_ROLES = ("delight", "paint")
@@ -135,7 +138,7 @@ SHAPE = {name: _hunyuan(name, *where) for name, where in {
     "2mini-turbo": ("tencent/Hunyuan3D-2mini", "hunyuan3d-dit-v2-mini-turbo", 4.3),
     "2.0": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0", 5.3),
     "2.0-turbo": ("tencent/Hunyuan3D-2", "hunyuan3d-dit-v2-0-turbo", 5.3),
-}.items()}
+}.items()} | MV_SHAPE
 
 # stepfun-ai/Step1X-3D (Apache-2.0): public recipes of September 2026 pin it at this commit (then
 # the repository's head) for its geometry, label-geometry and texture folders. No public source
@@ -258,7 +261,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 14: the material model's replica (marigold-iid-appearance/: Marigold-IID-Appearance v1.1's folder)
 # 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
 # 16: the large image editor's replica (qwen-image-edit-2511/: Qwen-Image-Edit-2511's folder)
-TINY_FORMAT: int = 16
+# 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
+TINY_FORMAT: int = 17
 
 
 def default_tiny_root() -> Path:
@@ -289,6 +293,7 @@ def _tiny_step1x_set(root: Path, paint: str, shape: str | None) -> ModelSet:
     label = shape in SHAPE_MODELS and SHAPE_MODELS[shape].labels and SHAPE_MODELS[shape].family == chosen.name
     subfolder, files = (STEP1X_LABEL_GEOMETRY, STEP1X_LABEL_FILES) if label else (STEP1X_GEOMETRY, STEP1X_FILES)
     return replace(_tiny_hunyuan_set(root, paint, None), name="tiny", delight=None, paint=tiny_clean_paint(root),
+                   shape_views=None,
                    shape=ModelSpec(role="shape", repo_id="tiny/step1x-3d", local_path=root / "step1x-3d",
                                    subfolder=subfolder, size_bytes=2 << 20, allow_patterns=_in(subfolder, files),
                                    exact_files=True,
@@ -298,16 +303,18 @@ def _tiny_step1x_set(root: Path, paint: str, shape: str | None) -> ModelSet:
 def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:
     """Hunyuan3D-2's: its shape, delight and paint replicas (``paint`` picks which paint model's),
     beside the shared models' (grounding, matting, depth: every tiny set has these)."""
+    tiny_shape = tiny_mv(root) if shape == TINY_MV_MODEL else ModelSpec(
+        role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d", subfolder="hunyuan3d-dit-v2-mini",
+        size_bytes=8 << 20, shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL],
+        flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"])
     return ModelSet(
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
                             size_bytes=8 << 20, options={"max_new_tokens": 40_960, "max_pixels": 256 * 256}),
         matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
                           revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
-        shape=ModelSpec(role="shape", repo_id="tiny/hunyuan3d", local_path=root / "hunyuan3d",
-                        subfolder="hunyuan3d-dit-v2-mini", size_bytes=8 << 20,
-                        shape_kind=SHAPE_MODELS[TINY_SHAPE_MODEL],
-                        flashvdm_vae=FLASHVDM_VAES["tencent/Hunyuan3D-2mini"]),
+        shape=tiny_shape,
+        shape_views=views_spec(tiny_shape, root),  # the 2mv replica, unless --shape tiny-mv chose it for all
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
                           subfolder=DELIGHT_SUBFOLDER, size_bytes=2 << 20, brought_by=HUNYUAN3D),
         # Replicas of both paint models, in the real folders and with the real files (a local
@@ -374,7 +381,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
     delight, paint_spec = TEXTURE_MODELS[chosen.name](paint)
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
                     shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth],
-                    materials=MATERIALS[materials], editor=EDITORS[editor])
+                    materials=MATERIALS[materials], editor=EDITORS[editor], shape_views=views_spec(SHAPE[shape]))
 
 
 # Each family's texture models in a real set, by the --paint choice: (delight, paint). Hunyuan3D-2's

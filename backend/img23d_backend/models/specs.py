@@ -82,6 +82,9 @@ class ModelSet:
     depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
     materials: ModelSpec | None = None  # roughness and metallic maps from painted views (none: colour only)
     editor: ModelSpec | None = None   # an image editor that fills in what is hidden (none: crops as they are)
+    # The shape model of the names that have views (Hunyuan3D-2mv, models/views_models.py); None where
+    # the shape model takes views itself or its family has none: those names are shaped by ``shape``.
+    shape_views: ModelSpec | None = None
 
     def spec(self, role: str) -> ModelSpec:
         spec = getattr(self, role)

@@ -54,7 +54,8 @@ from ..families.table import FAMILIES, family_named
 from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC, QWEN_EDIT_CHOICE
 from ..models.qwen_edit_model import QWEN_EDIT_PARAMETERS, QWEN_EDIT_SPEC
 from ..models.material_model import MARIGOLD_PARAMETERS
-from ..models.registry import DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, ModelSet, ModelSpec, tiny_model_set
+from ..models.registry import (DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, VIEWS_ROLE, ModelSet, ModelSpec,
+                               tiny_model_set)
 from ..models.replica_common import parameters, spec_folder
 from . import birefnet, editor, materials, qwen, qwen_edit
 
@@ -183,7 +184,7 @@ def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
             roles[spec.role] = spec
     return ModelSet(name="full-size", grounding=_grounding_spec(root), matting=_matting_spec(root),
                     shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"),
-                    materials=_materials_spec(root), editor=_editor_spec(root))
+                    materials=_materials_spec(root), editor=_editor_spec(root), shape_views=roles.get(VIEWS_ROLE))
 
 
 def component_spec(root: Path, name: str) -> ModelSpec:

@@ -14,10 +14,11 @@ from typing import Any
 
 from img23d_protocol import HUNYUAN3D, PAINT_MODELS, model_family
 
-from ...models.registry import DELIGHT, PAINT, PAINT_SUBFOLDERS, SHAPE, ModelSpec, tiny_model_set
+from ...models.registry import (DELIGHT, PAINT, PAINT_SUBFOLDERS, SHAPE, VIEWS_ROLE, ModelSpec, tiny_model_set,
+                                tiny_mv)
 from ...models.replica_common import folder_name, manifest_path, spec_folder
 from ..family import BesideReplica, FamilyReplicas, FullSizeReplica
-from . import paint_replica, shape_replica
+from . import mv_replica, paint_replica, shape_replica
 
 
 def build_tiny(root: Path) -> dict[str, dict[str, Any]]:
@@ -28,7 +29,10 @@ def build_tiny(root: Path) -> dict[str, dict[str, Any]]:
     shape_dims, paint_dims = shape_replica.config("tiny"), paint_replica.config("tiny")
     # Both paint models' replicas: the set names one (the default, turbo), the other is a choice.
     paints = {name: Path(paint.local_path or "") / PAINT_SUBFOLDERS[name] for name in PAINT}
+    views = tiny_mv(root)
     return {
+        # Hunyuan3D-2mv's (names with views): the tiny sizes in hunyuan3d-dit-v2-mv's layout.
+        folder_name(views): {**manifest_path(views), **mv_replica.build(spec_folder(views), mv_replica.config("tiny"))},
         folder_name(shape): {**manifest_path(shape), **shape_replica.build(spec_folder(shape), shape_dims),
                              "flashvdm_vae": {"subfolder": shape.flashvdm_vae, **shape_replica.build_flashvdm_vae(
                                  Path(shape.local_path or "") / (shape.flashvdm_vae or ""), shape_dims)}},
@@ -65,6 +69,17 @@ def paint_spec(root: Path, paint: str) -> ModelSpec:
     return replace(tiny_model_set(root, paint=paint, family=HUNYUAN3D).spec("paint"),
                    repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT[paint].size_bytes,
                    options={k: v for k, v in PAINT[paint].options.items() if k != "sha256"})
+
+
+def views_spec(root: Path) -> ModelSpec:
+    """Hunyuan3D-2mv turbo (the default preset's names with views), in its real subfolder."""
+    real = SHAPE["2mv-turbo"]
+    return replace(tiny_mv(root), role=VIEWS_ROLE, repo_id="full-size/hunyuan3d-mv", subfolder=real.subfolder,
+                   size_bytes=real.size_bytes, shape_kind=real.shape_kind)
+
+
+def _build_views(dest: Path) -> tuple[dict[str, Any], int]:
+    return mv_replica.build(dest, mv_replica.FULL, "mv-turbo"), mv_replica.FULL.seed
 
 
 def _construct_shape() -> dict[str, Any]:
@@ -112,6 +127,10 @@ def _full_size() -> tuple[FullSizeReplica, ...]:
                         beside=(BesideReplica(key="flashvdm_vae",
                                               folder=spec_folder(shape).parent / (shape.flashvdm_vae or ""),
                                               build=_build_flashvdm_vae),)),
+        # Hunyuan3D-2mv turbo: the 2.0-sized DiT ("1.1B"), the same DINOv2-giant; no FlashVDM VAE of its own.
+        FullSizeReplica(name="shape-views", spec=views_spec, target=spec_folder(views_spec(Path())),
+                        construct=lambda: mv_replica.construct(mv_replica.FULL), build=_build_views,
+                        published_params={"model": 1.1e9, "conditioner": 1.1e9}),
         FullSizeReplica(name="delight", spec=delight_spec, target=spec_folder(delight_spec(Path())),
                         construct=lambda: paint_replica.construct_delight(paint_replica.FULL), build=_build_delight,
                         published_params={"unet": 8.66e8, "vae": 8.37e7}),  # SD-2.x UNet 865.9M, SD VAE 83.7M
@@ -120,6 +139,7 @@ def _full_size() -> tuple[FullSizeReplica, ...]:
     )
 
 
-REPLICAS = FamilyReplicas(tiny_folders=(folder_name(tiny_model_set(Path(), family=HUNYUAN3D).shape),
+REPLICAS = FamilyReplicas(tiny_folders=(folder_name(tiny_mv(Path())),
+                                        folder_name(tiny_model_set(Path(), family=HUNYUAN3D).shape),
                                         folder_name(tiny_model_set(Path(), family=HUNYUAN3D).spec("paint"))),
                           build_tiny=build_tiny, full_size=_full_size())

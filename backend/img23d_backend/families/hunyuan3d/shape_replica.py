@@ -165,15 +165,17 @@ def construct(dims: ShapeDims) -> dict[str, Any]:
     return {part: instantiate_from_config(config_[part]) for part in PARTS}
 
 
-def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
-    """Write config.yaml and model.fp16.safetensors into ``folder``; return the manifest entry."""
+def build(folder: Path, dims: ShapeDims, config_: dict[str, Any] | None = None,
+          architecture: str | None = None) -> dict[str, Any]:
+    """Write config.yaml and model.fp16.safetensors into ``folder``; return the manifest entry.
+    ``config_``: another layout of the same parts (Hunyuan3D-2mv's, ``mv_replica``), else ``dims``' own."""
     prepare_imports()
     import torch
     import yaml
     from hy3dgen.shapegen.pipelines import instantiate_from_config
     from safetensors.torch import save_file
 
-    config_ = hunyuan_config(dims)
+    config_ = config_ or hunyuan_config(dims)
     state: dict[str, torch.Tensor] = {}
     params: dict[str, int] = {}
     for offset, part in enumerate(PARTS):
@@ -190,8 +192,9 @@ def build(folder: Path, dims: ShapeDims) -> dict[str, Any]:
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(config_, sort_keys=False), encoding="utf-8")
     save_file(state, str(folder / "model.fp16.safetensors"), metadata={"format": "pt"})
-    return {"class": "Hunyuan3DDiTFlowMatchingPipeline", "architecture": ("Hunyuan3D-2mini-turbo (hunyuan3d-dit-v2-mini-turbo)" if dims.turbo
-                                                                else "Hunyuan3D-2mini (hunyuan3d-dit-v2-mini)"),
+    architecture = architecture or ("Hunyuan3D-2mini-turbo (hunyuan3d-dit-v2-mini-turbo)" if dims.turbo
+                                    else "Hunyuan3D-2mini (hunyuan3d-dit-v2-mini)")
+    return {"class": "Hunyuan3DDiTFlowMatchingPipeline", "architecture": architecture,
             "variant": "fp16", "dtype": "float16", "params": params,
             "note": "random weights; the VAE occupancy decoder is biased to a latent-perturbed blob "
                     "so surface extraction yields a mesh"}
