@@ -55,7 +55,8 @@ class GenerateRun(PaintingRun):
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
                             clean_paint=engine.clean_paint_weights)
-        if request.views and VIEWS_ROLE in engine.manager.roles:  # its names with views: one at a time, by 2mv
+        # Its names with views: one at a time, by 2mv (a Regenerate request has no views of its own).
+        if getattr(request, "views", None) and VIEWS_ROLE in engine.manager.roles:
             preflight.check_job(replace(request.options, texture=False), engine.device,
                                 memory=preflight.HUNYUAN_MV_MEMORY, guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
 
@@ -64,7 +65,7 @@ class GenerateRun(PaintingRun):
         options = request.options
         painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
         # A job with views uses the model of names with views too (its licence asked for like the others').
-        views = (VIEWS_ROLE,) if request.views else ()
+        views = (VIEWS_ROLE,) if getattr(request, "views", None) else ()
         return ("grounding", "matting", "depth", "shape") + views + completing.roles(options) + painting
 
     def body(self) -> GenerateJobResult:
