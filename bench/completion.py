@@ -45,7 +45,7 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from step1x_geometry import cutout, run_hunyuan  # noqa: E402  (bench/, beside this script; prepares imports)
-from timing import conditions, device_name, forward_calls, full_size_arguments, steady, timed  # noqa: E402
+from timing import conditions, device_name, forward_calls, full_size_arguments, report_done, steady, timed  # noqa: E402
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -53,7 +53,6 @@ from PIL import Image  # noqa: E402
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.models.editor_model import editor_dtype  # noqa: E402
 from img23d_backend.models.throughput import measure as measure_throughput  # noqa: E402
-from img23d_backend.models.replica_common import write_json  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.stages.completion.fill import instruction  # noqa: E402
 from img23d_backend.stages.edit_pipeline import EditorModel, EditRequest  # noqa: E402
@@ -175,11 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                               "start": round(throughput_before.gflops, 1), "end": round(throughput_after.gflops, 1)},
         **conditions(load_before),
     }
-    if ratio:
-        print(f"completion / shape: {ratio:.3f}", flush=True)
-    if args.json is not None:
-        write_json(args.json, report)
-    return 0
+    return report_done(args, report, ratio and f"completion / shape: {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ from game_ready_inputs import Input, high_file, load, mesh_set, shuffled  # noqa
 from mesh_distance import distances  # noqa: E402
 
 from img23d_backend.finish.quad_mesh import edge_use  # noqa: E402
+from img23d_backend.models.throughput import processor  # noqa: E402
 
 BAKE_SIZE = 1024
 FAR_OFF, BLOW_UP = 0.5, 0.10
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     import game_ready_blender as blender  # bpy: imported here, not when a spawned worker re-imports this file
 
     started = time.perf_counter()
-    record = {"device": f"CPU {cpu_name()}, {os.cpu_count()} cores (shared)",
+    record = {"device": f"CPU {processor().model}, {os.cpu_count()} cores (shared)",
               "load_average_start": os.getloadavg(), "versions": versions(blender.version()),
               "targets": args.targets, "orderings": args.orderings, "bake_size": BAKE_SIZE, "method": METHOD,
               "topologies": args.topologies, "psnr": not args.no_psnr, "runs": [], "left_out": []}
@@ -288,15 +289,6 @@ def _blender_rows(blender, vertices: np.ndarray, faces: np.ndarray, target: int)
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.split(" (")[0]).strip("-")
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def views_for(vertices: np.ndarray):

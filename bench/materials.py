@@ -45,10 +45,10 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from paint_turbo import measure as measure_paint  # noqa: E402  (bench/, beside this script)
-from timing import conditions, device_name, forward_calls, full_size_arguments, steady, timed  # noqa: E402
+from timing import conditions, device_name, forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
-from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 
 PAINT, MATERIALS = "paint-turbo", "materials"
@@ -70,19 +70,16 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> 
     run_steps = steps or own
     with forward_calls(model.pipeline.unet, dev) as calls:
         call_s, maps = timed(lambda: estimate_materials(model, views, CancelToken(), steps=run_steps), 1)
-    unet_s = sum(seconds for seconds, _ in calls)
-    per_step = steady(calls)
-    rest = call_s - unet_s  # per run: the VAE's encoding and decoding of each view, resizing, the rest
+    split = unet_split(calls, call_s)  # outside the UNet: the VAE's encoding and decoding of each view, resizing
     result = {
         "model": "Marigold-IID-Appearance v1.1 (its own steps per view, at its own processing resolution)",
         "folder": str(TARGETS[MATERIALS]), "load_s": round(load_s, 1), "views": len(views),
         "view_size": list(views[0].size), "processing_resolution": resolution, "steps_run": run_steps,
         "own_steps": own, "unet_calls": len(calls), "unet_batch": list(calls[0][1]),
-        "call_s": round(call_s, 1), "unet_s": round(unet_s, 1), "unet_s_per_step": round(per_step, 2),
-        "outside_unet_s": round(rest, 1),
-        "material_step_s": round(rest + per_step * own * len(views), 1),  # projected to its own steps
+        **split.figures(),
+        "material_step_s": round(split.projected(own * len(views)), 1),  # projected to its own steps
         # Projected to the paint step's six views as well: what one painted object costs.
-        "per_object_s": round((rest / len(views) + per_step * own) * PAINTED_VIEWS, 1),
+        "per_object_s": round((split.rest / len(views) + split.per_step * own) * PAINTED_VIEWS, 1),
         "maps": [list(m.roughness.shape) for m in maps][:1],
     }
     print(f"{MATERIALS}: {result}", flush=True)
@@ -144,11 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                               "start": round(throughput_before.gflops, 1), "end": round(throughput_after.gflops, 1)},
         **conditions(load_before),
     }
-    if ratio:
-        print(f"material step / paint multiview phase: {ratio:.3f}", flush=True)
-    if args.json is not None:
-        write_json(args.json, report)
-    return 0
+    return report_done(args, report, ratio and f"material step / paint multiview phase: {ratio:.3f}")
 
 
 if __name__ == "__main__":

@@ -35,10 +35,10 @@ for source in ("backend", "protocol"):
         sys.path.insert(0, str(REPO / source))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from timing import device_name, forward_calls, full_size_arguments, steady, timed  # noqa: E402  (bench/, beside this script)
+from timing import device_name, forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
-from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 
 # 2.0 first: its figures are the yardstick the turbo model is measured against.
@@ -97,16 +97,13 @@ def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> d
 
     with forward_calls(multiview.pipeline.unet, dev) as calls:
         call_s, views = timed(call, 1)  # once: on a CPU one call of a full-size model takes minutes
-    unet_s = sum(seconds for seconds, _ in calls)
-    per_step = steady(calls)  # the first call pays one-time costs: steady steps are the later ones
-    rest = call_s - unet_s
+    split = unet_split(calls, call_s)  # the first call pays one-time costs: steady steps are the later ones
     result = {
         "model": MODELS[name], "folder": str(TARGETS[name]), "load_s": round(load_s, 1),
         "steps_run": run_steps, "own_steps": own, "unet_calls": len(calls),
         "unet_batch": list(calls[0][1]),  # [batch, views, channels, h, w]: batch 2 = the guidance copy
-        "call_s": round(call_s, 1), "unet_s": round(unet_s, 1), "unet_s_per_step": round(per_step, 2),
-        "outside_unet_s": round(rest, 1),
-        "multiview_phase_s": round(rest + per_step * own, 1),  # projected to its own steps
+        **split.figures(),
+        "multiview_phase_s": round(split.projected(own), 1),  # projected to its own steps
         "views": list(views.shape),
     }
     print(f"{name}: {result}", flush=True)
@@ -142,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": results, "ratio_turbo_to_2_0": round(ratio, 3), "goal": f"ratio <= {GOAL}",
         "goal_met": ratio <= GOAL, "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
     }
-    print(f"turbo / 2.0 multiview phase: {ratio:.3f} (goal <= {GOAL})", flush=True)
-    if args.json is not None:
-        write_json(args.json, report)
-    return 0
+    return report_done(args, report, f"turbo / 2.0 multiview phase: {ratio:.3f} (goal <= {GOAL})")
 
 
 if __name__ == "__main__":

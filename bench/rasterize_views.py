@@ -29,6 +29,7 @@ sys.path.insert(0, str(REPO / "backend"))
 
 import torch  # noqa: E402
 
+from img23d_backend.models.throughput import processor  # noqa: E402
 from img23d_backend.raster import find_compiled, install_custom_rasterizer, rasterize  # noqa: E402
 
 # Hunyuan3DTexGenConfig.candidate_camera_azims / candidate_camera_elevs
@@ -52,12 +53,7 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return f"Apple MPS ({platform.machine()})"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return processor().model
 
 
 def synchronize(device: torch.device) -> None:

@@ -41,10 +41,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from paint_turbo import measure as measure_hunyuan  # noqa: E402  (bench/, beside this script)
 from paint_turbo import sphere_maps  # noqa: E402
-from timing import forward_calls, steady, timed  # noqa: E402
+from timing import forward_calls, report_done, timed, unet_split  # noqa: E402
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
-from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
+from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 
 CLEAN = "step1x-texture"
@@ -91,9 +91,7 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
         call_s, views = timed(call, 1)
     reference_s = calls[0][0]  # the reference pass: once per call, whatever the steps
     steps_calls = calls[1:]
-    unet_s = sum(seconds for seconds, _ in steps_calls)
-    per_step = steady(steps_calls)
-    rest = call_s - unet_s
+    split = unet_split(steps_calls, call_s)
     result = {
         "model": LABEL, "folder": str(TARGETS[CLEAN]), "dtype": str(dtype).removeprefix("torch."),
         "load_s": round(load_s, 1),
@@ -101,9 +99,8 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
         "weight_gb": round((sum(model.weight_bytes.values()) - model.weight_bytes.get("adapter", 0)) / 1e9, 2),
         "steps_run": run_steps, "own_steps": own, "unet_calls": len(calls),
         "unet_batch": list(steps_calls[0][1]) if steps_calls else [],  # [views x guidance, channels, h, w]
-        "reference_pass_s": round(reference_s, 1), "call_s": round(call_s, 1), "unet_s": round(unet_s, 1),
-        "unet_s_per_step": round(per_step, 2), "outside_unet_s": round(rest, 1),
-        "multiview_phase_s": round(rest + per_step * own, 1),  # projected to its own steps
+        "reference_pass_s": round(reference_s, 1), **split.figures(),
+        "multiview_phase_s": round(split.projected(own), 1),  # projected to its own steps
         "views": [len(views), *views[0].size],
     }
     print(f"{CLEAN}: {result}", flush=True)
@@ -150,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "models": results, "ratio_clean_to_turbo": round(ratio, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
     }
-    print(f"clean / turbo multiview phase: {ratio:.2f}", flush=True)
-    if args.json is not None:
-        write_json(args.json, report)
-    return 0
+    return report_done(args, report, f"clean / turbo multiview phase: {ratio:.2f}")
 
 
 if __name__ == "__main__":

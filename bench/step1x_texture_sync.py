@@ -100,31 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     unet_calls: list[float] = []
     sync_steps: list[float] = []
     sync_starts: list[float] = []
-    forward = model.unet.forward
 
-    def timed_forward(*a: Any, **k: Any) -> Any:
-        begun = time.perf_counter()
-        out = forward(*a, **k)
-        synchronise()
-        unet_calls.append(time.perf_counter() - begun)
-        return out
+    def timed(call: Any, into: list[float]) -> Any:
+        """``call`` wrapped so that each of its calls appends its seconds (the device synchronised) to ``into``."""
+        def wrapped(*a: Any, **k: Any) -> Any:
+            begun = time.perf_counter()
+            out = call(*a, **k)
+            synchronise()
+            into.append(time.perf_counter() - begun)
+            return out
+        return wrapped
 
-    step, start = sync_module.TextureSync.step, sync_module.TextureSync.start
-
-    def timed_step(self: Any, *a: Any, **k: Any) -> Any:
-        begun = time.perf_counter()
-        out = step(self, *a, **k)
-        synchronise()
-        sync_steps.append(time.perf_counter() - begun)
-        return out
-
-    def timed_start(self: Any, *a: Any, **k: Any) -> Any:
-        begun = time.perf_counter()
-        out = start(self, *a, **k)
-        synchronise()
-        sync_starts.append(time.perf_counter() - begun)
-        return out
-
+    timed_forward = timed(model.unet.forward, unet_calls)
+    timed_step = timed(sync_module.TextureSync.step, sync_steps)
+    timed_start = timed(sync_module.TextureSync.start, sync_starts)
     encodes: list[float] = []
     encode = sync_module.TextureSync._colour_latent
 

@@ -11,11 +11,12 @@ import resource
 import statistics
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from img23d_backend.models.throughput import processor  # the caller put backend/ on the path
+from img23d_backend.models.replica_common import write_json  # the caller put backend/ on the path
+from img23d_backend.models.throughput import processor
 
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -60,6 +61,39 @@ def steady(calls: list[tuple[float, tuple[int, ...]]]) -> float:
     return statistics.median(seconds for seconds, _ in (calls[1:] or calls))
 
 
+@dataclass(frozen=True)
+class UnetSplit:
+    """One timed pipeline call split into its UNet's steps and the rest (encoding, decoding, resizing)."""
+
+    call_s: float
+    unet_s: float
+    per_step: float   # the steady step: the median UNet call after the first (``steady``)
+    rest: float       # the call's seconds outside the UNet
+
+    def figures(self) -> dict[str, float]:
+        return {"call_s": round(self.call_s, 1), "unet_s": round(self.unet_s, 1),
+                "unet_s_per_step": round(self.per_step, 2), "outside_unet_s": round(self.rest, 1)}
+
+    def projected(self, own_steps: int) -> float:
+        """The call's seconds at the model's own step count: the rest plus that many steady steps."""
+        return self.rest + self.per_step * own_steps
+
+
+def unet_split(calls: list[tuple[float, tuple[int, ...]]], call_s: float) -> UnetSplit:
+    """``call_s`` (one timed call) split by the UNet ``calls`` it made (``forward_calls``)."""
+    unet_s = sum(seconds for seconds, _ in calls)
+    return UnetSplit(call_s, unet_s, steady(calls), call_s - unet_s)
+
+
+def report_done(args: argparse.Namespace, report: dict[str, Any], line: str | None) -> int:
+    """Print the run's headline ``line`` (when it has one) and write its ``report`` where ``--json`` says."""
+    if line:
+        print(line, flush=True)
+    if args.json is not None:
+        write_json(args.json, report)
+    return 0
+
+
 def full_size_arguments(parser: argparse.ArgumentParser, delete: bool = True) -> None:
     """The arguments every full-size benchmark takes: where the replicas are, building and deleting
     them, the device, how the JSON names it, and where the JSON goes."""
@@ -90,14 +124,6 @@ def conditions(load_before: tuple[float, float, float]) -> dict[str, Any]:
                              "end": [round(x, 2) for x in os.getloadavg()]},
             "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
             "processor": asdict(processor())}
-
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    return {"model": fields.get("model name", platform.machine()), "flags": [f for f in SPEED_FLAGS if f in flags],
-            "cores": os.cpu_count()}
 
 
 def touch_weights(modules: list[Any]) -> None:
