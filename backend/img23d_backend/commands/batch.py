@@ -56,11 +56,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
 
 def run(args: argparse.Namespace) -> int:
     log_to_stderr(args.verbose)
-    interrupts = Interrupts(grace=GRACE_SECONDS).install()
-    try:
+    with Interrupts(grace=GRACE_SECONDS) as interrupts:
         return _run(args, interrupts)
-    finally:
-        interrupts.restore()
 
 
 def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:

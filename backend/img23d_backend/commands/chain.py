@@ -61,11 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "relayout":
         return _relayout(args)
     log_to_stderr(args.verbose)
-    interrupts = Interrupts().install()
-    try:
+    with Interrupts() as interrupts:
         return _retopo(args, interrupts) if args.command == "retopo" else _retexture(args, interrupts)
-    finally:
-        interrupts.restore()
 
 
 def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:

@@ -133,11 +133,8 @@ def _command(args: argparse.Namespace) -> int:
     if args.command in chain.COMMANDS:
         return chain.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
-    interrupts = Interrupts().install()
-    try:
+    with Interrupts() as interrupts:
         return _run(args, interrupts)
-    finally:
-        interrupts.restore()
 
 
 def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
@@ -223,6 +220,18 @@ def _job_for(job_id: str, interrupts: Interrupts) -> tuple["ProgressPrinter", An
     return printer, job
 
 
+def _ran(engine: Any, request: Any, interrupts: Interrupts) -> tuple[Any, int]:
+    """The request's result, run as the command's job, and 0; or None and the exit code after
+    saying why the job failed."""
+    printer, job = _job_for(request.id, interrupts)
+    try:
+        result = engine.run(request, job)
+    except ProtocolError as exc:
+        return None, _job_failed(exc, printer, interrupts)
+    printer.finish()
+    return result, EXIT_OK
+
+
 def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
     names, options = args.names, args.options
     if names is None:  # --targets auto
@@ -234,12 +243,9 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
             options.keep = "all"
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes,
                               views=args.views)
-    printer, job = _job_for(request.id, interrupts)
-    try:
-        result = engine.run(request, job)
-    except ProtocolError as exc:
-        return _job_failed(exc, printer, interrupts)
-    printer.finish()
+    result, exit_failed = _ran(engine, request, interrupts)
+    if result is None:
+        return exit_failed
     failed = 0
     for target in result.targets:
         # With variations each candidate says which it is and its seed, to find it again.
@@ -291,13 +297,9 @@ def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> t
 
 
 def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> int:
-    request = DetectRequest(id=_job_id(), image=str(args.image), targets=args.names)
-    printer, job = _job_for(request.id, interrupts)
-    try:
-        result = engine.run(request, job)
-    except ProtocolError as exc:
-        return _job_failed(exc, printer, interrupts)
-    printer.finish()
+    result, exit_failed = _ran(engine, DetectRequest(id=_job_id(), image=str(args.image), targets=args.names), interrupts)
+    if result is None:
+        return exit_failed
     for name, boxes in result.boxes.items():
         if not boxes:
             print(f"{name}: not found")

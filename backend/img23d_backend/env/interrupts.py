@@ -75,6 +75,12 @@ class Interrupts:
         threading.Thread(target=self._watch, name="signal-watcher", daemon=True).start()
         return self
 
+    def __enter__(self) -> "Interrupts":
+        return self.install()
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
     def restore(self) -> None:
         self._finished.set()
         for signum, previous in self._previous.items():
