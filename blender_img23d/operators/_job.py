@@ -59,7 +59,8 @@ class JobOperatorMixin(WaitingOperator):
             self.report({"WARNING"}, cut_off)
         for skipped in skipped_stage_notes(outcome.result):
             self.report({"WARNING"}, skipped)
-        for warning in dict.fromkeys(outcome.notes + finish_fallback_notes(outcome.result)
+        for warning in dict.fromkeys(outcome.notes + views_left_out_notes(outcome.result)
+                                     + finish_fallback_notes(outcome.result)
                                      + completion_notes(outcome.result)):  # each said once (not as ``note``)
             self.report({"WARNING"}, warning)
         if outcome.failed_targets:
@@ -87,9 +88,21 @@ def answer_cut_off_note(result: protocol.JobResult | None) -> str:
 def skipped_stage_notes(result: protocol.JobResult | None) -> list[str]:
     """The backend's one sentence for each stage the job went on without (a result's
     ``texture_skipped``: untextured meshes; ``depth_skipped``: objects placed by their boxes;
-    ``materials_skipped``: colour textures without material maps), each a capitalised sentence."""
-    notes = [getattr(result, name, None) for name in ("texture_skipped", "depth_skipped", "materials_skipped")]
+    ``materials_skipped``: colour textures without material maps; ``views_shape_skipped``: a shape
+    made from the front picture alone although views were given), each a capitalised sentence."""
+    notes = [getattr(result, name, None)
+             for name in ("texture_skipped", "depth_skipped", "materials_skipped", "views_shape_skipped")]
     return [note[:1].upper() + note[1:] for note in notes if isinstance(note, str) and note]
+
+
+def views_left_out_notes(result: protocol.JobResult | None) -> list[str]:
+    """The backend's one sentence for each view of a name it could not use (each target's
+    ``views_left_out``), each once although every instance of the name carries it, capitalised."""
+    notes: list[str] = []
+    for target in getattr(result, "targets", ()):
+        if isinstance(target, protocol.TargetResult) and target.views_left_out:
+            notes.extend(note for note in target.views_left_out.values() if isinstance(note, str) and note)
+    return [note[:1].upper() + note[1:] for note in dict.fromkeys(notes)]
 
 
 def finish_fallback_notes(result: protocol.JobResult | dict[str, Any] | None) -> list[str]:

@@ -329,6 +329,21 @@ def test_the_backends_fallback_sentences_are_said_once_and_odd_records_skipped(a
     assert notes({"targets": "odd"}) == notes({}) == []
 
 
+def test_the_views_sentences_reach_the_report_once_each(addon) -> None:
+    """A view the backend left out (each instance of its name carries the sentence) and a shape made
+    from the front alone are said in Blender, each once."""
+    job = _module(addon, "operators._job")
+    protocol = job.protocol
+    left_out = "the back view of 'barrel' was left out: its cut-out is empty (nothing was found in it)"
+    shape_skipped = "the licence-clean family's shape model takes one picture: the views were used for the texture"
+    targets = tuple(protocol.TargetResult(target="barrel", instance=i, views_left_out={"back": left_out}) for i in (1, 2))
+    result = protocol.GenerateJobResult(run_dir="r", targets=targets, views_shape_skipped=shape_skipped)
+    assert job.views_left_out_notes(result) == [left_out[:1].upper() + left_out[1:]]
+    assert shape_skipped[:1].upper() + shape_skipped[1:] in job.skipped_stage_notes(result)
+    assert job.views_left_out_notes(protocol.GenerateJobResult(run_dir="r")) == []
+    assert job.views_left_out_notes(None) == []
+
+
 def test_retopologize_refuses_no_mesh_or_a_mesh_in_edit_mode(addon, scene) -> None:
     retopo = _module(addon, "operators.retopo")
     mesh = bpy.data.meshes.new("slab")
