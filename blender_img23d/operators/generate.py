@@ -23,15 +23,17 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         return context.scene is not None and hasattr(context.scene, "img23d")
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
+        # Every input is read (and any mistake in it said) before the job's limits and its cost are
+        # weighed: an artist asked to accept a long job should not then hear that a name is wrong.
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
-        _inputs.check_limits(context, options, runtime.session())
-        _inputs.check_cost(context, runtime.session())
         names = _inputs.names(context)
         views, left_out = _inputs.views(context, names)
-        request = protocol.GenerateRequest(image=str(image), targets=names, options=options,
-                                           boxes=_inputs.boxes(context, names),
-                                           completion_off=_inputs.completion_off(context, names), views=views)
+        boxes, completion_off = _inputs.boxes(context, names), _inputs.completion_off(context, names)
+        _inputs.check_limits(context, options, runtime.session())
+        _inputs.check_cost(context, runtime.session())
+        request = protocol.GenerateRequest(image=str(image), targets=names, options=options, boxes=boxes,
+                                           completion_off=completion_off, views=views)
         runner = JobRunner(runtime.session(), context.scene, request, image_name)
         runner.outcome.notes.extend(left_out)  # said with the job's other notes: the job goes on without them
         return runner

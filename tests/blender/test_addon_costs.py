@@ -72,6 +72,10 @@ def test_a_slow_device_shows_the_estimate_and_generate_waits_for_accept_long_job
                                            r"on this CPU \(.*\): tick Accept Long Job to start it anyway"):
         bpy.ops.img23d.generate()
     assert "barrel" not in bpy.data.objects
+    settings.targets = ", ,"  # a mistake in the inputs is said first, not after the cost was accepted
+    with pytest.raises(RuntimeError, match=r"holds only commas and spaces, no name"):
+        bpy.ops.img23d.generate()
+    settings.targets = "barrel"
     settings.accept_long = True
     assert settings.job_options().accept_long
     assert bpy.ops.img23d.generate() == {"FINISHED"}  # accepted: the backend runs it
