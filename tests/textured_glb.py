@@ -84,3 +84,26 @@ def glb_bytes(image: bytes | None = None, uri: str | None = None, mime: str = "i
 def write_glb(path: Path, image: bytes | None = None, **kwargs) -> Path:
     path.write_bytes(glb_bytes(image, **kwargs))
     return path
+
+
+def write_gltf(path: Path, image: bytes) -> Path:
+    """``glb_bytes``' triangle as a text glTF (``path``, a ``.gltf``): its buffer in a ``.bin`` beside it
+    and its image in a ``.png`` beside it, each named by a relative URI, as exporters write them."""
+    glb = glb_bytes(image=None, uri=f"{path.stem}.png")
+    json_length = struct.unpack("<I", glb[12:16])[0]
+    document = json.loads(glb[20:20 + json_length])
+    binary = glb[20 + json_length + 8:]
+    document["buffers"] = [{"byteLength": len(binary), "uri": f"{path.stem}.bin"}]
+    path.with_suffix(".bin").write_bytes(binary)
+    path.with_suffix(".png").write_bytes(image)
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def write_obj(path: Path, image: bytes) -> Path:
+    """One textured triangle as an OBJ (``path``) with its ``.mtl`` and its ``map_Kd`` image beside it."""
+    path.with_suffix(".png").write_bytes(image)
+    path.with_suffix(".mtl").write_text(f"newmtl paint\nKd 1 1 1\nmap_Kd {path.stem}.png\n", encoding="utf-8")
+    path.write_text(f"mtllib {path.stem}.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\n"
+                    "usemtl paint\nf 1/1 2/2 3/3\n", encoding="utf-8")
+    return path

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from img23d_protocol import ErrorCode, ProtocolError
 
-from textured_glb import png, png_header, write_glb
+from textured_glb import png, png_header, write_glb, write_gltf, write_obj
 from img23d_backend.readers.meshes import MAX_MESH_FILE_BYTES, artist_mesh_file, check_mesh_path
 from img23d_backend.stages.paint.retexture import MAX_FACES
 
@@ -89,6 +89,23 @@ def test_a_texture_img23d_cannot_hold_is_left_out_in_one_sentence(tmp_path: Path
         arrays = _converted(glb)
     assert "base_color" not in arrays and len(arrays["triangles"]) == 1  # the mesh itself is read
     assert caplog.messages == [f"ball.glb: its colour texture (image 0) {why}, so it is left out"]
+
+
+@pytest.mark.parametrize(("write", "suffix", "which"), [(write_gltf, ".gltf", "image 0"), (write_obj, ".obj", "bomb.png")],
+                         ids=["gltf", "obj"])
+def test_a_text_gltfs_or_an_objs_texture_file_is_checked_as_a_glbs_is(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                                    write, suffix: str, which: str) -> None:
+    """A .gltf's image file and an OBJ's ``map_Kd`` file are the same texture bombs as a GLB's
+    image; a small honest one beside them is kept."""
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(write(tmp_path / f"honest{suffix}", png(64, 32)))
+    assert arrays["base_color"].shape == (32, 64, 3) and tuple(arrays["base_color"][0, 0]) == (200, 80, 40)
+    assert caplog.messages == []
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(write(tmp_path / f"bomb{suffix}", _png_16_bit()))
+    assert "base_color" not in arrays and len(arrays["triangles"]) == 1
+    assert caplog.messages == [f"bomb{suffix}: its colour texture ({which}) is 16-bit; img23d reads 8-bit textures, "
+                               "so it is left out"]
 
 
 def test_a_glb_cut_short_is_one_sentence(tmp_path: Path) -> None:

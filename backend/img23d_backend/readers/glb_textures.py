@@ -1,4 +1,5 @@
-"""A GLB's textures checked from their headers before anything decodes them, for ``retopo`` and ``retexture``.
+"""A GLB's (or a text glTF's) textures checked from their headers before anything decodes them, for
+``retopo`` and ``retexture``.
 
 trimesh decodes every image a GLB lists as it loads it: a 1.5 MB GLB with three 16-bit 8192 x 8192
 PNGs took 5.2 GB that way, and one with a 16384 x 16384 texture lost it without a word. img23d reads
@@ -12,7 +13,9 @@ its size from its header (``image_headers``), nothing decoded, and before trimes
 
 An image left out is replaced by a 1 x 1 PNG and the materials' references to it are removed, in a
 copy of the GLB written beside the conversion (its binary chunk copied as it is); a GLB whose images
-are all kept is read as it is. A file that is not a whole GLB is refused in one sentence.
+are all kept is read as it is. A file that is not a whole GLB is refused in one sentence. A text
+glTF (``.gltf``) is checked the same way: its images are files or ``data:`` URIs beside its JSON, and
+its checked copy is a ``.gltf`` whose relative URIs still resolve from the original's folder.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import OPTION_RANGES
-from img23d_protocol.glb_images import image_window, read_glb
+from img23d_protocol.glb_images import Refused, image_window, read_glb
 from img23d_protocol.image_headers import UnreadableImage, Window, image_size
 
 # The largest texture a job makes (the add-on's texture guard's bound, from the same options).
@@ -80,7 +83,7 @@ def _sources(texture: object) -> list[Any]:
     return [texture.get("source"), *more]
 
 
-def _why_left_out(window: Window) -> str | None:
+def why_left_out(window: Window) -> str | None:
     """Why an image img23d would read is left out, as a phrase; None to keep it."""
     try:
         size = image_size(window)  # with its bit depth, from the header
@@ -99,7 +102,9 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
     for a file that is not a whole GLB."""
     with ExitStack() as files:
         handle = files.enter_context(open(path, "rb"))
-        document, binary = read_glb(handle, os.fstat(handle.fileno()).st_size, path.name)
+        text_gltf = path.suffix.lower() == ".gltf"
+        document, binary = (_read_gltf(handle, path.name), None) if text_gltf else \
+            read_glb(handle, os.fstat(handle.fileno()).st_size, path.name)
         images = document.get("images")
         if not isinstance(images, list) or not images:
             return TexturePlan(path)
@@ -109,7 +114,7 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
             why = None
             if index in uses:
                 try:
-                    why = _why_left_out(image_window(document, images[index], binary, path.parent, files))
+                    why = why_left_out(image_window(document, images[index], binary, path.parent, files))
                 except UnreadableImage as exc:
                     why = f"cannot be read ({exc})"
                 if why is None:
@@ -124,8 +129,22 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
         if not changed:
             return plan
         plan.source = folder / f"textures-checked{path.suffix}"
-        _write_glb(plan.source, document, binary)
+        if text_gltf:
+            plan.source.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+        else:
+            _write_glb(plan.source, document, binary)
     return plan
+
+
+def _read_gltf(handle: Any, name: str) -> dict:
+    """A text glTF's JSON document (the file is bounded already: ``readers.meshes.MAX_MESH_FILE_BYTES``)."""
+    try:
+        document = json.loads(handle.read().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Refused(f"{name} is not read: it is not valid glTF JSON") from None
+    if not isinstance(document, dict):
+        raise Refused(f"{name} is not read: it is not a glTF document")
+    return document
 
 
 def _write_glb(target: Path, document: dict, binary: Window | None) -> None:

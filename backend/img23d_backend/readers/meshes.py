@@ -13,7 +13,8 @@ only where the UVs split, as any glTF export does).
 Bounded before it is read: a file over ``MAX_MESH_FILE_BYTES`` is refused from its size alone (trimesh
 reads a file whole: a 4 GB OBJ took over 6 GB of memory), and a GLB's textures are checked from
 their headers before trimesh decodes any (``glb_textures``: one too large or 16-bit is left out, and
-the log says so in one sentence; a GLB's other images are never decoded).
+the log says so in one sentence; a GLB's other images are never decoded), as are a text glTF's and
+an OBJ's or PLY's texture file (``texture_files``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..runs.folders import atomic_write
 from .colour_space import srgb_to_linear
 from .glb_textures import LARGEST_TEXTURE, plan_textures
+from .texture_files import CheckedTextures
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,13 @@ def _convert(source: Path, target: Path) -> None:
     import numpy as np
     import trimesh
 
-    readable = source
-    if source.suffix.lower() == ".glb":
+    readable, suffix = source, source.suffix.lower()
+    # Relative URIs (a buffer or image beside the file) resolve from the file's own folder, also for
+    # the checked copy; an OBJ's or PLY's texture file is checked from its header before it is read.
+    resolver: Any = trimesh.resolvers.FilePathResolver(source.parent)
+    if suffix in (".obj", ".ply"):
+        resolver = CheckedTextures(resolver, source)
+    if suffix in (".glb", ".gltf"):
         try:
             plan = plan_textures(source, target.parent)
         except OSError as exc:
@@ -84,13 +91,13 @@ def _convert(source: Path, target: Path) -> None:
             log.warning("%s", sentence)
         readable = plan.source
     try:
-        # Relative URIs (a buffer or image beside the file) resolve from the file's own folder, also
-        # for the checked copy.
-        loaded = trimesh.load(readable, file_type=source.suffix.lower().lstrip("."), force="mesh", process=False,
-                              resolver=trimesh.resolvers.FilePathResolver(source.parent))
+        loaded = trimesh.load(readable, file_type=suffix.lstrip("."), force="mesh", process=False, resolver=resolver)
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
                             f"{type(exc).__name__}: {exc}") from exc
+    left_out = getattr(resolver, "left_out", [])
+    for sentence in left_out:
+        log.warning("%s", sentence)
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} has no faces to paint")
     # In the file's own precision: 32-bit where every position is a 32-bit number (a GLB's always are),
@@ -109,7 +116,7 @@ def _convert(source: Path, target: Path) -> None:
         # Its colour image, for a retopology's bake (rows from the top, as the file stores them).
         material = getattr(loaded.visual, "material", None)
         image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-        if image is not None:
+        if image is not None and not left_out:  # a texture left out was read as a 1 x 1 stand-in
             arrays["base_color"] = np.asarray(image.convert("RGB"), dtype=np.uint8)
             maps = metallic_roughness_values(material)
             if maps is not None:  # bytes again, factors and all, so the bake's low mesh carries factors of 1
