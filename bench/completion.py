@@ -45,7 +45,8 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from step1x_geometry import cutout, run_hunyuan  # noqa: E402  (bench/, beside this script; prepares imports)
-from timing import conditions, device_name, forward_calls, full_size_arguments, report_done, steady, timed  # noqa: E402
+from timing import (conditions, device_name, forward_calls, full_size_arguments, report_done, steady,  # noqa: E402
+                    throughput_figures, timed)  # noqa: E402
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -168,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.edit_steps or OWN_EDIT_STEPS} editor step(s) run and projected to its own "
                   f"{OWN_EDIT_STEPS}" + ("; no shape step beside it (--no-shape)" if args.no_shape else "")),
         "completion": completion, "shape": shape, "ratio_completion_to_shape": round(ratio, 3) if ratio else None,
-        # models.throughput's figure in the editor's dtype, before the editor ran and after: what the
-        # preflight's estimates (models/step_costs.py) scale this run's seconds by on another device.
-        "throughput_gflops": {"dtype": str(dtype).removeprefix("torch."),
-                              "start": round(throughput_before.gflops, 1), "end": round(throughput_after.gflops, 1)},
+        "throughput_gflops": throughput_figures(throughput_before, throughput_after),  # in the editor's dtype
         **conditions(load_before),
     }
     return report_done(args, report, ratio and f"completion / shape: {ratio:.3f}")

@@ -45,7 +45,8 @@ for source in ("backend", "protocol"):
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from paint_turbo import measure as measure_paint  # noqa: E402  (bench/, beside this script)
-from timing import conditions, device_name, forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402
+from timing import (conditions, device_name, forward_calls, full_size_arguments, report_done,  # noqa: E402
+                    throughput_figures, timed, unet_split)  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
@@ -135,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                      "resolution); each projected to the model's own steps from its timed UNet calls "
                      "(time outside the UNet + median UNet call after the first x own steps)"),
         "paint": paint, "materials": materials, "ratio_materials_to_paint": round(ratio, 3) if ratio else None,
-        # models.throughput's figure in the material model's dtype before and after: what the preflight's
-        # estimate (models/step_costs.py) scales this run's seconds by on another device.
-        "throughput_gflops": {"dtype": str(dtype).removeprefix("torch."),
-                              "start": round(throughput_before.gflops, 1), "end": round(throughput_after.gflops, 1)},
+        "throughput_gflops": throughput_figures(throughput_before, throughput_after),  # in the model's dtype
         **conditions(load_before),
     }
     return report_done(args, report, ratio and f"material step / paint multiview phase: {ratio:.3f}")

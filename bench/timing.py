@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from img23d_backend.models.replica_common import write_json  # the caller put backend/ on the path
-from img23d_backend.models.throughput import processor
+from img23d_backend.models.throughput import Throughput, processor
 
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -83,6 +83,13 @@ def unet_split(calls: list[tuple[float, tuple[int, ...]]], call_s: float) -> Une
     """``call_s`` (one timed call) split by the UNet ``calls`` it made (``forward_calls``)."""
     unet_s = sum(seconds for seconds, _ in calls)
     return UnetSplit(call_s, unet_s, steady(calls), call_s - unet_s)
+
+
+def throughput_figures(before: Throughput, after: Throughput) -> dict[str, Any]:
+    """``models.throughput``'s figure in the measured model's dtype before it ran and after: what the
+    preflight's estimates (``models/step_costs.py``) scale a run's seconds by on another device."""
+    return {"dtype": before.dtype.removeprefix("torch."), "start": round(before.gflops, 1),
+            "end": round(after.gflops, 1)}
 
 
 def report_done(args: argparse.Namespace, report: dict[str, Any], line: str | None) -> int:
