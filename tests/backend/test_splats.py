@@ -183,3 +183,52 @@ def test_the_splats_render_as_the_textured_mesh_does(cube_file: tuple[Path, spla
                  "green": (36, 12, (0, 1, 0)), "yellow": (36, 36, (1, 1, 0))}
     for name, (row, column, rgb) in quadrants.items():
         assert seen[row, column, :3] == pytest.approx(rgb, abs=0.12), f"{name} is where the mesh shows it"
+
+
+def test_a_glb_s_texture_colours_its_splats(tmp_path: Path) -> None:
+    """The backend's reader of an object's GLB (finish/splats.py): the cube as trimesh writes a
+    textured GLB (glTF's UVs flipped on the way, its axes kept) splats to the same front view."""
+    from img23d_backend.finish.splats import splats_of_glb
+    from PIL import Image
+
+    vertices, faces, uvs, texture = two_colour_cube()
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(texture))
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False,
+                           visual=trimesh.visual.TextureVisuals(uv=uvs, material=material))
+    mesh.export(str(tmp_path / "cube.glb"), file_type="glb")
+    cloud = splats_of_glb(tmp_path / "cube.glb")
+    rows = dict(zip(splats.PLY_PROPERTIES, splats.ply_rows(cloud).T))
+    seen = splat_render.render(rows, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, -1.0]),
+                               np.zeros(3), 1.25, 48)
+    assert seen[12, 12, :3] == pytest.approx((1, 0, 0), abs=0.12) and seen[36, 36, :3] == pytest.approx((1, 1, 0), abs=0.12)
+
+
+def test_generate_splats_writes_them_beside_each_glb(backend_env: dict[str, str], tmp_path: Path) -> None:
+    """``generate --splats`` as a user runs it: each object's PLY beside its GLB, in the manifest and
+    the printed results, its Gaussians on the GLB's surface."""
+    import json
+    import subprocess
+    import sys
+
+    from testdata import FAST_OPTIONS, HOUSE
+
+    flags = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
+             "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
+    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "house",
+                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path), *flags, "--splats"],
+                         env=backend_env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [run] = list(tmp_path.iterdir())
+    ply = run / "house.splat.ply"
+    assert f"house as splats: {ply}" in out.stdout
+    [record] = json.loads((run / "manifest.json").read_text())["records"]
+    assert record["splats"] == "house.splat.ply" and record["mesh"] == "house.glb"
+    rows = read_like_antimatter15(ply.read_bytes())
+    positions = np.stack([rows["x"], rows["y"], rows["z"]], 1)
+    mesh = trimesh.load(run / "house.glb", force="mesh")
+    assert len(positions) >= len(mesh.faces)
+    some = positions[:: max(1, len(positions) // 200)].astype(np.float64)
+    triangles = np.repeat(mesh.triangles[None], len(some), axis=0).reshape(-1, 3, 3)
+    nearest = trimesh.triangles.closest_point(triangles, np.repeat(some, len(mesh.faces), axis=0))
+    distance = np.linalg.norm(nearest - np.repeat(some, len(mesh.faces), axis=0), axis=1)
+    assert distance.reshape(len(some), -1).min(axis=1).max() < 1e-4 * mesh.scale, "each splat lies on the surface"
