@@ -1,4 +1,4 @@
-"""A small numpy splatting of 3D Gaussians, as 3DGS's rasterizer composes them, for tests to look at.
+"""A reader of splat PLY files as antimatter15/splat's reads them, and a small numpy splatting of 3D Gaussians, as 3DGS's rasterizer composes them, for tests to look at.
 
 Each Gaussian's covariance R S S^T R^T is projected onto the picture plane of an orthographic camera
 (its right and up rows), widened by 3DGS's 0.3 pixel² low-pass, cut at 3 sigma, and the splats are
@@ -8,6 +8,8 @@ values are read from the PLY as stored, then activated as 3DGS's GaussianModel d
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -53,3 +55,22 @@ def render(rows: dict[str, np.ndarray], right: np.ndarray, up: np.ndarray, forwa
     weight = alpha * through
     rgb = weight.T @ colour[order]
     return np.concatenate([rgb, weight.sum(0)[:, None]], 1).reshape(size, size, 4)
+
+
+def read_like_antimatter15(data: bytes) -> dict[str, np.ndarray]:
+    """The file read the way antimatter15/splat's processPlyBuffer reads it (in numpy)."""
+    header = data[:10 * 1024].decode("ascii", errors="replace")
+    end = header.index("end_header\n")
+    count = int(re.search(r"element vertex (\d+)\n", header).group(1))
+    sizes = {"double": 8, "int": 4, "uint": 4, "float": 4, "short": 2, "ushort": 2, "uchar": 1}
+    names, offsets, offset = [], {}, 0
+    for line in header[:end].split("\n"):
+        if line.startswith("property "):
+            _, kind, name = line.split(" ")
+            assert kind == "float", f"{name} is {kind}: only float is written"
+            names.append(name)
+            offsets[name] = offset
+            offset += sizes[kind]
+    body = np.frombuffer(data, dtype="<f4", offset=end + len("end_header\n"), count=count * offset // 4)
+    table = body.reshape(count, offset // 4)
+    return {name: table[:, offsets[name] // 4] for name in names}

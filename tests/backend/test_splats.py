@@ -17,7 +17,6 @@ What the readers expect, read in their source:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ import pytest
 import trimesh
 
 import splat_render
+from splat_render import read_like_antimatter15
 from img23d_protocol import splats
 
 SH_C0 = 0.28209479177387814  # antimatter15/splat's and 3DGS's sh_utils' constant, written out here
@@ -32,25 +32,6 @@ SH_C0 = 0.28209479177387814  # antimatter15/splat's and 3DGS's sh_utils' constan
 UPSTREAM_ORDER = (["x", "y", "z", "nx", "ny", "nz"] + [f"f_dc_{i}" for i in range(3)]
                   + [f"f_rest_{i}" for i in range(45)] + ["opacity"] + [f"scale_{i}" for i in range(3)]
                   + [f"rot_{i}" for i in range(4)])
-
-
-def read_like_antimatter15(data: bytes) -> dict[str, np.ndarray]:
-    """The file read the way antimatter15/splat's processPlyBuffer reads it (in numpy)."""
-    header = data[:10 * 1024].decode("ascii", errors="replace")
-    end = header.index("end_header\n")
-    count = int(re.search(r"element vertex (\d+)\n", header).group(1))
-    sizes = {"double": 8, "int": 4, "uint": 4, "float": 4, "short": 2, "ushort": 2, "uchar": 1}
-    names, offsets, offset = [], {}, 0
-    for line in header[:end].split("\n"):
-        if line.startswith("property "):
-            _, kind, name = line.split(" ")
-            assert kind == "float", f"{name} is {kind}: only float is written"
-            names.append(name)
-            offsets[name] = offset
-            offset += sizes[kind]
-    body = np.frombuffer(data, dtype="<f4", offset=end + len("end_header\n"), count=count * offset // 4)
-    table = body.reshape(count, offset // 4)
-    return {name: table[:, offsets[name] // 4] for name in names}
 
 
 def two_colour_cube() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
