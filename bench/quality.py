@@ -307,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     settings = Settings(samples=args.samples, threshold=args.threshold, azimuths=args.azimuths, size=args.size,
                         elevations=tuple(float(e) for e in args.elevations.split(",")), icp=args.icp)
+    for folder in (args.references,) + (() if args.generate is not None else (args.generated,)):
+        if not folder.is_dir():
+            print(f"{folder} is not a folder", file=sys.stderr)
+            return 2
     found = references(args.references)
     if not found:
         print(f"no reference meshes ({', '.join(MESH_SUFFIXES)}) in {args.references}", file=sys.stderr)
