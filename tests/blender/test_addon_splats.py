@@ -93,3 +93,23 @@ def test_what_cannot_be_exported_is_said_in_one_sentence(addon, scene, tmp_path:
     finally:
         bpy.data.objects.remove(empty)
         bpy.data.objects.remove(edges)
+
+
+def test_disabling_takes_the_menu_entries_away_and_enabling_adds_them_once(addon) -> None:
+    import addon_utils
+
+    from blender_support import configure_preferences
+
+    def entries() -> list[int]:
+        return [sum(getattr(f, "__module__", "").startswith(ADDON_MODULE)
+                    for f in getattr(bpy.types, menu)._dyn_ui_initialize())
+                for menu in ("VIEW3D_MT_object", "VIEW3D_MT_object_context_menu")]
+
+    assert entries() == [1, 1]
+    addon_utils.disable(ADDON_MODULE, default_set=True)
+    try:
+        assert entries() == [0, 0]
+    finally:
+        addon_utils.enable(ADDON_MODULE, default_set=True)
+        configure_preferences()
+    assert entries() == [1, 1]
