@@ -88,8 +88,7 @@ def splats_from_mesh(vertices: np.ndarray, faces: np.ndarray, corner_uvs: np.nda
     textured = corner_uvs is not None and texture is not None
     uvs = np.asarray(corner_uvs, dtype=np.float64).reshape(-1, 3, 2)[keep] if textured else None
     corners, cross, area = corners[keep], cross[keep], doubled[keep] / 2
-    patch = _patch_area(area, uvs, texture, spacing, max_splats)
-    splits = np.clip(np.ceil(np.sqrt(area / patch)), 1, MAX_SPLIT).astype(np.int64)
+    splits = _splits(area, _patch_area(area, uvs, texture, spacing, max_splats), max_splats)
     normals = cross / (2 * area)[:, None]
     axes, sigmas = _in_plane_frames(corners, normals)
     parts = [_split(k, np.flatnonzero(splits == k), corners, uvs) for k in np.unique(splits)]
@@ -119,6 +118,20 @@ def _patch_area(area: np.ndarray, uvs: np.ndarray | None, texture: np.ndarray | 
         texels = uv_area * texture.shape[0] * texture.shape[1]
         count = int(min(max(texels, 1), max_splats))
     return total / max(count, 1)
+
+
+def _splits(area: np.ndarray, patch: float, max_splats: int) -> np.ndarray:
+    """Each face's k (cut into k x k): about ``patch`` in area each, at most ``max_splats`` in all
+    (or one a face, when there are more faces). Rounding each face's k up overshoots the count, so
+    the patch grows by the overshoot until it fits; rounding down, at the last, always does."""
+    allowed = max(max_splats, len(area))
+    for _ in range(8):
+        splits = np.clip(np.ceil(np.sqrt(area / patch)), 1, MAX_SPLIT).astype(np.int64)
+        count = int(np.sum(splits ** 2))
+        if count <= allowed:
+            return splits
+        patch *= count / allowed
+    return np.clip(np.floor(np.sqrt(area / patch)), 1, MAX_SPLIT).astype(np.int64)
 
 
 def _in_plane_frames(corners: np.ndarray, normals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

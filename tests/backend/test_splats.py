@@ -129,7 +129,10 @@ def test_the_splat_count_follows_the_texels_and_its_cap() -> None:
     texture = np.zeros((64, 64, 3), np.uint8)  # each face's UVs cover all 4,096 texels: 24,576 in all
     cloud = splats.splats_from_mesh(vertices, faces, uvs[faces], texture)
     assert 0.8 * 24_576 < len(cloud) < 1.5 * 24_576
-    assert len(splats.splats_from_mesh(vertices, faces, uvs[faces], texture, max_splats=1_000)) < 1_500
+    assert 500 < len(splats.splats_from_mesh(vertices, faces, uvs[faces], texture, max_splats=1_000)) <= 1_000
+    sphere = trimesh.creation.icosphere(subdivisions=4)  # 5,120 faces, each cut 3 x 3 if rounded up alone
+    assert 20_000 <= len(splats.splats_from_mesh(sphere.vertices, sphere.faces, max_splats=25_000)) <= 25_000
+    assert len(splats.splats_from_mesh(sphere.vertices, sphere.faces, max_splats=100)) == 5_120  # one a face
 
 
 def test_the_splats_render_as_the_textured_mesh_does(cube_file: tuple[Path, splats.SplatCloud]) -> None:
