@@ -63,7 +63,7 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
         if evaluated and uv_layer is None:
             raise MeshProblem(f"'{obj.name}' has no UV map: with modifiers applied its faces cannot be matched "
                               "to new UVs. Add a UV map, or paint the base mesh")
-        arrays = _mesh_arrays(mesh, uv_layer)
+        arrays = mesh_arrays(mesh, uv_layer)
         image = base_color_image(obj) if colour and uv_layer is not None else None
         if image is not None:
             arrays["base_color"] = image
@@ -79,7 +79,7 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
     return path, uv_layer.name if uv_layer is not None else None
 
 
-def _mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | None) -> dict[str, np.ndarray]:
+def mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | None) -> dict[str, np.ndarray]:
     mesh.calc_loop_triangles()
     positions = np.empty(len(mesh.vertices) * 3, dtype=np.float32)
     mesh.vertices.foreach_get("co", positions)
@@ -115,6 +115,15 @@ def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
     source = _linked_from(shader.inputs["Base Color"]) if shader is not None else None
     image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
     return _pixels(image) if image is not None else None
+
+
+def base_color_value(obj: bpy.types.Object) -> tuple[float, float, float] | None:
+    """The first material's Principled BSDF's Base Color value (what it shows without an image),
+    encoded as sRGB 0..1 as an image would hold it; None without a Principled BSDF."""
+    shader = _principled(obj)
+    if shader is None:
+        return None
+    return tuple(float(c) for c in _srgb(np.asarray(shader.inputs["Base Color"].default_value[:3])))
 
 
 def metallic_roughness_image(obj: bpy.types.Object) -> np.ndarray | None:

@@ -78,6 +78,7 @@ class MeshResult:
     # ``mesh`` is then the finished (low) mesh and ``high_mesh`` the generated one.
     finish: dict[str, Any] | None = None
     high_mesh: Path | None = None
+    splats: Path | None = None        # with options.splats: its Gaussian splats, <stem>.splat.ply
 
 
 @dataclass
@@ -198,7 +199,8 @@ class Session:
         run_dir = Path(result.run_dir)
         meshes = [MeshResult(target=t.target, instance=t.instance, variation=t.variation, seed=t.seed,
                              status=t.status, mesh=run_dir / t.mesh if t.mesh else None, error=t.error,
-                             finish=t.finish, high_mesh=run_dir / t.finish["high_mesh"] if t.finish else None)
+                             finish=t.finish, high_mesh=run_dir / t.finish["high_mesh"] if t.finish else None,
+                             splats=run_dir / t.splats if t.splats else None)
                   for t in result.targets]
         return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=result.seed,
                               job=result)

@@ -74,6 +74,7 @@ class TargetResult:
     views_left_out: dict[str, str] | None = None  # (1.19) side -> the one sentence why that view was not used
     # (1.19) what each photo did to its texture: side -> used, residual, perspective, coverage, left_out
     projection: dict[str, Any] | None = None
+    splats: str | None = None              # (next minor) its Gaussian splats' PLY, relative to the run folder
 
     def __post_init__(self) -> None:
         if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields
@@ -94,7 +95,8 @@ class TargetResult:
         what = "target"
         # Keys an older backend may not send yet take their defaults; the others must be there.
         data = {"instance": 1, "stem": "", "status": "pending", "variation": 0, "timings": {}, **_whole(what, data)}
-        texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh")}
+        texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh",
+                                                                             "splats")}
         objects = {key: _object(data, what, key, optional=True)
                    for key in ("cleanup", "error", "depth", "placement", "finish", "views", "views_left_out",
                                "projection")}

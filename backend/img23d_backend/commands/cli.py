@@ -252,6 +252,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         label = target.target + (f" (variation {target.variation}, seed {target.seed})" if target.variation else "")
         if target.status == "done":
             print(f"{label}: {Path(result.run_dir) / (target.mesh or '')}")
+            if target.splats:
+                print(f"{label} as splats: {Path(result.run_dir) / target.splats}")
         else:
             failed += 1
             error = target.error or {}

@@ -78,6 +78,10 @@ def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hi
                              "(used unless the depth model estimates one): " + _allowed("fov_degrees"))
     parser.add_argument("--no-ground", action="store_true",
                         help="do not stand the objects on one floor; each keeps the height its depth gives")
+    if game_ready:  # the jobs that write objects' GLBs (generate, batch), not re-texturing's painted mesh
+        parser.add_argument("--splats", action="store_true",
+                            help="also write each object as 3D Gaussian splats, <object>.splat.ply beside its "
+                                 "GLB (the 3DGS PLY that SuperSplat and other splat viewers open)")
 
 
 def add_paint_options(parser: argparse.ArgumentParser) -> None:
@@ -184,6 +188,6 @@ def job_options(args: argparse.Namespace) -> JobOptions:
                          bake_size=getattr(args, "bake_size", JobOptions.bake_size),
                          complete_hidden=getattr(args, "complete_hidden", JobOptions.complete_hidden),
                          edit_size=getattr(args, "edit_size", JobOptions.edit_size),
-                         accept_long=getattr(args, "accept_long", False))
+                         accept_long=getattr(args, "accept_long", False), splats=getattr(args, "splats", False))
     options.validate()
     return options

@@ -25,7 +25,7 @@ from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views
-from . import completing, cutting, finishing, materials
+from . import completing, cutting, finishing, materials, splat_files
 from .shape_views import ShapeGroup, shape_groups
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
@@ -373,6 +373,8 @@ class GenerateRun(PaintingRun):
         self.progress("export", sum(r.status == "done" for r in self.run_folder.manifest.records), total,
                       f"{record.target} ready")
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(path), **fields))
+        if self.options.splats:
+            splat_files.write_object_splats(self, record, path, fields)
 
 
 def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:

@@ -82,6 +82,7 @@ class TargetRecord:
     views: dict[str, str] | None = None
     views_left_out: dict[str, str] | None = None
     projection: dict[str, Any] | None = None
+    splats: str | None = None  # <stem>.splat.ply, with options.splats (jobs/splat_files.py)
 
 
 @dataclass
