@@ -19,4 +19,4 @@ class ArtifactKind(str, Enum):
     UVS = "uvs"                      # Re-texture's new UVs, for a mesh that had none
     METALLIC_ROUGHNESS = "metallic_roughness"  # (1.16) Re-texture's metallicRoughness texture (G roughness, B metallic)
     COMPLETION = "completion"        # (1.17) Detect's completion.png: each target's cut-out beside its completed one
-    SPLATS = "splats"                # (next minor) an object's Gaussian splats, <stem>.splat.ply beside its GLB
+    SPLATS = "splats"                # (1.20) an object's Gaussian splats, <stem>.splat.ply beside its GLB

@@ -167,7 +167,7 @@ class JobOptions:
     # (1.18) The artist accepted that the job's slow optional steps may take hours on the backend's
     # device (costs.py): without it such a job is refused with long_job_not_accepted before it starts.
     accept_long: bool = False
-    # (next minor) Each object also as 3D Gaussian splats (splats.py), ``<stem>.splat.ply`` beside its GLB.
+    # (1.20) Each object also as 3D Gaussian splats (splats.py), ``<stem>.splat.ply`` beside its GLB.
     splats: bool = False
 
     @property

@@ -74,7 +74,7 @@ class TargetResult:
     views_left_out: dict[str, str] | None = None  # (1.19) side -> the one sentence why that view was not used
     # (1.19) what each photo did to its texture: side -> used, residual, perspective, coverage, left_out
     projection: dict[str, Any] | None = None
-    splats: str | None = None              # (next minor) its Gaussian splats' PLY, relative to the run folder
+    splats: str | None = None              # (1.20) its Gaussian splats' PLY, relative to the run folder
 
     def __post_init__(self) -> None:
         if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields

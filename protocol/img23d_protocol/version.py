@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.19.0"
+__version__ = "1.20.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 19  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 20  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -41,3 +41,4 @@ PROTOCOL_MINOR = 19  # 1: models, download, delete (the model manager); 2: retex
 #     step on its device); accept_long on a job's options, and the long_job_not_accepted error code
 # 19: views (views.py): a generate request's pictures of a name from its left, back and right, a retexture
 #     request's of its mesh
+# 20: splats (splats.py): the splats option, each target's splats and the "splats" artifact
