@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import trimesh
 
@@ -82,11 +83,14 @@ def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: d
 
 
 def test_generate_textured_on_the_subject(backend_env: dict[str, str], tmp_path: Path) -> None:
+    """A painted object, and with ``--splats`` its Gaussian splats beside its GLB (issue 57): in the
+    manifest and the printed results, each Gaussian on the GLB's surface, coloured from its texture."""
+    from splat_render import read_like_antimatter15
     from testdata import SUBJECT
 
     flags = [f for f in FAST_FLAGS if f != "--no-texture"]
     out = _cli(backend_env, "generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
-               *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2")
+               *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2", "--splats")
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
     mesh = trimesh.load(run / "snowman.glb", force="mesh")
@@ -98,6 +102,22 @@ def test_generate_textured_on_the_subject(backend_env: dict[str, str], tmp_path:
     assert record["textured"] is True and record["error"] is None
     assert manifest["memory_peaks"]["paint"] > 0 and manifest["timings"]["paint"] > 0
     assert manifest["model_counters"]["paint"]["loads_from_disk"] == 1
+
+    ply = run / "snowman.splat.ply"
+    assert f"snowman as splats: {ply}" in out.stdout
+    assert record["splats"] == "snowman.splat.ply" and record["mesh"] == "snowman.glb"
+    rows = read_like_antimatter15(ply.read_bytes())
+    positions = np.stack([rows["x"], rows["y"], rows["z"]], 1).astype(np.float64)
+    assert len(positions) >= len(mesh.faces)
+    some = positions[:: max(1, len(positions) // 200)]
+    triangles = np.repeat(mesh.triangles[None], len(some), axis=0).reshape(-1, 3, 3)
+    nearest = trimesh.triangles.closest_point(triangles, np.repeat(some, len(mesh.faces), axis=0))
+    distance = np.linalg.norm(nearest - np.repeat(some, len(mesh.faces), axis=0), axis=1)
+    assert distance.reshape(len(some), -1).min(axis=1).max() < 1e-4 * mesh.scale, "each splat lies on the surface"
+    # SH DC back to colour (3DGS: rgb = 0.5 + C0 * f_dc) averages as the texture does over the surface.
+    colours = 0.5 + 0.28209479177387814 * np.stack([rows["f_dc_0"], rows["f_dc_1"], rows["f_dc_2"]], 1)
+    sampled = mesh.visual.to_color().vertex_colors[:, :3].mean(axis=0) / 255.0
+    assert np.abs(colours.mean(axis=0) - sampled).max() < 0.1, (colours.mean(axis=0), sampled)
 
 
 def test_the_command_line_imports_with_no_third_party_packages() -> None:

@@ -185,34 +185,3 @@ def test_a_glb_s_texture_colours_its_splats(tmp_path: Path) -> None:
     seen = splat_render.render(rows, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), np.array([0, 0, -1.0]),
                                np.zeros(3), 1.25, 48)
     assert seen[12, 12, :3] == pytest.approx((1, 0, 0), abs=0.12) and seen[36, 36, :3] == pytest.approx((1, 1, 0), abs=0.12)
-
-
-def test_generate_splats_writes_them_beside_each_glb(backend_env: dict[str, str], tmp_path: Path) -> None:
-    """``generate --splats`` as a user runs it: each object's PLY beside its GLB, in the manifest and
-    the printed results, its Gaussians on the GLB's surface."""
-    import json
-    import subprocess
-    import sys
-
-    from testdata import FAST_OPTIONS, HOUSE
-
-    flags = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
-             "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "house",
-                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path), *flags, "--splats"],
-                         env=backend_env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    [run] = list(tmp_path.iterdir())
-    ply = run / "house.splat.ply"
-    assert f"house as splats: {ply}" in out.stdout
-    [record] = json.loads((run / "manifest.json").read_text())["records"]
-    assert record["splats"] == "house.splat.ply" and record["mesh"] == "house.glb"
-    rows = read_like_antimatter15(ply.read_bytes())
-    positions = np.stack([rows["x"], rows["y"], rows["z"]], 1)
-    mesh = trimesh.load(run / "house.glb", force="mesh")
-    assert len(positions) >= len(mesh.faces)
-    some = positions[:: max(1, len(positions) // 200)].astype(np.float64)
-    triangles = np.repeat(mesh.triangles[None], len(some), axis=0).reshape(-1, 3, 3)
-    nearest = trimesh.triangles.closest_point(triangles, np.repeat(some, len(mesh.faces), axis=0))
-    distance = np.linalg.norm(nearest - np.repeat(some, len(mesh.faces), axis=0), axis=1)
-    assert distance.reshape(len(some), -1).min(axis=1).max() < 1e-4 * mesh.scale, "each splat lies on the surface"
