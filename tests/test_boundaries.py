@@ -62,8 +62,8 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.session", "img23d_backend.replicas.build"),
     ("img23d_backend.commands.probe", "img23d_backend.env.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
-    ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.raster"),
-    ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.raster"),
+    ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.families.hunyuan3d.raster"),
+    ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.families.hunyuan3d.raster"),
     # A family's replica builders import torch, diffusers and its networks (hy3dgen's, or its own)
     # when they load: only a replica build asks a family for them (``Family.replicas``).
     ("img23d_backend.families.hunyuan3d.family", "img23d_backend.families.hunyuan3d.replicas"),
@@ -233,7 +233,7 @@ BACKEND_ROOMS = (
     ("layout", "families", "finish", "views"),  # objects laid out in depth; the model families; game-ready
                                     # finishing; more pictures of one object (read, cut out, projected)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
-    ("raster", "clean_raster"),     # Hunyuan's rasterizer; the clean one
+    ("clean_raster",),              # the clean rasterizer (the clean family's, and views' projections)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
     ("runs",),                      # run folders: written, imported, their file stems

@@ -5,9 +5,9 @@ the family's entry in the table; and the rasterizer ``clean_raster/``) is what i
 Tencent's licence does not reach. Starting from its modules, this follows every first-party import
 (at module level or inside a function: both can run) and, for each module reached, its packages'
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
-(``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``,
-Hunyuan3D-2's family; the filling left in ``stages/paint/``; ``models/fast_load``, hy3dgen's fast
-builders) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
+(``TENCENT_DERIVED``: ``families/hunyuan3d/``, Hunyuan3D-2's family, with ``raster/``, the port of
+Hunyuan3D's compiled rasterizer, and ``fast_load``, hy3dgen's fast builders; the filling left in
+``stages/paint/``) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
 reached it.
 
 A job also runs what every family shares: the command line and the service, the job room, the
@@ -31,8 +31,7 @@ import pytest
 import test_boundaries as boundaries
 
 CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster")
-TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill",
-                   "img23d_backend.models.fast_load")
+TENCENT_DERIVED = ("img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill")
 # hy3dgen, and the compiled extensions Hunyuan3D builds (its rasterizer and its renderer's mesh processor).
 TENCENT_PACKAGES = {"hy3dgen", "custom_rasterizer", "custom_rasterizer_kernel", "differentiable_renderer",
                     "mesh_processor"}
@@ -134,7 +133,8 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
 
 @pytest.mark.parametrize("starts, injected, words", [
     # Directly, as bake.py did: Hunyuan's rasterizer, hy3dgen's filling.
-    (CLEAN, [(BAKE, "img23d_backend.raster.torch_rasterizer")], "texture.bake -> img23d_backend.raster"),
+    (CLEAN, [(BAKE, "img23d_backend.families.hunyuan3d.raster.torch_rasterizer")],
+     "texture.bake -> img23d_backend.families.hunyuan3d.raster"),
     (CLEAN, [(BAKE, "img23d_backend.stages.paint.fill.fill_texture")], "texture.bake -> img23d_backend.stages.paint.fill"),
     # Through a neutral module the clean family uses (a new import there is caught too).
     (CLEAN, [("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs")],
@@ -148,9 +148,10 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
     # loader taking diffusers' key fixes from the fast loaders; and the jobs' base.
     (SHARED, [("img23d_backend.families.table", "img23d_backend.families.hunyuan3d.family.FAMILY")],
      "families.table -> img23d_backend.families.hunyuan3d.family"),
-    (SHARED, [("img23d_backend.stages.materials", "img23d_backend.models.fast_load.diffusers_key_fixes")],
-     "stages.materials -> img23d_backend.models.fast_load"),
-    (SHARED, [("img23d_backend.jobs.base", "img23d_backend.raster")], "jobs.base -> img23d_backend.raster"),
+    (SHARED, [("img23d_backend.stages.materials", "img23d_backend.families.hunyuan3d.fast_load.diffusers_key_fixes")],
+     "stages.materials -> img23d_backend.families.hunyuan3d.fast_load"),
+    (SHARED, [("img23d_backend.jobs.base", "img23d_backend.families.hunyuan3d.raster")],
+     "jobs.base -> img23d_backend.families.hunyuan3d.raster"),
 ])
 def test_an_injected_import_is_caught_with_its_chain(starts, injected: list[tuple[str, str]], words: str) -> None:
     imports = [*boundaries.IMPORTS, *(boundaries.Import(module, target, 1, lazy=True) for module, target in injected)]

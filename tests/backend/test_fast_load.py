@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from img23d_backend.env.torch_shims import prepare_torchvision
-from img23d_backend.models import fast_load
+from img23d_backend.families.hunyuan3d import fast_load
 from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER, tiny_model_set
 
 CPU = torch.device("cpu")

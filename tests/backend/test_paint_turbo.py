@@ -23,7 +23,7 @@ import trimesh  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
-from img23d_backend.models.fast_load import load_paint_vae  # noqa: E402
+from img23d_backend.families.hunyuan3d.fast_load import load_paint_vae  # noqa: E402
 from img23d_backend.models.registry import (  # noqa: E402
     PAINT_TURBO_SUBFOLDER,
     model_set,

@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from ...models.dtypes import working_dtype
-from ...models.fast_load import load_paint_unet, load_paint_vae
+from .fast_load import load_paint_unet, load_paint_vae
 from ...models.manager import Loader
 from ...models.placement import LoadedModel
 from ...models.registry import PAINT_TURBO_SUBFOLDER, ModelSpec
