@@ -64,6 +64,9 @@ LAZY_FIRST_PARTY = {
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.families.hunyuan3d.raster"),
     ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.families.hunyuan3d.raster"),
+    # The family interface imports the model manager and the stages: the table's facts (which the
+    # catalog reads to compose the model sets) must not wait for them; only a family asked for needs it.
+    ("img23d_backend.families.table", "img23d_backend.families.family"),
     # A family's replica builders import torch, diffusers and its networks (hy3dgen's, or its own)
     # when they load: only a replica build asks a family for them (``Family.replicas``).
     ("img23d_backend.families.hunyuan3d.family", "img23d_backend.families.hunyuan3d.replicas"),
@@ -230,6 +233,7 @@ BACKEND_ROOMS = (
     ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
+    ("catalog",),                   # the model sets, composed from the families' rows and the shared ones
     ("layout", "families", "finish", "views"),  # objects laid out in depth; the model families; game-ready
                                     # finishing; more pictures of one object (read, cut out, projected)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
@@ -239,7 +243,8 @@ BACKEND_ROOMS = (
     ("runs",),                      # run folders: written, imported, their file stems
     ("env",),                       # device, torch shims, failpoints, interrupts, job control
 )
-BACKEND_ROOT_MODULES = {"img23d_backend", "img23d_backend.__main__", "img23d_backend.api", "img23d_backend.session"}
+BACKEND_ROOT_MODULES = {"img23d_backend", "img23d_backend.__main__", "img23d_backend.api", "img23d_backend.session",
+                        "img23d_backend.catalog"}
 
 
 def _backend_room(module: str) -> str:

@@ -32,13 +32,20 @@ import test_boundaries as boundaries
 
 CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster")
 TENCENT_DERIVED = ("img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill")
+# The Hunyuan family's facts (``families.table.FACTS_MODULES``: its models' repositories, revisions, file
+# lists, sizes and memory figures) are data, none of Tencent's code: the catalog reads them to list every
+# family's models, so a clean job imports them and the package's face (a docstring). Their own imports
+# are walked with the shared modules', so they cannot reach the family's code.
+FAMILY_FACTS = ("img23d_backend.families.hunyuan3d", "img23d_backend.families.hunyuan3d.specs",
+                "img23d_backend.families.hunyuan3d.mv_specs")
 # hy3dgen, and the compiled extensions Hunyuan3D builds (its rasterizer and its renderer's mesh processor).
 TENCENT_PACKAGES = {"hy3dgen", "custom_rasterizer", "custom_rasterizer_kernel", "differentiable_renderer",
                     "mesh_processor"}
 
 
 def _is_tencent_derived(module: str) -> bool:
-    return any(module == root or module.startswith(root + ".") for root in TENCENT_DERIVED)
+    return module not in FAMILY_FACTS and any(module == root or module.startswith(root + ".")
+                                              for root in TENCENT_DERIVED)
 
 
 def clean_modules() -> list[str]:
@@ -157,3 +164,21 @@ def test_an_injected_import_is_caught_with_its_chain(starts, injected: list[tupl
     imports = [*boundaries.IMPORTS, *(boundaries.Import(module, target, 1, lazy=True) for module, target in injected)]
     found = tencent_reached(starts(), imports)
     assert found and any(words in chain for chain in found), found
+
+
+def test_the_families_facts_are_data_that_reach_no_family_code() -> None:
+    from img23d_backend.families.table import FACTS_MODULES
+
+    assert set(FACTS_MODULES.values()) <= set(boundaries.FILES)
+    # Every Hunyuan module a clean job may import is listed as data; its facts modules are among them.
+    hunyuan = {module for module in FACTS_MODULES.values() if module.startswith("img23d_backend.families.hunyuan3d.")}
+    assert hunyuan and hunyuan <= set(FAMILY_FACTS)
+    found = tencent_reached(sorted(FAMILY_FACTS), boundaries.IMPORTS)
+    assert found == [], "a family's facts reach its code:\n" + "\n".join(found)
+
+
+def test_an_import_of_the_familys_code_from_its_facts_is_caught() -> None:
+    injected = boundaries.Import("img23d_backend.families.hunyuan3d.specs", "img23d_backend.families.hunyuan3d.shape",
+                                 1, lazy=False)
+    found = tencent_reached(sorted(FAMILY_FACTS), [*boundaries.IMPORTS, injected])
+    assert any("hunyuan3d.specs -> img23d_backend.families.hunyuan3d.shape" in chain for chain in found), found

@@ -29,7 +29,7 @@ import test_boundaries as boundaries
 from img23d_protocol import MODEL_FAMILIES
 
 FAMILIES_PACKAGE = "img23d_backend.families"
-INTERFACE = {f"{FAMILIES_PACKAGE}.table", f"{FAMILIES_PACKAGE}.family", FAMILIES_PACKAGE}
+INTERFACE = {f"{FAMILIES_PACKAGE}.table", f"{FAMILIES_PACKAGE}.family", f"{FAMILIES_PACKAGE}.facts", FAMILIES_PACKAGE}
 FAMILY_NAME_CONSTANTS = {"HUNYUAN3D", "CLEAN"}   # img23d_protocol's names of the families
 
 

@@ -21,7 +21,7 @@ from img23d_backend.families.step1x.texture import paint_step as clean_step
 from img23d_backend.families.table import FAMILIES, FamilyTable, family_named, family_of
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
-from img23d_backend.models.registry import SHAPE, TEXTURE_MODELS, TINY_SETS, model_set, tiny_model_set
+from img23d_backend.catalog import SHAPE, TEXTURE_MODELS, TINY_SETS, model_set, tiny_model_set
 from img23d_backend.stages.mesh.shapes import ShapeSettings
 
 
