@@ -119,14 +119,22 @@ def test_the_reader_sees_both_families_classes() -> None:
     assert "Family" not in FAMILY_CLASSES  # the interface is not a family's
 
 
-@pytest.mark.parametrize("source, words", [
-    ("if shape_kind(spec).family == HUNYUAN3D:\n    pass", "compares with a family's name"),
-    ("x = self.family != protocol.CLEAN", "compares with a family's name"),
-    ("ok = family in ('hunyuan3d', 'other')", "compares with a family's name"),
-    ("if isinstance(pipe, Step1XGeometry):\n    pass", "tests for a family's class"),
+@pytest.mark.parametrize("module, source, words", [
+    ("jobs", "if shape_kind(spec).family == HUNYUAN3D:\n    pass", "compares with a family's name"),
+    ("jobs", "x = self.family != protocol.CLEAN", "compares with a family's name"),
+    ("jobs", "ok = family in ('hunyuan3d', 'other')", "compares with a family's name"),
+    ("jobs", "if isinstance(pipe, Step1XGeometry):\n    pass", "tests for a family's class"),
+    # In models/, stages/ and replicas/ a mention is enough: a family's name, or its facts' identifiers.
+    ("models", "HUNYUAN_MEMORY = ShapeMemory(28, 10, 6, 8, 1)", "HUNYUAN_MEMORY"),
+    ("models", "def step1x_precision(device):\n    return None", "step1x_precision"),
+    ("models", "from .folder_files import STEP1X_FILES", "STEP1X_FILES"),
+    ("models", "TEXTURE = {CLEAN: None}", "CLEAN"),
+    ("models", "family = 'hunyuan3d'", "'hunyuan3d'"),
+    ("models", "memory = preflight.HUNYUAN_MV_MEMORY", "HUNYUAN_MV_MEMORY"),
 ])
-def test_an_injected_branch_is_caught(source: str, words: str) -> None:
-    found = branches_in("img23d_backend.jobs.injected", source)
+def test_an_injected_branch_or_mention_is_caught(module: str, source: str, words: str) -> None:
+    check = branches_in if module == "jobs" else mentions_in
+    found = check(f"img23d_backend.{module}.injected", source)
     assert found and words in found[0], found
 
 
@@ -181,19 +189,6 @@ def test_models_stages_and_replicas_name_no_family() -> None:
             found.extend(mentions_in(module, Path(path).read_text(encoding="utf-8")))
     assert found == [], ("a family's facts belong in its folder (families/<family>/specs.py, asked for through "
                          "families.table.facts_of):\n" + "\n".join(found))
-
-
-@pytest.mark.parametrize("source, words", [
-    ("HUNYUAN_MEMORY = ShapeMemory(28, 10, 6, 8, 1)", "HUNYUAN_MEMORY"),
-    ("def step1x_precision(device):\n    return None", "step1x_precision"),
-    ("from .folder_files import STEP1X_FILES", "STEP1X_FILES"),
-    ("TEXTURE = {CLEAN: None}", "CLEAN"),
-    ("family = 'hunyuan3d'", "'hunyuan3d'"),
-    ("memory = preflight.HUNYUAN_MV_MEMORY", "HUNYUAN_MV_MEMORY"),
-])
-def test_an_injected_mention_of_a_family_is_caught(source: str, words: str) -> None:
-    found = mentions_in("img23d_backend.models.injected", source)
-    assert found and words in found[0], found
 
 
 def catalog_imports(imports: list[boundaries.Import]) -> list[str]:
