@@ -68,7 +68,7 @@ class PolicyRun:
 # --- worker: one policy in its own process ------------------------------------------------------
 
 def _model_set(kind: str, models_dir: Path | None) -> Any:
-    from img23d_backend.models.registry import tiny_model_set
+    from img23d_backend.catalog import tiny_model_set
     from img23d_backend.replicas.build import ensure_tiny_models
     from img23d_backend.replicas.full import full_size_model_set
 

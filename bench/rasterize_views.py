@@ -29,8 +29,8 @@ sys.path.insert(0, str(REPO / "backend"))
 
 import torch  # noqa: E402
 
+from img23d_backend.families.hunyuan3d.raster import find_compiled, install_custom_rasterizer, rasterize  # noqa: E402
 from img23d_backend.models.throughput import processor  # noqa: E402
-from img23d_backend.raster import find_compiled, install_custom_rasterizer, rasterize  # noqa: E402
 
 # Hunyuan3DTexGenConfig.candidate_camera_azims / candidate_camera_elevs
 AZIMS = [0, 90, 180, 270, 0, 180]

@@ -40,7 +40,8 @@ from img23d_backend.families.step1x.geometry.configs import ShapeVAEConfig  # no
 from img23d_backend.families.step1x.geometry.shape_decoder import ShapeDecoder  # noqa: E402
 from img23d_backend.families.step1x.geometry.volume import (BOUNDS, GridSettings, GridStats,  # noqa: E402
                                                             extract_surface, hierarchical_grid)
-from img23d_backend.models.dtypes import device_kind, step1x_precision  # noqa: E402
+from img23d_backend.families.step1x.specs import step1x_precision  # noqa: E402
+from img23d_backend.models.dtypes import device_kind  # noqa: E402
 from img23d_backend.models.replica_common import write_json  # noqa: E402
 from timing import conditions, timed  # noqa: E402
 

@@ -49,7 +49,8 @@ from PIL import Image, ImageDraw  # noqa: E402
 from img23d_backend.families.step1x.geometry import replica as step1x_replica  # noqa: E402
 from img23d_backend.replicas.full import build_full_size_models  # noqa: E402
 from img23d_backend.env.job_control import CancelToken# noqa: E402
-from img23d_backend.models.dtypes import device_kind, step1x_precision  # noqa: E402
+from img23d_backend.families.step1x.specs import step1x_precision  # noqa: E402
+from img23d_backend.models.dtypes import device_kind  # noqa: E402
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.loader import load_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.volume import GridSettings  # noqa: E402

@@ -60,7 +60,7 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
 
     from img23d_backend.models import hub
     from img23d_backend.families.step1x.texture.conditions import control_maps
-    from img23d_backend.models.texture_folders import TextureFolders
+    from img23d_backend.families.step1x.texture_folders import TextureFolders
     from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
     from img23d_backend.families.step1x.texture.loader import load_texture_model, texture_dtype
 

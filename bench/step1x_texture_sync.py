@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from img23d_backend.models import hub
-    from img23d_backend.models.texture_folders import TextureFolders
+    from img23d_backend.families.step1x.texture_folders import TextureFolders
     from img23d_backend.families.step1x.texture import sync as sync_module
     from img23d_backend.families.step1x.texture.bake import uv_mesh
     from img23d_backend.families.step1x.texture.conditions import control_maps

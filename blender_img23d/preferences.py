@@ -40,6 +40,8 @@ def shape_property(family: str) -> str:
 # The model families (protocol.families): Hunyuan3D-2, or the licence-clean Step1X-3D.
 FAMILY_ITEMS = [(family.name, family.label, family.no_texture or f"Shape, and texture by {family.paint_label}")
                 for family in protocol.MODEL_FAMILIES.values()]
+# The image editors (protocol.editors): FLUX.2 [klein] 4B, or Qwen-Image-Edit-2511 for a large GPU.
+EDITOR_ITEMS = [(editor.name, editor.label, editor.description) for editor in protocol.IMAGE_EDITORS.values()]
 # The paint models an artist chooses between (the turbo one, the default, is upstream's own default).
 PAINT_ITEMS = [item for items in PAINT_ITEMS_BY_FAMILY.values() for item in items]
 
@@ -91,12 +93,9 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         items=PAINT_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
         name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])
-    # The backend's --editor choices (its registry's EDITORS), with the size and card each needs.
+    # The backend's --editor choices (protocol.editors), with the size and card each needs.
     editor: EnumProperty(  # type: ignore[valid-type]
-        name="Image Editor", default="flux2-klein-4b",
-        items=[("flux2-klein-4b", "FLUX.2 [klein] 4B", "Completes hidden parts; 16 GB, runs on a 12 GB card"),
-               ("qwen-image-edit-2511", "Qwen-Image-Edit-2511", "Completes hidden parts; 58 GB, for a GPU of "
-                                                                "48 GB or more")])
+        name="Image Editor", default=protocol.DEFAULT_IMAGE_EDITOR, items=EDITOR_ITEMS)
     device: EnumProperty(  # type: ignore[valid-type]
         name="Device", default="auto",
         items=[("auto", "Automatic", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA GPU", ""),

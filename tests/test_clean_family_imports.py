@@ -5,9 +5,9 @@ the family's entry in the table; and the rasterizer ``clean_raster/``) is what i
 Tencent's licence does not reach. Starting from its modules, this follows every first-party import
 (at module level or inside a function: both can run) and, for each module reached, its packages'
 ``__init__`` (Python runs them on import), and fails on any module of the Hunyuan family's
-(``TENCENT_DERIVED``: ``raster/``, the port of Hunyuan3D's compiled rasterizer; ``families/hunyuan3d/``,
-Hunyuan3D-2's family; the filling left in ``stages/paint/``; ``models/fast_load``, hy3dgen's fast
-builders) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
+(``TENCENT_DERIVED``: ``families/hunyuan3d/``, Hunyuan3D-2's family, with ``raster/``, the port of
+Hunyuan3D's compiled rasterizer, and ``fast_load``, hy3dgen's fast builders; the filling left in
+``stages/paint/``) or any import of hy3dgen or its compiled extensions, and says the chain of imports that
 reached it.
 
 A job also runs what every family shares: the command line and the service, the job room, the
@@ -31,15 +31,21 @@ import pytest
 import test_boundaries as boundaries
 
 CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster")
-TENCENT_DERIVED = ("img23d_backend.raster", "img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill",
-                   "img23d_backend.models.fast_load")
+TENCENT_DERIVED = ("img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill")
+# The Hunyuan family's facts (``families.table.FACTS_MODULES``: its models' repositories, revisions, file
+# lists, sizes and memory figures) are data, none of Tencent's code: the catalog reads them to list every
+# family's models, so a clean job imports them and the package's face (a docstring). Their own imports
+# are walked with the shared modules', so they cannot reach the family's code.
+FAMILY_FACTS = ("img23d_backend.families.hunyuan3d", "img23d_backend.families.hunyuan3d.specs",
+                "img23d_backend.families.hunyuan3d.mv_specs")
 # hy3dgen, and the compiled extensions Hunyuan3D builds (its rasterizer and its renderer's mesh processor).
 TENCENT_PACKAGES = {"hy3dgen", "custom_rasterizer", "custom_rasterizer_kernel", "differentiable_renderer",
                     "mesh_processor"}
 
 
 def _is_tencent_derived(module: str) -> bool:
-    return any(module == root or module.startswith(root + ".") for root in TENCENT_DERIVED)
+    return module not in FAMILY_FACTS and any(module == root or module.startswith(root + ".")
+                                              for root in TENCENT_DERIVED)
 
 
 def clean_modules() -> list[str]:
@@ -134,7 +140,8 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
 
 @pytest.mark.parametrize("starts, injected, words", [
     # Directly, as bake.py did: Hunyuan's rasterizer, hy3dgen's filling.
-    (CLEAN, [(BAKE, "img23d_backend.raster.torch_rasterizer")], "texture.bake -> img23d_backend.raster"),
+    (CLEAN, [(BAKE, "img23d_backend.families.hunyuan3d.raster.torch_rasterizer")],
+     "texture.bake -> img23d_backend.families.hunyuan3d.raster"),
     (CLEAN, [(BAKE, "img23d_backend.stages.paint.fill.fill_texture")], "texture.bake -> img23d_backend.stages.paint.fill"),
     # Through a neutral module the clean family uses (a new import there is caught too).
     (CLEAN, [("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs")],
@@ -148,11 +155,30 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
     # loader taking diffusers' key fixes from the fast loaders; and the jobs' base.
     (SHARED, [("img23d_backend.families.table", "img23d_backend.families.hunyuan3d.family.FAMILY")],
      "families.table -> img23d_backend.families.hunyuan3d.family"),
-    (SHARED, [("img23d_backend.stages.materials", "img23d_backend.models.fast_load.diffusers_key_fixes")],
-     "stages.materials -> img23d_backend.models.fast_load"),
-    (SHARED, [("img23d_backend.jobs.base", "img23d_backend.raster")], "jobs.base -> img23d_backend.raster"),
+    (SHARED, [("img23d_backend.stages.materials", "img23d_backend.families.hunyuan3d.fast_load.diffusers_key_fixes")],
+     "stages.materials -> img23d_backend.families.hunyuan3d.fast_load"),
+    (SHARED, [("img23d_backend.jobs.base", "img23d_backend.families.hunyuan3d.raster")],
+     "jobs.base -> img23d_backend.families.hunyuan3d.raster"),
 ])
 def test_an_injected_import_is_caught_with_its_chain(starts, injected: list[tuple[str, str]], words: str) -> None:
     imports = [*boundaries.IMPORTS, *(boundaries.Import(module, target, 1, lazy=True) for module, target in injected)]
     found = tencent_reached(starts(), imports)
     assert found and any(words in chain for chain in found), found
+
+
+def test_the_families_facts_are_data_that_reach_no_family_code() -> None:
+    from img23d_backend.families.table import FACTS_MODULES
+
+    assert set(FACTS_MODULES.values()) <= set(boundaries.FILES)
+    # Every Hunyuan module a clean job may import is listed as data; its facts modules are among them.
+    hunyuan = {module for module in FACTS_MODULES.values() if module.startswith("img23d_backend.families.hunyuan3d.")}
+    assert hunyuan and hunyuan <= set(FAMILY_FACTS)
+    found = tencent_reached(sorted(FAMILY_FACTS), boundaries.IMPORTS)
+    assert found == [], "a family's facts reach its code:\n" + "\n".join(found)
+
+
+def test_an_import_of_the_familys_code_from_its_facts_is_caught() -> None:
+    injected = boundaries.Import("img23d_backend.families.hunyuan3d.specs", "img23d_backend.families.hunyuan3d.shape",
+                                 1, lazy=False)
+    found = tencent_reached(sorted(FAMILY_FACTS), [*boundaries.IMPORTS, injected])
+    assert any("hunyuan3d.specs -> img23d_backend.families.hunyuan3d.shape" in chain for chain in found), found

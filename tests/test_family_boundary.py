@@ -12,6 +12,15 @@ installer) this test forbids, by reading the code:
 * an import of a family's own modules: only ``families.table`` and ``families.family`` (the
   interface) may be imported from outside.
 
+The mechanism rooms below the families' facts (``models/``, ``stages/``) and the replica sets
+(``replicas/``) go further: they may not *name* a family at all (``mentions_in``): no family's name
+(its protocol constant or its string), and no identifier of a family's own facts (a name with
+``hunyuan`` or ``step1x`` in it: ``HUNYUAN_MEMORY``, ``step1x_precision``, ``STEP1X_FILES``, the rows
+that lived in ``models/registry.py``, ``preflight.py``, ``dtypes.py`` and ``folder_files.py`` until
+issue 56). A family's facts live in its folder (``families/<family>/specs.py``), reached through
+``families.table.facts_of``. The catalog (``catalog.py``), which composes the model sets from them, stands
+above the model rooms: nothing on its floor or below imports it (``catalog_imports``).
+
 No room is left out. The random-weight replicas were the last: each family's builders live in its
 family (``families/<family>/...replica*.py``, gathered by its ``replicas.py``) and reach the tiny
 and full-size sets (``replicas/build.py``, ``replicas/full.py``) through ``Family.replicas``. Reads
@@ -21,6 +30,7 @@ the code with ``test_boundaries``' reader (``FILES``, ``IMPORTS``).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -29,7 +39,7 @@ import test_boundaries as boundaries
 from img23d_protocol import MODEL_FAMILIES
 
 FAMILIES_PACKAGE = "img23d_backend.families"
-INTERFACE = {f"{FAMILIES_PACKAGE}.table", f"{FAMILIES_PACKAGE}.family", FAMILIES_PACKAGE}
+INTERFACE = {f"{FAMILIES_PACKAGE}.table", f"{FAMILIES_PACKAGE}.family", f"{FAMILIES_PACKAGE}.facts", FAMILIES_PACKAGE}
 FAMILY_NAME_CONSTANTS = {"HUNYUAN3D", "CLEAN"}   # img23d_protocol's names of the families
 
 
@@ -109,14 +119,22 @@ def test_the_reader_sees_both_families_classes() -> None:
     assert "Family" not in FAMILY_CLASSES  # the interface is not a family's
 
 
-@pytest.mark.parametrize("source, words", [
-    ("if shape_kind(spec).family == HUNYUAN3D:\n    pass", "compares with a family's name"),
-    ("x = self.family != protocol.CLEAN", "compares with a family's name"),
-    ("ok = family in ('hunyuan3d', 'other')", "compares with a family's name"),
-    ("if isinstance(pipe, Step1XGeometry):\n    pass", "tests for a family's class"),
+@pytest.mark.parametrize("module, source, words", [
+    ("jobs", "if shape_kind(spec).family == HUNYUAN3D:\n    pass", "compares with a family's name"),
+    ("jobs", "x = self.family != protocol.CLEAN", "compares with a family's name"),
+    ("jobs", "ok = family in ('hunyuan3d', 'other')", "compares with a family's name"),
+    ("jobs", "if isinstance(pipe, Step1XGeometry):\n    pass", "tests for a family's class"),
+    # In models/, stages/ and replicas/ a mention is enough: a family's name, or its facts' identifiers.
+    ("models", "HUNYUAN_MEMORY = ShapeMemory(28, 10, 6, 8, 1)", "HUNYUAN_MEMORY"),
+    ("models", "def step1x_precision(device):\n    return None", "step1x_precision"),
+    ("models", "from .folder_files import STEP1X_FILES", "STEP1X_FILES"),
+    ("models", "TEXTURE = {CLEAN: None}", "CLEAN"),
+    ("models", "family = 'hunyuan3d'", "'hunyuan3d'"),
+    ("models", "memory = preflight.HUNYUAN_MV_MEMORY", "HUNYUAN_MV_MEMORY"),
 ])
-def test_an_injected_branch_is_caught(source: str, words: str) -> None:
-    found = branches_in("img23d_backend.jobs.injected", source)
+def test_an_injected_branch_or_mention_is_caught(module: str, source: str, words: str) -> None:
+    check = branches_in if module == "jobs" else mentions_in
+    found = check(f"img23d_backend.{module}.injected", source)
     assert found and words in found[0], found
 
 
@@ -125,3 +143,72 @@ def test_an_injected_import_of_a_familys_module_is_caught() -> None:
     injected = [boundaries.Import("img23d_backend.jobs.injected", f"{loader}.Step1XGeometry", 1, lazy=True),
                 boundaries.Import("img23d_backend.jobs.fine", "img23d_backend.families.table.family_of", 1, lazy=False)]
     assert family_imports(injected) == [f"img23d_backend.jobs.injected:1 imports {loader}"]
+
+
+# The rooms that may not even name a family, and the words a family's own identifiers carry.
+UNNAMING_ROOMS = ("img23d_backend.models", "img23d_backend.stages", "img23d_backend.replicas")
+FAMILY_WORDS = re.compile(r"(?i)hunyuan|step1x")
+CATALOG = "img23d_backend.catalog"
+
+
+def _named(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, ast.alias):
+        return node.asname or node.name.rpartition(".")[2]
+    if isinstance(node, ast.arg):
+        return node.arg
+    return None
+
+
+def mentions_in(module: str, source: str) -> list[str]:
+    """Each mention of a family in ``source`` (the code of ``module``): its name as a constant or a
+    string, or an identifier of its own facts, as "module:line what". Comments and docstrings are prose."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        name = _named(node)
+        if name is not None and (name in FAMILY_NAME_CONSTANTS or FAMILY_WORDS.search(name)):
+            found.append(f"{module}:{getattr(node, 'lineno', 0)} names a family: {name}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in MODEL_FAMILIES:
+            found.append(f"{module}:{node.lineno} names a family: {node.value!r}")
+    return found
+
+
+def _in_unnaming_room(module: str) -> bool:
+    return any(module == room or module.startswith(room + ".") for room in UNNAMING_ROOMS)
+
+
+def test_models_stages_and_replicas_name_no_family() -> None:
+    found = []
+    for module, path in boundaries.FILES.items():
+        if _in_unnaming_room(module):
+            found.extend(mentions_in(module, Path(path).read_text(encoding="utf-8")))
+    assert found == [], ("a family's facts belong in its folder (families/<family>/specs.py, asked for through "
+                         "families.table.facts_of):\n" + "\n".join(found))
+
+
+def catalog_imports(imports: list[boundaries.Import]) -> list[str]:
+    """Each import of the catalog from a room on its floor or below (every room but those above it)."""
+    floor_of = {room: level for level, floor in enumerate(boundaries.BACKEND_ROOMS) for room in floor}
+    catalog_floor = floor_of["catalog"]
+    return [f"{imp.module}:{imp.line} imports the catalog" for imp in imports
+            if boundaries._owner(imp.target) == CATALOG and imp.module != CATALOG
+            and floor_of.get(boundaries._backend_room(imp.module), -1) >= catalog_floor]
+
+
+def test_nothing_below_the_catalog_imports_it() -> None:
+    found = catalog_imports(boundaries.IMPORTS)
+    assert found == [], "the catalog composes the model rooms; they never ask it:\n" + "\n".join(found)
+
+
+def test_an_injected_import_of_the_catalog_from_below_is_caught() -> None:
+    injected = [boundaries.Import("img23d_backend.models.preflight", f"{CATALOG}.SHAPE", 1, lazy=True),
+                boundaries.Import("img23d_backend.families.hunyuan3d.replicas", f"{CATALOG}.tiny_model_set", 2,
+                                  lazy=False),
+                boundaries.Import("img23d_backend.jobs.engine", f"{CATALOG}.SHAPE", 3, lazy=False)]
+    assert catalog_imports(injected) == ["img23d_backend.models.preflight:1 imports the catalog",
+                                         "img23d_backend.families.hunyuan3d.replicas:2 imports the catalog"]

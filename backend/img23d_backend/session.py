@@ -19,7 +19,7 @@ from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobO
 from .env.job_control import CancelToken
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
-from .models.registry import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
+from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
 from .readers.meshes import artist_mesh_file, write_textured_glb
 from .runs.folders import Manifest
 

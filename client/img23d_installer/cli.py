@@ -19,10 +19,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import img23d_protocol as protocol
 from img23d_client import paths
 
 from .install import InstallError, install
 from .torch_choice import plan_torch, probe_system
+
+
+def _family_help(family: protocol.ModelFamily) -> str:
+    packages = f", with {', '.join(family.pip_packages)} installed for it only" if family.pip_packages else ""
+    return f"{family.name}: {family.label}{packages}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pip-args", default="", help='extra pip arguments for every install, e.g. '
                         '"--find-links /wheels --no-compile"')
     parser.add_argument("--log", type=Path, default=None, help="the log file (default: <target>.install.log)")
-    # The protocol's family names (img23d_protocol.families), written out; install() checks the name.
-    parser.add_argument("--family", default="hunyuan3d", choices=("hunyuan3d", "clean"),
-                        help="the model family the backend will run: hy3dgen (Tencent's licence) is installed only "
-                             "for hunyuan3d (the default), not for clean (Step1X-3D, Apache-2.0)")
+    # The protocol's families (img23d_protocol.families): a family's own packages are installed for it only.
+    parser.add_argument("--family", default=protocol.DEFAULT_FAMILY, choices=tuple(protocol.MODEL_FAMILIES),
+                        help=f"the model family the backend will run (default {protocol.DEFAULT_FAMILY}): "
+                             + "; ".join(_family_help(family) for family in protocol.MODEL_FAMILIES.values()))
     parser.add_argument("--plan", action="store_true", help="print the torch build it would install, and stop")
     parser.add_argument("--json-progress", action="store_true", help="report progress and the outcome as JSON "
                         "lines (what Install Backend reads when it installs on an SSH host)")

@@ -18,6 +18,7 @@ from .completion import (COMPLETE_HIDDEN_CHOICES, COMPLETED_FOLDER, COMPLETION_P
 from .costs import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, JobCost, StepCosts, duration, job_cost,
                     long_job_refusal)
 from .errors import ErrorCode, ProtocolError
+from .editors import DEFAULT_IMAGE_EDITOR, IMAGE_EDITORS, ImageEditor
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
@@ -58,6 +59,7 @@ __all__ = [
     "ACCEPT_LONG_CHECKBOX", "ACCEPT_LONG_FLAG", "LONG_JOB_SECONDS", "JobCost", "StepCosts", "duration", "job_cost",
     "long_job_refusal",
     "ErrorCode", "ProtocolError",
+    "DEFAULT_IMAGE_EDITOR", "IMAGE_EDITORS", "ImageEditor",
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",

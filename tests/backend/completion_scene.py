@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from stand_ins import StandInMatting
 from img23d_backend.jobs import Engine, EngineSettings, loaders
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill
 from img23d_backend.stages.grounding import ask as grounding
 

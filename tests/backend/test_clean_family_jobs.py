@@ -13,7 +13,7 @@ import trimesh
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.families.step1x.geometry import generate as step1x_generate
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 
 # Chimney and door boxes in pixels of the example house picture (any box inside it serves).

@@ -13,7 +13,7 @@ session's one textured clean job (tests/backend/clean_cli_run.py), which test_st
 
 Before the table of families imported a family only when a job asked for it, the command-line job
 loaded 16 such modules: all of ``families/hunyuan3d/`` (the package and its 13 modules, the replica
-builders among them, which checking the tiny set imported), ``models/fast_load`` (whose diffusers key
+builders among them, which checking the tiny set imported), ``models/fast_load``, now ``families/hunyuan3d/fast_load`` (whose diffusers key
 fixes the material and editor loaders imported) and ``stages/paint/fill``.
 """
 
@@ -27,7 +27,7 @@ import pytest
 
 from backend_proc import BackendProcess
 from clean_cli_run import CleanCliRun, probe_site
-from test_clean_family_imports import TENCENT_DERIVED, TENCENT_PACKAGES
+from test_clean_family_imports import TENCENT_PACKAGES, _is_tencent_derived
 from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
 
 RUN_TIMEOUT = 300
@@ -37,9 +37,7 @@ pytestmark = pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the exampl
 
 def tencent_loaded(modules: list[str]) -> list[str]:
     """The modules of ``modules`` derived from Tencent's code: img23d's listed ones and Tencent's packages."""
-    return sorted(name for name in modules
-                  if any(name == root or name.startswith(root + ".") for root in TENCENT_DERIVED)
-                  or name.split(".")[0] in TENCENT_PACKAGES)
+    return sorted(name for name in modules if _is_tencent_derived(name) or name.split(".")[0] in TENCENT_PACKAGES)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import torch
 import trimesh
 from scipy.spatial import Delaunay
 
-from img23d_backend import raster
+from img23d_backend.families.hunyuan3d import raster
 from img23d_backend.clean_raster import interpolate, rasterize
 from img23d_backend.families.step1x.texture.cameras import ORTHO_HALF_EXTENT, to_clip, upstream_cameras
 from img23d_backend.families.step1x.texture.render import surface

@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages import editing
 from img23d_backend.stages.editing import EditRequest, edit_images
 from img23d_backend.stages.editor_parts import editor_loader

@@ -21,7 +21,7 @@ from completion_scene import RED, picture, scene_engine
 from testdata import FAST_OPTIONS
 from img23d_backend.jobs import Engine, EngineSettings, Job, completing
 from img23d_backend.models import step_costs
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.completion import fill, references
 from img23d_backend.stages.editing import EditRequest
 from img23d_protocol import GenerateRequest, JobOptions

@@ -14,7 +14,7 @@ from testdata import FAST_OPTIONS
 from img23d_backend.jobs import loaders
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
 from img23d_backend.stages import cutout
 from img23d_backend.stages.grounding import ask as grounding

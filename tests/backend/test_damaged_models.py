@@ -27,7 +27,7 @@ from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import SHAPE, model_set, tiny_model_set
+from img23d_backend.catalog import SHAPE, model_set, tiny_model_set
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 REBUILD = "rebuild it (python -m img23d_backend.replicas --force"

@@ -15,7 +15,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 from img23d_backend.models import hub
-from img23d_backend.models.registry import DEPTH, tiny_model_set
+from img23d_backend.models.registry import DEPTH
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.env.job_control import CancelToken

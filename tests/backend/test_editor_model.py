@@ -21,7 +21,8 @@ from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
+from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS
+from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_backend.replicas import editor as replica
 from img23d_backend.stages import editing
 from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images

@@ -28,7 +28,8 @@ from img23d_backend.models.editor_memory import (DECODE, DENOISE, EDITOR_PHASES,
 from img23d_backend.models.editor_model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
-from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, tiny_model_set
+from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images, encode_instructions
 from img23d_backend.stages.editor_parts import editor_loader
 from img23d_backend.stages.skips import EditorUnavailable

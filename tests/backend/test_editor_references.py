@@ -24,7 +24,8 @@ from img23d_backend.models.editor_memory import (DECODE, DENOISE, ENCODE, Editor
                                                  editor_need)
 from img23d_backend.models.editor_model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.registry import EDITORS, tiny_model_set
+from img23d_backend.models.registry import EDITORS
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
 from img23d_backend.stages.editor_parts import EditorOptions, editor_loader
 from img23d_backend.stages.qwen_editing import reference_area

@@ -13,7 +13,7 @@ from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, REPO, SUBJECT
 from img23d_backend.finish.bake.surface import closest_on_triangles
 from img23d_backend.finish.quad_repair import project_onto
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, Error, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError
 from img23d_backend.stages.mesh import cleanup
 

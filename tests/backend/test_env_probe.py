@@ -23,7 +23,8 @@ from test_first_load import picture_without_alpha
 from img23d_backend.models import env_probe
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.placement import LoadedModel
-from img23d_backend.models.registry import MATTING, ModelSpec, model_set, tiny_model_set
+from img23d_backend.models.registry import MATTING, ModelSpec
+from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.env.torch_shims import prepare_torchvision, torchvision_stubbed
 

@@ -5,6 +5,7 @@ through the family, never through a branch on its name."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +13,20 @@ from pathlib import Path
 import pytest
 import torch
 
+import img23d_protocol as protocol
+from img23d_installer import cli as installer_cli
 from img23d_protocol import MODEL_FAMILIES
+from img23d_backend import catalog
+from img23d_backend.catalog import SHAPE, TEXTURE_MODELS, TINY_SETS, model_set, tiny_model_set
+from img23d_backend.families.facts import FamilyFacts
 from img23d_backend.families.family import FAMILY_ROLES, FamilyReplicas
 from img23d_backend.families.hunyuan3d import paint_step as hunyuan_step
 from img23d_backend.families.hunyuan3d import shape as hunyuan_shape
 from img23d_backend.families.step1x.geometry import stage as step1x_stage
 from img23d_backend.families.step1x.texture import paint_step as clean_step
-from img23d_backend.families.table import FAMILIES, FamilyTable, family_named, family_of
+from img23d_backend.families.table import FACTS_MODULES, FAMILIES, FamilyTable, facts_of, family_named, family_of
 from img23d_backend.jobs import loaders
 from img23d_backend.models.dtypes import Precision
-from img23d_backend.models.registry import SHAPE, TEXTURE_MODELS, TINY_SETS, model_set, tiny_model_set
 from img23d_backend.stages.mesh.shapes import ShapeSettings
 
 
@@ -141,3 +146,55 @@ def test_the_table_imports_no_familys_replicas_until_a_build_asks() -> None:
     for family in FAMILIES.values():
         replicas = family.replicas()
         assert isinstance(replicas, FamilyReplicas) and replicas.tiny_folders and replicas.full_size, family.name
+
+
+# --- each family's facts, and the catalog composed from them (issue 56) ----------------------------------
+
+def test_each_familys_facts_are_its_rows_and_the_catalog_composes_them() -> None:
+    assert list(FACTS_MODULES) == list(FAMILIES) == list(MODEL_FAMILIES)
+    for name in FAMILIES:
+        facts = facts_of(name)
+        assert isinstance(facts, FamilyFacts) and FAMILIES[name].facts is facts
+        # Every shape row of the family is its own, and the catalog offers each under the same name.
+        assert all(spec.shape_kind is not None and spec.shape_kind.family == name for spec in facts.rows["shape"].values())
+        assert {n: catalog.SHAPE[n] for n in facts.rows["shape"]} == dict(facts.rows["shape"])
+        assert set(facts.paint_choices) <= set(catalog.PAINT)
+    assert set(catalog.SHAPE) == {n for name in FAMILIES for n in facts_of(name).rows["shape"]}
+
+
+def test_a_familys_facts_come_without_its_code() -> None:
+    # A fresh interpreter: asking the catalog for the model list imports no family's code, only its facts.
+    code = ("import json, sys\nfrom img23d_backend import catalog\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('img23d_backend.families.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert {"img23d_backend.families.hunyuan3d.specs", "img23d_backend.families.step1x.specs"} <= loaded
+    code_modules = {m for m in loaded if m.rpartition(".")[2] in ("family", "shape", "paint_step", "loader", "raster")}
+    assert code_modules == set(), code_modules
+
+
+def test_a_third_familys_facts_reach_the_catalog_through_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    third = dataclasses.replace(facts_of("clean"), name="third")
+    monkeypatch.setitem(sys.modules, "third_family_specs", type(sys)("third_family_specs"))
+    sys.modules["third_family_specs"].FACTS = third
+    from img23d_backend.families import table
+
+    monkeypatch.setitem(table.FACTS_MODULES, "third", "third_family_specs")
+    assert facts_of("third") is third
+    with pytest.raises(TypeError, match="not the family 'fourth'"):
+        monkeypatch.setitem(table.FACTS_MODULES, "fourth", "third_family_specs")
+        facts_of("fourth")
+
+
+def test_the_installers_and_the_addons_lists_are_the_protocols_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The backend offers the editors and families the protocol names, under the same defaults.
+    assert list(catalog.EDITORS) == list(protocol.IMAGE_EDITORS)
+    assert catalog.DEFAULT_EDITOR == protocol.DEFAULT_IMAGE_EDITOR
+    family = next(a for a in installer_cli.build_parser()._actions if a.dest == "family")
+    assert list(family.choices) == list(MODEL_FAMILIES) and family.default == protocol.DEFAULT_FAMILY
+    # A family added to the protocol's rows is offered by the installer with no other change.
+    third = dataclasses.replace(MODEL_FAMILIES[protocol.CLEAN], name="third", label="A third family",
+                                pip_packages=("third-models==1.0",))
+    monkeypatch.setitem(MODEL_FAMILIES, "third", third)
+    family = next(a for a in installer_cli.build_parser()._actions if a.dest == "family")
+    assert "third" in family.choices and "third-models==1.0 installed for it only" in family.help

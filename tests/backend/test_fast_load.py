@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from img23d_backend.env.torch_shims import prepare_torchvision
-from img23d_backend.models import fast_load
-from img23d_backend.models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER, tiny_model_set
+from img23d_backend.families.hunyuan3d import fast_load
+from img23d_backend.catalog import tiny_model_set
+from img23d_backend.families.hunyuan3d.specs import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
 
 CPU = torch.device("cpu")
 

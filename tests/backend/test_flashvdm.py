@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape, shape_decode
 from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from testdata import SUBJECT
 
 RESOLUTION = 48

@@ -17,7 +17,8 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.models import download
-from img23d_backend.models.registry import FLASHVDM_VAES, SHAPE, tiny_model_set
+from img23d_backend.catalog import SHAPE, tiny_model_set
+from img23d_backend.families.hunyuan3d.specs import FLASHVDM_VAES
 
 
 def test_every_shape_model_has_its_familys_flashvdm_vae_in_its_download() -> None:

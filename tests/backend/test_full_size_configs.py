@@ -14,7 +14,9 @@ import pytest
 import torch
 
 from img23d_protocol import ProtocolError
-from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT_SUBFOLDER, GROUNDING, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
+from img23d_backend.models.registry import GROUNDING
+from img23d_backend.families.hunyuan3d.specs import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
+from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.families.hunyuan3d import mv_replica
 from img23d_backend.families.hunyuan3d import shape_replica as hunyuan_shape
 from img23d_backend.replicas import full as fsm
@@ -140,7 +142,8 @@ def test_the_turbo_replica_embeds_the_guidance_and_loads_through_the_production_
     import torch
     from PIL import Image
 
-    from img23d_backend.models.registry import SHAPE, ModelSpec
+    from img23d_backend.models.registry import ModelSpec
+    from img23d_backend.catalog import SHAPE
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.families.hunyuan3d.shape import ShapeSettings, generate_shapes, shape_loader
     from img23d_backend.env.torch_shims import prepare_torchvision
@@ -182,7 +185,7 @@ def test_the_shape_component_builds_its_flashvdm_vae_beside_it(tmp_path: Path, m
     assert pipe.flashvdm_vae is not None
 
 
-# The published files' sizes (models/views_models.py): hunyuan3d-dit-v2-mv/model.fp16.safetensors at the
+# The published files' sizes (families/hunyuan3d/mv_specs.py): hunyuan3d-dit-v2-mv/model.fp16.safetensors at the
 # pinned revision, and hunyuan3d-dit-v2-mv-fast's, which embeds the guidance as the turbo model does.
 MV_FILE_BYTES = {"mv": 4_928_151_562, "mv-fast": 4_930_777_530}
 SAFETENSORS_HEADER_MAX = 400_000  # the JSON header of ~1,400 tensors' names, dtypes and offsets

@@ -16,7 +16,7 @@ from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.base import JobRun
 from img23d_backend.jobs.generate import GenerateRun
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.views.given import MAX_HEIGHT_RATIO, object_rows
 from img23d_protocol import CLEAN_FAMILY_VIEWS, GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
 

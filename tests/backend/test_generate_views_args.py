@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from testdata import HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.views.given import object_rows, to_front_scale
 from img23d_protocol import ErrorCode, GenerateRequest, ProtocolError
 

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.replicas import qwen
 from img23d_backend.replicas.qwen_answer import FixedAnswer
 from img23d_backend.env.job_control import CancelToken

@@ -17,7 +17,8 @@ from PIL import Image
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import hy3dgen_fixes, shape, shape_decode
-from img23d_backend.models.registry import ModelSpec, tiny_model_set
+from img23d_backend.models.registry import ModelSpec
+from img23d_backend.catalog import tiny_model_set
 
 TURBO_SCHEDULER = """scheduler:
   target: hy3dgen.shapegen.schedulers.ConsistencyFlowMatchEulerDiscreteScheduler

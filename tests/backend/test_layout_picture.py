@@ -18,7 +18,7 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.layout.picture import (COLOURS, SIZE, WEDGE, PlacedObject, draw_layout, horizontal_fov,
                                            placed_objects)
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
 
 CAMERA = {"fov_degrees": 60.0, "width": 1000, "height": 800}

@@ -20,9 +20,10 @@ from testdata import HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
-from img23d_backend.models.registry import (CLEAN_PAINT, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, PAINT,
-                                            SHAPE, HUNYUAN3D_REVISIONS,
-                                            model_set, tiny_model_set)
+from img23d_backend.models.registry import DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING
+from img23d_backend.catalog import PAINT, SHAPE, model_set, tiny_model_set
+from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
+from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.commands.models import offered_models
 from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateRequest, JobOptions, ProtocolError,
                              model_licence)

@@ -21,7 +21,8 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import materials_need
-from img23d_backend.models.registry import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
+from img23d_backend.models.registry import DEFAULT_MATERIALS, MATERIALS
+from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_backend.replicas import materials as replica
 from img23d_backend.stages.materials import (estimate_materials, find_channel, load_materials, material_maps,
                                              materials_loader)

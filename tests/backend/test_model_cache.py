@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from img23d_backend.models import cache, download
-from img23d_backend.models.registry import DEFAULT_SHAPE, GROUNDING, MATTING, SHAPE, model_set, tiny_model_set
+from img23d_backend.models.registry import GROUNDING, MATTING
+from img23d_backend.catalog import DEFAULT_SHAPE, SHAPE, model_set, tiny_model_set
 from img23d_protocol import ErrorCode, ProtocolError
 from model_files import complete_files
 

@@ -25,7 +25,8 @@ from test_damaged_models import damaged_copy
 from test_model_cache import FakeHub, _fake_hub, hub_etag, write_cached
 
 from img23d_backend.models import cache, download, hub
-from img23d_backend.models.registry import MATTING, ModelSpec, model_set
+from img23d_backend.models.registry import MATTING, ModelSpec
+from img23d_backend.catalog import model_set
 from img23d_protocol import ErrorCode, ProtocolError
 
 BIREFNET = MATTING["birefnet"]

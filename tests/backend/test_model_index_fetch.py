@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.models.completeness import missing_files
-from img23d_backend.models.registry import CLEAN_PAINT, DELIGHT, PAINT, SHAPE, ModelSpec
-from img23d_backend.models.texture_folders import TextureFolders
+from img23d_backend.models.registry import ModelSpec
+from img23d_backend.catalog import PAINT, SHAPE
+from img23d_backend.families.hunyuan3d.specs import DELIGHT
+from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
+from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.geometry import replica
 
 

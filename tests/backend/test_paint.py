@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 
 from img23d_backend.models import placement  # noqa: E402
 from img23d_backend.models.manager import ModelManager  # noqa: E402
-from img23d_backend.models.registry import tiny_model_set  # noqa: E402
+from img23d_backend.catalog import tiny_model_set  # noqa: E402
 from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.families.hunyuan3d.paint import (  # noqa: E402

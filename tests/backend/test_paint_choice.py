@@ -10,7 +10,7 @@ import pytest
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions, Progress
 
 

@@ -23,13 +23,10 @@ import trimesh  # noqa: E402
 from PIL import Image  # noqa: E402
 from safetensors import safe_open  # noqa: E402
 
-from img23d_backend.models.fast_load import load_paint_vae  # noqa: E402
-from img23d_backend.models.registry import (  # noqa: E402
-    PAINT_TURBO_SUBFOLDER,
-    model_set,
-    paint_steps,
-    tiny_model_set,
-)
+from img23d_backend.families.hunyuan3d.fast_load import load_paint_vae  # noqa: E402
+from img23d_backend.models.registry import paint_steps  # noqa: E402
+from img23d_backend.catalog import model_set, tiny_model_set
+from img23d_backend.families.hunyuan3d.specs import PAINT_TURBO_SUBFOLDER
 from img23d_backend.env.job_control import CancelToken# noqa: E402
 from img23d_backend.families.hunyuan3d.paint import PaintSettings, has_uvs, paint_mesh  # noqa: E402
 from img23d_backend.families.hunyuan3d.paint_models import delight_loader  # noqa: E402

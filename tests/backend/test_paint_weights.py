@@ -14,8 +14,9 @@ from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d.paint_models import delight_loader, multiview_loader
 from img23d_backend.families.hunyuan3d.turbo import paint_loader
 from img23d_backend.models.completeness import missing_files
-from img23d_backend.models.fast_load import load_paint_unet
-from img23d_backend.models.registry import DELIGHT, PAINT, PAINT_SUBFOLDER, tiny_model_set
+from img23d_backend.families.hunyuan3d.fast_load import load_paint_unet
+from img23d_backend.catalog import PAINT, tiny_model_set
+from img23d_backend.families.hunyuan3d.specs import DELIGHT, PAINT_SUBFOLDER
 
 # tencent/Hunyuan3D-2's paint folder at the pinned revision (9cd649ba...), as public installers
 # pinned to it list it: the UNet and the VAE both as .bin and .safetensors.

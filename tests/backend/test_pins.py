@@ -17,8 +17,9 @@ from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import cache, download, hub
-from img23d_backend.models.registry import (DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, PAINT, SHAPE,
-                                            ModelSpec, model_set)
+from img23d_backend.models.registry import DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING, ModelSpec
+from img23d_backend.catalog import PAINT, SHAPE, model_set
+from img23d_backend.families.hunyuan3d.specs import DELIGHT
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 COMMIT = re.compile(r"[0-9a-f]{40}")

@@ -15,7 +15,7 @@ prepare_torchvision()
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from img23d_backend.models.registry import tiny_model_set  # noqa: E402
+from img23d_backend.catalog import tiny_model_set  # noqa: E402
 from img23d_backend.families.hunyuan3d import position_attention  # noqa: E402
 from img23d_backend.families.hunyuan3d.paint_models import camera_indices, multiview_loader  # noqa: E402
 

@@ -11,12 +11,13 @@ import pytest
 from img23d_protocol import (EVENT_TYPES, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError,
                              RetextureRequest, decode, over_limits)
 
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.families.hunyuan3d import shape
+from img23d_backend.families.step1x import specs as step1x_specs
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import dtypes, preflight
 from img23d_backend.models.dtypes import DeviceKind, Precision
 from img23d_backend.models.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
-from img23d_backend.models.registry import tiny_model_set
 from testdata import FAST_OPTIONS, HOUSE, MESH
 
 GB = 10**9
@@ -167,7 +168,7 @@ def test_settings_the_machine_cannot_hold_are_refused_before_a_run_folder(engine
 # --- the licence-clean family's shape model ----------------------------------------------------
 
 def test_step1x_grows_with_the_grid_not_the_batch_and_names_its_own_limit() -> None:
-    step1x = preflight.STEP1X_MEMORY
+    step1x = step1x_specs.STEP1X_MEMORY
     # One target's grid at a time: a batch costs only its DiT activations more.
     one, three = shape_need(384, 1, memory=step1x), shape_need(384, 3, memory=step1x)
     # (The DiT's activations and one decoder call never peak together: the larger of the two counts.)
@@ -185,23 +186,24 @@ def test_step1x_grows_with_the_grid_not_the_batch_and_names_its_own_limit() -> N
 def test_a_clean_family_engine_uses_step1x_memory(tiny_root: Path, tmp_path: Path) -> None:
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, family="clean"), runs_dir=tmp_path, device="cpu"))
     parameters = engine.manager.spec("shape").size_bytes // 2
-    assert engine.shape_memory == preflight.step1x_memory(Precision("float32"), parameters) and engine.classifier_free
+    assert engine.shape_memory == step1x_specs.step1x_memory(Precision("float32"), parameters)
+    assert engine.classifier_free
     hunyuan = Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path, device="cpu"))
-    assert hunyuan.shape_memory is preflight.HUNYUAN_MEMORY and hunyuan.shape_weights is None
+    assert hunyuan.shape_memory is preflight.DENSE_GRID_MEMORY and hunyuan.shape_weights is None
 
 
-# --- the precision Step1X-3D runs in (models/dtypes.step1x_precision) ---------------------------
+# --- the precision Step1X-3D runs in (families/step1x/specs.step1x_precision) ---------------------------
 
 STEP1X_PARAMETERS = 1_750_000_000   # the 1300m model as the registry estimates it (3.5 GB at 16 bits)
 
 
 def test_step1x_memory_counts_each_precision() -> None:
-    bf16 = preflight.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS)
-    fp32 = preflight.step1x_memory(Precision("float32"), STEP1X_PARAMETERS)
-    fp16 = preflight.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
+    bf16 = step1x_specs.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS)
+    fp32 = step1x_specs.step1x_memory(Precision("float32"), STEP1X_PARAMETERS)
+    fp16 = step1x_specs.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
     # Measured in 16 bits; float32 activations are twice as large; the grid is float32 in all three.
-    assert (bf16.dit_per_image, bf16.decoder_call) == (preflight.STEP1X_DIT_BYTES_PER_IMAGE,
-                                                       preflight.STEP1X_DECODER_CALL_BYTES)
+    assert (bf16.dit_per_image, bf16.decoder_call) == (step1x_specs.STEP1X_DIT_BYTES_PER_IMAGE,
+                                                       step1x_specs.STEP1X_DECODER_CALL_BYTES)
     assert (fp32.dit_per_image, fp32.decoder_call) == (2 * bf16.dit_per_image, 2 * bf16.decoder_call)
     assert fp32.host_per_point == bf16.host_per_point == fp16.host_per_point
     assert bf16.retry is None and fp32.retry is None and bf16.retry_weights == fp32.retry_weights == 0
@@ -216,7 +218,7 @@ def test_step1x_memory_counts_each_precision() -> None:
 
 
 def test_a_float32_retry_that_cannot_fit_is_refused_naming_it() -> None:
-    fp16 = preflight.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
+    fp16 = step1x_specs.step1x_memory(Precision("float16", checked=True), STEP1X_PARAMETERS)
     weights = 2 * STEP1X_PARAMETERS
     need = preflight.retry_need(384, on_gpu=True, memory=fp16)
     gpu = Room(host=64 * GB, device=weights + need.device + preflight.RESERVE_BYTES, shared=False)
@@ -226,12 +228,12 @@ def test_a_float32_retry_that_cannot_fit_is_refused_naming_it() -> None:
     assert caught.value.code is ErrorCode.OUT_OF_MEMORY
     assert caught.value.message.startswith("making it again in float32 needs about ")
     assert "GB of GPU memory beside the model" in caught.value.message
-    preflight.check_retry(384, "cuda", preflight.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS), weights,
+    preflight.check_retry(384, "cuda", step1x_specs.step1x_memory(Precision("bfloat16"), STEP1X_PARAMETERS), weights,
                           room=Room(host=0, device=0, shared=False))   # no retry: nothing to refuse
 
 
 def test_the_shape_models_weights_are_counted_before_the_job() -> None:
-    fp32 = preflight.step1x_memory(Precision("float32"), STEP1X_PARAMETERS)
+    fp32 = step1x_specs.step1x_memory(Precision("float32"), STEP1X_PARAMETERS)
     weights = STEP1X_PARAMETERS * 4
     room = _fits_exactly(shape_need(384, 1, memory=fp32))
     check_job(JobOptions(octree_resolution=384, texture=False), "cpu", room, memory=fp32)

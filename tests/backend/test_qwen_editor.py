@@ -27,7 +27,8 @@ from img23d_backend.models.editor_memory import EditorPlacement, editor_placemen
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
 from img23d_backend.models.qwen_edit_model import QWEN_EDIT_PARAMETERS
-from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
+from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS
+from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_backend.replicas import full as fsm
 from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
 from img23d_backend.stages.editor_parts import editor_loader

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from img23d_backend.raster import active_rasterizer, install_custom_rasterizer, interpolate, rasterize
-from img23d_backend.raster import shim
+from img23d_backend.families.hunyuan3d.raster import active_rasterizer, install_custom_rasterizer, interpolate, rasterize
+from img23d_backend.families.hunyuan3d.raster import shim
 
 F32 = np.float32
 
@@ -296,7 +296,7 @@ def test_random_meshes_match_reference(seed, options):
 
 def test_without_float64_results_stay_the_same(monkeypatch):
     # MPS has no float64: alpha and 1/area then come from float32 arithmetic instead.
-    from img23d_backend.raster import faces
+    from img23d_backend.families.hunyuan3d.raster import faces
 
     monkeypatch.setattr(faces, "supports_float64", lambda device: False)
     for seed in range(3):

@@ -17,7 +17,7 @@ import trimesh
 
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import (Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, RegenerateJobResult,
                              RegenerateRequest, decode, REQUEST_TYPES)
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import JobOptions, ProtocolError, RetextureJobResult, RetextureRequest
 from img23d_backend.stages.paint import retexture
 

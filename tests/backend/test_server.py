@@ -13,7 +13,7 @@ from PIL import Image
 from testdata import FAST_OPTIONS, HOUSE
 from backend_proc import BackendProcess
 from img23d_backend.models import preflight
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 

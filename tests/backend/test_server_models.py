@@ -9,7 +9,8 @@ import pytest
 from backend_proc import BackendProcess
 from test_model_cache import write_cached
 
-from img23d_backend.models.registry import DEFAULT_SHAPE, GROUNDING, SHAPE
+from img23d_backend.models.registry import GROUNDING
+from img23d_backend.catalog import DEFAULT_SHAPE, SHAPE
 from img23d_protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 

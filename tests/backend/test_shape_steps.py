@@ -14,7 +14,8 @@ from testdata import FAST_OPTIONS, SUBJECT
 from img23d_backend.commands import cli
 from img23d_backend.models import preflight
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import SHAPE, model_set, shape_steps, tiny_model_set
+from img23d_backend.models.registry import shape_steps
+from img23d_backend.catalog import SHAPE, model_set, tiny_model_set
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import SHAPE_MODELS, TINY_MODELS, TINY_SHAPE_MODEL, GenerateRequest, JobOptions, ProtocolError
 

@@ -27,7 +27,8 @@ import torch  # noqa: E402
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE  # noqa: E402
 from img23d_backend.env.failpoints import ENV as FAILPOINTS  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
-from img23d_backend.models.registry import PAINT_TURBO_SUBFOLDER, DELIGHT_SUBFOLDER, tiny_model_set  # noqa: E402
+from img23d_backend.catalog import tiny_model_set  # noqa: E402
+from img23d_backend.families.hunyuan3d.specs import DELIGHT_SUBFOLDER, PAINT_TURBO_SUBFOLDER
 from img23d_protocol import Error, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, Progress  # noqa: E402
 
 TARGETS = ["house", "chimney"]

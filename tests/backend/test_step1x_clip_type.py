@@ -23,7 +23,7 @@ from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.step1x.geometry.clip_tower import clip_from_weights
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
-from img23d_backend.models.folder_files import STEP1X_WEIGHTS
+from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
 from img23d_backend.families.step1x.geometry import replica
 
 ABSENT = object()

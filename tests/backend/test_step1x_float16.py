@@ -32,10 +32,10 @@ from img23d_backend.families.step1x.geometry.volume import GridSettings
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.generate import REDONE_IN_FLOAT32
 from img23d_backend.models import dtypes, placement, preflight
-from img23d_backend.models.folder_files import STEP1X_WEIGHTS
+from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.models.preflight import Room, shape_need
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateJobResult, GenerateRequest, JobOptions, Progress, ProtocolError
 
 BOXES = {"chimney": [600.0, 80.0, 760.0, 600.0], "door": [365.0, 600.0, 460.0, 840.0]}

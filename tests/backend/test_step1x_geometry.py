@@ -27,7 +27,7 @@ from img23d_backend.families.step1x.geometry.generate import GeometrySettings, d
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
 from img23d_backend.families.step1x.geometry.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
-from img23d_backend.models.folder_files import STEP1X_WEIGHTS
+from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
 from img23d_backend.families.step1x.geometry import replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH

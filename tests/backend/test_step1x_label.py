@@ -27,8 +27,8 @@ from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEncoder, pixel_values, prepare_cutout
 from img23d_backend.families.step1x.geometry.volume import GridSettings
 from img23d_backend.models.completeness import missing_files
-from img23d_backend.models.folder_files import STEP1X_WEIGHTS
-from img23d_backend.models.registry import SHAPE
+from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
+from img23d_backend.catalog import SHAPE
 from img23d_backend.families.step1x.geometry import replica
 
 FAST = GeometrySettings(steps=3, grid=GridSettings(resolution=32))

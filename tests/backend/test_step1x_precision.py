@@ -18,8 +18,9 @@ from img23d_backend.families.step1x.geometry import generate
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise
 from img23d_backend.families.step1x.geometry.loader import load_geometry, step1x_loader
 from img23d_backend.models import dtypes
-from img23d_backend.models.dtypes import DeviceKind, Precision, device_kind, step1x_precision
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.families.step1x.specs import step1x_precision
+from img23d_backend.models.dtypes import DeviceKind, Precision, device_kind
+from img23d_backend.catalog import tiny_model_set
 
 
 @pytest.mark.parametrize("capability", [(8, 0), (8, 6), (9, 0), (12, 0)])

@@ -22,10 +22,12 @@ from clean_cli_run import CleanCliRun
 from test_retexture import mesh_file, uv_sphere
 from testdata import FAST_OPTIONS, SUBJECT
 
-import img23d_backend.raster as tencent_raster
+import img23d_backend.families.hunyuan3d.raster as tencent_raster
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models import preflight, texture_folders
-from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT, model_set, tiny_model_set
+from img23d_backend.families.step1x import texture_folders
+from img23d_backend.models import preflight
+from img23d_backend.catalog import model_set, tiny_model_set
+from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
 from img23d_backend.stages.paint import fill as tencent_fill
 from img23d_protocol import CLEAN, ErrorCode, GenerateRequest, JobOptions, Progress, ProtocolError, RetextureRequest
 

@@ -19,7 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from img23d_backend.families.step1x.texture.loader import loaded_model, load_texture_model, texture_dtype
 from img23d_backend.models import placement
-from img23d_backend.models.texture_folders import TextureFolders, hub_sources, sdxl_files
+from img23d_backend.families.step1x.texture_folders import TextureFolders, hub_sources, sdxl_files
 from img23d_backend.families.step1x.texture import replica
 from img23d_backend.models.replica_common import parameters
 

@@ -15,8 +15,9 @@ from test_model_cache import write_cached
 
 from img23d_backend.commands import cli
 from img23d_backend.models import cache, download, hub, licence_gate
-from img23d_backend.models.registry import CLEAN_PAINT, SHAPE, model_set, tiny_model_set
-from img23d_backend.models import texture_folders as folders
+from img23d_backend.catalog import SHAPE, model_set, tiny_model_set
+from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
+from img23d_backend.families.step1x import texture_folders as folders
 from img23d_protocol import CLEAN, CLEAN_PAINT_MODEL, ErrorCode, ProtocolError
 
 PINS = {"stepfun-ai/Step1X-3D": "bf7084495b3a72222f36549b7942948aa4d9daa7",

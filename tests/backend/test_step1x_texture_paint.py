@@ -20,7 +20,7 @@ from img23d_backend.families.step1x.texture.generate import MultiviewSettings
 from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps
 from img23d_backend.families.step1x.texture.sync import SyncSettings
-from img23d_backend.models.texture_folders import TextureFolders
+from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 

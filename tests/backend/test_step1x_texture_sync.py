@@ -26,8 +26,8 @@ from img23d_backend.families.step1x.texture.scheduler import make_scheduler
 from img23d_backend.families.step1x.texture.sync import SyncSettings, TextureSync
 from img23d_backend.families.step1x.texture.uv_latents import LatentAtlas, build_atlas
 from img23d_backend.families.step1x.texture.paint_step import texture_settings
-from img23d_backend.models.registry import CLEAN_PAINT, TINY_CLEAN_PAINT
-from img23d_backend.models.texture_folders import TextureFolders
+from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
+from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.texture import replica
 
 SIZE, LATENT, TEXELS = 64, 8, 32

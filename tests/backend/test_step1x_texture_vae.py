@@ -18,7 +18,7 @@ import torch
 
 from img23d_backend.families.step1x.texture import vae
 from img23d_backend.families.step1x.texture.loader import load_texture_model
-from img23d_backend.models.texture_folders import VAE_FILES, TextureFolders
+from img23d_backend.families.step1x.texture_folders import VAE_FILES, TextureFolders
 from img23d_backend.families.step1x.texture import replica
 
 

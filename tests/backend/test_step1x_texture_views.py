@@ -23,7 +23,7 @@ from img23d_backend.families.step1x.texture.conditions import control_maps, prep
 from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
 from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture.scheduler import make_scheduler
-from img23d_backend.models.texture_folders import TextureFolders
+from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
@@ -244,7 +244,7 @@ import torch
 from PIL import Image
 from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
 from img23d_backend.families.step1x.texture.loader import load_texture_model
-from img23d_backend.models.texture_folders import TextureFolders
+from img23d_backend.families.step1x.texture_folders import TextureFolders
 root = {str(root)!r}
 folders = TextureFolders.from_snapshots(root + "/{replica.SDXL_FOLDER}", root + "/{replica.VAE_FOLDER}",
                                         root + "/{replica.STEP1X_FOLDER}")

@@ -14,7 +14,7 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs.engine import Engine, EngineSettings
 from img23d_backend.models import step_costs, throughput
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import LONG_JOB_SECONDS, StepCosts, job_cost
 
 SLOW = "throughput:slow"

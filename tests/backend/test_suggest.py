@@ -11,7 +11,7 @@ import pytest
 
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import Artifact, MAX_TARGETS, SuggestRequest, validate_targets
 from img23d_backend.stages.grounding.detections import Detection, parse_detections
 from img23d_backend.stages.grounding.suggestions import clean_name, suggest_names

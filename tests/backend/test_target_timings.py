@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import GenerateRequest, JobOptions
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 

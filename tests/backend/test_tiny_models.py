@@ -353,7 +353,7 @@ def test_delight_is_an_instruct_pix2pix_folder(root: Path) -> None:
 
 def test_paint_replica_loads_through_production_loaders(root: Path) -> None:
     from img23d_backend.models.hub import resolve_model_dir
-    from img23d_backend.models.registry import tiny_model_set
+    from img23d_backend.catalog import tiny_model_set
     from img23d_backend.families.hunyuan3d.paint_models import Delighter, MultiviewDiffusion, delight_loader
     from img23d_backend.families.hunyuan3d.turbo import TurboMultiview, paint_loader
 

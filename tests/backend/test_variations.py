@@ -12,7 +12,7 @@ import trimesh
 
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages import matting
 from img23d_protocol import Artifact, GenerateRequest, JobOptions, OptionError, RegenerateRequest
 

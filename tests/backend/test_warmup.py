@@ -10,7 +10,7 @@ import torch
 
 from backend_proc import BackendProcess
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.grounding.ask import load_grounding
 from img23d_backend.stages.matting import matting_loader
 from img23d_backend.families.hunyuan3d.family import WARMUP_MODULES as HUNYUAN_MODULES

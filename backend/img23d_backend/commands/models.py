@@ -31,11 +31,11 @@ from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
+from ..catalog import (DEFAULT_EDITOR, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, ModelSpec,
+                       default_tiny_root, tiny_model_set)
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..models.editor_model import TINY_EDITORS, tiny_editor
-from ..models.registry import (CLEAN_PAINT, DEFAULT_EDITOR, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING,
-                               PAINT, SHAPE, ModelSpec, default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -66,10 +66,10 @@ def offered_models(models: str = "default") -> list[NamedModel]:
                 *(NamedModel(f"editor/tiny-{choice}", tiny_editor(default_tiny_root(), choice))
                   for choice in TINY_EDITORS if choice != DEFAULT_EDITOR)]
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
-        ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
-        # The licence-clean family's paint model: one model from three repositories (its ``sources``).
-        ("paint", {**PAINT, "step1x": CLEAN_PAINT}), ("depth", DEPTH), ("materials", MATERIALS),
-        ("editor", EDITORS)]
+        ("grounding", GROUNDING), ("matting", MATTING),
+        # Each family's shape, delight and paint models (a paint model may come from several repositories:
+        # its ``sources``).
+        *FAMILY_ROWS.items(), ("depth", DEPTH), ("materials", MATERIALS), ("editor", EDITORS)]
     return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
 
 

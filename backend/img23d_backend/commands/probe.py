@@ -14,7 +14,7 @@ import sys
 from img23d_protocol import ErrorCode, ProtocolError, plain
 
 from ..models import env_probe
-from ..models.registry import model_set
+from ..catalog import model_set
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -32,6 +32,7 @@ from ..models.specs import ModelSpec
 from ..runs.folders import RunFolder, TargetRecord
 from ..stages.mesh.shapes import ShapeSettings
 from ..stages.paint.retexture import UVBake
+from .facts import FamilyFacts
 
 # The roles whose models a family brings (the others, grounding, matting and depth, every family shares).
 FAMILY_ROLES = ("shape", "delight", "paint")
@@ -141,16 +142,24 @@ class Family:
     paint_weights: Callable[[ModelSpec, Any], int | None]
     # Its rasterizer and hole filling, for baking a painted proxy into an artist's own UVs (Re-texture).
     uv_bake: UVBake
-    # The dtype its shape model runs in on a device (``models.dtypes``); None: its loader's own rule.
-    shape_precision: Callable[[Any], Precision | None]
-    # How its shape stage's memory grows (for the preflight), given that precision and the shape
-    # model's parameters.
-    shape_memory: Callable[[Precision | None, int], ShapeMemory]
+    # Its models' rows and figures (its light ``specs`` module's, which ``table.facts_of`` also finds).
+    facts: FamilyFacts
     # The heavy modules its models import on first use: the service imports them right after hello.
     warmup_modules: tuple[str, ...]
     # Its random-weight replicas. A function: the builders import torch, diffusers and the family's
     # networks, which a backend start must not wait for; only a replica build calls it.
     replicas: Callable[[], FamilyReplicas]
+
+    @property
+    def shape_precision(self) -> Callable[[Any], Precision | None]:
+        """The dtype its shape model runs in on a device (``models.dtypes``); None: its loader's own rule."""
+        return self.facts.shape_precision
+
+    @property
+    def shape_memory(self) -> Callable[[Precision | None, int], ShapeMemory]:
+        """How its shape stage's memory grows (for the preflight), given that precision and the shape
+        model's parameters."""
+        return self.facts.shape_memory
 
     def __post_init__(self) -> None:
         unknown = set(self.loaders) - set(FAMILY_ROLES)

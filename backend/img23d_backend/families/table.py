@@ -7,20 +7,27 @@ Each entry names the module that defines its family's ``FAMILY``, and that modul
 when something asks for that family (``family_named``, ``family_of``, ``FAMILIES[name]``): a job
 imports the code of the families its models belong to and no other. So a licence-clean job never
 imports Hunyuan3D-2's modules, which are derived from Tencent-licensed code
-(tests/backend/test_clean_job_modules.py reads a real clean job's ``sys.modules``). The registry's
-specs, licences and the model list are data (``models.registry``, ``img23d_protocol``) and need no
-family's code.
+(tests/backend/test_clean_job_modules.py reads a real clean job's ``sys.modules``).
+
+A family's facts (its models' rows, memory and precision: ``facts.FamilyFacts``) are data, in a light
+module of its folder that ``FACTS_MODULES`` names: ``facts_of`` imports that module alone, so the
+catalog composes the model sets and the command line lists every family's models without importing
+any family's code.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from img23d_protocol import CLEAN, HUNYUAN3D
 
 from ..models.specs import ModelSpec
-from .family import Family
+from .facts import FamilyFacts
+
+if TYPE_CHECKING:  # the interface imports the model manager and the stages: the catalog reads facts without them
+    from .family import Family
 
 # Each family's name -> the module whose ``FAMILY`` is that family's ``Family``.
 FAMILY_MODULES: dict[str, str] = {
@@ -28,8 +35,14 @@ FAMILY_MODULES: dict[str, str] = {
     CLEAN: f"{__package__}.step1x.family",
 }
 
+# Each family's name -> the light module whose ``FACTS`` are that family's ``FamilyFacts``.
+FACTS_MODULES: dict[str, str] = {
+    HUNYUAN3D: f"{__package__}.hunyuan3d.specs",
+    CLEAN: f"{__package__}.step1x.specs",
+}
 
-class FamilyTable(Mapping[str, Family]):
+
+class FamilyTable(Mapping[str, "Family"]):
     """The families by name, each imported the first time it is asked for.
 
     Iterating over the names imports nothing; reading a value (``table[name]``, ``values()``,
@@ -39,6 +52,8 @@ class FamilyTable(Mapping[str, Family]):
         self._modules = dict(modules)
 
     def __getitem__(self, name: str) -> Family:
+        from .family import Family
+
         module = importlib.import_module(self._modules[name])  # KeyError for a name the table lacks
         family = module.FAMILY
         if not isinstance(family, Family) or family.name != name:
@@ -70,3 +85,13 @@ def family_of(spec: ModelSpec) -> Family:
     if spec.family is None:
         raise ValueError(f"{spec.display} ({spec.role}) belongs to no model family: every family shares it")
     return family_named(spec.family)
+
+
+def facts_of(name: str) -> FamilyFacts:
+    """The family ``name``'s facts, from its light module (none of the family's code is imported)."""
+    if name not in FACTS_MODULES:
+        raise ValueError(f"no model family {name!r}; img23d has {', '.join(FACTS_MODULES)}")
+    facts = importlib.import_module(FACTS_MODULES[name]).FACTS
+    if not isinstance(facts, FamilyFacts) or facts.name != name:
+        raise TypeError(f"{FACTS_MODULES[name]}.FACTS are not the family {name!r}'s facts")
+    return facts

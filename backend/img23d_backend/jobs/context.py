@@ -22,7 +22,7 @@ from ..models.editor_model import QWEN_EDIT_CHOICE
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
-from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
+from ..catalog import PAINT_ROLES, ModelSet, shape_kind
 from ..runs.folders import RunFolder
 from ..stages.editor_parts import EditorOptions
 from .loaders import register_models
@@ -156,7 +156,7 @@ class EngineContext:
 
     @property
     def _shape_parameters(self) -> int:
-        # The Step1X specs' sizes are their parameters at 16 bits (models/registry.py).
+        # The Step1X specs' sizes are their parameters at 16 bits (families/step1x/specs.py).
         return self.manager.spec("shape").size_bytes // 2
 
     @property

@@ -15,7 +15,7 @@ from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, Generate
 
 from ..models import step_costs
 from ..models.hub import refuse_unaccepted
-from ..models.registry import SHAPE, ModelSpec, shape_kind
+from ..catalog import SHAPE, ModelSpec, shape_kind
 from .base import JobRun
 from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun

@@ -12,11 +12,11 @@ import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
                              box_for, check_boxes, check_completion_off, check_views, model_family)
 
+from ..catalog import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
 from ..families.table import family_of
 from ..layout import scene
 from ..models import preflight
 from ..models.oom import is_out_of_memory
-from ..models.registry import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import skips
@@ -26,7 +26,7 @@ from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views
 from . import completing, cutting, finishing, materials, splat_files
-from .shape_views import ShapeGroup, shape_groups
+from .shape_views import ShapeGroup, shape_groups, views_memory
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
@@ -58,7 +58,8 @@ class GenerateRun(PaintingRun):
         # Its names with views: one at a time, by 2mv (a Regenerate request has no views of its own).
         if getattr(request, "views", None) and VIEWS_ROLE in engine.manager.roles:
             preflight.check_job(replace(request.options, texture=False), engine.device,
-                                memory=preflight.HUNYUAN_MV_MEMORY, guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
+                                memory=views_memory(engine.manager.spec(VIEWS_ROLE)),
+                                guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:
@@ -201,7 +202,7 @@ class GenerateRun(PaintingRun):
             settings.batch_size = 1
         classifier_free = (self.engine.classifier_free if role == "shape"
                            else not shape_kind(spec).embedded_guidance)
-        memory = self.engine.shape_memory if role == "shape" else preflight.HUNYUAN_MV_MEMORY
+        memory = self.engine.shape_memory if role == "shape" else views_memory(spec)
         seeds = [int(r.seed or 0) for r in live]
         with self.stage("shape"):
             # use() evicts earlier stages' models first when the budget needs the room.

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..families.family import FAMILY_ROLES
 from ..families.table import family_of
 from ..models.manager import ModelManager
-from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
+from ..catalog import PAINT_ROLES, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
 from ..stages.depth import depth_loader
 from ..stages.editor_parts import editor_loader
 from ..stages.grounding.ask import load_grounding

@@ -21,7 +21,7 @@ from PIL import Image
 
 from ..families.table import family_of
 from ..models import preflight
-from ..models.registry import PAINT_ROLES
+from ..catalog import PAINT_ROLES
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture

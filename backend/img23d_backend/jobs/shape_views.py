@@ -17,8 +17,10 @@ from typing import Any
 from img23d_protocol import FRONT, SIDES
 from PIL import Image
 
+from ..catalog import VIEWS_ROLE, ModelSpec, shape_kind
+from ..families.table import facts_of
 from ..models.manager import ModelManager
-from ..models.registry import VIEWS_ROLE, shape_kind
+from ..models.preflight import ShapeMemory
 from ..runs.folders import RunFolder, TargetRecord
 
 
@@ -62,3 +64,11 @@ def view_images(run_folder: RunFolder, views: dict[str, str] | None, front: Imag
         with Image.open(run_folder.path(given[side])) as picture:
             images[side] = picture.convert("RGBA")
     return images
+
+
+def views_memory(spec: ModelSpec) -> ShapeMemory:
+    """How the shape stage of names with views grows, as the views model's family gives it."""
+    memory = facts_of(shape_kind(spec).family).views_memory
+    if memory is None:
+        raise ValueError(f"{spec.display} shapes names with views, but its family gives no memory for it")
+    return memory

@@ -9,19 +9,18 @@ rules here follow what each loader reads:
   and every shard it names. Qwen3-VL's processor adds ``preprocessor_config.json``,
   ``tokenizer_config.json`` and a tokenizer (``tokenizer.json``, or ``vocab.json`` and
   ``merges.txt``); remote code (BiRefNet) adds the modules its config's ``auto_map`` names.
-* hy3dgen shape models: ``<subfolder>/config.yaml`` and ``<subfolder>/model.fp16.safetensors``
-  (``from_pretrained(..., use_safetensors=True, variant="fp16")``), and the same two files of
-  the FlashVDM VAE's folder.
-* a model whose spec lists every file its loader opens (``ModelSpec.exact_files``: the licence-clean
-  family's): each of those files. Step1X-3D's geometry folder: ``model_index.json``, the scheduler's
-  config, and each of the transformer's, VAE's and visual encoder's ``config.json`` and safetensors
-  (and the Label model's label encoder; ``folder_files``); its paint model's three repositories
-  (``ModelSpec.parts``, resolved one by one), the files ``texture_folders`` lists for each.
+* a shape model in a subfolder of its repository: the files its spec's ``allow_patterns`` list, which
+  its family's rows name exactly (hy3dgen's ``<subfolder>/config.yaml`` and
+  ``<subfolder>/model.fp16.safetensors`` and the same two of the FlashVDM VAE's folder:
+  ``families/hunyuan3d/specs.py``).
+* a model whose spec lists every file its loader opens (``ModelSpec.exact_files``): each of those
+  files (a family's rows say which: ``families/<family>/specs.py``; a paint model of several
+  repositories, ``ModelSpec.parts``, is resolved one by one).
 * diffusers folders (delight, paint): ``<subfolder>/model_index.json`` and each component the
   loader builds: a model's config and weights, a scheduler's config, a tokenizer's files. The
   delight pipeline builds every component its index lists (but the safety checker, passed as
-  None); the paint loader opens exactly the files its spec lists (``registry.paint_files``:
-  the index, the scheduler's config, the UNet's and the VAE's config and safetensors).
+  None); the paint loader opens exactly the files its spec lists (its family's rows list them:
+  the index, the scheduler's config, the UNet's and the VAE's config and weights).
 
 ``missing_files`` names what is absent, relative to the folder, for the error message.
 """
@@ -31,7 +30,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .registry import PAINT_WEIGHTS, ModelSpec, paint_files, shape_file_names
+from .specs import ModelSpec
 
 WEIGHTS = "model.safetensors"
 WEIGHTS_INDEX = "model.safetensors.index.json"
@@ -47,12 +46,12 @@ _INDEXES = ("diffusion_pytorch_model.safetensors.index.json", "diffusion_pytorch
 def missing_files(spec: ModelSpec, folder: Path) -> list[str]:
     """The files ``spec``'s loader would open that are not in ``folder`` (empty: complete)."""
     folder = Path(folder)
-    if spec.exact_files:  # its spec lists every file its loader opens (the licence-clean family's)
+    if spec.exact_files:  # its spec lists every file its loader opens
         return _absent(folder, list(spec.allow_patterns))
     if spec.role in ("delight", "paint"):
         return _diffusers(spec, folder)
-    if spec.subfolder:  # hy3dgen keeps a variant's config and fp16 weights in its subfolder (and its VAE's)
-        return _absent(folder, list(shape_file_names(spec.subfolder, spec.flashvdm_vae)))
+    if spec.subfolder:  # its family's rows list the files of its subfolder (and its VAE's) that its loader opens
+        return _absent(folder, list(spec.allow_patterns))
     missing = _absent(folder, ["config.json"]) + _sharded_weights(folder, "", WEIGHTS, WEIGHTS_INDEX)
     if spec.role == "grounding":
         missing += _absent(folder, ["preprocessor_config.json", "tokenizer_config.json"]) + _tokenizer(folder, "")
@@ -121,7 +120,7 @@ def _diffusers(spec: ModelSpec, folder: Path) -> list[str]:
     listed = {name: entry for name, entry in index.items()
               if not name.startswith("_") and isinstance(entry, list) and len(entry) == 2 and entry[0]}
     if spec.role == "paint":  # the loader opens these files by name, and only these
-        return _absent(folder, list(spec.allow_patterns or paint_files(spec.subfolder or "", PAINT_WEIGHTS)))
+        return _absent(folder, list(spec.allow_patterns))
     missing: list[str] = []
     for name in [name for name in listed if name not in NOT_LOADED]:
         class_name = str((listed.get(name) or ["", ""])[1])

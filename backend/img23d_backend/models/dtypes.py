@@ -78,7 +78,7 @@ class DeviceKind:
 
 
 def device_kind(device: Any) -> DeviceKind:
-    """``device`` described for ``step1x_precision`` (asks torch about its CUDA capability)."""
+    """``device`` described for a family's precision rule (asks torch about its CUDA capability)."""
     import torch
 
     kind = getattr(device, "type", str(device)).split(":")[0]
@@ -114,19 +114,3 @@ class Precision:
         """What the fp32 retry adds to each parameter while it runs (0 where there is no retry)."""
         return _BYTES["float32"] - self.bytes_per_parameter if self.checked else 0
 
-
-def step1x_precision(device: DeviceKind) -> Precision:
-    """The Step1X-3D geometry models' precision (the base and the Label model; not its texture model).
-
-    Upstream's README and inference scripts load the pipeline with no dtype, so its reference runs
-    in fp32; the geometry diffusion was trained in bf16-mixed (its training configs'
-    ``trainer.precision``). So bf16 where the device computes it (CUDA from compute capability
-    8.0, and ROCm, as ``bf16_native``), else the reference's fp32: on Apple GPUs (fp16 overflows
-    Flux-style DiTs; bf16 on Metal needs macOS 14 and is unproven for this model) and on the CPU.
-    An older CUDA GPU has neither fast bf16 nor, often, the memory for fp32: fp16 there, checked.
-    """
-    if device.type == "cuda":
-        if device.hip or (device.capability is not None and device.capability >= BF16_CAPABILITY):
-            return Precision("bfloat16")
-        return Precision("float16", checked=True)
-    return Precision("float32")

@@ -20,7 +20,7 @@ real-size weights; those constants are estimates from the architectures, marked 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import psutil
@@ -57,7 +57,7 @@ RESERVE_BYTES = 512 * MIB
 
 @dataclass(frozen=True)
 class ShapeMemory:
-    """A shape model's memory per grid point and per image (the constants above are Hunyuan3D-2's)."""
+    """A shape model's memory per grid point and per image (each family's, in its ``specs``)."""
 
     host_per_point: float
     target_per_point: float
@@ -72,47 +72,10 @@ class ShapeMemory:
     retry_weights: int = 0
 
 
-# Step1X-3D at full size in bfloat16 on the CPU (bench/results/step1x-geometry-cpu.json,
-# ``peak_over_loaded``): one guided step of one image (a batch of two, the image encoder included)
-# peaked 746 MiB above the loaded model, so 373 MiB per image; one decoder call of 65,536 points
-# 1,667 MiB. Rounded up.
-STEP1X_DIT_BYTES_PER_IMAGE = 384 * MIB
-STEP1X_DECODER_CALL_BYTES = 1_700 * MIB
-
-HUNYUAN_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
-                             DEVICE_TARGET_BYTES_PER_POINT, DIT_BYTES_PER_IMAGE)
-# Hunyuan3D-2mv (names with views): the same volume decoding; its DiT attends over its 3072 latents
-# joined with up to four views' 1370 DINO tokens each (8552 against the single-view 2.0's 4442, about
-# 1.9 times), so twice the single-view estimate per image. Derived from the configs, not measured.
-HUNYUAN_MV_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
-                                DEVICE_TARGET_BYTES_PER_POINT, 2 * DIT_BYTES_PER_IMAGE)
-# Step1X-3D (families/step1x/geometry/volume.py): one target's grid at a time, so nothing grows with the batch but the
-# DiT. Host: the field copied for marching cubes and lewiner's arrays: 7.7 B/point measured between
-# octree 256 and 384 on the CPU (the tiny replica: the grid's cost does not depend on the model's
-# size). Device: the finest float32 grid, its trilinear upsampling and the refinement mask and
-# indices: 10 B/point, from the code. The DiT's activations per image and one decoder call of
-# 65,536 points (its chunk) were measured at full size in bfloat16 (the size of float16) on the CPU
-# (bench/step1x_geometry.py --footprint); CPU attention keeps whole score matrices that a GPU's
-# fused attention does not, so these bound a GPU's from above.
-STEP1X_MEMORY = ShapeMemory(host_per_point=8, target_per_point=0, device_per_point=10, device_target_per_point=0,
-                            dit_per_image=STEP1X_DIT_BYTES_PER_IMAGE, decoder_call=STEP1X_DECODER_CALL_BYTES)
-
-
-def step1x_memory(precision: Precision, parameters: int) -> ShapeMemory:
-    """Step1X-3D's memory in ``precision`` (``dtypes.step1x_precision``) for a model of ``parameters``.
-
-    The grid is float32 whatever the model's dtype; the DiT's and the decoder's activations are in
-    the model's dtype: the measured (16-bit) ones scale with its size, twice them in float32. In a
-    checked precision (float16) one target may be made again in float32: its activations at that
-    size, and 2 bytes more per parameter while the weights are float32.
-    """
-    scale = precision.bytes_per_parameter / 2
-    memory = replace(STEP1X_MEMORY, dit_per_image=int(STEP1X_DIT_BYTES_PER_IMAGE * scale),
-                     decoder_call=int(STEP1X_DECODER_CALL_BYTES * scale))
-    if not precision.checked:
-        return memory
-    return replace(memory, retry=step1x_memory(Precision("float32"), parameters),
-                   retry_weights=parameters * precision.retry_bytes_per_parameter)
+# A shape model that decodes one dense grid per batch (hy3dgen's volume decoding: the figures above were
+# measured on it): the preflight's figures where a caller names no family's (families/*/specs.py).
+DENSE_GRID_MEMORY = ShapeMemory(HOST_BYTES_PER_POINT, TARGET_BYTES_PER_POINT, DEVICE_BYTES_PER_POINT,
+                                DEVICE_TARGET_BYTES_PER_POINT, DIT_BYTES_PER_IMAGE)
 
 
 # -- paint (rasterised views, back-projection, the texture), bytes per pixel ----------------------
@@ -204,7 +167,7 @@ def total_room(device: Any) -> Room:
 
 
 def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = False,
-               memory: ShapeMemory = HUNYUAN_MEMORY) -> Need:
+               memory: ShapeMemory = DENSE_GRID_MEMORY) -> Need:
     """What the shape stage needs beside the loaded model (a float32 retry apart: ``retry_need``)."""
     points = (octree + 1) ** 3
     dit = batch * (2 if guidance else 1) * memory.dit_per_image
@@ -216,7 +179,7 @@ def shape_need(octree: int, batch: int, guidance: bool = True, on_gpu: bool = Fa
 
 
 def retry_need(octree: int, guidance: bool = True, on_gpu: bool = False,
-               memory: ShapeMemory = HUNYUAN_MEMORY) -> Need | None:
+               memory: ShapeMemory = DENSE_GRID_MEMORY) -> Need | None:
     """One target made again in float32 beside the loaded model (a checked precision's retry): its
     float32 run and the 2 bytes per parameter its weights grow by meanwhile; None without a retry.
 
@@ -293,7 +256,7 @@ def _on_gpu(device: Any) -> bool:
 
 
 def shape_batch(options: JobOptions, targets: int, device: Any, room: Room | None = None,
-                guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY) -> int:
+                guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY) -> int:
     """The largest batch (at most the one asked for) whose shape stage fits in ``room`` (free
     memory now); ``out_of_memory`` naming the octree resolution when not even one target fits.
     ``guidance``: the shape model runs classifier-free guidance (its kind says; hy3dgen then
@@ -318,7 +281,7 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
 
 
 def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
-              guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY, clean_paint: int | None = None,
+              guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY, clean_paint: int | None = None,
               shape_weights: int = 0) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
     (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``;
@@ -341,7 +304,7 @@ def check_job(options: JobOptions, device: Any, room: Room | None = None, shape:
 
 
 def largest_octree(room: Room, guidance: bool = True, on_gpu: bool = False,
-                   memory: ShapeMemory = HUNYUAN_MEMORY) -> int:
+                   memory: ShapeMemory = DENSE_GRID_MEMORY) -> int:
     """The largest of the usual octree resolutions that one target fits in ``room`` with (0: none)."""
     fitting = [r for r in OCTREE_STEPS if room.fits(shape_need(r, 1, guidance, on_gpu, memory))]
     return fitting[-1] if fitting else 0
@@ -353,7 +316,7 @@ def largest_texture(room: Room, on_gpu: bool = False) -> int:
 
 
 def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None,
-           guidance: bool = True, memory: ShapeMemory = HUNYUAN_MEMORY) -> dict[str, int]:
+           guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY) -> dict[str, int]:
     """For the hello: the largest octree resolution and texture size this machine holds for one
     target while that stage's models are loaded (the manager evicts the other stages' models
     first); ``paint_models_bytes`` None: no texture models, so no texture limit. A setting that

@@ -10,6 +10,9 @@ from typing import Any
 from img23d_protocol import ErrorCode, ModelLicence, PaintModelKind, ProtocolError, ShapeModelKind, model_licence
 
 ROLES = ("grounding", "matting", "shape")
+# The model manager's role for the shape model of names with views: a job with names with and without
+# views holds both shape models, each loaded and offloaded by the manager as the other's stage needs the room.
+VIEWS_ROLE = "shape_views"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class ModelSet:
     depth: ModelSpec | None = None    # None: objects are laid out by their boxes alone
     materials: ModelSpec | None = None  # roughness and metallic maps from painted views (none: colour only)
     editor: ModelSpec | None = None   # an image editor that fills in what is hidden (none: crops as they are)
-    # The shape model of the names that have views (Hunyuan3D-2mv, models/views_models.py); None where
+    # The shape model of the names that have views (a family's views model: families/hunyuan3d/mv_specs.py); None where
     # the shape model takes views itself or its family has none: those names are shaped by ``shape``.
     shape_views: ModelSpec | None = None
 

@@ -52,7 +52,7 @@ from typing import Any
 
 from ..families.table import FAMILIES
 from ..models.editor_model import QWEN_EDIT_CHOICE
-from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
+from ..catalog import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
 from . import birefnet, depth, editor, materials, qwen, qwen_edit
 

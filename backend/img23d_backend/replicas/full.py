@@ -54,8 +54,8 @@ from ..families.table import FAMILIES, family_named
 from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC, QWEN_EDIT_CHOICE
 from ..models.qwen_edit_model import QWEN_EDIT_PARAMETERS, QWEN_EDIT_SPEC
 from ..models.material_model import MARIGOLD_PARAMETERS
-from ..models.registry import (DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, VIEWS_ROLE, ModelSet, ModelSpec,
-                               tiny_model_set)
+from ..catalog import (DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, VIEWS_ROLE, ModelSet, ModelSpec,
+                       tiny_model_set)
 from ..models.replica_common import parameters, spec_folder
 from . import birefnet, editor, materials, qwen, qwen_edit
 

@@ -6,11 +6,10 @@ from typing import Any
 
 from img23d_protocol import HUNYUAN3D
 
-from ...models.dtypes import Precision
-from ...models.preflight import HUNYUAN_MEMORY, ShapeMemory
 from ..family import Family, FamilyReplicas
 from . import shape
 from .paint_step import paint_target
+from .specs import FACTS
 from .uv_bake import UV_BAKE
 from .paint_models import delight_loader
 from .turbo import paint_loader
@@ -29,14 +28,6 @@ def _sample_shapes(*args: Any, **kwargs: Any) -> list[Any]:
     return shape.generate_shapes(*args, **kwargs)
 
 
-def _precision(device: Any) -> Precision | None:
-    return None  # hy3dgen's pipeline runs in the loader's dtype (``models.dtypes.working_dtype``)
-
-
-def _memory(precision: Precision | None, parameters: int) -> ShapeMemory:
-    return HUNYUAN_MEMORY  # measured on its own volume decoding (``models.preflight``)
-
-
 def _paint_weights(spec: Any, device: Any) -> None:
     return None  # the preflight's paint figures were measured with these models loaded
 
@@ -51,4 +42,4 @@ def _replicas() -> FamilyReplicas:
 FAMILY = Family(name=HUNYUAN3D, loaders={"shape": shape.shape_loader, "delight": delight_loader, "paint": paint_loader},
                 sample_shapes=_sample_shapes, paint_target=paint_target, paint_weights=_paint_weights,
                 uv_bake=UV_BAKE,
-                shape_precision=_precision, shape_memory=_memory, warmup_modules=WARMUP_MODULES, replicas=_replicas)
+                facts=FACTS, warmup_modules=WARMUP_MODULES, replicas=_replicas)

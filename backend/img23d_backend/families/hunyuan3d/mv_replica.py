@@ -1,6 +1,6 @@
 """The Hunyuan3D-2mv shape replica: ``config.yaml`` and ``model.fp16.safetensors`` as hy3dgen reads them.
 
-The real folders (``hunyuan3d-dit-v2-mv``, ``-fast``, ``-turbo``; ``models/views_models.py`` says
+The real folders (``hunyuan3d-dit-v2-mv``, ``-fast``, ``-turbo``; ``mv_specs.py`` says
 where their facts come from) hold the single-view layout with three changes, read in the public copy
 of ``hunyuan3d-dit-v2-mv-fast/config.yaml``: the conditioner's encoder is ``DinoImageEncoderMV``
 (DINOv2-giant at 518 px, ``view_num`` left at its default 4: a sin-cos embedding of the view's index

@@ -6,7 +6,7 @@ exactly, so artist meshes can be re-textured), render normal and position maps f
 cameras, paint those views with the multiview model, back-project them into the UV atlas,
 fill what no camera saw, and return a trimesh with a PBR material. The models and their
 loaders live in ``paint_models``; the hole filling in ``paint_fill``; rasterization comes from
-``img23d_backend.raster``, which stands in for hy3dgen's compiled ``custom_rasterizer``.
+``img23d_backend.families.hunyuan3d.raster``, which stands in for hy3dgen's compiled ``custom_rasterizer``.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def _textured(mesh: trimesh.Trimesh, texture: Image.Image) -> trimesh.Trimesh:
 
 def _mesh_renderer(mesh: trimesh.Trimesh, settings: PaintSettings, device: Any) -> Any:
     """hy3dgen's MeshRender on ``device``, with our rasterizer standing in for the compiled one."""
-    from ...raster import install_custom_rasterizer
+    from .raster import install_custom_rasterizer
 
     prepare_torchvision()  # importing hy3dgen.texgen imports diffusers and transformers
     install_custom_rasterizer()

@@ -29,10 +29,11 @@ from PIL import Image
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ...models.dtypes import working_dtype
-from ...models.fast_load import load_paint_unet
+from .fast_load import load_paint_unet
 from ...models.manager import Loader
 from ...models.placement import LoadedModel, cast_for_call
-from ...models.registry import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER, ModelSpec
+from ...models.registry import ModelSpec
+from .specs import DELIGHT_SUBFOLDER, PAINT_SUBFOLDER
 
 # (steps done, steps total); may raise to stop the denoising loop (cancellation).
 StepFn = Callable[[int, int], None]

@@ -12,20 +12,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import HUNYUAN3D, PAINT_MODELS, model_family
+from img23d_protocol import DEFAULT_PAINT_MODEL, HUNYUAN3D, PAINT_MODELS, model_family
 
-from ...models.registry import (DELIGHT, PAINT, PAINT_SUBFOLDERS, SHAPE, VIEWS_ROLE, ModelSpec, tiny_model_set,
-                                tiny_mv)
 from ...models.replica_common import folder_name, manifest_path, spec_folder
+from ...models.specs import VIEWS_ROLE, ModelSpec
 from ..family import BesideReplica, FamilyReplicas, FullSizeReplica
 from . import mv_replica, paint_replica, shape_replica
+from .mv_specs import tiny_mv
+from .specs import DELIGHT, PAINT, PAINT_SUBFOLDERS, SHAPE, tiny_models
 
 
 def build_tiny(root: Path) -> dict[str, dict[str, Any]]:
     """The family's tiny replicas under ``root``, where its tiny model set reads them; the
     manifest's entries by folder."""
-    layout = tiny_model_set(root, family=HUNYUAN3D)
-    shape, delight, paint = layout.shape, layout.spec("delight"), layout.spec("paint")
+    layout = tiny_models(root, DEFAULT_PAINT_MODEL, None)
+    shape, delight, paint = layout.shape, layout.delight, layout.paint
+    assert delight is not None  # the family's tiny set always has its delight model
     shape_dims, paint_dims = shape_replica.config("tiny"), paint_replica.config("tiny")
     # Both paint models' replicas: the set names one (the default, turbo), the other is a choice.
     paints = {name: Path(paint.local_path or "") / PAINT_SUBFOLDERS[name] for name in PAINT}
@@ -54,19 +56,20 @@ def build_tiny(root: Path) -> dict[str, dict[str, Any]]:
 def shape_spec(root: Path) -> ModelSpec:
     """The family's shape model (2mini-turbo, the default preset's), in its real subfolder."""
     real = SHAPE[model_family(HUNYUAN3D).shape]
-    return replace(tiny_model_set(root, family=HUNYUAN3D).shape, repo_id="full-size/hunyuan3d",
-                   subfolder=real.subfolder, size_bytes=real.size_bytes, shape_kind=real.shape_kind)
+    return replace(tiny_models(root, DEFAULT_PAINT_MODEL, None).shape, repo_id="full-size/hunyuan3d",
+                   subfolder=real.subfolder, allow_patterns=real.allow_patterns, size_bytes=real.size_bytes,
+                   shape_kind=real.shape_kind)
 
 
 def delight_spec(root: Path) -> ModelSpec:
-    return replace(tiny_model_set(root, family=HUNYUAN3D).spec("delight"), repo_id="full-size/hunyuan3d-paint",
+    return replace(tiny_models(root, DEFAULT_PAINT_MODEL, None).delight, repo_id="full-size/hunyuan3d-paint",
                    size_bytes=DELIGHT.size_bytes)
 
 
 def paint_spec(root: Path, paint: str) -> ModelSpec:
-    """The paint model ``paint`` (a key of the registry's PAINT) with the real model's options, but for
+    """The paint model ``paint`` (a key of the family's PAINT) with the real model's options, but for
     the pinned digests: these files were made here."""
-    return replace(tiny_model_set(root, paint=paint, family=HUNYUAN3D).spec("paint"),
+    return replace(tiny_models(root, paint, None).paint,
                    repo_id="full-size/hunyuan3d-paint", size_bytes=PAINT[paint].size_bytes,
                    options={k: v for k, v in PAINT[paint].options.items() if k != "sha256"})
 
@@ -140,6 +143,6 @@ def _full_size() -> tuple[FullSizeReplica, ...]:
 
 
 REPLICAS = FamilyReplicas(tiny_folders=(folder_name(tiny_mv(Path())),
-                                        folder_name(tiny_model_set(Path(), family=HUNYUAN3D).shape),
-                                        folder_name(tiny_model_set(Path(), family=HUNYUAN3D).spec("paint"))),
+                                        folder_name(tiny_models(Path(), DEFAULT_PAINT_MODEL, None).shape),
+                                        folder_name(tiny_models(Path(), DEFAULT_PAINT_MODEL, None).paint)),
                           build_tiny=build_tiny, full_size=_full_size())

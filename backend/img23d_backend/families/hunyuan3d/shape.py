@@ -16,7 +16,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ...env.job_control import CancelToken, ProgressFn
 from ...models.dtypes import working_dtype
-from ...models.fast_load import load_shape_pipeline, load_shape_vae
+from .fast_load import load_shape_pipeline, load_shape_vae
 from ...models.placement import LoadedModel
 from ...models.registry import ModelSpec
 from ...stages.mesh.shapes import ShapeSettings, mesh_arrays

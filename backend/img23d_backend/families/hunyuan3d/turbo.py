@@ -36,10 +36,11 @@ import numpy as np
 from PIL import Image
 
 from ...models.dtypes import working_dtype
-from ...models.fast_load import load_paint_unet, load_paint_vae
+from .fast_load import load_paint_unet, load_paint_vae
 from ...models.manager import Loader
 from ...models.placement import LoadedModel
-from ...models.registry import PAINT_TURBO_SUBFOLDER, ModelSpec
+from ...models.registry import ModelSpec
+from .specs import PAINT_TURBO_SUBFOLDER
 from . import position_attention
 from .paint_models import (MultiviewDiffusion, StepFn, check_multiview_index, condition_batch, global_seed,
                              multiview_loader)

@@ -13,13 +13,13 @@ from ...stages.paint.retexture import UVBake
 
 
 def _rasterize(*args: Any, **kwargs: Any) -> Any:
-    from ...raster import rasterize  # torch: imported when a bake runs, not with the family
+    from .raster import rasterize  # torch: imported when a bake runs, not with the family
 
     return rasterize(*args, **kwargs)
 
 
 def _interpolate(*args: Any, **kwargs: Any) -> Any:
-    from ...raster import interpolate
+    from .raster import interpolate
 
     return interpolate(*args, **kwargs)
 

@@ -9,25 +9,17 @@ from typing import Any
 
 from img23d_protocol import CLEAN
 
-from ...models import dtypes, preflight
 from ...models.specs import ModelSpec
 from ..family import Family, FamilyReplicas
 from .geometry.loader import step1x_loader
 from .geometry.stage import sample_shapes
+from .specs import FACTS
 from .texture.loader import texture_loader
 from .texture.paint_step import paint_clean
 from .texture.uv_bake import UV_BAKE
 
 # img23d's own loaders: the heavy libraries they import (transformers, diffusers) are every family's.
 WARMUP_MODULES = ("img23d_backend.families.step1x.geometry.loader", "img23d_backend.families.step1x.texture.loader")
-
-
-def _precision(device: Any) -> dtypes.Precision:
-    return dtypes.step1x_precision(dtypes.device_kind(device))
-
-
-def _memory(precision: dtypes.Precision | None, parameters: int) -> preflight.ShapeMemory:
-    return preflight.step1x_memory(precision or dtypes.Precision("float32"), parameters)
 
 
 def _paint_weights(spec: ModelSpec, device: Any) -> int:
@@ -43,5 +35,5 @@ def _replicas() -> FamilyReplicas:
 
 
 FAMILY = Family(name=CLEAN, loaders={"shape": step1x_loader, "paint": texture_loader}, sample_shapes=sample_shapes,
-                paint_target=paint_clean, paint_weights=_paint_weights, uv_bake=UV_BAKE, shape_precision=_precision,
-                shape_memory=_memory, warmup_modules=WARMUP_MODULES, replicas=_replicas)
+                paint_target=paint_clean, paint_weights=_paint_weights, uv_bake=UV_BAKE, facts=FACTS,
+                warmup_modules=WARMUP_MODULES, replicas=_replicas)

@@ -12,18 +12,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import CLEAN, TINY_STEP1X_LABEL_MODEL, model_family
+from img23d_protocol import CLEAN, DEFAULT_PAINT_MODEL, TINY_STEP1X_LABEL_MODEL, model_family
 
-from ...models.registry import CLEAN_PAINT, SHAPE, TINY_CLEAN_PAINT, ModelSpec, tiny_model_set
 from ...models.replica_common import folder_name, manifest_path, spec_folder
+from ...models.specs import ModelSpec
 from ..family import FamilyReplicas, FullSizeReplica
 from .geometry import replica as geometry_replica
+from .specs import SHAPE, tiny_models
 from .texture import replica as texture_replica
 from .texture.generate import VIEW_SIZE
+from .texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
 
 
 def _label_shape(root: Path) -> ModelSpec:
-    return tiny_model_set(root, family=CLEAN, shape=TINY_STEP1X_LABEL_MODEL).shape
+    return tiny_models(root, DEFAULT_PAINT_MODEL, TINY_STEP1X_LABEL_MODEL).shape
 
 
 def _label_key(root: Path) -> str:
@@ -34,8 +36,8 @@ def _label_key(root: Path) -> str:
 def build_tiny(root: Path) -> dict[str, dict[str, Any]]:
     """The family's tiny replicas under ``root``, where its tiny model sets read them; the
     manifest's entries by folder."""
-    layout = tiny_model_set(root, family=CLEAN)
-    shape, paint, label = layout.shape, layout.spec("paint"), _label_shape(root)
+    layout = tiny_models(root, DEFAULT_PAINT_MODEL, None)
+    shape, paint, label = layout.shape, layout.paint, _label_shape(root)
     return {
         # Step1X-3D's geometry folder.
         folder_name(shape): {**manifest_path(shape),
@@ -57,13 +59,13 @@ def build_tiny(root: Path) -> dict[str, dict[str, Any]]:
 def shape_spec(root: Path) -> ModelSpec:
     """The family's shape model, in its real folder."""
     real = SHAPE[model_family(CLEAN).shape]
-    return replace(tiny_model_set(root, family=CLEAN).shape, repo_id="full-size/step1x-3d",
+    return replace(tiny_models(root, DEFAULT_PAINT_MODEL, None).shape, repo_id="full-size/step1x-3d",
                    size_bytes=real.size_bytes, shape_kind=real.shape_kind)
 
 
 def paint_spec(root: Path) -> ModelSpec:
     """Its paint model: three folders side by side, upstream's view size."""
-    return replace(tiny_model_set(root, family=CLEAN).spec("paint"), repo_id="full-size/step1x-3d-texture",
+    return replace(tiny_models(root, DEFAULT_PAINT_MODEL, None).paint, repo_id="full-size/step1x-3d-texture",
                    size_bytes=CLEAN_PAINT.size_bytes, options={"view_size": VIEW_SIZE})
 
 
@@ -79,7 +81,8 @@ def _build_texture(dest: Path) -> tuple[dict[str, Any], int]:
 
 
 REPLICAS = FamilyReplicas(
-    tiny_folders=(folder_name(tiny_model_set(Path(), family=CLEAN).shape), _label_key(Path()), TINY_CLEAN_PAINT),
+    tiny_folders=(folder_name(tiny_models(Path(), DEFAULT_PAINT_MODEL, None).shape), _label_key(Path()),
+                  TINY_CLEAN_PAINT),
     build_tiny=build_tiny,
     full_size=(
         FullSizeReplica(name="step1x", spec=shape_spec, target=spec_folder(shape_spec(Path())),

@@ -9,7 +9,7 @@ into tokens once and the field queried on the hierarchical grid (``volume``); wh
 is not a truncated distance and the grid narrows its thin-part band, the job hears it once (the
 progress and the log).
 
-Precision (``models.dtypes.step1x_precision``): the networks run in the model's dtype, the latents
+Precision (``families.step1x.specs.step1x_precision``): the networks run in the model's dtype, the latents
 stay float32 between steps (the denoiser is fed its dtype, the scheduler steps in float32, as
 upstream's fp32 reference does). In float16 (CUDA GPUs before Ampere) a target whose latents
 leave the finite numbers after a step, or whose decoded field does, is made again with the

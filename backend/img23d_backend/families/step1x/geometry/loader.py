@@ -23,7 +23,7 @@ from typing import Any
 
 from ....env.torch_shims import prepare_torchvision
 from ....models import dtypes, placement
-from ....models.folder_files import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS
+from ..specs import STEP1X_FILES, STEP1X_LABEL_FILES, STEP1X_LABEL_PART, STEP1X_WEIGHTS, step1x_precision
 from ....models.meta_weights import empty_weights
 from ....models.placement import LoadedModel
 from ....models.registry import ModelSpec
@@ -139,10 +139,10 @@ def load_geometry(folder: Path, device: Any, dtype: Any) -> Step1XGeometry:
 
 def step1x_loader(spec: ModelSpec):  # -> Loader
     """The model manager's loader for a Step1X-3D geometry spec (its folder and subfolder), in the
-    family's precision on the device (``dtypes.step1x_precision``)."""
+    family's precision on the device (``specs.step1x_precision``)."""
 
     def load(folder: Path, device: Any) -> LoadedModel:
-        precision = dtypes.step1x_precision(dtypes.device_kind(device))
+        precision = step1x_precision(dtypes.device_kind(device))
         model = load_geometry(Path(folder).resolve() / (spec.subfolder or ""), device, precision.dtype)
 
         def follow(device_now: Any) -> None:

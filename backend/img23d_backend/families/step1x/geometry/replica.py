@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ....models.folder_files import STEP1X_LABEL_PART, STEP1X_WEIGHTS
+from ..specs import STEP1X_LABEL_PART, STEP1X_WEIGHTS
 from ....models.replica_common import Size, check_size, default_dtype, prepare_imports, seeded, shape_blob, write_json
 from .configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
 from .denoiser import Step1XDenoiser

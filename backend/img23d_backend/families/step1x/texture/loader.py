@@ -40,7 +40,7 @@ from ....models.dtypes import working_dtype
 from ....models.meta_weights import empty_weights, read_safetensors, transformers_state
 from ....models.placement import LoadedModel
 from ....models.registry import ModelSpec
-from ....models.texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
+from ..texture_folders import DIFFUSERS_WEIGHTS, TRANSFORMERS_WEIGHTS, TextureFolders, weights_name
 from .attention import AttentionState, install_processors
 
 log = logging.getLogger(__name__)

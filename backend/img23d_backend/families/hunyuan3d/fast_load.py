@@ -21,10 +21,10 @@ from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env.torch_shims import prepare_torchvision
-from . import placement
-from .file_checks import file_digest
-from .meta_weights import diffusers_key_fixes, empty_weights, read_safetensors
+from ...env.torch_shims import prepare_torchvision
+from ...models import placement
+from ...models.file_checks import file_digest
+from ...models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors
 
 log = logging.getLogger(__name__)
 

@@ -30,12 +30,11 @@ download none: FlashVDM decoding runs on the 2mv folder's own VAE (upstream's
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from img23d_protocol import SHAPE_MODELS, TINY_MV_MODEL
 
-from .specs import ModelSpec
+from ...models.specs import ModelSpec
 
 MV_REPO = "tencent/Hunyuan3D-2mv"
 MV_REVISION = "3a761b539b29fe4ff64714813aa9560fd66f5de0"
@@ -46,9 +45,6 @@ MV_FILES = ("config.yaml", "model.fp16.safetensors")
 # (1.1B per the model zoo), its VAE and DINOv2-giant, in float16. The other two: the same architecture.
 MV_WEIGHT_BYTES = 4_928_151_562
 TINY_MV_FOLDER = "hunyuan3d-mv"
-# The model manager's role for it: a job with names with and without views holds both shape models,
-# each loaded and offloaded by the manager as the other's stage needs the room.
-VIEWS_ROLE = "shape_views"
 
 
 def _mv(name: str) -> ModelSpec:
@@ -69,13 +65,3 @@ def tiny_mv(root: Path) -> ModelSpec:
                      subfolder=subfolder, size_bytes=8 << 20, shape_kind=SHAPE_MODELS[TINY_MV_MODEL],
                      allow_patterns=tuple(f"{subfolder}/{file}" for file in MV_FILES))
 
-
-def views_spec(shape: ModelSpec, tiny_root: Path | None = None) -> ModelSpec | None:
-    """The model that shapes a name with views when ``shape`` is the job's shape model: the 2mv
-    variant its kind names (the tiny replica's for the tiny set, ``tiny_root``); None where ``shape``
-    takes views itself (it shapes every name) or its family has no such model (the clean family)."""
-    kind = shape.shape_kind
-    if kind is None or kind.views or kind.views_model is None:
-        return None
-    # Its own role: the manager keys each model by its spec's role, beside the single-view one.
-    return replace(tiny_mv(tiny_root) if tiny_root is not None else MV_SHAPE[kind.views_model], role=VIEWS_ROLE)

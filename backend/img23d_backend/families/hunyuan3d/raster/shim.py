@@ -45,7 +45,7 @@ def find_compiled() -> types.ModuleType | None:
 
 
 def _make_shim() -> types.ModuleType:
-    module = types.ModuleType(MODULE_NAME, "Pure-PyTorch custom_rasterizer (img23d_backend.raster).")
+    module = types.ModuleType(MODULE_NAME, "Pure-PyTorch custom_rasterizer (img23d_backend.families.hunyuan3d.raster).")
     module.rasterize = torch_rasterizer.rasterize
     module.interpolate = torch_rasterizer.interpolate
     module.__all__ = ["rasterize", "interpolate"]

@@ -28,7 +28,7 @@ from typing import Any
 
 from img23d_protocol import CLEAN_PAINT_MODEL
 
-from .specs import ModelSpec
+from ...models.specs import ModelSpec
 
 SDXL_REPO = "stabilityai/stable-diffusion-xl-base-1.0"
 SDXL_REVISION = "462165984030d82259a11f4367a4eed129e94a7b"

@@ -1,0 +1,138 @@
+"""The model sets: each role's models and the named sets (``model_set``, ``tiny_model_set``), composed.
+
+Above the model rooms: the families bring their rows (``families/<family>/specs.py``, found through
+``families.table.facts_of`` without importing a family's code), the registry the rows every family
+shares (grounding, matting, depth, the material model, the image editors: ``models.registry``), and
+this module puts them together. A family added to the table appears here with no change to this
+module; nothing below it (models, stages, families) imports it (tests/test_family_boundary.py).
+
+``tiny`` points at the random-weight replicas built offline by ``img23d_backend.replicas``; every
+other set names Hugging Face repositories that are downloaded on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Mapping
+
+from img23d_protocol import DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, ErrorCode, ProtocolError, model_family
+
+from .families.facts import ROW_ROLES, FamilyFacts
+from .families.table import FAMILIES, facts_of
+# Everything the registry held is found here too: the rest of the backend reads the models from the catalog.
+from .models.registry import (BIREFNET_REVISION, DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATERIALS,  # noqa: F401
+                              DEFAULT_MATTING, DEFAULT_DEPTH, DEPTH, EDITORS, GROUNDING, GROUNDING_MAX_PIXELS,
+                              MATERIALS, MATERIALS_SPEC, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES, SCENE_ROLES,
+                              TINY_EDITOR, TINY_FORMAT, TINY_MATERIALS, VIEWS_ROLE, ModelSet, ModelSpec,
+                              default_tiny_root, editor_dtype, materials_dtype, paint_steps, shape_kind, shape_steps,
+                              tiny_editor, tiny_materials)
+
+FAMILY_FACTS: dict[str, FamilyFacts] = {name: facts_of(name) for name in FAMILIES}
+
+
+def _rows(role: str) -> dict[str, ModelSpec]:
+    """Every family's models of ``role``, by name, in the table's order."""
+    return {name: spec for facts in FAMILY_FACTS.values() for name, spec in facts.rows.get(role, {}).items()}
+
+
+# Each role a family brings -> its models by name, every family's (what the model list shows).
+FAMILY_ROWS: dict[str, dict[str, ModelSpec]] = {role: _rows(role) for role in ROW_ROLES}
+# Keyed by the protocol's shape model names: their kinds (steps, guidance) are decided there.
+SHAPE = FAMILY_ROWS["shape"]
+# The --paint choices (a family with one paint model of its own offers none).
+PAINT = {name: FAMILY_ROWS["paint"][name] for facts in FAMILY_FACTS.values() for name in facts.paint_choices}
+
+# The default family's own shape model (its turbo one: made for 5 steps, the fast path with FlashVDM).
+DEFAULT_SHAPE = model_family(DEFAULT_FAMILY).shape
+# Turbo: 10 steps without a guidance batch, upstream's default paint model since April 2025.
+DEFAULT_PAINT = DEFAULT_PAINT_MODEL
+MODEL_SET_NAMES = ("default", "tiny")
+
+# Each family's texture models in a real set, by the --paint choice: (delight, paint); and its tiny
+# replica set: (root, --paint choice, --shape choice) -> the set. Keyed by img23d_protocol.MODEL_FAMILIES,
+# as each table here that a family fills (tests/backend/test_families.py holds them to it).
+TEXTURE_MODELS: dict[str, Callable[[str], tuple[ModelSpec | None, ModelSpec]]] = {
+    name: facts.texture for name, facts in FAMILY_FACTS.items()}
+
+
+def views_spec(shape: ModelSpec) -> ModelSpec | None:
+    """The model that shapes a name with views when ``shape`` is the job's shape model: the views
+    model its kind names; None where ``shape`` takes views itself (it shapes every name) or its
+    family has no such model."""
+    kind = shape.shape_kind
+    if kind is None or kind.views or kind.views_model is None:
+        return None
+    # Its own role: the manager keys each model by its spec's role, beside the single-view one.
+    return replace(SHAPE[kind.views_model], role=VIEWS_ROLE)
+
+
+def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
+    """The replicas every tiny set has (grounding, matting, depth, the material model, the editor)."""
+    return dict(
+        grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
+                            size_bytes=8 << 20, options={"max_new_tokens": 40_960, "max_pixels": 256 * 256}),
+        matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
+                          revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
+        depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
+                        size_bytes=1 << 20),
+        materials=tiny_materials(root),
+        editor=tiny_editor(root, editor),
+    )
+
+
+def _tiny_set(family: str) -> Callable[[Path, str, str | None], ModelSet]:
+    def tiny(root: Path, paint: str, shape: str | None) -> ModelSet:
+        models = FAMILY_FACTS[family].tiny(root, paint, shape)
+        return ModelSet(name="tiny", shape=models.shape, shape_views=models.shape_views, delight=models.delight,
+                        paint=models.paint, **_shared_tiny_set(root, DEFAULT_EDITOR))
+    return tiny
+
+
+TINY_SETS: dict[str, Callable[[Path, str, str | None], ModelSet]] = {name: _tiny_set(name) for name in FAMILY_FACTS}
+
+
+def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
+                   shape: str | None = None, editor: str = DEFAULT_EDITOR) -> ModelSet:
+    """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
+    ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, a
+    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica, and
+    ``editor`` the image editor's (both are built)."""
+    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS)):
+        if choice not in table:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+    return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor))
+
+
+def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
+              shape: str | None = None, tiny_root: Path | None = None,
+              paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None,
+              materials: str = DEFAULT_MATERIALS, editor: str = DEFAULT_EDITOR) -> ModelSet:
+    """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
+    decides the shape model (``shape`` may pick another of the same family; without a family,
+    the shape model's decides) and its texture models: Hunyuan3D-Paint's delight and paint models, or
+    the licence-clean family's one paint model (no delight: upstream's chain has none)."""
+    if family is None:
+        family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
+    chosen = model_family(family)
+    if name == "tiny":
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor)
+    if name != "default":
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")
+    shape = shape or chosen.shape
+    in_family = [n for n, spec in SHAPE.items() if shape_kind(spec).family == chosen.name]
+    if shape in SHAPE and shape not in in_family:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"shape model {shape!r} is not in the family {chosen.name!r} "
+                            f"({chosen.label}); choose from {', '.join(in_family)}")
+    for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
+                                ("shape", shape, SHAPE), ("paint", paint, PAINT), ("depth", depth, DEPTH),
+                                ("materials", materials, MATERIALS), ("editor", editor, EDITORS)):
+        if choice not in table:
+            raise ProtocolError(ErrorCode.BAD_REQUEST,
+                                f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+    delight, paint_spec = TEXTURE_MODELS[chosen.name](paint)
+    return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
+                    shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth],
+                    materials=MATERIALS[materials], editor=EDITORS[editor], shape_views=views_spec(SHAPE[shape]))
