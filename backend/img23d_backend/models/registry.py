@@ -24,6 +24,8 @@ from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
 # The image editor (FLUX.2 [klein] 4B: fills in the hidden parts of an object's crop) lives with its
 # pinned file list and the facts' sources; found here too.
 from .editor_model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
+# The matting models (BiRefNet, pinned: its remote code runs) live in their own module; found here too.
+from .matting_model import BIREFNET_REVISION, MATTING  # noqa: F401
 # The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
 # lives with its pinned file list and the facts' sources; found here too.
 from .material_model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
@@ -49,8 +51,6 @@ SCENE_ROLES = ("depth", "materials", "editor")
 # hub cannot be reached from where this was written, so each hash below was taken from public
 # code that downloads or loads that very commit, named beside it.
 
-# BiRefNet ships its architecture as remote code: pin the exact commit we trust to run.
-BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
 QWEN3_VL_REVISIONS = {
     # birdhackor/tiny-perceptron-vlm, docs/technical-reviews/artifacts/natural-v4-factual/R.4/
     # retrieval-receipts.json: config.json and README.md retrieved from the hub at this commit.
@@ -123,13 +123,6 @@ def _hunyuan(name: str, repo: str, subfolder: str, size_gb: float) -> ModelSpec:
 
 
 GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
-MATTING = {
-    "birefnet": ModelSpec(role="matting", repo_id="ZhengPeng7/BiRefNet", revision=BIREFNET_REVISION,
-                          allow_patterns=("*.py", "*.json", "model.safetensors"),
-                          size_bytes=int(0.45 * GB), trust_remote_code=True,
-                          # Its remote code's decoder calls torchvision.ops.deform_conv2d.
-                          probes=("deform_conv2d",)),
-}
 # Keyed by the protocol's shape model names: their kinds (steps, guidance) are decided there.
 SHAPE = {name: _hunyuan(name, *where) for name, where in {
     # fp16: the DiT plus its 0.43 GB VAE, its 2.27 GB DINOv2-giant conditioner, and (an estimate:
