@@ -23,6 +23,7 @@ from PIL import Image
 from .. import __version__
 from ..env import failpoints
 from ..models import placement
+from ..models.matting_model import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
@@ -266,9 +267,11 @@ class JobRun:
 
     def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
         """All crops in one batch; after running out of memory, one at a time."""
+        side = input_side(self.manager.spec("matting"))  # 2048 for BiRefNet_HR
+
         def run(batch: list[Any]) -> list[Any]:
             return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
-                                 progress=self.progress)
+                                 progress=self.progress, input_size=side)
 
         def one_by_one() -> list[Any]:
             results: list[Any] = []

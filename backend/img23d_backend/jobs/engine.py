@@ -15,6 +15,7 @@ from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, Generate
 
 from ..models import step_costs
 from ..models.hub import refuse_unaccepted
+from ..models.matting_memory import check_matting
 from ..models.registry import SHAPE, ModelSpec, shape_kind
 from .base import JobRun
 from .context import EngineContext, EngineSettings, Job
@@ -52,6 +53,9 @@ class Engine(EngineContext):
             request.options = replace(request.options, octree_resolution=shape_kind(
                 self.manager.spec("shape")).octree_for(request.options.octree_resolution))
         kind.check_memory(request, self)
+        if "matting" in kind.roles_used(request) and "matting" in self.manager.roles:
+            # The matting model's side decides its memory (BiRefNet_HR's 2048: four times BiRefNet's).
+            check_matting(self.manager.spec("matting"), self.device)
         if "shape" in self.manager.roles:
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.

@@ -25,7 +25,7 @@ from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
 # pinned file list and the facts' sources; found here too.
 from .editor_model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
 # The matting models (BiRefNet, pinned: its remote code runs) live in their own module; found here too.
-from .matting_model import BIREFNET_REVISION, MATTING  # noqa: F401
+from .matting_model import BIREFNET_HR_REVISION, BIREFNET_REVISION, DEFAULT_MATTING, MATTING, tiny_matting  # noqa: F401
 # The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
 # lives with its pinned file list and the facts' sources; found here too.
 from .material_model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
@@ -225,7 +225,6 @@ DEPTH = {
 }
 
 DEFAULT_GROUNDING = "2b"
-DEFAULT_MATTING = "birefnet"
 # Turbo: made for 5 steps (its kind's own), the fast path with FlashVDM decoding.
 DEFAULT_SHAPE = "2mini-turbo"
 # Turbo: 10 steps without a guidance batch, upstream's default paint model since April 2025.
@@ -255,7 +254,8 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
 # 16: the large image editor's replica (qwen-image-edit-2511/: Qwen-Image-Edit-2511's folder)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
-TINY_FORMAT: int = 17
+# 18: BiRefNet_HR's replica (birefnet-hr/: the matting stand-in with its own seed, --matting birefnet-hr)
+TINY_FORMAT: int = 18
 
 
 def default_tiny_root() -> Path:
@@ -267,16 +267,17 @@ def default_tiny_root() -> Path:
 
 
 def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
-                   shape: str | None = None, editor: str = DEFAULT_EDITOR) -> ModelSet:
+                   shape: str | None = None, editor: str = DEFAULT_EDITOR, matting: str = DEFAULT_MATTING) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
     ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, a
-    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica, and
-    ``editor`` the image editor's (both are built)."""
-    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS)):
+    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica,
+    ``editor`` the image editor's and ``matting`` the matting model's (each of both is built)."""
+    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS), ("matting", matting, MATTING)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
-    return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor))
+    return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor),
+                   matting=tiny_matting(root, matting))
 
 
 def _tiny_step1x_set(root: Path, paint: str, shape: str | None) -> ModelSet:
@@ -304,8 +305,7 @@ def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:
         name="tiny",
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
                             size_bytes=8 << 20, options={"max_new_tokens": 40_960, "max_pixels": 256 * 256}),
-        matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
-                          revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
+        matting=tiny_matting(root),
         shape=tiny_shape,
         shape_views=views_spec(tiny_shape, root),  # the 2mv replica, unless --shape tiny-mv chose it for all
         delight=ModelSpec(role="delight", repo_id="tiny/hunyuan3d-paint", local_path=root / "hunyuan3d-paint",
@@ -356,7 +356,8 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
     if name == "tiny":
-        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor)
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor,
+                              matting=matting)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")
