@@ -36,7 +36,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env import failpoints
 from . import env_probe, placement
-from .damage import damaged_model, load_errors
+from .damage import damaged_model, load_errors, missing_file
 from .handles import Loader, ModelCounters, ModelHandle, PartLoaders, Policy, Tier
 from .hub import DownloadProgress, part_folders, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
@@ -233,7 +233,7 @@ class ModelManager:
             loaded = handle.loader(folder, self.device)
         except FileNotFoundError as exc:
             # A file of the model, not the disk: the cache lost it, or it never fully arrived.
-            raise _missing_file(handle.spec, folder, exc) from exc
+            raise missing_file(handle.spec, folder, exc) from exc
         except load_errors() as exc:  # the types a damaged file makes loaders raise (``damage``)
             damaged = damaged_model(handle.spec, part_folders(handle.spec, folder), exc)
             if damaged is None:
@@ -373,17 +373,3 @@ def _role_record(handles: dict[str, ModelHandle]) -> dict[str, Any]:
             "pinned_bytes": sum(handle.loaded.pinned_bytes for handle in parts if handle.loaded is not None),
             **asdict(_summed(handle.counters for handle in parts)),
             "parts": {handle.part: handle.record() for handle in parts}}
-
-
-def _missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> ProtocolError:
-    """``model_missing`` naming the file a loader could not open, relative to the model's folder."""
-    name = str(exc.filename or exc)
-    try:
-        # abspath, not resolve: a cache's snapshot files are links to blobs, named by the link.
-        name = Path(os.path.abspath(name)).relative_to(os.path.abspath(folder)).as_posix()
-    except ValueError:
-        pass  # a path outside the model's folder: named in full
-    remedy = ("rebuild or replace the folder" if spec.local_path is not None else
-              "Download it again in the add-on's model list (it fetches only what is missing)")
-    return ProtocolError(ErrorCode.MODEL_MISSING, f"{spec.display}: {name} is missing from {folder}; {remedy}",
-                         f"{type(exc).__name__}: {exc}"[:300])
