@@ -24,6 +24,7 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
 from .. import __version__
 from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
+from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..models.registry import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..runs.folders import recover_interrupted
 from . import batch, chain, models, probe
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "
                             "48 GB or more)")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+        p.add_argument("--device-for", action="append", type=device_for_argument, default=[], metavar="ROLE=DEVICE",
+                       help="one model on another device than --device (repeatable), e.g. grounding=cpu: Qwen3-VL in "
+                            "RAM, the others on the GPU, to fit a smaller card; roles: " + ", ".join(MOVABLE_ROLES))
         p.add_argument("--budget-gb", type=float, default=None,
                        help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
                             "(default: free memory minus 1 GB)")

@@ -86,7 +86,8 @@ class JobRun:
         manifest = Manifest(job_id=job.id, kind=cls.kind, backend_version=__version__,
                             targets=list(getattr(request, "targets", [])), options=asdict(request.options),
                             device=str(engine.device),
-                            models={role: _model_record(engine.manager.spec(role)) for role in engine.manager.roles})
+                            models={role: {**_model_record(engine.manager.spec(role)), **engine.runtime_record(role)}
+                                    for role in engine.manager.roles})
         return RunFolder.create(cls.runs_dir(engine, request), cls.folder_label(request), manifest)
 
     @classmethod
