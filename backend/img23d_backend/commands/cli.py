@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--preload", default="",
                      help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
                           '("default": those three); the heavy imports happen then anyway')
+    srv.add_argument("--warm-up", action="store_true",
+                     help="after loading, run one small job on a made-up picture so the first real job does not pay "
+                          "for kernels and caches; jobs sent meanwhile wait for it (its seconds: the log, status)")
     probe.add_parser(sub)
     models.add_parser(sub)
     batch.add_parser(sub, common)
@@ -351,7 +354,7 @@ def _serve(args: argparse.Namespace) -> int:
     raise_on_signals()  # only now: the server's loop is what catches them
     try:
         code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload),
-                      client_timeout=args.client_timeout).serve()
+                      client_timeout=args.client_timeout, warm_up=args.warm_up).serve()
     finally:  # a fatal error too: the job's workers (the UV unwrap's) never outlive the service
         end_children()
     out.flush()
