@@ -90,6 +90,7 @@ def replica_folders(families: Iterable[str] | None = None) -> tuple[str, ...]:
     Two replicas given one folder are refused: one would overwrite the other."""
     shared = tiny_model_set(Path("."))
     folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
+    folders.append(folder_name(tiny_model_set(Path("."), matting="birefnet-hr").matting))
     folders.append(folder_name(tiny_model_set(Path("."), editor=QWEN_EDIT_CHOICE).editor))
     for name in FAMILIES if families is None else families:
         for folder in FAMILIES[name].replicas().tiny_folders:
