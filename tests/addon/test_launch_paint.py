@@ -45,3 +45,16 @@ def test_the_backend_gets_the_hr_matting_a_device_per_role_and_the_warm_up_only_
                                         device_for={"grounding": "cpu"}, warm_up=True)
     assert (_flag(chosen, "--matting"), _flag(chosen, "--device-for")) == ("birefnet-hr", "grounding=cpu")
     assert "--warm-up" in chosen.command()
+
+
+def test_the_warm_ups_last_event_is_shown_as_a_note(tmp_path: Path) -> None:
+    from img23d_client import session as session_mod
+
+    settings = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, warm_up=True)
+    session = session_mod.BackendSession(lambda: settings)
+    protocol = session_mod.protocol
+    session._handle(protocol.Progress(job="warm-up", stage="warm-up", step=1, total=1,
+                                      message="warm-up done in 3.2 s (a small job on a made-up picture)"))
+    assert session.messages[-1] == "warm-up done in 3.2 s (a small job on a made-up picture)"
+    session._handle(protocol.Progress(job="someone-else", stage="shape", step=1, total=1, message="not ours"))
+    assert "not ours" not in session.messages

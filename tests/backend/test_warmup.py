@@ -10,6 +10,8 @@ import torch
 
 from backend_proc import BackendProcess
 from testdata import HOUSE
+from img23d_backend.service.warmup_job import JOB_ID as WARM_UP_JOB
+from img23d_client.session_events import WARM_UP_JOB as CLIENT_WARM_UP_JOB
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.grounding.ask import load_grounding
@@ -82,5 +84,8 @@ def test_serve_warm_up_runs_a_small_job_first_and_reports_its_seconds(backend_en
         assert [run.name for run in runs.iterdir() if (run / "manifest.json").is_file()] == [
             next(run.name for run in runs.iterdir() if "house_scene" in run.name)]  # the artist's run alone
         assert any("warm-up job on a made-up picture: done in" in line for line in proc.stderr_lines)
+        # The add-on's note: the warm-up's last event, with its seconds; the waiting job said why it waited.
+        [note] = [e for e in proc.seen if e["type"] == "progress" and e["job"] == WARM_UP_JOB and e["step"] == 1]
+        assert note["message"].startswith("warm-up done in ") and WARM_UP_JOB == CLIENT_WARM_UP_JOB
     finally:
         proc.close()

@@ -71,7 +71,9 @@ def check_ram_roles(sizes: dict[str, int], role_devices: dict[str, Any], room: R
     on_cpu = [role for role, where in role_devices.items() if getattr(where, "type", str(where)) == "cpu"]
     needed = sum(sizes.get(role, 0) for role in on_cpu)
     if on_cpu and needed + RESERVE_BYTES > room.host:
+        one = len(on_cpu) == 1
         raise ProtocolError(ErrorCode.OUT_OF_MEMORY,
-                            f"{' and '.join(on_cpu)} on the CPU need{'s' if len(on_cpu) == 1 else ''} about {(needed + RESERVE_BYTES) / GB:.1f} GB of "
-                            f"RAM, and this machine has {room.host / GB:.1f} GB: leave {'it' if len(on_cpu) == 1 else 'them'} on the GPU",
+                            f"{' and '.join(on_cpu)} on the CPU need{'s' if one else ''} about "
+                            f"{(needed + RESERVE_BYTES) / GB:.1f} GB of RAM, and this machine has "
+                            f"{room.host / GB:.1f} GB: leave {'it' if one else 'them'} on the GPU",
                             f"weights {needed} B; room: host {room.host} B")

@@ -24,7 +24,7 @@ import time
 from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, Error, ErrorCode,
-                             FetchRequest, Hello, Message, ModelsRequest, OverlongLine, ProtocolError, Result,
+                             FetchRequest, Hello, Message, ModelsRequest, OverlongLine, Progress, ProtocolError, Result,
                              RunsRequest, ShutdownRequest, StatusRequest, UploadRequest, bounded_lines,
                              check_peer_hello, decode, request_id_of)
 
@@ -40,11 +40,13 @@ from ..runs.folders import recover_interrupted
 from .run_index import list_runs, run_files
 from .transfers import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
+from .warmup_job import JOB_ID as WARM_UP_JOB
 from .warmup_job import WarmUpJob
 
 log = logging.getLogger(__name__)
 
 EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
+WAIT_NOTE_SECONDS = 5.0   # how often a job waiting for the warm-up says so
 
 
 class _ReadClock(io.RawIOBase):
@@ -148,6 +150,7 @@ class Server:
             def warm_up_job() -> None:
                 imports.join()  # the heavy imports first, as they were started
                 warm.run(self.engine)
+                self.send(Progress(job=WARM_UP_JOB, stage="warm-up", step=1, total=1, message=warm.sentence()))
 
             threading.Thread(target=warm_up_job, name="img23d-warm-up-job", daemon=True).start()
         # The add-on's own bounded reader: a line over the limit is dropped in pieces, never held.
@@ -207,8 +210,11 @@ class Server:
         return True
 
     def _run_job(self, request: Message, job: Job) -> None:
-        if self.warm_up is not None:
-            self.warm_up.done.wait()  # one job at a time on the engine: the warm-up's first
+        # One job at a time on the engine: the warm-up's first. Meanwhile the job says why it waits (which
+        # also tells the add-on's watchdog that the backend is alive).
+        while self.warm_up is not None and not self.warm_up.done.wait(timeout=WAIT_NOTE_SECONDS):
+            self.send(Progress(job=job.id, stage="warm-up", step=0, total=1,
+                               message="waiting for the backend's warm-up to finish"))
         try:
             result: Message = Result(id=job.id, ok=True, data=self.engine.run(request, job).to_dict())
         except ProtocolError as exc:

@@ -5,9 +5,11 @@ algorithm search, the caching allocator's first blocks, each model's first load 
 The picture is drawn here (a coloured box on a grey floor). Two jobs run it through the chain as a real
 one would: a Detect with one name (the grounding model), then a Generate of the whole picture (matting,
 shape, and paint where the set paints) at small settings; their run folders are removed after, so the
-artist's runs list shows only their own. A failure is logged and reported, never raised: the first real
-job then meets the same problem and says so with its code. The server holds real jobs until it is done
-(``WarmUpJob.done``) rather than running two jobs on one engine.
+artist's runs list shows only their own. It never downloads: a model that is not on disk yet makes it
+fail at once (``model_missing``), and the first real job downloads it as it would have anyway. A failure
+is logged and reported, never raised: the first real job then meets the same problem and says so with its
+code. The server holds real jobs until it is done (``WarmUpJob.done``) rather than running two jobs on
+one engine, and tells the add-on how it went (``sentence``, as a progress event of the job ``JOB_ID``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ log.setLevel(logging.INFO)
 OPTIONS = JobOptions(octree_resolution=64, texture_size=256, face_budget=2000, materials=False,
                      complete_hidden="never")
 PICTURE_SIDE = 512
+# The id its events carry (the add-on's client notes them: img23d_client.session_events.WARM_UP_JOB).
+JOB_ID = "warm-up"
 
 
 def made_up_picture(folder: Path) -> Path:
@@ -52,15 +56,22 @@ class WarmUpJob:
     state: str = "waiting"
     seconds: float = 0.0
     error: str | None = None
-    job: Job = field(default_factory=lambda: Job(id="warm-up", emit=_ignore))
+    job: Job = field(default_factory=lambda: Job(id=JOB_ID, emit=_ignore))
     done: threading.Event = field(default_factory=threading.Event)
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state, "seconds": round(self.seconds, 2), "error": self.error}
 
+    def sentence(self) -> str:
+        """What the add-on shows once it is over."""
+        if self.state == "done":
+            return f"warm-up done in {self.seconds:.1f} s (a small job on a made-up picture)"
+        return f"warm-up failed after {self.seconds:.1f} s: {self.error}; the first job loads what it needs"
+
     def run(self, engine: Engine) -> None:
         """Both jobs on ``engine``, timed; ``done`` is set whatever happens."""
         self.state, started = "running", time.perf_counter()
+        offline, engine.manager.offline = engine.manager.offline, True  # never a download nobody asked for
         try:
             with tempfile.TemporaryDirectory(prefix="img23d-warm-up-") as folder:
                 picture = str(made_up_picture(Path(folder)))
@@ -74,6 +85,7 @@ class WarmUpJob:
             log.warning("warm-up job failed", exc_info=True)
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"[:300]
         finally:
+            engine.manager.offline = offline
             self.seconds = time.perf_counter() - started
             self.done.set()
         log.info("warm-up job on a made-up picture: %s in %.1fs%s", self.state, self.seconds,
