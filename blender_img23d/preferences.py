@@ -92,7 +92,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Paint", default=protocol.DEFAULT_PAINT_MODEL,
         items=PAINT_ITEMS)
     matting: EnumProperty(  # type: ignore[valid-type]
-        name="Matting", default="birefnet", items=[("birefnet", "BiRefNet", "")])
+        name="Matting", default="birefnet",
+        items=[("birefnet", "BiRefNet", "Reads each crop at 1024 x 1024"),
+               ("birefnet-hr", "BiRefNet_HR", "Reads each crop at 2048 x 2048: for large pictures, hair and fine "
+                                              "edges; about four times the matting time")])
     # The backend's --editor choices (protocol.editors), with the size and card each needs.
     editor: EnumProperty(  # type: ignore[valid-type]
         name="Image Editor", default=protocol.DEFAULT_IMAGE_EDITOR, items=EDITOR_ITEMS)
@@ -100,6 +103,14 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         name="Device", default="auto",
         items=[("auto", "Automatic", "CUDA, then Apple MPS, then CPU"), ("cuda", "CUDA GPU", ""),
                ("mps", "Apple MPS", ""), ("cpu", "CPU (slow)", "")])
+    grounding_on_cpu: BoolProperty(  # type: ignore[valid-type]
+        name="Grounding on CPU", default=False,
+        description="Run the grounding model (Qwen3-VL) on the CPU, in RAM, and the others on the GPU: it fits a "
+                    "smaller card, at the cost of slower grounding")
+    warm_up: BoolProperty(  # type: ignore[valid-type]
+        name="Warm Up", default=False,
+        description="When the backend starts, run one small job on a made-up picture, so the first real job does "
+                    "not pay for loading kernels and caches (the seconds it took are shown in the status)")
     budget_gb: FloatProperty(  # type: ignore[valid-type]
         name="Memory Budget (GB)", default=0.0, min=0.0, max=1024.0,
         description="Device memory the models may use. 0: free memory minus 1 GB")
@@ -153,6 +164,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         column.prop(self, "matting")
         column.prop(self, "editor")
         layout.prop(self, "device")
+        layout.prop(self, "grounding_on_cpu")
+        layout.prop(self, "warm_up")
         layout.prop(self, "budget_gb")
         layout.prop(self, "runs_dir")
         layout.prop(self, "watchdog_seconds")
@@ -197,7 +210,8 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         return LaunchSettings(
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
             family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, editor=self.editor,
-            device=self.device, budget_gb=self.budget_gb,
+            device=self.device, budget_gb=self.budget_gb, device_for={"grounding": "cpu"} if self.grounding_on_cpu else {},
+            warm_up=self.warm_up,
             # Blender's own switch wins: no download unless the user allowed online access.
             offline=self.offline or not bpy.app.online_access, watchdog_seconds=self.watchdog_seconds,
             log_path=user_dir() / "logs" / "backend.log",

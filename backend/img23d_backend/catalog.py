@@ -26,7 +26,7 @@ from .models.registry import (BIREFNET_REVISION, DEFAULT_EDITOR, DEFAULT_GROUNDI
                               MATERIALS, MATERIALS_SPEC, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES, SCENE_ROLES,
                               TINY_EDITOR, TINY_FORMAT, TINY_MATERIALS, VIEWS_ROLE, ModelSet, ModelSpec,
                               default_tiny_root, editor_dtype, materials_dtype, paint_steps, shape_kind, shape_steps,
-                              tiny_editor, tiny_materials)
+                              tiny_editor, tiny_materials, tiny_matting)
 
 FAMILY_FACTS: dict[str, FamilyFacts] = {name: facts_of(name) for name in FAMILIES}
 
@@ -72,8 +72,7 @@ def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
     return dict(
         grounding=ModelSpec(role="grounding", repo_id="tiny/qwen3-vl", local_path=root / "qwen3-vl",
                             size_bytes=8 << 20, options={"max_new_tokens": 40_960, "max_pixels": 256 * 256}),
-        matting=ModelSpec(role="matting", repo_id="tiny/birefnet", local_path=root / "birefnet",
-                          revision=BIREFNET_REVISION, size_bytes=1 << 20, trust_remote_code=True),
+        matting=tiny_matting(root),
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
         materials=tiny_materials(root),
@@ -93,16 +92,17 @@ TINY_SETS: dict[str, Callable[[Path, str, str | None], ModelSet]] = {name: _tiny
 
 
 def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
-                   shape: str | None = None, editor: str = DEFAULT_EDITOR) -> ModelSet:
+                   shape: str | None = None, editor: str = DEFAULT_EDITOR, matting: str = DEFAULT_MATTING) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
     ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, a
-    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica, and
-    ``editor`` the image editor's (both are built)."""
-    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS)):
+    ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica,
+    ``editor`` the image editor's and ``matting`` the matting model's (each of both is built)."""
+    for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS), ("matting", matting, MATTING)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
-    return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor))
+    return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor),
+                   matting=tiny_matting(root, matting))
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
@@ -117,7 +117,8 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
     if name == "tiny":
-        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor)
+        return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor,
+                              matting=matting)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")

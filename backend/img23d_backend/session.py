@@ -41,6 +41,8 @@ class Models:
     paint: str = DEFAULT_PAINT        # the texture's paint model: "2.0-turbo" or "2.0"
     editor: str = DEFAULT_EDITOR      # the image editor: "flux2-klein-4b" or "qwen-image-edit-2511" (large GPUs)
     device: str = "auto"              # auto, cuda, cuda:N, mps or cpu
+    # Roles on another device than ``device`` (--device-for): (("grounding", "cpu"),).
+    device_for: tuple[tuple[str, str], ...] = ()
     budget_gb: float | None = None    # device memory the models may use; None: free minus a reserve
     offline: bool = False             # never download
     # Accept the licences of these models that restrict territory or use (Hunyuan3D-2's): without
@@ -52,7 +54,7 @@ class Models:
         """The models a command's common options name (``cli.build_parser``'s ``common``)."""
         return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
                    matting=args.matting, paint=args.paint, editor=args.editor, device=args.device,
-                   budget_gb=args.budget_gb,
+                   device_for=tuple(getattr(args, "device_for", None) or ()), budget_gb=args.budget_gb,
                    offline=args.offline, accept_licence=args.accept_licence)
 
     def describe(self) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def make_engine(models: Models, out: Path) -> Engine:
         os.environ["HF_HUB_OFFLINE"] = "1"
     accepted = licence_gate.restricted_keys(chosen) if models.accept_licence else frozenset()
     engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser(), device=models.device,
+                                   device_for=dict(models.device_for),
                                    budget_bytes=budget, offline=True if models.offline else None,
                                    accepted_licences=accepted))
     # The general probes; each model's own run before its first load (the model manager).

@@ -59,6 +59,9 @@ class LaunchSettings:
     matting: str = "birefnet"
     editor: str = DEFAULT_EDITOR     # the backend's --editor
     device: str = "auto"
+    # A model on another device than the rest (--device-for ROLE=DEVICE): {"grounding": "cpu"}.
+    device_for: dict[str, str] = field(default_factory=dict)
+    warm_up: bool = False           # --warm-up: one small job right after start, so the first real one is quick
     budget_gb: float = 0.0          # 0 = the backend's own default
     offline: bool = False
     watchdog_seconds: float = 600.0  # a busy backend silent this long is stopped (0 = never)
@@ -84,6 +87,10 @@ class LaunchSettings:
             args += ["--editor", self.editor]
         if self.budget_gb > 0:
             args += ["--budget-gb", f"{self.budget_gb:g}"]
+        for role, device in self.device_for.items():  # named only when set, as --editor: older backends start
+            args += ["--device-for", f"{role}={device}"]
+        if self.warm_up:
+            args.append("--warm-up")
         if self.offline:
             args.append("--offline")
         if self.remote is not None:

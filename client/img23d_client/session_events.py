@@ -16,6 +16,9 @@ from .process import Exited, GarbageLine, WrongVersion
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
+# The job id of the backend's warm-up (serve --warm-up; its service/warmup_job.py JOB_ID): its last event
+# says how long it took, or why it failed, and is shown as a note.
+WARM_UP_JOB = "warm-up"
 
 
 class State(str, Enum):
@@ -89,6 +92,8 @@ class SessionEvents:
         if isinstance(item, protocol.Progress):
             if item.job == self.job_id:
                 self.progress = item
+            elif item.job == WARM_UP_JOB and item.step == item.total:
+                self._note(item.message)
         if isinstance(item, (protocol.Result, protocol.Error)) and item.id in self._awaiting \
                 and not getattr(item, "target", None):
             self.replies[item.id] = item

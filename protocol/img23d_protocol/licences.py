@@ -131,6 +131,8 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("Qwen/Qwen3-VL-4B-Instruct", APACHE_2),
     ModelLicence("Qwen/Qwen3-VL-8B-Instruct", APACHE_2),
     ModelLicence("ZhengPeng7/BiRefNet", MIT),
+    # BiRefNet_HR (--matting birefnet-hr): its model card's licence tag.
+    ModelLicence("ZhengPeng7/BiRefNet_HR", MIT, stated_in="README.md"),
     ModelLicence("tencent/Hunyuan3D-2", TENCENT_HUNYUAN_3D, stated_in="LICENSE"),
     ModelLicence("tencent/Hunyuan3D-2mini", TENCENT_HUNYUAN_3D),
     # Hunyuan3D-2mv (shape from views): its model card's licence tag (tencent-hunyuan-community) links
@@ -154,6 +156,7 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
+    ModelLicence("tiny/birefnet-hr", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet_HR"),
     ModelLicence("tiny/hunyuan3d", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mini"),
     ModelLicence("tiny/hunyuan3d-mv", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mv"),
     ModelLicence("tiny/hunyuan3d-paint", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2"),

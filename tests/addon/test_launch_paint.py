@@ -35,3 +35,26 @@ def test_the_backend_runs_the_chosen_editor(tmp_path: Path) -> None:
     assert "--editor" not in default.command()  # the backend's default: a backend older than the choice starts
     large = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, editor="qwen-image-edit-2511")
     assert _flag(large, "--editor") == "qwen-image-edit-2511"
+
+
+def test_the_backend_gets_the_hr_matting_a_device_per_role_and_the_warm_up_only_when_chosen(tmp_path: Path) -> None:
+    default = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path)
+    command = default.command()
+    assert _flag(default, "--matting") == "birefnet" and "--device-for" not in command and "--warm-up" not in command
+    chosen = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, matting="birefnet-hr",
+                                        device_for={"grounding": "cpu"}, warm_up=True)
+    assert (_flag(chosen, "--matting"), _flag(chosen, "--device-for")) == ("birefnet-hr", "grounding=cpu")
+    assert "--warm-up" in chosen.command()
+
+
+def test_the_warm_ups_last_event_is_shown_as_a_note(tmp_path: Path) -> None:
+    from img23d_client import session as session_mod
+
+    settings = process_mod.LaunchSettings(python=tmp_path / "python", runs_dir=tmp_path, warm_up=True)
+    session = session_mod.BackendSession(lambda: settings)
+    protocol = session_mod.protocol
+    session._handle(protocol.Progress(job="warm-up", stage="warm-up", step=1, total=1,
+                                      message="warm-up done in 3.2 s (a small job on a made-up picture)"))
+    assert session.messages[-1] == "warm-up done in 3.2 s (a small job on a made-up picture)"
+    session._handle(protocol.Progress(job="someone-else", stage="shape", step=1, total=1, message="not ours"))
+    assert "not ours" not in session.messages

@@ -104,9 +104,10 @@ def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, ca
     assert cli.main(["models", "--models", "tiny", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["models"]
     # The clean family's shape (and its Label model's) and paint replicas too, the material model's and both
-    # editors', and Hunyuan3D-2mv's (names with views).
-    assert len(rows) == 13 and all(row["downloaded"] for row in rows)
+    # editors', Hunyuan3D-2mv's (names with views) and BiRefNet_HR's.
+    assert len(rows) == 14 and all(row["downloaded"] for row in rows)
     assert {row["licence"]["replicates"] for row in rows} >= {"tencent/Hunyuan3D-2mini", "ZhengPeng7/BiRefNet",
+                                                              "ZhengPeng7/BiRefNet_HR",
                                                               "black-forest-labs/FLUX.2-klein-4B",
                                                               "Qwen/Qwen-Image-Edit-2511"}
 

@@ -115,7 +115,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["format"] == TINY_FORMAT
     assert manifest["transformers"] and manifest["hy3dgen"]
-    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "hunyuan3d", "hunyuan3d-mv", "hunyuan3d-paint",
+    assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "birefnet-hr", "hunyuan3d", "hunyuan3d-mv", "hunyuan3d-paint",
                                        "depth-anything",
                                        "marigold-iid-appearance", "flux2-klein-4b", "qwen-image-edit-2511", "step1x-3d",
                                        "step1x-3d label", "step1x-texture"}

@@ -9,6 +9,9 @@ from pathlib import Path
 import torch
 
 from backend_proc import BackendProcess
+from testdata import HOUSE
+from img23d_backend.service.warmup_job import JOB_ID as WARM_UP_JOB
+from img23d_client.session_events import WARM_UP_JOB as CLIENT_WARM_UP_JOB
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.grounding.ask import load_grounding
@@ -57,5 +60,32 @@ def test_the_service_preloads_after_hello_without_a_job(backend_env: dict[str, s
             assert time.monotonic() < deadline, "the shape model was never preloaded"
             time.sleep(0.2)
         assert status["data"]["state"] == "idle" and status["data"]["models"]["models"]["grounding"]["tier"] == "dropped"
+    finally:
+        proc.close()
+
+
+def test_serve_warm_up_runs_a_small_job_first_and_reports_its_seconds(backend_env: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    """``serve --warm-up`` runs a job on a made-up picture after hello (every chain model loaded, none of its
+    run folders kept), says its seconds in the status and the log, and the first real job, sent while it
+    runs, waits for it and then reads nothing from disk."""
+    runs = tmp_path / "runs"
+    proc = BackendProcess(backend_env, runs, "--warm-up")
+    try:
+        proc.next(lambda e: e["type"] == "hello", timeout=WAIT)
+        proc.send({"type": "detect", "id": "first", "image": str(HOUSE), "targets": ["house"]})
+        reply = proc.reply("first", timeout=WAIT)
+        assert reply["type"] == "result" and reply["ok"], reply
+        status = proc.request({"type": "status", "id": "s"}, timeout=WAIT)["data"]
+        assert status["warm_up"]["state"] == "done" and status["warm_up"]["seconds"] > 0, status["warm_up"]
+        loads = {role: model["loads_from_disk"] for role, model in status["models"]["models"].items()}
+        assert {role: loads[role] for role in ("grounding", "matting", "shape", "paint")} == dict.fromkeys(
+            ("grounding", "matting", "shape", "paint"), 1)  # the first job read nothing: the warm-up had
+        assert [run.name for run in runs.iterdir() if (run / "manifest.json").is_file()] == [
+            next(run.name for run in runs.iterdir() if "house_scene" in run.name)]  # the artist's run alone
+        assert any("warm-up job on a made-up picture: done in" in line for line in proc.stderr_lines)
+        # The add-on's note: the warm-up's last event, with its seconds; the waiting job said why it waited.
+        [note] = [e for e in proc.seen if e["type"] == "progress" and e["job"] == WARM_UP_JOB and e["step"] == 1]
+        assert note["message"].startswith("warm-up done in ") and WARM_UP_JOB == CLIENT_WARM_UP_JOB
     finally:
         proc.close()

@@ -25,6 +25,7 @@ from .. import __version__
 from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
+from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import recover_interrupted
 from . import batch, chain, models, probe
 from .options import add_job_options, job_options, usage_message
@@ -64,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "on a 12 GB card) or qwen-image-edit-2511 (20B, 57.7 GB of weights: a GPU of about "
                             "48 GB or more)")
         p.add_argument("--device", default="auto", help="auto, cuda, cuda:N, mps or cpu")
+        p.add_argument("--device-for", action="append", type=device_for_argument, default=[], metavar="ROLE=DEVICE",
+                       help="one model on another device than --device (repeatable), e.g. grounding=cpu: Qwen3-VL in "
+                            "RAM, the others on the GPU, to fit a smaller card; roles: " + ", ".join(MOVABLE_ROLES))
         p.add_argument("--budget-gb", type=float, default=None,
                        help=f"device memory the models may use, {BUDGET_GB_MIN:g} to {BUDGET_GB_MAX:g} "
                             "(default: free memory minus 1 GB)")
@@ -100,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--preload", default="",
                      help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
                           '("default": those three); the heavy imports happen then anyway')
+    srv.add_argument("--warm-up", action="store_true",
+                     help="after loading, run one small job on a made-up picture so the first real job does not pay "
+                          "for kernels and caches; jobs sent meanwhile wait for it (its seconds: the log, status)")
     probe.add_parser(sub)
     models.add_parser(sub)
     batch.add_parser(sub, common)
@@ -351,7 +358,7 @@ def _serve(args: argparse.Namespace) -> int:
     raise_on_signals()  # only now: the server's loop is what catches them
     try:
         code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload),
-                      client_timeout=args.client_timeout).serve()
+                      client_timeout=args.client_timeout, warm_up=args.warm_up).serve()
     finally:  # a fatal error too: the job's workers (the UV unwrap's) never outlive the service
         end_children()
     out.flush()

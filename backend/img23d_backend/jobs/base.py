@@ -23,6 +23,7 @@ from PIL import Image
 from .. import __version__
 from ..env import failpoints
 from ..models import placement
+from ..models.matting_model import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
@@ -85,7 +86,8 @@ class JobRun:
         manifest = Manifest(job_id=job.id, kind=cls.kind, backend_version=__version__,
                             targets=list(getattr(request, "targets", [])), options=asdict(request.options),
                             device=str(engine.device),
-                            models={role: _model_record(engine.manager.spec(role)) for role in engine.manager.roles})
+                            models={role: {**_model_record(engine.manager.spec(role)), **engine.runtime_record(role)}
+                                    for role in engine.manager.roles})
         return RunFolder.create(cls.runs_dir(engine, request), cls.folder_label(request), manifest)
 
     @classmethod
@@ -266,9 +268,11 @@ class JobRun:
 
     def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
         """All crops in one batch; after running out of memory, one at a time."""
+        side = input_side(self.manager.spec("matting"))  # 2048 for BiRefNet_HR
+
         def run(batch: list[Any]) -> list[Any]:
             return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
-                                 progress=self.progress)
+                                 progress=self.progress, input_size=side)
 
         def one_by_one() -> list[Any]:
             results: list[Any] = []

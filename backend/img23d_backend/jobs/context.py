@@ -14,10 +14,11 @@ from typing import Any, Callable
 
 from img23d_protocol import ErrorCode, Message, ProtocolError, StepCosts, model_family
 
+from ..env import gpu_knobs
 from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
 from ..families.table import family_of
-from ..models import dtypes, preflight, step_costs
+from ..models import dtypes, preflight, role_devices, step_costs
 from ..models.editor_model import QWEN_EDIT_CHOICE
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
@@ -37,6 +38,7 @@ class EngineSettings:
     models: ModelSet
     runs_dir: Path
     device: str = "auto"                 # auto, cuda, cuda:N, mps, cpu
+    device_for: dict[str, str] = field(default_factory=dict)  # a role on another device (models/role_devices.py)
     budget_bytes: int | None = None      # device memory for models; None = free minus a reserve
     offline: bool | None = None          # None = from HF_HUB_OFFLINE / IMG23D_OFFLINE
     policy: Policy = Policy.MANAGED      # the others exist for the benchmark's comparison
@@ -74,7 +76,9 @@ class EngineContext:
         self.settings = settings
         self.device = pick_device(settings.device)
         self.manager = ModelManager(self.device, budget_bytes=settings.budget_bytes, offline=settings.offline,
-                                    policy=settings.policy)
+                                    policy=settings.policy,
+                                    role_devices=role_devices.pick_role_devices(settings.device_for, self.device))
+        self.manager.precision = gpu_knobs.tf32_scope  # TF32 where the role in use allows it (CUDA only)
         self.manager.accepted_licences = settings.accepted_licences
         register_models(self.manager, settings.models)
 
@@ -120,7 +124,30 @@ class EngineContext:
         sizes = {role: model["bytes"] for role, model in self.manager.snapshot()["models"].items()}
         paint = sum(sizes[role] for role in PAINT_ROLES if role in sizes) if self.can_paint else None
         shape = self.shape_weights if self.shape_weights is not None else sizes.get("shape", 0)
-        return preflight.limits(self.device, shape, paint, guidance=self.classifier_free, memory=self.shape_memory)
+        return preflight.limits(self.device, shape, paint, guidance=self.classifier_free, memory=self.shape_memory,
+                                room=self.total_room())
+
+    def runtime_record(self, role: str) -> dict[str, Any]:
+        """How ``role``'s model runs, for the manifest: its device, whether its float32 products run in TF32
+        (``env/gpu_knobs.py``, CUDA only) and, for Qwen3-VL, its attention implementation."""
+        device = self.manager.device_of(role)
+        record: dict[str, Any] = {"device": str(device), "tf32": gpu_knobs.tf32_allowed(role, device)}
+        if role == "grounding":
+            record["attention"] = gpu_knobs.attention_for(device)
+        return record
+
+    def ram_sizes(self) -> dict[str, int]:
+        """Each role placed in RAM beside a GPU (--device-for ROLE=cpu): its weights there, float32 on a CPU
+        (twice its spec's 16-bit estimate) until measured."""
+        models = self.manager.snapshot()["models"]
+        return {role: models[role]["bytes"] if models[role]["measured"] else 2 * self.manager.spec(role).size_bytes
+                for role in self.manager.role_devices if role in models}
+
+    def total_room(self) -> preflight.Room:
+        """What the machine holds for a stage at all: its RAM less what the roles kept in RAM hold there for
+        good, and the GPU's memory (each device's memory counted apart)."""
+        held = role_devices.ram_held(self.ram_sizes(), self.manager.role_devices, self.device)
+        return role_devices.beside_ram(preflight.total_room(self.device), held)
 
     @property
     def clean_paint_weights(self) -> int | None:

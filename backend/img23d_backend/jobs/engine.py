@@ -13,9 +13,10 @@ from typing import Any, Callable
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
                              ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest)
 
-from ..models import step_costs
+from ..models import preflight, role_devices, step_costs
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
+from ..models.matting_memory import check_matting
 from .base import JobRun
 from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
@@ -52,6 +53,11 @@ class Engine(EngineContext):
             request.options = replace(request.options, octree_resolution=shape_kind(
                 self.manager.spec("shape")).octree_for(request.options.octree_resolution))
         kind.check_memory(request, self)
+        # The models kept in RAM beside a GPU (--device-for ROLE=cpu) must fit there at all.
+        role_devices.check_ram_roles(self.ram_sizes(), self.manager.role_devices, preflight.total_room(self.device))
+        if "matting" in kind.roles_used(request) and "matting" in self.manager.roles:
+            # The matting model's side decides its memory (BiRefNet_HR's 2048: four times BiRefNet's), on its device.
+            check_matting(self.manager.spec("matting"), self.manager.device_of("matting"))
         if "shape" in self.manager.roles:
             check_labels(self.manager.spec("shape"), request.options.symmetry, request.options.sharpness)
         # Nothing is downloaded (or written) when a model it needs has a licence nobody accepted.

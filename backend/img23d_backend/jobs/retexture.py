@@ -57,7 +57,8 @@ class RetextureRun(PaintingRun):
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         # Re-texturing only paints.
-        preflight.check_job(request.options, engine.device, shape=False, clean_paint=engine.clean_paint_weights)
+        preflight.check_job(request.options, engine.device, shape=False, clean_paint=engine.clean_paint_weights,
+                            room=engine.total_room())
 
     @classmethod
     def roles_used(cls, request: Request) -> tuple[str, ...]:

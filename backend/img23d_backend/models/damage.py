@@ -175,3 +175,17 @@ def _tiny_root(folder: Path) -> Path | None:
 
 def _same(a: Path, b: Path) -> bool:
     return os.path.abspath(a) == os.path.abspath(b)
+
+
+def missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> ProtocolError:
+    """``model_missing`` naming the file a loader could not open, relative to the model's folder."""
+    name = str(exc.filename or exc)
+    try:
+        # abspath, not resolve: a cache's snapshot files are links to blobs, named by the link.
+        name = Path(os.path.abspath(name)).relative_to(os.path.abspath(folder)).as_posix()
+    except ValueError:
+        pass  # a path outside the model's folder: named in full
+    remedy = ("rebuild or replace the folder" if spec.local_path is not None else
+              "Download it again in the add-on's model list (it fetches only what is missing)")
+    return ProtocolError(ErrorCode.MODEL_MISSING, f"{spec.display}: {name} is missing from {folder}; {remedy}",
+                         f"{type(exc).__name__}: {exc}"[:300])

@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -36,7 +36,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env import failpoints
 from . import env_probe, placement
-from .damage import damaged_model, load_errors
+from .damage import damaged_model, load_errors, missing_file
 from .handles import Loader, ModelCounters, ModelHandle, PartLoaders, Policy, Tier
 from .hub import DownloadProgress, part_folders, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
@@ -53,8 +53,14 @@ class ModelManager:
     def __init__(self, device: Any, budget_bytes: int | None = None,
                  ram_budget_bytes: int | None = None, offline: bool | None = None,
                  resolve: Callable[..., Path] = resolve_model_dir, policy: Policy = Policy.MANAGED,
-                 pinned_budget_bytes: int | None = None, host: placement.HostMemory | None = None) -> None:
+                 pinned_budget_bytes: int | None = None, host: placement.HostMemory | None = None,
+                 role_devices: dict[str, Any] | None = None) -> None:
         self.device = device
+        # Roles placed on another device than ``device`` (--device-for grounding=cpu): loaded there and kept
+        # there, outside the device's budget and its eviction; ``device_of`` is where each role's model lives.
+        self.role_devices = {role: where for role, where in (role_devices or {}).items() if where != device}
+        # What a role in use sets around its block (the engine's: env/gpu_knobs.tf32_scope); nothing by default.
+        self.precision: Callable[[str, Any], Any] = lambda role, device: nullcontext()
         self.policy = Policy(policy)
         self.budget_bytes = budget_bytes
         self.ram_budget_bytes = ram_budget_bytes
@@ -90,6 +96,14 @@ class ModelManager:
 
     def spec(self, role: str) -> ModelSpec:
         return next(iter(self._roles[role].values())).spec
+
+    def device_of(self, role: str) -> Any:
+        """The device ``role``'s model is loaded on and runs on: its own, or the manager's."""
+        return self.role_devices.get(role, self.device)
+
+    def _on_device(self, handle: ModelHandle) -> bool:
+        """Whether ``handle`` lives on the manager's device, within its budget (not on a role's own)."""
+        return handle.spec.role not in self.role_devices
 
     @property
     def roles(self) -> list[str]:
@@ -161,7 +175,8 @@ class ModelManager:
                 raise
             objects = {handle.part: handle.loaded.obj for handle in held}  # type: ignore[union-attr]
         try:
-            yield objects[""] if "" in objects else objects
+            with self.precision(role, self.device_of(role)):
+                yield objects[""] if "" in objects else objects
         finally:
             with self._lock:
                 self._release(held)
@@ -209,37 +224,41 @@ class ModelManager:
     def _make_resident(self, handle: ModelHandle) -> None:
         if handle.tier is Tier.DEVICE:
             return
-        self._make_room(handle.size, keep=handle)
+        budgeted = self._on_device(handle)  # a role on its own device takes nothing of the device's budget
+        if budgeted:
+            self._make_room(handle.size, keep=handle)
         if handle.tier is Tier.RAM:
             assert handle.loaded is not None
-            handle.counters.bytes_moved += placement.move(handle.loaded, self.device, host=self.host)
+            handle.counters.bytes_moved += placement.move(handle.loaded, self.device_of(handle.spec.role),
+                                                          host=self.host)
             handle.counters.moves_to_device += 1  # its pinned copy, if it had one, is given back
         else:
             self._load(handle)
-            # Measured now: an estimate that fell short must not leave the others over the budget.
-            self._make_room(handle.size, keep=handle)
+            if budgeted:  # measured now: an estimate that fell short must not leave the others over the budget
+                self._make_room(handle.size, keep=handle)
         handle.tier = Tier.DEVICE
 
     def _load(self, handle: ModelHandle) -> None:
         started = time.perf_counter()
+        device = self.device_of(handle.spec.role)
         # The one place that readies the environment, before any loader runs and before any
         # download: torchvision for every loader (doing it per loader once left matting without
         # it), then the probes this model declares, so a broken build is named, not a crash.
-        env_probe.ready_for_load(handle.spec, self.device)
+        env_probe.ready_for_load(handle.spec, device)
         folder = self._resolve(handle.spec, offline=self.offline, progress=self.download_progress,
                                token=self.token, accepted_licences=self.accepted_licences)
         try:
             failpoints.hit(f"load.{handle.spec.role}")
-            loaded = handle.loader(folder, self.device)
+            loaded = handle.loader(folder, device)
         except FileNotFoundError as exc:
             # A file of the model, not the disk: the cache lost it, or it never fully arrived.
-            raise _missing_file(handle.spec, folder, exc) from exc
+            raise missing_file(handle.spec, folder, exc) from exc
         except load_errors() as exc:  # the types a damaged file makes loaders raise (``damage``)
             damaged = damaged_model(handle.spec, part_folders(handle.spec, folder), exc)
             if damaged is None:
                 raise  # none of its files is damaged: a bug or the environment, reported as it was
             raise damaged from exc
-        loaded.device = self.device
+        loaded.device = device
         handle.loaded = loaded
         handle.size = placement.weight_bytes(loaded)
         handle.measured = True
@@ -262,11 +281,11 @@ class ModelManager:
             self._evict(victim)
 
     def _resident_bytes(self, exclude: ModelHandle) -> int:
-        return sum(h.size for h in self._units() if h.tier is Tier.DEVICE and h is not exclude)
+        return sum(h.size for h in self._units() if h.tier is Tier.DEVICE and h is not exclude and self._on_device(h))
 
     def _lru_evictable(self, exclude: ModelHandle) -> ModelHandle | None:
         candidates = [h for h in self._units()
-                      if h.tier is Tier.DEVICE and h is not exclude and h.in_use == 0]
+                      if h.tier is Tier.DEVICE and h is not exclude and h.in_use == 0 and self._on_device(h)]
         return min(candidates, key=lambda h: h.last_used, default=None)
 
     def _evict(self, handle: ModelHandle) -> None:
@@ -352,7 +371,9 @@ class ModelManager:
                 "budget_bytes": self.budget(),
                 "pinned_bytes": self.pinned_bytes(),
                 "pinned_budget_bytes": self.pinned_budget(),
-                "models": {role: _role_record(handles) for role, handles in self._roles.items()},
+                "models": {role: {**_role_record(handles), **({"device": str(self.role_devices[role])}
+                                                              if role in self.role_devices else {})}
+                           for role, handles in self._roles.items()},
             }
 
 
@@ -373,17 +394,3 @@ def _role_record(handles: dict[str, ModelHandle]) -> dict[str, Any]:
             "pinned_bytes": sum(handle.loaded.pinned_bytes for handle in parts if handle.loaded is not None),
             **asdict(_summed(handle.counters for handle in parts)),
             "parts": {handle.part: handle.record() for handle in parts}}
-
-
-def _missing_file(spec: ModelSpec, folder: Path, exc: FileNotFoundError) -> ProtocolError:
-    """``model_missing`` naming the file a loader could not open, relative to the model's folder."""
-    name = str(exc.filename or exc)
-    try:
-        # abspath, not resolve: a cache's snapshot files are links to blobs, named by the link.
-        name = Path(os.path.abspath(name)).relative_to(os.path.abspath(folder)).as_posix()
-    except ValueError:
-        pass  # a path outside the model's folder: named in full
-    remedy = ("rebuild or replace the folder" if spec.local_path is not None else
-              "Download it again in the add-on's model list (it fetches only what is missing)")
-    return ProtocolError(ErrorCode.MODEL_MISSING, f"{spec.display}: {name} is missing from {folder}; {remedy}",
-                         f"{type(exc).__name__}: {exc}"[:300])

@@ -316,12 +316,12 @@ def largest_texture(room: Room, on_gpu: bool = False) -> int:
 
 
 def limits(device: Any, shape_models_bytes: int = 0, paint_models_bytes: int | None = None,
-           guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY) -> dict[str, int]:
+           guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY, room: Room | None = None) -> dict[str, int]:
     """For the hello: the largest octree resolution and texture size this machine holds for one
     target while that stage's models are loaded (the manager evicts the other stages' models
     first); ``paint_models_bytes`` None: no texture models, so no texture limit. A setting that
     fits not even at its smallest step is left out: the job's own refusal then explains."""
-    total = total_room(device)
+    total = room or total_room(device)
     found = {"octree_resolution": largest_octree(_beside(total, shape_models_bytes), guidance, _on_gpu(device), memory)}
     if paint_models_bytes is not None:
         found["texture_size"] = largest_texture(_beside(total, paint_models_bytes), on_gpu=_on_gpu(device))

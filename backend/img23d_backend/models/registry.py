@@ -21,6 +21,8 @@ from img23d_protocol import ShapeModelKind
 # The image editor (FLUX.2 [klein] 4B: fills in the hidden parts of an object's crop) lives with its
 # pinned file list and the facts' sources; found here too.
 from .editor_model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
+# The matting models (BiRefNet, pinned: its remote code runs) live in their own module; found here too.
+from .matting_model import BIREFNET_HR_REVISION, BIREFNET_REVISION, DEFAULT_MATTING, MATTING, tiny_matting  # noqa: F401
 # The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
 # lives with its pinned file list and the facts' sources; found here too.
 from .material_model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
@@ -39,8 +41,6 @@ SCENE_ROLES = ("depth", "materials", "editor")
 # hub cannot be reached from where this was written, so each hash below was taken from public
 # code that downloads or loads that very commit, named beside it.
 
-# BiRefNet ships its architecture as remote code: pin the exact commit we trust to run.
-BIREFNET_REVISION = "26e7919b869d089e5096e898c0492898f935604c"
 QWEN3_VL_REVISIONS = {
     # birdhackor/tiny-perceptron-vlm, docs/technical-reviews/artifacts/natural-v4-factual/R.4/
     # retrieval-receipts.json: config.json and README.md retrieved from the hub at this commit.
@@ -79,13 +79,6 @@ def _qwen(size: str, params_b: float) -> ModelSpec:
 
 
 GROUNDING = {"2b": _qwen("2B", 2.2), "4b": _qwen("4B", 4.4), "8b": _qwen("8B", 8.8)}
-MATTING = {
-    "birefnet": ModelSpec(role="matting", repo_id="ZhengPeng7/BiRefNet", revision=BIREFNET_REVISION,
-                          allow_patterns=("*.py", "*.json", "model.safetensors"),
-                          size_bytes=int(0.45 * GB), trust_remote_code=True,
-                          # Its remote code's decoder calls torchvision.ops.deform_conv2d.
-                          probes=("deform_conv2d",)),
-}
 # Relative depth (disparity) from one picture: where each object stands. 24.8 M parameters.
 DEPTH = {
     "da2-small": ModelSpec(role="depth", repo_id="depth-anything/Depth-Anything-V2-Small-hf",
@@ -95,7 +88,6 @@ DEPTH = {
 }
 
 DEFAULT_GROUNDING = "2b"
-DEFAULT_MATTING = "birefnet"
 DEFAULT_DEPTH = "da2-small"
 # Keyed as the other roles' tables: one model, Marigold-IID-Appearance v1.1.
 MATERIALS = {"marigold": MATERIALS_SPEC}
@@ -120,7 +112,8 @@ DEFAULT_MATERIALS = "marigold"
 # 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
 # 16: the large image editor's replica (qwen-image-edit-2511/: Qwen-Image-Edit-2511's folder)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
-TINY_FORMAT: int = 17
+# 18: BiRefNet_HR's replica (birefnet-hr/: the matting stand-in with its own seed, --matting birefnet-hr)
+TINY_FORMAT: int = 18
 
 
 def default_tiny_root() -> Path:

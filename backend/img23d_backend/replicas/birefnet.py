@@ -36,6 +36,10 @@ class MattingDims:
 
 
 TINY = MattingDims(seed=2345, network="tiny", probe_size=256, save_dtype="float32")
+# BiRefNet_HR's replica: the same stand-in (BiRefNet_HR is BiRefNet's network and code with weights
+# trained at 2048: the same keys and dtypes), its own seed so the two cut crops out differently,
+# its final bias centred on a probe of the side it is read at.
+TINY_HR = MattingDims(seed=2346, network="tiny", probe_size=512, save_dtype="float32")
 
 # BiRefNet (matting), published: ~215-220M parameters (Swin-L backbone ~197M of them), 1024x1024
 # input, remote code. ``birefnet_full/birefnet.py`` is a stand-in of that size: a windowed-
@@ -50,8 +54,9 @@ TINY = MattingDims(seed=2345, network="tiny", probe_size=256, save_dtype="float3
 FULL = MattingDims(seed=12_000, network="full", probe_size=512, save_dtype="float16")
 
 
-def config(size: Size) -> MattingDims:
-    return {"tiny": TINY, "full": FULL}[check_size(size)]
+def config(size: str) -> MattingDims:
+    """``tiny``, ``full`` (``replica_common.Size``) or ``tiny-hr``: BiRefNet_HR's tiny replica."""
+    return TINY_HR if size == "tiny-hr" else {"tiny": TINY, "full": FULL}[check_size(size)]
 
 
 def construct(dims: MattingDims) -> dict[str, Any]:

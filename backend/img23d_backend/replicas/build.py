@@ -14,6 +14,7 @@ for the real models, without network access and in seconds on a CPU:
       manifest.json
       qwen3-vl/                          save_pretrained of model + processor
       birefnet/                          config.json (auto_map), model.safetensors, remote code
+      birefnet-hr/                       the same for BiRefNet_HR (its own seed; read at 2048)
       hunyuan3d/hunyuan3d-dit-v2-mini/   config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/  FlashVDM's VAE: config.yaml + model.fp16.safetensors
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/ +
@@ -89,6 +90,7 @@ def replica_folders(families: Iterable[str] | None = None) -> tuple[str, ...]:
     Two replicas given one folder are refused: one would overwrite the other."""
     shared = tiny_model_set(Path("."))
     folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
+    folders.append(folder_name(tiny_model_set(Path("."), matting="birefnet-hr").matting))
     folders.append(folder_name(tiny_model_set(Path("."), editor=QWEN_EDIT_CHOICE).editor))
     for name in FAMILIES if families is None else families:
         for folder in FAMILIES[name].replicas().tiny_folders:
@@ -156,6 +158,9 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
         folder_name(materials_spec): materials.build(spec_folder(materials_spec), materials.config("tiny")),
         folder_name(editor_spec): editor.build(spec_folder(editor_spec), editor.config("tiny")),
     }
+    hr_matting = tiny_model_set(root, matting="birefnet-hr").matting  # the HR matting model's replica
+    entries[folder_name(hr_matting)] = {**manifest_path(hr_matting),
+                                        **birefnet.build(spec_folder(hr_matting), birefnet.config("tiny-hr"))}
     large_editor = tiny_model_set(root, editor=QWEN_EDIT_CHOICE).editor  # the second editor's replica
     entries[folder_name(large_editor)] = qwen_edit.build(spec_folder(large_editor), qwen_edit.config("tiny"))
     for name, family in FAMILIES.items():

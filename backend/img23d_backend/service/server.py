@@ -24,7 +24,7 @@ import time
 from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, Error, ErrorCode,
-                             FetchRequest, Hello, Message, ModelsRequest, OverlongLine, ProtocolError, Result,
+                             FetchRequest, Hello, Message, ModelsRequest, OverlongLine, Progress, ProtocolError, Result,
                              RunsRequest, ShutdownRequest, StatusRequest, UploadRequest, bounded_lines,
                              check_peer_hello, decode, request_id_of)
 
@@ -40,10 +40,13 @@ from ..runs.folders import recover_interrupted
 from .run_index import list_runs, run_files
 from .transfers import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
+from .warmup_job import JOB_ID as WARM_UP_JOB
+from .warmup_job import WarmUpJob
 
 log = logging.getLogger(__name__)
 
 EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
+WAIT_NOTE_SECONDS = 5.0   # how often a job waiting for the warm-up says so
 
 
 class _ReadClock(io.RawIOBase):
@@ -66,8 +69,10 @@ class _ReadClock(io.RawIOBase):
 
 class Server:
     def __init__(self, engine: Engine, stdin: BinaryIO, stdout: TextIO, preload: tuple[str, ...] = (),
-                 client_timeout: float = 0.0) -> None:
+                 client_timeout: float = 0.0, warm_up: bool = False) -> None:
         self.engine = engine
+        # --warm-up: one small job on a made-up picture after the imports; real jobs wait for it.
+        self.warm_up = WarmUpJob() if warm_up else None
         self.client_timeout = client_timeout  # > 0: end when the add-on has sent nothing this long
         self._client_lost = False
         self.preload = preload  # model roles to load right after hello (besides the imports)
@@ -138,7 +143,16 @@ class Server:
         self.send_hello()
         # After the hello, on a thread: a big runs folder must not delay the handshake.
         threading.Thread(target=self._recover, name="recover-runs", daemon=True).start()
-        start_warm_up(self.engine.manager, self.preload)
+        imports = start_warm_up(self.engine.manager, self.preload)
+        if self.warm_up is not None:
+            warm = self.warm_up
+
+            def warm_up_job() -> None:
+                imports.join()  # the heavy imports first, as they were started
+                warm.run(self.engine)
+                self.send(Progress(job=WARM_UP_JOB, stage="warm-up", step=1, total=1, message=warm.sentence()))
+
+            threading.Thread(target=warm_up_job, name="img23d-warm-up-job", daemon=True).start()
         # The add-on's own bounded reader: a line over the limit is dropped in pieces, never held.
         for raw in bounded_lines(self.stdin):
             if isinstance(raw, OverlongLine):
@@ -196,6 +210,11 @@ class Server:
         return True
 
     def _run_job(self, request: Message, job: Job) -> None:
+        # One job at a time on the engine: the warm-up's first. Meanwhile the job says why it waits (which
+        # also tells the add-on's watchdog that the backend is alive).
+        while self.warm_up is not None and not self.warm_up.done.wait(timeout=WAIT_NOTE_SECONDS):
+            self.send(Progress(job=job.id, stage="warm-up", step=0, total=1,
+                               message="waiting for the backend's warm-up to finish"))
         try:
             result: Message = Result(id=job.id, ok=True, data=self.engine.run(request, job).to_dict())
         except ProtocolError as exc:
@@ -241,6 +260,7 @@ class Server:
         self.send(Result(id=request.id, ok=True, data={
             "state": "busy" if job else "idle", "job": job.id if job else None, "kind": kind if job else None,
             "memory": device_memory(self.engine.device).to_dict(), "models": self.engine.manager.snapshot(),
+            "warm_up": self.warm_up.to_dict() if self.warm_up is not None else None,
         }))
         return True
 
@@ -270,6 +290,8 @@ class Server:
         close its manifest here, because the process is about to end under it."""
         with self._job_lock:
             job, worker = self._job, self._worker
+        if self.warm_up is not None:
+            self.warm_up.job.cancel.cancel()
         if job is not None:
             job.cancel.cancel()
         if worker is not None:

@@ -26,7 +26,7 @@ from .foreground import refine_cutout
 
 log = logging.getLogger(__name__)
 
-INPUT_SIZE = 1024
+INPUT_SIZE = 1024  # BiRefNet's; BiRefNet_HR reads crops at 2048 (its spec's input_size: models/matting_model.py)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_FOREGROUND = 0.002  # a cut-out with less than 0.2% opaque pixels has nothing in it
@@ -51,14 +51,14 @@ def matting_loader(spec: ModelSpec):  # -> Loader
     return load
 
 
-def _to_tensor(crops: list[Image.Image], device: Any, dtype: Any) -> Any:
+def _to_tensor(crops: list[Image.Image], device: Any, dtype: Any, input_size: int = INPUT_SIZE) -> Any:
     import torch
 
     mean = np.array(IMAGENET_MEAN, dtype=np.float32)
     std = np.array(IMAGENET_STD, dtype=np.float32)
     arrays = []
     for crop in crops:
-        resized = crop.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
+        resized = crop.convert("RGB").resize((input_size, input_size), Image.Resampling.BILINEAR)
         arrays.append((np.asarray(resized, dtype=np.float32) / 255.0 - mean) / std)
     batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
     return batch.to(device=device, dtype=dtype)
@@ -72,8 +72,9 @@ class UnusableMatte:
 
 
 def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: CancelToken,
-          progress: ProgressFn) -> list[Image.Image | UnusableMatte]:
-    """RGBA cut-outs of ``crops``, same sizes, in batches of ``batch_size``."""
+          progress: ProgressFn, input_size: int = INPUT_SIZE) -> list[Image.Image | UnusableMatte]:
+    """RGBA cut-outs of ``crops``, same sizes, in batches of ``batch_size``, each read by the model at
+    ``input_size`` x ``input_size`` (the side it was trained at)."""
     import torch
 
     dtype = next(model.parameters()).dtype
@@ -82,12 +83,12 @@ def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: Canc
     for start in range(0, len(crops), max(1, batch_size)):
         cancel.check()
         chunk = crops[start:start + max(1, batch_size)]
-        masks = list(_predict(model, chunk))
+        masks = list(_predict(model, chunk, input_size))
         broken = [i for i, mask in enumerate(masks) if not np.isfinite(mask).all()]
         if broken and dtype != torch.float32:
             log.warning("BiRefNet gave a matte with NaN/inf in %s; running %d crop(s) again in fp32",
                         dtype, len(broken))
-            for index, mask in zip(broken, _predict_in_fp32(model, [chunk[i] for i in broken])):
+            for index, mask in zip(broken, _predict_in_fp32(model, [chunk[i] for i in broken], input_size)):
                 masks[index] = mask
         for crop, mask in zip(chunk, masks):
             if not np.isfinite(mask).all():
@@ -104,17 +105,17 @@ def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: Canc
     return results
 
 
-def _predict(model: Any, crops: list[Image.Image]) -> Any:
+def _predict(model: Any, crops: list[Image.Image], input_size: int = INPUT_SIZE) -> Any:
     """Foreground probabilities [N, H, W] (float32, on the CPU) at the model's input size."""
     import torch
 
     parameter = next(model.parameters())
     with torch.inference_mode():
-        logits = model(_to_tensor(crops, parameter.device, parameter.dtype))[-1]
+        logits = model(_to_tensor(crops, parameter.device, parameter.dtype, input_size))[-1]
         return logits.float().sigmoid().cpu().numpy()[:, 0]
 
 
-def _predict_in_fp32(model: Any, crops: list[Image.Image]) -> Any:
+def _predict_in_fp32(model: Any, crops: list[Image.Image], input_size: int = INPUT_SIZE) -> Any:
     """``_predict`` with the model briefly in fp32 (twice its memory), then back as it was.
 
     fp16 -> fp32 -> fp16 is exact, so the model the manager keeps is unchanged afterwards.
@@ -124,7 +125,7 @@ def _predict_in_fp32(model: Any, crops: list[Image.Image]) -> Any:
     dtype = next(model.parameters()).dtype
     model.to(dtype=torch.float32)
     try:
-        return _predict(model, crops)
+        return _predict(model, crops, input_size)
     finally:
         model.to(dtype=dtype)
 

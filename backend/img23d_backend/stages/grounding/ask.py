@@ -14,6 +14,7 @@ from typing import Any
 
 from PIL import Image
 
+from ...env.gpu_knobs import attention_for
 from ...env.job_control import CancelToken, ProgressFn
 from ...models.dtypes import grounding_dtype
 from ...models.placement import LoadedModel
@@ -42,6 +43,7 @@ def load_grounding(folder: Path, device: Any) -> LoadedModel:
     processor = AutoProcessor.from_pretrained(str(folder))
     model = AutoModelForImageTextToText.from_pretrained(
         str(folder), dtype=grounding_dtype(device), device_map={"": str(device)},
+        attn_implementation=attention_for(device),  # flash_attention_2, sdpa or eager: env/gpu_knobs.py
         use_safetensors=True)  # never unpickle a checkpoint
     model.eval()
     return LoadedModel(obj=GroundingModel(model, processor), modules=[model])

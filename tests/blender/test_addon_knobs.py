@@ -1,0 +1,31 @@
+"""The preferences of issue 57 reach the backend's command line: BiRefNet_HR as the matting model,
+the grounding model on the CPU, and the warm-up; each left off the command line while not chosen."""
+
+from __future__ import annotations
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from blender_support import ADDON_MODULE  # noqa: E402
+
+
+def _flag(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+@pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
+def test_matting_grounding_on_cpu_and_warm_up_reach_the_launch(addon) -> None:
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    items = {item.identifier for item in prefs.bl_rna.properties["matting"].enum_items}
+    assert items == {"birefnet", "birefnet-hr"} and prefs.matting == "birefnet"
+    command = prefs.launch_settings().command()
+    assert "--device-for" not in command and "--warm-up" not in command
+    try:
+        prefs.matting, prefs.grounding_on_cpu, prefs.warm_up = "birefnet-hr", True, True
+        command = prefs.launch_settings().command()
+        assert _flag(command, "--matting") == "birefnet-hr" and _flag(command, "--device-for") == "grounding=cpu"
+        assert "--warm-up" in command
+        assert "birefnet-hr" in prefs.model_configuration()  # the models listing is asked again
+    finally:
+        prefs.matting, prefs.grounding_on_cpu, prefs.warm_up = "birefnet", False, False
