@@ -42,4 +42,4 @@ PROTOCOL_MINOR = 20  # 1: models, download, delete (the model manager); 2: retex
 # 19: views (views.py): a generate request's pictures of a name from its left, back and right, a retexture
 #     request's of its mesh
 # 20: splats (splats.py): the splats option, each target's splats and the "splats" artifact; the image
-#     editors' rows (editors.py), which the add-on and the client list
+#     editors' rows (editors.py), which the add-on and the client list; BiRefNet_HR's licence row
