@@ -31,6 +31,7 @@ from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
 from ..stages.editing import EditRequest, edit_images
 from ..stages.editor_parts import EditorOptions
+from ..stages.step_context import StepContext
 from .cutting import Cut
 
 STAGE = "completion"
@@ -41,7 +42,7 @@ def roles(options: Any) -> tuple[str, ...]:
     return ("editor",) if options.complete_hidden != "never" else ()
 
 
-def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cuts: dict[str, Cut]) -> None:
+def complete_hidden(run: StepContext, image: LoadedImage, firsts: list[TargetRecord], cuts: dict[str, Cut]) -> None:
     """Judge and complete ``run``'s targets in place: each completed cut's ``cutout`` becomes the
     completed cut-out, each judged record gets its ``completion``."""
     mode = run.options.complete_hidden
@@ -88,7 +89,7 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
             run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']}){shown}")
 
 
-def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,
+def _hidden(run: StepContext, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,
             decision: occlusion.Decision, picture: np.ndarray) -> tuple[fill.Hidden, tuple[int, int, int, int]]:
     """What the editor completes for a target, and the crop's rectangle: its crop grown toward the
     detections in front of it (``room``; its own when none runs into an edge), its cut-out and the mask
@@ -104,7 +105,7 @@ def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: 
                        occluders=tuple(other.name for other in decision.hiders)), rect
 
 
-def _with_views(run: Any, hidden: list[fill.Hidden]) -> list[fill.Hidden]:
+def _with_views(run: StepContext, hidden: list[fill.Hidden]) -> list[fill.Hidden]:
     """Each target with its own name's views as the editor is shown them (``references.on_white``), as
     many as the editor takes beside the crop; a view that cannot be read or cut out is said in one
     sentence and left out."""
@@ -161,14 +162,14 @@ def _seen(record: TargetRecord, cut: Cut | None, scale: float) -> covering.Seen:
     return covering.Seen(record.target, box, cut.rect, np.asarray(matte.getchannel("A")))
 
 
-def _rematte(run: Any, pictures: list[Image.Image]) -> list[Any]:
+def _rematte(run: StepContext, pictures: list[Image.Image]) -> list[Any]:
     """BiRefNet on the completed pictures, through the job's matting path (batched, the
     out-of-memory retry, NaN checks)."""
     with run.manager.use("matting") as model:
         return run.matte_all(model, pictures)
 
 
-def _editor_call(run: Any) -> fill.Edit:
+def _editor_call(run: StepContext) -> fill.Edit:
     """The image editor as completion calls it: ``stages.editing.edit_images`` on the job's model
     manager and cancel token (its model is loaded at the first call, inside completion's boundary: a
     failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""

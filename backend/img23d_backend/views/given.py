@@ -38,6 +38,7 @@ from PIL import Image
 from ..readers.images import LoadedImage, load_image, read_picture_file
 from ..runs.folders import TargetRecord
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..stages.step_context import StepContext
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class _View:
     left_out: str | None = None
 
 
-def prepare_views(run: Any, firsts: list[TargetRecord], cutouts: dict[str, Any]) -> dict[str, ObjectViews]:
+def prepare_views(run: StepContext, firsts: list[TargetRecord], cutouts: dict[str, Any]) -> dict[str, ObjectViews]:
     """Read, keep, cut out and scale the views of ``run``'s names; returns each live record's views by stem
     (records of names without views have none) and fills ``TargetRecord.views`` / ``views_left_out``.
     ``firsts``: each target instance's first candidate; ``cutouts``: their front cut-outs by stem."""
@@ -112,7 +113,7 @@ def prepare_views(run: Any, firsts: list[TargetRecord], cutouts: dict[str, Any])
     return found
 
 
-def carry_views(run: Any, source_root: Path, old: TargetRecord, record: TargetRecord) -> ObjectViews | None:
+def carry_views(run: StepContext, source_root: Path, old: TargetRecord, record: TargetRecord) -> ObjectViews | None:
     """A regeneration's object takes the views its Generate run cut out for it: each cut-out copied into
     the new run under the same name, for its shape to take as before; None when it had none. A cut-out
     gone from the source run, or a path that would lead out of it, is left out in one sentence."""
@@ -131,7 +132,7 @@ def carry_views(run: Any, source_root: Path, old: TargetRecord, record: TargetRe
     return ObjectViews(front=run.run_folder.path(record.matte or ""), sides=kept, left_out=left_out)
 
 
-def _read(run: Any, name: str, stem: str, side: str, source: str) -> _View:
+def _read(run: StepContext, name: str, stem: str, side: str, source: str) -> _View:
     """The view's picture, read as untrusted, and its file kept as given; or why it is left out."""
     view = _View(side=side, source=source)
     try:
@@ -149,7 +150,7 @@ def _read(run: Any, name: str, stem: str, side: str, source: str) -> _View:
     return view
 
 
-def _cut_out(run: Any, views: list[_View]) -> None:
+def _cut_out(run: StepContext, views: list[_View]) -> None:
     """Each readable view's cut-out: its own alpha when it has a real one, else the job's matting model's."""
     to_matte = []
     for view in views:
@@ -190,7 +191,7 @@ def object_rows(cutout: Image.Image) -> tuple[int, int, int, int] | None:
     return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
 
 
-def _scaled(run: Any, name: str, stem: str, view: _View, front: Image.Image) -> Path | None:
+def _scaled(run: StepContext, name: str, stem: str, view: _View, front: Image.Image) -> Path | None:
     """The view's cut-out at the front's height and baseline, written beside its given file; None, with
     ``view.left_out`` set (and nothing written), when its height is beyond what the artist could mean."""
     side_box, front_box = object_rows(view.cutout), object_rows(front)
@@ -231,7 +232,7 @@ def to_front_scale(cutout: Image.Image, box: tuple[int, int, int, int], front_si
     return canvas
 
 
-def _say_left_out(run: Any, name: str, view: _View) -> None:
+def _say_left_out(run: StepContext, name: str, view: _View) -> None:
     """Once per view: the log, the progress and the manifest's warnings."""
     sentence = view.left_out or ""
     if f" view of {name!r} " not in sentence:  # the cut-out's sentences do not know the name
