@@ -4,8 +4,8 @@ Every map the job makes comes back on the artist's UVs: the colour (``texture.pn
 artifact) and, where the material step ran (``jobs.materials``, as in a Generate), glTF's
 metallicRoughness texture (``metallic_roughness.png``, the ``metallic_roughness`` artifact, 1.16).
 More pictures of the mesh (the request's ``views``, 1.19: its left, back and right) are kept in the run
-as given and cut out (``views.given``, as a Generate's), and projected with the front picture onto the colour after painting
-(``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
+as given and cut out (``views.given``, as a Generate's), and projected with the front picture onto the
+colour after painting (``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ def read_given(run: StepContext, firsts: list[TargetRecord], cutouts: Mapping[st
     return {name: NameViews(name, stem, tuple(read[stem])) for name, (stem, _) in wanted.items()}
 
 
-def prepare_views(run: StepContext, given: Mapping[str, NameViews], cutouts: Mapping[str, Any]) -> dict[str, ObjectViews]:
+def prepare_views(run: StepContext, given: Mapping[str, NameViews],
+                  cutouts: Mapping[str, Any]) -> dict[str, ObjectViews]:
     """``given`` (``read_given``'s) brought to the scale of each name's front cut-out (``cutouts``: as the
     job goes on with them, completed where the completion ran) and written; returns each live record's
     views by stem (records of names without views have none) and fills ``TargetRecord.views`` /
