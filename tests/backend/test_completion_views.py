@@ -124,3 +124,28 @@ def test_the_jobs_refusal_counts_each_names_views(tiny_root: Path, tmp_path: Pat
         (engine.step_costs(GenerateRequest(id="w", image="scene.png", targets=["disc"], views=request.views))
          .completion_seconds() + alone) / 2)
     assert engine.step_costs(request).completion_seconds() > alone
+
+
+def test_a_generate_with_views_and_completion_cuts_out_each_view_once(generate, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The views are read, kept and cut out once (``views.given``): the completion takes the cut-outs the
+    views stage keeps, rather than reading and matting each view again."""
+    from img23d_backend.stages import matting
+
+    matted: list[bytes] = []
+    real = matting.matte
+
+    def counted(model: Any, crops: list[Image.Image], **kwargs: Any) -> list[Any]:
+        matted.extend(np.asarray(crop.convert("RGB")).tobytes() for crop in crops)
+        return real(model, crops, **kwargs)
+
+    monkeypatch.setattr(matting, "matte", counted)
+    left, right = _view(tmp_path / "disc-left.png", RED, alpha=False), _view(tmp_path / "lamp-right.png", ORANGE,
+                                                                              alpha=False)
+    back = _view(tmp_path / "disc-back.png", PURPLE, alpha=True)  # its own cut-out: never matted
+    result, _, given = generate({"disc": {"left": str(left), "back": str(back)}, "lamp": {"right": str(right)}})
+    assert all(t.status == "done" for t in result.targets)
+    assert sum(len(r.references) for r in given) == 3  # the completion was shown every view
+    pictures = {path.stem: np.asarray(Image.open(path).convert("RGB")).tobytes() for path in (left, right, back)}
+    assert {stem: matted.count(picture) for stem, picture in pictures.items()} == {
+        "disc-left": 1, "lamp-right": 1, "disc-back": 0}

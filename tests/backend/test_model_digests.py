@@ -210,3 +210,31 @@ def test_verify_says_what_it_could_not_check_in_a_copy_without_blobs(backend_env
     line = _lines(out)["matting/birefnet"]
     count = len(list(p for p in snapshot.rglob("*") if p.is_file()))
     assert line.startswith(f"ok for their kinds only: {count} of its files are copies, not links"), line
+
+
+def test_check_file_looks_for_a_copied_caches_blobs_once_per_file(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``models --verify`` checks every file of a cache: the blobs folder beside a copied snapshot entry is
+    looked for (a walk up the path and a listing of the folder) once per file, not once per question."""
+    from img23d_backend.models import file_checks
+
+    data = b'{"a": 1}\n'
+    repository = tmp_path / "models--a--b"
+    (repository / "blobs").mkdir(parents=True)
+    (repository / "blobs" / hashlib.sha256(data).hexdigest()).write_bytes(data)
+    copy = repository / "snapshots" / COMMIT / "config.json"
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(data)  # a copy, not a link to its blob: matched by content
+    calls: list[Path] = []
+    real = file_checks._copied_blobs
+
+    def counted(path: Path) -> Path | None:
+        calls.append(path)
+        return real(path)
+
+    monkeypatch.setattr(file_checks, "_copied_blobs", counted)
+    assert file_checks.check_file(copy, digests=True) is None and calls == [copy]
+    copy.write_bytes(b'{"a": 2}\n')
+    calls.clear()
+    assert "is not a file the hub published" in (file_checks.check_file(copy, digests=True) or "")
+    assert calls == [copy]

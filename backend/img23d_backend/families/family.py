@@ -20,25 +20,25 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from PIL import Image
 
 from ..env.job_control import CancelToken, ProgressFn
 from ..models.dtypes import Precision
-from ..models.manager import Loader, ModelManager
+from ..models.manager import Loader
 from ..models.preflight import ShapeMemory
 from ..models.specs import ModelSpec
-from ..runs.folders import RunFolder, TargetRecord
+from ..runs.folders import TargetRecord
 from ..stages.mesh.shapes import ShapeSettings
 from ..stages.paint.retexture import UVBake
+from ..stages.step_context import StepContext
 from .facts import FamilyFacts
 
 # The roles whose models a family brings (the others, grounding, matting and depth, every family shares).
 FAMILY_ROLES = ("shape", "delight", "paint")
 
 LoaderFactory = Callable[[ModelSpec], Loader]
-T = TypeVar("T")
 
 
 class ShapeSampler(Protocol):
@@ -52,22 +52,6 @@ class ShapeSampler(Protocol):
                  cancel: CancelToken, progress: ProgressFn, on_mesh: Callable[[int, Any], None] | None = None,
                  full_precision: Callable[[], AbstractContextManager[Any]] | None = None,
                  on_redo: Callable[[int, str], Any] | None = None) -> list[Any]: ...
-
-
-class PaintRun(Protocol):
-    """What a family's paint step uses of the job painting a target (``jobs.painting.PaintingRun``)."""
-
-    options: Any            # the job's img23d_protocol.JobOptions
-    manager: ModelManager
-    run_folder: RunFolder
-    engine: Any             # its ``device``
-    job: Any                # its ``cancel`` token
-
-    def stage(self, name: str) -> AbstractContextManager[None]: ...
-
-    def progress(self, stage: str, step: int, total: int, message: str) -> None: ...
-
-    def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T: ...
 
 
 # Per-view RGB images (one per painted view, each the view's size) -> one RGB texture in the painted
@@ -86,10 +70,10 @@ class Painted:
     bake: ViewBake
 
 
-# A family's paint step: (the job, the target's record, its mesh, its cut-out, the UV unwrap made
+# A family's paint step: (the job painting the target, as its steps see it, the target's record, its mesh, its cut-out, the UV unwrap made
 # ahead or None) -> what it painted. Raises skips.TextureUnavailable when a texture model cannot
 # be loaded, and ProtocolError when this target cannot be painted.
-PaintStep = Callable[[PaintRun, TargetRecord, Any, Any, Callable[[], Any] | None], Painted]
+PaintStep = Callable[[StepContext, TargetRecord, Any, Any, Callable[[], Any] | None], Painted]
 
 # A replica written into a folder: its manifest entry and the seed it was made with.
 ReplicaBuild = Callable[[Path], tuple[dict[str, Any], int]]

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, DetectRequest, Error, ErrorCode, GenerateRequest,
-                             JobOptions, JobResult, Progress, ProtocolError, RegenerateRequest, RetextureRequest,
-                             RetopoRequest)
+from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, Error, ErrorCode, JobOptions, JobResult, Progress,
+                             ProtocolError)
 from PIL import Image
 
 from .. import __version__
@@ -30,11 +29,11 @@ from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
 from ..stages import matting
 from ..stages.grounding import ask
+from ..stages.step_context import Request
 from .context import EngineContext, Job
 
 log = logging.getLogger(__name__)
 
-Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest | RetopoRequest
 T = TypeVar("T")
 
 
@@ -46,7 +45,8 @@ class OutOfMemory:
 
 
 class JobRun:
-    """One job from its checked request to its closed manifest; subclasses write ``body``."""
+    """One job from its checked request to its closed manifest; subclasses write ``body``. The steps it
+    calls into see it as their ``stages.step_context.StepContext``."""
 
     kind = ""
 

@@ -9,8 +9,9 @@ through the job's own matting path (``JobRun.matte_all``). A completed cut-out i
 ``completed/<stem>.png`` beside the cut-out as seen (``mattes/<stem>.png``, which stays) and stands for
 the target from here on: depth, shape and paint take it. A target whose name has views (the
 request's ``views``, issue 55) is completed with them beside its crop, as many as the editor takes
-(``stages.completion.references``): each read through the image reader and cut out through the same
-matting path (unless it has a real alpha channel); a view that cannot be read or cut out is left out
+(``stages.completion.references``): the cut-outs the views stage made of them before the completion
+(``views.given.read_given``: each read once, through the image reader, and cut out through the same
+matting path unless it has a real alpha channel); a view that could not be read or cut out is left out
 with one sentence, and the completion goes on with the others. Each judged target's record gets its
 ``completion`` (``img23d_protocol.Completion``): completed or not, why, the file, or the one sentence
 of a completion that could not be made, also said as a progress message.
@@ -19,18 +20,20 @@ of a completion that could not be made, also said as a progress message.
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
-from img23d_protocol import COMPLETED_FOLDER, Completion, ProtocolError, turned_off, views_for
+from img23d_protocol import COMPLETED_FOLDER, Completion, turned_off
 from PIL import Image
 
-from ..readers.images import LoadedImage, load_image
+from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
 from ..stages.editing import EditRequest, edit_images
 from ..stages.editor_parts import EditorOptions
+from ..stages.step_context import StepContext
+from ..views.given import NameViews
 from .cutting import Cut
 
 STAGE = "completion"
@@ -41,9 +44,11 @@ def roles(options: Any) -> tuple[str, ...]:
     return ("editor",) if options.complete_hidden != "never" else ()
 
 
-def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cuts: dict[str, Cut]) -> None:
+def complete_hidden(run: StepContext, image: LoadedImage, firsts: list[TargetRecord], cuts: dict[str, Cut],
+                    views: Mapping[str, NameViews] | None = None) -> None:
     """Judge and complete ``run``'s targets in place: each completed cut's ``cutout`` becomes the
-    completed cut-out, each judged record gets its ``completion``."""
+    completed cut-out, each judged record gets its ``completion``. ``views``: the job's views by name, as
+    ``views.given.read_given`` read and cut them out (a Detect has none)."""
     mode = run.options.complete_hidden
     if mode == "never" or not run.request.targets:  # the whole picture is one object: nothing hides it
         return
@@ -69,7 +74,7 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
     records = {r.stem: r for r in judged}
     grown = {h.stem: h.crop for h in hidden}
     with run.stage(STAGE):
-        hidden = _with_views(run, hidden)
+        hidden = _with_views(run, hidden, views or {})
         results = fill.complete(hidden, _editor_call(run), lambda pictures: _rematte(run, pictures))
         said: set[str] = set()
         for step, done in enumerate(results, start=1):
@@ -88,7 +93,7 @@ def complete_hidden(run: Any, image: LoadedImage, firsts: list[TargetRecord], cu
             run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']}){shown}")
 
 
-def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,
+def _hidden(run: StepContext, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,
             decision: occlusion.Decision, picture: np.ndarray) -> tuple[fill.Hidden, tuple[int, int, int, int]]:
     """What the editor completes for a target, and the crop's rectangle: its crop grown toward the
     detections in front of it (``room``; its own when none runs into an edge), its cut-out and the mask
@@ -104,34 +109,22 @@ def _hidden(run: Any, image: LoadedImage, record: TargetRecord, cut: Cut, seen: 
                        occluders=tuple(other.name for other in decision.hiders)), rect
 
 
-def _with_views(run: Any, hidden: list[fill.Hidden]) -> list[fill.Hidden]:
+def _with_views(run: StepContext, hidden: list[fill.Hidden], given: Mapping[str, NameViews]) -> list[fill.Hidden]:
     """Each target with its own name's views as the editor is shown them (``references.on_white``), as
-    many as the editor takes beside the crop; a view that cannot be read or cut out is said in one
-    sentence and left out."""
-    given = getattr(run.request, "views", None) or {}  # a Detect request has none
+    many as the editor takes beside the crop: the cut-outs the views stage made (``views.given``); a view
+    that could not be read or cut out is said in one sentence and left out."""
     room_for = EditorOptions.of(run.manager.spec("editor")).pictures - 1
-    read: dict[tuple[str, str], LoadedImage] = {}
     left_out: list[str] = []
-    for target in hidden:
-        paths = views_for(given, target.name)
-        for side in references.chosen(tuple(paths), room_for):
-            try:
-                read[target.stem, side] = load_image(paths[side])
-            except ProtocolError as exc:
-                left_out.append(_left_out(target.name, side, exc.message))
-    # A view with a real alpha channel is its own cut-out; the others are cut out in one batch.
-    to_cut = [key for key, loaded in read.items() if not loaded.has_alpha]
-    cut = dict(zip(to_cut, _rematte(run, [read[key].image.convert("RGB") for key in to_cut]))) if to_cut else {}
-    names = {target.stem: target.name for target in hidden}
     shown: dict[tuple[str, str], Image.Image] = {}
-    for key, loaded in read.items():
-        cutout = cut.get(key, loaded.image)
-        picture = references.on_white(cutout) if isinstance(cutout, Image.Image) else None
-        if picture is not None:
-            shown[key] = picture
-        else:
-            why = getattr(cutout, "reason", None) or getattr(cutout, "detail", None) or "its cut-out is empty"
-            left_out.append(_left_out(names[key[0]], key[1], why))
+    for target in hidden:
+        views = {view.side: view for view in (given[target.name].views if target.name in given else ())}
+        for side in references.chosen(tuple(views), room_for):
+            cutout = views[side].cutout
+            picture = references.on_white(cutout) if cutout is not None else None
+            if picture is not None:
+                shown[target.stem, side] = picture
+            else:
+                left_out.append(_left_out(target.name, side, views[side].why or "its cut-out is empty"))
     for sentence in left_out:
         run.progress(STAGE, 0, len(hidden), sentence)
     return [replace(target, views={side: shown[stem, side] for stem, side in shown if stem == target.stem})
@@ -161,14 +154,14 @@ def _seen(record: TargetRecord, cut: Cut | None, scale: float) -> covering.Seen:
     return covering.Seen(record.target, box, cut.rect, np.asarray(matte.getchannel("A")))
 
 
-def _rematte(run: Any, pictures: list[Image.Image]) -> list[Any]:
+def _rematte(run: StepContext, pictures: list[Image.Image]) -> list[Any]:
     """BiRefNet on the completed pictures, through the job's matting path (batched, the
     out-of-memory retry, NaN checks)."""
     with run.manager.use("matting") as model:
         return run.matte_all(model, pictures)
 
 
-def _editor_call(run: Any) -> fill.Edit:
+def _editor_call(run: StepContext) -> fill.Edit:
     """The image editor as completion calls it: ``stages.editing.edit_images`` on the job's model
     manager and cancel token (its model is loaded at the first call, inside completion's boundary: a
     failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""

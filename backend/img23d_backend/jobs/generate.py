@@ -24,7 +24,7 @@ from ..stages.mesh import cleanup
 from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
-from ..views.given import ObjectViews, prepare_views
+from ..views.given import ObjectViews, prepare_views, read_given
 from . import completing, cutting, finishing, materials, splat_files
 from .shape_views import ShapeGroup, shape_groups, views_memory
 from .base import OutOfMemory, Request, scaled_box
@@ -80,11 +80,13 @@ class GenerateRun(PaintingRun):
 
         cuts = cutting.crop_targets(self, image, firsts)
         cutting.matte_targets(self, image, firsts, cuts)
-        completing.complete_hidden(self, image, firsts, cuts)  # unless it is never
+        # The views are read and cut out once, before the completion, which shows them to the editor.
+        given = read_given(self, firsts, {stem: cut.cutout for stem, cut in cuts.items()})
+        completing.complete_hidden(self, image, firsts, cuts, given)  # unless it is never
         cutouts = {stem: cut.cutout for stem, cut in cuts.items()}
         _share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
-        self.views = prepare_views(self, firsts, cutouts)
+        self.views = prepare_views(self, given, cutouts)
         views_shape_skipped = self._front_only_shapes()
         self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None],
                                     {stem: cut.rect for stem, cut in cuts.items()}, cutouts)

@@ -27,17 +27,18 @@ from ..families.family import Painted
 from ..runs.folders import TargetRecord
 from ..stages import skips
 from ..stages.materials import MaterialMaps, material_maps
+from ..stages.step_context import StepContext
 
 STAGE = "paint"   # progress reports it as the last part of painting
 UNUSED_RED = 255  # glTF reads metallicRoughness's G and B only; R is left full, as the spec allows
 
 
-def wanted(run: Any) -> bool:
+def wanted(run: StepContext) -> bool:
     """Whether ``run``'s painted objects get material maps: asked for and not skipped for the job."""
     return bool(run.options.texture and run.options.materials and not run.run_folder.manifest.materials_skipped)
 
 
-def with_materials(run: Any, record: TargetRecord, painted: Painted) -> Any:
+def with_materials(run: StepContext, record: TargetRecord, painted: Painted) -> Any:
     """``painted.mesh`` with its metallicRoughness texture when the job wants one; the mesh as painted
     (its colour texture) when it does not, or when the material model fails (said once: ``skips``)."""
     if not wanted(run):

@@ -4,8 +4,8 @@ Every map the job makes comes back on the artist's UVs: the colour (``texture.pn
 artifact) and, where the material step ran (``jobs.materials``, as in a Generate), glTF's
 metallicRoughness texture (``metallic_roughness.png``, the ``metallic_roughness`` artifact, 1.16).
 More pictures of the mesh (the request's ``views``, 1.19: its left, back and right) are kept in the run
-as given and cut out, and projected with the front picture onto the colour after painting
-(``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
+as given and cut out (``views.given``, as a Generate's), and projected with the front picture onto the
+colour after painting (``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from PIL import Image
 from ..families.table import family_of
 from ..models import preflight
 from ..catalog import PAINT_ROLES
-from ..readers.images import LoadedImage, load_image
+from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
+from ..views import given as given_views
 from . import materials
 from .base import OutOfMemory, Request
 from .context import EngineContext
@@ -134,31 +135,21 @@ class RetextureRun(PaintingRun):
         return cutout
 
     def _side_views(self, record: TargetRecord) -> None:
-        """The request's views kept in the run as given (``views_in/<stem>/<side>.given.<ext>``) and cut
-        out (``<side>.png``, RGBA, as matted: the projection fits each to the mesh itself); a view that
-        cannot be read or whose cut-out is empty is left out with its sentence."""
+        """The request's views read, kept as given and cut out as a Generate's are (``views.given``:
+        ``views_in/<stem>/<side>.given.<ext>``), each cut-out kept as matted (``<side>.png``, RGBA: the
+        projection fits each to the mesh itself); a view that cannot be used is left out with its sentence."""
         given = validate_side_views(self.request.views)
         if not given:
             return
         kept: dict[str, str] = {}
-        with self.stage("views"):
-            for side in [side for side in SIDES if side in given]:
-                source = Path(given[side])
-                folder = f"views_in/{record.stem}"
-                self.run_folder.write_bytes_with(f"{folder}/{side}.given{source.suffix.lower()[:16]}",
-                                                 lambda p, s=source: shutil.copyfile(s, p))
-                try:
-                    cutout = self._cut_out(load_image(source), f"the {side} view")
-                except ProtocolError as exc:
-                    if exc.code in (ErrorCode.CANCELLED, ErrorCode.OUT_OF_MEMORY):
-                        raise
-                    self._leave_out(record, side, f"the {side} view was left out: {exc.message}")
+        with self.stage(given_views.STAGE):
+            sides = {side: given[side] for side in SIDES if side in given}
+            for view in given_views.read_views(self, {record.stem: sides})[record.stem]:
+                if view.cutout is None:
+                    self._leave_out(record, view.side, f"the {view.side} view was left out: {view.why}")
                     continue
-                if cutout.getchannel("A").getbbox() is None:
-                    self._leave_out(record, side, f"the {side} view was left out: its cut-out is empty "
-                                                  "(nothing was found in front of the background)")
-                    continue
-                kept[side] = self.run_folder.relative(self.run_folder.write_image(f"{folder}/{side}.png", cutout))
+                path = self.run_folder.write_image(f"{given_views.FOLDER}/{record.stem}/{view.side}.png", view.cutout)
+                kept[view.side] = self.run_folder.relative(path)
         record.views = kept or None
 
     def _leave_out(self, record: TargetRecord, side: str, sentence: str) -> None:

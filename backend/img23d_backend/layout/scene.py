@@ -23,13 +23,14 @@ from ..readers.images import LoadedImage
 from ..runs.folders import RunFolder, TargetRecord
 from ..stages.depth import DepthMap, estimate_depth, matte_statistic, preview, saved_map
 from ..stages.skips import skip_depth
+from ..stages.step_context import StepContext
 from .picture import draw_layout, placed_objects
 
 LAYOUT_PICTURE = "layout.png"
 STATISTIC = "median disparity over the matte's pixels with alpha >= 128"
 
 
-def measure(run: Any, image: LoadedImage, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
+def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rects: dict[str, tuple[int, int, int, int]],
             cutouts: dict[str, Any]) -> SceneLayout:
     """Depth statistics for the ``live`` targets and the scene they make, recorded in the manifest.
 
@@ -89,7 +90,7 @@ def mesh_extents(mesh: Any) -> tuple[float, float, float]:
     return float(size[0]), float(size[2]), float(size[1])
 
 
-def _depth_map(run: Any, image: LoadedImage) -> DepthMap | None:
+def _depth_map(run: StepContext, image: LoadedImage) -> DepthMap | None:
     """The depth model's map of the picture; None without a depth model or when it could not be
     loaded or run (the layout then works from the boxes alone, and the manifest says why in one
     sentence: ``stages.skips.skip_depth``)."""

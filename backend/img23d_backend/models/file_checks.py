@@ -63,13 +63,10 @@ def _copied_blobs(path: Path) -> Path | None:
     return blobs if blobs.is_dir() and any(blobs.iterdir()) else None
 
 
-def copied_blob(path: Path) -> str | None:
-    """For a snapshot entry copied with its link followed, beside the repository's copied blobs: None
-    when its bytes are one of the blobs the hub published (its SHA-256 or git blob hash names one),
-    else what differs."""
-    blobs = _copied_blobs(path)
-    if blobs is None:
-        return None
+def copied_blob(path: Path, blobs: Path) -> str | None:
+    """For a snapshot entry copied with its link followed, beside the repository's copied ``blobs``
+    (``_copied_blobs``): None when its bytes are one of the blobs the hub published (its SHA-256 or git
+    blob hash names one), else what differs."""
     sha256 = file_digest(path, "sha256")  # an LFS file's etag; a small file's is its git blob hash
     if (blobs / sha256).is_file() or (blobs / file_digest(path, "git-sha1")).is_file():
         return None
@@ -114,8 +111,9 @@ def check_file(path: Path, digests: bool = False, pinned_sha256: str | None = No
             expected = ("sha256", pinned_sha256) if pinned_sha256 else published_digest(path)
             if expected is not None:
                 return digest_mismatch(path, expected)
-            if _copied_blobs(path) is not None:
-                return copied_blob(path)
+            blobs = _copied_blobs(path)  # a walk up the path and a listing: once per file
+            if blobs is not None:
+                return copied_blob(path, blobs)
         if size == 0 and path.suffix in KIND_CHECKS:
             return "is empty"
         check = KIND_CHECKS.get(path.suffix)

@@ -25,6 +25,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..models import placement
 from ..models.oom import is_out_of_memory
 from ..models.registry import PAINT_ROLES
+from .step_context import StepContext
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def texture_sentence(error: ProtocolError) -> str:
     return f"texture skipped: {error.message}; every mesh is kept untextured"
 
 
-def _record_once(run: Any, field: str, stage: str, sentence: str) -> None:
+def _record_once(run: StepContext, field: str, stage: str, sentence: str) -> None:
     """The manifest's ``field`` set to ``sentence`` unless already set, said in the log and as ``stage``'s progress."""
     manifest = run.run_folder.manifest
     if getattr(manifest, field):
@@ -141,17 +142,17 @@ def _record_once(run: Any, field: str, stage: str, sentence: str) -> None:
     run.run_folder.save_manifest()
 
 
-def skip_texture(run: Any, sentence: str) -> None:
+def skip_texture(run: StepContext, sentence: str) -> None:
     """Record, once per job, that ``run`` (a generate job) makes untextured meshes and why."""
     _record_once(run, "texture_skipped", "paint", sentence)
 
 
-def skip_materials(run: Any, sentence: str) -> None:
+def skip_materials(run: StepContext, sentence: str) -> None:
     """Record, once per job, that ``run``'s objects keep their colour textures without material maps, and why."""
     _record_once(run, "materials_skipped", "paint", sentence)
 
 
-def skip_depth(run: Any, exc: BaseException) -> None:
+def skip_depth(run: StepContext, exc: BaseException) -> None:
     """Record, once per job, that the depth model failed (``exc``) and the objects are placed by their boxes."""
     if is_out_of_memory(exc):
         placement.release_cached_memory()

@@ -1,18 +1,22 @@
-"""A Generate's views as given: each read as untrusted, kept, cut out and brought to its front's scale.
+"""The views as given: each read as untrusted, kept, cut out, and (a Generate's) brought to its front's scale.
 
-The artist gives pictures of a name from its left, back and right (``GenerateRequest.views``,
-``img23d_protocol.views``); the front is the job's own picture. For each name with views, once per
-job: each view is read with the project's guards (``readers.images``: its sentence when it cannot
-be), its file kept as given (``views_in/<name-stem>/<side>.given.<ext>``), matted by the job's
-matting model (BiRefNet) unless it has a real alpha channel, and its cut-out brought to one scale
-with the front's: the object as tall as the front cut-out's object, standing on the same baseline
-(its lowest row), centred under the front's, on a canvas as tall as the front cut-out
-(``views_in/<name-stem>/<side>.png``, RGBA). hy3dgen's own image processor scales every view to
-its own bounding box, which makes a back photo taken from further away a smaller object; here the
-front's height is the one scale.
+The artist gives pictures of an object from its left, back and right (``GenerateRequest.views`` by
+name, ``RetextureRequest.views`` for the mesh: ``img23d_protocol.views``); the front is the job's
+own picture. Every job reads them here, once (``read_views``): each view's file kept as given
+(``views_in/<stem>/<side>.given.<ext>``, a file that is no picture too), read with the project's
+guards (``readers.images``: its sentence when it cannot be), and cut out: matted by the job's
+matting model (BiRefNet, all of a job's views in one batch) unless it has a real alpha channel.
 
-A view that cannot be used is left out with one sentence (the job's warnings, the progress, its
-targets' ``views_left_out``), and the job goes on: a file that cannot be read, a cut-out with
+A Generate reads its names' views before its completion (``read_given``), which shows the editor
+these cut-outs; afterwards (``prepare_views``) each cut-out is brought to one scale with the front's:
+the object as tall as the front cut-out's object, standing on the same baseline (its lowest row),
+centred under the front's, on a canvas as tall as the front cut-out (``views_in/<name-stem>/<side>.png``,
+RGBA). hy3dgen's own image processor scales every view to its own bounding box, which makes a back
+photo taken from further away a smaller object; here the front's height is the one scale. A
+Re-texture keeps each cut-out as matted (``jobs.retexture``): the projection fits it to the mesh.
+
+A view that cannot be used is left out with one sentence (a Generate's: the job's warnings, the
+progress, its targets' ``views_left_out``), and the job goes on: a file that cannot be read, a cut-out with
 nothing in it, an object too few pixels tall, or an object whose height in its own picture
 (relative to that picture's height) is more than ``MAX_HEIGHT_RATIO`` times apart from the front's
 in its crop (relative to the crop's height): a view framed that differently shows another thing
@@ -29,7 +33,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from img23d_protocol import ProtocolError, views_for
@@ -38,6 +42,7 @@ from PIL import Image
 from ..readers.images import LoadedImage, load_image, read_picture_file
 from ..runs.folders import TargetRecord
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
+from ..stages.step_context import StepContext
 
 log = logging.getLogger(__name__)
 
@@ -65,54 +70,85 @@ class ObjectViews:
 
 
 @dataclass
-class _View:
-    """One view of a name on its way through: its picture, then its cut-out, or why it is left out."""
+class GivenView:
+    """One view on its way through: its picture, then its cut-out, or why it is left out."""
 
     side: str
     source: str
     loaded: LoadedImage | None = None
-    cutout: Any = None
-    left_out: str | None = None
+    cutout: Image.Image | None = None  # its own alpha, or the job's matting model's cut-out; None when left out
+    why: str | None = None             # why it is left out, in words after "... view was left out: "
 
 
-def prepare_views(run: Any, firsts: list[TargetRecord], cutouts: dict[str, Any]) -> dict[str, ObjectViews]:
-    """Read, keep, cut out and scale the views of ``run``'s names; returns each live record's views by stem
-    (records of names without views have none) and fills ``TargetRecord.views`` / ``views_left_out``.
-    ``firsts``: each target instance's first candidate; ``cutouts``: their front cut-outs by stem."""
-    given = getattr(run.request, "views", None) or {}
-    if not given:
+@dataclass(frozen=True)
+class NameViews:
+    """A name's views as a Generate reads, keeps and cuts them out, once, before its completion: the
+    completion shows the editor these cut-outs, and ``prepare_views`` brings them to the front's scale."""
+
+    name: str
+    stem: str                       # its first usable instance's: its folder in views_in/, its cut-out the scale
+    views: tuple[GivenView, ...]
+
+
+def read_views(run: StepContext, wanted: Mapping[str, Mapping[str, str]]) -> dict[str, list[GivenView]]:
+    """Each view of ``wanted`` (stem -> side -> picture) read as untrusted, its file kept as given
+    (``views_in/<stem>/<side>.given.<ext>``, also when it is no picture), and cut out: by its own alpha
+    when it has a real one, else by the job's matting model, all of them in one batch. A view that
+    cannot be read or cut out keeps why (``GivenView.why``), for its job to say in its own sentence."""
+    read = {stem: [_read(run, stem, side, source) for side, source in sides.items()]
+            for stem, sides in wanted.items()}
+    _cut_out(run, [view for views in read.values() for view in views])
+    return read
+
+
+def read_given(run: StepContext, firsts: list[TargetRecord], cutouts: Mapping[str, Any]) -> dict[str, NameViews]:
+    """The views of ``run``'s names, read, kept and cut out (``read_views``) in the views stage, before the
+    completion: each name with views and a target cut out, by name. ``firsts``: each target instance's first
+    candidate; ``cutouts``: their front cut-outs by stem (as matted: the completion has not run yet)."""
+    given = getattr(run.request, "views", None) or {}  # a Regenerate request has none
+    wanted: dict[str, tuple[str, dict[str, str]]] = {}  # name -> (its first usable instance's stem, its views)
+    for name in dict.fromkeys(r.target for r in firsts):  # each name once, in the job's order
+        sides = views_for(given, name)
+        usable = [r for r in firsts if r.target == name and r.status == "pending"
+                  and isinstance(cutouts.get(r.stem), Image.Image)]
+        if sides and usable:
+            wanted[name] = (usable[0].stem, sides)
+    if not wanted:
         return {}
+    with run.stage(STAGE):
+        read = read_views(run, {stem: sides for stem, sides in wanted.values()})
+    return {name: NameViews(name, stem, tuple(read[stem])) for name, (stem, _) in wanted.items()}
+
+
+def prepare_views(run: StepContext, given: Mapping[str, NameViews],
+                  cutouts: Mapping[str, Any]) -> dict[str, ObjectViews]:
+    """``given`` (``read_given``'s) brought to the scale of each name's front cut-out (``cutouts``: as the
+    job goes on with them, completed where the completion ran) and written; returns each live record's
+    views by stem (records of names without views have none) and fills ``TargetRecord.views`` /
+    ``views_left_out``; each view left out is said once (``_say_left_out``)."""
     records = run.run_folder.manifest.records
     found: dict[str, ObjectViews] = {}
-    with run.stage(STAGE):
-        for name in dict.fromkeys(r.target for r in firsts):  # each name once, in the job's order
-            sides = views_for(given, name)
-            usable = [r for r in firsts if r.target == name and r.status == "pending"
-                      and isinstance(cutouts.get(r.stem), Image.Image)]
-            if not sides or not usable:
+    for name, name_views in given.items():
+        kept: dict[str, Path] = {}
+        for view in name_views.views:
+            scaled = None if view.cutout is None else _scaled(run, name_views.stem, view, view.cutout,
+                                                               cutouts[name_views.stem])
+            if scaled is not None:
+                kept[view.side] = scaled
+            else:
+                _say_left_out(run, name, view)
+        left_out = {v.side: _sentence(name, v) for v in name_views.views if v.why is not None}
+        for record in records:  # every instance of the name, and each of their candidates
+            if record.target != name or record.status != "pending":
                 continue
-            reference = usable[0]
-            views = [_read(run, name, reference.stem, side, source) for side, source in sides.items()]
-            _cut_out(run, views)
-            kept: dict[str, Path] = {}
-            for view in views:
-                scaled = None if view.left_out else _scaled(run, name, reference.stem, view, cutouts[reference.stem])
-                if scaled is not None:
-                    kept[view.side] = scaled
-                else:
-                    _say_left_out(run, name, view)
-            left_out = {v.side: v.left_out for v in views if v.left_out is not None}
-            for record in records:  # every instance of the name, and each of their candidates
-                if record.target != name or record.status != "pending":
-                    continue
-                record.views = {side: run.run_folder.relative(path) for side, path in kept.items()} or None
-                record.views_left_out = left_out or None
-                front = run.run_folder.path((record.completion or {}).get("cutout") or record.matte or "")
-                found[record.stem] = ObjectViews(front=front, sides=dict(kept), left_out=dict(left_out))
+            record.views = {side: run.run_folder.relative(path) for side, path in kept.items()} or None
+            record.views_left_out = left_out or None
+            front = run.run_folder.path((record.completion or {}).get("cutout") or record.matte or "")
+            found[record.stem] = ObjectViews(front=front, sides=dict(kept), left_out=dict(left_out))
     return found
 
 
-def carry_views(run: Any, source_root: Path, old: TargetRecord, record: TargetRecord) -> ObjectViews | None:
+def carry_views(run: StepContext, source_root: Path, old: TargetRecord, record: TargetRecord) -> ObjectViews | None:
     """A regeneration's object takes the views its Generate run cut out for it: each cut-out copied into
     the new run under the same name, for its shape to take as before; None when it had none. A cut-out
     gone from the source run, or a path that would lead out of it, is left out in one sentence."""
@@ -131,53 +167,50 @@ def carry_views(run: Any, source_root: Path, old: TargetRecord, record: TargetRe
     return ObjectViews(front=run.run_folder.path(record.matte or ""), sides=kept, left_out=left_out)
 
 
-def _read(run: Any, name: str, stem: str, side: str, source: str) -> _View:
-    """The view's picture, read as untrusted, and its file kept as given; or why it is left out."""
-    view = _View(side=side, source=source)
+def _read(run: StepContext, stem: str, side: str, source: str) -> GivenView:
+    """The view's file kept as given, then its picture read as untrusted; or why it is left out."""
+    view = GivenView(side=side, source=source)
     try:
-        view.loaded = load_image(source)
         kept = read_picture_file(source)
     except ProtocolError as exc:
-        view.left_out = f"the {side} view of {name!r} was left out: {exc.message}"
+        view.why = exc.message
         return view
     suffix = Path(source).suffix.lower()
     suffix = suffix if _SUFFIX.fullmatch(suffix) else ".img"
     run.run_folder.write_bytes_with(f"{FOLDER}/{stem}/{side}.given{suffix}", lambda p: p.write_bytes(kept.data))
+    try:
+        view.loaded = load_image(source)
+    except ProtocolError as exc:
+        view.why = exc.message
+        return view
     if kept.sha256 != view.loaded.sha256:
-        view.left_out = (f"the {side} view of {name!r} was left out: {Path(source).name} changed while it was read; "
-                         "give it again once it is written")
+        view.why = f"{Path(source).name} changed while it was read; give it again once it is written"
     return view
 
 
-def _cut_out(run: Any, views: list[_View]) -> None:
+def _cut_out(run: StepContext, views: list[GivenView]) -> None:
     """Each readable view's cut-out: its own alpha when it has a real one, else the job's matting model's."""
-    to_matte = []
-    for view in views:
-        if view.left_out is not None or view.loaded is None:
-            continue
-        if view.loaded.has_alpha:
-            view.cutout = view.loaded.image.convert("RGBA")
-        else:
-            to_matte.append(view)
+    readable = [(view, view.loaded) for view in views if view.why is None and view.loaded is not None]
+    to_matte = [loaded.image for _, loaded in readable if not loaded.has_alpha]
+    matted: list[Any] = []
     if to_matte:
         with run.manager.use("matting") as model:
-            results = run.matte_all(model, [view.loaded.image for view in to_matte])
-        for view, result in zip(to_matte, results):
-            view.cutout = result
-    for view in views:
-        if view.left_out is None:
-            view.left_out = _unusable(view)
+            matted = run.matte_all(model, to_matte)
+    results = iter(matted)  # in the order of to_matte
+    for view, loaded in readable:
+        cutout = loaded.image.convert("RGBA") if loaded.has_alpha else next(results)
+        view.why = _unusable(cutout)
+        view.cutout = cutout if view.why is None else None
 
 
-def _unusable(view: _View) -> str | None:
-    """Why the view's cut-out cannot be used, in words after "was left out: "; None when it can."""
-    cutout, what = view.cutout, f"the {view.side} view"
+def _unusable(cutout: Any) -> str | None:
+    """Why a view's cut-out cannot be used, in words after "was left out: "; None when it can."""
     if isinstance(cutout, UnusableMatte):
-        return f"{what} was left out: matting it failed ({cutout.reason})"
+        return f"matting it failed ({cutout.reason})"
     if not isinstance(cutout, Image.Image):  # the job's OutOfMemory: matting ran out even alone
-        return f"{what} was left out: matting it ran out of memory, even alone"
+        return "matting it ran out of memory, even alone"
     if foreground_fraction(cutout) < MIN_FOREGROUND:
-        return f"{what} was left out: matting found no object in it"
+        return "matting found no object in it"
     return None
 
 
@@ -190,26 +223,25 @@ def object_rows(cutout: Image.Image) -> tuple[int, int, int, int] | None:
     return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
 
 
-def _scaled(run: Any, name: str, stem: str, view: _View, front: Image.Image) -> Path | None:
-    """The view's cut-out at the front's height and baseline, written beside its given file; None, with
-    ``view.left_out`` set (and nothing written), when its height is beyond what the artist could mean."""
-    side_box, front_box = object_rows(view.cutout), object_rows(front)
+def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, front: Image.Image) -> Path | None:
+    """The view's cut-out (``cutout``) at the front's height and baseline, written beside its given file;
+    None, with ``view.why`` set (and nothing written), when its height is beyond what the artist could mean."""
+    side_box, front_box = object_rows(cutout), object_rows(front)
     if side_box is None or front_box is None:
-        view.left_out = f"the {view.side} view of {name!r} was left out: matting found no object in it"
+        view.why = "matting found no object in it"
         return None
     side_height, front_height = side_box[3] - side_box[1], front_box[3] - front_box[1]
     if side_height < MIN_VIEW_HEIGHT:
-        view.left_out = (f"the {view.side} view of {name!r} was left out: its object is {side_height} pixels tall, "
-                         f"fewer than the {MIN_VIEW_HEIGHT} a view needs")
+        view.why = f"its object is {side_height} pixels tall, fewer than the {MIN_VIEW_HEIGHT} a view needs"
         return None
-    side_share, front_share = side_height / view.cutout.height, front_height / front.height
+    side_share, front_share = side_height / cutout.height, front_height / front.height
     ratio = side_share / front_share
     if not 1.0 / MAX_HEIGHT_RATIO <= ratio <= MAX_HEIGHT_RATIO:
-        view.left_out = (f"the {view.side} view of {name!r} was left out: its object fills {side_share:.0%} of its "
-                         f"picture's height where the front's fills {front_share:.0%} of its crop's, more than "
-                         f"{MAX_HEIGHT_RATIO:g} times apart; give a picture framed on the object as the front is")
+        view.why = (f"its object fills {side_share:.0%} of its picture's height where the front's fills "
+                    f"{front_share:.0%} of its crop's, more than {MAX_HEIGHT_RATIO:g} times apart; give a picture "
+                    "framed on the object as the front is")
         return None
-    picture = to_front_scale(view.cutout, side_box, front.size, front_box)
+    picture = to_front_scale(cutout, side_box, front.size, front_box)
     return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture)
 
 
@@ -231,12 +263,14 @@ def to_front_scale(cutout: Image.Image, box: tuple[int, int, int, int], front_si
     return canvas
 
 
-def _say_left_out(run: Any, name: str, view: _View) -> None:
+def _sentence(name: str, view: GivenView) -> str:
+    """A Generate's one sentence for a view of ``name`` left out."""
+    return f"the {view.side} view of {name!r} was left out: {view.why}"
+
+
+def _say_left_out(run: StepContext, name: str, view: GivenView) -> None:
     """Once per view: the log, the progress and the manifest's warnings."""
-    sentence = view.left_out or ""
-    if f" view of {name!r} " not in sentence:  # the cut-out's sentences do not know the name
-        sentence = sentence.replace(f"the {view.side} view ", f"the {view.side} view of {name!r} ", 1)
-        view.left_out = sentence
+    sentence = _sentence(name, view)
     log.warning(sentence)
     run.progress(STAGE, 0, 1, sentence)
     run.run_folder.manifest.warnings.append({"stage": STAGE, "code": VIEW_LEFT_OUT, "message": sentence,

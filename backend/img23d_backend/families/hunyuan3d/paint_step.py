@@ -22,13 +22,14 @@ from ...models.oom import is_out_of_memory
 from ...models.registry import paint_steps
 from ...runs.folders import TargetRecord
 from ...stages import skips
-from ..family import Painted, PaintRun
+from ...stages.step_context import StepContext
+from ..family import Painted
 from . import paint as hunyuan
 
 log = logging.getLogger(__name__)
 
 
-def paint_target(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
+def paint_target(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
                  unwrap: Callable[[], Any] | None = None) -> Painted:
     """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead), the views
     and the delit reference written under ``views/<stem>/``; the views and their bake with it."""

@@ -23,7 +23,8 @@ from ....models.registry import paint_steps
 from ....runs.folders import TargetRecord
 from ....stages import skips
 from ....stages.paint.uvs import has_uvs, with_uvs
-from ...family import Painted, PaintRun
+from ....stages.step_context import StepContext
+from ...family import Painted
 from .bake import BakeSettings
 from .generate import VIEW_SIZE, MultiviewSettings
 from .paint import PaintRecord, TextureSettings, paint_mesh
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 STAGE = "paint"
 
 
-def texture_settings(run: PaintRun) -> TextureSettings:
+def texture_settings(run: StepContext) -> TextureSettings:
     """The job's options as the texture model's settings: steps (0: the model's own 50), the spec's
     view size (upstream's 768; the tiny replica's 64), the texture sync (on unless the job turns it
     off; the spec's texture size for it, upstream's 1536 unless it names one), the texture and the
@@ -49,7 +50,7 @@ def texture_settings(run: PaintRun) -> TextureSettings:
         bake=BakeSettings(texture_size=run.options.texture_size, render_size=run.options.bake_render_size()))
 
 
-def paint_clean(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
+def paint_clean(run: StepContext, record: TargetRecord, mesh: Any, cutout: Any,
                 unwrap: Callable[[], Any] | None = None) -> Painted:
     """``mesh`` painted from ``cutout`` (its UVs kept; else ``unwrap()``'s, made ahead by
     ``stages.unwrap``, or an unwrap here), the views and maps written under ``views/<stem>/``; the
@@ -79,7 +80,7 @@ def paint_clean(run: PaintRun, record: TargetRecord, mesh: Any, cutout: Any,
     return Painted(mesh=painted, views=tuple(paint_record.views), bake=paint_record.bake)
 
 
-def write_record(run: PaintRun, record: TargetRecord, kept: PaintRecord) -> None:
+def write_record(run: StepContext, record: TargetRecord, kept: PaintRecord) -> None:
     """The views, the control maps, whether the views were synchronised and what the bake painted, in
     the run folder; the phases' seconds in the target's timings (``paint_render``, ``paint_sync``
     when it ran, ``paint_multiview``, ``paint_bake``)."""

@@ -1,0 +1,95 @@
+"""What a step is given of the job it runs in: the ``StepContext``.
+
+The jobs (``jobs.base.JobRun`` and its kinds) hand themselves to the steps they call into: the
+completion and the material step (``jobs.completing``, ``jobs.materials``), the views (``views.given``),
+the layout's depth pass (``layout.scene``), a family's paint step (``families.family.PaintStep``) and
+the skips a step records (``stages.skips``). Those steps see the job only through this protocol, so
+they need not import the jobs (which sit above them) and a reader finds here all a step may ask of a
+job: its request and options, the model manager, the run folder, the device, the job's id, events and
+cancel token, stage timing, progress, the out-of-memory retry and the job's own matting path.
+
+It lives in ``stages``, the lowest room that knows the model manager and the run folder, so that every
+room above it (families, layout, views, jobs) can name it and imports still run one way.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
+
+from img23d_protocol import (DetectRequest, GenerateRequest, JobOptions, Message, RegenerateRequest, RetextureRequest,
+                             RetopoRequest)
+from PIL import Image
+
+from ..env.job_control import CancelToken
+from ..models.manager import ModelManager
+from ..runs.folders import RunFolder
+
+# Every request a job runs (the jobs' ``Request``): a step asks the fields of the kinds it serves.
+Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest | RetopoRequest
+T = TypeVar("T")
+
+
+class StepEngine(Protocol):
+    """The engine as a step sees it (``jobs.context.EngineContext``): the device its models run on."""
+
+    @property
+    def device(self) -> Any: ...  # a torch.device: torch is imported only where a step runs a model
+
+
+class StepJob(Protocol):
+    """The job as its driver sees it (``jobs.context.Job``): its id, where its events go, its cancel token."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def cancel(self) -> CancelToken: ...
+
+    @property
+    def emit(self) -> Callable[[Message], None]: ...
+
+
+@runtime_checkable
+class StepContext(Protocol):
+    """The job a step runs in. Read-only properties, so that a job's own richer types
+    (``EngineContext``, ``Job``) satisfy them."""
+
+    @property
+    def request(self) -> Request: ...
+
+    @property
+    def options(self) -> JobOptions: ...
+
+    @property
+    def manager(self) -> ModelManager: ...
+
+    @property
+    def run_folder(self) -> RunFolder: ...
+
+    @property
+    def engine(self) -> StepEngine: ...
+
+    @property
+    def job(self) -> StepJob: ...
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        """Time the stage ``name``, measure its peak memory, save the manifest after it."""
+        ...
+
+    def progress(self, stage: str, step: int, total: int, message: str) -> None:
+        """Say how far ``stage`` is, as a progress event."""
+        ...
+
+    def retry_smaller(self, stage: str, first: Callable[[], T], smaller: Callable[[], T], how: str) -> T:
+        """``first()``; after running out of memory, said in the manifest and the progress, ``smaller()``."""
+        ...
+
+    def note_out_of_memory(self, exc: BaseException, message: str, *, retried: bool) -> None:
+        """After ``exc`` ran a step out of memory: free the allocator's cache and say ``message``."""
+        ...
+
+    def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
+        """Each picture's cut-out through the job's matting path (a cut-out, an ``UnusableMatte``, or
+        the job's ``OutOfMemory`` where even one picture alone ran out)."""
+        ...
