@@ -19,7 +19,7 @@ from img23d_backend.jobs.detect import DetectRun
 from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.jobs.regenerate import RegenerateRun
 from img23d_backend.jobs.retexture import RetextureRun
-from img23d_backend.models.registry import tiny_model_set
+from img23d_backend.catalog import tiny_model_set
 from img23d_backend.runs.folders import Manifest, RunFolder
 from img23d_backend.stages.step_context import StepContext, StepEngine, StepJob
 from img23d_protocol import DetectRequest, GenerateRequest, RegenerateRequest, RetextureRequest
