@@ -17,10 +17,12 @@ import pytest
 import trimesh
 
 from img23d_backend.commands import cli
+from img23d_backend.finish.canonical import canonical
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.finish.materials import FaceMaterials, Slots, by_material
 from img23d_backend.finish.quad_mesh import triangulate_quads
-from img23d_backend.finish.retopo import RetopoResult
+from img23d_backend.finish.retopo import RetopoResult, quad_side
+from img23d_backend.finish.thin_parts import thin_parts
 
 needs_instant_meshes = pytest.mark.skipif(
     not any(os.path.isdir(os.path.join(p, "pynanoinstantmeshes")) for p in sys.path if p),
@@ -137,3 +139,13 @@ def test_quads_put_in_order_of_material_keep_their_triangle_pairs() -> None:
     assert ordered.quads.tolist() == [[0, 1, 6, 5], [1, 2, 7, 6], [3, 4, 9, 8], [2, 3, 8, 7]]
     for k, quad in enumerate(ordered.quads.tolist()):
         assert set(ordered.triangles[2 * k].tolist()) | set(ordered.triangles[2 * k + 1].tolist()) == set(quad)
+
+
+def test_thin_parts_are_found_on_the_cans_wall_and_not_on_a_ball() -> None:
+    wall = canonical(can().vertices, can().faces)  # the unit frame: distances are shares of the diagonal
+    thin = thin_parts(wall.vertices, wall.faces, quad_side(wall, 300), 300)
+    assert thin.area_share > 0.9 and abs(thin.thickness - 0.015 / np.sqrt(0.66 ** 2 * 2 + 1.0)) < 0.002
+    assert thin.quads_needed > 10_000 and thin.sentence is not None
+    ball = trimesh.creation.icosphere(subdivisions=3)
+    solid = canonical(ball.vertices, ball.faces)
+    assert thin_parts(solid.vertices, solid.faces, quad_side(solid, 300), 300).sentence is None
