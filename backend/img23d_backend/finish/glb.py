@@ -11,8 +11,15 @@ normals and UVs, which gives the bake's own tangents (Blender's importer reads n
 properties of its mesh data, which is how the add-on learns how many leading triangle pairs to join.
 
 trimesh's glTF exporter writes all of it (``normalTexture`` from its PBR material, the mesh's
-``metadata`` as the mesh's extras, ``NORMAL`` with ``include_normals``), so no post-processing of
-the GLB's JSON is needed; ``read_glb_json`` reads that JSON back for checks.
+``metadata`` as the mesh's extras, ``NORMAL`` with ``include_normals``); ``read_glb_json`` reads that
+JSON back for checks.
+
+An input of several materials (``materials.Slots``: its faces in order of material) is written with
+one primitive per material, each named as the input's and carrying the same baked maps, in the one
+mesh: Blender's importer makes one object with a slot per material, its faces in the primitives'
+order, so the leading triangle pairs are still the quads. trimesh writes a scene's geometries as
+meshes of their own, so those meshes' primitives are gathered into the first (the GLB's JSON chunk
+rewritten; its binary chunk is left as it is).
 """
 
 from __future__ import annotations
@@ -26,18 +33,19 @@ import numpy as np
 import trimesh
 
 from .bake import BakedMesh
+from .materials import Slots
 
 QUADS_EXTRA = "img23d_quads"
 _GLB_MAGIC, _JSON_CHUNK = 0x46546C67, 0x4E4F534A
 
 
-def finished_trimesh(baked: BakedMesh, quads: int) -> trimesh.Trimesh:
+def finished_trimesh(baked: BakedMesh, quads: int, name: str = "img23d_baked") -> trimesh.Trimesh:
     """The low mesh with its maps, as trimesh exports it to glTF (see the module's docstring)."""
     if not 0 <= quads <= len(baked.faces) // 2:
         raise ValueError(f"{quads} quads cannot lead {len(baked.faces)} triangles")
     maps = baked.metallic_roughness is not None
     material = trimesh.visual.material.PBRMaterial(
-        name="img23d_baked", baseColorTexture=baked.base_color, normalTexture=baked.normal,
+        name=name, baseColorTexture=baked.base_color, normalTexture=baked.normal,
         metallicRoughnessTexture=baked.metallic_roughness,
         # With maps, factors of 1 let the texture rule (the bake multiplied the high mesh's factors in);
         # without, no metal and a rough surface: what a baked colour means (the painted meshes' default).
@@ -50,9 +58,41 @@ def finished_trimesh(baked: BakedMesh, quads: int) -> trimesh.Trimesh:
                            metadata={QUADS_EXTRA: int(quads)}, process=False)
 
 
-def write_finished_glb(path: Path, baked: BakedMesh, quads: int) -> None:
-    """Write the finished object to ``path`` (the run folder's atomic writer gives a temporary one)."""
-    finished_trimesh(baked, quads).export(str(path), file_type="glb", include_normals=True)
+def write_finished_glb(path: Path, baked: BakedMesh, quads: int, slots: Slots | None = None) -> None:
+    """Write the finished object to ``path`` (the run folder's atomic writer gives a temporary one);
+    with ``slots`` of several materials, one primitive per material (see the module's docstring)."""
+    whole = finished_trimesh(baked, quads)
+    if slots is None or len(slots.names) < 2:
+        whole.export(str(path), file_type="glb", include_normals=True)
+        return
+    if sum(slots.counts) != len(baked.faces):
+        raise ValueError(f"material slots of {sum(slots.counts)} triangles for {len(baked.faces)}")
+    scene = trimesh.Scene()
+    ends = np.cumsum(slots.counts)
+    for index, (name, end, count) in enumerate(zip(slots.names, ends, slots.counts)):
+        part = whole.submesh([np.arange(end - count, end)], append=True)
+        part.visual.material = finished_trimesh(baked, 0, name).visual.material
+        part.metadata = {}
+        scene.add_geometry(part, geom_name=f"part{index}", node_name=f"part{index}")
+    scene.export(str(path), file_type="glb", include_normals=True)
+    _one_mesh(path, quads)
+
+
+def _one_mesh(path: Path, quads: int) -> None:
+    """Gather the GLB's meshes' primitives into its first mesh, its only node (see the module's docstring)."""
+    data = Path(path).read_bytes()
+    length, _ = struct.unpack_from("<II", data, 12)
+    gltf = json.loads(data[20:20 + length].decode("utf-8"))
+    gltf["meshes"] = [{"name": "img23d_finished", "primitives": [primitive for mesh in gltf["meshes"]
+                                                                 for primitive in mesh["primitives"]],
+                       "extras": {QUADS_EXTRA: int(quads)}}]
+    gltf["nodes"] = [{"name": "img23d_finished", "mesh": 0}]
+    gltf["scenes"] = [{"nodes": [0]}]
+    text = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)  # chunks are 4-byte aligned; JSON is padded with spaces
+    rest = data[20 + length:]
+    body = struct.pack("<II", len(text), _JSON_CHUNK) + text + rest
+    Path(path).write_bytes(struct.pack("<III", _GLB_MAGIC, 2, 12 + len(body)) + body)
 
 
 def read_glb_json(path: Path) -> dict[str, Any]:

@@ -25,7 +25,9 @@ across a thin one is not a success); the one
 that fails gets one more call, its request scaled by what this mesh made of the first (or
 nudged, when only holes failed it: they move with the field's scale); a second failure, an
 error or a dead worker falls back to quadric decimation (the clean-up's ``decimate``) to the
-same number of triangles, said once in ``RetopoResult.fallback``. Decimated triangles are held
+same number of triangles, said once in ``RetopoResult.fallback``. Where the quads were refused and
+much of the mesh is thinner than a quad (a can's wall and rim: ``thin_parts``), the sentence says
+that, and about how many quads would keep those parts, instead of the check's own words. Decimated triangles are held
 to the same coverage; ones that fail it leave the mesh's own triangles, said the same way.
 """
 
@@ -48,6 +50,7 @@ from .feature_snap import snap_to_features
 from .quad_mesh import DEGENERATE_AREA, cap_small_holes, check_quads, is_closed, median_edge, triangulate_quads
 from .quad_repair import dissolve_doublets, project_onto, separate_coincident, unfold_quads
 from .surface_reach import reach_uncovered
+from .thin_parts import thin_parts
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +198,7 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
     vertices, faces = frame.vertices, frame.faces
     closed = is_closed(faces)
     smoothed = taubin_smooth(vertices, faces, settings.smoothing)
-    request, reason = request_for(settings.faces), ""
+    request, reason, checked = request_for(settings.faces), "", False
     for attempt in (1, 2):
         try:
             quad_v, quads = instant_meshes.remesh_in_worker(smoothed, faces, request, cancel)
@@ -221,8 +224,21 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
         if failed is None:
             out = frame.to_input(quad_v).astype(np.float32)
             return RetopoResult(out, triangles, quads, "instant-meshes", None, faces_in, len(quads), 0.0), ""
-        reason = failed
+        reason, checked = failed, True
         request = next_request(request, check.quads, settings.faces)
     if cancel is not None:
         cancel.check()
+    if checked:  # the quads were made and refused: where thin parts are why, that is what the artist is told
+        thin = thin_parts(vertices, faces, quad_side(frame, settings.faces), settings.faces)
+        if thin.sentence is not None:
+            log.debug("Instant Meshes' quads failed (%s): thin parts", reason)
+            reason = thin.sentence
     return None, reason
+
+
+def quad_side(frame: Canonical, quads: int) -> float:
+    """The side of a square quad when ``quads`` of them cover the (unit-frame) mesh."""
+    corners = frame.vertices[frame.faces]
+    area = 0.5 * float(np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]),
+                                      axis=1).sum())
+    return float(np.sqrt(area / max(quads, 1)))

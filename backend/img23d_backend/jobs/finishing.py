@@ -23,6 +23,7 @@ from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode, JobOptions
 
 from ..finish.bake import BakeSettings, bake
 from ..finish.glb import write_finished_glb
+from ..finish.materials import FaceMaterials, by_material
 from ..finish.retopo import RetopoSettings
 from ..finish.step import finish_mesh
 from ..runs.folders import TargetRecord
@@ -51,7 +52,8 @@ class Finished:
 
 
 def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwrapper: Unwrapper | None,
-                  artifact: dict[str, Any], geometry: trimesh.Trimesh | None = None) -> Finished:
+                  artifact: dict[str, Any], geometry: trimesh.Trimesh | None = None,
+                  materials: FaceMaterials | None = None) -> Finished:
     """Keep ``high`` as ``high/<stem>.glb``, write the finished low mesh as ``<stem>.glb``, then
     announce the high one (``high_mesh``); the caller announces the low one next, as any object's
     ``mesh``. A failure announces neither.
@@ -60,6 +62,8 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     ``unwrapper``: the job's UV worker, reused by the bake; None starts one for the bake.
     ``geometry``: the same surface unsplit (a painted mesh is split along its UV seams, which the
     remeshing would take for holes): the cleaned mesh; None when ``high`` is not split.
+    ``materials``: the input's materials when it has several: the finished faces keep them
+    (``finish.materials``), one primitive each in the GLB.
     """
     options, cancel = run.options, run.job.cancel
     started = time.perf_counter()
@@ -70,11 +74,14 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
     shape = high if geometry is None else geometry
     result, step = finish_mesh(shape.vertices, shape.faces, RetopoSettings(options.topology, options.face_target),
                                cancel, run.progress, record.target)
+    slots = None
+    if materials is not None:
+        result, slots = by_material(result, materials)
     run.progress("finish", 0, 1, f"{record.target}: baking {_maps(high)}normals at {options.bake_size} px")
     quads = 0 if result.quads is None else len(result.quads)
     baked = bake(high, result.vertices, result.triangles, BakeSettings(size=options.bake_size), cancel, unwrapper,
                  quads=quads)
-    low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads))
+    low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads, slots))
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.HIGH_MESH, path=str(high_path), **artifact))
     entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,
              "faces_in": step.faces_in, "faces_out": step.faces_out, "quads": quads, "fallback": step.fallback,
@@ -82,6 +89,7 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
              "metallic_roughness": baked.metallic_roughness is not None,
              "texels_by_nearest": baked.stats.by_nearest, "texels": baked.stats.texels,
              "high_mesh": run.run_folder.relative(high_path),
+             "materials": list(slots.names) if slots is not None else None,
              "seconds": round(time.perf_counter() - started, 3)}
     return Finished(low_path, high_path, entry)
 

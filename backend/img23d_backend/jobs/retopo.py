@@ -25,6 +25,7 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, R
                              validate_targets)
 from PIL import Image
 
+from ..finish.materials import FaceMaterials
 from ..finish.retopo import NothingToRemesh
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
@@ -80,7 +81,8 @@ class RetopoRun(JobRun):
         fields: dict[str, Any] = {"target": name}
         with self.stage("finish"):
             try:
-                finished = finish_object(self, record, high, None, fields, geometry)
+                finished = finish_object(self, record, high, None, fields, geometry,
+                                         face_materials(copy, artist.positions, artist.triangles))
             except NothingToRemesh as exc:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from None
         record.mesh, record.finish = self.run_folder.relative(finished.low), finished.record
@@ -111,6 +113,24 @@ def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh
     if vertex_colors is not None:
         high.visual = trimesh.visual.ColorVisuals(high, vertex_colors=vertex_colors)
     return high, geometry
+
+
+def face_materials(path: Path, positions: np.ndarray, triangles: np.ndarray) -> FaceMaterials | None:
+    """The mesh file's materials, when it has several (``material_names`` and ``triangle_materials``,
+    as ``readers.meshes`` writes them), with its triangles in glTF's axes; a defect is one sentence."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "material_names" not in data.files or "triangle_materials" not in data.files:
+                return None
+            names, of_face = np.asarray(data["material_names"]), np.asarray(data["triangle_materials"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
+    if (names.dtype.kind != "U" or names.ndim != 1 or of_face.dtype.kind not in "iu"
+            or of_face.shape != (len(triangles),) or (len(of_face) and not 0 <= of_face.min() <= of_face.max() < len(names))):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's triangle_materials must give each triangle "
+                                                   "the index of one of its material_names")
+    return FaceMaterials(tuple(str(name) for name in names), _to_gltf(positions), np.asarray(triangles, np.int64),
+                         of_face.astype(np.int64))
 
 
 def _welded(positions: np.ndarray, triangles: np.ndarray) -> trimesh.Trimesh:

@@ -6,7 +6,8 @@ same turn here makes a mesh painted from the command line look as it would in Bl
 triangles stay as they are; its UVs, where it has them, become per-corner UVs (with its colour
 image as ``base_color`` and its glTF metallicRoughness texture as ``metallic_roughness``; a mesh
 with vertex colours keeps them as ``vertex_colors``, linear as glTF's ``COLOR_0``: a PLY's or OBJ's
-sRGB colours are decoded). Back out, ``write_textured_glb`` puts the
+sRGB colours are decoded; a mesh of several materials keeps which triangle has which, as
+``triangle_materials`` and ``material_names``). Back out, ``write_textured_glb`` puts the
 painted texture (and the metallicRoughness texture, when the job made one) on the same triangles as a GLB (vertices split
 only where the UVs split, as any glTF export does).
 
@@ -91,7 +92,9 @@ def _convert(source: Path, target: Path) -> None:
             log.warning("%s", sentence)
         readable = plan.source
     try:
-        loaded = trimesh.load(readable, file_type=suffix.lstrip("."), force="mesh", process=False, resolver=resolver)
+        scene = trimesh.load(readable, file_type=suffix.lstrip("."), force="scene", process=False, resolver=resolver)
+        parts = [part for part in scene.dump() if isinstance(part, trimesh.Trimesh)]
+        loaded = trimesh.util.concatenate(parts)  # what trimesh's force="mesh" makes, its parts known
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
                             f"{type(exc).__name__}: {exc}") from exc
@@ -110,6 +113,7 @@ def _convert(source: Path, target: Path) -> None:
     triangles = np.asarray(loaded.faces, dtype=np.int64)
     loops = np.arange(triangles.size, dtype=np.int64).reshape(-1, 3)  # one loop per triangle corner
     arrays = {"positions": positions, "triangles": triangles, "triangle_loops": loops}
+    arrays.update(triangle_materials(parts))
     uv = getattr(loaded.visual, "uv", None)
     if uv is not None and len(uv) == len(vertices):
         arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
@@ -131,6 +135,26 @@ def _convert(source: Path, target: Path) -> None:
             colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
         arrays["vertex_colors"] = colours
     np.savez(target, **arrays)
+
+
+def triangle_materials(parts: list[Any]) -> dict[str, Any]:
+    """For a mesh of parts with several materials (a GLB's primitives, an OBJ's ``usemtl`` groups):
+    ``material_names`` and each triangle's index among them, ``triangle_materials``, for a
+    retopology to keep its material slots (``finish.materials``); nothing for one material."""
+    import numpy as np
+
+    names: list[str] = []
+    of_part = []
+    for index, part in enumerate(parts):
+        material = getattr(part.visual, "material", None)
+        name = str(getattr(material, "name", None) or f"material{index}")
+        if name not in names:
+            names.append(name)
+        of_part.append(names.index(name))
+    if len(names) < 2:
+        return {}
+    counts = [len(part.faces) for part in parts]
+    return {"material_names": np.array(names), "triangle_materials": np.repeat(np.array(of_part, np.int32), counts)}
 
 
 def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target: Path,
