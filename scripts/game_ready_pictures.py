@@ -18,7 +18,6 @@ Written as ``game-ready-before-after.png`` (a palette PNG, well under 300 KB). C
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT / "backend"))
 from img23d_backend.finish.bake import BakeSettings, bake  # noqa: E402
 from img23d_backend.finish.glb import write_finished_glb  # noqa: E402
 from img23d_backend.finish.retopo import RetopoSettings, retopologize  # noqa: E402
-from render_panels import framing, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
+from render_panels import framing, picture_main, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 FACES = 5000
@@ -103,11 +102,7 @@ def make(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args(argv)
-    make(args.out)
-    return 0
+    return picture_main(__doc__, make, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ each map goes and how Blender wires it, not what the real models estimate. Writt
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -37,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from img23d_backend.session import Models, Session  # noqa: E402
 from img23d_protocol import JobOptions  # noqa: E402
-from render_panels import framing, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
+from render_panels import framing, picture_main, render, save, scene, side_by_side  # noqa: E402  (scripts/, beside this one)
 
 MESH = ROOT / "examples" / "house_mesh.glb"
 PICTURE = ROOT / "examples" / "house_scene.png"
@@ -105,11 +104,7 @@ def make(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args(argv)
-    make(args.out)
-    return 0
+    return picture_main(__doc__, make, argv)
 
 
 if __name__ == "__main__":

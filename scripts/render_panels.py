@@ -5,18 +5,20 @@ its own, with the bpy module). ``scene()`` empties Blender's file and sets up Cy
 sun and a grey sky; ``render()`` puts a camera looking at a point from a fixed direction and renders;
 ``framing()`` finds where that camera looks and from how far for a glTF mesh's vertices;
 ``side_by_side()`` pastes the renders in a row with a caption under each, as a palette PNG, which
-``save()`` writes into the guide's pictures folder.
+``save()`` writes into the guide's pictures folder; ``picture_main()`` is either script's command line.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+GUIDE_PICTURES = Path(__file__).resolve().parent.parent / "docs" / "images"
 PANEL = 420       # pixels on a side of each render
 COLOURS = 96      # a palette keeps a sheet small
 FIELD_OF_VIEW = 35.0  # degrees: render()'s camera, which framing() fits the mesh into
@@ -90,3 +92,11 @@ def save(picture: Image.Image, out: Path, name: str) -> Path:
     picture.save(path, format="PNG", optimize=True)
     print(f"{path}: {picture.size[0]}x{picture.size[1]}, {path.stat().st_size // 1024} KB")
     return path
+
+
+def picture_main(doc: str, make: Callable[[Path], Path], argv: list[str] | None = None) -> int:
+    """A picture script's command line (``--out``, the guide's pictures by default): ``make`` the sheet there."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=GUIDE_PICTURES)
+    make(parser.parse_args(argv).out)
+    return 0
