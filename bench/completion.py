@@ -51,14 +51,14 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
-from img23d_backend.models.editor_model import editor_dtype  # noqa: E402
+from img23d_backend.editors.flux2_klein.model import editor_dtype  # noqa: E402
 from img23d_backend.models.throughput import measure as measure_throughput  # noqa: E402
 from img23d_backend.models.replica_common import write_json  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.stages.completion.fill import instruction  # noqa: E402
-from img23d_backend.stages.edit_pipeline import EditorModel, EditRequest  # noqa: E402
-from img23d_backend.stages.editing import decode, denoise, encode_instructions  # noqa: E402
-from img23d_backend.stages.editor_parts import EditorOptions, load_part  # noqa: E402
+from img23d_backend.editors.pipeline import EditorModel, EditRequest  # noqa: E402
+from img23d_backend.editors.driver import decode, denoise, encode_instructions  # noqa: E402
+from img23d_backend.editors.parts import EditorOptions, load_part  # noqa: E402
 from img23d_backend.stages.matting import matte, matting_loader  # noqa: E402
 
 OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 steps (models/editor_model.py)

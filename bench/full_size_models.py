@@ -66,9 +66,9 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.models.placement import LoadedModel
-    from img23d_backend.stages.editing import PHASES, EditorModel, EditRequest
-    from img23d_backend.stages.editor_parts import editor_loader
-    from img23d_backend.stages.materials import estimate_materials, materials_loader
+    from img23d_backend.editors.driver import PHASES, EditorModel, EditRequest
+    from img23d_backend.editors.parts import editor_loader
+    from img23d_backend.materials.marigold.pipeline import estimate_materials, materials_loader
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
     from img23d_backend.families.hunyuan3d.turbo import paint_loader

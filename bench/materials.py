@@ -59,7 +59,7 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> 
     """Load Marigold-IID-Appearance with the production loader and time the material step on ``views``."""
     import torch
 
-    from img23d_backend.stages.materials import estimate_materials, load_materials
+    from img23d_backend.materials.marigold.pipeline import estimate_materials, load_materials
 
     spec = component_spec(root, MATERIALS)
     dev = torch.device(device)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from PIL import Image
 
-    from img23d_backend.models.material_model import materials_dtype
+    from img23d_backend.materials.marigold.model import materials_dtype
     from img23d_backend.models.throughput import measure as measure_throughput
 
     load_before = os.getloadavg()

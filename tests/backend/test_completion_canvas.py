@@ -29,10 +29,10 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.stages import editing
-from img23d_backend.stages.editing import EditRequest, edit_images
-from img23d_backend.stages.editor_parts import editor_loader
-from img23d_backend.stages.qwen_editing import Encoded
+from img23d_backend.editors import driver as editing
+from img23d_backend.editors.driver import EditRequest, edit_images
+from img23d_backend.editors.parts import editor_loader
+from img23d_backend.editors.qwen_edit.phases import Encoded
 from img23d_backend.stages.skips import EditorUnavailable
 
 KLEIN, QWEN = "flux2-klein-4b", "qwen-image-edit-2511"
@@ -158,7 +158,7 @@ def test_every_crop_shape_is_edited_on_a_canvas_its_reference_and_answer_share(
     mismatched = [(crop.size, call["reference"].size, call["size"]) for crop, call in zip(crops, calls)
                   if call["reference"].size != call["size"]]
     assert not mismatched, f"{len(mismatched)} of {len(crops)} shapes: (crop, reference, answer) {mismatched[:4]}"
-    from img23d_backend.stages.edit_canvas import canvas_pixels, choose, rule_of
+    from img23d_backend.editors.canvas import canvas_pixels, choose, rule_of
 
     for crop, call in zip(crops, calls):
         pipeline = call["pipeline"]

@@ -23,7 +23,7 @@ from img23d_backend.jobs import Engine, EngineSettings, Job, completing
 from img23d_backend.models import step_costs
 from img23d_backend.models.registry import tiny_model_set
 from img23d_backend.stages.completion import fill, references
-from img23d_backend.stages.editing import EditRequest
+from img23d_backend.editors.driver import EditRequest
 from img23d_protocol import GenerateRequest, JobOptions
 
 PURPLE, ORANGE = (120, 20, 140), (150, 70, 10)

@@ -22,10 +22,10 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
-from img23d_backend.replicas import editor as replica
-from img23d_backend.stages import editing
-from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
-from img23d_backend.stages.editor_parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
+from img23d_backend.editors.flux2_klein import replica
+from img23d_backend.editors import driver as editing
+from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
+from img23d_backend.editors.parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
 from img23d_backend.stages.skips import EditorUnavailable, editor_sentence
 from img23d_protocol import ErrorCode, ProtocolError
 

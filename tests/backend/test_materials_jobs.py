@@ -28,7 +28,7 @@ from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.folder_files import MARIGOLD_WEIGHTS
 from img23d_backend.models.registry import tiny_model_set
-from img23d_backend.stages import materials as materials_stage
+from img23d_backend.materials.marigold import pipeline as materials_stage
 from img23d_protocol import Error, GenerateJobResult, GenerateRequest, JobOptions, Progress
 
 TARGETS = ["house", "chimney"]

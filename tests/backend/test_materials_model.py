@@ -22,8 +22,8 @@ from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import materials_need
 from img23d_backend.models.registry import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
-from img23d_backend.replicas import materials as replica
-from img23d_backend.stages.materials import (estimate_materials, find_channel, load_materials, material_maps,
+from img23d_backend.materials.marigold import replica
+from img23d_backend.materials.marigold.pipeline import (estimate_materials, find_channel, load_materials, material_maps,
                                              materials_loader)
 from img23d_backend.stages.skips import MaterialsUnavailable, materials_sentence
 from img23d_protocol import ErrorCode, ProtocolError

@@ -33,7 +33,7 @@ from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
-from ..models.editor_model import TINY_EDITORS, tiny_editor
+from ..editors.flux2_klein.model import TINY_EDITORS, tiny_editor
 from ..models.registry import (CLEAN_PAINT, DEFAULT_EDITOR, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING,
                                PAINT, SHAPE, ModelSpec, default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter

@@ -29,8 +29,8 @@ from ..readers.images import LoadedImage, load_image
 from ..runs.folders import TargetRecord
 from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
-from ..stages.editing import EditRequest, edit_images
-from ..stages.editor_parts import EditorOptions
+from ..editors.driver import EditRequest, edit_images
+from ..editors.parts import EditorOptions
 from .cutting import Cut
 
 STAGE = "completion"

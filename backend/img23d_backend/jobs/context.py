@@ -18,13 +18,13 @@ from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
 from ..families.table import family_of
 from ..models import dtypes, preflight, step_costs
-from ..models.editor_model import QWEN_EDIT_CHOICE
+from ..editors.flux2_klein.model import QWEN_EDIT_CHOICE
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..models.registry import PAINT_ROLES, ModelSet, shape_kind
 from ..runs.folders import RunFolder
-from ..stages.editor_parts import EditorOptions
+from ..editors.parts import EditorOptions
 from .loaders import register_models
 
 log = logging.getLogger(__name__)

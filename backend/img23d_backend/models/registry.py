@@ -23,10 +23,10 @@ from img23d_protocol import (CLEAN, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
 # The image editor (FLUX.2 [klein] 4B: fills in the hidden parts of an object's crop) lives with its
 # pinned file list and the facts' sources; found here too.
-from .editor_model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
+from ..editors.flux2_klein.model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
 # The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
 # lives with its pinned file list and the facts' sources; found here too.
-from .material_model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
+from ..materials.marigold.model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 # The licence-clean family's paint model (Step1X-3D's multiview adapter, the same commit as its

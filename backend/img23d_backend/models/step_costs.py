@@ -38,9 +38,9 @@ from typing import Any, Sequence
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError, StepCosts, job_cost, long_job_refusal, views_for
 
-from .editor_model import KLEIN_BYTES, KLEIN_PARAMETERS, QWEN_EDIT_CHOICE, editor_dtype
-from .material_model import MARIGOLD_BYTES, materials_dtype
-from .qwen_edit_model import QWEN_EDIT_BYTES, QWEN_EDIT_PARAMETERS
+from ..editors.flux2_klein.model import KLEIN_BYTES, KLEIN_PARAMETERS, QWEN_EDIT_CHOICE, editor_dtype
+from ..materials.marigold.model import MARIGOLD_BYTES, materials_dtype
+from ..editors.qwen_edit.model import QWEN_EDIT_BYTES, QWEN_EDIT_PARAMETERS
 from .throughput import probe, processor
 
 # -- the benchmarks' figures (float32, the CPU they name) ---------------------------------------

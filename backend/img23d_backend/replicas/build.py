@@ -51,10 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from ..families.table import FAMILIES
-from ..models.editor_model import QWEN_EDIT_CHOICE
+from ..editors.flux2_klein.model import QWEN_EDIT_CHOICE
 from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
-from . import birefnet, depth, editor, materials, qwen, qwen_edit
+from ..editors.flux2_klein import replica as editor
+from ..editors.qwen_edit import replica as qwen_edit
+from ..materials.marigold import replica as materials
+from . import birefnet, depth, qwen
 
 # The models every family shares, whose replicas this package builds itself.
 SHARED_ROLES = ("grounding", "matting", "depth", "materials", "editor")

@@ -51,13 +51,16 @@ from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 
 from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
-from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC, QWEN_EDIT_CHOICE
-from ..models.qwen_edit_model import QWEN_EDIT_PARAMETERS, QWEN_EDIT_SPEC
-from ..models.material_model import MARIGOLD_PARAMETERS
+from ..editors.flux2_klein.model import KLEIN_PARAMETERS, KLEIN_SPEC, QWEN_EDIT_CHOICE
+from ..editors.qwen_edit.model import QWEN_EDIT_PARAMETERS, QWEN_EDIT_SPEC
+from ..materials.marigold.model import MARIGOLD_PARAMETERS
 from ..models.registry import (DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, VIEWS_ROLE, ModelSet, ModelSpec,
                                tiny_model_set)
 from ..models.replica_common import parameters, spec_folder
-from . import birefnet, editor, materials, qwen, qwen_edit
+from ..editors.flux2_klein import replica as editor
+from ..editors.qwen_edit import replica as qwen_edit
+from ..materials.marigold import replica as materials
+from . import birefnet, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the

@@ -15,10 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ..models import placement
-from ..models.folder_files import QWEN_EDIT_INDEXES, QWEN_EDIT_WEIGHTS
-from ..models.meta_weights import empty_weights
-from .editor_weights import TextEncoder, assign_diffusers, json_file, transformers_shards
+from ...models import placement
+from ...models.folder_files import QWEN_EDIT_INDEXES, QWEN_EDIT_WEIGHTS
+from ...models.meta_weights import empty_weights
+from ..weights import TextEncoder, assign_diffusers, json_file, transformers_shards
 
 
 def _transformer(folder: Path, device: Any, dtype: Any) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 
 import PIL.Image
 
-from .edit_canvas import Canvas, choose, rule_of
-from .editor_parts import EditorOptions, EditorPart
+from .canvas import Canvas, choose, rule_of
+from .parts import EditorOptions, EditorPart
 
 
 @dataclass(frozen=True)

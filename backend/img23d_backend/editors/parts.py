@@ -21,14 +21,14 @@ from typing import Any, Callable
 
 from ..env.torch_shims import prepare_torchvision
 from ..models import placement
-from ..models.editor_model import editor_part_sizes
+from .flux2_klein.model import editor_part_sizes
 from ..models.folder_files import KLEIN_WEIGHTS
 from ..models.handles import PartLoaders
 from ..models.meta_weights import empty_weights
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec, editor_dtype
-from .editor_weights import TextEncoder, assign_diffusers, json_file, transformers_shards
-from .qwen_edit_parts import QWEN_EDIT_READERS
+from .weights import TextEncoder, assign_diffusers, json_file, transformers_shards
+from .qwen_edit.parts import QWEN_EDIT_READERS
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,8 @@ from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .memory import RESERVE_BYTES as BUDGET_RESERVE_BYTES
-from .preflight import GB, MIB, RESERVE_BYTES, Need, Room, free_room, total_room
+from ..models.memory import RESERVE_BYTES as BUDGET_RESERVE_BYTES
+from ..models.preflight import GB, MIB, RESERVE_BYTES, Need, Room, free_room, total_room
 
 # Activations of one edit, in 16-bit values (an estimate: the module docstring says how).
 EDITOR_FIXED_BYTES = 512 * MIB

@@ -32,8 +32,8 @@ from typing import Any, Iterator, Sequence
 
 import PIL.Image
 
-from ..env.job_control import CancelToken
-from .edit_pipeline import CanvasLatents, EditorModel, EditRequest
+from ...env.job_control import CancelToken
+from ..pipeline import CanvasLatents, EditorModel, EditRequest
 
 
 @dataclass

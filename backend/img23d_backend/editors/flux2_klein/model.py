@@ -49,9 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .folder_files import KLEIN_FILES, QWEN_EDIT_FILES
-from .qwen_edit_model import QWEN_EDIT_OPTIONS, QWEN_EDIT_SPEC
-from .specs import ModelSpec
+from ...models.folder_files import KLEIN_FILES, QWEN_EDIT_FILES
+from ..qwen_edit.model import QWEN_EDIT_OPTIONS, QWEN_EDIT_SPEC
+from ...models.specs import ModelSpec
 
 KLEIN_REPO = "black-forest-labs/FLUX.2-klein-4B"
 KLEIN_REVISION = "e7b7dc27f91deacad38e78976d1f2b499d76a294"

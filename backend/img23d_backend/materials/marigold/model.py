@@ -38,8 +38,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .folder_files import MARIGOLD_FILES
-from .specs import ModelSpec
+from ...models.folder_files import MARIGOLD_FILES
+from ...models.specs import ModelSpec
 
 MARIGOLD_REPO = "prs-eth/marigold-iid-appearance-v1-1"
 MARIGOLD_REVISION = "e7280a0a0fc5a0df0b36050882b3d8b77da22fd9"

@@ -50,8 +50,8 @@ Where each fact comes from (the hub cannot be reached from where this was writte
 
 from __future__ import annotations
 
-from .folder_files import QWEN_EDIT_FILES
-from .specs import ModelSpec
+from ...models.folder_files import QWEN_EDIT_FILES
+from ...models.specs import ModelSpec
 
 QWEN_EDIT_REPO = "Qwen/Qwen-Image-Edit-2511"
 QWEN_EDIT_REVISION = "6f3ccc0b56e431dc6a0c2b2039706d7d26f22cb9"

@@ -32,14 +32,14 @@ from typing import Any, Sequence
 import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env.job_control import CancelToken
-from ..env.torch_shims import prepare_torchvision
-from ..models import placement, preflight
-from ..models.folder_files import MARIGOLD_WEIGHTS
-from ..models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
-from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec, materials_dtype
-from .skips import materials_unavailable
+from ...env.job_control import CancelToken
+from ...env.torch_shims import prepare_torchvision
+from ...models import placement, preflight
+from ...models.folder_files import MARIGOLD_WEIGHTS
+from ...models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
+from ...models.placement import LoadedModel
+from ...models.registry import ModelSpec, materials_dtype
+from ...stages.skips import materials_unavailable
 
 ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
 # The noise every view starts from: the same seed for each view, so a view's maps do not depend on

@@ -52,12 +52,12 @@ import PIL.Image
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
-from ..models.editor_memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
+from .memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
 from ..models.registry import DEFAULT_EDITOR, EDITORS, editor_dtype
-from . import qwen_editing
-from .edit_pipeline import CanvasLatents, EditorModel, EditRequest
-from .editor_parts import EditorOptions
-from .skips import editor_unavailable
+from .qwen_edit import phases as qwen_editing
+from .pipeline import CanvasLatents, EditorModel, EditRequest
+from .parts import EditorOptions
+from ..stages.skips import editor_unavailable
 
 log = logging.getLogger(__name__)
 

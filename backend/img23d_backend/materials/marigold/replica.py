@@ -55,8 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.folder_files import MARIGOLD_VARIANT
-from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.folder_files import MARIGOLD_VARIANT
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 
 _BOS, _EOS = "<|startoftext|>", "<|endoftext|>"
 _TARGET_PROPERTIES = {
