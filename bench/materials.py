@@ -11,7 +11,7 @@ loaded with its production loader and run by the call its stage makes:
 * the paint step's multiview phase: ``bench/paint_turbo.measure`` (six views of a sphere's normal
   and position maps and a reference picture; each UNet call timed; projected to the model's own
   10 steps as the time outside the UNet + the median UNet call after the first x 10);
-* the material step: ``stages.materials.estimate_materials`` on six painted views of the same side
+* the material step: ``materials/marigold/pipeline.estimate_materials`` on six painted views of the same side
   (the multiview call's own output), at the model's own processing resolution (768, from its
   ``model_index.json``), each UNet call timed; projected to its own 4 steps per view the same way.
 

@@ -241,9 +241,8 @@ BACKEND_ROOMS = (
     ("env",),                       # device, torch shims, failpoints, interrupts, job control
 )
 # Imports that run up until the catalog above the model rooms composes the model sets (issue 56 item 1):
-# the registry still composes them, and takes the editors' and the material models' rows from their rooms.
-UNTIL_THE_CATALOG = {("img23d_backend.models.registry", "editors"), ("img23d_backend.models.registry", "materials"),
-                     ("img23d_backend.models.step_costs", "editors"), ("img23d_backend.models.step_costs", "materials")}
+# the registry still composes them, and takes the editors' and the material models' rows from their tables.
+UNTIL_THE_CATALOG = {("img23d_backend.models.registry", "editors"), ("img23d_backend.models.registry", "materials")}
 BACKEND_ROOT_MODULES = {"img23d_backend", "img23d_backend.__main__", "img23d_backend.api", "img23d_backend.session"}
 
 

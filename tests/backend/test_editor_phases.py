@@ -29,7 +29,8 @@ from img23d_backend.editors.flux2_klein.model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
 from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS, tiny_model_set
-from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images, encode_instructions
+from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
+from img23d_backend.editors.flux2_klein.phases import encode_instructions
 from img23d_backend.editors.parts import editor_loader
 from img23d_backend.stages.skips import EditorUnavailable
 from img23d_protocol import ErrorCode, ProtocolError

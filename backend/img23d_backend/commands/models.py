@@ -33,7 +33,7 @@ from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
-from ..editors.flux2_klein.model import TINY_EDITORS, tiny_editor
+from ..editors.table import EDITOR_ROWS, tiny_editor
 from ..models.registry import (CLEAN_PAINT, DEFAULT_EDITOR, DELIGHT, DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING,
                                PAINT, SHAPE, ModelSpec, default_tiny_root, tiny_model_set)
 from .progress import ProgressPrinter
@@ -64,7 +64,7 @@ def offered_models(models: str = "default") -> list[NamedModel]:
                   if spec.paint_kind is not None and spec.paint_kind.family != tiny.paint.family),
                 # each other image editor's replica (the default one's is listed above)
                 *(NamedModel(f"editor/tiny-{choice}", tiny_editor(default_tiny_root(), choice))
-                  for choice in TINY_EDITORS if choice != DEFAULT_EDITOR)]
+                  for choice in EDITOR_ROWS if choice != DEFAULT_EDITOR)]
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING), ("shape", SHAPE), ("delight", {"2.0": DELIGHT}),
         # The licence-clean family's paint model: one model from three repositories (its ``sources``).

@@ -1,25 +1,13 @@
-"""Editing: an image editor fills in what is hidden in an object's crops, from an instruction.
+"""Editing, whichever editor it is: an image editor fills in what is hidden in an object's crops, from
+an instruction.
 
-The model (``black-forest-labs/FLUX.2-klein-4B`` by default, ``Qwen/Qwen-Image-Edit-2511`` with
-``--editor qwen-image-edit-2511``, or their tiny replicas; ``models/editor_model.py`` and
-``models/qwen_edit_model.py`` say where their files and facts come from)
-is registered with the model manager as three parts
-(``stages/editor_parts.py`` reads each on its own), and ``edit_images`` runs in three phases, each
-holding on the device only the parts it needs (``models/editor_memory.EDITOR_PHASES``). FLUX.2
-[klein]'s phases are here; Qwen-Image-Edit-2511's, whose text encoder also reads each crop, are
-``qwen_editing``'s (``PHASES`` picks by the pipeline ``model_index.json`` names):
-
-1. the text encoder encodes each distinct instruction (``Flux2KleinPipeline.encode_prompt``; a base
-   model's empty negative instruction as well);
-2. the transformer and the VAE: diffusers' own ``Flux2KleinPipeline.__call__`` with those
-   embeddings and ``output_type="latent"``, which encodes the crop, denoises, and unpacks,
-   de-normalises and unpatchifies the latents as upstream does. A request with more pictures of the
-   object (``EditRequest.references``, its views) passes ``image`` as a list, the crop's canvas first:
-   the pipeline encodes each picture on its own and appends its latents to the sequence with
-   positions of their own (``_prepare_image_ids``: time 10 for the first, 20, 30 ... for the next),
-   and the answer is painted at the crop's canvas;
-3. the VAE decodes them and the pipeline's image processor post-processes them, the two lines the
-   pipeline's own call ends with.
+The model (the job's ``--editor``: one of ``table.EDITOR_PACKAGES``, or its tiny replica; each editor's
+``model.py`` says where its files and facts come from) is registered with the model manager as three
+parts (``parts`` reads each on its own), and ``edit_images`` runs in three phases, each holding on the
+device only the parts it needs (``memory.EDITOR_PHASES``): the text encoder reads the instructions; the
+VAE encodes the crops and the transformer denoises; the VAE decodes. What each phase does is its
+editor's (``Editor.phases``, in ``<editor>/phases.py``), found by the pipeline ``model_index.json``
+names (``table.editor_for_pipeline``).
 
 Why parts under the manager rather than diffusers' ``enable_model_cpu_offload``: the manager is the
 one place that moves weights, and it already evicts least recently used first within its budget; as
@@ -33,7 +21,7 @@ phase's code never reaches them), which costs nothing and keeps no reference to 
 Before any part is loaded, ``editor_placement`` picks the placement from the manager's budget and
 refuses in one sentence what cannot fit (the setting to change named); each phase checks that its
 activations fit in the memory free beside its parts. Each crop is placed on its canvas
-(``edit_canvas``: about the area the model edits at, a size the pipeline keeps for its reference and its
+(``canvas``: about the area the model edits at, a size the pipeline keeps for its reference and its
 answer alike, the crop scaled to fit and centred on white), edited from noise seeded with its request's
 seed, and the answer's part where the crop lay scaled back to the crop's size. It does not judge the result (blank,
 unchanged or wrong pictures are the caller's to find). A model that cannot be loaded or run raises
@@ -45,30 +33,19 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import PIL.Image
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
-from .memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
-from ..models.registry import DEFAULT_EDITOR, EDITORS, editor_dtype
-from .qwen_edit import phases as qwen_editing
-from .pipeline import CanvasLatents, EditorModel, EditRequest
-from .parts import EditorOptions
 from ..stages.skips import editor_unavailable
+from .memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
+from .parts import EditorOptions, editor_dtype
+from .pipeline import EditorModel, EditRequest
+from .table import DEFAULT_EDITOR, EDITOR_ROWS, editor_for_pipeline
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Instructions:
-    """The text encoder's output for each distinct instruction, and for a base model (which runs
-    classifier-free guidance) the empty negative instruction's; None for a distilled one."""
-
-    embeddings: dict[str, Any]
-    negative: Any = None
 
 
 def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelToken,
@@ -94,13 +71,13 @@ def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, edit_s
     itemsize = editor_dtype(manager.device).itemsize
     spec = manager.spec("editor")
     # A model that does not fit is told apart from the default editor, which the sentence then offers.
-    smaller = DEFAULT_EDITOR if spec.repo_id != EDITORS[DEFAULT_EDITOR].repo_id else None
+    smaller = DEFAULT_EDITOR if spec.repo_id != EDITOR_ROWS[DEFAULT_EDITOR].spec.repo_id else None
     references = max(len(request.references) for request in requests)  # the crops are denoised one by one
     fit = editor_placement(manager.part_sizes("editor"), pixels, manager.device, itemsize, budget=manager.budget(),
                            smaller_editor=smaller, references=references)
     log.info("%s", fit.sentence())
     with _phase(manager, ENCODE, pixels, itemsize, cancel) as model:
-        run = PHASES[type(model.pipeline).__name__]
+        run = editor_for_pipeline(type(model.pipeline).__name__).phases
         instructions = run.encode(model, requests, manager.device, cancel)
     with _phase(manager, DENOISE, pixels, itemsize, cancel, references) as model:
         latents = run.denoise(model, requests, instructions, cancel)
@@ -120,80 +97,3 @@ def _phase(manager: Any, phase: EditorPhase, pixels: int, itemsize: int, cancel:
         model = EditorModel.of(parts)
         model.working_pixels = pixels  # the job's area, when it names one
         yield model
-
-
-def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], device: Any,
-                        cancel: CancelToken) -> Instructions:
-    """Phase 1, the text encoder: each distinct instruction encoded once, as the pipeline's own call would
-    (``encode_prompt``, on the manager's device: this phase's pipeline holds no other part to tell it)."""
-    import torch
-
-    def encode(text: str) -> Any:
-        cancel.check()
-        with torch.inference_mode():
-            return model.pipeline.encode_prompt(prompt=text, device=device)[0]
-
-    embeddings = {text: encode(text) for text in dict.fromkeys(request.instruction for request in requests)}
-    # The pipeline's own negative for classifier-free guidance, which only a base model runs.
-    return Instructions(embeddings, None if model.pipeline.config.is_distilled else encode(""))
-
-
-def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: Instructions,
-            cancel: CancelToken, steps: int = 0) -> list[Any]:
-    """Phase 2, the VAE and the transformer: each crop encoded and denoised from noise seeded with its seed
-    by the pipeline's own call, given the instruction's embeddings, in ``steps`` (0: the model's default);
-    its latents, ready to decode. A cancel is checked before each request and each denoising step."""
-    import torch
-
-    pipeline = model.pipeline
-    hook = pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
-    try:
-        latents = []
-        for request in requests:
-            cancel.check()
-            canvas = model.canvas(request.image.size)
-            generator = torch.Generator(device="cpu").manual_seed(request.seed)
-            with torch.inference_mode():
-                # A list: diffusers encodes each picture as reference latents of its own (the crop's first).
-                output = pipeline(image=model.pictures(request),
-                                  prompt_embeds=instructions.embeddings[request.instruction],
-                                  negative_prompt_embeds=instructions.negative, height=canvas.height,
-                                  width=canvas.width, num_inference_steps=steps or model.defaults.steps,
-                                  guidance_scale=model.defaults.guidance, generator=generator, output_type="latent")
-            latents.append(CanvasLatents(output.images, canvas))
-        return latents
-    finally:
-        hook.remove()
-
-
-def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[CanvasLatents],
-           cancel: CancelToken) -> list[PIL.Image.Image]:
-    """Phase 3, the VAE: each request's latents decoded and mapped back from its canvas onto its crop (RGB,
-    the crop's size)."""
-    import torch
-
-    edited = []
-    for request, painted in zip(requests, latents, strict=True):
-        cancel.check()
-        with torch.inference_mode():
-            # What Flux2KleinPipeline.__call__ does after denoising for any output_type but "latent".
-            image = model.pipeline.vae.decode(painted.latents, return_dict=False)[0]
-            image = model.pipeline.image_processor.postprocess(image, output_type="pil")[0]
-        edited.append(painted.canvas.back(image))
-    return edited
-
-
-@dataclass(frozen=True)
-class EditorPhases:
-    """One model's three phases (``encode`` -> ``denoise`` -> ``decode``), each given the pipeline
-    over the parts its phase holds."""
-
-    encode: Callable[..., Any]
-    denoise: Callable[..., Any]
-    decode: Callable[..., list[PIL.Image.Image]]
-
-
-# The pipeline a folder's model_index.json names -> its phases (FLUX.2 [klein]'s above).
-PHASES = {"Flux2KleinPipeline": EditorPhases(encode_instructions, denoise, decode),
-          "QwenImageEditPlusPipeline": EditorPhases(qwen_editing.encode_instructions, qwen_editing.denoise,
-                                                    qwen_editing.decode)}

@@ -169,7 +169,7 @@ def _rematte(run: Any, pictures: list[Image.Image]) -> list[Any]:
 
 
 def _editor_call(run: Any) -> fill.Edit:
-    """The image editor as completion calls it: ``stages.editing.edit_images`` on the job's model
+    """The image editor as completion calls it: ``editors.driver.edit_images`` on the job's model
     manager and cancel token (its model is loaded at the first call, inside completion's boundary: a
     failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""
     def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:

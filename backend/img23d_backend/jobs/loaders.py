@@ -14,7 +14,7 @@ from ..models.registry import PAINT_ROLES, ROLES, SCENE_ROLES, VIEWS_ROLE, Model
 from ..stages.depth import depth_loader
 from ..editors.parts import editor_loader
 from ..stages.grounding.ask import load_grounding
-from ..materials.marigold.pipeline import materials_loader
+from ..materials.driver import materials_loader
 from ..stages.matting import matting_loader
 
 

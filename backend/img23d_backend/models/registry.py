@@ -21,12 +21,11 @@ from img23d_protocol import (CLEAN, DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, HUNYUAN
                              ProtocolError, ShapeModelKind, model_family)
 
 from .folder_files import STEP1X_FILES, STEP1X_LABEL_FILES
-# The image editor (FLUX.2 [klein] 4B: fills in the hidden parts of an object's crop) lives with its
-# pinned file list and the facts' sources; found here too.
-from ..editors.flux2_klein.model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
-# The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
-# lives with its pinned file list and the facts' sources; found here too.
-from ..materials.marigold.model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
+# The image editors (fill in the hidden parts of an object's crop) and the material models (roughness
+# and metallicity from a painted view) live in their rooms, each with its pinned files and the facts'
+# sources; the model sets take their rows from the rooms' tables.
+from ..editors.table import DEFAULT_EDITOR, EDITOR_ROWS, tiny_editor
+from ..materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, ModelSet, ModelSpec  # noqa: F401
 # The licence-clean family's paint model (Step1X-3D's multiview adapter, the same commit as its
@@ -238,9 +237,9 @@ DEFAULT_SHAPE = "2mini-turbo"
 # Turbo: 10 steps without a guidance batch, upstream's default paint model since April 2025.
 DEFAULT_PAINT = DEFAULT_PAINT_MODEL
 DEFAULT_DEPTH = "da2-small"
-# Keyed as the other roles' tables: one model, Marigold-IID-Appearance v1.1.
-MATERIALS = {"marigold": MATERIALS_SPEC}
-DEFAULT_MATERIALS = "marigold"
+# Keyed as the other roles' tables, by the rooms' choice names (``models download editor/<name>``).
+MATERIALS = {name: row.spec for name, row in MATERIAL_ROWS.items()}
+EDITORS = {name: row.spec for name, row in EDITOR_ROWS.items()}
 MODEL_SET_NAMES = ("default", "tiny")
 
 
@@ -258,9 +257,9 @@ MODEL_SET_NAMES = ("default", "tiny")
 # 13: the Label replica 64 wide with a two-layer CLIP whose sizes the loader reads from the weights,
 #     its clip_type as the real file most likely has it, no visual_encoder/clip/ folder; SDXL's
 #     model_index.json no longer written (nothing reads it)
-# 14: the material model's replica (marigold-iid-appearance/: Marigold-IID-Appearance v1.1's folder)
-# 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
-# 16: the large image editor's replica (qwen-image-edit-2511/: Qwen-Image-Edit-2511's folder)
+# 14: the material model's replica (its published folder's layout)
+# 15: the image editor's replica (the default editor's folder)
+# 16: the large image editor's replica (its published folder's layout)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
 TINY_FORMAT: int = 17
 
@@ -325,7 +324,7 @@ def _tiny_hunyuan_set(root: Path, paint: str, shape: str | None) -> ModelSet:
                         size_bytes=10 << 20, paint_kind=PAINT_MODELS[paint], options={"view_size": 64}),
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
-        materials=tiny_materials(root),
+        materials=MATERIAL_ROWS[DEFAULT_MATERIALS].tiny_spec(root),
         editor=tiny_editor(root),
     )
 

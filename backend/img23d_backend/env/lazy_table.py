@@ -1,0 +1,40 @@
+"""A table of named entries, each defined by a module that is imported only when its entry is read.
+
+The rooms of swappable models (``editors``, ``materials``) keep one module per model and one table of
+them; a job imports the code of the models it uses and no other. Iterating over the names imports
+nothing; reading an entry (``table[name]``, ``values()``, ``items()``) imports that entry's module and
+takes its ``attribute``, checked to be of ``kind`` and named ``name``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class LazyTable(Mapping[str, T], Generic[T]):
+    """Entries by name, each the ``attribute`` of its module, imported the first time it is read."""
+
+    def __init__(self, modules: Mapping[str, str], attribute: str, kind: type[T]) -> None:
+        self._modules = dict(modules)
+        self._attribute = attribute
+        self._kind = kind
+
+    def __getitem__(self, name: str) -> T:
+        module = importlib.import_module(self._modules[name])  # KeyError for a name the table lacks
+        entry = getattr(module, self._attribute)
+        if not isinstance(entry, self._kind) or getattr(entry, "name", None) != name:
+            raise TypeError(f"{self._modules[name]}.{self._attribute} is not the {self._kind.__name__} {name!r}")
+        return entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules  # Mapping's own would import the module to find out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
