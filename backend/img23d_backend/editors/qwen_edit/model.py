@@ -87,8 +87,8 @@ QWEN_EDIT_FILES = ("model_index.json", "scheduler/scheduler_config.json",
 # the most pictures one edit takes: multi-image editing came with 2509, whose model card gives its best
 # range as "1 to 3 input images", and 2511 builds on it
 # (the pipeline's prompt template numbers any count, "Picture 1: ... Picture 2: ...").
-QWEN_EDIT_OPTIONS = {"editor": NAME, "steps": 40, "true_cfg_scale": 4.0, "negative_prompt": " ", "working_pixels": 1024 * 1024,
-                     "pictures": 3,
+QWEN_EDIT_OPTIONS = {"editor": NAME, "steps": 40, "true_cfg_scale": 4.0, "negative_prompt": " ",
+                     "working_pixels": 1024 * 1024, "pictures": 3,
                      "part_parameters": QWEN_EDIT_PARAMETERS}
 
 QWEN_EDIT_SPEC = ModelSpec(role="editor", repo_id=QWEN_EDIT_REPO, revision=QWEN_EDIT_REVISION,

@@ -5,8 +5,9 @@ processor it reads the picture and the instruction through (``processor/``, ``Qw
 transformer (``QwenImageTransformer2DModel``) from its five shards; the VAE (``AutoencoderKLQwenImage``).
 
 Each is built on the meta device from its config and its safetensors assigned in place
-(``editors.weights``), as every editor's are (``editors.parts`` reads each part through ``READERS``). The text encoder's file keeps the legacy key names (``model.layers.*``,
-``visual.*``), which the model's own mapping renames as ``from_pretrained`` does.
+(``editors.weights``), as every editor's are (``editors.parts`` reads each part through ``READERS``).
+The text encoder's file keeps the legacy key names (``model.layers.*``, ``visual.*``), which the
+model's own mapping renames as ``from_pretrained`` does.
 """
 
 from __future__ import annotations
