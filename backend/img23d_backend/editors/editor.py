@@ -27,8 +27,7 @@ from typing import Any, Callable, Mapping
 
 import PIL.Image
 
-from ..models.replica_common import Replica
-from ..models.specs import ModelSpec
+from ..models.specs import ModelReplica, ModelSpec
 from .canvas import CanvasRule
 
 # Every editor's size in the tiny set, and the area its replica edits at: the real model's path
@@ -123,4 +122,4 @@ class Editor:
     # (what the memory check and the time estimate count).
     edit_pixels: Callable[[int], int]
     canvas_pixels: Callable[[int], int]
-    replica: Replica
+    replica: ModelReplica

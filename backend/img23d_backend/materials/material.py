@@ -25,8 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..env.job_control import CancelToken
-from ..models.replica_common import Replica
-from ..models.specs import ModelSpec
+from ..models.specs import ModelReplica, ModelSpec
 from .memory import MaterialMemory
 
 TINY_MATERIALS_BYTES = 2 << 20  # every material model's size in the tiny set
@@ -89,4 +88,4 @@ class MaterialModel:
     estimate: Estimate
     dtype: Callable[[Any], Any]               # the torch dtype it runs in on a device
     resolution: Callable[[Any], int]          # the loaded model -> the side it processes views at by default
-    replica: Replica
+    replica: ModelReplica

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from ..env.torch_shims import prepare_torchvision
 from .specs import ModelSpec
@@ -134,13 +133,3 @@ def shape_blob(decoder: Any, frequencies: Any, num_freqs: int, level: float = BL
         decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = BLOB_SHARPNESS, -BLOB_SHARPNESS
         decoder.output_proj.bias.zero_()
 
-
-@dataclass(frozen=True)
-class Replica:
-    """One model's random-weight replica as the tiny and full-size sets build it (an image editor's, a
-    material model's): its folder written at a size, and its full-size parts for the size check."""
-
-    # (folder, size) -> (the manifest entry, the seed it was made with)
-    build: Callable[[Path, Size], tuple[dict[str, Any], int]]
-    construct: Callable[[], Mapping[str, Any]]   # its full-size parts, in the current device context
-    published_params: Mapping[str, float]        # the published parameter counts of its parts

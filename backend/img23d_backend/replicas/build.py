@@ -3,7 +3,7 @@
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
 builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``), each
 material model's and image editor's in its room (``materials/<model>/replica``, ``editors/<editor>/replica``,
-handed over as its ``replica``: ``models.replica_common.Replica``), each
+handed over as its ``replica``: ``models.specs.ModelReplica``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
 ``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
 ``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models',
@@ -54,8 +54,8 @@ from ..editors.table import EDITOR_CODE, EDITOR_ROWS
 from ..families.table import FAMILIES
 from ..materials.table import MATERIAL_CODE, MATERIAL_ROWS
 from ..models.registry import TINY_FORMAT, default_tiny_root, tiny_model_set
-from ..models.replica_common import Replica, folder_name, manifest_path, spec_folder, write_json
-from ..models.specs import ModelSpec
+from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
+from ..models.specs import ModelReplica, ModelSpec
 from . import birefnet, depth, qwen
 
 # The models every family shares, whose replicas this package builds itself.
@@ -168,7 +168,7 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
     return entries
 
 
-def _room_replicas(root: Path) -> list[tuple[ModelSpec, Replica]]:
+def _room_replicas(root: Path) -> list[tuple[ModelSpec, ModelReplica]]:
     """Each material model's and each image editor's tiny spec under ``root`` with its replica, from
     their rooms' tables (every one of them is built: a job may choose any)."""
     return [*((row.tiny_spec(root), MATERIAL_CODE[name].replica) for name, row in MATERIAL_ROWS.items()),

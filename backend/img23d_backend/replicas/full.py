@@ -52,7 +52,8 @@ from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
 from ..materials.table import DEFAULT_MATERIALS, MATERIAL_CODE, MATERIAL_ROWS
 from ..models.registry import DEFAULT_PAINT, GROUNDING, MATTING, VIEWS_ROLE, ModelSet, ModelSpec, tiny_model_set
-from ..models.replica_common import Replica, parameters, spec_folder
+from ..models.replica_common import parameters, spec_folder
+from ..models.specs import ModelReplica
 from . import birefnet, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
@@ -86,7 +87,7 @@ def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
     return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
 
 
-def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: Replica) -> FullSizeReplica:
+def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: ModelReplica) -> FullSizeReplica:
     """A material model's or an image editor's full-size component: its replica at the published size."""
     def build(dest: Path) -> tuple[dict[str, Any], int]:
         return replica.build(dest, "full")

@@ -16,7 +16,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Replica, Size
+from ...models.replica_common import Size
+from ...models.specs import ModelReplica
 from ..canvas import CanvasRule
 from ..editor import Editor
 from . import replica
@@ -56,5 +57,5 @@ def _build(dest: Path, size: Size) -> tuple[dict[str, Any], int]:
 # published configs, which the published files' sizes confirm (``model``).
 EDITOR = Editor(name=NAME, readers=READERS, phases=PHASES, canvas_rule=canvas_rule, edit_pixels=edit_pixels,
                 canvas_pixels=edit_pixels,  # every crop's canvas holds at most the area it edits at
-                replica=Replica(build=_build, construct=lambda: replica.construct(replica.config("full")),
+                replica=ModelReplica(build=_build, construct=lambda: replica.construct(replica.config("full")),
                                 published_params={part: float(n) for part, n in KLEIN_PARAMETERS.items()}))

@@ -15,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Replica, Size
+from ...models.replica_common import Size
+from ...models.specs import ModelReplica
 from ..canvas import CanvasRule
 from ..editor import Editor
 from . import replica
@@ -61,5 +62,5 @@ def _build(dest: Path, size: Size) -> tuple[dict[str, Any], int]:
 # 57.7 GB of disk, and as much RAM to write each part in bfloat16.
 EDITOR = Editor(name=NAME, readers=READERS, phases=PHASES, canvas_rule=canvas_rule, edit_pixels=edit_pixels,
                 canvas_pixels=canvas_pixels,
-                replica=Replica(build=_build, construct=lambda: replica.construct(replica.config("full")),
+                replica=ModelReplica(build=_build, construct=lambda: replica.construct(replica.config("full")),
                                 published_params={part: float(n) for part, n in QWEN_EDIT_PARAMETERS.items()}))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Replica, Size
-from ...models.specs import ModelSpec
+from ...models.replica_common import Size
+from ...models.specs import ModelReplica, ModelSpec
 from ..material import MaterialModel
 from . import replica
 from .model import MARIGOLD_PARAMETERS, NAME, materials_dtype
@@ -31,5 +31,5 @@ def _build(dest: Path, size: Size) -> tuple[dict[str, Any], int]:
 # text encoder (340.4M): ``model``'s MARIGOLD_PARAMETERS, and why.
 MATERIAL = MaterialModel(name=NAME, loader=_loader, estimate=estimate_materials, dtype=materials_dtype,
                          resolution=_resolution,
-                         replica=Replica(build=_build, construct=lambda: replica.construct(replica.config("full")),
+                         replica=ModelReplica(build=_build, construct=lambda: replica.construct(replica.config("full")),
                                          published_params=dict(MARIGOLD_PARAMETERS)))
