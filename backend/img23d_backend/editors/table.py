@@ -24,9 +24,10 @@ EDITOR_PACKAGES: dict[str, str] = {
 DEFAULT_EDITOR = "flux2-klein-4b"
 
 EDITOR_ROWS: LazyTable[EditorRow] = LazyTable({name: f"{package}.model" for name, package in EDITOR_PACKAGES.items()},
-                                              "ROW", EditorRow)
+                                              "ROW", EditorRow,
+                                              "editor's row")
 EDITOR_CODE: LazyTable[Editor] = LazyTable({name: f"{package}.editor" for name, package in EDITOR_PACKAGES.items()},
-                                           "EDITOR", Editor)
+                                           "EDITOR", Editor, "editor")
 
 
 def tiny_editor(root: Path, choice: str = DEFAULT_EDITOR) -> ModelSpec:

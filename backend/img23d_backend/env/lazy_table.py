@@ -3,7 +3,8 @@
 The rooms of swappable models (``editors``, ``materials``) keep one module per model and one table of
 them; a job imports the code of the models it uses and no other. Iterating over the names imports
 nothing; reading an entry (``table[name]``, ``values()``, ``items()``) imports that entry's module and
-takes its ``attribute``, checked to be of ``kind`` and named ``name``.
+takes its ``attribute``, checked to be of ``kind`` and named ``name``. The model families' table
+(``families.table``) is one too.
 """
 
 from __future__ import annotations
@@ -18,16 +19,17 @@ T = TypeVar("T")
 class LazyTable(Mapping[str, T], Generic[T]):
     """Entries by name, each the ``attribute`` of its module, imported the first time it is read."""
 
-    def __init__(self, modules: Mapping[str, str], attribute: str, kind: type[T]) -> None:
+    def __init__(self, modules: Mapping[str, str], attribute: str, kind: type[T], what: str) -> None:
         self._modules = dict(modules)
         self._attribute = attribute
         self._kind = kind
+        self._what = what  # how the refusal names an entry: "family", "editor"
 
     def __getitem__(self, name: str) -> T:
         module = importlib.import_module(self._modules[name])  # KeyError for a name the table lacks
         entry = getattr(module, self._attribute)
         if not isinstance(entry, self._kind) or getattr(entry, "name", None) != name:
-            raise TypeError(f"{self._modules[name]}.{self._attribute} is not the {self._kind.__name__} {name!r}")
+            raise TypeError(f"{self._modules[name]}.{self._attribute} is not the {self._what} {name!r}")
         return entry
 
     def __contains__(self, name: object) -> bool:

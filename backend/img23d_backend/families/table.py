@@ -14,11 +14,11 @@ family's code.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from img23d_protocol import CLEAN, HUNYUAN3D
 
+from ..env.lazy_table import LazyTable
 from ..models.specs import ModelSpec
 from .family import Family
 
@@ -29,30 +29,14 @@ FAMILY_MODULES: dict[str, str] = {
 }
 
 
-class FamilyTable(Mapping[str, Family]):
+class FamilyTable(LazyTable[Family]):
     """The families by name, each imported the first time it is asked for.
 
     Iterating over the names imports nothing; reading a value (``table[name]``, ``values()``,
     ``items()``) imports that family's module."""
 
     def __init__(self, modules: Mapping[str, str]) -> None:
-        self._modules = dict(modules)
-
-    def __getitem__(self, name: str) -> Family:
-        module = importlib.import_module(self._modules[name])  # KeyError for a name the table lacks
-        family = module.FAMILY
-        if not isinstance(family, Family) or family.name != name:
-            raise TypeError(f"{self._modules[name]}.FAMILY is not the family {name!r}")
-        return family
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._modules  # Mapping's own would import the family to find out
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
+        super().__init__(modules, "FAMILY", Family, "family")
 
 
 FAMILIES = FamilyTable(FAMILY_MODULES)

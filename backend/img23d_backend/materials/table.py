@@ -19,9 +19,9 @@ MATERIAL_PACKAGES: dict[str, str] = {
 DEFAULT_MATERIALS = "marigold"
 
 MATERIAL_ROWS: LazyTable[MaterialRow] = LazyTable(
-    {name: f"{package}.model" for name, package in MATERIAL_PACKAGES.items()}, "ROW", MaterialRow)
+    {name: f"{package}.model" for name, package in MATERIAL_PACKAGES.items()}, "ROW", MaterialRow, "material model's row")
 MATERIAL_CODE: LazyTable[MaterialModel] = LazyTable(
-    {name: f"{package}.material" for name, package in MATERIAL_PACKAGES.items()}, "MATERIAL", MaterialModel)
+    {name: f"{package}.material" for name, package in MATERIAL_PACKAGES.items()}, "MATERIAL", MaterialModel, "material model")
 
 
 def _name_of(spec: ModelSpec) -> str:
