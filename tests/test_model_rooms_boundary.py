@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,3 +174,15 @@ def test_an_injected_import_of_a_models_folder_is_caught() -> None:
         f"img23d_backend.jobs.injected:1 imports {klein}",
         f"img23d_backend.editors.qwen_edit.phases:2 imports {klein}",
         "img23d_backend.editors.driver:3 imports img23d_backend.materials.marigold.pipeline"]
+
+
+def test_the_command_line_starts_with_the_rows_alone() -> None:
+    """The registry composes the model sets from the rooms' rows on every start (the command line
+    included, which starts light so that a broken environment is named): the rows and interfaces
+    import no numpy, PIL or torch, and no model's code (its ``editor.py``, ``material.py``) until asked."""
+    probe = ("import sys, img23d_backend.commands.cli\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL', 'torch')\n"
+             "             or m.endswith(('.editor', '.material', '.phases', '.parts', '.pipeline'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['img23d_backend.editors.editor', 'img23d_backend.materials.material']", done.stdout

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import PIL.Image
+
+from .editor import CanvasRule
 
 PAD = (255, 255, 255)  # the editor is asked for the object on a plain white background
 
@@ -59,29 +60,6 @@ class Canvas:
                              f"{self.size[0]} x {self.size[1]} canvas")
         piece = answer.convert("RGB").crop(self.inner)
         return piece if piece.size == self.source else piece.resize(self.source, PIL.Image.Resampling.BICUBIC)
-
-
-@dataclass(frozen=True)
-class CanvasRule:
-    """What one pipeline keeps unchanged: sides a multiple of ``multiple``, at least ``shortest``, no more
-    elongated than ``most_elongated``, at most ``largest`` pixels; ``fixed_point``: the size the pipeline
-    resizes its reference to, (area, aspect) -> (width, height) (Qwen-Image-Edit's ``calculate_dimensions``),
-    so the canvas must be one of the sizes it returns unchanged; None: the area alone bounds it."""
-
-    multiple: int
-    shortest: int = 0
-    most_elongated: float = math.inf
-    largest: float = math.inf
-    fixed_point: Callable[[int, float], tuple[int, int]] | None = None
-
-    def keeps(self, width: int, height: int, pixels: int) -> bool:
-        if width % self.multiple or height % self.multiple or min(width, height) < self.shortest:
-            return False
-        if max(width / height, height / width) > self.most_elongated:
-            return False
-        if self.fixed_point is not None:
-            return self.fixed_point(pixels, width / height) == (width, height)
-        return width * height <= min(pixels, self.largest)
 
 
 def choose(size: tuple[int, int], pixels: int, rule: CanvasRule) -> Canvas:

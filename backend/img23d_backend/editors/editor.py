@@ -21,14 +21,12 @@ this room names an editor or branches on one (tests/test_family_boundary.py).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import PIL.Image
-
 from ..models.specs import ModelReplica, ModelSpec
-from .canvas import CanvasRule
 
 # Every editor's size in the tiny set, and the area its replica edits at: the real model's path
 # (resize, edit, resize back) at a size the tests run quickly.
@@ -97,13 +95,36 @@ class EditorRow:
 
 
 @dataclass(frozen=True)
+class CanvasRule:
+    """What one pipeline keeps unchanged: sides a multiple of ``multiple``, at least ``shortest``, no more
+    elongated than ``most_elongated``, at most ``largest`` pixels; ``fixed_point``: the size the pipeline
+    resizes its reference to, (area, aspect) -> (width, height) (Qwen-Image-Edit's ``calculate_dimensions``),
+    so the canvas must be one of the sizes it returns unchanged; None: the area alone bounds it."""
+
+    multiple: int
+    shortest: int = 0
+    most_elongated: float = math.inf
+    largest: float = math.inf
+    fixed_point: Callable[[int, float], tuple[int, int]] | None = None
+
+    def keeps(self, width: int, height: int, pixels: int) -> bool:
+        if width % self.multiple or height % self.multiple or min(width, height) < self.shortest:
+            return False
+        if max(width / height, height / width) > self.most_elongated:
+            return False
+        if self.fixed_point is not None:
+            return self.fixed_point(pixels, width / height) == (width, height)
+        return width * height <= min(pixels, self.largest)
+
+
+@dataclass(frozen=True)
 class EditorPhases:
     """One editor's three phases (``encode`` -> ``denoise`` -> ``decode``), each given diffusers' pipeline
     over the parts its phase holds (``pipeline.EditorModel``), the requests and the cancel token."""
 
     encode: Callable[..., Any]
     denoise: Callable[..., Any]
-    decode: Callable[..., list[PIL.Image.Image]]
+    decode: Callable[..., list[Any]]              # each request's edited crop, RGB (PIL)
 
 
 # (folder, device, dtype) -> one part's network (the text encoder's as a ``weights.TextEncoder``).

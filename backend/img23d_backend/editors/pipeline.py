@@ -13,7 +13,8 @@ from typing import Any
 
 import PIL.Image
 
-from .canvas import Canvas, CanvasRule, choose
+from .canvas import Canvas, choose
+from .editor import CanvasRule
 from .parts import EditorOptions, EditorPart
 from .table import editor_for_pipeline
 

@@ -26,8 +26,7 @@ from PIL import Image
 from ..families.family import Painted
 from ..runs.folders import TargetRecord
 from ..stages import skips
-from ..materials.driver import material_maps
-from ..materials.material import MaterialMaps
+from ..materials.driver import MaterialMaps, material_maps
 
 STAGE = "paint"   # progress reports it as the last part of painting
 UNUSED_RED = 255  # glTF reads metallicRoughness's G and B only; R is left full, as the spec allows

@@ -10,16 +10,25 @@ so a job can keep its colour texture and say why; a cancel stays a cancel.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..env.job_control import CancelToken
 from ..models.specs import ModelSpec
 from ..stages.skips import materials_unavailable
 from . import memory
-from .material import MaterialMaps
 from .table import material_of, row_of
+
+
+@dataclass(frozen=True)
+class MaterialMaps:
+    """One view's estimates, float32 in [0, 1], the view's size ([height, width])."""
+
+    roughness: np.ndarray
+    metallic: np.ndarray
 
 
 def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader

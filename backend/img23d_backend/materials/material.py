@@ -1,5 +1,5 @@
 """One material model as the rest of the backend reaches it: its row (``MaterialRow``: facts, no code)
-and its code (``MaterialModel``).
+and its code (``MaterialModel``). Light: the registry imports it on every start.
 
 A material model estimates a roughness map and a metallic map from each painted view of an object
 (the material step of a Generate, ``jobs.materials``, bakes them beside the colour). Every one runs
@@ -22,21 +22,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from ..env.job_control import CancelToken
 from ..models.specs import ModelReplica, ModelSpec
-from .memory import MaterialMemory
 
 TINY_MATERIALS_BYTES = 2 << 20  # every material model's size in the tiny set
 
 
 @dataclass(frozen=True)
-class MaterialMaps:
-    """One view's estimates, float32 in [0, 1], the view's size ([height, width])."""
+class MaterialMemory:
+    """One material model's activations on one view: a fixed part and bytes per processed pixel in
+    float32 (half of it per pixel in 16 bits)."""
 
-    roughness: np.ndarray
-    metallic: np.ndarray
+    fixed_bytes: int
+    bytes_per_pixel: int
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,8 @@ class MaterialRow:
 
 
 # (the loaded model, the views, the cancel token, steps, resolution; 0: the model's own) -> each view's maps
-Estimate = Callable[[Any, Sequence[Any], CancelToken, int, int], list[MaterialMaps]]
+# (``driver.MaterialMaps``)
+Estimate = Callable[[Any, Sequence[Any], CancelToken, int, int], list[Any]]
 
 
 @dataclass(frozen=True)

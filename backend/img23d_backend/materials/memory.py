@@ -6,21 +6,12 @@ model's own figures: ``MaterialRow.memory``), and the check a job makes beside t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..models.preflight import GB, RESERVE_BYTES, Need, Room, free_room
-
-
-@dataclass(frozen=True)
-class MaterialMemory:
-    """One material model's activations on one view: a fixed part and bytes per processed pixel in
-    float32 (half of it per pixel in 16 bits)."""
-
-    fixed_bytes: int
-    bytes_per_pixel: int
+from .material import MaterialMemory
 
 
 def materials_need(memory: MaterialMemory, weights: int, resolution: int, bytes_per_value: int = 2,

@@ -17,8 +17,7 @@ from typing import Any
 
 from ...models.replica_common import Size
 from ...models.specs import ModelReplica
-from ..canvas import CanvasRule
-from ..editor import Editor
+from ..editor import CanvasRule, Editor
 from . import replica
 from .model import NAME, QWEN_EDIT_PARAMETERS
 from .parts import READERS

@@ -38,8 +38,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...models.specs import ModelSpec
-from ..material import MaterialBenchmark, MaterialRow
-from ..memory import MaterialMemory
+from ..material import MaterialBenchmark, MaterialMemory, MaterialRow
 
 NAME = "marigold"
 MARIGOLD_REPO = "prs-eth/marigold-iid-appearance-v1-1"

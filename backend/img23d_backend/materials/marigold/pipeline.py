@@ -35,7 +35,7 @@ from ...env.torch_shims import prepare_torchvision
 from ...models import placement
 from ...models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
 from ...models.placement import LoadedModel
-from ..material import MaterialMaps
+from ..driver import MaterialMaps
 from .model import MARIGOLD_WEIGHTS, materials_dtype
 
 ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
