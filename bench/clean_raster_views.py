@@ -28,7 +28,8 @@ sys.path.insert(0, str(REPO / "backend"))
 import torch  # noqa: E402
 import trimesh  # noqa: E402
 
-from img23d_backend import clean_raster, raster  # noqa: E402
+from img23d_backend import clean_raster  # noqa: E402
+from img23d_backend.families.hunyuan3d import raster  # noqa: E402
 from img23d_backend.families.step1x.texture.cameras import to_clip, upstream_cameras  # noqa: E402
 from img23d_backend.families.step1x.texture.render import Surface, surface  # noqa: E402
 

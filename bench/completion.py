@@ -8,7 +8,7 @@ Full-size random-weight replicas (``bench/full_size_models.py``: components ``ed
 4B; ``matting``, BiRefNet; ``shape``, Hunyuan3D-2 mini turbo, the default family's shape model), each
 loaded with its production loader and run by the production calls, one model part at a time:
 
-* completion, for one covered target: the editor's three phases as ``stages.editing`` runs them
+* completion, for one covered target: the editor's three phases as ``editors.driver`` runs them
   (``encode_instructions`` with the text encoder; ``denoise`` with the transformer and VAE, each
   transformer call timed; ``decode`` with the VAE), then BiRefNet matting the completed picture
   again (``stages.matting.matte``, as ``jobs.completing`` re-mattes); the denoising is projected to
@@ -52,16 +52,15 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
-from img23d_backend.models.editor_model import editor_dtype  # noqa: E402
 from img23d_backend.models.throughput import measure as measure_throughput  # noqa: E402
 from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.stages.completion.fill import instruction  # noqa: E402
-from img23d_backend.stages.edit_pipeline import EditorModel, EditRequest  # noqa: E402
-from img23d_backend.stages.editing import decode, denoise, encode_instructions  # noqa: E402
-from img23d_backend.stages.editor_parts import EditorOptions, load_part  # noqa: E402
+from img23d_backend.editors.pipeline import EditorModel, EditRequest  # noqa: E402
+from img23d_backend.editors.flux2_klein.phases import decode, denoise, encode_instructions  # noqa: E402
+from img23d_backend.editors.parts import EditorOptions, editor_dtype, load_part  # noqa: E402
 from img23d_backend.stages.matting import matte, matting_loader  # noqa: E402
 
-OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 steps (models/editor_model.py)
+OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 steps (editors/flux2_klein/model.py)
 OWN_SHAPE_STEPS = 5  # Hunyuan3D-2 mini turbo's own
 
 

@@ -66,9 +66,11 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.env.job_control import CancelToken
     from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding
     from img23d_backend.models.placement import LoadedModel
-    from img23d_backend.stages.editing import PHASES, EditorModel, EditRequest
-    from img23d_backend.stages.editor_parts import editor_loader
-    from img23d_backend.stages.materials import estimate_materials, materials_loader
+    from img23d_backend.editors.driver import EditorModel, EditRequest
+    from img23d_backend.editors.table import editor_for_pipeline
+    from img23d_backend.editors.parts import editor_loader
+    from img23d_backend.materials.driver import materials_loader
+    from img23d_backend.materials.marigold.pipeline import estimate_materials
     from img23d_backend.stages.matting import matte, matting_loader
     from img23d_backend.families.hunyuan3d.paint_models import camera_indices, delight_loader
     from img23d_backend.families.hunyuan3d.turbo import paint_loader
@@ -128,7 +130,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     def editor_runner(steps: int) -> Any:
         def run_editor(obj: Any) -> str:
             model, requests = EditorModel.of(obj), [EditRequest(picture, "complete the hidden parts of the object")]
-            run = PHASES[type(model.pipeline).__name__]  # either editor's phases, as edit_images picks them
+            run = editor_for_pipeline(type(model.pipeline).__name__).phases  # its editor's, as edit_images picks them
             instructions = run.encode(model, requests, dev, cancel)
             latents = run.denoise(model, requests, instructions, cancel, steps=steps)
             [edited] = run.decode(model, requests, latents, cancel)

@@ -11,7 +11,7 @@ loaded with its production loader and run by the call its stage makes:
 * the paint step's multiview phase: ``bench/paint_turbo.measure`` (six views of a sphere's normal
   and position maps and a reference picture; each UNet call timed; projected to the model's own
   10 steps as the time outside the UNet + the median UNet call after the first x 10);
-* the material step: ``stages.materials.estimate_materials`` on six painted views of the same side
+* the material step: ``materials/marigold/pipeline.estimate_materials`` on six painted views of the same side
   (the multiview call's own output), at the model's own processing resolution (768, from its
   ``model_index.json``), each UNet call timed; projected to its own 4 steps per view the same way.
 
@@ -60,7 +60,7 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> 
     """Load Marigold-IID-Appearance with the production loader and time the material step on ``views``."""
     import torch
 
-    from img23d_backend.stages.materials import estimate_materials, load_materials
+    from img23d_backend.materials.marigold.pipeline import estimate_materials, load_materials
 
     spec = component_spec(root, MATERIALS)
     dev = torch.device(device)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from PIL import Image
 
-    from img23d_backend.models.material_model import materials_dtype
+    from img23d_backend.materials.marigold.model import materials_dtype
     from img23d_backend.models.throughput import measure as measure_throughput
 
     load_before = os.getloadavg()

@@ -229,9 +229,10 @@ BACKEND_ROOMS = (
     ("service", "batch"),           # the JSON-lines service Blender talks to; batches of pictures
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
-    ("catalog",),                   # the model sets, composed from the families' rows and the shared ones
-    ("layout", "families", "finish", "views"),  # objects laid out in depth; the model families; game-ready
-                                    # finishing; more pictures of one object (read, cut out, projected)
+    ("catalog",),                   # the model sets, composed from the families' and the rooms' rows and the shared ones
+    ("layout", "families", "editors", "materials", "finish", "views"),  # objects laid out in depth; the model
+                                    # families; the image editors; the material models; game-ready finishing;
+                                    # more pictures of one object (read, cut out, projected)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
     ("clean_raster",),              # the clean rasterizer (the clean family's, and views' projections)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight

@@ -119,7 +119,7 @@ def test_no_module_a_job_runs_imports_tencent_derived_code() -> None:
     # The command line, the service, the job room, the stages, the models: only the table reaches a family.
     starts = shared_modules()
     assert {"img23d_backend.__main__", "img23d_backend.jobs", "img23d_backend.jobs.base", "img23d_backend.jobs.loaders",
-            "img23d_backend.families.table", "img23d_backend.stages.materials"} <= set(starts)
+            "img23d_backend.families.table", "img23d_backend.materials.marigold.pipeline"} <= set(starts)
     found = tencent_reached(starts, boundaries.IMPORTS)
     assert found == [], "a module every job may run reaches Tencent-derived code:\n" + "\n".join(found)
 
@@ -155,8 +155,9 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
     # loader taking diffusers' key fixes from the fast loaders; and the jobs' base.
     (SHARED, [("img23d_backend.families.table", "img23d_backend.families.hunyuan3d.family.FAMILY")],
      "families.table -> img23d_backend.families.hunyuan3d.family"),
-    (SHARED, [("img23d_backend.stages.materials", "img23d_backend.families.hunyuan3d.fast_load.diffusers_key_fixes")],
-     "stages.materials -> img23d_backend.families.hunyuan3d.fast_load"),
+    (SHARED, [("img23d_backend.materials.marigold.pipeline",
+               "img23d_backend.families.hunyuan3d.fast_load.diffusers_key_fixes")],
+     "marigold.pipeline -> img23d_backend.families.hunyuan3d.fast_load"),
     (SHARED, [("img23d_backend.jobs.base", "img23d_backend.families.hunyuan3d.raster")],
      "jobs.base -> img23d_backend.families.hunyuan3d.raster"),
 ])

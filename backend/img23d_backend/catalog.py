@@ -21,14 +21,18 @@ from img23d_protocol import DEFAULT_FAMILY, DEFAULT_PAINT_MODEL, ErrorCode, Prot
 from .families.facts import ROW_ROLES, FamilyFacts
 from .families.table import FAMILIES, facts_of
 # Everything the registry held is found here too: the rest of the backend reads the models from the catalog.
-from .models.registry import (BIREFNET_REVISION, DEFAULT_EDITOR, DEFAULT_GROUNDING, DEFAULT_MATERIALS,  # noqa: F401
-                              DEFAULT_MATTING, DEFAULT_DEPTH, DEPTH, EDITORS, GROUNDING, GROUNDING_MAX_PIXELS,
-                              MATERIALS, MATERIALS_SPEC, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES, SCENE_ROLES,
-                              TINY_EDITOR, TINY_FORMAT, TINY_MATERIALS, VIEWS_ROLE, ModelSet, ModelSpec,
-                              default_tiny_root, editor_dtype, materials_dtype, paint_steps, shape_kind, shape_steps,
-                              tiny_editor, tiny_materials, tiny_matting)
+from .models.registry import (BIREFNET_REVISION, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_DEPTH,  # noqa: F401
+                              DEPTH, GROUNDING, GROUNDING_MAX_PIXELS, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES,
+                              SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE, ModelSet, ModelSpec, default_tiny_root,
+                              paint_steps, shape_kind, shape_steps, tiny_matting)
+# The image editors and the material models, each in its room: their rows by choice name.
+from .editors.table import DEFAULT_EDITOR, EDITOR_ROWS, tiny_editor
+from .materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS
 
 FAMILY_FACTS: dict[str, FamilyFacts] = {name: facts_of(name) for name in FAMILIES}
+# Keyed as the other roles' tables, by the rooms' choice names (``models download editor/<name>``).
+MATERIALS = {name: row.spec for name, row in MATERIAL_ROWS.items()}
+EDITORS = {name: row.spec for name, row in EDITOR_ROWS.items()}
 
 
 def _rows(role: str) -> dict[str, ModelSpec]:
@@ -75,7 +79,7 @@ def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
         matting=tiny_matting(root),
         depth=ModelSpec(role="depth", repo_id="tiny/depth-anything", local_path=root / "depth-anything",
                         size_bytes=1 << 20),
-        materials=tiny_materials(root),
+        materials=MATERIAL_ROWS[DEFAULT_MATERIALS].tiny_spec(root),
         editor=tiny_editor(root, editor),
     )
 

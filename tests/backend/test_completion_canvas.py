@@ -29,10 +29,11 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages import editing
-from img23d_backend.stages.editing import EditRequest, edit_images
-from img23d_backend.stages.editor_parts import editor_loader
-from img23d_backend.stages.qwen_editing import Encoded
+from img23d_backend.editors import driver as editing
+from img23d_backend.editors.driver import EditRequest, edit_images
+from img23d_backend.editors.parts import editor_loader
+from img23d_backend.editors.qwen_edit import editor as qwen_editor
+from img23d_backend.editors.qwen_edit.phases import Encoded
 from img23d_backend.stages.skips import EditorUnavailable
 
 KLEIN, QWEN = "flux2-klein-4b", "qwen-image-edit-2511"
@@ -138,9 +139,9 @@ def _references(manager: ModelManager, editor: str, crops: list[Image.Image], ed
         # Qwen's text encoder reads each crop (twice, with the negative instruction): seconds a crop here,
         # and nothing of it reaches the reference, which the pipeline makes before it reads the embeddings.
         # The full runs below encode for real.
-        phases = editing.PHASES[QWEN_PIPELINE]
-        monkeypatch.setitem(editing.PHASES, QWEN_PIPELINE, replace(phases, encode=lambda model, asked, *rest: [
-            Encoded(torch.zeros(1, 1, 1), None, torch.zeros(1, 1, 1)) for _ in asked]))
+        qwen = qwen_editor.EDITOR
+        monkeypatch.setattr(qwen_editor, "EDITOR", replace(qwen, phases=replace(qwen.phases, encode=lambda model, asked, *rest: [
+            Encoded(torch.zeros(1, 1, 1), None, torch.zeros(1, 1, 1)) for _ in asked])))
     requests = [EditRequest(crop, "the whole object", seed=1) for crop in crops]
     with pytest.raises(EditorUnavailable):
         edit_images(manager, requests, CancelToken(), edit_size=edit_size)
@@ -158,7 +159,8 @@ def test_every_crop_shape_is_edited_on_a_canvas_its_reference_and_answer_share(
     mismatched = [(crop.size, call["reference"].size, call["size"]) for crop, call in zip(crops, calls)
                   if call["reference"].size != call["size"]]
     assert not mismatched, f"{len(mismatched)} of {len(crops)} shapes: (crop, reference, answer) {mismatched[:4]}"
-    from img23d_backend.stages.edit_canvas import canvas_pixels, choose, rule_of
+    from img23d_backend.editors.canvas import choose
+    from img23d_backend.editors.pipeline import canvas_pixels, rule_of
 
     for crop, call in zip(crops, calls):
         pipeline = call["pipeline"]

@@ -20,10 +20,11 @@ from PIL import Image, ImageDraw
 from completion_scene import RED, picture, scene_engine
 from testdata import FAST_OPTIONS
 from img23d_backend.jobs import Engine, EngineSettings, Job, completing
+from img23d_backend.editors.costs import completion_costs
 from img23d_backend.models import step_costs
-from img23d_backend.catalog import tiny_model_set
+from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, tiny_model_set
 from img23d_backend.stages.completion import fill, references
-from img23d_backend.stages.editing import EditRequest
+from img23d_backend.editors.driver import EditRequest
 from img23d_protocol import GenerateRequest, JobOptions
 
 PURPLE, ORANGE = (120, 20, 140), (150, 70, 10)
@@ -103,10 +104,11 @@ def test_the_editor_with_room_for_fewer_takes_the_back_first() -> None:
 
 def test_the_cost_estimate_grows_with_the_views() -> None:
     cpu = torch.device("cpu")
-    alone = step_costs.step_costs(cpu, "", 1024 * 1024).completion_seconds()
-    one = step_costs.step_costs(cpu, "", 1024 * 1024, references=(1,)).completion_seconds()
-    three = step_costs.step_costs(cpu, "", 1024 * 1024, references=(3,)).completion_seconds()
-    mixed = step_costs.step_costs(cpu, "", 1024 * 1024, references=(3, 0)).completion_seconds()
+    def seconds(references: tuple[int, ...] = ()) -> float:
+        completion = completion_costs(EDITORS[DEFAULT_EDITOR], cpu, references)
+        return step_costs.step_costs(cpu, completion, 1024 * 1024).completion_seconds()
+
+    alone, one, three, mixed = seconds(), seconds((1,)), seconds((3,)), seconds((3, 0))
     assert alone < one < three and mixed == pytest.approx((three + alone) / 2)
     # Three views beside a crop at 1024 x 1024: 2.5 times the transformer's tokens, attention the square of it.
     assert 2.5 < three / alone < 6.25

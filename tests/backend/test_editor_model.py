@@ -21,17 +21,17 @@ from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS
-from img23d_backend.catalog import model_set, tiny_model_set
-from img23d_backend.replicas import editor as replica
-from img23d_backend.stages import editing
-from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
-from img23d_backend.stages.editor_parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
+from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
+from img23d_backend.editors.flux2_klein import editor as klein_editor
+from img23d_backend.editors.flux2_klein import replica
+from img23d_backend.editors import driver as editing
+from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
+from img23d_backend.editors.parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
 from img23d_backend.stages.skips import EditorUnavailable, editor_sentence
 from img23d_protocol import ErrorCode, ProtocolError
 
 # The pinned repository's files, as public code that downloads this commit lists them with their sizes
-# and sha256 (models/editor_model.py names it), plus the fast tokenizer's tokenizer.json.
+# and sha256 (editors/flux2_klein/model.py names it), plus the fast tokenizer's tokenizer.json.
 REAL_FILES = {"model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
               "text_encoder/generation_config.json", "text_encoder/model-00001-of-00002.safetensors",
               "text_encoder/model-00002-of-00002.safetensors", "text_encoder/model.safetensors.index.json",
@@ -228,8 +228,8 @@ def test_running_out_of_memory_is_one_sentence(tiny_root: Path, monkeypatch: pyt
     def no_memory(*args: object, **kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    klein = editing.PHASES["Flux2KleinPipeline"]
-    monkeypatch.setitem(editing.PHASES, "Flux2KleinPipeline", replace(klein, denoise=no_memory))
+    klein = klein_editor.EDITOR
+    monkeypatch.setattr(klein_editor, "EDITOR", replace(klein, phases=replace(klein.phases, denoise=no_memory)))
     with pytest.raises(EditorUnavailable) as caught:
         edit_images(_manager(tiny_model_set(tiny_root).editor), _crops(), CancelToken())
     assert caught.value.code is ErrorCode.OUT_OF_MEMORY

@@ -22,16 +22,16 @@ import torch
 from PIL import Image
 
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.models.editor_memory import (DECODE, DENOISE, EDITOR_PHASES, ENCODE, SMALL_CARD_BYTES,
+from img23d_backend.editors.memory import (DECODE, DENOISE, EDITOR_PHASES, ENCODE, SMALL_CARD_BYTES,
                                                  EditorPlacement, editor_activations, editor_need,
                                                  editor_placement)
-from img23d_backend.models.editor_model import KLEIN_PARAMETERS
+from img23d_backend.editors.flux2_klein.model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
-from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS
-from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images, encode_instructions
-from img23d_backend.stages.editor_parts import editor_loader
+from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, tiny_model_set
+from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
+from img23d_backend.editors.flux2_klein.phases import encode_instructions
+from img23d_backend.editors.parts import editor_loader
 from img23d_backend.stages.skips import EditorUnavailable
 from img23d_protocol import ErrorCode, ProtocolError
 

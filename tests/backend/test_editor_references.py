@@ -20,15 +20,14 @@ from PIL import Image, ImageDraw
 
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
-from img23d_backend.models.editor_memory import (DECODE, DENOISE, ENCODE, EditorPlacement, editor_activations,
+from img23d_backend.editors.memory import (DECODE, DENOISE, ENCODE, EditorPlacement, editor_activations,
                                                  editor_need)
-from img23d_backend.models.editor_model import KLEIN_PARAMETERS
+from img23d_backend.editors.flux2_klein.model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.registry import EDITORS
-from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
-from img23d_backend.stages.editor_parts import EditorOptions, editor_loader
-from img23d_backend.stages.qwen_editing import reference_area
+from img23d_backend.catalog import EDITORS, tiny_model_set
+from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
+from img23d_backend.editors.parts import EditorOptions, editor_loader
+from img23d_backend.editors.qwen_edit.phases import reference_area
 
 INSTRUCTION = "the whole chair on a plain white background; the other pictures show the same chair"
 QWEN = "qwen-image-edit-2511"

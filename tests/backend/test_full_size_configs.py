@@ -28,13 +28,13 @@ EXPECTED = {
     "grounding": [("model", 2.05e9, 2.2e9)],           # Qwen3-VL-2B: 1.72B text + 0.41B vision
     "matting": [("model", 2.1e8, 2.3e8)],              # BiRefNet (Swin-L): 215M-220M
     # Marigold-IID-Appearance v1.1: SD-2's UNet (865.9M, conv_in 12 and conv_out 8 channels: +35K),
-    # VAE (83.7M) and OpenCLIP-H text encoder (340.4M); within 0.1% of models/material_model.py's figures.
+    # VAE (83.7M) and OpenCLIP-H text encoder (340.4M); within 0.1% of materials/marigold/model.py's figures.
     "materials": [("unet", 8.65e8, 8.67e8), ("vae", 8.36e7, 8.37e7), ("text_encoder", 3.40e8, 3.41e8)],
     # FLUX.2 [klein] 4B: the published files' sizes at 2 bytes a parameter, less their headers
-    # (7,751,109,744 B, 168,120,878 B and 8,044,982,992 B in two shards: models/editor_model.py).
+    # (7,751,109,744 B, 168,120,878 B and 8,044,982,992 B in two shards: editors/flux2_klein/model.py).
     "editor": [("transformer", 3.8755e9, 3.8756e9), ("vae", 8.404e7, 8.406e7), ("text_encoder", 4.0224e9, 4.0225e9)],
     # Qwen-Image-Edit-2511: the published files' sizes at 2 bytes a parameter, less at most their headers
-    # (40,861,028,288 B in five shards, 16,584,414,544 B in four, 253,806,966 B: models/qwen_edit_model.py).
+    # (40,861,028,288 B in five shards, 16,584,414,544 B in four, 253,806,966 B: editors/qwen_edit/model.py).
     "qwen-editor": [("transformer", 20.4303e9, 20.430515e9), ("text_encoder", 8.2921e9, 8.292208e9),
                     ("vae", 1.2688e8, 1.26904e8)],
     "shape": [("model", 5.4e8, 6.2e8),                 # hunyuan3d-dit-v2-mini: "0.6B"

@@ -20,8 +20,8 @@ from testdata import HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
-from img23d_backend.models.registry import DEPTH, EDITORS, GROUNDING, MATERIALS, MATTING
-from img23d_backend.catalog import PAINT, SHAPE, model_set, tiny_model_set
+from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING
+from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.commands.models import offered_models

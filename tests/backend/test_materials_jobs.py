@@ -26,9 +26,10 @@ from img23d_backend.batch.work import result_notes
 from img23d_backend.env.failpoints import ENV as FAILPOINTS
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.folder_files import MARIGOLD_WEIGHTS
+from img23d_backend.materials.marigold.model import MARIGOLD_WEIGHTS
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.stages import materials as materials_stage
+from img23d_backend.materials.marigold import material as marigold
+from img23d_backend.materials.marigold import pipeline as materials_stage
 from img23d_protocol import Error, GenerateJobResult, GenerateRequest, JobOptions, Progress
 
 TARGETS = ["house", "chimney"]
@@ -217,18 +218,19 @@ def test_maps_that_are_not_numbers_keep_the_colour(hunyuan: Engine, monkeypatch)
 
         return real(dataclasses.replace(model, pipeline=NaNs()), *args, **kwargs)
 
-    monkeypatch.setattr(materials_stage, "estimate_materials", not_numbers)
+    monkeypatch.setattr(marigold, "MATERIAL", dataclasses.replace(marigold.MATERIAL, estimate=not_numbers))
     events: list = []
     data = _generate(hunyuan, events)
     _assert_colour_kept_and_said_once(data, events, "not finite numbers")
 
 
 def test_too_little_memory_for_one_view_keeps_the_colour(hunyuan: Engine, monkeypatch) -> None:
+    from img23d_backend.materials import memory
     from img23d_backend.models import preflight
 
-    real = preflight.check_materials  # the real check, on a machine with 1 MiB free
-    monkeypatch.setattr(preflight, "check_materials", lambda resolution, size, device, room=None: real(
-        resolution, size, device, preflight.Room(host=1 << 20)))
+    real = memory.check_materials  # the real check, on a machine with 1 MiB free
+    monkeypatch.setattr(memory, "check_materials", lambda figures, resolution, size, device, room=None: real(
+        figures, resolution, size, device, preflight.Room(host=1 << 20)))
     events: list = []
     data = _generate(hunyuan, events)
     _assert_colour_kept_and_said_once(data, events, "GB are free now")

@@ -20,17 +20,17 @@ from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
-from img23d_backend.models.preflight import materials_need
-from img23d_backend.models.registry import DEFAULT_MATERIALS, MATERIALS
-from img23d_backend.catalog import model_set, tiny_model_set
-from img23d_backend.replicas import materials as replica
-from img23d_backend.stages.materials import (estimate_materials, find_channel, load_materials, material_maps,
-                                             materials_loader)
+from img23d_backend.materials.memory import materials_need
+from img23d_backend.materials.table import MATERIAL_ROWS
+from img23d_backend.catalog import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
+from img23d_backend.materials.marigold import replica
+from img23d_backend.materials.driver import material_maps, materials_loader
+from img23d_backend.materials.marigold.pipeline import estimate_materials, find_channel, load_materials
 from img23d_backend.stages.skips import MaterialsUnavailable, materials_sentence
 from img23d_protocol import ErrorCode, ProtocolError
 
 # The pinned repository's inventory, as public code that downloads this commit and checks each weights
-# file's sha256 lists it (models/material_model.py names it): configs, tokenizer, the fp16 weights.
+# file's sha256 lists it (materials/marigold/model.py names it): configs, tokenizer, the fp16 weights.
 REAL_FILES = {"model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
               "text_encoder/model.fp16.safetensors", "tokenizer/merges.txt", "tokenizer/special_tokens_map.json",
               "tokenizer/tokenizer_config.json", "tokenizer/vocab.json", "unet/config.json",
@@ -250,11 +250,11 @@ def test_the_full_size_configuration_is_consistent() -> None:
 
 
 def test_the_preflight_counts_weights_and_views_where_they_run() -> None:
-    weights = MATERIALS[DEFAULT_MATERIALS].size_bytes
-    half, full = materials_need(weights, 768), materials_need(weights, 768, bytes_per_value=4)
+    weights, memory = MATERIALS[DEFAULT_MATERIALS].size_bytes, MATERIAL_ROWS[DEFAULT_MATERIALS].memory
+    half, full = materials_need(memory, weights, 768), materials_need(memory, weights, 768, bytes_per_value=4)
     assert weights < half.host < full.host  # the weights, then activations that grow with the dtype
-    assert materials_need(weights, 384).host < half.host  # and with the processing resolution
-    on_gpu = materials_need(weights, 768, on_gpu=True)
+    assert materials_need(memory, weights, 384).host < half.host  # and with the processing resolution
+    on_gpu = materials_need(memory, weights, 768, on_gpu=True)
     assert on_gpu.device == half.host and on_gpu.host == 0
 
 

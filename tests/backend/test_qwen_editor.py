@@ -23,16 +23,15 @@ from safetensors import safe_open
 from img23d_backend.commands import cli
 from img23d_client import process
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.models.editor_memory import EditorPlacement, editor_placement
+from img23d_backend.editors.memory import EditorPlacement, editor_placement
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
-from img23d_backend.models.qwen_edit_model import QWEN_EDIT_PARAMETERS
-from img23d_backend.models.registry import DEFAULT_EDITOR, EDITORS
-from img23d_backend.catalog import model_set, tiny_model_set
+from img23d_backend.editors.qwen_edit.model import QWEN_EDIT_PARAMETERS
+from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
 from img23d_backend.replicas import full as fsm
-from img23d_backend.stages.editing import EditorModel, EditRequest, edit_images
-from img23d_backend.stages.editor_parts import editor_loader
-from img23d_backend.stages.qwen_editing import reference_area
+from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
+from img23d_backend.editors.parts import editor_loader
+from img23d_backend.editors.qwen_edit.phases import reference_area
 from img23d_backend.stages.skips import EditorUnavailable
 from img23d_protocol import ErrorCode, ProtocolError
 

@@ -19,7 +19,7 @@ from testdata import FAST_PAINT, SUBJECT
 from test_retexture import mesh_file, uv_sphere
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models.folder_files import MARIGOLD_WEIGHTS
+from img23d_backend.materials.marigold.model import MARIGOLD_WEIGHTS
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.readers.meshes import artist_mesh_file
 from img23d_backend.session import Models, Session

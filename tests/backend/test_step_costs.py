@@ -14,7 +14,9 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.commands import cli
 from img23d_backend.jobs.engine import Engine, EngineSettings
 from img23d_backend.models import step_costs, throughput
-from img23d_backend.catalog import tiny_model_set
+from img23d_backend.editors import costs as editor_costs
+from img23d_backend.editors.table import EDITOR_ROWS
+from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_protocol import LONG_JOB_SECONDS, StepCosts, job_cost
 
 SLOW = "throughput:slow"
@@ -70,17 +72,29 @@ def test_the_probe_is_measured_once_per_process_and_the_failpoint_reads_through_
 def test_the_estimate_reproduces_the_benchmark_it_was_derived_from() -> None:
     """At the benchmark's speed and size, the editor's terms give back the benchmark's measured completion
     (its phases, its own 4 steps), and larger areas cost more than in proportion (attention)."""
-    terms = step_costs.editor_seconds(step_costs.KLEIN_WORK, step_costs.BENCH_GFLOPS)
+    work, bench = editor_costs.measured()
+    terms = editor_costs.editor_seconds(work, bench.gflops)
     costs = StepCosts(device="the benchmark's CPU", edit_pixels=1024 * 1024, **terms)
-    side = int(step_costs.BENCH_EDIT_PIXELS ** 0.5)
-    measured = (step_costs.BENCH_ENCODE_S + step_costs.BENCH_REMATTE_S + step_costs.BENCH_VAE_S
-                + 4 * step_costs.BENCH_STEP_S)
+    side = int(bench.pixels ** 0.5)
+    measured = bench.encode_s + bench.rematte_s + bench.vae_s + work.passes * bench.step_s
     assert costs.completion_seconds(side) == pytest.approx(measured, rel=0.02)
     assert costs.completion_seconds(2 * side) > 3 * costs.completion_seconds(side)
     # The larger editor (20B, 40 guided steps) costs far more at the same area.
-    qwen = StepCosts(edit_pixels=1024 * 1024, **step_costs.editor_seconds(
-        step_costs.EDITOR_WORK["qwen-image-edit-2511"], step_costs.BENCH_GFLOPS))
+    qwen = StepCosts(edit_pixels=1024 * 1024, **editor_costs.editor_seconds(
+        EDITOR_ROWS["qwen-image-edit-2511"].work, bench.gflops))
     assert qwen.completion_seconds(side) > 20 * costs.completion_seconds(side)
+
+
+def test_the_hello_prices_the_editor_the_set_names() -> None:
+    """A real set's large editor is priced as itself, not as the default editor (the hello told its
+    users the 20B editor's time as FLUX.2 [klein]'s: its id was looked for in lower case)."""
+    def hello_costs(editor: str) -> StepCosts:
+        engine = Engine(EngineSettings(models=model_set("default", editor=editor), runs_dir=Path("unused"),
+                                       device="cpu"))
+        return engine.step_costs()
+
+    default, large = hello_costs("flux2-klein-4b"), hello_costs("qwen-image-edit-2511")
+    assert large.completion_seconds(1024) > 20 * default.completion_seconds(1024)
 
 
 def test_a_job_is_long_from_an_hour_and_counts_each_names_candidates_for_materials() -> None:

@@ -35,7 +35,7 @@ from ..catalog import (DEFAULT_EDITOR, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, M
                        default_tiny_root, tiny_matting, tiny_model_set)
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
-from ..models.editor_model import TINY_EDITORS, tiny_editor
+from ..editors.table import EDITOR_ROWS, tiny_editor
 from .progress import ProgressPrinter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -66,7 +66,7 @@ def offered_models(models: str = "default") -> list[NamedModel]:
                 NamedModel("matting/tiny-birefnet-hr", tiny_matting(default_tiny_root(), "birefnet-hr")),
                 # each other image editor's replica (the default one's is listed above)
                 *(NamedModel(f"editor/tiny-{choice}", tiny_editor(default_tiny_root(), choice))
-                  for choice in TINY_EDITORS if choice != DEFAULT_EDITOR)]
+                  for choice in EDITOR_ROWS if choice != DEFAULT_EDITOR)]
     tables: list[tuple[str, dict[str, ModelSpec]]] = [
         ("grounding", GROUNDING), ("matting", MATTING),
         # Each family's shape, delight and paint models (a paint model may come from several repositories:

@@ -18,11 +18,12 @@ any family's code.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from img23d_protocol import CLEAN, HUNYUAN3D
 
+from ..env.lazy_table import LazyTable
 from ..models.specs import ModelSpec
 from .facts import FamilyFacts
 
@@ -42,32 +43,21 @@ FACTS_MODULES: dict[str, str] = {
 }
 
 
-class FamilyTable(Mapping[str, "Family"]):
+
+class FamilyTable(LazyTable["Family"]):
     """The families by name, each imported the first time it is asked for.
 
     Iterating over the names imports nothing; reading a value (``table[name]``, ``values()``,
     ``items()``) imports that family's module."""
 
     def __init__(self, modules: Mapping[str, str]) -> None:
-        self._modules = dict(modules)
+        super().__init__(modules, "FAMILY", _family_class, "family")
 
-    def __getitem__(self, name: str) -> Family:
-        from .family import Family
 
-        module = importlib.import_module(self._modules[name])  # KeyError for a name the table lacks
-        family = module.FAMILY
-        if not isinstance(family, Family) or family.name != name:
-            raise TypeError(f"{self._modules[name]}.FAMILY is not the family {name!r}")
-        return family
+def _family_class() -> type["Family"]:
+    from .family import Family  # the interface imports the manager and the stages: only once a family is read
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._modules  # Mapping's own would import the family to find out
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __len__(self) -> int:
-        return len(self._modules)
+    return Family
 
 
 FAMILIES = FamilyTable(FAMILY_MODULES)

@@ -30,8 +30,8 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
-from ..stages.editing import EditRequest, edit_images
-from ..stages.editor_parts import EditorOptions
+from ..editors.driver import EditRequest, edit_images
+from ..editors.parts import EditorOptions
 from ..stages.step_context import StepContext
 from ..views.given import NameViews
 from .cutting import Cut
@@ -162,7 +162,7 @@ def _rematte(run: StepContext, pictures: list[Image.Image]) -> list[Any]:
 
 
 def _editor_call(run: StepContext) -> fill.Edit:
-    """The image editor as completion calls it: ``stages.editing.edit_images`` on the job's model
+    """The image editor as completion calls it: ``editors.driver.edit_images`` on the job's model
     manager and cancel token (its model is loaded at the first call, inside completion's boundary: a
     failure to load or run it is completion's one sentence, ``fill.complete``, never the job's end)."""
     def edit(asks: Sequence[fill.EditAsk]) -> list[Image.Image]:

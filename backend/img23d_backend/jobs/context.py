@@ -19,13 +19,14 @@ from ..env.device import device_name, pick_device
 from ..env.job_control import CancelToken
 from ..families.table import family_of
 from ..models import dtypes, preflight, role_devices, step_costs
-from ..models.editor_model import QWEN_EDIT_CHOICE
 from ..models.hub import offline_requested
 from ..models.manager import ModelManager, Policy
 from ..models.memory import device_memory
 from ..catalog import PAINT_ROLES, ModelSet, shape_kind
 from ..runs.folders import RunFolder
-from ..stages.editor_parts import EditorOptions
+from ..editors import costs as editor_costs
+from ..editors.parts import EditorOptions
+from ..materials.costs import materials_seconds
 from .loaders import register_models
 
 log = logging.getLogger(__name__)
@@ -111,13 +112,12 @@ class EngineContext:
         ``request``, the mean of its objects', each with the views it would be completed with."""
         roles = self.manager.roles
         editor = self.manager.spec("editor") if "editor" in roles else None
-        choice = None if editor is None else (QWEN_EDIT_CHOICE if QWEN_EDIT_CHOICE in editor.repo_id else "")
         pixels = int(editor.options.get("working_pixels", 0)) if editor is not None else 0
         views = step_costs.request_references(request, EditorOptions.of(editor).pictures) if editor else ()
         # Each model's weights in 16 bits as its spec states them: a replica of another size works in proportion.
-        materials = self.manager.spec("materials").size_bytes if "materials" in roles else 0
-        return step_costs.step_costs(self.device, choice, pixels, editor_bytes=editor.size_bytes if editor else 0,
-                                     materials_bytes=materials, references=views)
+        completion = editor_costs.completion_costs(editor, self.device, views) if editor is not None else None
+        materials = materials_seconds(self.manager.spec("materials"), self.device) if "materials" in roles else 0.0
+        return step_costs.step_costs(self.device, completion, pixels, materials)
 
     def limits(self) -> dict[str, int]:
         """The largest settings one target fits with, beside the models its stage holds."""

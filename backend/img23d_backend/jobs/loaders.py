@@ -12,9 +12,9 @@ from ..families.table import family_of
 from ..models.manager import ModelManager
 from ..catalog import PAINT_ROLES, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
 from ..stages.depth import depth_loader
-from ..stages.editor_parts import editor_loader
+from ..editors.parts import editor_loader
 from ..stages.grounding.ask import load_grounding
-from ..stages.materials import materials_loader
+from ..materials.driver import materials_loader
 from ..stages.matting import matting_loader
 
 

@@ -1,7 +1,7 @@
 """The material step of a Generate: roughness and metallic maps for a painted object, baked into its
 UV layout beside its colour.
 
-After a target is painted, the material model (Marigold-IID-Appearance: ``stages.materials``) runs on
+After a target is painted, the material model (the set's, ``materials.driver``) runs on
 the views its family's paint step baked the colour from, and each view's two maps, packed as glTF's
 metallicRoughness texture packs them (roughness in G, metallic in B, R unused and 255), are baked
 through that family's own bake (``families.family.Painted.bake``: the same cameras, view weights and
@@ -26,7 +26,7 @@ from PIL import Image
 from ..families.family import Painted
 from ..runs.folders import TargetRecord
 from ..stages import skips
-from ..stages.materials import MaterialMaps, material_maps
+from ..materials.driver import MaterialMaps, material_maps
 from ..stages.step_context import StepContext
 
 STAGE = "paint"   # progress reports it as the last part of painting

@@ -2,7 +2,7 @@
 
 The family-neutral half of fast loading (``fast_load`` keeps hy3dgen's builders, which import
 hy3dgen): the licence-clean family's loaders (``families.step1x.geometry.loader``, ``families.step1x.texture.loader``)
-and the material and editor models' (``stages.materials``, ``stages.editor_weights``) use these and nothing of
+and the material and editor models' (``materials/<model>/pipeline.py``, ``editors.weights``) use these and nothing of
 hy3dgen's, the legacy names renamed as transformers and diffusers rename them (``transformers_state``,
 ``diffusers_key_fixes``). Moving and casting weights is ``placement``'s.
 """

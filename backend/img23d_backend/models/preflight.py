@@ -93,37 +93,6 @@ PAINT_DIFFUSION_BYTES = 2048 * MIB
 # shared by the views). An estimate from the architecture, not measured: no GPU.
 CLEAN_PAINT_DIFFUSION_BYTES = 4096 * MIB
 
-# The material model (Marigold-IID-Appearance: an SD-2 UNet over 4 x 3 latent channels, its VAE
-# encoding the view and decoding two targets), one view at a time: a fixed part and bytes per
-# processed pixel in float32. Measured on the CPU with the full-size replica (bench/full_size_models.py
-# builds it; one step, a fresh process per size, peak resident set above the loaded model): 256 px
-# 0.63 GB, 384 px 0.83 GB, 512 px 1.27 GB, about 3,800 B per pixel beyond a fixed ~0.3 GB; rounded
-# up here. In float16 (CUDA) the per-pixel part is taken as half: an estimate, not measured (no GPU).
-MATERIALS_FIXED_BYTES = 512 * MIB
-MATERIALS_BYTES_PER_PIXEL = 4_000
-
-
-def materials_need(weights: int, resolution: int, bytes_per_value: int = 2, on_gpu: bool = False) -> Need:
-    """The material step on one view: the model's ``weights`` (in the dtype it runs in, of
-    ``bytes_per_value``) and its activations at ``resolution`` (the longer side views are processed at)."""
-    activations = MATERIALS_FIXED_BYTES + int(MATERIALS_BYTES_PER_PIXEL * resolution ** 2 * bytes_per_value / 4)
-    return Need(host=0, device=weights + activations) if on_gpu else Need(host=weights + activations)
-
-
-def check_materials(resolution: int, bytes_per_value: int, device: Any, room: Room | None = None) -> None:
-    """``out_of_memory`` when the material step's activations on one view (``resolution``: the side
-    it processes views at) cannot fit in ``room`` (free now) beside its loaded model."""
-    room = room or free_room(device)
-    need = materials_need(0, resolution, bytes_per_value, on_gpu=_on_gpu(device))
-    if not room.fits(need):
-        needed, available = (need.device, room.device) if need.device and not room.shared else (need.host, room.host)
-        raise ProtocolError(ErrorCode.OUT_OF_MEMORY,
-                            f"it needs about {(needed + RESERVE_BYTES) / GB:.1f} GB for one view at {resolution} px, "
-                            f"and {available / GB:.1f} GB are free now",
-                            f"host {need.host} B, device {need.device} B; "
-                            f"room: host {room.host} B, device {room.device} B")
-
-
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
 TEXTURE_STEPS = (256, 512, 1024, 2048, 4096, 8192)
 

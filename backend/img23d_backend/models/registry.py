@@ -5,8 +5,9 @@ texture models (``PAINT_ROLES``: delight, paint), kept apart so the manager can 
 and the depth model that places the objects (``depth``; a set without one lays objects out by their
 boxes), the material model that estimates roughness and metallic maps from painted views
 (``materials``) and the image editor that fills in the hidden parts of an object's crop (``editor``).
-The shape and texture models are a family's, in its own folder (``families/<family>/specs.py``);
-the catalog above (``img23d_backend.catalog``) composes the named sets from theirs and these rows.
+The shape and texture models are a family's, in its own folder (``families/<family>/specs.py``); the
+image editors and material models are in their rooms (``editors/``, ``materials/``); the catalog above
+(``img23d_backend.catalog``) composes the named sets from their rows and these.
 Here: the shared rows, where the tiny replicas live (``default_tiny_root``), and the helpers that
 read a spec's kind (``shape_kind``, ``shape_steps``, ``paint_steps``).
 """
@@ -18,14 +19,8 @@ from pathlib import Path
 
 from img23d_protocol import ShapeModelKind
 
-# The image editor (FLUX.2 [klein] 4B: fills in the hidden parts of an object's crop) lives with its
-# pinned file list and the facts' sources; found here too.
-from .editor_model import DEFAULT_EDITOR, EDITORS, TINY_EDITOR, editor_dtype, tiny_editor  # noqa: F401
 # The matting models (BiRefNet, pinned: its remote code runs) live in their own module; found here too.
 from .matting_model import BIREFNET_HR_REVISION, BIREFNET_REVISION, DEFAULT_MATTING, MATTING, tiny_matting  # noqa: F401
-# The material model (Marigold-IID-Appearance v1.1: roughness and metallicity from a painted view)
-# lives with its pinned file list and the facts' sources; found here too.
-from .material_model import MATERIALS_SPEC, TINY_MATERIALS, materials_dtype, tiny_materials  # noqa: F401
 # The specs' types live in their own module; imported here, where the rest of the backend finds them.
 from .specs import ROLES, VIEWS_ROLE, ModelSet, ModelSpec  # noqa: F401
 
@@ -89,9 +84,6 @@ DEPTH = {
 
 DEFAULT_GROUNDING = "2b"
 DEFAULT_DEPTH = "da2-small"
-# Keyed as the other roles' tables: one model, Marigold-IID-Appearance v1.1.
-MATERIALS = {"marigold": MATERIALS_SPEC}
-DEFAULT_MATERIALS = "marigold"
 
 
 # The replicas' folder layout (img23d_backend.replicas builds it); 2: adds the paint replica;
@@ -108,9 +100,9 @@ DEFAULT_MATERIALS = "marigold"
 # 13: the Label replica 64 wide with a two-layer CLIP whose sizes the loader reads from the weights,
 #     its clip_type as the real file most likely has it, no visual_encoder/clip/ folder; SDXL's
 #     model_index.json no longer written (nothing reads it)
-# 14: the material model's replica (marigold-iid-appearance/: Marigold-IID-Appearance v1.1's folder)
-# 15: the image editor's replica (flux2-klein-4b/: FLUX.2 [klein] 4B's folder)
-# 16: the large image editor's replica (qwen-image-edit-2511/: Qwen-Image-Edit-2511's folder)
+# 14: the material model's replica (its published folder's layout)
+# 15: the image editor's replica (the default editor's folder)
+# 16: the large image editor's replica (its published folder's layout)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
 # 18: BiRefNet_HR's replica (birefnet-hr/: the matting stand-in with its own seed, --matting birefnet-hr)
 TINY_FORMAT: int = 18

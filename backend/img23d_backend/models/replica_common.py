@@ -132,3 +132,4 @@ def shape_blob(decoder: Any, frequencies: Any, num_freqs: int, level: float = BL
         decoder.output_proj.weight.zero_()
         decoder.output_proj.weight[0, 0], decoder.output_proj.weight[0, 1] = BLOB_SHARPNESS, -BLOB_SHARPNESS
         decoder.output_proj.bias.zero_()
+

@@ -1,11 +1,14 @@
 """What a model is to the chain: ``ModelSpec`` (one model: where its files come from, its size, its
-kind) and ``ModelSet`` (one model per role). The registry (``registry``) fills them in."""
+kind) and ``ModelSet`` (one model per role). The registry (``registry``) fills them in. And
+``ModelReplica``: how the replica sets build one swappable model's random-weight replica (an image
+editor's, a material model's), kept here so that a room's interface names it without importing the
+replica builders' helpers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from img23d_protocol import ErrorCode, ModelLicence, PaintModelKind, ProtocolError, ShapeModelKind, model_licence
 
@@ -102,3 +105,14 @@ class ModelSet:
         """The model families whose code runs this set's models (``ModelSpec.family``), each once."""
         specs = (getattr(self, role.name) for role in fields(self) if role.name != "name")
         return tuple(dict.fromkeys(spec.family for spec in specs if spec is not None and spec.family is not None))
+
+
+@dataclass(frozen=True)
+class ModelReplica:
+    """One model's random-weight replica as the tiny and full-size sets build it: its folder written
+    at a size, and its full-size parts for the size check."""
+
+    # (folder, size: "tiny" or "full") -> (the manifest entry, the seed it was made with)
+    build: Callable[[Path, str], tuple[dict[str, Any], int]]
+    construct: Callable[[], Mapping[str, Any]]   # its full-size parts, in the current device context
+    published_params: Mapping[str, float]        # the published parameter counts of its parts

@@ -33,67 +33,11 @@ ask first. ``docs/completion.md`` ("What it costs") gives the figures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping
 
 from img23d_protocol import ErrorCode, JobOptions, ProtocolError, StepCosts, job_cost, long_job_refusal, views_for
 
-from .editor_model import KLEIN_BYTES, KLEIN_PARAMETERS, QWEN_EDIT_CHOICE, editor_dtype
-from .material_model import MARIGOLD_BYTES, materials_dtype
-from .qwen_edit_model import QWEN_EDIT_BYTES, QWEN_EDIT_PARAMETERS
-from .throughput import probe, processor
-
-# -- the benchmarks' figures (float32, the CPU they name) ---------------------------------------
-# bench/results/completion-cpu.json: FLUX.2 [klein] 4B on the 2-core AMD EPYC (AVX2 and FMA, no AVX-512,
-# no bfloat16 units), float32, the crop edited at 256 x 256 (512 tokens), one step run, shared with
-# other work (load average 6.5 to 7.9). The probe read 16.8 GFLOP/s before the editor ran and 44.7
-# after (the load came and went): their mean is taken, so on this machine alone the probe's spread
-# moves an estimate by about half either way.
-BENCH_GFLOPS = 30.8
-BENCH_EDIT_PIXELS = 256 * 256
-BENCH_TOKENS = 512
-BENCH_ENCODE_S = 162.17     # the instruction through the text encoder (512 tokens)
-BENCH_STEP_S = 212.78       # the one transformer call at BENCH_TOKENS (with the first call's one-time costs)
-BENCH_VAE_ENCODE_S = 12.72  # outside the transformer while denoising: the crop's encoding
-BENCH_VAE_S = BENCH_VAE_ENCODE_S + 30.17  # and the decoding
-BENCH_REMATTE_S = 78.85     # BiRefNet on the completed picture
-# bench/results/materials-alone-cpu.json: Marigold-IID-Appearance on the same CPU, float32, one view at
-# its 768 px with two steps run, projected to one painted object (six views, its own 4 steps each):
-# 3,108 s, measured while the add-on's tests shared the cores; the probe read 151 GFLOP/s before and
-# 61.2 after (their mean taken). The earlier six-view run under lighter load (materials-cpu.json, its
-# probe not recorded) took 936 s: against it this estimate reads long, toward asking.
-BENCH_MATERIALS_GFLOPS = 106.1
-BENCH_MATERIALS_S = 3107.8
-
-TOKENS_PER_MEGAPIXEL = 2 * 1e6 / 256  # the noise's and the crop's latents, one token per 16 x 16 pixels
-TEXT_TOKENS = 512                     # the instruction is padded to this many
-
-
-@dataclass(frozen=True)
-class EditorWork:
-    """What one editor computes for one object: its transformer's size and shape, its text encoder's
-    size, how many transformer passes (steps x guidance batches)."""
-
-    transformer_parameters: float
-    width: int
-    blocks: int
-    text_parameters: float
-    passes: int
-    published_bytes: int   # the published weights' size, against which another size scales the work
-
-    def step_operations(self, tokens: float) -> float:
-        """One transformer pass's floating-point operations at ``tokens``: the layers' products and attention."""
-        return 2 * self.transformer_parameters * tokens + 4 * self.width * self.blocks * tokens * tokens
-
-
-# FLUX.2 [klein] 4B: 5 double and 20 single blocks of 24 x 128 (models/editor_model.py), 4 steps, no
-# guidance batch. Qwen-Image-Edit-2511: 60 blocks of 24 x 128, 40 steps with true guidance (two passes each).
-KLEIN_WORK = EditorWork(KLEIN_PARAMETERS["transformer"], 3072, 25, KLEIN_PARAMETERS["text_encoder"], passes=4,
-                        published_bytes=KLEIN_BYTES)
-EDITOR_WORK = {QWEN_EDIT_CHOICE: EditorWork(QWEN_EDIT_PARAMETERS["transformer"], 3072, 60,
-                                            QWEN_EDIT_PARAMETERS["text_encoder"], passes=80,
-                                            published_bytes=QWEN_EDIT_BYTES)}
-MATERIAL_VIEWS = 6  # the paint step's views, which the material step runs on
+from .throughput import processor
 
 
 def device_label(device: Any) -> str:
@@ -108,43 +52,14 @@ def device_label(device: Any) -> str:
     return f"this {kind.upper()} device"
 
 
-def step_costs(device: Any, editor: str | None = None, edit_pixels: int = 0, editor_bytes: int = 0,
-               materials_bytes: int = 0, references: Sequence[int] = ()) -> StepCosts:
-    """One object's seconds in completion (``editor``: its choice name, None without one; edited at
-    ``edit_pixels`` by default; its weights ``editor_bytes`` in 16 bits, 0: the published size;
-    ``references``: each completed object's views beside its crop, the mean object's seconds; none: an
-    object without views) and in the material step (``materials_bytes``: its model's weights in 16 bits;
-    0: the set has none), from the device's measured speed in each model's dtype."""
-    completion = {}
-    if editor is not None:
-        work = EDITOR_WORK.get(editor, KLEIN_WORK)
-        share = editor_bytes / work.published_bytes if editor_bytes else 1.0
-        gflops = probe(device, editor_dtype(device)).gflops
-        each = [editor_seconds(work, gflops, views) for views in (references or (0,))]
-        completion = {name: sum(terms[name] for terms in each) / len(each) * share for name in each[0]}
-    materials_s = 0.0
-    if materials_bytes:
-        materials_s = (BENCH_MATERIALS_S * BENCH_MATERIALS_GFLOPS / probe(device, materials_dtype(device)).gflops
-                       * materials_bytes / MARIGOLD_BYTES)
+def step_costs(device: Any, completion: Mapping[str, float] | None = None, edit_pixels: int = 0,
+               materials_s: float = 0.0) -> StepCosts:
+    """One object's seconds on ``device`` in completion (``completion``: the polynomial's terms from the
+    job's editor, ``editors.costs``; None: the set has no editor; edited at ``edit_pixels`` by default) and
+    in the material step (``materials_s``, from the set's material model, ``materials.costs``; 0: none)."""
     return StepCosts(device=device_label(device), on_cpu=getattr(device, "type", str(device)) == "cpu",
-                     edit_pixels=edit_pixels if editor is not None else 0, materials_s=materials_s, **completion)
-
-
-def editor_seconds(work: EditorWork, gflops: float, references: int = 0) -> dict[str, float]:
-    """The completion polynomial's terms (``StepCosts``' completion fields) for ``work`` at ``gflops``, with
-    ``references`` views beside the crop: klein's measured seconds turned into work, scaled by the
-    architecture to ``work``."""
-    scale = BENCH_GFLOPS / gflops
-    slowness = BENCH_STEP_S / (KLEIN_WORK.step_operations(BENCH_TOKENS) / 1e9 / BENCH_GFLOPS)  # vs the probe's rate
-    per_pass = slowness / gflops / 1e9  # seconds per operation of a pass here
-    text = BENCH_ENCODE_S * work.text_parameters / KLEIN_WORK.text_parameters
-    tokens = TOKENS_PER_MEGAPIXEL * (2 + references) / 2  # each view's latents beside the noise's and the crop's
-    linear = 2 * work.transformer_parameters * tokens
-    square = 4 * work.width * work.blocks * tokens ** 2
-    vae = BENCH_VAE_S + references * BENCH_VAE_ENCODE_S
-    return {"completion_fixed_s": (text + BENCH_REMATTE_S * (1 + references)) * scale,
-            "completion_per_mp_s": vae / (BENCH_EDIT_PIXELS / 1e6) * scale + work.passes * linear * per_pass,
-            "completion_per_mp2_s": work.passes * square * per_pass}
+                     edit_pixels=edit_pixels if completion is not None else 0, materials_s=materials_s,
+                     **(completion or {}))
 
 
 def refuse_long_job(costs: StepCosts, roles: tuple[str, ...], request: Any) -> None:

@@ -1,12 +1,14 @@
 """The tiny replica set: build it once, atomically, and find it again.
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
-builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``,
-``materials``, ``editor``, ``qwen_edit``), each
+builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``), each
+material model's and image editor's in its room (``materials/<model>/replica``, ``editors/<editor>/replica``,
+handed over as its ``replica``: ``models.specs.ModelReplica``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
 ``families/step1x/geometry/replica`` and ``texture/replica``), which hands them over as its
-``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models'
-and then each family's of the table (``families.table.FAMILIES``), naming none, into the same
+``Family.replicas`` (``families.family.FamilyReplicas``). This module builds the shared models',
+then each material model's and editor's of their tables (``materials.table``, ``editors.table``), then
+each family's of the table (``families.table.FAMILIES``), naming none, into the same
 layout as the real weights, so the production loaders open them with exactly the calls they use
 for the real models, without network access and in seconds on a CPU:
 
@@ -20,12 +22,10 @@ for the real models, without network access and in seconds on a CPU:
       hunyuan3d-paint/                   hunyuan3d-delight-v2-0/ + hunyuan3d-paint-v2-0/ +
                                          hunyuan3d-paint-v2-0-turbo/ (diffusers folders)
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
-      marigold-iid-appearance/           Marigold-IID-Appearance v1.1 (diffusers' folder: model_index.json,
-                                         scheduler/, text_encoder/, tokenizer/, unet/, vae/)
-      flux2-klein-4b/                    FLUX.2 [klein] 4B, the image editor (diffusers' folder: model_index.json,
-                                         scheduler/, text_encoder/ in two shards, tokenizer/, transformer/, vae/)
-      qwen-image-edit-2511/              Qwen-Image-Edit-2511, the large image editor (diffusers' folder: text_encoder/
-                                         in four shards, transformer/ in five, processor/, tokenizer/, vae/)
+      <material model>/                  each material model's replica, in its row's folder (``tiny_folder``), a
+                                         diffusers folder as the real one (materials/<model>/replica.py)
+      <editor>/                          each image editor's replica, in a folder of its choice name, a diffusers
+                                         folder as the real one (editors/<editor>/replica.py)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
       step1x-3d/Step1X-3D-Geometry-Label-1300m/  its Label model (symmetry and edge sharpness labels)
       step1x-texture/                    its paint model: stable-diffusion-xl-base-1.0/, sdxl-vae-fp16-fix/,
@@ -51,14 +51,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..editors.table import EDITOR_CODE, EDITOR_ROWS
 from ..families.table import FAMILIES
-from ..models.editor_model import QWEN_EDIT_CHOICE
 from ..catalog import TINY_FORMAT, default_tiny_root, tiny_model_set
+from ..materials.table import MATERIAL_CODE, MATERIAL_ROWS
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
-from . import birefnet, depth, editor, materials, qwen, qwen_edit
+from ..models.specs import ModelReplica, ModelSpec
+from . import birefnet, depth, qwen
 
 # The models every family shares, whose replicas this package builds itself.
-SHARED_ROLES = ("grounding", "matting", "depth", "materials", "editor")
+SHARED_ROLES = ("grounding", "matting", "depth")
 
 # --------------------------------------------------------------------------------------------
 # Public API
@@ -91,7 +93,7 @@ def replica_folders(families: Iterable[str] | None = None) -> tuple[str, ...]:
     shared = tiny_model_set(Path("."))
     folders = [folder_name(shared.spec(role)) for role in SHARED_ROLES]
     folders.append(folder_name(tiny_model_set(Path("."), matting="birefnet-hr").matting))
-    folders.append(folder_name(tiny_model_set(Path("."), editor=QWEN_EDIT_CHOICE).editor))
+    folders.extend(folder_name(spec) for spec, _ in _room_replicas(Path(".")))
     for name in FAMILIES if families is None else families:
         for folder in FAMILIES[name].replicas().tiny_folders:
             if folder in folders:
@@ -148,21 +150,19 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
     shared models', then each family's; the manifest's entries by folder."""
     replica_folders()  # two replicas in one folder are refused before anything is built
     shared = tiny_model_set(root)
-    grounding, matting, depth_spec, materials_spec, editor_spec = (shared.spec(role) for role in SHARED_ROLES)
+    grounding, matting, depth_spec = (shared.spec(role) for role in SHARED_ROLES)
     entries = {
         folder_name(grounding): {**manifest_path(grounding),
                                  **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
         folder_name(matting): {**manifest_path(matting),
                                **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
         folder_name(depth_spec): depth.build(spec_folder(depth_spec)),
-        folder_name(materials_spec): materials.build(spec_folder(materials_spec), materials.config("tiny")),
-        folder_name(editor_spec): editor.build(spec_folder(editor_spec), editor.config("tiny")),
     }
     hr_matting = tiny_model_set(root, matting="birefnet-hr").matting  # the HR matting model's replica
     entries[folder_name(hr_matting)] = {**manifest_path(hr_matting),
                                         **birefnet.build(spec_folder(hr_matting), birefnet.config("tiny-hr"))}
-    large_editor = tiny_model_set(root, editor=QWEN_EDIT_CHOICE).editor  # the second editor's replica
-    entries[folder_name(large_editor)] = qwen_edit.build(spec_folder(large_editor), qwen_edit.config("tiny"))
+    for spec, replica in _room_replicas(root):
+        entries[folder_name(spec)] = replica.build(spec_folder(spec), "tiny")[0]
     for name, family in FAMILIES.items():
         replicas = family.replicas()
         built = replicas.build_tiny(root)
@@ -171,6 +171,13 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
                              f"{sorted(replicas.tiny_folders)}: its tiny_folders must list what it builds")
         entries.update(built)
     return entries
+
+
+def _room_replicas(root: Path) -> list[tuple[ModelSpec, ModelReplica]]:
+    """Each material model's and each image editor's tiny spec under ``root`` with its replica, from
+    their rooms' tables (every one of them is built: a job may choose any)."""
+    return [*((row.tiny_spec(root), MATERIAL_CODE[name].replica) for name, row in MATERIAL_ROWS.items()),
+            *((row.tiny_spec(root), EDITOR_CODE[name].replica) for name, row in EDITOR_ROWS.items())]
 
 
 def _manifest(models: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -6,19 +6,17 @@ from disk, and runs the real architectures. Random weights change no compute, so
 these give true load time, step time and memory; only the outputs are meaningless (the
 grounding replica gives the tiny one's fixed answer, about 230 tokens long, like a real one). Each
 model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
-grounding, matting, materials, editor and qwen-editor components are this package's; the others are each family's
+grounding and matting components are this package's; each material model's and image editor's come from its
+room's table (``materials.table``, ``editors.table``: its ``replica`` and its row's component name); the others are each family's
 (``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family.
 
     root/
       manifest.json                      one entry per built model (built ones are skipped)
       qwen3-vl/                          Qwen3-VL-2B-Instruct architecture, bf16 safetensors
       birefnet/                          a stand-in of BiRefNet's size (remote-code folder)
-      marigold-iid-appearance/           Marigold-IID-Appearance v1.1 (SD-2-sized UNet, VAE, OpenCLIP-H text
-                                         encoder; the fp16 variant only), the material model
-      flux2-klein-4b/                    FLUX.2 [klein] 4B (its transformer, VAE and Qwen3-4B text encoder in two
-                                         shards; bfloat16, ~16 GB), the image editor
-      qwen-image-edit-2511/              Qwen-Image-Edit-2511 (transformer in five shards, Qwen2.5-VL-7B in four,
-                                         VAE; bfloat16, ~58 GB), the large image editor (component "qwen-editor")
+      <material model>/, <editor>/       each material model's and image editor's, at its published size (the
+                                         editors' in bfloat16: ~16 GB for the default one, ~58 GB for the large one,
+                                         component "qwen-editor", which the tests never build)
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
       step1x-3d/Step1X-3D-Geometry-1300m/   Step1X-3D geometry (float32, as published; ~7 GB)
@@ -45,19 +43,18 @@ from collections.abc import Iterable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from img23d_protocol import DEFAULT_FAMILY, paint_model_kind
 
+from ..editors.table import DEFAULT_EDITOR, EDITOR_CODE, EDITOR_ROWS
 from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
-from ..models.editor_model import KLEIN_PARAMETERS, KLEIN_SPEC, QWEN_EDIT_CHOICE
-from ..models.qwen_edit_model import QWEN_EDIT_PARAMETERS, QWEN_EDIT_SPEC
-from ..models.material_model import MARIGOLD_PARAMETERS
-from ..catalog import (DEFAULT_PAINT, GROUNDING, MATERIALS_SPEC, MATTING, VIEWS_ROLE, ModelSet, ModelSpec,
-                       tiny_model_set)
+from ..catalog import DEFAULT_PAINT, GROUNDING, MATTING, VIEWS_ROLE, ModelSet, ModelSpec, tiny_model_set
+from ..materials.table import DEFAULT_MATERIALS, MATERIAL_CODE, MATERIAL_ROWS
 from ..models.replica_common import parameters, spec_folder
-from . import birefnet, editor, materials, qwen, qwen_edit
+from ..models.specs import ModelReplica
+from . import birefnet, qwen
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -66,8 +63,8 @@ from . import birefnet, editor, materials, qwen, qwen_edit
 # 6: Step1X-3D's geometry (step1x-3d/Step1X-3D-Geometry-1300m/, component "step1x"); 7: the turbo paint
 # VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
 # 8: the licence-clean paint model (step1x-texture/, component "step1x-texture"); 9: the material model
-# (marigold-iid-appearance/, component "materials"); 10: the image editor (flux2-klein-4b/, component "editor")
-# 11: the large image editor (qwen-image-edit-2511/, component "qwen-editor")
+# (component "materials"); 10: the image editor (component "editor")
+# 11: the large image editor (component "qwen-editor")
 FULL_FORMAT: int = 11
 
 
@@ -82,42 +79,21 @@ def _matting_spec(root: Path) -> ModelSpec:
                    size_bytes=MATTING["birefnet"].size_bytes)
 
 
-def _materials_spec(root: Path) -> ModelSpec:
-    return replace(tiny_model_set(root).materials, repo_id="full-size/marigold-iid-appearance",
-                   size_bytes=MATERIALS_SPEC.size_bytes)
-
-
-def _editor_spec(root: Path) -> ModelSpec:
-    return replace(tiny_model_set(root).editor, repo_id="full-size/flux2-klein-4b", size_bytes=KLEIN_SPEC.size_bytes,
-                   options=dict(KLEIN_SPEC.options))
-
-
-def _qwen_editor_spec(root: Path) -> ModelSpec:
-    return replace(tiny_model_set(root, editor=QWEN_EDIT_CHOICE).editor, repo_id="full-size/qwen-image-edit-2511",
-                   size_bytes=QWEN_EDIT_SPEC.size_bytes, options=dict(QWEN_EDIT_SPEC.options))
-
-
-def _build_qwen_editor(dest: Path) -> tuple[dict[str, Any], int]:
-    dims = qwen_edit.config("full")
-    return qwen_edit.build(dest, dims), dims.seed
-
-
-def _build_editor(dest: Path) -> tuple[dict[str, Any], int]:
-    dims = editor.config("full")
-    return editor.build(dest, dims), dims.seed
-
-
-def _build_materials(dest: Path) -> tuple[dict[str, Any], int]:
-    dims = materials.config("full")
-    return materials.build(dest, dims), dims.seed
-
-
 def _build_grounding(dest: Path) -> tuple[dict[str, Any], int]:
     return qwen.build(dest, qwen.FULL), qwen.FULL.seed
 
 
 def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
     return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
+
+
+def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: ModelReplica) -> FullSizeReplica:
+    """A material model's or an image editor's full-size component: its replica at the published size."""
+    def build(dest: Path) -> tuple[dict[str, Any], int]:
+        return replica.build(dest, "full")
+
+    return FullSizeReplica(name=name, spec=spec, target=spec_folder(spec(Path())), construct=replica.construct,
+                           build=build, published_params=dict(replica.published_params))
 
 
 # The shared models' components (the published parameter counts: for the report and the size check).
@@ -128,22 +104,12 @@ SHARED: tuple[FullSizeReplica, ...] = (
     FullSizeReplica(name="matting", spec=_matting_spec, target=spec_folder(_matting_spec(Path())),
                     construct=lambda: birefnet.construct(birefnet.FULL), build=_build_matting,
                     published_params={"total": 2.2e8}),  # BiRefNet, Swin-L: 215M-220M
-    # Stable Diffusion 2's UNet (865.9M; 12 input and 8 output channels add 35K), VAE (83.7M) and
-    # OpenCLIP-H text encoder (340.4M): models/material_model.py's MARIGOLD_PARAMETERS, and why.
-    FullSizeReplica(name="materials", spec=_materials_spec, target=spec_folder(_materials_spec(Path())),
-                    construct=lambda: materials.construct(materials.config("full")), build=_build_materials,
-                    published_params=dict(MARIGOLD_PARAMETERS)),
-    # FLUX.2 [klein] 4B's transformer (3.88B), VAE (84M) and Qwen3-4B text encoder (4.02B): counted from
-    # the published configs, which the published files' sizes confirm (models/editor_model.py).
-    FullSizeReplica(name="editor", spec=_editor_spec, target=spec_folder(_editor_spec(Path())),
-                    construct=lambda: editor.construct(editor.config("full")), build=_build_editor,
-                    published_params={part: float(count) for part, count in KLEIN_PARAMETERS.items()}),
-    # Qwen-Image-Edit-2511's transformer (20.43B), Qwen2.5-VL-7B text encoder (8.29B) and VAE (127M), from
-    # the published configs, which the files' sizes and tensor counts confirm (models/qwen_edit_model.py).
-    # Not built by the tests: 57.7 GB of disk, and as much RAM to write each part in bfloat16.
-    FullSizeReplica(name="qwen-editor", spec=_qwen_editor_spec, target=spec_folder(_qwen_editor_spec(Path())),
-                    construct=lambda: qwen_edit.construct(qwen_edit.config("full")), build=_build_qwen_editor,
-                    published_params={part: float(count) for part, count in QWEN_EDIT_PARAMETERS.items()}),
+    # Each material model's and each image editor's, from their rooms' tables (their published parameter
+    # counts, and where they come from, are in each one's own folder).
+    *(_room_component(row.component, row.full_size_spec, MATERIAL_CODE[name].replica)
+      for name, row in MATERIAL_ROWS.items()),
+    *(_room_component(row.component, row.full_size_spec, EDITOR_CODE[name].replica)
+      for name, row in EDITOR_ROWS.items()),
 )
 
 
@@ -184,7 +150,8 @@ def full_size_model_set(root: Path, paint: str = DEFAULT_PAINT) -> ModelSet:
             roles[spec.role] = spec
     return ModelSet(name="full-size", grounding=_grounding_spec(root), matting=_matting_spec(root),
                     shape=roles["shape"], delight=roles.get("delight"), paint=roles.get("paint"),
-                    materials=_materials_spec(root), editor=_editor_spec(root), shape_views=roles.get(VIEWS_ROLE))
+                    materials=MATERIAL_ROWS[DEFAULT_MATERIALS].full_size_spec(root),
+                    editor=EDITOR_ROWS[DEFAULT_EDITOR].full_size_spec(root), shape_views=roles.get(VIEWS_ROLE))
 
 
 def component_spec(root: Path, name: str) -> ModelSpec:

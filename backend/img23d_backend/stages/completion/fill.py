@@ -2,7 +2,7 @@
 seen pasted back, and the result matted again.
 
 The editor and the matting model are parameters (``Edit``, ``Rematte``): the job binds them to the
-image editor (``stages.editing``) and to BiRefNet through its own matting path, and tests pass plain
+image editor (``editors.driver``) and to BiRefNet through its own matting path, and tests pass plain
 functions. Completion serves a cut-out that already exists, so it never ends a target: an editor
 that cannot load or run, or answers with a picture that is not usable, leaves the target's cut-out as
 it was, with one sentence saying why (``Completed.skipped``). A cancel stays a cancel.
@@ -36,7 +36,7 @@ BLANK_SPREAD = 2.0
 @dataclass(frozen=True)
 class EditAsk:
     """One picture for the editor: the crop (RGB), what to make of it, the seed, and the target's views
-    beside it (RGB, ``references``). The same fields as ``stages.editing.EditRequest``, which the job's
+    beside it (RGB, ``references``). The same fields as ``editors.pipeline.EditRequest``, which the job's
     binding builds from it."""
 
     image: Image.Image

@@ -7,8 +7,8 @@ draw from: a photo's own background (another room, the hand holding the object, 
 it) would be a second scene to copy into the completed front, or be read as part of the same
 object. Cut out, each view shows the object alone and as large as its canvas allows.
 
-The editor takes a few pictures at most (``EditorOptions.pictures``: FLUX.2 [klein] 4, the crop and
-three views; Qwen-Image-Edit-2511 3, the crop and two). When a name has more views than there is room
+The editor takes a few pictures at most (``EditorOptions.pictures``: the default editor 4, the crop and
+three views; the large one 3, the crop and two). When a name has more views than there is room
 for, the back goes first: seen from behind, an object shows the outline it shows from the front,
 mirrored, which is what completion redraws where something hides it; the left and right show its
 depth. The order the views are given in is the order the instruction names them in.

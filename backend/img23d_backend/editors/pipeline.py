@@ -1,7 +1,8 @@
 """What an edit runs on, whichever editor it is: the request (a crop, its instruction, its seed, and
-the pictures of the same object beside it), the run's defaults, and ``EditorModel``, diffusers' pipeline over the parts one phase holds with the area
-it edits at and the canvas a crop is edited on (``edit_canvas``). ``editing`` (FLUX.2 [klein]'s phases and the order they run in) and
-``qwen_editing`` (Qwen-Image-Edit-2511's phases) both build on it.
+the pictures of the same object beside it), the run's defaults, and ``EditorModel``, diffusers' pipeline
+over the parts one phase holds with the area it edits at and the canvas a crop is edited on (``canvas``,
+by the rule its editor states: ``rule_of``). ``driver`` (the order the phases run in) and each editor's
+phases (``<editor>/phases.py``) build on it.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import Any
 
 import PIL.Image
 
-from .edit_canvas import Canvas, choose, rule_of
-from .editor_parts import EditorOptions, EditorPart
+from .canvas import Canvas, choose
+from .editor import CanvasRule
+from .parts import EditorOptions, EditorPart
+from .table import editor_for_pipeline
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,10 @@ class CanvasLatents:
 
 @dataclass(frozen=True)
 class EditorDefaults:
-    """The steps and guidance a run takes. FLUX.2 [klein]: a distilled model's (the registry's, from its
-    model card), else the pipeline's own ``__call__`` defaults (read from its signature, not restated
-    here). Qwen-Image-Edit-2511: the registry's steps, true classifier-free guidance and negative
-    instruction (its model card's example); ``guidance`` is then the true guidance scale."""
+    """The steps and guidance a run takes: where its options name steps, those with their true
+    classifier-free guidance and negative instruction (Qwen-Image-Edit-2511's model card's example;
+    ``guidance`` is then the true guidance scale); else a distilled model's (FLUX.2 [klein]'s, from its
+    model card), else the pipeline's own ``__call__`` defaults (read from its signature, not restated here)."""
 
     steps: int
     guidance: float
@@ -89,7 +92,7 @@ class EditorModel:
                    setup.options.pictures)
 
     def canvas(self, size: tuple[int, int]) -> Canvas:
-        """The canvas a crop of ``size`` is edited on (``edit_canvas``): a size this pipeline keeps for the
+        """The canvas a crop of ``size`` is edited on (``canvas``): a size this pipeline keeps for the
         reference and the answer alike, at about the working area, the crop on it unstretched."""
         return choose(size, self.working_pixels, rule_of(self.pipeline))
 
@@ -109,3 +112,14 @@ class EditorModel:
 
 def _module(parts: dict[str, EditorPart], name: str) -> Any:
     return parts[name].module if name in parts else None
+
+
+def rule_of(pipeline: Any) -> CanvasRule:
+    """The canvas rule of a diffusers pipeline, as the editor whose pipeline it is states it."""
+    return editor_for_pipeline(type(pipeline).__name__).canvas_rule(pipeline)
+
+
+def canvas_pixels(pipeline_name: str, pixels: int) -> int:
+    """The most pixels any crop's canvas holds for ``pipeline_name`` (``model_index.json``'s
+    ``_class_name``) asked to edit at ``pixels``: what the memory check and the time estimate count."""
+    return editor_for_pipeline(pipeline_name).canvas_pixels(pixels)

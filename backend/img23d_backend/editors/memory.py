@@ -1,6 +1,6 @@
 """The image editor's memory: what each phase of an edit needs where, and which placement fits.
 
-FLUX.2 [klein] 4B is three networks run one after the other, and ``stages/editing.py`` runs an
+FLUX.2 [klein] 4B is three networks run one after the other, and ``driver`` runs an
 edit in three phases through the model manager (``EDITOR_PHASES``), each holding only its parts on
 the device: the text encoder reads the instructions; the VAE encodes the crops and the transformer
 denoises; the VAE decodes. The manager places the parts within its budget (``manager.PartLoaders``):
@@ -51,8 +51,8 @@ from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .memory import RESERVE_BYTES as BUDGET_RESERVE_BYTES
-from .preflight import GB, MIB, RESERVE_BYTES, Need, Room, free_room, total_room
+from ..models.memory import RESERVE_BYTES as BUDGET_RESERVE_BYTES
+from ..models.preflight import GB, MIB, RESERVE_BYTES, Need, Room, free_room, total_room
 
 # Activations of one edit, in 16-bit values (an estimate: the module docstring says how).
 EDITOR_FIXED_BYTES = 512 * MIB

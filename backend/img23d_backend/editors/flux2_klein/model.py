@@ -1,12 +1,8 @@
-"""Where the image editor's files come from, and its specs: FLUX.2 [klein] 4B
-(``black-forest-labs/FLUX.2-klein-4B``), which edits a picture from an instruction (here: fills in
-the hidden parts of an object's crop) through diffusers' ``Flux2KleinPipeline``; ``EDITORS`` offers
-it by choice name, ``tiny_editor`` points at its tiny replica (``replicas/editor.py`` writes it).
-
-The table is keyed like the other roles': the second editor, Qwen-Image-Edit-2511 through
-``QwenImageEditPlusPipeline`` (20B, for large GPUs; ``qwen_edit_model`` holds its facts), is one more
-entry, its loaders one more entry of ``stages/editor_parts.py``'s ``PIPELINES`` (keyed by
-``model_index.json``'s ``_class_name``). The user picks one with ``--editor``.
+"""FLUX.2 [klein] 4B's row (``ROW``, ``editors.editor.EditorRow``): where its files come from, its
+spec, its folder's files, what one edit computes and the run the editors' time estimates are measured
+from. FLUX.2 [klein] 4B (``black-forest-labs/FLUX.2-klein-4B``) edits a picture from an instruction (here:
+fills in the hidden parts of an object's crop) through diffusers' ``Flux2KleinPipeline``; the default
+editor (``--editor flux2-klein-4b``). Its replica is ``replica``'s, its code ``editor``'s.
 
 Where each fact comes from (the hub cannot be reached from where this was written):
 
@@ -45,78 +41,55 @@ Where each fact comes from (the hub cannot be reached from where this was writte
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from ..editor import TINY_EDIT_PIXELS, EditorBenchmark, EditorRow, EditorWork
+from ...models.specs import ModelSpec
 
-from .folder_files import KLEIN_FILES, QWEN_EDIT_FILES
-from .qwen_edit_model import QWEN_EDIT_OPTIONS, QWEN_EDIT_SPEC
-from .specs import ModelSpec
-
+NAME = "flux2-klein-4b"
 KLEIN_REPO = "black-forest-labs/FLUX.2-klein-4B"
 KLEIN_REVISION = "e7b7dc27f91deacad38e78976d1f2b499d76a294"
 # Parameters per part (see the module docstring), 2 bytes each in bfloat16.
 KLEIN_PARAMETERS = {"transformer": 3_875_544_576, "text_encoder": 4_022_468_096, "vae": 84_046_115}
 KLEIN_BYTES = sum(KLEIN_PARAMETERS.values()) * 2
+
+# Its folder, as diffusers' and transformers' ``save_pretrained`` lay it out: the text encoder (Qwen3-4B)
+# in two shards with their index, the transformer and the VAE one file each, the Qwen tokenizer's seven
+# files (the module docstring says where the list comes from; the folder's root also holds a single-file
+# checkpoint of the same transformer, 7.75 GB, which diffusers' pipeline never reads and img23d does not
+# fetch).
+KLEIN_SHARDS = ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors")
+KLEIN_WEIGHTS = {"transformer": ("diffusion_pytorch_model.safetensors",),
+                 "vae": ("diffusion_pytorch_model.safetensors",), "text_encoder": KLEIN_SHARDS}
+KLEIN_TOKENIZER_FILES = ("added_tokens.json", "chat_template.jinja", "merges.txt", "special_tokens_map.json",
+                         "tokenizer.json", "tokenizer_config.json", "vocab.json")
+KLEIN_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+               *(f"{part}/{name}" for part, weights in KLEIN_WEIGHTS.items() for name in ("config.json", *weights)),
+               "text_encoder/generation_config.json", "text_encoder/model.safetensors.index.json",
+               *(f"tokenizer/{name}" for name in KLEIN_TOKENIZER_FILES))
+
 # What a run takes by default (the module docstring says where from): steps and guidance for a
 # distilled folder (``model_index.json``'s ``is_distilled``; a base one takes the pipeline's own), and
 # the pixel area a crop is edited at, the most the pipeline keeps of a picture (it shrinks larger
 # ones to 1024 x 1024's area: ``Flux2KleinPipeline.__call__``); and the most pictures it takes in one
 # edit, the crop and the views beside it (Black Forest Labs' editing guide: "FLUX.2 [klein] 4B: up to 4"
 # reference images; the pipeline itself takes any number, each as its own reference latents).
-KLEIN_OPTIONS = {"distilled_steps": 4, "distilled_guidance": 1.0, "working_pixels": 1024 * 1024, "pictures": 4,
-                 "part_parameters": KLEIN_PARAMETERS}
+KLEIN_OPTIONS = {"editor": NAME, "distilled_steps": 4, "distilled_guidance": 1.0, "working_pixels": 1024 * 1024,
+                 "pictures": 4, "part_parameters": KLEIN_PARAMETERS}
 
 KLEIN_SPEC = ModelSpec(role="editor", repo_id=KLEIN_REPO, revision=KLEIN_REVISION, allow_patterns=KLEIN_FILES,
                        size_bytes=KLEIN_BYTES, exact_files=True, options=dict(KLEIN_OPTIONS))
 
-# Keyed as the other roles' tables: the choice name is what ``models download editor/<name>`` takes.
-# FLUX.2 [klein] 4B by default (a 12 GB card runs it in phases); Qwen-Image-Edit-2511 for large GPUs.
-QWEN_EDIT_CHOICE = "qwen-image-edit-2511"
-EDITORS = {"flux2-klein-4b": KLEIN_SPEC, QWEN_EDIT_CHOICE: QWEN_EDIT_SPEC}
-DEFAULT_EDITOR = "flux2-klein-4b"
+# What one edit computes: 5 double and 20 single blocks of 24 x 128 (the module docstring), 4 steps, no
+# guidance batch.
+KLEIN_WORK = EditorWork(KLEIN_PARAMETERS["transformer"], 3072, 25, KLEIN_PARAMETERS["text_encoder"], passes=4,
+                        published_bytes=KLEIN_BYTES)
+# bench/results/completion-cpu.json: FLUX.2 [klein] 4B on the 2-core AMD EPYC (AVX2 and FMA, no AVX-512,
+# no bfloat16 units), float32, the crop edited at 256 x 256 (512 tokens), one step run, shared with
+# other work (load average 6.5 to 7.9). The probe read 16.8 GFLOP/s before the editor ran and 44.7
+# after (the load came and went): their mean is taken, so on this machine alone the probe's spread
+# moves an estimate by about half either way. Every editor's estimate scales from it (``editors.costs``).
+KLEIN_BENCHMARK = EditorBenchmark(gflops=30.8, pixels=256 * 256, tokens=512, encode_s=162.17, step_s=212.78,
+                                  vae_encode_s=12.72, vae_s=12.72 + 30.17, rematte_s=78.85)
 
-
-@dataclass(frozen=True)
-class TinyEditor:
-    """One editor's tiny replica: its folder below the tiny set's root, its files (the real ones'),
-    and its options (the real ones' at a working area the tests edit in a second)."""
-
-    folder: str
-    files: tuple[str, ...]
-    options: dict[str, Any]
-
-
-# Each editor's tiny replica, by choice name. Both edit at 96 x 96's area: the real model's path
-# (resize, edit, resize back) at a size the tests run quickly; the large one takes two steps instead
-# of forty (its path through the pipeline does not change with the count).
-TINY_EDITORS = {
-    "flux2-klein-4b": TinyEditor("flux2-klein-4b", KLEIN_FILES, {**KLEIN_OPTIONS, "working_pixels": 96 * 96}),
-    QWEN_EDIT_CHOICE: TinyEditor(QWEN_EDIT_CHOICE, QWEN_EDIT_FILES,
-                                       {**QWEN_EDIT_OPTIONS, "working_pixels": 96 * 96, "steps": 2}),
-}
-TINY_EDITOR = TINY_EDITORS[DEFAULT_EDITOR].folder
-
-
-def tiny_editor(root: Path, choice: str = DEFAULT_EDITOR) -> ModelSpec:
-    """The tiny replica of the editor ``choice`` under ``root``: the real folder's layout and files."""
-    tiny = TINY_EDITORS[choice]
-    return ModelSpec(role="editor", repo_id=f"tiny/{choice}", local_path=Path(root) / tiny.folder,
-                     allow_patterns=tiny.files, size_bytes=2 << 20, exact_files=True, options=dict(tiny.options))
-
-
-def editor_part_sizes(spec: ModelSpec) -> dict[str, int]:
-    """Each part's estimated size, until the model manager measures it: the spec's size shared out as
-    the published parts' parameters are (``options["part_parameters"]``; a tiny replica's proportions
-    differ, and its sizes are measured on its first load, as every model's are)."""
-    parameters = spec.options["part_parameters"]
-    total = sum(parameters.values())
-    return {part: spec.size_bytes * count // total for part, count in parameters.items()}
-
-
-def editor_dtype(device: Any) -> Any:
-    """bfloat16 on CUDA (the published weights' dtype, and the one public recipes run it in),
-    float32 elsewhere: a CPU gains nothing from half precision and is far slower in it."""
-    import torch
-
-    return torch.bfloat16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
+ROW = EditorRow(name=NAME, spec=KLEIN_SPEC, pipeline="Flux2KleinPipeline", work=KLEIN_WORK,
+                tiny_options={**KLEIN_OPTIONS, "working_pixels": TINY_EDIT_PIXELS}, component="editor",
+                benchmark=KLEIN_BENCHMARK)

@@ -1,15 +1,15 @@
-"""The image editor's parts, each read from its folder on its own: the text encoder (with its
-tokenizer, and for Qwen-Image-Edit-2511 the processor it reads the picture through), the transformer
+"""An image editor's parts, each read from its folder on its own: the text encoder (with its
+tokenizer, and where the editor has one the processor it reads the picture through), the transformer
 and the VAE, so that the model manager can place them one by one
-(``models.handles.PartLoaders``; ``stages/editing.py`` runs an edit in phases over them).
+(``models.handles.PartLoaders``; ``driver`` runs an edit in phases over them), in the dtype they run in.
 
 Each network is loaded as the other diffusers models are (``models.meta_weights``): built on the meta
 device from its config and its safetensors assigned in place (sharded networks' shards as their
-indexes name them: ``editor_weights``), no random initialisation, in the dtype it runs in (``editor_dtype``). Every part
+indexes name them: ``weights``), no random initialisation, in the dtype it runs in (``editor_dtype``). Every part
 also carries the folder's ``EditorSetup`` (its ``model_index.json`` and scheduler config, a few
 hundred bytes read again per part), so a phase holding any of the parts can build its pipeline.
-Which networks a folder needs comes from its ``model_index.json``'s ``_class_name`` (``PIPELINES``:
-FLUX.2 [klein]'s readers here, Qwen-Image-Edit-2511's in ``qwen_edit_parts``).
+How each network is read is its editor's (``Editor.readers``, in ``<editor>/parts.py``), found by the
+pipeline its ``model_index.json``'s ``_class_name`` names (``table.editor_for_pipeline``).
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..env.torch_shims import prepare_torchvision
-from ..models import placement
-from ..models.editor_model import editor_part_sizes
-from ..models.folder_files import KLEIN_WEIGHTS
 from ..models.handles import PartLoaders
-from ..models.meta_weights import empty_weights
 from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec, editor_dtype
-from .editor_weights import TextEncoder, assign_diffusers, json_file, transformers_shards
-from .qwen_edit_parts import QWEN_EDIT_READERS
+from ..models.specs import ModelSpec
+from .table import editor_for_pipeline
+from .weights import TextEncoder, json_file
 
 
 @dataclass(frozen=True)
@@ -77,43 +73,6 @@ class EditorPart:
     processor: Any = None
 
 
-def _klein_transformer(folder: Path, device: Any, dtype: Any) -> Any:
-    from diffusers import Flux2Transformer2DModel
-
-    with empty_weights():
-        module = Flux2Transformer2DModel.from_config(json_file(folder / "transformer" / "config.json"))
-    return assign_diffusers(module, folder / "transformer", KLEIN_WEIGHTS["transformer"], device, dtype)
-
-
-def _klein_vae(folder: Path, device: Any, dtype: Any) -> Any:
-    from diffusers import AutoencoderKLFlux2
-
-    with empty_weights():
-        module = AutoencoderKLFlux2.from_config(json_file(folder / "vae" / "config.json"))
-    return assign_diffusers(module, folder / "vae", KLEIN_WEIGHTS["vae"], device, dtype)
-
-
-def _klein_text_encoder(folder: Path, device: Any, dtype: Any) -> TextEncoder:
-    """Qwen3 from its shards. With tied embeddings the file holds no ``lm_head.weight``: the output layer
-    is the input embedding (``from_pretrained`` ties them), so it is given that tensor, then tied."""
-    from transformers import Qwen2TokenizerFast, Qwen3Config, Qwen3ForCausalLM
-
-    with empty_weights():
-        module = Qwen3ForCausalLM(Qwen3Config.from_pretrained(folder / "text_encoder"))
-    state = transformers_shards(module, folder / "text_encoder", device, dtype)
-    if module.config.tie_word_embeddings and "lm_head.weight" not in state:
-        state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    placement.assign_weights(module, state, device, dtype)
-    module.tie_weights()  # one parameter for both, as from_pretrained leaves them (assignment made two)
-    return TextEncoder(module.eval().requires_grad_(False), Qwen2TokenizerFast.from_pretrained(folder / "tokenizer"))
-
-
-# The pipeline a folder's model_index.json names -> how each of its parts is read (folder, device,
-# dtype -> the network; the text encoder's as a TextEncoder, with what reads its inputs).
-PIPELINES: dict[str, dict[str, Callable[[Path, Any, Any], Any]]] = {
-    "Flux2KleinPipeline": {"text_encoder": _klein_text_encoder, "transformer": _klein_transformer, "vae": _klein_vae},
-    "QwenImageEditPlusPipeline": QWEN_EDIT_READERS,
-}
 EDITOR_PARTS = ("text_encoder", "transformer", "vae")
 
 
@@ -121,8 +80,7 @@ def read_setup(folder: Path, options: EditorOptions) -> EditorSetup:
     """The folder's ``EditorSetup``; ``ValueError`` naming the pipeline when img23d does not run it."""
     index = json_file(folder / "model_index.json")
     name = index.get("_class_name")
-    if name not in PIPELINES:
-        raise ValueError(f"its model_index.json names the pipeline {name!r}; img23d runs {', '.join(PIPELINES)}")
+    editor_for_pipeline(str(name))  # no editor of img23d's runs it: the one sentence naming those that do
     return EditorSetup(pipeline=name, is_distilled=bool(index.get("is_distilled", False)),
                        scheduler=json_file(folder / "scheduler" / "scheduler_config.json"), options=options)
 
@@ -133,7 +91,7 @@ def load_part(folder: Path, device: Any, part: str, options: EditorOptions, dtyp
     prepare_torchvision()  # diffusers' loaders import transformers' image processors, which import torchvision
     folder = Path(folder)
     setup = read_setup(folder, options)
-    read = PIPELINES[setup.pipeline][part](folder, device, dtype or editor_dtype(device))
+    read = editor_for_pipeline(setup.pipeline).readers[part](folder, device, dtype or editor_dtype(device))
     text = read if isinstance(read, TextEncoder) else TextEncoder(read)
     return LoadedModel(obj=EditorPart(setup, text.module, text.tokenizer, text.processor), modules=[text.module])
 
@@ -143,3 +101,20 @@ def editor_loader(spec: ModelSpec) -> PartLoaders:
     options = EditorOptions.of(spec)
     return PartLoaders(loaders={part: partial(load_part, part=part, options=options) for part in EDITOR_PARTS},
                        sizes=editor_part_sizes(spec))
+
+
+def editor_part_sizes(spec: ModelSpec) -> dict[str, int]:
+    """Each part's estimated size, until the model manager measures it: the spec's size shared out as
+    the published parts' parameters are (``options["part_parameters"]``; a tiny replica's proportions
+    differ, and its sizes are measured on its first load, as every model's are)."""
+    parameters = spec.options["part_parameters"]
+    total = sum(parameters.values())
+    return {part: spec.size_bytes * count // total for part, count in parameters.items()}
+
+
+def editor_dtype(device: Any) -> Any:
+    """bfloat16 on CUDA (the published weights' dtype, and the one public recipes run it in),
+    float32 elsewhere: a CPU gains nothing from half precision and is far slower in it."""
+    import torch
+
+    return torch.bfloat16 if getattr(device, "type", str(device)) == "cuda" else torch.float32

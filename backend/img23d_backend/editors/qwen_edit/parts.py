@@ -1,24 +1,25 @@
 """Qwen-Image-Edit-2511's parts, each read from its folder on its own as the published folder holds
-them (``models/qwen_edit_model.py``): the text encoder, Qwen2.5-VL-7B (``Qwen2_5_VLForConditionalGeneration``)
+them (``model``): the text encoder, Qwen2.5-VL-7B (``Qwen2_5_VLForConditionalGeneration``)
 from its four shards, with the pipeline's tokenizer (``tokenizer/``, a slow ``Qwen2Tokenizer``) and the
 processor it reads the picture and the instruction through (``processor/``, ``Qwen2VLProcessor``); the
 transformer (``QwenImageTransformer2DModel``) from its five shards; the VAE (``AutoencoderKLQwenImage``).
 
 Each is built on the meta device from its config and its safetensors assigned in place
-(``editor_weights``), as FLUX.2 [klein]'s are (``editor_parts``, whose ``PIPELINES`` names these readers
-under ``QwenImageEditPlusPipeline``). The text encoder's file keeps the legacy key names (``model.layers.*``,
-``visual.*``), which the model's own mapping renames as ``from_pretrained`` does.
+(``editors.weights``), as every editor's are (``editors.parts`` reads each part through ``READERS``).
+The text encoder's file keeps the legacy key names (``model.layers.*``, ``visual.*``), which the
+model's own mapping renames as ``from_pretrained`` does.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..models import placement
-from ..models.folder_files import QWEN_EDIT_INDEXES, QWEN_EDIT_WEIGHTS
-from ..models.meta_weights import empty_weights
-from .editor_weights import TextEncoder, assign_diffusers, json_file, transformers_shards
+from ...models import placement
+from ...models.meta_weights import empty_weights
+from ..editor import PartReader
+from ..weights import TextEncoder, assign_diffusers, json_file, transformers_shards
+from .model import QWEN_EDIT_INDEXES, QWEN_EDIT_WEIGHTS
 
 
 def _transformer(folder: Path, device: Any, dtype: Any) -> Any:
@@ -50,5 +51,5 @@ def _text_encoder(folder: Path, device: Any, dtype: Any) -> TextEncoder:
 
 
 # How each part is read (folder, device, dtype -> the network, the text encoder's as a TextEncoder).
-QWEN_EDIT_READERS: dict[str, Callable[[Path, Any, Any], Any]] = {
+READERS: dict[str, PartReader] = {
     "text_encoder": _text_encoder, "transformer": _transformer, "vae": _vae}

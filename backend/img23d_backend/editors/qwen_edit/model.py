@@ -1,8 +1,9 @@
-"""Where the large image editor's files come from, and its spec: Qwen-Image-Edit-2511
-(``Qwen/Qwen-Image-Edit-2511``, Alibaba's Qwen team), a 20B MMDiT that edits a picture from an
-instruction through diffusers' ``QwenImageEditPlusPipeline``, its text encoder Qwen2.5-VL-7B reading
-the picture as well as the instruction. ``editor_model.EDITORS`` offers it as ``qwen-image-edit-2511``
-beside FLUX.2 [klein] 4B (the default); it needs a large GPU (``editor_memory`` says how large).
+"""Qwen-Image-Edit-2511's row (``ROW``, ``editors.editor.EditorRow``): where its files come from, its
+spec, its folder's files and what one edit computes. Qwen-Image-Edit-2511 (``Qwen/Qwen-Image-Edit-2511``,
+Alibaba's Qwen team) is a 20B MMDiT that edits a picture from an instruction through diffusers'
+``QwenImageEditPlusPipeline``, its text encoder Qwen2.5-VL-7B reading the picture as well as the
+instruction; the large editor (``--editor qwen-image-edit-2511``), for a large GPU (``editors.memory``
+says how large). Its replica is ``replica``'s, its code ``editor``'s.
 
 Where each fact comes from (the hub cannot be reached from where this was written):
 
@@ -29,7 +30,7 @@ Where each fact comes from (the hub cannot be reached from where this was writte
 * The architecture: ``QwenImageTransformer2DModel``'s defaults (60 layers, 24 heads of 128, joint
   attention 3584, rope axes 16/56/56) with ``zero_cond_t`` on (2511's one config difference from the
   2509 edit model, as a public port that reads its config says), ``AutoencoderKLQwenImage``'s defaults,
-  and Qwen2.5-VL-7B-Instruct's published config (``replicas/qwen_edit.py`` lists it). Counted on the
+  and Qwen2.5-VL-7B-Instruct's published config (``replica`` lists it). Counted on the
   meta device: 20,430,401,088 parameters (1,933 tensors), 8,292,166,656 (729) and 126,892,531 (194):
   at 2 bytes each these are the files' sizes less their headers (226 kB, 81 kB, 22 kB), and the tensor
   counts are the ones counted in the published shards, so the files are bfloat16 and hold these keys.
@@ -50,22 +51,56 @@ Where each fact comes from (the hub cannot be reached from where this was writte
 
 from __future__ import annotations
 
-from .folder_files import QWEN_EDIT_FILES
-from .specs import ModelSpec
+from ..editor import TINY_EDIT_PIXELS, EditorRow, EditorWork
+from ...models.specs import ModelSpec
 
+NAME = "qwen-image-edit-2511"
 QWEN_EDIT_REPO = "Qwen/Qwen-Image-Edit-2511"
 QWEN_EDIT_REVISION = "6f3ccc0b56e431dc6a0c2b2039706d7d26f22cb9"
 # Parameters per part (see the module docstring), 2 bytes each in bfloat16.
 QWEN_EDIT_PARAMETERS = {"transformer": 20_430_401_088, "text_encoder": 8_292_166_656, "vae": 126_892_531}
 QWEN_EDIT_BYTES = sum(QWEN_EDIT_PARAMETERS.values()) * 2
+# Its folder, as diffusers' and transformers' ``save_pretrained`` lay it out (the module docstring says
+# where the list comes from): the text encoder (Qwen2.5-VL-7B) in four shards and the transformer in five,
+# each with its index, the VAE in one file, the processor the text encoder reads the picture and the
+# instruction through (``processor/``, with its fast tokenizer) and the pipeline's slow tokenizer
+# (``tokenizer/``, no ``tokenizer.json``).
+QWEN_EDIT_TEXT_SHARDS = tuple(f"model-0000{n}-of-00004.safetensors" for n in range(1, 5))
+QWEN_EDIT_TRANSFORMER_SHARDS = tuple(f"diffusion_pytorch_model-0000{n}-of-00005.safetensors" for n in range(1, 6))
+QWEN_EDIT_WEIGHTS = {"transformer": QWEN_EDIT_TRANSFORMER_SHARDS, "vae": ("diffusion_pytorch_model.safetensors",),
+                     "text_encoder": QWEN_EDIT_TEXT_SHARDS}
+QWEN_EDIT_INDEXES = {"transformer": "diffusion_pytorch_model.safetensors.index.json",
+                     "text_encoder": "model.safetensors.index.json"}
+QWEN_EDIT_TOKENIZER_FILES = ("added_tokens.json", "chat_template.jinja", "merges.txt", "special_tokens_map.json",
+                             "tokenizer_config.json", "vocab.json")
+QWEN_EDIT_PROCESSOR_FILES = (*QWEN_EDIT_TOKENIZER_FILES, "preprocessor_config.json", "tokenizer.json",
+                             "video_preprocessor_config.json")
+QWEN_EDIT_FILES = ("model_index.json", "scheduler/scheduler_config.json",
+                   *(f"{part}/{name}" for part, weights in QWEN_EDIT_WEIGHTS.items()
+                     for name in ("config.json", *weights)),
+                   *(f"{part}/{name}" for part, name in QWEN_EDIT_INDEXES.items()),
+                   "text_encoder/generation_config.json",
+                   *(f"tokenizer/{name}" for name in QWEN_EDIT_TOKENIZER_FILES),
+                   *(f"processor/{name}" for name in QWEN_EDIT_PROCESSOR_FILES))
+
 # What a run takes by default (the module docstring says where from), the area a crop is edited at, and
 # the most pictures one edit takes: multi-image editing came with 2509, whose model card gives its best
 # range as "1 to 3 input images", and 2511 builds on it
 # (the pipeline's prompt template numbers any count, "Picture 1: ... Picture 2: ...").
-QWEN_EDIT_OPTIONS = {"steps": 40, "true_cfg_scale": 4.0, "negative_prompt": " ", "working_pixels": 1024 * 1024,
-                     "pictures": 3,
+QWEN_EDIT_OPTIONS = {"editor": NAME, "steps": 40, "true_cfg_scale": 4.0, "negative_prompt": " ",
+                     "working_pixels": 1024 * 1024, "pictures": 3,
                      "part_parameters": QWEN_EDIT_PARAMETERS}
 
 QWEN_EDIT_SPEC = ModelSpec(role="editor", repo_id=QWEN_EDIT_REPO, revision=QWEN_EDIT_REVISION,
                            allow_patterns=QWEN_EDIT_FILES, size_bytes=QWEN_EDIT_BYTES, exact_files=True,
                            options=dict(QWEN_EDIT_OPTIONS))
+
+# What one edit computes: 60 blocks of 24 x 128, 40 steps with true guidance (two passes each).
+QWEN_EDIT_WORK = EditorWork(QWEN_EDIT_PARAMETERS["transformer"], 3072, 60, QWEN_EDIT_PARAMETERS["text_encoder"],
+                            passes=80, published_bytes=QWEN_EDIT_BYTES)
+
+# Its tiny replica edits at the small area in two steps instead of forty (its path through the pipeline
+# does not change with the count).
+ROW = EditorRow(name=NAME, spec=QWEN_EDIT_SPEC, pipeline="QwenImageEditPlusPipeline", work=QWEN_EDIT_WORK,
+                tiny_options={**QWEN_EDIT_OPTIONS, "working_pixels": TINY_EDIT_PIXELS, "steps": 2},
+                component="qwen-editor")

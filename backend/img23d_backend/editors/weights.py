@@ -1,7 +1,7 @@
 """Reading one image-editor part's weights into its network built on the meta device: a diffusers
 network's single file or its shards by their index, a transformers network's shards by theirs. What
-both editors' part readers (``editor_parts`` for FLUX.2 [klein], ``qwen_edit_parts`` for
-Qwen-Image-Edit-2511) share, kept apart so that neither imports the other.
+every editor's part readers (``<editor>/parts.py``: FLUX.2 [klein]'s,
+Qwen-Image-Edit-2511's) share, kept here so that no editor imports another.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Materials: a roughness map and a metallic map for each painted view, from Marigold-IID-Appearance.
+"""Marigold-IID-Appearance's loader and estimate: a roughness map and a metallic map for each painted view.
 
-The model (``prs-eth/marigold-iid-appearance-v1-1``, or its tiny replica; ``models/material_model.py``
-says where its files and facts come from) is loaded as the other diffusers models are
+The model (``prs-eth/marigold-iid-appearance-v1-1``, or its tiny replica; ``model`` says where its
+files and facts come from) is loaded as the other diffusers models are
 (``models.meta_weights``): each network built on the meta device from its config and its
 safetensors assigned in place, no random initialisation, the ``fp16`` variant's files read in the
 dtype it runs in (``materials_dtype``). The loaded networks become diffusers' own
@@ -16,10 +16,9 @@ resolution, pad, encode, denoise from seeded noise, decode, unpad, resize back),
 roughness and metallicity channels the ``target_properties`` name: for this model the second
 target, ``material``, a stack of [roughness, metallicity, unused], each in linear space in [0, 1].
 
-A Generate calls it after painting (``jobs.materials`` bakes the maps beside the colour):
-``material_maps`` is the call a job makes, through its model manager (budget, offloading, the one loading path). A model
-that cannot be loaded or run raises ``skips.MaterialsUnavailable`` with one sentence
-(``skips.materials_sentence`` words it for the job), so a job can keep its colour texture and say why.
+A Generate calls it after painting (``jobs.materials`` bakes the maps beside the colour) through the
+materials driver (``materials.driver.material_maps``: its model manager, its activations checked, a
+failure said in one sentence), which reaches it as ``material.MATERIAL``.
 """
 
 from __future__ import annotations
@@ -30,16 +29,14 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from img23d_protocol import ErrorCode, ProtocolError
 
-from ..env.job_control import CancelToken
-from ..env.torch_shims import prepare_torchvision
-from ..models import placement, preflight
-from ..models.folder_files import MARIGOLD_WEIGHTS
-from ..models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
-from ..models.placement import LoadedModel
-from ..models.registry import ModelSpec, materials_dtype
-from .skips import materials_unavailable
+from ...env.job_control import CancelToken
+from ...env.torch_shims import prepare_torchvision
+from ...models import placement
+from ...models.meta_weights import diffusers_key_fixes, empty_weights, read_safetensors, transformers_state
+from ...models.placement import LoadedModel
+from ..driver import MaterialMaps
+from .model import MARIGOLD_WEIGHTS, materials_dtype
 
 ROUGHNESS, METALLIC = "roughness", "metallicity"  # the names the model's target_properties give them
 # The noise every view starts from: the same seed for each view, so a view's maps do not depend on
@@ -71,14 +68,6 @@ class MaterialsModel:
     @property
     def default_resolution(self) -> int:
         return int(self.pipeline.default_processing_resolution)
-
-
-@dataclass(frozen=True)
-class MaterialMaps:
-    """One view's estimates, float32 in [0, 1], the view's size ([height, width])."""
-
-    roughness: np.ndarray
-    metallic: np.ndarray
 
 
 def find_channel(target_properties: dict[str, Any], name: str) -> Channel:
@@ -140,31 +129,6 @@ def scheduler_class(index: dict[str, Any]) -> Any:
     if not (isinstance(found, type) and issubclass(found, diffusers.SchedulerMixin)):
         raise ValueError(f"the model's model_index.json names the scheduler {entry!r}, which is not a diffusers scheduler")
     return found
-
-
-def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
-    """The manager's loader for the materials role (the same for every materials spec)."""
-    return load_materials
-
-
-def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
-                  resolution: int = 0) -> list[MaterialMaps]:
-    """Each view's maps from the manager's materials model (made resident first, within its budget);
-    ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run, or when one view's
-    activations cannot fit in the memory free beside it (``preflight.check_materials``; a cancel stays
-    a cancel)."""
-    try:
-        with manager.use("materials") as model:
-            # Its activations beside the loaded model, at the side it processes views at.
-            preflight.check_materials(resolution or model.default_resolution,
-                                      materials_dtype(manager.device).itemsize, manager.device)
-            return estimate_materials(model, views, cancel, steps, resolution)
-    except ProtocolError as exc:
-        if exc.code is ErrorCode.CANCELLED:
-            raise
-        raise materials_unavailable(manager, exc) from exc
-    except Exception as exc:  # the boundary of the material step: any failure keeps the colour texture
-        raise materials_unavailable(manager, exc) from exc
 
 
 def estimate_materials(model: MaterialsModel, views: Sequence[Any], cancel: CancelToken, steps: int = 0,

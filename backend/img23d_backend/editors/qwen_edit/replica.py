@@ -3,7 +3,7 @@
 ``config(size)`` is the one definition of its sizes; ``build(dest, dims)`` writes, through diffusers'
 own ``QwenImageEditPlusPipeline.save_pretrained`` (so the layout, the config files and every key name
 are the libraries', as the published folder's are), what ``Qwen/Qwen-Image-Edit-2511`` holds and
-``stages.qwen_edit_parts`` reads (``models/qwen_edit_model.py`` says where the list comes from):
+``parts`` reads (``model`` says where the list comes from):
 
     model_index.json           QwenImageEditPlusPipeline: its six components
     scheduler/                 scheduler_config.json (FlowMatchEulerDiscreteScheduler)
@@ -36,7 +36,7 @@ Where each ``full`` value comes from:
   with multimodal sections 16/24/24, sliding window 32,768, untied embeddings; vision: 32 blocks of
   1280 wide, intermediate 3420, 16 heads, patch 14, temporal patch 2, merge 2, window 112, full
   attention in blocks 7/15/23/31, out 3584). Counted on the meta device these give the published
-  files' sizes and tensor counts (``qwen_edit_model``), which confirms them.
+  files' sizes and tensor counts (``model``), which confirms them.
 * The processor: the image processor's settings as a public project reads them from this commit's
   ``processor/preprocessor_config.json`` (checked by its sha256): resample 3, CLIP's mean and
   deviation, 3,136 to 12,845,056 pixels, patch 14, temporal patch 2, merge 2.
@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                    "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")

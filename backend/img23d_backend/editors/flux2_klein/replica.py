@@ -3,7 +3,7 @@
 ``config(size)`` is the one definition of its sizes; ``build(dest, dims)`` writes, through diffusers'
 own ``Flux2KleinPipeline.save_pretrained`` (so the layout, the config files and every key name are
 the libraries', as the real folder's are: diffusers' conversion script saves it the same way), what
-``black-forest-labs/FLUX.2-klein-4B`` holds and ``stages.editor_parts`` reads:
+``black-forest-labs/FLUX.2-klein-4B`` holds and ``parts`` reads:
 
     model_index.json           Flux2KleinPipeline: its components and is_distilled (true)
     scheduler/                 scheduler_config.json (FlowMatchEulerDiscreteScheduler)
@@ -14,7 +14,7 @@ the libraries', as the real folder's are: diffusers' conversion script saves it 
     transformer/, vae/         config.json, diffusion_pytorch_model.safetensors
 
 Every weights file is bfloat16, as the published ones are (their sizes are the parameter counts at
-2 bytes each: ``models/editor_model.py``). The text encoder is written in two shards as the real one
+2 bytes each: ``model``). The text encoder is written in two shards as the real one
 is: at full size by transformers' default 5 GB shard limit (which splits Qwen3-4B's 8.04 GB exactly
 as published, 4.97 + 3.08 GB), the tiny one with a limit of about half its size.
 
@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
 # Qwen3's chat template as the pipeline uses it (one user message, a generation prompt, thinking off:

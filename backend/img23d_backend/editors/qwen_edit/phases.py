@@ -1,5 +1,5 @@
 """Qwen-Image-Edit-2511's three phases, each through diffusers' own ``QwenImageEditPlusPipeline``
-methods over the parts the phase holds (``editing`` runs them in order through the model manager):
+methods over the parts the phase holds (``editors.driver`` runs them in order through the model manager):
 
 1. the text encoder, Qwen2.5-VL-7B, reads each crop and its instruction (``encode_prompt`` with the
    crop as the pipeline's ``__call__`` makes it: placed on its canvas, then resized to 384 x 384's area
@@ -20,8 +20,8 @@ with its own crop (not once per distinct instruction). The pipeline resizes its 
 ``calculate_dimensions(VAE_IMAGE_SIZE, aspect)``, a module constant of 1024 x 1024's area, whatever
 the answer's size: ``reference_area`` sets that constant to the area the edit runs at for the call
 (and back), so that the canvas, chosen among the sizes ``calculate_dimensions`` keeps at that area,
-is the reference's size and the answer's (a smaller ``--edit-size``, and the tiny replica, too). The functions have the signatures of
-``editing``'s so that ``editing.PHASES`` can hold either model's.
+is the reference's size and the answer's (a smaller ``--edit-size``, and the tiny replica, too). ``PHASES`` holds them as
+the driver calls every editor's (``editors.editor.EditorPhases``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from typing import Any, Iterator, Sequence
 
 import PIL.Image
 
-from ..env.job_control import CancelToken
-from .edit_pipeline import CanvasLatents, EditorModel, EditRequest
+from ...env.job_control import CancelToken
+from ..editor import EditorPhases
+from ..pipeline import CanvasLatents, EditorModel, EditRequest
 
 
 @dataclass
@@ -144,3 +145,6 @@ def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequenc
             image = pipeline.image_processor.postprocess(image, output_type="pil")[0]
         edited.append(packed.canvas.back(image))
     return edited
+
+
+PHASES = EditorPhases(encode_instructions, denoise, decode)

@@ -3,7 +3,7 @@
 ``config(size)`` is the one definition of its sizes; ``build(dest, dims)`` writes, through diffusers'
 own ``MarigoldIntrinsicsPipeline.save_pretrained`` (so the layout, the config files and every key
 name are the library's, as the real folder's are), what ``prs-eth/marigold-iid-appearance-v1-1``
-holds and ``stages.materials.load_materials`` reads:
+holds and ``pipeline.load_materials`` reads:
 
     model_index.json           MarigoldIntrinsicsPipeline: its components, prediction_type,
                                target_properties, default_denoising_steps, default_processing_resolution
@@ -55,8 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..models.folder_files import MARIGOLD_VARIANT
-from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from .model import MARIGOLD_VARIANT
+from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 
 _BOS, _EOS = "<|startoftext|>", "<|endoftext|>"
 _TARGET_PROPERTIES = {

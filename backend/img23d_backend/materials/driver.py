@@ -1,0 +1,58 @@
+"""The material step's model, whichever it is: made resident through the job's model manager, its
+activations checked against the memory free beside it, and each view's maps estimated
+(``material_maps``, the call a job makes: ``jobs.materials`` bakes them beside the colour).
+
+The manager's loader for the materials role is the spec's model's (``materials_loader``: the one
+loading path, with the manager's budget and offloading). A model that cannot be loaded or run raises
+``skips.MaterialsUnavailable`` with one sentence (``skips.materials_sentence`` words it for the job),
+so a job can keep its colour texture and say why; a cancel stays a cancel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..env.job_control import CancelToken
+from ..models.specs import ModelSpec
+from ..stages.skips import materials_unavailable
+from . import memory
+from .table import material_of, row_of
+
+
+@dataclass(frozen=True)
+class MaterialMaps:
+    """One view's estimates, float32 in [0, 1], the view's size ([height, width])."""
+
+    roughness: np.ndarray
+    metallic: np.ndarray
+
+
+def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
+    """The manager's loader for the materials role: the spec's model's."""
+    return material_of(spec).loader(spec)
+
+
+def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps: int = 0,
+                  resolution: int = 0) -> list[MaterialMaps]:
+    """Each view's maps from the manager's materials model (made resident first, within its budget);
+    ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run, or when one view's
+    activations cannot fit in the memory free beside it (``memory.check_materials``; a cancel stays
+    a cancel)."""
+    try:
+        spec = manager.spec("materials")
+        material = material_of(spec)
+        with manager.use("materials") as model:
+            # Its activations beside the loaded model, at the side it processes views at.
+            memory.check_materials(row_of(spec).memory, resolution or material.resolution(model),
+                                   material.dtype(manager.device).itemsize, manager.device)
+            return material.estimate(model, views, cancel, steps, resolution)
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.CANCELLED:
+            raise
+        raise materials_unavailable(manager, exc) from exc
+    except Exception as exc:  # the boundary of the material step: any failure keeps the colour texture
+        raise materials_unavailable(manager, exc) from exc

@@ -1,0 +1,1 @@
+"""Marigold-IID-Appearance v1.1: model (its row), pipeline (its loader and estimate), material (its code), replica."""

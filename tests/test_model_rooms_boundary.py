@@ -1,0 +1,188 @@
+"""No image editor or material model named outside its room (issue 56 item 1).
+
+Each editor's code lives in ``backend/img23d_backend/editors/<editor>/`` and each material model's in
+``materials/<model>/``, behind an interface (``editors.editor``, ``materials.material``) that the rest
+of the backend reaches through one table per room (``editors.table``, ``materials.table``). This test
+reads the code and forbids:
+
+* in the mechanism rooms (``stages``, ``models``, ``replicas``, ``jobs``): a module named after an
+  editor or a material model; any mention of one in its code or its words (its choice name, its
+  folder's name, the diffusers pipeline it runs, the distinctive words of its name: ``klein``,
+  ``flux2``, ``marigold``), so no branch on one either; an ``isinstance`` against a class an
+  editor's or a material model's folder defines; an import of such a folder's modules (the rooms'
+  shared modules and tables only). ``replicas/build.py`` and ``replicas/full.py`` collect every
+  replica through the tables, naming none;
+* in the rooms' shared modules (the driver, the interface, the tables): an import of one model's folder;
+* in one model's folder: an import of another model's folder.
+
+The words come from the tables themselves, so a third editor adds no line here. Reads the code with
+``test_boundaries``' reader (``FILES``, ``IMPORTS``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import test_boundaries as boundaries
+from img23d_backend.editors.table import EDITOR_PACKAGES, EDITOR_ROWS
+from img23d_backend.materials.table import MATERIAL_PACKAGES
+
+MECHANISM_ROOMS = ("stages", "models", "replicas", "jobs")
+GENERIC_WORDS = {"image", "model"}  # parts of a name too common to name it
+
+
+@dataclass(frozen=True)
+class RoomModel:
+    """One editor or material model: its package and the words that name it in code."""
+
+    package: str
+    words: frozenset[str]
+
+
+def _words(choice: str, package: str, *more: str) -> frozenset[str]:
+    folder = package.rsplit(".", 1)[-1]
+    parts = {part for part in re.split(r"[-_]", f"{choice}-{folder}")
+             if len(part) >= 5 and part.isalnum() and not part.isdigit() and part not in GENERIC_WORDS}
+    return frozenset({choice, folder, *more, *parts})
+
+
+ROOM_MODELS = (
+    *(RoomModel(package, _words(name, package, EDITOR_ROWS[name].pipeline)) for name, package in EDITOR_PACKAGES.items()),
+    *(RoomModel(package, _words(name, package)) for name, package in MATERIAL_PACKAGES.items()),
+)
+ROOMS = ("img23d_backend.editors", "img23d_backend.materials")
+
+
+def _in_mechanism_room(module: str) -> bool:
+    return any(module == f"img23d_backend.{room}" or module.startswith(f"img23d_backend.{room}.")
+               for room in MECHANISM_ROOMS)
+
+
+def _model_of(module: str) -> RoomModel | None:
+    return next((model for model in ROOM_MODELS
+                 if module == model.package or module.startswith(model.package + ".")), None)
+
+
+def _model_classes() -> set[str]:
+    names = set()
+    for module, path in boundaries.FILES.items():
+        if _model_of(module) is not None:
+            tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+            names.update(node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef))
+    return names
+
+
+MODEL_CLASSES = _model_classes()
+
+
+def mentions_in(module: str, source: str, models: tuple[RoomModel, ...] = ROOM_MODELS,
+                classes: set[str] = MODEL_CLASSES) -> list[str]:
+    """Each place ``source`` (the code of ``module``) names an editor or a material model, as
+    "module:line what": its words anywhere (case aside), and an isinstance against one's class."""
+    found = []
+    if (name := module.rsplit(".", 1)[-1].lower()) and any(word.lower() in name for m in models for word in m.words):
+        found.append(f"{module}:0 is named after an editor or a material model")
+    for number, line in enumerate(source.splitlines(), start=1):
+        lowered = line.lower()
+        words = sorted(word for model in models for word in model.words if word.lower() in lowered)
+        if words:
+            found.append(f"{module}:{number} names {', '.join(words)}: {line.strip()}")
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "isinstance"
+                and len(node.args) == 2):
+            tested = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
+            named = {c.id if isinstance(c, ast.Name) else c.attr for c in tested if isinstance(c, (ast.Name, ast.Attribute))}
+            if named & classes:
+                found.append(f"{module}:{node.lineno} tests for an editor's or a material model's class")
+    return found
+
+
+def room_imports(imports: list[boundaries.Import]) -> list[str]:
+    """Each import of one model's folder from a module outside that folder: from the mechanism rooms,
+    from a room's shared modules, or from another model's folder."""
+    found = []
+    for imp in imports:
+        owner = boundaries._owner(imp.target) or imp.target
+        target = _model_of(owner)
+        if target is None or _model_of(imp.module) is target:
+            continue
+        if _in_mechanism_room(imp.module) or _model_of(imp.module) is not None or imp.module.startswith(ROOMS):
+            found.append(f"{imp.module}:{imp.line} imports {owner}")
+    return found
+
+
+def test_no_mechanism_room_names_an_editor_or_a_material_model() -> None:
+    found = []
+    for module, path in boundaries.FILES.items():
+        if _in_mechanism_room(module):
+            found.extend(mentions_in(module, Path(path).read_text(encoding="utf-8")))
+    assert found == [], "put the difference in the model's folder (editors/editor.py, materials/material.py):\n" \
+        + "\n".join(found)
+
+
+def test_a_models_folder_is_reached_only_through_its_rooms_table() -> None:
+    found = room_imports(boundaries.IMPORTS)
+    assert found == [], "reach an editor or a material model through its room's table:\n" + "\n".join(found)
+
+
+def test_the_words_come_from_every_table_entry() -> None:
+    packages = {model.package for model in ROOM_MODELS}
+    assert packages == {*EDITOR_PACKAGES.values(), *MATERIAL_PACKAGES.values()}
+    assert all(package in boundaries.FILES for package in packages)  # each a package the reader sees
+    # FLUX.2 [klein]'s distinctive words, Qwen-Image-Edit-2511's pipeline, Marigold's name.
+    words = set().union(*(model.words for model in ROOM_MODELS))
+    assert {"klein", "flux2", "QwenImageEditPlusPipeline", "qwen_edit", "marigold"} <= words
+    assert "qwen" not in words and "image" not in words  # grounding's Qwen3-VL and every picture stay free
+    assert {"EditorRow", "MaterialsModel"} & MODEL_CLASSES == {"MaterialsModel"}  # the interface is no model's
+
+
+@pytest.mark.parametrize("source, words", [
+    ('choice = None if editor is None else ("qwen-image-edit-2511" if "x" in spec.repo_id else "")', "names"),
+    ("from ..editors.flux2_klein.model import KLEIN_BYTES", "names flux2, flux2_klein, klein"),
+    ('if type(pipeline).__name__ == "QwenImageEditPlusPipeline":\n    pass', "names QwenImageEditPlusPipeline"),
+    ("if isinstance(model, MaterialsModel):\n    pass", "tests for an editor's or a material model's class"),
+])
+def test_an_injected_mention_is_caught(source: str, words: str) -> None:
+    found = mentions_in("img23d_backend.jobs.injected", source)
+    assert found and any(words in line for line in found), found
+
+
+def test_a_module_named_after_one_is_caught() -> None:
+    assert mentions_in("img23d_backend.stages.marigold_maps", "x = 1") == [
+        "img23d_backend.stages.marigold_maps:0 is named after an editor or a material model"]
+
+
+def test_an_injected_import_of_a_models_folder_is_caught() -> None:
+    klein = "img23d_backend.editors.flux2_klein.phases"
+    injected = [
+        boundaries.Import("img23d_backend.jobs.injected", f"{klein}.decode", 1, lazy=True),
+        boundaries.Import("img23d_backend.editors.qwen_edit.phases", f"{klein}.decode", 2, lazy=False),
+        boundaries.Import("img23d_backend.editors.driver", "img23d_backend.materials.marigold.pipeline", 3, lazy=False),
+        # Allowed: the table, a model's own modules, the shared driver.
+        boundaries.Import("img23d_backend.jobs.fine", "img23d_backend.editors.table.EDITOR_ROWS", 4, lazy=False),
+        boundaries.Import("img23d_backend.editors.flux2_klein.editor", f"{klein}.PHASES", 5, lazy=False),
+        boundaries.Import("img23d_backend.editors.qwen_edit.phases", "img23d_backend.editors.pipeline", 6, lazy=False),
+    ]
+    assert room_imports(injected) == [
+        f"img23d_backend.jobs.injected:1 imports {klein}",
+        f"img23d_backend.editors.qwen_edit.phases:2 imports {klein}",
+        "img23d_backend.editors.driver:3 imports img23d_backend.materials.marigold.pipeline"]
+
+
+def test_the_command_line_starts_with_the_rows_alone() -> None:
+    """The registry composes the model sets from the rooms' rows on every start (the command line
+    included, which starts light so that a broken environment is named): the rows and interfaces
+    import no numpy, PIL or torch, and no model's code (its ``editor.py``, ``material.py``) until asked."""
+    probe = ("import sys, img23d_backend.commands.cli\n"
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL', 'torch')\n"
+             "             or m.endswith(('.editor', '.material', '.phases', '.parts', '.pipeline'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['img23d_backend.editors.editor', 'img23d_backend.materials.material']", done.stdout
