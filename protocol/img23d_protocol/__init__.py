@@ -37,6 +37,9 @@ from .results import (JOB_RESULTS, AnswerSummary, DetectJobResult, DownloadJobRe
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
                          is_bookkeeping)
 from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
+from .run_manifest import (MANIFEST_FORMAT, MANIFEST_NAME, Manifest, check_format, manifest_path, manifest_text,
+                           read_manifest, read_manifest_data, unknown_keys)
+from .run_record import FinishRecord, TargetRecord
 from .safe_names import MAX_NAME_BYTES, NameSet, check_name, check_relative, folded, name_problem
 from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_MV_MODEL, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL,
                            TINY_STEP1X_MODEL, ShapeModelKind, describe_default_octrees, describe_default_steps, shape_model_kind)
@@ -76,6 +79,8 @@ __all__ = [
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "ImportedFile", "ImportedRun", "RunLimits", "check_run_files", "fresh_folder", "is_bookkeeping",
     "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
+    "MANIFEST_FORMAT", "MANIFEST_NAME", "Manifest", "check_format", "manifest_path", "manifest_text", "read_manifest",
+    "read_manifest_data", "unknown_keys", "FinishRecord", "TargetRecord",
     "MAX_NAME_BYTES", "NameSet", "check_name", "check_relative", "folded", "name_problem",
     "SHAPE_MODELS", "TINY_MODELS", "TINY_MV_MODEL", "TINY_SHAPE_MODEL", "TINY_STEP1X_LABEL_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind",
     "describe_default_octrees", "describe_default_steps",

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import trimesh
-from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, RetopoJobResult, RetopoRequest, TargetResult,
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, RetopoJobResult, RetopoRequest,
                              validate_targets)
 from PIL import Image
 
@@ -84,12 +84,12 @@ class RetopoRun(JobRun):
             except NothingToRemesh as exc:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from None
         record.mesh, record.finish = self.run_folder.relative(finished.low), finished.record
-        record.textured, record.status = bool(finished.record["coloured"]), "done"
-        record.timings["finish"] = finished.record["seconds"]
+        record.textured, record.status = finished.record.coloured, "done"
+        record.timings["finish"] = finished.record.seconds
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(finished.low), **fields))
         return RetopoJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
                                mesh=str(finished.low), high_mesh=str(finished.high), finish=finished.record,
-                               targets=(TargetResult(**asdict(record)),), timings=manifest.timings,
+                               targets=(replace(record),), timings=manifest.timings,
                                seed=self.options.seed)
 
 

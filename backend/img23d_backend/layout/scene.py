@@ -57,7 +57,7 @@ def measure(run: Any, image: LoadedImage, live: list[TargetRecord], rects: dict[
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
                                   ground=options.ground)
-        layout = solve(image.original_size, targets_from_records(asdict(t) for t in live), settings)
+        layout = solve(image.original_size, targets_from_records(live), settings)
         folder.manifest.scene = {"depth": record, "layout": asdict(settings), "camera": layout.camera.to_dict()}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
     return layout
