@@ -80,8 +80,8 @@ class Manifest:
         one that is not a run manifest or that a newer img23d wrote."""
         data = whole(_WHAT, data)
         check_format(data)
-        if not isinstance(data.get("records"), list) or not isinstance(data.get("kind"), str):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{_WHAT} has no kind of job or no list of records")
+        if not isinstance(data.get("records"), list):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{_WHAT} has no list of records")
         objects = {key: mapping(data, _WHAT, key) for key in (
             "image", "options", "models", "timings", "memory_peaks", "model_counters", "pinned_host_bytes", "scene")}
         sentences = {key: text(data, _WHAT, key, None)

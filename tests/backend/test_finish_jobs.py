@@ -110,7 +110,7 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     announced = [e for e in events if isinstance(e, Artifact) and e.kind == "high_mesh"][0]
     assert (announced.target, announced.seed, announced.box) == ("chimney", target.seed, target.box)
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["records"][0]["finish"] == finish and manifest["options"]["topology"] == "quads"
+    assert manifest["records"][0]["finish"] == finish.to_dict() and manifest["options"]["topology"] == "quads"
 
 
 def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted: Made) -> None:

@@ -14,7 +14,6 @@ both in glTF's axes as every GLB of a run, written by ``finishing`` as a Generat
 from __future__ import annotations
 
 import shutil
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -71,7 +70,7 @@ class RetopoRun(JobRun):
         with self.stage("load"):
             copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
             artist = retexture.load_artist_mesh(copy, COLOUR_LIMITS)
-            high, geometry = high_mesh(artist, copy)
+            high, geometry = high_mesh(artist)
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
         manifest = self.run_folder.manifest
@@ -93,10 +92,10 @@ class RetopoRun(JobRun):
                                seed=self.options.seed)
 
 
-def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+def high_mesh(artist: retexture.ArtistMesh) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
     """The artist's mesh in glTF's axes: as the bake reads it (split along its UV seams, with its
     colour), and as one surface for the remeshing."""
-    base_color, maps, vertex_colors = _colours(path, len(artist.positions))
+    base_color, maps, vertex_colors = _colours(artist)
     positions = artist.positions
     geometry = _welded(positions, artist.triangles)
     if base_color is not None and artist.loop_uvs is not None:
@@ -129,28 +128,9 @@ def _to_gltf(positions: np.ndarray) -> np.ndarray:
     return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
 
 
-def _colours(path: Path, vertex_count: int) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
-    """The mesh file's ``base_color`` and ``metallic_roughness`` images and ``vertex_colors``,
-    checked (a defect is one sentence)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            image = np.asarray(data["base_color"]) if "base_color" in data.files else None
-            maps = np.asarray(data["metallic_roughness"]) if "metallic_roughness" in data.files else None
-            colours = np.asarray(data["vertex_colors"]) if "vertex_colors" in data.files else None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
-    base_color, metallic_roughness = (_image(image, "base_color") if image is not None else None,
-                                      _image(maps, "metallic_roughness") if maps is not None else None)
-    if colours is not None:
-        if colours.dtype != np.uint8 or colours.shape not in ((vertex_count, 3), (vertex_count, 4)):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's vertex_colors must be (V, 3 or 4) uint8, "
-                                                       f"one per position, not {colours.dtype} {colours.shape}")
-    return base_color, metallic_roughness, colours
-
-
-def _image(array: np.ndarray, name: str) -> Image.Image:
-    """One of the mesh file's images as RGB; a wrong type or shape is one sentence naming it."""
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) < 1:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file's {name} must be an (H, W, 3 or 4) "
-                                                   f"uint8 image, not {array.dtype} {array.shape}")
-    return Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")
+def _colours(artist: retexture.ArtistMesh) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
+    """The mesh file's ``base_color`` and ``metallic_roughness`` images (as RGB) and ``vertex_colors``:
+    their types and shapes were checked when it was read (``img23d_protocol.mesh_file``)."""
+    images = [None if array is None else Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")
+              for array in (artist.base_color, artist.metallic_roughness)]
+    return images[0], images[1], artist.vertex_colors

@@ -76,7 +76,7 @@ def write_layout_picture(folder: RunFolder) -> None:
     """``layout.png`` in the run folder: the top view of the placed objects and the camera
     (``layout_picture``), when the run placed any."""
     camera = folder.manifest.scene.get("camera")
-    objects = placed_objects(asdict(record) for record in folder.manifest.records)
+    objects = placed_objects(folder.manifest.records)
     if isinstance(camera, dict) and objects:
         folder.write_image(LAYOUT_PICTURE, draw_layout(camera, objects))
 
