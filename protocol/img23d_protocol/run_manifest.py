@@ -191,9 +191,10 @@ def manifest_text(manifest: Manifest) -> str:
 
 
 def manifest_path(path: Path) -> Path:
-    """The manifest of ``path``: the file itself, or the ``manifest.json`` in the run folder ``path``."""
+    """The manifest of ``path``: the file itself (a file, or one named ``manifest.json``), else the
+    ``manifest.json`` in the run folder ``path`` (which may not exist: then that is what is missing)."""
     path = Path(path)
-    return path / MANIFEST_NAME if path.is_dir() else path
+    return path if path.name == MANIFEST_NAME or path.is_file() else path / MANIFEST_NAME
 
 
 def _unreadable(path: Path, problem: str) -> str:

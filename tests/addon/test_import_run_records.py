@@ -46,6 +46,11 @@ def test_a_newer_img23d_run_is_one_sentence(tmp_path: Path) -> None:
     ({"records": [{"target": "house", "mesh": ["house.glb"]}]}, "a target record's 'mesh' is not a string"),
     ({"image": {"source": "house.png"}}, "is not an img23d run manifest with a picture (no picture size)"),
     ({"records": None}, "the run manifest has no list of records"),
+    # Read by key, this one was a ValueError out of Re-layout (int("one")), and a record without a
+    # target a KeyError out of Import Run.
+    ({"records": [{"target": "house", "stem": "house", "instance": "one"}]},
+     "a target record's 'instance' is not a whole number"),
+    ({"records": [{"stem": "house", "status": "done", "mesh": "house.glb"}]}, "a target record's 'target' is missing"),
 ])
 def test_a_damaged_run_is_one_sentence_not_a_key_error(tmp_path: Path, changes: dict, sentence: str) -> None:
     run = _run(tmp_path, "main-f49deb6-generate.json", **changes)

@@ -9,7 +9,6 @@ keeps ``crops/``, ``mattes/`` and ``completed/``, and its manifest one record pe
 
 from __future__ import annotations
 
-from dataclasses import asdict
 
 from img23d_protocol import (COMPLETION_PICTURE, Artifact, ArtifactKind, Completion, DetectJobResult, Error,
                              ErrorCode, ProtocolError)

@@ -73,7 +73,7 @@ def _convert(source: Path, target: Path) -> None:
     import numpy as np
     import trimesh
 
-    from .mesh_file import write_arrays  # with NumPy, as above: loaded only when a mesh is converted
+    from .mesh_file import write_arrays  # with NumPy: the CLI imports this module with the standard library alone
 
     readable = source
     if source.suffix.lower() == ".glb":
@@ -138,7 +138,7 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     import trimesh
     from PIL import Image
 
-    from .mesh_file import read_arrays
+    from .mesh_file import read_arrays  # with NumPy, as above
 
     arrays = read_arrays(mesh_file)
     positions, triangles = arrays["positions"], arrays["triangles"].astype(np.int64)

@@ -27,8 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import (MANIFEST_FORMAT, RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manifest,  # noqa: F401
-                             ProtocolError, TargetRecord, dumps, manifest_text, read_manifest_data, unknown_keys)
+# Manifest and TargetRecord are the protocol's (run_manifest, run_record): the jobs take them from here,
+# the module that writes run folders; every reader takes them from the protocol.
+from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
+                             TargetRecord, dumps, manifest_text, read_manifest_data, unknown_keys)
 
 from ..env import failpoints
 from .disk_errors import disk_error, short_write_cause
