@@ -143,12 +143,10 @@ class RegenerateRun(GenerateRun):
 
 def _source_layout(source: Manifest) -> Any:
     """The Generate run's layout as it solved it, so each new mesh's placement is recorded the same way."""
-    size = source.original_size
-    settings = source.scene.get("layout")
-    if not size or not isinstance(settings, dict):
-        return None
+    size, settings = source.original_size, source.layout_used
+    if not size or not settings:
+        return None  # a run from before the layout was recorded: placements are then not recorded
     try:
-        return solve(size, targets_from_records(source.records),
-                     LayoutSettings(**settings))
+        return solve(size, targets_from_records(source.records), LayoutSettings(**settings))
     except (TypeError, ValueError):  # a manifest from an older format: placements are then not recorded
         return None
