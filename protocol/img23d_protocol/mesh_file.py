@@ -7,7 +7,8 @@ It is a ``.npz``, NumPy's zip of ``.npy`` arrays, which NumPy reads without pick
 the vertex indices of Blender's loop triangles; ``triangle_loops`` (T, 3) the loop (face corner) of
 each triangle corner; and, when it has them, ``loop_uvs`` (L, 2) the active UV map, ``base_color`` and
 ``metallic_roughness`` (H, W, 3 or 4) bytes with rows from the top, the images its material shows, and
-``vertex_colors`` (V, 3 or 4) bytes.
+``vertex_colors`` (V, 3 or 4) bytes; with several materials, ``material_names`` (M,) strings and
+``triangle_materials`` (T,) each triangle's index among them.
 
 ``write_mesh_file`` writes one from a ``MeshFile`` (its arrays are whatever has ``dtype.str``,
 ``shape`` and ``tobytes()``: NumPy's, without this package importing NumPy). ``read_mesh_file`` reads
@@ -37,7 +38,7 @@ MAX_FACES = 5_000_000
 # No array may hold more values than this (loop UVs: two per corner of MAX_FACES), unless ``limits`` says.
 MAX_VALUES = 6 * MAX_FACES
 _MAGIC = b"\x93NUMPY"
-_DESCR = re.compile(r"^[<>|=]?([fiub])(\d{1,2})$")   # plain numbers; never "O" (objects: pickles)
+_DESCR = re.compile(r"^[<>|=]?([fiubU])(\d{1,4})$")   # numbers and text; never "O" (objects: pickles)
 _MAX_HEADER = 4096
 
 
@@ -45,8 +46,8 @@ _MAX_HEADER = 4096
 class ArraySpec:
     """What one array of the mesh file must be: its kinds (NumPy's letters), its shape's last sizes."""
 
-    kinds: str                      # "fiu" numbers, "iu" whole numbers, "u" with ``byte``: bytes
-    columns: tuple[int, ...]        # allowed sizes of its last axis
+    kinds: str                      # "fiu" numbers, "iu" whole numbers, "u" with ``byte``: bytes, "U" text
+    columns: tuple[int, ...]        # allowed sizes of its last axis (none for a list, ``ndim`` 1)
     ndim: int = 2
     required: bool = False
     byte: bool = False              # uint8 alone
@@ -60,6 +61,8 @@ MESH_ARRAYS: dict[str, ArraySpec] = {
     "base_color": ArraySpec("u", (3, 4), ndim=3, byte=True),
     "metallic_roughness": ArraySpec("u", (3, 4), ndim=3, byte=True),
     "vertex_colors": ArraySpec("u", (3, 4), byte=True),
+    "material_names": ArraySpec("U", (), ndim=1),
+    "triangle_materials": ArraySpec("iu", (), ndim=1),
 }
 
 
@@ -77,7 +80,14 @@ class StoredArray:
     def type_name(self) -> str:
         """The type as NumPy names it: float32, int64, uint8..."""
         kind, size = _DESCR.match(self.descr).groups()  # type: ignore[union-attr]  # checked when read
+        if kind == "U":
+            return f"str{int(size) * 32}"
         return {"f": "float", "i": "int", "u": "uint", "b": "bool"}[kind] + ("" if kind == "b" else str(int(size) * 8))
+
+    @property
+    def itemsize(self) -> int:
+        kind, size = _DESCR.match(self.descr).groups()  # type: ignore[union-attr]  # checked when read
+        return int(size) * (4 if kind == "U" else 1)   # NumPy's text is UTF-32: four bytes a character
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class MeshFile:
     base_color: Any = None
     metallic_roughness: Any = None
     vertex_colors: Any = None
+    material_names: Any = None
+    triangle_materials: Any = None
 
     def arrays(self) -> dict[str, Any]:
         """Its arrays by name, those it has."""
@@ -146,7 +158,7 @@ def _read_header(member: Any, name: str, where: str) -> tuple[str, tuple[int, ..
     if not isinstance(descr, str) or not _DESCR.match(descr) or not isinstance(fortran, bool) or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
         # An object array would be unpickled: never read (as NumPy's allow_pickle=False refuses it).
-        raise _refuse(f"the mesh file {where} cannot be read: its {name!r} is not an array of plain numbers",
+        raise _refuse(f"the mesh file {where} cannot be read: its {name!r} is not an array of plain numbers or text",
                       f"descr {descr!r}")
     return descr, shape, fortran
 
@@ -154,12 +166,13 @@ def _read_header(member: Any, name: str, where: str) -> tuple[str, tuple[int, ..
 def _check(name: str, array: StoredArray, spec: ArraySpec) -> None:
     kind, size = _DESCR.match(array.descr).groups()  # type: ignore[union-attr]
     if kind not in spec.kinds or (spec.byte and size != "1"):
-        wanted = {"fiu": "numbers", "iu": "whole numbers", "u": "uint8 bytes"}[spec.kinds]
+        wanted = {"fiu": "numbers", "iu": "whole numbers", "u": "uint8 bytes", "U": "text"}[spec.kinds]
         raise _refuse(f"mesh {name} must be {wanted}, not {array.type_name}")
     shape = array.shape
-    if len(shape) != spec.ndim or shape[-1] not in spec.columns or (spec.ndim == 3 and min(shape[:2]) < 1):
+    if len(shape) != spec.ndim or (spec.columns and shape[-1] not in spec.columns) or (
+            spec.ndim == 3 and min(shape[:2]) < 1):
         columns = " or ".join(str(n) for n in spec.columns)
-        form = f"(H, W, {columns})" if spec.ndim == 3 else f"(N, {columns})"
+        form = f"(H, W, {columns})" if spec.ndim == 3 else f"(N, {columns})" if columns else "(N,)"
         raise _refuse(f"the mesh file's {name} must be {form}, not {shape}")
 
 
@@ -181,7 +194,7 @@ def read_mesh_file(path: Path, limits: dict[str, int] | None = None) -> MeshFile
                     most = (limits or {}).get(name, MAX_VALUES)
                     if values > most:
                         raise _refuse(f"the mesh file's {name!r} holds {values:,} values; at most {most:,}")
-                    expected = values * int(_DESCR.match(descr).group(2))  # type: ignore[union-attr]
+                    expected = values * StoredArray(descr, shape, b"").itemsize
                     data = member.read(expected + 1)
                 if len(data) != expected:
                     raise _refuse(f"the mesh file {where} cannot be read: its {name!r} holds {len(data):,} bytes "
@@ -200,4 +213,8 @@ def read_mesh_file(path: Path, limits: dict[str, int] | None = None) -> MeshFile
     if colours is not None and colours.shape[0] != found["positions"].shape[0]:
         raise _refuse(f"the mesh file's vertex_colors must be (V, 3 or 4) uint8, one per position, not "
                       f"{colours.type_name} {colours.shape}")
+    materials = found.get("triangle_materials")
+    if materials is not None and materials.shape != found["triangles"].shape[:1]:
+        raise _refuse("the mesh file's triangle_materials must give each triangle the index of one of its "
+                      "material_names")
     return MeshFile(**found)

@@ -50,6 +50,19 @@ def test_a_file_an_older_add_on_wrote_with_numpy_reads(tmp_path: Path) -> None:
     assert read_mesh_file(path).base_color.shape == (4, 8, 3)
 
 
+def test_a_meshs_materials_travel_as_names_and_an_index_per_triangle(tmp_path: Path) -> None:
+    names, of_face = np.array(["wood", "Glänzend"]), np.array([0, 1, 1, 0], dtype=np.int32)
+    arrays = _arrays(material_names=names, triangle_materials=of_face)
+    path = write_mesh_file(tmp_path / "mug.npz", MeshFile(**arrays))
+    with np.load(path, allow_pickle=False) as data:
+        assert data["material_names"].tolist() == ["wood", "Glänzend"]
+    back = _as_numpy(read_mesh_file(path))
+    assert back["material_names"].tolist() == ["wood", "Glänzend"] and back["triangle_materials"].tolist() == [0, 1, 1, 0]
+    np.savez(path, **_arrays(material_names=names, triangle_materials=of_face[:3]))
+    with pytest.raises(ProtocolError, match="triangle_materials must give each triangle the index"):
+        read_mesh_file(path)
+
+
 @pytest.mark.parametrize("overrides, sentence", [
     ({"triangles": None}, "the mesh file has no 'triangles'"),
     ({"triangles": np.zeros((4, 3))}, "mesh triangles must be whole numbers, not float64"),
@@ -58,7 +71,8 @@ def test_a_file_an_older_add_on_wrote_with_numpy_reads(tmp_path: Path) -> None:
     ({"base_color": np.zeros((4, 8, 3), np.float32)}, "mesh base_color must be uint8 bytes, not float32"),
     ({"base_color": np.zeros((0, 8, 3), np.uint8)}, "the mesh file's base_color must be (H, W, 3 or 4)"),
     ({"vertex_colors": np.zeros((3, 4), np.uint8)}, "vertex_colors must be (V, 3 or 4) uint8, one per position"),
-    ({"positions": np.array([[object()] * 3] * 4, dtype=object)}, "is not an array of plain numbers"),
+    ({"positions": np.array([[object()] * 3] * 4, dtype=object)}, "is not an array of plain numbers or text"),
+    ({"positions": np.full((4, 3), "x")}, "mesh positions must be numbers, not str32"),
 ])
 def test_a_wrong_array_is_one_sentence_naming_it(tmp_path: Path, overrides: dict, sentence: str) -> None:
     path = tmp_path / "wrong.npz"
