@@ -1,8 +1,8 @@
 """The artist's mesh going out to the backend, and its new texture coming back onto it.
 
 Out: the mesh's loop triangles, vertex positions (object space, so the texture lands where
-it was painted) and the active UV map, as a ``.npz`` (see the backend's
-``stages/paint/retexture.py``). Back: a new material in the first slot, built from every map the
+it was painted) and the active UV map, as the protocol's mesh file (``img23d_protocol.mesh_file``,
+the one writer and reader both sides use). Back: a new material in the first slot, built from every map the
 job made: the painted image as Base Color and, with PBR materials on, glTF's metallicRoughness
 texture (Non-Color; Roughness from its green channel and Metallic from its blue, through Separate
 Color, as Blender's glTF importer wires a Generate's objects); a new UV map when the backend had to
@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import bpy
+import img23d_protocol as protocol
 import numpy as np
 
 from . import scene_import
@@ -75,7 +76,7 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
             source.to_mesh_clear()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bpy.path.clean_name(obj.name)}-{uuid.uuid4().hex[:8]}.npz"
-    np.savez(path, **arrays)
+    protocol.write_mesh_file(path, protocol.MeshFile(**arrays))
     return path, uv_layer.name if uv_layer is not None else None
 
 

@@ -60,6 +60,9 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.chain", "img23d_backend.session"),
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
     ("img23d_backend.session", "img23d_backend.replicas.build"),
+    # The mesh files' reader turns arrays into NumPy's: the CLI imports readers.meshes (to check a
+    # mesh's path) with the standard library alone.
+    ("img23d_backend.readers.meshes", "img23d_backend.readers.mesh_file"),
     ("img23d_backend.commands.probe", "img23d_backend.env.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.families.hunyuan3d.raster"),

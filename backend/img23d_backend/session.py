@@ -5,7 +5,6 @@ its jobs. The commands and the Python API (``api.py``, which documents it) run j
 from __future__ import annotations
 
 import errno
-import json
 import os
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -14,14 +13,13 @@ from typing import Any, Callable, Sequence, TypeVar
 
 from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Message,
                              ProtocolError, RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
-                             SuggestJobResult, SuggestRequest, validate_targets)
+                             SuggestJobResult, SuggestRequest, read_manifest, validate_targets)
 
 from .env.job_control import CancelToken
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
 from .readers.meshes import artist_mesh_file, write_textured_glb
-from .runs.folders import Manifest
 
 R = TypeVar("R", bound=JobResult)
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
@@ -202,7 +200,8 @@ class Session:
         run_dir = Path(result.run_dir)
         meshes = [MeshResult(target=t.target, instance=t.instance, variation=t.variation, seed=t.seed,
                              status=t.status, mesh=run_dir / t.mesh if t.mesh else None, error=t.error,
-                             finish=t.finish, high_mesh=run_dir / t.finish["high_mesh"] if t.finish else None,
+                             finish=t.finish.to_dict() if t.finish else None,
+                             high_mesh=run_dir / t.finish.high_mesh if t.finish else None,
                              splats=run_dir / t.splats if t.splats else None)
                   for t in result.targets]
         return GenerateResult(run_dir=run_dir, names=list(request.targets), meshes=meshes, seed=result.seed,
@@ -260,7 +259,7 @@ class Session:
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             result = _ran(self.engine.run(request, job), RetopoJobResult)
         return RetopoResult(run_dir=Path(result.run_dir), mesh=Path(result.mesh), high_mesh=Path(result.high_mesh),
-                            finish=dict(result.finish), painted=painted)
+                            finish=result.finish.to_dict() if result.finish else {}, painted=painted)
 
 
 def _ran(result: JobResult, kind: type[R]) -> R:
@@ -273,7 +272,7 @@ def _ran(result: JobResult, kind: type[R]) -> R:
 def _projection(run_dir: Path) -> dict[str, Any]:
     """Which photos coloured a Re-texture's texture and which views were left out (with why), as its
     manifest's record says (``jobs/photo_colour.py``)."""
-    manifest = Manifest.from_dict(json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")))
+    manifest = read_manifest(run_dir)
     outcomes = (manifest.records[0].projection or {}) if manifest.records else {}
     return {"views_used": [side for side, outcome in outcomes.items() if outcome.get("used")],
             "views_left_out": {side: outcome["left_out"] for side, outcome in outcomes.items()

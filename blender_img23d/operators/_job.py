@@ -112,12 +112,13 @@ def finish_fallback_notes(result: protocol.JobResult | dict[str, Any] | None) ->
     targets = result.get("targets") if isinstance(result, dict) else getattr(result, "targets", ())
     notes: list[str] = []
     for record in targets if isinstance(targets, (list, tuple)) else ():
-        if isinstance(record, protocol.TargetResult):
-            finish = record.finish
-        else:
-            finish = record.get("finish") if isinstance(record, dict) else None
-        fallback = finish.get("fallback") if isinstance(finish, dict) else None
-        if isinstance(fallback, str) and fallback:
+        if isinstance(record, dict):
+            try:
+                record = protocol.TargetRecord.from_dict(record)
+            except protocol.ProtocolError:
+                continue  # a record this add-on cannot read says nothing it could show
+        fallback = record.fallback if isinstance(record, protocol.TargetRecord) else None
+        if fallback:
             notes.append(fallback[:1].upper() + fallback[1:])
     return list(dict.fromkeys(notes))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import bpy
 from bpy.props import StringProperty
+import img23d_protocol as protocol
 from img23d_client import run_layout, texture_guard
 from img23d_client.leftovers import remove_leftovers
 
@@ -44,20 +45,18 @@ class IMG23D_OT_import_run(bpy.types.Operator):
         run_dir = path if path.is_dir() else path.parent
         try:
             manifest = run_layout.read_manifest(path)
-            records = [r for r in manifest["records"] if r.get("status") == "done" and r.get("mesh")]
-            image_size = manifest["image"]["original_size"]
-            image_name = Path(manifest["image"]["source"]).stem
-        except (run_layout.NotARun, KeyError, TypeError) as exc:
-            if not (run_dir / "manifest.json").exists() and _in_runs_folder(context, run_dir):
+        except run_layout.NotARun as exc:
+            if not (run_dir / protocol.MANIFEST_NAME).exists() and _in_runs_folder(context, run_dir):
                 remove_leftovers(run_dir)  # a transfer killed before the manifest came; only what nothing writes
-            self.report({"ERROR"}, str(exc) if isinstance(exc, run_layout.NotARun)
-                        else f"{run_dir / 'manifest.json'} is not an img23d run manifest ({exc})")
+            self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        if manifest.get("status") != "running":  # no job writes there any more
+        records, image_size = manifest.done, list(manifest.original_size or ())
+        image_name = Path(manifest.image_source).stem or run_dir.name
+        if manifest.status != "running":  # no job writes there any more
             remove_leftovers(run_dir, reserve=True, settled=0.0)
         if not records:
             self.report({"WARNING"}, f"The run in {run_dir} has no finished meshes "
-                                     f"(status: {manifest.get('status', '?')})")
+                                     f"(status: {manifest.status or '?'})")
             return {"CANCELLED"}
         scene_layout = run_layout.solve_run(manifest, context.scene.img23d.layout_choice())
         holder: list[bpy.types.Collection] = []
@@ -69,26 +68,25 @@ class IMG23D_OT_import_run(bpy.types.Operator):
 
         made, failed, notes, left_out = [], [], [], []
         budget = texture_guard.RunBudget()
-        models = {role: m.get("id", "") for role, m in manifest.get("models", {}).items()}
+        models = manifest.model_ids
         for record in records:
             try:
-                mesh = run_layout.record_mesh(run_dir, record["mesh"])  # never a file outside the run
+                mesh = run_layout.record_mesh(run_dir, record.mesh)  # never a file outside the run
             except run_layout.NotARun as exc:
-                failed.append(f"{record.get('target', '?')}: {exc}")
+                failed.append(f"{record.target}: {exc}")
                 continue
             item = scene_import.TargetFile(
-                path=mesh, target=record["target"], instance=record["instance"],
-                box=record.get("box"), image_size=image_size, seed=record.get("seed"),
-                run_dir=str(run_dir), models=models, key=record.get("stem", ""),
-                variation=_variation(record) if _with_variations(manifest) else 0,
-                anchor=str(record.get("candidate_of") or record.get("stem", "")))
+                path=mesh, target=record.target, instance=record.instance,
+                box=record.box, image_size=image_size, seed=record.seed,
+                run_dir=str(run_dir), models=models, key=record.stem,
+                variation=_variation(record) if manifest.with_variations else 0, anchor=record.anchor)
             try:
                 obj = scene_import.add_target(collection, item, scene_layout, notes, budget)
             except scene_import.OverBudget:
-                left_out.append(record["target"])
+                left_out.append(record.target)
                 continue
             except scene_import.ImportFailed as exc:
-                failed.append(f"{record['target']}: {exc}")
+                failed.append(f"{record.target}: {exc}")
                 continue
             made.append(obj.name)
             failed += _add_high_mesh(obj, run_dir, mesh, budget, left_out)
@@ -127,15 +125,9 @@ def _add_high_mesh(low: bpy.types.Object, run_dir: Path, mesh: Path, budget: tex
     return []
 
 
-def _with_variations(manifest: dict) -> bool:
-    """A run made with variations: its meshes come back as candidates to choose from, as they arrived."""
-    options = manifest.get("options") or {}
-    return isinstance(options.get("variations"), int) and options["variations"] > 1
-
-
-def _variation(record: dict) -> int:
-    number = record.get("variation")
-    return number if isinstance(number, int) and 0 < number <= 8 else 0
+def _variation(record: protocol.TargetRecord) -> int:
+    """Its candidate's number among its target's variations (1..8), or 0 when it is none."""
+    return record.variation if 0 < record.variation <= 8 else 0
 
 
 def _in_runs_folder(context: bpy.types.Context, folder: Path) -> bool:

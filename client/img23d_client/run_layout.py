@@ -7,12 +7,12 @@ reaches the scene. No bpy here.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ProtocolError, check_relative, layout
+from img23d_protocol import Manifest, ProtocolError, check_relative, layout, manifest_path
+from img23d_protocol import read_manifest as protocol_read_manifest  # wrapped: NotARun for the add-on
 
 
 @dataclass(frozen=True)
@@ -32,16 +32,16 @@ class NotARun(Exception):
     """The file is not an img23d run manifest; the message says why."""
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    """A run's manifest (``path`` is the manifest or its folder). Raises ``NotARun``."""
-    manifest_path = path / "manifest.json" if path.is_dir() else path
+def read_manifest(path: Path) -> Manifest:
+    """A run's manifest (``path`` is the manifest or its folder), read through the protocol's one
+    checked reader: a missing, damaged or newer img23d's manifest, or one of a run that never read its
+    picture, raises ``NotARun`` with one sentence."""
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict) or not isinstance(manifest["records"], list):
-            raise TypeError("no list of records")
-        manifest["image"]["original_size"]  # noqa: B018 - every run that read its picture has it
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise NotARun(f"{manifest_path} is not an img23d run manifest ({exc})") from exc
+        manifest = protocol_read_manifest(path)
+    except ProtocolError as exc:
+        raise NotARun(exc.message) from None
+    if manifest.original_size is None:
+        raise NotARun(f"{manifest_path(path)} is not an img23d run manifest with a picture (no picture size)")
     return manifest
 
 
@@ -59,19 +59,18 @@ def record_mesh(run_dir: Path, mesh: object) -> Path:
     return path
 
 
-def solve_run(manifest: dict[str, Any], choice: LayoutChoice) -> Any:
+def solve_run(manifest: Manifest, choice: LayoutChoice) -> Any:
     """The run's ``layout.SceneLayout`` for ``choice``; None when the manifest has no picture size yet."""
-    size = (manifest.get("image") or {}).get("original_size")
-    if not size:
+    size = manifest.original_size
+    if size is None:
         return None
-    estimate = ((manifest.get("scene") or {}).get("depth") or {}).get("fov_estimate")
-    settings = layout.LayoutSettings(fov_degrees=layout.resolve_fov(choice.fov_degrees, estimate, choice.estimate_fov),
-                                     ground=choice.ground)
-    return layout.solve(tuple(size), layout.targets_from_records(manifest.get("records", [])), settings)
+    settings = layout.LayoutSettings(
+        fov_degrees=layout.resolve_fov(choice.fov_degrees, manifest.fov_estimate, choice.estimate_fov),
+        ground=choice.ground)
+    return layout.solve(size, layout.targets_from_records(manifest.records), settings)
 
 
-def stems_by_target(manifest: dict[str, Any]) -> dict[tuple[str, int], str]:
+def stems_by_target(manifest: Manifest) -> dict[tuple[str, int], str]:
     """(target, instance) -> the record's stem: how an object in the scene finds its record. With
     variations, the first candidate's: the place in the layout that its other candidates share."""
-    return {(str(r.get("target")), int(r.get("instance", 1))): str(r["stem"])
-            for r in manifest.get("records", []) if r.get("stem") and not r.get("candidate_of")}
+    return {(r.target, r.instance): r.stem for r in manifest.records if r.stem and not r.candidate_of}

@@ -25,6 +25,7 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteReque
                        Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress,
                        RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
+from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
@@ -38,6 +39,9 @@ from .results import (JOB_RESULTS, AnswerSummary, DetectJobResult, DownloadJobRe
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
                          is_bookkeeping)
 from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
+from .run_manifest import (MANIFEST_FORMAT, MANIFEST_NAME, Manifest, check_format, manifest_path, manifest_text,
+                           read_manifest, read_manifest_data, unknown_keys)
+from .run_record import FinishRecord, TargetRecord
 from .safe_names import MAX_NAME_BYTES, NameSet, check_name, check_relative, folded, name_problem
 from .shape_models import (SHAPE_MODELS, TINY_MODELS, TINY_MV_MODEL, TINY_SHAPE_MODEL, TINY_STEP1X_LABEL_MODEL,
                            TINY_STEP1X_MODEL, ShapeModelKind, describe_default_octrees, describe_default_steps, shape_model_kind)
@@ -68,6 +72,7 @@ __all__ = [
     "UploadRequest",
     "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
+    "MESH_ARRAYS", "MeshFile", "StoredArray", "read_mesh_file", "write_mesh_file",
     "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS",
@@ -78,6 +83,8 @@ __all__ = [
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "ImportedFile", "ImportedRun", "RunLimits", "check_run_files", "fresh_folder", "is_bookkeeping",
     "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
+    "MANIFEST_FORMAT", "MANIFEST_NAME", "Manifest", "check_format", "manifest_path", "manifest_text", "read_manifest",
+    "read_manifest_data", "unknown_keys", "FinishRecord", "TargetRecord",
     "MAX_NAME_BYTES", "NameSet", "check_name", "check_relative", "folded", "name_problem",
     "SHAPE_MODELS", "TINY_MODELS", "TINY_MV_MODEL", "TINY_SHAPE_MODEL", "TINY_STEP1X_LABEL_MODEL", "TINY_STEP1X_MODEL", "ShapeModelKind",
     "describe_default_octrees", "describe_default_steps",

@@ -31,7 +31,7 @@ import math
 import statistics
 from dataclasses import asdict, dataclass
 from itertools import combinations
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 in pixels of the picture
 Vec3 = tuple[float, float, float]
@@ -249,19 +249,28 @@ def _facing(point: Vec3) -> tuple[tuple[float, float], float]:
     return away, math.atan2(-away[0], away[1])
 
 
-def targets_from_records(records: Iterable[dict[str, Any]]) -> list[LayoutTarget]:
-    """Layout targets from a manifest's records, keyed by their stems.
+class Placeable(Protocol):
+    """What the layout reads of a target's record (``run_record.TargetRecord``; this module imports
+    nothing of the package, so the record is described here, not imported)."""
+
+    stem: str
+    box: list[float] | None
+    depth: dict[str, Any] | None
+
+
+def targets_from_records(records: Iterable[Placeable]) -> list[LayoutTarget]:
+    """Layout targets from a manifest's records (``run_record.TargetRecord``), keyed by their stems.
 
     The records the backend measured (those with a ``depth`` entry, with or without a statistic)
     were solved together, so those are the targets; a manifest from before depth (none has the
     entry) gives every record with a box, laid out by its box alone.
     """
-    records = [r for r in records if isinstance(r.get("box"), (list, tuple)) and len(r["box"]) == 4 and r.get("stem")]
-    measured = [r for r in records if isinstance(r.get("depth"), dict)]
+    records = [r for r in records if r.box is not None and len(r.box) == 4 and r.stem]
+    measured = [r for r in records if r.depth is not None]
     targets = []
     for record in measured or records:
-        disparity = (record.get("depth") or {}).get("disparity")
-        targets.append(LayoutTarget(str(record["stem"]), tuple(float(v) for v in record["box"]),  # type: ignore[arg-type]
+        disparity = (record.depth or {}).get("disparity")
+        targets.append(LayoutTarget(record.stem, tuple(float(v) for v in record.box),  # type: ignore[arg-type, union-attr]
                                     float(disparity) if _usable(disparity) else None))
     return targets
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from .completion import Completion, completions_by_name
 from .messages import ModelEntry
+from .run_record import FinishRecord, TargetRecord
 
 # The field readers live in their own module (completion.py shares them).
 from .result_fields import (MAX_ITEMS, MAX_TEXT, _boxes, _flag, _items, _names, _number,  # noqa: F401
@@ -43,72 +44,8 @@ class AnswerSummary:
                    duplicates_dropped=_number(data, what, "duplicates_dropped"))
 
 
-@dataclass(frozen=True)
-class TargetResult:
-    """What became of one object of a job (the run manifest's record of it): ``status`` done or failed."""
-
-    target: str
-    instance: int = 1
-    stem: str = ""
-    status: str = "pending"
-    box: list[float] | None = None
-    score: float | None = None
-    artist_box: bool = False
-    seed: int | None = None
-    variation: int = 0
-    candidate_of: str | None = None
-    crop: str | None = None
-    matte: str | None = None
-    mesh: str | None = None            # its GLB, relative to the run folder
-    faces: int | None = None
-    vertices: int | None = None
-    cleanup: dict[str, Any] | None = None
-    textured: bool = False
-    error: dict[str, str] | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    depth: dict[str, Any] | None = None
-    placement: dict[str, Any] | None = None
-    finish: dict[str, Any] | None = None   # with a topology: method, quads, fallback, high_mesh...
-    completion: Completion | None = None   # (1.17) with complete_hidden: completed or not, and why
-    views: dict[str, str] | None = None    # (1.19) side -> its cut-out in the run, for the views its shape took
-    views_left_out: dict[str, str] | None = None  # (1.19) side -> the one sentence why that view was not used
-    # (1.19) what each photo did to its texture: side -> used, residual, perspective, coverage, left_out
-    projection: dict[str, Any] | None = None
-    splats: str | None = None              # (1.20) its Gaussian splats' PLY, relative to the run folder
-
-    def __post_init__(self) -> None:
-        if isinstance(self.completion, dict):  # a run record's (``asdict``): the same fields
-            object.__setattr__(self, "completion", Completion(**self.completion))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**{f.name: getattr(self, f.name) for f in fields(self)},
-                "completion": self.completion.to_dict() if self.completion else None}
-
-    @property
-    def fallback(self) -> str | None:
-        """The finish's one sentence when quads were asked for and not made."""
-        value = (self.finish or {}).get("fallback")
-        return value if isinstance(value, str) and value else None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> "TargetResult":
-        what = "target"
-        # Keys an older backend may not send yet take their defaults; the others must be there.
-        data = {"instance": 1, "stem": "", "status": "pending", "variation": 0, "timings": {}, **_whole(what, data)}
-        texts = {key: _text(data, what, key, optional=True) for key in ("candidate_of", "crop", "matte", "mesh",
-                                                                             "splats")}
-        objects = {key: _object(data, what, key, optional=True)
-                   for key in ("cleanup", "error", "depth", "placement", "finish", "views", "views_left_out",
-                               "projection")}
-        numbers = {key: _number(data, what, key, optional=True) for key in ("seed", "faces", "vertices")}
-        return cls(target=_text(data, what, "target"), instance=_number(data, what, "instance"),
-                   stem=_text(data, what, "stem"), status=_text(data, what, "status"),
-                   box=_numbers(data, what, "box", optional=True),
-                   score=_number(data, what, "score", optional=True, whole=False),
-                   artist_box=bool(data.get("artist_box", False)), variation=_number(data, what, "variation"),
-                   textured=bool(data.get("textured", False)), timings=_object(data, what, "timings"),
-                   completion=None if data.get("completion") is None else Completion.from_dict(data["completion"]),
-                   **texts, **objects, **numbers)
+# A job's result carries its objects' run records as the run's manifest keeps them: one definition.
+TargetResult = TargetRecord
 
 
 def _filled(cls: type[JobResult], data: Any) -> dict[str, Any]:
@@ -277,14 +214,14 @@ class RetopoJobResult(JobResult):
     manifest: str = ""
     mesh: str = ""                      # the finished (low) GLB
     high_mesh: str = ""                 # the mesh as it came, as a GLB
-    finish: dict[str, Any] = field(default_factory=dict)  # method, faces in and out, quads, fallback...
+    finish: FinishRecord | None = None  # method, faces in and out, quads, fallback...
     targets: tuple[TargetResult, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": self.run_dir, "manifest": self.manifest, "mesh": self.mesh, "high_mesh": self.high_mesh,
-                "finish": self.finish, "targets": [t.to_dict() for t in self.targets], "timings": dict(self.timings),
+                "finish": self.finish.to_dict() if self.finish else {}, "targets": [t.to_dict() for t in self.targets], "timings": dict(self.timings),
                 "seed": self.seed}
 
     @classmethod
@@ -293,7 +230,8 @@ class RetopoJobResult(JobResult):
         data = _filled(cls, data)
         return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
                    mesh=_text(data, what, "mesh"), high_mesh=_text(data, what, "high_mesh"),
-                   finish=_object(data, what, "finish"), targets=_targets(data, what),
+                   finish=_finish(_object(data, what, "finish")),
+                   targets=_targets(data, what),
                    timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
 
 
@@ -347,6 +285,11 @@ class DownloadJobResult(JobResult):
         return cls(model=_text(data, what, "model"), path=_text(data, what, "path"),
                    models=tuple(ModelEntry.from_dict(m) for m in _items(data, what, "models")),
                    offline=_flag(data, what, "offline"), cache_dir=_text(data, what, "cache_dir"))
+
+
+def _finish(data: dict[str, Any]) -> FinishRecord | None:
+    """A retopo result's finish; a result without one (a lean backend's ``{}``) has None."""
+    return FinishRecord.from_dict(data) if data else None
 
 
 # The result each job request is answered with, by the request's ``type``.

@@ -78,7 +78,8 @@ class FakePool:
         if self.make_runs:
             run = self.out / f"run-{Path(item.image).stem}-{uuid.uuid4().hex[:8]}"
             run.mkdir(parents=True)
-            manifest = {"status": "finished", "finished": MADE}
+            # What any run's manifest holds at the least (img23d_protocol.Manifest reads it).
+            manifest = {"kind": "generate", "status": "finished", "finished": MADE, "records": []}
             (run / "manifest.json").write_text(json.dumps(manifest))
             result.run_name, result.run_dir = run.name, str(run)
         return result

@@ -17,7 +17,7 @@ from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 from img23d_backend.models import hub
 from img23d_backend.models.registry import DEPTH
 from img23d_backend.catalog import tiny_model_set
-from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError
+from img23d_protocol import Artifact, ErrorCode, GenerateRequest, JobOptions, ProtocolError, TargetRecord
 from img23d_backend.layout.scene import mesh_extents
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.stages.depth import estimate_depth, load_depth, matte_statistic
@@ -117,7 +117,7 @@ def test_a_job_records_the_depth_map_statistics_camera_and_placements(engine: En
     assert [r["stem"] for r in records] == ["house", "barrel", "barrel-2", "barrel-3"]
     assert all(r["depth"]["pixels"] > 0 and r["depth"]["disparity"] > 0 for r in records)
     # Each placement follows from what the folder keeps: boxes, statistics, image size, settings.
-    layout = solve(manifest["image"]["original_size"], targets_from_records(records),
+    layout = solve(manifest["image"]["original_size"], targets_from_records(TargetRecord.from_dict(r) for r in records),
                    LayoutSettings(**manifest["scene"]["layout"]))
     for record in records:
         mesh = trimesh.load(run / record["mesh"], force="mesh")

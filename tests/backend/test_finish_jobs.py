@@ -77,10 +77,10 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     [target] = data.targets
     run = Path(data.run_dir)
     finish = target.finish
-    assert finish["topology"] == "quads" and finish["target"] == 300 and finish["bake_size"] == 128
-    assert finish["method"] == "instant-meshes" and finish["fallback"] is None and finish["coloured"]
-    quads = finish["quads"]
-    assert quads == finish["faces_out"] and abs(quads - 300) <= 0.15 * 300
+    assert finish.topology == "quads" and finish.target == 300 and finish.bake_size == 128
+    assert finish.method == "instant-meshes" and finish.fallback is None and finish.coloured
+    quads = finish.quads
+    assert quads == finish.faces_out and abs(quads - 300) <= 0.15 * 300
     glb = run / target.mesh
     assert glb == run / "chimney.glb"
     gltf = read_glb_json(glb)
@@ -92,7 +92,7 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     assert "normalTexture" in material and "baseColorTexture" in material["pbrMetallicRoughness"]
     # The material step's maps follow the colour onto the low mesh (issue 47), the factors left to them.
     pbr = material["pbrMetallicRoughness"]
-    assert "metallicRoughnessTexture" in pbr and finish["metallic_roughness"]
+    assert "metallicRoughnessTexture" in pbr and finish.metallic_roughness
     assert pbr.get("metallicFactor", 1.0) == 1.0 and pbr.get("roughnessFactor", 1.0) == 1.0
     assert len(gltf["images"]) == 3
     low = trimesh.load(glb, force="mesh", process=False)
@@ -100,7 +100,7 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     assert _pairs_share_an_edge(_welded(low), quads)
     # The generated mesh, painted, is kept and announced before the low one.
     high = run / "high" / "chimney.glb"
-    assert finish["high_mesh"] == "high/chimney.glb"
+    assert finish.high_mesh == "high/chimney.glb"
     high_mesh = trimesh.load(high, force="mesh", process=False)
     assert len(high_mesh.faces) == target.faces > len(low.faces)
     assert high_mesh.visual.material.baseColorTexture is not None
@@ -110,7 +110,7 @@ def test_a_textured_generate_with_quads_writes_the_low_mesh_and_keeps_the_high(p
     announced = [e for e in events if isinstance(e, Artifact) and e.kind == "high_mesh"][0]
     assert (announced.target, announced.seed, announced.box) == ("chimney", target.seed, target.box)
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["records"][0]["finish"] == finish and manifest["options"]["topology"] == "quads"
+    assert manifest["records"][0]["finish"] == finish.to_dict() and manifest["options"]["topology"] == "quads"
 
 
 def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted: Made) -> None:
@@ -120,7 +120,7 @@ def test_blender_imports_the_low_mesh_with_its_normal_map_and_quad_count(painted
     bpy.ops.import_scene.gltf(filepath=str(glb))
     [obj] = set(bpy.data.objects) - before
     try:
-        assert obj.data[QUADS_EXTRA] == data.targets[0].finish["quads"]
+        assert obj.data[QUADS_EXTRA] == data.targets[0].finish.quads
         nodes = obj.active_material.node_tree.nodes
         normal_maps = [n for n in nodes if n.type == "NORMAL_MAP"]
         assert normal_maps and normal_maps[0].inputs["Color"].links[0].from_node.type == "TEX_IMAGE"
@@ -148,8 +148,8 @@ def test_as_generated_writes_what_it_always_wrote_and_the_high_mesh_is_that_mesh
     # The untextured job's high mesh is byte for byte the GLB the job without a topology wrote.
     assert (finished_run / "high" / "chimney.glb").read_bytes() == (plain_run / "chimney.glb").read_bytes()
     [target] = finished.targets
-    assert target.finish["method"] == "quadric" and target.finish["quads"] == 0
-    assert not target.finish["coloured"] and not target.textured
+    assert target.finish.method == "quadric" and target.finish.quads == 0
+    assert not target.finish.coloured and not target.textured
     gltf = read_glb_json(finished_run / "chimney.glb")
     assert gltf["meshes"][0]["extras"] == {QUADS_EXTRA: 0}
     assert "normalTexture" in gltf["materials"][0]
@@ -333,8 +333,8 @@ def test_regenerate_follows_its_finishing_options(engine: Engine, painted: Made)
     data = engine.run(request, Job(id="r", emit=events.append))
     [target] = data.targets
     run = Path(data.run_dir)
-    assert target.finish["quads"] > 0 and (run / "high" / "chimney.glb").is_file()
-    assert read_glb_json(run / "chimney.glb")["meshes"][0]["extras"] == {QUADS_EXTRA: target.finish["quads"]}
+    assert target.finish.quads > 0 and (run / "high" / "chimney.glb").is_file()
+    assert read_glb_json(run / "chimney.glb")["meshes"][0]["extras"] == {QUADS_EXTRA: target.finish.quads}
     kinds = [e.kind for e in events if isinstance(e, Artifact) and e.kind in ("high_mesh", "mesh")]
     assert kinds == ["high_mesh", "mesh"]
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
+from img23d_protocol import TargetRecord
 from img23d_protocol.layout import (Camera, LayoutSettings, LayoutTarget, place, resolve_fov, solve,
                                    targets_from_records)
 
@@ -143,13 +145,14 @@ def test_the_estimate_wins_only_when_there_is_one_and_it_is_wanted() -> None:
 
 
 def test_targets_come_from_the_measured_records_of_a_manifest() -> None:
-    records = [{"stem": "house", "box": [1, 2, 3, 4], "depth": {"disparity": 0.5, "pixels": 10}},
-               {"stem": "door", "box": [1, 2, 3, 4], "depth": {"disparity": None, "pixels": 0}},
-               {"stem": "rock", "box": [1, 2, 3, 4], "depth": None, "status": "failed"},   # matting failed
-               {"stem": "unicorn", "box": None, "status": "failed"}]
+    records = [TargetRecord.from_dict(record) for record in (
+        {"target": "house", "stem": "house", "box": [1, 2, 3, 4], "depth": {"disparity": 0.5, "pixels": 10}},
+        {"target": "door", "stem": "door", "box": [1, 2, 3, 4], "depth": {"disparity": None, "pixels": 0}},
+        {"target": "rock", "stem": "rock", "box": [1, 2, 3, 4], "depth": None, "status": "failed"},  # matting failed
+        {"target": "unicorn", "stem": "unicorn", "box": None, "status": "failed"})]
     assert targets_from_records(records) == [LayoutTarget("house", (1.0, 2.0, 3.0, 4.0), 0.5),
                                              LayoutTarget("door", (1.0, 2.0, 3.0, 4.0), None)]
-    before_depth = [{**record, "depth": None} for record in records]
+    before_depth = [replace(record, depth=None) for record in records]
     assert [t.key for t in targets_from_records(before_depth)] == ["house", "door", "rock"]
 
 

@@ -19,7 +19,7 @@ from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.layout.picture import (COLOURS, SIZE, WEDGE, PlacedObject, draw_layout, horizontal_fov,
                                            placed_objects)
 from img23d_backend.catalog import tiny_model_set
-from img23d_protocol import GenerateRequest, JobOptions
+from img23d_protocol import GenerateRequest, JobOptions, TargetRecord
 
 CAMERA = {"fov_degrees": 60.0, "width": 1000, "height": 800}
 
@@ -43,7 +43,7 @@ def test_a_run_with_three_placed_objects_draws_its_layout(tiny_root: Path, tmp_p
         colours = {colour for _, colour in picture.convert("RGB").getcolors(SIZE * SIZE)}
     assert set(COLOURS[:3]) <= colours  # one outline per object
     # The same drawing again from the manifest alone: the run folder is all it needs.
-    again = draw_layout(manifest["scene"]["camera"], placed_objects(records))
+    again = draw_layout(manifest["scene"]["camera"], placed_objects(TargetRecord.from_dict(r) for r in records))
     with Image.open(run / "layout.png") as picture:
         assert list(again.getdata()) == list(picture.convert("RGB").getdata())
 

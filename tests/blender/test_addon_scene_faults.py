@@ -221,10 +221,11 @@ def test_import_run_clears_a_transfer_killed_before_the_manifest_came(addon, sce
         path.write_bytes(b"half a mesh")
     for path in [*stale, elsewhere]:
         os.utime(path, (old, old))
-    with pytest.raises(RuntimeError, match="is not an img23d run manifest"):
+    # The protocol's one manifest reader (img23d_protocol.run_manifest) says it for every reader alike.
+    with pytest.raises(RuntimeError, match="is not a run folder img23d can read: its manifest.json is missing"):
         bpy.ops.img23d.import_run(filepath=str(run))
     assert [p.exists() for p in stale] == [False, False] and fresh.exists()
-    with pytest.raises(RuntimeError, match="is not an img23d run manifest"):
+    with pytest.raises(RuntimeError, match="is not a run folder img23d can read: its manifest.json is missing"):
         bpy.ops.img23d.import_run(filepath=str(elsewhere.parent))
     assert elsewhere.exists()
     shutil.rmtree(run)

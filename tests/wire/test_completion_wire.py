@@ -4,7 +4,6 @@ completion_off names, and each target's completion record, checked as anything f
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import pytest
 
@@ -67,7 +66,7 @@ def test_a_targets_completion_round_trips_and_reads_from_a_run_record() -> None:
     completion = Completion(completed=False, reason="overlaps 'table'",
                             skipped="'cup' was not completed: the editor's picture is blank (one flat colour); it "
                                     "keeps its cut-out as seen")
-    target = TargetResult(target="cup", status="done", completion=asdict(completion))  # as a job builds it
+    target = TargetResult(target="cup", status="done", completion=completion)  # as a job builds it
     assert target.completion == completion
     wire = json.loads(json.dumps(target.to_dict()))
     assert wire["completion"] == {"completed": False, "reason": "overlaps 'table'", "cutout": None,

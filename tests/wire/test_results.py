@@ -15,11 +15,16 @@ from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind,
 from img23d_protocol.codec import EVENT_TYPES
 from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
 
+# A finish entry as the backend writes it (jobs/finishing.py; the run record's FinishRecord), every key.
+FINISH = {"topology": "quads", "target": 5000, "method": "instant-meshes", "faces_in": 20000, "faces_out": 4990,
+          "quads": 4990, "fallback": "quads fell back", "bake_size": 1024, "coloured": True,
+          "metallic_roughness": False, "texels_by_nearest": 12, "texels": 600000, "high_mesh": "high/house.glb",
+          "seconds": 2.5}
 TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "box": [1.0, 2.0, 30.5, 40.0],
           "score": 0.9, "artist_box": False, "seed": 7, "variation": 0, "candidate_of": None,
           "crop": "crops/house.png", "matte": "mattes/house.png", "mesh": "house.glb", "faces": 1200,
           "vertices": 602, "cleanup": {"removed": 3}, "textured": True, "error": None, "timings": {"shape": 0.5},
-          "depth": None, "placement": {"x": 0.0}, "finish": {"method": "quads", "fallback": "quads fell back"},
+          "depth": None, "placement": {"x": 0.0}, "finish": FINISH,
           "completion": {"completed": True, "reason": "overlaps 'tree'", "cutout": "completed/house.png",
                          "skipped": None},
           "views": {"back": "views_in/house/back.png"},
@@ -46,7 +51,7 @@ TODAY: dict[type, dict[str, Any]] = {
                          "proxy": True, "faces": 5000, "texture_size": [1024, 1024], "seed": 3,
                          "metallic_roughness": "/runs/t/metallic_roughness.png", "materials_skipped": None},
     RetopoJobResult: {"run_dir": "/runs/q", "manifest": "/runs/q/manifest.json", "mesh": "/runs/q/m.glb",
-                      "high_mesh": "/runs/q/high/m.glb", "finish": {"quads": 4990, "fallback": None},
+                      "high_mesh": "/runs/q/high/m.glb", "finish": {**FINISH, "fallback": None},
                       "targets": [TARGET], "timings": {"finish": 1.5}, "seed": 0},
     RegenerateJobResult: {"run_dir": "/runs/r/regenerated/x", "source_run": "/runs/r", "manifest": "/runs/x/m.json",
                           "image_size": None, "targets": [TARGET], "texture_skipped": None,
@@ -114,9 +119,9 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (GenerateJobResult, {"manifest": "x" * (MAX_TEXT + 1)}, "'manifest' is not a string of at most"),
     (GenerateJobResult, {"targets": "house"}, "a generate result's 'targets' is not a list"),
     (GenerateJobResult, {"targets": [TARGET] * (MAX_ITEMS + 1)}, "'targets' is not a list of at most"),
-    (GenerateJobResult, {"targets": ["house"]}, "a target result must be an object"),
-    (GenerateJobResult, {"targets": [{**TARGET, "mesh": 5}]}, "a target result's 'mesh' is not a string"),
-    (GenerateJobResult, {"targets": [{**TARGET, "finish": "quads"}]}, "a target result's 'finish' is not an object"),
+    (GenerateJobResult, {"targets": ["house"]}, "a target record is not an object"),
+    (GenerateJobResult, {"targets": [{**TARGET, "mesh": 5}]}, "a target record's 'mesh' is not a string"),
+    (GenerateJobResult, {"targets": [{**TARGET, "finish": "quads"}]}, "a target record's finish is not an object"),
     (GenerateJobResult, {"targets": [{**TARGET, "completion": "yes"}]}, "a target's completion result must be an object"),
     (GenerateJobResult, {"targets": [{**TARGET, "completion": {"completed": 1, "reason": ""}}]},
      "a target's completion result's 'completed' is not true or false"),
@@ -173,7 +178,7 @@ def test_a_lean_result_reads_its_missing_keys_as_defaults() -> None:
     """What a leaner backend (or the tests' fake one) sends: only the run folder, and what it has."""
     retopo = RetopoJobResult.from_dict({"run_dir": "/runs/q", "targets": [{"target": "statue",
                                                                            "finish": {"fallback": "made triangles"}}]})
-    assert (retopo.mesh, retopo.finish, retopo.seed) == ("", {}, 0)
+    assert (retopo.mesh, retopo.finish, retopo.seed) == ("", None, 0)
     assert retopo.targets[0].fallback == "made triangles"
     generate = GenerateJobResult.from_dict({"run_dir": "/runs/g"})
     assert (generate.targets, generate.answer, generate.texture_skipped) == ((), None, None)

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import dumps
+from img23d_protocol import ProtocolError, dumps, read_manifest
 
 from .lock import held_here, release_if_mine
 from .record_files import RECORD_NAME, Loaded, RecordFiles
@@ -238,10 +238,10 @@ def _kept(old: Entry) -> Entry:
 def _made_at(run: Path) -> str | None:
     """When a run folder's job finished, from its manifest (for records from before ``made``)."""
     try:
-        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-        return manifest.get("finished") or manifest.get("created")
-    except (OSError, ValueError, AttributeError):
+        manifest = read_manifest(run)
+    except ProtocolError:
         return None
+    return manifest.finished or manifest.created or None
 
 
 def _now() -> str:

@@ -63,7 +63,7 @@ def complete_hidden(run: StepContext, image: LoadedImage, firsts: list[TargetRec
         # A Detect request has no completion_off: the artist turns completion off after its preview.
         off = turned_off(getattr(run.request, "completion_off", []), record.target)
         decision = occlusion.decide(mode, seen[record.stem], others, picture, off)
-        record.completion = asdict(Completion(completed=decision.complete, reason=decision.reason))
+        record.completion = Completion(completed=decision.complete, reason=decision.reason)
         if decision.complete:
             target, rects[record.stem] = _hidden(run, image, record, cuts[record.stem], seen[record.stem], decision,
                                                  picture)
@@ -80,17 +80,17 @@ def complete_hidden(run: StepContext, image: LoadedImage, firsts: list[TargetRec
         for step, done in enumerate(results, start=1):
             record = records[done.stem]
             if done.cutout is None:
-                record.completion.update(completed=False, skipped=done.skipped)
+                record.completion = replace(record.completion, completed=False, skipped=done.skipped)
                 if done.skipped and done.skipped not in said:  # a failed editor says it once per target
                     said.add(done.skipped)
                     run.progress(STAGE, step, len(results), done.skipped)
                 continue
             path = run.run_folder.write_image(f"{COMPLETED_FOLDER}/{done.stem}.png", done.cutout)
-            record.completion["cutout"] = run.run_folder.relative(path)
+            record.completion = replace(record.completion, cutout=run.run_folder.relative(path))
             _keep(cuts[done.stem], rects[done.stem], grown[done.stem], done.cutout)
             sides = list(next(h.views for h in hidden if h.stem == done.stem))
             shown = f", with its {references.described(sides)} view{'s' if len(sides) > 1 else ''}" if sides else ""
-            run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion['reason']}){shown}")
+            run.progress(STAGE, step, len(results), f"{record.target} completed ({record.completion.reason}){shown}")
 
 
 def _hidden(run: StepContext, image: LoadedImage, record: TargetRecord, cut: Cut, seen: covering.Seen,

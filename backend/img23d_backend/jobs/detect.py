@@ -9,7 +9,6 @@ keeps ``crops/``, ``mattes/`` and ``completed/``, and its manifest one record pe
 
 from __future__ import annotations
 
-from dataclasses import asdict
 
 from img23d_protocol import (COMPLETION_PICTURE, Artifact, ArtifactKind, Completion, DetectJobResult, Error,
                              ErrorCode, ProtocolError)
@@ -70,18 +69,18 @@ class DetectRun(JobRun):
             if record.status == "pending":
                 record.status = "done"  # what Detect does for it is done (no mesh: Import Run skips it)
             if record.completion is None:  # its matting failed (its error said so): nothing to show
-                record.completion = asdict(Completion(completed=False, reason=f"not judged: {record.error['message']}"))
+                record.completion = Completion(completed=False, reason=f"not judged: {record.error['message']}")
                 continue
             label = record.target if len(found[record.target]) == 1 else f"{record.target} {record.instance}"
-            completed = cuts[record.stem].cutout if record.completion.get("cutout") else None
-            rows.append(sheet.Row(label, record.completion.get("skipped") or record.completion["reason"],
+            completed = cuts[record.stem].cutout if record.completion.cutout else None
+            rows.append(sheet.Row(label, record.completion.skipped or record.completion.reason,
                                   seen[record.stem], completed))
         path = self.run_folder.write_image(COMPLETION_PICTURE, sheet.draw(rows))
         self.run_folder.save_manifest()
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.COMPLETION, path=str(path)))
         by_name: dict[str, list[Completion]] = {}
         for record in live:  # one per box, in the order of its name's boxes
-            by_name.setdefault(record.target, []).append(Completion(**record.completion))
+            by_name.setdefault(record.target, []).append(record.completion)
         return by_name, str(path)
 
     def _plan(self, found: dict[str, list[list[float]]]) -> list[TargetRecord]:

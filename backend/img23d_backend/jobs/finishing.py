@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import trimesh
-from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode, JobOptions, ProtocolError
+from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode, FinishRecord, JobOptions, ProtocolError
 
 from ..finish.bake import BakeSettings, bake
 from ..finish.glb import write_finished_glb
@@ -48,7 +48,7 @@ class Finished:
 
     low: Path
     high: Path
-    record: dict[str, Any]  # the manifest's ``finish`` entry
+    record: FinishRecord  # the manifest's ``finish`` entry
 
 
 def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwrapper: Unwrapper | None,
@@ -83,14 +83,14 @@ def finish_object(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unwr
                  quads=quads)
     low_path = run.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p: write_finished_glb(p, baked, quads, slots))
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.HIGH_MESH, path=str(high_path), **artifact))
-    entry = {"topology": step.topology, "target": step.faces_target, "method": step.method,
-             "faces_in": step.faces_in, "faces_out": step.faces_out, "quads": quads, "fallback": step.fallback,
-             "bake_size": options.bake_size, "coloured": baked.base_color is not None,
-             "metallic_roughness": baked.metallic_roughness is not None,
-             "texels_by_nearest": baked.stats.by_nearest, "texels": baked.stats.texels,
-             "high_mesh": run.run_folder.relative(high_path),
-             "materials": list(slots.names) if slots is not None else None,
-             "seconds": round(time.perf_counter() - started, 3)}
+    entry = FinishRecord(topology=step.topology, target=step.faces_target, method=step.method,
+                         faces_in=step.faces_in, faces_out=step.faces_out, quads=quads, fallback=step.fallback,
+                         bake_size=options.bake_size, coloured=baked.base_color is not None,
+                         metallic_roughness=baked.metallic_roughness is not None,
+                         texels_by_nearest=baked.stats.by_nearest, texels=baked.stats.texels,
+                         high_mesh=run.run_folder.relative(high_path),
+                         materials=list(slots.names) if slots is not None else None,
+                         seconds=round(time.perf_counter() - started, 3))
     return Finished(low_path, high_path, entry)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import trimesh
-from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError, TargetResult,
+from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError,
                              box_for, check_boxes, check_completion_off, check_views, model_family)
 
 from ..catalog import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
@@ -105,7 +105,7 @@ class GenerateRun(PaintingRun):
             run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
             # Named so that an add-on on another machine fetches it with the meshes.
             layout_picture=str(picture) if picture.is_file() else None,
-            image_size=list(image.original_size), targets=tuple(TargetResult(**asdict(r)) for r in records),
+            image_size=list(image.original_size), targets=tuple(replace(r) for r in records),
             texture_skipped=manifest.texture_skipped, depth_skipped=manifest.depth_skipped,
             materials_skipped=manifest.materials_skipped, timings=manifest.timings, answer=self.answer(),
             seed=self.options.seed, views_shape_skipped=views_shape_skipped)
@@ -358,14 +358,14 @@ class GenerateRun(PaintingRun):
         A job that finishes its objects keeps ``mesh`` as the high mesh and writes the low one
         (``finishing``); its ``high_mesh`` artifact comes before the ``mesh``."""
         fields = dict(target=record.target, instance=record.instance, box=record.box, seed=record.seed,
-                      image_size=self.run_folder.manifest.image.get("original_size"), variation=record.variation)
+                      image_size=list(self.run_folder.manifest.original_size or ()) or None, variation=record.variation)
         finished = None
         if finishing.finishes(self.options):
             finished = finishing.finish_or_keep(self, record, mesh, unwrapper, fields, cleaned)
         if finished is not None:
             path, record.finish = finished.low, finished.record
-            record.timings["finish"] = finished.record["seconds"]
-            record.textured = bool(finished.record["coloured"])
+            record.timings["finish"] = finished.record.seconds
+            record.textured = finished.record.coloured
         else:
             path = self.run_folder.write_bytes_with(f"{record.stem}.glb",
                                                     lambda p: mesh.export(str(p), file_type="glb"))

@@ -13,11 +13,11 @@ paths in it are read as untrusted (``SourceRun``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, TargetResult
+from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, read_manifest
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
 from ..readers.images import LoadedImage, load_image
@@ -43,12 +43,7 @@ class SourceRun:
         if not folder or not root.is_dir():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the run folder {folder!r} is gone: regenerate needs the "
                                                        "folder Generate made (Import Run shows which exist)")
-        manifest_path = root / "manifest.json"
-        try:
-            manifest = Manifest.from_dict(_json_object(manifest_path))
-        except (OSError, ValueError, TypeError) as exc:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} is not a run folder img23d can read: its "
-                                                       f"manifest.json is missing or damaged", str(exc)) from exc
+        manifest = read_manifest(root)  # one sentence for a missing, damaged or newer manifest
         if manifest.kind != "generate":
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} was made by {manifest.kind!r}, not by Generate: "
                                                        "only objects Generate made can be regenerated")
@@ -67,7 +62,7 @@ class SourceRun:
     def cutout_path(self, record: TargetRecord) -> Path | None:
         """Its cut-out (a target's candidates share their first's), if it is a file inside the run: the
         completed one where completion made one (its mesh came from it), else the one as seen."""
-        completed = record.completion.get("cutout") if isinstance(record.completion, dict) else None
+        completed = record.completion.cutout if record.completion else None
         name = completed if isinstance(completed, str) and completed else record.matte
         if not isinstance(name, str) or not name:
             return None
@@ -84,15 +79,6 @@ class SourceRun:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the cut-out of {key!r} in {self.root.name} is not one "
                                                        "Generate wrote (no transparency, or another size)")
         return cutout
-
-
-def _json_object(path: Path) -> dict[str, Any]:
-    import json
-
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    return data
 
 
 class RegenerateRun(GenerateRun):
@@ -150,19 +136,17 @@ class RegenerateRun(GenerateRun):
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no object got a new mesh; see the errors above")
         return RegenerateJobResult(
             run_dir=str(self.run_folder.root), source_run=str(source.root),
-            manifest=str(self.run_folder.path("manifest.json")), image_size=manifest.image.get("original_size"),
-            targets=tuple(TargetResult(**asdict(r)) for r in records), texture_skipped=manifest.texture_skipped,
+            manifest=str(self.run_folder.path("manifest.json")), image_size=list(manifest.original_size) if manifest.original_size else None,
+            targets=tuple(replace(r) for r in records), texture_skipped=manifest.texture_skipped,
             materials_skipped=manifest.materials_skipped, timings=manifest.timings, seed=self.options.seed)
 
 
 def _source_layout(source: Manifest) -> Any:
     """The Generate run's layout as it solved it, so each new mesh's placement is recorded the same way."""
-    size = source.image.get("original_size")
-    settings = source.scene.get("layout")
-    if not size or not isinstance(settings, dict):
-        return None
+    size, settings = source.original_size, source.layout_used
+    if not size or not settings:
+        return None  # a run from before the layout was recorded: placements are then not recorded
     try:
-        return solve(tuple(size), targets_from_records(asdict(r) for r in source.records),
-                     LayoutSettings(**settings))
+        return solve(size, targets_from_records(source.records), LayoutSettings(**settings))
     except (TypeError, ValueError):  # a manifest from an older format: placements are then not recorded
         return None

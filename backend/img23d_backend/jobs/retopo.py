@@ -14,19 +14,19 @@ both in glTF's axes as every GLB of a run, written by ``finishing`` as a Generat
 from __future__ import annotations
 
 import shutil
-import zipfile
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import trimesh
-from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, RetopoJobResult, RetopoRequest, TargetResult,
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, RetopoJobResult, RetopoRequest,
                              validate_targets)
 from PIL import Image
 
 from ..finish.materials import FaceMaterials
 from ..finish.retopo import NothingToRemesh
+from ..readers.mesh_file import read_arrays
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
 from .base import JobRun
@@ -72,7 +72,7 @@ class RetopoRun(JobRun):
         with self.stage("load"):
             copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
             artist = retexture.load_artist_mesh(copy, COLOUR_LIMITS)
-            high, geometry = high_mesh(artist, copy)
+            high, geometry = high_mesh(artist)
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
         manifest = self.run_folder.manifest
@@ -86,19 +86,19 @@ class RetopoRun(JobRun):
             except NothingToRemesh as exc:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from None
         record.mesh, record.finish = self.run_folder.relative(finished.low), finished.record
-        record.textured, record.status = bool(finished.record["coloured"]), "done"
-        record.timings["finish"] = finished.record["seconds"]
+        record.textured, record.status = finished.record.coloured, "done"
+        record.timings["finish"] = finished.record.seconds
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(finished.low), **fields))
         return RetopoJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
                                mesh=str(finished.low), high_mesh=str(finished.high), finish=finished.record,
-                               targets=(TargetResult(**asdict(record)),), timings=manifest.timings,
+                               targets=(replace(record),), timings=manifest.timings,
                                seed=self.options.seed)
 
 
-def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+def high_mesh(artist: retexture.ArtistMesh) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
     """The artist's mesh in glTF's axes: as the bake reads it (split along its UV seams, with its
     colour), and as one surface for the remeshing."""
-    base_color, maps, vertex_colors = _colours(path, len(artist.positions))
+    base_color, maps, vertex_colors = _colours(artist)
     positions = artist.positions
     geometry = _welded(positions, artist.triangles)
     if base_color is not None and artist.loop_uvs is not None:
@@ -118,15 +118,11 @@ def high_mesh(artist: retexture.ArtistMesh, path: Path) -> tuple[trimesh.Trimesh
 def face_materials(path: Path, positions: np.ndarray, triangles: np.ndarray) -> FaceMaterials | None:
     """The mesh file's materials, when it has several (``material_names`` and ``triangle_materials``,
     as ``readers.meshes`` writes them), with its triangles in glTF's axes; a defect is one sentence."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "material_names" not in data.files or "triangle_materials" not in data.files:
-                return None
-            names, of_face = np.asarray(data["material_names"]), np.asarray(data["triangle_materials"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
-    if (names.dtype.kind != "U" or names.ndim != 1 or of_face.dtype.kind not in "iu"
-            or of_face.shape != (len(triangles),) or (len(of_face) and not 0 <= of_face.min() <= of_face.max() < len(names))):
+    arrays = read_arrays(path)  # its types, shapes and that each index names a material: checked there
+    names, of_face = arrays.get("material_names"), arrays.get("triangle_materials")
+    if names is None or of_face is None:
+        return None
+    if of_face.shape != (len(triangles),):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's triangle_materials must give each triangle "
                                                    "the index of one of its material_names")
     return FaceMaterials(tuple(str(name) for name in names), _to_gltf(positions), np.asarray(triangles, np.int64),
@@ -149,28 +145,9 @@ def _to_gltf(positions: np.ndarray) -> np.ndarray:
     return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
 
 
-def _colours(path: Path, vertex_count: int) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
-    """The mesh file's ``base_color`` and ``metallic_roughness`` images and ``vertex_colors``,
-    checked (a defect is one sentence)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            image = np.asarray(data["base_color"]) if "base_color" in data.files else None
-            maps = np.asarray(data["metallic_roughness"]) if "metallic_roughness" in data.files else None
-            colours = np.asarray(data["vertex_colors"]) if "vertex_colors" in data.files else None
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
-    base_color, metallic_roughness = (_image(image, "base_color") if image is not None else None,
-                                      _image(maps, "metallic_roughness") if maps is not None else None)
-    if colours is not None:
-        if colours.dtype != np.uint8 or colours.shape not in ((vertex_count, 3), (vertex_count, 4)):
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's vertex_colors must be (V, 3 or 4) uint8, "
-                                                       f"one per position, not {colours.dtype} {colours.shape}")
-    return base_color, metallic_roughness, colours
-
-
-def _image(array: np.ndarray, name: str) -> Image.Image:
-    """One of the mesh file's images as RGB; a wrong type or shape is one sentence naming it."""
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) < 1:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file's {name} must be an (H, W, 3 or 4) "
-                                                   f"uint8 image, not {array.dtype} {array.shape}")
-    return Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")
+def _colours(artist: retexture.ArtistMesh) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
+    """The mesh file's ``base_color`` and ``metallic_roughness`` images (as RGB) and ``vertex_colors``:
+    their types and shapes were checked when it was read (``img23d_protocol.mesh_file``)."""
+    images = [None if array is None else Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")
+              for array in (artist.base_color, artist.metallic_roughness)]
+    return images[0], images[1], artist.vertex_colors

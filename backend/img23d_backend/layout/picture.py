@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from img23d_protocol import TargetRecord
 from PIL import Image, ImageDraw, ImageFont
 
 SIZE = 800            # pixels a side
@@ -54,12 +55,12 @@ class PlacedObject:
         return mid, (mid[0] + s * tick, mid[1] - c * tick)
 
 
-def placed_objects(records: Iterable[dict[str, Any]]) -> list[PlacedObject]:
+def placed_objects(records: Iterable[TargetRecord]) -> list[PlacedObject]:
     """The objects a manifest's records place (those with a placement; a record without its
     mesh's extents, from before they were kept, is drawn as a square of its distance's tenth)."""
     found = []
     for record in records:
-        placement = record.get("placement")
+        placement = record.placement  # layout.Placement's dict, as the job wrote it
         if not isinstance(placement, dict):
             continue
         x, y, _ = placement["location"]
@@ -67,7 +68,7 @@ def placed_objects(records: Iterable[dict[str, Any]]) -> list[PlacedObject]:
         extents = placement.get("extents")
         width, depth = ((extents[0] * scale, extents[1] * scale) if extents
                         else (placement["distance"] / 10, placement["distance"] / 10))
-        found.append(PlacedObject(name=record.get("stem") or record.get("target", "?"), x=float(x), y=float(y),
+        found.append(PlacedObject(name=record.stem or record.target, x=float(x), y=float(y),
                                   yaw=float(placement["yaw"]), width=max(width, 1e-3), depth=max(depth, 1e-3),
                                   on_floor=bool(placement.get("on_floor"))))
     return found

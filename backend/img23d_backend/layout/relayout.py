@@ -9,13 +9,12 @@ folder may come from anywhere: paths in its manifest are followed only inside it
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError, dumps
-from img23d_protocol.layout import LayoutSettings, resolve_fov, solve, targets_from_records
+from img23d_protocol import ErrorCode, ProtocolError, dumps, read_manifest
+from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, resolve_fov, solve, targets_from_records
 
 from ..runs.folders import atomic_write
 from .scene import mesh_extents
@@ -38,23 +37,21 @@ def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov
     import trimesh
 
     root = Path(run_dir).expanduser().resolve()
-    manifest = _manifest(root)
-    size = (manifest.get("image") or {}).get("original_size")
-    if not size or manifest.get("kind") not in ("generate", "regenerate"):
+    manifest = read_manifest(root)  # one sentence for a missing, damaged or newer manifest
+    size = manifest.original_size
+    if not size or manifest.kind not in ("generate", "regenerate"):
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} is not a Generate run with a picture: nothing to lay out")
-    used = (manifest.get("scene") or {}).get("layout") or {}
-    options = manifest.get("options") or {}
-    estimate = ((manifest.get("scene") or {}).get("depth") or {}).get("fov_estimate")
-    wanted_fov = float(fov_degrees if fov_degrees is not None else options.get("fov_degrees", used.get("fov_degrees", 55.0)))
-    use_estimate = bool(options.get("estimate_fov", True) if estimate_fov is None else estimate_fov)
-    settings = LayoutSettings(fov_degrees=resolve_fov(wanted_fov, estimate, use_estimate),
+    used = manifest.layout_used
+    wanted_fov = fov_degrees if fov_degrees is not None else manifest.option("fov_degrees", _recorded_fov(used))
+    use_estimate = manifest.option("estimate_fov", True) if estimate_fov is None else bool(estimate_fov)
+    settings = LayoutSettings(fov_degrees=resolve_fov(float(wanted_fov), manifest.fov_estimate, use_estimate),
                               ground=bool(used.get("ground", True) if ground is None else ground))
-    records = [r for r in manifest.get("records", []) if isinstance(r, dict)]
-    scene_layout = solve(tuple(size), targets_from_records(records), settings)
+    records = manifest.records
+    scene_layout = solve(size, targets_from_records(records), settings)
     placements: dict[str, dict[str, Any]] = {}
     for record in records:
-        stem, mesh = record.get("stem"), record.get("mesh")
-        if record.get("status") != "done" or not isinstance(mesh, str) or stem not in scene_layout.anchors:
+        stem, mesh = record.stem, record.mesh
+        if record.status != "done" or not mesh or stem not in scene_layout.anchors:
             continue
         path = (root / mesh).resolve()
         if root not in path.parents or not path.is_file():
@@ -68,13 +65,7 @@ def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov
     return RelayoutResult(root, camera, placements, asdict(settings), written)
 
 
-def _manifest(root: Path) -> dict[str, Any]:
-    path = root / "manifest.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("records"), list):
-            raise ValueError("no list of records")
-    except (OSError, ValueError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} is not a run folder img23d can read: its manifest.json "
-                                                   "is missing or damaged", str(exc)) from exc
-    return data
+def _recorded_fov(used: dict[str, Any]) -> float:
+    """The field of view the job laid its objects out for, or the default one."""
+    value = used.get("fov_degrees")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else DEFAULT_FOV_DEGREES

@@ -58,7 +58,7 @@ def measure(run: StepContext, image: LoadedImage, live: list[TargetRecord], rect
         settings = LayoutSettings(fov_degrees=resolve_fov(options.fov_degrees, record["fov_estimate"],
                                                           options.estimate_fov),
                                   ground=options.ground)
-        layout = solve(image.original_size, targets_from_records(asdict(t) for t in live), settings)
+        layout = solve(image.original_size, targets_from_records(live), settings)
         folder.manifest.scene = {"depth": record, "layout": asdict(settings), "camera": layout.camera.to_dict()}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.LAYOUT, path=str(folder.path("manifest.json"))))
     return layout
@@ -77,7 +77,7 @@ def write_layout_picture(folder: RunFolder) -> None:
     """``layout.png`` in the run folder: the top view of the placed objects and the camera
     (``layout_picture``), when the run placed any."""
     camera = folder.manifest.scene.get("camera")
-    objects = placed_objects(asdict(record) for record in folder.manifest.records)
+    objects = placed_objects(folder.manifest.records)
     if isinstance(camera, dict) and objects:
         folder.write_image(LAYOUT_PICTURE, draw_layout(camera, objects))
 

@@ -76,6 +76,8 @@ def _convert(source: Path, target: Path) -> None:
     import numpy as np
     import trimesh
 
+    from .mesh_file import write_arrays  # with NumPy: the CLI imports this module with the standard library alone
+
     readable, suffix = source, source.suffix.lower()
     # Relative URIs (a buffer or image beside the file) resolve from the file's own folder, also for
     # the checked copy; an OBJ's or PLY's texture file is checked from its header before it is read.
@@ -134,7 +136,7 @@ def _convert(source: Path, target: Path) -> None:
             linear = srgb_to_linear(colours[:, :3].astype(np.float64) / 255.0)
             colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
         arrays["vertex_colors"] = colours
-    np.savez(target, **arrays)
+    write_arrays(target, arrays)
 
 
 def triangle_materials(parts: list[Any]) -> dict[str, Any]:
@@ -167,10 +169,12 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     import trimesh
     from PIL import Image
 
-    with np.load(mesh_file, allow_pickle=False) as data:
-        positions, triangles = np.asarray(data["positions"]), np.asarray(data["triangles"], dtype=np.int64)
-        loops = np.asarray(data["triangle_loops"], dtype=np.int64)
-        loop_uvs = np.asarray(data["loop_uvs"]) if "loop_uvs" in data.files else None
+    from .mesh_file import read_arrays  # with NumPy, as above
+
+    arrays = read_arrays(mesh_file)
+    positions, triangles = arrays["positions"], arrays["triangles"].astype(np.int64)
+    loops = arrays["triangle_loops"].astype(np.int64)
+    loop_uvs = arrays.get("loop_uvs")
     if uvs is not None:
         loop_uvs = np.load(uvs, allow_pickle=False)
     if loop_uvs is None:

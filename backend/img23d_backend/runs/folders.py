@@ -18,18 +18,19 @@ only ``<runs dir>/*/manifest.json``, never reaches them (an upload is two levels
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, ProtocolError, dumps
+# Manifest and TargetRecord are the protocol's (run_manifest, run_record): the jobs take them from here,
+# the module that writes run folders; every reader takes them from the protocol.
+from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
+                             TargetRecord, dumps, manifest_text, read_manifest_data, unknown_keys)
 
 from ..env import failpoints
 from .disk_errors import disk_error, short_write_cause
@@ -37,7 +38,6 @@ from .stems import safe_stem
 
 log = logging.getLogger(__name__)
 
-MANIFEST_FORMAT = 1
 TMP_PREFIX = RUN_TEMP_PREFIX
 RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
 RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
@@ -45,84 +45,6 @@ RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field fill
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _FILE_MODE = 0o666 & ~_UMASK
-
-
-@dataclass
-class TargetRecord:
-    """What became of one target instance; ``status`` is pending, done or failed."""
-
-    target: str
-    instance: int = 1
-    stem: str = ""
-    status: str = "pending"
-    box: list[float] | None = None
-    score: float | None = None
-    artist_box: bool = False            # its box came from the artist (the request's boxes), not grounding
-    seed: int | None = None
-    variation: int = 0                  # which candidate of its target (1..N) in a job with variations
-    candidate_of: str | None = None     # its target's first candidate's stem: whose cut-out and place it shares
-    crop: str | None = None
-    matte: str | None = None
-    mesh: str | None = None
-    faces: int | None = None
-    vertices: int | None = None
-    cleanup: dict[str, Any] | None = None     # what clean-up did to its mesh (stages/cleanup.CleanStats)
-    textured: bool = False
-    error: dict[str, str] | None = None
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage spent on this target alone
-    depth: dict[str, Any] | None = None       # its depth statistic (stages/depth.DepthStat), once measured
-    placement: dict[str, Any] | None = None   # where its mesh stands (layout.Placement), once written
-    # Its finish when the job asked for a topology (jobs/finishing.py): topology, target, method, faces in and
-    # out, quads, fallback, bake size, seconds; ``mesh`` is then the low mesh, ``high/<stem>.glb`` the high.
-    finish: dict[str, Any] | None = None
-    # What completion did (img23d_protocol.Completion's fields): completed, why, completed/<stem>.png or why not.
-    completion: dict[str, Any] | None = None
-    # Its views (views/given.py): side -> cut-out (views_in/<name-stem>/<side>.png); those not used, side -> why;
-    # what each photo did to its texture (jobs/photo_colour.py): side -> used, residual, coverage, or why not.
-    views: dict[str, str] | None = None
-    views_left_out: dict[str, str] | None = None
-    projection: dict[str, Any] | None = None
-    splats: str | None = None  # <stem>.splat.ply, with options.splats (jobs/splat_files.py)
-
-
-@dataclass
-class Manifest:
-    job_id: str
-    kind: str                                   # "generate" or "detect"
-    backend_version: str
-    format: int = MANIFEST_FORMAT
-    status: str = "running"                     # running, finished, failed, cancelled, interrupted
-    pid: int = field(default_factory=os.getpid)  # the backend that ran it: tells a crash from a live job
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    finished: str | None = None
-    image: dict[str, Any] = field(default_factory=dict)
-    targets: list[str] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
-    device: str = ""
-    models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    memory_peaks: dict[str, int] = field(default_factory=dict)
-    model_counters: dict[str, Any] = field(default_factory=dict)
-    # Page-locked RAM that offloaded models held during the job: {"peak": bytes, "end": bytes}.
-    pinned_host_bytes: dict[str, int] = field(default_factory=dict)
-    records: list[TargetRecord] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
-    # What the job noticed and went on with ({"stage", "code", "message", ...}): a grounding answer
-    # cut off by its token budget, a model that started repeating itself.
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-    scene: dict[str, Any] = field(default_factory=dict)  # the depth map, layout settings and camera
-    # One sentence each when the job went on without a stage's model (stages/skips.py): why the
-    # meshes are untextured, why the objects are placed by their boxes.
-    texture_skipped: str | None = None
-    depth_skipped: str | None = None
-    materials_skipped: str | None = None        # why the painted objects have no material maps
-    source_run: str | None = None               # a regeneration's Generate run (jobs/regenerate.py)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
-        data = dict(data)
-        data["records"] = [TargetRecord(**r) for r in data.get("records", [])]
-        return cls(**data)
 
 
 class RunFolder:
@@ -231,7 +153,7 @@ class RunFolder:
     # -- the reserve: room for the final manifest when the disk is full -----------------------------
 
     def _manifest_text(self) -> str:
-        return dumps(asdict(self.manifest), indent=2) + "\n"
+        return manifest_text(self.manifest)
 
     def _reserve(self, size: int, required: bool = False) -> None:
         """Make sure the reserve file holds at least ``size`` bytes of allocated blocks.
@@ -356,11 +278,9 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
         return marked
     for manifest_path in runs_dir.glob("*/manifest.json"):
         try:
-            data = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_manifest_data(manifest_path)
+        except ProtocolError:
             continue  # unreadable manifests are left exactly as they are
-        if not isinstance(data, dict):
-            continue
         running = data.get("status") == "running"
         pid = data.get("pid")
         if running and isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)):
@@ -369,10 +289,12 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
         remove_leftovers(manifest_path.parent, keep_reserve=running)
         if not running:
             continue
+        if unknown_keys(data):
+            continue  # a newer img23d's manifest: rewritten here, what it added would be lost
         try:
             run = RunFolder(manifest_path.parent, Manifest.from_dict(data))
-        except TypeError:
-            continue  # a manifest from another format version: not ours to rewrite
+        except ProtocolError:
+            continue  # a newer format, or one this img23d cannot read: not ours to rewrite
         run.manifest.errors.append({"code": "backend_unavailable", "message": INTERRUPTED_MESSAGE})
         try:
             run.finish("interrupted")

@@ -10,14 +10,13 @@ the leftovers of writes cut short (``.tmp-*``) and the manifest's reserve.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from img23d_protocol import (MAX_RUN_FILES, MAX_RUNS_LISTED, ErrorCode, ProtocolError, RunFile, RunListing, RunSummary,
-                             is_bookkeeping)
+                             is_bookkeeping, read_manifest)
 
 from .transfers import UPLOADS_DIR
 
@@ -67,18 +66,12 @@ def run_files(runs_dir: Path, run: str) -> RunListing:
 
 def _summary(folder: Path) -> RunSummary | None:
     try:
-        data: Any = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # not a run, or one whose manifest cannot be read: nothing to import from it
-    if not isinstance(data, dict):
-        return None
-    image = data.get("image") if isinstance(data.get("image"), dict) else {}
-    records = data.get("records") if isinstance(data.get("records"), list) else []
-    targets = [t for t in data.get("targets", []) if isinstance(t, str)] if isinstance(data.get("targets"), list) else []
-    done = sum(1 for r in records if isinstance(r, dict) and r.get("status") == "done" and r.get("mesh"))
-    return RunSummary(path=str(folder), name=folder.name, kind=_short(data.get("kind")),
-                      status=_short(data.get("status")), image=_short(Path(str(image.get("source", ""))).name),
-                      created=_short(data.get("created")), targets=tuple(t[:200] for t in targets[:64]), done=done)
+        manifest = read_manifest(folder)
+    except ProtocolError:
+        return None  # not a run, or one whose manifest this img23d cannot read: nothing to import from it
+    return RunSummary(path=str(folder), name=folder.name, kind=_short(manifest.kind), status=_short(manifest.status),
+                      image=_short(Path(manifest.image_source).name), created=_short(manifest.created),
+                      targets=tuple(t[:200] for t in manifest.targets[:64]), done=len(manifest.done))
 
 
 def _short(value: Any) -> str:

@@ -143,7 +143,7 @@ def prepare_views(run: StepContext, given: Mapping[str, NameViews],
                 continue
             record.views = {side: run.run_folder.relative(path) for side, path in kept.items()} or None
             record.views_left_out = left_out or None
-            front = run.run_folder.path((record.completion or {}).get("cutout") or record.matte or "")
+            front = run.run_folder.path((record.completion.cutout if record.completion else None) or record.matte or "")
             found[record.stem] = ObjectViews(front=front, sides=dict(kept), left_out=dict(left_out))
     return found
 

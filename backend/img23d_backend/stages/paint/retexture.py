@@ -1,10 +1,10 @@
 """Re-texturing an artist's mesh: its topology and UVs stay; only a texture (and, for a mesh
 without UVs, a new UV map) comes back.
 
-The mesh arrives as a ``.npz`` the add-on writes (no pickles): ``positions`` (V,3) in object
-space, ``triangles`` (T,3) vertex indices of Blender's loop triangles, ``triangle_loops`` (T,3)
-the loop (face corner) of each triangle corner, and optionally ``loop_uvs`` (L,2), the active
-UV map. UVs belong to loops, so a mesh is painted as one vertex per distinct (vertex, UV)
+The mesh arrives as the add-on's mesh file (``img23d_protocol.mesh_file``, its one reader and
+writer): ``positions`` (V,3) in object space, ``triangles`` (T,3) vertex indices of Blender's loop
+triangles, ``triangle_loops`` (T,3) the loop (face corner) of each triangle corner, and optionally
+``loop_uvs`` (L,2), the active UV map. UVs belong to loops, so a mesh is painted as one vertex per distinct (vertex, UV)
 pair, exactly as a glTF export would split it, and the artist's vertices are never touched.
 
 Meshes above the face budget are painted through a proxy: a decimated copy is painted, then
@@ -15,7 +15,6 @@ the value of the nearest point on the proxy's surface, the same point for every 
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,15 +23,14 @@ import numpy as np
 from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol.mesh_file import MAX_FACES
 
 from ...env.job_control import CancelToken
 from ...readers.mesh_bounds import check_mesh_bounds
+from ...readers.mesh_file import read_arrays
 from ..mesh.cleanup import Finish, clean_mesh
 from .unwrap import Unwrapper
 
-MAX_FACES = 5_000_000
-# No array in a mesh file may hold more values than this (loop UVs: two per corner of MAX_FACES).
-MAX_VALUES = 6 * MAX_FACES
 
 
 @dataclass
@@ -42,6 +40,10 @@ class ArtistMesh:
     triangle_loops: np.ndarray   # (T, 3) loop indices
     loop_uvs: np.ndarray | None  # (L, 2) or None when the mesh has no UV map
     loop_count: int
+    # What a retopology bakes (the mesh file's images, rows from the top, and its colours): uint8.
+    base_color: np.ndarray | None = None           # (H, W, 3 or 4)
+    metallic_roughness: np.ndarray | None = None   # (H, W, 3 or 4)
+    vertex_colors: np.ndarray | None = None        # (V, 3 or 4)
 
     @property
     def face_count(self) -> int:
@@ -49,28 +51,16 @@ class ArtistMesh:
 
 
 def load_artist_mesh(path: Path, limits: dict[str, int] | None = None) -> ArtistMesh:
-    """Read and check the add-on's mesh file; every defect is a ``bad_request`` naming it.
-    ``limits``: larger sizes for arrays other than the mesh's own (``check_array_sizes``)."""
-    check_array_sizes(path, limits)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: np.asarray(data[name]) for name in data.files}
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
-    for name in ("positions", "triangles", "triangle_loops"):
-        if name not in arrays:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file has no {name!r}")
-    for name in ("triangles", "triangle_loops"):
-        if arrays[name].dtype.kind not in "iu":  # a float index would be rounded into another vertex
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"mesh {name} must be whole numbers, not {arrays[name].dtype}")
+    """Read and check the add-on's mesh file (``img23d_protocol.mesh_file``: its arrays' types and shapes;
+    here, what their values mean); every defect is a ``bad_request`` naming it. ``limits``: larger sizes
+    for arrays other than the mesh's own (a retopology's images)."""
+    arrays = read_arrays(path, limits)
     positions = arrays["positions"].astype(np.float64)
     triangles = arrays["triangles"].astype(np.int64)
     loops = arrays["triangle_loops"].astype(np.int64)
     uvs = arrays.get("loop_uvs")
-    if positions.ndim != 2 or positions.shape[1] != 3 or not np.isfinite(positions).all():
+    if not np.isfinite(positions).all():
         raise ProtocolError(ErrorCode.BAD_REQUEST, "mesh positions must be finite (V, 3) numbers")
-    if triangles.ndim != 2 or triangles.shape[1] != 3 or triangles.shape != loops.shape:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "mesh triangles and their loops must both be (T, 3)")
     if len(triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh has no faces")
     if len(triangles) > MAX_FACES:
@@ -87,30 +77,11 @@ def load_artist_mesh(path: Path, limits: dict[str, int] | None = None) -> Artist
                                                    f"only {loops.size} triangle corners (a damaged mesh file)")
     if uvs is not None:
         uvs = uvs.astype(np.float64)
-        if uvs.ndim != 2 or uvs.shape[1] != 2 or len(uvs) < loop_count or not np.isfinite(uvs).all():
+        if len(uvs) < loop_count or not np.isfinite(uvs).all():
             raise ProtocolError(ErrorCode.BAD_REQUEST, "loop UVs must be finite (L, 2) numbers, one per loop")
         loop_count = len(uvs)
-    return ArtistMesh(positions, triangles, loops, uvs, loop_count)
-
-
-def check_array_sizes(path: Path, limits: dict[str, int] | None = None) -> None:
-    """Refuse an array too big to hold from its header, before it is read (or decompressed):
-    more than ``MAX_VALUES`` values, or for an array ``limits`` names, more than its own limit."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)
-                    shape, _, _ = read_header(member)
-                values = int(np.prod(shape, dtype=np.float64))
-                name = info.filename.removesuffix(".npy")
-                if values > (limits or {}).get(name, MAX_VALUES):
-                    raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file's {name!r} holds {values:,} values; "
-                                                               f"at most {(limits or {}).get(name, MAX_VALUES):,}")
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {path.name} cannot be read", str(exc)) from exc
+    return ArtistMesh(positions, triangles, loops, uvs, loop_count, base_color=arrays.get("base_color"),
+                      metallic_roughness=arrays.get("metallic_roughness"), vertex_colors=arrays.get("vertex_colors"))
 
 
 def unwrap(mesh: ArtistMesh, cancel: CancelToken | None = None) -> np.ndarray:

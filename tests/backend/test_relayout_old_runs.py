@@ -1,0 +1,81 @@
+"""Run folders from other versions of img23d, as the backend's readers meet them: one from the first
+release still lays out again (by its boxes: it kept no depth), and one from a newer img23d is refused
+in one sentence by Re-layout (the command line), Regenerate and the recovery pass leaves it untouched.
+
+The manifests are tests/wire/manifests/ (their docstring says where each shape comes from).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trimesh
+
+from img23d_backend.jobs.regenerate import SourceRun
+from img23d_backend.layout.relayout import relayout
+from img23d_backend.runs.folders import recover_interrupted
+from img23d_protocol import ErrorCode, ProtocolError
+
+MANIFESTS = Path(__file__).parents[1] / "wire" / "manifests"
+CLI_TIMEOUT = 120
+
+
+def _run_folder(tmp_path: Path, manifest: str, **changes: object) -> Path:
+    """A run folder holding ``manifest`` (changed by ``changes``) and a small mesh for each done object."""
+    data = json.loads((MANIFESTS / manifest).read_text(encoding="utf-8"))
+    data.update(changes)
+    run = tmp_path / "runs" / "20261122-100411-house_scene"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    for record in data["records"]:
+        if record.get("mesh"):
+            trimesh.creation.box(extents=(1.0, 0.5, 2.0)).export(run / record["mesh"])
+    return run
+
+
+def test_a_first_release_run_lays_out_again_by_its_boxes(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path, "first-release-bc1fe14.json")
+    before = (run / "manifest.json").read_bytes()
+    result = relayout(run, fov_degrees=40.0)
+    assert set(result.placements) == {"house", "chimney"} and result.camera["fov_degrees"] == 40.0
+    assert (run / "manifest.json").read_bytes() == before  # the run's own record is never rewritten
+
+
+def test_a_first_release_run_can_be_regenerated_from(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path, "first-release-bc1fe14.json")
+    (run / "mattes").mkdir()
+    (run / "mattes" / "house.png").write_bytes(b"")  # a cut-out is there: the record names it
+    source = SourceRun.open(str(run))
+    assert source.record("house").matte == "mattes/house.png" and source.manifest.scene == {}
+
+
+def test_a_newer_img23d_run_is_refused_in_one_sentence_on_the_command_line(tmp_path: Path,
+                                                                         backend_env: dict[str, str]) -> None:
+    run = _run_folder(tmp_path, "main-f49deb6-generate.json", format=2, backend_version="9.0.0")
+    out = subprocess.run([sys.executable, "-m", "img23d_backend", "relayout", str(run)], env=backend_env,
+                         capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert (f"{run}: this run was written by img23d 9.0.0 in run format 2, which this img23d (run format 1) "
+            "cannot read: update the add-on and the backend to open it") in out.stderr
+    assert not (run / "relayout.json").exists()
+
+
+def test_a_newer_img23d_run_cannot_be_regenerated_from(tmp_path: Path) -> None:
+    run = _run_folder(tmp_path, "main-f49deb6-generate.json", format=2)
+    with pytest.raises(ProtocolError) as caught:
+        SourceRun.open(str(run))
+    assert caught.value.code is ErrorCode.VERSION_MISMATCH and "run format 2" in caught.value.message
+
+
+@pytest.mark.parametrize("changes", [{"format": 2}, {"hologram": {"x": 1}}], ids=["newer format", "newer keys"])
+def test_the_recovery_pass_leaves_a_newer_img23d_run_as_it_is(tmp_path: Path, changes: dict[str, object]) -> None:
+    run = _run_folder(tmp_path, "main-f49deb6-generate.json", status="running", pid=2 ** 22 + os.getpid(),
+                      **changes)
+    before = (run / "manifest.json").read_bytes()
+    assert recover_interrupted(run.parent) == []
+    assert (run / "manifest.json").read_bytes() == before

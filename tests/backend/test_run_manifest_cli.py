@@ -1,0 +1,43 @@
+"""The manifest the command line writes through the protocol's run record types is, key for key and in
+the same order, the one main wrote before them (tests/wire/manifests/main-f49deb6-generate.json, from the
+same command at commit f49deb6), and reads back through the typed reader byte for byte."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from img23d_protocol import manifest_text, read_manifest
+from testdata import HOUSE
+
+BEFORE = Path(__file__).parents[1] / "wire" / "manifests" / "main-f49deb6-generate.json"
+RUN_TIMEOUT = 300
+# The command that wrote BEFORE (its tiny shape settings, and a finish so each record has one).
+ARGS = ("generate", str(HOUSE), "--targets", "house, chimney", "--models", "tiny", "--device", "cpu",
+        "--steps", "3", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture",
+        "--topology", "triangles", "--faces", "200", "--bake-size", "128")
+
+
+def _shape(value: Any) -> Any:
+    """The keys of ``value`` in order, all the way down (lists by their first item): what a reader relies on."""
+    if isinstance(value, dict):
+        return [(key, _shape(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [_shape(value[0])] if value and isinstance(value[0], (dict, list)) else []
+    return None
+
+
+def test_the_command_lines_manifest_has_mains_keys_and_reads_back_byte_for_byte(backend_env: dict[str, str],
+                                                                               tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "img23d_backend", *ARGS, "--out", str(tmp_path)], env=backend_env,
+                         capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert out.returncode == 0, out.stderr
+    [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    written = (run / "manifest.json").read_text(encoding="utf-8")
+    now, before = json.loads(written), json.loads(BEFORE.read_text(encoding="utf-8"))
+    assert _shape(now) == _shape(before)
+    assert [r["finish"]["method"] for r in now["records"]] == [r["finish"]["method"] for r in before["records"]]
+    assert manifest_text(read_manifest(run)) == written
