@@ -42,4 +42,6 @@ PROTOCOL_MINOR = 20  # 1: models, download, delete (the model manager); 2: retex
 # 19: views (views.py): a generate request's pictures of a name from its left, back and right, a retexture
 #     request's of its mesh
 # 20: splats (splats.py): the splats option, each target's splats and the "splats" artifact; the image
-#     editors' rows (editors.py), which the add-on and the client list; BiRefNet_HR's licence row
+#     editors' rows (editors.py), which the add-on and the client list; BiRefNet_HR's licence row;
+#     the run record's types (run_manifest.py, run_record.py: a manifest's format checked on read; the
+#     finish's materials) and the artist's mesh file (mesh_file.py: material_names, triangle_materials)
