@@ -19,7 +19,7 @@ from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
 FINISH = {"topology": "quads", "target": 5000, "method": "instant-meshes", "faces_in": 20000, "faces_out": 4990,
           "quads": 4990, "fallback": "quads fell back", "bake_size": 1024, "coloured": True,
           "metallic_roughness": False, "texels_by_nearest": 12, "texels": 600000, "high_mesh": "high/house.glb",
-          "seconds": 2.5}
+          "materials": ["body", "handle"], "seconds": 2.5}
 TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "box": [1.0, 2.0, 30.5, 40.0],
           "score": 0.9, "artist_box": False, "seed": 7, "variation": 0, "candidate_of": None,
           "crop": "crops/house.png", "matte": "mattes/house.png", "mesh": "house.glb", "faces": 1200,
