@@ -125,9 +125,9 @@ def test_the_engines_loaders_are_the_familys(family: str, tiny_root: Path) -> No
 def test_the_paint_weights_the_preflight_counts_are_the_familys(tiny_root: Path) -> None:
     clean = tiny_model_set(tiny_root, family="clean").paint
     hunyuan = tiny_model_set(tiny_root, family="hunyuan3d").paint
-    assert FAMILIES["clean"].paint_weights(clean, torch.device("cpu")) == 2 * clean.size_bytes  # float32 on a CPU
-    assert FAMILIES["clean"].paint_weights(clean, torch.device("meta")) == clean.size_bytes
-    assert FAMILIES["hunyuan3d"].paint_weights(hunyuan, torch.device("cpu")) is None  # measured in the preflight
+    assert FAMILIES["clean"].paint_model(clean, torch.device("cpu")).weights == 2 * clean.size_bytes  # float32 on a CPU
+    assert FAMILIES["clean"].paint_model(clean, torch.device("meta")).weights == clean.size_bytes
+    assert FAMILIES["hunyuan3d"].paint_model(hunyuan, torch.device("cpu")) is None  # measured in the preflight
 
 
 def test_each_familys_paint_step_is_its_own() -> None:

@@ -25,6 +25,7 @@ from testdata import FAST_OPTIONS, SUBJECT
 import img23d_backend.families.hunyuan3d.raster as tencent_raster
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.families.step1x import texture_folders
+from img23d_backend.families.table import FAMILIES
 from img23d_backend.models import preflight
 from img23d_backend.catalog import model_set, tiny_model_set
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
@@ -175,24 +176,24 @@ def test_a_paint_model_that_cannot_load_keeps_the_untextured_mesh_and_says_so_on
 def test_a_machine_too_small_for_the_clean_paint_model_is_told_before_the_job_starts() -> None:
     # The real model's parts (8.74 GB in float16, twice that in a CPU's float32) beside 12 GB in all.
     small = preflight.Room(host=12 * 10**9)
-    weights = 2 * CLEAN_PAINT.size_bytes
-    assert CLEAN_PAINT.size_bytes == texture_folders.CLEAN_PAINT_BYTES == int(8.74e9)
+    weights = FAMILIES[CLEAN].paint_model(CLEAN_PAINT, "cpu")
+    assert weights.weights == 2 * CLEAN_PAINT.size_bytes and CLEAN_PAINT.size_bytes == texture_folders.CLEAN_PAINT_BYTES == int(8.74e9)
     with pytest.raises(ProtocolError) as refused:
         preflight.check_job(JobOptions(texture=True, texture_size=1024), "cpu", room=small, shape=False,
-                            clean_paint=weights)
+                            own_paint=weights)
     error = refused.value
     assert error.code is ErrorCode.OUT_OF_MEMORY
     assert error.message.startswith("texturing with the Step1X-3D texture model needs about 2")
     assert "its weights 17.5 GB" in error.message and "12.0 GB in all: turn texture off" in error.message
     assert error.message.count(".") <= 4  # one sentence (the decimals are its only other dots)
     # Without texture, or with the room it needs, nothing is refused.
-    preflight.check_job(JobOptions(texture=False), "cpu", room=small, shape=False, clean_paint=weights)
+    preflight.check_job(JobOptions(texture=False), "cpu", room=small, shape=False, own_paint=weights)
     preflight.check_job(JobOptions(texture=True, texture_size=1024), "cpu", room=preflight.Room(host=64 * 10**9),
-                        shape=False, clean_paint=weights)
+                        shape=False, own_paint=weights)
 
 
 def test_the_engine_counts_the_clean_paint_weights_in_the_dtype_they_run_in(tmp_path: Path) -> None:
     clean = Engine(EngineSettings(models=model_set("default", family=CLEAN), runs_dir=tmp_path, device="cpu"))
-    assert clean.can_paint and clean.clean_paint_weights == 2 * texture_folders.CLEAN_PAINT_BYTES  # float32 on a CPU
+    assert clean.can_paint and clean.own_paint.weights == 2 * texture_folders.CLEAN_PAINT_BYTES  # float32 on a CPU
     hunyuan = Engine(EngineSettings(models=model_set("default"), runs_dir=tmp_path, device="cpu"))
-    assert hunyuan.clean_paint_weights is None
+    assert hunyuan.own_paint is None

@@ -27,7 +27,7 @@ from PIL import Image
 from ..env.job_control import CancelToken, ProgressFn
 from ..models.dtypes import Precision
 from ..models.manager import Loader
-from ..models.preflight import ShapeMemory
+from ..models.preflight import PaintModel, ShapeMemory
 from ..models.specs import ModelSpec
 from ..runs.folders import TargetRecord
 from ..stages.mesh.shapes import ShapeSettings
@@ -121,9 +121,9 @@ class Family:
     loaders: Mapping[str, LoaderFactory]      # role ("shape", "paint", "delight") -> its model's loader
     sample_shapes: ShapeSampler
     paint_target: PaintStep
-    # The paint model's weights in the dtype it runs in on a device, for the job's preflight; None
-    # where the preflight's own figures cover them (Hunyuan3D-Paint's, measured).
-    paint_weights: Callable[[ModelSpec, Any], int | None]
+    # The paint model's memory on a device (its weights in the dtype it runs in, its sampling), for the
+    # job's preflight; None where the preflight's own figures cover it (Hunyuan3D-Paint's, measured).
+    paint_model: Callable[[ModelSpec, Any], PaintModel | None]
     # Its rasterizer and hole filling, for baking a painted proxy into an artist's own UVs (Re-texture).
     uv_bake: UVBake
     # Its models' rows and figures (its light ``specs`` module's, which ``table.facts_of`` also finds).

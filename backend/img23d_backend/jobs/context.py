@@ -150,14 +150,14 @@ class EngineContext:
         return role_devices.beside_ram(preflight.total_room(self.device), held)
 
     @property
-    def clean_paint_weights(self) -> int | None:
-        """The paint model's weights in the dtype it runs in, for the job's preflight, where its
-        family counts them (the licence-clean family's: float32 on a CPU, twice its float16 size);
-        None where the preflight's own figures cover them, or the set cannot paint."""
+    def own_paint(self) -> preflight.PaintModel | None:
+        """The paint model's memory for the job's preflight, where its family counts it (the
+        licence-clean family's: its weights float32 on a CPU, twice its float16 size, and its
+        sampling); None where the preflight's own figures cover it, or the set cannot paint."""
         if not self.can_paint:
             return None
         spec = self.manager.spec("paint")
-        return family_of(spec).paint_weights(spec, self.device)
+        return family_of(spec).paint_model(spec, self.device)
 
     @property
     def shape_precision(self) -> dtypes.Precision | None:

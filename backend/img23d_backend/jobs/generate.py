@@ -54,7 +54,7 @@ class GenerateRun(PaintingRun):
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
-                            clean_paint=engine.clean_paint_weights, room=engine.total_room())
+                            own_paint=engine.own_paint, room=engine.total_room())
         # Its names with views: one at a time, by 2mv (a Regenerate request has no views of its own).
         if getattr(request, "views", None) and VIEWS_ROLE in engine.manager.roles:
             preflight.check_job(replace(request.options, texture=False), engine.device,

@@ -58,7 +58,7 @@ class RetextureRun(PaintingRun):
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         # Re-texturing only paints.
-        preflight.check_job(request.options, engine.device, shape=False, clean_paint=engine.clean_paint_weights,
+        preflight.check_job(request.options, engine.device, shape=False, own_paint=engine.own_paint,
                             room=engine.total_room())
 
     @classmethod

@@ -87,12 +87,6 @@ PAINT_BYTES_PER_RENDER_PIXEL = 40
 # The multiview UNet's activations at its view size (512 px, six views, fp16): an estimate.
 PAINT_DIFFUSION_BYTES = 2048 * MIB
 
-# The clean paint model's sampling activations (its weights: texture_folders.CLEAN_PAINT_PARTS):
-# twelve 96x96 latents (six views, guidance) through SDXL's UNet, the multiview and reference
-# attention's extra projections, the reference pass's kept states (one per self-attention layer,
-# shared by the views). An estimate from the architecture, not measured: no GPU.
-CLEAN_PAINT_DIFFUSION_BYTES = 4096 * MIB
-
 OCTREE_STEPS = (64, 96, 128, 160, 192, 256, 320, 384, 448, 512, 640, 768, 896, 1024)
 TEXTURE_STEPS = (256, 512, 1024, 2048, 4096, 8192)
 
@@ -193,20 +187,32 @@ def paint_need(texture_size: int, render_size: int, views: int = 6, on_gpu: bool
                                                                                  + PAINT_DIFFUSION_BYTES)
 
 
-def clean_paint_need(weights: int, texture_size: int, render_size: int, on_gpu: bool = False) -> Need:
-    """The clean paint stage: its model's ``weights`` (in the dtype it runs in), its sampling and the
-    bake's views and texture (the bake is measured as Hunyuan's, the same sizes)."""
+@dataclass(frozen=True)
+class PaintModel:
+    """A paint model whose memory a family counts itself (where the preflight's own paint figures,
+    measured with Hunyuan3D-Paint loaded, do not cover it): its name in a sentence, its weights in the
+    dtype it runs in on the job's device, and its sampling's activations."""
+
+    label: str
+    weights: int
+    sampling: int
+
+
+def own_paint_need(model: PaintModel, texture_size: int, render_size: int, on_gpu: bool = False) -> Need:
+    """Such a paint stage: the model's weights, its sampling and the bake's views and texture (the
+    bake is measured as Hunyuan's, the same sizes)."""
     pixels = PAINT_BYTES_PER_TEXEL * texture_size ** 2 + PAINT_BYTES_PER_RENDER_PIXEL * 6 * render_size ** 2
     if not on_gpu:
-        return Need(host=weights + pixels + CLEAN_PAINT_DIFFUSION_BYTES)
-    return Need(host=pixels, device=weights + pixels + CLEAN_PAINT_DIFFUSION_BYTES)
+        return Need(host=model.weights + pixels + model.sampling)
+    return Need(host=pixels, device=model.weights + pixels + model.sampling)
 
 
-def check_clean_paint(options: JobOptions, device: Any, weights: int, room: Room | None = None) -> None:
-    """Before a clean-family job that paints starts: ``out_of_memory`` in one sentence when the
-    Step1X-3D texture model and one object's views cannot fit in what the machine holds at all."""
+def check_own_paint(options: JobOptions, device: Any, model: PaintModel, room: Room | None = None) -> None:
+    """Before a job that paints with ``model`` starts: ``out_of_memory`` in one sentence when the
+    model and one object's views cannot fit in what the machine holds at all."""
     room = room or total_room(device)
-    need = clean_paint_need(weights, options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
+    weights = model.weights
+    need = own_paint_need(model, options.texture_size, options.bake_render_size(), on_gpu=_on_gpu(device))
     if room.fits(need):
         return
     short = "GPU memory" if not room.shared and need.device + RESERVE_BYTES > room.device else "memory"
@@ -214,7 +220,7 @@ def check_clean_paint(options: JobOptions, device: Any, weights: int, room: Room
     available = room.host if room.shared or short == "memory" else room.device
     raise ProtocolError(
         ErrorCode.OUT_OF_MEMORY,
-        f"texturing with the Step1X-3D texture model needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short} "
+        f"texturing with {model.label} needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short} "
         f"(its weights {weights / GB:.1f} GB and one object's views), and this machine has "
         f"{available / GB:.1f} GB in all: turn texture off, or use a machine with more memory",
         f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
@@ -250,15 +256,15 @@ def check_paint(options: JobOptions, device: Any, room: Room | None = None) -> N
 
 
 def check_job(options: JobOptions, device: Any, room: Room | None = None, shape: bool = True,
-              guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY, clean_paint: int | None = None,
+              guidance: bool = True, memory: ShapeMemory = DENSE_GRID_MEMORY, own_paint: PaintModel | None = None,
               shape_weights: int = 0) -> None:
     """Before a job starts: refuse settings that one target cannot fit in even on an idle machine
     (``shape``: the job makes shapes; re-texturing only paints; ``guidance`` as in ``shape_batch``;
-    ``clean_paint``: the clean family's paint model's weights in bytes, which must fit beside its views;
+    ``own_paint``: a paint model its family counts (``PaintModel``), which must fit beside its views;
     ``shape_weights``: the shape model's weights in the dtype it runs in, which its grid must fit beside)."""
     room = room or total_room(device)
-    if options.texture and clean_paint is not None:
-        check_clean_paint(options, device, clean_paint, room)
+    if options.texture and own_paint is not None:
+        check_own_paint(options, device, own_paint, room)
     shape_room = _beside(room, shape_weights)
     need = shape_need(options.octree_resolution, 1, guidance, _on_gpu(device), memory)
     if shape and not shape_room.fits(need):

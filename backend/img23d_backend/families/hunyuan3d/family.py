@@ -28,7 +28,7 @@ def _sample_shapes(*args: Any, **kwargs: Any) -> list[Any]:
     return shape.generate_shapes(*args, **kwargs)
 
 
-def _paint_weights(spec: Any, device: Any) -> None:
+def _paint_model(spec: Any, device: Any) -> None:
     return None  # the preflight's paint figures were measured with these models loaded
 
 
@@ -40,6 +40,6 @@ def _replicas() -> FamilyReplicas:
 
 
 FAMILY = Family(name=HUNYUAN3D, loaders={"shape": shape.shape_loader, "delight": delight_loader, "paint": paint_loader},
-                sample_shapes=_sample_shapes, paint_target=paint_target, paint_weights=_paint_weights,
+                sample_shapes=_sample_shapes, paint_target=paint_target, paint_model=_paint_model,
                 uv_bake=UV_BAKE,
                 facts=FACTS, warmup_modules=WARMUP_MODULES, replicas=_replicas)

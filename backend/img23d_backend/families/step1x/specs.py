@@ -102,6 +102,11 @@ def step1x_precision(device: DeviceKind) -> Precision:
 # ``peak_over_loaded``): one guided step of one image (a batch of two, the image encoder included)
 # peaked 746 MiB above the loaded model, so 373 MiB per image; one decoder call of 65,536 points
 # 1,667 MiB. Rounded up.
+# The clean paint model's sampling activations (its weights: texture_folders.CLEAN_PAINT_PARTS):
+# twelve 96x96 latents (six views, guidance) through SDXL's UNet, the multiview and reference
+# attention's extra projections, the reference pass's kept states (one per self-attention layer,
+# shared by the views). An estimate from the architecture, not measured: no GPU.
+PAINT_SAMPLING_BYTES = 4096 * MIB
 STEP1X_DIT_BYTES_PER_IMAGE = 384 * MIB
 STEP1X_DECODER_CALL_BYTES = 1_700 * MIB
 # Step1X-3D (families/step1x/geometry/volume.py): one target's grid at a time, so nothing grows with the batch but the
