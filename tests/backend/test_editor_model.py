@@ -6,8 +6,6 @@ run (its phases and memory: ``test_editor_phases.py``)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
+from damaged_replicas import damage, linked_copy, rewrite
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
@@ -57,15 +56,7 @@ def _manager(spec) -> ModelManager:  # noqa: ANN001 - a ModelSpec
 
 
 def _copy(tiny_root: Path, tmp_path: Path) -> Path:
-    """The replica again, each file a link to the tiny set's (so damaging one never writes through)."""
-    folder = tmp_path / "tiny" / FOLDER
-    shutil.copytree(tiny_root / FOLDER, folder, copy_function=os.symlink)
-    return folder
-
-
-def _rewrite(path: Path, data: bytes) -> None:
-    path.unlink()
-    path.write_bytes(data)
+    return linked_copy(tiny_root, tmp_path, FOLDER)
 
 
 def _steps(manager: ModelManager, requests: list[EditRequest]) -> int:
@@ -184,7 +175,7 @@ def test_a_base_model_takes_the_pipelines_own_defaults(tiny_root: Path, tmp_path
     the pipeline's own (``Flux2KleinPipeline.__call__``'s defaults), not the distilled model's."""
     folder = _copy(tiny_root, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
-    _rewrite(folder / "model_index.json", json.dumps({**index, "is_distilled": False}).encode())
+    rewrite(folder / "model_index.json", json.dumps({**index, "is_distilled": False}).encode())
     model = load_whole(folder, tiny_model_set(tiny_root).editor)
     assert not model.pipeline.config.is_distilled
     assert (model.defaults.steps, model.defaults.guidance) == (50, 4.0)
@@ -209,13 +200,7 @@ def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
 def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
                                                    said: str) -> None:
     folder = _copy(tiny_root, tmp_path)
-    path = folder / file
-    if code is ErrorCode.MODEL_MISSING:
-        path.unlink()
-    elif file.endswith(".safetensors"):
-        _rewrite(path, path.read_bytes()[: path.stat().st_size // 2])
-    else:
-        _rewrite(path, b"{\x00garbage: [\n")
+    damage(folder / file, missing=code is ErrorCode.MODEL_MISSING)
     with pytest.raises(EditorUnavailable) as caught:
         edit_images(_manager(tiny_model_set(tmp_path / "tiny").editor), _crops(), CancelToken())
     error = caught.value

@@ -6,8 +6,6 @@ cannot be loaded or run."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
+from damaged_replicas import damage, linked_copy, rewrite
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
@@ -55,15 +54,7 @@ def _manager(spec) -> ModelManager:  # noqa: ANN001 - a ModelSpec
 
 
 def _copy(tiny_root: Path, tmp_path: Path) -> Path:
-    """The replica again, each file a link to the tiny set's (so damaging one never writes through)."""
-    folder = tmp_path / "tiny" / "marigold-iid-appearance"
-    shutil.copytree(tiny_root / "marigold-iid-appearance", folder, copy_function=os.symlink)
-    return folder
-
-
-def _rewrite(path: Path, data: bytes) -> None:
-    path.unlink()
-    path.write_bytes(data)
+    return linked_copy(tiny_root, tmp_path, "marigold-iid-appearance")
 
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -151,7 +142,7 @@ def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Pa
     [before] = material_maps(_manager(spec), _views()[:1], CancelToken())
     # The same weights, the material stack's channels named the other way round, 2 default steps.
     properties["material"]["sub_target_names"] = ["metallicity", "roughness", None]
-    _rewrite(folder / "model_index.json", json.dumps({**index, "default_denoising_steps": 2}).encode())
+    rewrite(folder / "model_index.json", json.dumps({**index, "default_denoising_steps": 2}).encode())
     manager = _manager(spec)
     calls: list[int] = []
     with manager.use("materials") as model:
@@ -173,9 +164,9 @@ def test_the_scheduler_is_the_one_the_models_own_index_names(tiny_root: Path, tm
     folder = _copy(tiny_root, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
     assert index["scheduler"] == ["diffusers", "DDIMScheduler"]
-    _rewrite(folder / "model_index.json", json.dumps({**index, "scheduler": ["diffusers", "LCMScheduler"]}).encode())
+    rewrite(folder / "model_index.json", json.dumps({**index, "scheduler": ["diffusers", "LCMScheduler"]}).encode())
     config = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
-    _rewrite(folder / "scheduler" / "scheduler_config.json",
+    rewrite(folder / "scheduler" / "scheduler_config.json",
              json.dumps({**config, "_class_name": "LCMScheduler", "num_train_timesteps": 500}).encode())
     manager = _manager(tiny_model_set(tmp_path / "tiny").materials)
     with manager.use("materials") as model:
@@ -188,7 +179,7 @@ def test_the_scheduler_is_the_one_the_models_own_index_names(tiny_root: Path, tm
 def test_a_scheduler_that_diffusers_does_not_have_is_one_sentence(tiny_root: Path, tmp_path: Path) -> None:
     folder = _copy(tiny_root, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
-    _rewrite(folder / "model_index.json", json.dumps({**index, "scheduler": ["diffusers", "os"]}).encode())
+    rewrite(folder / "model_index.json", json.dumps({**index, "scheduler": ["diffusers", "os"]}).encode())
     with pytest.raises(MaterialsUnavailable) as caught:
         material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
     assert "names the scheduler ['diffusers', 'os'], which is not a diffusers scheduler" in caught.value.message
@@ -213,13 +204,7 @@ def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
 def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
                                                    said: str) -> None:
     folder = _copy(tiny_root, tmp_path)
-    path = folder / file
-    if code is ErrorCode.MODEL_MISSING:
-        path.unlink()
-    elif file.endswith(".safetensors"):
-        _rewrite(path, path.read_bytes()[: path.stat().st_size // 2])
-    else:
-        _rewrite(path, b"{\x00garbage: [\n")
+    damage(folder / file, missing=code is ErrorCode.MODEL_MISSING)
     with pytest.raises(MaterialsUnavailable) as caught:
         material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
     error = caught.value
@@ -232,7 +217,7 @@ def test_a_model_that_estimates_no_roughness_is_refused_by_name(tiny_root: Path,
     folder = _copy(tiny_root, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
     index["target_properties"]["material"]["sub_target_names"] = ["shading", "metallicity", None]
-    _rewrite(folder / "model_index.json", json.dumps(index).encode())
+    rewrite(folder / "model_index.json", json.dumps(index).encode())
     with pytest.raises(MaterialsUnavailable) as caught:
         material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
     assert "names no 'roughness' among its targets (albedo, material)" in caught.value.message
