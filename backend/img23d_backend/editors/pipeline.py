@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import PIL.Image
 
+from ..env.job_control import CancelToken
 from .canvas import Canvas, choose
 from .editor import CanvasRule
 from .parts import EditorOptions, EditorPart
@@ -123,3 +124,25 @@ def canvas_pixels(pipeline_name: str, pixels: int) -> int:
     """The most pixels any crop's canvas holds for ``pipeline_name`` (``model_index.json``'s
     ``_class_name``) asked to edit at ``pixels``: what the memory check and the time estimate count."""
     return editor_for_pipeline(pipeline_name).canvas_pixels(pixels)
+
+
+def denoise_each(model: EditorModel, requests: Sequence[EditRequest], cancel: CancelToken,
+                 call: Callable[[int, EditRequest, Canvas, Any], Any]) -> list[CanvasLatents]:
+    """Phase 2's loop, every editor's: for each request its canvas and its seeded generator, and
+    ``call(index, request, canvas, generator)`` (the editor's own pipeline call, ``output_type="latent"``)
+    under inference mode; its latents. A cancel is checked before each request and each transformer call."""
+    import torch
+
+    hook = model.pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
+    try:
+        latents = []
+        for index, request in enumerate(requests):
+            cancel.check()
+            canvas = model.canvas(request.image.size)
+            generator = torch.Generator(device="cpu").manual_seed(request.seed)
+            with torch.inference_mode():
+                output = call(index, request, canvas, generator)
+            latents.append(CanvasLatents(output.images, canvas))
+        return latents
+    finally:
+        hook.remove()

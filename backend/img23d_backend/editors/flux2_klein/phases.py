@@ -23,7 +23,8 @@ import PIL.Image
 
 from ...env.job_control import CancelToken
 from ..editor import EditorPhases
-from ..pipeline import CanvasLatents, EditorModel, EditRequest
+from ..canvas import Canvas
+from ..pipeline import CanvasLatents, EditorModel, EditRequest, denoise_each
 
 
 @dataclass
@@ -52,31 +53,18 @@ def encode_instructions(model: EditorModel, requests: Sequence[EditRequest], dev
 
 
 def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: Instructions,
-            cancel: CancelToken, steps: int = 0) -> list[Any]:
+            cancel: CancelToken, steps: int = 0) -> list[CanvasLatents]:
     """Phase 2, the VAE and the transformer: each crop encoded and denoised from noise seeded with its seed
     by the pipeline's own call, given the instruction's embeddings, in ``steps`` (0: the model's default);
     its latents, ready to decode. A cancel is checked before each request and each denoising step."""
-    import torch
+    def call(index: int, request: EditRequest, canvas: Canvas, generator: Any) -> Any:
+        # A list: diffusers encodes each picture as reference latents of its own (the crop's first).
+        return model.pipeline(image=model.pictures(request), prompt_embeds=instructions.embeddings[request.instruction],
+                              negative_prompt_embeds=instructions.negative, height=canvas.height,
+                              width=canvas.width, num_inference_steps=steps or model.defaults.steps,
+                              guidance_scale=model.defaults.guidance, generator=generator, output_type="latent")
 
-    pipeline = model.pipeline
-    hook = pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
-    try:
-        latents = []
-        for request in requests:
-            cancel.check()
-            canvas = model.canvas(request.image.size)
-            generator = torch.Generator(device="cpu").manual_seed(request.seed)
-            with torch.inference_mode():
-                # A list: diffusers encodes each picture as reference latents of its own (the crop's first).
-                output = pipeline(image=model.pictures(request),
-                                  prompt_embeds=instructions.embeddings[request.instruction],
-                                  negative_prompt_embeds=instructions.negative, height=canvas.height,
-                                  width=canvas.width, num_inference_steps=steps or model.defaults.steps,
-                                  guidance_scale=model.defaults.guidance, generator=generator, output_type="latent")
-            latents.append(CanvasLatents(output.images, canvas))
-        return latents
-    finally:
-        hook.remove()
+    return denoise_each(model, requests, cancel, call)
 
 
 def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[CanvasLatents],

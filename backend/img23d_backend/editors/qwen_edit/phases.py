@@ -34,7 +34,8 @@ import PIL.Image
 
 from ...env.job_control import CancelToken
 from ..editor import EditorPhases
-from ..pipeline import CanvasLatents, EditorModel, EditRequest
+from ..canvas import Canvas
+from ..pipeline import CanvasLatents, EditorModel, EditRequest, denoise_each
 
 
 @dataclass
@@ -96,30 +97,22 @@ def denoise(model: EditorModel, requests: Sequence[EditRequest], instructions: l
     """Phase 2, the VAE and the transformer: each crop encoded and denoised from noise seeded with its seed by
     the pipeline's own call, given its embeddings, in ``steps`` (0: the model's default); its packed latents.
     A cancel is checked before each request and each transformer call."""
-    import torch
+    if len(instructions) != len(requests):
+        raise ValueError(f"{len(requests)} requests and {len(instructions)} encoded instructions")
 
-    pipeline = model.pipeline
-    hook = pipeline.transformer.register_forward_pre_hook(lambda module, args: cancel.check())
-    try:
-        latents = []
-        for request, encoded in zip(requests, instructions, strict=True):
-            cancel.check()
-            canvas = model.canvas(request.image.size)
-            generator = torch.Generator(device="cpu").manual_seed(request.seed)
-            with torch.inference_mode(), reference_area(model.working_pixels):
-                # A mask of None (encode_prompt's for unpadded embeddings) makes diffusers warn that it was
-                # not given; the whole call passes the same None on, so the attention path is the same.
-                output = pipeline(image=model.pictures(request), prompt_embeds=encoded.embeds,
-                                  prompt_embeds_mask=encoded.mask,
-                                  negative_prompt_embeds=encoded.negative_embeds,
+    def call(index: int, request: EditRequest, canvas: Canvas, generator: Any) -> Any:
+        encoded = instructions[index]
+        with reference_area(model.working_pixels):
+            # A mask of None (encode_prompt's for unpadded embeddings) makes diffusers warn that it was
+            # not given; the whole call passes the same None on, so the attention path is the same.
+            return model.pipeline(image=model.pictures(request), prompt_embeds=encoded.embeds,
+                                  prompt_embeds_mask=encoded.mask, negative_prompt_embeds=encoded.negative_embeds,
                                   negative_prompt_embeds_mask=encoded.negative_mask,
                                   true_cfg_scale=model.defaults.guidance, height=canvas.height,
                                   width=canvas.width, num_inference_steps=steps or model.defaults.steps,
                                   generator=generator, output_type="latent")
-            latents.append(CanvasLatents(output.images, canvas))
-        return latents
-    finally:
-        hook.remove()
+
+    return denoise_each(model, requests, cancel, call)
 
 
 def decode(model: EditorModel, requests: Sequence[EditRequest], latents: Sequence[CanvasLatents],
