@@ -35,7 +35,9 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # (every test on 3.13) would otherwise spend on top of lane B's Blender runs (in a clean-clone run
 # with the batch and fault tests alone in this share, lane A took 1,261 s and lane B 831 s). Since
 # Blender 5.0 runs the smoke subset (below), the share also takes the slowest command-line jobs
-# and the add-on's remote-job tests (about four minutes more, from the slowest-test lists).
+# and the add-on's remote-job tests (about four minutes more, from the slowest-test lists). The
+# environment-probe tests (about a minute: seven backend and probe processes) followed when lane B's
+# fault tests came to share their backends (2026-11-26), so the two lanes end together again.
 # test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once per
 # pytest run (tests/backend/clean_cli_run.py): they run in the same one.
 LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
@@ -44,7 +46,7 @@ LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/bac
               tests/backend/test_backend_children.py tests/backend/test_damaged_models.py
               tests/backend/test_suggest.py tests/backend/test_cli_seed.py tests/backend/test_shape_steps.py
               tests/backend/test_variations.py tests/backend/test_paint_nan.py tests/backend/test_target_timings.py
-              tests/backend/test_headless.py tests/backend/test_pinned_memory.py
+              tests/backend/test_headless.py tests/backend/test_pinned_memory.py tests/backend/test_env_probe.py
               tests/addon/test_backend_endings.py tests/addon/test_remote_link_lost.py
               tests/addon/test_remote_faults.py tests/addon/test_main_job.py tests/addon/test_remote_jobs.py)
 # Every pytest run lists its slowest tests, so CI's log shows where the minutes go.

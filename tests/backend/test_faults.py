@@ -7,6 +7,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Iterator
 
 import psutil
 import pytest
@@ -62,19 +63,40 @@ def test_a_disk_that_fills_after_the_first_mesh_closes_the_manifest_listing_it(b
     nothing_lost(tmp_path)
 
 
-@pytest.mark.fault("backend")
-@pytest.mark.parametrize("stage", ["grounding", "matting", "shape"])
-def test_out_of_memory_at_a_stage_is_reported_and_the_backend_carries_on(backend_env, tmp_path: Path,
-                                                                          stage: str, nothing_lost) -> None:
-    proc = _backend(backend_env, tmp_path, failpoints=f"{stage}:oom")
+OOM_STAGES = ("grounding", "matting", "shape")
+
+
+@pytest.fixture(scope="module")
+def armed_backend(backend_env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BackendProcess, Path, Path]]:
+    """One backend for every out-of-memory stage and the listening-socket check: each stage's
+    failpoint is inert until its test arms it (a file named for the stage), so one start serves
+    the four tests, each job's memory error is raised in the real process, and each test sees the
+    backend carry on after the last."""
+    root = tmp_path_factory.mktemp("armed")
+    armed, runs = root / "armed", root / "runs"
+    armed.mkdir()
+    env = {**backend_env, "IMG23D_FAILPOINTS_ARMED": str(armed)}
+    proc = _backend(env, runs, failpoints=",".join(f"{stage}:oom-armed" for stage in OOM_STAGES))
     try:
-        reply = _generate(proc, "j1")
-        assert reply["type"] == "error" and reply["code"] == "out_of_memory"
-        status = proc.request({"type": "status", "id": "s"})
-        assert status["data"]["state"] == "idle"
+        yield proc, armed, runs
     finally:
         proc.close()
-    nothing_lost(tmp_path)
+
+
+@pytest.mark.fault("backend")
+@pytest.mark.parametrize("stage", OOM_STAGES)
+def test_out_of_memory_at_a_stage_is_reported_and_the_backend_carries_on(armed_backend, stage: str,
+                                                                          nothing_lost) -> None:
+    proc, armed, runs = armed_backend
+    (armed / stage).write_text(f"out of memory at {stage}")
+    try:
+        reply = _generate(proc, f"oom-at-{stage}")
+    finally:
+        (armed / stage).unlink()
+    assert reply["type"] == "error" and reply["code"] == "out_of_memory", reply
+    status = proc.request({"type": "status", "id": f"status-after-{stage}"})
+    assert status["data"]["state"] == "idle"
+    nothing_lost(runs)  # the reply comes after the engine closed the job's manifest
 
 
 # "write.glb": killed inside the mesh's write, which leaves a 0-byte .tmp-*.glb behind.
@@ -172,17 +194,15 @@ def test_ten_thousand_hostile_lines_leave_the_server_answering(backend_env, tmp_
 
 
 @pytest.mark.fault("backend")
-def test_the_backend_opens_no_listening_socket(backend_env, tmp_path: Path) -> None:
-    proc = _backend(backend_env, tmp_path)
-    try:
-        assert _generate(proc, "j1", targets=["house"])["type"] == "result"  # every model loaded
-        process = psutil.Process(proc.proc.pid)
-        family = [process, *process.children(recursive=True)]
-        listening = [c for p in family for c in p.net_connections(kind="all") if c.status == psutil.CONN_LISTEN]
-        inet = [c for p in family for c in p.net_connections(kind="inet")]
-        assert listening == [] and inet == []
-    finally:
-        proc.close()
+def test_the_backend_opens_no_listening_socket(armed_backend) -> None:
+    proc, armed, _ = armed_backend
+    assert not any(armed.iterdir()), "a failpoint was left armed"
+    assert _generate(proc, "no-socket", targets=["house"])["type"] == "result"  # every model loaded
+    process = psutil.Process(proc.proc.pid)
+    family = [process, *process.children(recursive=True)]
+    listening = [c for p in family for c in p.net_connections(kind="all") if c.status == psutil.CONN_LISTEN]
+    inet = [c for p in family for c in p.net_connections(kind="inet")]
+    assert listening == [] and inet == []
 
 
 # --- security, read from the source itself ----------------------------------------------------

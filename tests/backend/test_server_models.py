@@ -31,18 +31,23 @@ def test_models_lists_the_tiny_set_as_cached(backend_env: dict[str, str], tmp_pa
         proc.close()
 
 
-@pytest.fixture
-def real_backend(backend_env: dict[str, str], tmp_path: Path):
-    """The real model set, offline, with an empty Hugging Face cache of its own."""
-    hub = tmp_path / "hf-cache"
+@pytest.fixture(scope="module")
+def real_backend(backend_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    """The real model set, offline, with an empty Hugging Face cache of its own: one backend for
+    the tests below (none leaves the cache other than it found it: the delete test removes the
+    model it wrote)."""
+    root = tmp_path_factory.mktemp("real-models")
+    hub = root / "hf-cache"
     hub.mkdir()
     env = {**backend_env, "HF_HUB_CACHE": str(hub)}
-    proc = BackendProcess(env, tmp_path / "runs", "--models", "default", "--offline")
+    proc = BackendProcess(env, root / "runs", "--models", "default", "--offline")
     # The --models tiny in BackendProcess comes first; argparse keeps the last one given.
     proc.next(lambda e: e["type"] == "hello", timeout=120)
     proc.hub = hub
-    yield proc
-    proc.close()
+    try:
+        yield proc
+    finally:
+        proc.close()
 
 
 def test_real_models_are_listed_as_missing_with_estimates(real_backend: BackendProcess) -> None:
