@@ -15,7 +15,7 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_backend.families.hunyuan3d import shape
 from img23d_backend.families.step1x import specs as step1x_specs
 from img23d_backend.jobs import Engine, EngineSettings, Job
-from img23d_backend.models import dtypes, preflight
+from img23d_backend.models import dtypes, preflight, shape_memory
 from img23d_backend.models.dtypes import DeviceKind, Precision
 from img23d_backend.models.preflight import Room, check_job, check_paint, largest_octree, shape_batch, shape_need
 from testdata import FAST_OPTIONS, HOUSE, MESH
@@ -174,7 +174,7 @@ def test_step1x_grows_with_the_grid_not_the_batch_and_names_its_own_limit() -> N
     # (The DiT's activations and one decoder call never peak together: the larger of the two counts.)
     dit, call = step1x.dit_per_image, step1x.decoder_call
     assert three.host - one.host == max(3 * 2 * dit, call) - max(2 * dit, call) > 0
-    assert shape_need(384, 3).host - shape_need(384, 1).host > 2 * preflight.TARGET_BYTES_PER_POINT * 385 ** 3 - 1
+    assert shape_need(384, 3).host - shape_need(384, 1).host > 2 * shape_memory.TARGET_BYTES_PER_POINT * 385 ** 3 - 1
     # Its estimate, not Hunyuan3D-2's, decides the octree the hello offers and the refusal names.
     room = _fits_exactly(shape_need(512, 1, memory=step1x))
     assert largest_octree(room, memory=step1x) == 512

@@ -5,8 +5,8 @@ one sentence, and a damaged one is one sentence, never a ``KeyError``.
 ``manifests/main-f49deb6-generate.json``: written by the command line at commit f49deb6 (before these
 types), ``generate examples/house_scene.png --targets "house, chimney" --models tiny --topology
 triangles --faces 200``; its picture's path made neutral, and the two keys protocol 1.20 added since
-inserted where the writer puts them (each record's ``splats`` and its finish's ``materials``, both null
-in this job). ``manifests/first-release-bc1fe14.json``:
+inserted where the writer puts them (the options' ``splats``, each model's ``device`` and ``tf32`` and
+the grounding model's ``attention``, each record's ``splats`` and its finish's ``materials``). ``manifests/first-release-bc1fe14.json``:
 the shape of the first release's manifest (commit bc1fe14: ``runs.py``'s Manifest and TargetRecord,
 ``engine.py``'s image entry): no pid, warnings, scene or skipped sentences, and 11 fields per object.
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ..models.dtypes import Precision
-from ..models.preflight import ShapeMemory
+from ..models.shape_memory import ShapeMemory
 from ..models.specs import ModelSpec
 
 # The roles whose rows a family brings, in the order the model lists show them.

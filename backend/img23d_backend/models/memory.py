@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import psutil
 
 RESERVE_BYTES = 1 << 30  # left free for activations and other programs when no budget is set
 
@@ -33,6 +32,8 @@ def device_memory(device: Any) -> DeviceMemory:
         import torch
         free, total = torch.cuda.mem_get_info(device)
         return DeviceMemory(free=int(free), total=int(total))
+    import psutil  # imported where used: the command line imports the preflight before it checks its environment
+
     ram = psutil.virtual_memory()
     return DeviceMemory(free=int(ram.available), total=int(ram.total))
 
@@ -43,10 +44,14 @@ def default_budget(device: Any) -> int:
 
 
 def ram_available() -> int:
+    import psutil
+
     return int(psutil.virtual_memory().available)
 
 
 def ram_total() -> int:
+    import psutil
+
     return int(psutil.virtual_memory().total)
 
 
@@ -67,6 +72,8 @@ class PeakMeter:
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
         else:
+            import psutil
+
             self._process = psutil.Process()
             self.peak = self._process.memory_info().rss
             self._thread = threading.Thread(target=self._sample, name="peak-meter", daemon=True)

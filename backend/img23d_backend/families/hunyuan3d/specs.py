@@ -15,7 +15,7 @@ from typing import Any
 
 from img23d_protocol import HUNYUAN3D, PAINT_MODELS, SHAPE_MODELS, TINY_MV_MODEL, TINY_SHAPE_MODEL
 
-from ...models.preflight import DENSE_GRID_MEMORY, ShapeMemory
+from ...models.shape_memory import DENSE_GRID_MEMORY, ShapeMemory
 from ...models.specs import ModelSpec
 from ..facts import FamilyFacts, TinyModels
 from ...models.specs import VIEWS_ROLE

@@ -14,7 +14,7 @@ from img23d_protocol import CLEAN, SHAPE_MODELS, TINY_STEP1X_LABEL_MODEL, model_
 
 from ...models import dtypes
 from ...models.dtypes import BF16_CAPABILITY, DeviceKind, Precision
-from ...models.preflight import MIB, ShapeMemory
+from ...models.shape_memory import MIB, ShapeMemory
 from ...models.specs import ModelSpec
 from ..facts import FamilyFacts, TinyModels
 from .texture_folders import CLEAN_PAINT, tiny_clean_paint
