@@ -245,12 +245,13 @@ def test_remote_code_is_trusted_only_at_a_pinned_revision() -> None:
 
     trusted = [s for table in (catalog.GROUNDING, catalog.MATTING, catalog.SHAPE) for s in table.values()
                if s.trust_remote_code]
-    assert [s.repo_id for s in trusted] == ["ZhengPeng7/BiRefNet"]
+    assert [s.repo_id for s in trusted] == ["ZhengPeng7/BiRefNet", "ZhengPeng7/BiRefNet_HR"]
     assert all(len(s.revision or "") == 40 for s in trusted)
     # Elsewhere the flag may only be passed on from a spec (checked above), never set to True:
-    # registry.py holds the specs, catalog.py the tiny set's (the replicas' builders never load what they write).
+    # matting_model.py holds the matting specs and their tiny replicas' (the replicas' builders never load what
+    # they write).
     for path, name, node in _all_calls():
-        if path.name in ("registry.py", "catalog.py"):
+        if path.name in ("matting_model.py",):
             continue
         for keyword in node.keywords:
             if keyword.arg == "trust_remote_code":

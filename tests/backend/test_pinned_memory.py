@@ -154,7 +154,7 @@ class _Shuffle(JobRun):
 
 
 def _job(manager: ModelManager, tmp_path: Path, order: str) -> dict[str, Any]:
-    engine = SimpleNamespace(manager=manager, device=torch.device("cpu"),
+    engine = SimpleNamespace(manager=manager, device=torch.device("cpu"), runtime_record=lambda role: {},
                              settings=SimpleNamespace(runs_dir=tmp_path, accepted_licences=frozenset()))
     request = GenerateRequest(id="t", image=str(tmp_path / "picture.png"), targets=[], options=JobOptions())
     job = Job(id="t", emit=lambda event: None)

@@ -323,8 +323,10 @@ def test_a_second_high_mesh_goes_into_the_low_objects_existing_high_object(addon
 def test_the_backends_fallback_sentences_are_said_once_and_odd_records_skipped(addon) -> None:
     notes = _module(addon, "operators._job").finish_fallback_notes
     said = "quads failed their check (holes): made 5,000 triangles instead"
-    data = {"targets": [{"finish": {"fallback": said}}, {"finish": {"fallback": said}}, {"finish": {"fallback": None}},
-                        {"finish": "odd"}, "odd", {"finish": {"fallback": 3}}, {}]}
+    records = [{"finish": {"fallback": said}}, {"finish": {"fallback": said}}, {"finish": {"fallback": None}},
+               {"finish": "odd"}, {"finish": {"fallback": 3}}, {}]
+    # Each record as another process wrote it (a target's name and all), and one that is not a record at all.
+    data = {"targets": [{"target": "box", **record} for record in records] + ["odd"]}
     assert notes(data) == [said[:1].upper() + said[1:]]
     assert notes({"targets": "odd"}) == notes({}) == []
 
