@@ -14,6 +14,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from blender_support import ADDON_MODULE, BACKEND_PYTHON  # noqa: E402
+from mesh_topology import blender_topology  # noqa: E402
 from testdata import REPO  # noqa: E402
 
 QUADS = 2000  # the mug's wall is thinner than a quad at a few hundred: its quads would be refused
@@ -35,27 +36,6 @@ def finished_mug(tmp_path_factory: pytest.TempPathFactory, backend_env: dict[str
     return next((work / "runs").glob("*/mug.glb"))
 
 
-def _islands_and_edges(mesh) -> tuple[int, int, int]:
-    """Islands, open edges and edges of more than two faces, as Blender has them."""
-    edges = np.empty(2 * len(mesh.edges), dtype=np.int64)
-    mesh.edges.foreach_get("vertices", edges)
-    edges = edges.reshape(-1, 2)
-    corner_edges = np.empty(len(mesh.loops), dtype=np.int64)
-    mesh.loops.foreach_get("edge_index", corner_edges)
-    uses = np.bincount(corner_edges, minlength=len(mesh.edges))
-    label = np.arange(len(mesh.vertices))
-    while True:
-        low = np.minimum(label[edges[:, 0]], label[edges[:, 1]])
-        new = label.copy()
-        np.minimum.at(new, edges[:, 0], low)
-        np.minimum.at(new, edges[:, 1], low)
-        new = new[new]
-        if np.array_equal(new, label):
-            break
-        label = new
-    return len(np.unique(label)), int((uses == 1).sum()), int((uses > 2).sum())
-
-
 def test_two_materials_arrive_as_one_object_with_two_slots_and_its_quads(addon, scene, finished_mug) -> None:
     notes: list[str] = []
     obj = sys.modules[f"{ADDON_MODULE}.scene_import"].import_glb(finished_mug, "mug", notes)
@@ -64,7 +44,7 @@ def test_two_materials_arrive_as_one_object_with_two_slots_and_its_quads(addon, 
     assert sorted(slot.material.name for slot in obj.material_slots) == ["body", "handle"]
     sizes = [len(polygon.vertices) for polygon in mesh.polygons]
     assert sizes == [4] * len(sizes) and abs(len(sizes) - QUADS) <= 0.15 * QUADS  # every pair joined
-    assert _islands_and_edges(mesh) == (2, 0, 0)  # the body and the handle, each closed
+    assert blender_topology(mesh)[:3] == (2, 0, 0)  # the body and the handle, each closed
     slots = {slot.material.name: index for index, slot in enumerate(obj.material_slots)}
     reach = {name: [] for name in slots}
     for polygon in mesh.polygons:  # Blender's axes: the mug stands along Z, the handle out along +X

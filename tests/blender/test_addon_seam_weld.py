@@ -16,6 +16,7 @@ bpy = pytest.importorskip("bpy")
 
 from blender_support import ADDON_MODULE, BACKEND_PYTHON  # noqa: E402
 from finished_glb import read_glb, write_glb  # noqa: E402
+from mesh_topology import blender_topology, islands  # noqa: E402
 from testdata import MESH  # noqa: E402
 
 QUADS = 300   # small, so the finish takes seconds; the example mesh is closed and has hard edges
@@ -25,20 +26,6 @@ def _import(path: Path, name: str, notes: list[str] | None = None):
     return sys.modules[f"{ADDON_MODULE}.scene_import"].import_glb(path, name, notes)
 
 
-def _islands(count: int, edges: np.ndarray) -> int:
-    """Connected pieces of ``count`` vertices joined by ``edges`` (E, 2)."""
-    label = np.arange(count)
-    while True:
-        low = np.minimum(label[edges[:, 0]], label[edges[:, 1]])
-        new = label.copy()
-        np.minimum.at(new, edges[:, 0], low)
-        np.minimum.at(new, edges[:, 1], low)
-        new = new[new]
-        if np.array_equal(new, label):
-            return len(np.unique(label))
-        label = new
-
-
 def _file_topology(arrays: dict[str, np.ndarray]) -> tuple[int, int, int]:
     """Islands, open edges and edges with more than two faces of the file's triangles once equal
     positions are one vertex."""
@@ -46,19 +33,7 @@ def _file_topology(arrays: dict[str, np.ndarray]) -> tuple[int, int, int]:
     triangles = welded.reshape(-1)[arrays["indices"]]
     edges = np.sort(triangles[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
     unique, uses = np.unique(edges, axis=0, return_counts=True)
-    return _islands(int(welded.max()) + 1, unique), int((uses == 1).sum()), int((uses > 2).sum())
-
-
-def _blender_topology(mesh) -> tuple[int, int, int, int]:
-    """Islands, open edges (one face), edges with more than two faces and loose edges (none), as
-    Blender has them."""
-    edges = np.empty(2 * len(mesh.edges), dtype=np.int64)
-    mesh.edges.foreach_get("vertices", edges)
-    corner_edges = np.empty(len(mesh.loops), dtype=np.int64)
-    mesh.loops.foreach_get("edge_index", corner_edges)
-    uses = np.bincount(corner_edges, minlength=len(mesh.edges))
-    return (_islands(len(mesh.vertices), edges.reshape(-1, 2)), int((uses == 1).sum()), int((uses > 2).sum()),
-            int((uses == 0).sum()))
+    return islands(int(welded.max()) + 1, unique), int((uses == 1).sum()), int((uses > 2).sum())
 
 
 def _corners(mesh) -> tuple[list[tuple], np.ndarray, np.ndarray, np.ndarray]:
@@ -134,7 +109,7 @@ def test_a_finished_mesh_arrives_closed_with_the_files_normals_and_uvs_per_corne
     mesh = obj.data
     quads = sum(len(p.vertices) == 4 for p in mesh.polygons)
     assert notes == [] and quads == len(mesh.polygons) and abs(quads - QUADS) <= 0.15 * QUADS
-    assert _blender_topology(mesh) == (1, 0, 0, 0)  # main's import: 8 islands, 294 open edges, 57 loose
+    assert blender_topology(mesh) == (1, 0, 0, 0)  # main's import: 8 islands, 294 open edges, 57 loose
     assert len(mesh.vertices) == len(np.unique(arrays["POSITION"], axis=0))
     angle, uv = _worst_corner(mesh, arrays, quads)
     assert angle < 0.1 and uv < 1e-6, (angle, uv)
@@ -170,7 +145,7 @@ def test_a_hard_edged_box_arrives_as_one_closed_box_whose_edges_stay_hard(addon,
     obj = _import(path, "box")
     mesh = obj.data
     assert len(mesh.vertices) == 8 and sorted(len(p.vertices) for p in mesh.polygons) == [4] * 6
-    assert _blender_topology(mesh) == (1, 0, 0, 0)  # main's import: 6 islands, 24 open edges
+    assert blender_topology(mesh) == (1, 0, 0, 0)  # main's import: 6 islands, 24 open edges
     angle, uv = _worst_corner(mesh, read_glb(path), 6)
     assert angle < 0.1 and uv < 1e-6, (angle, uv)  # every side flat: the corners kept their own normals
 
@@ -186,7 +161,7 @@ def test_parts_that_touch_at_a_point_stay_apart(addon, scene, tmp_path) -> None:
                      np.concatenate([first[3], second[3]]))
     mesh = _import(path, "boxes").data
     assert len(mesh.vertices) == 16 and len(mesh.polygons) == 12
-    assert _blender_topology(mesh) == (2, 0, 0, 0)
+    assert blender_topology(mesh) == (2, 0, 0, 0)
     touching = [v for v in mesh.vertices if tuple(v.co) == (1.0, -1.0, 1.0)]  # glTF's (1, 1, 1) in Blender's axes
     assert len(touching) == 2
 
@@ -206,7 +181,7 @@ def test_two_quads_sharing_two_edges_arrive_as_two_joined_quads(addon, scene, tm
     notes: list[str] = []
     mesh = _import(path, "doublet", notes).data
     assert notes == [] and [len(p.vertices) for p in mesh.polygons] == [4, 4]
-    assert len(mesh.vertices) == 5 and _blender_topology(mesh) == (1, 4, 0, 0)
+    assert len(mesh.vertices) == 5 and blender_topology(mesh) == (1, 4, 0, 0)
     angle, uv = _worst_corner(mesh, read_glb(path), 2)
     assert angle < 0.1 and uv < 1e-6, (angle, uv)
 
@@ -221,4 +196,4 @@ def test_a_sliver_whose_corners_share_a_position_keeps_its_three_vertices(addon,
     path = write_glb(tmp_path / "sliver.glb", positions, triangles, positions[:, :2] / 4, None)
     mesh = _import(path, "sliver").data
     assert [len(set(p.vertices)) for p in mesh.polygons] == [3, 3, 3]
-    assert len(mesh.vertices) == 7 and _blender_topology(mesh) == (2, 7, 0, 0)
+    assert len(mesh.vertices) == 7 and blender_topology(mesh) == (2, 7, 0, 0)

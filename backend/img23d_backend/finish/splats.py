@@ -10,6 +10,8 @@ import numpy as np
 import trimesh
 from img23d_protocol.splats import SplatCloud, SplatError, splats_from_mesh
 
+from ..readers.colour_space import linear_to_srgb
+
 UNTEXTURED = (0.8, 0.8, 0.8)  # sRGB grey: an object the job did not paint
 
 
@@ -44,5 +46,4 @@ def _factor_colour(material: object) -> tuple[float, float, float]:
         return UNTEXTURED
     linear = np.asarray(factor, dtype=np.float64)[:3]
     linear = linear / 255.0 if linear.max() > 1.0 else linear  # trimesh keeps factors as 0..255 bytes
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
-    return tuple(float(c) for c in np.clip(srgb, 0, 1))
+    return tuple(float(c) for c in linear_to_srgb(linear))

@@ -1,4 +1,4 @@
-"""An object's Gaussian splats as a job writes them: ``<stem>.splat. py`` beside its GLB in the run
+"""An object's Gaussian splats as a job writes them: ``<stem>.splat.ply`` beside its GLB in the run
 folder, recorded as the object's ``splats`` and announced as a ``splats`` artifact after its ``mesh``.
 
 Splats serve an object already made: a failure to write them is said for that object (an ``error``
