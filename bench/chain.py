@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +37,9 @@ HOUSE = ROOT / "examples" / "house_scene.png"
 sys.path.insert(0, str(ROOT / "backend"))
 
 POLICIES = ("seed", "resident", "managed")
+# The order the workers run in: the speed goals are read from managed's jobs and the ratios
+# against the other two, so a run cut short (a lent GPU's minutes) keeps the most telling first.
+RUN_ORDER = ("managed", "resident", "seed")
 # The tiny grounding replica's answer has three barrels, two trees, two rocks and one door:
 # asking for every instance of those four names gives eight targets.
 WORKLOADS = {1: (["house"], "largest"), 3: (["house", "chimney", "barrel"], "largest"),
@@ -63,6 +67,7 @@ class PolicyRun:
     policy: str
     hello_seconds: float
     jobs: list[JobFigures] = field(default_factory=list)
+    exit_status: int | None = None  # the worker's; None while it runs
 
 
 # --- worker: one policy in its own process ------------------------------------------------------
@@ -129,6 +134,8 @@ def worker(args: argparse.Namespace) -> int:
                     bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
                     made=sum(1 for r in data.targets if r.status == "done"),
                     target_seconds=[r.get("timings", {}) for r in manifest["records"]])))
+                # Each job on its own line as it ends: the driver keeps what a run cut short measured.
+                print(json.dumps({"job": figures[-1]}), flush=True)
                 print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
                       f"job {job_number}: {seconds:6.2f} s", file=sys.stderr, flush=True)
     print(json.dumps({"setup_seconds": time.perf_counter() - started, "jobs": figures}))
@@ -159,16 +166,24 @@ def hello_seconds(args: argparse.Namespace, runs: Path) -> float:
     return min(times)
 
 
-def run_policy(args: argparse.Namespace, policy: str, runs: Path) -> PolicyRun:
+def run_policy(args: argparse.Namespace, policy: str, runs: Path,
+               on_job: Callable[[PolicyRun], None] = lambda run: None) -> PolicyRun:
+    """One policy's worker process; ``on_job`` is given the run so far after each job. A worker
+    that fails leaves the jobs it finished, and its exit status, in the run."""
     command = [sys.executable, __file__, "--worker", "--policy", policy, "--models", args.models, "--device",
                args.device, "--runs", str(runs / policy)] + (["--quick"] if args.quick else [])
     if args.models_dir:
         command += ["--models-dir", str(args.models_dir)]
     if args.budget_gb:
         command += ["--budget-gb", str(args.budget_gb)]
-    out = subprocess.run(command, env=_env(), stdout=subprocess.PIPE, text=True, check=True)
-    data = json.loads(out.stdout.strip().splitlines()[-1])
-    return PolicyRun(policy=policy, hello_seconds=0.0, jobs=[JobFigures(**j) for j in data["jobs"]])
+    run = PolicyRun(policy=policy, hello_seconds=0.0)
+    with subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE, text=True) as worker_process:
+        for line in worker_process.stdout:
+            if line.startswith('{"job": '):
+                run.jobs.append(JobFigures(**json.loads(line)["job"]))
+                on_job(run)
+    run.exit_status = worker_process.returncode
+    return run
 
 
 def _job(runs: dict[str, PolicyRun], policy: str, targets: int, textured: bool, job: int) -> JobFigures:
@@ -255,31 +270,47 @@ def main() -> int:
     on_gpu = args.device.startswith("cuda") or (args.device == "auto" and torch.cuda.is_available())
     device_name = torch.cuda.get_device_name() if on_gpu else f"CPU {platform.processor() or platform.machine()}, " \
                                                              f"{os.cpu_count()} cores"
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    import transformers
+
+    def write_report(runs: dict[str, PolicyRun], hello: float, results: list[tuple[str, str]] | None) -> None:
+        if not args.json:
+            return
+        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb,
+                  "options": {f"{'textured' if t else 'untextured'} {n}": asdict(_options(args.models, n, t, "managed"))
+                              for t, n in workloads(args.quick)},
+                  "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
+                               "python": platform.python_version()},
+                  # A copy without its history (a lent machine's) names its commit in the environment.
+                  "commit": commit or os.environ.get("IMG23D_COMMIT", ""), "hello_seconds": hello,
+                  "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
+                  "worker_exit_status": {p: r.exit_status for p, r in runs.items()},
+                  "complete": results is not None,
+                  "goals": [{"goal": t, "outcome": o} for t, o in results or []]}
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+    runs: dict[str, PolicyRun] = {}
     with tempfile.TemporaryDirectory(prefix="img23d-chain-") as tmp:
         runs_root = Path(tmp)
         hello = hello_seconds(args, runs_root / "hello")
-        runs = {policy: run_policy(args, policy, runs_root) for policy in POLICIES}
+        for policy in RUN_ORDER:
+            runs[policy] = run_policy(args, policy, runs_root,
+                                      on_job=lambda run: write_report({**runs, run.policy: run}, hello, None))
+            write_report(runs, hello, None)
+    failed = [p for p, r in runs.items() if r.exit_status != 0]
+    if failed:
+        print(f"the worker of {', '.join(failed)} failed (its output is above); the jobs that finished are in the report",
+              file=sys.stderr)
+        return 1
+    runs = {policy: runs[policy] for policy in POLICIES}
     print(f"\nimg23d chain benchmark: {args.models} models on {device_name}, budget {args.budget_gb:g} GB\n")
     print_table(runs)
     print()
     results = goals(runs, hello, on_gpu, args.budget_gb)
     for text, outcome in results:
         print(f"  [{outcome}] {text}")
-    if args.json:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-        import transformers
-
-        report = {"device": device_name, "models": args.models, "budget_gb": args.budget_gb,
-                  "options": {f"{'textured' if t else 'untextured'} {n}": asdict(_options(args.models, n, t, "managed"))
-                              for t, n in workloads(args.quick)},
-                  "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                               "python": platform.python_version()},
-                  "commit": commit.strip(), "hello_seconds": hello,
-                  "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
-                  "goals": [{"goal": t, "outcome": o} for t, o in results]}
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(runs, hello, results)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

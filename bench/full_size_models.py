@@ -25,6 +25,8 @@ import os
 import platform
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -49,14 +51,18 @@ from img23d_backend.replicas.full import (  # noqa: E402
 
 
 def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | None = None,
-                           paint_views: int = 2, forward: bool = True) -> dict[str, dict[str, Any]]:
+                           paint_views: int = 2, forward: bool = True,
+                           on_result: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+                           ) -> dict[str, dict[str, Any]]:
     """Load each built model with its production loader and run one small forward.
 
     Returns (and prints) load seconds, forward seconds and memory per model. Sizes: grounding
     a 256x256 image and 2 new tokens; matting one 1024x1024 crop; shape one image, 1 step,
     octree 64 (Hunyuan3D-2 mini turbo and Step1X-3D alike); delight and paint one step at 512 (paint with
     ``paint_views`` views); materials one step on the 256x256 picture at 256; editor one step on the
-    256x256 picture at its working size (1024x1024's area), qwen-editor two.
+    256x256 picture at its working size (1024x1024's area), qwen-editor two. A model that fails
+    is recorded with its error (``error``, ``traceback``) and the others go on; ``on_result``
+    is given the figures so far after every model.
     """
     prepare_imports()
     import numpy as np
@@ -157,8 +163,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "paint-turbo": (paint_loader, run_paint),
         "step1x": (step1x_loader, shape_runner(step1x_sample_shapes)),
     }
-    results: dict[str, dict[str, Any]] = {}
-    for name in names:
+
+    def check_one(name: str) -> dict[str, Any]:
         spec = component_spec(root, name)
         make_loader, run = plan[name]
         if dev.type == "cuda":
@@ -180,17 +186,25 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         forward_s = time.perf_counter() - started
-        results[name] = {"params": params, "load_s": round(load_s, 2), "read_s": round(read_s, 2),
-                         "weight_bytes": sum(p.stat().st_size for p in weight_files),
-                         "forward_s": round(forward_s, 1),
-                         "memory_after_load_gb": round(resident / 1e9, 2),
-                         "peak_gb": round(_peak_memory(dev) / 1e9, 2), "outcome": outcome}
         print(f"{name}: {params / 1e6:.1f}M parameters, load {load_s:.1f} s (reading its files {read_s:.1f} s), "
               f"forward {forward_s:.1f} s, "
               f"memory {resident / 1e9:.2f} GB after load, peak {_peak_memory(dev) / 1e9:.2f} GB; {outcome}",
               flush=True)
-        del loaded
+        return {"params": params, "load_s": round(load_s, 2), "read_s": round(read_s, 2),
+                "weight_bytes": sum(p.stat().st_size for p in weight_files), "forward_s": round(forward_s, 1),
+                "memory_after_load_gb": round(resident / 1e9, 2), "peak_gb": round(_peak_memory(dev) / 1e9, 2),
+                "outcome": outcome}
+
+    results: dict[str, dict[str, Any]] = {}
+    for name in names:
+        try:
+            results[name] = check_one(name)
+        except Exception as error:  # noqa: BLE001 - one model's failure on a new device must not hide the others' figures
+            results[name] = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-4000:]}
+            print(f"{name}: FAILED, {type(error).__name__}: {error}", file=sys.stderr, flush=True)
         gc.collect()
+        if on_result is not None:  # written after every model: a run cut short keeps what it measured
+            on_result(results)
     return results
 
 
@@ -262,11 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     only = [n.strip() for n in args.only.split(",") if n.strip()] or None
     root = build_full_size_models(args.out, only)
     if args.check:
+        def report(results: dict[str, dict[str, Any]]) -> None:
+            if args.json is not None:
+                write_json(args.json, {"device": _device_name(args.device), "models": results,
+                                       **{pkg: metadata.version(pkg) for pkg in ("torch", "transformers", "hy3dgen")}})
+
         results = check_full_size_models(root, args.device, only, paint_views=args.paint_views,
-                                         forward=not args.no_forward)
-        if args.json is not None:
-            write_json(args.json, {"device": _device_name(args.device), "models": results,
-                                   **{pkg: metadata.version(pkg) for pkg in ("torch", "transformers", "hy3dgen")}})
+                                         forward=not args.no_forward, on_result=report)
+        if any("error" in figures for figures in results.values()):
+            print(f"{sum('error' in f for f in results.values())} model(s) failed: see above", file=sys.stderr)
+            return 1
     print(root)
     return 0
 

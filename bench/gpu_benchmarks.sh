@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The two GPU benchmarks of bench/results/README.md in one call on a bare, lent GPU machine that
+# reaches no network: the backend's pinned packages its image lacks come as wheels in .whl/
+# (downloaded here for its Python 3.12: bench/results/README.md lists them), the full-size
+# replicas the chain needs are built into $MODELS, then each benchmark writes its JSON under
+# $OUT as it goes, so a call cut short at its limit still returns what was measured.
+#
+#   OUT=DIR [MODELS=DIR] [DEADLINE_S=560] IMG23D_COMMIT=$(git rev-parse HEAD) bash bench/gpu_benchmarks.sh
+set -u -o pipefail
+OUT=${OUT:?set OUT to the folder the results go to}
+MODELS=${MODELS:-/tmp/img23d-full-size}
+DEADLINE_S=${DEADLINE_S:-560}  # seconds this script may take in all; the chain gets what is left
+# What the chain's default preset loads (textured jobs make materials; the full-size set has no
+# depth model, so objects are laid out by their boxes), and nothing else.
+COMPONENTS=${COMPONENTS:-grounding,matting,shape,delight,paint-turbo,materials}
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
+exec > >(tee "$OUT/gpu-log.txt") 2>&1
+start=$SECONDS
+stamp() { echo "== $(date -u +%H:%M:%S) +$((SECONDS - start)) s: $*"; }
+left() { echo $((DEADLINE_S - (SECONDS - start))); }
+
+stamp "install the carried wheels"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+  || { echo "the carried wheels did not install"; exit 1; }
+export PYTHONPATH=/tmp/site:$PWD/protocol:$PWD/backend
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+python3 -c "import torch, transformers, diffusers, numpy, scipy, trimesh; print('torch', torch.__version__, 'transformers', transformers.__version__, 'diffusers', diffusers.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__, torch.cuda.get_device_name())" \
+  || { echo "the backend's packages do not import"; exit 1; }
+
+stamp "tiny models for the chain's spawn-to-hello figure, beside the full-size build"
+python3 -m img23d_backend.replicas > /tmp/tiny-models.log 2>&1 &
+tiny=$!
+stamp "build the full-size replicas: $COMPONENTS"
+timeout 300 python3 bench/full_size_models.py --out "$MODELS" --only "$COMPONENTS" || echo "the build failed or ran out of time"
+wait $tiny || { echo "the tiny models did not build:"; tail -20 /tmp/tiny-models.log; }
+df -h /tmp | tail -1
+
+stamp "benchmark 1: production loaders, one forward each"
+timeout 180 python3 bench/full_size_models.py --out "$MODELS" --only "$COMPONENTS" --check --device cuda \
+  --json "$OUT/full-size-load-gpu.json" || echo "the check ended with status $?"
+
+stamp "benchmark 2: the chain under three residency policies ($(left) s left)"
+timeout "$(left)" python3 bench/chain.py --models full-size-random --models-dir "$MODELS" --device cuda \
+  --budget-gb 12 --json "$OUT/chain-full-size-gpu.json" || echo "the chain ended with status $?"
+stamp done
