@@ -99,3 +99,20 @@ def test_hy3dgens_frame_would_make_the_mesh_small(pipe, decoded) -> None:
     theirs, _ = flash_mesh(pipe, decoded, select_keys=False, frame_fixed=False)
     shrink = np.ptp(dense.vertices, axis=0) - np.ptp(theirs.vertices, axis=0)
     assert (shrink > VOXEL).all()  # what the frame correction above removes
+
+
+def test_the_decoding_attends_without_cudnn_and_leaves_the_switch_as_it_was(pipe, decoded) -> None:
+    """Each cell's attention has its own query length: cuDNN would build a plan per new shape (on a
+    lent H200 a new object's decoding took about 10 s the first time, 0.7 s the second)."""
+    seen: list[bool] = []
+
+    class Watching(CountingQueries):
+        def __call__(self, *, queries, latents):
+            seen.append(torch.backends.cuda.cudnn_sdp_enabled())
+            return super().__call__(queries=queries, latents=latents)
+
+    assert torch.backends.cuda.cudnn_sdp_enabled()
+    FlashVDMDecoder(min_resolution=12)(decoded, Watching(pipe.vae.geo_decoder), bounds=shape_decode.BOUNDS,
+                                       octree_resolution=RESOLUTION, num_chunks=20_000)
+    assert seen and not any(seen)
+    assert torch.backends.cuda.cudnn_sdp_enabled()

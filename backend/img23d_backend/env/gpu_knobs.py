@@ -1,4 +1,4 @@
-"""Two speed knobs of a CUDA GPU, each decided in one place and recorded in the run's manifest:
+"""Three speed knobs of a CUDA GPU, each decided in one place (the first two recorded in the run's manifest):
 
 * **TF32 matrix products** (``torch.set_float32_matmul_precision("high")`` and cuDNN's ``allow_tf32``):
   float32 products on Ampere and newer GPUs with a 10-bit mantissa and float32's range, several times
@@ -7,6 +7,13 @@
 * **Qwen3-VL's attention implementation**, passed to ``from_pretrained(attn_implementation=...)``:
   ``flash_attention_2`` on CUDA when the ``flash_attn`` package imports, else ``sdpa`` (torch's fused
   attention) where torch has it, else ``eager``. Chosen once per device (``attention_for``).
+* **No cuDNN in torch's fused attention** where the query lengths change from call to call
+  (``without_cudnn_attention``): torch 2.11 tries cuDNN's attention first on Hopper and newer, and
+  cuDNN builds an execution plan for every shape it has not seen (hundreds of milliseconds each).
+  FlashVDM's decoding attends once per cell of the surface with as many queries as the cell holds,
+  a different set of lengths for every object: on a lent H200 a new object's decoding took about
+  10 s the first time and 0.7 s the second (``bench/results/shape-warmup-gpu.json``), the pattern
+  of plans built per shape (modelscope/FunASR#3704 measured the same on a B200).
 """
 
 from __future__ import annotations
@@ -67,6 +74,17 @@ def tf32_scope(role: str, device: Any) -> Iterator[None]:
     finally:
         torch.set_float32_matmul_precision(before[0])
         torch.backends.cudnn.allow_tf32 = before[1]
+
+
+@contextmanager
+def without_cudnn_attention() -> Iterator[None]:
+    """Torch's fused attention with its flash, memory-efficient and plain kernels only while the
+    block runs (no cuDNN: see the module's docstring), then as it was. The kernels themselves
+    compute the same attention; only the per-shape plan building goes."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]):
+        yield
 
 
 def choose_attention(device: Any) -> str:

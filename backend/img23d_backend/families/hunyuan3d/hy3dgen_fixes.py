@@ -22,6 +22,8 @@ import functools
 import importlib.util
 from typing import Any
 
+from ...env.gpu_knobs import without_cudnn_attention
+
 
 def float32_schedule(scheduler: Any) -> Any:
     """Cast the scheduler's float64 sigma and timestep tables to float32 (in place); returns it."""
@@ -141,7 +143,8 @@ class FlashVDMDecoder:
         previous = attention.attn_processor
         geo_decoder.set_cross_attention_processor(self.processor)
         try:
-            with torch.inference_mode():
+            # Each cell's attention has as many queries as the cell holds: no per-shape cuDNN plans.
+            with torch.inference_mode(), without_cudnn_attention():
                 grid = self._coarse(latents, geo_decoder, float(bounds), levels[0], num_chunks)
                 for number, resolution in enumerate(levels[1:], start=2):
                     grid = self._refine(grid, latents, geo_decoder, float(bounds), resolution, num_chunks,
