@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
 from ...models.replica_tokenizers import qwen_tokenizer
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
@@ -128,9 +128,7 @@ def build(dest: Path, dims: EditorDims) -> dict[str, Any]:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline
 
-    with seeded(dims.seed), default_dtype(dims.init_dtype):
-        networks = construct(dims)
-    counts = {part: parameters(module) for part, module in networks.items()}
+    networks, counts = seeded_networks(construct, dims)
     tokenizer = qwen_tokenizer(_SPECIAL_TOKENS, _CHAT_TEMPLATE, max_length=131_072)
     pipeline = Flux2KleinPipeline(**networks, scheduler=FlowMatchEulerDiscreteScheduler(**_SCHEDULER),
                                   tokenizer=tokenizer, is_distilled=True)

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
 from ...models.replica_tokenizers import qwen_tokenizer
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -179,9 +179,7 @@ def build(dest: Path, dims: QwenEditDims) -> dict[str, Any]:
         slow = Qwen2Tokenizer.from_pretrained(scratch)
     processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**_IMAGE_PROCESSOR), tokenizer=fast,
                                  video_processor=Qwen2VLVideoProcessor(), chat_template=_CHAT_TEMPLATE)
-    with seeded(dims.seed), default_dtype(dims.init_dtype):
-        networks = construct(dims)
-    counts = {part: parameters(module) for part, module in networks.items()}
+    networks, counts = seeded_networks(construct, dims)
     pipeline = QwenImageEditPlusPipeline(**networks, scheduler=FlowMatchEulerDiscreteScheduler(**_SCHEDULER),
                                          tokenizer=slow, processor=processor)
     pipeline.to(torch.bfloat16)

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import MARIGOLD_VARIANT
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
 from ...models.replica_tokenizers import clip_tokenizer
 
 _TARGET_PROPERTIES = {
@@ -131,12 +131,10 @@ def build(dest: Path, dims: MaterialsDims) -> dict[str, Any]:
     import torch
     from diffusers import DDIMScheduler, MarigoldIntrinsicsPipeline
 
-    with seeded(dims.seed), default_dtype(dims.init_dtype):
-        networks = construct(dims)
-    counts = {part: parameters(module) for part, module in networks.items()}
+    networks, counts = seeded_networks(construct, dims)
     pipeline = MarigoldIntrinsicsPipeline(
-        **networks, scheduler=DDIMScheduler(**_SCHEDULER), tokenizer=clip_tokenizer(pad="!"), prediction_type="intrinsics",
-        target_properties=_TARGET_PROPERTIES, default_denoising_steps=dims.steps,
+        **networks, scheduler=DDIMScheduler(**_SCHEDULER), tokenizer=clip_tokenizer(pad="!"),
+        prediction_type="intrinsics", target_properties=_TARGET_PROPERTIES, default_denoising_steps=dims.steps,
         default_processing_resolution=dims.resolution)
     for variant in dims.variants:
         if variant == MARIGOLD_VARIANT:
