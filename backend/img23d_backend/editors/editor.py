@@ -22,7 +22,7 @@ this room names an editor or branches on one (tests/test_family_boundary.py).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -84,14 +84,11 @@ class EditorRow:
 
     def tiny_spec(self, root: Path) -> ModelSpec:
         """Its tiny replica under ``root``: the real folder's layout and files, in a folder of its name."""
-        return ModelSpec(role="editor", repo_id=f"tiny/{self.name}", local_path=Path(root) / self.name,
-                         allow_patterns=self.spec.allow_patterns, size_bytes=TINY_EDITOR_BYTES, exact_files=True,
-                         options=dict(self.tiny_options))
+        return self.spec.tiny_replica(Path(root) / self.name, TINY_EDITOR_BYTES, self.tiny_options)
 
     def full_size_spec(self, root: Path) -> ModelSpec:
         """Its full-size replica under ``root``: the tiny one's folder with the real model's figures."""
-        return replace(self.tiny_spec(root), repo_id=f"full-size/{self.name}", size_bytes=self.spec.size_bytes,
-                       options=dict(self.spec.options))
+        return self.spec.full_size_replica(Path(root) / self.name)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
-from ..stages import matting
+from ..stages import matting, skips
 from ..stages.grounding import ask
 from ..stages.step_context import Request
 from .context import EngineContext, Job
@@ -171,6 +171,25 @@ class JobRun:
         record.status = "failed"
         record.error = {"code": error.code.value, "message": error.message}
         self.job.emit(Error.from_exception(self.job.id, error))
+
+    def keep_target(self, record: TargetRecord, exc: BaseException, doing: str, kept: str,
+                    *, memory_code: bool = True) -> None:
+        """After ``exc`` stopped ``doing`` (a step that serves a mesh already made) for ``record``'s
+        target: the target stays done, kept ``kept``, and says why in its record and an ``Error``
+        event; a cancel is raised again. ``memory_code``: running out of memory is reported as
+        ``out_of_memory`` (else, as any other failure, ``internal``)."""
+        if isinstance(exc, ProtocolError):
+            if exc.code is ErrorCode.CANCELLED:
+                raise exc
+            failure = exc
+        else:
+            log.error("%s %s failed:\n%s", doing, record.target, "".join(traceback.format_exception(exc)))
+            code = ErrorCode.OUT_OF_MEMORY if memory_code and is_out_of_memory(exc) else ErrorCode.INTERNAL
+            failure = ProtocolError(code, skips.reason(exc))
+        record.error = {"code": failure.code.value,
+                        "message": f"{doing} {record.target!r} failed ({failure.message}); kept it {kept}"}
+        self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],
+                            target=record.target))
 
     # -- running out of memory ------------------------------------------------------------------
 

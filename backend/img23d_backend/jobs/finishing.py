@@ -11,15 +11,13 @@ the step's progress, and kept here for the summaries) and the seconds.
 
 from __future__ import annotations
 
-import logging
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trimesh
-from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode, FinishRecord, JobOptions, ProtocolError
+from img23d_protocol import Artifact, ArtifactKind, FinishRecord, JobOptions
 
 from ..finish.bake import BakeSettings, bake
 from ..finish.glb import write_finished_glb
@@ -27,11 +25,8 @@ from ..finish.materials import FaceMaterials, by_material
 from ..finish.retopo import RetopoSettings
 from ..finish.step import finish_mesh
 from ..runs.folders import TargetRecord
-from ..stages import skips
 from ..stages.paint.unwrap import Unwrapper
 from .base import JobRun
-
-log = logging.getLogger(__name__)
 
 AS_GENERATED = "as-generated"
 HIGH = "high"  # the run folder's folder of the generated (high) meshes
@@ -100,16 +95,9 @@ def finish_or_keep(run: JobRun, record: TargetRecord, high: trimesh.Trimesh, unw
     the mesh as generated is then kept, as a failed painting keeps a mesh untextured."""
     try:
         return finish_object(run, record, high, unwrapper, artifact, geometry)
-    except ProtocolError as exc:
-        if exc.code is ErrorCode.CANCELLED:
-            raise
-        failure = exc
     except Exception as exc:  # finishing serves a mesh already made: it never ends the job
-        log.error("finishing %s failed:\n%s", record.target, traceback.format_exc())
-        failure = ProtocolError(ErrorCode.INTERNAL, skips.reason(exc))
-    record.error = {"code": failure.code.value,
-                    "message": f"finishing {record.target!r} failed ({failure.message}); kept it as generated"}
-    run.job.emit(Error(id=run.job.id, code=failure.code.value, message=record.error["message"], target=record.target))
+        # Every failure of finishing is reported as internal, running out of memory included, as before.
+        run.keep_target(record, exc, "finishing", "as generated", memory_code=False)
     return None
 
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import trimesh
-from img23d_protocol import (Artifact, ArtifactKind, Error, ErrorCode, GenerateJobResult, ProtocolError,
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, ProtocolError,
                              box_for, check_boxes, check_completion_off, check_views, model_family)
 
 from ..catalog import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
 from ..families.table import family_of
 from ..layout import scene
 from ..models import preflight
-from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import skips
@@ -333,24 +331,14 @@ class GenerateRun(PaintingRun):
         except skips.TextureUnavailable as exc:
             skips.skip_texture(self, skips.texture_sentence(exc))
             return mesh
-        except ProtocolError as exc:
-            if exc.code is ErrorCode.CANCELLED:
-                raise
-            failure = exc
         except Exception as exc:  # painting serves a mesh already made: it never ends the job
-            log.error("painting %s failed:\n%s", record.target, traceback.format_exc())
-            failure = ProtocolError(ErrorCode.OUT_OF_MEMORY if is_out_of_memory(exc) else ErrorCode.INTERNAL,
-                                    skips.reason(exc))
-        else:  # its photos' colour where they see it, then its material maps (or its colour alone: jobs.materials)
-            coloured = colour_from_views(self, record, painted.mesh, cutout, gltf_axes=True)
-            if coloured is not None:
-                painted.mesh.visual.material.baseColorTexture = coloured
-            return materials.with_materials(self, record, painted)
-        record.error = {"code": failure.code.value,
-                        "message": f"painting {record.target!r} failed ({failure.message}); kept it untextured"}
-        self.job.emit(Error(id=self.job.id, code=failure.code.value, message=record.error["message"],
-                            target=record.target))
-        return mesh
+            self.keep_target(record, exc, "painting", "untextured")
+            return mesh
+        # Its photos' colour where they see it, then its material maps (or its colour alone: jobs.materials).
+        coloured = colour_from_views(self, record, painted.mesh, cutout, gltf_axes=True)
+        if coloured is not None:
+            painted.mesh.visual.material.baseColorTexture = coloured
+        return materials.with_materials(self, record, painted)
 
     def _write_mesh(self, record: TargetRecord, mesh: Any, total: int, unwrapper: Unwrapper | None = None,
                     cleaned: Any = None) -> None:

@@ -18,7 +18,7 @@ this room names a material model or branches on one (tests/test_family_boundary.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -64,13 +64,11 @@ class MaterialRow:
 
     def tiny_spec(self, root: Path) -> ModelSpec:
         """Its tiny replica under ``root``: the real folder's layout and files."""
-        return ModelSpec(role="materials", repo_id=f"tiny/{self.tiny_folder}", local_path=Path(root) / self.tiny_folder,
-                         allow_patterns=self.spec.allow_patterns, size_bytes=TINY_MATERIALS_BYTES, exact_files=True,
-                         options=dict(self.spec.options))
+        return self.spec.tiny_replica(Path(root) / self.tiny_folder, TINY_MATERIALS_BYTES)
 
     def full_size_spec(self, root: Path) -> ModelSpec:
         """Its full-size replica under ``root``: the tiny one's folder with the real model's size."""
-        return replace(self.tiny_spec(root), repo_id=f"full-size/{self.tiny_folder}", size_bytes=self.spec.size_bytes)
+        return self.spec.full_size_replica(Path(root) / self.tiny_folder)
 
 
 # (the loaded model, the views, the cancel token, steps, resolution; 0: the model's own) -> each view's maps

@@ -28,6 +28,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _GIT_SHA1 = re.compile(r"[0-9a-f]{40}")
@@ -146,31 +147,35 @@ def _safetensors(path: Path, size: int) -> str | None:
     return None
 
 
-def _json(path: Path, size: int) -> str | None:
+def _config(path: Path, size: int, parse: Callable[[str], object], error: type[Exception],
+            fault: Callable[[Exception], str]) -> str | None:
+    """A JSON or YAML config must be UTF-8 text that ``parse`` reads; ``fault`` words its ``error``."""
     if size > CONFIG_BYTES:
         return None
     try:
-        json.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         return "is not text (not UTF-8)"
-    except ValueError as exc:
-        return f"is not valid JSON ({getattr(exc, 'msg', exc)} at line {getattr(exc, 'lineno', '?')})"
+    try:
+        parse(text)
+    except error as exc:
+        return fault(exc)
     return None
+
+
+def _json(path: Path, size: int) -> str | None:
+    return _config(path, size, json.loads, ValueError,
+                   lambda exc: f"is not valid JSON ({getattr(exc, 'msg', exc)} at line {getattr(exc, 'lineno', '?')})")
 
 
 def _yaml(path: Path, size: int) -> str | None:
     import yaml
 
-    if size > CONFIG_BYTES:
-        return None
-    try:
-        yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        return "is not text (not UTF-8)"
-    except yaml.YAMLError as exc:
+    def fault(exc: Exception) -> str:
         lines = str(exc).strip().splitlines()
         return f"is not valid YAML ({lines[0].strip() if lines else type(exc).__name__})"
-    return None
+
+    return _config(path, size, yaml.safe_load, yaml.YAMLError, fault)
 
 
 def _python(path: Path, size: int) -> str | None:

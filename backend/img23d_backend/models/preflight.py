@@ -71,6 +71,15 @@ class Room:
             return need.host + need.device + RESERVE_BYTES <= self.host
         return need.host + RESERVE_BYTES <= self.host and need.device + RESERVE_BYTES <= self.device
 
+    def short(self, need: Need) -> tuple[int, int, str]:
+        """The memory that is short for ``need``, named for a sentence: (bytes needed, bytes
+        available, its name). On a GPU that is the device's or the RAM, not their sum."""
+        if self.shared:
+            return need.host + need.device, self.host, "memory"
+        if need.device + RESERVE_BYTES > self.device:
+            return need.device, self.device, "GPU memory"
+        return need.host, self.host, "RAM"
+
 
 def free_room(device: Any) -> Room:
     """What is free now: RAM, and the device's memory when it has its own."""
@@ -125,12 +134,7 @@ def check_retry(octree: int, device: Any, memory: ShapeMemory, loaded_weights: i
     room = _beside(room or total_room(device), loaded_weights)
     if need is None or room.fits(need):
         return
-    if room.shared:
-        needed, available, short = need.host + need.device, room.host, "memory"
-    elif need.device + RESERVE_BYTES > room.device:
-        needed, available, short = need.device, room.device, "GPU memory"
-    else:
-        needed, available, short = need.host, room.host, "RAM"
+    needed, available, short = room.short(need)
     raise ProtocolError(
         ErrorCode.OUT_OF_MEMORY,
         f"making it again in float32 needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {short} beside the "
@@ -269,13 +273,7 @@ def _beside(total: Room, models_bytes: int) -> Room:
 
 
 def _too_big(setting: str, value: int, need: Need, room: Room, largest: int, when: str) -> ProtocolError:
-    # Name the memory that is short: on a GPU that is the device's or the RAM, not their sum.
-    if room.shared:
-        needed, available, memory = need.host + need.device, room.host, "memory"
-    elif need.device + RESERVE_BYTES > room.device:
-        needed, available, memory = need.device, room.device, "GPU memory"
-    else:
-        needed, available, memory = need.host, room.host, "RAM"
+    needed, available, memory = room.short(need)
     advice = f"lower the {setting} (at most {largest} fits)" if largest else f"lower the {setting}"
     return ProtocolError(
         ErrorCode.OUT_OF_MEMORY,

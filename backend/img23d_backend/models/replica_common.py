@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from ..env.torch_shims import prepare_torchvision
 from .specs import ModelSpec
@@ -55,6 +55,27 @@ def default_dtype(name: str) -> Iterator[None]:
 def parameters(module: Any) -> int:
     """How many parameters ``module`` has (works on the meta device too)."""
     return sum(p.numel() for p in module.parameters())
+
+
+class SeededDims(Protocol):
+    """What a replica's dimensions say about its weights: the seed they are drawn from, the dtype they are made in."""
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def init_dtype(self) -> str: ...
+
+
+D = TypeVar("D", bound=SeededDims)
+
+
+def seeded_networks(construct: Callable[[D], dict[str, Any]], dims: D) -> tuple[dict[str, Any], dict[str, int]]:
+    """``construct(dims)``'s networks, drawn from ``dims.seed`` and made in ``dims.init_dtype``, and each
+    one's parameter count (a manifest entry's ``params``)."""
+    with seeded(dims.seed), default_dtype(dims.init_dtype):
+        networks = construct(dims)
+    return networks, {part: parameters(module) for part, module in networks.items()}
 
 
 def check_size(size: str) -> Size:

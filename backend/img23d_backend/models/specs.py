@@ -6,7 +6,7 @@ replica builders' helpers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -70,6 +70,17 @@ class ModelSpec:
         """Its licence, from the table both sides share (``img23d_protocol.licences``), keyed by
         ``repo_id``; every model of every set has one (tests/backend/test_licences.py)."""
         return model_licence(self.repo_id)
+
+    def tiny_replica(self, folder: Path, size_bytes: int, options: Mapping[str, Any] | None = None) -> "ModelSpec":
+        """Its random-weight replica in ``folder``: the real folder's layout and files (each one named,
+        ``exact_files``), ``size_bytes`` big, run with ``options`` (its own where None)."""
+        return ModelSpec(role=self.role, repo_id=f"tiny/{folder.name}", local_path=folder,
+                         allow_patterns=self.allow_patterns, size_bytes=size_bytes, exact_files=True,
+                         options=dict(self.options if options is None else options))
+
+    def full_size_replica(self, folder: Path) -> "ModelSpec":
+        """Its full-size replica in ``folder``: the tiny one's layout with the real model's size and options."""
+        return replace(self.tiny_replica(folder, self.size_bytes), repo_id=f"full-size/{folder.name}")
 
     @property
     def display(self) -> str:

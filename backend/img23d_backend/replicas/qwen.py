@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ..models.replica_tokenizers import qwen_tokenizer
 from .qwen_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
 
 
@@ -125,32 +126,10 @@ CHAT_TEMPLATE = (
 )
 
 def tokenizer(dims: QwenDims, answer: FixedAnswer = DEFAULT_ANSWER) -> Any:
-    """A byte-level Qwen2 tokenizer: 256 byte tokens, no merges, the Qwen special tokens, and
-    the fixed answer's pieces as added tokens."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import Qwen2TokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    byte_chars = bytes_to_unicode()
-    vocab = {byte_chars[b]: b for b in range(256)}  # id == byte value
-    backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    backend.add_special_tokens(
-        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
-    )
-    # Non-special so that skip_special_tokens=True keeps them in the decoded answer.
-    pieces = answer_pieces(dims.answer_chars, answer)
-    backend.add_tokens([AddedToken(p, special=False, normalized=False) for p in pieces])
-    return Qwen2TokenizerFast(
-        tokenizer_object=backend,
-        bos_token=None,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        unk_token=None,
-        model_max_length=262144,
-        chat_template=CHAT_TEMPLATE,
-    )
+    """A byte-level Qwen2 tokenizer: 256 byte tokens, no merges, the Qwen special tokens, and the fixed
+    answer's pieces as added tokens (not special: ``skip_special_tokens=True`` keeps them in the answer)."""
+    return qwen_tokenizer(SPECIAL_TOKENS, CHAT_TEMPLATE, max_length=262144,
+                          added=answer_pieces(dims.answer_chars, answer))
 
 
 def processor(tokenizer: Any, dims: QwenDims) -> Any:

@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
+from ...models.replica_tokenizers import qwen_tokenizer
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
 # Qwen3's chat template as the pipeline uses it (one user message, a generation prompt, thinking off:
@@ -121,34 +122,16 @@ def construct(dims: EditorDims) -> dict[str, Any]:
             "text_encoder": Qwen3ForCausalLM(Qwen3Config(**dims.text_encoder))}
 
 
-def _tokenizer() -> Any:
-    """A byte-level Qwen2 tokenizer: 256 byte tokens (id = byte), no merges, Qwen's special tokens
-    (ids 256 on: <|endoftext|>, <|im_start|>, <|im_end|>, <think>, </think>) and the chat template."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import Qwen2TokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    byte_chars = bytes_to_unicode()
-    backend = Tokenizer(models.BPE(vocab={byte_chars[b]: b for b in range(256)}, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in _SPECIAL_TOKENS])
-    return Qwen2TokenizerFast(tokenizer_object=backend, bos_token=None, eos_token="<|im_end|>",
-                              pad_token="<|endoftext|>", unk_token=None, model_max_length=131_072,
-                              chat_template=_CHAT_TEMPLATE)
-
-
 def build(dest: Path, dims: EditorDims) -> dict[str, Any]:
     """Write the folder at ``dest`` with diffusers' own ``save_pretrained``; return the manifest entry."""
     prepare_imports()
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline
 
-    with seeded(dims.seed), default_dtype(dims.init_dtype):
-        networks = construct(dims)
-    counts = {part: parameters(module) for part, module in networks.items()}
+    networks, counts = seeded_networks(construct, dims)
+    tokenizer = qwen_tokenizer(_SPECIAL_TOKENS, _CHAT_TEMPLATE, max_length=131_072)
     pipeline = Flux2KleinPipeline(**networks, scheduler=FlowMatchEulerDiscreteScheduler(**_SCHEDULER),
-                                  tokenizer=_tokenizer(), is_distilled=True)
+                                  tokenizer=tokenizer, is_distilled=True)
     pipeline.to(torch.bfloat16)
     pipeline.save_pretrained(dest, safe_serialization=True)
     if dims.shard_bytes is not None:  # the tiny text encoder again, in two shards as the real one is

@@ -55,7 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
+from ...models.replica_tokenizers import qwen_tokenizer
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                    "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
@@ -126,20 +127,8 @@ def config(size: Size) -> QwenEditDims:
 
 
 def _fast_tokenizer() -> Any:
-    """A byte-level Qwen2 tokenizer: 256 byte tokens (id = byte), no merges, the Qwen special tokens
-    (ids 256 on) and the chat template."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import Qwen2TokenizerFast
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    byte_chars = bytes_to_unicode()
-    backend = Tokenizer(models.BPE(vocab={byte_chars[b]: b for b in range(256)}, merges=[]))
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    backend.decoder = decoders.ByteLevel()
-    backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in _SPECIAL_TOKENS])
-    return Qwen2TokenizerFast(tokenizer_object=backend, bos_token=None, eos_token="<|im_end|>",
-                              pad_token="<|endoftext|>", unk_token=None, model_max_length=131_072,
-                              chat_template=_CHAT_TEMPLATE)
+    """The byte-level tokenizer with the special tokens the pipeline's prompt and the processor use."""
+    return qwen_tokenizer(_SPECIAL_TOKENS, _CHAT_TEMPLATE, max_length=131_072)
 
 
 def _text_config(dims: QwenEditDims, tokenizer: Any) -> Any:
@@ -190,9 +179,7 @@ def build(dest: Path, dims: QwenEditDims) -> dict[str, Any]:
         slow = Qwen2Tokenizer.from_pretrained(scratch)
     processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(**_IMAGE_PROCESSOR), tokenizer=fast,
                                  video_processor=Qwen2VLVideoProcessor(), chat_template=_CHAT_TEMPLATE)
-    with seeded(dims.seed), default_dtype(dims.init_dtype):
-        networks = construct(dims)
-    counts = {part: parameters(module) for part, module in networks.items()}
+    networks, counts = seeded_networks(construct, dims)
     pipeline = QwenImageEditPlusPipeline(**networks, scheduler=FlowMatchEulerDiscreteScheduler(**_SCHEDULER),
                                          tokenizer=slow, processor=processor)
     pipeline.to(torch.bfloat16)

@@ -36,16 +36,13 @@ from __future__ import annotations
 
 import gc
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+from ...models.replica_tokenizers import CLIP_BOS, CLIP_EOS, CLIP_MAX_LENGTH, clip_tokenizer
 
-_CLIP_BOS = "<|startoftext|>"
-_CLIP_EOS = "<|endoftext|>"
-_CLIP_MAX_LENGTH = 77
 # hy3dgen's UNet2p5DConditionModel: learned text embeddings [1, 77, 1024], camera embedding 1280.
 _PAINT_CROSS_ATTENTION = 1024
 _PAINT_TIME_EMBEDDING = 1280
@@ -133,35 +130,16 @@ def config(size: Size) -> PaintDims:
 # --------------------------------------------------------------------------------------------
 
 
-def _clip_tokenizer() -> Any:
-    """A byte-level CLIP BPE tokenizer with no merges: every character is its own token.
-
-    CLIPTokenizer only reads its vocabulary from files, so they are written to a scratch
-    folder first; the caller's ``save_pretrained`` writes the copies that ship.
-    """
-    from transformers import CLIPTokenizer
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    chars = [bytes_to_unicode()[b] for b in range(256)]
-    tokens = chars + [c + "</w>" for c in chars] + [_CLIP_BOS, _CLIP_EOS]
-    with tempfile.TemporaryDirectory(prefix="tiny-clip-") as scratch:
-        vocab_file, merges_file = Path(scratch) / "vocab.json", Path(scratch) / "merges.txt"
-        vocab_file.write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False),
-                              encoding="utf-8")
-        merges_file.write_text("#version: 0.2\n", encoding="utf-8")
-        return CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=_CLIP_MAX_LENGTH)
-
-
 def _text_encoder(dims: PaintDims, tokenizer: Any, seed: int) -> Any:
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    eos = tokenizer.convert_tokens_to_ids(_CLIP_EOS)
+    eos = tokenizer.convert_tokens_to_ids(CLIP_EOS)
     text_config = CLIPTextConfig(
         vocab_size=dims.text_vocab or len(tokenizer), hidden_size=dims.text_hidden,
         intermediate_size=dims.text_intermediate, projection_dim=dims.text_projection,
         num_hidden_layers=dims.text_layers, num_attention_heads=dims.text_heads,
-        max_position_embeddings=_CLIP_MAX_LENGTH, hidden_act=dims.text_act,
-        bos_token_id=tokenizer.convert_tokens_to_ids(_CLIP_BOS), eos_token_id=eos, pad_token_id=eos,
+        max_position_embeddings=CLIP_MAX_LENGTH, hidden_act=dims.text_act,
+        bos_token_id=tokenizer.convert_tokens_to_ids(CLIP_BOS), eos_token_id=eos, pad_token_id=eos,
     )
     with seeded(seed), default_dtype(dims.init_dtype):
         return CLIPTextModel(text_config).eval()
@@ -220,14 +198,14 @@ def construct_delight(dims: PaintDims) -> dict[str, Any]:
     """The delight model's parts, in the current device context (the meta device counts them)."""
     prepare_imports()
     return {"unet": _delight_unet(dims), "vae": _vae(dims, dims.delight_seed + 2),
-            "text_encoder": _text_encoder(dims, _clip_tokenizer(), dims.delight_seed)}
+            "text_encoder": _text_encoder(dims, clip_tokenizer(), dims.delight_seed)}
 
 
 def construct_multiview(dims: PaintDims) -> dict[str, Any]:
     """The multiview model's parts, in the current device context (the meta device counts them)."""
     prepare_imports()
     return {"unet": _paint_unet(dims, dims.multiview_seed)[0], "vae": _vae(dims, dims.multiview_seed + 3),
-            "text_encoder": _text_encoder(dims, _clip_tokenizer(), dims.multiview_seed)}
+            "text_encoder": _text_encoder(dims, clip_tokenizer(), dims.multiview_seed)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -240,7 +218,7 @@ def build_delight(dest: Path, dims: PaintDims) -> dict[str, Any]:
     prepare_imports()
     from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 
-    tokenizer = _clip_tokenizer()
+    tokenizer = clip_tokenizer()
     text_encoder = _text_encoder(dims, tokenizer, dims.delight_seed)
     unet = _delight_unet(dims)
     vae = _vae(dims, dims.delight_seed + 2)
@@ -281,7 +259,7 @@ def build_multiview(dest: Path, dims: PaintDims, turbo: bool = False) -> dict[st
     gc.collect()  # the full-size UNet is 3.5 GB: gone before the next part is made
     (dest / "unet" / "modules.py").write_text(_UNET_MODULES_PY, encoding="utf-8")
 
-    tokenizer = _clip_tokenizer()
+    tokenizer = clip_tokenizer()
     tokenizer.save_pretrained(dest / "tokenizer")
     text_encoder = _text_encoder(dims, tokenizer, seed)
     vae = _vae(dims, seed + 3)

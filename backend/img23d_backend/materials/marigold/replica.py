@@ -49,16 +49,14 @@ without merges (every character a token), whose ids fit the real 49,408-row embe
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .model import MARIGOLD_VARIANT
-from ...models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
+from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
+from ...models.replica_tokenizers import clip_tokenizer
 
-_BOS, _EOS = "<|startoftext|>", "<|endoftext|>"
 _TARGET_PROPERTIES = {
     "target_names": ["albedo", "material"],
     "albedo": {"prediction_space": "srgb"},
@@ -127,33 +125,16 @@ def construct(dims: MaterialsDims) -> dict[str, Any]:
             "text_encoder": CLIPTextModel(CLIPTextConfig(**dims.text_encoder))}
 
 
-def _tokenizer() -> Any:
-    """A byte-level CLIP tokenizer with no merges, padding with "!" as Stable Diffusion 2's does;
-    CLIPTokenizer reads its vocabulary from files only."""
-    from transformers import CLIPTokenizer
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    chars = [bytes_to_unicode()[b] for b in range(256)]
-    tokens = chars + [c + "</w>" for c in chars] + [_BOS, _EOS]
-    with tempfile.TemporaryDirectory(prefix="tiny-clip-") as scratch:
-        vocab, merges = Path(scratch) / "vocab.json", Path(scratch) / "merges.txt"
-        vocab.write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False), encoding="utf-8")
-        merges.write_text("#version: 0.2\n", encoding="utf-8")
-        return CLIPTokenizer(str(vocab), str(merges), model_max_length=77, pad_token="!")
-
-
 def build(dest: Path, dims: MaterialsDims) -> dict[str, Any]:
     """Write the folder at ``dest`` with diffusers' own ``save_pretrained``; return the manifest entry."""
     prepare_imports()
     import torch
     from diffusers import DDIMScheduler, MarigoldIntrinsicsPipeline
 
-    with seeded(dims.seed), default_dtype(dims.init_dtype):
-        networks = construct(dims)
-    counts = {part: parameters(module) for part, module in networks.items()}
+    networks, counts = seeded_networks(construct, dims)
     pipeline = MarigoldIntrinsicsPipeline(
-        **networks, scheduler=DDIMScheduler(**_SCHEDULER), tokenizer=_tokenizer(), prediction_type="intrinsics",
-        target_properties=_TARGET_PROPERTIES, default_denoising_steps=dims.steps,
+        **networks, scheduler=DDIMScheduler(**_SCHEDULER), tokenizer=clip_tokenizer(pad="!"),
+        prediction_type="intrinsics", target_properties=_TARGET_PROPERTIES, default_denoising_steps=dims.steps,
         default_processing_resolution=dims.resolution)
     for variant in dims.variants:
         if variant == MARIGOLD_VARIANT:

@@ -10,7 +10,7 @@ Standard library only.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 FENCE = "```"
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -87,38 +87,38 @@ class _LenientParser:
         return _WORD_VALUES.get(word.lower(), word)
 
     def _array(self, depth: int) -> list:
-        self.pos += 1
         items: list = []
-        while True:
-            self._skip(",")
-            if self._at_end():
-                return PartialList(items)
-            if self.text[self.pos] == "]":
-                self.pos += 1
-                return items
-            try:
-                items.append(self._value(depth))
-            except _Truncated:
-                return PartialList(items)
+        cut = self._members("]", lambda: items.append(self._value(depth)))
+        return PartialList(items) if cut else items
 
     def _object(self, depth: int) -> dict:
-        self.pos += 1
         members: dict = {}
+
+        def member() -> None:
+            key = self._key()
+            self._colon()
+            # A partial container value is kept: a wrapper such as
+            # {"objects": [...cut] still holds complete detections.
+            members[key] = self._value(depth)
+
+        cut = self._members("}", member)
+        return PartialDict(members) if cut else members
+
+    def _members(self, close: str, read: Callable[[], None]) -> bool:
+        """Read the members of the container that opens here, each with ``read``, up to ``close``:
+        False when it closed, True when the text ended inside it (what was read before is kept)."""
+        self.pos += 1
         while True:
             self._skip(",")
             if self._at_end():
-                return PartialDict(members)
-            if self.text[self.pos] == "}":
+                return True
+            if self.text[self.pos] == close:
                 self.pos += 1
-                return members
+                return False
             try:
-                key = self._key()
-                self._colon()
-                # A partial container value is kept: a wrapper such as
-                # {"objects": [...cut] still holds complete detections.
-                members[key] = self._value(depth)
+                read()
             except _Truncated:
-                return PartialDict(members)
+                return True
 
     def _key(self) -> str:
         if self.text[self.pos] in "\"'":

@@ -104,28 +104,33 @@ def config(size: Size) -> GeometryDims:
     if check_size(size) == "full":
         return GeometryDims(
             seed=7100, init_dtype="float32",
-            denoiser={"input_channels": 64, "width": 1280, "layers": 12, "num_single_layers": 24, "num_heads": 20,
-                      "condition_dim": 1024, "multi_condition_type": "in_context", "use_visual_condition": True,
-                      "visual_condition_dim": 1024, "n_views": 1, "use_caption_condition": False,
-                      "caption_condition_dim": 1024, "use_label_condition": False, "label_condition_dim": 1024,
-                      "identity_init": False},
+            denoiser=_denoiser_fields(input_channels=64, width=1280, layers=12, num_single_layers=24, num_heads=20,
+                                      condition_dim=1024),
             vae=_vae_fields(num_latents=2048, embed_dim=64, width=768, heads=12, num_encoder_layers=8,
                             num_decoder_layers=16, n_samples=32768),
             visual=_visual_fields("facebook/dinov2-with-registers-large", 518),
             dino=dict(DINOV2_REGISTERS_LARGE))
     return GeometryDims(
         seed=7100, init_dtype="float32",
-        denoiser={"input_channels": 8, "width": 64, "layers": 1, "num_single_layers": 1, "num_heads": 2,
-                  "condition_dim": 32, "multi_condition_type": "in_context", "use_visual_condition": True,
-                  "visual_condition_dim": 32, "n_views": 1, "use_caption_condition": False,
-                  "caption_condition_dim": 32, "use_label_condition": False, "label_condition_dim": 32,
-                  "identity_init": False},
+        denoiser=_denoiser_fields(input_channels=8, width=64, layers=1, num_single_layers=1, num_heads=2,
+                                  condition_dim=32),
         vae=_vae_fields(num_latents=64, embed_dim=8, width=32, heads=2, num_encoder_layers=1, num_decoder_layers=1,
                         n_samples=4096),
         visual=_visual_fields(TINY_DINO, 56),
         dino={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "mlp_ratio": 2, "patch_size": 14,
               "image_size": 56, "num_register_tokens": 4, "layerscale_value": 1.0, "layer_norm_eps": 1e-6,
               "hidden_act": "gelu", "qkv_bias": True, "use_swiglu_ffn": False})
+
+
+def _denoiser_fields(*, input_channels: int, width: int, layers: int, num_single_layers: int, num_heads: int,
+                     condition_dim: int) -> dict[str, Any]:
+    # Upstream's FluxDenoiser.Config as an image-conditioned model's file holds it: the image condition
+    # on, caption and label off, every condition as wide.
+    return {"input_channels": input_channels, "width": width, "layers": layers, "num_single_layers": num_single_layers,
+            "num_heads": num_heads, "condition_dim": condition_dim, "multi_condition_type": "in_context",
+            "use_visual_condition": True, "visual_condition_dim": condition_dim, "n_views": 1,
+            "use_caption_condition": False, "caption_condition_dim": condition_dim, "use_label_condition": False,
+            "label_condition_dim": condition_dim, "identity_init": False}
 
 
 def _vae_fields(**sizes: Any) -> dict[str, Any]:

@@ -35,20 +35,18 @@ the real vocabulary.
 from __future__ import annotations
 
 import gc
-import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ....models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+from ....models.replica_tokenizers import clip_tokenizer
 from .attention import AttentionState, install_processors
 from .loader import build_condition_encoder
 
 SDXL_FOLDER = "stable-diffusion-xl-base-1.0"
 VAE_FOLDER = "sdxl-vae-fp16-fix"
 STEP1X_FOLDER = "Step1X-3D"
-_BOS, _EOS = "<|startoftext|>", "<|endoftext|>"
 
 # SDXL base 1.0's scheduler/scheduler_config.json, verbatim.
 SDXL_SCHEDULER = {
@@ -123,20 +121,6 @@ def config(size: Size) -> TextureDims:
                         "num_hidden_layers": 2, "projection_dim": 32, "vocab_size": 49408},
         vae={**_VAE_FIXED, "block_out_channels": [8, 16, 16, 16], "layers_per_block": 1, "norm_num_groups": 8,
              "sample_size": 64})
-
-
-def _tokenizer(pad: str) -> Any:
-    """A byte-level CLIP tokenizer with no merges; CLIPTokenizer reads its vocabulary from files only."""
-    from transformers import CLIPTokenizer
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-    chars = [bytes_to_unicode()[b] for b in range(256)]
-    tokens = chars + [c + "</w>" for c in chars] + [_BOS, _EOS]
-    with tempfile.TemporaryDirectory(prefix="tiny-clip-") as scratch:
-        vocab, merges = Path(scratch) / "vocab.json", Path(scratch) / "merges.txt"
-        vocab.write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False), encoding="utf-8")
-        merges.write_text("#version: 0.2\n", encoding="utf-8")
-        return CLIPTokenizer(str(vocab), str(merges), model_max_length=77, pad_token=pad)
 
 
 def _text_config(fields: dict[str, Any]) -> Any:
@@ -224,8 +208,8 @@ def build(root: Path, dims: TextureDims) -> dict[str, Any]:
         counts["vae"] = parameters(vae)
         _save(vae.state_dict(), vae_folder / "diffusion_pytorch_model.safetensors", dims.init_dtype)
         del vae
-    _tokenizer(_EOS).save_pretrained(sdxl / "tokenizer")
-    _tokenizer("!").save_pretrained(sdxl / "tokenizer_2")
+    clip_tokenizer().save_pretrained(sdxl / "tokenizer")
+    clip_tokenizer(pad="!").save_pretrained(sdxl / "tokenizer_2")
     return {"folders": [SDXL_FOLDER, VAE_FOLDER, f"{STEP1X_FOLDER}/Step1X-3D-Texture"], "parameters": counts,
             "variants": [v or "float32" for v in dims.variants],
             "note": "random weights keyed as diffusers' and transformers' classes and upstream's adapter file"}
