@@ -16,9 +16,7 @@ from .completion import Completion, completions_by_name
 from .messages import ModelEntry
 from .run_record import FinishRecord, TargetRecord
 
-# The field readers live in their own module (completion.py shares them).
-from .result_fields import (MAX_ITEMS, MAX_TEXT, _boxes, _flag, _items, _names, _number,  # noqa: F401
-                            _numbers, _object, _text, _whole)
+from .result_fields import boxes, flag, items, mapping, names, number, numbers, text, whole
 
 
 @dataclass(frozen=True)
@@ -39,9 +37,9 @@ class AnswerSummary:
         """The summary inside a result, or None when it has none (no grounding was asked)."""
         if "stop_reason" not in data and "cut_off" not in data:
             return None
-        return cls(stop_reason=_text(data, what, "stop_reason"), cut_off=_flag(data, what, "cut_off"),
-                   answer_tokens=_number(data, what, "answer_tokens"), token_budget=_number(data, what, "token_budget"),
-                   duplicates_dropped=_number(data, what, "duplicates_dropped"))
+        return cls(stop_reason=text(data, what, "stop_reason"), cut_off=flag(data, what, "cut_off"),
+                   answer_tokens=number(data, what, "answer_tokens"), token_budget=number(data, what, "token_budget"),
+                   duplicates_dropped=number(data, what, "duplicates_dropped"))
 
 
 # A job's result carries its objects' run records as the run's manifest keeps them: one definition.
@@ -51,14 +49,14 @@ TargetResult = TargetRecord
 def _filled(cls: type[JobResult], data: Any) -> dict[str, Any]:
     """``data`` with each key it lacks set to the wire form of its field's default (a field without
     one stays missing, and is refused as such)."""
-    data = _whole(cls.KIND, data)
+    data = whole(f"a {cls.KIND} result", data, "must be an object")
     required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
     empty = cls(**dict.fromkeys(required, "")).to_dict()
     return {**{k: v for k, v in empty.items() if k not in required}, **data}
 
 
 def _targets(data: dict[str, Any], what: str) -> tuple[TargetResult, ...]:
-    return tuple(TargetResult.from_dict(entry) for entry in _items(data, what, "targets"))
+    return tuple(TargetResult.from_dict(entry) for entry in items(data, what, "targets"))
 
 
 @dataclass(frozen=True)
@@ -106,17 +104,17 @@ class GenerateJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "GenerateJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
-                   layout_picture=_text(data, what, "layout_picture", optional=True),
-                   image_size=_numbers(data, what, "image_size"), targets=_targets(data, what),
-                   texture_skipped=_text(data, what, "texture_skipped", optional=True),
-                   depth_skipped=_text(data, what, "depth_skipped", optional=True),
-                   materials_skipped=_text(data, what, "materials_skipped", optional=True),
-                   timings=_object(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
-                   seed=_number(data, what, "seed"),
-                   views_shape_skipped=_text(data, what, "views_shape_skipped", optional=True))
+        return cls(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                   layout_picture=text(data, what, "layout_picture", None),
+                   image_size=numbers(data, what, "image_size"), targets=_targets(data, what),
+                   texture_skipped=text(data, what, "texture_skipped", None),
+                   depth_skipped=text(data, what, "depth_skipped", None),
+                   materials_skipped=text(data, what, "materials_skipped", None),
+                   timings=mapping(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
+                   seed=number(data, what, "seed"),
+                   views_shape_skipped=text(data, what, "views_shape_skipped", None))
 
 
 @dataclass(frozen=True)
@@ -142,13 +140,13 @@ class DetectJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "DetectJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
-                   boxes=_boxes(data, what), not_found=_names(data, what, "not_found"),
-                   answer=AnswerSummary.from_dict(data, what), seed=_number(data, what, "seed"),
+        return cls(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
+                   boxes=boxes(data, what), not_found=names(data, what, "not_found"),
+                   answer=AnswerSummary.from_dict(data, what), seed=number(data, what, "seed"),
                    completion=completions_by_name(data, what),
-                   completion_picture=_text(data, what, "completion_picture", optional=True))
+                   completion_picture=text(data, what, "completion_picture", None))
 
 
 @dataclass(frozen=True)
@@ -167,11 +165,11 @@ class SuggestJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "SuggestJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
-                   names=_names(data, what, "names"), boxes=_boxes(data, what),
-                   all_instances=_flag(data, what, "all_instances"), seed=_number(data, what, "seed"))
+        return cls(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
+                   names=names(data, what, "names"), boxes=boxes(data, what),
+                   all_instances=flag(data, what, "all_instances"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -197,14 +195,14 @@ class RetextureJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "RetextureJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), texture=_text(data, what, "texture"),
-                   uvs=_text(data, what, "uvs", optional=True), uv_created=_flag(data, what, "uv_created"),
-                   proxy=_flag(data, what, "proxy"), faces=_number(data, what, "faces"),
-                   texture_size=_numbers(data, what, "texture_size"), seed=_number(data, what, "seed"),
-                   metallic_roughness=_text(data, what, "metallic_roughness", optional=True),
-                   materials_skipped=_text(data, what, "materials_skipped", optional=True))
+        return cls(run_dir=text(data, what, "run_dir"), texture=text(data, what, "texture"),
+                   uvs=text(data, what, "uvs", None), uv_created=flag(data, what, "uv_created"),
+                   proxy=flag(data, what, "proxy"), faces=number(data, what, "faces"),
+                   texture_size=numbers(data, what, "texture_size"), seed=number(data, what, "seed"),
+                   metallic_roughness=text(data, what, "metallic_roughness", None),
+                   materials_skipped=text(data, what, "materials_skipped", None))
 
 
 @dataclass(frozen=True)
@@ -226,13 +224,13 @@ class RetopoJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "RetopoJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
-                   mesh=_text(data, what, "mesh"), high_mesh=_text(data, what, "high_mesh"),
-                   finish=_finish(_object(data, what, "finish")),
+        return cls(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                   mesh=text(data, what, "mesh"), high_mesh=text(data, what, "high_mesh"),
+                   finish=_finish(mapping(data, what, "finish")),
                    targets=_targets(data, what),
-                   timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
+                   timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -256,13 +254,13 @@ class RegenerateJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "RegenerateJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), source_run=_text(data, what, "source_run"),
-                   manifest=_text(data, what, "manifest"), image_size=_numbers(data, what, "image_size", optional=True),
-                   targets=_targets(data, what), texture_skipped=_text(data, what, "texture_skipped", optional=True),
-                   materials_skipped=_text(data, what, "materials_skipped", optional=True),
-                   timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
+        return cls(run_dir=text(data, what, "run_dir"), source_run=text(data, what, "source_run"),
+                   manifest=text(data, what, "manifest"), image_size=numbers(data, what, "image_size", None),
+                   targets=_targets(data, what), texture_skipped=text(data, what, "texture_skipped", None),
+                   materials_skipped=text(data, what, "materials_skipped", None),
+                   timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -280,11 +278,11 @@ class DownloadJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "DownloadJobResult":
-        what = cls.KIND
+        what = f"a {cls.KIND} result"
         data = _filled(cls, data)
-        return cls(model=_text(data, what, "model"), path=_text(data, what, "path"),
-                   models=tuple(ModelEntry.from_dict(m) for m in _items(data, what, "models")),
-                   offline=_flag(data, what, "offline"), cache_dir=_text(data, what, "cache_dir"))
+        return cls(model=text(data, what, "model"), path=text(data, what, "path"),
+                   models=tuple(ModelEntry.from_dict(m) for m in items(data, what, "models")),
+                   offline=flag(data, what, "offline"), cache_dir=text(data, what, "cache_dir"))
 
 
 def _finish(data: dict[str, Any]) -> FinishRecord | None:
