@@ -49,7 +49,7 @@ TargetResult = TargetRecord
 def _filled(cls: type[JobResult], data: Any) -> dict[str, Any]:
     """``data`` with each key it lacks set to the wire form of its field's default (a field without
     one stays missing, and is refused as such)."""
-    data = whole(f"a {cls.KIND} result", data, "must be an object")
+    data = whole(cls.where(), data, "must be an object")
     required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
     empty = cls(**dict.fromkeys(required, "")).to_dict()
     return {**{k: v for k, v in empty.items() if k not in required}, **data}
@@ -61,7 +61,7 @@ def _targets(data: dict[str, Any], what: str) -> tuple[TargetResult, ...]:
 
 @dataclass(frozen=True)
 class JobResult:
-    """Base of the job results: the run folder (but Download's), and the seed the job used.
+    """Base of the job results (``RunJobResult`` for those with a run folder: all but Download's).
 
     Only the fields without a default (the run folder; Download's model and path) must be in the data:
     a key an older or leaner backend leaves out reads as its field's default; a key that is there is checked."""
@@ -75,11 +75,22 @@ class JobResult:
     def from_dict(cls, data: Any) -> "JobResult":
         raise NotImplementedError
 
+    @classmethod
+    def where(cls) -> str:
+        """How a refusal names this result: "a generate result's 'seed' is not a whole number"."""
+        return f"a {cls.KIND} result"
+
 
 @dataclass(frozen=True)
-class GenerateJobResult(JobResult):
-    KIND: ClassVar[str] = "generate"
+class RunJobResult(JobResult):
+    """Base of the results of the jobs that make a run folder (all but Download)."""
+
     run_dir: str
+
+
+@dataclass(frozen=True)
+class GenerateJobResult(RunJobResult):
+    KIND: ClassVar[str] = "generate"
     manifest: str = ""
     layout_picture: str | None = None   # named so that an add-on on another machine fetches it
     image_size: list[int] = field(default_factory=list)
@@ -104,7 +115,7 @@ class GenerateJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "GenerateJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
                    layout_picture=text(data, what, "layout_picture", None),
@@ -118,9 +129,8 @@ class GenerateJobResult(JobResult):
 
 
 @dataclass(frozen=True)
-class DetectJobResult(JobResult):
+class DetectJobResult(RunJobResult):
     KIND: ClassVar[str] = "detect"
-    run_dir: str
     image_size: list[int] = field(default_factory=list)
     boxes: dict[str, list[list[float]]] = field(default_factory=dict)  # name -> boxes, pixels of the picture
     not_found: list[str] = field(default_factory=list)
@@ -140,7 +150,7 @@ class DetectJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "DetectJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
                    boxes=boxes(data, what), not_found=names(data, what, "not_found"),
@@ -150,9 +160,8 @@ class DetectJobResult(JobResult):
 
 
 @dataclass(frozen=True)
-class SuggestJobResult(JobResult):
+class SuggestJobResult(RunJobResult):
     KIND: ClassVar[str] = "suggest"
-    run_dir: str
     image_size: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     boxes: dict[str, list[list[float]]] = field(default_factory=dict)
@@ -165,7 +174,7 @@ class SuggestJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "SuggestJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
                    names=names(data, what, "names"), boxes=boxes(data, what),
@@ -173,9 +182,8 @@ class SuggestJobResult(JobResult):
 
 
 @dataclass(frozen=True)
-class RetextureJobResult(JobResult):
+class RetextureJobResult(RunJobResult):
     KIND: ClassVar[str] = "retexture"
-    run_dir: str
     texture: str = ""                   # the painted texture, on the mesh's own UVs (or ``uvs``)
     uvs: str | None = None              # new per-corner UVs when the mesh had none
     uv_created: bool = False
@@ -195,7 +203,7 @@ class RetextureJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "RetextureJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(run_dir=text(data, what, "run_dir"), texture=text(data, what, "texture"),
                    uvs=text(data, what, "uvs", None), uv_created=flag(data, what, "uv_created"),
@@ -206,9 +214,8 @@ class RetextureJobResult(JobResult):
 
 
 @dataclass(frozen=True)
-class RetopoJobResult(JobResult):
+class RetopoJobResult(RunJobResult):
     KIND: ClassVar[str] = "retopo"
-    run_dir: str
     manifest: str = ""
     mesh: str = ""                      # the finished (low) GLB
     high_mesh: str = ""                 # the mesh as it came, as a GLB
@@ -224,7 +231,7 @@ class RetopoJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "RetopoJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
                    mesh=text(data, what, "mesh"), high_mesh=text(data, what, "high_mesh"),
@@ -234,9 +241,8 @@ class RetopoJobResult(JobResult):
 
 
 @dataclass(frozen=True)
-class RegenerateJobResult(JobResult):
+class RegenerateJobResult(RunJobResult):
     KIND: ClassVar[str] = "regenerate"
-    run_dir: str
     source_run: str = ""                # the Generate run whose cut-outs were used
     manifest: str = ""
     image_size: list[int] | None = None
@@ -254,7 +260,7 @@ class RegenerateJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "RegenerateJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(run_dir=text(data, what, "run_dir"), source_run=text(data, what, "source_run"),
                    manifest=text(data, what, "manifest"), image_size=numbers(data, what, "image_size", None),
@@ -278,7 +284,7 @@ class DownloadJobResult(JobResult):
 
     @classmethod
     def from_dict(cls, data: Any) -> "DownloadJobResult":
-        what = f"a {cls.KIND} result"
+        what = cls.where()
         data = _filled(cls, data)
         return cls(model=text(data, what, "model"), path=text(data, what, "path"),
                    models=tuple(ModelEntry.from_dict(m) for m in items(data, what, "models")),
