@@ -10,7 +10,7 @@ with ``bad_request``; keys a newer backend adds are ignored, as ``ModelEntry.fro
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from .completion import Completion, completions_by_name
 from .messages import ModelEntry
@@ -42,6 +42,8 @@ class AnswerSummary:
                    duplicates_dropped=number(data, what, "duplicates_dropped"))
 
 
+R = TypeVar("R", bound="JobResult")
+
 # A job's result carries its objects' run records as the run's manifest keeps them: one definition.
 TargetResult = TargetRecord
 
@@ -72,7 +74,13 @@ class JobResult:
         raise NotImplementedError
 
     @classmethod
-    def from_dict(cls, data: Any) -> "JobResult":
+    def from_dict(cls: type[R], data: Any) -> R:
+        """The result another process sent, every field checked (a bad one is ``bad_request``)."""
+        return cls(**cls.read(_filled(cls, data), cls.where()))
+
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        """Each field's value, checked, from ``data`` (every key there: ``_filled``); ``what`` names the result."""
         raise NotImplementedError
 
     @classmethod
@@ -113,19 +121,17 @@ class GenerateJobResult(RunJobResult):
                 "materials_skipped": self.materials_skipped, "views_shape_skipped": self.views_shape_skipped,
                 "timings": dict(self.timings), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "GenerateJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
-                   layout_picture=text(data, what, "layout_picture", None),
-                   image_size=numbers(data, what, "image_size"), targets=_targets(data, what),
-                   texture_skipped=text(data, what, "texture_skipped", None),
-                   depth_skipped=text(data, what, "depth_skipped", None),
-                   materials_skipped=text(data, what, "materials_skipped", None),
-                   timings=mapping(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
-                   seed=number(data, what, "seed"),
-                   views_shape_skipped=text(data, what, "views_shape_skipped", None))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                    layout_picture=text(data, what, "layout_picture", None),
+                    image_size=numbers(data, what, "image_size"), targets=_targets(data, what),
+                    texture_skipped=text(data, what, "texture_skipped", None),
+                    depth_skipped=text(data, what, "depth_skipped", None),
+                    materials_skipped=text(data, what, "materials_skipped", None),
+                    timings=mapping(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
+                    seed=number(data, what, "seed"),
+                    views_shape_skipped=text(data, what, "views_shape_skipped", None))
 
 
 @dataclass(frozen=True)
@@ -148,15 +154,13 @@ class DetectJobResult(RunJobResult):
                 "completion": {name: [c.to_dict() for c in records] for name, records in self.completion.items()},
                 "completion_picture": self.completion_picture}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "DetectJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
-                   boxes=boxes(data, what), not_found=names(data, what, "not_found"),
-                   answer=AnswerSummary.from_dict(data, what), seed=number(data, what, "seed"),
-                   completion=completions_by_name(data, what),
-                   completion_picture=text(data, what, "completion_picture", None))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
+                    boxes=boxes(data, what), not_found=names(data, what, "not_found"),
+                    answer=AnswerSummary.from_dict(data, what), seed=number(data, what, "seed"),
+                    completion=completions_by_name(data, what),
+                    completion_picture=text(data, what, "completion_picture", None))
 
 
 @dataclass(frozen=True)
@@ -172,13 +176,11 @@ class SuggestJobResult(RunJobResult):
         return {"run_dir": self.run_dir, "image_size": list(self.image_size), "names": list(self.names),
                 "boxes": self.boxes, "all_instances": self.all_instances, "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "SuggestJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
-                   names=names(data, what, "names"), boxes=boxes(data, what),
-                   all_instances=flag(data, what, "all_instances"), seed=number(data, what, "seed"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
+                    names=names(data, what, "names"), boxes=boxes(data, what),
+                    all_instances=flag(data, what, "all_instances"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -201,16 +203,14 @@ class RetextureJobResult(RunJobResult):
                 "proxy": self.proxy, "faces": self.faces, "texture_size": list(self.texture_size), "seed": self.seed,
                 "metallic_roughness": self.metallic_roughness, "materials_skipped": self.materials_skipped}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "RetextureJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(run_dir=text(data, what, "run_dir"), texture=text(data, what, "texture"),
-                   uvs=text(data, what, "uvs", None), uv_created=flag(data, what, "uv_created"),
-                   proxy=flag(data, what, "proxy"), faces=number(data, what, "faces"),
-                   texture_size=numbers(data, what, "texture_size"), seed=number(data, what, "seed"),
-                   metallic_roughness=text(data, what, "metallic_roughness", None),
-                   materials_skipped=text(data, what, "materials_skipped", None))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), texture=text(data, what, "texture"),
+                    uvs=text(data, what, "uvs", None), uv_created=flag(data, what, "uv_created"),
+                    proxy=flag(data, what, "proxy"), faces=number(data, what, "faces"),
+                    texture_size=numbers(data, what, "texture_size"), seed=number(data, what, "seed"),
+                    metallic_roughness=text(data, what, "metallic_roughness", None),
+                    materials_skipped=text(data, what, "materials_skipped", None))
 
 
 @dataclass(frozen=True)
@@ -229,15 +229,13 @@ class RetopoJobResult(RunJobResult):
                 "finish": self.finish.to_dict() if self.finish else {}, "targets": [t.to_dict() for t in self.targets], "timings": dict(self.timings),
                 "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "RetopoJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
-                   mesh=text(data, what, "mesh"), high_mesh=text(data, what, "high_mesh"),
-                   finish=_finish(mapping(data, what, "finish")),
-                   targets=_targets(data, what),
-                   timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                    mesh=text(data, what, "mesh"), high_mesh=text(data, what, "high_mesh"),
+                    finish=_finish(mapping(data, what, "finish")),
+                    targets=_targets(data, what),
+                    timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -258,15 +256,13 @@ class RegenerateJobResult(RunJobResult):
                 "targets": [t.to_dict() for t in self.targets], "texture_skipped": self.texture_skipped,
                 "materials_skipped": self.materials_skipped, "timings": dict(self.timings), "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "RegenerateJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(run_dir=text(data, what, "run_dir"), source_run=text(data, what, "source_run"),
-                   manifest=text(data, what, "manifest"), image_size=numbers(data, what, "image_size", None),
-                   targets=_targets(data, what), texture_skipped=text(data, what, "texture_skipped", None),
-                   materials_skipped=text(data, what, "materials_skipped", None),
-                   timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), source_run=text(data, what, "source_run"),
+                    manifest=text(data, what, "manifest"), image_size=numbers(data, what, "image_size", None),
+                    targets=_targets(data, what), texture_skipped=text(data, what, "texture_skipped", None),
+                    materials_skipped=text(data, what, "materials_skipped", None),
+                    timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -282,13 +278,11 @@ class DownloadJobResult(JobResult):
         return {"model": self.model, "path": self.path, "models": [m.to_dict() for m in self.models],
                 "offline": self.offline, "cache_dir": self.cache_dir}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "DownloadJobResult":
-        what = cls.where()
-        data = _filled(cls, data)
-        return cls(model=text(data, what, "model"), path=text(data, what, "path"),
-                   models=tuple(ModelEntry.from_dict(m) for m in items(data, what, "models")),
-                   offline=flag(data, what, "offline"), cache_dir=text(data, what, "cache_dir"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(model=text(data, what, "model"), path=text(data, what, "path"),
+                    models=tuple(ModelEntry.from_dict(m) for m in items(data, what, "models")),
+                    offline=flag(data, what, "offline"), cache_dir=text(data, what, "cache_dir"))
 
 
 def _finish(data: dict[str, Any]) -> FinishRecord | None:
