@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import bpy
 
 from .. import runtime
@@ -50,16 +52,25 @@ class IMG23D_OT_cancel(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         runner = runtime.active_runner
-        if runner is None or runner.finished:
-            self.report({"INFO"}, "No job is running")
-            return {"CANCELLED"}
-        try:
-            runner.cancel()
-        except protocol.ProtocolError as exc:
-            self.report({"ERROR"}, exc.message)
+        running = runner is not None and not runner.finished
+        if not ask_to_cancel(self, runner.cancel if running else None, "No job is running"):
             return {"CANCELLED"}
         self.report({"INFO"}, "Cancelling after the current step")
         return {"FINISHED"}
+
+
+def ask_to_cancel(operator: bpy.types.Operator, cancel: Callable[[], None] | None, nothing: str) -> bool:
+    """Ask the backend to cancel through ``cancel`` (None: nothing of the kind is running, reported as
+    ``nothing``); a refusal is reported as an error. True when the backend was asked."""
+    if cancel is None:
+        operator.report({"INFO"}, nothing)
+        return False
+    try:
+        cancel()
+    except protocol.ProtocolError as exc:
+        operator.report({"ERROR"}, exc.message)
+        return False
+    return True
 
 
 classes = (IMG23D_OT_backend_start, IMG23D_OT_backend_stop, IMG23D_OT_cancel)

@@ -20,6 +20,7 @@ from img23d_client.waiting import Wait
 from .. import licence_consent, preferences, runtime
 from ..model_catalog import format_size
 from ._wait import WaitingOperator
+from .backend import ask_to_cancel
 
 QUICK_TIMEOUT = 300.0   # listing or deleting, including starting the backend first
 
@@ -215,13 +216,8 @@ class IMG23D_OT_model_download_cancel(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         session = runtime.session() if runtime.has_session() else None
-        if session is None or session.job_kind != "download" or session.job_id is None:
-            self.report({"INFO"}, "No download is running")
-            return {"CANCELLED"}
-        try:
-            session.cancel()
-        except protocol.ProtocolError as exc:
-            self.report({"ERROR"}, exc.message)
+        downloading = session is not None and session.job_kind == "download" and session.job_id is not None
+        if not ask_to_cancel(self, session.cancel if downloading else None, "No download is running"):
             return {"CANCELLED"}
         runtime.catalog.message = "Cancelling after the current file"
         return {"FINISHED"}

@@ -134,13 +134,7 @@ class BackendSession(SessionEvents):
         """Send a generate/detect request; starts (or restarts) the backend first if needed."""
         if self.state is State.BUSY or self.job_id is not None:
             raise ProtocolError(ErrorCode.BUSY, f"a {self.job_kind} job is already running; cancel it first")
-        if self.process is not None and self.process.settings != self._settings():
-            self._discard_process()  # preferences changed since it started: start it anew
-            self.state = State.STOPPED
-        if self.state in (State.STOPPED, State.ERROR) or self.process is None or not self.process.alive:
-            self.start()
-        if not request.id:
-            request.id = uuid.uuid4().hex[:12]
+        self._start_if_needed(request)
         self.job_id, self.job_kind, self.progress = request.id, request.TYPE, None
         if self.state is State.READY:
             try:
@@ -155,13 +149,7 @@ class BackendSession(SessionEvents):
     def request(self, message: Any) -> str:
         """Send a quick request (models, delete, status) beside any job; starts the backend if
         needed. Its answer lands in ``replies`` (see ``take_reply``)."""
-        if self.job_id is None and self.process is not None and self.process.settings != self._settings():
-            self._discard_process()  # preferences changed since it started: start it anew
-            self.state = State.STOPPED
-        if self.state in (State.STOPPED, State.ERROR) or self.process is None or not self.process.alive:
-            self.start()
-        if not message.id:
-            message.id = uuid.uuid4().hex[:12]
+        self._start_if_needed(message)
         self._asking()
         self._awaiting.add(message.id)
         if self.state in (State.READY, State.BUSY):
@@ -170,6 +158,18 @@ class BackendSession(SessionEvents):
         else:
             self._pending.append(message)  # sent as soon as the hello arrives
         return message.id
+
+    def _start_if_needed(self, message: Any) -> None:
+        """Before ``message`` (a job or a quick request) is sent: start the backend when it is not
+        running, or anew when the preferences changed since it started and no job would be cut off;
+        give ``message`` an id when it has none."""
+        if self.job_id is None and self.process is not None and self.process.settings != self._settings():
+            self._discard_process()
+            self.state = State.STOPPED
+        if self.state in (State.STOPPED, State.ERROR) or self.process is None or not self.process.alive:
+            self.start()
+        if not message.id:
+            message.id = uuid.uuid4().hex[:12]
 
     def await_reply(self, request_id: str) -> None:
         """Keep the result or error of ``request_id`` (e.g. a job's) in ``replies`` when it comes."""

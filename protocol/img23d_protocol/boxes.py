@@ -8,28 +8,20 @@ picture is checked by ``check_boxes`` against the job's names and the picture's 
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .names import MAX_TARGETS
+from .names import MAX_TARGETS, by_name_items
 
 Box = tuple[float, float, float, float]
 
 
 def validate_boxes(boxes: Any) -> dict[str, list[float]]:
     """``{name: [x0, y0, x1, y1]}`` with finite numbers, x0 < x1 and y0 < y1; else ``bad_request``."""
-    if boxes is None:
-        return {}
-    if not isinstance(boxes, dict):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "boxes must be an object of name: [x0, y0, x1, y1]")
-    if len(boxes) > MAX_TARGETS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {MAX_TARGETS} boxes per job, got {len(boxes)}")
     checked: dict[str, list[float]] = {}
-    for name, box in boxes.items():
-        name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
-        if not isinstance(name, str) or not name:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "a box needs the name it is for")
+    for name, box in by_name_items(boxes, form="boxes must be an object of name: [x0, y0, x1, y1]",
+                                   too_many=f"at most {MAX_TARGETS} boxes per job, got {{count}}",
+                                   nameless="a box needs the name it is for"):
         numbers = box if isinstance(box, (list, tuple)) and len(box) == 4 else None
         if numbers is None or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
                                   for v in numbers):

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ErrorCode, ProtocolError
 from .names import validate_targets
-from .result_fields import MAX_ITEMS, MAX_TEXT, _flag, _object, _refuse, _text, _whole
+from .result_fields import MAX_ITEMS, MAX_TEXT, flag, mapping, refuse, text, whole
 
 COMPLETE_HIDDEN_CHOICES = ("auto", "always", "never")
 COMPLETED_FOLDER = "completed"  # the run folder's completed cut-outs, beside mattes/ (the cut-outs as seen)
@@ -37,21 +37,20 @@ class Completion:
     @classmethod
     def from_dict(cls, data: Any) -> "Completion":
         """A record from another process, each field checked (a bad one is ``bad_request``)."""
-        what = "target's completion"
-        data = _whole(what, data)
-        return cls(completed=_flag(data, what, "completed"), reason=_text(data, what, "reason"),
-                   cutout=_text(data, what, "cutout", optional=True),
-                   skipped=_text(data, what, "skipped", optional=True))
+        what = "a target's completion result"
+        data = whole(what, data, "must be an object")
+        return cls(completed=flag(data, what, "completed"), reason=text(data, what, "reason"),
+                   cutout=text(data, what, "cutout", None), skipped=text(data, what, "skipped", None))
 
 
 def completions_by_name(data: dict[str, Any], what: str) -> dict[str, list[Completion]]:
     """A Detect result's ``completion``: for each name, one ``Completion`` per box, as ``boxes`` lists
     them (an older backend's result has none: empty)."""
-    value = _object(data, what, "completion", optional=True) or {}
+    value = mapping(data, what, "completion", {})
     checked: dict[str, list[Completion]] = {}
     for name, records in value.items():
         if len(name) > MAX_TEXT or not isinstance(records, list) or len(records) > MAX_ITEMS:
-            raise _refuse(what, "completion", "is not a list of completion records for each name")
+            raise refuse(what, "completion", "is not a list of completion records for each name")
         checked[name] = [Completion.from_dict(record) for record in records]
     return checked
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .tables import by_name
+
 
 @dataclass(frozen=True)
 class ImageEditor:
@@ -16,9 +18,9 @@ class ImageEditor:
     description: str    # the add-on's tooltip: what it does, its size and the card it needs
 
 
-IMAGE_EDITORS: dict[str, ImageEditor] = {editor.name: editor for editor in (
+IMAGE_EDITORS: dict[str, ImageEditor] = by_name(
     ImageEditor("flux2-klein-4b", "FLUX.2 [klein] 4B", "Completes hidden parts; 16 GB, runs on a 12 GB card"),
     ImageEditor("qwen-image-edit-2511", "Qwen-Image-Edit-2511",
                 "Completes hidden parts; 58 GB, for a GPU of 48 GB or more"),
-)}
+)
 DEFAULT_IMAGE_EDITOR = "flux2-klein-4b"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ErrorCode, ProtocolError
+from .tables import by_name, look_up
 from .views import CLEAN_FAMILY_VIEWS
 
 
@@ -35,21 +35,17 @@ class ModelFamily:
 
 HUNYUAN3D = "hunyuan3d"
 CLEAN = "clean"
-MODEL_FAMILIES: dict[str, ModelFamily] = {family.name: family for family in (
+MODEL_FAMILIES: dict[str, ModelFamily] = by_name(
     ModelFamily(HUNYUAN3D, "Hunyuan3D-2 (Tencent licence: not in the EU, the UK or South Korea)",
                 shape="2mini-turbo", tiny_shape="tiny", paints=True, paint_label="Hunyuan3D-Paint 2.0",
                 pip_packages=("hy3dgen==2.0.2",)),
     ModelFamily(CLEAN, "Licence-clean (Step1X-3D, Apache-2.0)", shape="step1x", tiny_shape="tiny-step1x",
                 paints=True, paint_label="Step1X-3D texture (SDXL base 1.0 + multiview adapter)",
                 views_front_only=CLEAN_FAMILY_VIEWS),
-)}
+)
 DEFAULT_FAMILY = HUNYUAN3D
 
 
 def model_family(name: str) -> ModelFamily:
     """The family ``name``; ``bad_request`` naming the choices otherwise."""
-    try:
-        return MODEL_FAMILIES[name]
-    except KeyError:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown model family {name!r}; choose from "
-                            f"{', '.join(MODEL_FAMILIES)}") from None
+    return look_up(MODEL_FAMILIES, name, "model family")

@@ -54,12 +54,25 @@ class Hello(Message):
 
 
 @dataclass
-class GenerateRequest(Message):
-    TYPE: ClassVar[str] = "generate"
+class Request(Message):
+    """Base of the requests (all but ``hello``): each carries the ``id`` that its answers name."""
+
     id: str = ""
+
+
+@dataclass
+class PictureNamesRequest(Request):
+    """Base of Generate and Detect: a picture, the names to find in it (none: the whole picture is
+    one object), and the job's options."""
+
     image: str = ""
     targets: list[str] = field(default_factory=list)
     options: JobOptions = field(default_factory=JobOptions)
+
+
+@dataclass
+class GenerateRequest(PictureNamesRequest):
+    TYPE: ClassVar[str] = "generate"
     # Boxes the artist drew or corrected (``boxes.py``): name -> [x0, y0, x1, y1] in pixels of the
     # original picture. Those names skip grounding.
     boxes: dict[str, list[float]] = field(default_factory=dict)
@@ -72,30 +85,24 @@ class GenerateRequest(Message):
 
 
 @dataclass
-class DetectRequest(Message):
+class DetectRequest(PictureNamesRequest):
     TYPE: ClassVar[str] = "detect"
-    id: str = ""
-    image: str = ""
-    targets: list[str] = field(default_factory=list)
-    options: JobOptions = field(default_factory=JobOptions)
 
 
 @dataclass
-class SuggestRequest(Message):
+class SuggestRequest(Request):
     """Ask the grounding model which distinct objects the picture shows: names and boxes back."""
 
     TYPE: ClassVar[str] = "suggest"
-    id: str = ""
     image: str = ""
     options: JobOptions = field(default_factory=JobOptions)
 
 
 @dataclass
-class RetextureRequest(Message):
+class RetextureRequest(Request):
     """Paint an existing mesh (a file the add-on wrote: see ``stages/paint/retexture.py``) from an image."""
 
     TYPE: ClassVar[str] = "retexture"
-    id: str = ""
     image: str = ""
     mesh: str = ""
     name: str = "mesh"                   # the object's name, for file names and messages
@@ -105,66 +112,59 @@ class RetextureRequest(Message):
 
 
 @dataclass
-class RetopoRequest(Message):
+class RetopoRequest(Request):
     """(1.13) Remake an existing mesh's topology and bake its look onto it: the mesh as Re-texture sends
     one (a file the add-on wrote, with its UVs and colour texture when it has them), ``options``'
     ``topology`` (triangles or quads), ``face_target`` and ``bake_size``. Its original is kept."""
 
     TYPE: ClassVar[str] = "retopo"
-    id: str = ""
     mesh: str = ""
     name: str = "mesh"                   # the object's name, for file names and messages
     options: JobOptions = field(default_factory=JobOptions)
 
 
 @dataclass
-class RegenerateRequest(Message):
+class RegenerateRequest(Request):
     """New meshes for some objects of a finished Generate run, from that run's own cut-outs: no
     grounding, matting or depth again. ``keys`` are the objects' stems in the run (a GLB's name
     without ``.glb``); the new meshes go to a run folder of their own inside ``run``
     (``regenerated/``), so the run keeps every version."""
 
     TYPE: ClassVar[str] = "regenerate"
-    id: str = ""
     run: str = ""                        # the Generate run's folder
     keys: list[str] = field(default_factory=list)
     options: JobOptions = field(default_factory=JobOptions)
 
 
 @dataclass
-class CancelRequest(Message):
+class CancelRequest(Request):
     TYPE: ClassVar[str] = "cancel"
-    id: str = ""
     job: str | None = None               # the job to cancel; None = whatever is running
 
 
 @dataclass
-class StatusRequest(Message):
+class StatusRequest(Request):
     TYPE: ClassVar[str] = "status"
-    id: str = ""
 
 
 @dataclass
-class ShutdownRequest(Message):
+class ShutdownRequest(Request):
     TYPE: ClassVar[str] = "shutdown"
-    id: str = ""
 
 
 @dataclass
-class ModelsRequest(Message):
+class ModelsRequest(Request):
     """List the configured models: size, and whether they are on disk. Answered at once."""
 
     TYPE: ClassVar[str] = "models"
-    id: str = ""
 
 
 @dataclass
-class DownloadRequest(Message):
+class DownloadRequest(Request):
     """Fetch one configured model into the Hugging Face cache. Runs as a job: progress
     events, ``cancel`` (between files), ``result`` with the refreshed model list."""
 
     TYPE: ClassVar[str] = "download"
-    id: str = ""
     model: str = ""                      # a ``ModelEntry.id`` (or a role) of the configured set
     # (1.10) Keys of the restricted licences the artist accepted (``licences.py``): a model under
     # one of them that is not yet downloaded is refused (``licence_not_accepted``) unless listed.
@@ -172,16 +172,15 @@ class DownloadRequest(Message):
 
 
 @dataclass
-class DeleteRequest(Message):
+class DeleteRequest(Request):
     """Remove one configured model's files from the Hugging Face cache."""
 
     TYPE: ClassVar[str] = "delete"
-    id: str = ""
     model: str = ""
 
 
 @dataclass
-class UploadRequest(Message):
+class UploadRequest(Request):
     """One chunk of a file the add-on sends to a backend on another machine (1.8; ``transfer.py``).
 
     Every chunk of one file carries the same ``id``, ``name``, ``size`` and ``sha256``; chunks come
@@ -189,7 +188,6 @@ class UploadRequest(Message):
     file on the backend, which a job request then names."""
 
     TYPE: ClassVar[str] = "upload"
-    id: str = ""
     name: str = ""                       # the file's base name (the backend sanitises it)
     size: int = 0                        # of the whole file, in bytes
     sha256: str = ""                     # of the whole file, hex
@@ -199,21 +197,19 @@ class UploadRequest(Message):
 
 
 @dataclass
-class FetchRequest(Message):
+class FetchRequest(Request):
     """Ask for a file under the backend's runs folder (1.8): ``chunk`` events, then a ``result``."""
 
     TYPE: ClassVar[str] = "fetch"
-    id: str = ""
     path: str = ""                       # a path on the backend, inside its runs folder
 
 
 @dataclass
-class RunsRequest(Message):
+class RunsRequest(Request):
     """List the backend's runs, newest first (1.9; ``run_list``); with ``run`` (a run folder the
     backend named), that run's files instead. Answered at once by a ``result``."""
 
     TYPE: ClassVar[str] = "runs"
-    id: str = ""
     run: str = ""
 
 

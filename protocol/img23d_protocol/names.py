@@ -64,6 +64,25 @@ def validate_targets(targets: Any) -> list[str]:
     return cleaned
 
 
+def by_name_items(value: Any, *, form: str, too_many: str, nameless: str) -> list[tuple[str, Any]]:
+    """A request's ``{name: ...}`` (boxes, views) as (name, value) pairs, each name NFC-normalised and
+    stripped; None is none. ``bad_request`` with ``form`` when it is no object, ``too_many`` (with
+    ``{count}`` for how many came) past ``MAX_TARGETS`` names, ``nameless`` for an empty name."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, form)
+    if len(value) > MAX_TARGETS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, too_many.format(count=len(value)))
+    pairs: list[tuple[str, Any]] = []
+    for name, item in value.items():
+        name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
+        if not isinstance(name, str) or not name:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, nameless)
+        pairs.append((name, item))
+    return pairs
+
+
 def _hidden(ch: str) -> bool:
     category = unicodedata.category(ch)
     return category in ("Zl", "Zp") or (category == "Cf" and ch not in KEPT_FORMAT_CHARACTERS)

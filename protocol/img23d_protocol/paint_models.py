@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ErrorCode, ProtocolError
 from .families import CLEAN, HUNYUAN3D
+from .tables import by_name, look_up
 
 
 @dataclass(frozen=True)
@@ -36,10 +36,10 @@ class PaintModelKind:
 
 DEFAULT_PAINT_MODEL = "2.0-turbo"
 
-PAINT_MODELS: dict[str, PaintModelKind] = {kind.name: kind for kind in (
+PAINT_MODELS: dict[str, PaintModelKind] = by_name(
     PaintModelKind("2.0-turbo", "Hunyuan3D-Paint 2.0 turbo", steps=10, max_steps=30, turbo=True),
     PaintModelKind("2.0", "Hunyuan3D-Paint 2.0", steps=30, max_steps=200, turbo=False),
-)}
+)
 
 
 # The licence-clean family's paint model (Step1X-3D's texture adapter over SDXL base 1.0): not one of
@@ -51,11 +51,7 @@ CLEAN_PAINT_MODEL = PaintModelKind("step1x", "Step1X-3D texture (SDXL base 1.0 +
 
 def paint_model_kind(name: str) -> PaintModelKind:
     """The kind of the paint model ``name``; ``bad_request`` naming the choices otherwise."""
-    try:
-        return PAINT_MODELS[name]
-    except KeyError:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown paint model {name!r}; choose from "
-                            f"{', '.join(PAINT_MODELS)}") from None
+    return look_up(PAINT_MODELS, name, "paint model")
 
 
 def describe_default_paint_steps() -> str:

@@ -10,15 +10,13 @@ with ``bad_request``; keys a newer backend adds are ignored, as ``ModelEntry.fro
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from .completion import Completion, completions_by_name
 from .messages import ModelEntry
 from .run_record import FinishRecord, TargetRecord
 
-# The field readers live in their own module (completion.py shares them).
-from .result_fields import (MAX_ITEMS, MAX_TEXT, _boxes, _flag, _items, _names, _number,  # noqa: F401
-                            _numbers, _object, _text, _whole)
+from .result_fields import boxes, flag, items, mapping, names, number, numbers, text, whole
 
 
 @dataclass(frozen=True)
@@ -39,10 +37,12 @@ class AnswerSummary:
         """The summary inside a result, or None when it has none (no grounding was asked)."""
         if "stop_reason" not in data and "cut_off" not in data:
             return None
-        return cls(stop_reason=_text(data, what, "stop_reason"), cut_off=_flag(data, what, "cut_off"),
-                   answer_tokens=_number(data, what, "answer_tokens"), token_budget=_number(data, what, "token_budget"),
-                   duplicates_dropped=_number(data, what, "duplicates_dropped"))
+        return cls(stop_reason=text(data, what, "stop_reason"), cut_off=flag(data, what, "cut_off"),
+                   answer_tokens=number(data, what, "answer_tokens"), token_budget=number(data, what, "token_budget"),
+                   duplicates_dropped=number(data, what, "duplicates_dropped"))
 
+
+R = TypeVar("R", bound="JobResult")
 
 # A job's result carries its objects' run records as the run's manifest keeps them: one definition.
 TargetResult = TargetRecord
@@ -51,19 +51,19 @@ TargetResult = TargetRecord
 def _filled(cls: type[JobResult], data: Any) -> dict[str, Any]:
     """``data`` with each key it lacks set to the wire form of its field's default (a field without
     one stays missing, and is refused as such)."""
-    data = _whole(cls.KIND, data)
+    data = whole(cls.where(), data, "must be an object")
     required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
     empty = cls(**dict.fromkeys(required, "")).to_dict()
     return {**{k: v for k, v in empty.items() if k not in required}, **data}
 
 
 def _targets(data: dict[str, Any], what: str) -> tuple[TargetResult, ...]:
-    return tuple(TargetResult.from_dict(entry) for entry in _items(data, what, "targets"))
+    return tuple(TargetResult.from_dict(entry) for entry in items(data, what, "targets"))
 
 
 @dataclass(frozen=True)
 class JobResult:
-    """Base of the job results: the run folder (but Download's), and the seed the job used.
+    """Base of the job results (``RunJobResult`` for those with a run folder: all but Download's).
 
     Only the fields without a default (the run folder; Download's model and path) must be in the data:
     a key an older or leaner backend leaves out reads as its field's default; a key that is there is checked."""
@@ -74,14 +74,31 @@ class JobResult:
         raise NotImplementedError
 
     @classmethod
-    def from_dict(cls, data: Any) -> "JobResult":
+    def from_dict(cls: type[R], data: Any) -> R:
+        """The result another process sent, every field checked (a bad one is ``bad_request``)."""
+        return cls(**cls.read(_filled(cls, data), cls.where()))
+
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        """Each field's value, checked, from ``data`` (every key there: ``_filled``); ``what`` names the result."""
         raise NotImplementedError
+
+    @classmethod
+    def where(cls) -> str:
+        """How a refusal names this result: "a generate result's 'seed' is not a whole number"."""
+        return f"a {cls.KIND} result"
 
 
 @dataclass(frozen=True)
-class GenerateJobResult(JobResult):
-    KIND: ClassVar[str] = "generate"
+class RunJobResult(JobResult):
+    """Base of the results of the jobs that make a run folder (all but Download)."""
+
     run_dir: str
+
+
+@dataclass(frozen=True)
+class GenerateJobResult(RunJobResult):
+    KIND: ClassVar[str] = "generate"
     manifest: str = ""
     layout_picture: str | None = None   # named so that an add-on on another machine fetches it
     image_size: list[int] = field(default_factory=list)
@@ -104,25 +121,22 @@ class GenerateJobResult(JobResult):
                 "materials_skipped": self.materials_skipped, "views_shape_skipped": self.views_shape_skipped,
                 "timings": dict(self.timings), **(self.answer.to_dict() if self.answer else {}), "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "GenerateJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
-                   layout_picture=_text(data, what, "layout_picture", optional=True),
-                   image_size=_numbers(data, what, "image_size"), targets=_targets(data, what),
-                   texture_skipped=_text(data, what, "texture_skipped", optional=True),
-                   depth_skipped=_text(data, what, "depth_skipped", optional=True),
-                   materials_skipped=_text(data, what, "materials_skipped", optional=True),
-                   timings=_object(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
-                   seed=_number(data, what, "seed"),
-                   views_shape_skipped=_text(data, what, "views_shape_skipped", optional=True))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                    layout_picture=text(data, what, "layout_picture", None),
+                    image_size=numbers(data, what, "image_size"), targets=_targets(data, what),
+                    texture_skipped=text(data, what, "texture_skipped", None),
+                    depth_skipped=text(data, what, "depth_skipped", None),
+                    materials_skipped=text(data, what, "materials_skipped", None),
+                    timings=mapping(data, what, "timings"), answer=AnswerSummary.from_dict(data, what),
+                    seed=number(data, what, "seed"),
+                    views_shape_skipped=text(data, what, "views_shape_skipped", None))
 
 
 @dataclass(frozen=True)
-class DetectJobResult(JobResult):
+class DetectJobResult(RunJobResult):
     KIND: ClassVar[str] = "detect"
-    run_dir: str
     image_size: list[int] = field(default_factory=list)
     boxes: dict[str, list[list[float]]] = field(default_factory=dict)  # name -> boxes, pixels of the picture
     not_found: list[str] = field(default_factory=list)
@@ -140,21 +154,18 @@ class DetectJobResult(JobResult):
                 "completion": {name: [c.to_dict() for c in records] for name, records in self.completion.items()},
                 "completion_picture": self.completion_picture}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "DetectJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
-                   boxes=_boxes(data, what), not_found=_names(data, what, "not_found"),
-                   answer=AnswerSummary.from_dict(data, what), seed=_number(data, what, "seed"),
-                   completion=completions_by_name(data, what),
-                   completion_picture=_text(data, what, "completion_picture", optional=True))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
+                    boxes=boxes(data, what), not_found=names(data, what, "not_found"),
+                    answer=AnswerSummary.from_dict(data, what), seed=number(data, what, "seed"),
+                    completion=completions_by_name(data, what),
+                    completion_picture=text(data, what, "completion_picture", None))
 
 
 @dataclass(frozen=True)
-class SuggestJobResult(JobResult):
+class SuggestJobResult(RunJobResult):
     KIND: ClassVar[str] = "suggest"
-    run_dir: str
     image_size: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     boxes: dict[str, list[list[float]]] = field(default_factory=dict)
@@ -165,19 +176,16 @@ class SuggestJobResult(JobResult):
         return {"run_dir": self.run_dir, "image_size": list(self.image_size), "names": list(self.names),
                 "boxes": self.boxes, "all_instances": self.all_instances, "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "SuggestJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), image_size=_numbers(data, what, "image_size"),
-                   names=_names(data, what, "names"), boxes=_boxes(data, what),
-                   all_instances=_flag(data, what, "all_instances"), seed=_number(data, what, "seed"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), image_size=numbers(data, what, "image_size"),
+                    names=names(data, what, "names"), boxes=boxes(data, what),
+                    all_instances=flag(data, what, "all_instances"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
-class RetextureJobResult(JobResult):
+class RetextureJobResult(RunJobResult):
     KIND: ClassVar[str] = "retexture"
-    run_dir: str
     texture: str = ""                   # the painted texture, on the mesh's own UVs (or ``uvs``)
     uvs: str | None = None              # new per-corner UVs when the mesh had none
     uv_created: bool = False
@@ -195,22 +203,19 @@ class RetextureJobResult(JobResult):
                 "proxy": self.proxy, "faces": self.faces, "texture_size": list(self.texture_size), "seed": self.seed,
                 "metallic_roughness": self.metallic_roughness, "materials_skipped": self.materials_skipped}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "RetextureJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), texture=_text(data, what, "texture"),
-                   uvs=_text(data, what, "uvs", optional=True), uv_created=_flag(data, what, "uv_created"),
-                   proxy=_flag(data, what, "proxy"), faces=_number(data, what, "faces"),
-                   texture_size=_numbers(data, what, "texture_size"), seed=_number(data, what, "seed"),
-                   metallic_roughness=_text(data, what, "metallic_roughness", optional=True),
-                   materials_skipped=_text(data, what, "materials_skipped", optional=True))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), texture=text(data, what, "texture"),
+                    uvs=text(data, what, "uvs", None), uv_created=flag(data, what, "uv_created"),
+                    proxy=flag(data, what, "proxy"), faces=number(data, what, "faces"),
+                    texture_size=numbers(data, what, "texture_size"), seed=number(data, what, "seed"),
+                    metallic_roughness=text(data, what, "metallic_roughness", None),
+                    materials_skipped=text(data, what, "materials_skipped", None))
 
 
 @dataclass(frozen=True)
-class RetopoJobResult(JobResult):
+class RetopoJobResult(RunJobResult):
     KIND: ClassVar[str] = "retopo"
-    run_dir: str
     manifest: str = ""
     mesh: str = ""                      # the finished (low) GLB
     high_mesh: str = ""                 # the mesh as it came, as a GLB
@@ -224,21 +229,18 @@ class RetopoJobResult(JobResult):
                 "finish": self.finish.to_dict() if self.finish else {}, "targets": [t.to_dict() for t in self.targets], "timings": dict(self.timings),
                 "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "RetopoJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), manifest=_text(data, what, "manifest"),
-                   mesh=_text(data, what, "mesh"), high_mesh=_text(data, what, "high_mesh"),
-                   finish=_finish(_object(data, what, "finish")),
-                   targets=_targets(data, what),
-                   timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                    mesh=text(data, what, "mesh"), high_mesh=text(data, what, "high_mesh"),
+                    finish=_finish(mapping(data, what, "finish")),
+                    targets=_targets(data, what),
+                    timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
-class RegenerateJobResult(JobResult):
+class RegenerateJobResult(RunJobResult):
     KIND: ClassVar[str] = "regenerate"
-    run_dir: str
     source_run: str = ""                # the Generate run whose cut-outs were used
     manifest: str = ""
     image_size: list[int] | None = None
@@ -254,15 +256,13 @@ class RegenerateJobResult(JobResult):
                 "targets": [t.to_dict() for t in self.targets], "texture_skipped": self.texture_skipped,
                 "materials_skipped": self.materials_skipped, "timings": dict(self.timings), "seed": self.seed}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "RegenerateJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(run_dir=_text(data, what, "run_dir"), source_run=_text(data, what, "source_run"),
-                   manifest=_text(data, what, "manifest"), image_size=_numbers(data, what, "image_size", optional=True),
-                   targets=_targets(data, what), texture_skipped=_text(data, what, "texture_skipped", optional=True),
-                   materials_skipped=_text(data, what, "materials_skipped", optional=True),
-                   timings=_object(data, what, "timings"), seed=_number(data, what, "seed"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), source_run=text(data, what, "source_run"),
+                    manifest=text(data, what, "manifest"), image_size=numbers(data, what, "image_size", None),
+                    targets=_targets(data, what), texture_skipped=text(data, what, "texture_skipped", None),
+                    materials_skipped=text(data, what, "materials_skipped", None),
+                    timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
 
 
 @dataclass(frozen=True)
@@ -278,13 +278,11 @@ class DownloadJobResult(JobResult):
         return {"model": self.model, "path": self.path, "models": [m.to_dict() for m in self.models],
                 "offline": self.offline, "cache_dir": self.cache_dir}
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "DownloadJobResult":
-        what = cls.KIND
-        data = _filled(cls, data)
-        return cls(model=_text(data, what, "model"), path=_text(data, what, "path"),
-                   models=tuple(ModelEntry.from_dict(m) for m in _items(data, what, "models")),
-                   offline=_flag(data, what, "offline"), cache_dir=_text(data, what, "cache_dir"))
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(model=text(data, what, "model"), path=text(data, what, "path"),
+                    models=tuple(ModelEntry.from_dict(m) for m in items(data, what, "models")),
+                    offline=flag(data, what, "offline"), cache_dir=text(data, what, "cache_dir"))
 
 
 def _finish(data: dict[str, Any]) -> FinishRecord | None:

@@ -26,7 +26,8 @@ from typing import Any
 
 from .errors import ErrorCode, ProtocolError
 from .plain import dumps
-from .run_record import TargetRecord, items, mapping, number, records_from, refuse, text, whole
+from .result_fields import items, mapping, number, refuse, text, whole
+from .run_record import TargetRecord, records_from
 
 MANIFEST_FORMAT = 1               # raised only when a reader of this format could no longer read a new manifest
 MANIFEST_NAME = "manifest.json"
@@ -82,14 +83,15 @@ class Manifest:
         check_format(data)
         if not isinstance(data.get("records"), list):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{_WHAT} has no list of records")
-        objects = {key: mapping(data, _WHAT, key) for key in (
+        objects = {key: mapping(data, _WHAT, key, {}) for key in (
             "image", "options", "models", "timings", "memory_peaks", "model_counters", "pinned_host_bytes", "scene")}
         sentences = {key: text(data, _WHAT, key, None)
                      for key in ("finished", "texture_skipped", "depth_skipped", "materials_skipped", "source_run")}
-        return cls(job_id=text(data, _WHAT, "job_id"), kind=text(data, _WHAT, "kind"),
-                   backend_version=text(data, _WHAT, "backend_version"), format=number(data, _WHAT, "format", 1),
+        return cls(job_id=text(data, _WHAT, "job_id", ""), kind=text(data, _WHAT, "kind", ""),
+                   backend_version=text(data, _WHAT, "backend_version", ""), format=number(data, _WHAT, "format", 1),
                    status=text(data, _WHAT, "status", "running"), pid=number(data, _WHAT, "pid", None),
-                   created=text(data, _WHAT, "created"), targets=_names(data), device=text(data, _WHAT, "device"),
+                   created=text(data, _WHAT, "created", ""), targets=_names(data),
+                   device=text(data, _WHAT, "device", ""),
                    records=records_from(data, _WHAT), errors=_entries(data, "errors"),
                    warnings=_entries(data, "warnings"), **objects, **sentences)
 
@@ -153,14 +155,14 @@ def _finite(value: Any) -> bool:
 
 
 def _names(data: dict[str, Any]) -> list[str]:
-    names = items(data, _WHAT, "targets")
+    names = items(data, _WHAT, "targets", [])
     if not all(isinstance(name, str) for name in names):
         raise refuse(_WHAT, "targets", "is not a list of names")
     return names
 
 
 def _entries(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    entries = items(data, _WHAT, key)
+    entries = items(data, _WHAT, key, [])
     if not all(isinstance(entry, dict) for entry in entries):
         raise refuse(_WHAT, key, "is not a list of objects")
     return entries

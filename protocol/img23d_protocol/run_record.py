@@ -19,67 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .completion import Completion
-from .errors import ErrorCode, ProtocolError
-from .result_fields import MAX_ITEMS, MAX_TEXT
-
-
-def refuse(what: str, key: str, problem: str) -> ProtocolError:
-    return ProtocolError(ErrorCode.BAD_REQUEST, f"{what}'s {key!r} {problem}")
-
-
-def whole(what: str, data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} is not an object")
-    return data
-
-
-def text(data: dict[str, Any], what: str, key: str, default: str | None = "") -> Any:
-    """``data[key]`` as a string of at most ``MAX_TEXT`` characters; missing or null: ``default``
-    (a null where ``default`` is a string is refused: the writer never wrote one)."""
-    value = data.get(key, default)
-    if value is None and default is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
-        raise refuse(what, key, f"is not a string of at most {MAX_TEXT} characters")
-    return value
-
-
-def number(data: dict[str, Any], what: str, key: str, default: Any = 0, whole_number: bool = True) -> Any:
-    """``data[key]`` as a whole number (or any number); missing or null where ``default`` is None: None."""
-    value = data.get(key, default)
-    if value is None and default is None:
-        return None
-    kinds = (int,) if whole_number else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise refuse(what, key, "is not a whole number" if whole_number else "is not a number")
-    return value
-
-
-def flag(data: dict[str, Any], what: str, key: str, default: bool = False) -> bool:
-    value = data.get(key, default)
-    if not isinstance(value, bool):
-        raise refuse(what, key, "is not true or false")
-    return value
-
-
-def mapping(data: dict[str, Any], what: str, key: str, optional: bool = False) -> Any:
-    """``data[key]`` as an object of at most ``MAX_ITEMS`` keys; missing: None when ``optional``, else ``{}``."""
-    value = data.get(key)
-    if value is None:
-        return None if optional else {}
-    if not isinstance(value, dict) or len(value) > MAX_ITEMS:
-        raise refuse(what, key, f"is not an object of at most {MAX_ITEMS} keys")
-    return value
-
-
-def items(data: dict[str, Any], what: str, key: str) -> list[Any]:
-    """``data[key]`` as a list of at most ``MAX_ITEMS`` items; missing or null: ``[]``."""
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list) or len(value) > MAX_ITEMS:
-        raise refuse(what, key, f"is not a list of at most {MAX_ITEMS} items")
-    return value
+from .result_fields import MAX_ITEMS, MAX_TEXT, flag, items, mapping, number, refuse, text, whole
 
 
 @dataclass
@@ -112,13 +52,14 @@ class FinishRecord:
     def from_dict(cls, data: Any) -> "FinishRecord":
         what = "a target record's finish"
         data = whole(what, data)
-        return cls(topology=text(data, what, "topology"), target=number(data, what, "target", None),
-                   method=text(data, what, "method"), faces_in=number(data, what, "faces_in"),
-                   faces_out=number(data, what, "faces_out"), quads=_quads(data, what),
-                   fallback=text(data, what, "fallback", None), bake_size=number(data, what, "bake_size"),
-                   coloured=flag(data, what, "coloured"), metallic_roughness=flag(data, what, "metallic_roughness"),
-                   texels_by_nearest=number(data, what, "texels_by_nearest"), texels=number(data, what, "texels"),
-                   high_mesh=text(data, what, "high_mesh"), materials=_names(data, what, "materials"),
+        return cls(topology=text(data, what, "topology", ""), target=number(data, what, "target", None),
+                   method=text(data, what, "method", ""), faces_in=number(data, what, "faces_in", 0),
+                   faces_out=number(data, what, "faces_out", 0), quads=_quads(data, what),
+                   fallback=text(data, what, "fallback", None), bake_size=number(data, what, "bake_size", 0),
+                   coloured=flag(data, what, "coloured", False),
+                   metallic_roughness=flag(data, what, "metallic_roughness", False),
+                   texels_by_nearest=number(data, what, "texels_by_nearest", 0), texels=number(data, what, "texels", 0),
+                   high_mesh=text(data, what, "high_mesh", ""), materials=_names(data, what, "materials"),
                    seconds=number(data, what, "seconds", 0.0, whole_number=False))
 
 
@@ -136,7 +77,7 @@ def _names(data: dict[str, Any], what: str, key: str) -> list[str] | None:
 def _quads(data: dict[str, Any], what: str) -> int:
     """How many quads; a writer that said only whether it made quads (true/false) reads as 1 or 0."""
     value = data.get("quads", 0)
-    return int(value) if isinstance(value, bool) else number(data, what, "quads")
+    return int(value) if isinstance(value, bool) else number(data, what, "quads", 0)
 
 
 @dataclass
@@ -193,7 +134,7 @@ class TargetRecord:
         what = "a target record"
         data = whole(what, data)
         texts = {key: text(data, what, key, None) for key in ("candidate_of", "crop", "matte", "mesh", "splats")}
-        objects = {key: mapping(data, what, key, optional=True)
+        objects = {key: mapping(data, what, key, None)
                    for key in ("cleanup", "error", "depth", "placement", "views", "views_left_out", "projection")}
         numbers = {key: number(data, what, key, None) for key in ("seed", "faces", "vertices")}
         box = data.get("box")
@@ -203,12 +144,12 @@ class TargetRecord:
         finish, completion = data.get("finish"), data.get("completion")
         if "target" not in data:
             raise refuse(what, "target", "is missing")
-        return cls(target=text(data, what, "target"),
-                   instance=number(data, what, "instance", 1), stem=text(data, what, "stem"),
+        return cls(target=text(data, what, "target", ""),
+                   instance=number(data, what, "instance", 1), stem=text(data, what, "stem", ""),
                    status=text(data, what, "status", "pending"), box=box,
                    score=number(data, what, "score", None, whole_number=False),
-                   artist_box=flag(data, what, "artist_box"), variation=number(data, what, "variation"),
-                   textured=flag(data, what, "textured"), timings=mapping(data, what, "timings"),
+                   artist_box=flag(data, what, "artist_box", False), variation=number(data, what, "variation", 0),
+                   textured=flag(data, what, "textured", False), timings=mapping(data, what, "timings", {}),
                    finish=None if finish is None else FinishRecord.from_dict(finish),
                    completion=None if completion is None else Completion.from_dict(completion),
                    **texts, **objects, **numbers)
@@ -216,4 +157,4 @@ class TargetRecord:
 
 def records_from(data: dict[str, Any], what: str) -> list[TargetRecord]:
     """``data["records"]``, each one checked (an older run without the key has none)."""
-    return [TargetRecord.from_dict(entry) for entry in items(data, what, "records")]
+    return [TargetRecord.from_dict(entry) for entry in items(data, what, "records", [])]

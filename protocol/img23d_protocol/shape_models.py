@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ErrorCode, ProtocolError
+from .tables import by_name, look_up
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ TINY_STEP1X_MODEL = "tiny-step1x"
 TINY_STEP1X_LABEL_MODEL = "tiny-step1x-label"
 TINY_MV_MODEL = "tiny-mv"  # Hunyuan3D-2mv's replica: the tiny DiT conditioned on views
 
-SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
+SHAPE_MODELS: dict[str, ShapeModelKind] = by_name(
     ShapeModelKind("2mini", "Hunyuan3D-2 mini", steps=30, embedded_guidance=False, views_model="2mv"),
     ShapeModelKind("2mini-turbo", "Hunyuan3D-2 mini turbo", steps=5, embedded_guidance=True, views_model="2mv-turbo"),
     ShapeModelKind("2.0", "Hunyuan3D-2", steps=30, embedded_guidance=False, views_model="2mv"),
@@ -87,17 +87,13 @@ SHAPE_MODELS: dict[str, ShapeModelKind] = {kind.name: kind for kind in (
                    family="clean", octree=384),
     ShapeModelKind(TINY_STEP1X_LABEL_MODEL, "tiny Step1X-3D Label replica", steps=3, embedded_guidance=False,
                    guidance=7.5, family="clean", labels=True, octree=384),
-)}
+)
 TINY_MODELS = (TINY_SHAPE_MODEL, TINY_STEP1X_MODEL, TINY_STEP1X_LABEL_MODEL, TINY_MV_MODEL)
 
 
 def shape_model_kind(name: str) -> ShapeModelKind:
     """The kind of the shape model ``name``; ``bad_request`` naming the choices otherwise."""
-    try:
-        return SHAPE_MODELS[name]
-    except KeyError:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown shape model {name!r}; choose from "
-                            f"{', '.join(n for n in SHAPE_MODELS if n not in TINY_MODELS)}") from None
+    return look_up(SHAPE_MODELS, name, "shape model", (n for n in SHAPE_MODELS if n not in TINY_MODELS))
 
 
 def describe_default_steps() -> str:

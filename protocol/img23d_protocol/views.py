@@ -18,11 +18,10 @@ counter-clockwise from -Y. Hunyuan3D-2mv's image processor takes the same four n
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .names import MAX_TARGETS
+from .names import MAX_TARGETS, by_name_items
 
 FRONT = "front"
 SIDES: tuple[str, ...] = ("left", "back", "right")  # the sides a view may show; the front is the job's picture
@@ -65,17 +64,10 @@ def validate_side_views(views: Any, owner: str = "the mesh") -> dict[str, str]:
 
 def validate_views(views: Any) -> dict[str, dict[str, str]]:
     """A Generate request's ``{name: {side: path}}``; else one ``bad_request`` sentence."""
-    if views is None:
-        return {}
-    if not isinstance(views, dict):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "views must be an object of name: {side: picture}")
-    if len(views) > MAX_TARGETS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {MAX_TARGETS} names may have views, got {len(views)}")
     checked: dict[str, dict[str, str]] = {}
-    for name, sides in views.items():
-        name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
-        if not isinstance(name, str) or not name:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "views need the name they are of")
+    for name, sides in by_name_items(views, form="views must be an object of name: {side: picture}",
+                                     too_many=f"at most {MAX_TARGETS} names may have views, got {{count}}",
+                                     nameless="views need the name they are of"):
         if name.casefold() in {known.casefold() for known in checked}:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the views of {name!r} are given twice")
         checked[name] = validate_side_views(sides, repr(name))
