@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from damaged_replicas import damage, linked_copy, rewrite
+from damaged_replicas import linked_copy, rewrite
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
@@ -26,7 +26,7 @@ from img23d_backend.editors.flux2_klein import replica
 from img23d_backend.editors import driver as editing
 from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
 from img23d_backend.editors.parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
-from img23d_backend.stages.skips import EditorUnavailable, editor_sentence
+from img23d_backend.stages.skips import EditorUnavailable
 from img23d_protocol import ErrorCode, ProtocolError
 
 # The pinned repository's files, as public code that downloads this commit lists them with their sizes
@@ -181,33 +181,7 @@ def test_a_base_model_takes_the_pipelines_own_defaults(tiny_root: Path, tmp_path
     assert (model.defaults.steps, model.defaults.guidance) == (50, 4.0)
 
 
-def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
-    cancel = CancelToken()
-    cancel.cancel()
-    with pytest.raises(ProtocolError) as caught:
-        edit_images(_manager(tiny_model_set(tiny_root).editor), _crops(), cancel)
-    assert caught.value.code is ErrorCode.CANCELLED and not isinstance(caught.value, EditorUnavailable)
-
-
-# --- when it cannot load or run: one sentence ------------------------------------------------------
-
-@pytest.mark.parametrize("file, code, said", [
-    ("transformer/diffusion_pytorch_model.safetensors", ErrorCode.MODEL_DAMAGED, "is cut off"),
-    ("vae/config.json", ErrorCode.MODEL_DAMAGED, "vae/config.json"),
-    ("text_encoder/model-00002-of-00002.safetensors", ErrorCode.MODEL_MISSING,
-     "incomplete: text_encoder/model-00002-of-00002.safetensors missing"),
-])
-def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
-                                                   said: str) -> None:
-    folder = _copy(tiny_root, tmp_path)
-    damage(folder / file, missing=code is ErrorCode.MODEL_MISSING)
-    with pytest.raises(EditorUnavailable) as caught:
-        edit_images(_manager(tiny_model_set(tmp_path / "tiny").editor), _crops(), CancelToken())
-    error = caught.value
-    assert error.code is code and said in error.message and "\n" not in error.message
-    assert error.message.startswith("the editor model (tiny/flux2-klein-4b) could not be loaded or run: ")
-    assert editor_sentence(error) == f"editing skipped: {error.message}; every object is made from its crop as it is"
-
+# --- when it cannot load or run: one sentence (and test_optional_model_failures.py) -------------------
 
 def test_running_out_of_memory_is_one_sentence(tiny_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_memory(*args: object, **kwargs: object) -> None:

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from damaged_replicas import damage, linked_copy, rewrite
+from damaged_replicas import linked_copy, rewrite
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
@@ -25,8 +25,7 @@ from img23d_backend.catalog import DEFAULT_MATERIALS, MATERIALS, model_set, tiny
 from img23d_backend.materials.marigold import replica
 from img23d_backend.materials.driver import material_maps, materials_loader
 from img23d_backend.materials.marigold.pipeline import estimate_materials, find_channel, load_materials
-from img23d_backend.stages.skips import MaterialsUnavailable, materials_sentence
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_backend.stages.skips import MaterialsUnavailable
 
 # The pinned repository's inventory, as public code that downloads this commit and checks each weights
 # file's sha256 lists it (materials/marigold/model.py names it): configs, tokenizer, the fp16 weights.
@@ -185,33 +184,7 @@ def test_a_scheduler_that_diffusers_does_not_have_is_one_sentence(tiny_root: Pat
     assert "names the scheduler ['diffusers', 'os'], which is not a diffusers scheduler" in caught.value.message
 
 
-def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
-    cancel = CancelToken()
-    cancel.cancel()
-    with pytest.raises(ProtocolError) as caught:
-        material_maps(_manager(tiny_model_set(tiny_root).materials), _views(), cancel)
-    assert caught.value.code is ErrorCode.CANCELLED and not isinstance(caught.value, MaterialsUnavailable)
-
-
-# --- when it cannot load or run: one sentence ------------------------------------------------------
-
-@pytest.mark.parametrize("file, code, said", [
-    ("unet/diffusion_pytorch_model.fp16.safetensors", ErrorCode.MODEL_DAMAGED, "is cut off"),
-    ("vae/config.json", ErrorCode.MODEL_DAMAGED, "vae/config.json"),
-    ("text_encoder/model.fp16.safetensors", ErrorCode.MODEL_MISSING,
-     "incomplete: text_encoder/model.fp16.safetensors missing"),
-])
-def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
-                                                   said: str) -> None:
-    folder = _copy(tiny_root, tmp_path)
-    damage(folder / file, missing=code is ErrorCode.MODEL_MISSING)
-    with pytest.raises(MaterialsUnavailable) as caught:
-        material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
-    error = caught.value
-    assert error.code is code and said in error.message and "\n" not in error.message
-    assert error.message.startswith("the materials model (tiny/marigold-iid-appearance) could not be loaded or run: ")
-    assert materials_sentence(error) == f"materials skipped: {error.message}; every object keeps its colour texture"
-
+# --- when it cannot load or run: one sentence (and test_optional_model_failures.py) -------------------
 
 def test_a_model_that_estimates_no_roughness_is_refused_by_name(tiny_root: Path, tmp_path: Path) -> None:
     folder = _copy(tiny_root, tmp_path)
