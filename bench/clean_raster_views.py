@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MESH = REPO / "examples" / "house_mesh.glb"
 sys.path.insert(0, str(REPO / "backend"))
 
 import torch  # noqa: E402
+
+from timing import raster_arguments  # noqa: E402  (bench/, beside this script)
 import trimesh  # noqa: E402
 
 from img23d_backend import clean_raster  # noqa: E402
@@ -37,11 +38,7 @@ from img23d_backend.families.step1x.texture.render import Surface, surface  # no
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resolution", type=int, nargs="+", default=[768], help="one or more view sizes")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs of the six views after one warm-up")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--mesh", type=Path, default=DEFAULT_MESH)
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    raster_arguments(parser, "of the six views")
     return parser.parse_args(argv)
 
 

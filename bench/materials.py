@@ -38,11 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from paint_turbo import measure as measure_paint  # noqa: E402  (bench/, beside this script)
 from timing import (conditions, device_name, forward_calls, full_size_arguments, report_done,  # noqa: E402

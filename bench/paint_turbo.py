@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import resource
 import shutil
 import sys
@@ -29,11 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from timing import device_name, forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402  (bench/, beside this script)
 

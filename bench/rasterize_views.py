@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MESH = REPO / "examples" / "house_mesh.glb"
 sys.path.insert(0, str(REPO / "backend"))
 
 import torch  # noqa: E402
+
+from timing import raster_arguments  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.families.hunyuan3d.raster import find_compiled, install_custom_rasterizer, rasterize  # noqa: E402
 from img23d_backend.models.throughput import processor  # noqa: E402
@@ -40,11 +41,7 @@ ELEVS = [0, 0, 0, 0, 90, -90]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resolution", type=int, default=2048)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per view after one warm-up")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    parser.add_argument("--mesh", type=Path, default=DEFAULT_MESH)
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    raster_arguments(parser, "per view")
     return parser.parse_args(argv)
 
 

@@ -25,11 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
 from timing import step_intervals, touch_weights  # noqa: E402  (bench/ is the script's folder)
@@ -80,15 +76,21 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def shape_arguments(parser: argparse.ArgumentParser, steps: int, octree: int) -> None:
+    """The arguments the shape benchmarks (this one, step1x_geometry.py) share: the replicas' folder,
+    building them, the denoising steps measured and the octree (their defaults given), device, JSON."""
     parser.add_argument("--models-dir", type=Path, required=True)
-    parser.add_argument("--build", action="store_true", help="build the two replicas first where missing")
-    parser.add_argument("--steps", type=int, default=2, help="denoising steps measured per model (at least 2)")
-    parser.add_argument("--octree", type=int, default=64)
-    parser.add_argument("--views", nargs="+", default=["back"], choices=SIDES, help="2mv's views beside the front")
+    parser.add_argument("--build", action="store_true", help="build the missing replicas first")
+    parser.add_argument("--steps", type=int, default=steps, help="denoising steps measured per model (at least 2)")
+    parser.add_argument("--octree", type=int, default=octree)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    shape_arguments(parser, steps=2, octree=64)
+    parser.add_argument("--views", nargs="+", default=["back"], choices=SIDES, help="2mv's views beside the front")
     args = parser.parse_args(argv)
     if args.build:
         build_full_size_models(args.models_dir, list(COMPONENTS.values()))

@@ -31,11 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
 from timing import step_intervals, touch_weights  # noqa: E402  (bench/ is the script's folder)
@@ -129,14 +125,9 @@ def footprint(root: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, required=True)
-    parser.add_argument("--build", action="store_true", help="build missing replicas first")
-    parser.add_argument("--steps", type=int, default=3, help="denoising steps measured per model (at least 2)")
-    parser.add_argument("--octree", type=int, default=128)
-    parser.add_argument("--device", default="cpu")
+    shape_views.shape_arguments(parser, steps=3, octree=128)
     parser.add_argument("--footprint", action="store_true", help="also Step1X's bfloat16 footprint (fresh process)")
     parser.add_argument("--footprint-only", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     root = args.models_dir
     if args.footprint_only:

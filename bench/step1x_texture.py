@@ -33,15 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from paint_turbo import measure as measure_hunyuan  # noqa: E402  (bench/, beside this script)
 from paint_turbo import sphere_maps  # noqa: E402
-from timing import forward_calls, report_done, timed, unet_split  # noqa: E402
+from timing import forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
@@ -111,15 +107,10 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
-    parser.add_argument("--build", action="store_true", help="build a missing replica first")
-    parser.add_argument("--delete", action="store_true", help="delete each replica's folder once measured")
+    full_size_arguments(parser)
     parser.add_argument("--steps", type=int, default=2, help="steps run per model; 0: each model's own")
     parser.add_argument("--view-size", type=int, default=256, help="the views' side (the clean model's own: 768)")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--cpu-bfloat16", action="store_true", help="the clean model in bfloat16 on a CPU")
-    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     prepare_imports()
     import torch

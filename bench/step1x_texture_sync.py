@@ -32,14 +32,11 @@ import resource
 import statistics
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from source_paths import REPO  # this checkout's packages on sys.path, the hub offline
+
+from timing import full_size_arguments  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
@@ -56,14 +53,10 @@ def _seconds(values: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
-    parser.add_argument("--build", action="store_true", help="build the replica first when missing")
+    full_size_arguments(parser, delete=False)
     parser.add_argument("--steps", type=int, default=2, help="steps run in part one (the model's own: 50)")
     parser.add_argument("--view-size", type=int, default=256, help="part one's view size (the model's own: 768)")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--cpu-bfloat16", action="store_true", help="the model in bfloat16 on a CPU")
-    parser.add_argument("--device-label", default="", help="how the JSON names the machine")
-    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     prepare_imports()
     import numpy as np

@@ -18,6 +18,9 @@ from typing import Any, Callable, Iterator
 from img23d_backend.models.replica_common import write_json  # the caller put backend/ on the path
 from img23d_backend.models.throughput import Throughput, processor
 
+# The repository's example: 40,000 faces, closed and without UVs, like a shape model's output.
+EXAMPLE_MESH = Path(__file__).resolve().parents[1] / "examples" / "house_mesh.glb"
+
 
 def timed(run: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Median seconds of ``repeat`` (at least one) calls of ``run``, and what the last one returned."""
@@ -111,6 +114,16 @@ def full_size_arguments(parser: argparse.ArgumentParser, delete: bool = True) ->
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--device-label", default="", help="how the JSON names the machine")
     parser.add_argument("--json", type=Path, default=None)
+
+
+def raster_arguments(parser: argparse.ArgumentParser, repeats: str) -> None:
+    """The arguments both rasterizer benchmarks take beside their view sizes: the device, ``--repeats``
+    (``repeats`` says what one timed run covers), torch's CPU threads, the mesh and where the JSON goes."""
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeats", type=int, default=3, help=f"timed runs {repeats} after one warm-up")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--mesh", type=Path, default=EXAMPLE_MESH)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
 
 
 def device_name(args: argparse.Namespace) -> str:

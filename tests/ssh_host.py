@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from background_removal import remove_in_background
+from env_overlay import cached_environment
 
 SSHD = Path("/usr/sbin/sshd")
 START_TIMEOUT = 20.0
@@ -213,7 +214,8 @@ def _host_python(root: Path, backend_python: Path) -> tuple[Path, Path]:
     # A clone's .venv is an overlay of a cached environment (scripts/setup_env.sh) whose .pth names
     # folders the host's user cannot enter: the host gets the cached environment itself, and the
     # backend's source through env()'s PYTHONPATH.
-    env = _underlying_environment(env)
+    cached = cached_environment(env)
+    env = cached.resolve() if cached is not None else env
     subprocess.run(["cp", "-al", str(base), str(root / "python")], check=True, timeout=120)
     base_python = root / "python" / "bin" / version
     if env == base:
@@ -232,19 +234,6 @@ def _host_python(root: Path, backend_python: Path) -> tuple[Path, Path]:
             link.unlink()
         link.symlink_to(root / "python" / "bin" / version)
     return root / "env" / "bin" / "python", base_python
-
-
-def _underlying_environment(env: Path) -> Path:
-    """The cached environment under a clone's overlay ``env``, or ``env`` itself."""
-    try:
-        config = (env / "pyvenv.cfg").read_text(encoding="utf-8")
-    except OSError:
-        return env
-    for line in config.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "img23d-environment":
-            return Path(value.strip()).resolve()
-    return env
 
 
 def _wait_listening(host: LoopbackHost) -> None:

@@ -16,25 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from env_overlay import cached_environment
 from testdata import REPO
 
 SETUP_TIMEOUT = 180   # seconds: linking an overlay takes a few; building an environment is refused
 RUN_TIMEOUT = 120
 PROBE = ("import sys, img23d_backend, img23d_protocol; "
          "print(img23d_backend.CLONE_MARK, img23d_backend.__file__, img23d_protocol.__file__, sep='\\n')")
-
-
-def _cached_environment(overlay: Path) -> Path | None:
-    """The cached environment under ``overlay``, or None when it is not an overlay."""
-    try:
-        config = (overlay / "pyvenv.cfg").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    for line in config.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "img23d-environment":
-            return Path(value.strip())
-    return None
 
 
 def _copy_clone(target: Path, mark: str) -> Path:
@@ -82,7 +70,7 @@ def _start_probe(clone: Path) -> subprocess.Popen:
 
 
 def test_two_clones_each_import_their_own_code(tmp_path: Path) -> None:
-    cached = _cached_environment(REPO / ".venv")
+    cached = cached_environment(REPO / ".venv")
     if cached is None:
         pytest.skip(f"{REPO / '.venv'} is not an overlay of a cached environment (made in place): "
                     "nothing is shared between clones")

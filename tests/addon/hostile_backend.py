@@ -39,6 +39,13 @@ def next_job() -> dict:
     sys.exit(0)
 
 
+def hello_and_first_progress(total: int, message: str) -> None:
+    """Hello, then one progress event for the first job that comes (the modes that misbehave mid-job)."""
+    hello()
+    job = next_job()
+    send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": total, "message": message})
+
+
 def main() -> int:
     mode, argv = sys.argv[1], sys.argv[2:]
     if mode == "long_line":
@@ -50,9 +57,7 @@ def main() -> int:
         sys.stdin.read()
         return 0
     if mode == "endless_line":
-        hello()
-        job = next_job()
-        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 9, "message": "working"})
+        hello_and_first_progress(9, "working")
         block = b"x" * (1 << 20)
         try:
             while True:
@@ -81,16 +86,12 @@ def main() -> int:
         sys.stdin.read()
         return 0
     if mode == "hello_again":
-        hello()
-        job = next_job()
-        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 2, "message": "ok"})
+        hello_and_first_progress(2, "ok")
         hello()
         sys.stdin.read()
         return 0
     if mode == "hang":
-        hello()
-        job = next_job()
-        send({"type": "progress", "job": job["id"], "stage": "shape", "step": 1, "total": 9, "message": "working"})
+        hello_and_first_progress(9, "working")
         sys.stdin.read()
         return 0
     if mode == "bad_hello":

@@ -30,3 +30,14 @@ def pump_until(session: session_mod.BackendSession, done: Callable[[list[Any]], 
             return seen
         time.sleep(0.05)
     raise AssertionError(f"{what} did not happen within {timeout:.0f} s; last messages: {seen[-3:]}")
+
+
+def reply_within(session: session_mod.BackendSession, request_id: str, timeout: float) -> Any:
+    """Pump ``session`` until the reply to ``request_id`` (a request's or an awaited job's) is taken;
+    fails naming it when none comes within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while (reply := session.take_reply(request_id)) is None:
+        session.pump()
+        assert time.monotonic() < deadline, f"no reply to {request_id} within {timeout:g} s"
+        time.sleep(0.05)
+    return reply

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
 from testdata import FAST_OPTIONS, HOUSE
-from session_waits import local_session, pump_until
+from session_waits import pump_until
 
 from img23d_client import session as session_mod
 protocol = session_mod.protocol
@@ -20,14 +19,6 @@ WAIT = 300.0
 
 def _until(session, done, what: str, timeout: float = WAIT) -> list:
     return pump_until(session, done, what, timeout)
-
-
-@pytest.fixture
-def session(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
-    session = local_session(tiny_root, tmp_path)
-    yield session
-    session.stop()
 
 
 @pytest.mark.fault("addon")

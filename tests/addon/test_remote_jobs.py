@@ -11,7 +11,9 @@ import hashlib
 import json
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -36,6 +38,18 @@ def _session(host, tmp_path: Path, runs: str):
     return session_mod.BackendSession(lambda: settings)
 
 
+@contextmanager
+def _ready(host, tmp_path: Path, runs: str) -> Iterator[session_mod.BackendSession]:
+    """A session on the host's backend with ``runs`` as its runs folder, its hello read; stopped after."""
+    session = _session(host, tmp_path, runs)
+    try:
+        session.start()
+        session.wait_ready(timeout=WAIT)
+        yield session
+    finally:
+        session.stop()
+
+
 def _until(session, done, what: str, timeout: float = WAIT) -> list:
     return pump_until(session, done, what, timeout)
 
@@ -49,18 +63,13 @@ def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_p
     picture.parent.mkdir()
     shutil.copy(HOUSE, picture)
     remote_runs = host.path_for_host("runs-generate")
-    session = _session(host, tmp_path, str(remote_runs))
-    try:
-        session.start()
-        session.wait_ready(timeout=WAIT)
+    with _ready(host, tmp_path, str(remote_runs)) as session:
         # Finished at a triangle budget: each object's generated (high) mesh must come back too.
         options = protocol.JobOptions(**FAST_OPTIONS, topology="triangles", face_target=500, bake_size=128)
         request = protocol.GenerateRequest(image=str(picture), targets=["house", "chimney"], options=options)
         job = session.submit(request)
         seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
                                              for x in m), "the generate job over SSH")
-    finally:
-        session.stop()
     [result] = [m for m in seen if isinstance(m, protocol.Result)]
     mirror = tmp_path / "mirror"
     local_run = Path(result.data["run_dir"])
@@ -90,25 +99,17 @@ def test_a_generate_job_sends_its_picture_and_brings_every_file_back(host, tmp_p
 
 
 def test_a_picture_that_cannot_be_read_is_one_sentence_before_anything_runs(host, tmp_path: Path) -> None:
-    session = _session(host, tmp_path, str(host.path_for_host("runs-missing")))
-    try:
-        session.start()
-        session.wait_ready(timeout=WAIT)
+    with _ready(host, tmp_path, str(host.path_for_host("runs-missing"))) as session:
         with pytest.raises(protocol.ProtocolError, match="cannot read"):
             session.submit(protocol.DetectRequest(image=str(tmp_path / "nowhere.png"), targets=["house"]))
         assert session.job_id is None  # no job is left half-started
-    finally:
-        session.stop()
 
 
 def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_file(host, tmp_path: Path) -> None:
     picture = tmp_path / "house.png"
     shutil.copy(HOUSE, picture)
     remote_runs = host.path_for_host("runs-dropped")
-    session = _session(host, tmp_path, str(remote_runs))
-    try:
-        session.start()
-        session.wait_ready(timeout=WAIT)
+    with _ready(host, tmp_path, str(remote_runs)) as session:
         slow = protocol.JobOptions(**{**FAST_OPTIONS, "steps": 200})
         job = session.submit(protocol.GenerateRequest(image=str(picture), targets=["house", "door"], options=slow))
         _until(session, lambda m: session.progress is not None and session.progress.stage == "shape",
@@ -116,8 +117,6 @@ def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_fi
         session.process.kill()  # the ssh client dies: the connection is gone
         seen = _until(session, lambda m: any(isinstance(x, protocol.Error) and x.id == job for x in m),
                       "the lost job's error")
-    finally:
-        session.stop()
     [error] = [m for m in seen if isinstance(m, protocol.Error) and m.id == job]
     assert error.code == "backend_unavailable"
     # The host's backend saw its input end and closed the run's manifest; nothing stays "running".
@@ -128,18 +127,13 @@ def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_fi
     assert json.loads(manifest_path.read_text())["status"] in ("cancelled", "failed", "interrupted")
     assert not list((tmp_path / "mirror").rglob(".tmp-*"))
     # What the host finished is not lost: Import Run from the host lists that run and brings it here.
-    later = _session(host, tmp_path, str(remote_runs))
-    try:
-        later.start()
-        later.wait_ready(timeout=WAIT)
+    with _ready(host, tmp_path, str(remote_runs)) as later:
         listed = later.request(protocol.RunsRequest())
         _until(later, lambda m: listed in later.replies, "the host's list of runs")
         [run] = remote_runs_mod.parse_runs(later.take_reply(listed), later.mirror())
         assert run.path == str(manifest_path.parent) and run.status == json.loads(manifest_path.read_text())["status"]
         download = later.fetch_run(run.path)
         _until(later, lambda m: download.done, "the run's download")
-    finally:
-        later.stop()
     assert not download.error, download.error
     remote_files = sorted(p.relative_to(manifest_path.parent).as_posix() for p in manifest_path.parent.rglob("*")
                           if p.is_file())

@@ -4,11 +4,11 @@ limits of the hello that answers it, and refused without being sent when it is a
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from session_waits import reply_within
 
 from img23d_client import process as process_mod
 from img23d_client import session as session_mod
@@ -31,12 +31,7 @@ def session(tmp_path: Path):
 
 def _reply(session, job_id: str, timeout: float = 60.0):
     session.await_reply(job_id)
-    deadline = time.monotonic() + timeout
-    while (reply := session.take_reply(job_id)) is None:
-        session.pump()
-        assert time.monotonic() < deadline, f"no reply to job {job_id} within {timeout:g} s"
-        time.sleep(0.05)
-    return reply
+    return reply_within(session, job_id, timeout)
 
 
 def _jobs_seen(tmp_path: Path) -> list[str]:

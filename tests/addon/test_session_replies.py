@@ -3,40 +3,18 @@ and a backend that goes away answers every waiting request with an error."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-import pytest
-
-from session_waits import local_session
-
+from session_waits import reply_within
 
 from img23d_client import session as session_mod
 from img23d_client import session
 protocol = session.protocol
-
-
-def _wait_reply(session, request_id: str, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while (reply := session.take_reply(request_id)) is None:
-        session.pump()
-        assert time.monotonic() < deadline, f"no reply to {request_id}"
-        time.sleep(0.05)
-    return reply
-
-
-@pytest.fixture
-def session(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
-    session = local_session(tiny_root, tmp_path)
-    yield session
-    session.stop()
+WAIT = 120.0
 
 
 def test_a_request_sent_before_the_hello_is_answered_after_it(session) -> None:
     request_id = session.request(protocol.ModelsRequest())
     assert session.state is session_mod.State.STARTING  # queued until the handshake
-    reply = _wait_reply(session, request_id)
+    reply = reply_within(session, request_id, WAIT)
     assert isinstance(reply, protocol.Result)
     entries = [protocol.ModelEntry.from_dict(item) for item in reply.data["models"]]
     assert entries and all(entry.local and entry.state == "cached" for entry in entries)
@@ -49,7 +27,7 @@ def test_an_awaited_download_job_lands_in_replies_and_frees_the_session(session)
     job = session.submit(protocol.DownloadRequest(model="nobody/nothing"))
     session.await_reply(job)
     assert session.job_kind == "download"
-    reply = _wait_reply(session, job)
+    reply = reply_within(session, job, WAIT)
     assert isinstance(reply, protocol.Error) and reply.code == "bad_request"
     assert session.state is session_mod.State.READY and session.job_id is None
 
@@ -64,10 +42,10 @@ def test_stopping_answers_every_waiting_request(session) -> None:
 def test_a_backend_that_dies_answers_waiting_requests(session) -> None:
     request_id = session.request(protocol.ModelsRequest())  # waits for the hello, seconds away
     session.process.kill()
-    reply = _wait_reply(session, request_id, timeout=30)
+    reply = reply_within(session, request_id, 30)
     assert isinstance(reply, protocol.Error) and reply.code == "backend_unavailable"
     assert reply.message == ("the backend on this computer was killed by SIGKILL (most often the system's "
                              "out-of-memory killer: memory ran out); what already arrived stays, and the next job "
                              "starts a new backend")
     again = session.request(protocol.ModelsRequest())  # a fresh backend answers the next one
-    assert isinstance(_wait_reply(session, again), protocol.Result)
+    assert isinstance(reply_within(session, again, WAIT), protocol.Result)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import ray_head
+from backend_proc import BackendProcess
 from clean_cli_run import CleanCliRun, run_clean_textured_job
+
+from img23d_backend.families.step1x.geometry import replica as step1x_replica
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +40,36 @@ def clean_textured_cli_run(tiny_root, tmp_path_factory: pytest.TempPathFactory) 
     """One textured licence-clean job on the command line (tests/backend/clean_cli_run.py), for the
     tests that ask what it made (test_step1x_texture_jobs) and what it imported (test_clean_job_modules)."""
     return run_clean_textured_job(tiny_root, tmp_path_factory.mktemp("clean-cli"))
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A module's runs folder for ``backend``, its name with spaces and non-ASCII letters as users' have."""
+    return tmp_path_factory.mktemp("runs with spaces ünïcødé")
+
+
+@pytest.fixture(scope="module")
+def backend(backend_env: dict[str, str], runs_dir: Path) -> Iterator[BackendProcess]:
+    """One ``serve`` process on the tiny models for a module's tests, its hello read (``backend.hello``)."""
+    proc = BackendProcess(backend_env, runs_dir)
+    try:
+        proc.hello = proc.next(lambda e: e["type"] == "hello", timeout=120)
+        yield proc
+    finally:
+        proc.close()
+
+
+@pytest.fixture(scope="session")
+def geometry_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny replica of Step1X-3D's geometry folder, built once; tests read it (copy it to change it)."""
+    folder = tmp_path_factory.mktemp("step1x") / step1x_replica.FOLDER
+    step1x_replica.build(folder, step1x_replica.config("tiny"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def label_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny replica of Step1X-3D's Label folder (alone in its parent), built once; tests read it."""
+    folder = tmp_path_factory.mktemp("step1x-label") / step1x_replica.LABEL_FOLDER
+    step1x_replica.build_label(folder, step1x_replica.label_config())
+    return folder

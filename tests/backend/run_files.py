@@ -26,10 +26,20 @@ def tmp_leftovers(root: Path) -> list[Path]:
     return sorted(root.rglob(".tmp-*"))
 
 
-def run_on_a_tiny_disk(tmp_path: Path, script: str) -> subprocess.CompletedProcess:
-    """Run ``script`` in a user and mount namespace (no root needed) where ``sys.argv[1]`` is an empty
-    folder it may mount a tiny tmpfs on, and ``sys.argv[2]`` the source's import path. Skips where
-    this machine has no unprivileged mount namespace or cannot mount a tmpfs in one."""
+# What every script on the tiny disk starts with: this checkout's packages importable, and ``disk``
+# (sys.argv[1]) a tmpfs of the size the caller gave, mounted in the script's own mount namespace.
+_TINY_DISK_START = """import os, subprocess, sys
+sys.path[0:0] = sys.argv[2].split(os.pathsep)
+disk = sys.argv[1]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size={megabytes}m", "none", disk], check=True)
+"""
+
+
+def run_on_a_tiny_disk(tmp_path: Path, script: str, megabytes: int) -> subprocess.CompletedProcess:
+    """Run ``script`` in a user and mount namespace (no root needed) on a tmpfs of ``megabytes`` MB:
+    the script starts with ``disk``, the mounted folder, and this checkout's packages importable
+    (``sys.argv[2]`` is their import path). Skips where this machine has no unprivileged mount
+    namespace or cannot mount a tmpfs in one."""
     unshare = shutil.which("unshare")
     probe = subprocess.run([unshare, "--user", "--map-root-user", "--mount", "true"], capture_output=True) \
         if unshare else None
@@ -38,7 +48,8 @@ def run_on_a_tiny_disk(tmp_path: Path, script: str) -> subprocess.CompletedProce
     disk = tmp_path / "disk"
     disk.mkdir()
     try:
-        proc = subprocess.run([unshare, "--user", "--map-root-user", "--mount", sys.executable, "-c", script,
+        proc = subprocess.run([unshare, "--user", "--map-root-user", "--mount", sys.executable, "-c",
+                               _TINY_DISK_START.format(megabytes=megabytes) + script,
                                str(disk), SOURCE_PYTHONPATH], capture_output=True, text=True,
                               timeout=TINY_DISK_TIMEOUT)
     except subprocess.TimeoutExpired:

@@ -123,9 +123,7 @@ def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_a
 # On a tiny disk (run_files.run_on_a_tiny_disk): the folder "existing" made, the disk remounted read-only,
 # then the batch command. Its outcome is this script's stdout.
 _BATCH_ON_A_READ_ONLY_DISK = r"""
-import json, os, subprocess, sys
-disk = sys.argv[1]
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
+import json
 os.mkdir(os.path.join(disk, "existing"))
 subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
 out, command, env = json.loads(sys.argv[3])
@@ -142,7 +140,7 @@ def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict
                        ("existing", "cannot write {disk}/existing/batch.lock")):
         script = _BATCH_ON_A_READ_ONLY_DISK.replace("sys.argv[3]", repr(json.dumps([out, command, backend_env])))
         (tmp_path / out).mkdir()
-        proc = run_on_a_tiny_disk(tmp_path / out, script)
+        proc = run_on_a_tiny_disk(tmp_path / out, script, megabytes=4)
         assert proc.returncode == 0, proc.stderr
         result = json.loads(proc.stdout)
         disk = tmp_path / out / "disk"

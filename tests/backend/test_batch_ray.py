@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 import ray_head
 from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
+from ctrl_c import ctrl_c, killed_if_left
 
 pytestmark = pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))
 
@@ -103,17 +103,13 @@ def test_ctrl_c_closes_the_record_and_the_running_manifests(cluster: ray_head.Ra
     proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "batch", str(folder), "--out", str(out),
                              "--ray", cluster.address, "--workers", "2", *slow], env=cluster.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with killed_if_left(proc):
         deadline = time.monotonic() + 180
         while not (out / "batch.json").is_file() or "running" not in {p["status"] for p in record(out)["pictures"]}:
             assert proc.poll() is None and time.monotonic() < deadline, "the batch never started a picture"
             time.sleep(0.3)
         time.sleep(3)  # inside a picture's job
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        stdout, stderr = ctrl_c(proc)
     assert proc.returncode == 130, stderr
     data = record(out)
     statuses = [p["status"] for p in data["pictures"]]

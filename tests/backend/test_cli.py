@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from ctrl_c import ctrl_c, killed_if_left
 from testdata import FAST_OPTIONS, HOUSE
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
@@ -206,18 +207,14 @@ def test_ctrl_c_while_the_models_are_imported_stops_before_any_job(backend_env: 
 
     proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
                   "--out", str(tmp_path / "runs"), *SLOW_FLAGS)
-    try:
+    with killed_if_left(proc):
         # Wait until torch's library is being loaded: the start-up, long before a job exists.
         deadline = time.monotonic() + 60
         while not any("libtorch" in m.path for m in psutil.Process(proc.pid).memory_maps()):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, "torch was never loaded"
             time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        _, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "SIGINT: stopped before the job started" in err
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []

@@ -15,8 +15,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from damaged_replicas import damage, linked_copy, rewrite
-from img23d_backend.commands import cli
+from damaged_replicas import linked_copy, rewrite
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
@@ -26,7 +25,7 @@ from img23d_backend.editors.flux2_klein import replica
 from img23d_backend.editors import driver as editing
 from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
 from img23d_backend.editors.parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
-from img23d_backend.stages.skips import EditorUnavailable, editor_sentence
+from img23d_backend.stages.skips import EditorUnavailable
 from img23d_protocol import ErrorCode, ProtocolError
 
 # The pinned repository's files, as public code that downloads this commit lists them with their sizes
@@ -93,18 +92,6 @@ def test_the_real_model_is_pinned_with_exactly_the_files_the_loader_reads() -> N
     assert model_set("default").editor == spec and model_set("default", family="clean").editor == spec
     with pytest.raises(ProtocolError, match="unknown editor model 'flux2-klein-9b'; choose from flux2-klein-4b"):
         model_set("default", editor="flux2-klein-9b")
-
-
-def test_the_models_listing_shows_it_and_its_licence(hub_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["models", "--json"]) == 0
-    row = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}["editor/flux2-klein-4b"]
-    spec = EDITORS[DEFAULT_EDITOR]
-    assert row["role"] == "editor" and row["revision"] == spec.revision and row["downloaded"] is False
-    licence = row["licence"]
-    assert licence["name"] == "Apache License 2.0" and not licence["restricted"]
-    assert licence["url"] == f"https://huggingface.co/{spec.repo_id}/blob/{spec.revision}/LICENSE.md"
-    assert cli.main(["models"]) == 0
-    assert "editor/flux2-klein-4b" in capsys.readouterr().out
 
 
 # --- the tiny replica -----------------------------------------------------------------------------
@@ -181,33 +168,7 @@ def test_a_base_model_takes_the_pipelines_own_defaults(tiny_root: Path, tmp_path
     assert (model.defaults.steps, model.defaults.guidance) == (50, 4.0)
 
 
-def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
-    cancel = CancelToken()
-    cancel.cancel()
-    with pytest.raises(ProtocolError) as caught:
-        edit_images(_manager(tiny_model_set(tiny_root).editor), _crops(), cancel)
-    assert caught.value.code is ErrorCode.CANCELLED and not isinstance(caught.value, EditorUnavailable)
-
-
-# --- when it cannot load or run: one sentence ------------------------------------------------------
-
-@pytest.mark.parametrize("file, code, said", [
-    ("transformer/diffusion_pytorch_model.safetensors", ErrorCode.MODEL_DAMAGED, "is cut off"),
-    ("vae/config.json", ErrorCode.MODEL_DAMAGED, "vae/config.json"),
-    ("text_encoder/model-00002-of-00002.safetensors", ErrorCode.MODEL_MISSING,
-     "incomplete: text_encoder/model-00002-of-00002.safetensors missing"),
-])
-def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
-                                                   said: str) -> None:
-    folder = _copy(tiny_root, tmp_path)
-    damage(folder / file, missing=code is ErrorCode.MODEL_MISSING)
-    with pytest.raises(EditorUnavailable) as caught:
-        edit_images(_manager(tiny_model_set(tmp_path / "tiny").editor), _crops(), CancelToken())
-    error = caught.value
-    assert error.code is code and said in error.message and "\n" not in error.message
-    assert error.message.startswith("the editor model (tiny/flux2-klein-4b) could not be loaded or run: ")
-    assert editor_sentence(error) == f"editing skipped: {error.message}; every object is made from its crop as it is"
-
+# --- when it cannot load or run: one sentence (and test_optional_model_failures.py) -------------------
 
 def test_running_out_of_memory_is_one_sentence(tiny_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_memory(*args: object, **kwargs: object) -> None:

@@ -21,6 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
+from editor_cards import CUDA, bfloat16_parts, card, working_pixels
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.editors.memory import (DECODE, DENOISE, EDITOR_PHASES, ENCODE, SMALL_CARD_BYTES,
                                                  EditorPlacement, editor_activations, editor_need,
@@ -28,7 +29,7 @@ from img23d_backend.editors.memory import (DECODE, DENOISE, EDITOR_PHASES, ENCOD
 from img23d_backend.editors.flux2_klein.model import KLEIN_PARAMETERS
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
-from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, tiny_model_set
+from img23d_backend.catalog import DEFAULT_EDITOR, tiny_model_set
 from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
 from img23d_backend.editors.flux2_klein.phases import encode_instructions
 from img23d_backend.editors.parts import editor_loader
@@ -189,13 +190,12 @@ def test_a_cancel_between_phases_stays_a_cancel(tiny_root: Path) -> None:
 
 # --- the preflight from the published sizes ------------------------------------------------------------
 
-PARTS = {part: count * 2 for part, count in KLEIN_PARAMETERS.items()}  # bfloat16 on a GPU
-PIXELS = EDITORS[DEFAULT_EDITOR].options["working_pixels"]
-CUDA = torch.device("cuda")
+PARTS = bfloat16_parts(KLEIN_PARAMETERS)
+PIXELS = working_pixels(DEFAULT_EDITOR)
 
 
 def _card(gib: float) -> Room:
-    return Room(host=32 * GIB, device=int(gib * GIB), shared=False)
+    return card(gib, host_gib=32)
 
 
 def test_a_12_gib_card_runs_the_editor_in_phases() -> None:

@@ -14,8 +14,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
-from damaged_replicas import damage, linked_copy, rewrite
-from img23d_backend.commands import cli
+from damaged_replicas import linked_copy, rewrite
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.models.manager import ModelManager
@@ -25,8 +24,7 @@ from img23d_backend.catalog import DEFAULT_MATERIALS, MATERIALS, model_set, tiny
 from img23d_backend.materials.marigold import replica
 from img23d_backend.materials.driver import material_maps, materials_loader
 from img23d_backend.materials.marigold.pipeline import estimate_materials, find_channel, load_materials
-from img23d_backend.stages.skips import MaterialsUnavailable, materials_sentence
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_backend.stages.skips import MaterialsUnavailable
 
 # The pinned repository's inventory, as public code that downloads this commit and checks each weights
 # file's sha256 lists it (materials/marigold/model.py names it): configs, tokenizer, the fp16 weights.
@@ -67,20 +65,6 @@ def test_the_real_model_is_pinned_with_exactly_the_files_the_loader_reads() -> N
     assert 2.5e9 < spec.size_bytes < 2.7e9  # float16: "about 2.5 GB"
     assert spec.family is None  # every family shares it: it runs on views, not on a family's models
     assert model_set("default").materials == spec and model_set("default", family="clean").materials == spec
-
-
-def test_the_models_listing_shows_it_and_its_licence(hub_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["models", "--json"]) == 0
-    row = {row["name"]: row for row in json.loads(capsys.readouterr().out)["models"]}["materials/marigold"]
-    spec = MATERIALS[DEFAULT_MATERIALS]
-    assert row["role"] == "materials" and row["revision"] == spec.revision and row["downloaded"] is False
-    licence = row["licence"]
-    assert licence["name"] == "CreativeML Open RAIL++-M License" and not licence["restricted"]
-    # Its use restrictions are Stable Diffusion 2's: its own Attachment A is an empty template.
-    assert "Stable Diffusion 2's CreativeML Open RAIL++-M" in licence["note"] and "empty template" in licence["note"]
-    assert licence["url"] == f"https://huggingface.co/{spec.repo_id}/blob/{spec.revision}/README.md"
-    assert cli.main(["models"]) == 0
-    assert "materials/marigold" in capsys.readouterr().out
 
 
 # --- the tiny replica -----------------------------------------------------------------------------
@@ -185,33 +169,7 @@ def test_a_scheduler_that_diffusers_does_not_have_is_one_sentence(tiny_root: Pat
     assert "names the scheduler ['diffusers', 'os'], which is not a diffusers scheduler" in caught.value.message
 
 
-def test_a_cancel_stays_a_cancel(tiny_root: Path) -> None:
-    cancel = CancelToken()
-    cancel.cancel()
-    with pytest.raises(ProtocolError) as caught:
-        material_maps(_manager(tiny_model_set(tiny_root).materials), _views(), cancel)
-    assert caught.value.code is ErrorCode.CANCELLED and not isinstance(caught.value, MaterialsUnavailable)
-
-
-# --- when it cannot load or run: one sentence ------------------------------------------------------
-
-@pytest.mark.parametrize("file, code, said", [
-    ("unet/diffusion_pytorch_model.fp16.safetensors", ErrorCode.MODEL_DAMAGED, "is cut off"),
-    ("vae/config.json", ErrorCode.MODEL_DAMAGED, "vae/config.json"),
-    ("text_encoder/model.fp16.safetensors", ErrorCode.MODEL_MISSING,
-     "incomplete: text_encoder/model.fp16.safetensors missing"),
-])
-def test_a_damaged_or_missing_file_is_one_sentence(tiny_root: Path, tmp_path: Path, file: str, code: ErrorCode,
-                                                   said: str) -> None:
-    folder = _copy(tiny_root, tmp_path)
-    damage(folder / file, missing=code is ErrorCode.MODEL_MISSING)
-    with pytest.raises(MaterialsUnavailable) as caught:
-        material_maps(_manager(tiny_model_set(tmp_path / "tiny").materials), _views(), CancelToken())
-    error = caught.value
-    assert error.code is code and said in error.message and "\n" not in error.message
-    assert error.message.startswith("the materials model (tiny/marigold-iid-appearance) could not be loaded or run: ")
-    assert materials_sentence(error) == f"materials skipped: {error.message}; every object keeps its colour texture"
-
+# --- when it cannot load or run: one sentence (and test_optional_model_failures.py) -------------------
 
 def test_a_model_that_estimates_no_roughness_is_refused_by_name(tiny_root: Path, tmp_path: Path) -> None:
     folder = _copy(tiny_root, tmp_path)

@@ -22,6 +22,7 @@ from safetensors import safe_open
 
 from img23d_backend.commands import cli
 from img23d_client import process
+from editor_cards import CUDA, bfloat16_parts, card, working_pixels
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.editors.memory import EditorPlacement, editor_placement
 from img23d_backend.models.manager import ModelManager
@@ -197,13 +198,12 @@ def test_the_full_size_replica_has_the_published_configs() -> None:
     assert fsm.parameter_counts("qwen-editor") == QWEN_EDIT_PARAMETERS
 
 
-PARTS = {part: count * 2 for part, count in QWEN_EDIT_PARAMETERS.items()}  # bfloat16 on a GPU
-PIXELS = EDITORS[CHOICE].options["working_pixels"]
-CUDA = torch.device("cuda")
+PARTS = bfloat16_parts(QWEN_EDIT_PARAMETERS)
+PIXELS = working_pixels(CHOICE)
 
 
 def _card(gib: float) -> Room:
-    return Room(host=128 * GIB, device=int(gib * GIB), shared=False)
+    return card(gib, host_gib=128)
 
 
 def test_a_12_gb_card_is_one_sentence_naming_the_editor_that_fits() -> None:

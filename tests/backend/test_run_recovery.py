@@ -77,11 +77,8 @@ def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatc
 
 
 _FILL_AND_FINISH = r"""
-import errno, json, os, subprocess, sys
-sys.path[0:0] = sys.argv[2].split(os.pathsep)
+import errno, json
 from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
-disk = sys.argv[1]
-subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "none", disk], check=True)
 run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house.png",
                        Manifest(job_id="j", kind="generate", backend_version="t"))
 run.write_bytes_with("house.glb", lambda p: p.write_bytes(b"glTF" * 1000))
@@ -106,7 +103,7 @@ print(json.dumps({"free_blocks": free, "manifest": json.loads((run.root / "manif
 
 def test_the_final_manifest_is_written_on_a_real_disk_with_no_free_byte(tmp_path):
     """A real, tiny tmpfs filled to the last block (in a user and mount namespace, no root needed)."""
-    proc = run_on_a_tiny_disk(tmp_path, _FILL_AND_FINISH)
+    proc = run_on_a_tiny_disk(tmp_path, _FILL_AND_FINISH, megabytes=4)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["free_blocks"] == 0

@@ -18,20 +18,6 @@ from img23d_backend.catalog import tiny_model_set
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
 
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("runs with spaces ünïcødé")
-
-
-@pytest.fixture(scope="module")
-def backend(backend_env: dict[str, str], runs_dir: Path):
-    proc = BackendProcess(backend_env, runs_dir)
-    hello = proc.next(lambda e: e["type"] == "hello", timeout=120)
-    proc.hello = hello
-    yield proc
-    proc.close()
-
-
 def _generate(backend: BackendProcess, job_id: str, targets: list[str], image: Path = HOUSE, **options):
     backend.send({"type": "generate", "id": job_id, "image": str(image), "targets": targets,
                   "options": {**FAST_OPTIONS, **options}})

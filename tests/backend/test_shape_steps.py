@@ -93,14 +93,19 @@ def test_memory_preflight_doubles_the_dit_for_classifier_free_models_whatever_th
         preflight.check_job(options, "cpu", room, guidance=True)
 
 
-def test_the_command_line_leaves_the_steps_to_the_model_and_says_each_models_own() -> None:
+@pytest.mark.parametrize("shape, flag, field, own", [
+    ("2mini", "--steps", "steps", ["2mini 30", "2mini-turbo 5"]),
+    ("step1x", "--octree-resolution", "octree_resolution", ["2mini 256", "step1x 384", "step1x-label 384"]),
+], ids=["steps", "octree"])
+def test_the_command_line_leaves_the_setting_to_the_model_and_says_each_models_own(shape: str, flag: str, field: str,
+                                                                                   own: list[str]) -> None:
     parser = cli.build_parser()
-    args = parser.parse_args(["generate", str(SUBJECT), "--shape", "2mini"])
+    args = parser.parse_args(["generate", str(SUBJECT), "--shape", shape])
     cli.check_arguments(args)
-    assert args.options.steps == 0
+    assert getattr(args.options, field) == 0
     generate = next(action for action in parser._subparsers._group_actions[0].choices["generate"]._actions
-                    if "--steps" in action.option_strings)
-    assert "2mini 30" in generate.help and "2mini-turbo 5" in generate.help and generate.default == 0
+                    if flag in action.option_strings)
+    assert generate.default == 0 and all(words in generate.help for words in own), generate.help
 
 
 def test_a_command_line_job_without_steps_records_the_models_own(backend_env: dict[str, str],
@@ -135,13 +140,3 @@ def test_octree_0_is_the_shape_models_own_before_the_preflight_counts_it(tiny_ro
         engine.run(request, Job(id="o", emit=lambda event: None))
     assert seen == [expected]
     assert request.options.octree_resolution == expected  # what the run's manifest then records
-
-
-def test_the_command_line_leaves_the_octree_to_the_model_and_says_each_models_own() -> None:
-    parser = cli.build_parser()
-    args = parser.parse_args(["generate", str(SUBJECT), "--shape", "step1x"])
-    cli.check_arguments(args)
-    assert args.options.octree_resolution == 0
-    generate = next(action for action in parser._subparsers._group_actions[0].choices["generate"]._actions
-                    if "--octree-resolution" in action.option_strings)
-    assert "2mini 256" in generate.help and "step1x 384" in generate.help and "step1x-label 384" in generate.help

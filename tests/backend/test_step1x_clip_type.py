@@ -35,22 +35,8 @@ VISUAL_WEIGHTS = f"visual_encoder/{STEP1X_WEIGHTS}"
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("step1x-label") / replica.LABEL_FOLDER
-    replica.build_label(folder, replica.label_config())
-    return folder
-
-
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("step1x") / replica.FOLDER
-    replica.build(folder, replica.config("tiny"))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def reference_tokens(folder: Path) -> torch.Tensor:
-    return _tokens(load_geometry(folder, "cpu", torch.float32))
+def reference_tokens(label_folder: Path) -> torch.Tensor:
+    return _tokens(load_geometry(label_folder, "cpu", torch.float32))
 
 
 def _tokens(model) -> torch.Tensor:
@@ -81,10 +67,10 @@ def _rewrite_weights(path: Path, change) -> None:
     save_file(state, str(path), metadata={"format": "pt"})
 
 
-def test_the_replica_writes_the_clip_type_the_real_file_most_likely_has(folder: Path) -> None:
-    config = json.loads((folder / "visual_encoder" / "config.json").read_text(encoding="utf-8"))
+def test_the_replica_writes_the_clip_type_the_real_file_most_likely_has(label_folder: Path) -> None:
+    config = json.loads((label_folder / "visual_encoder" / "config.json").read_text(encoding="utf-8"))
     assert config["clip_type"] == "openai/clip-vit-large-patch14" == replica.LABEL_CLIP_TYPE
-    assert not (folder / "visual_encoder" / "clip").exists()   # nothing to name but the weights
+    assert not (label_folder / "visual_encoder" / "clip").exists()   # nothing to name but the weights
 
 
 @pytest.mark.parametrize("clip_type", [
@@ -96,9 +82,9 @@ def test_the_replica_writes_the_clip_type_the_real_file_most_likely_has(folder: 
     None,                                  # written as null
     ABSENT,                                # training without a CLIP path
 ], ids=["hub-id", "local-path", "hub-cache", "folder", "absent-folder", "null", "absent"])
-def test_the_label_model_loads_whatever_clip_type_says(folder: Path, tmp_path: Path, reference_tokens: torch.Tensor,
-                                                      clip_type: object) -> None:
-    variant = _variant(folder, tmp_path)
+def test_the_label_model_loads_whatever_clip_type_says(label_folder: Path, tmp_path: Path,
+                                                      reference_tokens: torch.Tensor, clip_type: object) -> None:
+    variant = _variant(label_folder, tmp_path)
 
     def change(config: dict) -> None:
         if clip_type is ABSENT:
@@ -142,8 +128,8 @@ def test_clips_sizes_are_read_from_the_real_files_shapes() -> None:
     ("clip_model.vision_model.embeddings.patch_embedding.weight", "no clip_model.vision_model.embeddings.patch_"),
     ("clip_model.vision_model.encoder.layers.0.", "not numbered 0 to 0"),
 ], ids=["a-layers-mlp", "post-norm", "one-tensor", "patch-embedding", "first-layer"])
-def test_a_partial_clip_is_refused_in_one_sentence(folder: Path, tmp_path: Path, drop: str, named: str) -> None:
-    variant = _variant(folder, tmp_path)
+def test_a_partial_clip_is_refused_in_one_sentence(label_folder: Path, tmp_path: Path, drop: str, named: str) -> None:
+    variant = _variant(label_folder, tmp_path)
     _rewrite_weights(variant / VISUAL_WEIGHTS,
                      lambda state: [state.pop(key) for key in [k for k in state if k.startswith(drop)]])
     with pytest.raises(ValueError) as caught:
@@ -153,17 +139,18 @@ def test_a_partial_clip_is_refused_in_one_sentence(folder: Path, tmp_path: Path,
     assert message.endswith("): re-download the model") and named in message and "\n" not in message
 
 
-def test_a_plain_model_whose_config_names_a_clip_loads_without_one(plain: Path, tmp_path: Path) -> None:
-    variant = _variant(plain, tmp_path)
+def test_a_plain_model_whose_config_names_a_clip_loads_without_one(geometry_folder: Path, tmp_path: Path) -> None:
+    variant = _variant(geometry_folder, tmp_path)
     _rewrite_json(variant / "visual_encoder" / "config.json", lambda config: config.update(clip_type="openai/openai"))
     model = load_geometry(variant, "cpu", torch.float32)
     assert not hasattr(model.visual, "clip_model") and model.visual.tokens == 1 + (56 // 14) ** 2
 
 
 @pytest.mark.parametrize("which", ["label", "plain"])
-def test_model_index_and_weights_must_agree_on_clip(folder: Path, plain: Path, tmp_path: Path, which: str) -> None:
-    source, named, holds = ((folder, "Dinov2Encoder", "holds a CLIP vision tower") if which == "label"
-                            else (plain, "Dinov2CLIPEncoder", "holds no CLIP"))
+def test_model_index_and_weights_must_agree_on_clip(label_folder: Path, geometry_folder: Path, tmp_path: Path,
+                                                    which: str) -> None:
+    source, named, holds = ((label_folder, "Dinov2Encoder", "holds a CLIP vision tower") if which == "label"
+                            else (geometry_folder, "Dinov2CLIPEncoder", "holds no CLIP"))
     variant = _variant(source, tmp_path)
     _rewrite_json(variant / "model_index.json",
                   lambda index: index.update(visual_encoder=["step1x3d_geometry.models.conditional_encoders", named]))

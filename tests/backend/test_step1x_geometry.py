@@ -28,7 +28,6 @@ from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
 from img23d_backend.families.step1x.geometry.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
 from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
-from img23d_backend.families.step1x.geometry import replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
 
@@ -37,15 +36,8 @@ RUN_TIMEOUT = 240
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("step1x") / replica.FOLDER
-    replica.build(folder, replica.config("tiny"))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def model(folder: Path):
-    return load_geometry(folder, "cpu", torch.float32)
+def model(geometry_folder: Path):
+    return load_geometry(geometry_folder, "cpu", torch.float32)
 
 
 def _disc(offset: int = 0, size: tuple[int, int] = (200, 160)) -> Image.Image:
@@ -59,10 +51,10 @@ def _keys(path: Path) -> dict[str, str]:
         return {key: str(reader.get_slice(key).get_dtype()) for key in reader.keys()}
 
 
-def test_the_replica_writes_upstreams_keys_in_float32(folder: Path) -> None:
-    transformer = _keys(folder / "transformer" / STEP1X_WEIGHTS)
-    vae = _keys(folder / "vae" / STEP1X_WEIGHTS)
-    visual = _keys(folder / "visual_encoder" / STEP1X_WEIGHTS)
+def test_the_replica_writes_upstreams_keys_in_float32(geometry_folder: Path) -> None:
+    transformer = _keys(geometry_folder / "transformer" / STEP1X_WEIGHTS)
+    vae = _keys(geometry_folder / "vae" / STEP1X_WEIGHTS)
+    visual = _keys(geometry_folder / "visual_encoder" / STEP1X_WEIGHTS)
     assert all(key.startswith("dit_model.") for key in transformer)
     assert {"dit_model.time_proj.linear_1.weight", "dit_model.proj_cross_attention.weight",
             "dit_model.transformer_blocks.0.attn.add_q_proj.weight",
@@ -79,9 +71,9 @@ def test_the_replica_writes_upstreams_keys_in_float32(folder: Path) -> None:
     assert {*transformer.values(), *vae.values(), *visual.values()} == {"F32"}
 
 
-def test_loaded_weights_equal_the_files_tensors(folder: Path, model) -> None:
+def test_loaded_weights_equal_the_files_tensors(geometry_folder: Path, model) -> None:
     for part, module in (("transformer", model.denoiser), ("vae", model.vae), ("visual_encoder", model.visual)):
-        with safe_open(str(folder / part / STEP1X_WEIGHTS), framework="pt") as reader:
+        with safe_open(str(geometry_folder / part / STEP1X_WEIGHTS), framework="pt") as reader:
             state = module.state_dict()
             for name, tensor in state.items():
                 assert torch.equal(tensor, reader.get_tensor(name)), f"{part}: {name} differs from the file"
@@ -89,11 +81,11 @@ def test_loaded_weights_equal_the_files_tensors(folder: Path, model) -> None:
             assert all(key.startswith(("encoder.", "pre_kl.")) for key in skipped), sorted(skipped)[:5]
 
 
-def test_a_missing_or_foreign_key_is_refused_by_name(folder: Path, tmp_path: Path) -> None:
+def test_a_missing_or_foreign_key_is_refused_by_name(geometry_folder: Path, tmp_path: Path) -> None:
     import shutil
 
     broken = tmp_path / "broken"
-    shutil.copytree(folder, broken)
+    shutil.copytree(geometry_folder, broken)
     path = broken / "transformer" / STEP1X_WEIGHTS
     with safe_open(str(path), framework="pt") as reader:
         state = {key: reader.get_tensor(key) for key in reader.keys()}
@@ -108,11 +100,11 @@ def test_a_missing_or_foreign_key_is_refused_by_name(folder: Path, tmp_path: Pat
         load_geometry(broken, "cpu", torch.float32)
 
 
-def test_a_folder_without_a_part_names_it(folder: Path, tmp_path: Path) -> None:
+def test_a_folder_without_a_part_names_it(geometry_folder: Path, tmp_path: Path) -> None:
     import shutil
 
     broken = tmp_path / "broken"
-    shutil.copytree(folder, broken)
+    shutil.copytree(geometry_folder, broken)
     (broken / "vae" / STEP1X_WEIGHTS).unlink()
     with pytest.raises(FileNotFoundError, match="vae/diffusion_pytorch_model.safetensors missing"):
         load_geometry(broken, "cpu", torch.float32)
@@ -233,7 +225,7 @@ def test_cancel_ends_the_job(model) -> None:
     assert caught.value.code == ErrorCode.CANCELLED
 
 
-def test_the_clean_chain_runs_where_hy3dgen_cannot_be_imported(folder: Path) -> None:
+def test_the_clean_chain_runs_where_hy3dgen_cannot_be_imported(geometry_folder: Path) -> None:
     script = f"""
 import sys
 sys.modules["hy3dgen"] = None   # any import of hy3dgen now fails
@@ -243,7 +235,7 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, generate_geometry
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.volume import GridSettings
-model = load_geometry({str(folder)!r}, "cpu", torch.float32)
+model = load_geometry({str(geometry_folder)!r}, "cpu", torch.float32)
 image = Image.new("RGBA", (64, 64)); ImageDraw.Draw(image).ellipse((10, 10, 50, 50), fill=(9, 9, 9, 255))
 mesh, = generate_geometry(model, [image], [1], GeometrySettings(steps=2, grid=GridSettings(32)),
                           cancel=CancelToken(), progress=lambda *a: None)

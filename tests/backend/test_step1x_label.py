@@ -42,19 +42,12 @@ WIDTH = 64   # the tiny Label model's condition width
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("step1x-label") / replica.LABEL_FOLDER
-    replica.build_label(folder, replica.label_config())
-    return folder
+def model(label_folder: Path):
+    return load_geometry(label_folder, "cpu", torch.float32)
 
 
-@pytest.fixture(scope="module")
-def model(folder: Path):
-    return load_geometry(folder, "cpu", torch.float32)
-
-
-def _tables(folder: Path) -> dict[str, torch.Tensor]:
-    with safe_open(str(folder / "label_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
+def _tables(label_folder: Path) -> dict[str, torch.Tensor]:
+    with safe_open(str(label_folder / "label_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
         return {key: reader.get_tensor(key) for key in reader.keys()}
 
 
@@ -64,12 +57,12 @@ def _disc() -> Image.Image:
     return image
 
 
-def test_the_label_folder_holds_upstreams_keys(folder: Path) -> None:
-    tables = _tables(folder)
+def test_the_label_folder_holds_upstreams_keys(label_folder: Path) -> None:
+    tables = _tables(label_folder)
     assert {key: tuple(value.shape) for key, value in tables.items()} == {
         "embedding_table_tpose.weight": (3, WIDTH), "embedding_table_symmetry_type.weight": (2, WIDTH),
         "embedding_table_geometry_quality.weight": (3, WIDTH)}
-    with safe_open(str(folder / "visual_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
+    with safe_open(str(label_folder / "visual_encoder" / STEP1X_WEIGHTS), framework="pt") as reader:
         keys = list(reader.keys())
     assert any(key.startswith("clip_model.vision_model.encoder.layers.0.") for key in keys)
     assert any(key.startswith("clip_model.text_model.") for key in keys)   # the whole CLIPModel, as upstream saves it
@@ -79,8 +72,9 @@ def test_the_label_folder_holds_upstreams_keys(folder: Path) -> None:
 
 @pytest.mark.parametrize(("symmetry", "sharpness", "rows"), [
     ("auto", "auto", (0, 0, 0)), ("x", "sharp", (0, 1, 2)), ("none", "smooth", (0, 0, 1)), ("x", "normal", (0, 1, 0))])
-def test_label_rows_are_upstreams(folder: Path, model, symmetry: str, sharpness: str, rows: tuple[int, int, int]) -> None:
-    tables = _tables(folder)
+def test_label_rows_are_upstreams(label_folder: Path, model, symmetry: str, sharpness: str,
+                                  rows: tuple[int, int, int]) -> None:
+    tables = _tables(label_folder)
     expected = torch.stack([tables["embedding_table_tpose.weight"][rows[0]],
                             tables["embedding_table_symmetry_type.weight"][rows[1]],
                             tables["embedding_table_geometry_quality.weight"][rows[2]]])
@@ -139,9 +133,9 @@ def test_a_label_job_makes_a_mesh(model) -> None:
     assert len(meshes[0].faces) > 0 and np.isfinite(meshes[0].vertices).all()
 
 
-def test_a_label_folder_without_its_label_encoder_names_it(folder: Path, tmp_path: Path) -> None:
+def test_a_label_folder_without_its_label_encoder_names_it(label_folder: Path, tmp_path: Path) -> None:
     broken = tmp_path / replica.LABEL_FOLDER
-    shutil.copytree(folder, broken)
+    shutil.copytree(label_folder, broken)
     (broken / "label_encoder" / STEP1X_WEIGHTS).unlink()
     with pytest.raises(FileNotFoundError, match="label_encoder/diffusion_pytorch_model.safetensors missing"):
         load_geometry(broken, "cpu", torch.float32)
@@ -173,11 +167,11 @@ def test_the_full_size_parts_have_the_published_parameter_counts() -> None:
     assert visual.tokens == 257 + 257 and not hasattr(visual, "linear_proj")
 
 
-def test_the_label_folder_is_complete_only_with_its_label_encoder(folder: Path, tmp_path: Path) -> None:
+def test_the_label_folder_is_complete_only_with_its_label_encoder(label_folder: Path, tmp_path: Path) -> None:
     spec = SHAPE["step1x-label"]
     assert spec.revision == SHAPE["step1x"].revision and spec.subfolder == replica.LABEL_FOLDER
-    assert missing_files(spec, folder.parent) == []
-    shutil.copytree(folder, tmp_path / replica.LABEL_FOLDER)
+    assert missing_files(spec, label_folder.parent) == []
+    shutil.copytree(label_folder, tmp_path / replica.LABEL_FOLDER)
     (tmp_path / replica.LABEL_FOLDER / "label_encoder" / "config.json").unlink()
     assert missing_files(spec, tmp_path) == [f"{replica.LABEL_FOLDER}/label_encoder/config.json"]
     assert f"{replica.LABEL_FOLDER}/label_encoder/{STEP1X_WEIGHTS}" in spec.allow_patterns

@@ -17,6 +17,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from clean_texture_replica import texture_folders
+
 from img23d_backend.families.step1x.texture.loader import loaded_model, load_texture_model, texture_dtype
 from img23d_backend.models import placement
 from img23d_backend.families.step1x.texture_folders import TextureFolders, hub_sources, sdxl_files
@@ -34,11 +36,6 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _folders(root: Path, variant: str | None = "fp16") -> TextureFolders:
-    return TextureFolders.from_snapshots(root / replica.SDXL_FOLDER, root / replica.VAE_FOLDER,
-                                         root / replica.STEP1X_FOLDER, variant=variant)
-
-
 def _copy(root: Path, tmp_path: Path) -> Path:
     target = tmp_path / "copy"
     shutil.copytree(root, target)
@@ -52,7 +49,7 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("variant", ["fp16", None])
 def test_every_loaded_weight_equals_its_files_tensor(root: Path, variant: str | None) -> None:
-    folders = _folders(root, variant)
+    folders = texture_folders(root, variant)
     model = load_texture_model(folders, "cpu", torch.float32)
     suffix = f".{variant}.safetensors" if variant else ".safetensors"
     files = {"unet": folders.sdxl / "unet" / f"diffusion_pytorch_model{suffix}",
@@ -75,7 +72,7 @@ def test_every_loaded_weight_equals_its_files_tensor(root: Path, variant: str | 
 
 
 def test_the_adapter_file_holds_upstreams_keys(root: Path) -> None:
-    keys = set(_tensors(_folders(root).adapter))
+    keys = set(_tensors(texture_folders(root).adapter))
     processors = sorted(k for k in keys if not k.startswith("adapter."))
     # Upstream's names: <block>.attentions.<i>.transformer_blocks.<j>.attn1.processor.to_*_{mv,ref}
     assert processors and all(".attn1.processor.to_" in k and ("_mv" in k or "_ref" in k) for k in processors)
@@ -112,7 +109,7 @@ ADAPTER_KEY = "mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_q_
               + r" is \[64, 63\] where the model's is \[64, 64\]$")])
 def test_an_adapter_file_that_does_not_fit_is_refused(root: Path, tmp_path: Path, fault: str, message: str) -> None:
     copy = _copy(root, tmp_path)
-    folders = _folders(copy)
+    folders = texture_folders(copy)
 
     def change(state: dict[str, torch.Tensor]) -> None:
         if fault == "missing":
@@ -128,7 +125,7 @@ def test_an_adapter_file_that_does_not_fit_is_refused(root: Path, tmp_path: Path
 def test_an_adapter_file_with_keys_beyond_what_it_needs_loads_and_says_so_once(
         root: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Upstream loads the file with strict=False: a real file carrying more than the keys read runs."""
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     extra = {"mid_block.attentions.0.transformer_blocks.0.attn1.processor.to_x_mv.weight": torch.ones(2, 2),
              **{f"adapter.unused.{index}.bias": torch.zeros(3) for index in range(4)}}
     _rewrite(folders.adapter, lambda state: state.update(extra))
@@ -153,7 +150,7 @@ def test_a_unet_weight_in_the_adapter_file_replaces_sdxls_as_upstream_loads_it(
     """Issue 54, item 14: upstream's ``_load_custom_adapter`` runs ``unet.load_state_dict(state_dict,
     strict=False)`` after the base weights, so a key of the file naming one of the UNet's own
     parameters is loaded over SDXL's; ignoring it would run another model than upstream's."""
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     sdxl = _tensors(folders.sdxl / "unet" / "diffusion_pytorch_model.fp16.safetensors")[key]
     own = torch.full(sdxl.shape, 0.125)
     _rewrite(folders.adapter, lambda state: state.update({key: own}))
@@ -166,7 +163,7 @@ def test_a_unet_weight_in_the_adapter_file_replaces_sdxls_as_upstream_loads_it(
 
 def test_a_unet_weight_of_another_shape_in_the_adapter_file_is_refused(root: Path, tmp_path: Path) -> None:
     """Upstream's ``load_state_dict`` refuses a tensor of another shape even when not strict."""
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     _rewrite(folders.adapter, lambda state: state.update({"conv_in.weight": torch.zeros(32, 6, 3, 3)}))
     with pytest.raises(ValueError, match=r"^the adapter file does not fit this UNet: its conv_in\.weight is "
                                          r"\[32, 6, 3, 3\] where the model's is \[32, 4, 3, 3\]$"):
@@ -174,14 +171,14 @@ def test_a_unet_weight_of_another_shape_in_the_adapter_file_is_refused(root: Pat
 
 
 def test_a_condition_encoder_key_missing_from_the_adapter_is_refused(root: Path, tmp_path: Path) -> None:
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     _rewrite(folders.adapter, lambda state: state.pop("adapter.conv_in.bias"))
     with pytest.raises(ValueError, match="adapter.conv_in.bias"):
         load_texture_model(folders, "cpu", torch.float32)
 
 
 def test_a_unet_file_missing_a_weight_is_refused(root: Path, tmp_path: Path) -> None:
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     _rewrite(folders.sdxl / "unet" / "diffusion_pytorch_model.fp16.safetensors",
              lambda state: state.pop("conv_in.weight"))
     with pytest.raises(RuntimeError, match="conv_in.weight"):
@@ -189,7 +186,7 @@ def test_a_unet_file_missing_a_weight_is_refused(root: Path, tmp_path: Path) -> 
 
 
 def test_legacy_vae_attention_names_load_as_diffusers_renames_them(root: Path, tmp_path: Path) -> None:
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     path = folders.vae / "diffusion_pytorch_model.safetensors"
     original = load_file(str(path))
     legacy = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
@@ -208,7 +205,7 @@ def test_legacy_vae_attention_names_load_as_diffusers_renames_them(root: Path, t
 
 
 def test_position_ids_kept_by_an_older_text_encoder_file_are_ignored(root: Path, tmp_path: Path) -> None:
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     path = folders.sdxl / "text_encoder_2" / "model.fp16.safetensors"
     _rewrite(path, lambda state: state.update({"text_model.embeddings.position_ids": torch.arange(77)[None]}))
     model = load_texture_model(folders, "cpu", torch.float32)
@@ -219,7 +216,7 @@ def test_position_ids_kept_by_an_older_text_encoder_file_are_ignored(root: Path,
 
 
 def test_an_incomplete_folder_names_every_missing_file(root: Path, tmp_path: Path) -> None:
-    folders = _folders(_copy(root, tmp_path))
+    folders = texture_folders(_copy(root, tmp_path))
     (folders.sdxl / "tokenizer_2" / "vocab.json").unlink()
     folders.adapter.unlink()
     with pytest.raises(FileNotFoundError) as caught:
@@ -229,7 +226,7 @@ def test_an_incomplete_folder_names_every_missing_file(root: Path, tmp_path: Pat
 
 
 def test_the_loaded_model_moves_as_one(root: Path) -> None:
-    model = load_texture_model(_folders(root), "cpu", torch.bfloat16)
+    model = load_texture_model(texture_folders(root), "cpu", torch.bfloat16)
     assert all(p.dtype == torch.bfloat16 for m in model.modules for p in m.parameters())
     held = loaded_model(model)
     read = sum(model.weight_bytes[k] for k in ("unet", "condition_encoder", "vae", "text_encoder", "text_encoder_2"))

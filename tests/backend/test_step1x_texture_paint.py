@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-from PIL import Image
+
+from clean_texture_replica import red_cutout, texture_folders
 
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.texture.bake import BakeSettings
@@ -20,7 +21,6 @@ from img23d_backend.families.step1x.texture.generate import MultiviewSettings
 from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture.paint import PaintRecord, TextureSettings, paint_mesh, paint_steps
 from img23d_backend.families.step1x.texture.sync import SyncSettings
-from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 
@@ -33,15 +33,7 @@ FAST = TextureSettings(views=MultiviewSettings(steps=2, size=64, sync=SyncSettin
 def model(tmp_path_factory: pytest.TempPathFactory):
     root: Path = tmp_path_factory.mktemp("step1x-texture")
     replica.build(root, replica.config("tiny"))
-    folders = TextureFolders.from_snapshots(root / replica.SDXL_FOLDER, root / replica.VAE_FOLDER,
-                                            root / replica.STEP1X_FOLDER)
-    return load_texture_model(folders, "cpu", torch.float32)
-
-
-def _cutout() -> Image.Image:
-    image = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
-    image.paste((200, 40, 30, 255), (50, 20, 150, 60))
-    return image
+    return load_texture_model(texture_folders(root), "cpu", torch.float32)
 
 
 def _mesh() -> trimesh.Trimesh:
@@ -59,7 +51,7 @@ def painted(model, request: pytest.FixtureRequest):
     patch.setitem(sys.modules, "custom_rasterizer", None)
     steps: list[tuple[int, int, str]] = []
     record = PaintRecord()
-    mesh = paint_mesh(model, _mesh(), _cutout(), 7, FAST, lambda done, total, message: steps.append(
+    mesh = paint_mesh(model, _mesh(), red_cutout(), 7, FAST, lambda done, total, message: steps.append(
         (done, total, message)), record=record)
     return mesh, steps, record
 
@@ -108,10 +100,10 @@ def test_the_control_maps_are_the_meshs_own(painted) -> None:
 
 def test_a_seed_gives_the_same_texture_and_another_seed_another(model, painted) -> None:
     mesh, _, _ = painted
-    again = paint_mesh(model, _mesh(), _cutout(), 7, FAST)
+    again = paint_mesh(model, _mesh(), red_cutout(), 7, FAST)
     assert np.array_equal(np.asarray(again.visual.material.baseColorTexture),
                           np.asarray(mesh.visual.material.baseColorTexture))
-    other = paint_mesh(model, _mesh(), _cutout(), 8, FAST)
+    other = paint_mesh(model, _mesh(), red_cutout(), 8, FAST)
     assert not np.array_equal(np.asarray(other.visual.material.baseColorTexture),
                               np.asarray(mesh.visual.material.baseColorTexture))
 
@@ -125,13 +117,13 @@ def test_a_cancelled_paint_stops_and_says_so(model) -> None:
             token.cancel()
 
     with pytest.raises(ProtocolError) as caught:
-        paint_mesh(model, _mesh(), _cutout(), 0, FAST, on_step, token)
+        paint_mesh(model, _mesh(), red_cutout(), 0, FAST, on_step, token)
     assert caught.value.code == ErrorCode.CANCELLED and seen == [1, 2]
 
 
 def test_views_the_model_cannot_make_are_refused_before_any_work(model) -> None:
     steps: list[int] = []
     with pytest.raises(ValueError, match="multiple of"):
-        paint_mesh(model, _mesh(), _cutout(), 0, TextureSettings(views=MultiviewSettings(steps=1, size=50)),
+        paint_mesh(model, _mesh(), red_cutout(), 0, TextureSettings(views=MultiviewSettings(steps=1, size=50)),
                    lambda done, total, message: steps.append(done))
     assert steps == []

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 import trimesh
-from PIL import Image
+
+from clean_texture_replica import red_cutout, texture_folders
 
 from img23d_backend.commands.options import add_job_options, job_options
 from img23d_backend.families.step1x.texture import sync as sync_module
@@ -27,7 +28,6 @@ from img23d_backend.families.step1x.texture.sync import SyncSettings, TextureSyn
 from img23d_backend.families.step1x.texture.uv_latents import LatentAtlas, build_atlas
 from img23d_backend.families.step1x.texture.paint_step import texture_settings
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
-from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.texture import replica
 
 SIZE, LATENT, TEXELS = 64, 8, 32
@@ -45,15 +45,7 @@ BEFORE_SYNC = [[-14.6504, -3.4533, 1.6253, -2.2648], [8.8229, 13.4840, 2.4517, 4
 @pytest.fixture(scope="module")
 def model(tiny_root: Path):
     root = tiny_root / TINY_CLEAN_PAINT   # the tiny set's replica, as replica.build makes it
-    folders = TextureFolders.from_snapshots(root / replica.SDXL_FOLDER, root / replica.VAE_FOLDER,
-                                            root / replica.STEP1X_FOLDER)
-    return load_texture_model(folders, "cpu", torch.float32)
-
-
-def _cutout() -> Image.Image:
-    image = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
-    image.paste((200, 40, 30, 255), (50, 20, 150, 60))
-    return image
+    return load_texture_model(texture_folders(root), "cpu", torch.float32)
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +94,8 @@ def test_the_latent_texture_bakes_a_weighted_mean_and_renders_it_back(sphere) ->
 
 def test_synchronised_views_agree_where_they_show_the_same_texel(model, sphere) -> None:
     controls, atlas = sphere
-    on = sample_latents(model, controls, _cutout(), 7, ON, atlas=atlas)
-    off = sample_latents(model, controls, _cutout(), 7, OFF, atlas=atlas)
+    on = sample_latents(model, controls, red_cutout(), 7, ON, atlas=atlas)
+    off = sample_latents(model, controls, red_cutout(), 7, OFF, atlas=atlas)
     pairs, synchronised = _disagreement(on, atlas)
     _, independent = _disagreement(off, atlas)
     assert pairs >= 20, "the sphere's views should share texels"
@@ -117,9 +109,9 @@ def test_synchronised_views_agree_where_they_show_the_same_texel(model, sphere) 
 
 def test_a_seed_gives_the_same_synchronised_views_and_another_seed_others(model, sphere) -> None:
     controls, atlas = sphere
-    first = sample_latents(model, controls, _cutout(), 7, ON, atlas=atlas)
-    again = sample_latents(model, controls, _cutout(), 7, ON, atlas=atlas)
-    other = sample_latents(model, controls, _cutout(), 8, ON, atlas=atlas)
+    first = sample_latents(model, controls, red_cutout(), 7, ON, atlas=atlas)
+    again = sample_latents(model, controls, red_cutout(), 7, ON, atlas=atlas)
+    other = sample_latents(model, controls, red_cutout(), 8, ON, atlas=atlas)
     assert torch.equal(first, again)
     assert not torch.allclose(first, other)
 
@@ -136,15 +128,15 @@ def test_the_sync_off_samples_as_before_and_never_enters_the_sync(model, sphere,
     controls = control_maps(positions, normals, torch.rand(6, SIZE, SIZE, generator=generator) > 0.3)
     settings = dataclasses.replace(OFF, steps=3)
     _, atlas = sphere
-    latents = sample_latents(model, controls, _cutout(), 7, settings, atlas=atlas)
+    latents = sample_latents(model, controls, red_cutout(), 7, settings, atlas=atlas)
     torch.testing.assert_close(latents[:, :, 3, 4], torch.tensor(BEFORE_SYNC), atol=1e-3, rtol=0)
-    assert torch.equal(latents, sample_latents(model, controls, _cutout(), 7, settings))   # no atlas at all
+    assert torch.equal(latents, sample_latents(model, controls, red_cutout(), 7, settings))   # no atlas at all
 
 
 def test_an_atlas_for_other_latents_is_refused(model, sphere) -> None:
     controls, atlas = sphere
     with pytest.raises(ValueError, match="8-pixel latents, not 6 of 4"):
-        sample_latents(model, torch.zeros(6, 6, 32, 32), _cutout(), 0, dataclasses.replace(ON, size=32), atlas=atlas)
+        sample_latents(model, torch.zeros(6, 6, 32, 32), red_cutout(), 0, dataclasses.replace(ON, size=32), atlas=atlas)
 
 
 def test_the_first_25_of_50_steps_are_synchronised() -> None:

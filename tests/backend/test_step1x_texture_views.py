@@ -17,13 +17,14 @@ import pytest
 import torch
 from PIL import Image
 
+from clean_texture_replica import red_cutout, texture_folders
+
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.texture.attention import AttentionState, MultiviewAttnProcessor, Pass
 from img23d_backend.families.step1x.texture.conditions import control_maps, prepare_reference
 from img23d_backend.families.step1x.texture.generate import MultiviewSettings, generate_views
 from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture.scheduler import make_scheduler
-from img23d_backend.families.step1x.texture_folders import TextureFolders
 from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
@@ -40,20 +41,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _folders(root: Path) -> TextureFolders:
-    return TextureFolders.from_snapshots(root / replica.SDXL_FOLDER, root / replica.VAE_FOLDER,
-                                         root / replica.STEP1X_FOLDER)
-
-
 @pytest.fixture(scope="module")
 def model(root: Path):
-    return load_texture_model(_folders(root), "cpu", torch.float32)
-
-
-def _cutout() -> Image.Image:
-    image = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
-    image.paste((200, 40, 30, 255), (50, 20, 150, 60))
-    return image
+    return load_texture_model(texture_folders(root), "cpu", torch.float32)
 
 
 def _controls(seed: int = 0, size: int = 64) -> torch.Tensor:
@@ -147,7 +137,7 @@ def test_the_schedule_is_sdxls_with_its_snr_shifted_by_eight_towards_the_end() -
 
 
 def test_the_reference_is_cropped_scaled_to_nine_tenths_and_centred_on_grey() -> None:
-    picture = np.asarray(prepare_reference(_cutout(), 64))
+    picture = np.asarray(prepare_reference(red_cutout(), 64))
     assert picture.shape == (64, 64, 3)
     assert tuple(picture[0, 0]) == (127, 127, 127) and tuple(picture[32, 32]) == (200, 40, 30)
     rows, cols = np.nonzero(np.abs(picture.astype(int) - 127).sum(axis=2) > 30)
@@ -179,13 +169,13 @@ def test_control_maps_offset_positions_and_map_normals_to_colours() -> None:
 def test_six_views_of_the_asked_size_in_seconds_and_the_same_for_a_seed(model) -> None:
     steps = []
     started = time.monotonic()
-    views = generate_views(model, _controls(), _cutout(), 7, FAST, on_step=lambda done, total: steps.append((done, total)))
+    views = generate_views(model, _controls(), red_cutout(), 7, FAST, on_step=lambda done, total: steps.append((done, total)))
     assert time.monotonic() - started < SECONDS, "a tiny six-view run should take seconds"
     assert len(views) == 6 and all(v.size == (64, 64) and v.mode == "RGB" for v in views)
     assert steps == [(1, 3), (2, 3), (3, 3)]
-    again = generate_views(model, _controls(), _cutout(), 7, FAST)
+    again = generate_views(model, _controls(), red_cutout(), 7, FAST)
     assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(views, again))
-    other = generate_views(model, _controls(), _cutout(), 8, FAST)
+    other = generate_views(model, _controls(), red_cutout(), 8, FAST)
     assert not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(views, other))
     # The views differ from each other: each has its own control map and place in the attention.
     assert len({np.asarray(v).tobytes() for v in views}) == 6
@@ -193,9 +183,9 @@ def test_six_views_of_the_asked_size_in_seconds_and_the_same_for_a_seed(model) -
 
 
 def test_the_views_follow_the_control_maps_and_the_reference(model) -> None:
-    base = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(0), _cutout(), 3, FAST)]
-    moved = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(1), _cutout(), 3, FAST)]
-    recoloured = _cutout()
+    base = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(0), red_cutout(), 3, FAST)]
+    moved = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(1), red_cutout(), 3, FAST)]
+    recoloured = red_cutout()
     recoloured.paste((20, 200, 230, 255), (50, 20, 150, 60))
     other = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(0), recoloured, 3, FAST)]
     assert max(np.abs(a - b).max() for a, b in zip(base, moved)) > 1
@@ -206,22 +196,22 @@ def test_the_views_follow_the_control_maps_and_the_reference(model) -> None:
 def test_half_precision_gives_the_float32_views_within_a_few_levels(model, root: Path, dtype: torch.dtype) -> None:
     # float16 is what a GPU runs; run on the CPU here, it takes the same dtype path through the model.
     settings = MultiviewSettings(steps=2, size=64)
-    half = load_texture_model(_folders(root), "cpu", dtype)
-    views = [np.asarray(v, dtype=float) for v in generate_views(half, _controls(), _cutout(), 7, settings)]
-    full = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(), _cutout(), 7, settings)]
+    half = load_texture_model(texture_folders(root), "cpu", dtype)
+    views = [np.asarray(v, dtype=float) for v in generate_views(half, _controls(), red_cutout(), 7, settings)]
+    full = [np.asarray(v, dtype=float) for v in generate_views(model, _controls(), red_cutout(), 7, settings)]
     assert len(views) == 6 and all(v.shape == (64, 64, 3) for v in views)
     assert np.mean([np.abs(a - b).mean() for a, b in zip(views, full)]) < 3, "half precision strays from float32"
 
 
 def test_bad_inputs_are_refused_in_one_sentence(model) -> None:
     with pytest.raises(ValueError, match=r"expected \(6, 6, 64, 64\)"):
-        generate_views(model, _controls()[:5], _cutout(), 1, FAST)
+        generate_views(model, _controls()[:5], red_cutout(), 1, FAST)
     with pytest.raises(ValueError, match="outside"):
-        generate_views(model, _controls() * 2, _cutout(), 1, FAST)
+        generate_views(model, _controls() * 2, red_cutout(), 1, FAST)
     with pytest.raises(ValueError, match="multiple of 32"):
-        generate_views(model, _controls(size=48), _cutout(), 1, MultiviewSettings(steps=1, size=48))
+        generate_views(model, _controls(size=48), red_cutout(), 1, MultiviewSettings(steps=1, size=48))
     with pytest.raises(ValueError, match="at least one step"):
-        generate_views(model, _controls(), _cutout(), 1, MultiviewSettings(steps=0, size=64))
+        generate_views(model, _controls(), red_cutout(), 1, MultiviewSettings(steps=0, size=64))
 
 
 def test_a_cancelled_run_stops_between_steps_and_leaves_the_model_clean(model) -> None:
@@ -231,7 +221,7 @@ def test_a_cancelled_run_stops_between_steps_and_leaves_the_model_clean(model) -
         token.cancel()
 
     with pytest.raises(ProtocolError) as caught:
-        generate_views(model, _controls(), _cutout(), 1, FAST, on_step=cancel_after_first, cancel=token)
+        generate_views(model, _controls(), red_cutout(), 1, FAST, on_step=cancel_after_first, cancel=token)
     assert caught.value.code == ErrorCode.CANCELLED
     assert model.attention.mode is Pass.PLAIN and not model.attention.reference
 

@@ -20,19 +20,6 @@ from testdata import FAST_OPTIONS, HOUSE, MESH
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
 
-@pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("remote runs ünï")
-
-
-@pytest.fixture(scope="module")
-def backend(backend_env: dict[str, str], runs_dir: Path):
-    proc = BackendProcess(backend_env, runs_dir)
-    proc.hello = proc.next(lambda e: e["type"] == "hello", timeout=120)
-    yield proc
-    proc.close()
-
-
 def _upload_lines(upload_id: str, payload: bytes, name: str, chunk_bytes: int = 32 * 1024) -> list[dict[str, Any]]:
     handle = io.BytesIO(payload)
     size, sha = file_digest(handle)

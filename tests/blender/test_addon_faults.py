@@ -73,9 +73,13 @@ def test_a_broken_backend_environment_names_what_is_missing(addon, scene, fresh_
 
 
 @pytest.mark.fault("blender")
-def test_a_backend_that_dies_at_start_up_shows_its_last_words(addon, scene, fresh_backend, tmp_path) -> None:
-    _prefs().python_path = str(_fake_python(tmp_path, "exit_at_start"))
-    with pytest.raises(RuntimeError, match=r"(?s)stopped unexpectedly \(exit code 1\).*No module named 'torch'"):
+@pytest.mark.parametrize("mode, said", [
+    ("exit_at_start", r"(?s)stopped unexpectedly \(exit code 1\).*No module named 'torch'"),  # its last words
+    ("version", r"speaks protocol 99 .* reinstall"),  # a protocol major mismatch
+], ids=["dies-at-start-up", "protocol-major-mismatch"])
+def test_a_backend_that_cannot_serve_says_why(addon, scene, fresh_backend, tmp_path, mode: str, said: str) -> None:
+    _prefs().python_path = str(_fake_python(tmp_path, mode))
+    with pytest.raises(RuntimeError, match=said):
         bpy.ops.img23d.generate()
 
 
@@ -100,13 +104,6 @@ def test_garbage_and_partial_lines_on_stdout_are_ignored(addon, scene, fresh_bac
     assert bpy.ops.img23d.generate() == {"FINISHED"}
     assert "house" in bpy.data.objects
     assert any("not json" in line for line in addon.runtime.session().process.garbage)
-
-
-@pytest.mark.fault("blender")
-def test_a_protocol_major_mismatch_says_reinstall(addon, scene, fresh_backend, tmp_path) -> None:
-    _prefs().python_path = str(_fake_python(tmp_path, "version"))
-    with pytest.raises(RuntimeError, match=r"speaks protocol 99 .* reinstall"):
-        bpy.ops.img23d.generate()
 
 
 @pytest.mark.fault("blender")
