@@ -17,18 +17,11 @@ which part pays. The JSON is written after every batch.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for source in ("backend", "protocol"):
-    if str(REPO / source) not in sys.path:
-        sys.path.insert(0, str(REPO / source))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
+import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
 
 prepare_imports()  # before hy3dgen: torchvision's compiled ops may not load

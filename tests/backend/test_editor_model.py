@@ -22,7 +22,6 @@ from img23d_backend.models.manager import ModelManager
 from img23d_backend.catalog import DEFAULT_EDITOR, EDITORS, model_set, tiny_model_set
 from img23d_backend.editors.flux2_klein import editor as klein_editor
 from img23d_backend.editors.flux2_klein import replica
-from img23d_backend.editors import driver as editing
 from img23d_backend.editors.driver import EditorModel, EditRequest, edit_images
 from img23d_backend.editors.parts import EDITOR_PARTS, EditorOptions, editor_loader, load_part
 from img23d_backend.stages.skips import EditorUnavailable
