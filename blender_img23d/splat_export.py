@@ -12,12 +12,10 @@ from pathlib import Path
 
 import bpy
 import numpy as np
-from img23d_protocol.splats import SplatError, splats_from_mesh, write_ply
+from img23d_protocol.splats import SUFFIX, UNTEXTURED, SplatError, splats_from_mesh, write_ply
 
 from .retexture_mesh import base_color_image, base_color_value, mesh_arrays
 
-SUFFIX = ".splat.ply"
-UNTEXTURED = (0.8, 0.8, 0.8)  # sRGB grey: an object with no material to take a colour from
 # Blender's axes to glTF's: x stays, Blender's z is glTF's y, Blender's y is glTF's -z.
 TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 

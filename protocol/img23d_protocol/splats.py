@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+SUFFIX = ".splat.ply"          # <stem>.splat.ply: beside a job's GLB, and the add-on's export's default name
+UNTEXTURED = (0.8, 0.8, 0.8)   # sRGB grey: the colour of an object with nothing to take a colour from
 SH_C0 = 0.28209479177387814  # the degree-0 real spherical harmonic, 1 / (2 sqrt(pi))
 SH_REST = 45                 # f_rest_*: 3 colours x 15 coefficients of degrees 1..3
 PLY_PROPERTIES: tuple[str, ...] = (

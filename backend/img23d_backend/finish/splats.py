@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from img23d_protocol.splats import SplatCloud, SplatError, splats_from_mesh
+from img23d_protocol.splats import UNTEXTURED, SplatCloud, SplatError, splats_from_mesh
 
 from ..readers.colour_space import linear_to_srgb
-
-UNTEXTURED = (0.8, 0.8, 0.8)  # sRGB grey: an object the job did not paint
 
 
 def splats_of_glb(path: Path) -> SplatCloud:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode
-from img23d_protocol.splats import write_ply
+from img23d_protocol.splats import SUFFIX, write_ply
 
 from ..finish.splats import splats_of_glb
 from ..runs.folders import TargetRecord
@@ -21,7 +21,6 @@ from ..stages import skips
 from .base import JobRun
 
 log = logging.getLogger(__name__)
-SUFFIX = ".splat.ply"
 
 
 def write_object_splats(run: JobRun, record: TargetRecord, glb: Path, artifact: dict[str, Any]) -> None:
