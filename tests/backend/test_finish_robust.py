@@ -1,7 +1,7 @@
 """The finish on meshes that broke it (issue 54): the same quads whatever the vertex order; a mesh
 far from the origin remeshed as near it, or refused in one sentence when its stored positions are
 too coarse there; the remesh worker's memory bounded; a result that lost part of the mesh or runs
-across it never called a success; a mesh with no area, or too small for quads, said in one
+across it, or whose quads stand off the surface, never called a success; a mesh with no area, or too small for quads, said in one
 sentence. Small meshes made here (a marching-cubes ball of about 3,000 triangles)."""
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import trimesh
 from skimage import measure
 
 from img23d_backend.commands import cli
+from img23d_backend.finish import coverage as coverage_module
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.canonical import canonical
+from img23d_backend.finish.coverage import Coverage, coverage
 from img23d_backend.finish.retopo import NothingToRemesh, RetopoSettings, retopologize
 from testdata import SOURCE_PYTHONPATH
 
@@ -232,3 +234,36 @@ def test_triangles_far_over_the_budget_are_said_in_one_sentence() -> None:
     assert result.faces_out == 6 and result.fallback == (
         "decimation stopped at 6 triangles, 100 % over the 3 asked: no further collapse keeps the surface")
     assert retopologize(vertices, faces, RetopoSettings("triangles", 6)).fallback is None  # within: nothing to say
+
+
+def test_a_quad_across_a_fold_stands_off_by_what_its_middle_is_from_the_walls() -> None:
+    """A quad spanning a V-shaped fold (each vertex on a wall, as the armadillo's quads across a bend
+    had them): its middle lies over the fold's floor, farther from the surface than any vertex."""
+    depth, half = 0.5, 1.0  # walls from (+-half, 0) down to the floor line (0, -depth), along z in [0, 1]
+    walls = np.array([[-half, 0.0, 0.0], [0.0, -depth, 0.0], [half, 0.0, 0.0],
+                      [-half, 0.0, 1.0], [0.0, -depth, 1.0], [half, 0.0, 1.0]])
+    faces = np.array([[0, 1, 4], [0, 4, 3], [1, 2, 5], [1, 5, 4]])
+    lid = np.array([[-half, 0.0, 0.0], [half, 0.0, 0.0], [half, 0.0, 1.0], [-half, 0.0, 1.0]])
+    side = 1.0
+    measured = coverage(walls, faces, lid, np.array([[0, 1, 2], [0, 2, 3]]), facing=False, quad_side=side)
+    expected = depth * half / np.hypot(depth, half)  # the lid's middle (0, 0) to either wall's line
+    # Sampled a quarter of a side apart: never over the truth, at most that spacing short of it.
+    assert expected / side - coverage_module.STAND_OFF_SAMPLES <= measured.stand_off <= expected / side + 1e-9
+    assert coverage(walls, faces, lid, np.array([[0, 1, 2], [0, 2, 3]]), facing=False).stand_off == 0.0  # triangles
+
+
+def test_a_quad_standing_off_the_surface_is_said_for_what_it_is() -> None:
+    assert Coverage(0.0, 0.0, 0.5).reason is None
+    assert Coverage(0.0, 0.0, 1.0).reason == ("a quad stood 1.0 of a quad's side off the surface (it spans a "
+                                              "crease or a gap narrower than a quad)")
+
+
+@needs_instant_meshes
+def test_quads_that_stand_off_the_surface_are_not_a_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check is the quads' own: with no stand-off allowed, the ball's quads fail it and the
+    artist is told so with the triangles made instead."""
+    monkeypatch.setattr(coverage_module, "STAND_OFF_LIMIT", 0.0)
+    vertices, faces = _ball()
+    result = retopologize(vertices, faces, RetopoSettings("quads", 600))
+    assert result.quads is None and result.method == "quadric"
+    assert "of a quad's side off the surface" in result.fallback

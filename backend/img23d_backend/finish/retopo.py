@@ -218,7 +218,7 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
         failed = check.reason
         if failed is None:
             triangles = triangulate_quads(quad_v, quads)
-            failed = coverage(vertices, faces, quad_v, triangles).reason
+            failed = coverage(vertices, faces, quad_v, triangles, quad_side=median_edge(quad_v, quads)).reason
         log.debug("Instant Meshes call %d: %d vertices asked, %d quads (%d folded dropped, %d holes capped): %s",
                   attempt, request, check.quads, unfolded, capped, failed or "passed")
         if failed is None:
