@@ -97,6 +97,20 @@ def test_quads_put_in_order_of_material_keep_their_triangle_pairs() -> None:
         assert set(ordered.triangles[2 * k].tolist()) | set(ordered.triangles[2 * k + 1].tolist()) == set(quad)
 
 
+def test_the_quads_said_to_keep_thin_parts_are_set_by_the_thinnest() -> None:
+    """A plate 0.02 thick beside a fin 0.005 thick (a fifth of the surface): the typical thickness
+    is the plate's, but a quad count made for it would still fold the fin (a mug's rim after its
+    wall: 8,800 quads said, then 28,000 said at 8,800). The count is the one that leaves the fin
+    no thinner than a quad."""
+    plate = trimesh.creation.box(extents=(1.0, 1.0, 0.02))
+    fin = trimesh.creation.box(extents=(1.0, 0.3, 0.005))
+    fin.apply_translation((0.0, 1.0, 0.0))
+    both = trimesh.util.concatenate([plate, fin])
+    thin = thin_parts(both.vertices, both.faces, 0.05, 1000)
+    assert abs(thin.thickness - 0.02) < 0.002  # the typical (median) thickness: the plate's
+    assert thin.quads_needed >= 1000 * (0.05 / 0.0055) ** 2  # the fin's: about 100,000, not 6,250
+
+
 def test_thin_parts_are_found_on_the_cans_wall_and_not_on_a_ball() -> None:
     wall = canonical(can().vertices, can().faces)  # the unit frame: distances are shares of the diagonal
     thin = thin_parts(wall.vertices, wall.faces, quad_side(wall, 300), 300)
