@@ -27,9 +27,9 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,11 +111,9 @@ def worker(args: argparse.Namespace) -> int:
     from img23d_backend.models.manager import Policy
     from img23d_protocol import GenerateRequest
 
-    started = time.perf_counter()
     engine = Engine(EngineSettings(models=_model_set(args.models, args.models_dir), runs_dir=args.runs,
                                    device=args.device, policy=Policy(args.policy),
                                    budget_bytes=int(args.budget_gb * GB) if args.budget_gb else None))
-    figures = []
     for textured, targets in workloads(args.quick):
             names, _ = WORKLOADS[targets]
             for job_number in (1, 2):
@@ -127,18 +125,17 @@ def worker(args: argparse.Namespace) -> int:
                 seconds = time.perf_counter() - t0
                 manifest = json.loads(Path(data.manifest).read_text())
                 after = engine.manager.counters()
-                figures.append(asdict(JobFigures(
+                figures = asdict(JobFigures(
                     policy=args.policy, targets=targets, textured=textured, job=job_number, seconds=round(seconds, 3),
                     stage_seconds=manifest["timings"], stage_peaks=manifest["memory_peaks"],
                     loads_from_disk=sum(after[r].loads_from_disk - before[r].loads_from_disk for r in after),
                     bytes_moved=sum(after[r].bytes_moved - before[r].bytes_moved for r in after),
                     made=sum(1 for r in data.targets if r.status == "done"),
-                    target_seconds=[r.get("timings", {}) for r in manifest["records"]])))
+                    target_seconds=[r.get("timings", {}) for r in manifest["records"]]))
                 # Each job on its own line as it ends: the driver keeps what a run cut short measured.
-                print(json.dumps({"job": figures[-1]}), flush=True)
+                print(json.dumps({"job": figures}), flush=True)
                 print(f"  {args.policy:8} {targets} targets {'textured' if textured else 'untextured':10} "
                       f"job {job_number}: {seconds:6.2f} s", file=sys.stderr, flush=True)
-    print(json.dumps({"setup_seconds": time.perf_counter() - started, "jobs": figures}))
     return 0
 
 
@@ -311,6 +308,7 @@ def main() -> int:
         print(f"  [{outcome}] {text}")
     write_report(runs, hello, results)
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())
