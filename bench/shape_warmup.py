@@ -27,7 +27,7 @@ from img23d_backend.models.replica_common import prepare_imports, write_json  # 
 prepare_imports()  # before hy3dgen: torchvision's compiled ops may not load
 
 import torch  # noqa: E402
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.families.hunyuan3d.shape import generate_shapes, shape_loader  # noqa: E402
@@ -35,16 +35,14 @@ from img23d_backend.families.hunyuan3d.shape_decode import FLASHVDM  # noqa: E40
 from img23d_backend.replicas.full import build_full_size_models, component_spec  # noqa: E402
 from img23d_backend.stages.mesh.shapes import ShapeSettings  # noqa: E402
 from img23d_protocol import SHAPE_MODELS  # noqa: E402
+from shape_views import cutout  # noqa: E402  (bench/: the shape benchmarks' cut-out)
 
 MODEL = SHAPE_MODELS["2mini-turbo"]  # the default preset's shape model
 
 
-def cutout(index: int) -> Image.Image:
-    """A target's cut-out: ellipses of different widths, so the batch's images differ."""
-    image = Image.new("RGBA", (512, 512), (0, 0, 0, 0))
-    width = 200 + 24 * (index % 6)
-    ImageDraw.Draw(image).ellipse((256 - width // 2, 64, 256 + width // 2, 448), fill=(180, 120, 60, 255))
-    return image
+def target_cutout(index: int) -> Image.Image:
+    """A target's cut-out: ``shape_views``'s ellipse, of a width of its own, so the batch's images differ."""
+    return cutout(200 + 24 * (index % 6))
 
 
 def one_batch(model: Any, targets: int, device: torch.device) -> dict[str, Any]:
@@ -59,7 +57,7 @@ def one_batch(model: Any, targets: int, device: torch.device) -> dict[str, Any]:
     settings = ShapeSettings(steps=MODEL.steps, octree_resolution=MODEL.octree, guidance_scale=MODEL.guidance,
                              batch_size=0, decoder=FLASHVDM)
     started = time.perf_counter()
-    meshes = generate_shapes(model, [cutout(i) for i in range(targets)], list(range(targets)), settings,
+    meshes = generate_shapes(model, [target_cutout(i) for i in range(targets)], list(range(targets)), settings,
                              cancel=CancelToken(), progress=progress)
     steps = [b - a for a, b in zip(events[:MODEL.steps], events[1:MODEL.steps])]
     return {"targets": targets, "seconds": round(time.perf_counter() - started, 3),
