@@ -87,7 +87,8 @@ def thin_parts(vertices: np.ndarray, faces: np.ndarray, quad_side: float, quads:
     across = np.linalg.norm(points[other] - points[:, None, :], axis=2)
     thickness = np.where(opposed, across, np.inf).min(axis=1)
     on_thin = np.isfinite(thickness)
-    share = float(weights[on_thin].sum() / max(weights.sum(), 1e-300))
+    total = max(weights.sum(), 1e-300)
+    share = float(weights[on_thin].sum() / total)
     if not on_thin.any():
         return ThinParts(0.0, 0.0, quad_side, quads, quads)
     typical = float(np.median(thickness[on_thin]))
@@ -95,7 +96,7 @@ def thin_parts(vertices: np.ndarray, faces: np.ndarray, quad_side: float, quads:
     # thinnest parts set it, not the typical ones (a mug's rim is thinner than its wall, and a count
     # made for the wall met the rim: 8,800 quads asked as said, then 28,000 said).
     order = np.argsort(thickness[on_thin])
-    share_below = np.cumsum(weights[on_thin][order]) / max(weights.sum(), 1e-300)
-    keeping = float(thickness[on_thin][order][min(int(np.searchsorted(share_below, THIN_AREA_SHARE)), order.size - 1)])
+    thinnest_first, share_below = thickness[on_thin][order], np.cumsum(weights[on_thin][order]) / total
+    keeping = float(thinnest_first[min(int(np.searchsorted(share_below, THIN_AREA_SHARE)), order.size - 1)])
     needed = int(np.ceil(quads * (quad_side / max(keeping, 1e-12)) ** 2))
     return ThinParts(share, typical, quad_side, quads, needed)
