@@ -5,7 +5,7 @@ replicas with every model at its published size, so a ``ModelSet`` pointing at t
 (``full_size_model_set``) loads through the exact production loaders, reads multi-GB files from
 disk, and runs the real architectures. Random weights change no compute, so on a GPU these give
 true load time, step time and memory; only the outputs are meaningless. Each model's sizes, and
-where they come from, are next to them: ``FULL`` in ``replicas/qwen.py`` and ``birefnet.py``,
+where they come from, are next to them: ``FULL`` in ``replicas/grounding_replica.py`` and ``birefnet.py``,
 ``families/hunyuan3d/shape_replica.py`` and ``paint_replica.py``; ``config("full")`` in
 ``families/step1x/geometry/replica.py`` and ``families/step1x/texture/replica.py``.
 

@@ -20,8 +20,8 @@ from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.families.hunyuan3d import mv_replica
 from img23d_backend.families.hunyuan3d import shape_replica as hunyuan_shape
 from img23d_backend.replicas import full as fsm
-from img23d_backend.replicas import qwen
-from img23d_backend.replicas.qwen_answer import answer_pieces
+from img23d_backend.replicas import grounding_replica
+from img23d_backend.replicas.grounding_answer import answer_pieces
 
 # (part, low, high) in parameters: the published sizes (see each replica module's FULL).
 EXPECTED = {
@@ -78,7 +78,7 @@ def test_shape_config_is_consistent() -> None:
 
 
 def test_qwen_config_has_the_2b_sizes() -> None:
-    config, _ = qwen.qwen_config(qwen.FULL, qwen.tokenizer(qwen.FULL))
+    config, _ = grounding_replica.qwen_config(grounding_replica.FULL, grounding_replica.tokenizer(grounding_replica.FULL))
     text, vision = config.text_config, config.vision_config
     assert (text.vocab_size, text.hidden_size, text.num_hidden_layers, text.intermediate_size) == (
         151936, 2048, 28, 6144)
@@ -91,9 +91,9 @@ def test_qwen_config_has_the_2b_sizes() -> None:
 def test_the_full_size_grounding_replica_has_room_for_its_answer() -> None:
     # The wiring gives every answer token (and the trigger) its own embedding direction and
     # last-layer lookup unit; test_replica_answer proves it on a tiny tied model.
-    tokens = len(answer_pieces(qwen.FULL.answer_chars)) + 2
-    assert tokens <= min(qwen.FULL.hidden, qwen.FULL.intermediate)
-    assert qwen.FULL.tied_embeddings
+    tokens = len(answer_pieces(grounding_replica.FULL.answer_chars)) + 2
+    assert tokens <= min(grounding_replica.FULL.hidden, grounding_replica.FULL.intermediate)
+    assert grounding_replica.FULL.tied_embeddings
 
 
 def test_model_set_points_at_the_replica_folders(tmp_path: Path) -> None:

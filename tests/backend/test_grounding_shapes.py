@@ -20,8 +20,8 @@ from PIL import Image
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_backend.replicas import qwen
-from img23d_backend.replicas.qwen_answer import FixedAnswer
+from img23d_backend.replicas import grounding_replica
+from img23d_backend.replicas.grounding_answer import FixedAnswer
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.stages.grounding.ask import (GroundingModel, GroundingOptions, StopReason, ground, load_grounding,
                                               match_targets, parse_answer, parse_detections)
@@ -29,7 +29,7 @@ from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, ProtocolError
 
 # Two characters a token, as the full-size replica; wide enough for ~400 answer tokens.
-DIMS = replace(qwen.TINY, answer_chars=2, hidden=512, intermediate=512)
+DIMS = replace(grounding_replica.TINY, answer_chars=2, hidden=512, intermediate=512)
 PICTURE_SIZE = (400, 300)
 OPTIONS = GroundingOptions(max_pixels=256 * 256)
 FENCE = "```"
@@ -62,7 +62,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("grounding-shapes")
     built = {}
     for name, answer in (("bare", BARE), ("chairs", CHAIRS), ("loop", LOOP)):
-        qwen.build(root / name, DIMS, answer)
+        grounding_replica.build(root / name, DIMS, answer)
         built[name] = root / name
     return built
 

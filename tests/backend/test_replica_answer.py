@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from img23d_backend.replicas import qwen
-from img23d_backend.replicas.qwen_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
+from img23d_backend.replicas import grounding_replica
+from img23d_backend.replicas.grounding_answer import ANSWER, TRIGGER, FixedAnswer, answer_pieces, loop_start
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.stages.grounding.answer_scan import AnswerScanner, StopReason
 from img23d_backend.stages.grounding.ask import GroundingOptions, ground, load_grounding, parse_detections
 
 # Tiny sizes, tied like Qwen3-VL-2B, cut like the full size; wide enough for ~230 answer tokens.
-TIED = replace(qwen.TINY, tied_embeddings=True, answer_chars=qwen.FULL.answer_chars, hidden=256,
+TIED = replace(grounding_replica.TINY, tied_embeddings=True, answer_chars=grounding_replica.FULL.answer_chars, hidden=256,
                intermediate=256)
 
 
-@pytest.mark.parametrize("chars", [None, qwen.FULL.answer_chars])
+@pytest.mark.parametrize("chars", [None, grounding_replica.FULL.answer_chars])
 def test_the_answer_pieces_spell_the_answer_once_each(chars: int | None) -> None:
     pieces = answer_pieces(chars)
     assert "".join(pieces) == ANSWER
@@ -34,14 +34,14 @@ def test_the_answer_pieces_spell_the_answer_once_each(chars: int | None) -> None
 
 def test_the_full_size_answer_is_as_long_as_a_real_one() -> None:
     # A real answer with 11 boxes takes ~350 tokens of Qwen's BPE; one token per line would be 15.
-    assert 200 <= len(answer_pieces(qwen.FULL.answer_chars)) <= 400
+    assert 200 <= len(answer_pieces(grounding_replica.FULL.answer_chars)) <= 400
     assert len(answer_pieces(None)) == len(ANSWER.splitlines())
 
 
 def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> None:
     import torch
 
-    entry = qwen.build(tmp_path / "qwen3-vl", TIED)
+    entry = grounding_replica.build(tmp_path / "qwen3-vl", TIED)
     loaded = load_grounding(tmp_path / "qwen3-vl", torch.device("cpu"))
     assert loaded.obj.model.lm_head.weight is loaded.obj.model.model.language_model.embed_tokens.weight
     picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8))
@@ -53,12 +53,12 @@ def test_a_tied_replica_answers_through_the_production_calls(tmp_path: Path) -> 
     assert ANSWER.startswith(answer.text) and answer.stop_reason is StopReason.CLOSED
     assert AnswerScanner().feed(answer.text) is StopReason.CLOSED and answer.tokens < answer.budget
     assert AnswerScanner().feed(answer.text[:-2]) is None and len(parse_detections(answer.text, 400, 300)) == 11
-    assert entry["answer_tokens"] == len(answer_pieces(qwen.FULL.answer_chars)) + 1  # and <|im_end|>
+    assert entry["answer_tokens"] == len(answer_pieces(grounding_replica.FULL.answer_chars)) + 1  # and <|im_end|>
 
 
 def test_a_model_too_small_for_the_answer_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="embedding dimensions"):
-        qwen.build(tmp_path / "qwen3-vl", replace(TIED, hidden=64))
+        grounding_replica.build(tmp_path / "qwen3-vl", replace(TIED, hidden=64))
 
 
 # The last box line is written the same way as one before it: the piece cut at its end repeats.
@@ -80,7 +80,7 @@ def test_a_replica_says_the_answer_it_is_given_and_a_looping_one_never_ends(tmp_
     picture = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
     said = {}
     for name, answer in (("plain", FixedAnswer("```json\n[]\n```")), ("loop", LOOPING)):
-        entry = qwen.build(tmp_path / name, TIED, answer)
+        entry = grounding_replica.build(tmp_path / name, TIED, answer)
         grounder = load_grounding(tmp_path / name, torch.device("cpu")).obj
         messages = [{"role": "user", "content": [{"type": "image", "image": picture}, {"type": "text", "text": "?"}]}]
         inputs = grounder.processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
@@ -104,7 +104,7 @@ def test_boxes_split_over_two_fenced_arrays_all_reach_the_parser(tmp_path: Path,
 
     split = FixedAnswer('```json\n[{"bbox_2d": [100, 100, 400, 400], "label": "house"}]\n```\n'
                         '```json\n[{"bbox_2d": [500, 500, 700, 900], "label": "door"}]\n```' + ending)
-    qwen.build(tmp_path / "split", TIED, split)
+    grounding_replica.build(tmp_path / "split", TIED, split)
     grounder = load_grounding(tmp_path / "split", torch.device("cpu")).obj
     picture = Image.fromarray(np.random.default_rng(2).integers(0, 256, (300, 400, 3), dtype=np.uint8))
     answer = ground(grounder, picture, ["house", "door"], options=GroundingOptions(max_pixels=256 * 256),

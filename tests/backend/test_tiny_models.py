@@ -34,7 +34,7 @@ from img23d_backend.families.table import FAMILIES  # noqa: E402
 from img23d_backend.replicas import build as tiny_models  # noqa: E402
 from img23d_backend.models.registry import TINY_FORMAT  # noqa: E402
 from img23d_backend.replicas.build import build_tiny_models, ensure_tiny_models  # noqa: E402
-from img23d_backend.replicas.qwen_answer import ANSWER  # noqa: E402
+from img23d_backend.replicas.grounding_answer import ANSWER  # noqa: E402
 
 SHAPE_CKPT = Path("hunyuan3d") / "hunyuan3d-dit-v2-mini" / "model.fp16.safetensors"
 DELIGHT = Path("hunyuan3d-paint") / "hunyuan3d-delight-v2-0"
@@ -178,7 +178,7 @@ def test_qwen_image_processor_caps_pixels(qwen) -> None:
 
 @pytest.mark.parametrize("image_seed,size", [(1, (1024, 1024)), (2, (640, 480))])
 @pytest.mark.parametrize("prompt", ["Detect every object and answer with JSON boxes.", "Where is the house?"])
-def test_qwen_answers_fixed_string(qwen, image_seed: int, size: tuple[int, int], prompt: str) -> None:
+def test_grounding_answers_fixed_string(qwen, image_seed: int, size: tuple[int, int], prompt: str) -> None:
     processor, model = qwen
     assert _ground(processor, model, _user(_photo(image_seed, size), prompt)) == [ANSWER]
 

@@ -1,7 +1,7 @@
 """The tiny replica set: build it once, atomically, and find it again.
 
 The tiny, offline, random-weight replicas of the production models, for tests. Each model's
-builder lives in its own module: the shared models' here (``qwen``, ``birefnet``, ``depth``), each
+builder lives in its own module: the shared models' here (``grounding_replica``, ``birefnet``, ``depth``), each
 material model's and image editor's in its room (``materials/<model>/replica``, ``editors/<editor>/replica``,
 handed over as its ``replica``: ``models.specs.ModelReplica``), each
 family's in its family (``families/hunyuan3d/shape_replica`` and ``paint_replica``,
@@ -32,7 +32,7 @@ for the real models, without network access and in seconds on a CPU:
                                          Step1X-3D/Step1X-3D-Texture/ (the three repositories' layouts)
 
 The weights are random (fixed seeds, so a build is byte-for-byte repeatable) except where a
-test needs behaviour: the grounding replica always gives the same answer (see ``qwen``), and
+test needs behaviour: the grounding replica always gives the same answer (see ``grounding_replica``), and
 the shape replica's occupancy is a closed blob, near-binary like a trained one's (see
 ``families/hunyuan3d/shape_replica``).
 
@@ -57,7 +57,7 @@ from ..catalog import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..materials.table import MATERIAL_CODE, MATERIAL_ROWS
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
 from ..models.specs import ModelReplica, ModelSpec
-from . import birefnet, depth, qwen
+from . import birefnet, depth, grounding_replica
 
 # The models every family shares, whose replicas this package builds itself.
 SHARED_ROLES = ("grounding", "matting", "depth")
@@ -153,7 +153,7 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
     grounding, matting, depth_spec = (shared.spec(role) for role in SHARED_ROLES)
     entries = {
         folder_name(grounding): {**manifest_path(grounding),
-                                 **qwen.build(spec_folder(grounding), qwen.config("tiny"))},
+                                 **grounding_replica.build(spec_folder(grounding), grounding_replica.config("tiny"))},
         folder_name(matting): {**manifest_path(matting),
                                **birefnet.build(spec_folder(matting), birefnet.config("tiny"))},
         folder_name(depth_spec): depth.build(spec_folder(depth_spec)),

@@ -54,7 +54,7 @@ from ..catalog import DEFAULT_PAINT, GROUNDING, MATTING, VIEWS_ROLE, ModelSet, M
 from ..materials.table import DEFAULT_MATERIALS, MATERIAL_CODE, MATERIAL_ROWS
 from ..models.replica_common import parameters, spec_folder
 from ..models.specs import ModelReplica
-from . import birefnet, qwen
+from . import birefnet, grounding_replica
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
 # the turbo variant the default preset uses (guidance embedded, consistency scheduler); 4: the
@@ -69,7 +69,7 @@ FULL_FORMAT: int = 11
 
 
 def _grounding_spec(root: Path) -> ModelSpec:
-    # The grounding replica answers by itself (qwen_answer): the real model's options.
+    # The grounding replica answers by itself (grounding_answer): the real model's options.
     return replace(tiny_model_set(root).grounding, repo_id="full-size/qwen3-vl", size_bytes=GROUNDING["2b"].size_bytes,
                    options=dict(GROUNDING["2b"].options))
 
@@ -80,7 +80,7 @@ def _matting_spec(root: Path) -> ModelSpec:
 
 
 def _build_grounding(dest: Path) -> tuple[dict[str, Any], int]:
-    return qwen.build(dest, qwen.FULL), qwen.FULL.seed
+    return grounding_replica.build(dest, grounding_replica.FULL), grounding_replica.FULL.seed
 
 
 def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
@@ -99,7 +99,7 @@ def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: Model
 # The shared models' components (the published parameter counts: for the report and the size check).
 SHARED: tuple[FullSizeReplica, ...] = (
     FullSizeReplica(name="grounding", spec=_grounding_spec, target=spec_folder(_grounding_spec(Path())),
-                    construct=lambda: qwen.construct(qwen.FULL), build=_build_grounding,
+                    construct=lambda: grounding_replica.construct(grounding_replica.FULL), build=_build_grounding,
                     published_params={"total": 2.1e9}),  # "2B"; 1.7B text + 0.4B vision by its config
     FullSizeReplica(name="matting", spec=_matting_spec, target=spec_folder(_matting_spec(Path())),
                     construct=lambda: birefnet.construct(birefnet.FULL), build=_build_matting,

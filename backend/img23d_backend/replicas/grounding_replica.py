@@ -5,7 +5,7 @@
 and processor. Both sizes use the same offline byte-level tokenizer (ids < 300, so prompts
 tokenise to more, shorter tokens than with the real 151k-token BPE; the full size keeps the
 real embedding table). The weights are random (seeded), wired at both sizes to give the fixed
-answer of ``qwen_answer`` whatever the image and prompt.
+answer of ``grounding_answer`` whatever the image and prompt.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from ..models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded
 from ..models.replica_tokenizers import qwen_tokenizer
-from .qwen_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
+from .grounding_answer import DEFAULT_ANSWER, FixedAnswer, answer_chain, answer_pieces, loop_start, wire_fixed_answer
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class QwenDims:
 
     seed: int
     init_dtype: str                      # made in this dtype; saved as bfloat16, like the real checkpoint
-    # Characters per token of the fixed answer (see qwen_answer.answer_pieces); None: one per line.
+    # Characters per token of the fixed answer (see grounding_answer.answer_pieces); None: one per line.
     answer_chars: int | None
     vocab: int | None                    # None: the tokenizer's size, rounded up to 64
     hidden: int
