@@ -278,8 +278,9 @@ def main() -> int:
                               for t, n in workloads(args.quick)},
                   "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                                "python": platform.python_version()},
-                  # A copy without its history (a lent machine's) names its commit in the environment.
-                  "commit": commit or os.environ.get("IMG23D_COMMIT", ""), "hello_seconds": hello,
+                  # A lent machine's copy has a git folder of its own whose HEAD is not ours: the
+                  # commit named in the environment comes first.
+                  "commit": os.environ.get("IMG23D_COMMIT") or commit, "hello_seconds": hello,
                   "runs": {p: [asdict(j) for j in r.jobs] for p, r in runs.items()},
                   "worker_exit_status": {p: r.exit_status for p, r in runs.items()},
                   "complete": results is not None,
