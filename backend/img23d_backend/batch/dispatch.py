@@ -20,6 +20,7 @@ cancelled); after ``CANCEL_GRACE`` the driver stops waiting for them.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -162,14 +163,18 @@ def _next_for(state: _State, worker: int, live: list[int]) -> int | None:
 def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
     """The picture's job. A Ray worker has not our files: the picture goes with it, read once, and the
     record keys it by the hash of the bytes sent (it may have changed since the batch hashed it)."""
-    data, views = None, None
+    data, views, readers = None, None, 0o777
     if settings.ray_address:
         picture = read_picture_file(entry.image)
-        data, entry.sha256 = picture.data, picture.sha256
-        views = {name: {side: read_picture_file(path).data for side, path in sides.items()}
-                 for name, sides in entry.views.items()}
+        data, entry.sha256, readers = picture.data, picture.sha256, picture.permissions
+        views = {}
+        for name, sides in entry.views.items():
+            for side, path in sides.items():
+                view = read_picture_file(path)
+                views.setdefault(name, {})[side] = view.data
+                readers &= view.permissions
     return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data,
-                    views=entry.views, view_bytes=views)
+                    views=entry.views, view_bytes=views, readers=readers)
 
 
 def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
@@ -182,7 +187,7 @@ def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> N
         entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)
     if result.files is not None and result.run_name:
         try:
-            root = import_run(settings.out, result.run_name, result.files, RUN_LIMITS)
+            root = import_run(settings.out, result.run_name, result.files, RUN_LIMITS, _readers(entry))
         except ProtocolError as exc:
             entry.status, entry.error = "failed", {"code": exc.code.value, "message": exc.message}
             return
@@ -191,6 +196,17 @@ def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> N
         entry.run_dir = os.path.relpath(result.run_dir, settings.out)
     if entry.status == "done":
         entry.made = datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _readers(entry: Entry) -> int:
+    """The permission bits the entry's picture and views share, read here (never taken from a worker)."""
+    readers = 0o777
+    for path in [entry.image, *(p for sides in entry.views.values() for p in sides.values())]:
+        try:
+            readers &= stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            readers &= 0o700  # gone since it was sent: keep what it made to its owner
+    return readers
 
 
 def _fail_rest(record: BatchRecord, state: _State, why: str | None, emit: Callable[[BatchEvent], None]) -> None:

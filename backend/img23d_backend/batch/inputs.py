@@ -5,7 +5,8 @@ A list names one picture per line with, optionally, its own names (else the comm
 may also be one comma-separated text, or ``"auto"``); a line ends at ``"\n"`` only. CSV (read by
 the csv module, a quoted cell may span lines): the picture in the first column, then names, one
 per column, comma-separated in one quoted column or one per line of it; a first row whose first
-cell is ``image`` is a header. A relative picture path is relative to the list's folder.
+cell is ``image`` is a header. A relative picture path is relative to the list's folder and must
+stay inside it (``_listed_file``).
 
 Views (more pictures of a name from its left, back or right, docs/views.md): JSONL takes the
 protocol's own form, ``"views": {"chair": {"back": "chair_back.jpg"}}``; CSV a column per name and
@@ -23,6 +24,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +89,7 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
     found = False
     for where, image, names, views in rows:
         found = True
-        picture = _listed_file(path, image)
+        picture = _listed_file(path, image, f"{where}: the picture")
         if not picture.is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: no picture at {picture}")
         yield BatchItem(picture, names, where, _views(path, where, views))
@@ -95,10 +97,22 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} names no pictures")
 
 
-def _listed_file(path: Path, listed: str) -> Path:
-    """A path as a list gives it: relative to the list's folder unless absolute."""
+def _listed_file(path: Path, listed: str, what: str) -> Path:
+    """A path as a list gives it: relative to the list's folder unless absolute. A relative path stays
+    inside that folder, as written and once its links are followed: a list handed over with its pictures
+    must not reach the rest of the disk (``../secret/id_rsa``, or a link to it). ``what`` begins the
+    sentence that refuses one ("list.csv line 3: the picture")."""
     picture = Path(listed).expanduser()
-    return (picture if picture.is_absolute() else path.parent / picture).resolve()
+    if picture.is_absolute():
+        return picture.resolve()
+    folder = path.parent.resolve()
+    written = Path(os.path.normpath(folder / picture))
+    resolved = written.resolve()
+    if folder not in written.parents or folder not in resolved.parents:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{what} {listed!r} leads out of the list's folder {folder}: "
+                                                   "a relative path in a list must stay inside its folder "
+                                                   "(give an absolute path for a picture elsewhere)")
+    return resolved
 
 
 def _views(path: Path, where: str, views: object) -> Views:
@@ -110,7 +124,7 @@ def _views(path: Path, where: str, views: object) -> Views:
     found: Views = {}
     for name, sides in checked.items():
         for side, listed in sides.items():
-            picture = _listed_file(path, listed)
+            picture = _listed_file(path, listed, f"{where}: the {side} view of {name!r}")
             if not picture.is_file():
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: the {side} view of {name!r}: no picture at "
                                                            f"{picture}")

@@ -50,6 +50,7 @@ class WorkItem:
     image_bytes: bytes | None = None  # the picture itself, for a worker without the driver's files
     views: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {side: picture on the driver's machine}
     view_bytes: dict[str, dict[str, bytes]] | None = None  # the views themselves, with image_bytes
+    readers: int = 0o777             # the permission bits every sent file shares (their AND): copies keep them
 
 
 @dataclass
@@ -132,12 +133,12 @@ class Worker:
         if item.image_bytes is not None:  # the picture came with the item: keep its name for the run's
             assert self._scratch is not None
             image = str(self._scratch / f"{safe_stem(Path(item.image).stem)[:60] or 'picture'}{Path(item.image).suffix}")
-            Path(image).write_bytes(item.image_bytes)
+            _write_private(Path(image), item.image_bytes, item.readers)
         views = item.views
         if item.view_bytes is not None:  # beside the picture, each under its own name (the run keeps its suffix)
             assert self._scratch is not None
             views = {name: {side: _scratch_view(self._scratch / "views" / str(number), side, item.views[name][side],
-                                                data) for side, data in sides.items()}
+                                                data, item.readers) for side, data in sides.items()}
                      for number, (name, sides) in enumerate(item.view_bytes.items())}
         result = WorkResult(index=item.index, status="failed", seconds=0.0, worker=self.name)
         try:
@@ -170,12 +171,19 @@ class Worker:
         return result
 
 
-def _scratch_view(folder: Path, side: str, listed: str, data: bytes) -> str:
+def _scratch_view(folder: Path, side: str, listed: str, data: bytes, readers: int) -> str:
     """A view sent with its picture, written in ``folder`` (its name's, in the worker's scratch); its path there."""
     path = folder / f"{side}{Path(listed).suffix[:8]}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    _write_private(path, data, readers)
     return str(path)
+
+
+def _write_private(path: Path, data: bytes, readers: int) -> None:
+    """``data`` written at ``path`` with the sources' permissions (``readers``, the owner's read and write
+    always): the job reads them from the file, so its run keeps the sources' readers on this machine too."""
+    path.write_bytes(data)
+    os.chmod(path, (readers | 0o600) & 0o666)
 
 
 def _pack(root: Path) -> dict[str, bytes]:

@@ -230,7 +230,8 @@ class JobRun:
     def load_input(self) -> LoadedImage:
         with self.stage("load"):
             image = load_image(self.request.image)
-            saved = self.run_folder.write_image("input.png", image.image)
+            self.run_folder.keep_private(image.permissions)
+            saved = self.run_folder.write_image("input.png", image.image, image.permissions)
             self.run_folder.manifest.image = {
                 "source": str(Path(self.request.image).resolve()), "copy": self.run_folder.relative(saved),
                 # Which bytes were used: the artist may change or delete the file after Generate.

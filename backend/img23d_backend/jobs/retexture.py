@@ -10,7 +10,6 @@ colour after painting (``jobs.photo_colour``); the metallicRoughness map stays a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,7 @@ class RetextureRun(PaintingRun):
     def body(self) -> RetextureJobResult:
         source = Path(self.request.mesh)
         image = self.load_input()
-        mesh_copy = self.run_folder.write_bytes_with("input_mesh.npz", lambda p: shutil.copyfile(source, p))
+        mesh_copy = self.run_folder.copy_in("input_mesh.npz", source)
         artist = retexture.load_artist_mesh(mesh_copy)
         [name] = validate_targets([self.request.name])
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,

@@ -13,7 +13,6 @@ both in glTF's axes as every GLB of a run, written by ``finishing`` as a Generat
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,7 @@ class RetopoRun(JobRun):
     def body(self) -> RetopoJobResult:
         [name] = validate_targets([self.request.name])
         with self.stage("load"):
-            copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
+            copy = self.run_folder.copy_in(INPUT, self.request.mesh)
             artist = retexture.load_artist_mesh(copy, COLOUR_LIMITS)
             high, geometry = high_mesh(artist)
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,

@@ -68,6 +68,7 @@ class LoadedImage:
     has_alpha: bool             # a real alpha channel: some pixels transparent, some not
     source_mode: str
     sha256: str = ""            # of the file's bytes as they were read
+    permissions: int = 0o777    # the file's permission bits: no copy of it may be readable by more people
 
     @property
     def size(self) -> tuple[int, int]:
@@ -80,6 +81,7 @@ class PictureFile:
 
     data: bytes = field(repr=False)
     sha256: str
+    permissions: int = 0o777    # the file's permission bits: no copy of it may be readable by more people
 
 
 def read_picture_file(path: str | Path, limit: int | None = None) -> PictureFile:
@@ -111,7 +113,7 @@ def read_picture_file(path: str | Path, limit: int | None = None) -> PictureFile
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} cannot be read: {exc.strerror or exc}",
                             str(exc)) from exc
     _check_file_size(path, len(data), limit)  # it grew while it was read
-    return PictureFile(data=data, sha256=hashlib.sha256(data).hexdigest())
+    return PictureFile(data=data, sha256=hashlib.sha256(data).hexdigest(), permissions=stat.S_IMODE(info.st_mode))
 
 
 def _check_file_size(path: Path, size: int, limit: int) -> None:
@@ -135,8 +137,10 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
             Image.MAX_IMAGE_PIXELS = None
             try:
                 with open(path, "rb") as handle:
-                    _check_file_size(path, os.fstat(handle.fileno()).st_size, MAX_PICTURE_FILE_BYTES)
+                    info = os.fstat(handle.fileno())
+                    _check_file_size(path, info.st_size, MAX_PICTURE_FILE_BYTES)
                     image = _open_and_decode(path, _Budgeted(handle), max_side)
+                    image.permissions = stat.S_IMODE(info.st_mode)
             finally:
                 Image.MAX_IMAGE_PIXELS = previous_limit
     except ProtocolError:

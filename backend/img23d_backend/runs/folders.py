@@ -21,6 +21,7 @@ import errno
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from datetime import datetime, timezone
@@ -83,6 +84,16 @@ class RunFolder:
             raise exc
         return run
 
+    def keep_private(self, like: int) -> None:
+        """Narrow the folder to the readers of an input of permissions ``like``: every crop, texture and
+        mesh in it shows what that input shows, so a picture only its owner may read makes a run only its
+        owner may open (the folder's own bits; the copies of the input itself narrow to ``copy_mode``)."""
+        try:
+            mode = stat.S_IMODE(self.root.stat().st_mode)
+            os.chmod(self.root, mode & folder_mode(like))
+        except OSError as exc:
+            raise disk_error(exc, f"cannot set who may read {self.root}") from exc
+
     def claim_stem(self, stem: str) -> str:
         """Take ``stem`` as it is (a regeneration keeps its object's stem); refuses one taken."""
         if stem.casefold() in self._stems or Path(stem).name != stem or stem.startswith("."):
@@ -108,16 +119,27 @@ class RunFolder:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"path {relative!r} would leave the run folder")
         return target
 
-    def write_bytes_with(self, relative: str, writer: Callable[[Path], None]) -> Path:
-        """Write a file via ``writer(tmp_path)``, then move it into place: never a half file."""
-        return atomic_write(self.path(relative), writer)
+    def write_bytes_with(self, relative: str, writer: Callable[[Path], None], like: int = 0o777) -> Path:
+        """Write a file via ``writer(tmp_path)``, then move it into place: never a half file. ``like``: the
+        permission bits of the file it copies, so the copy is readable by no more people than its source."""
+        return atomic_write(self.path(relative), writer, like)
+
+    def copy_in(self, relative: str, source: Path | str) -> Path:
+        """A copy of the artist's file ``source`` kept in the run, readable by no more people than it is
+        (and the folder narrowed to them: ``keep_private``)."""
+        try:
+            like = stat.S_IMODE(os.stat(source).st_mode)
+        except OSError as exc:
+            raise disk_error(exc, f"cannot read {source}") from exc
+        self.keep_private(like)
+        return self.write_bytes_with(relative, lambda p: shutil.copyfile(source, p), like)
 
     def write_json(self, relative: str, data: Any) -> Path:
         text = dumps(data, indent=2)
         return self.write_bytes_with(relative, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
-    def write_image(self, relative: str, image: Any) -> Path:
-        return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG"))
+    def write_image(self, relative: str, image: Any, like: int = 0o777) -> Path:
+        return self.write_bytes_with(relative, lambda p: image.save(p, format="PNG"), like)
 
     def save_manifest(self) -> Path:
         """Rewrite the manifest as the job stands; after ``finish`` it never changes again."""
@@ -234,8 +256,9 @@ def new_run_dir(runs_dir: Path, base: str) -> Path:
     raise ProtocolError(ErrorCode.DISK, f"could not find a free run folder name in {runs_dir}")
 
 
-def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
-    """Write ``final`` via ``writer(tmp_path)`` beside it, then move it into place: never a half file."""
+def atomic_write(final: Path, writer: Callable[[Path], None], like: int = 0o777) -> Path:
+    """Write ``final`` via ``writer(tmp_path)`` beside it, then move it into place: never a half file.
+    Its permissions are the user's ordinary ones, narrowed to ``like`` (a copied source's bits)."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=TMP_PREFIX, suffix=final.suffix)
@@ -252,7 +275,7 @@ def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
                 if cause is None:
                     raise
                 raise cause from exc
-            os.chmod(tmp, _FILE_MODE)
+            os.chmod(tmp, copy_mode(like))
             os.replace(tmp, final)
         finally:
             if tmp.exists():
@@ -260,6 +283,19 @@ def atomic_write(final: Path, writer: Callable[[Path], None]) -> Path:
     except OSError as exc:
         raise disk_error(exc, f"cannot write {final}") from exc
     return final
+
+
+def folder_mode(like: int) -> int:
+    """The bits a folder keeps for the readers of a file of permissions ``like``: a group or the others
+    who may not read the file may not list or enter the folder either; the owner keeps everything."""
+    return 0o700 | (0o050 if like & 0o040 else 0) | (0o005 if like & 0o004 else 0)
+
+
+def copy_mode(like: int) -> int:
+    """The permission bits of a run file that holds what a file of permissions ``like`` holds: the user's
+    ordinary ones, less every read or write right the source does not grant (a mode-600 key given as a
+    view stays the owner's alone). The owner keeps read and write: the run is theirs to open and delete."""
+    return _FILE_MODE & (like | 0o600)
 
 
 INTERRUPTED_MESSAGE = ("the backend stopped while this job ran (killed, crashed or out of memory); "

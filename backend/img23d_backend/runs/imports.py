@@ -10,22 +10,34 @@ the worker's ``{path: bytes}`` into that list and picks the folder's name.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path, PurePosixPath
 
 from img23d_protocol import ErrorCode, ImportedRun, ProtocolError, RunLimits
 
+from .disk_errors import disk_error
+from .folders import copy_mode, folder_mode
 from .stems import safe_stem
 
 
-def import_run(runs_dir: Path, name: str, files: dict[str, bytes], limits: RunLimits = RunLimits()) -> Path:
-    """Write ``files`` into a new run folder in ``runs_dir`` named like ``name``; returns it."""
+def import_run(runs_dir: Path, name: str, files: dict[str, bytes], limits: RunLimits = RunLimits(),
+               readers: int = 0o777) -> Path:
+    """Write ``files`` into a new run folder in ``runs_dir`` named like ``name``; returns it. ``readers``:
+    the permission bits of the inputs it was made from (read on this machine): the folder and its files
+    are readable by no more people than those (``folders.folder_mode`` and ``copy_mode``)."""
     if not isinstance(files, dict) or not all(isinstance(data, (bytes, bytearray)) for data in files.values()):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a run came back with a file that is not a name and bytes")
     base = safe_stem(PurePosixPath(str(name)).name)[:80] or "run"
     run = ImportedRun(runs_dir, base, [(path, len(data)) for path, data in files.items()], limits)
     try:
         for relative in run.files:
-            run.write(relative, files[relative])
+            written = run.write(relative, files[relative])
+            os.chmod(written, stat.S_IMODE(written.stat().st_mode) & copy_mode(readers))
+        os.chmod(run.root, stat.S_IMODE(run.root.stat().st_mode) & folder_mode(readers))
+    except OSError as exc:
+        run.discard()
+        raise disk_error(exc, f"cannot set who may read {run.root}") from exc
     except ProtocolError:
         run.discard()
         raise

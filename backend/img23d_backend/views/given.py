@@ -177,7 +177,9 @@ def _read(run: StepContext, stem: str, side: str, source: str) -> GivenView:
         return view
     suffix = Path(source).suffix.lower()
     suffix = suffix if _SUFFIX.fullmatch(suffix) else ".img"
-    run.run_folder.write_bytes_with(f"{FOLDER}/{stem}/{side}.given{suffix}", lambda p: p.write_bytes(kept.data))
+    run.run_folder.keep_private(kept.permissions)
+    run.run_folder.write_bytes_with(f"{FOLDER}/{stem}/{side}.given{suffix}", lambda p: p.write_bytes(kept.data),
+                                    kept.permissions)
     try:
         view.loaded = load_image(source)
     except ProtocolError as exc:
@@ -242,7 +244,8 @@ def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, f
                     "framed on the object as the front is")
         return None
     picture = to_front_scale(cutout, side_box, front.size, front_box)
-    return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture)
+    like = view.loaded.permissions if view.loaded is not None else 0o777
+    return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture, like)
 
 
 def to_front_scale(cutout: Image.Image, box: tuple[int, int, int, int], front_size: tuple[int, int],
