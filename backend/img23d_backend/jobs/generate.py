@@ -15,6 +15,7 @@ from ..catalog import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
 from ..families.table import family_of
 from ..layout import scene
 from ..models import preflight
+from ..models.oom import free_memory_advice
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import skips
@@ -303,7 +304,8 @@ class GenerateRun(PaintingRun):
             return mesh
         if isinstance(mesh, OutOfMemory):
             return ProtocolError(ErrorCode.OUT_OF_MEMORY, f"{record.target!r} ran out of memory twice, the second "
-                                 "time at lower settings; lower the quality or close other programs using the GPU",
+                                 "time at lower settings; lower the quality or "
+                                 f"{free_memory_advice(self.engine.device)}",
                                  mesh.detail, target=record.target)
         if mesh is None:
             return ProtocolError(ErrorCode.SHAPE_FAILED, f"no surface could be extracted for {record.target!r} "

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -56,6 +57,10 @@ VIEW_LEFT_OUT = "view_left_out"   # the manifest warning's code for a view not u
 # photo of a scene, or a matte that kept a fragment.
 MAX_HEIGHT_RATIO = 5.0
 MIN_VIEW_HEIGHT = 16              # pixels: an object this short in its view has nothing to give
+# A view's object, width over height, against the front's: more than this many times apart (either way)
+# and it is left out before it is scaled. A side of a long bench is about four times narrower for its
+# height than its front; a 6000 x 30 strip scaled to the front's height made a 161,386 x 928 canvas.
+MAX_ASPECT_RATIO = 8.0
 SOLID_ALPHA = 128                 # a pixel at least half opaque is the object's (as ``foreground_fraction``)
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 
@@ -75,7 +80,8 @@ class GivenView:
 
     side: str
     source: str
-    loaded: LoadedImage | None = None
+    loaded: LoadedImage | None = None  # while it is read and cut out; let go after
+    permissions: int = 0o777           # its file's: the copies in the run are no more readable
     cutout: Image.Image | None = None  # its own alpha, or the job's matting model's cut-out; None when left out
     why: str | None = None             # why it is left out, in words after "... view was left out: "
 
@@ -93,11 +99,20 @@ class NameViews:
 def read_views(run: StepContext, wanted: Mapping[str, Mapping[str, str]]) -> dict[str, list[GivenView]]:
     """Each view of ``wanted`` (stem -> side -> picture) read as untrusted, its file kept as given
     (``views_in/<stem>/<side>.given.<ext>``, also when it is no picture), and cut out: by its own alpha
-    when it has a real one, else by the job's matting model, all of them in one batch. A view that
-    cannot be read or cut out keeps why (``GivenView.why``), for its job to say in its own sentence."""
-    read = {stem: [_read(run, stem, side, source) for side, source in sides.items()]
-            for stem, sides in wanted.items()}
-    _cut_out(run, [view for views in read.values() for view in views])
+    when it has a real one, else by the job's matting model. One view at a time, its decoded picture
+    let go once it is cut out: a 4096 x 4096 view holds about 290 MB while it is read and matted, and
+    six names with three views each held at once came to 5.8 GB. A view that cannot be read or cut out
+    keeps why (``GivenView.why``), for its job to say in its own sentence."""
+    read: dict[str, list[GivenView]] = {stem: [] for stem in wanted}
+    with ExitStack() as matting:
+        model: Any = None
+        for stem, sides in wanted.items():
+            for side, source in sides.items():
+                view = _read(run, stem, side, source)
+                if view.why is None and view.loaded is not None and not view.loaded.has_alpha and model is None:
+                    model = matting.enter_context(run.manager.use("matting"))  # loaded once, for the first to need it
+                _cut_out(run, view, model)
+                read[stem].append(view)
     return read
 
 
@@ -177,6 +192,7 @@ def _read(run: StepContext, stem: str, side: str, source: str) -> GivenView:
         return view
     suffix = Path(source).suffix.lower()
     suffix = suffix if _SUFFIX.fullmatch(suffix) else ".img"
+    view.permissions = kept.permissions
     run.run_folder.keep_private(kept.permissions)
     run.run_folder.write_bytes_with(f"{FOLDER}/{stem}/{side}.given{suffix}", lambda p: p.write_bytes(kept.data),
                                     kept.permissions)
@@ -190,19 +206,19 @@ def _read(run: StepContext, stem: str, side: str, source: str) -> GivenView:
     return view
 
 
-def _cut_out(run: StepContext, views: list[GivenView]) -> None:
-    """Each readable view's cut-out: its own alpha when it has a real one, else the job's matting model's."""
-    readable = [(view, view.loaded) for view in views if view.why is None and view.loaded is not None]
-    to_matte = [loaded.image for _, loaded in readable if not loaded.has_alpha]
-    matted: list[Any] = []
-    if to_matte:
-        with run.manager.use("matting") as model:
-            matted = run.matte_all(model, to_matte)
-    results = iter(matted)  # in the order of to_matte
-    for view, loaded in readable:
-        cutout = loaded.image.convert("RGBA") if loaded.has_alpha else next(results)
-        view.why = _unusable(cutout)
-        view.cutout = cutout if view.why is None else None
+def _cut_out(run: StepContext, view: GivenView, model: Any) -> None:
+    """The readable view's cut-out: its own alpha when it has a real one, else the job's matting model's
+    (``model``); then its decoded picture is let go (only the cut-out goes on)."""
+    loaded = view.loaded
+    if view.why is not None or loaded is None:
+        return
+    if loaded.has_alpha:
+        cutout = loaded.image.convert("RGBA")
+    else:
+        [cutout] = run.matte_all(model, [loaded.image])
+    view.why = _unusable(cutout)
+    view.cutout = cutout if view.why is None else None
+    view.loaded = None  # its pixels live on in the cut-out alone
 
 
 def _unusable(cutout: Any) -> str | None:
@@ -243,9 +259,15 @@ def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, f
                     f"{front_share:.0%} of its crop's, more than {MAX_HEIGHT_RATIO:g} times apart; give a picture "
                     "framed on the object as the front is")
         return None
+    side_aspect = (side_box[2] - side_box[0]) / side_height
+    front_aspect = (front_box[2] - front_box[0]) / front_height
+    if not 1.0 / MAX_ASPECT_RATIO <= side_aspect / front_aspect <= MAX_ASPECT_RATIO:
+        view.why = (f"its object is {side_aspect:.3g} times as wide as it is tall where the front's is "
+                    f"{front_aspect:.3g}, more than {MAX_ASPECT_RATIO:g} times apart; give a picture of the "
+                    "whole object from that side")
+        return None
     picture = to_front_scale(cutout, side_box, front.size, front_box)
-    like = view.loaded.permissions if view.loaded is not None else 0o777
-    return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture, like)
+    return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture, view.permissions)
 
 
 def to_front_scale(cutout: Image.Image, box: tuple[int, int, int, int], front_size: tuple[int, int],
