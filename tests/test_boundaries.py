@@ -237,7 +237,8 @@ BACKEND_ROOMS = (
                                     # families; the image editors; the material models; game-ready finishing;
                                     # more pictures of one object (read, cut out, projected)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
-    ("clean_raster",),              # the clean rasterizer (the clean family's, and views' projections)
+    ("clean_raster", "surfaces"),   # the clean rasterizer (the clean family's, and views' projections); signed
+                                    # fields to meshes (every model that decodes one)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
     ("runs",),                      # run folders: written, imported, their file stems
