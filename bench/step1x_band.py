@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from img23d_backend.families.step1x.geometry import replica  # noqa: E402
 from img23d_backend.families.step1x.geometry.configs import ShapeVAEConfig  # noqa: E402
 from img23d_backend.families.step1x.geometry.shape_decoder import ShapeDecoder  # noqa: E402
-from img23d_backend.families.step1x.geometry.volume import (BOUNDS, GridSettings, GridStats,  # noqa: E402
+from img23d_backend.surfaces.volume import (BOUNDS, GridSettings, GridStats,  # noqa: E402
                                                             extract_surface, hierarchical_grid)
 from img23d_backend.families.step1x.specs import step1x_precision  # noqa: E402
 from img23d_backend.models.dtypes import device_kind  # noqa: E402

@@ -49,7 +49,7 @@ from img23d_backend.families.step1x.specs import step1x_precision  # noqa: E402
 from img23d_backend.models.dtypes import device_kind  # noqa: E402
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry  # noqa: E402
 from img23d_backend.families.step1x.geometry.loader import load_geometry  # noqa: E402
-from img23d_backend.families.step1x.geometry.volume import GridSettings  # noqa: E402
+from img23d_backend.surfaces.volume import GridSettings  # noqa: E402
 
 OWN_STEPS = {"step1x": 30, "hunyuan-mini-turbo": 5}
 LABELS = {"step1x": "Step1X-3D Geometry 1300m (Apache-2.0; 30 steps, classifier-free guidance)",

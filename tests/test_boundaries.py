@@ -233,11 +233,12 @@ BACKEND_ROOMS = (
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
     ("catalog",),                   # the model sets, composed from the families' and the rooms' rows and the shared ones
-    ("layout", "families", "editors", "materials", "finish", "views"),  # objects laid out in depth; the model
-                                    # families; the image editors; the material models; game-ready finishing;
-                                    # more pictures of one object (read, cut out, projected)
+    ("layout", "families", "editors", "materials", "finish", "views", "parts"),  # objects laid out in depth; the
+                                    # model families; the image editors; the material models; game-ready finishing;
+                                    # more pictures of one object (read, cut out, projected); the parts models
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
-    ("clean_raster",),              # the clean rasterizer (the clean family's, and views' projections)
+    ("clean_raster", "surfaces"),   # the clean rasterizer (the clean family's, and views' projections); signed
+                                    # fields to meshes (every model that decodes one)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
     ("runs",),                      # run folders: written, imported, their file stems

@@ -30,7 +30,7 @@ import pytest
 
 import test_boundaries as boundaries
 
-CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster")
+CLEAN_FAMILY = ("img23d_backend.families.step1x", "img23d_backend.clean_raster", "img23d_backend.surfaces")
 TENCENT_DERIVED = ("img23d_backend.families.hunyuan3d", "img23d_backend.stages.paint.fill")
 # The Hunyuan family's facts (``families.table.FACTS_MODULES``: its models' repositories, revisions, file
 # lists, sizes and memory figures) are data, none of Tencent's code: the catalog reads them to list every
@@ -101,7 +101,7 @@ def _chain(module: str, came_from: dict[str, str | None]) -> str:
 
 def test_the_clean_family_has_its_modules() -> None:
     modules = clean_modules()
-    for expected in ("img23d_backend.families.step1x.geometry.volume", "img23d_backend.families.step1x.texture.render",
+    for expected in ("img23d_backend.surfaces.volume", "img23d_backend.families.step1x.texture.render",
                      "img23d_backend.families.step1x.texture.bake", "img23d_backend.families.step1x.texture.atlas_fill",
                      "img23d_backend.clean_raster.rasterizer", "img23d_backend.families.step1x.texture.paint_step",
                      "img23d_backend.families.step1x.family"):
@@ -147,7 +147,7 @@ BAKE, PAINT_STEP = "img23d_backend.families.step1x.texture.bake", "img23d_backen
     (CLEAN, [("img23d_backend.models.placement", "img23d_backend.families.hunyuan3d.paint.with_uvs")],
      "models.placement -> img23d_backend.families.hunyuan3d.paint"),
     # hy3dgen itself, even inside a function.
-    (CLEAN, [("img23d_backend.families.step1x.geometry.volume", "hy3dgen.shapegen")], "geometry.volume -> hy3dgen"),
+    (CLEAN, [("img23d_backend.surfaces.volume", "hy3dgen.shapegen")], "surfaces.volume -> hy3dgen"),
     # From the clean family's code on through the job room's face: no module of it is passed over.
     (CLEAN, [(PAINT_STEP, "img23d_backend.jobs.Engine"), ("img23d_backend.jobs", "img23d_backend.stages.paint.fill")],
      "texture.paint_step -> img23d_backend.jobs -> img23d_backend.stages.paint.fill"),

@@ -28,7 +28,7 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.geometry import generate as step1x_generate
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, generate_geometry
 from img23d_backend.families.step1x.geometry.loader import load_geometry
-from img23d_backend.families.step1x.geometry.volume import GridSettings
+from img23d_backend.surfaces.volume import GridSettings
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.generate import REDONE_IN_FLOAT32
 from img23d_backend.models import dtypes, placement, preflight

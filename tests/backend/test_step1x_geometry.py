@@ -26,7 +26,7 @@ from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, denoise, generate_geometry
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import prepare_cutout
-from img23d_backend.families.step1x.geometry.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
+from img23d_backend.surfaces.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
 from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
@@ -234,7 +234,7 @@ from PIL import Image, ImageDraw
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.families.step1x.geometry.generate import GeometrySettings, generate_geometry
 from img23d_backend.families.step1x.geometry.loader import load_geometry
-from img23d_backend.families.step1x.geometry.volume import GridSettings
+from img23d_backend.surfaces.volume import GridSettings
 model = load_geometry({str(geometry_folder)!r}, "cpu", torch.float32)
 image = Image.new("RGBA", (64, 64)); ImageDraw.Draw(image).ellipse((10, 10, 50, 50), fill=(9, 9, 9, 255))
 mesh, = generate_geometry(model, [image], [1], GeometrySettings(steps=2, grid=GridSettings(32)),

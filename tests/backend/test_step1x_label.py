@@ -25,7 +25,7 @@ from img23d_backend.families.step1x.geometry.generate import GeometrySettings, d
 from img23d_backend.families.step1x.geometry.label import LabelChoice, LabelEncoder, LabelEncoderConfig
 from img23d_backend.families.step1x.geometry.loader import load_geometry
 from img23d_backend.families.step1x.geometry.visual_encoder import CLIP_MEAN, CLIP_STD, VisualEncoder, pixel_values, prepare_cutout
-from img23d_backend.families.step1x.geometry.volume import GridSettings
+from img23d_backend.surfaces.volume import GridSettings
 from img23d_backend.models.completeness import missing_files
 from img23d_backend.families.step1x.specs import STEP1X_WEIGHTS
 from img23d_backend.catalog import SHAPE

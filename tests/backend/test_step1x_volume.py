@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import torch
 
-from img23d_backend.families.step1x.geometry.volume import (BAND, BOUNDS, MIN_COARSE, GridSettings, GridStats,
+from img23d_backend.surfaces.volume import (BAND, BOUNDS, MIN_COARSE, GridSettings, GridStats,
                                                             extract_surface, hierarchical_grid, positions)
 
 TSDF_THRESHOLD = 0.01     # upstream's training data: distances clipped here, then divided by it

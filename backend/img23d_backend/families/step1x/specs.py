@@ -109,7 +109,7 @@ def step1x_precision(device: DeviceKind) -> Precision:
 PAINT_SAMPLING_BYTES = 4096 * MIB
 STEP1X_DIT_BYTES_PER_IMAGE = 384 * MIB
 STEP1X_DECODER_CALL_BYTES = 1_700 * MIB
-# Step1X-3D (families/step1x/geometry/volume.py): one target's grid at a time, so nothing grows with the batch but the
+# Step1X-3D (surfaces/volume.py): one target's grid at a time, so nothing grows with the batch but the
 # DiT. Host: the field copied for marching cubes and lewiner's arrays: 7.7 B/point measured between
 # octree 256 and 384 on the CPU (the tiny replica: the grid's cost does not depend on the model's
 # size). Device: the finest float32 grid, its trilinear upsampling and the refinement mask and

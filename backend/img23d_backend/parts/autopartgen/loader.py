@@ -1,0 +1,82 @@
+"""AutoPartGen's networks loaded from its folders: each built on the meta device and its checkpoint
+assigned in place (``models.meta_weights``, ``models.placement``), never randomly initialised first.
+
+The files (``facebook/autopartgen``; ``model`` says where each fact comes from):
+``autopartgen_dit.pth`` (2,048 latents) or ``autopartgen_dit_4096.pth``, and ``autopartgen_vae.pth``;
+DINOv2-L/14 with registers from its own folder (``config.json``, ``model.safetensors``: transformers'
+layout, ``facebook/dinov2-with-registers-large``), read with transformers' own key fixes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...models import placement
+from ...models.meta_weights import empty_weights, transformers_state
+from ...models.placement import LoadedModel
+from .conditioner import ImageConditioner
+from .config import AutoPartGenConfig, ConditionerConfig
+from .dit import PartDiT
+from .vae import ShapeVAE
+from .weights import read_checkpoint, renamed_dit_keys
+
+DIT_FILES = {2048: "autopartgen_dit.pth", 4096: "autopartgen_dit_4096.pth"}
+VAE_FILE = "autopartgen_vae.pth"
+DINO_FILES = ("config.json", "model.safetensors")
+
+
+@dataclass
+class AutoPartGenNetworks:
+    """The three networks as the part loop calls them, and the sizes they were built with."""
+
+    config: AutoPartGenConfig
+    conditioner: ImageConditioner
+    dit: PartDiT
+    vae: ShapeVAE
+
+    @property
+    def device(self) -> torch.device:
+        return self.dit.proj_in.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.dit.proj_in.weight.dtype
+
+
+def _assign(module: torch.nn.Module, state: dict[str, Any], device: Any, dtype: Any) -> None:
+    placement.assign_weights(module, {key: placement.to_device(t, device, dtype) for key, t in state.items()},
+                             device, dtype)
+    module.eval().requires_grad_(False)
+
+
+def load_dino(folder: Path, config: ConditionerConfig, device: Any, dtype: Any) -> ImageConditioner:
+    """DINOv2 with registers from a transformers folder, its sizes from its ``config.json``."""
+    from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
+
+    dino_config = Dinov2WithRegistersConfig.from_pretrained(folder)
+    with empty_weights():
+        dino = Dinov2WithRegistersModel(dino_config)
+    state = transformers_state(dino, Path(folder) / "model.safetensors", device, dtype)
+    _assign(dino, state, device, dtype)
+    return ImageConditioner.from_model(config, dino)
+
+
+def load_autopartgen(folder: Path, dino_folder: Path, config: AutoPartGenConfig, device: Any,
+                     dtype: Any = torch.float32) -> LoadedModel:
+    """The DiT of ``config.dit.latents`` latents, the VAE and DINOv2 on ``device`` in ``dtype``."""
+    config.check()
+    folder = Path(folder)
+    # The 4,096-latent DiT is its own file; every other size (the tiny replica's) is the default file's.
+    dit_file = DIT_FILES[4096] if config.dit.latents == 4096 else DIT_FILES[2048]
+    with empty_weights():
+        dit = PartDiT(config.dit)
+        vae = ShapeVAE(config.vae)
+    _assign(dit, renamed_dit_keys(read_checkpoint(folder / dit_file)), device, dtype)
+    _assign(vae, read_checkpoint(folder / VAE_FILE), device, dtype)
+    conditioner = load_dino(Path(dino_folder), config.conditioner, device, dtype)
+    networks = AutoPartGenNetworks(config, conditioner, dit, vae)
+    return LoadedModel(obj=networks, modules=[conditioner.dino, dit, vae])

@@ -1,0 +1,105 @@
+"""AutoPartGen's shape VAE (TripoSG's design): surface points to 64-channel latents, and latents to a
+signed field at any point.
+
+Written from the release's architecture (``TripoSGVAEModel``, read in facebookresearch/AutoPartGen,
+not copied; names are its checkpoint's keys):
+
+* ``embedder``: xyz -> (xyz, sin(2^k xyz), cos(2^k xyz)), k < 8, no pi (not in the file).
+* encoder (width 512, 8 heads): the surface [B, 32768, 6] embedded (51 + 3 normal channels = 54);
+  the queries a farthest-point sample of it (points // 16 = 2,048, from a start drawn at random);
+  ``encoder.proj_in`` on both, one cross-attention block (``encoder.blocks.0``: queries over all
+  points, the context LayerNormed by ``attn2.norm_cross``), 8 self-attention blocks, ``encoder.norm_out``;
+  ``quant`` to 2 x 64 channels: the mean, then the log-variance. The mode (the mean) is the latent.
+* decoder (width 1024): ``post_quant``, 16 self-attention blocks (``decoder.blocks.0-15``) once per
+  latent; each query point's embedding through ``decoder.proj_query`` and one cross-attention block
+  (``decoder.blocks.16``) over them, ``decoder.norm_out``, ``decoder.proj_out``, negated: the release
+  negates the decoder's output and negates it again before its ascent marching cubes, so the value
+  used is positive inside, as ``surfaces.volume`` wants it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import SurfaceBlock
+from .config import VAEConfig
+from .sampling import farthest_points
+
+
+class FrequencyEmbedder(nn.Module):
+    def __init__(self, num_freqs: int, include_pi: bool) -> None:
+        super().__init__()
+        frequencies = 2.0 ** torch.arange(num_freqs, dtype=torch.float32)
+        if include_pi:
+            frequencies = frequencies * torch.pi
+        self.register_buffer("frequencies", frequencies, persistent=False)
+
+    def forward(self, xyz: torch.Tensor) -> torch.Tensor:
+        xyz = xyz.float()
+        embed = (xyz[..., None] * self.frequencies).reshape(*xyz.shape[:-1], -1)
+        return torch.cat([xyz, embed.sin(), embed.cos()], dim=-1)
+
+
+class SurfaceEncoder(nn.Module):
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        width = config.encoder_width
+        self.proj_in = nn.Linear(config.embed_dim + 3, width)
+        self.blocks = nn.ModuleList([SurfaceBlock(width, config.heads, cross=True)]
+                                    + [SurfaceBlock(width, config.heads, cross=False)
+                                       for _ in range(config.encoder_layers)])
+        self.norm_out = nn.LayerNorm(width)
+
+    def forward(self, queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        x = self.blocks[0](self.proj_in(queries), self.proj_in(points))
+        for block in self.blocks[1:]:
+            x = block(x)
+        return self.norm_out(x)
+
+
+class FieldDecoder(nn.Module):
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        width = config.decoder_width
+        self.blocks = nn.ModuleList([SurfaceBlock(width, config.heads, cross=False)
+                                     for _ in range(config.decoder_layers)]
+                                    + [SurfaceBlock(width, config.heads, cross=True)])
+        self.proj_query = nn.Linear(config.embed_dim, width)
+        self.norm_out = nn.LayerNorm(width)
+        self.proj_out = nn.Linear(width, 1)
+
+
+class ShapeVAE(nn.Module):
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedder = FrequencyEmbedder(config.num_freqs, config.include_pi)
+        self.encoder = SurfaceEncoder(config)
+        self.decoder = FieldDecoder(config)
+        self.quant = nn.Linear(config.encoder_width, 2 * config.latent_channels)
+        self.post_quant = nn.Linear(config.latent_channels, config.decoder_width)
+
+    def _embed(self, cloud: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.embedder(cloud[..., :3]), cloud[..., 3:].float()], dim=-1).to(self.quant.weight.dtype)
+
+    def encode(self, cloud: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Surface clouds [B, P, 6] -> latents [B, P // downscale, C] (the posterior's mode, unscaled)."""
+        latents = cloud.shape[1] // self.config.downscale
+        queries = torch.stack([item[farthest_points(item[:, :3], latents, generator)]
+                               for item in cloud])
+        moments = self.quant(self.encoder(self._embed(queries), self._embed(cloud)))
+        return moments[..., :self.config.latent_channels]
+
+    def tokens(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents [B, N, C] (unscaled) -> the decoder's tokens [B, N, width], once per latent."""
+        x = self.post_quant(latents.to(self.post_quant.weight.dtype))
+        for block in self.decoder.blocks[:-1]:
+            x = block(x)
+        return x
+
+    def query(self, points: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """The field at ``points`` [B, M, 3] -> [B, M] float32, positive inside."""
+        x = self.decoder.proj_query(self.embedder(points).to(tokens.dtype))
+        x = self.decoder.blocks[-1](x, tokens)
+        return -self.decoder.proj_out(self.decoder.norm_out(x))[..., 0].float()
