@@ -81,7 +81,8 @@ def figure(cells: int = 48) -> KnownParts:
     distance = np.min([_box_distance(grid, c, h) for _, c, h in boxes], axis=0)
     vertices, faces, _, _ = measure.marching_cubes(distance, level=0.0, spacing=(step, step, step))
     vertices = vertices + low
-    faces = faces[:, ::-1]  # outward, as glTF's counter-clockwise front faces
+    if trimesh.Trimesh(vertices, faces, process=False).volume < 0:
+        faces = faces[:, ::-1]  # outward, as glTF's counter-clockwise front faces
     centres = vertices[faces].mean(axis=1)
     nearest = np.argmin([np.abs(_box_distance(centres, c, h)) for _, c, h in boxes], axis=0)
     names = list(_FIGURE)
