@@ -27,7 +27,7 @@ from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import recover_interrupted
-from . import batch, chain, models, parts, probe
+from . import batch, chain, models, parts_command, probe
 from .options import add_job_options, job_options, usage_message
 from .progress import ProgressPrinter, log_to_stderr
 from .shown_text import shown_output
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parser(sub)
     batch.add_parser(sub, common)
     chain.add_parsers(sub, common)
-    parts.add_parser(sub, common)
+    parts_command.add_parser(sub, common)
     return parser
 
 
@@ -141,7 +141,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command in chain.COMMANDS:
         return chain.run(args)
     if args.command == "parts":
-        return parts.run(args)
+        return parts_command.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     with Interrupts() as interrupts:
         return _run(args, interrupts)

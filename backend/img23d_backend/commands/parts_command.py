@@ -17,7 +17,8 @@ from typing import Callable
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 
 from ..env.interrupts import Interrupts, exit_code
-from ..readers.meshes import check_mesh_path
+from ..part_split.names import part_names
+from ..readers.meshes import artist_mesh_file, check_mesh_path
 from ..runs.folders import recover_interrupted
 from .options import usage_message
 from .progress import ProgressPrinter, log_to_stderr
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _request(args: argparse.Namespace) -> "PartsArguments":
     """The command line checked before anything loads: the mode, the names, the mesh file."""
-    from ..part_split.names import part_names
-
     if not args.split:
         raise ProtocolError(ErrorCode.BAD_REQUEST, SPLIT_ONLY)
     names = part_names(args.names)
@@ -78,8 +77,6 @@ class PartsArguments:
 def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrupts) -> int:
     from ..jobs import Job
     from ..jobs.parts_split import PartsSplitRequest, PartsSplitRun
-    from ..part_split.renders import RENDER_SIZE
-    from ..readers.meshes import artist_mesh_file
     from ..session import Models, Session
 
     printer = ProgressPrinter(sys.stderr)
@@ -87,8 +84,9 @@ def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interr
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         with artist_mesh_file(args.mesh) as npz:
+            sized = {"render_size": args.render_size} if args.render_size else {}  # else the job's default
             request = PartsSplitRequest(id=uuid.uuid4().hex[:12], mesh=str(npz), name=checked.name,
-                                        targets=checked.names, render_size=args.render_size or RENDER_SIZE)
+                                        targets=checked.names, **sized)
             job = Job(id=request.id, emit=printer, cancel=interrupts.token)
             interrupts.abandon = job.abandon
             result = session.engine.run_kind(PartsSplitRun, request, job)
