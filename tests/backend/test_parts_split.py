@@ -72,8 +72,8 @@ def test_each_part_is_closed_after_its_cuts_are_capped(make) -> None:
 
 
 def test_a_part_touching_itself_at_a_corner_is_still_closed() -> None:
-    # Two cubes of one name meeting at a single vertex of a third region: one outline through that
-    # vertex twice, which the cut splits into two loops instead of leaving open.
+    # Every seventh arm face named "base": base regions inside the arm that meet others at single
+    # vertices, outlines through one vertex twice, which the cut splits into loops instead of leaving open.
     known = part_meshes.lamp()
     surface = surface_of(known.vertices, known.faces)
     labels = known.truth.copy()
