@@ -52,13 +52,16 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.cli", "img23d_backend.replicas.build"),
     ("img23d_backend.commands.cli", "img23d_backend.env.failpoints"),
     ("img23d_backend.commands.cli", "img23d_backend.session"),
-    # The batch, retexture and relayout commands register with the CLI's parser, which starts
+    # The batch, retexture, relayout and parts commands register with the CLI's parser, which starts
     # light: their engines, pools and Ray come once their arguments are checked.
     ("img23d_backend.commands.batch", "img23d_backend.api"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.progress"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.ray_pool"),
     ("img23d_backend.commands.chain", "img23d_backend.session"),
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
+    ("img23d_backend.commands.parts_command", "img23d_backend.jobs"),
+    ("img23d_backend.commands.parts_command", "img23d_backend.jobs.parts_split"),
+    ("img23d_backend.commands.parts_command", "img23d_backend.session"),
     ("img23d_backend.session", "img23d_backend.replicas.build"),
     # The mesh files' reader turns arrays into NumPy's: the CLI imports readers.meshes (to check a
     # mesh's path) with the standard library alone.
@@ -233,6 +236,7 @@ BACKEND_ROOMS = (
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
     ("catalog",),                   # the model sets, composed from the families' and the rooms' rows and the shared ones
+    ("part_split",),                # a mesh cut into named parts: renders, votes on faces, labels, capped pieces
     ("layout", "families", "editors", "materials", "finish", "views", "parts"),  # objects laid out in depth; the
                                     # model families; the image editors; the material models; game-ready finishing;
                                     # more pictures of one object (read, cut out, projected); the parts models

@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout|parts ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -27,7 +27,7 @@ from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import recover_interrupted
-from . import batch, chain, models, probe
+from . import batch, chain, models, parts_command, probe
 from .options import add_job_options, job_options, usage_message
 from .progress import ProgressPrinter, log_to_stderr
 from .shown_text import shown_output
@@ -111,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parser(sub)
     batch.add_parser(sub, common)
     chain.add_parsers(sub, common)
+    parts_command.add_parser(sub, common)
     return parser
 
 
@@ -139,6 +140,8 @@ def _command(args: argparse.Namespace) -> int:
         return batch.run(args)
     if args.command in chain.COMMANDS:
         return chain.run(args)
+    if args.command == "parts":
+        return parts_command.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     with Interrupts() as interrupts:
         return _run(args, interrupts)

@@ -65,20 +65,25 @@ def fill_holes(vertices: np.ndarray, faces: np.ndarray, max_edges: int) -> HoleF
     """Faces that close every hole of up to ``max_edges`` boundary edges."""
     loops, broken = boundary_loops(faces, len(vertices))
     small = [loop for loop in loops if len(loop) <= max_edges]
-    if not small:
-        return HoleFill(np.zeros((0, 3), dtype=np.int64), broken)
+    return HoleFill(fill_loops(vertices, faces, small), broken)
+
+
+def fill_loops(vertices: np.ndarray, faces: np.ndarray, loops: list[list[int]]) -> np.ndarray:
+    """Faces (k, 3) that close the given boundary ``loops`` of ``boundary_loops`` (in its winding)."""
+    if not loops:
+        return np.zeros((0, 3), dtype=np.int64)
     on_loops = np.zeros(len(vertices), dtype=bool)
-    on_loops[np.concatenate(small)] = True
+    on_loops[np.concatenate(loops)] = True
     half, keys = edge_keys(faces, len(vertices))
     # Edges the mesh has between loop vertices: a diagonal along one would join three faces.
     existing = set(keys[on_loops[half[:, 0]] & on_loops[half[:, 1]]].tolist())
     existing_faces = {tuple(sorted(face)) for face in faces[on_loops[faces].all(axis=1)].tolist()}
     new: list[list[int]] = []
-    for loop in small:
+    for loop in loops:
         if len(loop) == 3 and tuple(sorted(loop)) in existing_faces:
             continue  # a lone triangle's own outline: "closing" it would only add its back face
         new.extend(_clip_ears(vertices, loop, existing, len(vertices)))
-    return HoleFill(np.asarray(new, dtype=np.int64).reshape(-1, 3), broken)
+    return np.asarray(new, dtype=np.int64).reshape(-1, 3)
 
 
 def _clip_ears(vertices: np.ndarray, loop: list[int], existing: set[int], vertex_count: int) -> list[list[int]]:

@@ -1,0 +1,38 @@
+"""The pieces as glTF scenes: one per part, and all parts together, each a node and a mesh named after
+its part, in the input file's own frame and size (glTF's axes: the turn the reader made, undone).
+
+Each part has a flat colour of its own (the grounding overlay's palette), the same in its own file and
+in the combined one, so the parts are told apart at a glance after import.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from ..stages.grounding.ask import PALETTE
+from .pieces import Piece
+
+
+def to_gltf(positions: np.ndarray) -> np.ndarray:
+    """Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: the reader's turn undone."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
+
+
+def part_mesh(piece: Piece, index: int) -> trimesh.Trimesh:
+    """``piece`` as a mesh in glTF's axes, coloured as the ``index``-th part."""
+    colour = (*PALETTE[index % len(PALETTE)], 255)
+    material = trimesh.visual.material.PBRMaterial(name=piece.name, baseColorFactor=colour, metallicFactor=0.0,
+                                                   roughnessFactor=0.8)
+    mesh = trimesh.Trimesh(to_gltf(piece.vertices), piece.faces, process=False)
+    mesh.visual = trimesh.visual.TextureVisuals(material=material)
+    return mesh
+
+
+def scene_of(pieces: list[tuple[int, Piece]]) -> trimesh.Scene:
+    """A scene of ``(index, piece)`` pairs, each a node and a mesh named after its part."""
+    scene = trimesh.Scene()
+    for index, piece in pieces:
+        scene.add_geometry(part_mesh(piece, index), node_name=piece.name, geom_name=piece.name)
+    return scene
