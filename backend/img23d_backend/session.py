@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Message,
-                             ProtocolError, RetextureJobResult, RetextureRequest, RetopoJobResult, RetopoRequest,
+                             PartsJobResult, PartsRequest, ProtocolError, RetextureJobResult, RetextureRequest,
+                             RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, read_manifest, validate_targets)
 
 from .env.job_control import CancelToken
@@ -260,6 +261,19 @@ class Session:
             result = _ran(self.engine.run(request, job), RetopoJobResult)
         return RetopoResult(run_dir=Path(result.run_dir), mesh=Path(result.mesh), high_mesh=Path(result.high_mesh),
                             finish=result.finish.to_dict() if result.finish else {}, painted=painted)
+
+
+    def parts(self, mesh: str | Path, names: list[str], *, name: str = "mesh", options: JobOptions | None = None,
+              events: Events | None = None, cancel: CancelToken | None = None,
+              job: Job | None = None) -> PartsJobResult:
+        """Cut ``mesh`` (the add-on's ``.npz``, or a GLB/OBJ/PLY file) into one part per name of ``names``
+        (``jobs/parts_split.py``: renders, grounding, matting, each face one name, each cut capped); each
+        part's GLB and the whole's are in the result's run folder (``PartsJobResult``)."""
+        with artist_mesh_file(Path(mesh)) as npz:
+            request = PartsRequest(id=_job_id(), mesh=str(npz), name=name, targets=list(names),
+                                   options=options or JobOptions())
+            job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
+            return _ran(self.engine.run(request, job), PartsJobResult)
 
 
 def _ran(result: JobResult, kind: type[R]) -> R:

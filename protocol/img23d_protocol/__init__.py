@@ -22,8 +22,8 @@ from .editors import DEFAULT_IMAGE_EDITOR, IMAGE_EDITORS, ImageEditor
 from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFamily, model_family
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
-                       Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, Progress,
-                       RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                       Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, PARTS_MODES,
+                       PartsRequest, Progress, RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
 from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
@@ -35,7 +35,7 @@ from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS,
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .results import (JOB_RESULTS, AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
-                      RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
+                      PartResult, PartsJobResult, RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
                          is_bookkeeping)
 from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
@@ -54,6 +54,7 @@ from .views import (CLEAN_FAMILY_VIEWS, FRONT, SIDE_AZIMUTH_DEGREES, SIDES, came
 __all__ = [
     "ArtifactKind",
     "JOB_RESULTS", "AnswerSummary", "DetectJobResult", "DownloadJobResult", "GenerateJobResult", "JobResult",
+    "PartResult", "PartsJobResult",
     "RegenerateJobResult", "RetextureJobResult", "RetopoJobResult", "SuggestJobResult", "TargetResult",
     "box_for", "check_boxes", "validate_boxes",
     "COMPLETE_HIDDEN_CHOICES", "COMPLETED_FOLDER", "COMPLETION_PICTURE", "Completion", "check_completion_off",
@@ -67,7 +68,8 @@ __all__ = [
     "CLEAN", "DEFAULT_FAMILY", "HUNYUAN3D", "MODEL_FAMILIES", "ModelFamily", "model_family",
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
-    "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "Progress",
+    "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "PARTS_MODES", "PartsRequest",
+    "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RetopoRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "UploadRequest",
     "CHUNK_BYTES", "MAX_FILE_BYTES", "Receiver", "check_announced", "check_file_name", "decode_chunk",

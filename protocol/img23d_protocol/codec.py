@@ -11,7 +11,8 @@ from .completion import validate_completion_off
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress, RegenerateRequest,
-                       Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest)
+                       PARTS_MODES, PartsRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest,
+                       StatusRequest, SuggestRequest, UploadRequest)
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .version import PROTOCOL_MAJOR
@@ -22,7 +23,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 REQUEST_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, RetopoRequest,
-                              RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
+                              PartsRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
                               DownloadRequest, DeleteRequest, UploadRequest, FetchRequest, RunsRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
@@ -117,6 +118,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
         elif name in ("id", "image", "job", "model", "mesh", "name", "run", "path", "sha256") \
                 and value is not None and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
+        elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"mode must be one of {', '.join(PARTS_MODES)}")
         elif name == "data" and cls in (UploadRequest, Chunk) and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "data must be a base64 string")  # a result's data is an object
         elif name in ("offset", "size") and value is not None \

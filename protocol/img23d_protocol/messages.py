@@ -123,6 +123,25 @@ class RetopoRequest(Request):
     options: JobOptions = field(default_factory=JobOptions)
 
 
+# (1.21) How a parts job cuts its mesh: "split" names each part and finds it on renders of the mesh with
+# the open grounding and matting models (no hidden geometry invented).
+PARTS_MODES = ("split",)
+
+
+@dataclass
+class PartsRequest(Request):
+    """(1.21) Cut an existing mesh (a file the add-on wrote, as Retopo's) into parts, one per name of
+    ``targets``; each part a GLB in the mesh's own frame, and the whole as one GLB of named parts."""
+
+    TYPE: ClassVar[str] = "parts"
+    mesh: str = ""
+    name: str = "mesh"                   # the object's name, for file names and messages
+    targets: list[str] = field(default_factory=list)  # the parts' names
+    mode: str = PARTS_MODES[0]
+    options: JobOptions = field(default_factory=JobOptions)
+    render_size: int = 0                 # split: the renders' side in pixels (0: the job's own, 512)
+
+
 @dataclass
 class RegenerateRequest(Request):
     """New meshes for some objects of a finished Generate run, from that run's own cut-outs: no

@@ -239,6 +239,58 @@ class RetopoJobResult(RunJobResult):
 
 
 @dataclass(frozen=True)
+class PartResult:
+    """(1.21) One part of a parts job: its GLB (relative to the run folder; None when no face went to it)."""
+
+    name: str
+    mesh: str | None = None
+    faces: int = 0                      # the input's faces it holds
+    cap_faces: int = 0                  # triangles added to close its cuts
+    closed: bool = False
+    empty_reason: str | None = None     # the sentence why it is empty
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Any, what: str) -> "PartResult":
+        data = whole(what, data, "must be an object")
+        return cls(name=text(data, what, "name"), mesh=text(data, what, "mesh", None),
+                   faces=number(data, what, "faces"), cap_faces=number(data, what, "cap_faces"),
+                   closed=flag(data, what, "closed"), empty_reason=text(data, what, "empty_reason", None))
+
+
+@dataclass(frozen=True)
+class PartsJobResult(RunJobResult):
+    KIND: ClassVar[str] = "parts"
+    manifest: str = ""
+    combined: str | None = None         # every part in one GLB, each a node named after it
+    parts: tuple[PartResult, ...] = ()  # in the order of the request's names
+    faces: int = 0                      # the input's
+    note: str = ""                      # what the parts are made of (no hidden geometry invented)
+    timings: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def empty(self) -> list[PartResult]:
+        return [part for part in self.parts if part.mesh is None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "manifest": self.manifest, "combined": self.combined,
+                "parts": [part.to_dict() for part in self.parts], "faces": self.faces, "note": self.note,
+                "timings": dict(self.timings), "seed": self.seed}
+
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                    combined=text(data, what, "combined", None),
+                    parts=tuple(PartResult.from_dict(entry, f"{what}'s part")
+                                for entry in items(data, what, "parts")),
+                    faces=number(data, what, "faces"), note=text(data, what, "note"),
+                    timings=mapping(data, what, "timings"), seed=number(data, what, "seed"))
+
+
+@dataclass(frozen=True)
 class RegenerateJobResult(RunJobResult):
     KIND: ClassVar[str] = "regenerate"
     source_run: str = ""                # the Generate run whose cut-outs were used
@@ -293,5 +345,5 @@ def _finish(data: dict[str, Any]) -> FinishRecord | None:
 # The result each job request is answered with, by the request's ``type``.
 JOB_RESULTS: dict[str, type[JobResult]] = {
     cls.KIND: cls for cls in (GenerateJobResult, DetectJobResult, SuggestJobResult, RetextureJobResult,
-                              RetopoJobResult, RegenerateJobResult, DownloadJobResult)
+                              RetopoJobResult, PartsJobResult, RegenerateJobResult, DownloadJobResult)
 }

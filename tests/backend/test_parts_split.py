@@ -116,7 +116,7 @@ def test_the_command_writes_one_glb_per_part_and_the_whole_in_the_inputs_frame(b
     record = json.loads((run / "parts.json").read_text())
     assert sum(p["faces"] for p in record["parts"]) == len(known.faces)
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["status"] == "finished" and manifest["kind"] == "parts_split"
+    assert manifest["status"] == "finished" and manifest["kind"] == "parts"
     assert [r["status"] for r in manifest["records"]] == ["done", "done", "failed"]
 
 

@@ -13,7 +13,8 @@ from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
                              OptionError, OverlongLine, bounded_lines,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
-                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, RegenerateRequest,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest,
+                             RegenerateRequest,
                              RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
                              SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
 from protocol_errors import _code
@@ -42,6 +43,7 @@ REQUESTS = [
                      options=JobOptions(texture_size=1024, paint_steps=10)),
     RetopoRequest(id="rt-1", mesh="/tmp/m.npz", name="statue",
                   options=JobOptions(topology="quads", face_target=2000, bake_size=2048)),
+    PartsRequest(id="p-1", mesh="/tmp/m.npz", name="lamp", targets=["shade", "arm", "base"], render_size=768),
     RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],
                       options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),

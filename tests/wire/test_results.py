@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind, DetectJobResult, DownloadJobResult,
-                             ErrorCode, GenerateJobResult, ProtocolError, RegenerateJobResult, Result,
+                             ErrorCode, GenerateJobResult, PartsJobResult, ProtocolError, RegenerateJobResult, Result,
                              RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult, decode)
 from img23d_protocol.codec import EVENT_TYPES
 from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
@@ -53,6 +53,13 @@ TODAY: dict[type, dict[str, Any]] = {
     RetopoJobResult: {"run_dir": "/runs/q", "manifest": "/runs/q/manifest.json", "mesh": "/runs/q/m.glb",
                       "high_mesh": "/runs/q/high/m.glb", "finish": {**FINISH, "fallback": None},
                       "targets": [TARGET], "timings": {"finish": 1.5}, "seed": 0},
+    PartsJobResult: {"run_dir": "/runs/p", "manifest": "/runs/p/manifest.json", "combined": "lamp_combined.glb",
+                     "parts": [{"name": "shade", "mesh": "lamp_shade.glb", "faces": 900, "cap_faces": 40,
+                                "closed": True, "empty_reason": None},
+                               {"name": "cord", "mesh": None, "faces": 0, "cap_faces": 0, "closed": False,
+                                "empty_reason": "'cord' was found on no render, so its part is empty"}],
+                     "faces": 2000, "note": "nothing the mesh hid is invented", "timings": {"split": 0.2},
+                     "seed": 4},
     RegenerateJobResult: {"run_dir": "/runs/r/regenerated/x", "source_run": "/runs/r", "manifest": "/runs/x/m.json",
                           "image_size": None, "targets": [TARGET], "texture_skipped": None,
                           "materials_skipped": None, "timings": {}, "seed": 11},
@@ -81,7 +88,7 @@ def test_each_result_round_trips_with_todays_keys_and_values(kind: type) -> None
 
 
 def test_every_job_request_has_its_result_class() -> None:
-    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "regenerate", "download"}
+    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "regenerate", "download"}
     assert set(JOB_RESULTS) == jobs and jobs <= set(REQUEST_TYPES)
     assert all(JOB_RESULTS[kind].KIND == kind for kind in jobs)
 
@@ -142,6 +149,8 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (RetextureJobResult, {"uvs": ["a"]}, "a retexture result's 'uvs' is not a string"),
     (RetextureJobResult, {"metallic_roughness": 1}, "a retexture result's 'metallic_roughness' is not a string"),
     (RetopoJobResult, {"finish": None}, "a retopo result's 'finish' is not an object"),
+    (PartsJobResult, {"parts": [{"name": "shade", "faces": "many"}]}, "a parts result's part's 'faces' is not a whole"),
+    (PartsJobResult, {"parts": "shade"}, "a parts result's 'parts' is not a list"),
     (RegenerateJobResult, {"source_run": None}, "a regenerate result's 'source_run' is not a string"),
     (DownloadJobResult, {"models": [3]}, "a model entry must be an object"),
     (DownloadJobResult, {"offline": "no"}, "a download result's 'offline' is not true or false"),

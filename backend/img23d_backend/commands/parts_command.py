@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
+from img23d_protocol import ErrorCode, PartsRequest, ProtocolError, check_budget_gb
 
 from ..env.interrupts import Interrupts, exit_code
 from ..part_split.names import part_names
@@ -76,7 +76,6 @@ class PartsArguments:
 
 def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrupts) -> int:
     from ..jobs import Job
-    from ..jobs.parts_split import PartsSplitRequest, PartsSplitRun
     from ..session import Models, Session
 
     printer = ProgressPrinter(sys.stderr)
@@ -84,12 +83,11 @@ def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interr
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         with artist_mesh_file(args.mesh) as npz:
-            sized = {"render_size": args.render_size} if args.render_size else {}  # else the job's default
-            request = PartsSplitRequest(id=uuid.uuid4().hex[:12], mesh=str(npz), name=checked.name,
-                                        targets=checked.names, **sized)
+            request = PartsRequest(id=uuid.uuid4().hex[:12], mesh=str(npz), name=checked.name,
+                                   targets=checked.names, render_size=args.render_size or 0)
             job = Job(id=request.id, emit=printer, cancel=interrupts.token)
             interrupts.abandon = job.abandon
-            result = session.engine.run_kind(PartsSplitRun, request, job)
+            result = session.engine.run(request, job)
     except ProtocolError as exc:
         printer.finish()
         print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)

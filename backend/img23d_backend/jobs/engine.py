@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
-                             ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest, SuggestRequest)
+                             PartsRequest, ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest,
+                             SuggestRequest)
 
 from ..models import preflight, role_devices, step_costs
 from ..models.hub import refuse_unaccepted
@@ -22,6 +23,7 @@ from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
 from .download import run_download
 from .generate import GenerateRun
+from .parts_split import PartsSplitRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
 from .retopo import RetopoRun
@@ -84,7 +86,7 @@ def _job_run(kind: type[JobRun]) -> Runner:
 # Each job request and what runs it: the one dispatch table (the server's job handling reads it).
 JOBS: dict[type[Message], Runner] = {
     GenerateRequest: _job_run(GenerateRun), DetectRequest: _job_run(DetectRun), SuggestRequest: _job_run(SuggestRun),
-    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun),
+    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _job_run(PartsSplitRun),
     RegenerateRequest: _job_run(RegenerateRun), DownloadRequest: run_download,
 }
 

@@ -15,14 +15,14 @@ written. Only when no name is found anywhere does the job fail, its renders and 
 
 from __future__ import annotations
 
-import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from img23d_protocol import Artifact, ArtifactKind, ErrorCode, JobOptions, ProtocolError
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, PartResult, PartsJobResult, PartsRequest,
+                             ProtocolError)
 
 from ..part_split import lifting, masks, renders
 from ..part_split.labelling import UNLABELLED, label_faces
@@ -43,20 +43,8 @@ NO_HIDDEN_GEOMETRY = ("each part is the input's own faces; its cuts are closed b
 
 
 @dataclass
-class PartsSplitRequest:
-    """Split the mesh file ``mesh`` (the add-on's ``.npz``) named ``name`` into the parts ``targets``."""
-
-    id: str
-    mesh: str
-    name: str
-    targets: list[str]
-    options: JobOptions = field(default_factory=JobOptions)
-    render_size: int = renders.RENDER_SIZE
-
-
-@dataclass
 class PartRecord:
-    """One part as ``parts.json`` and the result tell it."""
+    """One part as ``parts.json`` tells it (the result's ``PartResult`` and what only the run keeps)."""
 
     name: str
     mesh: str | None            # its GLB, relative to the run folder; None for an empty part
@@ -68,61 +56,49 @@ class PartRecord:
     found_on: int               # renders on which grounding found the name
     empty_reason: str | None = None
 
-
-@dataclass
-class PartsSplitResult:
-    run_dir: str
-    combined: str | None
-    parts: list[PartRecord]
-    faces: int                  # the input's faces
-    unlabelled_faces: int       # faces no part holds (collapsed to a line by welding: no surface)
-    timings: dict[str, float]
-    seed: int | None = None
-    note: str = NO_HIDDEN_GEOMETRY
-
-    @property
-    def empty(self) -> list[PartRecord]:
-        return [part for part in self.parts if part.mesh is None]
+    def result(self) -> PartResult:
+        return PartResult(name=self.name, mesh=self.mesh, faces=self.faces, cap_faces=self.cap_faces,
+                          closed=self.closed, empty_reason=self.empty_reason)
 
 
 class PartsSplitRun(JobRun):
     """Cut a mesh into named parts: render, ground, matte, lift, label, cut, cap, write."""
 
-    kind = "parts_split"
-    request: PartsSplitRequest
+    kind = "parts"
+    request: PartsRequest
 
     @classmethod
-    def check_request(cls, request: PartsSplitRequest) -> None:  # type: ignore[override]
+    def check_request(cls, request: PartsRequest) -> None:  # type: ignore[override]
         request.targets = part_names(", ".join(request.targets))
         if not Path(request.mesh).is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
-        if not 64 <= request.render_size <= 2048:
+        if request.render_size != 0 and not 64 <= request.render_size <= 2048:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "the renders' size must be 64 to 2048 pixels")
 
     @classmethod
-    def check_models(cls, request: PartsSplitRequest, engine: EngineContext) -> None:  # type: ignore[override]
+    def check_models(cls, request: PartsRequest, engine: EngineContext) -> None:  # type: ignore[override]
         missing = [role for role in cls.roles_used(request) if role not in engine.manager.roles]
         if missing:
             raise ProtocolError(ErrorCode.MODEL_MISSING, f"splitting by names needs the {' and '.join(missing)} "
                                                          "model, which this model set does not have")
 
     @classmethod
-    def roles_used(cls, request: PartsSplitRequest) -> tuple[str, ...]:  # type: ignore[override]
+    def roles_used(cls, request: PartsRequest) -> tuple[str, ...]:  # type: ignore[override]
         return ("grounding", "matting")
 
     @classmethod
-    def folder_label(cls, request: PartsSplitRequest) -> str:  # type: ignore[override]
+    def folder_label(cls, request: PartsRequest) -> str:  # type: ignore[override]
         return f"{request.name}-parts"
 
-    def body(self) -> PartsSplitResult:  # type: ignore[override]
+    def body(self) -> PartsJobResult:  # type: ignore[override]
         self._started = time.perf_counter()
         names = list(self.request.targets)
         with self.stage("load"):
-            copy = self.run_folder.write_bytes_with(INPUT, lambda p: shutil.copyfile(self.request.mesh, p))
+            copy = self.run_folder.copy_in(INPUT, self.request.mesh)
             artist = retexture.load_artist_mesh(copy)
             surface = surface_of(artist.positions, artist.triangles)
         with self.stage("render"):
-            views = renders.render_views(surface, self.request.render_size)
+            views = renders.render_views(surface, self.request.render_size or renders.RENDER_SIZE)
             for index, view in enumerate(views):
                 self.run_folder.write_image(f"renders/{index:02d}.png", view.picture)
             self._say("render", len(views), len(views), f"{len(views)} renders of {surface.face_count:,} faces")
@@ -148,9 +124,10 @@ class PartsSplitRun(JobRun):
                                                   "faces_without_surface": surface.face_count - kept,
                                                   "renders": [view.camera.side for view in views],
                                                   "parts": [asdict(part) for part in parts]})
-        return PartsSplitResult(run_dir=str(self.run_folder.root), combined=combined, parts=parts,
-                                faces=surface.face_count, unlabelled_faces=surface.face_count - kept,
-                                timings=dict(manifest.timings), seed=self.options.seed)
+        return PartsJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
+                              combined=combined, parts=tuple(part.result() for part in parts),
+                              faces=surface.face_count, note=NO_HIDDEN_GEOMETRY, timings=dict(manifest.timings),
+                              seed=self.options.seed)
 
     # -- the models ------------------------------------------------------------------------------
 
@@ -227,4 +204,4 @@ class PartsSplitRun(JobRun):
         self.progress(stage, step, total, f"{text} ({time.perf_counter() - self._started:.1f} s)")
 
 
-__all__ = ["NO_HIDDEN_GEOMETRY", "PartRecord", "PartsSplitRequest", "PartsSplitResult", "PartsSplitRun"]
+__all__ = ["NO_HIDDEN_GEOMETRY", "PartRecord", "PartsSplitRun"]

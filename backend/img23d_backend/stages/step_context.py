@@ -17,8 +17,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
 
-from img23d_protocol import (DetectRequest, GenerateRequest, JobOptions, Message, RegenerateRequest, RetextureRequest,
-                             RetopoRequest)
+from img23d_protocol import (DetectRequest, GenerateRequest, JobOptions, Message, PartsRequest, RegenerateRequest,
+                             RetextureRequest, RetopoRequest)
 from PIL import Image
 
 from ..env.job_control import CancelToken
@@ -26,7 +26,7 @@ from ..models.manager import ModelManager
 from ..runs.folders import RunFolder
 
 # Every request a job runs (the jobs' ``Request``): a step asks the fields of the kinds it serves.
-Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest | RetopoRequest
+Request = GenerateRequest | DetectRequest | RetextureRequest | RegenerateRequest | RetopoRequest | PartsRequest
 T = TypeVar("T")
 
 
