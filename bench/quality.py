@@ -34,6 +34,12 @@ the paper; TencentARC/InstantMesh ships no evaluation code, its issue #151 askin
   as scikit-image computes it, over colour; PSNR over every pixel, identical renders reading inf.
   LPIPS (AlexNet) only where the ``lpips`` package and its backbone's weights are already on this
   machine: nothing is downloaded; the output says when it is left out and why.
+
+A mesh it cannot measure (unreadable, no triangles, a corner that is not a number, no surface) is one
+sentence on stderr and a row with that ``problem`` and no figures; one too far from its reference to
+measure before alignment keeps its aligned figures. The other rows are measured, and ``--out`` is
+rewritten after every row, so nothing measured is lost; the table's ``failed`` lists the problems.
+Bad arguments are argparse's errors (``bench/quality_inputs.py``).
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from img23d_backend.views.cameras import ViewCamera, Window, rasterize_view  # noqa: E402
 from img23d_backend.views.renders import render  # noqa: E402
 from mesh_distance import Surface  # noqa: E402
+from quality_inputs import (BadMesh, elevations, folder, load_mesh, picture_size, positive_float,  # noqa: E402
+                            positive_int, too_far)
 
 SAMPLES = 16_000
 THRESHOLD = 0.2
@@ -199,20 +207,24 @@ def lpips_scorer() -> tuple[Any, str]:
 
 @dataclass
 class Row:
+    """One reference's figures; a figure not measured is None, and ``problem`` says why in one sentence
+    (a bad mesh: no figure at all; a far one: none before alignment)."""
+
     name: str
     reference: str
     generated: str
-    chamfer: float
-    f_score: float
-    precision: float
-    recall: float
-    chamfer_unaligned: float
-    f_score_unaligned: float
-    psnr: float
-    ssim: float
-    lpips: float | None
-    views: int
+    chamfer: float | None = None
+    f_score: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    chamfer_unaligned: float | None = None
+    f_score_unaligned: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    lpips: float | None = None
+    views: int = 0
     per_view_psnr: list[float] = field(default_factory=list)
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,20 +237,16 @@ class Settings:
     icp: bool = False
 
 
-def load_mesh(path: Path) -> trimesh.Trimesh:
-    mesh = trimesh.load(str(path), force="mesh", process=False)
-    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
-        raise SystemExit(f"{path} holds no triangles to measure")
-    return mesh
-
-
 def compare(name: str, reference_path: Path, generated_path: Path, settings: Settings, lpips: Any = None) -> Row:
-    """Every figure for one reference and what was generated from its picture."""
-    reference, generated = load_mesh(reference_path), load_mesh(generated_path)
+    """Every figure for one reference and what was generated from its picture; ``BadMesh`` says why
+    either mesh cannot be measured."""
+    reference, generated = load_mesh(reference_path, "reference"), load_mesh(generated_path, "generated")
     frame = cube_frame(reference.vertices)
     ref_vertices = frame.apply(reference.vertices)
-    unaligned = geometry((ref_vertices, reference.faces), (frame.apply(generated.vertices), generated.faces),
-                         settings.samples, settings.threshold)
+    far = too_far(frame.apply(generated.vertices), generated_path.name)
+    unaligned = None if far else geometry((ref_vertices, reference.faces),
+                                          (frame.apply(generated.vertices), generated.faces),
+                                          settings.samples, settings.threshold)
     gen_vertices = cube_frame(generated.vertices).apply(generated.vertices)
     if settings.icp:
         rotation, shift = icp(sample_surface(gen_vertices, generated.faces, 4000, seed=3),
@@ -256,11 +264,12 @@ def compare(name: str, reference_path: Path, generated_path: Path, settings: Set
     mean_error = float(np.mean([np.mean((a - b) ** 2) for a, b in pairs]))
     return Row(name=name, reference=str(reference_path), generated=str(generated_path), chamfer=aligned.chamfer,
                f_score=aligned.f_score, precision=aligned.precision, recall=aligned.recall,
-               chamfer_unaligned=unaligned.chamfer, f_score_unaligned=unaligned.f_score,
+               chamfer_unaligned=unaligned.chamfer if unaligned else None,
+               f_score_unaligned=unaligned.f_score if unaligned else None,
                psnr=math.inf if mean_error == 0 else 10 * math.log10(1.0 / mean_error),
                ssim=float(np.mean([ssim(a, b) for a, b in pairs])),
                lpips=float(np.mean([lpips(a, b) for a, b in pairs])) if lpips else None,
-               views=len(pairs), per_view_psnr=per_view)
+               views=len(pairs), per_view_psnr=per_view, problem=far)
 
 
 def references(folder: Path) -> dict[str, tuple[Path, Path | None]]:
@@ -289,54 +298,74 @@ def generate_command(picture_path: Path, out: Path, arguments: str) -> list[str]
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; a bad argument is argparse's error (one sentence, exit 2)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("references", type=Path, help="a folder of reference meshes and their pictures")
+    parser.add_argument("references", type=folder, help="a folder of reference meshes and their pictures")
     parser.add_argument("generated", type=Path, help="a folder of generated objects, <name>.glb or <name>/ run folders")
     parser.add_argument("--out", type=Path, help="write every figure, with the settings, to this JSON file")
     parser.add_argument("--generate", metavar="ARGS", help="first run img23d's generate on each picture with ARGS")
-    parser.add_argument("--samples", type=int, default=SAMPLES)
-    parser.add_argument("--threshold", type=float, default=THRESHOLD, help="the F-score's, in the [-1, 1] frame")
-    parser.add_argument("--elevations", default=",".join(f"{e:g}" for e in ELEVATIONS))
-    parser.add_argument("--azimuths", type=int, default=AZIMUTHS)
-    parser.add_argument("--size", type=int, default=SIZE)
+    parser.add_argument("--samples", type=positive_int, default=SAMPLES)
+    parser.add_argument("--threshold", type=positive_float, default=THRESHOLD,
+                        help="the F-score's, in the [-1, 1] frame")
+    parser.add_argument("--elevations", type=elevations, default=ELEVATIONS, help="degrees, comma-separated")
+    parser.add_argument("--azimuths", type=positive_int, default=AZIMUTHS)
+    parser.add_argument("--size", type=picture_size, default=SIZE)
     parser.add_argument("--icp", action="store_true", help="refine the alignment with a rigid ICP")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.generate is None and not args.generated.is_dir():
+        parser.error(f"{args.generated} is not a folder")
+    if args.out is not None and not args.out.parent.is_dir():
+        parser.error(f"--out {args.out}: its folder {args.out.parent} does not exist")
+    if not references(args.references):
+        parser.error(f"no reference meshes ({', '.join(MESH_SUFFIXES)}) in {args.references}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     settings = Settings(samples=args.samples, threshold=args.threshold, azimuths=args.azimuths, size=args.size,
-                        elevations=tuple(float(e) for e in args.elevations.split(",")), icp=args.icp)
-    for folder in (args.references,) + (() if args.generate is not None else (args.generated,)):
-        if not folder.is_dir():
-            print(f"{folder} is not a folder", file=sys.stderr)
-            return 2
-    found = references(args.references)
-    if not found:
-        print(f"no reference meshes ({', '.join(MESH_SUFFIXES)}) in {args.references}", file=sys.stderr)
-        return 2
+                        elevations=args.elevations, icp=args.icp)
     lpips, said = lpips_scorer()
     print(said)
-    rows, missing = [], []
-    for name, (reference_path, picture_path) in found.items():
+    rows: list[Row] = []
+    missing: list[str] = []
+    for name, (reference_path, picture_path) in references(args.references).items():
         if args.generate is not None and picture_path is not None:
             subprocess.run(generate_command(picture_path, args.generated / name, args.generate), check=False)
         generated = generated_for(args.generated, name)
         if generated is None:
             missing.append(f"{name}: nothing generated" + ("" if picture_path else " (and no picture of it)"))
-            continue
-        row = compare(name, reference_path, generated, settings, lpips)
-        rows.append(row)
-        print(f"{name}: CD {row.chamfer:.4f} F@{settings.threshold:g} {row.f_score:.3f} (unaligned CD "
-              f"{row.chamfer_unaligned:.4f} F {row.f_score_unaligned:.3f}) PSNR {row.psnr:.2f} SSIM {row.ssim:.4f}"
-              + (f" LPIPS {row.lpips:.4f}" if row.lpips is not None else ""))
+        else:
+            rows.append(_measure(name, reference_path, generated, settings, lpips))
+        if args.out:  # after every row: a later failure, or a stop, loses nothing measured
+            _write(args.out, settings, said, missing, rows)
     for line in missing:
         print(line)
-    if args.out:  # identical renders' PSNR is infinite: written "inf", as JSON has no infinity
-        table = [{k: _finite(v) for k, v in asdict(r).items()} for r in rows]
-        args.out.write_text(json.dumps({"settings": asdict(settings), "lpips": said, "missing": missing,
-                                        "rows": table}, indent=2) + "\n")
-    return 0 if rows and not missing else 1
+    return 0 if rows and not any(row.problem for row in rows) and not missing else 1
+
+
+def _measure(name: str, reference_path: Path, generated: Path, settings: Settings, lpips: Any) -> Row:
+    """One row: its figures printed, or its mesh's problem said on stderr and kept in the row."""
+    try:
+        row = compare(name, reference_path, generated, settings, lpips)
+    except BadMesh as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return Row(name=name, reference=str(reference_path), generated=str(generated), problem=str(exc))
+    if row.problem:
+        print(f"{name}: {row.problem}", file=sys.stderr)
+    unaligned = ("unaligned: left out" if row.chamfer_unaligned is None else
+                 f"unaligned CD {row.chamfer_unaligned:.4f} F {row.f_score_unaligned:.3f}")
+    print(f"{name}: CD {row.chamfer:.4f} F@{settings.threshold:g} {row.f_score:.3f} ({unaligned}) "
+          f"PSNR {row.psnr:.2f} SSIM {row.ssim:.4f}" + (f" LPIPS {row.lpips:.4f}" if row.lpips is not None else ""))
+    return row
+
+
+def _write(out: Path, settings: Settings, said: str, missing: list[str], rows: list[Row]) -> None:
+    """The table so far; identical renders' PSNR is infinite: written "inf", as JSON has no infinity."""
+    table = [{k: _finite(v) for k, v in asdict(r).items()} for r in rows]
+    failed = [f"{r.name}: {r.problem}" for r in rows if r.problem]
+    out.write_text(json.dumps({"settings": asdict(settings), "lpips": said, "missing": missing, "failed": failed,
+                               "rows": table}, indent=2) + "\n")
 
 
 def _finite(value: Any) -> Any:

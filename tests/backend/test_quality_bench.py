@@ -1,7 +1,8 @@
 """bench/quality.py on meshes with known answers: a mesh against itself (CD 0, F 1, PSNR inf, SSIM 1),
 a sheet moved along its normal (CD = the move before alignment, ~0 after), a decimation (small CD,
 F 1), a turned copy (ICP takes the turn away), a texture changed (the pictures see it, the geometry
-does not)."""
+does not); and what it cannot measure (a mesh unreadable, empty, flat, NaN or far; a bad argument)
+said in one sentence, the other rows kept."""
 
 from __future__ import annotations
 
@@ -128,3 +129,85 @@ def test_generate_is_run_as_a_user_runs_it(tmp_path: Path) -> None:
     command = quality.generate_command(tmp_path / "cup.png", tmp_path / "out" / "cup", "--models tiny --splats")
     assert command[1:] == ["-m", "img23d_backend", "generate", str(tmp_path / "cup.png"), "--out",
                            str(tmp_path / "out" / "cup"), "--models", "tiny", "--splats"]
+
+
+# -- bad meshes and bad arguments (issue 66): one sentence each, the other rows kept ---------------
+
+def _nan_obj(path: Path) -> Path:
+    """An icosphere as OBJ text, its first corner NaN (trimesh writes no NaN into a GLB)."""
+    ball = trimesh.creation.icosphere(subdivisions=1)
+    lines = [f"v {x} {y} {z}" for x, y, z in ball.vertices] + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in ball.faces]
+    lines[0] = "v nan 0 0"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _bad_meshes(root: Path) -> tuple[Path, Path]:
+    """Two good pairs between five the harness cannot fully measure, each generated mesh beside its
+    reference (a NaN one is a reference: the OBJ it takes)."""
+    references, generated = root / "references", root / "generated"
+    references.mkdir()
+    generated.mkdir()
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    made = {"a-good": ball, "empty": trimesh.PointCloud(ball.vertices),
+            "flat": trimesh.Trimesh(ball.vertices * 0, ball.faces, process=False),
+            "far": trimesh.Trimesh(ball.vertices * 1e4, ball.faces, process=False), "nan": ball, "z-good": ball}
+    for name, mesh in made.items():
+        if name != "nan":
+            ball.export(str(references / f"{name}.glb"))
+        mesh.export(str(generated / f"{name}.glb"), file_type="glb")
+    _nan_obj(references / "nan.obj")
+    (generated / "garbled.glb").write_bytes(b"glTF and then nothing a reader wants")
+    ball.export(str(references / "garbled.glb"))
+    return references, generated
+
+
+def test_each_bad_mesh_is_one_sentence_and_a_row_and_the_rest_are_measured(tmp_path: Path) -> None:
+    references, generated = _bad_meshes(tmp_path)
+    out = tmp_path / "quality.json"
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "quality.py"), str(references), str(generated),
+                           "--out", str(out), "--size", "32", "--azimuths", "1", "--samples", "500",
+                           "--elevations", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    said = dict(line.split(": ", 1) for line in proc.stderr.strip().splitlines())
+    assert said["empty"] == "the generated mesh empty.glb holds no triangles to measure"
+    assert said["flat"] == "the generated mesh flat.glb has no surface: every face has zero area"
+    assert said["garbled"].startswith("the generated mesh garbled.glb cannot be read (")
+    assert said["far"].startswith("the generated mesh far.glb reaches 1e+04 from the reference's centre")
+    table = json.loads(out.read_text())
+    rows = {row["name"]: row for row in table["rows"]}
+    assert rows["a-good"]["chamfer"] == pytest.approx(0, abs=1e-4) and rows["z-good"]["f_score"] == 1
+    assert rows["a-good"]["problem"] is None and rows["z-good"]["problem"] is None
+    for name in ("empty", "flat", "garbled"):
+        assert rows[name]["problem"] == said[name] and rows[name]["chamfer"] is None
+    assert rows["far"]["chamfer_unaligned"] is None and rows["far"]["chamfer"] == pytest.approx(0, abs=1e-4)
+    assert said["nan"] == "the reference mesh nan.obj has 1 corner(s) that are not numbers (NaN or infinite)"
+    assert [line.split(":")[0] for line in table["failed"]] == ["empty", "far", "flat", "garbled", "nan"]
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (["--samples", "0"], "argument --samples: 0 must be at least 1"),
+    (["--samples", "many"], "argument --samples: 'many' is not a whole number"),
+    (["--threshold", "nan"], "argument --threshold: nan must be a positive number"),
+    (["--elevations", "30,up"], "argument --elevations: '30,up' is not a comma-separated list of degrees"),
+    (["--elevations", "120"], "argument --elevations: 120: each elevation must be within -90..90 degrees"),
+    (["--size", "3"], "argument --size: 3 pixels is outside 16..4096"),
+    (["--azimuths", "-2"], "argument --azimuths: -2 must be at least 1"),
+])
+def test_a_bad_argument_is_argparse_s_one_sentence(tmp_path: Path, arguments: list[str], said: str,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    trimesh.creation.box().export(str(tmp_path / "box.glb"))
+    with pytest.raises(SystemExit) as stopped:
+        quality.main([str(tmp_path), str(tmp_path), *arguments])
+    assert stopped.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"error: {said}")
+
+
+def test_missing_folders_are_argparse_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for argv, said in (([str(tmp_path / "none"), str(tmp_path)], f"{tmp_path / 'none'} is not a folder"),
+                       ([str(tmp_path), str(tmp_path / "none")], f"{tmp_path / 'none'} is not a folder"),
+                       ([str(tmp_path), str(tmp_path)], "no reference meshes")):
+        with pytest.raises(SystemExit) as stopped:
+            quality.main(argv)
+        assert stopped.value.code == 2 and said in capsys.readouterr().err

@@ -84,7 +84,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     printer.finish()
     print(f"mesh: {result.mesh}")
     if views:
-        print(f"coloured from the pictures of its {', '.join(result.views_used) or 'no side'}")
+        print(views_sentence(result.views_used))
         for sentence in result.views_left_out.values():
             print(sentence)
     print(f"texture: {result.texture}")
@@ -176,3 +176,11 @@ def _relayout(args: argparse.Namespace) -> int:
 
 
 __all__ = ["COMMANDS", "add_parsers", "run"]
+
+
+def views_sentence(used: list[str]) -> str:
+    """Which sides' pictures coloured the mesh. With none used (each was left out, and said so in its own
+    sentence after this one) it says so, rather than building "its no side" from an empty list."""
+    if used:
+        return f"coloured from the pictures of its {', '.join(used)}"
+    return "coloured from none of the pictures given: each side's was left out"

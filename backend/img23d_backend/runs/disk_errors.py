@@ -7,6 +7,9 @@ run's first large file (``depth.npy``) read "OSError"; so did one stopped by the
 limit (``ulimit -f``), which cuts such a write exactly at the limit. ``short_write_cause`` asks the
 disk while the half-written file still holds its last blocks, and the file's size against the limit,
 and names the cause it finds.
+
+A large file (a Gaussian splat PLY can be tens of MB) is first checked against the free space
+(``check_room``), so a disk too small for it says so before its first byte rather than half way.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from img23d_protocol import ErrorCode, ProtocolError
 # a few blocks back (ext4 for root, tmpfs rounds to pages), so "free" is rarely exactly zero.
 FULL_DISK_SLACK = 1 << 20
 
+# What a checked write leaves free: the job's next files (manifests, the next object's GLB) need some.
+ROOM_MARGIN = 16 << 20
+
 REASONS = {errno.ENOSPC: "the disk is full", errno.EACCES: "permission denied",
            errno.EROFS: "the disk is read-only", errno.EDQUOT: "the disk quota is used up"}
 
@@ -34,6 +40,23 @@ def disk_error(exc: OSError, message: str) -> ProtocolError:
     else:
         reason = REASONS.get(exc.errno, exc.strerror or type(exc).__name__)  # type: ignore[arg-type]
     return ProtocolError(ErrorCode.DISK, f"{message}: {reason}", str(exc))
+
+
+def check_room(folder: Path, size: int, final: Path) -> None:
+    """Refuse, before its first byte, a write of ``size`` bytes into ``folder`` that would leave its
+    disk with less than ``ROOM_MARGIN`` free: a ``disk`` error in one sentence. A disk whose free space
+    cannot be read is left to the write itself, which says what it finds."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free - size < ROOM_MARGIN:
+        raise ProtocolError(ErrorCode.DISK, f"cannot write {final}: it needs {_mb(size)} and the disk has "
+                                            f"{_mb(free)} free", f"{size} bytes needed, {free} free")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def short_write_cause(exc: OSError, folder: Path, written: Path) -> OSError | None:

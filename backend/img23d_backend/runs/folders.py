@@ -34,7 +34,7 @@ from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manif
                              TargetRecord, dumps, manifest_text, read_manifest_data, unknown_keys)
 
 from ..env import failpoints
-from .disk_errors import disk_error, short_write_cause
+from .disk_errors import check_room, disk_error, short_write_cause
 from .stems import safe_stem
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,12 @@ class RunFolder:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"path {relative!r} would leave the run folder")
         return target
 
-    def write_bytes_with(self, relative: str, writer: Callable[[Path], None], like: int = 0o777) -> Path:
+    def write_bytes_with(self, relative: str, writer: Callable[[Path], None], like: int = 0o777,
+                         size: int | None = None) -> Path:
         """Write a file via ``writer(tmp_path)``, then move it into place: never a half file. ``like``: the
-        permission bits of the file it copies, so the copy is readable by no more people than its source."""
-        return atomic_write(self.path(relative), writer, like)
+        permission bits of the file it copies, so the copy is readable by no more people than its source.
+        ``size``: the bytes it will take, checked against the disk's free space first (``check_room``)."""
+        return atomic_write(self.path(relative), writer, like, size)
 
     def copy_in(self, relative: str, source: Path | str) -> Path:
         """A copy of the artist's file ``source`` kept in the run, readable by no more people than it is
@@ -256,11 +258,14 @@ def new_run_dir(runs_dir: Path, base: str) -> Path:
     raise ProtocolError(ErrorCode.DISK, f"could not find a free run folder name in {runs_dir}")
 
 
-def atomic_write(final: Path, writer: Callable[[Path], None], like: int = 0o777) -> Path:
+def atomic_write(final: Path, writer: Callable[[Path], None], like: int = 0o777, size: int | None = None) -> Path:
     """Write ``final`` via ``writer(tmp_path)`` beside it, then move it into place: never a half file.
-    Its permissions are the user's ordinary ones, narrowed to ``like`` (a copied source's bits)."""
+    Its permissions are the user's ordinary ones, narrowed to ``like`` (a copied source's bits).
+    ``size`` (bytes), when known: refused before the first byte if the disk has not room for it."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
+        if size is not None:
+            check_room(final.parent, size, final)
         fd, tmp_name = tempfile.mkstemp(dir=final.parent, prefix=TMP_PREFIX, suffix=final.suffix)
         os.close(fd)
         tmp = Path(tmp_name)

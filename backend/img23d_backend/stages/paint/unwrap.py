@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import time
 from dataclasses import dataclass
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -87,6 +88,14 @@ def time_limit(faces: int) -> float:
     return BASE_SECONDS + SECONDS_PER_FACE * faces
 
 
+def worker_start() -> None:
+    """First in the unwrap worker: end with the job's process, and ignore Ctrl-C. The terminal sends
+    SIGINT to the whole process group; the job's process turns it into a cancel and kills this worker,
+    so the worker's own KeyboardInterrupt would only print a traceback in the middle of the paint step."""
+    end_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _in_worker(work: Callable[..., Arrays], *args: Any) -> Arrays:
     """What the worker runs: ``work``, after the ``unwrap.worker`` failpoint (a test's hang, here)."""
     failpoints.hit("unwrap.worker")
@@ -117,7 +126,7 @@ class Unwrapper:
         try:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=end_with_parent)
+                                                 initializer=worker_start)
             extra = () if packing is None else (packing,)
             future = self._pool.submit(_in_worker, self._work, vertices, faces, *extra)
         except (OSError, RuntimeError, BrokenProcessPool) as exc:  # no worker: unwrap when asked, here

@@ -1,0 +1,25 @@
+"""The UV unwrap's worker process ignores Ctrl-C (issue 66): the terminal's SIGINT reaches the whole
+process group, the job's process cancels and kills the worker itself, so the worker must not print
+its own KeyboardInterrupt traceback in the paint step."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from img23d_backend.stages.paint.unwrap import worker_start
+
+
+def _interrupted() -> str:
+    os.kill(os.getpid(), signal.SIGINT)  # as a Ctrl-C in the terminal reaches every process of the group
+    time.sleep(0.2)
+    return "carried on"
+
+
+def test_the_unwrap_worker_ignores_ctrl_c() -> None:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=worker_start) as pool:
+        assert pool.submit(_interrupted).result(timeout=60) == "carried on"
