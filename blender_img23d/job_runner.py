@@ -33,6 +33,7 @@ class Outcome:
     result: protocol.JobResult | None = None  # the job's result, read and checked (``protocol.results``)
     notes: list[str] = field(default_factory=list)   # one sentence each, said once (e.g. quads left as triangles)
     files: dict[protocol.ArtifactKind, str] = field(default_factory=dict)  # a retopo job's artifacts: its caller places them
+    meshes: list[tuple[str, str]] = field(default_factory=list)  # a parts job's: (part name, GLB), its caller places them
 
     @property
     def ok(self) -> bool:
@@ -69,8 +70,9 @@ class JobRunner:
         self.high_meshes: dict[str, Path] = {}  # a finished object's generated mesh, by its stem, until its low one
         self.budget = texture_guard.RunBudget()  # the bytes of images every file this job brings in may hold
         self.left_out: list[str] = []            # names past the budget: one sentence in the notes names them
-        # A retopo job's mesh takes the place of the artist's object: the operator does that.
-        self.places_meshes = request.TYPE != protocol.RetopoRequest.TYPE
+        # A retopo job's mesh takes the place of the artist's object, a parts job's meshes go under an
+        # Empty where it stood: the operator does that.
+        self.places_meshes = request.TYPE not in (protocol.RetopoRequest.TYPE, protocol.PartsRequest.TYPE)
         self.job_id = session.submit(request)
 
     @property
@@ -133,6 +135,10 @@ class JobRunner:
             self._read_layout(Path(artifact.path))
         elif not self.places_meshes and artifact.kind in (kind.MESH, kind.HIGH_MESH):
             self.outcome.files[kind(artifact.kind)] = artifact.path
+            if artifact.kind == kind.MESH:
+                # The part's name names an object: text from another process, else the file's stem.
+                target = artifact.target if isinstance(artifact.target, str) and artifact.target.strip() else None
+                self.outcome.meshes.append((target or Path(artifact.path).stem, artifact.path))
         elif artifact.kind == kind.HIGH_MESH:  # announced before its low mesh (docs/game-ready.md)
             self.high_meshes[Path(artifact.path).stem] = Path(artifact.path)
         elif artifact.kind == kind.MESH:

@@ -86,6 +86,9 @@ class Img23dSettings(bpy.types.PropertyGroup):
     targets: StringProperty(  # type: ignore[valid-type]
         name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "
                                   "Empty: the whole image becomes one object")
+    part_names: StringProperty(  # type: ignore[valid-type]
+        name="Parts", description="Comma-separated names of the parts to cut the selected mesh into, "
+                                  "e.g. 'shade, arm, base' (Split Selected into Parts)")
     texture: BoolProperty(name="Texture", default=True,  # type: ignore[valid-type]
                           description="Paint a texture onto each mesh (slower)")
     materials: BoolProperty(  # type: ignore[valid-type]

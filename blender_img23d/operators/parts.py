@@ -1,0 +1,112 @@
+"""``img23d.split_parts``: the selected mesh cut into one part per name (the backend's parts job, mode
+split: renders of the mesh, grounding and matting, each face one name, each cut capped; no hidden
+geometry invented). The parts arrive as ``part_objects`` places them; the original stays, hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+
+import img23d_protocol as protocol
+from .. import part_objects, preferences, retexture_mesh, runtime, scene_import
+from ..job_runner import JobRunner, Outcome
+from . import _inputs
+from ._job import JobOperatorMixin
+
+
+class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
+    """Cut the selected mesh into one part per name (the Parts field), each a separate object under an
+    Empty at its origin; the original stays, hidden"""
+
+    bl_idname = "img23d.split_parts"
+    bl_label = "Split Selected into Parts"
+    # One undo step when the job ends: Ctrl+Z removes the parts and shows the original again.
+    bl_options = {"REGISTER", "UNDO"}
+
+    names: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Parts", description="The parts' names, comma-separated (empty: the panel's Parts field)")
+
+    _object_name = ""
+
+    def make_runner(self, context: bpy.types.Context) -> JobRunner:
+        obj = selected_mesh(context)
+        names = part_names(self.names or context.scene.img23d.part_names)
+        folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
+        try:
+            mesh_file, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=False)
+        except retexture_mesh.MeshProblem as exc:
+            raise _inputs.InputError(str(exc)) from exc
+        except OSError as exc:
+            raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
+        self._object_name = obj.name
+        request = protocol.PartsRequest(mesh=str(mesh_file), name=obj.name, targets=names,
+                                        options=_inputs.options(context))
+        return JobRunner(runtime.session(), context.scene, request, obj.name)
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        if not outcome.ok:
+            return self.report_outcome(outcome, made_something=False)
+        result = outcome.result
+        original = bpy.data.objects.get(self._object_name)
+        if original is None or not isinstance(result, protocol.PartsJobResult):
+            self.report({"ERROR"}, f"'{self._object_name}' is gone; its parts are in {outcome.run_dir}")
+            return {"CANCELLED"}
+        files = [(name, Path(path)) for name, path in outcome.meshes]
+        try:
+            placed = part_objects.place_parts(original, files, outcome.run_dir, outcome.notes)
+        except scene_import.ImportFailed as exc:
+            self.report({"ERROR"}, f"{exc}; the parts are in {outcome.run_dir}")
+            return {"CANCELLED"}
+        for part in result.empty:
+            self.report({"WARNING"}, (part.empty_reason or f"'{part.name}' is empty")[:1].upper()
+                        + (part.empty_reason or f"'{part.name}' is empty")[1:])
+        for note in dict.fromkeys(outcome.notes):
+            self.report({"WARNING"}, note)
+        made = ", ".join(obj.name for obj in placed.parts)
+        self.report({"INFO"}, f"Split '{original.name}' into {len(placed.parts)} parts ({made}) under "
+                              f"'{placed.empty.name}'; the original is hidden. {result.note[:1].upper()}"
+                              f"{result.note[1:]}")
+        return {"FINISHED"}
+
+
+def selected_mesh(context: bpy.types.Context) -> bpy.types.Object:
+    try:
+        obj = retexture_mesh.check_selection(context)
+    except retexture_mesh.MeshProblem as exc:
+        raise _inputs.InputError(str(exc).replace("re-texture", "split into parts")) from exc
+    if obj.mode == "EDIT":  # its mesh data lags behind the edit
+        raise _inputs.InputError(f"'{obj.name}' is in Edit Mode: go back to Object Mode to split it into parts")
+    return obj
+
+
+def part_names(text: str) -> list[str]:
+    """The parts' names typed, checked as the backend checks any names (one sentence when wrong)."""
+    names = protocol.split_names(text)
+    if not names:
+        raise _inputs.InputError('Type the parts\' names in Parts, e.g. "shade, arm, base": one part is made '
+                                 "per name")
+    try:
+        return protocol.validate_targets(names)
+    except protocol.ProtocolError as exc:
+        raise _inputs.InputError(exc.message) from exc
+
+
+def _menu_entry(menu: bpy.types.Menu, context: bpy.types.Context) -> None:
+    menu.layout.operator(IMG23D_OT_split_parts.bl_idname, icon="MOD_EXPLODE")
+
+
+MENUS = ("VIEW3D_MT_object", "VIEW3D_MT_object_context_menu")
+
+
+def register_menus() -> None:
+    for name in MENUS:
+        getattr(bpy.types, name).append(_menu_entry)
+
+
+def unregister_menus() -> None:
+    for name in MENUS:
+        getattr(bpy.types, name).remove(_menu_entry)
+
+
+classes = (IMG23D_OT_split_parts,)

@@ -1,0 +1,70 @@
+"""A parts job's meshes into the scene: one collection per split object, an Empty at the object's
+origin holding one object per part, named after its part; the object itself kept, hidden.
+
+The parts come in the object's own space (the mesh file the add-on sent is object space, and the
+backend writes each part in that frame), so each part sits at the identity under an Empty that takes
+the object's transform and parent: together they stand exactly where the object stood. Placing is all
+or nothing: a part that does not import removes what was placed, and the scene stays as it was.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+
+from . import scene_import
+
+PART_OF = "img23d_part_of"   # on each part and its Empty: the object it was split from
+SUFFIX = " parts"
+
+
+@dataclass(frozen=True)
+class PlacedParts:
+    empty: bpy.types.Object
+    collection: bpy.types.Collection
+    parts: list[bpy.types.Object]
+
+
+def place_parts(original: bpy.types.Object, parts: list[tuple[str, Path]], run_dir: str,
+                notes: list[str] | None = None) -> PlacedParts:
+    """Each ``(part name, GLB)`` of ``parts`` as an object named after its part, under an Empty at
+    ``original``'s origin, in a new collection "<name> parts" beside ``original``'s; ``original``
+    hidden (viewport and render), its data untouched. Raises ``scene_import.ImportFailed`` and leaves
+    the scene as it was when a part cannot be imported."""
+    home = original.users_collection[0] if original.users_collection else bpy.context.scene.collection
+    collection = bpy.data.collections.new(original.name + SUFFIX)
+    empty = bpy.data.objects.new(original.name + SUFFIX, None)
+    empty.empty_display_type = "PLAIN_AXES"
+    placed: list[bpy.types.Object] = []
+    try:
+        for name, path in parts:
+            obj = scene_import.import_glb(path, name, notes)
+            placed.append(obj)
+    except scene_import.ImportFailed:
+        for obj in placed:
+            bpy.data.objects.remove(obj)
+        bpy.data.objects.remove(empty)
+        bpy.data.collections.remove(collection)
+        raise
+    home.children.link(collection)
+    collection.objects.link(empty)
+    empty.parent = original.parent
+    empty.parent_type, empty.parent_bone = original.parent_type, original.parent_bone
+    empty.matrix_parent_inverse = original.matrix_parent_inverse.copy()
+    empty.rotation_mode = original.rotation_mode
+    empty.matrix_basis = original.matrix_basis.copy()
+    empty[PART_OF] = original.name
+    for obj in placed:
+        collection.objects.link(obj)
+        obj.parent = empty
+        obj[PART_OF], obj["img23d_run"] = original.name, run_dir
+    original.hide_set(True)
+    original.hide_render = True
+    original.select_set(False)
+    for obj in placed:
+        obj.select_set(True)
+    if placed:
+        bpy.context.view_layer.objects.active = placed[0]
+    return PlacedParts(empty=empty, collection=collection, parts=placed)
