@@ -99,6 +99,21 @@ def test_a_hung_backend_is_stopped_by_the_watchdog_and_replaced(addon, scene, fr
 
 
 @pytest.mark.fault("blender")
+def test_a_busy_step_longer_than_the_watchdog_keeps_talking_and_finishes(addon, scene, fresh_backend) -> None:
+    """Issue 66 item 3: a step slowed on purpose (the CPU kept busy 9 s) outlasts a 4 s watchdog; its
+    heartbeat (every second here) says it is still working, so the job is not stopped."""
+    fresh_backend.setenv("IMG23D_FAILPOINTS", "shape:busy:9")
+    fresh_backend.setenv("IMG23D_HEARTBEAT_SECONDS", "1")
+    scene.img23d.targets = "chimney"
+    _prefs().watchdog_seconds = 4.0  # read when the backend starts: set before the job starts one
+    try:
+        assert bpy.ops.img23d.generate() == {"FINISHED"}  # before: "made no progress for 4 s and was stopped"
+    finally:
+        _prefs().watchdog_seconds = 600.0
+    assert "chimney" in bpy.data.objects
+
+
+@pytest.mark.fault("blender")
 def test_garbage_and_partial_lines_on_stdout_are_ignored(addon, scene, fresh_backend, tmp_path) -> None:
     _prefs().python_path = str(_fake_python(tmp_path, "garbage"))
     assert bpy.ops.img23d.generate() == {"FINISHED"}

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from typing import TextIO
 
 from img23d_protocol import Artifact, Error, Message, Progress
+
+from ..env.heartbeat import interval_seconds
 
 
 def log_to_stderr(verbose: bool, prefix: str = "") -> None:
@@ -26,9 +30,18 @@ class ProgressPrinter:
         self.tty = stream.isatty()
         self.run_dir: str | None = None
         self._last_stage = ""
+        self._last_line = 0.0
+        # Off a terminal, within one stage, a line at most as often as a stage's heartbeat beats (a minute).
+        self._quiet_seconds = interval_seconds()
         self._open_line = False
+        # The job's thread and a stage's heartbeat (env.heartbeat) both report: one line at a time.
+        self._lock = threading.Lock()
 
     def __call__(self, message: Message) -> None:
+        with self._lock:
+            self._show(message)
+
+    def _show(self, message: Message) -> None:
         if isinstance(message, Progress):
             self._progress(message)
         elif isinstance(message, Artifact):
@@ -47,7 +60,8 @@ class ProgressPrinter:
             self.stream.write("\r" + text[:110].ljust(110))
             self.stream.flush()
             self._open_line = True
-        elif p.stage != self._last_stage or p.step == p.total:
+        elif p.stage != self._last_stage or p.step == p.total \
+                or time.monotonic() - self._last_line >= self._quiet_seconds:
             self._line(text)
         self._last_stage = p.stage
 
@@ -57,6 +71,7 @@ class ProgressPrinter:
             self._open_line = False
         self.stream.write(text + "\n")
         self.stream.flush()
+        self._last_line = time.monotonic()
 
     def finish(self) -> None:
         if self._open_line:

@@ -17,6 +17,7 @@ are exercised in the real process, not in a mock. Each entry is ``place:action``
           place's last dotted part), as a torchvision that does not match torch does
   raise   raise RuntimeError (a constructor or a call that fails on its own)
   slow    a measurement at the place reads as that many times slower (``slowdown``: the throughput probe)
+  busy:S  keep a CPU busy for S seconds, then go on (a step slowed on purpose: ``env.heartbeat``)
 
 ``place:action-armed`` acts only while the file ``<IMG23D_FAILPOINTS_ARMED>/<place>`` exists (it
 stays: every process that reaches the place meanwhile acts), so processes started once for many
@@ -93,6 +94,10 @@ def hit(place: str) -> None:
     elif action == "hang":
         while True:
             time.sleep(3600)
+    elif action.startswith("busy:"):
+        until = time.monotonic() + float(action.partition(":")[2])
+        while time.monotonic() < until:  # computing, not sleeping: the CPU time is what says "working"
+            sum(range(10_000))
     elif action == "oom":
         raise MemoryError(f"failpoint {place}: out of memory")
     elif action == "enospc":

@@ -21,6 +21,8 @@ from PIL import Image
 
 from .. import __version__
 from ..env import failpoints
+from ..env.busy_time import busy_seconds
+from ..env.heartbeat import Heartbeat
 from ..models import placement
 from ..models.matting_model import input_side
 from ..models.memory import PeakMeter
@@ -144,13 +146,15 @@ class JobRun:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time a stage, measure its peak memory, save the manifest after it."""
+        """Time a stage, measure its peak memory, save the manifest after it; while it runs busy, say
+        so now and then (``env.heartbeat``: a long step keeps the add-on's watchdog from stopping it)."""
         self.job.cancel.check()
-        failpoints.hit(name)
         self.progress(name, 0, 1, f"{name}...")
         started = time.perf_counter()
         meter = PeakMeter(self.engine.device)
-        with meter:
+        with meter, Heartbeat(lambda seconds: self.progress(name, 0, 1, f"{name}: still working, "
+                                                                     f"{seconds:.0f} s so far"), busy_seconds):
+            failpoints.hit(name)
             yield
         manifest = self.run_folder.manifest
         manifest.timings[name] = round(manifest.timings.get(name, 0.0) + time.perf_counter() - started, 4)

@@ -11,9 +11,11 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
-                             PartsRequest, ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest,
+                             PartsRequest, Progress, ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest,
                              SuggestRequest)
 
+from ..env.busy_time import busy_seconds
+from ..env.heartbeat import Heartbeat
 from ..models import preflight, role_devices, step_costs
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
@@ -46,7 +48,16 @@ class Engine(EngineContext):
 
     def run_kind(self, kind: type[JobRun], request: Any, job: Job) -> JobResult:
         """``request`` as a job of ``kind``: checked, then run in a run folder of its own."""
-        # The request is checked before anything is written; the run then always has its folder.
+        # The checks before the run can take a while on a busy CPU (the device's speed is measured
+        # once for the estimates): while they work, they say so, as a stage does (env.heartbeat).
+        with Heartbeat(lambda seconds: job.emit(Progress(job=job.id, stage="prepare", step=0, total=1,
+                                                         message=f"prepare: still working, {seconds:.0f} s so far")),
+                       busy_seconds):
+            run = self._prepared(kind, request, job)
+        return run.run()
+
+    def _prepared(self, kind: type[JobRun], request: Any, job: Job) -> JobRun:
+        """``request`` checked (before anything is written) and its run made, with its folder."""
         kind.check_request(request)
         kind.check_models(request, self)
         if "shape" in self.manager.roles:
@@ -74,7 +85,7 @@ class Engine(EngineContext):
         request.options = seeded(request.options)
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
-        return run.run()
+        return run
 
 
 def _job_run(kind: type[JobRun]) -> Runner:

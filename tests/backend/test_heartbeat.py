@@ -1,0 +1,59 @@
+"""Long steps keep talking (issue 66 item 3): a stage that keeps the CPU busy past the heartbeat's
+interval says so (stage, seconds so far), on the command line too; a stage that is stuck (a sleeping
+failpoint) says nothing, so the add-on's watchdog still stops it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from testdata import FAST_OPTIONS, HOUSE
+from img23d_backend.env.busy_time import busy_seconds
+from img23d_backend.env.heartbeat import Heartbeat
+
+
+def _spin(seconds: float) -> None:
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        sum(range(10_000))
+
+
+def test_a_busy_step_beats_and_a_sleeping_one_does_not() -> None:
+    said: list[float] = []
+    with Heartbeat(said.append, busy_seconds, interval=0.3):
+        _spin(1.6)
+    assert len(said) >= 3 and said == sorted(said) and 0.2 < said[0] < 1.0
+    quiet: list[float] = []
+    with Heartbeat(quiet.append, busy_seconds, interval=0.3):
+        time.sleep(1.2)
+    assert quiet == []  # no CPU used: nothing said, the watchdog would stop it
+
+
+def test_a_busy_child_process_counts_as_work() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time\nt=time.monotonic()\n"
+                              "while time.monotonic()-t<3: sum(range(10000))"])
+    try:
+        time.sleep(0.5)
+        before = busy_seconds()
+        time.sleep(1.5)
+        # The parent slept: the child's seconds are the work (a share of a core on a loaded machine).
+        assert busy_seconds() - before > 0.1
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+
+
+def test_the_command_line_shows_a_slowed_stage_still_working(tiny_root: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "IMG23D_TINY_MODELS": str(tiny_root), "IMG23D_FAILPOINTS": "shape:busy:4",
+           "IMG23D_HEARTBEAT_SECONDS": "1", "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "chimney",
+                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path / "runs"),
+                          "--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution",
+                          str(FAST_OPTIONS["octree_resolution"]), "--no-texture"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [line for line in out.stderr.splitlines() if "shape: still working" in line]
+    assert lines, out.stderr[-2000:]
