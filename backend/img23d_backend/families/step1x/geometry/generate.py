@@ -34,7 +34,7 @@ from ....models import placement
 from .label import LabelChoice
 from .loader import Step1XGeometry
 from .visual_encoder import prepare_cutout
-from ...surfaces.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
+from ....surfaces.volume import GridSettings, GridStats, extract_surface, hierarchical_grid
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from ....stages.mesh.shapes import ShapeSettings
 from .generate import GeometrySettings, generate_geometry
 from .label import LabelChoice
 from .loader import Step1XGeometry
-from ...surfaces.volume import CHUNK, GridSettings
+from ....surfaces.volume import CHUNK, GridSettings
 
 
 def geometry_settings(settings: ShapeSettings) -> GeometrySettings:
