@@ -107,7 +107,7 @@ DEFAULT_DEPTH = "da2-small"
 # 16: the large image editor's replica (its published folder's layout)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
 # 18: BiRefNet_HR's replica (birefnet-hr/: the matting stand-in with its own seed, --matting birefnet-hr)
-# 19: the parts model's replica (autopartgen/: its DiT and VAE files, DINOv2's folder inside)
+# 19: the parts model's replica (its row's folder: its DiT and VAE files, DINOv2's folder inside)
 TINY_FORMAT: int = 19
 
 

@@ -17,7 +17,7 @@ room's table (``materials.table``, ``editors.table``: its ``replica`` and its ro
       <material model>/, <editor>/       each material model's and image editor's, at its published size (the
                                          editors' in bfloat16: ~16 GB for the default one, ~58 GB for the large one,
                                          component "qwen-editor", which the tests never build)
-      <parts model>/                     each parts model's (AutoPartGen: DiT, VAE and DINOv2 in float32, 8.5 GB;
+      <parts model>/                     each parts model's (the default one's DiT, VAE and DINOv2 in float32, 8.5 GB;
                                          its 4,096-latent DiT a hard link to the 2,048 one)
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
