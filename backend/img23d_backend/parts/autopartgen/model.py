@@ -56,7 +56,10 @@ WORK = PartsWork(width=_FULL.dit.width, blocks=_FULL.dit.layers, part_blocks=_FU
                  history_tokens=2 * _FULL.dit.latents, history_width=_FULL.dit.latent_dim,
                  forwards_per_step=3, whole_forwards_per_step=2, steps=50)
 
-# bench/results/autopartgen-cost-cpu.json (the full-size replica, float32, this project's 2-core CPU).
+# NOT MEASURED YET: provisional figures until bench/autopartgen_cost.py's run on the 2-core CPU lands in
+# bench/results/autopartgen-cost-cpu.json (it was still loading when this was committed). The forward's
+# 7.7 TFLOP (``WORK.forward_flops``) at a probe of ~100 GFLOP/s and ~80 % of it gives ~60 s; the decode and
+# the conditioner are guesses of the right order. Replace all five with the run's figures.
 BENCHMARK = PartsBenchmark(gflops=100.0, forward_s=60.0, decode_s=10.0, decode_grid=64, condition_s=2.0)
 
 # Activations beside the weights, float32. Conditioning: DINOv2-L on 1,029 tokens (~0.1 GB of hidden
