@@ -115,11 +115,15 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
               shape: str | None = None, tiny_root: Path | None = None,
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None,
-              materials: str = DEFAULT_MATERIALS, editor: str = DEFAULT_EDITOR, parts: str = DEFAULT_PARTS) -> ModelSet:
+              materials: str = DEFAULT_MATERIALS, editor: str = DEFAULT_EDITOR,
+              parts: str | None = None) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
     decides the shape model (``shape`` may pick another of the same family; without a family,
     the shape model's decides) and its texture models: Hunyuan3D-Paint's delight and paint models, or
-    the licence-clean family's one paint model (no delight: upstream's chain has none)."""
+    the licence-clean family's one paint model (no delight: upstream's chain has none). ``parts`` names a
+    parts model (``PARTS``) for a job that makes parts; None leaves it out. A Generate never uses one, and the
+    only parts model is not pinned (no revision of its gated repository could be verified), while every model
+    of a Generate's set is (tests/backend/test_pins.py); the tiny set always has its replica."""
     if family is None:
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
@@ -137,7 +141,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
     for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
                                 ("shape", shape, SHAPE), ("paint", paint, PAINT), ("depth", depth, DEPTH),
                                 ("materials", materials, MATERIALS), ("editor", editor, EDITORS),
-                                (PARTS_ROLE, parts, PARTS)):
+                                *(((PARTS_ROLE, parts, PARTS),) if parts is not None else ())):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
@@ -145,4 +149,4 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
                     shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth],
                     materials=MATERIALS[materials], editor=EDITORS[editor], shape_views=views_spec(SHAPE[shape]),
-                    parts=PARTS[parts])
+                    parts=PARTS[parts] if parts is not None else None)
