@@ -72,6 +72,7 @@ def _construct() -> dict[str, Any]:
     return replica.construct(replica.config("full"))
 
 
+# No parameter count is published for AutoPartGen: these are the architecture's own (``model.PARAMETERS``).
 GENERATOR = PartGenerator(name=NAME, loader=loader, generate=generate,
                           replica=ModelReplica(build=_build, construct=_construct,
                                                published_params={"dit": PARAMETERS["dit"], "vae": PARAMETERS["vae"]}))
