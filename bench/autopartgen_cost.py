@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -52,6 +53,7 @@ def measure(models_dir: Path, build: bool, decode_grid: int) -> dict:
     from img23d_backend.parts.table import DEFAULT_PARTS, PARTS_ROWS, parts_loader
     from img23d_backend.replicas.full import build_full_size_models
 
+    load_before = os.getloadavg()
     row = PARTS_ROWS[DEFAULT_PARTS]
     if build:
         build_full_size_models(models_dir, [row.component])
@@ -101,6 +103,8 @@ def measure(models_dir: Path, build: bool, decode_grid: int) -> dict:
         "decoded": "no surface" if mesh is None else f"{len(mesh[0])} vertices",
         "part_projected_s": round(3 * 50 * forward_s + decode_s, 1),
         "probe_gflops": {"before": round(before, 1), "after": round(after, 1)},
+        # The machine is shared: the 1-minute load average before and after says how much it was.
+        "load_average": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "rss_after_load_gb": round(after_load, 2), "peak_rss_gb": round(_rss_gb(), 2),
     }
 

@@ -124,6 +124,21 @@ def test_the_manager_loads_the_tiny_replica_as_three_parts(tiny_spec) -> None:
     assert tiers == {"conditioner": Tier.DROPPED.value, "dit": Tier.DROPPED.value, "vae": Tier.DEVICE.value}
 
 
+def test_generate_runs_the_part_loop_on_the_managers_parts(tiny_spec) -> None:
+    from test_autopartgen_part_loop import CUBE_F, CUBE_V
+
+    from img23d_backend.env.job_control import CancelToken
+
+    manager = ModelManager("cpu", budget_bytes=1 << 40)
+    manager.register(tiny_spec, parts_loader(tiny_spec))
+    request = PartsRequest(vertices=CUBE_V, faces=CUBE_F, max_parts=1, seed=1, grid=8, steps=1)
+    parts = PARTS_CODE[DEFAULT_PARTS].generate(manager, request, lambda report: None, CancelToken())
+    assert len(parts) <= 1 and all(part.faces.ndim == 2 for part in parts)
+    # Every network was read once, through the manager: the loop holds all three.
+    assert {name: c.loads_from_disk for name, c in manager.part_counters("parts").items()} == {
+        "conditioner": 1, "dit": 1, "vae": 1}
+
+
 def test_the_replica_is_complete_as_the_hub_layout(tiny_spec) -> None:
     assert hub.resolve_model_dir(tiny_spec) == Path(tiny_spec.local_path)
     assert (Path(tiny_spec.local_path) / replica.DINO_FOLDER / "config.json").is_file()
