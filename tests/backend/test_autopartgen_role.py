@@ -165,7 +165,7 @@ def test_a_run_of_hours_is_refused_in_one_sentence(monkeypatch: pytest.MonkeyPat
     estimate = costs.request_estimate(spec, "cpu", request)
     # The benchmark's own CPU: one part is 3 x 50 of its measured forwards and its decode scaled to the grid.
     bench = ROW.benchmark
-    assert estimate.part_s == pytest.approx(150 * bench.forward_s + bench.decode_s * (256 / bench.decode_grid) ** 3)
+    assert estimate.part_s == pytest.approx(150 * bench.forward_s + bench.decode_s * (256 / bench.decode_grid) ** 2)
     assert estimate.whole_s == pytest.approx(100 * bench.forward_s + bench.condition_s)
     with pytest.raises(ProtocolError) as caught:
         costs.refuse_long_parts(spec, "cpu", request, accept_long=False)

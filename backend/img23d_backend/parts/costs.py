@@ -5,8 +5,8 @@ conditioner on one CPU in float32 (``PartsRow.benchmark``) with that CPU's matri
 forward's operations come from the architecture (``PartsWork.forward_flops``), so its measured seconds
 say how far the DiT runs from the probe's rate, and that ratio carries to this device's probe
 (``models.throughput.probe``). A part is ``forwards_per_step`` x ``steps`` forwards, one decode at the
-request's grid (a decode's cells grow with the cube of the grid: the measured one scaled so, an upper
-bound, since the refined band grows with its square) and the history's re-encoding (one VAE encode, under
+request's grid (the measured decode is the coarse pass, 64 cells a side, dense; each finer level queries a
+band around the surface, whose cells grow with the square of the side: the measured one scaled so) and the history's re-encoding (one VAE encode, under
 a forward: not counted); a picture without a mesh draws the whole object first (``whole_forwards_per_step``
 x ``steps``). Without a mask the loop may stop early: the estimate is for every part asked, "up to".
 A replica of another size than the published one works in proportion to its weights.
@@ -52,7 +52,7 @@ def parts_estimate(row: PartsRow, gflops: float, parts: int, steps: int, grid: i
     bench, work = row.benchmark, row.work
     scale = bench.gflops / gflops
     forward = forward_seconds(row, gflops)
-    decode = bench.decode_s * (grid / bench.decode_grid) ** 3 * scale
+    decode = bench.decode_s * max(1.0, grid / bench.decode_grid) ** 2 * scale
     part = work.forwards_per_step * steps * forward + decode
     whole_s = work.whole_forwards_per_step * steps * forward + bench.condition_s * scale if whole else 0.0
     return PartsEstimate(whole_s=whole_s * share, part_s=part * share, parts=parts)

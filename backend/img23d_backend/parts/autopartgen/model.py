@@ -56,18 +56,23 @@ WORK = PartsWork(width=_FULL.dit.width, blocks=_FULL.dit.layers, part_blocks=_FU
                  history_tokens=2 * _FULL.dit.latents, history_width=_FULL.dit.latent_dim,
                  forwards_per_step=3, whole_forwards_per_step=2, steps=50)
 
-# NOT MEASURED YET: provisional figures until bench/autopartgen_cost.py's run on the 2-core CPU lands in
-# bench/results/autopartgen-cost-cpu.json (it was still loading when this was committed). The forward's
-# 7.7 TFLOP (``WORK.forward_flops``) at a probe of ~100 GFLOP/s and ~80 % of it gives ~60 s; the decode and
-# the conditioner are guesses of the right order. Replace all five with the run's figures.
-BENCHMARK = PartsBenchmark(gflops=100.0, forward_s=60.0, decode_s=10.0, decode_grid=64, condition_s=2.0)
+# bench/results/autopartgen-cost-cpu.json: the full-size replica in float32 on this project's 2-core AMD EPYC,
+# loaded through the part loaders, while other work shared the cores (load average 5 to 8; the probe read
+# 45.1 GFLOP/s before and 19.9 after: their mean is taken). One DiT forward at 2,048 latents: 232 s (the
+# second; the first 208 s); one decode at grid 64 (the coarse pass alone, dense, 65^3 queries; random weights
+# put a surface nearly everywhere, so any finer band would be wide): 423 s; DINOv2 on one 448 px picture: 23 s.
+# A part projects to 3 x 50 x 232 + 423 = 35,291 s, about 9.8 h, on that loaded CPU.
+BENCHMARK = PartsBenchmark(gflops=32.5, forward_s=232.45, decode_s=422.97, decode_grid=64, condition_s=22.77)
 
-# Activations beside the weights, float32. Conditioning: DINOv2-L on 1,029 tokens (~0.1 GB of hidden
-# states and attention at once) and slack. Drawing: three passes batched (3 x 2,049 tokens x the 8,192-wide
-# feed-forward, 16 heads' 2,049 x 2,049 scores when attention is not fused), about 1 GB. Decoding: a fixed
-# part and bytes per grid cell (the grid's points, their logits, the band's refinement).
-MEMORY = PartsMemory(condition_bytes=512 << 20, draw_bytes=1 << 30, decode_fixed_bytes=512 << 20,
-                     decode_bytes_per_cell=64.0)
+# Activations beside the weights, float32. Measured: the same run's peak resident set, 12.77 GB, less the
+# 8.51 GB of weights (memory-mapped from the files, all of them touched by then): ~4.3 GB, taken as the
+# decoding's (its chunks of grid points, each against the 2,048 latent tokens at width 1,024, are the largest
+# tensors of the run); not separated per phase. Estimates, not measured: conditioning (DINOv2-L on 1,029 tokens)
+# 0.5 GB; drawing (three passes batched: 3 x 2,049 tokens x the 8,192-wide feed-forward, 16 heads' 2,049 x 2,049
+# scores when attention is not fused) 1 GB; per cell of the finest grid 16 B (a few float32 arrays the finer
+# levels hold over the whole grid).
+MEMORY = PartsMemory(condition_bytes=512 << 20, draw_bytes=1 << 30, decode_fixed_bytes=4_300_000_000,
+                     decode_bytes_per_cell=16.0)
 
 ROW = PartsRow(name=NAME, spec=PARTS_SPEC, tiny_folder="autopartgen", component="parts", work=WORK,
                benchmark=BENCHMARK, memory=MEMORY, part_bytes=PART_BYTES)
