@@ -6,8 +6,8 @@ forward's operations come from the architecture (``PartsWork.forward_flops``), s
 say how far the DiT runs from the probe's rate, and that ratio carries to this device's probe
 (``models.throughput.probe``). A part is ``forwards_per_step`` x ``steps`` forwards, one decode at the
 request's grid (the measured decode is the coarse pass, 64 cells a side, dense; each finer level queries a
-band around the surface, whose cells grow with the square of the side: the measured one scaled so) and the history's re-encoding (one VAE encode, under
-a forward: not counted); a picture without a mesh draws the whole object first (``whole_forwards_per_step``
+band around the surface, whose cells grow with the square of the side: the measured one scaled so) and
+the history's re-encoding (one VAE encode, under a forward: not counted); a picture without a mesh draws the whole object first (``whole_forwards_per_step``
 x ``steps``). Without a mask the loop may stop early: the estimate is for every part asked, "up to".
 A replica of another size than the published one works in proportion to its weights.
 """
