@@ -37,7 +37,6 @@ from typing import Any, Mapping
 
 from img23d_protocol import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, ErrorCode, JobOptions,
                              ProtocolError, StepCosts, duration, job_cost, long_job_refusal, views_for)
-from img23d_protocol.costs import ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, duration
 
 from .throughput import processor
 
