@@ -91,7 +91,8 @@ def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
 
 
 def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: ModelReplica) -> FullSizeReplica:
-    """A material model's, an image editor's or a parts model's full-size component: its replica at the published size."""
+    """A material model's, an image editor's or a parts model's full-size component: its replica at the
+    published size."""
     def build(dest: Path) -> tuple[dict[str, Any], int]:
         return replica.build(dest, "full")
 
