@@ -84,6 +84,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.families.step1x.geometry.loader import step1x_loader
     from img23d_backend.families.step1x.geometry.stage import sample_shapes as step1x_sample_shapes
     from img23d_backend.stages.mesh.shapes import ShapeSettings
+    from img23d_backend.parts.table import parts_loader
 
     names = check_names(only)
     dev = torch.device(device)
@@ -149,7 +150,33 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         views = obj(picture, maps, maps.clone(), camera_indices(azimuths, elevations), size=512, steps=1, seed=0)
         return f"views {tuple(views.shape)}"
 
+    def whole_parts(spec: Any) -> Any:  # -> Loader: the parts model's networks (one by one in production) at once
+        parts = parts_loader(spec).loaders
+
+        def load(folder: Path, device: Any) -> Any:
+            loaded = {name: loader(folder, device) for name, loader in parts.items()}
+            return LoadedModel(obj={name: one.obj for name, one in loaded.items()},
+                               modules=[module for one in loaded.values() for module in one.modules])
+        return load
+
+    def run_parts(obj: Any) -> str:
+        # The conditioner on one 448 px picture, one DiT forward at 256 latents (its weights do not depend on
+        # the count) with a two-entry history, and one decode at grid 32: every network once, in minutes on a CPU.
+        from img23d_backend.parts.autopartgen.conditioner import prepare
+        from img23d_backend.parts.autopartgen.surface import BOUNDS, GridSettings, hierarchical_grid
+
+        dit, vae, conditioner = obj["dit"], obj["vae"], obj["conditioner"]
+        features = conditioner.features(prepare(picture, 448)[None].to(dev)).float()
+        latents = torch.randn(1, 256, dit.config.in_channels, device=dev)
+        v = dit(latents, torch.tensor([500.0], device=dev), torch.cat([features, features], -1),
+                torch.randn(1, 2, 256, dit.config.latent_dim, device=dev))
+        tokens = vae.tokens(latents)
+        field = hierarchical_grid(lambda points: vae.query(points[None], tokens)[0],
+                                  GridSettings(resolution=32, bounds=BOUNDS), dev)
+        return f"features {tuple(features.shape)}, v {tuple(v.shape)}, field {type(field).__name__}"
+
     plan = {
+        "parts": (whole_parts, run_parts),
         "grounding": (lambda spec: load_grounding, run_grounding),
         "matting": (matting_loader, run_matting),
         "materials": (materials_loader, run_materials),
@@ -218,7 +245,9 @@ def _device_name(device: str) -> str:
 
 def _weight_files(spec: Any) -> list[Path]:
     """The weight files a component's loader reads (the paint folder's text encoder is never read)."""
-    files = [p for p in sorted(spec_folder(spec).rglob("*")) if p.suffix in (".safetensors", ".bin")]
+    files = [p for p in sorted(spec_folder(spec).rglob("*")) if p.suffix in (".safetensors", ".bin", ".pth")]
+    if spec.role == "parts":  # the 4,096-latent DiT is not read (a hard link to the 2,048 one in the replica)
+        files = [p for p in files if p.name != "autopartgen_dit_4096.pth"]
     if spec.role == "paint":
         files = [p for p in files if p.parent.name in ("unet", "vae")]
     if spec.role == "shape" and spec.flashvdm_vae:  # read with the DiT's folder

@@ -33,6 +33,7 @@ import pytest
 import test_boundaries as boundaries
 from img23d_backend.editors.table import EDITOR_PACKAGES, EDITOR_ROWS
 from img23d_backend.materials.table import MATERIAL_PACKAGES
+from img23d_backend.parts.table import PARTS_PACKAGES
 
 MECHANISM_ROOMS = ("stages", "models", "replicas", "jobs")
 GENERIC_WORDS = {"image", "model"}  # parts of a name too common to name it
@@ -56,8 +57,9 @@ def _words(choice: str, package: str, *more: str) -> frozenset[str]:
 ROOM_MODELS = (
     *(RoomModel(package, _words(name, package, EDITOR_ROWS[name].pipeline)) for name, package in EDITOR_PACKAGES.items()),
     *(RoomModel(package, _words(name, package)) for name, package in MATERIAL_PACKAGES.items()),
+    *(RoomModel(package, _words(name, package)) for name, package in PARTS_PACKAGES.items()),
 )
-ROOMS = ("img23d_backend.editors", "img23d_backend.materials")
+ROOMS = ("img23d_backend.editors", "img23d_backend.materials", "img23d_backend.parts")
 
 
 def _in_mechanism_room(module: str) -> bool:
@@ -134,7 +136,7 @@ def test_a_models_folder_is_reached_only_through_its_rooms_table() -> None:
 
 def test_the_words_come_from_every_table_entry() -> None:
     packages = {model.package for model in ROOM_MODELS}
-    assert packages == {*EDITOR_PACKAGES.values(), *MATERIAL_PACKAGES.values()}
+    assert packages == {*EDITOR_PACKAGES.values(), *MATERIAL_PACKAGES.values(), *PARTS_PACKAGES.values()}
     assert all(package in boundaries.FILES for package in packages)  # each a package the reader sees
     # FLUX.2 [klein]'s distinctive words, Qwen-Image-Edit-2511's pipeline, Marigold's name.
     words = set().union(*(model.words for model in ROOM_MODELS))
@@ -179,10 +181,14 @@ def test_an_injected_import_of_a_models_folder_is_caught() -> None:
 def test_the_command_line_starts_with_the_rows_alone() -> None:
     """The registry composes the model sets from the rooms' rows on every start (the command line
     included, which starts light so that a broken environment is named): the rows and interfaces
-    import no numpy, PIL or torch, and no model's code (its ``editor.py``, ``material.py``) until asked."""
+    import no numpy, PIL or torch, and no model's code (its ``editor.py``, ``material.py``, ``generator.py``)
+    until asked. The parts room's own package is named ``parts`` like an editor's part readers (``.parts``):
+    that one name is the room, not code, and is left out; the interfaces are the only modules expected."""
     probe = ("import sys, img23d_backend.commands.cli\n"
              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'PIL', 'torch')\n"
-             "             or m.endswith(('.editor', '.material', '.phases', '.parts', '.pipeline'))))")
+             "             or (m.endswith(('.editor', '.material', '.generator', '.phases', '.parts', '.pipeline'))\n"
+             "                 and m != 'img23d_backend.parts')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['img23d_backend.editors.editor', 'img23d_backend.materials.material']", done.stdout
+    assert done.stdout.strip() == ("['img23d_backend.editors.editor', 'img23d_backend.materials.material', "
+                                   "'img23d_backend.parts.generator']"), done.stdout

@@ -23,16 +23,18 @@ from .families.table import FAMILIES, facts_of
 # Everything the registry held is found here too: the rest of the backend reads the models from the catalog.
 from .models.registry import (BIREFNET_REVISION, DEFAULT_GROUNDING, DEFAULT_MATTING, DEFAULT_DEPTH,  # noqa: F401
                               DEPTH, GROUNDING, GROUNDING_MAX_PIXELS, MATTING, PAINT_ROLES, QWEN3_VL_GRID, ROLES,
-                              SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE, ModelSet, ModelSpec, default_tiny_root,
+                              PARTS_ROLE, SCENE_ROLES, TINY_FORMAT, VIEWS_ROLE, ModelSet, ModelSpec, default_tiny_root,
                               paint_steps, shape_kind, shape_steps, tiny_matting)
 # The image editors and the material models, each in its room: their rows by choice name.
 from .editors.table import DEFAULT_EDITOR, EDITOR_ROWS, tiny_editor
 from .materials.table import DEFAULT_MATERIALS, MATERIAL_ROWS
+from .parts.table import DEFAULT_PARTS, PARTS_ROWS
 
 FAMILY_FACTS: dict[str, FamilyFacts] = {name: facts_of(name) for name in FAMILIES}
 # Keyed as the other roles' tables, by the rooms' choice names (``models download editor/<name>``).
 MATERIALS = {name: row.spec for name, row in MATERIAL_ROWS.items()}
 EDITORS = {name: row.spec for name, row in EDITOR_ROWS.items()}
+PARTS = {name: row.spec for name, row in PARTS_ROWS.items()}
 
 
 def _rows(role: str) -> dict[str, ModelSpec]:
@@ -81,6 +83,7 @@ def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
                         size_bytes=1 << 20),
         materials=MATERIAL_ROWS[DEFAULT_MATERIALS].tiny_spec(root),
         editor=tiny_editor(root, editor),
+        parts=PARTS_ROWS[DEFAULT_PARTS].tiny_spec(root),
     )
 
 
@@ -112,11 +115,15 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
               shape: str | None = None, tiny_root: Path | None = None,
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None,
-              materials: str = DEFAULT_MATERIALS, editor: str = DEFAULT_EDITOR) -> ModelSet:
+              materials: str = DEFAULT_MATERIALS, editor: str = DEFAULT_EDITOR,
+              parts: str | None = None) -> ModelSet:
     """Resolve a model-set name (and per-role choices for real sets) into specs. ``family``
     decides the shape model (``shape`` may pick another of the same family; without a family,
     the shape model's decides) and its texture models: Hunyuan3D-Paint's delight and paint models, or
-    the licence-clean family's one paint model (no delight: upstream's chain has none)."""
+    the licence-clean family's one paint model (no delight: upstream's chain has none). ``parts`` names a
+    parts model (``PARTS``) for a job that makes parts; None leaves it out. A Generate never uses one, and the
+    only parts model is not pinned (no revision of its gated repository could be verified), while every model
+    of a Generate's set is (tests/backend/test_pins.py); the tiny set always has its replica."""
     if family is None:
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)
@@ -133,11 +140,13 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
                             f"({chosen.label}); choose from {', '.join(in_family)}")
     for role, choice, table in (("grounding", grounding, GROUNDING), ("matting", matting, MATTING),
                                 ("shape", shape, SHAPE), ("paint", paint, PAINT), ("depth", depth, DEPTH),
-                                ("materials", materials, MATERIALS), ("editor", editor, EDITORS)):
+                                ("materials", materials, MATERIALS), ("editor", editor, EDITORS),
+                                *(((PARTS_ROLE, parts, PARTS),) if parts is not None else ())):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
     delight, paint_spec = TEXTURE_MODELS[chosen.name](paint)
     return ModelSet(name="default", grounding=GROUNDING[grounding], matting=MATTING[matting],
                     shape=SHAPE[shape], delight=delight, paint=paint_spec, depth=DEPTH[depth],
-                    materials=MATERIALS[materials], editor=EDITORS[editor], shape_views=views_spec(SHAPE[shape]))
+                    materials=MATERIALS[materials], editor=EDITORS[editor], shape_views=views_spec(SHAPE[shape]),
+                    parts=PARTS[parts] if parts is not None else None)

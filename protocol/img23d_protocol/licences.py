@@ -35,6 +35,8 @@ class Licence:
     excluded_territories: tuple[str, ...] = ()  # where it grants nothing
     monthly_user_limit: int | None = None      # above this many monthly active users: ask the licensor
     non_commercial: bool = False
+    # How the non-commercial limit is said where it reaches further than the model (FAIR's: its outputs).
+    non_commercial_words: str = "non-commercial use only"
     note: str = ""                             # one plain sentence an artist needs besides
 
     @property
@@ -50,7 +52,7 @@ class Licence:
         if self.monthly_user_limit is not None:
             said.append(f"over {self.monthly_user_limit:,} monthly active users needs a licence from the licensor")
         if self.non_commercial:
-            said.append("non-commercial use only")
+            said.append(self.non_commercial_words)
         return said
 
     def summary(self) -> str:
@@ -121,6 +123,15 @@ REPLICA = Licence(key="img23d-replica", name="img23d test replica (random weight
 CC_BY_NC_4 = Licence(key="cc-by-nc-4.0", name="Creative Commons Attribution-NonCommercial 4.0",
                      text_url="https://creativecommons.org/licenses/by-nc/4.0/", non_commercial=True)
 
+# AutoPartGen's (facebookresearch/AutoPartGen's LICENSE, dated 2026-06-24, and the model card): the FAIR
+# Noncommercial Research License v1 covers the code, the weights and what they make: a part it makes may be
+# used for non-commercial research only, like the model. Consent is asked before its first download.
+FAIR_NC_RESEARCH = Licence(
+    key="fair-noncommercial-research-v1", name="FAIR Noncommercial Research License v1",
+    text_url="https://github.com/facebookresearch/AutoPartGen/blob/main/LICENSE", non_commercial=True,
+    non_commercial_words="non-commercial research use only, the parts it makes included",
+    note="The code, the weights and their outputs (the parts it makes) are for non-commercial research only.")
+
 
 def _entries(*entries: ModelLicence) -> dict[str, ModelLicence]:
     return {entry.repo_id: entry for entry in entries}
@@ -153,6 +164,10 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # The large image editor (--editor qwen-image-edit-2511): Qwen-Image-Edit-2511's weights under
     # Apache-2.0, its model card's licence tag.
     ModelLicence("Qwen/Qwen-Image-Edit-2511", APACHE_2, stated_in="README.md"),
+    # The parts model (one object's parts as separate meshes): gated on the hub; code, weights and outputs
+    # non-commercial research only. Its image conditioner, DINOv2-L/14 with registers: its model card's tag.
+    ModelLicence("facebook/autopartgen", FAIR_NC_RESEARCH, stated_in="README.md"),
+    ModelLicence("facebook/dinov2-with-registers-large", APACHE_2, stated_in="README.md"),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
@@ -171,6 +186,9 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
                  replicates="prs-eth/marigold-iid-appearance-v1-1"),
     ModelLicence("tiny/flux2-klein-4b", REPLICA, stated_in="", replicates="black-forest-labs/FLUX.2-klein-4B"),
     ModelLicence("tiny/qwen-image-edit-2511", REPLICA, stated_in="", replicates="Qwen/Qwen-Image-Edit-2511"),
+    ModelLicence("tiny/autopartgen", REPLICA, stated_in="", replicates="facebook/autopartgen"),
+    ModelLicence("tiny/dinov2-with-registers-large", REPLICA, stated_in="",
+                 replicates="facebook/dinov2-with-registers-large"),
 )
 
 # Models deliberately not offered, and why (the guide's licence table lists them).

@@ -28,12 +28,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def networks(tiny: Path):
-    loaded = load_autopartgen(tiny / replica.AUTOPARTGEN_FOLDER, tiny / replica.DINO_FOLDER, sizes.tiny(), "cpu")
+    loaded = load_autopartgen(tiny, tiny / replica.DINO_FOLDER, sizes.tiny(), "cpu")
     return loaded.obj
 
 
 def test_the_files_hold_the_release_key_names_wrapped(tiny: Path) -> None:
-    raw = torch.load(tiny / replica.AUTOPARTGEN_FOLDER / DIT_FILES[2048], weights_only=True)
+    raw = torch.load(tiny / DIT_FILES[2048], weights_only=True)
     assert set(raw) == {"model"}
     keys = set(raw["model"])
     # Part cross-attention in blocks 0 and 1 (below the tiny middle), with norm3 as its norm.
@@ -47,7 +47,7 @@ def test_the_files_hold_the_release_key_names_wrapped(tiny: Path) -> None:
     assert {"cond_proj.0.weight", "cond_proj.2.weight", "cond_proj.3.weight", "map_position.weight",
             "part_position_embedding.linear.weight", "sigma_history_proj.linear_1.weight",
             "sigma_per_part_proj.linear_2.weight", "time_proj.linear_2.bias", "norm_out.weight"} <= keys
-    vae = set(read_checkpoint(tiny / replica.AUTOPARTGEN_FOLDER / VAE_FILE))
+    vae = set(read_checkpoint(tiny / VAE_FILE))
     assert {"encoder.blocks.0.attn2.norm_cross.weight", "encoder.blocks.1.attn1.to_q.weight",
             "encoder.blocks.1.norm3.weight", "decoder.blocks.2.attn2.norm_cross.bias", "decoder.proj_query.weight",
             "quant.weight", "post_quant.bias"} <= vae
@@ -69,7 +69,7 @@ def test_full_size_counts_follow_the_architecture() -> None:
 
 
 def test_the_loader_takes_an_unwrapped_file_and_the_older_naming(tiny: Path, tmp_path: Path) -> None:
-    state = read_checkpoint(tiny / replica.AUTOPARTGEN_FOLDER / DIT_FILES[2048])
+    state = read_checkpoint(tiny / DIT_FILES[2048])
     older = {"blocks.5.attn_cross.0.to_q.weight": 1, "blocks.5.norm_cross.0.weight": 2, "blocks.5.norm3.bias": 3}
     assert renamed_dit_keys(older) == {"blocks.5.attn2.to_q.weight": 1, "blocks.5.norm2.weight": 2,
                                        "blocks.5.norm_ff.bias": 3}
@@ -77,7 +77,7 @@ def test_the_loader_takes_an_unwrapped_file_and_the_older_naming(tiny: Path, tmp
     folder = tmp_path / "unwrapped"
     folder.mkdir()
     torch.save(dict(state), folder / DIT_FILES[2048])
-    torch.save(read_checkpoint(tiny / replica.AUTOPARTGEN_FOLDER / VAE_FILE), folder / VAE_FILE)
+    torch.save(read_checkpoint(tiny / VAE_FILE), folder / VAE_FILE)
     loaded = load_autopartgen(folder, tiny / replica.DINO_FOLDER, sizes.tiny(), "cpu").obj
     assert torch.equal(loaded.dit.proj_in.weight, state["proj_in.weight"])
     assert not any(p.is_meta for p in loaded.dit.parameters())

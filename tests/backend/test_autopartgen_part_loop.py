@@ -30,7 +30,7 @@ CUBE_F = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5,
 def networks(tmp_path_factory: pytest.TempPathFactory):
     dest = tmp_path_factory.mktemp("autopartgen")
     replica.build(dest, sizes.tiny())
-    return load_autopartgen(dest / replica.AUTOPARTGEN_FOLDER, dest / replica.DINO_FOLDER, sizes.tiny(), "cpu").obj
+    return load_autopartgen(dest, dest / replica.DINO_FOLDER, sizes.tiny(), "cpu").obj
 
 
 def test_the_scheduler_is_the_releases() -> None:

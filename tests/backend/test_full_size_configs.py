@@ -57,6 +57,9 @@ EXPECTED = {
     # text encoders (695M), the SDXL VAE (83.7M).
     "step1x-texture": [("unet", 3.35e9, 3.42e9), ("condition_encoder", 7.5e7, 8.5e7),
                        ("text_encoder", 1.22e8, 1.24e8), ("text_encoder_2", 6.9e8, 7.0e8), ("vae", 8.3e7, 8.4e7)],
+    # AutoPartGen publishes no parameter count: its DiT is TripoSG's 1.5B design (width 2048, 21 blocks) with
+    # ten part cross-attentions and a wider image projection beside it; its VAE is TripoSG's (~0.24B).
+    "parts": [("dit", 1.5e9, 1.65e9), ("vae", 2.3e8, 2.5e8)],
 }
 
 

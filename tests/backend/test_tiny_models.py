@@ -118,7 +118,7 @@ def test_manifest_records_versions_and_fixed_answer(root: Path) -> None:
     assert set(manifest["models"]) == {"qwen3-vl", "birefnet", "birefnet-hr", "hunyuan3d", "hunyuan3d-mv", "hunyuan3d-paint",
                                        "depth-anything",
                                        "marigold-iid-appearance", "flux2-klein-4b", "qwen-image-edit-2511", "step1x-3d",
-                                       "step1x-3d label", "step1x-texture"}
+                                       "step1x-3d label", "step1x-texture", "autopartgen"}
     assert set(manifest["models"]) == set(tiny_models.replica_folders())  # what ensure_tiny_models looks for
     assert manifest["models"]["hunyuan3d-paint"]["subfolders"] == [DELIGHT.name, TURBO.name, MULTIVIEW.name]
     grounding = manifest["models"]["qwen3-vl"]

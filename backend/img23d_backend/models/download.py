@@ -164,7 +164,9 @@ def _hub_errors(spec: ModelSpec) -> Iterator[None]:
 
     try:
         yield
-    except (GatedRepoError, RepositoryNotFoundError) as exc:
+    except GatedRepoError as exc:  # before its base class, RepositoryNotFoundError
+        raise hub.access_refused(spec, _first_line(exc)) from exc
+    except RepositoryNotFoundError as exc:
         raise ProtocolError(ErrorCode.DOWNLOAD_FAILED,
                             f"{spec.repo_id} is gated or not found: accept its licence on the hub and set "
                             "a token in the add-on's preferences", _first_line(exc)) from exc
@@ -177,6 +179,8 @@ def _hub_errors(spec: ModelSpec) -> Iterator[None]:
                             f"could not download {spec.display}: the Hugging Face hub cannot be reached "
                             "(check the network or a proxy)", _first_line(exc)) from exc
     except OSError as exc:  # requests' errors are OSErrors; so is a full disk
+        if hub.http_status(exc) in (401, 403):
+            raise hub.access_refused(spec, _first_line(exc)) from exc
         raise ProtocolError(ErrorCode.DOWNLOAD_FAILED, f"downloading {spec.display} failed",
                             _first_line(exc)) from exc
 

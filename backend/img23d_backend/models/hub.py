@@ -133,7 +133,9 @@ def _snapshot(spec: ModelSpec, offline: bool, progress: DownloadProgress | None,
             "model is not in the local cache (check the network or a proxy)",
             _describe(exc.__cause__ or exc),
         ) from exc
-    except (GatedRepoError, RepositoryNotFoundError) as exc:
+    except GatedRepoError as exc:  # before its base class, RepositoryNotFoundError
+        raise access_refused(spec, _describe(exc)) from exc
+    except RepositoryNotFoundError as exc:
         raise ProtocolError(
             ErrorCode.DOWNLOAD_FAILED,
             f"{spec.repo_id} is gated or not found: accept its licence on the hub and set a token",
@@ -144,8 +146,27 @@ def _snapshot(spec: ModelSpec, offline: bool, progress: DownloadProgress | None,
                             f"{spec.display}: the pinned revision no longer exists on the hub",
                             _describe(exc)) from exc
     except OSError as exc:  # requests' errors are OSErrors; so are full disks mid-download
+        if http_status(exc) in (401, 403):
+            raise access_refused(spec, _describe(exc)) from exc
         raise ProtocolError(ErrorCode.DOWNLOAD_FAILED, f"downloading {spec.display} failed",
                             _describe(exc)) from exc
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a hub error that carries a response (huggingface_hub's HfHubHTTPError), else None."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def access_refused(spec: ModelSpec, detail: str) -> ProtocolError:
+    """The one sentence for a gated repository the hub refused (HTTP 401/403, ``GatedRepoError``): how to
+    ask for access on the model's page, and where the token goes once it is granted."""
+    return ProtocolError(
+        ErrorCode.DOWNLOAD_FAILED,
+        f"{spec.repo_id} is gated and the hub refused access: request access on its page "
+        f"(https://huggingface.co/{spec.repo_id}, \"Agree and access repository\"), then, once it is granted, "
+        "set your Hugging Face token in the add-on's preferences (or HF_TOKEN) and download again", detail)
 
 
 def _is_offline_mode_error(exc: BaseException | None) -> bool:

@@ -280,3 +280,30 @@ def _too_big(setting: str, value: int, need: Need, room: Room, largest: int, whe
         f"{setting} {value} needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {memory} for one object, and "
         f"{available / GB:.1f} GB are {when}: {advice}, or close other programs",
         f"host {need.host} B, device {need.device} B; room: host {room.host} B, device {room.device} B")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a model run in phases (a parts model's conditioning, drawing, decoding): its name in a
+    sentence and what it needs (the weights it holds on the device and its activations)."""
+
+    name: str
+    need: Need
+
+
+def check_phases(what: str, phases: tuple[Phase, ...], device: Any, advice: str, room: Room | None = None) -> Phase:
+    """Before a run of ``what`` in ``phases`` starts: its peak phase; ``out_of_memory`` in one sentence when
+    that phase cannot fit in what the machine holds at all (``room``; the manager evicts the other models
+    first), with ``advice``: the setting that makes it smaller."""
+    room = room or total_room(device)
+    # The peak in the memory the device computes in; a phase that does not fit is the one the sentence names.
+    peak = max(phases, key=lambda phase: phase.need.host + phase.need.device if room.shared else phase.need.device)
+    peak = next((phase for phase in phases if not room.fits(phase.need)), peak)
+    if room.fits(peak.need):
+        return peak
+    needed, available, memory = room.short(peak.need)
+    raise ProtocolError(
+        ErrorCode.OUT_OF_MEMORY,
+        f"{what} needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name}, and this machine has "
+        f"{available / GB:.1f} GB: {advice}",
+        f"host {peak.need.host} B, device {peak.need.device} B; room: host {room.host} B, device {room.device} B")

@@ -30,6 +30,8 @@ PAINT_ROLES = ("delight", "paint")
 # materials estimates roughness and metallic maps from painted views; editor fills in the hidden
 # parts of a crop (registered with each job's manager, but no job loads it yet).
 SCENE_ROLES = ("depth", "materials", "editor")
+# The parts model (``parts/``): a role of its own, registered by the job that makes parts, not by a Generate.
+PARTS_ROLE = "parts"
 
 # Every model the chain downloads is pinned to one commit: a repository's `main` moves, and a
 # new commit may change the files (or, for BiRefNet, the code) under a working install. The
@@ -105,7 +107,8 @@ DEFAULT_DEPTH = "da2-small"
 # 16: the large image editor's replica (its published folder's layout)
 # 17: Hunyuan3D-2mv's replica (hunyuan3d-mv/hunyuan3d-dit-v2-mv/: the shape model of names with views)
 # 18: BiRefNet_HR's replica (birefnet-hr/: the matting stand-in with its own seed, --matting birefnet-hr)
-TINY_FORMAT: int = 18
+# 19: the parts model's replica (its row's folder: its DiT and VAE files, DINOv2's folder inside)
+TINY_FORMAT: int = 19
 
 
 def default_tiny_root() -> Path:

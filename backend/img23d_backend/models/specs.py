@@ -102,6 +102,8 @@ class ModelSet:
     # The shape model of the names that have views (a family's views model: families/hunyuan3d/mv_specs.py); None where
     # the shape model takes views itself or its family has none: those names are shaped by ``shape``.
     shape_views: ModelSpec | None = None
+    # A parts model: one object's parts as separate meshes (``parts/``; a ``parts`` job's, none elsewhere).
+    parts: ModelSpec | None = None
 
     def spec(self, role: str) -> ModelSpec:
         spec = getattr(self, role)

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from img23d_protocol import ErrorCode, JobOptions, ProtocolError, StepCosts, job_cost, long_job_refusal, views_for
+from img23d_protocol import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, ErrorCode, JobOptions,
+                             ProtocolError, StepCosts, duration, job_cost, long_job_refusal, views_for)
 
 from .throughput import processor
 
@@ -88,3 +89,15 @@ def request_references(request: Any, pictures: int) -> tuple[int, ...]:
     if not views:
         return ()
     return tuple(min(len(views_for(views, name)), pictures - 1) for name in getattr(request, "targets", None) or ())
+
+
+def refuse_long_run(what: str, seconds: float, device: Any, accept_long: bool, advice: str) -> None:
+    """``long_job_not_accepted`` in one sentence when a run of ``what`` would take ``LONG_JOB_SECONDS`` or
+    more on ``device`` (its estimate, ``seconds``) and the request does not accept it; ``advice``: what
+    makes it shorter. For a job whose whole run is one slow model (a parts model's), outside ``StepCosts``."""
+    if accept_long or seconds < LONG_JOB_SECONDS:
+        return
+    raise ProtocolError(ErrorCode.LONG_JOB_NOT_ACCEPTED,
+                        f"{what} would take {duration(seconds)} on {device_label(device)}: pass {ACCEPT_LONG_FLAG} "
+                        f"(or tick {ACCEPT_LONG_CHECKBOX} in the add-on) to start it anyway, or {advice}",
+                        f"estimate {seconds:.0f} s")

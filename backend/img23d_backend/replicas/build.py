@@ -24,6 +24,8 @@ for the real models, without network access and in seconds on a CPU:
       depth-anything/                    Depth Anything V2 (config, weights, DPT processor)
       <material model>/                  each material model's replica, in its row's folder (``tiny_folder``), a
                                          diffusers folder as the real one (materials/<model>/replica.py)
+      <parts model>/                     each parts model's replica (parts/<model>/replica.py; the
+                                         further repositories it reads in folders inside it)
       <editor>/                          each image editor's replica, in a folder of its choice name, a diffusers
                                          folder as the real one (editors/<editor>/replica.py)
       step1x-3d/Step1X-3D-Geometry-1300m/  Step1X-3D geometry (the licence-clean family's shape model)
@@ -55,6 +57,7 @@ from ..editors.table import EDITOR_CODE, EDITOR_ROWS
 from ..families.table import FAMILIES
 from ..catalog import TINY_FORMAT, default_tiny_root, tiny_model_set
 from ..materials.table import MATERIAL_CODE, MATERIAL_ROWS
+from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import folder_name, manifest_path, spec_folder, write_json
 from ..models.specs import ModelReplica, ModelSpec
 from . import birefnet, depth, grounding_replica
@@ -174,10 +177,11 @@ def _build_all(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _room_replicas(root: Path) -> list[tuple[ModelSpec, ModelReplica]]:
-    """Each material model's and each image editor's tiny spec under ``root`` with its replica, from
+    """Each material model's, image editor's and parts model's tiny spec under ``root`` with its replica, from
     their rooms' tables (every one of them is built: a job may choose any)."""
     return [*((row.tiny_spec(root), MATERIAL_CODE[name].replica) for name, row in MATERIAL_ROWS.items()),
-            *((row.tiny_spec(root), EDITOR_CODE[name].replica) for name, row in EDITOR_ROWS.items())]
+            *((row.tiny_spec(root), EDITOR_CODE[name].replica) for name, row in EDITOR_ROWS.items()),
+            *((row.tiny_spec(root), PARTS_CODE[name].replica) for name, row in PARTS_ROWS.items())]
 
 
 def _manifest(models: dict[str, dict[str, Any]]) -> dict[str, Any]:

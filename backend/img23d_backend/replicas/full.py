@@ -17,6 +17,8 @@ room's table (``materials.table``, ``editors.table``: its ``replica`` and its ro
       <material model>/, <editor>/       each material model's and image editor's, at its published size (the
                                          editors' in bfloat16: ~16 GB for the default one, ~58 GB for the large one,
                                          component "qwen-editor", which the tests never build)
+      <parts model>/                     each parts model's (the default one's DiT, VAE and DINOv2 in float32, 8.5 GB;
+                                         its 4,096-latent DiT a hard link to the 2,048 one)
       hunyuan3d/hunyuan3d-dit-v2-mini-turbo/   Hunyuan3D-2mini-turbo: config.yaml + model.fp16.safetensors
       hunyuan3d/hunyuan3d-vae-v2-mini-turbo/   its FlashVDM VAE (built with the shape component)
       step1x-3d/Step1X-3D-Geometry-1300m/   Step1X-3D geometry (float32, as published; ~7 GB)
@@ -52,6 +54,7 @@ from ..families.family import FullSizeReplica, ReplicaBuild
 from ..families.table import FAMILIES, family_named
 from ..catalog import DEFAULT_PAINT, GROUNDING, MATTING, VIEWS_ROLE, ModelSet, ModelSpec, tiny_model_set
 from ..materials.table import DEFAULT_MATERIALS, MATERIAL_CODE, MATERIAL_ROWS
+from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import parameters, spec_folder
 from ..models.specs import ModelReplica
 from . import birefnet, grounding_replica
@@ -64,8 +67,8 @@ from . import birefnet, grounding_replica
 # VAE as the real file is written (SD 2.x pickle, float32, legacy attention names, 248 tensors);
 # 8: the licence-clean paint model (step1x-texture/, component "step1x-texture"); 9: the material model
 # (component "materials"); 10: the image editor (component "editor")
-# 11: the large image editor (component "qwen-editor")
-FULL_FORMAT: int = 11
+# 11: the large image editor (component "qwen-editor"); 12: the parts model (component "parts")
+FULL_FORMAT: int = 12
 
 
 def _grounding_spec(root: Path) -> ModelSpec:
@@ -88,7 +91,8 @@ def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
 
 
 def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: ModelReplica) -> FullSizeReplica:
-    """A material model's or an image editor's full-size component: its replica at the published size."""
+    """A material model's, an image editor's or a parts model's full-size component: its replica at the
+    published size."""
     def build(dest: Path) -> tuple[dict[str, Any], int]:
         return replica.build(dest, "full")
 
@@ -110,6 +114,8 @@ SHARED: tuple[FullSizeReplica, ...] = (
       for name, row in MATERIAL_ROWS.items()),
     *(_room_component(row.component, row.full_size_spec, EDITOR_CODE[name].replica)
       for name, row in EDITOR_ROWS.items()),
+    *(_room_component(row.component, row.full_size_spec, PARTS_CODE[name].replica)
+      for name, row in PARTS_ROWS.items()),
 )
 
 

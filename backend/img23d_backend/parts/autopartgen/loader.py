@@ -65,18 +65,33 @@ def load_dino(folder: Path, config: ConditionerConfig, device: Any, dtype: Any) 
     return ImageConditioner.from_model(config, dino)
 
 
+NETWORKS = ("conditioner", "dit", "vae")  # the manager's parts, in the order a run first needs them
+
+
+def load_network(name: str, folder: Path, dino_folder: Path, config: AutoPartGenConfig, device: Any,
+                 dtype: Any = torch.float32) -> LoadedModel:
+    """One network (``NETWORKS``) alone, so the model manager can place each as a part of its own."""
+    config.check()
+    if name == "conditioner":
+        conditioner = load_dino(Path(dino_folder), config.conditioner, device, dtype)
+        return LoadedModel(obj=conditioner, modules=[conditioner.dino])
+    if name not in NETWORKS:
+        raise ValueError(f"AutoPartGen has no network {name!r}; it has {', '.join(NETWORKS)}")
+    folder = Path(folder)
+    with empty_weights():
+        module = PartDiT(config.dit) if name == "dit" else ShapeVAE(config.vae)
+    if name == "dit":
+        # The 4,096-latent DiT is its own file; every other size (the tiny replica's) is the default file's.
+        dit_file = DIT_FILES[4096] if config.dit.latents == 4096 else DIT_FILES[2048]
+        _assign(module, renamed_dit_keys(read_checkpoint(folder / dit_file)), device, dtype)
+    else:
+        _assign(module, read_checkpoint(folder / VAE_FILE), device, dtype)
+    return LoadedModel(obj=module, modules=[module])
+
+
 def load_autopartgen(folder: Path, dino_folder: Path, config: AutoPartGenConfig, device: Any,
                      dtype: Any = torch.float32) -> LoadedModel:
-    """The DiT of ``config.dit.latents`` latents, the VAE and DINOv2 on ``device`` in ``dtype``."""
-    config.check()
-    folder = Path(folder)
-    # The 4,096-latent DiT is its own file; every other size (the tiny replica's) is the default file's.
-    dit_file = DIT_FILES[4096] if config.dit.latents == 4096 else DIT_FILES[2048]
-    with empty_weights():
-        dit = PartDiT(config.dit)
-        vae = ShapeVAE(config.vae)
-    _assign(dit, renamed_dit_keys(read_checkpoint(folder / dit_file)), device, dtype)
-    _assign(vae, read_checkpoint(folder / VAE_FILE), device, dtype)
-    conditioner = load_dino(Path(dino_folder), config.conditioner, device, dtype)
-    networks = AutoPartGenNetworks(config, conditioner, dit, vae)
-    return LoadedModel(obj=networks, modules=[conditioner.dino, dit, vae])
+    """The DiT of ``config.dit.latents`` latents, the VAE and DINOv2 on ``device`` in ``dtype``, together."""
+    loaded = {name: load_network(name, folder, dino_folder, config, device, dtype) for name in NETWORKS}
+    networks = AutoPartGenNetworks(config, loaded["conditioner"].obj, loaded["dit"].obj, loaded["vae"].obj)
+    return LoadedModel(obj=networks, modules=[module for one in loaded.values() for module in one.modules])

@@ -2,10 +2,13 @@
 
 What it writes under ``dest`` (the loader, ``loader.load_autopartgen``, reads exactly these):
 
-    autopartgen/autopartgen_dit.pth          the DiT, ``{"model": state_dict}``
-    autopartgen/autopartgen_dit_4096.pth     the same DiT (its weights do not depend on the latent count)
-    autopartgen/autopartgen_vae.pth          the VAE, ``{"model": state_dict}``
+    autopartgen_dit.pth                      the DiT, ``{"model": state_dict}``
+    autopartgen_dit_4096.pth                 the same DiT (its weights do not depend on the latent count)
+    autopartgen_vae.pth                      the VAE, ``{"model": state_dict}``
     dinov2-with-registers-large/             DINOv2-L/14 with registers, transformers' ``save_pretrained``
+
+The hub keeps the DINOv2 folder in a repository of its own; a replica is one folder (one manifest
+entry), so it sits inside, named as that repository (``generator.PartsRow`` points the spec's source there).
 
 Where each fact comes from:
 
@@ -41,7 +44,6 @@ from .dit import PartDiT
 from .loader import DIT_FILES, VAE_FILE
 from .vae import ShapeVAE
 
-AUTOPARTGEN_FOLDER = "autopartgen"
 DINO_FOLDER = "dinov2-with-registers-large"
 SEED = 64_000
 
@@ -76,7 +78,7 @@ def _dino(dims: AutoPartGenConfig) -> Any:
 def build(dest: Path, dims: AutoPartGenConfig, seed: int = SEED) -> dict[str, Any]:
     """Write the replica at ``dest``; return its manifest entry (parameter counts per network)."""
     dest = Path(dest)
-    folder = dest / AUTOPARTGEN_FOLDER
+    folder = dest
     folder.mkdir(parents=True, exist_ok=True)
     counts = {}
     with seeded(seed):

@@ -1,0 +1,50 @@
+"""The parts models img23d has, by choice name: the one table the backend asks (``generator.PartsRow``,
+``generator.PartGenerator``).
+
+Each entry names its model's folder; its row (``<folder>.model.ROW``: facts, no code) is imported when the
+catalog, the listing or an estimate reads it, its code (``<folder>.generator.GENERATOR``) when a job loads
+it or a replica build needs it. A second parts model (PartCrafter, say) is one more folder and one more
+line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..env.lazy_table import LazyTable
+from ..models.specs import ModelSpec
+from .generator import PartGenerator, PartsRow
+
+# Each parts model's choice name -> its folder (a package beside this module).
+PARTS_PACKAGES: dict[str, str] = {
+    "autopartgen": f"{__package__}.autopartgen",
+}
+DEFAULT_PARTS = "autopartgen"
+
+PARTS_ROWS: LazyTable[PartsRow] = LazyTable(
+    {name: f"{package}.model" for name, package in PARTS_PACKAGES.items()}, "ROW", PartsRow, "parts model's row")
+PARTS_CODE: LazyTable[PartGenerator] = LazyTable(
+    {name: f"{package}.generator" for name, package in PARTS_PACKAGES.items()}, "GENERATOR", PartGenerator,
+    "parts model")
+
+
+def _name_of(spec: ModelSpec) -> str:
+    name = spec.options.get("parts")
+    if name not in PARTS_PACKAGES:
+        raise ValueError(f"{spec.display} is no parts model img23d has ({', '.join(PARTS_PACKAGES)})")
+    return str(name)
+
+
+def row_of(spec: ModelSpec) -> PartsRow:
+    """The row of the parts model ``spec`` is (real, tiny or full-size replica: its options name it)."""
+    return PARTS_ROWS[_name_of(spec)]
+
+
+def generator_of(spec: ModelSpec) -> PartGenerator:
+    """The code of the parts model ``spec`` is."""
+    return PARTS_CODE[_name_of(spec)]
+
+
+def parts_loader(spec: ModelSpec) -> Any:  # -> models.handles.PartLoaders
+    """The model manager's loaders for the parts role: the spec's model's, each network a part of its own."""
+    return generator_of(spec).loader(spec)
