@@ -5,7 +5,9 @@ or sqrt 3 voxels), so a path may not cut through empty space: an arm held beside
 the torso's bones by the way round through the shoulder, not by the gap. Each bone gets a node of its own,
 joined to the voxels its segment passes near by their exact distance to the segment (so distances start
 from the bone, not from its voxels' centres), and one run of Dijkstra's algorithm
-(``scipy.sparse.csgraph.dijkstra``) from those bone nodes gives every voxel's distance to every bone.
+(``scipy.sparse.csgraph.dijkstra``) from those bone nodes gives every voxel's distance to every bone. The graph is directed: a bone's node
+only leads out to its voxels, never back in, or a path could enter one bone near its head and leave
+it at its tail for nothing (every bone a free shortcut).
 A bone outside the volume (an artist's skeleton slightly off the mesh) is joined to the voxels nearest it.
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 from .voxels import VoxelVolume
 
 _OFFSETS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
-                     if (i, j, k) > (0, 0, 0)])  # 13 of the 26: each edge once, the graph is undirected
+                     if (i, j, k) != (0, 0, 0)])
 
 
 def segment_distance(points: np.ndarray, head: np.ndarray, tail: np.ndarray) -> np.ndarray:
@@ -57,7 +59,7 @@ def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray) ->
         lengths.append(segment_distance(centres[seeds], heads[bone], tails[bone]) + 1e-12)
     graph = coo_matrix((np.concatenate(lengths), (np.concatenate(rows), np.concatenate(cols))),
                        shape=(count + bones, count + bones)).tocsr()
-    distances = dijkstra(graph, directed=False, indices=np.arange(count, count + bones))
+    distances = dijkstra(graph, directed=True, indices=np.arange(count, count + bones))
     return cells, distances[:, :count].T
 
 
