@@ -25,9 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geodesic import bone_distances, segment_distance
+from .medial import skeleton_from_shape
+from .names import chain_names, humanoid_names
+from .rigger import FROM_SHAPE, FROM_SHAPE_TEXT, GIVEN, SINGLE_BONE, Rig, Rigger, RigMesh, RigOptions, check_near
 from .skeleton import Skeleton
 from .skin import Skin
-from .voxels import CELLS_ALONG_LONGEST, voxelise
+from .voxels import CELLS_ALONG_LONGEST, VoxelVolume, voxelise
 
 ALPHA = 0.5
 
@@ -49,13 +52,14 @@ def falloff(distance: np.ndarray, alpha: float = ALPHA) -> np.ndarray:
 
 
 def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
-         cells: int = CELLS_ALONG_LONGEST) -> Binding:
-    """Each vertex's weights for ``skeleton``'s bones (see the module's docstring)."""
+         cells: int = CELLS_ALONG_LONGEST, volume: VoxelVolume | None = None) -> Binding:
+    """Each vertex's weights for ``skeleton``'s bones (see the module's docstring); ``volume``: the mesh's
+    filled voxels when the caller has them already."""
     from scipy.spatial import cKDTree
 
     started = time.perf_counter()
     positions = np.asarray(positions, dtype=np.float64)
-    volume = voxelise(positions, triangles, cells)
+    volume = volume if volume is not None else voxelise(positions, triangles, cells)
     voxel_cells, through = bone_distances(volume, skeleton.heads, skeleton.tails)
     _, nearest = cKDTree(volume.centres(voxel_cells)).query(positions)
     distance = through[nearest]                                            # (V, J)
@@ -69,3 +73,42 @@ def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
     weights = np.where(np.isfinite(normalised), falloff(np.where(np.isfinite(normalised), normalised, 1.0)), 0.0)
     return Binding(skin=Skin.from_dense(weights), pitch=volume.pitch, voxels=int(volume.filled.sum()),
                    fallback_vertices=int(stranded.sum()), seconds=time.perf_counter() - started)
+
+
+def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
+    """The geometric rigger: the given skeleton (its own names), else one from the shape alone, bound."""
+    started = time.perf_counter()
+    if len(mesh.triangles) == 0:
+        raise ValueError("the mesh has no surface (no triangles) to bind")
+    volume = voxelise(mesh.positions, mesh.triangles)
+    seconds = {"voxels": time.perf_counter() - started}
+    notes: list[str] = []
+    humanoid = False
+    if skeleton is not None:
+        check_near(mesh, skeleton)
+        source = GIVEN
+    else:
+        shaped = skeleton_from_shape(volume)
+        seconds["skeleton"] = time.perf_counter() - started - seconds["voxels"]
+        skeleton = shaped.skeleton
+        if shaped.degenerate:
+            source = SINGLE_BONE
+            notes.append("the shape has no limbs to follow (a prop or a blockout), so it gets a single bone "
+                         "along its longest axis")
+        else:
+            source = FROM_SHAPE
+            named = humanoid_names(skeleton) if options.humanoid_names else None
+            humanoid = named is not None
+            skeleton = skeleton.renamed(named if named is not None else chain_names(skeleton))
+            notes.append(f"{FROM_SHAPE_TEXT}: {skeleton.count} bones on the voxel medial axis"
+                         + (", named as a humanoid (Mixamo's names)" if humanoid else ""))
+    binding = bind(mesh.positions, mesh.triangles, skeleton, volume=volume)
+    seconds["binding"] = binding.seconds
+    if binding.fallback_vertices:
+        notes.append(f"{binding.fallback_vertices:,} vertices on loose pieces no bone reaches took the nearest "
+                     "bones by straight-line distance")
+    return Rig(skeleton, binding.skin, source, humanoid, notes, seconds)
+
+
+RIGGER = Rigger("geometric", "geodesic voxel binding: weights fall off with the distance through the mesh's "
+                             "filled inside (no model)", rig)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pygltflib
 
 from .frames import y_up_to_z_up
 
@@ -50,8 +51,6 @@ class GltfMesh:
 
 def load(path: Path) -> Any:
     """The file as a ``pygltflib.GLTF2`` with one binary blob."""
-    import pygltflib
-
     try:
         gltf = pygltflib.GLTF2().load(str(path))
         if gltf is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pygltflib
 
 from .frames import z_up_to_y_up
 from .gltf_io import GltfMesh
@@ -29,8 +30,6 @@ _ARRAY_BUFFER = 34962
 
 def add_skin(gltf: Any, mesh: GltfMesh, skeleton: Skeleton, skin: Skin) -> Any:
     """``gltf`` (``gltf_io.load``'s) with ``skeleton`` and ``skin`` (one row per gathered vertex) added."""
-    import pygltflib
-
     if skin.vertex_count != len(mesh.positions):
         raise ValueError(f"a skin of {skin.vertex_count} vertices for a mesh of {len(mesh.positions)}")
     if skeleton.count > 65535:
@@ -87,8 +86,6 @@ def _inverse_bind(head: np.ndarray, mesh_matrix: np.ndarray) -> np.ndarray:
 
 def _append(gltf: Any, blob: bytearray, array: np.ndarray, kind: str, component: int, target: int | None) -> int:
     """``array`` appended to the blob as a new buffer view and accessor; the accessor's index."""
-    import pygltflib
-
     blob.extend(b"\0" * (-len(blob) % 4))
     data = array.astype(array.dtype.newbyteorder("<")).tobytes()
     gltf.bufferViews.append(pygltflib.BufferView(buffer=0, byteOffset=len(blob), byteLength=len(data), target=target))
