@@ -86,14 +86,20 @@ def humanoid_names(skeleton: Skeleton) -> list[str] | None:
 
 
 def chain_names(skeleton: Skeleton) -> list[str]:
-    """Names by chain: ``spine_01`` for the root's, then each chain by its direction and side."""
+    """Names by chain: ``spine_01`` for the root's chain and any chain that carries it straight on,
+    then each chain by its direction and by its side of the root (the body's middle)."""
     names = [f"bone_{j:02d}" for j in range(skeleton.count)]
     size = float(np.ptp(np.concatenate([skeleton.heads, skeleton.tails]), axis=0).max()) or 1.0
+    middle = float(skeleton.heads[skeleton.roots[0]][0])
     used: dict[str, int] = {}
+    spine: set[int] = set()
     for start, chain in chains(skeleton).items():
-        role = "spine" if skeleton.parents[start] == -1 else _role(skeleton, chain, size)
-        origin = skeleton.heads[chain.bones[0]]
-        side = _side(skeleton, chain, origin) / size if role != "spine" else 0.0
+        parent = skeleton.parents[start]
+        role = "spine" if parent == -1 or (parent in spine and _straight_on(skeleton, parent, chain)) \
+            else _role(skeleton, chain)
+        if role == "spine":
+            spine.update(chain.bones)
+        side = (float(_end(skeleton, chain)[0]) - middle) / size if role != "spine" else 0.0
         label = role if abs(side) < 0.02 else f"{role}_{'L' if side > 0 else 'R'}"
         used[label] = used.get(label, 0) + 1
         if used[label] > 1:
@@ -101,6 +107,14 @@ def chain_names(skeleton: Skeleton) -> list[str]:
         for number, bone in enumerate(chain.bones, start=1):
             names[bone] = f"{label}_{number:02d}"
     return names
+
+
+def _straight_on(skeleton: Skeleton, parent: int, chain: Chain) -> bool:
+    """The chain goes on within 30 degrees of its parent bone's direction."""
+    before = skeleton.tails[parent] - skeleton.heads[parent]
+    after = _end(skeleton, chain) - skeleton.heads[chain.bones[0]]
+    cosine = float(before @ after) / ((np.linalg.norm(before) * np.linalg.norm(after)) or 1.0)
+    return cosine > np.cos(np.radians(30))
 
 
 def _end(skeleton: Skeleton, chain: Chain) -> np.ndarray:
@@ -111,7 +125,7 @@ def _side(skeleton: Skeleton, chain: Chain, origin: np.ndarray) -> float:
     return float(_end(skeleton, chain)[0] - origin[0])
 
 
-def _role(skeleton: Skeleton, chain: Chain, size: float) -> str:
+def _role(skeleton: Skeleton, chain: Chain) -> str:
     """Where a chain goes from its start: down (a leg), up (a neck), out to a side (an arm), back (a tail)."""
     move = _end(skeleton, chain) - skeleton.heads[chain.bones[0]]
     x, y, z = move / (np.linalg.norm(move) or 1.0)
