@@ -176,3 +176,23 @@ def test_the_rig_command_refuses_bad_input_in_one_sentence(tmp_path: Path, capsy
     assert cli.main(["rig", str(points), "--out", runs]) == 2
     err = capsys.readouterr().err
     assert "no surface" in err or "no mesh" in err
+
+
+def test_the_axis_turn_is_the_one_blenders_exporter_makes_on_an_asymmetric_mesh(tmp_path: Path) -> None:
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    # No two coordinates alike and no symmetry: a mirror or a swapped axis cannot pass unseen.
+    points = [(0.0, 0.0, 0.0), (1.0, 0.1, 0.2), (0.3, -2.0, 0.4), (0.2, 0.5, 3.0)]
+    data = bpy.data.meshes.new("wedge")
+    data.from_pydata(points, [], [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)])
+    bpy.context.scene.collection.objects.link(bpy.data.objects.new("wedge", data))
+    path = tmp_path / "wedge.glb"
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
+    gltf = gltf_io.load(path)
+    written = gltf_io.accessor(gltf, gltf.meshes[0].primitives[0].attributes.POSITION).astype(float)
+    expected = z_up_to_y_up(np.array(points))
+    # The exporter may split or reorder vertices: every written one must be a turned original, and back.
+    assert all(np.abs(expected - row).max(axis=1).min() < 1e-6 for row in written)
+    back = gltf_io.gather_mesh(gltf).positions
+    assert all(np.abs(np.array(points) - row).max(axis=1).min() < 1e-6 for row in back)
+    assert len({tuple(np.round(row, 6)) for row in back}) == len(points)   # every corner came back

@@ -38,14 +38,14 @@ def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray) ->
 
     cells = np.argwhere(volume.filled)
     count, bones = len(cells), len(heads)
-    index = np.full(volume.filled.shape, -1, dtype=np.int64)
-    index[tuple(cells.T)] = np.arange(count)
+    # Each filled cell's node number, in a grid padded by one empty cell: a neighbour is a shifted slice.
+    index = np.full(np.array(volume.filled.shape) + 2, -1, dtype=np.int64)
+    inner = tuple(slice(1, 1 + n) for n in volume.filled.shape)
+    index[inner][volume.filled] = np.arange(count)  # boolean order is argwhere's order
     rows, cols, lengths = [], [], []
     for offset in _OFFSETS:
-        others = cells + offset
-        inside = ((others >= 0) & (others < np.array(volume.filled.shape))).all(axis=1)
-        neighbour = np.full(count, -1)
-        neighbour[inside] = index[tuple(others[inside].T)]
+        shifted = tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, volume.filled.shape))
+        neighbour = index[shifted][volume.filled]
         linked = neighbour >= 0
         rows.append(np.flatnonzero(linked))
         cols.append(neighbour[linked])
