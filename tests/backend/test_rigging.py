@@ -186,3 +186,14 @@ def test_rignet_metrics_on_known_answers() -> None:
     precision, recall = metrics.skin_precision_recall(predicted, reference)
     assert (precision, recall) == (pytest.approx(0.75), pytest.approx(0.75))   # (1/2 + 1) / 2 each
     assert metrics.skin_l1(predicted, reference) == pytest.approx(1.0)          # (1 + 1) / 2
+
+
+def test_the_floor_drops_faint_influences_without_a_jump() -> None:
+    from img23d_backend.rigging.geometric import floored
+
+    skin = Skin(np.array([[3, 1, 2, 0]]), np.array([[0.7, 0.2, 0.06, 0.04]], np.float32))
+    kept = floored(skin, 0.05)
+    assert kept.joints[0].tolist()[:3] == [3, 1, 2]
+    assert np.allclose(kept.weights[0], np.array([0.65, 0.15, 0.01, 0.0]) / 0.81, atol=1e-6)
+    nearly = floored(Skin(np.array([[3, 1, 2, 0]]), np.array([[0.7, 0.2, 0.0501, 0.0499]], np.float32)), 0.05)
+    assert nearly.weights[0, 2] < 1e-3   # an influence fades out as it nears the floor: no jump

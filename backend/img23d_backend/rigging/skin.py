@@ -24,6 +24,9 @@ class Skin:
         if self.joints.shape != self.weights.shape or self.joints.ndim != 2 or self.joints.shape[1] != INFLUENCES:
             raise ValueError(f"a skin holds (V, {INFLUENCES}) joints and weights, not {self.joints.shape} "
                              f"and {self.weights.shape}")
+        # The Khronos validator warns of a joint index beside a zero weight (ACCESSOR_JOINTS_USED_ZERO_WEIGHT:
+        # "Joint has zero weight but has non-zero value"): an unused influence names joint 0.
+        object.__setattr__(self, "joints", np.where(self.weights == 0, 0, self.joints).astype(np.int64))
 
     @property
     def vertex_count(self) -> int:
