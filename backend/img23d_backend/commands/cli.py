@@ -1,4 +1,4 @@
-"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout|parts ...``.
+"""Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout|parts|rig ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
 outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
@@ -27,7 +27,7 @@ from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import recover_interrupted
-from . import batch, chain, models, parts_command, probe
+from . import batch, chain, models, parts_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
 from .progress import ProgressPrinter, log_to_stderr
 from .shown_text import shown_output
@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_parser(sub, common)
     chain.add_parsers(sub, common)
     parts_command.add_parser(sub, common)
+    rig_command.add_parser(sub)
     return parser
 
 
@@ -142,6 +143,8 @@ def _command(args: argparse.Namespace) -> int:
         return chain.run(args)
     if args.command == "parts":
         return parts_command.run(args)
+    if args.command == "rig":
+        return rig_command.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     with Interrupts() as interrupts:
         return _run(args, interrupts)

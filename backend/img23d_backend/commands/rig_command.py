@@ -1,0 +1,66 @@
+"""``rig MESH [--weights geometric] [--skeleton FILE] [--humanoid-names/--no-humanoid-names]``: a mesh
+file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``); no model runs.
+
+Without ``--skeleton`` (and until a rigging model is in the build) the skeleton comes from the shape
+alone, which the output says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..readers.meshes import check_mesh_path
+from .options import usage_message
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+WEIGHTS = ("geometric",)  # the table's names (rigging.table), listed here so --help stays light
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    rig = sub.add_parser("rig", help="give a mesh (GLB, OBJ, PLY) a skeleton and skin weights: a rigged GLB",
+                         description="Bind a skeleton (the file's given with --skeleton, else one from the shape "
+                                     "alone) to the mesh with geodesic voxel binding, and write a GLB whose mesh "
+                                     "has a glTF skin (JOINTS_0/WEIGHTS_0), its materials kept.")
+    rig.add_argument("mesh", type=Path)
+    rig.add_argument("--weights", default="geometric", choices=WEIGHTS,
+                     help="how the weights are found: geometric (geodesic voxel binding, no model)")
+    rig.add_argument("--skeleton", type=Path, default=None, metavar="FILE",
+                     help="a GLB/glTF whose first skin's joints are the skeleton to bind (its names kept)")
+    rig.add_argument("--humanoid-names", action=argparse.BooleanOptionalAction, default=True,
+                     help="name a skeleton img23d makes as Mixamo does when it is a humanoid (default: on)")
+    rig.add_argument("--seed", type=int, default=0, help="seed for riggers that draw (the geometric one does not)")
+    rig.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
+    rig.add_argument("--out", type=Path, default=Path("img23d-runs"), help="folder that keeps one folder per run")
+    rig.add_argument("-v", "--verbose", action="store_true", help="say each step on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``rig`` from parsed arguments; its exit code."""
+    from ..jobs.rig import RigRequest, run_rig
+
+    try:
+        check_mesh_path(args.mesh)
+        if args.skeleton is not None and not args.skeleton.is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no skeleton file at {args.skeleton}")
+    except ProtocolError as exc:
+        print(f"error: {usage_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    request = RigRequest(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
+                         humanoid_names=args.humanoid_names, seed=args.seed, name=args.name)
+    say = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda text: None)
+    try:
+        result = run_rig(request, args.out, say)
+    except ProtocolError as exc:
+        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
+        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    run_dir = Path(result.run_dir)
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"bones: {len(result.bones)} ({', '.join(result.bones[:8])}{', ...' if len(result.bones) > 8 else ''})")
+    print(f"rigged: {run_dir / result.rigged} ({result.vertices:,} vertices, {result.seconds['total']:.1f} s)")
+    print(f"run folder: {run_dir}")
+    return EXIT_OK

@@ -1,0 +1,146 @@
+"""Rig: a mesh file given a skeleton and skin weights, written as a GLB with a glTF skin; no model runs.
+
+The mesh is read as a glTF (a GLB or glTF as it is; an OBJ or PLY as trimesh exports it, with its
+material; the add-on's ``.npz`` as its bare surface), gathered into img23d's frame (``rigging.gltf_io``)
+and rigged by the ``--weights`` rigger (``rigging.table``): with ``--skeleton FILE`` it binds that
+file's skin joints (``rigging.gltf_joints``, names kept), else a skeleton from the shape alone. The
+rig goes into the input's own glTF (``rigging.gltf_skin``), so its materials, UVs and textures stay.
+
+Written through the run folder (``runs.folders``): the input's copy, ``<name>_rigged.glb`` and
+``rig.json`` (the bones, where they came from, what was said, the seconds). A plain function rather
+than a ``JobRun``: the geometric rigger loads no model, so it needs no model manager; a model's rigger
+will run under the engine as the other model jobs do.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from img23d_protocol import ErrorCode, Manifest, ProtocolError
+
+from .. import __version__
+from ..readers.mesh_file import read_arrays
+from ..rigging import gltf_io
+from ..rigging.frames import z_up_to_y_up
+from ..rigging.gltf_joints import read_skeleton
+from ..rigging.gltf_skin import add_skin, write_glb
+from ..rigging.rigger import Rig, RigMesh, RigOptions
+from ..rigging.skeleton import BadSkeleton
+from ..rigging.table import DEFAULT_WEIGHTS, RIGGERS
+from ..runs.folders import RunFolder
+from ..runs.stems import safe_stem
+
+KIND = "rig"
+
+
+@dataclass
+class RigRequest:
+    mesh: Path
+    weights: str = DEFAULT_WEIGHTS
+    skeleton: Path | None = None
+    humanoid_names: bool = True
+    seed: int = 0
+    name: str = ""
+
+
+@dataclass
+class RigResult:
+    run_dir: str
+    rigged: str                 # the GLB, relative to the run folder
+    source: str                 # where the skeleton came from (rigging.rigger)
+    bones: list[str]
+    humanoid: bool
+    vertices: int
+    notes: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_rig(request: RigRequest, runs_dir: Path, say: Callable[[str], None] = lambda text: None) -> RigResult:
+    """Rig ``request.mesh`` in a new run folder under ``runs_dir``; ``ProtocolError`` with one sentence on
+    a bad file, skeleton or mesh (the run folder kept, its manifest saying ``failed``)."""
+    if request.weights not in RIGGERS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--weights {request.weights} is no rigger img23d has "
+                                                   f"({', '.join(RIGGERS)})")
+    name = safe_stem(request.name or request.mesh.stem or "mesh")
+    manifest = Manifest(job_id=uuid.uuid4().hex[:12], kind=KIND, backend_version=__version__, targets=[name],
+                        options={"weights": request.weights, "skeleton": str(request.skeleton or ""),
+                                 "humanoid_names": request.humanoid_names, "seed": request.seed})
+    folder = RunFolder.create(runs_dir, f"{name}-rig", manifest)
+    try:
+        result = _rig(request, folder, name, say)
+    except ProtocolError as exc:
+        manifest.errors.append({"code": exc.code.value, "message": exc.message, "detail": exc.detail})
+        folder.finish("failed")
+        raise
+    folder.finish("finished")
+    return result
+
+
+def _rig(request: RigRequest, folder: RunFolder, name: str, say: Callable[[str], None]) -> RigResult:
+    started = time.perf_counter()
+    copy = folder.copy_in(f"input{request.mesh.suffix.lower()}", request.mesh)
+    gltf = _as_gltf(copy, folder)
+    try:
+        mesh = gltf_io.gather_mesh(gltf)
+        skeleton = read_skeleton(request.skeleton) if request.skeleton is not None else None
+    except (gltf_io.GltfUnreadable, BadSkeleton) as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    if len(mesh.triangles) == 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.mesh.name} has no surface (no triangles) to rig")
+    say(f"read {len(mesh.positions):,} vertices and {len(mesh.triangles):,} triangles")
+    try:
+        rig: Rig = RIGGERS[request.weights].rig(RigMesh(mesh.positions, mesh.triangles), skeleton,
+                                                RigOptions(request.humanoid_names, request.seed))
+    except BadSkeleton as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
+    add_skin(gltf, mesh, rig.skeleton, rig.skin)
+    path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target))
+    seconds = {**{k: round(v, 3) for k, v in rig.seconds.items()}, "total": round(time.perf_counter() - started, 3)}
+    folder.manifest.timings.update(seconds)
+    folder.write_json("rig.json", _record(rig, request, len(mesh.positions), seconds))
+    return RigResult(run_dir=str(folder.root), rigged=folder.relative(path), source=rig.source,
+                     bones=list(rig.skeleton.names), humanoid=rig.humanoid, vertices=len(mesh.positions),
+                     notes=list(rig.notes), seconds=seconds)
+
+
+def _as_gltf(copy: Path, folder: RunFolder) -> Any:
+    """The input as a pygltflib glTF (see the module's docstring)."""
+    suffix = copy.suffix.lower()
+    if suffix in (".glb", ".gltf"):
+        try:
+            return gltf_io.load(copy)
+        except gltf_io.GltfUnreadable as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    import numpy as np
+    import trimesh
+
+    if suffix == ".npz":
+        arrays = read_arrays(copy)
+        scene: Any = trimesh.Trimesh(z_up_to_y_up(arrays["positions"]), np.asarray(arrays["triangles"], np.int64),
+                                     process=False)
+    else:
+        try:
+            scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False)
+        except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
+                                f"{type(exc).__name__}: {exc}") from exc
+    glb = folder.write_bytes_with("input_as.glb", lambda target: scene.export(str(target), file_type="glb"))
+    return gltf_io.load(glb)
+
+
+def _record(rig: Rig, request: RigRequest, vertices: int, seconds: dict[str, float]) -> dict[str, Any]:
+    skeleton = rig.skeleton
+    return {"weights": request.weights, "skeleton_source": rig.source, "humanoid": rig.humanoid,
+            "frame": "img23d's: Z up (the GLB itself is glTF's +Y up)", "vertices": vertices,
+            "bones": [{"name": skeleton.names[j], "parent": skeleton.parents[j],
+                       "head": [round(float(v), 6) for v in skeleton.heads[j]],
+                       "tail": [round(float(v), 6) for v in skeleton.tails[j]]} for j in range(skeleton.count)],
+            "notes": rig.notes, "seconds": seconds}
+
+
+__all__ = ["RigRequest", "RigResult", "run_rig"]

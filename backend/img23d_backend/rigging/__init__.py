@@ -1,0 +1,20 @@
+"""Rigging: a skeleton and per-vertex skin weights for a mesh (issue 65), written as a glTF skin.
+
+  rigger       the interface: ``RigMesh`` (what a rigger reads), ``Rig`` (what it makes), ``Rigger``
+  table        the riggers by ``--weights`` choice name, each module imported on first use
+  skeleton     ``Skeleton``: joint names, heads, tails, parents; validated (a forest, no cycle, finite)
+  skin         ``Skin``: each vertex's strongest four joints, weights summing to 1
+  frames       the one axis turn between img23d's Z-up frame and the +Y-up frame a model reads
+  voxels       the mesh as filled voxels (the inside found from a dilated shell)
+  geodesic     distances from each bone through the filled voxels (multi-source Dijkstra)
+  geometric    the geometric binding: geodesic voxel binding (Dionne & de Lasa 2013), no model
+  medial       a skeleton from the shape alone: the voxel medial axis as chains of bones
+  names        Mixamo's names for a humanoid skeleton, chain names otherwise
+  gltf_joints  an artist's skeleton read from a GLB/glTF skin
+  gltf_skin    a GLB with the skeleton as joints and the weights as JOINTS_0/WEIGHTS_0
+  transfer     weights carried from the high mesh to another (the retopologized low one)
+  metrics      RigNet's measures (Xu et al. 2020): joint Chamfer, skin precision/recall, L1
+
+Everything is in the mesh's own frame (img23d's: Z up, Blender's axes); only ``frames`` turns it.
+A model's own rigger lives in a folder of its own (``skintokens/``), reached through ``table``.
+"""

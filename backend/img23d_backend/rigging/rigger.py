@@ -1,0 +1,64 @@
+"""One rigger as the rest of the backend reaches it: a skeleton and skin weights from a mesh.
+
+A rigger reads a ``RigMesh`` (positions and triangles in img23d's frame) and, optionally, the
+artist's ``Skeleton``; it returns a ``Rig``: the skeleton it bound to (the given one, with its own
+names, or one it made), the ``Skin``, where the skeleton came from and what the user should be told.
+``table`` names the riggers by their ``--weights`` choice; ``geometric`` is the one that needs no
+model. A model's rigger (SkinTokens: ``skintokens/``) is one more folder and one more line in the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .skeleton import BadSkeleton, Skeleton
+from .skin import Skin
+
+# Where a rig's skeleton came from, as the command and rig.json say it.
+GIVEN, FROM_SHAPE, SINGLE_BONE = "given", "shape", "single bone"
+FROM_SHAPE_TEXT = "a skeleton from the shape alone"
+
+
+@dataclass(frozen=True)
+class RigMesh:
+    positions: np.ndarray   # (V, 3) float64, img23d's frame
+    triangles: np.ndarray   # (F, 3) int64
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.positions.min(axis=0), self.positions.max(axis=0)
+
+
+@dataclass(frozen=True)
+class RigOptions:
+    humanoid_names: bool = True   # Mixamo's names for a skeleton img23d makes, when it is a humanoid
+    seed: int = 0                 # for riggers that draw (a model's sampling); the geometric one draws nothing
+
+
+@dataclass(frozen=True)
+class Rig:
+    skeleton: Skeleton
+    skin: Skin
+    source: str                          # GIVEN, FROM_SHAPE or SINGLE_BONE (or a model's name)
+    humanoid: bool = False               # named as a humanoid (Mixamo's names)
+    notes: list[str] = field(default_factory=list)   # sentences for the user
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rigger:
+    name: str            # its --weights choice name
+    summary: str         # one line for --help and rig.json
+    rig: Callable[[RigMesh, Skeleton | None, RigOptions], Rig]
+
+
+def check_near(mesh: RigMesh, skeleton: Skeleton) -> None:
+    """Refuse a skeleton whose bounding box does not meet the mesh's (another file's, another scale's)."""
+    low, high = mesh.bounds()
+    bone_low, bone_high = skeleton.bounds()
+    slack = 0.05 * float(np.ptp(mesh.positions, axis=0).max())  # a bone tip just outside the skin is fine
+    if (bone_low > high + slack).any() or (bone_high < low - slack).any():
+        raise BadSkeleton("the skeleton lies outside the mesh (their bounding boxes do not meet): it belongs to "
+                          "another mesh or another scale, so nothing was bound")

@@ -1,0 +1,137 @@
+"""How well the geometric binding finds known bones, and how long it takes (issue 65 item 8).
+
+A biped and a quadruped built from tubes (``tests/backend/rig_meshes.py``: each bone a tube, each
+vertex's true bone known) are bound to the skeleton they were built on, then rigged from the shape alone:
+
+* ``accuracy``: each vertex's strongest bone against its true one, over all vertices and over those
+  away from the joints (20 % to 80 % along their bone: at a joint two tubes meet and both bones are right);
+* RigNet's measures (Xu et al. 2020): skin precision, recall and L1 against the one-hot true weights (a
+  one-hot reference makes precision the share of a vertex's influences that are its own bone: blending
+  near joints lowers it by design), and CD-J2J of the shape-alone skeleton's joints against the true ones;
+* ``deformation``: the left forearm turned 60 degrees about its elbow by linear blend skinning: the least
+  movement of its far half, and the most movement of the head, the right arm and the right leg;
+* ``resolution``: the biped bound at 64, 80 (the product's) and 112 cells along its longest side;
+* ``timing``: the whole geometric rig (voxels, shape-alone skeleton, binding) of a ~50k-face biped and a
+  100k-vertex one, three runs each, median.
+
+    .venv-py313/bin/python bench/rig_binding.py --json bench/results/rig-binding-cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from source_paths import REPO  # noqa: F401  (this checkout's backend and protocol on sys.path)
+
+sys.path.insert(0, str(REPO / "tests" / "backend"))
+
+import rig_meshes  # noqa: E402  (tests/backend/: the meshes of known bones the tests use)
+from img23d_backend.rigging import metrics  # noqa: E402
+from img23d_backend.rigging.geometric import bind, rig  # noqa: E402
+from img23d_backend.rigging.rigger import RigMesh, RigOptions  # noqa: E402
+from img23d_backend.rigging.skeleton import Skeleton  # noqa: E402
+
+
+def joints_of(skeleton: Skeleton) -> np.ndarray:
+    """Every head, and the tail of every leaf (where a chain ends)."""
+    leaves = [j for j in range(skeleton.count) if not skeleton.children(j)]
+    return np.concatenate([skeleton.heads, skeleton.tails[leaves]])
+
+
+def along(made: rig_meshes.RiggedMesh) -> np.ndarray:
+    heads, tails = made.skeleton.heads[made.truth], made.skeleton.tails[made.truth]
+    axis = tails - heads
+    return ((made.positions - heads) * axis).sum(axis=1) / (axis * axis).sum(axis=1)
+
+
+def pose(made: rig_meshes.RiggedMesh, weights: np.ndarray, bone: int, degrees: float) -> np.ndarray:
+    angle = np.radians(degrees)
+    turn = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+    moving = {bone}
+    for _ in range(made.skeleton.count):
+        moving |= {j for j, p in enumerate(made.skeleton.parents) if p in moving}
+    pivot = made.skeleton.heads[bone]
+    share = weights[:, sorted(moving)].sum(axis=1, keepdims=True)
+    return share * ((made.positions - pivot) @ turn.T + pivot) + (1 - share) * made.positions
+
+
+def quality(made: rig_meshes.RiggedMesh, deform: tuple[str, list[str]] | None) -> dict:
+    binding = bind(made.positions, made.triangles, made.skeleton)
+    dense = binding.skin.dense(made.skeleton.count)
+    truth = np.eye(made.skeleton.count)[made.truth]
+    inner = (along(made) > 0.2) & (along(made) < 0.8)
+    precision, recall = metrics.skin_precision_recall(dense, truth)
+    shaped = rig(RigMesh(made.positions, made.triangles), None, RigOptions())
+    out = {"vertices": len(made.positions), "faces": len(made.triangles), "bones": made.skeleton.count,
+           "accuracy_all": round(metrics.strongest_bone_accuracy(binding.skin.strongest, made.truth), 4),
+           "accuracy_away_from_joints": round(metrics.strongest_bone_accuracy(binding.skin.strongest[inner],
+                                                                              made.truth[inner]), 4),
+           "skin_precision": round(precision, 4), "skin_recall": round(recall, 4),
+           "skin_l1": round(metrics.skin_l1(dense, truth), 4),
+           "shape_alone": {"bones": shaped.skeleton.count, "humanoid": shaped.humanoid,
+                           "names": list(shaped.skeleton.names),
+                           "cd_j2j": round(metrics.joint_chamfer(joints_of(shaped.skeleton), joints_of(made.skeleton)), 4),
+                           "cd_j2j_over_height": round(metrics.joint_chamfer(joints_of(shaped.skeleton),
+                                                                             joints_of(made.skeleton))
+                                                       / float(np.ptp(made.positions, axis=0).max()), 4)},
+           "seconds": round(binding.seconds, 3)}
+    if deform is not None:
+        limb, still = deform
+        bone = made.skeleton.names.index(limb)
+        shift = np.linalg.norm(pose(made, dense, bone, 60.0) - made.positions, axis=1)
+        own = (made.truth == bone) & (along(made) > 0.5)
+        rest = np.isin(made.truth, [made.skeleton.names.index(n) for n in still])
+        out["deformation"] = {"limb": limb, "degrees": 60, "limb_far_half_min_move": round(float(shift[own].min()), 4),
+                              "still_parts": still, "still_parts_max_move": round(float(shift[rest].max()), 6)}
+    return out
+
+
+def timing(rings: int, sides: int, repeat: int) -> dict:
+    made = rig_meshes.biped(rings=rings, sides=sides)
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        rig(RigMesh(made.positions, made.triangles), None, RigOptions())
+        runs.append(time.perf_counter() - started)
+    given = []
+    for _ in range(repeat):
+        given.append(bind(made.positions, made.triangles, made.skeleton).seconds)
+    return {"vertices": len(made.positions), "faces": len(made.triangles),
+            "shape_alone_rig_seconds_median": round(statistics.median(runs), 3),
+            "given_skeleton_bind_seconds_median": round(statistics.median(given), 3), "repeat": repeat}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    biped = rig_meshes.biped()
+    result = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
+        "biped": quality(biped, ("forearm_L", ["head", "upper_arm_R", "forearm_R", "thigh_R", "shin_R"])),
+        "quadruped": quality(rig_meshes.quadruped(), ("front_lower_L", ["head", "tail", "back_lower_R"])),
+        "resolution": {str(cells): {"accuracy_all": round(metrics.strongest_bone_accuracy(
+            (b := bind(biped.positions, biped.triangles, biped.skeleton, cells=cells)).skin.strongest, biped.truth), 4),
+            "seconds": round(b.seconds, 3)} for cells in (64, 80, 112)},
+        "timing": {"about_50k_faces": timing(40, 52, args.repeat), "about_100k_vertices": timing(100, 84, args.repeat)},
+    }
+    result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
