@@ -1,0 +1,1 @@
+"""Rigging: skeletons and skin weights for a mesh."""
