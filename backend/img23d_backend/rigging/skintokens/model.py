@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...models.meta_weights import empty_weights
 from .config import SkinTokensConfig
 from .embed import bf16_rounded
 from .shape_encoder import ShapeEncoder
@@ -45,7 +46,5 @@ class TokenRig(nn.Module):
 
 def build_on_meta(config: SkinTokensConfig) -> TokenRig:
     """The module with its parameters on the meta device and its buffers real (``empty_weights``)."""
-    from ...models.meta_weights import empty_weights
-
     with empty_weights():
         return TokenRig(config)

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from ...runs.folders import atomic_write
+
 INERT_MODULES = ("omegaconf", "pytorch_lightning", "lightning", "lightning_fabric")
 # Parts upstream builds that inference never calls (module docstrings of skin_vae.py and shape_encoder.py):
 UNUSED_PREFIXES = ("vae.model.encoder.", "vae.model.quant.", "vae.model.FSQ.project_in.")
@@ -88,8 +90,6 @@ def converted_path(checkpoint: Path) -> Path:
 def convert_once(checkpoint: Path) -> Path:
     """The safetensors copy of ``checkpoint``'s used weights, written beside it the first time (atomically)."""
     from safetensors.torch import save_file
-
-    from ...runs.folders import atomic_write
 
     target = converted_path(checkpoint)
     source_bytes = str(Path(checkpoint).stat().st_size)
