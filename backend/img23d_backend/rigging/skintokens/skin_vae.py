@@ -1,0 +1,227 @@
+"""The FSQ skin decoder: four codes a joint become that joint's weight at every surface sample.
+
+Inference uses three parts of upstream's ``SkinFSQCVAEModel`` (``src/model/skin_vae/autoencoders/
+skin_fsq_cvae_model.py``, ``autoencoder_kl_tripo2.py``; MIT, read only), all under ``vae.model.*``:
+
+* ``cond_encoder`` (``Tripo2Encoder``): ``proj_in`` over [phase embedding, normal]; block 0 lets the
+  384 farthest-point queries ask every sample, then self blocks; ``norm_out``; then ``cond_quant``.
+* ``FSQ``: an index to one digit per level (``(index // basis) % level``), each to
+  ``(digit - level // 2) / (level // 2)``, then ``project_out`` (lucidrains' FSQ, which upstream uses).
+* ``post_quant`` over [4 joint codes, 384 condition latents]; ``decoder`` (``Tripo2Decoder``): self blocks
+  over those 388 tokens, then every sample (``proj_query`` of its embedding) asks them in the last, cross,
+  block; ``norm_out``, ``proj_out`` to one channel, a sigmoid.
+
+The blocks are diffusers' ``Attention`` as TripoSG's ``DiTBlock`` builds it (``norm1``/``attn1`` self,
+``norm2``/``attn2`` cross with ``norm_cross``, ``norm3``/``ff.net.0.proj``/``ff.net.2``, exact GELU; q/k/v
+without bias, ``to_out.0`` with). Upstream's processor (``Tripo2AttnProcessor2_0``) splits per head after
+concatenating: a head's q, k, v (or k, v) lie side by side, as the port's ``vae.rs`` reads it. The norms are
+"fp32" layer norms: computed in float32, cast back. The checkpoint's training-only parts (the skin encoder
+``vae.model.encoder``, ``quant``, ``FSQ.project_in``) are not built (``weights.UNUSED_PREFIXES``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import SkinVAEConfig
+from .embed import PhaseEmbedder
+
+
+class FP32LayerNorm(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.layer_norm(x.float(), self.normalized_shape, self.weight.float(), self.bias.float(),
+                            self.eps).to(x.dtype)
+
+
+class Attention(nn.Module):
+    """diffusers' ``Attention`` parameters, with TripoSG's per-head split of the fused projections."""
+
+    def __init__(self, width: int, heads: int, cross: bool) -> None:
+        super().__init__()
+        self.heads, self.cross = heads, cross
+        self.to_q = nn.Linear(width, width, bias=False)
+        self.to_k = nn.Linear(width, width, bias=False)
+        self.to_v = nn.Linear(width, width, bias=False)
+        self.to_out = nn.ModuleList([nn.Linear(width, width)])
+        if cross:
+            self.norm_cross = nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        b, n, _ = x.shape
+        if context is None:
+            qkv = torch.cat([self.to_q(x), self.to_k(x), self.to_v(x)], dim=-1)
+            q, k, v = qkv.view(b, n, self.heads, -1).transpose(1, 2).chunk(3, dim=-1)
+        else:
+            context = self.norm_cross(context)
+            q = self.to_q(x).view(b, n, self.heads, -1).transpose(1, 2)
+            kv = torch.cat([self.to_k(context), self.to_v(context)], dim=-1)
+            k, v = kv.view(b, context.shape[1], self.heads, -1).transpose(1, 2).chunk(2, dim=-1)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.to_out[0](out.transpose(1, 2).reshape(b, n, -1))
+
+
+class GELUProjection(nn.Module):
+    def __init__(self, width: int, inner: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(width, inner)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.gelu(self.proj(x))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.net = nn.ModuleList([GELUProjection(width, width * 4), nn.Dropout(0.0), nn.Linear(width * 4, width)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.net:
+            x = layer(x)
+        return x
+
+
+class DiTBlock(nn.Module):
+    """A self-attention or a cross-attention block, then the feed-forward; residual around each."""
+
+    def __init__(self, width: int, heads: int, cross: bool) -> None:
+        super().__init__()
+        self.cross = cross
+        if cross:
+            self.norm2 = FP32LayerNorm(width, eps=1e-5)
+            self.attn2 = Attention(width, heads, cross=True)
+        else:
+            self.norm1 = FP32LayerNorm(width, eps=1e-5)
+            self.attn1 = Attention(width, heads, cross=False)
+        self.norm3 = FP32LayerNorm(width, eps=1e-5)
+        self.ff = FeedForward(width)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cross:
+            x = x + self.attn2(self.norm2(x), context)
+        else:
+            x = x + self.attn1(self.norm1(x))
+        return x + self.ff(self.norm3(x))
+
+
+class ConditionEncoder(nn.Module):
+    def __init__(self, config: SkinVAEConfig) -> None:
+        super().__init__()
+        width, heads = config.width, config.heads
+        self.proj_in = nn.Linear(config.in_features, width)
+        self.blocks = nn.ModuleList([DiTBlock(width, heads, cross=True)]
+                                    + [DiTBlock(width, heads, cross=False) for _ in range(config.encoder_layers)])
+        self.norm_out = nn.LayerNorm(width)
+
+    def forward(self, queries: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
+        x = self.blocks[0](self.proj_in(queries), self.proj_in(samples))
+        for block in self.blocks[1:]:
+            x = block(x)
+        return self.norm_out(x)
+
+
+class SkinDecoder(nn.Module):
+    def __init__(self, config: SkinVAEConfig) -> None:
+        super().__init__()
+        width, heads = config.width, config.heads
+        self.blocks = nn.ModuleList([DiTBlock(width, heads, cross=False) for _ in range(config.decoder_layers)]
+                                    + [DiTBlock(width, heads, cross=True)])
+        self.proj_query = nn.Linear(config.in_features, width)
+        self.norm_out = nn.LayerNorm(width)
+        self.proj_out = nn.Linear(width, 1)
+
+    def context(self, tokens: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks[:-1]:
+            tokens = block(tokens)
+        return tokens
+
+    def ask(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """queries: (B, M, width) embedded samples; returns (B, M) weights in [0, 1]."""
+        out = self.blocks[-1](queries, context)
+        return torch.sigmoid(self.proj_out(self.norm_out(out)).float())[..., 0]
+
+
+class FSQ(nn.Module):
+    """Finite scalar quantisation's decoding half (and its encoding, for round trips)."""
+
+    def __init__(self, levels: tuple[int, ...], latent: int) -> None:
+        super().__init__()
+        self.levels = tuple(levels)
+        self.project_out = nn.Linear(len(levels), latent)
+
+    def _basis(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        levels = torch.tensor(self.levels, dtype=torch.long, device=device)
+        basis = torch.cumprod(torch.cat([levels.new_ones(1), levels[:-1]]), dim=0)
+        return levels, basis
+
+    def indices_to_grid(self, indices: torch.Tensor) -> torch.Tensor:
+        """indices (...,) to per-level values in [-1, 1): (..., levels)."""
+        levels, basis = self._basis(indices.device)
+        digits = (indices[..., None] // basis) % levels
+        half = (levels // 2).float()
+        return (digits.float() - half) / half
+
+    def grid_to_indices(self, grid: torch.Tensor) -> torch.Tensor:
+        levels, basis = self._basis(grid.device)
+        half = (levels // 2).float()
+        digits = torch.round(grid.float() * half + half).long()
+        return (digits * basis).sum(dim=-1)
+
+    def quantize(self, z: torch.Tensor) -> torch.Tensor:
+        """Bound each channel to its level count (lucidrains' ``bound``), round, scale to the grid."""
+        levels = torch.tensor(self.levels, dtype=torch.float32, device=z.device)
+        half_l = (levels - 1) * (1 + 1e-3) / 2
+        offset = torch.where(levels % 2 == 0, 0.5, 0.0)
+        shift = torch.atanh(offset / half_l)
+        bounded = torch.tanh(z.float() + shift) * half_l - offset
+        return torch.round(bounded) / (levels // 2)
+
+    def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
+        grid = self.indices_to_grid(indices).to(self.project_out.weight.dtype)
+        return self.project_out(grid)
+
+
+class SkinVAE(nn.Module):
+    """``vae.model``: the embedding, condition encoder, decoder, the two projections and FSQ."""
+
+    def __init__(self, config: SkinVAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embedder = PhaseEmbedder(config.num_freqs)
+        self.cond_encoder = ConditionEncoder(config)
+        self.decoder = SkinDecoder(config)
+        self.cond_quant = nn.Linear(config.width, config.latent)
+        self.post_quant = nn.Linear(config.latent, config.width)
+        self.FSQ = FSQ(config.levels, config.latent)
+
+    def embed(self, points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+        features = torch.cat([self.embedder(points), normals.float()], dim=-1)
+        return features.to(self.cond_quant.weight.dtype)
+
+    def condition(self, points: torch.Tensor, normals: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+        """(B, N, 3) samples, (Q,) query indices -> (B, Q, latent) condition latents."""
+        samples = self.embed(points, normals)
+        return self.cond_quant(self.cond_encoder(samples[:, queries], samples))
+
+    def decode(self, codes: torch.Tensor, condition: torch.Tensor, queries: torch.Tensor,
+               chunk: int = 16_384) -> torch.Tensor:
+        """codes (J, 4) indices, condition (1, Q, latent), queries (1, N, width) from ``query_features``:
+        (N, J) weights. Samples are asked in chunks; each joint's context is built once."""
+        z = self.FSQ.indices_to_codes(codes)  # (J, 4, latent)
+        tokens = self.post_quant(torch.cat([z, condition.expand(len(codes), -1, -1)], dim=1))
+        context = self.decoder.context(tokens)
+        out = [self.decoder.ask(queries[:, s:s + chunk].expand(len(codes), -1, -1), context)
+               for s in range(0, queries.shape[1], chunk)]
+        return torch.cat(out, dim=1).T
+
+    def query_features(self, points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
+        return self.decoder.proj_query(self.embed(points, normals))
+
+
+class SkinVAEHolder(nn.Module):
+    """Upstream's ``SkinVAEModel`` wrapper: the network sits under ``model`` (hence ``vae.model.*``)."""
+
+    def __init__(self, config: SkinVAEConfig) -> None:
+        super().__init__()
+        self.model = SkinVAE(config)

@@ -1,0 +1,169 @@
+"""SkinTokens in img23d's own code (issue 65 item 1): the tiny replica through the production loader, the
+pickled-code refusal, the grammar, seeds, farthest points, FSQ, the perceiver, and a whole tiny rig."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from img23d_backend.rigging.skintokens import config as cfg
+from img23d_backend.rigging.skintokens.decoding import DecodingSettings
+from img23d_backend.rigging.skintokens.grammar import State, parse_grammar
+from img23d_backend.rigging.skintokens.loader import load_skintokens, loaded_network
+from img23d_backend.rigging.skintokens.pipeline import RigSettings, rig_mesh
+from img23d_backend.rigging.skintokens.replica import random_state, write_replica
+from img23d_backend.rigging.skintokens.shape_encoder import ShapeEncoder
+from img23d_backend.rigging.skintokens.skin_vae import FSQ
+from img23d_backend.rigging.skintokens.surface import farthest_points
+from img23d_backend.rigging.skintokens.weights import CheckpointRefused, is_unused, read_lightning_state
+
+SETTINGS = RigSettings(decoding=DecodingSettings(beams=2, max_new_tokens=30, seed=3), samples=800)
+
+
+@pytest.fixture(scope="module")
+def replica_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_replica(tmp_path_factory.mktemp("skintokens"))
+
+
+@pytest.fixture(scope="module")
+def network(replica_folder: Path):
+    return loaded_network(load_skintokens(replica_folder))
+
+
+def _box() -> tuple[np.ndarray, np.ndarray]:
+    import trimesh
+
+    mesh = trimesh.creation.box(extents=(0.4, 1.8, 0.3))
+    mesh = mesh.subdivide()
+    return np.asarray(mesh.vertices, np.float32) + np.float32(5.0), np.asarray(mesh.faces)
+
+
+def test_key_names_round_trip(replica_folder: Path, network) -> None:
+    """Every used name in the file is a parameter of the built module, bf16 on disk, nothing left on meta."""
+    state = read_lightning_state(replica_folder / cfg.CHECKPOINT_FILE)
+    used = {k for k in state if not is_unused(k)}
+    assert used == set(network.state_dict())
+    assert {t.dtype for t in state.values()} == {torch.bfloat16}
+    assert not any(p.is_meta for p in network.parameters())
+    assert network.config.encoder.width == cfg.TINY.encoder.width
+    assert network.config.lm.layers == cfg.TINY.lm.layers and network.config.vocab == 33_036
+    assert (replica_folder / cfg.CHECKPOINT_FILE).with_suffix(".safetensors").exists()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_pickled_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "payload": _Evil()}, path)
+    with pytest.raises(CheckpointRefused, match="will not run"):
+        read_lightning_state(path)
+
+
+def test_lightning_metadata_classes_are_inert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A class from Lightning's modules in the metadata loads as an inert stand-in: its code never runs."""
+    import types
+
+    class Loop:
+        ran = False
+
+        def __setstate__(self, state):  # would run if the real class were used
+            Loop.ran = True
+
+    Loop.__module__, Loop.__qualname__ = "lightning.loops", "Loop"
+    package, module = types.ModuleType("lightning"), types.ModuleType("lightning.loops")
+    module.Loop, package.loops = Loop, module
+    monkeypatch.setitem(sys.modules, "lightning", package)  # not installed here: a stand-in to pickle with
+    monkeypatch.setitem(sys.modules, "lightning.loops", module)
+    path = tmp_path / "meta.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "loops": Loop()}, path)
+    assert torch.equal(read_lightning_state(path)["w"], torch.ones(2))
+    assert not Loop.ran
+
+
+def test_decoded_sequences_always_parse(network) -> None:
+    """Whatever random weights say, the mask keeps decoding inside the grammar: skeleton, 4 codes a joint, end."""
+    vertices, faces = _box()
+    for seed in range(2):
+        settings = RigSettings(decoding=DecodingSettings(beams=2, max_new_tokens=24, seed=seed), samples=600)
+        rig = rig_mesh(network, vertices, faces, settings)
+        state = parse_grammar(rig.tokens, network.config.end)
+        assert state.state is State.DONE
+        assert state.skin == 4 * state.joints == 4 * len(rig.joints)
+
+
+def test_grammar_refuses_a_short_skin() -> None:
+    end = cfg.FULL.end
+    tokens = [cfg.BOS, cfg.CLASSES["articulation"], 1, 2, 3, cfg.EOS, 300, 301, 302]
+    with pytest.raises(ValueError):
+        parse_grammar([*tokens, end], end)  # three codes for one joint, then the end
+    assert parse_grammar([*tokens, 303, end], end).state is State.DONE
+
+
+def test_seeds_reproduce(network) -> None:
+    vertices, faces = _box()
+    a = rig_mesh(network, vertices, faces, SETTINGS)
+    b = rig_mesh(network, vertices, faces, SETTINGS)
+    assert a.tokens == b.tokens
+    np.testing.assert_array_equal(a.vertex_weights, b.vertex_weights)
+
+
+def test_end_to_end_tiny_rig(network) -> None:
+    vertices, faces = _box()
+    rig = rig_mesh(network, vertices, faces, SETTINGS)
+    j = len(rig.joints)
+    assert j >= 1 and rig.joints.shape == rig.tails.shape == (j, 3)
+    assert rig.parents[0] == -1 and all(0 <= p < i for i, p in enumerate(rig.parents) if i)
+    assert rig.vertex_joints.shape == rig.vertex_weights.shape == (len(vertices), 4)
+    np.testing.assert_allclose(rig.vertex_weights.sum(axis=1), 1.0, atol=1e-5)
+    assert rig.vertex_joints.max() < j
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)  # joints come back in the mesh's frame: the fitted cube
+    centre, half = (lo + hi) / 2, (hi - lo).max() / 2
+    assert np.all(np.abs(rig.joints - centre) <= half * 1.01)
+
+
+def test_farthest_points_follow_the_rule() -> None:
+    points = torch.rand(200, 3, generator=torch.Generator().manual_seed(1))
+    chosen = farthest_points(points, 20).tolist()
+    expected, nearest = [0], np.full(200, np.inf)
+    p = points.numpy().astype(np.float64)
+    for _ in range(19):
+        nearest = np.minimum(nearest, ((p - p[expected[-1]]) ** 2).sum(axis=1))
+        expected.append(int(np.argmax(nearest)))
+    assert chosen == expected
+
+
+def test_fsq_round_trip() -> None:
+    """indices -> grid -> indices is the identity; any latent quantises onto the grid of valid indices."""
+    fsq = FSQ((8, 8, 8, 8, 8), latent=4)
+    indices = torch.randint(0, 8 ** 5, (64,))
+    grid = fsq.indices_to_grid(indices)
+    assert grid.min() >= -1 and grid.max() < 1
+    assert torch.equal(fsq.grid_to_indices(grid), indices)
+    quantised = fsq.quantize(torch.randn(256, 5) * 3)
+    back = fsq.grid_to_indices(quantised)
+    assert back.min() >= 0 and back.max() < 8 ** 5
+    assert torch.equal(fsq.indices_to_grid(back), quantised)
+    assert fsq.indices_to_codes(indices).shape == (64, 4)
+
+
+def test_perceiver_shapes() -> None:
+    encoder = ShapeEncoder(cfg.TINY.encoder)
+    points, normals = torch.rand(2, 300, 3) * 2 - 1, torch.randn(2, 300, 3)
+    out = encoder(points, normals, torch.arange(cfg.TINY.encoder.queries))
+    assert out.shape == (2, cfg.TINY.encoder.queries, cfg.TINY.encoder.width)
+    assert cfg.FULL.encoder.heads == 8 and cfg.FULL.vae.heads == 12 and cfg.FULL.vocab == 33_036
+
+
+def test_replica_state_is_the_full_layout_in_miniature() -> None:
+    names = set(random_state(cfg.TINY))
+    assert "output_proj.1.weight" in names and "vae.model.FSQ.project_out.weight" in names
+    assert "mesh_encoder.encoder.self_attn.resblocks.0.attn.c_qkv.weight" in names
+    assert "transformer.model.layers.1.self_attn.q_norm.weight" in names
