@@ -21,7 +21,7 @@ from img23d_backend.commands import cli
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models import hub
 from img23d_backend.models.registry import DEPTH, GROUNDING, MATTING
-from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, SHAPE, model_set, tiny_model_set
+from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, SHAPE, model_set, tiny_model_set
 from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.commands.models import offered_models
@@ -30,7 +30,7 @@ from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateReq
 
 TENCENT = "tencent-hunyuan-3d-2.0-community"
 ALL_REAL = [*GROUNDING.values(), *MATTING.values(), *SHAPE.values(), DELIGHT, *PAINT.values(), CLEAN_PAINT,
-            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values()]
+            *DEPTH.values(), *MATERIALS.values(), *EDITORS.values(), *PARTS.values()]
 
 
 @pytest.fixture
@@ -78,7 +78,11 @@ def test_only_the_apache_size_of_depth_anything_is_offered() -> None:
     # The others are non-commercial, and known as such, never offered.
     assert all(entry.licence.non_commercial for entry in NOT_OFFERED.values())
     assert not set(NOT_OFFERED) & {spec.repo_id for spec in ALL_REAL}
-    assert not any(spec.licence.licence.non_commercial for spec in ALL_REAL)
+    # One non-commercial model is offered, as issue 64 asks: AutoPartGen, downloaded only once the artist
+    # accepted its licence (restricted), whose words name what it makes.
+    non_commercial = [spec for spec in ALL_REAL if spec.licence.licence.non_commercial]
+    assert [spec.repo_id for spec in non_commercial] == ["facebook/autopartgen"]
+    assert all(spec.licence.licence.restricted for spec in non_commercial)
     assert {MODEL_LICENCES[r].licence.key for r in ("ZhengPeng7/BiRefNet", "Qwen/Qwen3-VL-2B-Instruct")} == {
         "mit", "apache-2.0"}
 
@@ -93,6 +97,8 @@ def test_models_lists_every_model_with_its_licence(hub_cache: Path, capsys: pyte
     assert shape["licence"]["key"] == TENCENT and shape["licence"]["restricted"]
     assert shape["licence"]["excluded_territories"] == ["the European Union", "the United Kingdom", "South Korea"]
     assert rows["grounding/2b"]["licence"]["restrictions"] == []
+    parts = rows["parts/autopartgen"]["licence"]  # issue 64: the outputs too, plainly
+    assert parts["non_commercial"] and parts["restricted"] and "the parts it makes included" in parts["restrictions"][0]
     assert all(row["licence"] is not None for row in rows.values())
     # The table a person reads says the same.
     assert cli.main(["models"]) == 0
@@ -105,7 +111,7 @@ def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, ca
     rows = json.loads(capsys.readouterr().out)["models"]
     # The clean family's shape (and its Label model's) and paint replicas too, the material model's and both
     # editors', Hunyuan3D-2mv's (names with views) and BiRefNet_HR's.
-    assert len(rows) == 14 and all(row["downloaded"] for row in rows)
+    assert len(rows) == 15 and all(row["downloaded"] for row in rows)
     assert {row["licence"]["replicates"] for row in rows} >= {"tencent/Hunyuan3D-2mini", "ZhengPeng7/BiRefNet",
                                                               "ZhengPeng7/BiRefNet_HR",
                                                               "black-forest-labs/FLUX.2-klein-4B",

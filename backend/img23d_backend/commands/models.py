@@ -31,7 +31,7 @@ from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
-from ..catalog import (DEFAULT_EDITOR, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, ModelSpec,
+from ..catalog import (DEFAULT_EDITOR, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, PARTS, ModelSpec,
                        default_tiny_root, tiny_matting, tiny_model_set)
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
@@ -53,7 +53,7 @@ def offered_models(models: str = "default") -> list[NamedModel]:
         tiny = tiny_model_set(default_tiny_root())
         return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
                   for role in ("grounding", "matting", "shape", "delight", "paint", "depth", "materials",
-                               "editor")),
+                               "editor", "parts")),
                 # each other shape replica (Step1X-3D's and its Label model's: --verify checks them too)
                 *(NamedModel(f"shape/{name}", tiny_model_set(default_tiny_root(), family=SHAPE_MODELS[name].family,
                                                              shape=name).shape)
@@ -71,7 +71,7 @@ def offered_models(models: str = "default") -> list[NamedModel]:
         ("grounding", GROUNDING), ("matting", MATTING),
         # Each family's shape, delight and paint models (a paint model may come from several repositories:
         # its ``sources``).
-        *FAMILY_ROWS.items(), ("depth", DEPTH), ("materials", MATERIALS), ("editor", EDITORS)]
+        *FAMILY_ROWS.items(), ("depth", DEPTH), ("materials", MATERIALS), ("editor", EDITORS), ("parts", PARTS)]
     return [NamedModel(f"{role}/{choice}", spec) for role, table in tables for choice, spec in table.items()]
 
 

@@ -10,11 +10,12 @@ from typing import Any, Callable
 from ..families.family import FAMILY_ROLES
 from ..families.table import family_of
 from ..models.manager import ModelManager
-from ..catalog import PAINT_ROLES, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
+from ..catalog import PAINT_ROLES, PARTS_ROLE, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
 from ..stages.depth import depth_loader
 from ..editors.parts import editor_loader
 from ..stages.grounding.ask import load_grounding
 from ..materials.driver import materials_loader
+from ..parts.table import parts_loader
 from ..stages.matting import matting_loader
 
 
@@ -36,12 +37,13 @@ LOADERS: dict[str, Callable[[Any], Any]] = {
     "depth": depth_loader,
     "materials": materials_loader,
     "editor": editor_loader,
+    PARTS_ROLE: parts_loader,
 }
 
 
 def register_models(manager: ModelManager, models: ModelSet) -> None:
     """Register every role the set has; a set without texture (or depth) models can still make meshes."""
-    for role in (*ROLES, VIEWS_ROLE, *PAINT_ROLES, *SCENE_ROLES):
+    for role in (*ROLES, VIEWS_ROLE, *PAINT_ROLES, *SCENE_ROLES, PARTS_ROLE):
         spec = getattr(models, role)
         if spec is not None:
             manager.register(spec, LOADERS[role](spec))
