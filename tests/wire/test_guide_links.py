@@ -56,7 +56,7 @@ def test_the_front_page_is_short_and_its_links_lead_somewhere() -> None:
 
 
 def test_the_licence_tables_name_every_offered_model_and_its_licence() -> None:
-    from img23d_protocol import MODEL_LICENCES
+    from img23d_protocol import MODEL_LICENCES, NOT_OFFERED
 
     guide = (REPO / "docs" / "models.md").read_text(encoding="utf-8").split("## Licences", 1)[1]
     guide = guide.split("\n## ", 1)[0]
@@ -66,5 +66,11 @@ def test_the_licence_tables_name_every_offered_model_and_its_licence() -> None:
         row = next((line for line in guide.splitlines() if f"[{repo_id}]" in line), "")
         assert entry.licence.name in row, f"docs/models.md's licence table lacks {repo_id} ({entry.licence.name})"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
+    # The front page's table names every model the project downloads, by its repository or its name
+    # (issue 66 item 4: BiRefNet_HR, Hunyuan3D-2mv, Marigold, FLUX.2 [klein], Qwen-Image-Edit were missing).
+    front = readme.split("## The models and their licences", 1)[1].split("\n## ", 1)[0]
+    for repo_id in MODEL_LICENCES:
+        if not repo_id.startswith("tiny/") and repo_id not in NOT_OFFERED:
+            assert repo_id in front or repo_id.split("/")[-1] in front, f"README.md's licence table lacks {repo_id}"
     assert "Tencent Hunyuan 3D 2.0 Community License" in readme
     assert "not licensed in the European Union, the United Kingdom and South Korea" in readme
