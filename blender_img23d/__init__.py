@@ -31,8 +31,7 @@ def register() -> None:
     for cls in _classes:
         bpy.utils.register_class(cls)
     properties.register()
-    operators.splats.register_menus()
-    operators.parts.register_menus()
+    operators.menus.register_menus()
     runtime.configure(lambda: preferences.get().launch_settings())
     atexit.register(runtime.shutdown)
     bpy.app.timers.register(_drain_while_idle, first_interval=IDLE_DRAIN_SECONDS, persistent=True)
@@ -43,8 +42,7 @@ def unregister() -> None:
         bpy.app.timers.unregister(_drain_while_idle)
     atexit.unregister(runtime.shutdown)
     runtime.shutdown()
-    operators.parts.unregister_menus()
-    operators.splats.unregister_menus()
+    operators.menus.unregister_menus()
     properties.unregister()
     for cls in reversed(_classes):
         bpy.utils.unregister_class(cls)

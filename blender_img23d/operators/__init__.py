@@ -1,7 +1,7 @@
 """Operators: thin adapters that read the scene's inputs, call the client, and report."""
 
-from . import (backend, detect, generate, help, import_host_run, import_run, install, models, parts, regenerate,
-               relayout, retexture, retopo, run_pictures, splats, suggest, variations, views)
+from . import (backend, detect, generate, help, import_host_run, import_run, install, menus, models, parts,
+               regenerate, relayout, retexture, retopo, run_pictures, splats, suggest, variations, views)
 
 classes = (*generate.classes, *detect.classes, *suggest.classes, *backend.classes, *import_run.classes,
            *import_host_run.classes, *relayout.classes, *install.classes, *models.classes, *retexture.classes,

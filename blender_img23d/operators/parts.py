@@ -92,21 +92,4 @@ def part_names(text: str) -> list[str]:
         raise _inputs.InputError(exc.message) from exc
 
 
-def _menu_entry(menu: bpy.types.Menu, context: bpy.types.Context) -> None:
-    menu.layout.operator(IMG23D_OT_split_parts.bl_idname, icon="MOD_EXPLODE")
-
-
-MENUS = ("VIEW3D_MT_object", "VIEW3D_MT_object_context_menu")
-
-
-def register_menus() -> None:
-    for name in MENUS:
-        getattr(bpy.types, name).append(_menu_entry)
-
-
-def unregister_menus() -> None:
-    for name in MENUS:
-        getattr(bpy.types, name).remove(_menu_entry)
-
-
 classes = (IMG23D_OT_split_parts,)

@@ -44,22 +44,4 @@ class IMG23D_OT_export_splats(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-def _menu_entry(menu: bpy.types.Menu, context: bpy.types.Context) -> None:
-    menu.layout.separator()
-    menu.layout.operator(IMG23D_OT_export_splats.bl_idname, icon="EXPORT")
-
-
-MENUS = ("VIEW3D_MT_object", "VIEW3D_MT_object_context_menu")
-
-
-def register_menus() -> None:
-    for name in MENUS:
-        getattr(bpy.types, name).append(_menu_entry)
-
-
-def unregister_menus() -> None:
-    for name in MENUS:
-        getattr(bpy.types, name).remove(_menu_entry)
-
-
 classes = (IMG23D_OT_export_splats,)

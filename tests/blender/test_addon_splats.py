@@ -66,7 +66,8 @@ def test_the_menu_button_writes_a_splat_file_a_viewer_reads(addon, scene, tmp_pa
                        if getattr(f, "__module__", "").startswith(ADDON_MODULE)]
             assert entries, f"the add-on adds nothing to {menu}"
             entries[0](type("Menu", (), {"layout": StandInLayout(log)})(), bpy.context)
-        assert [call[1][0] for call in log if call[0] == "operator"] == ["img23d.export_splats"] * 2
+        assert [call[1][0] for call in log if call[0] == "operator"] == ["img23d.split_parts",
+                                                                          "img23d.export_splats"] * 2
     finally:
         bpy.data.objects.remove(obj)
         bpy.data.images.remove(image)
@@ -106,12 +107,12 @@ def test_disabling_takes_the_menu_entries_away_and_enabling_adds_them_once(addon
                     for f in getattr(bpy.types, menu)._dyn_ui_initialize())
                 for menu in ("VIEW3D_MT_object", "VIEW3D_MT_object_context_menu")]
 
-    # Export Gaussian Splat and Split Selected into Parts, in each menu.
-    assert entries() == [2, 2]
+    # One entry function in each menu (Split Selected into Parts and Export Gaussian Splat).
+    assert entries() == [1, 1]
     addon_utils.disable(ADDON_MODULE, default_set=True)
     try:
         assert entries() == [0, 0]
     finally:
         addon_utils.enable(ADDON_MODULE, default_set=True)
         configure_preferences()
-    assert entries() == [2, 2]
+    assert entries() == [1, 1]
