@@ -65,6 +65,17 @@ def test_views_are_matted_one_at_a_time_and_let_go(engine: Engine, tmp_path: Pat
     assert batches[-3:] == [1, 1, 1]
 
 
+def test_the_main_picture_given_again_as_a_view_is_left_out_in_one_sentence(engine: Engine, tmp_path: Path) -> None:
+    again = tmp_path / "again.png"
+    again.write_bytes(HOUSE.read_bytes())  # the same bytes under another name
+    request = GenerateRequest(id="a", image=str(HOUSE), targets=["chimney"], boxes={"chimney": CHIMNEY},
+                              views={"chimney": {"back": str(again)}}, options=JobOptions(**FAST_OPTIONS))
+    [chimney] = engine.run(request, Job(id="a", emit=lambda e: None)).targets
+    assert chimney.status == "done" and not chimney.views  # before: used without a word
+    assert chimney.views_left_out == {"back": "the back view of 'chimney' was left out: again.png is the main "
+                                              "picture itself; give a picture taken from the back"}
+
+
 @pytest.mark.parametrize("device, gpu", [("cpu", False), ("cuda", True), ("cuda:1", True), ("mps", True)])
 def test_a_memory_sentence_names_a_gpu_only_where_there_is_one(device: str, gpu: bool) -> None:
     assert ("GPU" in free_memory_advice(device)) is gpu

@@ -190,6 +190,10 @@ def _read(run: StepContext, stem: str, side: str, source: str) -> GivenView:
     except ProtocolError as exc:
         view.why = exc.message
         return view
+    if kept.sha256 == run.run_folder.manifest.image.get("sha256"):
+        # The front's own file given again as a side: it would paint the front's colours onto that side.
+        view.why = f"{Path(source).name} is the main picture itself; give a picture taken from the {side}"
+        return view
     suffix = Path(source).suffix.lower()
     suffix = suffix if _SUFFIX.fullmatch(suffix) else ".img"
     view.permissions = kept.permissions
