@@ -16,6 +16,8 @@ import bpy
 import img23d_protocol as protocol
 from bpy.props import EnumProperty, PointerProperty, StringProperty
 
+from . import thumbnails
+
 # The licence-clean family's one sentence where a view is added (issue 55 item 4): no openly licensed
 # multi-view shape model exists, and views are never fed to Step1X-3D's single-view model.
 
@@ -44,14 +46,11 @@ SIDE_ITEMS = [(side, side_label(side), side_tip(side)) for side in protocol.SIDE
 def _ensure_preview(view: "Img23dView", context: bpy.types.Context) -> None:
     """Load the chosen file (or take the chosen image) and make its thumbnail here, not in draw()."""
     if view.source == "FILE":
-        path = bpy.path.abspath(view.path)
-        try:
-            view.file_image = bpy.data.images.load(path, check_existing=True) if path else None
-        except RuntimeError:  # not an image (yet): Generate says so in one sentence
-            view.file_image = None
-    image = view.picture()
-    if image is not None:
-        image.preview_ensure()
+        view.file_image, view.thumbnail_note = thumbnails.thumbnail_image(bpy.path.abspath(view.path))
+        return
+    view.thumbnail_note = ""
+    if view.image is not None:
+        view.image.preview_ensure()
 
 
 class Img23dView(bpy.types.PropertyGroup):
@@ -65,6 +64,7 @@ class Img23dView(bpy.types.PropertyGroup):
                ("DATABLOCK", "In File", "An image already loaded in this .blend")])
     path: StringProperty(name="Picture File", subtype="FILE_PATH", update=_ensure_preview)  # type: ignore[valid-type]
     file_image: PointerProperty(type=bpy.types.Image, options={"HIDDEN"})  # type: ignore[valid-type]
+    thumbnail_note: StringProperty(options={"HIDDEN"})  # type: ignore[valid-type]  # why no thumbnail is shown
     image: PointerProperty(name="Image", type=bpy.types.Image, update=_ensure_preview)  # type: ignore[valid-type]
 
     def picture(self) -> "bpy.types.Image | None":

@@ -12,7 +12,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 import img23d_protocol as protocol
 from img23d_client.run_layout import LayoutChoice
 
-from . import box_properties, object_views
+from . import box_properties, object_views, thumbnails
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,7 @@ BAKE_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
 
 def _load_preview(settings: "Img23dSettings", context: bpy.types.Context) -> None:
     """Load the chosen file as an image datablock so the panel can show its thumbnail."""
-    path = bpy.path.abspath(settings.image_path)
-    try:
-        settings.file_image = bpy.data.images.load(path, check_existing=True) if path else None
-    except RuntimeError:  # not an image (yet): Generate will say so clearly
-        settings.file_image = None
-    if settings.file_image is not None:
-        settings.file_image.preview_ensure()  # here, not in draw(): draw() never does work
+    settings.file_image, settings.thumbnail_note = thumbnails.thumbnail_image(bpy.path.abspath(settings.image_path))
 
 
 class Img23dSettings(bpy.types.PropertyGroup):
@@ -82,6 +76,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
         default="FILE")
     image_path: StringProperty(name="Image File", subtype="FILE_PATH", update=_load_preview)  # type: ignore[valid-type]
     file_image: PointerProperty(type=bpy.types.Image, options={"HIDDEN"})  # type: ignore[valid-type]
+    thumbnail_note: StringProperty(options={"HIDDEN"})  # type: ignore[valid-type]  # why no thumbnail is shown
     image: PointerProperty(name="Image", type=bpy.types.Image)  # type: ignore[valid-type]
     targets: StringProperty(  # type: ignore[valid-type]
         name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "

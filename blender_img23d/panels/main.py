@@ -100,6 +100,8 @@ def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) ->
     image = settings.image if settings.image_source == "DATABLOCK" else settings.file_image
     if image is not None and image.preview is not None:
         layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
+    elif settings.image_source == "FILE" and settings.thumbnail_note:
+        layout.label(text=settings.thumbnail_note, icon="INFO")
 
 
 def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:

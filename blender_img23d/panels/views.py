@@ -54,6 +54,8 @@ def _draw_view(layout: bpy.types.UILayout, view: Any, retexture: bool) -> None:
     remove.target, remove.side, remove.retexture = view.target, view.side, retexture
     if view.source == "FILE":
         column.prop(view, "path", text="")
+        if view.thumbnail_note:
+            column.label(text=view.thumbnail_note, icon="INFO")
     else:
         column.template_ID(view, "image", open="image.open")
 

@@ -161,3 +161,33 @@ def test_re_texture_sends_the_meshs_views(addon, scene, monkeypatch, capfd) -> N
     [request] = sent
     assert request.views == {"back": str(SUBJECT)}
     assert sphere.data.materials and sphere.data.materials[0].node_tree is not None
+
+
+def _png_header(path: Path, width: int, height: int, bits: int) -> Path:
+    """A PNG whose IHDR says ``width`` x ``height`` at ``bits`` a sample, its data left out: the header
+    is all a thumbnail's check may read (a real 16-bit 8192 x 8192 PNG took Blender +1 GB and 6 s)."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bits, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk)
+    return path
+
+
+def test_a_huge_view_or_picture_gets_no_thumbnail_and_says_why(addon, scene, tmp_path: Path) -> None:
+    """Issue 66 item 2: choosing a picture decoded it whole on Blender's UI thread for its thumbnail."""
+    huge = _png_header(tmp_path / "huge_back.png", 8192, 8192, 16)
+    before = set(bpy.data.images)
+    assert bpy.ops.img23d.view_add(target="chimney", side="back", filepath=str(huge)) == {"FINISHED"}
+    [view] = [v for v in scene.img23d.views if v.side == "back"]
+    assert view.picture() is None and set(bpy.data.images) == before  # never loaded, never decoded
+    assert view.thumbnail_note == ("no thumbnail: huge_back.png is 8,192 x 8,192 pixels of 16-bit colour, too "
+                                   "large to show here (the job still uses it)")
+    log = _draw(addon.panels.main.IMG23D_PT_boxes)
+    assert view.thumbnail_note in labels(log)
+    scene.img23d.image_path = str(huge)  # the main picture is checked the same way
+    assert scene.img23d.file_image is None and set(bpy.data.images) == before
+    assert scene.img23d.thumbnail_note.startswith("no thumbnail: huge_back.png is 8,192 x 8,192")
+    scene.img23d.image_path = str(HOUSE)  # a picture of ordinary size has its thumbnail as before
+    assert scene.img23d.file_image is not None and scene.img23d.thumbnail_note == ""
