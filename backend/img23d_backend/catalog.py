@@ -83,7 +83,6 @@ def _shared_tiny_set(root: Path, editor: str) -> Mapping[str, ModelSpec]:
                         size_bytes=1 << 20),
         materials=MATERIAL_ROWS[DEFAULT_MATERIALS].tiny_spec(root),
         editor=tiny_editor(root, editor),
-        parts=PARTS_ROWS[DEFAULT_PARTS].tiny_spec(root),
     )
 
 
@@ -99,17 +98,23 @@ TINY_SETS: dict[str, Callable[[Path, str, str | None], ModelSet]] = {name: _tiny
 
 
 def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT_FAMILY,
-                   shape: str | None = None, editor: str = DEFAULT_EDITOR, matting: str = DEFAULT_MATTING) -> ModelSet:
+                   shape: str | None = None, editor: str = DEFAULT_EDITOR, matting: str = DEFAULT_MATTING,
+                   parts: str | None = None) -> ModelSet:
     """The offline replicas under ``root`` (see ``img23d_backend.replicas``), loaded by the same code;
     ``paint`` picks the paint model's replica (both are built), ``family`` the shape model's, a
     ``shape`` that takes labels (the Label model, or its tiny name) the Label model's replica,
-    ``editor`` the image editor's and ``matting`` the matting model's (each of both is built)."""
+    ``editor`` the image editor's and ``matting`` the matting model's (each of both is built);
+    ``parts`` the parts model's, for a job that makes parts (None leaves it out, as ``model_set`` does:
+    a Generate registers no parts model it never uses)."""
     for role, choice, table in (("paint", paint, PAINT), ("editor", editor, EDITORS), ("matting", matting, MATTING)):
         if choice not in table:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
                                 f"unknown {role} model {choice!r}; choose from {', '.join(table)}")
+    if parts is not None and parts not in PARTS_ROWS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"unknown parts model {parts!r}; choose from {', '.join(PARTS_ROWS)}")
     return replace(TINY_SETS[model_family(family).name](root, paint, shape), editor=tiny_editor(root, editor),
-                   matting=tiny_matting(root, matting))
+                   matting=tiny_matting(root, matting),
+                   parts=PARTS_ROWS[parts].tiny_spec(root) if parts is not None else None)
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,

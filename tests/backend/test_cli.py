@@ -37,7 +37,7 @@ def test_generate_three_names_on_the_house(backend_env: dict[str, str], tmp_path
     assert manifest["status"] == "finished"
     assert {r: c["loads_from_disk"] for r, c in manifest["model_counters"].items()} == {
         "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1,
-        "materials": 0, "editor": 0, "shape_views": 0, "parts": 0}  # registered with the job's manager; not loaded here
+        "materials": 0, "editor": 0, "shape_views": 0}  # registered with the job's manager; not loaded here
     assert "[shape" in out.stderr  # progress went to stderr, results to stdout
 
 

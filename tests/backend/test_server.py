@@ -65,7 +65,7 @@ def test_generate_three_names_gives_three_glbs_and_one_load_per_model(backend: B
     assert [r["target"] for r in manifest["records"]] == ["house", "chimney", "barrel"]
     assert {role: c["loads_from_disk"] for role, c in manifest["model_counters"].items()} == {
         "grounding": 1, "matting": 1, "shape": 1, "delight": 0, "paint": 0, "depth": 1,
-        "materials": 0, "editor": 0, "shape_views": 0, "parts": 0}  # registered; an untextured job without views never loads them
+        "materials": 0, "editor": 0, "shape_views": 0}  # registered; an untextured job without views never loads them
     assert set(manifest["timings"]) >= {"load", "grounding", "crop", "matting", "shape", "export"}
     assert all(v > 0 for v in manifest["memory_peaks"].values())
     run = Path(result["data"]["run_dir"])
@@ -82,7 +82,7 @@ def test_second_job_reloads_nothing(backend: BackendProcess) -> None:
     assert status["data"]["state"] == "idle"
     models = status["data"]["models"]["models"]
     untextured = {role: m for role, m in models.items()
-                  if role not in ("delight", "paint", "materials", "editor", "shape_views", "parts")}
+                  if role not in ("delight", "paint", "materials", "editor", "shape_views")}
     assert {m["tier"] for m in untextured.values()} == {"device"}
     assert all(m["loads_from_disk"] == 1 for m in untextured.values())
     assert models["paint"]["tier"] == "dropped"  # never needed: no texture was asked for
@@ -92,8 +92,7 @@ def test_second_job_reloads_nothing(backend: BackendProcess) -> None:
     assert models["editor"]["tier"] == "dropped" and models["editor"]["loads_from_disk"] == 0
     # Nor the model of names with views (Hunyuan3D-2mv): these jobs give no views.
     assert models["shape_views"]["tier"] == "dropped" and models["shape_views"]["loads_from_disk"] == 0
-    # Nor the parts model (AutoPartGen): a Generate never makes parts with it.
-    assert models["parts"]["tier"] == "dropped" and models["parts"]["loads_from_disk"] == 0
+    assert "parts" not in models  # a Generate's set has no parts model (a parts job's has)
 
 
 def test_textured_jobs_load_the_paint_models_once(backend: BackendProcess) -> None:

@@ -31,8 +31,8 @@ from img23d_protocol import MODEL_FAMILIES, SHAPE_MODELS, TINY_MODELS, ErrorCode
 from ..env.interrupts import Interrupts
 from ..models import cache
 from ..models.damage import damage_sentence, find_damage, unchecked_files
-from ..catalog import (DEFAULT_EDITOR, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, PARTS, ModelSpec,
-                       default_tiny_root, tiny_matting, tiny_model_set)
+from ..catalog import (DEFAULT_EDITOR, DEFAULT_PARTS, DEPTH, EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, PARTS,
+                       ModelSpec, default_tiny_root, tiny_matting, tiny_model_set)
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..editors.table import EDITOR_ROWS, tiny_editor
@@ -50,7 +50,7 @@ class NamedModel:
 def offered_models(models: str = "default") -> list[NamedModel]:
     """Every model of the registry's tables (``default``), or of the tiny replicas' set."""
     if models == "tiny":
-        tiny = tiny_model_set(default_tiny_root())
+        tiny = tiny_model_set(default_tiny_root(), parts=DEFAULT_PARTS)
         return [*(NamedModel(f"{role}/tiny", getattr(tiny, role))
                   for role in ("grounding", "matting", "shape", "delight", "paint", "depth", "materials",
                                "editor", "parts")),
