@@ -23,12 +23,13 @@ def _spin(seconds: float) -> None:
 
 def test_a_busy_step_beats_and_a_sleeping_one_does_not() -> None:
     said: list[float] = []
-    with Heartbeat(said.append, busy_seconds, interval=0.3):
-        _spin(1.6)
-    assert len(said) >= 3 and said == sorted(said) and 0.2 < said[0] < 1.0
+    with Heartbeat(said.append, busy_seconds, interval=0.5):
+        _spin(3.0)
+    # About every half second (later on a loaded machine: the spin shares the cores).
+    assert len(said) >= 2 and said == sorted(said) and 0.4 < said[0] < 2.5
     quiet: list[float] = []
-    with Heartbeat(quiet.append, busy_seconds, interval=0.3):
-        time.sleep(1.2)
+    with Heartbeat(quiet.append, busy_seconds, interval=0.5):
+        time.sleep(2.0)
     assert quiet == []  # no CPU used: nothing said, the watchdog would stop it
 
 

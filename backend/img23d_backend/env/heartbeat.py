@@ -24,6 +24,9 @@ from types import TracebackType
 ENV = "IMG23D_HEARTBEAT_SECONDS"
 INTERVAL_SECONDS = 60.0      # a tenth of the watchdog's 600 s: ten chances before it would fire
 MIN_CPU_SHARE = 0.05         # CPU seconds per second of the interval that count as working
+# ...and never under this: reading the CPU time (psutil walks /proc for the children) costs a little
+# itself, which a short interval (a test's) must not take for work.
+MIN_BUSY_SECONDS = 0.1
 
 
 def interval_seconds() -> float:
@@ -63,7 +66,7 @@ class Heartbeat:
         last = self._busy()
         while not self._stop.wait(self._interval):
             now = self._busy()
-            if now - last >= MIN_CPU_SHARE * self._interval:
+            if now - last >= max(MIN_CPU_SHARE * self._interval, MIN_BUSY_SECONDS):
                 try:
                     self._say(time.monotonic() - self._started)
                 except Exception:  # noqa: BLE001 - a heartbeat that cannot be said must not end the job
