@@ -134,7 +134,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
     chosen = model_family(family)
     if name == "tiny":
         return tiny_model_set(tiny_root or default_tiny_root(), paint=paint, family=family, shape=shape, editor=editor,
-                              matting=matting)
+                              matting=matting, parts=parts)
     if name != "default":
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"unknown model set {name!r}; choose from {', '.join(MODEL_SET_NAMES)}")

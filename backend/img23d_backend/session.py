@@ -47,6 +47,7 @@ class Models:
     # Accept the licences of these models that restrict territory or use (Hunyuan3D-2's): without
     # it such a model that is not downloaded yet is refused and nothing is downloaded.
     accept_licence: bool = False
+    parts: str | None = None          # the parts model a parts job draws with (None: a set without one)
 
     @classmethod
     def from_args(cls, args: Any) -> "Models":
@@ -54,7 +55,8 @@ class Models:
         return cls(models=args.models, grounding=args.grounding, shape=args.shape, family=args.family,
                    matting=args.matting, paint=args.paint, editor=args.editor, device=args.device,
                    device_for=tuple(getattr(args, "device_for", None) or ()), budget_gb=args.budget_gb,
-                   offline=args.offline, accept_licence=args.accept_licence)
+                   offline=args.offline, accept_licence=args.accept_licence,
+                   parts=getattr(args, "parts_model", None))
 
     def describe(self) -> dict[str, Any]:
         """What decides the meshes (not where they are made): part of a batch's options key."""
@@ -127,7 +129,7 @@ class RetopoResult:
 def make_engine(models: Models, out: Path) -> Engine:
     """The engine the commands and the API run jobs on (one device, models kept between jobs)."""
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
-                       paint=models.paint, family=models.family, editor=models.editor)
+                       paint=models.paint, family=models.family, editor=models.editor, parts=models.parts)
     if models.models == "tiny":
         ensure_tiny_models(chosen.families())
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))

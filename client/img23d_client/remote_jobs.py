@@ -40,7 +40,7 @@ FOLDER_KINDS = (_Kind.RUN,)                                              # artif
 RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness",
                 "completion_picture", "mesh", "high_mesh")               # result fields naming files (retopo's
                                                                          # mesh and high_mesh: issue 58)
-UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh"}                   # request fields naming local files
+UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh", "mask": "part mask"}  # request fields naming local files
 VIEWS_FIELD = "views"  # (1.19) a generate's {name: {side: picture}}, a retexture's {side: picture}: uploaded too
 
 

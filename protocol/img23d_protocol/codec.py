@@ -115,11 +115,14 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_completion_off(value)
         elif name == "views":
             value = validate_views(value) if cls is GenerateRequest else validate_side_views(value)
-        elif name in ("id", "image", "job", "model", "mesh", "name", "run", "path", "sha256") \
+        elif name in ("id", "image", "job", "model", "mesh", "mask", "name", "run", "path", "sha256") \
                 and value is not None and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"mode must be one of {', '.join(PARTS_MODES)}")
+        elif name in ("render_size", "grid", "max_parts", "steps") and cls is PartsRequest \
+                and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number, 0 or more")
         elif name == "data" and cls in (UploadRequest, Chunk) and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "data must be a base64 string")  # a result's data is an object
         elif name in ("offset", "size") and value is not None \

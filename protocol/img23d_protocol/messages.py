@@ -124,14 +124,18 @@ class RetopoRequest(Request):
 
 
 # (1.21) How a parts job cuts its mesh: "split" names each part and finds it on renders of the mesh with
-# the open grounding and matting models (no hidden geometry invented).
-PARTS_MODES = ("split",)
+# the open grounding and matting models (no hidden geometry invented); (1.22) "model": a parts model
+# (AutoPartGen, non-commercial) draws each part, from a picture, a mesh, or both, with a mask or names.
+PARTS_MODES = ("split", "model")
 
 
 @dataclass
 class PartsRequest(Request):
     """(1.21) Cut an existing mesh (a file the add-on wrote, as Retopo's) into parts, one per name of
-    ``targets``; each part a GLB in the mesh's own frame, and the whole as one GLB of named parts."""
+    ``targets``; each part a GLB in the mesh's own frame, and the whole as one GLB of named parts.
+    (1.22) Mode "model": the parts drawn by a parts model from ``image`` (a picture of the object),
+    ``mesh``, or both; ``mask`` (an indexed picture the image's size: one part per non-zero value) or
+    ``targets`` found on the picture give the parts; without either the model finds them."""
 
     TYPE: ClassVar[str] = "parts"
     mesh: str = ""
@@ -140,6 +144,11 @@ class PartsRequest(Request):
     mode: str = PARTS_MODES[0]
     options: JobOptions = field(default_factory=JobOptions)
     render_size: int = 0                 # split: the renders' side in pixels (0: the job's own, 512)
+    image: str = ""                      # (1.22) model: a picture of the object
+    mask: str = ""                       # (1.22) model: an indexed part mask the picture's size
+    grid: int = 0                        # (1.22) model: the decoding grid's cells a side (0: the job's own)
+    max_parts: int = 0                   # (1.22) model: at most this many parts (0: the model's limit)
+    steps: int = 0                       # (1.22) model: denoising steps per part (0: the model's own, 50)
 
 
 @dataclass

@@ -270,6 +270,9 @@ class PartsJobResult(RunJobResult):
     note: str = ""                      # what the parts are made of (no hidden geometry invented)
     timings: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    model: str = ""                     # (1.22) the parts model that drew them ("" for a split by names)
+    licence: str = ""                   # (1.22) its licence's name, which the parts carry too
+    mask: str | None = None             # (1.22) the part mask the model was given, coloured (relative), if any
 
     @property
     def empty(self) -> list[PartResult]:
@@ -278,12 +281,15 @@ class PartsJobResult(RunJobResult):
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": self.run_dir, "manifest": self.manifest, "combined": self.combined,
                 "parts": [part.to_dict() for part in self.parts], "faces": self.faces, "note": self.note,
-                "timings": dict(self.timings), "seed": self.seed}
+                "timings": dict(self.timings), "seed": self.seed, "model": self.model, "licence": self.licence,
+                "mask": self.mask}
 
     @staticmethod
     def read(data: dict[str, Any], what: str) -> dict[str, Any]:
         return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
                     combined=text(data, what, "combined", None),
+                    model=text(data, what, "model", ""), licence=text(data, what, "licence", ""),
+                    mask=text(data, what, "mask", None),
                     parts=tuple(PartResult.from_dict(entry, f"{what}'s part")
                                 for entry in items(data, what, "parts")),
                     faces=number(data, what, "faces"), note=text(data, what, "note"),

@@ -109,8 +109,21 @@ def test_a_mesh_request_runs_to_the_end_reproducibly(networks) -> None:
     parts = generate_parts(request, networks, reports.append, CancelToken())
     again = generate_parts(request, networks, lambda report: None, CancelToken())
     assert all(isinstance(p, PartMesh) for p in parts) and len(parts) <= 1
-    assert [p.name for p in parts] == ["lid", "part_1"][:len(parts)]
+    assert [p.name for p in parts] == ["lid", "part_02"][:len(parts)]
     assert len(reports) == len(parts) and all(r.part == i + 1 for i, r in enumerate(reports))
     assert [p.vertices.tolist() for p in parts] == [p.vertices.tolist() for p in again]
     for part in parts:  # back in the input's frame: the [-1.01, 1.01] cube around the input's centre
         assert np.all(np.abs(part.vertices - 6.5) <= 1.01 * 1.5 + 1e-4)
+
+
+def test_a_masks_parts_are_named_by_value_and_made_bottom_to_top(networks) -> None:
+    picture = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    picture.paste((200, 40, 40, 255), (4, 4, 28, 28))
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:14, 4:28] = 7    # the top half: the second region the model takes
+    mask[16:28, 4:28] = 2   # the bottom half: the first
+    request = PartsRequest(image=picture, mask=mask, names=("seat", "back"), seed=2, grid=16, steps=2)
+    parts = generate_parts(request, networks, lambda report: None, CancelToken())
+    # The first name goes to the smallest value (2, the bottom), which the model also takes first.
+    assert [p.name for p in parts] == ["seat", "back"]
+    assert all(len(p.faces) for p in parts)

@@ -44,6 +44,8 @@ REQUESTS = [
     RetopoRequest(id="rt-1", mesh="/tmp/m.npz", name="statue",
                   options=JobOptions(topology="quads", face_target=2000, bake_size=2048)),
     PartsRequest(id="p-1", mesh="/tmp/m.npz", name="lamp", targets=["shade", "arm", "base"], render_size=768),
+    PartsRequest(id="p-2", mode="model", image="/tmp/lamp.png", mask="/tmp/lamp-mask.png", name="lamp", grid=512,
+                 max_parts=6, steps=30),
     RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],
                       options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),
@@ -174,6 +176,17 @@ def test_line_just_under_the_limit_is_accepted():
 def test_string_fields_of_another_type_are_refused(field, value):
     data = {"v": 1, "type": "generate" if field != "job" else "cancel", "id": "x", field: value}
     with pytest.raises(ProtocolError, match=field) as excinfo:
+        decode(json.dumps(data), REQUEST_TYPES)
+    assert _code(excinfo) == ErrorCode.BAD_REQUEST
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("grid", "512", "grid must be a whole number"), ("max_parts", -1, "max_parts must be a whole number"),
+    ("steps", True, "steps must be a whole number"), ("render_size", 1.5, "render_size must be a whole number"),
+    ("mask", 3, "mask must be a string"), ("mode", "guess", "mode must be one of split, model")])
+def test_a_parts_requests_fields_are_checked_on_arrival(field, value, words):
+    data = {"v": 1, "type": "parts", "id": "x", "mesh": "/tmp/m.npz", field: value}
+    with pytest.raises(ProtocolError, match=words) as excinfo:
         decode(json.dumps(data), REQUEST_TYPES)
     assert _code(excinfo) == ErrorCode.BAD_REQUEST
 

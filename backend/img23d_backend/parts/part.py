@@ -18,7 +18,9 @@ class PartsRequest:
     vertices: np.ndarray | None = None     # a mesh of the whole object [V, 3], or None
     faces: np.ndarray | None = None        # its triangles [F, 3]
     mask: np.ndarray | None = None         # [H, W] integers the picture's size: one part per non-zero value
-    names: tuple[str, ...] = ()            # names for the parts, in order (fewer than the parts is fine)
+    # Names for the parts (fewer than the parts is fine: the others are part_NN): in the order the parts are
+    # made, or with a mask, one per mask value in increasing order (the first name to the smallest value).
+    names: tuple[str, ...] = ()
     max_parts: int = MAX_PARTS
     seed: int = 0
     grid: int = 256                        # the finest decoding grid's cells per side (256 or 512 in use)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ...env.torch_shims import prepare_torchvision
 from ...models import placement
 from ...models.meta_weights import empty_weights, transformers_state
 from ...models.placement import LoadedModel
@@ -55,6 +56,7 @@ def _assign(module: torch.nn.Module, state: dict[str, Any], device: Any, dtype: 
 
 def load_dino(folder: Path, config: ConditionerConfig, device: Any, dtype: Any) -> ImageConditioner:
     """DINOv2 with registers from a transformers folder, its sizes from its ``config.json``."""
+    prepare_torchvision()  # transformers' model modules import its image processors, which import torchvision
     from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
 
     dino_config = Dinov2WithRegistersConfig.from_pretrained(folder)

@@ -47,13 +47,23 @@ def _bad(sentence: str) -> ProtocolError:
 
 def mask_regions(mask: np.ndarray) -> list[np.ndarray]:
     """One boolean mask per non-zero value, ordered bottom to top (lowest box bottom first), then left to right."""
-    regions = []
+    return [mask == value for value in region_values(mask)]
+
+
+def region_values(mask: np.ndarray) -> list[int]:
+    """The mask's non-zero values in the order the model takes their regions: bottom to top, then left to right."""
+    keyed = []
     for value in np.unique(mask):
         if value == 0:
             continue
         ys, xs = np.nonzero(mask == value)
-        regions.append(((-int(ys.max()), int(xs.min())), mask == value))
-    return [region for _, region in sorted(regions, key=lambda item: item[0])]
+        keyed.append(((-int(ys.max()), int(xs.min())), int(value)))
+    return [value for _, value in sorted(keyed)]
+
+
+def part_name(names: tuple[str, ...], index: int) -> str:
+    """The ``index``-th name (from 0), or ``part_01``, ``part_02``... past the names given."""
+    return names[index] if index < len(names) else f"part_{index + 1:02d}"
 
 
 def check_request(request: PartsRequest) -> None:
@@ -83,17 +93,21 @@ def check_request(request: PartsRequest) -> None:
             raise _bad("the mask marks no part: every value in it is zero")
 
 
-def _masked_pictures(image: Image.Image, mask: np.ndarray) -> tuple[list[Image.Image], tuple | None]:
-    """Each region's picture: the object on white with everything outside the region white."""
+def _masked_pictures(image: Image.Image, mask: np.ndarray, names: tuple[str, ...]
+                     ) -> tuple[list[tuple[str, Image.Image]], tuple | None]:
+    """Each region's name and picture (the object on white with everything outside the region white), in the
+    model's order; names go to the mask's values in increasing order (the first name to the smallest)."""
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
     alpha = rgba[..., 3:4] / 255.0 if image.mode in ("RGBA", "LA") else np.ones_like(rgba[..., 3:4])
     rgb = (rgba[..., :3] * alpha + 255.0 * (1 - alpha)).astype(np.uint8)
     box = foreground_box(rgba[..., 3]) if image.mode in ("RGBA", "LA") else None
+    mask = np.asarray(mask)
+    rank = {int(value): index for index, value in enumerate(v for v in np.unique(mask) if v != 0)}
     pictures = []
-    for region in mask_regions(np.asarray(mask)):
+    for value in region_values(mask):
         picture = rgb.copy()
-        picture[~region] = 255
-        pictures.append(Image.fromarray(picture))
+        picture[mask != value] = 255
+        pictures.append((part_name(names, rank[value]), Image.fromarray(picture)))
     return pictures, box
 
 
@@ -131,27 +145,29 @@ def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
             * networks.config.dit.scale_factor
     part_features = None
     if request.mask is not None:
-        pictures, box = _masked_pictures(request.image, request.mask)
+        pictures, box = _masked_pictures(request.image, request.mask, request.names)
         with torch.no_grad():
-            part_features = [conditioner.features(prepare(p, size, box)[None]).float() for p in pictures]
+            part_features = [(name, conditioner.features(prepare(p, size, box)[None]).float()) for name, p in pictures]
     guidance = MODES[mode(request.image is not None, frame is not None, part_features is not None)]
     total = len(part_features) if part_features is not None else request.max_parts
     history = _encode(networks, [], request.seed)
     both_dropped = torch.cat([dropped, dropped], -1)
-    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    parts: list[tuple[str, tuple[np.ndarray, np.ndarray]]] = []
     for index in range(total):
-        image = torch.cat([whole, part_features[index] if part_features is not None else dropped], -1)
+        name, features = part_features[index] if part_features is not None else \
+            (part_name(request.names, len(parts)), dropped)
+        image = torch.cat([whole, features], -1)
         geometry = torch.stack([whole_latent, history], dim=1)
         accepted = None
         for attempt in range(1 if part_features is not None else 1 + RETRIES):
             seed = request.seed + attempt * RETRY_SEED_STRIDE
             latent = sample_part(networks, image, both_dropped, geometry, guidance, seed, request.steps, cancel)
             if part_features is None and float(latent.abs().mean()) < STOP_MAGNITUDE:
-                return _finish(parts, frame, request)   # the model's end of the sequence
+                return _finish(parts, frame)   # the model's end of the sequence
             mesh = decode(networks, latent, request.grid)
             if mesh is None:
                 continue
-            if part_features is None and overlap(mesh, parts, request.seed + index) > OVERLAP_LIMIT:
+            if part_features is None and overlap(mesh, [m for _, m in parts], request.seed + index) > OVERLAP_LIMIT:
                 continue
             accepted = clean(*mesh)
             break
@@ -159,13 +175,12 @@ def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
             if part_features is None:
                 break       # no new part after every try: the release stops here too
             continue        # a region that decodes to nothing: its part is left out
-        parts.append(accepted)
+        parts.append((name, accepted))
         elapsed = time.monotonic() - started
         progress(PartProgress(len(parts), elapsed, elapsed / (index + 1) * total))
-        history = _encode(networks, parts, request.seed + index + 1)
-    return _finish(parts, frame, request)
+        history = _encode(networks, [m for _, m in parts], request.seed + index + 1)
+    return _finish(parts, frame)
 
 
-def _finish(parts: list[tuple[np.ndarray, np.ndarray]], frame: Frame | None, request: PartsRequest) -> list[PartMesh]:
-    named = list(request.names) + [f"part_{i}" for i in range(len(request.names), len(parts))]
-    return [PartMesh(i, named[i], frame.back(v) if frame is not None else v, f) for i, (v, f) in enumerate(parts)]
+def _finish(parts: list[tuple[str, tuple[np.ndarray, np.ndarray]]], frame: Frame | None) -> list[PartMesh]:
+    return [PartMesh(i, name, frame.back(v) if frame is not None else v, f) for i, (name, (v, f)) in enumerate(parts)]

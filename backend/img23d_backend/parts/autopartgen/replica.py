@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ...env.torch_shims import prepare_torchvision
 from ...models.replica_common import Size, check_size, seeded
 from . import config as sizes
 from .config import AutoPartGenConfig
@@ -70,6 +71,7 @@ def construct(dims: AutoPartGenConfig) -> dict[str, nn.Module]:
 
 
 def _dino(dims: AutoPartGenConfig) -> Any:
+    prepare_torchvision()  # transformers' model modules import its image processors, which import torchvision
     from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
 
     return Dinov2WithRegistersModel(Dinov2WithRegistersConfig(**dims.conditioner.dino))

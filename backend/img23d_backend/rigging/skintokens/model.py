@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...env.torch_shims import prepare_torchvision
 from ...models.meta_weights import empty_weights
 from .config import SkinTokensConfig
 from .embed import bf16_rounded
@@ -23,6 +24,7 @@ from .skin_vae import SkinVAEHolder
 class TokenRig(nn.Module):
     def __init__(self, config: SkinTokensConfig) -> None:
         super().__init__()
+        prepare_torchvision()  # transformers' model modules import its image processors, which import torchvision
         from transformers import Qwen3ForCausalLM
 
         self.config = config
