@@ -117,6 +117,19 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
                    parts=PARTS_ROWS[parts].tiny_spec(root) if parts is not None else None)
 
 
+def parts_spec_for(models: ModelSet, parts: str = DEFAULT_PARTS) -> ModelSpec | None:
+    """The parts model a backend started without one registers when a parts job first asks: the set's own,
+    else the real model for the default set and its replica for the tiny set (a tiny set's replicas share
+    one folder: the matting model's parent); None for any other set."""
+    if models.parts is not None:
+        return models.parts
+    if models.name == "default":
+        return PARTS[parts]
+    if models.name == "tiny" and models.matting.local_path is not None:
+        return PARTS_ROWS[parts].tiny_spec(Path(models.matting.local_path).parent)
+    return None
+
+
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,
               shape: str | None = None, tiny_root: Path | None = None,
               paint: str = DEFAULT_PAINT, depth: str = DEFAULT_DEPTH, family: str | None = None,

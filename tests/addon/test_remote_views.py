@@ -77,3 +77,15 @@ def test_a_view_the_host_refuses_ends_the_job_in_one_sentence_naming_it(tmp_path
     errors = [m.message for m in events if isinstance(m, protocol.Error)]
     assert errors == ["the back view of 'chair' could not be sent to gpu-box: the disk is full"]
     assert not any(isinstance(m, protocol.GenerateRequest) for m in requests)
+
+
+def test_a_parts_jobs_picture_and_mask_go_up_and_the_job_names_the_hosts_files(tmp_path: Path) -> None:
+    picture, mask = _pictures(tmp_path, "lamp.png", "lamp parts.png")
+    request = protocol.PartsRequest(id="job-3", mode="model", image=str(picture), mask=str(mask), name="lamp")
+    job = remote_jobs.RemoteJob(request, transfer.Mirror(REMOTE, tmp_path / "mirror"), "gpu-box")
+    sent = job.start()
+    assert {m.name for m in sent if isinstance(m, protocol.UploadRequest)} == {"lamp.png", "lamp parts.png"}
+    requests, _ = _answer_uploads(job, sent)
+    [job_request] = requests
+    assert job_request.image.endswith("/lamp.png") and job_request.mask.endswith("/lamp parts.png")
+    assert all(path.startswith(f"{REMOTE}/_uploads/") for path in (job_request.image, job_request.mask))

@@ -132,7 +132,7 @@ def _degenerate_glb(path: Path) -> Path:
     (["--split", "--names", ", ".join(f"p{i}" for i in range(MAX_PARTS + 1))],
      f"{MAX_PARTS + 1} part names given; at most {MAX_PARTS}"),
     (["--split", "--names", "arm, base, Arm"], "the part 'Arm' is named twice"),
-    (["--names", "arm"], "parts needs --split in this build"),
+    (["--names", "arm"], "--names are found on a picture of the object: add --image, or split the mesh"),
 ])
 def test_a_wrong_command_line_is_one_sentence_before_anything_is_written(args: list[str], sentence: str,
                                                                          tmp_path: Path, capsys) -> None:

@@ -15,7 +15,7 @@ from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED
 
 def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hidden: bool = True) -> None:
     """The flags of a job's options, on ``parser`` (``game_ready``: with the game-ready finish's)."""
-    parser.add_argument("--seed", type=_seed_argument, default=0,
+    parser.add_argument("--seed", type=seed_argument, default=0,
                         help=f"{_allowed('seed')}, or '{RANDOM}': a new seed for this job, printed at the end")
     parser.add_argument("--steps", type=int, default=JobOptions.steps,
                         help=_allowed("steps", f"0 runs the shape model's own: {describe_default_steps()}"))
@@ -131,7 +131,7 @@ def box_argument(text: str) -> tuple[str, list[float]]:
     return name.strip(), values
 
 
-def _seed_argument(text: str) -> int | str:
+def seed_argument(text: str) -> int | str:
     """``--seed``: a whole number (checked against its range with the other options) or ``random``."""
     if text.strip().casefold() == RANDOM:
         return RANDOM

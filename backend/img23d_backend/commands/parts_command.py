@@ -1,8 +1,14 @@
-"""``parts MESH --split --names "shade, arm, base"``: a mesh file cut into one part per name
-(``jobs/parts_split.py``), with the grounding and matting models and img23d's own rasterizer.
+"""``parts INPUT``: an object in parts, one GLB per part and the whole as ``<object>_combined.glb``.
 
-``--split`` is the one mode of this build, and so required: AutoPartGen's modes (parts drawn from a
-picture or a mask) are to come under the same command with flags of their own.
+Two ways, one command:
+
+* ``parts MESH --split --names "shade, arm, base"`` cuts a mesh file into one part per name with the open
+  grounding and matting models and img23d's own rasterizer (``jobs/parts_split.py``): licence-clean, and no
+  hidden geometry invented.
+* ``parts INPUT`` without ``--split`` has the parts model (AutoPartGen, non-commercial research only, what it
+  makes included) draw the parts (``jobs/parts_model.py``): INPUT is a picture or a mesh file; ``--image``
+  adds a picture to a mesh, ``--mask`` an indexed part mask on the picture, ``--names`` the parts to find on
+  the picture; with neither the model finds the parts itself.
 """
 
 from __future__ import annotations
@@ -10,71 +16,124 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import ErrorCode, PartsRequest, ProtocolError, check_budget_gb
+from img23d_protocol import ErrorCode, JobOptions, PartsRequest, ProtocolError, check_budget_gb
 
 from ..env.interrupts import Interrupts, exit_code
 from ..part_split.names import part_names
-from ..readers.meshes import artist_mesh_file, check_mesh_path
+from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
+from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
+from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
 from ..runs.folders import recover_interrupted
-from .options import usage_message
+from .options import RANDOM, seed_argument, usage_message
 from .progress import ProgressPrinter, log_to_stderr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-SPLIT_ONLY = ("parts needs --split in this build: --split --names \"shade, arm, base\" cuts MESH into one part "
-              "per name (AutoPartGen's modes are not in this build yet)")
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
                common: Callable[[argparse.ArgumentParser], None]) -> None:
-    parts = sub.add_parser("parts", help="cut a mesh (GLB, OBJ, PLY) into named parts: --split --names \"a, b\"",
+    parts = sub.add_parser("parts", help="an object in parts: a mesh split by names (--split), or parts drawn by "
+                                         "AutoPartGen from a picture or a mesh (non-commercial research only)",
                            description="With --split: render the mesh from several sides, find each name on each "
                                        "render (grounding) and cut it out (matting), give every face one name and "
-                                       "cut the mesh by name, each cut closed by a flat cap. Each part is the "
-                                       "mesh's own faces: no hidden geometry is invented.")
-    parts.add_argument("mesh", type=Path)
-    parts.add_argument("--split", action="store_true", help="split the mesh by names (the one mode of this build)")
+                                       "cut the mesh by name, each cut closed by a flat cap: no hidden geometry is "
+                                       "invented. Without --split: AutoPartGen draws each part, conditioned on the "
+                                       "parts so far, from a picture, a mesh or both (FAIR Noncommercial Research "
+                                       "License: the parts it makes are for non-commercial research only).")
+    parts.add_argument("input", type=Path, metavar="INPUT", help="a mesh (GLB, OBJ, PLY) or, without --split, a "
+                                                                 "picture of the object")
+    parts.add_argument("--split", action="store_true", help="split the mesh by --names (licence-clean)")
     parts.add_argument("--names", default="", help='comma-separated part names, e.g. "shade, arm, base"')
-    parts.add_argument("--name", default="", help="the object's name, for file names (default: the mesh file's)")
+    parts.add_argument("--name", default="", help="the object's name, for file names (default: the input file's)")
     parts.add_argument("--render-size", type=int, default=None, metavar="PIXELS",
-                       help="side of the renders the models read (default 512)")
+                       help="--split: side of the renders the models read (default 512)")
+    model = parts.add_argument_group("the parts model (without --split)")
+    model.add_argument("--image", type=Path, default=None, help="a picture of the object, with a mesh INPUT")
+    model.add_argument("--mask", type=Path, default=None,
+                       help="an indexed part mask the picture's size (a palette, grey or colour picture): one part "
+                            "per non-zero value, --names naming them in increasing order of value")
+    model.add_argument("--grid", type=int, default=DEFAULT_GRID, choices=GRIDS,
+                       help="the decoding grid's cells a side: 256 (the default) or 512 as the release decodes; "
+                            "smaller for a quick look")
+    model.add_argument("--max-parts", type=int, default=MAX_PARTS, help=f"parts at most (1 to {MAX_PARTS})")
+    model.add_argument("--part-steps", type=int, default=0, help="denoising steps per part (0: the release's 50)")
+    model.add_argument("--seed", type=seed_argument, default=0, help="the seed, or 'random'")
+    model.add_argument("--face-budget", type=int, default=JobOptions.face_budget,
+                       help="faces at most per part (each part simplified to it; 0 keeps every face)")
+    model.add_argument("--accept-long", action="store_true", help="start a run estimated at an hour or more")
+    model.add_argument("--parts-model", default=DEFAULT_PARTS, choices=tuple(PARTS_ROWS), help="the parts model")
     common(parts)
+
+
+@dataclass(frozen=True)
+class PartsArguments:
+    """The command line checked before anything loads."""
+
+    names: list[str]
+    name: str
+    mesh: Path | None
+    picture: Path | None
+    options: JobOptions
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``parts`` from parsed arguments; its exit code (0 every part made, 3 some part empty)."""
     try:
-        request = _request(args)
+        checked = _checked(args)
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    if args.split:
+        args.parts_model = None   # a split registers no parts model
     log_to_stderr(args.verbose)
     with Interrupts() as interrupts:
-        return _split(args, request, interrupts)
+        return _run(args, checked, interrupts)
 
 
-def _request(args: argparse.Namespace) -> "PartsArguments":
-    """The command line checked before anything loads: the mode, the names, the mesh file."""
-    if not args.split:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, SPLIT_ONLY)
-    names = part_names(args.names)
+def _checked(args: argparse.Namespace) -> PartsArguments:
+    """The mode, the names, the files and the options, each bad one in one sentence."""
     check_budget_gb(args.budget_gb)
-    check_mesh_path(args.mesh)
-    return PartsArguments(names, args.name or args.mesh.stem or "mesh")
+    is_mesh = args.input.suffix.lower() in MESH_SUFFIXES
+    if args.split:
+        check_mesh_path(args.input)   # --split cuts a mesh: anything else is said as a file that is none
+        if args.image or args.mask:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "--image and --mask are the parts model's; --split finds "
+                                                       "the names on renders of the mesh")
+        names = part_names(args.names)
+    else:
+        if not 1 <= args.max_parts <= MAX_PARTS:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--max-parts must be 1 to {MAX_PARTS}: the parts model makes "
+                                                       f"at most {MAX_PARTS}")
+        names = part_names(args.names, args.max_parts, "the parts model makes at most that many (--max-parts)") \
+            if args.names.strip() else []
+        if is_mesh and args.mask and not args.image:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "a mask needs the picture it was drawn on: add --image")
+        if not is_mesh and args.image:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "--image adds a picture to a mesh INPUT; INPUT is a picture "
+                                                       "already")
+        if is_mesh and names and not args.image:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "--names are found on a picture of the object: add --image, "
+                                                       "or split the mesh by names with --split")
+    if is_mesh:
+        check_mesh_path(args.input)
+    picture = args.input if not is_mesh else args.image
+    for what, path in (("picture", picture), ("mask", args.mask)):
+        if path is not None and not path.is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no {what} file at {path}")
+    random_seed = args.seed == RANDOM
+    options = JobOptions(seed=0 if random_seed else args.seed, random_seed=random_seed,
+                         face_budget=args.face_budget, accept_long=args.accept_long)
+    options.validate()
+    return PartsArguments(names, args.name or args.input.stem or "object", args.input if is_mesh else None,
+                          picture, options)
 
 
-@dataclass(frozen=True)
-class PartsArguments:
-    """The checked part names and the object's name (for file names)."""
-
-    names: list[str]
-    name: str
-
-
-def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrupts) -> int:
+def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrupts) -> int:
     from ..jobs import Job
     from ..session import Models, Session
 
@@ -82,9 +141,16 @@ def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interr
     try:
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
-        with artist_mesh_file(args.mesh) as npz:
-            request = PartsRequest(id=uuid.uuid4().hex[:12], mesh=str(npz), name=checked.name,
-                                   targets=checked.names, render_size=args.render_size or 0)
+        with ExitStack() as stack:
+            mesh = str(stack.enter_context(artist_mesh_file(checked.mesh))) if checked.mesh else ""
+            request = PartsRequest(id=uuid.uuid4().hex[:12], mesh=mesh, name=checked.name, targets=checked.names,
+                                   options=checked.options)
+            if args.split:
+                request.render_size = args.render_size or 0
+            else:
+                request.mode, request.image = "model", str(checked.picture or "")
+                request.mask, request.grid = str(args.mask or ""), args.grid
+                request.max_parts, request.steps = args.max_parts, args.part_steps
             job = Job(id=request.id, emit=printer, cancel=interrupts.token)
             interrupts.abandon = job.abandon
             result = session.engine.run(request, job)
@@ -107,6 +173,10 @@ def _split(args: argparse.Namespace, checked: PartsArguments, interrupts: Interr
                   f"{'' if part.closed else ', not closed'})")
     if result.combined:
         print(f"combined: {run_dir / result.combined}")
+    if result.mask:
+        print(f"part mask: {run_dir / result.mask}")
     print(f"note: {result.note}")
+    if result.model:
+        print(f"seed: {result.seed}")
     print(f"run folder: {run_dir}")
     return EXIT_PARTIAL if result.empty else EXIT_OK

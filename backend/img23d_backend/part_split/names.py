@@ -15,16 +15,16 @@ from img23d_protocol import ErrorCode, ProtocolError, split_names, validate_targ
 MAX_PARTS = 16
 
 
-def part_names(text: str) -> list[str]:
-    """The names in ``text`` (commas between them), checked: at least one, at most ``MAX_PARTS``,
-    none twice; each as any target name (``validate_targets``). A wrong list is one sentence."""
+def part_names(text: str, limit: int = MAX_PARTS, why: str = "split a part again for finer parts") -> list[str]:
+    """The names in ``text`` (commas between them), checked: at least one, at most ``limit`` (a split's
+    ``MAX_PARTS``; ``why``, the reason said past it), none twice; each as any target name
+    (``validate_targets``). A wrong list is one sentence."""
     names = split_names(text)
     if not names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, 'give the parts\' names, e.g. --names "shade, arm, base": '
                                                    "one part is made per name")
-    if len(names) > MAX_PARTS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{len(names)} part names given; at most {MAX_PARTS} "
-                                                   "(split a part again for finer parts)")
+    if len(names) > limit:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{len(names)} part names given; at most {limit} ({why})")
     seen: set[str] = set()
     for name in names:
         folded = name.strip().casefold()

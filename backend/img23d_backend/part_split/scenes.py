@@ -7,6 +7,9 @@ in the combined one, so the parts are told apart at a glance after import.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import trimesh
 
@@ -18,6 +21,12 @@ def to_gltf(positions: np.ndarray) -> np.ndarray:
     """Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: the reader's turn undone."""
     positions = np.asarray(positions, dtype=np.float64)
     return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
+
+
+def from_gltf(positions: np.ndarray) -> np.ndarray:
+    """glTF's (x, y, z), Y up, as Blender's (x, -z, y), Z up: the reader's turn (``to_gltf`` undone)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return np.stack([positions[:, 0], -positions[:, 2], positions[:, 1]], axis=1)
 
 
 def part_mesh(piece: Piece, index: int) -> trimesh.Trimesh:
@@ -36,3 +45,13 @@ def scene_of(pieces: list[tuple[int, Piece]]) -> trimesh.Scene:
     for index, piece in pieces:
         scene.add_geometry(part_mesh(piece, index), node_name=piece.name, geom_name=piece.name)
     return scene
+
+
+def export_glb(scene: trimesh.Scene, path: Path, asset_extras: dict[str, Any] | None = None) -> None:
+    """``scene`` as a GLB at ``path``; ``asset_extras`` in its ``asset.extras`` (where a file says what made it
+    and under which licence: every glTF reader keeps the asset object)."""
+    def stamp(tree: dict[str, Any]) -> None:
+        if asset_extras:
+            tree.setdefault("asset", {})["extras"] = dict(asset_extras)
+
+    scene.export(path, file_type="glb", tree_postprocessor=stamp)

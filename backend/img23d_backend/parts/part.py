@@ -1,15 +1,19 @@
 """A parts request and its answer, whichever parts model runs it: ``PartsRequest`` (a picture, a mesh, or
 both, with an optional mask), ``PartMesh`` (one part, in the input's frame) and ``PartProgress`` (one
-report per part). Light: no torch, no model code."""
+report per part), and the limits the command line checks. Light: no numpy, no torch, no model code."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # the command line reads this module's limits before anything heavy loads
+    import numpy as np
 
 MAX_PARTS = 40   # AutoPartGen's release: its part loop's limit
+GRIDS = (32, 64, 128, 256, 512)   # decoding grids: 256 and 512 as the release decodes, smaller for a quick look
+DEFAULT_GRID = 256
+DEFAULT_STEPS = 50               # denoising steps per part, the release's
 
 
 @dataclass(frozen=True)

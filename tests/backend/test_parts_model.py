@@ -1,0 +1,168 @@
+"""``parts INPUT`` with the parts model (issue 64 items 2-4): a mesh, a picture with a mask, a picture with
+names, each on the tiny replica through the command; the turn between Blender's axes and the model's; the
+licence in every part file; every bad input one sentence."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from img23d_backend.commands import cli
+from img23d_backend.jobs import parts_model
+from img23d_backend.parts.part import PartMesh
+
+ROOT = Path(__file__).resolve().parents[2]
+HOUSE = ROOT / "examples" / "house_scene.png"   # 1024 x 1024; the tiny grounding model finds a house and a chimney
+QUICK = ["--models", "tiny", "--device", "cpu", "--grid", "32", "--part-steps", "2"]
+
+
+@pytest.fixture(autouse=True)
+def _tiny(tiny_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tiny_root))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def _tall_box(path: Path) -> Path:
+    """A box 1 wide, 2 deep and 4 tall in Blender's axes, away from the origin: written as glTF (Y up)."""
+    box = trimesh.creation.box((1.0, 2.0, 4.0))
+    box.apply_translation((3.0, -1.0, 2.0))
+    box.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, (1, 0, 0)))  # Z up -> glTF's Y up
+    box.export(path)
+    return path
+
+
+def _glb_json(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    assert kind == b"JSON"
+    return json.loads(data[20:20 + length])
+
+
+def _run(tmp_path: Path, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str, Path | None]:
+    code = cli.main(["parts", *args, "--out", str(tmp_path / "runs")])
+    out = capsys.readouterr()
+    runs = sorted((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else []
+    return code, out.out, out.err, runs[-1] if runs else None
+
+
+def test_a_mesh_gives_one_glb_per_part_and_the_whole_each_with_its_licence(tmp_path: Path, capsys) -> None:
+    mesh = _tall_box(tmp_path / "crate.glb")
+    code, out, err, run = _run(tmp_path, capsys, str(mesh), *QUICK, "--max-parts", "2", "--seed", "3")
+    assert code == 0, err
+    record = json.loads((run / "parts.json").read_text())
+    parts = record["parts"]
+    assert 1 <= len(parts) <= 2 and [p["name"] for p in parts] == ["part_01", "part_02"][:len(parts)]
+    assert sorted(p.name for p in run.glob("*.glb")) == sorted(["crate_combined.glb",
+                                                                 *(f"crate_{p['name']}.glb" for p in parts)])
+    assert record["model"] == "autopartgen" and record["frame"] == "the input mesh's"
+    for glb in run.glob("*.glb"):
+        extras = _glb_json(glb)["asset"]["extras"]
+        assert extras["parts_model"] == "autopartgen" and extras["licence"] == record["licence"].split(":")[0]
+    # In the input's frame and size: the model's [-1.01, 1.01] cube, fitted round the input's box, undone.
+    source = trimesh.load(mesh, force="mesh")
+    centre, half = source.bounds.mean(axis=0), (source.bounds[1] - source.bounds[0]).max() / 2
+    combined = trimesh.load(run / "crate_combined.glb")
+    assert np.all(np.abs(combined.bounds - centre) <= 1.03 * half)  # decimation may move an edge a little
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and manifest["kind"] == "parts" and manifest["options"]["seed"] == 3
+    assert "seed: 3" in out
+
+
+def test_the_model_reads_the_mesh_y_up_and_its_parts_come_back_in_the_inputs_axes(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    class Echo:  # the parts model's place: one part, the mesh it was given (in the model's axes)
+        @staticmethod
+        def generate(manager, request, progress, cancel):
+            seen["vertices"] = request.vertices
+            return [PartMesh(0, "whole", request.vertices, request.faces)]
+
+    monkeypatch.setattr(parts_model, "generator_of", lambda spec: Echo)
+    mesh = _tall_box(tmp_path / "tower.glb")
+    code, _, err, run = _run(tmp_path, capsys, str(mesh), *QUICK, "--names", "", "--max-parts", "1")
+    assert code == 0, err
+    extent = np.ptp(seen["vertices"], axis=0)
+    assert np.allclose(extent, [1.0, 4.0, 2.0])   # glTF's axes, +Y up: the 4-tall side is the model's Y
+    written = trimesh.load(run / "tower_combined.glb", force="mesh")
+    assert np.allclose(written.bounds, trimesh.load(mesh, force="mesh").bounds, atol=1e-5)
+
+
+def test_a_picture_and_a_mask_give_one_part_per_value_named_by_value(tmp_path: Path, capsys) -> None:
+    mask = np.zeros((1024, 1024), np.uint8)
+    mask[100:500, 550:800] = 3     # top: taken last
+    mask[600:900, 350:520] = 9     # bottom left: taken first
+    mask[600:900, 700:900] = 5     # bottom right
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, out, err, run = _run(tmp_path, capsys, str(HOUSE), "--mask", str(tmp_path / "mask.png"),
+                               "--names", "lid, body", *QUICK)
+    assert code == 0, err
+    parts = [p["name"] for p in json.loads((run / "parts.json").read_text())["parts"]]
+    # Names go to the values in increasing order (3: lid, 5: body, 9: unnamed); the model takes them bottom
+    # to top, then left to right.
+    assert parts == ["part_03", "body", "lid"]
+    preview = Image.open(run / "part_mask.png")
+    assert preview.mode == "RGBA" and len({c for _, c in preview.getcolors()}) == 4   # three parts and none
+    assert "part mask:" in out
+
+
+def test_a_picture_and_names_give_one_part_per_name_found(tmp_path: Path, capsys) -> None:
+    code, out, err, run = _run(tmp_path, capsys, str(HOUSE), "--names", "house, chimney", *QUICK)
+    assert code == 0, err
+    record = json.loads((run / "parts.json").read_text())
+    assert sorted(p["name"] for p in record["parts"]) == ["chimney", "house"]
+    assert record["frame"] == "the model's [-1, 1], +Y up"
+    assert (run / "detections.json").is_file() and (run / "part_mask.png").is_file()
+    # Each part's progress: which part, the seconds so far and the whole run's estimate as it looks then.
+    assert "part 2 of up to 2 made:" in err and "s so far, about" in err and " s in all" in err
+
+
+@pytest.mark.parametrize("make, args, sentence", [
+    ("empty", ["--mask"], "the mask marks no part: every value in it is zero"),
+    ("short", ["--mask"], "the mask is 1024 x 500 pixels and the picture 1024 x 1024: they must be the same size"),
+    ("", ["--names", ", ".join(f"p{i}" for i in range(41))], "41 part names given; at most 40"),
+    ("", ["--names", "a, b, c", "--max-parts", "2"], "3 part names given; at most 2"),
+    ("", ["--max-parts", "0"], "--max-parts must be 1 to 40"),
+    ("", ["--image", str(HOUSE)], "--image adds a picture to a mesh INPUT; INPUT is a picture already"),
+])
+def test_bad_input_is_one_sentence(make: str, args: list[str], sentence: str, tmp_path: Path, capsys) -> None:
+    if make:
+        rows = 500 if make == "short" else 1024
+        Image.fromarray(np.zeros((rows, 1024), np.uint8) + (1 if make == "short" else 0)).save(tmp_path / "m.png")
+        args = [*args, str(tmp_path / "m.png")]
+    code, _, err, _ = _run(tmp_path, capsys, str(HOUSE), *args, *QUICK)
+    assert code == 2 and sentence in err, err
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_a_mesh_with_no_surface_or_names_without_a_picture_is_one_sentence(tmp_path: Path, capsys) -> None:
+    line = tmp_path / "line.glb"
+    trimesh.Trimesh(np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], float), [[0, 1, 2]], process=False).export(line)
+    code, _, err, _ = _run(tmp_path, capsys, str(line), *QUICK)
+    assert code == 2 and "has no surface" in err, err
+    box = _tall_box(tmp_path / "box.glb")
+    code, _, err, _ = _run(tmp_path, capsys, str(box), "--names", "lid", *QUICK)
+    assert code == 2 and "--names are found on a picture of the object: add --image" in err
+    code, _, err, _ = _run(tmp_path, capsys, str(box), "--mask", str(HOUSE), *QUICK)
+    assert code == 2 and "a mask needs the picture it was drawn on: add --image" in err
+
+
+def test_a_backend_started_without_a_parts_model_registers_it_on_the_first_parts_job(tmp_path: Path) -> None:
+    from img23d_protocol import PartsRequest
+
+    from img23d_backend.jobs import Job
+    from img23d_backend.session import Models, Session
+
+    session = Session(tmp_path / "runs", Models(models="tiny", device="cpu"))   # as `serve` starts it
+    assert "parts" not in session.engine.manager.roles
+    request = PartsRequest(id="p1", mode="model", image=str(HOUSE), name="house", grid=32, steps=2, max_parts=1)
+    result = session.engine.run(request, Job(id="p1", emit=lambda message: None))
+    assert "parts" in session.engine.manager.roles and result.model == "autopartgen" and len(result.parts) == 1
+    assert result.licence and (Path(result.run_dir) / result.combined).is_file()
