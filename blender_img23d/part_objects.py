@@ -17,6 +17,7 @@ import bpy
 from . import scene_import
 
 PART_OF = "img23d_part_of"   # on each part and its Empty: the object it was split from
+PART_MASK = "img23d_part_mask"   # on the Empty: the part mask the parts model used (a file in the run)
 SUFFIX = " parts"
 
 
@@ -68,3 +69,16 @@ def place_parts(original: bpy.types.Object, parts: list[tuple[str, Path]], run_d
     if placed:
         bpy.context.view_layer.objects.active = placed[0]
     return PlacedParts(empty=empty, collection=collection, parts=placed)
+
+
+
+def show_mask(placed: PlacedParts, path: Path) -> bpy.types.Image | None:
+    """The part mask the model used as an image in the file ("<object> part mask", in the Image Editor's
+    list), named on the Empty; None when the file cannot be read (the parts stand either way)."""
+    try:
+        image = bpy.data.images.load(str(path), check_existing=True)
+    except RuntimeError:
+        return None
+    image.name = f"{placed.empty[PART_OF]} part mask"
+    placed.empty[PART_MASK] = str(path)
+    return image

@@ -84,6 +84,27 @@ class Img23dSettings(bpy.types.PropertyGroup):
     part_names: StringProperty(  # type: ignore[valid-type]
         name="Parts", description="Comma-separated names of the parts to cut the selected mesh into, "
                                   "e.g. 'shade, arm, base' (Split Selected into Parts)")
+    parts_method: EnumProperty(  # type: ignore[valid-type]
+        name="Parts By", default="SPLIT",
+        items=[("SPLIT", "Names (open)", "Cut the mesh by the names with the open grounding and matting models: "
+                                         "any use, no hidden geometry invented"),
+               ("MODEL", "AutoPartGen (non-commercial)", "AutoPartGen draws each part whole, hidden surfaces "
+                                                         "included: non-commercial research only, the parts it "
+                                                         "makes included")],
+        description="How Split Selected into Parts makes the parts")
+    parts_picture: StringProperty(  # type: ignore[valid-type]
+        name="Picture", subtype="FILE_PATH",
+        description="AutoPartGen: a picture of the object (optional; the names are found on it)")
+    parts_mask: StringProperty(  # type: ignore[valid-type]
+        name="Mask", subtype="FILE_PATH",
+        description="AutoPartGen: an indexed part mask the picture's size, one part per non-zero value (optional)")
+    parts_grid: EnumProperty(  # type: ignore[valid-type]
+        name="Grid", default="256",
+        items=[(str(n), str(n), f"Decode each part at {n} cells a side") for n in (32, 64, 128, 256, 512)],
+        description="AutoPartGen: the decoding grid (256; 512 as the release decodes; smaller for a quick look)")
+    parts_max: IntProperty(  # type: ignore[valid-type]
+        name="Max Parts", default=40, min=1, max=40,
+        description="AutoPartGen: parts at most (the model may stop sooner)")
     texture: BoolProperty(name="Texture", default=True,  # type: ignore[valid-type]
                           description="Paint a texture onto each mesh (slower)")
     materials: BoolProperty(  # type: ignore[valid-type]

@@ -1,6 +1,9 @@
-"""``img23d.split_parts``: the selected mesh cut into one part per name (the backend's parts job, mode
-split: renders of the mesh, grounding and matting, each face one name, each cut capped; no hidden
-geometry invented). The parts arrive as ``part_objects`` places them; the original stays, hidden."""
+"""``img23d.split_parts``: the selected mesh in parts, by the panel's choice (``parts_method``): cut into one
+part per name (the backend's parts job, mode split: renders of the mesh, grounding and matting, each face one
+name, each cut capped; no hidden geometry invented), or drawn by AutoPartGen (mode model: from the mesh, with
+the picture, mask and names the panel gives; non-commercial research only, its parts included). The parts
+arrive as ``part_objects`` places them; the original stays, hidden; the mask the model used is kept as an
+image for the artist to see."""
 
 from __future__ import annotations
 
@@ -31,7 +34,11 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         obj = selected_mesh(context)
-        names = part_names(self.names or context.scene.img23d.part_names)
+        settings = context.scene.img23d
+        drawn = settings.parts_method == "MODEL"
+        typed = self.names or settings.part_names
+        names = part_names(typed) if not drawn or protocol.split_names(typed) else []
+        picture, mask = (model_inputs(settings, names) if drawn else ("", ""))
         folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
         try:
             mesh_file, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=False)
@@ -42,6 +49,9 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         self._object_name = obj.name
         request = protocol.PartsRequest(mesh=str(mesh_file), name=obj.name, targets=names,
                                         options=_inputs.options(context))
+        if drawn:
+            request.mode, request.image, request.mask = "model", picture, mask
+            request.grid, request.max_parts = int(settings.parts_grid), settings.parts_max
         return JobRunner(runtime.session(), context.scene, request, obj.name)
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
@@ -63,6 +73,8 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
                         + (part.empty_reason or f"'{part.name}' is empty")[1:])
         for note in dict.fromkeys(outcome.notes):
             self.report({"WARNING"}, note)
+        if result.mask:
+            part_objects.show_mask(placed, Path(outcome.run_dir) / result.mask)
         made = ", ".join(obj.name for obj in placed.parts)
         self.report({"INFO"}, f"Split '{original.name}' into {len(placed.parts)} parts ({made}) under "
                               f"'{placed.empty.name}'; the original is hidden. {result.note[:1].upper()}"
@@ -78,6 +90,21 @@ def selected_mesh(context: bpy.types.Context) -> bpy.types.Object:
     if obj.mode == "EDIT":  # its mesh data lags behind the edit
         raise _inputs.InputError(f"'{obj.name}' is in Edit Mode: go back to Object Mode to split it into parts")
     return obj
+
+
+def model_inputs(settings: bpy.types.PropertyGroup, names: list[str]) -> tuple[str, str]:
+    """AutoPartGen's picture and mask from the panel (absolute paths; "" for none), each checked."""
+    picture = bpy.path.abspath(settings.parts_picture) if settings.parts_picture.strip() else ""
+    mask = bpy.path.abspath(settings.parts_mask) if settings.parts_mask.strip() else ""
+    for what, path in (("picture", picture), ("mask", mask)):
+        if path and not Path(path).is_file():
+            raise _inputs.InputError(f"The parts' {what} {path} is not a file: choose it again, or clear it")
+    if mask and not picture:
+        raise _inputs.InputError("A part mask needs the picture it was drawn on: choose the parts' Picture too")
+    if names and not picture:
+        raise _inputs.InputError("AutoPartGen finds the names on a picture of the object: choose the parts' "
+                                 "Picture, or clear Parts to let the model find the parts")
+    return picture, mask
 
 
 def part_names(text: str) -> list[str]:

@@ -8,6 +8,7 @@ from img23d_client.session import State
 
 from .. import job_costs, preferences, runtime
 from . import views
+from .parts import draw_parts
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}
@@ -120,10 +121,7 @@ def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None
     retexture.operator("img23d.retexture", icon="TEXTURE")
     retexture.operator("img23d.retopologize", text="Retopologize", icon="MOD_REMESH")
     row.operator("img23d.import_run", icon="IMPORT")
-    parts = layout.row(align=True)
-    parts.enabled = not busy and active is not None and active.type == "MESH"
-    parts.prop(context.scene.img23d, "part_names", text="", icon="MOD_EXPLODE")
-    parts.operator("img23d.split_parts", text="Split into Parts")
+    draw_parts(layout, context, not busy and active is not None and active.type == "MESH")
     if preferences.get(context).backend == "SSH":
         layout.operator("img23d.import_host_run", icon="URL")
     regenerate = layout.row(align=True)

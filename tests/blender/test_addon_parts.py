@@ -8,7 +8,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from testdata import MESH  # noqa: E402
+from testdata import HOUSE, MESH  # noqa: E402
 
 
 def _select_only(obj) -> None:
@@ -61,3 +61,21 @@ def test_split_with_no_names_or_nothing_selected_is_one_sentence(addon, scene) -
     with pytest.raises(RuntimeError, match="Nothing is selected: select one mesh object to split into parts"):
         bpy.ops.img23d.split_parts(names="house")
     assert not statue.hide_get() and "statue parts" not in bpy.data.objects
+
+
+@pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
+def test_autopartgen_draws_the_parts_of_the_selected_mesh_with_names_found_on_its_picture(addon, scene) -> None:
+    statue = _statue()
+    settings = bpy.context.scene.img23d
+    settings.parts_method, settings.parts_grid, settings.parts_max = "MODEL", "32", 2
+    settings.part_names = "house, chimney"
+    with pytest.raises(RuntimeError, match="AutoPartGen finds the names on a picture of the object"):
+        bpy.ops.img23d.split_parts()
+    settings.parts_picture = str(HOUSE)
+    assert bpy.ops.img23d.split_parts() == {"FINISHED"}
+    empty = bpy.data.objects["statue parts"]
+    parts = sorted(o.name.split(".")[0] for o in empty.children)
+    assert parts == ["chimney", "house"] and all(o["img23d_part_of"] == "statue" for o in empty.children)
+    assert statue.hide_get() and tuple(round(c, 6) for c in empty.location) == (1.0, 2.0, 3.0)
+    mask = bpy.data.images["statue part mask"]   # the mask the model used, to look at
+    assert tuple(mask.size) == (1024, 1024) and empty["img23d_part_mask"].endswith("part_mask.png")

@@ -1,0 +1,33 @@
+"""The panel's parts row: how Split into Parts makes the parts, and for AutoPartGen its licence, where it
+is chosen, with its picture, mask, grid and limit. draw() only."""
+
+from __future__ import annotations
+
+import bpy
+import img23d_protocol as protocol
+
+# Said where the model is chosen: its licence reaches what it makes (protocol.licences).
+MODEL_LICENCE = protocol.model_licence("facebook/autopartgen")
+
+
+def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: bool) -> None:
+    """The Parts field, the method and, for AutoPartGen, its inputs and licence; ``enabled`` when a mesh is
+    active and no job runs."""
+    settings = context.scene.img23d
+    box = layout.box()
+    box.enabled = enabled
+    row = box.row(align=True)
+    row.prop(settings, "part_names", text="", icon="MOD_EXPLODE")
+    row.operator("img23d.split_parts", text="Split into Parts")
+    box.prop(settings, "parts_method", text="By")
+    if settings.parts_method != "MODEL":
+        return
+    if MODEL_LICENCE is not None:
+        licence = MODEL_LICENCE.licence
+        box.label(text=f"{licence.name}:", icon="ERROR")
+        box.label(text=licence.non_commercial_words)
+    box.prop(settings, "parts_picture")
+    box.prop(settings, "parts_mask")
+    row = box.row(align=True)
+    row.prop(settings, "parts_grid")
+    row.prop(settings, "parts_max")
