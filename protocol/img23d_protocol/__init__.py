@@ -28,6 +28,7 @@ from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteReque
 from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
+from .parted_names import MAX_PARTS_PER_OBJECT, check_parts, split_parted_names, validate_parts
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
@@ -76,6 +77,7 @@ __all__ = [
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
     "MESH_ARRAYS", "MeshFile", "StoredArray", "read_mesh_file", "write_mesh_file",
     "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
+    "MAX_PARTS_PER_OBJECT", "check_parts", "split_parted_names", "validate_parts",
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",

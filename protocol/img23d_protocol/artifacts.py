@@ -20,3 +20,4 @@ class ArtifactKind(str, Enum):
     METALLIC_ROUGHNESS = "metallic_roughness"  # (1.16) Re-texture's metallicRoughness texture (G roughness, B metallic)
     COMPLETION = "completion"        # (1.17) Detect's completion.png: each target's cut-out beside its completed one
     SPLATS = "splats"                # (1.20) an object's Gaussian splats, <stem>.splat.ply beside its GLB
+    PART = "part"                    # (1.22) one part of an object Generate made in parts too (its target: the object)

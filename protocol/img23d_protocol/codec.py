@@ -15,6 +15,7 @@ from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequ
                        StatusRequest, SuggestRequest, UploadRequest)
 from .names import validate_keys, validate_targets
 from .options import JobOptions
+from .parted_names import validate_parts
 from .version import PROTOCOL_MAJOR
 from .views import validate_side_views, validate_views
 
@@ -111,6 +112,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_keys(value)
         elif name == "boxes":
             value = validate_boxes(value)
+        elif name == "parts" and cls is GenerateRequest:
+            value = validate_parts(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
         elif name == "views":
@@ -120,7 +123,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"mode must be one of {', '.join(PARTS_MODES)}")
-        elif name in ("render_size", "grid", "max_parts", "steps") and cls is PartsRequest \
+        elif (name in ("render_size", "grid", "max_parts", "steps") and cls is PartsRequest
+              or name == "parts_grid" and cls is GenerateRequest) \
                 and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number, 0 or more")
         elif name == "data" and cls in (UploadRequest, Chunk) and not isinstance(value, str):

@@ -82,6 +82,10 @@ class GenerateRequest(PictureNamesRequest):
     # (1.19) More pictures of one object (``views.py``): name -> {side: picture path}, sides left,
     # back, right; the front is ``image``.
     views: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (1.22) Names made in parts too (``parted_names.py``): name -> its parts' names (empty: the parts model
+    # finds them), each drawn from the name's cut-out and its mesh; ``parts_grid`` their decoding grid (0: 256).
+    parts: dict[str, list[str]] = field(default_factory=dict)
+    parts_grid: int = 0
 
 
 @dataclass

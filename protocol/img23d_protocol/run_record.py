@@ -20,6 +20,7 @@ from typing import Any
 
 from .completion import Completion
 from .result_fields import MAX_ITEMS, MAX_TEXT, flag, items, mapping, number, refuse, text, whole
+from .target_parts import TargetParts
 
 
 @dataclass
@@ -113,11 +114,13 @@ class TargetRecord:
     views_left_out: dict[str, str] | None = None
     projection: dict[str, Any] | None = None
     splats: str | None = None           # (1.20) its Gaussian splats' PLY, <stem>.splat.ply (jobs/splat_files.py)
+    parts: TargetParts | None = None    # (1.22) made in parts too: its parts' GLBs (jobs/generate_parts.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {**{f.name: getattr(self, f.name) for f in fields(self)},
                 "finish": self.finish.to_dict() if self.finish else None,
-                "completion": self.completion.to_dict() if self.completion else None}
+                "completion": self.completion.to_dict() if self.completion else None,
+                "parts": self.parts.to_dict() if self.parts else None}
 
     @property
     def fallback(self) -> str | None:
@@ -141,7 +144,7 @@ class TargetRecord:
         if box is not None and not (isinstance(box, list) and len(box) <= 4 and all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)):
             raise refuse(what, "box", "is not a list of four numbers")
-        finish, completion = data.get("finish"), data.get("completion")
+        finish, completion, parts = data.get("finish"), data.get("completion"), data.get("parts")
         if "target" not in data:
             raise refuse(what, "target", "is missing")
         return cls(target=text(data, what, "target", ""),
@@ -152,6 +155,7 @@ class TargetRecord:
                    textured=flag(data, what, "textured", False), timings=mapping(data, what, "timings", {}),
                    finish=None if finish is None else FinishRecord.from_dict(finish),
                    completion=None if completion is None else Completion.from_dict(completion),
+                   parts=None if parts is None else TargetParts.from_dict(parts),
                    **texts, **objects, **numbers)
 
 

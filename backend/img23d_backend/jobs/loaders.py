@@ -10,7 +10,7 @@ from typing import Any, Callable
 from ..families.family import FAMILY_ROLES
 from ..families.table import family_of
 from ..models.manager import ModelManager
-from ..catalog import PAINT_ROLES, PARTS_ROLE, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec
+from ..catalog import PAINT_ROLES, PARTS_ROLE, ROLES, SCENE_ROLES, VIEWS_ROLE, ModelSet, ModelSpec, parts_spec_for
 from ..stages.depth import depth_loader
 from ..editors.parts import editor_loader
 from ..stages.grounding.ask import load_grounding
@@ -47,3 +47,15 @@ def register_models(manager: ModelManager, models: ModelSet) -> None:
         spec = getattr(models, role)
         if spec is not None:
             manager.register(spec, LOADERS[role](spec))
+
+
+def ensure_parts_model(manager: ModelManager, models: ModelSet) -> bool:
+    """Register the set's parts model when none is (a backend started without one, on its first job that
+    draws parts: ``catalog.parts_spec_for``); False when the set has none to register."""
+    if PARTS_ROLE in manager.roles:
+        return True
+    spec = parts_spec_for(models)
+    if spec is None:
+        return False
+    manager.register(spec, LOADERS[PARTS_ROLE](spec))
+    return True

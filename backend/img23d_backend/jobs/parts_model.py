@@ -16,36 +16,32 @@ Each part is simplified to the job's face budget (the release simplifies its par
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, PartsJobResult, PartsRequest, ProtocolError)
+from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolError
 
-from ..catalog import PARTS_ROLE, parts_spec_for
+from ..catalog import PARTS_ROLE
 from ..part_split.names import part_names
-from ..part_split.pieces import Piece
-from ..part_split.scenes import export_glb, from_gltf, scene_of, to_gltf
+from ..part_split.scenes import to_gltf
 from ..parts import costs, memory
-from ..parts.indexed_mask import check_mask, coloured, from_alphas, read_mask, scaled
-from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS, PartMesh, PartProgress
+from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
+from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
 from ..parts.part import PartsRequest as ModelRequest
-from ..parts.table import generator_of, row_of
+from ..parts.table import row_of
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
-from ..stages.crop import crop_box
 from ..stages.matting import UnusableMatte
-from ..stages.mesh.cleanup import decimate
 from ..stages.paint import retexture
+from . import part_drawing
 from .base import JobRun, OutOfMemory
 from .context import EngineContext
-from .loaders import LOADERS
+from .loaders import ensure_parts_model
 from .parts_split import PartRecord
 
 MAX_PARTS_WHY = "the parts model makes at most that many"
-CROP_MARGIN = 0.1                # as Generate's crops: the matting model needs some background round a part
 
 
 def _bad(sentence: str) -> ProtocolError:
@@ -81,12 +77,8 @@ class PartsModelRun(JobRun):
 
     @classmethod
     def check_models(cls, request: PartsRequest, engine: EngineContext) -> None:  # type: ignore[override]
-        if PARTS_ROLE not in engine.manager.roles:  # a backend started without one registers it on first use
-            spec = parts_spec_for(engine.settings.models)
-            if spec is None:
-                raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: drawing parts "
-                                                             "needs one")
-            engine.manager.register(spec, LOADERS[PARTS_ROLE](spec))
+        if not ensure_parts_model(engine.manager, engine.settings.models):  # first use registers it
+            raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: drawing parts needs one")
         missing = [role for role in cls.roles_used(request) if role not in engine.manager.roles]
         if missing:
             raise ProtocolError(ErrorCode.MODEL_MISSING, f"drawing parts this way needs the {' and '.join(missing)} "
@@ -118,7 +110,6 @@ class PartsModelRun(JobRun):
     # -- the job --------------------------------------------------------------------------------
 
     def body(self) -> PartsJobResult:  # type: ignore[override]
-        self._started = time.perf_counter()
         picture = self.load_input() if self.request.image else None
         vertices = faces = None
         if self.request.mesh:
@@ -135,17 +126,18 @@ class PartsModelRun(JobRun):
                                names=tuple(self._names(mask)), max_parts=self.request.max_parts or MAX_PARTS,
                                seed=self.options.seed, grid=self.request.grid or DEFAULT_GRID,
                                steps=self.request.steps or DEFAULT_STEPS)
-        estimate = costs.request_estimate(spec, self.manager.device_of(PARTS_ROLE), request)
-        with self.stage("parts"):
-            self._say("parts", 0, estimate.parts, f"drawing up to {estimate.parts} parts, about "
-                                                   f"{estimate.total_s:.0f} s")
-            made = generator_of(spec).generate(self.manager, request, lambda report: self._part_made(report, estimate),
-                                               self.job.cancel)
-        if not made:
-            raise ProtocolError(ErrorCode.SHAPE_FAILED, "the parts model made no part: every one it drew decoded to "
-                                                      "nothing (try another seed)")
+        made = part_drawing.draw(self, request)
         with self.stage("export"):
-            records, combined = self._write(made)
+            obj = self.run_folder.unique_stem(self.request.name, 1)
+            written = part_drawing.write_parts(self, made, obj)
+            manifest = self.run_folder.manifest
+            manifest.targets = [part.name for part in written.parts]
+            manifest.records = [TargetRecord(target=part.name, stem=Path(part.mesh).stem, status="done",
+                                             mesh=part.mesh, faces=part.faces) for part in written.parts]
+            self.run_folder.save_manifest()
+        records = [PartRecord(part.name, part.mesh, part.faces, 0, part.area, part.closed, 0, 0)
+                   for part in written.parts]
+        combined = written.combined
         licence = spec.licence.licence
         note = f"drawn by {row_of(spec).name}; {licence.summary()}"
         self.run_folder.write_json("parts.json", {"object": self.request.name, "model": row_of(spec).name,
@@ -188,32 +180,10 @@ class PartsModelRun(JobRun):
         if not self.request.targets:
             return None
         names = list(self.request.targets)
-        matches = self.ground(picture, names)
-        crops = []
-        for index, match in enumerate(matches):
-            if match.detections:
-                rect = crop_box(match.detections[0].box, picture.size, margin=CROP_MARGIN, min_size=32)
-                crops.append((index, rect, picture.image.crop(rect)))
-        if not crops:
+        mask = part_drawing.names_mask(self, image, names, "detections.json")
+        if mask is None:
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, f"none of the names ({', '.join(names)}) was found on "
-                                                            "the picture, so no part mask could be made")
-        with self.stage("matting"), self.manager.use("matting") as model:
-            cutouts = self.matte_all(model, [crop for _, _, crop in crops])
-        alphas: list[np.ndarray | None] = [None] * len(names)
-        for (index, (x0, y0, x1, y1), _), cutout in zip(crops, cutouts):
-            if isinstance(cutout, (OutOfMemory, UnusableMatte)):
-                continue
-            alpha = np.zeros((picture.size[1], picture.size[0]))
-            alpha[y0:y1, x0:x1] = np.asarray(cutout.getchannel("A"), dtype=np.float64) / 255.0
-            alphas[index] = alpha
-        for name, alpha in zip(names, alphas):
-            if alpha is None:
-                self._warn("mask", "part_not_found", f"{name!r} was not found on the picture: no part is drawn for it")
-        inside = np.asarray(image.getchannel("A")) >= 128 if image.mode == "RGBA" else None
-        mask = from_alphas(alphas, inside)
-        if not mask.any():
-            raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "the names were found, but none of their cut-outs lies "
-                                                            "on the object, so no part mask could be made")
+                                                            "the object in the picture, so no part mask could be made")
         return mask
 
     def _names(self, mask: np.ndarray | None) -> list[str]:
@@ -224,72 +194,6 @@ class PartsModelRun(JobRun):
             return []
         if self.request.mask:
             return list(self.request.targets)
-        present = {int(v) for v in np.unique(mask) if v != 0}
-        return [name for index, name in enumerate(self.request.targets) if index + 1 in present]
-
-    # -- progress and writing --------------------------------------------------------------------
-
-    def _part_made(self, report: PartProgress, estimate: costs.PartsEstimate) -> None:
-        if report.part == 0:
-            self._say("parts", 0, estimate.parts, "drawing the whole object from the picture first")
-            return
-        self._say("parts", report.part, estimate.parts, f"part {report.part} of up to {estimate.parts} made: "
-                                                        f"{report.seconds:.0f} s so far, about "
-                                                        f"{max(report.estimate, report.seconds):.0f} s in all")
-
-    def _write(self, made: list[PartMesh]) -> tuple[list[PartRecord], str]:
-        licence = self.manager.spec(PARTS_ROLE).licence.licence
-        extras = {"generator": "img23d", "parts_model": row_of(self.manager.spec(PARTS_ROLE)).name,
-                  "licence": licence.name, "licence_terms": licence.summary(), "licence_url": licence.text_url}
-        obj = self.run_folder.unique_stem(self.request.name, 1)
-        combined_stem = self.run_folder.claim_stem(f"{obj}_combined")
-        budget = self.options.face_budget
-        records, pieces, manifest_records = [], [], []
-        for part in made:
-            vertices, faces = part.vertices, part.faces
-            if budget and len(faces) > budget:
-                vertices, faces = decimate(vertices, faces, budget)
-            piece = Piece(name=part.name, vertices=from_gltf(vertices), faces=np.asarray(faces, np.int64),
-                          source_faces=np.arange(len(faces)), cap_faces=0, area=_area(vertices, faces), open_cuts=0,
-                          closed=_closed(faces))
-            record = TargetRecord(target=part.name, stem=self.run_folder.unique_stem(f"{obj}_{part.name}", 1),
-                                  status="done", faces=int(len(faces)), vertices=int(len(vertices)))
-            path = self.run_folder.write_bytes_with(f"{record.stem}.glb",
-                                                    lambda p, s=scene_of([(part.index, piece)]): export_glb(s, p, extras))
-            record.mesh = self.run_folder.relative(path)
-            manifest_records.append(record)
-            pieces.append((part.index, piece))
-            records.append(PartRecord(part.name, record.mesh, int(len(faces)), 0, round(piece.area, 8), piece.closed,
-                                      0, 0))
-            self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(path), target=part.name))
-        manifest = self.run_folder.manifest
-        manifest.targets, manifest.records = [part.name for part in made], manifest_records
-        path = self.run_folder.write_bytes_with(f"{combined_stem}.glb",
-                                                lambda p: export_glb(scene_of(pieces), p, extras))
-        self.run_folder.save_manifest()
-        return records, self.run_folder.relative(path)
-
-    def _warn(self, stage: str, code: str, message: str) -> None:
-        self.run_folder.manifest.warnings.append({"stage": stage, "code": code, "message": message})
-        self.progress(stage, 1, 1, message)
-
-    def _say(self, stage: str, step: int, total: int, text: str) -> None:
-        self.progress(stage, step, total, f"{text} ({time.perf_counter() - self._started:.1f} s)")
-
-
-def _area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    corners = np.asarray(vertices, np.float64)[np.asarray(faces)]
-    return float(np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1).sum()
-                 / 2.0)
-
-
-def _closed(faces: np.ndarray) -> bool:
-    """Whether every edge is shared by exactly two faces."""
-    if not len(faces):
-        return False
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    return bool((counts == 2).all())
-
+        return part_drawing.found_names(list(self.request.targets), mask)
 
 __all__ = ["PartsModelRun"]

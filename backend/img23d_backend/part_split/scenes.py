@@ -47,11 +47,13 @@ def scene_of(pieces: list[tuple[int, Piece]]) -> trimesh.Scene:
     return scene
 
 
-def export_glb(scene: trimesh.Scene, path: Path, asset_extras: dict[str, Any] | None = None) -> None:
+def export_glb(scene: trimesh.Scene, path: Path, asset_extras: dict[str, Any] | None = None,
+               include_normals: bool = False) -> None:
     """``scene`` as a GLB at ``path``; ``asset_extras`` in its ``asset.extras`` (where a file says what made it
-    and under which licence: every glTF reader keeps the asset object)."""
+    and under which licence: every glTF reader keeps the asset object); ``include_normals`` for a baked mesh,
+    whose normal map was made in the frame of its own normals."""
     def stamp(tree: dict[str, Any]) -> None:
         if asset_extras:
             tree.setdefault("asset", {})["extras"] = dict(asset_extras)
 
-    scene.export(path, file_type="glb", tree_postprocessor=stamp)
+    scene.export(path, file_type="glb", tree_postprocessor=stamp, include_normals=include_normals)

@@ -1,0 +1,197 @@
+"""The parts model's steps as a job runs them, shared by ``parts`` (``parts_model.PartsModelRun``) and a Generate
+that makes a name in parts too (``generate_parts``): names found on a picture made into a part mask, the parts
+drawn with per-part progress, and each part written (simplified, or given its share of a painted whole's colour)
+with the model's licence in its ``asset.extras``.
+
+Frames: a part comes from the model in the frame of the mesh it was given, glTF's axes (+Y up); ``scenes``
+turns it back to Blender's for the flat-coloured pieces, a baked part stays in glTF's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import trimesh
+from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
+
+from ..catalog import PARTS_ROLE
+from ..finish.bake.pipeline import BakeSettings, bake
+from ..finish.glb import finished_trimesh
+from ..part_split.pieces import Piece
+from ..part_split.scenes import export_glb, from_gltf, part_mesh
+from ..parts import costs
+from ..parts.indexed_mask import from_alphas
+from ..parts.part import PartMesh, PartProgress
+from ..parts.part import PartsRequest as ModelRequest
+from ..parts.table import generator_of, row_of
+from ..stages.crop import crop_box
+from ..stages.grounding import ask
+from ..stages.matting import UnusableMatte
+from ..stages.mesh.cleanup import decimate
+from .base import JobRun, OutOfMemory
+
+CROP_MARGIN = 0.1   # as Generate's crops: the matting model needs some background round a part
+PART_BAKE = BakeSettings(size=1024)   # each part's share of the painted whole (its own UVs, 1024 texels a side)
+
+
+@dataclass
+class WrittenPart:
+    """One part as written: its name, GLB (relative to the run), faces, area and whether it is closed."""
+
+    name: str
+    mesh: str
+    faces: int
+    area: float
+    closed: bool
+
+
+@dataclass
+class WrittenParts:
+    parts: list[WrittenPart] = field(default_factory=list)
+    combined: str = ""
+
+
+def names_mask(run: JobRun, picture: Any, names: list[str], detections: str) -> np.ndarray | None:
+    """An indexed mask (value i + 1 for name i) from ``names`` found on ``picture`` (RGBA: only its object
+    counts): each grounded, its box cut out; ``detections`` is where the answer is kept in the run. None
+    when no name was found; a name found nowhere is a warning and makes no part."""
+    options = ask.GroundingOptions.from_spec(run.manager.spec("grounding").options)
+    with run.stage("grounding"), run.manager.use("grounding") as grounder:
+        answer = ask.ground(grounder, picture, names, options=options, cancel=run.job.cancel)
+    width, height = picture.size
+    matches = ask.match_targets(ask.parse_answer(answer.text, width, height).detections, names)
+    run.run_folder.write_json(detections, {"coords": "pixels of the picture", "raw_answer": answer.text,
+                                           "matches": {m.target: [d.to_dict() for d in m.detections]
+                                                       for m in matches}})
+    crops = []
+    for index, match in enumerate(matches):
+        if match.detections:
+            rect = crop_box(match.detections[0].box, picture.size, margin=CROP_MARGIN, min_size=32)
+            crops.append((index, rect, picture.convert("RGB").crop(rect)))
+    if not crops:
+        return None
+    with run.stage("matting"), run.manager.use("matting") as model:
+        cutouts = run.matte_all(model, [crop for _, _, crop in crops])
+    alphas: list[np.ndarray | None] = [None] * len(names)
+    for (index, (x0, y0, x1, y1), _), cutout in zip(crops, cutouts):
+        if not isinstance(cutout, (OutOfMemory, UnusableMatte)):
+            alpha = np.zeros((height, width))
+            alpha[y0:y1, x0:x1] = np.asarray(cutout.getchannel("A"), dtype=np.float64) / 255.0
+            alphas[index] = alpha
+    for name, alpha in zip(names, alphas):
+        if alpha is None:
+            warn(run, "mask", "part_not_found", f"{name!r} was not found on the picture: no part is drawn for it")
+    inside = np.asarray(picture.getchannel("A")) >= 128 if picture.mode == "RGBA" else None
+    mask = from_alphas(alphas, inside)
+    return mask if mask.any() else None
+
+
+def found_names(names: list[str], mask: np.ndarray) -> list[str]:
+    """The names whose value (i + 1) a mask made by ``names_mask`` holds, in order: the parts' names as the
+    part loop takes them (one per value, in increasing order)."""
+    present = {int(v) for v in np.unique(mask) if v != 0}
+    return [name for index, name in enumerate(names) if index + 1 in present]
+
+
+def draw(run: JobRun, request: ModelRequest, what: str = "") -> list[PartMesh]:
+    """The parts of ``request`` from the manager's parts model, each reported as it is made (part k, the
+    seconds so far, the estimate as it looks then); ``what`` names the object in the reports."""
+    spec = run.manager.spec(PARTS_ROLE)
+    estimate = costs.request_estimate(spec, run.manager.device_of(PARTS_ROLE), request)
+    started = time.perf_counter()
+    of = f" of {what}" if what else ""
+
+    def report(progress: PartProgress) -> None:
+        if progress.part == 0:
+            text = "drawing the whole object from the picture first"
+        else:
+            text = (f"part {progress.part} of up to {estimate.parts}{of} made: {progress.seconds:.0f} s so far, about "
+                    f"{max(progress.estimate, progress.seconds):.0f} s in all")
+        run.progress("parts", progress.part, estimate.parts, f"{text} ({time.perf_counter() - started:.1f} s)")
+
+    with run.stage("parts"):
+        run.progress("parts", 0, estimate.parts, f"drawing up to {estimate.parts} parts{of}, about "
+                                                 f"{estimate.total_s:.0f} s")
+        made = generator_of(spec).generate(run.manager, request, report, run.job.cancel)
+    if not made:
+        raise ProtocolError(ErrorCode.SHAPE_FAILED, f"the parts model made no part{of}: every one it drew decoded "
+                                                    "to nothing (try another seed)")
+    return made
+
+
+def write_parts(run: JobRun, made: list[PartMesh], stem: str, folder: str = "", painted: Any = None,
+                target: str | None = None) -> WrittenParts:
+    """Each part as ``<folder>/<stem>_<part>.glb`` and all as ``<stem>_combined.glb``, simplified to the job's
+    face budget; with ``painted`` (the whole, textured, in the parts' frame) each part baked from it, else each
+    in a flat colour of its own. Each file carries the model's licence; each part is announced as an artifact
+    (a mesh of its own, or with ``target`` a part of that object)."""
+    spec = run.manager.spec(PARTS_ROLE)
+    licence = spec.licence.licence
+    extras = {"generator": "img23d", "parts_model": row_of(spec).name, "licence": licence.name,
+              "licence_terms": licence.summary(), "licence_url": licence.text_url}
+    prefix = f"{folder}/" if folder else ""
+    written, meshes = WrittenParts(), []
+    for part in made:
+        vertices, faces = part.vertices, np.asarray(part.faces, np.int64)
+        if run.options.face_budget and len(faces) > run.options.face_budget:
+            vertices, faces = decimate(vertices, faces, run.options.face_budget)
+        mesh = _baked(painted, vertices, faces, part.name, run) if painted is not None else \
+            part_mesh(_piece(part.name, vertices, faces), part.index)
+        meshes.append((part.name, mesh))
+        scene = trimesh.Scene()
+        scene.add_geometry(mesh, node_name=part.name, geom_name=part.name)
+        name = run.run_folder.unique_stem(f"{stem}_{part.name}", 1)
+        path = run.run_folder.write_bytes_with(f"{prefix}{name}.glb",
+                                               lambda p, s=scene: export_glb(s, p, extras, painted is not None))
+        written.parts.append(WrittenPart(part.name, run.run_folder.relative(path), int(len(faces)),
+                                         round(_area(vertices, faces), 8), _closed(faces)))
+        run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PART if target else ArtifactKind.MESH,
+                              path=str(path), target=target or part.name))
+    scene = trimesh.Scene()
+    for name, mesh in meshes:
+        scene.add_geometry(mesh, node_name=name, geom_name=name)
+    combined = run.run_folder.claim_stem(f"{stem}_combined")
+    path = run.run_folder.write_bytes_with(f"{prefix}{combined}.glb",
+                                           lambda p: export_glb(scene, p, extras, painted is not None))
+    written.combined = run.run_folder.relative(path)
+    if target:
+        run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PART, path=str(path), target=target))
+    return written
+
+
+def warn(run: JobRun, stage: str, code: str, message: str) -> None:
+    run.run_folder.manifest.warnings.append({"stage": stage, "code": code, "message": message})
+    run.progress(stage, 1, 1, message)
+
+
+def _baked(painted: Any, vertices: np.ndarray, faces: np.ndarray, name: str, run: JobRun) -> trimesh.Trimesh:
+    """The part with its share of the whole's colour: the whole baked onto the part's own UVs (the finish's
+    bake: rays along the part's normals, the nearest point where they meet nothing, as inside a joint)."""
+    baked = bake(painted, vertices, faces, PART_BAKE, cancel=run.job.cancel)
+    return finished_trimesh(baked, 0, name)
+
+
+def _piece(name: str, vertices: np.ndarray, faces: np.ndarray) -> Piece:
+    return Piece(name=name, vertices=from_gltf(vertices), faces=faces, source_faces=np.arange(len(faces)),
+                 cap_faces=0, area=_area(vertices, faces), open_cuts=0, closed=_closed(faces))
+
+
+def _area(vertices: np.ndarray, faces: np.ndarray) -> float:
+    corners = np.asarray(vertices, np.float64)[np.asarray(faces)]
+    return float(np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]),
+                                axis=1).sum() / 2.0)
+
+
+def _closed(faces: np.ndarray) -> bool:
+    """Whether every edge is shared by exactly two faces."""
+    if not len(faces):
+        return False
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    _, counts = np.unique(edges, axis=0, return_counts=True)
+    return bool((counts == 2).all())
+
+
+__all__ = ["WrittenPart", "WrittenParts", "draw", "found_names", "names_mask", "warn", "write_parts"]

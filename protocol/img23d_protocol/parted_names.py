@@ -1,0 +1,83 @@
+"""(1.22) Names made in parts too: "lamp (shade, arm, base), table, chair ()" asks for a lamp, a table and a
+chair, the lamp also in the three named parts and the chair in the parts the parts model finds itself.
+
+``split_parted_names`` reads what an artist typed (the Names field, ``generate --targets``); a Generate
+request carries the result as ``parts`` (name -> part names), checked on arrival by ``validate_parts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ErrorCode, ProtocolError
+from .names import MAX_TARGETS, by_name_items, split_names, validate_targets
+
+MAX_PARTS_PER_OBJECT = 40   # AutoPartGen's part limit
+
+
+def _bad(sentence: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_REQUEST, sentence)
+
+
+def split_parted_names(text: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The names typed and, for each written ``name (part, part)``, its parts (``name ()``: none named, the
+    model finds them). Unbalanced or nested brackets, or brackets with no name before them, are one sentence."""
+    names: list[str] = []
+    parts: dict[str, list[str]] = {}
+    current, inside, depth = "", "", 0
+    for char in text + ",":
+        if char == "(":
+            if depth:
+                raise _bad("brackets inside brackets: write a name's parts once, e.g. lamp (shade, arm, base)")
+            if not current.strip():
+                raise _bad("parts in brackets need the name they belong to before them, e.g. lamp (shade, arm)")
+            depth = 1
+        elif char == ")":
+            if not depth:
+                raise _bad("a closing bracket without an opening one: write a name's parts as lamp (shade, arm)")
+            depth = 0
+            parts[current.strip()] = split_names(inside)
+            inside = ""
+        elif depth:
+            inside += char
+        elif char == ",":
+            if current.strip():
+                names.append(current.strip())
+            current = ""
+        elif current.strip() in parts and not char.isspace():
+            raise _bad(f"{current.strip()!r} has text after its parts' bracket: put a comma after the bracket")
+        else:
+            current += char
+    if depth:
+        raise _bad("a bracket is not closed: write a name's parts as lamp (shade, arm, base)")
+    return names, parts
+
+
+def validate_parts(value: Any) -> dict[str, list[str]]:
+    """A request's ``{name: [part names]}``: each list checked as names are (none twice), at most
+    ``MAX_PARTS_PER_OBJECT``; an empty list asks the model to find the parts. ``bad_request`` otherwise."""
+    checked: dict[str, list[str]] = {}
+    for name, names in by_name_items(value, form="parts must be an object of name: [part names]",
+                                     too_many=f"at most {MAX_TARGETS} names in parts per job, got {{count}}",
+                                     nameless="parts need the name they are of"):
+        if not isinstance(names, list):
+            raise _bad(f"the parts of {name!r} must be a list of names")
+        if len(names) > MAX_PARTS_PER_OBJECT:
+            raise _bad(f"{len(names)} parts were named for {name!r}; the parts model makes at most "
+                       f"{MAX_PARTS_PER_OBJECT}")
+        try:
+            checked[name] = validate_targets(names)
+        except ProtocolError as exc:
+            raise _bad(f"the parts of {name!r}: {exc.message}") from exc
+    return checked
+
+
+def check_parts(parts: dict[str, list[str]], names: list[str]) -> None:
+    """Each name in ``parts`` is one of the job's ``names`` (ignoring case); else one sentence."""
+    known = {name.casefold() for name in names}
+    for name in parts:
+        if name.casefold() not in known:
+            raise _bad(f"{name!r} is to be made in parts but is not one of the names asked for")
+
+
+__all__ = ["MAX_PARTS_PER_OBJECT", "check_parts", "split_parted_names", "validate_parts"]
