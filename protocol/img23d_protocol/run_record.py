@@ -117,10 +117,13 @@ class TargetRecord:
     parts: TargetParts | None = None    # (1.22) made in parts too: its parts' GLBs (jobs/generate_parts.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{f.name: getattr(self, f.name) for f in fields(self)},
-                "finish": self.finish.to_dict() if self.finish else None,
-                "completion": self.completion.to_dict() if self.completion else None,
-                "parts": self.parts.to_dict() if self.parts else None}
+        written = {**{f.name: getattr(self, f.name) for f in fields(self)},
+                   "finish": self.finish.to_dict() if self.finish else None,
+                   "completion": self.completion.to_dict() if self.completion else None,
+                   "parts": self.parts.to_dict() if self.parts else None}
+        if self.parts is None:  # only an object made in parts has the key: every other record reads as before 1.22
+            del written["parts"]
+        return written
 
     @property
     def fallback(self) -> str | None:

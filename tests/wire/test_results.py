@@ -31,7 +31,10 @@ TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "
           "views_left_out": {"left": "the left view of 'house' was left out: matting found no object in it"},
           "projection": {"front": {"side": "front", "used": True, "residual": 0.02, "perspective": False,
                                    "coverage": 0.4, "left_out": None}},
-          "splats": "house.splat.ply"}
+          "splats": "house.splat.ply",
+          "parts": {"files": {"door": "house_parts/house_door.glb"}, "combined": "house_parts/house_combined.glb",
+                    "model": "autopartgen", "licence": "FAIR Noncommercial Research License v1",
+                    "mask": "house_parts/part_mask.png", "textured": True}}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.
@@ -173,7 +176,7 @@ def test_a_missing_key_or_not_an_object_is_refused(kind: type) -> None:
 
 def test_artifact_kinds_are_one_enum_that_reads_as_the_wire_string() -> None:
     assert {k.value for k in ArtifactKind} == {"run", "detections", "overlay", "layout", "mesh", "high_mesh",
-                                               "texture", "uvs", "metallic_roughness", "completion", "splats"}
+                                               "texture", "uvs", "metallic_roughness", "completion", "splats", "part"}
     line = Artifact(job="j", kind=ArtifactKind.HIGH_MESH, path="/runs/r/high/a.glb").to_line()
     assert json.loads(line)["kind"] == "high_mesh"
     assert decode(line, EVENT_TYPES).kind == ArtifactKind.HIGH_MESH

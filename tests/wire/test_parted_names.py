@@ -1,0 +1,46 @@
+"""Names made in parts (protocol 1.22): what an artist types ("lamp (shade, arm), table, chair ()") read into
+names and parts, and a Generate request's ``parts`` checked on arrival, each mistake one sentence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from img23d_protocol import (REQUEST_TYPES, ErrorCode, GenerateRequest, ProtocolError, check_parts, decode,
+                             split_parted_names)
+
+
+def test_typed_names_with_parts_in_brackets() -> None:
+    assert split_parted_names("lamp (shade, arm, base), table, chair ()") == \
+        (["lamp", "table", "chair"], {"lamp": ["shade", "arm", "base"], "chair": []})
+    assert split_parted_names("house, chimney") == (["house", "chimney"], {})
+    assert split_parted_names(" lamp(shade) , b ") == (["lamp", "b"], {"lamp": ["shade"]})
+
+
+@pytest.mark.parametrize("text, words", [
+    ("lamp (shade (cloth))", "brackets inside brackets"),
+    ("(shade), lamp", "need the name they belong to before them"),
+    ("lamp shade)", "a closing bracket without an opening one"),
+    ("lamp (shade, arm", "a bracket is not closed"),
+    ("lamp (shade) stand, table", "has text after its parts' bracket"),
+])
+def test_a_wrongly_bracketed_list_is_one_sentence(text: str, words: str) -> None:
+    with pytest.raises(ProtocolError, match=words):
+        split_parted_names(text)
+
+
+def test_a_generate_requests_parts_round_trip_and_are_checked_on_arrival() -> None:
+    request = GenerateRequest(id="g", image="/tmp/p.png", targets=["lamp"], parts={"lamp": ["shade", "arm"]},
+                              parts_grid=512)
+    again = decode(request.to_line(), REQUEST_TYPES)
+    assert again.parts == {"lamp": ["shade", "arm"]} and again.parts_grid == 512
+    for parts, words in (([1], "must be an object"), ({"lamp": "shade"}, "must be a list of names"),
+                         ({"lamp": ["a", "A"]}, "asked for twice"),
+                         ({"lamp": [f"p{i}" for i in range(41)]}, "at most 40")):
+        line = json.dumps({"v": 1, "type": "generate", "id": "g", "image": "/tmp/p.png", "parts": parts})
+        with pytest.raises(ProtocolError, match=words) as raised:
+            decode(line, REQUEST_TYPES)
+        assert raised.value.code is ErrorCode.BAD_REQUEST
+    with pytest.raises(ProtocolError, match="'sofa' is to be made in parts but is not one of the names"):
+        check_parts({"sofa": []}, ["lamp", "table"])
