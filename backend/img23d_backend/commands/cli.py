@@ -19,13 +19,15 @@ from typing import Any
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, Error,
                              ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
-                             check_budget_gb, names_from_text, validate_boxes, validate_targets)
+                             check_budget_gb, names_from_text, split_parted_names, validate_boxes, validate_parts,
+                             validate_targets)
 
 from .. import __version__
 from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
+from ..parts.part import GRIDS
 from ..runs.folders import recover_interrupted
 from . import batch, chain, models, parts_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
@@ -82,12 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="image + names -> one GLB per name")
     gen.add_argument("image", type=Path)
-    gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; '
+    gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; a name '
+                                                    'with its parts in brackets is made in parts too, e.g. '
+                                                    '"lamp (shade, arm), table" (AutoPartGen: non-commercial '
+                                                    'research only; "lamp ()": the model finds the parts); '
                                                     "empty = the whole image as one object; "
                                                     f"'{AUTO_TARGETS}' = the names the grounding model suggests "
                                                     "(every instance of each)")
     common(gen)
     add_job_options(gen)
+    gen.add_argument("--parts-grid", type=int, default=256, choices=GRIDS,
+                     help="the decoding grid of the parts of a name made in parts (256; 512 as AutoPartGen's "
+                          "release decodes; smaller for a quick look)")
     add_view_argument(gen)
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")
@@ -182,12 +190,20 @@ def check_arguments(args: argparse.Namespace) -> None:
         return
     # "auto" is resolved by a suggest job once the engine is up (see _generate).
     auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
-    args.names = None if auto else names_from_text(args.targets, "--targets")
+    args.names, args.parts = (None, {}) if auto else _names_and_parts(args)
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = job_options(args) if args.command == "generate" else JobOptions()
     args.boxes = _boxes(args) if args.command == "generate" else {}
     args.views = views_from_arguments(args.view, args.names) if args.command == "generate" else {}
+
+
+def _names_and_parts(args: argparse.Namespace) -> tuple[list[str], dict[str, list[str]]]:
+    """--targets read: the names, and for generate those written with their parts, "lamp (shade, arm)"."""
+    if args.command != "generate" or "(" not in args.targets and ")" not in args.targets:
+        return names_from_text(args.targets, "--targets"), {}
+    typed, parts = split_parted_names(args.targets)
+    return validate_targets(typed), validate_parts(parts)
 
 
 def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
@@ -255,7 +271,7 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
         if every_instance:
             options.keep = "all"
     request = GenerateRequest(id=_job_id(), image=str(args.image), targets=names, options=options, boxes=args.boxes,
-                              views=args.views)
+                              views=args.views, parts=args.parts, parts_grid=args.parts_grid)
     result, exit_failed = _ran(engine, request, interrupts)
     if result is None:
         return exit_failed
@@ -267,6 +283,10 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
             print(f"{label}: {Path(result.run_dir) / (target.mesh or '')}")
             if target.splats:
                 print(f"{label} as splats: {Path(result.run_dir) / target.splats}")
+            if target.parts:  # made in parts too: each part, then all of them in one file
+                for part, mesh in target.parts.files.items():
+                    print(f"{label}, part {part}: {Path(result.run_dir) / mesh}")
+                print(f"{label} in parts: {Path(result.run_dir) / target.parts.combined} ({target.parts.licence})")
         else:
             failed += 1
             error = target.error or {}

@@ -11,7 +11,7 @@ import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, ProtocolError,
                              box_for, check_boxes, check_completion_off, check_views, model_family)
 
-from ..catalog import PAINT_ROLES, VIEWS_ROLE, shape_kind, shape_steps
+from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind, shape_steps
 from ..families.table import family_of
 from ..layout import scene
 from ..models import preflight
@@ -24,7 +24,7 @@ from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views, read_given
-from . import completing, cutting, finishing, materials, splat_files
+from . import completing, cutting, finishing, generate_parts, materials, splat_files
 from .shape_views import ShapeGroup, shape_groups, views_memory
 from .base import OutOfMemory, Request, scaled_box
 from .context import EngineContext
@@ -49,6 +49,12 @@ class GenerateRun(PaintingRun):
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
         check_completion_off(request.completion_off, request.targets)
         check_views(request.views, request.targets)  # views of names the job has
+        generate_parts.check_request(request)  # names made in parts: names of the job, a grid it decodes
+
+    @classmethod
+    def check_models(cls, request: Request, engine: EngineContext) -> None:
+        super().check_models(request, engine)
+        generate_parts.check_model(request, engine)
 
     @classmethod
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
@@ -66,7 +72,8 @@ class GenerateRun(PaintingRun):
         painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
         # A job with views uses the model of names with views too (its licence asked for like the others').
         views = (VIEWS_ROLE,) if getattr(request, "views", None) else ()
-        return ("grounding", "matting", "depth", "shape") + views + completing.roles(options) + painting
+        parts = (PARTS_ROLE,) if generate_parts.wanted(request) else ()
+        return ("grounding", "matting", "depth", "shape") + views + completing.roles(options) + painting + parts
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
@@ -92,6 +99,7 @@ class GenerateRun(PaintingRun):
         with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
             meshes = self._shape(live, cutouts)
             self._export(live, meshes, cutouts)
+        generate_parts.make_parts(self, records, cutouts)  # the names made in parts too, beside their wholes
 
         if not any(r.status == "done" for r in records):
             if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):

@@ -18,6 +18,7 @@ import trimesh
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
 
 from ..catalog import PARTS_ROLE
+from ..env.job_control import CancelToken
 from ..finish.bake.pipeline import BakeSettings, bake
 from ..finish.glb import finished_trimesh
 from ..part_split.pieces import Piece
@@ -138,7 +139,7 @@ def write_parts(run: JobRun, made: list[PartMesh], stem: str, folder: str = "", 
         vertices, faces = part.vertices, np.asarray(part.faces, np.int64)
         if run.options.face_budget and len(faces) > run.options.face_budget:
             vertices, faces = decimate(vertices, faces, run.options.face_budget)
-        mesh = _baked(painted, vertices, faces, part.name, run) if painted is not None else \
+        mesh = share_of(painted, vertices, faces, part.name, run.job.cancel) if painted is not None else \
             part_mesh(_piece(part.name, vertices, faces), part.index)
         meshes.append((part.name, mesh))
         scene = trimesh.Scene()
@@ -167,10 +168,12 @@ def warn(run: JobRun, stage: str, code: str, message: str) -> None:
     run.progress(stage, 1, 1, message)
 
 
-def _baked(painted: Any, vertices: np.ndarray, faces: np.ndarray, name: str, run: JobRun) -> trimesh.Trimesh:
+def share_of(painted: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, name: str,
+             cancel: CancelToken) -> trimesh.Trimesh:
     """The part with its share of the whole's colour: the whole baked onto the part's own UVs (the finish's
-    bake: rays along the part's normals, the nearest point where they meet nothing, as inside a joint)."""
-    baked = bake(painted, vertices, faces, PART_BAKE, cancel=run.job.cancel)
+    bake: rays along the part's normals, the nearest point where they meet nothing, as inside a joint). Two
+    parts that meet read the same surface there, so their colours agree."""
+    baked = bake(painted, vertices, faces, PART_BAKE, cancel=cancel)
     return finished_trimesh(baked, 0, name)
 
 
@@ -194,4 +197,4 @@ def _closed(faces: np.ndarray) -> bool:
     return bool((counts == 2).all())
 
 
-__all__ = ["WrittenPart", "WrittenParts", "draw", "found_names", "names_mask", "warn", "write_parts"]
+__all__ = ["WrittenPart", "WrittenParts", "draw", "found_names", "names_mask", "share_of", "warn", "write_parts"]

@@ -1,0 +1,99 @@
+"""Generate's names made in parts too (``GenerateRequest.parts``: "lamp (shade, arm, base)"): once a name's
+object is written, the parts model draws its parts from the object's own cut-out and its mesh, so the object
+arrives whole and in parts in the same run.
+
+The parts come in the whole's frame (the mesh the model is given is the object's GLB, glTF's axes), in the
+run folder's ``<stem>_parts/``; with the names given, each is found on the object's cut-out and the masks
+become the part mask (kept there as ``part_mask.png``), else the model finds the parts. The colour: the whole
+is painted once, and each part takes its share by baking the painted whole onto the part's own UVs (the
+finish's bake), so the parts agree where they meet; a part's hidden faces (inside a joint) read the whole's
+nearest surface. A part that cannot be made leaves the object whole, said in one sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import trimesh
+from img23d_protocol import ErrorCode, ProtocolError, check_parts
+from img23d_protocol.target_parts import TargetParts
+
+from ..catalog import PARTS_ROLE
+from ..parts.indexed_mask import coloured
+from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
+from ..parts.part import PartsRequest as ModelRequest
+from ..parts.table import row_of
+from ..runs.folders import TargetRecord
+from . import part_drawing
+from .base import JobRun
+from .context import EngineContext
+from .loaders import ensure_parts_model
+
+log = logging.getLogger(__name__)
+
+
+def wanted(request: Any) -> dict[str, list[str]]:
+    """The request's names to make in parts, by their case-folded name (Regenerate's request has none)."""
+    return {name.casefold(): parts for name, parts in (getattr(request, "parts", None) or {}).items()}
+
+
+def check_request(request: Any) -> None:
+    """Each name to make in parts is a name of the job, and the parts' grid one the model decodes at."""
+    check_parts(getattr(request, "parts", None) or {}, request.targets)
+    if getattr(request, "parts_grid", 0) not in (0, *GRIDS):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the parts' decoding grid must be one of "
+                                                   f"{', '.join(map(str, GRIDS))} cells a side")
+
+
+def check_model(request: Any, engine: EngineContext) -> None:
+    """A job with names made in parts registers the parts model if the backend has none yet."""
+    if wanted(request) and not ensure_parts_model(engine.manager, engine.settings.models):
+        raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: making a name in parts "
+                                                     "needs one")
+
+
+def make_parts(run: JobRun, records: list[TargetRecord], cutouts: dict[str, Any]) -> None:
+    """Each finished object whose name is to be made in parts, drawn in parts beside its whole."""
+    names = wanted(run.request)
+    for record in records:
+        if record.status != "done" or record.target.casefold() not in names or record.variation > 1:
+            continue
+        try:
+            _make(run, record, names[record.target.casefold()], cutouts[record.anchor])
+        except Exception as exc:  # the boundary of one object's parts: the whole stays, said in one sentence
+            run.keep_target(record, exc, "drawing the parts of", "whole, without parts")
+            log.warning("the parts of %s were not made: %s", record.stem, exc)
+        run.run_folder.save_manifest()
+
+
+def _make(run: JobRun, record: TargetRecord, names: list[str], cutout: Any) -> None:
+    whole = trimesh.load(run.run_folder.path(record.mesh or ""), force="mesh")
+    folder = f"{record.stem}_parts"
+    mask = None
+    if names:
+        mask = part_drawing.names_mask(run, cutout, names, f"{folder}/detections.json")
+        if mask is None:
+            raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, f"none of its parts ({', '.join(names)}) was found on "
+                                                            "its cut-out")
+    mask_file = run.run_folder.write_image(f"{folder}/part_mask.png", coloured(mask)) if mask is not None else None
+    grid = getattr(run.request, "parts_grid", 0) or DEFAULT_GRID
+    request = ModelRequest(image=cutout, vertices=np.asarray(whole.vertices, np.float32),
+                           faces=np.asarray(whole.faces, np.int64), mask=mask,
+                           names=tuple(part_drawing.found_names(names, mask)) if mask is not None else (),
+                           max_parts=max(len(names), 1) if names else MAX_PARTS,
+                           seed=record.seed if record.seed is not None else run.options.seed,
+                           grid=grid, steps=DEFAULT_STEPS)
+    made = part_drawing.draw(run, request, what=record.target)
+    painted = whole if record.textured else None
+    with run.stage("export"):
+        written = part_drawing.write_parts(run, made, record.stem, folder, painted=painted, target=record.target)
+    spec = run.manager.spec(PARTS_ROLE)
+    record.parts = TargetParts(files={part.name: part.mesh for part in written.parts}, combined=written.combined,
+                               model=row_of(spec).name, licence=spec.licence.licence.name,
+                               mask=run.run_folder.relative(mask_file) if mask_file is not None else None,
+                               textured=painted is not None)
+
+
+__all__ = ["check_model", "check_request", "make_parts", "wanted"]
