@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bpy
 
@@ -82,3 +83,31 @@ def show_mask(placed: PlacedParts, path: Path) -> bpy.types.Image | None:
     image.name = f"{placed.empty[PART_OF]} part mask"
     placed.empty[PART_MASK] = str(path)
     return image
+
+
+def place_generated_parts(object_names: list[str], targets: Any, run_dir: str, notes: list[str]) -> int:
+    """A Generate's objects made in parts too: each one's parts (its record's ``parts``) under an Empty where it
+    stands, the whole hidden. Paths come from another process: one that leaves the run folder is refused, said
+    in ``notes`` as any part that does not import. Returns how many objects were placed in parts."""
+    by_key = {obj.get("img23d_key"): obj for name in object_names if (obj := bpy.data.objects.get(name))}
+    root = Path(run_dir).resolve()
+    placed = 0
+    for record in targets or ():
+        parts = getattr(record, "parts", None)
+        original = by_key.get(record.stem)
+        if parts is None or original is None or not parts.files:
+            continue
+        files = []
+        for name, relative in parts.files.items():
+            path = (root / relative).resolve()
+            if root not in path.parents:
+                notes.append(f"{record.target}: its part {name!r} names a file outside its run, so it was left out")
+                continue
+            files.append((name, path))
+        try:
+            place_parts(original, files, run_dir, notes)
+        except scene_import.ImportFailed as exc:
+            notes.append(f"{record.target}: its parts could not be placed ({exc}); they are in {run_dir}")
+            continue
+        placed += 1
+    return placed

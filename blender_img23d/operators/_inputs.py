@@ -130,11 +130,20 @@ def completion_off(context: bpy.types.Context, names: list[str]) -> list[str]:
 
 
 def names(context: bpy.types.Context) -> list[str]:
+    """The names typed (a name's parts in brackets left aside: only Generate makes them)."""
+    return names_and_parts(context)[0]
+
+
+def names_and_parts(context: bpy.types.Context) -> tuple[list[str], dict[str, list[str]]]:
+    """The names typed and those written with their parts, "lamp (shade, arm), table" (one sentence if wrong)."""
     settings = context.scene.img23d
     try:
-        return protocol.names_from_text(settings.targets, settings.bl_rna.properties["targets"].name)
+        if "(" not in settings.targets and ")" not in settings.targets:
+            return protocol.names_from_text(settings.targets, settings.bl_rna.properties["targets"].name), {}
+        typed, parts = protocol.split_parted_names(settings.targets)
+        return protocol.validate_targets(typed), protocol.validate_parts(parts)
     except protocol.ProtocolError as exc:
-        raise InputError(exc.message) from exc
+        raise InputError(exc.message[:1].upper() + exc.message[1:]) from exc
 
 
 def options(context: bpy.types.Context) -> "protocol.JobOptions":

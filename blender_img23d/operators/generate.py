@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from .. import runtime
+from .. import part_objects, runtime
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
@@ -27,13 +27,14 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         # weighed: an artist asked to accept a long job should not then hear that a name is wrong.
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
-        names = _inputs.names(context)
+        names, parts = _inputs.names_and_parts(context)
         views, left_out = _inputs.views(context, names)
         boxes, completion_off = _inputs.boxes(context, names), _inputs.completion_off(context, names)
         _inputs.check_limits(context, options, runtime.session())
         _inputs.check_cost(context, runtime.session())
         request = protocol.GenerateRequest(image=str(image), targets=names, options=options, boxes=boxes,
-                                           completion_off=completion_off, views=views)
+                                           completion_off=completion_off, views=views, parts=parts,
+                                           parts_grid=int(context.scene.img23d.parts_grid) if parts else 0)
         runner = JobRunner(runtime.session(), context.scene, request, image_name)
         runner.outcome.notes.extend(left_out)  # said with the job's other notes: the job goes on without them
         return runner
@@ -45,6 +46,9 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
             context.scene.img23d.last_seed = seed
             if context.scene.img23d.random_seed:
                 note = f"random seed {seed} (type it into Seed for the same objects again)"
+        if outcome.run_dir and isinstance(outcome.result, protocol.GenerateJobResult):
+            part_objects.place_generated_parts(outcome.objects, outcome.result.targets, outcome.run_dir,
+                                               outcome.notes)
         return self.report_outcome(outcome, made_something=bool(outcome.objects), note=note)
 
 

@@ -35,7 +35,8 @@ ProtocolError = protocol.ProtocolError
 
 _Kind = protocol.ArtifactKind
 FETCHED_KINDS = (_Kind.MESH, _Kind.HIGH_MESH, _Kind.LAYOUT, _Kind.DETECTIONS, _Kind.OVERLAY,
-                 _Kind.TEXTURE, _Kind.METALLIC_ROUGHNESS, _Kind.COMPLETION)  # artifacts naming a file to read
+                 _Kind.TEXTURE, _Kind.METALLIC_ROUGHNESS, _Kind.COMPLETION,
+                 _Kind.PART)  # artifacts naming a file to read (1.22: an object's parts)
 FOLDER_KINDS = (_Kind.RUN,)                                              # artifacts naming a folder
 RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness",
                 "completion_picture", "mesh", "high_mesh")               # result fields naming files (retopo's

@@ -79,3 +79,24 @@ def test_autopartgen_draws_the_parts_of_the_selected_mesh_with_names_found_on_it
     assert statue.hide_get() and tuple(round(c, 6) for c in empty.location) == (1.0, 2.0, 3.0)
     mask = bpy.data.images["statue part mask"]   # the mask the model used, to look at
     assert tuple(mask.size) == (1024, 1024) and empty["img23d_part_mask"].endswith("part_mask.png")
+
+
+@pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
+def test_generate_makes_a_name_in_parts_too_its_parts_under_an_empty_where_it_stands(addon, scene) -> None:
+    settings = bpy.context.scene.img23d
+    settings.image_source, settings.image_path = "FILE", str(HOUSE)
+    settings.targets, settings.texture, settings.parts_grid = "house (chimney, door), chimney", False, "32"
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    house = next(o for o in bpy.data.objects if o.get("img23d_key") == "house")
+    empty = bpy.data.objects["house parts"]
+    assert sorted(o.name.split(".")[0] for o in empty.children) == ["chimney", "door"]
+    assert house.hide_get() and empty.matrix_world == house.matrix_world  # the parts stand where the house does
+    chimney = next(o for o in bpy.data.objects if o.get("img23d_key") == "chimney")
+    assert not chimney.hide_get() and "chimney parts" not in bpy.data.objects
+
+
+def test_a_badly_bracketed_name_is_one_sentence_before_anything_is_sent(addon, scene) -> None:
+    settings = bpy.context.scene.img23d
+    settings.image_source, settings.image_path, settings.targets = "FILE", str(HOUSE), "house (door"
+    with pytest.raises(RuntimeError, match="A bracket is not closed"):
+        bpy.ops.img23d.generate()
