@@ -80,7 +80,9 @@ class Img23dSettings(bpy.types.PropertyGroup):
     image: PointerProperty(name="Image", type=bpy.types.Image)  # type: ignore[valid-type]
     targets: StringProperty(  # type: ignore[valid-type]
         name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "
-                                  "Empty: the whole image becomes one object")
+                                  "Empty: the whole image becomes one object. A name with its parts in brackets, "
+                                  "'lamp (shade, arm)', is made in parts too (AutoPartGen: non-commercial research "
+                                  "only, the parts included)")
     part_names: StringProperty(  # type: ignore[valid-type]
         name="Parts", description="Comma-separated names of the parts to cut the selected mesh into, "
                                   "e.g. 'shade, arm, base' (Split Selected into Parts)")

@@ -8,7 +8,7 @@ from img23d_client.session import State
 
 from .. import job_costs, preferences, runtime
 from . import views
-from .parts import draw_parts
+from .parts import draw_model_licence, draw_parts
 
 STATE_ICONS = {State.STOPPED: "PAUSE", State.STARTING: "SORTTIME", State.READY: "CHECKMARK",
                State.BUSY: "PLAY", State.ERROR: "ERROR"}
@@ -31,6 +31,8 @@ class IMG23D_PT_main(bpy.types.Panel):
         suggest = names.row(align=True)
         suggest.enabled = runner is None or runner.finished
         suggest.operator("img23d.suggest", text="Suggest", icon="VIEWZOOM")
+        if "(" in settings.targets:  # a name with its parts in brackets: made in parts by AutoPartGen too
+            draw_model_licence(layout)
         row = layout.row(align=True)
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")

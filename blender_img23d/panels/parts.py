@@ -22,12 +22,17 @@ def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: 
     box.prop(settings, "parts_method", text="By")
     if settings.parts_method != "MODEL":
         return
-    if MODEL_LICENCE is not None:
-        licence = MODEL_LICENCE.licence
-        box.label(text=f"{licence.name}:", icon="ERROR")
-        box.label(text=licence.non_commercial_words)
+    draw_model_licence(box)
     box.prop(settings, "parts_picture")
     box.prop(settings, "parts_mask")
     row = box.row(align=True)
     row.prop(settings, "parts_grid")
     row.prop(settings, "parts_max")
+
+
+def draw_model_licence(layout: bpy.types.UILayout) -> None:
+    """AutoPartGen's licence in two lines, where the artist chooses it (Parts By, or Names with parts)."""
+    if MODEL_LICENCE is not None:
+        licence = MODEL_LICENCE.licence
+        layout.label(text=f"Parts by AutoPartGen: {licence.name}:", icon="ERROR")
+        layout.label(text=licence.non_commercial_words)

@@ -135,9 +135,18 @@ def test_generate_runs_the_part_loop_on_the_managers_parts(tiny_spec) -> None:
     request = PartsRequest(vertices=CUBE_V, faces=CUBE_F, max_parts=1, seed=1, grid=8, steps=1)
     parts = PARTS_CODE[DEFAULT_PARTS].generate(manager, request, lambda report: None, CancelToken())
     assert len(parts) <= 1 and all(part.faces.ndim == 2 for part in parts)
-    # Every network was read once, through the manager: the loop holds all three.
+    # Every network was read once, through the manager.
     assert {name: c.loads_from_disk for name, c in manager.part_counters("parts").items()} == {
         "conditioner": 1, "dit": 1, "vae": 1}
+    # In the phases the preflight counts: a budget that holds the DiT and the VAE but not the conditioner
+    # beside them still runs, the conditioner leaving the device once it has read the pictures.
+    sizes = manager.part_sizes("parts")
+    small = ModelManager("cpu", budget_bytes=max(sizes["dit"] + sizes["vae"], sizes["conditioner"]) + 1)
+    small.register(tiny_spec, parts_loader(tiny_spec))
+    again = PARTS_CODE[DEFAULT_PARTS].generate(small, request, lambda report: None, CancelToken())
+    assert [p.vertices.tolist() for p in again] == [p.vertices.tolist() for p in parts]
+    tiers = {name: record["tier"] for name, record in small.snapshot()["models"]["parts"]["parts"].items()}
+    assert tiers["dit"] == tiers["vae"] == Tier.DEVICE.value and tiers["conditioner"] != Tier.DEVICE.value
 
 
 def test_the_replica_is_complete_as_the_hub_layout(tiny_spec) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from blender_support import StandInLayout  # noqa: E402
 from testdata import HOUSE, MESH  # noqa: E402
 
 
@@ -100,3 +101,20 @@ def test_a_badly_bracketed_name_is_one_sentence_before_anything_is_sent(addon, s
     settings.image_source, settings.image_path, settings.targets = "FILE", str(HOUSE), "house (door"
     with pytest.raises(RuntimeError, match="A bracket is not closed"):
         bpy.ops.img23d.generate()
+
+
+def test_the_panel_shows_autopartgens_licence_where_it_is_chosen(addon, scene) -> None:
+    def labels() -> list[str]:
+        log: list[tuple] = []
+        addon.panels.main.IMG23D_PT_main.draw(type("StandInPanel", (), {"layout": StandInLayout(log)})(), bpy.context)
+        return [kwargs.get("text", "") for name, args, kwargs in log if name == "label"]
+
+    _statue()
+    settings = bpy.context.scene.img23d
+    settings.targets = "house, chimney"
+    assert not any("FAIR Noncommercial" in label for label in labels())
+    settings.targets = "house (door), chimney"   # a name in parts: the licence under Names
+    assert "Parts by AutoPartGen: FAIR Noncommercial Research License v1:" in labels()
+    settings.targets, settings.parts_method = "house", "MODEL"   # Split into Parts by AutoPartGen
+    shown = labels()
+    assert "non-commercial research use only, the parts it makes included" in shown

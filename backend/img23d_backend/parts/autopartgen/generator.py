@@ -7,10 +7,10 @@ source (DINOv2's folder, ``models.hub.source_dirs``), in float32 (``model``'s do
 sizes are the tiny replica's when the spec says it is one (``options["replica"] == "tiny"``), else the
 released ones.
 
-``generate`` holds all three parts while the part loop runs: the loop reads the picture once, then
-alternates the DiT and the VAE part after part (each part is decoded before the next is drawn). On a
-device whose budget holds one network at a time, the manager moves them in and out at each ``use``; the
-conditioner could then be released after the features (a split of ``part_loop`` that is not made yet).
+``generate`` runs in the phases the preflight counts (``parts.memory``): the conditioner alone reads every
+picture (``part_loop.condition``), then the DiT and the VAE alternate part after part (each part decoded
+before the next is drawn) while the conditioner may leave the device. On a device whose budget holds one
+network at a time, the manager moves them in and out at each ``use``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from . import replica
 from .config import AutoPartGenConfig
 from .loader import NETWORKS, AutoPartGenNetworks, load_network
 from .model import NAME, PARAMETERS, PART_BYTES
-from .part_loop import generate_parts
+from .part_loop import condition, generate_parts
 
 ROLE = "parts"
 
@@ -59,9 +59,11 @@ def loader(spec: ModelSpec) -> PartLoaders:
 def generate(manager: Any, request: PartsRequest, progress: Callable[[Any], None], cancel: Any) -> list[PartMesh]:
     """The request's parts from the manager's parts model, its three networks made resident for the loop."""
     spec = manager.spec(ROLE)
-    with manager.use(ROLE) as held:
-        networks = AutoPartGenNetworks(config_of(spec), held["conditioner"], held["dit"], held["vae"])
-        return generate_parts(request, networks, progress, cancel)
+    with manager.use(ROLE, ("conditioner",)) as held:
+        conditioning = condition(request, held["conditioner"])
+    with manager.use(ROLE, ("dit", "vae")) as held:
+        networks = AutoPartGenNetworks(config_of(spec), None, held["dit"], held["vae"])
+        return generate_parts(request, networks, progress, cancel, conditioning)
 
 
 def _build(dest: Path, size: Size) -> tuple[dict[str, Any], int]:

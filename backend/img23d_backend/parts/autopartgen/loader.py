@@ -35,7 +35,7 @@ class AutoPartGenNetworks:
     """The three networks as the part loop calls them, and the sizes they were built with."""
 
     config: AutoPartGenConfig
-    conditioner: ImageConditioner
+    conditioner: ImageConditioner | None   # None in the drawing phase: what it read is passed on (part_loop)
     dit: PartDiT
     vae: ShapeVAE
 

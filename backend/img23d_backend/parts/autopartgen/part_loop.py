@@ -20,6 +20,7 @@ Every part draws from the same seed (the release's part seed stride is 0): the h
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -29,7 +30,7 @@ from PIL import Image
 
 from ...env.job_control import CancelToken
 from ..part import PartMesh, PartProgress, PartsRequest
-from .conditioner import foreground_box, prepare
+from .conditioner import ImageConditioner, foreground_box, prepare
 from .denoise import sample_part, sample_whole
 from .guidance import MODES, mode
 from .loader import AutoPartGenNetworks
@@ -126,16 +127,42 @@ def _encode(networks: AutoPartGenNetworks, meshes: list[tuple[np.ndarray, np.nda
     return latent.float() * cfg.dit.scale_factor
 
 
-def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
-                   progress: Callable[[PartProgress], None], cancel: CancelToken) -> list[PartMesh]:
-    """The request's parts, each a mesh in the input mesh's frame (the model's [-1, 1] without one)."""
+@dataclass(frozen=True)
+class Conditioning:
+    """What the image conditioner gives the loop, all it needs of it: the dropped (black) picture's features,
+    the whole object's (the dropped ones without a picture) and each mask region's, named, in the model's order."""
+
+    dropped: torch.Tensor
+    whole: torch.Tensor
+    parts: list[tuple[str, torch.Tensor]] | None
+
+
+def condition(request: PartsRequest, conditioner: ImageConditioner) -> Conditioning:
+    """The conditioner's one phase: every picture the loop will read, read now (so it can be released after)."""
     check_request(request)
-    started = time.monotonic()
-    size = networks.config.conditioner.image_size
-    conditioner = networks.conditioner
+    size = conditioner.config.image_size
     with torch.no_grad():
         dropped = conditioner.dropped().float()
         whole = conditioner.features(prepare(request.image, size)[None]).float() if request.image else dropped
+        parts = None
+        if request.mask is not None:
+            pictures, box = _masked_pictures(request.image, request.mask, request.names)
+            parts = [(name, conditioner.features(prepare(p, size, box)[None]).float()) for name, p in pictures]
+    return Conditioning(dropped, whole, parts)
+
+
+def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
+                   progress: Callable[[PartProgress], None], cancel: CancelToken,
+                   conditioning: Conditioning | None = None) -> list[PartMesh]:
+    """The request's parts, each a mesh in the input mesh's frame (the model's [-1, 1] without one);
+    ``conditioning`` read before (``condition``), else read here with ``networks.conditioner``."""
+    check_request(request)
+    started = time.monotonic()
+    if conditioning is None:
+        if networks.conditioner is None:
+            raise ValueError("the part loop needs the conditioner, or what it read (conditioning)")
+        conditioning = condition(request, networks.conditioner)
+    dropped, whole, part_features = conditioning.dropped, conditioning.whole, conditioning.parts
     frame = Frame.of(np.asarray(request.vertices, np.float64)) if request.vertices is not None else None
     if frame is not None:
         whole_latent = _encode(networks, [(frame.into(request.vertices), np.asarray(request.faces))], request.seed)
@@ -143,11 +170,6 @@ def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
         progress(PartProgress(0, time.monotonic() - started, 0.0))
         whole_latent = sample_whole(networks, whole, dropped, request.seed, request.steps, cancel) \
             * networks.config.dit.scale_factor
-    part_features = None
-    if request.mask is not None:
-        pictures, box = _masked_pictures(request.image, request.mask, request.names)
-        with torch.no_grad():
-            part_features = [(name, conditioner.features(prepare(p, size, box)[None]).float()) for name, p in pictures]
     guidance = MODES[mode(request.image is not None, frame is not None, part_features is not None)]
     total = len(part_features) if part_features is not None else request.max_parts
     history = _encode(networks, [], request.seed)
