@@ -104,6 +104,10 @@ class Img23dSettings(bpy.types.PropertyGroup):
         name="Grid", default="256",
         items=[(str(n), str(n), f"Decode each part at {n} cells a side") for n in (32, 64, 128, 256, 512)],
         description="AutoPartGen: the decoding grid (256; 512 as the release decodes; smaller for a quick look)")
+    rig_humanoid_names: BoolProperty(  # type: ignore[valid-type]
+        name="Humanoid Names", default=True,
+        description="Rig Selected: name a humanoid's bones as Mixamo does (Hips, Spine, LeftArm...), so animations "
+                    "retarget; otherwise bones are named by chain")
     parts_max: IntProperty(  # type: ignore[valid-type]
         name="Max Parts", default=40, min=1, max=40,
         description="AutoPartGen: parts at most (the model may stop sooner)")

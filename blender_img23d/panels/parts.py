@@ -1,5 +1,6 @@
-"""The panel's parts row: how Split into Parts makes the parts, and for AutoPartGen its licence, where it
-is chosen, with its picture, mask, grid and limit. draw() only."""
+"""The panel's box for the selected mesh: how Split into Parts makes the parts (for AutoPartGen its licence,
+where it is chosen, with its picture, mask, grid and limit), and rigging (Rig Selected, Pose Test, Skin to
+Armature). draw() only."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: 
     row.prop(settings, "part_names", text="", icon="MOD_EXPLODE")
     row.operator("img23d.split_parts", text="Split into Parts")
     box.prop(settings, "parts_method", text="By")
+    rig = box.row(align=True)
+    rig.operator("img23d.rig_selected", icon="ARMATURE_DATA")
+    rig.operator("img23d.pose_test", icon="POSE_HLT")
+    row = box.row(align=True)
+    row.prop(settings, "rig_humanoid_names")
+    row.operator("img23d.skin_to_armature", text="Skin to Armature", icon="MOD_ARMATURE")
     if settings.parts_method != "MODEL":
         return
     draw_model_licence(box)

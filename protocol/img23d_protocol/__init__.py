@@ -23,11 +23,12 @@ from .families import CLEAN, DEFAULT_FAMILY, HUNYUAN3D, MODEL_FAMILIES, ModelFam
 from .licences import MODEL_LICENCES, NOT_OFFERED, Licence, ModelLicence, licence_refusal, model_licence
 from .messages import (MODEL_STATES, Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest,
                        Error, FetchRequest, GenerateRequest, Hello, Message, ModelEntry, ModelsRequest, PARTS_MODES,
-                       PartsRequest, Progress, RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
+                       PartsRequest, Progress, RIG_WEIGHTS, RigRequest, RegenerateRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest,
                        UploadRequest)
 from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write_mesh_file
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
+from .rig_bones import MAX_BONES, RigBone, validate_bones
 from .parted_names import MAX_PARTS_PER_OBJECT, check_parts, split_parted_names, validate_parts
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
@@ -36,7 +37,7 @@ from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS,
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
 from .results import (JOB_RESULTS, AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
-                      PartResult, PartsJobResult, RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
+                      PartResult, PartsJobResult, RigJobResult, RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
                          is_bookkeeping)
 from .run_list import MAX_RUNS_LISTED, RunFile, RunListing, RunSummary
@@ -70,6 +71,7 @@ __all__ = [
     "MODEL_LICENCES", "NOT_OFFERED", "Licence", "ModelLicence", "licence_refusal", "model_licence",
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "PARTS_MODES", "PartsRequest",
+    "RIG_WEIGHTS", "RigRequest", "MAX_BONES", "RigBone", "validate_bones", "RigJobResult",
     "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RetopoRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "UploadRequest",

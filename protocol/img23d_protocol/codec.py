@@ -11,11 +11,12 @@ from .completion import validate_completion_off
 from .errors import ErrorCode, ProtocolError
 from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequest, DownloadRequest, Error,
                        FetchRequest, GenerateRequest, Hello, Message, ModelsRequest, Progress, RegenerateRequest,
-                       PARTS_MODES, PartsRequest, Result, RetextureRequest, RetopoRequest, RunsRequest, ShutdownRequest,
-                       StatusRequest, SuggestRequest, UploadRequest)
+                       PARTS_MODES, PartsRequest, Result, RetextureRequest, RetopoRequest, RIG_WEIGHTS, RigRequest,
+                       RunsRequest, ShutdownRequest, StatusRequest, SuggestRequest, UploadRequest)
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .parted_names import validate_parts
+from .rig_bones import validate_bones
 from .version import PROTOCOL_MAJOR
 from .views import validate_side_views, validate_views
 
@@ -24,7 +25,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 REQUEST_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, RetopoRequest,
-                              PartsRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
+                              PartsRequest, RigRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
                               DownloadRequest, DeleteRequest, UploadRequest, FetchRequest, RunsRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
@@ -112,6 +113,12 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_keys(value)
         elif name == "boxes":
             value = validate_boxes(value)
+        elif name == "skeleton" and cls is RigRequest:
+            value = validate_bones(value)
+        elif name == "weights" and cls is RigRequest and value not in RIG_WEIGHTS:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"weights must be one of {', '.join(RIG_WEIGHTS)}")
+        elif name == "humanoid_names" and cls is RigRequest and not isinstance(value, bool):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "humanoid_names must be true or false")
         elif name == "parts" and cls is GenerateRequest:
             value = validate_parts(value)
         elif name == "completion_off":

@@ -9,6 +9,7 @@ from .artifacts import ArtifactKind
 from .errors import ErrorCode, ProtocolError
 from .options import JobOptions
 from .plain import dumps
+from .rig_bones import RigBone
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 
@@ -153,6 +154,24 @@ class PartsRequest(Request):
     grid: int = 0                        # (1.22) model: the decoding grid's cells a side (0: the job's own)
     max_parts: int = 0                   # (1.22) model: at most this many parts (0: the model's limit)
     steps: int = 0                       # (1.22) model: denoising steps per part (0: the model's own, 50)
+
+
+# (1.22) How a rig job finds the weights: "geometric" binds by distance along the inside of the mesh, no model.
+RIG_WEIGHTS = ("geometric",)
+
+
+@dataclass
+class RigRequest(Request):
+    """(1.22) Give a mesh (a file the add-on wrote, as Retopo's) a skeleton and skin weights: ``skeleton``'s
+    bones (the artist's armature, in the mesh's own space; names kept), else one made from the shape."""
+
+    TYPE: ClassVar[str] = "rig"
+    mesh: str = ""
+    name: str = "mesh"                   # the object's name, for file names and messages
+    weights: str = RIG_WEIGHTS[0]
+    skeleton: list[RigBone] = field(default_factory=list)
+    humanoid_names: bool = True          # a skeleton made from the shape named as Mixamo does, when humanoid
+    options: JobOptions = field(default_factory=JobOptions)
 
 
 @dataclass

@@ -14,9 +14,10 @@ from typing import Any, ClassVar, TypeVar
 
 from .completion import Completion, completions_by_name
 from .messages import ModelEntry
+from .errors import ProtocolError
 from .run_record import FinishRecord, TargetRecord
-
-from .result_fields import boxes, flag, items, mapping, names, number, numbers, text, whole
+from .result_fields import boxes, flag, items, mapping, names, number, numbers, refuse, text, whole
+from .rig_bones import RigBone, validate_bones
 
 
 @dataclass(frozen=True)
@@ -297,6 +298,44 @@ class PartsJobResult(RunJobResult):
 
 
 @dataclass(frozen=True)
+class RigJobResult(RunJobResult):
+    """(1.22) A rig: the rigged GLB (a glTF skin on the input's mesh), each vertex's four strongest bones and
+    weights in the input's vertex order (``weights``: an .npz of ``joints`` and ``weights``, each (V, 4)), the
+    bones in the mesh's own space, where the skeleton came from and what was said. Paths relative to the run."""
+
+    KIND: ClassVar[str] = "rig"
+    manifest: str = ""
+    rigged: str = ""
+    weights: str = ""
+    bones: tuple[RigBone, ...] = ()
+    source: str = ""                    # "given", "shape" or "single bone"
+    humanoid: bool = False              # named as Mixamo names a humanoid's bones
+    vertices: int = 0
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "manifest": self.manifest, "rigged": self.rigged, "weights": self.weights,
+                "bones": [bone.to_dict() for bone in self.bones], "source": self.source, "humanoid": self.humanoid,
+                "vertices": self.vertices, "notes": list(self.notes), "timings": dict(self.timings)}
+
+    @staticmethod
+    def read(data: dict[str, Any], what: str) -> dict[str, Any]:
+        notes = items(data, what, "notes", [])
+        if not all(isinstance(note, str) for note in notes):
+            raise refuse(what, "notes", "is not a list of sentences")
+        try:
+            bones = tuple(validate_bones(data.get("bones", [])))
+        except ProtocolError as exc:
+            raise refuse(what, "bones", f"is not a list of bones ({exc.message})") from None
+        return dict(run_dir=text(data, what, "run_dir"), manifest=text(data, what, "manifest"),
+                    rigged=text(data, what, "rigged"), weights=text(data, what, "weights", ""), bones=bones,
+                    source=text(data, what, "source", ""), humanoid=flag(data, what, "humanoid", False),
+                    vertices=number(data, what, "vertices", 0), notes=tuple(notes),
+                    timings=mapping(data, what, "timings", {}))
+
+
+@dataclass(frozen=True)
 class RegenerateJobResult(RunJobResult):
     KIND: ClassVar[str] = "regenerate"
     source_run: str = ""                # the Generate run whose cut-outs were used
@@ -351,5 +390,5 @@ def _finish(data: dict[str, Any]) -> FinishRecord | None:
 # The result each job request is answered with, by the request's ``type``.
 JOB_RESULTS: dict[str, type[JobResult]] = {
     cls.KIND: cls for cls in (GenerateJobResult, DetectJobResult, SuggestJobResult, RetextureJobResult,
-                              RetopoJobResult, PartsJobResult, RegenerateJobResult, DownloadJobResult)
+                              RetopoJobResult, PartsJobResult, RigJobResult, RegenerateJobResult, DownloadJobResult)
 }

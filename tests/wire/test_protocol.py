@@ -13,7 +13,7 @@ from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
                              OptionError, OverlongLine, bounded_lines,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
-                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest, RigBone, RigRequest,
                              RegenerateRequest,
                              RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
                              SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
@@ -44,6 +44,8 @@ REQUESTS = [
     RetopoRequest(id="rt-1", mesh="/tmp/m.npz", name="statue",
                   options=JobOptions(topology="quads", face_target=2000, bake_size=2048)),
     PartsRequest(id="p-1", mesh="/tmp/m.npz", name="lamp", targets=["shade", "arm", "base"], render_size=768),
+    RigRequest(id="rig-1", mesh="/tmp/m.npz", name="hero", humanoid_names=False,
+               skeleton=[RigBone("root", (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)), RigBone("arm", (0.0, 0.0, 1.0), (1.0, 0.0, 1.0), 0)]),
     PartsRequest(id="p-2", mode="model", image="/tmp/lamp.png", mask="/tmp/lamp-mask.png", name="lamp", grid=512,
                  max_parts=6, steps=30),
     RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from img23d_protocol import (JOB_RESULTS, REQUEST_TYPES, Artifact, ArtifactKind, DetectJobResult, DownloadJobResult,
-                             ErrorCode, GenerateJobResult, PartsJobResult, ProtocolError, RegenerateJobResult, Result,
+                             ErrorCode, GenerateJobResult, PartsJobResult, ProtocolError, RegenerateJobResult, Result, RigJobResult,
                              RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult, decode)
 from img23d_protocol.codec import EVENT_TYPES
 from img23d_protocol.result_fields import MAX_ITEMS, MAX_TEXT
@@ -64,6 +64,12 @@ TODAY: dict[type, dict[str, Any]] = {
                      "faces": 2000, "note": "nothing the mesh hid is invented", "timings": {"split": 0.2},
                      "seed": 4, "model": "autopartgen", "licence": "FAIR Noncommercial Research License v1",
                      "mask": "part_mask.png"},
+    RigJobResult: {"run_dir": "/runs/g", "manifest": "/runs/g/manifest.json", "rigged": "hero_rigged.glb",
+                   "weights": "hero_weights.npz",
+                   "bones": [{"name": "Hips", "head": [0.0, 0.0, 0.95], "tail": [0.0, 0.0, 1.15], "parent": -1},
+                             {"name": "Spine", "head": [0.0, 0.0, 1.15], "tail": [0.0, 0.0, 1.5], "parent": 0}],
+                   "source": "shape", "humanoid": True, "vertices": 2400, "notes": ["a note"],
+                   "timings": {"rig": 1.5}},
     RegenerateJobResult: {"run_dir": "/runs/r/regenerated/x", "source_run": "/runs/r", "manifest": "/runs/x/m.json",
                           "image_size": None, "targets": [TARGET], "texture_skipped": None,
                           "materials_skipped": None, "timings": {}, "seed": 11},
@@ -92,7 +98,7 @@ def test_each_result_round_trips_with_todays_keys_and_values(kind: type) -> None
 
 
 def test_every_job_request_has_its_result_class() -> None:
-    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "regenerate", "download"}
+    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "rig", "regenerate", "download"}
     assert set(JOB_RESULTS) == jobs and jobs <= set(REQUEST_TYPES)
     assert all(JOB_RESULTS[kind].KIND == kind for kind in jobs)
 

@@ -40,7 +40,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rig`` from parsed arguments; its exit code."""
-    from ..jobs.rig import RigRequest, run_rig
+    from ..jobs.rig import RigInput, run_rig
 
     try:
         check_mesh_path(args.mesh)
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    request = RigRequest(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
+    request = RigInput(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
                          humanoid_names=args.humanoid_names, seed=args.seed, name=args.name)
     say = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda text: None)
     try:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
-                             PartsRequest, Progress, ProtocolError, RegenerateRequest, RetextureRequest, RetopoRequest,
+                             PartsRequest, Progress, ProtocolError, RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest,
                              SuggestRequest)
 
 from ..env.busy_time import busy_seconds
@@ -27,6 +27,7 @@ from .download import run_download
 from .generate import GenerateRun
 from .parts_model import PartsModelRun
 from .parts_split import PartsSplitRun
+from .rig import RigRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
 from .retopo import RetopoRun
@@ -103,7 +104,7 @@ def _parts_run(engine: Engine, request: PartsRequest, job: Job) -> JobResult:
 # Each job request and what runs it: the one dispatch table (the server's job handling reads it).
 JOBS: dict[type[Message], Runner] = {
     GenerateRequest: _job_run(GenerateRun), DetectRequest: _job_run(DetectRun), SuggestRequest: _job_run(SuggestRun),
-    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _parts_run,
+    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _parts_run, RigRequest: _job_run(RigRun),
     RegenerateRequest: _job_run(RegenerateRun), DownloadRequest: run_download,
 }
 

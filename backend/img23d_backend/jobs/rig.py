@@ -6,10 +6,12 @@ and rigged by the ``--weights`` rigger (``rigging.table``): with ``--skeleton FI
 file's skin joints (``rigging.gltf_joints``, names kept), else a skeleton from the shape alone. The
 rig goes into the input's own glTF (``rigging.gltf_skin``), so its materials, UVs and textures stay.
 
-Written through the run folder (``runs.folders``): the input's copy, ``<name>_rigged.glb`` and
-``rig.json`` (the bones, where they came from, what was said, the seconds). A plain function rather
-than a ``JobRun``: the geometric rigger loads no model, so it needs no model manager; a model's rigger
-will run under the engine as the other model jobs do.
+Written through the run folder (``runs.folders``): the input's copy, ``<name>_rigged.glb``,
+``<name>_weights.npz`` (each vertex's four strongest bones and weights, in the input's vertex order: what
+the add-on makes vertex groups of) and ``rig.json`` (the bones, where they came from, what was said, the
+seconds). Two ways in: ``run_rig``, the command line's (no engine: the geometric rigger loads no model), and
+``RigRun``, the protocol's ``rig`` request under the engine (the add-on's Rig Selected and Skin to Selected
+Armature), whose skeleton may come as bones in the request.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import ErrorCode, Manifest, ProtocolError
+from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobResult, RigRequest
 
 from .. import __version__
 from ..readers.mesh_file import read_arrays
@@ -29,37 +31,43 @@ from ..rigging.frames import z_up_to_y_up
 from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
 from ..rigging.rigger import Rig, RigMesh, RigOptions
-from ..rigging.skeleton import BadSkeleton
+from ..rigging.skeleton import BadSkeleton, Skeleton
 from ..rigging.table import DEFAULT_WEIGHTS, RIGGERS
 from ..runs.folders import RunFolder
 from ..runs.stems import safe_stem
+from .base import JobRun
 
 KIND = "rig"
 
 
 @dataclass
-class RigRequest:
+class RigInput:
+    """What a rig is asked for, from the command line or a protocol request."""
+
     mesh: Path
     weights: str = DEFAULT_WEIGHTS
     skeleton: Path | None = None
     humanoid_names: bool = True
     seed: int = 0
     name: str = ""
+    bones: list[RigBone] = field(default_factory=list)   # the artist's skeleton as bones (the add-on's armature)
 
 
 @dataclass
 class RigResult:
     run_dir: str
     rigged: str                 # the GLB, relative to the run folder
+    weights: str                # the per-vertex weights (.npz), relative to the run folder
     source: str                 # where the skeleton came from (rigging.rigger)
     bones: list[str]
     humanoid: bool
     vertices: int
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    skeleton: Skeleton | None = None   # the skeleton bound, in img23d's frame
 
 
-def run_rig(request: RigRequest, runs_dir: Path, say: Callable[[str], None] = lambda text: None) -> RigResult:
+def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lambda text: None) -> RigResult:
     """Rig ``request.mesh`` in a new run folder under ``runs_dir``; ``ProtocolError`` with one sentence on
     a bad file, skeleton or mesh (the run folder kept, its manifest saying ``failed``)."""
     if request.weights not in RIGGERS:
@@ -71,7 +79,7 @@ def run_rig(request: RigRequest, runs_dir: Path, say: Callable[[str], None] = la
                                  "humanoid_names": request.humanoid_names, "seed": request.seed})
     folder = RunFolder.create(runs_dir, f"{name}-rig", manifest)
     try:
-        result = _rig(request, folder, name, say)
+        result = rig_into(request, folder, name, say)
     except ProtocolError as exc:
         manifest.errors.append({"code": exc.code.value, "message": exc.message, "detail": exc.detail})
         folder.finish("failed")
@@ -80,13 +88,15 @@ def run_rig(request: RigRequest, runs_dir: Path, say: Callable[[str], None] = la
     return result
 
 
-def _rig(request: RigRequest, folder: RunFolder, name: str, say: Callable[[str], None]) -> RigResult:
+def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str], None]) -> RigResult:
+    """Rig ``request.mesh`` into ``folder`` (see the module's docstring); ``ProtocolError`` with one sentence."""
     started = time.perf_counter()
     copy = folder.copy_in(f"input{request.mesh.suffix.lower()}", request.mesh)
     gltf = _as_gltf(copy, folder)
     try:
         mesh = gltf_io.gather_mesh(gltf)
-        skeleton = read_skeleton(request.skeleton) if request.skeleton is not None else None
+        skeleton = read_skeleton(request.skeleton) if request.skeleton is not None else \
+            _skeleton_of(request.bones) if request.bones else None
     except (gltf_io.GltfUnreadable, BadSkeleton) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     if len(mesh.triangles) == 0:
@@ -100,12 +110,27 @@ def _rig(request: RigRequest, folder: RunFolder, name: str, say: Callable[[str],
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
     add_skin(gltf, mesh, rig.skeleton, rig.skin)
     path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target))
+    weights = folder.write_bytes_with(f"{name}_weights.npz", lambda target: _save_weights(target, rig))
     seconds = {**{k: round(v, 3) for k, v in rig.seconds.items()}, "total": round(time.perf_counter() - started, 3)}
     folder.manifest.timings.update(seconds)
     folder.write_json("rig.json", _record(rig, request, len(mesh.positions), seconds))
-    return RigResult(run_dir=str(folder.root), rigged=folder.relative(path), source=rig.source,
+    return RigResult(run_dir=str(folder.root), rigged=folder.relative(path), weights=folder.relative(weights),
+                     source=rig.source,
                      bones=list(rig.skeleton.names), humanoid=rig.humanoid, vertices=len(mesh.positions),
-                     notes=list(rig.notes), seconds=seconds)
+                     notes=list(rig.notes), seconds=seconds, skeleton=rig.skeleton)
+
+
+def _skeleton_of(bones: list[RigBone]) -> Skeleton:
+    """The artist's bones (the mesh's own space, Blender's axes: img23d's frame) as a skeleton, checked."""
+    return Skeleton(names=tuple(bone.name for bone in bones), heads=[bone.head for bone in bones],
+                    tails=[bone.tail for bone in bones], parents=tuple(bone.parent for bone in bones))
+
+
+def _save_weights(target: Path, rig: Rig) -> None:
+    import numpy as np
+
+    with open(target, "wb") as handle:  # a file object: numpy adds no .npz to the temporary name
+        np.savez(handle, joints=rig.skin.joints.astype(np.int32), weights=rig.skin.weights.astype(np.float32))
 
 
 def _as_gltf(copy: Path, folder: RunFolder) -> Any:
@@ -143,4 +168,46 @@ def _record(rig: Rig, request: RigRequest, vertices: int, seconds: dict[str, flo
             "notes": rig.notes, "seconds": seconds}
 
 
-__all__ = ["RigRequest", "RigResult", "run_rig"]
+
+
+class RigRun(JobRun):
+    """The protocol's ``rig`` request under the engine: the add-on's mesh file rigged in a run folder of the
+    engine's, its progress and cancel as every job's. No model is loaded (the geometric rigger)."""
+
+    kind = KIND
+    request: RigRequest
+
+    @classmethod
+    def check_request(cls, request: RigRequest) -> None:  # type: ignore[override]
+        if not Path(request.mesh).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
+        if request.weights not in RIGGERS:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"weights {request.weights!r} is no rigger img23d has "
+                                                       f"({', '.join(RIGGERS)})")
+
+    @classmethod
+    def roles_used(cls, request: RigRequest) -> tuple[str, ...]:  # type: ignore[override]
+        return ()
+
+    @classmethod
+    def folder_label(cls, request: RigRequest) -> str:  # type: ignore[override]
+        return f"{request.name}-rig"
+
+    def body(self) -> RigJobResult:  # type: ignore[override]
+        request = RigInput(mesh=Path(self.request.mesh), weights=self.request.weights,
+                           humanoid_names=self.request.humanoid_names, seed=self.options.seed, name=self.request.name,
+                           bones=list(self.request.skeleton))
+        with self.stage("rig"):
+            result = rig_into(request, self.run_folder, safe_stem(self.request.name or "mesh"),
+                              lambda text: self.progress("rig", 0, 1, text))
+        skeleton = result.skeleton
+        bones = tuple(RigBone(name=skeleton.names[j], head=tuple(map(float, skeleton.heads[j])),
+                              tail=tuple(map(float, skeleton.tails[j])), parent=skeleton.parents[j])
+                      for j in range(skeleton.count)) if skeleton is not None else ()
+        return RigJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
+                            rigged=result.rigged, weights=result.weights, bones=bones, source=result.source,
+                            humanoid=result.humanoid, vertices=result.vertices, notes=tuple(result.notes),
+                            timings=dict(self.run_folder.manifest.timings))
+
+
+__all__ = ["RigInput", "RigResult", "RigRun", "rig_into", "run_rig"]

@@ -1,0 +1,133 @@
+"""A rig job's answer in the scene, built with data, not window operators: an Armature of the result's bones
+where the mesh stands (or the artist's own), a vertex group per bone holding each vertex's weights, and an
+Armature modifier; and the Pose Test, which swings the limbs for a look and is undone with Ctrl+Z.
+
+The weights come from the backend's ``.npz`` (each vertex's four strongest bones, in the order of the mesh's
+vertices as the add-on sent them): from another process, so its shapes, indices and values are checked
+before anything in the scene changes, and a file that does not fit the mesh is one sentence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+from mathutils import Quaternion, Vector
+
+RIGGED_FROM = "img23d_rigged_from"   # on an armature img23d made: the mesh it was made for
+LIMB_WORDS = ("arm", "leg", "hand", "foot", "thigh", "shin", "calf", "knee", "elbow", "tail", "wing", "limb")
+SWING_DEGREES = 35.0
+MAX_WEIGHT_FILE = 256 << 20  # 5M vertices x 4 x (int32 + float32) is 160 MB
+
+
+class RigProblem(Exception):
+    """One sentence: why the rig could not be put on the mesh."""
+
+
+@dataclass(frozen=True)
+class VertexWeights:
+    joints: np.ndarray   # (V, 4) int
+    weights: np.ndarray  # (V, 4) float
+
+
+def read_weights(run_dir: str, relative: str, vertices: int, bones: int) -> VertexWeights:
+    """The result's weights file, inside its run folder, fitting ``vertices`` and ``bones``."""
+    root = Path(run_dir).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents or not path.is_file():
+        raise RigProblem(f"the rig's weights file {relative!r} is not in its run folder")
+    if path.stat().st_size > MAX_WEIGHT_FILE:
+        raise RigProblem("the rig's weights file is larger than any mesh's weights can be")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            joints, weights = np.asarray(data["joints"]), np.asarray(data["weights"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise RigProblem(f"the rig's weights file cannot be read ({exc})") from exc
+    if joints.shape != (vertices, 4) or weights.shape != (vertices, 4) or joints.dtype.kind not in "iu":
+        raise RigProblem(f"the rig's weights are for {len(joints)} vertices; the mesh has {vertices}: it changed "
+                         "while it was rigged, so rig it again")
+    if len(joints) and (joints.min() < 0 or joints.max() >= bones or not np.isfinite(weights).all()
+                        or weights.min() < 0):
+        raise RigProblem("the rig's weights name bones it does not have, or are not weights")
+    return VertexWeights(joints.astype(np.int64), weights.astype(np.float64))
+
+
+def build_armature(mesh: bpy.types.Object, bones: Any, name: str) -> bpy.types.Object:
+    """An Armature object standing where ``mesh`` stands, with ``bones`` (heads and tails in the mesh's space)."""
+    armature = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, armature)
+    for collection in mesh.users_collection or [bpy.context.scene.collection]:
+        collection.objects.link(obj)
+    obj.matrix_world = mesh.matrix_world.copy()
+    obj[RIGGED_FROM] = mesh.name
+    active, mode_of = bpy.context.view_layer.objects.active, mesh.mode
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")   # edit bones exist only in Edit Mode (no window needed)
+    try:
+        made = []
+        for bone in bones:
+            edit = armature.edit_bones.new(bone.name)
+            edit.head, edit.tail = Vector(bone.head), Vector(bone.tail)
+            if (edit.tail - edit.head).length < 1e-6:   # Blender drops a zero-length bone
+                edit.tail = edit.head + Vector((0.0, 0.0, 1e-3))
+            made.append(edit)
+        for edit, bone in zip(made, bones):
+            if bone.parent >= 0:
+                edit.parent = made[bone.parent]
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        bpy.context.view_layer.objects.active = active if active is not None and mode_of == "OBJECT" else obj
+    return obj
+
+
+def bind(mesh: bpy.types.Object, armature: bpy.types.Object, names: list[str], weights: VertexWeights) -> None:
+    """A vertex group per bone name holding its weights, and an Armature modifier on ``armature``; the mesh's
+    own groups of those names are replaced."""
+    for name in names:
+        old = mesh.vertex_groups.get(name)
+        if old is not None:
+            mesh.vertex_groups.remove(old)
+    groups = [mesh.vertex_groups.new(name=name) for name in names]
+    for slot in range(4):
+        for joint in np.unique(weights.joints[:, slot]):
+            rows = np.flatnonzero((weights.joints[:, slot] == joint) & (weights.weights[:, slot] > 0))
+            for row in rows.tolist():   # VertexGroup.add takes one weight per call: one call per weight value
+                groups[joint].add([row], float(weights.weights[row, slot]), "ADD")
+    modifier = next((m for m in mesh.modifiers if m.type == "ARMATURE" and m.object == armature), None)
+    if modifier is None:
+        modifier = mesh.modifiers.new(name=armature.name, type="ARMATURE")
+        modifier.object = armature
+    modifier.use_vertex_groups = True
+
+
+def armature_of(obj: bpy.types.Object | None) -> bpy.types.Object | None:
+    """``obj`` itself when it is an armature, else the armature its Armature modifier deforms it with."""
+    if obj is None:
+        return None
+    if obj.type == "ARMATURE":
+        return obj
+    return next((m.object for m in getattr(obj, "modifiers", ()) if m.type == "ARMATURE" and m.object), None)
+
+
+def pose_test(armature: bpy.types.Object) -> list[str]:
+    """Swing each limb's first bone (a bone whose name says arm, leg, tail...) by ``SWING_DEGREES``, left and
+    right limbs the opposite ways; the bones swung. Ctrl+Z (the operator's undo step) puts the rest pose back."""
+    swung = []
+    for bone in armature.pose.bones:
+        name = bone.name.casefold()
+        parent = bone.parent.name.casefold() if bone.parent else ""
+        if not any(word in name for word in LIMB_WORDS) or any(word in parent for word in LIMB_WORDS):
+            continue   # only the first bone of each limb: the rest follow it
+        side = -1.0 if "left" in name or "_l" in name or ".l" in name else 1.0   # Mixamo's Left..., chains' _L
+        bone.rotation_mode = "QUATERNION"
+        bone.rotation_quaternion = Quaternion((1.0, 0.0, 0.0), math.radians(SWING_DEGREES) * side)
+        swung.append(bone.name)
+    return swung
+
+
+__all__ = ["RIGGED_FROM", "RigProblem", "VertexWeights", "armature_of", "bind", "build_armature", "pose_test",
+           "read_weights"]

@@ -1,0 +1,65 @@
+"""(1.22) Bones as a rig request and its result carry them: a name, a head and a tail in the mesh's own space
+(Blender's axes, as the add-on's mesh file), and the index of the parent (-1 for a root). Checked on arrival
+for type and size only; whether they make a skeleton (one root per tree, no cycle) the backend says."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ErrorCode, ProtocolError
+from .names import MAX_TARGET_CHARS
+
+MAX_BONES = 512   # more than any character rig an artist skins by hand (Mixamo's: 65; a face rig: about 200)
+
+
+@dataclass(frozen=True)
+class RigBone:
+    name: str
+    head: tuple[float, float, float]
+    tail: tuple[float, float, float]
+    parent: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "head": list(self.head), "tail": list(self.tail), "parent": self.parent}
+
+    @classmethod
+    def from_dict(cls, data: Any, index: int, count: int) -> "RigBone":
+        where = f"bone {index + 1}"
+        if not isinstance(data, dict):
+            raise _bad(f"{where} must be an object of name, head, tail and parent")
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_TARGET_CHARS:
+            raise _bad(f"{where}'s name must be text of 1 to {MAX_TARGET_CHARS} characters")
+        points = [_point(data.get(key), f"{where}'s {key}") for key in ("head", "tail")]
+        parent = data.get("parent", -1)
+        if isinstance(parent, bool) or not isinstance(parent, int) or not -1 <= parent < count:
+            raise _bad(f"{where}'s parent must be the index of another bone, or -1 for a root")
+        return cls(name=name.strip(), head=points[0], tail=points[1], parent=parent)
+
+
+def _bad(sentence: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_REQUEST, sentence)
+
+
+def _point(value: Any, what: str) -> tuple[float, float, float]:
+    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+        raise _bad(f"{what} must be three finite numbers")
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+def validate_bones(value: Any) -> list[RigBone]:
+    """A request's or result's bones, each checked (None or empty: no bones)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad("the skeleton must be a list of bones")
+    if len(value) > MAX_BONES:
+        raise _bad(f"the skeleton has {len(value)} bones; at most {MAX_BONES}")
+    return [item if isinstance(item, RigBone) else RigBone.from_dict(item, index, len(value))
+            for index, item in enumerate(value)]
+
+
+__all__ = ["MAX_BONES", "RigBone", "validate_bones"]
