@@ -168,6 +168,8 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     # non-commercial research only. Its image conditioner, DINOv2-L/14 with registers: its model card's tag.
     ModelLicence("facebook/autopartgen", FAIR_NC_RESEARCH, stated_in="README.md"),
     ModelLicence("facebook/dinov2-with-registers-large", APACHE_2, stated_in="README.md"),
+    # The rigging model (--weights model): SkinTokens' weights under MIT, stated in its model card.
+    ModelLicence("VAST-AI/SkinTokens", MIT, stated_in="README.md"),
     # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
     ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
     ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),

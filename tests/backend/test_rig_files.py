@@ -147,7 +147,7 @@ def test_a_skeleton_blender_exports_is_read_with_its_heads(tmp_path: Path) -> No
 
 def test_the_rig_command_rigs_from_the_shape_alone_and_says_so(tmp_path: Path, capsys) -> None:
     source = _textured_biped(tmp_path / "hero.glb")
-    assert cli.main(["rig", str(source), "--out", str(tmp_path / "runs")]) == 0
+    assert cli.main(["rig", str(source), "--weights", "geometric", "--out", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "a skeleton from the shape alone" in out and "Mixamo" in out
     [run] = (tmp_path / "runs").iterdir()
@@ -156,7 +156,8 @@ def test_the_rig_command_rigs_from_the_shape_alone_and_says_so(tmp_path: Path, c
     assert {"Hips", "Spine", "Head", "LeftArm", "RightUpLeg"} <= {bone["name"] for bone in record["bones"]}
     assert json.loads((run / "manifest.json").read_text())["status"] == "finished"
     assert read_skeleton(run / "hero_rigged.glb").count == len(record["bones"])
-    assert cli.main(["rig", str(source), "--no-humanoid-names", "--out", str(tmp_path / "runs2")]) == 0
+    assert cli.main(["rig", str(source), "--weights", "geometric", "--no-humanoid-names",
+                     "--out", str(tmp_path / "runs2")]) == 0
     assert "spine_01" in capsys.readouterr().out
 
 
@@ -175,7 +176,7 @@ def test_the_rig_command_refuses_bad_input_in_one_sentence(tmp_path: Path, capsy
     assert "outside the mesh" in capsys.readouterr().err
     points = tmp_path / "points.ply"
     trimesh.PointCloud(np.random.default_rng(0).random((20, 3))).export(str(points))
-    assert cli.main(["rig", str(points), "--out", runs]) == 2
+    assert cli.main(["rig", str(points), "--weights", "geometric", "--out", runs]) == 2
     err = capsys.readouterr().err
     assert "no surface" in err or "no mesh" in err
 
@@ -205,8 +206,59 @@ def test_the_addons_mesh_file_rigs_in_the_same_frame_as_its_glb(tmp_path: Path, 
 
     source = _textured_biped(tmp_path / "hero.glb")
     with artist_mesh_file(source) as npz:
-        assert cli.main(["rig", str(npz), "--out", str(tmp_path / "runs")]) == 0
+        assert cli.main(["rig", str(npz), "--weights", "geometric", "--out", str(tmp_path / "runs")]) == 0
     [run] = (tmp_path / "runs").iterdir()
     bones = {bone["name"]: bone for bone in json.loads((run / "rig.json").read_text())["bones"]}
     assert bones["Head"]["tail"][2] > 1.7 and bones["LeftHand"]["tail"][0] > 0.6   # Z up, left on +X
     capsys.readouterr()
+
+
+@pytest.fixture(scope="module")
+def tiny_model_rig(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``rig MESH --models tiny``: SkinTokens' tiny replica (written on first use) rigs the biped; its run."""
+    folder = tmp_path_factory.mktemp("tiny-rig")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMG23D_TINY_MODELS", str(folder / "tiny"))
+        source = _textured_biped(folder / "hero.glb")
+        assert cli.main(["rig", str(source), "--models", "tiny", "--seed", "2", "--out", str(folder / "runs")]) == 0
+    [run] = (folder / "runs").iterdir()
+    return run
+
+
+def test_skintokens_tiny_replica_rigs_every_vertex_and_blender_deforms_with_it(tiny_model_rig: Path) -> None:
+    record = json.loads((tiny_model_rig / "rig.json").read_text())
+    assert record["skeleton_source"] == "SkinTokens" and record["weights"] == "model"
+    with np.load(tiny_model_rig / "hero_weights.npz") as data:
+        weights = data["weights"]
+    assert len(weights) == len(biped().positions) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.gltf(filepath=str(tiny_model_rig / "hero_rigged.glb"))
+    [armature] = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    [body] = [o for o in bpy.data.objects if o.type == "MESH" and o.vertex_groups]
+    assert [m.type for m in body.modifiers] == ["ARMATURE"] and body.modifiers[0].object == armature
+    assert all(vertex.groups for vertex in body.data.vertices)   # every vertex weighted
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not VALIDATOR.is_dir(),
+                    reason="the Khronos glTF validator (npm gltf-validator) is not installed here")
+def test_the_khronos_validator_accepts_skintokens_rig(tiny_model_rig: Path, tmp_path: Path) -> None:
+    script = tmp_path / "validate.js"
+    script.write_text(VALIDATE_JS)
+    out = subprocess.run(["node", str(script), str(VALIDATOR), str(tiny_model_rig / "hero_rigged.glb")],
+                         capture_output=True, text=True, timeout=60, check=True)
+    issues = json.loads(out.stdout)
+    assert issues["numErrors"] == 0, issues["messages"]
+
+
+def test_without_skintokens_files_the_geometric_binding_stands_in_and_says_so(tmp_path: Path, capsys,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    source = _textured_biped(tmp_path / "hero.glb")
+    assert cli.main(["rig", str(source), "--out", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "SkinTokens could not be read" in out and "the geometric binding made the weights" in out

@@ -1,8 +1,6 @@
-"""``rig MESH [--weights geometric] [--skeleton FILE] [--humanoid-names/--no-humanoid-names]``: a mesh
-file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``); no model runs.
-
-Without ``--skeleton`` (and until a rigging model is in the build) the skeleton comes from the shape
-alone, which the output says.
+"""``rig MESH [--weights model|geometric] [--models default|tiny] [--skeleton FILE] [--humanoid-names/--no-...]``:
+a mesh file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``): by SkinTokens, or
+by the geometric binding (no model), which also stands in where the model cannot run, said in one sentence.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from ..readers.meshes import check_mesh_path
 from .options import usage_message
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-WEIGHTS = ("geometric",)  # the table's names (rigging.table), listed here so --help stays light
+WEIGHTS = ("model", "geometric")  # the table's names (rigging.table), listed here so --help stays light
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -26,8 +24,12 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                                      "alone) to the mesh with geodesic voxel binding, and write a GLB whose mesh "
                                      "has a glTF skin (JOINTS_0/WEIGHTS_0), its materials kept.")
     rig.add_argument("mesh", type=Path)
-    rig.add_argument("--weights", default="geometric", choices=WEIGHTS,
-                     help="how the weights are found: geometric (geodesic voxel binding, no model)")
+    rig.add_argument("--weights", default="model", choices=WEIGHTS,
+                     help="how the skeleton and weights are found: model (SkinTokens, MIT: downloaded on first use; "
+                          "where it cannot be had, a skeleton is given, or it fails on the mesh, the geometric "
+                          "binding stands in, said in one sentence) or geometric (geodesic voxel binding, no model)")
+    rig.add_argument("--models", default="default", choices=("default", "tiny"),
+                     help="SkinTokens' real weights from the hub, or its tiny offline replica (random weights)")
     rig.add_argument("--skeleton", type=Path, default=None, metavar="FILE",
                      help="a GLB/glTF whose first skin's joints are the skeleton to bind (its names kept)")
     rig.add_argument("--humanoid-names", action=argparse.BooleanOptionalAction, default=True,
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     request = RigInput(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
-                         humanoid_names=args.humanoid_names, seed=args.seed, name=args.name)
+                       humanoid_names=args.humanoid_names, seed=args.seed, name=args.name, models=args.models)
     say = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda text: None)
     try:
         result = run_rig(request, args.out, say)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +32,9 @@ from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
 from ..rigging.rigger import Rig, RigMesh, RigOptions
 from ..rigging.skeleton import BadSkeleton, Skeleton
-from ..rigging.table import DEFAULT_WEIGHTS, RIGGERS
+from ..models.registry import default_tiny_root
+from ..rigging.skintokens.rigger import model_folder
+from ..rigging.table import DEFAULT_WEIGHTS, MODEL_WEIGHTS, RIGGERS
 from ..runs.folders import RunFolder
 from ..runs.stems import safe_stem
 from .base import JobRun
@@ -51,6 +53,7 @@ class RigInput:
     seed: int = 0
     name: str = ""
     bones: list[RigBone] = field(default_factory=list)   # the artist's skeleton as bones (the add-on's armature)
+    models: str = "default"     # where a model rigger's files come from: the hub's ("default") or the tiny replica
 
 
 @dataclass
@@ -102,11 +105,7 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     if len(mesh.triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.mesh.name} has no surface (no triangles) to rig")
     say(f"read {len(mesh.positions):,} vertices and {len(mesh.triangles):,} triangles")
-    try:
-        rig: Rig = RIGGERS[request.weights].rig(RigMesh(mesh.positions, mesh.triangles), skeleton,
-                                                RigOptions(request.humanoid_names, request.seed))
-    except BadSkeleton as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, say)
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
     add_skin(gltf, mesh, rig.skeleton, rig.skin)
     path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target))
@@ -118,6 +117,34 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
                      source=rig.source,
                      bones=list(rig.skeleton.names), humanoid=rig.humanoid, vertices=len(mesh.positions),
                      notes=list(rig.notes), seconds=seconds, skeleton=rig.skeleton)
+
+
+def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Callable[[str], None]) -> Rig:
+    """The rig by ``request.weights``; the model's rigger replaced by the geometric binding, said in one
+    sentence, where its files cannot be had, a skeleton is given, or it fails on this mesh."""
+    options, weights, notes = RigOptions(request.humanoid_names, request.seed), request.weights, []
+    if weights == MODEL_WEIGHTS:
+        folder = None if skeleton is not None else model_folder(request.models, default_tiny_root())
+        if skeleton is not None:
+            notes.append("SkinTokens makes its own skeleton, so the given one was bound by the geometric binding")
+        elif folder is None:
+            notes.append("SkinTokens could not be read (VAST-AI/SkinTokens is not downloaded and cannot be now), "
+                         "so the geometric binding made the weights")
+        else:
+            options = replace(options, model_folder=folder, short_decoding=request.models == "tiny")
+            say(f"rigging with SkinTokens from {folder}")
+        weights = MODEL_WEIGHTS if folder is not None else "geometric"
+    try:
+        try:
+            rig = RIGGERS[weights].rig(mesh, skeleton, options)
+        except (BadSkeleton, ValueError, RuntimeError) as exc:
+            if weights != MODEL_WEIGHTS:
+                raise
+            notes.append(f"SkinTokens could not rig this mesh ({exc}), so the geometric binding made the weights")
+            rig = RIGGERS["geometric"].rig(mesh, skeleton, RigOptions(request.humanoid_names, request.seed))
+    except BadSkeleton as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+    return replace(rig, notes=[*notes, *rig.notes])
 
 
 def _skeleton_of(bones: list[RigBone]) -> Skeleton:

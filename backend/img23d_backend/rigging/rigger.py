@@ -10,6 +10,7 @@ model. A model's rigger (SkinTokens: ``skintokens/``) is one more folder and one
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -35,6 +36,8 @@ class RigMesh:
 class RigOptions:
     humanoid_names: bool = True   # Mixamo's names for a skeleton img23d makes, when it is a humanoid
     seed: int = 0                 # for riggers that draw (a model's sampling); the geometric one draws nothing
+    model_folder: Path | None = None   # a model rigger's files (skintokens.rigger.model_folder)
+    short_decoding: bool = False       # the tiny replica's short decoding (skintokens.rigger.TINY_DECODING)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,107 @@
+"""SkinTokens as a rigger (``--weights model``): where its files are, and one mesh rigged through it.
+
+The files: ``VAST-AI/SkinTokens`` on the hub (MIT), only the two the model needs (``config.FILES``: the
+skeleton-and-skin checkpoint, which holds the skin VAE too, and Qwen3-0.6B's config), not pinned to a
+revision: none could be verified from here (the hub is out of reach), and none is invented. The tiny set's
+replica (``replica.write_replica``: random weights, the real layout) is written under the tiny models'
+folder on first use.
+
+The frame: the model reads +Y up (DESIGN.md: "54,000 area-weighted surface samples with normals in [-1, 1],
++Y up"); img23d's meshes are Z up (Blender's axes), so the mesh is turned with ``frames.z_up_to_y_up`` before
+the model reads it and the joints turned back with ``y_up_to_z_up``: the one place the turn is made.
+The names: a humanoid's as Mixamo names them (``names.humanoid_names``), others by chain.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...models.hub import resolve_model_dir
+from ...models.specs import ModelSpec
+from ..frames import y_up_to_z_up, z_up_to_y_up
+from ..names import chain_names, humanoid_names
+from ..rigger import Rig, Rigger, RigMesh, RigOptions
+from ..skeleton import BadSkeleton, Skeleton
+from ..skin import Skin
+from .config import FILES
+from .decoding import DecodingSettings
+from .loader import load_skintokens, loaded_network
+from .pipeline import RigSettings, rig_mesh
+from .replica import write_replica
+
+NAME = "SkinTokens"
+SPEC = ModelSpec(role="rigging", repo_id="VAST-AI/SkinTokens", revision=None, allow_patterns=FILES,
+                 exact_files=True, size_bytes=1_600_000_000)
+TINY_FOLDER = "skintokens"
+# The tiny replica's decoding: two beams and a short sequence (its random weights never choose the end
+# sooner than the grammar forces it); the real model decodes as upstream does (``DecodingSettings``).
+TINY_DECODING = DecodingSettings(beams=2, max_new_tokens=48)
+TINY_SAMPLES = 2_000
+
+
+def model_folder(models: str, tiny_root: Path) -> Path | None:
+    """The folder SkinTokens is read from: the tiny replica (written on first use), or the hub's copy (its two
+    files downloaded first where the hub may be reached: MIT, no consent asked); None when they cannot be had
+    (offline and not in the cache, the hub out of reach): the caller says so and binds without it."""
+    if models == "tiny":
+        folder = tiny_root / TINY_FOLDER
+        if not all((folder / name).is_file() for name in FILES):
+            _write_tiny(folder)
+        return folder
+    try:
+        return resolve_model_dir(SPEC)
+    except Exception:  # not downloadable now (offline, no network, damaged): the geometric binding stands in
+        return None
+
+
+def _write_tiny(folder: Path) -> None:
+    """The replica written beside its final place and renamed into it: never half a folder."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        write_replica(staging)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
+    """The skeleton and weights SkinTokens predicts for ``mesh`` (a given skeleton is the geometric
+    binding's to bind: the model makes its own)."""
+    if skeleton is not None:
+        raise BadSkeleton("SkinTokens makes its own skeleton: a given one is bound by the geometric binding")
+    if options.model_folder is None:
+        raise BadSkeleton("SkinTokens' files are not here")
+    started = time.perf_counter()
+    network = loaded_network(load_skintokens(Path(options.model_folder), "cpu", torch.float32))
+    loaded = time.perf_counter()
+    tiny = options.short_decoding
+    settings = RigSettings(decoding=DecodingSettings(**{**(TINY_DECODING.__dict__ if tiny else {}),
+                                                        "seed": options.seed}),
+                           samples=TINY_SAMPLES if tiny else RigSettings().samples)
+    made = rig_mesh(network, z_up_to_y_up(mesh.positions).astype(np.float32), mesh.triangles, settings)
+    joints, tails = y_up_to_z_up(made.joints), y_up_to_z_up(made.tails)
+    tails = np.where(np.linalg.norm(tails - joints, axis=1, keepdims=True) > 1e-6, tails,
+                     joints + [0.0, 0.0, 1e-3 * float(np.ptp(mesh.positions, axis=0).max())])
+    plain = Skeleton(tuple(f"joint_{j:02d}" for j in range(len(joints))), joints, tails,
+                     tuple(int(p) for p in made.parents))
+    human = humanoid_names(plain) if options.humanoid_names else None
+    names = human or chain_names(plain)
+    skeleton = Skeleton(tuple(names), joints, tails, plain.parents)
+    skin = Skin(joints=np.asarray(made.vertex_joints, np.int64), weights=np.asarray(made.vertex_weights, np.float32))
+    return Rig(skeleton=skeleton, skin=skin, source=NAME, humanoid=human is not None,
+               seconds={"load": loaded - started, "model": time.perf_counter() - loaded})
+
+
+RIGGER = Rigger(name="model", summary="SkinTokens (MIT): the skeleton and its weights predicted together", rig=rig)
+
+__all__ = ["NAME", "RIGGER", "SPEC", "TINY_FOLDER", "model_folder", "rig"]
