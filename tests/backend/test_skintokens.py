@@ -167,3 +167,35 @@ def test_replica_state_is_the_full_layout_in_miniature() -> None:
     assert "output_proj.1.weight" in names and "vae.model.FSQ.project_out.weight" in names
     assert "mesh_encoder.encoder.self_attn.resblocks.0.attn.c_qkv.weight" in names
     assert "transformer.model.layers.1.self_attn.q_norm.weight" in names
+
+
+def test_the_rigger_turns_the_mesh_to_y_up_for_the_model_and_its_joints_back(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An asymmetric mesh (tall in img23d's Z, deep in -Y): the model reads it +Y up, and a joint it puts at
+    the model's top and front comes back at img23d's top and front."""
+    from img23d_backend.rigging import rigger as base
+    from img23d_backend.rigging.skintokens import rigger
+    from img23d_backend.rigging.skintokens.pipeline import SkinTokensRig
+
+    seen = {}
+
+    def fake_rig(network, vertices, faces, settings):
+        seen["vertices"] = vertices
+        top_front = [0.0, float(vertices[:, 1].max()), float(vertices[:, 2].max())]   # the model's +Y and +Z
+        return SkinTokensRig(joints=np.array([[0.0, 0.0, 0.0], top_front], np.float32),
+                             tails=np.array([top_front, [0.0, top_front[1] + 0.1, top_front[2]]], np.float32),
+                             parents=np.array([-1, 0]), vertex_joints=np.zeros((len(vertices), 4), np.int64),
+                             vertex_weights=np.tile([1.0, 0, 0, 0], (len(vertices), 1)).astype(np.float32),
+                             tokens=[])
+
+    monkeypatch.setattr(rigger, "rig_mesh", fake_rig)
+    monkeypatch.setattr(rigger, "load_skintokens", lambda folder, device, dtype: None)
+    monkeypatch.setattr(rigger, "loaded_network", lambda loaded: None)
+    box = np.array([[x, y, z] for x in (0, 0.2) for y in (-0.6, 0) for z in (0, 1.8)], float)  # Z up, deep in -Y
+    faces = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                      [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+    made = rigger.rig(base.RigMesh(box, faces), None, base.RigOptions(model_folder=tmp_path))
+    extent = np.ptp(seen["vertices"], axis=0)
+    assert np.allclose(extent, [0.2, 1.8, 0.6])           # the model's Y is img23d's Z (tall)
+    assert seen["vertices"][:, 2].max() == pytest.approx(0.6)   # img23d's -Y (the front, deep) is the model's +Z
+    assert np.allclose(made.skeleton.heads[1], [0.0, -0.6, 1.8])   # back at img23d's top and front
