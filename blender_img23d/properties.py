@@ -104,6 +104,12 @@ class Img23dSettings(bpy.types.PropertyGroup):
         name="Grid", default="256",
         items=[(str(n), str(n), f"Decode each part at {n} cells a side") for n in (32, 64, 128, 256, 512)],
         description="AutoPartGen: the decoding grid (256; 512 as the release decodes; smaller for a quick look)")
+    rig_weights: EnumProperty(  # type: ignore[valid-type]
+        name="Rig By", default="MODEL",
+        items=[("MODEL", "SkinTokens", "SkinTokens (MIT) predicts the skeleton and its weights (downloaded on first "
+                                       "use, 1.1 GB); where it cannot run, the geometric binding stands in, said"),
+               ("GEOMETRIC", "Geometric", "A skeleton from the shape and geodesic voxel binding: no model")],
+        description="How Rig Selected finds the skeleton and weights (Skin to Armature always binds geometrically)")
     rig_humanoid_names: BoolProperty(  # type: ignore[valid-type]
         name="Humanoid Names", default=True,
         description="Rig Selected: name a humanoid's bones as Mixamo does (Hips, Spine, LeftArm...), so animations "

@@ -19,6 +19,7 @@ import numpy as np
 from mathutils import Quaternion, Vector
 
 RIGGED_FROM = "img23d_rigged_from"   # on an armature img23d made: the mesh it was made for
+RIGGED_BY = "img23d_rigged_by"       # ... and what made its skeleton ("SkinTokens", "shape", "single bone")
 LIMB_WORDS = ("arm", "leg", "hand", "foot", "thigh", "shin", "calf", "knee", "elbow", "tail", "wing", "limb")
 SWING_DEGREES = 35.0
 MAX_WEIGHT_FILE = 256 << 20  # 5M vertices x 4 x (int32 + float32) is 160 MB
@@ -56,14 +57,14 @@ def read_weights(run_dir: str, relative: str, vertices: int, bones: int) -> Vert
     return VertexWeights(joints.astype(np.int64), weights.astype(np.float64))
 
 
-def build_armature(mesh: bpy.types.Object, bones: Any, name: str) -> bpy.types.Object:
+def build_armature(mesh: bpy.types.Object, bones: Any, name: str, source: str = "") -> bpy.types.Object:
     """An Armature object standing where ``mesh`` stands, with ``bones`` (heads and tails in the mesh's space)."""
     armature = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, armature)
     for collection in mesh.users_collection or [bpy.context.scene.collection]:
         collection.objects.link(obj)
     obj.matrix_world = mesh.matrix_world.copy()
-    obj[RIGGED_FROM] = mesh.name
+    obj[RIGGED_FROM], obj[RIGGED_BY] = mesh.name, source
     active, mode_of = bpy.context.view_layer.objects.active, mesh.mode
     bpy.context.view_layer.objects.active = obj
     bpy.ops.object.mode_set(mode="EDIT")   # edit bones exist only in Edit Mode (no window needed)
@@ -129,5 +130,5 @@ def pose_test(armature: bpy.types.Object) -> list[str]:
     return swung
 
 
-__all__ = ["RIGGED_FROM", "RigProblem", "VertexWeights", "armature_of", "bind", "build_armature", "pose_test",
+__all__ = ["RIGGED_BY", "RIGGED_FROM", "RigProblem", "VertexWeights", "armature_of", "bind", "build_armature", "pose_test",
            "read_weights"]

@@ -117,17 +117,22 @@ def tiny_model_set(root: Path, paint: str = DEFAULT_PAINT, family: str = DEFAULT
                    parts=PARTS_ROWS[parts].tiny_spec(root) if parts is not None else None)
 
 
+def tiny_root_of(models: ModelSet) -> Path | None:
+    """The folder a tiny set's replicas share (its matting model's parent); None for another set."""
+    if models.name == "tiny" and models.matting.local_path is not None:
+        return Path(models.matting.local_path).parent
+    return None
+
+
 def parts_spec_for(models: ModelSet, parts: str = DEFAULT_PARTS) -> ModelSpec | None:
     """The parts model a backend started without one registers when a parts job first asks: the set's own,
-    else the real model for the default set and its replica for the tiny set (a tiny set's replicas share
-    one folder: the matting model's parent); None for any other set."""
+    else the real model for the default set and its replica for the tiny set; None for any other set."""
     if models.parts is not None:
         return models.parts
     if models.name == "default":
         return PARTS[parts]
-    if models.name == "tiny" and models.matting.local_path is not None:
-        return PARTS_ROWS[parts].tiny_spec(Path(models.matting.local_path).parent)
-    return None
+    root = tiny_root_of(models)
+    return PARTS_ROWS[parts].tiny_spec(root) if root is not None else None
 
 
 def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFAULT_MATTING,

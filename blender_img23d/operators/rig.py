@@ -44,9 +44,10 @@ class _RigJob(JobOperatorMixin):
     def _runner(self, context: bpy.types.Context, obj: bpy.types.Object,
                 bones: list[protocol.RigBone]) -> JobRunner:
         self._mesh_name = obj.name
+        settings = context.scene.img23d
         request = protocol.RigRequest(mesh=_mesh_file(context, obj), name=obj.name, skeleton=bones,
-                                      humanoid_names=context.scene.img23d.rig_humanoid_names,
-                                      options=_inputs.options(context))
+                                      weights="model" if settings.rig_weights == "MODEL" and not bones else "geometric",
+                                      humanoid_names=settings.rig_humanoid_names, options=_inputs.options(context))
         return JobRunner(runtime.session(), context.scene, request, obj.name)
 
     def _weights(self, outcome: Outcome) -> tuple[bpy.types.Object, protocol.RigJobResult,
@@ -67,7 +68,7 @@ class _RigJob(JobOperatorMixin):
 
 class IMG23D_OT_rig_selected(_RigJob, bpy.types.Operator):
     """Give the selected mesh a skeleton and skin weights: an Armature where it stands, a vertex group per bone
-    and an Armature modifier (geodesic voxel binding, no model)"""
+    and an Armature modifier (SkinTokens, or geodesic voxel binding with no model: the panel's Rig By)"""
 
     bl_idname = "img23d.rig_selected"
     bl_label = "Rig Selected"
@@ -83,13 +84,13 @@ class IMG23D_OT_rig_selected(_RigJob, bpy.types.Operator):
         if found is None:
             return {"CANCELLED"}
         mesh, result, weights = found
-        armature = rig_objects.build_armature(mesh, result.bones, f"{mesh.name} rig")
+        armature = rig_objects.build_armature(mesh, result.bones, f"{mesh.name} rig", result.source)
         rig_objects.bind(mesh, armature, [bone.name for bone in result.bones], weights)
         for note in result.notes:
             self.report({"WARNING"}, note)
         named = " (Mixamo's names)" if result.humanoid else ""
-        self.report({"INFO"}, f"Rigged '{mesh.name}' with {len(result.bones)} bones{named} in '{armature.name}'; "
-                              "Pose Test swings its limbs")
+        self.report({"INFO"}, f"Rigged '{mesh.name}' by {result.source} with {len(result.bones)} bones{named} in "
+                              f"'{armature.name}'; Pose Test swings its limbs")
         return {"FINISHED"}
 
 

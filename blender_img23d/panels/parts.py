@@ -25,7 +25,9 @@ def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: 
     rig.operator("img23d.rig_selected", icon="ARMATURE_DATA")
     rig.operator("img23d.pose_test", icon="POSE_HLT")
     row = box.row(align=True)
+    row.prop(settings, "rig_weights", text="")
     row.prop(settings, "rig_humanoid_names")
+    row = box.row(align=True)
     row.operator("img23d.skin_to_armature", text="Skin to Armature", icon="MOD_ARMATURE")
     if settings.parts_method != "MODEL":
         return

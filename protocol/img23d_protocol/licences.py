@@ -189,6 +189,7 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("tiny/flux2-klein-4b", REPLICA, stated_in="", replicates="black-forest-labs/FLUX.2-klein-4B"),
     ModelLicence("tiny/qwen-image-edit-2511", REPLICA, stated_in="", replicates="Qwen/Qwen-Image-Edit-2511"),
     ModelLicence("tiny/autopartgen", REPLICA, stated_in="", replicates="facebook/autopartgen"),
+    ModelLicence("tiny/skintokens", REPLICA, stated_in="", replicates="VAST-AI/SkinTokens"),
     ModelLicence("tiny/dinov2-with-registers-large", REPLICA, stated_in="",
                  replicates="facebook/dinov2-with-registers-large"),
 )

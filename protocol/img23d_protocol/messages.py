@@ -156,8 +156,9 @@ class PartsRequest(Request):
     steps: int = 0                       # (1.22) model: denoising steps per part (0: the model's own, 50)
 
 
-# (1.22) How a rig job finds the weights: "geometric" binds by distance along the inside of the mesh, no model.
-RIG_WEIGHTS = ("geometric",)
+# (1.22) How a rig job finds the skeleton and weights: "geometric" binds by distance along the inside of the
+# mesh, no model; "model" has SkinTokens predict both (the geometric binding standing in where it cannot run).
+RIG_WEIGHTS = ("geometric", "model")
 
 
 @dataclass

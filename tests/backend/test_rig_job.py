@@ -88,3 +88,14 @@ def test_a_rig_requests_fields_are_checked_on_arrival(tmp_path: Path, session) -
             decode(json.dumps({"v": 1, "type": "rig", "id": "x", "mesh": "/m.npz", "skeleton": skeleton}), REQUEST_TYPES)
     with pytest.raises(ProtocolError, match="no mesh file at"):
         _rig(session, RigRequest(id="r4", mesh=str(tmp_path / "gone.npz")))
+
+
+def test_skintokens_runs_through_the_model_manager_registered_on_first_use(session, mesh_file) -> None:
+    result = _rig(session, RigRequest(id="r5", mesh=str(mesh_file), name="hero", weights="model"))
+    assert result.source == "SkinTokens" and "rigging" in session.engine.manager.roles
+    assert session.engine.manager.spec("rigging").repo_id == "tiny/skintokens"
+    with np.load(Path(result.run_dir) / result.weights) as data:
+        assert data["joints"].max() < len(result.bones) and len(data["weights"]) == len(biped().positions)
+    # The artist's bones are bound geometrically whatever the choice, said in the notes.
+    given = _rig(session, RigRequest(id="r6", mesh=str(mesh_file), name="hero", weights="model", skeleton=_bones()))
+    assert given.source == "given" and any("SkinTokens makes its own skeleton" in note for note in given.notes)

@@ -77,7 +77,8 @@ def scene(addon):
     for name in ("fov", "estimate_fov", "ground", "all_instances", "quality", "seed", "random_seed", "last_seed",
                  "keep_all_faces", "smoothing", "fill_holes", "min_piece", "variations", "topology", "finish_preset",
                  "face_target", "bake_size", "complete_hidden", "edit_size", "accept_long", "part_names",
-                 "parts_method", "parts_picture", "parts_mask", "parts_grid", "parts_max", "rig_humanoid_names"):
+                 "parts_method", "parts_picture", "parts_mask", "parts_grid", "parts_max", "rig_humanoid_names",
+                 "rig_weights"):
         settings.property_unset(name)
     settings.boxes.clear()
     settings.views.clear()

@@ -49,6 +49,7 @@ def _deformed(obj) -> list[Vector]:
 @pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
 def test_rig_selected_then_the_pose_test_moves_the_limbs_and_not_the_head(addon, scene) -> None:
     figure = _figure()
+    bpy.context.scene.img23d.rig_weights = "GEOMETRIC"   # a skeleton from the shape, its limbs named as limbs
     assert bpy.ops.img23d.rig_selected() == {"FINISHED"}
     rig = bpy.data.objects["hero rig"]
     assert rig.type == "ARMATURE" and rig.matrix_world == figure.matrix_world and len(rig.data.bones) >= 5
@@ -66,6 +67,17 @@ def test_rig_selected_then_the_pose_test_moves_the_limbs_and_not_the_head(addon,
     hand = max(range(len(rest)), key=lambda i: rest[i].x)           # the left arm's tip
     top = max(range(len(rest)), key=lambda i: rest[i].z)            # the top of the head
     assert moved[hand] > 0.1 and moved[top] < 0.02
+
+
+def test_rig_selected_by_skintokens_weights_every_vertex(addon, scene) -> None:
+    figure = _figure("robot")
+    assert bpy.context.scene.img23d.rig_weights == "MODEL"   # the default: the tiny set's replica here
+    assert bpy.ops.img23d.rig_selected() == {"FINISHED"}
+    rig = bpy.data.objects["robot rig"]
+    assert rig.type == "ARMATURE" and len(rig.data.bones) >= 1
+    assert {group.name for group in figure.vertex_groups} == {bone.name for bone in rig.data.bones}
+    assert all(v.groups and sum(g.weight for g in v.groups) > 0.99 for v in figure.data.vertices)
+    assert rig["img23d_rigged_from"] == "robot" and rig["img23d_rigged_by"] == "SkinTokens"
 
 
 def test_skin_to_selected_armature_keeps_the_artists_bones_and_names(addon, scene) -> None:

@@ -25,6 +25,8 @@ from typing import Any, Callable
 from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobResult, RigRequest
 
 from .. import __version__
+from ..catalog import tiny_root_of
+from ..models.registry import default_tiny_root
 from ..readers.mesh_file import read_arrays
 from ..rigging import gltf_io
 from ..rigging.frames import z_up_to_y_up
@@ -32,14 +34,17 @@ from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
 from ..rigging.rigger import Rig, RigMesh, RigOptions
 from ..rigging.skeleton import BadSkeleton, Skeleton
-from ..models.registry import default_tiny_root
-from ..rigging.skintokens.rigger import model_folder
+from ..rigging.skintokens.rigger import ROLE as RIGGING_ROLE
+from ..rigging.skintokens.rigger import loader as skintokens_loader
+from ..rigging.skintokens.rigger import model_folder, rig_network, spec_for
 from ..rigging.table import DEFAULT_WEIGHTS, MODEL_WEIGHTS, RIGGERS
 from ..runs.folders import RunFolder
 from ..runs.stems import safe_stem
 from .base import JobRun
+from .context import EngineContext
 
 KIND = "rig"
+ModelRun = Callable[[RigMesh, RigOptions], Rig]   # a model's rig of a mesh (a job's: through its manager)
 
 
 @dataclass
@@ -91,7 +96,8 @@ def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lamb
     return result
 
 
-def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str], None]) -> RigResult:
+def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str], None],
+             run_model: ModelRun | None = None) -> RigResult:
     """Rig ``request.mesh`` into ``folder`` (see the module's docstring); ``ProtocolError`` with one sentence."""
     started = time.perf_counter()
     copy = folder.copy_in(f"input{request.mesh.suffix.lower()}", request.mesh)
@@ -105,7 +111,7 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     if len(mesh.triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.mesh.name} has no surface (no triangles) to rig")
     say(f"read {len(mesh.positions):,} vertices and {len(mesh.triangles):,} triangles")
-    rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, say)
+    rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, say, run_model)
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
     add_skin(gltf, mesh, rig.skeleton, rig.skin)
     path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target))
@@ -119,31 +125,46 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
                      notes=list(rig.notes), seconds=seconds, skeleton=rig.skeleton)
 
 
-def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Callable[[str], None]) -> Rig:
+def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Callable[[str], None],
+            run_model: ModelRun | None = None) -> Rig:
     """The rig by ``request.weights``; the model's rigger replaced by the geometric binding, said in one
-    sentence, where its files cannot be had, a skeleton is given, or it fails on this mesh."""
-    options, weights, notes = RigOptions(request.humanoid_names, request.seed), request.weights, []
-    if weights == MODEL_WEIGHTS:
-        folder = None if skeleton is not None else model_folder(request.models, default_tiny_root())
+    sentence, where its files cannot be had, a skeleton is given, or it fails on this mesh. ``run_model``:
+    a job's way to the model (its manager); without it the files are found or downloaded here."""
+    options, notes = RigOptions(request.humanoid_names, request.seed), []
+    if request.weights == MODEL_WEIGHTS:
         if skeleton is not None:
             notes.append("SkinTokens makes its own skeleton, so the given one was bound by the geometric binding")
-        elif folder is None:
-            notes.append("SkinTokens could not be read (VAST-AI/SkinTokens is not downloaded and cannot be now), "
-                         "so the geometric binding made the weights")
         else:
-            options = replace(options, model_folder=folder, short_decoding=request.models == "tiny")
-            say(f"rigging with SkinTokens from {folder}")
-        weights = MODEL_WEIGHTS if folder is not None else "geometric"
+            run_model = run_model or _model_here(request, say)
+            try:
+                if run_model is not None:
+                    return _with_notes(run_model(mesh, options), notes)
+                notes.append("SkinTokens could not be read (VAST-AI/SkinTokens is not downloaded and cannot be now), "
+                             "so the geometric binding made the weights")
+            except ProtocolError as exc:
+                if exc.code is ErrorCode.CANCELLED:
+                    raise
+                notes.append(f"SkinTokens could not be loaded ({exc.message}), so the geometric binding made the "
+                             "weights")
+            except (BadSkeleton, ValueError, RuntimeError) as exc:
+                notes.append(f"SkinTokens could not rig this mesh ({exc}), so the geometric binding made the weights")
     try:
-        try:
-            rig = RIGGERS[weights].rig(mesh, skeleton, options)
-        except (BadSkeleton, ValueError, RuntimeError) as exc:
-            if weights != MODEL_WEIGHTS:
-                raise
-            notes.append(f"SkinTokens could not rig this mesh ({exc}), so the geometric binding made the weights")
-            rig = RIGGERS["geometric"].rig(mesh, skeleton, RigOptions(request.humanoid_names, request.seed))
+        return _with_notes(RIGGERS["geometric"].rig(mesh, skeleton, options), notes)
     except BadSkeleton as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+
+
+def _model_here(request: RigInput, say: Callable[[str], None]) -> ModelRun | None:
+    folder = model_folder(request.models, default_tiny_root())
+    if folder is None:
+        return None
+    say(f"rigging with SkinTokens from {folder}")
+    tiny = request.models == "tiny"
+    return lambda mesh, options: RIGGERS[MODEL_WEIGHTS].rig(mesh, None, replace(options, model_folder=folder,
+                                                                                  short_decoding=tiny))
+
+
+def _with_notes(rig: Rig, notes: list[str]) -> Rig:
     return replace(rig, notes=[*notes, *rig.notes])
 
 
@@ -199,7 +220,8 @@ def _record(rig: Rig, request: RigRequest, vertices: int, seconds: dict[str, flo
 
 class RigRun(JobRun):
     """The protocol's ``rig`` request under the engine: the add-on's mesh file rigged in a run folder of the
-    engine's, its progress and cancel as every job's. No model is loaded (the geometric rigger)."""
+    engine's, its progress and cancel as every job's; SkinTokens (``weights`` "model") through the model
+    manager, registered on the first such job (its budget and offloading as every model's)."""
 
     kind = KIND
     request: RigRequest
@@ -213,8 +235,20 @@ class RigRun(JobRun):
                                                        f"({', '.join(RIGGERS)})")
 
     @classmethod
+    def check_models(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
+        if cls.roles_used(request) and RIGGING_ROLE not in engine.manager.roles:
+            root = tiny_root_of(engine.settings.models)
+            if engine.settings.models.name == "tiny" and root is not None:
+                spec = spec_for("tiny", root)
+            elif engine.settings.models.name == "default":
+                spec = spec_for("default", default_tiny_root())
+            else:
+                return   # a set without it: the geometric binding stands in, said in the result's notes
+            engine.manager.register(spec, skintokens_loader(spec))
+
+    @classmethod
     def roles_used(cls, request: RigRequest) -> tuple[str, ...]:  # type: ignore[override]
-        return ()
+        return (RIGGING_ROLE,) if request.weights == MODEL_WEIGHTS and not request.skeleton else ()
 
     @classmethod
     def folder_label(cls, request: RigRequest) -> str:  # type: ignore[override]
@@ -224,9 +258,10 @@ class RigRun(JobRun):
         request = RigInput(mesh=Path(self.request.mesh), weights=self.request.weights,
                            humanoid_names=self.request.humanoid_names, seed=self.options.seed, name=self.request.name,
                            bones=list(self.request.skeleton))
+        run_model = self._model if RIGGING_ROLE in self.manager.roles and self.roles_used(self.request) else None
         with self.stage("rig"):
             result = rig_into(request, self.run_folder, safe_stem(self.request.name or "mesh"),
-                              lambda text: self.progress("rig", 0, 1, text))
+                              lambda text: self.progress("rig", 0, 1, text), run_model)
         skeleton = result.skeleton
         bones = tuple(RigBone(name=skeleton.names[j], head=tuple(map(float, skeleton.heads[j])),
                               tail=tuple(map(float, skeleton.tails[j])), parent=skeleton.parents[j])
@@ -235,6 +270,13 @@ class RigRun(JobRun):
                             rigged=result.rigged, weights=result.weights, bones=bones, source=result.source,
                             humanoid=result.humanoid, vertices=result.vertices, notes=tuple(result.notes),
                             timings=dict(self.run_folder.manifest.timings))
+
+    def _model(self, mesh: RigMesh, options: RigOptions) -> Rig:
+        """SkinTokens through the manager (loaded, or moved in, for the call); the tiny replica decodes briefly."""
+        tiny = self.manager.spec(RIGGING_ROLE).options.get("replica") == "tiny"
+        self.progress("rig", 0, 1, "SkinTokens is reading the mesh")
+        with self.manager.use(RIGGING_ROLE) as network:
+            return rig_network(network, mesh, replace(options, short_decoding=tiny))
 
 
 __all__ = ["RigInput", "RigResult", "RigRun", "rig_into", "run_rig"]

@@ -17,12 +17,15 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from ...models.hub import resolve_model_dir
+from ...models.placement import LoadedModel
 from ...models.specs import ModelSpec
 from ..frames import y_up_to_z_up, z_up_to_y_up
 from ..names import chain_names, humanoid_names
@@ -36,9 +39,11 @@ from .pipeline import RigSettings, rig_mesh
 from .replica import write_replica
 
 NAME = "SkinTokens"
-SPEC = ModelSpec(role="rigging", repo_id="VAST-AI/SkinTokens", revision=None, allow_patterns=FILES,
+ROLE = "rigging"   # its role in the model manager (a rig job registers it on first use)
+SPEC = ModelSpec(role=ROLE, repo_id="VAST-AI/SkinTokens", revision=None, allow_patterns=FILES,
                  exact_files=True, size_bytes=1_600_000_000)
 TINY_FOLDER = "skintokens"
+TINY_BYTES = 8 << 20
 # The tiny replica's decoding: two beams and a short sequence (its random weights never choose the end
 # sooner than the grammar forces it); the real model decodes as upstream does (``DecodingSettings``).
 TINY_DECODING = DecodingSettings(beams=2, max_new_tokens=48)
@@ -60,6 +65,26 @@ def model_folder(models: str, tiny_root: Path) -> Path | None:
         return None
 
 
+def spec_for(models: str, tiny_root: Path) -> ModelSpec:
+    """The spec the model manager loads SkinTokens by: the hub's, or the tiny replica's folder (written now
+    if it is not there yet)."""
+    if models != "tiny":
+        return SPEC
+    folder = model_folder("tiny", tiny_root)
+    return ModelSpec(role=ROLE, repo_id=f"tiny/{TINY_FOLDER}", local_path=folder, allow_patterns=FILES,
+                     exact_files=True, size_bytes=TINY_BYTES, options={"replica": "tiny"})
+
+
+def load(folder: Path, device: Any) -> LoadedModel:
+    """The manager's loader: bf16 on a GPU, as upstream runs it; float32 on a CPU."""
+    dtype = torch.bfloat16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
+    return load_skintokens(Path(folder), device, dtype)
+
+
+def loader(spec: ModelSpec) -> Any:  # -> models.handles.Loader
+    return load
+
+
 def _write_tiny(folder: Path) -> None:
     """The replica written beside its final place and renamed into it: never half a folder."""
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -75,8 +100,9 @@ def _write_tiny(folder: Path) -> None:
 
 
 def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
-    """The skeleton and weights SkinTokens predicts for ``mesh`` (a given skeleton is the geometric
-    binding's to bind: the model makes its own)."""
+    """The skeleton and weights SkinTokens predicts for ``mesh``, read from ``options.model_folder`` on the CPU
+    (the command line's way; a job's goes through the model manager: ``rig_network``). A given skeleton is the
+    geometric binding's to bind: the model makes its own."""
     if skeleton is not None:
         raise BadSkeleton("SkinTokens makes its own skeleton: a given one is bound by the geometric binding")
     if options.model_folder is None:
@@ -84,6 +110,13 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
     started = time.perf_counter()
     network = loaded_network(load_skintokens(Path(options.model_folder), "cpu", torch.float32))
     loaded = time.perf_counter()
+    made = rig_network(network, mesh, options)
+    return replace(made, seconds={"load": loaded - started, **made.seconds})
+
+
+def rig_network(network: Any, mesh: RigMesh, options: RigOptions) -> Rig:
+    """``mesh`` rigged by a loaded TokenRig (see the module's docstring for the frame and the names)."""
+    started = time.perf_counter()
     tiny = options.short_decoding
     settings = RigSettings(decoding=DecodingSettings(**{**(TINY_DECODING.__dict__ if tiny else {}),
                                                         "seed": options.seed}),
@@ -99,9 +132,9 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
     skeleton = Skeleton(tuple(names), joints, tails, plain.parents)
     skin = Skin(joints=np.asarray(made.vertex_joints, np.int64), weights=np.asarray(made.vertex_weights, np.float32))
     return Rig(skeleton=skeleton, skin=skin, source=NAME, humanoid=human is not None,
-               seconds={"load": loaded - started, "model": time.perf_counter() - loaded})
+               seconds={"model": time.perf_counter() - started})
 
 
 RIGGER = Rigger(name="model", summary="SkinTokens (MIT): the skeleton and its weights predicted together", rig=rig)
 
-__all__ = ["NAME", "RIGGER", "SPEC", "TINY_FOLDER", "model_folder", "rig"]
+__all__ = ["NAME", "RIGGER", "ROLE", "SPEC", "TINY_FOLDER", "load", "loader", "model_folder", "rig", "rig_network", "spec_for"]
