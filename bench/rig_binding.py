@@ -14,7 +14,12 @@ vertex's true bone known) are bound to the skeleton they were built on, then rig
 * ``timing``: the whole geometric rig (voxels, shape-alone skeleton, binding) of a ~50k-face biped and a
   100k-vertex one, three runs each, median.
 
-    .venv-py313/bin/python bench/rig_binding.py --json bench/results/rig-binding-cpu.json
+    .venv-py313/bin/python bench/rig_binding.py --json bench/results/rig-binding-cpu.json \
+        --picture docs/images/rig_binding_pose.png
+
+``--picture`` also writes the guide's picture: each figure at rest, coloured by each vertex's strongest bone,
+beside the same figure with one limb turned by the binding's weights (linear blend skinning), rendered by
+img23d's own rasterizer from a three-quarter view.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from source_paths import REPO  # noqa: F401  (this checkout's backend and protocol on sys.path)
 
@@ -39,6 +45,9 @@ from img23d_backend.rigging import metrics  # noqa: E402
 from img23d_backend.rigging.geometric import bind, rig  # noqa: E402
 from img23d_backend.rigging.rigger import RigMesh, RigOptions  # noqa: E402
 from img23d_backend.rigging.skeleton import Skeleton  # noqa: E402
+from img23d_backend.part_split import renders  # noqa: E402
+from img23d_backend.part_split.surface import surface_of  # noqa: E402
+from img23d_backend.stages.grounding.ask import PALETTE  # noqa: E402
 
 
 def joints_of(skeleton: Skeleton) -> np.ndarray:
@@ -110,9 +119,39 @@ def timing(rings: int, sides: int, repeat: int) -> dict:
             "given_skeleton_bind_seconds_median": round(statistics.median(given), 3), "repeat": repeat}
 
 
+def _render(positions: np.ndarray, triangles: np.ndarray, strongest: np.ndarray, size: int) -> Image.Image:
+    """The mesh from a three-quarter view, each face in its strongest bone's colour, shaded by the render."""
+    view = renders.render_views(surface_of(positions, triangles), size, ((35, 20),))[0]
+    face = np.where(view.raster.mask, view.raster.face, 0)
+    bone = strongest[triangles[face, 0]]
+    colour = np.array(PALETTE, dtype=np.float64)[bone % len(PALETTE)]
+    shade = np.asarray(view.picture, dtype=np.float64)[..., :1] / renders._BASE_GREY
+    shown = np.where(view.raster.mask[..., None], np.clip(colour * (0.35 + 0.65 * shade), 0, 255), 255)
+    return Image.fromarray(shown.astype(np.uint8), "RGB")
+
+
+def picture(path: Path, size: int = 320) -> None:
+    """Each figure at rest and with one limb turned, coloured by strongest bone (see the docstring)."""
+    rows = [(rig_meshes.biped(), "upper_arm_L", -50.0), (rig_meshes.quadruped(), "front_upper_L", 40.0)]
+    sheet = Image.new("RGB", (2 * size, len(rows) * (size + 24)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (made, limb, degrees) in enumerate(rows):
+        binding = bind(made.positions, made.triangles, made.skeleton)
+        dense = binding.skin.dense(made.skeleton.count)
+        turned = pose(made, dense, made.skeleton.names.index(limb), degrees)
+        top = i * (size + 24)
+        sheet.paste(_render(made.positions, made.triangles, binding.skin.strongest, size), (0, top + 24))
+        sheet.paste(_render(turned, made.triangles, binding.skin.strongest, size), (size, top + 24))
+        draw.text((6, top + 6), f"strongest bone of each vertex ({made.skeleton.count} bones)", fill="black")
+        draw.text((size + 6, top + 6), f"{limb} turned {abs(degrees):.0f} degrees by the weights", fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--picture", type=Path, default=None, help="write the guide's picture there too")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     biped = rig_meshes.biped()
@@ -131,6 +170,8 @@ def main() -> None:
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
+    if args.picture:
+        picture(args.picture)
 
 
 if __name__ == "__main__":
