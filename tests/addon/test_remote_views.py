@@ -43,7 +43,7 @@ def test_a_generates_views_go_up_and_the_job_names_the_hosts_files(tmp_path: Pat
     request = protocol.GenerateRequest(id="job-1", image=str(picture), targets=["chair", "lamp"],
                                        views={"chair": {"back": str(back), "left": str(left)}})
     job = remote_jobs.RemoteJob(request, transfer.Mirror(REMOTE, tmp_path / "mirror"), "gpu-box")
-    sent = job.start()
+    sent = list(job.start())
     assert not any(isinstance(m, protocol.GenerateRequest) for m in sent)  # the files first
     assert {m.name for m in sent if isinstance(m, protocol.UploadRequest)} == {"front.png", "chair back.png",
                                                                                 "chair left.jpg"}
@@ -83,9 +83,34 @@ def test_a_parts_jobs_picture_and_mask_go_up_and_the_job_names_the_hosts_files(t
     picture, mask = _pictures(tmp_path, "lamp.png", "lamp parts.png")
     request = protocol.PartsRequest(id="job-3", mode="model", image=str(picture), mask=str(mask), name="lamp")
     job = remote_jobs.RemoteJob(request, transfer.Mirror(REMOTE, tmp_path / "mirror"), "gpu-box")
-    sent = job.start()
+    sent = list(job.start())
     assert {m.name for m in sent if isinstance(m, protocol.UploadRequest)} == {"lamp.png", "lamp parts.png"}
     requests, _ = _answer_uploads(job, sent)
     [job_request] = requests
     assert job_request.image.endswith("/lamp.png") and job_request.mask.endswith("/lamp parts.png")
     assert all(path.startswith(f"{REMOTE}/_uploads/") for path in (job_request.image, job_request.mask))
+
+
+def test_uploads_are_read_one_chunk_at_a_time_as_they_are_sent(tmp_path: Path) -> None:
+    """Three 8 MB views: the messages are made as they are taken, so what is held at once is a chunk or two,
+    not every file (before, every upload was built before the first was sent: three times the files)."""
+    import tracemalloc
+
+    paths = []
+    for name in ("front.png", "back.png", "left.png"):
+        path = tmp_path / name
+        path.write_bytes(bytes(range(256)) * (8 * 4096))   # 8 MiB each
+        paths.append(path)
+    request = protocol.GenerateRequest(id="job-4", image=str(paths[0]), targets=["chair"],
+                                       views={"chair": {"back": str(paths[1]), "left": str(paths[2])}})
+    job = remote_jobs.RemoteJob(request, transfer.Mirror(REMOTE, tmp_path / "mirror"), "gpu-box")
+    tracemalloc.start()
+    try:
+        sent = 0
+        for message in job.start():   # as the session sends them: each one dropped once it is written
+            sent += len(message.data)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert sent > 3 * 8 * (1 << 20)   # every byte went (base64: a third more)
+    assert peak < 4 * protocol.CHUNK_BYTES * 2, f"{peak:,} bytes held at once"
