@@ -89,3 +89,70 @@ def test_serve_warm_up_runs_a_small_job_first_and_reports_its_seconds(backend_en
         assert note["message"].startswith("warm-up done in ") and WARM_UP_JOB == CLIENT_WARM_UP_JOB
     finally:
         proc.close()
+
+
+def _warm_up_folders(runs: Path) -> list[Path]:
+    root = runs / "_warm-up"
+    return sorted(root.iterdir()) if root.is_dir() else []
+
+
+def test_a_job_cancelled_during_the_warm_up_ends_at_once_and_the_next_is_taken(backend_env: dict[str, str],
+                                                                               tmp_path: Path) -> None:
+    """Cancelled while it waits for a slow warm-up (its grounding kept busy 6 s): the job ends within a
+    second, and the next job is taken (not refused busy), waiting for the warm-up in its turn."""
+    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:busy:6"}
+    runs = tmp_path / "runs"
+    proc = BackendProcess(env, runs, "--warm-up")
+    try:
+        proc.next(lambda e: e["type"] == "hello", timeout=WAIT)
+        proc.send({"type": "detect", "id": "first", "image": str(HOUSE), "targets": ["house"]})
+        time.sleep(0.5)
+        asked = time.monotonic()
+        proc.send({"type": "cancel", "id": "c1", "job": "first"})
+        reply = proc.reply("first", timeout=WAIT)
+        assert reply["type"] == "error" and reply["code"] == "cancelled", reply
+        assert time.monotonic() - asked < 3.0, "the cancelled job waited for the warm-up"
+        proc.send({"type": "detect", "id": "second", "image": str(HOUSE), "targets": ["house"]})
+        reply = proc.reply("second", timeout=WAIT)
+        assert reply["type"] == "result" and reply["ok"], reply
+        # Nothing of the warm-up is among the artist's runs, and its folder went when it ended.
+        assert [run.name for run in runs.iterdir() if (run / "manifest.json").is_file()] == [
+            next(run.name for run in runs.iterdir() if "house_scene" in run.name)]
+        assert _warm_up_folders(runs) == []
+    finally:
+        proc.close()
+
+
+def test_a_backend_stopped_or_killed_during_the_warm_up_leaves_no_run_and_no_folder(backend_env: dict[str, str],
+                                                                                    tmp_path: Path) -> None:
+    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:busy:6"}
+    runs = tmp_path / "runs"
+    for ending in ("shutdown", "kill"):
+        proc = BackendProcess(env, runs, "--warm-up")
+        try:
+            proc.next(lambda e: e["type"] == "hello", timeout=WAIT)
+            deadline = time.monotonic() + WAIT
+            while not any(folder.glob("*/manifest.json") for folder in _warm_up_folders(runs)):
+                assert time.monotonic() < deadline, "the warm-up never made its run"
+                time.sleep(0.1)
+            if ending == "shutdown":
+                proc.send({"type": "shutdown", "id": "bye"})
+                proc.proc.wait(timeout=30)
+                assert _warm_up_folders(runs) == []   # removed as it stopped
+            else:
+                proc.proc.kill()
+                proc.proc.wait(timeout=30)
+                assert _warm_up_folders(runs)   # a killed backend cannot: the next one does
+        finally:
+            proc.close()
+    proc = BackendProcess(backend_env, runs)
+    try:
+        proc.next(lambda e: e["type"] == "hello", timeout=WAIT)
+        deadline = time.monotonic() + WAIT
+        while _warm_up_folders(runs):
+            assert time.monotonic() < deadline, "the killed backend's warm-up folder was never removed"
+            time.sleep(0.1)
+        runs_listed = proc.request({"type": "runs", "id": "r"}, timeout=WAIT)["data"]
+        assert runs_listed["runs"] == [], runs_listed   # no interrupted run of warm-up.png
+    finally:
+        proc.close()

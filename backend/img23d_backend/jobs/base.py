@@ -90,7 +90,7 @@ class JobRun:
                             device=str(engine.device),
                             models={role: {**_model_record(engine.manager.spec(role)), **engine.runtime_record(role)}
                                     for role in engine.manager.roles})
-        return RunFolder.create(cls.runs_dir(engine, request), cls.folder_label(request), manifest)
+        return RunFolder.create(job.runs_dir or cls.runs_dir(engine, request), cls.folder_label(request), manifest)
 
     @classmethod
     def runs_dir(cls, engine: EngineContext, request: Request) -> Path:

@@ -57,6 +57,8 @@ class Job:
     emit: Emit
     cancel: CancelToken = field(default_factory=CancelToken)
     run_folder: RunFolder | None = None  # None until the request has passed its checks
+    # Where its run folder goes instead of the engine's runs folder (the warm-up's, which is no artist's run).
+    runs_dir: Path | None = None
 
     def abandon(self, reason: str) -> None:
         """Close the run's manifest as cancelled when the job cannot finish it in time (exit)."""

@@ -41,12 +41,13 @@ from .run_index import list_runs, run_files
 from .transfers import Fetches, Uploads, clean_uploads
 from .warmup import start_warm_up
 from .warmup_job import JOB_ID as WARM_UP_JOB
-from .warmup_job import WarmUpJob
+from .warmup_job import WarmUpJob, clean_warm_ups
 
 log = logging.getLogger(__name__)
 
 EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
 WAIT_NOTE_SECONDS = 5.0   # how often a job waiting for the warm-up says so
+CANCEL_POLL_SECONDS = 0.2  # how soon a job cancelled while it waits for the warm-up ends
 
 
 class _ReadClock(io.RawIOBase):
@@ -189,6 +190,7 @@ class Server:
     def _recover(self) -> None:
         recover_interrupted(self.engine.settings.runs_dir)
         clean_uploads(self.engine.settings.runs_dir)
+        clean_warm_ups(self.engine.settings.runs_dir)
 
     # -- handlers (return False to stop serving) -------------------------------------------
 
@@ -212,9 +214,20 @@ class Server:
     def _run_job(self, request: Message, job: Job) -> None:
         # One job at a time on the engine: the warm-up's first. Meanwhile the job says why it waits (which
         # also tells the add-on's watchdog that the backend is alive).
-        while self.warm_up is not None and not self.warm_up.done.wait(timeout=WAIT_NOTE_SECONDS):
-            self.send(Progress(job=job.id, stage="warm-up", step=0, total=1,
-                               message="waiting for the backend's warm-up to finish"))
+        # A job cancelled meanwhile ends at once, and frees the backend for the next.
+        waited = 0.0
+        while self.warm_up is not None and not self.warm_up.done.wait(timeout=CANCEL_POLL_SECONDS):
+            if job.cancel.cancelled:
+                with self._job_lock:
+                    self._job = None
+                self.send(Error(id=job.id, code=ErrorCode.CANCELLED.value,
+                                message="cancelled while it waited for the backend's warm-up"))
+                return
+            waited += CANCEL_POLL_SECONDS
+            if waited >= WAIT_NOTE_SECONDS:
+                waited = 0.0
+                self.send(Progress(job=job.id, stage="warm-up", step=0, total=1,
+                                   message="waiting for the backend's warm-up to finish"))
         try:
             result: Message = Result(id=job.id, ok=True, data=self.engine.run(request, job).to_dict())
         except ProtocolError as exc:
@@ -291,7 +304,7 @@ class Server:
         with self._job_lock:
             job, worker = self._job, self._worker
         if self.warm_up is not None:
-            self.warm_up.job.cancel.cancel()
+            self.warm_up.stop(wait)   # its folder removed before the process ends under it
         if job is not None:
             job.cancel.cancel()
         if worker is not None:

@@ -4,8 +4,11 @@ algorithm search, the caching allocator's first blocks, each model's first load 
 
 The picture is drawn here (a coloured box on a grey floor). Two jobs run it through the chain as a real
 one would: a Detect with one name (the grounding model), then a Generate of the whole picture (matting,
-shape, and paint where the set paints) at small settings; their run folders are removed after, so the
-artist's runs list shows only their own. It never downloads: a model that is not on disk yet makes it
+shape, and paint where the set paints) at small settings. Its picture and run folders live apart from the
+artist's runs, in ``<runs dir>/_warm-up/<pid>-<random>/`` (never listed, never recovered as a run), removed
+when it ends; a backend stopped during it (shutdown, Ctrl+C) cancels it and removes them, and one killed
+outright leaves them to the next backend, which removes the warm-up folders of backends that have ended
+(``clean_warm_ups``). It never downloads: a model that is not on disk yet makes it
 fail at once (``model_missing``), and the first real job downloads it as it would have anyway. A failure
 is logged and reported, never raised: the first real job then meets the same problem and says so with its
 code. The server holds real jobs until it is done (``WarmUpJob.done``) rather than running two jobs on
@@ -15,6 +18,7 @@ one engine, and tells the add-on how it went (``sentence``, as a progress event 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -38,6 +42,7 @@ OPTIONS = JobOptions(octree_resolution=64, texture_size=256, face_budget=2000, m
 PICTURE_SIDE = 512
 # The id its events carry (the add-on's client notes them: img23d_client.session_events.WARM_UP_JOB).
 JOB_ID = "warm-up"
+WARM_UP_DIR = "_warm-up"   # below the runs folder: not a run (no manifest of its own), as _uploads is not
 
 
 def made_up_picture(folder: Path) -> Path:
@@ -72,8 +77,11 @@ class WarmUpJob:
         """Both jobs on ``engine``, timed; ``done`` is set whatever happens."""
         self.state, started = "running", time.perf_counter()
         offline, engine.manager.offline = engine.manager.offline, True  # never a download nobody asked for
+        root = engine.settings.runs_dir / WARM_UP_DIR
         try:
-            with tempfile.TemporaryDirectory(prefix="img23d-warm-up-") as folder:
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=root) as folder:
+                self.job.runs_dir = Path(folder)
                 picture = str(made_up_picture(Path(folder)))
                 for request in (DetectRequest(id="warm-up-detect", image=picture, targets=["box"]),
                                 GenerateRequest(id="warm-up", image=picture, targets=[], options=OPTIONS)):
@@ -96,10 +104,33 @@ class WarmUpJob:
         try:
             engine.run(request, self.job)
         finally:
-            run = self.job.run_folder
-            self.job.run_folder = None
-            if run is not None and run.root.resolve().parent == engine.settings.runs_dir.resolve():
-                shutil.rmtree(run.root, ignore_errors=True)  # not one of the artist's runs
+            self.job.run_folder = None   # in the warm-up's own folder, removed with it
+
+    def stop(self, wait: float) -> None:
+        """Cancel it (a shutdown, Ctrl+C) and give it ``wait`` seconds to end; a warm-up still inside a step
+        then has its folder removed here, as the process ends under it (nothing of it is the artist's)."""
+        self.job.cancel.cancel()
+        if not self.done.wait(timeout=wait) and self.job.runs_dir is not None:
+            shutil.rmtree(self.job.runs_dir, ignore_errors=True)
+
+
+def clean_warm_ups(runs_dir: Path) -> list[Path]:
+    """Remove the warm-up folders of backends that are no longer running (killed during their warm-up)."""
+    import psutil
+
+    root = runs_dir / WARM_UP_DIR
+    removed: list[Path] = []
+    if not root.is_dir() or root.is_symlink():
+        return removed
+    for folder in root.iterdir():
+        pid_text = folder.name.split("-", 1)[0]
+        if folder.is_symlink() or not folder.is_dir() or not pid_text.isdigit():
+            continue  # not a folder this code made: not ours to remove
+        if int(pid_text) == os.getpid() or psutil.pid_exists(int(pid_text)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def _ignore(message: Message) -> None:
