@@ -24,6 +24,7 @@ from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views, read_given
+from ..views.memory import check_views_memory
 from . import completing, cutting, finishing, generate_parts, materials, splat_files
 from .shape_views import ShapeGroup, shape_groups, views_memory
 from .base import OutOfMemory, Request, scaled_box
@@ -60,6 +61,7 @@ class GenerateRun(PaintingRun):
     def check_memory(cls, request: Request, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
                             own_paint=engine.own_paint, room=engine.total_room())
+        check_views_memory(getattr(request, "views", None) or {}, engine.device, engine.total_room())
         # Its names with views: one at a time, by 2mv (a Regenerate request has no views of its own).
         if getattr(request, "views", None) and VIEWS_ROLE in engine.manager.roles:
             preflight.check_job(replace(request.options, texture=False), engine.device,
