@@ -262,3 +262,24 @@ def test_without_skintokens_files_the_geometric_binding_stands_in_and_says_so(tm
     assert cli.main(["rig", str(source), "--out", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
     assert "SkinTokens could not be read" in out and "the geometric binding made the weights" in out
+
+
+def test_the_rig_is_carried_to_every_level_of_detail(tmp_path: Path, capsys) -> None:
+    """``rig HIGH --skeleton FILE --also LOW``: the low level gets the same skeleton, each vertex weighted as the
+    high surface it sits on (nearest-surface transfer): its vertices follow their own bones."""
+    high = biped(rings=12, sides=16)
+    low = biped(rings=4, sides=6)
+    for made, path in ((high, tmp_path / "hero.glb"), (low, tmp_path / "hero_lod1.glb")):
+        trimesh.Trimesh(z_up_to_y_up(made.positions), made.triangles, process=False).export(str(path))
+    skeleton_file = _rigged(tmp_path)   # the true skeleton, as a GLB's skin
+    assert cli.main(["rig", str(tmp_path / "hero.glb"), "--weights", "geometric", "--skeleton", str(skeleton_file),
+                     "--also", str(tmp_path / "hero_lod1.glb"), "--out", str(tmp_path / "runs")]) == 0
+    assert "also rigged:" in capsys.readouterr().out
+    [run] = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "rig.json").read_text())["also_rigged"] == ["hero_lod1_rigged.glb"]
+    rigged = gltf_io.load(run / "hero_lod1_rigged.glb")
+    assert read_skeleton(run / "hero_lod1_rigged.glb").names == low.skeleton.names   # one skeleton for all
+    primitive = rigged.meshes[0].primitives[0].attributes
+    joints, weights = gltf_io.accessor(rigged, primitive.JOINTS_0), gltf_io.accessor(rigged, primitive.WEIGHTS_0)
+    strongest = joints[np.arange(len(joints)), weights.argmax(axis=1)]
+    assert len(strongest) == len(low.positions) and np.mean(strongest == low.truth) > 0.8

@@ -32,6 +32,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                      help="SkinTokens' real weights from the hub, or its tiny offline replica (random weights)")
     rig.add_argument("--skeleton", type=Path, default=None, metavar="FILE",
                      help="a GLB/glTF whose first skin's joints are the skeleton to bind (its names kept)")
+    rig.add_argument("--also", type=Path, action="append", default=[], metavar="MESH",
+                     help="another level of detail of the same object (repeatable): given the same skeleton, its "
+                          "weights carried from the rigged mesh by nearest surface, written as <its name>_rigged.glb")
     rig.add_argument("--humanoid-names", action=argparse.BooleanOptionalAction, default=True,
                      help="name a skeleton img23d makes as Mixamo does when it is a humanoid (default: on)")
     rig.add_argument("--seed", type=int, default=0, help="seed for riggers that draw (the geometric one does not)")
@@ -48,11 +51,14 @@ def run(args: argparse.Namespace) -> int:
         check_mesh_path(args.mesh)
         if args.skeleton is not None and not args.skeleton.is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no skeleton file at {args.skeleton}")
+        for other in args.also:
+            check_mesh_path(other)
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
     request = RigInput(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
-                       humanoid_names=args.humanoid_names, seed=args.seed, name=args.name, models=args.models)
+                       humanoid_names=args.humanoid_names, seed=args.seed, name=args.name, models=args.models,
+                       also=list(args.also))
     say = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda text: None)
     try:
         result = run_rig(request, args.out, say)
@@ -64,5 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"bones: {len(result.bones)} ({', '.join(result.bones[:8])}{', ...' if len(result.bones) > 8 else ''})")
     print(f"rigged: {run_dir / result.rigged} ({result.vertices:,} vertices, {result.seconds['total']:.1f} s)")
+    for lod in result.lods:
+        print(f"also rigged: {run_dir / lod} (the same skeleton, the weights carried to it)")
     print(f"run folder: {run_dir}")
     return EXIT_OK

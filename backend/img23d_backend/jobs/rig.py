@@ -38,6 +38,7 @@ from ..rigging.skintokens.rigger import ROLE as RIGGING_ROLE
 from ..rigging.skintokens.rigger import loader as skintokens_loader
 from ..rigging.skintokens.rigger import model_folder, rig_network, spec_for
 from ..rigging.table import DEFAULT_WEIGHTS, MODEL_WEIGHTS, RIGGERS
+from ..rigging.transfer import transfer_skin
 from ..runs.folders import RunFolder
 from ..runs.stems import safe_stem
 from .base import JobRun
@@ -59,6 +60,7 @@ class RigInput:
     name: str = ""
     bones: list[RigBone] = field(default_factory=list)   # the artist's skeleton as bones (the add-on's armature)
     models: str = "default"     # where a model rigger's files come from: the hub's ("default") or the tiny replica
+    also: list[Path] = field(default_factory=list)   # other levels of detail: the rig's weights carried to each
 
 
 @dataclass
@@ -73,6 +75,7 @@ class RigResult:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     skeleton: Skeleton | None = None   # the skeleton bound, in img23d's frame
+    lods: list[str] = field(default_factory=list)   # each ``also`` mesh rigged (its GLB, relative to the run)
 
 
 def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lambda text: None) -> RigResult:
@@ -116,13 +119,32 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     add_skin(gltf, mesh, rig.skeleton, rig.skin)
     path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target))
     weights = folder.write_bytes_with(f"{name}_weights.npz", lambda target: _save_weights(target, rig))
+    lods = [_carried_to(other, index, folder, rig, mesh, say) for index, other in enumerate(request.also, 1)]
     seconds = {**{k: round(v, 3) for k, v in rig.seconds.items()}, "total": round(time.perf_counter() - started, 3)}
     folder.manifest.timings.update(seconds)
-    folder.write_json("rig.json", _record(rig, request, len(mesh.positions), seconds))
+    folder.write_json("rig.json", {**_record(rig, request, len(mesh.positions), seconds), "also_rigged": lods})
     return RigResult(run_dir=str(folder.root), rigged=folder.relative(path), weights=folder.relative(weights),
                      source=rig.source,
                      bones=list(rig.skeleton.names), humanoid=rig.humanoid, vertices=len(mesh.positions),
-                     notes=list(rig.notes), seconds=seconds, skeleton=rig.skeleton)
+                     notes=list(rig.notes), seconds=seconds, skeleton=rig.skeleton, lods=lods)
+
+
+def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: Any, say: Callable[[str], None]) -> str:
+    """Another level of detail of the mesh (``--also``), given the same skeleton and the weights carried to it
+    by nearest-surface transfer (``rigging.transfer``): one skeleton for every level, each vertex weighted as
+    the surface it sits on. Written as ``<its name>_rigged.glb``; its path relative to the run."""
+    gltf = _as_gltf(folder.copy_in(f"lod{index}{other.suffix.lower()}", other), folder, f"lod{index}_as.glb")
+    try:
+        mesh = gltf_io.gather_mesh(gltf)
+    except gltf_io.GltfUnreadable as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{other.name}: {exc}") from exc
+    if len(mesh.triangles) == 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{other.name} has no surface (no triangles) to rig")
+    skin = transfer_skin(source.positions, source.triangles, rig.skin, rig.skeleton.count, mesh.positions)
+    add_skin(gltf, mesh, rig.skeleton, skin)
+    path = folder.write_bytes_with(f"{safe_stem(other.stem)}_rigged.glb", lambda target: write_glb(gltf, target))
+    say(f"carried the weights to {other.name} ({len(mesh.positions):,} vertices)")
+    return folder.relative(path)
 
 
 def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Callable[[str], None],
@@ -181,7 +203,7 @@ def _save_weights(target: Path, rig: Rig) -> None:
         np.savez(handle, joints=rig.skin.joints.astype(np.int32), weights=rig.skin.weights.astype(np.float32))
 
 
-def _as_gltf(copy: Path, folder: RunFolder) -> Any:
+def _as_gltf(copy: Path, folder: RunFolder, converted: str = "input_as.glb") -> Any:
     """The input as a pygltflib glTF (see the module's docstring)."""
     suffix = copy.suffix.lower()
     if suffix in (".glb", ".gltf"):
@@ -202,11 +224,11 @@ def _as_gltf(copy: Path, folder: RunFolder) -> Any:
         except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
                                 f"{type(exc).__name__}: {exc}") from exc
-    glb = folder.write_bytes_with("input_as.glb", lambda target: scene.export(str(target), file_type="glb"))
+    glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"))
     return gltf_io.load(glb)
 
 
-def _record(rig: Rig, request: RigRequest, vertices: int, seconds: dict[str, float]) -> dict[str, Any]:
+def _record(rig: Rig, request: RigInput, vertices: int, seconds: dict[str, float]) -> dict[str, Any]:
     skeleton = rig.skeleton
     return {"weights": request.weights, "skeleton_source": rig.source, "humanoid": rig.humanoid,
             "frame": "img23d's: Z up (the GLB itself is glTF's +Y up)", "vertices": vertices,
