@@ -14,8 +14,12 @@ well, and keeps the painted colour elsewhere. A photo's weight at a texel is
   camera's view (where one part hides another), and over ``CUTOUT_FEATHER`` inside the cut-out's own
   edge, so where a photo stops colouring, the change fades instead of showing a seam.
 
-Where several photos see a texel, their colours are averaged by weight; the strongest weight says
-how much of that colour replaces the paint. The photo's colour is carried into the atlas's gutter
+Where several photos see a texel, the one that sees it most squarely rules: their colours are averaged by
+weight to the power ``SQUARENESS``, so a slightly-off side photo never outvotes what the front sees head-on;
+the strongest weight says how much of that colour replaces the paint. Before that, each side photo's
+exposure and white balance are matched to the front's where both see the surface well (``gain_to_front``:
+one gain per channel from their mean colours there, bounded by ``MAX_GAIN``), so a darker or warmer photo
+neither darkens nor tints the texels it shares with the front, nor makes a seam where it takes over. The photo's colour is carried into the atlas's gutter
 (texels outside every UV island take their nearest inside texel's photo colour, as strongly), so
 filtering at island edges shows no line. The metallic-roughness map is not touched.
 """
@@ -42,6 +46,10 @@ FEATHER = 0.02         # the ramp's width away from depth edges, as a fraction o
 CUTOUT_FEATHER = 0.01  # the ramp's width inside the cut-out's edge, as a fraction of the view's width
 GUTTER = 8             # texels the change is carried out of each UV island
 ORDER = (FRONT, *SIDES)
+SQUARENESS = 4         # weights to this power when photos share a texel: the squarest view rules
+MAX_GAIN = 1.6         # a photo's gain per channel is bounded to [1 / MAX_GAIN, MAX_GAIN]
+OVERLAP_WEIGHT = 0.3   # both photos see a texel at least this well to compare their colours there
+MIN_OVERLAP = 50       # texels both must see so to match a photo's exposure to the front's
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,12 @@ class ViewOutcome:
     perspective: bool = False          # a close-up camera fitted better than an orthographic one
     coverage: float = 0.0              # the share of the UV islands' texels it coloured (any weight)
     left_out: str | None = None        # the one sentence why, when not used
+    gain: tuple[float, float, float] | None = None   # its colours' gain per channel, matched to the front's
 
     def to_dict(self) -> dict[str, Any]:
         return {"side": self.side, "used": self.used, "residual": self.residual, "perspective": self.perspective,
-                "coverage": self.coverage, "left_out": self.left_out}
+                "coverage": self.coverage, "left_out": self.left_out,
+                "gain": list(self.gain) if self.gain is not None else None}
 
 
 @dataclass(frozen=True)
@@ -106,9 +116,7 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
     texels = locate_texels(vertices, faces, uvs, painted.size)
     centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
     radius = float(np.linalg.norm(vertices - centre, axis=1).max()) if len(vertices) else 1.0
-    colour_sum = np.zeros((len(texels.points), 3))
-    weight_sum = np.zeros(len(texels.points))
-    strongest = np.zeros(len(texels.points))
+    seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     outcomes: dict[str, ViewOutcome] = {}
     for side in [side for side in ORDER if side in photos]:
         rgba = np.asarray(photos[side].convert("RGBA"), dtype=np.float32) / 255.0
@@ -123,15 +131,36 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
                 f"{1 - fit.residual:.0%} of it once fitted), so it was left out"))
             continue
         weight, colour = photo_weights(fit, texels, rgba)
-        colour_sum += weight[:, None] * colour
-        weight_sum += weight
-        strongest = np.maximum(strongest, weight)
+        gain = gain_to_front(seen.get(FRONT), weight, colour) if side != FRONT else None
+        seen[side] = (weight, colour * np.asarray(gain) if gain is not None else colour)
         outcomes[side] = ViewOutcome(side, True, round(fit.residual, 4), fit.perspective,
-                                     round(float((weight > 0).mean()) if len(weight) else 0.0, 4))
+                                     round(float((weight > 0).mean()) if len(weight) else 0.0, 4), gain=gain)
+    colour_sum = np.zeros((len(texels.points), 3))
+    weight_sum = np.zeros(len(texels.points))
+    strongest = np.zeros(len(texels.points))
+    for weight, colour in seen.values():
+        square = weight ** SQUARENESS
+        colour_sum += square[:, None] * colour
+        weight_sum += square
+        strongest = np.maximum(strongest, weight)
     image = np.asarray(painted, dtype=np.float64) / 255.0
     photo = colour_sum / np.maximum(weight_sum, 1e-12)[:, None]
     result = blend_with_gutter(image, texels.covered, photo, strongest)
     return ProjectionResult(Image.fromarray((np.clip(result, 0, 1) * 255 + 0.5).astype(np.uint8), "RGB"), outcomes)
+
+
+def gain_to_front(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray,
+                  colour: np.ndarray) -> tuple[float, float, float] | None:
+    """The gain per channel that brings a side photo's colours to the front's where both see the surface
+    well (their mean colours there), bounded by ``MAX_GAIN``; None without the front or enough overlap."""
+    if front is None:
+        return None
+    both = (front[0] >= OVERLAP_WEIGHT) & (weight >= OVERLAP_WEIGHT)
+    if int(both.sum()) < MIN_OVERLAP:
+        return None
+    ratio = front[1][both].mean(axis=0) / np.maximum(colour[both].mean(axis=0), 1e-3)
+    gain = np.clip(ratio, 1.0 / MAX_GAIN, MAX_GAIN)
+    return (round(float(gain[0]), 4), round(float(gain[1]), 4), round(float(gain[2]), 4))
 
 
 def locate_texels(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, size: tuple[int, int]) -> Texels:
