@@ -115,14 +115,16 @@ class TargetRecord:
     projection: dict[str, Any] | None = None
     splats: str | None = None           # (1.20) its Gaussian splats' PLY, <stem>.splat.ply (jobs/splat_files.py)
     parts: TargetParts | None = None    # (1.22) made in parts too: its parts' GLBs (jobs/generate_parts.py)
+    shape_model: str | None = None      # (1.22) the shape model that made its mesh (a name with views: the views one)
 
     def to_dict(self) -> dict[str, Any]:
         written = {**{f.name: getattr(self, f.name) for f in fields(self)},
                    "finish": self.finish.to_dict() if self.finish else None,
                    "completion": self.completion.to_dict() if self.completion else None,
                    "parts": self.parts.to_dict() if self.parts else None}
-        if self.parts is None:  # only an object made in parts has the key: every other record reads as before 1.22
-            del written["parts"]
+        for key in ("parts", "shape_model"):  # keys 1.22 added, written only when set: older records read as before
+            if written[key] is None:
+                del written[key]
         return written
 
     @property
@@ -139,7 +141,8 @@ class TargetRecord:
     def from_dict(cls, data: Any) -> "TargetRecord":
         what = "a target record"
         data = whole(what, data)
-        texts = {key: text(data, what, key, None) for key in ("candidate_of", "crop", "matte", "mesh", "splats")}
+        texts = {key: text(data, what, key, None)
+                 for key in ("candidate_of", "crop", "matte", "mesh", "splats", "shape_model")}
         objects = {key: mapping(data, what, key, None)
                    for key in ("cleanup", "error", "depth", "placement", "views", "views_left_out", "projection")}
         numbers = {key: number(data, what, key, None) for key in ("seed", "faces", "vertices")}

@@ -100,6 +100,11 @@ def test_views_are_kept_cut_out_at_the_fronts_scale_and_bad_ones_left_out(engine
     manifest = json.loads((run / "manifest.json").read_text())
     record = next(r for r in manifest["records"] if r["stem"] == "chimney")
     assert record["views"] == {"back": "views_in/chimney/back.png"} and record["views_left_out"]["left"] == left
+    # Which model made each object: the views model for the name with views, the shape model for the rest.
+    models = {r["stem"]: r["shape_model"] for r in manifest["records"] if r["status"] == "done"}
+    assert models["chimney"].startswith(manifest["models"]["shape_views"]["id"])   # its display: repo, variant
+    others = {models[stem] for stem in models if not stem.startswith("chimney")}
+    assert len(others) == 1 and others.pop().startswith(manifest["models"]["shape"]["id"])
     warned = [w["message"] for w in manifest["warnings"] if w["code"] == "view_left_out"]
     assert left in warned and right in warned and left in said  # said once each, as the job went on
     assert len(warned) == len(set(warned))

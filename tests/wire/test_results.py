@@ -34,7 +34,8 @@ TARGET = {"target": "house", "instance": 1, "stem": "house", "status": "done", "
           "splats": "house.splat.ply",
           "parts": {"files": {"door": "house_parts/house_door.glb"}, "combined": "house_parts/house_combined.glb",
                     "model": "autopartgen", "licence": "FAIR Noncommercial Research License v1",
-                    "mask": "house_parts/part_mask.png", "textured": True}}
+                    "mask": "house_parts/part_mask.png", "textured": True},
+          "shape_model": "tencent/Hunyuan3D-2mini@0123456789"}
 ANSWER = {"stop_reason": "eos", "cut_off": False, "answer_tokens": 40, "token_budget": 512, "duplicates_dropped": 0}
 
 # Today's shape of each job's result data, key for key, as the backend sent it before these classes.

@@ -51,6 +51,9 @@ def shape_groups(manager: ModelManager, run_folder: RunFolder, live: list[Target
     groups = [ShapeGroup("shape", plain, [view_images(run_folder, views[r.stem], cutouts[r.stem]) if shape_takes_views
                                           else cutouts[r.stem] for r in plain]),
               ShapeGroup(VIEWS_ROLE, viewed, [view_images(run_folder, views[r.stem], cutouts[r.stem]) for r in viewed])]
+    for group in groups:  # the run says which model made each object (a name with views: the views model)
+        for record in group.records:
+            record.shape_model = manager.spec(group.role).display
     return [group for group in groups if group.records]
 
 
