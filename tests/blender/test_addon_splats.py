@@ -66,8 +66,9 @@ def test_the_menu_button_writes_a_splat_file_a_viewer_reads(addon, scene, tmp_pa
                        if getattr(f, "__module__", "").startswith(ADDON_MODULE)]
             assert entries, f"the add-on adds nothing to {menu}"
             entries[0](type("Menu", (), {"layout": StandInLayout(log)})(), bpy.context)
-        assert [call[1][0] for call in log if call[0] == "operator"] == ["img23d.split_parts",
-                                                                          "img23d.export_splats"] * 2
+        assert [call[1][0] for call in log if call[0] == "operator"] == [
+            "img23d.split_parts", "img23d.rig_selected", "img23d.skin_to_armature", "img23d.pose_test",
+            "img23d.export_splats"] * 2
     finally:
         bpy.data.objects.remove(obj)
         bpy.data.images.remove(image)

@@ -6,7 +6,8 @@ one sentence, and a damaged one is one sentence, never a ``KeyError``.
 types), ``generate examples/house_scene.png --targets "house, chimney" --models tiny --topology
 triangles --faces 200``; its picture's path made neutral, and the two keys protocol 1.20 added since
 inserted where the writer puts them (the options' ``splats``, each model's ``device`` and ``tf32`` and
-the grounding model's ``attention``, each record's ``splats`` and its finish's ``materials``). ``manifests/first-release-bc1fe14.json``:
+the grounding model's ``attention``, each record's ``splats`` and its finish's ``materials``; protocol 1.22's
+record ``shape_model``). ``manifests/first-release-bc1fe14.json``:
 the shape of the first release's manifest (commit bc1fe14: ``runs.py``'s Manifest and TargetRecord,
 ``engine.py``'s image entry): no pid, warnings, scene or skipped sentences, and 11 fields per object.
 """
