@@ -144,16 +144,21 @@ class Uploads:
 def clean_uploads(runs_dir: Path) -> list[Path]:
     """Remove the upload folders of backends that are no longer running: their jobs are over,
     and each job copied what it read into its own run folder. Returns what was removed."""
+    return remove_dead_pid_folders(runs_dir / UPLOADS_DIR)
+
+
+def remove_dead_pid_folders(root: Path) -> list[Path]:
+    """Remove the ``<pid>-...`` folders under ``root`` whose backend is no longer running (the uploads',
+    the warm-up's); anything else is not ours to remove. Returns what was removed."""
     import psutil
 
-    root = runs_dir / UPLOADS_DIR
     removed: list[Path] = []
     if not root.is_dir() or root.is_symlink():
         return removed
     for folder in root.iterdir():
         pid_text = folder.name.split("-", 1)[0]
         if folder.is_symlink() or not folder.is_dir() or not pid_text.isdigit():
-            continue  # not an upload folder this code made: not ours to remove
+            continue  # not a folder this code made: not ours to remove
         pid = int(pid_text)
         if pid == os.getpid() or psutil.pid_exists(pid):
             continue

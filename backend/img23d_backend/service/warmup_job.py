@@ -31,6 +31,7 @@ from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, Message,
 from PIL import Image, ImageDraw
 
 from ..jobs import Engine, Job
+from .transfers import remove_dead_pid_folders
 
 log = logging.getLogger(__name__)
 # Asked for by --warm-up: its one line (the outcome and the seconds) is logged without -v as well.
@@ -116,21 +117,7 @@ class WarmUpJob:
 
 def clean_warm_ups(runs_dir: Path) -> list[Path]:
     """Remove the warm-up folders of backends that are no longer running (killed during their warm-up)."""
-    import psutil
-
-    root = runs_dir / WARM_UP_DIR
-    removed: list[Path] = []
-    if not root.is_dir() or root.is_symlink():
-        return removed
-    for folder in root.iterdir():
-        pid_text = folder.name.split("-", 1)[0]
-        if folder.is_symlink() or not folder.is_dir() or not pid_text.isdigit():
-            continue  # not a folder this code made: not ours to remove
-        if int(pid_text) == os.getpid() or psutil.pid_exists(int(pid_text)):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed.append(folder)
-    return removed
+    return remove_dead_pid_folders(runs_dir / WARM_UP_DIR)
 
 
 def _ignore(message: Message) -> None:
