@@ -9,7 +9,7 @@ import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
 
-from .. import box_properties, job_costs, object_views, preferences
+from .. import box_properties, job_costs, object_views, preferences, retexture_mesh
 
 
 class InputError(Exception):
@@ -191,3 +191,15 @@ def check_cost(context: bpy.types.Context, session: BackendSession) -> None:
     sentence = job_costs.refusal(job_costs.generate_cost(session.current_hello(), settings), settings.accept_long)
     if sentence:
         raise InputError(sentence)
+
+
+def mesh_file(context: bpy.types.Context, obj: bpy.types.Object) -> str:
+    """``obj``'s mesh (object space, its own vertex order) written for the backend; one sentence when it cannot be."""
+    folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
+    try:
+        path, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=False)
+    except retexture_mesh.MeshProblem as exc:
+        raise InputError(str(exc)) from exc
+    except OSError as exc:
+        raise InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
+    return str(path)

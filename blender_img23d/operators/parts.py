@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 
 import img23d_protocol as protocol
-from .. import part_objects, preferences, retexture_mesh, runtime, scene_import
+from .. import part_objects, retexture_mesh, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -39,15 +39,9 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         typed = self.names or settings.part_names
         names = part_names(typed) if not drawn or protocol.split_names(typed) else []
         picture, mask = (model_inputs(settings, names) if drawn else ("", ""))
-        folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
-        try:
-            mesh_file, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=False)
-        except retexture_mesh.MeshProblem as exc:
-            raise _inputs.InputError(str(exc)) from exc
-        except OSError as exc:
-            raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
+        mesh_file = _inputs.mesh_file(context, obj)
         self._object_name = obj.name
-        request = protocol.PartsRequest(mesh=str(mesh_file), name=obj.name, targets=names,
+        request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
                                         options=_inputs.options(context))
         if drawn:
             request.mode, request.image, request.mask = "model", picture, mask

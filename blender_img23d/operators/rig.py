@@ -9,21 +9,10 @@ from __future__ import annotations
 import bpy
 
 import img23d_protocol as protocol
-from .. import preferences, retexture_mesh, rig_objects, runtime
+from .. import rig_objects, runtime
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
-
-
-def _mesh_file(context: bpy.types.Context, obj: bpy.types.Object) -> str:
-    folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
-    try:
-        mesh_file, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=False)
-    except retexture_mesh.MeshProblem as exc:
-        raise _inputs.InputError(str(exc)) from exc
-    except OSError as exc:
-        raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
-    return str(mesh_file)
 
 
 def _selected_mesh(context: bpy.types.Context, doing: str) -> bpy.types.Object:
@@ -45,7 +34,7 @@ class _RigJob(JobOperatorMixin):
                 bones: list[protocol.RigBone]) -> JobRunner:
         self._mesh_name = obj.name
         settings = context.scene.img23d
-        request = protocol.RigRequest(mesh=_mesh_file(context, obj), name=obj.name, skeleton=bones,
+        request = protocol.RigRequest(mesh=_inputs.mesh_file(context, obj), name=obj.name, skeleton=bones,
                                       weights="model" if settings.rig_weights == "MODEL" and not bones else "geometric",
                                       humanoid_names=settings.rig_humanoid_names, options=_inputs.options(context))
         return JobRunner(runtime.session(), context.scene, request, obj.name)
