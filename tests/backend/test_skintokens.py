@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from img23d_backend.models.damage import find_damage
 from img23d_backend.rigging.skintokens import config as cfg
 from img23d_backend.rigging.skintokens.decoding import DecodingSettings
 from img23d_backend.rigging.skintokens.grammar import State, parse_grammar
 from img23d_backend.rigging.skintokens.loader import load_skintokens, loaded_network
 from img23d_backend.rigging.skintokens.pipeline import RigSettings, rig_mesh
 from img23d_backend.rigging.skintokens.replica import random_state, write_replica
+from img23d_backend.rigging.skintokens.rigger import SPEC
 from img23d_backend.rigging.skintokens.shape_encoder import ShapeEncoder
 from img23d_backend.rigging.skintokens.skin_vae import FSQ
 from img23d_backend.rigging.skintokens.surface import farthest_points
@@ -199,3 +201,13 @@ def test_the_rigger_turns_the_mesh_to_y_up_for_the_model_and_its_joints_back(tmp
     assert np.allclose(extent, [0.2, 1.8, 0.6])           # the model's Y is img23d's Z (tall)
     assert seen["vertices"][:, 2].max() == pytest.approx(0.6)   # img23d's -Y (the front, deep) is the model's +Z
     assert np.allclose(made.skeleton.heads[1], [0.0, -0.6, 1.8])   # back at img23d's top and front
+
+
+def test_the_download_is_pinned_and_a_checkpoint_that_is_not_the_pinned_one_is_damage(tmp_path: Path) -> None:
+    """The hub download names the port's commit, and its checkpoint is checked against the pinned SHA-256:
+    a file with other bytes (here the tiny replica's) is named as damage, not loaded."""
+    assert SPEC.revision == cfg.REVISION and len(SPEC.revision) == 40
+    write_replica(tmp_path)
+    damaged = find_damage([(SPEC, tmp_path)], digests=True)
+    assert [d.name for d in damaged] == [cfg.CHECKPOINT_FILE]
+    assert "sha256" in damaged[0].why and cfg.CHECKPOINT_SHA256[:12] in damaged[0].why

@@ -1,10 +1,13 @@
 """SkinTokens as a rigger (``--weights model``): where its files are, and one mesh rigged through it.
 
 The files: ``VAST-AI/SkinTokens`` on the hub (MIT), only the two the model needs (``config.FILES``: the
-skeleton-and-skin checkpoint, which holds the skin VAE too, and Qwen3-0.6B's config), not pinned to a
-revision: none could be verified from here (the hub is out of reach), and none is invented. The tiny set's
-replica (``replica.write_replica``: random weights, the real layout) is written under the tiny models'
-folder on first use.
+skeleton-and-skin checkpoint, which holds the skin VAE too, and Qwen3-0.6B's config), pinned to the commit
+and the checkpoint's SHA-256 that a public port pins after checking its outputs against upstream's
+(``config.REVISION``, ``config.CHECKPOINT_SHA256``: chris-straka/skintokens' ``fetch-weights.sh``); the hub
+is out of reach from here, so neither was checked against the hub itself. The download is checked against
+the pinned digest as every pinned file is (``models.file_checks``). The tiny set's replica
+(``replica.write_replica``: random weights, the real layout) is written under the tiny models' folder on
+first use.
 
 The frame: the model reads +Y up (DESIGN.md: "54,000 area-weighted surface samples with normals in [-1, 1],
 +Y up"); img23d's meshes are Z up (Blender's axes), so the mesh is turned with ``frames.z_up_to_y_up`` before
@@ -32,7 +35,7 @@ from ..names import chain_names, humanoid_names
 from ..rigger import Rig, Rigger, RigMesh, RigOptions
 from ..skeleton import BadSkeleton, Skeleton
 from ..skin import Skin
-from .config import FILES
+from .config import CHECKPOINT_FILE, CHECKPOINT_SHA256, FILES, REPO_ID, REVISION
 from .decoding import DecodingSettings
 from .loader import load_skintokens, loaded_network
 from .pipeline import RigSettings, rig_mesh
@@ -40,8 +43,8 @@ from .replica import write_replica
 
 NAME = "SkinTokens"
 ROLE = "rigging"   # its role in the model manager (a rig job registers it on first use)
-SPEC = ModelSpec(role=ROLE, repo_id="VAST-AI/SkinTokens", revision=None, allow_patterns=FILES,
-                 exact_files=True, size_bytes=1_600_000_000)
+SPEC = ModelSpec(role=ROLE, repo_id=REPO_ID, revision=REVISION, allow_patterns=FILES, exact_files=True,
+                 size_bytes=1_600_000_000, options={"sha256": {CHECKPOINT_FILE: CHECKPOINT_SHA256}})
 TINY_FOLDER = "skintokens"
 TINY_BYTES = 8 << 20
 # The tiny replica's decoding: two beams and a short sequence (its random weights never choose the end
