@@ -4,7 +4,9 @@ assigned through ``models.placement``) timed part by part, and projected to a ty
 Parts: the surface sampling and queries; the shape encoder's prefix (54,000 samples, 512 queries); the
 skin VAE's condition (384 queries); the language model's prefill (the prefix and two start tokens); one
 decoding step of all beams with the KV cache; the skin decoder's sample features and one joint's weights at
-every sample. The projection: ``tokens = skeleton (3 a joint, 7 more a branch, one eos) + 4 x joints + end``,
+every sample; the probe's float32 matrix-product speed before and after (``models.throughput``: what the
+rig job's estimate, ``rigging.skintokens.costs``, scales these seconds by) and the process's peak resident
+set after the weights and at the end. The projection: ``tokens = skeleton (3 a joint, 7 more a branch, one eos) + 4 x joints + end``,
 one step each, plus one skin decoding a joint. Writes JSON.
 
     .venv-py313/bin/python bench/skintokens_cost.py --json bench/results/skintokens-cost-cpu.json
@@ -16,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -27,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "backend"))
 
 from img23d_backend.models import placement  # noqa: E402
+from img23d_backend.models.throughput import measure as measure_speed  # noqa: E402
 from img23d_backend.rigging.skintokens.config import FULL  # noqa: E402
 from img23d_backend.rigging.skintokens.model import build_on_meta  # noqa: E402
 from img23d_backend.rigging.skintokens.surface import choose_queries, sample_surface  # noqa: E402
@@ -51,6 +55,11 @@ def materialise(dtype: torch.dtype):
     return model.eval().requires_grad_(False)
 
 
+def _peak_rss() -> int:
+    """This process's peak resident set so far, bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 @torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,9 +72,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype)
+    before = measure_speed(torch.device("cpu"), torch.float32).gflops
     load_start = time.perf_counter()
     model = materialise(dtype)
     build_s = time.perf_counter() - load_start
+    weights_rss = _peak_rss()
     import trimesh
 
     mesh = trimesh.creation.icosphere(4)
@@ -94,6 +105,8 @@ def main() -> None:
     step_s = statistics.median(step_times)
     features_s, queries = _timed(lambda: vae.query_features(p, n))
     joint_s, _ = _timed(lambda: vae.decode(torch.tensor([[1, 2, 3, 4]]), condition, queries))
+    peak_rss = _peak_rss()
+    after = measure_speed(torch.device("cpu"), torch.float32).gflops
     j, b = args.joints, args.branches
     tokens = 3 * j + 7 * b + 1 + 4 * j + 1
     projected = {"tokens": tokens, "decoding_s": tokens * step_s, "skin_s": features_s + j * joint_s,
@@ -103,6 +116,8 @@ def main() -> None:
         "what": "SkinTokens full-size architecture, random weights, timed part by part on this CPU",
         "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "load_average": os.getloadavg()},
+        "probe_gflops": {"before": round(before, 1), "after": round(after, 1)},
+        "peak_rss_bytes": {"after_weights": weights_rss, "end": peak_rss},
         "dtype": args.dtype, "points": args.points, "beams": args.beams,
         "parameters": sum(t.numel() for t in model.parameters()),
         "seconds": {"build_and_assign": build_s, "sample_surface": sample_s, "queries": query_s,

@@ -1,0 +1,140 @@
+"""How long and how much memory a SkinTokens rig takes on this device, before it starts.
+
+Time: ``bench/skintokens_cost.py`` timed the full-size architecture's parts on one CPU in float32
+(``BENCHMARK``, with that CPU's matrix-product speed, ``models.throughput``): the two encoders on the
+surface samples, the language model's prefill, one decoding step of all beams, the skin decoder's sample
+features and one joint's skin. A rig of J joints, B of them after a branch, is ``tokens_for(J, B)`` steps
+(the skeleton's 3 a joint, 7 more a branch, its end; four skin codes a joint; the end), one skin decoding
+a joint. The skeleton is not known before the model writes it: the estimate is for ``TYPICAL_JOINTS``
+(a character's skeleton in the articulation data SkinTokens is named for; the benchmark's projection),
+and the tokens never exceed the decoding's own limit. On this device each measured second is scaled by
+the benchmark's speed against this device's probe (in the dtype the model runs in here), the steps by the
+beams against the benchmark's, and a replica of another size (the tiny one) by its share of the weights.
+On a GPU the figures keep a CPU's proportions (the decoding's small products run far from a GPU's peak):
+an order of magnitude, as ``models.step_costs`` says of every estimate.
+
+Memory: the weights (the full-size model's 544 million parameters in the dtype it runs in: bf16 on a GPU,
+float32 on a CPU) and the activations the same benchmark measured beside them (its peak resident set less the one after
+the weights, float32), plus the beams' key-value cache grown from the benchmark's 517 positions to the
+longest sequence the decoding allows, computed from Qwen3-0.6B's layout in SkinTokens (28 layers, 8
+key-value heads of 128): one phase, as the manager holds the whole model on the device for a rig.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ...models.preflight import Need, Phase, Room, check_phases
+from ...models.specs import ModelSpec
+from ...models.step_costs import refuse_long_run
+from ...models.throughput import probe
+from .config import FULL
+from .decoding import DecodingSettings
+
+TYPICAL_JOINTS = 50
+TYPICAL_BRANCHES = 10
+PREFIX_POSITIONS = 514   # the shape prefix (512 queries) and the two start tokens
+
+
+@dataclass(frozen=True)
+class SkinTokensBenchmark:
+    """The full-size model's parts timed on one CPU in float32 (``bench/results/skintokens-cost-cpu.json``)."""
+
+    gflops: float            # the probe's float32 speed during the run (the mean of before and after)
+    encoders_s: float        # the shape encoder's prefix and the skin VAE's condition, 54,000 samples
+    prefill_s: float
+    step_s: float            # one decoding step of ``beams`` beams, with the KV cache
+    beams: int
+    skin_features_s: float
+    skin_joint_s: float      # one joint's weights at every sample
+    weights_rss: int         # the process's peak resident set after the weights (float32), bytes
+    peak_rss: int            # ... at the end of the run
+    positions: int           # the sequence's length when the steps were timed
+    parameters: int
+
+
+# bench/results/skintokens-cost-cpu.json: the 2-core AMD EPYC, nearly idle (load average 1.2), probe 117.7
+# GFLOP/s before and 134.5 after.
+BENCHMARK = SkinTokensBenchmark(gflops=126.1, encoders_s=5.65, prefill_s=7.95, step_s=2.57, beams=10,
+                                skin_features_s=0.30, skin_joint_s=7.38, weights_rss=3_134_705_664,
+                                peak_rss=4_988_542_976, positions=PREFIX_POSITIONS + 3,
+                                parameters=543_938_689)
+
+
+def tokens_for(joints: int, branches: int) -> int:
+    """The tokens the model writes for a rig of ``joints`` joints, ``branches`` of them after a branch."""
+    return 3 * joints + 7 * branches + 1 + 4 * joints + 1
+
+
+@dataclass(frozen=True)
+class RigEstimate:
+    """A rig's seconds here: reading the mesh (encoders and prefill), writing the tokens, the skin."""
+
+    read_s: float
+    decode_s: float
+    skin_s: float
+    joints: int
+
+    @property
+    def total_s(self) -> float:
+        return self.read_s + self.decode_s + self.skin_s
+
+
+def rig_estimate(gflops: float, share: float = 1.0, decoding: DecodingSettings = DecodingSettings(),
+                 joints: int = TYPICAL_JOINTS, branches: int = TYPICAL_BRANCHES) -> RigEstimate:
+    """A rig of ``joints`` joints on a device whose probe reads ``gflops``, for a model whose weights are
+    ``share`` of the published ones, decoding with ``decoding``'s beams and limit."""
+    bench = BENCHMARK
+    scale = bench.gflops / gflops * share
+    steps = min(tokens_for(joints, branches), decoding.max_new_tokens)
+    per_step = bench.step_s * decoding.beams / bench.beams
+    return RigEstimate(read_s=(bench.encoders_s + bench.prefill_s) * scale, decode_s=steps * per_step * scale,
+                       skin_s=(bench.skin_features_s + joints * bench.skin_joint_s) * scale, joints=joints)
+
+
+def _dtype(device: Any) -> torch.dtype:
+    """What the loader runs SkinTokens in there (``rigger.load``): bf16 on a GPU, float32 elsewhere."""
+    return torch.bfloat16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
+
+
+def estimate_here(spec: ModelSpec, published: ModelSpec, device: Any,
+                  decoding: DecodingSettings = DecodingSettings()) -> RigEstimate:
+    """``rig_estimate`` for the model ``spec`` (``published``: the hub's, whose size the benchmark had) on
+    ``device``, from its probe."""
+    share = spec.size_bytes / published.size_bytes if spec.size_bytes and published.size_bytes else 1.0
+    return rig_estimate(probe(device, _dtype(device)).gflops, share, decoding)
+
+
+def rig_phase(spec: ModelSpec, published: ModelSpec, device: Any,
+              decoding: DecodingSettings = DecodingSettings()) -> Phase:
+    """What a rig holds at its peak (see the module's docstring): weights, activations, the longest cache."""
+    on_gpu = getattr(device, "type", str(device)) == "cuda"
+    share = spec.size_bytes / published.size_bytes if spec.size_bytes and published.size_bytes else 1.0
+    itemsize = torch.finfo(_dtype(device)).bits // 8
+    weights = BENCHMARK.parameters * itemsize
+    lm = FULL.lm
+    per_position = lm.layers * 2 * lm.kv_heads * lm.head_dim * decoding.beams * itemsize
+    longest = PREFIX_POSITIONS + decoding.max_new_tokens
+    cache = max(0, longest - BENCHMARK.positions) * per_position
+    activations = (BENCHMARK.peak_rss - BENCHMARK.weights_rss) * itemsize / 4 + cache
+    need = int((weights + activations) * share)
+    return Phase("rigging", Need(host=0, device=need) if on_gpu else Need(host=need))
+
+
+def preflight(spec: ModelSpec, published: ModelSpec, device: Any, accept_long: bool,
+              room: Room | None = None) -> RigEstimate:
+    """Before a rig by SkinTokens starts: ``out_of_memory`` in one sentence when it cannot fit here,
+    ``long_job_not_accepted`` when it would take an hour or more unaccepted; else its estimate."""
+    check_phases("rigging with SkinTokens", (rig_phase(spec, published, device),), device,
+                 "rig with the geometric binding (no model), or use a machine with more memory", room)
+    estimate = estimate_here(spec, published, device)
+    refuse_long_run(f"rigging with SkinTokens (a skeleton of about {estimate.joints} joints)", estimate.total_s,
+                    device, accept_long, "rig with the geometric binding (no model)")
+    return estimate
+
+
+__all__ = ["BENCHMARK", "RigEstimate", "TYPICAL_JOINTS", "estimate_here", "preflight", "rig_estimate",
+           "rig_phase", "tokens_for"]

@@ -1,0 +1,51 @@
+"""SkinTokens' preflight (issue 65 items 1 and 7): the time a rig takes here, said before it starts, and
+the memory it needs, refused in one sentence where it cannot fit (``rigging.skintokens.costs``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from img23d_protocol import ErrorCode, ProtocolError
+
+from img23d_backend.models.preflight import GB, Room
+from img23d_backend.rigging.skintokens import costs
+from img23d_backend.rigging.skintokens.decoding import DecodingSettings
+from img23d_backend.rigging.skintokens.rigger import SPEC, TINY_DECODING
+
+RESULT = Path(__file__).resolve().parents[2] / "bench" / "results" / "skintokens-cost-cpu.json"
+
+
+def test_at_the_benchmarks_speed_the_estimate_is_the_benchmarks_own_projection() -> None:
+    measured = json.loads(RESULT.read_text())
+    speed = sum(measured["probe_gflops"].values()) / 2
+    estimate = costs.rig_estimate(speed, joints=measured["projection"]["joints"],
+                                  branches=measured["projection"]["branches"])
+    assert estimate.total_s == pytest.approx(measured["projection"]["total_s"], rel=0.01)
+    # Twice as fast a device, half the time; two beams instead of ten, a fifth of the decoding.
+    assert costs.rig_estimate(2 * speed).total_s == pytest.approx(estimate.total_s / 2, rel=1e-6)
+    fewer = costs.rig_estimate(speed, decoding=DecodingSettings(beams=2))
+    assert fewer.decode_s == pytest.approx(estimate.decode_s / 5, rel=1e-6)
+
+
+def test_the_tokens_never_exceed_the_decodings_limit() -> None:
+    assert costs.tokens_for(50, 10) == 422
+    short = costs.rig_estimate(100.0, decoding=TINY_DECODING)
+    assert short.decode_s == pytest.approx(48 * costs.BENCHMARK.step_s * 2 / 10 * costs.BENCHMARK.gflops / 100.0)
+
+
+def test_on_a_gpu_it_needs_about_four_gigabytes_and_a_cpu_about_twice_that() -> None:
+    gpu = costs.rig_phase(SPEC, SPEC, torch.device("cuda")).need
+    cpu = costs.rig_phase(SPEC, SPEC, torch.device("cpu")).need
+    assert gpu.host == 0 and 3.0 * GB < gpu.device < 4.5 * GB   # DESIGN.md: "fits in about 4 GB"
+    assert cpu.device == 0 and cpu.host == pytest.approx(2 * gpu.device, rel=0.01)
+
+
+def test_too_little_memory_is_one_sentence_naming_the_geometric_binding() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        costs.preflight(SPEC, SPEC, torch.device("cpu"), accept_long=True, room=Room(host=2 * GB))
+    assert raised.value.code is ErrorCode.OUT_OF_MEMORY
+    assert "rigging with SkinTokens needs about" in raised.value.message
+    assert "geometric binding" in raised.value.message
