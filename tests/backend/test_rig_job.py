@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from img23d_protocol import (REQUEST_TYPES, ErrorCode, MeshFile, ProtocolError, RigBone, RigJobResult, RigRequest,
-                             decode, write_mesh_file)
+from img23d_protocol import (REQUEST_TYPES, ErrorCode, JobOptions, MeshFile, ProtocolError, RigBone, RigJobResult,
+                             RigRequest, decode, write_mesh_file)
 
 from img23d_backend.jobs import Job
 from img23d_backend.session import Models, Session
@@ -99,3 +99,27 @@ def test_skintokens_runs_through_the_model_manager_registered_on_first_use(sessi
     # The artist's bones are bound geometrically whatever the choice, said in the notes.
     given = _rig(session, RigRequest(id="r6", mesh=str(mesh_file), name="hero", weights="model", skeleton=_bones()))
     assert given.source == "given" and any("SkinTokens makes its own skeleton" in note for note in given.notes)
+
+
+def test_skintokens_says_its_expected_time_before_it_starts(session, mesh_file) -> None:
+    said: list[str] = []
+    request = RigRequest(id="r7", mesh=str(mesh_file), name="hero", weights="model")
+    session.engine.run(request, Job(id="r7", emit=lambda message: said.append(getattr(message, "message", ""))))
+    expected = [text for text in said
+                if text.startswith("SkinTokens is reading the mesh: about ") and "about about" not in text]
+    assert expected and "on this CPU" in expected[0] and "for a skeleton of about 50 joints" in expected[0]
+
+
+def test_a_rig_that_would_take_hours_here_is_refused_unless_accepted(session, mesh_file,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``throughput:slow``: a device a million times slower, through the same probe (test_step_costs)."""
+    _rig(session, RigRequest(id="r8", mesh=str(mesh_file), name="hero", weights="model"))  # registers it
+    monkeypatch.setenv("IMG23D_FAILPOINTS", "throughput:slow")
+    with pytest.raises(ProtocolError, match="rigging with SkinTokens .* would take .*geometric binding") as raised:
+        _rig(session, RigRequest(id="r9", mesh=str(mesh_file), name="hero", weights="model"))
+    assert raised.value.code is ErrorCode.LONG_JOB_NOT_ACCEPTED
+    # The geometric binding loads no model: nothing to refuse.
+    assert _rig(session, RigRequest(id="r10", mesh=str(mesh_file), name="hero", weights="geometric")).source == "shape"
+    accepted = RigRequest(id="r11", mesh=str(mesh_file), name="hero", weights="model",
+                          options=JobOptions(accept_long=True))
+    assert _rig(session, accepted).source == "SkinTokens"

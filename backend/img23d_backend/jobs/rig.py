@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobResult, RigRequest
+from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobResult, RigRequest, duration
 
 from .. import __version__
 from ..catalog import tiny_root_of
@@ -34,7 +34,12 @@ from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
 from ..rigging.rigger import Rig, RigMesh, RigOptions
 from ..rigging.skeleton import BadSkeleton, Skeleton
+from ..rigging.skintokens.decoding import DecodingSettings
+from ..models.step_costs import device_label
+from ..rigging.skintokens import costs as skintokens_costs
 from ..rigging.skintokens.rigger import ROLE as RIGGING_ROLE
+from ..rigging.skintokens.rigger import SPEC as SKINTOKENS_SPEC
+from ..rigging.skintokens.rigger import TINY_DECODING
 from ..rigging.skintokens.rigger import loader as skintokens_loader
 from ..rigging.skintokens.rigger import model_folder, rig_network, spec_for
 from ..rigging.table import DEFAULT_WEIGHTS, MODEL_WEIGHTS, RIGGERS
@@ -180,10 +185,18 @@ def _model_here(request: RigInput, say: Callable[[str], None]) -> ModelRun | Non
     folder = model_folder(request.models, default_tiny_root())
     if folder is None:
         return None
-    say(f"rigging with SkinTokens from {folder}")
     tiny = request.models == "tiny"
+    spec = spec_for(request.models, default_tiny_root())
+    estimate = skintokens_costs.estimate_here(spec, SKINTOKENS_SPEC, "cpu", TINY_DECODING if tiny else DecodingSettings())
+    say(f"rigging with SkinTokens from {folder}: {_expected(estimate, 'cpu')}")
     return lambda mesh, options: RIGGERS[MODEL_WEIGHTS].rig(mesh, None, replace(options, model_folder=folder,
                                                                                   short_decoding=tiny))
+
+
+def _expected(estimate: skintokens_costs.RigEstimate, device: Any) -> str:
+    """The time a rig is expected to take, said before it starts."""
+    return (f"{duration(estimate.total_s)} on {device_label(device)} for a skeleton of about "
+            f"{estimate.joints} joints")
 
 
 def _with_notes(rig: Rig, notes: list[str]) -> Rig:
@@ -269,6 +282,20 @@ class RigRun(JobRun):
             engine.manager.register(spec, skintokens_loader(spec))
 
     @classmethod
+    def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
+        if cls.roles_used(request) and RIGGING_ROLE in engine.manager.roles:
+            skintokens_costs.preflight(engine.manager.spec(RIGGING_ROLE), SKINTOKENS_SPEC,
+                                       engine.manager.device_of(RIGGING_ROLE), request.options.accept_long)
+
+    @classmethod
+    def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
+        """SkinTokens' preflight (``rigging.skintokens.costs``): one sentence when it cannot fit here, or would
+        take an hour or more unaccepted; the geometric binding needs neither."""
+        if cls.roles_used(request) and RIGGING_ROLE in engine.manager.roles:
+            skintokens_costs.preflight(engine.manager.spec(RIGGING_ROLE), SKINTOKENS_SPEC,
+                                       engine.manager.device_of(RIGGING_ROLE), request.options.accept_long)
+
+    @classmethod
     def roles_used(cls, request: RigRequest) -> tuple[str, ...]:  # type: ignore[override]
         return (RIGGING_ROLE,) if request.weights == MODEL_WEIGHTS and not request.skeleton else ()
 
@@ -295,8 +322,12 @@ class RigRun(JobRun):
 
     def _model(self, mesh: RigMesh, options: RigOptions) -> Rig:
         """SkinTokens through the manager (loaded, or moved in, for the call); the tiny replica decodes briefly."""
-        tiny = self.manager.spec(RIGGING_ROLE).options.get("replica") == "tiny"
-        self.progress("rig", 0, 1, "SkinTokens is reading the mesh")
+        spec = self.manager.spec(RIGGING_ROLE)
+        tiny = spec.options.get("replica") == "tiny"
+        device = self.manager.device_of(RIGGING_ROLE)
+        estimate = skintokens_costs.estimate_here(spec, SKINTOKENS_SPEC, device,
+                                                  TINY_DECODING if tiny else DecodingSettings())
+        self.progress("rig", 0, 1, f"SkinTokens is reading the mesh: {_expected(estimate, device)}")
         with self.manager.use(RIGGING_ROLE) as network:
             return rig_network(network, mesh, replace(options, short_decoding=tiny))
 
