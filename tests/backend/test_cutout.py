@@ -105,3 +105,13 @@ def test_the_source_alpha_still_bounds_the_cutout() -> None:
     matted.putalpha(255)
     alpha = np.asarray(cutout.named_cutout(matted, crop, (0.0, 0.0, 40.0, 40.0)).getchannel("A"))
     assert np.array_equal(alpha, np.asarray(crop.getchannel("A")))
+
+
+def test_a_crops_own_alpha_is_the_cutout_only_when_it_holds_the_boxed_object_alone() -> None:
+    crop = Image.new("RGBA", (100, 100), (90, 90, 90, 0))
+    crop.paste((200, 100, 50, 255), (30, 30, 70, 70))
+    alone = cutout.own_alpha_cutout(crop, (25.0, 25.0, 75.0, 75.0))
+    assert alone is not None and np.array_equal(np.asarray(alone.getchannel("A")), np.asarray(crop.getchannel("A")))
+    crop.paste((10, 200, 50, 255), (85, 0, 100, 100))   # a neighbour the artist's alpha keeps too
+    assert cutout.own_alpha_cutout(crop, (25.0, 25.0, 75.0, 75.0)) is None
+    assert cutout.own_alpha_cutout(crop.convert("RGB"), (25.0, 25.0, 75.0, 75.0)) is None

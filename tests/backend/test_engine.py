@@ -57,6 +57,24 @@ def test_real_alpha_on_the_whole_image_skips_matting(engine: Engine) -> None:
     assert record.target == "snowman" and record.status == "done"
 
 
+def test_a_named_object_alone_in_the_pictures_alpha_is_cut_out_by_that_alpha(engine: Engine, tmp_path: Path) -> None:
+    """Issue 66 item 1: the picture's own alpha cuts the front out, as a view's does (the tiny matting's
+    random weights would give anything but the artist's outline)."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGBA", (1024, 1024), (0, 0, 0, 0))
+    # Inside the tiny grounding's fixed box for "house" (185, 105, 880, 860 of 1000).
+    ImageDraw.Draw(picture).ellipse((300, 250, 800, 800), fill=(200, 120, 40, 255))
+    path = tmp_path / "alone.png"
+    picture.save(path)
+    data, _ = _run(engine, ["house"], image=path)
+    [record] = [r for r in data.targets if r.target == "house"]
+    run = Path(data.run_dir)
+    crop = np.asarray(Image.open(run / record.crop).getchannel("A"))
+    cutout = np.asarray(Image.open(run / record.matte).getchannel("A"))
+    assert record.status == "done" and crop.max() == 255 and np.array_equal(cutout, crop)
+
+
 def test_a_surface_that_cannot_be_extracted_fails_that_target_only(engine: Engine, monkeypatch) -> None:
     from img23d_backend.families.hunyuan3d import shape
 

@@ -1,7 +1,8 @@
 """Each target's crop and cut-out, as Generate and Detect (when it previews completion) make them.
 
 The crop is the target's box grown by the job's margin (``stages.crop``), written to ``crops/``;
-BiRefNet mattes every crop in one batch (``JobRun.matte_all``: the out-of-memory retry, NaN checks);
+a picture's own alpha that holds the target alone in its crop is its cut-out (``stages.cutout
+.own_alpha_cutout``: as a view's own alpha is), and BiRefNet mattes every other crop in one batch (``JobRun.matte_all``: the out-of-memory retry, NaN checks);
 the cut-out keeps the named object alone (``stages.cutout``) and is written to ``mattes/``. The
 crop's matte as matting gave it, past the box, is kept beside it: completion reads it there. A
 target whose matting ran out of memory or gave nothing usable fails with one sentence; the others
@@ -19,7 +20,7 @@ from PIL import Image
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.crop import crop_box
-from ..stages.cutout import box_in_crop, named_cutout
+from ..stages.cutout import box_in_crop, named_cutout, own_alpha_cutout
 from ..stages.matting import MIN_FOREGROUND, UnusableMatte, foreground_fraction
 from .base import JobRun, OutOfMemory
 
@@ -65,10 +66,17 @@ def matte_targets(run: JobRun, image: LoadedImage, records: list[TargetRecord], 
             for record in records:
                 cuts[record.stem].cutout = cuts[record.stem].crop
         elif records:
-            # Each crop is matted with its margin for context; the cut-out keeps the named object.
-            with run.manager.use("matting") as model:
-                results = run.matte_all(model, [cuts[r.stem].crop for r in records])
-            for record, result in zip(records, results):
+            for record in records:  # the artist's alpha holds this object alone: it is the cut-out
+                cut = cuts[record.stem]
+                if image.has_alpha and (own := own_alpha_cutout(cut.crop, cut.box)) is not None:
+                    cut.matte, cut.cutout = cut.crop, own
+            matted = [record for record in records if cuts[record.stem].cutout is None]
+            # Each other crop is matted with its margin for context; the cut-out keeps the named object.
+            results = []
+            if matted:
+                with run.manager.use("matting") as model:
+                    results = run.matte_all(model, [cuts[r.stem].crop for r in matted])
+            for record, result in zip(matted, results):
                 cut = cuts[record.stem]
                 if isinstance(result, Image.Image):
                     cut.matte, cut.cutout = result, named_cutout(result, cut.crop, cut.box)

@@ -6,7 +6,9 @@ reaches into the margin would be cut out too and become part of the mesh. The cu
 the matte only inside the detection box, plus a thin tolerance band (grounding boxes can be a
 pixel or two tight, and the object's own edge must survive), fading to nothing over a feather
 band so the cut is soft where it crosses the object. The source's own alpha, when it has
-one, is an upper bound as well.
+one, is an upper bound as well; and where everything it keeps in a crop lies in the target's box
+(one object, cut out by the artist), it is the cut-out itself, as a view's own alpha is
+(``own_alpha_cutout``): matting could only lose what the artist drew.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ Box = tuple[float, float, float, float]
 # A neighbour touching the box can keep a sliver this wide, mostly semi-transparent.
 BOX_TOLERANCE = 0.01
 BOX_FEATHER = 0.02
+# The share of a crop's solid pixels (alpha over one half) that may lie past the box's bands while the
+# alpha still holds that one object alone: a stray speck or a soft edge, not a neighbour.
+OWN_ALPHA_OUTSIDE = 0.005
 
 
 def box_in_crop(box: Box, rect: tuple[int, int, int, int]) -> Box:
@@ -55,3 +60,17 @@ def box_weights(size: tuple[int, int], box: Box) -> np.ndarray:
     outside_y = np.maximum(np.maximum(y0 - ys, ys - y1), 0.0)
     distance = np.maximum(outside_x[None, :], outside_y[:, None])
     return np.clip(1.0 - (distance - tolerance) / feather, 0.0, 1.0)
+
+
+def own_alpha_cutout(crop: Image.Image, box: Box) -> Image.Image | None:
+    """The cut-out the crop's own alpha makes of the object in ``box`` (crop pixels) when that alpha holds
+    that object alone (see the module's docstring); None when the crop has no alpha, or its alpha holds
+    more than the box does (a scene cut from its background: matting separates its objects)."""
+    if crop.mode != "RGBA":
+        return None
+    solid = np.asarray(crop.getchannel("A")) > 127
+    count = int(solid.sum())
+    if count == 0:
+        return None
+    outside = int((solid & (box_weights(crop.size, box) == 0.0)).sum())
+    return named_cutout(crop, crop, box) if outside <= OWN_ALPHA_OUTSIDE * count else None
