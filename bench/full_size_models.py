@@ -7,7 +7,8 @@ disk, and runs the real architectures. Random weights change no compute, so on a
 true load time, step time and memory; only the outputs are meaningless. Each model's sizes, and
 where they come from, are next to them: ``FULL`` in ``replicas/grounding_replica.py`` and ``birefnet.py``,
 ``families/hunyuan3d/shape_replica.py`` and ``paint_replica.py``; ``config("full")`` in
-``families/step1x/geometry/replica.py`` and ``families/step1x/texture/replica.py``.
+``families/step1x/geometry/replica.py`` and ``families/step1x/texture/replica.py``; SkinTokens' (component
+``rigging``) ``FULL`` in ``rigging/skintokens/config.py``.
 
     .venv/bin/python bench/full_size_models.py --out DIR [--only grounding,matting,...]
     .venv/bin/python bench/full_size_models.py --out DIR --check [--device cuda] [--json FILE]
@@ -60,7 +61,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     a 256x256 image and 2 new tokens; matting one 1024x1024 crop; shape one image, 1 step,
     octree 64 (Hunyuan3D-2 mini turbo and Step1X-3D alike); delight and paint one step at 512 (paint with
     ``paint_views`` views); materials one step on the 256x256 picture at 256; editor one step on the
-    256x256 picture at its working size (1024x1024's area), qwen-editor two. A model that fails
+    256x256 picture at its working size (1024x1024's area), qwen-editor two; rigging one icosphere (642
+    vertices) with the tiny replica's short decoding (2 beams, 48 tokens). A model that fails
     is recorded with its error (``error``, ``traceback``) and the others go on; ``on_result``
     is given the figures so far after every model.
     """
@@ -85,6 +87,8 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
     from img23d_backend.families.step1x.geometry.stage import sample_shapes as step1x_sample_shapes
     from img23d_backend.stages.mesh.shapes import ShapeSettings
     from img23d_backend.parts.table import parts_loader
+    from img23d_backend.rigging.rigger import RigMesh, RigOptions
+    from img23d_backend.rigging.skintokens import rigger as skintokens
 
     names = check_names(only)
     dev = torch.device(device)
@@ -175,6 +179,15 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
                                   GridSettings(resolution=32, bounds=BOUNDS), dev)
         return f"features {tuple(features.shape)}, v {tuple(v.shape)}, field {type(field).__name__}"
 
+    def run_rigging(obj: Any) -> str:
+        import trimesh
+
+        sphere = trimesh.creation.icosphere(3)
+        mesh = RigMesh(np.asarray(sphere.vertices, np.float32), np.asarray(sphere.faces, np.int64))
+        rig = skintokens.rig_network(obj, mesh, RigOptions(short_decoding=True))
+        weighted = int((rig.skin.weights.max(axis=1) > 0).sum())
+        return f"{len(rig.skeleton.names)} bones, {weighted} vertices weighted"
+
     plan = {
         "parts": (whole_parts, run_parts),
         "grounding": (lambda spec: load_grounding, run_grounding),
@@ -189,6 +202,7 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         "paint": (paint_loader, run_paint),
         "paint-turbo": (paint_loader, run_paint),
         "step1x": (step1x_loader, shape_runner(step1x_sample_shapes)),
+        "rigging": (skintokens.loader, run_rigging),
     }
 
     def check_one(name: str) -> dict[str, Any]:

@@ -60,6 +60,9 @@ EXPECTED = {
     # AutoPartGen publishes no parameter count: its DiT is TripoSG's 1.5B design (width 2048, 21 blocks) with
     # ten part cross-attentions and a wider image projection beside it; its VAE is TripoSG's (~0.24B).
     "parts": [("dit", 1.5e9, 1.65e9), ("vae", 2.3e8, 2.5e8)],
+    # SkinTokens publishes no count: its checkpoint is 1.1 GB in bf16 (the skin VAE's unused encoder in it); the
+    # parts inference builds are 543,938,689 (rigging/skintokens/costs.py's benchmark, of config.FULL).
+    "rigging": [("model", 5.43e8, 5.45e8)],
 }
 
 
