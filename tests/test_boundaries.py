@@ -71,6 +71,8 @@ LAZY_FIRST_PARTY = {
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.families.hunyuan3d.raster"),
     ("img23d_backend.families.hunyuan3d.uv_bake", "img23d_backend.families.hunyuan3d.raster"),
+    # So does the back-projection of the painted views: only the bake needs it.
+    ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.families.hunyuan3d.back_project"),
     # The family interface imports the model manager and the stages: the table's facts (which the
     # catalog reads to compose the model sets) must not wait for them; only a family asked for needs it.
     ("img23d_backend.families.table", "img23d_backend.families.family"),

@@ -327,10 +327,13 @@ def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[s
     """Back-project every view into the atlas and blend by view weight x cos^bake_exp.
 
     Same blend as MeshRender.fast_bake_texture (a view that adds under 1% new texels is
-    skipped), accumulated view by view so only one view's maps are held at a time.
+    skipped), accumulated view by view so only one view's maps are held at a time; each view put in
+    by ``back_project`` (hy3dgen's, with its box filters made cheap).
     """
     import torch
     import torch.nn.functional as F
+
+    from .back_project import back_project
 
     size = (settings.render_size,) * 2
     accumulated = trust = None
@@ -340,7 +343,7 @@ def _bake(render: Any, views: Any, settings: PaintSettings, advance: Callable[[s
         view = view.to(device=render.device, dtype=torch.float32).unsqueeze(0)
         image = F.interpolate(view, size=size, mode="bicubic", align_corners=False)
         image = image[0].clamp(0, 1).permute(1, 2, 0).contiguous()
-        texture, cos_map, _ = render.back_project(image, elevation, azimuth)
+        texture, cos_map = back_project(render, image, elevation, azimuth)
         cos_map = weight * cos_map ** settings.bake_exp
         if accumulated is None:
             accumulated, trust = torch.zeros_like(texture), torch.zeros_like(cos_map)

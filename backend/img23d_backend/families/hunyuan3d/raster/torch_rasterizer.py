@@ -113,14 +113,19 @@ def interpolate(attr: torch.Tensor, findices: torch.Tensor, barycentric: torch.T
 
     Returns:
         ``[1, H, W, C]``; background pixels (zero barycentrics) come out 0.
+
+    Only the covered pixels are gathered and blended (an object fills a fraction of a view: at 2048 px
+    the whole grid's gathers were most of a view's bake); each covered pixel's sum is the same, in the
+    same order, as over the whole grid.
     """
-    if attr_idx.shape[0] == 0:              # no faces: everything is background
-        return attr.new_zeros((1, *findices.shape, attr.shape[-1]))
-    face = findices.long() - 1
-    face = face + (face < 0)              # background reads face 0, weighted by zeros
-    corners = attr_idx.long()[face]       # [H, W, 3]
+    result = attr.new_zeros((findices.numel(), attr.shape[-1]))
+    covered = findices.reshape(-1) > 0
+    if attr_idx.shape[0] == 0 or not bool(covered.any()):   # no faces, or none in view: all background
+        return result.view(1, *findices.shape, attr.shape[-1])
+    corners = attr_idx.long()[findices.reshape(-1)[covered].long() - 1]      # [K, 3]
+    weights = barycentric.reshape(-1, 3)[covered]
     values = attr[0]
-    result = barycentric[..., 0:1] * values[corners[..., 0]]
-    result = result + barycentric[..., 1:2] * values[corners[..., 1]]
-    result = result + barycentric[..., 2:3] * values[corners[..., 2]]
-    return result.unsqueeze(0)
+    blended = weights[:, 0:1] * values[corners[:, 0]]
+    blended = blended + weights[:, 1:2] * values[corners[:, 1]]
+    result[covered] = blended + weights[:, 2:3] * values[corners[:, 2]]
+    return result.view(1, *findices.shape, attr.shape[-1])

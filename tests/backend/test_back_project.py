@@ -1,0 +1,33 @@
+"""The painted views' back-projection (issue 66 item 6): img23d's ``back_project`` gives hy3dgen's
+``MeshRender.back_project`` result, texel for texel, with its box filters as separable max pooling."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import trimesh
+
+from img23d_backend.families.hunyuan3d.back_project import back_project, grown
+from img23d_backend.families.hunyuan3d.paint import PaintSettings, _mesh_renderer
+from img23d_backend.stages.paint.uvs import with_uvs
+
+
+def test_growing_a_mask_is_the_box_convolutions_test_above_zero() -> None:
+    generator = torch.Generator().manual_seed(3)
+    mask = (torch.rand(64, 80, 1, generator=generator) > 0.97).float()
+    for kernel in (1, 3, 17):
+        box = torch.nn.functional.conv2d(mask.permute(2, 0, 1)[None], torch.ones(1, 1, kernel, kernel),
+                                         padding=kernel // 2)
+        assert torch.equal(grown(mask, kernel), (box > 0).float()[0].permute(1, 2, 0))
+
+
+@pytest.mark.parametrize("elevation, azimuth", [(0, 0), (0, 90), (90, 0), (-90, 180)])
+def test_a_view_goes_into_the_atlas_as_hy3dgens_back_projection_puts_it(elevation: int, azimuth: int) -> None:
+    mesh = with_uvs(trimesh.creation.icosphere(3), None)
+    settings = PaintSettings(texture_size=256, render_size=512, view_size=256)
+    render = _mesh_renderer(mesh, settings, "cpu")
+    image = torch.rand(512, 512, 3, generator=torch.Generator().manual_seed(elevation * 7 + azimuth))
+    expected_texture, expected_weight, _ = render.back_project(image, elevation, azimuth)
+    texture, weight = back_project(render, image, elevation, azimuth)
+    assert render.bake_unreliable_kernel_size == 2 and float(weight.sum()) > 100.0   # a 5 px box; texels seen
+    assert torch.equal(weight, expected_weight) and torch.equal(texture, expected_texture)
