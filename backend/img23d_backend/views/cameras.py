@@ -1,8 +1,9 @@
 """The cameras a view was taken from, and what each sees of a mesh.
 
 A side's camera looks at the mesh's centre from ``img23d_protocol.camera_direction(side)`` with +Z
-up (Blender's axes, the one convention of ``img23d_protocol.views``): orthographic, or perspective
-from a distance when a photo was clearly taken close up. Its picture plane has ``right`` and ``up``
+up (Blender's axes, the one convention of ``img23d_protocol.views``), or from a little off it (turned
+about +Z by a yaw, raised by a pitch: a photo is never taken exactly from its side): orthographic, or
+perspective from a distance when a photo was clearly taken close up. Its picture plane has ``right`` and ``up``
 axes in the mesh's units, so a photo is placed on it by a scale and an offset
 (``silhouette_fit``). What the camera sees is rasterized by the licence-clean family's rasterizer
 (``clean_raster``, img23d's own), orthographic clip coordinates with ``w = 1`` after the perspective
@@ -32,6 +33,8 @@ class ViewCamera:
     up: np.ndarray           # (3,) picture y
     forward: np.ndarray      # (3,) from the camera toward the object
     distance: float | None = None
+    yaw: float = 0.0         # degrees turned from the side's own direction, counter-clockwise about +Z
+    pitch: float = 0.0       # degrees raised above the side's level (looking down on the object)
 
     def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points (N, 3) on the picture plane (N, 2; at the centre's depth a perspective camera's
@@ -45,13 +48,20 @@ class ViewCamera:
         return plane * (self.distance / along)[:, None], depth
 
 
-def camera_for(side: str, centre: np.ndarray, distance: float | None = None) -> ViewCamera:
-    """The camera of ``side`` (front, left, back, right) looking at ``centre``."""
-    toward_camera = np.asarray(camera_direction(side), dtype=np.float64)
-    forward = -toward_camera
-    up = np.array([0.0, 0.0, 1.0])
-    right = np.cross(forward, up)
-    return ViewCamera(side, np.asarray(centre, dtype=np.float64), right, up, forward, distance)
+def camera_for(side: str, centre: np.ndarray, distance: float | None = None, yaw: float = 0.0,
+               pitch: float = 0.0) -> ViewCamera:
+    """The camera of ``side`` (front, left, back, right) looking at ``centre``; ``yaw`` and ``pitch``
+    (degrees) turn it about +Z and raise it from there, as a photo taken a little off its side is."""
+    level = np.asarray(camera_direction(side), dtype=np.float64)
+    turn, rise = np.radians(yaw), np.radians(pitch)
+    turned = np.array([level[0] * np.cos(turn) - level[1] * np.sin(turn),
+                       level[0] * np.sin(turn) + level[1] * np.cos(turn), 0.0])
+    forward = -(np.cos(rise) * turned + np.array([0.0, 0.0, np.sin(rise)]))
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    right /= np.linalg.norm(right)
+    up = np.cross(right, forward)
+    return ViewCamera(side, np.asarray(centre, dtype=np.float64), right, up, forward, distance, float(yaw),
+                      float(pitch))
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,13 @@ class ViewOutcome:
     coverage: float = 0.0              # the share of the UV islands' texels it coloured (any weight)
     left_out: str | None = None        # the one sentence why, when not used
     gain: tuple[float, float, float] | None = None   # its colours' gain per channel, matched to the front's
+    yaw: float = 0.0                   # degrees its fitted camera is turned from its side (about +Z)
+    pitch: float = 0.0                 # degrees it is raised above the side's level
 
     def to_dict(self) -> dict[str, Any]:
         return {"side": self.side, "used": self.used, "residual": self.residual, "perspective": self.perspective,
                 "coverage": self.coverage, "left_out": self.left_out,
-                "gain": list(self.gain) if self.gain is not None else None}
+                "gain": list(self.gain) if self.gain is not None else None, "yaw": self.yaw, "pitch": self.pitch}
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
         gain = gain_to_front(seen.get(FRONT), weight, colour) if side != FRONT else None
         seen[side] = (weight, colour * np.asarray(gain) if gain is not None else colour)
         outcomes[side] = ViewOutcome(side, True, round(fit.residual, 4), fit.perspective,
-                                     round(float((weight > 0).mean()) if len(weight) else 0.0, 4), gain=gain)
+                                     round(float((weight > 0).mean()) if len(weight) else 0.0, 4), gain=gain,
+                                     yaw=fit.camera.yaw, pitch=fit.camera.pitch)
     colour_sum = np.zeros((len(texels.points), 3))
     weight_sum = np.zeros(len(texels.points))
     strongest = np.zeros(len(texels.points))

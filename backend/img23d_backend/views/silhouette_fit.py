@@ -2,7 +2,11 @@
 
 The photo's cut-out (alpha over one half) and the mesh's silhouette from the same side are matched
 first by their moments (area gives the scale, centroids the offset), then by a small search over
-scale and offset that maximises their overlap (intersection over union). Where the photo may have
+scale and offset that maximises their overlap (intersection over union). A photo is never taken
+exactly from its side: the camera may be turned about +Z by up to ``MAX_YAW`` either way and raised
+or lowered by up to ``MAX_PITCH`` (``fit_pose``: a search over the two angles), and a turned camera is
+kept only when its outline fits clearly better than the side's own (``CLEARLY_BETTER``): an object
+whose outline is the same from nearby (a barrel) keeps its named side. Where the photo may have
 been taken close up, the same fit is made against the silhouettes of perspective cameras at a few
 distances, and a perspective camera is kept only when it fits clearly better than the orthographic
 one (``CLEARLY_BETTER``; so they are not tried when the orthographic fit leaves less than that): a
@@ -24,6 +28,12 @@ FIT_SIZE = 384               # pixels of the window the outlines are compared in
 MAX_RESIDUAL = 0.2           # 1 - IoU above which a view is left out
 CLEARLY_BETTER = 0.015       # the residual a perspective camera must save over the orthographic one
 DISTANCES = (6.0, 3.0, 2.0)  # perspective cameras tried, in bounding radii from the centre
+MAX_YAW = 35.0               # degrees either way of the named side the camera may be turned
+MAX_PITCH = 20.0             # degrees above or below the side's level it may be raised or lowered
+POSE_STEP = 10.0             # the angles' first step, degrees
+POSE_FINEST = 2.5            # ... and their last
+GRID_KEPT = 4                # the grid's cameras fitted in full (the rest judged by their moments alone)
+GRID_SIZE = 128              # pixels of the window the grid's cameras are judged in
 _MAX_ROUNDS = 40
 _FINEST = 0.25                     # window pixels: the search stops below this step
 
@@ -69,14 +79,75 @@ def fit_photo(side: str, vertices: np.ndarray, faces: np.ndarray, alpha: np.ndar
     mask = photo_mask(alpha)
     if not mask.any():
         return None
-    best = _fit_camera(camera_for(side, centre), vertices, faces, mask)
-    if best.residual < CLEARLY_BETTER:  # nothing a close-up camera could clearly improve
-        return best
+    level = _fit_camera(camera_for(side, centre), vertices, faces, mask)
+    if level.residual < CLEARLY_BETTER:  # nothing another camera could clearly improve
+        return level
+    # The side's own camera from closer, then a turned or raised one (and it from closer): each kept only
+    # when clearly better than what came before, so a close-up is not taken for a turn, nor a turn for a tilt.
+    best = _closer(level, side, vertices, faces, mask, centre, radius)
+    posed = fit_pose(side, vertices, faces, mask, centre, level)
+    if posed is not level:
+        for candidate in (posed, _closer(posed, side, vertices, faces, mask, centre, radius)):
+            if candidate.residual < best.residual - CLEARLY_BETTER:
+                best = candidate
+    return best
+
+
+def _closer(start: SilhouetteFit, side: str, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray,
+            centre: np.ndarray, radius: float) -> SilhouetteFit:
+    """``start``'s camera from each of ``DISTANCES``, the best kept when clearly better than ``start``."""
+    best = start
     for distance in DISTANCES:
-        candidate = _fit_camera(camera_for(side, centre, distance * radius), vertices, faces, mask)
+        camera = camera_for(side, centre, distance * radius, start.camera.yaw, start.camera.pitch)
+        candidate = _fit_camera(camera, vertices, faces, mask)
         if candidate.residual < best.residual - CLEARLY_BETTER:
             best = candidate
     return best
+
+
+def fit_pose(side: str, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray, centre: np.ndarray,
+             level: SilhouetteFit | None = None) -> SilhouetteFit:
+    """The orthographic camera near ``side`` whose outline fits the cut-out ``mask`` best: the side's own
+    (``level``, when already fitted),
+    unless one turned by up to ``MAX_YAW`` and raised or lowered by up to ``MAX_PITCH`` fits clearly
+    better. First a grid of turns and pitches every ``POSE_STEP`` degrees (35 cameras, each judged by the
+    moments' placement, the best ``GRID_KEPT`` fitted in full), so that the search never stops in a near
+    minimum on the wrong side (a turn and a tilt can look alike); then a pattern search over
+    the two angles from there, each stepped both ways while that helps, the steps halved from half the
+    scan's down to ``POSE_FINEST`` degrees when none does."""
+    level = level or _fit_camera(camera_for(side, centre), vertices, faces, mask)
+    if level.residual < CLEARLY_BETTER:
+        return level
+    tried = {(0.0, 0.0): level}
+
+    def fitted(yaw: float, pitch: float) -> SilhouetteFit:
+        if (yaw, pitch) not in tried:
+            tried[(yaw, pitch)] = _fit_camera(camera_for(side, centre, None, yaw, pitch), vertices, faces, mask)
+        return tried[(yaw, pitch)]
+
+    turns = np.arange(-np.floor(MAX_YAW / POSE_STEP), np.floor(MAX_YAW / POSE_STEP) + 1) * POSE_STEP
+    rises = np.arange(-np.floor(MAX_PITCH / POSE_STEP), np.floor(MAX_PITCH / POSE_STEP) + 1) * POSE_STEP
+    # The grid's cameras are judged by their moments' placement alone (one rasterization each); the few
+    # that fit best get the full search over scale and offset.
+    grid = sorted(((float(yaw), float(pitch)) for yaw in turns for pitch in rises),
+                  key=lambda angles: _moments_residual(camera_for(side, centre, None, *angles), vertices, faces, mask))
+    best = min((fitted(*angles) for angles in grid[:GRID_KEPT]), key=lambda fit: fit.residual)
+    steps, limits = np.array([POSE_STEP, POSE_STEP]) / 2, np.array([MAX_YAW, MAX_PITCH])
+    while steps[0] >= POSE_FINEST:
+        moved = False
+        for axis in range(2):
+            for sign in (1.0, -1.0):
+                angles = np.array([best.camera.yaw, best.camera.pitch])
+                angles[axis] += sign * steps[axis]
+                if abs(angles[axis]) > limits[axis]:
+                    continue
+                candidate = fitted(float(angles[0]), float(angles[1]))
+                if candidate.residual < best.residual:
+                    best, moved = candidate, True
+                    break
+        if not moved:
+            steps = steps / 2
+    return best if best.residual < level.residual - CLEARLY_BETTER else level
 
 
 def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> SilhouetteFit:
@@ -110,6 +181,14 @@ def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mas
             if steps[1] < _FINEST * window.pixel:
                 break
     return SilhouetteFit(camera, placed(state), 1.0 - best_iou, raster)
+
+
+def _moments_residual(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> float:
+    """1 - IoU of the cut-out placed on ``camera``'s outline by the moments alone, in a window of
+    ``GRID_SIZE`` pixels: a quick first judge."""
+    window = window_for(camera, vertices, GRID_SIZE, margin=1.25)
+    silhouette = rasterize_view(camera, vertices, faces, window).mask
+    return 1.0 - _iou(silhouette, window, mask, _moments_placement(silhouette, window, mask))
 
 
 def _moments_placement(silhouette: np.ndarray, window: Window, mask: np.ndarray) -> Placement:
