@@ -233,3 +233,21 @@ def test_a_back_photo_off_its_side_colours_the_back_as_it_is(monkeypatch: pytest
     assumed = colour_from_photos(painted, photos)
     assert not assumed.views["back"].used
     assert fitted > psnr(reference, _render(painted, assumed.texture, 180)) + 6.0
+
+
+def test_the_back_photo_given_as_the_left_is_named_and_leaves_the_front_as_it_was() -> None:
+    """Issue 66 item 1: a view that fits another side far better is named as that side in one sentence and
+    left out, and the front stays as the front alone colours it."""
+    truth = _slab_and_post()
+    front = _photo_from(truth, "front", 0, 0)
+    painted = bare(truth)
+    alone = colour_from_photos(painted, {"front": front})
+    wrong = colour_from_photos(painted, {"front": front, "left": _photo_from(truth, "back", 0, 0)})
+    outcome = wrong.views["left"]
+    assert not outcome.used and outcome.left_out.startswith("the left picture looks like the mesh from the back")
+    assert np.array_equal(np.asarray(wrong.texture), np.asarray(alone.texture))
+    # The left photo flipped has the right's outline exactly (opposite sides' outlines are mirror images):
+    # an outline names it so; it is left out either way.
+    flipped = _photo_from(truth, "left", 0, 0).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    mirrored = colour_from_photos(painted, {"front": front, "left": flipped}).views["left"]
+    assert not mirrored.used and "looks like the mesh from the right" in mirrored.left_out

@@ -38,7 +38,7 @@ from scipy import ndimage
 
 from ..clean_raster import rasterizer
 from .cameras import ViewRaster
-from .silhouette_fit import MAX_RESIDUAL, SilhouetteFit, fit_photo
+from .silhouette_fit import MAX_RESIDUAL, SilhouetteFit, fit_photo, looks_like
 
 MIN_COSINE = 0.15      # below this the photo sees the surface too obliquely to colour it
 FULL_COSINE = 0.5      # from this on the photo's weight is full
@@ -50,6 +50,7 @@ SQUARENESS = 4         # weights to this power when photos share a texel: the sq
 MAX_GAIN = 1.6         # a photo's gain per channel is bounded to [1 / MAX_GAIN, MAX_GAIN]
 OVERLAP_WEIGHT = 0.3   # both photos see a texel at least this well to compare their colours there
 MIN_OVERLAP = 50       # texels both must see so to match a photo's exposure to the front's
+LOOKS_LIKE_FROM = 0.05 # a fit leaving more of the outline unshared is checked against the other sides
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,13 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
         if fit is None:
             outcomes[side] = ViewOutcome(side, False, left_out=f"the {side} picture's cut-out is empty, so it "
                                                                   "colours nothing and was left out")
+            continue
+        other = looks_like(side, vertices, faces, rgba[..., 3], centre, fit.residual) \
+            if fit.residual > LOOKS_LIKE_FROM else None
+        if other is not None:
+            outcomes[side] = ViewOutcome(side, False, round(fit.residual, 4), fit.perspective, left_out=(
+                f"the {side} picture looks like {other.words()} (it shares {1 - other.residual:.0%} of that "
+                f"outline and {1 - fit.residual:.0%} of the {side}'s), so it was left out"))
             continue
         if fit.residual > MAX_RESIDUAL:
             outcomes[side] = ViewOutcome(side, False, round(fit.residual, 4), fit.perspective, left_out=(

@@ -12,7 +12,8 @@ distances, and a perspective camera is kept only when it fits clearly better tha
 one (``CLEARLY_BETTER``; so they are not tried when the orthographic fit leaves less than that): a
 photo from far away is orthographic enough. The residual is what the
 fitted outlines do not share (1 - IoU); a view whose residual is above ``MAX_RESIDUAL`` is not the
-mesh seen from that side (or not cut out well) and is left out.
+mesh seen from that side (or not cut out well) and is left out. A photo whose outline fits another
+side's camera, or the mirror of one, far better than its own (``looks_like``) is named as that side.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from img23d_protocol import FRONT, SIDES
 
 from .cameras import ViewCamera, ViewRaster, Window, camera_for, rasterize_view, window_for
 
@@ -34,6 +37,7 @@ POSE_STEP = 10.0             # the angles' first step, degrees
 POSE_FINEST = 2.5            # ... and their last
 GRID_KEPT = 4                # the grid's cameras fitted in full (the rest judged by their moments alone)
 GRID_SIZE = 128              # pixels of the window the grid's cameras are judged in
+FAR_BETTER = 3.0             # another side's residual this many times smaller names the photo as that side
 _MAX_ROUNDS = 40
 _FINEST = 0.25                     # window pixels: the search stops below this step
 
@@ -217,3 +221,38 @@ def _iou(silhouette: np.ndarray, window: Window, mask: np.ndarray, placement: Pl
     warped = warp_to_window(mask.astype(np.float32), window, placement) > 0.5
     union = np.logical_or(warped, silhouette).sum()
     return float(np.logical_and(warped, silhouette).sum() / union) if union else 0.0
+
+
+@dataclass(frozen=True)
+class LooksLike:
+    """The side (or its mirror) whose camera fits a photo's outline far better than the side it was given as."""
+
+    side: str
+    mirrored: bool
+    residual: float
+
+    def words(self) -> str:
+        return f"the mirror image of the mesh from the {self.side}" if self.mirrored else f"the mesh from the {self.side}"
+
+
+def looks_like(side: str, vertices: np.ndarray, faces: np.ndarray, alpha: np.ndarray, centre: np.ndarray,
+               residual: float) -> LooksLike | None:
+    """Another side, or a side's mirror (the photo flipped left to right, its own side's too; a side as it
+    is comes first, see below), whose
+    camera fits the cut-out's outline within ``MAX_RESIDUAL`` and ``FAR_BETTER`` times better than
+    ``residual`` (the photo's fit from ``side``); None when none does. The side cameras only: a turned
+    photo of its own side is the pose fit's."""
+    mask = photo_mask(alpha)
+    found = None
+    # The sides as they are first: opposite sides' outlines are mirror images of each other, so a mirror is
+    # named only when it fits clearly better than every side as it is.
+    for mirrored in (False, True):
+        for other in (FRONT, *SIDES):
+            if other == side and not mirrored:
+                continue
+            fit = _fit_camera(camera_for(other, centre), vertices, faces, mask[:, ::-1] if mirrored else mask)
+            margin = CLEARLY_BETTER if mirrored and found is not None and not found.mirrored else 0.0
+            if fit.residual <= MAX_RESIDUAL and fit.residual * FAR_BETTER < residual and (
+                    found is None or fit.residual < found.residual - margin):
+                found = LooksLike(other, mirrored, fit.residual)
+    return found
