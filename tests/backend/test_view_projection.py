@@ -251,3 +251,22 @@ def test_the_back_photo_given_as_the_left_is_named_and_leaves_the_front_as_it_wa
     flipped = _photo_from(truth, "left", 0, 0).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     mirrored = colour_from_photos(painted, {"front": front, "left": flipped}).views["left"]
     assert not mirrored.used and "looks like the mesh from the right" in mirrored.left_out
+
+
+@pytest.mark.parametrize("given", ["back", "right"])
+def test_on_a_round_object_another_sides_photo_is_told_by_its_colours(given: str) -> None:
+    """A vase's outline is the same from every side, so only its colours can tell: the back (or right)
+    photo given as the left disagrees with the front where both see the surface, and is left out in one
+    sentence; the front stays as the front alone colours it. The true left, darker and warmer, is used."""
+    from view_meshes import vase
+
+    truth = vase()
+    photos = side_renders(truth, ("front", "left", "back", "right"), size=160)
+    painted = bare(truth)
+    alone = colour_from_photos(painted, {"front": photos["front"]})
+    wrong = colour_from_photos(painted, {"front": photos["front"], "left": photos[given]})
+    left = wrong.views["left"]
+    assert not left.used and "colours disagree with the front picture's" in left.left_out
+    assert np.array_equal(np.asarray(wrong.texture), np.asarray(alone.texture))
+    true_left = colour_from_photos(painted, {"front": photos["front"], "left": _toned(photos["left"], (0.77, 0.7, 0.6))})
+    assert true_left.views["left"].used

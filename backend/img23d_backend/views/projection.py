@@ -19,7 +19,9 @@ weight to the power ``SQUARENESS``, so a slightly-off side photo never outvotes 
 the strongest weight says how much of that colour replaces the paint. Before that, each side photo's
 exposure and white balance are matched to the front's where both see the surface well (``gain_to_front``:
 one gain per channel from their mean colours there, bounded by ``MAX_GAIN``), so a darker or warmer photo
-neither darkens nor tints the texels it shares with the front, nor makes a seam where it takes over. The photo's colour is carried into the atlas's gutter
+neither darkens nor tints the texels it shares with the front, nor makes a seam where it takes over; a photo
+whose colours there still disagree with the front's (``MAX_DISAGREEMENT``) is another side's, or another
+object's, and is left out in one sentence. The photo's colour is carried into the atlas's gutter
 (texels outside every UV island take their nearest inside texel's photo colour, as strongly), so
 filtering at island edges shows no line. The metallic-roughness map is not touched.
 """
@@ -51,6 +53,9 @@ MAX_GAIN = 1.6         # a photo's gain per channel is bounded to [1 / MAX_GAIN,
 OVERLAP_WEIGHT = 0.3   # both photos see a texel at least this well to compare their colours there
 MIN_OVERLAP = 50       # texels both must see so to match a photo's exposure to the front's
 LOOKS_LIKE_FROM = 0.05 # a fit leaving more of the outline unshared is checked against the other sides
+MAX_DISAGREEMENT = 0.06  # mean colour difference (0..1 a channel) with the front, exposure matched, past which
+                         # a side is not the same object's (measured: true sides 0.002-0.011, another side's
+                         # photo 0.13-0.15, tests/backend/test_view_projection.py's meshes)
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,14 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
             continue
         weight, colour = photo_weights(fit, texels, rgba)
         gain = gain_to_front(seen.get(FRONT), weight, colour) if side != FRONT else None
+        apart = disagreement(seen.get(FRONT), weight, colour * np.asarray(gain)) if gain is not None else None
+        if apart is not None and apart > MAX_DISAGREEMENT:
+            outcomes[side] = ViewOutcome(side, False, round(fit.residual, 4), fit.perspective, gain=gain,
+                                         yaw=fit.camera.yaw, pitch=fit.camera.pitch, left_out=(
+                f"the {side} picture's colours disagree with the front picture's where both see the surface "
+                f"({apart:.2f} apart on average, its exposure matched), so it is not the {side} of this object "
+                f"as the front shows it and was left out"))
+            continue
         seen[side] = (weight, colour * np.asarray(gain) if gain is not None else colour)
         outcomes[side] = ViewOutcome(side, True, round(fit.residual, 4), fit.perspective,
                                      round(float((weight > 0).mean()) if len(weight) else 0.0, 4), gain=gain,
@@ -172,6 +185,18 @@ def gain_to_front(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarra
     ratio = front[1][both].mean(axis=0) / np.maximum(colour[both].mean(axis=0), 1e-3)
     gain = np.clip(ratio, 1.0 / MAX_GAIN, MAX_GAIN)
     return (round(float(gain[0]), 4), round(float(gain[1]), 4), round(float(gain[2]), 4))
+
+
+def disagreement(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray,
+                 colour: np.ndarray) -> float | None:
+    """How far a side photo's colours (its gain applied) lie from the front's where both see the surface
+    well: the mean absolute difference per channel (0..1); None without the front or enough overlap."""
+    if front is None:
+        return None
+    both = (front[0] >= OVERLAP_WEIGHT) & (weight >= OVERLAP_WEIGHT)
+    if int(both.sum()) < MIN_OVERLAP:
+        return None
+    return float(np.abs(colour[both] - front[1][both]).mean())
 
 
 def locate_texels(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, size: tuple[int, int]) -> Texels:
