@@ -78,8 +78,9 @@ def photo_mask(alpha: np.ndarray) -> np.ndarray:
 
 def fit_photo(side: str, vertices: np.ndarray, faces: np.ndarray, alpha: np.ndarray,
               centre: np.ndarray, radius: float) -> SilhouetteFit | None:
-    """The best placement of a cut-out (its alpha, 0..1) on the mesh's silhouette from ``side``, or
-    None when the cut-out is empty. Perspective cameras are kept only when clearly better."""
+    """The best placement of a cut-out (its alpha, 0..1) on the mesh's silhouette from ``side`` (or from a
+    little off it: ``fit_pose``), or None when the cut-out is empty. Perspective cameras, and turned ones,
+    are kept only when clearly better."""
     mask = photo_mask(alpha)
     if not mask.any():
         return None
@@ -112,13 +113,14 @@ def _closer(start: SilhouetteFit, side: str, vertices: np.ndarray, faces: np.nda
 def fit_pose(side: str, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray, centre: np.ndarray,
              level: SilhouetteFit | None = None) -> SilhouetteFit:
     """The orthographic camera near ``side`` whose outline fits the cut-out ``mask`` best: the side's own
-    (``level``, when already fitted),
-    unless one turned by up to ``MAX_YAW`` and raised or lowered by up to ``MAX_PITCH`` fits clearly
-    better. First a grid of turns and pitches every ``POSE_STEP`` degrees (35 cameras, each judged by the
-    moments' placement, the best ``GRID_KEPT`` fitted in full), so that the search never stops in a near
-    minimum on the wrong side (a turn and a tilt can look alike); then a pattern search over
-    the two angles from there, each stepped both ways while that helps, the steps halved from half the
-    scan's down to ``POSE_FINEST`` degrees when none does."""
+    (``level``, when already fitted) unless one turned by up to ``MAX_YAW`` and raised or lowered by up to
+    ``MAX_PITCH`` fits clearly better.
+
+    First a grid of turns and pitches every ``POSE_STEP`` degrees (35 cameras, each judged by the moments'
+    placement, the best ``GRID_KEPT`` fitted in full), so that the search never stops in a near minimum on
+    the wrong side (a turn and a tilt can look alike); then a pattern search over the two angles from
+    there, each stepped both ways while that helps, the steps halved from half the grid's down to
+    ``POSE_FINEST`` degrees when none does."""
     level = level or _fit_camera(camera_for(side, centre), vertices, faces, mask)
     if level.residual < CLEARLY_BETTER:
         return level
