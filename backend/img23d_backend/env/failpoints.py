@@ -39,6 +39,7 @@ for the device's speed the step-time estimates use.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import signal
 import time
@@ -96,8 +97,12 @@ def hit(place: str) -> None:
             time.sleep(3600)
     elif action.startswith("busy:"):
         until = time.monotonic() + float(action.partition(":")[2])
-        while time.monotonic() < until:  # computing, not sleeping: the CPU time is what says "working"
-            sum(range(10_000))
+        # Computing, not sleeping (the CPU time is what says "working"), and in C with the GIL let go, as
+        # a model's step computes in torch: a Python loop would hold the GIL and starve the job's other
+        # threads (the heartbeat among them) as no real step does. hashlib releases it for a large buffer.
+        block = bytes(1 << 20)
+        while time.monotonic() < until:
+            hashlib.sha256(block).digest()
     elif action == "oom":
         raise MemoryError(f"failpoint {place}: out of memory")
     elif action == "enospc":

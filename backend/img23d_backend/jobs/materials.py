@@ -23,6 +23,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..env import failpoints
+from ..env.busy_time import busy_seconds
+from ..env.heartbeat import Heartbeat
 from ..families.family import Painted
 from ..runs.folders import TargetRecord
 from ..stages import skips
@@ -44,13 +47,19 @@ def with_materials(run: StepContext, record: TargetRecord, painted: Painted) -> 
     if not wanted(run):
         return painted.mesh
     started = time.perf_counter()
-    run.progress(STAGE, 0, 1, f"estimating roughness and metallic maps for {record.target!r}")
-    try:
-        maps = material_maps(run.manager, painted.views, run.job.cancel)
-    except skips.MaterialsUnavailable as exc:
-        skips.skip_materials(run, skips.materials_sentence(exc))
-        return painted.mesh
-    texture = painted.bake([packed(view) for view in maps])
+    doing = f"estimating roughness and metallic maps for {record.target!r}"
+    run.progress(STAGE, 0, 1, doing)
+    # It runs after the paint stage has closed, outside every stage's heartbeat, and takes minutes on a CPU
+    # with the real model: it keeps talking itself, so the add-on's watchdog stops only a stuck backend.
+    with Heartbeat(lambda seconds: run.progress(STAGE, 0, 1, f"{doing}: still working, {seconds:.0f} s so far"),
+                   busy_seconds):
+        failpoints.hit("materials")
+        try:
+            maps = material_maps(run.manager, painted.views, run.job.cancel)
+        except skips.MaterialsUnavailable as exc:
+            skips.skip_materials(run, skips.materials_sentence(exc))
+            return painted.mesh
+        texture = painted.bake([packed(view) for view in maps])
     record.timings["materials"] = round(time.perf_counter() - started, 4)
     run.run_folder.write_image(f"views/{record.stem}/metallic_roughness.png", texture)
     return with_texture(painted.mesh, texture)
