@@ -37,15 +37,15 @@ def test_the_tokens_never_exceed_the_decodings_limit() -> None:
 
 
 def test_on_a_gpu_it_needs_about_four_gigabytes_and_a_cpu_about_twice_that() -> None:
-    gpu = costs.rig_phase(SPEC, SPEC, torch.device("cuda")).need
-    cpu = costs.rig_phase(SPEC, SPEC, torch.device("cpu")).need
+    gpu = costs.rig_phase(SPEC, torch.device("cuda")).need
+    cpu = costs.rig_phase(SPEC, torch.device("cpu")).need
     assert gpu.host == 0 and 3.0 * GB < gpu.device < 4.5 * GB   # DESIGN.md: "fits in about 4 GB"
     assert cpu.device == 0 and cpu.host == pytest.approx(2 * gpu.device, rel=0.01)
 
 
 def test_too_little_memory_is_one_sentence_naming_the_geometric_binding() -> None:
     with pytest.raises(ProtocolError) as raised:
-        costs.preflight(SPEC, SPEC, torch.device("cpu"), accept_long=True, room=Room(host=2 * GB))
+        costs.preflight(SPEC, torch.device("cpu"), accept_long=True, room=Room(host=2 * GB))
     assert raised.value.code is ErrorCode.OUT_OF_MEMORY
     assert "rigging with SkinTokens needs about" in raised.value.message
     assert "geometric binding" in raised.value.message

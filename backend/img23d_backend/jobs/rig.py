@@ -27,6 +27,7 @@ from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobR
 from .. import __version__
 from ..catalog import tiny_root_of
 from ..models.registry import default_tiny_root
+from ..models.step_costs import device_label
 from ..readers.mesh_file import read_arrays
 from ..rigging import gltf_io
 from ..rigging.frames import z_up_to_y_up
@@ -34,12 +35,8 @@ from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
 from ..rigging.rigger import Rig, RigMesh, RigOptions
 from ..rigging.skeleton import BadSkeleton, Skeleton
-from ..rigging.skintokens.decoding import DecodingSettings
-from ..models.step_costs import device_label
 from ..rigging.skintokens import costs as skintokens_costs
 from ..rigging.skintokens.rigger import ROLE as RIGGING_ROLE
-from ..rigging.skintokens.rigger import SPEC as SKINTOKENS_SPEC
-from ..rigging.skintokens.rigger import TINY_DECODING
 from ..rigging.skintokens.rigger import loader as skintokens_loader
 from ..rigging.skintokens.rigger import model_folder, rig_network, spec_for
 from ..rigging.table import DEFAULT_WEIGHTS, MODEL_WEIGHTS, RIGGERS
@@ -186,8 +183,7 @@ def _model_here(request: RigInput, say: Callable[[str], None]) -> ModelRun | Non
     if folder is None:
         return None
     tiny = request.models == "tiny"
-    spec = spec_for(request.models, default_tiny_root())
-    estimate = skintokens_costs.estimate_here(spec, SKINTOKENS_SPEC, "cpu", TINY_DECODING if tiny else DecodingSettings())
+    estimate = skintokens_costs.estimate_here(spec_for(request.models, default_tiny_root()), "cpu")
     say(f"rigging with SkinTokens from {folder}: {_expected(estimate, 'cpu')}")
     return lambda mesh, options: RIGGERS[MODEL_WEIGHTS].rig(mesh, None, replace(options, model_folder=folder,
                                                                                   short_decoding=tiny))
@@ -283,17 +279,11 @@ class RigRun(JobRun):
 
     @classmethod
     def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
-        if cls.roles_used(request) and RIGGING_ROLE in engine.manager.roles:
-            skintokens_costs.preflight(engine.manager.spec(RIGGING_ROLE), SKINTOKENS_SPEC,
-                                       engine.manager.device_of(RIGGING_ROLE), request.options.accept_long)
-
-    @classmethod
-    def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
         """SkinTokens' preflight (``rigging.skintokens.costs``): one sentence when it cannot fit here, or would
         take an hour or more unaccepted; the geometric binding needs neither."""
         if cls.roles_used(request) and RIGGING_ROLE in engine.manager.roles:
-            skintokens_costs.preflight(engine.manager.spec(RIGGING_ROLE), SKINTOKENS_SPEC,
-                                       engine.manager.device_of(RIGGING_ROLE), request.options.accept_long)
+            skintokens_costs.preflight(engine.manager.spec(RIGGING_ROLE), engine.manager.device_of(RIGGING_ROLE),
+                                       request.options.accept_long)
 
     @classmethod
     def roles_used(cls, request: RigRequest) -> tuple[str, ...]:  # type: ignore[override]
@@ -325,8 +315,7 @@ class RigRun(JobRun):
         spec = self.manager.spec(RIGGING_ROLE)
         tiny = spec.options.get("replica") == "tiny"
         device = self.manager.device_of(RIGGING_ROLE)
-        estimate = skintokens_costs.estimate_here(spec, SKINTOKENS_SPEC, device,
-                                                  TINY_DECODING if tiny else DecodingSettings())
+        estimate = skintokens_costs.estimate_here(spec, device)
         self.progress("rig", 0, 1, f"SkinTokens is reading the mesh: {_expected(estimate, device)}")
         with self.manager.use(RIGGING_ROLE) as network:
             return rig_network(network, mesh, replace(options, short_decoding=tiny))

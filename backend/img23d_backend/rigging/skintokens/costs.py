@@ -9,7 +9,8 @@ a joint. The skeleton is not known before the model writes it: the estimate is f
 (a character's skeleton in the articulation data SkinTokens is named for; the benchmark's projection),
 and the tokens never exceed the decoding's own limit. On this device each measured second is scaled by
 the benchmark's speed against this device's probe (in the dtype the model runs in here), the steps by the
-beams against the benchmark's, and a replica of another size (the tiny one) by its share of the weights.
+beams against the benchmark's, and a replica of another size (the tiny one) by its share of the weights
+(and counted at its own brief decoding: ``decoding_for``).
 On a GPU the figures keep a CPU's proportions (the decoding's small products run far from a GPU's peak):
 an order of magnitude, as ``models.step_costs`` says of every estimate.
 
@@ -33,6 +34,7 @@ from ...models.step_costs import refuse_long_run
 from ...models.throughput import probe
 from .config import FULL
 from .decoding import DecodingSettings
+from .rigger import SPEC, TINY_DECODING
 
 TYPICAL_JOINTS = 50
 TYPICAL_BRANCHES = 10
@@ -100,19 +102,24 @@ def _dtype(device: Any) -> torch.dtype:
     return torch.bfloat16 if getattr(device, "type", str(device)) == "cuda" else torch.float32
 
 
-def estimate_here(spec: ModelSpec, published: ModelSpec, device: Any,
-                  decoding: DecodingSettings = DecodingSettings()) -> RigEstimate:
-    """``rig_estimate`` for the model ``spec`` (``published``: the hub's, whose size the benchmark had) on
-    ``device``, from its probe."""
-    share = spec.size_bytes / published.size_bytes if spec.size_bytes and published.size_bytes else 1.0
-    return rig_estimate(probe(device, _dtype(device)).gflops, share, decoding)
+def _share(spec: ModelSpec) -> float:
+    """``spec``'s weights against the published model's (``rigger.SPEC``), whose size the benchmark had."""
+    return spec.size_bytes / SPEC.size_bytes if spec.size_bytes and SPEC.size_bytes else 1.0
 
 
-def rig_phase(spec: ModelSpec, published: ModelSpec, device: Any,
-              decoding: DecodingSettings = DecodingSettings()) -> Phase:
+def decoding_for(spec: ModelSpec) -> DecodingSettings:
+    """How ``spec`` decodes: the tiny replica briefly (``rigger.TINY_DECODING``), a full-size one as upstream."""
+    return TINY_DECODING if spec.options.get("replica") == "tiny" else DecodingSettings()
+
+
+def estimate_here(spec: ModelSpec, device: Any) -> RigEstimate:
+    """``rig_estimate`` for the model ``spec`` on ``device``, from its probe, decoding as it decodes."""
+    return rig_estimate(probe(device, _dtype(device)).gflops, _share(spec), decoding_for(spec))
+
+
+def rig_phase(spec: ModelSpec, device: Any, decoding: DecodingSettings = DecodingSettings()) -> Phase:
     """What a rig holds at its peak (see the module's docstring): weights, activations, the longest cache."""
     on_gpu = getattr(device, "type", str(device)) == "cuda"
-    share = spec.size_bytes / published.size_bytes if spec.size_bytes and published.size_bytes else 1.0
     itemsize = torch.finfo(_dtype(device)).bits // 8
     weights = BENCHMARK.parameters * itemsize
     lm = FULL.lm
@@ -120,21 +127,20 @@ def rig_phase(spec: ModelSpec, published: ModelSpec, device: Any,
     longest = PREFIX_POSITIONS + decoding.max_new_tokens
     cache = max(0, longest - BENCHMARK.positions) * per_position
     activations = (BENCHMARK.peak_rss - BENCHMARK.weights_rss) * itemsize / 4 + cache
-    need = int((weights + activations) * share)
+    need = int((weights + activations) * _share(spec))
     return Phase("rigging", Need(host=0, device=need) if on_gpu else Need(host=need))
 
 
-def preflight(spec: ModelSpec, published: ModelSpec, device: Any, accept_long: bool,
-              room: Room | None = None) -> RigEstimate:
+def preflight(spec: ModelSpec, device: Any, accept_long: bool, room: Room | None = None) -> RigEstimate:
     """Before a rig by SkinTokens starts: ``out_of_memory`` in one sentence when it cannot fit here,
     ``long_job_not_accepted`` when it would take an hour or more unaccepted; else its estimate."""
-    check_phases("rigging with SkinTokens", (rig_phase(spec, published, device),), device,
+    check_phases("rigging with SkinTokens", (rig_phase(spec, device, decoding_for(spec)),), device,
                  "rig with the geometric binding (no model), or use a machine with more memory", room)
-    estimate = estimate_here(spec, published, device)
+    estimate = estimate_here(spec, device)
     refuse_long_run(f"rigging with SkinTokens (a skeleton of about {estimate.joints} joints)", estimate.total_s,
                     device, accept_long, "rig with the geometric binding (no model)")
     return estimate
 
 
-__all__ = ["BENCHMARK", "RigEstimate", "TYPICAL_JOINTS", "estimate_here", "preflight", "rig_estimate",
-           "rig_phase", "tokens_for"]
+__all__ = ["BENCHMARK", "RigEstimate", "TYPICAL_JOINTS", "decoding_for", "estimate_here", "preflight",
+           "rig_estimate", "rig_phase", "tokens_for"]
