@@ -15,7 +15,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,17 +26,17 @@ sys.path.insert(0, str(ROOT / "backend"))
 from img23d_backend.families.hunyuan3d.back_project import back_project  # noqa: E402
 from img23d_backend.families.hunyuan3d.paint import PaintSettings, _bake, _mesh_renderer  # noqa: E402
 from img23d_backend.stages.paint.uvs import with_uvs  # noqa: E402
+from timing import EXAMPLE_MESH, report_done, timed  # noqa: E402  (bench/, beside this script)
 
 
 def _seconds(call) -> float:
-    started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
+    """One call's seconds (``timing.timed`` of a single run)."""
+    return timed(call, 1)[0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mesh", type=Path, default=ROOT / "examples" / "house_mesh.glb")
+    parser.add_argument("--mesh", type=Path, default=EXAMPLE_MESH)
     parser.add_argument("--texture-size", type=int, default=2048)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path)
@@ -67,10 +66,7 @@ def main() -> None:
                          "projected_with_hy3dgens_views": statistics.median(bakes) + settings.views
                          * (statistics.median(before) - statistics.median(after))},
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report_done(args, result, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

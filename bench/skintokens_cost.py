@@ -34,15 +34,7 @@ from img23d_backend.models.throughput import measure as measure_speed  # noqa: E
 from img23d_backend.rigging.skintokens.config import FULL  # noqa: E402
 from img23d_backend.rigging.skintokens.model import build_on_meta  # noqa: E402
 from img23d_backend.rigging.skintokens.surface import choose_queries, sample_surface  # noqa: E402
-
-
-def _timed(fn, repeat: int = 1) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+from timing import report_done, timed  # noqa: E402  (bench/, beside this script)
 
 
 def materialise(dtype: torch.dtype):
@@ -81,18 +73,18 @@ def main() -> None:
 
     mesh = trimesh.creation.icosphere(4)
     generator = torch.Generator().manual_seed(0)
-    sample_s, (points, normals) = _timed(lambda: sample_surface(torch.from_numpy(np.asarray(mesh.vertices, np.float32)),
-                                                                torch.from_numpy(np.asarray(mesh.faces)), args.points, generator))
-    query_s, (q_shape, q_vae) = _timed(lambda: (choose_queries(points, FULL.encoder.queries, generator),
-                                                choose_queries(points, FULL.vae.cond_queries, generator)))
+    sample_s, (points, normals) = timed(lambda: sample_surface(torch.from_numpy(np.asarray(mesh.vertices, np.float32)),
+                                                                torch.from_numpy(np.asarray(mesh.faces)), args.points, generator), 1)
+    query_s, (q_shape, q_vae) = timed(lambda: (choose_queries(points, FULL.encoder.queries, generator),
+                                                choose_queries(points, FULL.vae.cond_queries, generator)), 1)
     p, n = points[None], normals[None]
-    encoder_s, prefix = _timed(lambda: model.prefix(p, n, q_shape))
+    encoder_s, prefix = timed(lambda: model.prefix(p, n, q_shape), 1)
     vae = model.vae.model
-    condition_s, condition = _timed(lambda: vae.condition(p, n, q_vae))
+    condition_s, condition = timed(lambda: vae.condition(p, n, q_vae), 1)
     lm = model.transformer
     start = torch.tensor([[257, 266]])
     inputs = torch.cat([prefix, lm.get_input_embeddings()(start).to(prefix.dtype)], dim=1)
-    prefill_s, out = _timed(lambda: lm(inputs_embeds=inputs, use_cache=True))
+    prefill_s, out = timed(lambda: lm(inputs_embeds=inputs, use_cache=True), 1)
     cache = out.past_key_values
     cache.batch_repeat_interleave(args.beams)
     step_ids = torch.zeros(args.beams, 1, dtype=torch.long)
@@ -103,8 +95,8 @@ def main() -> None:
         step_times.append(time.perf_counter() - t0)
         cache = out.past_key_values
     step_s = statistics.median(step_times)
-    features_s, queries = _timed(lambda: vae.query_features(p, n))
-    joint_s, _ = _timed(lambda: vae.decode(torch.tensor([[1, 2, 3, 4]]), condition, queries))
+    features_s, queries = timed(lambda: vae.query_features(p, n), 1)
+    joint_s, _ = timed(lambda: vae.decode(torch.tensor([[1, 2, 3, 4]]), condition, queries), 1)
     peak_rss = _peak_rss()
     after = measure_speed(torch.device("cpu"), torch.float32).gflops
     j, b = args.joints, args.branches
@@ -127,10 +119,7 @@ def main() -> None:
         "projection": {"joints": j, "branches": b, **projected,
                        "rule": "tokens = 3J + 7B + eos + 4J + end; one all-beam step each; one skin decoding a joint"},
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    report_done(args, result, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
