@@ -147,7 +147,8 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
             continue
         weight, colour = photo_weights(fit, texels, rgba)
         gain = gain_to_front(seen.get(FRONT), weight, colour) if side != FRONT else None
-        apart = disagreement(seen.get(FRONT), weight, colour * np.asarray(gain)) if gain is not None else None
+        matched = colour * np.asarray(gain) if gain is not None else colour
+        apart = disagreement(seen.get(FRONT), weight, matched) if gain is not None else None
         if apart is not None and apart > MAX_DISAGREEMENT:
             outcomes[side] = ViewOutcome(side, False, round(fit.residual, 4), fit.perspective, gain=gain,
                                          yaw=fit.camera.yaw, pitch=fit.camera.pitch, left_out=(
@@ -155,7 +156,7 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
                 f"({apart:.2f} apart on average, its exposure matched), so it is not the {side} of this object "
                 f"as the front shows it and was left out"))
             continue
-        seen[side] = (weight, colour * np.asarray(gain) if gain is not None else colour)
+        seen[side] = (weight, matched)
         outcomes[side] = ViewOutcome(side, True, round(fit.residual, 4), fit.perspective,
                                      round(float((weight > 0).mean()) if len(weight) else 0.0, 4), gain=gain,
                                      yaw=fit.camera.yaw, pitch=fit.camera.pitch)
@@ -177,10 +178,8 @@ def gain_to_front(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarra
                   colour: np.ndarray) -> tuple[float, float, float] | None:
     """The gain per channel that brings a side photo's colours to the front's where both see the surface
     well (their mean colours there), bounded by ``MAX_GAIN``; None without the front or enough overlap."""
-    if front is None:
-        return None
-    both = (front[0] >= OVERLAP_WEIGHT) & (weight >= OVERLAP_WEIGHT)
-    if int(both.sum()) < MIN_OVERLAP:
+    both = _overlap(front, weight)
+    if front is None or both is None:
         return None
     ratio = front[1][both].mean(axis=0) / np.maximum(colour[both].mean(axis=0), 1e-3)
     gain = np.clip(ratio, 1.0 / MAX_GAIN, MAX_GAIN)
@@ -191,12 +190,19 @@ def disagreement(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray
                  colour: np.ndarray) -> float | None:
     """How far a side photo's colours (its gain applied) lie from the front's where both see the surface
     well: the mean absolute difference per channel (0..1); None without the front or enough overlap."""
+    both = _overlap(front, weight)
+    if front is None or both is None:
+        return None
+    return float(np.abs(colour[both] - front[1][both]).mean())
+
+
+def _overlap(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray) -> np.ndarray | None:
+    """The texels the front and a side photo both see well (``OVERLAP_WEIGHT``); None without the front or
+    with fewer than ``MIN_OVERLAP`` of them: too few to compare colours on."""
     if front is None:
         return None
     both = (front[0] >= OVERLAP_WEIGHT) & (weight >= OVERLAP_WEIGHT)
-    if int(both.sum()) < MIN_OVERLAP:
-        return None
-    return float(np.abs(colour[both] - front[1][both]).mean())
+    return both if int(both.sum()) >= MIN_OVERLAP else None
 
 
 def locate_texels(vertices: np.ndarray, faces: np.ndarray, uvs: np.ndarray, size: tuple[int, int]) -> Texels:
