@@ -2,53 +2,66 @@
 # The test command (what CI runs through .ci/run). Sets up the three environments, builds the
 # tiny offline models (both cached outside the repository, in ~/.cache/img23d), then runs:
 #
-#   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every test: the backend's own tests (once, on
-#                                                 the newest Python and numpy), the add-on's logic,
-#                                                 the Blender tests with that backend; but for
-#                                                 the local real install and lane B's share
-#                                                 ($LANE_B_SHARE), run in lane B
-#                                                 (the real install on an SSH host runs here: only
-#                                                 this lane's environment passes its probes)
-#   B. Python 3.11, numpy 1.26                    the add-on's logic (tests/addon, but the two
-#                                                 real installs), on Blender 4.2's and 5.0's Python
+#   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every Blender test, the add-on's logic, the
+#                                                 wire tests and $LANE_A_BACKEND (command-line
+#                                                 jobs and backend processes); the real install on
+#                                                 an SSH host runs here (only this lane's
+#                                                 environment passes its probes)
+#   B. Python 3.11, numpy 1.26                    the add-on's tests (tests/addon, but the two
+#                                                 real installs), on Blender 4.2's and 5.0's
+#                                                 Python, with those that drive real processes
+#                                                 ($ADDON_PROCESSES) run only here
 #      Python 3.11, numpy 1.26, Blender 5.0       the Blender smoke subset (tests marked smoke:
 #                                                 what differs between Blender versions); every
 #                                                 Blender test with IMG23D_TEST_EVERY_BLENDER50=1
-#      Python 3.11,             Blender 4.2 LTS   the Blender smoke subset (tests marked smoke:
-#                                                 what differs between Blender versions) and the
-#                                                 real Install Backend, once, on the oldest Python;
-#                                                 backend from .venv
-#      Python 3.13, numpy 2                       the backend's batch, fault, clean-texture and
-#                                                 slowest command-line tests, the add-on's remote
-#                                                 jobs (lane A's share: $LANE_B_SHARE evens out
-#                                                 the two lanes; one Ray cluster serves every
-#                                                 batch test there)
+#      Python 3.11,             Blender 4.2 LTS   the Blender smoke subset and the real Install
+#                                                 Backend, once, on the oldest Python; backend
+#                                                 from .venv
+#      Python 3.13, numpy 2                       $LANE_B_SHARE: the backend's batch, fault and
+#                                                 clean-texture tests (one Ray cluster serves
+#                                                 every batch test there)
+#   C. Python 3.13, numpy 2                       the rest of tests/backend: the backend's own
+#                                                 tests run once, on the newest Python and numpy
 #   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
 #
-# A and B run side by side: the Blender tests spend much of their time waiting for a backend
-# process, so two lanes finish well before one would on two cores. A prints as it goes; B's
-# output is printed when it ends. Arguments go to every pytest run (e.g. -q, -x, -k name). Every
-# run always happens; the script fails if any failed, and says which.
+# The three lanes run side by side on two cores: many tests spend much of their time waiting for a
+# backend, Blender or ssh process, and the third lane fills those gaps. A prints as it goes; B's
+# and C's output is printed when each ends. Arguments go to every pytest run (e.g. -q, -x, -k
+# name). Every run always happens; the script fails if any failed, and says which.
 set -uo pipefail
 cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
-# Backend tests that run in lane B, in lane A's environment: about fourteen minutes, which lane A
-# (every test on 3.13) would otherwise spend on top of lane B's Blender runs (in a clean-clone run
-# with the batch and fault tests alone in this share, lane A took 1,261 s and lane B 831 s). Since
-# Blender 5.0 runs the smoke subset (below), the share also takes the slowest command-line jobs
-# and the add-on's remote-job tests (about four minutes more, from the slowest-test lists). The
-# environment-probe tests (about a minute: seven backend and probe processes) followed when lane B's
-# fault tests came to share their backends (2026-11-26), so the two lanes end together again.
-# test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once per
-# pytest run (tests/backend/clean_cli_run.py): they run in the same one.
+# Three lanes share the two cores (A, B and C below). The shares are weighed from the durations of
+# a clean-clone run (2026-11-26): each lane's tests summed to about a third of the whole.
+#
+# Lane A's backend files: mostly command-line jobs and backend processes (waiting on a child
+# process, so they fill the gaps that the Blender tests leave), about 500 s.
+LANE_A_BACKEND=(tests/backend/test_cli.py tests/backend/test_warmup.py tests/backend/test_heartbeat.py
+                tests/backend/test_server.py tests/backend/test_chain_commands.py tests/backend/test_retexture.py
+                tests/backend/test_finish_jobs.py tests/backend/test_chain_recovery.py
+                tests/backend/test_first_load.py tests/backend/test_unwrap_hang.py
+                tests/backend/test_headless.py tests/backend/test_paint_nan.py tests/backend/test_cli_seed.py)
+# Lane B's backend files, run in lane A's environment after lane B's Blender runs: the batch and
+# fault tests (one Ray cluster serves every batch test of that run), the clean family's texture
+# tests (test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once
+# per pytest run: tests/backend/clean_cli_run.py), and a few slow command-line jobs.
 LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
               tests/backend/test_batch_ray_faults.py tests/backend/test_step1x_texture_*.py
               tests/backend/test_clean_job_modules.py
-              tests/backend/test_backend_children.py tests/backend/test_damaged_models.py
-              tests/backend/test_suggest.py tests/backend/test_cli_seed.py tests/backend/test_shape_steps.py
-              tests/backend/test_variations.py tests/backend/test_paint_nan.py tests/backend/test_target_timings.py
-              tests/backend/test_headless.py tests/backend/test_pinned_memory.py tests/backend/test_env_probe.py
-              tests/addon/test_backend_endings.py tests/addon/test_remote_link_lost.py
-              tests/addon/test_remote_faults.py tests/addon/test_main_job.py tests/addon/test_remote_jobs.py)
+              tests/backend/test_suggest.py tests/backend/test_shape_steps.py
+              tests/backend/test_variations.py tests/backend/test_target_timings.py)
+# The add-on's tests that drive real processes (a backend here, ssh and sshd on 127.0.0.1) run
+# once, on Python 3.11 (lane B: the Python of Blender 4.2 and 5.0); their subject is the processes
+# and the protocol, which do not differ between 3.11 and 3.13, and Blender 5.2's own remote, fault
+# and job tests run the same client on 3.13 in lane A. The rest of tests/addon (fast: the logic)
+# runs on both Pythons.
+ADDON_PROCESSES=(tests/addon/test_backend_endings.py tests/addon/test_remote_link_lost.py
+                 tests/addon/test_remote_faults.py tests/addon/test_main_job.py tests/addon/test_remote_jobs.py
+                 tests/addon/test_remote_backend.py tests/addon/test_session_replies.py)
+# One thread per torch (and OpenMP) process: the lanes are the parallelism. On the tiny models two
+# threads bought no time and cost about a fifth more CPU (test_paint_choice and test_retexture
+# alone: 43.5 CPU-seconds in 32.8 s with two threads, 35.8 in 32.9 s with one), CPU the other
+# lanes need. tests/conftest.py's backend_env sets the same for every backend a test starts.
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Every pytest run lists its slowest tests, so CI's log shows where the minutes go.
 DURATIONS=--durations=25
 started=$SECONDS
@@ -89,7 +102,7 @@ run() {  # run <label> <command...>: prints the outcome; a failure leaves its la
 lane_b() {
     # The real Install Backend runs once, from 4.2's Python 3.11 below: its minutes are the same
     # installer's on every Blender.
-    run "Python 3.11, numpy 1.26: the add-on's logic" .venv/bin/python -m pytest tests/addon \
+    run "Python 3.11, numpy 1.26: the add-on's logic and processes" .venv/bin/python -m pytest tests/addon \
         -m "not real_install and not real_remote_install" --basetemp "$work/b-311" "$DURATIONS" "$@"
     # Blender 5.0 runs the smoke subset, as 4.2 does: every Blender test runs on 5.2 in lane A,
     # and the rest of them (faults, remote jobs, the scene's edge cases) are the add-on's and the
@@ -114,19 +127,32 @@ os._exit(int(code))
         --basetemp "$work/b-313" "$DURATIONS" "$@"
 }
 
+lane_c() {
+    local ignored=()
+    for share in "${LANE_A_BACKEND[@]}" "${LANE_B_SHARE[@]}"; do ignored+=(--ignore "$share"); done
+    run "Python 3.13, numpy 2: the backend (tests/backend but lane A's and lane B's files)" \
+        .venv-py313/bin/python -m pytest tests/backend "${ignored[@]}" -m "not real_install" \
+        --basetemp "$work/c" "$DURATIONS" "$@"
+}
+
 lane_b "$@" > "$work/lane-b.log" 2>&1 &
 lane_b_pid=$!
+lane_c "$@" > "$work/lane-c.log" 2>&1 &
+lane_c_pid=$!
 # The guide (docs/, mkdocs.yml): a broken link, a missing page or a page outside the nav fails it.
 # Built into the temporary folder, never into the repository (a few seconds). Not --quiet: MkDocs
 # counts the warnings that --strict turns into a failure only at the level it logs.
 run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-py313/bin/mkdocs build --strict \
     --site-dir "$work/site"
 ignored=()
-for share in "${LANE_B_SHARE[@]}"; do ignored+=(--ignore "$share"); done
-run "Python 3.13, numpy 2, Blender 5.2 LTS" .venv-py313/bin/python -m pytest tests "${ignored[@]}" \
-    -m "not real_install" --basetemp "$work/a" "$DURATIONS" "$@"
+for share in "${ADDON_PROCESSES[@]}"; do ignored+=(--ignore "$share"); done
+run "Python 3.13, numpy 2, Blender 5.2 LTS: tests/blender, tests/addon, tests/wire, tests/*.py, ${LANE_A_BACKEND[*]}" \
+    .venv-py313/bin/python -m pytest tests/blender tests/addon tests/wire tests/test_*.py "${LANE_A_BACKEND[@]}" \
+    "${ignored[@]}" -m "not real_install" --basetemp "$work/a" "$DURATIONS" "$@"
 wait "$lane_b_pid"
 cat "$work/lane-b.log"
+wait "$lane_c_pid"
+cat "$work/lane-c.log"
 
 echo
 echo "all runs ended in $((SECONDS - started)) s"

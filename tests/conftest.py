@@ -39,10 +39,10 @@ def tiny_root() -> Path:
 
 @pytest.fixture(scope="session")
 def backend_env(tiny_root: Path) -> dict[str, str]:
-    """Environment for a backend subprocess: offline, tiny models, quiet threads."""
+    """Environment for a backend subprocess: offline, tiny models, one thread (scripts/test.sh says why)."""
     env = dict(os.environ)
     env.update({"HF_HUB_OFFLINE": "1", "IMG23D_TINY_MODELS": str(tiny_root), "PYTHONUNBUFFERED": "1",
-                "OMP_NUM_THREADS": "2"})
+                "OMP_NUM_THREADS": "1"})
     env["PYTHONPATH"] = os.pathsep.join([SOURCE_PYTHONPATH, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 

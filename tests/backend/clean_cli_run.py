@@ -92,7 +92,7 @@ def run_clean_textured_job(tiny_root: Path, folder: Path) -> CleanCliRun:
     mark = folder / "hy3dgen-imported"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(blocked), SOURCE_PYTHONPATH]),
            "IMG23D_TEST_MODULES_DIR": str(written), "IMG23D_TEST_HY3DGEN_MARK": str(mark),
-           "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
+           "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     out = folder / "runs"
     done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
                            "--family", "clean", "--out", str(out), "--octree-resolution", "32", "--seed", "4",

@@ -46,7 +46,7 @@ def probed(tiny_root: Path, tmp_path: Path) -> tuple[dict[str, str], Path]:
     site, written = probe_site(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), SOURCE_PYTHONPATH]),
            "IMG23D_TEST_MODULES_DIR": str(written), "IMG23D_TINY_MODELS": str(tiny_root), "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": "2"}
+           "OMP_NUM_THREADS": "1"}
     return env, written
 
 
