@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import tempfile
 import warnings
@@ -113,6 +114,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         count = int(marker.kwargs.get("count", 1))
         _LEDGER["injected"] += count
         _LEDGER["survived"] += count * int(report.passed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """With $IMG23D_TEST_CPU_FILE set, one line per test there: its node id and the CPU seconds it cost,
+    this process's own and its reaped children's (the backends, Blender's and ssh processes a test
+    starts and waits for): where the test command's CPU goes, which wall-clock durations on a shared
+    machine cannot say."""
+    target = os.environ.get("IMG23D_TEST_CPU_FILE")
+    before = _cpu_seconds() if target else None
+    yield
+    if target and before is not None:
+        own, children = (after - start for after, start in zip(_cpu_seconds(), before))
+        with open(target, "a", encoding="utf-8") as notes:
+            notes.write(f"{own:.2f} {children:.2f} {item.nodeid}\n")
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """User and system CPU seconds of this process, and of its children that ended and were waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def _note_shared_skip(nodeid: str) -> None:
