@@ -31,8 +31,21 @@ def _pattern(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
     return np.clip(hue * stripes, 0, 1)
 
 
-def textured(mesh: trimesh.Trimesh, size: int = TEXTURE_SIZE) -> trimesh.Trimesh:
-    """``mesh`` with one UV island per face pair laid out on a grid, its texture baked from the pattern."""
+def _barrel_pattern(points: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """A barrel's look: staves round it (every 20 degrees, alternately lighter), the front half striped across
+    and the back half checkered, the hue turning with the side as ``_pattern``'s does; so a photo turned a
+    few degrees, or tilted, pastes every stave and stripe out of place."""
+    hue = _pattern(points, normals) / (0.75 + 0.25 * np.sign(np.sin(points[:, 2:3] * 18.0)))
+    azimuth = np.degrees(np.arctan2(points[:, 1], points[:, 0]))[:, None]
+    staves = 0.85 + 0.15 * np.sign(np.sin(np.radians(azimuth) * 18.0))
+    stripes = 0.7 + 0.3 * np.sign(np.sin(points[:, 2:3] * 24.0))
+    checker = 0.7 + 0.3 * np.sign(np.sin(np.radians(azimuth) * 12.0) * np.sin(points[:, 2:3] * 16.0))
+    side = np.where(points[:, 1:2] < 0, stripes, checker)
+    return np.clip(hue * staves * side, 0, 1)
+
+
+def textured(mesh: trimesh.Trimesh, size: int = TEXTURE_SIZE, pattern=_pattern) -> trimesh.Trimesh:
+    """``mesh`` with one UV island per face pair laid out on a grid, its texture baked from ``pattern``."""
     faces = np.asarray(mesh.faces)
     count = len(faces)
     cells = int(np.ceil(np.sqrt(count)))
@@ -58,7 +71,7 @@ def textured(mesh: trimesh.Trimesh, size: int = TEXTURE_SIZE) -> trimesh.Trimesh
     tri = vertices.reshape(-1, 3, 3)[face]
     points = tri[..., 0, :] * (1 - a - b)[..., None] + tri[..., 1, :] * a[..., None] + tri[..., 2, :] * b[..., None]
     normals = np.asarray(mesh.face_normals)[face]
-    colour = _pattern(points.reshape(-1, 3), normals.reshape(-1, 3)).reshape(size, size, 3)
+    colour = pattern(points.reshape(-1, 3), normals.reshape(-1, 3)).reshape(size, size, 3)
     colour[~valid] = 0.5
     texture = Image.fromarray((colour * 255 + 0.5).astype(np.uint8), "RGB")
     split.visual = trimesh.visual.TextureVisuals(uv=uvs, material=trimesh.visual.material.PBRMaterial(
@@ -76,6 +89,53 @@ def vase() -> trimesh.Trimesh:
     vertices = np.asarray(cylinder.vertices).copy()
     vertices[:, :2] *= (1.0 - 0.25 * np.cos(vertices[:, 2:3] * np.pi * 2))
     return textured(trimesh.Trimesh(vertices=vertices, faces=cylinder.faces, process=False))
+
+
+def barrel(size: int = 512) -> trimesh.Trimesh:
+    """A barrel: a bulging tube closed by two lids, its side's texture wrapped round it (u the angle, v the
+    height, the seam at the back; the lids in the atlas's top strip), with staves round it, striped at the
+    front and checkered at the back (``_barrel_pattern``): its outline is the same from every side, only its
+    colours tell them."""
+    turns, rings, side_v = 96, 24, 0.75
+    angle = np.linspace(np.pi / 2, 5 * np.pi / 2, turns + 1)   # from the back (+Y) round, the seam there
+    height = np.linspace(-0.5, 0.5, rings + 1)
+    a, z = np.meshgrid(angle, height)
+    radius = 0.35 * (1.0 + 0.12 * np.cos(z * np.pi))
+    side = np.stack([radius * np.cos(a), radius * np.sin(a), z], axis=-1).reshape(-1, 3)
+    index = np.arange((rings + 1) * (turns + 1)).reshape(rings + 1, turns + 1)
+    quads = np.stack([index[:-1, :-1], index[:-1, 1:], index[1:, 1:], index[1:, :-1]], axis=-1).reshape(-1, 4)
+    faces = [np.concatenate([quads[:, [0, 1, 2]], quads[:, [0, 2, 3]]])]
+    uvs = [np.stack([(np.arange(turns + 1) / turns)[None].repeat(rings + 1, 0),
+                     side_v * (np.arange(rings + 1) / rings)[:, None].repeat(turns + 1, 1)], axis=-1).reshape(-1, 2)]
+    vertices, lid_radius = [side], 0.35 * (1.0 + 0.12 * np.cos(0.5 * np.pi))
+    for lid, (z_lid, u0) in enumerate(((0.5, 0.0), (-0.5, 0.5))):   # the top lid, then the bottom
+        start = sum(len(v) for v in vertices)
+        ring = np.stack([lid_radius * np.cos(angle[:-1]), lid_radius * np.sin(angle[:-1]),
+                         np.full(turns, z_lid)], axis=1)
+        vertices.append(np.concatenate([[[0.0, 0.0, z_lid]], ring]))
+        around = start + 1 + np.arange(turns)
+        fan = np.stack([np.full(turns, start), around, np.roll(around, -1)], axis=1)
+        faces.append(fan if z_lid > 0 else fan[:, ::-1])
+        centre = np.array([u0 + 0.125, side_v + 0.125])
+        uvs.append(np.concatenate([[centre], centre + 0.12 * np.stack([np.cos(angle[:-1]), np.sin(angle[:-1])], 1)]))
+    mesh = trimesh.Trimesh(vertices=np.concatenate(vertices), faces=np.concatenate(faces), process=False)
+    # Bake: texel (row, col) at u = col / (size - 1), v = 1 - row / (size - 1), as the projection places it.
+    rows, columns = np.mgrid[0:size, 0:size]
+    u, v = columns / (size - 1), 1 - rows / (size - 1)
+    ta = angle[0] + u * (angle[-1] - angle[0])
+    tz = -0.5 + v / side_v
+    tr = 0.35 * (1.0 + 0.12 * np.cos(tz * np.pi))
+    points = np.stack([tr * np.cos(ta), tr * np.sin(ta), tz], axis=-1).reshape(-1, 3)
+    normals = np.stack([np.cos(ta), np.sin(ta), np.zeros_like(ta)], axis=-1).reshape(-1, 3)
+    colour = _barrel_pattern(points, normals).reshape(size, size, 3)
+    # The lids: pale wood with a dark ring, so a tilt shows.
+    lid = v > side_v
+    ring = np.abs(np.hypot((u % 0.5) - 0.125, v - side_v - 0.125) - 0.07) < 0.012
+    colour[lid] = np.array([0.85, 0.8, 0.65])
+    colour[lid & ring] = np.array([0.3, 0.2, 0.1])
+    mesh.visual = trimesh.visual.TextureVisuals(uv=np.concatenate(uvs), material=trimesh.visual.material.PBRMaterial(
+        baseColorTexture=Image.fromarray((colour * 255 + 0.5).astype(np.uint8), "RGB")))
+    return mesh
 
 
 def figure() -> trimesh.Trimesh:

@@ -16,12 +16,14 @@ well, and keeps the painted colour elsewhere. A photo's weight at a texel is
 
 Where several photos see a texel, the one that sees it most squarely rules: their colours are averaged by
 weight to the power ``SQUARENESS``, so a slightly-off side photo never outvotes what the front sees head-on;
-the strongest weight says how much of that colour replaces the paint. Before that, each side photo's
-exposure and white balance are matched to the front's where both see the surface well (``gain_to_front``:
-one gain per channel from their mean colours there, bounded by ``MAX_GAIN``), so a darker or warmer photo
-neither darkens nor tints the texels it shares with the front, nor makes a seam where it takes over; a photo
-whose colours there still disagree with the front's (``MAX_DISAGREEMENT``) is another side's, or another
-object's, and is left out in one sentence. The photo's colour is carried into the atlas's gutter
+the strongest weight says how much of that colour replaces the paint. The photos are placed in turn
+(``PLACING``: the front, the sides next to it, the back), and before each side photo is used its pose is
+told by its colours where its outline cannot tell it (a barrel: ``colour_turn``), and its exposure and
+white balance are matched to the pictures placed before it (the front's tone) where both see the surface
+well (``gain_to_front``: one gain per channel from their mean colours there, bounded by ``MAX_GAIN``), so a
+darker or warmer photo neither darkens nor tints the texels it shares with them, nor makes a seam where
+it takes over; a photo whose colours there still disagree with theirs (``MAX_DISAGREEMENT``) is another
+side's, or another object's, and is left out in one sentence. The photo's colour is carried into the atlas's gutter
 (texels outside every UV island take their nearest inside texel's photo colour, as strongly), so
 filtering at island edges shows no line. The metallic-roughness map is not touched.
 """
@@ -34,13 +36,14 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from img23d_protocol import FRONT, SIDES
+from img23d_protocol import FRONT, SIDE_AZIMUTH_DEGREES, SIDES
 from PIL import Image
 from scipy import ndimage
 
 from ..clean_raster import rasterizer
 from .cameras import ViewRaster
-from .silhouette_fit import MAX_RESIDUAL, SilhouetteFit, fit_photo, looks_like
+from .colour_turn import colour_pose
+from .silhouette_fit import MAX_RESIDUAL, SilhouetteFit, fit_photo, looks_like, photo_mask, posed
 
 MIN_COSINE = 0.15      # below this the photo sees the surface too obliquely to colour it
 FULL_COSINE = 0.5      # from this on the photo's weight is full
@@ -48,9 +51,14 @@ FEATHER = 0.02         # the ramp's width away from depth edges, as a fraction o
 CUTOUT_FEATHER = 0.01  # the ramp's width inside the cut-out's edge, as a fraction of the view's width
 GUTTER = 8             # texels the change is carried out of each UV island
 ORDER = (FRONT, *SIDES)
+# The order photos are placed in: the sides next to the front before the back, so that each is fitted and
+# matched against what the pictures placed before it show of the same surface (the back shares surface
+# with the left and right, hardly any with the front).
+PLACING = (FRONT, *sorted(SIDES, key=lambda side: abs((SIDE_AZIMUTH_DEGREES[side] + 180) % 360 - 180)))
 SQUARENESS = 4         # weights to this power when photos share a texel: the squarest view rules
 MAX_GAIN = 1.6         # a photo's gain per channel is bounded to [1 / MAX_GAIN, MAX_GAIN]
 OVERLAP_WEIGHT = 0.3   # both photos see a texel at least this well to compare their colours there
+SCORE_TEXELS = 16384   # about this many texels judge each pose the colours try (views/colour_turn.py)
 MIN_OVERLAP = 50       # texels both must see so to match a photo's exposure to the front's
 LOOKS_LIKE_FROM = 0.05 # a fit leaving more of the outline unshared is checked against the other sides
 MAX_DISAGREEMENT = 0.06  # mean colour difference (0..1 a channel) with the front, exposure matched, past which
@@ -126,7 +134,7 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
     radius = float(np.linalg.norm(vertices - centre, axis=1).max()) if len(vertices) else 1.0
     seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     outcomes: dict[str, ViewOutcome] = {}
-    for side in [side for side in ORDER if side in photos]:
+    for side in [side for side in PLACING if side in photos]:
         rgba = np.asarray(photos[side].convert("RGBA"), dtype=np.float32) / 255.0
         fit = fit_photo(side, vertices, faces, rgba[..., 3], centre, radius)
         if fit is None:
@@ -145,14 +153,24 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
                 f"the {side} picture does not match the mesh's outline from the {side} (it shares only "
                 f"{1 - fit.residual:.0%} of it once fitted), so it was left out"))
             continue
+        placed = _placed(seen) if side != FRONT else None
+        if placed is not None:
+            mask = photo_mask(rgba[..., 3])
+            # The poses are judged on a sample of the texels (every k-th): the same comparison, cheaper.
+            every = max(1, len(texels.points) // SCORE_TEXELS)
+            scored = Texels(texels.covered, texels.points[::every], texels.normals[::every])
+            sample = (placed[0][::every], placed[1][::every])
+            fit = colour_pose(fit, lambda yaw, pitch, distance, quick, start=fit: posed(
+                start, yaw, pitch, distance, vertices, faces, mask, quick),
+                lambda candidate: _apart(sample, *photo_weights(candidate, scored, rgba)))
         weight, colour = photo_weights(fit, texels, rgba)
-        gain = gain_to_front(seen.get(FRONT), weight, colour) if side != FRONT else None
+        gain = gain_to_front(placed, weight, colour)
         matched = colour * np.asarray(gain) if gain is not None else colour
-        apart = disagreement(seen.get(FRONT), weight, matched) if gain is not None else None
+        apart = disagreement(placed, weight, matched) if gain is not None else None
         if apart is not None and apart > MAX_DISAGREEMENT:
             outcomes[side] = ViewOutcome(side, False, round(fit.residual, 4), fit.perspective, gain=gain,
                                          yaw=fit.camera.yaw, pitch=fit.camera.pitch, left_out=(
-                f"the {side} picture's colours disagree with the front picture's where both see the surface "
+                f"the {side} picture's colours disagree with the {_named(seen)} where both see the surface "
                 f"({apart:.2f} apart on average, its exposure matched), so it is not the {side} of this object "
                 f"as the front shows it and was left out"))
             continue
@@ -160,6 +178,7 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
         outcomes[side] = ViewOutcome(side, True, round(fit.residual, 4), fit.perspective,
                                      round(float((weight > 0).mean()) if len(weight) else 0.0, 4), gain=gain,
                                      yaw=fit.camera.yaw, pitch=fit.camera.pitch)
+    outcomes = {side: outcomes[side] for side in ORDER if side in outcomes}
     colour_sum = np.zeros((len(texels.points), 3))
     weight_sum = np.zeros(len(texels.points))
     strongest = np.zeros(len(texels.points))
@@ -176,8 +195,9 @@ def colour_from_photos(mesh: Any, photos: dict[str, Image.Image],
 
 def gain_to_front(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray,
                   colour: np.ndarray) -> tuple[float, float, float] | None:
-    """The gain per channel that brings a side photo's colours to the front's where both see the surface
-    well (their mean colours there), bounded by ``MAX_GAIN``; None without the front or enough overlap."""
+    """The gain per channel that brings a side photo's colours to ``front``'s (the front's, or the pictures
+    placed so far, each already in the front's tone) where both see the surface well (their mean colours
+    there), bounded by ``MAX_GAIN``; None without ``front`` or enough overlap."""
     both = _overlap(front, weight)
     if front is None or both is None:
         return None
@@ -194,6 +214,37 @@ def disagreement(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray
     if front is None or both is None:
         return None
     return float(np.abs(colour[both] - front[1][both]).mean())
+
+
+def _apart(placed: tuple[np.ndarray, np.ndarray], weight: np.ndarray, colour: np.ndarray) -> float | None:
+    """How far a photo's colours lie from the placed pictures' once its exposure is matched to theirs, for
+    the colour pose's judge: their mean difference over the placed colours' own spread there (so a pose that
+    shares only a plain patch, where any photo agrees, is not taken for a good one); None where they share
+    too little."""
+    both = _overlap(placed, weight)
+    if both is None:
+        return None
+    reference, ours = placed[1][both], colour[both]
+    ours = ours * (reference.mean(axis=0) / np.maximum(ours.mean(axis=0), 1e-3)).clip(1 / MAX_GAIN, MAX_GAIN)
+    spread = float(np.abs(reference - reference.mean(axis=0)).mean())
+    return float(np.abs(ours - reference).mean()) / max(spread, 1e-3)
+
+
+def _placed(seen: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The pictures placed so far as one: each texel's strongest weight, and their colours averaged by weight
+    to the power ``SQUARENESS`` (as the texture takes them); None before the front is placed."""
+    if FRONT not in seen:
+        return None
+    weights = np.stack([weight for weight, _ in seen.values()])
+    square = weights ** SQUARENESS
+    colour = np.einsum("pn,pnc->nc", square, np.stack([colour for _, colour in seen.values()]))
+    return weights.max(axis=0), colour / np.maximum(square.sum(axis=0), 1e-12)[:, None]
+
+
+def _named(seen: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """The pictures placed so far, as a sentence names them: "front picture's", "front and left pictures'"."""
+    sides = list(seen)
+    return f"{sides[0]} picture's" if len(sides) == 1 else f"{', '.join(sides[:-1])} and {sides[-1]} pictures'"
 
 
 def _overlap(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray) -> np.ndarray | None:

@@ -156,6 +156,20 @@ def fit_pose(side: str, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarra
     return best if best.residual < level.residual - CLEARLY_BETTER else level
 
 
+def posed(fit: SilhouetteFit, yaw: float, pitch: float, distance: float | None, vertices: np.ndarray,
+          faces: np.ndarray, mask: np.ndarray, quick: bool = False) -> SilhouetteFit:
+    """``fit``'s camera turned to ``yaw``, raised to ``pitch`` and at ``distance`` (None: orthographic),
+    fitted to the cut-out ``mask``; ``quick``: placed by the moments alone in a window of ``GRID_SIZE``
+    pixels (a first judge)."""
+    camera = camera_for(fit.camera.side, fit.camera.centre, distance, yaw, pitch)
+    if not quick:
+        return _fit_camera(camera, vertices, faces, mask)
+    window = window_for(camera, vertices, GRID_SIZE, margin=1.25)
+    raster = rasterize_view(camera, vertices, faces, window)
+    placement = _moments_placement(raster.mask, window, mask)
+    return SilhouetteFit(camera, placement, 1.0 - _iou(raster.mask, window, mask, placement), raster)
+
+
 def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> SilhouetteFit:
     window = window_for(camera, vertices, FIT_SIZE, margin=1.25)
     raster = rasterize_view(camera, vertices, faces, window)
