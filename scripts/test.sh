@@ -44,11 +44,13 @@ LANE_A_BACKEND=(tests/backend/test_cli.py tests/backend/test_warmup.py tests/bac
 # fault tests (one Ray cluster serves every batch test of that run), the clean family's texture
 # tests (test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once
 # per pytest run: tests/backend/clean_cli_run.py), and a few slow command-line jobs.
-LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_batch_ray.py
-              tests/backend/test_batch_ray_faults.py tests/backend/test_step1x_texture_*.py
+# The Ray files come last: the cluster is started by the first test that needs it and stopped when the
+# run ends, and its idle daemons cost CPU the whole time.
+LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_step1x_texture_*.py
               tests/backend/test_clean_job_modules.py
               tests/backend/test_suggest.py tests/backend/test_shape_steps.py
-              tests/backend/test_variations.py tests/backend/test_target_timings.py)
+              tests/backend/test_variations.py tests/backend/test_target_timings.py
+              tests/backend/test_batch_ray.py tests/backend/test_batch_ray_faults.py)
 # The add-on's tests that drive real processes (a backend here, ssh and sshd on 127.0.0.1) run
 # once, on Python 3.11 (lane B: the Python of Blender 4.2 and 5.0); their subject is the processes
 # and the protocol, which do not differ between 3.11 and 3.13, and Blender 5.2's own remote, fault
