@@ -31,7 +31,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # Three lanes share the two cores (A, B and C below). The shares are weighed from the durations of
-# a clean-clone run (2026-11-26): each lane's tests summed to about a third of the whole.
+# clean-clone runs (2026-11-26): the three lanes ended within a minute of each other (1,202, 1,228 and
+# 1,148 s; the two cores busy all along), before the last four files went from B's share to C.
 #
 # Lane A's backend files: mostly command-line jobs and backend processes (waiting on a child
 # process, so they fill the gaps that the Blender tests leave), about 500 s.
@@ -43,13 +44,11 @@ LANE_A_BACKEND=(tests/backend/test_cli.py tests/backend/test_warmup.py tests/bac
 # Lane B's backend files, run in lane A's environment after lane B's Blender runs: the batch and
 # fault tests (one Ray cluster serves every batch test of that run), the clean family's texture
 # tests (test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once
-# per pytest run: tests/backend/clean_cli_run.py), and a few slow command-line jobs.
+# per pytest run: tests/backend/clean_cli_run.py).
 # The Ray files come last: the cluster is started by the first test that needs it and stopped when the
 # run ends, and its idle daemons cost CPU the whole time.
 LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_step1x_texture_*.py
               tests/backend/test_clean_job_modules.py
-              tests/backend/test_suggest.py tests/backend/test_shape_steps.py
-              tests/backend/test_variations.py tests/backend/test_target_timings.py
               tests/backend/test_batch_ray.py tests/backend/test_batch_ray_faults.py)
 # The add-on's tests that drive real processes (a backend here, ssh and sshd on 127.0.0.1) run
 # once, on Python 3.11 (lane B: the Python of Blender 4.2 and 5.0); their subject is the processes
