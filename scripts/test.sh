@@ -31,15 +31,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # Three lanes share the two cores (A, B and C below). The shares are weighed from the durations of
-# clean-clone runs (2026-11-26): the three lanes ended within a minute of each other (1,202, 1,228 and
-# 1,148 s; the two cores busy all along), before the last four files went from B's share to C.
+# clean-clone runs (2026-11-26): the three lanes ended within a minute of each other (A 1,239 s, B 1,209,
+# C 1,176; the two cores busy all along), before test_first_load and test_unwrap_hang went from A to C.
 #
 # Lane A's backend files: mostly command-line jobs and backend processes (waiting on a child
-# process, so they fill the gaps that the Blender tests leave), about 500 s.
+# process, so they fill the gaps that the Blender tests leave), about 450 s.
 LANE_A_BACKEND=(tests/backend/test_cli.py tests/backend/test_warmup.py tests/backend/test_heartbeat.py
                 tests/backend/test_server.py tests/backend/test_chain_commands.py tests/backend/test_retexture.py
                 tests/backend/test_finish_jobs.py tests/backend/test_chain_recovery.py
-                tests/backend/test_first_load.py tests/backend/test_unwrap_hang.py
                 tests/backend/test_headless.py tests/backend/test_paint_nan.py tests/backend/test_cli_seed.py)
 # Lane B's backend files, run in lane A's environment after lane B's Blender runs: the batch and
 # fault tests (one Ray cluster serves every batch test of that run), the clean family's texture
