@@ -201,8 +201,7 @@ def gain_to_front(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarra
     both = _overlap(front, weight)
     if front is None or both is None:
         return None
-    ratio = front[1][both].mean(axis=0) / np.maximum(colour[both].mean(axis=0), 1e-3)
-    gain = np.clip(ratio, 1.0 / MAX_GAIN, MAX_GAIN)
+    gain = _gain(front[1][both], colour[both])
     return (round(float(gain[0]), 4), round(float(gain[1]), 4), round(float(gain[2]), 4))
 
 
@@ -216,6 +215,12 @@ def disagreement(front: tuple[np.ndarray, np.ndarray] | None, weight: np.ndarray
     return float(np.abs(colour[both] - front[1][both]).mean())
 
 
+def _gain(reference: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """The gain per channel that brings ``colour``'s mean to ``reference``'s (both (N, 3), the same texels),
+    bounded by ``MAX_GAIN``."""
+    return np.clip(reference.mean(axis=0) / np.maximum(colour.mean(axis=0), 1e-3), 1.0 / MAX_GAIN, MAX_GAIN)
+
+
 def _apart(placed: tuple[np.ndarray, np.ndarray], weight: np.ndarray, colour: np.ndarray) -> float | None:
     """How far a photo's colours lie from the placed pictures' once its exposure is matched to theirs, for
     the colour pose's judge: their mean difference over the placed colours' own spread there (so a pose that
@@ -225,7 +230,7 @@ def _apart(placed: tuple[np.ndarray, np.ndarray], weight: np.ndarray, colour: np
     if both is None:
         return None
     reference, ours = placed[1][both], colour[both]
-    ours = ours * (reference.mean(axis=0) / np.maximum(ours.mean(axis=0), 1e-3)).clip(1 / MAX_GAIN, MAX_GAIN)
+    ours = ours * _gain(reference, ours)
     spread = float(np.abs(reference - reference.mean(axis=0)).mean())
     return float(np.abs(ours - reference).mean()) / max(spread, 1e-3)
 

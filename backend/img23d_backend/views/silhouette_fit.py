@@ -162,12 +162,7 @@ def posed(fit: SilhouetteFit, yaw: float, pitch: float, distance: float | None, 
     fitted to the cut-out ``mask``; ``quick``: placed by the moments alone in a window of ``GRID_SIZE``
     pixels (a first judge)."""
     camera = camera_for(fit.camera.side, fit.camera.centre, distance, yaw, pitch)
-    if not quick:
-        return _fit_camera(camera, vertices, faces, mask)
-    window = window_for(camera, vertices, GRID_SIZE, margin=1.25)
-    raster = rasterize_view(camera, vertices, faces, window)
-    placement = _moments_placement(raster.mask, window, mask)
-    return SilhouetteFit(camera, placement, 1.0 - _iou(raster.mask, window, mask, placement), raster)
+    return _quick_fit(camera, vertices, faces, mask) if quick else _fit_camera(camera, vertices, faces, mask)
 
 
 def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> SilhouetteFit:
@@ -203,12 +198,18 @@ def _fit_camera(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mas
     return SilhouetteFit(camera, placed(state), 1.0 - best_iou, raster)
 
 
-def _moments_residual(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> float:
-    """1 - IoU of the cut-out placed on ``camera``'s outline by the moments alone, in a window of
-    ``GRID_SIZE`` pixels: a quick first judge."""
+def _quick_fit(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> SilhouetteFit:
+    """The cut-out placed on ``camera``'s outline by the moments alone, in a window of ``GRID_SIZE`` pixels:
+    a quick first judge."""
     window = window_for(camera, vertices, GRID_SIZE, margin=1.25)
-    silhouette = rasterize_view(camera, vertices, faces, window).mask
-    return 1.0 - _iou(silhouette, window, mask, _moments_placement(silhouette, window, mask))
+    raster = rasterize_view(camera, vertices, faces, window)
+    placement = _moments_placement(raster.mask, window, mask)
+    return SilhouetteFit(camera, placement, 1.0 - _iou(raster.mask, window, mask, placement), raster)
+
+
+def _moments_residual(camera: ViewCamera, vertices: np.ndarray, faces: np.ndarray, mask: np.ndarray) -> float:
+    """1 - IoU of the cut-out placed on ``camera``'s outline by the moments alone (``_quick_fit``)."""
+    return _quick_fit(camera, vertices, faces, mask).residual
 
 
 def _moments_placement(silhouette: np.ndarray, window: Window, mask: np.ndarray) -> Placement:

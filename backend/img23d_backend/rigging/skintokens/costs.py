@@ -117,8 +117,10 @@ def estimate_here(spec: ModelSpec, device: Any) -> RigEstimate:
     return rig_estimate(probe(device, _dtype(device)).gflops, _share(spec), decoding_for(spec))
 
 
-def rig_phase(spec: ModelSpec, device: Any, decoding: DecodingSettings = DecodingSettings()) -> Phase:
-    """What a rig holds at its peak (see the module's docstring): weights, activations, the longest cache."""
+def rig_phase(spec: ModelSpec, device: Any) -> Phase:
+    """What a rig holds at its peak (see the module's docstring): weights, activations, the longest cache
+    its decoding (``decoding_for``) can reach."""
+    decoding = decoding_for(spec)
     on_gpu = getattr(device, "type", str(device)) == "cuda"
     itemsize = torch.finfo(_dtype(device)).bits // 8
     weights = BENCHMARK.parameters * itemsize
@@ -134,7 +136,7 @@ def rig_phase(spec: ModelSpec, device: Any, decoding: DecodingSettings = Decodin
 def preflight(spec: ModelSpec, device: Any, accept_long: bool, room: Room | None = None) -> RigEstimate:
     """Before a rig by SkinTokens starts: ``out_of_memory`` in one sentence when it cannot fit here,
     ``long_job_not_accepted`` when it would take an hour or more unaccepted; else its estimate."""
-    check_phases("rigging with SkinTokens", (rig_phase(spec, device, decoding_for(spec)),), device,
+    check_phases("rigging with SkinTokens", (rig_phase(spec, device),), device,
                  "rig with the geometric binding (no model), or use a machine with more memory", room)
     estimate = estimate_here(spec, device)
     refuse_long_run(f"rigging with SkinTokens (a skeleton of about {estimate.joints} joints)", estimate.total_s,
