@@ -11,12 +11,12 @@ import pytest
 import trimesh
 from PIL import Image
 
-from view_meshes import bare, box, frame, psnr, side_renders, textured
+from view_meshes import bare, box, frame, photo_from, psnr, seen_from, side_renders, textured, toned
 from img23d_backend.jobs.photo_colour import colour_from_views
 from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
 from img23d_backend.views.cameras import camera_for, rasterize_view, window_for
 from img23d_backend.views.projection import colour_from_photos, locate_texels, photo_weights
-from img23d_backend.views.renders import camera_at, render, to_image
+from img23d_backend.views.renders import camera_at, render
 from img23d_backend.views.silhouette_fit import MAX_RESIDUAL, fit_photo
 
 
@@ -31,8 +31,7 @@ def box_photos(the_box: trimesh.Trimesh) -> dict[str, Image.Image]:
 
 
 def _render(mesh: trimesh.Trimesh, texture: Image.Image, azimuth: float) -> np.ndarray:
-    centre, window = frame(mesh, 160)
-    return render(mesh, texture, camera_at(azimuth, centre), window)
+    return seen_from(mesh, texture, azimuth, 160)
 
 
 def _placed(photo: Image.Image, scale: float, shift: tuple[int, int], canvas: int = 300) -> Image.Image:
@@ -159,13 +158,6 @@ def test_the_island_edges_show_the_photo_not_the_paints_noise(the_box) -> None:
     assert seen > 37, f"the front is {seen:.1f} dB from the original's"
 
 
-def _toned(photo: Image.Image, gain: tuple[float, float, float]) -> Image.Image:
-    """The photo as a darker or warmer camera takes it: each channel scaled, the cut-out kept."""
-    rgba = np.asarray(photo.convert("RGBA"), dtype=np.float64)
-    rgba[..., :3] = np.clip(rgba[..., :3] * np.asarray(gain), 0, 255)
-    return Image.fromarray(rgba.astype(np.uint8), "RGBA")
-
-
 def test_a_darker_warmer_side_photo_is_matched_to_the_front_and_never_outvotes_it() -> None:
     """A vase seen from the front and, 30 % darker and warmer, from the left: where both see it the left's
     colours are brought to the front's (a gain per channel, recorded), and the front's head-on view stays as
@@ -176,7 +168,7 @@ def test_a_darker_warmer_side_photo_is_matched_to_the_front_and_never_outvotes_i
     photos = side_renders(truth, ("front", "left"), size=160)
     painted = bare(truth)
     alone = colour_from_photos(painted, {"front": photos["front"]})
-    off = colour_from_photos(painted, {"front": photos["front"], "left": _toned(photos["left"], (0.77, 0.7, 0.6))})
+    off = colour_from_photos(painted, {"front": photos["front"], "left": toned(photos["left"], (0.77, 0.7, 0.6))})
     gain = off.views["left"].gain
     assert gain is not None and gain[0] > 1.2 and gain[2] > gain[0]   # brighter, and bluer than it is red
     reference = _render(truth, truth.visual.material.baseColorTexture, 0)
@@ -195,12 +187,6 @@ def _slab_and_post() -> trimesh.Trimesh:
         trimesh.creation.box((0.2, 0.2, 1.0)).apply_translation((0.2, 0.3, 0.5))]))
 
 
-def _photo_from(mesh: trimesh.Trimesh, side: str, yaw: float, pitch: float, size: int = 200) -> Image.Image:
-    centre, window = frame(mesh, size)
-    return to_image(render(mesh, mesh.visual.material.baseColorTexture, camera_for(side, centre, None, yaw, pitch),
-                           window))
-
-
 @pytest.mark.parametrize("side, yaw, pitch", [("back", 20, 8), ("left", -25, -12)])
 def test_a_photo_taken_off_its_side_is_fitted_turned_and_raised(side: str, yaw: float, pitch: float) -> None:
     """Issue 66 item 1: the pose is a fit (the turn within about 35 degrees, the tilt within about 20), not
@@ -209,11 +195,11 @@ def test_a_photo_taken_off_its_side_is_fitted_turned_and_raised(side: str, yaw: 
     vertices, faces = np.asarray(truth.vertices), np.asarray(truth.faces)
     centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
     radius = float(np.linalg.norm(vertices - centre, axis=1).max())
-    photo = _photo_from(truth, side, yaw, pitch)
+    photo = photo_from(truth, side, yaw, pitch)
     fit = fit_photo(side, vertices, faces, np.asarray(photo)[..., 3] / 255.0, centre, radius)
     assert fit is not None and fit.residual < 0.03 and not fit.perspective
     assert abs(fit.camera.yaw - yaw) <= 2.5 and abs(fit.camera.pitch - pitch) <= 2.5
-    outcome = colour_from_photos(bare(truth), {"front": _photo_from(truth, "front", 0, 0), side: photo}).views[side]
+    outcome = colour_from_photos(bare(truth), {"front": photo_from(truth, "front", 0, 0), side: photo}).views[side]
     assert outcome.to_dict()["yaw"] == fit.camera.yaw and outcome.to_dict()["pitch"] == fit.camera.pitch
 
 
@@ -224,7 +210,7 @@ def test_a_back_photo_off_its_side_colours_the_back_as_it_is(monkeypatch: pytest
     from img23d_backend.views import silhouette_fit
 
     truth = _slab_and_post()
-    photos = {"front": _photo_from(truth, "front", 0, 0), "back": _photo_from(truth, "back", 20, 8)}
+    photos = {"front": photo_from(truth, "front", 0, 0), "back": photo_from(truth, "back", 20, 8)}
     painted = bare(truth)
     reference = _render(truth, truth.visual.material.baseColorTexture, 180)
     fitted = psnr(reference, _render(painted, colour_from_photos(painted, photos).texture, 180))
@@ -239,16 +225,16 @@ def test_the_back_photo_given_as_the_left_is_named_and_leaves_the_front_as_it_wa
     """Issue 66 item 1: a view that fits another side far better is named as that side in one sentence and
     left out, and the front stays as the front alone colours it."""
     truth = _slab_and_post()
-    front = _photo_from(truth, "front", 0, 0)
+    front = photo_from(truth, "front", 0, 0)
     painted = bare(truth)
     alone = colour_from_photos(painted, {"front": front})
-    wrong = colour_from_photos(painted, {"front": front, "left": _photo_from(truth, "back", 0, 0)})
+    wrong = colour_from_photos(painted, {"front": front, "left": photo_from(truth, "back", 0, 0)})
     outcome = wrong.views["left"]
     assert not outcome.used and outcome.left_out.startswith("the left picture looks like the mesh from the back")
     assert np.array_equal(np.asarray(wrong.texture), np.asarray(alone.texture))
     # The left photo flipped has the right's outline exactly (opposite sides' outlines are mirror images):
     # an outline names it so; it is left out either way.
-    flipped = _photo_from(truth, "left", 0, 0).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    flipped = photo_from(truth, "left", 0, 0).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     mirrored = colour_from_photos(painted, {"front": front, "left": flipped}).views["left"]
     assert not mirrored.used and "looks like the mesh from the right" in mirrored.left_out
 
@@ -268,5 +254,5 @@ def test_on_a_round_object_another_sides_photo_is_told_by_its_colours(given: str
     left = wrong.views["left"]
     assert not left.used and "colours disagree with the front picture's" in left.left_out
     assert np.array_equal(np.asarray(wrong.texture), np.asarray(alone.texture))
-    true_left = colour_from_photos(painted, {"front": photos["front"], "left": _toned(photos["left"], (0.77, 0.7, 0.6))})
+    true_left = colour_from_photos(painted, {"front": photos["front"], "left": toned(photos["left"], (0.77, 0.7, 0.6))})
     assert true_left.views["left"].used

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
-from img23d_backend.views.cameras import Window
+from img23d_backend.views.cameras import Window, camera_for
 from img23d_backend.views.renders import camera_at, render, to_image
 from img23d_protocol import SIDE_AZIMUTH_DEGREES
 from PIL import Image
@@ -188,6 +188,28 @@ def frame(mesh: trimesh.Trimesh, size: int) -> tuple[np.ndarray, Window]:
     vertices = np.asarray(mesh.vertices)
     centre = (vertices.min(axis=0) + vertices.max(axis=0)) / 2
     return centre, Window(float(np.linalg.norm(vertices - centre, axis=1).max()) * 1.1, size)
+
+
+def photo_from(mesh: trimesh.Trimesh, side: str, yaw: float, pitch: float, size: int = 200,
+               farther: float = 1.0) -> Image.Image:
+    """``mesh`` as a camera turned ``yaw`` and raised ``pitch`` off ``side`` sees it, an RGBA picture;
+    ``farther`` times as far away (the object that much smaller in the picture)."""
+    centre, window = frame(mesh, size)
+    return to_image(render(mesh, mesh.visual.material.baseColorTexture, camera_for(side, centre, None, yaw, pitch),
+                           Window(window.half * farther, size)))
+
+
+def seen_from(mesh: trimesh.Trimesh, texture: Image.Image, azimuth: float, size: int) -> np.ndarray:
+    """``mesh`` with ``texture`` as the camera at ``azimuth`` sees it: a float RGBA render, for ``psnr``."""
+    centre, window = frame(mesh, size)
+    return render(mesh, texture, camera_at(azimuth, centre), window)
+
+
+def toned(photo: Image.Image, gain: tuple[float, float, float]) -> Image.Image:
+    """The photo as a darker or warmer camera takes it: each channel scaled, the cut-out kept."""
+    rgba = np.asarray(photo.convert("RGBA"), dtype=np.float64)
+    rgba[..., :3] = np.clip(rgba[..., :3] * np.asarray(gain), 0, 255)
+    return Image.fromarray(rgba.astype(np.uint8), "RGBA")
 
 
 def psnr(reference: np.ndarray, other: np.ndarray) -> float:
