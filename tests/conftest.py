@@ -125,7 +125,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     target = os.environ.get("IMG23D_TEST_CPU_FILE")
     before = _cpu_seconds() if target else None
     yield
-    if target and before is not None:
+    if before is not None:
         own, children = (after - start for after, start in zip(_cpu_seconds(), before))
         with open(target, "a", encoding="utf-8") as notes:
             notes.write(f"{own:.2f} {children:.2f} {item.nodeid}\n")

@@ -4,7 +4,6 @@ failpoint) says nothing, so the add-on's watchdog still stops it."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -12,23 +11,15 @@ import time
 from pathlib import Path
 
 from testdata import FAST_OPTIONS, HOUSE
+from img23d_backend.env import failpoints
 from img23d_backend.env.busy_time import busy_seconds
 from img23d_backend.env.heartbeat import Heartbeat
-
-
-def _spin(seconds: float) -> None:
-    """Busy in C with the GIL let go, as a model's step computes (a Python loop holds the GIL and can starve
-    the heartbeat's thread for seconds, as no real step does: the failpoint ``busy`` computes so too)."""
-    until = time.monotonic() + seconds
-    block = bytes(1 << 20)
-    while time.monotonic() < until:
-        hashlib.sha256(block).digest()
 
 
 def test_a_busy_step_beats_and_a_sleeping_one_does_not() -> None:
     said: list[float] = []
     with Heartbeat(said.append, busy_seconds, interval=0.5):
-        _spin(3.0)
+        failpoints.spin(3.0)
     # About every half second (later on a loaded machine: the spin shares the cores).
     assert len(said) >= 2 and said == sorted(said) and 0.4 < said[0] < 2.5
     quiet: list[float] = []

@@ -62,6 +62,17 @@ def _no_space() -> OSError:
     return OSError(errno.ENOSPC, "No space left on device (failpoint)")
 
 
+def spin(seconds: float) -> None:
+    """Keep one core busy for ``seconds``: computing, not sleeping (the CPU time is what says "working"), and
+    in C with the GIL let go, as a model's step computes in torch; a Python loop would hold the GIL and
+    starve the job's other threads (the heartbeat among them) as no real step does. hashlib releases it for
+    a large buffer."""
+    until = time.monotonic() + seconds
+    block = bytes(1 << 20)
+    while time.monotonic() < until:
+        hashlib.sha256(block).digest()
+
+
 def hit(place: str) -> None:
     """Fail here if a test armed this place; otherwise do nothing."""
     global _disk_full
@@ -96,13 +107,7 @@ def hit(place: str) -> None:
         while True:
             time.sleep(3600)
     elif action.startswith("busy:"):
-        until = time.monotonic() + float(action.partition(":")[2])
-        # Computing, not sleeping (the CPU time is what says "working"), and in C with the GIL let go, as
-        # a model's step computes in torch: a Python loop would hold the GIL and starve the job's other
-        # threads (the heartbeat among them) as no real step does. hashlib releases it for a large buffer.
-        block = bytes(1 << 20)
-        while time.monotonic() < until:
-            hashlib.sha256(block).digest()
+        spin(float(action.partition(":")[2]))
     elif action == "oom":
         raise MemoryError(f"failpoint {place}: out of memory")
     elif action == "enospc":
