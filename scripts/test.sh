@@ -24,9 +24,9 @@
 #                                                 tests run once, on the newest Python and numpy
 #   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
 #
-# The three lanes run side by side on two cores: many tests spend much of their time waiting for a
-# backend, Blender or ssh process, and the third lane fills those gaps. A prints as it goes; B's
-# and C's output is printed when each ends. Arguments go to every pytest run (e.g. -q, -x, -k
+# The three lanes run side by side on two cores and keep both busy (the command is bound by CPU: its
+# time is the tests' processes' CPU over two, as tests/conftest.py's IMG23D_TEST_CPU_FILE shows).
+# A prints as it goes; B's and C's output is printed when each ends. Arguments go to every pytest run (e.g. -q, -x, -k
 # name). Every run always happens; the script fails if any failed, and says which.
 set -uo pipefail
 cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
@@ -34,8 +34,8 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # clean-clone runs (2026-11-26): the three lanes ended within a minute of each other (A 1,239 s, B 1,209,
 # C 1,176; the two cores busy all along), before test_first_load and test_unwrap_hang went from A to C.
 #
-# Lane A's backend files: mostly command-line jobs and backend processes (waiting on a child
-# process, so they fill the gaps that the Blender tests leave), about 450 s.
+# Lane A's backend files: command-line jobs and backend processes, about 450 s, chosen so that the
+# three lanes end together.
 LANE_A_BACKEND=(tests/backend/test_cli.py tests/backend/test_warmup.py tests/backend/test_heartbeat.py
                 tests/backend/test_server.py tests/backend/test_chain_commands.py tests/backend/test_retexture.py
                 tests/backend/test_finish_jobs.py tests/backend/test_chain_recovery.py
