@@ -17,9 +17,11 @@ class StandInMatting(torch.nn.Module):
         self.gain = torch.nn.Parameter(torch.ones(()))
         self.nan_in = nan_in
         self.dtypes_seen: list[torch.dtype] = []
+        self.batches_seen: list[int] = []
 
     def forward(self, pixels: torch.Tensor) -> list[torch.Tensor]:
         self.dtypes_seen.append(pixels.dtype)
+        self.batches_seen.append(int(pixels.shape[0]))
         logits = -4.0 * self.gain * pixels.mean(dim=1, keepdim=True)  # ImageNet-normalised: white > 2
         if self.gain.dtype in self.nan_in:
             logits = logits * float("nan")

@@ -11,7 +11,10 @@ from PIL import Image, ImageDraw
 
 from stand_ins import StandInMatting
 from testdata import FAST_OPTIONS, HOUSE
-from img23d_backend.jobs import loaders
+from img23d_backend.jobs import base, loaders
+from img23d_backend.models import preflight
+from img23d_backend.models.matting_memory import BATCH_BYTES_PER_INPUT_PIXEL, BIREFNET_BYTES, matting_batch
+from img23d_backend.models.matting_model import MATTING, input_side
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.models.placement import LoadedModel
 from img23d_backend.catalog import tiny_model_set
@@ -76,3 +79,45 @@ def test_a_target_whose_matte_is_not_a_number_fails_saying_so(tiny_root: Path, t
         engine.run(request, Job(id="t", emit=events.append))
     [error] = [e for e in events if isinstance(e, Error) and e.target == "house"]
     assert error.code == "shape_failed" and "NaN" in error.message and "empty" not in error.message
+
+
+GB = 1 << 30
+
+
+def test_a_batch_holds_the_crops_the_free_memory_holds() -> None:
+    """1.03 GB a BiRefNet crop at 1024 in fp16 (the H100's figure): 4 GB free mattes 3 at a time (the
+    reserve kept), BiRefNet_HR's crops (four times the pixels) one at a time, 40 GB all eight; on a
+    CPU float32 halves the count."""
+    assert BATCH_BYTES_PER_INPUT_PIXEL * 1024 * 1024 == pytest.approx(1.03e9, rel=0.01)
+    gpu_4 = preflight.Room(host=64 * GB, device=4 * GB, shared=False)
+    assert matting_batch(MATTING["birefnet"], "cuda", 8, gpu_4) == 3
+    assert matting_batch(MATTING["birefnet-hr"], "cuda", 8, gpu_4) == 1
+    assert matting_batch(MATTING["birefnet"], "cuda", 8, preflight.Room(host=64 * GB, device=40 * GB,
+                                                                         shared=False)) == 8
+    assert matting_batch(MATTING["birefnet"], "cpu", 8, preflight.Room(host=8 * GB)) == 3
+    assert matting_batch(MATTING["birefnet"], "cuda", 2, gpu_4) == 2  # never more than there are
+    assert matting_batch(MATTING["birefnet"], "cuda", 8, preflight.Room(host=0, device=0, shared=False)) == 1
+
+
+@pytest.mark.parametrize("crops_held, batches", [(1, [1, 1, 1]), (3, [3])])
+def test_a_job_mattes_its_crops_in_batches_the_memory_holds(tiny_root: Path, tmp_path: Path, monkeypatch,
+                                                            crops_held: int, batches: list[int]) -> None:
+    """Three names, the memory free beside the matting model holding one crop or three: one batch of
+    each size the room allows, and no out-of-memory retry."""
+    stand_in = StandInMatting()
+    monkeypatch.setitem(loaders.LOADERS, "matting",
+                        lambda spec: lambda folder, device: LoadedModel(obj=stand_in, modules=[stand_in]))
+    models = tiny_model_set(tiny_root)
+    per_crop = BATCH_BYTES_PER_INPUT_PIXEL * input_side(models.matting) ** 2 * 2 * (
+        models.matting.size_bytes / BIREFNET_BYTES)  # float32 on the CPU, scaled to the replica's size
+    room = preflight.Room(host=int(preflight.RESERVE_BYTES + (crops_held + 0.5) * per_crop))
+    monkeypatch.setattr(base, "matting_batch",
+                        lambda spec, device, crops: matting_batch(spec, device, crops, room))
+    engine = Engine(EngineSettings(models=models, runs_dir=tmp_path, device="cpu"))
+    events: list = []
+    request = GenerateRequest(id="t", image=str(HOUSE), targets=["house", "chimney", "barrel"],
+                              options=JobOptions(**FAST_OPTIONS))
+    engine.run(request, Job(id="t", emit=events.append))
+    assert stand_in.batches_seen == batches
+    manifest = next(tmp_path.glob("*/manifest.json")).read_text()
+    assert "ran out of memory" not in manifest

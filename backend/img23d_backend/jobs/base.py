@@ -24,6 +24,7 @@ from ..env import failpoints
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..models import placement
+from ..models.matting_memory import matting_batch
 from ..models.matting_model import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
@@ -291,21 +292,26 @@ class JobRun:
                                                       "tokens": answer.tokens, "budget": answer.budget})
 
     def matte_all(self, model: Any, crops: list[Image.Image]) -> list[Any]:
-        """All crops in one batch; after running out of memory, one at a time."""
-        side = input_side(self.manager.spec("matting"))  # 2048 for BiRefNet_HR
+        """The crops in batches as large as the memory free beside the model holds; after running
+        out of memory, one at a time."""
+        spec = self.manager.spec("matting")
+        side = input_side(spec)  # 2048 for BiRefNet_HR
+        size = matting_batch(spec, self.manager.device_of("matting"), len(crops))
+        if size < len(crops):
+            log.info("matting %d crops %d at a time: the memory free now holds no more", len(crops), size)
 
-        def run(batch: list[Any]) -> list[Any]:
-            return matting.matte(model, batch, batch_size=len(batch), cancel=self.job.cancel,
+        def run(batch: list[Any], size: int) -> list[Any]:
+            return matting.matte(model, batch, batch_size=size, cancel=self.job.cancel,
                                  progress=self.progress, input_size=side)
 
         def one_by_one() -> list[Any]:
             results: list[Any] = []
             for crop in crops:
-                result = self.or_out_of_memory(lambda: run([crop]))
+                result = self.or_out_of_memory(lambda: run([crop], 1))
                 results.extend([result] if isinstance(result, OutOfMemory) else result)
             return results
 
-        return self.retry_smaller("matting", lambda: run(crops), one_by_one, "one crop at a time")
+        return self.retry_smaller("matting", lambda: run(crops, size), one_by_one, "one crop at a time")
 
 
 def _model_record(spec: Any) -> dict[str, Any]:

@@ -10,6 +10,11 @@ that. An estimate from the README and the architecture, not measured here (no GP
 weights are float32 (twice); the activations are taken at the same figure, since the README's total
 also holds the CUDA context and the caching allocator's slack, which a CPU does not have. A replica
 of another size (the tiny one) is counted in proportion to its weights, as ``step_costs`` counts models.
+
+Crops are matted in batches as large as the memory free beside the loaded model holds
+(``matting_batch``): all of a job's crops in one batch put 8 GB of activations on the device for 8
+names, more than a small GPU has beside the models, and the out-of-memory retry then mattes one at
+a time after a failed try.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from .specs import ModelSpec
 
 BYTES_PER_INPUT_PIXEL = 4_800
 BIREFNET_BYTES = int(0.45 * GB)  # the real checkpoints' weights in fp16 (BiRefNet and BiRefNet_HR alike)
+# Each crop more in one batch. Measured on an H100 with BiRefNet's full-size stand-in
+# (replicas/birefnet.py: its parameters, input and cost) in fp16 at 1024 x 1024: the matting stage
+# peaked at 12.07 GB with 3 crops in its batch and 17.24 GB with 8, the other models resident
+# (bench/results/chain-managed-gpu-h100.json): 1.03 GB a crop, 986 bytes per input pixel. On a CPU
+# the activations are float32, taken as twice that (derived, not measured: no CPU run of the
+# full-size stand-in batches crops).
+BATCH_BYTES_PER_INPUT_PIXEL = 986
 
 
 def matting_need(side: int, weights: int, on_gpu: bool, scale: float = 1.0) -> Need:
@@ -32,6 +44,18 @@ def matting_need(side: int, weights: int, on_gpu: bool, scale: float = 1.0) -> N
     dtype it runs in: fp16 on a GPU, ``dtypes.matting_dtype``); ``scale``: its size beside BiRefNet's."""
     activations = int(BYTES_PER_INPUT_PIXEL * side * side * scale)
     return Need(host=0, device=weights + activations) if on_gpu else Need(host=weights + activations)
+
+
+def matting_batch(spec: ModelSpec, device: Any, crops: int, room: Room | None = None) -> int:
+    """How many of ``crops`` one batch through the matting model ``spec`` holds in ``room`` (the
+    memory free now, the model loaded): at least one, at most all of them."""
+    on_gpu = getattr(device, "type", str(device)) == "cuda"
+    room = room or preflight.free_room(device)
+    side = input_side(spec)
+    per_crop = BATCH_BYTES_PER_INPUT_PIXEL * side * side * (spec.size_bytes / BIREFNET_BYTES) * (1 if on_gpu else 2)
+    free = room.device if on_gpu and not room.shared else room.host
+    fitting = int((free - RESERVE_BYTES) // max(per_crop, 1.0))
+    return max(1, min(crops, fitting))
 
 
 def check_matting(spec: ModelSpec, device: Any, room: Room | None = None) -> None:
