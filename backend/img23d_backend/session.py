@@ -126,8 +126,10 @@ class RetopoResult:
         return self.finish.get("fallback")
 
 
-def make_engine(models: Models, out: Path) -> Engine:
-    """The engine the commands and the API run jobs on (one device, models kept between jobs)."""
+def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GENERAL) -> Engine:
+    """The engine the commands and the API run jobs on (one device, models kept between jobs), once
+    ``probes`` passed (a command-line job adds ``env_probe.MODEL_LOADING``: it stops before its run
+    folder is made rather than at its first model)."""
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                        paint=models.paint, family=models.family, editor=models.editor, parts=models.parts)
     if models.models == "tiny":
@@ -140,8 +142,8 @@ def make_engine(models: Models, out: Path) -> Engine:
                                    device_for=dict(models.device_for),
                                    budget_bytes=budget, offline=True if models.offline else None,
                                    accepted_licences=accepted))
-    # The general probes; each model's own run before its first load (the model manager).
-    env_probe.require(env_probe.GENERAL, engine.device, needed_by="the backend")
+    # The general probes; the rest run before each model's first load (the model manager).
+    env_probe.require(probes, engine.device, needed_by="the backend")
     return engine
 
 

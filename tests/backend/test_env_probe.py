@@ -53,7 +53,8 @@ def test_the_real_birefnet_needs_deform_conv2d_and_its_tiny_replica_nothing(tmp_
     assert all(not spec.probes for spec in (getattr(tiny_model_set(tmp_path), role) for role in
                                             ("grounding", "matting", "shape", "delight", "paint")))
     assert env_probe.probes_for(model_set("default")) == ["torch", "torchvision", "deform_conv2d"]
-    assert env_probe.probes_for(tiny_model_set(tmp_path)) == list(env_probe.GENERAL)
+    assert env_probe.probes_for(tiny_model_set(tmp_path)) == ["torch", "torchvision"]
+    assert env_probe.GENERAL == ("torch",)  # a backend's start never imports torchvision (1.3 s)
     declared = {name for spec in (MATTING["birefnet"],) for name in spec.probes}
     assert declared <= set(env_probe.PROBES)
 
@@ -143,8 +144,11 @@ def test_probe_command_fails_on_a_missing_op(backend_env: dict[str, str]) -> Non
     assert human.returncode == 1 and "FAILED deform_conv2d" in human.stdout
 
 
-def test_generate_stops_at_start_when_a_general_probe_fails(backend_env: dict[str, str], tmp_path: Path) -> None:
-    env = {**backend_env, "IMG23D_FAILPOINTS": "probe.torch:missing-op"}
+@pytest.mark.parametrize("probe", ["torch", "torchvision"])
+def test_generate_stops_at_start_when_a_general_probe_fails(backend_env: dict[str, str], tmp_path: Path,
+                                                            probe: str) -> None:
+    """A job on the command line loads models: what they need is probed before its run folder is made."""
+    env = {**backend_env, "IMG23D_FAILPOINTS": f"probe.{probe}:missing-op"}
     out = _cli(env, "generate", str(picture_without_alpha(tmp_path)), "--models", "tiny", "--device", "cpu",
                "--out", str(tmp_path / "runs"))
     assert out.returncode == 1
@@ -156,12 +160,32 @@ def test_generate_stops_at_start_when_a_general_probe_fails(backend_env: dict[st
 # --- over the protocol --------------------------------------------------------------------------
 
 def test_serve_says_why_it_cannot_start(backend_env: dict[str, str], tmp_path: Path) -> None:
-    proc = BackendProcess({**backend_env, "IMG23D_FAILPOINTS": "probe.torchvision:missing-op"}, tmp_path / "runs")
+    proc = BackendProcess({**backend_env, "IMG23D_FAILPOINTS": "probe.torch:missing-op"}, tmp_path / "runs")
     try:
         error = proc.next(lambda e: e["type"] in ("hello", "error"), timeout=120)
         assert error["type"] == "error" and error["id"] is None and error["code"] == "environment"
-        _assert_names_the_fix(error["message"], "importing torchvision")
+        _assert_names_the_fix(error["message"], "torch's own tensor maths")
         assert proc.proc.wait(timeout=60) == 1
+    finally:
+        proc.close()
+
+
+def test_a_broken_torchvision_is_named_at_the_first_model_and_the_backend_stays(backend_env: dict[str, str],
+                                                                               tmp_path: Path) -> None:
+    """torchvision is probed before the first model loads, not at the start: the hello comes without
+    importing it, a job is refused in one sentence naming the model and the repair, and the backend
+    answers the next request."""
+    proc = BackendProcess({**backend_env, "IMG23D_FAILPOINTS": "probe.torchvision:missing-op"}, tmp_path / "runs")
+    try:
+        hello = proc.next(lambda e: e["type"] in ("hello", "error"), timeout=120)
+        assert hello["type"] == "hello" and hello["environment"]["probes_passed"] == ["torch"]
+        reply = proc.request({"type": "generate", "id": "g", "image": str(picture_without_alpha(tmp_path)),
+                              "targets": ["house"]}, timeout=120)
+        assert reply["type"] == "error" and reply["code"] == "environment", reply
+        _assert_names_the_fix(reply["message"], "importing torchvision")
+        assert reply["message"].endswith(env_probe.REPAIR) and "cannot run here" in reply["message"]
+        status = proc.request({"type": "status", "id": "s"}, timeout=30)
+        assert status["type"] == "result" and status["data"]["state"] == "idle"
     finally:
         proc.close()
 

@@ -26,6 +26,7 @@ from .. import __version__
 from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
+from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..parts.part import GRIDS
 from ..runs.folders import recover_interrupted
@@ -223,10 +224,12 @@ def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    """The engine, as the Python API makes it (``api.make_engine``)."""
+    """The engine, as the Python API makes it (``api.make_engine``). ``serve`` probes only what every
+    backend needs before its hello; a job here loads models, so what they need is probed first."""
     from ..session import Models, make_engine
 
-    return make_engine(Models.from_args(args), args.out)
+    probes = env_probe.GENERAL if args.command == "serve" else (*env_probe.GENERAL, *env_probe.MODEL_LOADING)
+    return make_engine(Models.from_args(args), args.out, probes)
 
 
 def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:

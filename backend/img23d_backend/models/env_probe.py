@@ -6,9 +6,10 @@ forward, with an error nobody can act on. Each probe makes one tiny real call in
 device the models will use, and a failure becomes an ``environment`` error that names the
 operation, the versions and the repair.
 
-``GENERAL`` probes run when the backend starts (the CLI and ``serve``); the others are declared
-by the models that need them (``ModelSpec.probes``) and run before that model's first load
-(``ready_for_load``, called by the model manager). ``python -m img23d_backend probe`` runs them
+``GENERAL`` probes run when the backend starts (the CLI and ``serve``); ``MODEL_LOADING`` ones before
+any model's first load (``ready_for_load``, called by the model manager), and at the start of a
+command-line job, which loads models; the others are declared by the models that need them
+(``ModelSpec.probes``) and run before that model's first load. ``python -m img23d_backend probe`` runs them
 all for a model set; the add-on's installer runs that command as its health check.
 
 Failpoint places ``probe.<name>`` (action ``missing-op``) make a probe fail as a missing
@@ -37,7 +38,12 @@ log = logging.getLogger(__name__)
 
 REPAIR = ("reinstall the backend environment: Install Backend > Repair in the add-on's preferences, "
           "or the installer's command line (install_backend.py in the add-on's folder)")
-GENERAL = ("torch", "torchvision")
+GENERAL = ("torch",)
+# Every model's loader imports transformers, diffusers or hy3dgen, which import torchvision. Not
+# probed at a backend's start: importing torchvision pulls in torch's compiler stack, 1.3 s of the
+# 4.0 s from spawn to hello (measured here), which a backend that only finishes, retopologises or
+# binds a rig never needs; a broken torchvision is named before the first model loads instead.
+MODEL_LOADING = ("torchvision",)
 
 
 @dataclass(frozen=True)
@@ -185,13 +191,15 @@ def ready_for_load(spec: ModelSpec, device: Any) -> None:
     import fails unless ``env.torch_shims`` stubbed them first. Then the model's own probes.
     """
     prepare_torchvision()
-    require(spec.probes, device, needed_by=f"{spec.display} ({spec.role})")
+    require((*MODEL_LOADING, *spec.probes), device, needed_by=f"{spec.display} ({spec.role})")
 
 
 def probes_for(models: ModelSet) -> list[str]:
-    """The general probes, then each probe the set's models declare, once, in order."""
-    names = list(GENERAL)
-    for spec in configured_specs(models):
+    """The general probes, those before any model loads, then each probe the set's models declare,
+    once, in order."""
+    specs = configured_specs(models)
+    names = [*GENERAL, *MODEL_LOADING] if specs else list(GENERAL)
+    for spec in specs:
         names.extend(name for name in spec.probes if name not in names)
     return names
 
