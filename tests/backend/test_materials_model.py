@@ -22,7 +22,8 @@ from img23d_backend.materials.memory import materials_need
 from img23d_backend.materials.table import MATERIAL_ROWS
 from img23d_backend.catalog import DEFAULT_MATERIALS, MATERIALS, model_set, tiny_model_set
 from img23d_backend.materials.marigold import replica
-from img23d_backend.materials.driver import material_maps, materials_loader
+from img23d_backend.materials.costs import materials_seconds
+from img23d_backend.materials.driver import material_maps, materials_loader, processing_side
 from img23d_backend.materials.marigold.pipeline import estimate_materials, find_channel, load_materials
 from img23d_backend.stages.skips import MaterialsUnavailable
 
@@ -117,13 +118,47 @@ def test_the_tiny_replica_runs_through_the_manager_on_two_views(tiny_root: Path)
     assert manager.counters()["materials"].loads_from_disk == 1
 
 
+class _SidesSeen:
+    """The loaded pipeline, recording the side each call processes its view at."""
+
+    def __init__(self, pipeline) -> None:  # noqa: ANN001 - a MarigoldIntrinsicsPipeline
+        self.pipeline, self.sides = pipeline, []
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - the pipeline's own attributes
+        return getattr(self.pipeline, name)
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+        self.sides.append(kwargs["processing_resolution"])
+        return self.pipeline(*args, **kwargs)
+
+
+def test_views_smaller_than_the_models_side_are_processed_at_their_own(tiny_root: Path) -> None:
+    """Hunyuan3D-2's 512 px views were upscaled to Marigold's 768 (2.25 times the pixels) and their maps
+    brought back to 512 to be baked: a view is processed at the smaller of the two sides, and the
+    material step's estimate counts those pixels."""
+    assert processing_side(768, [512, 512]) == 512 and processing_side(768, [1024]) == 768
+    manager = _manager(tiny_model_set(tiny_root).materials)  # its own side: 64
+    with manager.use("materials") as model:
+        spy = model.pipeline = _SidesSeen(model.pipeline)
+    maps = material_maps(manager, _views(), CancelToken())
+    big = [Image.new("RGB", (96, 80), (90, 90, 90))]
+    [big_maps] = material_maps(manager, big, CancelToken())
+    assert spy.sides == [48, 48, 64]
+    assert [m.roughness.shape for m in maps] == [(48, 40)] * 2 and big_maps.roughness.shape == (80, 96)
+    spec = MATERIALS[DEFAULT_MATERIALS]
+    cpu = torch.device("cpu")
+    assert materials_seconds(spec, cpu, 512) == pytest.approx(materials_seconds(spec, cpu) * (512 / 768) ** 2)
+    assert materials_seconds(spec, cpu, 1024) == materials_seconds(spec, cpu, 768) == materials_seconds(spec, cpu)
+
+
 def test_the_channels_and_defaults_come_from_the_models_own_config(tiny_root: Path, tmp_path: Path) -> None:
     folder = _copy(tiny_root, tmp_path)
     index = json.loads((folder / "model_index.json").read_text())
     properties = index["target_properties"]
     assert find_channel(properties, "roughness").channel == 0 and find_channel(properties, "metallicity").channel == 1
     spec = tiny_model_set(tmp_path / "tiny").materials
-    [before] = material_maps(_manager(spec), _views()[:1], CancelToken())
+    # At the model's own side, as estimate_materials below runs by default.
+    [before] = material_maps(_manager(spec), _views()[:1], CancelToken(), resolution=64)
     # The same weights, the material stack's channels named the other way round, 2 default steps.
     properties["material"]["sub_target_names"] = ["metallicity", "roughness", None]
     rewrite(folder / "model_index.json", json.dumps({**index, "default_denoising_steps": 2}).encode())

@@ -118,7 +118,10 @@ class EngineContext:
         views = step_costs.request_references(request, EditorOptions.of(editor).pictures) if editor else ()
         # Each model's weights in 16 bits as its spec states them: a replica of another size works in proportion.
         completion = editor_costs.completion_costs(editor, self.device, views) if editor is not None else None
-        materials = materials_seconds(self.manager.spec("materials"), self.device) if "materials" in roles else 0.0
+        # The material model runs on the paint model's views, at their side where it is smaller than its own.
+        view_side = int(self.manager.spec("paint").options.get("view_size", 0)) if "paint" in roles else 0
+        materials = (materials_seconds(self.manager.spec("materials"), self.device, view_side)
+                     if "materials" in roles else 0.0)
         return step_costs.step_costs(self.device, completion, pixels, materials)
 
     def limits(self) -> dict[str, int]:

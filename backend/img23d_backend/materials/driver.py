@@ -31,6 +31,14 @@ class MaterialMaps:
     metallic: np.ndarray
 
 
+def processing_side(own: int, view_sides: Sequence[int]) -> int:
+    """The side the material model processes views at: its own (768 for Marigold), or the views'
+    longest side where that is smaller. Hunyuan3D-2's paint model paints 512 px views: upscaled to 768
+    they cost 2.25 times the VAE's and the UNet's pixels and bring no more detail into the texture,
+    since the maps are brought back to the view's size to be baked."""
+    return min(own, max(view_sides, default=own))
+
+
 def materials_loader(spec: ModelSpec) -> Any:  # -> models.manager.Loader
     """The manager's loader for the materials role: the spec's model's."""
     return material_of(spec).loader(spec)
@@ -41,15 +49,16 @@ def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps
     """Each view's maps from the manager's materials model (made resident first, within its budget);
     ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run, or when one view's
     activations cannot fit in the memory free beside it (``memory.check_materials``; a cancel stays
-    a cancel)."""
+    a cancel). ``resolution`` 0: ``processing_side``."""
     try:
         spec = manager.spec("materials")
         material = material_of(spec)
         with manager.use("materials") as model:
+            side = resolution or processing_side(material.resolution(model), [max(view.size) for view in views])
             # Its activations beside the loaded model, at the side it processes views at.
-            memory.check_materials(row_of(spec).memory, resolution or material.resolution(model),
-                                   material.dtype(manager.device).itemsize, manager.device)
-            return material.estimate(model, views, cancel, steps, resolution)
+            memory.check_materials(row_of(spec).memory, side, material.dtype(manager.device).itemsize,
+                                   manager.device)
+            return material.estimate(model, views, cancel, steps, side)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:
             raise

@@ -45,6 +45,7 @@ class MaterialBenchmark:
     seconds: float
     gflops: float
     published_bytes: int
+    side: int            # the side its views were processed at (the model's own)
 
 
 @dataclass(frozen=True)
