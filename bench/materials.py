@@ -1,7 +1,7 @@
 """The material step beside the paint step it follows, side by side in one run (issue 47).
 
     .venv/bin/python bench/materials.py --models-dir DIR [--build] [--delete] [--paint-steps 2]
-        [--material-steps 1] [--view-size 512] [--views 6] [--no-paint] [--device cpu]
+        [--material-steps 1] [--view-size 512] [--views 6] [--no-paint] [--sides 512] [--device cpu]
         [--json bench/results/materials-cpu.json]
 
 Both models are full-size random-weight replicas (``bench/full_size_models.py``: components
@@ -15,6 +15,9 @@ loaded with its production loader and run by the call its stage makes:
   (the multiview call's own output), at the model's own processing resolution (768, from its
   ``model_index.json``), each UNet call timed; projected to its own 4 steps per view the same way.
 
+``--sides 512`` times the material step again at that processing side, the same views and loaded model
+in the same run: the product processes views smaller than the model's side at their own
+(``materials.driver.processing_side``), so 512 is what Hunyuan3D-2's views cost now.
 ``--no-paint --views 1`` measures the material step alone on one view (the preflight's calibration:
 ``models/step_costs.py``), projected to the paint step's six views. Each run records the device's
 matrix-product speed in the material model's dtype (``models.throughput``) before and after, the
@@ -52,8 +55,10 @@ PAINT, MATERIALS = "paint-turbo", "materials"
 PAINTED_VIEWS = 6  # the views a paint step bakes from, which the material step runs on
 
 
-def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> dict[str, Any]:
-    """Load Marigold-IID-Appearance with the production loader and time the material step on ``views``."""
+def measure_materials(root: Path, device: str, views: list[Any], steps: int,
+                      sides: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Load Marigold-IID-Appearance with the production loader and time the material step on ``views``
+    at its own processing side, then at each of ``sides`` (``by_side``), in the same run."""
     import torch
 
     from img23d_backend.materials.marigold.pipeline import estimate_materials, load_materials
@@ -79,6 +84,17 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int) -> 
         "per_object_s": round((split.rest / len(views) + split.per_step * own) * PAINTED_VIEWS, 1),
         "maps": [list(m.roughness.shape) for m in maps][:1],
     }
+    by_side = {}
+    for side in sides:  # the same views, the same loaded model, processed at another side
+        with forward_calls(model.pipeline.unet, dev) as calls:
+            side_s, _ = timed(lambda: estimate_materials(model, views, CancelToken(), steps=run_steps,
+                                                         resolution=side), 1)
+        other = unet_split(calls, side_s)
+        per_object = (other.rest / len(views) + other.per_step * own) * PAINTED_VIEWS
+        by_side[str(side)] = {**other.figures(), "per_object_s": round(per_object, 1),
+                              "ratio_to_own_side": round(per_object / result["per_object_s"], 3)}
+    if by_side:
+        result["by_side"] = by_side
     print(f"{MATERIALS}: {result}", flush=True)
     del model, maps
     gc.collect()
@@ -93,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--view-size", type=int, default=512, help="the painted views' side (512: as trained)")
     parser.add_argument("--views", type=int, default=PAINTED_VIEWS, help="views the material step runs on")
     parser.add_argument("--no-paint", action="store_true", help="the material step alone (no paint model)")
+    parser.add_argument("--sides", type=int, nargs="*", default=[],
+                        help="also time the material step at these processing sides, in the same run")
     args = parser.parse_args(argv)
     prepare_imports()
     import numpy as np
@@ -119,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
              for _ in range(args.views)]
     if args.build:
         build_full_size_models(args.models_dir, [MATERIALS])
-    materials = measure_materials(args.models_dir, args.device, views, args.material_steps)
+    materials = measure_materials(args.models_dir, args.device, views, args.material_steps, tuple(args.sides))
     if args.delete:
         shutil.rmtree(args.models_dir / TARGETS[MATERIALS], ignore_errors=True)
     throughput_after = measure_throughput(torch.device(args.device), dtype)
