@@ -54,9 +54,12 @@ def test_the_backends_workers_end_with_it(backend_env, tmp_path: Path, ending: s
         try:
             proc.proc.wait(timeout=EXIT_WAIT)
         except subprocess.TimeoutExpired:
-            # Seen once, under three lanes' load (2026-11-26): say what the backend was doing.
+            # Seen twice, under three lanes' load (2026-11-26, SIGTERM; 2026-11-27, SIGHUP, its job in the
+            # cleanup stage): say what the backend was doing, every thread's stack (SIGUSR1) included.
+            proc.proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
             pytest.fail(f"the backend did not end within {EXIT_WAIT:.0f} s of {ending}; its last events "
-                        f"{proc.seen[-3:]}; stderr: {''.join(proc.stderr_lines[-30:])}")
+                        f"{proc.seen[-3:]}; stderr: {''.join(proc.stderr_lines[-120:])}")
         assert process_tree.left_alive(tree, GONE_WAIT) == [], f"the backend's children outlived it ({ending})"
     finally:
         process_tree.kill_all(tree[1:])  # its children, should they be left: the backend is proc's

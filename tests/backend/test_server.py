@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
@@ -267,3 +268,14 @@ def test_shutdown_request_exits_cleanly(backend_env: dict[str, str], tmp_path: P
         assert proc.proc.wait(timeout=5) == 0
     finally:
         proc.close()
+
+
+def test_sigusr1_writes_every_threads_stack_to_stderr_and_the_backend_carries_on(backend: BackendProcess) -> None:
+    """What a backend that does not answer or end is doing, for a person or a test to read."""
+    before = len(backend.stderr_lines)
+    backend.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    while not any("most recent call first" in line for line in backend.stderr_lines[before:]):
+        assert time.monotonic() < deadline, f"no stacks on stderr: {''.join(backend.stderr_lines[before:])[-2000:]}"
+        time.sleep(0.1)
+    assert backend.request({"type": "status", "id": "after-usr1"}, timeout=30)["type"] == "result"

@@ -15,6 +15,7 @@ not stopped ``GRACE_SECONDS`` after the first, it closes the job's manifest and 
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import select
 import signal
@@ -146,7 +147,11 @@ class Interrupted(BaseException):
 
 def raise_on_signals() -> None:
     """Make SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` once; later ones are ignored, so that
-    closing the job's manifest is not itself interrupted (it takes at most a second or so)."""
+    closing the job's manifest is not itself interrupted (it takes at most a second or so). SIGUSR1
+    (POSIX) writes every thread's stack to stderr, the backend's log, and the service carries on:
+    what a backend that does not answer or end is doing, for a person or a test to read."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     def handler(signum: int, frame: FrameType | None) -> None:
         for other in SERVE_SIGNALS:

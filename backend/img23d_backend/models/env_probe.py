@@ -40,9 +40,10 @@ REPAIR = ("reinstall the backend environment: Install Backend > Repair in the ad
           "or the installer's command line (install_backend.py in the add-on's folder)")
 GENERAL = ("torch",)
 # Every model's loader imports transformers, diffusers or hy3dgen, which import torchvision. Not
-# probed at a backend's start: importing torchvision pulls in torch's compiler stack, 1.3 s of the
-# 4.0 s from spawn to hello (measured here), which a backend that only finishes, retopologises or
-# binds a rig never needs; a broken torchvision is named before the first model loads instead.
+# probed before a backend's hello: importing torchvision pulls in torch's compiler stack, 1.3 s of the
+# 4.0 s from spawn to hello (measured here). ``serve`` imports it after the hello, on its warm-up
+# thread; a command that loads no model (retopo, finish, rig binding) never does. A broken
+# torchvision is named before the first model loads instead.
 MODEL_LOADING = ("torchvision",)
 
 
