@@ -81,7 +81,7 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int,
         **split.figures(),
         "material_step_s": round(split.projected(own * len(views)), 1),  # projected to its own steps
         # Projected to the paint step's six views as well: what one painted object costs.
-        "per_object_s": round((split.rest / len(views) + split.per_step * own) * PAINTED_VIEWS, 1),
+        "per_object_s": _per_object(split, len(views), own),
         "maps": [list(m.roughness.shape) for m in maps][:1],
     }
     by_side = {}
@@ -90,8 +90,8 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int,
             side_s, _ = timed(lambda: estimate_materials(model, views, CancelToken(), steps=run_steps,
                                                          resolution=side), 1)
         other = unet_split(calls, side_s)
-        per_object = (other.rest / len(views) + other.per_step * own) * PAINTED_VIEWS
-        by_side[str(side)] = {**other.figures(), "per_object_s": round(per_object, 1),
+        per_object = _per_object(other, len(views), own)
+        by_side[str(side)] = {**other.figures(), "per_object_s": per_object,
                               "ratio_to_own_side": round(per_object / result["per_object_s"], 3)}
     if by_side:
         result["by_side"] = by_side
@@ -99,6 +99,12 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int,
     del model, maps
     gc.collect()
     return result
+
+
+def _per_object(split: Any, views: int, own_steps: int) -> float:
+    """One painted object's material step from a run on ``views`` views (its ``UnetSplit``): each of the
+    paint step's six views, its share of the time outside the UNet and its own steps."""
+    return round((split.rest / views + split.per_step * own_steps) * PAINTED_VIEWS, 1)
 
 
 def main(argv: list[str] | None = None) -> int:

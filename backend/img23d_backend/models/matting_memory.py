@@ -52,10 +52,17 @@ def matting_batch(spec: ModelSpec, device: Any, crops: int, room: Room | None = 
     on_gpu = getattr(device, "type", str(device)) == "cuda"
     room = room or preflight.free_room(device)
     side = input_side(spec)
-    per_crop = BATCH_BYTES_PER_INPUT_PIXEL * side * side * (spec.size_bytes / BIREFNET_BYTES) * (1 if on_gpu else 2)
-    free = room.device if on_gpu and not room.shared else room.host
-    fitting = int((free - RESERVE_BYTES) // max(per_crop, 1.0))
-    return max(1, min(crops, fitting))
+    per_crop = int(BATCH_BYTES_PER_INPUT_PIXEL * side * side * _beside_birefnet(spec) * (1 if on_gpu else 2))
+    for batch in range(crops, 1, -1):
+        activations = batch * per_crop
+        if room.fits(Need(host=0, device=activations) if on_gpu else Need(host=activations)):
+            return batch
+    return 1
+
+
+def _beside_birefnet(spec: ModelSpec) -> float:
+    """``spec``'s size beside BiRefNet's: a replica of another size works in proportion."""
+    return spec.size_bytes / BIREFNET_BYTES
 
 
 def check_matting(spec: ModelSpec, device: Any, room: Room | None = None) -> None:
@@ -65,7 +72,7 @@ def check_matting(spec: ModelSpec, device: Any, room: Room | None = None) -> Non
     room = room or preflight.total_room(device)
     side = input_side(spec)
     weights = spec.size_bytes * (1 if on_gpu else 2)
-    need = matting_need(side, weights, on_gpu, spec.size_bytes / BIREFNET_BYTES)
+    need = matting_need(side, weights, on_gpu, _beside_birefnet(spec))
     if room.fits(need):
         return
     needed, available = (need.device, room.device) if on_gpu and not room.shared else (need.host + need.device,
