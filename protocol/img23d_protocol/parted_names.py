@@ -24,11 +24,16 @@ def split_parted_names(text: str) -> tuple[list[str], dict[str, list[str]]]:
     model finds them). Unbalanced or nested brackets, or brackets with no name before them, are one sentence."""
     names: list[str] = []
     parts: dict[str, list[str]] = {}
-    current, inside, depth = "", "", 0
+    # ``closed``: the name whose bracket has just closed; only a comma may follow it (a flag of this name, not
+    # a look-up in ``parts``, so that "lamp (shade), lamp post" is two names)
+    current, inside, depth, closed = "", "", 0, ""
     for char in text + ",":
         if char == "(":
             if depth:
                 raise _bad("brackets inside brackets: write a name's parts once, e.g. lamp (shade, arm, base)")
+            if closed:
+                raise _bad(f"{closed!r} has two brackets of parts: write its parts in one, e.g. "
+                           f"{closed} (shade, arm)")
             if not current.strip():
                 raise _bad("parts in brackets need the name they belong to before them, e.g. lamp (shade, arm)")
             depth = 1
@@ -36,16 +41,17 @@ def split_parted_names(text: str) -> tuple[list[str], dict[str, list[str]]]:
             if not depth:
                 raise _bad("a closing bracket without an opening one: write a name's parts as lamp (shade, arm)")
             depth = 0
-            parts[current.strip()] = split_names(inside)
+            closed = current.strip()
+            parts[closed] = split_names(inside)
             inside = ""
         elif depth:
             inside += char
         elif char == ",":
             if current.strip():
                 names.append(current.strip())
-            current = ""
-        elif current.strip() in parts and not char.isspace():
-            raise _bad(f"{current.strip()!r} has text after its parts' bracket: put a comma after the bracket")
+            current, closed = "", ""
+        elif closed and not char.isspace():
+            raise _bad(f"{closed!r} has text after its parts' bracket: put a comma after the bracket")
         else:
             current += char
     if depth:

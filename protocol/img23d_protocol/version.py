@@ -5,7 +5,7 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.22.0"
+__version__ = "1.22.1"
 PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 22  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;

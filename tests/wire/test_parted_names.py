@@ -18,12 +18,22 @@ def test_typed_names_with_parts_in_brackets() -> None:
     assert split_parted_names(" lamp(shade) , b ") == (["lamp", "b"], {"lamp": ["shade"]})
 
 
+def test_a_later_name_may_begin_with_an_earlier_bracketed_one() -> None:
+    # "lamp post" after "lamp (shade)" was refused as text after lamp's bracket
+    assert split_parted_names("lamp (shade), lamp post") == (["lamp", "lamp post"], {"lamp": ["shade"]})
+    assert split_parted_names("lamp (shade), lamp post (base), lamppost") == \
+        (["lamp", "lamp post", "lamppost"], {"lamp": ["shade"], "lamp post": ["base"]})
+
+
 @pytest.mark.parametrize("text, words", [
     ("lamp (shade (cloth))", "brackets inside brackets"),
     ("(shade), lamp", "need the name they belong to before them"),
     ("lamp shade)", "a closing bracket without an opening one"),
     ("lamp (shade, arm", "a bracket is not closed"),
     ("lamp (shade) stand, table", "has text after its parts' bracket"),
+    # a second bracket replaced the first one's parts without a word
+    ("lamp (shade)(arm)", "'lamp' has two brackets of parts"),
+    ("lamp (shade) (arm), table", "'lamp' has two brackets of parts"),
 ])
 def test_a_wrongly_bracketed_list_is_one_sentence(text: str, words: str) -> None:
     with pytest.raises(ProtocolError, match=words):
