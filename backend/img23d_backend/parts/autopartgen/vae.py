@@ -12,9 +12,11 @@ not copied; names are its checkpoint's keys):
   ``quant`` to 2 x 64 channels: the mean, then the log-variance. The mode (the mean) is the latent.
 * decoder (width 1024): ``post_quant``, 16 self-attention blocks (``decoder.blocks.0-15``) once per
   latent; each query point's embedding through ``decoder.proj_query`` and one cross-attention block
-  (``decoder.blocks.16``) over them, ``decoder.norm_out``, ``decoder.proj_out``, negated: the release
-  negates the decoder's output and negates it again before its ascent marching cubes, so the value
-  used is positive inside, as ``surfaces.volume`` wants it.
+  (``decoder.blocks.16``) over them, ``decoder.norm_out``, ``decoder.proj_out``, taken as it is: the
+  release negates the decoder's output once inside the VAE and once more before its marching cubes, so
+  the value its surface is drawn from is ``+proj_out``, positive inside, as ``surfaces.volume`` wants it
+  (a sphere field decoded by the release is wound outwards; tests/backend/test_field_winding.py decodes
+  a known field through this query and the surface step and checks the same).
 """
 
 from __future__ import annotations
@@ -102,4 +104,4 @@ class ShapeVAE(nn.Module):
         """The field at ``points`` [B, M, 3] -> [B, M] float32, positive inside."""
         x = self.decoder.proj_query(self.embedder(points).to(tokens.dtype))
         x = self.decoder.blocks[-1](x, tokens)
-        return -self.decoder.proj_out(self.decoder.norm_out(x))[..., 0].float()
+        return self.decoder.proj_out(self.decoder.norm_out(x))[..., 0].float()
