@@ -40,6 +40,7 @@ from source_paths import REPO  # noqa: F401  (this checkout's backend and protoc
 
 sys.path.insert(0, str(REPO / "tests" / "backend"))
 
+import fused_creatures  # noqa: E402  (tests/backend/: fused figures of known bones)
 import rig_meshes  # noqa: E402  (tests/backend/: the meshes of known bones the tests use)
 from img23d_backend.rigging import metrics  # noqa: E402
 from img23d_backend.rigging.geometric import bind, rig  # noqa: E402
@@ -104,6 +105,87 @@ def quality(made: rig_meshes.RiggedMesh, deform: tuple[str, list[str]] | None) -
     return out
 
 
+# Each fused figure, the limb swung 60 degrees and the axis it turns about (X: forwards, Y: in the
+# figure's plane), with the spacing of its surface: the nearly touching ones need a fine one.
+FUSED = (
+    ("biped_T", lambda: fused_creatures.biped("T"), "upper_arm_L", (0.0, 1.0, 0.0)),
+    ("biped_A", lambda: fused_creatures.biped("A"), "upper_arm_L", (1.0, 0.0, 0.0)),
+    ("biped_close_1cm", lambda: fused_creatures.biped("close", 0.01, spacing=0.006), "upper_arm_L", (1.0, 0.0, 0.0)),
+    ("quadruped_tail", lambda: fused_creatures.quadruped(), "front_upper_L", (1.0, 0.0, 0.0)),
+    ("quadruped_front_legs_1cm", lambda: fused_creatures.quadruped(0.01, spacing=0.006), "front_upper_L",
+     (1.0, 0.0, 0.0)),
+)
+
+
+def turned(positions: np.ndarray, weights: np.ndarray, moving: list[int], pivot: np.ndarray,
+           axis: np.ndarray, degrees: float) -> np.ndarray:
+    """Linear blend skinning with the ``moving`` bones turned ``degrees`` about ``axis`` at ``pivot``."""
+    from scipy.spatial.transform import Rotation
+
+    matrix = Rotation.from_rotvec(np.radians(degrees) * np.asarray(axis, float)).as_matrix()
+    share = weights[:, moving].sum(axis=1, keepdims=True)
+    return share * ((positions - pivot) @ matrix.T + pivot) + (1 - share) * positions
+
+
+def mirror_gap(skeleton: Skeleton, height: float) -> float:
+    """How far the skeleton is from its own mirror image across X = 0 (CD-J2J over the height)."""
+    joints = joints_of(skeleton)
+    return metrics.joint_chamfer(joints, joints * [-1, 1, 1]) / height
+
+
+def fused_quality(creature: fused_creatures.FusedCreature, limb: str, axis: tuple) -> dict:
+    """The figures of issue 73 item 2 on one fused creature: the binding to its true skeleton as the rig
+    job runs it, one limb swung, and the skeleton the shape alone gives."""
+    mesh = RigMesh(creature.positions, creature.triangles)
+    started = time.perf_counter()
+    given = rig(mesh, creature.skeleton, RigOptions())
+    bind_seconds = time.perf_counter() - started
+    strongest, truth, away = given.skin.strongest, creature.truth, ~creature.near_joint
+    regions = {}
+    for name in ("hips", "spine", "chest"):
+        own = truth == creature.bone(name)
+        regions[name] = {"vertices": int(own.sum()), "share_right": round(float((strongest[own] == truth[own]).mean()), 4),
+                         "went_to": {creature.skeleton.names[b]: int(n) for b, n in
+                                     zip(*np.unique(strongest[own & (strongest != truth)], return_counts=True))
+                                     if n >= 0.02 * own.sum()}}
+    dense = given.skin.dense(creature.skeleton.count)
+    moving = creature.subtree(limb)
+    shift = np.linalg.norm(turned(creature.positions, dense, moving, creature.skeleton.heads[creature.bone(limb)],
+                                  np.array(axis), 60.0) - creature.positions, axis=1)
+    rest = ~np.isin(truth, moving)
+    far_limb = np.isin(truth, moving[1:]) if len(moving) > 1 else truth == moving[0]
+    shaped = rig(mesh, None, RigOptions())
+    true_joints, found = joints_of(creature.skeleton), joints_of(shaped.skeleton)
+    return {
+        "vertices": len(creature.positions), "faces": len(creature.triangles), "bones": creature.skeleton.count,
+        "height": round(creature.height, 3), "near_joint_share": round(float(creature.near_joint.mean()), 4),
+        "accuracy_all": round(float((strongest == truth).mean()), 4),
+        "accuracy_away_from_joints": round(float((strongest[away] == truth[away]).mean()), 4),
+        "regions": regions,
+        "swing": {"limb": limb, "axis": list(axis), "degrees": 60,
+                  "rest_still_share": round(float((shift[rest] <= 0.01 * creature.height).mean()), 4),
+                  "rest_moved_vertices": int((shift[rest] > 0.01 * creature.height).sum()),
+                  "limb_beyond_its_first_bone_least_move": round(float(shift[far_limb].min()), 4)},
+        "bind_seconds": round(bind_seconds, 3),
+        "shape_alone": {"source": shaped.source, "bones": shaped.skeleton.count, "joints": len(found),
+                        "true_joints": len(true_joints),
+                        "joint_count_error": round(abs(len(found) - len(true_joints)) / len(true_joints), 4),
+                        "cd_j2j_over_height": round(metrics.joint_chamfer(found, true_joints) / creature.height, 4),
+                        "mirror_gap_over_height": round(mirror_gap(shaped.skeleton, creature.height), 4),
+                        "names": list(shaped.skeleton.names)},
+    }
+
+
+def fused(selected: list[str] | None) -> dict:
+    out = {}
+    for name, make, limb, axis in FUSED:
+        if selected and name not in selected:
+            continue
+        out[name] = fused_quality(make(), limb, axis)
+        print(name, json.dumps({k: v for k, v in out[name].items() if k != "shape_alone"}), file=sys.stderr)
+    return out
+
+
 def timing(rings: int, sides: int, repeat: int) -> dict:
     made = rig_meshes.biped(rings=rings, sides=sides)
     runs = []
@@ -153,7 +235,15 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--picture", type=Path, default=None, help="write the guide's picture there too")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--fused-only", action="store_true", help="only the fused creatures (issue 73)")
+    parser.add_argument("--creature", action="append", help="only these fused creatures (repeatable)")
     args = parser.parse_args()
+    if args.fused_only:
+        text = json.dumps({"fused": fused(args.creature)}, indent=2)
+        print(text)
+        if args.json:
+            args.json.write_text(text + "\n")
+        return
     biped = rig_meshes.biped()
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
@@ -163,6 +253,7 @@ def main() -> None:
         "resolution": {str(cells): {"accuracy_all": round(metrics.strongest_bone_accuracy(
             (b := bind(biped.positions, biped.triangles, biped.skeleton, cells=cells)).skin.strongest, biped.truth), 4),
             "seconds": round(b.seconds, 3)} for cells in (64, 80, 112)},
+        "fused": fused(args.creature),
         "timing": {"about_50k_faces": timing(40, 52, args.repeat), "about_100k_vertices": timing(100, 84, args.repeat)},
     }
     result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
