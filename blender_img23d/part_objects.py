@@ -73,13 +73,17 @@ def place_parts(original: bpy.types.Object, parts: list[tuple[str, Path]], run_d
 
 
 
-def show_mask(placed: PlacedParts, path: Path) -> bpy.types.Image | None:
-    """The part mask the model used as an image in the file ("<object> part mask", in the Image Editor's
-    list), named on the Empty; None when the file cannot be read (the parts stand either way)."""
-    try:
-        image = bpy.data.images.load(str(path), check_existing=True)
-    except RuntimeError:
-        return None
+def show_mask(placed: PlacedParts, run_dir: str, relative: str) -> bpy.types.Image:
+    """The part mask the model used (``relative``, a file the result names in its run) as an image in the file
+    ("<object> part mask", in the Image Editor's list), named on the Empty. The name comes from another
+    process: ``scene_import.ImportFailed`` (one sentence; the parts stand either way) when it leaves the run
+    folder (a symlink out included), when its header says Blender would hold more of it than of img23d's largest
+    texture (read before Blender loads a pixel), or when it is no image Blender can read."""
+    root = Path(run_dir).resolve()
+    path = (root / relative).resolve()
+    if root not in path.parents:
+        raise scene_import.ImportFailed(f"the part mask {relative!r} is not in its run folder, so it is not shown")
+    image = scene_import.load_image(path)
     image.name = f"{placed.empty[PART_OF]} part mask"
     placed.empty[PART_MASK] = str(path)
     return image

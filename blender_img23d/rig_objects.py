@@ -3,58 +3,44 @@ where the mesh stands (or the artist's own), a vertex group per bone holding eac
 Armature modifier; and the Pose Test, which swings the limbs for a look and is undone with Ctrl+Z.
 
 The weights come from the backend's ``.npz`` (each vertex's four strongest bones, in the order of the mesh's
-vertices as the add-on sent them): from another process, so its shapes, indices and values are checked
-before anything in the scene changes, and a file that does not fit the mesh is one sentence.
+vertices as the add-on sent them): from another process, perhaps another machine, so its sizes are bounded
+before it is unpacked and its shapes, indices and values checked before anything in the scene changes
+(``img23d_protocol.rig_weights``); a file that does not fit the mesh is one sentence.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import bpy
 import numpy as np
+from img23d_protocol import rig_weights
+from img23d_protocol.rig_weights import VertexWeights
 from mathutils import Quaternion, Vector
 
 RIGGED_FROM = "img23d_rigged_from"   # on an armature img23d made: the mesh it was made for
 RIGGED_BY = "img23d_rigged_by"       # ... and what made its skeleton ("SkinTokens", "shape", "single bone")
 LIMB_WORDS = ("arm", "leg", "hand", "foot", "thigh", "shin", "calf", "knee", "elbow", "tail", "wing", "limb")
 SWING_DEGREES = 35.0
-MAX_WEIGHT_FILE = 256 << 20  # 5M vertices x 4 x (int32 + float32) is 160 MB
 
 
 class RigProblem(Exception):
     """One sentence: why the rig could not be put on the mesh."""
 
 
-@dataclass(frozen=True)
-class VertexWeights:
-    joints: np.ndarray   # (V, 4) int
-    weights: np.ndarray  # (V, 4) float
-
-
 def read_weights(run_dir: str, relative: str, vertices: int, bones: int) -> VertexWeights:
-    """The result's weights file, inside its run folder, fitting ``vertices`` and ``bones``."""
+    """The result's weights file, inside its run folder, fitting ``vertices`` and ``bones``; every size it
+    declares bounded before it is unpacked (``img23d_protocol.rig_weights``)."""
     root = Path(run_dir).resolve()
     path = (root / relative).resolve()
     if root not in path.parents or not path.is_file():
         raise RigProblem(f"the rig's weights file {relative!r} is not in its run folder")
-    if path.stat().st_size > MAX_WEIGHT_FILE:
-        raise RigProblem("the rig's weights file is larger than any mesh's weights can be")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            joints, weights = np.asarray(data["joints"]), np.asarray(data["weights"])
-    except (OSError, KeyError, ValueError) as exc:
-        raise RigProblem(f"the rig's weights file cannot be read ({exc})") from exc
-    if joints.shape != (vertices, 4) or weights.shape != (vertices, 4) or joints.dtype.kind not in "iu":
-        raise RigProblem(f"the rig's weights are for {len(joints)} vertices; the mesh has {vertices}: it changed "
-                         "while it was rigged, so rig it again")
-    if len(joints) and (joints.min() < 0 or joints.max() >= bones or not np.isfinite(weights).all()
-                        or weights.min() < 0):
-        raise RigProblem("the rig's weights name bones it does not have, or are not weights")
-    return VertexWeights(joints.astype(np.int64), weights.astype(np.float64))
+        return rig_weights.read_weights(path, vertices, bones)
+    except rig_weights.WeightsRefused as exc:
+        raise RigProblem(f"the rig's weights file {path.name} {exc}: rig the mesh again") from None
 
 
 def build_armature(mesh: bpy.types.Object, bones: Any, name: str, source: str = "") -> bpy.types.Object:

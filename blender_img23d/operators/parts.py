@@ -68,7 +68,10 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         for note in dict.fromkeys(outcome.notes):
             self.report({"WARNING"}, note)
         if result.mask:
-            part_objects.show_mask(placed, Path(outcome.run_dir) / result.mask)
+            try:
+                part_objects.show_mask(placed, outcome.run_dir, result.mask)
+            except scene_import.ImportFailed as exc:
+                self.report({"WARNING"}, f"{str(exc)[:1].upper()}{str(exc)[1:]}")
         made = ", ".join(obj.name for obj in placed.parts)
         self.report({"INFO"}, f"Split '{original.name}' into {len(placed.parts)} parts ({made}) under "
                               f"'{placed.empty.name}'; the original is hidden. {result.note[:1].upper()}"
