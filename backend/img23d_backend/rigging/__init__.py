@@ -10,6 +10,8 @@
   geometric    the geometric binding: geodesic voxel binding (Dionne & de Lasa 2013), no model
   medial       a skeleton from the shape alone: the voxel medial axis as chains of bones
   names        Mixamo's names for a humanoid skeleton, chain names otherwise
+  bone_axes    a bone's axes as its joint node carries them (+Y along it, Blender's roll 0), its length as
+               Blender's importer picks it
   gltf_joints  an artist's skeleton read from a GLB/glTF skin
   gltf_skin    a GLB with the skeleton as joints and the weights as JOINTS_0/WEIGHTS_0
   transfer     weights carried from the high mesh to another (the retopologized low one)

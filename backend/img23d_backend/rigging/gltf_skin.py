@@ -1,14 +1,22 @@
 """A rigged GLB: the input's own file with a skin added, so its materials, UVs and textures stay as they were.
 
 What is added, after glTF 2.0 section 3.7.3 ("Skins") and as Blender's exporter writes a skin (STYLE.md):
-one node per bone, children of their parents' nodes (roots at the scene's top), placed at the bone's head
-(a translation from the parent's head; no rotation: Blender's importer points each bone at its child, and
-the tail is kept in the node's ``extras`` as ``img23d_tail`` for ``gltf_joints`` to read back); one skin
-per mesh node, its ``joints`` every bone node, its ``inverseBindMatrices`` a float MAT4 accessor holding
-``inverse(joint's world matrix) @ mesh node's world matrix`` (the spec ignores a skinned mesh node's own
-transform, so its placement is folded in here and the mesh stays where it was); and on every primitive
-``JOINTS_0`` (unsigned short VEC4) and ``WEIGHTS_0`` (float VEC4, rows summing to 1: ``skin.Skin``).
-New buffer views start on 4-byte boundaries, as the spec asks of vertex attributes.
+one node per bone, children of their parents' nodes, each placed at the bone's head and turned so that its
+own +Y runs from head to tail (``bone_axes``: Blender's importer, and any reader drawing a joint's +Y, shows
+the bone along its limb; the roll is Blender's roll 0), its translation in its parent's turned frame; the
+tail is also kept in the node's ``extras`` as ``img23d_tail`` (glTF's frame), for ``gltf_joints`` to read
+the length back exactly. The roots stand at the scene's top, or under one node ``Armature`` carrying the mesh
+node's placement where the mesh node has one (below). One skin per mesh node, its ``joints`` every bone
+node, its ``inverseBindMatrices`` a float MAT4 accessor holding ``inverse(joint's world matrix) @ mesh node's
+world matrix``, from the matrices as written (the spec ignores a skinned mesh node's own transform, so its
+placement is folded in here and the mesh stays where it was: skinned in the bind pose, every vertex is at
+its rest position); and on every primitive ``JOINTS_0`` (unsigned short VEC4) and ``WEIGHTS_0`` (float
+VEC4, rows summing to 1: ``skin.Skin``). New buffer views start on 4-byte boundaries, as the spec asks.
+
+Why the ``Armature`` node: Blender's importer takes a bone's bind pose from the inverse bind matrices, taking
+those of a root's parent as the identity; with the mesh node's placement folded into them, a skeleton at the
+scene's top arrived moved by the inverse of that placement. Under a node carrying the placement, a root's
+inverse bind matrix is its own inverse local matrix and every reader agrees.
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ from typing import Any
 import numpy as np
 import pygltflib
 
+from .bone_axes import joint_rotations, quaternion
 from .frames import z_up_to_y_up
-from .gltf_io import GltfMesh
+from .gltf_io import GltfMesh, local_matrix
 from .skeleton import Skeleton
 from .skin import Skin
 
@@ -35,23 +44,12 @@ def add_skin(gltf: Any, mesh: GltfMesh, skeleton: Skeleton, skin: Skin) -> Any:
     if skeleton.count > 65535:
         raise ValueError("JOINTS_0 as unsigned short holds at most 65,535 joints")
     blob = bytearray(gltf.binary_blob() or b"")
-    heads = z_up_to_y_up(skeleton.heads)
-    tails = z_up_to_y_up(skeleton.tails)
     first_joint = len(gltf.nodes)
-    for bone in range(skeleton.count):
-        parent = skeleton.parents[bone]
-        offset = heads[bone] - (heads[parent] if parent >= 0 else 0.0)
-        gltf.nodes.append(pygltflib.Node(name=skeleton.names[bone], translation=[float(v) for v in offset],
-                                         extras={TAIL_EXTRA: [float(v) for v in tails[bone]]}))
-    for bone, parent in enumerate(skeleton.parents):
-        if parent >= 0:
-            node = gltf.nodes[first_joint + parent]
-            node.children = [*(node.children or []), first_joint + bone]
-    scene = gltf.scenes[gltf.scene or 0]
-    scene.nodes = [*(scene.nodes or []), *(first_joint + root for root in skeleton.roots)]
+    placement = _placement(mesh)
+    joint_world = _add_joints(gltf, skeleton, placement)
     joints = list(range(first_joint, first_joint + skeleton.count))
     for node_index, matrix in mesh.node_matrices.items():
-        binds = np.stack([_inverse_bind(head, matrix) for head in heads])
+        binds = np.linalg.inv(joint_world) @ matrix
         # glTF stores matrices column-major: each matrix transposed, then flattened.
         matrices = _append(gltf, blob, np.ascontiguousarray(binds.transpose(0, 2, 1)).astype(np.float32),
                            "MAT4", pygltflib.FLOAT, target=None)
@@ -78,10 +76,58 @@ def write_glb(gltf: Any, path: Path) -> None:
     gltf.save_binary(str(path))
 
 
-def _inverse_bind(head: np.ndarray, mesh_matrix: np.ndarray) -> np.ndarray:
-    joint = np.eye(4)
-    joint[:3, 3] = head
-    return np.linalg.inv(joint) @ mesh_matrix
+def _add_joints(gltf: Any, skeleton: Skeleton, placement: np.ndarray) -> np.ndarray:
+    """The bone nodes appended (after a node carrying ``placement`` where it is not the identity); (J, 4, 4)
+    each joint's world matrix as the nodes written give it, in glTF's frame."""
+    heads, tails = z_up_to_y_up(skeleton.heads), z_up_to_y_up(skeleton.tails)
+    wanted = joint_rotations(skeleton.heads, skeleton.tails)
+    first_joint = len(gltf.nodes)
+    world = np.zeros((skeleton.count, 4, 4))
+    nodes: list[Any] = [None] * skeleton.count
+    for bone in skeleton.order():
+        parent = skeleton.parents[bone]
+        above = world[parent] if parent >= 0 else placement
+        # The local turn and offset that put this node at its head with +Y along the bone, as seen from the
+        # parent's frame as written (its quaternion rounded, not the matrix wanted): the head lands exactly.
+        inverse = np.linalg.inv(above)
+        rotation = inverse[:3, :3] @ wanted[bone]
+        rotation /= np.linalg.norm(rotation, axis=0)   # a placement's uniform scale is the parent's, not ours
+        offset = inverse[:3, :3] @ heads[bone] + inverse[:3, 3]
+        node = pygltflib.Node(name=skeleton.names[bone], translation=[float(v) for v in offset],
+                              rotation=quaternion(rotation), extras={TAIL_EXTRA: [float(v) for v in tails[bone]]})
+        world[bone], nodes[bone] = above @ local_matrix(node), node
+    gltf.nodes.extend(nodes)
+    for bone, parent in enumerate(skeleton.parents):
+        if parent >= 0:
+            node = gltf.nodes[first_joint + parent]
+            node.children = [*(node.children or []), first_joint + bone]
+    roots = [first_joint + root for root in skeleton.roots]
+    scene = gltf.scenes[gltf.scene or 0]
+    if np.allclose(placement, np.eye(4), atol=1e-12):
+        scene.nodes = [*(scene.nodes or []), *roots]
+    else:
+        trs = _rigid_trs(placement)
+        gltf.nodes.append(pygltflib.Node(name="Armature", children=roots, **trs))
+        scene.nodes = [*(scene.nodes or []), len(gltf.nodes) - 1]
+    return world
+
+
+def _placement(mesh: GltfMesh) -> np.ndarray:
+    """Where the skeleton's roots hang: the first mesh node's world matrix when it is a turn, a move and one
+    scale (a node's TRS can say it), else the scene's origin (the inverse bind matrices carry the rest)."""
+    matrix = next(iter(mesh.node_matrices.values()))
+    linear = matrix[:3, :3]
+    scale = np.cbrt(np.linalg.det(linear)) if np.linalg.det(linear) > 0 else 0.0
+    if scale <= 0 or not np.allclose(linear.T @ linear, scale * scale * np.eye(3), atol=1e-6 * scale * scale) \
+            or not np.allclose(matrix[3], [0, 0, 0, 1]):
+        return np.eye(4)
+    return local_matrix(pygltflib.Node(**_rigid_trs(matrix)))
+
+
+def _rigid_trs(matrix: np.ndarray) -> dict[str, list[float]]:
+    scale = float(np.cbrt(np.linalg.det(matrix[:3, :3])))
+    return {"translation": [float(v) for v in matrix[:3, 3]], "rotation": quaternion(matrix[:3, :3] / scale),
+            "scale": [scale] * 3}
 
 
 def _append(gltf: Any, blob: bytearray, array: np.ndarray, kind: str, component: int, target: int | None) -> int:
