@@ -6,7 +6,8 @@ mesh, and either's views) go up as ``upload`` requests, and the job is sent once
 answered each with its own path for the file. During it: each artifact that names a file (a mesh, the layout's
 manifest, detections, a texture) is fetched into the local mirror of the runs folder and handed
 on only then, with its local path, in the order the backend sent it; the result waits for the
-run's manifest and the files it names. So the scene, Import Run and Re-layout read local files,
+run's manifest and the files it names (a rig's GLB and weights and a parts model's mask, named
+relative to the run, included: without them Rig Selected could not finish on a remote backend). So the scene, Import Run and Re-layout read local files,
 as they would from a backend on this computer, and objects still appear one by one.
 
 A fetch that fails (a hostile or broken backend: a path outside the runs folder, more bytes than
@@ -42,6 +43,8 @@ FOLDER_KINDS = (_Kind.RUN,)                                              # artif
 RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness",
                 "completion_picture", "mesh", "high_mesh")               # result fields naming files (retopo's
                                                                          # mesh and high_mesh: issue 58)
+# (1.22) result fields naming files relative to the run folder: a rig's GLB and weights, a parts model's mask
+RUN_RELATIVE_FILES = ("rigged", "weights", "mask")
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh", "mask": "part mask"}  # request fields naming local files
 VIEWS_FIELD = "views"  # (1.19) a generate's {name: {side: picture}}, a retexture's {side: picture}: uploaded too
 
@@ -221,6 +224,16 @@ class RemoteJob:
         self._names.add(remote[len(self._run) + 1:])
         return remote
 
+    def _relative_in_run(self, relative: str) -> str:
+        """The host's path of ``relative``, a result's file relative to this job's run folder, when it is one."""
+        if self._run is None or relative.startswith("/"):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{relative[:200]!r} is not a path relative to the job's "
+                                                       "run folder")
+        try:
+            return self._in_run(posixpath.join(self._run, relative))
+        except ProtocolError as exc:
+            raise ProtocolError(exc.code, f"the result's file {relative[:200]!r} is refused: {exc.message}") from None
+
     def _result(self, message: Any, send: list[Any]) -> _Held:
         kind = protocol.JOB_RESULTS.get(self.request.TYPE)
         if kind is None:  # not a job's result: nothing in it names a file
@@ -236,6 +249,9 @@ class RemoteJob:
                                                            "the job's own")
             local["run_dir"] = str(self.mirror.local_path(run_dir))
             remote_files.append(posixpath.join(run_dir, "manifest.json"))  # what Import Run reads later
+        # Left relative in the result: the local run mirrors the host's, so they name the same files here.
+        remote_files += [self._relative_in_run(getattr(result, name)) for name in RUN_RELATIVE_FILES
+                         if getattr(result, name, None)]
         if isinstance(result, protocol.RegenerateJobResult) and self._local_run is not None:
             local["source_run"] = str(self._local_run)
         waiting = set()

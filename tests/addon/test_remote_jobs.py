@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
 import pytest
 
 import ssh_host
@@ -25,6 +26,7 @@ from img23d_client import process as process_mod
 from img23d_client import session as session_mod
 from img23d_client import remote as remote_mod
 from img23d_client import remote_runs as remote_runs_mod
+from img23d_protocol import rig_weights
 protocol = session_mod.protocol
 WAIT = 300.0
 
@@ -141,3 +143,47 @@ def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_fi
                          if p.is_file())
     assert local_files == remote_files and "manifest.json" in local_files
     assert all(_sha(download.local_dir / name) == _sha(manifest_path.parent / name) for name in remote_files)
+
+
+def _column(path: Path, rings: int = 9) -> int:
+    """A 0.2 x 0.2 x 1 column (rings of four vertices, capped) as the add-on's mesh file; its vertex count."""
+    square = ((-0.1, -0.1), (0.1, -0.1), (0.1, 0.1), (-0.1, 0.1))
+    positions = np.array([(x, y, z) for z in np.linspace(0.0, 1.0, rings) for x, y in square], np.float32)
+    sides = [(r * 4 + k, r * 4 + (k + 1) % 4, r * 4 + 4 + (k + 1) % 4, r * 4 + 4 + k)
+             for r in range(rings - 1) for k in range(4)]
+    top = (rings - 1) * 4
+    triangles = np.array([t for a, b, c, d in sides for t in ((a, b, c), (a, c, d))]
+                         + [(0, 2, 1), (0, 3, 2), (top, top + 1, top + 2), (top, top + 2, top + 3)], np.int32)
+    loops = np.arange(triangles.size, dtype=np.int32).reshape(-1, 3)
+    protocol.write_mesh_file(path, protocol.MeshFile(positions=positions, triangles=triangles, triangle_loops=loops))
+    return len(positions)
+
+
+def test_a_rig_job_brings_back_its_weights_and_rigged_glb(host, tmp_path: Path) -> None:
+    # Issue 73 item 5: only the rig's manifest came back, so Rig Selected could never finish over SSH.
+    mesh = tmp_path / "private" / "column.npz"   # the host's user cannot read this folder: it travels
+    mesh.parent.mkdir()
+    vertices = _column(mesh)
+    bones = [protocol.RigBone(name="lower", head=(0.0, 0.0, 0.0), tail=(0.0, 0.0, 0.5)),
+             protocol.RigBone(name="upper", head=(0.0, 0.0, 0.5), tail=(0.0, 0.0, 1.0), parent=0)]
+    remote_runs = host.path_for_host("runs-rig")
+    with _ready(host, tmp_path, str(remote_runs)) as session:
+        job = session.submit(protocol.RigRequest(mesh=str(mesh), name="column", skeleton=bones, weights="geometric",
+                                                 options=protocol.JobOptions(**FAST_OPTIONS)))
+        seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
+                                             for x in m), "the rig job over SSH")
+    assert not [m.message for m in seen if isinstance(m, protocol.Error)]
+    [reply] = [m for m in seen if isinstance(m, protocol.Result) and m.id == job]
+    result = protocol.RigJobResult.from_dict(reply.data)
+    local_run = Path(result.run_dir)
+    [remote_run] = [p for p in remote_runs.iterdir() if p.is_dir() and not p.name.startswith("_")]
+    assert tmp_path / "mirror" in local_run.parents and local_run.name == remote_run.name
+    for name in (result.weights, result.rigged, "manifest.json"):
+        assert _sha(local_run / name) == _sha(remote_run / name), name
+    # What Rig Selected reads next: the weights for every vertex of the column, on its two bones.
+    weights = rig_weights.read_weights(local_run / result.weights, vertices, len(result.bones))
+    assert [bone.name for bone in result.bones] == ["lower", "upper"]
+    assert np.allclose(weights.weights.sum(axis=1), 1.0, atol=1e-4)
+    strongest = weights.joints[np.arange(vertices), weights.weights.argmax(axis=1)]
+    assert set(strongest[:4].tolist()) == {0} and set(strongest[-4:].tolist()) == {1}   # the foot, the top
+    assert not list((tmp_path / "mirror").rglob(".tmp-*"))
