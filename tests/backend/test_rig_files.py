@@ -129,6 +129,75 @@ def test_a_skeleton_written_is_read_back_as_it_was(tmp_path: Path) -> None:
     assert np.allclose(read.heads, given.heads, atol=1e-5) and np.allclose(read.tails, given.tails, atol=1e-5)
 
 
+def _degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The angle between each row of ``a`` and of ``b``."""
+    cosine = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+
+def test_a_quadruped_written_reads_back_along_its_limbs_with_or_without_its_kept_tails(tmp_path: Path) -> None:
+    made = quadruped_glb(tmp_path / "quadruped.glb")
+    given = made.skeleton
+    read = read_skeleton(tmp_path / "quadruped.glb")
+    assert _degrees(read.tails - read.heads, given.tails - given.heads).max() < 1.0
+    true_lengths = np.linalg.norm(given.tails - given.heads, axis=1)
+    assert np.abs(np.linalg.norm(read.tails - read.heads, axis=1) / true_lengths - 1).max() < 0.01
+    # Without img23d's kept tails (a tool that drops extras): every direction from the nodes' own +Y.
+    gltf = gltf_io.load(tmp_path / "quadruped.glb")
+    for node in gltf.nodes:
+        node.extras = {}
+    write_glb(gltf, tmp_path / "bare.glb")
+    bare = read_skeleton(tmp_path / "bare.glb")
+    assert bare.names == given.names and np.allclose(bare.heads, given.heads, atol=1e-6)
+    assert _degrees(bare.tails - bare.heads, given.tails - given.heads).max() < 1.0
+
+
+# A skeleton as Blender's exporter writes one (glTF's frame, +Y up; quaternions [x, y, z, w]): the hips point
+# up, the legs (children of the hips, off its axis) down, the tail back (img23d's +Y, glTF's -Z).
+HALF = float(np.sqrt(0.5))
+EXPORTED = (("hips", None, (0.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0)),
+            ("spine", "hips", (0.0, 0.3, 0.0), (0.0, 0.0, 0.0, 1.0)),
+            ("thigh.L", "hips", (0.12, -0.05, 0.0), (0.0, 0.0, 1.0, 0.0)),
+            ("shin.L", "thigh.L", (0.0, 0.45, 0.0), (0.0, 0.0, 0.0, 1.0)),
+            ("thigh.R", "hips", (-0.12, -0.05, 0.0), (0.0, 0.0, 1.0, 0.0)),
+            ("tail", "hips", (0.0, 0.05, -0.15), (-HALF, 0.0, 0.0, HALF)))
+
+
+def _exported_skeleton(path: Path, rotations: bool) -> Path:
+    gltf = gltf_io.load(_textured_biped(tmp_biped := path.with_name("body.glb")))
+    first = len(gltf.nodes)
+    names = [row[0] for row in EXPORTED]
+    for name, _, translation, rotation in EXPORTED:
+        gltf.nodes.append(pygltflib.Node(name=name, translation=list(translation),
+                                         rotation=list(rotation) if rotations else None))
+    for name, parent, _, _ in EXPORTED:
+        if parent is not None:
+            node = gltf.nodes[first + names.index(parent)]
+            node.children = [*(node.children or []), first + names.index(name)]
+    gltf.scenes[0].nodes.append(first)
+    gltf.skins.append(pygltflib.Skin(joints=list(range(first, first + len(EXPORTED)))))
+    write_glb(gltf, path)
+    tmp_biped.unlink()
+    return path
+
+
+def test_a_skeleton_with_turned_joints_reads_its_directions_as_the_file_stores_them(tmp_path: Path) -> None:
+    """Each bone along its node's +Y, as Blender's importer shows it: the hips up although its children (the
+    legs, the spine, the tail) are mostly off its axis (rebuilt from the children, it pointed 31 degrees
+    off); each length as that importer picks it: the nearest child joint's distance (hips: the thighs',
+    0.13; thigh.L: its shin's, 0.45), a bone without one its parent's."""
+    read = read_skeleton(_exported_skeleton(tmp_path / "exported.glb", rotations=True))
+    bones = dict(zip(read.names, read.tails - read.heads))
+    expected = {"hips": (0, 0, 0.13), "spine": (0, 0, 0.13), "thigh.L": (0, 0, -0.45), "shin.L": (0, 0, -0.45),
+                "thigh.R": (0, 0, -0.13), "tail": (0, 0.13, 0)}
+    for name, bone in expected.items():
+        assert np.allclose(bones[name], bone, atol=1e-6), (name, bones[name])
+    # The same joints with no rotation at all (img23d's rigs before, some tools' now): the file says no
+    # direction (every bone straight up in Blender), so each bone points at its children, a leaf goes on.
+    flat = read_skeleton(_exported_skeleton(tmp_path / "flat.glb", rotations=False))
+    assert np.allclose(flat.tails[0], flat.heads[[1, 2, 4, 5]].mean(axis=0))
+
+
 def test_blender_imports_an_armature_whose_bones_deform_the_mesh(tmp_path: Path) -> None:
     bpy = pytest.importorskip("bpy")
     rigged = _rigged(tmp_path)
@@ -158,7 +227,7 @@ def test_blender_imports_an_armature_whose_bones_deform_the_mesh(tmp_path: Path)
     assert moved[hand].min() > 0.05 and moved[right].max() < 1e-4
 
 
-def test_a_skeleton_blender_exports_is_read_with_its_heads(tmp_path: Path) -> None:
+def test_a_skeleton_blender_exports_is_read_with_its_heads_and_directions(tmp_path: Path) -> None:
     bpy = pytest.importorskip("bpy")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     data = bpy.data.armatures.new("rig")
@@ -186,6 +255,15 @@ def test_a_skeleton_blender_exports_is_read_with_its_heads(tmp_path: Path) -> No
     heads = dict(zip(read.names, read.heads))
     assert set(read.names) == {"spine", "arm.L"} and read.parents[read.names.index("arm.L")] == read.names.index("spine")
     assert np.allclose(heads["spine"], (0, 0, 1), atol=1e-5) and np.allclose(heads["arm.L"], (0.1, 0, 1.4), atol=1e-5)
+    # Directions as the file stores them: the spine up although its child, the arm, starts off its axis
+    # (rebuilt from the children, it pointed 14 degrees off); lengths as Blender's own import of the file.
+    bones = dict(zip(read.names, read.tails - read.heads))
+    assert _degrees(np.array([bones["spine"], bones["arm.L"]]), np.array([(0, 0, 1), (1, 0, 0)])).max() < 1e-3
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.gltf(filepath=str(path))
+    [imported] = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    for name, bone in bones.items():
+        assert abs(np.linalg.norm(bone) - imported.data.bones[name].length) < 1e-5, name
 
 
 def test_the_rig_command_rigs_from_the_shape_alone_and_says_so(tmp_path: Path, capsys) -> None:

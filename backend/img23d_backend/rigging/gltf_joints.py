@@ -2,10 +2,17 @@
 
 The joints are the nodes of the file's first skin (``skins[0].joints``, glTF 2.0 section 3.7.3); a
 joint's head is its node's world position, its parent the nearest ancestor node that is a joint too (a
-joint without one is a root: a forest is kept). glTF stores no tails: Blender's exporter writes each
-bone as a node at its head and its importer points a bone at its child (or the children's mean), so the
-tails are rebuilt that way (``skeleton.tails_from_children``), unless the file is img23d's own and keeps
-them in each node's ``extras`` (``gltf_skin.TAIL_EXTRA``). Names are the nodes' names. In img23d's frame.
+joint without one is a root: a forest is kept). Names are the nodes' names. In img23d's frame.
+
+glTF stores no tails. A bone's direction is read as the file stores it: its node's world +Y, what
+Blender's importer shows by default (``bone_axes``) and what Blender's exporter writes; its length as that
+importer picks it (``bone_axes.blender_lengths``: the distance to the nearest child joint), so a skeleton
+reads as it looks in Blender, a hips bone whose children are legs and a spine included. img23d's own files
+keep each tail in the node's ``extras`` (``gltf_skin.TAIL_EXTRA``): a kept tail wins where it lies along
+its node's +Y (an edited bone's stale one does not). A file whose joints all point one way (translations
+only, as img23d's rigs before issue 73 and some tools write them: every bone straight up in Blender) says
+no direction at all; there the tails are rebuilt from the children (``skeleton.tails_from_children``:
+a bone points at its children's heads), the kept tails winning where present.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bone_axes import blender_lengths
 from .frames import y_up_to_z_up
 from .gltf_io import GltfUnreadable, load, world_matrices
 from .gltf_skin import TAIL_EXTRA
@@ -41,14 +49,44 @@ def read_skeleton(path: Path) -> Skeleton:
     missing = [node for node in joints if node not in matrices]
     if missing:
         raise BadSkeleton(f"{path.name}'s skin names {len(missing)} joints that no scene holds")
-    heads_y_up = np.array([matrices[node][:3, 3] for node in joints])
-    kept = [gltf.nodes[node].extras.get(TAIL_EXTRA) if isinstance(gltf.nodes[node].extras, dict) else None
-            for node in joints]
-    tails_y_up = (np.array(kept, dtype=np.float64) if all(tail is not None for tail in kept)
-                  else None)
-    heads = y_up_to_z_up(heads_y_up)
-    tails = y_up_to_z_up(tails_y_up) if tails_y_up is not None else tails_from_children(heads, parents)
     names = [gltf.nodes[node].name or f"joint_{n:02d}" for n, node in enumerate(joints)]
     if len(set(names)) != len(names):  # two nodes of one name: Blender would rename one anyway
         names = [f"{name}_{n:02d}" if names.count(name) > 1 else name for n, name in enumerate(names)]
-    return Skeleton(tuple(names), heads, tails, tuple(parents))
+    heads = y_up_to_z_up(np.array([matrices[node][:3, 3] for node in joints]))
+    axes = y_up_to_z_up(np.array([matrices[node][:3, 1] for node in joints]))
+    kept = [_kept_tail(gltf.nodes[node].extras) for node in joints]
+    bare = Skeleton(tuple(names), heads, heads, tuple(parents))   # checked, and ordered, before any tail
+    offsets = heads - y_up_to_z_up(np.array([matrices[parent_of[node]][:3, 3] if node in parent_of else np.zeros(3)
+                                             for node in joints]))
+    return bare.moved(heads, _tails(heads, axes, kept, bare, offsets))
+
+
+def _kept_tail(extras: object) -> np.ndarray | None:
+    """img23d's own tail (glTF's frame) in img23d's frame, where the node keeps three finite numbers."""
+    value = extras.get(TAIL_EXTRA) if isinstance(extras, dict) else None
+    try:
+        tail = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return y_up_to_z_up(tail) if tail.shape == (3,) and np.isfinite(tail).all() else None
+
+
+def _tails(heads: np.ndarray, axes: np.ndarray, kept: list[np.ndarray | None], bare: Skeleton,
+           root_offsets: np.ndarray) -> np.ndarray:
+    """Each bone's tail: along its node's +Y where the file's directions say something, else from its
+    children; img23d's kept tail where it agrees (see the module's docstring)."""
+    lengths = np.linalg.norm(axes, axis=1)
+    units = axes / np.where(lengths > 0, lengths, 1.0)[:, None]
+    turned = bare.count == 1 or bool((units @ units[0] < 1 - 1e-9).any())   # not all one way
+    fallback = tails_from_children(heads, bare.parents)
+    if turned:
+        along = heads + blender_lengths(heads, bare.parents, bare.order(), root_offsets)[:, None] * units
+        fallback = np.where((lengths > 1e-12)[:, None], along, fallback)
+    tails = fallback.copy()
+    for joint, tail in enumerate(kept):
+        bone = None if tail is None else tail - heads[joint]
+        if bone is None or np.linalg.norm(bone) == 0:
+            continue
+        if not turned or bone @ units[joint] >= np.cos(np.radians(1.0)) * np.linalg.norm(bone):
+            tails[joint] = tail
+    return tails
