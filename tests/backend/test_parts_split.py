@@ -1,12 +1,19 @@
 """The part split (issue 64 item 6): the labelling measured on meshes of known parts with masks from the
 truth, the cut's bookkeeping and caps, the ``parts --split`` command end to end on the tiny models, and
-each bad input's one sentence."""
+each bad input's one sentence. Issue 73: a fused mesh labelled from coarse masks comes out closed, the
+edges a cut leaves open are counted and said, a heap of triangles is refused before any render, and a
+stop during the renders leaves no copy of the mesh behind."""
 
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +22,11 @@ import trimesh
 
 import part_meshes
 from img23d_backend.commands import cli
-from img23d_backend.part_split import lifting, renders
+from img23d_protocol import ErrorCode, ProtocolError
+from img23d_backend.part_split import costs, lifting, renders
 from img23d_backend.part_split.labelling import LabelSettings, label_faces
 from img23d_backend.part_split.names import MAX_PARTS
-from img23d_backend.part_split.pieces import cut, is_closed
+from img23d_backend.part_split.pieces import cut, is_closed, left_open
 from img23d_backend.part_split.surface import surface_of
 
 SIZE = 160  # renders for the tests: smaller than the product's 512, enough for these shapes
@@ -79,8 +87,73 @@ def test_a_part_touching_itself_at_a_corner_is_still_closed() -> None:
     labels = known.truth.copy()
     arm = np.flatnonzero(known.truth == 1)
     labels[arm[::7]] = 0  # scattered base-named faces inside the arm
+    base, arm_piece, shade = cut(surface, labels, known.names)
+    assert arm_piece.closed and arm_piece.open_edges == 0 and shade.closed
+    # The base's lone triangles in the arm cannot be closed: their edges are counted, not hidden.
+    assert base.open_edges == _open_edges(base.vertices, base.faces) > 0 and not base.closed
+
+
+def _open_edges(vertices: np.ndarray, faces: np.ndarray) -> int:
+    """Edges not shared by exactly two faces, counted by trimesh (not by the split's own count)."""
+    if len(faces) == 0:
+        return 0
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    _, uses = np.unique(mesh.edges_sorted, axis=0, return_counts=True)
+    return int((uses != 2).sum())
+
+
+def test_a_fused_chair_labelled_from_whole_boxes_comes_out_closed() -> None:
+    # One surface, masks that keep each name's whole box: one pass of island merging left specks that
+    # swapped names (0 of 3 parts closed, 400 edges open at these sizes), merging to a fixed point none.
+    known = part_meshes.fused_chair(80)
+    surface = surface_of(known.vertices, known.faces)
+    views = renders.render_views(surface, SIZE)
+    labels = label_faces(surface, lifting.lift(views, part_meshes.box_masks(views, known), surface.face_count))
+    assert part_meshes.accuracy(labels, known) >= 0.85
     for piece in cut(surface, labels, known.names):
-        assert piece.open_cuts == 0
+        assert piece.closed and piece.open_edges == 0 == _open_edges(piece.vertices, piece.faces), piece.name
+
+
+def test_edges_a_cut_leaves_open_are_counted_and_said() -> None:
+    # A part of one lone triangle cannot be closed by a cap (its cap would be its own back): its three
+    # edges are open, counted, and said; the base around it is capped across its outline and closed.
+    known = part_meshes.lamp()
+    surface = surface_of(known.vertices, known.faces)
+    labels = known.truth.copy()
+    labels[np.flatnonzero(known.truth == 0)[40]] = 3
+    pieces = cut(surface, labels, [*known.names, "speck"])
+    for piece in pieces:
+        assert piece.open_edges == _open_edges(piece.vertices, piece.faces)
+        assert piece.closed == (piece.open_edges == 0)
+    assert [piece.open_edges for piece in pieces] == [0, 0, 0, 3] and pieces[3].open_cuts == 1
+    assert left_open(pieces) == ("the cut left 3 edges open (speck 3) that no flat cap could close, so those "
+                                 "parts are not watertight there")
+    assert left_open(pieces[:3]) is None
+
+
+def test_a_heap_of_triangles_or_too_many_faces_is_refused_before_any_render(monkeypatch) -> None:
+    rng = np.random.default_rng(7)
+    heap = surface_of(rng.uniform(-1, 1, (60_000, 3)), np.arange(60_000).reshape(-1, 3))  # 20,000 large triangles
+    with pytest.raises(ProtocolError, match="looks like a heap of overlapping triangles") as refused:
+        costs.check_cost(costs.split_cost(heap, renders.RENDER_SIZE))
+    assert refused.value.code is ErrorCode.BAD_REQUEST and "20,000 faces" in str(refused.value)
+    known = part_meshes.fused_chair(32)
+    chair = costs.split_cost(surface_of(known.vertices, known.faces), renders.RENDER_SIZE)
+    costs.check_cost(chair)  # a surface lies about one deep: split
+    assert chair.depth < 2 and 0 < chair.seconds < 60
+    monkeypatch.setattr(costs, "MAX_FACES", chair.faces - 1)
+    with pytest.raises(ProtocolError, match=f"the mesh has {chair.faces:,} faces, more than the"):
+        costs.check_cost(chair)
+
+
+def test_the_fragments_counted_before_the_renders_are_the_pixels_they_cover() -> None:
+    known = part_meshes.fused_mug(24)
+    surface = surface_of(known.vertices, known.faces)
+    cost = costs.split_cost(surface, SIZE, renders.DIRECTIONS[:2])
+    views = renders.render_views(surface, SIZE, renders.DIRECTIONS[:2])
+    shown = sum(int(view.raster.mask.sum()) for view in views)
+    # A closed surface shows about half its faces' area: the front layer of each pixel, of two or more.
+    assert 2 * shown <= cost.fragments <= 4 * shown
 
 
 def _run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -115,6 +188,14 @@ def test_the_command_writes_one_glb_per_part_and_the_whole_in_the_inputs_frame(b
         assert np.allclose(alone.dump(concatenate=True).vertices, combined.geometry[part].vertices)
     record = json.loads((run / "parts.json").read_text())
     assert sum(p["faces"] for p in record["parts"]) == len(known.faces)
+    # Open edges as parts.json says them: each part's, counted again on its GLB, and in all; said when any.
+    for part in record["parts"]:
+        if part["mesh"]:
+            alone = trimesh.load(run / part["mesh"], force="mesh", process=False)
+            assert part["open_edges"] == _open_edges(alone.vertices, alone.faces), part
+    assert record["open_edges"] == sum(p["open_edges"] for p in record["parts"])
+    assert ("edges open" in out.stdout) == (record["open_edges"] > 0)
+    assert "faces: about" in out.stderr and "s on the CPU for the renders" in out.stderr  # the estimate, first
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "finished" and manifest["kind"] == "parts"
     assert [r["status"] for r in manifest["records"]] == ["done", "done", "failed"]
@@ -162,3 +243,32 @@ def test_a_mesh_with_no_surface_is_one_sentence(tiny_root: Path, tmp_path: Path,
                      "--out", str(tmp_path / "runs")])
     err = capsys.readouterr().err
     assert code == 2 and "the mesh has no surface: its 2 triangles" in err, err
+
+
+def test_a_stop_during_the_renders_leaves_no_copy_of_the_mesh(backend_env: dict[str, str], tmp_path: Path) -> None:
+    # The renders hang (a failpoint); two SIGTERMs end the process at once, from the signal watcher, where no
+    # ``with`` block's exit runs: the converted copy in $TMPDIR/img23d-mesh-* was left behind.
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**backend_env, "TMPDIR": str(temporary), "IMG23D_FAILPOINTS": "render:hang"}
+    mesh = part_meshes.lamp().write_glb(tmp_path / "lamp.glb")
+    proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "parts", str(mesh), "--split", "--names",
+                             "shade", "--models", "tiny", "--device", "cpu", "--out", str(tmp_path / "runs")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+    try:
+        deadline = time.monotonic() + 120
+        while "render..." not in lines.get(timeout=max(0.0, deadline - time.monotonic())):
+            pass
+        assert list(temporary.glob("img23d-mesh-*")), "the copy is made before the renders"
+        for _ in range(2):
+            os.kill(proc.pid, signal.SIGTERM)
+            time.sleep(0.2)
+        assert proc.wait(timeout=60) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not list(temporary.glob("img23d-mesh-*"))
+    [run] = list((tmp_path / "runs").iterdir())
+    assert json.loads((run / "manifest.json").read_text())["status"] == "cancelled"

@@ -14,6 +14,7 @@ Two ways, one command:
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import uuid
 from contextlib import ExitStack
@@ -133,6 +134,18 @@ def _checked(args: argparse.Namespace) -> PartsArguments:
                           picture, options)
 
 
+def _abandoning(abandon: Callable[[str], None], copy: Path | None) -> Callable[[str], None]:
+    """``abandon`` (the job's manifest closed), then the mesh's converted ``copy`` removed with its folder:
+    a process that ends under a stuck step (``os._exit``) runs no ``with`` block's exit, and would leave
+    the copy in ``$TMPDIR/img23d-mesh-*``."""
+    def closing(reason: str) -> None:
+        abandon(reason)
+        if copy is not None and copy.parent.name.startswith("img23d-mesh-"):
+            # The process ends next, whatever this does: a copy that cannot be removed is no reason to stop it.
+            shutil.rmtree(copy.parent, ignore_errors=True)
+    return closing
+
+
 def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrupts) -> int:
     from ..jobs import Job
     from ..session import Models, Session
@@ -152,7 +165,7 @@ def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrup
                 request.mask, request.grid = str(args.mask or ""), args.grid
                 request.max_parts, request.steps = args.max_parts, args.part_steps
             job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-            interrupts.abandon = job.abandon
+            interrupts.abandon = _abandoning(job.abandon, Path(mesh) if mesh and Path(mesh) != checked.mesh else None)
             result = session.engine.run(request, job)
     except ProtocolError as exc:
         printer.finish()

@@ -25,9 +25,10 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, PartResult, Part
                              ProtocolError)
 
 from ..part_split import lifting, masks, renders
+from ..part_split.costs import check_cost, split_cost
 from ..part_split.labelling import UNLABELLED, label_faces
 from ..part_split.names import part_names
-from ..part_split.pieces import Piece, cut
+from ..part_split.pieces import Piece, cut, left_open
 from ..part_split.scenes import scene_of
 from ..part_split.surface import surface_of
 from ..runs.folders import TargetRecord
@@ -52,9 +53,11 @@ class PartRecord:
     cap_faces: int              # triangles added to close its cuts
     area: float                 # its faces' area, before the caps (the input's units squared)
     closed: bool
-    open_cuts: int
+    open_cuts: int              # runs of its cuts' outlines left open (0 for a part no cut made)
     found_on: int               # renders on which grounding found the name
     empty_reason: str | None = None
+    open_edges: int | None = None        # edges its cuts left open (None: not counted, a drawn part's)
+    input_open_edges: int | None = None  # edges of the input's own holes it holds, left as they were
 
     def result(self) -> PartResult:
         return PartResult(name=self.name, mesh=self.mesh, faces=self.faces, cap_faces=self.cap_faces,
@@ -97,8 +100,14 @@ class PartsSplitRun(JobRun):
             copy = self.run_folder.copy_in(INPUT, self.request.mesh)
             artist = retexture.load_artist_mesh(copy)
             surface = surface_of(artist.positions, artist.triangles)
+            size = self.request.render_size or renders.RENDER_SIZE
+            cost = split_cost(surface, size)
+            check_cost(cost)   # before any render: a heap of triangles or too many faces is one sentence
+            self._say("load", 1, 1, f"{surface.face_count:,} faces: about {cost.seconds:.0f} s on the CPU for the "
+                                    f"renders, lifting, labelling and cut, the grounding and matting of "
+                                    f"{cost.renders} renders on top")
         with self.stage("render"):
-            views = renders.render_views(surface, self.request.render_size or renders.RENDER_SIZE)
+            views = renders.render_views(surface, size, check=self.job.cancel.check)
             for index, view in enumerate(views):
                 self.run_folder.write_image(f"renders/{index:02d}.png", view.picture)
             self._say("render", len(views), len(views), f"{len(views)} renders of {surface.face_count:,} faces")
@@ -115,18 +124,24 @@ class PartsSplitRun(JobRun):
                                 "renders, so nothing was split (the renders and detections are in the run folder)")
         with self.stage("split"):
             pieces = cut(surface, labels, names)
+            note, opened = NO_HIDDEN_GEOMETRY, left_open(pieces)
+            if opened is not None:  # said in the run, the manifest and the result's note, never only counted
+                note = f"{NO_HIDDEN_GEOMETRY}; {opened}"
+                self.run_folder.manifest.warnings.append({"stage": "split", "code": "edges_open", "message": opened})
+                self._say("split", 1, 1, opened)
         with self.stage("export"):
             parts, combined = self._write(pieces, found_on, votes.found())
         manifest = self.run_folder.manifest
         kept = sum(len(piece.source_faces) for piece in pieces)
-        self.run_folder.write_json("parts.json", {"object": self.request.name, "note": NO_HIDDEN_GEOMETRY,
+        self.run_folder.write_json("parts.json", {"object": self.request.name, "note": note,
                                                   "faces": surface.face_count,
                                                   "faces_without_surface": surface.face_count - kept,
+                                                  "open_edges": sum(piece.open_edges for piece in pieces),
                                                   "renders": [view.camera.side for view in views],
                                                   "parts": [asdict(part) for part in parts]})
         return PartsJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
                               combined=combined, parts=tuple(part.result() for part in parts),
-                              faces=surface.face_count, note=NO_HIDDEN_GEOMETRY, timings=dict(manifest.timings),
+                              faces=surface.face_count, note=note, timings=dict(manifest.timings),
                               seed=self.options.seed)
 
     # -- the models ------------------------------------------------------------------------------
@@ -179,7 +194,7 @@ class PartsSplitRun(JobRun):
                           "so its part is empty")
                 self.fail_target(record, ProtocolError(ErrorCode.TARGET_NOT_FOUND, reason, target=piece.name))
                 self.run_folder.manifest.warnings.append({"stage": "split", "code": "part_empty", "message": reason})
-                parts.append(PartRecord(piece.name, None, 0, 0, 0.0, False, 0, found_on[index], reason))
+                parts.append(PartRecord(piece.name, None, 0, 0, 0.0, False, 0, found_on[index], reason, 0, 0))
                 continue
             scene = scene_of([(index, piece)])
             path = self.run_folder.write_bytes_with(f"{record.stem}.glb", lambda p, s=scene: s.export(p, file_type="glb"))
@@ -187,7 +202,8 @@ class PartsSplitRun(JobRun):
             record.faces, record.vertices = int(len(piece.faces)), int(len(piece.vertices))
             made.append((index, piece))
             parts.append(PartRecord(piece.name, record.mesh, int(len(piece.source_faces)), piece.cap_faces,
-                                    round(piece.area, 8), piece.closed, piece.open_cuts, found_on[index]))
+                                    round(piece.area, 8), piece.closed, piece.open_cuts, found_on[index],
+                                    open_edges=piece.open_edges, input_open_edges=piece.input_open_edges))
             self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(path), target=piece.name))
         manifest = self.run_folder.manifest
         manifest.targets, manifest.records = [piece.name for piece in pieces], records

@@ -6,8 +6,11 @@ Only the cuts are capped, with ``stages.mesh.holes``' ear clipping (no new verte
 triangles across the outline, wound like the faces around it); the input's own holes stay as they
 were. Nothing else is added: what the mesh hid behind a cut is not guessed.
 
-A cut whose outline is not one clean loop (two loops through one vertex, where a name's region
-touches itself at a corner) is left open and counted, never guessed at.
+A region that touches itself at a corner is split there into two outlines (``unpinch``), so each is one
+clean loop. Whatever a cap still cannot close (an outline that cannot be followed round, a part that is
+a lone triangle) is left open and counted, never guessed at: ``open_edges``, the edges of the part that
+do not join exactly two of its faces wound opposite ways, apart from the input's own holes; a part is
+closed exactly when it has none and the input gave it no hole.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ class Piece:
     source_faces: np.ndarray    # (K,) the input's face index of each of its first K faces
     cap_faces: int              # C: triangles added to close the cuts
     area: float                 # the input's faces' area (before the caps)
-    open_cuts: int              # cut outlines that could not be followed round, left open
+    open_cuts: int              # runs of the cut's outline left open (connected runs of ``open_edges``)
     closed: bool                # every edge has exactly two faces, wound opposite ways (watertight)
+    open_edges: int = 0         # edges the cut left open (apart from the input's own holes)
+    input_open_edges: int = 0   # edges of the input's own holes the part holds (left as they were)
 
     @property
     def empty(self) -> bool:
@@ -46,26 +51,42 @@ def cut(surface: Surface, labels: np.ndarray, names: list[str]) -> list[Piece]:
     Faces that welding collapsed to a line belong to no piece: they have no surface to keep."""
     if len(labels) != surface.face_count or (labels == UNLABELLED).any():
         raise ValueError("every face needs one name before the mesh is cut")
-    own_holes = _open_edges(surface.faces[~surface.collapsed], len(surface.vertices))
+    own_holes = _own_holes(surface.faces[~surface.collapsed], len(surface.vertices))
     return [_piece(surface, np.flatnonzero((labels == index) & ~surface.collapsed), name, own_holes)
             for index, name in enumerate(names)]
 
 
-def _piece(surface: Surface, chosen: np.ndarray, name: str, own_holes: set[int]) -> Piece:
+def _piece(surface: Surface, chosen: np.ndarray, name: str, own_holes: np.ndarray) -> Piece:
     if len(chosen) == 0:
         return Piece(name, np.zeros((0, 3)), np.zeros((0, 3), np.int64), chosen, 0, 0.0, 0, False)
     used, local = np.unique(surface.faces[chosen], return_inverse=True)
     faces, corner_of = unpinch(local.reshape(-1, 3).astype(np.int64))
     used = used[corner_of]
     vertices = surface.vertices[used]
-    loops, broken = boundary_loops(faces, len(vertices))
+    loops, _ = boundary_loops(faces, len(vertices))
     count = len(surface.vertices)
-    cuts = [loop for loop in loops if not all(_key(used[a], used[b], count) in own_holes
+    holes = set(own_holes.tolist())
+    cuts = [loop for loop in loops if not all(_key(used[a], used[b], count) in holes
                                               for a, b in zip(loop, loop[1:] + loop[:1]))]
     caps = fill_loops(vertices, faces, cuts)
     whole = np.concatenate([faces, caps]) if len(caps) else faces
+    edges = open_edges(whole)
+    global_keys = np.minimum(used[edges[:, 0]], used[edges[:, 1]]) * count + \
+        np.maximum(used[edges[:, 0]], used[edges[:, 1]])
+    own = np.isin(global_keys, own_holes)
     return Piece(name, vertices, whole, chosen, int(len(caps)), float(surface.areas[chosen].sum()),
-                 int(broken), is_closed(whole, len(vertices)))
+                 _runs(edges[~own]), is_closed(whole, len(vertices)), int((~own).sum()), int(own.sum()))
+
+
+def left_open(pieces: list[Piece]) -> str | None:
+    """One sentence for the edges the cut left open (per part, then in all), or None when every cut closed."""
+    counts = [(piece.name, piece.open_edges) for piece in pieces if piece.open_edges]
+    if not counts:
+        return None
+    total = sum(count for _, count in counts)
+    each = ", ".join(f"{name} {count:,}" for name, count in counts)
+    return (f"the cut left {total:,} edge{'s' if total != 1 else ''} open ({each}) that no flat cap could close, "
+            "so those parts are not watertight there")
 
 
 def unpinch(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,12 +128,38 @@ def is_closed(faces: np.ndarray, vertex_count: int) -> bool:
     return bool(np.isin(reverse, unique).all())
 
 
-def _open_edges(faces: np.ndarray, vertex_count: int) -> set[int]:
-    """Keys of the edges that only one face of the whole mesh uses: the input's own holes."""
+def open_edges(faces: np.ndarray) -> np.ndarray:
+    """(K, 2) the edges (low, high vertex) of ``faces`` that are not joined by exactly two faces wound
+    opposite ways: a border (one face), more than two faces, or two faces wound alike. None: closed."""
+    if len(faces) == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    start = np.asarray(faces, dtype=np.int64).reshape(-1)
+    end = np.roll(np.asarray(faces, dtype=np.int64), -1, axis=1).reshape(-1)
+    low, high = np.minimum(start, end), np.maximum(start, end)
+    size = int(high.max()) + 1
+    keys, where = np.unique(low * size + high, return_inverse=True)
+    uses = np.bincount(where, minlength=len(keys))
+    forward = np.bincount(where, weights=(start < end).astype(np.float64), minlength=len(keys))
+    bad = (uses != 2) | (forward != 1)
+    return np.stack([keys[bad] // size, keys[bad] % size], axis=1)
+
+
+def _runs(edges: np.ndarray) -> int:
+    """How many connected runs (outlines, or pieces of one) ``edges`` (K, 2) make."""
+    if len(edges) == 0:
+        return 0
+    ends, local = np.unique(edges, return_inverse=True)
+    local = local.reshape(-1, 2)
+    graph = sparse.coo_matrix((np.ones(len(local)), (local[:, 0], local[:, 1])), shape=(len(ends), len(ends)))
+    return int(csgraph.connected_components(graph, directed=False)[0])
+
+
+def _own_holes(faces: np.ndarray, vertex_count: int) -> np.ndarray:
+    """Keys (low * vertex_count + high) of the edges that only one face of the whole mesh uses: the input's holes."""
     low = np.minimum(faces, np.roll(faces, -1, axis=1)).reshape(-1).astype(np.int64)
     high = np.maximum(faces, np.roll(faces, -1, axis=1)).reshape(-1).astype(np.int64)
     keys, counts = np.unique(low * vertex_count + high, return_counts=True)
-    return set(keys[counts == 1].tolist())
+    return keys[counts == 1]
 
 
 def _key(a: int, b: int, count: int) -> int:

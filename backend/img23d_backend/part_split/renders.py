@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -51,15 +52,24 @@ def camera_towards(azimuth: float, elevation: float, centre: np.ndarray) -> View
     return ViewCamera(f"{azimuth:g},{elevation:g}", np.asarray(centre, dtype=np.float64), right, up, forward)
 
 
+def window_of(surface: Surface, size: int) -> Window:
+    """The window every render shares: the bounding sphere fits every side's, and 5 % more keeps the
+    outline off the picture's edge."""
+    return Window(half=max(surface.radius * 1.05, 1e-9), size=size)
+
+
 def render_views(surface: Surface, size: int = RENDER_SIZE,
-                 directions: tuple[tuple[float, float], ...] = DIRECTIONS) -> list[PartView]:
-    """The mesh from each of ``directions`` at ``size`` x ``size`` pixels."""
+                 directions: tuple[tuple[float, float], ...] = DIRECTIONS,
+                 check: Callable[[], None] | None = None) -> list[PartView]:
+    """The mesh from each of ``directions`` at ``size`` x ``size`` pixels; ``check`` (a job's cancel check)
+    runs before each render, so that a stop ends the renders at the next one."""
     low, high = surface.vertices.min(axis=0), surface.vertices.max(axis=0)
     centre = (low + high) / 2
-    # The bounding sphere fits every side's window; 5 % more keeps the outline off the picture's edge.
-    window = Window(half=max(surface.radius * 1.05, 1e-9), size=size)
+    window = window_of(surface, size)
     views = []
     for azimuth, elevation in directions:
+        if check is not None:
+            check()
         camera = camera_towards(azimuth, elevation, centre)
         raster = rasterize_view(camera, surface.vertices, surface.faces, window)
         views.append(PartView(camera, raster, shade(surface, camera, raster)))
