@@ -19,6 +19,7 @@ from img23d_backend.commands import cli
 from img23d_backend.jobs import rig as rig_job  # noqa: F401  (its heavy imports before capsys swaps stdout:
 # a library that keeps the stream it found at import would keep the command's wrapper past the test)
 from img23d_backend.rigging import gltf_io
+from img23d_backend.rigging.bone_axes import roll_zero_frame
 from img23d_backend.rigging.frames import z_up_to_y_up
 from img23d_backend.rigging.geometric import bind
 from img23d_backend.rigging.gltf_joints import read_skeleton
@@ -264,6 +265,28 @@ def test_a_skeleton_blender_exports_is_read_with_its_heads_and_directions(tmp_pa
     [imported] = [o for o in bpy.data.objects if o.type == "ARMATURE"]
     for name, bone in bones.items():
         assert abs(np.linalg.norm(bone) - imported.data.bones[name].length) < 1e-5, name
+
+
+def test_the_roll_is_the_one_blender_gives_a_bone_made_from_its_head_and_tail() -> None:
+    """``bone_axes.roll_zero_frame`` against Blender's own edit bones, every way a bone may point: the axes
+    and the bones near -Y, where Blender's roll 0 turns half a turn within a few hundredths of a degree."""
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    data = bpy.data.armatures.new("rolls")
+    armature = bpy.data.objects.new("rolls", data)
+    bpy.context.scene.collection.objects.link(armature)
+    bpy.context.view_layer.objects.active = armature
+    steps = np.linspace(-1, 1, 5)
+    directions = [(x, y, z) for x in steps for y in steps for z in steps if (x, y, z) != (0, 0, 0)]
+    directions += [(0, -1, 0), (2e-4, -1, 0), (0, -1, 2e-4), (1e-3, -1, 1e-3), (0, -1, 1e-2), (0, 1, 0)]
+    bpy.ops.object.mode_set(mode="EDIT")
+    for number, direction in enumerate(directions):
+        bone = data.edit_bones.new(f"b{number}")
+        bone.head, bone.tail = (0, 0, 0), direction
+    bpy.ops.object.mode_set(mode="OBJECT")
+    for number, direction in enumerate(directions):
+        blender = np.array(data.bones[f"b{number}"].matrix_local.to_3x3())
+        assert np.abs(blender - roll_zero_frame(np.array(direction, float))).max() < 1e-5, direction
 
 
 def test_the_rig_command_rigs_from_the_shape_alone_and_says_so(tmp_path: Path, capsys) -> None:

@@ -8,10 +8,10 @@ turned by the Z-up to Y-up change of axes). So a node whose +Y runs from head to
 Blender and in any reader that draws a joint's +Y.
 
 The turn about +Y (the roll) is Blender's roll 0 (its ``vec_roll_to_mat3``): the smallest rotation taking +Y
-to the bone, in img23d's frame (Blender's axes), and a half turn about Z for a bone pointing exactly -Y, where
-no rotation is smallest. It is the roll Blender gives a bone made from a head and a tail (as the add-on's own
-armature is), so a file's armature and the add-on's have the same bones; Blender's exporter writes it back as
-it was read.
+to the bone, in img23d's frame (Blender's axes), and a half turn about Z for a bone pointing -Y (within
+0.015 degrees), where no rotation is smallest. It is the roll Blender gives a bone made from a head and a
+tail (as the add-on's own armature is), so a file's armature and the add-on's have the same bones; Blender's
+exporter writes it back as it was read.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ from .frames import Z_UP_TO_Y_UP
 
 # Blender's importer ignores a child closer than this when measuring a bone (``MIN_BONE_LENGTH``).
 MIN_BONE_LENGTH = 0.004
+# Blender takes a bone as pointing -Y when x^2 + z^2 of its unit direction is below this (its
+# ``vec_roll_to_mat3_normalized``: 2.5e-4 squared); the same here, so a bone that close gets Blender's roll.
+TOWARDS_MINUS_Y = 2.5e-4 ** 2
 
 
 def roll_zero_frame(direction: np.ndarray) -> np.ndarray:
     """(3, 3): the bone's axes as columns (X, Y along ``direction``, Z), in img23d's frame, at Blender's roll 0."""
     x, y, z = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
     across = x * x + z * z
-    if across < 1e-24 and y < 0:
+    if across <= TOWARDS_MINUS_Y and y < 0:
         return np.diag([-1.0, -1.0, 1.0])
     # 1 + y, computed without cancellation where the bone points nearly -Y: (x^2 + z^2) / (1 - y) is equal.
     theta = 1.0 + y if y >= 0 else across / (1.0 - y)
