@@ -25,7 +25,7 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, PartResult, Part
                              ProtocolError)
 
 from ..part_split import lifting, masks, renders
-from ..part_split.costs import check_cost, split_cost
+from ..part_split.costs import check_cost, check_faces, split_cost
 from ..part_split.labelling import UNLABELLED, label_faces
 from ..part_split.names import part_names
 from ..part_split.pieces import Piece, cut, left_open
@@ -99,6 +99,7 @@ class PartsSplitRun(JobRun):
         with self.stage("load"):
             copy = self.run_folder.copy_in(INPUT, self.request.mesh)
             artist = retexture.load_artist_mesh(copy)
+            check_faces(len(artist.triangles))
             surface = surface_of(artist.positions, artist.triangles)
             size = self.request.render_size or renders.RENDER_SIZE
             cost = split_cost(surface, size)

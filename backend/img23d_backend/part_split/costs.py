@@ -67,13 +67,18 @@ def split_cost(surface: Surface, size: int, directions: tuple[tuple[float, float
     return SplitCost(surface.face_count, len(directions), size, float(sum(per_render)), max(per_render, default=0.0))
 
 
-def check_cost(cost: SplitCost) -> None:
-    """``bad_request`` in one sentence when the split is past ``MAX_FACES`` or ``MAX_FRAGMENTS``."""
-    if cost.faces > MAX_FACES:
+def check_faces(faces: int) -> None:
+    """``bad_request`` in one sentence past ``MAX_FACES`` (checked on the file's triangles, before welding)."""
+    if faces > MAX_FACES:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
-                            f"the mesh has {cost.faces:,} faces, more than the {MAX_FACES:,} a split holds (about "
+                            f"the mesh has {faces:,} faces, more than the {MAX_FACES:,} a split holds (about "
                             f"{MAX_FACES * SECONDS_PER_FACE / 60:.1f} min and 4 GB on a 2-core CPU), so it is not "
                             "split: decimate it first (Blender's Decimate modifier)")
+
+
+def check_cost(cost: SplitCost) -> None:
+    """``bad_request`` in one sentence when the split is past ``MAX_FACES`` or ``MAX_FRAGMENTS``."""
+    check_faces(cost.faces)
     if cost.most_fragments > MAX_FRAGMENTS:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"the mesh's {cost.faces:,} faces would cover a {cost.size}-pixel render {cost.depth:,.0f} "
