@@ -30,7 +30,7 @@ SURE_PIXELS = 4.0           # votes of this many pixels make a face half sure (c
 # Up to this many faces the system is factorised once (exact, seconds); larger ones iterate.
 DIRECT_LIMIT = 300_000
 ISLAND_SHARE = 0.02         # a connected piece of a name under 2 % of the name's area joins its neighbour
-# Island merging repeats until no label changes; on the fused test meshes (issue 73) it settles in 2 to 5
+# Island merging repeats until no label changes; on the fused test meshes (issue 73) it settles within 4
 # passes. The bound only stops a cycle no mesh here has shown; what is left open is counted by the cut.
 MERGE_PASSES = 32
 UNLABELLED = -1
