@@ -6,7 +6,9 @@
   skin         ``Skin``: each vertex's strongest four joints, weights summing to 1
   frames       the one axis turn between img23d's Z-up frame and the +Y-up frame a model reads
   voxels       the mesh as filled voxels (the inside found from a dilated shell)
+  inside       which side of the surface a point lies on (what keeps nearly touching limbs apart)
   geodesic     distances from each bone through the filled voxels (multi-source Dijkstra)
+  thickness    each bone's thickness along it (distances read in units of it)
   geometric    the geometric binding: geodesic voxel binding (Dionne & de Lasa 2013), no model
   medial       a skeleton from the shape alone: the voxel medial axis as chains of bones
   names        Mixamo's names for a humanoid skeleton, chain names otherwise

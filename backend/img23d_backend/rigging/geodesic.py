@@ -9,16 +9,34 @@ from the bone, not from its voxels' centres), and one run of Dijkstra's algorith
 only leads out to its voxels, never back in, or a path could enter one bone near its head and leave
 it at its tail for nothing (every bone a free shortcut).
 A bone outside the volume (an artist's skeleton slightly off the mesh) is joined to the voxels nearest it.
+
+Given the surface's side (``inside.SurfaceSide``), voxels whose centre lies outside the surface are no
+nodes and a step whose line leaves the surface is no edge: two limbs the grid joins across a gap narrower
+than its voxels stay apart (``inside`` says why this way).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .inside import NODE_TOLERANCE, SurfaceSide
 from .voxels import VoxelVolume
 
+# Half of the 26 neighbours: each undirected step once, both directions added.
 _OFFSETS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
-                     if (i, j, k) != (0, 0, 0)])
+                     if (i, j, k) > (0, 0, 0)])
+
+
+@dataclass(frozen=True)
+class Distances:
+    """The voxels that are nodes, their side of the surface, and each one's distance to each bone."""
+
+    cells: np.ndarray     # (N, 3) grid indices
+    side: np.ndarray      # (N,) signed offset out of the surface (-inf deep inside or with no side given)
+    normal: np.ndarray    # (N, 3) the nearest surface sample's outward normal (zero where ``side`` is -inf)
+    through: np.ndarray   # (N, J) distance to each bone through the volume (inf: no path)
 
 
 def segment_distance(points: np.ndarray, head: np.ndarray, tail: np.ndarray) -> np.ndarray:
@@ -29,28 +47,48 @@ def segment_distance(points: np.ndarray, head: np.ndarray, tail: np.ndarray) -> 
     return np.linalg.norm(points - (head + t[:, None] * axis), axis=1)
 
 
-def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The filled voxels' cells (N, 3) and each one's distance to each bone (N, J) through the volume
-    (inf where a voxel's island holds no path to a bone)."""
+def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
+                   side: SurfaceSide | None = None) -> Distances:
+    """Each node voxel's distance to each bone through the volume (see the module's docstring)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import dijkstra
     from scipy.spatial import cKDTree
 
-    cells = np.argwhere(volume.filled)
+    nodes = volume.filled
+    offsets, normals = np.full(int(nodes.sum()), -np.inf), np.zeros((int(nodes.sum()), 3))
+    if side is not None:
+        offsets, normals = side.nearest(volume.centres(np.argwhere(nodes)))
+        kept = offsets <= NODE_TOLERANCE * volume.pitch
+        nodes = nodes.copy()
+        nodes[nodes] = kept
+        offsets, normals = offsets[kept], normals[kept]
+    cells = np.argwhere(nodes)
+    centres = volume.centres(cells)
     count, bones = len(cells), len(heads)
-    # Each filled cell's node number, in a grid padded by one empty cell: a neighbour is a shifted slice.
-    index = np.full(np.array(volume.filled.shape) + 2, -1, dtype=np.int64)
-    inner = tuple(slice(1, 1 + n) for n in volume.filled.shape)
-    index[inner][volume.filled] = np.arange(count)  # boolean order is argwhere's order
+    # Each node's number, in a grid padded by one empty cell: a neighbour is a shifted slice.
+    index = np.full(np.array(nodes.shape) + 2, -1, dtype=np.int64)
+    inner = tuple(slice(1, 1 + n) for n in nodes.shape)
+    index[inner][nodes] = np.arange(count)  # boolean order is argwhere's order
     rows, cols, lengths = [], [], []
     for offset in _OFFSETS:
-        shifted = tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, volume.filled.shape))
-        neighbour = index[shifted][volume.filled]
-        linked = neighbour >= 0
-        rows.append(np.flatnonzero(linked))
-        cols.append(neighbour[linked])
-        lengths.append(np.full(int(linked.sum()), np.linalg.norm(offset) * volume.pitch))
-    centres = volume.centres(cells)
+        shifted = tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, nodes.shape))
+        neighbour = index[shifted][nodes]
+        start = np.flatnonzero(neighbour >= 0)
+        end = neighbour[start]
+        if side is not None:
+            # Only a step between two voxels near the surface can leave it: one whose ends lie deeper
+            # in, together, than it is long (half a voxel to spare for the side test's samples) cannot.
+            near = np.isfinite(offsets[start]) & np.isfinite(offsets[end]) & \
+                (-(offsets[start] + offsets[end]) < (np.linalg.norm(offset) + 0.5) * volume.pitch)
+            cut = np.zeros(len(start), dtype=bool)
+            a, b = start[near], end[near]
+            cut[near] = ~side.clear(centres[a], centres[b], offsets[a], offsets[b], normals[a], normals[b],
+                                    volume.pitch)
+            start, end = start[~cut], end[~cut]
+        rows += [start, end]
+        cols += [end, start]
+        lengths += [np.full(2 * len(start), np.linalg.norm(offset) * volume.pitch)]
+    lengths = [np.concatenate(lengths)]
     tree = cKDTree(centres)
     for bone in range(bones):
         seeds = _seed_voxels(tree, volume.pitch, heads[bone], tails[bone])
@@ -60,7 +98,7 @@ def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray) ->
     graph = coo_matrix((np.concatenate(lengths), (np.concatenate(rows), np.concatenate(cols))),
                        shape=(count + bones, count + bones)).tocsr()
     distances = dijkstra(graph, directed=True, indices=np.arange(count, count + bones))
-    return cells, distances[:, :count].T
+    return Distances(cells, offsets, normals, distances[:, :count].T)
 
 
 def _seed_voxels(tree: "object", pitch: float, head: np.ndarray, tail: np.ndarray) -> np.ndarray:
