@@ -273,7 +273,9 @@ def test_a_stop_during_the_renders_leaves_no_copy_of_the_mesh(backend_env: dict[
                              "shade", "--models", "tiny", "--device", "cpu", "--out", str(tmp_path / "runs")],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines: "queue.Queue[str]" = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+    stream = proc.stderr
+    assert stream is not None
+    threading.Thread(target=lambda: [lines.put(line) for line in stream], daemon=True).start()
     try:
         deadline = time.monotonic() + 120
         while "render..." not in lines.get(timeout=max(0.0, deadline - time.monotonic())):

@@ -7,9 +7,9 @@ Two bounds, both checked before anything is rendered:
   CPU a fused mesh of 625,572 faces took 12 s to render, 13 s to label and 3 s to cut, at a peak of
   1.2 GB (``bench/parts_split.py``'s meshes, issue 73): 2,000,000 faces is about 1.5 minutes and 4 GB.
 * ``MAX_FRAGMENTS``: the rasterizer holds every (pixel, face) it covers on a render at once, about
-  20 bytes each. A surface's faces cover a render a few deep (the fused chair at 512 px: 120,000 a
-  render); 20,000 large random triangles cover it 440 deep (115 million: 2.3 GB and 20 s a render, ten
-  renders). Each face's area on each render, summed, counts them before any is drawn.
+  20 bytes each. A surface covers a render about once (the fused chair at 512 px: 139,000 of its
+  262,144 pixels); 20,000 large random triangles cover it 460 times (121 million: 2.4 GB and some 20 s
+  a render, ten renders). Each face's area on each render, summed, counts them before any is drawn.
 
 The seconds said before the run: ``SECONDS_PER_FACE`` (render set-up, lifting, labelling and cut per
 face), ``SECONDS_PER_FRAGMENT`` and ``SECONDS_PER_PIXEL``, fitted to those runs on the development CPU.
@@ -27,7 +27,7 @@ from .surface import Surface
 
 MAX_FACES = 2_000_000
 MAX_FRAGMENTS = 20_000_000      # covered (pixel, face) pairs on one render: about 0.4 GB held at once
-SECONDS_PER_FACE = 45e-6        # 625,572 faces: 28.7 s of render set-up, lifting, labelling and cut
+SECONDS_PER_FACE = 45e-6        # 625,572 faces: 28.9 s to render, lift, label and cut (1.2 s of it pixels)
 SECONDS_PER_FRAGMENT = 0.19e-6  # 2,000 random triangles at 512 px: 115 million fragments in 21.9 s
 SECONDS_PER_PIXEL = 0.27e-6     # a render's pixels, read and shaded whatever the mesh
 
@@ -83,5 +83,5 @@ def check_cost(cost: SplitCost) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"the mesh's {cost.faces:,} faces would cover a {cost.size}-pixel render {cost.depth:,.0f} "
                             f"deep ({cost.most_fragments:,.0f} face pixels, at most {MAX_FRAGMENTS:,}), where a "
-                            "surface lies a few deep, so it looks like a heap of overlapping triangles and is not "
-                            "split: a smaller --render-size, or a mesh with a surface, can be")
+                            "surface covers it about once, so it looks like a heap of overlapping triangles and is "
+                            "not split: a smaller --render-size, or a mesh with a surface, can be")
