@@ -6,6 +6,12 @@ and rigged by the ``--weights`` rigger (``rigging.table``): with ``--skeleton FI
 file's skin joints (``rigging.gltf_joints``, names kept), else a skeleton from the shape alone. The
 rig goes into the input's own glTF (``rigging.gltf_skin``), so its materials, UVs and textures stay.
 
+Every input is bounded before the work and every failure is one sentence with the run closed ``failed``
+(``rigging.limits``: finite positions, a surface, the binding's samples, the joints; ``gltf_io``: the
+file's own arrays, nodes and triangles); a text glTF's buffers and images are read from the source's own
+folder only, and the outputs are no more readable than the files they came from (``copy_mode``). A
+cancel (``cancel``: the command line's Ctrl-C or SIGTERM, the protocol's cancel) stops it between steps.
+
 Written through the run folder (``runs.folders``): the input's copy, ``<name>_rigged.glb``,
 ``<name>_weights.npz`` (each vertex's four strongest bones and weights, in the input's vertex order: what
 the add-on makes vertex groups of) and ``rig.json`` (the bones, where they came from, what was said, the
@@ -16,6 +22,8 @@ Armature), whose skeleton may come as bones in the request.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -26,6 +34,8 @@ from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobR
 
 from .. import __version__
 from ..catalog import tiny_root_of
+from ..env import failpoints
+from ..env.job_control import CancelToken
 from ..models.registry import default_tiny_root
 from ..models.step_costs import device_label
 from ..readers.mesh_file import read_arrays
@@ -33,6 +43,7 @@ from ..rigging import gltf_io
 from ..rigging.frames import z_up_to_y_up
 from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
+from ..rigging.limits import check_binding, check_joints, check_mesh
 from ..rigging.rigger import Rig, RigMesh, RigOptions
 from ..rigging.skeleton import BadSkeleton, Skeleton
 from ..rigging.skintokens import costs as skintokens_costs
@@ -80,9 +91,11 @@ class RigResult:
     lods: list[str] = field(default_factory=list)   # each ``also`` mesh rigged (its GLB, relative to the run)
 
 
-def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lambda text: None) -> RigResult:
+def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lambda text: None,
+            cancel: CancelToken | None = None, started: Callable[[RunFolder], None] = lambda folder: None) -> RigResult:
     """Rig ``request.mesh`` in a new run folder under ``runs_dir``; ``ProtocolError`` with one sentence on
-    a bad file, skeleton or mesh (the run folder kept, its manifest saying ``failed``)."""
+    a bad file, skeleton or mesh (the run folder kept, its manifest saying ``failed``, or ``cancelled`` after
+    ``cancel``). ``started``: told the run folder once it exists (a signal's watcher closes it)."""
     if request.weights not in RIGGERS:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--weights {request.weights} is no rigger img23d has "
                                                    f"({', '.join(RIGGERS)})")
@@ -91,22 +104,25 @@ def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lamb
                         options={"weights": request.weights, "skeleton": str(request.skeleton or ""),
                                  "humanoid_names": request.humanoid_names, "seed": request.seed})
     folder = RunFolder.create(runs_dir, f"{name}-rig", manifest)
+    started(folder)
     try:
-        result = rig_into(request, folder, name, say)
+        result = rig_into(request, folder, name, say, cancel=cancel)
     except ProtocolError as exc:
-        manifest.errors.append({"code": exc.code.value, "message": exc.message, "detail": exc.detail})
-        folder.finish("failed")
+        if not folder.closed:  # else a signal's watcher closed it already (``finish`` then does nothing)
+            manifest.errors.append({"code": exc.code.value, "message": exc.message, "detail": exc.detail})
+        folder.finish("cancelled" if exc.code is ErrorCode.CANCELLED else "failed")
         raise
     folder.finish("finished")
     return result
 
 
 def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str], None],
-             run_model: ModelRun | None = None) -> RigResult:
+             run_model: ModelRun | None = None, cancel: CancelToken | None = None) -> RigResult:
     """Rig ``request.mesh`` into ``folder`` (see the module's docstring); ``ProtocolError`` with one sentence."""
     started = time.perf_counter()
+    check = cancel.check if cancel is not None else lambda: None
     copy = folder.copy_in(f"input{request.mesh.suffix.lower()}", request.mesh)
-    gltf = _as_gltf(copy, folder)
+    gltf, like = _as_gltf(copy, folder, request.mesh)
     try:
         mesh = gltf_io.gather_mesh(gltf)
         skeleton = read_skeleton(request.skeleton) if request.skeleton is not None else \
@@ -115,13 +131,19 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
         raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     if len(mesh.triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.mesh.name} has no surface (no triangles) to rig")
-    say(f"read {len(mesh.positions):,} vertices and {len(mesh.triangles):,} triangles")
+    check_mesh(mesh.positions, mesh.triangles, request.mesh.name)
+    samples = check_binding(mesh.positions, mesh.triangles)
+    say(f"read {len(mesh.positions):,} vertices and {len(mesh.triangles):,} triangles (the binding samples "
+        f"{samples:,} points on them)")
+    failpoints.hit("rig.bind")  # where a test holds a rig to stop it (``env.failpoints``)
+    check()
     rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, say, run_model)
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
+    check()
     add_skin(gltf, mesh, rig.skeleton, rig.skin)
-    path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target))
-    weights = folder.write_bytes_with(f"{name}_weights.npz", lambda target: _save_weights(target, rig))
-    lods = [_carried_to(other, index, folder, rig, mesh, say) for index, other in enumerate(request.also, 1)]
+    path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(gltf, target), like)
+    weights = folder.write_bytes_with(f"{name}_weights.npz", lambda target: _save_weights(target, rig), like)
+    lods = [_carried_to(other, index, folder, rig, mesh, say, like) for index, other in enumerate(request.also, 1)]
     seconds = {**{k: round(v, 3) for k, v in rig.seconds.items()}, "total": round(time.perf_counter() - started, 3)}
     folder.manifest.timings.update(seconds)
     folder.write_json("rig.json", {**_record(rig, request, len(mesh.positions), seconds), "also_rigged": lods})
@@ -131,20 +153,25 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
                      notes=list(rig.notes), seconds=seconds, skeleton=rig.skeleton, lods=lods)
 
 
-def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: Any, say: Callable[[str], None]) -> str:
+def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: Any, say: Callable[[str], None],
+                source_like: int) -> str:
     """Another level of detail of the mesh (``--also``), given the same skeleton and the weights carried to it
     by nearest-surface transfer (``rigging.transfer``): one skeleton for every level, each vertex weighted as
-    the surface it sits on. Written as ``<its name>_rigged.glb``; its path relative to the run."""
-    gltf = _as_gltf(folder.copy_in(f"lod{index}{other.suffix.lower()}", other), folder, f"lod{index}_as.glb")
+    the surface it sits on. Written as ``<its name>_rigged.glb`` (no more readable than either mesh:
+    ``source_like``, the first's permission bits); its path relative to the run."""
+    copy = folder.copy_in(f"lod{index}{other.suffix.lower()}", other)
+    gltf, like = _as_gltf(copy, folder, other, f"lod{index}_as.glb")
     try:
         mesh = gltf_io.gather_mesh(gltf)
     except gltf_io.GltfUnreadable as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{other.name}: {exc}") from exc
     if len(mesh.triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{other.name} has no surface (no triangles) to rig")
+    check_mesh(mesh.positions, mesh.triangles, other.name)
     skin = transfer_skin(source.positions, source.triangles, rig.skin, rig.skeleton.count, mesh.positions)
     add_skin(gltf, mesh, rig.skeleton, skin)
-    path = folder.write_bytes_with(f"{safe_stem(other.stem)}_rigged.glb", lambda target: write_glb(gltf, target))
+    path = folder.write_bytes_with(f"{safe_stem(other.stem)}_rigged.glb", lambda target: write_glb(gltf, target),
+                                   like & source_like)
     say(f"carried the weights to {other.name} ({len(mesh.positions):,} vertices)")
     return folder.relative(path)
 
@@ -201,6 +228,7 @@ def _with_notes(rig: Rig, notes: list[str]) -> Rig:
 
 def _skeleton_of(bones: list[RigBone]) -> Skeleton:
     """The artist's bones (the mesh's own space, Blender's axes: img23d's frame) as a skeleton, checked."""
+    check_joints(len(bones), "the skeleton sent")
     return Skeleton(names=tuple(bone.name for bone in bones), heads=[bone.head for bone in bones],
                     tails=[bone.tail for bone in bones], parents=tuple(bone.parent for bone in bones))
 
@@ -212,14 +240,17 @@ def _save_weights(target: Path, rig: Rig) -> None:
         np.savez(handle, joints=rig.skin.joints.astype(np.int32), weights=rig.skin.weights.astype(np.float32))
 
 
-def _as_gltf(copy: Path, folder: RunFolder, converted: str = "input_as.glb") -> Any:
-    """The input as a pygltflib glTF (see the module's docstring)."""
+def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str = "input_as.glb") -> tuple[Any, int]:
+    """The input as a pygltflib glTF (see the module's docstring), and the permission bits its outputs keep:
+    those every file it was read from grants (a text glTF's relative URIs resolve from ``source``'s folder,
+    only there: its copy in the run has nothing beside it)."""
     suffix = copy.suffix.lower()
     if suffix in (".glb", ".gltf"):
         try:
-            return gltf_io.load(copy)
+            found = gltf_io.read(copy, source.parent)
         except gltf_io.GltfUnreadable as exc:
             raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
+        return found.gltf, _readable_by(source, *found.files[1:])
     import numpy as np
     import trimesh
 
@@ -233,8 +264,23 @@ def _as_gltf(copy: Path, folder: RunFolder, converted: str = "input_as.glb") -> 
         except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
                                 f"{type(exc).__name__}: {exc}") from exc
-    glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"))
-    return gltf_io.load(glb)
+    like = _readable_by(source)
+    glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"), like)
+    try:
+        return gltf_io.load(glb), like
+    except gltf_io.GltfUnreadable as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{source.name}: {exc}") from exc
+
+
+def _readable_by(*files: Path) -> int:
+    """The permission bits every one of ``files`` grants (an output holds what each of them holds)."""
+    like = 0o777
+    for path in files:
+        try:
+            like &= stat.S_IMODE(os.stat(path).st_mode)
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.DISK, f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    return like
 
 
 def _record(rig: Rig, request: RigInput, vertices: int, seconds: dict[str, float]) -> dict[str, Any]:
@@ -300,7 +346,7 @@ class RigRun(JobRun):
         run_model = self._model if RIGGING_ROLE in self.manager.roles and self.roles_used(self.request) else None
         with self.stage("rig"):
             result = rig_into(request, self.run_folder, safe_stem(self.request.name or "mesh"),
-                              lambda text: self.progress("rig", 0, 1, text), run_model)
+                              lambda text: self.progress("rig", 0, 1, text), run_model, self.job.cancel)
         skeleton = result.skeleton
         bones = tuple(RigBone(name=skeleton.names[j], head=tuple(map(float, skeleton.heads[j])),
                               tail=tuple(map(float, skeleton.tails[j])), parent=skeleton.parents[j])

@@ -1,10 +1,11 @@
 """Reading a GLB/glTF's node transforms and mesh arrays with pygltflib, for the rigging room's files.
 
-pygltflib parses the JSON and holds the binary buffer, but decodes no accessor: the few the rig needs
-(POSITION, indices, a skin's inverse bind matrices are not read back) are decoded here, after glTF 2.0
-section 3.6 ("Binary data storage": an accessor's bytes start at its bufferView's offset plus its own,
-elements ``byteStride`` apart when the view sets one, else packed). A text glTF's buffers (a ``.bin``
-beside it or data URIs) are gathered into one binary blob first, so a GLB and a glTF read alike.
+The file is read by img23d's one bounded glTF reader (``readers.gltf_data``): its buffers (the GLB's
+binary chunk, ``data:`` URIs, a ``.bin`` beside a text glTF: only in the source's own folder) gathered
+into one binary blob, so a GLB and a glTF read alike, and every accessor decoded only from inside its
+buffer view. Before any array is decoded the node graph is checked (``check_nodes``: every index in
+range, each node one parent at most, no cycle, at most ``MAX_NODE_DEPTH`` deep) and the triangles are
+counted from the accessors' counts (``MAX_FACES``): a 10-million-face file is refused from its JSON.
 Positions come back in img23d's frame (``frames``: glTF is +Y up), with every node's transform applied.
 """
 
@@ -15,17 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pygltflib
+from img23d_protocol.mesh_file import MAX_FACES
 
+from ..readers import gltf_data
+from ..readers.gltf_data import GltfUnreadable, item
 from .frames import y_up_to_z_up
 
-_COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 TRIANGLES = 4
-
-
-class GltfUnreadable(ValueError):
-    """A glTF file the rig cannot read: the sentence says why."""
+# Deeper than any character's chain (a spine, a neck, a 100-bone tail or rope) by far, and well inside
+# the recursion limit (1,000) that tree walks in Python, Blender's importer among them, run into.
+MAX_NODE_DEPTH = 512
 
 
 @dataclass(frozen=True)
@@ -49,48 +49,90 @@ class GltfMesh:
     node_matrices: dict[int, np.ndarray]   # each mesh node's world matrix in glTF's frame
 
 
-def load(path: Path) -> Any:
-    """The file as a ``pygltflib.GLTF2`` with one binary blob."""
-    try:
-        gltf = pygltflib.GLTF2().load(str(path))
-        if gltf is None:
-            raise GltfUnreadable(f"{path.name} is not a glTF file")
-        if path.suffix.lower() == ".gltf":
-            gltf.convert_buffers(pygltflib.BufferFormat.BINARYBLOB)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise GltfUnreadable(f"{path.name} cannot be read as glTF ({type(exc).__name__}: {exc})") from exc
-    return gltf
+def load(path: Path, folder: Path | None = None) -> Any:
+    """The file as a ``pygltflib.GLTF2`` with one binary blob, its node graph checked (``check_nodes``);
+    relative URIs resolved from ``folder`` (default: the file's own), only there."""
+    return read(path, folder).gltf
 
 
-def accessor(gltf: Any, index: int) -> np.ndarray:
-    """The accessor's elements as an (count, width) array (sparse accessors are refused)."""
-    acc = gltf.accessors[index]
-    if acc.sparse is not None:
-        raise GltfUnreadable("the file stores a mesh in a sparse accessor, which img23d's rig does not read")
-    dtype = np.dtype(_COMPONENTS[acc.componentType]).newbyteorder("<")
-    width = _WIDTH[acc.type]
-    if acc.bufferView is None:
-        return np.zeros((acc.count, width), dtype=dtype)
-    view = gltf.bufferViews[acc.bufferView]
-    blob = gltf.binary_blob() or b""
-    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
-    stride = view.byteStride or dtype.itemsize * width
-    rows = np.lib.stride_tricks.as_strided(
-        np.frombuffer(blob, dtype=np.uint8, count=len(blob) - start, offset=start),
-        shape=(acc.count, dtype.itemsize * width), strides=(stride, 1))
-    return np.ascontiguousarray(rows).view(dtype).reshape(acc.count, width)
+def read(path: Path, folder: Path | None = None) -> gltf_data.GltfRead:
+    """``load``'s glTF and every file its bytes came from (``readers.gltf_data.GltfRead``)."""
+    found = gltf_data.read_gltf(path, folder)
+    check_nodes(found.gltf)
+    return found
+
+
+def accessor(gltf: Any, index: int, max_count: int | None = None) -> np.ndarray:
+    """The accessor's elements as a (count, width) array, bounded (``readers.gltf_data.accessor``)."""
+    return gltf_data.accessor(gltf, index, max_count)
+
+
+def check_nodes(gltf: Any) -> None:
+    """Refuse, in one sentence, a node graph that is not a forest of strict trees no deeper than
+    ``MAX_NODE_DEPTH`` (glTF 2.0 section 3.5.3), or a scene naming a node the file does not have: a
+    parent cycle among nodes once made the skeleton's reader walk up forever."""
+    count = len(gltf.nodes)
+    parent: dict[int, int] = {}
+    for index, node in enumerate(gltf.nodes):
+        for child in node.children or []:
+            item(gltf.nodes, child, "node")
+            if child in parent or child == index:
+                raise GltfUnreadable(f"node {child} is the child of two nodes or of itself, so the file's nodes "
+                                     "are not a tree")
+            parent[child] = index
+    for scene in gltf.scenes or []:
+        for root in scene.nodes or []:
+            item(gltf.nodes, root, "node")
+    if gltf.scenes:
+        item(gltf.scenes, gltf.scene or 0, "scene")
+    depth: dict[int, int] = {}
+    for start in range(count):
+        path = []
+        node: int | None = start
+        while node is not None and node not in depth:
+            path.append(node)
+            if len(path) > count:
+                raise GltfUnreadable(f"the file's nodes form a parent cycle (through node {start}), so they are "
+                                     "not a tree")
+            node = parent.get(node)
+        base = depth[node] if node is not None else 0
+        for steps, visited in enumerate(reversed(path), 1):
+            depth[visited] = base + steps
+        if depth[start] > MAX_NODE_DEPTH:
+            raise GltfUnreadable(f"the file's node tree is {depth[start]:,} nodes deep, deeper than the "
+                                 f"{MAX_NODE_DEPTH} img23d reads")
+
+
+def triangle_count(gltf: Any) -> int:
+    """The triangles every mesh node's primitives would give, from the accessors' counts alone."""
+    total = 0
+    for mesh_index in {node.mesh for node in gltf.nodes if node.mesh is not None}:
+        for primitive in item(gltf.meshes, mesh_index, "mesh").primitives or []:
+            if (primitive.mode if primitive.mode is not None else TRIANGLES) != TRIANGLES:
+                continue
+            corners = primitive.indices if primitive.indices is not None else primitive.attributes.POSITION
+            count = item(gltf.accessors, corners, "accessor").count
+            total += count // 3 if isinstance(count, int) else 0
+    return total
 
 
 def local_matrix(node: Any) -> np.ndarray:
-    if node.matrix is not None:
-        return np.asarray(node.matrix, dtype=np.float64).reshape(4, 4).T  # glTF stores column-major
-    x, y, z, w = node.rotation or (0.0, 0.0, 0.0, 1.0)
+    """The node's own transform (glTF's TRS or matrix); ``GltfUnreadable`` for one of the wrong size."""
+    try:
+        if node.matrix is not None:
+            return np.asarray(node.matrix, dtype=np.float64).reshape(4, 4).T  # glTF stores column-major
+        x, y, z, w = (float(v) for v in node.rotation or (0.0, 0.0, 0.0, 1.0))
+        scale = np.asarray(node.scale or (1.0, 1.0, 1.0), dtype=np.float64).reshape(3)
+        translation = np.asarray(node.translation or (0.0, 0.0, 0.0), dtype=np.float64).reshape(3)
+    except (TypeError, ValueError):
+        raise GltfUnreadable(f"node {node.name or ''!r} has a transform that is not glTF's numbers (a 4 x 4 "
+                             "matrix, or a translation, rotation and scale)") from None
     rotation = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
                          [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
                          [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
     matrix = np.eye(4)
-    matrix[:3, :3] = rotation * np.asarray(node.scale or (1.0, 1.0, 1.0))[None, :]
-    matrix[:3, 3] = node.translation or (0.0, 0.0, 0.0)
+    matrix[:3, :3] = rotation * scale[None, :]
+    matrix[:3, 3] = translation
     return matrix
 
 
@@ -112,8 +154,13 @@ def world_matrices(gltf: Any) -> dict[int, np.ndarray]:
     return found
 
 
-def gather_mesh(gltf: Any) -> GltfMesh:
-    """Every mesh node's primitives as one mesh in img23d's frame (a mesh used by several nodes: its first)."""
+def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
+    """Every mesh node's primitives as one mesh in img23d's frame (a mesh used by several nodes: its first);
+    a file of more than ``max_faces`` triangles refused before any array is decoded."""
+    triangles_said = triangle_count(gltf)
+    if triangles_said > max_faces:
+        raise GltfUnreadable(f"the file has {triangles_said:,} triangles, more than the {max_faces:,} img23d "
+                             "rigs: decimate it first")
     matrices = world_matrices(gltf)
     positions, triangles, primitives, nodes = [], [], [], {}
     seen_meshes: set[int] = set()
@@ -124,13 +171,20 @@ def gather_mesh(gltf: Any) -> GltfMesh:
             continue
         seen_meshes.add(mesh_index)
         nodes[node_index] = matrices[node_index]
-        for number, primitive in enumerate(gltf.meshes[mesh_index].primitives):
-            local = accessor(gltf, primitive.attributes.POSITION).astype(np.float64)
+        for number, primitive in enumerate(item(gltf.meshes, mesh_index, "mesh").primitives or []):
+            if primitive.attributes is None or primitive.attributes.POSITION is None:
+                raise GltfUnreadable(f"mesh {mesh_index}'s primitive {number} has no POSITION")
+            local = accessor(gltf, primitive.attributes.POSITION, 3 * max_faces).astype(np.float64)
+            if local.shape[1] != 3:
+                raise GltfUnreadable(f"mesh {mesh_index}'s POSITION is not made of 3D vectors")
             world = local @ matrices[node_index][:3, :3].T + matrices[node_index][:3, 3]
             positions.append(y_up_to_z_up(world))
             if (primitive.mode if primitive.mode is not None else TRIANGLES) == TRIANGLES:
-                corners = (accessor(gltf, primitive.indices).reshape(-1) if primitive.indices is not None
-                           else np.arange(len(local)))
+                corners = (accessor(gltf, primitive.indices, 3 * max_faces).reshape(-1)
+                           if primitive.indices is not None else np.arange(len(local)))
+                if len(corners) % 3 or (len(corners) and (corners.min() < 0 or corners.max() >= len(local))):
+                    raise GltfUnreadable(f"mesh {mesh_index}'s triangles name vertices it does not have (or are "
+                                         "not whole triangles)")
                 triangles.append(corners.astype(np.int64).reshape(-1, 3) + count)
             primitives.append(Primitive(node_index, mesh_index, number, count, len(local)))
             count += len(local)

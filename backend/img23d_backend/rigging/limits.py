@@ -1,0 +1,71 @@
+"""What a rig may be given, checked before the work starts: each bound a sentence, never hours or gigabytes.
+
+- The mesh's positions are finite numbers and make a surface: the check every artist's mesh passes
+  (``readers.mesh_bounds.check_mesh_bounds``: within reach of the origin, not all on one point or line).
+  Its triangles are bounded as they are read (``gltf_io.gather_mesh``: ``MAX_FACES``, five million, the
+  bound of every mesh img23d paints or remakes; a 10-million-face GLB once took 9 GB in 35 s).
+- The geometric binding's surface samples: ``voxels.surface_points`` samples every triangle no further
+  than half a voxel apart, so a triangle as long as the grid takes tens of thousands of points; 20,000
+  such triangles (a 720 KB soup) once took 9 GB in 106 s. Counted here as it samples, before it does:
+  on this repository's 2-core CPU a sample costs about 70 bytes at the peak and 0.3 microseconds
+  (``SAMPLE_BYTES``, ``SAMPLE_SECONDS``: 4 million samples, 1.1 s, 200 MB), so ``MAX_SURFACE_SAMPLES``
+  (20 million: about 1.4 GB and 6 s) passes any ordinary mesh of up to ``MAX_FACES`` triangles, whose
+  small triangles are sampled at their corners alone.
+- The skeleton's joints: at most ``MAX_JOINTS``. A game character has 50 to 200 bones, a film or
+  MetaHuman-style face rig several hundred; every joint costs the binding one more distance field over
+  the volume and one more column of every vertex's weights (a 2,000-joint skeleton ran for over 300 s).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..readers.mesh_bounds import check_mesh_bounds
+from .skeleton import BadSkeleton
+from .voxels import CELLS_ALONG_LONGEST, pitch_for
+
+MAX_JOINTS = 1_000
+MAX_SURFACE_SAMPLES = 20_000_000
+SAMPLE_BYTES = 70
+SAMPLE_SECONDS = 0.3e-6
+
+
+def check_mesh(positions: np.ndarray, triangles: np.ndarray, name: str) -> None:
+    """Refuse, in one ``bad_request`` sentence, a mesh whose positions are not finite or make no surface."""
+    if not np.isfinite(positions).all():
+        bad = int((~np.isfinite(positions)).any(axis=1).sum())
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {bad:,} vertices whose positions are not finite "
+                                                   "numbers (NaN or infinite), so it cannot be rigged")
+    check_mesh_bounds(positions, triangles, np.dtype(np.float32))  # a glTF's positions are 32-bit
+
+
+def surface_samples(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALONG_LONGEST) -> int:
+    """The points ``voxels.surface_points`` samples on the mesh for a grid of ``cells`` along its longest side
+    (its corners, and each triangle of longest edge e subdivided n = ceil(e / half a voxel) times: (n + 1)
+    (n + 2) / 2 points where n is 2 or more), counted without sampling."""
+    spacing = pitch_for(positions, cells) / 2
+    corners = positions[triangles]
+    longest = np.linalg.norm(corners - np.roll(corners, 1, axis=1), axis=2).max(axis=1)
+    steps = np.maximum(np.ceil(longest / spacing), 1).astype(np.int64)
+    steps = steps[steps >= 2]
+    return int(len(positions) + ((steps + 1) * (steps + 2) // 2).sum())
+
+
+def check_binding(positions: np.ndarray, triangles: np.ndarray) -> int:
+    """The geometric binding's surface samples; ``bad_request`` in one sentence, with the estimate, when
+    they pass ``MAX_SURFACE_SAMPLES``."""
+    samples = surface_samples(positions, triangles)
+    if samples > MAX_SURFACE_SAMPLES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"the mesh's {len(triangles):,} triangles are so large against the binding's grid that "
+                            f"it would sample {samples:,} points on them (about {samples * SAMPLE_BYTES / 1e9:,.1f} "
+                            f"GB and {samples * SAMPLE_SECONDS / 60:,.0f} min), more than the "
+                            f"{MAX_SURFACE_SAMPLES:,} img23d binds: remesh it, or remove its stray large triangles")
+    return samples
+
+
+def check_joints(count: int, where: str) -> None:
+    """Refuse (``BadSkeleton``, one sentence) a skeleton of more than ``MAX_JOINTS`` joints, before it is read."""
+    if count > MAX_JOINTS:
+        raise BadSkeleton(f"{where} has {count:,} joints, more than the {MAX_JOINTS:,} img23d binds")
