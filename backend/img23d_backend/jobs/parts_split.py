@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, PartResult, PartsJobResult, PartsRequest,
-                             ProtocolError)
+                             ProtocolError, duration)
 
 from ..part_split import lifting, masks, renders
 from ..part_split.costs import check_cost, check_faces, split_cost
@@ -104,7 +104,7 @@ class PartsSplitRun(JobRun):
             size = self.request.render_size or renders.RENDER_SIZE
             cost = split_cost(surface, size)
             check_cost(cost)   # before any render: a heap of triangles or too many faces is one sentence
-            self._say("load", 1, 1, f"{surface.face_count:,} faces: about {cost.seconds:.0f} s on the CPU for the "
+            self._say("load", 1, 1, f"{surface.face_count:,} faces: {duration(cost.seconds)} on the CPU for the "
                                     f"renders, lifting, labelling and cut, the grounding and matting of "
                                     f"{cost.renders} renders on top")
         with self.stage("render"):
