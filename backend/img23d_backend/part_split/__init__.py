@@ -7,5 +7,7 @@ one name, smoothed along the surface so cuts follow creases (``labelling``), and
 name with each cut closed (``pieces``). It invents no hidden geometry: a part is the faces the
 mesh already had, and its cuts are closed by flat caps across their outlines, nothing more.
 
-``surface`` holds the mesh as the split reads it (welded, with its face adjacency).
+``surface`` holds the mesh as the split reads it (welded, with its face adjacency); ``costs`` what the
+split's own work takes, said before the renders, and its refusal past what it holds. What a cap cannot
+close is counted per part (``pieces.Piece.open_edges``) and said, never hidden.
 """
