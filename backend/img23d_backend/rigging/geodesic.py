@@ -47,13 +47,23 @@ def segment_distance(points: np.ndarray, head: np.ndarray, tail: np.ndarray) -> 
     return np.linalg.norm(points - (head + t[:, None] * axis), axis=1)
 
 
-def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
-                   side: SurfaceSide | None = None) -> Distances:
-    """Each node voxel's distance to each bone through the volume (see the module's docstring)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import dijkstra
-    from scipy.spatial import cKDTree
+@dataclass(frozen=True)
+class VoxelGraph:
+    """The voxels that are nodes and the steps between them (see the module's docstring)."""
 
+    nodes: np.ndarray     # (X, Y, Z) bool: the filled voxels that are nodes
+    cells: np.ndarray     # (N, 3) their grid indices, in ``np.argwhere`` order
+    side: np.ndarray      # (N,) signed offset out of the surface (-inf deep inside or with no side given)
+    normal: np.ndarray    # (N, 3) the nearest surface sample's outward normal (zero where ``side`` is -inf)
+    starts: np.ndarray    # (E,) node numbers: each step kept, once
+    ends: np.ndarray      # (E,)
+    lengths: np.ndarray   # (E,)
+    refused: np.ndarray   # (R, 2) node numbers of the steps whose line leaves the surface
+
+
+def voxel_graph(volume: VoxelVolume, side: SurfaceSide | None = None) -> VoxelGraph:
+    """The filled voxels as a graph of 26-neighbour steps; with ``side``, without the voxels outside the
+    surface and the steps that leave it."""
     nodes = volume.filled
     offsets, normals = np.full(int(nodes.sum()), -np.inf), np.zeros((int(nodes.sum()), 3))
     if side is not None:
@@ -64,12 +74,11 @@ def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
         offsets, normals = offsets[kept], normals[kept]
     cells = np.argwhere(nodes)
     centres = volume.centres(cells)
-    count, bones = len(cells), len(heads)
     # Each node's number, in a grid padded by one empty cell: a neighbour is a shifted slice.
     index = np.full(np.array(nodes.shape) + 2, -1, dtype=np.int64)
     inner = tuple(slice(1, 1 + n) for n in nodes.shape)
-    index[inner][nodes] = np.arange(count)  # boolean order is argwhere's order
-    rows, cols, lengths = [], [], []
+    index[inner][nodes] = np.arange(len(cells))  # boolean order is argwhere's order
+    starts, ends, lengths, refused = [], [], [], [np.zeros((0, 2), dtype=np.int64)]
     for offset in _OFFSETS:
         shifted = tuple(slice(1 + o, 1 + o + n) for o, n in zip(offset, nodes.shape))
         neighbour = index[shifted][nodes]
@@ -84,21 +93,47 @@ def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
             a, b = start[near], end[near]
             cut[near] = ~side.clear(centres[a], centres[b], offsets[a], offsets[b], normals[a], normals[b],
                                     volume.pitch)
+            refused.append(np.stack([start[cut], end[cut]], axis=1))
             start, end = start[~cut], end[~cut]
-        rows += [start, end]
-        cols += [end, start]
-        lengths += [np.full(2 * len(start), np.linalg.norm(offset) * volume.pitch)]
-    lengths = [np.concatenate(lengths)]
+        starts.append(start), ends.append(end)
+        lengths.append(np.full(len(start), np.linalg.norm(offset) * volume.pitch))
+    return VoxelGraph(nodes, cells, offsets, normals, np.concatenate(starts), np.concatenate(ends),
+                      np.concatenate(lengths), np.concatenate(refused))
+
+
+def apart(volume: VoxelVolume, graph: VoxelGraph) -> VoxelVolume:
+    """The volume as a mask whose voxels touch only where the graph joins them: the nodes less both ends
+    of every refused step (a voxel layer off each side of a gap), for what reads a mask (the medial axis)."""
+    nodes = graph.nodes.copy()
+    if len(graph.refused):
+        ends = graph.cells[np.unique(graph.refused.reshape(-1))]
+        nodes[tuple(ends.T)] = False
+    return VoxelVolume(origin=volume.origin, pitch=volume.pitch, filled=nodes)
+
+
+def bone_distances(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
+                   side: SurfaceSide | None = None, graph: VoxelGraph | None = None) -> Distances:
+    """Each node voxel's distance to each bone through the volume (see the module's docstring);
+    ``graph``: the volume's graph when the caller has it already."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+    from scipy.spatial import cKDTree
+
+    graph = graph if graph is not None else voxel_graph(volume, side)
+    centres = volume.centres(graph.cells)
+    count, bones = len(graph.cells), len(heads)
+    rows, cols = [graph.starts, graph.ends], [graph.ends, graph.starts]
+    lengths = [graph.lengths, graph.lengths]
     tree = cKDTree(centres)
     for bone in range(bones):
         seeds = _seed_voxels(tree, volume.pitch, heads[bone], tails[bone])
         rows.append(np.full(len(seeds), count + bone))
         cols.append(seeds)
         lengths.append(segment_distance(centres[seeds], heads[bone], tails[bone]) + 1e-12)
-    graph = coo_matrix((np.concatenate(lengths), (np.concatenate(rows), np.concatenate(cols))),
-                       shape=(count + bones, count + bones)).tocsr()
-    distances = dijkstra(graph, directed=True, indices=np.arange(count, count + bones))
-    return Distances(cells, offsets, normals, distances[:, :count].T)
+    matrix = coo_matrix((np.concatenate(lengths), (np.concatenate(rows), np.concatenate(cols))),
+                        shape=(count + bones, count + bones)).tocsr()
+    distances = dijkstra(matrix, directed=True, indices=np.arange(count, count + bones))
+    return Distances(graph.cells, graph.side, graph.normal, distances[:, :count].T)
 
 
 def _seed_voxels(tree: "object", pitch: float, head: np.ndarray, tail: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geodesic import Distances, bone_distances, segment_distance
+from .geodesic import Distances, VoxelGraph, apart, bone_distances, segment_distance, voxel_graph
 from .inside import SurfaceSide, surface_side, trusted
 from .medial import skeleton_from_shape
 from .names import chain_names, humanoid_names
@@ -76,17 +76,32 @@ def floored(skin: Skin, floor: float = FLOOR) -> Skin:
     return Skin(joints, normalised(np.take_along_axis(kept, order, axis=1)))
 
 
-def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
-         cells: int = CELLS_ALONG_LONGEST, volume: VoxelVolume | None = None) -> Binding:
-    """Each vertex's weights for ``skeleton``'s bones (see the module's docstring); ``volume``: the mesh's
-    filled voxels when the caller has them already."""
-    from scipy.spatial import cKDTree
+@dataclass(frozen=True)
+class Prepared:
+    """What the binding and the shape-alone skeleton share: the filled voxels, the surface's side (None
+    where the winding cannot be trusted) and the voxel graph."""
 
+    volume: VoxelVolume
+    side: SurfaceSide | None
+    graph: VoxelGraph
+
+
+def prepare(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALONG_LONGEST) -> Prepared:
+    positions = np.asarray(positions, dtype=np.float64)
+    volume = voxelise(positions, triangles, cells)
+    side = _side(positions, triangles, volume)
+    return Prepared(volume, side, voxel_graph(volume, side))
+
+
+def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
+         cells: int = CELLS_ALONG_LONGEST, prepared: Prepared | None = None) -> Binding:
+    """Each vertex's weights for ``skeleton``'s bones (see the module's docstring); ``prepared``: the
+    mesh's voxels, side and graph when the caller has them already."""
     started = time.perf_counter()
     positions = np.asarray(positions, dtype=np.float64)
-    volume = volume if volume is not None else voxelise(positions, triangles, cells)
-    side = _side(positions, triangles, volume)
-    found = bone_distances(volume, skeleton.heads, skeleton.tails, side)
+    prepared = prepared if prepared is not None else prepare(positions, triangles, cells)
+    volume, side = prepared.volume, prepared.side
+    found = bone_distances(volume, skeleton.heads, skeleton.tails, graph=prepared.graph)
     distance = found.through[_read_voxels(positions, volume, found, side)]   # (V, J)
     stranded = ~np.isfinite(distance).any(axis=1)
     if stranded.any():
@@ -146,7 +161,7 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
     started = time.perf_counter()
     if len(mesh.triangles) == 0:
         raise ValueError("the mesh has no surface (no triangles) to bind")
-    volume = voxelise(mesh.positions, mesh.triangles)
+    prepared = prepare(mesh.positions, mesh.triangles)
     seconds = {"voxels": time.perf_counter() - started}
     notes: list[str] = []
     humanoid = False
@@ -154,7 +169,7 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
         check_near(mesh, skeleton)
         source = GIVEN
     else:
-        shaped = skeleton_from_shape(volume)
+        shaped = skeleton_from_shape(apart(prepared.volume, prepared.graph))
         seconds["skeleton"] = time.perf_counter() - started - seconds["voxels"]
         skeleton = shaped.skeleton
         if shaped.degenerate:
@@ -168,7 +183,7 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
             skeleton = skeleton.renamed(named if named is not None else chain_names(skeleton))
             notes.append(f"{FROM_SHAPE_TEXT}: {skeleton.count} bones on the voxel medial axis"
                          + (", named as a humanoid (Mixamo's names)" if humanoid else ""))
-    binding = bind(mesh.positions, mesh.triangles, skeleton, volume=volume)
+    binding = bind(mesh.positions, mesh.triangles, skeleton, prepared=prepared)
     seconds["binding"] = binding.seconds
     if binding.fallback_vertices:
         notes.append(f"{binding.fallback_vertices:,} vertices on loose pieces no bone reaches took the nearest "

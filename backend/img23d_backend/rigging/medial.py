@@ -11,6 +11,13 @@ stands at the chosen junction (pointing up) so that the skeleton has a single ro
 tried as that root and one that makes a humanoid (``names.humanoid_names``) is preferred, else the
 junction nearest the volume's centre. No anatomy is known: a knee falls where equal lengths put it.
 
+A mirror-symmetric shape gets a mirror-symmetric skeleton: thinning deletes voxels in scan order, so
+the two sides of a symmetric volume thin differently (a leg ending a voxel or a bone short of its twin).
+The plane is sought across X (img23d's frame puts the character's left on +X) through the volume's
+centroid; where the mirrored volume lands on itself (``MIRROR_OVERLAP`` of its voxels), each bone is
+paired with the bone nearest its mirror image (both ways), the pair is averaged across the plane, and a
+bone that is its own twin (the spine) is set on the plane.
+
 A shape whose axis is too short to hold a chain (a ball, a crate, a blockout) is *degenerate*: it gets a
 single bone along its longest principal axis, and the caller says so in one sentence.
 """
@@ -28,6 +35,8 @@ from .voxels import VoxelVolume
 SPUR_FRACTION = 0.08     # a leaf chain shorter than this part of the shape's size is a whisker
 BONE_FRACTION = 0.15     # a chain gets about one bone per this part of the shape's size (one to four)
 MIN_AXIS_FRACTION = 0.3  # a medial axis shorter than this part of the shape's size is no skeleton
+MIRROR_OVERLAP = 0.9     # this share of the mirrored voxels on filled ones: the shape is symmetric
+TWIN_FRACTION = 0.1      # a bone's twin lies within this part of the shape's size of its mirror image
 
 
 @dataclass(frozen=True)
@@ -53,11 +62,47 @@ def skeleton_from_shape(volume: VoxelVolume) -> ShapeSkeleton:
         ends = [n for n, near in neighbours.items() if len(near) == 1]
         return ShapeSkeleton(_skeleton(points, neighbours, min(ends, key=lambda n: points[n][2]), size, False), False)
     junctions.sort(key=lambda n: float(np.linalg.norm(points[n] - centre)))
+    plane = mirror_plane(volume)
+    candidates = []
     for root in junctions:
         candidate = _skeleton(points, neighbours, root, size, True)
+        candidate = symmetrised(candidate, plane, TWIN_FRACTION * size) if plane is not None else candidate
         if humanoid_names(candidate) is not None:
             return ShapeSkeleton(candidate, False)
-    return ShapeSkeleton(_skeleton(points, neighbours, junctions[0], size, True), False)
+        candidates.append(candidate)
+    return ShapeSkeleton(candidates[0], False)
+
+
+def mirror_plane(volume: VoxelVolume) -> float | None:
+    """The X of the shape's mirror plane (see the module's docstring), or None if it has none."""
+    cells = np.argwhere(volume.filled)
+    middle = float(cells[:, 0].mean())
+    mirrored = cells.copy()
+    mirrored[:, 0] = np.round(2 * middle - cells[:, 0]).astype(np.int64)
+    inside = (mirrored[:, 0] >= 0) & (mirrored[:, 0] < volume.filled.shape[0])
+    landed = np.zeros(len(cells), dtype=bool)
+    landed[inside] = volume.filled[tuple(mirrored[inside].T)]
+    if landed.mean() < MIRROR_OVERLAP:
+        return None
+    return float(volume.origin[0] + (middle + 0.5) * volume.pitch)
+
+
+def symmetrised(skeleton: Skeleton, plane: float, reach: float) -> Skeleton:
+    """``skeleton`` made mirror-symmetric across X = ``plane``: each bone and its twin (the bone nearest
+    its mirror image, the choice mutual, within ``reach``) averaged; a bone its own twin set on the plane."""
+    def mirror(p: np.ndarray) -> np.ndarray:
+        return p * [-1, 1, 1] + [2 * plane, 0, 0]
+
+    heads, tails = skeleton.heads.copy(), skeleton.tails.copy()
+    apart = (np.linalg.norm(mirror(heads)[:, None] - heads[None], axis=2)
+             + np.linalg.norm(mirror(tails)[:, None] - tails[None], axis=2)) / 2          # (J, J)
+    twin = apart.argmin(axis=1)
+    for bone, other in enumerate(twin):
+        if twin[other] != bone or apart[bone, other] > reach:
+            continue
+        heads[bone] = (skeleton.heads[bone] + mirror(skeleton.heads[other])) / 2
+        tails[bone] = (skeleton.tails[bone] + mirror(skeleton.tails[other])) / 2
+    return skeleton.moved(heads, tails)
 
 
 def _axis_tree(volume: VoxelVolume) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:

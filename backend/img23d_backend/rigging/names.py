@@ -8,7 +8,8 @@ the bare names are what retargeting tools match: Hips, Spine, Spine1, Spine2, Ne
 LeftArm, LeftForeArm, LeftHand, LeftUpLeg, LeftLeg, LeftFoot, LeftToeBase and the Right ones) go to a
 chain's bones from its start; a chain longer than Mixamo's gets numbered extras, a shorter one loses its
 first names (an arm of three bones has no shoulder). Anything else is named by chain: ``spine_01`` for
-the root's chain, then ``leg_L_01``, ``arm_R_02``, ``neck_01``, ``tail_01`` by where each chain goes.
+the root's chain, then ``leg_L_01``, ``arm_R_02``, ``neck_01``, ``tail_01`` by where each chain goes
+(a chain going back or forward that carries legs is ``spine``: a quadruped's rear half is no tail).
 A skeleton the user gave keeps its own names: these are for skeletons img23d made.
 """
 
@@ -86,17 +87,23 @@ def humanoid_names(skeleton: Skeleton) -> list[str] | None:
 
 
 def chain_names(skeleton: Skeleton) -> list[str]:
-    """Names by chain: ``spine_01`` for the root's chain and any chain that carries it straight on,
-    then each chain by its direction and by its side of the root (the body's middle)."""
+    """Names by chain: ``spine_01`` for the root's chain and any chain that carries it straight on and
+    has chains after it, or carries legs, then each chain by its direction and by its side of the root
+    (the body's middle)."""
     names = [f"bone_{j:02d}" for j in range(skeleton.count)]
     size = float(np.ptp(np.concatenate([skeleton.heads, skeleton.tails]), axis=0).max()) or 1.0
     middle = float(skeleton.heads[skeleton.roots[0]][0])
     used: dict[str, int] = {}
     spine: set[int] = set()
-    for start, chain in chains(skeleton).items():
+    found = chains(skeleton)
+    for start, chain in found.items():
         parent = skeleton.parents[start]
-        role = "spine" if parent == -1 or (parent in spine and _straight_on(skeleton, parent, chain)) \
+        # Straight on from the spine is more spine, unless nothing follows it (a tail, a neck and head).
+        role = "spine" if parent == -1 or (parent in spine and chain.children
+                                           and _straight_on(skeleton, parent, chain)) \
             else _role(skeleton, chain)
+        if role in ("tail", "head") and any(_role(skeleton, found[kid]) == "leg" for kid in chain.children):
+            role = "spine"   # a chain that carries legs is the body (a quadruped's rear half), not a tail
         if role == "spine":
             spine.update(chain.bones)
         side = (float(_end(skeleton, chain)[0]) - middle) / size if role != "spine" else 0.0
