@@ -192,3 +192,29 @@ def test_a_field_whose_slope_cannot_be_read_is_refined_where_its_signs_change() 
         "100% of the coarse grid lies within the band of the surface (|value| < 0.95), so the field is not a "
         "truncated distance: refining only the cells whose signs change (a part thinner than a coarse cell may "
         "be lost)"), stats.note
+
+
+def test_a_surface_in_every_cell_stops_the_grid_where_it_would_pass_the_bound() -> None:
+    """A field with a surface nearly everywhere (as a random decoder's) is not refined past the level whose
+    surface would pass ``max_faces`` triangles (issue 74 item 4): taken at the coarse level, said once."""
+    def foam(points: torch.Tensor) -> torch.Tensor:
+        return (torch.sin(40 * points) .prod(dim=-1) + 0.1).float()
+
+    stats = GridStats()
+    settings = GridSettings(resolution=256, max_faces=400_000)
+    grid = hierarchical_grid(foam, settings, torch.device("cpu"), stats)
+    assert grid.shape[0] - 1 == stats.resolution == 64
+    assert "taken at 64" in stats.stopped and "400,000" in stats.stopped and stats.stopped in stats.note
+    assert stats.queried == 65 ** 3                         # the finer levels never asked
+    vertices, _ = extract_surface(grid, settings.bounds)
+    # Extracted at 64: every vertex lies on an edge of the coarse grid (two of its coordinates on its lines).
+    steps = (vertices.astype(np.float64) + settings.bounds) / (2 * settings.bounds / 64)
+    on_lines = (np.abs(steps - np.round(steps)) < 1e-3).sum(axis=1)
+    assert (on_lines >= 2).all()
+
+
+def test_a_surface_under_the_bound_is_refined_to_the_asked_grid() -> None:
+    stats = GridStats()
+    ball = lambda points: (0.5 - points.norm(dim=-1)).float()  # noqa: E731 (a field is a one-line function)
+    hierarchical_grid(ball, GridSettings(resolution=256), torch.device("cpu"), stats)
+    assert stats.resolution == 256 and "taken at" not in stats.note

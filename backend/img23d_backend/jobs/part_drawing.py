@@ -120,7 +120,20 @@ def draw(run: JobRun, request: ModelRequest, what: str = "") -> list[PartMesh]:
     if not made:
         raise ProtocolError(ErrorCode.SHAPE_FAILED, f"the parts model made no part{of}: every one it drew decoded "
                                                     "to nothing (try another seed)")
+    note = decoding_note(made)
+    if note:
+        run.progress("parts", len(made), estimate.parts, note)
     return made
+
+
+def decoding_note(made: list[PartMesh]) -> str:
+    """One sentence for the parts whose decoding stopped short of the asked grid (their surface would have
+    been too large), naming them; empty when none did."""
+    short = [part for part in made if part.note]
+    if not short:
+        return ""
+    names = ", ".join(part.name for part in short[:4]) + (f" and {len(short) - 4} more" if len(short) > 4 else "")
+    return f"decoding {names}: {short[0].note}"
 
 
 def write_parts(run: JobRun, made: list[PartMesh], stem: str, folder: str = "", painted: Any = None,

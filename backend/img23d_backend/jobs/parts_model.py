@@ -139,7 +139,8 @@ class PartsModelRun(JobRun):
                    for part in written.parts]
         combined = written.combined
         licence = spec.licence.licence
-        note = f"drawn by {row_of(spec).name}; {licence.summary()}"
+        note = "; ".join(text for text in (f"drawn by {row_of(spec).name}", licence.summary(),
+                                           part_drawing.decoding_note(made)) if text)
         self.run_folder.write_json("parts.json", {"object": self.request.name, "model": row_of(spec).name,
                                                   "licence": licence.summary(), "mask": mask_file,
                                                   "frame": "the input mesh's" if vertices is not None else

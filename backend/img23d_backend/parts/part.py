@@ -37,6 +37,7 @@ class PartMesh:
     name: str                              # the request's name for it, or "part_<index>"
     vertices: np.ndarray                   # [V, 3] float32, in the input mesh's frame (the model's without one)
     faces: np.ndarray                      # [F, 3] int64
+    note: str = ""                         # one sentence when its decoding stopped short of the asked grid
 
 
 @dataclass(frozen=True)

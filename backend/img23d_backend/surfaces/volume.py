@@ -26,6 +26,13 @@ scikit-image's marching cubes extracts the zero level. Positions are float32 wha
 decoder's dtype, and a grid index ``i`` lies at ``-bounds + i * 2 bounds / resolution`` exactly
 (upstream's extractor divides by ``resolution + 1``, shrinking every mesh by a voxel's width; here
 the vertices are where the decoder was asked).
+
+Whatever the field, the surface is bounded: before each finer level the cells whose signs change are
+counted, and where the surface would pass ``max_faces`` triangles at that level (about
+``FACES_PER_CELL`` a crossing cell, four times as many crossing cells a level) the grid stops there and
+is extracted as it is, said once in ``GridStats.note``. A decoder's real surface stays far below it (a
+part filling the whole box at 512: about a million); a random field (the tiny replicas) has a surface
+in nearly every cell and made 8.4 million triangles at 256, 10 GB in the clean-up that followed.
 """
 
 from __future__ import annotations
@@ -50,6 +57,11 @@ TRUNCATION = 0.01      # the distance a truncated field's +-1 stands for (upstre
 # field's band is 0.019 units thick, a quarter of the 2.1-unit cube only for a surface of over 100
 # square units, and refining a quarter of the coarse grid already costs a quarter of a dense grid.
 BAND_SHARE_BOUND = 0.25
+MAX_FACES = 2_000_000  # the surface a level may make at most (see the module's docstring)
+# Triangles marching cubes makes per cell whose signs change: 2.0 measured on a sphere, 2.1 on the tiny
+# AutoPartGen replica's random field at 64 and 128 (whose crossing cells grow 5.8 times a level, not 4: such a
+# field may reach up to about 1.5 times the bound at the level it stops at).
+FACES_PER_CELL = 2
 
 QueryFn = Callable[[torch.Tensor], torch.Tensor]  # points [M, 3] float32 -> values [M] float32
 
@@ -62,6 +74,7 @@ class GridSettings:
     min_coarse: int = MIN_COARSE   # the coarsest level has at least this many cells a side
     band: float = BAND          # refine around every sample whose |value| is below this
     band_share_bound: float = BAND_SHARE_BOUND   # past this share of coarse samples in the band, narrow it
+    max_faces: int = MAX_FACES  # no finer level whose surface would pass this many triangles
 
     def resolutions(self) -> list[int]:
         """Cells per side of each level, coarsest first: ``resolution`` halved while it stays whole
@@ -91,7 +104,9 @@ class GridStats:
     dense: int = 0              # what one dense grid at the finest resolution would have made
     band_share: float = 0.0     # the coarse samples within the asked band (0 for one dense level)
     band: float = 0.0           # the band the finer levels refined within
-    note: str = ""              # one sentence when the band was narrowed, else empty
+    note: str = ""              # one sentence when the band was narrowed or the grid stopped early, else empty
+    resolution: int = 0         # the cells per side of the grid returned (under the asked one when it stopped early)
+    stopped: str = ""           # one sentence when the grid stopped short of the asked resolution, else empty
 
 
 @dataclass(frozen=True)
@@ -170,7 +185,13 @@ def hierarchical_grid(query: QueryFn, settings: GridSettings, device: torch.devi
     grid = _dense(query, levels[0], settings, device)
     queried = grid.numel()
     band = refinement_band(grid, settings) if len(levels) > 1 else Band(settings.band, 0.0)
+    stopped = ""
     for resolution, finer in zip(levels, levels[1:]):
+        crossing = int(_crossing_cells(grid, LEVEL).sum())
+        if crossing * 4 * FACES_PER_CELL > settings.max_faces:
+            stopped = (f"the surface would have about {crossing * 4 * FACES_PER_CELL:,} triangles at {finer} cells "
+                       f"a side (over {settings.max_faces:,}), so it was taken at {resolution}")
+            break
         near = _near_cells(grid, LEVEL, band.value)
         cell = torch.clamp(torch.arange(finer + 1, device=device) // 2, max=resolution - 1)
         mask = near[cell][:, cell][:, :, cell]
@@ -184,7 +205,10 @@ def hierarchical_grid(query: QueryFn, settings: GridSettings, device: torch.devi
         grid = upsampled
     if stats is not None:
         stats.queried, stats.dense = queried, (settings.resolution + 1) ** 3
-        stats.band_share, stats.band, stats.note = band.share, band.value, band.note
+        stats.band_share, stats.band = band.share, band.value
+        stats.note = "; ".join(note for note in (band.note, stopped) if note)
+        stats.stopped = stopped
+        stats.resolution = grid.shape[0] - 1
     return grid
 
 

@@ -12,7 +12,8 @@ As the release runs it (facebookresearch/AutoPartGen, ``autopartgen.py``'s ``_ru
    than 0.3 (or that decodes to nothing) is drawn again with the seed + 1009 x try, at most 3 more tries;
    with a mask, one part per region, bottom to top then left to right, no stop and no overlap check;
 5. each accepted part decoded, cleaned, and the history's second entry re-encoded from the union of the
-   parts so far; at the end each part moved back into the input mesh's frame.
+   parts so far (not after the last part: nothing reads it); at the end each part moved back into the input
+   mesh's frame.
 
 Every part draws from the same seed (the release's part seed stride is 0): the history makes them differ.
 """
@@ -29,6 +30,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
 from ...env.job_control import CancelToken
+from ...surfaces.volume import GridStats
 from ..part import PartMesh, PartProgress, PartsRequest
 from .conditioner import ImageConditioner, foreground_box, prepare
 from .denoise import sample_part, sample_whole
@@ -174,7 +176,7 @@ def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
     total = len(part_features) if part_features is not None else request.max_parts
     history = _encode(networks, [], request.seed)
     both_dropped = torch.cat([dropped, dropped], -1)
-    parts: list[tuple[str, tuple[np.ndarray, np.ndarray]]] = []
+    parts: list[tuple[str, tuple[np.ndarray, np.ndarray], str]] = []
     for index in range(total):
         name, features = part_features[index] if part_features is not None else \
             (part_name(request.names, len(parts)), dropped)
@@ -186,10 +188,11 @@ def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
             latent = sample_part(networks, image, both_dropped, geometry, guidance, seed, request.steps, cancel)
             if part_features is None and float(latent.abs().mean()) < STOP_MAGNITUDE:
                 return _finish(parts, frame)   # the model's end of the sequence
-            mesh = decode(networks, latent, request.grid)
+            stats = GridStats()
+            mesh = decode(networks, latent, request.grid, stats)
             if mesh is None:
                 continue
-            if part_features is None and overlap(mesh, [m for _, m in parts], request.seed + index) > OVERLAP_LIMIT:
+            if part_features is None and overlap(mesh, [m for _, m, _ in parts], request.seed + index) > OVERLAP_LIMIT:
                 continue
             accepted = clean(*mesh)
             break
@@ -197,12 +200,14 @@ def generate_parts(request: PartsRequest, networks: AutoPartGenNetworks,
             if part_features is None:
                 break       # no new part after every try: the release stops here too
             continue        # a region that decodes to nothing: its part is left out
-        parts.append((name, accepted))
+        parts.append((name, accepted, stats.stopped))
         elapsed = time.monotonic() - started
         progress(PartProgress(len(parts), elapsed, elapsed / (index + 1) * total))
-        history = _encode(networks, [m for _, m in parts], request.seed + index + 1)
+        if index + 1 < total:
+            history = _encode(networks, [m for _, m, _ in parts], request.seed + index + 1)
     return _finish(parts, frame)
 
 
-def _finish(parts: list[tuple[str, tuple[np.ndarray, np.ndarray]]], frame: Frame | None) -> list[PartMesh]:
-    return [PartMesh(i, name, frame.back(v) if frame is not None else v, f) for i, (name, (v, f)) in enumerate(parts)]
+def _finish(parts: list[tuple[str, tuple[np.ndarray, np.ndarray], str]], frame: Frame | None) -> list[PartMesh]:
+    return [PartMesh(i, name, frame.back(v) if frame is not None else v, f, note)
+            for i, (name, (v, f), note) in enumerate(parts)]
