@@ -72,6 +72,14 @@ if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         openssh-server; } >/dev/null 2>&1 || echo "openssh-server could not be installed: the SSH tests will skip"
 fi
+# The rig files' tests run the Khronos glTF validator (npm gltf-validator, pinned), installed here beside the
+# environments when node and npm are there and it is missing (tests/backend/test_rig_files.py skips, saying so,
+# without it).
+VALIDATOR_DIR="$HOME/.cache/img23d/gltf-validator"
+if [ ! -d "$VALIDATOR_DIR/node_modules/gltf-validator" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    npm install --silent --no-audit --no-fund --prefix "$VALIDATOR_DIR" gltf-validator@2.0.0-dev.3.10 >/dev/null 2>&1 \
+        || echo "the glTF validator could not be installed: the validator tests will skip"
+fi
 echo "environments ready in $((SECONDS - started)) s"
 # The bytecode of this clone's own modules, written once for each Python (about a second): where
 # PYTHONDONTWRITEBYTECODE is set (this machine's environment sets it) no process writes it, and each
