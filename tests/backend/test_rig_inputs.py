@@ -272,3 +272,79 @@ def test_a_truncated_glb_is_one_sentence(tmp_path: Path, cut: int) -> None:
     whole = _glb(tmp_path / "whole.glb", *_document()).read_bytes()
     (tmp_path / "box.glb").write_bytes(whole[:cut] if cut < 100 else whole[:-cut % len(whole)])
     _refused(tmp_path / "box.glb", tmp_path / "runs")
+
+
+# --- signals: Ctrl-C and SIGTERM cancel the rig, its run closed; earlier killed runs closed at the start ------
+
+def _rig_process(tmp_path: Path, failpoint: str) -> subprocess.Popen:
+    from testdata import SOURCE_PYTHONPATH
+
+    mesh = _glb(tmp_path / "box.glb", *_document())
+    env = {**os.environ, "IMG23D_FAILPOINTS": failpoint, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([SOURCE_PYTHONPATH, os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "img23d_backend", "rig", str(mesh), "--weights", "geometric",
+                             "--out", str(tmp_path / "runs"), "-v"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(proc: subprocess.Popen, needle: str, timeout: float = 60) -> str:
+    """stderr up to the first line holding ``needle`` (read on a thread, so the wait has a deadline)."""
+    import queue
+    import threading
+
+    lines: "queue.Queue[str | None]" = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr] + [lines.put(None)],  # type: ignore
+                     daemon=True).start()
+    seen, deadline = [], time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no {needle!r} on stderr within {timeout:g} s: {''.join(seen)[-2000:]}") from None
+        if line is None:
+            raise AssertionError(f"the rig ended before {needle!r}: {''.join(seen)[-2000:]}")
+        seen.append(line)
+        if needle in line:
+            proc.stderr_lines = lines  # type: ignore[attr-defined]
+            return "".join(seen)
+
+
+@pytest.mark.parametrize("signum, failpoint, code", [
+    (signal.SIGINT, "rig.bind:busy:3", 130),   # caught between the rig's steps: the token's way
+    (signal.SIGTERM, "rig.bind:hang", 143),    # a step that never ends: the watcher closes it after its grace
+], ids=["SIGINT between steps", "SIGTERM in a step that never ends"])
+def test_a_signal_cancels_the_rig_and_closes_its_run(tmp_path: Path, signum: int, failpoint: str, code: int) -> None:
+    proc = _rig_process(tmp_path, failpoint)
+    try:
+        _wait_for(proc, "the binding samples")
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) == code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rest = []
+    while (line := proc.stderr_lines.get(timeout=30)) is not None:  # type: ignore[attr-defined]
+        rest.append(line)
+    err = "".join(rest)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    [run] = list((tmp_path / "runs").iterdir())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "cancelled" and manifest["errors"][-1]["code"] == "cancelled", manifest
+    assert not (run / ".img23d-reserve").exists() and not list(run.glob("*_rigged.glb"))
+
+
+def test_the_rig_command_closes_runs_a_killed_process_left_running(tmp_path: Path, capsys) -> None:
+    from img23d_backend.commands import cli
+    from img23d_backend.runs.folders import Manifest, RunFolder
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=60)
+    stale = RunFolder.create(tmp_path / "runs", "old-rig", Manifest(job_id="old", kind="rig", backend_version="test", pid=gone.pid))
+    assert (stale.root / ".img23d-reserve").exists()
+    points = BOX.copy()
+    points[0, 0] = np.nan
+    assert cli.main(["rig", str(_glb(tmp_path / "box.glb", *_document(points))), "--weights", "geometric",
+                     "--out", str(tmp_path / "runs")]) == 2
+    assert "not finite" in capsys.readouterr().err
+    manifest = json.loads((stale.root / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and not (stale.root / ".img23d-reserve").exists()

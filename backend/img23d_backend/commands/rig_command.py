@@ -1,6 +1,11 @@
 """``rig MESH [--weights model|geometric] [--models default|tiny] [--skeleton FILE] [--humanoid-names/--no-...]``:
 a mesh file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``): by SkinTokens, or
 by the geometric binding (no model), which also stands in where the model cannot run, said in one sentence.
+
+As every command: earlier runs a killed process left ``running`` are closed first (``recover_interrupted``),
+and Ctrl-C or SIGTERM cancels the rig (``env.interrupts``: no traceback, the run closed ``cancelled``, its
+reserve file gone, exit 130 or 143); one that does not stop between its steps within the grace is closed
+by the signal's watcher, which ends the process.
 """
 
 from __future__ import annotations
@@ -8,10 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
+from ..runs.folders import RunFolder, recover_interrupted
 from .options import usage_message
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -45,8 +53,6 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rig`` from parsed arguments; its exit code."""
-    from ..jobs.rig import RigInput, run_rig
-
     try:
         check_mesh_path(args.mesh)
         if args.skeleton is not None and not args.skeleton.is_file():
@@ -56,15 +62,26 @@ def run(args: argparse.Namespace) -> int:
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    request = RigInput(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
-                       humanoid_names=args.humanoid_names, seed=args.seed, name=args.name, models=args.models,
-                       also=list(args.also))
     say = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda text: None)
-    try:
-        result = run_rig(request, args.out, say)
-    except ProtocolError as exc:
-        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+    # From here a Ctrl-C or SIGTERM cancels the rig, or ends a start-up that has not begun one.
+    with Interrupts() as interrupts:
+        from ..jobs.rig import RigInput, run_rig  # NumPy, SciPy, trimesh: seconds, a signal's window
+
+        if interrupts.signal is not None:
+            print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
+            return exit_code(interrupts.signal)
+        request = RigInput(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
+                           humanoid_names=args.humanoid_names, seed=args.seed, name=args.name, models=args.models,
+                           also=list(args.also))
+        try:
+            recover_interrupted(args.out)  # as every command: killed runs say so
+            result = run_rig(request, args.out, say, interrupts.token,
+                             lambda folder: setattr(interrupts, "abandon", _closer(folder)))
+        except ProtocolError as exc:
+            print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
+            if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+                return exit_code(interrupts.signal)
+            return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
     run_dir = Path(result.run_dir)
     for note in result.notes:
         print(f"note: {note}")
@@ -74,3 +91,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"also rigged: {run_dir / lod} (the same skeleton, the weights carried to it)")
     print(f"run folder: {run_dir}")
     return EXIT_OK
+
+
+def _closer(folder: RunFolder) -> Callable[[str], None]:
+    """What the signal's watcher calls when the rig did not stop in time: the run closed ``cancelled``."""
+    def close(reason: str) -> None:
+        if not folder.closed:
+            folder.manifest.errors.append({"code": ErrorCode.CANCELLED.value, "message": reason})
+        folder.finish("cancelled")
+    return close
