@@ -89,7 +89,7 @@ class Prepared:
 def prepare(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALONG_LONGEST) -> Prepared:
     positions = np.asarray(positions, dtype=np.float64)
     volume = voxelise(positions, triangles, cells)
-    side = _side(positions, triangles, volume)
+    side = side_of(positions, triangles, volume)
     return Prepared(volume, side, voxel_graph(volume, side))
 
 
@@ -121,7 +121,7 @@ def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
                    sides_kept_apart=side is not None)
 
 
-def _side(positions: np.ndarray, triangles: np.ndarray, volume: VoxelVolume) -> SurfaceSide | None:
+def side_of(positions: np.ndarray, triangles: np.ndarray, volume: VoxelVolume) -> SurfaceSide | None:
     """The surface's side test, or None where the winding does not agree with the fill (``inside``)."""
     from scipy.ndimage import distance_transform_edt
 
