@@ -130,7 +130,7 @@ def is_closed(faces: np.ndarray, vertex_count: int) -> bool:
 
 def open_edges(faces: np.ndarray) -> np.ndarray:
     """(K, 2) the edges (low, high vertex) of ``faces`` that are not joined by exactly two faces wound
-    opposite ways: a border (one face), more than two faces, or two faces wound alike. None: closed."""
+    opposite ways: a border (one face), more than two faces, or two faces wound alike (none: closed)."""
     if len(faces) == 0:
         return np.zeros((0, 2), dtype=np.int64)
     start = np.asarray(faces, dtype=np.int64).reshape(-1)
