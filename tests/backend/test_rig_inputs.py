@@ -6,6 +6,7 @@ Ctrl-C or SIGTERM a cancellation with the run closed. Small synthetic files: a b
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import signal
@@ -348,3 +349,21 @@ def test_the_rig_command_closes_runs_a_killed_process_left_running(tmp_path: Pat
     assert "not finite" in capsys.readouterr().err
     manifest = json.loads((stale.root / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and not (stale.root / ".img23d-reserve").exists()
+
+
+def test_an_obj_is_rigged_with_the_material_and_texture_beside_it(tmp_path: Path) -> None:
+    # Only the OBJ was copied into the run, so its .mtl and texture, beside the source, were lost.
+    from PIL import Image
+
+    Image.new("RGB", (4, 4), (200, 90, 40)).save(tmp_path / "skin.png")
+    (tmp_path / "post.mtl").write_text("newmtl skin\nKd 1 1 1\nmap_Kd skin.png\n")
+    lines = ["mtllib post.mtl", "usemtl skin", *(f"v {x} {y} {z}" for x, y, z in BOX),
+             *(f"vt {x * 10} {y}" for x, y, _ in BOX), *(f"f {a + 1}/{a + 1} {b + 1}/{b + 1} {c + 1}/{c + 1}"
+                                                        for a, b, c in BOX_TRIANGLES)]
+    (tmp_path / "post.obj").write_text("\n".join(lines) + "\n")
+    run = _rig(tmp_path / "post.obj", tmp_path / "runs")
+    rigged = gltf_io.load(run / "post_rigged.glb")
+    view = rigged.bufferViews[rigged.images[0].bufferView]
+    data = rigged.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
+    with Image.open(io.BytesIO(data)) as texture:
+        assert texture.convert("RGB").getpixel((1, 1)) == (200, 90, 40)

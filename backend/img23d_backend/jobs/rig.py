@@ -39,6 +39,8 @@ from ..env.job_control import CancelToken
 from ..models.registry import default_tiny_root
 from ..models.step_costs import device_label
 from ..readers.mesh_file import read_arrays
+from ..readers.meshes import check_mesh_path
+from ..readers.texture_files import CheckedTextures
 from ..rigging import gltf_io
 from ..rigging.frames import z_up_to_y_up
 from ..rigging.gltf_joints import read_skeleton
@@ -260,7 +262,11 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str = "inpu
                                      process=False)
     else:
         try:
-            scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False)
+            # Its .mtl and textures beside the source (not in the run), its textures checked from their
+            # headers first: as every mesh file is read (``readers.meshes``).
+            resolver = CheckedTextures(trimesh.resolvers.FilePathResolver(source.parent), source)
+            scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False,
+                                 resolver=resolver)
         except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
                                 f"{type(exc).__name__}: {exc}") from exc
@@ -305,8 +311,7 @@ class RigRun(JobRun):
 
     @classmethod
     def check_request(cls, request: RigRequest) -> None:  # type: ignore[override]
-        if not Path(request.mesh).is_file():
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
+        check_mesh_path(Path(request.mesh))  # a file of a kind read here, of a size read here
         if request.weights not in RIGGERS:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"weights {request.weights!r} is no rigger img23d has "
                                                        f"({', '.join(RIGGERS)})")
