@@ -11,6 +11,12 @@ vertex's true bone known) are bound to the skeleton they were built on, then rig
 * ``deformation``: the left forearm turned 60 degrees about its elbow by linear blend skinning: the least
   movement of its far half, and the most movement of the head, the right arm and the right leg;
 * ``resolution``: the biped bound at 64, 80 (the product's) and 112 cells along its longest side;
+* ``fused``: issue 73's figures on fused creatures (``tests/backend/fused_creatures.py``: capsules along a
+  known skeleton unioned into one surface): the strongest bone against the nearest capsule's, over all
+  vertices and away from joints; the hips, spine and chest regions and where their wrong vertices went;
+  one limb swung 60 degrees by the weights and the share of the rest that moves no more than 1 % of the
+  height; the shape-alone skeleton's joints against the truth (count, CD-J2J over the height) and against
+  its own mirror image; ``--before`` keeps an earlier run's figures beside them (``fused_before``);
 * ``timing``: the whole geometric rig (voxels, shape-alone skeleton, binding) of a ~50k-face biped and a
   100k-vertex one, three runs each, median.
 
@@ -230,6 +236,17 @@ def picture(path: Path, size: int = 320) -> None:
     sheet.save(path)
 
 
+def _cpu_name() -> str:
+    """The processor's model name as Linux reports it (platform.processor() is often empty)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", type=Path, default=None)
@@ -237,6 +254,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fused-only", action="store_true", help="only the fused creatures (issue 73)")
     parser.add_argument("--creature", action="append", help="only these fused creatures (repeatable)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an earlier --fused-only JSON to keep beside the new figures (as fused_before)")
+    parser.add_argument("--before-commit", default="", help="the commit that earlier JSON measured")
     args = parser.parse_args()
     if args.fused_only:
         text = json.dumps({"fused": fused(args.creature)}, indent=2)
@@ -246,7 +266,7 @@ def main() -> None:
         return
     biped = rig_meshes.biped()
     result = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+        "machine": {"cpu": _cpu_name(), "cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
         "biped": quality(biped, ("forearm_L", ["head", "upper_arm_R", "forearm_R", "thigh_R", "shin_R"])),
         "quadruped": quality(rig_meshes.quadruped(), ("front_lower_L", ["head", "tail", "back_lower_R"])),
@@ -256,6 +276,8 @@ def main() -> None:
         "fused": fused(args.creature),
         "timing": {"about_50k_faces": timing(40, 52, args.repeat), "about_100k_vertices": timing(100, 84, args.repeat)},
     }
+    if args.before:
+        result["fused_before"] = {"commit": args.before_commit, **json.loads(args.before.read_text())}
     result["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     text = json.dumps(result, indent=2)
     print(text)

@@ -16,6 +16,7 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from fused_creatures import FusedCreature, biped, quadruped
+from rig_meshes import biped as tube_biped
 from img23d_backend.rigging import metrics
 from img23d_backend.rigging.geometric import bind, rig, side_of
 from img23d_backend.rigging.inside import surface_side
@@ -130,3 +131,12 @@ def test_each_bones_thickness_is_its_capsules_radius(close_biped) -> None:
         bone = close_biped.bone(name)
         assert middle[bone] == pytest.approx(close_biped.radii[bone], rel=0.1), name
     assert bind(close_biped.positions, close_biped.triangles, close_biped.skeleton).sides_kept_apart
+
+
+def test_overlapping_pieces_still_get_a_skeleton_from_the_shape() -> None:
+    # rig_meshes' biped is a tube per bone, passing through each other: each tube's inner walls read as
+    # surface, and a cut along them broke the body into pieces (a single bone came out): the cut is
+    # dropped where it does so.
+    made = tube_biped()
+    shaped = rig(RigMesh(made.positions, made.triangles), None, RigOptions())
+    assert shaped.humanoid and shaped.skeleton.count >= 12

@@ -24,6 +24,8 @@ import numpy as np
 from .inside import NODE_TOLERANCE, SurfaceSide
 from .voxels import VoxelVolume
 
+WHOLE_BODY = 0.9   # the cut mask's largest piece holds this share of it, or the cut broke the body
+
 # Half of the 26 neighbours: each undirected step once, both directions added.
 _OFFSETS = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
                      if (i, j, k) > (0, 0, 0)])
@@ -103,11 +105,19 @@ def voxel_graph(volume: VoxelVolume, side: SurfaceSide | None = None) -> VoxelGr
 
 def apart(volume: VoxelVolume, graph: VoxelGraph) -> VoxelVolume:
     """The volume as a mask whose voxels touch only where the graph joins them: the nodes less both ends
-    of every refused step (a voxel layer off each side of a gap), for what reads a mask (the medial axis)."""
+    of every refused step (a voxel layer off each side of a gap), for what reads a mask (the medial axis).
+    A cut keeps limbs apart that the body joins elsewhere; where it breaks the body into pieces instead
+    (shells that pass through each other, a blockout's overlapping primitives: each one's inner walls
+    read as surface) the filled volume is returned as it was."""
+    from scipy import ndimage
+
     nodes = graph.nodes.copy()
     if len(graph.refused):
         ends = graph.cells[np.unique(graph.refused.reshape(-1))]
         nodes[tuple(ends.T)] = False
+    labels, count = ndimage.label(nodes, structure=np.ones((3, 3, 3)))
+    if count == 0 or np.bincount(labels.reshape(-1))[1:].max() < WHOLE_BODY * nodes.sum():
+        return volume
     return VoxelVolume(origin=volume.origin, pitch=volume.pitch, filled=nodes)
 
 

@@ -12,8 +12,8 @@ two voxels (or from a vertex to the voxel it reads) is refused when its line goe
 surface than its two ends are. A gap of any width then cuts every step across it, at the grid's
 speed; a hole in the surface still holds the fill (the shell's dilation is unchanged).
 
-The side is read from the nearest of points sampled densely on the triangles (a third of a voxel
-apart): the sign of the offset along that triangle's normal, positive outside. The normals are taken
+The side is read from the nearest of points sampled on the triangles (half a voxel apart, as the
+voxels' own shell is sampled, so ``limits``' bound on those samples holds for these): the sign of the offset along that triangle's normal, positive outside. The normals are taken
 outwards by the mesh's signed volume (a mesh wound inside out is turned, not refused). Where the
 winding is not consistent (a soup of flipped faces, an open sheet) the test is not trusted: voxels
 just inside the volume that it puts outside are counted, and past ``MOSTLY_OUTSIDE`` the caller binds
@@ -91,7 +91,7 @@ def surface_side(positions: np.ndarray, triangles: np.ndarray, pitch: float) -> 
     length = np.linalg.norm(normals, axis=1)
     useful = length > 0
     corners, normals = corners[useful], normals[useful] / length[useful, None]
-    spacing = pitch / 3
+    spacing = pitch / 2
     longest = np.linalg.norm(corners - np.roll(corners, 1, axis=1), axis=2).max(axis=1)
     steps = np.maximum(np.ceil(longest / spacing), 1).astype(np.int64)
     points, owners = [corners.mean(axis=1)], [np.arange(len(corners))]
