@@ -140,3 +140,14 @@ def test_overlapping_pieces_still_get_a_skeleton_from_the_shape() -> None:
     made = tube_biped()
     shaped = rig(RigMesh(made.positions, made.triangles), None, RigOptions())
     assert shaped.humanoid and shaped.skeleton.count >= 12
+
+
+def test_a_mesh_whose_winding_disagrees_with_itself_is_bound_without_the_side_test() -> None:
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.5)
+    faces = np.asarray(sphere.faces).copy()
+    flipped = np.random.default_rng(3).random(len(faces)) < 0.5      # half the faces wound the other way
+    faces[flipped] = faces[flipped][:, ::-1]
+    positions = np.asarray(sphere.vertices)
+    volume = voxelise(positions, faces)
+    assert side_of(positions, faces, volume) is None
+    assert side_of(positions, np.asarray(sphere.faces), volume) is not None
