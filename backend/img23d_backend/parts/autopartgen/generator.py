@@ -3,7 +3,8 @@ for its three networks, each a part of its own (``models.handles.PartLoaders``: 
 VAE), the call that makes the parts through the manager, and its replica.
 
 Each part is read on its own from the model's folder (the DiT's and the VAE's files) or its further
-source (DINOv2's folder, ``models.hub.source_dirs``), in float32 (``model``'s docstring says why). The
+source (DINOv2's folder, ``models.hub.source_dirs``), in float32 (``model``'s docstring says why), and run
+under bfloat16 autocast on a CUDA GPU as the release runs them (``precision``). The
 sizes are the tiny replica's when the spec says it is one (``options["replica"] == "tiny"``), else the
 released ones.
 
@@ -34,6 +35,7 @@ from .config import AutoPartGenConfig
 from .loader import NETWORKS, AutoPartGenNetworks, load_network
 from .model import NAME, PARAMETERS, PART_BYTES
 from .part_loop import condition, generate_parts
+from .precision import autocast
 
 ROLE = "parts"
 
@@ -59,9 +61,9 @@ def loader(spec: ModelSpec) -> PartLoaders:
 def generate(manager: Any, request: PartsRequest, progress: Callable[[Any], None], cancel: Any) -> list[PartMesh]:
     """The request's parts from the manager's parts model, its three networks made resident for the loop."""
     spec = manager.spec(ROLE)
-    with manager.use(ROLE, ("conditioner",)) as held:
+    with manager.use(ROLE, ("conditioner",)) as held, autocast(manager.device_of(ROLE)):
         conditioning = condition(request, held["conditioner"])
-    with manager.use(ROLE, ("dit", "vae")) as held:
+    with manager.use(ROLE, ("dit", "vae")) as held, autocast(manager.device_of(ROLE)):
         networks = AutoPartGenNetworks(config_of(spec), None, held["dit"], held["vae"])
         return generate_parts(request, networks, progress, cancel, conditioning)
 

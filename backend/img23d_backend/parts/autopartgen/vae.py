@@ -26,6 +26,7 @@ from torch import nn
 
 from .blocks import SurfaceBlock
 from .config import VAEConfig
+from .precision import full_precision
 from .sampling import farthest_points
 
 
@@ -104,4 +105,5 @@ class ShapeVAE(nn.Module):
         """The field at ``points`` [B, M, 3] -> [B, M] float32, positive inside."""
         x = self.decoder.proj_query(self.embedder(points).to(tokens.dtype))
         x = self.decoder.blocks[-1](x, tokens)
-        return self.decoder.proj_out(self.decoder.norm_out(x))[..., 0].float()
+        with full_precision(x.device):   # the sign placing the surface, in float32 (``precision``)
+            return self.decoder.proj_out(self.decoder.norm_out(x).float())[..., 0].float()
