@@ -24,7 +24,7 @@ import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import unquote
 
 import numpy as np
@@ -55,9 +55,11 @@ class GltfRead:
     files: tuple[Path, ...]
 
 
-def read_gltf(path: Path, folder: Path | None = None) -> GltfRead:
+def read_gltf(path: Path, folder: Path | None = None, check: Callable[[Any], None] = lambda gltf: None) -> GltfRead:
     """``path`` (a GLB or a text glTF) with its buffers and image files gathered into one blob; its relative
-    URIs resolved from ``folder`` (default: its own), only there. ``GltfUnreadable`` with one sentence."""
+    URIs resolved from ``folder`` (default: its own), only there. ``check``: told the document (a glTF without
+    its bytes) before a buffer is read, to refuse what it says from the JSON alone (a 10-million-face file:
+    its 180 MB are never read). ``GltfUnreadable`` with one sentence."""
     folder = folder if folder is not None else path.parent
     name = path.name
     with ExitStack() as files:
@@ -73,6 +75,7 @@ def read_gltf(path: Path, folder: Path | None = None) -> GltfRead:
                 document, binary = read_glb(handle, size, name)
         except ProtocolError as exc:  # the walker's Refused: its message is the sentence
             raise GltfUnreadable(exc.message) from exc
+        check(_gltf_of(document, name))
         blob = bytearray()
         sources = [path]
         try:
@@ -80,12 +83,16 @@ def read_gltf(path: Path, folder: Path | None = None) -> GltfRead:
             _gather_images(document, binary, folder, files, blob, sources, name)
         except OSError as exc:
             raise GltfUnreadable(f"{name} cannot be read: {exc.strerror or exc}") from exc
-    try:
-        gltf = pygltflib.GLTF2.gltf_from_json(json.dumps(document))
-    except Exception as exc:  # dataclasses_json raises many kinds for a field of the wrong type: all "not glTF"
-        raise GltfUnreadable(f"{name} is not a glTF document img23d can read ({type(exc).__name__})") from exc
+    gltf = _gltf_of(document, name)
     gltf.set_binary_blob(bytes(blob))
     return GltfRead(gltf, tuple(sources))
+
+
+def _gltf_of(document: dict, name: str) -> Any:
+    try:
+        return pygltflib.GLTF2.gltf_from_json(json.dumps(document))
+    except Exception as exc:  # dataclasses_json raises many kinds for a field of the wrong type: all "not glTF"
+        raise GltfUnreadable(f"{name} is not a glTF document img23d can read ({type(exc).__name__})") from exc
 
 
 def _text_document(handle: Any, size: int, name: str) -> dict:

@@ -5,7 +5,8 @@ binary chunk, ``data:`` URIs, a ``.bin`` beside a text glTF: only in the source'
 into one binary blob, so a GLB and a glTF read alike, and every accessor decoded only from inside its
 buffer view. Before any array is decoded the node graph is checked (``check_nodes``: every index in
 range, each node one parent at most, no cycle, at most ``MAX_NODE_DEPTH`` deep) and the triangles are
-counted from the accessors' counts (``MAX_FACES``): a 10-million-face file is refused from its JSON.
+counted from the accessors' counts (``MAX_FACES``): a 10-million-face file is refused from its JSON,
+before its buffers are read.
 Positions come back in img23d's frame (``frames``: glTF is +Y up), with every node's transform applied.
 """
 
@@ -50,16 +51,28 @@ class GltfMesh:
 
 
 def load(path: Path, folder: Path | None = None) -> Any:
-    """The file as a ``pygltflib.GLTF2`` with one binary blob, its node graph checked (``check_nodes``);
-    relative URIs resolved from ``folder`` (default: the file's own), only there."""
+    """The file as a ``pygltflib.GLTF2`` with one binary blob, its node graph and triangles checked first
+    (``check_document``); relative URIs resolved from ``folder`` (default: the file's own), only there."""
     return read(path, folder).gltf
 
 
-def read(path: Path, folder: Path | None = None) -> gltf_data.GltfRead:
-    """``load``'s glTF and every file its bytes came from (``readers.gltf_data.GltfRead``)."""
-    found = gltf_data.read_gltf(path, folder)
-    check_nodes(found.gltf)
-    return found
+def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES) -> gltf_data.GltfRead:
+    """``load``'s glTF and every file its bytes came from (``readers.gltf_data.GltfRead``); its nodes and
+    triangles (``check_document``) checked before any of its buffers is read."""
+    return gltf_data.read_gltf(path, folder, lambda gltf: check_document(gltf, max_faces))
+
+
+def check_document(gltf: Any, max_faces: int = MAX_FACES) -> None:
+    """What the JSON alone says: the node graph (``check_nodes``) and at most ``max_faces`` triangles."""
+    check_nodes(gltf)
+    check_triangles(gltf, max_faces)
+
+
+def check_triangles(gltf: Any, max_faces: int = MAX_FACES) -> None:
+    said = triangle_count(gltf)
+    if said > max_faces:
+        raise GltfUnreadable(f"the file has {said:,} triangles, more than the {max_faces:,} img23d rigs: "
+                             "decimate it first")
 
 
 def accessor(gltf: Any, index: int, max_count: int | None = None) -> np.ndarray:
@@ -157,10 +170,7 @@ def world_matrices(gltf: Any) -> dict[int, np.ndarray]:
 def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
     """Every mesh node's primitives as one mesh in img23d's frame (a mesh used by several nodes: its first);
     a file of more than ``max_faces`` triangles refused before any array is decoded."""
-    triangles_said = triangle_count(gltf)
-    if triangles_said > max_faces:
-        raise GltfUnreadable(f"the file has {triangles_said:,} triangles, more than the {max_faces:,} img23d "
-                             "rigs: decimate it first")
+    check_triangles(gltf, max_faces)
     matrices = world_matrices(gltf)
     positions, triangles, primitives, nodes = [], [], [], {}
     seen_meshes: set[int] = set()

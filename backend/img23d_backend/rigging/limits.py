@@ -35,8 +35,10 @@ def check_mesh(positions: np.ndarray, triangles: np.ndarray, name: str) -> None:
     """Refuse, in one ``bad_request`` sentence, a mesh whose positions are not finite or make no surface."""
     if not np.isfinite(positions).all():
         bad = int((~np.isfinite(positions)).any(axis=1).sum())
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {bad:,} vertices whose positions are not finite "
-                                                   "numbers (NaN or infinite), so it cannot be rigged")
+        which = "vertex whose position is not a finite number" if bad == 1 else \
+            "vertices whose positions are not finite numbers"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {bad:,} {which} (NaN or infinite), so it cannot "
+                                                   "be rigged")
     check_mesh_bounds(positions, triangles, np.dtype(np.float32))  # a glTF's positions are 32-bit
 
 
@@ -60,7 +62,7 @@ def check_binding(positions: np.ndarray, triangles: np.ndarray) -> int:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"the mesh's {len(triangles):,} triangles are so large against the binding's grid that "
                             f"it would sample {samples:,} points on them (about {samples * SAMPLE_BYTES / 1e9:,.1f} "
-                            f"GB and {samples * SAMPLE_SECONDS / 60:,.0f} min), more than the "
+                            f"GB and {samples * SAMPLE_SECONDS / 60:,.0f} min to sample), more than the "
                             f"{MAX_SURFACE_SAMPLES:,} img23d binds: remesh it, or remove its stray large triangles")
     return samples
 
