@@ -121,9 +121,10 @@ def _encode(networks: AutoPartGenNetworks, meshes: list[tuple[np.ndarray, np.nda
         offsets = np.cumsum([0] + [len(v) for v, _ in meshes[:-1]])
         vertices = np.concatenate([v for v, _ in meshes])
         faces = np.concatenate([f + o for (_, f), o in zip(meshes, offsets)])
-        cloud = surface_cloud(vertices, faces, cfg.surface_samples, cfg.fps_pool, cfg.surface_points, seed)
+        cloud = surface_cloud(vertices, faces, cfg.surface_samples, cfg.fps_pool, cfg.surface_points, seed,
+                              networks.device)
     else:
-        cloud = torch.zeros((cfg.surface_points, 6))
+        cloud = torch.zeros((cfg.surface_points, 6), device=networks.device)
     with torch.no_grad():
         latent = networks.vae.encode(cloud[None].to(networks.device), torch.Generator().manual_seed(seed))
     return latent.float() * cfg.dit.scale_factor
