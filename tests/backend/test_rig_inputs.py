@@ -235,7 +235,7 @@ def test_positions_that_are_not_finite_are_refused(tmp_path: Path, value: float)
     points = BOX.copy()
     points[2, 1] = value
     message = _refused(_glb(tmp_path / "box.glb", *_document(points)), tmp_path / "runs")
-    assert "not finite" in message and "one point" not in message
+    assert "not a finite number" in message and "one point" not in message
 
 
 def test_a_mesh_on_one_point_is_refused_as_having_no_surface(tmp_path: Path) -> None:
@@ -346,7 +346,7 @@ def test_the_rig_command_closes_runs_a_killed_process_left_running(tmp_path: Pat
     points[0, 0] = np.nan
     assert cli.main(["rig", str(_glb(tmp_path / "box.glb", *_document(points))), "--weights", "geometric",
                      "--out", str(tmp_path / "runs")]) == 2
-    assert "not finite" in capsys.readouterr().err
+    assert "not a finite number" in capsys.readouterr().err
     manifest = json.loads((stale.root / "manifest.json").read_text())
     assert manifest["status"] == "interrupted" and not (stale.root / ".img23d-reserve").exists()
 
