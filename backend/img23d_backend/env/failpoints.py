@@ -33,7 +33,8 @@ files of one kind, ``probe.<name>`` for each environment probe (``env_probe``) b
 call, ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager reads a model
 from disk, ``unwrap.worker`` in the UV unwrap's worker process before each unwrap
 (``stages/paint/unwrap.py``: ``hang`` there is a hung xatlas), and ``throughput`` (``slow`` only)
-for the device's speed the step-time estimates use.
+for the device's speed the step-time estimates use, and ``rig.bind`` as a rig's binding starts
+(``jobs/rig.py``: a cancel is checked right after it).
 """
 
 from __future__ import annotations
