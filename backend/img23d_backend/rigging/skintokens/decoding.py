@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ...env.gpu_knobs import without_cudnn_attention
 from .grammar import GrammarMask, GrammarState, State
 
 
@@ -45,22 +46,31 @@ def _warp(scores: torch.Tensor, settings: DecodingSettings) -> torch.Tensor:
     return scores
 
 
-def _penalise(scores: torch.Tensor, generated: list[list[int]], penalty: float) -> torch.Tensor:
+def _penalise(scores: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """transformers' repetition penalty on every token a beam has made (``seen`` [beams, vocab], on the
+    scores' device: no per-beam index list crosses from the host)."""
     if penalty == 1.0:
         return scores
-    for row, tokens in enumerate(generated):
-        if tokens:
-            index = torch.tensor(sorted(set(tokens)), device=scores.device)
-            picked = scores[row, index]
-            scores[row, index] = torch.where(picked < 0, picked * penalty, picked / penalty)
-    return scores
+    return torch.where(seen, torch.where(scores < 0, scores * penalty, scores / penalty), scores)
 
 
-@torch.no_grad()
 def beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMask,
                 settings: DecodingSettings) -> list[int]:
     """New tokens after ``start`` for the best finished beam. ``lm`` is a ``Qwen3ForCausalLM``; ``prefix``
-    (1, P, hidden) the shape's prefix; ``start`` the start tokens (``bos``, class) that follow it."""
+    (1, P, hidden) the shape's prefix; ``start`` the start tokens (``bos``, class) that follow it.
+
+    On a CUDA GPU without cuDNN's attention: the cache grows by one key a step, and torch tries cuDNN's
+    attention first on Hopper, which builds a plan for every new key length (an all-beam step took 88 ms
+    with it and 46 ms without on a lent H200, issue 74; ``env.gpu_knobs.without_cudnn_attention``)."""
+    if prefix.device.type != "cuda":
+        return _beam_search(lm, prefix, start, grammar, settings)
+    with without_cudnn_attention():
+        return _beam_search(lm, prefix, start, grammar, settings)
+
+
+@torch.no_grad()
+def _beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMask,
+                 settings: DecodingSettings) -> list[int]:
     device = prefix.device
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)
     first = GrammarState()
@@ -76,18 +86,21 @@ def beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMask
     cache.batch_repeat_interleave(n)
     logits = logits.expand(n, -1)
     running: list[list[int]] = [[] for _ in range(n)]
+    seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
     states = [first.copy() for _ in range(n)]
     beam_scores = torch.full((n,), -1e9, device=device)
     beam_scores[0] = 0.0  # one prompt: only the first beam is real at the start
     pool: list[tuple[float, list[int]]] = []
     for step in range(settings.max_new_tokens):
         remaining = settings.max_new_tokens - step
-        scores = _penalise(torch.log_softmax(logits, dim=-1), running, settings.repetition_penalty)
-        masks = torch.stack([grammar.mask(state, remaining) for state in states]).to(device)
+        scores = _penalise(torch.log_softmax(logits, dim=-1), seen, settings.repetition_penalty)
+        masks = torch.stack([grammar.mask(state, remaining) for state in states])
         scores = _warp(scores + masks, settings) + beam_scores[:, None]
-        flat = scores.flatten()
-        race = flat.float().cpu() - torch.empty(flat.shape[0]).exponential_(generator=generator).log()
-        race[~torch.isfinite(flat.cpu())] = float("-inf")
+        # The one copy to the host a token: the draw, the pool and the grammar read this (each element
+        # read from the device was a wait of its own: about 25 a token).
+        flat = scores.flatten().float().cpu()
+        race = flat - torch.empty(flat.shape[0]).exponential_(generator=generator).log()
+        race[~torch.isfinite(flat)] = float("-inf")
         picks = torch.topk(race, 2 * n).indices.tolist()
         chosen: list[tuple[int, int, float]] = []
         for index in sorted(picks, key=lambda i: -float(flat[i])):
@@ -107,12 +120,14 @@ def beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMask
             chosen.append((beam, token, -1e9))
         order = torch.tensor([beam for beam, _, _ in chosen], device=device)
         cache.reorder_cache(order)
+        step_ids = torch.tensor([[token] for _, token, _ in chosen], device=device)
+        seen = seen[order]
+        seen[torch.arange(n, device=device), step_ids[:, 0]] = True
         running = [running[beam] + [token] for beam, token, _ in chosen]
         states = [states[beam].copy() for beam, _, _ in chosen]
         for state, (_, token, _) in zip(states, chosen):
             state.step(token, grammar.end)
         beam_scores = torch.tensor([score for _, _, score in chosen], device=device)
-        step_ids = torch.tensor([[token] for _, token, _ in chosen], device=device)
         out = lm(inputs_embeds=embed(step_ids).to(prefix.dtype), past_key_values=cache, use_cache=True)
         cache, logits = out.past_key_values, out.logits[:, -1].float()
     if not pool:
