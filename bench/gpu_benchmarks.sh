@@ -5,12 +5,14 @@
 # replicas the chain needs are built into $MODELS, then each benchmark writes its JSON under
 # $OUT as it goes, so a call cut short at its limit still returns what was measured.
 #
-#   OUT=DIR [MODELS=DIR] [DEADLINE_S=560] [PHASE=all|build|chain] [CHAIN_ARGS=--quick] \
+#   OUT=DIR [MODELS=DIR] [DEADLINE_S=560] [PHASE=all|build|parts-rig|chain] [CHAIN_ARGS=--quick] [PARTS_RIG_S=180] \
 #     IMG23D_COMMIT=$(git rev-parse HEAD) bash bench/gpu_benchmarks.sh
 #
 # A 15-minute lease does not hold the build, the check and all three policies in one 10-minute
-# command: PHASE=build builds and checks (benchmark 1), then PHASE=chain on the same warm machine
-# runs benchmark 2 alone (the build finds every model already there and skips it).
+# command: PHASE=build measures a part and a rig (bench/parts_rig_gpu.py: both models built in memory
+# on the device, no files: PHASE=parts-rig runs it alone), builds and checks (benchmark 1), then
+# PHASE=chain on the same warm machine runs benchmark 2 alone (the build finds every model already
+# there and skips it).
 set -u -o pipefail
 OUT=${OUT:?set OUT to the folder the results go to}
 MODELS=${MODELS:-/tmp/img23d-full-size}
@@ -33,6 +35,14 @@ export PYTHONPATH=/tmp/site:$PWD/protocol:$PWD/backend
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch, transformers, diffusers, numpy, scipy, trimesh; print('torch', torch.__version__, 'transformers', transformers.__version__, 'diffusers', diffusers.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__, torch.cuda.get_device_name())" \
   || { echo "the backend's packages do not import"; exit 1; }
+
+if [ "$PHASE" != chain ]; then
+  # Built in memory on the device (about a second each), so it needs nothing of the build below.
+  stamp "parts and rig: one part and a 50-joint rig, beside the preflight's estimates"
+  timeout "${PARTS_RIG_S:-180}" python3 bench/parts_rig_gpu.py --device cuda --json "$OUT/parts-rig-gpu.json" \
+    || echo "the parts and rig benchmark ended with status $?"
+  [ "$PHASE" = parts-rig ] && { stamp done; exit 0; }
+fi
 
 stamp "tiny models for the chain's spawn-to-hello figure, beside the full-size build"
 python3 -m img23d_backend.replicas > /tmp/tiny-models.log 2>&1 &
