@@ -9,8 +9,8 @@ bump, not a limb), and the tree cut into chains at its junctions (junctions clos
 torso at one hip, not at two), each chain into one to four bones of equal length, except that a limb
 (a chain from a junction to a free end) has its first bone end where it leaves the body (where the
 axis has thinned to ``LIMB_THICKNESS`` times the limb's own thickness) and the rest share what is left:
-a quadruped's knees then fall within a few centimetres of an artist's, not 14 cm above them (CD-J2J
-5.0-5.3 % of the height -> 3.6-4.0 % on bench/rig_binding.py's fused quadrupeds). One short root bone
+on bench/rig_binding.py's fused quadruped the legs' tops come within 4-5 cm of the true joints and the
+knees within 7 cm (14 cm both with equal lengths; CD-J2J 5.0-5.3 % of the height -> 3.6-4.0 %). One short root bone
 stands at the chosen junction (pointing up) so that the skeleton has a single root; every junction is
 tried as that root and one that makes a humanoid (``names.humanoid_names``) is preferred, else the
 junction nearest the volume's centre. No other anatomy is known: a knee falls where equal lengths put it.
