@@ -60,8 +60,10 @@ class ProgressPrinter:
             self.stream.write("\r" + text[:110].ljust(110))
             self.stream.flush()
             self._open_line = True
-        elif p.stage != self._last_stage or p.step == p.total \
+        elif p.stage != self._last_stage or p.step in (0, p.total) \
                 or time.monotonic() - self._last_line >= self._quiet_seconds:
+            # Step 0 is where a stage says what it will do and how long it expects to take (the parts'
+            # "drawing up to 40 parts, about 90 s"): said before the work, in a log as on a terminal.
             self._line(text)
         self._last_stage = p.stage
 
