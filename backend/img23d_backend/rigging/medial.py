@@ -195,7 +195,7 @@ def _length(points: np.ndarray, path: list[int]) -> float:
     return float(np.linalg.norm(np.diff(points[path], axis=0), axis=1).sum())
 
 
-def leaf_limb(neighbours: dict[int, set[int]], path: list[int]) -> bool:
+def _leaf_limb(neighbours: dict[int, set[int]], path: list[int]) -> bool:
     """A chain from a junction to a free end: a limb (a leg, an arm, a tail, a neck and head)."""
     return len(neighbours[path[0]]) >= 3 and len(neighbours[path[-1]]) == 1
 
@@ -230,7 +230,7 @@ def _skeleton(points: np.ndarray, neighbours: dict[int, set[int]], root: int, si
         steps = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(line, axis=0), axis=1))])
         count = int(np.clip(round(steps[-1] / (BONE_FRACTION * size)), 1, 4))
         at = np.linspace(0.0, steps[-1], count + 1)
-        exit_at = _leaves_body(radii[path], steps) if radii is not None and leaf_limb(neighbours, path) else None
+        exit_at = _leaves_body(radii[path], steps) if radii is not None and _leaf_limb(neighbours, path) else None
         if exit_at is not None and count >= 2:
             # A limb's first bone ends where the limb leaves the body; its other bones share the rest.
             at = np.concatenate([[0.0], np.linspace(exit_at, steps[-1], count)])
