@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,14 @@ def test_the_beam_search_makes_the_tokens_it_made_before(network, beams: int, bu
     vertices, faces = _box()
     settings = RigSettings(decoding=DecodingSettings(beams=beams, max_new_tokens=budget, seed=seed), samples=800)
     assert rig_mesh(network, vertices, faces, settings).tokens == TOKENS_BEFORE[(beams, budget, seed)]
+
+
+def test_the_skin_decoded_a_few_joints_at_a_time_is_the_skin_decoded_at_once(network) -> None:
+    """Joints asked in groups (a small device's budget, ``pipeline.skin_batch``) give every weight as one batch does."""
+    vertices, faces = _box()
+    settings = RigSettings(decoding=DecodingSettings(beams=4, max_new_tokens=40, seed=7), samples=800)
+    at_once = rig_mesh(network, vertices, faces, replace(settings, skin_bytes=0))
+    one_by_one = rig_mesh(network, vertices, faces, replace(settings, skin_bytes=1))
+    assert len(at_once.joints) > 1
+    np.testing.assert_allclose(one_by_one.vertex_weights, at_once.vertex_weights, atol=1e-6)
+    np.testing.assert_array_equal(one_by_one.vertex_joints, at_once.vertex_joints)

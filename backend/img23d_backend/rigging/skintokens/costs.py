@@ -16,9 +16,12 @@ an order of magnitude, as ``models.step_costs`` says of every estimate.
 
 Memory: the weights (the full-size model's 544 million parameters in the dtype it runs in: bf16 on a GPU,
 float32 on a CPU) and the activations the same benchmark measured beside them (its peak resident set less the one after
-the weights, float32), plus the beams' key-value cache grown from the benchmark's 517 positions to the
-longest sequence the decoding allows, computed from Qwen3-0.6B's layout in SkinTokens (28 layers, 8
-key-value heads of 128): one phase, as the manager holds the whole model on the device for a rig.
+the weights, float32: the encoders and one joint's skin), plus the beams' key-value cache grown from the benchmark's
+517 positions to the longest sequence the decoding allows, computed from Qwen3-0.6B's layout in SkinTokens (28 layers,
+8 key-value heads of 128), plus the skin's further joints decoded at once (``rig_phase``): on a lent H200 the skin
+of 50 joints in one batch peaked at 13.9 GB where this said 3.8 GB (issue 74); the decoding now asks as many joints
+at once as the free memory holds (``pipeline.skin_batch``), so a card of 8 GB rigs 50 joints in groups. One phase,
+as the manager holds the whole model on the device for a rig.
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ from typing import Any
 
 import torch
 
-from ...models.preflight import Need, Phase, Room, check_phases
+from ...models.preflight import RESERVE_BYTES, Need, Phase, Room, check_phases, total_room
 from ...models.specs import ModelSpec
 from ...models.step_costs import refuse_long_run
 from ...models.throughput import probe
 from .config import FULL
 from .decoding import DecodingSettings
+from .pipeline import SKIN_PAIR_BYTES_BF16, RigSettings
 from .rigger import SPEC, TINY_DECODING
 
 TYPICAL_JOINTS = 50
@@ -117,9 +121,13 @@ def estimate_here(spec: ModelSpec, device: Any) -> RigEstimate:
     return rig_estimate(probe(device, _dtype(device)).gflops, _share(spec), decoding_for(spec))
 
 
-def rig_phase(spec: ModelSpec, device: Any) -> Phase:
-    """What a rig holds at its peak (see the module's docstring): weights, activations, the longest cache
-    its decoding (``decoding_for``) can reach."""
+def rig_phase(spec: ModelSpec, device: Any, room: Room | None = None) -> Phase:
+    """What a rig holds at its peak (see the module's docstring): weights, the activations the benchmark
+    measured (the encoders and one joint's skin), the longest cache its decoding (``decoding_for``) can
+    reach, and the skin's further joints decoded at once: ``TYPICAL_JOINTS`` of them where ``room`` (the
+    machine's, ``total_room``, by default) holds them, as many as it holds otherwise, at least one
+    (``pipeline.skin_batch``: the decoding sizes its batches to the memory free when it runs). So an 8 GB
+    card is not refused for a skin a larger one decodes in one batch."""
     decoding = decoding_for(spec)
     on_gpu = getattr(device, "type", str(device)) == "cuda"
     itemsize = torch.finfo(_dtype(device)).bits // 8
@@ -128,15 +136,25 @@ def rig_phase(spec: ModelSpec, device: Any) -> Phase:
     per_position = lm.layers * 2 * lm.kv_heads * lm.head_dim * decoding.beams * itemsize
     longest = PREFIX_POSITIONS + decoding.max_new_tokens
     cache = max(0, longest - BENCHMARK.positions) * per_position
-    activations = (BENCHMARK.peak_rss - BENCHMARK.weights_rss) * itemsize / 4 + cache
-    need = int((weights + activations) * _share(spec))
+    share = _share(spec)
+    fixed = int((weights + (BENCHMARK.peak_rss - BENCHMARK.weights_rss) * itemsize / 4 + cache) * share)
+    per_joint = int(skin_batch_bytes(RigSettings().decode_chunk, itemsize) * share)
+    room = room or total_room(device)
+    free = (room.device if on_gpu and not room.shared else room.host) - RESERVE_BYTES - fixed
+    more = min(TYPICAL_JOINTS - 1, max(0, free // max(1, per_joint)))
+    need = fixed + more * per_joint
     return Phase("rigging", Need(host=0, device=need) if on_gpu else Need(host=need))
+
+
+def skin_batch_bytes(chunk: int, itemsize: int) -> int:
+    """One more joint in the skin decoding's batch, ``chunk`` samples asked at once (``pipeline.skin_batch``)."""
+    return chunk * SKIN_PAIR_BYTES_BF16 * itemsize // 2
 
 
 def preflight(spec: ModelSpec, device: Any, accept_long: bool, room: Room | None = None) -> RigEstimate:
     """Before a rig by SkinTokens starts: ``out_of_memory`` in one sentence when it cannot fit here,
     ``long_job_not_accepted`` when it would take an hour or more unaccepted; else its estimate."""
-    check_phases("rigging with SkinTokens", (rig_phase(spec, device),), device,
+    check_phases("rigging with SkinTokens", (rig_phase(spec, device, room),), device,
                  "rig with the geometric binding (no model), or use a machine with more memory", room)
     estimate = estimate_here(spec, device)
     refuse_long_run(f"rigging with SkinTokens (a skeleton of about {estimate.joints} joints)", estimate.total_s,

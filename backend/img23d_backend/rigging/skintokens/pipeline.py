@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ...models.preflight import RESERVE_BYTES, free_room
 from .config import BOS, CLASSES, CLS_NONE, EOS, NUM_SAMPLES, SKELETON_VOCAB
 from .decoding import DecodingSettings, beam_search
 from .grammar import GrammarMask
@@ -30,6 +31,28 @@ class RigSettings:
     cls: str | None = "articulation"
     samples: int = NUM_SAMPLES
     decode_chunk: int = 16_384
+    # Memory the skin decoding may take beside the model: None, what is free on the device when it starts (the
+    # host's on a CPU) less the reserve every stage keeps; 0, no bound (every joint at once).
+    skin_bytes: int | None = None
+
+
+# The skin decoder's activations per joint and per sample asked at once, in bfloat16: the H200 peaked at
+# 13.9 GB for 50 joints in one batch with 16,384 samples a chunk (issue 74), less the model's 1.09 GB of weights
+# (544 M parameters): about 15.6 kB a (joint, sample) pair; twice that in float32 (derived, not measured).
+SKIN_PAIR_BYTES_BF16 = 15_600
+
+
+def skin_room(device: torch.device) -> int:
+    """What the skin decoding may take now on ``device``: its free memory (the host's on a CPU) less the reserve."""
+    room = free_room(device)
+    return max(1, (room.host if room.shared else room.device) - RESERVE_BYTES)
+
+
+def skin_batch(joints: int, chunk: int, budget: int, itemsize: int) -> int:
+    """How many joints the skin decoding asks at once within ``budget`` bytes (0: all); at least one."""
+    if budget <= 0:
+        return joints
+    return max(1, min(joints, int(budget // (chunk * SKIN_PAIR_BYTES_BF16 * itemsize // 2))))
 
 
 @dataclass
@@ -73,7 +96,11 @@ def rig_mesh(model: TokenRig, vertices: np.ndarray, faces: np.ndarray, settings:
     count = len(skeleton.joints) * config.tokens_per_joint
     codes = torch.tensor(tokens[eos + 1:eos + 1 + count], device=device) - SKELETON_VOCAB
     queries = vae.query_features(p, n)
-    sample_weights = vae.decode(codes.view(-1, config.tokens_per_joint), condition, queries, settings.decode_chunk)
+    itemsize = next(model.parameters()).element_size()
+    budget = skin_room(torch.device(device)) if settings.skin_bytes is None else settings.skin_bytes
+    group = skin_batch(len(skeleton.joints), settings.decode_chunk, budget, itemsize)
+    sample_weights = vae.decode(codes.view(-1, config.tokens_per_joint), condition, queries, settings.decode_chunk,
+                                group)
     nearest = nearest_sample(fit.to_model(vertices), points.numpy())
     vertex_joints, vertex_weights = top_four(sample_weights.float().cpu().numpy()[nearest])
     return SkinTokensRig(joints=fit.to_mesh(skeleton.joints), tails=fit.to_mesh(skeleton.tails),

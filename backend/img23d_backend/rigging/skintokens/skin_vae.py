@@ -205,15 +205,22 @@ class SkinVAE(nn.Module):
         return self.cond_quant(self.cond_encoder(samples[:, queries], samples))
 
     def decode(self, codes: torch.Tensor, condition: torch.Tensor, queries: torch.Tensor,
-               chunk: int = 16_384) -> torch.Tensor:
+               chunk: int = 16_384, joints_per_batch: int = 0) -> torch.Tensor:
         """codes (J, 4) indices, condition (1, Q, latent), queries (1, N, width) from ``query_features``:
-        (N, J) weights. Samples are asked in chunks; each joint's context is built once."""
+        (N, J) weights. Samples are asked in chunks of ``chunk``, at most ``joints_per_batch`` joints at a
+        time (0: all of them): the activations grow with joints x chunk, so a small device asks fewer
+        joints at once (``pipeline.skin_batch``). Each joint's context is built once."""
         z = self.FSQ.indices_to_codes(codes)  # (J, 4, latent)
         tokens = self.post_quant(torch.cat([z, condition.expand(len(codes), -1, -1)], dim=1))
         context = self.decoder.context(tokens)
-        out = [self.decoder.ask(queries[:, s:s + chunk].expand(len(codes), -1, -1), context)
-               for s in range(0, queries.shape[1], chunk)]
-        return torch.cat(out, dim=1).T
+        group = joints_per_batch if joints_per_batch > 0 else len(codes)
+        columns = []
+        for first in range(0, len(codes), group):
+            joints = context[first:first + group]
+            asked = [self.decoder.ask(queries[:, s:s + chunk].expand(len(joints), -1, -1), joints)
+                     for s in range(0, queries.shape[1], chunk)]
+            columns.append(torch.cat(asked, dim=1))
+        return torch.cat(columns, dim=0).T
 
     def query_features(self, points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
         return self.decoder.proj_query(self.embed(points, normals))
