@@ -151,3 +151,14 @@ def test_a_mesh_whose_winding_disagrees_with_itself_is_bound_without_the_side_te
     volume = voxelise(positions, faces)
     assert side_of(positions, faces, volume) is None
     assert side_of(positions, np.asarray(sphere.faces), volume) is not None
+
+
+def test_a_limb_without_a_twin_stays_where_it_is_and_joined_to_its_child() -> None:
+    # One arm of a symmetric shape, its twin lost by the thinning: its own mirror image is nearest to it,
+    # but it lies off the plane; set on the plane it turned the arm's first bone up the spine, away from
+    # its child (the Pose Test then swung the arm about its own length).
+    lone = Skeleton(("spine", "arm", "forearm"), np.array([[0.3, 0, -0.5], [0.3, 0, 0.1], [0.46, 0, 0.1]]),
+                    np.array([[0.3, 0, 0.1], [0.46, 0, 0.1], [0.7, 0, 0.1]]), (-1, 0, 1))
+    even = symmetrised(lone, 0.3, reach=0.2)
+    assert np.allclose(even.tails[1], [0.46, 0, 0.1]) and np.allclose(even.heads[2], even.tails[1])
+    assert even.heads[0][0] == pytest.approx(0.3) and even.tails[0][0] == pytest.approx(0.3)

@@ -97,7 +97,9 @@ def mirror_plane(volume: VoxelVolume) -> float | None:
 
 def symmetrised(skeleton: Skeleton, plane: float, reach: float) -> Skeleton:
     """``skeleton`` made mirror-symmetric across X = ``plane``: each bone and its twin (the bone nearest
-    its mirror image, the choice mutual, within ``reach``) averaged; a bone its own twin set on the plane."""
+    its mirror image, the choice mutual, within ``reach``) averaged; a bone its own twin (within a fifth
+    of ``reach``: one lying across the plane, not an arm whose twin is missing) set on the plane. A bone
+    whose head was its parent's tail keeps it so."""
     def mirror(p: np.ndarray) -> np.ndarray:
         return p * [-1, 1, 1] + [2 * plane, 0, 0]
 
@@ -106,10 +108,15 @@ def symmetrised(skeleton: Skeleton, plane: float, reach: float) -> Skeleton:
              + np.linalg.norm(mirror(tails)[:, None] - tails[None], axis=2)) / 2          # (J, J)
     twin = apart.argmin(axis=1)
     for bone, other in enumerate(twin):
-        if twin[other] != bone or apart[bone, other] > reach:
+        near = reach / 5 if other == bone else reach
+        if twin[other] != bone or apart[bone, other] > near:
             continue
         heads[bone] = (skeleton.heads[bone] + mirror(skeleton.heads[other])) / 2
         tails[bone] = (skeleton.tails[bone] + mirror(skeleton.tails[other])) / 2
+    for bone in skeleton.order():
+        parent = skeleton.parents[bone]
+        if parent >= 0 and np.allclose(skeleton.heads[bone], skeleton.tails[parent]):
+            heads[bone] = tails[parent]
     return skeleton.moved(heads, tails)
 
 
