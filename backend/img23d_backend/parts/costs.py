@@ -59,9 +59,11 @@ def parts_estimate(row: PartsRow, gflops: float, parts: int, steps: int, grid: i
 
 
 def request_estimate(spec: ModelSpec, device: Any, request: PartsRequest) -> PartsEstimate:
-    """``request``'s estimate with the parts model ``spec`` on ``device`` (float32, as it runs)."""
+    """``request``'s estimate with the parts model ``spec`` on ``device``, at the probe's speed in the dtype its
+    products run in there: bfloat16 on a CUDA GPU (autocast, as the release runs it), float32 elsewhere."""
     import torch
 
+    on_gpu = getattr(device, "type", str(device)) == "cuda"
     row = row_of(spec)
     share = spec.size_bytes / row.spec.size_bytes if spec.size_bytes else 1.0
     parts = request.max_parts
@@ -69,7 +71,8 @@ def request_estimate(spec: ModelSpec, device: Any, request: PartsRequest) -> Par
         import numpy as np
 
         parts = len([value for value in np.unique(request.mask) if value != 0])
-    return parts_estimate(row, probe(device, torch.float32).gflops, parts, request.steps, request.grid,
+    return parts_estimate(row, probe(device, torch.bfloat16 if on_gpu else torch.float32).gflops, parts,
+                          request.steps, request.grid,
                           whole=request.vertices is None, share=share)
 
 
