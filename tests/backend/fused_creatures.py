@@ -10,12 +10,12 @@ where that choice changes, as an artist's weight split falls at the crease. A ve
 when it lies within ``JOINT_REACH`` times the thicker capsule's radius of a joint (a child's head):
 there the crease is a matter of taste, and both bones are right.
 
-Figures (img23d's frame: Z up, the front facing -Y, the left on +X, 1.7-1.8 tall or long):
+Figures (img23d's frame: Z up, the front facing -Y, the left on +X; 1.75 m tall, 1.84 m long):
 ``biped("T")`` and ``biped("A")`` with pelvis, spine, chest, neck, head, shoulders, arms, hands, legs
-and feet (21 bones); ``biped("close")`` with the arms hanging ``gap`` from the torso and the legs
+and feet (19 bones); ``biped("close")`` with the arms hanging ``gap`` from the torso and the legs
 ``gap`` apart; ``quadruped()`` with a two-bone tail, ``quadruped(gap=...)`` with the front legs ``gap``
-apart. Spacing 1.2 cm builds one in about half a second; gaps need a spacing under about two thirds of
-the gap to stay open in the surface.
+apart. Spacing 1.2 cm builds one in about a tenth of a second (half a second with the first imports);
+a gap needs a spacing under about two thirds of it to stay open in the surface.
 """
 
 from __future__ import annotations
@@ -151,7 +151,8 @@ def biped(pose: str = "T", gap: float = 0.015, spacing: float = SPACING) -> Fuse
 
 
 def quadruped(gap: float | None = None, spacing: float = SPACING) -> FusedCreature:
-    """A 1.77 m long quadruped with a two-bone tail; ``gap``: the front legs that far apart (else 0.12)."""
+    """A quadruped 1.84 m from nose to tail, with a two-bone tail (19 bones); ``gap``: the front legs that
+    far apart (else 0.12)."""
     leg = 0.055
     front_x = leg + gap / 2 if gap is not None else 0.115
     rows: list[Row] = [
