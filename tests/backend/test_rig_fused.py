@@ -153,12 +153,31 @@ def test_a_mesh_whose_winding_disagrees_with_itself_is_bound_without_the_side_te
     assert side_of(positions, np.asarray(sphere.faces), volume) is not None
 
 
-def test_a_limb_without_a_twin_stays_where_it_is_and_joined_to_its_child() -> None:
+def test_a_limb_without_a_twin_stays_where_it_is_joined_to_its_child_and_gets_its_twin() -> None:
     # One arm of a symmetric shape, its twin lost by the thinning: its own mirror image is nearest to it,
     # but it lies off the plane; set on the plane it turned the arm's first bone up the spine, away from
     # its child (the Pose Test then swung the arm about its own length).
-    lone = Skeleton(("spine", "arm", "forearm"), np.array([[0.3, 0, -0.5], [0.3, 0, 0.1], [0.46, 0, 0.1]]),
-                    np.array([[0.3, 0, 0.1], [0.46, 0, 0.1], [0.7, 0, 0.1]]), (-1, 0, 1))
+    lone = Skeleton(("spine", "arm", "forearm", "neck"),
+                    np.array([[0.3, 0, -0.5], [0.3, 0, 0.1], [0.46, 0, 0.1], [0.3, 0, 0.1]]),
+                    np.array([[0.3, 0, 0.1], [0.46, 0, 0.1], [0.7, 0, 0.1], [0.3, 0, 0.3]]), (-1, 0, 1, 0))
     even = symmetrised(lone, 0.3, reach=0.2)
     assert np.allclose(even.tails[1], [0.46, 0, 0.1]) and np.allclose(even.heads[2], even.tails[1])
     assert even.heads[0][0] == pytest.approx(0.3) and even.tails[0][0] == pytest.approx(0.3)
+    # ... and the lost twin comes back: the arm's mirror image, on the spine.
+    assert even.count == 6 and even.parents[4:] == (0, 4)
+    assert np.allclose(even.heads[4], [0.3, 0, 0.1]) and np.allclose(even.tails[4:], [[0.14, 0, 0.1], [-0.1, 0, 0.1]])
+
+
+def test_a_figure_of_joined_cylinders_gets_both_arms() -> None:
+    # tests/blender/test_addon_rig.py's figure: one cylinder a part, passing into each other. Thinning
+    # lost its right arm whole (scan order); the mirror brings it back, and the figure is a humanoid.
+    parts = [trimesh.creation.cylinder(radius=radius, segment=np.array([head, tail], float), sections=12)
+             for head, tail, radius in (((0, 0, 0.95), (0, 0, 1.15), 0.15), ((0, 0, 1.15), (0, 0, 1.5), 0.15),
+                                        ((0, 0, 1.5), (0, 0, 1.85), 0.1), ((0.17, 0, 1.42), (0.8, 0, 1.42), 0.05),
+                                        ((-0.17, 0, 1.42), (-0.8, 0, 1.42), 0.05),
+                                        ((0.12, 0, 0.93), (0.12, 0, 0.05), 0.06), ((-0.12, 0, 0.93), (-0.12, 0, 0.05), 0.06))]
+    figure = trimesh.util.concatenate(parts)
+    made = rig(RigMesh(np.asarray(figure.vertices), np.asarray(figure.faces)), None, RigOptions())
+    assert made.humanoid and {"LeftArm", "RightArm", "LeftHand", "RightHand"} <= set(made.skeleton.names)
+    hands = dict(zip(made.skeleton.names, made.skeleton.tails))
+    assert hands["LeftHand"][0] > 0.6 > -0.6 > hands["RightHand"][0]

@@ -22,8 +22,9 @@ A mirror-symmetric shape gets a mirror-symmetric skeleton: thinning deletes voxe
 the two sides of a symmetric volume thin differently (a leg ending a voxel or a bone short of its twin).
 The plane is sought across X (img23d's frame puts the character's left on +X) through the volume's
 centroid; where the mirrored volume lands on itself (``MIRROR_OVERLAP`` of its voxels), each bone is
-paired with the bone nearest its mirror image (both ways), the pair is averaged across the plane, and a
-bone that is its own twin (the spine) is set on the plane.
+paired with the bone nearest its mirror image (both ways), the pair is averaged across the plane, a
+bone that is its own twin (the spine) is set on the plane, and a limb that has no twin (thinning lost
+one arm of a pair of tubes) gets its mirror image.
 
 A shape whose axis is too short to hold a chain (a ball, a crate, a blockout) is *degenerate*: it gets a
 single bone along its longest principal axis, and the caller says so in one sentence.
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .names import humanoid_names
+from .names import chains, humanoid_names
 from .skeleton import Skeleton
 from .voxels import VoxelVolume
 
@@ -99,7 +100,8 @@ def symmetrised(skeleton: Skeleton, plane: float, reach: float) -> Skeleton:
     """``skeleton`` made mirror-symmetric across X = ``plane``: each bone and its twin (the bone nearest
     its mirror image, the choice mutual, within ``reach``) averaged; a bone its own twin (within a fifth
     of ``reach``: one lying across the plane, not an arm whose twin is missing) set on the plane. A bone
-    whose head was its parent's tail keeps it so."""
+    whose head was its parent's tail keeps it so. A limb with no twin at all (a leaf chain: thinning in
+    scan order can lose one of a pair whole) gets its mirror image, on its parent's twin."""
     def mirror(p: np.ndarray) -> np.ndarray:
         return p * [-1, 1, 1] + [2 * plane, 0, 0]
 
@@ -107,17 +109,30 @@ def symmetrised(skeleton: Skeleton, plane: float, reach: float) -> Skeleton:
     apart = (np.linalg.norm(mirror(heads)[:, None] - heads[None], axis=2)
              + np.linalg.norm(mirror(tails)[:, None] - tails[None], axis=2)) / 2          # (J, J)
     twin = apart.argmin(axis=1)
-    for bone, other in enumerate(twin):
-        near = reach / 5 if other == bone else reach
-        if twin[other] != bone or apart[bone, other] > near:
-            continue
-        heads[bone] = (skeleton.heads[bone] + mirror(skeleton.heads[other])) / 2
-        tails[bone] = (skeleton.tails[bone] + mirror(skeleton.tails[other])) / 2
+    paired = np.array([twin[twin[bone]] == bone and apart[bone, twin[bone]] <= (reach / 5 if twin[bone] == bone
+                                                                                 else reach)
+                       for bone in range(skeleton.count)])
+    for bone in np.flatnonzero(paired):
+        heads[bone] = (skeleton.heads[bone] + mirror(skeleton.heads[twin[bone]])) / 2
+        tails[bone] = (skeleton.tails[bone] + mirror(skeleton.tails[twin[bone]])) / 2
     for bone in skeleton.order():
         parent = skeleton.parents[bone]
         if parent >= 0 and np.allclose(skeleton.heads[bone], skeleton.tails[parent]):
             heads[bone] = tails[parent]
-    return skeleton.moved(heads, tails)
+    names, parents = list(skeleton.names), list(skeleton.parents)
+    heads_list, tails_list = list(heads), list(tails)
+    for chain in chains(skeleton).values():
+        parent = skeleton.parents[chain.bones[0]]
+        if chain.children or parent < 0 or paired[chain.bones].any() or not paired[parent]:
+            continue
+        attach = int(twin[parent])
+        for bone in chain.bones:
+            names.append(f"mirror_{len(names):02d}")
+            heads_list.append(mirror(heads[bone]))
+            tails_list.append(mirror(tails[bone]))
+            parents.append(attach)
+            attach = len(names) - 1
+    return Skeleton(tuple(names), np.array(heads_list), np.array(tails_list), tuple(parents))
 
 
 def _axis_tree(volume: VoxelVolume) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
