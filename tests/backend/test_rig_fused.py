@@ -181,3 +181,18 @@ def test_a_figure_of_joined_cylinders_gets_both_arms() -> None:
     assert made.humanoid and {"LeftArm", "RightArm", "LeftHand", "RightHand"} <= set(made.skeleton.names)
     hands = dict(zip(made.skeleton.names, made.skeleton.tails))
     assert hands["LeftHand"][0] > 0.6 > -0.6 > hands["RightHand"][0]
+
+
+def test_bones_whose_ends_lie_on_the_surface_keep_their_ends() -> None:
+    """A column whose two bones start at its sole and end at its top: the sole's ring on the lower bone, the top's
+    on the upper (a bone end on the surface has no depth there; read as no thickness, it bound both ends to the
+    other bone: tests/addon/test_remote_jobs.py's column found it)."""
+    column = trimesh.creation.box(extents=(0.2, 0.2, 1.0))
+    column = column.subdivide().subdivide()
+    column.apply_translation((0, 0, 0.5))
+    skeleton = Skeleton(("lower", "upper"), np.array([[0, 0, 0], [0, 0, 0.5]], float),
+                        np.array([[0, 0, 0.5], [0, 0, 1.0]], float), (-1, 0))
+    binding = bind(np.asarray(column.vertices), np.asarray(column.faces), skeleton)
+    strongest = binding.skin.joints[np.arange(len(column.vertices)), binding.skin.weights.argmax(axis=1)]
+    z = np.asarray(column.vertices)[:, 2]
+    assert set(strongest[z < 0.1].tolist()) == {0} and set(strongest[z > 0.9].tolist()) == {1}

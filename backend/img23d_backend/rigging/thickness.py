@@ -49,9 +49,22 @@ def bone_radii(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
         centres = head + PROFILE[:, None] * axis                                              # (P, 3)
         points = centres[:, None, None, :] + across[None, :, None, :] * steps[None, None, :, None]   # (P, R, S, 3)
         width = np.median(_reach(volume, side, points, steps), axis=1)                        # (P,)
-        deep = depth[tuple(volume.cell_of(centres).T)] + length * np.minimum(PROFILE, 1 - PROFILE)
-        profiles.append(np.minimum(np.minimum(width, np.median(width[middle])), deep))
+        inner = depth[tuple(volume.cell_of(centres).T)]
+        deep = inner + length * np.minimum(PROFILE, 1 - PROFILE)
+        profile = np.minimum(np.minimum(width, np.median(width[middle])), deep)
+        profiles.append(_inward(profile, inner > volume.pitch))
     return np.maximum(np.array(profiles), volume.pitch)
+
+
+def _inward(profile: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """``profile`` where its point lies inside the body by more than a voxel; elsewhere read from such points
+    beside it (between two, interpolated; past the last, the last's). A bone whose end lies on the surface (a column's foot bone starting at its sole) has no
+    depth there: read as nothing, it made that end's vertices a hundred thicknesses from their own bone
+    and gave them to the next one (a two-bone column bound upside down at both ends)."""
+    if inside.all() or not inside.any():
+        return profile
+    kept = np.flatnonzero(inside)
+    return np.interp(np.arange(len(profile)), kept, profile[kept])
 
 
 def _reach(volume: VoxelVolume, side: SurfaceSide | None, points: np.ndarray, steps: np.ndarray) -> np.ndarray:
