@@ -367,3 +367,14 @@ def test_an_obj_is_rigged_with_the_material_and_texture_beside_it(tmp_path: Path
     data = rigged.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
     with Image.open(io.BytesIO(data)) as texture:
         assert texture.convert("RGB").getpixel((1, 1)) == (200, 90, 40)
+
+
+def test_a_shape_whose_own_skeleton_has_hundreds_of_bones_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    """A soup of large random triangles gave 514 bones from its shape and bound them for 103 s: no figure has
+    that many (``limits.MAX_SHAPE_BONES``)."""
+    from img23d_backend.rigging.limits import MAX_SHAPE_BONES, check_shape_bones
+    from img23d_backend.rigging.skeleton import BadSkeleton
+
+    check_shape_bones(MAX_SHAPE_BONES)
+    with pytest.raises(BadSkeleton, match="skeleton of 514 bones.*--skeleton"):
+        check_shape_bones(514)

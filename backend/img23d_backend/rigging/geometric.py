@@ -38,6 +38,7 @@ import numpy as np
 
 from .geodesic import Distances, VoxelGraph, apart, bone_distances, segment_distance, voxel_graph
 from .inside import SurfaceSide, surface_side, trusted
+from .limits import check_shape_bones
 from .medial import skeleton_from_shape
 from .names import chain_names, humanoid_names
 from .rigger import FROM_SHAPE, FROM_SHAPE_TEXT, GIVEN, SINGLE_BONE, Rig, Rigger, RigMesh, RigOptions, check_near
@@ -172,6 +173,7 @@ def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
         shaped = skeleton_from_shape(apart(prepared.volume, prepared.graph))
         seconds["skeleton"] = time.perf_counter() - started - seconds["voxels"]
         skeleton = shaped.skeleton
+        check_shape_bones(skeleton.count)
         if shaped.degenerate:
             source = SINGLE_BONE
             notes.append("the shape has no limbs to follow (a prop or a blockout), so it gets a single bone "
