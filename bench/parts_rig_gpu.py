@@ -128,7 +128,9 @@ def measure_rig(model: Any, device: torch.device) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats(device)
     rig, seconds = _synchronised(device, lambda: rig_mesh(model, vertices, faces, settings))
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    estimate = rig_costs.rig_estimate(probe(device, dtype).gflops, 1.0, DecodingSettings(), joints=len(rig.joints))
+    floor = rig_costs.GPU_STEP_FLOOR_S if device.type == "cuda" else 0.0   # as estimate_here counts a GPU's steps
+    estimate = rig_costs.rig_estimate(probe(device, dtype).gflops, 1.0, DecodingSettings(), joints=len(rig.joints),
+                                      step_floor_s=floor)
     phase = rig_costs.rig_phase(RIG_SPEC, device)
     print(f"rig: {seconds:.1f} s, {len(rig.joints)} joints, {len(rig.tokens)} tokens", flush=True)
     return {"rig_seconds_50_joints": round(seconds, 2), "rig_joints": len(rig.joints), "rig_tokens": len(rig.tokens),

@@ -11,8 +11,9 @@ and the tokens never exceed the decoding's own limit. On this device each measur
 the benchmark's speed against this device's probe (in the dtype the model runs in here), the steps by the
 beams against the benchmark's, and a replica of another size (the tiny one) by its share of the weights
 (and counted at its own brief decoding: ``decoding_for``).
-On a GPU the figures keep a CPU's proportions (the decoding's small products run far from a GPU's peak):
-an order of magnitude, as ``models.step_costs`` says of every estimate.
+On a GPU the decoding is bound by latency, not arithmetic: each step counts at least ``GPU_STEP_FLOOR_S``
+(measured on an H200; the FLOP-scaled figure said 0.29 s for a rig that took 54 s there); the rest keeps a
+CPU's proportions: an order of magnitude, as ``models.step_costs`` says of every estimate.
 
 Memory: the weights (the full-size model's 544 million parameters in the dtype it runs in: bf16 on a GPU,
 float32 on a CPU) and the activations the same benchmark measured beside them (its peak resident set less the one after
@@ -89,15 +90,25 @@ class RigEstimate:
         return self.read_s + self.decode_s + self.skin_s
 
 
+# A GPU's decoding step is bound by latency, not arithmetic: ten beams of a 0.6 B model are a few milliseconds
+# of its work, and the step takes what its kernels' launches and the host's share take. One all-beam step took
+# 46 ms on a lent H200 (bf16, the KV cache, cuDNN's attention off: issue 74), where the CPU benchmark scaled by
+# that GPU's 631 TFLOP/s bf16 probe said 0.5 ms. So on a GPU a step is never counted under this floor
+# (``bench/parts_rig_gpu.py`` measures a whole rig when a GPU is lent, to check it).
+GPU_STEP_FLOOR_S = 0.046
+
+
 def rig_estimate(gflops: float, share: float = 1.0, decoding: DecodingSettings = DecodingSettings(),
-                 joints: int = TYPICAL_JOINTS, branches: int = TYPICAL_BRANCHES) -> RigEstimate:
+                 joints: int = TYPICAL_JOINTS, branches: int = TYPICAL_BRANCHES,
+                 step_floor_s: float = 0.0) -> RigEstimate:
     """A rig of ``joints`` joints on a device whose probe reads ``gflops``, for a model whose weights are
-    ``share`` of the published ones, decoding with ``decoding``'s beams and limit."""
+    ``share`` of the published ones, decoding with ``decoding``'s beams and limit; each decoding step at
+    least ``step_floor_s`` (a GPU's latency: ``GPU_STEP_FLOOR_S``)."""
     bench = BENCHMARK
     scale = bench.gflops / gflops * share
     steps = min(tokens_for(joints, branches), decoding.max_new_tokens)
-    per_step = bench.step_s * decoding.beams / bench.beams
-    return RigEstimate(read_s=(bench.encoders_s + bench.prefill_s) * scale, decode_s=steps * per_step * scale,
+    per_step = max(bench.step_s * decoding.beams / bench.beams * scale, step_floor_s)
+    return RigEstimate(read_s=(bench.encoders_s + bench.prefill_s) * scale, decode_s=steps * per_step,
                        skin_s=(bench.skin_features_s + joints * bench.skin_joint_s) * scale, joints=joints)
 
 
@@ -118,7 +129,9 @@ def decoding_for(spec: ModelSpec) -> DecodingSettings:
 
 def estimate_here(spec: ModelSpec, device: Any) -> RigEstimate:
     """``rig_estimate`` for the model ``spec`` on ``device``, from its probe, decoding as it decodes."""
-    return rig_estimate(probe(device, _dtype(device)).gflops, _share(spec), decoding_for(spec))
+    on_gpu = getattr(device, "type", str(device)) == "cuda"
+    return rig_estimate(probe(device, _dtype(device)).gflops, _share(spec), decoding_for(spec),
+                        step_floor_s=GPU_STEP_FLOOR_S if on_gpu else 0.0)
 
 
 def rig_phase(spec: ModelSpec, device: Any, room: Room | None = None) -> Phase:
@@ -162,5 +175,5 @@ def preflight(spec: ModelSpec, device: Any, accept_long: bool, room: Room | None
     return estimate
 
 
-__all__ = ["BENCHMARK", "RigEstimate", "TYPICAL_JOINTS", "decoding_for", "estimate_here", "preflight",
+__all__ = ["BENCHMARK", "GPU_STEP_FLOOR_S", "RigEstimate", "TYPICAL_JOINTS", "decoding_for", "estimate_here", "preflight",
            "rig_estimate", "rig_phase", "tokens_for"]
