@@ -103,7 +103,7 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
     with ExitStack() as files:
         handle = files.enter_context(open(path, "rb"))
         text_gltf = path.suffix.lower() == ".gltf"
-        document, binary = (_read_gltf(handle, path.name), None) if text_gltf else \
+        document, binary = (read_gltf_json(handle, path.name), None) if text_gltf else \
             read_glb(handle, os.fstat(handle.fileno()).st_size, path.name)
         images = document.get("images")
         if not isinstance(images, list) or not images:
@@ -136,8 +136,9 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
     return plan
 
 
-def _read_gltf(handle: Any, name: str) -> dict:
-    """A text glTF's JSON document (the file is bounded already: ``readers.meshes.MAX_MESH_FILE_BYTES``)."""
+def read_gltf_json(handle: Any, name: str) -> dict:
+    """A text glTF's JSON document (the caller bounds the file first: ``readers.meshes.MAX_MESH_FILE_BYTES``);
+    ``Refused`` with one sentence when it is not one."""
     try:
         document = json.loads(handle.read().decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -33,6 +33,7 @@ from img23d_protocol import ProtocolError
 from img23d_protocol.glb_images import image_window, read_glb, uri_window
 from img23d_protocol.image_headers import UnreadableImage, Window
 
+from .glb_textures import read_gltf_json
 from .meshes import MAX_MESH_FILE_BYTES
 
 MAX_BINARY_BYTES = MAX_MESH_FILE_BYTES   # the buffers and images gathered, as the file itself may hold
@@ -96,15 +97,11 @@ def _gltf_of(document: dict, name: str) -> Any:
 
 
 def _text_document(handle: Any, size: int, name: str) -> dict:
+    """The text glTF's JSON, the file bounded first; the parse is the texture reader's (``Refused``, which
+    ``read_gltf`` turns into ``GltfUnreadable`` as it does the GLB walker's)."""
     if size > MAX_BINARY_BYTES:
         raise GltfUnreadable(f"{name} is {size:,} bytes, more than the {MAX_BINARY_BYTES:,} img23d reads")
-    try:
-        document = json.loads(handle.read().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise GltfUnreadable(f"{name} is not read: it is not valid glTF JSON") from None
-    if not isinstance(document, dict):
-        raise GltfUnreadable(f"{name} is not read: it is not a glTF document")
-    return document
+    return read_gltf_json(handle, name)
 
 
 def _whole(value: object) -> int | None:
