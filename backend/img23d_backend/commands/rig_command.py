@@ -95,8 +95,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _closer(folder: RunFolder) -> Callable[[str], None]:
     """What the signal's watcher calls when the rig did not stop in time: the run closed ``cancelled``."""
-    def close(reason: str) -> None:
-        if not folder.closed:
-            folder.manifest.errors.append({"code": ErrorCode.CANCELLED.value, "message": reason})
-        folder.finish("cancelled")
-    return close
+    return lambda reason: folder.close_with("cancelled", {"code": ErrorCode.CANCELLED.value, "message": reason})

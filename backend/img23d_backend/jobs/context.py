@@ -65,9 +65,8 @@ class Job:
         run = self.run_folder
         if run is None or run.manifest.status != "running":
             return
-        run.manifest.errors.append({"code": ErrorCode.CANCELLED.value, "message": reason})
         try:
-            run.finish("cancelled")
+            run.close_with("cancelled", {"code": ErrorCode.CANCELLED.value, "message": reason})
         except ProtocolError as exc:
             log.error("could not close the manifest of job %s: %s", self.id, exc)
 

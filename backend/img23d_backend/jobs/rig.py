@@ -109,10 +109,9 @@ def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lamb
     started(folder)
     try:
         result = rig_into(request, folder, name, say, cancel=cancel)
-    except ProtocolError as exc:
-        if not folder.closed:  # else a signal's watcher closed it already (``finish`` then does nothing)
-            manifest.errors.append({"code": exc.code.value, "message": exc.message, "detail": exc.detail})
-        folder.finish("cancelled" if exc.code is ErrorCode.CANCELLED else "failed")
+    except ProtocolError as exc:  # unless a signal's watcher closed the run first (``close_with``)
+        folder.close_with("cancelled" if exc.code is ErrorCode.CANCELLED else "failed",
+                          {"code": exc.code.value, "message": exc.message, "detail": exc.detail})
         raise
     folder.finish("finished")
     return result

@@ -174,6 +174,15 @@ class RunFolder:
             self.closed = True
             self._release_reserve()
 
+    def close_with(self, status: str, error: dict[str, Any]) -> None:
+        """``finish`` with ``error`` recorded in the manifest, unless it is closed already: a job's own ending
+        and a signal's watcher (which closes a run that did not stop in time) may both try, and the first says."""
+        with self._manifest_lock:
+            if self.closed:
+                return
+            self.manifest.errors.append(error)
+            self.finish(status)
+
     # -- the reserve: room for the final manifest when the disk is full -----------------------------
 
     def _manifest_text(self) -> str:
