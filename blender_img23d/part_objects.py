@@ -79,9 +79,8 @@ def show_mask(placed: PlacedParts, run_dir: str, relative: str) -> bpy.types.Ima
     process: ``scene_import.ImportFailed`` (one sentence; the parts stand either way) when it leaves the run
     folder (a symlink out included), when its header says Blender would hold more of it than of img23d's largest
     texture (read before Blender loads a pixel), or when it is no image Blender can read."""
-    root = Path(run_dir).resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents:
+    path = scene_import.run_file(run_dir, relative)
+    if path is None:
         raise scene_import.ImportFailed(f"the part mask {relative!r} is not in its run folder, so it is not shown")
     image = scene_import.load_image(path)
     image.name = f"{placed.empty[PART_OF]} part mask"
@@ -94,7 +93,6 @@ def place_generated_parts(object_names: list[str], targets: Any, run_dir: str, n
     stands, the whole hidden. Paths come from another process: one that leaves the run folder is refused, said
     in ``notes`` as any part that does not import. Returns how many objects were placed in parts."""
     by_key = {obj.get("img23d_key"): obj for name in object_names if (obj := bpy.data.objects.get(name))}
-    root = Path(run_dir).resolve()
     placed = 0
     for record in targets or ():
         parts = getattr(record, "parts", None)
@@ -103,8 +101,8 @@ def place_generated_parts(object_names: list[str], targets: Any, run_dir: str, n
             continue
         files = []
         for name, relative in parts.files.items():
-            path = (root / relative).resolve()
-            if root not in path.parents:
+            path = scene_import.run_file(run_dir, relative)
+            if path is None:
                 notes.append(f"{record.target}: its part {name!r} names a file outside its run, so it was left out")
                 continue
             files.append((name, path))

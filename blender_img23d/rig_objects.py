@@ -11,7 +11,6 @@ before it is unpacked and its shapes, indices and values checked before anything
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import bpy
@@ -19,6 +18,8 @@ import numpy as np
 from img23d_protocol import rig_weights
 from img23d_protocol.rig_weights import VertexWeights
 from mathutils import Quaternion, Vector
+
+from . import scene_import
 
 RIGGED_FROM = "img23d_rigged_from"   # on an armature img23d made: the mesh it was made for
 RIGGED_BY = "img23d_rigged_by"       # ... and what made its skeleton ("SkinTokens", "shape", "single bone")
@@ -33,9 +34,8 @@ class RigProblem(Exception):
 def read_weights(run_dir: str, relative: str, vertices: int, bones: int) -> VertexWeights:
     """The result's weights file, inside its run folder, fitting ``vertices`` and ``bones``; every size it
     declares bounded before it is unpacked (``img23d_protocol.rig_weights``)."""
-    root = Path(run_dir).resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents or not path.is_file():
+    path = scene_import.run_file(run_dir, relative)
+    if path is None or not path.is_file():
         raise RigProblem(f"the rig's weights file {relative!r} is not in its run folder")
     try:
         return rig_weights.read_weights(path, vertices, bones)

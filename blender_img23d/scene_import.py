@@ -131,6 +131,14 @@ def check_image(path: Path, budget: texture_guard.RunBudget | None = None) -> No
     _guarded(lambda: texture_guard.check_image(path, budget))
 
 
+def run_file(run_dir: str | Path, relative: str) -> Path | None:
+    """The file a result from another process names (``relative``) inside ``run_dir``, resolved (a symlink
+    followed); None when it leads out of the run folder."""
+    root = Path(run_dir).resolve()
+    path = (root / relative).resolve()
+    return path if root in path.parents else None
+
+
 def load_image(path: Path) -> bpy.types.Image:
     """A new image datablock of the file ``path`` (a texture, a run's picture), once ``check_image``
     lets it in. Raises ``ImportFailed``."""
