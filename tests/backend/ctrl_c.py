@@ -1,10 +1,14 @@
-"""Pressing Ctrl+C on a command-line process a test started: SIGINT and what it printed, and a kill
-for a process that a failed wait would otherwise leave running."""
+"""Pressing Ctrl+C on a command-line process a test started: SIGINT and what it printed, a kill for a
+process that a failed wait would otherwise leave running, and its stderr read line by line on a thread
+(``wait_for_line``, ``rest_of_stderr``) so a test can signal it at a known point with a deadline on every wait."""
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
+import threading
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -23,3 +27,43 @@ def ctrl_c(proc: subprocess.Popen, timeout: float = 120.0) -> tuple[str, str]:
     """SIGINT to ``proc`` (Ctrl+C in its terminal), then its stdout and stderr once it ended within ``timeout`` s."""
     proc.send_signal(signal.SIGINT)
     return proc.communicate(timeout=timeout)
+
+
+def wait_for_line(proc: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:
+    """stderr lines up to the first containing ``needle``; fails naming what came instead. The rest stays
+    readable with ``rest_of_stderr``."""
+    lines: "queue.Queue[str | None]" = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no line with {needle!r} within {timeout:g} s; stderr: {''.join(seen)[-2000:]}")
+        if line is None:
+            raise AssertionError(f"the process ended before {needle!r}; stderr: {''.join(seen)[-2000:]}")
+        seen.append(line)
+        if needle in line:
+            proc.stderr_rest = lines  # type: ignore[attr-defined]
+            return seen
+
+
+def rest_of_stderr(proc: subprocess.Popen, timeout: float = 30) -> str:
+    """stderr after ``wait_for_line``'s line, to the process's end (each line within ``timeout``)."""
+    rest, lines = [], proc.stderr_rest  # type: ignore[attr-defined]
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"stderr said nothing more for {timeout:g} s: {''.join(rest)[-2000:]}") from None
+        if line is None:
+            return "".join(rest)
+        rest.append(line)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from ctrl_c import ctrl_c, killed_if_left
+from ctrl_c import ctrl_c, killed_if_left, rest_of_stderr, wait_for_line
 from testdata import FAST_OPTIONS, HOUSE
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
@@ -139,42 +139,6 @@ def _spawn(env: dict[str, str], *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_line(proc: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:
-    """stderr lines up to the first containing ``needle``; fails naming what came instead."""
-    import queue
-    import threading
-
-    lines: "queue.Queue[str | None]" = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise AssertionError(f"no line with {needle!r} within {timeout:g} s; stderr: {''.join(seen)[-2000:]}")
-        if line is None:
-            raise AssertionError(f"the process ended before {needle!r}; stderr: {''.join(seen)[-2000:]}")
-        seen.append(line)
-        if needle in line:
-            proc.stderr_rest = lines  # type: ignore[attr-defined]
-            return seen
-
-
-def _rest_of_stderr(proc: subprocess.Popen) -> str:
-    rest, lines = [], proc.stderr_rest  # type: ignore[attr-defined]
-    while (line := lines.get(timeout=30)) is not None:
-        rest.append(line)
-    return "".join(rest)
-
-
 # Long enough that the signal lands mid-job: 200 denoising steps, the first hy3dgen import.
 SLOW_FLAGS = ["--steps", "200", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture"]
 
@@ -187,13 +151,13 @@ def test_a_signal_mid_job_cancels_it_and_closes_its_manifest(backend_env: dict[s
     proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
                   "--out", str(tmp_path), *SLOW_FLAGS)
     try:
-        _wait_for_line(proc, "[shape")
+        wait_for_line(proc, "[shape")
         proc.send_signal(signum)
         assert proc.wait(timeout=60) == code
     finally:
         if proc.poll() is None:
             proc.kill()
-    err = _rest_of_stderr(proc)
+    err = rest_of_stderr(proc)
     assert "Traceback" not in err and "[cancelled]" in err and "run folder (kept)" in err
     [run] = list(tmp_path.iterdir())
     manifest = json.loads((run / "manifest.json").read_text())
@@ -238,14 +202,14 @@ def test_a_job_that_does_not_stop_is_abandoned_with_its_manifest_closed(backend_
     proc = subprocess.Popen([sys.executable, "-c", _STUCK_JOB, str(closed), "60" if second_signal else "0.5"],
                             env=backend_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_line(proc, "SIGTERM: cancelling the job", timeout=30)
+        wait_for_line(proc, "SIGTERM: cancelling the job", timeout=30)
         if second_signal:
             proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 143
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert "SIGTERM: stopped" in _rest_of_stderr(proc)
+    assert "SIGTERM: stopped" in rest_of_stderr(proc)
     assert "never stopped" not in proc.stdout.read()  # type: ignore[union-attr]
     assert closed.read_text().startswith("interrupted by SIGTERM; the job did not stop")
     assert ("second signal" in closed.read_text()) == second_signal

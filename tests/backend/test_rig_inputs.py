@@ -13,13 +13,13 @@ import signal
 import struct
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pytest
+from ctrl_c import rest_of_stderr, wait_for_line
 from img23d_protocol import ErrorCode, ProtocolError, RigBone
 
 from img23d_backend.jobs.rig import RigInput, run_rig
@@ -288,28 +288,6 @@ def _rig_process(tmp_path: Path, failpoint: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(proc: subprocess.Popen, needle: str, timeout: float = 60) -> str:
-    """stderr up to the first line holding ``needle`` (read on a thread, so the wait has a deadline)."""
-    import queue
-    import threading
-
-    lines: "queue.Queue[str | None]" = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr] + [lines.put(None)],  # type: ignore
-                     daemon=True).start()
-    seen, deadline = [], time.monotonic() + timeout
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise AssertionError(f"no {needle!r} on stderr within {timeout:g} s: {''.join(seen)[-2000:]}") from None
-        if line is None:
-            raise AssertionError(f"the rig ended before {needle!r}: {''.join(seen)[-2000:]}")
-        seen.append(line)
-        if needle in line:
-            proc.stderr_lines = lines  # type: ignore[attr-defined]
-            return "".join(seen)
-
-
 @pytest.mark.parametrize("signum, failpoint, code", [
     (signal.SIGINT, "rig.bind:busy:3", 130),   # caught between the rig's steps: the token's way
     (signal.SIGTERM, "rig.bind:hang", 143),    # a step that never ends: the watcher closes it after its grace
@@ -317,16 +295,13 @@ def _wait_for(proc: subprocess.Popen, needle: str, timeout: float = 60) -> str:
 def test_a_signal_cancels_the_rig_and_closes_its_run(tmp_path: Path, signum: int, failpoint: str, code: int) -> None:
     proc = _rig_process(tmp_path, failpoint)
     try:
-        _wait_for(proc, "the binding samples")
+        wait_for_line(proc, "the binding samples", timeout=60)
         proc.send_signal(signum)
         assert proc.wait(timeout=60) == code
     finally:
         if proc.poll() is None:
             proc.kill()
-    rest = []
-    while (line := proc.stderr_lines.get(timeout=30)) is not None:  # type: ignore[attr-defined]
-        rest.append(line)
-    err = "".join(rest)
+    err = rest_of_stderr(proc)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     [run] = list((tmp_path / "runs").iterdir())
     manifest = json.loads((run / "manifest.json").read_text())
