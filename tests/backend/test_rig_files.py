@@ -228,13 +228,19 @@ def test_blender_imports_an_armature_whose_bones_deform_the_mesh(tmp_path: Path)
     assert moved[hand].min() > 0.05 and moved[right].max() < 1e-4
 
 
-def test_a_skeleton_blender_exports_is_read_with_its_heads_and_directions(tmp_path: Path) -> None:
-    bpy = pytest.importorskip("bpy")
+def _new_armature(bpy, name: str):
+    """An empty scene holding one armature object named ``name``, active; the object and its data."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    data = bpy.data.armatures.new("rig")
-    armature = bpy.data.objects.new("rig", data)
+    data = bpy.data.armatures.new(name)
+    armature = bpy.data.objects.new(name, data)
     bpy.context.scene.collection.objects.link(armature)
     bpy.context.view_layer.objects.active = armature
+    return armature, data
+
+
+def test_a_skeleton_blender_exports_is_read_with_its_heads_and_directions(tmp_path: Path) -> None:
+    bpy = pytest.importorskip("bpy")
+    armature, data = _new_armature(bpy, "rig")
     bpy.ops.object.mode_set(mode="EDIT")
     spine = data.edit_bones.new("spine")
     spine.head, spine.tail = (0, 0, 1), (0, 0, 1.5)
@@ -271,11 +277,7 @@ def test_the_roll_is_the_one_blender_gives_a_bone_made_from_its_head_and_tail() 
     """``bone_axes.roll_zero_frame`` against Blender's own edit bones, every way a bone may point: the axes
     and the bones near -Y, where Blender's roll 0 turns half a turn within a few hundredths of a degree."""
     bpy = pytest.importorskip("bpy")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    data = bpy.data.armatures.new("rolls")
-    armature = bpy.data.objects.new("rolls", data)
-    bpy.context.scene.collection.objects.link(armature)
-    bpy.context.view_layer.objects.active = armature
+    _, data = _new_armature(bpy, "rolls")
     steps = np.linspace(-1, 1, 5)
     directions = [(x, y, z) for x in steps for y in steps for z in steps if (x, y, z) != (0, 0, 0)]
     directions += [(0, -1, 0), (2e-4, -1, 0), (0, -1, 2e-4), (1e-3, -1, 1e-3), (0, -1, 1e-2), (0, 1, 0)]
