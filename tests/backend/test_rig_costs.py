@@ -13,7 +13,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from img23d_backend.models.preflight import GB, RESERVE_BYTES, Room
 from img23d_backend.rigging.skintokens import costs
 from img23d_backend.rigging.skintokens.decoding import DecodingSettings
-from img23d_backend.rigging.skintokens.pipeline import skin_batch
+from img23d_backend.rigging.skintokens.pipeline import skin_batch, skin_batch_bytes
 from img23d_backend.rigging.skintokens.rigger import SPEC, TINY_DECODING
 
 RESULT = Path(__file__).resolve().parents[2] / "bench" / "results" / "skintokens-cost-cpu.json"
@@ -50,7 +50,7 @@ def test_an_8_gb_card_fits_the_rig_with_fewer_joints_a_batch() -> None:
     phase = costs.rig_phase(SPEC, torch.device("cuda"), Room(host=32 * GB, device=8 * GB, shared=False))
     assert 3 * GB < phase.need.device <= 8 * GB - RESERVE_BYTES
     # 16,384 samples a joint at 15.6 kB a pair in bfloat16: 256 MB a joint, so 4 GB free asks 15 at once.
-    assert costs.skin_batch_bytes(16_384, 2) == 16_384 * 15_600
+    assert skin_batch_bytes(16_384, 2) == 16_384 * 15_600
     assert skin_batch(50, 16_384, 4 * GB, 2) == 15 and skin_batch(50, 16_384, 1, 2) == 1
     assert skin_batch(50, 16_384, 0, 2) == 50   # no bound: every joint at once
 

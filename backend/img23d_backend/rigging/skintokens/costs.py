@@ -38,7 +38,7 @@ from ...models.step_costs import refuse_long_run
 from ...models.throughput import probe
 from .config import FULL
 from .decoding import DecodingSettings
-from .pipeline import SKIN_PAIR_BYTES_BF16, RigSettings
+from .pipeline import RigSettings, skin_batch_bytes
 from .rigger import SPEC, TINY_DECODING
 
 TYPICAL_JOINTS = 50
@@ -157,11 +157,6 @@ def rig_phase(spec: ModelSpec, device: Any, room: Room | None = None) -> Phase:
     more = min(TYPICAL_JOINTS - 1, max(0, free // max(1, per_joint)))
     need = fixed + more * per_joint
     return Phase("rigging", Need(host=0, device=need) if on_gpu else Need(host=need))
-
-
-def skin_batch_bytes(chunk: int, itemsize: int) -> int:
-    """One more joint in the skin decoding's batch, ``chunk`` samples asked at once (``pipeline.skin_batch``)."""
-    return chunk * SKIN_PAIR_BYTES_BF16 * itemsize // 2
 
 
 def preflight(spec: ModelSpec, device: Any, accept_long: bool, room: Room | None = None) -> RigEstimate:

@@ -48,11 +48,16 @@ def skin_room(device: torch.device) -> int:
     return max(1, (room.host if room.shared else room.device) - RESERVE_BYTES)
 
 
+def skin_batch_bytes(chunk: int, itemsize: int) -> int:
+    """One more joint in the skin decoding's batch, ``chunk`` samples asked at once, weights of ``itemsize``."""
+    return chunk * SKIN_PAIR_BYTES_BF16 * itemsize // 2
+
+
 def skin_batch(joints: int, chunk: int, budget: int, itemsize: int) -> int:
     """How many joints the skin decoding asks at once within ``budget`` bytes (0: all); at least one."""
     if budget <= 0:
         return joints
-    return max(1, min(joints, int(budget // (chunk * SKIN_PAIR_BYTES_BF16 * itemsize // 2))))
+    return max(1, min(joints, int(budget // skin_batch_bytes(chunk, itemsize))))
 
 
 @dataclass
