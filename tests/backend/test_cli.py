@@ -148,15 +148,11 @@ def test_a_signal_mid_job_cancels_it_and_closes_its_manifest(backend_env: dict[s
                                                              signum: int, code: int) -> None:
     # The signal lands as the shape stage starts, where hy3dgen is imported for the first time:
     # trimesh swallows a KeyboardInterrupt raised there, so the job used to run on to its end.
-    proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
-                  "--out", str(tmp_path), *SLOW_FLAGS)
-    try:
+    with killed_if_left(_spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny",
+                               "--device", "cpu", "--out", str(tmp_path), *SLOW_FLAGS)) as proc:
         wait_for_line(proc, "[shape")
         proc.send_signal(signum)
         assert proc.wait(timeout=60) == code
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     err = rest_of_stderr(proc)
     assert "Traceback" not in err and "[cancelled]" in err and "run folder (kept)" in err
     [run] = list(tmp_path.iterdir())

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from ctrl_c import rest_of_stderr, wait_for_line
+from ctrl_c import killed_if_left, rest_of_stderr, wait_for_line
 from img23d_protocol import ErrorCode, ProtocolError, RigBone
 
 from img23d_backend.jobs.rig import RigInput, run_rig
@@ -293,14 +293,10 @@ def _rig_process(tmp_path: Path, failpoint: str) -> subprocess.Popen:
     (signal.SIGTERM, "rig.bind:hang", 143),    # a step that never ends: the watcher closes it after its grace
 ], ids=["SIGINT between steps", "SIGTERM in a step that never ends"])
 def test_a_signal_cancels_the_rig_and_closes_its_run(tmp_path: Path, signum: int, failpoint: str, code: int) -> None:
-    proc = _rig_process(tmp_path, failpoint)
-    try:
+    with killed_if_left(_rig_process(tmp_path, failpoint)) as proc:
         wait_for_line(proc, "the binding samples", timeout=60)
         proc.send_signal(signum)
         assert proc.wait(timeout=60) == code
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     err = rest_of_stderr(proc)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     [run] = list((tmp_path / "runs").iterdir())
