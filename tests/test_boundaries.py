@@ -67,6 +67,7 @@ LAZY_FIRST_PARTY = {
     # The mesh files' reader turns arrays into NumPy's: the CLI imports readers.meshes (to check a
     # mesh's path) with the standard library alone.
     ("img23d_backend.readers.meshes", "img23d_backend.readers.mesh_file"),
+    ("img23d_backend.readers.meshes", "img23d_backend.gltf.frame"),
     ("img23d_backend.commands.probe", "img23d_backend.env.device"),
     # The rasterizer imports torch when it loads: only painting needs it.
     ("img23d_backend.families.hunyuan3d.paint", "img23d_backend.families.hunyuan3d.raster"),
@@ -249,6 +250,7 @@ BACKEND_ROOMS = (
                                     # fields to meshes (every model that decodes one)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
+    ("gltf",),                      # glTF's side: the one axis turn between Blender's frame and glTF's
     ("runs",),                      # run folders: written, imported, their file stems
     ("env",),                       # device, torch shims, failpoints, interrupts, job control
 )

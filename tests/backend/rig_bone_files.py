@@ -17,7 +17,7 @@ import numpy as np
 import trimesh
 
 from img23d_backend.rigging import gltf_io
-from img23d_backend.rigging.frames import z_up_to_y_up
+from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.gltf_skin import add_skin, write_glb
 from img23d_backend.rigging.skin import Skin
 from rig_meshes import RiggedMesh, quadruped
@@ -29,7 +29,7 @@ def quadruped_glb(path: Path, mesh_at: tuple[float, float, float] = (0.0, 0.0, 0
     made = quadruped(rings=3, sides=6)
     source = path.with_name(path.stem + "_source.glb")
     # The vertices are stored against the node's placement, so the world mesh is the quadruped itself.
-    trimesh.Trimesh(z_up_to_y_up(made.positions) - np.asarray(mesh_at), made.triangles,
+    trimesh.Trimesh(to_gltf(made.positions) - np.asarray(mesh_at), made.triangles,
                     process=False).export(str(source))
     gltf = gltf_io.load(source)
     mesh_node = next(n for n, node in enumerate(gltf.nodes) if node.mesh is not None)

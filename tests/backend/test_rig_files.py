@@ -20,7 +20,7 @@ from img23d_backend.jobs import rig as rig_job  # noqa: F401  (its heavy imports
 # a library that keeps the stream it found at import would keep the command's wrapper past the test)
 from img23d_backend.rigging import gltf_io
 from img23d_backend.rigging.bone_axes import roll_zero_frame
-from img23d_backend.rigging.frames import z_up_to_y_up
+from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.geometric import bind
 from img23d_backend.rigging.gltf_joints import read_skeleton
 from img23d_backend.rigging.gltf_skin import add_skin, write_glb
@@ -39,7 +39,7 @@ def _textured_biped(path: Path) -> Path:
     made = biped()
     uv = np.stack([made.positions[:, 0] + 0.5, made.positions[:, 2] / 2], axis=1)
     material = trimesh.visual.material.PBRMaterial(name="skin", baseColorTexture=Image.new("RGB", (8, 8), (200, 90, 40)))
-    mesh = trimesh.Trimesh(z_up_to_y_up(made.positions), made.triangles, process=False,
+    mesh = trimesh.Trimesh(to_gltf(made.positions), made.triangles, process=False,
                            visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
     mesh.export(str(path), file_type="glb")
     return path
@@ -114,13 +114,13 @@ def test_each_joint_node_turns_its_own_y_along_its_bone_and_the_bind_pose_is_the
     joints = gltf.skins[0].joints
     assert [gltf.nodes[joint].name for joint in joints] == list(made.skeleton.names)
     along = np.stack([world[joint][:3, 1] / np.linalg.norm(world[joint][:3, 1]) for joint in joints])
-    bones = z_up_to_y_up(made.skeleton.tails - made.skeleton.heads)
+    bones = to_gltf(made.skeleton.tails - made.skeleton.heads)
     bones /= np.linalg.norm(bones, axis=1, keepdims=True)
     degrees = np.degrees(np.arccos(np.clip((along * bones).sum(axis=1), -1, 1)))
     assert degrees.max() < 0.01, dict(zip(made.skeleton.names, degrees.round(2)))
     heads = np.stack([world[joint][:3, 3] for joint in joints])
-    assert np.abs(heads - z_up_to_y_up(made.skeleton.heads)).max() < 1e-6
-    assert np.abs(_skinned_bind_pose(gltf) - z_up_to_y_up(made.positions)).max() < 1e-5
+    assert np.abs(heads - to_gltf(made.skeleton.heads)).max() < 1e-6
+    assert np.abs(_skinned_bind_pose(gltf) - to_gltf(made.positions)).max() < 1e-5
 
 
 def test_a_skeleton_written_is_read_back_as_it_was(tmp_path: Path) -> None:
@@ -339,7 +339,7 @@ def test_the_axis_turn_is_the_one_blenders_exporter_makes_on_an_asymmetric_mesh(
     bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
     gltf = gltf_io.load(path)
     written = gltf_io.accessor(gltf, gltf.meshes[0].primitives[0].attributes.POSITION).astype(float)
-    expected = z_up_to_y_up(np.array(points))
+    expected = to_gltf(np.array(points))
     # The exporter may split or reorder vertices: every written one must be a turned original, and back.
     assert all(np.abs(expected - row).max(axis=1).min() < 1e-6 for row in written)
     back = gltf_io.gather_mesh(gltf).positions
@@ -416,7 +416,7 @@ def test_the_rig_is_carried_to_every_level_of_detail(tmp_path: Path, capsys) -> 
     high = biped(rings=12, sides=16)
     low = biped(rings=4, sides=6)
     for made, path in ((high, tmp_path / "hero.glb"), (low, tmp_path / "hero_lod1.glb")):
-        trimesh.Trimesh(z_up_to_y_up(made.positions), made.triangles, process=False).export(str(path))
+        trimesh.Trimesh(to_gltf(made.positions), made.triangles, process=False).export(str(path))
     skeleton_file = _rigged(tmp_path)   # the true skeleton, as a GLB's skin
     assert cli.main(["rig", str(tmp_path / "hero.glb"), "--weights", "geometric", "--skeleton", str(skeleton_file),
                      "--also", str(tmp_path / "hero_lod1.glb"), "--out", str(tmp_path / "runs")]) == 0

@@ -8,7 +8,7 @@ import pytest
 import trimesh
 
 from img23d_backend.rigging import metrics
-from img23d_backend.rigging.frames import y_up_to_z_up, z_up_to_y_up
+from img23d_backend.gltf.frame import from_gltf, to_gltf
 from img23d_backend.rigging.geometric import bind
 from img23d_backend.rigging.medial import skeleton_from_shape
 from img23d_backend.rigging.names import MIXAMO_NAMES, chain_names, humanoid_names
@@ -55,13 +55,13 @@ def test_the_skin_keeps_four_strongest_and_sums_to_one_in_float32() -> None:
 def test_the_axis_turn_keeps_left_and_front_and_mirrors_nothing() -> None:
     # An asymmetric mesh: an "L" whose foot points to +X (the left) and whose nose points to -Y (the front).
     points = np.array([[0, 0, 0], [0, 0, 2.0], [1.0, 0, 0], [0, -0.5, 2.0]])
-    turned = z_up_to_y_up(points)
+    turned = to_gltf(points)
     assert turned[1].tolist() == [0, 2.0, 0]          # up is +Y
     assert turned[2].tolist() == [1.0, 0, 0]          # left stays +X
     assert turned[3][2] == pytest.approx(0.5)         # img23d's front (-Y) is glTF's front (+Z)
     assert np.linalg.det(np.stack([turned[2], turned[1] / 2, turned[3] - turned[1]])) == pytest.approx(
         np.linalg.det(np.stack([points[2], points[1] / 2, points[3] - points[1]])))
-    assert np.allclose(y_up_to_z_up(turned), points)
+    assert np.allclose(from_gltf(turned), points)
 
 
 def test_the_given_biped_is_named_as_mixamo_and_left_is_plus_x() -> None:

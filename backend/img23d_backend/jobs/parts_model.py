@@ -6,7 +6,7 @@ into the mask, one value per name), or nothing (the model finds them: from a pic
 A picture without transparency is cut out first (the matting model), since the model frames the object by it.
 
 Frames: the mesh arrives in Blender's axes (``readers.meshes.artist_mesh_file``) and the model works in
-glTF's, +Y up, as it was trained; the turn is made here both ways (``part_split.scenes``), so every part
+glTF's, +Y up, as it was trained; the turn is made here both ways (``gltf.frame``), so every part
 comes back in the input's own frame and size. From a picture alone the parts are in the model's [-1, 1].
 
 Each part is simplified to the job's face budget (the release simplifies its parts too) and written as
@@ -24,8 +24,8 @@ import numpy as np
 from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolError
 
 from ..catalog import PARTS_ROLE
+from ..gltf.frame import to_gltf
 from ..part_split.names import part_names
-from ..part_split.scenes import to_gltf
 from ..parts import costs, memory
 from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
 from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS

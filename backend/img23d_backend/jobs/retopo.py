@@ -24,6 +24,7 @@ from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, ProtocolError, R
 from PIL import Image
 
 from ..finish.materials import FaceMaterials
+from ..gltf.frame import to_gltf
 from ..finish.retopo import NothingToRemesh
 from ..readers.mesh_file import read_arrays
 from ..runs.folders import TargetRecord
@@ -102,13 +103,13 @@ def high_mesh(artist: retexture.ArtistMesh) -> tuple[trimesh.Trimesh, trimesh.Tr
     geometry = _welded(positions, artist.triangles)
     if base_color is not None and artist.loop_uvs is not None:
         high = retexture.paintable(artist, artist.loop_uvs)
-        high.vertices = _to_gltf(np.asarray(high.vertices))
+        high.vertices = to_gltf(np.asarray(high.vertices))
         material = trimesh.visual.material.PBRMaterial(baseColorTexture=base_color, metallicRoughnessTexture=maps,
                                                        metallicFactor=0.0 if maps is None else 1.0,
                                                        roughnessFactor=1.0)
         high.visual = trimesh.visual.TextureVisuals(uv=high.visual.uv, material=material)
         return high, geometry
-    high = trimesh.Trimesh(_to_gltf(positions), artist.triangles, process=False)
+    high = trimesh.Trimesh(to_gltf(positions), artist.triangles, process=False)
     if vertex_colors is not None:
         high.visual = trimesh.visual.ColorVisuals(high, vertex_colors=vertex_colors)
     return high, geometry
@@ -124,7 +125,7 @@ def face_materials(path: Path, positions: np.ndarray, triangles: np.ndarray) -> 
     if of_face.shape != (len(triangles),):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh file's triangle_materials must give each triangle "
                                                    "the index of one of its material_names")
-    return FaceMaterials(tuple(str(name) for name in names), _to_gltf(positions), np.asarray(triangles, np.int64),
+    return FaceMaterials(tuple(str(name) for name in names), to_gltf(positions), np.asarray(triangles, np.int64),
                          of_face.astype(np.int64))
 
 
@@ -135,13 +136,7 @@ def _welded(positions: np.ndarray, triangles: np.ndarray) -> trimesh.Trimesh:
     unique, index = np.unique(np.asarray(positions, dtype=np.float64), axis=0, return_inverse=True)
     faces = index.reshape(-1)[triangles]
     whole = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 2] != faces[:, 0])
-    return trimesh.Trimesh(_to_gltf(unique), faces[whole], process=False)
-
-
-def _to_gltf(positions: np.ndarray) -> np.ndarray:
-    """Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: what Blender's importer turns back."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
+    return trimesh.Trimesh(to_gltf(unique), faces[whole], process=False)
 
 
 def _colours(artist: retexture.ArtistMesh) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:

@@ -42,7 +42,7 @@ from ..readers.mesh_file import read_arrays
 from ..readers.meshes import check_mesh_path
 from ..readers.texture_files import CheckedTextures
 from ..rigging import gltf_io
-from ..rigging.frames import z_up_to_y_up
+from ..gltf.frame import to_gltf
 from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
 from ..rigging.limits import check_binding, check_joints, check_mesh
@@ -257,7 +257,7 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str = "inpu
 
     if suffix == ".npz":
         arrays = read_arrays(copy)
-        scene: Any = trimesh.Trimesh(z_up_to_y_up(arrays["positions"]), np.asarray(arrays["triangles"], np.int64),
+        scene: Any = trimesh.Trimesh(to_gltf(arrays["positions"]), np.asarray(arrays["triangles"], np.int64),
                                      process=False)
     else:
         try:

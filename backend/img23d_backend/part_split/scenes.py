@@ -13,20 +13,9 @@ from typing import Any
 import numpy as np
 import trimesh
 
+from ..gltf.frame import to_gltf
 from ..stages.grounding.ask import PALETTE
 from .pieces import Piece
-
-
-def to_gltf(positions: np.ndarray) -> np.ndarray:
-    """Blender's (x, y, z), Z up, as glTF's (x, z, -y), Y up: the reader's turn undone."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.stack([positions[:, 0], positions[:, 2], -positions[:, 1]], axis=1)
-
-
-def from_gltf(positions: np.ndarray) -> np.ndarray:
-    """glTF's (x, y, z), Y up, as Blender's (x, -z, y), Z up: the reader's turn (``to_gltf`` undone)."""
-    positions = np.asarray(positions, dtype=np.float64)
-    return np.stack([positions[:, 0], -positions[:, 2], positions[:, 1]], axis=1)
 
 
 def part_mesh(piece: Piece, index: int) -> trimesh.Trimesh:

@@ -76,6 +76,7 @@ def _convert(source: Path, target: Path) -> None:
     import numpy as np
     import trimesh
 
+    from ..gltf.frame import from_gltf  # with NumPy: the CLI imports this module with the standard library alone
     from .mesh_file import write_arrays  # with NumPy: the CLI imports this module with the standard library alone
 
     readable, suffix = source, source.suffix.lower()
@@ -111,7 +112,7 @@ def _convert(source: Path, target: Path) -> None:
     vertices = np.asarray(loaded.vertices, dtype=np.float64)
     if np.array_equal(vertices.astype(np.float32).astype(np.float64), vertices):
         vertices = vertices.astype(np.float32)
-    positions = np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=1)  # glTF Y up -> Blender Z up
+    positions = from_gltf(vertices)
     triangles = np.asarray(loaded.faces, dtype=np.int64)
     loops = np.arange(triangles.size, dtype=np.int64).reshape(-1, 3)  # one loop per triangle corner
     arrays = {"positions": positions, "triangles": triangles, "triangle_loops": loops}
@@ -169,6 +170,7 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     import trimesh
     from PIL import Image
 
+    from ..gltf.frame import to_gltf  # with NumPy, as above
     from .mesh_file import read_arrays  # with NumPy, as above
 
     arrays = read_arrays(mesh_file)
@@ -182,7 +184,7 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     corners = np.column_stack([triangles.reshape(-1).astype(np.float64), loop_uvs[loops.reshape(-1)]])
     unique, inverse = np.unique(corners, axis=0, return_inverse=True)
     points = positions[unique[:, 0].astype(np.int64)]
-    vertices = np.stack([points[:, 0], points[:, 2], -points[:, 1]], axis=1)  # Blender Z up -> glTF Y up
+    vertices = to_gltf(points)
     with Image.open(texture) as image:
         colour = image.convert("RGB")
     maps = None

@@ -4,7 +4,6 @@
   table        the riggers by ``--weights`` choice name, each module imported on first use
   skeleton     ``Skeleton``: joint names, heads, tails, parents; validated (a forest, no cycle, finite)
   skin         ``Skin``: each vertex's strongest four joints, weights summing to 1
-  frames       the one axis turn between img23d's Z-up frame and the +Y-up frame a model reads
   voxels       the mesh as filled voxels (the inside found from a dilated shell)
   inside       which side of the surface a point lies on (what keeps nearly touching limbs apart)
   geodesic     distances from each bone through the filled voxels (multi-source Dijkstra)
@@ -19,6 +18,6 @@
   transfer     weights carried from the high mesh to another (the retopologized low one)
   metrics      RigNet's measures (Xu et al. 2020): joint Chamfer, skin precision/recall, L1
 
-Everything is in the mesh's own frame (img23d's: Z up, Blender's axes); only ``frames`` turns it.
+Everything is in the mesh's own frame (img23d's: Z up, Blender's axes); only ``gltf.frame`` turns it.
 A model's own rigger lives in a folder of its own (``skintokens/``), reached through ``table``.
 """

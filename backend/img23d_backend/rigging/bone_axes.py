@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .frames import Z_UP_TO_Y_UP
+from ..gltf.frame import BLENDER_TO_GLTF
 
 # Blender's importer ignores a child closer than this when measuring a bone (``MIN_BONE_LENGTH``).
 MIN_BONE_LENGTH = 0.004
@@ -43,7 +43,7 @@ def roll_zero_frame(direction: np.ndarray) -> np.ndarray:
 def joint_rotations(heads: np.ndarray, tails: np.ndarray) -> np.ndarray:
     """(J, 3, 3): each joint node's world rotation in glTF's frame (+Y up), its +Y from head to tail
     (heads and tails in img23d's frame). Blender's exporter writes the same: the bone's axes, turned."""
-    return np.stack([Z_UP_TO_Y_UP @ roll_zero_frame(tail - head) for head, tail in zip(heads, tails)])
+    return np.stack([BLENDER_TO_GLTF @ roll_zero_frame(tail - head) for head, tail in zip(heads, tails)])
 
 
 def quaternion(rotation: np.ndarray) -> list[float]:

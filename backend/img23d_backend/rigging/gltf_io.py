@@ -7,7 +7,7 @@ buffer view. Before any array is decoded the node graph is checked (``check_node
 range, each node one parent at most, no cycle, at most ``MAX_NODE_DEPTH`` deep) and the triangles are
 counted from the accessors' counts (``MAX_FACES``): a 10-million-face file is refused from its JSON,
 before its buffers are read.
-Positions come back in img23d's frame (``frames``: glTF is +Y up), with every node's transform applied.
+Positions come back in img23d's frame (``gltf.frame``: glTF is +Y up), with every node's transform applied.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from img23d_protocol.mesh_file import MAX_FACES
 
 from ..readers import gltf_data
 from ..readers.gltf_data import GltfUnreadable, item
-from .frames import y_up_to_z_up
+from ..gltf.frame import from_gltf
 
 TRIANGLES = 4
 # Deeper than any character's chain (a spine, a neck, a 100-bone tail or rope) by far, and well inside
@@ -188,7 +188,7 @@ def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
             if local.shape[1] != 3:
                 raise GltfUnreadable(f"mesh {mesh_index}'s POSITION is not made of 3D vectors")
             world = local @ matrices[node_index][:3, :3].T + matrices[node_index][:3, 3]
-            positions.append(y_up_to_z_up(world))
+            positions.append(from_gltf(world))
             if (primitive.mode if primitive.mode is not None else TRIANGLES) == TRIANGLES:
                 corners = (accessor(gltf, primitive.indices, 3 * max_faces).reshape(-1)
                            if primitive.indices is not None else np.arange(len(local)))

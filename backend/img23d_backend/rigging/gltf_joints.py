@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .bone_axes import blender_lengths
-from .frames import y_up_to_z_up
+from ..gltf.frame import from_gltf
 from .gltf_io import GltfUnreadable, load, world_matrices
 from .gltf_skin import TAIL_EXTRA
 from .limits import check_joints
@@ -54,11 +54,11 @@ def read_skeleton(path: Path) -> Skeleton:
     names = [gltf.nodes[node].name or f"joint_{n:02d}" for n, node in enumerate(joints)]
     if len(set(names)) != len(names):  # two nodes of one name: Blender would rename one anyway
         names = [f"{name}_{n:02d}" if names.count(name) > 1 else name for n, name in enumerate(names)]
-    heads = y_up_to_z_up(np.array([matrices[node][:3, 3] for node in joints]))
-    axes = y_up_to_z_up(np.array([matrices[node][:3, 1] for node in joints]))
+    heads = from_gltf(np.array([matrices[node][:3, 3] for node in joints]))
+    axes = from_gltf(np.array([matrices[node][:3, 1] for node in joints]))
     kept = [_kept_tail(gltf.nodes[node].extras) for node in joints]
     bare = Skeleton(tuple(names), heads, heads, tuple(parents))   # checked, and ordered, before any tail
-    offsets = heads - y_up_to_z_up(np.array([matrices[parent_of[node]][:3, 3] if node in parent_of else np.zeros(3)
+    offsets = heads - from_gltf(np.array([matrices[parent_of[node]][:3, 3] if node in parent_of else np.zeros(3)
                                              for node in joints]))
     return bare.moved(heads, _tails(heads, axes, kept, bare, offsets))
 
@@ -70,7 +70,7 @@ def _kept_tail(extras: object) -> np.ndarray | None:
         tail = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         return None
-    return y_up_to_z_up(tail) if tail.shape == (3,) and np.isfinite(tail).all() else None
+    return from_gltf(tail) if tail.shape == (3,) and np.isfinite(tail).all() else None
 
 
 def _tails(heads: np.ndarray, axes: np.ndarray, kept: list[np.ndarray | None], bare: Skeleton,

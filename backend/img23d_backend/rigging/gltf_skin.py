@@ -28,7 +28,7 @@ import numpy as np
 import pygltflib
 
 from .bone_axes import joint_rotations, quaternion
-from .frames import z_up_to_y_up
+from ..gltf.frame import to_gltf
 from .gltf_io import GltfMesh, local_matrix
 from .skeleton import Skeleton
 from .skin import Skin
@@ -79,7 +79,7 @@ def write_glb(gltf: Any, path: Path) -> None:
 def _add_joints(gltf: Any, skeleton: Skeleton, placement: np.ndarray) -> np.ndarray:
     """The bone nodes appended (after a node carrying ``placement`` where it is not the identity); (J, 4, 4)
     each joint's world matrix as the nodes written give it, in glTF's frame."""
-    heads, tails = z_up_to_y_up(skeleton.heads), z_up_to_y_up(skeleton.tails)
+    heads, tails = to_gltf(skeleton.heads), to_gltf(skeleton.tails)
     wanted = joint_rotations(skeleton.heads, skeleton.tails)
     first_joint = len(gltf.nodes)
     world = np.zeros((skeleton.count, 4, 4))

@@ -10,8 +10,8 @@ the pinned digest as every pinned file is (``models.file_checks``). The tiny set
 first use.
 
 The frame: the model reads +Y up (DESIGN.md: "54,000 area-weighted surface samples with normals in [-1, 1],
-+Y up"); img23d's meshes are Z up (Blender's axes), so the mesh is turned with ``frames.z_up_to_y_up`` before
-the model reads it and the joints turned back with ``y_up_to_z_up``: the one place the turn is made.
++Y up"); img23d's meshes are Z up (Blender's axes), so the mesh is turned with ``gltf.frame.to_gltf`` before
+the model reads it and the joints turned back with ``from_gltf``: the one place the turn is made.
 The names: a humanoid's as Mixamo names them (``names.humanoid_names``), others by chain.
 """
 
@@ -30,7 +30,7 @@ import torch
 from ...models.hub import resolve_model_dir
 from ...models.placement import LoadedModel
 from ...models.specs import ModelSpec
-from ..frames import y_up_to_z_up, z_up_to_y_up
+from ...gltf.frame import from_gltf, to_gltf
 from ..names import chain_names, humanoid_names
 from ..rigger import Rig, Rigger, RigMesh, RigOptions
 from ..skeleton import BadSkeleton, Skeleton
@@ -124,8 +124,8 @@ def rig_network(network: Any, mesh: RigMesh, options: RigOptions) -> Rig:
     settings = RigSettings(decoding=DecodingSettings(**{**(TINY_DECODING.__dict__ if tiny else {}),
                                                         "seed": options.seed}),
                            samples=TINY_SAMPLES if tiny else RigSettings().samples)
-    made = rig_mesh(network, z_up_to_y_up(mesh.positions).astype(np.float32), mesh.triangles, settings)
-    joints, tails = y_up_to_z_up(made.joints), y_up_to_z_up(made.tails)
+    made = rig_mesh(network, to_gltf(mesh.positions).astype(np.float32), mesh.triangles, settings)
+    joints, tails = from_gltf(made.joints), from_gltf(made.tails)
     tails = np.where(np.linalg.norm(tails - joints, axis=1, keepdims=True) > 1e-6, tails,
                      joints + [0.0, 0.0, 1e-3 * float(np.ptp(mesh.positions, axis=0).max())])
     plain = Skeleton(tuple(f"joint_{j:02d}" for j in range(len(joints))), joints, tails,
