@@ -46,10 +46,10 @@ sys.path.insert(0, str(REPO / "tests" / "backend"))
 from PIL import Image, ImageDraw  # noqa: E402
 
 import part_meshes  # noqa: E402  (tests/backend/: the meshes of known parts the tests use)
-from img23d_backend.part_split import lifting, masks, renders  # noqa: E402
-from img23d_backend.part_split.labelling import LabelSettings, label_faces  # noqa: E402
-from img23d_backend.part_split.pieces import cut  # noqa: E402
-from img23d_backend.part_split.surface import surface_of  # noqa: E402
+from img23d_backend.parts.split import lifting, masks, renders  # noqa: E402
+from img23d_backend.parts.split.labelling import LabelSettings, label_faces  # noqa: E402
+from img23d_backend.parts.split.pieces import cut  # noqa: E402
+from img23d_backend.parts.split.surface import surface_of  # noqa: E402
 from img23d_backend.stages.grounding.ask import PALETTE  # noqa: E402
 
 

@@ -52,8 +52,8 @@ from img23d_backend.rigging import metrics  # noqa: E402
 from img23d_backend.rigging.geometric import bind, rig  # noqa: E402
 from img23d_backend.rigging.rigger import RigMesh, RigOptions  # noqa: E402
 from img23d_backend.rigging.skeleton import Skeleton  # noqa: E402
-from img23d_backend.part_split import renders  # noqa: E402
-from img23d_backend.part_split.surface import surface_of  # noqa: E402
+from img23d_backend.parts.split import renders  # noqa: E402
+from img23d_backend.parts.split.surface import surface_of  # noqa: E402
 from img23d_backend.stages.grounding.ask import PALETTE  # noqa: E402
 
 

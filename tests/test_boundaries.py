@@ -240,11 +240,12 @@ BACKEND_ROOMS = (
     ("session",),                   # an engine with its model set, for the API, CLI and batches
     ("jobs", "replicas"),           # one module per kind of job; the tiny and full-size replicas
     ("catalog",),                   # the model sets, composed from the families' and the rooms' rows and the shared ones
-    ("part_split",),                # a mesh cut into named parts: renders, votes on faces, labels, capped pieces
-    ("layout", "families", "editors", "materials", "finish", "views", "parts", "rigging"),  # objects laid out in
-                                    # depth; the model families; the image editors; the material models; game-ready
-                                    # finishing; more pictures of one object (read, cut out, projected); the parts
-                                    # models; the riggers (skeleton and skin weights)
+    ("parts",),                     # the parts models, and a mesh cut into named parts (split: renders, votes
+                                    # on faces, labels, capped pieces), over views' renders and finish's bake
+    ("layout", "families", "editors", "materials", "finish", "views", "rigging"),  # objects laid out in depth;
+                                    # the model families; the image editors; the material models; game-ready
+                                    # finishing; more pictures of one object (read, cut out, projected); the
+                                    # riggers (skeleton and skin weights)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
     ("clean_raster", "surfaces"),   # the clean rasterizer (the clean family's, and views' projections); signed
                                     # fields to meshes (every model that decodes one)

@@ -24,7 +24,7 @@ import trimesh
 from scipy import ndimage
 from skimage import measure
 
-from img23d_backend.part_split.renders import PartView
+from img23d_backend.parts.split.renders import PartView
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ import trimesh
 import part_meshes
 from img23d_backend.commands import cli
 from img23d_protocol import ErrorCode, ProtocolError
-from img23d_backend.part_split import costs, lifting, renders
-from img23d_backend.part_split.labelling import LabelSettings, label_faces
-from img23d_backend.part_split.names import MAX_PARTS
-from img23d_backend.part_split.pieces import cut, is_closed, left_open
-from img23d_backend.part_split.surface import surface_of
+from img23d_backend.parts.split import costs, lifting, renders
+from img23d_backend.parts.split.labelling import LabelSettings, label_faces
+from img23d_backend.parts.split.names import MAX_PARTS
+from img23d_backend.parts.split.pieces import cut, is_closed, left_open
+from img23d_backend.parts.split.surface import surface_of
 
 SIZE = 160  # renders for the tests: smaller than the product's 512, enough for these shapes
 

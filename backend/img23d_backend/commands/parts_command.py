@@ -25,7 +25,7 @@ from typing import Callable
 from img23d_protocol import ErrorCode, JobOptions, PartsRequest, ProtocolError, check_budget_gb
 
 from ..env.interrupts import Interrupts, exit_code
-from ..part_split.names import part_names
+from ..parts.split.names import part_names
 from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path

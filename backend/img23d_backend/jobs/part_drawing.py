@@ -22,8 +22,8 @@ from ..env.job_control import CancelToken
 from ..finish.bake.pipeline import BakeSettings, bake
 from ..finish.glb import finished_trimesh
 from ..gltf.frame import from_gltf
-from ..part_split.pieces import Piece
-from ..part_split.scenes import export_glb, part_mesh
+from ..parts.split.pieces import Piece
+from ..parts.scenes import export_glb, part_mesh
 from ..parts import costs
 from ..parts.indexed_mask import from_alphas
 from ..parts.part import PartMesh, PartProgress

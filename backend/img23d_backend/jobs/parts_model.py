@@ -25,7 +25,7 @@ from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolErr
 
 from ..catalog import PARTS_ROLE
 from ..gltf.frame import to_gltf
-from ..part_split.names import part_names
+from ..parts.split.names import part_names
 from ..parts import costs, memory
 from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
 from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS

@@ -2,9 +2,9 @@
 ships (Qwen3-VL, BiRefNet) and its own rasterizer; no other model, and no hidden geometry invented.
 
 The mesh arrives as the add-on's mesh file (``readers.meshes.artist_mesh_file`` turns a GLB, OBJ or PLY
-into one: positions in Blender's axes). It is rendered from ``part_split.renders.DIRECTIONS``, each
+into one: positions in Blender's axes). It is rendered from ``parts.split.renders.DIRECTIONS``, each
 render asked for every name (grounding), each box cut out (matting), the masks lifted onto the faces
-and every face given one name (``part_split``), and the mesh cut by name with each cut capped. Written,
+and every face given one name (``parts.split``), and the mesh cut by name with each cut capped. Written,
 through the run folder: ``<object>_<part>.glb`` per part and ``<object>_combined.glb`` (each part a
 node and mesh named after it), in the input file's own frame and size; ``parts.json`` says what each
 part holds, ``renders/`` what the models saw and ``detections.json`` what grounding answered.
@@ -24,13 +24,13 @@ import numpy as np
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, PartResult, PartsJobResult, PartsRequest,
                              ProtocolError, duration)
 
-from ..part_split import lifting, masks, renders
-from ..part_split.costs import check_cost, check_faces, split_cost
-from ..part_split.labelling import UNLABELLED, label_faces
-from ..part_split.names import part_names
-from ..part_split.pieces import Piece, cut, left_open
-from ..part_split.scenes import scene_of
-from ..part_split.surface import surface_of
+from ..parts.split import lifting, masks, renders
+from ..parts.split.costs import check_cost, check_faces, split_cost
+from ..parts.split.labelling import UNLABELLED, label_faces
+from ..parts.split.names import part_names
+from ..parts.split.pieces import Piece, cut, left_open
+from ..parts.scenes import scene_of
+from ..parts.split.surface import surface_of
 from ..runs.folders import TargetRecord
 from ..stages.grounding import ask
 from ..stages.matting import UnusableMatte

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from ..stages.mesh.holes import boundary_loops, fill_loops
+from ...stages.mesh.holes import boundary_loops, fill_loops
 from .labelling import UNLABELLED
 from .surface import Surface
 

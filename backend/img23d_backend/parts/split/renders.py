@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..views.cameras import ViewCamera, ViewRaster, Window, rasterize_view
+from ...views.cameras import ViewCamera, ViewRaster, Window, rasterize_view
 from .surface import Surface
 
 # (azimuth, elevation) in degrees: four sides from a little above, four corners from higher up, and

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from ..stages.crop import crop_box
+from ...stages.crop import crop_box
 from .renders import PartView
 
 Box = tuple[float, float, float, float]

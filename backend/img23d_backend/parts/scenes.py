@@ -15,7 +15,7 @@ import trimesh
 
 from ..gltf.frame import to_gltf
 from ..stages.grounding.ask import PALETTE
-from .pieces import Piece
+from .split.pieces import Piece
 
 
 def part_mesh(piece: Piece, index: int) -> trimesh.Trimesh:
