@@ -14,7 +14,7 @@ from PIL import Image
 
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
-from img23d_backend.jobs.part_drawing import share_of
+from img23d_backend.parts.driver import share_of
 
 ROOT = Path(__file__).resolve().parents[2]
 HOUSE = ROOT / "examples" / "house_scene.png"

@@ -15,7 +15,7 @@ import trimesh
 from PIL import Image
 
 from img23d_backend.commands import cli
-from img23d_backend.jobs import part_drawing
+from img23d_backend.parts import driver
 from img23d_backend.parts.part import PartMesh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ def test_the_model_reads_the_mesh_y_up_and_its_parts_come_back_in_the_inputs_axe
             seen["vertices"] = request.vertices
             return [PartMesh(0, "whole", request.vertices, request.faces)]
 
-    monkeypatch.setattr(part_drawing, "generator_of", lambda spec: Echo)
+    monkeypatch.setattr(driver, "generator_of", lambda spec: Echo)
     mesh = _tall_box(tmp_path / "tower.glb")
     code, _, err, run = _run(tmp_path, capsys, str(mesh), *QUICK, "--names", "", "--max-parts", "1")
     assert code == 0, err

@@ -21,12 +21,12 @@ from img23d_protocol import ErrorCode, ProtocolError, check_parts
 from img23d_protocol.target_parts import TargetParts
 
 from ..catalog import PARTS_ROLE
+from ..parts import driver
 from ..parts.indexed_mask import coloured
 from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
 from ..parts.part import PartsRequest as ModelRequest
 from ..parts.table import row_of
 from ..runs.folders import TargetRecord
-from . import part_drawing
 from .base import JobRun
 from .context import EngineContext
 from .loaders import ensure_parts_model
@@ -73,7 +73,7 @@ def _make(run: JobRun, record: TargetRecord, names: list[str], cutout: Any) -> N
     folder = f"{record.stem}_parts"
     mask = None
     if names:
-        mask = part_drawing.names_mask(run, cutout, names, f"{folder}/detections.json")
+        mask = driver.names_mask(run, cutout, names, f"{folder}/detections.json")
         if mask is None:
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, f"none of its parts ({', '.join(names)}) was found on "
                                                             "its cut-out")
@@ -81,14 +81,14 @@ def _make(run: JobRun, record: TargetRecord, names: list[str], cutout: Any) -> N
     grid = getattr(run.request, "parts_grid", 0) or DEFAULT_GRID
     request = ModelRequest(image=cutout, vertices=np.asarray(whole.vertices, np.float32),
                            faces=np.asarray(whole.faces, np.int64), mask=mask,
-                           names=tuple(part_drawing.found_names(names, mask)) if mask is not None else (),
+                           names=tuple(driver.found_names(names, mask)) if mask is not None else (),
                            max_parts=max(len(names), 1) if names else MAX_PARTS,
                            seed=record.seed if record.seed is not None else run.options.seed,
                            grid=grid, steps=DEFAULT_STEPS)
-    made = part_drawing.draw(run, request, what=record.target)
+    made = driver.draw(run, request, what=record.target)
     painted = whole if record.textured else None
     with run.stage("export"):
-        written = part_drawing.write_parts(run, made, record.stem, folder, painted=painted, target=record.target)
+        written = driver.write_parts(run, made, record.stem, folder, painted=painted, target=record.target)
     spec = run.manager.spec(PARTS_ROLE)
     record.parts = TargetParts(files={part.name: part.mesh for part in written.parts}, combined=written.combined,
                                model=row_of(spec).name, licence=spec.licence.licence.name,

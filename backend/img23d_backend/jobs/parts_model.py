@@ -26,7 +26,7 @@ from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolErr
 from ..catalog import PARTS_ROLE
 from ..gltf.frame import to_gltf
 from ..parts.split.names import part_names
-from ..parts import costs, memory
+from ..parts import costs, driver, memory
 from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
 from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
 from ..parts.part import PartsRequest as ModelRequest
@@ -35,7 +35,6 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.matting import UnusableMatte
 from ..stages.paint import retexture
-from . import part_drawing
 from .base import JobRun, OutOfMemory
 from .context import EngineContext
 from .loaders import ensure_parts_model
@@ -126,10 +125,10 @@ class PartsModelRun(JobRun):
                                names=tuple(self._names(mask)), max_parts=self.request.max_parts or MAX_PARTS,
                                seed=self.options.seed, grid=self.request.grid or DEFAULT_GRID,
                                steps=self.request.steps or DEFAULT_STEPS)
-        made = part_drawing.draw(self, request)
+        made = driver.draw(self, request)
         with self.stage("export"):
             obj = self.run_folder.unique_stem(self.request.name, 1)
-            written = part_drawing.write_parts(self, made, obj)
+            written = driver.write_parts(self, made, obj)
             manifest = self.run_folder.manifest
             manifest.targets = [part.name for part in written.parts]
             manifest.records = [TargetRecord(target=part.name, stem=Path(part.mesh).stem, status="done",
@@ -140,7 +139,7 @@ class PartsModelRun(JobRun):
         combined = written.combined
         licence = spec.licence.licence
         note = "; ".join(text for text in (f"drawn by {row_of(spec).name}", licence.summary(),
-                                           part_drawing.decoding_note(made)) if text)
+                                           driver.decoding_note(made)) if text)
         self.run_folder.write_json("parts.json", {"object": self.request.name, "model": row_of(spec).name,
                                                   "licence": licence.summary(), "mask": mask_file,
                                                   "frame": "the input mesh's" if vertices is not None else
@@ -181,7 +180,7 @@ class PartsModelRun(JobRun):
         if not self.request.targets:
             return None
         names = list(self.request.targets)
-        mask = part_drawing.names_mask(self, image, names, "detections.json")
+        mask = driver.names_mask(self, image, names, "detections.json")
         if mask is None:
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, f"none of the names ({', '.join(names)}) was found on "
                                                             "the object in the picture, so no part mask could be made")
@@ -195,6 +194,6 @@ class PartsModelRun(JobRun):
             return []
         if self.request.mask:
             return list(self.request.targets)
-        return part_drawing.found_names(list(self.request.targets), mask)
+        return driver.found_names(list(self.request.targets), mask)
 
 __all__ = ["PartsModelRun"]

@@ -1,7 +1,9 @@
-"""The parts model's steps as a job runs them, shared by ``parts`` (``parts_model.PartsModelRun``) and a Generate
-that makes a name in parts too (``generate_parts``): names found on a picture made into a part mask, the parts
-drawn with per-part progress, and each part written (simplified, or given its share of a painted whole's colour)
-with the model's licence in its ``asset.extras``.
+"""The parts room's driver: a parts model's steps as a job runs them, whichever model it is (reached through
+``table``, as ``editors.driver`` and ``materials.driver`` reach theirs), shared by ``parts`` (``jobs.parts_model``)
+and a Generate that makes a name in parts too (``jobs.generate_parts``): names found on a picture made into a
+part mask, the parts drawn with per-part progress, and each part written (simplified, or given its share of a
+painted whole's colour) with the model's licence in its ``asset.extras``. The job is seen through
+``stages.step_context.StepContext``, so this room imports no job.
 
 Frames: a part comes from the model in the frame of the mesh it was given, glTF's axes (+Y up); ``scenes``
 turns it back to Blender's for the flat-coloured pieces, a baked part stays in glTF's.
@@ -15,25 +17,25 @@ from typing import Any
 
 import numpy as np
 import trimesh
+from PIL import Image
 from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError
 
-from ..catalog import PARTS_ROLE
+from ..models.registry import PARTS_ROLE
 from ..env.job_control import CancelToken
 from ..finish.bake.pipeline import BakeSettings, bake
 from ..finish.glb import finished_trimesh
 from ..gltf.frame import from_gltf
-from ..parts.split.pieces import Piece
-from ..parts.scenes import export_glb, part_mesh
-from ..parts import costs
-from ..parts.indexed_mask import from_alphas
-from ..parts.part import PartMesh, PartProgress
-from ..parts.part import PartsRequest as ModelRequest
-from ..parts.table import generator_of, row_of
 from ..stages.crop import crop_box
 from ..stages.grounding import ask
-from ..stages.matting import UnusableMatte
 from ..stages.mesh.cleanup import decimate
-from .base import JobRun, OutOfMemory
+from ..stages.step_context import StepContext
+from . import costs
+from .indexed_mask import from_alphas
+from .part import PartMesh, PartProgress
+from .part import PartsRequest as ModelRequest
+from .scenes import export_glb, part_mesh
+from .split.pieces import Piece
+from .table import generator_of, row_of
 
 CROP_MARGIN = 0.1   # as Generate's crops: the matting model needs some background round a part
 PART_BAKE = BakeSettings(size=1024)   # each part's share of the painted whole (its own UVs, 1024 texels a side)
@@ -56,7 +58,7 @@ class WrittenParts:
     combined: str = ""
 
 
-def names_mask(run: JobRun, picture: Any, names: list[str], detections: str) -> np.ndarray | None:
+def names_mask(run: StepContext, picture: Any, names: list[str], detections: str) -> np.ndarray | None:
     """An indexed mask (value i + 1 for name i) from ``names`` found on ``picture`` (RGBA: only its object
     counts): each grounded, its box cut out; ``detections`` is where the answer is kept in the run. None
     when no name was found; a name found nowhere is a warning and makes no part."""
@@ -79,7 +81,7 @@ def names_mask(run: JobRun, picture: Any, names: list[str], detections: str) -> 
         cutouts = run.matte_all(model, [crop for _, _, crop in crops])
     alphas: list[np.ndarray | None] = [None] * len(names)
     for (index, (x0, y0, x1, y1), _), cutout in zip(crops, cutouts):
-        if not isinstance(cutout, (OutOfMemory, UnusableMatte)):
+        if isinstance(cutout, Image.Image):  # not an UnusableMatte, nor the job's OutOfMemory
             alpha = np.zeros((height, width))
             alpha[y0:y1, x0:x1] = np.asarray(cutout.getchannel("A"), dtype=np.float64) / 255.0
             alphas[index] = alpha
@@ -98,7 +100,7 @@ def found_names(names: list[str], mask: np.ndarray) -> list[str]:
     return [name for index, name in enumerate(names) if index + 1 in present]
 
 
-def draw(run: JobRun, request: ModelRequest, what: str = "") -> list[PartMesh]:
+def draw(run: StepContext, request: ModelRequest, what: str = "") -> list[PartMesh]:
     """The parts of ``request`` from the manager's parts model, each reported as it is made (part k, the
     seconds so far, the estimate as it looks then); ``what`` names the object in the reports."""
     spec = run.manager.spec(PARTS_ROLE)
@@ -137,7 +139,7 @@ def decoding_note(made: list[PartMesh]) -> str:
     return f"decoding {names}: {short[0].note}"
 
 
-def write_parts(run: JobRun, made: list[PartMesh], stem: str, folder: str = "", painted: Any = None,
+def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str = "", painted: Any = None,
                 target: str | None = None) -> WrittenParts:
     """Each part as ``<folder>/<stem>_<part>.glb`` and all as ``<stem>_combined.glb``, simplified to the job's
     face budget; with ``painted`` (the whole, textured, in the parts' frame) each part baked from it, else each
@@ -177,7 +179,7 @@ def write_parts(run: JobRun, made: list[PartMesh], stem: str, folder: str = "", 
     return written
 
 
-def warn(run: JobRun, stage: str, code: str, message: str) -> None:
+def warn(run: StepContext, stage: str, code: str, message: str) -> None:
     run.run_folder.manifest.warnings.append({"stage": stage, "code": code, "message": message})
     run.progress(stage, 1, 1, message)
 
