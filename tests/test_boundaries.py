@@ -247,8 +247,9 @@ BACKEND_ROOMS = (
                                     # finishing; more pictures of one object (read, cut out, projected); the
                                     # riggers (skeleton and skin weights)
     ("stages",),                    # the chain's stages: grounding, matting, shape, paint, depth
-    ("clean_raster", "surfaces"),   # the clean rasterizer (the clean family's, and views' projections); signed
-                                    # fields to meshes (every model that decodes one)
+    ("clean_raster", "surfaces", "neural"),  # the clean rasterizer (the clean family's, and views' projections);
+                                    # signed fields to meshes (every model that decodes one); the neural blocks
+                                    # more than one model is built from (step1x, autopartgen, skintokens)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
     ("readers",),                   # pictures and mesh files from the user's disk
     ("gltf",),                      # glTF's side: the one axis turn between Blender's frame and glTF's

@@ -7,7 +7,8 @@ parameter names follow upstream's, because the published safetensors are keyed b
 
   configs         each part's config.json, read into dataclasses; DINOv2-with-registers' sizes
   denoiser        the Flux-style 1-D transformer (diffusers' Apache-2.0 Flux blocks)
-  shape_decoder   the perceiver VAE's decoder half: latent tokens to a field at query points
+  shape_decoder   the perceiver VAE's decoder half: latent tokens to a field at query points, put
+                  together from the shared blocks of ``neural/`` (Michelangelo's layout)
   visual_encoder  DINOv2 with registers, and the cut-out prepared as the model was trained
   volume          the hierarchical grid query and marching cubes
   loader          the folder read straight into meta-built modules (the fast loader)

@@ -38,10 +38,12 @@ from typing import Any
 
 from ..specs import STEP1X_LABEL_PART, STEP1X_WEIGHTS
 from ....models.replica_common import Size, check_size, default_dtype, prepare_imports, seeded, shape_blob, write_json
+from ....neural.fourier import FourierEmbedder
+from ....neural.perceiver import Perceiver, ResidualCrossAttentionBlock
 from .configs import DINOV2_REGISTERS_LARGE, DenoiserConfig, ShapeVAEConfig, VisualEncoderConfig, read_config
 from .denoiser import Step1XDenoiser
 from .label import LabelEncoder, LabelEncoderConfig
-from .shape_decoder import FourierEmbedder, Perceiver, ResidualCrossAttentionBlock, ShapeDecoder
+from .shape_decoder import ShapeDecoder
 from .visual_encoder import VisualEncoder
 
 FOLDER = "Step1X-3D-Geometry-1300m"

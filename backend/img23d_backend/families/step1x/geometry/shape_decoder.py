@@ -7,138 +7,22 @@ embedding to the latents. Positive values lie inside; the surface is the zero le
 half (point clouds to latents, with farthest-point sampling from ``torch_cluster``) only trains:
 the published file holds it, the loader skips it (``ENCODER_PREFIXES``).
 
-Attention layouts are upstream's: one ``c_qkv`` projection viewed as (heads, 3 x head width) and
-split per head into q, k, v; cross-attention's ``c_kv`` the same with two. Parameter names follow
-upstream's, because the file's keys do.
+The blocks (the Fourier embedding, Michelangelo's attention, MLP and residual blocks, in upstream's
+layout and key names) are the shared ones of ``neural.fourier`` and ``neural.perceiver``, which
+SkinTokens' shape encoder is built from too; this module puts them together as the file's keys do.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ....neural.fourier import FourierEmbedder
+from ....neural.perceiver import Perceiver, ResidualCrossAttentionBlock
 from .configs import ShapeVAEConfig
 
 # What the file holds besides the decoder half: the encoder and its KL projection (training only).
 ENCODER_PREFIXES = ("encoder.", "pre_kl.")
-
-
-class FourierEmbedder(nn.Module):
-    """xyz -> (xyz, sin(2^k xyz), cos(2^k xyz)) for k < num_freqs (times pi when include_pi)."""
-
-    def __init__(self, num_freqs: int, include_pi: bool) -> None:
-        super().__init__()
-        frequencies = 2.0 ** torch.arange(num_freqs, dtype=torch.float32)
-        if include_pi:
-            frequencies = frequencies * math.pi
-        # Not in the file: computed here, as upstream does (a non-persistent buffer).
-        self.register_buffer("frequencies", frequencies, persistent=False)
-        self.out_dim = 3 * (2 * num_freqs + 1)
-
-    def forward(self, points: torch.Tensor) -> torch.Tensor:
-        embed = (points[..., None] * self.frequencies.to(points.dtype)).reshape(*points.shape[:-1], -1)
-        return torch.cat((points, embed.sin(), embed.cos()), dim=-1)
-
-
-class _HeadNorms(nn.Module):
-    """Upstream's ``QKVMultiheadAttention`` / ``...CrossAttention``: per-head q/k LayerNorms when
-    ``qk_norm``, nothing (and no keys) otherwise."""
-
-    def __init__(self, head_width: int, qk_norm: bool) -> None:
-        super().__init__()
-        self.q_norm = nn.LayerNorm(head_width, eps=1e-6) if qk_norm else nn.Identity()
-        self.k_norm = nn.LayerNorm(head_width, eps=1e-6) if qk_norm else nn.Identity()
-
-
-def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, norms: _HeadNorms) -> torch.Tensor:
-    """q [B, Nq, H, C], k and v [B, Nk, H, C] -> [B, Nq, H x C]; softmax(q k^T / sqrt(C)) v."""
-    q, k = norms.q_norm(q), norms.k_norm(k)
-    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-    return out.transpose(1, 2).reshape(q.shape[0], q.shape[1], -1)
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int, qkv_bias: bool, qk_norm: bool) -> None:
-        super().__init__()
-        self.heads = heads
-        self.c_qkv = nn.Linear(width, 3 * width, bias=qkv_bias)
-        self.c_proj = nn.Linear(width, width)
-        self.attention = _HeadNorms(width // heads, qk_norm)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, tokens, width = x.shape
-        qkv = self.c_qkv(x).view(batch, tokens, self.heads, -1)
-        q, k, v = torch.split(qkv, width // self.heads, dim=-1)
-        return self.c_proj(_attend(q, k, v, self.attention))
-
-
-class CrossAttention(nn.Module):
-    def __init__(self, width: int, heads: int, qkv_bias: bool, qk_norm: bool) -> None:
-        super().__init__()
-        self.heads = heads
-        self.c_q = nn.Linear(width, width, bias=qkv_bias)
-        self.c_kv = nn.Linear(width, 2 * width, bias=qkv_bias)
-        self.c_proj = nn.Linear(width, width)
-        self.attention = _HeadNorms(width // heads, qk_norm)
-
-    def forward(self, x: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
-        batch, queries, width = x.shape
-        q = self.c_q(x).view(batch, queries, self.heads, -1)
-        kv = self.c_kv(data).view(data.shape[0], data.shape[1], self.heads, -1)
-        k, v = torch.split(kv, width // self.heads, dim=-1)
-        return self.c_proj(_attend(q, k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1), self.attention))
-
-
-class MLP(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(width, 4 * width)
-        self.c_proj = nn.Linear(4 * width, width)
-        self.gelu = nn.GELU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(self.gelu(self.c_fc(x)))
-
-
-class ResidualAttentionBlock(nn.Module):
-    def __init__(self, width: int, heads: int, qkv_bias: bool, qk_norm: bool) -> None:
-        super().__init__()
-        self.attn = SelfAttention(width, heads, qkv_bias, qk_norm)
-        self.ln_1 = nn.LayerNorm(width)
-        self.mlp = MLP(width)
-        self.ln_2 = nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class ResidualCrossAttentionBlock(nn.Module):
-    def __init__(self, width: int, heads: int, qkv_bias: bool, qk_norm: bool) -> None:
-        super().__init__()
-        self.attn = CrossAttention(width, heads, qkv_bias, qk_norm)
-        self.ln_1 = nn.LayerNorm(width)
-        self.ln_2 = nn.LayerNorm(width)
-        self.mlp = MLP(width)
-        self.ln_3 = nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), self.ln_2(data))
-        return x + self.mlp(self.ln_3(x))
-
-
-class Perceiver(nn.Module):
-    def __init__(self, width: int, layers: int, heads: int, qkv_bias: bool, qk_norm: bool) -> None:
-        super().__init__()
-        self.resblocks = nn.ModuleList(ResidualAttentionBlock(width, heads, qkv_bias, qk_norm) for _ in range(layers))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.resblocks:
-            x = block(x)
-        return x
 
 
 class QueryDecoder(nn.Module):
@@ -154,7 +38,8 @@ class QueryDecoder(nn.Module):
         self.output_proj = nn.Linear(config.width, config.out_dim)
 
     def forward(self, points: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
-        x = self.cross_attn_decoder(self.query_proj(self.embedder(points)), latents)
+        embedded = self.embedder(points).to(self.query_proj.weight.dtype)
+        x = self.cross_attn_decoder(self.query_proj(embedded), latents)
         return self.output_proj(self.ln_post(x))
 
 
