@@ -1,17 +1,16 @@
-"""The two Fourier embeddings of a point's position, with the bf16 rounding upstream's buffers get.
+"""The skin VAE's Fourier embedding of a point's position, with the bf16 rounding upstream's buffers get.
 
-* The shape encoder's (Michelangelo's ``FourierEmbedder``, 8 frequencies ``2**i``, no pi):
-  ``[x, sin(x f), cos(x f)]``, each coordinate's frequencies together (3 + 48 = 51 features).
-* The skin VAE's (``FrequencyPositionalEmbedding`` with ``logspace``, ``include_pi`` and the phase term, as
-  the port's ``vae.rs`` ``freq_embed`` reads it): frequencies ``2**i * pi``, phases
-  ``(n ** (1 - (i + 1) / n) + (i + 1) / n) * 2 pi``, features
-  ``[x, sin(x f) + sin(x pi / 2 + phase), cos(x f) + cos(x pi / 2 + phase)]``.
+The skin VAE's (``FrequencyPositionalEmbedding`` with ``logspace``, ``include_pi`` and the phase term, as the
+port's ``vae.rs`` ``freq_embed`` reads it): frequencies ``2**i * pi``, phases
+``(n ** (1 - (i + 1) / n) + (i + 1) / n) * 2 pi``, features
+``[x, sin(x f) + sin(x pi / 2 + phase), cos(x f) + cos(x pi / 2 + phase)]``.
 
-Upstream casts both networks to bf16 (``.to(torch.bfloat16)`` in ``TokenRig.__init__``), which rounds these
+Upstream casts its networks to bf16 (``.to(torch.bfloat16)`` in ``TokenRig.__init__``), which rounds these
 buffers; the products are then taken in float32 against float32 points (torch promotes bf16 x float32 to
 float32). Both are reproduced here: the buffers are rounded through bf16 and kept in float32 whatever the
 module's dtype (``keep_float32``), the features made in float32 and cast to the weights' dtype by the caller.
-The shape encoder's ``2**i`` are exact in bf16, so there the rounding changes nothing; the VAE's are not.
+The shape encoder's embedding (Michelangelo's ``FourierEmbedder``, 8 frequencies ``2**i``, no pi) is the
+shared ``neural.fourier``'s: its ``2**i`` are exact in bf16, so the cast rounds nothing there.
 """
 
 from __future__ import annotations
@@ -37,20 +36,6 @@ class _Float32Buffers(nn.Module):
             device = getattr(self, name).device
             setattr(self, name, buffer.to(device=device, dtype=torch.float32))
         return self
-
-
-class FourierEmbedder(_Float32Buffers):
-    """The shape encoder's embedding: ``[x, sin(x f), cos(x f)]`` with ``f = 2**i``."""
-
-    def __init__(self, num_freqs: int) -> None:
-        super().__init__()
-        freqs = 2.0 ** torch.arange(num_freqs, dtype=torch.float32)
-        self.register_buffer("frequencies", bf16_rounded(freqs), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
-        e = (x[..., None] * self.frequencies).flatten(-2)
-        return torch.cat([x, e.sin(), e.cos()], dim=-1)
 
 
 class PhaseEmbedder(_Float32Buffers):

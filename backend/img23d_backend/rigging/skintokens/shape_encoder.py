@@ -9,96 +9,19 @@ that folder is GPL-3.0, this code is img23d's own from the architecture): ``inpu
 ``ln_2``, ``mlp``); ``ln_post``. The fused projections split per head: a head's channels of ``c_qkv`` are its
 q, k, v one after the other (``qkv.view(b, n, heads, -1)`` then ``split``), of ``c_kv`` its k then v. Layer
 norms are torch's (eps 1e-5); q/k/v carry no bias (``qkv_bias`` false, as UniRig's configs of this encoder
-set it; an assumption the strict load would expose), the output projections and MLPs do.
+set it; an assumption the strict load would expose), the output projections and MLPs do. The blocks are the
+shared ones of ``neural.perceiver`` (Step1X-3D's shape decoder is made of them too) and the embedding
+``neural.fourier``'s; this module puts them together as the checkpoint's keys do.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ...neural.fourier import FourierEmbedder
+from ...neural.perceiver import Perceiver, ResidualCrossAttentionBlock
 from .config import ShapeEncoderConfig
-from .embed import FourierEmbedder
-
-
-class MLP(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.c_fc = nn.Linear(width, width * 4)
-        self.c_proj = nn.Linear(width * 4, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(F.gelu(self.c_fc(x)))
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.c_qkv = nn.Linear(width, width * 3, bias=False)
-        self.c_proj = nn.Linear(width, width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, _ = x.shape
-        qkv = self.c_qkv(x).view(b, n, self.heads, -1).transpose(1, 2)
-        q, k, v = qkv.chunk(3, dim=-1)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.c_proj(out.transpose(1, 2).reshape(b, n, -1))
-
-
-class CrossAttention(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.c_q = nn.Linear(width, width, bias=False)
-        self.c_kv = nn.Linear(width, width * 2, bias=False)
-        self.c_proj = nn.Linear(width, width)
-
-    def forward(self, x: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
-        b, n, _ = x.shape
-        q = self.c_q(x).view(b, n, self.heads, -1).transpose(1, 2)
-        k, v = self.c_kv(data).view(b, data.shape[1], self.heads, -1).transpose(1, 2).chunk(2, dim=-1)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.c_proj(out.transpose(1, 2).reshape(b, n, -1))
-
-
-class ResidualAttentionBlock(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.attn = SelfAttention(width, heads)
-        self.ln_1 = nn.LayerNorm(width)
-        self.mlp = MLP(width)
-        self.ln_2 = nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class ResidualCrossAttentionBlock(nn.Module):
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.attn = CrossAttention(width, heads)
-        self.ln_1 = nn.LayerNorm(width)
-        self.ln_2 = nn.LayerNorm(width)
-        self.mlp = MLP(width)
-        self.ln_3 = nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), self.ln_2(data))
-        return x + self.mlp(self.ln_3(x))
-
-
-class Transformer(nn.Module):
-    def __init__(self, width: int, heads: int, layers: int) -> None:
-        super().__init__()
-        self.resblocks = nn.ModuleList(ResidualAttentionBlock(width, heads) for _ in range(layers))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.resblocks:
-            x = block(x)
-        return x
 
 
 class PerceiverEncoder(nn.Module):
@@ -106,10 +29,12 @@ class PerceiverEncoder(nn.Module):
 
     def __init__(self, config: ShapeEncoderConfig) -> None:
         super().__init__()
-        self.fourier_embedder = FourierEmbedder(config.num_freqs)
+        # Upstream's 2**i without pi: exact in bf16, so the cast upstream makes rounds nothing (``embed``).
+        self.fourier_embedder = FourierEmbedder(config.num_freqs, include_pi=False)
         self.input_proj = nn.Linear(config.in_features, config.width)
-        self.cross_attn = ResidualCrossAttentionBlock(config.width, config.heads)
-        self.self_attn = Transformer(config.width, config.heads, config.layers)
+        # q, k, v without bias, no q/k norm (module docstring).
+        self.cross_attn = ResidualCrossAttentionBlock(config.width, config.heads, qkv_bias=False, qk_norm=False)
+        self.self_attn = Perceiver(config.width, config.layers, config.heads, qkv_bias=False, qk_norm=False)
         self.ln_post = nn.LayerNorm(config.width)
 
     def embed(self, points: torch.Tensor, normals: torch.Tensor) -> torch.Tensor:
