@@ -226,9 +226,14 @@ TOKENS_BEFORE = {
 
 
 @pytest.mark.parametrize("beams, budget, seed", list(TOKENS_BEFORE))
-def test_the_beam_search_makes_the_tokens_it_made_before(network, beams: int, budget: int, seed: int) -> None:
+@pytest.mark.parametrize("cache", ["growing", "static"])
+def test_the_beam_search_makes_the_tokens_it_made_before(network, beams: int, budget: int, seed: int,
+                                                        cache: str) -> None:
+    """With the growing cache (a CPU's) and the static one (a GPU's, there replayed as a CUDA graph): the
+    static cache's masked positions and in-place reorders change no token."""
     vertices, faces = _box()
-    settings = RigSettings(decoding=DecodingSettings(beams=beams, max_new_tokens=budget, seed=seed), samples=800)
+    decoding = DecodingSettings(beams=beams, max_new_tokens=budget, seed=seed, cache=cache)
+    settings = RigSettings(decoding=decoding, samples=800)
     assert rig_mesh(network, vertices, faces, settings).tokens == TOKENS_BEFORE[(beams, budget, seed)]
 
 

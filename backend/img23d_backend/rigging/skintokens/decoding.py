@@ -14,11 +14,13 @@ grammar closes every beam within it).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from ...env.gpu_knobs import without_cudnn_attention
 from .grammar import GrammarMask, GrammarState, State
+from .kv_steps import GrowingSteps, StaticSteps
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class DecodingSettings:
     repetition_penalty: float = 2.0
     max_new_tokens: int = 2048 - 512 - 2  # upstream's max_length 2,048 less the prefix and the start tokens
     seed: int = 0
+    # How the key-value cache is held (``kv_steps``): "auto" is a static cache replayed as a CUDA graph on a
+    # CUDA GPU and the growing one elsewhere (a CPU's attention reads only the keys there are).
+    cache: Literal["auto", "growing", "static"] = "auto"
 
 
 def _warp(scores: torch.Tensor, settings: DecodingSettings) -> torch.Tensor:
@@ -59,9 +64,10 @@ def beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMask
     """New tokens after ``start`` for the best finished beam. ``lm`` is a ``Qwen3ForCausalLM``; ``prefix``
     (1, P, hidden) the shape's prefix; ``start`` the start tokens (``bos``, class) that follow it.
 
-    On a CUDA GPU without cuDNN's attention: the cache grows by one key a step, and torch tries cuDNN's
-    attention first on Hopper, which builds a plan for every new key length (an all-beam step took 88 ms
-    with it and 46 ms without on a lent H200, issue 74; ``env.gpu_knobs.without_cudnn_attention``)."""
+    On a CUDA GPU the cache is static and each step a replayed CUDA graph (``settings.cache``, ``kv_steps``),
+    without cuDNN's attention: torch tries it first on Hopper, and it builds a plan for every new key length
+    (with the growing cache an all-beam step took 88 ms with it and 46 ms without on a lent H200, issue 74;
+    ``env.gpu_knobs.without_cudnn_attention``)."""
     if prefix.device.type != "cuda":
         return _beam_search(lm, prefix, start, grammar, settings)
     with without_cudnn_attention():
@@ -80,11 +86,14 @@ def _beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMas
         raise ValueError(f"a budget of {settings.max_new_tokens} tokens cannot hold a rig")
     embed = lm.get_input_embeddings()
     inputs = torch.cat([prefix, embed(torch.tensor([start], device=device)).to(prefix.dtype)], dim=1)
-    out = lm(inputs_embeds=inputs, use_cache=True)
-    cache, logits = out.past_key_values, out.logits[:, -1].float()
     n = settings.beams
-    cache.batch_repeat_interleave(n)
-    logits = logits.expand(n, -1)
+    on_gpu = device.type == "cuda"
+    if settings.cache == "static" or (settings.cache == "auto" and on_gpu):
+        steps: GrowingSteps | StaticSteps = StaticSteps(lm, inputs, n, inputs.shape[1] + settings.max_new_tokens,
+                                                        graph=on_gpu)
+    else:
+        steps = GrowingSteps(lm, inputs, n)
+    logits = steps.first_logits
     running: list[list[int]] = [[] for _ in range(n)]
     seen = torch.zeros((n, logits.shape[-1]), dtype=torch.bool, device=device)
     states = [first.copy() for _ in range(n)]
@@ -119,7 +128,6 @@ def _beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMas
             beam, token, score = chosen[-1]
             chosen.append((beam, token, -1e9))
         order = torch.tensor([beam for beam, _, _ in chosen], device=device)
-        cache.reorder_cache(order)
         step_ids = torch.tensor([[token] for _, token, _ in chosen], device=device)
         seen = seen[order]
         seen[torch.arange(n, device=device), step_ids[:, 0]] = True
@@ -128,8 +136,7 @@ def _beam_search(lm, prefix: torch.Tensor, start: list[int], grammar: GrammarMas
         for state, (_, token, _) in zip(states, chosen):
             state.step(token, grammar.end)
         beam_scores = torch.tensor([score for _, _, score in chosen], device=device)
-        out = lm(inputs_embeds=embed(step_ids).to(prefix.dtype), past_key_values=cache, use_cache=True)
-        cache, logits = out.past_key_values, out.logits[:, -1].float()
+        logits = steps.step(order, embed(step_ids).to(prefix.dtype))
     if not pool:
         raise RuntimeError("no beam finished within the token budget")
     return pool[0][1]
