@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from img23d_backend.rigging import gltf_io
+from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.gltf_skin import add_skin, write_glb
 from img23d_backend.rigging.skin import Skin
@@ -31,10 +31,10 @@ def quadruped_glb(path: Path, mesh_at: tuple[float, float, float] = (0.0, 0.0, 0
     # The vertices are stored against the node's placement, so the world mesh is the quadruped itself.
     trimesh.Trimesh(to_gltf(made.positions) - np.asarray(mesh_at), made.triangles,
                     process=False).export(str(source))
-    gltf = gltf_io.load(source)
+    gltf = gltf_scene.load(source)
     mesh_node = next(n for n, node in enumerate(gltf.nodes) if node.mesh is not None)
     gltf.nodes[mesh_node].translation = [float(v) for v in mesh_at]
-    mesh = gltf_io.gather_mesh(gltf)
+    mesh = gltf_scene.gather_mesh(gltf)
     skin = Skin.from_dense(np.eye(made.skeleton.count)[made.truth])
     add_skin(gltf, mesh, made.skeleton, skin)
     write_glb(gltf, path)

@@ -18,7 +18,7 @@ from PIL import Image
 from img23d_backend.commands import cli
 from img23d_backend.jobs import rig as rig_job  # noqa: F401  (its heavy imports before capsys swaps stdout:
 # a library that keeps the stream it found at import would keep the command's wrapper past the test)
-from img23d_backend.rigging import gltf_io
+from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.rigging.bone_axes import roll_zero_frame
 from img23d_backend.gltf.frame import to_gltf
 from img23d_backend.rigging.geometric import bind
@@ -47,8 +47,8 @@ def _textured_biped(path: Path) -> Path:
 
 def _rigged(tmp_path: Path) -> Path:
     made = biped()
-    gltf = gltf_io.load(_textured_biped(tmp_path / "biped.glb"))
-    mesh = gltf_io.gather_mesh(gltf)
+    gltf = gltf_scene.load(_textured_biped(tmp_path / "biped.glb"))
+    mesh = gltf_scene.gather_mesh(gltf)
     add_skin(gltf, mesh, made.skeleton, bind(mesh.positions, mesh.triangles, made.skeleton).skin)
     write_glb(gltf, tmp_path / "rigged.glb")
     return tmp_path / "rigged.glb"
@@ -66,7 +66,7 @@ def test_the_rigged_glb_keeps_its_texture_and_carries_a_skin_by_the_spec(tmp_pat
     binds = rigged.accessors[skin.inverseBindMatrices]
     assert (binds.type, binds.componentType, binds.count) == ("MAT4", pygltflib.FLOAT, len(skin.joints))
     assert [rigged.nodes[j].name for j in skin.joints] == list(biped().skeleton.names)
-    values = gltf_io.accessor(rigged, primitive.attributes.WEIGHTS_0)
+    values = gltf_scene.accessor(rigged, primitive.attributes.WEIGHTS_0)
     assert np.abs(values.sum(axis=1, dtype=np.float32) - 1).max() <= 2e-7
 
 
@@ -94,12 +94,12 @@ def _skinned_bind_pose(gltf) -> np.ndarray:
     [node] = [node for node in gltf.nodes if node.skin is not None]
     attributes = gltf.meshes[node.mesh].primitives[0].attributes
     skin = gltf.skins[node.skin]
-    world = gltf_io.world_matrices(gltf)
-    binds = gltf_io.accessor(gltf, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+    world = gltf_scene.world_matrices(gltf)
+    binds = gltf_scene.accessor(gltf, skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
     moves = np.stack([world[joint] for joint in skin.joints]) @ binds.astype(np.float64)
-    local = gltf_io.accessor(gltf, attributes.POSITION)
+    local = gltf_scene.accessor(gltf, attributes.POSITION)
     points = np.concatenate([local.astype(np.float64), np.ones((len(local), 1))], axis=1)
-    joints, weights = gltf_io.accessor(gltf, attributes.JOINTS_0), gltf_io.accessor(gltf, attributes.WEIGHTS_0)
+    joints, weights = gltf_scene.accessor(gltf, attributes.JOINTS_0), gltf_scene.accessor(gltf, attributes.WEIGHTS_0)
     each = np.einsum("vkij,vj->vki", moves[joints.astype(np.int64)], points)
     return (weights[:, :, None] * each).sum(axis=1)[:, :3]
 
@@ -109,8 +109,8 @@ def test_each_joint_node_turns_its_own_y_along_its_bone_and_the_bind_pose_is_the
     a bone pointing straight up (13 of 13 on this quadruped before). The mesh node is placed away from the
     origin, so the inverse bind matrices must carry that placement for the mesh to stay where it is."""
     made = quadruped_glb(tmp_path / "quadruped.glb", mesh_at=(0.25, 0.0, -0.5))
-    gltf = gltf_io.load(tmp_path / "quadruped.glb")
-    world = gltf_io.world_matrices(gltf)
+    gltf = gltf_scene.load(tmp_path / "quadruped.glb")
+    world = gltf_scene.world_matrices(gltf)
     joints = gltf.skins[0].joints
     assert [gltf.nodes[joint].name for joint in joints] == list(made.skeleton.names)
     along = np.stack([world[joint][:3, 1] / np.linalg.norm(world[joint][:3, 1]) for joint in joints])
@@ -144,7 +144,7 @@ def test_a_quadruped_written_reads_back_along_its_limbs_with_or_without_its_kept
     true_lengths = np.linalg.norm(given.tails - given.heads, axis=1)
     assert np.abs(np.linalg.norm(read.tails - read.heads, axis=1) / true_lengths - 1).max() < 0.01
     # Without img23d's kept tails (a tool that drops extras): every direction from the nodes' own +Y.
-    gltf = gltf_io.load(tmp_path / "quadruped.glb")
+    gltf = gltf_scene.load(tmp_path / "quadruped.glb")
     for node in gltf.nodes:
         node.extras = {}
     write_glb(gltf, tmp_path / "bare.glb")
@@ -165,7 +165,7 @@ EXPORTED = (("hips", None, (0.0, 1.0, 0.0), (0.0, 0.0, 0.0, 1.0)),
 
 
 def _exported_skeleton(path: Path, rotations: bool) -> Path:
-    gltf = gltf_io.load(_textured_biped(tmp_biped := path.with_name("body.glb")))
+    gltf = gltf_scene.load(_textured_biped(tmp_biped := path.with_name("body.glb")))
     first = len(gltf.nodes)
     names = [row[0] for row in EXPORTED]
     for name, _, translation, rotation in EXPORTED:
@@ -314,8 +314,8 @@ def test_the_rig_command_refuses_bad_input_in_one_sentence(tmp_path: Path, capsy
     assert "has no skin with joints" in capsys.readouterr().err
     far = biped().skeleton
     far = far.moved(far.heads + [50, 0, 0], far.tails + [50, 0, 0])
-    gltf = gltf_io.load(_textured_biped(tmp_path / "other.glb"))
-    mesh = gltf_io.gather_mesh(gltf)
+    gltf = gltf_scene.load(_textured_biped(tmp_path / "other.glb"))
+    mesh = gltf_scene.gather_mesh(gltf)
     add_skin(gltf, mesh, far, bind(mesh.positions + [50, 0, 0], mesh.triangles, far).skin)
     write_glb(gltf, tmp_path / "far.glb")
     assert cli.main(["rig", str(source), "--skeleton", str(tmp_path / "far.glb"), "--out", runs]) == 2
@@ -337,12 +337,12 @@ def test_the_axis_turn_is_the_one_blenders_exporter_makes_on_an_asymmetric_mesh(
     bpy.context.scene.collection.objects.link(bpy.data.objects.new("wedge", data))
     path = tmp_path / "wedge.glb"
     bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
-    gltf = gltf_io.load(path)
-    written = gltf_io.accessor(gltf, gltf.meshes[0].primitives[0].attributes.POSITION).astype(float)
+    gltf = gltf_scene.load(path)
+    written = gltf_scene.accessor(gltf, gltf.meshes[0].primitives[0].attributes.POSITION).astype(float)
     expected = to_gltf(np.array(points))
     # The exporter may split or reorder vertices: every written one must be a turned original, and back.
     assert all(np.abs(expected - row).max(axis=1).min() < 1e-6 for row in written)
-    back = gltf_io.gather_mesh(gltf).positions
+    back = gltf_scene.gather_mesh(gltf).positions
     assert all(np.abs(np.array(points) - row).max(axis=1).min() < 1e-6 for row in back)
     assert len({tuple(np.round(row, 6)) for row in back}) == len(points)   # every corner came back
 
@@ -423,9 +423,9 @@ def test_the_rig_is_carried_to_every_level_of_detail(tmp_path: Path, capsys) -> 
     assert "also rigged:" in capsys.readouterr().out
     [run] = (tmp_path / "runs").iterdir()
     assert json.loads((run / "rig.json").read_text())["also_rigged"] == ["hero_lod1_rigged.glb"]
-    rigged = gltf_io.load(run / "hero_lod1_rigged.glb")
+    rigged = gltf_scene.load(run / "hero_lod1_rigged.glb")
     assert read_skeleton(run / "hero_lod1_rigged.glb").names == low.skeleton.names   # one skeleton for all
     primitive = rigged.meshes[0].primitives[0].attributes
-    joints, weights = gltf_io.accessor(rigged, primitive.JOINTS_0), gltf_io.accessor(rigged, primitive.WEIGHTS_0)
+    joints, weights = gltf_scene.accessor(rigged, primitive.JOINTS_0), gltf_scene.accessor(rigged, primitive.WEIGHTS_0)
     strongest = joints[np.arange(len(joints)), weights.argmax(axis=1)]
     assert len(strongest) == len(low.positions) and np.mean(strongest == low.truth) > 0.8

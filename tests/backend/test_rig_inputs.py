@@ -23,7 +23,7 @@ from ctrl_c import killed_if_left, rest_of_stderr, wait_for_line
 from img23d_protocol import ErrorCode, ProtocolError, RigBone
 
 from img23d_backend.jobs.rig import RigInput, run_rig
-from img23d_backend.rigging import gltf_io
+from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.rigging.gltf_joints import read_skeleton
 from img23d_backend.rigging.skeleton import BadSkeleton
 
@@ -151,8 +151,8 @@ def test_a_gltf_separate_export_is_rigged_with_its_bin_and_texture_and_stays_pri
     for path in (source, tmp_path / "box.bin", tmp_path / "skin.png"):
         path.chmod(0o600)
     run = _rig(source, tmp_path / "runs")
-    rigged = gltf_io.load(run / "box_rigged.glb")
-    assert np.allclose(gltf_io.accessor(rigged, 0), BOX) and rigged.images[0].bufferView is not None
+    rigged = gltf_scene.load(run / "box_rigged.glb")
+    assert np.allclose(gltf_scene.accessor(rigged, 0), BOX) and rigged.images[0].bufferView is not None
     for output in ("box_rigged.glb", "box_weights.npz"):
         assert (run / output).stat().st_mode & 0o077 == 0, oct((run / output).stat().st_mode)
 
@@ -161,7 +161,7 @@ def test_a_data_uri_buffer_is_read(tmp_path: Path) -> None:
     document, binary = _document()
     document["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(binary).decode()
     run = _rig(_gltf(tmp_path / "box.gltf", document), tmp_path / "runs")
-    assert np.allclose(gltf_io.accessor(gltf_io.load(run / "box_rigged.glb"), 0), BOX)
+    assert np.allclose(gltf_scene.accessor(gltf_scene.load(run / "box_rigged.glb"), 0), BOX)
 
 
 # --- bounds before the work: faces, joints, the node graph, the binding's samples ---------------------------
@@ -333,7 +333,7 @@ def test_an_obj_is_rigged_with_the_material_and_texture_beside_it(tmp_path: Path
                                                         for a, b, c in BOX_TRIANGLES)]
     (tmp_path / "post.obj").write_text("\n".join(lines) + "\n")
     run = _rig(tmp_path / "post.obj", tmp_path / "runs")
-    rigged = gltf_io.load(run / "post_rigged.glb")
+    rigged = gltf_scene.load(run / "post_rigged.glb")
     view = rigged.bufferViews[rigged.images[0].bufferView]
     data = rigged.binary_blob()[view.byteOffset:view.byteOffset + view.byteLength]
     with Image.open(io.BytesIO(data)) as texture:

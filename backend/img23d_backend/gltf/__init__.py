@@ -1,5 +1,7 @@
-"""glTF's side of img23d: what turns between Blender's frame and glTF's, and (as they come here) what
-reads and writes glTF's own structures.
+"""glTF's side of img23d: what turns between Blender's frame and glTF's, and what reads glTF's own structures.
 
   frame        the one axis turn between Blender's Z-up frame (img23d's) and glTF's Y-up frame
+  document     a glTF's bound and its JSON document, with the standard library alone
+  data         a glTF file's document and binary data, bounded: the one way img23d decodes a glTF's arrays
+  scene        the node graph checked and every mesh node gathered in img23d's frame (what a rig reads)
 """

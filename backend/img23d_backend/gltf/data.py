@@ -33,10 +33,9 @@ from img23d_protocol import ProtocolError
 from img23d_protocol.glb_images import image_window, read_glb, uri_window
 from img23d_protocol.image_headers import UnreadableImage, Window
 
-from .glb_textures import read_gltf_json
-from .meshes import MAX_MESH_FILE_BYTES
+from .document import MAX_FILE_BYTES, read_gltf_json
 
-MAX_BINARY_BYTES = MAX_MESH_FILE_BYTES   # the buffers and images gathered, as the file itself may hold
+MAX_BINARY_BYTES = MAX_FILE_BYTES   # the buffers and images gathered, as the file itself may hold
 _COMPONENTS = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
@@ -97,7 +96,7 @@ def _gltf_of(document: dict, name: str) -> Any:
 
 
 def _text_document(handle: Any, size: int, name: str) -> dict:
-    """The text glTF's JSON, the file bounded first; the parse is the texture reader's (``Refused``, which
+    """The text glTF's JSON, the file bounded first; the parse is ``document.read_gltf_json`` (``Refused``, which
     ``read_gltf`` turns into ``GltfUnreadable`` as it does the GLB walker's)."""
     if size > MAX_BINARY_BYTES:
         raise GltfUnreadable(f"{name} is {size:,} bytes, more than the {MAX_BINARY_BYTES:,} img23d reads")

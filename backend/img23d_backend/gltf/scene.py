@@ -1,6 +1,6 @@
-"""Reading a GLB/glTF's node transforms and mesh arrays with pygltflib, for the rigging room's files.
+"""A glTF's node graph checked and its meshes gathered with pygltflib, for the rigging room's files.
 
-The file is read by img23d's one bounded glTF reader (``readers.gltf_data``): its buffers (the GLB's
+The file is read by img23d's one bounded glTF reader (``gltf.data``): its buffers (the GLB's
 binary chunk, ``data:`` URIs, a ``.bin`` beside a text glTF: only in the source's own folder) gathered
 into one binary blob, so a GLB and a glTF read alike, and every accessor decoded only from inside its
 buffer view. Before any array is decoded the node graph is checked (``check_nodes``: every index in
@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 from img23d_protocol.mesh_file import MAX_FACES
 
-from ..readers import gltf_data
-from ..readers.gltf_data import GltfUnreadable, item
-from ..gltf.frame import from_gltf
+from . import data as gltf_data
+from .data import GltfUnreadable, item
+from .frame import from_gltf
 
 TRIANGLES = 4
 # Deeper than any character's chain (a spine, a neck, a 100-bone tail or rope) by far, and well inside
@@ -57,7 +57,7 @@ def load(path: Path, folder: Path | None = None) -> Any:
 
 
 def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES) -> gltf_data.GltfRead:
-    """``load``'s glTF and every file its bytes came from (``readers.gltf_data.GltfRead``); its nodes and
+    """``load``'s glTF and every file its bytes came from (``gltf.data.GltfRead``); its nodes and
     triangles (``check_document``) checked before any of its buffers is read."""
     return gltf_data.read_gltf(path, folder, lambda gltf: check_document(gltf, max_faces))
 
@@ -76,7 +76,7 @@ def check_triangles(gltf: Any, max_faces: int = MAX_FACES) -> None:
 
 
 def accessor(gltf: Any, index: int, max_count: int | None = None) -> np.ndarray:
-    """The accessor's elements as a (count, width) array, bounded (``readers.gltf_data.accessor``)."""
+    """The accessor's elements as a (count, width) array, bounded (``gltf.data.accessor``)."""
     return gltf_data.accessor(gltf, index, max_count)
 
 

@@ -1,13 +1,13 @@
 """Rig: a mesh file given a skeleton and skin weights, written as a GLB with a glTF skin; no model runs.
 
 The mesh is read as a glTF (a GLB or glTF as it is; an OBJ or PLY as trimesh exports it, with its
-material; the add-on's ``.npz`` as its bare surface), gathered into img23d's frame (``rigging.gltf_io``)
+material; the add-on's ``.npz`` as its bare surface), gathered into img23d's frame (``gltf.scene``)
 and rigged by the ``--weights`` rigger (``rigging.table``): with ``--skeleton FILE`` it binds that
 file's skin joints (``rigging.gltf_joints``, names kept), else a skeleton from the shape alone. The
 rig goes into the input's own glTF (``rigging.gltf_skin``), so its materials, UVs and textures stay.
 
 Every input is bounded before the work and every failure is one sentence with the run closed ``failed``
-(``rigging.limits``: finite positions, a surface, the binding's samples, the joints; ``gltf_io``: the
+(``rigging.limits``: finite positions, a surface, the binding's samples, the joints; ``gltf.scene``: the
 file's own arrays, nodes and triangles); a text glTF's buffers and images are read from the source's own
 folder only, and the outputs are no more readable than the files they came from (``copy_mode``). A
 cancel (``cancel``: the command line's Ctrl-C or SIGTERM, the protocol's cancel) stops it between steps.
@@ -41,7 +41,7 @@ from ..models.step_costs import device_label
 from ..readers.mesh_file import read_arrays
 from ..readers.meshes import check_mesh_path
 from ..readers.texture_files import CheckedTextures
-from ..rigging import gltf_io
+from ..gltf import scene as gltf_scene
 from ..gltf.frame import to_gltf
 from ..rigging.gltf_joints import read_skeleton
 from ..rigging.gltf_skin import add_skin, write_glb
@@ -125,10 +125,10 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     copy = folder.copy_in(f"input{request.mesh.suffix.lower()}", request.mesh)
     gltf, like = _as_gltf(copy, folder, request.mesh)
     try:
-        mesh = gltf_io.gather_mesh(gltf)
+        mesh = gltf_scene.gather_mesh(gltf)
         skeleton = read_skeleton(request.skeleton) if request.skeleton is not None else \
             _skeleton_of(request.bones) if request.bones else None
-    except (gltf_io.GltfUnreadable, BadSkeleton) as exc:
+    except (gltf_scene.GltfUnreadable, BadSkeleton) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     if len(mesh.triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.mesh.name} has no surface (no triangles) to rig")
@@ -163,8 +163,8 @@ def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: An
     copy = folder.copy_in(f"lod{index}{other.suffix.lower()}", other)
     gltf, like = _as_gltf(copy, folder, other, f"lod{index}_as.glb")
     try:
-        mesh = gltf_io.gather_mesh(gltf)
-    except gltf_io.GltfUnreadable as exc:
+        mesh = gltf_scene.gather_mesh(gltf)
+    except gltf_scene.GltfUnreadable as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{other.name}: {exc}") from exc
     if len(mesh.triangles) == 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{other.name} has no surface (no triangles) to rig")
@@ -248,8 +248,8 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str = "inpu
     suffix = copy.suffix.lower()
     if suffix in (".glb", ".gltf"):
         try:
-            found = gltf_io.read(copy, source.parent)
-        except gltf_io.GltfUnreadable as exc:
+            found = gltf_scene.read(copy, source.parent)
+        except gltf_scene.GltfUnreadable as exc:
             raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
         return found.gltf, _readable_by(source, *found.files[1:])
     import numpy as np
@@ -272,8 +272,8 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str = "inpu
     like = _readable_by(source)
     glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"), like)
     try:
-        return gltf_io.load(glb), like
-    except gltf_io.GltfUnreadable as exc:
+        return gltf_scene.load(glb), like
+    except gltf_scene.GltfUnreadable as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{source.name}: {exc}") from exc
 
 

@@ -32,6 +32,8 @@ from img23d_protocol import OPTION_RANGES
 from img23d_protocol.glb_images import Refused, image_window, read_glb
 from img23d_protocol.image_headers import UnreadableImage, Window, image_size
 
+from ..gltf.document import read_gltf_json
+
 # The largest texture a job makes (the add-on's texture guard's bound, from the same options).
 LARGEST_TEXTURE = int(max(OPTION_RANGES["texture_size"].high, OPTION_RANGES["bake_size"].high))
 READ_TEXTURES = ("baseColorTexture", "metallicRoughnessTexture")  # in each material's pbrMetallicRoughness
@@ -134,18 +136,6 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
         else:
             _write_glb(plan.source, document, binary)
     return plan
-
-
-def read_gltf_json(handle: Any, name: str) -> dict:
-    """A text glTF's JSON document (the caller bounds the file first: ``readers.meshes.MAX_MESH_FILE_BYTES``);
-    ``Refused`` with one sentence when it is not one."""
-    try:
-        document = json.loads(handle.read().decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise Refused(f"{name} is not read: it is not valid glTF JSON") from None
-    if not isinstance(document, dict):
-        raise Refused(f"{name} is not read: it is not a glTF document")
-    return document
 
 
 def _write_glb(target: Path, document: dict, binary: Window | None) -> None:

@@ -28,6 +28,7 @@ from typing import Any, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ..gltf.document import MAX_FILE_BYTES
 from ..runs.folders import atomic_write
 from .colour_space import srgb_to_linear
 from .glb_textures import LARGEST_TEXTURE, plan_textures
@@ -36,10 +37,7 @@ from .texture_files import CheckedTextures
 log = logging.getLogger(__name__)
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".npz")
-# The largest mesh img23d paints or remakes has 5,000,000 triangles (``stages.paint.retexture.MAX_FACES``):
-# about 0.6 GB as an OBJ with UVs and normals and 0.2 GB in a GLB, beside which img23d reads two
-# textures of at most 8,192 x 8,192 (0.27 GB each as an uncompressed RGBA PNG): 1 GiB holds them all.
-MAX_MESH_FILE_BYTES = 1 << 30
+MAX_MESH_FILE_BYTES = MAX_FILE_BYTES  # 1 GiB: why, in ``gltf.document``
 
 
 def check_mesh_path(path: Path) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .bone_axes import blender_lengths
 from ..gltf.frame import from_gltf
-from .gltf_io import GltfUnreadable, load, world_matrices
+from ..gltf.scene import GltfUnreadable, load, world_matrices
 from .gltf_skin import TAIL_EXTRA
 from .limits import check_joints
 from .skeleton import BadSkeleton, Skeleton, tails_from_children

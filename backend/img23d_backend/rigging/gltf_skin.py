@@ -29,7 +29,7 @@ import pygltflib
 
 from .bone_axes import joint_rotations, quaternion
 from ..gltf.frame import to_gltf
-from .gltf_io import GltfMesh, local_matrix
+from ..gltf.scene import GltfMesh, local_matrix
 from .skeleton import Skeleton
 from .skin import Skin
 
@@ -38,7 +38,7 @@ _ARRAY_BUFFER = 34962
 
 
 def add_skin(gltf: Any, mesh: GltfMesh, skeleton: Skeleton, skin: Skin) -> Any:
-    """``gltf`` (``gltf_io.load``'s) with ``skeleton`` and ``skin`` (one row per gathered vertex) added."""
+    """``gltf`` (``gltf.scene.load``'s) with ``skeleton`` and ``skin`` (one row per gathered vertex) added."""
     if skin.vertex_count != len(mesh.positions):
         raise ValueError(f"a skin of {skin.vertex_count} vertices for a mesh of {len(mesh.positions)}")
     if skeleton.count > 65535:

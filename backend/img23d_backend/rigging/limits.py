@@ -2,7 +2,7 @@
 
 - The mesh's positions are finite numbers and make a surface: the check every artist's mesh passes
   (``readers.mesh_bounds.check_mesh_bounds``: within reach of the origin, not all on one point or line).
-  Its triangles are bounded as they are read (``gltf_io.gather_mesh``: ``MAX_FACES``, five million, the
+  Its triangles are bounded as they are read (``gltf.scene.gather_mesh``: ``MAX_FACES``, five million, the
   bound of every mesh img23d paints or remakes; a 10-million-face GLB once took 9 GB in 35 s).
 - The geometric binding's surface samples: ``voxels.surface_points`` samples every triangle no further
   than half a voxel apart, so a triangle as long as the grid takes tens of thousands of points; 20,000

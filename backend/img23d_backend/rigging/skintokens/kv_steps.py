@@ -19,9 +19,12 @@ tiny replica the same tokens (``tests/backend/test_skintokens.py``).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 class GrowingSteps:
@@ -72,7 +75,14 @@ class StaticSteps:
         self._graph: Any = None
         self._logits: torch.Tensor | None = None
         if graph:
-            self._capture()
+            try:
+                self._capture()
+            except RuntimeError as error:
+                # A torch or transformers release whose step cannot be captured (a host read inside it) decodes
+                # the same tokens eagerly, slower: said once, not fatal.
+                log.warning("SkinTokens' decoding step could not be captured as a CUDA graph (%s): it runs "
+                            "step by step", str(error).splitlines()[0] if str(error) else type(error).__name__)
+                self._graph, self._logits = None, None
 
     def _forward(self) -> torch.Tensor:
         return self._lm(inputs_embeds=self._embeds, attention_mask=self._mask, position_ids=self._positions,
