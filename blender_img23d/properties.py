@@ -12,7 +12,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
 import img23d_protocol as protocol
 from img23d_client.run_layout import LayoutChoice
 
-from . import box_properties, object_views, thumbnails
+from . import box_properties, model_choices, object_views, thumbnails
 
 
 @dataclass(frozen=True)
@@ -81,42 +81,33 @@ class Img23dSettings(bpy.types.PropertyGroup):
     targets: StringProperty(  # type: ignore[valid-type]
         name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "
                                   "Empty: the whole image becomes one object. A name with its parts in brackets, "
-                                  "'lamp (shade, arm)', is made in parts too (AutoPartGen: non-commercial research "
-                                  "only, the parts included)")
+                                  "'lamp (shade, arm)', is made in parts too (" + model_choices.brackets_note() + ")")
     part_names: StringProperty(  # type: ignore[valid-type]
         name="Parts", description="Comma-separated names of the parts to cut the selected mesh into, "
                                   "e.g. 'shade, arm, base' (Split Selected into Parts)")
     parts_method: EnumProperty(  # type: ignore[valid-type]
-        name="Parts By", default="SPLIT",
-        items=[("SPLIT", "Names (open)", "Cut the mesh by the names with the open grounding and matting models: "
-                                         "any use, no hidden geometry invented"),
-               ("MODEL", "AutoPartGen (non-commercial)", "AutoPartGen draws each part whole, hidden surfaces "
-                                                         "included: non-commercial research only, the parts it "
-                                                         "makes included")],
+        name="Parts By", default=model_choices.SPLIT, items=model_choices.parts_method_items(),
         description="How Split Selected into Parts makes the parts")
     parts_picture: StringProperty(  # type: ignore[valid-type]
         name="Picture", subtype="FILE_PATH",
-        description="AutoPartGen: a picture of the object (optional; the names are found on it)")
+        description="The parts model: a picture of the object (optional; the names are found on it)")
     parts_mask: StringProperty(  # type: ignore[valid-type]
         name="Mask", subtype="FILE_PATH",
-        description="AutoPartGen: an indexed part mask the picture's size, one part per non-zero value (optional)")
+        description="The parts model: an indexed part mask the picture's size, one part per non-zero value "
+                    "(optional)")
     parts_grid: EnumProperty(  # type: ignore[valid-type]
-        name="Grid", default="256",
-        items=[(str(n), str(n), f"Decode each part at {n} cells a side") for n in (32, 64, 128, 256, 512)],
-        description="AutoPartGen: the decoding grid (256; 512 as the release decodes; smaller for a quick look)")
+        name="Grid", default=str(model_choices.default_parts_model().default_grid), items=model_choices.grid_items(),
+        description="The parts model: the decoding grid (smaller for a quick look)")
     rig_weights: EnumProperty(  # type: ignore[valid-type]
-        name="Rig By", default="MODEL",
-        items=[("MODEL", "SkinTokens", "SkinTokens (MIT) predicts the skeleton and its weights (downloaded on first "
-                                       "use, 1.1 GB); where it cannot run, the geometric binding stands in, said"),
-               ("GEOMETRIC", "Geometric", "A skeleton from the shape and geodesic voxel binding: no model")],
+        name="Rig By", default=protocol.DEFAULT_RIGGER, items=model_choices.rigger_items(),
         description="How Rig Selected finds the skeleton and weights (Skin to Armature always binds geometrically)")
     rig_humanoid_names: BoolProperty(  # type: ignore[valid-type]
         name="Humanoid Names", default=True,
         description="Rig Selected: name a humanoid's bones as Mixamo does (Hips, Spine, LeftArm...), so animations "
                     "retarget; otherwise bones are named by chain")
     parts_max: IntProperty(  # type: ignore[valid-type]
-        name="Max Parts", default=40, min=1, max=40,
-        description="AutoPartGen: parts at most (the model may stop sooner)")
+        name="Max Parts", default=model_choices.most_parts(), min=1, max=model_choices.most_parts(),
+        description="The parts model: parts at most (the model may stop sooner)")
     texture: BoolProperty(name="Texture", default=True,  # type: ignore[valid-type]
                           description="Paint a texture onto each mesh (slower)")
     materials: BoolProperty(  # type: ignore[valid-type]

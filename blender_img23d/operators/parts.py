@@ -1,7 +1,7 @@
 """``img23d.split_parts``: the selected mesh in parts, by the panel's choice (``parts_method``): cut into one
 part per name (the backend's parts job, mode split: renders of the mesh, grounding and matting, each face one
-name, each cut capped; no hidden geometry invented), or drawn by AutoPartGen (mode model: from the mesh, with
-the picture, mask and names the panel gives; non-commercial research only, its parts included). The parts
+name, each cut capped; no hidden geometry invented), or drawn by a parts model (mode model: from the mesh, with
+the picture, mask and names the panel gives; its licence may reach the parts, as the panel says). The parts
 arrive as ``part_objects`` places them; the original stays, hidden; the mask the model used is kept as an
 image for the artist to see."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 
 import img23d_protocol as protocol
-from .. import part_objects, retexture_mesh, runtime, scene_import
+from .. import model_choices, part_objects, retexture_mesh, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -35,10 +35,10 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         obj = selected_mesh(context)
         settings = context.scene.img23d
-        drawn = settings.parts_method == "MODEL"
+        drawn = model_choices.parts_model(settings.parts_method)
         typed = self.names or settings.part_names
-        names = part_names(typed) if not drawn or protocol.split_names(typed) else []
-        picture, mask = (model_inputs(settings, names) if drawn else ("", ""))
+        names = part_names(typed) if drawn is None or protocol.split_names(typed) else []
+        picture, mask = (model_inputs(settings, drawn, names) if drawn else ("", ""))
         mesh_file = _inputs.mesh_file(context, obj)
         self._object_name = obj.name
         request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
@@ -89,8 +89,9 @@ def selected_mesh(context: bpy.types.Context) -> bpy.types.Object:
     return obj
 
 
-def model_inputs(settings: bpy.types.PropertyGroup, names: list[str]) -> tuple[str, str]:
-    """AutoPartGen's picture and mask from the panel (absolute paths; "" for none), each checked."""
+def model_inputs(settings: bpy.types.PropertyGroup, model: protocol.PartsModel,
+                 names: list[str]) -> tuple[str, str]:
+    """The parts model's picture and mask from the panel (absolute paths; "" for none), each checked."""
     picture = bpy.path.abspath(settings.parts_picture) if settings.parts_picture.strip() else ""
     mask = bpy.path.abspath(settings.parts_mask) if settings.parts_mask.strip() else ""
     for what, path in (("picture", picture), ("mask", mask)):
@@ -99,7 +100,7 @@ def model_inputs(settings: bpy.types.PropertyGroup, names: list[str]) -> tuple[s
     if mask and not picture:
         raise _inputs.InputError("A part mask needs the picture it was drawn on: choose the parts' Picture too")
     if names and not picture:
-        raise _inputs.InputError("AutoPartGen finds the names on a picture of the object: choose the parts' "
+        raise _inputs.InputError(f"{model.label} finds the names on a picture of the object: choose the parts' "
                                  "Picture, or clear Parts to let the model find the parts")
     return picture, mask
 

@@ -1,15 +1,15 @@
 """Rigging in Blender: ``img23d.rig_selected`` (the selected mesh given a skeleton and weights: an Armature
 where it stands, a vertex group per bone, an Armature modifier), ``img23d.skin_to_armature`` (the selected
 mesh's weights for the selected armature, its bones and names kept) and ``img23d.pose_test`` (the limbs
-swung for a look, one Ctrl+Z away). The first two send the backend's ``rig`` job (geodesic voxel binding,
-no model); ``rig_objects`` builds what comes back."""
+swung for a look, one Ctrl+Z away). The first two send the backend's ``rig`` job (by the panel's Rig By, a
+rigger of ``protocol.RIGGERS``; an artist's armature is bound as it is); ``rig_objects`` builds what comes back."""
 
 from __future__ import annotations
 
 import bpy
 
 import img23d_protocol as protocol
-from .. import rig_objects, runtime
+from .. import model_choices, rig_objects, runtime
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -35,7 +35,7 @@ class _RigJob(JobOperatorMixin):
         self._mesh_name = obj.name
         settings = context.scene.img23d
         request = protocol.RigRequest(mesh=_inputs.mesh_file(context, obj), name=obj.name, skeleton=bones,
-                                      weights="model" if settings.rig_weights == "MODEL" and not bones else "geometric",
+                                      weights=model_choices.rig_weights(settings.rig_weights, bool(bones)),
                                       humanoid_names=settings.rig_humanoid_names, options=_inputs.options(context))
         return JobRunner(runtime.session(), context.scene, request, obj.name)
 
@@ -57,7 +57,7 @@ class _RigJob(JobOperatorMixin):
 
 class IMG23D_OT_rig_selected(_RigJob, bpy.types.Operator):
     """Give the selected mesh a skeleton and skin weights: an Armature where it stands, a vertex group per bone
-    and an Armature modifier (SkinTokens, or geodesic voxel binding with no model: the panel's Rig By)"""
+    and an Armature modifier (by a model, or by geodesic voxel binding with none: the panel's Rig By)"""
 
     bl_idname = "img23d.rig_selected"
     bl_label = "Rig Selected"

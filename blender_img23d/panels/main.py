@@ -6,7 +6,7 @@ import bpy
 import img23d_protocol as protocol
 from img23d_client.session import State
 
-from .. import job_costs, preferences, runtime
+from .. import job_costs, model_choices, preferences, runtime
 from . import views
 from .parts import draw_model_licence, draw_parts
 
@@ -31,8 +31,8 @@ class IMG23D_PT_main(bpy.types.Panel):
         suggest = names.row(align=True)
         suggest.enabled = runner is None or runner.finished
         suggest.operator("img23d.suggest", text="Suggest", icon="VIEWZOOM")
-        if "(" in settings.targets:  # a name with its parts in brackets: made in parts by AutoPartGen too
-            draw_model_licence(layout)
+        if "(" in settings.targets:  # a name with its parts in brackets: made in parts by the parts model too
+            draw_model_licence(layout, model_choices.default_parts_model())
         row = layout.row(align=True)
         row.prop(settings, "texture")
         row.prop(settings, "all_instances")

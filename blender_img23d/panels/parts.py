@@ -1,4 +1,4 @@
-"""The panel's box for the selected mesh: how Split into Parts makes the parts (for AutoPartGen its licence,
+"""The panel's box for the selected mesh: how Split into Parts makes the parts (for a parts model its licence,
 where it is chosen, with its picture, mask, grid and limit), and rigging (Rig Selected, Pose Test, Skin to
 Armature). draw() only."""
 
@@ -7,12 +7,11 @@ from __future__ import annotations
 import bpy
 import img23d_protocol as protocol
 
-# Said where the model is chosen: its licence reaches what it makes (protocol.licences).
-MODEL_LICENCE = protocol.model_licence("facebook/autopartgen")
+from .. import model_choices
 
 
 def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: bool) -> None:
-    """The Parts field, the method and, for AutoPartGen, its inputs and licence; ``enabled`` when a mesh is
+    """The Parts field, the method and, for a parts model, its inputs and licence; ``enabled`` when a mesh is
     active and no job runs."""
     settings = context.scene.img23d
     box = layout.box()
@@ -29,9 +28,10 @@ def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: 
     row.prop(settings, "rig_humanoid_names")
     row = box.row(align=True)
     row.operator("img23d.skin_to_armature", text="Skin to Armature", icon="MOD_ARMATURE")
-    if settings.parts_method != "MODEL":
+    model = model_choices.parts_model(settings.parts_method)
+    if model is None:
         return
-    draw_model_licence(box)
+    draw_model_licence(box, model)
     box.prop(settings, "parts_picture")
     box.prop(settings, "parts_mask")
     row = box.row(align=True)
@@ -39,9 +39,11 @@ def draw_parts(layout: bpy.types.UILayout, context: bpy.types.Context, enabled: 
     row.prop(settings, "parts_max")
 
 
-def draw_model_licence(layout: bpy.types.UILayout) -> None:
-    """AutoPartGen's licence in two lines, where the artist chooses it (Parts By, or Names with parts)."""
-    if MODEL_LICENCE is not None:
-        licence = MODEL_LICENCE.licence
-        layout.label(text=f"Parts by AutoPartGen: {licence.name}:", icon="ERROR")
-        layout.label(text=licence.non_commercial_words)
+def draw_model_licence(layout: bpy.types.UILayout, model: protocol.PartsModel) -> None:
+    """A restricted parts model's licence, where the artist chooses it (Parts By, or Names with parts): it
+    reaches what the model makes (protocol.licences)."""
+    lines = model_choices.licence_lines(model)
+    if lines:
+        layout.label(text=lines[0], icon="ERROR")
+    for line in lines[1:]:
+        layout.label(text=line)

@@ -29,9 +29,11 @@ from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
 from .rig_bones import MAX_BONES, RigBone, validate_bones
+from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
 from .parted_names import MAX_PARTS_PER_OBJECT, check_parts, split_parted_names, validate_parts
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
+from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
 from .plain import dumps, plain
@@ -72,6 +74,7 @@ __all__ = [
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "PARTS_MODES", "PartsRequest",
     "RIG_WEIGHTS", "RigRequest", "MAX_BONES", "RigBone", "validate_bones", "RigJobResult",
+    "DEFAULT_RIGGER", "RIGGERS", "Rigger", "skeleton_binder",
     "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RetopoRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
     "UploadRequest",
@@ -84,6 +87,7 @@ __all__ = [
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
+    "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",

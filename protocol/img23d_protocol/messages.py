@@ -10,6 +10,7 @@ from .errors import ErrorCode, ProtocolError
 from .options import JobOptions
 from .plain import dumps
 from .rig_bones import RigBone
+from .riggers import RIGGERS
 from .version import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
 
@@ -130,7 +131,7 @@ class RetopoRequest(Request):
 
 # (1.21) How a parts job cuts its mesh: "split" names each part and finds it on renders of the mesh with
 # the open grounding and matting models (no hidden geometry invented); (1.22) "model": a parts model
-# (AutoPartGen, non-commercial) draws each part, from a picture, a mesh, or both, with a mask or names.
+# (``parts_models.PARTS_MODELS``) draws each part, from a picture, a mesh, or both, with a mask or names.
 PARTS_MODES = ("split", "model")
 
 
@@ -158,7 +159,8 @@ class PartsRequest(Request):
 
 # (1.22) How a rig job finds the skeleton and weights: "geometric" binds by distance along the inside of the
 # mesh, no model; "model" has SkinTokens predict both (the geometric binding standing in where it cannot run).
-RIG_WEIGHTS = ("geometric", "model")
+# (1.23) The riggers' rows' names (``riggers.RIGGERS``), the first the default.
+RIG_WEIGHTS = tuple(RIGGERS)
 
 
 @dataclass

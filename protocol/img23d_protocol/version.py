@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.22.1"
+__version__ = "1.23.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 22  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 23  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -48,3 +48,5 @@ PROTOCOL_MINOR = 22  # 1: models, download, delete (the model manager); 2: retex
 # 21: parts (messages.PartsRequest, results.PartsJobResult): a mesh cut into named parts, mode "split"
 # 22: parts drawn by a parts model (mode "model": image, mask, grid, max_parts, steps); the parts result's
 #     model and licence
+# 23: the parts models' rows (parts_models.py) and the riggers' (riggers.py: a rig request's weights are their
+#     names), which the add-on lists instead of naming the models itself

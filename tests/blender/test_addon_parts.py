@@ -68,7 +68,7 @@ def test_split_with_no_names_or_nothing_selected_is_one_sentence(addon, scene) -
 def test_autopartgen_draws_the_parts_of_the_selected_mesh_with_names_found_on_its_picture(addon, scene) -> None:
     statue = _statue()
     settings = bpy.context.scene.img23d
-    settings.parts_method, settings.parts_grid, settings.parts_max = "MODEL", "32", 2
+    settings.parts_method, settings.parts_grid, settings.parts_max = "autopartgen", "32", 2
     settings.part_names = "house, chimney"
     with pytest.raises(RuntimeError, match="AutoPartGen finds the names on a picture of the object"):
         bpy.ops.img23d.split_parts()
@@ -115,6 +115,30 @@ def test_the_panel_shows_autopartgens_licence_where_it_is_chosen(addon, scene) -
     assert not any("FAIR Noncommercial" in label for label in labels())
     settings.targets = "house (door), chimney"   # a name in parts: the licence under Names
     assert "Parts by AutoPartGen: FAIR Noncommercial Research License v1:" in labels()
-    settings.targets, settings.parts_method = "house", "MODEL"   # Split into Parts by AutoPartGen
+    settings.targets, settings.parts_method = "house", "autopartgen"   # Split into Parts by AutoPartGen
     shown = labels()
     assert "non-commercial research use only, the parts it makes included" in shown
+
+
+def test_parts_by_and_rig_by_are_the_protocols_rows_and_a_second_model_is_a_row_alone(addon, monkeypatch) -> None:
+    choices = addon.model_choices
+    protocol = choices.protocol   # the add-on's own copy (its wheel's)
+    properties = bpy.context.scene.img23d.bl_rna.properties
+    assert [item.identifier for item in properties["parts_method"].enum_items] == ["split", *protocol.PARTS_MODELS]
+    assert [item.identifier for item in properties["rig_weights"].enum_items] == list(protocol.RIGGERS)
+    assert properties["rig_weights"].default == protocol.DEFAULT_RIGGER
+    assert properties["parts_max"].hard_max == protocol.PARTS_MODELS[protocol.DEFAULT_PARTS_MODEL].max_parts
+    # A test-only parts model and rigger under a permissive licence: a row each, and the panel offers them.
+    monkeypatch.setitem(protocol.PARTS_MODELS, "tiny-parts", protocol.PartsModel(
+        "tiny-parts", "Tiny Parts", "Draws parts for a test", "tiny/autopartgen", grids=(16, 32), default_grid=32,
+        max_parts=60))
+    monkeypatch.setitem(protocol.RIGGERS, "tiny-rigger", protocol.Rigger(
+        "tiny-rigger", "Tiny Rigger", "Rigs for a test", repo_id="tiny/skintokens"))
+    assert choices.parts_method_items()[-1] == ("tiny-parts", "Tiny Parts", "Tiny Parts draws parts for a test")
+    assert choices.parts_method_items()[1][1] == "AutoPartGen (non-commercial)"
+    assert [item[0] for item in choices.grid_items()] == ["16", "32", "64", "128", "256", "512"]
+    assert choices.most_parts() == 60 and choices.licence_lines(protocol.PARTS_MODELS["tiny-parts"]) == []
+    assert choices.rigger_items()[-1] == ("tiny-rigger", "Tiny Rigger", "Rigs for a test")
+    # An artist's armature is bound by a rigger that keeps it, whichever Rig By names.
+    assert (choices.rig_weights("tiny-rigger", False), choices.rig_weights("tiny-rigger", True)) == \
+        ("tiny-rigger", "geometric")

@@ -49,7 +49,7 @@ def _deformed(obj) -> list[Vector]:
 @pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
 def test_rig_selected_then_the_pose_test_moves_the_limbs_and_not_the_head(addon, scene) -> None:
     figure = _figure()
-    bpy.context.scene.img23d.rig_weights = "GEOMETRIC"   # a skeleton from the shape, its limbs named as limbs
+    bpy.context.scene.img23d.rig_weights = "geometric"   # a skeleton from the shape, its limbs named as limbs
     assert bpy.ops.img23d.rig_selected() == {"FINISHED"}
     rig = bpy.data.objects["hero rig"]
     assert rig.type == "ARMATURE" and rig.matrix_world == figure.matrix_world and len(rig.data.bones) >= 5
@@ -71,7 +71,7 @@ def test_rig_selected_then_the_pose_test_moves_the_limbs_and_not_the_head(addon,
 
 def test_rig_selected_by_skintokens_weights_every_vertex(addon, scene) -> None:
     figure = _figure("robot")
-    assert bpy.context.scene.img23d.rig_weights == "MODEL"   # the default: the tiny set's replica here
+    assert bpy.context.scene.img23d.rig_weights == "model"   # the default: the tiny set's replica here
     assert bpy.ops.img23d.rig_selected() == {"FINISHED"}
     rig = bpy.data.objects["robot rig"]
     assert rig.type == "ARMATURE" and len(rig.data.bones) >= 1
