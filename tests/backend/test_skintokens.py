@@ -16,6 +16,7 @@ from img23d_backend.models.damage import find_damage
 from img23d_backend.rigging.skintokens import config as cfg
 from img23d_backend.rigging.skintokens.decoding import DecodingSettings
 from img23d_backend.rigging.skintokens.grammar import State, parse_grammar
+from img23d_backend.rigging.skintokens.kv_steps import StaticSteps
 from img23d_backend.rigging.skintokens.loader import load_skintokens, loaded_network
 from img23d_backend.rigging.skintokens.pipeline import RigSettings, rig_mesh
 from img23d_backend.rigging.skintokens.replica import random_state, write_replica
@@ -235,6 +236,25 @@ def test_the_beam_search_makes_the_tokens_it_made_before(network, beams: int, bu
     decoding = DecodingSettings(beams=beams, max_new_tokens=budget, seed=seed, cache=cache)
     settings = RigSettings(decoding=decoding, samples=800)
     assert rig_mesh(network, vertices, faces, settings).tokens == TOKENS_BEFORE[(beams, budget, seed)]
+
+
+def test_a_step_that_cannot_be_captured_runs_eagerly_and_says_so(network, monkeypatch, caplog) -> None:
+    """A CUDA graph capture that fails (a release whose step reads the host) leaves the static cache stepping
+    eagerly, with the same logits, and one warning."""
+    def refuse(self) -> None:
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    lm = network.transformer
+    inputs = torch.randn((1, 6, lm.config.hidden_size), generator=torch.Generator().manual_seed(0))
+    embeds = torch.randn((3, 1, lm.config.hidden_size), generator=torch.Generator().manual_seed(1))
+    order = torch.tensor([2, 0, 0])
+    with torch.no_grad():
+        eager = StaticSteps(lm, inputs, 3, 12).step(order, embeds)
+        monkeypatch.setattr(StaticSteps, "_capture", refuse)
+        with caplog.at_level("WARNING"):
+            fallen_back = StaticSteps(lm, inputs, 3, 12, graph=True).step(order, embeds)
+    assert torch.equal(fallen_back, eager)
+    assert "could not be captured as a CUDA graph (operation not permitted" in caplog.text
 
 
 def test_the_skin_decoded_a_few_joints_at_a_time_is_the_skin_decoded_at_once(network) -> None:
