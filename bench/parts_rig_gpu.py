@@ -135,6 +135,10 @@ def measure_rig(model: Any, device: torch.device) -> dict[str, Any]:
     print(f"rig: {seconds:.1f} s, {len(rig.joints)} joints, {len(rig.tokens)} tokens", flush=True)
     return {"rig_seconds_50_joints": round(seconds, 2), "rig_joints": len(rig.joints), "rig_tokens": len(rig.tokens),
             "rig_token_limit": budget, "rig_estimate_seconds": round(estimate.total_s, 2),
+            # Whole seconds over tokens (an upper bound on a step: the encoders and the skin are in it) beside
+            # the step the estimate counts, so ``GPU_STEP_FLOOR_S`` can be set from this device's figure.
+            "rig_seconds_per_token": round(seconds / max(1, len(rig.tokens)), 4), "rig_step_floor_s": floor,
+            "rig_cache": "static, CUDA graph" if device.type == "cuda" else "growing",
             "rig_peak_gb": _peak_gb(device),
             "rig_estimate_gb": round((phase.need.device or phase.need.host) / 1e9, 2)}
 
