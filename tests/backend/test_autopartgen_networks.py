@@ -1,6 +1,7 @@
 """AutoPartGen's networks (issue 64 item 1) loaded from the tiny replica (item 2) through the production
 loader: the checkpoint's keys and wrapper, the older naming, the conditioner's features, the DiT's part
-history and skips, the VAE's encode and decode, and farthest-point sampling."""
+history and skips, and the VAE's encode and decode (the shared blocks' head split and farthest-point
+sampling: test_neural_blocks.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ import torch
 
 from img23d_backend.parts.autopartgen import config as sizes
 from img23d_backend.parts.autopartgen import replica
-from img23d_backend.parts.autopartgen.blocks import Attention
 from img23d_backend.parts.autopartgen.loader import DIT_FILES, VAE_FILE, load_autopartgen
-from img23d_backend.parts.autopartgen.sampling import farthest_points, surface_cloud
+from img23d_backend.parts.autopartgen.sampling import surface_cloud
 from img23d_backend.parts.autopartgen.weights import read_checkpoint, renamed_dit_keys
 
 
@@ -127,20 +127,6 @@ def test_the_dit_reads_the_image_and_the_part_history(networks) -> None:
         assert torch.allclose(out, dit(latents, t, image, history))
 
 
-def test_self_attention_splits_heads_as_triposg() -> None:
-    torch.manual_seed(0)
-    attention = Attention(8, 2)
-    x = torch.randn(1, 5, 8)
-    q, k, v = attention.to_q(x), attention.to_k(x), attention.to_v(x)
-    qkv = torch.cat([q, k, v], -1).view(1, 5, 2, 12)  # each head: q, k, v slices of width 4
-    heads = []
-    for h in range(2):
-        hq, hk, hv = qkv[0, :, h, :4], qkv[0, :, h, 4:8], qkv[0, :, h, 8:]
-        heads.append(torch.softmax(hq @ hk.T / 2.0, -1) @ hv)
-    expected = attention.to_out[0](torch.cat(heads, -1)[None])
-    assert torch.allclose(attention(x), expected, atol=1e-6)
-
-
 def test_the_vae_encodes_a_surface_and_decodes_a_field(networks) -> None:
     cfg = networks.config
     vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32) - 0.3
@@ -156,15 +142,3 @@ def test_the_vae_encodes_a_surface_and_decodes_a_field(networks) -> None:
         tokens = networks.vae.tokens(latents)
         field = networks.vae.query(torch.rand(1, 10, 3) * 2 - 1, tokens)
     assert field.shape == (1, 10) and field.dtype == torch.float32 and torch.isfinite(field).all()
-
-
-def test_farthest_points_match_a_plain_reading_of_the_rule() -> None:
-    points = torch.rand(300, 3, generator=torch.Generator().manual_seed(4))
-    chosen = farthest_points(points, 40, torch.Generator().manual_seed(5)).tolist()
-    assert len(set(chosen)) == 40
-    p = points.double().numpy()
-    for step in range(1, 40):
-        taken = p[chosen[:step]]
-        nearest = ((p[:, None] - taken[None]) ** 2).sum(-1).min(1)
-        assert chosen[step] == int(np.argmax(nearest))
-    assert farthest_points(points, 400).tolist() == list(range(300))

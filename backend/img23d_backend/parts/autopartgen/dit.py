@@ -1,7 +1,8 @@
 """AutoPartGen's diffusion transformer: one part's latent from the image and the parts so far.
 
 Written from the release's architecture (``PartgenTripoSGDiTModel`` in facebookresearch/AutoPartGen,
-read, not copied; its parameter names are kept because the checkpoint's keys are them):
+read, not copied; its parameter names are kept because the checkpoint's keys are them; the attention,
+feed-forward and norm blocks are ``neural.triposg``'s, shared with the VAEs):
 
 * ``proj_in`` lifts the noisy latent [B, N, 64] to the width; the timestep goes through diffusers'
   sinusoids (``time_embed``, not in the file) and ``time_proj``, plus ``sigma_history_proj`` of the
@@ -32,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import Attention, FeedForward, FP32LayerNorm, TimestepEmbedding, timestep_sinusoids
+from ...neural.triposg import Attention, FeedForward, FP32LayerNorm
+from .blocks import TimestepEmbedding, timestep_sinusoids
 from .config import DiTConfig
 
 

@@ -1,5 +1,5 @@
-"""Surface points for AutoPartGen's VAE: area-weighted samples with face normals, and farthest-point
-sampling written in torch (no fpsample, no torch_cluster, no compiled extension).
+"""Surface points for AutoPartGen's VAE: area-weighted samples with face normals, thinned by the shared
+farthest-point sampling (``neural.point_sampling``: torch, no compiled extension).
 
 The release (facebookresearch/AutoPartGen, ``autopartgen.py`` and ``utils/sampling.py``, read only)
 encodes a mesh as 500,000 surface samples with their faces' normals, keeps 65,536 of them at random,
@@ -13,28 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-def farthest_points(points: torch.Tensor, count: int, generator: torch.Generator | None = None,
-                    chunk_rows: int = 1) -> torch.Tensor:
-    """Indices [count] of a farthest-point sample of ``points`` [P, 3]: from a start drawn with
-    ``generator`` (index 0 without one), each next point the one farthest from those taken."""
-    total = points.shape[0]
-    if count >= total:
-        return torch.arange(total, device=points.device)
-    xyz = points.float()
-    chosen = torch.empty(count, dtype=torch.long, device=points.device)
-    start = 0 if generator is None else int(torch.randint(total, (1,), generator=generator))
-    nearest = torch.full((total,), float("inf"), device=points.device)
-    # The current index stays a tensor on the points' device: on a GPU no step waits for the host (the
-    # release's history re-encoding took 14.7 s a part on a 16-core CPU; a Python int here would copy
-    # each step's index back, 32,768 times).
-    current = torch.tensor(start, device=points.device)
-    for step in range(count):
-        chosen[step] = current
-        # One row of distances per step keeps memory at O(P): the whole matrix would be P x count.
-        nearest = torch.minimum(nearest, (xyz - xyz[current]).square().sum(dim=-1))
-        current = torch.argmax(nearest)
-    return chosen
+from ...neural.point_sampling import farthest_points
 
 
 def surface_samples(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:

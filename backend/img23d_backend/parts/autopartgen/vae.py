@@ -17,6 +17,9 @@ not copied; names are its checkpoint's keys):
   the value its surface is drawn from is ``+proj_out``, positive inside, as ``surfaces.volume`` wants it
   (a sphere field decoded by the release is wound outwards; tests/backend/test_field_winding.py decodes
   a known field through this query and the surface step and checks the same).
+
+The embedding and the encoder's and decoder's stacks are the shared ones of ``neural.fourier`` and
+``neural.triposg`` (SkinTokens' skin VAE is built of the same); this module puts them together.
 """
 
 from __future__ import annotations
@@ -24,62 +27,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import SurfaceBlock
+from ...neural.fourier import FourierEmbedder
+from ...neural.point_sampling import farthest_points
+from ...neural.triposg import VAEDecoder, VAEEncoder
 from .config import VAEConfig
 from .precision import full_precision
-from .sampling import farthest_points
-
-
-class FrequencyEmbedder(nn.Module):
-    def __init__(self, num_freqs: int, include_pi: bool) -> None:
-        super().__init__()
-        frequencies = 2.0 ** torch.arange(num_freqs, dtype=torch.float32)
-        if include_pi:
-            frequencies = frequencies * torch.pi
-        self.register_buffer("frequencies", frequencies, persistent=False)
-
-    def forward(self, xyz: torch.Tensor) -> torch.Tensor:
-        xyz = xyz.float()
-        embed = (xyz[..., None] * self.frequencies).reshape(*xyz.shape[:-1], -1)
-        return torch.cat([xyz, embed.sin(), embed.cos()], dim=-1)
-
-
-class SurfaceEncoder(nn.Module):
-    def __init__(self, config: VAEConfig) -> None:
-        super().__init__()
-        width = config.encoder_width
-        self.proj_in = nn.Linear(config.embed_dim + 3, width)
-        self.blocks = nn.ModuleList([SurfaceBlock(width, config.heads, cross=True)]
-                                    + [SurfaceBlock(width, config.heads, cross=False)
-                                       for _ in range(config.encoder_layers)])
-        self.norm_out = nn.LayerNorm(width)
-
-    def forward(self, queries: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        x = self.blocks[0](self.proj_in(queries), self.proj_in(points))
-        for block in self.blocks[1:]:
-            x = block(x)
-        return self.norm_out(x)
-
-
-class FieldDecoder(nn.Module):
-    def __init__(self, config: VAEConfig) -> None:
-        super().__init__()
-        width = config.decoder_width
-        self.blocks = nn.ModuleList([SurfaceBlock(width, config.heads, cross=False)
-                                     for _ in range(config.decoder_layers)]
-                                    + [SurfaceBlock(width, config.heads, cross=True)])
-        self.proj_query = nn.Linear(config.embed_dim, width)
-        self.norm_out = nn.LayerNorm(width)
-        self.proj_out = nn.Linear(width, 1)
 
 
 class ShapeVAE(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         self.config = config
-        self.embedder = FrequencyEmbedder(config.num_freqs, config.include_pi)
-        self.encoder = SurfaceEncoder(config)
-        self.decoder = FieldDecoder(config)
+        self.embedder = FourierEmbedder(config.num_freqs, config.include_pi)
+        self.encoder = VAEEncoder(config.embed_dim + 3, config.encoder_width, config.heads, config.encoder_layers)
+        self.decoder = VAEDecoder(config.embed_dim, config.decoder_width, config.heads, config.decoder_layers)
         self.quant = nn.Linear(config.encoder_width, 2 * config.latent_channels)
         self.post_quant = nn.Linear(config.latent_channels, config.decoder_width)
 
@@ -96,14 +57,11 @@ class ShapeVAE(nn.Module):
 
     def tokens(self, latents: torch.Tensor) -> torch.Tensor:
         """Latents [B, N, C] (unscaled) -> the decoder's tokens [B, N, width], once per latent."""
-        x = self.post_quant(latents.to(self.post_quant.weight.dtype))
-        for block in self.decoder.blocks[:-1]:
-            x = block(x)
-        return x
+        return self.decoder.context(self.post_quant(latents.to(self.post_quant.weight.dtype)))
 
     def query(self, points: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """The field at ``points`` [B, M, 3] -> [B, M] float32, positive inside."""
         x = self.decoder.proj_query(self.embedder(points).to(tokens.dtype))
-        x = self.decoder.blocks[-1](x, tokens)
+        x = self.decoder.cross(x, tokens)
         with full_precision(x.device):   # the sign placing the surface, in float32 (``precision``)
             return self.decoder.proj_out(self.decoder.norm_out(x).float())[..., 0].float()

@@ -15,130 +15,28 @@ The blocks are diffusers' ``Attention`` as TripoSG's ``DiTBlock`` builds it (``n
 ``norm2``/``attn2`` cross with ``norm_cross``, ``norm3``/``ff.net.0.proj``/``ff.net.2``, exact GELU; q/k/v
 without bias, ``to_out.0`` with). Upstream's processor (``Tripo2AttnProcessor2_0``) splits per head after
 concatenating: a head's q, k, v (or k, v) lie side by side, as the port's ``vae.rs`` reads it. The norms are
-"fp32" layer norms: computed in float32, cast back. The checkpoint's training-only parts (the skin encoder
-``vae.model.encoder``, ``quant``, ``FSQ.project_in``) are not built (``weights.UNUSED_PREFIXES``).
+"fp32" layer norms: computed in float32, cast back. These blocks and the encoder's and decoder's stacks are
+the shared ones of ``neural.triposg`` (AutoPartGen's shape VAE is built of the same). The checkpoint's
+training-only parts (the skin encoder ``vae.model.encoder``, ``quant``, ``FSQ.project_in``) are not built
+(``weights.UNUSED_PREFIXES``).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ...neural.triposg import VAEDecoder, VAEEncoder
 from .config import SkinVAEConfig
 from .embed import PhaseEmbedder
 
 
-class FP32LayerNorm(nn.LayerNorm):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.layer_norm(x.float(), self.normalized_shape, self.weight.float(), self.bias.float(),
-                            self.eps).to(x.dtype)
-
-
-class Attention(nn.Module):
-    """diffusers' ``Attention`` parameters, with TripoSG's per-head split of the fused projections."""
-
-    def __init__(self, width: int, heads: int, cross: bool) -> None:
-        super().__init__()
-        self.heads, self.cross = heads, cross
-        self.to_q = nn.Linear(width, width, bias=False)
-        self.to_k = nn.Linear(width, width, bias=False)
-        self.to_v = nn.Linear(width, width, bias=False)
-        self.to_out = nn.ModuleList([nn.Linear(width, width)])
-        if cross:
-            self.norm_cross = nn.LayerNorm(width)
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        b, n, _ = x.shape
-        if context is None:
-            qkv = torch.cat([self.to_q(x), self.to_k(x), self.to_v(x)], dim=-1)
-            q, k, v = qkv.view(b, n, self.heads, -1).transpose(1, 2).chunk(3, dim=-1)
-        else:
-            context = self.norm_cross(context)
-            q = self.to_q(x).view(b, n, self.heads, -1).transpose(1, 2)
-            kv = torch.cat([self.to_k(context), self.to_v(context)], dim=-1)
-            k, v = kv.view(b, context.shape[1], self.heads, -1).transpose(1, 2).chunk(2, dim=-1)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.to_out[0](out.transpose(1, 2).reshape(b, n, -1))
-
-
-class GELUProjection(nn.Module):
-    def __init__(self, width: int, inner: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(width, inner)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.proj(x))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, width: int) -> None:
-        super().__init__()
-        self.net = nn.ModuleList([GELUProjection(width, width * 4), nn.Dropout(0.0), nn.Linear(width * 4, width)])
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for layer in self.net:
-            x = layer(x)
-        return x
-
-
-class DiTBlock(nn.Module):
-    """A self-attention or a cross-attention block, then the feed-forward; residual around each."""
-
-    def __init__(self, width: int, heads: int, cross: bool) -> None:
-        super().__init__()
-        self.cross = cross
-        if cross:
-            self.norm2 = FP32LayerNorm(width, eps=1e-5)
-            self.attn2 = Attention(width, heads, cross=True)
-        else:
-            self.norm1 = FP32LayerNorm(width, eps=1e-5)
-            self.attn1 = Attention(width, heads, cross=False)
-        self.norm3 = FP32LayerNorm(width, eps=1e-5)
-        self.ff = FeedForward(width)
-
-    def forward(self, x: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
-        if self.cross:
-            x = x + self.attn2(self.norm2(x), context)
-        else:
-            x = x + self.attn1(self.norm1(x))
-        return x + self.ff(self.norm3(x))
-
-
-class ConditionEncoder(nn.Module):
-    def __init__(self, config: SkinVAEConfig) -> None:
-        super().__init__()
-        width, heads = config.width, config.heads
-        self.proj_in = nn.Linear(config.in_features, width)
-        self.blocks = nn.ModuleList([DiTBlock(width, heads, cross=True)]
-                                    + [DiTBlock(width, heads, cross=False) for _ in range(config.encoder_layers)])
-        self.norm_out = nn.LayerNorm(width)
-
-    def forward(self, queries: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
-        x = self.blocks[0](self.proj_in(queries), self.proj_in(samples))
-        for block in self.blocks[1:]:
-            x = block(x)
-        return self.norm_out(x)
-
-
-class SkinDecoder(nn.Module):
-    def __init__(self, config: SkinVAEConfig) -> None:
-        super().__init__()
-        width, heads = config.width, config.heads
-        self.blocks = nn.ModuleList([DiTBlock(width, heads, cross=False) for _ in range(config.decoder_layers)]
-                                    + [DiTBlock(width, heads, cross=True)])
-        self.proj_query = nn.Linear(config.in_features, width)
-        self.norm_out = nn.LayerNorm(width)
-        self.proj_out = nn.Linear(width, 1)
-
-    def context(self, tokens: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks[:-1]:
-            tokens = block(tokens)
-        return tokens
+class SkinDecoder(VAEDecoder):
+    """The shared decoder stack; a joint's weight at a sample is the sigmoid of its one channel."""
 
     def ask(self, queries: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         """queries: (B, M, width) embedded samples; returns (B, M) weights in [0, 1]."""
-        out = self.blocks[-1](queries, context)
+        out = self.cross(queries, context)
         return torch.sigmoid(self.proj_out(self.norm_out(out)).float())[..., 0]
 
 
@@ -189,8 +87,8 @@ class SkinVAE(nn.Module):
         super().__init__()
         self.config = config
         self.embedder = PhaseEmbedder(config.num_freqs)
-        self.cond_encoder = ConditionEncoder(config)
-        self.decoder = SkinDecoder(config)
+        self.cond_encoder = VAEEncoder(config.in_features, config.width, config.heads, config.encoder_layers)
+        self.decoder = SkinDecoder(config.in_features, config.width, config.heads, config.decoder_layers)
         self.cond_quant = nn.Linear(config.width, config.latent)
         self.post_quant = nn.Linear(config.latent, config.width)
         self.FSQ = FSQ(config.levels, config.latent)

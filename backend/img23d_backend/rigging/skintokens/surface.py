@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ...neural.point_sampling import farthest_points
+
 
 @dataclass(frozen=True)
 class Normalisation:
@@ -60,23 +62,9 @@ def sample_surface(vertices: torch.Tensor, faces: torch.Tensor, count: int,
     return points, normals
 
 
-def farthest_points(points: torch.Tensor, count: int) -> torch.Tensor:
-    """Indices of ``count`` farthest-point samples of ``points`` (N, 3), from index 0, first of equal maxima."""
-    n = points.shape[0]
-    count = min(count, n)
-    chosen = torch.empty(count, dtype=torch.long)
-    nearest = torch.full((n,), float("inf"), dtype=points.dtype, device=points.device)
-    current = 0
-    for k in range(count):
-        chosen[k] = current
-        d = ((points - points[current]) ** 2).sum(dim=1)
-        nearest = torch.minimum(nearest, d)
-        current = int(torch.argmax(nearest))  # torch.argmax returns the first maximum
-    return chosen
-
-
 def choose_queries(points: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``4 x count`` random samples (without replacement when there are enough) thinned to ``count`` by FPS."""
+    """``4 x count`` random samples (without replacement when there are enough) thinned to ``count`` by FPS
+    (``neural.point_sampling``, from the first of them)."""
     n, wanted = points.shape[0], 4 * count
     if wanted <= n:
         pick = torch.randperm(n, generator=generator)[:wanted]
