@@ -203,3 +203,16 @@ def mesh_file(context: bpy.types.Context, obj: bpy.types.Object) -> str:
     except OSError as exc:
         raise InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
     return str(path)
+
+
+def mesh_in_object_mode(context: bpy.types.Context, doing: str, doing_it: str) -> bpy.types.Object:
+    """The one selected mesh a job reads (``retexture_mesh.check_selection``), in Object Mode: in Edit Mode its
+    mesh data lags behind the edit. ``doing`` and ``doing_it`` name the job in the sentences ("retopologize",
+    "retopologize it")."""
+    try:
+        obj = retexture_mesh.check_selection(context)
+    except retexture_mesh.MeshProblem as exc:
+        raise InputError(str(exc).replace("re-texture", doing)) from exc
+    if obj.mode == "EDIT":
+        raise InputError(f"'{obj.name}' is in Edit Mode: go back to Object Mode to {doing_it}")
+    return obj

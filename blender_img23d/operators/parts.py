@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 
 import img23d_protocol as protocol
-from .. import model_choices, part_objects, retexture_mesh, runtime, scene_import
+from .. import model_choices, part_objects, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -33,7 +33,7 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
     _object_name = ""
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
-        obj = selected_mesh(context)
+        obj = _inputs.mesh_in_object_mode(context, "split into parts", "split it into parts")
         settings = context.scene.img23d
         drawn = model_choices.parts_model(settings.parts_method)
         typed = self.names or settings.part_names
@@ -77,16 +77,6 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
                               f"'{placed.empty.name}'; the original is hidden. {result.note[:1].upper()}"
                               f"{result.note[1:]}")
         return {"FINISHED"}
-
-
-def selected_mesh(context: bpy.types.Context) -> bpy.types.Object:
-    try:
-        obj = retexture_mesh.check_selection(context)
-    except retexture_mesh.MeshProblem as exc:
-        raise _inputs.InputError(str(exc).replace("re-texture", "split into parts")) from exc
-    if obj.mode == "EDIT":  # its mesh data lags behind the edit
-        raise _inputs.InputError(f"'{obj.name}' is in Edit Mode: go back to Object Mode to split it into parts")
-    return obj
 
 
 def model_inputs(settings: bpy.types.PropertyGroup, model: protocol.PartsModel,

@@ -60,13 +60,8 @@ class IMG23D_OT_retopologize(JobOperatorMixin, bpy.types.Operator):
 
 
 def selected_mesh(context: bpy.types.Context) -> bpy.types.Object:
-    try:
-        obj = retexture_mesh.check_selection(context)
-    except retexture_mesh.MeshProblem as exc:
-        raise _inputs.InputError(str(exc).replace("re-texture", "retopologize")) from exc
-    if obj.mode == "EDIT":  # its mesh data lags behind the edit, and the object is about to be replaced
-        raise _inputs.InputError(f"'{obj.name}' is in Edit Mode: go back to Object Mode to retopologize it")
-    return obj
+    """The mesh to retopologize: the one selected, in Object Mode (it is about to be replaced)."""
+    return _inputs.mesh_in_object_mode(context, "retopologize", "retopologize it")
 
 
 def finish_options(context: bpy.types.Context) -> "protocol.JobOptions":
