@@ -78,11 +78,7 @@ def replace_with_low(original: bpy.types.Object, low_path: Path, notes: list[str
     low = scene_import.import_glb(low_path, name + " (low)", notes)
     for collection in original.users_collection:
         collection.objects.link(low)
-    low.parent = original.parent
-    low.parent_type, low.parent_bone = original.parent_type, original.parent_bone
-    low.matrix_parent_inverse = original.matrix_parent_inverse.copy()
-    low.rotation_mode = original.rotation_mode
-    low.matrix_basis = original.matrix_basis.copy()
+    scene_import.stand_in_for(low, original)
     for child in original.children:
         # Same world matrix as the original, so each child's parent inverse still holds.
         child.parent = low

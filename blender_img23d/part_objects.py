@@ -52,11 +52,7 @@ def place_parts(original: bpy.types.Object, parts: list[tuple[str, Path]], run_d
         raise
     home.children.link(collection)
     collection.objects.link(empty)
-    empty.parent = original.parent
-    empty.parent_type, empty.parent_bone = original.parent_type, original.parent_bone
-    empty.matrix_parent_inverse = original.matrix_parent_inverse.copy()
-    empty.rotation_mode = original.rotation_mode
-    empty.matrix_basis = original.matrix_basis.copy()
+    scene_import.stand_in_for(empty, original)
     empty[PART_OF] = original.name
     for obj in placed:
         collection.objects.link(obj)

@@ -254,6 +254,16 @@ def candidates_collection(run: bpy.types.Collection) -> bpy.types.Collection:
     return collection
 
 
+def stand_in_for(obj: bpy.types.Object, original: bpy.types.Object) -> None:
+    """Put ``obj`` where ``original`` stands: its parent (object or bone), the parent's inverse, and its own
+    transform, so the two have the same world matrix."""
+    obj.parent = original.parent
+    obj.parent_type, obj.parent_bone = original.parent_type, original.parent_bone
+    obj.matrix_parent_inverse = original.matrix_parent_inverse.copy()
+    obj.rotation_mode = original.rotation_mode
+    obj.matrix_basis = original.matrix_basis.copy()
+
+
 def step_aside(obj: bpy.types.Object, scene_layout: Any, number: int) -> None:
     """Move candidate ``number`` (1..N) from its target's place to the side, along the picture's
     horizontal as the run's camera sees it: a row beside the place, in candidate order."""
