@@ -129,14 +129,20 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         [maps] = estimate_materials(obj, [picture], cancel, steps=1, resolution=256)
         return f"roughness and metallic maps {maps.roughness.shape}"
 
-    def whole_editor(spec: Any) -> Any:  # -> Loader: its parts (loaded one by one in production) all at once
-        parts = editor_loader(spec).loaders
+    def all_at_once(part_loaders: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """spec -> Loader: a role's parts (an editor's, a parts model's networks), loaded one by one in
+        production, all at once."""
+        def whole(spec: Any) -> Any:
+            parts = part_loaders(spec).loaders
 
-        def load(folder: Path, device: Any) -> Any:
-            loaded = {name: loader(folder, device) for name, loader in parts.items()}
-            return LoadedModel(obj={name: one.obj for name, one in loaded.items()},
-                               modules=[module for one in loaded.values() for module in one.modules])
-        return load
+            def load(folder: Path, device: Any) -> Any:
+                loaded = {name: loader(folder, device) for name, loader in parts.items()}
+                return LoadedModel(obj={name: one.obj for name, one in loaded.items()},
+                                   modules=[module for one in loaded.values() for module in one.modules])
+            return load
+        return whole
+
+    whole_editor, whole_parts = all_at_once(editor_loader), all_at_once(parts_loader)
 
     def editor_runner(steps: int) -> Any:
         def run_editor(obj: Any) -> str:
@@ -153,15 +159,6 @@ def check_full_size_models(root: Path, device: str = "cpu", only: list[str] | No
         maps = torch.rand(paint_views, 3, 512, 512)
         views = obj(picture, maps, maps.clone(), camera_indices(azimuths, elevations), size=512, steps=1, seed=0)
         return f"views {tuple(views.shape)}"
-
-    def whole_parts(spec: Any) -> Any:  # -> Loader: the parts model's networks (one by one in production) at once
-        parts = parts_loader(spec).loaders
-
-        def load(folder: Path, device: Any) -> Any:
-            loaded = {name: loader(folder, device) for name, loader in parts.items()}
-            return LoadedModel(obj={name: one.obj for name, one in loaded.items()},
-                               modules=[module for one in loaded.values() for module in one.modules])
-        return load
 
     def run_parts(obj: Any) -> str:
         # The conditioner on one 448 px picture, one DiT forward at 256 latents (its weights do not depend on
