@@ -271,7 +271,7 @@ class Session:
               events: Events | None = None, cancel: CancelToken | None = None,
               job: Job | None = None) -> PartsJobResult:
         """Cut ``mesh`` (the add-on's ``.npz``, or a GLB/OBJ/PLY file) into one part per name of ``names``
-        (``jobs/parts_split.py``: renders, grounding, matting, each face one name, each cut capped); each
+        (``parts/split/driver.py``: renders, grounding, matting, each face one name, each cut capped); each
         part's GLB and the whole's are in the result's run folder (``PartsJobResult``)."""
         with artist_mesh_file(Path(mesh)) as npz:
             request = PartsRequest(id=_job_id(), mesh=str(npz), name=name, targets=list(names),

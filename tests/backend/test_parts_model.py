@@ -62,6 +62,10 @@ def test_a_mesh_gives_one_glb_per_part_and_the_whole_each_with_its_licence(tmp_p
     assert sorted(p.name for p in run.glob("*.glb")) == sorted(["crate_combined.glb",
                                                                  *(f"crate_{p['name']}.glb" for p in parts)])
     assert record["model"] == "autopartgen" and record["frame"] == "the input mesh's"
+    # Each part as the model drew it: the faces it was decoded with and as written, none of a split's facts
+    # (its caps, the renders its name was found on: zeros there would read as measured).
+    for part in parts:
+        assert 0 < part["faces"] <= part["decoded_faces"] and not {"cap_faces", "found_on", "open_cuts"} & set(part)
     for glb in run.glob("*.glb"):
         extras = _glb_json(glb)["asset"]["extras"]
         assert extras["parts_model"] == "autopartgen" and extras["licence"] == record["licence"].split(":")[0]

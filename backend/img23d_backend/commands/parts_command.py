@@ -3,10 +3,10 @@
 Two ways, one command:
 
 * ``parts MESH --split --names "shade, arm, base"`` cuts a mesh file into one part per name with the open
-  grounding and matting models and img23d's own rasterizer (``jobs/parts_split.py``): licence-clean, and no
+  grounding and matting models and img23d's own rasterizer (``parts/split/driver.py``): licence-clean, and no
   hidden geometry invented.
 * ``parts INPUT`` without ``--split`` has the parts model (AutoPartGen, non-commercial research only, what it
-  makes included) draw the parts (``jobs/parts_model.py``): INPUT is a picture or a mesh file; ``--image``
+  makes included) draw the parts (``parts/driver.py``): INPUT is a picture or a mesh file; ``--image``
   adds a picture to a mesh, ``--mask`` an indexed part mask on the picture, ``--names`` the parts to find on
   the picture; with neither the model finds the parts itself.
 """

@@ -25,8 +25,7 @@ from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
 from .download import run_download
 from .generate import GenerateRun
-from .parts_model import PartsModelRun
-from .parts_split import PartsSplitRun
+from .parts import PartsRun
 from .rig import RigRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
@@ -96,15 +95,10 @@ def _job_run(kind: type[JobRun]) -> Runner:
     return runner
 
 
-def _parts_run(engine: Engine, request: PartsRequest, job: Job) -> JobResult:
-    """A parts request's mode picks its job: a split by names, or the parts model's drawing."""
-    return engine.run_kind(PartsModelRun if request.mode == "model" else PartsSplitRun, request, job)
-
-
 # Each job request and what runs it: the one dispatch table (the server's job handling reads it).
 JOBS: dict[type[Message], Runner] = {
     GenerateRequest: _job_run(GenerateRun), DetectRequest: _job_run(DetectRun), SuggestRequest: _job_run(SuggestRun),
-    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _parts_run, RigRequest: _job_run(RigRun),
+    RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _job_run(PartsRun), RigRequest: _job_run(RigRun),
     RegenerateRequest: _job_run(RegenerateRun), DownloadRequest: run_download,
 }
 

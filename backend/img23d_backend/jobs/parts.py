@@ -1,35 +1,46 @@
-"""Parts drawn by a parts model: ``parts`` with mode "model", from a picture, a mesh, or both.
+"""The parts job: one ``PartsRequest``, made in either of the parts room's two ways, which its ``mode`` picks.
 
-What decides the parts: an indexed mask the artist gives (``mask``: one part per non-zero value), the names
-found on the picture (``targets``: each grounded, its box cut out by the matting model, the cut-outs made
-into the mask, one value per name), or nothing (the model finds them: from a picture, or from the mesh alone).
-A picture without transparency is cut out first (the matting model), since the model frames the object by it.
+* "split": the artist's mesh cut into one part per name, with the grounding and matting models img23d ships
+  and its own rasterizer (``parts.split.driver``): no parts model, and no hidden geometry invented.
+* "model": the parts drawn by the set's parts model (``parts.driver``, reaching the model through
+  ``parts.table``) from a picture, a mesh, or both. What decides the parts: an indexed mask the artist gives
+  (``mask``: one part per non-zero value), the names found on the picture (``targets``: each grounded, its
+  box cut out by the matting model, the cut-outs made into the mask, one value per name), or nothing (the
+  model finds them). A picture without transparency is cut out first (the matting model), since the model
+  frames the object by it.
 
-Frames: the mesh arrives in Blender's axes (``readers.meshes.artist_mesh_file``) and the model works in
-glTF's, +Y up, as it was trained; the turn is made here both ways (``gltf.frame``), so every part
+This module adapts the request: it checks it, turns it into the room's own request (``SplitRequest``,
+``parts.part.PartsRequest``), reads the inputs the model way is given, and writes what came back as
+``parts.json`` and the protocol's ``PartsJobResult``. Each way records what it really has of its parts
+(``parts.record``: a cut part its caps and the renders its name was found on, a drawn part the faces it was
+decoded with), none of the other's.
+
+Frames: the mesh arrives in Blender's axes (``readers.meshes.artist_mesh_file``). A split keeps it; the model
+works in glTF's, +Y up, as it was trained, so the turn is made here both ways (``gltf.frame``) and every part
 comes back in the input's own frame and size. From a picture alone the parts are in the model's [-1, 1].
-
-Each part is simplified to the job's face budget (the release simplifies its parts too) and written as
-``<object>_<part>.glb``, the whole as ``<object>_combined.glb``, each carrying the model's licence in its
-``asset.extras`` (a licence may reach what its model makes); ``parts.json`` and the manifest say the same.
+Every file a model drew carries the model's licence in its ``asset.extras``; ``parts.json`` and the manifest
+say the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolError
 
 from ..catalog import PARTS_ROLE
 from ..gltf.frame import to_gltf
-from ..parts.split.names import part_names
 from ..parts import costs, driver, memory
 from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
 from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
 from ..parts.part import PartsRequest as ModelRequest
+from ..parts.record import PartRecord
+from ..parts.split.driver import INPUT, SplitRequest, split
+from ..parts.split.names import part_names
+from ..parts.split.renders import RENDER_SIZE
 from ..parts.table import row_of
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
@@ -38,24 +49,35 @@ from ..stages.paint import retexture
 from .base import JobRun, OutOfMemory
 from .context import EngineContext
 from .loaders import ensure_parts_model
-from .parts_split import PartRecord
 
 MAX_PARTS_WHY = "the parts model makes at most that many"
+SPLIT_ROLES = ("grounding", "matting")
 
 
 def _bad(sentence: str) -> ProtocolError:
     return ProtocolError(ErrorCode.BAD_REQUEST, sentence)
 
 
-class PartsModelRun(JobRun):
-    """Draw an object's parts with the parts model: inputs read, the mask made or read, the parts drawn one
-    after another (each conditioned on those so far), each simplified and written with its licence."""
+def _drawn(request: PartsRequest) -> bool:
+    """Whether the parts model draws the parts (else the mesh is split by names)."""
+    return request.mode == "model"
+
+
+class PartsRun(JobRun):
+    """An object's parts, split from its mesh by names or drawn by the parts model, each written as a GLB."""
 
     kind = "parts"
     request: PartsRequest
 
     @classmethod
     def check_request(cls, request: PartsRequest) -> None:  # type: ignore[override]
+        if not _drawn(request):
+            request.targets = part_names(", ".join(request.targets))
+            if not Path(request.mesh).is_file():
+                raise _bad(f"no mesh file at {request.mesh}")
+            if request.render_size != 0 and not 64 <= request.render_size <= 2048:
+                raise _bad("the renders' size must be 64 to 2048 pixels")
+            return
         limit = request.max_parts or MAX_PARTS
         if not 1 <= limit <= MAX_PARTS:
             raise _bad(f"at most {MAX_PARTS} parts can be made: ask for 1 to {MAX_PARTS}")
@@ -76,15 +98,19 @@ class PartsModelRun(JobRun):
 
     @classmethod
     def check_models(cls, request: PartsRequest, engine: EngineContext) -> None:  # type: ignore[override]
-        if not ensure_parts_model(engine.manager, engine.settings.models):  # first use registers it
+        # First use registers the parts model (a backend started without one); a split needs none.
+        if _drawn(request) and not ensure_parts_model(engine.manager, engine.settings.models):
             raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: drawing parts needs one")
         missing = [role for role in cls.roles_used(request) if role not in engine.manager.roles]
         if missing:
-            raise ProtocolError(ErrorCode.MODEL_MISSING, f"drawing parts this way needs the {' and '.join(missing)} "
-                                                         "model, which this model set does not have")
+            doing = "drawing parts this way" if _drawn(request) else "splitting by names"
+            raise ProtocolError(ErrorCode.MODEL_MISSING, f"{doing} needs the {' and '.join(missing)} model, which "
+                                                         "this model set does not have")
 
     @classmethod
     def check_memory(cls, request: PartsRequest, engine: EngineContext) -> None:  # type: ignore[override]
+        if not _drawn(request):  # a split's bounds are the mesh's (parts.split.costs), checked once it is read
+            return
         spec = engine.manager.spec(PARTS_ROLE)
         device = engine.manager.device_of(PARTS_ROLE)
         memory.check_parts(row_of(spec), request.grid or DEFAULT_GRID, device)
@@ -99,6 +125,8 @@ class PartsModelRun(JobRun):
 
     @classmethod
     def roles_used(cls, request: PartsRequest) -> tuple[str, ...]:  # type: ignore[override]
+        if not _drawn(request):
+            return SPLIT_ROLES
         found = ("grounding",) if request.targets else ()
         return (PARTS_ROLE, *found, *(("matting",) if request.image else ()))
 
@@ -109,48 +137,59 @@ class PartsModelRun(JobRun):
     # -- the job --------------------------------------------------------------------------------
 
     def body(self) -> PartsJobResult:  # type: ignore[override]
+        return self._draw() if _drawn(self.request) else self._split()
+
+    def _split(self) -> PartsJobResult:
+        made = split(self, SplitRequest(self.request.mesh, self.request.name, list(self.request.targets),
+                                        self.request.render_size or RENDER_SIZE))
+        self._write_record(made.parts, made.facts)
+        return self._result(made.parts, made.combined, made.faces, made.note)
+
+    def _draw(self) -> PartsJobResult:
         picture = self.load_input() if self.request.image else None
         vertices = faces = None
         if self.request.mesh:
             with self.stage("load"):
-                artist = retexture.load_artist_mesh(self.run_folder.copy_in("input_mesh.npz", self.request.mesh))
+                artist = retexture.load_artist_mesh(self.run_folder.copy_in(INPUT, self.request.mesh))
                 vertices, faces = to_gltf(artist.positions).astype(np.float32), np.asarray(artist.triangles)
         image = self._object_picture(picture) if picture is not None else None
         mask = self._mask(picture, image) if picture is not None else None
         mask_file = None
         if mask is not None:
             mask_file = self.run_folder.relative(self.run_folder.write_image("part_mask.png", coloured(mask)))
-        spec = self.manager.spec(PARTS_ROLE)
         request = ModelRequest(image=image, vertices=vertices, faces=faces, mask=mask,
                                names=tuple(self._names(mask)), max_parts=self.request.max_parts or MAX_PARTS,
                                seed=self.options.seed, grid=self.request.grid or DEFAULT_GRID,
                                steps=self.request.steps or DEFAULT_STEPS)
         made = driver.draw(self, request)
         with self.stage("export"):
-            obj = self.run_folder.unique_stem(self.request.name, 1)
-            written = driver.write_parts(self, made, obj)
+            written = driver.write_parts(self, made, self.run_folder.unique_stem(self.request.name, 1))
             manifest = self.run_folder.manifest
             manifest.targets = [part.name for part in written.parts]
-            manifest.records = [TargetRecord(target=part.name, stem=Path(part.mesh).stem, status="done",
+            manifest.records = [TargetRecord(target=part.name, stem=Path(part.mesh or "").stem, status="done",
                                              mesh=part.mesh, faces=part.faces) for part in written.parts]
             self.run_folder.save_manifest()
-        records = [PartRecord(part.name, part.mesh, part.faces, 0, part.area, part.closed, 0, 0)
-                   for part in written.parts]
-        combined = written.combined
-        licence = spec.licence.licence
-        note = "; ".join(text for text in (f"drawn by {row_of(spec).name}", licence.summary(),
-                                           driver.decoding_note(made)) if text)
-        self.run_folder.write_json("parts.json", {"object": self.request.name, "model": row_of(spec).name,
-                                                  "licence": licence.summary(), "mask": mask_file,
-                                                  "frame": "the input mesh's" if vertices is not None else
-                                                           "the model's [-1, 1], +Y up",
-                                                  "parts": [asdict(record) for record in records]})
-        manifest = self.run_folder.manifest
+        spec = self.manager.spec(PARTS_ROLE)
+        model, licence = row_of(spec).name, spec.licence.licence
+        note = "; ".join(text for text in (f"drawn by {model}", licence.summary(), driver.decoding_note(made)) if text)
+        self._write_record(written.parts, {"model": model, "licence": licence.summary(), "mask": mask_file,
+                                           "frame": "the input mesh's" if vertices is not None else
+                                                    "the model's [-1, 1], +Y up"})
+        return self._result(written.parts, written.combined, int(len(faces)) if faces is not None else 0, note,
+                            model=model, licence=licence.name, mask=mask_file)
+
+    def _write_record(self, parts: Sequence[PartRecord], facts: dict[str, Any]) -> None:
+        """``parts.json``: the object, what the way says of the whole, and each part as it recorded it."""
+        self.run_folder.write_json("parts.json", {"object": self.request.name, **facts,
+                                                  "parts": [asdict(part) for part in parts]})
+
+    def _result(self, parts: Sequence[PartRecord], combined: str | None, faces: int, note: str,
+                **drawn: Any) -> PartsJobResult:
+        """The protocol's answer; ``drawn``: the model, its licence and the mask, for parts a model drew."""
         return PartsJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
-                              combined=combined, parts=tuple(record.result() for record in records),
-                              faces=int(len(faces)) if faces is not None else 0, note=note,
-                              timings=dict(manifest.timings), seed=self.options.seed, model=row_of(spec).name,
-                              licence=licence.name, mask=mask_file)
+                              combined=combined, parts=tuple(part.result() for part in parts), faces=faces,
+                              note=note, timings=dict(self.run_folder.manifest.timings), seed=self.options.seed,
+                              **drawn)
 
     # -- the picture and its mask ----------------------------------------------------------------
 
@@ -196,4 +235,5 @@ class PartsModelRun(JobRun):
             return list(self.request.targets)
         return driver.found_names(list(self.request.targets), mask)
 
-__all__ = ["PartsModelRun"]
+
+__all__ = ["PartsRun"]

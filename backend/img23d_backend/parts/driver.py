@@ -33,8 +33,9 @@ from . import costs
 from .indexed_mask import from_alphas
 from .part import PartMesh, PartProgress
 from .part import PartsRequest as ModelRequest
+from .record import DrawnPart
 from .scenes import export_glb, part_mesh
-from .split.pieces import Piece
+from .split.pieces import is_closed
 from .table import generator_of, row_of
 
 CROP_MARGIN = 0.1   # as Generate's crops: the matting model needs some background round a part
@@ -42,19 +43,10 @@ PART_BAKE = BakeSettings(size=1024)   # each part's share of the painted whole (
 
 
 @dataclass
-class WrittenPart:
-    """One part as written: its name, GLB (relative to the run), faces, area and whether it is closed."""
+class DrawnParts:
+    """The parts as written (``record.DrawnPart``, each with its GLB relative to the run) and the combined GLB."""
 
-    name: str
-    mesh: str
-    faces: int
-    area: float
-    closed: bool
-
-
-@dataclass
-class WrittenParts:
-    parts: list[WrittenPart] = field(default_factory=list)
+    parts: list[DrawnPart] = field(default_factory=list)
     combined: str = ""
 
 
@@ -140,7 +132,7 @@ def decoding_note(made: list[PartMesh]) -> str:
 
 
 def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str = "", painted: Any = None,
-                target: str | None = None) -> WrittenParts:
+                target: str | None = None) -> DrawnParts:
     """Each part as ``<folder>/<stem>_<part>.glb`` and all as ``<stem>_combined.glb``, simplified to the job's
     face budget; with ``painted`` (the whole, textured, in the parts' frame) each part baked from it, else each
     in a flat colour of its own. Each file carries the model's licence; each part is announced as an artifact
@@ -150,21 +142,22 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
     extras = {"generator": "img23d", "parts_model": row_of(spec).name, "licence": licence.name,
               "licence_terms": licence.summary(), "licence_url": licence.text_url}
     prefix = f"{folder}/" if folder else ""
-    written, meshes = WrittenParts(), []
+    written, meshes = DrawnParts(), []
     for part in made:
         vertices, faces = part.vertices, np.asarray(part.faces, np.int64)
         if run.options.face_budget and len(faces) > run.options.face_budget:
             vertices, faces = decimate(vertices, faces, run.options.face_budget)
         mesh = share_of(painted, vertices, faces, part.name, run.job.cancel) if painted is not None else \
-            part_mesh(_piece(part.name, vertices, faces), part.index)
+            part_mesh(part.name, from_gltf(vertices), faces, part.index)
         meshes.append((part.name, mesh))
         scene = trimesh.Scene()
         scene.add_geometry(mesh, node_name=part.name, geom_name=part.name)
         name = run.run_folder.unique_stem(f"{stem}_{part.name}", 1)
         path = run.run_folder.write_bytes_with(f"{prefix}{name}.glb",
                                                lambda p, s=scene: export_glb(s, p, extras, painted is not None))
-        written.parts.append(WrittenPart(part.name, run.run_folder.relative(path), int(len(faces)),
-                                         round(_area(vertices, faces), 8), _closed(faces)))
+        written.parts.append(DrawnPart(part.name, run.run_folder.relative(path), int(len(faces)),
+                                       round(_area(vertices, faces), 8), is_closed(faces, len(vertices)),
+                                       decoded_faces=int(len(part.faces)), decoding=part.note))
         run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PART if target else ArtifactKind.MESH,
                               path=str(path), target=target or part.name))
     scene = trimesh.Scene()
@@ -193,24 +186,10 @@ def share_of(painted: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, 
     return finished_trimesh(baked, 0, name)
 
 
-def _piece(name: str, vertices: np.ndarray, faces: np.ndarray) -> Piece:
-    return Piece(name=name, vertices=from_gltf(vertices), faces=faces, source_faces=np.arange(len(faces)),
-                 cap_faces=0, area=_area(vertices, faces), open_cuts=0, closed=_closed(faces))
-
-
 def _area(vertices: np.ndarray, faces: np.ndarray) -> float:
     corners = np.asarray(vertices, np.float64)[np.asarray(faces)]
     return float(np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]),
                                 axis=1).sum() / 2.0)
 
 
-def _closed(faces: np.ndarray) -> bool:
-    """Whether every edge is shared by exactly two faces."""
-    if not len(faces):
-        return False
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    return bool((counts == 2).all())
-
-
-__all__ = ["WrittenPart", "WrittenParts", "draw", "found_names", "names_mask", "share_of", "warn", "write_parts"]
+__all__ = ["DrawnParts", "draw", "found_names", "names_mask", "share_of", "warn", "write_parts"]

@@ -18,12 +18,12 @@ from ..stages.grounding.ask import PALETTE
 from .split.pieces import Piece
 
 
-def part_mesh(piece: Piece, index: int) -> trimesh.Trimesh:
-    """``piece`` as a mesh in glTF's axes, coloured as the ``index``-th part."""
+def part_mesh(name: str, vertices: np.ndarray, faces: np.ndarray, index: int) -> trimesh.Trimesh:
+    """The part ``name`` (``vertices`` in Blender's axes) as a mesh in glTF's, coloured as the ``index``-th part."""
     colour = (*PALETTE[index % len(PALETTE)], 255)
-    material = trimesh.visual.material.PBRMaterial(name=piece.name, baseColorFactor=colour, metallicFactor=0.0,
+    material = trimesh.visual.material.PBRMaterial(name=name, baseColorFactor=colour, metallicFactor=0.0,
                                                    roughnessFactor=0.8)
-    mesh = trimesh.Trimesh(to_gltf(piece.vertices), piece.faces, process=False)
+    mesh = trimesh.Trimesh(to_gltf(vertices), faces, process=False)
     mesh.visual = trimesh.visual.TextureVisuals(material=material)
     return mesh
 
@@ -32,7 +32,8 @@ def scene_of(pieces: list[tuple[int, Piece]]) -> trimesh.Scene:
     """A scene of ``(index, piece)`` pairs, each a node and a mesh named after its part."""
     scene = trimesh.Scene()
     for index, piece in pieces:
-        scene.add_geometry(part_mesh(piece, index), node_name=piece.name, geom_name=piece.name)
+        scene.add_geometry(part_mesh(piece.name, piece.vertices, piece.faces, index), node_name=piece.name,
+                           geom_name=piece.name)
     return scene
 
 

@@ -1,7 +1,7 @@
 """From each render's boxes to its masks: a box is cropped with a margin (as Generate crops a target),
 the matting model cuts the crop out, and the cut-out's alpha goes back where the crop came from.
 
-The models are called by the job (``jobs/parts_split.py``); this module only places things: which
+The models are called by the split's driver (``driver.py``); this module only places things: which
 crop each (render, name) gets, and the (N, size, size) masks the lifting reads.
 """
 
