@@ -5,13 +5,13 @@ checks. The add-on's side (its choices built from these rows) is tests/blender/t
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
 
 import img23d_protocol as protocol
 import pytest
 from img23d_backend.parts import part
 from img23d_backend.parts.table import DEFAULT_PARTS, PARTS_PACKAGES, PARTS_ROWS
-from img23d_backend.rigging.table import RIGGER_MODULES
+from img23d_backend.rigging.table import RIGGER_MODULES, RIGGERS
 
 
 def test_the_parts_models_rows_are_the_backends_parts_table() -> None:
@@ -28,8 +28,8 @@ def test_the_riggers_rows_are_the_backends_rigger_table() -> None:
     assert set(protocol.RIGGERS) == set(RIGGER_MODULES)
     assert protocol.RIG_WEIGHTS == tuple(protocol.RIGGERS)   # what a rig request may name
     for name, row in protocol.RIGGERS.items():
-        spec = getattr(importlib.import_module(RIGGER_MODULES[name]), "SPEC", None)   # a model's files
-        assert row.repo_id == (spec.repo_id if spec is not None else ""), name
+        model = RIGGERS[name].model   # a model's files: the hub's spec (the tiny root is not read for it)
+        assert row.repo_id == (model.spec("default", Path()).repo_id if model is not None else ""), name
         assert row.licence is None if not row.repo_id else row.licence.repo_id == row.repo_id
 
 

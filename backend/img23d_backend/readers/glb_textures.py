@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import OPTION_RANGES
-from img23d_protocol.glb_images import Refused, image_window, read_glb
+from img23d_protocol.glb_images import image_window, read_glb
 from img23d_protocol.image_headers import UnreadableImage, Window, image_size
 
 from ..gltf.document import read_gltf_json

@@ -8,8 +8,8 @@ grounding replica gives the tiny one's fixed answer, about 230 tokens long, like
 model's sizes, and where they come from, are its module's ``FULL`` (or ``config("full")``). The
 grounding and matting components are this package's; each material model's and image editor's come from its
 room's table (``materials.table``, ``editors.table``: its ``replica`` and its row's component name); the others are each family's
-(``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family. The rigging
-model's is its room's (``rigging/skintokens/replica.py``, sizes ``config.FULL``).
+(``Family.replicas``'s ``full_size``, in the table's order), taken without naming a family. Each rigger's
+model's is its room's too (``rigging.table``: its ``RigModel``'s replica and component name).
 
     root/
       manifest.json                      one entry per built model (built ones are skipped)
@@ -28,8 +28,8 @@ model's is its room's (``rigging/skintokens/replica.py``, sizes ``config.FULL``)
                                          (the same architecture in the turbo folder's layout)
       step1x-texture/                    the licence-clean paint model: SDXL base 1.0 (fp16 variant only),
                                          the fp16-fix VAE and Step1X-3D's adapter, in their three layouts
-      skintokens/                        SkinTokens (component "rigging"): the Lightning checkpoint (bf16, 1.1 GB)
-                                         and Qwen3-0.6B's config in the hub's layout, the loader's safetensors copy beside
+      <rigger's model>/                  each rigger's model's (the default one's, component "rigging": its checkpoint
+                                         in bf16, 1.1 GB, in the hub's layout, the loader's safetensors copy beside)
 
 Models are made directly in their saved dtype (bf16 for Qwen, fp16 elsewhere; BiRefNet in
 fp32 so its probe runs) with fixed seeds, so peak memory stays near one model's size (peak RSS
@@ -60,13 +60,7 @@ from ..materials.table import DEFAULT_MATERIALS, MATERIAL_CODE, MATERIAL_ROWS
 from ..parts.table import PARTS_CODE, PARTS_ROWS
 from ..models.replica_common import parameters, spec_folder
 from ..models.specs import ModelReplica
-from ..rigging.skintokens import replica as rig_replica
-from ..rigging.skintokens import rigger as rig_model
-from ..rigging.skintokens.config import CHECKPOINT_FILE as RIG_CHECKPOINT
-from ..rigging.skintokens.config import FILES as RIG_FILES
-from ..rigging.skintokens.config import FULL as RIG_FULL
-from ..rigging.skintokens.model import TokenRig
-from ..rigging.skintokens.weights import convert_once
+from ..rigging.table import RIGGERS
 from . import birefnet, grounding_replica
 
 # 2: the grounding replica is wired to give the fixed answer itself; 3: the shape replica is
@@ -78,7 +72,7 @@ from . import birefnet, grounding_replica
 # 8: the licence-clean paint model (step1x-texture/, component "step1x-texture"); 9: the material model
 # (component "materials"); 10: the image editor (component "editor")
 # 11: the large image editor (component "qwen-editor"); 12: the parts model (component "parts");
-# 13: the rigging model (rigging/skintokens/, component "rigging")
+# 13: the rigging model (its rigger's folder in rigging/, component "rigging")
 FULL_FORMAT: int = 13
 
 
@@ -101,35 +95,9 @@ def _build_matting(dest: Path) -> tuple[dict[str, Any], int]:
     return birefnet.build(dest, birefnet.FULL), birefnet.FULL.seed
 
 
-def _rigging_spec(root: Path) -> ModelSpec:
-    # The rigging model's spec with the replica's folder for the hub's (no pinned digest: the weights are random).
-    return ModelSpec(role=rig_model.ROLE, repo_id=f"full-size/{rig_model.TINY_FOLDER}",
-                     local_path=root / rig_model.TINY_FOLDER, allow_patterns=RIG_FILES, exact_files=True,
-                     size_bytes=rig_model.SPEC.size_bytes)
-
-
-def _construct_rigging() -> dict[str, Any]:
-    return {"model": TokenRig(RIG_FULL)}
-
-
-def _build_rigging(dest: Path) -> tuple[dict[str, Any], int]:
-    """The checkpoint (bf16, as upstream's) and Qwen3's config in the hub's layout; then the production
-    loader's one-time safetensors copy beside it, as the first rig makes it, so a check's load is every later one."""
-    import torch
-
-    seed = 0
-    rig_replica.write_full_replica(dest, seed)
-    started = time.perf_counter()
-    convert_once(dest / RIG_CHECKPOINT)
-    convert_seconds = round(time.perf_counter() - started, 1)
-    with torch.device("meta"):
-        params = {part: parameters(module) for part, module in _construct_rigging().items()}
-    return {"class": "TokenRig", "dtype": "bfloat16", "params": params, "convert_seconds": convert_seconds}, seed
-
-
 def _room_component(name: str, spec: Callable[[Path], ModelSpec], replica: ModelReplica) -> FullSizeReplica:
-    """A material model's, an image editor's or a parts model's full-size component: its replica at the
-    published size."""
+    """A material model's, an image editor's, a parts model's or a rigger's model's full-size component: its
+    replica at the published size."""
     def build(dest: Path) -> tuple[dict[str, Any], int]:
         return replica.build(dest, "full")
 
@@ -153,9 +121,8 @@ SHARED: tuple[FullSizeReplica, ...] = (
       for name, row in EDITOR_ROWS.items()),
     *(_room_component(row.component, row.full_size_spec, PARTS_CODE[name].replica)
       for name, row in PARTS_ROWS.items()),
-    # The rigging model: no count published; its checkpoint is 1.1 GB in bf16 (the skin VAE's unused encoder in it).
-    FullSizeReplica(name="rigging", spec=_rigging_spec, target=spec_folder(_rigging_spec(Path())),
-                    construct=_construct_rigging, build=_build_rigging, published_params={"total": 5.5e8}),
+    *(_room_component(rigger.model.component, rigger.model.full_size_spec, rigger.model.replica)
+      for rigger in RIGGERS.values() if rigger.model is not None),
 )
 
 

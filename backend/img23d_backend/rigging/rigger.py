@@ -4,17 +4,22 @@ A rigger reads a ``RigMesh`` (positions and triangles in img23d's frame) and, op
 artist's ``Skeleton``; it returns a ``Rig``: the skeleton it bound to (the given one, with its own
 names, or one it made), the ``Skin``, where the skeleton came from and what the user should be told.
 ``table`` names the riggers by their ``--weights`` choice; ``geometric`` is the one that needs no
-model. A model's rigger (SkinTokens: ``skintokens/``) is one more folder and one more line in the table.
+model. A rigger that runs a model says so in its ``RigModel`` (as ``parts.generator.PartsRow`` and
+``PartGenerator`` do for a parts model): its name, its role in the model manager, its spec, loader,
+time estimate and preflight, and its rig through a loaded network. ``driver`` reads them; nothing
+outside this room names a rigger's model. A second model rigger is one more folder and one more line
+in the table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from ..models.specs import ModelReplica, ModelSpec
 from .skeleton import BadSkeleton, Skeleton
 from .skin import Skin
 
@@ -50,11 +55,37 @@ class Rig:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+class RigTime(Protocol):
+    """A model rigger's expected rig, said before it starts."""
+
+    total_s: float       # seconds on the device it runs on
+    joints: int          # the skeleton the estimate is for (not known before the model writes it)
+
+
+@dataclass(frozen=True)
+class RigModel:
+    """What a rigger that runs a model brings beside its rig: the driver registers, checks and runs it
+    through these, naming none."""
+
+    name: str                                            # as notes and progress say it ("SkinTokens")
+    role: str                                            # its role in the model manager
+    spec: Callable[[str, Path], ModelSpec]               # (models "default" or "tiny", tiny root) -> its spec
+    folder: Callable[[str, Path], Path | None]           # its files here (a replica written on first use), or None
+    loader: Callable[[ModelSpec], Any]                   # the manager's loader for its spec
+    estimate: Callable[[ModelSpec, Any], RigTime]        # (spec, device) -> its expected rig
+    preflight: Callable[[ModelSpec, Any, bool], Any]     # (spec, device, accept_long): one sentence when it cannot
+    rig_network: Callable[[Any, RigMesh, RigOptions], Rig]   # a mesh rigged by its loaded network
+    component: str                                       # its full-size component (``bench/full_size_models.py``)
+    full_size_spec: Callable[[Path], ModelSpec]          # its full-size replica under a root
+    replica: ModelReplica                                # its random-weight replica, built at a size
+
+
 @dataclass(frozen=True)
 class Rigger:
     name: str            # its --weights choice name
     summary: str         # one line for --help and rig.json
     rig: Callable[[RigMesh, Skeleton | None, RigOptions], Rig]
+    model: RigModel | None = None   # None: it runs no model (the geometric binding)
 
 
 def check_near(mesh: RigMesh, skeleton: Skeleton) -> None:

@@ -21,12 +21,17 @@ What is written and where each fact came from:
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from ...models.replica_common import parameters
+from ...models.specs import ModelReplica
 from .config import CHECKPOINT_FILE, FULL, QWEN_CONFIG_FILE, TINY, SkinTokensConfig
 from .model import TokenRig
+from .weights import convert_once
 
 QWEN3_06B_CONFIG = {
     "architectures": ["Qwen3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
@@ -69,5 +74,23 @@ def write_replica(folder: Path, config: SkinTokensConfig = TINY, seed: int = 0) 
     return folder
 
 
-def write_full_replica(folder: Path, seed: int = 0) -> Path:
-    return write_replica(folder, FULL, seed)
+def _construct() -> dict[str, Any]:
+    return {"model": TokenRig(FULL)}
+
+
+def _build(folder: Path, size: str) -> tuple[dict[str, Any], int]:
+    """The checkpoint (bf16, as upstream's) and Qwen3's config in the hub's layout, at ``size`` ("tiny" or
+    "full"); then the production loader's one-time safetensors copy beside it, as the first rig makes it, so
+    a check's load is every later one."""
+    seed = 0
+    write_replica(folder, FULL if size == "full" else TINY, seed)
+    started = time.perf_counter()
+    convert_once(Path(folder) / CHECKPOINT_FILE)
+    convert_seconds = round(time.perf_counter() - started, 1)
+    with torch.device("meta"):
+        params = {part: parameters(module) for part, module in _construct().items()}
+    return {"class": "TokenRig", "dtype": "bfloat16", "params": params, "convert_seconds": convert_seconds}, seed
+
+
+# No parameter count is published; the checkpoint is 1.1 GB in bf16 (the skin VAE's unused encoder in it).
+REPLICA = ModelReplica(build=_build, construct=_construct, published_params={"total": 5.5e8})

@@ -32,7 +32,7 @@ from ...models.placement import LoadedModel
 from ...models.specs import ModelSpec
 from ...gltf.frame import from_gltf, to_gltf
 from ..names import chain_names, humanoid_names
-from ..rigger import Rig, Rigger, RigMesh, RigOptions
+from ..rigger import Rig, RigMesh, RigOptions
 from ..skeleton import BadSkeleton, Skeleton
 from ..skin import Skin
 from .config import CHECKPOINT_FILE, CHECKPOINT_SHA256, FILES, REPO_ID, REVISION
@@ -76,6 +76,13 @@ def spec_for(models: str, tiny_root: Path) -> ModelSpec:
     folder = model_folder("tiny", tiny_root)
     return ModelSpec(role=ROLE, repo_id=f"tiny/{TINY_FOLDER}", local_path=folder, allow_patterns=FILES,
                      exact_files=True, size_bytes=TINY_BYTES, options={"replica": "tiny"})
+
+
+def full_size_spec(root: Path) -> ModelSpec:
+    """Its full-size replica under ``root`` (``replica.REPLICA``): the hub's layout and size, random weights, so
+    no pinned digest."""
+    return ModelSpec(role=ROLE, repo_id=f"full-size/{TINY_FOLDER}", local_path=Path(root) / TINY_FOLDER,
+                     allow_patterns=FILES, exact_files=True, size_bytes=SPEC.size_bytes)
 
 
 def load(folder: Path, device: Any) -> LoadedModel:
@@ -138,6 +145,4 @@ def rig_network(network: Any, mesh: RigMesh, options: RigOptions) -> Rig:
                seconds={"model": time.perf_counter() - started})
 
 
-RIGGER = Rigger(name="model", summary="SkinTokens (MIT): the skeleton and its weights predicted together", rig=rig)
-
-__all__ = ["NAME", "RIGGER", "ROLE", "SPEC", "TINY_FOLDER", "load", "loader", "model_folder", "rig", "rig_network", "spec_for"]
+__all__ = ["NAME", "ROLE", "SPEC", "TINY_FOLDER", "load", "loader", "model_folder", "full_size_spec", "rig", "rig_network", "spec_for"]

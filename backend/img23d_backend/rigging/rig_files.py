@@ -1,0 +1,106 @@
+"""A rig's files: the mesh read as a glTF the rig is written into, and the weights saved.
+
+The mesh is read as a glTF (a GLB or glTF as it is; an OBJ or PLY as trimesh exports it, with its
+material; the add-on's ``.npz`` as its bare surface) and gathered into img23d's frame (``gltf.scene``), so
+the rigged GLB keeps the input's materials, UVs and textures. Every input is bounded before the work and
+each failure is one sentence (``limits``: finite positions, a surface; ``gltf.scene``: the file's own
+arrays, nodes and triangles); a text glTF's buffers and images are read from the source's own folder only,
+and the outputs are no more readable than the files they came from (``MeshRead.like``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..gltf import scene as gltf_scene
+from ..gltf.frame import to_gltf
+from ..readers.mesh_file import read_arrays
+from ..readers.texture_files import CheckedTextures
+from ..runs.folders import RunFolder
+from .limits import check_mesh
+from .skin import Skin
+
+
+@dataclass(frozen=True)
+class MeshRead:
+    """A mesh read for a rig: its glTF (one binary blob: the rigged GLB is written from it), its vertices
+    gathered in img23d's frame, and the permission bits its outputs keep (those every file it was read from
+    grants)."""
+
+    gltf: Any
+    mesh: gltf_scene.GltfMesh
+    like: int
+
+
+def read_mesh(source: Path, folder: RunFolder, stem: str, prefix: str = "") -> MeshRead:
+    """``source`` copied into the run folder as ``<stem><suffix>``, read and checked; ``bad_request`` with one
+    sentence (after ``prefix``, which names a further level of detail) for a file that cannot be rigged."""
+    copy = folder.copy_in(f"{stem}{source.suffix.lower()}", source)
+    gltf, like = _as_gltf(copy, folder, source, f"{stem}_as.glb", prefix)
+    try:
+        mesh = gltf_scene.gather_mesh(gltf)
+    except gltf_scene.GltfUnreadable as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{prefix}{exc}") from exc
+    if len(mesh.triangles) == 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{source.name} has no surface (no triangles) to rig")
+    check_mesh(mesh.positions, mesh.triangles, source.name)
+    return MeshRead(gltf, mesh, like)
+
+
+def save_weights(target: Path, skin: Skin) -> None:
+    """Each vertex's four strongest joints and weights, as the add-on reads them (``img23d_protocol.rig_weights``)."""
+    with open(target, "wb") as handle:  # a file object: numpy adds no .npz to the temporary name
+        np.savez(handle, joints=skin.joints.astype(np.int32), weights=skin.weights.astype(np.float32))
+
+
+def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix: str) -> tuple[Any, int]:
+    """The input as a pygltflib glTF (see the module's docstring), and the permission bits its outputs keep
+    (a text glTF's relative URIs resolve from ``source``'s folder, only there: its copy in the run has nothing
+    beside it)."""
+    suffix = copy.suffix.lower()
+    if suffix in (".glb", ".gltf"):
+        try:
+            found = gltf_scene.read(copy, source.parent)
+        except gltf_scene.GltfUnreadable as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{prefix}{exc}") from exc
+        return found.gltf, _readable_by(source, *found.files[1:])
+    import trimesh
+
+    if suffix == ".npz":
+        arrays = read_arrays(copy)
+        scene: Any = trimesh.Trimesh(to_gltf(arrays["positions"]), np.asarray(arrays["triangles"], np.int64),
+                                     process=False)
+    else:
+        try:
+            # Its .mtl and textures beside the source (not in the run), its textures checked from their
+            # headers first: as every mesh file is read (``readers.meshes``).
+            resolver = CheckedTextures(trimesh.resolvers.FilePathResolver(source.parent), source)
+            scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False,
+                                 resolver=resolver)
+        except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
+                                f"{type(exc).__name__}: {exc}") from exc
+    like = _readable_by(source)
+    glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"), like)
+    try:
+        return gltf_scene.load(glb), like
+    except gltf_scene.GltfUnreadable as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{source.name}: {exc}") from exc
+
+
+def _readable_by(*files: Path) -> int:
+    """The permission bits every one of ``files`` grants (an output holds what each of them holds)."""
+    like = 0o777
+    for path in files:
+        try:
+            like &= stat.S_IMODE(os.stat(path).st_mode)
+        except OSError as exc:
+            raise ProtocolError(ErrorCode.DISK, f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    return like
