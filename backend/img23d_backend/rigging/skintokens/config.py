@@ -51,15 +51,14 @@ ATTENTION_HEAD_SIZE = 64  # 512/8 in the shape encoder, 768/12 in the skin VAE
 NUM_SAMPLES = 54_000  # surface samples a mesh is read through (DESIGN.md; the port's mesh.rs NUM_SAMPLES)
 
 
-@dataclass(frozen=True)
-class ShapeEncoderConfig:
-    """The perceiver over the surface samples (upstream ``mesh_encoder.encoder``, Michelangelo's layout)."""
+class _PointNetworkSizes:
+    """What both point networks derive alike: heads of ``ATTENTION_HEAD_SIZE`` channels, and the input
+    features of a sample: its position's embedding (xyz and a sine and cosine per coordinate and frequency,
+    Fourier or phase alike) and its normal."""
 
-    width: int = 512
-    layers: int = 8
-    num_freqs: int = 8
-    queries: int = 512  # farthest-point samples of 4x as many random points
-    point_features: int = 3  # the normals
+    width: int
+    num_freqs: int
+    point_features: int
 
     @property
     def heads(self) -> int:
@@ -71,7 +70,18 @@ class ShapeEncoderConfig:
 
 
 @dataclass(frozen=True)
-class SkinVAEConfig:
+class ShapeEncoderConfig(_PointNetworkSizes):
+    """The perceiver over the surface samples (upstream ``mesh_encoder.encoder``, Michelangelo's layout)."""
+
+    width: int = 512
+    layers: int = 8
+    num_freqs: int = 8
+    queries: int = 512  # farthest-point samples of 4x as many random points
+    point_features: int = 3  # the normals
+
+
+@dataclass(frozen=True)
+class SkinVAEConfig(_PointNetworkSizes):
     """The FSQ skin autoencoder's inference half (upstream ``vae.model``, ``SkinFSQCVAEModel``)."""
 
     width: int = 768
@@ -82,14 +92,6 @@ class SkinVAEConfig:
     num_freqs: int = 8
     cond_queries: int = 384
     point_features: int = 3
-
-    @property
-    def heads(self) -> int:
-        return self.width // ATTENTION_HEAD_SIZE
-
-    @property
-    def in_features(self) -> int:
-        return 3 * (2 * self.num_freqs + 1) + self.point_features
 
     @property
     def codebook_size(self) -> int:
