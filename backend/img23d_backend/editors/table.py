@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..env.lazy_table import LazyTable
+from ..env.room_table import RoomTable
 from ..models.specs import ModelSpec
 from .editor import Editor, EditorRow
 
@@ -23,11 +24,10 @@ EDITOR_PACKAGES: dict[str, str] = {
 # FLUX.2 [klein] 4B by default: a 12 GB card runs it in phases.
 DEFAULT_EDITOR = "flux2-klein-4b"
 
-EDITOR_ROWS: LazyTable[EditorRow] = LazyTable({name: f"{package}.model" for name, package in EDITOR_PACKAGES.items()},
-                                              "ROW", EditorRow,
-                                              "editor's row")
-EDITOR_CODE: LazyTable[Editor] = LazyTable({name: f"{package}.editor" for name, package in EDITOR_PACKAGES.items()},
-                                           "EDITOR", Editor, "editor")
+EDITOR_TABLE: RoomTable[EditorRow, Editor] = RoomTable(EDITOR_PACKAGES, EditorRow, "editor", "EDITOR", Editor,
+                                                       "editor", "image editor")
+EDITOR_ROWS: LazyTable[EditorRow] = EDITOR_TABLE.rows
+EDITOR_CODE: LazyTable[Editor] = EDITOR_TABLE.code
 
 
 def tiny_editor(root: Path, choice: str = DEFAULT_EDITOR) -> ModelSpec:
@@ -37,10 +37,7 @@ def tiny_editor(root: Path, choice: str = DEFAULT_EDITOR) -> ModelSpec:
 
 def row_of(spec: ModelSpec) -> EditorRow:
     """The editor ``spec`` is (real, tiny or full-size replica: its options name it)."""
-    name = spec.options.get("editor")
-    if name not in EDITOR_ROWS:
-        raise ValueError(f"{spec.display} is no image editor img23d has ({', '.join(EDITOR_ROWS)})")
-    return EDITOR_ROWS[name]
+    return EDITOR_TABLE.row_of(spec)
 
 
 def editor_for_pipeline(pipeline: str) -> Editor:

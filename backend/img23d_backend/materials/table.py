@@ -9,6 +9,7 @@ job loads it or a replica build needs it. A second material model is one more fo
 from __future__ import annotations
 
 from ..env.lazy_table import LazyTable
+from ..env.room_table import RoomTable
 from ..models.specs import ModelSpec
 from .material import MaterialModel, MaterialRow
 
@@ -18,24 +19,18 @@ MATERIAL_PACKAGES: dict[str, str] = {
 }
 DEFAULT_MATERIALS = "marigold"
 
-MATERIAL_ROWS: LazyTable[MaterialRow] = LazyTable(
-    {name: f"{package}.model" for name, package in MATERIAL_PACKAGES.items()}, "ROW", MaterialRow, "material model's row")
-MATERIAL_CODE: LazyTable[MaterialModel] = LazyTable(
-    {name: f"{package}.material" for name, package in MATERIAL_PACKAGES.items()}, "MATERIAL", MaterialModel, "material model")
-
-
-def _name_of(spec: ModelSpec) -> str:
-    name = spec.options.get("material")
-    if name not in MATERIAL_PACKAGES:
-        raise ValueError(f"{spec.display} is no material model img23d has ({', '.join(MATERIAL_PACKAGES)})")
-    return str(name)
+MATERIAL_TABLE: RoomTable[MaterialRow, MaterialModel] = RoomTable(MATERIAL_PACKAGES, MaterialRow, "material",
+                                                                   "MATERIAL", MaterialModel, "material",
+                                                                   "material model")
+MATERIAL_ROWS: LazyTable[MaterialRow] = MATERIAL_TABLE.rows
+MATERIAL_CODE: LazyTable[MaterialModel] = MATERIAL_TABLE.code
 
 
 def material_of(spec: ModelSpec) -> MaterialModel:
     """The material model ``spec`` is (real, tiny or full-size replica: its options name it)."""
-    return MATERIAL_CODE[_name_of(spec)]
+    return MATERIAL_TABLE.code_of(spec)
 
 
 def row_of(spec: ModelSpec) -> MaterialRow:
     """The row of the material model ``spec`` is."""
-    return MATERIAL_ROWS[_name_of(spec)]
+    return MATERIAL_TABLE.row_of(spec)

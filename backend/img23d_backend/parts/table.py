@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..env.lazy_table import LazyTable
+from ..env.room_table import RoomTable
 from ..models.specs import ModelSpec
 from .generator import PartGenerator, PartsRow
 
@@ -21,28 +22,20 @@ PARTS_PACKAGES: dict[str, str] = {
 }
 DEFAULT_PARTS = "autopartgen"
 
-PARTS_ROWS: LazyTable[PartsRow] = LazyTable(
-    {name: f"{package}.model" for name, package in PARTS_PACKAGES.items()}, "ROW", PartsRow, "parts model's row")
-PARTS_CODE: LazyTable[PartGenerator] = LazyTable(
-    {name: f"{package}.generator" for name, package in PARTS_PACKAGES.items()}, "GENERATOR", PartGenerator,
-    "parts model")
-
-
-def _name_of(spec: ModelSpec) -> str:
-    name = spec.options.get("parts")
-    if name not in PARTS_PACKAGES:
-        raise ValueError(f"{spec.display} is no parts model img23d has ({', '.join(PARTS_PACKAGES)})")
-    return str(name)
+PARTS_TABLE: RoomTable[PartsRow, PartGenerator] = RoomTable(PARTS_PACKAGES, PartsRow, "generator", "GENERATOR",
+                                                            PartGenerator, "parts", "parts model")
+PARTS_ROWS: LazyTable[PartsRow] = PARTS_TABLE.rows
+PARTS_CODE: LazyTable[PartGenerator] = PARTS_TABLE.code
 
 
 def row_of(spec: ModelSpec) -> PartsRow:
     """The row of the parts model ``spec`` is (real, tiny or full-size replica: its options name it)."""
-    return PARTS_ROWS[_name_of(spec)]
+    return PARTS_TABLE.row_of(spec)
 
 
 def generator_of(spec: ModelSpec) -> PartGenerator:
     """The code of the parts model ``spec`` is."""
-    return PARTS_CODE[_name_of(spec)]
+    return PARTS_TABLE.code_of(spec)
 
 
 def parts_loader(spec: ModelSpec) -> Any:  # -> models.handles.PartLoaders

@@ -1,0 +1,62 @@
+"""The table of a room of swappable models (``editors``, ``materials``, ``parts``): one folder per model, by
+choice name, each folder's row and code read lazily (``lazy_table.LazyTable``), and the option of a model's
+spec that says which of them it is.
+
+Every such room has the same three parts: its folders (``<room>/<model>/``), a row of facts per folder
+(``<folder>.model.ROW``: imported when the catalog, a listing or an estimate reads it) and its code
+(``<folder>.<module>.<ATTRIBUTE>``: imported when a job loads the model or a replica build needs it); a spec
+(real, tiny or full-size replica) names its model in its options under the room's key. A second model in a
+room is one more folder and one more line in the room's table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
+from .lazy_table import LazyTable
+
+R = TypeVar("R")
+C = TypeVar("C")
+
+
+class NamedSpec(Protocol):
+    """A model's spec as the table reads it (``models.specs.ModelSpec`` is one)."""
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+    @property
+    def display(self) -> str: ...
+
+
+class RoomTable(Generic[R, C]):
+    """A room's models by choice name: ``rows`` (each folder's ``model.ROW``, of ``row_kind``) and ``code``
+    (each folder's ``code_module``'s ``code_attribute``, of ``code_kind``); a spec names its model under
+    ``option``; ``what`` names one of them in a refusal ("parts model")."""
+
+    def __init__(self, packages: Mapping[str, str], row_kind: type[R], code_module: str, code_attribute: str,
+                 code_kind: type[C], option: str, what: str) -> None:
+        self.packages = dict(packages)
+        self.option = option
+        self.what = what
+        self.rows: LazyTable[R] = LazyTable({name: f"{package}.model" for name, package in self.packages.items()},
+                                            "ROW", row_kind, f"{what}'s row")
+        self.code: LazyTable[C] = LazyTable(
+            {name: f"{package}.{code_module}" for name, package in self.packages.items()}, code_attribute,
+            code_kind, what)
+
+    def name_of(self, spec: NamedSpec) -> str:
+        """The choice name ``spec``'s options give; ``ValueError`` naming the room's models for any other."""
+        name = spec.options.get(self.option)
+        if name not in self.packages:
+            raise ValueError(f"{spec.display} is no {self.what} img23d has ({', '.join(self.packages)})")
+        return str(name)
+
+    def row_of(self, spec: NamedSpec) -> R:
+        """The row of the model ``spec`` is."""
+        return self.rows[self.name_of(spec)]
+
+    def code_of(self, spec: NamedSpec) -> C:
+        """The code of the model ``spec`` is."""
+        return self.code[self.name_of(spec)]
