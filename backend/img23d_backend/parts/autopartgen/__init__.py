@@ -1,5 +1,6 @@
 """AutoPartGen (facebookresearch/AutoPartGen, weights facebook/autopartgen), written in img23d's own torch:
-config (sizes), blocks, dit, vae, conditioner, sampling (surface points, farthest-point sampling),
+config (sizes), blocks (the DiT's timestep embedding), dit, vae (both of neural/'s shared TripoSG blocks),
+conditioner, sampling (surface points, thinned by neural/'s farthest-point sampling),
 weights (reading checkpoints), loader, replica, guidance (scheduler and guided passes), denoise (one
 latent), surface (decode, clean, overlap, frames), part_loop (``generate_parts``); model (its row: spec,
 files, work, measured run, memory) and generator (the room's interface: part loaders, ``generate``, replica).

@@ -2,9 +2,9 @@
 
   config          sizes, token ids, the pinned files
   surface         the mesh fitted into [-1, 1], surface samples, farthest-point queries, weights to vertices
-  embed           the two Fourier embeddings (bf16-rounded as upstream)
-  shape_encoder   the perceiver over the samples (``mesh_encoder.*``)
-  skin_vae        the FSQ skin decoder (``vae.model.*``)
+  embed           the skin VAE's phase embedding (bf16-rounded as upstream)
+  shape_encoder   the perceiver over the samples (``mesh_encoder.*``), of neural/'s Michelangelo blocks
+  skin_vae        the FSQ skin decoder (``vae.model.*``), of neural/'s TripoSG blocks
   model           TokenRig: the above around transformers' Qwen3 (``transformer.*``)
   grammar         the token grammar and its logit masks
   tokens          skeleton tokens to joints, parents and tails
