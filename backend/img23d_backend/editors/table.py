@@ -28,16 +28,13 @@ EDITOR_TABLE: RoomTable[EditorRow, Editor] = RoomTable(EDITOR_PACKAGES, EditorRo
                                                        "editor", "image editor")
 EDITOR_ROWS: LazyTable[EditorRow] = EDITOR_TABLE.rows
 EDITOR_CODE: LazyTable[Editor] = EDITOR_TABLE.code
+# The editor a spec is (real, tiny or full-size replica: its options name it).
+row_of = EDITOR_TABLE.row_of
 
 
 def tiny_editor(root: Path, choice: str = DEFAULT_EDITOR) -> ModelSpec:
     """The tiny replica of the editor ``choice`` under ``root``: the real folder's layout and files."""
     return EDITOR_ROWS[choice].tiny_spec(root)
-
-
-def row_of(spec: ModelSpec) -> EditorRow:
-    """The editor ``spec`` is (real, tiny or full-size replica: its options name it)."""
-    return EDITOR_TABLE.row_of(spec)
 
 
 def editor_for_pipeline(pipeline: str) -> Editor:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from ..env.lazy_table import LazyTable
 from ..env.room_table import RoomTable
-from ..models.specs import ModelSpec
 from .material import MaterialModel, MaterialRow
 
 # Each material model's choice name -> its folder (a package beside this module).
@@ -24,13 +23,6 @@ MATERIAL_TABLE: RoomTable[MaterialRow, MaterialModel] = RoomTable(MATERIAL_PACKA
                                                                    "material model")
 MATERIAL_ROWS: LazyTable[MaterialRow] = MATERIAL_TABLE.rows
 MATERIAL_CODE: LazyTable[MaterialModel] = MATERIAL_TABLE.code
-
-
-def material_of(spec: ModelSpec) -> MaterialModel:
-    """The material model ``spec`` is (real, tiny or full-size replica: its options name it)."""
-    return MATERIAL_TABLE.code_of(spec)
-
-
-def row_of(spec: ModelSpec) -> MaterialRow:
-    """The row of the material model ``spec`` is."""
-    return MATERIAL_TABLE.row_of(spec)
+# The material model a spec is (real, tiny or full-size replica: its options name it): its code, its row.
+material_of = MATERIAL_TABLE.code_of
+row_of = MATERIAL_TABLE.row_of

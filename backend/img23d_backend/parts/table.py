@@ -26,16 +26,9 @@ PARTS_TABLE: RoomTable[PartsRow, PartGenerator] = RoomTable(PARTS_PACKAGES, Part
                                                             PartGenerator, "parts", "parts model")
 PARTS_ROWS: LazyTable[PartsRow] = PARTS_TABLE.rows
 PARTS_CODE: LazyTable[PartGenerator] = PARTS_TABLE.code
-
-
-def row_of(spec: ModelSpec) -> PartsRow:
-    """The row of the parts model ``spec`` is (real, tiny or full-size replica: its options name it)."""
-    return PARTS_TABLE.row_of(spec)
-
-
-def generator_of(spec: ModelSpec) -> PartGenerator:
-    """The code of the parts model ``spec`` is."""
-    return PARTS_TABLE.code_of(spec)
+# The parts model a spec is (real, tiny or full-size replica: its options name it): its row, its code.
+row_of = PARTS_TABLE.row_of
+generator_of = PARTS_TABLE.code_of
 
 
 def parts_loader(spec: ModelSpec) -> Any:  # -> models.handles.PartLoaders
