@@ -15,6 +15,10 @@ reads the code and forbids:
 * in the rooms' shared modules (the driver, the interface, the tables): an import of one model's folder;
 * in one model's folder: an import of another model's folder.
 
+A rigger's model (``rigging/<model>/``, reached through ``rigging.table``) is forbidden further up too: in
+the whole chain (``CHAIN_ROOMS``: the jobs, the stages, the command line, the service and the session), where
+``commands/rig_command.py`` once named SkinTokens in its help and ``jobs/rig.py`` imported its package.
+
 The words come from the tables themselves, so a third editor adds no line here. Reads the code with
 ``test_boundaries``' reader (``FILES``, ``IMPORTS``).
 """
@@ -34,8 +38,10 @@ import test_boundaries as boundaries
 from img23d_backend.editors.table import EDITOR_PACKAGES, EDITOR_ROWS
 from img23d_backend.materials.table import MATERIAL_PACKAGES
 from img23d_backend.parts.table import PARTS_PACKAGES
+from img23d_backend.rigging.table import RIGGER_MODULES
 
 MECHANISM_ROOMS = ("stages", "models", "replicas", "jobs")
+CHAIN_ROOMS = (*MECHANISM_ROOMS, "commands", "service", "session")   # where no rigger's model is named
 GENERIC_WORDS = {"image", "model"}  # parts of a name too common to name it
 
 
@@ -45,26 +51,33 @@ class RoomModel:
 
     package: str
     words: frozenset[str]
+    rooms: tuple[str, ...] = MECHANISM_ROOMS   # the rooms that must not name it
 
 
 def _words(choice: str, package: str, *more: str) -> frozenset[str]:
     folder = package.rsplit(".", 1)[-1]
     parts = {part for part in re.split(r"[-_]", f"{choice}-{folder}")
              if len(part) >= 5 and part.isalnum() and not part.isdigit() and part not in GENERIC_WORDS}
-    return frozenset({choice, folder, *more, *parts})
+    return frozenset({*({choice} - GENERIC_WORDS), folder, *more, *parts})
+
+
+# Each rigger that runs a model: the folder its table's module lies in (the geometric binding's is the room's own).
+RIGGER_PACKAGES = {name: module.rsplit(".", 1)[0] for name, module in RIGGER_MODULES.items()
+                   if module.rsplit(".", 1)[0] != "img23d_backend.rigging"}
 
 
 ROOM_MODELS = (
     *(RoomModel(package, _words(name, package, EDITOR_ROWS[name].pipeline)) for name, package in EDITOR_PACKAGES.items()),
     *(RoomModel(package, _words(name, package)) for name, package in MATERIAL_PACKAGES.items()),
     *(RoomModel(package, _words(name, package)) for name, package in PARTS_PACKAGES.items()),
+    *(RoomModel(package, _words(name, package), CHAIN_ROOMS) for name, package in RIGGER_PACKAGES.items()),
 )
-ROOMS = ("img23d_backend.editors", "img23d_backend.materials", "img23d_backend.parts")
+ROOMS = ("img23d_backend.editors", "img23d_backend.materials", "img23d_backend.parts", "img23d_backend.rigging")
 
 
-def _in_mechanism_room(module: str) -> bool:
+def _in_mechanism_room(module: str, rooms: tuple[str, ...] = MECHANISM_ROOMS) -> bool:
     return any(module == f"img23d_backend.{room}" or module.startswith(f"img23d_backend.{room}.")
-               for room in MECHANISM_ROOMS)
+               for room in rooms)
 
 
 def _model_of(module: str) -> RoomModel | None:
@@ -115,7 +128,8 @@ def room_imports(imports: list[boundaries.Import]) -> list[str]:
         target = _model_of(owner)
         if target is None or _model_of(imp.module) is target:
             continue
-        if _in_mechanism_room(imp.module) or _model_of(imp.module) is not None or imp.module.startswith(ROOMS):
+        if (_in_mechanism_room(imp.module, target.rooms) or _model_of(imp.module) is not None
+                or imp.module.startswith(ROOMS)):
             found.append(f"{imp.module}:{imp.line} imports {owner}")
     return found
 
@@ -123,8 +137,9 @@ def room_imports(imports: list[boundaries.Import]) -> list[str]:
 def test_no_mechanism_room_names_an_editor_or_a_material_model() -> None:
     found = []
     for module, path in boundaries.FILES.items():
-        if _in_mechanism_room(module):
-            found.extend(mentions_in(module, Path(path).read_text(encoding="utf-8")))
+        models = tuple(model for model in ROOM_MODELS if _in_mechanism_room(module, model.rooms))
+        if models:
+            found.extend(mentions_in(module, Path(path).read_text(encoding="utf-8"), models))
     assert found == [], "put the difference in the model's folder (editors/editor.py, materials/material.py):\n" \
         + "\n".join(found)
 
@@ -136,11 +151,13 @@ def test_a_models_folder_is_reached_only_through_its_rooms_table() -> None:
 
 def test_the_words_come_from_every_table_entry() -> None:
     packages = {model.package for model in ROOM_MODELS}
-    assert packages == {*EDITOR_PACKAGES.values(), *MATERIAL_PACKAGES.values(), *PARTS_PACKAGES.values()}
+    assert packages == {*EDITOR_PACKAGES.values(), *MATERIAL_PACKAGES.values(), *PARTS_PACKAGES.values(),
+                        *RIGGER_PACKAGES.values()}
     assert all(package in boundaries.FILES for package in packages)  # each a package the reader sees
     # FLUX.2 [klein]'s distinctive words, Qwen-Image-Edit-2511's pipeline, Marigold's name.
     words = set().union(*(model.words for model in ROOM_MODELS))
-    assert {"klein", "flux2", "QwenImageEditPlusPipeline", "qwen_edit", "marigold"} <= words
+    assert {"klein", "flux2", "QwenImageEditPlusPipeline", "qwen_edit", "marigold", "skintokens"} <= words
+    assert "model" not in words and "geometric" not in words   # the riggers' choice names are common words
     assert "qwen" not in words and "image" not in words  # grounding's Qwen3-VL and every picture stay free
     assert {"EditorRow", "MaterialsModel"} & MODEL_CLASSES == {"MaterialsModel"}  # the interface is no model's
 
@@ -154,6 +171,19 @@ def test_the_words_come_from_every_table_entry() -> None:
 def test_an_injected_mention_is_caught(source: str, words: str) -> None:
     found = mentions_in("img23d_backend.jobs.injected", source)
     assert found and any(words in line for line in found), found
+
+
+def test_a_riggers_model_is_caught_anywhere_in_the_chain() -> None:
+    """The command line, the service and the session may name no rigger's model, nor import its folder (an
+    editor's words stay theirs: the command line lists the editors)."""
+    package = next(iter(RIGGER_PACKAGES.values()))
+    [model] = [model for model in ROOM_MODELS if model.package == package]
+    assert mentions_in("img23d_backend.commands.rig_command", 'help="model (SkinTokens, MIT)"', (model,))
+    assert room_imports([boundaries.Import("img23d_backend.session", f"{package}.rigger.spec_for", 1, lazy=True),
+                         boundaries.Import("img23d_backend.rigging.driver", f"{package}.costs.preflight", 2,
+                                           lazy=False),
+                         boundaries.Import(f"{package}.row", f"{package}.costs.preflight", 3, lazy=False)]) == [
+        f"img23d_backend.session:1 imports {package}.rigger", f"img23d_backend.rigging.driver:2 imports {package}.costs"]
 
 
 def test_a_module_named_after_one_is_caught() -> None:

@@ -1,6 +1,7 @@
-"""``rig MESH [--weights model|geometric] [--models default|tiny] [--skeleton FILE] [--humanoid-names/--no-...]``:
-a mesh file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``): by SkinTokens, or
-by the geometric binding (no model), which also stands in where the model cannot run, said in one sentence.
+"""``rig MESH [--weights RIGGER] [--models default|tiny] [--skeleton FILE] [--humanoid-names/--no-...]``:
+a mesh file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``): by a rigger's model
+or by the geometric binding (no model), which also stands in where the model cannot run, said in one
+sentence. The riggers are the protocol's rows (``img23d_protocol.riggers``: what the add-on offers too).
 
 As every command: earlier runs a killed process left ``running`` are closed first (``recover_interrupted``),
 and Ctrl-C or SIGTERM cancels the rig (``env.interrupts``: no traceback, the run closed ``cancelled``, its
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol import DEFAULT_RIGGER, RIGGERS, ErrorCode, ProtocolError
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
@@ -23,21 +24,20 @@ from ..runs.folders import RunFolder, recover_interrupted
 from .options import usage_message
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-WEIGHTS = ("model", "geometric")  # the table's names (rigging.table), listed here so --help stays light
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     rig = sub.add_parser("rig", help="give a mesh (GLB, OBJ, PLY) a skeleton and skin weights: a rigged GLB",
-                         description="Bind a skeleton (the file's given with --skeleton, else one from the shape "
-                                     "alone) to the mesh with geodesic voxel binding, and write a GLB whose mesh "
-                                     "has a glTF skin (JOINTS_0/WEIGHTS_0), its materials kept.")
+                         description="Give the mesh a skeleton (the file's given with --skeleton, else one the "
+                                     "rigger makes) and skin weights, and write a GLB whose mesh has a glTF skin "
+                                     "(JOINTS_0/WEIGHTS_0), its materials kept.")
     rig.add_argument("mesh", type=Path)
-    rig.add_argument("--weights", default="model", choices=WEIGHTS,
-                     help="how the skeleton and weights are found: model (SkinTokens, MIT: downloaded on first use; "
-                          "where it cannot be had, a skeleton is given, or it fails on the mesh, the geometric "
-                          "binding stands in, said in one sentence) or geometric (geodesic voxel binding, no model)")
+    rig.add_argument("--weights", default=DEFAULT_RIGGER, choices=tuple(RIGGERS),
+                     help="how the skeleton and weights are found: " + "; ".join(
+                         f"{name} ({row.description})" for name, row in RIGGERS.items())
+                     + ". A model's rigger given a skeleton binds it by the geometric binding")
     rig.add_argument("--models", default="default", choices=("default", "tiny"),
-                     help="SkinTokens' real weights from the hub, or its tiny offline replica (random weights)")
+                     help="a rigger's model's real weights from the hub, or its tiny offline replica (random weights)")
     rig.add_argument("--skeleton", type=Path, default=None, metavar="FILE",
                      help="a GLB/glTF whose first skin's joints are the skeleton to bind (its names kept)")
     rig.add_argument("--also", type=Path, action="append", default=[], metavar="MESH",
