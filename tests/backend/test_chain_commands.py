@@ -15,7 +15,7 @@ from PIL import Image
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 from img23d_backend import api
 from img23d_backend.readers.meshes import artist_mesh_file
-from img23d_backend.stages.paint import retexture
+from img23d_backend.readers.artist_mesh import load_artist_mesh
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_a_glb_becomes_the_addons_mesh_arrays_in_blenders_axes(tmp_path: Path) -
     loaded = trimesh.load(mesh, force="mesh", process=False)
     with artist_mesh_file(mesh) as npz:
         arrays = dict(np.load(npz))
-        artist = retexture.load_artist_mesh(npz)  # what the job reads: it takes it
+        artist = load_artist_mesh(npz)  # what the job reads: it takes it
     x, y, z = np.asarray(loaded.vertices).T
     assert np.allclose(arrays["positions"], np.stack([x, -z, y], axis=1), atol=1e-6)  # glTF Y up -> Z up
     assert np.array_equal(arrays["triangles"], loaded.faces)

@@ -17,7 +17,7 @@ from img23d_backend.finish.bake.uv_raster import rasterize_uv
 from img23d_backend.jobs.retopo import high_mesh
 from img23d_backend.readers.colour_space import linear_to_srgb
 from img23d_backend.readers.meshes import artist_mesh_file
-from img23d_backend.stages.paint import retexture
+from img23d_backend.readers.artist_mesh import load_artist_mesh
 from img23d_backend.stages.paint.unwrap import Unwrapper
 
 SIZE = 128
@@ -70,7 +70,7 @@ def test_a_plys_srgb_colours_bake_back_to_themselves_through_the_commands_reader
     sphere.export(str(path))
     srgb = np.asarray(sphere.visual.vertex_colors, dtype=np.float64)[:, :3] / 255.0
     with artist_mesh_file(path) as npz:
-        high, _ = high_mesh(retexture.load_artist_mesh(npz))
+        high, _ = high_mesh(load_artist_mesh(npz))
     low = trimesh.creation.icosphere(subdivisions=2)
     baked = bake(high, low.vertices, low.faces, BakeSettings(size=SIZE, cage=0.05, padding=2), unwrapper=unwrapper)
 

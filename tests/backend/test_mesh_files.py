@@ -18,7 +18,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from textured_glb import png, png_header, write_glb, write_gltf, write_obj
 from img23d_backend.readers.meshes import MAX_MESH_FILE_BYTES, artist_mesh_file, check_mesh_path
-from img23d_backend.stages.paint.retexture import MAX_FACES
+from img23d_protocol.mesh_file import MAX_FACES
 
 CLI_WAIT = 120.0  # seconds for the command to start, refuse and end
 

@@ -13,7 +13,7 @@ from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import JobOptions, ProtocolError, RetextureJobResult, RetextureRequest
-from img23d_backend.stages.paint import retexture
+from img23d_backend.readers.artist_mesh import load_artist_mesh
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_broken_mesh_files_are_bad_requests(tmp_path: Path, arrays: dict, needle
     path = tmp_path / "broken.npz"
     np.savez(path, **arrays)
     with pytest.raises(ProtocolError) as caught:
-        retexture.load_artist_mesh(path)
+        load_artist_mesh(path)
     assert caught.value.code.value == "bad_request" and needle in caught.value.message
 
 
@@ -103,7 +103,7 @@ def test_a_pickled_mesh_file_is_refused(tmp_path: Path) -> None:
     np.savez(path, positions=np.array([object()], dtype=object), triangles=np.zeros((1, 3), int),
              triangle_loops=np.zeros((1, 3), int))
     with pytest.raises(ProtocolError, match="cannot be read"):
-        retexture.load_artist_mesh(path)
+        load_artist_mesh(path)
 
 
 def _tetrahedron_arrays(**overrides) -> dict:
@@ -142,7 +142,7 @@ def test_an_array_too_big_to_hold_is_refused_from_its_header(tmp_path: Path) -> 
             np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False,
                                                           "shape": (10**9, 3)})
     with pytest.raises(ProtocolError) as caught:
-        retexture.load_artist_mesh(path)
+        load_artist_mesh(path)
     assert caught.value.code.value == "bad_request" and "positions" in caught.value.message
 
 

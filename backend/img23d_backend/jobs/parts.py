@@ -42,10 +42,10 @@ from ..parts.split.driver import INPUT, SplitRequest, split
 from ..parts.split.names import part_names
 from ..parts.split.renders import RENDER_SIZE
 from ..parts.table import row_of
+from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.matting import UnusableMatte
-from ..stages.paint import retexture
 from .base import JobRun, OutOfMemory
 from .context import EngineContext
 from .loaders import ensure_parts_model
@@ -150,7 +150,7 @@ class PartsRun(JobRun):
         vertices = faces = None
         if self.request.mesh:
             with self.stage("load"):
-                artist = retexture.load_artist_mesh(self.run_folder.copy_in(INPUT, self.request.mesh))
+                artist = load_artist_mesh(self.run_folder.copy_in(INPUT, self.request.mesh))
                 vertices, faces = to_gltf(artist.positions).astype(np.float32), np.asarray(artist.triangles)
         image = self._object_picture(picture) if picture is not None else None
         mask = self._mask(picture, image) if picture is not None else None

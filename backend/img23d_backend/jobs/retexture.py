@@ -21,6 +21,7 @@ from PIL import Image
 from ..families.table import family_of
 from ..models import preflight
 from ..catalog import PAINT_ROLES
+from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
@@ -69,7 +70,7 @@ class RetextureRun(PaintingRun):
         source = Path(self.request.mesh)
         image = self.load_input()
         mesh_copy = self.run_folder.copy_in("input_mesh.npz", source)
-        artist = retexture.load_artist_mesh(mesh_copy)
+        artist = load_artist_mesh(mesh_copy)
         [name] = validate_targets([self.request.name])
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))

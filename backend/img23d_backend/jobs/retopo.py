@@ -1,6 +1,6 @@
 """Retopo: an artist's mesh remade as triangles or quads, its look baked onto it; no model runs.
 
-The mesh arrives as Re-texture's (``stages/paint/retexture.py``: ``positions`` in Blender's axes,
+The mesh arrives as Re-texture's (``readers/artist_mesh.py``: ``positions`` in Blender's axes,
 ``triangles``, ``triangle_loops``, optional ``loop_uvs``), with what colour it has beside it:
 ``base_color``, (H, W, 3 or 4) uint8, the image its UVs read, rows from the top as an image file
 stores them (Blender's ``image.pixels`` start at the bottom: the add-on flips them), and beside it
@@ -26,6 +26,7 @@ from PIL import Image
 from ..finish.materials import FaceMaterials
 from ..gltf.frame import to_gltf
 from ..finish.retopo import NothingToRemesh
+from ..readers.artist_mesh import ArtistMesh, load_artist_mesh
 from ..readers.mesh_file import read_arrays
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
@@ -71,7 +72,7 @@ class RetopoRun(JobRun):
         [name] = validate_targets([self.request.name])
         with self.stage("load"):
             copy = self.run_folder.copy_in(INPUT, self.request.mesh)
-            artist = retexture.load_artist_mesh(copy, COLOUR_LIMITS)
+            artist = load_artist_mesh(copy, COLOUR_LIMITS)
             high, geometry = high_mesh(artist)
         record = TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1), seed=self.options.seed,
                               faces=artist.face_count, vertices=int(len(artist.positions)))
@@ -95,7 +96,7 @@ class RetopoRun(JobRun):
                                seed=self.options.seed)
 
 
-def high_mesh(artist: retexture.ArtistMesh) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
+def high_mesh(artist: ArtistMesh) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
     """The artist's mesh in glTF's axes: as the bake reads it (split along its UV seams, with its
     colour), and as one surface for the remeshing."""
     base_color, maps, vertex_colors = _colours(artist)
@@ -139,7 +140,7 @@ def _welded(positions: np.ndarray, triangles: np.ndarray) -> trimesh.Trimesh:
     return trimesh.Trimesh(to_gltf(unique), faces[whole], process=False)
 
 
-def _colours(artist: retexture.ArtistMesh) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
+def _colours(artist: ArtistMesh) -> tuple[Image.Image | None, Image.Image | None, np.ndarray | None]:
     """The mesh file's ``base_color`` and ``metallic_roughness`` images (as RGB) and ``vertex_colors``:
     their types and shapes were checked when it was read (``img23d_protocol.mesh_file``)."""
     images = [None if array is None else Image.fromarray(np.ascontiguousarray(array[:, :, :3]), "RGB")

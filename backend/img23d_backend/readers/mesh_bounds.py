@@ -1,6 +1,6 @@
 """Whether a mesh's positions can be worked with at all: said in one sentence before any stage sees them.
 
-Every mesh an artist hands in (Re-texture's, Retopo's: ``stages.paint.retexture.load_artist_mesh``) is
+Every mesh an artist hands in (every job's: ``artist_mesh.load_artist_mesh``) is
 checked here, once, in the type its file stores its positions in:
 
 - a mesh further from the origin, or larger, than ``MAX_EXTENT`` units (a sphere scaled by 10^30 hung

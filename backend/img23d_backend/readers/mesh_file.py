@@ -2,7 +2,7 @@
 
 The protocol reads the file and checks each array's type and shape from its header, without NumPy;
 this turns what it read into arrays (no copy: views of the bytes read), for the jobs that check
-what the values mean (``stages.paint.retexture.load_artist_mesh``) and use them.
+what the values mean (``readers.artist_mesh.load_artist_mesh``) and use them.
 """
 
 from __future__ import annotations

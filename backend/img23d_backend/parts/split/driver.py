@@ -24,8 +24,8 @@ from img23d_protocol import Artifact, ArtifactKind, Error, ErrorCode, ProtocolEr
 from PIL import Image
 
 from ...runs.folders import TargetRecord
+from ...readers.artist_mesh import load_artist_mesh
 from ...stages.grounding import ask
-from ...stages.paint import retexture
 from ...stages.step_context import StepContext
 from ..record import CutPart
 from ..scenes import scene_of
@@ -73,7 +73,7 @@ def split(run: StepContext, request: SplitRequest) -> Split:
 
     names = list(request.names)
     with run.stage("load"):
-        artist = retexture.load_artist_mesh(run.run_folder.copy_in(INPUT, request.mesh))
+        artist = load_artist_mesh(run.run_folder.copy_in(INPUT, request.mesh))
         check_faces(len(artist.triangles))
         surface = surface_of(artist.positions, artist.triangles)
         cost = split_cost(surface, request.size)
