@@ -15,9 +15,11 @@ reads the code and forbids:
 * in the rooms' shared modules (the driver, the interface, the tables): an import of one model's folder;
 * in one model's folder: an import of another model's folder.
 
-A rigger's model (``rigging/<model>/``, reached through ``rigging.table``) is forbidden further up too: in
+A rigger's model (``rigging/<model>/``, reached through ``rigging.table``) and a parts model
+(``parts/<model>/``, reached through ``parts.table`` and the room's driver) are forbidden further up too: in
 the whole chain (``CHAIN_ROOMS``: the jobs, the stages, the command line, the service and the session), where
-``commands/rig_command.py`` once named SkinTokens in its help and ``jobs/rig.py`` imported its package.
+``commands/rig_command.py`` once named SkinTokens in its help and ``jobs/rig.py`` imported its package, and
+the parts and generate commands' help named AutoPartGen.
 
 The words come from the tables themselves, so a third editor adds no line here. Reads the code with
 ``test_boundaries``' reader (``FILES``, ``IMPORTS``).
@@ -41,7 +43,7 @@ from img23d_backend.parts.table import PARTS_PACKAGES
 from img23d_backend.rigging.table import RIGGER_MODULES
 
 MECHANISM_ROOMS = ("stages", "models", "replicas", "jobs")
-CHAIN_ROOMS = (*MECHANISM_ROOMS, "commands", "service", "session")   # where no rigger's model is named
+CHAIN_ROOMS = (*MECHANISM_ROOMS, "commands", "service", "session")   # where no rigger's or parts model is named
 GENERIC_WORDS = {"image", "model"}  # parts of a name too common to name it
 
 
@@ -69,7 +71,7 @@ RIGGER_PACKAGES = {name: module.rsplit(".", 1)[0] for name, module in RIGGER_MOD
 ROOM_MODELS = (
     *(RoomModel(package, _words(name, package, EDITOR_ROWS[name].pipeline)) for name, package in EDITOR_PACKAGES.items()),
     *(RoomModel(package, _words(name, package)) for name, package in MATERIAL_PACKAGES.items()),
-    *(RoomModel(package, _words(name, package)) for name, package in PARTS_PACKAGES.items()),
+    *(RoomModel(package, _words(name, package), CHAIN_ROOMS) for name, package in PARTS_PACKAGES.items()),
     *(RoomModel(package, _words(name, package), CHAIN_ROOMS) for name, package in RIGGER_PACKAGES.items()),
 )
 ROOMS = ("img23d_backend.editors", "img23d_backend.materials", "img23d_backend.parts", "img23d_backend.rigging")

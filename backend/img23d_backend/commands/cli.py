@@ -87,15 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("image", type=Path)
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; a name '
                                                     'with its parts in brackets is made in parts too, e.g. '
-                                                    '"lamp (shade, arm), table" (AutoPartGen: non-commercial '
-                                                    'research only; "lamp ()": the model finds the parts); '
+                                                    '"lamp (shade, arm), table" (drawn by '
+                                                    f'{parts_command.drawn_by()}; "lamp ()": the model finds '
+                                                    'the parts); '
                                                     "empty = the whole image as one object; "
                                                     f"'{AUTO_TARGETS}' = the names the grounding model suggests "
                                                     "(every instance of each)")
     common(gen)
     add_job_options(gen)
     gen.add_argument("--parts-grid", type=int, default=256, choices=GRIDS,
-                     help="the decoding grid of the parts of a name made in parts (256; 512 as AutoPartGen's "
+                     help="the decoding grid of the parts of a name made in parts (256; 512 as the parts model's "
                           "release decodes; smaller for a quick look)")
     add_view_argument(gen)
 

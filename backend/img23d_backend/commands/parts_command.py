@@ -5,8 +5,9 @@ Two ways, one command:
 * ``parts MESH --split --names "shade, arm, base"`` cuts a mesh file into one part per name with the open
   grounding and matting models and img23d's own rasterizer (``parts/split/driver.py``): licence-clean, and no
   hidden geometry invented.
-* ``parts INPUT`` without ``--split`` has the parts model (AutoPartGen, non-commercial research only, what it
-  makes included) draw the parts (``parts/driver.py``): INPUT is a picture or a mesh file; ``--image``
+* ``parts INPUT`` without ``--split`` has a parts model (``--parts-model``: the protocol's rows,
+  ``img23d_protocol.parts_models``, which the add-on offers too; a licence may reach what the model makes)
+  draw the parts (``parts/driver.py``): INPUT is a picture or a mesh file; ``--image``
   adds a picture to a mesh, ``--mask`` an indexed part mask on the picture, ``--names`` the parts to find on
   the picture; with neither the model finds the parts itself.
 """
@@ -22,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from img23d_protocol import ErrorCode, JobOptions, PartsRequest, ProtocolError, check_budget_gb
+from img23d_protocol import (DEFAULT_PARTS_MODEL, PARTS_MODELS, ErrorCode, JobOptions, PartsRequest, ProtocolError,
+                             check_budget_gb)
 
 from ..env.interrupts import Interrupts, exit_code
 from ..parts.split.names import part_names
@@ -36,16 +38,25 @@ from .progress import ProgressPrinter, log_to_stderr
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
+def drawn_by() -> str:
+    """The default parts model as the help says it: its label and what its licence restricts (the protocol's
+    row, so that the command line names no model of its own)."""
+    row = PARTS_MODELS[DEFAULT_PARTS_MODEL]
+    restrictions = row.licence.licence.restrictions()
+    return row.label + (f" ({'; '.join(restrictions)})" if restrictions else "")
+
+
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
                common: Callable[[argparse.ArgumentParser], None]) -> None:
+    default = PARTS_MODELS[DEFAULT_PARTS_MODEL]
     parts = sub.add_parser("parts", help="an object in parts: a mesh split by names (--split), or parts drawn by "
-                                         "AutoPartGen from a picture or a mesh (non-commercial research only)",
+                                         f"a parts model from a picture or a mesh (by default {drawn_by()})",
                            description="With --split: render the mesh from several sides, find each name on each "
                                        "render (grounding) and cut it out (matting), give every face one name and "
                                        "cut the mesh by name, each cut closed by a flat cap: no hidden geometry is "
-                                       "invented. Without --split: AutoPartGen draws each part, conditioned on the "
-                                       "parts so far, from a picture, a mesh or both (FAIR Noncommercial Research "
-                                       "License: the parts it makes are for non-commercial research only).")
+                                       "invented. Without --split: the parts model draws each part, conditioned on "
+                                       "the parts so far, from a picture, a mesh or both (by default "
+                                       f"{default.label}, {default.licence.licence.summary()}).")
     parts.add_argument("input", type=Path, metavar="INPUT", help="a mesh (GLB, OBJ, PLY) or, without --split, a "
                                                                  "picture of the object")
     parts.add_argument("--split", action="store_true", help="split the mesh by --names (licence-clean)")
