@@ -1,5 +1,5 @@
 """The parts room's driver: a parts model's steps as a job runs them, whichever model it is (reached through
-``table``, as ``editors.driver`` and ``materials.driver`` reach theirs), shared by ``parts`` (``jobs.parts_model``)
+``table``, as ``editors.driver`` and ``materials.driver`` reach theirs), shared by ``parts`` (``jobs.parts``)
 and a Generate that makes a name in parts too (``jobs.generate_parts``): names found on a picture made into a
 part mask, the parts drawn with per-part progress, and each part written (simplified, or given its share of a
 painted whole's colour) with the model's licence in its ``asset.extras``. The job is seen through
