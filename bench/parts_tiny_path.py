@@ -6,7 +6,8 @@ Each case is one ``python -m img23d_backend parts ... --models tiny -v`` process
 (up to 40 parts, grid 256, 50 steps a part): the bundled house mesh alone, and the bundled snowman picture
 with a three-region mask (its lower half, the quarter above, the top quarter). Measured per process: wall
 seconds, the peak resident set (``os.wait4``'s, the process alone), the parts made, what the command said
-before it started (its estimate), and the decoding's note. The tiny replica's random fields have a surface in
+before it started (its estimate, ``estimate_seconds``), the parts step's own seconds from then to its last part
+(``drawing_seconds``: what the estimate is for), and the decoding's note. The tiny replica's random fields have a surface in
 nearly every cell: these figures are the command's overheads and its bounds, not a model's compute.
 """
 
@@ -53,7 +54,14 @@ def run_case(name: str, folder: Path) -> dict:
     seconds = time.perf_counter() - started
     lines = output.replace("\r", "\n").splitlines()
     said = [line for line in lines if re.search(r"about \d+ s", line)]
+    # The parts step's own clock: each progress line after the estimate ends with its seconds since the estimate
+    # was said (loading the networks, drawing, decoding, cleaning, encoding the history), the last one's the whole.
+    clock = [float(found.group(1)) for line in lines if line.startswith("[parts")
+             for found in [re.search(r"\((\d+(?:\.\d+)?) s\)$", line.strip())] if found]
+    estimate = re.search(r"about (\d+) s", said[0]) if said else None
     return {"command": " ".join(command[1:]), "exit": process.returncode, "seconds": round(seconds, 1),
+            "drawing_seconds": clock[-1] if clock else None,
+            "estimate_seconds": int(estimate.group(1)) if estimate else None,
             "peak_rss_gb": round(usage.ru_maxrss * 1024 / 1e9, 2),
             "parts": sum(1 for line in lines if re.match(r"part_\d+: .*\.glb", line)),
             "estimate_said": said[0].strip() if said else "",

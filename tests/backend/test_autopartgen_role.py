@@ -173,10 +173,16 @@ def test_a_run_of_hours_is_refused_in_one_sentence(monkeypatch: pytest.MonkeyPat
                                                                                    ROW.benchmark.gflops))
     spec, request = PARTS["autopartgen"], PartsRequest(image=object(), max_parts=40)
     estimate = costs.request_estimate(spec, "cpu", request)
-    # The benchmark's own CPU: one part is 3 x 50 of its measured forwards and its decode scaled to the grid.
-    bench = ROW.benchmark
-    assert estimate.part_s == pytest.approx(150 * bench.forward_s + bench.decode_s * (256 / bench.decode_grid) ** 2)
+    # The benchmark's own CPU: one part is 3 x 50 of its measured forwards and its decode scaled to the grid, then
+    # its clean-up and overlap check (no mask) for a trained part's triangles; the history between parts is its
+    # samples and 34,816 farthest-point steps over the pool of 65,536 the host benchmark timed.
+    bench, host = ROW.benchmark, ROW.host
+    tidy = (host.clean_s + host.overlap_s) * ROW.part_faces / host.faces
+    assert estimate.part_s == pytest.approx(150 * bench.forward_s + bench.decode_s * (256 / bench.decode_grid) ** 2
+                                            + tidy)
     assert estimate.whole_s == pytest.approx(100 * bench.forward_s + bench.condition_s)
+    assert estimate.history_s == pytest.approx(host.sample_s + (32_768 + 2_048) * host.fps_step_s)
+    assert estimate.total_s == pytest.approx(estimate.whole_s + 40 * estimate.part_s + 39 * estimate.history_s)
     with pytest.raises(ProtocolError) as caught:
         costs.refuse_long_parts(spec, "cpu", request, accept_long=False)
     assert caught.value.code is ErrorCode.LONG_JOB_NOT_ACCEPTED

@@ -72,6 +72,34 @@ class PartsBenchmark:
 
 
 @dataclass(frozen=True)
+class HostCosts:
+    """What a part costs besides the networks, timed through the model's own functions on one CPU
+    (``bench/parts_host_cost.py``): ``sample_s`` for ``samples`` surface samples (numpy, on the host on every
+    device), ``fps_step_s`` for one farthest-point step over ``fps_pool`` points (on that CPU), ``clean_s`` and
+    ``overlap_s`` for a part of ``faces`` triangles (the accepted part's clean-up; its overlap check against one
+    part as large, made when no mask names the parts)."""
+
+    samples: int
+    sample_s: float
+    fps_pool: int
+    fps_step_s: float
+    faces: int
+    clean_s: float
+    overlap_s: float
+
+
+@dataclass(frozen=True)
+class HistoryWork:
+    """One encoding of the part history (after each accepted part but the last, and of a given mesh): ``samples``
+    surface samples, a pool of ``fps_pool`` of them, ``fps_steps`` farthest-point steps over it (the VAE's input
+    and its latent queries)."""
+
+    samples: int
+    fps_pool: int
+    fps_steps: int
+
+
+@dataclass(frozen=True)
 class PartsMemory:
     """Each phase's weights and activations, bytes in float32: the conditioner on one picture; a part's
     drawing (the DiT's three passes, the VAE beside it); its decoding, which grows with the grid's cells."""
@@ -94,6 +122,10 @@ class PartsRow:
     benchmark: PartsBenchmark
     memory: PartsMemory
     part_bytes: Mapping[str, int]   # each network's weights as it runs (float32), by the manager's part name
+    host: HostCosts
+    history: HistoryWork            # the published model's
+    tiny_history: HistoryWork       # its tiny replica's (the estimate of a tiny run counts its own sampling)
+    part_faces: int                 # a trained model's part decoded at 256 cells a side: its triangles
 
     def __post_init__(self) -> None:
         if self.spec.options.get("parts") != self.name:

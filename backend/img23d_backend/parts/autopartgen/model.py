@@ -27,7 +27,7 @@ Where each fact comes from:
 from __future__ import annotations
 
 from ...models.specs import ModelSpec
-from ..generator import PartsBenchmark, PartsMemory, PartsRow, PartsWork
+from ..generator import HistoryWork, HostCosts, PartsBenchmark, PartsMemory, PartsRow, PartsWork
 from . import config as sizes
 
 NAME = "autopartgen"
@@ -74,5 +74,22 @@ BENCHMARK = PartsBenchmark(gflops=32.5, forward_s=232.45, decode_s=422.97, decod
 MEMORY = PartsMemory(condition_bytes=512 << 20, draw_bytes=1 << 30, decode_fixed_bytes=4_300_000_000,
                      decode_bytes_per_cell=16.0)
 
+# bench/results/parts-host-cost-cpu.json: this project's 2-core CPU (load average 2.64 to 2.54: shared), the
+# part a 200,000-triangle sphere. The history: the release's 500,000 samples, a pool of 65,536, 32,768 farthest
+# points for the VAE's input and 2,048 of those for its latent queries (``vae.encode``); the tiny replica's sizes from ``config.tiny``. The
+# VAE's encoder itself (a cross-attention and 8 blocks on 2,048 tokens of width 512: about 5 % of one DiT
+# forward, which a part makes 150 of) is not counted. A part decoded at 256 cells a side had about 200,000
+# triangles on a lent H200 (issue 74); it grows with the square of the grid.
+HOST = HostCosts(samples=500_000, sample_s=0.268, fps_pool=65_536, fps_step_s=0.00045, faces=200_080,
+                 clean_s=0.324, overlap_s=0.469)
+_TINY = sizes.tiny()
+
+
+def _history(config: sizes.AutoPartGenConfig) -> HistoryWork:
+    return HistoryWork(samples=config.surface_samples, fps_pool=config.fps_pool,
+                       fps_steps=config.surface_points + config.dit.latents)
+
+
 ROW = PartsRow(name=NAME, spec=PARTS_SPEC, tiny_folder="autopartgen", component="parts", work=WORK,
-               benchmark=BENCHMARK, memory=MEMORY, part_bytes=PART_BYTES)
+               benchmark=BENCHMARK, memory=MEMORY, part_bytes=PART_BYTES, host=HOST, history=_history(_FULL),
+               tiny_history=_history(_TINY), part_faces=200_000)

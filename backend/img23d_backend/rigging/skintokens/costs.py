@@ -94,7 +94,10 @@ class RigEstimate:
 # of its work, and the step takes what its kernels' launches and the host's share take. One all-beam step took
 # 46 ms on a lent H200 (bf16, the KV cache, cuDNN's attention off: issue 74), where the CPU benchmark scaled by
 # that GPU's 631 TFLOP/s bf16 probe said 0.5 ms. So on a GPU a step is never counted under this floor
-# (``bench/parts_rig_gpu.py`` measures a whole rig when a GPU is lent, to check it).
+# (``bench/parts_rig_gpu.py`` measures a whole rig when a GPU is lent, to check it). That step was eager over the
+# growing cache; a GPU now replays it from a CUDA graph over a static cache (``kv_steps``), expected faster but not
+# yet measured: the floor stays the measured figure (an estimate that may say more than the rig takes) until a lent
+# GPU's ``rig_seconds_per_token`` replaces it.
 GPU_STEP_FLOOR_S = 0.046
 
 

@@ -1,0 +1,68 @@
+"""The estimates' figures are the committed measurements, and their arithmetic holds against what was measured
+(issue 74 item 3): each constant an estimate reads equals its benchmark's JSON in bench/results/, and the
+estimate of a measured run is within 2x of its seconds (the tiny path on this CPU; the rig on a lent H200, given
+that device's measured seconds a token)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from img23d_backend.parts.autopartgen.model import ROW
+from img23d_backend.rigging.skintokens import costs as rig_costs
+from img23d_backend.rigging.skintokens.decoding import DecodingSettings
+
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+
+
+def _figures(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def test_the_parts_estimate_reads_the_committed_cpu_figures() -> None:
+    cost, host = _figures("autopartgen-cost-cpu.json"), _figures("parts-host-cost-cpu.json")
+    bench = ROW.benchmark
+    assert (bench.forward_s, bench.decode_s, bench.decode_grid, bench.condition_s) == (
+        cost["forward_s"][1], cost["decode_s"], cost["decode_grid"], cost["condition_s"])
+    assert bench.gflops == pytest.approx((cost["probe_gflops"]["before"] + cost["probe_gflops"]["after"]) / 2, abs=0.05)
+    assert (ROW.host.samples, ROW.host.fps_pool, ROW.host.faces) == (
+        host["surface_samples"], host["fps_pool"], host["part_faces"])
+    assert ROW.host.sample_s == host["sample_s"] and ROW.host.clean_s == host["clean_s"]
+    assert ROW.host.overlap_s == host["overlap_s"]
+    assert ROW.host.fps_step_s == pytest.approx(host["fps_step_s"], rel=0.01)
+
+
+def test_the_rig_estimate_reads_the_committed_cpu_figures() -> None:
+    cost = _figures("skintokens-cost-cpu.json")
+    bench, seconds = rig_costs.BENCHMARK, cost["seconds"]
+    assert bench.gflops == pytest.approx((cost["probe_gflops"]["before"] + cost["probe_gflops"]["after"]) / 2, abs=0.05)
+    assert bench.prefill_s == pytest.approx(seconds["lm_prefill"], abs=0.005)
+    assert bench.step_s == pytest.approx(seconds["lm_step_all_beams"], abs=0.005)
+    assert bench.skin_joint_s == pytest.approx(seconds["skin_one_joint"], abs=0.005)
+    assert (bench.weights_rss, bench.peak_rss) == (cost["peak_rss_bytes"]["after_weights"], cost["peak_rss_bytes"]["end"])
+    # The benchmark's own projection of a 50-joint rig on its CPU is the estimate's arithmetic there.
+    estimate = rig_costs.rig_estimate(bench.gflops, joints=50, branches=10)
+    assert estimate.total_s == pytest.approx(cost["projection"]["total_s"], rel=0.01)
+
+
+def test_the_tiny_parts_estimate_held_within_2x_on_this_cpu() -> None:
+    """The masked case names its parts, so the estimate is for the parts made (without a mask it is "up to")."""
+    case = _figures("parts-tiny-path-cpu.json")["cases"]["picture_and_mask_defaults"]
+    assert case["exit"] == 0 and case["parts"] == 3
+    assert 0.5 <= case["estimate_seconds"] / case["drawing_seconds"] <= 2.0
+
+
+def test_a_gpu_rig_estimate_from_the_measured_seconds_a_token_holds_where_flops_did_not() -> None:
+    """On the H200 of issue 74 a 40-joint rig took 54 s, 0.189 s a token: counted from that latency the estimate is
+    within 2x; scaled from the CPU by the probe's FLOP/s (how it was made then) it said under a second."""
+    h200 = _figures("parts-rig-gpu-h200-issue74.json")
+    gflops = h200["bf16_probe_tflops"] * 1000
+    joints = h200["rig_joints"]
+    assert rig_costs.tokens_for(joints, 0) == pytest.approx(h200["rig_tokens"], abs=1)
+    counted = rig_costs.rig_estimate(gflops, 1.0, DecodingSettings(), joints=joints, branches=0,
+                                     step_floor_s=h200["rig_seconds_per_token"])
+    assert 0.5 <= counted.total_s / h200["rig_seconds_40_joints"] <= 2.0
+    scaled = rig_costs.rig_estimate(gflops, 1.0, DecodingSettings(), joints=joints, branches=0)
+    assert scaled.total_s < 1.0 < h200["rig_seconds_40_joints"] / 2
