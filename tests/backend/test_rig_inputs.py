@@ -349,3 +349,59 @@ def test_a_shape_whose_own_skeleton_has_hundreds_of_bones_is_refused_in_one_sent
     check_shape_bones(MAX_SHAPE_BONES)
     with pytest.raises(BadSkeleton, match="skeleton of 514 bones.*--skeleton"):
         check_shape_bones(514)
+
+
+# --- the add-on's mesh file: read and checked as every job reads it, turned once ----------------------------
+
+def _mesh_file(path: Path, positions: np.ndarray, triangles: np.ndarray, loops: np.ndarray | None = None) -> Path:
+    from img23d_protocol import MeshFile, write_mesh_file
+
+    loops = np.arange(triangles.size).reshape(-1, 3) if loops is None else loops
+    write_mesh_file(path, MeshFile(positions=positions.astype(np.float32), triangles=triangles.astype(np.int32),
+                                   triangle_loops=loops.astype(np.int64)))
+    return path
+
+
+# The box in img23d's frame (Z up): glTF's (x, y, z) is Blender's (x, -z, y).
+BOX_Z_UP = np.stack([BOX[:, 0], -BOX[:, 2], BOX[:, 1]], axis=1)
+
+
+@pytest.mark.parametrize("defect, words", [
+    ("a vertex it lacks", "a triangle of box.npz refers to a vertex that does not exist"),   # was glTF's "mesh 0"
+    ("a loop far past its corners", "loop 1000000000000"),   # was rigged as if nothing were wrong
+])
+def test_the_addons_mesh_file_is_checked_as_every_jobs_mesh_is(tmp_path: Path, defect: str, words: str) -> None:
+    """Re-texture's, Retopo's and the parts jobs' reading and checks (``readers.artist_mesh``), each defect one
+    sentence naming the file: the rig read the file's arrays itself and checked them its own way."""
+    triangles, loops = BOX_TRIANGLES.astype(np.int64), np.arange(BOX_TRIANGLES.size).reshape(-1, 3)
+    if defect == "a vertex it lacks":
+        triangles = triangles.copy()
+        triangles[3, 2] = 40
+    else:
+        loops = loops.copy()
+        loops[3, 2] = 10**12
+    message = _refused(_mesh_file(tmp_path / "box.npz", BOX_Z_UP, triangles, loops), tmp_path / "runs")
+    assert words in message, message
+
+
+def test_the_addons_mesh_file_is_turned_into_the_glbs_frame_once_and_never_back(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mesh file is in img23d's frame already: its rig turns its vertices once, into the GLB (once each way
+    was the point of gltf.frame; it was turned into glTF's frame for trimesh and back three lines later)."""
+    from img23d_backend.gltf import frame
+
+    turned: list[tuple[str, int]] = []
+
+    def counting(turn):   # every module's name for the turn, whichever imported it
+        return lambda points: (turned.append((turn.__name__, len(points))), turn(points))[1]
+
+    turns = (frame.to_gltf, frame.from_gltf)
+    for module in [m for name, m in sys.modules.items() if name.startswith("img23d_backend")]:
+        for turn in turns:
+            if getattr(module, turn.__name__, None) is turn:
+                monkeypatch.setattr(module, turn.__name__, counting(turn))
+    result = run_rig(RigInput(mesh=_mesh_file(tmp_path / "box.npz", BOX_Z_UP, BOX_TRIANGLES), weights="geometric",
+                              bones=ONE_BONE), tmp_path / "runs")
+    assert [turn for turn in turned if turn[1] == len(BOX)] == [("to_gltf", len(BOX))], turned
+    rigged = gltf_scene.load(Path(result.run_dir) / result.rigged)
+    assert np.array_equal(gltf_scene.accessor(rigged, 0), BOX)   # glTF's frame, the file's own 32-bit values

@@ -1,4 +1,5 @@
-"""A glTF's node graph checked and its meshes gathered with pygltflib, for the rigging room's files.
+"""A glTF's node graph checked and its meshes gathered with pygltflib (or a mesh's arrays made one), for the
+rigging room's files.
 
 The file is read by img23d's one bounded glTF reader (``gltf.data``): its buffers (the GLB's
 binary chunk, ``data:`` URIs, a ``.bin`` beside a text glTF: only in the source's own folder) gathered
@@ -17,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pygltflib
 from img23d_protocol.mesh_file import MAX_FACES
 
 from . import data as gltf_data
 from .data import GltfUnreadable, item
-from .frame import from_gltf
+from .frame import from_gltf, to_gltf
 
 TRIANGLES = 4
+_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 # Deeper than any character's chain (a spine, a neck, a 100-bone tail or rope) by far, and well inside
 # the recursion limit (1,000) that tree walks in Python, Blender's importer among them, run into.
 MAX_NODE_DEPTH = 512
@@ -202,3 +205,28 @@ def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
         raise GltfUnreadable("the file has no mesh")
     return GltfMesh(np.concatenate(positions), np.concatenate(triangles) if triangles else np.zeros((0, 3), np.int64),
                     primitives, nodes)
+
+
+def mesh_scene(positions: np.ndarray, triangles: np.ndarray) -> tuple[Any, GltfMesh]:
+    """A mesh in img23d's frame (the add-on's mesh file) as a glTF of one node, its positions turned into
+    glTF's frame once and stored as 32-bit floats, and as ``gather_mesh`` would give it back, without
+    turning them back: the rig of the add-on's mesh turns it one way only."""
+    points = np.ascontiguousarray(to_gltf(positions), dtype="<f4")
+    corners = np.ascontiguousarray(triangles, dtype="<u4").reshape(-1)
+    blob = points.tobytes() + corners.tobytes()
+    primitive = pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0), indices=1, mode=TRIANGLES)
+    gltf = pygltflib.GLTF2(
+        scene=0, scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0)],
+        meshes=[pygltflib.Mesh(primitives=[primitive])],
+        accessors=[pygltflib.Accessor(bufferView=0, componentType=pygltflib.FLOAT, count=len(points), type="VEC3",
+                                      min=points.min(axis=0).tolist(), max=points.max(axis=0).tolist()),
+                   pygltflib.Accessor(bufferView=1, componentType=pygltflib.UNSIGNED_INT, count=len(corners),
+                                      type="SCALAR")],
+        bufferViews=[pygltflib.BufferView(buffer=0, byteOffset=0, byteLength=points.nbytes, target=_ARRAY_BUFFER),
+                     pygltflib.BufferView(buffer=0, byteOffset=points.nbytes, byteLength=corners.nbytes,
+                                          target=_ELEMENT_ARRAY_BUFFER)],
+        buffers=[pygltflib.Buffer(byteLength=len(blob))])
+    gltf.set_binary_blob(blob)
+    gathered = GltfMesh(np.asarray(positions, np.float64), np.asarray(triangles, np.int64).reshape(-1, 3),
+                        [Primitive(0, 0, 0, 0, len(points))], {0: np.eye(4)})
+    return gltf, gathered

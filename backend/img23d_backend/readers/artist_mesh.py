@@ -38,24 +38,37 @@ class ArtistMesh:
         return int(len(self.triangles))
 
 
-def load_artist_mesh(path: Path, limits: dict[str, int] | None = None) -> ArtistMesh:
+def check_surface(positions: np.ndarray, triangles: np.ndarray, stored: np.dtype, name: str = "the mesh") -> None:
+    """Refuse, in one ``bad_request`` sentence naming ``name``, positions that are not finite, no faces, more
+    than ``MAX_FACES`` triangles, a triangle naming a vertex the mesh lacks, and (``mesh_bounds``, in the
+    ``stored`` type) a mesh out of reach, without a surface or too coarse to keep its shape: what every
+    job that takes an artist's mesh (its positions in Blender's axes, the rig's gathered from a glTF) checks."""
+    finite = np.isfinite(positions).all(axis=1)
+    if not finite.all():
+        bad = int((~finite).sum())
+        which = "vertex whose position is not a finite number" if bad == 1 else \
+            "vertices whose positions are not finite numbers"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {bad:,} {which} (NaN or infinite)")
+    if len(triangles) == 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has no faces (no surface)")
+    if len(triangles) > MAX_FACES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {len(triangles):,} triangles; at most {MAX_FACES:,}")
+    if triangles.min() < 0 or triangles.max() >= len(positions):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"a triangle of {name} refers to a vertex that does not exist")
+    check_mesh_bounds(positions, triangles, stored)
+
+
+def load_artist_mesh(path: Path, limits: dict[str, int] | None = None, name: str = "the mesh") -> ArtistMesh:
     """Read and check the add-on's mesh file (``img23d_protocol.mesh_file``: its arrays' types and shapes;
-    here, what their values mean); every defect is a ``bad_request`` naming it. ``limits``: larger sizes
-    for arrays other than the mesh's own (a retopology's images)."""
+    here, what their values mean: ``check_surface``, then its loops and UVs); every defect is a
+    ``bad_request`` naming it (the mesh as ``name``). ``limits``: larger sizes for arrays other than the
+    mesh's own (a retopology's images)."""
     arrays = read_arrays(path, limits)
     positions = arrays["positions"].astype(np.float64)
     triangles = arrays["triangles"].astype(np.int64)
     loops = arrays["triangle_loops"].astype(np.int64)
     uvs = arrays.get("loop_uvs")
-    if not np.isfinite(positions).all():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "mesh positions must be finite (V, 3) numbers")
-    if len(triangles) == 0:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh has no faces")
-    if len(triangles) > MAX_FACES:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh has {len(triangles):,} triangles; at most {MAX_FACES:,}")
-    if triangles.min() < 0 or triangles.max() >= len(positions):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a vertex that does not exist")
-    check_mesh_bounds(positions, triangles, arrays["positions"].dtype)  # in the type the file stores
+    check_surface(positions, triangles, arrays["positions"].dtype, name)  # in the type the file stores
     loop_count = int(loops.max()) + 1 if loops.size else 0
     if loops.min() < 0:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a triangle refers to a negative loop")

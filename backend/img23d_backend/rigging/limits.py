@@ -1,7 +1,7 @@
 """What a rig may be given, checked before the work starts: each bound a sentence, never hours or gigabytes.
 
-- The mesh's positions are finite numbers and make a surface: the check every artist's mesh passes
-  (``readers.mesh_bounds.check_mesh_bounds``: within reach of the origin, not all on one point or line).
+- The mesh: the checks every artist's mesh passes (``readers.artist_mesh.check_surface``: finite positions,
+  faces, vertices that exist, within reach of the origin, not all on one point or line: ``rig_files``).
   Its triangles are bounded as they are read (``gltf.scene.gather_mesh``: ``MAX_FACES``, five million, the
   bound of every mesh img23d paints or remakes; a 10-million-face GLB once took 9 GB in 35 s).
 - The geometric binding's surface samples: ``voxels.surface_points`` samples every triangle no further
@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
-from ..readers.mesh_bounds import check_mesh_bounds
 from .skeleton import BadSkeleton
 from .voxels import CELLS_ALONG_LONGEST, pitch_for
 
@@ -29,17 +28,6 @@ MAX_JOINTS = 1_000
 MAX_SURFACE_SAMPLES = 20_000_000
 SAMPLE_BYTES = 70
 SAMPLE_SECONDS = 0.3e-6
-
-
-def check_mesh(positions: np.ndarray, triangles: np.ndarray, name: str) -> None:
-    """Refuse, in one ``bad_request`` sentence, a mesh whose positions are not finite or make no surface."""
-    if not np.isfinite(positions).all():
-        bad = int((~np.isfinite(positions)).any(axis=1).sum())
-        which = "vertex whose position is not a finite number" if bad == 1 else \
-            "vertices whose positions are not finite numbers"
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} has {bad:,} {which} (NaN or infinite), so it cannot "
-                                                   "be rigged")
-    check_mesh_bounds(positions, triangles, np.dtype(np.float32))  # a glTF's positions are 32-bit
 
 
 def surface_samples(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALONG_LONGEST) -> int:

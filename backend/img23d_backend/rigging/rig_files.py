@@ -1,11 +1,14 @@
 """A rig's files: the mesh read as a glTF the rig is written into, and the weights saved.
 
 The mesh is read as a glTF (a GLB or glTF as it is; an OBJ or PLY as trimesh exports it, with its
-material; the add-on's ``.npz`` as its bare surface) and gathered into img23d's frame (``gltf.scene``), so
-the rigged GLB keeps the input's materials, UVs and textures. Every input is bounded before the work and
-each failure is one sentence (``limits``: finite positions, a surface; ``gltf.scene``: the file's own
-arrays, nodes and triangles); a text glTF's buffers and images are read from the source's own folder only,
-and the outputs are no more readable than the files they came from (``MeshRead.like``).
+material) and gathered into img23d's frame (``gltf.scene``: its one turn in), so the rigged GLB keeps the
+input's materials, UVs and textures; the add-on's ``.npz`` is read as every job reads it
+(``readers.artist_mesh``), already in img23d's frame, and made a glTF of its bare surface (its one turn out).
+Every input is bounded before the work and each failure is one sentence: the checks every artist's mesh
+passes (``readers.artist_mesh.check_surface``: finite positions, faces, vertices that exist, a surface within
+reach), and a glTF's own (``gltf.scene``: its arrays, nodes and triangles); a text glTF's buffers and images
+are read from the source's own folder only, and the outputs are no more readable than the files they came
+from (``MeshRead.like``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,9 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..gltf import scene as gltf_scene
-from ..gltf.frame import to_gltf
-from ..readers.mesh_file import read_arrays
+from ..readers.artist_mesh import check_surface, load_artist_mesh
 from ..readers.texture_files import CheckedTextures
 from ..runs.folders import RunFolder
-from .limits import check_mesh
 from .skin import Skin
 
 
@@ -43,14 +44,16 @@ def read_mesh(source: Path, folder: RunFolder, stem: str, prefix: str = "") -> M
     """``source`` copied into the run folder as ``<stem><suffix>``, read and checked; ``bad_request`` with one
     sentence (after ``prefix``, which names a further level of detail) for a file that cannot be rigged."""
     copy = folder.copy_in(f"{stem}{source.suffix.lower()}", source)
+    if copy.suffix == ".npz":
+        artist = load_artist_mesh(copy, name=source.name)
+        gltf, mesh = gltf_scene.mesh_scene(artist.positions, artist.triangles)
+        return MeshRead(gltf, mesh, _readable_by(source))
     gltf, like = _as_gltf(copy, folder, source, f"{stem}_as.glb", prefix)
     try:
         mesh = gltf_scene.gather_mesh(gltf)
     except gltf_scene.GltfUnreadable as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{prefix}{exc}") from exc
-    if len(mesh.triangles) == 0:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{source.name} has no surface (no triangles) to rig")
-    check_mesh(mesh.positions, mesh.triangles, source.name)
+    check_surface(mesh.positions, mesh.triangles, np.dtype(np.float32), source.name)  # a glTF's are 32-bit
     return MeshRead(gltf, mesh, like)
 
 
@@ -61,9 +64,9 @@ def save_weights(target: Path, skin: Skin) -> None:
 
 
 def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix: str) -> tuple[Any, int]:
-    """The input as a pygltflib glTF (see the module's docstring), and the permission bits its outputs keep
-    (a text glTF's relative URIs resolve from ``source``'s folder, only there: its copy in the run has nothing
-    beside it)."""
+    """A GLB, glTF, OBJ or PLY as a pygltflib glTF (see the module's docstring), and the permission bits its
+    outputs keep (a text glTF's relative URIs resolve from ``source``'s folder, only there: its copy in the
+    run has nothing beside it)."""
     suffix = copy.suffix.lower()
     if suffix in (".glb", ".gltf"):
         try:
@@ -73,20 +76,15 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix
         return found.gltf, _readable_by(source, *found.files[1:])
     import trimesh
 
-    if suffix == ".npz":
-        arrays = read_arrays(copy)
-        scene: Any = trimesh.Trimesh(to_gltf(arrays["positions"]), np.asarray(arrays["triangles"], np.int64),
-                                     process=False)
-    else:
-        try:
-            # Its .mtl and textures beside the source (not in the run), its textures checked from their
-            # headers first: as every mesh file is read (``readers.meshes``).
-            resolver = CheckedTextures(trimesh.resolvers.FilePathResolver(source.parent), source)
-            scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False,
-                                 resolver=resolver)
-        except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
-                                f"{type(exc).__name__}: {exc}") from exc
+    try:
+        # Its .mtl and textures beside the source (not in the run), its textures checked from their
+        # headers first: as every mesh file is read (``readers.meshes``).
+        resolver = CheckedTextures(trimesh.resolvers.FilePathResolver(source.parent), source)
+        scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False,
+                             resolver=resolver)
+    except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
+                            f"{type(exc).__name__}: {exc}") from exc
     like = _readable_by(source)
     glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"), like)
     try:
