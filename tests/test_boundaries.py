@@ -250,8 +250,9 @@ BACKEND_ROOMS = (
                                     # signed fields to meshes (every model that decodes one); the neural blocks
                                     # more than one model is built from (step1x, autopartgen, skintokens)
     ("models",),                    # registry, download, cache, manager, memory, probes, preflight
-    ("readers",),                   # pictures and mesh files from the user's disk
-    ("gltf",),                      # glTF's side: the one axis turn between Blender's frame and glTF's
+    ("readers",),                   # pictures and mesh files from the user's disk; the artist's mesh read and checked
+    ("gltf",),                      # glTF's side: the one axis turn between Blender's frame and glTF's, the
+                                    # bounded reader of a glTF's data and its scene (what a rig reads and writes)
     ("runs",),                      # run folders: written, imported, their file stems
     ("env",),                       # device, torch shims, failpoints, interrupts, job control
 )

@@ -1,6 +1,13 @@
 """Rigging: a skeleton and per-vertex skin weights for a mesh (issue 65), written as a glTF skin.
 
-  rigger       the interface: ``RigMesh`` (what a rigger reads), ``Rig`` (what it makes), ``Rigger``
+  driver       a rig, whichever rigger makes it: the mesh read, the rigger (its model registered, checked and
+               run through the job's model manager, or read here; the geometric binding standing in, said),
+               the rig written; ``jobs/rig.py`` only adapts the command line's input and the protocol's request
+  rig_files    the mesh read as the glTF the rig is written into (the add-on's mesh file as every job reads
+               it: ``readers.artist_mesh``), the weights saved
+  rigger       the interface: ``RigMesh`` (what a rigger reads), ``Rig`` (what it makes), ``Rigger``, and
+               ``RigModel`` (what a rigger that runs a model brings: its role, spec, loader, estimate,
+               preflight, its rig through a loaded network, its replica)
   table        the riggers by ``--weights`` choice name, each module imported on first use
   skeleton     ``Skeleton``: joint names, heads, tails, parents; validated (a forest, no cycle, finite)
   skin         ``Skin``: each vertex's strongest four joints, weights summing to 1
@@ -18,6 +25,8 @@
   transfer     weights carried from the high mesh to another (the retopologized low one)
   metrics      RigNet's measures (Xu et al. 2020): joint Chamfer, skin precision/recall, L1
 
-Everything is in the mesh's own frame (img23d's: Z up, Blender's axes); only ``gltf.frame`` turns it.
-A model's own rigger lives in a folder of its own (``skintokens/``), reached through ``table``.
+Everything is in the mesh's own frame (img23d's: Z up, Blender's axes); only ``gltf.frame`` turns it
+(the glTF read and written: ``gltf.scene``). A model's own rigger lives in a folder of its own
+(``skintokens/``: its ``row.py`` is what ``table`` names), reached through ``table`` and ``driver`` only:
+nothing outside this room names it (tests/test_model_rooms_boundary.py).
 """

@@ -12,5 +12,8 @@
   weights         the Lightning checkpoint read without pickled code, converted once to safetensors
   loader          the folder to a module built on meta with its weights assigned
   pipeline        one mesh to one rig (``SkinTokensRig``)
-  replica         random-weight folders in the real layout
+  replica         random-weight folders in the real layout, tiny or full size (``REPLICA``)
+  costs           a rig's time and memory here, before it starts (the preflight)
+  rigger          its files (the hub's, pinned, or the tiny replica), its spec, its loader, one mesh rigged
+  row             what the rigging room's table names: its ``Rigger`` and ``RigModel`` (rigging/rigger.py)
 """
