@@ -123,3 +123,34 @@ def test_a_rig_that_would_take_hours_here_is_refused_unless_accepted(session, me
     accepted = RigRequest(id="r11", mesh=str(mesh_file), name="hero", weights="model",
                           options=JobOptions(accept_long=True))
     assert _rig(session, accepted).source == "SkinTokens"
+
+
+def test_a_second_model_rigger_is_its_folder_and_one_table_line(session, mesh_file, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rig_second``'s rigger, added to the rigging table alone: the job registers its model with the engine's
+    manager on first use, says its expected time, runs it there and writes its rig (the driver and the job
+    name no rigger)."""
+    from img23d_backend.env.lazy_table import LazyTable
+    from img23d_backend.rigging import driver
+    from img23d_backend.rigging.rigger import Rigger
+    from img23d_backend.rigging.table import RIGGER_MODULES
+
+    import rig_second
+
+    monkeypatch.setattr(rig_second, "HOME", tmp_path)
+    rig_second.write_folder(tmp_path / "upright")
+    monkeypatch.setattr(driver, "RIGGERS", LazyTable({**RIGGER_MODULES, "upright": "rig_second"}, "RIGGER", Rigger,
+                                                     "rigger"))
+    said: list[str] = []
+    request = RigRequest(id="r12", mesh=str(mesh_file), name="hero", weights="upright")
+    result = session.engine.run(request, Job(id="r12", emit=lambda message: said.append(getattr(message, "message",
+                                                                                                 ""))))
+    assert isinstance(result, RigJobResult) and result.source == "Upright", result.notes
+    assert session.engine.manager.spec("second-rigging").repo_id == "test/upright"
+    assert any(text.startswith("Upright is reading the mesh: about 2 s") for text in said), said
+    [bone] = result.bones
+    figure = biped().positions
+    assert bone.name == "spine" and np.isclose(bone.head[2], figure[:, 2].min()) and \
+        np.isclose(bone.tail[2], figure[:, 2].max())
+    with np.load(Path(result.run_dir) / result.weights) as data:
+        assert (data["joints"][:, 0] == 0).all() and np.allclose(data["weights"][:, 0], 1.0)
