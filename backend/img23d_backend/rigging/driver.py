@@ -207,11 +207,11 @@ def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Ca
             notes.append(f"{model.name} makes its own skeleton, so the given one was bound by the geometric binding")
         else:
             run_model = run_model or model_here(request.weights, request.models, say)
-            repo = model.spec("default", default_tiny_root()).repo_id
             try:
                 if run_model is not None:
                     return _with_notes(run_model(mesh, options), notes)
-                notes.append(f"{model.name} could not be read ({repo} is not downloaded and cannot be now), "
+                hub = model.spec("default", default_tiny_root()).repo_id
+                notes.append(f"{model.name} could not be read ({hub} is not downloaded and cannot be now), "
                              "so the geometric binding made the weights")
             except ProtocolError as exc:
                 if exc.code is ErrorCode.CANCELLED:
