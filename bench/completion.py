@@ -29,7 +29,6 @@ Random weights change no compute; what a completion looks like cannot be judged 
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
@@ -41,7 +40,7 @@ from typing import Any
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from step1x_geometry import cutout, run_hunyuan  # noqa: E402  (bench/, beside this script; prepares imports)
-from timing import (conditions, device_name, forward_calls, full_size_arguments, report_done, steady,  # noqa: E402
+from timing import (conditions, device_name, forward_calls, full_size_parser, report_done, steady,  # noqa: E402
                     throughput_figures, timed)  # noqa: E402
 
 import torch  # noqa: E402
@@ -129,8 +128,7 @@ def measure_shape(root: Path, device: str, steps: int, octree: int) -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    full_size_arguments(parser, delete=False)
+    parser = full_size_parser(__doc__, delete=False)
     parser.add_argument("--edit-steps", type=int, default=1, help="editor steps run; 0: its own (4)")
     parser.add_argument("--shape-steps", type=int, default=2, help="shape steps run (at least 1)")
     parser.add_argument("--working-pixels", type=int, default=1024 * 1024,

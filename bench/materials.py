@@ -32,11 +32,7 @@ here: ``bench/bake.py`` and the paint stage's timings cover it, and it is the sa
 
 from __future__ import annotations
 
-import argparse
-import gc
 import os
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,12 +40,12 @@ from typing import Any
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from paint_turbo import measure as measure_paint  # noqa: E402  (bench/, beside this script)
-from timing import (conditions, device_name, forward_calls, full_size_arguments, report_done,  # noqa: E402
-                    throughput_figures, timed, unet_split)  # noqa: E402
+from timing import (conditions, device_name, forward_calls, full_size_parser, measured_replica,  # noqa: E402
+                    report_done, throughput_figures, timed, unet_split)  # noqa: E402
 
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
-from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, component_spec  # noqa: E402
 
 PAINT, MATERIALS = "paint-turbo", "materials"
 PAINTED_VIEWS = 6  # the views a paint step bakes from, which the material step runs on
@@ -96,8 +92,6 @@ def measure_materials(root: Path, device: str, views: list[Any], steps: int,
     if by_side:
         result["by_side"] = by_side
     print(f"{MATERIALS}: {result}", flush=True)
-    del model, maps
-    gc.collect()
     return result
 
 
@@ -108,8 +102,7 @@ def _per_object(split: Any, views: int, own_steps: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    full_size_arguments(parser)
+    parser = full_size_parser(__doc__)
     parser.add_argument("--paint-steps", type=int, default=2, help="paint steps run; 0: its own (10)")
     parser.add_argument("--material-steps", type=int, default=1, help="material steps run per view; 0: its own (4)")
     parser.add_argument("--view-size", type=int, default=512, help="the painted views' side (512: as trained)")
@@ -131,21 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     throughput_before = measure_throughput(torch.device(args.device), dtype)
     paint = None
     if not args.no_paint:
-        if args.build:
-            build_full_size_models(args.models_dir, [PAINT])
-        paint = measure_paint(PAINT, args.models_dir, args.device, args.paint_steps, args.view_size)
-        if args.delete:
-            shutil.rmtree(args.models_dir / TARGETS[PAINT], ignore_errors=True)
+        paint = measured_replica(args, PAINT, lambda: measure_paint(PAINT, args.models_dir, args.device,
+                                                                    args.paint_steps, args.view_size))
     # The painted views the material step reads: six of the multiview call's side, each a different
     # picture (random weights paint noise; the step's compute does not depend on what they show).
     rng = np.random.default_rng(0)
     views = [Image.fromarray(rng.integers(0, 255, (args.view_size, args.view_size, 3), dtype=np.uint8), "RGB")
              for _ in range(args.views)]
-    if args.build:
-        build_full_size_models(args.models_dir, [MATERIALS])
-    materials = measure_materials(args.models_dir, args.device, views, args.material_steps, tuple(args.sides))
-    if args.delete:
-        shutil.rmtree(args.models_dir / TARGETS[MATERIALS], ignore_errors=True)
+    materials = measured_replica(args, MATERIALS, lambda: measure_materials(args.models_dir, args.device, views,
+                                                                            args.material_steps, tuple(args.sides)))
     throughput_after = measure_throughput(torch.device(args.device), dtype)
     ratio = materials["per_object_s"] / paint["multiview_phase_s"] if paint else None
     report = {

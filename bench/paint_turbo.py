@@ -20,21 +20,19 @@ the ratio (``--steps``); on a GPU ``--steps 0`` runs each model's own steps and 
 from __future__ import annotations
 
 import argparse
-import gc
 import resource
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
-from timing import device_name, forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402  (bench/, beside this script)
+from timing import (device_name, forward_calls, full_size_parser, measured_replica, report_done,  # noqa: E402
+                    timed, unet_split)  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
-from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, component_spec  # noqa: E402
 
 # 2.0 first: its figures are the yardstick the turbo model is measured against.
 MODELS = {"paint": "Hunyuan3D-Paint 2.0 (30 steps, classifier-free guidance)",
@@ -102,27 +100,26 @@ def measure(name: str, root: Path, device: str, steps: int, view_size: int) -> d
         "views": list(views.shape),
     }
     print(f"{name}: {result}", flush=True)
-    del multiview, views
-    gc.collect()
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    full_size_arguments(parser)
+def multiview_arguments(parser: argparse.ArgumentParser, view_size: int, view_help: str) -> None:
+    """What a benchmark of paint models' multiview phase takes beside the full-size arguments: the steps
+    run of each model and the views' side (``view_size`` by default, ``view_help`` saying why)."""
     parser.add_argument("--steps", type=int, default=2, help="steps run per model; 0: each model's own")
-    parser.add_argument("--view-size", type=int, default=512, help="the views' side (512: as trained)")
+    parser.add_argument("--view-size", type=int, default=view_size, help=view_help)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = full_size_parser(__doc__)
+    multiview_arguments(parser, 512, "the views' side (512: as trained)")
     args = parser.parse_args(argv)
     prepare_imports()
     import torch
 
-    results = {}
-    for name in MODELS:
-        if args.build:
-            build_full_size_models(args.models_dir, [name])
-        results[name] = measure(name, args.models_dir, args.device, args.steps, args.view_size)
-        if args.delete:
-            shutil.rmtree(args.models_dir / TARGETS[name], ignore_errors=True)
+    results = {name: measured_replica(args, name, lambda: measure(name, args.models_dir, args.device, args.steps,
+                                                                  args.view_size))
+               for name in MODELS}
     ratio = results["paint-turbo"]["multiview_phase_s"] / results["paint"]["multiview_phase_s"]
     device = device_name(args)
     report = {

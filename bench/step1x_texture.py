@@ -22,13 +22,7 @@ place of 17.5: what a 23 GB machine holds); Hunyuan's loader picks its own dtype
 
 from __future__ import annotations
 
-import argparse
-import gc
-import os
-import platform
 import resource
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,12 +30,13 @@ from typing import Any
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
 from paint_turbo import measure as measure_hunyuan  # noqa: E402  (bench/, beside this script)
-from paint_turbo import sphere_maps  # noqa: E402
-from timing import forward_calls, full_size_arguments, report_done, timed, unet_split  # noqa: E402
+from paint_turbo import multiview_arguments, sphere_maps  # noqa: E402
+from timing import (device_name, forward_calls, full_size_parser, measured_replica, report_done,  # noqa: E402
+                    timed, unet_split)  # noqa: E402
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports  # noqa: E402
-from img23d_backend.replicas.full import TARGETS, build_full_size_models, component_spec  # noqa: E402
+from img23d_backend.replicas.full import TARGETS, component_spec  # noqa: E402
 
 CLEAN = "step1x-texture"
 HUNYUAN = "paint-turbo"
@@ -100,36 +95,26 @@ def measure_clean(root: Path, device: str, steps: int, view_size: int, cpu_bfloa
         "views": [len(views), *views[0].size],
     }
     print(f"{CLEAN}: {result}", flush=True)
-    del model, views
-    gc.collect()
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    full_size_arguments(parser)
-    parser.add_argument("--steps", type=int, default=2, help="steps run per model; 0: each model's own")
-    parser.add_argument("--view-size", type=int, default=256, help="the views' side (the clean model's own: 768)")
+    parser = full_size_parser(__doc__)
+    multiview_arguments(parser, 256, "the views' side (the clean model's own: 768)")
     parser.add_argument("--cpu-bfloat16", action="store_true", help="the clean model in bfloat16 on a CPU")
     args = parser.parse_args(argv)
     prepare_imports()
     import torch
 
-    results = {}
-    for name in (CLEAN, HUNYUAN):
-        if args.build:
-            build_full_size_models(args.models_dir, [name])
-        results[name] = (measure_clean(args.models_dir, args.device, args.steps, args.view_size, args.cpu_bfloat16)
-                         if name == CLEAN else measure_hunyuan(name, args.models_dir, args.device, args.steps,
-                                                               args.view_size))
-        if args.delete:
-            shutil.rmtree(args.models_dir / TARGETS[name], ignore_errors=True)
+    results = {
+        CLEAN: measured_replica(args, CLEAN, lambda: measure_clean(args.models_dir, args.device, args.steps,
+                                                                   args.view_size, args.cpu_bfloat16)),
+        HUNYUAN: measured_replica(args, HUNYUAN, lambda: measure_hunyuan(HUNYUAN, args.models_dir, args.device,
+                                                                         args.steps, args.view_size)),
+    }
     ratio = results[CLEAN]["multiview_phase_s"] / results[HUNYUAN]["multiview_phase_s"]
-    device = args.device_label or (torch.cuda.get_device_name(torch.device(args.device))
-                                   if args.device.startswith("cuda") else
-                                   f"{args.device} ({platform.machine()}, {os.cpu_count()} cores)")
     report = {
-        "device": device, "torch": torch.__version__, "view_size": args.view_size, "views": 6,
+        "device": device_name(args), "torch": torch.__version__, "view_size": args.view_size, "views": 6,
         "measured": ("the multiview phase of each full-size random-weight replica (production loaders and calls, six "
                      f"views at {args.view_size} px), {args.steps or 'each model' + chr(39) + 's own'} steps run with "
                      "each UNet call timed; multiview_phase_s = time outside the denoising UNet calls (the clean "

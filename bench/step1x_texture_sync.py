@@ -24,7 +24,6 @@ the atlas, the start and 25 synchronised steps fed random noise predictions in p
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import platform
@@ -36,7 +35,7 @@ from typing import Any
 
 from source_paths import REPO  # this checkout's packages on sys.path, the hub offline
 
-from timing import full_size_arguments  # noqa: E402  (bench/, beside this script)
+from timing import full_size_parser  # noqa: E402  (bench/, beside this script)
 
 from img23d_backend.models.registry import paint_steps  # noqa: E402
 from img23d_backend.models.replica_common import prepare_imports, write_json  # noqa: E402
@@ -52,8 +51,7 @@ def _seconds(values: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    full_size_arguments(parser, delete=False)
+    parser = full_size_parser(__doc__, delete=False)
     parser.add_argument("--steps", type=int, default=2, help="steps run in part one (the model's own: 50)")
     parser.add_argument("--view-size", type=int, default=256, help="part one's view size (the model's own: 768)")
     parser.add_argument("--cpu-bfloat16", action="store_true", help="the model in bfloat16 on a CPU")

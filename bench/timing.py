@@ -5,9 +5,11 @@ arguments, the machine's name and the conditions a run was measured under."""
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import resource
+import shutil
 import statistics
 import time
 from contextlib import contextmanager
@@ -104,9 +106,11 @@ def report_done(args: argparse.Namespace, report: dict[str, Any], line: str | No
     return 0
 
 
-def full_size_arguments(parser: argparse.ArgumentParser, delete: bool = True) -> None:
-    """The arguments every full-size benchmark takes: where the replicas are, building and deleting
-    them, the device, how the JSON names it, and where the JSON goes."""
+def full_size_parser(doc: str, delete: bool = True) -> argparse.ArgumentParser:
+    """A full-size benchmark's parser, described by its module's ``doc``'s first paragraph, with the
+    arguments every one takes: where the replicas are, building and deleting them, the device, how
+    the JSON names it, and where the JSON goes."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--models-dir", type=Path, required=True, help="the full-size replicas' folder")
     parser.add_argument("--build", action="store_true", help="build a missing replica first")
     if delete:
@@ -114,6 +118,22 @@ def full_size_arguments(parser: argparse.ArgumentParser, delete: bool = True) ->
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--device-label", default="", help="how the JSON names the machine")
     parser.add_argument("--json", type=Path, default=None)
+    return parser
+
+
+def measured_replica(args: argparse.Namespace, name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """What ``measure`` found of the full-size replica ``name``: built first where ``--build`` says, its
+    folder deleted once measured where ``--delete`` says (a disk then holds one replica at a time)."""
+    # replicas.full imports torch: the benchmarks that build no replica do not pay for it.
+    from img23d_backend.replicas.full import TARGETS, build_full_size_models
+
+    if args.build:
+        build_full_size_models(args.models_dir, [name])
+    figures = measure()
+    gc.collect()  # what the measurement held (a pipeline's reference cycles) freed before the next replica
+    if args.delete:
+        shutil.rmtree(args.models_dir / TARGETS[name], ignore_errors=True)
+    return figures
 
 
 def raster_arguments(parser: argparse.ArgumentParser, repeats: str) -> None:
