@@ -32,7 +32,7 @@ from ..parts.part import GRIDS
 from ..runs.folders import recover_interrupted
 from . import batch, chain, models, parts_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
-from .progress import ProgressPrinter, log_to_stderr
+from .progress import ProgressPrinter, job_failed, log_to_stderr
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
 
@@ -233,16 +233,6 @@ def _engine(args: argparse.Namespace) -> Any:
     return make_engine(Models.from_args(args), args.out, probes)
 
 
-def _job_failed(exc: ProtocolError, printer: "ProgressPrinter", interrupts: Interrupts) -> int:
-    printer.finish()
-    print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-    if printer.run_dir:
-        print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
-    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
-        return exit_code(interrupts.signal)
-    return EXIT_FAILED
-
-
 def _job_for(job_id: str, interrupts: Interrupts) -> tuple["ProgressPrinter", Any]:
     """A command's job, printing its progress; an interrupt cancels it (or abandons it, see Interrupts)."""
     from ..jobs import Job
@@ -260,7 +250,7 @@ def _ran(engine: Any, request: Any, interrupts: Interrupts) -> tuple[Any, int]:
     try:
         result = engine.run(request, job)
     except ProtocolError as exc:
-        return None, _job_failed(exc, printer, interrupts)
+        return None, job_failed(printer, exc, exc.message, interrupts, EXIT_FAILED)
     printer.finish()
     return result, EXIT_OK
 

@@ -26,14 +26,14 @@ from typing import Callable
 from img23d_protocol import (DEFAULT_PARTS_MODEL, PARTS_MODELS, ErrorCode, JobOptions, PartsRequest, ProtocolError,
                              check_budget_gb)
 
-from ..env.interrupts import Interrupts, exit_code
+from ..env.interrupts import Interrupts
 from ..parts.split.names import part_names
 from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
 from ..runs.folders import recover_interrupted
 from .options import RANDOM, seed_argument, usage_message
-from .progress import ProgressPrinter, log_to_stderr
+from .progress import ProgressPrinter, job_failed, log_to_stderr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -179,13 +179,8 @@ def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrup
             interrupts.abandon = _abandoning(job.abandon, Path(mesh) if mesh and Path(mesh) != checked.mesh else None)
             result = session.engine.run(request, job)
     except ProtocolError as exc:
-        printer.finish()
-        print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
-        if printer.run_dir:
-            print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
-        if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
-            return exit_code(interrupts.signal)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return job_failed(printer, exc, usage_message(exc), interrupts,
+                          EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
     printer.finish()
     run_dir = Path(result.run_dir)
     for part in result.parts:

@@ -1,5 +1,5 @@
 """How a command shows a job's protocol events: a one-line progress bar on a terminal, plain lines
-elsewhere; and where its log lines go (stderr)."""
+elsewhere; what it says of a job that did not finish; and where its log lines go (stderr)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import threading
 import time
 from typing import TextIO
 
-from img23d_protocol import Artifact, Error, Message, Progress
+from img23d_protocol import Artifact, Error, ErrorCode, Message, Progress, ProtocolError
 
 from ..env.heartbeat import interval_seconds
+from ..env.interrupts import Interrupts, exit_code
 
 
 def log_to_stderr(verbose: bool, prefix: str = "") -> None:
@@ -79,3 +80,15 @@ class ProgressPrinter:
         if self._open_line:
             self.stream.write("\n")
             self._open_line = False
+
+
+def job_failed(printer: ProgressPrinter, exc: ProtocolError, message: str, interrupts: Interrupts, failed: int) -> int:
+    """A command's job that did not finish: the progress line closed, its one sentence (``message``) and
+    code, and the run folder it kept, on stderr; the exit code a signal's cancel means, else ``failed``."""
+    printer.finish()
+    print(f"error: {message} [{exc.code.value}]", file=sys.stderr)
+    if printer.run_dir:
+        print(f"run folder (kept): {printer.run_dir}", file=sys.stderr)
+    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
+        return exit_code(interrupts.signal)
+    return failed
