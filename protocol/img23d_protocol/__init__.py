@@ -33,6 +33,7 @@ from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
 from .parted_names import MAX_PARTS_PER_OBJECT, check_parts, split_parted_names, validate_parts
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
+from .prompt import MAX_PROMPT_CHARS, check_picture_or_prompt, validate_prompt
 from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
@@ -88,6 +89,7 @@ __all__ = [
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel",
+    "MAX_PROMPT_CHARS", "check_picture_or_prompt", "validate_prompt",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",

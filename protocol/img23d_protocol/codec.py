@@ -16,6 +16,7 @@ from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequ
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .parted_names import validate_parts
+from .prompt import check_picture_or_prompt, validate_prompt
 from .rig_bones import validate_bones
 from .version import PROTOCOL_MAJOR
 from .views import validate_side_views, validate_views
@@ -121,6 +122,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "humanoid_names must be true or false")
         elif name == "parts" and cls is GenerateRequest:
             value = validate_parts(value)
+        elif name == "prompt" and cls is GenerateRequest:
+            value = validate_prompt(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
         elif name == "views":
@@ -142,17 +145,24 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
         elif name == "done" and not isinstance(value, bool):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "done must be true or false")
         values[name] = value
-    return cls(**values)
+    message = cls(**values)
+    if isinstance(message, GenerateRequest):
+        check_picture_or_prompt(message.image, message.prompt, required=False)
+    return message
 
 
 def request_id_of(line: str | bytes) -> str | None:
-    """Best-effort id of a line that failed to decode, so the error can name its request."""
+    """Best-effort id of a line that failed to decode, so the error can name its request. A line that is
+    not UTF-8 is read with its bad bytes replaced: its id, when none of them fell in it, still names the
+    refusal."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", errors="replace")  # U+FFFD where a byte was bad
     try:
         data = json.loads(line)
-    except (ValueError, RecursionError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None
     value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and "\ufffd" not in value else None
 
 
 def check_peer_hello(hello: Hello, peer: str, needed_major: int = PROTOCOL_MAJOR) -> None:

@@ -88,6 +88,9 @@ class GenerateRequest(PictureNamesRequest):
     # finds them), each drawn from the name's cut-out and its mesh; ``parts_grid`` their decoding grid (0: 256).
     parts: dict[str, list[str]] = field(default_factory=dict)
     parts_grid: int = 0
+    # (1.24) What the picture should show, when the artist has none (``prompt.py``): the backend makes the
+    # picture from it, then reads it as any picture. ``image`` is then empty: a request gives one or the other.
+    prompt: str = ""
 
 
 @dataclass

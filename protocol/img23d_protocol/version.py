@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.23.0"
+__version__ = "1.24.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 23  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 24  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -50,3 +50,5 @@ PROTOCOL_MINOR = 23  # 1: models, download, delete (the model manager); 2: retex
 #     model and licence
 # 23: the parts models' rows (parts_models.py) and the riggers' (riggers.py: a rig request's weights are their
 #     names), which the add-on lists instead of naming the models itself
+# 24: a generate request's prompt (prompt.py: the picture made from text when the artist has none; a request
+#     gives a picture or a prompt, not both)

@@ -30,6 +30,7 @@ REQUESTS = [
                     options=JobOptions(seed=7, steps=12, guidance_scale=3.5, keep="all", margin=0.25,
                                        min_crop=32, shape_batch=4, texture=True)),
     GenerateRequest(id="job-2", image="C:\\pics\\a.jpg"),  # no targets: the whole image
+    GenerateRequest(id="job-4", prompt="a wooden barrel\nbeside a small house, 家", targets=["barrel"]),  # (1.24)
     DetectRequest(id="det-1", image="/x/y.png", targets=["door", "chimney"]),
     SuggestRequest(id="sug-1", image="/x/y.png"),
     GenerateRequest(id="job-3", image="/x/y.png", options=JobOptions(fov_degrees=70.0, estimate_fov=False,

@@ -1,0 +1,62 @@
+"""(1.24) A generate request's prompt: the text a picture is made from when the artist has none, checked
+on arrival as the names are (``names.py``), each refusal one sentence.
+
+A request rests on a picture (``image``) or on a prompt, never both: a prompt beside a picture would be
+dropped without a word (the chain reads the picture), so it is refused instead.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from .errors import ErrorCode, ProtocolError
+
+# FLUX.2 [klein] 4B's text encoder (Qwen3 in diffusers' Flux2KleinPipeline) reads at most
+# ``max_sequence_length`` = 512 tokens of the chat-templated prompt and truncates the rest without a
+# word. English runs about four characters a token, so 2,000 characters (with the chat template's and
+# img23d's framing around it) is about what the encoder reads; a longer prompt would be cut silently,
+# its end lost, so it is refused instead. Scripts without spaces (Chinese, Japanese) spend more tokens a
+# character and may still be cut within the bound: the bound stops the text the encoder can never read.
+MAX_PROMPT_CHARS = 2000
+# Line breaks and tabs are the control characters a prompt may hold: a prompt pasted from a description,
+# or a batch file's row, carries them, and the tokenizer reads them as spaces. Any other control
+# character (NUL, escape sequences that repaint a terminal, backspace) is nothing an artist types.
+PROMPT_WHITESPACE = frozenset("\n\r\t")
+
+
+def validate_prompt(value: Any) -> str:
+    """A request's prompt as it arrived, checked: text, not only spaces, at most ``MAX_PROMPT_CHARS``
+    characters, no control characters but line breaks and tabs, no half of a UTF-16 pair (what JSON's
+    ``\\ud800`` escapes decode to: text that cannot be written as UTF-8). "" is no prompt."""
+    if not isinstance(value, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "prompt must be a string")
+    if not value:
+        return value
+    if not value.strip():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "the prompt holds only spaces: type what the picture should show")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"the prompt is {len(value):,} characters; at most {MAX_PROMPT_CHARS:,}, as the "
+                            "text model reads no more")
+    for ch in value:
+        category = unicodedata.category(ch)
+        if category == "Cc" and ch not in PROMPT_WHITESPACE:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the prompt contains a control character (U+{ord(ch):04X}); "
+                                                       "only line breaks and tabs may be in it")
+        if category == "Cs":
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the prompt is not valid text (a lone U+{ord(ch):04X}, "
+                                                       "half of a UTF-16 pair): send it as UTF-8")
+    return value
+
+
+def check_picture_or_prompt(image: str, prompt: str, *, required: bool = True) -> None:
+    """Refuse, in one sentence, a request that gives both a picture and a prompt, and (``required``) one
+    that gives neither. Decoding a line passes ``required=False``: a request with neither is the job's to
+    refuse, before its run folder, as every job refuses what it lacks."""
+    if image and prompt:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "both a picture and a prompt were given: a job starts from "
+                                                   "one, so send the picture or the prompt")
+    if required and not image and not prompt:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "no picture and no prompt given: pick a picture, or type what "
+                                                   "the picture should show")

@@ -1,0 +1,69 @@
+"""A generate request's prompt (protocol 1.24): checked on arrival, each refusal one sentence; a request
+starts from a picture or a prompt, not both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from img23d_protocol import (MAX_PROMPT_CHARS, REQUEST_TYPES, ErrorCode, GenerateRequest, ProtocolError,
+                             check_picture_or_prompt, decode, request_id_of, validate_prompt)
+
+
+def _line(**fields: object) -> str:
+    return json.dumps({"v": 1, "type": "generate", "id": "p-1", **fields}, ensure_ascii=False)
+
+
+def test_a_prompt_alone_is_a_request() -> None:
+    request = decode(_line(prompt="a cottage with a chimney\n\tand two barrels", targets=["cottage"]), REQUEST_TYPES)
+    assert isinstance(request, GenerateRequest)
+    assert request.prompt == "a cottage with a chimney\n\tand two barrels" and request.image == ""
+    assert decode(_line(prompt="x" * MAX_PROMPT_CHARS), REQUEST_TYPES).prompt == "x" * MAX_PROMPT_CHARS
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"prompt": "   \n\t"}, "only spaces"),
+    ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, f"is {MAX_PROMPT_CHARS + 1:,} characters; at most {MAX_PROMPT_CHARS:,}"),
+    ({"prompt": "x" * 100_000}, "is 100,000 characters"),
+    ({"prompt": "a red\x1b[2J barrel"}, r"control character \(U\+001B\)"),
+    ({"prompt": "a barrel\x00"}, r"control character \(U\+0000\)"),
+    ({"prompt": 7}, "prompt must be a string"),
+    ({"prompt": ["a barrel"]}, "prompt must be a string"),
+    ({"prompt": "a barrel", "image": "/x/barrel.png"}, "both a picture and a prompt were given"),
+    ({"prompt": " ", "image": "/x/barrel.png"}, "only spaces"),
+])
+def test_a_bad_prompt_is_one_sentence(fields: dict, words: str) -> None:
+    with pytest.raises(ProtocolError, match=words) as excinfo:
+        decode(_line(**fields), REQUEST_TYPES)
+    assert excinfo.value.code == ErrorCode.BAD_REQUEST
+    assert excinfo.value.message.count(". ") == 0 and "\n" not in excinfo.value.message
+
+
+def test_half_a_utf16_pair_escaped_in_json_is_refused() -> None:
+    # JSON's \ud800 escape is valid JSON and decodes to a lone surrogate, which no UTF-8 writer (the run
+    # record, the tokenizer) can take: refused on arrival, not where the manifest is written.
+    line = '{"v": 1, "type": "generate", "id": "p-2", "prompt": "a barrel \\ud800"}'
+    with pytest.raises(ProtocolError, match=r"not valid text \(a lone U\+D800") as excinfo:
+        decode(line, REQUEST_TYPES)
+    assert excinfo.value.code == ErrorCode.BAD_REQUEST
+    # a whole pair is a character like any other
+    assert decode('{"v": 1, "type": "generate", "prompt": "a barrel \\ud83d\\udee2"}', REQUEST_TYPES).prompt == \
+        "a barrel \U0001f6e2"
+
+
+def test_invalid_utf8_from_the_wire_is_refused_and_names_its_request() -> None:
+    raw = _line(prompt="a barrel").encode("utf-8").replace(b"a barrel", b"a barr\xffel")
+    with pytest.raises(ProtocolError, match="not UTF-8") as excinfo:
+        decode(raw, REQUEST_TYPES)
+    assert excinfo.value.code == ErrorCode.BAD_REQUEST
+    assert request_id_of(raw) == "p-1"  # the add-on learns which request was refused
+
+
+def test_neither_picture_nor_prompt_is_the_jobs_to_refuse() -> None:
+    assert decode(_line(), REQUEST_TYPES).prompt == ""  # decoded: the job refuses it before its run folder
+    with pytest.raises(ProtocolError, match="no picture and no prompt given"):
+        check_picture_or_prompt("", "")
+    check_picture_or_prompt("/x/barrel.png", "")
+    check_picture_or_prompt("", "a barrel")
+    assert validate_prompt("") == ""
