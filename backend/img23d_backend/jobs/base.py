@@ -13,10 +13,10 @@ import traceback
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, Error, ErrorCode, JobOptions, JobResult, Progress,
-                             ProtocolError)
+                             ProtocolError, RigRequest, SuggestRequest)
 from PIL import Image
 
 from .. import __version__
@@ -38,6 +38,9 @@ from .context import EngineContext, Job
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# The request a kind of job runs: each kind is a ``JobRun[ItsRequest]``, so that its checks take that
+# request and its body reads that request's fields (the rig and suggest requests reach no step).
+R = TypeVar("R", bound=Request | SuggestRequest | RigRequest)
 
 
 @dataclass
@@ -47,13 +50,14 @@ class OutOfMemory:
     detail: str
 
 
-class JobRun:
-    """One job from its checked request to its closed manifest; subclasses write ``body``. The steps it
-    calls into see it as their ``stages.step_context.StepContext``."""
+class JobRun(Generic[R]):
+    """One job from its checked request (``R``) to its closed manifest; subclasses write ``body``. The
+    steps it calls into see it as their ``stages.step_context.StepContext``."""
 
     kind = ""
+    request: R
 
-    def __init__(self, engine: EngineContext, request: Request, job: Job, run_folder: RunFolder) -> None:
+    def __init__(self, engine: EngineContext, request: R, job: Job, run_folder: RunFolder) -> None:
         self.engine = engine
         self.request = request
         self.job = job
@@ -65,26 +69,26 @@ class JobRun:
         self.answer_summary: dict[str, Any] = {}  # how the grounding answer ended (``ground``), if one was asked
 
     @classmethod
-    def check_request(cls, request: Request) -> None:
+    def check_request(cls, request: R) -> None:
         """Refuse a request that cannot run, before its run folder is made."""
         if not request.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "no image given")
 
     @classmethod
-    def check_models(cls, request: Request, engine: EngineContext) -> None:
+    def check_models(cls, request: R, engine: EngineContext) -> None:
         """Refuse a job the engine's model set cannot do at all, before the run folder."""
 
     @classmethod
-    def check_memory(cls, request: Request, engine: EngineContext) -> None:
+    def check_memory(cls, request: R, engine: EngineContext) -> None:
         """Refuse settings this machine cannot hold for even one target, before the run folder."""
 
     @classmethod
-    def roles_used(cls, request: Request) -> tuple[str, ...]:
+    def roles_used(cls, request: R) -> tuple[str, ...]:
         """The models the job may load: those whose licences must allow a download before it starts."""
         return ("grounding",)
 
     @classmethod
-    def make_folder(cls, engine: EngineContext, request: Request, job: Job) -> RunFolder:
+    def make_folder(cls, engine: EngineContext, request: R, job: Job) -> RunFolder:
         """The run's own folder, with a manifest that says ``running`` until the job ends."""
         manifest = Manifest(job_id=job.id, kind=cls.kind, backend_version=__version__,
                             targets=list(getattr(request, "targets", [])), options=asdict(request.options),
@@ -94,12 +98,12 @@ class JobRun:
         return RunFolder.create(job.runs_dir or cls.runs_dir(engine, request), cls.folder_label(request), manifest)
 
     @classmethod
-    def runs_dir(cls, engine: EngineContext, request: Request) -> Path:
+    def runs_dir(cls, engine: EngineContext, request: R) -> Path:
         """The folder that holds this job's run folder."""
         return engine.settings.runs_dir
 
     @classmethod
-    def folder_label(cls, request: Request) -> str:
+    def folder_label(cls, request: R) -> str:
         """What the run folder's name says after its time stamp (the picture's name)."""
         return Path(request.image).name
 

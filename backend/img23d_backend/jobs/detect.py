@@ -10,27 +10,27 @@ keeps ``crops/``, ``mattes/`` and ``completed/``, and its manifest one record pe
 from __future__ import annotations
 
 
-from img23d_protocol import (COMPLETION_PICTURE, Artifact, ArtifactKind, Completion, DetectJobResult, Error,
-                             ErrorCode, ProtocolError)
+from img23d_protocol import (COMPLETION_PICTURE, Artifact, ArtifactKind, Completion, DetectJobResult, DetectRequest,
+                             Error, ErrorCode, ProtocolError)
 
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import sheet
 from . import completing, cutting
-from .base import JobRun, Request, scaled_box
+from .base import JobRun, scaled_box
 
 
-class DetectRun(JobRun):
+class DetectRun(JobRun[DetectRequest]):
     kind = "detect"
 
     @classmethod
-    def check_request(cls, request: Request) -> None:
+    def check_request(cls, request: DetectRequest) -> None:
         super().check_request(request)
         if not request.targets:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name")
 
     @classmethod
-    def roles_used(cls, request: Request) -> tuple[str, ...]:
+    def roles_used(cls, request: DetectRequest) -> tuple[str, ...]:
         # Matting and the editor only when Detect previews completion.
         previewing = request.options.complete_hidden != "never"
         return ("grounding",) + (("matting",) + completing.roles(request.options) if previewing else ())

@@ -47,7 +47,7 @@ class Engine(EngineContext):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{request.TYPE!r} is not a job")
         return runner(self, request, job)
 
-    def run_kind(self, kind: type[JobRun], request: Any, job: Job) -> JobResult:
+    def run_kind(self, kind: type[JobRun[Any]], request: Any, job: Job) -> JobResult:
         """``request`` as a job of ``kind``: checked, then run in a run folder of its own."""
         # The checks before the run can take a while on a busy CPU (the device's speed is measured
         # once for the estimates): while they work, they say so, as a stage does (env.heartbeat).
@@ -57,7 +57,7 @@ class Engine(EngineContext):
             run = self._prepared(kind, request, job)
         return run.run()
 
-    def _prepared(self, kind: type[JobRun], request: Any, job: Job) -> JobRun:
+    def _prepared(self, kind: type[JobRun[Any]], request: Any, job: Job) -> JobRun[Any]:
         """``request`` checked (before anything is written) and its run made, with its folder."""
         kind.check_request(request)
         kind.check_models(request, self)
@@ -89,7 +89,7 @@ class Engine(EngineContext):
         return run
 
 
-def _job_run(kind: type[JobRun]) -> Runner:
+def _job_run(kind: type[JobRun[Any]]) -> Runner:
     def runner(engine: Engine, request: Any, job: Job) -> JobResult:
         return engine.run_kind(kind, request, job)
     return runner

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import trimesh
-from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, ProtocolError,
-                             box_for, check_boxes, check_completion_off, check_views, model_family)
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
+                             RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family)
 
 from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind, shape_steps
 from ..families.table import family_of
@@ -27,7 +27,7 @@ from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
 from . import completing, cutting, finishing, generate_parts, materials, splat_files
 from .shape_views import ShapeGroup, shape_groups, views_memory
-from .base import OutOfMemory, Request, scaled_box
+from .base import OutOfMemory, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
 from .photo_colour import colour_from_views
@@ -38,14 +38,18 @@ log = logging.getLogger(__name__)
 REDONE_IN_FLOAT32 = "redone_in_float32"
 
 
-class GenerateRun(PaintingRun):
+# A Generate's request, or a Regenerate's (``jobs.regenerate``: a Generate again from a run's cut-outs).
+G = TypeVar("G", bound=GenerateRequest | RegenerateRequest)
+
+
+class GenerateRun(PaintingRun[G]):
     kind = "generate"
     layout: Any = None  # the scene's layout (layout.SceneLayout), once the depth stage solved it
     tail: Tail            # each target's clean-up and GLB writing, beside the device's work
     views: dict[str, ObjectViews]  # each record's views by stem (views/given.py): names with usable views only
 
     @classmethod
-    def check_request(cls, request: Request) -> None:
+    def check_request(cls, request: G) -> None:
         super().check_request(request)
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
         check_completion_off(request.completion_off, request.targets)
@@ -53,12 +57,12 @@ class GenerateRun(PaintingRun):
         generate_parts.check_request(request)  # names made in parts: names of the job, a grid it decodes
 
     @classmethod
-    def check_models(cls, request: Request, engine: EngineContext) -> None:
+    def check_models(cls, request: G, engine: EngineContext) -> None:
         super().check_models(request, engine)
         generate_parts.check_model(request, engine)
 
     @classmethod
-    def check_memory(cls, request: Request, engine: EngineContext) -> None:
+    def check_memory(cls, request: G, engine: EngineContext) -> None:
         preflight.check_job(request.options, engine.device, guidance=engine.classifier_free, memory=engine.shape_memory,
                             own_paint=engine.own_paint, room=engine.total_room())
         check_views_memory(getattr(request, "views", None) or {}, engine.device, engine.total_room())
@@ -69,7 +73,7 @@ class GenerateRun(PaintingRun):
                                 guidance=not shape_kind(engine.manager.spec(VIEWS_ROLE)).embedded_guidance)
 
     @classmethod
-    def roles_used(cls, request: Request) -> tuple[str, ...]:
+    def roles_used(cls, request: G) -> tuple[str, ...]:
         options = request.options
         painting = (PAINT_ROLES + (("materials",) if options.materials else ())) if options.texture else ()
         # A job with views uses the model of names with views too (its licence asked for like the others').

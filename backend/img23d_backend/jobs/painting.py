@@ -6,17 +6,20 @@ hy3dgen), and, for a Generate, its material maps (``jobs.materials``).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..families.family import Painted
 from ..families.table import family_of
 from ..runs.folders import TargetRecord
-from .base import JobRun
+from .base import JobRun, Request
+
+# A painting job's request: one a step may read (the run is handed to its family's paint step).
+P = TypeVar("P", bound=Request)
 
 
-class PaintingRun(JobRun):
+class PaintingRun(JobRun[P]):
     """A job whose targets may be painted."""
 
     def paint_mesh(self, record: TargetRecord, mesh: Any, cutout: Any,

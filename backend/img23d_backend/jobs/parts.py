@@ -63,14 +63,13 @@ def _drawn(request: PartsRequest) -> bool:
     return request.mode == "model"
 
 
-class PartsRun(JobRun):
+class PartsRun(JobRun[PartsRequest]):
     """An object's parts, split from its mesh by names or drawn by the parts model, each written as a GLB."""
 
     kind = "parts"
-    request: PartsRequest
 
     @classmethod
-    def check_request(cls, request: PartsRequest) -> None:  # type: ignore[override]
+    def check_request(cls, request: PartsRequest) -> None:
         if not _drawn(request):
             request.targets = part_names(", ".join(request.targets))
             if not Path(request.mesh).is_file():
@@ -97,7 +96,7 @@ class PartsRun(JobRun):
             raise _bad("the denoising steps must be 1 to 200 a part")
 
     @classmethod
-    def check_models(cls, request: PartsRequest, engine: EngineContext) -> None:  # type: ignore[override]
+    def check_models(cls, request: PartsRequest, engine: EngineContext) -> None:
         # First use registers the parts model (a backend started without one); a split needs none.
         if _drawn(request) and not ensure_parts_model(engine.manager, engine.settings.models):
             raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: drawing parts needs one")
@@ -108,7 +107,7 @@ class PartsRun(JobRun):
                                                          "this model set does not have")
 
     @classmethod
-    def check_memory(cls, request: PartsRequest, engine: EngineContext) -> None:  # type: ignore[override]
+    def check_memory(cls, request: PartsRequest, engine: EngineContext) -> None:
         if not _drawn(request):  # a split's bounds are the mesh's (parts.split.costs), checked once it is read
             return
         spec = engine.manager.spec(PARTS_ROLE)
@@ -124,19 +123,19 @@ class PartsRun(JobRun):
                             grid=request.grid or DEFAULT_GRID, steps=request.steps or DEFAULT_STEPS)
 
     @classmethod
-    def roles_used(cls, request: PartsRequest) -> tuple[str, ...]:  # type: ignore[override]
+    def roles_used(cls, request: PartsRequest) -> tuple[str, ...]:
         if not _drawn(request):
             return SPLIT_ROLES
         found = ("grounding",) if request.targets else ()
         return (PARTS_ROLE, *found, *(("matting",) if request.image else ()))
 
     @classmethod
-    def folder_label(cls, request: PartsRequest) -> str:  # type: ignore[override]
+    def folder_label(cls, request: PartsRequest) -> str:
         return f"{request.name}-parts"
 
     # -- the job --------------------------------------------------------------------------------
 
-    def body(self) -> PartsJobResult:  # type: ignore[override]
+    def body(self) -> PartsJobResult:
         return self._draw() if _drawn(self.request) else self._split()
 
     def _split(self) -> PartsJobResult:

@@ -81,24 +81,23 @@ class SourceRun:
         return cutout
 
 
-class RegenerateRun(GenerateRun):
+class RegenerateRun(GenerateRun[RegenerateRequest]):
     kind = "regenerate"
-    request: RegenerateRequest
 
     @classmethod
-    def check_request(cls, request: RegenerateRequest) -> None:  # type: ignore[override]
+    def check_request(cls, request: RegenerateRequest) -> None:
         source = SourceRun.open(request.run)
         for key in request.keys:
             source.record(key)
 
     @classmethod
-    def runs_dir(cls, engine: Any, request: RegenerateRequest) -> Path:  # type: ignore[override]
+    def runs_dir(cls, engine: Any, request: RegenerateRequest) -> Path:
         folder = SourceRun.open(request.run).root / REGENERATED
         recover_interrupted(folder)  # a regeneration killed mid-way says so, as any run does
         return folder
 
     @classmethod
-    def folder_label(cls, request: RegenerateRequest) -> str:  # type: ignore[override]
+    def folder_label(cls, request: RegenerateRequest) -> str:
         return "regenerate"
 
     def body(self) -> RegenerateJobResult:

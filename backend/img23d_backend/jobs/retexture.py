@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from img23d_protocol import (SIDES, Artifact, ArtifactKind, ErrorCode, ProtocolError, RetextureJobResult,
+from img23d_protocol import (SIDES, Artifact, ArtifactKind, ErrorCode, ProtocolError, RetextureJobResult, RetextureRequest,
                              validate_side_views, validate_targets)
 from PIL import Image
 
@@ -27,19 +27,19 @@ from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
 from ..views import given as given_views
 from . import materials
-from .base import OutOfMemory, Request
+from .base import OutOfMemory
 from .context import EngineContext
 from .painting import PaintingRun
 from .photo_colour import LEFT_OUT, colour_from_views
 
 
-class RetextureRun(PaintingRun):
+class RetextureRun(PaintingRun[RetextureRequest]):
     """Paint an artist's mesh; its topology and UVs stay, a texture (and maybe UVs) come back."""
 
     kind = "retexture"
 
     @classmethod
-    def check_request(cls, request: Request) -> None:
+    def check_request(cls, request: RetextureRequest) -> None:
         super().check_request(request)
         validate_targets([request.name])  # it names files, as a target does
         if not request.mesh:
@@ -51,18 +51,18 @@ class RetextureRun(PaintingRun):
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"no picture file at {path} for the {side} view")
 
     @classmethod
-    def check_models(cls, request: Request, engine: EngineContext) -> None:
+    def check_models(cls, request: RetextureRequest, engine: EngineContext) -> None:
         if not engine.can_paint:  # re-texturing is only painting: the family's one sentence
             raise ProtocolError(ErrorCode.BAD_REQUEST, engine.no_texture)
 
     @classmethod
-    def check_memory(cls, request: Request, engine: EngineContext) -> None:
+    def check_memory(cls, request: RetextureRequest, engine: EngineContext) -> None:
         # Re-texturing only paints.
         preflight.check_job(request.options, engine.device, shape=False, own_paint=engine.own_paint,
                             room=engine.total_room())
 
     @classmethod
-    def roles_used(cls, request: Request) -> tuple[str, ...]:
+    def roles_used(cls, request: RetextureRequest) -> tuple[str, ...]:
         # The roles a set has (the clean family's has no delight), and the material model when its maps are on.
         return ("matting",) + PAINT_ROLES + (("materials",) if request.options.materials else ())
 

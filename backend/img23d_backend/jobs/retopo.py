@@ -39,14 +39,13 @@ INPUT = "input_mesh.npz"
 COLOUR_LIMITS = {"base_color": 8192 * 8192 * 4, "metallic_roughness": 8192 * 8192 * 4}
 
 
-class RetopoRun(JobRun):
+class RetopoRun(JobRun[RetopoRequest]):
     """Remake a mesh's topology and bake its colour and shape onto the new one."""
 
     kind = "retopo"
-    request: RetopoRequest
 
     @classmethod
-    def check_request(cls, request: RetopoRequest) -> None:  # type: ignore[override]
+    def check_request(cls, request: RetopoRequest) -> None:
         validate_targets([request.name])  # it names files, as a target does
         if request.options.topology == AS_GENERATED:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "retopo remakes a mesh as 'triangles' or 'quads': "
@@ -57,15 +56,15 @@ class RetopoRun(JobRun):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no mesh file at {request.mesh}")
 
     @classmethod
-    def check_models(cls, request: RetopoRequest, engine: EngineContext) -> None:  # type: ignore[override]
+    def check_models(cls, request: RetopoRequest, engine: EngineContext) -> None:
         """Any model set will do: nothing is loaded."""
 
     @classmethod
-    def roles_used(cls, request: RetopoRequest) -> tuple[str, ...]:  # type: ignore[override]
+    def roles_used(cls, request: RetopoRequest) -> tuple[str, ...]:
         return ()  # pure geometry: no model is loaded, so no licence is asked for
 
     @classmethod
-    def folder_label(cls, request: RetopoRequest) -> str:  # type: ignore[override]
+    def folder_label(cls, request: RetopoRequest) -> str:
         return f"{request.name}-retopo"
 
     def body(self) -> RetopoJobResult:

@@ -53,38 +53,37 @@ def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lamb
     return result
 
 
-class RigRun(JobRun):
+class RigRun(JobRun[RigRequest]):
     """The protocol's ``rig`` request under the engine: the add-on's mesh file rigged in a run folder of the
     engine's, its progress and cancel as every job's."""
 
     kind = KIND
-    request: RigRequest
 
     @classmethod
-    def check_request(cls, request: RigRequest) -> None:  # type: ignore[override]
+    def check_request(cls, request: RigRequest) -> None:
         check_mesh_path(Path(request.mesh))  # a file of a kind read here, of a size read here
         check_weights(request.weights, f"weights {request.weights!r}")
 
     @classmethod
-    def check_models(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
+    def check_models(cls, request: RigRequest, engine: EngineContext) -> None:
         if cls.roles_used(request):
             register_model(engine.manager, request.weights, engine.settings.models.name,
                            tiny_root_of(engine.settings.models))
 
     @classmethod
-    def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:  # type: ignore[override]
+    def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:
         if cls.roles_used(request):
             check_model(engine.manager, request.weights, request.options.accept_long)
 
     @classmethod
-    def roles_used(cls, request: RigRequest) -> tuple[str, ...]:  # type: ignore[override]
+    def roles_used(cls, request: RigRequest) -> tuple[str, ...]:
         return roles_used(request.weights, bool(request.skeleton))
 
     @classmethod
-    def folder_label(cls, request: RigRequest) -> str:  # type: ignore[override]
+    def folder_label(cls, request: RigRequest) -> str:
         return f"{request.name}-rig"
 
-    def body(self) -> RigJobResult:  # type: ignore[override]
+    def body(self) -> RigJobResult:
         request = RigInput(mesh=Path(self.request.mesh), weights=self.request.weights,
                            humanoid_names=self.request.humanoid_names, seed=self.options.seed, name=self.request.name,
                            bones=list(self.request.skeleton))

@@ -7,7 +7,7 @@ grounding answer and grouped into names. The run folder keeps what Detect keeps
 
 from __future__ import annotations
 
-from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, SuggestJobResult
+from img23d_protocol import Artifact, ArtifactKind, ErrorCode, ProtocolError, SuggestJobResult, SuggestRequest
 
 from ..stages.grounding.ask import GroundingOptions, draw_matches, ground
 from ..stages.grounding.detections import parse_detections
@@ -16,7 +16,7 @@ from ..stages.grounding.suggestions import SUGGEST_PROMPT, suggest_names
 from .base import JobRun, scaled_box
 
 
-class SuggestRun(JobRun):
+class SuggestRun(JobRun[SuggestRequest]):
     kind = "suggest"
 
     def body(self) -> SuggestJobResult:
