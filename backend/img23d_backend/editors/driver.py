@@ -56,8 +56,18 @@ def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelTok
     area of a square of that side (the job's option); 0, the registry's area for the model."""
     if not requests:
         return []
+    pixels = edit_size * edit_size or EditorOptions.of(manager.spec("editor")).working_pixels
+    return run_phases(manager, requests, cancel, pixels)
+
+
+def run_phases(manager: Any, requests: Sequence[EditRequest], cancel: CancelToken,
+               pixels: int) -> list[PIL.Image.Image]:
+    """The three phases over ``requests`` at about ``pixels`` a picture (what the placement and the memory
+    checks count), each request's picture back; ``skips.EditorUnavailable`` with one sentence when the
+    editor cannot be loaded or run, or does not fit (a cancel stays a cancel). ``edit_images`` runs crops
+    through it, ``text_picture`` a picture made from text."""
     try:
-        return _edit(manager, list(requests), cancel, edit_size)
+        return _edit(manager, list(requests), cancel, pixels)
     except ProtocolError as exc:
         if exc.code is ErrorCode.CANCELLED:
             raise
@@ -66,8 +76,7 @@ def edit_images(manager: Any, requests: Sequence[EditRequest], cancel: CancelTok
         raise editor_unavailable(manager, exc) from exc
 
 
-def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, edit_size: int) -> list[PIL.Image.Image]:
-    pixels = edit_size * edit_size or EditorOptions.of(manager.spec("editor")).working_pixels
+def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, pixels: int) -> list[PIL.Image.Image]:
     itemsize = editor_dtype(manager.device).itemsize
     spec = manager.spec("editor")
     # A model that does not fit is told apart from the default editor, which the sentence then offers.

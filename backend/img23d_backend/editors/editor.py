@@ -77,6 +77,9 @@ class EditorRow:
     tiny_options: Mapping[str, Any]    # its tiny replica's run options (the real ones' at a small area)
     component: str                # its full-size replica's component name (``bench/full_size_models.py --only``)
     benchmark: EditorBenchmark | None = None  # the measured run, for the one editor that was measured
+    # Whether it makes a picture from an instruction alone (text to image, ``text_picture``): an editor
+    # that needs a picture to edit is refused for that in one sentence.
+    makes_pictures: bool = False
 
     def __post_init__(self) -> None:
         if self.spec.options.get("editor") != self.name:

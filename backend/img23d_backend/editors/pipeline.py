@@ -23,12 +23,21 @@ from .table import editor_for_pipeline
 @dataclass(frozen=True)
 class EditRequest:
     """One crop to edit: an RGB picture, what to do to it, and the seed of its noise; ``references``:
-    more pictures of the same object (RGB), given to the editor after the crop, which it answers for."""
+    more pictures of the same object (RGB), given to the editor after the crop, which it answers for.
+    Without a crop (``image`` None), a picture made from the instruction alone at ``size`` (width, height:
+    ``text_picture``), for an editor whose row says it makes pictures from text."""
 
-    image: PIL.Image.Image   # RGB crop
+    image: PIL.Image.Image | None   # RGB crop; None: a picture made from the instruction alone
     instruction: str
     seed: int = 0
     references: tuple[PIL.Image.Image, ...] = ()
+    size: tuple[int, int] | None = None  # the made picture's, without a crop (and only then)
+
+    def __post_init__(self) -> None:
+        if (self.image is None) == (self.size is None):
+            raise ValueError("an edit request gives a crop or, to make a picture from its instruction, a size")
+        if self.image is None and self.references:
+            raise ValueError("a picture made from its instruction alone takes no references")
 
 
 @dataclass
@@ -97,10 +106,24 @@ class EditorModel:
         reference and the answer alike, at about the working area, the crop on it unstretched."""
         return choose(size, self.working_pixels, rule_of(self.pipeline))
 
-    def pictures(self, request: EditRequest) -> list[PIL.Image.Image]:
+    def canvas_of(self, request: EditRequest) -> Canvas:
+        """The canvas ``request`` is painted on: its crop's (``canvas``), or without a crop the whole
+        picture at its size, which must be a multiple of the pipeline's (it would shrink another)."""
+        if request.image is not None:
+            return self.canvas(request.image.size)
+        width, height = request.size or (0, 0)
+        multiple = rule_of(self.pipeline).multiple
+        if width % multiple or height % multiple or not width or not height:
+            raise ValueError(f"a {width} x {height} picture: its sides must be multiples of {multiple}")
+        return Canvas(source=(width, height), size=(width, height), inner=(0, 0, width, height))
+
+    def pictures(self, request: EditRequest) -> list[PIL.Image.Image] | None:
         """What the pipeline's ``image`` takes for ``request``: its crop on its canvas first (the answer is
         painted at that canvas's size), then each reference on a canvas of its own, chosen as the crop's
-        is, so the pipeline reads each at about the edit's area without resizing it."""
+        is, so the pipeline reads each at about the edit's area without resizing it; None without a crop
+        (the picture is made from the instruction alone)."""
+        if request.image is None:
+            return None
         if 1 + len(request.references) > self.pictures_at_most:
             raise ValueError(f"{1 + len(request.references)} pictures for an editor that takes "
                              f"{self.pictures_at_most}")
@@ -138,7 +161,7 @@ def denoise_each(model: EditorModel, requests: Sequence[EditRequest], cancel: Ca
         latents = []
         for index, request in enumerate(requests):
             cancel.check()
-            canvas = model.canvas(request.image.size)
+            canvas = model.canvas_of(request)
             generator = torch.Generator(device="cpu").manual_seed(request.seed)
             with torch.inference_mode():
                 output = call(index, request, canvas, generator)

@@ -34,6 +34,10 @@ Where each fact comes from (the hub cannot be reached from where this was writte
   README and ColorIt's options say the same and refuse any other guidance); ``model_index.json``'s
   ``is_distilled`` says whether a folder is such a model, and diffusers ignores the guidance scale
   for one (``Flux2KleinPipeline.do_classifier_free_guidance``).
+* Text to image: the same pipeline without a reference picture (``Flux2KleinPipeline.__call__`` with
+  ``image=None`` paints from the noise alone, at ``height`` x ``width``, 1,024 x 1,024 by default: its
+  ``default_sample_size`` times the VAE's scale); its model card offers both, so its row says it makes
+  pictures (``makes_pictures``: ``editors.text_picture``).
 * The licence: Apache-2.0, the repository's ``LICENSE.md`` (ColorIt's and another installer's licence
   links point at it at this commit); the 9B variants are non-commercial and not offered.
 * The size: 15.96 GB (decimal) of weights in bfloat16; with every file 15.97 GB.
@@ -92,4 +96,4 @@ KLEIN_BENCHMARK = EditorBenchmark(gflops=30.8, pixels=256 * 256, tokens=512, enc
 
 ROW = EditorRow(name=NAME, spec=KLEIN_SPEC, pipeline="Flux2KleinPipeline", work=KLEIN_WORK,
                 tiny_options={**KLEIN_OPTIONS, "working_pixels": TINY_EDIT_PIXELS}, component="editor",
-                benchmark=KLEIN_BENCHMARK)
+                benchmark=KLEIN_BENCHMARK, makes_pictures=True)
