@@ -6,7 +6,7 @@ a picture's own alpha that holds the target alone in its crop is its cut-out (``
 the cut-out keeps the named object alone (``stages.cutout``) and is written to ``mattes/``. The
 crop's matte as matting gave it, past the box, is kept beside it: completion reads it there. A
 target whose matting ran out of memory or gave nothing usable fails with one sentence; the others
-go on.
+go on. A target's other candidates (its variations) share its crop, cut-out and fate (``share_cut_outs``).
 """
 
 from __future__ import annotations
@@ -100,3 +100,17 @@ def _keep_or_fail(run: JobRun, record: TargetRecord, cutout: Any) -> None:
     if foreground_fraction(cutout) < MIN_FOREGROUND:
         run.fail_target(record, ProtocolError(ErrorCode.SHAPE_FAILED, f"the cut-out of {record.target!r} is empty: "
                                               "matting found no object in its box", target=record.target))
+
+
+def share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
+    """A target's other candidates take its crop, cut-out and fate (one matting pass for all)."""
+    firsts = {r.stem: r for r in live if r.candidate_of is None}
+    for record in live:
+        first = firsts.get(record.candidate_of or "")
+        if first is None:
+            continue
+        record.crop, record.matte, record.completion = first.crop, first.matte, first.completion
+        if first.status == "failed":  # reported once, with its first candidate
+            record.status, record.error = "failed", first.error
+        else:
+            cutouts[record.stem] = cutouts[first.stem]

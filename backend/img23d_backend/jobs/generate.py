@@ -96,7 +96,7 @@ class GenerateRun(PaintingRun[G]):
         given = read_given(self, firsts, {stem: cut.cutout for stem, cut in cuts.items()})
         completing.complete_hidden(self, image, firsts, cuts, given)  # unless it is never
         cutouts = {stem: cut.cutout for stem, cut in cuts.items()}
-        _share_cut_outs(live, cutouts)
+        cutting.share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
         self.views = prepare_views(self, given, cutouts)
         views_shape_skipped = self._front_only_shapes()
@@ -382,20 +382,6 @@ class GenerateRun(PaintingRun[G]):
         self.job.emit(Artifact(job=self.job.id, kind=ArtifactKind.MESH, path=str(path), **fields))
         if self.options.splats:
             splat_files.write_object_splats(self, record, path, fields)
-
-
-def _share_cut_outs(live: list[TargetRecord], cutouts: dict[str, Any]) -> None:
-    """A target's other candidates take its crop, cut-out and fate (one matting pass for all)."""
-    firsts = {r.stem: r for r in live if r.candidate_of is None}
-    for record in live:
-        first = firsts.get(record.candidate_of or "")
-        if first is None:
-            continue
-        record.crop, record.matte, record.completion = first.crop, first.matte, first.completion
-        if first.status == "failed":  # reported once, with its first candidate
-            record.status, record.error = "failed", first.error
-        else:
-            cutouts[record.stem] = cutouts[first.stem]
 
 
 def _has_texture(mesh: Any) -> bool:
