@@ -22,7 +22,8 @@ class LazyTable(Mapping[str, T], Generic[T]):
 
     def __init__(self, modules: Mapping[str, str], attribute: str, kind: type[T] | Callable[[], type[T]],
                  what: str) -> None:
-        self._modules = dict(modules)
+        # Kept, not copied: a line a room's table gains later (a test's second model) is read as the others.
+        self._modules = modules
         self._attribute = attribute
         self._kind = kind
         self._what = what  # how the refusal names an entry: "family", "editor"

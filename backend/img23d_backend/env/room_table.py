@@ -11,7 +11,7 @@ room is one more folder and one more line in the room's table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 from .lazy_table import LazyTable
@@ -37,14 +37,13 @@ class RoomTable(Generic[R, C]):
 
     def __init__(self, packages: Mapping[str, str], row_kind: type[R], code_module: str, code_attribute: str,
                  code_kind: type[C], option: str, what: str) -> None:
-        self.packages = dict(packages)
+        # Read when asked, not copied: a line the room's table gains after this (a test's second model) is seen
+        # by the rows, the code and the refusals alike.
+        self.packages = packages
         self.option = option
         self.what = what
-        self.rows: LazyTable[R] = LazyTable({name: f"{package}.model" for name, package in self.packages.items()},
-                                            "ROW", row_kind, f"{what}'s row")
-        self.code: LazyTable[C] = LazyTable(
-            {name: f"{package}.{code_module}" for name, package in self.packages.items()}, code_attribute,
-            code_kind, what)
+        self.rows: LazyTable[R] = LazyTable(_Modules(packages, "model"), "ROW", row_kind, f"{what}'s row")
+        self.code: LazyTable[C] = LazyTable(_Modules(packages, code_module), code_attribute, code_kind, what)
 
     def name_of(self, spec: NamedSpec) -> str:
         """The choice name ``spec``'s options give; ``ValueError`` naming the room's models for any other."""
@@ -60,3 +59,20 @@ class RoomTable(Generic[R, C]):
     def code_of(self, spec: NamedSpec) -> C:
         """The code of the model ``spec`` is."""
         return self.code[self.name_of(spec)]
+
+
+class _Modules(Mapping[str, str]):
+    """Each package's ``module``, by choice name, read from ``packages`` as it is when asked."""
+
+    def __init__(self, packages: Mapping[str, str], module: str) -> None:
+        self._packages = packages
+        self._module = module
+
+    def __getitem__(self, name: str) -> str:
+        return f"{self._packages[name]}.{self._module}"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packages)
+
+    def __len__(self) -> int:
+        return len(self._packages)
