@@ -65,7 +65,12 @@ def run_phases(manager: Any, requests: Sequence[EditRequest], cancel: CancelToke
     """The three phases over ``requests`` at about ``pixels`` a picture (what the placement and the memory
     checks count), each request's picture back; ``skips.EditorUnavailable`` with one sentence when the
     editor cannot be loaded or run, or does not fit (a cancel stays a cancel). ``edit_images`` runs crops
-    through it, ``text_picture`` a picture made from text."""
+    through it, ``text_picture`` a picture made from text. A request without an instruction is the caller's
+    ``bad_request``: the editor would run, told nothing."""
+    for number, request in enumerate(requests, 1):
+        if not request.instruction.strip():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"edit {number} has no instruction: say what the editor "
+                                                       "should do to the picture")
     try:
         return _edit(manager, list(requests), cancel, pixels)
     except ProtocolError as exc:

@@ -49,7 +49,12 @@ def material_maps(manager: Any, views: Sequence[Any], cancel: CancelToken, steps
     """Each view's maps from the manager's materials model (made resident first, within its budget);
     ``skips.MaterialsUnavailable`` with one sentence when it cannot be loaded or run, or when one view's
     activations cannot fit in the memory free beside it (``memory.check_materials``; a cancel stays
-    a cancel). ``resolution`` 0: ``processing_side``."""
+    a cancel). ``resolution`` 0: ``processing_side``; a view with no pixels is the caller's ``bad_request``."""
+    # Before the model's boundary below, which would word an empty view's failure as the model's own.
+    for number, view in enumerate(views, 1):
+        if 0 in view.size:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"view {number} has no pixels ({view.size[0]} x {view.size[1]}):"
+                                                       " the material model needs a picture")
     try:
         spec = manager.spec("materials")
         material = material_of(spec)
