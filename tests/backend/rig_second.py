@@ -40,8 +40,11 @@ def write_folder(folder: Path, bone: str = "spine") -> Path:
 
 
 def spec(models: str, root: Path) -> ModelSpec:
-    """Its files in ``HOME`` rather than under the tiny set's ``root``: a test's folder, not the shared set's."""
-    return ModelSpec(role=ROLE, repo_id="test/upright", local_path=HOME / "upright", allow_patterns=(FILE,),
+    """Its files in ``HOME`` rather than under the tiny set's ``root``: a test's folder, not the shared set's; its
+    replica's repository named as the tiny set's replicas are (``tiny/...``), whose licence row says what it
+    replicates."""
+    repo = "tiny/upright" if models == "tiny" else "test/upright"
+    return ModelSpec(role=ROLE, repo_id=repo, local_path=HOME / "upright", allow_patterns=(FILE,),
                      exact_files=True, size_bytes=1 << 10, options={"replica": "tiny"} if models == "tiny" else {})
 
 

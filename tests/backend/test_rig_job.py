@@ -146,7 +146,7 @@ def test_a_second_model_rigger_is_its_folder_and_one_table_line(session, mesh_fi
     result = session.engine.run(request, Job(id="r12", emit=lambda message: said.append(getattr(message, "message",
                                                                                                  ""))))
     assert isinstance(result, RigJobResult) and result.source == "Upright", result.notes
-    assert session.engine.manager.spec("second-rigging").repo_id == "test/upright"
+    assert session.engine.manager.spec("second-rigging").repo_id == "tiny/upright"
     assert any(text.startswith("Upright is reading the mesh: about 2 s") for text in said), said
     [bone] = result.bones
     figure = biped().positions
