@@ -1,6 +1,8 @@
-"""A test-only second rigger that runs a "model", registered by a test in the rigging table alone: what a
-second rigger brings is its folder (this module stands for it) and one table line, and the rig job
-registers, checks, estimates and runs it through the engine's model manager without naming it.
+"""A test-only second rigger that runs a "model", registered by a test in the rigging table (one line in
+``RIGGER_MODULES``; tests/backend/test_role_riggers.py sets its protocol and licence rows beside it): what a
+second rigger brings is its folder (this module stands for it) and those lines, and the rig job registers,
+checks, estimates and runs it through the engine's model manager without naming it; it keeps the rigger role's
+contract (role_contracts.RiggerContract).
 
 Its network is one file (``bone.json``: the name of the one bone it makes); its rig stands that bone up the
 mesh's vertical axis, through the middle of its bounding box, from its lowest point to its highest, with
