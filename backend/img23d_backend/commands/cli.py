@@ -32,7 +32,7 @@ from ..parts.part import GRIDS
 from ..runs.folders import recover_interrupted
 from . import batch, chain, models, parts_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
-from .progress import ProgressPrinter, job_failed, log_to_stderr
+from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
 
@@ -136,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     with shown_output():
         args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)   # its stdout is the protocol's: JSON lines, not a person's
-    with shown_output():
-        return _command(args)
+    with command_logging():  # main may run again in this process (the Python API, tests): its own log lines
+        if args.command == "serve":
+            return _serve(args)   # its stdout is the protocol's: JSON lines, not a person's
+        with shown_output():
+            return _command(args)
 
 
 def _command(args: argparse.Namespace) -> int:

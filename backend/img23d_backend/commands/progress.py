@@ -7,7 +7,8 @@ import logging
 import sys
 import threading
 import time
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Iterator, TextIO
 
 from img23d_protocol import Artifact, Error, ErrorCode, Message, Progress, ProtocolError
 
@@ -16,9 +17,29 @@ from ..env.interrupts import Interrupts, exit_code
 
 
 def log_to_stderr(verbose: bool, prefix: str = "") -> None:
-    """Every command's logging: on stderr (stdout is for results or the protocol), details with -v."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
-                        format=f"{prefix}%(levelname)s %(name)s: %(message)s")
+    """Every command's logging: on stderr (stdout is for results or the protocol), details with -v; until
+    the command ends (``command_logging``). A handler of its own, not ``logging.basicConfig``: that does
+    nothing where the root logger has a handler already, so a second command in one process (the Python
+    API's, a test's) logged to the first one's stderr at the first one's level, and one run under a host
+    that logs (pytest) logged nothing on its stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prefix}%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+@contextmanager
+def command_logging() -> Iterator[None]:
+    """A command's span: the root logger's handlers and level as they were before it, after it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        root.setLevel(level)
 
 
 class ProgressPrinter:
