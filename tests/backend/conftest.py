@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Iterator
 
@@ -9,6 +10,7 @@ import pytest
 
 import ray_head
 from backend_proc import BackendProcess
+from cli_inprocess import RunCli, run_cli, tiny_env
 from clean_cli_run import CleanCliRun, run_clean_textured_job
 
 from img23d_backend.families.step1x.geometry import replica as step1x_replica
@@ -40,6 +42,12 @@ def clean_textured_cli_run(tiny_root, tmp_path_factory: pytest.TempPathFactory) 
     """One textured licence-clean job on the command line (tests/backend/clean_cli_run.py), for the
     tests that ask what it made (test_step1x_texture_jobs) and what it imported (test_clean_job_modules)."""
     return run_clean_textured_job(tiny_root, tmp_path_factory.mktemp("clean-cli"))
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], tiny_root: Path) -> RunCli:
+    """The command line in this process on the tiny models (tests/backend/cli_inprocess.py): ``cli(*args)``."""
+    return partial(run_cli, capsys, env=tiny_env(tiny_root))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from cli_inprocess import RunCli
 from ctrl_c import ctrl_c, killed_if_left, rest_of_stderr, wait_for_line
 from testdata import FAST_OPTIONS, HOUSE
 
@@ -21,13 +22,15 @@ FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """The command in a process of its own: for what the process must show (the hub's cache folder, read once
+    when the hub's library is imported, is the process's)."""
     return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
-def test_generate_three_names_on_the_house(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "house, chimney, barrel", "--models", "tiny",
-               "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS)
+def test_generate_three_names_on_the_house(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(HOUSE), "--targets", "house, chimney, barrel", "--models", "tiny",
+              "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS)
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
     for name in ("house", "chimney", "barrel"):
@@ -41,16 +44,16 @@ def test_generate_three_names_on_the_house(backend_env: dict[str, str], tmp_path
     assert "[shape" in out.stderr  # progress went to stderr, results to stdout
 
 
-def test_partial_success_exits_3_and_says_which_failed(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney, unicorn", "--models", "tiny",
-               "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS)
+def test_partial_success_exits_3_and_says_which_failed(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(HOUSE), "--targets", "chimney, unicorn", "--models", "tiny",
+              "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS)
     assert out.returncode == 3, out.stderr
     assert "unicorn: FAILED [target_not_found]" in out.stdout
 
 
-def test_detect_prints_boxes_in_image_pixels(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "detect", str(HOUSE), "--targets", "house, barrel", "--models", "tiny",
-               "--device", "cpu", "--out", str(tmp_path))
+def test_detect_prints_boxes_in_image_pixels(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("detect", str(HOUSE), "--targets", "house, barrel", "--models", "tiny",
+              "--device", "cpu", "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(": ", 1) for line in out.stdout.strip().splitlines())
     x0, y0, x1, y1 = map(float, lines["house"].split())
@@ -58,13 +61,25 @@ def test_detect_prints_boxes_in_image_pixels(backend_env: dict[str, str], tmp_pa
     assert x1 - x0 > 500  # the house spans most of the picture (the tiny model's fixed answer)
 
 
-def test_bad_usage_exits_2_with_a_message(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "house, House", "--models", "tiny",
-               "--out", str(tmp_path))
+def test_a_command_run_again_in_one_process_logs_on_its_own_stderr_at_its_own_level(cli: RunCli,
+                                                                                     tmp_path: Path) -> None:
+    """main() called twice (the Python API, these tests): each command's log lines on its own stderr, -v
+    its own; logging.basicConfig sent the second's to the first's stream at the first's level, and under a
+    host that logs (pytest) none at all. The cli fixture checks that each left no handler behind."""
+    args = ["detect", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu", "--out", str(tmp_path)]
+    quiet, verbose = cli(*args), cli(*args, "-v")
+    assert quiet.returncode == verbose.returncode == 0, quiet.stderr + verbose.stderr
+    assert "INFO img23d_backend." not in quiet.stderr
+    assert "INFO img23d_backend.stages.grounding.ask: grounding answer" in verbose.stderr, verbose.stderr
+
+
+def test_bad_usage_exits_2_with_a_message(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(HOUSE), "--targets", "house, House", "--models", "tiny",
+              "--out", str(tmp_path))
     assert out.returncode == 2 and "asked for twice" in out.stderr
-    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--steps", "-1", "--out", str(tmp_path))
+    out = cli("generate", str(HOUSE), "--models", "tiny", "--steps", "-1", "--out", str(tmp_path))
     assert out.returncode == 2 and "--steps -1 is out of range" in out.stderr
-    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--device", "cuda", "--out", str(tmp_path))
+    out = cli("generate", str(HOUSE), "--models", "tiny", "--device", "cuda", "--out", str(tmp_path))
     assert out.returncode == 2 and "no CUDA GPU" in out.stderr
 
 
@@ -83,15 +98,15 @@ def test_real_models_offline_say_what_is_missing_and_keep_the_run(backend_env: d
     assert (run / "input.png").is_file()
 
 
-def test_generate_textured_on_the_subject(backend_env: dict[str, str], tmp_path: Path) -> None:
+def test_generate_textured_on_the_subject(cli: RunCli, tmp_path: Path) -> None:
     """A painted object, and with ``--splats`` its Gaussian splats beside its GLB (issue 57): in the
     manifest and the printed results, each Gaussian on the GLB's surface, coloured from its texture."""
     from splat_render import read_like_antimatter15
     from testdata import SUBJECT
 
     flags = [f for f in FAST_FLAGS if f != "--no-texture"]
-    out = _cli(backend_env, "generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
-               *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2", "--splats")
+    out = cli("generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
+              *flags, "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2", "--splats")
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
     mesh = trimesh.load(run / "snowman.glb", force="mesh")
