@@ -1,5 +1,5 @@
 """Each image editor (its tiny replica from the shared tiny set) keeps the editor role's contract
-(role_contracts.EditorContract): two small crops."""
+(role_contracts_pictures.EditorContract): two small crops."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.catalog import DEFAULT_EDITOR
-from role_contracts import EditorContract, EditorSubject
+from role_contracts_pictures import EditorContract, EditorSubject
 
 
 class TestDefaultEditorContract(EditorContract):

@@ -1,5 +1,5 @@
 """The material model (Marigold-IID-Appearance's tiny replica from the shared tiny set) keeps the material role's
-contract (role_contracts.MaterialContract): two views of 20 x 24 pixels."""
+contract (role_contracts_pictures.MaterialContract): two views of 20 x 24 pixels."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from img23d_backend.catalog import DEFAULT_MATERIALS
-from role_contracts import MaterialContract, MaterialSubject
+from role_contracts_pictures import MaterialContract, MaterialSubject
 
 
 class TestMarigoldContract(MaterialContract):
