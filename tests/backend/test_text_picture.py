@@ -109,9 +109,9 @@ def test_the_models_own_size_is_the_square_of_its_area() -> None:
 
 
 @pytest.mark.parametrize("prompt, name", [
-    (PROMPT, "wooden barrel beside"), ("A lamp, brass and green", "lamp"), ("the Eiffel Tower at night", "Eiffel Tower at"),
-    ("cat", "cat"), ("a", "a"), ("!!! ???", "object"), ("  an old-fashioned red car's wheel", "old-fashioned red car's"),
-    ("maison à colombages", "maison à colombages")])
+    (PROMPT, "wooden barrel beside"), ("A lamp, brass and green", "lamp"),
+    ("the Eiffel Tower at night", "Eiffel Tower at"), ("cat", "cat"), ("a", "a"), ("!!! ???", "object"),
+    ("  an old-fashioned red car's wheel", "old-fashioned red car's"), ("maison à colombages", "maison à colombages")])
 def test_the_object_of_a_prompt_without_names_is_named_by_its_first_words(prompt: str, name: str) -> None:
     assert name_from_prompt(prompt) == name
 

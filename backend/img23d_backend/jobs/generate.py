@@ -25,7 +25,7 @@ from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
-from . import completing, cutting, finishing, generate_parts, materials, splat_files
+from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, splat_files
 from .shape_views import ShapeGroup, shape_groups, views_memory
 from .base import OutOfMemory, scaled_box
 from .context import EngineContext
@@ -50,7 +50,8 @@ class GenerateRun(PaintingRun[G]):
 
     @classmethod
     def check_request(cls, request: G) -> None:
-        super().check_request(request)
+        if not prompt_picture.check_request(request):  # a picture's request (a Regenerate's too): the picture needed
+            super().check_request(request)
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
         check_completion_off(request.completion_off, request.targets)
         check_views(request.views, request.targets)  # views of names the job has
@@ -60,6 +61,7 @@ class GenerateRun(PaintingRun[G]):
     def check_models(cls, request: G, engine: EngineContext) -> None:
         super().check_models(request, engine)
         generate_parts.check_model(request, engine)
+        prompt_picture.check_model(request, engine)
 
     @classmethod
     def check_memory(cls, request: G, engine: EngineContext) -> None:
@@ -79,11 +81,16 @@ class GenerateRun(PaintingRun[G]):
         # A job with views uses the model of names with views too (its licence asked for like the others').
         views = (VIEWS_ROLE,) if getattr(request, "views", None) else ()
         parts = (PARTS_ROLE,) if generate_parts.wanted(request) else ()
-        return ("grounding", "matting", "depth", "shape") + views + completing.roles(options) + painting + parts
+        editing = tuple(dict.fromkeys(completing.roles(options) + prompt_picture.roles(request)))  # the editor once
+        return ("grounding", "matting", "depth", "shape") + views + editing + painting + parts
+
+    @classmethod
+    def folder_label(cls, request: G) -> str:
+        return prompt_picture.object_name(request) or super().folder_label(request)
 
     def body(self) -> GenerateJobResult:
         manifest = self.run_folder.manifest
-        image = self.load_input()
+        image = prompt_picture.make_input(self) if prompt_picture.prompt_of(self.request) else self.load_input()
         records = self._plan_targets(image)
         manifest.records = records
         self.run_folder.save_manifest()
@@ -111,7 +118,8 @@ class GenerateRun(PaintingRun[G]):
             if all(r.error and r.error["code"] == ErrorCode.TARGET_NOT_FOUND.value for r in records):
                 cut = (f" (the grounding model's answer was cut off at {self.answer_summary['answer_tokens']} tokens)"
                        if self.answer_summary.get("cut_off") else "")
-                raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image" + cut)
+                raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, "none of the names was found in the image"
+                                    + prompt_picture.not_found(self.request) + cut)
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no target produced a mesh; see the errors above")
         picture = self.run_folder.path(scene.LAYOUT_PICTURE)
         return GenerateJobResult(
@@ -139,7 +147,7 @@ class GenerateRun(PaintingRun[G]):
         """One record per target instance; whole image as one object when no names were given."""
         records: list[TargetRecord] = []
         if not self.request.targets:
-            name = Path(self.request.image).stem or "object"
+            name = prompt_picture.object_name(self.request) or Path(self.request.image).stem or "object"
             width, height = image.original_size
             records.append(TargetRecord(target=name, stem=self.run_folder.unique_stem(name, 1),
                                         box=[0.0, 0.0, float(width), float(height)]))

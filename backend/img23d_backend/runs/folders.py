@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TMP_PREFIX = RUN_TEMP_PREFIX
 RESERVE_NAME = RUN_RESERVE_NAME   # preallocated room for the final manifest on a full disk
 RESERVE_MIN_BYTES = 1 << 20       # a manifest of 32 names with every field filled is ~60 kB
+PICTURE_FILE = "input.png"        # the run's picture: the artist's, copied, or the one made from a prompt
 # mkstemp creates files readable by the owner only; run files are the user's ordinary files.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

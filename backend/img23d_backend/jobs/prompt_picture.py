@@ -1,0 +1,85 @@
+"""A Generate from a prompt (issue 76): the picture made from the artist's text, kept as the run's picture,
+then read as any picture is (``jobs.generate``).
+
+The request gives a picture or a prompt, never both and never neither (the protocol's
+``check_picture_or_prompt``; the prompt itself was checked on arrival, ``validate_prompt``, and is checked
+again here for a request made in this process). The picture is made by the image editor
+(``editors.text_picture``: the model manager's phases, the editor off the device before grounding), a
+square of the job's ``edit_size`` (0: the model's own), from the job's seed; it is written where every run
+keeps its picture (``PICTURE_FILE``) and read back through the image reader, so the chain reads its bytes
+as it reads an artist's file; the manifest's ``image`` says it was made from a prompt and keeps the
+artist's text, the template it was put in and the seed (``editors.text_prompt.PromptRecord``). Without
+names, the one object is named by the prompt's first words (``text_prompt.name_from_prompt``).
+"""
+
+from __future__ import annotations
+
+from img23d_protocol import GenerateRequest, RegenerateRequest, check_picture_or_prompt, validate_prompt
+
+from ..editors.text_picture import ROLE, make_picture
+from ..editors.text_prompt import check_maker, check_side, name_from_prompt
+from ..readers.images import LoadedImage, load_image
+from ..runs.folders import PICTURE_FILE
+from ..stages.step_context import Request, StepContext
+from .context import EngineContext
+
+STAGE = "picture"
+
+
+def prompt_of(request: Request) -> str:
+    """The request's prompt; "" for a picture's request (and a Regenerate's, which reads a run's cut-outs)."""
+    return getattr(request, "prompt", "")
+
+
+def check_request(request: GenerateRequest | RegenerateRequest) -> bool:
+    """Whether a Generate rests on a prompt, refusing in one sentence each a prompt that is not one
+    (``validate_prompt``), a prompt beside a picture, neither of them, and a picture side the editor cannot
+    make; False for a Regenerate."""
+    if not isinstance(request, GenerateRequest):
+        return False
+    prompt = validate_prompt(request.prompt)
+    check_picture_or_prompt(request.image, prompt)
+    if prompt:
+        check_side(request.options.edit_size)
+    return bool(prompt)
+
+
+def check_model(request: GenerateRequest | RegenerateRequest, engine: EngineContext) -> None:
+    """Refuse a prompt when the engine's image editor does not make pictures from text, before anything loads."""
+    if prompt_of(request):
+        check_maker(engine.manager.spec(ROLE))
+
+
+def roles(request: GenerateRequest | RegenerateRequest) -> tuple[str, ...]:
+    """The models a prompt adds to the job's: the image editor, which makes the picture."""
+    return (ROLE,) if prompt_of(request) else ()
+
+
+def object_name(request: GenerateRequest | RegenerateRequest) -> str:
+    """The one object's name when no names are given: the prompt's first words, else the picture's file name."""
+    prompt = prompt_of(request)
+    return name_from_prompt(prompt) if prompt else ""
+
+
+def make_input(run: StepContext) -> LoadedImage:
+    """The picture made from ``run``'s prompt, kept in its run folder as its picture and recorded in its
+    manifest, read back as any picture is."""
+    with run.stage(STAGE):
+        made = make_picture(run.manager, prompt_of(run.request), run.options.seed, run.job.cancel,
+                            side=run.options.edit_size)
+        folder = run.run_folder
+        saved = folder.write_image(PICTURE_FILE, made.image)
+        image = load_image(saved)
+        folder.manifest.image = {"source": "prompt", "copy": folder.relative(saved), "sha256": image.sha256,
+                                 "size": list(image.size), "original_size": list(image.original_size),
+                                 "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
+                                 "made_by": run.manager.spec(ROLE).display, "prompt": made.record.to_dict()}
+    return image
+
+
+def not_found(request: Request) -> str:
+    """What follows "none of the names was found in the image" for a picture made from a prompt: what to do."""
+    if not prompt_of(request):
+        return ""
+    return (f" made from the prompt ({PICTURE_FILE} in the run folder): make another from another seed, or name "
+            "what it shows")
