@@ -44,7 +44,7 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
                                         options=_inputs.options(context))
         if drawn:
-            request.mode, request.image, request.mask = "model", picture, mask
+            request.mode, request.image, request.mask, request.model = "model", picture, mask, drawn.name
             request.grid, request.max_parts = int(settings.parts_grid), settings.parts_max
         return JobRunner(runtime.session(), context.scene, request, obj.name)
 

@@ -29,12 +29,13 @@ from .mesh_file import MESH_ARRAYS, MeshFile, StoredArray, read_mesh_file, write
 from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, split_names, validate_keys,
                     validate_targets)
 from .rig_bones import MAX_BONES, RigBone, validate_bones
+from .rig_levels import MAX_LEVELS, check_one_skeleton, validate_levels
 from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
 from .parted_names import MAX_PARTS_PER_OBJECT, check_parts, split_parted_names, validate_parts
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .prompt import MAX_PROMPT_CHARS, check_picture_or_prompt, validate_prompt
-from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel
+from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel, check_parts_model
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
 from .plain import dumps, plain
@@ -75,6 +76,7 @@ __all__ = [
     "MODEL_STATES", "Artifact", "CancelRequest", "Chunk", "DeleteRequest", "DetectRequest", "DownloadRequest", "Error",
     "FetchRequest", "GenerateRequest", "Hello", "Message", "ModelEntry", "ModelsRequest", "PARTS_MODES", "PartsRequest",
     "RIG_WEIGHTS", "RigRequest", "MAX_BONES", "RigBone", "validate_bones", "RigJobResult",
+    "MAX_LEVELS", "check_one_skeleton", "validate_levels",
     "DEFAULT_RIGGER", "RIGGERS", "Rigger", "skeleton_binder",
     "Progress",
     "RegenerateRequest", "Result", "RetextureRequest", "RetopoRequest", "RunsRequest", "ShutdownRequest", "StatusRequest", "SuggestRequest",
@@ -88,7 +90,7 @@ __all__ = [
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
-    "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel",
+    "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel", "check_parts_model",
     "MAX_PROMPT_CHARS", "check_picture_or_prompt", "validate_prompt",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",

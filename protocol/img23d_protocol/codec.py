@@ -16,8 +16,10 @@ from .messages import (Artifact, CancelRequest, Chunk, DeleteRequest, DetectRequ
 from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .parted_names import validate_parts
+from .parts_models import check_parts_model
 from .prompt import check_picture_or_prompt, validate_prompt
 from .rig_bones import validate_bones
+from .rig_levels import check_one_skeleton, validate_levels
 from .version import PROTOCOL_MAJOR
 from .views import validate_side_views, validate_views
 
@@ -118,17 +120,21 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_bones(value)
         elif name == "weights" and cls is RigRequest and value not in RIG_WEIGHTS:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"weights must be one of {', '.join(RIG_WEIGHTS)}")
+        elif name == "also" and cls is RigRequest:
+            value = validate_levels(value)
         elif name == "humanoid_names" and cls is RigRequest and not isinstance(value, bool):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "humanoid_names must be true or false")
         elif name == "parts" and cls is GenerateRequest:
             value = validate_parts(value)
+        elif name == "model" and cls is PartsRequest:
+            value = check_parts_model(value)
         elif name == "prompt" and cls is GenerateRequest:
             value = validate_prompt(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
         elif name == "views":
             value = validate_views(value) if cls is GenerateRequest else validate_side_views(value)
-        elif name in ("id", "image", "job", "model", "mesh", "mask", "name", "run", "path", "sha256") \
+        elif name in ("id", "image", "job", "model", "mesh", "mask", "name", "run", "path", "sha256", "skeleton_file") \
                 and value is not None and not isinstance(value, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
@@ -148,6 +154,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
     message = cls(**values)
     if isinstance(message, GenerateRequest):
         check_picture_or_prompt(message.image, message.prompt, required=False)
+    elif isinstance(message, RigRequest):
+        check_one_skeleton(message.skeleton, message.skeleton_file)
     return message
 
 

@@ -158,6 +158,8 @@ class PartsRequest(Request):
     grid: int = 0                        # (1.22) model: the decoding grid's cells a side (0: the job's own)
     max_parts: int = 0                   # (1.22) model: at most this many parts (0: the model's limit)
     steps: int = 0                       # (1.22) model: denoising steps per part (0: the model's own, 50)
+    model: str = ""                      # (1.24) model: the parts model that draws (``parts_models.PARTS_MODELS``;
+                                         # "": the backend's own); a split takes none
 
 
 # (1.22) How a rig job finds the skeleton and weights: "geometric" binds by distance along the inside of the
@@ -168,8 +170,9 @@ RIG_WEIGHTS = tuple(RIGGERS)
 
 @dataclass
 class RigRequest(Request):
-    """(1.22) Give a mesh (a file the add-on wrote, as Retopo's) a skeleton and skin weights: ``skeleton``'s
-    bones (the artist's armature, in the mesh's own space; names kept), else one made from the shape."""
+    """(1.22) Give a mesh (a file the add-on wrote, as Retopo's, or (1.24) a GLB, glTF, OBJ or PLY file as the
+    command line's) a skeleton and skin weights: ``skeleton``'s bones (the artist's armature, in the mesh's own
+    space; names kept), or (1.24) ``skeleton_file``'s, else one made from the shape."""
 
     TYPE: ClassVar[str] = "rig"
     mesh: str = ""
@@ -178,6 +181,11 @@ class RigRequest(Request):
     skeleton: list[RigBone] = field(default_factory=list)
     humanoid_names: bool = True          # a skeleton made from the shape named as Mixamo does, when humanoid
     options: JobOptions = field(default_factory=JobOptions)
+    # (1.24) A GLB or glTF whose first skin's joints are the skeleton (``rig_levels.py``); not with ``skeleton``.
+    skeleton_file: str = ""
+    # (1.24) Other levels of detail of the object (mesh files): each given the same skeleton, its weights carried
+    # from the rigged mesh by nearest surface (``rig_levels.py``).
+    also: list[str] = field(default_factory=list)
 
 
 @dataclass

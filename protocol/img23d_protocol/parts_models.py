@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import ErrorCode, ProtocolError
 from .licences import ModelLicence, model_licence
-from .tables import by_name
+from .tables import by_name, look_up
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,11 @@ PARTS_MODELS: dict[str, PartsModel] = by_name(
                "facebook/autopartgen", grids=(32, 64, 128, 256, 512), default_grid=256, max_parts=40),
 )
 DEFAULT_PARTS_MODEL = "autopartgen"   # the one that draws a Generate name's bracketed parts
+
+
+def check_parts_model(name: object) -> str:
+    """(1.24) A parts request's ``model`` as it arrived: "" (the backend's own: the one it was started with,
+    else the default) or a row's name; anything else is refused in one sentence naming the rows."""
+    if not isinstance(name, str):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "model must be a string")
+    return name and look_up(PARTS_MODELS, name, "parts model").name

@@ -313,17 +313,22 @@ class RigJobResult(RunJobResult):
     vertices: int = 0
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    lods: tuple[str, ...] = ()          # (1.24) each ``also`` mesh rigged, in the request's order
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_dir": self.run_dir, "manifest": self.manifest, "rigged": self.rigged, "weights": self.weights,
                 "bones": [bone.to_dict() for bone in self.bones], "source": self.source, "humanoid": self.humanoid,
-                "vertices": self.vertices, "notes": list(self.notes), "timings": dict(self.timings)}
+                "vertices": self.vertices, "notes": list(self.notes), "timings": dict(self.timings),
+                "lods": list(self.lods)}
 
     @staticmethod
     def read(data: dict[str, Any], what: str) -> dict[str, Any]:
         notes = items(data, what, "notes", [])
         if not all(isinstance(note, str) for note in notes):
             raise refuse(what, "notes", "is not a list of sentences")
+        lods = items(data, what, "lods", [])
+        if not all(isinstance(lod, str) for lod in lods):
+            raise refuse(what, "lods", "is not a list of files")
         try:
             bones = tuple(validate_bones(data.get("bones", [])))
         except ProtocolError as exc:
@@ -332,7 +337,7 @@ class RigJobResult(RunJobResult):
                     rigged=text(data, what, "rigged"), weights=text(data, what, "weights", ""), bones=bones,
                     source=text(data, what, "source", ""), humanoid=flag(data, what, "humanoid", False),
                     vertices=number(data, what, "vertices", 0), notes=tuple(notes),
-                    timings=mapping(data, what, "timings", {}))
+                    timings=mapping(data, what, "timings", {}), lods=tuple(lods))
 
 
 @dataclass(frozen=True)

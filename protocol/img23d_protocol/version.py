@@ -51,4 +51,5 @@ PROTOCOL_MINOR = 24  # 1: models, download, delete (the model manager); 2: retex
 # 23: the parts models' rows (parts_models.py) and the riggers' (riggers.py: a rig request's weights are their
 #     names), which the add-on lists instead of naming the models itself
 # 24: a generate request's prompt (prompt.py: the picture made from text when the artist has none; a request
-#     gives a picture or a prompt, not both)
+#     gives a picture or a prompt, not both); a parts request's model (a parts model's name, "" the backend's own);
+#     a rig request's skeleton_file and also (rig_levels.py: what the command line's rig takes) and its result's lods

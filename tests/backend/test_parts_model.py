@@ -170,3 +170,22 @@ def test_a_backend_started_without_a_parts_model_registers_it_on_the_first_parts
     result = session.engine.run(request, Job(id="p1", emit=lambda message: None))
     assert "parts" in session.engine.manager.roles and result.model == "autopartgen" and len(result.parts) == 1
     assert result.licence and (Path(result.run_dir) / result.combined).is_file()
+
+
+def test_a_parts_request_naming_a_parts_model_is_checked_in_one_sentence(tmp_path: Path) -> None:
+    """(protocol 1.24) ``model`` names the parts model that draws: on arrival against the protocol's rows, in the
+    job against the backend's table (a request made in-process skips the wire); a split takes none."""
+    from img23d_protocol import REQUEST_TYPES, ErrorCode, PartsRequest, ProtocolError, decode
+
+    from img23d_backend.jobs.parts import PartsRun
+
+    line = PartsRequest(id="p2", mode="model", image=str(HOUSE), model="autopartgen").to_line()
+    assert decode(line, REQUEST_TYPES).model == "autopartgen"
+    with pytest.raises(ProtocolError, match="unknown parts model 'partcrafter'; choose from autopartgen"):
+        decode(line.replace('"autopartgen"', '"partcrafter"'), REQUEST_TYPES)
+    with pytest.raises(ProtocolError, match="unknown parts model 'partcrafter'; choose from autopartgen") as raised:
+        PartsRun.check_request(PartsRequest(mode="model", image=str(HOUSE), model="partcrafter"))
+    assert raised.value.code is ErrorCode.BAD_REQUEST
+    mesh = _tall_box(tmp_path / "box.glb")
+    with pytest.raises(ProtocolError, match="a split by names uses no parts model, and 'autopartgen' was named"):
+        PartsRun.check_request(PartsRequest(mesh=str(mesh), targets=["lid"], model="autopartgen"))

@@ -65,7 +65,13 @@ def test_split_with_no_names_or_nothing_selected_is_one_sentence(addon, scene) -
 
 
 @pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
-def test_autopartgen_draws_the_parts_of_the_selected_mesh_with_names_found_on_its_picture(addon, scene) -> None:
+def test_autopartgen_draws_the_parts_of_the_selected_mesh_with_names_found_on_its_picture(addon, scene,
+                                                                                          monkeypatch) -> None:
+    sent = []   # each request the operator sends: Parts By's choice names the model that draws (protocol 1.24)
+    runner = addon.operators.parts.JobRunner
+    monkeypatch.setattr(addon.operators.parts, "JobRunner",
+                        lambda session, scene, request, name: (sent.append(request), runner(session, scene, request,
+                                                                                            name))[1])
     statue = _statue()
     settings = bpy.context.scene.img23d
     settings.parts_method, settings.parts_grid, settings.parts_max = "autopartgen", "32", 2
@@ -77,6 +83,7 @@ def test_autopartgen_draws_the_parts_of_the_selected_mesh_with_names_found_on_it
     empty = bpy.data.objects["statue parts"]
     parts = sorted(o.name.split(".")[0] for o in empty.children)
     assert parts == ["chimney", "house"] and all(o["img23d_part_of"] == "statue" for o in empty.children)
+    assert [(request.mode, request.model) for request in sent] == [("model", "autopartgen")]
     assert statue.hide_get() and tuple(round(c, 6) for c in empty.location) == (1.0, 2.0, 3.0)
     mask = bpy.data.images["statue part mask"]   # the mask the model used, to look at
     assert tuple(mask.size) == (1024, 1024) and empty["img23d_part_mask"].endswith("part_mask.png")

@@ -48,7 +48,9 @@ REQUESTS = [
     RigRequest(id="rig-1", mesh="/tmp/m.npz", name="hero", humanoid_names=False,
                skeleton=[RigBone("root", (0.0, 0.0, 0.0), (0.0, 0.0, 1.0)), RigBone("arm", (0.0, 0.0, 1.0), (1.0, 0.0, 1.0), 0)]),
     PartsRequest(id="p-2", mode="model", image="/tmp/lamp.png", mask="/tmp/lamp-mask.png", name="lamp", grid=512,
-                 max_parts=6, steps=30),
+                 max_parts=6, steps=30, model="autopartgen"),
+    RigRequest(id="rig-2", mesh="/tmp/hero.glb", name="hero", weights="geometric", skeleton_file="/tmp/rig.glb",
+               also=["/tmp/hero_lod1.glb", "/tmp/hero_lod2.obj"]),   # (1.24) the command line's rig
     RegenerateRequest(id="rg-1", run="/runs/20261123-house scene", keys=["chimney", "barrel-2", "red_barrel-3f2a1b"],
                       options=JobOptions(random_seed=True, smoothing=3, fill_holes=200, min_piece=0.0, face_budget=0)),
     DownloadRequest(id="dl-1", model="Qwen/Qwen3-VL-2B-Instruct"),

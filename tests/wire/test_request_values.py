@@ -154,3 +154,24 @@ def test_a_name_at_the_length_limit_is_fine():
 ])
 def test_split_names_drops_blanks(text, expected):
     assert split_names(text) == expected
+
+
+# --- a rig request's files beside its mesh (1.24) ------------------------------------------------------
+
+@pytest.mark.parametrize("fields, words", [
+    ({"also": "/m/lod1.glb"}, "also must be a list of mesh files"),
+    ({"also": ["/m/lod1.glb", 3]}, "also must be a list of mesh files"),
+    ({"also": [f"/m/lod{i}.glb" for i in range(protocol.MAX_LEVELS + 1)]},
+     f"also names {protocol.MAX_LEVELS + 1} meshes; at most {protocol.MAX_LEVELS}"),
+    ({"also": [" "]}, "also names an empty path"),
+    ({"skeleton_file": 7}, "skeleton_file must be a string"),
+    ({"skeleton_file": "/m/rig.glb", "skeleton": [{"name": "a", "head": [0, 0, 0], "tail": [0, 0, 1]}]},
+     "the skeleton was given twice, as bones and as a file: send one of them"),
+])
+def test_a_rig_requests_levels_and_skeleton_file_are_checked_on_arrival(fields: dict, words: str) -> None:
+    import json
+
+    line = json.dumps({"v": 1, "type": "rig", "id": "r", "mesh": "/m/hero.glb", **fields})
+    with pytest.raises(ProtocolError, match=words) as excinfo:
+        protocol.decode(line, protocol.REQUEST_TYPES)
+    assert _code(excinfo) == ErrorCode.BAD_REQUEST

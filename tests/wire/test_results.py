@@ -70,7 +70,7 @@ TODAY: dict[type, dict[str, Any]] = {
                    "bones": [{"name": "Hips", "head": [0.0, 0.0, 0.95], "tail": [0.0, 0.0, 1.15], "parent": -1},
                              {"name": "Spine", "head": [0.0, 0.0, 1.15], "tail": [0.0, 0.0, 1.5], "parent": 0}],
                    "source": "shape", "humanoid": True, "vertices": 2400, "notes": ["a note"],
-                   "timings": {"rig": 1.5}},
+                   "timings": {"rig": 1.5}, "lods": ["hero_lod1_rigged.glb"]},
     RegenerateJobResult: {"run_dir": "/runs/r/regenerated/x", "source_run": "/runs/r", "manifest": "/runs/x/m.json",
                           "image_size": None, "targets": [TARGET], "texture_skipped": None,
                           "materials_skipped": None, "timings": {}, "seed": 11},

@@ -5,6 +5,7 @@ family's (``families.table.family_of``: the spec's kind names the family)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from ..families.family import FAMILY_ROLES
@@ -15,7 +16,7 @@ from ..stages.depth import depth_loader
 from ..editors.parts import editor_loader
 from ..stages.grounding.ask import load_grounding
 from ..materials.driver import materials_loader
-from ..parts.table import parts_loader
+from ..parts.table import DEFAULT_PARTS, PARTS_TABLE, parts_loader
 from ..stages.matting import matting_loader
 
 
@@ -49,12 +50,15 @@ def register_models(manager: ModelManager, models: ModelSet) -> None:
             manager.register(spec, LOADERS[role](spec))
 
 
-def ensure_parts_model(manager: ModelManager, models: ModelSet) -> bool:
-    """Register the set's parts model when none is (a backend started without one, on its first job that
-    draws parts: ``catalog.parts_spec_for``); False when the set has none to register."""
-    if PARTS_ROLE in manager.roles:
+def ensure_parts_model(manager: ModelManager, models: ModelSet, name: str = "") -> bool:
+    """Have the parts model ``name`` (a parts request's ``model``; "": the set's own, else the default) be the one
+    registered, registering it on a backend started without one or with another (``catalog.parts_spec_for``);
+    False when the set has none to register."""
+    own = PARTS_TABLE.name_of(models.parts) if models.parts is not None else DEFAULT_PARTS
+    wanted = name or own
+    if PARTS_ROLE in manager.roles and PARTS_TABLE.name_of(manager.spec(PARTS_ROLE)) == wanted:
         return True
-    spec = parts_spec_for(models)
+    spec = parts_spec_for(models if wanted == own else replace(models, parts=None), wanted)
     if spec is None:
         return False
     manager.register(spec, LOADERS[PARTS_ROLE](spec))

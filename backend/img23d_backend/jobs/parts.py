@@ -2,7 +2,8 @@
 
 * "split": the artist's mesh cut into one part per name, with the grounding and matting models img23d ships
   and its own rasterizer (``parts.split.driver``): no parts model, and no hidden geometry invented.
-* "model": the parts drawn by the set's parts model (``parts.driver``, reaching the model through
+* "model": the parts drawn by the parts model the request names (``model``; none: the set's own, else the
+  default), registered with the engine's manager when another is (``parts.driver``, reaching the model through
   ``parts.table``) from a picture, a mesh, or both. What decides the parts: an indexed mask the artist gives
   (``mask``: one part per non-zero value), the names found on the picture (``targets``: each grounded, its
   box cut out by the matting model, the cut-outs made into the mask, one value per name), or nothing (the
@@ -30,6 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from img23d_protocol import ErrorCode, PartsJobResult, PartsRequest, ProtocolError
+from img23d_protocol.tables import look_up
 
 from ..catalog import PARTS_ROLE
 from ..gltf.frame import to_gltf
@@ -41,7 +43,7 @@ from ..parts.record import PartRecord
 from ..parts.split.driver import INPUT, SplitRequest, split
 from ..parts.split.names import part_names
 from ..parts.split.renders import RENDER_SIZE
-from ..parts.table import row_of
+from ..parts.table import PARTS_ROWS, row_of
 from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
@@ -71,12 +73,17 @@ class PartsRun(JobRun[PartsRequest]):
     @classmethod
     def check_request(cls, request: PartsRequest) -> None:
         if not _drawn(request):
+            if request.model:
+                raise _bad(f"a split by names uses no parts model, and {request.model!r} was named: leave the model "
+                           "out, or ask for the parts to be drawn (mode model)")
             request.targets = part_names(", ".join(request.targets))
             if not Path(request.mesh).is_file():
                 raise _bad(f"no mesh file at {request.mesh}")
             if request.render_size != 0 and not 64 <= request.render_size <= 2048:
                 raise _bad("the renders' size must be 64 to 2048 pixels")
             return
+        if request.model:
+            look_up(PARTS_ROWS, request.model, "parts model")   # the backend's table: a test's second model is in it
         limit = request.max_parts or MAX_PARTS
         if not 1 <= limit <= MAX_PARTS:
             raise _bad(f"at most {MAX_PARTS} parts can be made: ask for 1 to {MAX_PARTS}")
@@ -97,8 +104,9 @@ class PartsRun(JobRun[PartsRequest]):
 
     @classmethod
     def check_models(cls, request: PartsRequest, engine: EngineContext) -> None:
-        # First use registers the parts model (a backend started without one); a split needs none.
-        if _drawn(request) and not ensure_parts_model(engine.manager, engine.settings.models):
+        # First use registers the parts model (a backend started without one), and a request naming another parts
+        # model registers that one in its place; a split needs none.
+        if _drawn(request) and not ensure_parts_model(engine.manager, engine.settings.models, request.model):
             raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: drawing parts needs one")
         missing = [role for role in cls.roles_used(request) if role not in engine.manager.roles]
         if missing:
