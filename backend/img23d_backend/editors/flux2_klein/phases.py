@@ -9,7 +9,9 @@ phase holds (``editors.driver`` runs them in order through the model manager):
    object (``EditRequest.references``, its views) passes ``image`` as a list, the crop's canvas first:
    the pipeline encodes each picture on its own and appends its latents to the sequence with
    positions of their own (``_prepare_image_ids``: time 10 for the first, 20, 30 ... for the next),
-   and the answer is painted at the crop's canvas;
+   and the answer is painted at the crop's canvas. A request without a crop (a picture from text,
+   ``editors.text_picture``) passes ``image=None``: the pipeline paints from its noise alone, at the
+   picture's size;
 3. the VAE decodes them and the pipeline's image processor post-processes them, the two lines the
    pipeline's own call ends with.
 """
