@@ -126,13 +126,15 @@ class RetopoResult:
         return self.finish.get("fallback")
 
 
-def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GENERAL) -> Engine:
+def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GENERAL, *,
+                tiny_set: bool = True) -> Engine:
     """The engine the commands and the API run jobs on (one device, models kept between jobs), once
     ``probes`` passed (a command-line job adds ``env_probe.MODEL_LOADING``: it stops before its run
-    folder is made rather than at its first model)."""
+    folder is made rather than at its first model). ``tiny_set`` False: the tiny set's replicas are not
+    built, for jobs that read none of them (a rig: its rigger's replica is its own, written on first use)."""
     chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
                        paint=models.paint, family=models.family, editor=models.editor, parts=models.parts)
-    if models.models == "tiny":
+    if models.models == "tiny" and tiny_set:
         ensure_tiny_models(chosen.families())
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
     if models.offline:
@@ -166,13 +168,16 @@ def ensure_tiny_models(families: tuple[str, ...]) -> None:
 
 
 class Session:
-    """An engine with its models kept loaded between jobs; run folders go into ``out``."""
+    """An engine with its models kept loaded between jobs; run folders go into ``out``. ``tiny_set`` False
+    (``make_engine``): a session for jobs that read no model of the set, which builds none of the tiny set's
+    replicas (the rig command's: a whole tiny set is about 9 s to build on a fresh folder, its rigger's
+    replica alone a fraction of that)."""
 
     def __init__(self, out: str | Path = "img23d-runs", models: Models | None = None,
-                 engine: Engine | None = None) -> None:
+                 engine: Engine | None = None, *, tiny_set: bool = True) -> None:
         self.models = models or Models()
         self.out = Path(out).expanduser()
-        self.engine = engine or make_engine(self.models, self.out)
+        self.engine = engine or make_engine(self.models, self.out, tiny_set=tiny_set)
 
     def __enter__(self) -> "Session":
         return self

@@ -20,9 +20,10 @@ from typing import Iterator
 import numpy as np
 import pytest
 from ctrl_c import killed_if_left, rest_of_stderr, wait_for_line
-from img23d_protocol import ErrorCode, ProtocolError, RigBone
+from img23d_protocol import ErrorCode, JobResult, ProtocolError, RigBone, RigJobResult, RigRequest
 
-from img23d_backend.jobs.rig import RigInput, run_rig
+from img23d_backend.jobs import Job
+from img23d_backend.session import Models, Session
 from img23d_backend.gltf import scene as gltf_scene
 from img23d_backend.rigging.gltf_joints import read_skeleton
 from img23d_backend.rigging.skeleton import BadSkeleton
@@ -71,16 +72,30 @@ def _gltf(path: Path, document: dict) -> Path:
 ONE_BONE = [RigBone(name="root", head=(0.05, -0.05, 0.1), tail=(0.05, -0.05, 0.9), parent=-1)]
 
 
+_SESSION: list[Session] = []
+
+
+def run_rig(request: RigRequest, runs: Path) -> RigJobResult:
+    """``request`` as the rig command runs it: through a session (one for the module: a geometric rig loads no
+    model, so the session builds none), its run folder under ``runs``."""
+    if not _SESSION:
+        _SESSION.append(Session(runs, Models(models="tiny", device="cpu"), tiny_set=False))
+    result: JobResult = _SESSION[0].engine.run(request, Job(id="rig", emit=lambda message: None, runs_dir=runs))
+    assert isinstance(result, RigJobResult)
+    return result
+
+
 def _rig(mesh: Path, runs: Path) -> Path:
     """A rig of the box with ``ONE_BONE`` that must finish; its run folder."""
-    result = run_rig(RigInput(mesh=mesh, weights="geometric", bones=ONE_BONE), runs)
+    result = run_rig(RigRequest(mesh=str(mesh), name=mesh.stem, weights="geometric", skeleton=ONE_BONE), runs)
     return Path(result.run_dir)
 
 
 def _refused(mesh: Path, runs: Path, skeleton: Path | None = None) -> str:
     """A rig that must be refused in one sentence, its run folder saying ``failed``; the sentence."""
     with pytest.raises(ProtocolError) as caught:
-        run_rig(RigInput(mesh=mesh, weights="geometric", skeleton=skeleton), runs)
+        run_rig(RigRequest(mesh=str(mesh), name=mesh.stem, weights="geometric", skeleton_file=str(skeleton or "")),
+                runs)
     message = caught.value.message
     assert caught.value.code is ErrorCode.BAD_REQUEST, message
     assert "\n" not in message and "Error" not in message and "struct" not in message, message
@@ -400,8 +415,8 @@ def test_the_addons_mesh_file_is_turned_into_the_glbs_frame_once_and_never_back(
         for turn in turns:
             if getattr(module, turn.__name__, None) is turn:
                 monkeypatch.setattr(module, turn.__name__, counting(turn))
-    result = run_rig(RigInput(mesh=_mesh_file(tmp_path / "box.npz", BOX_Z_UP, BOX_TRIANGLES), weights="geometric",
-                              bones=ONE_BONE), tmp_path / "runs")
+    result = run_rig(RigRequest(mesh=str(_mesh_file(tmp_path / "box.npz", BOX_Z_UP, BOX_TRIANGLES)),
+                                weights="geometric", skeleton=ONE_BONE), tmp_path / "runs")
     assert [turn for turn in turned if turn[1] == len(BOX)] == [("to_gltf", len(BOX))], turned
     rigged = gltf_scene.load(Path(result.run_dir) / result.rigged)
     assert np.array_equal(gltf_scene.accessor(rigged, 0), BOX)   # glTF's frame, the file's own 32-bit values

@@ -1,7 +1,12 @@
-"""``rig MESH [--weights RIGGER] [--models default|tiny] [--skeleton FILE] [--humanoid-names/--no-...]``:
-a mesh file given a skeleton and skin weights as a GLB with a glTF skin (``jobs/rig.py``): by a rigger's model
-or by the geometric binding (no model), which also stands in where the model cannot run, said in one
-sentence. The riggers are the protocol's rows (``img23d_protocol.riggers``: what the add-on offers too).
+"""``rig MESH [--weights RIGGER] [--models default|tiny] [--skeleton FILE] [--also MESH] [--humanoid-names/--no-...]``:
+a mesh file given a skeleton and skin weights as a GLB with a glTF skin: by a rigger's model or by the geometric
+binding (no model), which also stands in where the model cannot run, said in one sentence. The riggers are the
+protocol's rows (``img23d_protocol.riggers``: what the add-on offers too).
+
+The command builds the protocol's ``RigRequest`` and runs it through ``Session`` as the add-on's request runs
+(``jobs/rig.py``): one request and one result for both ways in. A rig reads no model of the set (its rigger's
+model is registered on first use, its tiny replica written on its own), so the session builds none of the tiny
+set's replicas for it (``Session(..., tiny_set=False)``).
 
 As every command: earlier runs a killed process left ``running`` are closed first (``recover_interrupted``),
 and Ctrl-C or SIGTERM cancels the rig (``env.interrupts``: no traceback, the run closed ``cancelled``, its
@@ -13,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from pathlib import Path
-from typing import Callable
 
-from img23d_protocol import DEFAULT_RIGGER, RIGGERS, ErrorCode, ProtocolError
+from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, ProtocolError, RigJobResult, RigRequest,
+                             validate_levels)
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
-from ..runs.folders import RunFolder, recover_interrupted
+from ..runs.folders import recover_interrupted
 from .options import usage_message
+from .progress import ProgressPrinter, job_failed, log_to_stderr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -53,46 +60,49 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
 
 def run(args: argparse.Namespace) -> int:
     """Run ``rig`` from parsed arguments; its exit code."""
+    request = RigRequest(id=uuid.uuid4().hex[:12], mesh=str(args.mesh), name=args.name or args.mesh.stem or "mesh",
+                         weights=args.weights, humanoid_names=args.humanoid_names,
+                         skeleton_file=str(args.skeleton or ""), also=[str(level) for level in args.also],
+                         options=JobOptions(seed=args.seed))
     try:
         check_mesh_path(args.mesh)
         if args.skeleton is not None and not args.skeleton.is_file():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no skeleton file at {args.skeleton}")
         for other in args.also:
             check_mesh_path(other)
+        validate_levels(request.also)
     except ProtocolError as exc:
         print(f"error: {usage_message(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    say = (lambda text: print(text, file=sys.stderr)) if args.verbose else (lambda text: None)
+    log_to_stderr(args.verbose)
+    printer = ProgressPrinter(sys.stderr)
     # From here a Ctrl-C or SIGTERM cancels the rig, or ends a start-up that has not begun one.
     with Interrupts() as interrupts:
-        from ..jobs.rig import RigInput, run_rig  # NumPy, SciPy, trimesh: seconds, a signal's window
+        from ..jobs import Job   # NumPy, SciPy, trimesh, the engine: seconds, a signal's window
+        from ..session import Models, Session
 
         if interrupts.signal is not None:
             print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
             return exit_code(interrupts.signal)
-        request = RigInput(mesh=args.mesh, weights=args.weights, skeleton=args.skeleton,
-                           humanoid_names=args.humanoid_names, seed=args.seed, name=args.name, models=args.models,
-                           also=list(args.also))
         try:
-            recover_interrupted(args.out)  # as every command: killed runs say so
-            result = run_rig(request, args.out, say, interrupts.token,
-                             lambda folder: setattr(interrupts, "abandon", _closer(folder)))
+            session = Session(args.out, Models(models=args.models), tiny_set=False)
+            recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
+            job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+            interrupts.abandon = job.abandon
+            result = session.engine.run(request, job)
         except ProtocolError as exc:
-            print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
-            if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
-                return exit_code(interrupts.signal)
-            return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+            return job_failed(printer, exc, usage_message(exc), interrupts,
+                              EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+    printer.finish()
+    if not isinstance(result, RigJobResult):
+        raise TypeError(f"a rig request was answered with a {type(result).__name__}")
     run_dir = Path(result.run_dir)
     for note in result.notes:
         print(f"note: {note}")
-    print(f"bones: {len(result.bones)} ({', '.join(result.bones[:8])}{', ...' if len(result.bones) > 8 else ''})")
-    print(f"rigged: {run_dir / result.rigged} ({result.vertices:,} vertices, {result.seconds['total']:.1f} s)")
+    names = [bone.name for bone in result.bones]
+    print(f"bones: {len(names)} ({', '.join(names[:8])}{', ...' if len(names) > 8 else ''})")
+    print(f"rigged: {run_dir / result.rigged} ({result.vertices:,} vertices, {result.timings.get('total', 0.0):.1f} s)")
     for lod in result.lods:
         print(f"also rigged: {run_dir / lod} (the same skeleton, the weights carried to it)")
     print(f"run folder: {run_dir}")
     return EXIT_OK
-
-
-def _closer(folder: RunFolder) -> Callable[[str], None]:
-    """What the signal's watcher calls when the rig did not stop in time: the run closed ``cancelled``."""
-    return lambda reason: folder.close_with("cancelled", {"code": ErrorCode.CANCELLED.value, "message": reason})

@@ -1,29 +1,25 @@
 """Rig: a mesh file given a skeleton and skin weights, written as a GLB with a glTF skin (``rigging.driver``).
 
-Two ways in, each adapted to the rigging room's driver and back: ``run_rig``, the command line's (its own
-run folder; no engine: the geometric rigger loads no model, and a model's rigger reads its files here), and
-``RigRun``, the protocol's ``rig`` request under the engine (the add-on's Rig Selected and Skin to Selected
-Armature), whose skeleton may come as bones in the request, a rigger's model registered with the engine's
-model manager on first use and run through it (its budget and offloading as every model's). A cancel (the
-command line's Ctrl-C or SIGTERM, the protocol's cancel) stops it between steps; a failure closes the run
-``failed`` with its one sentence.
+One way in for both callers: the protocol's ``rig`` request under the engine, which the add-on sends (Rig
+Selected, Skin to Selected Armature) and the command line's ``rig`` builds and runs through ``Session``, as
+the parts command does. ``RigRun`` adapts the request to the rigging room's own (``rigging.driver.RigInput``)
+and its rig back to the protocol's ``RigJobResult``. The skeleton comes as bones in the request (the artist's
+armature), as a file's skin (``skeleton_file``: the command line's ``--skeleton``), or from the shape; other
+levels of detail (``also``) get the same skeleton. A rigger's model is registered with the engine's model
+manager on first use and run through it (its budget and offloading as every model's); the geometric rigger
+loads none. A cancel (the protocol's, or the command line's Ctrl-C or SIGTERM) stops it between steps; a
+failure closes the run ``failed`` with its one sentence.
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
-from typing import Callable
 
-from img23d_protocol import ErrorCode, Manifest, ProtocolError, RigBone, RigJobResult, RigRequest
+from img23d_protocol import ErrorCode, ProtocolError, RigBone, RigJobResult, RigRequest, check_one_skeleton
 
-from .. import __version__
 from ..catalog import tiny_root_of
-from ..env.job_control import CancelToken
 from ..readers.meshes import check_mesh_path
-from ..rigging.driver import (RigInput, RigResult, check_model, check_weights, model_through, register_model,
-                              rig_into, roles_used)
-from ..runs.folders import RunFolder
+from ..rigging.driver import RigInput, check_model, check_weights, model_through, register_model, rig_into, roles_used
 from ..runs.stems import safe_stem
 from .base import JobRun
 from .context import EngineContext
@@ -31,31 +27,9 @@ from .context import EngineContext
 KIND = "rig"
 
 
-def run_rig(request: RigInput, runs_dir: Path, say: Callable[[str], None] = lambda text: None,
-            cancel: CancelToken | None = None, started: Callable[[RunFolder], None] = lambda folder: None) -> RigResult:
-    """Rig ``request.mesh`` in a new run folder under ``runs_dir``; ``ProtocolError`` with one sentence on
-    a bad file, skeleton or mesh (the run folder kept, its manifest saying ``failed``, or ``cancelled`` after
-    ``cancel``). ``started``: told the run folder once it exists (a signal's watcher closes it)."""
-    check_weights(request.weights, f"--weights {request.weights}")
-    name = safe_stem(request.name or request.mesh.stem or "mesh")
-    manifest = Manifest(job_id=uuid.uuid4().hex[:12], kind=KIND, backend_version=__version__, targets=[name],
-                        options={"weights": request.weights, "skeleton": str(request.skeleton or ""),
-                                 "humanoid_names": request.humanoid_names, "seed": request.seed})
-    folder = RunFolder.create(runs_dir, f"{name}-rig", manifest)
-    started(folder)
-    try:
-        result = rig_into(request, folder, name, say, cancel=cancel)
-    except ProtocolError as exc:  # unless a signal's watcher closed the run first (``close_with``)
-        folder.close_with("cancelled" if exc.code is ErrorCode.CANCELLED else "failed",
-                          {"code": exc.code.value, "message": exc.message, "detail": exc.detail})
-        raise
-    folder.finish("finished")
-    return result
-
-
 class RigRun(JobRun[RigRequest]):
-    """The protocol's ``rig`` request under the engine: the add-on's mesh file rigged in a run folder of the
-    engine's, its progress and cancel as every job's."""
+    """A ``rig`` request under the engine: its mesh rigged in a run folder of the engine's, its progress and cancel
+    as every job's."""
 
     kind = KIND
 
@@ -63,12 +37,17 @@ class RigRun(JobRun[RigRequest]):
     def check_request(cls, request: RigRequest) -> None:
         check_mesh_path(Path(request.mesh))  # a file of a kind read here, of a size read here
         check_weights(request.weights, f"weights {request.weights!r}")
+        check_one_skeleton(request.skeleton, request.skeleton_file)   # a request made here skips the wire's check
+        if request.skeleton_file and not Path(request.skeleton_file).is_file():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"no skeleton file at {request.skeleton_file}")
+        for level in request.also:
+            check_mesh_path(Path(level))
 
     @classmethod
     def check_models(cls, request: RigRequest, engine: EngineContext) -> None:
         if cls.roles_used(request):
             register_model(engine.manager, request.weights, engine.settings.models.name,
-                           tiny_root_of(engine.settings.models))
+                           tiny_root_of(engine.settings.models), engine.offline())
 
     @classmethod
     def check_memory(cls, request: RigRequest, engine: EngineContext) -> None:
@@ -77,16 +56,19 @@ class RigRun(JobRun[RigRequest]):
 
     @classmethod
     def roles_used(cls, request: RigRequest) -> tuple[str, ...]:
-        return roles_used(request.weights, bool(request.skeleton))
+        return roles_used(request.weights, bool(request.skeleton or request.skeleton_file))
 
     @classmethod
     def folder_label(cls, request: RigRequest) -> str:
-        return f"{request.name}-rig"
+        return f"{safe_stem(request.name or 'mesh')}-rig"
 
     def body(self) -> RigJobResult:
         request = RigInput(mesh=Path(self.request.mesh), weights=self.request.weights,
+                           skeleton=Path(self.request.skeleton_file) if self.request.skeleton_file else None,
                            humanoid_names=self.request.humanoid_names, seed=self.options.seed, name=self.request.name,
-                           bones=list(self.request.skeleton))
+                           bones=list(self.request.skeleton), models=self.engine.settings.models.name,
+                           also=[Path(level) for level in self.request.also])
+
         def progress(text: str) -> None:
             self.progress("rig", 0, 1, text)
 
@@ -101,7 +83,7 @@ class RigRun(JobRun[RigRequest]):
         return RigJobResult(run_dir=str(self.run_folder.root), manifest=str(self.run_folder.path("manifest.json")),
                             rigged=result.rigged, weights=result.weights, bones=bones, source=result.source,
                             humanoid=result.humanoid, vertices=result.vertices, notes=tuple(result.notes),
-                            timings=dict(self.run_folder.manifest.timings))
+                            timings=dict(self.run_folder.manifest.timings), lods=tuple(result.lods))
 
 
-__all__ = ["RigInput", "RigResult", "RigRun", "run_rig"]
+__all__ = ["RigRun"]

@@ -94,16 +94,17 @@ def roles_used(weights: str, skeleton_given: bool) -> tuple[str, ...]:
     return (model.role,) if model is not None else ()
 
 
-def register_model(manager: Any, weights: str, models: str, tiny_root: Path | None) -> None:
+def register_model(manager: Any, weights: str, models: str, tiny_root: Path | None, offline: bool = False) -> None:
     """The rigger's model registered with ``manager`` on first use: the tiny replica's (under ``tiny_root``) in
-    the tiny set, the hub's in the default set; in another set none (the geometric binding stands in, said in
-    the result's notes)."""
+    the tiny set, the hub's in the default set; in another set none, nor the hub's when nothing may be downloaded
+    and its files are not here (``offline``): the geometric binding stands in, said in the result's notes, where
+    the preflight would otherwise weigh a model that cannot be read."""
     model = model_of(weights)
     if model is None or model.role in manager.roles:
         return
     if models == "tiny" and tiny_root is not None:
         spec = model.spec("tiny", tiny_root)
-    elif models == "default":
+    elif models == "default" and not (offline and model.folder("default", default_tiny_root()) is None):
         spec = model.spec("default", default_tiny_root())
     else:
         return
