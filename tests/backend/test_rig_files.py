@@ -367,6 +367,8 @@ def tiny_model_rig(tmp_path_factory: pytest.TempPathFactory) -> Path:
         patch.setenv("IMG23D_TINY_MODELS", str(folder / "tiny"))
         source = _textured_biped(folder / "hero.glb")
         assert cli.main(["rig", str(source), "--models", "tiny", "--seed", "2", "--out", str(folder / "runs")]) == 0
+    # Through Session, the rig's own replica alone: none of the tiny set's (10 s to build), which it never reads.
+    assert [child.name for child in (folder / "tiny").iterdir() if not child.name.startswith(".")] == ["skintokens"]
     [run] = (folder / "runs").iterdir()
     return run
 
