@@ -19,11 +19,12 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_backend.editors.parts import editor_loader
 from img23d_backend.editors.pipeline import EditRequest
 from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
-from img23d_backend.editors.text_picture import make_picture
+from img23d_backend.editors.text_picture import check_picture_memory, make_picture
 from img23d_backend.editors.text_prompt import (PICTURE_TEMPLATE, check_maker, check_side, default_size,
                                                 name_from_prompt, picture_prompt)
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models.manager import ModelManager
+from img23d_backend.models.preflight import Room
 from img23d_protocol import ErrorCode, ProtocolError
 
 PROMPT = "a wooden barrel beside a small house"
@@ -92,6 +93,20 @@ def test_an_editor_that_does_not_make_pictures_is_refused_in_one_sentence_before
     assert refused.value.message == (f"the image editor {editor} edits pictures but does not make one from text: "
                                      f"choose --editor {DEFAULT_EDITOR} for a picture from a prompt")
     check_maker(EDITOR_ROWS[DEFAULT_EDITOR].spec)  # the maker passes
+
+
+def test_a_picture_the_machine_cannot_hold_is_one_sentence_before_anything_loads() -> None:
+    """FLUX.2 [klein] 4B at its published sizes (nothing read: the parts' sizes are the spec's until loaded):
+    a CPU machine of 64 GB holds the picture's phases, one of 8 GB not even its text encoder's phase."""
+    spec = EDITOR_ROWS[DEFAULT_EDITOR].spec
+    manager = ModelManager(torch.device("cpu"), budget_bytes=60 << 30)
+    manager.register(spec, editor_loader(spec))
+    check_picture_memory(manager, 0, room=Room(host=64 << 30))
+    with pytest.raises(ProtocolError) as refused:
+        check_picture_memory(manager, 0, room=Room(host=8 << 30))
+    assert refused.value.code is ErrorCode.OUT_OF_MEMORY
+    assert refused.value.message.startswith("the image editor does not fit even in phases: it needs about")
+    assert manager.counters()["editor"].loads_from_disk == 0
 
 
 @pytest.mark.parametrize("side, nearest", [(1000, 992), (100, 256), (4096, 2048), (1030, 1024)])

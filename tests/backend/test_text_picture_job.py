@@ -14,13 +14,17 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from cli_inprocess import RunCli
+from img23d_backend.editors.parts import editor_loader
 from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
 from img23d_backend.editors.text_prompt import PICTURE_TEMPLATE, picture_prompt
 from img23d_backend.jobs.generate import GenerateRun
-from img23d_backend.jobs.prompt_picture import check_model
+from img23d_backend.jobs.prompt_picture import check_memory, check_model
+from img23d_backend.models.manager import ModelManager
+from img23d_backend.models.preflight import Room
 from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
 
 PROMPT = "a wooden barrel beside a small house"
@@ -130,3 +134,23 @@ def test_an_editor_that_does_not_make_pictures_refuses_a_prompt_before_anything_
     with pytest.raises(ProtocolError) as refused:
         check_model(_request(prompt=PROMPT), Engine())
     assert refused.value.message.startswith(f"the image editor {other} edits pictures but does not make one from text")
+
+
+def test_a_prompt_whose_picture_the_machine_cannot_hold_is_refused_before_its_run_folder() -> None:
+    """The job's memory check (before the run folder) asks the editor's placement for the picture's side: a
+    picture's job does not, a prompt's does, at the side it asks for."""
+    spec = EDITOR_ROWS[DEFAULT_EDITOR].spec
+
+    class Engine:
+        manager = ModelManager(torch.device("cpu"), budget_bytes=60 << 30)
+
+        @staticmethod
+        def total_room() -> Room:
+            return Room(host=12 << 30)
+
+    Engine.manager.register(spec, editor_loader(spec))
+    check_memory(_request(image="p.png"), Engine())
+    check_memory(_request(prompt=PROMPT, options=JobOptions(edit_size=512)), Engine())  # a quarter of the area fits
+    with pytest.raises(ProtocolError) as refused:
+        check_memory(_request(prompt=PROMPT), Engine())
+    assert refused.value.code is ErrorCode.OUT_OF_MEMORY and "(--edit-size 896 or less fits)" in refused.value.message

@@ -7,8 +7,9 @@ is ``text_prompt``'s.
 The editor leaves the device as soon as the picture is made (``manager.offload``): grounding, matting,
 depth and shape come next and need the room; on a CPU, where the device is RAM, that drops it.
 
-The placement and the memory checks count the picture's pixels as an edit's area: an edit's estimate
-holds the crop's latents beside the noise's, which a picture from text has not, so it errs on the large side.
+The placement and the memory checks count the picture's pixels as an edit's area (``check_picture_memory``
+before the job's run folder, the phases' own checks as they run): an edit's estimate holds the crop's latents
+beside the noise's, which a picture from text has not, so it errs on the large side.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import PIL.Image
 
 from ..env.job_control import CancelToken
 from .driver import run_phases
-from .parts import EditorOptions
+from ..models.preflight import Room
+from .memory import editor_placement
+from .parts import EditorOptions, editor_dtype
 from .pipeline import EditRequest
 from .text_prompt import PICTURE_TEMPLATE, PromptRecord, check_maker, check_side, default_size, picture_prompt
 
@@ -43,6 +46,14 @@ def picture_size(manager: Any, side: int) -> tuple[int, int]:
     if check_side(side):
         return side, side
     return default_size(EditorOptions.of(manager.spec(ROLE)).working_pixels)
+
+
+def check_picture_memory(manager: Any, side: int, room: Room | None = None) -> None:
+    """``out_of_memory`` in one sentence, before anything is loaded, when the editor cannot make a picture of
+    ``side`` (0: the model's own) in phases within the manager's budget and ``room`` (what the machine holds)."""
+    width, height = picture_size(manager, side)
+    editor_placement(manager.part_sizes(ROLE), width * height, manager.device, editor_dtype(manager.device).itemsize,
+                     room=room, budget=manager.budget())
 
 
 def make_picture(manager: Any, text: str, seed: int, cancel: CancelToken, side: int = 0) -> MadePicture:

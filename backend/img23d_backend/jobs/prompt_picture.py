@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from img23d_protocol import GenerateRequest, RegenerateRequest, check_picture_or_prompt, validate_prompt
 
-from ..editors.text_picture import ROLE, make_picture
+from ..editors.text_picture import ROLE, check_picture_memory, make_picture
 from ..editors.text_prompt import check_maker, check_side, name_from_prompt
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE
@@ -48,6 +48,12 @@ def check_model(request: GenerateRequest | RegenerateRequest, engine: EngineCont
     """Refuse a prompt when the engine's image editor does not make pictures from text, before anything loads."""
     if prompt_of(request):
         check_maker(engine.manager.spec(ROLE))
+
+
+def check_memory(request: GenerateRequest | RegenerateRequest, engine: EngineContext) -> None:
+    """Refuse a prompt whose picture the image editor cannot make in this machine's memory, in one sentence."""
+    if prompt_of(request):
+        check_picture_memory(engine.manager, request.options.edit_size, engine.total_room())
 
 
 def roles(request: GenerateRequest | RegenerateRequest) -> tuple[str, ...]:
