@@ -189,3 +189,40 @@ def test_a_parts_request_naming_a_parts_model_is_checked_in_one_sentence(tmp_pat
     mesh = _tall_box(tmp_path / "box.glb")
     with pytest.raises(ProtocolError, match="a split by names uses no parts model, and 'autopartgen' was named"):
         PartsRun.check_request(PartsRequest(mesh=str(mesh), targets=["lid"], model="autopartgen"))
+
+
+def test_the_parts_model_a_request_names_is_the_one_that_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test-only second parts model (``second_parts``: Pieces, each connected piece a part) in the table: a request
+    naming it is drawn by it where the set's own (AutoPartGen) was registered, and one naming none registers the
+    set's own again. Pieces alone is loaded: the session builds no tiny set (its replica is written here)."""
+    from img23d_protocol import MeshFile, PartsRequest, licences, write_mesh_file
+    from img23d_protocol.licences import MIT, REPLICA, ModelLicence
+
+    from img23d_backend.catalog import PARTS_ROLE
+    from img23d_backend.jobs import Job
+    from img23d_backend.jobs.parts import PartsRun
+    from img23d_backend.parts import table
+    from img23d_backend.session import Models, Session
+    from second_parts.model import NAME, REPO
+
+    monkeypatch.setitem(table.PARTS_PACKAGES, NAME, "second_parts")
+    for repo, licence in ((REPO, ModelLicence(REPO, MIT, stated_in="README.md")),
+                          (f"tiny/{NAME}", ModelLicence(f"tiny/{NAME}", REPLICA, stated_in="", replicates=REPO))):
+        monkeypatch.setitem(licences.MODEL_LICENCES, repo, licence)
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tmp_path / "tiny"))
+    session = Session(tmp_path / "runs", Models(models="tiny", device="cpu", parts="autopartgen"), tiny_set=False)
+    own = session.engine.settings.models.parts
+    session.engine.manager.register(own, table.parts_loader(own))   # the set's own, registered and never loaded
+    table.PARTS_CODE[NAME].replica.build(tmp_path / "tiny" / table.PARTS_ROWS[NAME].tiny_folder, "tiny")
+    corners = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], np.float32)
+    box = trimesh.convex.convex_hull(corners)
+    triangles = np.concatenate([box.faces, box.faces + 8]).astype(np.int32)
+    mesh = write_mesh_file(tmp_path / "two.npz", MeshFile(
+        positions=np.concatenate([corners, corners + (3, 0, 0)]), triangles=triangles,
+        triangle_loops=np.arange(triangles.size, dtype=np.int32).reshape(-1, 3)))
+    request = PartsRequest(id="p3", mode="model", mesh=str(mesh), name="two", model=NAME, grid=32, max_parts=2)
+    result = session.engine.run(request, Job(id="p3", emit=lambda message: None))
+    assert result.model == NAME and len(result.parts) == 2
+    assert table.PARTS_TABLE.name_of(session.engine.manager.spec(PARTS_ROLE)) == NAME
+    PartsRun.check_models(PartsRequest(mode="model", mesh=str(mesh)), session.engine)   # naming none: the set's own
+    assert session.engine.manager.spec(PARTS_ROLE) == own

@@ -25,6 +25,9 @@ def parts_phases(row: PartsRow, grid: int, on_gpu: bool) -> tuple[Phase, ...]:
             "decoding a part": (("vae",), decode)}
     phases = []
     for name, (parts, activations) in held.items():
+        # A model whose networks are not these (a second parts model's) is counted whole in every phase: an
+        # upper bound, where its phases are not known here.
+        parts = parts if set(parts) <= set(weights) else tuple(weights)
         device = sum(weights[part] for part in parts) + activations
         waiting = sum(weights.values()) - sum(weights[part] for part in parts)
         phases.append(Phase(name, Need(host=waiting, device=device) if on_gpu else Need(host=device + waiting)))
