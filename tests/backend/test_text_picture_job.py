@@ -25,7 +25,8 @@ from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.jobs.prompt_picture import check_memory, check_model
 from img23d_backend.models.manager import ModelManager
 from img23d_backend.models.preflight import Room
-from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError
+from img23d_backend.models.step_costs import refuse_long_job
+from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, ProtocolError, StepCosts
 
 PROMPT = "a wooden barrel beside a small house"
 QUICK = ("--models", "tiny", "--no-texture", "--octree-resolution", "32", "--steps", "1")
@@ -154,3 +155,16 @@ def test_a_prompt_whose_picture_the_machine_cannot_hold_is_refused_before_its_ru
     with pytest.raises(ProtocolError) as refused:
         check_memory(_request(prompt=PROMPT), Engine())
     assert refused.value.code is ErrorCode.OUT_OF_MEMORY and "(--edit-size 896 or less fits)" in refused.value.message
+
+
+def test_a_prompt_without_completion_is_not_counted_as_completing_its_objects() -> None:
+    """The editor is among a prompt's models (it makes the picture): the long-job check counts completion only
+    where the job asks for it, not every object's because the editor is there."""
+    costs = StepCosts(device="this CPU (test)", on_cpu=True, edit_pixels=1024 * 1024, completion_fixed_s=3600.0,
+                      completion_per_mp_s=0.0, completion_per_mp2_s=0.0)
+    never = _request(prompt=PROMPT, targets=["barrel", "house"], options=JobOptions(complete_hidden="never"))
+    refuse_long_job(costs, GenerateRun.roles_used(never), never)
+    always = _request(prompt=PROMPT, targets=["barrel", "house"], options=JobOptions(complete_hidden="always"))
+    with pytest.raises(ProtocolError) as refused:
+        refuse_long_job(costs, GenerateRun.roles_used(always), always)
+    assert refused.value.code is ErrorCode.LONG_JOB_NOT_ACCEPTED

@@ -69,7 +69,9 @@ def refuse_long_job(costs: StepCosts, roles: tuple[str, ...], request: Any) -> N
     options: JobOptions = request.options
     if options.accept_long:
         return
-    cost = job_cost(costs, request_objects(request), completion="editor" in roles, materials="materials" in roles,
+    # The editor is among a job's models for a picture made from a prompt too: completion counts where asked for.
+    completion = "editor" in roles and options.complete_hidden != "never"
+    cost = job_cost(costs, request_objects(request), completion=completion, materials="materials" in roles,
                     edit_size=options.edit_size, variations=options.variations, up_to=options.complete_hidden == "auto")
     if cost is not None and cost.long:
         raise ProtocolError(ErrorCode.LONG_JOB_NOT_ACCEPTED, long_job_refusal(cost),
