@@ -1,5 +1,6 @@
 """A rig, whichever rigger makes it: a mesh file given a skeleton and skin weights, written as a GLB with a
-glTF skin, in a run folder the caller made (``jobs/rig.py``: the command line's and the protocol's).
+glTF skin, in a run folder the caller made (``jobs/rig.py``'s, for the protocol's request, which the add-on
+sends and the command line builds).
 
 The mesh is read (``rig_files.read_mesh``), and rigged by the asked rigger (``table``): with a skeleton (a
 file's skin joints, ``gltf_joints``, names kept; or the artist's bones) it binds that one, else one from
@@ -8,7 +9,7 @@ textures stay; other levels of detail get the same skeleton and the weights carr
 
 A rigger that runs a model (``rigger.RigModel``) is registered with the job's model manager on first use
 (``register_model``), checked before the run folder (``check_model``: its memory and time) and run
-through the manager (``model_through``), or, from the command line, read from its folder here
+through the manager (``model_through``), or, where it is not registered, read from its folder here
 (``model_here``); where its files cannot be had, a skeleton is given, or it fails on this mesh, the
 geometric binding stands in, said in one sentence. Every input is bounded before the work and every
 failure is one sentence (``ProtocolError``); a cancel stops it between steps.
