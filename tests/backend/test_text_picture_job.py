@@ -46,7 +46,7 @@ def test_a_prompt_makes_the_picture_then_one_object_per_name_found(cli: RunCli, 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "finished" and "picture" in manifest["timings"]
     image = manifest["image"]
-    assert image["source"] == "prompt" and image["copy"] == "input.png" and image["original_size"] == [96, 96]
+    assert image["source"] == "" and image["copy"] == "input.png" and image["original_size"] == [96, 96]
     assert image["prompt"] == {"prompt": PROMPT, "template": PICTURE_TEMPLATE, "model_text": picture_prompt(PROMPT),
                                "seed": 5, "size": [96, 96]}
     assert Image.open(folder / "input.png").size == (96, 96)

@@ -7,7 +7,7 @@ again here for a request made in this process). The picture is made by the image
 (``editors.text_picture``: the model manager's phases, the editor off the device before grounding), a
 square of the job's ``edit_size`` (0: the model's own), from the job's seed; it is written where every run
 keeps its picture (``PICTURE_FILE``) and read back through the image reader, so the chain reads its bytes
-as it reads an artist's file; the manifest's ``image`` says it was made from a prompt and keeps the
+as it reads an artist's file; the manifest's ``image`` names no source file and keeps, under ``prompt``, the
 artist's text, the template it was put in and the seed (``editors.text_prompt.PromptRecord``). Without
 names, the one object is named by the prompt's first words (``text_prompt.name_from_prompt``).
 """
@@ -76,7 +76,9 @@ def make_input(run: StepContext) -> LoadedImage:
         folder = run.run_folder
         saved = folder.write_image(PICTURE_FILE, made.image)
         image = load_image(saved)
-        folder.manifest.image = {"source": "prompt", "copy": folder.relative(saved), "sha256": image.sha256,
+        # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
+        # after, falls back to the run's name); "prompt" says how it was made.
+        folder.manifest.image = {"source": "", "copy": folder.relative(saved), "sha256": image.sha256,
                                  "size": list(image.size), "original_size": list(image.original_size),
                                  "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
                                  "made_by": run.manager.spec(ROLE).display, "prompt": made.record.to_dict()}
