@@ -1,4 +1,5 @@
-"""Generate: one cleaned, optionally painted mesh per named part (or the whole picture)."""
+"""Generate: one cleaned, optionally painted mesh per named part (or the whole picture), from the artist's picture
+or one made from a prompt (``prompt_picture``)."""
 
 from __future__ import annotations
 
