@@ -4,24 +4,18 @@ bad value is one sentence that names its flag."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import trimesh
 
+from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs.engine import RANDOM_SEED_LIMIT, seeded
 from img23d_protocol import JobOptions
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--no-texture"]
-
-
-def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def test_a_random_seed_is_drawn_per_job_and_a_fixed_one_is_kept() -> None:
@@ -31,8 +25,8 @@ def test_a_random_seed_is_drawn_per_job_and_a_fixed_one_is_kept() -> None:
     assert len(drawn) > 1 and all(0 <= seed < RANDOM_SEED_LIMIT for seed in drawn)
 
 
-def test_seed_random_is_printed_recorded_and_reproduces(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
+def test_seed_random_is_printed_recorded_and_reproduces(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
                "--out", str(tmp_path / "random"), *FAST_FLAGS, "--face-budget", "0", "--seed", "random")
     assert out.returncode == 0, out.stderr
     [seed_line] = [line for line in out.stdout.splitlines() if line.startswith("seed: ")]
@@ -44,8 +38,8 @@ def test_seed_random_is_printed_recorded_and_reproduces(backend_env: dict[str, s
     [record] = manifest["records"]
     assert record["seed"] == seed
     # The printed seed, typed back in, makes the same mesh.
-    again = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
-                 "--out", str(tmp_path / "again"), *FAST_FLAGS, "--face-budget", "0", "--seed", str(seed))
+    again = cli("generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
+                "--out", str(tmp_path / "again"), *FAST_FLAGS, "--face-budget", "0", "--seed", str(seed))
     assert again.returncode == 0, again.stderr
     assert "seed: " not in again.stdout  # only a drawn seed is worth printing
     [run_again] = list((tmp_path / "again").iterdir())
@@ -60,8 +54,8 @@ def test_seed_random_is_printed_recorded_and_reproduces(backend_env: dict[str, s
     (["--min-piece", "2"], "--min-piece 2.0 is out of range: it must be 0 to 1"),
     (["--face-budget", "10"], "--face-budget 10 is out of range: it must be 0 (keep every face) or 100 to"),
 ])
-def test_a_bad_finishing_value_is_one_sentence_naming_its_flag(backend_env: dict[str, str], tmp_path: Path,
-                                                               flags: list[str], message: str) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--models", "tiny", "--out", str(tmp_path), *flags)
+def test_a_bad_finishing_value_is_one_sentence_naming_its_flag(cli: RunCli, tmp_path: Path, flags: list[str],
+                                                               message: str) -> None:
+    out = cli("generate", str(HOUSE), "--models", "tiny", "--out", str(tmp_path), *flags)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert not (tmp_path / "img23d-runs").exists() and not any(tmp_path.iterdir())  # nothing was written

@@ -9,8 +9,6 @@ compiled ops did not load (this machine's .venv), the deform_conv2d probe fails 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pytest
 import torch
 
 from backend_proc import BackendProcess
+from cli_inprocess import RunCli, run_cli, tiny_env
 from test_first_load import picture_without_alpha
 
 from img23d_backend.models import env_probe
@@ -118,39 +117,34 @@ def test_the_model_manager_probes_before_resolving_or_loading(monkeypatch: pytes
 
 # --- through the command line -------------------------------------------------------------------
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True,
-                          text=True, timeout=300)
-
-
-def test_probe_command_passes_for_the_tiny_set(backend_env: dict[str, str]) -> None:
-    out = _cli(backend_env, "probe", "--models", "tiny", "--device", "cpu", "--json")
+def test_probe_command_passes_for_the_tiny_set(cli: RunCli) -> None:
+    out = cli("probe", "--models", "tiny", "--device", "cpu", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["ok"] is True and [r["name"] for r in report["results"]] == ["torch", "torchvision"]
     assert report["torch"].split("+")[0] == _versions()[0]
 
 
-def test_probe_command_fails_on_a_missing_op(backend_env: dict[str, str]) -> None:
-    env = {**backend_env, "IMG23D_FAILPOINTS": MISSING_DEFORM}
-    out = _cli(env, "probe", "--models", "default", "--device", "cpu", "--json")
+def test_probe_command_fails_on_a_missing_op(capsys: pytest.CaptureFixture[str], tiny_root: Path) -> None:
+    env = {**tiny_env(tiny_root), "IMG23D_FAILPOINTS": MISSING_DEFORM}
+    out = run_cli(capsys, "probe", "--models", "default", "--device", "cpu", "--json", env=env)
     assert out.returncode == 1, out.stderr
     report = json.loads(out.stdout)
     assert report["ok"] is False
     [failed] = [r for r in report["results"] if not r["ok"]]
     assert failed["name"] == "deform_conv2d" and failed["repairable"] is True
     _assert_names_the_fix(report["message"], "deform_conv2d")
-    human = _cli(env, "probe", "--device", "cpu")
+    human = run_cli(capsys, "probe", "--device", "cpu", env=env)
     assert human.returncode == 1 and "FAILED deform_conv2d" in human.stdout
 
 
 @pytest.mark.parametrize("probe", ["torch", "torchvision"])
-def test_generate_stops_at_start_when_a_general_probe_fails(backend_env: dict[str, str], tmp_path: Path,
-                                                            probe: str) -> None:
+def test_generate_stops_at_start_when_a_general_probe_fails(capsys: pytest.CaptureFixture[str], tiny_root: Path,
+                                                            tmp_path: Path, probe: str) -> None:
     """A job on the command line loads models: what they need is probed before its run folder is made."""
-    env = {**backend_env, "IMG23D_FAILPOINTS": f"probe.{probe}:missing-op"}
-    out = _cli(env, "generate", str(picture_without_alpha(tmp_path)), "--models", "tiny", "--device", "cpu",
-               "--out", str(tmp_path / "runs"))
+    env = {**tiny_env(tiny_root), "IMG23D_FAILPOINTS": f"probe.{probe}:missing-op"}
+    out = run_cli(capsys, "generate", str(picture_without_alpha(tmp_path)), "--models", "tiny", "--device", "cpu",
+                  "--out", str(tmp_path / "runs"), env=env)
     assert out.returncode == 1
     assert "[environment]" in out.stderr and "Install Backend > Repair" in out.stderr
     assert "Traceback" not in out.stderr

@@ -16,12 +16,12 @@ import pytest
 import trimesh
 from skimage import measure
 
-from img23d_backend.commands import cli
 from img23d_backend.finish import coverage as coverage_module
 from img23d_backend.finish import instant_meshes
 from img23d_backend.finish.canonical import canonical
 from img23d_backend.finish.coverage import Coverage, coverage
 from img23d_backend.finish.retopo import NothingToRemesh, RetopoSettings, retopologize
+from cli_inprocess import run_cli
 from testdata import SOURCE_PYTHONPATH
 
 needs_instant_meshes = pytest.mark.skipif(
@@ -173,13 +173,6 @@ def _retopo(mesh: Path, out: Path, faces: int = 300) -> subprocess.CompletedProc
                           capture_output=True, text=True, env=env, timeout=150)
 
 
-def _retopo_here(mesh: Path, out: Path, capsys: pytest.CaptureFixture[str], faces: int = 300) -> tuple[int, str, str]:
-    """The command's own entry point in this process (no interpreter to start): (exit code, stdout, stderr)."""
-    code = cli.main(_argv(mesh, out, faces))
-    said = capsys.readouterr()
-    return code, said.out, said.err
-
-
 def test_the_command_says_a_mesh_with_no_area_in_one_sentence(tmp_path: Path) -> None:
     mesh = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [2, 0, 0], [3, 0, 0]], [[0, 1, 2], [1, 2, 3]], process=False)
     mesh.export(tmp_path / "line.ply")
@@ -197,8 +190,8 @@ def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     vertices, faces = _ball()
     trimesh.Trimesh(vertices + FAR, faces, process=False).export(tmp_path / "far.obj")  # text: 64-bit positions
-    code, _, err = _retopo_here(tmp_path / "far.obj", tmp_path / "runs", capsys)
-    assert code == 0, err
+    done = run_cli(capsys, *_argv(tmp_path / "far.obj", tmp_path / "runs"))
+    assert done.returncode == 0, done.stderr
     [run] = (tmp_path / "runs").iterdir()
     low = trimesh.load(run / "far.glb", force="mesh")
     # the GLB stores float32: 10^6 away, 0.0625 apart; the ball's radius is 0.7
@@ -206,9 +199,9 @@ def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32
     assert np.abs(radius - 0.7).max() < 0.1
     assert abs(len(low.faces) // 2 - 300) <= 45
     trimesh.Trimesh(vertices + FAR, faces, process=False).export(tmp_path / "far.glb")  # glTF: 32-bit positions
-    code, _, err = _retopo_here(tmp_path / "far.glb", tmp_path / "refused", capsys)
-    assert code == 2 and "Traceback" not in err
-    said = err.strip().splitlines()[-1]
+    done = run_cli(capsys, *_argv(tmp_path / "far.glb", tmp_path / "refused"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    said = done.stderr.strip().splitlines()[-1]
     assert said.startswith("error: the mesh lies 1,000,001 units from the origin and is only 2.38 across: its "
                            "32-bit positions are 0.0625 apart there (2.6 % of its size), too coarse to remesh")
 
@@ -218,9 +211,9 @@ def test_the_command_says_when_a_mesh_is_too_small_for_quads(tmp_path: Path, cap
     pyramid = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 0.8]],
                               [[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4], [0, 2, 1]], process=False)
     pyramid.export(tmp_path / "five.ply")
-    code, out, err = _retopo_here(tmp_path / "five.ply", tmp_path / "runs", capsys, faces=100)
-    assert code == 0, err
-    assert "quads failed: " in out and "kept its 5 triangles instead" in out
+    done = run_cli(capsys, *_argv(tmp_path / "five.ply", tmp_path / "runs", faces=100))
+    assert done.returncode == 0, done.stderr
+    assert "quads failed: " in done.stdout and "kept its 5 triangles instead" in done.stdout
 
 
 

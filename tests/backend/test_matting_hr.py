@@ -4,8 +4,6 @@ its replica written as BiRefNet's, its memory counted before a job, chosen on th
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
+from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.models import preflight
@@ -87,14 +86,9 @@ def test_the_preflight_refuses_the_hr_model_where_only_birefnet_fits() -> None:
     check_matting(MATTING["birefnet-hr"], "cuda", preflight.Room(host=64 * GB, device=40 * GB, shared=False))
 
 
-def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
-
-
-def test_generate_with_the_hr_model_on_the_command_line(backend_env: dict[str, str], tmp_path: Path) -> None:
-    out = _cli(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
-               "--matting", "birefnet-hr", "--out", str(tmp_path), *FAST_FLAGS)
+def test_generate_with_the_hr_model_on_the_command_line(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
+              "--matting", "birefnet-hr", "--out", str(tmp_path), *FAST_FLAGS)
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
     manifest = json.loads((run / "manifest.json").read_text())
@@ -103,8 +97,8 @@ def test_generate_with_the_hr_model_on_the_command_line(backend_env: dict[str, s
     assert Image.open(run / manifest["records"][0]["matte"]).mode == "RGBA"
 
 
-def test_the_models_listing_shows_the_hr_model_with_its_licence(backend_env: dict[str, str]) -> None:
-    out = _cli(backend_env, "models")
+def test_the_models_listing_shows_the_hr_model_with_its_licence(cli: RunCli) -> None:
+    out = cli("models")
     assert out.returncode == 0, out.stderr
     [row] = [line for line in out.stdout.splitlines() if line.startswith("matting/birefnet-hr ")]
     assert "a7a562f6fd" in row and "MIT License" in row

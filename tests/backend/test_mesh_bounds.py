@@ -5,14 +5,14 @@ sphere scaled by 10^30 hung the UV unwrap for good."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
 from img23d_protocol import ErrorCode, ProtocolError
+
+from cli_inprocess import RunCli
 
 from img23d_backend.readers.mesh_bounds import MAX_EXTENT, check_mesh_bounds
 
@@ -57,7 +57,7 @@ def test_meshes_within_reach_pass(positions: np.ndarray, stored: type) -> None:
 
 
 @pytest.mark.parametrize("command", ["retopo", "retexture"])
-def test_the_commands_say_the_sentence_without_a_traceback(backend_env: dict[str, str], tmp_path: Path,
+def test_the_commands_say_the_sentence_without_a_traceback(cli: RunCli, tmp_path: Path,
                                                            command: str) -> None:
     mesh = tmp_path / "point.ply"
     trimesh.Trimesh(np.zeros((150, 3)), np.arange(150).reshape(50, 3), process=False).export(mesh)
@@ -67,8 +67,7 @@ def test_the_commands_say_the_sentence_without_a_traceback(backend_env: dict[str
     if command == "retexture":
         from PIL import Image
         Image.new("RGB", (64, 64), (200, 100, 50)).save(tmp_path / "unused.png")
-    done = subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=backend_env, capture_output=True,
-                          text=True, timeout=300)
+    done = cli(*args)
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("error: the mesh has no surface") and \
         "Traceback" not in done.stderr, done.stderr

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli_inprocess import CliRun, run_cli, tiny_env
 from model_files import complete_files
 from test_damaged_models import damaged_copy
 from test_model_cache import FakeHub, _fake_hub, hub_etag, write_cached
@@ -91,18 +92,21 @@ def test_a_job_download_is_checked_against_the_etag_the_hub_sent(hub_cache: Path
 # --- models --verify ----------------------------------------------------------------------------
 
 def _verify(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """In a process of its own: the hub's cache folder (``HF_HUB_CACHE``) is read once, when the hub's library
+    is imported."""
     return subprocess.run([sys.executable, "-m", "img23d_backend", "models", "--verify", *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
 
-def _lines(out: subprocess.CompletedProcess) -> dict[str, str]:
+def _lines(out: subprocess.CompletedProcess | CliRun) -> dict[str, str]:
     return {name: rest.strip() for name, rest in (line.split(None, 1) for line in out.stdout.splitlines())}
 
 
-def test_verify_says_ok_for_every_tiny_replica(backend_env: dict[str, str], tiny_root: Path, tmp_path: Path) -> None:
+def test_verify_says_ok_for_every_tiny_replica(capsys: pytest.CaptureFixture[str], tiny_root: Path,
+                                               tmp_path: Path) -> None:
     root = tmp_path / "tiny"
     shutil.copytree(tiny_root, root, copy_function=os.symlink)
-    out = _verify({**backend_env, "IMG23D_TINY_MODELS": str(root)}, "--models", "tiny")
+    out = run_cli(capsys, "models", "--verify", "--models", "tiny", env=tiny_env(root))
     assert out.returncode == 0, out.stderr
     lines = _lines(out)
     assert {"grounding/tiny", "matting/tiny", "shape/tiny", "shape/tiny-step1x", "paint/tiny-step1x"} <= set(lines)
@@ -116,10 +120,11 @@ def test_verify_says_ok_for_every_tiny_replica(backend_env: dict[str, str], tiny
     ("step1x-3d/Step1X-3D-Geometry-1300m/vae/config.json", "garbage", "shape/tiny-step1x",
      "Step1X-3D-Geometry-1300m/vae/config.json in {root}/step1x-3d is not valid JSON"),
 ])
-def test_verify_names_the_damaged_replica_and_exits_1(backend_env: dict[str, str], tiny_root: Path, tmp_path: Path,
-                                                      file: str, how: str, model: str, says: str) -> None:
+def test_verify_names_the_damaged_replica_and_exits_1(capsys: pytest.CaptureFixture[str], tiny_root: Path,
+                                                      tmp_path: Path, file: str, how: str, model: str,
+                                                      says: str) -> None:
     root = damaged_copy(tiny_root, tmp_path, file, how)
-    out = _verify({**backend_env, "IMG23D_TINY_MODELS": str(root)}, "--models", "tiny")
+    out = run_cli(capsys, "models", "--verify", "--models", "tiny", env=tiny_env(root))
     assert out.returncode == 1, out.stdout + out.stderr
     lines = _lines(out)
     assert lines[model].startswith("damaged: tiny/") and says.format(root=root) in lines[model], lines[model]

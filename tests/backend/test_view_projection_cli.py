@@ -6,24 +6,18 @@ the job goes on; a wrong side or a missing file is one sentence before any model
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cli_inprocess import RunCli
 from view_meshes import box, frame, psnr, read_glb, side_renders, write_glb
 from img23d_backend.commands.chain import side_views
 from img23d_backend.views.renders import camera_at, render
 from img23d_protocol import ErrorCode, ProtocolError
 
 PAINT = ["--models", "tiny", "--texture-size", "256", "--paint-steps", "2", "--delight-steps", "2", "--no-materials"]
-
-
-def _cli(env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "img23d_backend", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +31,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_front_and_back_photos_make_the_retextured_mesh_match_on_both_sides(backend_env: dict[str, str],
-                                                                           inputs: Path) -> None:
-    out = _cli(backend_env, "retexture", str(inputs / "box.glb"), str(inputs / "front.png"),
-               "--view", f"back={inputs / 'back.png'}", "--view", f"left={inputs / 'left.png'}",
-               "--out", str(inputs / "runs"), *PAINT)
+def test_front_and_back_photos_make_the_retextured_mesh_match_on_both_sides(cli: RunCli, inputs: Path) -> None:
+    out = cli("retexture", str(inputs / "box.glb"), str(inputs / "front.png"),
+              "--view", f"back={inputs / 'back.png'}", "--view", f"left={inputs / 'left.png'}",
+              "--out", str(inputs / "runs"), *PAINT)
     assert out.returncode == 0, out.stderr
     assert "coloured from the pictures of its front, back" in out.stdout
     assert "the left view was left out: left.png is not an image file Pillow can read" in out.stdout
@@ -75,8 +68,8 @@ def test_a_wrong_view_is_one_sentence(view: str, sentence: str) -> None:
     assert refused.value.code is ErrorCode.BAD_REQUEST and sentence in refused.value.message
 
 
-def test_the_command_says_a_wrong_view_before_any_model_loads(backend_env: dict[str, str], inputs: Path) -> None:
-    out = _cli(backend_env, "retexture", str(inputs / "box.glb"), str(inputs / "front.png"), "--view", "top=x.png",
-               "--out", str(inputs / "refused"), *PAINT, timeout=120)
+def test_the_command_says_a_wrong_view_before_any_model_loads(cli: RunCli, inputs: Path) -> None:
+    out = cli("retexture", str(inputs / "box.glb"), str(inputs / "front.png"), "--view", "top=x.png",
+              "--out", str(inputs / "refused"), *PAINT)
     assert out.returncode == 2 and "names the side 'top'" in out.stderr and "Traceback" not in out.stderr
     assert not any((inputs / "refused").glob("*/manifest.json"))
