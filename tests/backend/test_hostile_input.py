@@ -8,25 +8,19 @@ ones that need a real job share one backend subprocess.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from cli_inprocess import run_cli
 from img23d_backend.commands import cli
-from img23d_backend.commands.shown_text import shown_output
+from img23d_backend.commands.shown_text import ShownStream, shown_output
 from img23d_protocol import OPTION_RANGES, REQUEST_TYPES, ErrorCode, JobOptions, ProtocolError, check_budget_gb, decode
 from testdata import HOUSE
-
-
-def _main(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
-    """Exit code and stderr of the command line run in-process (usage errors never load a model)."""
-    try:
-        code = cli.main(argv)
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    return code, capsys.readouterr().err
 
 
 def test_generate_help_gives_each_options_range(capsys) -> None:
@@ -87,7 +81,8 @@ def test_a_wrong_command_line_exits_2_with_one_sentence_and_makes_nothing(
     monkeypatch.chdir(tmp_path)  # an empty --out would land here
     out = tmp_path / "runs"
     argv = ["generate", str(HOUSE), "--out", str(out), *extra]
-    code, err = _main(argv, capsys)
+    said = run_cli(capsys, *argv)
+    code, err = said.returncode, said.stderr
     assert code == 2, err
     assert "Traceback" not in err
     [sentence] = [line for line in err.splitlines() if "error:" in line]
@@ -105,7 +100,8 @@ def test_a_wrong_command_line_exits_2_with_one_sentence_and_makes_nothing(
 ])
 def test_names_that_are_only_separators_exit_2_before_making_a_run_folder(command: str, targets: str, words: str,
                                                                           tmp_path: Path, capsys) -> None:
-    code, err = _main([command, str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs")], capsys)
+    said = run_cli(capsys, command, str(HOUSE), "--targets", targets, "--out", str(tmp_path / "runs"))
+    code, err = said.returncode, said.stderr
     assert code == 2 and words in err
     assert not (tmp_path / "runs").exists()
 
@@ -113,7 +109,8 @@ def test_names_that_are_only_separators_exit_2_before_making_a_run_folder(comman
 def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys) -> None:
     a_file = tmp_path / "notes.txt"
     a_file.write_text("keep me")
-    code, err = _main(["generate", str(HOUSE), "--out", str(a_file)], capsys)
+    said = run_cli(capsys, "generate", str(HOUSE), "--out", str(a_file))
+    code, err = said.returncode, said.stderr
     assert code == 2 and f"--out {a_file} is a file, not a folder" in err
     assert a_file.read_text() == "keep me"
 
@@ -162,7 +159,8 @@ def test_the_command_line_checks_are_the_protocols(monkeypatch, tmp_path: Path, 
     import img23d_protocol as protocol
 
     monkeypatch.setitem(protocol.OPTION_RANGES, "steps", protocol.Allowed(1, 5))
-    code, err = _main(["generate", str(HOUSE), "--out", str(tmp_path), "--steps", "6"], capsys)
+    said = run_cli(capsys, "generate", str(HOUSE), "--out", str(tmp_path), "--steps", "6")
+    code, err = said.returncode, said.stderr
     assert code == 2 and "--steps 6 is out of range: it must be 1 to 5" in err
     assert os.listdir(tmp_path) == []
 
@@ -173,8 +171,9 @@ def test_a_file_name_is_printed_with_its_invisible_characters_escaped(odd: str, 
                                                                       capsys) -> None:
     # --accept-long: the default models' material step on a CPU may be estimated at an hour or more,
     # a question asked before the picture is read; the name's escaping is this test's.
-    code, err = _main(["generate", str(tmp_path / f"house{odd}gnp.png"), "--out", str(tmp_path / "runs"),
-                       "--accept-long"], capsys)
+    said = run_cli(capsys, "generate", str(tmp_path / f"house{odd}gnp.png"), "--out", str(tmp_path / "runs"),
+                           "--accept-long")
+    code, err = said.returncode, said.stderr
     assert code != 0
     assert all(ch.isprintable() or ch == "\n" for ch in err), f"printed raw: {err!r}"
     assert f"house{escaped}gnp.png" in err, err
@@ -185,3 +184,22 @@ def test_machine_lines_stay_json_meaning_the_same(capsys) -> None:
         print(json.dumps({"image": "a\u2028b\U000e0067.png"}, ensure_ascii=False))
     out = capsys.readouterr().out
     assert out.isascii() and json.loads(out) == {"image": "a\u2028b\U000e0067.png"}
+
+
+def test_a_shown_stream_closed_after_its_stream_was_says_nothing(monkeypatch) -> None:
+    """A command's stdout wrapper kept past main() (in a job's garbage) is closed when collected, after the
+    stream it wraps may have been closed by its owner: its flush raised ValueError (Python 3.13 reported it
+    as unraisable; an explicit close raised it)."""
+    reported: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+    inner = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")  # as pytest's capture is (a StringIO never minds)
+    for close in ("explicitly", "when collected"):
+        wrapper = ShownStream(inner if close == "explicitly" else io.TextIOWrapper(io.BytesIO(), encoding="utf-8"))
+        wrapper.write("done\n")
+        wrapper.flush()
+        wrapper.stream.close()
+        if close == "explicitly":
+            wrapper.close()
+            assert wrapper.closed
+        del wrapper  # the last reference: collected, and closed, here
+    assert reported == []

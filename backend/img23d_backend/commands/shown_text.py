@@ -47,7 +47,11 @@ class ShownStream(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self.stream.flush()
+        # The wrapped stream is its owner's: a wrapper kept past main() (by a job's printer in garbage not yet
+        # collected) may be flushed, when collected, after its owner closed it (a test's capture, a program's
+        # own stream); the command flushed it when it ended (``shown_output``).
+        if not getattr(self.stream, "closed", False):
+            self.stream.flush()
 
     def isatty(self) -> bool:
         return self.stream.isatty()
