@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import trimesh
 
+from cli_inprocess import RunCli
 from img23d_backend.jobs.regenerate import SourceRun
 from img23d_backend.layout.relayout import relayout
 from img23d_backend.runs.folders import recover_interrupted
 from img23d_protocol import ErrorCode, ProtocolError
 
 MANIFESTS = Path(__file__).parents[1] / "wire" / "manifests"
-CLI_TIMEOUT = 120
 
 
 def _run_folder(tmp_path: Path, manifest: str, **changes: object) -> Path:
@@ -54,11 +52,9 @@ def test_a_first_release_run_can_be_regenerated_from(tmp_path: Path) -> None:
     assert source.record("house").matte == "mattes/house.png" and source.manifest.scene == {}
 
 
-def test_a_newer_img23d_run_is_refused_in_one_sentence_on_the_command_line(tmp_path: Path,
-                                                                         backend_env: dict[str, str]) -> None:
+def test_a_newer_img23d_run_is_refused_in_one_sentence_on_the_command_line(tmp_path: Path, cli: RunCli) -> None:
     run = _run_folder(tmp_path, "main-f49deb6-generate.json", format=2, backend_version="9.0.0")
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "relayout", str(run)], env=backend_env,
-                         capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    out = cli("relayout", str(run))
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert (f"{run}: this run was written by img23d 9.0.0 in run format 2, which this img23d (run format 1) "
             "cannot read: update the add-on and the backend to open it") in out.stderr

@@ -5,16 +5,14 @@ same command at commit f49deb6), and reads back through the typed reader byte fo
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from cli_inprocess import RunCli
 from img23d_protocol import manifest_text, read_manifest
 from testdata import HOUSE
 
 BEFORE = Path(__file__).parents[1] / "wire" / "manifests" / "main-f49deb6-generate.json"
-RUN_TIMEOUT = 300
 # The command that wrote BEFORE (its tiny shape settings, and a finish so each record has one).
 ARGS = ("generate", str(HOUSE), "--targets", "house, chimney", "--models", "tiny", "--device", "cpu",
         "--steps", "3", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture",
@@ -30,10 +28,8 @@ def _shape(value: Any) -> Any:
     return None
 
 
-def test_the_command_lines_manifest_has_mains_keys_and_reads_back_byte_for_byte(backend_env: dict[str, str],
-                                                                               tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", *ARGS, "--out", str(tmp_path)], env=backend_env,
-                         capture_output=True, text=True, timeout=RUN_TIMEOUT)
+def test_the_command_lines_manifest_has_mains_keys_and_reads_back_byte_for_byte(cli: RunCli, tmp_path: Path) -> None:
+    out = cli(*ARGS, "--out", str(tmp_path))
     assert out.returncode == 0, out.stderr
     [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
     written = (run / "manifest.json").read_text(encoding="utf-8")

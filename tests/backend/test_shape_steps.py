@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, SUBJECT
 from img23d_backend.commands import cli
 from img23d_backend.models import preflight
@@ -108,11 +107,9 @@ def test_the_command_line_leaves_the_setting_to_the_model_and_says_each_models_o
     assert generate.default == 0 and all(words in generate.help for words in own), generate.help
 
 
-def test_a_command_line_job_without_steps_records_the_models_own(backend_env: dict[str, str],
-                                                                 tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
-                          "--device", "cpu", "--out", str(tmp_path), "--octree-resolution", "32", "--no-texture"],
-                         env=backend_env, capture_output=True, text=True, timeout=300)
+def test_a_command_line_job_without_steps_records_the_models_own(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
+              "--octree-resolution", "32", "--no-texture")
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
     tiny = SHAPE_MODELS[TINY_SHAPE_MODEL]

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tracemalloc
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +15,7 @@ import numpy as np
 import pytest
 import trimesh
 
+from cli_inprocess import run_cli, tiny_env
 from img23d_protocol import ErrorCode, Manifest, ProtocolError, TargetRecord
 from img23d_protocol import splats
 
@@ -145,15 +144,13 @@ def test_a_disk_without_room_for_the_splats_is_refused_before_the_first_byte(tmp
     assert record.splats is None and not run.events
 
 
-def test_a_full_disk_while_writing_splats_ends_the_job_as_a_disk_error(backend_env: dict[str, str],
-                                                                         tmp_path: Path) -> None:
+def test_a_full_disk_while_writing_splats_ends_the_job_as_a_disk_error(capsys: pytest.CaptureFixture[str],
+                                                                         tiny_root: Path, tmp_path: Path) -> None:
     from testdata import SUBJECT
 
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(SUBJECT), "--models", "tiny",
-                          "--device", "cpu", "--out", str(tmp_path), "--steps", "3", "--octree-resolution", "32",
-                          "--face-budget", "2000", "--no-texture", "--splats"],
-                         env={**backend_env, "IMG23D_FAILPOINTS": "write.ply:enospc"}, capture_output=True,
-                         text=True, timeout=120)
+    out = run_cli(capsys, "generate", str(SUBJECT), "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
+                  "--steps", "3", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture", "--splats",
+                  env={**tiny_env(tiny_root), "IMG23D_FAILPOINTS": "write.ply:enospc"})
     assert out.returncode != 0
     assert "Traceback" not in out.stderr and "[internal]" not in out.stderr + out.stdout
     [said] = [line for line in out.stderr.splitlines() if "[disk]" in line]

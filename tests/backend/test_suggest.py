@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
@@ -63,13 +62,11 @@ def test_the_suggest_job_returns_names_boxes_and_the_overlay(tiny_root: Path, tm
     assert manifest["model_counters"]["shape"]["loads_from_disk"] == 0
 
 
-def test_cli_targets_auto_makes_every_instance_of_each_suggested_name(backend_env: dict[str, str],
-                                                                     tmp_path: Path) -> None:
+def test_cli_targets_auto_makes_every_instance_of_each_suggested_name(cli: RunCli, tmp_path: Path) -> None:
     flags = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
              "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "auto",
-                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path), *flags],
-                         env=backend_env, capture_output=True, text=True, timeout=300)
+    out = cli("generate", str(HOUSE), "--targets", "auto", "--models", "tiny", "--device", "cpu", "--out", str(tmp_path),
+              *flags)
     assert out.returncode == 0, out.stderr
     assert f"suggested: {', '.join(HOUSE_NAMES)} (every instance)" in out.stdout
     runs = sorted(p for p in tmp_path.iterdir() if p.is_dir())

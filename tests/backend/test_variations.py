@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import trimesh
 
+from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
@@ -71,12 +70,10 @@ def test_variations_out_of_range_name_the_range(count: int) -> None:
         JobOptions(variations=count).validate()
 
 
-def test_the_command_line_writes_n_meshes_per_name_with_their_seeds(backend_env: dict[str, str],
-                                                                    tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--targets", "chimney",
-                          "--models", "tiny", "--device", "cpu", "--out", str(tmp_path), "--steps", "3",
-                          "--octree-resolution", "32", "--no-texture", "--variations", "2", "--seed", "40"],
-                         env=backend_env, capture_output=True, text=True, timeout=300)
+def test_the_command_line_writes_n_meshes_per_name_with_their_seeds(cli: RunCli, tmp_path: Path) -> None:
+    out = cli("generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu", "--out",
+              str(tmp_path), "--steps", "3", "--octree-resolution", "32", "--no-texture", "--variations", "2",
+              "--seed", "40")
     assert out.returncode == 0, out.stderr
     [run] = list(tmp_path.iterdir())
     assert f"chimney (variation 1, seed 40): {run / 'chimney.glb'}" in out.stdout
@@ -84,7 +81,5 @@ def test_the_command_line_writes_n_meshes_per_name_with_their_seeds(backend_env:
     manifest = json.loads((run / "manifest.json").read_text())
     assert [(r["stem"], r["seed"]) for r in manifest["records"]] == [("chimney", 40), ("chimney-v2", 41)]
     assert manifest["options"]["variations"] == 2
-    bad = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", str(HOUSE), "--models", "tiny",
-                          "--out", str(tmp_path / "bad"), "--variations", "12"],
-                         env=backend_env, capture_output=True, text=True, timeout=300)
+    bad = cli("generate", str(HOUSE), "--models", "tiny", "--out", str(tmp_path / "bad"), "--variations", "12")
     assert bad.returncode == 2 and "--variations 12 is out of range: it must be 1 to 8" in bad.stderr
