@@ -40,7 +40,9 @@ from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS,
                            paint_model_kind)
 from .plain import dumps, plain
 from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
-from .results import (JOB_RESULTS, AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
+from .job_results import JOB_RESULTS
+from .picture import NO_PROMPT, PictureJobResult, PictureRequest, check_picture_prompt
+from .results import (AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
                       PartResult, PartsJobResult, RigJobResult, RegenerateJobResult, RetextureJobResult, RetopoJobResult, SuggestJobResult, TargetResult)
 from .run_import import (MAX_RUN_BYTES, MAX_RUN_FILES, ImportedFile, ImportedRun, RunLimits, check_run_files, fresh_folder,
                          is_bookkeeping)
@@ -92,6 +94,7 @@ __all__ = [
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel", "check_parts_model",
     "MAX_PROMPT_CHARS", "check_picture_or_prompt", "validate_prompt",
+    "NO_PROMPT", "PictureJobResult", "PictureRequest", "check_picture_prompt",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
     "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",

@@ -21,3 +21,4 @@ class ArtifactKind(str, Enum):
     COMPLETION = "completion"        # (1.17) Detect's completion.png: each target's cut-out beside its completed one
     SPLATS = "splats"                # (1.20) an object's Gaussian splats, <stem>.splat.ply beside its GLB
     PART = "part"                    # (1.22) one part of an object Generate made in parts too (its target: the object)
+    PICTURE = "picture"              # (1.25) a picture made from a prompt (Make Picture's, or a Generate's from a prompt)

@@ -17,6 +17,7 @@ from .names import validate_keys, validate_targets
 from .options import JobOptions
 from .parted_names import validate_parts
 from .parts_models import check_parts_model
+from .picture import PictureRequest, check_picture_prompt
 from .prompt import check_picture_or_prompt, validate_prompt
 from .rig_bones import validate_bones
 from .rig_levels import check_one_skeleton, validate_levels
@@ -28,7 +29,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line above 1 MiB is refused unread
 
 REQUEST_TYPES: dict[str, type[Message]] = {
     cls.TYPE: cls for cls in (Hello, GenerateRequest, DetectRequest, SuggestRequest, RetextureRequest, RetopoRequest,
-                              PartsRequest, RigRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
+                              PartsRequest, RigRequest, PictureRequest, RegenerateRequest, CancelRequest, StatusRequest, ShutdownRequest, ModelsRequest,
                               DownloadRequest, DeleteRequest, UploadRequest, FetchRequest, RunsRequest)
 }
 EVENT_TYPES: dict[str, type[Message]] = {
@@ -128,7 +129,7 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             value = validate_parts(value)
         elif name == "model" and cls is PartsRequest:
             value = check_parts_model(value)
-        elif name == "prompt" and cls is GenerateRequest:
+        elif name == "prompt" and cls in (GenerateRequest, PictureRequest):
             value = validate_prompt(value)
         elif name == "completion_off":
             value = validate_completion_off(value)
@@ -154,6 +155,8 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
     message = cls(**values)
     if isinstance(message, GenerateRequest):
         check_picture_or_prompt(message.image, message.prompt, required=False)
+    elif isinstance(message, PictureRequest):
+        check_picture_prompt(message.prompt)
     elif isinstance(message, RigRequest):
         check_one_skeleton(message.skeleton, message.skeleton_file)
     return message

@@ -1,7 +1,7 @@
 """What each job's ``result`` carries, typed as its request is (the kinds of ``artifact``: ``artifacts``).
 
 A ``Result`` line's ``data`` is one of the ``*JobResult`` classes here, chosen by the request that
-started the job (``JOB_RESULTS``). ``to_dict`` writes exactly the keys older releases sent, so an
+started the job (``job_results.JOB_RESULTS``). ``to_dict`` writes exactly the keys older releases sent, so an
 older add-on and a newer backend still agree. ``from_dict`` reads the answer of another process
 (perhaps another machine): every field is checked (types, lengths) and a bad one is one sentence
 with ``bad_request``; keys a newer backend adds are ignored, as ``ModelEntry.from_dict`` does.
@@ -391,9 +391,3 @@ def _finish(data: dict[str, Any]) -> FinishRecord | None:
     """A retopo result's finish; a result without one (a lean backend's ``{}``) has None."""
     return FinishRecord.from_dict(data) if data else None
 
-
-# The result each job request is answered with, by the request's ``type``.
-JOB_RESULTS: dict[str, type[JobResult]] = {
-    cls.KIND: cls for cls in (GenerateJobResult, DetectJobResult, SuggestJobResult, RetextureJobResult,
-                              RetopoJobResult, PartsJobResult, RigJobResult, RegenerateJobResult, DownloadJobResult)
-}

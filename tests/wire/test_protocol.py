@@ -13,7 +13,7 @@ from testdata import REPO
 from img23d_protocol import (EVENT_TYPES, MAX_LINE_BYTES, PROTOCOL_MAJOR, REQUEST_TYPES, Artifact, CancelRequest, Chunk,
                              OptionError, OverlongLine, bounded_lines,
                              DeleteRequest, DetectRequest, DownloadRequest, Error, ErrorCode, FetchRequest,
-                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest, RigBone, RigRequest,
+                             GenerateRequest, Hello, JobOptions, ModelEntry, ModelsRequest, PartsRequest, PictureRequest, RigBone, RigRequest,
                              RegenerateRequest,
                              RetextureRequest, RetopoRequest, Progress, ProtocolError, Result, RunsRequest, ShutdownRequest, StatusRequest,
                              SuggestRequest, UploadRequest, check_peer_hello, decode, request_id_of)
@@ -31,6 +31,7 @@ REQUESTS = [
                                        min_crop=32, shape_batch=4, texture=True)),
     GenerateRequest(id="job-2", image="C:\\pics\\a.jpg"),  # no targets: the whole image
     GenerateRequest(id="job-4", prompt="a wooden barrel\nbeside a small house, 家", targets=["barrel"]),  # (1.24)
+    PictureRequest(id="pic-1", prompt="a red barrel, 家", options=JobOptions(seed=3, edit_size=512)),  # (1.25)
     DetectRequest(id="det-1", image="/x/y.png", targets=["door", "chimney"]),
     SuggestRequest(id="sug-1", image="/x/y.png"),
     GenerateRequest(id="job-3", image="/x/y.png", options=JobOptions(fov_degrees=70.0, estimate_fov=False,

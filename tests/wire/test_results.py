@@ -99,7 +99,7 @@ def test_each_result_round_trips_with_todays_keys_and_values(kind: type) -> None
 
 
 def test_every_job_request_has_its_result_class() -> None:
-    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "rig", "regenerate", "download"}
+    jobs = {"generate", "detect", "suggest", "retexture", "retopo", "parts", "rig", "regenerate", "download", "picture"}
     assert set(JOB_RESULTS) == jobs and jobs <= set(REQUEST_TYPES)
     assert all(JOB_RESULTS[kind].KIND == kind for kind in jobs)
 
@@ -183,7 +183,7 @@ def test_a_missing_key_or_not_an_object_is_refused(kind: type) -> None:
 
 def test_artifact_kinds_are_one_enum_that_reads_as_the_wire_string() -> None:
     assert {k.value for k in ArtifactKind} == {"run", "detections", "overlay", "layout", "mesh", "high_mesh",
-                                               "texture", "uvs", "metallic_roughness", "completion", "splats", "part"}
+                                               "texture", "uvs", "metallic_roughness", "completion", "splats", "part", "picture"}
     line = Artifact(job="j", kind=ArtifactKind.HIGH_MESH, path="/runs/r/high/a.glb").to_line()
     assert json.loads(line)["kind"] == "high_mesh"
     assert decode(line, EVENT_TYPES).kind == ArtifactKind.HIGH_MESH
