@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, Error, ErrorCode, JobOptions, JobResult, Progress,
-                             ProtocolError, RigRequest, SuggestRequest)
+from img23d_protocol import (AnswerSummary, Artifact, ArtifactKind, Error, ErrorCode, JobOptions, JobResult, PictureRequest,
+                             Progress, ProtocolError, RigRequest, SuggestRequest)
 from PIL import Image
 
 from .. import __version__
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # The request a kind of job runs: each kind is a ``JobRun[ItsRequest]``, so that its checks take that
 # request and its body reads that request's fields (the rig and suggest requests reach no step).
-R = TypeVar("R", bound=Request | SuggestRequest | RigRequest)
+R = TypeVar("R", bound=Request | SuggestRequest | RigRequest | PictureRequest)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
-                             PartsRequest, Progress, ProtocolError, RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest,
+                             PartsRequest, PictureRequest, Progress, ProtocolError, RigRequest, RegenerateRequest, RetextureRequest, RetopoRequest,
                              SuggestRequest)
 
 from ..env.busy_time import busy_seconds
@@ -26,6 +26,7 @@ from .detect import DetectRun
 from .download import run_download
 from .generate import GenerateRun
 from .parts import PartsRun
+from .picture import PictureRun
 from .rig import RigRun
 from .regenerate import RegenerateRun
 from .retexture import RetextureRun
@@ -99,7 +100,7 @@ def _job_run(kind: type[JobRun[Any]]) -> Runner:
 JOBS: dict[type[Message], Runner] = {
     GenerateRequest: _job_run(GenerateRun), DetectRequest: _job_run(DetectRun), SuggestRequest: _job_run(SuggestRun),
     RetextureRequest: _job_run(RetextureRun), RetopoRequest: _job_run(RetopoRun), PartsRequest: _job_run(PartsRun), RigRequest: _job_run(RigRun),
-    RegenerateRequest: _job_run(RegenerateRun), DownloadRequest: run_download,
+    RegenerateRequest: _job_run(RegenerateRun), PictureRequest: _job_run(PictureRun), DownloadRequest: run_download,
 }
 
 

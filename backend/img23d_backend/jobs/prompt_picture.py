@@ -14,16 +14,23 @@ names, the one object is named by the prompt's first words (``text_prompt.name_f
 
 from __future__ import annotations
 
-from img23d_protocol import GenerateRequest, RegenerateRequest, check_picture_or_prompt, validate_prompt
+from typing import Any
 
-from ..editors.text_picture import ROLE, check_picture_memory, make_picture
+from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
+                             check_picture_or_prompt, duration, validate_prompt)
+
+from ..editors.costs import completion_costs
+from ..editors.text_picture import ROLE, check_picture_memory, make_picture, picture_size
 from ..editors.text_prompt import check_maker, check_side, name_from_prompt
+from ..models.step_costs import device_label, step_costs
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE
 from ..stages.step_context import Request, StepContext
 from .context import EngineContext
 
 STAGE = "picture"
+# The requests a picture is made for: a Generate's from a prompt, and Make Picture's (``jobs.picture``).
+PromptRequest = GenerateRequest | RegenerateRequest | PictureRequest
 
 
 def prompt_of(request: Request) -> str:
@@ -44,13 +51,13 @@ def check_request(request: GenerateRequest | RegenerateRequest) -> bool:
     return bool(prompt)
 
 
-def check_model(request: GenerateRequest | RegenerateRequest, engine: EngineContext) -> None:
+def check_model(request: PromptRequest, engine: EngineContext) -> None:
     """Refuse a prompt when the engine's image editor does not make pictures from text, before anything loads."""
     if prompt_of(request):
         check_maker(engine.manager.spec(ROLE))
 
 
-def check_memory(request: GenerateRequest | RegenerateRequest, engine: EngineContext) -> None:
+def check_memory(request: PromptRequest, engine: EngineContext) -> None:
     """Refuse a prompt whose picture the image editor cannot make in this machine's memory, in one sentence."""
     if prompt_of(request):
         check_picture_memory(engine.manager, request.options.edit_size, engine.total_room())
@@ -67,9 +74,23 @@ def object_name(request: GenerateRequest | RegenerateRequest) -> str:
     return name_from_prompt(prompt) if prompt else ""
 
 
+def expected_seconds(manager: Any, side: int) -> float:
+    """How long the image editor takes to make a picture of ``side`` (0: the model's own) on its device: its
+    estimate of one completion at that area (``editors.costs``), which holds a crop's latents beside the noise's
+    that a picture from text has not, so it errs on the long side."""
+    spec = manager.spec(ROLE)
+    width, height = picture_size(manager, side)
+    device = manager.device_of(ROLE)
+    return step_costs(device, completion_costs(spec, device), width * height).completion_seconds(side)
+
+
 def make_input(run: StepContext) -> LoadedImage:
-    """The picture made from ``run``'s prompt, kept in its run folder as its picture and recorded in its
-    manifest, read back as any picture is."""
+    """The picture made from ``run``'s prompt, kept in its run folder as its picture, recorded in its manifest and
+    announced as a ``picture`` artifact, read back as any picture is; its expected time said before it starts."""
+    width, height = picture_size(run.manager, run.options.edit_size)
+    run.progress(STAGE, 0, 1, f"making a {width} x {height} picture from the prompt: "
+                              f"{duration(expected_seconds(run.manager, run.options.edit_size))} expected on "
+                              f"{device_label(run.manager.device_of(ROLE))}")
     with run.stage(STAGE):
         made = make_picture(run.manager, prompt_of(run.request), run.options.seed, run.job.cancel,
                             side=run.options.edit_size)
@@ -82,6 +103,8 @@ def make_input(run: StepContext) -> LoadedImage:
                                  "size": list(image.size), "original_size": list(image.original_size),
                                  "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
                                  "made_by": run.manager.spec(ROLE).display, "prompt": made.record.to_dict()}
+    run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(saved), image_size=list(image.size),
+                          seed=run.options.seed))
     return image
 
 

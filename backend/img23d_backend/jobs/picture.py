@@ -1,0 +1,65 @@
+"""Make Picture (protocol 1.25's ``picture`` request, issue 76): the picture a prompt describes, alone, in a run
+folder of its own, before any 3D, so the artist can make another (another seed, other words) until it shows
+what they want, then generate from it as from any picture.
+
+The picture is made as a Generate from a prompt makes it (``prompt_picture.make_input``: the image editor's
+phases through the model manager, a square of the job's ``edit_size`` from its seed, kept as the run's
+``input.png`` with the prompt in the manifest, announced as a ``picture`` artifact, its expected time said
+first); the same prompt and options make the same picture either way. Before the run folder: the prompt and
+the side are checked, an editor that makes no pictures is refused, the picture's memory is weighed, and a
+picture that would take an hour or more here starts only when the request accepts it (``accept_long``).
+"""
+
+from __future__ import annotations
+
+from img23d_protocol import PictureJobResult, PictureRequest, check_picture_prompt
+
+from ..editors.text_prompt import check_side, name_from_prompt
+from ..models.step_costs import refuse_long_run
+from ..runs.stems import safe_stem
+from . import prompt_picture
+from .base import JobRun
+from .context import EngineContext
+
+KIND = "picture"
+
+
+class PictureRun(JobRun[PictureRequest]):
+    """A ``picture`` request under the engine: the picture made and kept in a run folder of the engine's, its
+    progress and cancel as every job's."""
+
+    kind = KIND
+
+    @classmethod
+    def check_request(cls, request: PictureRequest) -> None:
+        check_picture_prompt(request.prompt)  # a request made in this process skips the wire's check
+        check_side(request.options.edit_size)
+
+    @classmethod
+    def check_models(cls, request: PictureRequest, engine: EngineContext) -> None:
+        prompt_picture.check_model(request, engine)
+
+    @classmethod
+    def check_memory(cls, request: PictureRequest, engine: EngineContext) -> None:
+        prompt_picture.check_memory(request, engine)
+        refuse_long_run("making the picture", prompt_picture.expected_seconds(engine.manager, request.options.edit_size),
+                        engine.manager.device_of(prompt_picture.ROLE), request.options.accept_long,
+                        "make it smaller (Picture Size, --picture-size)")
+
+    @classmethod
+    def roles_used(cls, request: PictureRequest) -> tuple[str, ...]:
+        return (prompt_picture.ROLE,)
+
+    @classmethod
+    def folder_label(cls, request: PictureRequest) -> str:
+        return f"{safe_stem(name_from_prompt(request.prompt))}-picture"
+
+    def body(self) -> PictureJobResult:
+        image = prompt_picture.make_input(self)
+        folder = self.run_folder
+        return PictureJobResult(run_dir=str(folder.root), manifest=str(folder.path("manifest.json")),
+                                picture=str(folder.path(prompt_picture.PICTURE_FILE)), image_size=list(image.size),
+                                seed=self.options.seed, timings=dict(folder.manifest.timings))
+
+
+__all__ = ["PictureRun"]
