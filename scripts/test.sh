@@ -36,19 +36,20 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 #
 # Lane A's backend files: command-line jobs and backend processes, about 450 s, chosen so that the
 # three lanes end together.
-LANE_A_BACKEND=(tests/backend/test_cli.py tests/backend/test_warmup.py tests/backend/test_heartbeat.py
-                tests/backend/test_server.py tests/backend/test_chain_commands.py tests/backend/test_retexture.py
-                tests/backend/test_finish_jobs.py tests/backend/test_chain_recovery.py
-                tests/backend/test_headless.py tests/backend/test_paint_nan.py tests/backend/test_cli_seed.py)
+LANE_A_BACKEND=(tests/backend/commands/test_cli.py tests/backend/service/test_warmup.py tests/backend/env/test_heartbeat.py
+                tests/backend/service/test_server.py tests/backend/commands/test_chain_commands.py tests/backend/jobs/test_retexture.py
+                tests/backend/jobs/test_finish_jobs.py tests/backend/commands/test_chain_recovery.py
+                tests/backend/commands/test_headless.py tests/backend/stages/test_paint_nan.py tests/backend/commands/test_cli_seed.py)
 # Lane B's backend files, run in lane A's environment after lane B's Blender runs: the batch and
 # fault tests (one Ray cluster serves every batch test of that run), the clean family's texture
 # tests (test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once
 # per pytest run: tests/backend/clean_cli_run.py).
 # The Ray files come last: the cluster is started by the first test that needs it and stopped when the
 # run ends, and its idle daemons cost CPU the whole time.
-LANE_B_SHARE=(tests/backend/test_faults.py tests/backend/test_batch.py tests/backend/test_step1x_texture_*.py
-              tests/backend/test_clean_job_modules.py
-              tests/backend/test_batch_ray.py tests/backend/test_batch_ray_faults.py)
+LANE_B_SHARE=(tests/backend/service/test_faults.py tests/backend/batch/test_batch.py tests/backend/families/test_step1x_texture_*.py
+              tests/backend/jobs/test_step1x_texture_jobs.py
+              tests/backend/jobs/test_clean_job_modules.py
+              tests/backend/batch/test_batch_ray.py tests/backend/batch/test_batch_ray_faults.py)
 # The add-on's tests that drive real processes (a backend here, ssh and sshd on 127.0.0.1) run
 # once, on Python 3.11 (lane B: the Python of Blender 4.2 and 5.0); their subject is the processes
 # and the protocol, which do not differ between 3.11 and 3.13, and Blender 5.2's own remote, fault
@@ -73,7 +74,7 @@ if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
         openssh-server; } >/dev/null 2>&1 || echo "openssh-server could not be installed: the SSH tests will skip"
 fi
 # The rig files' tests run the Khronos glTF validator (npm gltf-validator, pinned), installed here beside the
-# environments when node and npm are there and it is missing (tests/backend/test_rig_files.py skips, saying so,
+# environments when node and npm are there and it is missing (tests/backend/rigging/test_rig_files.py skips, saying so,
 # without it).
 VALIDATOR_DIR="$HOME/.cache/img23d/gltf-validator"
 if [ ! -d "$VALIDATOR_DIR/node_modules/gltf-validator" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-import ray_head
-from backend_proc import BackendProcess
-from cli_inprocess import RunCli, run_cli, tiny_env
-from clean_cli_run import CleanCliRun, run_clean_textured_job
+# The tests live in one folder per backend room (tests/backend/<room>/, as backend/img23d_backend/<room>/),
+# and import the helper modules beside this file (backend_proc, cli_inprocess, ...) by their bare names,
+# as a few import another room's test module for its helpers (test_model_cache's stand-in hub,
+# test_retexture's meshes): this folder and each room's are put on sys.path here, whatever pytest's import
+# mode and whichever test is collected first (every basename under tests/ is unique, so no name hides another).
+HERE = Path(__file__).resolve().parent
+ROOMS = sorted(folder for folder in HERE.iterdir() if folder.is_dir() and any(folder.glob("test_*.py")))
+sys.path[0:0] = [str(folder) for folder in (HERE, *ROOMS) if str(folder) not in sys.path]
 
-from img23d_backend.families.step1x.geometry import replica as step1x_replica
+import ray_head  # noqa: E402  (tests/, put on sys.path by tests/conftest.py's folder)
+from backend_proc import BackendProcess  # noqa: E402
+from cli_inprocess import RunCli, run_cli, tiny_env  # noqa: E402
+from clean_cli_run import CleanCliRun, run_clean_textured_job  # noqa: E402
+
+from img23d_backend.families.step1x.geometry import replica as step1x_replica  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "backend"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 from img23d_backend.env.torch_shims import prepare_torchvision  # noqa: E402

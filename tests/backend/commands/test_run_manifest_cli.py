@@ -12,7 +12,7 @@ from cli_inprocess import RunCli
 from img23d_protocol import manifest_text, read_manifest
 from testdata import HOUSE
 
-BEFORE = Path(__file__).parents[1] / "wire" / "manifests" / "main-f49deb6-generate.json"
+BEFORE = Path(__file__).parents[2] / "wire" / "manifests" / "main-f49deb6-generate.json"
 # The command that wrote BEFORE (its tiny shape settings, and a finish so each record has one).
 ARGS = ("generate", str(HOUSE), "--targets", "house, chimney", "--models", "tiny", "--device", "cpu",
         "--steps", "3", "--octree-resolution", "32", "--face-budget", "2000", "--no-texture",

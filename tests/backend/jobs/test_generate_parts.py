@@ -16,7 +16,7 @@ from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.parts.driver import share_of
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOUSE = ROOT / "examples" / "house_scene.png"
 QUICK = ["--models", "tiny", "--device", "cpu", "--parts-grid", "32", "--no-texture"]
 

@@ -20,7 +20,7 @@ from img23d_backend.layout.relayout import relayout
 from img23d_backend.runs.folders import recover_interrupted
 from img23d_protocol import ErrorCode, ProtocolError
 
-MANIFESTS = Path(__file__).parents[1] / "wire" / "manifests"
+MANIFESTS = Path(__file__).parents[2] / "wire" / "manifests"
 
 
 def _run_folder(tmp_path: Path, manifest: str, **changes: object) -> Path:

@@ -140,7 +140,7 @@ def test_the_command_line_imports_with_no_third_party_packages() -> None:
     # A broken environment (no psutil, no torch) must still get as far as `serve`'s handler
     # that names the missing package: nothing the CLI imports at startup may need one.
     # The path is the one the add-on gives the backend: its source and the protocol's wheel.
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     path = [str(repo / "backend"), str(next((repo / "wheels").glob("img23d_protocol-*.whl")))]
     code = f"import sys; sys.path[:0] = {path!r}; import img23d_backend.commands.cli"
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "backend"))
 
 from img23d_backend.stages.grounding.detections import (  # noqa: E402
     POINT_BOX_FRACTION,

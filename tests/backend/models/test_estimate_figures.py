@@ -14,7 +14,7 @@ from img23d_backend.parts.autopartgen.model import ROW
 from img23d_backend.rigging.skintokens import costs as rig_costs
 from img23d_backend.rigging.skintokens.decoding import DecodingSettings
 
-RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
+RESULTS = Path(__file__).resolve().parents[3] / "bench" / "results"
 
 
 def _figures(name: str) -> dict:

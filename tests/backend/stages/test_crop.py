@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "backend"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "backend"))
 
 from img23d_backend.stages.crop import crop, crop_box  # noqa: E402
 

@@ -16,7 +16,7 @@ from img23d_backend.rigging.skintokens.decoding import DecodingSettings
 from img23d_backend.rigging.skintokens.pipeline import skin_batch, skin_batch_bytes
 from img23d_backend.rigging.skintokens.rigger import SPEC, TINY_DECODING
 
-RESULT = Path(__file__).resolve().parents[2] / "bench" / "results" / "skintokens-cost-cpu.json"
+RESULT = Path(__file__).resolve().parents[3] / "bench" / "results" / "skintokens-cost-cpu.json"
 
 
 def test_at_the_benchmarks_speed_the_estimate_is_the_benchmarks_own_projection() -> None:

@@ -18,7 +18,7 @@ from img23d_backend.commands import cli
 from img23d_backend.parts import driver
 from img23d_backend.parts.part import PartMesh
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 HOUSE = ROOT / "examples" / "house_scene.png"   # 1024 x 1024; the tiny grounding model finds a house and a chimney
 QUICK = ["--models", "tiny", "--device", "cpu", "--grid", "32", "--part-steps", "2"]
 
