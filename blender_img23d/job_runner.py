@@ -32,7 +32,8 @@ class Outcome:
     run_dir: str = ""
     result: protocol.JobResult | None = None  # the job's result, read and checked (``protocol.results``)
     notes: list[str] = field(default_factory=list)   # one sentence each, said once (e.g. quads left as triangles)
-    files: dict[protocol.ArtifactKind, str] = field(default_factory=dict)  # a retopo job's artifacts: its caller places them
+    # A retopo job's artifacts, and a picture made from a prompt: its caller places them
+    files: dict[protocol.ArtifactKind, str] = field(default_factory=dict)
     meshes: list[tuple[str, str]] = field(default_factory=list)  # a parts job's: (part name, GLB), its caller places them
 
     @property
@@ -131,6 +132,8 @@ class JobRunner:
             self.outcome.run_dir = artifact.path
         elif artifact.kind == kind.DETECTIONS:
             self.detections_path = Path(artifact.path)
+        elif artifact.kind == kind.PICTURE:  # (1.25) the picture made from the prompt: the operator loads it
+            self.outcome.files[kind.PICTURE] = artifact.path
         elif artifact.kind == kind.LAYOUT:
             self._read_layout(Path(artifact.path))
         elif not self.places_meshes and artifact.kind in (kind.MESH, kind.HIGH_MESH):

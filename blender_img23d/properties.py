@@ -82,6 +82,10 @@ class Img23dSettings(bpy.types.PropertyGroup):
         name="Names", description="Comma-separated names of the parts to make, e.g. 'house, chimney'. "
                                   "Empty: the whole image becomes one object. A name with its parts in brackets, "
                                   "'lamp (shade, arm)', is made in parts too (" + model_choices.brackets_note() + ")")
+    prompt: StringProperty(  # type: ignore[valid-type]
+        name="Prompt", description="What the picture should show, used when no image is picked: Make Picture makes "
+                                   "the picture alone (to look at, and make another), Generate makes it and then the "
+                                   "objects named in Names (Seed and Edit Size give its seed and side)")
     part_names: StringProperty(  # type: ignore[valid-type]
         name="Parts", description="Comma-separated names of the parts to cut the selected mesh into, "
                                   "e.g. 'shade, arm, base' (Split Selected into Parts)")

@@ -34,6 +34,44 @@ def image_file(context: bpy.types.Context) -> tuple[Path, str]:
     return path, path.stem
 
 
+def image_picked(context: bpy.types.Context) -> bool:
+    """Whether the panel has an image picked (a file named, or an image of the .blend chosen)."""
+    settings = context.scene.img23d
+    if settings.image_source == "DATABLOCK":
+        return settings.image is not None
+    return bool(settings.image_path.strip())
+
+
+def prompt(context: bpy.types.Context, required: bool = True) -> str:
+    """The panel's Prompt, checked as the backend checks it (``protocol.validate_prompt``: spaces only, too long,
+    control characters), each refusal the protocol's sentence; ``required``: none is refused too (Make Picture)."""
+    try:
+        text = protocol.validate_prompt(context.scene.img23d.prompt)
+        if required and not text:
+            protocol.check_picture_prompt(text)
+    except protocol.ProtocolError as exc:
+        raise InputError(exc.message[:1].upper() + exc.message[1:]) from exc
+    return text
+
+
+def picture_or_prompt(context: bpy.types.Context) -> tuple[Path | None, str, str]:
+    """Generate's picture, else its prompt (used when no image is picked): ``(image, prompt, run name)``, one of
+    the first two given; with neither, the protocol's one sentence."""
+    if image_picked(context):
+        image, name = image_file(context)
+        return image, "", name
+    text = prompt(context, required=False)
+    if not text:
+        message = "no picture and no prompt given: pick an image, or type what the picture should show in Prompt"
+        raise InputError(message[:1].upper() + message[1:])
+    return None, text, prompt_run_name(text)
+
+
+def prompt_run_name(text: str) -> str:
+    """How a run made from a prompt names its collection: the prompt's first three words."""
+    return " ".join(text.split()[:3])[:40] or "prompt"
+
+
 def _datablock_file(image: bpy.types.Image, stem: str = "") -> Path:
     """An image already in the .blend: its file if it has one, else a PNG copy in the runs folder's
     inputs (named ``stem``, else after the image)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from .. import part_objects, runtime
+from .. import made_pictures, part_objects, runtime
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
@@ -12,7 +12,8 @@ from ._job import JobOperatorMixin
 
 
 class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
-    """Make one textured mesh per name from the image (the whole image if no names)"""
+    """Make one textured mesh per name from the image (the whole image if no names), or from a picture made from
+    the Prompt when no image is picked"""
 
     bl_idname = "img23d.generate"
     bl_label = "Generate"
@@ -25,14 +26,14 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         # Every input is read (and any mistake in it said) before the job's limits and its cost are
         # weighed: an artist asked to accept a long job should not then hear that a name is wrong.
-        image, image_name = _inputs.image_file(context)
+        image, prompt, image_name = _inputs.picture_or_prompt(context)
         options = _inputs.options(context)
         names, parts = _inputs.names_and_parts(context)
         views, left_out = _inputs.views(context, names)
         boxes, completion_off = _inputs.boxes(context, names), _inputs.completion_off(context, names)
         _inputs.check_limits(context, options, runtime.session())
         _inputs.check_cost(context, runtime.session())
-        request = protocol.GenerateRequest(image=str(image), targets=names, options=options, boxes=boxes,
+        request = protocol.GenerateRequest(image=str(image) if image else "", prompt=prompt, targets=names, options=options, boxes=boxes,
                                            completion_off=completion_off, views=views, parts=parts,
                                            parts_grid=int(context.scene.img23d.parts_grid) if parts else 0)
         runner = JobRunner(runtime.session(), context.scene, request, image_name)
@@ -49,6 +50,9 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
         if outcome.run_dir and isinstance(outcome.result, protocol.GenerateJobResult):
             part_objects.place_generated_parts(outcome.objects, outcome.result.targets, outcome.run_dir,
                                                outcome.notes)
+        picture = outcome.files.get(protocol.ArtifactKind.PICTURE)
+        if picture:  # made from the prompt: picked, so Regenerate and Re-texture read the run's own picture
+            made_pictures.pick(context.scene, picture, outcome.notes)
         return self.report_outcome(outcome, made_something=bool(outcome.objects), note=note)
 
 

@@ -26,6 +26,7 @@ class IMG23D_PT_main(bpy.types.Panel):
         settings = context.scene.img23d
         draw_image(layout, settings)
         runner = runtime.active_runner
+        draw_prompt(layout, settings, runner is None or runner.finished)
         names = layout.row(align=True)
         names.prop(settings, "targets")
         suggest = names.row(align=True)
@@ -105,6 +106,15 @@ def draw_image(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) ->
         layout.template_icon(icon_value=image.preview.icon_id, scale=6.0)
     elif settings.image_source == "FILE" and settings.thumbnail_note:
         layout.label(text=settings.thumbnail_note, icon="INFO")
+
+
+def draw_prompt(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup, idle: bool) -> None:
+    """The Prompt (used when no image is picked) and Make Picture, which makes the picture alone and picks it."""
+    row = layout.row(align=True)
+    row.prop(settings, "prompt")
+    make = row.row(align=True)
+    make.enabled = idle
+    make.operator("img23d.make_picture", text="Make Picture", icon="IMAGE_DATA")
 
 
 def draw_actions(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:

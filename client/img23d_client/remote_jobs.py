@@ -38,11 +38,13 @@ ProtocolError = protocol.ProtocolError
 _Kind = protocol.ArtifactKind
 FETCHED_KINDS = (_Kind.MESH, _Kind.HIGH_MESH, _Kind.LAYOUT, _Kind.DETECTIONS, _Kind.OVERLAY,
                  _Kind.TEXTURE, _Kind.METALLIC_ROUGHNESS, _Kind.COMPLETION,
-                 _Kind.PART)  # artifacts naming a file to read (1.22: an object's parts)
+                 _Kind.PART, _Kind.PICTURE)  # artifacts naming a file to read (1.22: an object's parts; 1.25: a
+                                             # picture made from a prompt)
 FOLDER_KINDS = (_Kind.RUN,)                                              # artifacts naming a folder
 RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughness",
-                "completion_picture", "mesh", "high_mesh")               # result fields naming files (retopo's
-                                                                         # mesh and high_mesh: issue 58)
+                "completion_picture", "mesh", "high_mesh", "picture")    # result fields naming files (retopo's
+                                                                         # mesh and high_mesh: issue 58; Make
+                                                                         # Picture's picture: 1.25)
 # (1.22) result fields naming files relative to the run folder: a rig's GLB and weights, a parts model's mask
 RUN_RELATIVE_FILES = ("rigged", "weights", "mask")
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh", "mask": "part mask"}  # request fields naming local files

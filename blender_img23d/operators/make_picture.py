@@ -1,0 +1,54 @@
+"""``img23d.make_picture``: the picture the panel's Prompt describes, alone (no names, no meshes), loaded as an
+image and picked in the panel, so the artist sees it and can make another before any 3D (protocol 1.25)."""
+
+from __future__ import annotations
+
+import bpy
+import img23d_protocol as protocol
+
+from .. import made_pictures, runtime
+from ..job_runner import JobRunner, Outcome
+from . import _inputs
+from ._job import JobOperatorMixin
+
+
+class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
+    """Make the picture the Prompt describes (Seed and Edit Size give its seed and side) and pick it in the panel"""
+
+    bl_idname = "img23d.make_picture"
+    bl_label = "Make Picture"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.scene is not None and hasattr(context.scene, "img23d")
+
+    def make_runner(self, context: bpy.types.Context) -> JobRunner:
+        text = _inputs.prompt(context)
+        panel = _inputs.options(context)
+        # The options a picture reads (its seed and side, the licences, a long job accepted), as Generate sends them.
+        options = protocol.JobOptions(seed=panel.seed, random_seed=panel.random_seed, edit_size=panel.edit_size,
+                                      accept_long=panel.accept_long, accepted_licences=panel.accepted_licences)
+        request = protocol.PictureRequest(prompt=text, options=options)
+        return JobRunner(runtime.session(), context.scene, request, _inputs.prompt_run_name(text))
+
+    def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
+        result = outcome.result
+        path = outcome.files.get(protocol.ArtifactKind.PICTURE) or getattr(result, "picture", "")
+        image = made_pictures.pick(context.scene, path, outcome.notes) if outcome.ok and path else None
+        for note in outcome.notes:
+            self.report({"WARNING"}, note)
+        if outcome.cancelled:
+            self.report({"WARNING"}, "Cancelled")
+        elif outcome.error:
+            self.report({"ERROR"}, outcome.error)
+        elif image is not None:
+            seed = getattr(result, "seed", None)
+            if isinstance(seed, int) and 0 <= seed < 2**31:
+                context.scene.img23d.last_seed = seed
+            self.report({"INFO"}, f"Picture '{image.name}' ({image.size[0]} x {image.size[1]}, seed {seed}) is picked: "
+                                  "Generate makes its objects, or Make Picture makes another")
+        return {"FINISHED"} if image is not None else {"CANCELLED"}
+
+
+classes = (IMG23D_OT_make_picture,)

@@ -1,0 +1,64 @@
+"""Text to 3D in real Blender with the real backend (tiny models, issue 76 item 2): with no image picked and
+the panel's Prompt set, Generate brings the named objects in and the picture made from the prompt as an image,
+picked in the panel (so Regenerate and Re-texture read it); Make Picture makes the picture alone and picks it;
+no prompt and no image, or a prompt of spaces, is one sentence (the protocol's own)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+PROMPT = "a wooden barrel beside a small house"
+
+
+@pytest.fixture
+def no_image(scene):
+    """The scene with no image picked (the picture comes from the Prompt); Prompt and the pick reset after."""
+    settings = scene.img23d
+    settings.image_path = ""
+    yield scene
+    settings.property_unset("prompt")
+    settings.image_source = "FILE"
+    settings.image = None
+
+
+@pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh): no job starts
+@pytest.mark.parametrize("prompt, sentence", [
+    ("", "No picture and no prompt given: pick an image, or type what the picture should show in Prompt"),
+    (" \t ", "The prompt holds only spaces: type what the picture should show"),
+])
+def test_no_image_and_no_prompt_is_one_sentence(no_image, prompt: str, sentence: str) -> None:
+    no_image.img23d.prompt = prompt
+    objects = set(bpy.data.objects)
+    with pytest.raises(RuntimeError, match=sentence):
+        bpy.ops.img23d.generate()
+    with pytest.raises(RuntimeError, match="No prompt given|The prompt holds only spaces"):
+        bpy.ops.img23d.make_picture()
+    assert set(bpy.data.objects) == objects
+
+
+def test_make_picture_loads_the_picture_and_picks_it(no_image) -> None:
+    settings = no_image.img23d
+    settings.prompt, settings.seed = PROMPT, 4
+    assert bpy.ops.img23d.make_picture() == {"FINISHED"}
+    image = settings.image
+    assert settings.image_source == "DATABLOCK" and image is not None
+    assert tuple(image.size) == (96, 96)  # the tiny editor's own side
+    path = Path(bpy.path.abspath(image.filepath))
+    assert path.name == "input.png" and path.parent.name.endswith("-wooden_barrel_beside-picture")
+    assert (path.parent / "manifest.json").is_file() and settings.last_seed == 4
+
+
+def test_generate_from_the_prompt_brings_the_objects_and_the_picture_in(no_image) -> None:
+    settings = no_image.img23d
+    settings.prompt, settings.targets = PROMPT, "barrel, house"
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    made = {o.name.split(".")[0] for o in bpy.data.objects if o.get("img23d_run")}
+    assert {"barrel", "house"} <= made
+    image = settings.image  # the run's own picture, picked: Regenerate and Re-texture read it
+    assert settings.image_source == "DATABLOCK" and image is not None and tuple(image.size) == (96, 96)
+    barrel = next(o for o in bpy.data.objects if o.name.split(".")[0] == "barrel" and o.get("img23d_run"))
+    assert Path(bpy.path.abspath(image.filepath)) == Path(barrel["img23d_run"]) / "input.png"
