@@ -11,6 +11,8 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+from blender_support import draw_main_panel  # noqa: E402
+
 PROMPT = "a wooden barrel beside a small house"
 
 
@@ -38,6 +40,21 @@ def test_no_image_and_no_prompt_is_one_sentence(no_image, prompt: str, sentence:
     with pytest.raises(RuntimeError, match="No prompt given|The prompt holds only spaces"):
         bpy.ops.img23d.make_picture()
     assert set(bpy.data.objects) == objects
+
+
+@pytest.mark.smoke
+def test_the_panel_draws_the_prompt_make_picture_and_the_pictures_side(addon, no_image) -> None:
+    def drawn() -> tuple[list, list]:
+        log = draw_main_panel(addon)
+        return ([args[1] for name, args, _ in log if name == "prop"],
+                [args[0] for name, args, _ in log if name == "operator"])
+
+    props, operators = drawn()
+    assert "prompt" in props and "img23d.make_picture" in operators and "edit_size" not in props
+    no_image.img23d.prompt = PROMPT  # a prompt typed: the picture's side beside it
+    assert drawn()[0].count("edit_size") == 1
+    no_image.img23d.complete_hidden = "always"  # drawn once, beside Complete Hidden
+    assert drawn()[0].count("edit_size") == 1
 
 
 def test_make_picture_loads_the_picture_and_picks_it(no_image) -> None:
