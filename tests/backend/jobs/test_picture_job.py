@@ -1,0 +1,73 @@
+"""Make Picture (protocol 1.25's ``picture`` request, issue 76 item 2) under the engine with the tiny models:
+the picture alone in a run folder of its own, the prompt in its manifest, announced as a ``picture`` artifact
+with its expected time said before it starts; the same prompt, seed and side make the same picture; a bad
+request is one sentence with nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from img23d_backend.catalog import tiny_model_set
+from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, JobOptions, PictureJobResult, PictureRequest, Progress,
+                             ProtocolError)
+
+PROMPT = "a wooden barrel beside a small house"
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
+                                 device="cpu"))
+
+
+def _make(engine: Engine, prompt: str = PROMPT, **options: object) -> tuple[PictureJobResult, list]:
+    events: list = []
+    result = engine.run(PictureRequest(id="p", prompt=prompt, options=JobOptions(**options)),
+                        Job(id="p", emit=events.append))
+    assert isinstance(result, PictureJobResult)
+    return result, events
+
+
+def test_the_picture_alone_with_its_prompt_and_its_time_said_first(engine: Engine) -> None:
+    result, events = _make(engine, seed=5, edit_size=256)
+    folder = Path(result.run_dir)
+    assert folder.name.endswith("-wooden_barrel_beside-picture") and result.picture == str(folder / "input.png")
+    assert result.image_size == [256, 256] and result.seed == 5 and "picture" in result.timings
+    assert Image.open(result.picture).size == (256, 256)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["kind"] == "picture" and manifest["status"] == "finished"
+    assert manifest["image"]["prompt"]["prompt"] == PROMPT and manifest["image"]["prompt"]["seed"] == 5
+    assert not list(folder.glob("*.glb"))  # no grounding, no shape: the picture alone
+    said = [e.message for e in events if isinstance(e, Progress) and e.stage == "picture"]
+    assert said[0].startswith("making a 256 x 256 picture from the prompt: about ") and " expected on this CPU" in said[0]
+    [picture] = [e for e in events if isinstance(e, Artifact) and e.kind == ArtifactKind.PICTURE]
+    assert picture.path == result.picture and picture.image_size == [256, 256] and picture.seed == 5
+
+
+def test_the_same_prompt_and_seed_make_the_same_picture_another_seed_another(engine: Engine) -> None:
+    first, _ = _make(engine, seed=5)
+    again, _ = _make(engine, seed=5)
+    other, _ = _make(engine, seed=6)
+    assert first.image_size == [96, 96]  # 0: the editor's own side (the tiny replica's)
+    assert Image.open(again.picture).tobytes() == Image.open(first.picture).tobytes()
+    assert Image.open(other.picture).tobytes() != Image.open(first.picture).tobytes()
+
+
+@pytest.mark.parametrize("prompt, options, sentence", [
+    ("", {}, "no prompt given: type what the picture should show"),
+    (" \n", {}, "the prompt holds only spaces: type what the picture should show"),
+    ("x" * 100_000, {}, "the prompt is 100,000 characters"),
+    (PROMPT, {"edit_size": 300}, "multiple of 16"),
+])
+def test_a_bad_picture_request_is_one_sentence_with_nothing_written(engine: Engine, prompt: str, options: dict,
+                                                                    sentence: str) -> None:
+    before = set(engine.settings.runs_dir.iterdir())
+    with pytest.raises(ProtocolError, match=sentence) as excinfo:
+        _make(engine, prompt, **options)
+    assert excinfo.value.code == ErrorCode.BAD_REQUEST
+    assert set(engine.settings.runs_dir.iterdir()) == before
