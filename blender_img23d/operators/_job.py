@@ -19,6 +19,11 @@ from ._wait import WaitingOperator
 class JobOperatorMixin(WaitingOperator):
     """Subclasses implement ``make_runner(context)`` and ``finish(context, outcome)``."""
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        """A job reads the scene's img23d settings (a subclass that needs more says so in its own poll)."""
+        return context.scene is not None and hasattr(context.scene, "img23d")
+
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         raise NotImplementedError
 

@@ -19,10 +19,6 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
     bl_label = "Generate"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None and hasattr(context.scene, "img23d")
-
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         # Every input is read (and any mistake in it said) before the job's limits and its cost are
         # weighed: an artist asked to accept a long job should not then hear that a name is wrong.

@@ -19,10 +19,6 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
     bl_label = "Make Picture"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return context.scene is not None and hasattr(context.scene, "img23d")
-
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         text = _inputs.prompt(context)
         panel = _inputs.options(context)
