@@ -56,14 +56,15 @@ def prompt(context: bpy.types.Context, required: bool = True) -> str:
 
 def picture_or_prompt(context: bpy.types.Context) -> tuple[Path | None, str, str]:
     """Generate's picture, else its prompt (used when no image is picked): ``(image, prompt, run name)``, one of
-    the first two given; with neither, the protocol's one sentence."""
+    the first two given; with neither, one sentence naming what is missing as the panel shows it."""
     if image_picked(context):
         image, name = image_file(context)
         return image, "", name
     text = prompt(context, required=False)
     if not text:
-        message = "no picture and no prompt given: pick an image, or type what the picture should show in Prompt"
-        raise InputError(message[:1].upper() + message[1:])
+        missing = "No image selected" if context.scene.img23d.image_source == "DATABLOCK" else "No image file chosen"
+        raise InputError(f"{missing} and no prompt typed: pick an image in the img23d panel, or type what the "
+                         "picture should show in Prompt")
     return None, text, prompt_run_name(text)
 
 

@@ -29,7 +29,8 @@ def no_image(scene):
 
 @pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh): no job starts
 @pytest.mark.parametrize("prompt, sentence", [
-    ("", "No picture and no prompt given: pick an image, or type what the picture should show in Prompt"),
+    ("", "No image file chosen and no prompt typed: pick an image in the img23d panel, or type what the picture "
+         "should show in Prompt"),
     (" \t ", "The prompt holds only spaces: type what the picture should show"),
 ])
 def test_no_image_and_no_prompt_is_one_sentence(no_image, prompt: str, sentence: str) -> None:
