@@ -3,23 +3,23 @@
 # tiny offline models (both cached outside the repository, in ~/.cache/img23d), then runs:
 #
 #   A. Python 3.13, numpy 2,    Blender 5.2 LTS   every Blender test, the add-on's logic, the
-#                                                 wire tests and $LANE_A_BACKEND (command-line
-#                                                 jobs and backend processes); the real install on
-#                                                 an SSH host runs here (only this lane's
-#                                                 environment passes its probes)
+#                                                 wire tests and the backend's process tests
+#                                                 (the command line and the backend as processes);
+#                                                 the real install on an SSH host runs here (only
+#                                                 this lane's environment passes its probes)
 #   B. Python 3.11, numpy 1.26                    the add-on's tests (tests/addon, but the two
 #                                                 real installs), on Blender 4.2's and 5.0's
 #                                                 Python, with those that drive real processes
-#                                                 ($ADDON_PROCESSES) run only here
+#                                                 (marked process) run only here
 #      Python 3.11, numpy 1.26, Blender 5.0       the Blender smoke subset (tests marked smoke:
 #                                                 what differs between Blender versions); every
 #                                                 Blender test with IMG23D_TEST_EVERY_BLENDER50=1
 #      Python 3.11,             Blender 4.2 LTS   the Blender smoke subset and the real Install
 #                                                 Backend, once, on the oldest Python; backend
 #                                                 from .venv
-#      Python 3.13, numpy 2                       $LANE_B_SHARE: the backend's batch, fault and
-#                                                 clean-texture tests (one Ray cluster serves
-#                                                 every batch test there)
+#      Python 3.13, numpy 2                       lane B's share of the backend: its Ray batches
+#                                                 (one cluster serves them all, last), the clean
+#                                                 family's texture, the batch and fault processes
 #   C. Python 3.13, numpy 2                       the rest of tests/backend: the backend's own
 #                                                 tests run once, on the newest Python and numpy
 #   and, first in lane A, the guide: mkdocs build --strict (docs/, mkdocs.yml).
@@ -34,30 +34,25 @@ cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # clean-clone runs (2026-11-26): the three lanes ended within a minute of each other (A 1,239 s, B 1,209,
 # C 1,176; the two cores busy all along), before test_first_load and test_unwrap_hang went from A to C.
 #
-# Lane A's backend files: command-line jobs and backend processes, about 450 s, chosen so that the
-# three lanes end together.
-LANE_A_BACKEND=(tests/backend/commands/test_cli.py tests/backend/service/test_warmup.py tests/backend/env/test_heartbeat.py
-                tests/backend/service/test_server.py tests/backend/commands/test_chain_commands.py tests/backend/jobs/test_retexture.py
-                tests/backend/jobs/test_finish_jobs.py tests/backend/commands/test_chain_recovery.py
-                tests/backend/commands/test_headless.py tests/backend/stages/test_paint_nan.py tests/backend/commands/test_cli_seed.py)
-# Lane B's backend files, run in lane A's environment after lane B's Blender runs: the batch and
-# fault tests (one Ray cluster serves every batch test of that run), the clean family's texture
-# tests (test_clean_job_modules and test_step1x_texture_jobs read one textured clean job, made once
-# per pytest run: tests/backend/clean_cli_run.py).
-# The Ray files come last: the cluster is started by the first test that needs it and stopped when the
-# run ends, and its idle daemons cost CPU the whole time.
-LANE_B_SHARE=(tests/backend/service/test_faults.py tests/backend/batch/test_batch.py tests/backend/families/test_step1x_texture_*.py
-              tests/backend/jobs/test_step1x_texture_jobs.py
-              tests/backend/jobs/test_clean_job_modules.py
-              tests/backend/batch/test_batch_ray.py tests/backend/batch/test_batch_ray_faults.py)
-# The add-on's tests that drive real processes (a backend here, ssh and sshd on 127.0.0.1) run
-# once, on Python 3.11 (lane B: the Python of Blender 4.2 and 5.0); their subject is the processes
-# and the protocol, which do not differ between 3.11 and 3.13, and Blender 5.2's own remote, fault
-# and job tests run the same client on 3.13 in lane A. The rest of tests/addon (fast: the logic)
-# runs on both Pythons.
-ADDON_PROCESSES=(tests/addon/test_backend_endings.py tests/addon/test_remote_link_lost.py
-                 tests/addon/test_remote_faults.py tests/addon/test_main_job.py tests/addon/test_remote_jobs.py
-                 tests/addon/test_remote_backend.py tests/addon/test_session_replies.py)
+# The lanes take tests by folder and marker, never by file (pytest.ini says what each marker means;
+# tests/conftest.py marks each test with its folder: addon, backend, blender, wire):
+# - a backend test runs in the lane its lane_a, lane_b or lane_c marker names, if it has one (the lanes'
+#   balance: a file's measured seconds moved between lanes); else a `process` test (the command line or the
+#   backend as a process) in lane A, a `ray` or `clean_texture` one in lane B's share, the rest in lane C;
+# - lane B's share runs after lane B's Blender runs, in one pytest run: the clean family's textured job is
+#   made once per run (tests/backend/clean_cli_run.py) and one Ray cluster serves every Ray test, which
+#   tests/conftest.py runs last (the cluster's idle daemons cost CPU from its start to the run's end);
+# - the add-on's `process` tests (a backend here, ssh and sshd on 127.0.0.1) run once, on Python 3.11 (lane B:
+#   the Python of Blender 4.2 and 5.0); their subject is the processes and the protocol, which do not differ
+#   between 3.11 and 3.13, and Blender 5.2's own remote, fault and job tests run the same client on 3.13 in
+#   lane A. The rest of tests/addon (fast: the logic) runs on both Pythons.
+BACKEND_A="lane_a or (process and not (lane_b or lane_c))"
+BACKEND_B="lane_b or ((ray or clean_texture) and not (lane_a or lane_c))"
+LANE_A=(tests/blender tests/addon tests/wire tests/test_*.py tests/backend
+        -m "not real_install and not (addon and process) and (not backend or $BACKEND_A)")
+LANE_B_ADDON=(tests/addon -m "not real_install and not real_remote_install")
+LANE_B_SHARE=(tests/backend -m "$BACKEND_B")
+LANE_C=(tests/backend -m "not real_install and not ($BACKEND_A) and not ($BACKEND_B)")
 # One thread per torch (and OpenMP) process: the lanes are the parallelism. On the tiny models two
 # threads bought no time and cost about a fifth more CPU (test_paint_choice and test_retexture
 # alone: 43.5 CPU-seconds in 32.8 s with two threads, 35.8 in 32.9 s with one), CPU the other
@@ -118,8 +113,8 @@ run() {  # run <label> <command...>: prints the outcome; a failure leaves its la
 lane_b() {
     # The real Install Backend runs once, from 4.2's Python 3.11 below: its minutes are the same
     # installer's on every Blender.
-    run "Python 3.11, numpy 1.26: the add-on's logic and processes" .venv/bin/python -m pytest tests/addon \
-        -m "not real_install and not real_remote_install" --basetemp "$work/b-311" "$DURATIONS" "$@"
+    run "Python 3.11, numpy 1.26: the add-on's logic and processes" .venv/bin/python -m pytest "${LANE_B_ADDON[@]}" \
+        --basetemp "$work/b-311" "$DURATIONS" "$@"
     # Blender 5.0 runs the smoke subset, as 4.2 does: every Blender test runs on 5.2 in lane A,
     # and the rest of them (faults, remote jobs, the scene's edge cases) are the add-on's and the
     # backend's logic more than Blender's; IMG23D_TEST_EVERY_BLENDER50=1 runs them all here too
@@ -139,16 +134,14 @@ sys.stdout.flush()
 sys.stderr.flush()
 os._exit(int(code))
 ' tests/blender -m "smoke or real_install" --basetemp "$work/b-42" "$DURATIONS" "$@"
-    run "Python 3.13, numpy 2: ${LANE_B_SHARE[*]}" .venv-py313/bin/python -m pytest "${LANE_B_SHARE[@]}" \
+    run "Python 3.13, numpy 2: lane B's share of tests/backend ($BACKEND_B)" \
+        .venv-py313/bin/python -m pytest "${LANE_B_SHARE[@]}" \
         --basetemp "$work/b-313" "$DURATIONS" "$@"
 }
 
 lane_c() {
-    local ignored=()
-    for share in "${LANE_A_BACKEND[@]}" "${LANE_B_SHARE[@]}"; do ignored+=(--ignore "$share"); done
-    run "Python 3.13, numpy 2: the backend (tests/backend but lane A's and lane B's files)" \
-        .venv-py313/bin/python -m pytest tests/backend "${ignored[@]}" -m "not real_install" \
-        --basetemp "$work/c" "$DURATIONS" "$@"
+    run "Python 3.13, numpy 2: the backend (tests/backend but lane A's and lane B's tests)" \
+        .venv-py313/bin/python -m pytest "${LANE_C[@]}" --basetemp "$work/c" "$DURATIONS" "$@"
 }
 
 lane_b "$@" > "$work/lane-b.log" 2>&1 &
@@ -160,11 +153,8 @@ lane_c_pid=$!
 # counts the warnings that --strict turns into a failure only at the level it logs.
 run "The guide: mkdocs build --strict" env NO_MKDOCS_2_WARNING=1 .venv-py313/bin/mkdocs build --strict \
     --site-dir "$work/site"
-ignored=()
-for share in "${ADDON_PROCESSES[@]}"; do ignored+=(--ignore "$share"); done
-run "Python 3.13, numpy 2, Blender 5.2 LTS: tests/blender, tests/addon, tests/wire, tests/*.py, ${LANE_A_BACKEND[*]}" \
-    .venv-py313/bin/python -m pytest tests/blender tests/addon tests/wire tests/test_*.py "${LANE_A_BACKEND[@]}" \
-    "${ignored[@]}" -m "not real_install" --basetemp "$work/a" "$DURATIONS" "$@"
+run "Python 3.13, numpy 2, Blender 5.2 LTS: tests/blender, tests/addon, tests/wire, tests/*.py, tests/backend ($BACKEND_A)" \
+    .venv-py313/bin/python -m pytest "${LANE_A[@]}" --basetemp "$work/a" "$DURATIONS" "$@"
 wait "$lane_b_pid"
 cat "$work/lane-b.log"
 wait "$lane_c_pid"

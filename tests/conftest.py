@@ -95,6 +95,24 @@ def pytest_configure(config: pytest.Config) -> None:
                                        "(real reference data, not in the repository) and skips where one is missing")
 
 
+# The folders whose name marks their tests (pytest.ini): one pytest run of scripts/test.sh's lanes takes
+# some of a folder's tests by marker and all of another's, which -m alone cannot tell apart.
+FOLDER_MARKERS = ("addon", "backend", "blender", "wire")
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, which reads the folders' markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder under tests/ (``backend``, ...), and run the ``ray`` tests last: the
+    cluster is started by the first test that needs it and stopped when the run ends, and its idle daemons
+    cost CPU all the while (scripts/test.sh's lane B)."""
+    for item in items:
+        path = item.path.resolve()
+        if path.is_relative_to(TESTS) and path.relative_to(TESTS).parts[0] in FOLDER_MARKERS:
+            item.add_marker(path.relative_to(TESTS).parts[0])
+    items.sort(key=lambda item: item.get_closest_marker("ray") is not None)  # stable: the others keep their order
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     marker = item.get_closest_marker("needs_shared_data")
     if marker is not None:

@@ -13,6 +13,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from session_waits import pump_until
 
 from img23d_client import session as session_mod
+
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
 protocol = session_mod.protocol
 WAIT = 300.0
 

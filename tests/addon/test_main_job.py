@@ -15,6 +15,8 @@ import pytest
 
 from testdata import REPO
 
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
+
 
 def _main_job() -> ModuleType:
     spec = importlib.util.spec_from_file_location("img23d_main_job", REPO / "scripts" / "main_job.py")

@@ -19,6 +19,8 @@ from testdata import HOUSE
 from img23d_client import process as process_mod
 from img23d_client import session as session_mod
 from img23d_client import remote as remote_mod
+
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
 protocol = session_mod.protocol
 HELLO_WAIT = 180.0
 

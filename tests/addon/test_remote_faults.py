@@ -12,11 +12,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 import ssh_host
 
 from img23d_client import process as process_mod
 from img23d_client import session as session_mod
 from img23d_client import remote as remote_mod
+
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
 HELLO_WAIT = 180.0
 # The client's keep-alive interval and the time without a line after which the backend ends: five
 # keep-alives to each limit, as the add-on's defaults leave 4.5, so a loaded machine that delays a

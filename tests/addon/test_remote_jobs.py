@@ -27,6 +27,8 @@ from img23d_client import session as session_mod
 from img23d_client import remote as remote_mod
 from img23d_client import remote_runs as remote_runs_mod
 from img23d_protocol import rig_weights
+
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
 protocol = session_mod.protocol
 WAIT = 300.0
 

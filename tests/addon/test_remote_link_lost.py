@@ -23,6 +23,8 @@ from session_waits import pump_until
 from img23d_client import process as process_mod
 from img23d_client import remote as remote_mod
 from img23d_client import session as session_mod
+
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
 protocol = session_mod.protocol
 WAIT = 300.0
 GONE_WAIT = 10.0  # from the cut: the host's sshd closes the backend's pipes, the backend ends, then its tree

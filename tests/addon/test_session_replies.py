@@ -3,10 +3,14 @@ and a backend that goes away answers every waiting request with an error."""
 
 from __future__ import annotations
 
+import pytest
+
 from session_waits import reply_within
 
 from img23d_client import session as session_mod
 from img23d_client import session
+
+pytestmark = pytest.mark.process  # drives real processes (pytest.ini)
 protocol = session.protocol
 WAIT = 120.0
 

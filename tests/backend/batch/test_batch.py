@@ -20,6 +20,9 @@ from img23d_backend.runs.imports import import_run
 from img23d_protocol import ProtocolError, RunLimits
 from run_files import run_on_a_tiny_disk
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_b]  # in lane B's share, for the lanes' balance
+
 
 @pytest.mark.fault("batch")
 def test_a_folder_batch_resumes_and_retries_failed_pictures_only_when_asked(backend_env: dict[str, str],

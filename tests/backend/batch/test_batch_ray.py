@@ -17,7 +17,8 @@ import ray_head
 from batch_files import FAST_FLAGS, batch, by_name, manifests, pictures, record
 from ctrl_c import ctrl_c, killed_if_left
 
-pytestmark = pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))
+pytestmark = [pytest.mark.ray,  # a real Ray cluster (pytest.ini)
+              pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))]
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ import pytest
 import ray_head
 from batch_files import FAST_FLAGS, batch, batch_changing_pictures, by_name, check_changed_during, pictures, record
 
-pytestmark = pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))
+pytestmark = [pytest.mark.ray,  # a real Ray cluster (pytest.ini)
+              pytest.mark.skipif(ray_head.available() is not None, reason=str(ray_head.available()))]
 
 BATCH_TIMEOUT = 300.0   # seconds: each batch here ends in well under this when nothing waits forever
 

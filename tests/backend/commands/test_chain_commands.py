@@ -17,6 +17,8 @@ from img23d_backend import api
 from img23d_backend.readers.meshes import artist_mesh_file
 from img23d_backend.readers.artist_mesh import load_artist_mesh
 
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+
 
 @pytest.fixture(scope="module")
 def session(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory):

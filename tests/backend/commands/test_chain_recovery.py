@@ -16,6 +16,8 @@ import trimesh
 from testdata import SUBJECT
 from img23d_backend.runs.folders import RESERVE_NAME
 
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+
 
 def _cli(env: dict[str, str], *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
     env = {**env, "IMG23D_FAILPOINTS": failpoint} if failpoint else env

@@ -17,6 +17,8 @@ from cli_inprocess import RunCli
 from ctrl_c import ctrl_c, killed_if_left, rest_of_stderr, wait_for_line
 from testdata import FAST_OPTIONS, HOUSE
 
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
 

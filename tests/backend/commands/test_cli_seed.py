@@ -14,6 +14,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs.engine import RANDOM_SEED_LIMIT, seeded
 from img23d_protocol import JobOptions
 
+pytestmark = pytest.mark.lane_a  # whole jobs in this process, run in lane A for the lanes' balance (pytest.ini)
+
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--no-texture"]
 

@@ -20,6 +20,8 @@ import pytest
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE, SOURCE_PYTHONPATH
 from backend_proc import BackendProcess
 
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+
 # The GL vendor-neutral dispatch (libOpenGL, libGLX, libGLdispatch), the legacy libGL, EGL and GLU.
 GL_LIBRARY = re.compile(r"^lib(GL|OpenGL|EGL|GLX|GLdispatch|GLU)([._-]|$)")
 

@@ -13,6 +13,9 @@ import pytest
 from backend_proc import BackendProcess
 from test_first_load import picture_without_alpha
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
+
 
 def unwritable_folder(tmp_path: Path) -> Path:
     """A folder this process cannot create: below a read-only folder, or, for root (whom file

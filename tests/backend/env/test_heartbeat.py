@@ -10,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.env import failpoints
 from img23d_backend.env.busy_time import busy_seconds
 from img23d_backend.env.heartbeat import Heartbeat
+
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
 
 
 def test_a_busy_step_beats_and_a_sleeping_one_does_not() -> None:

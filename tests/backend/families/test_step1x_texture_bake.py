@@ -17,6 +17,8 @@ from img23d_backend.families.step1x.texture.bake import BakeSettings, _reliable,
 from img23d_backend.stages.paint.uvs import with_uvs
 from img23d_protocol import ErrorCode, ProtocolError
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 SMALL = BakeSettings(texture_size=128, render_size=256)
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 255, 0)
 VIEW_COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255)]

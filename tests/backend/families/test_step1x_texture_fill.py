@@ -7,10 +7,13 @@ gutter between charts takes its nearest chart's colour.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import trimesh
 
 from img23d_backend.families.step1x.texture.atlas_fill import OUTSIDE, Charts, face_charts, fill_atlas, pull_push
 from img23d_backend.stages.paint.uvs import with_uvs
+
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
 
 RED, BLUE, GREEN = np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), np.array([0, 1.0, 0])
 

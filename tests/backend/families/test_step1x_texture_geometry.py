@@ -16,6 +16,8 @@ from img23d_backend.families.step1x.texture.conditions import control_maps
 from img23d_backend.families.step1x.texture.render import render_maps
 from img23d_backend.stages.paint.uvs import with_uvs
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 C, S = math.cos(math.radians(89.99)), math.sin(math.radians(89.99))
 # get_c2w's camera-to-world matrices, columns (right, up, back, position), for azimuths 0, 90, 180,
 # 270, 180, 180 less 90 and elevations 0, 0, 0, 0, 89.99, -89.99 at distance 1.8, z up.

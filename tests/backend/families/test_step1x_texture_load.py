@@ -25,6 +25,8 @@ from img23d_backend.families.step1x.texture_folders import TextureFolders, hub_s
 from img23d_backend.families.step1x.texture import replica
 from img23d_backend.models.replica_common import parameters
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 SDXL_PUBLISHED = {"unet": 2_567_463_684, "vae": 83_653_863, "text_encoder": 123_060_480,
                   "text_encoder_2": 694_659_840}
 

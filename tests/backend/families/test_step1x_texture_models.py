@@ -20,6 +20,8 @@ from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.families.step1x import texture_folders as folders
 from img23d_protocol import CLEAN, CLEAN_PAINT_MODEL, ErrorCode, ProtocolError
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 PINS = {"stepfun-ai/Step1X-3D": "bf7084495b3a72222f36549b7942948aa4d9daa7",
         "stabilityai/stable-diffusion-xl-base-1.0": "462165984030d82259a11f4367a4eed129e94a7b",
         "madebyollin/sdxl-vae-fp16-fix": "207b116dae70ace3637169f1ddd2434b91b3a8cd"}

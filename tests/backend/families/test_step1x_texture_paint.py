@@ -24,6 +24,8 @@ from img23d_backend.families.step1x.texture.sync import SyncSettings
 from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 # The texture sync on, as by default, in a 128-texel latent texture (upstream's 16 texels per latent pixel).
 FAST = TextureSettings(views=MultiviewSettings(steps=2, size=64, sync=SyncSettings(texture_size=128)),
                        bake=BakeSettings(texture_size=128, render_size=128))

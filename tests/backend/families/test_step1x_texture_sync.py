@@ -30,6 +30,8 @@ from img23d_backend.families.step1x.texture.paint_step import texture_settings
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT, TINY_CLEAN_PAINT
 from img23d_backend.families.step1x.texture import replica
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 SIZE, LATENT, TEXELS = 64, 8, 32
 # Two steps of the shifted schedule: t = 501 (synchronised: t > 500) and t = 1 (not).
 ON = MultiviewSettings(steps=2, size=SIZE, sync=SyncSettings(texture_size=TEXELS))

@@ -21,6 +21,8 @@ from img23d_backend.families.step1x.texture.loader import load_texture_model
 from img23d_backend.families.step1x.texture_folders import VAE_FILES, TextureFolders
 from img23d_backend.families.step1x.texture import replica
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 
 def _folders(tiny_root: Path, tmp_path: Path, force_upcast: bool | None) -> TextureFolders:
     """The tiny texture model, its VAE folder a copy whose config sets ``force_upcast`` (None: the

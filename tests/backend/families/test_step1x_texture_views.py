@@ -29,6 +29,8 @@ from img23d_backend.families.step1x.texture import replica
 from img23d_protocol import ErrorCode, ProtocolError
 from testdata import SOURCE_PYTHONPATH
 
+pytestmark = pytest.mark.clean_texture  # the clean family's texture model (pytest.ini)
+
 FAST = MultiviewSettings(steps=3, size=64)
 RUN_TIMEOUT = 240
 SECONDS = 60   # a tiny six-view run takes about 2 s here; the bound leaves room for a busy machine

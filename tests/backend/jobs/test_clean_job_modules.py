@@ -32,7 +32,8 @@ from testdata import FAST_OPTIONS, SOURCE_PYTHONPATH, SUBJECT
 
 RUN_TIMEOUT = 300
 
-pytestmark = pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")
+pytestmark = [pytest.mark.clean_texture,  # the clean family's texture model (pytest.ini)
+              pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")]
 
 
 def tencent_loaded(modules: list[str]) -> list[str]:

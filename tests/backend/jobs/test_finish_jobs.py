@@ -38,6 +38,8 @@ from img23d_backend.session import Models, Session
 from img23d_protocol import (Artifact, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, Progress,
                              ProtocolError, RegenerateRequest, RetopoRequest)
 
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+
 FINISH = {"topology": "quads", "face_target": 300, "bake_size": 128}
 
 

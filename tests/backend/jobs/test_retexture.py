@@ -15,6 +15,8 @@ from img23d_backend.catalog import tiny_model_set
 from img23d_protocol import JobOptions, ProtocolError, RetextureJobResult, RetextureRequest
 from img23d_backend.readers.artist_mesh import load_artist_mesh
 
+pytestmark = pytest.mark.lane_a  # whole jobs in this process, run in lane A for the lanes' balance (pytest.ini)
+
 
 @pytest.fixture(scope="module")
 def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:

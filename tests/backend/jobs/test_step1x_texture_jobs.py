@@ -35,7 +35,8 @@ from img23d_protocol import CLEAN, ErrorCode, GenerateRequest, JobOptions, Progr
 # Two multiview steps (the model's own are 50) and a small texture: the chain, not its quality.
 PAINT = {"texture": True, "texture_size": 256, "render_size": 256, "paint_steps": 2}
 
-pytestmark = pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")
+pytestmark = [pytest.mark.clean_texture,  # the clean family's texture model (pytest.ini)
+              pytest.mark.skipif(not SUBJECT.is_file(), reason=f"needs the example picture {SUBJECT}")]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,9 @@ import process_tree
 from backend_proc import BackendProcess
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
+
 START_WAIT = 300.0  # hello and the job up to its paint stage, with the tiny models on a busy machine
 GONE_WAIT = 5.0     # "within a few seconds"
 EXIT_WAIT = 30.0    # the backend itself, once told to end

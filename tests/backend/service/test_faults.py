@@ -15,6 +15,9 @@ import pytest
 from backend_proc import BackendProcess
 from testdata import FAST_OPTIONS, HOUSE, REPO
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_b]  # in lane B's share, for the lanes' balance
+
 def _backend(env: dict[str, str], runs: Path, failpoints: str = "") -> BackendProcess:
     proc = BackendProcess({**env, "IMG23D_FAILPOINTS": failpoints}, runs)
     proc.next(lambda e: e["type"] == "hello", timeout=120)

@@ -9,12 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import trimesh
 from PIL import Image
 
 from backend_proc import BackendProcess
 from test_retexture import mesh_file
 from testdata import FAST_OPTIONS, FAST_PAINT, SUBJECT
+
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]

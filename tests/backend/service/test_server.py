@@ -16,6 +16,8 @@ from backend_proc import BackendProcess
 from img23d_backend.models import preflight
 from img23d_backend.catalog import tiny_model_set
 
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
+
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
 

@@ -13,6 +13,9 @@ from img23d_backend.models.registry import GROUNDING
 from img23d_backend.catalog import DEFAULT_SHAPE, SHAPE
 from img23d_protocol import PROTOCOL_MAJOR, PROTOCOL_MINOR
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
+
 
 def test_models_lists_the_tiny_set_as_cached(backend_env: dict[str, str], tmp_path: Path) -> None:
     proc = BackendProcess(backend_env, tmp_path / "runs")

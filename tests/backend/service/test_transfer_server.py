@@ -17,6 +17,9 @@ from img23d_protocol import Receiver, RunListing, decode_chunk, file_digest, ite
 from img23d_backend.service.transfers import UPLOADS_DIR
 from testdata import FAST_OPTIONS, HOUSE, MESH
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
+
 SLOW_SHAPE = {"steps": 200, "octree_resolution": 32}
 
 

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from backend_proc import BackendProcess
@@ -18,6 +19,8 @@ from img23d_backend.stages.grounding.ask import load_grounding
 from img23d_backend.stages.matting import matting_loader
 from img23d_backend.families.hunyuan3d.family import WARMUP_MODULES as HUNYUAN_MODULES
 from img23d_backend.service.warmup import MODULES, modules_for, warm_up
+
+pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
 
 WAIT = 180.0
 

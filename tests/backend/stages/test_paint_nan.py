@@ -35,6 +35,8 @@ from img23d_backend.families.hunyuan3d.paint import PaintSettings, paint_mesh  #
 from img23d_backend.families.hunyuan3d.paint_models import NotFinite, delight_loader, multiview_loader  # noqa: E402
 from img23d_protocol import Error, GenerateRequest, JobOptions  # noqa: E402
 
+pytestmark = pytest.mark.lane_a  # whole jobs in this process, run in lane A for the lanes' balance (pytest.ini)
+
 CPU = torch.device("cpu")
 FAST = dict(texture_size=128, render_size=64, view_size=64, delight_steps=2, multiview_steps=2)
 

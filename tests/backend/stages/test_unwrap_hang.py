@@ -22,6 +22,9 @@ from testdata import SUBJECT
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.stages.paint.unwrap import Unwrapper
 
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
+
 START_WAIT = 120.0   # seconds for the command to reach its unwrap (its start-up and the tiny matting model)
 END_WAIT = 10.0      # seconds the process and its worker may take to end once told to
 

@@ -10,7 +10,12 @@ import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import pytest
+
 from img23d_backend.stages.paint.unwrap import worker_start
+
+pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
+              pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
 
 
 def _interrupted() -> str:
