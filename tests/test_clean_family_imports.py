@@ -16,7 +16,7 @@ Tencent-derived itself: none may import one, the job room's face and base includ
 imported every family through the table, and the walk stopped there). A job reaches a family's code
 only through the table of families (``families.table.FAMILY_MODULES``), which names each family's
 module and imports it when a job asks for that family; the reader does not follow a module named in
-a string, so tests/backend/test_clean_job_modules.py runs a real clean job and reads its
+a string, so tests/backend/jobs/test_clean_job_modules.py runs a real clean job and reads its
 ``sys.modules``, and the last test here holds the table's entries to the lists below.
 
 Reads the imports with ``test_boundaries``' reader (``IMPORTS``, ``FILES``).

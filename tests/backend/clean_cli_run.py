@@ -2,10 +2,10 @@
 (tests/backend/conftest.py's ``clean_textured_cli_run``, once per session): Step1X-3D's texture model
 over SDXL with the tiny replicas, in a process whose path carries
 
-- a ``hy3dgen`` that refuses to import and leaves a mark when asked for (tests/backend/test_step1x_texture_jobs.py:
+- a ``hy3dgen`` that refuses to import and leaves a mark when asked for (tests/backend/jobs/test_step1x_texture_jobs.py:
   the clean family never imports it), and
 - a ``sitecustomize`` that writes each Python process's ``sys.modules`` when it ends
-  (tests/backend/test_clean_job_modules.py: no Tencent-derived module is loaded).
+  (tests/backend/jobs/test_clean_job_modules.py: no Tencent-derived module is loaded).
 
 The job that passes both is the job each test asks about: a clean job that never asks for hy3dgen
 runs as it would where hy3dgen is installed (the blocker is never reached), and the mark says

@@ -1,5 +1,5 @@
 """A test-only second rigger that runs a "model", registered by a test in the rigging table (one line in
-``RIGGER_MODULES``; tests/backend/test_role_riggers.py sets its protocol and licence rows beside it): what a
+``RIGGER_MODULES``; tests/backend/rigging/test_role_riggers.py sets its protocol and licence rows beside it): what a
 second rigger brings is its folder (this module stands for it) and those lines, and the rig job registers,
 checks, estimates and runs it through the engine's model manager without naming it; it keeps the rigger role's
 contract (role_contracts.RiggerContract).

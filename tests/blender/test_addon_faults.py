@@ -38,7 +38,7 @@ def _wait_marked(run_dir: Path, timeout: float = 30.0) -> str:
 
 # --- the backend process --------------------------------------------------------------------
 
-# The backend is killed in every stage by tests/backend/test_faults.py; what Blender sees is the
+# The backend is killed in every stage by tests/backend/service/test_faults.py; what Blender sees is the
 # same whichever stage it was, so one stage here shows the artist's side.
 @pytest.mark.fault("blender")
 @pytest.mark.parametrize("stage", ["shape"])

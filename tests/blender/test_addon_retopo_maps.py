@@ -1,6 +1,6 @@
 """Retopologize Selected keeps a re-textured object's PBR maps: the metallic-roughness image its material
 is wired to (as Re-texture and Blender's glTF importer wire it) goes to the backend beside the colour,
-and the bake carries it onto the low mesh (tests/backend/test_retexture_maps.py: the backend's side)."""
+and the bake carries it onto the low mesh (tests/backend/jobs/test_retexture_maps.py: the backend's side)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Object > Export Gaussian Splat (PLY) in real Blender: the active mesh, with its base colour texture,
-written as a 3DGS PLY a splat viewer reads (tests/backend/test_splats.py checks the format itself)."""
+written as a 3DGS PLY a splat viewer reads (tests/backend/views/test_splats.py checks the format itself)."""
 
 from __future__ import annotations
 

@@ -124,7 +124,7 @@ def test_a_picture_that_hangs_on_every_actor_is_stopped_retried_then_failed(clus
 def test_a_picture_deleted_mid_batch_fails_alone_and_a_changed_one_is_recorded_as_made(
         cluster: ray_head.RayHead, tmp_path: Path, nothing_lost) -> None:
     # The driver reads each picture as its turn comes: one gone by then failed the whole batch, with a
-    # traceback, where the local batch failed that picture alone (tests/backend/test_batch.py).
+    # traceback, where the local batch failed that picture alone (tests/backend/batch/test_batch.py).
     folder, out = pictures(tmp_path / "pictures", 3), tmp_path / "out"
     donor = pictures(tmp_path / "donor", 5) / "picture-4.png"
     result = batch_changing_pictures(cluster.env, folder, out, folder / "picture-1.png", folder / "picture-2.png",

@@ -33,7 +33,7 @@ EVERY_SET = [model_set("default", grounding=g, shape=s) for g in GROUNDING for s
 
 def _accepted(spec: ModelSpec) -> frozenset[str]:
     """The artist's consent to the model's licence, where it restricts territory or use (the
-    refusal without it is tests/backend/test_licences.py's)."""
+    refusal without it is tests/backend/models/test_licences.py's)."""
     return frozenset({spec.licence.licence.key}) if spec.licence is not None else frozenset()
 
 

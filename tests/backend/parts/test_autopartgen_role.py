@@ -43,7 +43,7 @@ def test_the_spec_names_its_files_its_conditioner_and_no_invented_revision() -> 
 
 
 def test_the_parts_model_and_its_conditioner_are_the_only_unpinned_models() -> None:
-    # Every model a Generate downloads is pinned (tests/backend/test_pins.py); these two are not, said in
+    # Every model a Generate downloads is pinned (tests/backend/models/test_pins.py); these two are not, said in
     # parts/autopartgen/model.py: no commit of the gated repository could be verified, and none is invented.
     from img23d_backend.catalog import EDITORS, FAMILY_ROWS, GROUNDING, MATERIALS, MATTING, DEPTH
 
