@@ -27,7 +27,8 @@
 # The three lanes run side by side on two cores and keep both busy (the command is bound by CPU: its
 # time is the tests' processes' CPU over two, as tests/conftest.py's IMG23D_TEST_CPU_FILE shows).
 # A prints as it goes; B's and C's output is printed when each ends. Arguments go to every pytest run (e.g. -q, -x, -k
-# name). Every run always happens; the script fails if any failed, and says which.
+# name; not -m, which would replace a lane's own selection below). Every run always happens; the script fails if
+# any failed, and says which.
 set -uo pipefail
 cd "$(dirname "$0")/.."  # first: the globs below expand in the repository
 # Three lanes share the two cores (A, B and C below). The shares are weighed from the durations of
