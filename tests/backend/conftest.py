@@ -9,14 +9,14 @@ from typing import Iterator
 
 import pytest
 
-# The tests live in one folder per backend room (tests/backend/<room>/, as backend/img23d_backend/<room>/),
-# and import the helper modules beside this file (backend_proc, cli_inprocess, ...) by their bare names,
-# as a few import another room's test module for its helpers (test_model_cache's stand-in hub,
-# test_retexture's meshes): this folder and each room's are put on sys.path here, whatever pytest's import
-# mode and whichever test is collected first (every basename under tests/ is unique, so no name hides another).
+# The tests live in one folder per backend room (tests/backend/<room>/, as backend/img23d_backend/<room>/); the
+# helper modules they share stay beside this file and are imported by their bare names (backend_proc,
+# cli_inprocess, hub_stand_in, ...), so this folder goes on sys.path here, whatever pytest's import mode. (A test
+# that imports a test module beside it, for its scene or its meshes, finds it as pytest's default import mode,
+# prepend, puts a test's own folder there.) Every basename under tests/ is unique: no name hides another.
 HERE = Path(__file__).resolve().parent
-ROOMS = sorted(folder for folder in HERE.iterdir() if folder.is_dir() and any(folder.glob("test_*.py")))
-sys.path[0:0] = [str(folder) for folder in (HERE, *ROOMS) if str(folder) not in sys.path]
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
 import ray_head  # noqa: E402  (tests/, put on sys.path by tests/conftest.py's folder)
 from backend_proc import BackendProcess  # noqa: E402

@@ -1,4 +1,5 @@
-"""Image files made in tests: streamed PNGs of any size, noise, and the checks every load passes."""
+"""Image files made in tests: streamed PNGs of any size, noise, the checks every load passes, and the
+example subject flattened onto white."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
 from img23d_backend.readers.images import MAX_SIDE, load_image
+from testdata import SUBJECT
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -73,3 +75,14 @@ def png_file(path: Path, width: int, height: int, depth: int, colour_type: int, 
     header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + extra
                      + png_chunk(b"IDAT", b"".join(parts)) + png_chunk(b"IEND", b""))
+
+
+def picture_without_alpha(folder: Path) -> Path:
+    """The snowman flattened onto white: a plain RGB file, so matting has to cut it out."""
+    source = Image.open(SUBJECT).convert("RGBA")
+    flat = Image.new("RGB", source.size, (255, 255, 255))
+    flat.paste(source, mask=source.getchannel("A"))
+    path = folder / "snowman_rgb.png"
+    flat.save(path)
+    assert Image.open(path).mode == "RGB"
+    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backend_proc import BackendProcess
-from test_first_load import picture_without_alpha
+from image_files import picture_without_alpha
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
               pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance

@@ -12,7 +12,7 @@ from PIL import Image
 from safetensors import safe_open
 
 from model_files import complete_files
-from test_model_cache import FakeHub, _fake_hub
+from hub_stand_in import FakeHub, use_fake_hub
 from img23d_backend.env.job_control import CancelToken
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape
@@ -41,7 +41,7 @@ def test_downloading_a_turbo_model_fetches_its_flashvdm_vae_at_the_pinned_commit
               f"{spec.flashvdm_vae}/model.fp16.ckpt": b"x", "hunyuan3d-dit-v2-mini/model.fp16.safetensors": b"x"}
     fake = FakeHub(hub_cache, spec.repo_id, str(spec.revision), {**ours, **others})
     with pytest.MonkeyPatch.context() as patch:
-        _fake_hub(patch, fake)
+        use_fake_hub(patch, fake)
         folder = download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False,
                                    accepted_licences={spec.licence.licence.key})  # its refusal: test_licences
     assert sorted(fake.fetched) == sorted(ours)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from test_model_cache import write_cached
+from hub_stand_in import write_cached
 
 from img23d_backend.commands import cli
 from img23d_backend.models import cache, download, hub, licence_gate

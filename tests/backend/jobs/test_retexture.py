@@ -9,6 +9,7 @@ import pytest
 import trimesh
 from PIL import Image
 
+from artist_meshes import mesh_file, uv_sphere
 from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
@@ -22,26 +23,6 @@ pytestmark = pytest.mark.lane_a  # whole jobs in this process, run in lane A for
 def engine(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return Engine(EngineSettings(models=tiny_model_set(tiny_root), runs_dir=tmp_path_factory.mktemp("runs"),
                                  device="cpu"))
-
-
-def mesh_file(mesh: trimesh.Trimesh, path: Path, with_uvs: bool) -> Path:
-    """What the add-on writes: one loop per triangle corner, UVs per loop."""
-    faces = np.asarray(mesh.faces)
-    arrays = {"positions": np.asarray(mesh.vertices, dtype=np.float32), "triangles": faces.astype(np.int32),
-              "triangle_loops": np.arange(faces.size, dtype=np.int32).reshape(-1, 3)}
-    if with_uvs:
-        arrays["loop_uvs"] = np.asarray(mesh.visual.uv, dtype=np.float32)[faces].reshape(-1, 2)
-    np.savez(path, **arrays)
-    return path
-
-
-def uv_sphere(rings: int, segments: int) -> trimesh.Trimesh:
-    """A UV sphere with its own (equirectangular) UVs."""
-    sphere = trimesh.creation.uv_sphere(count=[rings, segments])
-    x, y, z = sphere.vertices.T
-    uv = np.stack([(np.arctan2(y, x) / (2 * np.pi)) % 1.0, np.arccos(np.clip(z, -1, 1)) / np.pi], axis=1)
-    sphere.visual = trimesh.visual.TextureVisuals(uv=uv)
-    return sphere
 
 
 def _run(engine: Engine, mesh_path: Path, **options) -> RetextureJobResult:

@@ -16,7 +16,7 @@ import trimesh
 from PIL import Image
 
 from testdata import FAST_PAINT, SUBJECT
-from test_retexture import mesh_file, uv_sphere
+from artist_meshes import mesh_file, uv_sphere
 from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.materials.marigold.model import MARIGOLD_WEIGHTS

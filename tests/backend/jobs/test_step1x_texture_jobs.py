@@ -19,7 +19,7 @@ import trimesh
 from PIL import Image
 
 from clean_cli_run import CleanCliRun
-from test_retexture import mesh_file, uv_sphere
+from artist_meshes import mesh_file, uv_sphere
 from testdata import FAST_OPTIONS, SUBJECT
 
 import img23d_backend.families.hunyuan3d.raster as tencent_raster

@@ -186,7 +186,7 @@ def test_a_damaged_download_says_delete_its_repository_folder_and_download_again
                                                                                 hub_cache: Path) -> None:
     """A real model's spec over a cache that holds the tiny replica's files in its layout (the same
     folder names as Hunyuan3D-2mini's), the weights' blob cut short."""
-    from test_model_cache import write_cached
+    from hub_stand_in import write_cached
 
     spec = SHAPE["2mini"]
     files = {f"{folder.name}/{path.name}": path.read_bytes()

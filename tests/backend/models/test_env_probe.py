@@ -17,7 +17,7 @@ import torch
 
 from backend_proc import BackendProcess
 from cli_inprocess import RunCli, run_cli, tiny_env
-from test_first_load import picture_without_alpha
+from image_files import picture_without_alpha
 
 from img23d_backend.models import env_probe
 from img23d_backend.models.manager import ModelManager

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from model_files import complete_files
-from test_model_cache import FakeHub, _fake_hub
+from hub_stand_in import FakeHub, use_fake_hub
 from testdata import HOUSE
 
 from img23d_backend.commands import cli
@@ -121,7 +121,7 @@ def test_the_tiny_replicas_are_listed_as_downloaded_and_ours(tiny_root: Path, ca
 def _fake_shape_hub(hub_cache: Path, patch: pytest.MonkeyPatch) -> FakeHub:
     spec = SHAPE["2mini-turbo"]
     fake = FakeHub(hub_cache, spec.repo_id, spec.revision, complete_files(spec))
-    _fake_hub(patch, fake)
+    use_fake_hub(patch, fake)
     return fake
 
 
@@ -151,7 +151,7 @@ def test_an_unrestricted_model_downloads_without_consent(hub_cache: Path, online
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     spec = DEPTH["da2-small"]
     fake = FakeHub(hub_cache, spec.repo_id, spec.revision, complete_files(spec))
-    _fake_hub(monkeypatch, fake)
+    use_fake_hub(monkeypatch, fake)
     assert cli.main(["models", "download", "depth/da2-small"]) == 0
     assert sorted(fake.fetched) == sorted(fake.files)
 

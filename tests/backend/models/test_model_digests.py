@@ -23,7 +23,7 @@ import pytest
 from cli_inprocess import CliRun, run_cli, tiny_env
 from model_files import complete_files
 from test_damaged_models import damaged_copy
-from test_model_cache import FakeHub, _fake_hub, hub_etag, write_cached
+from hub_stand_in import FakeHub, hub_etag, use_fake_hub, write_cached
 
 from img23d_backend.models import cache, download, hub
 from img23d_backend.models.registry import MATTING, ModelSpec
@@ -46,7 +46,7 @@ def _state(spec: ModelSpec) -> str:
 
 def _download(fake: FakeHub) -> Path:
     with pytest.MonkeyPatch.context() as patch:
-        _fake_hub(patch, fake)
+        use_fake_hub(patch, fake)
         return download.download(BIREFNET, offline=False, progress=lambda *a: None, cancelled=lambda: False)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from model_files import complete_files, weight_files, without_weights
-from test_model_cache import FakeHub, _fake_hub, write_cached
+from hub_stand_in import FakeHub, use_fake_hub, write_cached
 from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -116,7 +116,7 @@ def test_download_resumes_by_fetching_only_what_is_missing(hub_cache: Path) -> N
     fake = FakeHub(hub_cache, spec.repo_id, commit, files)
     seen: list[tuple[str, int, int]] = []
     with pytest.MonkeyPatch.context() as patch:
-        _fake_hub(patch, fake)
+        use_fake_hub(patch, fake)
         download.download(spec, offline=False, progress=lambda *a: seen.append(a), cancelled=lambda: False)
     assert fake.fetched == weight_files(files)
     total = sum(len(data) for data in files.values())

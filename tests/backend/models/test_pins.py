@@ -12,7 +12,7 @@ import pytest
 
 from backend_proc import BackendProcess
 from model_files import complete_files
-from test_model_cache import FakeHub, _fake_hub, write_cached
+from hub_stand_in import FakeHub, use_fake_hub, write_cached
 from testdata import FAST_OPTIONS, SUBJECT
 
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -89,7 +89,7 @@ def test_the_download_button_asks_for_the_pin(hub_cache: Path, name: str) -> Non
     spec = EVERY_SPEC[name]
     fake = FakeHub(hub_cache, spec.repo_id, str(spec.revision), complete_files(spec))
     with pytest.MonkeyPatch.context() as patch:
-        _fake_hub(patch, fake)
+        use_fake_hub(patch, fake)
         folder = download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False,
                                    accepted_licences=_accepted(spec))
     assert fake.asked_revisions == [spec.revision] and folder.name == spec.revision

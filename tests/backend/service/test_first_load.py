@@ -11,28 +11,17 @@ from pathlib import Path
 
 import pytest
 import trimesh
-from PIL import Image
 
 from backend_proc import BackendProcess
-from test_retexture import mesh_file
-from testdata import FAST_OPTIONS, FAST_PAINT, SUBJECT
+from artist_meshes import mesh_file
+from image_files import picture_without_alpha
+from testdata import FAST_OPTIONS, FAST_PAINT
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
               pytest.mark.lane_c]  # in lane C all the same, for the lanes' balance
 
 FAST_FLAGS = ["--steps", str(FAST_OPTIONS["steps"]), "--octree-resolution", str(FAST_OPTIONS["octree_resolution"]),
               "--face-budget", str(FAST_OPTIONS["face_budget"]), "--no-texture"]
-
-
-def picture_without_alpha(folder: Path) -> Path:
-    """The snowman flattened onto white: a plain RGB file, so matting has to cut it out."""
-    source = Image.open(SUBJECT).convert("RGBA")
-    flat = Image.new("RGB", source.size, (255, 255, 255))
-    flat.paste(source, mask=source.getchannel("A"))
-    path = folder / "snowman_rgb.png"
-    flat.save(path)
-    assert Image.open(path).mode == "RGB"
-    return path
 
 
 def test_the_whole_picture_mode_works_in_a_fresh_backend(backend_env: dict[str, str], tmp_path: Path) -> None:

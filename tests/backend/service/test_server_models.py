@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from backend_proc import BackendProcess
-from test_model_cache import write_cached
+from hub_stand_in import write_cached
 
 from img23d_backend.models.registry import GROUNDING
 from img23d_backend.catalog import DEFAULT_SHAPE, SHAPE
