@@ -6,7 +6,7 @@
 Upstream's published VAE training config leaves the field a raw signed distance (issue 54, item 13),
 which the real weights may give. The fields are analytic stand-ins for the decoder: a ball of
 radius 0.35 and beside it a plate 0.016 thick placed between two coarse samples (the thin part the
-band is for; ``tests/backend/test_step1x_volume.py``'s scene), once truncated at 0.01 and scaled to
+band is for; ``tests/backend/surfaces/test_step1x_volume.py``'s scene), once truncated at 0.01 and scaled to
 [-1, 1], once raw. Each is decoded by ``volume.hierarchical_grid`` with the product's grid for the
 octree (``GridSettings.for_octree``), with the guard and without it (``band_share_bound`` above 1:
 main's code before the guard), recording the decoder queries, the band's share, what was said and

@@ -79,7 +79,7 @@ MODEL_SET_NAMES = ("default", "tiny")
 
 # Each family's texture models in a real set, by the --paint choice: (delight, paint); and its tiny
 # replica set: (root, --paint choice, --shape choice) -> the set. Keyed by img23d_protocol.MODEL_FAMILIES,
-# as each table here that a family fills (tests/backend/test_families.py holds them to it).
+# as each table here that a family fills (tests/backend/families/test_families.py holds them to it).
 TEXTURE_MODELS: dict[str, Callable[[str], tuple[ModelSpec | None, ModelSpec]]] = {
     name: facts.texture for name, facts in FAMILY_FACTS.items()}
 
@@ -168,7 +168,7 @@ def model_set(name: str, grounding: str = DEFAULT_GROUNDING, matting: str = DEFA
     the licence-clean family's one paint model (no delight: upstream's chain has none). ``parts`` names a
     parts model (``PARTS``) for a job that makes parts; None leaves it out. A Generate never uses one, and the
     only parts model is not pinned (no revision of its gated repository could be verified), while every model
-    of a Generate's set is (tests/backend/test_pins.py); the tiny set always has its replica."""
+    of a Generate's set is (tests/backend/models/test_pins.py); the tiny set always has its replica."""
     if family is None:
         family = shape_kind(SHAPE[shape]).family if shape in SHAPE else DEFAULT_FAMILY
     chosen = model_family(family)

@@ -1,13 +1,13 @@
 """The model families img23d has, by name: the one table the backend asks (``family.Family``).
 
 Its names are the protocol's (``img23d_protocol.MODEL_FAMILIES``: what the add-on and the command
-line offer); tests/backend/test_families.py holds the two tables to each other.
+line offer); tests/backend/families/test_families.py holds the two tables to each other.
 
 Each entry names the module that defines its family's ``FAMILY``, and that module is imported only
 when something asks for that family (``family_named``, ``family_of``, ``FAMILIES[name]``): a job
 imports the code of the families its models belong to and no other. So a licence-clean job never
 imports Hunyuan3D-2's modules, which are derived from Tencent-licensed code
-(tests/backend/test_clean_job_modules.py reads a real clean job's ``sys.modules``).
+(tests/backend/jobs/test_clean_job_modules.py reads a real clean job's ``sys.modules``).
 
 A family's facts (its models' rows, memory and precision: ``facts.FamilyFacts``) are data, in a light
 module of its folder that ``FACTS_MODULES`` names: ``facts_of`` imports that module alone, so the

@@ -68,7 +68,7 @@ class ModelSpec:
     @property
     def licence(self) -> ModelLicence | None:
         """Its licence, from the table both sides share (``img23d_protocol.licences``), keyed by
-        ``repo_id``; every model of every set has one (tests/backend/test_licences.py)."""
+        ``repo_id``; every model of every set has one (tests/backend/models/test_licences.py)."""
         return model_licence(self.repo_id)
 
     def tiny_replica(self, folder: Path, size_bytes: int, options: Mapping[str, Any] | None = None) -> "ModelSpec":

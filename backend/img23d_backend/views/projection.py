@@ -63,7 +63,7 @@ MIN_OVERLAP = 50       # texels both must see so to match a photo's exposure to 
 LOOKS_LIKE_FROM = 0.05 # a fit leaving more of the outline unshared is checked against the other sides
 MAX_DISAGREEMENT = 0.06  # mean colour difference (0..1 a channel) with the front, exposure matched, past which
                          # a side is not the same object's (measured: true sides 0.002-0.011, another side's
-                         # photo 0.13-0.15, tests/backend/test_view_projection.py's meshes)
+                         # photo 0.13-0.15, tests/backend/views/test_view_projection.py's meshes)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ and Canny's 0/1 edges), so "the box's sum is above zero" is exactly "the box's l
 zero": whether any pixel of the box is set, counted with running sums along the rows, then the
 columns, in a few passes whatever the box's size. Every
 other step is hy3dgen's own, through its own helpers; the result is the same texture and weights
-(``tests/backend/test_back_project.py`` compares the two).
+(``tests/backend/families/test_back_project.py`` compares the two).
 """
 
 from __future__ import annotations

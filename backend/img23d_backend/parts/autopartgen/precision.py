@@ -15,7 +15,7 @@ geometry, not appearance:
 
 On a CUDA GPU the DiT's batch-3 forward took 0.074 s under bfloat16 autocast against 0.508 s in float32
 (the full-size architecture on a lent H200, issue 74). On the tiny replica the difference autocast makes
-is measured by ``tests/backend/test_autopartgen_precision.py`` under the CPU's bfloat16 autocast (the same
+is measured by ``tests/backend/parts/test_autopartgen_precision.py`` under the CPU's bfloat16 autocast (the same
 rounding): the DiT's batch-3 velocity moved by 1.1 % of its float32 norm (the test allows 3 %), the decoded
 field's sign the same at 99.89 % of 20,000 random points (it asks 99 %). A CPU runs float32: bfloat16
 products there are slower on most CPUs and the release does not use them.

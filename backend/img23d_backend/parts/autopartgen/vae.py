@@ -15,7 +15,7 @@ not copied; names are its checkpoint's keys):
   (``decoder.blocks.16``) over them, ``decoder.norm_out``, ``decoder.proj_out``, taken as it is: the
   release negates the decoder's output once inside the VAE and once more before its marching cubes, so
   the value its surface is drawn from is ``+proj_out``, positive inside, as ``surfaces.volume`` wants it
-  (a sphere field decoded by the release is wound outwards; tests/backend/test_field_winding.py decodes
+  (a sphere field decoded by the release is wound outwards; tests/backend/surfaces/test_field_winding.py decodes
   a known field through this query and the surface step and checks the same).
 
 The embedding and the encoder's and decoder's stacks are the shared ones of ``neural.fourier`` and

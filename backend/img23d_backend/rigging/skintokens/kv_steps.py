@@ -14,7 +14,7 @@ to hold what the model has read:
   milliseconds of a GPU's work; on a lent H200 an eager step took 46 ms: issue 74).
 
 Both give the same logits up to the attention's summation order (masked positions weigh exactly zero): on the
-tiny replica the same tokens (``tests/backend/test_skintokens.py``).
+tiny replica the same tokens (``tests/backend/rigging/test_skintokens.py``).
 """
 
 from __future__ import annotations
