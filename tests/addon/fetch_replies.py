@@ -27,6 +27,21 @@ def fetch_answer(fetch_id: str, payload: bytes) -> list:
     return [wire(m) for m in [*chunks, protocol.Result(id=fetch_id, data={"size": size, "sha256": sha})]]
 
 
+def played_job(job: Any, messages: tuple, payload: bytes) -> list:
+    """``messages`` from the host played to a ``remote_jobs.RemoteJob``, every fetch it asks answered with
+    ``payload``; what reached the caller, in order."""
+    out: list = []
+    for message in messages:
+        send, arrived = job.handle(wire(message))
+        out.extend(arrived)
+        for request in send:
+            for reply in fetch_answer(request.id, payload):
+                more, arrived = job.handle(reply)
+                assert not more
+                out.extend(arrived)
+    return out
+
+
 def played_download(mirror: Any, run: str, files: dict[str, bytes], limits: Any = None) -> Any:
     """Import Run from Host of ``run`` (holding ``files``) through ``mirror``, played to its end
     against a host that lists the files and answers every fetch; returns the download."""

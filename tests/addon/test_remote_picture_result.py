@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fetch_replies import fetch_answer, wire
+from fetch_replies import played_job
 
 from img23d_client import remote_jobs, transfer
 protocol = transfer.protocol
@@ -20,18 +20,9 @@ def _play(local: Path, picture: str) -> list:
                                 transfer.Mirror(REMOTE, local), "gpu-box")
     result = protocol.PictureJobResult(run_dir=RUN, manifest=f"{RUN}/manifest.json", picture=picture,
                                        image_size=[96, 96], seed=4)
-    out: list = []
-    for message in (protocol.Artifact(job="job-1", kind="run", path=RUN),
-                    protocol.Artifact(job="job-1", kind="picture", path=f"{RUN}/input.png"),
-                    protocol.Result(id="job-1", data=result.to_dict())):
-        send, arrived = job.handle(wire(message))
-        out.extend(arrived)
-        for request in send:
-            for reply in fetch_answer(request.id, b"PNG from the host"):
-                more, arrived = job.handle(reply)
-                assert not more
-                out.extend(arrived)
-    return out
+    return played_job(job, (protocol.Artifact(job="job-1", kind="run", path=RUN),
+                            protocol.Artifact(job="job-1", kind="picture", path=f"{RUN}/input.png"),
+                            protocol.Result(id="job-1", data=result.to_dict())), b"PNG from the host")
 
 
 def test_the_made_picture_is_mirrored_and_named_here(tmp_path: Path) -> None:

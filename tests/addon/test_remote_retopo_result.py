@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fetch_replies import fetch_answer, wire
+from fetch_replies import played_job
 
 from img23d_client import remote_jobs, transfer
 protocol = transfer.protocol
@@ -19,17 +19,8 @@ RUN = f"{REMOTE}/20261125-120000-chair-retopo"
 def _play(local: Path, result: dict, artifacts: tuple = ()) -> list:
     job = remote_jobs.RemoteJob(protocol.RetopoRequest(id="job-1", name="chair"), transfer.Mirror(REMOTE, local),
                                 "gpu-box")
-    out: list = []
-    for message in (protocol.Artifact(job="job-1", kind="run", path=RUN), *artifacts,
-                    protocol.Result(id="job-1", data=result)):
-        send, arrived = job.handle(wire(message))
-        out.extend(arrived)
-        for request in send:
-            for reply in fetch_answer(request.id, b"glTF from the host"):
-                more, arrived = job.handle(reply)
-                assert not more
-                out.extend(arrived)
-    return out
+    return played_job(job, (protocol.Artifact(job="job-1", kind="run", path=RUN), *artifacts,
+                            protocol.Result(id="job-1", data=result)), b"glTF from the host")
 
 
 def _result(**files: str) -> dict:
