@@ -192,10 +192,12 @@ class Session:
     def generate(self, image: str | Path, names: Sequence[str] | str | None = None,
                  options: JobOptions | None = None, *, boxes: dict[str, list[float]] | None = None,
                  events: Events | None = None, cancel: CancelToken | None = None,
-                 job: Job | None = None, views: dict[str, dict[str, str]] | None = None) -> GenerateResult:
+                 job: Job | None = None, views: dict[str, dict[str, str]] | None = None,
+                 prompt: str = "") -> GenerateResult:
         """One mesh per name in ``image`` (no names: the whole picture as one object; ``"auto"``:
         the names the grounding model suggests, every instance of each); ``views``: more pictures of
-        names, ``{name: {side: picture}}`` (``img23d_protocol.views``)."""
+        names, ``{name: {side: picture}}`` (``img23d_protocol.views``); ``prompt``: the picture made from
+        this text instead (``image`` ""), as ``generate --prompt`` makes it."""
         options = options or JobOptions()
         if isinstance(names, str) and names.strip().casefold() == AUTO:
             names, every = self.suggest(image, options, events=events, cancel=cancel)
@@ -204,7 +206,7 @@ class Session:
         elif isinstance(names, str):
             names = [n.strip() for n in names.split(",") if n.strip()]
         request = GenerateRequest(id=_job_id(), image=str(image), targets=validate_targets(list(names or [])),
-                                  options=options, boxes=dict(boxes or {}), views=dict(views or {}))
+                                  options=options, boxes=dict(boxes or {}), views=dict(views or {}), prompt=prompt)
         job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
         result = _ran(self.engine.run(request, job), GenerateJobResult)
         run_dir = Path(result.run_dir)

@@ -164,7 +164,7 @@ def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
     """The picture's job. A Ray worker has not our files: the picture goes with it, read once, and the
     record keys it by the hash of the bytes sent (it may have changed since the batch hashed it)."""
     data, views, readers = None, None, 0o777
-    if settings.ray_address:
+    if settings.ray_address and not entry.prompt:  # a prompt's picture is made where it runs
         picture = read_picture_file(entry.image)
         data, entry.sha256, readers = picture.data, picture.sha256, picture.permissions
         views = {}
@@ -174,14 +174,15 @@ def _work_item(index: int, entry: Entry, settings: BatchSettings) -> WorkItem:
                 views.setdefault(name, {})[side] = view.data
                 readers &= view.permissions
     return WorkItem(index=index, image=entry.image, names=entry.names, options=settings.options, image_bytes=data,
-                    views=entry.views, view_bytes=views, readers=readers)
+                    views=entry.views, view_bytes=views, readers=readers, prompt=entry.prompt)
 
 
 def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> None:
     entry.seconds, entry.meshes, entry.missing = result.seconds, result.meshes, list(result.missing)
     entry.notes = [str(note)[:NOTE_CHARS] for note in result.notes[:MAX_NOTES]]  # from a worker: bounded
     entry.status, entry.error = result.status, result.error
-    if result.sha256:  # the bytes the job read: a picture changed since the batch hashed it is known by them
+    if result.sha256 and not entry.prompt:  # the bytes the job read: a picture changed since the batch hashed it
+        # is known by them (a prompt's entry stays known by its text, its made picture's bytes in its run)
         entry.sha256 = result.sha256
     if entry.workers and result.worker:
         entry.workers[-1] = f"{entry.workers[-1]} ({result.worker})"  # the slot, and where it ran (host:pid)
@@ -201,7 +202,8 @@ def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> N
 def _readers(entry: Entry) -> int:
     """The permission bits the entry's picture and views share, read here (never taken from a worker)."""
     readers = 0o777
-    for path in [entry.image, *(p for sides in entry.views.values() for p in sides.values())]:
+    listed = [entry.image] if entry.image else []  # a prompt's picture has no file here: no readers to narrow
+    for path in [*listed, *(p for sides in entry.views.values() for p in sides.values())]:
         try:
             readers &= stat.S_IMODE(os.stat(path).st_mode)
         except OSError:

@@ -20,7 +20,7 @@ from img23d_protocol import ErrorCode, ProtocolError, check_views, names_from_te
 from ..env.job_control import CancelToken
 from ..runs.folders import disk_error
 from .dispatch import drive
-from .inputs import AUTO, BatchItem, picture_hash, read_inputs
+from .inputs import AUTO, BatchItem, picture_hash, prompt_hash, read_inputs
 from .local import LocalPool
 from .lock import BatchLock
 from .pool import Pool
@@ -67,16 +67,29 @@ def plan(settings: BatchSettings) -> Plan:
     first: dict[tuple[str, str], Entry] = {}
     for item in items:
         names = default if item.names is None else item.names
+        if item.problem:  # this line alone fails, in its one sentence; the others run
+            entries.append(Entry(image="", sha256="", names=names, key="", status="failed", where=item.where,
+                                 error={"code": ErrorCode.BAD_REQUEST.value, "message": item.problem}))
+            continue
         keyed = {"options": asdict(settings.options), "names": names, "models": settings.models.describe()}
         if item.views:  # other views make other objects; a list without views keeps its earlier keys
             keyed["views"] = _checked_views(item, names, hashes)
-        key = options_key(keyed)
-        if item.image not in hashes:
-            hashes[item.image] = picture_hash(item.image)
-        entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=key, views=item.views)
+        if item.prompt:  # the same text, options and models make the same picture, so the same objects
+            keyed["prompt"] = True
+            entry = Entry(image="", sha256=prompt_hash(item.prompt), names=names, key=options_key(keyed),
+                          prompt=item.prompt, where=item.where)
+        else:
+            assert item.image is not None
+            if item.image not in hashes:
+                hashes[item.image] = picture_hash(item.image)
+            entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=options_key(keyed),
+                          views=item.views)
+        key = entry.key
         earlier = first.setdefault((entry.sha256, key), entry)
         if earlier is entry:
             entries.append(entry)
+        elif entry.prompt:  # a prompt listed again with the same names: its line says which it repeats
+            same.append(Same(image="", same_as=earlier.where, where=item.where))
         else:  # the same bytes with the same names and options make the same objects: once is enough
             same.append(Same(image=entry.image, same_as=earlier.image, where=item.where))
     out = settings.out
@@ -153,8 +166,11 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
         owned = True
         recover(settings.out)  # runs a killed batch left "running" say they were interrupted
         record.save()
+        refused = [index for index, entry in enumerate(record.entries) if entry.status == "failed" and not entry.key]
         emit(BatchEvent("start", counts=record.counts(), workers=len(pool.live()) if pool else 0, message=note,
-                        same=record.same))
+                        same=record.same, refused=len(refused)))
+        for index in refused:  # a list's line refused as written: said here, once
+            emit(BatchEvent("picture", record.entries[index], index, record.counts()))
         if pool is not None and todo:
             drive(record, pool, todo, settings, cancel, emit)
     except BaseException:

@@ -5,8 +5,14 @@ A list names one picture per line with, optionally, its own names (else the comm
 may also be one comma-separated text, or ``"auto"``); a line ends at ``"\n"`` only. CSV (read by
 the csv module, a quoted cell may span lines): the picture in the first column, then names, one
 per column, comma-separated in one quoted column or one per line of it; a first row whose first
-cell is ``image`` is a header. A relative picture path is relative to the list's folder and must
+cell is ``image`` (or ``prompt``) is a header. A relative picture path is relative to the list's folder and must
 stay inside it (``_listed_file``).
+
+A line may give a ``prompt`` instead of a picture (issue 76): the picture is made from it as ``generate
+--prompt`` makes it (the job's own path, ``jobs.prompt_picture``). JSONL: ``{"prompt": "a barrel", "names":
+"barrel"}``; CSV: a header cell ``prompt`` names the column holding each row's prompt. A line with both a
+picture and a prompt, or neither, or a prompt that is not one (``validate_prompt``), is that line's failure
+(``BatchItem.problem``, one sentence): it fails alone and the other lines run.
 
 Views (more pictures of a name from its left, back or right, docs/views.md): JSONL takes the
 protocol's own form, ``"views": {"chair": {"back": "chair_back.jpg"}}``; CSV a column per name and
@@ -30,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from img23d_protocol import ErrorCode, ProtocolError, names_from_text, validate_views
+from img23d_protocol import (ErrorCode, ProtocolError, check_picture_or_prompt, names_from_text, validate_prompt,
+                             validate_views)
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 LIST_SUFFIXES = (".jsonl", ".csv")
@@ -39,16 +46,32 @@ Names = list[str] | str | None   # None: the command's names; "auto": suggested 
 Views = dict[str, dict[str, str]]  # name -> {side: picture}, as GenerateRequest.views
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 VIEW_COLUMN = "view:"              # a CSV header cell ``view:NAME:SIDE``: that column holds those views
+PICTURE_COLUMNS = ("image", "picture")  # a CSV header's cell naming the pictures' column
+PROMPT_COLUMN = "prompt"           # ... and the prompts' column
+HEADER_FIRST = (*PICTURE_COLUMNS, PROMPT_COLUMN)  # a first row starting with one of these is the header
 
 
 @dataclass(frozen=True)
 class BatchItem:
-    """One picture to make objects from."""
+    """One picture to make objects from, or the prompt its picture is made from."""
 
-    image: Path              # absolute
+    image: Path | None       # absolute; None for a prompt's line (or a line that fails)
     names: Names = None
     where: str = ""          # "list.csv line 3", for messages
     views: Views = field(default_factory=dict)  # absolute paths, each a file; names checked by the driver
+    prompt: str = ""         # the text the picture is made from (checked), "" for a picture
+    problem: str = ""        # why this line fails alone (one sentence naming it), "" when it can run
+
+
+@dataclass(frozen=True)
+class _Row:
+    """A list's line as written: its place, picture, prompt, names and views."""
+
+    where: str
+    image: str
+    prompt: object
+    names: Names
+    views: object
 
 
 def read_inputs(inputs: list[str]) -> list[BatchItem]:
@@ -87,14 +110,47 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc}") from exc
     rows = _jsonl_rows(path, text) if path.suffix.lower() == ".jsonl" else _csv_rows(path, text)
     found = False
-    for where, image, names, views in rows:
+    for row in rows:
         found = True
-        picture = _listed_file(path, image, f"{where}: the picture")
+        if row.prompt is not None:
+            yield _prompt_item(row)
+            continue
+        if not row.image:
+            yield BatchItem(None, row.names, row.where, problem=_problem(row.where, "", ""))
+            continue
+        picture = _listed_file(path, row.image, f"{row.where}: the picture")
         if not picture.is_file():
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: no picture at {picture}")
-        yield BatchItem(picture, names, where, _views(path, where, views))
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{row.where}: no picture at {picture}")
+        yield BatchItem(picture, row.names, row.where, _views(path, row.where, row.views))
     if not found:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} names no pictures")
+
+
+def _prompt_item(row: _Row) -> BatchItem:
+    """A line giving a prompt: its item, or its failure in one sentence (the protocol's, after the line's place)
+    when it also gives a picture, its prompt is not one, or it gives views or "auto" (both read a picture)."""
+    try:
+        prompt = validate_prompt(row.prompt)
+        problem = _problem(row.where, row.image, prompt)
+    except ProtocolError as exc:
+        prompt, problem = "", f"{row.where}: {exc.message}"
+    if not problem and not prompt:
+        problem = f"{row.where}: the prompt is empty: type what the picture should show"
+    if not problem and row.views:
+        problem = f"{row.where}: views are more pictures of a picture's names: a prompt's line takes none"
+    if not problem and row.names == AUTO:
+        problem = (f"{row.where}: \"auto\" reads a picture there is not yet: a prompt's line names what to make "
+                   "(or none: the prompt's object is one object)")
+    return BatchItem(None, row.names, row.where, prompt=prompt, problem=problem)
+
+
+def _problem(where: str, image: str, prompt: str) -> str:
+    """The protocol's sentence for a line with a picture and a prompt both, or neither (``check_picture_or_prompt``)."""
+    try:
+        check_picture_or_prompt(image, prompt)
+    except ProtocolError as exc:
+        return f"{where}: {exc.message}"
+    return ""
 
 
 def _listed_file(path: Path, listed: str, what: str) -> Path:
@@ -132,7 +188,7 @@ def _views(path: Path, where: str, views: object) -> Views:
     return found
 
 
-def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names, object]]:
+def _jsonl_rows(path: Path, text: str) -> Iterator[_Row]:
     # A line ends at "\n" alone ("\r\n" leaves a "\r", which JSON reads as white space): str.splitlines()
     # also ended it at U+2028, U+2029, U+0085 and others, which a JSON text may hold raw in a string.
     for number, line in enumerate(text.split("\n"), start=1):
@@ -143,16 +199,18 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names, object
             row = json.loads(line)
         except ValueError as exc:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where} is not valid JSON ({exc.args[0]})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("image"), str) or not row["image"].strip():
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f'{where} needs an "image" (the picture\'s path, as text)')
+        if not isinstance(row, dict) or not isinstance(row.get("image", ""), str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f'{where} needs an "image" (the picture\'s path, as text) '
+                                                       'or a "prompt"')
         names = row.get("names")
         if names is not None and not isinstance(names, (str, list)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f'{where}: "names" must be a list of names or one text')
-        yield where, row["image"], _names(where, names if not isinstance(names, list) else
-                                          ",".join(str(n) for n in names)), row.get("views")
+        yield _Row(where, row.get("image", "").strip(), row.get("prompt"),
+                   _names(where, names if not isinstance(names, list) else ",".join(str(n) for n in names)),
+                   row.get("views"))
 
 
-def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names, object]]:
+def _csv_rows(path: Path, text: str) -> Iterator[_Row]:
     # The csv module reads the lines itself: a quoted cell may hold a line break (a spreadsheet's
     # Alt+Enter), which str.splitlines() cut out, joining the names on either side into one.
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -166,24 +224,35 @@ def _csv_rows(path: Path, text: str) -> Iterator[tuple[str, str, Names, object]]
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.name} is not a readable CSV file (line {reader.line_num}: "
                                                    f"{exc})") from exc
     view_columns: dict[int, tuple[str, str]] = {}  # column -> (name, side), from the header
+    image_column, prompt_column = 0, None          # without a header: the picture first, no prompts
     for number, row in rows:
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
         where = f"{path.name} line {number}"
-        if number == 1 and cells[0].casefold() in ("image", "picture"):
+        if number == 1 and cells[0].casefold() in HEADER_FIRST:
             view_columns = _view_columns(where, cells)
+            image_column = next((c for c, cell in enumerate(cells) if cell.casefold() in PICTURE_COLUMNS), None)
+            prompt_column = next((c for c, cell in enumerate(cells) if cell.casefold() == PROMPT_COLUMN), None)
             continue  # the header
-        if not cells[0]:
+        image = _cell(cells, image_column)
+        if not image and prompt_column is None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where} has no picture in its first column")
         views: dict[str, dict[str, str]] = {}
         for column, (name, side) in view_columns.items():
             if column < len(cells) and cells[column]:
                 views.setdefault(name, {})[side] = cells[column]
         # Names one per column, comma-separated in one, or one per line of a cell.
-        rest = [name for column, cell in enumerate(cells[1:], start=1) if column not in view_columns
+        taken = {*view_columns, image_column, prompt_column}
+        rest = [name for column, cell in enumerate(cells) if column not in taken
                 for name in _LINE_BREAK.split(cell) if name.strip()]
-        yield where, cells[0], _names(where, ",".join(rest) if rest else None), views
+        # A prompt's cell as written (a blank one is no prompt: the line gives a picture or fails for neither).
+        prompt = row[prompt_column] if prompt_column is not None and _cell(cells, prompt_column) else None
+        yield _Row(where, image, prompt, _names(where, ",".join(rest) if rest else None), views)
+
+
+def _cell(cells: list[str], column: int | None) -> str:
+    return cells[column] if column is not None and column < len(cells) else ""
 
 
 def _view_columns(where: str, header: list[str]) -> dict[int, tuple[str, str]]:
@@ -212,6 +281,11 @@ def _names(where: str, text: str | None) -> Names:
         return names_from_text(text, f"{where}'s names")
     except ProtocolError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: {exc.message}") from exc
+
+
+def prompt_hash(prompt: str) -> str:
+    """A prompt's key in the record, as a picture's sha256 is (its UTF-8 bytes'): the same text is the same work."""
+    return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
 
 
 def picture_hash(path: Path) -> str:

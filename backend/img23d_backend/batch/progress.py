@@ -8,7 +8,6 @@ line of stderr; each finished picture is a line on stdout, and so is the summary
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
 from img23d_protocol import dumps
@@ -42,8 +41,10 @@ class BatchPrinter:
             counts = event.counts
             carried = counts["skipped"] + counts["failed"]
             todo = self.total - carried
-            self._line(f"batch: {self.total} picture(s); {counts['skipped']} already done, {counts['failed']} failed "
-                       f"before (kept: --retry-failed runs them again); {todo} to run"
+            refused = f", {event.refused} line(s) refused as written" if event.refused else ""
+            self._line(f"batch: {self.total} picture(s); {counts['skipped']} already done, "
+                       f"{counts['failed'] - event.refused} failed before (kept: --retry-failed runs them again)"
+                       f"{refused}; {todo} to run"
                        + (f" on {event.workers} worker(s)" if todo else ""))
             for same in event.same:
                 self._line(f"same    {same.message}")
@@ -52,7 +53,7 @@ class BatchPrinter:
         elif event.kind == "worker":
             self._line(f"worker  given up: {event.message}")
         elif event.kind == "retry" and event.entry is not None:
-            self._line(f"retry   {Path(event.entry.image).name}: {event.message} "
+            self._line(f"retry   {event.entry.label}: {event.message} "
                        f"(attempt {event.entry.attempts + 1})")
         if event.kind in ("picture", "retry", "start", "worker"):
             self._bar(event.counts)
@@ -75,6 +76,8 @@ class BatchPrinter:
             data.update(index=event.index, image=event.entry.image, status=event.entry.status,
                         run_dir=event.entry.run_dir, seconds=event.entry.seconds, error=event.entry.error,
                         attempts=event.entry.attempts, meshes=event.entry.meshes, notes=event.entry.notes)
+        if event.entry is not None and (event.entry.prompt or event.entry.where):  # a list's line: its text, its place
+            data.update(prompt=event.entry.prompt, where=event.entry.where)
         if event.message:
             data["message"] = event.message
         if event.kind == "start":
@@ -109,11 +112,14 @@ class BatchPrinter:
 def picture_line(entry: Any, counts: dict[str, int], total: int) -> str:
     finished = counts["done"] + counts["skipped"] + counts["failed"]
     where = f"[{finished:>{len(str(total))}}/{total}]"
-    name = Path(entry.image).name
+    name = entry.label
     if entry.status == "done":
         missing = f", not found: {', '.join(entry.missing)}" if entry.missing else ""
         notes = "".join(f"\n{' ' * len(where)} note    {note}" for note in entry.notes)
         return (f"{where} done    {name}: {entry.meshes} mesh(es){missing} in {entry.seconds or 0:.1f} s -> "
                 f"{entry.run_dir}{notes}")
     error = entry.error or {}
-    return f"{where} {entry.status.upper():<7} {name}: {error.get('message', '')} [{error.get('code', '')}]"
+    message = str(error.get("message", ""))
+    # A list's line refused as written (no picture, no prompt to call it by): its sentence names the line itself.
+    said = f"{name}: {message}" if entry.image or entry.prompt else message
+    return f"{where} {entry.status.upper():<7} {said} [{error.get('code', '')}]"

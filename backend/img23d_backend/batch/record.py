@@ -63,6 +63,18 @@ class Entry:
     outside: bool = False            # not among the last run's inputs: kept as an earlier run left it
     timeouts: int = 0                # attempts that ran past the per-picture time limit
     views: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {side: picture}, as listed
+    prompt: str = ""                 # the text its picture is made from ("" for a picture; image is "" then)
+    where: str = ""                  # the list's line, for a prompt's line or one that failed as written
+
+    @property
+    def label(self) -> str:
+        """What a line of progress calls it: the picture's file name, else the prompt (its start) and its line."""
+        if self.image:
+            return Path(self.image).name
+        if self.prompt:
+            text = " ".join(self.prompt.split())
+            return f'"{text[:40]}{"..." if len(text) > 40 else ""}"' + (f" ({self.where})" if self.where else "")
+        return self.where
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Entry":
@@ -89,7 +101,9 @@ class Same:
     @property
     def message(self) -> str:
         first, again = Path(self.same_as), Path(self.image)
-        if first == again:
+        if not self.image:  # a prompt's line: same_as is the line it repeats
+            said = f"the same prompt and names as {self.same_as}"
+        elif first == again:
             said = f"{again.name} is listed more than once"
         else:  # names, unless two folders hold the same name
             a, b = (again.name, first.name) if again.name != first.name else (again, first)

@@ -38,3 +38,4 @@ class BatchEvent:
     message: str = ""
     workers: int = 0
     same: list[Same] = field(default_factory=list)   # at the start: the pictures listed again, run once
+    refused: int = 0          # at the start: a list's lines that fail as written (their own "picture" events follow)

@@ -51,6 +51,7 @@ class WorkItem:
     views: dict[str, dict[str, str]] = field(default_factory=dict)  # name -> {side: picture on the driver's machine}
     view_bytes: dict[str, dict[str, bytes]] | None = None  # the views themselves, with image_bytes
     readers: int = 0o777             # the permission bits every sent file shares (their AND): copies keep them
+    prompt: str = ""                 # the text the picture is made from (image is "" then), as generate --prompt
 
 
 @dataclass
@@ -142,7 +143,8 @@ class Worker:
                      for number, (name, sides) in enumerate(item.view_bytes.items())}
         result = WorkResult(index=item.index, status="failed", seconds=0.0, worker=self.name)
         try:
-            made = self.session.generate(image, item.names, item.options, cancel=token, job=job, views=views)
+            made = self.session.generate(image, item.names, item.options, cancel=token, job=job, views=views,
+                                         prompt=item.prompt)
             result.meshes = sum(1 for m in made.meshes if m.status == "done")
             result.missing = sorted({m.target for m in made.failed})
             result.notes = result_notes(made.job)

@@ -155,7 +155,7 @@ def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict
 
 @pytest.mark.parametrize("name, text, needle", [
     ("list.jsonl", '{"image": "a.png"}\nnot json\n', "list.jsonl line 2 is not valid JSON"),
-    ("list.jsonl", '{"names": ["house"]}\n', 'list.jsonl line 1 needs an "image"'),
+    ("list.jsonl", '{"image": 3, "names": ["house"]}\n', 'list.jsonl line 1 needs an "image"'),
     ("list.jsonl", '{"image": "missing.png"}\n', "list.jsonl line 1: no picture at"),
     ("list.jsonl", '{"image": "a.png", "names": 3}\n', '"names" must be a list'),
     ("list.csv", "image,names\n,house\n", "list.csv line 2 has no picture in its first column"),
