@@ -119,3 +119,22 @@ def test_ctrl_c_closes_the_record_and_the_running_manifests(cluster: ray_head.Ra
     assert any(m["status"] == "cancelled" for m in manifests(out).values())  # a running one, closed
     assert "batch cancelled" in stdout
     nothing_lost(out)
+
+
+def test_a_prompts_line_is_made_on_ray_and_a_bad_line_fails_alone(cluster: ray_head.RayHead, tmp_path: Path) -> None:
+    # Issue 76 item 3: the worker makes the picture from the text (nothing is read or sent for it here), its run
+    # comes back with the picture and the prompt in its manifest; a line with a picture and a prompt fails alone.
+    pictures(tmp_path, 1)
+    (tmp_path / "list.jsonl").write_text('{"prompt": "a wooden barrel", "names": "barrel"}\n'
+                                         '{"prompt": "a wooden barrel", "image": "picture-0.png"}\n')
+    out = tmp_path / "out"
+    done = batch(cluster.env, str(tmp_path / "list.jsonl"), "--out", str(out), "--ray", cluster.address,
+                 "--workers", "1", *FAST_FLAGS)
+    assert done.returncode == 3, done.stderr  # the bad line failed; the prompt's was made
+    made, refused = record(out)["pictures"]
+    assert (made["status"], made["prompt"], made["meshes"]) == ("done", "a wooden barrel", 1), made
+    manifest = manifests(out)[made["run_dir"]]
+    assert manifest["image"]["prompt"]["prompt"] == "a wooden barrel" and (out / made["run_dir"] / "input.png").is_file()
+    assert (refused["status"], refused["where"]) == ("failed", "list.jsonl line 2")
+    assert refused["error"]["message"].startswith("list.jsonl line 2: both a picture and a prompt were given")
+    assert '"a wooden barrel" (list.jsonl line 1): 1 mesh(es)' in done.stdout
