@@ -33,6 +33,7 @@ from ..parts.part import GRIDS
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
+from .picture_terms import picture_terms
 from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
@@ -302,6 +303,8 @@ def _generate(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> 
     request = GenerateRequest(id=_job_id(), image=str(args.image or ""), targets=names, options=options,
                               boxes=args.boxes, views=args.views, parts=args.parts, parts_grid=args.parts_grid,
                               prompt=args.prompt or "")
+    if args.prompt:  # its model's terms and download, before the job's first line
+        print(picture_terms(engine.manager), flush=True)
     result, exit_failed = _ran(engine, request, interrupts)
     if result is None:
         return exit_failed

@@ -1,0 +1,29 @@
+"""What the command line says before a prompt's job starts (issue 76 item 4): the model that makes the picture, its
+licence, and what it has still to download.
+
+A picture made from text is made by the image editor (``editors.text_picture.ROLE``: FLUX.2 [klein] 4B, Apache-2.0;
+its 9B variants are non-commercial and not offered). The artist learns its terms and, when its files are not all in
+the cache, the download the job begins with, before the job's first progress line; the picture's expected time
+follows as that job's own line (``jobs.prompt_picture.make_input``), as every long step's does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..editors.text_picture import ROLE
+from ..models import cache
+from ..models.registry import GB
+
+
+def picture_terms(manager: Any) -> str:
+    """One sentence naming the picture's model, its licence and (not cached) its download's size."""
+    spec = manager.spec(ROLE)
+    stated = spec.licence
+    licence = stated.licence.name if stated is not None else "licence unknown"
+    said = f"the picture is made from the prompt by {spec.display} ({licence})"
+    entry = cache.describe(spec, cache.scan_cache() if spec.local_path is None else None, [])
+    if entry.state == "cached":
+        return said
+    here = f", {entry.size_bytes / GB:.1f} GB of it here" if entry.state == "partial" else ""
+    return f"{said}: about {spec.size_bytes / GB:.1f} GB to download first{here}"
