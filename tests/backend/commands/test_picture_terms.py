@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from img23d_backend.commands import picture_terms as terms
+from img23d_backend.editors import text_picture
 from img23d_backend.editors.flux2_klein.model import KLEIN_BYTES, KLEIN_SPEC
 from img23d_backend.models import cache
 from img23d_backend.models.registry import GB
@@ -20,7 +21,7 @@ from img23d_backend.models.registry import GB
 
 class _Manager:
     def spec(self, role: str) -> object:
-        assert role == "editor"
+        assert role == text_picture.ROLE  # the role the job makes the picture with
         return KLEIN_SPEC
 
 
