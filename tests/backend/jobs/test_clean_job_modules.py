@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,17 @@ def test_a_clean_job_in_the_service_loads_no_tencent_derived_module(probed: tupl
     finally:
         proc.close()
     assert_clean(loaded_modules(written, "img23d_backend.families.step1x.geometry.stage"))
+
+
+def test_a_clean_job_from_a_prompt_loads_no_tencent_derived_module(probed: tuple[dict[str, str], Path],
+                                                                   tmp_path: Path) -> None:
+    # Issue 76 item 4: the picture made from text (FLUX.2 [klein] 4B through the image editor's code), then the
+    # clean family's shape; untextured, as the textured path is the shared run's above.
+    env, written = probed
+    done = subprocess.run([sys.executable, "-m", "img23d_backend", "generate", "--prompt", "a wooden barrel",
+                           "--models", "tiny", "--family", "clean", "--out", str(tmp_path / "runs"),
+                           "--octree-resolution", "32", "--no-texture", "--seed", "4"],
+                          env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert done.returncode == 0, done.stderr[-3000:]  # the whole picture as one object: no grounding to miss
+    assert "the picture is made from the prompt by " in done.stdout
+    assert_clean(loaded_modules(written, "img23d_backend.editors.text_picture"))
