@@ -15,7 +15,6 @@ from __future__ import annotations
 from img23d_protocol import PictureJobResult, PictureRequest, check_picture_prompt
 
 from ..editors.text_prompt import check_side, name_from_prompt
-from ..models.step_costs import refuse_long_run
 from ..runs.stems import safe_stem
 from . import prompt_picture
 from .base import JobRun
@@ -41,10 +40,7 @@ class PictureRun(JobRun[PictureRequest]):
 
     @classmethod
     def check_memory(cls, request: PictureRequest, engine: EngineContext) -> None:
-        prompt_picture.check_memory(request, engine)
-        refuse_long_run("making the picture", prompt_picture.expected_seconds(engine.manager, request.options.edit_size),
-                        engine.manager.device_of(prompt_picture.ROLE), request.options.accept_long,
-                        "make it smaller (Picture Size, --picture-size)")
+        prompt_picture.check_memory(request, engine)  # its memory and its time
 
     @classmethod
     def roles_used(cls, request: PictureRequest) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureReq
 from ..editors.costs import completion_costs
 from ..editors.text_picture import ROLE, check_picture_memory, make_picture, picture_size
 from ..editors.text_prompt import check_maker, check_side, name_from_prompt
-from ..models.step_costs import device_label, step_costs
+from ..models.step_costs import device_label, refuse_long_run, step_costs
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE
 from ..stages.step_context import Request, StepContext
@@ -58,9 +58,14 @@ def check_model(request: PromptRequest, engine: EngineContext) -> None:
 
 
 def check_memory(request: PromptRequest, engine: EngineContext) -> None:
-    """Refuse a prompt whose picture the image editor cannot make in this machine's memory, in one sentence."""
+    """Refuse, in one sentence each, a prompt whose picture the image editor cannot make in this machine's memory,
+    and one whose picture would take an hour or more on its device (a CPU's case) unaccepted, as every long step is
+    refused: Make Picture's and a Generate's from a prompt alike."""
     if prompt_of(request):
         check_picture_memory(engine.manager, request.options.edit_size, engine.total_room())
+        refuse_long_run("making the picture", expected_seconds(engine.manager, request.options.edit_size),
+                        engine.manager.device_of(ROLE), request.options.accept_long,
+                        "make it smaller (Picture Size, --picture-size)")
 
 
 def roles(request: GenerateRequest | RegenerateRequest) -> tuple[str, ...]:

@@ -1,0 +1,49 @@
+"""A picture made from a prompt that would take an hour or more on its device is refused unaccepted, before its run
+folder, in a Generate as in Make Picture (issue 76 item 4: the CPU case, as every long step is refused).
+
+FLUX.2 [klein] 4B's own spec, registered and never loaded, on this CPU: a 2048 x 2048 picture is many hours here (the
+estimate from the device's speed, ``expected_seconds``, which other work on a shared CPU moves by half either way:
+far from the hour), a 256 x 256 one minutes.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from img23d_backend.editors.parts import editor_loader
+from img23d_backend.editors.table import DEFAULT_EDITOR, EDITOR_ROWS
+from img23d_backend.jobs.prompt_picture import check_memory, expected_seconds
+from img23d_backend.models.manager import ModelManager
+from img23d_backend.models.preflight import Room
+from img23d_protocol import ErrorCode, GenerateRequest, JobOptions, PictureRequest, ProtocolError
+
+PROMPT = "a wooden barrel beside a small house"
+
+
+class _Engine:
+    def __init__(self) -> None:
+        self.manager = ModelManager(torch.device("cpu"), budget_bytes=60 << 30)
+        spec = EDITOR_ROWS[DEFAULT_EDITOR].spec
+        self.manager.register(spec, editor_loader(spec))
+
+    @staticmethod
+    def total_room() -> Room:
+        return Room(host=256 << 30)  # room for its weights: only the time is in question
+
+
+@pytest.mark.parametrize("make", [lambda options: GenerateRequest(id="g", prompt=PROMPT, options=options),
+                                  lambda options: PictureRequest(id="p", prompt=PROMPT, options=options)],
+                         ids=["generate", "make-picture"])
+def test_a_prompts_picture_of_hours_on_this_cpu_is_refused_unaccepted(make) -> None:
+    engine = _Engine()
+    hours, minutes = expected_seconds(engine.manager, 2048), expected_seconds(engine.manager, 256)
+    assert hours >= 4 * 3600 and minutes * 4 < 3600, (hours, minutes)
+    with pytest.raises(ProtocolError) as refused:  # before: a Generate's picture started, said but not asked
+        check_memory(make(JobOptions(edit_size=2048)), engine)
+    assert refused.value.code is ErrorCode.LONG_JOB_NOT_ACCEPTED
+    assert refused.value.message.startswith("making the picture would take ") and "on this CPU" in refused.value.message
+    assert refused.value.message.endswith("or make it smaller (Picture Size, --picture-size)")
+    check_memory(make(JobOptions(edit_size=2048, accept_long=True)), engine)
+    check_memory(make(JobOptions(edit_size=256)), engine)
+    check_memory(GenerateRequest(id="g", image="p.png", options=JobOptions(edit_size=2048)), engine)  # a picture's job: none made
