@@ -15,10 +15,13 @@ from typing import Callable
 
 from img23d_protocol import ErrorCode, ProtocolError, check_budget_gb
 
+from ..batch.inputs import read_inputs
 from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
 from ..batch.record import close_record_file
+from ..catalog import model_set
 from ..env.interrupts import Interrupts, exit_code
 from .options import add_job_options, job_options, usage_message
+from .picture_terms import picture_terms
 from .progress import log_to_stderr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -85,6 +88,12 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
         models = api.Models.from_args(args)
         printer = BatchPrinter(sys.stdout, sys.stderr, as_json=args.json)
+        # A list's prompt lines: their picture's model, licence and download said once, before the batch starts,
+        # as generate --prompt says them (stdout is the machines' with --json: then on stderr).
+        if any(item.prompt and not item.problem for item in read_inputs(args.inputs)):
+            chosen = model_set(models.models, grounding=models.grounding, matting=models.matting, shape=models.shape,
+                               paint=models.paint, family=models.family, editor=models.editor)
+            print(picture_terms(chosen), file=sys.stderr if args.json else sys.stdout, flush=True)
         # A second Ctrl-C ends the process at once: batch.json still closes (the workers' pictures
         # close their own manifests as their pipes or their driver go).
         interrupts.abandon = lambda reason: close_record_file(args.out.expanduser(), reason)

@@ -1,5 +1,5 @@
-"""What the command line says before a prompt's job starts (issue 76 item 4): the model that makes the picture, its
-licence, and what it has still to download.
+"""What the command line says before a prompt's job starts, or a batch with a prompt's line (issue 76 item 4): the
+model that makes the picture, its licence, and what it has still to download.
 
 A picture made from text is made by the image editor (``editors.text_picture.ROLE``: FLUX.2 [klein] 4B, Apache-2.0;
 its 9B variants are non-commercial and not offered). The artist learns its terms and, when its files are not all in

@@ -2,8 +2,8 @@
 
 What such a line makes is the job's (``generate --prompt``'s, tests/backend/commands and jobs); these read the list:
 a prompt's line becomes a prompt's item with its names, a line with a picture and a prompt both, neither, or a prompt
-that is not one, is that line's failure in one sentence naming it, and the other lines still plan. The batch of such
-lines end to end, on Ray, is in test_batch_ray.py (the session's one cluster).
+that is not one, is that line's failure in one sentence naming it, and the other lines still plan. Such a batch end to
+end: here on a local worker (the tiny models, untextured), and on Ray in test_batch_ray.py (the session's one cluster).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_files import pictures
+from batch_files import FAST_FLAGS, batch, manifests, pictures, record
 from img23d_backend.batch.driver import BatchEvent, plan
 from img23d_backend.batch.inputs import prompt_hash, read_inputs
 from img23d_backend.batch.progress import BatchPrinter
@@ -92,3 +92,28 @@ def test_the_plan_keys_a_prompt_by_its_text_runs_it_once_and_fails_a_bad_line_as
                        "1 line(s) refused as written; 2 to run on 1 worker(s)")
     assert said[2].endswith(" FAILED  list.jsonl line 2: both a picture and a prompt were given: a job starts from "
                             "one, so send the picture or the prompt [bad_request]"), said
+
+
+@pytest.mark.process  # its subject is the batch command, as test_batch.py's
+@pytest.mark.lane_b   # with test_batch.py's, for the lanes' balance
+def test_a_local_batch_makes_a_prompts_picture_says_its_terms_first_and_fails_a_bad_line_alone(
+        backend_env: dict[str, str], tmp_path: Path) -> None:
+    # Issue 76 items 3 and 4 on a local worker (run by hand only before): the prompt's run folder holds the made
+    # picture and its manifest the prompt; FLUX.2 [klein]'s licence (and download) is said once, before the batch's
+    # first line, as generate --prompt says it; a line with a picture and a prompt both fails alone.
+    listed = _list(tmp_path, "list.jsonl", '{"prompt": "a wooden barrel", "names": "barrel"}\n'
+                                           '{"prompt": "a wooden barrel", "image": "picture-0.png"}\n')
+    out = tmp_path / "out"
+    done = batch(backend_env, listed, "--out", str(out), *FAST_FLAGS)
+    assert done.returncode == 3, done.stderr  # the bad line failed; the prompt's was made
+    made, refused = record(out)["pictures"]
+    assert (made["status"], made["prompt"], made["meshes"]) == ("done", "a wooden barrel", 1), made
+    assert manifests(out)[made["run_dir"]]["image"]["prompt"]["prompt"] == "a wooden barrel"
+    assert (out / made["run_dir"] / "input.png").is_file()
+    assert (refused["status"], refused["where"]) == ("failed", "list.jsonl line 2")
+    assert refused["error"]["message"].startswith("list.jsonl line 2: both a picture and a prompt were given")
+    said = done.stdout.splitlines()
+    # the model the picture is made by and its terms: the tiny set's replica here (its licence: FLUX.2 [klein] 4B's, in
+    # tests/backend/commands/test_picture_terms.py)
+    assert said[0].startswith("the picture is made from the prompt by tiny/flux2-klein-4b ("), said
+    assert said[1].startswith("batch: 2 picture(s)") and done.stdout.count("made from the prompt") == 1, said
