@@ -19,14 +19,13 @@ from typing import Any
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, Error,
                              ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
-                             check_budget_gb, check_picture_or_prompt, names_from_text, split_parted_names,
-                             validate_boxes, validate_parts, validate_prompt, validate_targets)
+                             check_budget_gb, names_from_text, split_parted_names, validate_boxes, validate_parts,
+                             validate_targets)
 
 from .. import __version__
 from ..env.children import end_children
 from ..env.interrupts import Interrupts, exit_code, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
-from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side, makers
 from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..parts.part import GRIDS
@@ -35,6 +34,7 @@ from . import batch, chain, models, parts_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr
+from .prompt_options import add_prompt_arguments, check_prompt_arguments
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
 
@@ -86,18 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
 
     gen = sub.add_parser("generate", help="image (or --prompt) + names -> one GLB per name")
-    gen.add_argument("image", type=Path, nargs="?", default=None,
-                     help="the picture; leave it out and give --prompt to have the picture made from text")
-    gen.add_argument("--prompt", default=None,
-                     help="what the picture should show, when there is no picture: the image editor makes it "
-                          f"({' or '.join(makers())}), on a plain light background, whole in the frame, in soft "
-                          "light; then the chain reads it as any picture; without --targets its first words name "
-                          "the one object")
-    gen.add_argument("--picture-size", type=int, default=0, metavar="SIDE",
-                     help="the side of the square picture made from --prompt, a multiple of "
-                          f"{PICTURE_MULTIPLE} from {PICTURE_SIDES.low:,.0f} to {PICTURE_SIDES.high:,.0f} (default: "
-                          "the model's own, 1024); the picture's hidden parts are completed at the same area "
-                          "(--edit-size)")
+    add_prompt_arguments(gen)
     gen.add_argument("--targets", default="", help='comma-separated names, e.g. "house, chimney"; a name '
                                                     'with its parts in brackets is made in parts too, e.g. '
                                                     '"lamp (shade, arm), table" (drawn by '
@@ -204,36 +193,16 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
     if args.command == "serve":
         return
-    if args.command == "generate":
-        _check_picture_or_prompt(args)
     # "auto" is resolved by a suggest job once the engine is up (see _generate).
     auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
-    if auto and args.prompt:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "--targets auto reads a picture there is not yet: with --prompt, "
-                                                   "give the names, or none for one object")
+    if args.command == "generate":
+        check_prompt_arguments(args, auto)
     args.names, args.parts = (None, {}) if auto else _names_and_parts(args)
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")
     args.options = job_options(args) if args.command == "generate" else JobOptions()
     args.boxes = _boxes(args) if args.command == "generate" else {}
     args.views = views_from_arguments(args.view, args.names) if args.command == "generate" else {}
-
-
-def _check_picture_or_prompt(args: argparse.Namespace) -> None:
-    """generate's picture or prompt, one of them, the prompt checked as the protocol checks it; --picture-size
-    only with a prompt, and then it is the job's --edit-size (the area the image editor paints at)."""
-    if args.prompt is not None and not args.prompt:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "--prompt is empty: type what the picture should show")
-    prompt = validate_prompt(args.prompt or "")
-    check_picture_or_prompt(str(args.image or ""), prompt)
-    if args.picture_size:
-        if not prompt:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "--picture-size is the size of a picture made from --prompt; "
-                                                       "a picture given is read at its own size")
-        if args.edit_size and args.edit_size != args.picture_size:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, "--picture-size and --edit-size both set the area the image "
-                                                       "editor paints at for a prompt: give one")
-        args.edit_size = check_side(args.picture_size)
 
 
 def _names_and_parts(args: argparse.Namespace) -> tuple[list[str], dict[str, list[str]]]:
