@@ -29,7 +29,7 @@ from ..models.matting_model import input_side
 from ..models.memory import PeakMeter
 from ..models.oom import is_out_of_memory
 from ..readers.images import LoadedImage, load_image
-from ..runs.folders import Manifest, RunFolder, TargetRecord, disk_error
+from ..runs.folders import PICTURE_FILE, Manifest, RunFolder, TargetRecord, disk_error
 from ..stages import matting, skips
 from ..stages.grounding import ask
 from ..stages.step_context import Request
@@ -240,14 +240,9 @@ class JobRun(Generic[R]):
         with self.stage("load"):
             image = load_image(self.request.image)
             self.run_folder.keep_private(image.permissions)
-            saved = self.run_folder.write_image("input.png", image.image, image.permissions)
-            self.run_folder.manifest.image = {
-                "source": str(Path(self.request.image).resolve()), "copy": self.run_folder.relative(saved),
-                # Which bytes were used: the artist may change or delete the file after Generate.
-                "sha256": image.sha256,
-                "size": list(image.size), "original_size": list(image.original_size),
-                "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
-            }
+            saved = self.run_folder.write_image(PICTURE_FILE, image.image, image.permissions)
+            self.run_folder.manifest.image = {"source": str(Path(self.request.image).resolve()),
+                                              "copy": self.run_folder.relative(saved), **image.manifest_fields()}
         return image
 
     def ground(self, image: LoadedImage, targets: list[str] | None = None) -> list[Any]:

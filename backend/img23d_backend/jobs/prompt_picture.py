@@ -104,9 +104,7 @@ def make_input(run: StepContext) -> LoadedImage:
         image = load_image(saved)
         # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
         # after, falls back to the run's name); "prompt" says how it was made.
-        folder.manifest.image = {"source": "", "copy": folder.relative(saved), "sha256": image.sha256,
-                                 "size": list(image.size), "original_size": list(image.original_size),
-                                 "scale": image.scale, "has_alpha": image.has_alpha, "source_mode": image.source_mode,
+        folder.manifest.image = {"source": "", "copy": folder.relative(saved), **image.manifest_fields(),
                                  "made_by": run.manager.spec(ROLE).display, "prompt": made.record.to_dict()}
     run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(saved), image_size=list(image.size),
                           seed=run.options.seed))

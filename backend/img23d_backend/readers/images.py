@@ -27,7 +27,7 @@ import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import psutil
@@ -73,6 +73,12 @@ class LoadedImage:
     @property
     def size(self) -> tuple[int, int]:
         return self.image.size
+
+    def manifest_fields(self) -> dict[str, Any]:
+        """What a run's manifest keeps of the picture it read: which bytes (the artist may change or delete the file
+        after Generate), its size as read and as it was, and how it was read."""
+        return {"sha256": self.sha256, "size": list(self.size), "original_size": list(self.original_size),
+                "scale": self.scale, "has_alpha": self.has_alpha, "source_mode": self.source_mode}
 
 
 @dataclass(frozen=True)
