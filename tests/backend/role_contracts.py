@@ -187,7 +187,7 @@ def rig(subject: RiggerSubject, manager: ModelManager, folder: RunFolder, said: 
         cancel: CancelToken | None = None, mesh: Path | None = None) -> RigResult:
     """A rig as the rig job makes one: the model registered on first use and run through ``manager``."""
     register_model(manager, subject.weights, "tiny", subject.root)
-    return rig_into(RigInput(mesh=mesh or subject.mesh, weights=subject.weights, models="tiny"), folder, "m",
+    return rig_into(RigInput(mesh=mesh or subject.mesh, weights=subject.weights), folder, "m",
                     said.append, model_through(manager, subject.weights, said.append), cancel)
 
 

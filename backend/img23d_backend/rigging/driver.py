@@ -9,9 +9,8 @@ textures stay; other levels of detail get the same skeleton and the weights carr
 
 A rigger that runs a model (``rigger.RigModel``) is registered with the job's model manager on first use
 (``register_model``), checked before the run folder (``check_model``: its memory and time) and run
-through the manager (``model_through``), or, where it is not registered, read from its folder here
-(``model_here``); where its files cannot be had, a skeleton is given, or it fails on this mesh, the
-geometric binding stands in, said in one sentence. Every input is bounded before the work and every
+through the manager (``model_through``), never around it; where it is not registered (its files cannot be had),
+a skeleton is given, or it fails on this mesh, the geometric binding stands in, said in one sentence. Every input is bounded before the work and every
 failure is one sentence (``ProtocolError``); a cancel stops it between steps.
 
 Written into the run folder: ``<name>_rigged.glb``, ``<name>_weights.npz`` (each vertex's four strongest
@@ -57,7 +56,6 @@ class RigInput:
     seed: int = 0
     name: str = ""
     bones: list[RigBone] = field(default_factory=list)   # the artist's skeleton as bones (the add-on's armature)
-    models: str = "default"     # where a model rigger's files come from: the hub's ("default") or the tiny replica
     also: list[Path] = field(default_factory=list)   # other levels of detail: the rig's weights carried to each
 
 
@@ -136,23 +134,11 @@ def model_through(manager: Any, weights: str, progress: Callable[[str], None]) -
     return run
 
 
-def model_here(weights: str, models: str, say: Callable[[str], None]) -> ModelRun | None:
-    """The command line's way to the rigger's model: its files found (or the tiny replica written) here and
-    read on the CPU by its rig; None when they cannot be had."""
-    model = model_of(weights)
-    folder = model.folder(models, default_tiny_root()) if model is not None else None
-    if model is None or folder is None:
-        return None
-    estimate = model.estimate(model.spec(models, default_tiny_root()), "cpu")
-    say(f"rigging with {model.name} from {folder}: {_expected(estimate, 'cpu')}")
-    rig = RIGGERS[weights].rig
-    return lambda mesh, options: rig(mesh, None, replace(options, model_folder=folder, short_decoding=models == "tiny"))
-
-
 def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str], None],
              run_model: ModelRun | None = None, cancel: CancelToken | None = None) -> RigResult:
     """Rig ``request.mesh`` into ``folder`` (see the module's docstring); ``ProtocolError`` with one sentence.
-    ``run_model``: a job's way to the model (``model_through``); without it its files are read here."""
+    ``run_model``: a job's way to the model (``model_through``); without it a model's rigger is replaced by the
+    geometric binding, said in the notes."""
     started = time.perf_counter()
     check = cancel.check if cancel is not None else lambda: None
     read = read_mesh(request.mesh, folder, "input")
@@ -167,7 +153,7 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
         f"{samples:,} points on them)")
     failpoints.hit("rig.bind")  # where a test holds a rig to stop it (``env.failpoints``)
     check()
-    rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, say, run_model)
+    rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, run_model)
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
     check()
     add_skin(read.gltf, mesh, rig.skeleton, rig.skin)
@@ -198,8 +184,7 @@ def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: An
     return folder.relative(path)
 
 
-def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Callable[[str], None],
-            run_model: ModelRun | None = None) -> Rig:
+def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, run_model: ModelRun | None = None) -> Rig:
     """The rig by ``request.weights``; a model's rigger replaced by the geometric binding, said in one
     sentence, where its files cannot be had, a skeleton is given, or it fails on this mesh."""
     options, notes = RigOptions(request.humanoid_names, request.seed), []
@@ -208,7 +193,6 @@ def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, say: Ca
         if skeleton is not None:
             notes.append(f"{model.name} makes its own skeleton, so the given one was bound by the geometric binding")
         else:
-            run_model = run_model or model_here(request.weights, request.models, say)
             try:
                 if run_model is not None:
                     return _with_notes(run_model(mesh, options), notes)
