@@ -111,7 +111,8 @@ def _write_tiny(folder: Path) -> None:
 
 def rig(mesh: RigMesh, skeleton: Skeleton | None, options: RigOptions) -> Rig:
     """The skeleton and weights SkinTokens predicts for ``mesh``, read from ``options.model_folder`` on the CPU
-    (the command line's way; a job's goes through the model manager: ``rig_network``). A given skeleton is the
+    (the Rigger interface's call, for a Python caller with the files at hand; every job goes through the model
+    manager: ``rig_network``). A given skeleton is the
     geometric binding's to bind: the model makes its own."""
     if skeleton is not None:
         raise BadSkeleton("SkinTokens makes its own skeleton: a given one is bound by the geometric binding")
