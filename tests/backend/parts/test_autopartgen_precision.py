@@ -62,3 +62,18 @@ def test_the_fields_sign_under_bfloat16_is_float32s(networks) -> None:
     assert rounded.dtype == torch.float32
     agree = float((torch.sign(rounded) == torch.sign(exact)).float().mean())
     assert agree > 0.99, f"bfloat16 autocast flipped the field's sign at {1 - agree:.2%} of the points"
+
+
+def test_the_last_norm_takes_its_weights_dtype_under_autocast(networks) -> None:
+    """CUDA's layer norm refuses a bfloat16 input with float32 weights outside autocast (the first lent H200
+    run of the parts benchmark stopped there); a CPU's accepts the mix, so the dtypes are checked here."""
+    seen: list[tuple[torch.dtype, torch.dtype]] = []
+    norm = networks.vae.decoder.norm_out
+    hook = norm.register_forward_pre_hook(lambda module, args: seen.append((args[0].dtype, module.weight.dtype)))
+    latent = torch.zeros(1, networks.config.dit.latents, networks.config.vae.latent_channels)
+    try:
+        with torch.no_grad(), _bfloat16():
+            networks.vae.query(torch.zeros(1, 8, 3), networks.vae.tokens(latent))
+    finally:
+        hook.remove()
+    assert seen and all(given == weight for given, weight in seen), f"norm_out got (input, weight) dtypes {seen}"

@@ -64,4 +64,4 @@ class ShapeVAE(nn.Module):
         x = self.decoder.proj_query(self.embedder(points).to(tokens.dtype))
         x = self.decoder.cross(x, tokens)
         with full_precision(x.device):   # the sign placing the surface, in float32 (``precision``)
-            return self.decoder.proj_out(self.decoder.norm_out(x).float())[..., 0].float()
+            return self.decoder.proj_out(self.decoder.norm_out(x.float()))[..., 0].float()
