@@ -10,7 +10,8 @@ device synchronised around every figure:
 * ``part_seconds``: one part from a mesh (the bundled house mesh, the defaults: 50 steps x 3 guided passes,
   decode at 256, clean-up; ``part_loop.generate_parts`` under ``precision.autocast`` as ``generator.generate``
   runs it) and ``picture_part_seconds``: one part from a picture (the snowman: the whole object drawn first);
-  ``part_estimate_seconds``: ``parts.costs.request_estimate`` for the mesh request, as the job says it;
+  ``part_estimate_seconds``: ``parts.costs.request_estimate`` for the mesh request, as the job says it, and
+  ``part_estimate_split`` its terms (the mesh's encoding, the part, one forward) and the probe they read;
 * ``rig_seconds_50_joints``: ``pipeline.rig_mesh`` on the house mesh with the decoding's token limit set to
   ``tokens_for(50, 10)`` (random weights write joints until the grammar closes the skeleton for the budget, so
   the skeleton ends near 50 joints: ``rig_joints`` says how many), 10 beams and 54,000 samples;
@@ -46,6 +47,7 @@ from img23d_backend.parts.autopartgen.model import PARTS_SPEC
 from img23d_backend.parts.autopartgen.part_loop import generate_parts
 from img23d_backend.parts.autopartgen.precision import autocast
 from img23d_backend.parts.part import PartsRequest
+from img23d_backend.parts.table import row_of
 from img23d_backend.rigging.skintokens import config as rig_sizes
 from img23d_backend.rigging.skintokens import costs as rig_costs
 from img23d_backend.rigging.skintokens.decoding import DecodingSettings
@@ -103,6 +105,13 @@ def measure_parts(networks: AutoPartGenNetworks, device: torch.device, grid: int
         print(f"{name}: {seconds:.1f} s, {len(made)} made", flush=True)
     estimate = part_costs.request_estimate(PARTS_SPEC, device, from_mesh)
     results["part_estimate_seconds"] = round(estimate.total_s, 2)
+    # The split, so a GPU's figures can check each term (the floor of a forward was derived from a whole part).
+    on_gpu = device.type == "cuda"
+    gflops = probe(device, torch.bfloat16 if on_gpu else torch.float32).gflops
+    results["part_estimate_split"] = {
+        "mesh_encoding_s": round(estimate.whole_s, 3), "part_s": round(estimate.part_s, 3),
+        "forward_s": round(part_costs.forward_seconds(row_of(PARTS_SPEC), gflops, on_gpu), 4),
+        "probe_gflops": round(gflops, 1)}
     results["parts_peak_gb"] = _peak_gb(device)
     return results
 

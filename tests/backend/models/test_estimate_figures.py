@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from img23d_backend.parts import costs as part_costs
 from img23d_backend.parts.autopartgen.model import ROW
 from img23d_backend.rigging.skintokens import costs as rig_costs
 from img23d_backend.rigging.skintokens.decoding import DecodingSettings
@@ -66,3 +67,18 @@ def test_a_gpu_rig_estimate_from_the_measured_seconds_a_token_holds_where_flops_
     assert 0.5 <= counted.total_s / h200["rig_seconds_40_joints"] <= 2.0
     scaled = rig_costs.rig_estimate(gflops, 1.0, DecodingSettings(), joints=joints, branches=0)
     assert scaled.total_s < 1.0 < h200["rig_seconds_40_joints"] / 2
+
+
+def test_the_gpu_floors_are_the_lent_h200s_figures_and_its_part_and_rig_estimates_hold_within_2x() -> None:
+    """The H200 run after issue 74 (``parts-rig-gpu-h200.json``): a rig's step is counted at its seconds a token,
+    and the part's estimate at that device's probe (issue 74's 631 TFLOP/s) is within 2x of the part measured."""
+    h200 = _figures("parts-rig-gpu-h200.json")
+    assert h200["device"] == "NVIDIA H200" and h200["complete"] is True
+    assert rig_costs.GPU_STEP_FLOOR_S == pytest.approx(h200["rig_seconds_per_token"], abs=0.0005)
+    rig = rig_costs.rig_estimate(631_000.0, 1.0, DecodingSettings(max_new_tokens=h200["rig_token_limit"]),
+                                 joints=h200["rig_joints"], step_floor_s=rig_costs.GPU_STEP_FLOOR_S)
+    assert 0.5 <= rig.total_s / h200["rig_seconds_50_joints"] <= 2.0
+    ask = part_costs.PartsAsk(parts=1, steps=50, grid=256, whole=False, masked=False)
+    part = part_costs.parts_estimate(ROW, 631_000.0, ask, history=ROW.history, on_gpu=True)
+    assert 0.5 <= part.total_s / h200["part_seconds"] <= 2.0
+    assert part_costs.forward_seconds(ROW, 631_000.0) < part_costs.GPU_FORWARD_FLOOR_S   # the floor decides there

@@ -65,13 +65,14 @@ def test_too_little_memory_is_one_sentence_naming_the_geometric_binding() -> Non
 
 def test_on_a_gpu_each_decoding_step_counts_at_least_its_latency() -> None:
     """The H200's bf16 probe (631 TFLOP/s) scaled the CPU's step to 0.5 ms, and the rig said 0.29 s for 54 s
-    measured (issue 74): a GPU's step is counted at least the 46 ms an all-beam step took there."""
+    measured (issue 74): a GPU's step is counted at least the seconds a token a whole rig took there (25 ms, the
+    step replayed from a CUDA graph)."""
     h200 = 631_000.0
     plain = costs.rig_estimate(h200)
     floored = costs.rig_estimate(h200, step_floor_s=costs.GPU_STEP_FLOOR_S)
     tokens = costs.tokens_for(costs.TYPICAL_JOINTS, costs.TYPICAL_BRANCHES)
     assert plain.decode_s < 1.0
-    assert floored.decode_s == pytest.approx(tokens * costs.GPU_STEP_FLOOR_S) and 15 < floored.total_s < 30
+    assert floored.decode_s == pytest.approx(tokens * costs.GPU_STEP_FLOOR_S) and 8 < floored.total_s < 20
     assert floored.skin_s == plain.skin_s and floored.read_s == plain.read_s
     # A CPU is slower than the floor: the floor changes nothing there.
     assert costs.rig_estimate(100.0, step_floor_s=costs.GPU_STEP_FLOOR_S) == costs.rig_estimate(100.0)

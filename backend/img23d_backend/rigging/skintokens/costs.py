@@ -12,7 +12,7 @@ the benchmark's speed against this device's probe (in the dtype the model runs i
 beams against the benchmark's, and a replica of another size (the tiny one) by its share of the weights
 (and counted at its own brief decoding: ``decoding_for``).
 On a GPU the decoding is bound by latency, not arithmetic: each step counts at least ``GPU_STEP_FLOOR_S``
-(measured on an H200; the FLOP-scaled figure said 0.29 s for a rig that took 54 s there); the rest keeps a
+(measured on an H200; the FLOP-scaled figure said 0.29 s for a rig that took 54 s there, eager); the rest keeps a
 CPU's proportions: an order of magnitude, as ``models.step_costs`` says of every estimate.
 
 Memory: the weights (the full-size model's 544 million parameters in the dtype it runs in: bf16 on a GPU,
@@ -91,14 +91,12 @@ class RigEstimate:
 
 
 # A GPU's decoding step is bound by latency, not arithmetic: ten beams of a 0.6 B model are a few milliseconds
-# of its work, and the step takes what its kernels' launches and the host's share take. One all-beam step took
-# 46 ms on a lent H200 (bf16, the KV cache, cuDNN's attention off: issue 74), where the CPU benchmark scaled by
-# that GPU's 631 TFLOP/s bf16 probe said 0.5 ms. So on a GPU a step is never counted under this floor
-# (``bench/parts_rig_gpu.py`` measures a whole rig when a GPU is lent, to check it). That step was eager over the
-# growing cache; a GPU now replays it from a CUDA graph over a static cache (``kv_steps``), expected faster but not
-# yet measured: the floor stays the measured figure (an estimate that may say more than the rig takes) until a lent
-# GPU's ``rig_seconds_per_token`` replaces it.
-GPU_STEP_FLOOR_S = 0.046
+# of its work, and the step takes what its kernels' launches and the host's share take. Scaled from the CPU
+# benchmark by an H200's 631 TFLOP/s bf16 probe a step is 0.5 ms; eager over the growing cache it took 46 ms
+# there (issue 74). Replayed from a CUDA graph over the static cache (``kv_steps``) a whole 59-joint rig took
+# 10.5 s for 418 tokens on a lent H200, 25.1 ms a token with the encoders and the skin counted in
+# (``bench/results/parts-rig-gpu-h200.json``). So on a GPU a step is never counted under that figure.
+GPU_STEP_FLOOR_S = 0.025
 
 
 def rig_estimate(gflops: float, share: float = 1.0, decoding: DecodingSettings = DecodingSettings(),
