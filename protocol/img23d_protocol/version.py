@@ -5,9 +5,9 @@ wheel's name say the same (tests/wire/test_wheel.py checks). A peer with another
 is refused at the handshake; a newer minor adds fields an older peer ignores.
 """
 
-__version__ = "1.25.0"
+__version__ = "1.26.0"
 PROTOCOL_MAJOR = 1
-PROTOCOL_MINOR = 25  # 1: models, download, delete (the model manager); 2: retexture;
+PROTOCOL_MINOR = 26  # 1: models, download, delete (the model manager); 2: retexture;
 # 3: the environment error code, and the environment the backend's hello describes;
 # 4: hello limits (the largest settings the backend's memory holds);
 # 5: suggest, the layout options (fov_degrees, estimate_fov, ground) and the "layout" artifact;
@@ -55,3 +55,5 @@ PROTOCOL_MINOR = 25  # 1: models, download, delete (the model manager); 2: retex
 #     a rig request's skeleton_file and also (rig_levels.py: what the command line's rig takes) and its result's lods
 # 25: the picture request (picture.py: Make Picture, the picture alone from a prompt) and its result; the
 #     "picture" artifact (Make Picture's, and a Generate's picture made from its prompt)
+# 26: a picture request's variations make that many pictures to pick from (one a seed), and its result lists them
+#     (pictures, seeds)

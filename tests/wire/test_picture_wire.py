@@ -1,5 +1,6 @@
 """Make Picture's request and result (protocol 1.25): a prompt alone, checked on arrival as a generate
-request's is, and a result read as every job's is (each field checked)."""
+request's is, and a result read as every job's is (each field checked); (1.26) its variations' pictures listed
+with their seeds."""
 
 from __future__ import annotations
 
@@ -40,13 +41,31 @@ def test_a_bad_picture_request_is_one_sentence(fields: dict, words: str) -> None
 
 def test_the_result_round_trips_and_a_bad_field_is_refused() -> None:
     result = PictureJobResult(run_dir="/runs/r", manifest="/runs/r/manifest.json", picture="/runs/r/input.png",
-                              image_size=[96, 96], seed=11, timings={"picture": 1.5})
+                              image_size=[96, 96], seed=11, timings={"picture": 1.5},
+                              pictures=["/runs/r/input.png"], seeds=[11])
     line = Result(id="pic-1", data=result.to_dict()).to_line()
     assert PictureJobResult.from_dict(decode(line, EVENT_TYPES).data) == result
     with pytest.raises(ProtocolError, match="picture"):
         PictureJobResult.from_dict({**result.to_dict(), "picture": 5})
     with pytest.raises(ProtocolError, match="seed"):
         PictureJobResult.from_dict({**result.to_dict(), "seed": "eleven"})
+
+
+def test_variations_list_every_picture_with_its_seed_and_an_older_result_reads_as_its_one() -> None:
+    pictures = ["/runs/r/input.png", "/runs/r/input-v2.png", "/runs/r/input-v3.png"]
+    result = PictureJobResult(run_dir="/runs/r", manifest="/runs/r/manifest.json", picture=pictures[0],
+                              image_size=[96, 96], seed=11, pictures=pictures, seeds=[11, 12, 13])
+    assert PictureJobResult.from_dict(decode(Result(id="pic-1", data=result.to_dict()).to_line(),
+                                             EVENT_TYPES).data) == result
+    older = {key: value for key, value in result.to_dict().items() if key not in ("pictures", "seeds")}
+    read = PictureJobResult.from_dict(older)
+    assert (read.pictures, read.seeds) == ([pictures[0]], [11])
+    for bad, words in (({"seeds": [11, 12]}, "seeds"), ({"seeds": [11, 12, 13.5]}, "seeds"),
+                       ({"pictures": [pictures[0], 7, pictures[2]]}, "pictures"),
+                       ({"pictures": [pictures[0], "x" * 5000, pictures[2]]}, "pictures")):
+        with pytest.raises(ProtocolError, match=words) as excinfo:
+            PictureJobResult.from_dict({**result.to_dict(), **bad})
+        assert excinfo.value.code == ErrorCode.BAD_REQUEST
 
 
 def test_the_picture_artifact_is_a_kind_of_its_own() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import PIL.Image
 
@@ -58,17 +58,28 @@ def check_picture_memory(manager: Any, side: int, room: Room | None = None) -> N
 
 def make_picture(manager: Any, text: str, seed: int, cancel: CancelToken, side: int = 0) -> MadePicture:
     """The picture the manager's editor makes from the artist's ``text`` (put in ``PICTURE_TEMPLATE``) from noise
-    seeded with ``seed``, a square of ``side`` (0: the model's own); the editor off the device afterwards, whatever
-    happened. ``ProtocolError(bad_request)`` when the editor does not make pictures from text (before anything
-    is loaded); ``skips.EditorUnavailable`` with one sentence when it cannot be loaded, run or fitted."""
+    seeded with ``seed``, a square of ``side`` (0: the model's own): ``make_pictures`` with one seed."""
+    [made] = make_pictures(manager, text, [seed], cancel, side)
+    return made
+
+
+def make_pictures(manager: Any, text: str, seeds: Sequence[int], cancel: CancelToken,
+                  side: int = 0) -> list[MadePicture]:
+    """One picture per seed of ``seeds`` (Make Picture's variations: the artist picks one), in that order, made
+    from the artist's ``text`` in one pass of the editor's phases (its parts move once, not once a picture; the
+    denoising takes one picture at a time, so the memory is one picture's); the editor off the device afterwards,
+    whatever happened. ``ProtocolError(bad_request)`` when the editor does not make pictures from text (before
+    anything is loaded); ``skips.EditorUnavailable`` with one sentence when it cannot be loaded, run or fitted."""
     check_maker(manager.spec(ROLE))
     width, height = picture_size(manager, side)
     model_text = picture_prompt(text)
-    log.info("making a %d x %d picture from the prompt (seed %d)", width, height, seed)
+    log.info("making %d %d x %d picture(s) from the prompt (seeds %s)", len(seeds), width, height,
+             ", ".join(map(str, seeds)))
     try:
-        [image] = run_phases(manager, [EditRequest(None, model_text, seed=seed, size=(width, height))], cancel,
-                             width * height)
+        images = run_phases(manager, [EditRequest(None, model_text, seed=seed, size=(width, height)) for seed in seeds],
+                            cancel, width * height)
     finally:
         manager.offload(ROLE)  # grounding and shape come next: the device is theirs
-    return MadePicture(image.convert("RGB"), PromptRecord(prompt=text, template=PICTURE_TEMPLATE,
-                                                          model_text=model_text, seed=seed, size=(width, height)))
+    return [MadePicture(image.convert("RGB"), PromptRecord(prompt=text, template=PICTURE_TEMPLATE,
+                                                           model_text=model_text, seed=seed, size=(width, height)))
+            for image, seed in zip(images, seeds, strict=True)]

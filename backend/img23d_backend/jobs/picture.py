@@ -8,6 +8,8 @@ phases through the model manager, a square of the job's ``edit_size`` from its s
 first); the same prompt and options make the same picture either way. Before the run folder: the prompt and
 the side are checked, an editor that makes no pictures is refused, the picture's memory is weighed, and a
 picture that would take an hour or more here starts only when the request accepts it (``accept_long``).
+With ``variations`` N it makes N pictures, one a seed from the job's on (``input.png``, ``input-v2.png``, ...),
+in one pass of the editor, for the artist to pick one; the time said and weighed is N pictures'.
 """
 
 from __future__ import annotations
@@ -51,11 +53,14 @@ class PictureRun(JobRun[PictureRequest]):
         return f"{safe_stem(name_from_prompt(request.prompt))}-picture"
 
     def body(self) -> PictureJobResult:
-        image = prompt_picture.make_input(self)
+        count = prompt_picture.pictures_asked(self.request)
+        images = prompt_picture.make_inputs(self, count)
         folder = self.run_folder
+        pictures = [str(folder.path(prompt_picture.variation_file(number))) for number in range(1, count + 1)]
         return PictureJobResult(run_dir=str(folder.root), manifest=str(folder.path("manifest.json")),
-                                picture=str(folder.path(prompt_picture.PICTURE_FILE)), image_size=list(image.size),
-                                seed=self.options.seed, timings=dict(folder.manifest.timings))
+                                picture=pictures[0], image_size=list(images[0].size), seed=self.options.seed,
+                                timings=dict(folder.manifest.timings), pictures=pictures,
+                                seeds=[self.options.seed + offset for offset in range(count)])
 
 
 __all__ = ["PictureRun"]

@@ -20,7 +20,7 @@ from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureReq
                              check_picture_or_prompt, duration, validate_prompt)
 
 from ..editors.costs import completion_costs
-from ..editors.text_picture import ROLE, check_picture_memory, make_picture, picture_size
+from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
 from ..editors.text_prompt import check_maker, check_side, name_from_prompt
 from ..models.step_costs import device_label, refuse_long_run, step_costs
 from ..readers.images import LoadedImage, load_image
@@ -63,9 +63,27 @@ def check_memory(request: PromptRequest, engine: EngineContext) -> None:
     refused: Make Picture's and a Generate's from a prompt alike."""
     if prompt_of(request):
         check_picture_memory(engine.manager, request.options.edit_size, engine.total_room())
-        refuse_long_run("making the picture", expected_seconds(engine.manager, request.options.edit_size),
+        count = pictures_asked(request)
+        refuse_long_run("making the picture" if count == 1 else f"making {count} pictures",
+                        count * expected_seconds(engine.manager, request.options.edit_size),
                         engine.manager.device_of(ROLE), request.options.accept_long,
-                        "make it smaller (Picture Size, --picture-size)")
+                        "make it smaller (Picture Size, --picture-size)" if count == 1 else
+                        "make fewer (Variations, --variations) or smaller (Picture Size, --picture-size)")
+
+
+def pictures_asked(request: PromptRequest) -> int:
+    """How many pictures a request makes from its prompt: Make Picture's variations (one a seed, the artist picks
+    one); a Generate's one (its variations are candidates of each name, from that one picture)."""
+    return request.options.variations if isinstance(request, PictureRequest) else 1
+
+
+def variation_file(number: int) -> str:
+    """The run folder's file of picture ``number`` (from 1): the first is the run's picture (``PICTURE_FILE``),
+    the others are named as a name's candidates are (``-v2``, ``-v3``)."""
+    if number == 1:
+        return PICTURE_FILE
+    stem, _, suffix = PICTURE_FILE.rpartition(".")
+    return f"{stem}-v{number}.{suffix}"
 
 
 def roles(request: GenerateRequest | RegenerateRequest) -> tuple[str, ...]:
@@ -90,25 +108,40 @@ def expected_seconds(manager: Any, side: int) -> float:
 
 
 def make_input(run: StepContext) -> LoadedImage:
-    """The picture made from ``run``'s prompt, kept in its run folder as its picture, recorded in its manifest and
-    announced as a ``picture`` artifact, read back as any picture is; its expected time said before it starts."""
+    """The picture made from ``run``'s prompt, kept in its run folder as its picture (``make_inputs`` with one)."""
+    [image] = make_inputs(run, 1)
+    return image
+
+
+def make_inputs(run: StepContext, count: int) -> list[LoadedImage]:
+    """``count`` pictures made from ``run``'s prompt, from the job's seed on (one a seed), each kept in its run
+    folder (``variation_file``: the first as its picture), recorded in its manifest (the first as the run's
+    ``image``, the others under its ``variations``) and announced as a ``picture`` artifact with its seed, read
+    back as any picture is; their expected time said before they start."""
     width, height = picture_size(run.manager, run.options.edit_size)
-    run.progress(STAGE, 0, 1, f"making a {width} x {height} picture from the prompt: "
-                              f"{duration(expected_seconds(run.manager, run.options.edit_size))} expected on "
+    what = f"a {width} x {height} picture" if count == 1 else f"{count} pictures of {width} x {height}"
+    expected = count * expected_seconds(run.manager, run.options.edit_size)
+    run.progress(STAGE, 0, 1, f"making {what} from the prompt: {duration(expected)} expected on "
                               f"{device_label(run.manager.device_of(ROLE))}")
+    seeds = [run.options.seed + offset for offset in range(count)]
     with run.stage(STAGE):
-        made = make_picture(run.manager, prompt_of(run.request), run.options.seed, run.job.cancel,
-                            side=run.options.edit_size)
+        made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel, side=run.options.edit_size)
         folder = run.run_folder
-        saved = folder.write_image(PICTURE_FILE, made.image)
-        image = load_image(saved)
+        paths = [folder.write_image(variation_file(number), picture.image) for number, picture in enumerate(made, 1)]
+        images = [load_image(path) for path in paths]
+        records = [{"copy": folder.relative(path), **image.manifest_fields(), "seed": seed}
+                   for path, image, seed in zip(paths, images, seeds, strict=True)]
         # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
         # after, falls back to the run's name); "prompt" says how it was made.
-        folder.manifest.image = {"source": "", "copy": folder.relative(saved), **image.manifest_fields(),
-                                 "made_by": run.manager.spec(ROLE).display, "prompt": made.record.to_dict()}
-    run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(saved), image_size=list(image.size),
-                          seed=run.options.seed))
-    return image
+        first = {key: value for key, value in records[0].items() if key != "seed"}
+        folder.manifest.image = {"source": "", **first, "made_by": run.manager.spec(ROLE).display,
+                                 "prompt": made[0].record.to_dict()}
+        if count > 1:
+            folder.manifest.image["variations"] = records[1:]
+    for image, path, seed in zip(images, paths, seeds, strict=True):
+        run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(path), image_size=list(image.size),
+                              seed=seed))
+    return images
 
 
 def not_found(request: Request) -> str:

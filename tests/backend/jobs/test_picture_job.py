@@ -71,3 +71,23 @@ def test_a_bad_picture_request_is_one_sentence_with_nothing_written(engine: Engi
         _make(engine, prompt, **options)
     assert excinfo.value.code == ErrorCode.BAD_REQUEST
     assert set(engine.settings.runs_dir.iterdir()) == before
+
+
+def test_variations_make_one_picture_a_seed_to_pick_from(engine: Engine) -> None:
+    """(1.26) Three pictures from seeds 5, 6, 7 in one pass: the first is the run's picture and the same as seed 5's
+    alone; each listed in the result and the manifest, and announced with its seed; their time said as three's."""
+    alone, _ = _make(engine, seed=6)
+    result, events = _make(engine, seed=5, variations=3)
+    folder = Path(result.run_dir)
+    assert result.pictures == [str(folder / name) for name in ("input.png", "input-v2.png", "input-v3.png")]
+    assert result.picture == result.pictures[0] and result.seeds == [5, 6, 7]
+    made = [Image.open(path).tobytes() for path in result.pictures]
+    assert len(set(made)) == 3 and made[1] == Image.open(alone.picture).tobytes()  # seed 6 makes seed 6's picture
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["image"]["copy"] == "input.png" and manifest["image"]["prompt"]["seed"] == 5
+    assert [(v["copy"], v["seed"]) for v in manifest["image"]["variations"]] == [("input-v2.png", 6), ("input-v3.png", 7)]
+    assert all(len(v["sha256"]) == 64 for v in manifest["image"]["variations"])
+    announced = [(e.path, e.seed) for e in events if isinstance(e, Artifact) and e.kind == ArtifactKind.PICTURE]
+    assert announced == list(zip(result.pictures, [5, 6, 7]))
+    said = [e.message for e in events if isinstance(e, Progress) and e.stage == "picture"]
+    assert said[0].startswith("making 3 pictures of 96 x 96 from the prompt: about ")

@@ -47,3 +47,21 @@ def test_a_prompts_picture_of_hours_on_this_cpu_is_refused_unaccepted(make) -> N
     check_memory(make(JobOptions(edit_size=2048, accept_long=True)), engine)
     check_memory(make(JobOptions(edit_size=256)), engine)
     check_memory(GenerateRequest(id="g", image="p.png", options=JobOptions(edit_size=2048)), engine)  # a picture's job: none made
+
+
+def test_make_pictures_variations_are_weighed_together_a_generates_are_not() -> None:
+    """(1.26) Make Picture's variations make that many pictures, so their time is weighed together: a side whose one
+    picture is well under the hour here and whose eight are well over it (found from this device's estimate) is
+    refused for eight pictures, naming the fewer as a way out; a Generate's variations are candidates from its one."""
+    engine = _Engine()
+    sides = [side for side in range(256, 2049, 64)
+             if 2 * expected_seconds(engine.manager, side) < 3600 < 8 * expected_seconds(engine.manager, side) / 2]
+    assert sides, "no side here makes one picture well under an hour and eight well over it"
+    options = JobOptions(edit_size=sides[0], variations=8)
+    with pytest.raises(ProtocolError) as refused:
+        check_memory(PictureRequest(id="p", prompt=PROMPT, options=options), engine)
+    assert refused.value.code is ErrorCode.LONG_JOB_NOT_ACCEPTED
+    assert refused.value.message.startswith("making 8 pictures would take ")
+    assert refused.value.message.endswith("make fewer (Variations, --variations) or smaller (Picture Size, --picture-size)")
+    check_memory(GenerateRequest(id="g", prompt=PROMPT, options=options), engine)
+    check_memory(PictureRequest(id="p", prompt=PROMPT, options=JobOptions(edit_size=sides[0])), engine)
