@@ -59,8 +59,9 @@ OWN_EDIT_STEPS = 4   # FLUX.2 [klein] is step-distilled: its model card's 4 step
 OWN_SHAPE_STEPS = 5  # Hunyuan3D-2 mini turbo's own
 
 
-def _loaded(folder: Path, device: torch.device, parts: tuple[str, ...], options: EditorOptions,
-            dtype: torch.dtype) -> tuple[EditorModel, float]:
+def load_editor(folder: Path, device: torch.device, parts: tuple[str, ...], options: EditorOptions,
+                dtype: torch.dtype) -> tuple[EditorModel, float]:
+    """The editor's ``parts`` from ``folder`` by the production loader, as one pipeline, and the seconds it took."""
     started = time.perf_counter()
     loaded = {part: load_part(folder, device, part, options, dtype).obj for part in parts}
     return EditorModel.of(loaded), time.perf_counter() - started
@@ -84,12 +85,12 @@ def measure_completion(root: Path, device: str, steps: int, working_pixels: int,
     figures: dict[str, Any] = {"dtype": str(dtype).removeprefix("torch."),
                                "production_dtype": dtype == editor_dtype(dev), "working_pixels": working_pixels}
 
-    model, figures["load_text_encoder_s"] = _loaded(folder, dev, ("text_encoder",), options, dtype)
+    model, figures["load_text_encoder_s"] = load_editor(folder, dev, ("text_encoder",), options, dtype)
     figures["encode_s"], instructions = timed(lambda: encode_instructions(model, [request], dev, cancel), 1)
     del model
     gc.collect()
 
-    model, figures["load_transformer_vae_s"] = _loaded(folder, dev, ("transformer", "vae"), options, dtype)
+    model, figures["load_transformer_vae_s"] = load_editor(folder, dev, ("transformer", "vae"), options, dtype)
     figures["working_size"] = list(model.working_size(crop.size))
     with forward_calls(model.pipeline.transformer, dev) as calls:
         denoise_s, latents = timed(lambda: denoise(model, [request], instructions, cancel, steps=steps), 1)
