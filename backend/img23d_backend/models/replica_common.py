@@ -1,8 +1,10 @@
-"""What every replica builder shares: the two sizes, seeding, the dtype models are made in.
+"""What every replica builder shares: the two sizes, seeding, the dtype models are made in, the
+weights variants written and the shards a tiny network is split into.
 
 Every model's replica module (the shared models' in ``replicas/``: qwen, birefnet; each family's
 in its own folder: ``families/hunyuan3d/shape_replica`` and ``paint_replica``,
-``families/step1x/geometry/replica`` and ``texture/replica``) has ``config(size)``: one definition
+``families/step1x/geometry/replica`` and ``texture/replica``; each image editor's and material model's
+in its room: ``editors/<editor>/replica``, ``materials/<model>/replica``) has ``config(size)``: one definition
 of its architecture's dimensions, at the ``tiny`` size the tests load in seconds or at the
 ``full`` size the real model was published with. The builders import this module and never each
 other, so each model's replica can be read on its own. It lives here, in ``models`` (it was
@@ -14,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import dataclass
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ..env.torch_shims import prepare_torchvision
 from .specs import ModelSpec
@@ -57,17 +60,35 @@ def parameters(module: Any) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-class SeededDims(Protocol):
-    """What a replica's dimensions say about its weights: the seed they are drawn from, the dtype they are made in."""
+@dataclass(frozen=True)
+class ReplicaDims:
+    """What a replica's build reads beside its architecture's sizes: the seed its weights are drawn from
+    and the dtype they are made in (``default_dtype``)."""
 
-    @property
-    def seed(self) -> int: ...
-
-    @property
-    def init_dtype(self) -> str: ...
+    seed: int
+    init_dtype: str
 
 
-D = TypeVar("D", bound=SeededDims)
+@dataclass(frozen=True)
+class VariantDims(ReplicaDims):
+    """A replica that writes its weights in diffusers' variants, as the real folder holds them: the tiny
+    ones both the float32 original and the ``fp16`` variant img23d reads; the full-size ones only the
+    variant (the originals would add gigabytes of random numbers)."""
+
+    variants: tuple[str | None, ...]     # the weights files written (None: the float32 original)
+
+
+def variant_dtype(variant: str | None) -> str:
+    """The dtype ``variant``'s weights files are written in (None: the float32 original)."""
+    return {None: "float32", "fp16": "float16"}[variant]
+
+
+def variant_names(variants: tuple[str | None, ...]) -> list[str]:
+    """The variants written, as a manifest entry names them (the original as ``float32``)."""
+    return [variant or "float32" for variant in variants]
+
+
+D = TypeVar("D", bound=ReplicaDims)
 
 
 def seeded_networks(construct: Callable[[D], dict[str, Any]], dims: D) -> tuple[dict[str, Any], dict[str, int]]:
@@ -110,6 +131,31 @@ def manifest_path(spec: ModelSpec) -> dict[str, str]:
 
 def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def shard_limit(module: Any, shards: int) -> int:
+    """A shard limit in bytes that splits ``module``'s weights into ``shards`` files, as the libraries'
+    own splitting (huggingface_hub's, which both call) does."""
+    from huggingface_hub import split_torch_state_dict_into_shards
+
+    state = module.state_dict()
+    total = sum(tensor.numel() * tensor.element_size() for tensor in state.values())
+    for limit in range(total // shards, total, max(1, total // (shards * 200))):
+        if len(split_torch_state_dict_into_shards(state, max_shard_size=limit).filename_to_tensors) == shards:
+            return limit
+    raise ValueError(f"no shard limit splits {type(module).__name__} into {shards} files")
+
+
+def resave_in_shards(module: Any, folder: Path, stem: str, max_shard_size: int) -> None:
+    """Write ``module`` (a transformers or diffusers model) in ``folder`` again, split at ``max_shard_size``
+    bytes, in place of the weights files named ``stem`` that a pipeline's ``save_pretrained`` wrote there.
+
+    A tiny network falls far below the libraries' default limits and would be one file; written again
+    in as many shards as the published one, the loader reads it through an index as it does the real one.
+    """
+    for old in folder.glob(f"{stem}*.safetensors*"):
+        old.unlink()
+    module.save_pretrained(folder, max_shard_size=max_shard_size, safe_serialization=True)
 
 
 # The closed blob both families' shape replicas are given (``shape_blob``).

@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
+from ...models.replica_common import (ReplicaDims, Size, check_size, prepare_imports, resave_in_shards,
+                                      seeded_networks)
 from ...models.replica_tokenizers import qwen_tokenizer
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
@@ -78,9 +79,7 @@ _TEXT_LAYERS_READ = 3
 
 
 @dataclass(frozen=True)
-class EditorDims:
-    seed: int
-    init_dtype: str                 # parameters made in this dtype
+class EditorDims(ReplicaDims):
     shard_bytes: int | None         # the text encoder's shard limit (None: transformers' default, 5 GB)
     transformer: dict[str, Any]
     vae: dict[str, Any]
@@ -135,9 +134,7 @@ def build(dest: Path, dims: EditorDims) -> dict[str, Any]:
     pipeline.to(torch.bfloat16)
     pipeline.save_pretrained(dest, safe_serialization=True)
     if dims.shard_bytes is not None:  # the tiny text encoder again, in two shards as the real one is
-        for old in (Path(dest) / "text_encoder").glob("model*.safetensors*"):
-            old.unlink()
-        pipeline.text_encoder.save_pretrained(Path(dest) / "text_encoder", max_shard_size=dims.shard_bytes)
+        resave_in_shards(pipeline.text_encoder, Path(dest) / "text_encoder", "model", dims.shard_bytes)
     del pipeline, networks
     return {"path": Path(dest).name, "class": "Flux2KleinPipeline", "params": counts, "dtype": "bfloat16",
             "note": "random weights keyed as diffusers' and transformers' classes save them; exercises loading, "

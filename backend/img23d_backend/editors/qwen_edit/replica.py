@@ -21,7 +21,7 @@ are the libraries', as the published folder's are), what ``Qwen/Qwen-Image-Edit-
 Every weights file is bfloat16, as the published ones are. At full size the libraries' default shard
 limits (transformers' 5 GB, diffusers' 10 GB) split the text encoder into four shards and the
 transformer into five, as published; the tiny ones are split into as many with limits found for them
-(``_shard_limit``), so the loader reads the same number of shards through the same indexes.
+(``replica_common.shard_limit``), so the loader reads the same number of shards through the same indexes.
 
 Where each ``full`` value comes from:
 
@@ -55,7 +55,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
+from ...models.replica_common import (ReplicaDims, Size, check_size, prepare_imports, resave_in_shards,
+                                      seeded_networks, shard_limit)
 from ...models.replica_tokenizers import qwen_tokenizer
 
 _SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
@@ -91,9 +92,7 @@ TEXT_SHARDS, TRANSFORMER_SHARDS = 4, 5
 
 
 @dataclass(frozen=True)
-class QwenEditDims:
-    seed: int
-    init_dtype: str                 # parameters made in this dtype
+class QwenEditDims(ReplicaDims):
     sharded_by_default: bool        # True: the libraries' default shard limits; False: limits found here
     transformer: dict[str, Any]
     vae: dict[str, Any]
@@ -153,19 +152,6 @@ def construct(dims: QwenEditDims) -> dict[str, Any]:
             "text_encoder": Qwen2_5_VLForConditionalGeneration(_text_config(dims, _fast_tokenizer()))}
 
 
-def _shard_limit(module: Any, shards: int) -> int:
-    """A shard limit in bytes that splits ``module``'s weights into ``shards`` files, as the libraries'
-    own splitting (huggingface_hub's, which both call) does."""
-    from huggingface_hub import split_torch_state_dict_into_shards
-
-    state = module.state_dict()
-    total = sum(tensor.numel() * tensor.element_size() for tensor in state.values())
-    for limit in range(total // shards, total, max(1, total // (shards * 200))):
-        if len(split_torch_state_dict_into_shards(state, max_shard_size=limit).filename_to_tensors) == shards:
-            return limit
-    raise ValueError(f"no shard limit splits {type(module).__name__} into {shards} files")
-
-
 def build(dest: Path, dims: QwenEditDims) -> dict[str, Any]:
     """Write the folder at ``dest`` with diffusers' own ``save_pretrained``; return the manifest entry."""
     prepare_imports()
@@ -185,15 +171,11 @@ def build(dest: Path, dims: QwenEditDims) -> dict[str, Any]:
     pipeline.to(torch.bfloat16)
     pipeline.save_pretrained(dest, safe_serialization=True)
     if not dims.sharded_by_default:  # the tiny networks again, in as many shards as the published ones
-        _reshard(pipeline.text_encoder, Path(dest) / "text_encoder", TEXT_SHARDS, "model")
-        _reshard(pipeline.transformer, Path(dest) / "transformer", TRANSFORMER_SHARDS, "diffusion_pytorch_model")
+        resave_in_shards(pipeline.text_encoder, Path(dest) / "text_encoder", "model",
+                         shard_limit(pipeline.text_encoder, TEXT_SHARDS))
+        resave_in_shards(pipeline.transformer, Path(dest) / "transformer", "diffusion_pytorch_model",
+                         shard_limit(pipeline.transformer, TRANSFORMER_SHARDS))
     del pipeline, networks
     return {"path": Path(dest).name, "class": "QwenImageEditPlusPipeline", "params": counts, "dtype": "bfloat16",
             "note": "random weights keyed as diffusers' and transformers' classes save them; exercises loading, "
                     "the pipeline's processing and the edited pictures' sizes, not editing quality"}
-
-
-def _reshard(module: Any, folder: Path, shards: int, stem: str) -> None:
-    for old in folder.glob(f"{stem}*.safetensors*"):
-        old.unlink()
-    module.save_pretrained(folder, max_shard_size=_shard_limit(module, shards), safe_serialization=True)

@@ -54,7 +54,8 @@ from pathlib import Path
 from typing import Any
 
 from .model import MARIGOLD_VARIANT
-from ...models.replica_common import Size, check_size, prepare_imports, seeded_networks
+from ...models.replica_common import (Size, VariantDims, check_size, prepare_imports, seeded_networks, variant_dtype,
+                                      variant_names)
 from ...models.replica_tokenizers import clip_tokenizer
 
 _TARGET_PROPERTIES = {
@@ -80,10 +81,7 @@ _TEXT_FIXED = {"attention_dropout": 0.0, "bos_token_id": 0, "dropout": 0.0, "eos
 
 
 @dataclass(frozen=True)
-class MaterialsDims:
-    seed: int
-    init_dtype: str                     # parameters made in this dtype
-    variants: tuple[str | None, ...]    # weights files written (None: the float32 original)
+class MaterialsDims(VariantDims):
     steps: int                          # model_index.json's default_denoising_steps
     resolution: int                     # its default_processing_resolution
     unet: dict[str, Any]
@@ -137,11 +135,10 @@ def build(dest: Path, dims: MaterialsDims) -> dict[str, Any]:
         prediction_type="intrinsics", target_properties=_TARGET_PROPERTIES, default_denoising_steps=dims.steps,
         default_processing_resolution=dims.resolution)
     for variant in dims.variants:
-        if variant == MARIGOLD_VARIANT:
-            pipeline.to(torch.float16)
+        pipeline.to(getattr(torch, variant_dtype(variant)))
         pipeline.save_pretrained(dest, safe_serialization=True, variant=variant)
     del pipeline, networks
     return {"path": Path(dest).name, "class": "MarigoldIntrinsicsPipeline", "params": counts,
-            "variants": [v or "float32" for v in dims.variants], "processing_resolution": dims.resolution,
+            "variants": variant_names(dims.variants), "processing_resolution": dims.resolution,
             "note": "random weights keyed as diffusers' and transformers' classes save them; exercises loading, "
                     "the pipeline's processing and the maps' shapes, not material quality"}

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ....models.replica_common import Size, check_size, default_dtype, parameters, prepare_imports, seeded, write_json
+from ....models.replica_common import (Size, VariantDims, check_size, default_dtype, parameters, prepare_imports,
+                                       seeded, variant_dtype, variant_names, write_json)
 from ....models.replica_tokenizers import clip_tokenizer
 from .attention import AttentionState, install_processors
 from .loader import build_condition_encoder
@@ -80,10 +81,7 @@ _VAE_FIXED = {"_class_name": "AutoencoderKL", "_diffusers_version": "0.18.0.dev0
 
 
 @dataclass(frozen=True)
-class TextureDims:
-    seed: int
-    init_dtype: str                      # parameters made in this dtype
-    variants: tuple[str | None, ...]     # SDXL's weights files written (None: the float32 original)
+class TextureDims(VariantDims):          # variants: SDXL's weights files (the VAE and the adapter are one file each)
     adapter_dtype: str
     unet: dict[str, Any]
     text_encoder: dict[str, Any]
@@ -179,8 +177,7 @@ def build(root: Path, dims: TextureDims) -> dict[str, Any]:
         base = unet.state_dict()
         counts["unet"] = parameters(unet)
         for variant in dims.variants:
-            _save(base, sdxl / "unet" / _variant_name("diffusion_pytorch_model", variant),
-                  "float16" if variant == "fp16" else "float32")
+            _save(base, sdxl / "unet" / _variant_name("diffusion_pytorch_model", variant), variant_dtype(variant))
         del base
         with seeded(dims.seed + 1):
             install_processors(unet, AttentionState())
@@ -200,8 +197,7 @@ def build(root: Path, dims: TextureDims) -> dict[str, Any]:
             counts[part] = parameters(model)
             write_json(sdxl / part / "config.json", fields)
             for variant in dims.variants:
-                _save(model.state_dict(), sdxl / part / _variant_name("model", variant),
-                      "float16" if variant == "fp16" else "float32")
+                _save(model.state_dict(), sdxl / part / _variant_name("model", variant), variant_dtype(variant))
             del model
         with seeded(dims.seed + 4):
             vae = AutoencoderKL.from_config(dims.vae)
@@ -211,5 +207,5 @@ def build(root: Path, dims: TextureDims) -> dict[str, Any]:
     clip_tokenizer().save_pretrained(sdxl / "tokenizer")
     clip_tokenizer(pad="!").save_pretrained(sdxl / "tokenizer_2")
     return {"folders": [SDXL_FOLDER, VAE_FOLDER, f"{STEP1X_FOLDER}/Step1X-3D-Texture"], "parameters": counts,
-            "variants": [v or "float32" for v in dims.variants],
+            "variants": variant_names(dims.variants),
             "note": "random weights keyed as diffusers' and transformers' classes and upstream's adapter file"}
