@@ -5,6 +5,8 @@ each loader's file layout comes from")."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,12 +54,25 @@ def test_the_shape_pipeline_has_hy3dgens_weights(tiny_root: Path, dtype: torch.d
     assert torch.equal(fast.vae.fourier_embedder.frequencies, slow.vae.fourier_embedder.frequencies)
 
 
-def test_the_paint_unet_has_hy3dgens_weights(tiny_root: Path) -> None:
-    from hy3dgen.texgen.hunyuanpaint.unet.modules import UNet2p5DConditionModel
+# The paint model's parts that diffusers' from_pretrained reads: the library's class (imported in the test,
+# once torchvision is prepared), its folder, and fast_load's loader of it in the dtype a job reads it in.
+PAINT_PARTS = [
+    pytest.param("hy3dgen.texgen.hunyuanpaint.unet.modules", "UNet2p5DConditionModel", (PAINT_SUBFOLDER, "unet"),
+                 fast_load.load_paint_unet, torch.float16, id="paint-unet"),
+    # The turbo folder's VAE is an SD 2.x pickle with diffusers' legacy attention names (as the
+    # real file): diffusers' from_pretrained renames them on load, and so must the fast loader.
+    pytest.param("diffusers", "AutoencoderKL", (PAINT_TURBO_SUBFOLDER, "vae"), fast_load.load_paint_vae,
+                 torch.float32, id="turbo-paint-vae"),
+]
 
-    folder = tiny_root / "hunyuan3d-paint" / PAINT_SUBFOLDER / "unet"
-    slow = UNet2p5DConditionModel.from_pretrained(str(folder), torch_dtype=torch.float16)
-    assert_same_weights(slow, fast_load.load_paint_unet(folder, CPU, torch.float16))
+
+@pytest.mark.parametrize("module, name, folders, load, dtype", PAINT_PARTS)
+def test_a_paint_part_has_its_librarys_weights(tiny_root: Path, module: str, name: str, folders: tuple[str, str],
+                                               load: Callable[[Path, torch.device, torch.dtype], torch.nn.Module],
+                                               dtype: torch.dtype) -> None:
+    folder = tiny_root.joinpath("hunyuan3d-paint", *folders)
+    slow = getattr(importlib.import_module(module), name).from_pretrained(str(folder), torch_dtype=dtype)
+    assert_same_weights(slow, load(folder, CPU, dtype))
 
 
 def test_the_flashvdm_vae_has_hy3dgens_weights(tiny_root: Path) -> None:
@@ -68,16 +83,6 @@ def test_the_flashvdm_vae_has_hy3dgens_weights(tiny_root: Path) -> None:
     slow = ShapeVAE.from_pretrained(str(folder), subfolder=spec.flashvdm_vae, device="cpu", dtype=torch.float16,
                                     use_safetensors=True, variant="fp16")
     assert_same_weights(slow, fast_load.load_shape_vae(folder, spec.flashvdm_vae, CPU, torch.float16))
-
-
-def test_the_turbo_paint_vae_has_diffusers_weights(tiny_root: Path) -> None:
-    # The turbo folder's VAE is an SD 2.x pickle with diffusers' legacy attention names (as the
-    # real file): diffusers' from_pretrained renames them on load, and so must the fast loader.
-    from diffusers import AutoencoderKL
-
-    folder = tiny_root / "hunyuan3d-paint" / PAINT_TURBO_SUBFOLDER / "vae"
-    slow = AutoencoderKL.from_pretrained(str(folder), torch_dtype=torch.float32)
-    assert_same_weights(slow, fast_load.load_paint_vae(folder, CPU, torch.float32))
 
 
 def test_matting_is_read_in_its_dtype_with_the_weights_of_a_plain_load(tiny_root: Path) -> None:
