@@ -63,6 +63,8 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.parts_command", "img23d_backend.session"),
     ("img23d_backend.commands.rig_command", "img23d_backend.jobs"),
     ("img23d_backend.commands.rig_command", "img23d_backend.session"),
+    ("img23d_backend.commands.picture_command", "img23d_backend.jobs"),
+    ("img23d_backend.commands.picture_command", "img23d_backend.session"),
     ("img23d_backend.session", "img23d_backend.replicas.build"),
     # The mesh files' reader turns arrays into NumPy's: the CLI imports readers.meshes (to check a
     # mesh's path) with the standard library alone.

@@ -45,6 +45,7 @@ RESULT_FILES = ("manifest", "texture", "uvs", "layout_picture", "metallic_roughn
                 "completion_picture", "mesh", "high_mesh", "picture")    # result fields naming files (retopo's
                                                                          # mesh and high_mesh: issue 58; Make
                                                                          # Picture's picture: 1.25)
+RESULT_FILE_LISTS = ("pictures",)  # result fields naming several files (Make Picture's variations: 1.26)
 # (1.22) result fields naming files relative to the run folder: a rig's GLB and weights, a parts model's mask
 RUN_RELATIVE_FILES = ("rigged", "weights", "mask")
 UPLOADED_FIELDS = {"image": "picture", "mesh": "mesh", "mask": "part mask"}  # request fields naming local files
@@ -243,7 +244,10 @@ class RemoteJob:
         result = kind.from_dict(message.data)  # a bad field: this job's error (``_hold``)
         named = {name: getattr(result, name) for name in RESULT_FILES if getattr(result, name, None)}
         remote_files = [self._in_run(path) for path in named.values()]
-        local = {name: str(self.mirror.local_path(path)) for name, path in named.items()}
+        local: dict[str, Any] = {name: str(self.mirror.local_path(path)) for name, path in named.items()}
+        listed = {name: list(getattr(result, name)) for name in RESULT_FILE_LISTS if getattr(result, name, None)}
+        remote_files += [self._in_run(path) for paths in listed.values() for path in paths]
+        local.update({name: [str(self.mirror.local_path(path)) for path in paths] for name, paths in listed.items()})
         run_dir = getattr(result, "run_dir", "")
         if run_dir:
             if run_dir != self._run:

@@ -30,7 +30,7 @@ from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..parts.part import GRIDS
 from ..runs.folders import PICTURE_FILE, recover_interrupted
-from . import batch, chain, models, parts_command, probe, rig_command
+from . import batch, chain, models, parts_command, picture_command, probe, rig_command
 from .options import add_job_options, job_options, usage_message
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_parser(sub, common)
     chain.add_parsers(sub, common)
     parts_command.add_parser(sub, common)
+    picture_command.add_parser(sub, common)
     rig_command.add_parser(sub)
     return parser
 
@@ -158,6 +159,8 @@ def _command(args: argparse.Namespace) -> int:
         return parts_command.run(args)
     if args.command == "rig":
         return rig_command.run(args)
+    if args.command == "picture":
+        return picture_command.run(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     with Interrupts() as interrupts:
         return _run(args, interrupts)

@@ -1,0 +1,97 @@
+"""``picture --prompt TEXT [--variations N] [--seed N|random] [--picture-size SIDE]``: Make Picture on the command
+line (issue 76): the picture a prompt describes, alone, in a run folder of its own, before any 3D; with
+``--variations N``, N pictures (one a seed from ``--seed`` on) for the artist to pick one, then
+``generate PICKED.png --targets ...`` makes the objects from it as from any picture.
+
+The command builds the protocol's ``PictureRequest`` and runs it through ``Session`` as the add-on's Make Picture
+does (``jobs/picture.py``): the same checks (the prompt as the protocol checks it, the side, the editor's memory, a
+run of an hour or more refused unless ``--accept-long``), the same run folder and manifest. Before the job it says
+the image editor's terms and download (``picture_terms``), as ``generate --prompt`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from typing import Callable
+
+from img23d_protocol import (ErrorCode, JobOptions, PictureJobResult, PictureRequest, ProtocolError, check_budget_gb,
+                             check_picture_prompt)
+
+from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
+from ..env.interrupts import Interrupts
+from ..runs.folders import recover_interrupted
+from .options import RANDOM, seed_argument, usage_message
+from .picture_terms import picture_terms
+from .progress import ProgressPrinter, job_failed, log_to_stderr
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+               common: Callable[[argparse.ArgumentParser], None]) -> None:
+    picture = sub.add_parser("picture", help="--prompt -> the picture alone (or --variations N to pick from), "
+                                             "before any 3D; then generate from the one picked",
+                             description="Make the picture the prompt describes with the image editor, alone, in "
+                                         "a run folder of its own; generate PICTURE --targets ... then makes its "
+                                         "objects.")
+    picture.add_argument("--prompt", required=True, help="what the picture should show")
+    picture.add_argument("--variations", type=int, default=1,
+                         help="how many pictures to pick from, 1 to 8, one a seed from --seed on (default 1)")
+    picture.add_argument("--seed", type=seed_argument, default=0, help="the first picture's seed, or 'random'")
+    picture.add_argument("--picture-size", type=int, default=0, metavar="SIDE",
+                         help=f"the square picture's side, a multiple of {PICTURE_MULTIPLE} from "
+                              f"{PICTURE_SIDES.low:,.0f} to {PICTURE_SIDES.high:,.0f} (default: the model's own, 1024)")
+    picture.add_argument("--accept-long", action="store_true", help="start a run estimated at an hour or more")
+    common(picture)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``picture`` from parsed arguments; its exit code."""
+    try:
+        request = _request(args)
+    except ProtocolError as exc:
+        print(f"error: {usage_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    log_to_stderr(args.verbose)
+    printer = ProgressPrinter(sys.stderr)
+    with Interrupts() as interrupts:
+        from ..jobs import Job   # the engine: seconds, a signal's window
+        from ..session import Models, Session
+
+        try:
+            session = Session(args.out, Models.from_args(args))
+            recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
+            print(picture_terms(session.engine.manager), flush=True)   # its model's terms, before the job
+            job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+            interrupts.abandon = job.abandon
+            result = session.engine.run(request, job)
+        except ProtocolError as exc:
+            return job_failed(printer, exc, usage_message(exc), interrupts,
+                              EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+    printer.finish()
+    if not isinstance(result, PictureJobResult):
+        raise TypeError(f"a picture request was answered with a {type(result).__name__}")
+    for number, (path, seed) in enumerate(zip(result.pictures, result.seeds, strict=True), 1):
+        label = "picture" if len(result.pictures) == 1 else f"picture {number}"
+        print(f"{label} (seed {seed}): {path}")
+    print(f"run folder: {result.run_dir}")
+    picked = result.picture if len(result.pictures) == 1 else "PICKED.png"
+    print(f"to make its objects: python -m img23d_backend generate {picked} --targets \"...\"")
+    return EXIT_OK
+
+
+def _request(args: argparse.Namespace) -> PictureRequest:
+    """The picture request the arguments ask, each bad one refused in one sentence before anything loads."""
+    check_budget_gb(args.budget_gb)
+    prompt = check_picture_prompt(args.prompt)
+    random_seed = args.seed == RANDOM
+    options = JobOptions(seed=0 if random_seed else args.seed, random_seed=random_seed,
+                         edit_size=check_side(args.picture_size), variations=args.variations,
+                         accept_long=args.accept_long)
+    options.validate()
+    return PictureRequest(id=uuid.uuid4().hex[:12], prompt=prompt, options=options)
+
+
+__all__ = ["add_parser", "run"]

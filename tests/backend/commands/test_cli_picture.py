@@ -1,0 +1,42 @@
+"""``picture --prompt`` (issue 76 item 1): Make Picture on the command line, through the same job as the add-on's
+(tests/backend/jobs/test_picture_job.py holds the job itself): the model's terms said first, each picture printed
+with its seed, N to pick from with ``--variations``, the next command said; a bad argument one sentence, nothing
+written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cli_inprocess import RunCli
+
+PROMPT = "a wooden barrel"
+
+
+def test_variations_print_each_picture_with_its_seed_and_the_next_step(cli: RunCli, tmp_path: Path) -> None:
+    done = cli("picture", "--prompt", PROMPT, "--variations", "2", "--seed", "4", "--models", "tiny", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("the picture is made from the prompt by tiny/flux2-klein-4b")
+    [folder] = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert folder.name.endswith("-wooden_barrel-picture")
+    assert f"picture 1 (seed 4): {folder / 'input.png'}" in lines
+    assert f"picture 2 (seed 5): {folder / 'input-v2.png'}" in lines
+    assert Image.open(folder / "input-v2.png").size == (96, 96)
+    assert lines[-1] == 'to make its objects: python -m img23d_backend generate PICKED.png --targets "..."'
+    assert "making 2 pictures of 96 x 96 from the prompt" in done.stderr
+
+
+@pytest.mark.parametrize("args, sentence", [
+    (("--prompt", "  "), "the prompt holds only spaces"),
+    (("--prompt", ""), "no prompt given"),
+    (("--prompt", PROMPT, "--variations", "9"), "variations"),
+    (("--prompt", PROMPT, "--picture-size", "300"), "multiple of 16"),
+])
+def test_a_bad_argument_is_one_sentence_with_nothing_written(cli: RunCli, tmp_path: Path, args: tuple,
+                                                             sentence: str) -> None:
+    done = cli("picture", *args, "--models", "tiny", "--out", tmp_path)
+    assert done.returncode == 2 and sentence in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert not any(tmp_path.iterdir())
