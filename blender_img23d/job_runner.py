@@ -133,7 +133,7 @@ class JobRunner:
         elif artifact.kind == kind.DETECTIONS:
             self.detections_path = Path(artifact.path)
         elif artifact.kind == kind.PICTURE:  # (1.25) the picture made from the prompt: the operator loads it
-            self.outcome.files[kind.PICTURE] = artifact.path
+            self.outcome.files.setdefault(kind.PICTURE, artifact.path)   # the first of Make Picture's variations
         elif artifact.kind == kind.LAYOUT:
             self._read_layout(Path(artifact.path))
         elif not self.places_meshes and artifact.kind in (kind.MESH, kind.HIGH_MESH):

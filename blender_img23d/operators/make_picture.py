@@ -22,16 +22,23 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         text = _inputs.prompt(context)
         panel = _inputs.options(context)
-        # The options a picture reads (its seed and side, the licences, a long job accepted), as Generate sends them.
+        # The options a picture reads (its seed and side, the licences, a long job accepted), as Generate sends them;
+        # Variations: that many pictures to pick from (1.26).
         options = protocol.JobOptions(seed=panel.seed, random_seed=panel.random_seed, edit_size=panel.edit_size,
-                                      accept_long=panel.accept_long, accepted_licences=panel.accepted_licences)
+                                      variations=panel.variations, accept_long=panel.accept_long,
+                                      accepted_licences=panel.accepted_licences)
         request = protocol.PictureRequest(prompt=text, options=options)
         return JobRunner(runtime.session(), context.scene, request, _inputs.prompt_run_name(text))
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         result = outcome.result
-        path = outcome.files.get(protocol.ArtifactKind.PICTURE) or getattr(result, "picture", "")
-        image = made_pictures.pick(context.scene, path, outcome.notes) if outcome.ok and path else None
+        # Every picture made (1.26: the result lists Make Picture's variations; the first is the one picked).
+        pictures = list(getattr(result, "pictures", None) or []) \
+            or [outcome.files.get(protocol.ArtifactKind.PICTURE) or getattr(result, "picture", "")]
+        image = made_pictures.pick(context.scene, pictures[0], outcome.notes) if outcome.ok and pictures[0] else None
+        # The others loaded beside it, for the artist to pick another in Image.
+        others = [made_pictures.load(other, outcome.notes, number)
+                  for number, other in enumerate(pictures[1:], 2)] if image is not None else []
         for note in outcome.notes:
             self.report({"WARNING"}, note)
         if outcome.cancelled:
@@ -42,8 +49,12 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
             seed = getattr(result, "seed", None)
             if isinstance(seed, int) and 0 <= seed < 2**31:
                 context.scene.img23d.last_seed = seed
-            self.report({"INFO"}, f"Picture '{image.name}' ({image.size[0]} x {image.size[1]}, seed {seed}) is picked: "
-                                  "Generate makes its objects, or Make Picture makes another")
+            loaded = [other.name for other in others if other is not None]
+            self.report({"INFO"}, f"Picture '{image.name}' ({image.size[0]} x {image.size[1]}, seed {seed}) is picked"
+                                  + (f"; {len(loaded)} more to pick from in Image: " + ", ".join(f"'{name}'" for name
+                                                                                                  in loaded)
+                                     if loaded else "")
+                                  + ": Generate makes its objects, or Make Picture makes another")
         return {"FINISHED"} if image is not None else {"CANCELLED"}
 
 

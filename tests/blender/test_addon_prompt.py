@@ -80,3 +80,22 @@ def test_generate_from_the_prompt_brings_the_objects_and_the_picture_in(no_image
     assert settings.image_source == "DATABLOCK" and image is not None and tuple(image.size) == (96, 96)
     barrel = next(o for o in bpy.data.objects if o.name.split(".")[0] == "barrel" and o.get("img23d_run"))
     assert Path(bpy.path.abspath(image.filepath)) == Path(barrel["img23d_run"]) / "input.png"
+
+
+def test_make_pictures_variations_are_loaded_to_pick_from(no_image) -> None:
+    """(1.26) Variations at 3: three pictures from seeds 6, 7, 8, each loaded as an image with its preview, the first
+    picked; the artist picks another in Image."""
+    settings = no_image.img23d
+    settings.prompt, settings.seed, settings.variations = PROMPT, 6, 3
+    try:
+        assert bpy.ops.img23d.make_picture() == {"FINISHED"}
+    finally:
+        settings.property_unset("variations")
+    picked = settings.image
+    folder = Path(bpy.path.abspath(picked.filepath)).parent
+    assert Path(bpy.path.abspath(picked.filepath)).name == "input.png" and picked.name == f"{folder.name} picture"
+    for number in (2, 3):
+        image = bpy.data.images[f"{folder.name} picture v{number}"]
+        assert Path(bpy.path.abspath(image.filepath)) == folder / f"input-v{number}.png"
+        assert tuple(image.size) == (96, 96) and image.preview is not None
+    assert settings.last_seed == 6
