@@ -112,7 +112,7 @@ class Img23dPreferences(bpy.types.AddonPreferences):
         description="When the backend starts, run one small job on a made-up picture, so the first real job does "
                     "not pay for loading kernels and caches (the seconds it took are shown in the status)")
     budget_gb: FloatProperty(  # type: ignore[valid-type]
-        name="Memory Budget (GB)", default=0.0, min=0.0, max=1024.0,
+        name="Memory Budget (GB)", default=0.0, min=0.0, max=protocol.BUDGET_GB_MAX,
         description="Device memory the models may use. 0: free memory minus 1 GB")
     runs_dir: StringProperty(  # type: ignore[valid-type]
         name="Runs Folder", subtype="DIR_PATH",

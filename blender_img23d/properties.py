@@ -62,6 +62,10 @@ FINISH_PRESETS = {
 }
 # Bake Size as a choice of the powers of two the backend accepts (protocol.OPTION_RANGES); "0": the preset's.
 BAKE_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
+# The backend's ranges (the one table its checks read): each number field stops where the backend's
+# check of its option does, so the two cannot drift. Where a field's 0 means "from the preset" or "the
+# model's own", its minimum is that 0, the add-on's own, rather than the range's low end.
+RANGES = protocol.OPTION_RANGES
 
 
 def _load_preview(settings: "Img23dSettings", context: bpy.types.Context) -> None:
@@ -151,7 +155,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
     # The seed the last Generate used (shown after a random-seed job); -1: none yet.
     last_seed: IntProperty(name="Last Seed", default=-1, options={"HIDDEN"})  # type: ignore[valid-type]
     variations: IntProperty(  # type: ignore[valid-type]
-        name="Variations", default=1, min=1, max=8,
+        name="Variations", default=1, min=RANGES["variations"].low, max=RANGES["variations"].high,
         description="Candidates of each name, each from its own seed, set side by side to choose from "
                     "(Keep on one puts it in place); 1: one object per name")
     # Boxes by hand (box_properties): filled by Detect, corrected or drawn by the artist.
@@ -164,41 +168,46 @@ class Img23dSettings(bpy.types.PropertyGroup):
         description="One object per instance of a name (e.g. every barrel), not just the largest")
     # Advanced overrides; 0 means "from the quality preset" (Steps: "the shape model's own").
     steps: IntProperty(  # type: ignore[valid-type]
-        name="Steps", default=0, min=0, max=200,
+        name="Steps", default=0, min=0, max=RANGES["steps"].high,
         description=f"The shape model's denoising steps. 0: the model's own ({protocol.describe_default_steps()})")
     octree_resolution: IntProperty(  # type: ignore[valid-type]
-        name="Octree Resolution", default=0, min=0, max=1024,
+        name="Octree Resolution", default=0, min=0, max=RANGES["octree_resolution"].high,
         description="The surface grid's cells per side. 0: from the quality preset (Draft 128, High 384, Fast and "
                     f"Standard the shape model's own: {protocol.describe_default_octrees()})")
-    face_budget: IntProperty(name="Face Budget", default=0, min=0, max=5_000_000)  # type: ignore[valid-type]
+    face_budget: IntProperty(  # type: ignore[valid-type]
+        name="Face Budget", default=0, min=0, max=RANGES["face_budget"].high)
     keep_all_faces: BoolProperty(  # type: ignore[valid-type]
         name="Keep Every Face", default=False,
         description="No face budget: the mesh keeps every face the surface extraction made")
     # The finished mesh; the defaults are what every job did before these were choices.
     smoothing: IntProperty(  # type: ignore[valid-type]
-        name="Smoothing", default=protocol.JobOptions.smoothing, min=0, max=100,
+        name="Smoothing", default=protocol.JobOptions.smoothing, min=RANGES["smoothing"].low,
+        max=RANGES["smoothing"].high,
         description="Smoothing passes over the finished mesh (Taubin: smooths without shrinking it)")
     fill_holes: IntProperty(  # type: ignore[valid-type]
-        name="Fill Holes", default=protocol.JobOptions.fill_holes, min=0, max=1_000_000, soft_max=10_000,
+        name="Fill Holes", default=protocol.JobOptions.fill_holes, min=0, max=RANGES["fill_holes"].high,
+        soft_max=10_000,
         description="Close holes of up to this many boundary edges (0: leave holes open)")
     min_piece: FloatProperty(  # type: ignore[valid-type]
-        name="Smallest Piece", subtype="PERCENTAGE", default=protocol.JobOptions.min_piece * 100, min=0.0,
-        max=100.0, precision=2,
+        name="Smallest Piece", subtype="PERCENTAGE", default=protocol.JobOptions.min_piece * 100,
+        min=RANGES["min_piece"].low * 100, max=RANGES["min_piece"].high * 100, precision=2,
         description="Separate pieces with fewer faces than this share of the largest piece's are removed as "
                     "noise (0: keep every piece, such as a small handle)")
     texture_size: IntProperty(  # type: ignore[valid-type]
-        name="Texture Size", default=0, min=0, max=8192, soft_max=protocol.DETAILED_TEXTURE_SIZE,
+        name="Texture Size", default=0, min=0, max=RANGES["texture_size"].high,
+        soft_max=protocol.DETAILED_TEXTURE_SIZE,
         description=f"Side of the baked texture in pixels (0: from the quality preset). Above "
                     f"{protocol.DETAILED_TEXTURE_SIZE} the texture is only upscaled: the paint model's "
                     f"views hold no more detail")
     paint_steps: IntProperty(  # type: ignore[valid-type]
-        name="Paint Steps", default=0, min=0, max=200,
+        name="Paint Steps", default=0, min=0, max=RANGES["paint_steps"].high,
         description=f"The paint model's denoising steps. 0: the model's own ({protocol.describe_default_paint_steps()})")
-    delight_steps: IntProperty(name="Delight Steps", default=0, min=0, max=200)  # type: ignore[valid-type]
+    delight_steps: IntProperty(  # type: ignore[valid-type]
+        name="Delight Steps", default=0, min=0, max=RANGES["delight_steps"].high)
     # Where the objects stand (layout.py). Kept in radians, shown in degrees.
     fov: FloatProperty(  # type: ignore[valid-type]
         name="Field of View", subtype="ANGLE", default=math.radians(protocol.JobOptions.fov_degrees),
-        min=math.radians(5), max=math.radians(170),
+        min=math.radians(RANGES["fov_degrees"].low), max=math.radians(RANGES["fov_degrees"].high),
         description="The camera's field of view across the picture's longer side. Wider: the picture spans "
                     "more of the world, so the objects come out bigger and further apart. Used unless the "
                     "depth model estimates one (Estimated)")
@@ -241,7 +250,7 @@ class Img23dSettings(bpy.types.PropertyGroup):
                ("HERO", "Hero", f"{FINISH_PRESETS['HERO'].face_target:,} faces, {FINISH_PRESETS['HERO'].bake_size} px "
                                 "bake: an object the camera comes close to")])
     face_target: IntProperty(  # type: ignore[valid-type]
-        name="Face Target", default=0, min=0, max=protocol.OPTION_RANGES["face_target"].high, soft_max=50_000,
+        name="Face Target", default=0, min=0, max=RANGES["face_target"].high, soft_max=50_000,
         description="Faces of the finished mesh (a quad counts as one). 0: from the Finish preset")
     bake_size: EnumProperty(  # type: ignore[valid-type]
         name="Bake Size", default="0",
