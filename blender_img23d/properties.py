@@ -60,12 +60,13 @@ FINISH_PRESETS = {
     "PROP": FinishPreset(face_target=2_000, bake_size=1024),
     "HERO": FinishPreset(face_target=10_000, bake_size=2048),
 }
-# Bake Size as a choice of the powers of two the backend accepts (protocol.OPTION_RANGES); "0": the preset's.
-BAKE_SIZES = (128, 256, 512, 1024, 2048, 4096, 8192)
 # The backend's ranges (the one table its checks read): each number field stops where the backend's
 # check of its option does, so the two cannot drift. Where a field's 0 means "from the preset" or "the
 # model's own", its minimum is that 0, the add-on's own, rather than the range's low end.
 RANGES = protocol.OPTION_RANGES
+# Bake Size as a choice of the powers of two the backend's check of bake_size admits; "0": the preset's.
+BAKE_SIZES = tuple(1 << power for power in range(int(RANGES["bake_size"].high).bit_length())
+                   if RANGES["bake_size"].admits(1 << power))
 
 
 def _load_preview(settings: "Img23dSettings", context: bpy.types.Context) -> None:
