@@ -5,14 +5,15 @@
 # replicas the chain needs are built into $MODELS, then each benchmark writes its JSON under
 # $OUT as it goes, so a call cut short at its limit still returns what was measured.
 #
-#   OUT=DIR [MODELS=DIR] [DEADLINE_S=560] [PHASE=all|build|parts-rig|chain] [CHAIN_ARGS=--quick] [PARTS_RIG_S=180] \
+#   OUT=DIR [MODELS=DIR] [DEADLINE_S=560] [PHASE=all|build|parts-rig|chain|text] [CHAIN_ARGS=--quick] [PARTS_RIG_S=180] \
 #     IMG23D_COMMIT=$(git rev-parse HEAD) bash bench/gpu_benchmarks.sh
 #
 # A 15-minute lease does not hold the build, the check and all three policies in one 10-minute
 # command: PHASE=build measures a part and a rig (bench/parts_rig_gpu.py: both models built in memory
 # on the device, no files: PHASE=parts-rig runs it alone), builds and checks (benchmark 1), then
 # PHASE=chain on the same warm machine runs benchmark 2 alone (the build finds every model already
-# there and skips it).
+# there and skips it). PHASE=text builds the image editor beside the chain's models and runs text to one
+# textured object (bench/text_object.py: issue 76's goal, 30 s or less) and nothing else.
 set -u -o pipefail
 OUT=${OUT:?set OUT to the folder the results go to}
 MODELS=${MODELS:-/tmp/img23d-full-size}
@@ -22,6 +23,8 @@ CHAIN_ARGS=${CHAIN_ARGS:-}
 # What the chain's default preset loads (textured jobs make materials; the full-size set has no
 # depth model, so objects are laid out by their boxes), and nothing else.
 COMPONENTS=${COMPONENTS:-grounding,matting,shape,delight,paint-turbo,materials}
+# Text to 3D adds the image editor (FLUX.2 [klein] 4B) that makes the picture.
+[ "$PHASE" = text ] && COMPONENTS="editor,$COMPONENTS"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 exec > >(tee "$OUT/gpu-log.txt") 2>&1
 start=$SECONDS
@@ -36,7 +39,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch, transformers, diffusers, numpy, scipy, trimesh; print('torch', torch.__version__, 'transformers', transformers.__version__, 'diffusers', diffusers.__version__, 'numpy', numpy.__version__, 'scipy', scipy.__version__, torch.cuda.get_device_name())" \
   || { echo "the backend's packages do not import"; exit 1; }
 
-if [ "$PHASE" != chain ]; then
+if [ "$PHASE" != chain ] && [ "$PHASE" != text ]; then
   # Built in memory on the device (about a second each), so it needs nothing of the build below.
   stamp "parts and rig: one part and a 50-joint rig, beside the preflight's estimates"
   timeout "${PARTS_RIG_S:-180}" python3 bench/parts_rig_gpu.py --device cuda --json "$OUT/parts-rig-gpu.json" \
@@ -48,16 +51,25 @@ stamp "tiny models for the chain's spawn-to-hello figure, beside the full-size b
 python3 -m img23d_backend.replicas > /tmp/tiny-models.log 2>&1 &
 tiny=$!
 stamp "build the full-size replicas: $COMPONENTS"
-timeout 300 python3 bench/full_size_models.py --out "$MODELS" --only "$COMPONENTS" || echo "the build failed or ran out of time"
+# The editor's 15 GB take their own minutes beside the chain's models.
+timeout "$([ "$PHASE" = text ] && echo 450 || echo 300)" python3 bench/full_size_models.py --out "$MODELS" \
+  --only "$COMPONENTS" || echo "the build failed or ran out of time"
 wait $tiny || { echo "the tiny models did not build:"; tail -20 /tmp/tiny-models.log; }
 df -h /tmp | tail -1
 
-if [ "$PHASE" != chain ]; then
+if [ "$PHASE" != chain ] && [ "$PHASE" != text ]; then
   stamp "benchmark 1: production loaders, one forward each"
   timeout 180 python3 bench/full_size_models.py --out "$MODELS" --only "$COMPONENTS" --check --device cuda \
     --json "$OUT/full-size-load-gpu.json" || echo "the check ended with status $?"
 fi
 [ "$PHASE" = build ] && { stamp done; exit 0; }
+if [ "$PHASE" = text ]; then
+  stamp "text to one textured object ($(left) s left)"
+  timeout "$(left)" python3 bench/text_object.py --models full-size-random --models-dir "$MODELS" --device cuda \
+    --json "$OUT/text-object-gpu.json" || echo "text to an object ended with status $?"
+  stamp done
+  exit 0
+fi
 
 stamp "benchmark 2: the chain under three residency policies ($(left) s left)"
 timeout "$(left)" python3 bench/chain.py --models full-size-random --models-dir "$MODELS" --device cuda \
