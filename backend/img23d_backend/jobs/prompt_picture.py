@@ -19,10 +19,10 @@ from typing import Any
 from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
                              check_picture_or_prompt, duration, validate_prompt)
 
-from ..editors.costs import completion_costs
+from ..editors.picture_costs import expected_picture_seconds
 from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
 from ..editors.text_prompt import check_maker, check_side, name_from_prompt
-from ..models.step_costs import device_label, refuse_long_run, step_costs
+from ..models.step_costs import device_label, refuse_long_run
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE
 from ..stages.step_context import Request, StepContext
@@ -99,12 +99,9 @@ def object_name(request: GenerateRequest | RegenerateRequest) -> str:
 
 def expected_seconds(manager: Any, side: int) -> float:
     """How long the image editor takes to make a picture of ``side`` (0: the model's own) on its device: its
-    estimate of one completion at that area (``editors.costs``), which holds a crop's latents beside the noise's
-    that a picture from text has not, so it errs on the long side."""
-    spec = manager.spec(ROLE)
+    measured picture from text scaled to this device (``editors.picture_costs``)."""
     width, height = picture_size(manager, side)
-    device = manager.device_of(ROLE)
-    return step_costs(device, completion_costs(spec, device), width * height).completion_seconds(side)
+    return expected_picture_seconds(manager.spec(ROLE), manager.device_of(ROLE), width, height)
 
 
 def make_input(run: StepContext) -> LoadedImage:

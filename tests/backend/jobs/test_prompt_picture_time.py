@@ -1,9 +1,9 @@
 """A picture made from a prompt that would take an hour or more on its device is refused unaccepted, before its run
 folder, in a Generate as in Make Picture (issue 76 item 4: the CPU case, as every long step is refused).
 
-FLUX.2 [klein] 4B's own spec, registered and never loaded, on this CPU: a 2048 x 2048 picture is many hours here (the
-estimate from the device's speed, ``expected_seconds``, which other work on a shared CPU moves by half either way:
-far from the hour), a 256 x 256 one minutes.
+FLUX.2 [klein] 4B's own spec, registered and never loaded, on this CPU: a 2048 x 2048 picture is hours here (the
+estimate from the device's speed, ``expected_seconds``: about 2.2 h at the probe's quiet 94 GFLOP/s, more when other
+work slows the probe), a 256 x 256 one minutes.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class _Engine:
 def test_a_prompts_picture_of_hours_on_this_cpu_is_refused_unaccepted(make) -> None:
     engine = _Engine()
     hours, minutes = expected_seconds(engine.manager, 2048), expected_seconds(engine.manager, 256)
-    assert hours >= 4 * 3600 and minutes * 4 < 3600, (hours, minutes)
+    assert hours >= 1.5 * 3600 and minutes * 4 < 3600, (hours, minutes)
     with pytest.raises(ProtocolError) as refused:  # before: a Generate's picture started, said but not asked
         check_memory(make(JobOptions(edit_size=2048)), engine)
     assert refused.value.code is ErrorCode.LONG_JOB_NOT_ACCEPTED
