@@ -31,11 +31,10 @@ from ..parts.split.names import part_names
 from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
-from ..runs.folders import recover_interrupted
 from .options import RANDOM, seed_argument, usage_message
-from .progress import ProgressPrinter, job_failed, log_to_stderr
+from .progress import ProgressPrinter, log_to_stderr
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
 
 
 def drawn_by() -> str:
@@ -158,13 +157,12 @@ def _abandoning(abandon: Callable[[str], None], copy: Path | None) -> Callable[[
 
 
 def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrupts) -> int:
-    from ..jobs import Job
-    from ..session import Models, Session
+    from ..session import Models
+    from . import session_job
 
     printer = ProgressPrinter(sys.stderr)
     try:
-        session = Session(args.out, Models.from_args(args))
-        recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
+        session = session_job.open_session(args.out, Models.from_args(args))
         with ExitStack() as stack:
             mesh = str(stack.enter_context(artist_mesh_file(checked.mesh))) if checked.mesh else ""
             request = PartsRequest(id=uuid.uuid4().hex[:12], mesh=mesh, name=checked.name, targets=checked.names,
@@ -175,12 +173,11 @@ def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrup
                 request.mode, request.image = "model", str(checked.picture or "")
                 request.mask, request.grid = str(args.mask or ""), args.grid
                 request.max_parts, request.steps = args.max_parts, args.part_steps
-            job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-            interrupts.abandon = _abandoning(job.abandon, Path(mesh) if mesh and Path(mesh) != checked.mesh else None)
-            result = session.engine.run(request, job)
+            copy = Path(mesh) if mesh and Path(mesh) != checked.mesh else None
+            result = session_job.run_request(session, request, printer, interrupts,
+                                             abandon=lambda abandon: _abandoning(abandon, copy))
     except ProtocolError as exc:
-        return job_failed(printer, exc, usage_message(exc), interrupts,
-                          EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+        return session_job.failed(printer, exc, interrupts)
     printer.finish()
     run_dir = Path(result.run_dir)
     for part in result.parts:

@@ -3,7 +3,7 @@ line (issue 76): the picture a prompt describes, alone, in a run folder of its o
 ``--variations N``, N pictures (one a seed from ``--seed`` on) for the artist to pick one, then
 ``generate PICKED.png --targets ...`` makes the objects from it as from any picture.
 
-The command builds the protocol's ``PictureRequest`` and runs it through ``Session`` as the add-on's Make Picture
+The command builds the protocol's ``PictureRequest`` and runs it through ``Session`` (``session_job``) as the add-on's Make Picture
 does (``jobs/picture.py``): the same checks (the prompt as the protocol checks it, the side, the editor's memory, a
 run of an hour or more refused unless ``--accept-long``), the same run folder and manifest. Before the job it says
 the image editor's terms and download (``picture_terms``), as ``generate --prompt`` does.
@@ -16,17 +16,16 @@ import sys
 import uuid
 from typing import Callable
 
-from img23d_protocol import (ErrorCode, JobOptions, PictureJobResult, PictureRequest, ProtocolError, check_budget_gb,
+from img23d_protocol import (JobOptions, PictureJobResult, PictureRequest, ProtocolError, check_budget_gb,
                              check_picture_prompt)
 
 from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
-from ..runs.folders import recover_interrupted
 from .options import RANDOM, seed_argument, usage_message
 from .picture_terms import picture_terms
-from .progress import ProgressPrinter, job_failed, log_to_stderr
+from .progress import ProgressPrinter, log_to_stderr
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
@@ -57,19 +56,15 @@ def run(args: argparse.Namespace) -> int:
     log_to_stderr(args.verbose)
     printer = ProgressPrinter(sys.stderr)
     with Interrupts() as interrupts:
-        from ..jobs import Job   # the engine: seconds, a signal's window
-        from ..session import Models, Session
+        from ..session import Models   # the engine: seconds, a signal's window
+        from . import session_job
 
         try:
-            session = Session(args.out, Models.from_args(args))
-            recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
+            session = session_job.open_session(args.out, Models.from_args(args))
             print(picture_terms(session.engine.manager), flush=True)   # its model's terms, before the job
-            job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-            interrupts.abandon = job.abandon
-            result = session.engine.run(request, job)
+            result = session_job.run_request(session, request, printer, interrupts)
         except ProtocolError as exc:
-            return job_failed(printer, exc, usage_message(exc), interrupts,
-                              EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+            return session_job.failed(printer, exc, interrupts)
     printer.finish()
     if not isinstance(result, PictureJobResult):
         raise TypeError(f"a picture request was answered with a {type(result).__name__}")

@@ -3,10 +3,10 @@ a mesh file given a skeleton and skin weights as a GLB with a glTF skin: by a ri
 binding (no model), which also stands in where the model cannot run, said in one sentence. The riggers are the
 protocol's rows (``img23d_protocol.riggers``: what the add-on offers too).
 
-The command builds the protocol's ``RigRequest`` and runs it through ``Session`` as the add-on's request runs
-(``jobs/rig.py``): one request and one result for both ways in. A rig reads no model of the set (its rigger's
-model is registered on first use, its tiny replica written on its own), so the session builds none of the tiny
-set's replicas for it (``Session(..., tiny_set=False)``).
+The command builds the protocol's ``RigRequest`` and runs it through ``Session`` (``session_job``) as the add-on's
+request runs (``jobs/rig.py``): one request and one result for both ways in. A rig reads no model of the set (its
+rigger's model is registered on first use, its tiny replica written on its own), so the session builds none of the
+tiny set's replicas for it (``Session(..., tiny_set=False)``).
 
 As every command: earlier runs a killed process left ``running`` are closed first (``recover_interrupted``),
 and Ctrl-C or SIGTERM cancels the rig (``env.interrupts``: no traceback, the run closed ``cancelled``, its
@@ -26,11 +26,10 @@ from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, Pro
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
-from ..runs.folders import recover_interrupted
 from .options import usage_message
-from .progress import ProgressPrinter, job_failed, log_to_stderr
+from .progress import ProgressPrinter, log_to_stderr
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -78,21 +77,17 @@ def run(args: argparse.Namespace) -> int:
     printer = ProgressPrinter(sys.stderr)
     # From here a Ctrl-C or SIGTERM cancels the rig, or ends a start-up that has not begun one.
     with Interrupts() as interrupts:
-        from ..jobs import Job   # NumPy, SciPy, trimesh, the engine: seconds, a signal's window
-        from ..session import Models, Session
+        from ..session import Models   # NumPy, SciPy, trimesh, the engine: seconds, a signal's window
+        from . import session_job
 
         if interrupts.signal is not None:
             print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
             return exit_code(interrupts.signal)
         try:
-            session = Session(args.out, Models(models=args.models), tiny_set=False)
-            recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
-            job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-            interrupts.abandon = job.abandon
-            result = session.engine.run(request, job)
+            session = session_job.open_session(args.out, Models(models=args.models), tiny_set=False)
+            result = session_job.run_request(session, request, printer, interrupts)
         except ProtocolError as exc:
-            return job_failed(printer, exc, usage_message(exc), interrupts,
-                              EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+            return session_job.failed(printer, exc, interrupts)
     printer.finish()
     if not isinstance(result, RigJobResult):
         raise TypeError(f"a rig request was answered with a {type(result).__name__}")

@@ -1,0 +1,53 @@
+"""One request run through ``Session`` for a command that builds the protocol's request itself (``parts``, ``rig``,
+``picture``): the add-on's way in, the command line's printer and Ctrl-C around it.
+
+``open_session`` opens the session and first closes the runs a killed process left ``running``
+(``recover_interrupted``), as every command does; ``run_request`` makes the job with the command's progress
+printer and its interrupts' cancel (a signal's watcher abandons the job, or what ``abandon`` wraps around that)
+and runs it; ``failed`` says a refusal or a failure as every command says it (``progress.job_failed``: exit 2 for
+a bad request, 1 otherwise, a signal's own code for its cancel). The engine is seconds of imports: a command
+imports this module once its arguments are checked, inside its ``Interrupts``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..env.interrupts import Interrupts
+from ..jobs import Job
+from ..runs.folders import recover_interrupted
+from ..session import Models, Session
+from .options import usage_message
+from .progress import ProgressPrinter, job_failed
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+Abandon = Callable[[str], None]
+
+
+def open_session(out: Path, models: Models, tiny_set: bool = True) -> Session:
+    """The session a command's job runs in (``tiny_set``: whether ``--models tiny`` builds the tiny set's replicas),
+    earlier killed runs closed first."""
+    session = Session(out, models, tiny_set=tiny_set)
+    recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
+    return session
+
+
+def run_request(session: Session, request: Any, printer: ProgressPrinter, interrupts: Interrupts,
+                abandon: Callable[[Abandon], Abandon] | None = None) -> Any:
+    """``request``'s result under ``session``'s engine, its progress on ``printer``, cancelled by ``interrupts``
+    (whose watcher calls the job's ``abandon``, or ``abandon(job.abandon)``: what a command also undoes)."""
+    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
+    interrupts.abandon = abandon(job.abandon) if abandon else job.abandon
+    return session.engine.run(request, job)
+
+
+def failed(printer: ProgressPrinter, exc: ProtocolError, interrupts: Interrupts) -> int:
+    """A command's job refused or failed: its one sentence on stderr, and the exit code."""
+    return job_failed(printer, exc, usage_message(exc), interrupts,
+                      EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+
+
+__all__ = ["failed", "open_session", "run_request"]
