@@ -72,7 +72,8 @@ class PolicyRun:
 
 # --- worker: one policy in its own process ------------------------------------------------------
 
-def _model_set(kind: str, models_dir: Path | None) -> Any:
+def model_set(kind: str, models_dir: Path | None) -> Any:
+    """The tiny replicas or the full-size ones under ``models_dir`` (also bench/text_object.py's)."""
     from img23d_backend.catalog import tiny_model_set
     from img23d_backend.replicas.build import ensure_tiny_models
     from img23d_backend.replicas.full import full_size_model_set
@@ -111,7 +112,7 @@ def worker(args: argparse.Namespace) -> int:
     from img23d_backend.models.manager import Policy
     from img23d_protocol import GenerateRequest
 
-    engine = Engine(EngineSettings(models=_model_set(args.models, args.models_dir), runs_dir=args.runs,
+    engine = Engine(EngineSettings(models=model_set(args.models, args.models_dir), runs_dir=args.runs,
                                    device=args.device, policy=Policy(args.policy),
                                    budget_bytes=int(args.budget_gb * GB) if args.budget_gb else None))
     for textured, targets in workloads(args.quick):

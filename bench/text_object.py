@@ -27,25 +27,16 @@ from typing import Any
 
 import source_paths  # noqa: F401  (bench/: this checkout's packages on sys.path, the hub offline)
 
+from chain import model_set  # noqa: E402  (bench/, beside this script)
+
 import torch  # noqa: E402
 
-from img23d_backend.catalog import tiny_model_set  # noqa: E402
 from img23d_backend.jobs import Engine, EngineSettings, Job  # noqa: E402
 from img23d_backend.jobs.prompt_picture import expected_seconds  # noqa: E402
-from img23d_backend.replicas.build import ensure_tiny_models  # noqa: E402
-from img23d_backend.replicas.full import full_size_model_set  # noqa: E402
 from img23d_protocol import GenerateRequest, JobOptions, Progress  # noqa: E402
 
 PROMPT = "a wooden barrel"
 GOAL_S = 30.0
-def _model_set(kind: str, models_dir: Path | None) -> Any:
-    if kind == "tiny":
-        return tiny_model_set(ensure_tiny_models(models_dir))
-    if models_dir is None:
-        raise SystemExit("--models full-size-random needs --models-dir (built by bench/full_size_models.py)")
-    return full_size_model_set(models_dir)
-
-
 def run_job(engine: Engine, number: int, options: JobOptions, device: str) -> dict[str, Any]:
     """One Generate from ``PROMPT``: its seconds, its stages', what it said of the picture before, its peak."""
     said: list[str] = []
@@ -83,7 +74,7 @@ def main() -> int:
     parser.add_argument("--runs", type=Path, default=Path("/tmp/img23d-text-object-runs"))
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    engine = Engine(EngineSettings(models=_model_set(args.models, args.models_dir), runs_dir=args.runs,
+    engine = Engine(EngineSettings(models=model_set(args.models, args.models_dir), runs_dir=args.runs,
                                    device=args.device))
     # The default preset, textured (as the add-on's Generate sends it); the tiny models at sizes a CPU finishes.
     small = dict(octree_resolution=128, face_budget=5000, texture_size=256, render_size=256, paint_steps=2,
