@@ -31,7 +31,7 @@ from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..parts.part import GRIDS
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command
-from .options import add_job_options, job_options, usage_message
+from .options import add_job_options, job_options, refused_usage
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr
 from .prompt_options import add_prompt_arguments, check_prompt_arguments
@@ -171,8 +171,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         # Every usage error is found here, before anything is loaded, built or written.
         check_arguments(args)
     except ProtocolError as exc:
-        print(f"error: {usage_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return refused_usage(exc)
     log_to_stderr(args.verbose)
     try:
         engine = _engine(args)

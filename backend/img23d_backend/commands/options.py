@@ -1,16 +1,21 @@
 """The command line's job options: the flags that set ``JobOptions``, and their checks' wording.
 
 ``generate`` takes every one of them; each flag's help states its range as the protocol's one
-table of ranges (``OPTION_RANGES``) words it, so the command line and the add-on agree.
+table of ranges (``OPTION_RANGES``) words it, so the command line and the add-on agree. A refused argument is
+one sentence and exit code 2 in every command (``refused_usage``).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
                              TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError,
                              describe_default_octrees, describe_default_paint_steps, describe_default_steps)
+
+
+EXIT_USAGE = 2   # a command's arguments refused: nothing ran
 
 
 def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hidden: bool = True) -> None:
@@ -160,6 +165,12 @@ def usage_message(exc: ProtocolError) -> str:
     if isinstance(exc, OptionError) and exc.option in FLAGS:
         return f"{FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
     return exc.message
+
+
+def refused_usage(exc: ProtocolError) -> int:
+    """A command's arguments refused before anything ran: the one sentence on stderr, and exit code 2."""
+    print(f"error: {usage_message(exc)}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def finish_options(args: argparse.Namespace) -> JobOptions:

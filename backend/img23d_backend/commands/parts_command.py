@@ -31,10 +31,10 @@ from ..parts.split.names import part_names
 from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
-from .options import RANDOM, seed_argument, usage_message
+from .options import RANDOM, refused_usage, seed_argument
 from .progress import ProgressPrinter, log_to_stderr
 
-EXIT_OK, EXIT_USAGE, EXIT_PARTIAL = 0, 2, 3
+EXIT_OK, EXIT_PARTIAL = 0, 3
 
 
 def drawn_by() -> str:
@@ -97,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         checked = _checked(args)
     except ProtocolError as exc:
-        print(f"error: {usage_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return refused_usage(exc)
     if args.split:
         args.parts_model = None   # a split registers no parts model
     log_to_stderr(args.verbose)

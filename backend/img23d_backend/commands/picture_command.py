@@ -21,11 +21,11 @@ from img23d_protocol import (JobOptions, PictureJobResult, PictureRequest, Proto
 
 from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
-from .options import RANDOM, seed_argument, usage_message
+from .options import RANDOM, refused_usage, seed_argument
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, log_to_stderr
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK = 0
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
@@ -51,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         request = _request(args)
     except ProtocolError as exc:
-        print(f"error: {usage_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return refused_usage(exc)
     log_to_stderr(args.verbose)
     printer = ProgressPrinter(sys.stderr)
     with Interrupts() as interrupts:

@@ -26,10 +26,10 @@ from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, Pro
 
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
-from .options import usage_message
+from .options import refused_usage
 from .progress import ProgressPrinter, log_to_stderr
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK = 0
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
             check_mesh_path(other)
         validate_levels(request.also)
     except ProtocolError as exc:
-        print(f"error: {usage_message(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        return refused_usage(exc)
     log_to_stderr(args.verbose)
     printer = ProgressPrinter(sys.stderr)
     # From here a Ctrl-C or SIGTERM cancels the rig, or ends a start-up that has not begun one.
