@@ -20,14 +20,13 @@ machine (a Ray batch's driver sends the bytes it read and hashed), with the same
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import psutil
@@ -35,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from img23d_protocol import MAX_FILE_BYTES, ErrorCode, ProtocolError
 
+from .budgeted_file import BudgetedFile, OverBudget, amount
 from .png_data import missing_pixel_data
 
 MIN_SIDE = 16
@@ -124,8 +124,8 @@ def read_picture_file(path: str | Path, limit: int | None = None) -> PictureFile
 
 def _check_file_size(path: Path, size: int, limit: int) -> None:
     if size > limit:
-        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is {_amount(size)}; a picture file may be "
-                                                        f"at most {_amount(limit)}")
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is {amount(size)}; a picture file may be "
+                                                        f"at most {amount(limit)}")
 
 
 def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
@@ -145,13 +145,13 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
                 with open(path, "rb") as handle:
                     info = os.fstat(handle.fileno())
                     _check_file_size(path, info.st_size, MAX_PICTURE_FILE_BYTES)
-                    image = _open_and_decode(path, _Budgeted(handle), max_side)
+                    image = _open_and_decode(path, BudgetedFile(handle), max_side)
                     image.permissions = stat.S_IMODE(info.st_mode)
             finally:
                 Image.MAX_IMAGE_PIXELS = previous_limit
     except ProtocolError:
         raise
-    except _OverBudget as exc:
+    except OverBudget as exc:
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is not an image file Pillow can read "
                             f"({exc})", str(exc)) from exc
     except PermissionError as exc:
@@ -168,7 +168,7 @@ def load_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
     return image
 
 
-def _open_and_decode(path: Path, handle: "_Budgeted", max_side: int) -> LoadedImage:
+def _open_and_decode(path: Path, handle: "BudgetedFile", max_side: int) -> LoadedImage:
     # Image.open reads only the header: whether it is an image, its format, mode and size.
     whole_file_header = handle.peek_start(12)[8:12] == b"WEBP"
     handle.allow(WHOLE_FILE_HEADER_BYTES if whole_file_header else HEADER_READ_BYTES, HEADER_READ_CALLS,
@@ -214,15 +214,15 @@ def _check_decode_size(path: Path, opened: Image.Image) -> None:
     """Refuse, before decoding, an image whose pixels would not fit: by bytes, not pixels."""
     width, height = opened.size
     needed = _decoded_bytes(opened)
-    what = f"{path.name} is {width}x{height} pixels of {opened.mode} ({_amount(needed)} decoded)"
+    what = f"{path.name} is {width}x{height} pixels of {opened.mode} ({amount(needed)} decoded)"
     if needed > MAX_DECODE_BYTES:
-        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; at most {_amount(MAX_DECODE_BYTES)} are read")
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; at most {amount(MAX_DECODE_BYTES)} are read")
     available = psutil.virtual_memory().available
     if 2 * needed > available:  # the pixels, and room to shrink them
-        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; only {_amount(available)} of memory are free")
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{what}; only {amount(available)} of memory are free")
 
 
-def _check_pixel_data(path: Path, handle: "_Budgeted") -> None:
+def _check_pixel_data(path: Path, handle: "BudgetedFile") -> None:
     # The same open file Pillow decoded (as _sha256 reads it): Pillow fills what never came with black.
     short = missing_pixel_data(handle.raw)
     if short is not None:
@@ -231,11 +231,7 @@ def _check_pixel_data(path: Path, handle: "_Budgeted") -> None:
                             f"file?)", f"{short.found} of {short.needed} bytes of pixel data")
 
 
-def _amount(size: int) -> str:
-    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size:,} bytes"
-
-
-def _sha256(handle: "_Budgeted") -> str:
+def _sha256(handle: "BudgetedFile") -> str:
     # The same open file Pillow decoded: the same bytes even if the path was replaced meanwhile.
     raw = handle.raw
     raw.seek(0)
@@ -243,81 +239,6 @@ def _sha256(handle: "_Budgeted") -> str:
     while chunk := raw.read(1 << 20):
         digest.update(chunk)
     return digest.hexdigest()
-
-
-class _OverBudget(Exception):
-    """Reading the file went past what its header (or its pixels) can need."""
-
-
-class _Budgeted(io.RawIOBase):
-    """The image file as Pillow reads it, with a limit on bytes and reads.
-
-    No ``name`` and no ``fileno``: Pillow then reads through ``read`` and never maps the file
-    or hands its descriptor to a C library, so every byte passes the budget."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        super().__init__()
-        self.raw = raw
-        self.used = 0
-        self._calls = 0
-        self._max_bytes: int | None = None
-        self._max_calls: int | None = None
-        self._what = ""
-
-    def allow(self, max_bytes: int | None, max_calls: int | None, what: str) -> None:
-        self._max_bytes, self._max_calls, self._calls, self._what = max_bytes, max_calls, 0, what
-
-    def peek_start(self, size: int) -> bytes:
-        position = self.raw.tell()
-        self.raw.seek(0)
-        start = self.raw.read(size)
-        self.raw.seek(position)
-        return start
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self.raw.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self.raw.tell()
-
-    def read(self, size: int | None = -1) -> bytes:
-        self._calls += 1
-        if self._max_calls is not None and self._calls > self._max_calls:
-            raise _OverBudget(f"{self._what} takes more than {self._max_calls:,} reads")
-        if self._max_bytes is not None:
-            left = self._max_bytes - self.used
-            if size is None or size < 0 or size > left:
-                # One byte more than allowed, so a file that ends exactly at the limit still reads.
-                data = self.raw.read(left + 1)
-                if len(data) > left:
-                    raise _OverBudget(f"{self._what} goes on past {_amount(self._max_bytes)}")
-                self.used += len(data)
-                return data
-        data = self.raw.read(size)
-        self.used += len(data)
-        return data
-
-    def readinto(self, buffer: "bytearray | memoryview") -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def readline(self, size: int | None = -1) -> bytes:  # type: ignore[override]
-        line = bytearray()
-        while size is None or size < 0 or len(line) < size:
-            byte = self.read(1)
-            if not byte:
-                break
-            line += byte
-            if byte == b"\n":
-                break
-        return bytes(line)
 
 
 # --- shrinking and converting --------------------------------------------------------------------
