@@ -16,12 +16,11 @@ from typing import Callable
 
 from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, dumps, validate_side_views
 
-from ..env.interrupts import Interrupts, exit_code
+from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
 from ..runs.folders import recover_interrupted
-from .options import (add_finish_options, add_job_options, add_paint_options, finish_options, job_options,
-                      usage_message)
-from .progress import ProgressPrinter, log_to_stderr
+from .options import add_finish_options, add_job_options, add_paint_options, finish_options, job_options
+from .progress import ProgressPrinter, command_failed, log_to_stderr
 
 COMMANDS = ("retexture", "retopo", "relayout")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -80,7 +79,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
         result = session.retexture(args.mesh, args.image, options, name=args.name or args.mesh.stem or "mesh",
                                    events=printer, cancel=interrupts.token, views=views)
     except ProtocolError as exc:
-        return _failed(exc, printer, interrupts)
+        return command_failed(printer, exc, interrupts)
     printer.finish()
     print(f"mesh: {result.mesh}")
     if views:
@@ -131,7 +130,7 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", image=args.image,
                                 events=printer, cancel=interrupts.token)
     except ProtocolError as exc:
-        return _failed(exc, printer, interrupts)
+        return command_failed(printer, exc, interrupts)
     printer.finish()
     finish = result.finish
     made = f"{finish['quads']:,} quads" if finish["quads"] else f"{finish['faces_out']:,} triangles"
@@ -143,15 +142,6 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         print(result.fallback)
     print(f"run folder: {result.run_dir}")
     return EXIT_OK
-
-
-def _failed(exc: ProtocolError, printer: ProgressPrinter, interrupts: Interrupts) -> int:
-    """A retexture or retopo that did not finish: its one sentence, and the exit code it means."""
-    printer.finish()
-    print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
-    if exc.code is ErrorCode.CANCELLED and interrupts.signal is not None:
-        return exit_code(interrupts.signal)
-    return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
 
 
 def _relayout(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED
                              describe_default_octrees, describe_default_paint_steps, describe_default_steps)
 
 
-EXIT_USAGE = 2   # a command's arguments refused: nothing ran
+EXIT_FAILED, EXIT_USAGE = 1, 2   # a command's job failed; its arguments refused (nothing ran)
 
 
 def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hidden: bool = True) -> None:

@@ -32,7 +32,7 @@ from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
 from .options import RANDOM, refused_usage, seed_argument
-from .progress import ProgressPrinter, log_to_stderr
+from .progress import ProgressPrinter, command_failed, log_to_stderr
 
 EXIT_OK, EXIT_PARTIAL = 0, 3
 
@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrup
             result = session_job.run_request(session, request, printer, interrupts,
                                              abandon=lambda abandon: _abandoning(abandon, copy))
     except ProtocolError as exc:
-        return session_job.failed(printer, exc, interrupts)
+        return command_failed(printer, exc, interrupts)
     printer.finish()
     run_dir = Path(result.run_dir)
     for part in result.parts:

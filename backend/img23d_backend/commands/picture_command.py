@@ -23,7 +23,7 @@ from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
 from .options import RANDOM, refused_usage, seed_argument
 from .picture_terms import picture_terms
-from .progress import ProgressPrinter, log_to_stderr
+from .progress import ProgressPrinter, command_failed, log_to_stderr
 
 EXIT_OK = 0
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             print(picture_terms(session.engine.manager), flush=True)   # its model's terms, before the job
             result = session_job.run_request(session, request, printer, interrupts)
         except ProtocolError as exc:
-            return session_job.failed(printer, exc, interrupts)
+            return command_failed(printer, exc, interrupts)
     printer.finish()
     if not isinstance(result, PictureJobResult):
         raise TypeError(f"a picture request was answered with a {type(result).__name__}")

@@ -27,7 +27,7 @@ from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, Pro
 from ..env.interrupts import Interrupts, exit_code
 from ..readers.meshes import check_mesh_path
 from .options import refused_usage
-from .progress import ProgressPrinter, log_to_stderr
+from .progress import ProgressPrinter, command_failed, log_to_stderr
 
 EXIT_OK = 0
 
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             session = session_job.open_session(args.out, Models(models=args.models), tiny_set=False)
             result = session_job.run_request(session, request, printer, interrupts)
         except ProtocolError as exc:
-            return session_job.failed(printer, exc, interrupts)
+            return command_failed(printer, exc, interrupts)
     printer.finish()
     if not isinstance(result, RigJobResult):
         raise TypeError(f"a rig request was answered with a {type(result).__name__}")

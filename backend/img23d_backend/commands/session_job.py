@@ -2,11 +2,10 @@
 ``picture``): the add-on's way in, the command line's printer and Ctrl-C around it.
 
 ``open_session`` opens the session and first closes the runs a killed process left ``running``
-(``recover_interrupted``), as every command does; ``run_request`` makes the job with the command's progress
-printer and its interrupts' cancel (a signal's watcher abandons the job, or what ``abandon`` wraps around that)
-and runs it; ``failed`` says a refusal or a failure as every command says it (``progress.job_failed``: exit 2 for
-a bad request, 1 otherwise, a signal's own code for its cancel). The engine is seconds of imports: a command
-imports this module once its arguments are checked, inside its ``Interrupts``.
+(``recover_interrupted``), as every command does; ``run_request`` makes the job with the command's progress printer
+and its interrupts' cancel (a signal's watcher abandons the job, or what ``abandon`` wraps around that) and runs it
+(a refusal or a failure is then said as every command says it: ``progress.command_failed``). The engine is seconds
+of imports: a command imports this module once its arguments are checked, inside its ``Interrupts``.
 """
 
 from __future__ import annotations
@@ -14,16 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import ErrorCode, ProtocolError
-
 from ..env.interrupts import Interrupts
 from ..jobs import Job
 from ..runs.folders import recover_interrupted
 from ..session import Models, Session
-from .options import usage_message
-from .progress import ProgressPrinter, job_failed
+from .progress import ProgressPrinter
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
 Abandon = Callable[[str], None]
 
 
@@ -44,10 +39,4 @@ def run_request(session: Session, request: Any, printer: ProgressPrinter, interr
     return session.engine.run(request, job)
 
 
-def failed(printer: ProgressPrinter, exc: ProtocolError, interrupts: Interrupts) -> int:
-    """A command's job refused or failed: its one sentence on stderr, and the exit code."""
-    return job_failed(printer, exc, usage_message(exc), interrupts,
-                      EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
-
-
-__all__ = ["failed", "open_session", "run_request"]
+__all__ = ["open_session", "run_request"]

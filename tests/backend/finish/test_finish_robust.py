@@ -180,9 +180,10 @@ def test_the_command_says_a_mesh_with_no_area_in_one_sentence(tmp_path: Path) ->
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     # Said by the one mesh reader (readers.mesh_bounds), before the finish's own check would.
-    assert done.stderr.strip().splitlines()[-1].startswith("error: the mesh has no surface: its 2 triangles all "
-                                                           "have zero area")
-    assert done.stderr.strip().endswith("[bad_request]")
+    # The sentence, then the run folder it kept (as every command's failed job says it).
+    said, kept = done.stderr.strip().splitlines()[-2:]
+    assert said.startswith("error: the mesh has no surface: its 2 triangles all have zero area")
+    assert said.endswith("[bad_request]") and kept.startswith("run folder (kept): ")
 
 
 @needs_instant_meshes
@@ -201,7 +202,8 @@ def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32
     trimesh.Trimesh(vertices + FAR, faces, process=False).export(tmp_path / "far.glb")  # glTF: 32-bit positions
     done = run_cli(capsys, *_argv(tmp_path / "far.glb", tmp_path / "refused"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    said = done.stderr.strip().splitlines()[-1]
+    said, kept = done.stderr.strip().splitlines()[-2:]   # the sentence, then the run folder it kept
+    assert kept.startswith("run folder (kept): ")
     assert said.startswith("error: the mesh lies 1,000,001 units from the origin and is only 2.38 across: its "
                            "32-bit positions are 0.0625 apart there (2.6 % of its size), too coarse to remesh")
 

@@ -69,5 +69,6 @@ def test_the_commands_say_the_sentence_without_a_traceback(cli: RunCli, tmp_path
         Image.new("RGB", (64, 64), (200, 100, 50)).save(tmp_path / "unused.png")
     done = cli(*args)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith("error: the mesh has no surface") and \
+    said, kept = done.stderr.strip().splitlines()[-2:]   # the sentence, then the run folder it kept
+    assert said.startswith("error: the mesh has no surface") and kept.startswith("run folder (kept): ") and \
         "Traceback" not in done.stderr, done.stderr
