@@ -24,7 +24,7 @@ from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL
 
 from .. import __version__
 from ..env.children import end_children
-from ..env.interrupts import Interrupts, exit_code, raise_on_signals
+from ..env.interrupts import Interrupts, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
@@ -33,7 +33,7 @@ from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command
 from .options import add_job_options, job_options, refused_usage
 from .picture_terms import picture_terms
-from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr
+from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr, stopped_early
 from .prompt_options import add_prompt_arguments, check_prompt_arguments
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
@@ -175,9 +175,8 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
     log_to_stderr(args.verbose)
     try:
         engine = _engine(args)
-        if interrupts.signal is not None:
-            print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
-            return exit_code(interrupts.signal)
+        if (stopped := stopped_early(interrupts)) is not None:
+            return stopped
         recover_interrupted(engine.settings.runs_dir)  # earlier runs killed mid-way say so, without debris
         run_job = _generate if args.command == "generate" else _detect
         return run_job(args, engine, interrupts)

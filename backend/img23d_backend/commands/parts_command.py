@@ -32,7 +32,7 @@ from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
 from .options import RANDOM, refused_usage, seed_argument
-from .progress import ProgressPrinter, command_failed, log_to_stderr
+from .progress import ProgressPrinter, command_failed, log_to_stderr, stopped_early
 
 EXIT_OK, EXIT_PARTIAL = 0, 3
 
@@ -159,6 +159,8 @@ def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrup
     from ..session import Models
     from . import session_job
 
+    if (stopped := stopped_early(interrupts)) is not None:
+        return stopped
     printer = ProgressPrinter(sys.stderr)
     try:
         session = session_job.open_session(args.out, Models.from_args(args))

@@ -117,6 +117,15 @@ def job_failed(printer: ProgressPrinter, exc: ProtocolError, message: str, inter
 
 
 
+def stopped_early(interrupts: Interrupts) -> int | None:
+    """A Ctrl-C or SIGTERM that came while the engine's modules were imported, before any job: said in one line,
+    and the exit code it means; None when none came."""
+    if interrupts.signal is None:
+        return None
+    print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
+    return exit_code(interrupts.signal)
+
+
 def command_failed(printer: ProgressPrinter, exc: ProtocolError, interrupts: Interrupts) -> int:
     """``job_failed`` with the exit code every command gives: 2 for a bad request, 1 for any other failure (a
     signal's own code for its cancel)."""

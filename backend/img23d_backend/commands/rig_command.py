@@ -24,10 +24,10 @@ from pathlib import Path
 from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, ProtocolError, RigJobResult, RigRequest,
                              validate_levels)
 
-from ..env.interrupts import Interrupts, exit_code
+from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
 from .options import refused_usage
-from .progress import ProgressPrinter, command_failed, log_to_stderr
+from .progress import ProgressPrinter, command_failed, log_to_stderr, stopped_early
 
 EXIT_OK = 0
 
@@ -79,9 +79,8 @@ def run(args: argparse.Namespace) -> int:
         from ..session import Models   # NumPy, SciPy, trimesh, the engine: seconds, a signal's window
         from . import session_job
 
-        if interrupts.signal is not None:
-            print(f"{interrupts.name}: stopped before the job started; nothing was written", file=sys.stderr)
-            return exit_code(interrupts.signal)
+        if (stopped := stopped_early(interrupts)) is not None:
+            return stopped
         try:
             session = session_job.open_session(args.out, Models(models=args.models), tiny_set=False)
             result = session_job.run_request(session, request, printer, interrupts)

@@ -1,16 +1,20 @@
 """``picture --prompt`` (issue 76 item 1): Make Picture on the command line, through the same job as the add-on's
 (tests/backend/jobs/test_picture_job.py holds the job itself): the model's terms said first, each picture printed
 with its seed, N to pick from with ``--variations``, the next command said; a bad argument one sentence, nothing
-written."""
+written; a Ctrl-C during the start-up stops it before any run folder."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from cli_inprocess import RunCli
+from ctrl_c import ctrl_c, killed_if_left
 
 PROMPT = "a wooden barrel"
 
@@ -40,3 +44,24 @@ def test_a_bad_argument_is_one_sentence_with_nothing_written(cli: RunCli, tmp_pa
     done = cli("picture", *args, "--models", "tiny", "--out", tmp_path)
     assert done.returncode == 2 and sentence in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.process  # its subject is the process's start-up (pytest.ini)
+def test_ctrl_c_while_the_models_are_imported_stops_before_any_picture(backend_env: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    """As generate's (test_cli.py): a Ctrl-C during the start-up says so in one line, exit 130, no run folder."""
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "picture", "--prompt", PROMPT, "--models", "tiny",
+                             "--device", "cpu", "--out", str(tmp_path / "runs")], env=backend_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with killed_if_left(proc):
+        deadline = time.monotonic() + 60   # until torch's library is being loaded: long before a job exists
+        while not any("libtorch" in m.path for m in psutil.Process(proc.pid).memory_maps()):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "torch was never loaded"
+            time.sleep(0.02)
+        _, err = ctrl_c(proc)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "SIGINT: stopped before the job started; nothing was written" in err
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
