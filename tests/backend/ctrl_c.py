@@ -1,6 +1,7 @@
 """Pressing Ctrl+C on a command-line process a test started: SIGINT and what it printed, a kill for a
 process that a failed wait would otherwise leave running, and its stderr read line by line on a thread
-(``wait_for_line``, ``rest_of_stderr``) so a test can signal it at a known point with a deadline on every wait."""
+(``wait_for_line``, ``rest_of_stderr``) so a test can signal it at a known point with a deadline on every wait;
+``wait_for_torch`` for a signal during its start-up."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def killed_if_left(proc: subprocess.Popen) -> Iterator[subprocess.Popen]:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def wait_for_torch(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until ``proc`` maps torch's library: its start-up, long before a job exists; fails if it ends first or takes
+    longer than ``timeout`` s."""
+    import psutil
+
+    deadline = time.monotonic() + timeout
+    while not any("libtorch" in mapped.path for mapped in psutil.Process(proc.pid).memory_maps()):
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "torch was never loaded"
+        time.sleep(0.02)
 
 
 def ctrl_c(proc: subprocess.Popen, timeout: float = 120.0) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
 from .options import RANDOM, refused_usage, seed_argument
 from .picture_terms import picture_terms
-from .progress import ProgressPrinter, command_failed, log_to_stderr, stopped_early
+from .progress import ProgressPrinter, log_to_stderr
 
 EXIT_OK = 0
 
@@ -58,14 +58,11 @@ def run(args: argparse.Namespace) -> int:
         from ..session import Models   # the engine: seconds, a signal's window
         from . import session_job
 
-        if (stopped := stopped_early(interrupts)) is not None:
-            return stopped
-        try:
-            session = session_job.open_session(args.out, Models.from_args(args))
-            print(picture_terms(session.engine.manager), flush=True)   # its model's terms, before the job
-            result = session_job.run_request(session, request, printer, interrupts)
-        except ProtocolError as exc:
-            return command_failed(printer, exc, interrupts)
+        ran = session_job.run_command(args.out, Models.from_args(args), request, printer, interrupts,
+                                      before=lambda session: print(picture_terms(session.engine.manager), flush=True))
+    if ran.exit_code is not None:
+        return ran.exit_code
+    result = ran.result
     printer.finish()
     if not isinstance(result, PictureJobResult):
         raise TypeError(f"a picture request was answered with a {type(result).__name__}")

@@ -27,7 +27,7 @@ from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, Pro
 from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
 from .options import refused_usage
-from .progress import ProgressPrinter, command_failed, log_to_stderr, stopped_early
+from .progress import ProgressPrinter, log_to_stderr
 
 EXIT_OK = 0
 
@@ -79,13 +79,11 @@ def run(args: argparse.Namespace) -> int:
         from ..session import Models   # NumPy, SciPy, trimesh, the engine: seconds, a signal's window
         from . import session_job
 
-        if (stopped := stopped_early(interrupts)) is not None:
-            return stopped
-        try:
-            session = session_job.open_session(args.out, Models(models=args.models), tiny_set=False)
-            result = session_job.run_request(session, request, printer, interrupts)
-        except ProtocolError as exc:
-            return command_failed(printer, exc, interrupts)
+        ran = session_job.run_command(args.out, Models(models=args.models), request, printer, interrupts,
+                                      tiny_set=False)
+    if ran.exit_code is not None:
+        return ran.exit_code
+    result = ran.result
     printer.finish()
     if not isinstance(result, RigJobResult):
         raise TypeError(f"a rig request was answered with a {type(result).__name__}")

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import trimesh
 
 from cli_inprocess import RunCli
-from ctrl_c import ctrl_c, killed_if_left, rest_of_stderr, wait_for_line
+from ctrl_c import ctrl_c, killed_if_left, rest_of_stderr, wait_for_line, wait_for_torch
 from testdata import FAST_OPTIONS, HOUSE
 
 pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
@@ -180,17 +179,10 @@ def test_a_signal_mid_job_cancels_it_and_closes_its_manifest(backend_env: dict[s
 
 def test_ctrl_c_while_the_models_are_imported_stops_before_any_job(backend_env: dict[str, str],
                                                                    tmp_path: Path) -> None:
-    import psutil
-
     proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
                   "--out", str(tmp_path / "runs"), *SLOW_FLAGS)
     with killed_if_left(proc):
-        # Wait until torch's library is being loaded: the start-up, long before a job exists.
-        deadline = time.monotonic() + 60
-        while not any("libtorch" in m.path for m in psutil.Process(proc.pid).memory_maps()):
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "torch was never loaded"
-            time.sleep(0.02)
+        wait_for_torch(proc)   # the start-up, long before a job exists
         _, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "SIGINT: stopped before the job started" in err

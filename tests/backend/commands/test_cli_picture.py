@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from cli_inprocess import RunCli
-from ctrl_c import ctrl_c, killed_if_left
+from ctrl_c import ctrl_c, killed_if_left, wait_for_torch
 
 PROMPT = "a wooden barrel"
 
@@ -50,17 +49,11 @@ def test_a_bad_argument_is_one_sentence_with_nothing_written(cli: RunCli, tmp_pa
 def test_ctrl_c_while_the_models_are_imported_stops_before_any_picture(backend_env: dict[str, str],
                                                                        tmp_path: Path) -> None:
     """As generate's (test_cli.py): a Ctrl-C during the start-up says so in one line, exit 130, no run folder."""
-    import psutil
-
     proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "picture", "--prompt", PROMPT, "--models", "tiny",
                              "--device", "cpu", "--out", str(tmp_path / "runs")], env=backend_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with killed_if_left(proc):
-        deadline = time.monotonic() + 60   # until torch's library is being loaded: long before a job exists
-        while not any("libtorch" in m.path for m in psutil.Process(proc.pid).memory_maps()):
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "torch was never loaded"
-            time.sleep(0.02)
+        wait_for_torch(proc)   # the start-up, long before a job exists
         _, err = ctrl_c(proc)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "SIGINT: stopped before the job started; nothing was written" in err
