@@ -35,7 +35,7 @@ from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manif
 
 from ..env import failpoints
 from .disk_errors import check_room, disk_error, short_write_cause
-from .stems import safe_stem
+from .stems import safe_stem, variation_stem
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class RunFolder:
     def unique_stem(self, target: str, instance: int, variation: int = 1) -> str:
         """A stem for one target instance (and one of its variations), distinct from every other in this run."""
         stem = safe_stem(target) if instance == 1 else f"{safe_stem(target)}-{instance}"
-        stem = stem if variation <= 1 else f"{stem}-v{variation}"
+        stem = variation_stem(stem, variation)
         candidate, n = stem, 2
         while candidate.casefold() in self._stems:
             candidate, n = f"{stem}_{n}", n + 1

@@ -37,3 +37,10 @@ def safe_stem(name: str) -> str:
         digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
         stem = f"{stem}-{digest}"
     return stem
+
+
+def variation_stem(stem: str, variation: int) -> str:
+    """``stem`` for variation ``variation`` (from 1) of what it names: the first keeps it, the others end in ``-v2``,
+    ``-v3``: a name's candidates and Make Picture's pictures alike."""
+    return stem if variation <= 1 else f"{stem}-v{variation}"
+
