@@ -53,14 +53,13 @@ class PictureRun(JobRun[PictureRequest]):
         return f"{safe_stem(name_from_prompt(request.prompt))}-picture"
 
     def body(self) -> PictureJobResult:
-        count = prompt_picture.pictures_asked(self.request)
-        images = prompt_picture.make_inputs(self, count)
+        kept = prompt_picture.make_inputs(self, prompt_picture.pictures_asked(self.request))
         folder = self.run_folder
-        pictures = [str(folder.path(prompt_picture.variation_file(number))) for number in range(1, count + 1)]
+        pictures = [str(picture.path) for picture in kept]
         return PictureJobResult(run_dir=str(folder.root), manifest=str(folder.path("manifest.json")),
-                                picture=pictures[0], image_size=list(images[0].size), seed=self.options.seed,
+                                picture=pictures[0], image_size=list(kept[0].image.size), seed=kept[0].seed,
                                 timings=dict(folder.manifest.timings), pictures=pictures,
-                                seeds=[self.options.seed + offset for offset in range(count)])
+                                seeds=[picture.seed for picture in kept])
 
 
 __all__ = ["PictureRun"]

@@ -14,6 +14,8 @@ names, the one object is named by the prompt's first words (``text_prompt.name_f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
@@ -25,6 +27,7 @@ from ..editors.text_prompt import check_maker, check_side, name_from_prompt
 from ..models.step_costs import device_label, refuse_long_run
 from ..readers.images import LoadedImage, load_image
 from ..runs.folders import PICTURE_FILE
+from ..runs.stems import variation_stem
 from ..stages.step_context import Request, StepContext
 from .context import EngineContext
 
@@ -80,10 +83,8 @@ def pictures_asked(request: PromptRequest) -> int:
 def variation_file(number: int) -> str:
     """The run folder's file of picture ``number`` (from 1): the first is the run's picture (``PICTURE_FILE``),
     the others are named as a name's candidates are (``-v2``, ``-v3``)."""
-    if number == 1:
-        return PICTURE_FILE
     stem, _, suffix = PICTURE_FILE.rpartition(".")
-    return f"{stem}-v{number}.{suffix}"
+    return f"{variation_stem(stem, number)}.{suffix}"
 
 
 def roles(request: GenerateRequest | RegenerateRequest) -> tuple[str, ...]:
@@ -104,17 +105,26 @@ def expected_seconds(manager: Any, side: int) -> float:
     return expected_picture_seconds(manager.spec(ROLE), manager.device_of(ROLE), width, height)
 
 
+@dataclass(frozen=True)
+class KeptPicture:
+    """A picture made from the prompt as its run keeps it: read back as any picture is, its file, its seed."""
+
+    image: LoadedImage
+    path: Path
+    seed: int
+
+
 def make_input(run: StepContext) -> LoadedImage:
     """The picture made from ``run``'s prompt, kept in its run folder as its picture (``make_inputs`` with one)."""
-    [image] = make_inputs(run, 1)
-    return image
+    [kept] = make_inputs(run, 1)
+    return kept.image
 
 
-def make_inputs(run: StepContext, count: int) -> list[LoadedImage]:
+def make_inputs(run: StepContext, count: int) -> list[KeptPicture]:
     """``count`` pictures made from ``run``'s prompt, from the job's seed on (one a seed), each kept in its run
     folder (``variation_file``: the first as its picture), recorded in its manifest (the first as the run's
-    ``image``, the others under its ``variations``) and announced as a ``picture`` artifact with its seed, read
-    back as any picture is; their expected time said before they start."""
+    ``image``, the others under its ``variations``), announced as a ``picture`` artifact with its seed and read back
+    as any picture is (``KeptPicture``); their expected time said before they start."""
     width, height = picture_size(run.manager, run.options.edit_size)
     what = f"a {width} x {height} picture" if count == 1 else f"{count} pictures of {width} x {height}"
     expected = count * expected_seconds(run.manager, run.options.edit_size)
@@ -125,20 +135,19 @@ def make_inputs(run: StepContext, count: int) -> list[LoadedImage]:
         made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel, side=run.options.edit_size)
         folder = run.run_folder
         paths = [folder.write_image(variation_file(number), picture.image) for number, picture in enumerate(made, 1)]
-        images = [load_image(path) for path in paths]
-        records = [{"copy": folder.relative(path), **image.manifest_fields(), "seed": seed}
-                   for path, image, seed in zip(paths, images, seeds, strict=True)]
+        kept = [KeptPicture(load_image(path), path, seed) for path, seed in zip(paths, seeds, strict=True)]
+        records = [{"copy": folder.relative(picture.path), **picture.image.manifest_fields()} for picture in kept]
         # Its source is "": no file was given (``Manifest.image_source``, which Import Run names its collection
         # after, falls back to the run's name); "prompt" says how it was made.
-        first = {key: value for key, value in records[0].items() if key != "seed"}
-        folder.manifest.image = {"source": "", **first, "made_by": run.manager.spec(ROLE).display,
+        folder.manifest.image = {"source": "", **records[0], "made_by": run.manager.spec(ROLE).display,
                                  "prompt": made[0].record.to_dict()}
         if count > 1:
-            folder.manifest.image["variations"] = records[1:]
-    for image, path, seed in zip(images, paths, seeds, strict=True):
-        run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(path), image_size=list(image.size),
-                              seed=seed))
-    return images
+            folder.manifest.image["variations"] = [{**record, "seed": picture.seed}
+                                                   for record, picture in zip(records[1:], kept[1:], strict=True)]
+    for picture in kept:
+        run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PICTURE, path=str(picture.path),
+                              image_size=list(picture.image.size), seed=picture.seed))
+    return kept
 
 
 def not_found(request: Request) -> str:
