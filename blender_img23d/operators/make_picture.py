@@ -32,13 +32,13 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
 
     def finish(self, context: bpy.types.Context, outcome: Outcome) -> set[str]:
         result = outcome.result
-        # Every picture made (1.26: the result lists Make Picture's variations; the first is the one picked).
-        pictures = list(getattr(result, "pictures", None) or []) \
-            or [outcome.files.get(protocol.ArtifactKind.PICTURE) or getattr(result, "picture", "")]
-        image = made_pictures.pick(context.scene, pictures[0], outcome.notes) if outcome.ok and pictures[0] else None
+        # Every picture made, the first picked (1.26: the result lists Make Picture's variations; a result read
+        # from an older backend lists its one picture). A finished job's result is always a picture's here.
+        pictures = list(result.pictures) if outcome.ok and isinstance(result, protocol.PictureJobResult) else []
+        image = made_pictures.pick(context.scene, pictures[0], outcome.notes) if pictures else None
         # The others loaded beside it, for the artist to pick another in Image.
-        others = [made_pictures.load(other, outcome.notes, number)
-                  for number, other in enumerate(pictures[1:], 2)] if image is not None else []
+        others = [made_pictures.load(other, outcome.notes, number) for number, other in enumerate(pictures[1:], 2)] \
+            if image is not None else []
         for note in outcome.notes:
             self.report({"WARNING"}, note)
         if outcome.cancelled:
@@ -49,12 +49,10 @@ class IMG23D_OT_make_picture(JobOperatorMixin, bpy.types.Operator):
             seed = getattr(result, "seed", None)
             if isinstance(seed, int) and 0 <= seed < 2**31:
                 context.scene.img23d.last_seed = seed
-            loaded = [other.name for other in others if other is not None]
-            self.report({"INFO"}, f"Picture '{image.name}' ({image.size[0]} x {image.size[1]}, seed {seed}) is picked"
-                                  + (f"; {len(loaded)} more to pick from in Image: " + ", ".join(f"'{name}'" for name
-                                                                                                  in loaded)
-                                     if loaded else "")
-                                  + ": Generate makes its objects, or Make Picture makes another")
+            loaded = [f"'{other.name}'" for other in others if other is not None]
+            more = f"; {len(loaded)} more to pick from in Image: {', '.join(loaded)}" if loaded else ""
+            self.report({"INFO"}, f"Picture '{image.name}' ({image.size[0]} x {image.size[1]}, seed {seed}) is "
+                                  f"picked{more}: Generate makes its objects, or Make Picture makes another")
         return {"FINISHED"} if image is not None else {"CANCELLED"}
 
 
