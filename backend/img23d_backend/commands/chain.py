@@ -19,11 +19,12 @@ from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, du
 from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
 from ..runs.folders import recover_interrupted
-from .options import add_finish_options, add_job_options, add_paint_options, finish_options, job_options
+from .options import (EXIT_FAILED, EXIT_USAGE, add_finish_options, add_job_options, add_paint_options, finish_options,
+                      job_options)
 from .progress import ProgressPrinter, command_failed, log_to_stderr
 
 COMMANDS = ("retexture", "retopo", "relayout")
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",

@@ -116,7 +116,6 @@ def job_failed(printer: ProgressPrinter, exc: ProtocolError, message: str, inter
     return failed
 
 
-
 def stopped_early(interrupts: Interrupts) -> int | None:
     """A Ctrl-C or SIGTERM that came while the engine's modules were imported, before any job: said in one line,
     and the exit code it means; None when none came."""
