@@ -70,8 +70,8 @@ if [ ! -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nul
         openssh-server; } >/dev/null 2>&1 || echo "openssh-server could not be installed: the SSH tests will skip"
 fi
 # The rig files' tests run the Khronos glTF validator (npm gltf-validator, pinned), installed here beside the
-# environments when node and npm are there and it is missing (tests/backend/rigging/test_rig_files.py skips, saying so,
-# without it).
+# environments when node and npm are there and it is missing (tests/backend/rig_glb_files.py says where; their tests in
+# test_rig_gltf_skins.py and test_rig_command.py skip, saying so, without it).
 VALIDATOR_DIR="$HOME/.cache/img23d/gltf-validator"
 if [ ! -d "$VALIDATOR_DIR/node_modules/gltf-validator" ] && command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     npm install --silent --no-audit --no-fund --prefix "$VALIDATOR_DIR" gltf-validator@2.0.0-dev.3.10 >/dev/null 2>&1 \
