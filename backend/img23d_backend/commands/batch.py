@@ -20,11 +20,10 @@ from ..batch.limits import PICTURE_TIMEOUT, START_TIMEOUT
 from ..batch.record import close_record_file
 from ..catalog import model_set
 from ..env.interrupts import Interrupts, exit_code
-from .options import add_job_options, job_options, usage_message
+from .options import EXIT_OK, EXIT_PARTIAL, add_job_options, job_options, said_failure
 from .picture_terms import picture_terms
 from .progress import log_to_stderr
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 GRACE_SECONDS = 90.0  # after Ctrl-C: the driver itself gives the running pictures 60 s to close
 
 
@@ -106,10 +105,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
                            picture_timeout=args.picture_timeout, start_timeout=args.worker_start_timeout,
                            cancel=interrupts.token, on_event=printer)
     except ProtocolError as exc:
-        # A usage error reads as one; any other ends with its code, as every command's do ("[disk]").
-        tag = "" if exc.code is ErrorCode.BAD_REQUEST else f" [{exc.code.value}]"
-        print(f"error: {usage_message(exc)}{tag}", file=sys.stderr)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return said_failure(exc)
     finally:
         sys.stdout = sys.__stdout__
     printer.summary(report)

@@ -19,12 +19,11 @@ from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, du
 from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
 from ..runs.folders import recover_interrupted
-from .options import (EXIT_FAILED, EXIT_USAGE, add_finish_options, add_job_options, add_paint_options, finish_options,
-                      job_options)
+from .options import (EXIT_OK, add_finish_options, add_job_options, add_paint_options, finish_options,
+                      job_options, said_failure)
 from .progress import ProgressPrinter, command_failed, log_to_stderr
 
 COMMANDS = ("retexture", "retopo", "relayout")
-EXIT_OK = 0
 
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
@@ -152,8 +151,7 @@ def _relayout(args: argparse.Namespace) -> int:
         result = relayout(args.run_dir, fov_degrees=args.fov, estimate_fov=False if args.no_estimate_fov else None,
                           ground=False if args.no_ground else None)
     except ProtocolError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return said_failure(exc)
     if args.json:
         print(dumps({"camera": result.camera, "placements": result.placements, "settings": result.settings}))
         return EXIT_OK

@@ -15,7 +15,7 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, Error,
                              ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
@@ -31,14 +31,14 @@ from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..parts.part import GRIDS
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command
-from .options import add_job_options, job_options, refused_usage
+from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, failure_code, job_options, refused_usage,
+                      said_failure)
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr, stopped_early
 from .prompt_options import add_prompt_arguments, check_prompt_arguments
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 DEFAULT_RUNS_DIR = Path("img23d-runs")
 AUTO_TARGETS = "auto"  # --targets auto: the grounding model suggests the names first
 
@@ -146,21 +146,15 @@ def main(argv: list[str] | None = None) -> int:
             return _command(args)
 
 
+# The commands whose modules run them whole; ``generate``, ``detect`` and ``serve`` are this module's own.
+_RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "probe": probe.run, "models": models.run, "batch": batch.run, "parts": parts_command.run,
+    "rig": rig_command.run, "picture": picture_command.run, **{name: chain.run for name in chain.COMMANDS}}
+
+
 def _command(args: argparse.Namespace) -> int:
-    if args.command == "probe":
-        return probe.run(args)
-    if args.command == "models":
-        return models.run(args)
-    if args.command == "batch":
-        return batch.run(args)
-    if args.command in chain.COMMANDS:
-        return chain.run(args)
-    if args.command == "parts":
-        return parts_command.run(args)
-    if args.command == "rig":
-        return rig_command.run(args)
-    if args.command == "picture":
-        return picture_command.run(args)
+    if (runner := _RUNNERS.get(args.command)) is not None:
+        return runner(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     with Interrupts() as interrupts:
         return _run(args, interrupts)
@@ -181,8 +175,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
         run_job = _generate if args.command == "generate" else _detect
         return run_job(args, engine, interrupts)
     except ProtocolError as exc:
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return said_failure(exc)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -377,7 +370,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
         out.write(Error.from_exception(None, exc).to_line() + "\n")
         out.flush()
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return failure_code(exc)
     except ImportError as exc:  # a broken or incomplete environment: name what is missing
         missing = getattr(exc, "name", None) or str(exc)
         error = ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,

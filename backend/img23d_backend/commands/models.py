@@ -36,9 +36,8 @@ from ..catalog import (DEFAULT_EDITOR, DEFAULT_PARTS, DEPTH, EDITORS, FAMILY_ROW
 from ..models.download import download
 from ..models.hub import offline_requested, part_folders, resolve_model_dir
 from ..editors.table import EDITOR_ROWS, tiny_editor
+from .options import EXIT_FAILED, EXIT_OK, said_failure
 from .progress import ProgressPrinter
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,7 @@ def run(args: argparse.Namespace) -> int:
         if args.verify:
             return _verify(listed, args.json)
     except ProtocolError as exc:
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return said_failure(exc)
     rows = [_row(model) for model in listed]
     if args.json:
         print(json.dumps(plain({"models": rows, "cache_dir": str(_cache_dir())})), flush=True)

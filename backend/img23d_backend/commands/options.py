@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES, SHARPNESS_CHOICES, SYMMETRY_CHOICES,
-                             TOPOLOGY_CHOICES, VOLUME_DECODERS, JobOptions, OptionError, ProtocolError,
-                             describe_default_octrees, describe_default_paint_steps, describe_default_steps)
+from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES,
+                             SHARPNESS_CHOICES, SYMMETRY_CHOICES, TOPOLOGY_CHOICES, VOLUME_DECODERS, ErrorCode,
+                             JobOptions, OptionError, ProtocolError, describe_default_octrees,
+                             describe_default_paint_steps, describe_default_steps)
 
 
-EXIT_FAILED, EXIT_USAGE = 1, 2   # a command's job failed; its arguments refused (nothing ran)
+# Every command's exit codes (the module docstring of ``cli`` words them for users): all asked for was made; the
+# job failed; its arguments or input refused (nothing ran); some targets failed and the rest were made.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def add_job_options(parser: argparse.ArgumentParser, game_ready: bool = True, hidden: bool = True) -> None:
@@ -165,6 +168,18 @@ def usage_message(exc: ProtocolError) -> str:
     if isinstance(exc, OptionError) and exc.option in FLAGS:
         return f"{FLAGS[exc.option]} {exc.value!r} is out of range: it must be {exc.allowed}"
     return exc.message
+
+
+def failure_code(exc: ProtocolError) -> int:
+    """The exit code a failure means: 2 for a bad request (arguments or input refused), 1 for any other."""
+    return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+
+
+def said_failure(exc: ProtocolError) -> int:
+    """A command's failure outside a job (before it, or around it): its one sentence and code on stderr, as
+    ``progress.job_failed`` words a job's, and the exit code it means."""
+    print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
+    return failure_code(exc)
 
 
 def refused_usage(exc: ProtocolError) -> int:

@@ -31,10 +31,8 @@ from ..parts.split.names import part_names
 from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
-from .options import RANDOM, refused_usage, seed_argument
+from .options import EXIT_OK, EXIT_PARTIAL, RANDOM, refused_usage, seed_argument
 from .progress import ProgressPrinter, command_failed, log_to_stderr, stopped_early
-
-EXIT_OK, EXIT_PARTIAL = 0, 3
 
 
 def drawn_by() -> str:

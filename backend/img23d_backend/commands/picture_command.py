@@ -21,11 +21,9 @@ from img23d_protocol import (JobOptions, PictureJobResult, PictureRequest, Proto
 
 from ..editors.text_prompt import PICTURE_MULTIPLE, PICTURE_SIDES, check_side
 from ..env.interrupts import Interrupts
-from .options import RANDOM, refused_usage, seed_argument
+from .options import EXIT_OK, RANDOM, refused_usage, seed_argument
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, log_to_stderr
-
-EXIT_OK = 0
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
@@ -58,14 +56,11 @@ def run(args: argparse.Namespace) -> int:
         from ..session import Models   # the engine: seconds, a signal's window
         from . import session_job
 
-        ran = session_job.run_command(args.out, Models.from_args(args), request, printer, interrupts,
-                                      before=lambda session: print(picture_terms(session.engine.manager), flush=True))
-    if ran.exit_code is not None:
-        return ran.exit_code
-    result = ran.result
-    printer.finish()
-    if not isinstance(result, PictureJobResult):
-        raise TypeError(f"a picture request was answered with a {type(result).__name__}")
+        result = session_job.run_command(
+            args.out, Models.from_args(args), request, printer, interrupts, PictureJobResult,
+            before=lambda session: print(picture_terms(session.engine.manager), flush=True))
+    if isinstance(result, int):
+        return result   # stopped or failed, said already
     for number, (path, seed) in enumerate(zip(result.pictures, result.seeds, strict=True), 1):
         label = "picture" if len(result.pictures) == 1 else f"picture {number}"
         print(f"{label} (seed {seed}): {path}")

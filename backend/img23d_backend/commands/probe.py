@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from img23d_protocol import ErrorCode, ProtocolError, plain
+from img23d_protocol import ProtocolError, plain
 
 from ..models import env_probe
 from ..catalog import model_set
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from .options import EXIT_FAILED, EXIT_OK, said_failure
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -34,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
         device = pick_device(args.device)
         models = model_set(args.models)
     except ProtocolError as exc:
-        print(f"error: {exc.message} [{exc.code.value}]", file=sys.stderr)
-        return EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED
+        return said_failure(exc)
     report = env_probe.report(env_probe.probes_for(models), device, models=args.models)
     if args.json:
         print(json.dumps(plain(report.to_dict())), flush=True)

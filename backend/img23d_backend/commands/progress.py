@@ -14,7 +14,7 @@ from img23d_protocol import Artifact, Error, ErrorCode, Message, Progress, Proto
 
 from ..env.heartbeat import interval_seconds
 from ..env.interrupts import Interrupts, exit_code
-from .options import EXIT_FAILED, EXIT_USAGE, usage_message
+from .options import failure_code, usage_message
 
 
 def log_to_stderr(verbose: bool, prefix: str = "") -> None:
@@ -128,5 +128,4 @@ def stopped_early(interrupts: Interrupts) -> int | None:
 def command_failed(printer: ProgressPrinter, exc: ProtocolError, interrupts: Interrupts) -> int:
     """``job_failed`` with the exit code every command gives: 2 for a bad request, 1 for any other failure (a
     signal's own code for its cancel)."""
-    return job_failed(printer, exc, usage_message(exc), interrupts,
-                      EXIT_USAGE if exc.code is ErrorCode.BAD_REQUEST else EXIT_FAILED)
+    return job_failed(printer, exc, usage_message(exc), interrupts, failure_code(exc))

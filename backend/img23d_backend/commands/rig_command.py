@@ -26,10 +26,8 @@ from img23d_protocol import (DEFAULT_RIGGER, RIGGERS, ErrorCode, JobOptions, Pro
 
 from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
-from .options import refused_usage
+from .options import EXIT_OK, refused_usage
 from .progress import ProgressPrinter, log_to_stderr
-
-EXIT_OK = 0
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -79,14 +77,10 @@ def run(args: argparse.Namespace) -> int:
         from ..session import Models   # NumPy, SciPy, trimesh, the engine: seconds, a signal's window
         from . import session_job
 
-        ran = session_job.run_command(args.out, Models(models=args.models), request, printer, interrupts,
-                                      tiny_set=False)
-    if ran.exit_code is not None:
-        return ran.exit_code
-    result = ran.result
-    printer.finish()
-    if not isinstance(result, RigJobResult):
-        raise TypeError(f"a rig request was answered with a {type(result).__name__}")
+        result = session_job.run_command(args.out, Models(models=args.models), request, printer, interrupts,
+                                         RigJobResult, tiny_set=False)
+    if isinstance(result, int):
+        return result   # stopped or failed, said already
     run_dir = Path(result.run_dir)
     for note in result.notes:
         print(f"note: {note}")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
-from img23d_backend.commands import cli
+from img23d_backend.commands import cli, options
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.jobs.base import JobRun
 from img23d_backend.jobs.generate import GenerateRun
@@ -139,7 +139,7 @@ def test_the_command_line_keeps_the_views_and_says_each_left_out_one(tiny_root: 
                      "--view", f"Chimney:LEFT={pictures['far']}", "--view", f"barrel:right={pictures['back']}",
                      "--models", "tiny", "--device", "cpu", "--out", str(tmp_path), *FAST_FLAGS])
     out = capsys.readouterr().out
-    assert code == cli.EXIT_OK, out
+    assert code == options.EXIT_OK, out
     [run] = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert (run / "views_in/chimney/back.png").is_file() and (run / "views_in/chimney/back.given.png").is_file()
     assert (run / "views_in/chimney/left.given.png").is_file()  # kept as given, even left out

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from testdata import HOUSE
-from img23d_backend.commands import cli
+from img23d_backend.commands import cli, options
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.views.given import object_rows, to_front_scale
@@ -37,7 +37,7 @@ def _generate(tmp_path: Path, *args: str) -> int:
 def test_a_wrong_form_or_side_is_one_sentence(tmp_path: Path, view: Path, capsys, value: str, sentence: str) -> None:
     with pytest.raises(SystemExit) as stopped:
         _generate(tmp_path, "--targets", "chair", "--view", value.format(view=view))
-    assert stopped.value.code == cli.EXIT_USAGE
+    assert stopped.value.code == options.EXIT_USAGE
     err = capsys.readouterr().err
     assert sentence in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
@@ -55,7 +55,7 @@ def test_a_wrong_name_file_or_twice_given_side_is_one_sentence(tmp_path: Path, v
                                                                views: list[str], sentence: str) -> None:
     where = {"view": view, "missing": tmp_path / "gone.png", "folder": tmp_path}
     arguments = [part for value in views for part in ("--view", value.format(**where))]
-    assert _generate(tmp_path, "--targets", targets, *arguments) == cli.EXIT_USAGE
+    assert _generate(tmp_path, "--targets", targets, *arguments) == options.EXIT_USAGE
     err = capsys.readouterr().err.strip()
     assert err == f"error: {sentence.format(**where)}" or (err.startswith("error: ") and
                                                            sentence.format(**where) in err), err
