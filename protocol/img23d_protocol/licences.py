@@ -137,6 +137,29 @@ def _entries(*entries: ModelLicence) -> dict[str, ModelLicence]:
     return {entry.repo_id: entry for entry in entries}
 
 
+# The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts; each
+# ``tiny/<name>`` beside the real model it replicates.
+_REPLICATED = (
+    ("qwen3-vl", "Qwen/Qwen3-VL-2B-Instruct"),
+    ("birefnet", "ZhengPeng7/BiRefNet"),
+    ("birefnet-hr", "ZhengPeng7/BiRefNet_HR"),
+    ("hunyuan3d", "tencent/Hunyuan3D-2mini"),
+    ("hunyuan3d-mv", "tencent/Hunyuan3D-2mv"),
+    ("hunyuan3d-paint", "tencent/Hunyuan3D-2"),
+    ("step1x-3d", "stepfun-ai/Step1X-3D"),
+    ("step1x-3d-texture", "stepfun-ai/Step1X-3D"),
+    ("stable-diffusion-xl-base-1.0", "stabilityai/stable-diffusion-xl-base-1.0"),
+    ("sdxl-vae-fp16-fix", "madebyollin/sdxl-vae-fp16-fix"),
+    ("depth-anything", "depth-anything/Depth-Anything-V2-Small-hf"),
+    ("marigold-iid-appearance", "prs-eth/marigold-iid-appearance-v1-1"),
+    ("flux2-klein-4b", "black-forest-labs/FLUX.2-klein-4B"),
+    ("qwen-image-edit-2511", "Qwen/Qwen-Image-Edit-2511"),
+    ("autopartgen", "facebook/autopartgen"),
+    ("skintokens", "VAST-AI/SkinTokens"),
+    ("dinov2-with-registers-large", "facebook/dinov2-with-registers-large"),
+)
+
+
 MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("Qwen/Qwen3-VL-2B-Instruct", APACHE_2),
     ModelLicence("Qwen/Qwen3-VL-4B-Instruct", APACHE_2),
@@ -170,28 +193,7 @@ MODEL_LICENCES: dict[str, ModelLicence] = _entries(
     ModelLicence("facebook/dinov2-with-registers-large", APACHE_2, stated_in="README.md"),
     # The rigging model (--weights model): SkinTokens' weights under MIT, stated in its model card.
     ModelLicence("VAST-AI/SkinTokens", MIT, stated_in="README.md"),
-    # The tiny replicas (model set "tiny"): ours, random weights, the real models' folder layouts.
-    ModelLicence("tiny/qwen3-vl", REPLICA, stated_in="", replicates="Qwen/Qwen3-VL-2B-Instruct"),
-    ModelLicence("tiny/birefnet", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet"),
-    ModelLicence("tiny/birefnet-hr", REPLICA, stated_in="", replicates="ZhengPeng7/BiRefNet_HR"),
-    ModelLicence("tiny/hunyuan3d", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mini"),
-    ModelLicence("tiny/hunyuan3d-mv", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2mv"),
-    ModelLicence("tiny/hunyuan3d-paint", REPLICA, stated_in="", replicates="tencent/Hunyuan3D-2"),
-    ModelLicence("tiny/step1x-3d", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),
-    ModelLicence("tiny/step1x-3d-texture", REPLICA, stated_in="", replicates="stepfun-ai/Step1X-3D"),
-    ModelLicence("tiny/stable-diffusion-xl-base-1.0", REPLICA, stated_in="",
-                 replicates="stabilityai/stable-diffusion-xl-base-1.0"),
-    ModelLicence("tiny/sdxl-vae-fp16-fix", REPLICA, stated_in="", replicates="madebyollin/sdxl-vae-fp16-fix"),
-    ModelLicence("tiny/depth-anything", REPLICA, stated_in="",
-                 replicates="depth-anything/Depth-Anything-V2-Small-hf"),
-    ModelLicence("tiny/marigold-iid-appearance", REPLICA, stated_in="",
-                 replicates="prs-eth/marigold-iid-appearance-v1-1"),
-    ModelLicence("tiny/flux2-klein-4b", REPLICA, stated_in="", replicates="black-forest-labs/FLUX.2-klein-4B"),
-    ModelLicence("tiny/qwen-image-edit-2511", REPLICA, stated_in="", replicates="Qwen/Qwen-Image-Edit-2511"),
-    ModelLicence("tiny/autopartgen", REPLICA, stated_in="", replicates="facebook/autopartgen"),
-    ModelLicence("tiny/skintokens", REPLICA, stated_in="", replicates="VAST-AI/SkinTokens"),
-    ModelLicence("tiny/dinov2-with-registers-large", REPLICA, stated_in="",
-                 replicates="facebook/dinov2-with-registers-large"),
+    *(ModelLicence(f"tiny/{name}", REPLICA, stated_in="", replicates=real) for name, real in _REPLICATED),
 )
 
 # Models deliberately not offered, and why (the guide's licence table lists them).
