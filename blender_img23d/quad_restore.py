@@ -2,7 +2,7 @@
 quad k as triangles 2k and 2k + 1, quads first, and says how many in the glTF mesh's extras
 (``{"img23d_quads": Q}``: see the backend's ``finish/glb.py`` and docs/game-ready.md). Blender's
 glTF importer turns a mesh's extras into custom properties of its mesh data and keeps the
-triangles in the file's order (both checked in tests/blender/test_addon_finish_assets.py), so
+triangles in the file's order (both checked in tests/blender/test_addon_finished_import.py), so
 each pair's shared edge is dissolved here with bmesh.
 
 A pair whose diagonal lies on a UV seam or a hard edge shares no vertex there in the file (glTF

@@ -34,6 +34,11 @@ class LiveAddon:
         return getattr(self.module, name)
 
 
+def _module(addon: Any, name: str) -> ModuleType:
+    """The add-on's module ``name`` as loaded now; ``addon`` (the fixture) makes sure the add-on is."""
+    return sys.modules[f"{ADDON_MODULE}.{name}"]
+
+
 def configure_preferences(runs_dir: Path | None = None) -> None:
     """Point the add-on at this test run's Python and the tiny models."""
     import bpy
