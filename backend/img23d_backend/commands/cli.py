@@ -28,7 +28,7 @@ from ..env.interrupts import Interrupts, raise_on_signals
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
 from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
-from ..parts.part import GRIDS
+from ..parts.part import offered_grids
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command
 from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, failure_code, job_options, refused_usage,
@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(every instance of each)")
     common(gen)
     add_job_options(gen)
-    gen.add_argument("--parts-grid", type=int, default=256, choices=GRIDS,
-                     help="the decoding grid of the parts of a name made in parts (256; 512 as the parts model's "
-                          "release decodes; smaller for a quick look)")
+    gen.add_argument("--parts-grid", type=int, default=0, choices=offered_grids(),
+                     help="the decoding grid of the parts of a name made in parts, cells a side (default: the parts "
+                          "model's own; smaller for a quick look; the model's grids are checked when it is known)")
     add_view_argument(gen)
 
     det = sub.add_parser("detect", help="grounding only: print the box of each name")

@@ -25,10 +25,11 @@ from typing import Callable
 
 from img23d_protocol import (DEFAULT_PARTS_MODEL, PARTS_MODELS, ErrorCode, JobOptions, PartsRequest, ProtocolError,
                              check_budget_gb)
+from img23d_protocol.tables import look_up
 
 from ..env.interrupts import Interrupts
 from ..parts.split.names import part_names
-from ..parts.part import DEFAULT_GRID, GRIDS, MAX_PARTS
+from ..parts.part import check_limits, offered_grids
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
 from .options import EXIT_OK, EXIT_PARTIAL, RANDOM, refused_usage, seed_argument
@@ -66,10 +67,12 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
     model.add_argument("--mask", type=Path, default=None,
                        help="an indexed part mask the picture's size (a palette, grey or colour picture): one part "
                             "per non-zero value, --names naming them in increasing order of value")
-    model.add_argument("--grid", type=int, default=DEFAULT_GRID, choices=GRIDS,
-                       help="the decoding grid's cells a side: 256 (the default) or 512 as the release decodes; "
-                            "smaller for a quick look")
-    model.add_argument("--max-parts", type=int, default=MAX_PARTS, help=f"parts at most (1 to {MAX_PARTS})")
+    model.add_argument("--grid", type=int, default=None, choices=offered_grids(),
+                       help=f"the decoding grid's cells a side (default: the parts model's own, {default.default_grid} "
+                            f"for {default.label}); smaller for a quick look")
+    model.add_argument("--max-parts", type=int, default=None,
+                       help=f"parts at most (default: the most the parts model makes, {default.max_parts} for "
+                            f"{default.label})")
     model.add_argument("--part-steps", type=int, default=0, help="denoising steps per part (0: the release's 50)")
     model.add_argument("--seed", type=seed_argument, default=0, help="the seed, or 'random'")
     model.add_argument("--face-budget", type=int, default=JobOptions.face_budget,
@@ -114,11 +117,10 @@ def _checked(args: argparse.Namespace) -> PartsArguments:
                                                        "the names on renders of the mesh")
         names = part_names(args.names)
     else:
-        if not 1 <= args.max_parts <= MAX_PARTS:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--max-parts must be 1 to {MAX_PARTS}: the parts model makes "
-                                                       f"at most {MAX_PARTS}")
-        names = part_names(args.names, args.max_parts, "the parts model makes at most that many (--max-parts)") \
-            if args.names.strip() else []
+        drawing = look_up(PARTS_MODELS, args.parts_model, "parts model")
+        check_limits(drawing, args.grid, args.max_parts, grid_flag="--grid", parts_flag="--max-parts")
+        names = part_names(args.names, args.max_parts or drawing.max_parts,
+                           "the parts model makes at most that many (--max-parts)") if args.names.strip() else []
         if is_mesh and args.mask and not args.image:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "a mask needs the picture it was drawn on: add --image")
         if not is_mesh and args.image:
@@ -170,8 +172,8 @@ def _run(args: argparse.Namespace, checked: PartsArguments, interrupts: Interrup
                 request.render_size = args.render_size or 0
             else:
                 request.mode, request.image = "model", str(checked.picture or "")
-                request.mask, request.grid = str(args.mask or ""), args.grid
-                request.max_parts, request.steps = args.max_parts, args.part_steps
+                request.mask, request.grid = str(args.mask or ""), args.grid or 0   # 0: the model's own
+                request.max_parts, request.steps = args.max_parts or 0, args.part_steps
             copy = Path(mesh) if mesh and Path(mesh) != checked.mesh else None
             result = session_job.run_request(session, request, printer, interrupts,
                                              abandon=lambda abandon: _abandoning(abandon, copy))

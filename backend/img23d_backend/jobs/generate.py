@@ -56,7 +56,7 @@ class GenerateRun(PaintingRun[G]):
         check_boxes(request.boxes, request.targets)  # each box for a name of the job
         check_completion_off(request.completion_off, request.targets)
         check_views(request.views, request.targets)  # views of names the job has
-        generate_parts.check_request(request)  # names made in parts: names of the job, a grid it decodes
+        generate_parts.check_request(request)  # names made in parts: names of the job
 
     @classmethod
     def check_models(cls, request: G, engine: EngineContext) -> None:

@@ -23,9 +23,9 @@ from img23d_protocol.target_parts import TargetParts
 from ..catalog import PARTS_ROLE
 from ..parts import driver
 from ..parts.indexed_mask import coloured
-from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
+from ..parts.part import DEFAULT_STEPS, check_limits
 from ..parts.part import PartsRequest as ModelRequest
-from ..parts.table import row_of
+from ..parts.table import offered, row_of
 from ..runs.folders import TargetRecord
 from .base import JobRun
 from .context import EngineContext
@@ -40,18 +40,24 @@ def wanted(request: Any) -> dict[str, list[str]]:
 
 
 def check_request(request: Any) -> None:
-    """Each name to make in parts is a name of the job, and the parts' grid one the model decodes at."""
+    """Each name to make in parts is a name of the job."""
     check_parts(getattr(request, "parts", None) or {}, request.targets)
-    if getattr(request, "parts_grid", 0) not in (0, *GRIDS):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the parts' decoding grid must be one of "
-                                                   f"{', '.join(map(str, GRIDS))} cells a side")
 
 
 def check_model(request: Any, engine: EngineContext) -> None:
-    """A job with names made in parts registers the parts model if the backend has none yet."""
-    if wanted(request) and not ensure_parts_model(engine.manager, engine.settings.models):
+    """A job with names made in parts registers the parts model if the backend has none yet, and its parts' grid
+    and each name's parts are within that model's limits."""
+    if not wanted(request):
+        return
+    if not ensure_parts_model(engine.manager, engine.settings.models):
         raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: making a name in parts "
                                                      "needs one")
+    model = offered(engine.manager.spec(PARTS_ROLE))
+    check_limits(model, getattr(request, "parts_grid", 0) or None, None, grid_flag="the parts' decoding grid")
+    for name, parts in wanted(request).items():
+        if len(parts) > model.max_parts:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{len(parts)} parts are named for {name!r}, and {model.label} "
+                                                       f"makes at most {model.max_parts}")
 
 
 def make_parts(run: JobRun, records: list[TargetRecord], cutouts: dict[str, Any]) -> None:
@@ -78,11 +84,12 @@ def _make(run: JobRun, record: TargetRecord, names: list[str], cutout: Any) -> N
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, f"none of its parts ({', '.join(names)}) was found on "
                                                             "its cut-out")
     mask_file = run.run_folder.write_image(f"{folder}/part_mask.png", coloured(mask)) if mask is not None else None
-    grid = getattr(run.request, "parts_grid", 0) or DEFAULT_GRID
+    model = offered(run.manager.spec(PARTS_ROLE))
+    grid = getattr(run.request, "parts_grid", 0) or model.default_grid
     request = ModelRequest(image=cutout, vertices=np.asarray(whole.vertices, np.float32),
                            faces=np.asarray(whole.faces, np.int64), mask=mask,
                            names=tuple(driver.found_names(names, mask)) if mask is not None else (),
-                           max_parts=max(len(names), 1) if names else MAX_PARTS,
+                           max_parts=max(len(names), 1) if names else model.max_parts,
                            seed=record.seed if record.seed is not None else run.options.seed,
                            grid=grid, steps=DEFAULT_STEPS)
     made = driver.draw(run, request, what=record.target)

@@ -37,13 +37,13 @@ from ..catalog import PARTS_ROLE
 from ..gltf.frame import to_gltf
 from ..parts import costs, driver, memory
 from ..parts.indexed_mask import check_mask, coloured, read_mask, scaled
-from ..parts.part import DEFAULT_GRID, DEFAULT_STEPS, GRIDS, MAX_PARTS
+from ..parts.part import DEFAULT_STEPS, check_limits
 from ..parts.part import PartsRequest as ModelRequest
 from ..parts.record import PartRecord
 from ..parts.split.driver import INPUT, SplitRequest, split
 from ..parts.split.names import part_names
 from ..parts.split.renders import RENDER_SIZE
-from ..parts.table import PARTS_ROWS, row_of
+from ..parts.table import PARTS_ROWS, offered, row_of
 from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
@@ -84,10 +84,8 @@ class PartsRun(JobRun[PartsRequest]):
             return
         if request.model:
             look_up(PARTS_ROWS, request.model, "parts model")   # the backend's table: a test's second model is in it
-        limit = request.max_parts or MAX_PARTS
-        if not 1 <= limit <= MAX_PARTS:
-            raise _bad(f"at most {MAX_PARTS} parts can be made: ask for 1 to {MAX_PARTS}")
-        request.targets = part_names(", ".join(request.targets), limit, MAX_PARTS_WHY) if request.targets else []
+        if request.max_parts < 0:
+            raise _bad(f"the parts must be 1 or more (0: the parts model's most), not {request.max_parts}")
         if not request.image and not request.mesh:
             raise _bad("give a picture of the object, a mesh of it, or both")
         for what, path in (("picture", request.image), ("mesh", request.mesh), ("mask", request.mask)):
@@ -97,8 +95,6 @@ class PartsRun(JobRun[PartsRequest]):
             raise _bad("a mask needs the picture it was drawn on: give the picture too")
         if request.targets and not request.image:
             raise _bad("names are found on a picture of the object: give one, or split the mesh by names (--split)")
-        if request.grid and request.grid not in GRIDS:
-            raise _bad(f"the decoding grid must be one of {', '.join(map(str, GRIDS))} cells a side")
         if request.steps and not 1 <= request.steps <= 200:
             raise _bad("the denoising steps must be 1 to 200 a part")
 
@@ -108,6 +104,12 @@ class PartsRun(JobRun[PartsRequest]):
         # model registers that one in its place; a split needs none.
         if _drawn(request) and not ensure_parts_model(engine.manager, engine.settings.models, request.model):
             raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: drawing parts needs one")
+        if _drawn(request):   # the limits are those of the model that draws, 0 its own
+            model = offered(engine.manager.spec(PARTS_ROLE))
+            check_limits(model, request.grid or None, request.max_parts or None)
+            request.grid, request.max_parts = request.grid or model.default_grid, request.max_parts or model.max_parts
+            request.targets = part_names(", ".join(request.targets), request.max_parts, MAX_PARTS_WHY) \
+                if request.targets else []
         missing = [role for role in cls.roles_used(request) if role not in engine.manager.roles]
         if missing:
             doing = "drawing parts this way" if _drawn(request) else "splitting by names"
@@ -126,9 +128,9 @@ class PartsRun(JobRun[PartsRequest]):
     @classmethod
     def _estimate_request(cls, request: PartsRequest) -> ModelRequest:
         """What the estimate counts: the parts asked for (a mask's values are counted when it is read)."""
-        parts = len(request.targets) or request.max_parts or MAX_PARTS
+        parts = len(request.targets) or request.max_parts
         return ModelRequest(image=None, vertices=np.zeros((1, 3)) if request.mesh else None, max_parts=parts,
-                            grid=request.grid or DEFAULT_GRID, steps=request.steps or DEFAULT_STEPS)
+                            grid=request.grid, steps=request.steps or DEFAULT_STEPS)
 
     @classmethod
     def roles_used(cls, request: PartsRequest) -> tuple[str, ...]:
@@ -165,8 +167,8 @@ class PartsRun(JobRun[PartsRequest]):
         if mask is not None:
             mask_file = self.run_folder.relative(self.run_folder.write_image("part_mask.png", coloured(mask)))
         request = ModelRequest(image=image, vertices=vertices, faces=faces, mask=mask,
-                               names=tuple(self._names(mask)), max_parts=self.request.max_parts or MAX_PARTS,
-                               seed=self.options.seed, grid=self.request.grid or DEFAULT_GRID,
+                               names=tuple(self._names(mask)), max_parts=self.request.max_parts,
+                               seed=self.options.seed, grid=self.request.grid,
                                steps=self.request.steps or DEFAULT_STEPS)
         made = driver.draw(self, request)
         with self.stage("export"):
@@ -216,8 +218,9 @@ class PartsRun(JobRun[PartsRequest]):
         """The artist's mask at the picture's size as the model reads it, or one made from the names."""
         if self.request.mask:
             with self.stage("mask"):
-                mask = check_mask(read_mask(self.run_folder.copy_in(f"input_mask{Path(self.request.mask).suffix}",
-                                                                    self.request.mask)), picture.original_size)
+                copied = self.run_folder.copy_in(f"input_mask{Path(self.request.mask).suffix}", self.request.mask)
+                most = offered(self.manager.spec(PARTS_ROLE)).max_parts
+                mask = check_mask(read_mask(copied), picture.original_size, most)
                 values = int((np.unique(mask) != 0).sum())
                 if len(self.request.targets) > values:
                     raise _bad(f"{len(self.request.targets)} names were given for the mask's {values} values: "

@@ -18,7 +18,6 @@ from PIL import Image
 
 from ..readers.images import read_picture_file
 from ..stages.grounding.ask import PALETTE
-from .part import MAX_PARTS
 
 ALPHA_THRESHOLD = 0.5   # a pixel belongs to a name's cut-out where its alpha is at least this
 # A mask is labels, read whole at its own size (never shrunk as a picture is): 8192² pixels at most, 512 MB
@@ -59,9 +58,9 @@ def mask_values(picture: Image.Image) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def check_mask(mask: np.ndarray, size: tuple[int, int], name: str = "the mask") -> np.ndarray:
+def check_mask(mask: np.ndarray, size: tuple[int, int], most: int, name: str = "the mask") -> np.ndarray:
     """``mask`` checked against the picture's original ``size`` (width, height): one sentence for another size,
-    no part at all, or more parts than the model makes."""
+    no part at all, or more parts than the model makes (``most``)."""
     height, width = mask.shape[:2]
     if (width, height) != tuple(size):
         raise _bad(f"{name} is {width} x {height} pixels and the picture {size[0]} x {size[1]}: they must be "
@@ -70,8 +69,8 @@ def check_mask(mask: np.ndarray, size: tuple[int, int], name: str = "the mask") 
     count = int((values != 0).sum())
     if count == 0:
         raise _bad(f"{name} marks no part: every value in it is zero")
-    if count > MAX_PARTS:
-        raise _bad(f"{name} has {count} values, and the parts model makes at most {MAX_PARTS} parts")
+    if count > most:
+        raise _bad(f"{name} has {count} values, and the parts model makes at most {most} parts")
     return mask
 
 

@@ -1,19 +1,23 @@
 """A parts request and its answer, whichever parts model runs it: ``PartsRequest`` (a picture, a mesh, or
 both, with an optional mask), ``PartMesh`` (one part, in the input's frame) and ``PartProgress`` (one
-report per part), and the limits the command line checks. Light: no numpy, no torch, no model code."""
+report per part), and ``check_limits``: a request against the grids and the most parts of the parts model that
+runs it, as the protocol's row states them (``img23d_protocol.PartsModel``, what the add-on offers). Light: no
+numpy, no torch, no model code."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from img23d_protocol import DEFAULT_PARTS_MODEL, PARTS_MODELS, ErrorCode, PartsModel, ProtocolError
+
 if TYPE_CHECKING:  # the command line reads this module's limits before anything heavy loads
     import numpy as np
 
-MAX_PARTS = 40   # AutoPartGen's release: its part loop's limit
-GRIDS = (32, 64, 128, 256, 512)   # decoding grids: 256 and 512 as the release decodes, smaller for a quick look
-DEFAULT_GRID = 256
-DEFAULT_STEPS = 50               # denoising steps per part, the release's
+# A request made in-process with no limits of its own takes the default parts model's; a job gives the limits of
+# the model that runs it (``check_limits``).
+_DEFAULT_ROW = PARTS_MODELS[DEFAULT_PARTS_MODEL]
+DEFAULT_STEPS = 50               # denoising steps per part, AutoPartGen's release's
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,28 @@ class PartsRequest:
     # Names for the parts (fewer than the parts is fine: the others are part_NN): in the order the parts are
     # made, or with a mask, one per mask value in increasing order (the first name to the smallest value).
     names: tuple[str, ...] = ()
-    max_parts: int = MAX_PARTS
+    max_parts: int = _DEFAULT_ROW.max_parts
     seed: int = 0
-    grid: int = 256                        # the finest decoding grid's cells per side (256 or 512 in use)
+    grid: int = _DEFAULT_ROW.default_grid  # the finest decoding grid's cells per side (one of the model's grids)
     steps: int = 50                        # denoising steps per latent (the release's 50)
 
+
+def offered_grids() -> tuple[int, ...]:
+    """Every grid some parts model decodes at: a command line's choices (each model's own are checked when the
+    model that runs is known, ``check_limits``)."""
+    return tuple(sorted({grid for row in PARTS_MODELS.values() for grid in row.grids}))
+
+def check_limits(model: PartsModel, grid: int | None, max_parts: int | None, grid_flag: str = "the decoding grid",
+                 parts_flag: str = "the most parts") -> None:
+    """``grid`` (cells a side) and ``max_parts`` checked against ``model``'s row, None standing for the model's own
+    (its default grid, its most parts); one sentence naming the model and its range, in the words of the caller's
+    ``grid_flag`` and ``parts_flag`` (a command's flags)."""
+    if grid is not None and grid not in model.grids:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{grid_flag} must be one of {', '.join(map(str, model.grids))} "
+                                                   f"cells a side: {model.label} decodes at those, not {grid}")
+    if max_parts is not None and not 1 <= max_parts <= model.max_parts:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{parts_flag} must be 1 to {model.max_parts}: {model.label} makes "
+                            f"at most {model.max_parts} parts, not {max_parts}")
 
 @dataclass(frozen=True)
 class PartMesh:

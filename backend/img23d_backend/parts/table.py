@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from img23d_protocol import PARTS_MODELS, PartsModel
+from img23d_protocol.tables import look_up
+
 from ..env.lazy_table import LazyTable
 from ..env.room_table import RoomTable
 from ..models.specs import ModelSpec
@@ -29,6 +32,13 @@ PARTS_CODE: LazyTable[PartGenerator] = PARTS_TABLE.code
 # The parts model a spec is (real, tiny or full-size replica: its options name it): its row, its code.
 row_of = PARTS_TABLE.row_of
 generator_of = PARTS_TABLE.code_of
+
+
+def offered(spec: ModelSpec) -> PartsModel:
+    """The protocol's row of the parts model ``spec`` is: the grids it decodes at, the one it starts from and the
+    most parts one request makes, as the add-on offers them; every request it runs is checked against these
+    (``part.check_limits``)."""
+    return look_up(PARTS_MODELS, row_of(spec).name, "parts model")
 
 
 def parts_loader(spec: ModelSpec) -> Any:  # -> models.handles.PartLoaders

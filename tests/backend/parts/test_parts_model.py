@@ -193,10 +193,12 @@ def test_a_parts_request_naming_a_parts_model_is_checked_in_one_sentence(tmp_pat
 
 def test_the_parts_model_a_request_names_is_the_one_that_draws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A test-only second parts model (``second_parts``: Pieces, each connected piece a part) in the table: a request
-    naming it is drawn by it where the set's own (AutoPartGen) was registered, and one naming none registers the
-    set's own again. Pieces alone is loaded: the session builds no tiny set (its replica is written here)."""
-    from img23d_protocol import MeshFile, PartsRequest, licences, write_mesh_file
+    naming it is drawn by it where the set's own (AutoPartGen) was registered, within its own limits (its grid, its
+    most parts: its protocol row's, not AutoPartGen's), and one naming none registers the set's own again. Pieces
+    alone is loaded: the session builds no tiny set (its replica is written here)."""
+    from img23d_protocol import MeshFile, PartsRequest, ProtocolError, licences, parts_models, write_mesh_file
     from img23d_protocol.licences import MIT, REPLICA, ModelLicence
+    from img23d_protocol.parts_models import PartsModel
 
     from img23d_backend.catalog import PARTS_ROLE
     from img23d_backend.jobs import Job
@@ -206,6 +208,8 @@ def test_the_parts_model_a_request_names_is_the_one_that_draws(tmp_path: Path, m
     from second_parts.model import NAME, REPO
 
     monkeypatch.setitem(table.PARTS_PACKAGES, NAME, "second_parts")
+    monkeypatch.setitem(parts_models.PARTS_MODELS, NAME, PartsModel(NAME, "Pieces", "Each connected piece a part",
+                                                                    REPO, grids=(16,), default_grid=16, max_parts=8))
     for repo, licence in ((REPO, ModelLicence(REPO, MIT, stated_in="README.md")),
                           (f"tiny/{NAME}", ModelLicence(f"tiny/{NAME}", REPLICA, stated_in="", replicates=REPO))):
         monkeypatch.setitem(licences.MODEL_LICENCES, repo, licence)
@@ -220,9 +224,17 @@ def test_the_parts_model_a_request_names_is_the_one_that_draws(tmp_path: Path, m
     mesh = write_mesh_file(tmp_path / "two.npz", MeshFile(
         positions=np.concatenate([corners, corners + (3, 0, 0)]), triangles=triangles,
         triangle_loops=np.arange(triangles.size, dtype=np.int32).reshape(-1, 3)))
-    request = PartsRequest(id="p3", mode="model", mesh=str(mesh), name="two", model=NAME, grid=32, max_parts=2)
+    request = PartsRequest(id="p3", mode="model", mesh=str(mesh), name="two", model=NAME, max_parts=2)
     result = session.engine.run(request, Job(id="p3", emit=lambda message: None))
     assert result.model == NAME and len(result.parts) == 2
+    assert request.grid == 16   # Pieces' own grid; before, AutoPartGen's 256 for any model
+    for grid, most, sentence in ((32, 0, "the decoding grid must be one of 16 cells a side: Pieces decodes at those, "
+                                         "not 32"),
+                                 (0, 9, "the most parts must be 1 to 8: Pieces makes at most 8 parts, not 9")):
+        with pytest.raises(ProtocolError) as refused:
+            PartsRun.check_models(PartsRequest(mode="model", mesh=str(mesh), model=NAME, grid=grid, max_parts=most),
+                                  session.engine)
+        assert refused.value.message == sentence
     assert table.PARTS_TABLE.name_of(session.engine.manager.spec(PARTS_ROLE)) == NAME
     PartsRun.check_models(PartsRequest(mode="model", mesh=str(mesh)), session.engine)   # naming none: the set's own
     assert session.engine.manager.spec(PARTS_ROLE) == own
