@@ -74,7 +74,7 @@ def check_document(gltf: Any, max_faces: int = MAX_FACES) -> None:
 def check_triangles(gltf: Any, max_faces: int = MAX_FACES) -> None:
     said = triangle_count(gltf)
     if said > max_faces:
-        raise GltfUnreadable(f"the file has {said:,} triangles, more than the {max_faces:,} img23d rigs: "
+        raise GltfUnreadable(f"the file has {said:,} triangles, more than the {max_faces:,} img23d reads: "
                              "decimate it first")
 
 
