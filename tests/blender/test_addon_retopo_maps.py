@@ -4,18 +4,12 @@ and the bake carries it onto the low mesh (tests/backend/jobs/test_retexture_map
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from blender_support import ADDON_MODULE  # noqa: E402
-
-
-def _module(addon, name: str):
-    return sys.modules[f"{ADDON_MODULE}.{name}"]
+from blender_support import _module  # noqa: E402
 
 
 def test_retopologize_sends_a_re_textured_objects_metallic_roughness_map_beside_its_colour(addon, scene,
