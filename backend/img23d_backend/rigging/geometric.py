@@ -124,11 +124,9 @@ def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,
 
 def side_of(positions: np.ndarray, triangles: np.ndarray, volume: VoxelVolume) -> SurfaceSide | None:
     """The surface's side test, or None where the winding does not agree with the fill (``inside``)."""
-    from scipy.ndimage import distance_transform_edt
-
     side = surface_side(positions, triangles, volume.pitch)
     cells = np.argwhere(volume.filled)
-    depth = distance_transform_edt(volume.filled)[tuple(cells.T)]
+    depth = volume.depth[tuple(cells.T)]
     return side if trusted(side, volume.centres(cells), depth, volume.pitch) else None
 
 

@@ -137,7 +137,6 @@ def symmetrised(skeleton: Skeleton, plane: float, reach: float) -> Skeleton:
 
 def _axis_tree(volume: VoxelVolume) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """The axis voxels' centres, the body's radius at each, and the edges of their spanning tree."""
-    from scipy.ndimage import distance_transform_edt
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
     from skimage.morphology import skeletonize
@@ -157,7 +156,7 @@ def _axis_tree(volume: VoxelVolume) -> tuple[np.ndarray, np.ndarray, list[tuple[
     _, labels = connected_components(graph, directed=False)
     keep = labels == np.bincount(labels).argmax()
     tree = minimum_spanning_tree(graph[keep][:, keep]).tocoo()
-    radii = distance_transform_edt(volume.filled)[tuple(axis[keep].T)] * volume.pitch
+    radii = volume.depth[tuple(axis[keep].T)] * volume.pitch
     return volume.centres(axis[keep]), radii, list(zip(tree.row.tolist(), tree.col.tolist()))
 
 

@@ -30,9 +30,7 @@ def bone_radii(volume: VoxelVolume, heads: np.ndarray, tails: np.ndarray,
       * the depth there (the distance transform, less the dilation's voxel) plus the way to the bone's
         nearer end (a torso's top under a thin neck is as thin as the neck: the depth sees the narrowing,
         and a bone's own end does not count against it)."""
-    from scipy.ndimage import distance_transform_edt
-
-    depth = distance_transform_edt(volume.filled) * volume.pitch - volume.pitch
+    depth = volume.depth * volume.pitch - volume.pitch
     size = float(np.ptp(np.argwhere(volume.filled), axis=0).max() + 1) * volume.pitch
     step = volume.pitch / 4
     steps = np.arange(1, int(size / 3 / step) + 2) * step                               # (S,)
