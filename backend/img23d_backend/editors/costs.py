@@ -5,10 +5,12 @@ the hello's ``costs`` (``img23d_protocol.StepCosts``), from one editor's measure
 ``models.step_costs`` gives the derivation and how far off it is: the measured seconds turned into
 work at the benchmark CPU's measured speed, divided by this device's (``models.throughput.probe``,
 in the dtype the editor runs in here). The transformer does 2 x parameters operations per token and
-4 x width x blocks x tokens^2 in attention, at 2 x (area / 256) tokens (the noise and the crop's
-latents, one token per 16 x 16 pixels), each view beside the crop one more picture's tokens; its VAE's
-work grows with the area and each view's encoding; the instruction's encoding and the re-matting do
-not change with it.
+4 x width x blocks x tokens^2 in attention, at the instruction's tokens (``EditorWork.text_tokens``: they
+join every pass, at any area) and 2 x (area / 256) more (the noise and the crop's latents, one token per
+16 x 16 pixels), each view beside the crop one more picture's tokens; its VAE's work grows with the area and
+each view's encoding; the instruction's encoding and the re-matting do not change with it. Counting the
+picture's tokens alone, as this did before, scaled a step from 256 x 256 (512 + 512 tokens) to 1024 x 1024
+(8,192 + 512) as 16 times the tokens where they are 8.5 times: about twice the time at the editor's own area.
 """
 
 from __future__ import annotations
@@ -38,16 +40,19 @@ def editor_seconds(work: EditorWork, gflops: float, references: int = 0) -> dict
     architecture to ``work``."""
     reference, bench = measured()
     scale = bench.gflops / gflops
-    slowness = bench.step_s / (reference.step_operations(bench.tokens) / 1e9 / bench.gflops)  # vs the probe's rate
+    joint = bench.tokens + reference.text_tokens   # the benchmark's pass: the picture's tokens and the instruction's
+    slowness = bench.step_s / (reference.step_operations(joint) / 1e9 / bench.gflops)  # vs the probe's rate
     per_pass = slowness / gflops / 1e9  # seconds per operation of a pass here
     text = bench.encode_s * work.text_parameters / reference.text_parameters
-    tokens = TOKENS_PER_MEGAPIXEL * (2 + references) / 2  # each view's latents beside the noise's and the crop's
-    linear = 2 * work.transformer_parameters * tokens
-    square = 4 * work.width * work.blocks * tokens ** 2
+    # A pass at T = t + k x megapixels tokens: 2 P T + 4 w b T^2, split into the polynomial's three terms.
+    t, k = work.text_tokens, TOKENS_PER_MEGAPIXEL * (2 + references) / 2  # each view's latents beside the crop's
+    products, attention = 2 * work.transformer_parameters, 4 * work.width * work.blocks
     vae = bench.vae_s + references * bench.vae_encode_s
-    return {"completion_fixed_s": (text + bench.rematte_s * (1 + references)) * scale,
-            "completion_per_mp_s": vae / (bench.pixels / 1e6) * scale + work.passes * linear * per_pass,
-            "completion_per_mp2_s": work.passes * square * per_pass}
+    return {"completion_fixed_s": (text + bench.rematte_s * (1 + references)) * scale
+                                  + work.passes * (products * t + attention * t * t) * per_pass,
+            "completion_per_mp_s": vae / (bench.pixels / 1e6) * scale
+                                   + work.passes * (products * k + 2 * attention * t * k) * per_pass,
+            "completion_per_mp2_s": work.passes * attention * k * k * per_pass}
 
 
 def completion_costs(spec: ModelSpec, device: Any, references: Sequence[int] = ()) -> dict[str, float]:

@@ -37,7 +37,8 @@ TINY_EDIT_PIXELS = 96 * 96
 @dataclass(frozen=True)
 class EditorWork:
     """What one editor computes for one object: its transformer's size and shape, its text encoder's
-    size, how many transformer passes (steps x guidance batches)."""
+    size, how many transformer passes (steps x guidance batches), and the instruction's tokens that join the
+    picture's in every pass (joint attention: at a small area they are half the work)."""
 
     transformer_parameters: float
     width: int
@@ -45,6 +46,7 @@ class EditorWork:
     text_parameters: float
     passes: int
     published_bytes: int   # the published weights' size, against which another size scales the work
+    text_tokens: int       # the instruction's tokens in each transformer pass, whatever the area
 
     def step_operations(self, tokens: float) -> float:
         """One transformer pass's floating-point operations at ``tokens``: the layers' products and attention."""
@@ -60,7 +62,7 @@ class EditorBenchmark:
     pixels: int          # the area the crop was edited at
     tokens: int          # the transformer's tokens at that area
     encode_s: float      # the instruction through the text encoder
-    step_s: float        # one transformer call at ``tokens`` (with the first call's one-time costs)
+    step_s: float        # one transformer call at ``tokens`` (past the first call's one-time costs)
     vae_encode_s: float  # outside the transformer while denoising: the crop's encoding
     vae_s: float         # the crop's encoding and the decoding
     rematte_s: float     # BiRefNet on the completed picture

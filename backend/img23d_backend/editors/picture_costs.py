@@ -12,7 +12,7 @@ by its share of the weights, as every estimate is (``models.step_costs``: an ord
 
 The completion's estimate (``editors.costs``) served before: it counts a crop's latents beside the noise's and the
 re-matting, neither of which a picture from text has, and said about five times the time measured at 1024 px on
-that CPU (10,666 s for 2,101 s, the JSON's ``pictures``).
+that CPU (10,666 s for 2,101 s, the JSON's ``pictures``), from its calibration of the time, since retaken.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ GFLOP/s). A step's work is its seconds times that speed: the operations it would
 probe's rate. On this device the probe is measured once (in the dtype each model runs in here) and
 each step's seconds are its work divided by it. Where a job's size changes the work, the
 architecture scales it: the editor's transformer does 2 x parameters operations per token and
-4 x width x blocks x tokens^2 in attention, at 2 x (area / 256) tokens (the noise and the crop's
-latents, one token per 16 x 16 pixels); its VAE's work grows with the area; the instruction's
-encoding and the re-matting do not change with it. The material step runs six views at the model's
+4 x width x blocks x tokens^2 in attention, at the instruction's tokens and 2 x (area / 256) more (the
+noise and the crop's latents, one token per 16 x 16 pixels); its VAE's work grows with the area; the
+instruction's encoding and the re-matting do not change with it. The material step runs six views at the model's
 own resolution and steps: its work per object is fixed. A model of another size than the published
 one (a tiny replica in the tests; a full-size replica has the published size) does work in
 proportion to its weights: its share of the published bytes scales its seconds.
@@ -21,7 +21,8 @@ crop, and the matting model cuts each out (the views' matting runs in completion
 size, like the re-matting). The job's refusal counts them from the request
 (``request_references``); the hello's ``costs`` are those of an object without views.
 
-How far off: the benchmark's own run is reproduced exactly by construction. On another CPU the
+How far off: the benchmark's own run is reproduced exactly by construction, and a second at four times
+its area within 4 % (tests/backend/editors/test_completion_figures.py). On another CPU the
 probe's speed and the models' differ by how well each uses the vector units (convolutions and
 memory-bound layers gain less from wider units than a matrix product), so expect the estimate
 within about a factor of two; on a CPU loaded by other work the probe reads that load at start-up.

@@ -71,14 +71,16 @@ def test_the_probe_is_measured_once_per_process_and_the_failpoint_reads_through_
 
 def test_the_estimate_reproduces_the_benchmark_it_was_derived_from() -> None:
     """At the benchmark's speed and size, the editor's terms give back the benchmark's measured completion
-    (its phases, its own 4 steps), and larger areas cost more than in proportion (attention)."""
+    (its phases, its own 4 steps), and twice the side costs more than twice the time (four times the picture's
+    tokens beside the instruction's 512; the 512 px run measured 2.4 times the 256 px one:
+    tests/backend/editors/test_completion_figures.py)."""
     work, bench = editor_costs.measured()
     terms = editor_costs.editor_seconds(work, bench.gflops)
     costs = StepCosts(device="the benchmark's CPU", edit_pixels=1024 * 1024, **terms)
     side = int(bench.pixels ** 0.5)
     measured = bench.encode_s + bench.rematte_s + bench.vae_s + work.passes * bench.step_s
     assert costs.completion_seconds(side) == pytest.approx(measured, rel=0.02)
-    assert costs.completion_seconds(2 * side) > 3 * costs.completion_seconds(side)
+    assert costs.completion_seconds(2 * side) > 2 * costs.completion_seconds(side)
     # The larger editor (20B, 40 guided steps) costs far more at the same area.
     qwen = StepCosts(edit_pixels=1024 * 1024, **editor_costs.editor_seconds(
         EDITOR_ROWS["qwen-image-edit-2511"].work, bench.gflops))

@@ -84,15 +84,17 @@ KLEIN_SPEC = ModelSpec(role="editor", repo_id=KLEIN_REPO, revision=KLEIN_REVISIO
 
 # What one edit computes: 5 double and 20 single blocks of 24 x 128 (the module docstring), 4 steps, no
 # guidance batch.
+# Its instruction is padded to 512 tokens (Flux2KleinPipeline's ``max_sequence_length`` default, the
+# tokenizer's padding="max_length"): 512 text tokens in every pass, at any area.
 KLEIN_WORK = EditorWork(KLEIN_PARAMETERS["transformer"], 3072, 25, KLEIN_PARAMETERS["text_encoder"], passes=4,
-                        published_bytes=KLEIN_BYTES)
-# bench/results/completion-cpu.json: FLUX.2 [klein] 4B on the 2-core AMD EPYC (AVX2 and FMA, no AVX-512,
-# no bfloat16 units), float32, the crop edited at 256 x 256 (512 tokens), one step run, shared with
-# other work (load average 6.5 to 7.9). The probe read 16.8 GFLOP/s before the editor ran and 44.7
-# after (the load came and went): their mean is taken, so on this machine alone the probe's spread
-# moves an estimate by about half either way. Every editor's estimate scales from it (``editors.costs``).
-KLEIN_BENCHMARK = EditorBenchmark(gflops=30.8, pixels=256 * 256, tokens=512, encode_s=162.17, step_s=212.78,
-                                  vae_encode_s=12.72, vae_s=12.72 + 30.17, rematte_s=78.85)
+                        published_bytes=KLEIN_BYTES, text_tokens=512)
+# bench/results/completion-cpu.json: FLUX.2 [klein] 4B on the 2-core AMD EPYC (AVX-512), float32, the crop
+# edited at 256 x 256 (512 tokens), two steps run (the second's transformer call taken: the first carries
+# one-time costs), the machine quiet (load average 0.6 to 2.0). The probe read 186.3 GFLOP/s before the
+# editor ran and 195.1 after: their mean is taken. Under other work the same CPU's probe has read 39 to 173,
+# and an estimate moves with it. Every editor's estimate scales from it (``editors.costs``).
+KLEIN_BENCHMARK = EditorBenchmark(gflops=190.7, pixels=256 * 256, tokens=512, encode_s=26.16, step_s=39.09,
+                                  vae_encode_s=1.43, vae_s=1.43 + 2.98, rematte_s=20.05)
 
 ROW = EditorRow(name=NAME, spec=KLEIN_SPEC, pipeline="Flux2KleinPipeline", work=KLEIN_WORK,
                 tiny_options={**KLEIN_OPTIONS, "working_pixels": TINY_EDIT_PIXELS}, component="editor",

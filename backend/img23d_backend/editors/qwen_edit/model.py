@@ -96,8 +96,11 @@ QWEN_EDIT_SPEC = ModelSpec(role="editor", repo_id=QWEN_EDIT_REPO, revision=QWEN_
                            options=dict(QWEN_EDIT_OPTIONS))
 
 # What one edit computes: 60 blocks of 24 x 128, 40 steps with true guidance (two passes each).
+# Its instruction's tokens: Qwen2.5-VL's reading of the crop at QwenImageEditPlusPipeline's CONDITION_IMAGE_SIZE
+# (384 x 384, 28 x 28 pixels a merged token: about 188) and the instruction's words after the template's 64
+# dropped tokens: about 220, not padded (an estimate from the pipeline's constants, not a measured count).
 QWEN_EDIT_WORK = EditorWork(QWEN_EDIT_PARAMETERS["transformer"], 3072, 60, QWEN_EDIT_PARAMETERS["text_encoder"],
-                            passes=80, published_bytes=QWEN_EDIT_BYTES)
+                            passes=80, published_bytes=QWEN_EDIT_BYTES, text_tokens=220)
 
 # Its tiny replica edits at the small area in two steps instead of forty (its path through the pipeline
 # does not change with the count).
