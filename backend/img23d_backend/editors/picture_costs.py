@@ -41,9 +41,11 @@ class PictureBenchmark:
     steps: int                  # the model's own denoising steps
 
 
-# The 2-core AMD EPYC, shared with other tests (load average 2.7 to 4.0), probe 38.7 GFLOP/s before and 53.7 after.
-KLEIN_PICTURE = PictureBenchmark(gflops=46.2, encode_s=86.32, call_token_s=0.05454, call_token2_s=1.027e-05,
-                                 decode_pixel_s=0.0001313, prompt_tokens=512, steps=4)
+# The 2-core AMD EPYC (AVX-512), quiet (load average 0.5 to 2.0), two steps a side, probe 181.1 GFLOP/s before
+# and 197.8 after. An earlier run beside other tests (load 2.7 to 4.0, probe 38.7 and 53.7) scaled to a quiet
+# probe said 1.4 to 2 times the seconds this one measured: a loaded probe slows more than the model does.
+KLEIN_PICTURE = PictureBenchmark(gflops=189.45, encode_s=26.61, call_token_s=0.03774, call_token2_s=1.146e-06,
+                                 decode_pixel_s=5.143e-05, prompt_tokens=512, steps=4)
 
 
 def picture_seconds(bench: PictureBenchmark, gflops: float, width: int, height: int, share: float = 1.0) -> float:
