@@ -48,10 +48,12 @@ LAZY_FIRST_PARTY = {
     # The CLI starts with the standard library only, so that a broken environment is named
     # rather than a traceback; the engine (numpy, PIL, torch) comes once arguments are checked.
     ("img23d_backend.commands.cli", "img23d_backend.jobs"),
-    ("img23d_backend.commands.cli", "img23d_backend.service.server"),
     ("img23d_backend.commands.cli", "img23d_backend.replicas.build"),
-    ("img23d_backend.commands.cli", "img23d_backend.env.failpoints"),
     ("img23d_backend.commands.cli", "img23d_backend.session"),
+    # The service likewise: its start-up failures are said on the protocol channel before torch is imported.
+    ("img23d_backend.commands.serve_command", "img23d_backend.service.server"),
+    ("img23d_backend.commands.serve_command", "img23d_backend.env.failpoints"),
+    ("img23d_backend.commands.serve_command", "img23d_backend.session"),
     # The batch, retexture, relayout and parts commands register with the CLI's parser, which starts
     # light: their engines, pools and Ray come once their arguments are checked.
     ("img23d_backend.commands.batch", "img23d_backend.api"),

@@ -1,7 +1,8 @@
 """Command line: ``python -m img23d_backend generate|detect|serve|probe|batch|retexture|retopo|relayout|parts|rig ...``.
 
 ``generate`` and ``detect`` run the chain in this process with progress on stderr and the
-outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns.
+outcome on stdout; ``serve`` is the JSON-lines service that the Blender add-on spawns (``serve_command``), and
+each other command is its own module's, registered on this parser.
 Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job failed,
 2 the command line was wrong, 130 (Ctrl-C) or 143 (SIGTERM) the job was cancelled by a signal
 (see ``interrupts``: its run folder's manifest says ``cancelled``).
@@ -10,29 +11,25 @@ Exit codes: 0 everything asked for was made, 3 some targets failed, 1 the job fa
 from __future__ import annotations
 
 import argparse
-import io
-import os
 import sys
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, Error,
-                             ErrorCode, GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
-                             check_budget_gb, names_from_text, split_parted_names, validate_boxes, validate_parts,
-                             validate_targets)
+from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, ErrorCode,
+                             GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes, names_from_text,
+                             split_parted_names, validate_boxes, validate_parts, validate_targets)
 
 from .. import __version__
-from ..env.children import end_children
-from ..env.interrupts import Interrupts, raise_on_signals
-from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, ROLES, SHAPE
+from ..env.interrupts import Interrupts
+from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, SHAPE
 from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..parts.part import offered_grids
 from ..runs.folders import PICTURE_FILE, recover_interrupted
-from . import batch, chain, models, parts_command, picture_command, probe, rig_command
-from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, failure_code, job_options, refused_usage,
-                      said_failure)
+from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
+from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, job_options,
+                      refused_usage, said_failure)
 from .picture_terms import picture_terms
 from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr, stopped_early
 from .prompt_options import add_prompt_arguments, check_prompt_arguments
@@ -107,18 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--targets", required=True, help="comma-separated names")
     common(det)
 
-    srv = sub.add_parser("serve", help="JSON-lines service on stdin/stdout (what Blender runs)")
-    common(srv)
-    srv.add_argument("--client-timeout", type=float, default=0.0, metavar="SECONDS",
-                     help="end as if stdin closed when nothing (not even an empty keep-alive line) has come for "
-                          "this long; the add-on sets it for a backend over SSH, whose lost client may keep stdin "
-                          "open (0: never)")
-    srv.add_argument("--preload", default="",
-                     help='comma-separated models to load right after hello, e.g. "grounding,matting,shape" '
-                          '("default": those three); the heavy imports happen then anyway')
-    srv.add_argument("--warm-up", action="store_true",
-                     help="after loading, run one small job on a made-up picture so the first real job does not pay "
-                          "for kernels and caches; jobs sent meanwhile wait for it (its seconds: the log, status)")
+    serve_command.add_parser(sub, common)
     probe.add_parser(sub)
     models.add_parser(sub)
     batch.add_parser(sub, common)
@@ -141,12 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     with command_logging():  # main may run again in this process (the Python API, tests): its own log lines
         if args.command == "serve":
-            return _serve(args)   # its stdout is the protocol's: JSON lines, not a person's
+            return serve_command.run(args)   # its stdout is the protocol's: JSON lines, not a person's
         with shown_output():
             return _command(args)
 
 
-# The commands whose modules run them whole; ``generate``, ``detect`` and ``serve`` are this module's own.
+# The commands whose modules run them whole (``serve`` too, before the shown output); ``generate`` and
+# ``detect`` are this module's own.
 _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "probe": probe.run, "models": models.run, "batch": batch.run, "parts": parts_command.run,
     "rig": rig_command.run, "picture": picture_command.run, **{name: chain.run for name in chain.COMMANDS}}
@@ -181,12 +168,7 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
 def check_arguments(args: argparse.Namespace) -> None:
     """Raise ``ProtocolError(bad_request)`` for the first thing on the command line that is wrong;
     fills ``args.options`` and ``args.names`` with the checked values."""
-    check_budget_gb(args.budget_gb)
-    out = args.out.expanduser()
-    if out.exists() and not out.is_dir():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
-    if args.command == "serve":
-        return
+    check_common(args)
     # "auto" is resolved by a suggest job once the engine is up (see _generate).
     auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
     if args.command == "generate":
@@ -224,12 +206,11 @@ def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    """The engine, as the Python API makes it (``api.make_engine``). ``serve`` probes only what every
-    backend needs before its hello; a job here loads models, so what they need is probed first."""
+    """The engine, as the Python API makes it (``api.make_engine``): a job here loads models, so what they need
+    is probed first (``serve`` probes only what every backend needs before its hello)."""
     from ..session import Models, make_engine
 
-    probes = env_probe.GENERAL if args.command == "serve" else (*env_probe.GENERAL, *env_probe.MODEL_LOADING)
-    return make_engine(Models.from_args(args), args.out, probes)
+    return make_engine(Models.from_args(args), args.out, (*env_probe.GENERAL, *env_probe.MODEL_LOADING))
 
 
 def _job_for(job_id: str, interrupts: Interrupts) -> tuple["ProgressPrinter", Any]:
@@ -343,48 +324,3 @@ def _detect(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> in
 
 def _job_id() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def _preload_roles(text: str) -> tuple[str, ...]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    return tuple(ROLES) if names == ["default"] else tuple(names)
-
-
-def _serve(args: argparse.Namespace) -> int:
-    # Only protocol lines may reach the real stdout. Point fd 1 (and sys.stdout) at stderr so
-    # stray prints and C libraries cannot corrupt the stream; keep a private copy for protocol.
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    out = io.TextIOWrapper(os.fdopen(protocol_fd, "wb", buffering=0), encoding="utf-8", newline="\n",
-                           write_through=True)
-    log_to_stderr(args.verbose, prefix="img23d-backend ")
-    from ..env import failpoints
-
-    try:
-        failpoints.hit("startup")
-        check_arguments(args)
-        from ..service.server import Server
-        engine = _engine(args)
-    except ProtocolError as exc:
-        # Say why on the protocol channel too, so the add-on can show it instead of "crashed".
-        out.write(Error.from_exception(None, exc).to_line() + "\n")
-        out.flush()
-        return failure_code(exc)
-    except ImportError as exc:  # a broken or incomplete environment: name what is missing
-        missing = getattr(exc, "name", None) or str(exc)
-        error = ProtocolError(ErrorCode.BACKEND_UNAVAILABLE,
-                              f"the backend's Python environment is missing {missing!r}: "
-                              "run 'Install backend' again (it repairs the environment)", str(exc))
-        out.write(Error.from_exception(None, error).to_line() + "\n")
-        out.flush()
-        return EXIT_FAILED
-    raise_on_signals()  # only now: the server's loop is what catches them
-    try:
-        code = Server(engine, sys.stdin.buffer, out, preload=_preload_roles(args.preload),
-                      client_timeout=args.client_timeout, warm_up=args.warm_up).serve()
-    finally:  # a fatal error too: the job's workers (the UV unwrap's) never outlive the service
-        end_children()
-    out.flush()
-    # Worker threads may sit inside a torch op; the job was cancelled and its manifest written.
-    os._exit(code)

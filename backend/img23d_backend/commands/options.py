@@ -12,7 +12,7 @@ import sys
 
 from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES,
                              SHARPNESS_CHOICES, SYMMETRY_CHOICES, TOPOLOGY_CHOICES, VOLUME_DECODERS, ErrorCode,
-                             JobOptions, OptionError, ProtocolError, describe_default_octrees,
+                             JobOptions, OptionError, ProtocolError, check_budget_gb, describe_default_octrees,
                              describe_default_paint_steps, describe_default_steps)
 
 
@@ -180,6 +180,15 @@ def said_failure(exc: ProtocolError) -> int:
     ``progress.job_failed`` words a job's, and the exit code it means."""
     print(f"error: {usage_message(exc)} [{exc.code.value}]", file=sys.stderr)
     return failure_code(exc)
+
+
+def check_common(args: argparse.Namespace) -> None:
+    """The common flags every engine-opening command of ``cli`` takes, checked before anything loads: the memory
+    budget in range, ``--out`` a folder (or none yet), not a file."""
+    check_budget_gb(args.budget_gb)
+    out = args.out.expanduser()
+    if out.exists() and not out.is_dir():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
 
 
 def refused_usage(exc: ProtocolError) -> int:
