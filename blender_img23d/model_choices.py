@@ -43,8 +43,7 @@ def parts_method_items() -> list[EnumItem]:
 
 def grid_items() -> list[EnumItem]:
     """Grid: every decoding grid a parts model takes (a model's own are checked when it is sent)."""
-    grids = sorted({grid for row in protocol.PARTS_MODELS.values() for grid in row.grids})
-    return [(str(n), str(n), f"Decode each part at {n} cells a side") for n in grids]
+    return [(str(n), str(n), f"Decode each part at {n} cells a side") for n in protocol.offered_grids()]
 
 
 def most_parts() -> int:

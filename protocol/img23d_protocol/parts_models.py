@@ -42,6 +42,12 @@ PARTS_MODELS: dict[str, PartsModel] = by_name(
 DEFAULT_PARTS_MODEL = "autopartgen"   # the one that draws a Generate name's bracketed parts
 
 
+def offered_grids() -> tuple[int, ...]:
+    """Every grid some parts model decodes at, smallest first: the choices the add-on and the command line offer
+    (the model that runs checks its own, the backend's ``parts.part.check_limits``)."""
+    return tuple(sorted({grid for row in PARTS_MODELS.values() for grid in row.grids}))
+
+
 def check_parts_model(name: object) -> str:
     """(1.24) A parts request's ``model`` as it arrived: "" (the backend's own: the one it was started with,
     else the default) or a row's name; anything else is refused in one sentence naming the rows."""

@@ -18,14 +18,13 @@ from typing import Any, Callable
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, ErrorCode,
                              GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes, names_from_text,
-                             split_parted_names, validate_boxes, validate_parts, validate_targets)
+                             offered_grids, split_parted_names, validate_boxes, validate_parts, validate_targets)
 
 from .. import __version__
 from ..env.interrupts import Interrupts
 from ..catalog import DEFAULT_EDITOR, DEFAULT_PAINT, EDITORS, GROUNDING, MATTING, PAINT, SHAPE
 from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
-from ..parts.part import offered_grids
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
 from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, job_options,

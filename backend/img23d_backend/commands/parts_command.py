@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Callable
 
 from img23d_protocol import (DEFAULT_PARTS_MODEL, PARTS_MODELS, ErrorCode, JobOptions, PartsRequest, ProtocolError,
-                             check_budget_gb)
+                             check_budget_gb, offered_grids)
 from img23d_protocol.tables import look_up
 
 from ..env.interrupts import Interrupts
 from ..parts.split.names import part_names
-from ..parts.part import check_limits, offered_grids
+from ..parts.part import check_limits
 from ..parts.table import DEFAULT_PARTS, PARTS_ROWS
 from ..readers.meshes import MESH_SUFFIXES, artist_mesh_file, check_mesh_path
 from .options import EXIT_OK, EXIT_PARTIAL, RANDOM, refused_usage, seed_argument

@@ -47,14 +47,15 @@ def check_request(request: Any) -> None:
 def check_model(request: Any, engine: EngineContext) -> None:
     """A job with names made in parts registers the parts model if the backend has none yet, and its parts' grid
     and each name's parts are within that model's limits."""
-    if not wanted(request):
+    names = wanted(request)
+    if not names:
         return
     if not ensure_parts_model(engine.manager, engine.settings.models):
         raise ProtocolError(ErrorCode.MODEL_MISSING, "this model set has no parts model: making a name in parts "
                                                      "needs one")
     model = offered(engine.manager.spec(PARTS_ROLE))
     check_limits(model, getattr(request, "parts_grid", 0) or None, None, grid_flag="the parts' decoding grid")
-    for name, parts in wanted(request).items():
+    for name, parts in names.items():
         if len(parts) > model.max_parts:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{len(parts)} parts are named for {name!r}, and {model.label} "
                                                        f"makes at most {model.max_parts}")

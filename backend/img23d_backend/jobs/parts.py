@@ -84,8 +84,6 @@ class PartsRun(JobRun[PartsRequest]):
             return
         if request.model:
             look_up(PARTS_ROWS, request.model, "parts model")   # the backend's table: a test's second model is in it
-        if request.max_parts < 0:
-            raise _bad(f"the parts must be 1 or more (0: the parts model's most), not {request.max_parts}")
         if not request.image and not request.mesh:
             raise _bad("give a picture of the object, a mesh of it, or both")
         for what, path in (("picture", request.image), ("mesh", request.mesh), ("mask", request.mask)):

@@ -35,11 +35,6 @@ class PartsRequest:
     steps: int = 50                        # denoising steps per latent (the release's 50)
 
 
-def offered_grids() -> tuple[int, ...]:
-    """Every grid some parts model decodes at: a command line's choices (each model's own are checked when the
-    model that runs is known, ``check_limits``)."""
-    return tuple(sorted({grid for row in PARTS_MODELS.values() for grid in row.grids}))
-
 def check_limits(model: PartsModel, grid: int | None, max_parts: int | None, grid_flag: str = "the decoding grid",
                  parts_flag: str = "the most parts") -> None:
     """``grid`` (cells a side) and ``max_parts`` checked against ``model``'s row, None standing for the model's own
