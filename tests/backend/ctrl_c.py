@@ -1,7 +1,8 @@
 """Pressing Ctrl+C on a command-line process a test started: SIGINT and what it printed, a kill for a
 process that a failed wait would otherwise leave running, and its stderr read line by line on a thread
 (``wait_for_line``, ``rest_of_stderr``) so a test can signal it at a known point with a deadline on every wait;
-``wait_for_torch`` for a signal during its start-up."""
+``wait_for_torch`` for a signal during its start-up, and ``stopped_during_start_up``: what every command must do
+with one."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 
@@ -40,6 +42,17 @@ def ctrl_c(proc: subprocess.Popen, timeout: float = 120.0) -> tuple[str, str]:
     """SIGINT to ``proc`` (Ctrl+C in its terminal), then its stdout and stderr once it ended within ``timeout`` s."""
     proc.send_signal(signal.SIGINT)
     return proc.communicate(timeout=timeout)
+
+
+def stopped_during_start_up(proc: subprocess.Popen, runs: Path) -> None:
+    """Ctrl+C to ``proc`` while it imports the engine, long before a job exists: it ends with 130 and the one line
+    that says so, no traceback, and nothing in its runs folder ``runs``."""
+    with killed_if_left(proc):
+        wait_for_torch(proc)
+        _, err = ctrl_c(proc)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "SIGINT: stopped before the job started; nothing was written" in err, err
+    assert not runs.exists() or list(runs.iterdir()) == [], list(runs.iterdir())
 
 
 def wait_for_line(proc: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:

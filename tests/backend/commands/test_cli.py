@@ -13,7 +13,7 @@ import pytest
 import trimesh
 
 from cli_inprocess import RunCli
-from ctrl_c import ctrl_c, killed_if_left, rest_of_stderr, wait_for_line, wait_for_torch
+from ctrl_c import killed_if_left, rest_of_stderr, stopped_during_start_up, wait_for_line
 from testdata import FAST_OPTIONS, HOUSE
 
 pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
@@ -181,12 +181,7 @@ def test_ctrl_c_while_the_models_are_imported_stops_before_any_job(backend_env: 
                                                                    tmp_path: Path) -> None:
     proc = _spawn(backend_env, "generate", str(HOUSE), "--targets", "house", "--models", "tiny", "--device", "cpu",
                   "--out", str(tmp_path / "runs"), *SLOW_FLAGS)
-    with killed_if_left(proc):
-        wait_for_torch(proc)   # the start-up, long before a job exists
-        _, err = ctrl_c(proc)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "SIGINT: stopped before the job started" in err
-    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+    stopped_during_start_up(proc, tmp_path / "runs")
 
 
 _STUCK_JOB = r"""

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cli_inprocess import RunCli
-from ctrl_c import ctrl_c, killed_if_left, wait_for_torch
+from ctrl_c import stopped_during_start_up
 
 PROMPT = "a wooden barrel"
 
@@ -52,9 +52,4 @@ def test_ctrl_c_while_the_models_are_imported_stops_before_any_picture(backend_e
     proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "picture", "--prompt", PROMPT, "--models", "tiny",
                              "--device", "cpu", "--out", str(tmp_path / "runs")], env=backend_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with killed_if_left(proc):
-        wait_for_torch(proc)   # the start-up, long before a job exists
-        _, err = ctrl_c(proc)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "SIGINT: stopped before the job started; nothing was written" in err
-    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+    stopped_during_start_up(proc, tmp_path / "runs")
