@@ -12,8 +12,7 @@ import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
                              RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family)
 
-from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind, shape_steps
-from ..families.table import family_of
+from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
 from ..layout import scene
 from ..models import preflight
 from ..models.oom import free_memory_advice
@@ -21,23 +20,19 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages import skips
 from ..stages.mesh import cleanup
-from ..stages.mesh.shapes import ShapeSettings, mesh_arrays
+from ..stages.mesh.shapes import mesh_arrays
 from ..stages.mesh.tail import Tail
 from ..stages.paint.unwrap import Unwrapper
 from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
-from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, splat_files
-from .shape_views import ShapeGroup, shape_groups, views_memory
+from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, shaping, splat_files
+from .shape_views import views_memory
 from .base import OutOfMemory, scaled_box
 from .context import EngineContext
 from .painting import PaintingRun
 from .photo_colour import colour_from_views
 
 log = logging.getLogger(__name__)
-
-# The manifest warning of a job whose shape model fell back from float16 to float32 (step1x.generate).
-REDONE_IN_FLOAT32 = "redone_in_float32"
-
 
 # A Generate's request, or a Regenerate's (``jobs.regenerate``: a Generate again from a run's cut-outs).
 G = TypeVar("G", bound=GenerateRequest | RegenerateRequest)
@@ -112,7 +107,7 @@ class GenerateRun(PaintingRun[G]):
         self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None],
                                     {stem: cut.rect for stem, cut in cuts.items()}, cutouts)
         with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
-            meshes = self._shape(live, cutouts)
+            meshes = shaping.shape(self, live, cutouts, self._clean_later)
             self._export(live, meshes, cutouts)
         generate_parts.make_parts(self, records, cutouts)  # the names made in parts too, beside their wholes
 
@@ -199,91 +194,6 @@ class GenerateRun(PaintingRun[G]):
                                         box=record.box, score=record.score, candidate_of=record.stem)
                            for number in range(2, count + 1))
         return planned
-
-    def _shape(self, live: list[TargetRecord], cutouts: dict[str, Any]) -> list[Any]:
-        """One mesh (or None, or an ``OutOfMemory``) per live record, in order: each by the model
-        that shapes it (``shape_views``: with its views, Hunyuan3D-2mv), one model's targets after the other's."""
-        meshes: dict[str, Any] = {}
-        for group in shape_groups(self.manager, self.run_folder, live, cutouts):
-            meshes.update(zip((r.stem for r in group.records), self._shape_group(group)))
-        return [meshes[r.stem] for r in live]
-
-    def _shape_group(self, group: ShapeGroup) -> list[Any]:
-        """One model's meshes, for ``group``'s records in order."""
-        live, images, role = group.records, group.images, group.role
-        spec = self.manager.spec(role)
-        steps = shape_steps(spec, self.options.steps)
-        guidance = shape_kind(spec).guidance_for(self.options.guidance_scale)
-        # The options as they ran: 0 ("the model's own") is recorded as the number it meant.
-        self.run_folder.manifest.options["steps" if role == "shape" else "steps_with_views"] = steps
-        self.run_folder.manifest.options["guidance_scale"] = guidance
-        log.info("shape: %d denoising steps (%s) for %d target(s)", steps,
-                 "asked for" if self.options.steps else f"{shape_kind(spec).label}'s own", len(live))
-        settings = ShapeSettings(steps=steps, octree_resolution=self.options.octree_resolution,
-                                 guidance_scale=guidance, batch_size=self.options.shape_batch,
-                                 decoder=self.options.volume_decoder, symmetry=self.options.symmetry,
-                                 sharpness=self.options.sharpness)
-        if group.takes_views:  # hy3dgen joins a batch's views into one tensor: one object at a time
-            settings.batch_size = 1
-        classifier_free = (self.engine.classifier_free if role == "shape"
-                           else not shape_kind(spec).embedded_guidance)
-        memory = self.engine.shape_memory if role == "shape" else views_memory(spec)
-        seeds = [int(r.seed or 0) for r in live]
-        with self.stage("shape"):
-            # use() evicts earlier stages' models first when the budget needs the room.
-            with self.manager.use(role) as pipe:
-                # As many targets per batch as the memory left beside the loaded model holds:
-                # running out of RAM is a kill by the system, not an exception to retry.
-                fitting = preflight.shape_batch(self.options, len(images), self.engine.device,
-                                                guidance=classifier_free, memory=memory)
-                if fitting < min(len(images), settings.batch_size or len(images)):
-                    settings.batch_size = fitting
-                lowered = settings.lowered()
-
-                def one_at_a_time() -> list[Any]:  # a target that runs out again fails alone
-                    return [self.or_out_of_memory(lambda: self._generate_shapes(pipe, [record], [image], [seed],
-                                                                                lowered, role)[0])
-                            for record, image, seed in zip(live, images, seeds)]
-
-                def batched() -> list[Any]:  # each mesh's clean-up starts as soon as it is decoded
-                    return self._generate_shapes(pipe, live, images, seeds, settings, role,
-                                                 on_mesh=lambda index, mesh: self._clean_later(live[index], mesh))
-
-                return self.retry_smaller("shape", batched, one_at_a_time,
-                                          f"one at a time at octree resolution {lowered.octree_resolution}")
-
-    def _generate_shapes(self, pipe: Any, records: list[TargetRecord], images: list[Any], seeds: list[int],
-                         settings: ShapeSettings, role: str = "shape",
-                         on_mesh: Callable[[int, Any], None] | None = None) -> list[Any]:
-        sample = family_of(self.manager.spec(role)).sample_shapes
-        return sample(pipe, images, seeds, settings, cancel=self.job.cancel, progress=self.progress, on_mesh=on_mesh,
-                      full_precision=lambda: self.manager.full_precision("shape"),
-                      on_redo=lambda index, why: self._redo_in_float32(records[index], why, settings.octree_resolution))
-
-    def _redo_in_float32(self, record: TargetRecord, why: str, octree: int) -> ProtocolError | None:
-        """A target float16 could not compute is made again in float32: said once per job (the log,
-        the progress, the manifest's warnings), and every such target is listed in that warning.
-        None to go ahead; the error that fails this target alone when float32 cannot fit in the machine."""
-        loaded = self.manager.snapshot()["models"]["shape"]["bytes"]
-        try:
-            preflight.check_retry(octree, self.engine.device, self.engine.shape_memory, loaded,
-                                  guidance=self.engine.classifier_free)
-        except ProtocolError as exc:
-            log.warning("shape: float16 gave %s for %r, and %s", why, record.target, exc.message)
-            return ProtocolError(exc.code, f"float16 gave {why} for {record.target!r}, and {exc.message}",
-                                 exc.detail, target=record.target)
-        warnings = self.run_folder.manifest.warnings
-        said = next((w for w in warnings if w.get("code") == REDONE_IN_FLOAT32), None)
-        if said is not None:
-            said["targets"].append(record.target)
-            log.info("shape: %r is made again in float32 too (%s)", record.target, why)
-            return None
-        sentence = (f"shape: float16 gave {why} for {record.target!r}; it is made again in float32, as is any "
-                    "other target this happens to (slower, and the model takes twice its memory meanwhile)")
-        log.warning(sentence)
-        self.progress("shape", 0, 1, sentence)
-        warnings.append({"stage": "shape", "code": REDONE_IN_FLOAT32, "message": sentence, "targets": [record.target]})
-        return None
 
     def _export(self, live: list[TargetRecord], meshes: list[Any], cutouts: dict[str, Any]) -> None:
         """Collect each cleaned mesh, paint it (if asked) and have it written, announced at once."""

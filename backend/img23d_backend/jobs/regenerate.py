@@ -24,6 +24,7 @@ from ..readers.images import LoadedImage, load_image
 from ..runs.folders import Manifest, TargetRecord, recover_interrupted
 from ..stages.mesh.tail import Tail
 from ..views.given import carry_views
+from . import shaping
 from .generate import GenerateRun
 
 REGENERATED = "regenerated"   # the folder inside a Generate run that holds its regenerations
@@ -129,7 +130,7 @@ class RegenerateRun(GenerateRun[RegenerateRequest]):
             manifest.scene["depth"] = {k: v for k, v in depth.items() if k not in ("map", "preview", "map_size")}
         self.run_folder.save_manifest()
         with Tail(self.job.cancel) as self.tail:
-            meshes = self._shape(records, cutouts)
+            meshes = shaping.shape(self, records, cutouts, self._clean_later)
             self._export(records, meshes, cutouts)
         if not any(r.status == "done" for r in records):
             raise ProtocolError(ErrorCode.SHAPE_FAILED, "no object got a new mesh; see the errors above")

@@ -13,9 +13,8 @@ from PIL import Image, ImageDraw
 
 from testdata import FAST_OPTIONS, FAST_PAINT, HOUSE
 from img23d_backend.commands import cli, options
-from img23d_backend.jobs import Engine, EngineSettings, Job
+from img23d_backend.jobs import Engine, EngineSettings, Job, shaping
 from img23d_backend.jobs.base import JobRun
-from img23d_backend.jobs.generate import GenerateRun
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.views.given import MAX_HEIGHT_RATIO, object_rows
 from img23d_protocol import CLEAN_FAMILY_VIEWS, GenerateJobResult, GenerateRequest, JobOptions, RegenerateRequest
@@ -160,9 +159,9 @@ def test_the_command_line_keeps_the_views_and_says_each_left_out_one(tiny_root: 
 def test_the_clean_family_says_its_sentence_and_shapes_from_the_front_alone(tiny_root: Path, pictures,
                                                                           tmp_path: Path, monkeypatch) -> None:
     shaped: list[int] = []
-    real = GenerateRun._generate_shapes
-    monkeypatch.setattr(GenerateRun, "_generate_shapes", lambda self, pipe, records, images, *a, **k:
-                        shaped.append(len(images)) or real(self, pipe, records, images, *a, **k))
+    real = shaping.generate_shapes
+    monkeypatch.setattr(shaping, "generate_shapes", lambda run, pipe, records, images, *a, **k:
+                        shaped.append(len(images)) or real(run, pipe, records, images, *a, **k))
     engine = Engine(EngineSettings(models=tiny_model_set(tiny_root, family="clean"), runs_dir=tmp_path, device="cpu"))
     said: list[str] = []
     request = GenerateRequest(id="c", image=str(HOUSE), targets=["chimney"], boxes={"chimney": CHIMNEY},
