@@ -56,13 +56,14 @@ WORK = PartsWork(width=_FULL.dit.width, blocks=_FULL.dit.layers, part_blocks=_FU
                  history_tokens=2 * _FULL.dit.latents, history_width=_FULL.dit.latent_dim,
                  forwards_per_step=3, whole_forwards_per_step=2, steps=50)
 
-# bench/results/autopartgen-cost-cpu.json: the full-size replica in float32 on this project's 2-core AMD EPYC,
-# loaded through the part loaders, while other work shared the cores (load average 5 to 8; the probe read
-# 45.1 GFLOP/s before and 19.9 after: their mean is taken). One DiT forward at 2,048 latents: 232 s (the
-# second; the first 208 s); one decode at grid 64 (the coarse pass alone, dense, 65^3 queries; random weights
-# put a surface nearly everywhere, so any finer band would be wide): 423 s; DINOv2 on one 448 px picture: 23 s.
-# A part projects to 3 x 50 x 232 + 423 = 35,291 s, about 9.8 h, on that loaded CPU.
-BENCHMARK = PartsBenchmark(gflops=32.5, forward_s=232.45, decode_s=422.97, decode_grid=64, condition_s=22.77)
+# bench/results/autopartgen-cost-cpu.json: the full-size replica in float32 on this project's 2-core AMD EPYC
+# (with AVX-512), loaded through the part loaders, on a quiet machine (the probe read 187.9 GFLOP/s before and
+# 191.6 after: their mean is taken). One DiT forward at 2,048 latents: 47.9 s (the second; the first 59.0 s);
+# one decode at grid 64 (the coarse pass alone, dense, 65^3 queries; random weights put a surface nearly
+# everywhere, so any finer band would be wide): 61.2 s; DINOv2 on one 448 px picture: 4.5 s. A part projects to
+# 3 x 50 x 47.9 + 61 = 7,250 s, about 2 h, on this CPU. The calibration before it was taken under load (probe 45
+# falling to 20): scaled to this probe it says 0.83 of these seconds, as a loaded probe misreads the models.
+BENCHMARK = PartsBenchmark(gflops=189.75, forward_s=47.93, decode_s=61.17, decode_grid=64, condition_s=4.46)
 
 # Activations beside the weights, float32. Measured: the same run's peak resident set, 12.77 GB, less the
 # 8.51 GB of weights (memory-mapped from the files, all of them touched by then): ~4.3 GB, taken as the
