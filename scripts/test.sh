@@ -91,6 +91,11 @@ export IMG23D_TINY_MODELS
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/img23d-tests.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+# Every process's temporary files go in here and go with it: Blender makes a blender_XXXXXX folder at
+# start-up that a bpy module leaves behind (the lanes' 4.2 leaves with os._exit), about 90 a day here
+# before. Ray's and sshd's test folders stay in /tmp (ray_head, ssh_host): their sockets' paths are short.
+mkdir "$work/tmp" || exit 1
+export TMPDIR="$work/tmp"
 # Each test skipped for want of ../shared/data (real reference data, on the team's machines only)
 # writes a line here (tests/conftest.py); the count is said at the end.
 export IMG23D_SHARED_SKIPS_FILE="$work/shared-skips"
