@@ -91,7 +91,12 @@ def prepare(positions: np.ndarray, triangles: np.ndarray, cells: int = CELLS_ALO
     positions = np.asarray(positions, dtype=np.float64)
     volume = voxelise(positions, triangles, cells)
     side = side_of(positions, triangles, volume)
-    return Prepared(volume, side, voxel_graph(volume, side))
+    graph = voxel_graph(volume, side)
+    if side is not None and not len(graph.cells):
+        # A surface with no inside (a sheet: a card, a leaf, a plane) has every voxel centre off it, so its
+        # side would leave nothing to measure through: it is bound through the filled voxels alone.
+        side, graph = None, voxel_graph(volume)
+    return Prepared(volume, side, graph)
 
 
 def bind(positions: np.ndarray, triangles: np.ndarray, skeleton: Skeleton,

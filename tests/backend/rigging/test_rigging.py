@@ -166,6 +166,22 @@ def test_the_rigger_makes_a_single_bone_for_a_prop_and_refuses_a_far_skeleton() 
         check_near(RigMesh(np.asarray(box.vertices), np.asarray(box.faces)), far)
 
 
+@pytest.mark.parametrize("thickness", [0.0, 1e-6])
+def test_a_sheet_with_no_inside_is_bound_each_half_to_its_bone(thickness: float) -> None:
+    """A card (a plane of two faces, or a box a micron thick) has every voxel centre off its surface: the side
+    test would leave no voxel to measure through (an IndexError, "internal", before). Bound through the
+    filled voxels alone, each half of the card goes to the bone along it."""
+    card = trimesh.creation.box((2.0, 0.5, thickness)) if thickness else trimesh.Trimesh(
+        [[-1, -0.25, 0], [1, -0.25, 0], [1, 0.25, 0], [-1, 0.25, 0]], [[0, 1, 2], [0, 2, 3]])
+    card = card.subdivide().subdivide().subdivide()
+    bones = Skeleton(("left", "right"), np.array([[-0.9, 0, 0], [0, 0, 0]]), np.array([[0, 0, 0], [0.9, 0, 0]]),
+                     (-1, 0))
+    made = rig(RigMesh(np.asarray(card.vertices), np.asarray(card.faces)), bones, RigOptions())
+    x = np.asarray(card.vertices)[:, 0]
+    clear = np.abs(x) > 0.2
+    assert (made.skin.strongest[clear] == (x[clear] > 0)).all()
+
+
 def test_weights_carried_to_a_coarser_mesh_keep_each_part_on_its_bone() -> None:
     high, low = biped(rings=10, sides=16), biped(rings=4, sides=6)
     skin = bind(high.positions, high.triangles, high.skeleton).skin
