@@ -87,6 +87,7 @@ def _refused(mesh: Path, runs: Path, skeleton: Path | None = None) -> str:
     message = caught.value.message
     assert caught.value.code is ErrorCode.BAD_REQUEST, message
     assert "\n" not in message and "Error" not in message and "struct" not in message, message
+    assert "input." not in message, message   # the artist's file is named, not its copy in the run folder
     [run] = [folder for folder in runs.iterdir() if folder.is_dir()]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "failed" and not (run / ".img23d-reserve").exists(), manifest["status"]

@@ -55,13 +55,15 @@ class GltfRead:
     files: tuple[Path, ...]
 
 
-def read_gltf(path: Path, folder: Path | None = None, check: Callable[[Any], None] = lambda gltf: None) -> GltfRead:
+def read_gltf(path: Path, folder: Path | None = None, check: Callable[[Any], None] = lambda gltf: None,
+              name: str | None = None) -> GltfRead:
     """``path`` (a GLB or a text glTF) with its buffers and image files gathered into one blob; its relative
     URIs resolved from ``folder`` (default: its own), only there. ``check``: told the document (a glTF without
     its bytes) before a buffer is read, to refuse what it says from the JSON alone (a 10-million-face file:
-    its 180 MB are never read). ``GltfUnreadable`` with one sentence."""
+    its 180 MB are never read). ``GltfUnreadable`` with one sentence, which names the file ``name`` (default:
+    its own; a run folder's copy is named as the artist's file)."""
     folder = folder if folder is not None else path.parent
-    name = path.name
+    name = name or path.name
     with ExitStack() as files:
         try:
             handle = files.enter_context(open(path, "rb"))

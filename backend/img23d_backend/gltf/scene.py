@@ -59,10 +59,12 @@ def load(path: Path, folder: Path | None = None) -> Any:
     return read(path, folder).gltf
 
 
-def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES) -> gltf_data.GltfRead:
+def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES,
+         name: str | None = None) -> gltf_data.GltfRead:
     """``load``'s glTF and every file its bytes came from (``gltf.data.GltfRead``); its nodes and
-    triangles (``check_document``) checked before any of its buffers is read."""
-    return gltf_data.read_gltf(path, folder, lambda gltf: check_document(gltf, max_faces))
+    triangles (``check_document``) checked before any of its buffers is read; ``name``: the file's name
+    in what is said (``gltf.data.read_gltf``)."""
+    return gltf_data.read_gltf(path, folder, lambda gltf: check_document(gltf, max_faces), name)
 
 
 def check_document(gltf: Any, max_faces: int = MAX_FACES) -> None:

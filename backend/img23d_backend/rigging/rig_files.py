@@ -70,7 +70,7 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix
     suffix = copy.suffix.lower()
     if suffix in (".glb", ".gltf"):
         try:
-            found = gltf_scene.read(copy, source.parent)
+            found = gltf_scene.read(copy, source.parent, name=source.name)
         except gltf_scene.GltfUnreadable as exc:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{prefix}{exc}") from exc
         return found.gltf, _readable_by(source, *found.files[1:])
@@ -83,7 +83,7 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix
         scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False,
                              resolver=resolver)
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {copy.name} cannot be read",
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
                             f"{type(exc).__name__}: {exc}") from exc
     like = _readable_by(source)
     glb = folder.write_bytes_with(converted, lambda target: scene.export(str(target), file_type="glb"), like)

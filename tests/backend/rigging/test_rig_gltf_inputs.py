@@ -203,4 +203,4 @@ def test_a_malformed_file_is_one_sentence(tmp_path: Path, kind: str) -> None:
 def test_a_truncated_glb_is_one_sentence(tmp_path: Path, cut: int) -> None:
     whole = _glb(tmp_path / "whole.glb", *_document()).read_bytes()
     (tmp_path / "box.glb").write_bytes(whole[:cut] if cut < 100 else whole[:-cut % len(whole)])
-    _refused(tmp_path / "box.glb", tmp_path / "runs")
+    assert _refused(tmp_path / "box.glb", tmp_path / "runs").startswith("box.glb ")
