@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from img23d_protocol import OPTION_RANGES
 from scipy.spatial import cKDTree
 
 from .coverage import grid_points
@@ -32,6 +33,7 @@ THIN_AREA_SHARE = 0.01  # more than this share of the surface thinner than a qua
 OPPOSED = -0.5          # a sample facing against another's normal by more than 120 degrees is its other side
 MAX_SAMPLES = 400_000   # beyond this the spacing grows: the diagnosis is said in round figures anyway
 NEIGHBOURS = 8          # samples looked at inside each sample's ball
+MOST_QUADS = OPTION_RANGES["face_target"].high   # the most quads a finish is asked for
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,12 @@ class ThinParts:
         """Why quads fail on this mesh, in a few words; None when thin parts are not the cause."""
         if self.area_share <= THIN_AREA_SHARE:
             return None
+        # A sheet (a card, a leaf) asks trillions: past the most the finish makes, no count is worth naming.
+        keeping = (f"about {round_count(self.quads_needed)} quads would keep them" if self.quads_needed <= MOST_QUADS
+                   else f"no quad count up to the {MOST_QUADS:,} the finish makes would keep them")
         return (f"{100 * self.area_share:.0f} % of the mesh is thinner than a quad (walls or rims about "
                 f"{100 * self.thickness:.1f} % of its size across, quads {100 * self.quad_side:.1f} % on a side), "
-                f"so the quads join its two sides there; about {round_count(self.quads_needed)} quads would keep them")
+                f"so the quads join its two sides there; {keeping}")
 
 
 def round_count(count: int) -> str:

@@ -22,7 +22,7 @@ from img23d_backend.finish.glb import read_glb_json
 from img23d_backend.finish.materials import FaceMaterials, Slots, by_material
 from img23d_backend.finish.quad_mesh import triangulate_quads
 from img23d_backend.finish.retopo import RetopoResult, quad_side
-from img23d_backend.finish.thin_parts import thin_parts
+from img23d_backend.finish.thin_parts import MOST_QUADS, thin_parts
 from finish_meshes import can, mug_glb
 
 needs_instant_meshes = pytest.mark.skipif(
@@ -109,6 +109,16 @@ def test_the_quads_said_to_keep_thin_parts_are_set_by_the_thinnest() -> None:
     thin = thin_parts(both.vertices, both.faces, 0.05, 1000)
     assert abs(thin.thickness - 0.02) < 0.002  # the typical (median) thickness: the plate's
     assert thin.quads_needed >= 1000 * (0.05 / 0.0055) ** 2  # the fin's: about 100,000, not 6,250
+
+
+def test_a_sheet_is_said_to_need_more_quads_than_the_finish_makes_not_a_count_of_trillions() -> None:
+    """A box a micron thick: keeping its two sides apart would take some 10^12 quads; the sentence says no count
+    the finish takes would (it said "about 2,000,000,000,000 quads would keep them")."""
+    card = trimesh.creation.box(extents=(1.0, 1.0, 1e-6))
+    sheet = canonical(card.vertices, card.faces)
+    thin = thin_parts(sheet.vertices, sheet.faces, quad_side(sheet, 5000), 5000)
+    assert thin.quads_needed > MOST_QUADS and thin.sentence is not None
+    assert thin.sentence.endswith(f"no quad count up to the {MOST_QUADS:,} the finish makes would keep them")
 
 
 def test_thin_parts_are_found_on_the_cans_wall_and_not_on_a_ball() -> None:
