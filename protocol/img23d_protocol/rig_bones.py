@@ -1,6 +1,8 @@
 """(1.22) Bones as a rig request and its result carry them: a name, a head and a tail in the mesh's own space
-(Blender's axes, as the add-on's mesh file), and the index of the parent (-1 for a root). Checked on arrival
-for type and size only; whether they make a skeleton (one root per tree, no cycle) the backend says."""
+(Blender's axes, as the add-on's mesh file), and the index of the parent (-1 for a root). Checked on arrival,
+each way: type and size, names unique (an armature's are: Blender would rename a twin, and the weights named
+for it would land on the other) and parents that end at a root (Blender drops a parent that would close a
+cycle). Whether they lie on the mesh the backend says."""
 
 from __future__ import annotations
 
@@ -58,8 +60,22 @@ def validate_bones(value: Any) -> list[RigBone]:
         raise _bad("the skeleton must be a list of bones")
     if len(value) > MAX_BONES:
         raise _bad(f"the skeleton has {len(value)} bones; at most {MAX_BONES}")
-    return [item if isinstance(item, RigBone) else RigBone.from_dict(item, index, len(value))
-            for index, item in enumerate(value)]
+    bones = [item if isinstance(item, RigBone) else RigBone.from_dict(item, index, len(value))
+             for index, item in enumerate(value)]
+    seen: dict[str, int] = {}
+    for index, bone in enumerate(bones):
+        if bone.name in seen:
+            raise _bad(f"bones {seen[bone.name] + 1} and {index + 1} are both named {bone.name!r}: each bone needs a "
+                       "name of its own")
+        seen[bone.name] = index
+    for start in range(len(bones)):
+        bone, steps = start, 0
+        while bone != -1:   # walking up from any bone reaches a root within as many steps as there are bones
+            bone, steps = bones[bone].parent, steps + 1
+            if steps > len(bones):
+                raise _bad(f"the bones' parents form a cycle through {bones[start].name!r}: each chain of parents "
+                           "must end at a root (parent -1)")
+    return bones
 
 
 __all__ = ["MAX_BONES", "RigBone", "validate_bones"]

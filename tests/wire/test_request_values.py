@@ -167,8 +167,13 @@ def test_split_names_drops_blanks(text, expected):
     ({"skeleton_file": 7}, "skeleton_file must be a string"),
     ({"skeleton_file": "/m/rig.glb", "skeleton": [{"name": "a", "head": [0, 0, 0], "tail": [0, 0, 1]}]},
      "the skeleton was given twice, as bones and as a file: send one of them"),
+    ({"skeleton": [{"name": "a", "head": [0, 0, 0], "tail": [0, 0, 1], "parent": 0}]},
+     "the bones' parents form a cycle through 'a'"),
+    ({"skeleton": [{"name": "a", "head": [0, 0, 0], "tail": [0, 0, 1]}, {"name": " a ", "head": [0, 0, 1],
+                                                                         "tail": [0, 0, 2], "parent": 0}]},
+     "bones 1 and 2 are both named 'a'"),
 ])
-def test_a_rig_requests_levels_and_skeleton_file_are_checked_on_arrival(fields: dict, words: str) -> None:
+def test_a_rig_requests_levels_and_skeleton_are_checked_on_arrival(fields: dict, words: str) -> None:
     import json
 
     line = json.dumps({"v": 1, "type": "rig", "id": "r", "mesh": "/m/hero.glb", **fields})

@@ -163,6 +163,12 @@ def test_an_older_backends_target_without_newer_keys_takes_the_defaults() -> Non
     (PartsJobResult, {"parts": [{"name": "shade", "faces": "many"}]}, "a parts result's part's 'faces' is not a whole"),
     (PartsJobResult, {"parts": "shade"}, "a parts result's 'parts' is not a list"),
     (RegenerateJobResult, {"source_run": None}, "a regenerate result's 'source_run' is not a string"),
+    # Bones Blender would take otherwise: a twin renamed (its weights on the other), a parent cycle dropped.
+    (RigJobResult, {"bones": [{**TODAY[RigJobResult]["bones"][0], "parent": -1}, {**TODAY[RigJobResult]["bones"][0],
+                                                                                     "parent": 0}]},
+     "bones 1 and 2 are both named 'Hips'"),
+    (RigJobResult, {"bones": [{**bone, "parent": 1 - index} for index, bone in enumerate(TODAY[RigJobResult]["bones"])]},
+     "the bones' parents form a cycle through 'Hips'"),
     (DownloadJobResult, {"models": [3]}, "a model entry must be an object"),
     (DownloadJobResult, {"offline": "no"}, "a download result's 'offline' is not true or false"),
 ])
