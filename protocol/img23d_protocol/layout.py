@@ -278,15 +278,15 @@ def targets_from_records(records: Iterable[Placeable]) -> list[LayoutTarget]:
 # --- the parts ----------------------------------------------------------------------------------
 
 def _distances(targets: list[LayoutTarget], near: float) -> dict[str, float]:
-    valid = [t.disparity for t in targets if _usable(t.disparity)]
-    if not valid:
+    nearest = max((t.disparity for t in targets if _usable(t.disparity)), default=None)  # type: ignore[type-var]
+    if nearest is None:
         return {t.key: near for t in targets}
-    nearest = max(valid)  # type: ignore[type-var]
+    # Each disparity as a share of the nearest's, in (0, 1] whatever the model's scale: a record's 1e308 makes
+    # no inf (near * 1e308) and no NaN after it.
+    share = {t.key: t.disparity / nearest for t in targets if _usable(t.disparity)}  # type: ignore[operator]
     # A target without a statistic (its depth could not be measured) stands at the others' median.
-    middle = statistics.median(valid)  # type: ignore[type-var]
-    least = nearest / MAX_DISTANCE_RATIO
-    return {t.key: near * nearest / max(t.disparity if _usable(t.disparity) else middle, least)  # type: ignore[operator]
-            for t in targets}
+    middle = statistics.median(share.values())
+    return {t.key: near / max(share.get(t.key, middle), 1 / MAX_DISTANCE_RATIO) for t in targets}
 
 
 def _usable(value: float | None) -> bool:

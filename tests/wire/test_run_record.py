@@ -93,6 +93,10 @@ def test_keys_a_newer_img23d_of_the_same_format_added_are_ignored() -> None:
     ({"records": ["house"]}, "a target record is not an object"),
     ({"records": [{"stem": "house"}]}, "a target record's 'target' is missing"),
     ({"records": [{"target": "house", "box": "wide"}]}, "a target record's 'box' is not a list of four numbers"),
+    # A box past any picture's pixels overflowed the layout's floor fit (an OverflowError, a traceback).
+    ({"records": [{"target": "house", "box": [0, 0, 1e300, 1e300]}]},
+     "a target record's 'box' is not a list of four numbers within 1,048,576 pixels"),
+    ({"records": [{"target": "house", "box": [0, 0, float("nan"), 5]}]}, "a target record's 'box' is not a list"),
     ({"records": [{"target": "house", "instance": "1"}]}, "a target record's 'instance' is not a whole number"),
     ({"records": [{"target": "house", "finish": {"faces_out": "many"}}]},
      "a target record's finish's 'faces_out' is not a whole number"),

@@ -128,6 +128,20 @@ def test_distances_follow_disparity_and_the_nearest_sets_the_scale() -> None:
     assert {a.distance for a in flat.anchors.values()} == {4.0}
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e300, 1e308 / 2])
+def test_distances_are_the_same_whatever_the_disparities_scale(scale: float) -> None:
+    """Disparity is relative: any scale gives the same scene. A manifest's 1e308 gave every object a NaN place
+    (near * 1e308 overflowed), which relayout.json carried to the add-on."""
+    disparities = {"a": 2.0, "b": 1.0, "c": 0.5, "d": 0.5}
+    targets = [LayoutTarget(key, (100 * n, 100, 100 * n + 50, 300), value * scale)
+               for n, (key, value) in enumerate(disparities.items())]
+    scene = solve(SIZE, targets, LayoutSettings(near_distance=3.0))
+    distances = {key: anchor.distance for key, anchor in scene.anchors.items()}
+    assert distances == pytest.approx({"a": 3.0, "b": 6.0, "c": 12.0, "d": 12.0})
+    placed = [scene.place(key, (1.0, 1.0, 1.0)) for key in disparities]
+    assert all(math.isfinite(v) for p in placed for v in (*p.location, p.scale)), placed
+
+
 def test_a_wider_field_of_view_brings_objects_nearer_the_axis_and_smaller() -> None:
     targets, _ = _scene()
     narrow = solve(SIZE, targets, LayoutSettings(fov_degrees=40.0))
