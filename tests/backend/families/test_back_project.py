@@ -31,3 +31,21 @@ def test_a_view_goes_into_the_atlas_as_hy3dgens_back_projection_puts_it(elevatio
     texture, weight = back_project(render, image, elevation, azimuth)
     assert render.bake_unreliable_kernel_size == 2 and float(weight.sum()) > 100.0   # a 5 px box; texels seen
     assert torch.equal(weight, expected_weight) and torch.equal(texture, expected_texture)
+
+
+def test_a_card_seen_edge_on_adds_nothing_and_face_on_adds_its_colour() -> None:
+    """A flat card (one quad in the XY plane, glTF's Y up: facing the front and back views). hy3dgen's back
+    projection takes the min() of an empty depth edge-on (a RuntimeError: a re-texture of a card failed
+    "internal") and divides by a zero depth range face-on (NaN); here the edge-on view adds nothing, and the
+    front view puts its colour, finite, where the card is seen."""
+    card = trimesh.Trimesh([[-0.5, -0.5, 0], [0.5, -0.5, 0], [0.5, 0.5, 0], [-0.5, 0.5, 0]], [[0, 1, 2], [0, 2, 3]])
+    render = _mesh_renderer(with_uvs(card.subdivide().subdivide(), None),
+                            PaintSettings(texture_size=128, render_size=256, view_size=128), "cpu")
+    image = torch.full((256, 256, 3), 0.5)
+    texture, weight = back_project(render, image, 0, 90)
+    assert texture.shape == (128, 128, 3) and weight.shape == (128, 128, 1)
+    assert not texture.any() and not weight.any()
+    texture, weight = back_project(render, image, 0, 0)
+    assert torch.isfinite(texture).all() and torch.isfinite(weight).all() and float(weight.sum()) > 100.0
+    seen = weight[..., 0] > 0
+    assert torch.allclose(texture[seen] / weight[seen], torch.tensor(0.5), atol=1e-4)

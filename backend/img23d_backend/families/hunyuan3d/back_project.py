@@ -11,7 +11,9 @@ and Canny's 0/1 edges), so "the box's sum is above zero" is exactly "the box's l
 zero": whether any pixel of the box is set, counted with running sums along the rows, then the
 columns, in a few passes whatever the box's size. Every
 other step is hy3dgen's own, through its own helpers; the result is the same texture and weights
-(``tests/backend/families/test_back_project.py`` compares the two).
+(``tests/backend/families/test_back_project.py`` compares the two), except where hy3dgen's fails: a view
+that sees no surface (a card edge-on) adds nothing, where its ``min()`` of no depth raises, and a view of a
+surface all at one depth has no depth edges, where its division by the depth range makes NaN.
 """
 
 from __future__ import annotations
@@ -70,8 +72,13 @@ def back_project(render: Any, image: torch.Tensor, elevation: float, azimuth: fl
     normal = render.raster_interpolate(vertex_normals[None, ...], raster, render.pos_idx)[0][0, ...]
     uv, _ = render.raster_interpolate(render.vtx_uv[None, ...], raster, render.uv_idx)
     depth = render.raster_interpolate(depth_of_vertex, raster, render.pos_idx)[0][0, ...]
+    height, width = render.texture_size[1], render.texture_size[0]
     seen = depth[visible > 0]
-    depth_image = (depth - seen.min()) / (seen.max() - seen.min()) * visible
+    if not seen.numel():  # the view sees no surface (a card edge-on): it adds nothing (hy3dgen's min() raises)
+        return image.new_zeros(height, width, channels), image.new_zeros(height, width, 1)
+    span = seen.max() - seen.min()
+    # A surface all at one depth (a card face-on) has no depth edges; hy3dgen's division makes NaN there.
+    depth_image = (depth - seen.min()) / span * visible if span > 0 else torch.zeros_like(depth)
     sketch = render.render_sketch_from_depth(depth_image)
     lookat = torch.tensor([[0, 0, -1]], device=render.device)
     cosine = F.cosine_similarity(lookat, normal.view(-1, 3)).view(normal.shape[0], normal.shape[1], 1)
@@ -81,7 +88,6 @@ def back_project(render: Any, image: torch.Tensor, elevation: float, azimuth: fl
     cosine[trusted == 0] = 0
     keep = (trusted != 0).view(-1)
     uv = uv.squeeze(0).contiguous().view(-1, 2)[keep][..., [1, 0]]
-    height, width = render.texture_size[1], render.texture_size[0]
     texture = linear_grid_put_2d(height, width, uv, image.contiguous().view(-1, channels)[keep])
     weight = linear_grid_put_2d(height, width, uv, cosine.contiguous().view(-1, 1)[keep])
     return texture, weight
