@@ -40,7 +40,7 @@ WRITE_PIECE = 64 * 1024   # requests are written in pieces, each a sign that the
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
-# The backend's default image editor (the protocol's; tests/backend/test_qwen_editor.py
+# The backend's default image editor (the protocol's; tests/backend/editors/test_qwen_editor.py
 # holds the two to each other).
 DEFAULT_EDITOR = protocol.DEFAULT_IMAGE_EDITOR
 

@@ -1,7 +1,7 @@
 """The image editors an artist chooses between: which model fills in the hidden parts of an object's crop.
 
 The add-on's preference and the backend's ``--editor`` offer these names (the backend's editor
-table holds one model per name: tests/backend/test_families.py holds the two to each other).
+table holds one model per name: tests/backend/families/test_families.py holds the two to each other).
 """
 
 from __future__ import annotations
