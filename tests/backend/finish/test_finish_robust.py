@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
+from scipy.spatial import cKDTree
 from skimage import measure
 
 from img23d_backend.finish import coverage as coverage_module
@@ -262,3 +263,21 @@ def test_quads_that_stand_off_the_surface_are_not_a_success(monkeypatch: pytest.
     result = retopologize(vertices, faces, RetopoSettings("quads", 600))
     assert result.quads is None and result.method == "quadric"
     assert "of a quad's side off the surface" in result.fallback
+
+
+@pytest.mark.parametrize("third", [(0.3, 0.002, 0.0), (0.999, 0.001, 0.001), (0.5, 0.8, 0.1)],
+                         ids=["sliver", "needle", "plain"])
+def test_the_surface_grid_reaches_every_point_of_a_triangle_and_a_sliver_takes_rows_not_a_square(third) -> None:
+    """Every point of the triangle within the spacing of a grid point, the weights its area; a sliver's points
+    grow with its area and length (a 1-long, 0.002-high one: under 200), not with its long edge's square (5,151
+    before: a 10-unit rod's retopo took over five minutes in the checks' grids)."""
+    triangle = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], third]])
+    points, owners, weights = coverage_module.grid_points(triangle, 0.01)
+    rng = np.random.default_rng(5)
+    u = rng.random((20_000, 2))
+    u[u.sum(axis=1) > 1] = 1 - u[u.sum(axis=1) > 1]
+    inside = triangle[0, 0] + u[:, :1] * (triangle[0, 1] - triangle[0, 0]) + u[:, 1:] * (triangle[0, 2] - triangle[0, 0])
+    assert cKDTree(points).query(inside)[0].max() <= 0.01 and (owners == 0).all()
+    area = 0.5 * np.linalg.norm(np.cross(triangle[0, 1] - triangle[0, 0], triangle[0, 2] - triangle[0, 0]))
+    assert weights.sum() == pytest.approx(area)
+    assert len(points) < 400 if third[1] < 0.01 else len(points) == 5_151   # a plain triangle keeps its grid
