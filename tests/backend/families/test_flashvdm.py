@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 
 from img23d_backend.env.torch_shims import prepare_torchvision
 from img23d_backend.families.hunyuan3d import shape, shape_decode
-from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels
+from img23d_backend.families.hunyuan3d.hy3dgen_fixes import FlashVDMDecoder, flashvdm_levels, sign_changes
 from img23d_backend.catalog import tiny_model_set
 from testdata import SUBJECT
 
@@ -116,3 +116,27 @@ def test_the_decoding_attends_without_cudnn_and_leaves_the_switch_as_it_was(pipe
                                        octree_resolution=RESOLUTION, num_chunks=20_000)
     assert seen and not any(seen)
     assert torch.backends.cuda.cudnn_sdp_enabled()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_the_cells_near_the_surface_are_hy3dgens_and_no_warning_is_given(dtype: torch.dtype) -> None:
+    """FlashVDM's near-surface cells: those hy3dgen's ``extract_near_surface_volume_fn`` marks, undecoded cells
+    (-10000) left out, on every side and level; hy3dgen's own warned on every shape (a tensor indexed by a list)."""
+    import warnings
+
+    prepare_torchvision()
+    from hy3dgen.shapegen.models.autoencoders.volume_decoders import extract_near_surface_volume_fn
+
+    generator = torch.Generator().manual_seed(4)
+    for side in (5, 17, 33):
+        values = torch.randn(side, side, side, generator=generator) * 2
+        values[torch.rand(side, side, side, generator=generator) < 0.2] = -10000
+        values = values.to(dtype)
+        for level in (0.0, 0.3, -1 / 512):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                found = sign_changes(values, level)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = extract_near_surface_volume_fn(values, level).bool()
+            assert torch.equal(found, expected), (side, level)

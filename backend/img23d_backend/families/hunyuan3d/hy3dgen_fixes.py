@@ -14,6 +14,9 @@ pipeline builds, in the one place that builds or runs them (``stages/shape``):
   the origin, where its marching cubes (``mc``) maps the grid onto the bounds (2 * 1.01
   across, not re-centred). DMC meshes came out at half the size of MC meshes, and shifted.
   Our DMC extractor puts the vertices where MC puts them.
+* ``sign_changes`` - FlashVDM's test for the cells near the surface, as hy3dgen's
+  ``extract_near_surface_volume_fn`` makes it (the same cells), without its indexing by a list of
+  slices, which PyTorch warns of on every decoded shape (a warning in the artist's terminal).
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ def _dmc_in_mc_frame() -> type:
 MIN_COARSE_RESOLUTION = 63  # hy3dgen's: levels are halved down to this
 MINI_GRID = 4               # the coarse level is decoded in 4 x 4 x 4 blocks, each with its own keys
 NEAR_SURFACE = 0.95         # |logit| below this counts as near the surface (hy3dgen's threshold)
+UNDECODED = -9000.0         # hy3dgen's mark for a grid value not decoded (its near-surface test skips them)
 _REFINE_CELLS = 6           # refined points are grouped in 6 x 6 x 6 cells for key selection
 
 
@@ -177,10 +181,9 @@ class FlashVDMDecoder:
                 num_chunks: int, mc_level: float, last: bool) -> Any:
         import torch
         import torch.nn.functional as F
-        from hy3dgen.shapegen.models.autoencoders.volume_decoders import extract_near_surface_volume_fn
 
         side = resolution + 1
-        near = extract_near_surface_volume_fn(coarse, mc_level).bool() | (coarse.abs() < NEAR_SURFACE)
+        near = sign_changes(coarse, mc_level) | (coarse.abs() < NEAR_SURFACE)
 
         def dilate(mask: Any) -> Any:
             return F.max_pool3d(mask[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
@@ -222,6 +225,29 @@ class FlashVDMDecoder:
         self.processor.topk = [cells, counts]  # one key selection per cell
         values[start:end] = geo_decoder(queries=points[None, start:end], latents=latents)[0, :, 0]
         return end
+
+
+def sign_changes(values: Any, alpha: float) -> Any:
+    """Where ``values + alpha`` changes sign to one of a cell's six face neighbours (the grid's edges replicated),
+    the cells at or below ``UNDECODED`` (not decoded) neither marked nor counted: what hy3dgen's
+    ``extract_near_surface_volume_fn`` marks, as a bool grid. Its own indexes a tensor with a list of slices,
+    which PyTorch warns about on every shape (the indexing is to change meaning in a later release)."""
+    import torch
+    import torch.nn.functional as F
+
+    shifted = values + alpha
+    sign = torch.sign(shifted.float())
+    padded = F.pad(shifted[None, None], (1, 1) * 3, mode="replicate")[0, 0]
+    changes = torch.zeros(shifted.shape, dtype=torch.bool, device=shifted.device)
+    inner = slice(1, -1)
+    for axis in range(3):
+        for low in (0, 2):
+            window = [inner, inner, inner]
+            window[axis] = slice(low, low + shifted.shape[axis])
+            neighbour = padded[tuple(window)]
+            neighbour = torch.where(neighbour > UNDECODED, neighbour, shifted)
+            changes |= torch.sign(neighbour.float()) != sign
+    return changes & (shifted > UNDECODED)
 
 
 def grid_points(index: Any, bounds: float, resolution: int) -> Any:
