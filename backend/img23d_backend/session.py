@@ -17,6 +17,7 @@ from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobO
                              SuggestJobResult, SuggestRequest, read_manifest, validate_targets)
 
 from .env.job_control import CancelToken
+from .env.library_output import quiet_empty_warnings
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
@@ -136,6 +137,7 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
                        paint=models.paint, family=models.family, editor=models.editor, parts=models.parts)
     if models.models == "tiny" and tiny_set:
         ensure_tiny_models(chosen.families())
+    quiet_empty_warnings()   # diffusers' float32 warning of an empty list: five empty lines a job
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"

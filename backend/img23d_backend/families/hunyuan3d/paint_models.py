@@ -28,6 +28,7 @@ from PIL import Image
 
 from img23d_protocol import ErrorCode, ProtocolError
 
+from ...env.library_output import no_loading_bar
 from ...models.dtypes import working_dtype
 from .fast_load import load_paint_unet
 from ...models.manager import Loader
@@ -62,9 +63,10 @@ def delight_loader(spec: ModelSpec) -> Loader:
         from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
 
         path = Path(folder) / (spec.subfolder or DELIGHT_SUBFOLDER)
-        pipe = StableDiffusionInstructPix2PixPipeline.from_pretrained(
-            str(path), torch_dtype=working_dtype(device), safety_checker=None,
-            requires_safety_checker=False, use_safetensors=True)  # never a pickle
+        with no_loading_bar():
+            pipe = StableDiffusionInstructPix2PixPipeline.from_pretrained(
+                str(path), torch_dtype=working_dtype(device), safety_checker=None,
+                requires_safety_checker=False, use_safetensors=True)  # never a pickle
         pipe.scheduler = EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)  # stdout belongs to the protocol
         pipe.to(device)
