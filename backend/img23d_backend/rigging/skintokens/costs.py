@@ -64,8 +64,8 @@ class SkinTokensBenchmark:
 
 
 # bench/results/skintokens-cost-cpu.json: the 2-core AMD EPYC (with AVX-512), quiet, probe 189.1 GFLOP/s before
-# and 189.0 after. The calibration before it (quiet, probe 126: most likely before AVX-512) said 1.77x these seconds once
-# scaled to this probe: the decoding steps follow memory more than the probe's arithmetic.
+# and 189.0 after. The calibration before it (quiet, probe 126: most likely before AVX-512) said 1.77x these
+# seconds once scaled to this probe: the decoding steps follow memory more than the probe's arithmetic.
 BENCHMARK = SkinTokensBenchmark(gflops=189.05, encoders_s=2.940, prefill_s=3.140, step_s=0.706, beams=10,
                                 skin_features_s=0.063, skin_joint_s=4.998, weights_rss=3_247_001_600,
                                 peak_rss=5_231_632_384, positions=PREFIX_POSITIONS + 3,
