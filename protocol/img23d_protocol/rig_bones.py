@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from .errors import ErrorCode, ProtocolError
 from .names import MAX_TARGET_CHARS
@@ -68,14 +68,24 @@ def validate_bones(value: Any) -> list[RigBone]:
             raise _bad(f"bones {seen[bone.name] + 1} and {index + 1} are both named {bone.name!r}: each bone needs a "
                        "name of its own")
         seen[bone.name] = index
-    for start in range(len(bones)):
-        bone, steps = start, 0
-        while bone != -1:   # walking up from any bone reaches a root within as many steps as there are bones
-            bone, steps = bones[bone].parent, steps + 1
-            if steps > len(bones):
-                raise _bad(f"the bones' parents form a cycle through {bones[start].name!r}: each chain of parents "
-                           "must end at a root (parent -1)")
+    looped = cycle_start([bone.parent for bone in bones])
+    if looped is not None:
+        raise _bad(f"the bones' parents form a cycle through {bones[looped].name!r}: each chain of parents must end "
+                   "at a root (parent -1)")
     return bones
 
 
-__all__ = ["MAX_BONES", "RigBone", "validate_bones"]
+def cycle_start(parents: Sequence[int]) -> int | None:
+    """The first joint whose chain of parents (each an index into ``parents``, -1 for a root) never reaches a
+    root, or None where every chain does: walking up from a joint of a forest reaches its root within as many
+    steps as there are joints, and a cycle never does. The backend's skeletons are checked by it too."""
+    for start in range(len(parents)):
+        joint, steps = start, 0
+        while joint != -1:
+            joint, steps = parents[joint], steps + 1
+            if steps > len(parents):
+                return start
+    return None
+
+
+__all__ = ["MAX_BONES", "RigBone", "cycle_start", "validate_bones"]

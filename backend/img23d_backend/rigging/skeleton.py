@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from img23d_protocol.rig_bones import cycle_start
 
 
 class BadSkeleton(ValueError):
@@ -43,16 +44,9 @@ class Skeleton:
             raise BadSkeleton("the skeleton's joint names must be unique and not empty")
         if any(not -1 <= p < count or p == j for j, p in enumerate(self.parents)):
             raise BadSkeleton("a joint of the skeleton names a parent that does not exist (or itself)")
-        self._check_acyclic()
-
-    def _check_acyclic(self) -> None:
-        # Walking up from each joint must reach a root within J steps; a cycle never does.
-        for start in range(len(self.names)):
-            joint, steps = start, 0
-            while joint != -1:
-                joint, steps = self.parents[joint], steps + 1
-                if steps > len(self.names):
-                    raise BadSkeleton(f"the skeleton's parents form a cycle through {self.names[start]!r}")
+        looped = cycle_start(self.parents)
+        if looped is not None:
+            raise BadSkeleton(f"the skeleton's parents form a cycle through {self.names[looped]!r}")
 
     @property
     def count(self) -> int:
