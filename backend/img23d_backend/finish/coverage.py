@@ -75,7 +75,8 @@ def grid_points(triangles: np.ndarray, spacing: float) -> tuple[np.ndarray, np.n
     decimation's, a rod's side), whose grid grows with the square of its long edge, in rows instead
     (``_row_points``), as many as its area and its length need: a 10-unit rod's 32 triangles took 20
     million grid points at a retopo's spacing, and minutes."""
-    edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
+    sides = np.linalg.norm(triangles - np.roll(triangles, -1, axis=1), axis=2)   # side k: corner k to k + 1
+    edges = sides.max(axis=1)
     divisions = np.maximum(1, np.ceil(edges / spacing)).astype(np.int64)
     areas = 0.5 * np.linalg.norm(np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0]),
                                  axis=1)
@@ -94,19 +95,20 @@ def grid_points(triangles: np.ndarray, spacing: float) -> tuple[np.ndarray, np.n
         weights.append(np.repeat(areas[which] / len(bary), len(bary)))
     if sliver.any():
         which = np.flatnonzero(sliver)
-        found, owner = _row_points(triangles[which], rows[which], step)
+        found, owner = _row_points(triangles[which], sides[which].argmax(axis=1), rows[which], step)
         points.append(found)
         owners.append(which[owner])
         weights.append(areas[which][owner] / np.bincount(owner, minlength=len(which))[owner])
     return np.concatenate(points), np.concatenate(owners), np.concatenate(weights)
 
 
-def _row_points(triangles: np.ndarray, rows: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points on each triangle in ``rows`` + 1 rows parallel to its longest edge, from it to the opposite corner,
-    the rows and the points in each at most ``step`` apart: every point of the triangle is within 1.12 ``step``
-    of one (of the row below it: the rows' spans nest, as the opposite corner stands over the longest edge). The
-    points, and the triangle (of ``triangles``) each belongs to."""
-    longest = np.linalg.norm(triangles - np.roll(triangles, -1, axis=1), axis=2).argmax(axis=1)   # edge k -> k+1
+def _row_points(triangles: np.ndarray, longest: np.ndarray, rows: np.ndarray,
+                step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points on each triangle in ``rows`` + 1 rows parallel to its longest side (``longest``: side k runs from
+    corner k to k + 1), from it to the opposite corner, the rows and the points in each at most ``step`` apart:
+    every point of the triangle is within 1.12 ``step`` of one (of the row below it: the rows' spans nest, as the
+    opposite corner stands over the longest side). The points, and the triangle (of ``triangles``) each belongs
+    to."""
     index = np.arange(len(triangles))
     base_a, base_b = triangles[index, longest], triangles[index, (longest + 1) % 3]
     apex = triangles[index, (longest + 2) % 3]
