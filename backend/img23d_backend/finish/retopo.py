@@ -27,8 +27,10 @@ nudged, when only holes failed it: they move with the field's scale); a second f
 error or a dead worker falls back to quadric decimation (the clean-up's ``decimate``) to the
 same number of triangles, said once in ``RetopoResult.fallback``. Where the quads were refused and
 much of the mesh is thinner than a quad (a can's wall and rim: ``thin_parts``), the sentence says
-that, and about how many quads would keep those parts, instead of the check's own words. Decimated triangles are held
-to the same coverage; ones that fail it leave the mesh's own triangles, said the same way.
+that, and about how many quads would keep those parts, instead of the check's own words; where Instant
+Meshes made none and most of the mesh is that thin (a needle), it says so after Instant Meshes' words.
+Decimated triangles are held to the same coverage; ones that fail it leave the mesh's own triangles,
+said the same way.
 """
 
 from __future__ import annotations
@@ -228,11 +230,14 @@ def _quads(frame: Canonical, faces_in: int, settings: RetopoSettings,
         request = next_request(request, check.quads, settings.faces)
     if cancel is not None:
         cancel.check()
-    if checked:  # the quads were made and refused: where thin parts are why, that is what the artist is told
-        thin = thin_parts(vertices, faces, quad_side(frame, settings.faces), settings.faces)
-        if thin.sentence is not None:
-            log.debug("Instant Meshes' quads failed (%s): thin parts", reason)
-            reason = thin.sentence
+    # Where thin parts are why, that is what the artist is told: in place of the checks' words where the
+    # quads were made and refused, after Instant Meshes' own where it made none.
+    thin = thin_parts(vertices, faces, quad_side(frame, settings.faces), settings.faces)
+    if not checked:
+        return None, thin.after_failure(reason)
+    if thin.sentence is not None:
+        log.debug("Instant Meshes' quads failed (%s): thin parts", reason)
+        reason = thin.sentence
     return None, reason
 
 

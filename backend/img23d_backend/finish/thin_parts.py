@@ -15,7 +15,9 @@ is the distance to it. When more than
 ``THIN_AREA_SHARE`` of the surface is so thin, the fallback says so, with the typical thickness and
 about how many quads would leave no more than that share thinner than a quad's side (the count grows
 with the inverse square of the side; the thinnest parts set it): the artist can ask for that many, or
-keep the triangles.
+keep the triangles. Where Instant Meshes made no quads at all (its worker ran out of memory or
+died: a 10-unit needle of radius 0.001 did both, after 90 s), the failure's own words are kept and
+the thin parts added when most of the surface is thinner than a quad (``FAILURE_AREA_SHARE``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .coverage import grid_points
 
 SAMPLE_SHARE = 0.25     # samples this share of a quad's side apart: a wall's far side is several samples deep
 THIN_AREA_SHARE = 0.01  # more than this share of the surface thinner than a quad: the quads' trouble is there
+FAILURE_AREA_SHARE = 0.5  # where Instant Meshes made no quads at all, more than this share is said as the cause
 OPPOSED = -0.5          # a sample facing against another's normal by more than 120 degrees is its other side
 MAX_SAMPLES = 400_000   # beyond this the spacing grows: the diagnosis is said in round figures anyway
 NEIGHBOURS = 8          # samples looked at inside each sample's ball
@@ -48,15 +51,35 @@ class ThinParts:
 
     @property
     def sentence(self) -> str | None:
-        """Why quads fail on this mesh, in a few words; None when thin parts are not the cause."""
+        """Why the quads made were refused on this mesh, in a few words; None when thin parts are not the cause."""
         if self.area_share <= THIN_AREA_SHARE:
             return None
-        # A sheet (a card, a leaf) asks trillions: past the most the finish makes, no count is worth naming.
-        keeping = (f"about {round_count(self.quads_needed)} quads would keep them" if self.quads_needed <= MOST_QUADS
-                   else f"no quad count up to the {MOST_QUADS:,} the finish makes would keep them")
+        return f"{self._facts()}, so the quads join its two sides there; {self._keeping()}"
+
+    def after_failure(self, reason: str) -> str:
+        """``reason`` (Instant Meshes failed to make any quads), with the thin parts where most of the mesh is
+        thinner than a quad: there they are the likely cause (a needle ran its worker out of memory), and the
+        remedy is theirs; else ``reason`` alone, as a crash on a mesh with a thin rim says nothing of the rim."""
+        if self.area_share <= FAILURE_AREA_SHARE:
+            return reason
+        return f"{reason}: {self._facts()}; {self._keeping()}"
+
+    def _facts(self) -> str:
         return (f"{100 * self.area_share:.0f} % of the mesh is thinner than a quad (walls or rims about "
-                f"{100 * self.thickness:.1f} % of its size across, quads {100 * self.quad_side:.1f} % on a side), "
-                f"so the quads join its two sides there; {keeping}")
+                f"{percent(self.thickness)} % of its size across, quads {percent(self.quad_side)} % on a side)")
+
+    def _keeping(self) -> str:
+        # A sheet (a card, a leaf) asks trillions: past the most the finish makes, no count is worth naming.
+        if self.quads_needed <= MOST_QUADS:
+            return f"about {round_count(self.quads_needed)} quads would keep them"
+        return f"no quad count up to the {MOST_QUADS:,} the finish makes would keep them"
+
+
+def percent(share: float) -> str:
+    """``share`` as a percentage to one decimal, or to two significant figures below 0.1 % (a needle's
+    width is 0.02 % of its length, not "0.0 %")."""
+    value = 100.0 * share
+    return f"{value:.1f}" if value >= 0.1 or value == 0.0 else f"{value:.2g}"
 
 
 def round_count(count: int) -> str:

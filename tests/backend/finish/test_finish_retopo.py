@@ -153,6 +153,19 @@ def test_a_worker_that_dies_falls_back_and_says_so(monkeypatch: pytest.MonkeyPat
                                f"decimated to {result.faces_out:,} triangles instead")
 
 
+def test_a_worker_that_dies_on_a_needle_says_the_needle_is_thinner_than_a_quad(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 10-unit needle of radius 0.001 ran Instant Meshes' worker out of memory (or killed it) after 90 s, said as
+    that alone, as if memory were the trouble: the sentence keeps the worker's words and adds that the needle is far
+    thinner than a quad, with its width in figures that do not round to zero."""
+    monkeypatch.setattr(instant_meshes, "remesh_arrays", _dies)
+    needle = trimesh.creation.cylinder(radius=0.001, height=10.0, sections=16)
+    result = retopologize(needle.vertices, needle.faces, RetopoSettings("quads", 5000))
+    assert result.method == "as-generated" and result.fallback is not None
+    assert result.fallback.startswith("quads failed: Instant Meshes' worker died (exit code 3): 100 % of the mesh is "
+                                      "thinner than a quad (walls or rims about 0.0"), result.fallback
+    assert "about 0.0 %" not in result.fallback and "quads would keep them; kept its 64 triangles" in result.fallback
+
+
 def test_cancel_stops_the_worker_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(instant_meshes, "remesh_arrays", _hangs)
     vertices, faces = _ball()
