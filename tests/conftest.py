@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import ssh_host  # noqa: E402  (tests/, as testdata)
+from background_removal import remove_in_background  # noqa: E402  (tests/, as testdata)
 from testdata import REPO, SHARED_DATA, SHARED_SKIP, SOURCE_PATHS, SOURCE_PYTHONPATH  # noqa: E402  (pytest puts tests/ on sys.path)
 
 # Nothing in the tests may reach the Hugging Face hub.
@@ -20,11 +21,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Blender's user folder, for every bpy a test process starts: Blender reads it when bpy is first
 # imported, and a backend test that compares with Blender imports bpy while its module is collected,
 # before tests/blender/conftest.py is; set here (this conftest is loaded first), it is the add-on
-# tests' temporary folder whoever imports bpy first. tests/blender/conftest.py removes it.
+# tests' temporary folder whoever imports bpy first. tests/blender/conftest.py removes it after its
+# Blender run, pytest_unconfigure below after any other.
 BLENDER_USER = Path(tempfile.mkdtemp(prefix="img23d-blender-user-"))
 os.environ["BLENDER_USER_RESOURCES"] = str(BLENDER_USER)
 sys.path[0:0] = SOURCE_PATHS
 
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # A run without the add-on's fixture left the folder behind: 751 of them in /tmp from runs of single
+    # test files (the test command gives its runs a TMPDIR of their own and removes it).
+    remove_in_background(BLENDER_USER)
 
 
 @pytest.fixture(scope="session")

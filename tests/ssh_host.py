@@ -164,10 +164,15 @@ def start(repo: Path, tiny_models: Path, backend_python: Path | None = None) -> 
         shutil.copytree(tiny_models.resolve(), tiny)
         subprocess.run(["chmod", "-R", "a+rX", str(tiny)], check=True, timeout=60)
         port = _free_port()
+        # Its temporary files in its home, which goes with the host: torch's compile cache folder
+        # /tmp/torchinductor_<user> otherwise outlived the user (63 of them here, owned by no one).
+        (home / "tmp").mkdir()
+        shutil.chown(home / "tmp", user, user)
         # What a real host's login gives its Python without asking: the hard-linked interpreter's
-        # library, the tiny models, offline (the tests' own settings travel in the command too).
+        # library, the tiny models, offline, that temporary folder (the tests' own settings travel in
+        # the command too).
         session_env = {"LD_LIBRARY_PATH": str(root / "python" / "lib"), "IMG23D_TINY_MODELS": str(tiny),
-                       "HF_HUB_OFFLINE": "1"}
+                       "HF_HUB_OFFLINE": "1", "TMPDIR": str(home / "tmp")}
         config = root / "sshd_config"
         config.write_text("\n".join([
             f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {keys / 'host_ed25519'}",

@@ -144,5 +144,7 @@ def test_cancel_stops_the_installer_on_the_host_and_leaves_nothing_running(host,
         time.sleep(0.2)
     assert "cli.py" not in _host_processes(host), "the installer still runs on the host after the cancel"
     assert "base64" not in _host_processes(host), "the installer's bootstrap still runs on the host after the cancel"
-    left = [p for p in Path("/tmp").glob("img23d-install*") if p.owner() == host.user]
+    # The host's temporary folder is its TMPDIR (tests/ssh_host.py); /tmp in case something wrote there anyway.
+    left = [p for folder in (host.path_for_host("tmp"), Path("/tmp")) for p in folder.glob("img23d-install*")
+            if p.owner() == host.user]
     assert not left, f"the installer's files stayed on the host: {left}"
