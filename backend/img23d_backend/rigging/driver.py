@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from itertools import chain, count
 from pathlib import Path
 from typing import Any, Callable
 
@@ -159,7 +160,9 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     add_skin(read.gltf, mesh, rig.skeleton, rig.skin)
     path = folder.write_bytes_with(f"{name}_rigged.glb", lambda target: write_glb(read.gltf, target), read.like)
     weights = folder.write_bytes_with(f"{name}_weights.npz", lambda target: save_weights(target, rig.skin), read.like)
-    lods = [_carried_to(other, index, folder, rig, mesh, say, read.like) for index, other in enumerate(request.also, 1)]
+    taken = {path.name}
+    lods = [_carried_to(other, index, folder, rig, mesh, say, read.like, taken)
+            for index, other in enumerate(request.also, 1)]
     seconds = {**{k: round(v, 3) for k, v in rig.seconds.items()}, "total": round(time.perf_counter() - started, 3)}
     folder.manifest.timings.update(seconds)
     folder.write_json("rig.json", {**_record(rig, request, len(mesh.positions), seconds), "also_rigged": lods})
@@ -170,16 +173,22 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
 
 
 def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: Any, say: Callable[[str], None],
-                source_like: int) -> str:
+                source_like: int, taken: set[str]) -> str:
     """Another level of detail of the mesh (``--also``), given the same skeleton and the weights carried to it
     by nearest-surface transfer (``transfer``): one skeleton for every level, each vertex weighted as the
-    surface it sits on. Written as ``<its name>_rigged.glb`` (no more readable than either mesh:
-    ``source_like``, the first's permission bits); its path relative to the run."""
+    surface it sits on. Written as ``<its name>_rigged.glb``, or ``<its name>_lod<index>_rigged.glb`` where
+    ``taken`` (the run's rigged files so far, this one added) holds that name: levels in folders of their own
+    share file names (lod0/model.glb, lod1/model.glb), and the second wrote over the first's rig. No more
+    readable than either mesh (``source_like``, the first's permission bits); its path relative to the run."""
     read = read_mesh(other, folder, f"lod{index}")
     skin = transfer_skin(source.positions, source.triangles, rig.skin, rig.skeleton.count, read.mesh.positions)
     add_skin(read.gltf, read.mesh, rig.skeleton, skin)
-    path = folder.write_bytes_with(f"{safe_stem(other.stem)}_rigged.glb", lambda target: write_glb(read.gltf, target),
-                                   read.like & source_like)
+    stem = safe_stem(other.stem)
+    names = chain([f"{stem}_rigged.glb", f"{stem}_lod{index}_rigged.glb"],
+                  (f"{stem}_lod{index}_{n}_rigged.glb" for n in count(2)))
+    file_name = next(name for name in names if name not in taken)
+    taken.add(file_name)
+    path = folder.write_bytes_with(file_name, lambda target: write_glb(read.gltf, target), read.like & source_like)
     say(f"carried the weights to {other.name} ({len(read.mesh.positions):,} vertices)")
     return folder.relative(path)
 

@@ -147,3 +147,23 @@ def test_the_rig_is_carried_to_every_level_of_detail(tmp_path: Path, capsys) -> 
     joints, weights = gltf_scene.accessor(rigged, primitive.JOINTS_0), gltf_scene.accessor(rigged, primitive.WEIGHTS_0)
     strongest = joints[np.arange(len(joints)), weights.argmax(axis=1)]
     assert len(strongest) == len(low.positions) and np.mean(strongest == low.truth) > 0.8
+
+
+def test_levels_of_detail_of_one_file_name_keep_every_rig(tmp_path: Path, capsys) -> None:
+    """Levels kept as lod0/hero.glb and lod1/hero.glb: the second was written as hero_rigged.glb over the first's
+    rig (the printed 'rigged:' file then held the low level, and the weights file no longer fitted it). Each
+    level now keeps a file of its own."""
+    high, low = biped(rings=12, sides=16), biped(rings=4, sides=6)
+    for made, folder in ((high, tmp_path / "lod0"), (low, tmp_path / "lod1")):
+        folder.mkdir()
+        trimesh.Trimesh(to_gltf(made.positions), made.triangles, process=False).export(str(folder / "hero.glb"))
+    assert cli.main(["rig", str(tmp_path / "lod0" / "hero.glb"), "--weights", "geometric",
+                     "--also", str(tmp_path / "lod1" / "hero.glb"), "--also", str(tmp_path / "lod1" / "hero.glb"),
+                     "--out", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    [run] = (tmp_path / "runs").iterdir()
+    levels = json.loads((run / "rig.json").read_text())["also_rigged"]
+    assert levels == ["hero_lod1_rigged.glb", "hero_lod2_rigged.glb"], levels
+    assert f"rigged: {run / 'hero_rigged.glb'} ({len(high.positions):,} vertices" in out
+    for name, made in (("hero_rigged.glb", high), *((level, low) for level in levels)):
+        assert len(gltf_scene.gather_mesh(gltf_scene.load(run / name)).positions) == len(made.positions), name
