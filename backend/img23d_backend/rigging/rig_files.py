@@ -49,12 +49,27 @@ def read_mesh(source: Path, folder: RunFolder, stem: str, prefix: str = "") -> M
         gltf, mesh = gltf_scene.mesh_scene(artist.positions, artist.triangles)
         return MeshRead(gltf, mesh, _readable_by(source))
     gltf, like = _as_gltf(copy, folder, source, f"{stem}_as.glb", prefix)
+    _check_unskinned(gltf, source, prefix)
     try:
         mesh = gltf_scene.gather_mesh(gltf)
     except gltf_scene.GltfUnreadable as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{prefix}{exc}") from exc
     check_surface(mesh.positions, mesh.triangles, np.dtype(np.float32), source.name)  # a glTF's are 32-bit
     return MeshRead(gltf, mesh, like)
+
+
+def _check_unskinned(gltf: Any, source: Path, prefix: str) -> None:
+    """``bad_request`` for a mesh that already has a skin. Its rest shape is its old joints' (a skinned node's own
+    transform is ignored, glTF 2.0 section 3.7.3.3), which the gathering does not read: a Blender export with its
+    armature at 0.01 scale was rigged at a hundredth of its size; and the new skin would stand beside the old one's
+    joints and extra influences (JOINTS_1), which were kept."""
+    skinned = [node.skin for node in gltf.nodes if node.mesh is not None and node.skin is not None]
+    if skinned:
+        skin = skinned[0]
+        joints = len(gltf.skins[skin].joints or []) if isinstance(skin, int) and 0 <= skin < len(gltf.skins) else 0
+        raise ProtocolError(ErrorCode.BAD_REQUEST,
+                            f"{prefix}{source.name} is already skinned (to {joints:,} joints): rig the mesh without "
+                            "its armature (exported without it, or the input file an earlier rig's run folder keeps)")
 
 
 def save_weights(target: Path, skin: Skin) -> None:

@@ -167,3 +167,20 @@ def test_levels_of_detail_of_one_file_name_keep_every_rig(tmp_path: Path, capsys
     assert f"rigged: {run / 'hero_rigged.glb'} ({len(high.positions):,} vertices" in out
     for name, made in (("hero_rigged.glb", high), *((level, low) for level in levels)):
         assert len(gltf_scene.gather_mesh(gltf_scene.load(run / name)).positions) == len(made.positions), name
+
+
+def test_a_mesh_already_skinned_is_refused_in_one_sentence(tmp_path: Path, capsys) -> None:
+    """A skinned mesh's rest shape is its joints' (its node's own transform is ignored): a Blender export with its
+    armature at 0.01 scale was rigged at a hundredth of its size, and re-rigging a rig kept the old joints and
+    influences beside the new. Such a mesh, or level, is refused; as a --skeleton it is read as before."""
+    source = _textured_biped(tmp_path / "hero.glb")
+    assert cli.main(["rig", str(source), "--weights", "geometric", "--out", str(tmp_path / "first")]) == 0
+    [first] = (tmp_path / "first").iterdir()
+    capsys.readouterr()
+    for args in ([str(first / "hero_rigged.glb")], [str(source), "--also", str(first / "hero_rigged.glb")]):
+        assert cli.main(["rig", *args, "--weights", "geometric", "--out", str(tmp_path / "again")]) == 2
+        [sentence] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert "hero_rigged.glb is already skinned (to " in sentence and "rig the mesh without its armature" \
+            in sentence, sentence
+    assert cli.main(["rig", str(source), "--skeleton", str(first / "hero_rigged.glb"),
+                     "--out", str(tmp_path / "bound")]) == 0
