@@ -147,6 +147,8 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
     try:
         skeleton = read_skeleton(request.skeleton) if request.skeleton is not None else \
             _skeleton_of(request.bones) if request.bones else None
+        if skeleton is not None:
+            skeleton.check_lengths()
     except BadSkeleton as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
     samples = check_binding(mesh.positions, mesh.triangles)

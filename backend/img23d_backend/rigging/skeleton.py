@@ -72,6 +72,14 @@ class Skeleton:
         points = np.concatenate([self.heads, self.tails])
         return points.min(axis=0), points.max(axis=0)
 
+    def check_lengths(self) -> None:
+        """``BadSkeleton`` for a bone whose tail is its head (against the skeleton's size): a given skeleton's
+        may not be (one crashed the binding, its axis no direction); while one is built, heads stand for tails."""
+        size = max(float(np.ptp(np.concatenate([self.heads, self.tails]), axis=0).max()), 1e-300)
+        short = np.flatnonzero(np.linalg.norm(self.tails - self.heads, axis=1) <= 1e-9 * size)
+        if len(short):
+            raise BadSkeleton(f"the skeleton's bone {self.names[short[0]]!r} has no length (its head is its tail)")
+
     def renamed(self, names: list[str] | tuple[str, ...]) -> "Skeleton":
         return Skeleton(tuple(names), self.heads, self.tails, self.parents)
 

@@ -71,6 +71,9 @@ def test_the_artists_bones_keep_their_names_and_each_limb_gets_its_vertices(sess
 @pytest.mark.parametrize("bones, words", [
     (_bones(shift=50.0), "the skeleton lies outside the mesh"),
     ([RigBone("a", (0, 0, 0), (0, 0, 1), 1), RigBone("b", (0, 0, 1), (0, 0, 2), 0)], "cycle"),
+    # A bone whose tail is its head crashed the binding ("x must be finite", internal).
+    ([*_bones()[:-1], RigBone("tip", _bones()[-1].head, _bones()[-1].head, _bones()[-1].parent)],
+     "bone 'tip' has no length"),
 ])
 def test_a_skeleton_that_cannot_be_bound_is_one_sentence(session, mesh_file, bones, words) -> None:
     with pytest.raises(ProtocolError, match=words) as raised:
