@@ -102,6 +102,12 @@ def _add_joints(gltf: Any, skeleton: Skeleton, placement: np.ndarray) -> np.ndar
             node = gltf.nodes[first_joint + parent]
             node.children = [*(node.children or []), first_joint + bone]
     roots = [first_joint + root for root in skeleton.roots]
+    if not gltf.scenes:
+        # A file may name no scene (its parentless nodes then stand alone, as ``world_matrices`` reads them): they
+        # become its one scene, which the joints join (indexing the missing scene was a traceback).
+        children = {child for node in gltf.nodes[:first_joint] for child in node.children or []}
+        gltf.scenes.append(pygltflib.Scene(nodes=[n for n in range(first_joint) if n not in children]))
+        gltf.scene = 0
     scene = gltf.scenes[gltf.scene or 0]
     if np.allclose(placement, np.eye(4), atol=1e-12):
         scene.nodes = [*(scene.nodes or []), *roots]

@@ -184,3 +184,19 @@ def test_a_mesh_already_skinned_is_refused_in_one_sentence(tmp_path: Path, capsy
             in sentence, sentence
     assert cli.main(["rig", str(source), "--skeleton", str(first / "hero_rigged.glb"),
                      "--out", str(tmp_path / "bound")]) == 0
+
+
+def test_a_file_that_names_no_scene_is_rigged_into_one(tmp_path: Path, capsys) -> None:
+    """glTF's ``scenes`` is optional (the nodes then stand alone): the rig added its joints to scene 0 and failed
+    with a traceback ("unexpected IndexError"). The file's parentless nodes now become its one scene, with the
+    joints' roots."""
+    gltf = gltf_scene.load(_textured_biped(tmp_path / "hero.glb"))
+    gltf.scenes, gltf.scene = [], None
+    gltf.save_binary(str(tmp_path / "loose.glb"))
+    assert cli.main(["rig", str(tmp_path / "loose.glb"), "--weights", "geometric", "--out", str(tmp_path / "runs")]) == 0
+    [run] = (tmp_path / "runs").iterdir()
+    rigged = gltf_scene.load(run / "loose_rigged.glb")
+    [scene] = rigged.scenes
+    mesh_nodes = [n for n, node in enumerate(rigged.nodes) if node.mesh is not None]
+    assert rigged.scene == 0 and set(mesh_nodes) <= set(scene.nodes)
+    assert read_skeleton(run / "loose_rigged.glb").count == len(json.loads((run / "rig.json").read_text())["bones"])
