@@ -193,7 +193,8 @@ def test_a_file_that_names_no_scene_is_rigged_into_one(tmp_path: Path, capsys) -
     gltf = gltf_scene.load(_textured_biped(tmp_path / "hero.glb"))
     gltf.scenes, gltf.scene = [], None
     gltf.save_binary(str(tmp_path / "loose.glb"))
-    assert cli.main(["rig", str(tmp_path / "loose.glb"), "--weights", "geometric", "--out", str(tmp_path / "runs")]) == 0
+    assert cli.main(["rig", str(tmp_path / "loose.glb"), "--weights", "geometric",
+                     "--out", str(tmp_path / "runs")]) == 0
     [run] = (tmp_path / "runs").iterdir()
     rigged = gltf_scene.load(run / "loose_rigged.glb")
     [scene] = rigged.scenes
