@@ -26,6 +26,7 @@ from itertools import chain, count
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError, RigBone, duration
 
 from ..env import failpoints
@@ -40,6 +41,7 @@ from .limits import check_binding, check_joints
 from .rig_files import read_mesh, save_weights
 from .rigger import Rig, RigMesh, RigModel, RigOptions, RigTime
 from .skeleton import BadSkeleton, Skeleton
+from .skin import Skin
 from .table import DEFAULT_WEIGHTS, RIGGERS, STAND_IN
 from .transfer import transfer_skin
 
@@ -151,12 +153,13 @@ def rig_into(request: RigInput, folder: RunFolder, name: str, say: Callable[[str
             skeleton.check_lengths()
     except BadSkeleton as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, str(exc)) from exc
-    samples = check_binding(mesh.positions, mesh.triangles)
+    surface, used = RigMesh(mesh.positions, mesh.triangles).surface()
+    samples = check_binding(surface.positions, surface.triangles)
     say(f"read {len(mesh.positions):,} vertices and {len(mesh.triangles):,} triangles (the binding samples "
         f"{samples:,} points on them)")
     failpoints.hit("rig.bind")  # where a test holds a rig to stop it (``env.failpoints``)
     check()
-    rig = _rigged(request, RigMesh(mesh.positions, mesh.triangles), skeleton, run_model)
+    rig = _every_vertex(_rigged(request, surface, skeleton, run_model), surface, used, mesh.positions)
     say(f"bound {rig.skeleton.count} bones in {sum(rig.seconds.values()):.1f} s")
     check()
     add_skin(read.gltf, mesh, rig.skeleton, rig.skin)
@@ -193,6 +196,17 @@ def _carried_to(other: Path, index: int, folder: RunFolder, rig: Rig, source: An
     path = folder.write_bytes_with(file_name, lambda target: write_glb(read.gltf, target), read.like & source_like)
     say(f"carried the weights to {other.name} ({len(read.mesh.positions):,} vertices)")
     return folder.relative(path)
+
+
+def _every_vertex(rig: Rig, surface: RigMesh, used: np.ndarray, positions: np.ndarray) -> Rig:
+    """``rig`` of the surface's vertices (``RigMesh.surface``) with a row for each of ``positions``: a vertex no
+    triangle uses takes the weights of the surface nearest it, as a level of detail's vertices do."""
+    if len(used) == len(positions):
+        return rig
+    carried = transfer_skin(surface.positions, surface.triangles, rig.skin, rig.skeleton.count, positions)
+    joints, weights = carried.joints.copy(), carried.weights.copy()
+    joints[used], weights[used] = rig.skin.joints, rig.skin.weights
+    return replace(rig, skin=Skin(joints=joints, weights=weights))
 
 
 def _rigged(request: RigInput, mesh: RigMesh, skeleton: Skeleton | None, run_model: ModelRun | None = None) -> Rig:

@@ -36,6 +36,13 @@ class RigMesh:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.positions.min(axis=0), self.positions.max(axis=0)
 
+    def surface(self) -> tuple["RigMesh", np.ndarray]:
+        """The mesh of the vertices its triangles use, and their rows here: what is rigged. A vertex no triangle
+        uses (a leftover in a file's buffer) sized the voxel grid on its own: one 20 units off a figure left its
+        19 bones a single one."""
+        used = np.unique(self.triangles)
+        return RigMesh(self.positions[used], np.searchsorted(used, self.triangles)), used
+
 
 @dataclass(frozen=True)
 class RigOptions:

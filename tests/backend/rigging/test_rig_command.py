@@ -201,3 +201,21 @@ def test_a_file_that_names_no_scene_is_rigged_into_one(tmp_path: Path, capsys) -
     mesh_nodes = [n for n, node in enumerate(rigged.nodes) if node.mesh is not None]
     assert rigged.scene == 0 and set(mesh_nodes) <= set(scene.nodes)
     assert read_skeleton(run / "loose_rigged.glb").count == len(json.loads((run / "rig.json").read_text())["bones"])
+
+
+def test_a_vertex_no_triangle_uses_leaves_the_skeleton_as_it_was(tmp_path: Path, capsys) -> None:
+    """One leftover vertex 20 units off a figure sized the voxel grid on its own: the figure's skeleton from the
+    shape became a single bone. The surface is rigged; the leftover takes the weights of the surface nearest it."""
+    figure = biped(rings=12, sides=16)
+    stray = np.concatenate([figure.positions, [[0.0, 0.0, 20.0]]])
+    for name, positions in (("hero", figure.positions), ("stray", stray)):
+        trimesh.Trimesh(to_gltf(positions), figure.triangles, process=False).export(str(tmp_path / f"{name}.glb"))
+        assert cli.main(["rig", str(tmp_path / f"{name}.glb"), "--weights", "geometric",
+                         "--out", str(tmp_path / name)]) == 0
+    records = [json.loads(next((tmp_path / name).iterdir()).joinpath("rig.json").read_text())
+               for name in ("hero", "stray")]
+    assert records[0]["skeleton_source"] == records[1]["skeleton_source"] == "shape"
+    assert [b["name"] for b in records[1]["bones"]] == [b["name"] for b in records[0]["bones"]]
+    rigged = gltf_scene.load(next((tmp_path / "stray").iterdir()) / "stray_rigged.glb")
+    weights = gltf_scene.accessor(rigged, rigged.meshes[0].primitives[0].attributes.WEIGHTS_0)
+    assert len(weights) == len(stray) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
