@@ -219,3 +219,48 @@ def test_a_vertex_no_triangle_uses_leaves_the_skeleton_as_it_was(tmp_path: Path,
     rigged = gltf_scene.load(next((tmp_path / "stray").iterdir()) / "stray_rigged.glb")
     weights = gltf_scene.accessor(rigged, rigged.meshes[0].primitives[0].attributes.WEIGHTS_0)
     assert len(weights) == len(stray) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+
+
+def _quantized_glb(positions: np.ndarray, triangles: np.ndarray, path: Path) -> None:
+    """The mesh as gltfpack writes it (KHR_mesh_quantization): positions as normalized shorts in 8-byte strides,
+    the node's scale bringing them back to size."""
+    import pygltflib
+
+    points = to_gltf(positions)
+    scale = float(np.abs(points).max())
+    shorts = np.zeros((len(points), 4), "<i2")
+    shorts[:, :3] = np.round(points / scale * 32767)
+    corners = np.ascontiguousarray(triangles, "<u4").reshape(-1)
+    blob = shorts.tobytes() + corners.tobytes()
+    gltf = pygltflib.GLTF2(
+        scene=0, scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0, scale=[scale] * 3)],
+        extensionsUsed=["KHR_mesh_quantization"], extensionsRequired=["KHR_mesh_quantization"],
+        meshes=[pygltflib.Mesh(primitives=[pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0),
+                                                                indices=1)])],
+        accessors=[pygltflib.Accessor(bufferView=0, componentType=pygltflib.SHORT, normalized=True,
+                                      count=len(points), type="VEC3", min=shorts[:, :3].min(0).tolist(),
+                                      max=shorts[:, :3].max(0).tolist()),
+                   pygltflib.Accessor(bufferView=1, componentType=pygltflib.UNSIGNED_INT, count=len(corners),
+                                      type="SCALAR")],
+        bufferViews=[pygltflib.BufferView(buffer=0, byteOffset=0, byteLength=shorts.nbytes, byteStride=8),
+                     pygltflib.BufferView(buffer=0, byteOffset=shorts.nbytes, byteLength=corners.nbytes)],
+        buffers=[pygltflib.Buffer(byteLength=len(blob))])
+    gltf.set_binary_blob(blob)
+    gltf.save_binary(str(path))
+
+
+def test_quantized_positions_are_read_as_the_numbers_they_stand_for(tmp_path: Path) -> None:
+    """Normalized integer positions (KHR_mesh_quantization) were read as raw integers: a 1.7 m figure's bones
+    stood 14,724 m out. They are now the figure itself, its skeleton the float file's to within a quantum."""
+    figure = biped(rings=12, sides=16)
+    trimesh.Trimesh(to_gltf(figure.positions), figure.triangles, process=False).export(str(tmp_path / "float.glb"))
+    _quantized_glb(figure.positions, figure.triangles, tmp_path / "packed.glb")
+    read = [gltf_scene.gather_mesh(gltf_scene.load(tmp_path / f"{name}.glb")).positions for name in ("float", "packed")]
+    quantum = float(np.abs(figure.positions).max()) / 32767
+    assert np.abs(read[0] - read[1]).max() <= quantum
+    assert cli.main(["rig", str(tmp_path / "packed.glb"), "--weights", "geometric",
+                     "--out", str(tmp_path / "runs")]) == 0
+    heads = np.array([bone["head"] for bone in json.loads(next((tmp_path / "runs").iterdir()).joinpath(
+        "rig.json").read_text())["bones"]])
+    low, high = figure.positions.min(axis=0), figure.positions.max(axis=0)
+    assert (heads >= low - 0.01).all() and (heads <= high + 0.01).all()
