@@ -131,6 +131,19 @@ def test_edges_a_cut_leaves_open_are_counted_and_said() -> None:
     assert left_open(pieces[:3]) is None
 
 
+def test_a_cut_through_the_inputs_own_opening_invents_no_lid() -> None:
+    """A cup without its lid cut in half: each half's outline is part rim (the input's own hole), part cut. It
+    was capped whole, a flat lid over the rim the input never had, and the half called closed. The rim stays
+    open as it came, the cut's edges beside it are counted open, and nothing is capped."""
+    drum = trimesh.creation.cylinder(radius=0.5, height=1.0, sections=32)
+    cup = trimesh.Trimesh(drum.vertices, drum.faces[drum.triangles_center[:, 2] < 0.5 - 1e-6], process=True)
+    surface = surface_of(cup.vertices, cup.faces)
+    halves = cut(surface, (surface.centroids[:, 0] > 0).astype(np.int64), ["left", "right"])
+    for half in halves:
+        assert half.cap_faces == 0 and not half.closed
+        assert half.input_open_edges == 16 and half.open_edges == _open_edges(half.vertices, half.faces) - 16 > 0
+
+
 def test_a_heap_of_triangles_or_too_many_faces_is_refused_before_any_render(monkeypatch) -> None:
     heap = surface_of(*_heap())
     with pytest.raises(ProtocolError, match="looks like a heap of overlapping triangles") as refused:

@@ -66,7 +66,10 @@ def _piece(surface: Surface, chosen: np.ndarray, name: str, own_holes: np.ndarra
     loops, _ = boundary_loops(faces, len(vertices))
     count = len(surface.vertices)
     holes = set(own_holes.tolist())
-    cuts = [loop for loop in loops if not all(_key(used[a], used[b], count) in holes
+    # Only a loop the cut made all of is capped: one that runs along the input's own hole too (a cup without
+    # its lid cut in half: each half's outline is part rim, part cut) was capped whole, a lid the input never
+    # had, and the part called closed; its cut edges stay open and are said so, as the input was.
+    cuts = [loop for loop in loops if not any(_key(used[a], used[b], count) in holes
                                               for a, b in zip(loop, loop[1:] + loop[:1]))]
     caps = fill_loops(vertices, faces, cuts)
     whole = np.concatenate([faces, caps]) if len(caps) else faces
