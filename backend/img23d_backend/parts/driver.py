@@ -30,7 +30,7 @@ from ..stages.grounding import ask
 from ..stages.mesh.cleanup import decimate
 from ..stages.step_context import StepContext
 from . import costs
-from .indexed_mask import from_alphas
+from .indexed_mask import ALPHA_THRESHOLD, from_alphas
 from .part import PartMesh, PartProgress
 from .part import PartsRequest as ModelRequest
 from .record import DrawnPart
@@ -77,12 +77,27 @@ def names_mask(run: StepContext, picture: Any, names: list[str], detections: str
             alpha = np.zeros((height, width))
             alpha[y0:y1, x0:x1] = np.asarray(cutout.getchannel("A"), dtype=np.float64) / 255.0
             alphas[index] = alpha
-    for name, alpha in zip(names, alphas):
-        if alpha is None:
-            warn(run, "mask", "part_not_found", f"{name!r} was not found on the picture: no part is drawn for it")
+    found = {index for index, _, _ in crops}
+    if all(alpha is None for alpha in alphas):
+        # Every matte failed (an out-of-memory, a matte of nothing): no name was missing from the picture.
+        cut = [repr(names[i]) for i in sorted(found)]
+        listed = cut[0] if len(cut) == 1 else f"{', '.join(cut[:-1])} and {cut[-1]}"
+        raise ProtocolError(ErrorCode.SHAPE_FAILED, f"{listed} {'was' if len(cut) == 1 else 'were'} found but could "
+                                                    "not be cut out of the picture, so no part mask could be made")
     inside = np.asarray(picture.getchannel("A")) >= 128 if picture.mode == "RGBA" else None
     mask = from_alphas(alphas, inside)
+    present = {int(value) for value in np.unique(mask)}
+    for index, (name, alpha) in enumerate(zip(names, alphas)):
+        if index not in found:
+            warn(run, "mask", "part_not_found", f"{name!r} was not found on the picture: no part is drawn for it")
+        elif alpha is None or alpha.max() < ALPHA_THRESHOLD:   # an unusable matte, or one of nothing
+            warn(run, "mask", "part_not_found", f"{name!r} could not be cut out of the picture: no part is drawn "
+                                                "for it")
+        elif index + 1 not in present:
+            warn(run, "mask", "part_not_found", f"{name!r} was found, but the other names' cut-outs cover all of "
+                                                "it: no part is drawn for it")
     return mask if mask.any() else None
+
 
 
 def found_names(names: list[str], mask: np.ndarray) -> list[str]:

@@ -84,11 +84,15 @@ def scaled(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def from_alphas(alphas: list[np.ndarray | None], inside: np.ndarray | None = None) -> np.ndarray:
-    """An indexed mask from each name's alpha (0..1, the picture's size; None: the name was not found): value
-    ``i + 1`` where name ``i`` is the strongest at ``ALPHA_THRESHOLD`` or more, and only ``inside`` the object."""
+    """An indexed mask from each name's alpha (0..1, the picture's size; None: the name was not found, at least
+    one found): value ``i + 1`` where name ``i`` is the strongest at ``ALPHA_THRESHOLD`` or more, and only
+    ``inside`` the object. Where alphas tie (two opaque mattes: a door's, and the house's round it), the name
+    whose matte covers less wins: the part within the whole. The first name listed won, so "house, door" gave
+    the door nothing, and "door, house" gave it its pixels."""
     shape = next(alpha.shape for alpha in alphas if alpha is not None)
     stack = np.stack([alpha if alpha is not None else np.zeros(shape) for alpha in alphas])
-    strongest = stack.argmax(axis=0)
+    smallest_first = np.argsort(stack.sum(axis=(1, 2)), kind="stable")
+    strongest = smallest_first[stack[smallest_first].argmax(axis=0)]
     mask = np.where(stack.max(axis=0) >= ALPHA_THRESHOLD, strongest + 1, 0)
     if inside is not None:
         mask[~inside] = 0

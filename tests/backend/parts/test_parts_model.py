@@ -15,7 +15,10 @@ import trimesh
 from PIL import Image
 
 from img23d_backend.commands import cli
+from img23d_backend.jobs.base import JobRun
 from img23d_backend.parts import driver
+from img23d_backend.parts.indexed_mask import from_alphas
+from img23d_backend.stages.matting import UnusableMatte
 from img23d_backend.parts.part import PartMesh
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -126,6 +129,40 @@ def test_a_picture_and_names_give_one_part_per_name_found(tmp_path: Path, capsys
     assert (run / "detections.json").is_file() and (run / "part_mask.png").is_file()
     # Each part's progress: which part, the seconds so far and the whole run's estimate as it looks then.
     assert "part 2 of up to 2 made:" in err and "s so far, about" in err and " s in all" in err
+
+
+def test_a_part_within_another_wins_the_pixels_their_mattes_share() -> None:
+    """Two opaque mattes, the house's round the door's: the door took nothing when it was named second ("house,
+    door"), its pixels when named first. The smaller matte now wins the tie in either order."""
+    house, door = np.zeros((20, 20)), np.zeros((20, 20))
+    house[2:18, 2:18], door[10:16, 8:12] = 1.0, 1.0
+    for alphas, door_value in (([house, door], 2), ([door, house], 1)):
+        mask = from_alphas(alphas)
+        assert (mask[10:16, 8:12] == door_value).all() and (mask[2:10, 2:18] == 3 - door_value).all()
+    assert (from_alphas([house, None, door])[10:16, 8:12] == 3).all()
+
+
+def test_a_name_whose_matte_is_empty_is_said_and_all_failing_is_one_sentence(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A name found whose cut-out is empty made no part and nothing was said; every matte failing ended in
+    "unexpected StopIteration" (internal)."""
+    real = JobRun.matte_all
+
+    def chimney_empty(self: JobRun, model: Any, crops: list[Any]) -> list[Any]:
+        results = real(self, model, crops)
+        results[-1] = results[-1].copy()
+        results[-1].putalpha(0)
+        return results
+
+    monkeypatch.setattr(JobRun, "matte_all", chimney_empty)
+    code, _, err, run = _run(tmp_path / "one", capsys, str(HOUSE), "--names", "house, chimney", *QUICK)
+    assert code == 0, err
+    assert "'chimney' could not be cut out of the picture: no part is drawn for it" in err
+    assert [p["name"] for p in json.loads((run / "parts.json").read_text())["parts"]] == ["house"]
+    monkeypatch.setattr(JobRun, "matte_all", lambda self, model, crops: [UnusableMatte("nan")] * len(crops))
+    code, _, err, _ = _run(tmp_path / "none", capsys, str(HOUSE), "--names", "house, chimney", *QUICK)
+    assert code != 0 and "'house' and 'chimney' were found but could not be cut out of the picture, so no part " \
+        "mask could be made" in err and "Traceback" not in err, err
 
 
 @pytest.mark.parametrize("make, args, sentence", [
