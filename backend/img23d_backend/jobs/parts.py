@@ -160,12 +160,12 @@ class PartsRun(JobRun[PartsRequest]):
                 artist = load_artist_mesh(self.run_folder.copy_in(INPUT, self.request.mesh))
                 vertices, faces = to_gltf(artist.positions).astype(np.float32), np.asarray(artist.triangles)
         image = self._object_picture(picture) if picture is not None else None
-        mask = self._mask(picture, image) if picture is not None else None
+        mask, names = self._mask(picture, image) if picture is not None else (None, [])
         mask_file = None
         if mask is not None:
             mask_file = self.run_folder.relative(self.run_folder.write_image("part_mask.png", coloured(mask)))
         request = ModelRequest(image=image, vertices=vertices, faces=faces, mask=mask,
-                               names=tuple(self._names(mask)), max_parts=self.request.max_parts,
+                               names=tuple(names), max_parts=self.request.max_parts,
                                seed=self.options.seed, grid=self.request.grid,
                                steps=self.request.steps or DEFAULT_STEPS)
         made = driver.draw(self, request)
@@ -212,36 +212,41 @@ class PartsRun(JobRun[PartsRequest]):
         self.run_folder.write_image("cutout.png", cutout, picture.permissions)
         return cutout
 
-    def _mask(self, picture: LoadedImage, image: Any) -> np.ndarray | None:
-        """The artist's mask at the picture's size as the model reads it, or one made from the names."""
+    def _mask(self, picture: LoadedImage, image: Any) -> tuple[np.ndarray | None, list[str]]:
+        """The artist's mask at the picture's size as the model reads it, or one made from the names; and the
+        parts' names as the part loop takes them (one per value left, in increasing order of value)."""
+        names = list(self.request.targets)
         if self.request.mask:
             with self.stage("mask"):
                 copied = self.run_folder.copy_in(f"input_mask{Path(self.request.mask).suffix}", self.request.mask)
                 most = offered(self.manager.spec(PARTS_ROLE)).max_parts
                 mask = check_mask(read_mask(copied), picture.original_size, most)
-                values = int((np.unique(mask) != 0).sum())
-                if len(self.request.targets) > values:
-                    raise _bad(f"{len(self.request.targets)} names were given for the mask's {values} values: "
+                values = [int(value) for value in np.unique(mask) if value != 0]
+                if len(names) > len(values):
+                    raise _bad(f"{len(names)} names were given for the mask's {len(values)} values: "
                                "give one name per value at most (in increasing order of value)")
-                return scaled(mask, picture.size)
-        if not self.request.targets:
-            return None
-        names = list(self.request.targets)
+                small = scaled(mask, picture.size)
+                return small, self._kept_names(names, values, set(np.unique(small).tolist()), picture.size)
+        if not names:
+            return None, []
         mask = driver.names_mask(self, image, names, "detections.json")
         if mask is None:
             raise ProtocolError(ErrorCode.TARGET_NOT_FOUND, f"none of the names ({', '.join(names)}) was found on "
                                                             "the object in the picture, so no part mask could be made")
-        return mask
+        # Value i + 1 is name i: the names found, in order.
+        return mask, driver.found_names(names, mask)
 
-    def _names(self, mask: np.ndarray | None) -> list[str]:
-        """The parts' names as the part loop takes them (one per mask value, in increasing order): the
-        artist's names for the artist's mask; for a mask made from the names, value i + 1 is name i, so the
-        names found, in order."""
-        if mask is None or not self.request.targets:
-            return []
-        if self.request.mask:
-            return list(self.request.targets)
-        return driver.found_names(list(self.request.targets), mask)
+    def _kept_names(self, names: list[str], values: list[int], kept: set[int], size: tuple[int, int]) -> list[str]:
+        """The artist's names of the mask's values that the picture's scaling kept (a region of a pixel or two
+        on a picture larger than the model reads may vanish), each lost one said: the names went to the values
+        left by rank, so every name after it named the next part (the roof written as 'antenna')."""
+        for rank, value in enumerate(values):
+            if value not in kept:
+                named = f" ({names[rank]!r})" if rank < len(names) else ""
+                driver.warn(self, "mask", "part_not_found",
+                            f"the mask's region of value {value}{named} is too small to remain when the picture "
+                            f"is scaled to {size[0]} x {size[1]} pixels for the model: no part is drawn for it")
+        return [name for name, value in zip(names, values) if value in kept]
 
 
 __all__ = ["PartsRun"]

@@ -165,6 +165,25 @@ def test_a_name_whose_matte_is_empty_is_said_and_all_failing_is_one_sentence(
         "mask could be made" in err and "Traceback" not in err, err
 
 
+def test_a_mask_region_lost_to_the_pictures_scaling_is_said_and_the_names_stay_on_their_values(
+        tmp_path: Path, capsys) -> None:
+    """A picture wider than the model reads is scaled down, its mask with it: a region one pixel wide vanished,
+    and the names went to the values left by rank, so the roof was written as 'antenna'."""
+    width, height = 4200, 400
+    Image.open(HOUSE).convert("RGB").resize((width, height)).save(tmp_path / "wide.png")
+    kept_columns = set(np.minimum((np.arange(4096) + 0.5) * width / 4096, width - 1).astype(int).tolist())
+    lost = next(x for x in range(2000, width) if x not in kept_columns)
+    mask = np.zeros((height, width), np.uint8)
+    mask[250:380, 200:1800], mask[20:240, lost], mask[20:240, 2500:4000] = 1, 2, 3
+    Image.fromarray(mask, "L").save(tmp_path / "mask.png")
+    code, _, err, run = _run(tmp_path, capsys, str(tmp_path / "wide.png"), "--mask", str(tmp_path / "mask.png"),
+                             "--names", "walls, antenna, roof", *QUICK)
+    assert code == 0, err
+    assert "the mask's region of value 2 ('antenna') is too small to remain when the picture is scaled to 4096 x " \
+        in err
+    assert sorted(p["name"] for p in json.loads((run / "parts.json").read_text())["parts"]) == ["roof", "walls"]
+
+
 @pytest.mark.parametrize("make, args, sentence", [
     ("empty", ["--mask"], "the mask marks no part: every value in it is zero"),
     ("short", ["--mask"], "the mask is 1024 x 500 pixels and the picture 1024 x 1024: they must be the same size"),
