@@ -157,6 +157,8 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
     extras = {"generator": "img23d", "parts_model": row_of(spec).name, "licence": licence.name,
               "licence_terms": licence.summary(), "licence_url": licence.text_url}
     prefix = f"{folder}/" if folder else ""
+    # The combined file's name first: a part named "combined" took it, and the run failed after every part.
+    combined = run.run_folder.unique_stem(f"{stem}_combined", 1)
     written, meshes = DrawnParts(), []
     for part in made:
         vertices, faces = part.vertices, np.asarray(part.faces, np.int64)
@@ -175,10 +177,15 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
                                        decoded_faces=int(len(part.faces)), decoding=part.note))
         run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PART if target else ArtifactKind.MESH,
                               path=str(path), target=target or part.name))
-    scene = trimesh.Scene()
+    scene, taken = trimesh.Scene(), set()
     for name, mesh in meshes:
-        scene.add_geometry(mesh, node_name=name, geom_name=name)
-    combined = run.run_folder.claim_stem(f"{stem}_combined")
+        # Two parts of one name (a name given as another's automatic part_NN) were one node: the second replaced
+        # the first in the combined file.
+        node, n = name, 2
+        while node.casefold() in taken:
+            node, n = f"{name}_{n}", n + 1
+        taken.add(node.casefold())
+        scene.add_geometry(mesh, node_name=node, geom_name=node)
     path = run.run_folder.write_bytes_with(f"{prefix}{combined}.glb",
                                            lambda p: export_glb(scene, p, extras, painted is not None))
     written.combined = run.run_folder.relative(path)

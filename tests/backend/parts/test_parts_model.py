@@ -184,6 +184,25 @@ def test_a_mask_region_lost_to_the_pictures_scaling_is_said_and_the_names_stay_o
     assert sorted(p["name"] for p in json.loads((run / "parts.json").read_text())["parts"]) == ["roof", "walls"]
 
 
+@pytest.mark.parametrize("names", ["combined", "part_02"])
+def test_a_part_named_as_the_combined_file_or_another_part_keeps_every_part(names: str, tmp_path: Path,
+                                                                             capsys) -> None:
+    """A part named "combined" took the combined file's name, and the run failed after every part ("cannot name
+    an object in this run"); a name given as an automatic one (part_02) made two parts of one name, and the
+    combined file held one node for both."""
+    mask = np.zeros((1024, 1024), np.uint8)
+    mask[100:500, 550:800], mask[600:900, 350:520], mask[600:900, 700:900] = 1, 2, 3
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, _, err, run = _run(tmp_path, capsys, str(HOUSE), "--mask", str(tmp_path / "mask.png"), "--names", names,
+                             *QUICK)
+    assert code == 0, err
+    record = json.loads((run / "parts.json").read_text())
+    parts = [p["name"] for p in record["parts"]]
+    assert len(parts) == len({p.casefold() for p in parts}) == 3 and names in parts
+    [combined] = run.glob("*_combined.glb")
+    assert combined.name not in {p["mesh"] for p in record["parts"]} and len(_glb_json(combined)["nodes"]) == 3
+
+
 @pytest.mark.parametrize("make, args, sentence", [
     ("empty", ["--mask"], "the mask marks no part: every value in it is zero"),
     ("short", ["--mask"], "the mask is 1024 x 500 pixels and the picture 1024 x 1024: they must be the same size"),

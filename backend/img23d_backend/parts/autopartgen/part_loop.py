@@ -65,8 +65,15 @@ def region_values(mask: np.ndarray) -> list[int]:
 
 
 def part_name(names: tuple[str, ...], index: int) -> str:
-    """The ``index``-th name (from 0), or ``part_01``, ``part_02``... past the names given."""
-    return names[index] if index < len(names) else f"part_{index + 1:02d}"
+    """The ``index``-th name (from 0), or ``part_01``, ``part_02``... past the names given, none of them a name
+    given (``--names part_02`` with a mask of three values made two parts called part_02)."""
+    if index < len(names):
+        return names[index]
+    given = {name.casefold() for name in names}
+    name, n = f"part_{index + 1:02d}", 2
+    while name.casefold() in given:
+        name, n = f"part_{index + 1:02d}_{n}", n + 1
+    return name
 
 
 def check_request(request: PartsRequest) -> None:
