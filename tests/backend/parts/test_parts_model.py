@@ -17,6 +17,7 @@ from PIL import Image
 from img23d_backend.commands import cli
 from img23d_backend.jobs.base import JobRun
 from img23d_backend.parts import driver
+from img23d_backend.parts.autopartgen import part_loop
 from img23d_backend.parts.indexed_mask import from_alphas
 from img23d_backend.stages.matting import UnusableMatte
 from img23d_backend.parts.part import PartMesh
@@ -201,6 +202,27 @@ def test_a_part_named_as_the_combined_file_or_another_part_keeps_every_part(name
     assert len(parts) == len({p.casefold() for p in parts}) == 3 and names in parts
     [combined] = run.glob("*_combined.glb")
     assert combined.name not in {p["mesh"] for p in record["parts"]} and len(_glb_json(combined)["nodes"]) == 3
+
+
+def test_a_mask_region_that_decodes_to_nothing_is_said(tmp_path: Path, capsys,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three regions, the second drawn as nothing: two parts came back and nothing was said."""
+    real, calls = part_loop.decode, []
+
+    def second_empty(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return None if len(calls) == 2 else real(*args, **kwargs)
+
+    monkeypatch.setattr(part_loop, "decode", second_empty)
+    mask = np.zeros((1024, 1024), np.uint8)
+    mask[100:500, 550:800], mask[600:900, 350:520], mask[600:900, 700:900] = 1, 2, 3
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, _, err, run = _run(tmp_path, capsys, str(HOUSE), "--mask", str(tmp_path / "mask.png"),
+                             "--names", "top, left, right", *QUICK)
+    assert code == 0, err
+    assert "1 of the mask's 3 regions decoded to nothing ('right' among them): no part is drawn for them" in err
+    warnings = json.loads((run / "manifest.json").read_text())["warnings"]
+    assert [w["code"] for w in warnings] == ["part_not_made"]
 
 
 @pytest.mark.parametrize("make, args, sentence", [
