@@ -1,8 +1,9 @@
 """Indexed part masks: one part per non-zero value, the picture's size. Read from the artist's file, made from
 the names' cut-outs, and drawn in colour for the run folder and the add-on's preview. numpy and Pillow only.
 
-An artist's mask comes as painting programs save one: a palette picture (its indices are the values), a grey
-picture (8 or 16 bits: its levels), or a colour picture (each colour a part, black none). It is never
+An artist's mask comes as painting programs save one: a palette picture (its indices are the values where index
+0 is black, as segmentation tools write them; else its colours), a grey picture (8 or 16 bits: its levels), or a
+colour picture (each colour a part, black none); a pixel more than half transparent is no part. It is never
 resampled smoothly: a value is a label, so a mask on a downscaled picture is scaled by nearest neighbour.
 """
 
@@ -46,16 +47,29 @@ def read_mask(path: str | Path) -> np.ndarray:
 
 
 def mask_values(picture: Image.Image) -> np.ndarray:
-    """A picture's part values: a palette's indices, a grey picture's levels, or one value per colour."""
+    """A picture's part values: a palette's indices (where index 0 is black and none is transparent, as
+    segmentation tools write them), a grey picture's levels, or one value per colour (black none); a pixel
+    more than half transparent is no part. A palette of another order is read by its colours: one whose
+    index 0 was red lost its red part and made the black background one; and a colour mask painted on a
+    transparent layer made its hidden white background a part."""
+    if picture.mode == "P" and not _indices_are_values(picture):
+        picture = picture.convert("RGBA")
     if picture.mode in ("P", "L", "I", "I;16", "I;16B", "I;16L", "1"):
         return np.asarray(picture if picture.mode != "1" else picture.convert("L"), dtype=np.int64)
     if picture.mode in ("LA", "PA"):
-        return np.asarray(picture.getchannel(0), dtype=np.int64)
-    rgb = np.asarray(picture.convert("RGB"), dtype=np.int64)
-    packed = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        values = np.asarray(picture.getchannel(0), dtype=np.int64)
+        return np.where(np.asarray(picture.getchannel(1)) >= 128, values, 0)
+    rgba = np.asarray(picture.convert("RGBA"), dtype=np.int64)
+    packed = np.where(rgba[..., 3] >= 128, (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2], 0)
     colours, index = np.unique(packed, return_inverse=True)
-    values = index.reshape(packed.shape) + (0 if colours[0] == 0 else 1)  # black is no part
+    values = index.reshape(packed.shape) + (0 if colours[0] == 0 else 1)  # black (or see-through) is no part
     return values.astype(np.int64)
+
+
+def _indices_are_values(picture: Image.Image) -> bool:
+    """Whether a palette picture's indices are its parts: its index 0 black, no index transparent."""
+    palette = picture.getpalette() or [0, 0, 0]
+    return list(palette[:3]) == [0, 0, 0] and "transparency" not in picture.info
 
 
 def check_mask(mask: np.ndarray, size: tuple[int, int], most: int, name: str = "the mask") -> np.ndarray:

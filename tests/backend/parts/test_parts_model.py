@@ -18,7 +18,7 @@ from img23d_backend.commands import cli
 from img23d_backend.jobs.base import JobRun
 from img23d_backend.parts import driver
 from img23d_backend.parts.autopartgen import part_loop
-from img23d_backend.parts.indexed_mask import from_alphas
+from img23d_backend.parts.indexed_mask import from_alphas, mask_values
 from img23d_backend.stages.matting import UnusableMatte
 from img23d_backend.parts.part import PartMesh
 
@@ -223,6 +223,27 @@ def test_a_mask_region_that_decodes_to_nothing_is_said(tmp_path: Path, capsys,
     assert "1 of the mask's 3 regions decoded to nothing ('right' among them): no part is drawn for them" in err
     warnings = json.loads((run / "manifest.json").read_text())["warnings"]
     assert [w["code"] for w in warnings] == ["part_not_made"]
+
+
+def test_mask_files_are_read_as_an_artist_paints_them() -> None:
+    """A palette whose index 0 is black is its indices (as segmentation tools write it); one of another order
+    (index 0 red) lost its red part and made the black background one. A colour mask on a transparent layer
+    made its hidden white background a part."""
+    regions = np.zeros((8, 8), np.uint8)
+    regions[1:4, 1:4], regions[5:7, 5:7] = 1, 2
+    indexed = Image.fromarray(regions, "P")
+    indexed.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255])
+    assert (mask_values(indexed) == regions).all()
+    red_first = Image.fromarray(np.choose(regions, [2, 0, 1]).astype(np.uint8), "P")
+    red_first.putpalette([255, 0, 0, 0, 0, 255, 0, 0, 0])   # red, blue, then black: the background is index 2
+    values = mask_values(red_first)
+    assert (values == 0).sum() == (regions == 0).sum() and len(np.unique(values[regions == 1])) == 1 \
+        and len(np.unique(values)) == 3
+    layer = np.zeros((8, 8, 4), np.uint8)
+    layer[...] = (255, 255, 255, 0)                          # white, fully see-through
+    layer[regions == 1], layer[regions == 2] = (255, 0, 0, 255), (0, 0, 255, 255)
+    values = mask_values(Image.fromarray(layer, "RGBA"))
+    assert ((values == 0) == (regions == 0)).all() and len(np.unique(values)) == 3
 
 
 @pytest.mark.parametrize("make, args, sentence", [
