@@ -125,10 +125,21 @@ class PartsRun(JobRun[PartsRequest]):
 
     @classmethod
     def _estimate_request(cls, request: PartsRequest) -> ModelRequest:
-        """What the estimate counts: the parts asked for (a mask's values are counted when it is read)."""
-        parts = len(request.targets) or request.max_parts
+        """What the estimate counts: the parts asked for (a mask's values: every mask was counted as the most,
+        40, and a slow device's three-region mask could be refused as too long)."""
+        parts = cls._mask_parts(request) if request.mask else len(request.targets) or request.max_parts
         return ModelRequest(image=None, vertices=np.zeros((1, 3)) if request.mesh else None, max_parts=parts,
                             grid=request.grid, steps=request.steps or DEFAULT_STEPS)
+
+    @classmethod
+    def _mask_parts(cls, request: PartsRequest) -> int:
+        """The artist's mask's values, read before any folder is made: more than the parts asked for at most is
+        refused in one sentence (the mask drew all of them, the most asked for unsaid)."""
+        values = int((np.unique(read_mask(request.mask)) != 0).sum())
+        if values > request.max_parts:
+            raise _bad(f"the mask has {values} values and at most {request.max_parts} parts were asked for: ask "
+                       f"for {values} or more, or give a mask of fewer values")
+        return max(values, 1)
 
     @classmethod
     def roles_used(cls, request: PartsRequest) -> tuple[str, ...]:

@@ -253,15 +253,23 @@ def test_mask_files_are_read_as_an_artist_paints_them() -> None:
     ("", ["--names", "a, b, c", "--max-parts", "2"], "3 part names given; at most 2"),
     ("", ["--max-parts", "0"], "--max-parts must be 1 to 40"),
     ("", ["--image", str(HOUSE)], "--image adds a picture to a mesh INPUT; INPUT is a picture already"),
+    # A mask drew every region whatever --max-parts said.
+    ("three", ["--max-parts", "2", "--mask"], "the mask has 3 values and at most 2 parts were asked for: ask for "
+                                             "3 or more, or give a mask of fewer values"),
 ])
 def test_bad_input_is_one_sentence(make: str, args: list[str], sentence: str, tmp_path: Path, capsys) -> None:
     if make:
         rows = 500 if make == "short" else 1024
-        Image.fromarray(np.zeros((rows, 1024), np.uint8) + (1 if make == "short" else 0)).save(tmp_path / "m.png")
+        mask = np.zeros((rows, 1024), np.uint8) + (1 if make == "short" else 0)
+        if make == "three":
+            mask[:100], mask[200:300], mask[400:500] = 1, 2, 3
+        Image.fromarray(mask).save(tmp_path / "m.png")
         args = [*args, str(tmp_path / "m.png")]
-    code, _, err, _ = _run(tmp_path, capsys, str(HOUSE), *args, *QUICK)
+    code, _, err, run = _run(tmp_path, capsys, str(HOUSE), *args, *QUICK)
     assert code == 2 and sentence in err, err
     assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+    if make == "three":
+        assert run is None, "the refusal left a run folder"
 
 
 def test_a_mesh_with_no_surface_or_names_without_a_picture_is_one_sentence(tmp_path: Path, capsys) -> None:
