@@ -25,7 +25,9 @@ from . import data as gltf_data
 from .data import GltfUnreadable, item
 from .frame import from_gltf, to_gltf
 
-TRIANGLES = 4
+TRIANGLES, TRIANGLE_STRIP, TRIANGLE_FAN = 4, 5, 6
+SURFACES = (TRIANGLES, TRIANGLE_STRIP, TRIANGLE_FAN)   # the primitive modes that have faces
+COMPRESSIONS = ("KHR_draco_mesh_compression", "EXT_meshopt_compression", "KHR_meshopt_compression")
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 # Deeper than any character's chain (a spine, a neck, a 100-bone tail or rope) by far, and well inside
 # the recursion limit (1,000) that tree walks in Python, Blender's importer among them, run into.
@@ -68,7 +70,13 @@ def read(path: Path, folder: Path | None = None, max_faces: int = MAX_FACES,
 
 
 def check_document(gltf: Any, max_faces: int = MAX_FACES) -> None:
-    """What the JSON alone says: the node graph (``check_nodes``) and at most ``max_faces`` triangles."""
+    """What the JSON alone says: no mesh compression it needs (``COMPRESSIONS``), the node graph
+    (``check_nodes``) and at most ``max_faces`` triangles."""
+    needed = [name for name in gltf.extensionsRequired or [] if name in COMPRESSIONS]
+    if needed:
+        # Their accessors hold no data of their own: a Draco file was read as vertices all at the origin.
+        raise GltfUnreadable(f"the file's meshes are compressed with {needed[0]}, which img23d does not read: "
+                             "export it without mesh compression")
     check_nodes(gltf)
     check_triangles(gltf, max_faces)
 
@@ -126,11 +134,13 @@ def triangle_count(gltf: Any) -> int:
     total = 0
     for mesh_index in {node.mesh for node in gltf.nodes if node.mesh is not None}:
         for primitive in item(gltf.meshes, mesh_index, "mesh").primitives or []:
-            if (primitive.mode if primitive.mode is not None else TRIANGLES) != TRIANGLES:
+            kind = primitive.mode if primitive.mode is not None else TRIANGLES
+            if kind not in SURFACES:
                 continue
             corners = primitive.indices if primitive.indices is not None else primitive.attributes.POSITION
             count = item(gltf.accessors, corners, "accessor").count
-            total += count // 3 if isinstance(count, int) else 0
+            if isinstance(count, int):
+                total += count // 3 if kind == TRIANGLES else max(count - 2, 0)
     return total
 
 
@@ -194,19 +204,35 @@ def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
                 raise GltfUnreadable(f"mesh {mesh_index}'s POSITION is not made of 3D vectors")
             world = local @ matrices[node_index][:3, :3].T + matrices[node_index][:3, 3]
             positions.append(from_gltf(world))
-            if (primitive.mode if primitive.mode is not None else TRIANGLES) == TRIANGLES:
+            kind = primitive.mode if primitive.mode is not None else TRIANGLES
+            if kind in SURFACES:
                 corners = (accessor(gltf, primitive.indices, 3 * max_faces).reshape(-1)
                            if primitive.indices is not None else np.arange(len(local)))
-                if len(corners) % 3 or (len(corners) and (corners.min() < 0 or corners.max() >= len(local))):
+                if (kind == TRIANGLES and len(corners) % 3) or \
+                        (len(corners) and (corners.min() < 0 or corners.max() >= len(local))):
                     raise GltfUnreadable(f"mesh {mesh_index}'s triangles name vertices it does not have (or are "
                                          "not whole triangles)")
-                triangles.append(corners.astype(np.int64).reshape(-1, 3) + count)
+                triangles.append(_triangles_of(corners.astype(np.int64), kind) + count)
             primitives.append(Primitive(node_index, mesh_index, number, count, len(local)))
             count += len(local)
     if not primitives:
         raise GltfUnreadable("the file has no mesh")
     return GltfMesh(np.concatenate(positions), np.concatenate(triangles) if triangles else np.zeros((0, 3), np.int64),
                     primitives, nodes)
+
+
+def _triangles_of(corners: np.ndarray, kind: int) -> np.ndarray:
+    """A primitive's corners as (F, 3) triangles: a list's threes; a strip's each three in a row, every second
+    one turned to keep the winding; a fan's first with each two in a row (glTF 2.0 section 3.7.2.1). A strip or
+    fan was read as no faces at all."""
+    if kind == TRIANGLES:
+        return corners.reshape(-1, 3)
+    n = max(len(corners) - 2, 0)
+    first = np.arange(n)
+    if kind == TRIANGLE_FAN:
+        return np.stack([np.full(n, corners[0]), corners[first + 1], corners[first + 2]], axis=1)
+    odd = first % 2 == 1
+    return np.stack([corners[first + odd], corners[first + 1 - odd], corners[first + 2]], axis=1)
 
 
 def mesh_scene(positions: np.ndarray, triangles: np.ndarray) -> tuple[Any, GltfMesh]:

@@ -54,6 +54,28 @@ def test_triangles_naming_vertices_the_mesh_lacks_are_refused(tmp_path: Path) ->
     assert "vertices it does not have" in message
 
 
+def test_triangle_strips_and_fans_are_read_as_their_triangles(tmp_path: Path) -> None:
+    """A strip or a fan (glTF's modes 5 and 6) was read as no faces: "has no faces". Each is now its triangles,
+    wound as the spec says: the post's side as a strip, its end as a fan, and the list they stand for."""
+    side, end = np.array([0, 1, 2, 3], np.uint32), np.array([0, 1, 3, 2], np.uint32)   # y = 0 and x = 0 faces
+    for corners, mode, listed in ((side, 5, [[0, 1, 2], [2, 1, 3]]), (end, 6, [[0, 1, 3], [0, 3, 2]])):
+        document, binary = _document(triangles=corners)
+        document["meshes"][0]["primitives"][0]["mode"] = mode
+        gltf = gltf_scene.load(_glb(tmp_path / f"mode{mode}.glb", document, binary))
+        assert gltf_scene.gather_mesh(gltf).triangles.tolist() == listed
+        assert gltf_scene.triangle_count(gltf) == 2
+
+
+def test_a_compressed_mesh_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    """A Draco file's accessors hold no data of their own: it was read as vertices all at one point ("zero
+    area"). Mesh compression the file needs is named instead."""
+    document, binary = _document()
+    document["extensionsUsed"] = document["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+    message = _refused(_glb(tmp_path / "packed.glb", document, binary), tmp_path / "runs")
+    assert "compressed with KHR_draco_mesh_compression, which img23d does not read: export it without mesh " \
+        "compression" in message
+
+
 # --- confidentiality: URIs resolve in the source's folder only; outputs as private as their sources ---------
 
 @pytest.mark.parametrize("where", ["absolute", "up"])
