@@ -13,6 +13,7 @@ from (``MeshRead.like``).
 
 from __future__ import annotations
 
+import copy
 import os
 import stat
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ def read_mesh(source: Path, folder: RunFolder, stem: str, prefix: str = "") -> M
         return MeshRead(gltf, mesh, _readable_by(source))
     gltf, like = _as_gltf(copy, folder, source, f"{stem}_as.glb", prefix)
     _check_unskinned(gltf, source, prefix)
+    _mesh_per_node(gltf)
     try:
         mesh = gltf_scene.gather_mesh(gltf)
     except gltf_scene.GltfUnreadable as exc:
@@ -70,6 +72,21 @@ def _check_unskinned(gltf: Any, source: Path, prefix: str) -> None:
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"{prefix}{source.name} is already skinned (to {joints:,} joints): rig the mesh without "
                             "its armature (exported without it, or the input file an earlier rig's run folder keeps)")
+
+
+def _mesh_per_node(gltf: Any) -> None:
+    """Each mesh node of the scene given a mesh of its own (sharing its accessors) where an earlier node used its
+    mesh: an instanced mesh (a pair of eyes, four wheels) was skinned on its first node alone, the others left
+    still (the validator's NODE_SKINNED_MESH_WITHOUT_SKIN). Each instance now gets its own weights."""
+    seen: set[int] = set()
+    for index in sorted(gltf_scene.world_matrices(gltf)):   # the nodes ``gather_mesh`` reads, in its order
+        node = gltf.nodes[index]
+        if node.mesh is None:
+            continue
+        if node.mesh in seen:
+            gltf.meshes.append(copy.deepcopy(gltf.meshes[node.mesh]))
+            node.mesh = len(gltf.meshes) - 1
+        seen.add(node.mesh)
 
 
 def save_weights(target: Path, skin: Skin) -> None:

@@ -66,6 +66,21 @@ def test_triangle_strips_and_fans_are_read_as_their_triangles(tmp_path: Path) ->
         assert gltf_scene.triangle_count(gltf) == 2
 
 
+def test_every_instance_of_a_mesh_is_skinned(tmp_path: Path) -> None:
+    """A mesh two nodes use (a pair of eyes, four wheels) was skinned on its first node alone: the other stayed
+    still when the bones moved. Each instance now has a mesh, a skin and weights of its own."""
+    document, binary = _document()
+    document["nodes"].append({"mesh": 0, "name": "twin", "translation": [0.0, 0.0, 0.05]})
+    document["scenes"][0]["nodes"].append(1)
+    rigged = gltf_scene.load(next(_rig(_glb(tmp_path / "pair.glb", document, binary), tmp_path / "runs")
+                                  .glob("*_rigged.glb")))
+    meshes = [node.mesh for node in rigged.nodes if node.mesh is not None]
+    assert len(set(meshes)) == 2 and all(node.skin is not None for node in rigged.nodes if node.mesh is not None)
+    for mesh in meshes:
+        weights = gltf_scene.accessor(rigged, rigged.meshes[mesh].primitives[0].attributes.WEIGHTS_0)
+        assert len(weights) == len(BOX) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+
+
 def test_a_compressed_mesh_is_refused_in_one_sentence(tmp_path: Path) -> None:
     """A Draco file's accessors hold no data of their own: it was read as vertices all at one point ("zero
     area"). Mesh compression the file needs is named instead."""
