@@ -50,4 +50,4 @@ def check_mesh_bounds(positions: np.ndarray, triangles: np.ndarray, stored: np.d
         raise ProtocolError(ErrorCode.BAD_REQUEST,
                             f"the mesh lies {reach:,.0f} units from the origin and is only {size:.3g} across: its "
                             f"32-bit positions are {step:.3g} apart there ({100 * step / size:.2g} % of its size), "
-                            "too coarse to remesh; move it to the origin first")
+                            "too coarse to keep its shape; move it to the origin first")

@@ -206,7 +206,7 @@ def test_the_command_remeshes_a_64_bit_mesh_far_from_the_origin_and_refuses_a_32
     said, kept = done.stderr.strip().splitlines()[-2:]   # the sentence, then the run folder it kept
     assert kept.startswith("run folder (kept): ")
     assert said.startswith("error: the mesh lies 1,000,001 units from the origin and is only 2.38 across: its "
-                           "32-bit positions are 0.0625 apart there (2.6 % of its size), too coarse to remesh")
+                           "32-bit positions are 0.0625 apart there (2.6 % of its size), too coarse to keep its shape")
 
 
 @needs_instant_meshes
