@@ -144,6 +144,16 @@ def test_a_cut_through_the_inputs_own_opening_invents_no_lid() -> None:
         assert half.input_open_edges == 16 and half.open_edges == _open_edges(half.vertices, half.faces) - 16 > 0
 
 
+def test_a_double_sided_mesh_cut_in_half_is_not_said_to_be_left_open_by_the_cut() -> None:
+    """Every edge of a double-sided box (each face twice, wound both ways) has four faces: the input's own, not
+    the cut's. They were counted as the cut's ("the cut left 960 edges open")."""
+    box = trimesh.creation.box(extents=(1, 1, 1)).subdivide().subdivide()
+    surface = surface_of(box.vertices, np.concatenate([box.faces, box.faces[:, ::-1]]))
+    halves = cut(surface, (surface.centroids[:, 0] > 0).astype(np.int64), ["left", "right"])
+    assert [half.open_edges for half in halves] == [0, 0] and left_open(halves) is None
+    assert all(half.input_open_edges > 0 and half.cap_faces == 0 for half in halves)
+
+
 def test_a_heap_of_triangles_or_too_many_faces_is_refused_before_any_render(monkeypatch) -> None:
     heap = surface_of(*_heap())
     with pytest.raises(ProtocolError, match="looks like a heap of overlapping triangles") as refused:

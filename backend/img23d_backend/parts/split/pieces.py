@@ -39,7 +39,7 @@ class Piece:
     open_cuts: int              # runs of the cut's outline left open (connected runs of ``open_edges``)
     closed: bool                # every edge has exactly two faces, wound opposite ways (watertight)
     open_edges: int = 0         # edges the cut left open (apart from the input's own holes)
-    input_open_edges: int = 0   # edges of the input's own holes the part holds (left as they were)
+    input_open_edges: int = 0   # edges the input itself left open (holes, non-manifold) the part holds, as they were
 
     @property
     def empty(self) -> bool:
@@ -158,11 +158,11 @@ def _runs(edges: np.ndarray) -> int:
 
 
 def _own_holes(faces: np.ndarray, vertex_count: int) -> np.ndarray:
-    """Keys (low * vertex_count + high) of the edges that only one face of the whole mesh uses: the input's holes."""
-    low = np.minimum(faces, np.roll(faces, -1, axis=1)).reshape(-1).astype(np.int64)
-    high = np.maximum(faces, np.roll(faces, -1, axis=1)).reshape(-1).astype(np.int64)
-    keys, counts = np.unique(low * vertex_count + high, return_counts=True)
-    return keys[counts == 1]
+    """Keys (low * vertex_count + high) of the edges the whole mesh leaves open: its holes, and edges of more than
+    two faces or of two wound alike (a double-sided sheet's every edge). They are the input's, kept as they were;
+    counted as the cut's, a double-sided box cut in half was said to have 960 edges the cut left open."""
+    edges = open_edges(faces)
+    return np.unique(edges[:, 0] * vertex_count + edges[:, 1])
 
 
 def _key(a: int, b: int, count: int) -> int:
