@@ -58,13 +58,19 @@ def place_parts(original: bpy.types.Object, parts: list[tuple[str, Path]], run_d
         collection.objects.link(obj)
         obj.parent = empty
         obj[PART_OF], obj["img23d_run"] = original.name, run_dir
-    original.hide_set(True)
+    # Hidden and selected only where the view layer holds them: in an excluded collection hide_set raised after
+    # the parts were linked, and the scene was left half changed.
+    bpy.context.view_layer.update()   # the view layer's objects include the parts' only once it has synced
+    layer = bpy.context.view_layer.objects
+    if layer.get(original.name) is not None:
+        original.hide_set(True)
+        original.select_set(False)
     original.hide_render = True
-    original.select_set(False)
-    for obj in placed:
+    shown = [obj for obj in placed if layer.get(obj.name) is not None]
+    for obj in shown:
         obj.select_set(True)
-    if placed:
-        bpy.context.view_layer.objects.active = placed[0]
+    if shown:
+        layer.active = shown[0]
     return PlacedParts(empty=empty, collection=collection, parts=placed)
 
 

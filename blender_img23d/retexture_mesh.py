@@ -49,10 +49,11 @@ def check_selection(context: bpy.types.Context) -> bpy.types.Object:
 
 
 def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: Path,
-                    evaluated: bool, colour: bool = False) -> tuple[Path, str | None]:
+                    evaluated: bool, colour: bool = False, painted: bool = True) -> tuple[Path, str | None]:
     """Write the mesh for the backend; returns the file and the name of the UV map it carries.
     ``colour`` (Retopologize): the image its UV map reads as base colour goes with it, when it
-    has both (``base_color_image``)."""
+    has both (``base_color_image``). ``painted``: the result is painted back onto this mesh, so an
+    evaluated one needs a UV map to match its faces (a split into parts does not)."""
     if evaluated:
         depsgraph = context.evaluated_depsgraph_get()
         source = obj.evaluated_get(depsgraph)
@@ -61,7 +62,7 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
         source, mesh = None, obj.data
     try:
         uv_layer = mesh.uv_layers.active
-        if evaluated and uv_layer is None:
+        if evaluated and painted and uv_layer is None:
             raise MeshProblem(f"'{obj.name}' has no UV map: with modifiers applied its faces cannot be matched "
                               "to new UVs. Add a UV map, or paint the base mesh")
         arrays = mesh_arrays(mesh, uv_layer)

@@ -232,11 +232,12 @@ def check_cost(context: bpy.types.Context, session: BackendSession) -> None:
         raise InputError(sentence)
 
 
-def mesh_file(context: bpy.types.Context, obj: bpy.types.Object) -> str:
-    """``obj``'s mesh (object space, its own vertex order) written for the backend; one sentence when it cannot be."""
+def mesh_file(context: bpy.types.Context, obj: bpy.types.Object, evaluated: bool = False) -> str:
+    """``obj``'s mesh (object space) written for the backend: its own vertices in their order (a rig's weights are
+    theirs), or with ``evaluated`` as its modifiers make it (what the artist sees); one sentence when it cannot be."""
     folder = preferences.get(context).launch_settings().runs_dir / "_inputs"
     try:
-        path, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=False)
+        path, _ = retexture_mesh.write_mesh_file(context, obj, folder, evaluated=evaluated, painted=False)
     except retexture_mesh.MeshProblem as exc:
         raise InputError(str(exc)) from exc
     except OSError as exc:

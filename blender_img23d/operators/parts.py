@@ -39,7 +39,9 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         typed = self.names or settings.part_names
         names = part_names(typed) if drawn is None or protocol.split_names(typed) else []
         picture, mask = (model_inputs(settings, drawn, names) if drawn else ("", ""))
-        mesh_file = _inputs.mesh_file(context, obj)
+        # The mesh as its modifiers make it, as the artist sees it: a half modelled with a Mirror was split as its
+        # half, and the whole hidden behind the parts.
+        mesh_file = _inputs.mesh_file(context, obj, evaluated=True)
         self._object_name = obj.name
         request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
                                         options=_inputs.options(context))

@@ -16,13 +16,18 @@ from ._job import JobOperatorMixin
 
 
 def _selected_mesh(context: bpy.types.Context, doing: str) -> bpy.types.Object:
+    """The active mesh when it is selected, else the one selected mesh (an active mesh left unselected after a
+    box select was rigged in place of the one picked), checked as a rig can be put on it."""
     meshes = [obj for obj in context.selected_objects if obj.type == "MESH"]
     active = context.view_layer.objects.active
-    obj = active if active is not None and active.type == "MESH" else (meshes[0] if len(meshes) == 1 else None)
+    obj = active if active is not None and active.type == "MESH" and active.select_get() else \
+        (meshes[0] if len(meshes) == 1 else None)
     if obj is None:
         raise _inputs.InputError(f"Select one mesh object to {doing}")
-    if obj.mode == "EDIT":
-        raise _inputs.InputError(f"'{obj.name}' is in Edit Mode: go back to Object Mode to {doing}")
+    try:
+        rig_objects.check_can_rig(obj, doing)
+    except rig_objects.RigProblem as exc:
+        raise _inputs.InputError(str(exc)) from exc
     return obj
 
 
@@ -47,6 +52,9 @@ class _RigJob(JobOperatorMixin):
             self.report({"ERROR"}, f"'{self._mesh_name}' is gone; its rig is in {outcome.run_dir}")
             return None
         try:
+            # As it was when the job started: it may have gone into Edit Mode, or out of the view layer, since (a
+            # half-built rig was left).
+            rig_objects.check_can_rig(mesh, "put the rig on it")
             weights = rig_objects.read_weights(outcome.run_dir or "", result.weights, len(mesh.data.vertices),
                                                len(result.bones))
         except rig_objects.RigProblem as exc:
