@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence, TypeVar
 from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Message,
                              PartsJobResult, PartsRequest, ProtocolError, RetextureJobResult, RetextureRequest,
                              RetopoJobResult, RetopoRequest,
-                             SuggestJobResult, SuggestRequest, read_manifest, validate_targets)
+                             SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
 
 from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
@@ -205,10 +205,12 @@ class Session:
             names, every = self.suggest(image, options, events=events, cancel=cancel)
             if every:
                 options = JobOptions(**{**asdict(options), "keep": "all"})
-        elif isinstance(names, str):
-            names = [n.strip() for n in names.split(",") if n.strip()]
+        parts: dict[str, list[str]] = {}
+        if isinstance(names, str):   # as --targets reads it: "lamp (shade, arm)" is a lamp made in parts too
+            names, parts = parted_names_from_text(names, "names")
         request = GenerateRequest(id=_job_id(), image=str(image), targets=validate_targets(list(names or [])),
-                                  options=options, boxes=dict(boxes or {}), views=dict(views or {}), prompt=prompt)
+                                  options=options, boxes=dict(boxes or {}), views=dict(views or {}), prompt=prompt,
+                                  parts=parts)
         job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
         result = _ran(self.engine.run(request, job), GenerateJobResult)
         run_dir = Path(result.run_dir)

@@ -31,7 +31,8 @@ from .names import (MAX_KEYS, MAX_TARGET_CHARS, MAX_TARGETS, names_from_text, sp
 from .rig_bones import MAX_BONES, RigBone, validate_bones
 from .rig_levels import MAX_LEVELS, check_one_skeleton, validate_levels
 from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
-from .parted_names import MAX_PARTS_PER_OBJECT, check_parts, split_parted_names, validate_parts
+from .parted_names import (MAX_PARTS_PER_OBJECT, check_parts, names_without_parts, parted_names_from_text,
+                           split_parted_names, validate_parts)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
                       SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
 from .prompt import MAX_PROMPT_CHARS, check_picture_or_prompt, validate_prompt
@@ -87,7 +88,8 @@ __all__ = [
     "encode_chunk", "file_digest", "iter_chunks", "local_path",
     "MESH_ARRAYS", "MeshFile", "StoredArray", "read_mesh_file", "write_mesh_file",
     "MAX_KEYS", "MAX_TARGET_CHARS", "MAX_TARGETS", "names_from_text", "split_names", "validate_keys",
-    "MAX_PARTS_PER_OBJECT", "check_parts", "split_parted_names", "validate_parts",
+    "MAX_PARTS_PER_OBJECT", "check_parts", "names_without_parts", "parted_names_from_text", "split_parted_names",
+    "validate_parts",
     "validate_targets",
     "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",

@@ -32,12 +32,13 @@ def names_from_text(text: str, field_name: str = "the names") -> list[str]:
     return validate_targets(names)
 
 
-def validate_targets(targets: Any) -> list[str]:
-    """Check a request's target list; an empty list means "the whole image as one object"."""
+def validate_targets(targets: Any, most: int = MAX_TARGETS) -> list[str]:
+    """Check a request's target list (``most``: at most so many names); an empty list means "the whole image as
+    one object"."""
     if not isinstance(targets, list):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "targets must be a list of names")
-    if len(targets) > MAX_TARGETS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {MAX_TARGETS} names per job, got {len(targets)}")
+    if len(targets) > most:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"at most {most} names per job, got {len(targets)}")
     cleaned: list[str] = []
     seen: dict[str, str] = {}
     for index, name in enumerate(targets):

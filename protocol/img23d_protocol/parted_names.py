@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .names import MAX_TARGETS, by_name_items, split_names, validate_targets
+from .names import MAX_TARGETS, by_name_items, names_from_text, split_names, validate_targets
 
 MAX_PARTS_PER_OBJECT = 40   # AutoPartGen's part limit
 
@@ -59,6 +59,24 @@ def split_parted_names(text: str) -> tuple[list[str], dict[str, list[str]]]:
     return names, parts
 
 
+def parted_names_from_text(text: str, field_name: str = "the names") -> tuple[list[str], dict[str, list[str]]]:
+    """The checked names in what was typed, and the parts of those written with them ("lamp (shade, arm)")."""
+    if "(" not in text and ")" not in text:
+        return names_from_text(text, field_name), {}
+    typed, parts = split_parted_names(text)
+    return validate_targets(typed), validate_parts(parts)
+
+
+def names_without_parts(text: str, field_name: str, doing: str) -> list[str]:
+    """The checked names in what was typed for a job that makes whole objects (``doing``: "a batch"): a name's
+    parts in brackets are one sentence, where they were split at the bracket's comma into names such as
+    "barrel (hoop" and "stave)"."""
+    if "(" in text or ")" in text:
+        raise _bad(f"{doing} makes whole objects, not a name's parts in brackets ({field_name}): write the names "
+                   "alone (generate and the add-on's Names make names in parts)")
+    return names_from_text(text, field_name)
+
+
 def validate_parts(value: Any) -> dict[str, list[str]]:
     """A request's ``{name: [part names]}``: each list checked as names are (none twice), at most
     ``MAX_PARTS_PER_OBJECT``; an empty list asks the model to find the parts. ``bad_request`` otherwise."""
@@ -72,7 +90,7 @@ def validate_parts(value: Any) -> dict[str, list[str]]:
             raise _bad(f"{len(names)} parts were named for {name!r}; the parts model makes at most "
                        f"{MAX_PARTS_PER_OBJECT}")
         try:
-            checked[name] = validate_targets(names)
+            checked[name] = validate_targets(names, MAX_PARTS_PER_OBJECT)   # not a job's 32 names: said as 32
         except ProtocolError as exc:
             raise _bad(f"the parts of {name!r}: {exc.message}") from exc
     return checked
@@ -86,4 +104,5 @@ def check_parts(parts: dict[str, list[str]], names: list[str]) -> None:
             raise _bad(f"{name!r} is to be made in parts but is not one of the names asked for")
 
 
-__all__ = ["MAX_PARTS_PER_OBJECT", "check_parts", "split_parted_names", "validate_parts"]
+__all__ = ["MAX_PARTS_PER_OBJECT", "check_parts", "names_without_parts", "parted_names_from_text",
+           "split_parted_names", "validate_parts"]

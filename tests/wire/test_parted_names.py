@@ -8,7 +8,7 @@ import json
 import pytest
 
 from img23d_protocol import (REQUEST_TYPES, ErrorCode, GenerateRequest, ProtocolError, check_parts, decode,
-                             split_parted_names)
+                             names_without_parts, parted_names_from_text, split_parted_names, validate_parts)
 
 
 def test_typed_names_with_parts_in_brackets() -> None:
@@ -54,3 +54,21 @@ def test_a_generate_requests_parts_round_trip_and_are_checked_on_arrival() -> No
         assert raised.value.code is ErrorCode.BAD_REQUEST
     with pytest.raises(ProtocolError, match="'sofa' is to be made in parts but is not one of the names"):
         check_parts({"sofa": []}, ["lamp", "table"])
+
+
+def test_up_to_forty_parts_are_taken_and_more_are_said_as_forty() -> None:
+    """33 to 40 parts were refused as "at most 32 names per job" (a job's names), though the limit is 40."""
+    forty = [f"p{i}" for i in range(40)]
+    assert validate_parts({"lamp": forty}) == {"lamp": forty}
+    assert parted_names_from_text(f"lamp ({', '.join(forty[:35])}), table")[1]["lamp"] == forty[:35]
+    with pytest.raises(ProtocolError, match="at most 40"):
+        validate_parts({"lamp": [*forty, "p40"]})
+
+
+def test_a_job_of_whole_objects_says_brackets_in_one_sentence() -> None:
+    """A batch's and detect's names were split at the bracket's comma: "barrel (hoop" and "stave)"."""
+    assert names_without_parts("house, chimney", "--targets", "a batch") == ["house", "chimney"]
+    with pytest.raises(ProtocolError, match=r"a batch makes whole objects, not a name's parts in brackets "
+                                            r"\(--targets\): write the names alone"):
+        names_without_parts("barrel (hoop, stave)", "--targets", "a batch")
+

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from img23d_protocol import ErrorCode, ProtocolError, check_views, names_from_text
+from img23d_protocol import ErrorCode, ProtocolError, check_views, names_without_parts
 
 from ..env.job_control import CancelToken
 from ..runs.folders import disk_error
@@ -124,8 +124,8 @@ def _default_names(names: Sequence[str] | str | None) -> list[str] | str:
     if names is None:
         return []
     if isinstance(names, str):
-        return AUTO if names.strip().casefold() == AUTO else names_from_text(names, "--targets")
-    return names_from_text(",".join(names), "--targets")
+        return AUTO if names.strip().casefold() == AUTO else names_without_parts(names, "--targets", "a batch")
+    return names_without_parts(",".join(names), "--targets", "a batch")
 
 
 def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from img23d_protocol import (ErrorCode, ProtocolError, check_picture_or_prompt, names_from_text, validate_prompt,
+from img23d_protocol import (ErrorCode, ProtocolError, check_picture_or_prompt, names_without_parts, validate_prompt,
                              validate_views)
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -278,7 +278,7 @@ def _names(where: str, text: str | None) -> Names:
     if text.strip().casefold() == AUTO:
         return AUTO
     try:
-        return names_from_text(text, f"{where}'s names")
+        return names_without_parts(text, "its names", "a batch")
     except ProtocolError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{where}: {exc.message}") from exc
 

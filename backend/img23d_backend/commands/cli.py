@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, ErrorCode,
-                             GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes, names_from_text,
-                             offered_grids, split_parted_names, validate_boxes, validate_parts, validate_targets)
+                             GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
+                             names_without_parts, offered_grids, parted_names_from_text, validate_boxes,
+                             validate_targets)
 
 from .. import __version__
 from ..env.interrupts import Interrupts
@@ -181,11 +182,11 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _names_and_parts(args: argparse.Namespace) -> tuple[list[str], dict[str, list[str]]]:
-    """--targets read: the names, and for generate those written with their parts, "lamp (shade, arm)"."""
-    if args.command != "generate" or "(" not in args.targets and ")" not in args.targets:
-        return names_from_text(args.targets, "--targets"), {}
-    typed, parts = split_parted_names(args.targets)
-    return validate_targets(typed), validate_parts(parts)
+    """--targets read: the names, and for generate those written with their parts, "lamp (shade, arm)" (detect
+    finds whole objects: brackets there are one sentence)."""
+    if args.command != "generate":
+        return names_without_parts(args.targets, "--targets", args.command), {}
+    return parted_names_from_text(args.targets, "--targets")
 
 
 def _boxes(args: argparse.Namespace) -> dict[str, list[float]]:

@@ -159,8 +159,10 @@ def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict
     ("list.jsonl", '{"image": "missing.png"}\n', "list.jsonl line 1: no picture at"),
     ("list.jsonl", '{"image": "a.png", "names": 3}\n', '"names" must be a list'),
     ("list.csv", "image,names\n,house\n", "list.csv line 2 has no picture in its first column"),
-    ("list.csv", 'a.png,", ,"\n', "list.csv line 1: list.csv line 1's names holds only commas"),
+    ("list.csv", 'a.png,", ,"\n', "list.csv line 1: its names holds only commas"),
     ("list.csv", "\n\n", "names no pictures"),
+    ("list.jsonl", '{"image": "a.png", "names": "barrel (hoop, stave)"}\n',
+     "list.jsonl line 1: a batch makes whole objects, not a name's parts in brackets (its names)"),
 ])
 def test_a_bad_list_line_is_one_sentence_naming_it(tmp_path: Path, name: str, text: str, needle: str) -> None:
     pictures(tmp_path, 1)

@@ -12,6 +12,7 @@ import pytest
 import trimesh
 from PIL import Image
 
+from img23d_protocol import ErrorCode
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 from img23d_backend import api
 from img23d_backend.readers.meshes import artist_mesh_file
@@ -111,3 +112,19 @@ def test_retexture_refuses_a_file_that_is_not_a_mesh(backend_env: dict[str, str]
     out = _cli(backend_env, "retexture", str(tmp_path / "notes.txt"), str(SUBJECT), "--models", "tiny",
                "--device", "cpu", "--out", str(tmp_path / "runs"))
     assert out.returncode == 2 and "notes.txt is not a mesh file img23d reads" in out.stderr
+
+
+def test_the_apis_names_as_text_are_read_as_targets_reads_them(session: api.Session,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """``generate(image, "lamp (shade, arm), table")`` split the text at every comma ("lamp (shade" and "arm)"): it
+    is read as --targets reads it, the lamp made in parts too. The request is caught before it runs."""
+    sent = []
+
+    def caught(request: object, job: object) -> None:
+        sent.append(request)
+        raise api.ProtocolError(ErrorCode.CANCELLED, "caught before it ran")
+
+    monkeypatch.setattr(session.engine, "run", caught)
+    with pytest.raises(api.ProtocolError, match="caught before it ran"):
+        session.generate(HOUSE, "lamp (shade, arm), table")
+    assert sent[0].targets == ["lamp", "table"] and sent[0].parts == {"lamp": ["shade", "arm"]}
