@@ -65,6 +65,7 @@ class GenerateRun(PaintingRun[G]):
                             own_paint=engine.own_paint, room=engine.total_room())
         check_views_memory(getattr(request, "views", None) or {}, engine.device, engine.total_room())
         prompt_picture.check_memory(request, engine)  # the picture made from a prompt, by the image editor
+        generate_parts.check_memory(request, engine)  # names made in parts, by the parts model
         # Its names with views: one at a time, by 2mv (a Regenerate request has no views of its own).
         if getattr(request, "views", None) and VIEWS_ROLE in engine.manager.roles:
             preflight.check_job(replace(request.options, texture=False), engine.device,

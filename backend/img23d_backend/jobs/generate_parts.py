@@ -21,7 +21,8 @@ from img23d_protocol import ErrorCode, ProtocolError, check_parts
 from img23d_protocol.target_parts import TargetParts
 
 from ..catalog import PARTS_ROLE
-from ..parts import driver
+from ..models.step_costs import refuse_long_run
+from ..parts import costs, driver, memory
 from ..parts.indexed_mask import coloured
 from ..parts.part import DEFAULT_STEPS, check_limits
 from ..parts.part import PartsRequest as ModelRequest
@@ -59,6 +60,26 @@ def check_model(request: Any, engine: EngineContext) -> None:
         if len(parts) > model.max_parts:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{len(parts)} parts are named for {name!r}, and {model.label} "
                                                        f"makes at most {model.max_parts}")
+
+
+def check_memory(request: Any, engine: EngineContext) -> None:
+    """Names made in parts: the parts model fits at the parts' grid, and drawing them (an object a name, each with
+    the parts named, or the most the model makes) is weighed against the hour as the parts command weighs it. A
+    Generate of "lamp (shade, arm, base)" started with neither: some 14 hours on this project's CPU."""
+    names = wanted(request)
+    if not names:
+        return
+    spec, device = engine.manager.spec(PARTS_ROLE), engine.manager.device_of(PARTS_ROLE)
+    model = offered(spec)
+    grid = getattr(request, "parts_grid", 0) or model.default_grid
+    memory.check_parts(row_of(spec), grid, device)
+    # Named parts are drawn from a mask of one value each (the estimate counts its values); "lamp ()" up to the most.
+    estimates = [costs.request_estimate(spec, device, ModelRequest(
+        image=None, vertices=np.zeros((1, 3)), grid=grid, steps=DEFAULT_STEPS, max_parts=len(parts) or model.max_parts,
+        mask=np.arange(len(parts) + 1)[None] if parts else None)) for parts in names.values()]
+    refuse_long_run(f"making {len(names)} name{'s' if len(names) > 1 else ''} in up to "
+                    f"{sum(estimate.parts for estimate in estimates)} parts", sum(e.total_s for e in estimates),
+                    device, request.options.accept_long, "name fewer parts, or make the names whole")
 
 
 def make_parts(run: JobRun, records: list[TargetRecord], cutouts: dict[str, Any]) -> None:

@@ -14,6 +14,8 @@ from PIL import Image
 
 from img23d_backend.commands import cli
 from img23d_backend.env.job_control import CancelToken
+from img23d_backend.models import throughput
+from img23d_backend.parts import costs
 from img23d_backend.parts.driver import share_of
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,6 +57,17 @@ def test_a_name_with_parts_arrives_whole_and_in_parts_in_one_run(tmp_path: Path,
 def test_a_name_in_parts_that_is_not_asked_for_or_a_wrong_bracket_is_one_sentence(tmp_path: Path, capsys) -> None:
     code, _, err, run = _generate(tmp_path, capsys, "house (door, chimney")
     assert code == 2 and "a bracket is not closed" in err and run is None
+
+
+def test_names_in_parts_of_hours_are_refused_before_the_run_unless_accepted(tmp_path: Path, capsys,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Generate of names in parts started with no time check (the parts command has one): on this project's CPU
+    "lamp (shade, arm, base)" is some 14 hours. On a device whose probe reads a thousandth of a GFLOP/s, it is
+    refused before any folder, naming the names and parts, unless accepted."""
+    monkeypatch.setattr(costs, "probe", lambda device, dtype: throughput.Throughput("cpu", "float32", 1e-3))
+    code, _, err, run = _generate(tmp_path, capsys, "house (chimney, door), chimney ()")
+    assert code != 0 and run is None, err
+    assert "making 2 names in up to 42 parts would take" in err and "--accept-long" in err, err
 
 
 def test_parts_found_nowhere_leave_the_object_whole_and_say_so(tmp_path: Path, capsys) -> None:
