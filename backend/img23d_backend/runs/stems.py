@@ -10,6 +10,10 @@ import unicodedata
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
 _MAX_STEM = 60
+# The most UTF-8 bytes a stem may take: 4-byte letters (CJK Extension B, Adlam) made a 60-letter stem 247 bytes,
+# and with ".splat.ply" or "-2-v2.glb" past the 255 bytes a file name may have, the whole job failed. 120 bytes
+# leave room for every suffix a run adds, and for the parts' "<stem>_<part>" names, each part's stem bounded too.
+_MAX_STEM_BYTES = 120
 
 
 def safe_stem(name: str) -> str:
@@ -30,8 +34,11 @@ def safe_stem(name: str) -> str:
     # different names together ("\uff21" and "A", "\ufb01" and "fi"), and those need the hash.
     # Spaces becoming underscores loses nothing a reader needs, so it alone adds no hash.
     changed = stem != re.sub(r"\s+", "_", unicodedata.normalize("NFC", name).strip())
-    if len(stem) > _MAX_STEM:
-        stem = stem[:_MAX_STEM].rstrip("._-")
+    if len(stem) > _MAX_STEM or len(stem.encode("utf-8")) > _MAX_STEM_BYTES:
+        stem = stem[:_MAX_STEM]
+        while len(stem.encode("utf-8")) > _MAX_STEM_BYTES:
+            stem = stem[:-1]
+        stem = stem.rstrip("._-")
         changed = True
     if changed:
         digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]

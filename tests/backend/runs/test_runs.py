@@ -67,6 +67,15 @@ def test_every_stem_is_a_safe_file_name(name):
     assert Path(stem).name == stem
 
 
+def test_a_stem_of_four_byte_letters_leaves_room_for_every_suffix(tmp_path: Path) -> None:
+    """70 letters of CJK Extension B made a 60-letter stem of 247 bytes: with ".splat.ply" or "-2-v2.glb" past the
+    255 bytes of a file name, and the whole job failed ("File name too long")."""
+    name = "\U00020000" * 70
+    stem = safe_stem(name)
+    assert len(stem.encode("utf-8")) <= 127 and stem != safe_stem("\U00020000" * 69)
+    (tmp_path / f"{stem}-2-v2.splat.ply").write_bytes(b"")   # as long as any file a run writes for it
+
+
 @pytest.mark.parametrize("name", ["..", "", "   ", "___"])
 def test_names_with_nothing_usable_still_get_a_stem(name):
     assert safe_stem(name).startswith("target")
