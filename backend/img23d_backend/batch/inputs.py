@@ -104,10 +104,17 @@ def _read_list(path: Path) -> Iterator[BatchItem]:
         # No newline translation: each format ends its lines by its own rules (csv: a quoted cell may
         # hold a line break; JSON Lines: "\n" only). utf-8-sig: a spreadsheet's "CSV UTF-8" starts
         # with a byte-order mark, which would otherwise become part of the first column's name.
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc}") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} cannot be read: {exc.strerror or exc}") from exc
+    # A spreadsheet's "Unicode Text" is UTF-16 with its byte-order mark; any other encoding (Windows-1252, a
+    # spreadsheet's plain "CSV") was the codec's raw message.
+    encoding = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the list {path} is not UTF-8 text (byte {exc.start + 1:,} is "
+                                                   f"not): save it as UTF-8 (a spreadsheet's \"CSV UTF-8\")") from exc
     rows = _jsonl_rows(path, text) if path.suffix.lower() == ".jsonl" else _csv_rows(path, text)
     found = False
     for row in rows:
@@ -205,9 +212,16 @@ def _jsonl_rows(path: Path, text: str) -> Iterator[_Row]:
         names = row.get("names")
         if names is not None and not isinstance(names, (str, list)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f'{where}: "names" must be a list of names or one text')
-        yield _Row(where, row.get("image", "").strip(), row.get("prompt"),
-                   _names(where, names if not isinstance(names, list) else ",".join(str(n) for n in names)),
-                   row.get("views"))
+        if isinstance(names, list):   # each item one name: null and 3 became "None" and "3", "bed, double" two
+            odd = [n for n in names if not isinstance(n, str) or "," in n]
+            if odd:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f'{where}: "names" holds {json.dumps(odd[0])}: each item '
+                                                           "must be one name, as text without a comma")
+            names = ",".join(names)
+        image, prompt = row.get("image", "").strip(), row.get("prompt")
+        if image and isinstance(prompt, str) and not prompt.strip():
+            prompt = None   # a blank prompt beside a picture is none, as a blank cell of a CSV's prompt column
+        yield _Row(where, image, prompt, _names(where, names), row.get("views"))
 
 
 def _csv_rows(path: Path, text: str) -> Iterator[_Row]:
@@ -225,12 +239,14 @@ def _csv_rows(path: Path, text: str) -> Iterator[_Row]:
                                                    f"{exc})") from exc
     view_columns: dict[int, tuple[str, str]] = {}  # column -> (name, side), from the header
     image_column, prompt_column = 0, None          # without a header: the picture first, no prompts
+    first = True   # the first row with a cell: the header may follow blank lines (it was read as a picture)
     for number, row in rows:
         cells = [cell.strip() for cell in row]
         if not any(cells):
             continue
         where = f"{path.name} line {number}"
-        if number == 1 and cells[0].casefold() in HEADER_FIRST:
+        header, first = first and cells[0].casefold() in HEADER_FIRST, False
+        if header:
             view_columns = _view_columns(where, cells)
             image_column = next((c for c, cell in enumerate(cells) if cell.casefold() in PICTURE_COLUMNS), None)
             prompt_column = next((c for c, cell in enumerate(cells) if cell.casefold() == PROMPT_COLUMN), None)

@@ -163,6 +163,9 @@ def test_a_batch_onto_a_read_only_disk_says_so_in_one_sentence(backend_env: dict
     ("list.csv", "\n\n", "names no pictures"),
     ("list.jsonl", '{"image": "a.png", "names": "barrel (hoop, stave)"}\n',
      "list.jsonl line 1: a batch makes whole objects, not a name's parts in brackets (its names)"),
+    # null and 3 became names "None" and "3"; "bed, double" two names
+    ("list.jsonl", '{"image": "a.png", "names": ["chair", null]}\n', 'list.jsonl line 1: "names" holds null'),
+    ("list.jsonl", '{"image": "a.png", "names": ["bed, double"]}\n', 'holds "bed, double": each item must be'),
 ])
 def test_a_bad_list_line_is_one_sentence_naming_it(tmp_path: Path, name: str, text: str, needle: str) -> None:
     pictures(tmp_path, 1)
@@ -195,6 +198,22 @@ def test_a_csv_cell_with_a_line_break_holds_two_names_not_one(tmp_path: Path, ne
     (tmp_path / "list.csv").write_bytes(newline.join(rows).encode())
     with pytest.raises(ProtocolError, match=r"\] list\.csv line 5: no picture at "):  # lines as a person counts them
         read_inputs([str(tmp_path / "list.csv")])
+
+
+def test_lists_are_read_as_spreadsheets_and_editors_leave_them(tmp_path: Path) -> None:
+    """A blank JSON prompt beside a picture was "the prompt is empty"; a CSV header after a blank line was read as
+    a picture; a UTF-16 list ("Unicode Text") and a Windows-1252 one gave the codec's raw message."""
+    pictures(tmp_path, 1)
+    # A blank prompt beside a picture is none, as a CSV's blank prompt cell is (it failed the line as an empty prompt).
+    (tmp_path / "a.jsonl").write_text('{"image": "picture-0.png", "prompt": "", "names": ["house"]}\n')
+    (tmp_path / "b.csv").write_text('\n\nimage,names\npicture-0.png,house\n')
+    (tmp_path / "c.csv").write_bytes('image,names\npicture-0.png,maison\n'.encode("utf-16"))
+    items = read_inputs([str(tmp_path / name) for name in ("a.jsonl", "b.csv", "c.csv")])
+    assert [(i.image.name, i.names, i.problem) for i in items] == [("picture-0.png", ["house"], "")] * 2 + [
+        ("picture-0.png", ["maison"], "")]
+    (tmp_path / "d.csv").write_bytes('image,names\npicture-0.png,café\n'.encode("cp1252"))
+    with pytest.raises(ProtocolError, match=r"d\.csv is not UTF-8 text \(byte 30 is not\): save it as UTF-8"):
+        read_inputs([str(tmp_path / "d.csv")])
 
 
 def test_a_jsonl_line_may_hold_any_character_json_allows(tmp_path: Path) -> None:

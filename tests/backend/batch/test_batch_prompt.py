@@ -47,8 +47,6 @@ def test_a_prompts_line_in_jsonl_and_csv_is_a_prompts_item_with_its_names(tmp_pa
                             "picture should show"),
     ('{"prompt": " \\n "}', "list.jsonl line 2: the prompt holds only spaces: type what the picture should show"),
     ('{"prompt": ""}', "list.jsonl line 2: no picture and no prompt given"),
-    ('{"prompt": "", "image": "picture-0.png"}', "list.jsonl line 2: the prompt is empty: type what the picture "
-                                                  "should show"),
     ('{"prompt": "a\\u0007barrel"}', "list.jsonl line 2: the prompt contains a control character (U+0007)"),
     ('{"prompt": 3}', "list.jsonl line 2: prompt must be a string"),
     ('{"prompt": "a barrel", "names": "auto"}', 'list.jsonl line 2: "auto" reads a picture there is not yet'),
