@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,7 +20,7 @@ from img23d_protocol import ErrorCode, ProtocolError, check_views, names_without
 from ..env.job_control import CancelToken
 from ..runs.folders import disk_error
 from .dispatch import drive
-from .inputs import AUTO, BatchItem, picture_hash, prompt_hash, read_inputs
+from .inputs import AUTO, BatchItem, auto_for_prompt, picture_hash, prompt_hash, read_inputs
 from .local import LocalPool
 from .lock import BatchLock
 from .pool import Pool
@@ -67,6 +67,8 @@ def plan(settings: BatchSettings) -> Plan:
     first: dict[tuple[str, str], Entry] = {}
     for item in items:
         names = default if item.names is None else item.names
+        if item.prompt and names == AUTO and not item.problem:   # the command's --targets auto: it read "no image"
+            item = replace(item, problem=auto_for_prompt(item.where, "--targets auto"))
         if item.problem:  # this line alone fails, in its one sentence; the others run
             entries.append(Entry(image="", sha256="", names=names, key="", status="failed", where=item.where,
                                  error={"code": ErrorCode.BAD_REQUEST.value, "message": item.problem}))

@@ -146,9 +146,14 @@ def _prompt_item(row: _Row) -> BatchItem:
     if not problem and row.views:
         problem = f"{row.where}: views are more pictures of a picture's names: a prompt's line takes none"
     if not problem and row.names == AUTO:
-        problem = (f"{row.where}: \"auto\" reads a picture there is not yet: a prompt's line names what to make "
-                   "(or none: the prompt's object is one object)")
+        problem = auto_for_prompt(row.where, '"auto"')
     return BatchItem(None, row.names, row.where, prompt=prompt, problem=problem)
+
+
+def auto_for_prompt(where: str, said: str) -> str:
+    """The sentence for a prompt's line whose names are "auto" (``said``: as the line or the command gave them)."""
+    return (f"{where}: {said} reads a picture there is not yet: a prompt's line names what to make (or none: the "
+            "prompt's object is one object)")
 
 
 def _problem(where: str, image: str, prompt: str) -> str:

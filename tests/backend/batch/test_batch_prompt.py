@@ -92,6 +92,16 @@ def test_the_plan_keys_a_prompt_by_its_text_runs_it_once_and_fails_a_bad_line_as
                             "one, so send the picture or the prompt [bad_request]"), said
 
 
+def test_the_commands_auto_names_fail_a_prompts_line_alone_in_one_sentence(tmp_path: Path) -> None:
+    """--targets auto beside a prompt's line without names of its own: the line ran and failed as "no image given"."""
+    listed = _list(tmp_path, "list.jsonl", '{"prompt": "a wooden barrel"}\n{"image": "picture-0.png"}\n')
+    prompt, picture = plan(BatchSettings(inputs=[listed], out=tmp_path / "out", names="auto")).record.entries
+    assert (prompt.status, prompt.error["message"]) == ("failed", "list.jsonl line 1: --targets auto reads a picture "
+                                                                  "there is not yet: a prompt's line names what to make "
+                                                                  "(or none: the prompt's object is one object)")
+    assert (picture.status, picture.names) == ("pending", "auto")
+
+
 @pytest.mark.process  # its subject is the batch command, as test_batch.py's
 @pytest.mark.lane_b   # with test_batch.py's, for the lanes' balance
 def test_a_local_batch_makes_a_prompts_picture_says_its_terms_first_and_fails_a_bad_line_alone(
