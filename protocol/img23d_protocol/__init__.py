@@ -34,7 +34,8 @@ from .riggers import DEFAULT_RIGGER, RIGGERS, Rigger, skeleton_binder
 from .parted_names import (MAX_PARTS_PER_OBJECT, check_parts, names_without_parts, parted_names_from_text,
                            split_parted_names, validate_parts)
 from .options import (BUDGET_GB_MAX, BUDGET_GB_MIN, DETAILED_TEXTURE_SIZE, KEEP_CHOICES, OPTION_RANGES, TOPOLOGY_CHOICES,
-                      SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits)
+                      SHARPNESS_CHOICES, SYMMETRY_CHOICES, VOLUME_DECODERS, Allowed, JobOptions, OptionError, check_budget_gb, over_limits,
+                      seed_at)
 from .prompt import MAX_PROMPT_CHARS, check_picture_or_prompt, validate_prompt
 from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel, check_parts_model, offered_grids
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
@@ -91,7 +92,7 @@ __all__ = [
     "MAX_PARTS_PER_OBJECT", "check_parts", "names_without_parts", "parted_names_from_text", "split_parted_names",
     "validate_parts",
     "validate_targets",
-    "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS",
+    "BUDGET_GB_MAX", "BUDGET_GB_MIN", "DETAILED_TEXTURE_SIZE", "KEEP_CHOICES", "OPTION_RANGES", "TOPOLOGY_CHOICES", "VOLUME_DECODERS", "seed_at",
     "SHARPNESS_CHOICES", "SYMMETRY_CHOICES",
     "Allowed", "JobOptions", "OptionError", "check_budget_gb", "over_limits",
     "DEFAULT_PARTS_MODEL", "PARTS_MODELS", "PartsModel", "check_parts_model", "offered_grids",

@@ -94,6 +94,14 @@ class OptionError(ProtocolError):
         self.option, self.value, self.allowed = option, value, allowed
 
 
+def seed_at(seed: int, offset: int) -> int:
+    """The ``offset``-th seed after ``seed`` (a variation's, a candidate's), within the range a seed is given in,
+    past its top from 0 again: the second picture from the top seed was reported as one past it, which the seed's
+    own check then refused, so it could not be made again."""
+    allowed = OPTION_RANGES["seed"]
+    return int(allowed.low + (seed + offset - allowed.low) % (int(allowed.high) - allowed.low + 1))
+
+
 def check_budget_gb(value: float | None) -> float | None:
     """The models' memory budget in GB, checked; None means "free memory minus 1 GB"."""
     if value is None:

@@ -180,3 +180,11 @@ def test_a_rig_requests_levels_and_skeleton_are_checked_on_arrival(fields: dict,
     with pytest.raises(ProtocolError, match=words) as excinfo:
         protocol.decode(line, protocol.REQUEST_TYPES)
     assert _code(excinfo) == ErrorCode.BAD_REQUEST
+
+
+def test_a_seed_after_another_stays_in_the_range_a_seed_is_given_in() -> None:
+    """A variation's or candidate's seed (the job's plus its place) went past 2**63 - 1, which --seed refuses."""
+    from img23d_protocol import seed_at
+
+    assert seed_at(4, 1) == 5 and seed_at(2**63 - 1, 0) == 2**63 - 1
+    assert seed_at(2**63 - 1, 1) == 0 and seed_at(2**63 - 2, 3) == 1

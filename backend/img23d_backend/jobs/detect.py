@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 from img23d_protocol import (COMPLETION_PICTURE, Artifact, ArtifactKind, Completion, DetectJobResult, DetectRequest,
-                             Error, ErrorCode, ProtocolError)
+                             Error, ErrorCode, ProtocolError, seed_at)
 
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
@@ -90,7 +90,7 @@ class DetectRun(JobRun[DetectRequest]):
             boxes = found.get(name) or [None]
             for instance, box in enumerate(boxes, start=1):
                 record = TargetRecord(target=name, instance=instance, stem=self.run_folder.unique_stem(name, instance),
-                                      box=box, seed=self.options.seed + len(records))
+                                      box=box, seed=seed_at(self.options.seed, len(records)))
                 if box is None:
                     record.status = "failed"
                     record.error = {"code": ErrorCode.TARGET_NOT_FOUND.value,

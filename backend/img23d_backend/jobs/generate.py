@@ -10,7 +10,8 @@ from typing import Any, Callable, TypeVar
 
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
-                             RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family)
+                             RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family,
+                             seed_at)
 
 from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
 from ..layout import scene
@@ -176,7 +177,7 @@ class GenerateRun(PaintingRun[G]):
                         box=scaled_box(detection.box, image.scale), score=detection.score))
         records = self._with_variations(records)
         for index, record in enumerate(records):
-            record.seed = self.options.seed + index  # every candidate its own seed
+            record.seed = seed_at(self.options.seed, index)  # every candidate its own seed
         return records
 
     def _with_variations(self, records: list[TargetRecord]) -> list[TargetRecord]:

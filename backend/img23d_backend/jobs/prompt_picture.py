@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
-                             check_picture_or_prompt, duration, validate_prompt)
+                             check_picture_or_prompt, duration, seed_at, validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
 from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
@@ -130,7 +130,7 @@ def make_inputs(run: StepContext, count: int) -> list[KeptPicture]:
     expected = count * expected_seconds(run.manager, run.options.edit_size)
     run.progress(STAGE, 0, 1, f"making {what} from the prompt: {duration(expected)} expected on "
                               f"{device_label(run.manager.device_of(ROLE))}")
-    seeds = [run.options.seed + offset for offset in range(count)]
+    seeds = [seed_at(run.options.seed, offset) for offset in range(count)]
     with run.stage(STAGE):
         made = make_pictures(run.manager, prompt_of(run.request), seeds, run.job.cancel, side=run.options.edit_size)
         folder = run.run_folder

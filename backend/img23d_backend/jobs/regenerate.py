@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, read_manifest
+from img23d_protocol import ErrorCode, ProtocolError, RegenerateJobResult, RegenerateRequest, read_manifest, seed_at
 from img23d_protocol.layout import LayoutSettings, solve, targets_from_records
 
 from ..readers.images import LoadedImage, load_image
@@ -113,7 +113,8 @@ class RegenerateRun(GenerateRun[RegenerateRequest]):
             for index, key in enumerate(self.request.keys):
                 old = source.record(key)
                 record = TargetRecord(target=old.target, instance=old.instance, stem=self.run_folder.claim_stem(key),
-                                      box=old.box, score=old.score, depth=old.depth, seed=self.options.seed + index)
+                                      box=old.box, score=old.score, depth=old.depth,
+                                      seed=seed_at(self.options.seed, index))
                 cutouts[key] = source.cutout(key).image
                 record.matte = self.run_folder.relative(self.run_folder.write_image(f"{MATTES}/{key}.png",
                                                                                     cutouts[key]))

@@ -32,6 +32,15 @@ def test_variations_print_each_picture_with_its_seed_and_the_next_step(cli: RunC
     assert "making 2 pictures of 96 x 96 from the prompt" in done.stderr
 
 
+def test_the_picture_after_the_top_seed_has_a_seed_that_can_be_given_again(cli: RunCli, tmp_path: Path) -> None:
+    """From the top seed, picture 2 was said to have seed 2**63, which --seed then refused: it could not be made
+    again. Seeds go on from 0 past the top."""
+    top = str(2**63 - 1)
+    done = cli("picture", "--prompt", PROMPT, "--variations", "2", "--seed", top, "--models", "tiny", "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert any(line.startswith("picture 2 (seed 0): ") for line in done.stdout.splitlines()), done.stdout
+
+
 @pytest.mark.parametrize("args, sentence", [
     (("--prompt", "  "), "the prompt holds only spaces"),
     (("--prompt", ""), "no prompt given"),
