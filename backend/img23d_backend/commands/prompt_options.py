@@ -53,3 +53,11 @@ def _check_prompt(args: argparse.Namespace) -> None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "--picture-size and --edit-size both set the area the image "
                                                        "editor paints at for a prompt: give one")
         args.edit_size = check_side(args.picture_size)
+    elif prompt and args.edit_size:
+        # --edit-size is the made picture's side then: checked here, naming the flag, before anything loads (it
+        # was refused after the engine started, and without naming it).
+        try:
+            check_side(args.edit_size)
+        except ProtocolError as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--edit-size {args.edit_size} with --prompt: "
+                                                       f"{exc.message}") from exc

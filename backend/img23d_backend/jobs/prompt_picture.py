@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from img23d_protocol import (Artifact, ArtifactKind, GenerateRequest, PictureRequest, RegenerateRequest,
-                             check_picture_or_prompt, duration, seed_at, validate_prompt)
+                             check_boxes, check_picture_or_prompt, duration, seed_at, validate_prompt)
 
 from ..editors.picture_costs import expected_picture_seconds
 from ..editors.text_picture import ROLE, check_picture_memory, make_pictures, picture_size
@@ -65,6 +65,10 @@ def check_memory(request: PromptRequest, engine: EngineContext) -> None:
     and one whose picture would take an hour or more on its device (a CPU's case) unaccepted, as every long step is
     refused: Make Picture's and a Generate's from a prompt alike."""
     if prompt_of(request):
+        # The picture's size is known before it is made: a box outside it was refused once the picture was made
+        # (a kept run folder, and on a CPU a quarter of an hour later).
+        check_boxes(getattr(request, "boxes", None) or {}, list(getattr(request, "targets", []) or []),
+                    picture_size(engine.manager, request.options.edit_size))
         check_picture_memory(engine.manager, request.options.edit_size, engine.total_room())
         count = pictures_asked(request)
         refuse_long_run("making the picture" if count == 1 else f"making {count} pictures",

@@ -81,6 +81,10 @@ def test_a_picture_that_holds_none_of_the_names_says_so_per_name_and_keeps_the_p
     ((), "no picture and no prompt given: pick a picture, or type what the picture should show"),
     (("--prompt", PROMPT, "--picture-size", "1000"), "a picture of 1000 x 1000 pixels cannot be made: its side must "
                                                      "be a multiple of 16 from 256 to 2,048 (the nearest is 992)"),
+    # --edit-size is the picture's side with a prompt: it was refused after the engine started, not naming it
+    (("--prompt", PROMPT, "--edit-size", "1000"), "--edit-size 1000 with --prompt: a picture of 1000 x 1000 pixels "
+                                                  "cannot be made: its side must be a multiple of 16 from 256 to "
+                                                  "2,048 (the nearest is 992)"),
     (("--prompt", PROMPT, "--picture-size", "512", "--edit-size", "768"),
      "--picture-size and --edit-size both set the area the image editor paints at for a prompt: give one"),
     (("picture.png", "--picture-size", "512"), "--picture-size is the size of a picture made from --prompt; a picture "
@@ -95,6 +99,17 @@ def test_bad_input_is_one_sentence_and_writes_nothing(cli: RunCli, tmp_path: Pat
     assert done.returncode == 2
     assert done.stderr.strip() == f"error: {sentence}"
     assert not out.exists()
+
+
+def test_a_box_outside_the_picture_to_be_made_is_refused_before_it_is_made(cli: RunCli, tmp_path: Path) -> None:
+    """The picture's size is known before it is made: a box outside it was refused only after the picture (a kept
+    run folder, a quarter of an hour later on a CPU)."""
+    out = tmp_path / "runs"
+    done = cli("generate", "--prompt", PROMPT, "--targets", "barrel", "--box", "barrel=0,0,500,500", "--picture-size",
+               "256", "--models", "tiny", "--out", out)
+    assert done.returncode != 0 and "the box of 'barrel' (0, 0, 500, 500) lies outside the picture, which is 256 x " \
+        "256 pixels" in done.stderr, done.stderr
+    assert not out.exists() or not any(path.is_dir() for path in out.iterdir())
 
 
 def _request(**fields: object) -> GenerateRequest:
