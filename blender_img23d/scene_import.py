@@ -255,13 +255,16 @@ def candidates_collection(run: bpy.types.Collection) -> bpy.types.Collection:
 
 
 def stand_in_for(obj: bpy.types.Object, original: bpy.types.Object) -> None:
-    """Put ``obj`` where ``original`` stands: its parent (object or bone), the parent's inverse, and its own
-    transform, so the two have the same world matrix."""
+    """Put ``obj`` where ``original`` stands: its parent (object or bone), the parent's inverse, its own
+    transform and its constraints (a Copy Location moved the original, and parts standing in for it stayed
+    behind), so the two have the same world matrix."""
     obj.parent = original.parent
     obj.parent_type, obj.parent_bone = original.parent_type, original.parent_bone
     obj.matrix_parent_inverse = original.matrix_parent_inverse.copy()
     obj.rotation_mode = original.rotation_mode
     obj.matrix_basis = original.matrix_basis.copy()
+    for constraint in original.constraints:
+        obj.constraints.copy(constraint)
 
 
 def step_aside(obj: bpy.types.Object, scene_layout: Any, number: int) -> None:

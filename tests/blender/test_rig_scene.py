@@ -192,3 +192,19 @@ def test_split_into_parts_sends_the_mesh_as_its_modifiers_make_it_and_a_rig_its_
     # The Mirror doubles the bar but for the 4 vertices on its plane, which it merges.
     count = len(bar.data.vertices)
     assert own.positions.shape[0] == count and whole.positions.shape[0] == 2 * count - 4
+
+
+def test_parts_stand_where_a_constrained_original_stands(addon, scene, tmp_path: Path) -> None:
+    """The Empty took the original's parent and transform but not its constraints: with a Copy Location the original
+    stood at its target and its parts where it was modelled."""
+    import trimesh   # the backend's environment's (Blender 4.2's has none)
+
+    trimesh.creation.box(extents=(1, 1, 1)).export(tmp_path / "top.glb")
+    lamp, target = _bar("lamp"), bpy.data.objects.new("target", None)
+    bpy.context.scene.collection.objects.link(target)
+    target.location = (5.0, 1.0, 0.0)
+    lamp.constraints.new("COPY_LOCATION").target = target
+    placed = addon.part_objects.place_parts(lamp, [("top", tmp_path / "top.glb")], str(tmp_path))
+    bpy.context.view_layer.update()
+    assert (placed.parts[0].matrix_world.translation - lamp.matrix_world.translation).length < 1e-6
+    assert (lamp.matrix_world.translation - target.location).length < 1e-6
