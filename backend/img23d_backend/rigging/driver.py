@@ -203,9 +203,12 @@ def _every_vertex(rig: Rig, surface: RigMesh, used: np.ndarray, positions: np.nd
     triangle uses takes the weights of the surface nearest it, as a level of detail's vertices do."""
     if len(used) == len(positions):
         return rig
-    carried = transfer_skin(surface.positions, surface.triangles, rig.skin, rig.skeleton.count, positions)
-    joints, weights = carried.joints.copy(), carried.weights.copy()
+    strays = np.setdiff1d(np.arange(len(positions)), used)
+    carried = transfer_skin(surface.positions, surface.triangles, rig.skin, rig.skeleton.count, positions[strays])
+    joints = np.zeros((len(positions), rig.skin.joints.shape[1]), rig.skin.joints.dtype)
+    weights = np.zeros((len(positions), rig.skin.weights.shape[1]), rig.skin.weights.dtype)
     joints[used], weights[used] = rig.skin.joints, rig.skin.weights
+    joints[strays], weights[strays] = carried.joints, carried.weights
     return replace(rig, skin=Skin(joints=joints, weights=weights))
 
 

@@ -13,9 +13,9 @@ from (``MeshRead.like``).
 
 from __future__ import annotations
 
-import copy
 import os
 import stat
+from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,8 +51,8 @@ def read_mesh(source: Path, folder: RunFolder, stem: str, prefix: str = "") -> M
         return MeshRead(gltf, mesh, _readable_by(source))
     gltf, like = _as_gltf(copy, folder, source, f"{stem}_as.glb", prefix)
     _check_unskinned(gltf, source, prefix)
-    _mesh_per_node(gltf)
     try:
+        _mesh_per_node(gltf)   # its node transforms read (one of the wrong size is one sentence here)
         mesh = gltf_scene.gather_mesh(gltf)
     except gltf_scene.GltfUnreadable as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{prefix}{exc}") from exc
@@ -84,7 +84,7 @@ def _mesh_per_node(gltf: Any) -> None:
         if node.mesh is None:
             continue
         if node.mesh in seen:
-            gltf.meshes.append(copy.deepcopy(gltf.meshes[node.mesh]))
+            gltf.meshes.append(deepcopy(gltf.meshes[node.mesh]))
             node.mesh = len(gltf.meshes) - 1
         seen.add(node.mesh)
 
