@@ -44,6 +44,14 @@ def high_of(low: bpy.types.Object) -> bpy.types.Object | None:
     return high if isinstance(high, bpy.types.Object) and high.type == "MESH" else None
 
 
+def follow(low: bpy.types.Object) -> None:
+    """The low object's high mesh moved to where the low one stands now (Re-layout, Keep): it was left where it
+    was, and a bake from the high mesh onto the low read misplaced geometry."""
+    high = high_of(low)
+    if high is not None:
+        high.matrix_world = low.matrix_world.copy()
+
+
 def add_high_mesh(low: bpy.types.Object, path: Path, budget: texture_guard.RunBudget | None = None
                   ) -> bpy.types.Object:
     """Import the generated mesh at ``path`` hidden beside ``low`` (already placed and linked to

@@ -178,10 +178,11 @@ def place(obj: bpy.types.Object, scene_layout: Any, key: str) -> None:
     rotation = Euler((0.0, 0.0, placement.yaw), "XYZ")
     anchor = Vector((((lo.x + hi.x) / 2), (lo.y + hi.y) / 2, lo.z)) * placement.scale
     anchor.rotate(rotation)
-    obj.scale = (placement.scale,) * 3
     obj.rotation_mode = "XYZ"  # the glTF importer leaves quaternions, which would ignore the Euler angles
-    obj.rotation_euler = rotation
-    obj.location = Vector(placement.location) - anchor
+    # The placement is in the world: an object the artist parented (to the house, say) had it written into its
+    # own transform, under its parent's, and stood elsewhere at another size.
+    obj.matrix_world = Matrix.LocRotScale(Vector(placement.location) - anchor, rotation,
+                                          Vector((placement.scale,) * 3))
 
 
 def single_layout(item: TargetFile) -> Any:
@@ -199,12 +200,16 @@ def _bounds(obj: bpy.types.Object) -> tuple[Vector, Vector]:
 
 
 def tag(obj: bpy.types.Object, **values: Any) -> None:
-    """Custom properties an artist (or a script) can read back: where the object came from."""
+    """Custom properties an artist (or a script) can read back: where the object came from. A whole number past
+    what Blender's 32-bit property holds (a seed of 2**40, given or drawn) is kept as its digits: it stopped the
+    import midway with a traceback."""
     for key, value in values.items():
         if value is None:
             continue
         if isinstance(value, dict):
             value = json.dumps(value, sort_keys=True)
+        elif isinstance(value, int) and not isinstance(value, bool) and not -2**31 <= value < 2**31:
+            value = str(value)
         obj[PROP_PREFIX + key] = value
 
 
@@ -240,16 +245,18 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
 
 
 CANDIDATES = "candidates"
+CANDIDATES_TAG = PROP_PREFIX + "candidates"   # on a run's candidates collection: what Keep tidies, and only that
 CANDIDATE_SPACING = 1.25   # candidates stand this many of their widths apart
 
 
 def candidates_collection(run: bpy.types.Collection) -> bpy.types.Collection:
-    """The run's collection of candidates to choose from, inside the run's collection."""
-    name = f"{run.name} {CANDIDATES}"
-    existing = next((c for c in run.children if c.name == name), None)
+    """The run's collection of candidates to choose from, inside the run's collection, known by its tag (by its
+    name, one past Blender's length was never found again: a collection a candidate)."""
+    existing = next((c for c in run.children if c.get(CANDIDATES_TAG)), None)
     if existing is not None:
         return existing
-    collection = bpy.data.collections.new(name)
+    collection = bpy.data.collections.new(f"{run.name} {CANDIDATES}")
+    collection[CANDIDATES_TAG] = True
     run.children.link(collection)
     return collection
 

@@ -14,7 +14,7 @@ import bpy
 from bpy.props import StringProperty
 from img23d_client import run_layout
 
-from .. import scene_import
+from .. import finished_objects, scene_import
 
 
 class IMG23D_OT_relayout(bpy.types.Operator):
@@ -59,6 +59,7 @@ class IMG23D_OT_relayout(bpy.types.Operator):
                 continue  # a candidate still to choose from stays in its row until it is kept
             if obj.type == "MESH" and key in scene_layout.anchors:
                 scene_import.place(obj, scene_layout, key)
+                finished_objects.follow(obj)
                 placed.append(obj.name)
         if not placed:
             self.report({"WARNING"}, f"No object of the run in {run} is in this scene")

@@ -13,7 +13,7 @@ from pathlib import Path
 import bpy
 from img23d_client import run_layout
 
-from .. import scene_import
+from .. import finished_objects, scene_import
 
 TAG = scene_import.PROP_PREFIX
 
@@ -41,19 +41,27 @@ class IMG23D_OT_keep_variation(bpy.types.Operator):
             self.report({"ERROR"}, "Select one of the candidates a job with Variations made, then press Keep")
             return {"CANCELLED"}
         anchor, run = str(chosen[TAG + "candidate_of"]), chosen.get(TAG + "run")
-        others = [o for o in context.scene.objects if o != chosen and o.get(TAG + "candidate_of") == anchor
-                  and _same_run(o.get(TAG + "run"), run)]
-        holder = next(iter(chosen.users_collection), None)
+        # Only the candidates collection the import made (its tag), and only its candidates: a collection of the
+        # artist's that held the chosen one was removed, and so were the same run's candidates of another import.
+        holder = next((c for c in chosen.users_collection if c.get(scene_import.CANDIDATES_TAG)), None)
         home = next((c for c in bpy.data.collections if holder is not None and holder.name in c.children), None)
+        others = [o for o in (holder.objects if holder is not None else ()) if o != chosen
+                  and o.get(TAG + "candidate_of") == anchor and _same_run(o.get(TAG + "run"), run)]
         self._place(context, chosen, anchor, str(run or ""))
+        high = finished_objects.high_of(chosen)
         if holder is not None and home is not None:
-            holder.objects.unlink(chosen)
-            home.objects.link(chosen)
-        for other in others:
-            mesh = other.data
-            bpy.data.objects.remove(other, do_unlink=True)
-            if mesh is not None and mesh.users == 0:
-                bpy.data.meshes.remove(mesh)
+            for obj in (chosen, high):
+                if obj is not None and holder in obj.users_collection:
+                    holder.objects.unlink(obj)
+                    home.objects.link(obj)
+        finished_objects.follow(chosen)
+        for other in others:   # with its high mesh (a finished candidate's), which kept the collection alive
+            for obj in (finished_objects.high_of(other), other):
+                if obj is not None:
+                    mesh = obj.data
+                    bpy.data.objects.remove(obj, do_unlink=True)
+                    if mesh is not None and mesh.users == 0:
+                        bpy.data.meshes.remove(mesh)
         if holder is not None and home is not None and not holder.all_objects:
             bpy.data.collections.remove(holder)
         chosen.name = chosen.data.name = str(chosen.get(TAG + "target") or chosen.name)

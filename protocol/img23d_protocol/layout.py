@@ -289,8 +289,10 @@ def _distances(targets: list[LayoutTarget], near: float) -> dict[str, float]:
     return {t.key: near / max(share.get(t.key, middle), 1 / MAX_DISTANCE_RATIO) for t in targets}
 
 
-def _usable(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and value > 0
+def _usable(value: object) -> bool:
+    # A manifest edited by hand may hold anything there ("0.9", a list): not a measured disparity, so the target
+    # stands as one without (it was a TypeError traceback on import and on Re-layout).
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def _fit_floor(contacts: dict[str, Vec3], heights: dict[str, float]) -> tuple[float, float, set[str]] | None:

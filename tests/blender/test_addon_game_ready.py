@@ -49,6 +49,17 @@ def test_a_quads_generate_puts_low_poly_objects_with_their_maps_and_hides_the_ge
         assert maps["SEPARATE_COLOR:Color"].size[:] == (128, 128)
         run = Path(low["img23d_run"])
         assert (run / "high" / f"{name}.glb").is_file()
+    # Re-layout moves each high mesh with its low one (it was left where it stood: a bake from it read
+    # misplaced geometry).
+    fov, estimated = scene.img23d.fov, scene.img23d.estimate_fov
+    scene.img23d.fov, scene.img23d.estimate_fov = fov * 0.6, False
+    try:
+        assert bpy.ops.img23d.relayout(run_dir=str(run)) == {"FINISHED"}
+    finally:
+        scene.img23d.fov, scene.img23d.estimate_fov = fov, estimated
+    for name in ("house", "chimney", "barrel"):
+        low, high = bpy.data.objects[name], bpy.data.objects[f"{name} (high)"]
+        assert max(abs(a - b) for ra, rb in zip(low.matrix_world, high.matrix_world) for a, b in zip(ra, rb)) < 1e-5
 
 
 def test_retopologize_selected_remakes_the_artists_mesh_in_place_with_the_real_backend(addon, scene) -> None:

@@ -48,3 +48,50 @@ def test_keep_without_a_candidate_selected_is_one_sentence(addon, scene) -> None
     bpy.ops.mesh.primitive_cube_add()
     with pytest.raises(RuntimeError, match="Select one of the candidates a job with Variations made"):
         bpy.ops.img23d.keep_variation()
+
+
+def test_keep_tidies_its_own_candidates_alone_and_re_layout_places_a_parented_object(addon, scene) -> None:
+    """Keep removed a collection of the artist's that held the chosen candidate, and the candidates of another
+    import of the same run; Re-layout wrote a world placement into a parented object's own transform."""
+    settings = scene.img23d
+    settings.targets, settings.variations, settings.seed = "chimney", 2, 70
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    first = _candidates("chimney")
+    run = Path(first[0]["img23d_run"])
+    assert bpy.ops.img23d.import_run(filepath=str(run / "manifest.json")) == {"FINISHED"}
+    second = [o for o in _candidates("chimney") if o not in first]
+    assert len(second) == 2
+    artist = bpy.data.collections.new("Props")
+    home = bpy.data.collections.new("Set")
+    bpy.context.scene.collection.children.link(home)
+    home.children.link(artist)
+    for collection in list(second[0].users_collection):
+        collection.objects.unlink(second[0])
+    artist.objects.link(second[0])
+    bpy.context.view_layer.update()
+    bpy.context.view_layer.objects.active = second[0]
+    assert bpy.ops.img23d.keep_variation() == {"FINISHED"}
+    assert "Props" in bpy.data.collections and "Set" in bpy.data.collections   # the artist's, kept
+    assert all(o.name in bpy.data.objects for o in first) and second[1].name in bpy.data.objects
+    # Re-layout stands a parented object where it stands unparented.
+    bpy.context.view_layer.objects.active = first[0]
+    assert bpy.ops.img23d.keep_variation() == {"FINISHED"}
+    kept = bpy.context.view_layer.objects.active
+    bpy.ops.img23d.relayout(run_dir=str(run))
+    alone = kept.matrix_world.copy()
+    holder = bpy.data.objects.new("holder", None)
+    bpy.context.scene.collection.objects.link(holder)
+    holder.location, holder.scale = (3.0, 1.0, 0.5), (2.0, 2.0, 2.0)
+    bpy.context.view_layer.update()
+    kept.parent, kept.matrix_parent_inverse = holder, holder.matrix_world.inverted()
+    bpy.ops.img23d.relayout(run_dir=str(run))
+    bpy.context.view_layer.update()
+    assert max(abs(a - b) for row_a, row_b in zip(kept.matrix_world, alone) for a, b in zip(row_a, row_b)) < 1e-4
+
+
+def test_a_seed_past_blenders_32_bit_property_is_kept_as_its_digits(addon, scene) -> None:
+    """A run made with --seed 2**40 stopped Import Run midway with a traceback (an ID property is 32-bit)."""
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    addon.scene_import.tag(cube, seed=2**40, instance=2)
+    assert cube["img23d_seed"] == str(2**40) and cube["img23d_instance"] == 2

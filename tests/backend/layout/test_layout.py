@@ -198,3 +198,14 @@ def test_layout_imports_only_the_standard_library() -> None:
             assert node.level == 0, "a relative import would tie layout.py to the backend package"
             modules.append(node.module)
     assert modules and all(m.split(".")[0] in (*sys.stdlib_module_names, "__future__") for m in modules)
+
+
+@pytest.mark.parametrize("disparity", ["0.9", [0.9], True, {"x": 1}])
+def test_a_disparity_edited_into_no_number_stands_its_target_as_one_without(disparity: object) -> None:
+    """A manifest edited by hand ("disparity": "0.9") stopped Import Run and Re-layout with a TypeError traceback."""
+    records = [TargetRecord.from_dict(record) for record in (
+        {"target": "house", "stem": "house", "box": [1, 2, 3, 4], "depth": {"disparity": 0.5}},
+        {"target": "door", "stem": "door", "box": [1, 2, 3, 4], "depth": {"disparity": disparity}})]
+    targets = targets_from_records(records)
+    assert targets[1].disparity is None
+    assert solve((640, 480), targets, LayoutSettings()).camera is not None
