@@ -118,7 +118,9 @@ def high_mesh(artist: ArtistMesh) -> tuple[trimesh.Trimesh, trimesh.Trimesh]:
 def face_materials(path: Path, positions: np.ndarray, triangles: np.ndarray) -> FaceMaterials | None:
     """The mesh file's materials, when it has several (``material_names`` and ``triangle_materials``,
     as ``readers.meshes`` writes them), with its triangles in glTF's axes; a defect is one sentence."""
-    arrays = read_arrays(path)  # its types, shapes and that each index names a material: checked there
+    # Its types, shapes and that each index names a material: checked there, its textures within the sizes the
+    # finish reads (without them a 4096 px colour map was refused, naming the array 'base_color').
+    arrays = read_arrays(path, COLOUR_LIMITS)
     names, of_face = arrays.get("material_names"), arrays.get("triangle_materials")
     if names is None or of_face is None:
         return None

@@ -76,3 +76,19 @@ def test_a_plys_srgb_colours_bake_back_to_themselves_through_the_commands_reader
 
     got, shown = _texels_and_expected(baked, high, srgb)
     assert np.abs(got - shown).mean() < 0.01
+
+
+def test_a_mesh_with_a_4096_pixel_colour_map_and_two_materials_is_read_for_its_materials(tmp_path: Path) -> None:
+    """Its materials were read without the finish's texture sizes: a 4096 x 4096 colour map was refused ("the mesh
+    file's 'base_color' holds 50,331,648 values; at most 30,000,000"), an array the artist never named."""
+    from img23d_backend.jobs.retopo import face_materials
+    from img23d_backend.readers.mesh_file import write_arrays
+
+    positions = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0]], np.float32)
+    triangles = np.array([[0, 1, 2], [1, 3, 2]])
+    path = write_arrays(tmp_path / "mesh.npz", {
+        "positions": positions, "triangles": triangles, "triangle_loops": np.arange(6).reshape(2, 3),
+        "material_names": np.array(["wood", "metal"]), "triangle_materials": np.array([0, 1]),
+        "base_color": np.zeros((4096, 4096, 3), np.uint8)})
+    found = face_materials(path, positions, triangles)
+    assert found is not None and found.names == ("wood", "metal")

@@ -83,3 +83,20 @@ def test_a_cancelled_job_stops_waiting_for_the_worker() -> None:
             unwrapper.result("ball")
         assert caught.value.code is ErrorCode.CANCELLED
         assert time.monotonic() - started < 1.0, "waiting went on after the job was cancelled"
+
+
+@pytest.mark.parametrize("size", [1e-3, 1e4])
+def test_a_mesh_far_from_a_unit_across_unwraps_as_one_does(size: float) -> None:
+    """xatlas's tolerances are in units: a ball a millimetre across got NaN UVs (a file the validator refused, said
+    as a success), a centimetre's a tenth of its texels. Out of reach, it is unwrapped at one unit across."""
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    _, faces, unit = unwrap_arrays(ball.vertices, ball.faces)
+    vertices, scaled_faces, uv = unwrap_arrays(ball.vertices * size, ball.faces)
+    assert np.isfinite(uv).all() and uv.min() >= 0.0 and uv.max() <= 1.0
+    assert np.allclose(vertices.max(axis=0) - vertices.min(axis=0), size * np.ptp(ball.vertices, axis=0))
+
+    def area(points: np.ndarray, triangles: np.ndarray) -> float:
+        corners = points[triangles]
+        return float(np.abs(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])).sum() / 2)
+
+    assert area(uv, scaled_faces) == pytest.approx(area(unit, faces), rel=0.05)

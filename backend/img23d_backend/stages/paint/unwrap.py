@@ -48,6 +48,7 @@ KILL_WAIT_SECONDS = 5.0  # how long a killed worker may take to go
 # the bound allows over ten times that, and a start-up's worth besides.
 BASE_SECONDS = 120.0
 SECONDS_PER_FACE = 0.002
+SMALLEST, LARGEST = 0.1, 1000.0   # units across: meshes outside are unwrapped at one unit (``_within_reach``)
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # vertices, faces, uv: the seams split
 
@@ -67,7 +68,7 @@ def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray, packing: AtlasPacking
     unwrap, unchanged)."""
     import xatlas
 
-    positions = np.asarray(vertices, dtype=np.float32)
+    positions = _within_reach(np.asarray(vertices, dtype=np.float64)).astype(np.float32)
     indices = np.asarray(faces, dtype=np.uint32)
     if packing is None:
         mapping, new_faces, uv = xatlas.parametrize(positions, indices)
@@ -81,6 +82,20 @@ def unwrap_arrays(vertices: np.ndarray, faces: np.ndarray, packing: AtlasPacking
         mapping, new_faces, uv = atlas[0]
     return (np.asarray(vertices, dtype=np.float64)[mapping], np.asarray(new_faces, dtype=np.int64),
             np.asarray(uv, dtype=np.float64))
+
+
+def _within_reach(positions: np.ndarray) -> np.ndarray:
+    """``positions`` as xatlas may read them: a mesh under ``SMALLEST`` or over ``LARGEST`` units across is
+    scaled to one unit about its centre (the UVs are the same shape at any scale), others as they are, as hy3dgen
+    unwraps its meshes. xatlas's own tolerances are in units: a mesh a millimetre across got NaN UVs, and a
+    centimetre's a tenth of the texels it would have had."""
+    if not len(positions):
+        return positions
+    low, high = positions.min(axis=0), positions.max(axis=0)
+    size = float((high - low).max())
+    if SMALLEST <= size <= LARGEST or size == 0.0:
+        return positions
+    return (positions - (low + high) / 2) / size
 
 
 def time_limit(faces: int) -> float:
