@@ -30,7 +30,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from ..gltf.document import MAX_FILE_BYTES
 from ..runs.folders import atomic_write
-from .colour_space import srgb_to_linear
+from .colour_space import linear_to_srgb, srgb_to_linear
 from .glb_textures import LARGEST_TEXTURE, plan_textures
 from .texture_files import CheckedTextures
 
@@ -118,11 +118,11 @@ def _convert(source: Path, target: Path) -> None:
     uv = getattr(loaded.visual, "uv", None)
     if uv is not None and len(uv) == len(vertices):
         arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
-        # Its colour image, for a retopology's bake (rows from the top, as the file stores them).
+        # Its colour image, for a retopology's bake (rows from the top, as the file stores them), its factor in.
         material = getattr(loaded.visual, "material", None)
-        image = getattr(material, "baseColorTexture", None) or getattr(material, "image", None)
-        if image is not None and not left_out:  # a texture left out was read as a 1 x 1 stand-in
-            arrays["base_color"] = np.asarray(image.convert("RGB"), dtype=np.uint8)
+        colour = base_colour_values(material) if not left_out else None  # one left out was read as a stand-in
+        if colour is not None:
+            arrays["base_color"] = np.round(colour * 255.0).astype(np.uint8)
             maps = metallic_roughness_values(material)
             if maps is not None:  # bytes again, factors and all, so the bake's low mesh carries factors of 1
                 arrays["metallic_roughness"] = np.round(np.clip(maps, 0.0, 1.0) * 255).astype(np.uint8)
@@ -196,6 +196,29 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
     visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:], material=material)
     mesh = trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
     return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))
+
+
+def base_colour_values(material: Any, textured: bool = True) -> Any:
+    """A material's base colour as (H, W, 3) float32 sRGB in 0..1, as a glTF reader shows it: its colour texture
+    (``textured``: the mesh has the UVs to read one) with its baseColorFactor multiplied in linear light, else the
+    factor alone as one texel; None with neither (a factor in the texture unconverted bakes darker than it looks).
+    The bake reads it so (``finish.bake.surface``), and so does a mesh file's conversion, which dropped the factor:
+    a white texture tinted green came out white, a red material without one grey."""
+    import numpy as np
+
+    image = getattr(material, "baseColorTexture", None)  # a PBR material (glTF's)
+    if image is None:
+        image = getattr(material, "image", None)  # a simple material (OBJ's)
+    factor = getattr(material, "baseColorFactor", None)
+    linear_factor = None if factor is None else np.asarray(factor, dtype=np.float32)[:3] / 255.0
+    if image is not None and textured:
+        texture = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+        if linear_factor is not None and not np.allclose(linear_factor, 1.0):
+            texture = linear_to_srgb(srgb_to_linear(texture) * linear_factor).astype(np.float32)
+        return texture
+    if linear_factor is not None:  # a flat colour: one texel
+        return linear_to_srgb(linear_factor).astype(np.float32).reshape(1, 1, 3)
+    return None
 
 
 def metallic_roughness_values(material: Any) -> Any:

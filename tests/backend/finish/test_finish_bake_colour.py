@@ -92,3 +92,24 @@ def test_a_mesh_with_a_4096_pixel_colour_map_and_two_materials_is_read_for_its_m
         "base_color": np.zeros((4096, 4096, 3), np.uint8)})
     found = face_materials(path, positions, triangles)
     assert found is not None and found.names == ("wood", "metal")
+
+
+def test_the_commands_reader_keeps_a_materials_colour_factor(tmp_path: Path) -> None:
+    """A mesh file's conversion kept the colour texture alone: a white texture tinted green (baseColorFactor) came
+    out white, and a red material without a texture grey. The factor goes in, in linear light, as a viewer shows it."""
+    from PIL import Image
+
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    uv = (ball.vertices[:, :2] + 1.0) / 2.0
+    for name, image, factor, expected in (("tinted", Image.new("RGB", (4, 4), (255, 255, 255)), [0, 255, 0, 255],
+                                           (0, 255, 0)),
+                                          ("red", None, [255, 0, 0, 255], (255, 0, 0)),
+                                          ("half", Image.new("RGB", (4, 4), (255, 255, 255)), [128, 128, 128, 255],
+                                           (188, 188, 188))):   # linear 0.5 is sRGB 188
+        material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, baseColorFactor=factor)
+        mesh = trimesh.Trimesh(ball.vertices, ball.faces, process=False,
+                               visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
+        mesh.export(str(tmp_path / f"{name}.glb"))
+        with artist_mesh_file(tmp_path / f"{name}.glb") as converted:
+            colour = np.load(converted)["base_color"]
+        assert (np.abs(colour.reshape(-1, 3).astype(int) - expected) <= 1).all(), (name, colour.reshape(-1, 3)[0])

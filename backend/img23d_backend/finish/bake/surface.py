@@ -19,8 +19,8 @@ from embreex.mesh_construction import TriangleMesh
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from ...readers.colour_space import linear_to_srgb, srgb_to_linear
-from ...readers.meshes import metallic_roughness_values
+from ...readers.colour_space import linear_to_srgb
+from ...readers.meshes import base_colour_values, metallic_roughness_values
 
 _CANDIDATES = 16  # triangles examined per fallback query (nearest centroids)
 
@@ -51,21 +51,12 @@ def colour_source(mesh: trimesh.Trimesh) -> ColourSource | None:
     """
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals):
-        material = visual.material
-        image = getattr(material, "baseColorTexture", None)  # a PBR material (glTF's)
-        if image is None:
-            image = getattr(material, "image", None)  # a simple material (OBJ's)
-        factor = getattr(material, "baseColorFactor", None)
-        linear_factor = None if factor is None else np.asarray(factor, dtype=np.float32)[:3] / 255.0
-        if image is not None and visual.uv is not None and len(visual.uv) == len(mesh.vertices):
-            texture = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-            if linear_factor is not None and not np.allclose(linear_factor, 1.0):
-                texture = linear_to_srgb(srgb_to_linear(texture) * linear_factor).astype(np.float32)
-            return ColourSource(texture, np.asarray(visual.uv, dtype=np.float64), None)
-        if linear_factor is not None:  # a flat colour: one texel
-            flat = linear_to_srgb(linear_factor).astype(np.float32).reshape(1, 1, 3)
-            return ColourSource(flat, np.zeros((len(mesh.vertices), 2)), None)
-        return None
+        textured = visual.uv is not None and len(visual.uv) == len(mesh.vertices)
+        texture = base_colour_values(visual.material, textured)
+        if texture is None:
+            return None
+        uvs = np.asarray(visual.uv, dtype=np.float64) if textured else np.zeros((len(mesh.vertices), 2))
+        return ColourSource(texture, uvs, None)
     if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind in ("vertex", "face"):
         # Vertex colours are linear here, as glTF's COLOR_0 is: trimesh reads a GLB's COLOR_0 into
         # them unconverted (floats times 255, normalised bytes as they are) and writes them back
