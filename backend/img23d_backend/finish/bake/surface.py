@@ -16,7 +16,6 @@ import numpy as np
 import trimesh
 from embreex import rtcore_scene
 from embreex.mesh_construction import TriangleMesh
-from PIL import Image
 from scipy.spatial import cKDTree
 
 from ...readers.colour_space import linear_to_srgb
