@@ -295,7 +295,9 @@ def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None,
     try:
         old_anchor, new_anchor = _bottom_centre(old), _bottom_centre(new)
         obj.data = new
-        obj.matrix_world = obj.matrix_world @ Matrix.Translation(old_anchor - new_anchor)
+        # In its own transform (the basis): through the world matrix, a constraint's offset was added again, and a
+        # chimney with a Copy Location moved 3 units each Regenerate.
+        obj.matrix_basis = obj.matrix_basis @ Matrix.Translation(old_anchor - new_anchor)
     finally:
         bpy.data.objects.remove(imported, do_unlink=True)
     new.name = obj.name

@@ -61,6 +61,22 @@ def test_regenerate_swaps_a_new_mesh_into_the_same_object(addon, scene, generate
     assert Path(chimney["img23d_mesh"]).is_file() and Path(chimney["img23d_mesh"]).parent.parent == run / "regenerated"
 
 
+def test_a_constrained_object_swapped_its_own_mesh_again_stays_where_it_stands(addon, scene, generated) -> None:
+    """The new mesh's anchor went through the world matrix, which holds a constraint's offset: a chimney with a
+    Copy Location (offset) moved 3 units at each Regenerate. Swapping the same file in again moves nothing."""
+    chimney, _ = generated
+    target = bpy.data.objects.new("target", None)
+    scene.collection.objects.link(target)
+    target.location = (3.0, 0.0, 0.0)
+    constraint = chimney.constraints.new("COPY_LOCATION")
+    constraint.target, constraint.use_offset = target, True
+    bpy.context.view_layer.update()
+    before = chimney.matrix_world.to_translation().copy()
+    addon.scene_import.swap_mesh(chimney, Path(chimney["img23d_run"]) / "chimney.glb")
+    bpy.context.view_layer.update()
+    assert (chimney.matrix_world.to_translation() - before).length < 1e-4
+
+
 def test_several_selected_objects_regenerate_in_one_job(addon, scene, generated) -> None:
     chimney, barrel = generated
     meshes = {chimney.data, barrel.data}
