@@ -96,6 +96,9 @@ def _convert(source: Path, target: Path) -> None:
         scene = trimesh.load(readable, file_type=suffix.lstrip("."), force="scene", process=False, resolver=resolver)
         parts = [part for part in scene.dump() if isinstance(part, trimesh.Trimesh)]
         loaded = trimesh.util.concatenate(parts)  # what trimesh's force="mesh" makes, its parts known
+        # Each part's own geometry, in dump's order: its copy there loses the COLOR_0 kept beside a material.
+        sources = [scene.geometry[scene.graph[node][1]] for node in scene.graph.nodes_geometry]
+        sources = [geometry for geometry in sources if isinstance(geometry, trimesh.Trimesh)]
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
                             f"{type(exc).__name__}: {exc}") from exc
@@ -116,16 +119,24 @@ def _convert(source: Path, target: Path) -> None:
     arrays = {"positions": positions, "triangles": triangles, "triangle_loops": loops}
     arrays.update(triangle_materials(parts))
     uv = getattr(loaded.visual, "uv", None)
-    if uv is not None and len(uv) == len(vertices):
+    textured = uv is not None and len(uv) == len(vertices)
+    if textured:
         arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
-        # Its colour image, for a retopology's bake (rows from the top, as the file stores them), its factor in.
-        material = getattr(loaded.visual, "material", None)
-        colour = base_colour_values(material) if not left_out else None  # one left out was read as a stand-in
-        if colour is not None:
-            arrays["base_color"] = np.round(colour * 255.0).astype(np.uint8)
-            maps = metallic_roughness_values(material)
-            if maps is not None:  # bytes again, factors and all, so the bake's low mesh carries factors of 1
-                arrays["metallic_roughness"] = np.round(np.clip(maps, 0.0, 1.0) * 255).astype(np.uint8)
+    # Its colour image, for a retopology's bake (rows from the top, as the file stores them), its factor in.
+    material = getattr(loaded.visual, "material", None)
+    colour = base_colour_values(material, textured) if not left_out else None  # one left out: a stand-in
+    colour_0 = _colour_0(sources)
+    if colour_0 is not None and (colour is None or colour.shape[:2] == (1, 1)):
+        # No texture, its COLOR_0 times the factor (a DCC's export of painted vertices with a material: kept in
+        # trimesh's vertex attributes, and lost, the mesh baked grey).
+        factor = srgb_to_linear(colour[0, 0].astype(np.float64)) if colour is not None else np.ones(3)
+        colour_0[:, :3] = np.round(colour_0[:, :3] * factor).astype(np.uint8)
+        arrays["vertex_colors"] = colour_0
+    elif textured and colour is not None:
+        arrays["base_color"] = np.round(colour * 255.0).astype(np.uint8)
+        maps = metallic_roughness_values(material)
+        if maps is not None:  # bytes again, factors and all, so the bake's low mesh carries factors of 1
+            arrays["metallic_roughness"] = np.round(np.clip(maps, 0.0, 1.0) * 255).astype(np.uint8)
     elif getattr(loaded.visual, "kind", None) in ("vertex", "face"):
         colours = np.array(loaded.visual.vertex_colors, dtype=np.uint8)
         if source.suffix.lower() not in (".glb", ".gltf"):
@@ -136,6 +147,26 @@ def _convert(source: Path, target: Path) -> None:
             colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
         arrays["vertex_colors"] = colours
     write_arrays(target, arrays)
+
+
+def _colour_0(parts: list[Any]) -> Any:
+    """The parts' glTF ``COLOR_0`` where trimesh keeps it beside a material (its vertex attributes), as (V, 4)
+    linear bytes in the concatenated order, white for a part without; None when no part has it."""
+    import numpy as np
+
+    found = [np.asarray(getattr(part.visual, "vertex_attributes", {}).get("color", np.zeros((0, 4))))
+             for part in parts]
+    if not any(len(colours) for colours in found):
+        return None
+    rows = []
+    for part, colours in zip(parts, found):
+        if len(colours) != len(part.vertices):
+            colours = np.ones((len(part.vertices), 4))
+        elif colours.dtype.kind in "iu":
+            colours = colours / float(np.iinfo(colours.dtype).max)
+        alpha = colours[:, 3] if colours.shape[1] > 3 else np.ones(len(colours))
+        rows.append(np.column_stack([colours[:, :3], alpha]))
+    return np.round(np.clip(np.concatenate(rows), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def triangle_materials(parts: list[Any]) -> dict[str, Any]:

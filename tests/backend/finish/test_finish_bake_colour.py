@@ -113,3 +113,38 @@ def test_the_commands_reader_keeps_a_materials_colour_factor(tmp_path: Path) -> 
         with artist_mesh_file(tmp_path / f"{name}.glb") as converted:
             colour = np.load(converted)["base_color"]
         assert (np.abs(colour.reshape(-1, 3).astype(int) - expected) <= 1).all(), (name, colour.reshape(-1, 3)[0])
+
+
+def test_the_commands_reader_keeps_painted_vertices_beside_a_material(tmp_path: Path) -> None:
+    """A DCC's export of painted vertices: COLOR_0 on a primitive with a material (and UVs). trimesh keeps it in
+    its vertex attributes, and the reader lost it: the mesh baked grey. It is the mesh's colour, times the factor."""
+    import pygltflib
+
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    points = ball.vertices.astype("<f4")
+    colours = np.where(points[:, 1:2] > 0, [1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]).astype("<f4")
+    uv = ((points[:, :2] + 1.0) / 2.0).astype("<f4")
+    corners = ball.faces.astype("<u4").reshape(-1)
+    chunks = [points.tobytes(), colours.tobytes(), uv.tobytes(), corners.tobytes()]
+    views, offset = [], 0
+    for chunk in chunks:
+        views.append(pygltflib.BufferView(buffer=0, byteOffset=offset, byteLength=len(chunk)))
+        offset += len(chunk)
+    accessors = [pygltflib.Accessor(bufferView=0, componentType=pygltflib.FLOAT, count=len(points), type="VEC3",
+                                    min=points.min(0).tolist(), max=points.max(0).tolist()),
+                 pygltflib.Accessor(bufferView=1, componentType=pygltflib.FLOAT, count=len(points), type="VEC4"),
+                 pygltflib.Accessor(bufferView=2, componentType=pygltflib.FLOAT, count=len(points), type="VEC2"),
+                 pygltflib.Accessor(bufferView=3, componentType=pygltflib.UNSIGNED_INT, count=len(corners),
+                                    type="SCALAR")]
+    primitive = pygltflib.Primitive(attributes=pygltflib.Attributes(POSITION=0, COLOR_0=1, TEXCOORD_0=2), indices=3,
+                                    material=0)
+    gltf = pygltflib.GLTF2(scene=0, scenes=[pygltflib.Scene(nodes=[0])], nodes=[pygltflib.Node(mesh=0)],
+                           meshes=[pygltflib.Mesh(primitives=[primitive])], accessors=accessors, bufferViews=views,
+                           materials=[pygltflib.Material(name="paint")], buffers=[pygltflib.Buffer(byteLength=offset)])
+    gltf.set_binary_blob(b"".join(chunks))
+    gltf.save_binary(str(tmp_path / "painted.glb"))
+    with artist_mesh_file(tmp_path / "painted.glb") as converted:
+        stored = np.load(converted)
+        assert "vertex_colors" in stored.files and "base_color" not in stored.files
+        read = stored["vertex_colors"]
+    assert set(map(tuple, read[:, :3].tolist())) == {(255, 0, 0), (0, 0, 255)}
