@@ -132,10 +132,14 @@ def bind(mesh: bpy.types.Object, armature: bpy.types.Object, names: list[str], w
         # armature's modifier stays, as Blender's parenting keeps it.
         modifier = next((m for m in mesh.modifiers if m.type == "ARMATURE" and m.object is not None
                          and m.object.get(RIGGED_FROM) == mesh.name), None)
+        if modifier is not None:
+            if modifier.name == modifier.object.name:   # the name img23d gave it, not one the artist chose
+                modifier.name = armature.name
+            modifier.object = armature
     if modifier is None:
         modifier = mesh.modifiers.new(name=armature.name, type="ARMATURE")
+        modifier.object = armature
         _before_generating(mesh, len(mesh.modifiers) - 1)
-    modifier.object, modifier.name = armature, armature.name
     modifier.use_vertex_groups = True
 
 

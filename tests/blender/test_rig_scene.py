@@ -208,3 +208,16 @@ def test_parts_stand_where_a_constrained_original_stands(addon, scene, tmp_path:
     bpy.context.view_layer.update()
     assert (placed.parts[0].matrix_world.translation - lamp.matrix_world.translation).length < 1e-6
     assert (lamp.matrix_world.translation - target.location).length < 1e-6
+
+
+def test_skinning_to_the_armature_a_mesh_already_follows_keeps_the_artists_modifier_as_it_is(addon, scene) -> None:
+    """Skin to Selected Armature again: the artist's modifier on that armature is the one used, its name and place
+    kept (the bind renamed it after the armature)."""
+    bar = _bar()
+    bar.modifiers.new("Mirror", "MIRROR")
+    own = addon.rig_objects.build_armature(bar, BONES, "artist rig", "")
+    del own[addon.rig_objects.RIGGED_FROM]   # the artist's, not one img23d made
+    modifier = bar.modifiers.new("Deform", "ARMATURE")
+    modifier.object = own
+    addon.rig_objects.bind(bar, own, [bone.name for bone in BONES], _weights(addon, bar))
+    assert [(m.name, m.type) for m in bar.modifiers] == [("Mirror", "MIRROR"), ("Deform", "ARMATURE")]
