@@ -26,11 +26,6 @@ RIGGED_FROM = "img23d_rigged_from"   # on an armature img23d made: the mesh it w
 RIGGED_BY = "img23d_rigged_by"       # ... and what made its skeleton ("SkinTokens", "shape", "single bone")
 LIMB_WORDS = ("arm", "leg", "hand", "foot", "thigh", "shin", "calf", "knee", "elbow", "tail", "wing", "limb")
 SWING_DEGREES = 35.0
-# Modifiers that only move the vertices they are given (Blender's ``OnlyDeform`` modifier types): an Armature
-# modifier may follow them; it goes before any other.
-DEFORM_ONLY = frozenset({"ARMATURE", "CAST", "CURVE", "DISPLACE", "HOOK", "LAPLACIANDEFORM", "LATTICE", "MESH_DEFORM",
-                         "SHRINKWRAP", "SIMPLE_DEFORM", "SMOOTH", "CORRECTIVE_SMOOTH", "LAPLACIANSMOOTH",
-                         "SURFACE_DEFORM", "WARP", "WAVE", "MESH_CACHE", "MESH_SEQUENCE_CACHE"})
 
 
 class RigProblem(Exception):
@@ -136,20 +131,10 @@ def bind(mesh: bpy.types.Object, armature: bpy.types.Object, names: list[str], w
             if modifier.name == modifier.object.name:   # the name img23d gave it, not one the artist chose
                 modifier.name = armature.name
             modifier.object = armature
-    if modifier is None:
+    if modifier is None:   # last in the stack, where Blender's own parenting (Ctrl+P) puts it
         modifier = mesh.modifiers.new(name=armature.name, type="ARMATURE")
         modifier.object = armature
-        _before_generating(mesh, len(mesh.modifiers) - 1)
     modifier.use_vertex_groups = True
-
-
-def _before_generating(mesh: bpy.types.Object, index: int) -> None:
-    """The modifier at ``index`` moved before the first that makes geometry (a Mirror, a Subdivision), as
-    Blender's own parenting places an Armature modifier: the weights are for the mesh's own vertices, and after
-    a Mirror the mirrored half swung about the other arm's pivot."""
-    first = next((i for i, m in enumerate(mesh.modifiers) if i != index and m.type not in DEFORM_ONLY), index)
-    if first < index:
-        mesh.modifiers.move(index, first)
 
 
 def name_words(name: str) -> set[str]:
@@ -189,5 +174,5 @@ def pose_test(armature: bpy.types.Object) -> list[str]:
     return swung
 
 
-__all__ = ["DEFORM_ONLY", "RIGGED_BY", "RIGGED_FROM", "RigProblem", "VertexWeights", "armature_of", "bind",
+__all__ = ["RIGGED_BY", "RIGGED_FROM", "RigProblem", "VertexWeights", "armature_of", "bind",
            "build_armature", "check_can_rig", "name_words", "pose_test", "read_weights"]

@@ -1,6 +1,6 @@
 """What a rig and a split put into an artist's scene, built in real Blender from handmade results (no backend):
-each case one an artist's scene holds and a review found wrong. The armature goes before a Mirror and follows the
-mesh's parent with an even scale; a second rig takes the first one's place; a mesh that cannot take a rig is one
+each case one an artist's scene holds and a review found wrong. The armature follows the mesh's parent with an even
+scale; a second rig takes the first one's place; a mesh that cannot take a rig is one
 sentence and nothing is built; Pose Test reads bone names by their words; parts land in an excluded collection;
 Rig Selected takes the selected mesh, not an unselected active one."""
 
@@ -59,16 +59,16 @@ def _deformed(obj: bpy.types.Object) -> np.ndarray:
 
 
 @pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
-def test_the_armature_goes_before_a_mirror_and_a_second_rig_takes_the_first_ones_place(addon, scene) -> None:
-    """The Armature modifier was added after a Mirror (the mirrored half swung about the other arm's pivot); rigged
-    again, the mesh kept both rigs, the old one still moving it and Pose Test swinging it."""
+def test_a_second_rig_takes_the_first_ones_place_in_the_stack(addon, scene) -> None:
+    """Rigged again, the mesh kept both rigs, the old one still moving it and Pose Test swinging it. The new armature
+    takes the old modifier, where it stood in the stack (last, as Blender's own parenting adds it)."""
     bar = _bar()
     bar.modifiers.new("Mirror", "MIRROR")
     first = _rig(addon, bar)
-    assert [m.type for m in bar.modifiers] == ["ARMATURE", "MIRROR"]
+    assert [m.type for m in bar.modifiers] == ["MIRROR", "ARMATURE"]
     second = _rig(addon, bar, "hero rig again")
     armatures = [m for m in bar.modifiers if m.type == "ARMATURE"]
-    assert len(armatures) == 1 and armatures[0].object == second and bar.modifiers[0] == armatures[0]
+    assert len(armatures) == 1 and armatures[0].object == second and armatures[0].name == second.name
     assert addon.rig_objects.armature_of(bar) == second and first.name in bpy.data.objects   # the old rig kept
     rest = _deformed(bar)
     first.pose.bones["arm_L"].rotation_mode = "QUATERNION"
@@ -76,10 +76,7 @@ def test_the_armature_goes_before_a_mirror_and_a_second_rig_takes_the_first_ones
     assert np.allclose(_deformed(bar), rest, atol=1e-6), "the old rig still moves the mesh"
     second.pose.bones["arm_L"].rotation_mode = "QUATERNION"
     second.pose.bones["arm_L"].rotation_quaternion = (0.7071, 0.0, 0.0, 0.7071)   # the left arm forward
-    posed = _deformed(bar)
-    # The arm and its mirror image both swing (the Mirror follows the Armature): the result stays symmetric.
-    assert np.abs(posed - rest).max() > 0.1
-    assert np.allclose(np.sort(posed[:, 0]), np.sort(-posed[:, 0]), atol=1e-5), "the mirrored half swung elsewhere"
+    assert np.abs(_deformed(bar) - rest).max() > 0.1
 
 
 @pytest.mark.smoke  # also run on Blender 4.2 LTS and 5.0 (scripts/test.sh)
