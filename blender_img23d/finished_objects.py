@@ -72,7 +72,7 @@ def add_high_mesh(low: bpy.types.Object, path: Path, budget: texture_guard.RunBu
             collection.objects.link(high)
         hide_high(high)
         link(low, high)
-    high.matrix_world = low.matrix_world.copy()  # both GLBs are in the same space: the run's
+    follow(low)  # both GLBs are in the same space: the run's
     return high
 
 

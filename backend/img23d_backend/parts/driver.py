@@ -130,7 +130,7 @@ def draw(run: StepContext, request: ModelRequest, what: str = "") -> list[PartMe
     if not made:
         raise ProtocolError(ErrorCode.SHAPE_FAILED, f"the parts model made no part{of}: every one it drew decoded "
                                                     "to nothing (try another seed)")
-    regions = int((np.unique(request.mask) != 0).sum()) if request.mask is not None else 0
+    regions = estimate.parts if request.mask is not None else 0   # with a mask, the estimate counted its regions
     if len(made) < regions:   # a region the model drew as nothing: said, as the split says an empty part
         lost = [repr(name) for name in request.names if name not in {part.name for part in made}]
         among = f" ({', '.join(lost)} among them)" if lost else ""
