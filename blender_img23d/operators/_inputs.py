@@ -177,10 +177,7 @@ def names_and_parts(context: bpy.types.Context) -> tuple[list[str], dict[str, li
     """The names typed and those written with their parts, "lamp (shade, arm), table" (one sentence if wrong)."""
     settings = context.scene.img23d
     try:
-        if "(" not in settings.targets and ")" not in settings.targets:
-            return protocol.names_from_text(settings.targets, settings.bl_rna.properties["targets"].name), {}
-        typed, parts = protocol.split_parted_names(settings.targets)
-        return protocol.validate_targets(typed), protocol.validate_parts(parts)
+        return protocol.parted_names_from_text(settings.targets, settings.bl_rna.properties["targets"].name)
     except protocol.ProtocolError as exc:
         raise InputError(exc.message[:1].upper() + exc.message[1:]) from exc
 
