@@ -38,7 +38,7 @@ GPU_FPS_STEP_S = 2.5e-5
 
 # One guided DiT forward (batch 3) on a CUDA GPU is bound by its kernels' launches, not arithmetic: scaled from the
 # CPU by the H200's bfloat16 probe it is 12 ms, and the estimate said 4.0 s for a part that took 8.4 s there
-# (``bench/results/parts-rig-gpu-h200.json``). That part less the estimate's other terms (the given mesh's
+# (``bench/results/parts-rig-gpu-h200-d6cac49.json``). That part less the estimate's other terms (the given mesh's
 # encoding 1.1 s, the decode 0.35 s, the clean-up and overlap check 0.8 s) over its 150 forwards is 41 ms, which a
 # GPU's forward is never counted under. Derived from the whole part, not timed alone: the benchmark now records the
 # estimate's split beside the part (``part_estimate_split``) for the next lent GPU to check.

@@ -70,9 +70,9 @@ def test_a_gpu_rig_estimate_from_the_measured_seconds_a_token_holds_where_flops_
 
 
 def test_the_gpu_floors_are_the_lent_h200s_figures_and_its_part_and_rig_estimates_hold_within_2x() -> None:
-    """The H200 run after issue 74 (``parts-rig-gpu-h200.json``): a rig's step is counted at its seconds a token,
-    and the part's estimate at that device's probe (issue 74's 631 TFLOP/s) is within 2x of the part measured."""
-    h200 = _figures("parts-rig-gpu-h200.json")
+    """The H200 run after issue 74 (``parts-rig-gpu-h200-d6cac49.json``): a rig's step is counted at its seconds a
+    token, and the part's estimate at that device's probe (issue 74's 631 TFLOP/s) is within 2x of the part measured."""
+    h200 = _figures("parts-rig-gpu-h200-d6cac49.json")
     assert h200["device"] == "NVIDIA H200" and h200["complete"] is True
     assert rig_costs.GPU_STEP_FLOOR_S == pytest.approx(h200["rig_seconds_per_token"], abs=0.0005)
     rig = rig_costs.rig_estimate(631_000.0, 1.0, DecodingSettings(max_new_tokens=h200["rig_token_limit"]),
@@ -82,3 +82,17 @@ def test_the_gpu_floors_are_the_lent_h200s_figures_and_its_part_and_rig_estimate
     part = part_costs.parts_estimate(ROW, 631_000.0, ask, history=ROW.history, on_gpu=True)
     assert 0.5 <= part.total_s / h200["part_seconds"] <= 2.0
     assert part_costs.forward_seconds(ROW, 631_000.0) < part_costs.GPU_FORWARD_FLOOR_S   # the floor decides there
+
+
+def test_a_later_h200_lease_measured_a_part_and_a_rig_within_2x_of_todays_estimates() -> None:
+    """A second lease (``parts-rig-gpu-h200.json``, commit 8a71986), not the one the floors came from: today's
+    estimates at the probe that run read are within 2x of the part and the rig it measured."""
+    h200 = _figures("parts-rig-gpu-h200.json")
+    assert h200["device"] == "NVIDIA H200" and h200["complete"] is True and h200["commit"] == "8a71986"
+    gflops = h200["part_estimate_split"]["probe_gflops"]
+    rig = rig_costs.rig_estimate(gflops, 1.0, DecodingSettings(max_new_tokens=h200["rig_token_limit"]),
+                                 joints=h200["rig_joints"], step_floor_s=rig_costs.GPU_STEP_FLOOR_S)
+    assert 0.5 <= rig.total_s / h200["rig_seconds_50_joints"] <= 2.0
+    ask = part_costs.PartsAsk(parts=1, steps=50, grid=256, whole=False, masked=False)
+    part = part_costs.parts_estimate(ROW, gflops, ask, history=ROW.history, on_gpu=True)
+    assert 0.5 <= part.total_s / h200["part_seconds"] <= 2.0

@@ -96,7 +96,7 @@ class RigEstimate:
 # benchmark by an H200's 631 TFLOP/s bf16 probe a step is 0.5 ms; eager over the growing cache it took 46 ms
 # there (issue 74). Replayed from a CUDA graph over the static cache (``kv_steps``) a whole 59-joint rig took
 # 10.5 s for 418 tokens on a lent H200, 25.1 ms a token with the encoders and the skin counted in
-# (``bench/results/parts-rig-gpu-h200.json``). So on a GPU a step is never counted under that figure.
+# (``bench/results/parts-rig-gpu-h200-d6cac49.json``). So on a GPU a step is never counted under that figure.
 GPU_STEP_FLOOR_S = 0.025
 
 
