@@ -150,14 +150,16 @@ class JobRun(Generic[R]):
     # -- stages and progress -------------------------------------------------------------------
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, doing: str | None = None) -> Iterator[None]:
         """Time a stage, measure its peak memory, save the manifest after it; while it runs busy, say
-        so now and then (``env.heartbeat``: a long step keeps the add-on's watchdog from stopping it)."""
+        so now and then (``env.heartbeat``: a long step keeps the add-on's watchdog from stopping it),
+        as ``doing`` where given (else the stage's name)."""
         self.job.cancel.check()
-        self.progress(name, 0, 1, f"{name}...")
+        saying = doing or name
+        self.progress(name, 0, 1, f"{saying}...")
         started = time.perf_counter()
         meter = PeakMeter(self.engine.device)
-        with meter, Heartbeat(lambda seconds: self.progress(name, 0, 1, f"{name}: still working, "
+        with meter, Heartbeat(lambda seconds: self.progress(name, 0, 1, f"{saying}: still working, "
                                                                      f"{seconds:.0f} s so far"), busy_seconds):
             failpoints.hit(name)
             yield

@@ -73,8 +73,9 @@ class StepContext(Protocol):
     @property
     def job(self) -> StepJob: ...
 
-    def stage(self, name: str) -> AbstractContextManager[None]:
-        """Time the stage ``name``, measure its peak memory, save the manifest after it."""
+    def stage(self, name: str, doing: str | None = None) -> AbstractContextManager[None]:
+        """Time the stage ``name``, measure its peak memory, save the manifest after it; say ``doing``
+        (else the name) in its progress."""
         ...
 
     def progress(self, stage: str, step: int, total: int, message: str) -> None:
