@@ -113,8 +113,10 @@ class GarbageLine:
 
 
 @dataclass
-class WrongVersion:
-    """A line that carries another protocol major version: the backend is not this add-on's."""
+class RefusedLine:
+    """A line the add-on cannot take from its backend, in one sentence: another protocol major version (the
+    backend is not this add-on's), or a message of this protocol whose fields do not hold (the backend is
+    broken, not chatty: a stray print is a ``GarbageLine``). The backend is stopped with it."""
 
     text: str
 
@@ -229,7 +231,10 @@ class BackendProcess:
                 item: Any = protocol.decode(line, protocol.EVENT_TYPES)
             except ProtocolError as exc:
                 if exc.code is ErrorCode.VERSION_MISMATCH:  # another release's backend: refused at once
-                    item = WrongVersion(protocol.version_refusal("backend", *protocol.line_version(line)))
+                    item = RefusedLine(protocol.version_refusal("backend", *protocol.line_version(line)))
+                elif protocol.line_version(line)[0] == protocol.PROTOCOL_MAJOR:
+                    item = RefusedLine(f"the backend sent a message the add-on cannot read ({exc.message}) "
+                                       "and was stopped; the next job starts a new one")
                 else:
                     item = GarbageLine(line[:300].decode("utf-8", "replace"))
             if isinstance(item, GarbageLine):

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import img23d_protocol as protocol
 
-from .process import BackendProcess, Exited, GarbageLine, LaunchSettings
+from .process import BackendProcess, Exited, GarbageLine, LaunchSettings, RefusedLine
 from .remote_jobs import RemoteJob
 from .remote_runs import RunDownload
 from .session_events import SessionEvents, State
@@ -290,7 +290,7 @@ class BackendSession(SessionEvents):
             for message in self.download.handle(item):
                 self.process.send(message)
             return []
-        if self._remote is None or isinstance(item, (GarbageLine, Exited, protocol.Hello)):
+        if self._remote is None or isinstance(item, (GarbageLine, RefusedLine, Exited, protocol.Hello)):
             return [item]
         try:
             send, out = self._remote.handle(item)

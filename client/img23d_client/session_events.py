@@ -12,7 +12,7 @@ from typing import Any
 import img23d_protocol as protocol
 
 from . import limits
-from .process import Exited, GarbageLine, WrongVersion
+from .process import Exited, GarbageLine, RefusedLine
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -40,7 +40,7 @@ class SessionEvents:
     def _answers_something(self, item: Any) -> bool:
         """Whether ``item`` is progress on something asked of the backend (what keeps the watchdog
         quiet); a garbage line, or a message for no outstanding request, is not."""
-        if isinstance(item, (GarbageLine, Exited, WrongVersion)):
+        if isinstance(item, (GarbageLine, Exited, RefusedLine)):
             return False
         if isinstance(item, protocol.Hello):
             return self.state is State.STARTING
@@ -66,7 +66,7 @@ class SessionEvents:
     def _handle(self, item: Any) -> list[Any]:
         if isinstance(item, GarbageLine):
             return []
-        if isinstance(item, WrongVersion):
+        if isinstance(item, RefusedLine):
             assert self.process is not None
             self.process.kill()
             return self._lost(item.text)

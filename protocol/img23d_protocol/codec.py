@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 from .boxes import validate_boxes
 from .completion import validate_completion_off
@@ -18,6 +19,7 @@ from .options import JobOptions
 from .parted_names import validate_parts
 from .parts_models import check_parts_model
 from .picture import PictureRequest, check_picture_prompt
+from .plain import NotPlainJSON, loads
 from .prompt import check_picture_or_prompt, validate_prompt
 from .rig_bones import validate_bones
 from .rig_levels import check_one_skeleton, validate_levels
@@ -85,7 +87,9 @@ def decode(line: str | bytes, registry: dict[str, type[Message]]) -> Message:
         except UnicodeDecodeError as exc:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "line is not UTF-8") from exc
     try:
-        data = json.loads(line)
+        data = loads(line)
+    except NotPlainJSON as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the line {exc}") from exc
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "line is not valid JSON", str(exc)[:200]) from exc
     if not isinstance(data, dict):
@@ -151,6 +155,9 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number, 0 or more")
         elif name == "done" and not isinstance(value, bool):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "done must be true or false")
+        elif cls in _EVENTS and not _plain_field_ok(known[name].type, value):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"its {cls.TYPE} message has a {name} of the wrong type "
+                                                       f"({type(value).__name__}; {known[name].type} is meant)")
         values[name] = value
     message = cls(**values)
     if isinstance(message, GenerateRequest):
@@ -162,6 +169,36 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
     return message
 
 
+# What the add-on reads of an event's fields, by their annotation (the messages' module defers them: strings).
+# A field of another annotation (a hello's dicts, a result's data) is read by its own checked reader.
+_EVENTS = frozenset(EVENT_TYPES.values())
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "ArtifactKind | str": lambda v: isinstance(v, str),
+    "str | None": lambda v: v is None or isinstance(v, str),
+    "int": _whole,
+    "int | None": lambda v: v is None or _whole(v),
+    "bool": lambda v: isinstance(v, bool),
+    "list[float] | None": lambda v: v is None or isinstance(v, list) and all(_number(x) for x in v),
+    "list[int] | None": lambda v: v is None or isinstance(v, list) and all(_whole(x) for x in v),
+}
+
+
+def _plain_field_ok(annotation: Any, value: Any) -> bool:
+    check = _FIELD_CHECKS.get(annotation) if isinstance(annotation, str) else None
+    return check is None or check(value)
+
+
 def request_id_of(line: str | bytes) -> str | None:
     """Best-effort id of a line that failed to decode, so the error can name its request. A line that is
     not UTF-8 is read with its bad bytes replaced: its id, when none of them fell in it, still names the
@@ -169,11 +206,17 @@ def request_id_of(line: str | bytes) -> str | None:
     if isinstance(line, bytes):
         line = line.decode("utf-8", errors="replace")  # U+FFFD where a byte was bad
     try:
-        data = json.loads(line)
+        data = json.loads(line)   # not ``loads``: a line refused for a long number still names its request
     except (ValueError, RecursionError):
         return None
     value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str) and "\ufffd" not in value else None
+    if not isinstance(value, str) or "\ufffd" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:   # a lone surrogate: an id that could not be written back
+        return None
+    return value
 
 
 def check_peer_hello(hello: Hello, peer: str, needed_major: int = PROTOCOL_MAJOR) -> None:
@@ -194,7 +237,7 @@ def version_refusal(peer: str, major: object, version: object, needed_major: int
 def line_version(line: bytes) -> tuple[object, object]:
     """``(v, version)`` of a line that decoded as another protocol version (for ``version_refusal``)."""
     try:
-        data = json.loads(line)
+        data = loads(line)
     except (ValueError, RecursionError, UnicodeDecodeError):
         return None, None
     return (data.get("v"), data.get("version")) if isinstance(data, dict) else (None, None)

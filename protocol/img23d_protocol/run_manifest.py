@@ -16,7 +16,6 @@ What readers need from them comes through the checked properties here, not by ke
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field, fields
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .plain import dumps
+from .plain import NotPlainJSON, dumps, loads
 from .result_fields import items, mapping, number, refuse, text, whole
 from .run_record import TargetRecord, records_from
 
@@ -212,10 +211,12 @@ def read_manifest_data(path: Path) -> dict[str, Any]:
     it stands (the backend's recovery pass). ``ProtocolError`` for a file that cannot be read."""
     where = manifest_path(path)
     try:
-        data = json.loads(where.read_text(encoding="utf-8"))
+        data = loads(where.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, f"is missing or cannot be read "
                                                                      f"({exc.strerror or exc})"), str(exc)) from exc
+    except NotPlainJSON as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, str(exc))) from exc
     except ValueError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, "is not JSON"), str(exc)) from exc
     if not isinstance(data, dict):

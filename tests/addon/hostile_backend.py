@@ -12,6 +12,7 @@
   hang              hello; a job gets one progress event, then nothing (shutdown is ignored; EOF ends it)
   bad_hello         a hello whose memory is a string and whose limits are a list
   deaf_flood        hello, then floods progress for no job and never reads its input again
+  bad_field         hello; a job gets a progress event whose step is text, then an error whose target is 5
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ def main() -> int:
         return 0
     if mode == "hang":
         hello_and_first_progress(9, "working")
+        sys.stdin.read()
+        return 0
+    if mode == "bad_field":
+        hello()
+        job = next_job()
+        send({"type": "progress", "job": job["id"], "stage": "shape", "step": "1", "total": 9, "message": ""})
+        send({"type": "error", "id": job["id"], "code": "shape_failed", "message": "m", "target": 5})
         sys.stdin.read()
         return 0
     if mode == "bad_hello":

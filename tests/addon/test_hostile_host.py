@@ -144,6 +144,25 @@ def test_a_second_hello_mid_job_ends_the_job_with_one_sentence(tmp_path: Path) -
         session.stop()
 
 
+def test_a_message_whose_fields_are_of_the_wrong_type_ends_the_job_with_one_sentence(tmp_path: Path) -> None:
+    """A progress whose step is text (the add-on's modal tick divided it: TypeError every tick), or an error
+    whose target is a number (the pump raised), left the session busy for good; now the job ends, the
+    backend is stopped, and the next job starts a new one."""
+    session = _session(tmp_path, "bad_field")
+    try:
+        job = session.submit(protocol.GenerateRequest(image="x.png"))
+        session.await_reply(job)
+        _pump_until(session, lambda: session.replies.get(job) is not None, 60, "the job never ended")
+        reply = session.take_reply(job)
+        assert isinstance(reply, protocol.Error) and reply.code == "backend_unavailable"
+        assert reply.message == ("the backend sent a message the add-on cannot read (its progress message has a step "
+                                 "of the wrong type (str; int is meant)) and was stopped; the next job starts a new one")
+        assert session.job_id is None and session.state is session_mod.State.ERROR
+        _pump_until(session, lambda: not session.process.alive, 10, "the backend was not stopped")
+    finally:
+        session.stop()
+
+
 def test_lines_that_answer_nothing_do_not_keep_the_watchdog_quiet(tmp_path: Path) -> None:
     session = _session(tmp_path, "chatter", watchdog=2.0)
     try:

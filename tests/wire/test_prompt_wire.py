@@ -44,7 +44,7 @@ def test_half_a_utf16_pair_escaped_in_json_is_refused() -> None:
     # JSON's \ud800 escape is valid JSON and decodes to a lone surrogate, which no UTF-8 writer (the run
     # record, the tokenizer) can take: refused on arrival, not where the manifest is written.
     line = '{"v": 1, "type": "generate", "id": "p-2", "prompt": "a barrel \\ud800"}'
-    with pytest.raises(ProtocolError, match=r"not valid text \(a lone U\+D800") as excinfo:
+    with pytest.raises(ProtocolError, match=r"not valid \(a lone U\+D800, half of a UTF-16 pair") as excinfo:
         decode(line, REQUEST_TYPES)
     assert excinfo.value.code == ErrorCode.BAD_REQUEST
     # a whole pair is a character like any other

@@ -21,6 +21,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from typing import Any, BinaryIO, Callable, TextIO
 
 from img23d_protocol import (MAX_LINE_BYTES, REQUEST_TYPES, CancelRequest, DeleteRequest, Error, ErrorCode,
@@ -104,7 +105,10 @@ class Server:
             if self._output_broken:
                 return
             try:
-                self.stdout.write(line + "\n")
+                try:
+                    self.stdout.write(line + "\n")
+                except UnicodeEncodeError:   # a lone surrogate (a file name not in UTF-8): '?', not a dead pipe
+                    self.stdout.write(line.encode("utf-8", "replace").decode("utf-8") + "\n")
                 self.stdout.flush()
             except (BrokenPipeError, OSError, ValueError):
                 # The reader is gone (Blender died): the stdin EOF that follows ends the process.
@@ -169,6 +173,12 @@ class Server:
                 keep_going = self._handlers[type(message)](message)
             except ProtocolError as exc:
                 self.send(Error.from_exception(getattr(message, "id", None), exc))
+                continue
+            except Exception as exc:  # the boundary of one request: a fault in its handling never ends the backend
+                log.error("handling %s failed:\n%s", type(message).__name__, traceback.format_exc())
+                self.send(Error(id=getattr(message, "id", None), code=ErrorCode.INTERNAL.value,
+                                message=f"the backend could not handle this {message.TYPE} request "
+                                        f"({type(exc).__name__}: {str(exc)[:200]}); the backend's log has the details"))
                 continue
             if not keep_going:
                 return 0

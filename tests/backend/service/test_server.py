@@ -222,6 +222,13 @@ def test_bad_names_are_bad_requests(backend: BackendProcess, targets, needle: st
     (b'{"v": 1, "type": "generate", "id": "o", "image": "x.png", "options": {"steps": "many"}}\n', "bad_request"),
     (b'{"v": 1, "type": "generate", "id": "o", "image": "x.png", "options": {"warp": 9}}\n', "bad_request"),
     (b"\xff\xfe\x00garbage\n", "bad_request"),
+    # A whole number too long for a float killed the process (OverflowError on the reader thread), in an
+    # option, a box or a bone; a lone surrogate in an id silenced every later line (it could not be written).
+    (b'{"v": 1, "type": "detect", "id": "n", "image": "x.png", "options": {"guidance_scale": 1' + b"0" * 400 + b"}}\n",
+     "bad_request"),
+    (b'{"v": 1, "type": "generate", "id": "b", "image": "x.png", "targets": ["a"], "boxes": {"a": [0, 0, 1, 9'
+     + b"9" * 400 + b"]}}\n", "bad_request"),
+    (b'{"v": 1, "type": "status", "id": "\\ud800"}\n', "bad_request"),
 ])
 def test_malformed_lines_get_errors_and_the_server_goes_on(backend: BackendProcess, line: bytes, code: str) -> None:
     backend.send(line)
