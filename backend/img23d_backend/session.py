@@ -154,12 +154,14 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
 def ensure_tiny_models(families: tuple[str, ...]) -> None:
     """Build the tiny models on first use (checking the shared models' replicas and ``families``');
     a folder that cannot be written is one clear sentence."""
-    from .replicas.build import default_tiny_root
+    from .replicas.build import ForeignFolder, default_tiny_root
     from .replicas.build import ensure_tiny_models as build
 
     root = default_tiny_root()
     try:
         build(root, families)
+    except ForeignFolder as exc:
+        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built: {exc.strerror}") from exc
     except OSError as exc:
         reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                    errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",

@@ -44,6 +44,7 @@ the shape replica's occupancy is a closed blob, near-binary like a trained one's
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
@@ -70,13 +71,23 @@ SHARED_ROLES = ("grounding", "matting", "depth")
 # --------------------------------------------------------------------------------------------
 
 
+class ForeignFolder(FileExistsError):
+    """The tiny models' folder holds what no replica build made: it is kept, never replaced."""
+
+
 def build_tiny_models(root: Path) -> Path:
-    """Build all replicas into ``root`` (replacing it), atomically; returns ``root``.
+    """Build all replicas into ``root`` (replacing an earlier build), atomically; returns ``root``.
 
     The build goes to a temporary sibling folder that is renamed into place only when
-    complete, so readers never see a half-built folder.
+    complete, so readers never see a half-built folder. A ``root`` that is a file, or a folder
+    with files but no build's manifest, is refused (``ForeignFolder``): replacing it deleted an
+    artist's folder named by mistake as ``IMG23D_TINY_MODELS``.
     """
     root = Path(root).expanduser().absolute()
+    if root.exists() and not (root / "manifest.json").is_file() and (not root.is_dir() or any(root.iterdir())):
+        raise ForeignFolder(errno.EEXIST, f"{root} holds files that are not img23d's tiny models (it has no "
+                            "manifest.json of a build), so it is left as it is; name a new or empty folder "
+                            "for them (IMG23D_TINY_MODELS, or --out)", str(root))
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.building-", dir=root.parent))
     staging.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache folder's mode
@@ -206,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even if already built")
     args = parser.parse_args(argv)
     root = args.out if args.out is not None else default_tiny_root()
-    root = build_tiny_models(root) if args.force else ensure_tiny_models(root)
+    try:
+        root = build_tiny_models(root) if args.force else ensure_tiny_models(root)
+    except ForeignFolder as exc:
+        raise SystemExit(f"error: {exc.strerror}") from None
     print(Path(root).absolute())
     return 0

@@ -78,11 +78,39 @@ def test_a_family_building_other_folders_than_it_names_is_refused(tmp_path: Path
     assert list(tmp_path.iterdir()) == []
 
 
-def test_rebuild_replaces_existing_folder(tmp_path: Path) -> None:
+def test_rebuild_replaces_an_earlier_build(tmp_path: Path) -> None:
     target = tmp_path / "tiny"
     target.mkdir()
+    (target / "manifest.json").write_text(json.dumps({"format": TINY_FORMAT - 1, "models": {}}))
     (target / "stale.txt").write_text("old")
     build_tiny_models(target)
     assert not (target / "stale.txt").exists()
     assert (target / "manifest.json").is_file()
     assert [p.name for p in tmp_path.iterdir()] == ["tiny"]  # no staging leftovers
+
+
+@pytest.mark.parametrize("foreign", ["a folder of an artist's files", "a file"])
+def test_a_folder_no_build_made_is_refused_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    foreign: str) -> None:
+    """IMG23D_TINY_MODELS naming a folder of one's own work by mistake deleted it (a build replaces the folder
+    it is given): a file, or a folder with files and no build's manifest, is refused in one sentence, untouched."""
+    from img23d_backend.session import ensure_tiny_models as ensure_for_a_job
+    from img23d_protocol import ErrorCode, ProtocolError
+
+    target = tmp_path / "work"
+    if foreign == "a file":
+        target.write_text("notes")
+    else:
+        (target / "project").mkdir(parents=True)
+        (target / "project" / "scene.blend").write_text("my work")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    with pytest.raises(tiny_models.ForeignFolder, match="holds files that are not img23d's tiny models"):
+        build_tiny_models(target)
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(target))
+    with pytest.raises(ProtocolError) as caught:
+        ensure_for_a_job(())
+    assert caught.value.code is ErrorCode.DISK and caught.value.message == (
+        f"the tiny models cannot be built: {target} holds files that are not img23d's tiny models (it has no "
+        "manifest.json of a build), so it is left as it is; name a new or empty folder for them "
+        "(IMG23D_TINY_MODELS, or --out)")
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
