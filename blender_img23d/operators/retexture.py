@@ -30,10 +30,7 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
     _left_out: tuple[str, ...] = ()  # the views that could not be sent, one sentence each
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
-        try:
-            obj = retexture_mesh.check_selection(context)
-        except retexture_mesh.MeshProblem as exc:
-            raise _inputs.InputError(str(exc)) from exc
+        obj = _inputs.mesh_in_object_mode(context, "re-texture", "re-texture it")
         image, image_name = _inputs.image_file(context)
         options = _inputs.options(context)
         options.texture = True

@@ -108,6 +108,7 @@ def test_a_mesh_far_over_the_face_budget_is_painted_through_a_proxy_and_keeps_it
     ("camera", "is a camera, not a mesh"),
     ("two", "2 objects are selected"),
     ("empty_mesh", "has no faces"),
+    ("edit_mode", "is in Edit Mode: go back to Object Mode to re-texture it"),  # was a foreach_get traceback
 ])
 def test_bad_selections_are_reported(addon, paint_scene, selection: str, message: str) -> None:
     for other in bpy.context.view_layer.objects:
@@ -125,10 +126,17 @@ def test_bad_selections_are_reported(addon, paint_scene, selection: str, message
         empty = bpy.data.objects.new("hollow", bpy.data.meshes.new("hollow"))
         paint_scene.collection.objects.link(empty)
         _select_only(empty)
+    elif selection == "edit_mode":
+        bpy.ops.mesh.primitive_cube_add()
+        bpy.ops.object.mode_set(mode="EDIT")
     else:
         bpy.context.view_layer.objects.active = None
-    with pytest.raises(RuntimeError, match=message):
-        bpy.ops.img23d.retexture()
+    try:
+        with pytest.raises(RuntimeError, match=message):
+            bpy.ops.img23d.retexture()
+    finally:
+        if bpy.context.object is not None and bpy.context.object.mode == "EDIT":
+            bpy.ops.object.mode_set(mode="OBJECT")
 
 
 # Last in the file: undo rebuilds Blender's data, and references held elsewhere go stale.
