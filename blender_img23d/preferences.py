@@ -206,7 +206,10 @@ class Img23dPreferences(bpy.types.AddonPreferences):
 
     def launch_settings(self) -> LaunchSettings:
         python = Path(bpy.path.abspath(self.python_path)) if self.python_path else installed_env_python()
-        runs = Path(bpy.path.abspath(self.runs_dir)) if self.runs_dir else user_dir() / "runs"
+        # Absolute, once: the backend starts inside its runs folder and is told to write there, so a relative
+        # one ("runs", or "//runs" in a .blend not saved yet) nested each run in a second "runs", and every
+        # object was tagged with a run folder that did not exist.
+        runs = Path(bpy.path.abspath(self.runs_dir)).expanduser().absolute() if self.runs_dir else user_dir() / "runs"
         return LaunchSettings(
             python=python, runs_dir=runs, models=self.model_set.lower(), grounding=self.grounding,
             family=self.family, shape=self.shape_name(), paint=self.paint, matting=self.matting, editor=self.editor,

@@ -1,7 +1,10 @@
 """The preferences of issue 57 reach the backend's command line: BiRefNet_HR as the matting model,
-the grounding model on the CPU, and the warm-up; each left off the command line while not chosen."""
+the grounding model on the CPU, and the warm-up; each left off the command line while not chosen. The runs
+folder reaches it as an absolute path."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +32,18 @@ def test_matting_grounding_on_cpu_and_warm_up_reach_the_launch(addon) -> None:
         assert "birefnet-hr" in prefs.model_configuration()  # the models listing is asked again
     finally:
         prefs.matting, prefs.grounding_on_cpu, prefs.warm_up = "birefnet", False, False
+
+
+def test_a_relative_runs_folder_is_made_absolute_once(addon, tmp_path, monkeypatch) -> None:
+    """The backend starts inside its runs folder and was told to write to the same relative path: each run
+    landed in "my runs/my runs/<run>", and every object was tagged with a run folder that did not exist."""
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    kept = prefs.runs_dir
+    monkeypatch.chdir(tmp_path)
+    try:
+        prefs.runs_dir = "my runs"
+        assert prefs.launch_settings().runs_dir == tmp_path / "my runs"
+        prefs.runs_dir = "~/img23d runs"
+        assert prefs.launch_settings().runs_dir == Path.home() / "img23d runs"
+    finally:
+        prefs.runs_dir = kept
