@@ -17,6 +17,7 @@ nothing touches the network: a model already cached is reported as such, any oth
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -77,7 +78,7 @@ def _download_part(spec: ModelSpec, progress: Progress, cancelled: Callable[[], 
     listed, commit = _remote_files(spec, token)
     # Resuming: what an earlier, interrupted download finished stays; only the rest is fetched.
     snapshot = hub.repo_cache_folder(spec.repo_id) / "snapshots" / commit
-    files = [remote for remote in listed if not (snapshot / remote.name).is_file()]
+    files = [remote for remote in listed if not (snapshot / remote.name).is_file() or _cut_off(snapshot, remote)]
     total = sum(remote.size for remote in listed)
     done = total - sum(remote.size for remote in files)
     _quiet_progress_bars()
@@ -99,6 +100,19 @@ def _download_part(spec: ModelSpec, progress: Progress, cancelled: Callable[[], 
     if spec.revision is None:
         _remember_branch(spec.repo_id, "main", commit)
     progress(f"{spec.display} downloaded", total, total)
+
+
+def _cut_off(snapshot: Path, remote: RemoteFile) -> bool:
+    """Whether the cached ``remote`` is not the size the hub lists (cut off by a crash or a full disk): it is
+    removed, snapshot entry and blob, to be fetched again. Kept, it was never fetched (it is "there"), and a
+    model whose index was cut off stayed "partly downloaded" through every Download."""
+    path = snapshot / remote.name
+    if not remote.size or path.stat().st_size == remote.size:
+        return False
+    blob = Path(os.path.realpath(path))
+    path.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+    return True
 
 
 @dataclass(frozen=True)

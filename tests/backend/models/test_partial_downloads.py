@@ -124,6 +124,26 @@ def test_download_resumes_by_fetching_only_what_is_missing(hub_cache: Path) -> N
     assert _entry(spec).state == "cached"
 
 
+def test_a_file_cut_off_in_the_cache_is_fetched_again(hub_cache: Path) -> None:
+    """A shard index cut off (a crash, a full disk) was "there", so Download fetched nothing and the model
+    stayed "partly downloaded" through every Download: a file not the size the hub lists is fetched again."""
+    spec = GROUNDING["8b"]
+    index = json.dumps({"weight_map": {"a": "model-00001-of-00002.safetensors",
+                                       "b": "model-00002-of-00002.safetensors"}}).encode()
+    files = {"config.json": b"{}", "preprocessor_config.json": b"{}", "tokenizer_config.json": b"{}",
+             "tokenizer.json": b"{}", "model.safetensors.index.json": index,
+             "model-00001-of-00002.safetensors": b"x" * 10, "model-00002-of-00002.safetensors": b"y" * 10}
+    write_cached(hub_cache, spec.repo_id, spec.revision, {**files, "model.safetensors.index.json": index[:20]}, ref=None)
+    with pytest.raises(ProtocolError, match="unreadable: cut off"):
+        hub.resolve_model_dir(spec, offline=True)
+    fake = FakeHub(hub_cache, spec.repo_id, spec.revision, files)
+    with pytest.MonkeyPatch.context() as patch:
+        use_fake_hub(patch, fake)
+        download.download(spec, offline=False, progress=lambda *a: None, cancelled=lambda: False)
+    assert fake.fetched == ["model.safetensors.index.json"]
+    assert (hub.resolve_model_dir(spec, offline=True) / "model.safetensors.index.json").read_bytes() == index
+
+
 # --- jobs ----------------------------------------------------------------------------------------
 
 def _generate(engine: Engine, job_id: str) -> ProtocolError:
