@@ -79,14 +79,15 @@ def add_high_mesh(low: bpy.types.Object, path: Path, budget: texture_guard.RunBu
 def replace_with_low(original: bpy.types.Object, low_path: Path, notes: list[str] | None = None) -> bpy.types.Object:
     """Retopologize's result into the scene: the mesh at ``low_path`` (made from ``original``'s
     object-space mesh) becomes an object that takes ``original``'s place (name, transform,
-    collections, parent, children, selection); ``original`` is renamed "<name> (high)", hidden and
-    linked to it. No undo push: the operator's UNDO flag makes the whole job one step.
+    collections, parent, children, selection, the tags of where it came from); ``original`` is renamed
+    "<name> (high)", hidden and linked to it. No undo push: the operator's UNDO flag makes the whole job one step.
     Raises ``scene_import.ImportFailed``, leaving the scene as it was."""
     name = original.name
     low = scene_import.import_glb(low_path, name + " (low)", notes)
     for collection in original.users_collection:
         collection.objects.link(low)
     scene_import.stand_in_for(low, original)
+    scene_import.move_origin(original, low)
     for child in original.children:
         # Same world matrix as the original, so each child's parent inverse still holds.
         child.parent = low

@@ -244,6 +244,22 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
     return obj
 
 
+# The tags that say where an object came from (``tag``'s, and a part's): what Re-layout, Regenerate and Keep read.
+ORIGIN_TAGS = ("target", "instance", "box", "seed", "run", "models", "key", "variation", "candidate_of", "home",
+               "mesh", "part_of", "part_mask")
+
+
+def move_origin(source: bpy.types.Object, to: bpy.types.Object) -> None:
+    """``source``'s origin tags onto ``to``, which takes its place in the scene (Retopologize's low object): left on
+    the hidden original, Re-layout moved it and not the object shown, and Regenerate called the result not
+    img23d's."""
+    for name in ORIGIN_TAGS:
+        key = PROP_PREFIX + name
+        if key in source:
+            to[key] = source[key]
+            del source[key]
+
+
 CANDIDATES = "candidates"
 CANDIDATES_TAG = PROP_PREFIX + "candidates"   # on a run's candidates collection: what Keep tidies, and only that
 CANDIDATE_SPACING = 1.25   # candidates stand this many of their widths apart

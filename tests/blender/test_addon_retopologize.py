@@ -181,6 +181,7 @@ def test_retopologize_selected_end_to_end_with_a_stand_in_backend_is_one_undo_st
     statue = bpy.data.objects.new("statue", mesh)
     scene.collection.objects.link(statue)
     statue.location = (1, 2, 3)
+    statue["img23d_run"], statue["img23d_target"], statue["img23d_key"] = "/runs/a", "statue", "statue"
     for other in bpy.context.view_layer.objects:
         other.select_set(False)
     statue.select_set(True)
@@ -198,6 +199,9 @@ def test_retopologize_selected_end_to_end_with_a_stand_in_backend_is_one_undo_st
     low, high = bpy.data.objects["statue"], bpy.data.objects["statue (high)"]
     assert high.hide_get() and high.data.name == "statue mesh" and len(high.data.polygons) == 1  # the original
     assert sum(len(p.vertices) == 4 for p in low.data.polygons) == 4 and tuple(low.location) == (1, 2, 3)
+    # Where it came from goes with the object shown (Re-layout moved the hidden original, Regenerate refused).
+    assert (low["img23d_run"], low["img23d_target"], low["img23d_key"]) == ("/runs/a", "statue", "statue")
+    assert not {"img23d_run", "img23d_target", "img23d_key"} & set(high.keys())
     assert "Warning: The quads failed their check (holes): made triangles instead" in out
     assert out.count("failed their check") == 1
     bpy.ops.ed.undo()  # the operator's own undo step: one Ctrl+Z
