@@ -142,7 +142,9 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
     accepted = licence_gate.restricted_keys(chosen) if models.accept_licence else frozenset()
-    engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser(), device=models.device,
+    # Resolved, as the hello names it: a runs folder through a link (a cluster's /home), relative or with "..",
+    # made run paths the add-on refused over SSH as "not inside the backend's runs folder".
+    engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser().resolve(), device=models.device,
                                    device_for=dict(models.device_for),
                                    budget_bytes=budget, offline=True if models.offline else None,
                                    accepted_licences=accepted))

@@ -31,7 +31,7 @@ MAX_FILE_BYTES = 2 * 1024 ** 3    # the largest file either end accepts (a run's
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # Control characters (NUL and newline among them) never name a run file; a backslash or a colon
 # would be a separator or a drive on a Windows machine mirroring a Linux backend's files.
-_ODD = re.compile(r"[\x00-\x1f\x7f\\:]")
+_ODD = re.compile(r"[\x00-\x1f\x7f]")   # in the root: only the components below it become local names
 # Files are the user's ordinary files, not mkstemp's owner-only ones.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
