@@ -18,7 +18,7 @@ import img23d_protocol as protocol
 from img23d_client import run_layout, texture_guard
 from img23d_client.session import BackendSession
 
-from . import finished_objects, scene_import
+from . import finished_objects, held, scene_import
 
 
 @dataclass
@@ -58,7 +58,7 @@ class JobRunner:
 
     def __init__(self, session: BackendSession, scene: bpy.types.Scene, request: Any, image_name: str) -> None:
         self.session = session
-        self.scene_name = scene.name
+        self.scene = held.hold(scene)
         self.request = request
         self.kind = request.TYPE
         self.image_name = image_name
@@ -165,7 +165,7 @@ class JobRunner:
             self.import_seconds += time.perf_counter() - started
 
     def _place_mesh(self, artifact: Any) -> None:
-        scene = bpy.data.scenes.get(self.scene_name)
+        scene = held.held_scene(self.scene)
         if scene is None:  # the scene was deleted mid-job: the files stay in the run folder
             self.outcome.failed_targets.append(f"{artifact.target}: its scene is gone; see {artifact.path}")
             return

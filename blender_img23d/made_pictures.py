@@ -9,6 +9,8 @@ from pathlib import Path
 
 import bpy
 
+from . import scene_import
+
 
 def pick(scene: bpy.types.Scene, path: str, notes: list[str]) -> bpy.types.Image | None:
     """The picture at ``path`` (from the backend's ``picture`` artifact) loaded as an image and picked in
@@ -26,7 +28,12 @@ def load(path: str, notes: list[str], number: int = 1) -> bpy.types.Image | None
     (from 1) for the artist to pick in the panel's Image; None, with one sentence in ``notes``, when it cannot be
     read."""
     try:
+        # Checked from its header first, as every image from a backend is: a 12,000 px picture took 600 MB.
+        scene_import.check_image(Path(path))
         image = bpy.data.images.load(str(Path(path)), check_existing=True)
+    except scene_import.ImportFailed as exc:
+        notes.append(f"The picture made from the prompt is not loaded: {exc}")
+        return None
     except RuntimeError as exc:  # Blender's sentence for a file it cannot read
         notes.append(f"The picture made from the prompt could not be loaded from {path}: {exc}")
         return None

@@ -213,6 +213,11 @@ def tag(obj: bpy.types.Object, **values: Any) -> None:
         obj[PROP_PREFIX + key] = value
 
 
+def candidate_name(target: str, seed: Any) -> str:
+    """A candidate's name says its seed: the number to type into Seed to make it again."""
+    return f"{target} (seed {seed})"
+
+
 def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetFile,
                scene_layout: Any = None, notes: list[str] | None = None,
                budget: texture_guard.RunBudget | None = None) -> bpy.types.Object:
@@ -226,7 +231,7 @@ def add_target(collection_for: Callable[[], bpy.types.Collection], item: TargetF
     ``notes`` gathers the import's sentences for the artist, ``budget`` is the run's (``import_glb``).
     """
     candidate = item.variation > 0
-    obj = import_glb(item.path, f"{item.target} (seed {item.seed})" if candidate else item.target or "img23d", notes,
+    obj = import_glb(item.path, candidate_name(item.target, item.seed) if candidate else item.target or "img23d", notes,
                      budget)
     run = collection_for()
     (candidates_collection(run) if candidate else run).objects.link(obj)
@@ -305,7 +310,11 @@ def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None,
     """Give ``obj`` the mesh in ``path`` in place of its own: same object (name, transform,
     collection, parent, modifiers), new mesh data, its bottom centre where the old one's was so it
     stands where it stood. The old mesh is left to Blender (an undo brings it back). Raises
-    ``ImportFailed``; ``notes`` and ``budget`` as for ``import_glb``."""
+    ``ImportFailed``; ``notes`` and ``budget`` as for ``import_glb``. The selection and the active object stay
+    as they were (the importer selects what it makes: it was removed, and Regenerate left nothing selected, so
+    Keep, Re-layout and Regenerate again had nothing to work on)."""
+    view_layer = bpy.context.view_layer
+    active, selected = view_layer.objects.active, list(bpy.context.selected_objects)
     imported = import_glb(path, obj.name, notes, budget)
     new, old = imported.data, obj.data
     try:
@@ -316,6 +325,9 @@ def swap_mesh(obj: bpy.types.Object, path: Path, notes: list[str] | None = None,
         obj.matrix_basis = obj.matrix_basis @ Matrix.Translation(old_anchor - new_anchor)
     finally:
         bpy.data.objects.remove(imported, do_unlink=True)
+        for chosen in selected:
+            chosen.select_set(True)
+        view_layer.objects.active = active
     new.name = obj.name
     return new
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import bpy
 
 import img23d_protocol as protocol
-from .. import model_choices, part_objects, runtime, scene_import
+from .. import held, model_choices, part_objects, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -30,7 +30,7 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
     names: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Parts", description="The parts' names, comma-separated (empty: the panel's Parts field)")
 
-    _object_name = ""
+    _object: held.Held | None = None
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         obj = _inputs.mesh_in_object_mode(context, "split into parts", "split it into parts")
@@ -42,7 +42,7 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         # The mesh as its modifiers make it, as the artist sees it: a half modelled with a Mirror was split as its
         # half, and the whole hidden behind the parts.
         mesh_file = _inputs.mesh_file(context, obj, evaluated=True)
-        self._object_name = obj.name
+        self._object = held.hold(obj)
         request = protocol.PartsRequest(mesh=mesh_file, name=obj.name, targets=names,
                                         options=_inputs.options(context))
         if drawn:
@@ -54,9 +54,10 @@ class IMG23D_OT_split_parts(JobOperatorMixin, bpy.types.Operator):
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
         result = outcome.result
-        original = bpy.data.objects.get(self._object_name)
+        assert self._object is not None
+        original = held.held_object(self._object)
         if original is None or not isinstance(result, protocol.PartsJobResult):
-            self.report({"ERROR"}, f"'{self._object_name}' is gone; its parts are in {outcome.run_dir}")
+            self.report({"ERROR"}, f"'{self._object.name}' is gone; its parts are in {outcome.run_dir}")
             return {"CANCELLED"}
         files = [(name, Path(path)) for name, path in outcome.meshes]
         try:

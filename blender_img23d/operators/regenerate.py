@@ -18,7 +18,7 @@ import img23d_protocol as protocol
 from bpy.props import BoolProperty
 from img23d_client import run_layout
 
-from .. import finished_objects, runtime, scene_import
+from .. import finished_objects, held, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -26,8 +26,8 @@ from ._job import JobOperatorMixin
 TAG = scene_import.PROP_PREFIX
 
 
-def chosen_objects(context: bpy.types.Context) -> tuple[str, dict[str, str]]:
-    """The selected objects' run folder and {stem in the run: object name}; ``InputError`` says
+def chosen_objects(context: bpy.types.Context) -> tuple[str, dict[str, held.Held]]:
+    """The selected objects' run folder and {stem in the run: the object}; ``InputError`` says
     in one sentence why there is nothing to regenerate."""
     objects = [o for o in (context.selected_objects or []) if o.type == "MESH"]
     if not objects:
@@ -47,29 +47,32 @@ def chosen_objects(context: bpy.types.Context) -> tuple[str, dict[str, str]]:
     except run_layout.NotARun as exc:
         raise _inputs.InputError(f"'{objects[0].name}' cannot be regenerated: {exc}") from exc
     stems = run_layout.stems_by_target(manifest)
-    keys: dict[str, str] = {}
+    keys: dict[str, held.Held] = {}
     for obj in objects:
         key = obj.get(TAG + "key") or stems.get((str(obj.get(TAG + "target")), int(obj.get(TAG + "instance", 1))))
         if not key:
             raise _inputs.InputError(f"'{obj.name}' is not in its run's manifest ({run}): it cannot be regenerated")
-        keys[str(key)] = obj.name
+        if str(key) in keys:  # a copy (Shift+D, or the run imported twice): one of them was regenerated, silently
+            raise _inputs.InputError(f"'{keys[str(key)].name}' and '{obj.name}' are the same object of the run (one "
+                                     "is a copy): select one of them to regenerate")
+        keys[str(key)] = held.hold(obj)
     return run, keys
 
 
 class RegenerateRunner(JobRunner):
     """A regenerate job: each mesh that arrives replaces its object's mesh instead of adding one."""
 
-    def __init__(self, session: Any, scene: bpy.types.Scene, request: Any, objects: dict[str, str]) -> None:
-        self.objects = objects  # stem -> object name
+    def __init__(self, session: Any, scene: bpy.types.Scene, request: Any, objects: dict[str, held.Held]) -> None:
+        self.objects = objects  # stem -> the object
         self.folder = Path(request.run) / "regenerated"
         super().__init__(session, scene, request, Path(request.run).name)
 
     def _place_mesh(self, artifact: Any) -> None:
         path = Path(artifact.path)
-        name = self.objects.get(path.stem)
+        kept = self.objects.get(path.stem)
         # Paths come from another process: only a mesh in the run's own regenerated/ is taken.
         inside = Path(os.path.realpath(self.folder)) in Path(os.path.realpath(path)).parents
-        obj = bpy.data.objects.get(name) if name and inside else None
+        obj = held.held_object(kept) if kept is not None and inside else None
         if obj is None or obj.type != "MESH":
             self.outcome.failed_targets.append(f"{artifact.target}: its object is gone; the new mesh is {path}")
             return
@@ -81,6 +84,9 @@ class RegenerateRunner(JobRunner):
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{obj.name}: {exc}")
             return
+        said = scene_import.candidate_name(artifact.target, obj.get(TAG + "seed"))
+        if obj.get(TAG + "candidate_of") and obj.name == said:  # it would name a seed it no longer has
+            obj.name = scene_import.candidate_name(artifact.target, artifact.seed)
         scene_import.tag(obj, seed=artifact.seed, mesh=str(path))
         self.outcome.objects.append(obj.name)
         high = self.high_meshes.pop(path.stem, None)  # a finished object's new generated mesh

@@ -7,7 +7,7 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty
 
-from .. import preferences, retexture_mesh, runtime, scene_import
+from .. import held, preferences, retexture_mesh, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 import img23d_protocol as protocol
 from . import _inputs
@@ -25,7 +25,7 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
         name="Paint With Modifiers", default=False,
         description="Paint the mesh as its modifiers leave it (needs a UV map), not the base mesh")
 
-    _object_name = ""
+    _object: held.Held | None = None
     _uv_map: str | None = None
     _left_out: tuple[str, ...] = ()  # the views that could not be sent, one sentence each
 
@@ -44,7 +44,7 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
             raise _inputs.InputError(str(exc)) from exc
         except OSError as exc:
             raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
-        self._object_name = obj.name
+        self._object = held.hold(obj)
         request = protocol.RetextureRequest(image=str(image), mesh=str(mesh_file), name=obj.name, options=options,
                                             views=views)
         return JobRunner(runtime.session(), context.scene, request, image_name)
@@ -54,9 +54,10 @@ class IMG23D_OT_retexture(JobOperatorMixin, bpy.types.Operator):
             self.report({"WARNING"}, note)
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
-        obj = bpy.data.objects.get(self._object_name)
+        assert self._object is not None
+        obj = held.held_object(self._object)
         if obj is None or obj.type != "MESH":
-            self.report({"ERROR"}, f"'{self._object_name}' is gone; its texture is in {outcome.run_dir}")
+            self.report({"ERROR"}, f"'{self._object.name}' is gone; its texture is in {outcome.run_dir}")
             return {"CANCELLED"}
         result = outcome.result
         if not isinstance(result, protocol.RetextureJobResult) or not result.texture:

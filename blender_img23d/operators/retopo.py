@@ -8,7 +8,7 @@ from pathlib import Path
 import bpy
 
 import img23d_protocol as protocol
-from .. import finished_objects, preferences, retexture_mesh, runtime, scene_import
+from .. import finished_objects, held, preferences, retexture_mesh, runtime, scene_import
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin, finish_fallback_notes
@@ -26,7 +26,7 @@ class IMG23D_OT_retopologize(JobOperatorMixin, bpy.types.Operator):
     # after the scene changed in finish(): one Ctrl+Z puts the original back, visible and named.
     bl_options = {"REGISTER", "UNDO"}
 
-    _object_name = ""
+    _object: held.Held | None = None
 
     def make_runner(self, context: bpy.types.Context) -> JobRunner:
         obj = selected_mesh(context)
@@ -38,7 +38,7 @@ class IMG23D_OT_retopologize(JobOperatorMixin, bpy.types.Operator):
             raise _inputs.InputError(str(exc)) from exc
         except OSError as exc:
             raise _inputs.InputError(f"could not write the mesh for the backend to {folder}: {exc}") from exc
-        self._object_name = obj.name
+        self._object = held.hold(obj)
         request = protocol.RetopoRequest(mesh=str(mesh_file), name=obj.name, options=options)
         return JobRunner(runtime.session(), context.scene, request, obj.name)
 
@@ -46,7 +46,8 @@ class IMG23D_OT_retopologize(JobOperatorMixin, bpy.types.Operator):
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
         try:
-            low = place_result(self._object_name, outcome)
+            assert self._object is not None
+            low = place_result(self._object, outcome)
         except scene_import.ImportFailed as exc:
             self.report({"ERROR"}, f"{exc}; the result is in {outcome.run_dir}")
             return {"CANCELLED"}
@@ -72,12 +73,12 @@ def finish_options(context: bpy.types.Context) -> "protocol.JobOptions":
     return options
 
 
-def place_result(name: str, outcome: Outcome) -> bpy.types.Object:
-    """The retopo job's mesh in place of the object ``name`` (``finished_objects.replace_with_low``).
+def place_result(original_held: held.Held, outcome: Outcome) -> bpy.types.Object:
+    """The retopo job's mesh in place of the object ``original_held`` (``finished_objects.replace_with_low``).
     Raises ``scene_import.ImportFailed`` when the object or the result is missing."""
-    original = bpy.data.objects.get(name)
+    original = held.held_object(original_held)
     if original is None or original.type != "MESH":
-        raise scene_import.ImportFailed(f"'{name}' is gone")
+        raise scene_import.ImportFailed(f"'{original_held.name}' is gone")
     path = outcome.files.get(protocol.ArtifactKind.MESH)
     if not path:
         raise scene_import.ImportFailed("the job announced no mesh")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bpy
 
 import img23d_protocol as protocol
-from .. import model_choices, rig_objects, runtime
+from .. import held, model_choices, rig_objects, runtime
 from ..job_runner import JobRunner, Outcome
 from . import _inputs
 from ._job import JobOperatorMixin
@@ -32,12 +32,12 @@ def _selected_mesh(context: bpy.types.Context, doing: str) -> bpy.types.Object:
 
 
 class _RigJob(JobOperatorMixin):
-    _mesh_name = ""
-    _armature_name = ""
+    _mesh: held.Held | None = None
+    _armature: held.Held | None = None
 
     def _runner(self, context: bpy.types.Context, obj: bpy.types.Object,
                 bones: list[protocol.RigBone]) -> JobRunner:
-        self._mesh_name = obj.name
+        self._mesh = held.hold(obj)
         settings = context.scene.img23d
         request = protocol.RigRequest(mesh=_inputs.mesh_file(context, obj), name=obj.name, skeleton=bones,
                                       weights=model_choices.rig_weights(settings.rig_weights, bool(bones)),
@@ -47,9 +47,10 @@ class _RigJob(JobOperatorMixin):
     def _weights(self, outcome: Outcome) -> tuple[bpy.types.Object, protocol.RigJobResult,
                                                   rig_objects.VertexWeights] | None:
         result = outcome.result
-        mesh = bpy.data.objects.get(self._mesh_name)
+        assert self._mesh is not None
+        mesh = held.held_object(self._mesh)
         if mesh is None or not isinstance(result, protocol.RigJobResult):
-            self.report({"ERROR"}, f"'{self._mesh_name}' is gone; its rig is in {outcome.run_dir}")
+            self.report({"ERROR"}, f"'{self._mesh.name}' is gone; its rig is in {outcome.run_dir}")
             return None
         try:
             # As it was when the job started: it may have gone into Edit Mode, or out of the view layer, since (a
@@ -107,7 +108,7 @@ class IMG23D_OT_skin_to_armature(_RigJob, bpy.types.Operator):
         armature = armatures[0]
         if not armature.data.bones:
             raise _inputs.InputError(f"The armature '{armature.name}' has no bones to skin the mesh to")
-        self._armature_name = armature.name
+        self._armature = held.hold(armature)
         to_mesh = mesh.matrix_world.inverted() @ armature.matrix_world   # bones in the mesh's own space
         bones = list(armature.data.bones)
         index = {bone.name: i for i, bone in enumerate(bones)}
@@ -120,10 +121,11 @@ class IMG23D_OT_skin_to_armature(_RigJob, bpy.types.Operator):
         if not outcome.ok:
             return self.report_outcome(outcome, made_something=False)
         found = self._weights(outcome)
-        armature = bpy.data.objects.get(self._armature_name)
+        assert self._armature is not None
+        armature = held.held_object(self._armature)
         if found is None or armature is None:
             if armature is None:
-                self.report({"ERROR"}, f"The armature '{self._armature_name}' is gone; the rig is in {outcome.run_dir}")
+                self.report({"ERROR"}, f"The armature '{self._armature.name}' is gone; the rig is in {outcome.run_dir}")
             return {"CANCELLED"}
         mesh, result, weights = found
         rig_objects.bind(mesh, armature, [bone.name for bone in result.bones], weights)

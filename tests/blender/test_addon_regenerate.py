@@ -83,9 +83,43 @@ def test_several_selected_objects_regenerate_in_one_job(addon, scene, generated)
     _select_only(chimney, barrel)
     assert bpy.ops.img23d.regenerate() == {"FINISHED"}
     assert {chimney.data, barrel.data}.isdisjoint(meshes)
+    # Still selected, the chimney active: "regenerate until you like it" (it left nothing selected).
+    assert set(bpy.context.selected_objects) == {chimney, barrel} and bpy.context.view_layer.objects.active == chimney
     run = Path(chimney["img23d_run"])
     [folder] = (run / "regenerated").iterdir()  # one job for both
     assert sorted(p.name for p in folder.glob("*.glb")) == ["barrel.glb", "chimney.glb"]
+
+
+def test_an_object_renamed_while_it_regenerates_gets_its_mesh_and_the_one_given_its_name_keeps_its_own(
+        addon, scene, generated) -> None:
+    """Held by name, a renamed chimney was "gone", and the artist's own object given the name "chimney" got the
+    new mesh and img23d's tags (``held``: by session id)."""
+    from img23d_client.waiting import wait_to_end
+
+    chimney, _ = generated
+    regenerate = addon.operators.regenerate
+    _select_only(chimney)
+    run, objects = regenerate.chosen_objects(bpy.context)
+    request = regenerate.protocol.RegenerateRequest(run=run, keys=list(objects),
+                                                    options=addon.operators._inputs.options(bpy.context))
+    runner = regenerate.RegenerateRunner(addon.runtime.session(), scene, request, objects)
+    old_mesh = chimney.data
+    chimney.name = "old chimney"
+    lamp = bpy.data.objects.new("chimney", bpy.data.meshes.new("lamp"))
+    scene.collection.objects.link(lamp)
+    wait_to_end(runner, timeout=300)
+    assert runner.outcome.objects == ["old chimney"] and not runner.outcome.failed_targets
+    assert chimney.data != old_mesh and lamp.data.name == "lamp" and "img23d_seed" not in lamp
+
+
+def test_two_copies_of_one_object_are_one_sentence(addon, scene, generated) -> None:
+    """A Shift+D copy selected beside its original: one of them was regenerated, silently."""
+    chimney, _ = generated
+    copy = chimney.copy()
+    scene.collection.objects.link(copy)
+    _select_only(chimney, copy)
+    with pytest.raises(RuntimeError, match=f"'chimney' and '{copy.name}' are the same object of the run"):
+        bpy.ops.img23d.regenerate()
 
 
 def test_regenerate_on_an_object_img23d_did_not_make_is_one_sentence(addon, scene) -> None:

@@ -66,7 +66,8 @@ def test_retopologize_puts_the_low_mesh_in_place_and_one_undo_restores_the_scene
     result = write_glb(tmp_path / "statue.glb", positions, triangles, uvs, quads)
     bpy.ops.ed.undo_push(message="before Retopologize")
     try:
-        low = retopo.place_result("statue", outcome_class(finished=True, files={"mesh": str(result)}))
+        low = retopo.place_result(_module(addon, "held").hold(original), outcome_class(finished=True,
+                                                                                      files={"mesh": str(result)}))
         # What Blender does when an operator with the UNDO flag finishes: one step.
         bpy.ops.ed.undo_push(message="Retopologize Selected")
         bpy.context.view_layer.update()
@@ -100,10 +101,12 @@ def test_retopologize_with_a_missing_result_or_object_changes_nothing(addon, sce
     mesh.from_pydata([(0, 0, 0), (1, 0, 0), (1, 1, 0)], [], [(0, 1, 2)])
     rock = bpy.data.objects.new("rock", mesh)
     scene.collection.objects.link(rock)
+    held = _module(addon, "held")
     with pytest.raises(scene_import.ImportFailed, match="does not exist"):
-        retopo.place_result("rock", outcome_class(finished=True, files={"mesh": str(tmp_path / "none.glb")}))
+        retopo.place_result(held.hold(rock), outcome_class(finished=True, files={"mesh": str(tmp_path / "none.glb")}))
     with pytest.raises(scene_import.ImportFailed, match="'gone' is gone"):
-        retopo.place_result("gone", outcome_class(finished=True, files={"mesh": str(tmp_path / "none.glb")}))
+        retopo.place_result(held.Held(uid=-1, name="gone"),
+                            outcome_class(finished=True, files={"mesh": str(tmp_path / "none.glb")}))
     assert rock.name == "rock" and not rock.hide_get() and "rock (high)" not in bpy.data.objects
 
 

@@ -109,6 +109,21 @@ def test_a_run_picture_too_big_is_not_loaded(addon, scene, tmp_path) -> None:
     assert set(bpy.data.images) == images
 
 
+def test_a_picture_made_from_a_prompt_too_big_is_not_loaded_nor_picked(addon, scene, tmp_path) -> None:
+    """Make Picture (and Generate from a prompt) loaded the backend's picture unchecked: 12,000 px took 600 MB."""
+    picture = tmp_path / "20240101-000000-prompt" / "input.png"
+    picture.parent.mkdir()
+    picture.write_bytes(png_header(20000, 20000))
+    images, notes = set(bpy.data.images), []
+    assert addon.made_pictures.pick(scene, str(picture), notes) is None
+    assert set(bpy.data.images) == images and scene.img23d.image is None
+    assert notes == [f"The picture made from the prompt is not loaded: input.png is 20,000 x 20,000 pixels of 8-bit "
+                     f"colour, which Blender holds as 1,526 MB, more than {LARGEST}, so it is not loaded"]
+    honest = picture.with_name("honest.png")
+    honest.write_bytes(png(8, 8))
+    assert addon.made_pictures.pick(scene, str(honest), notes) == scene.img23d.image
+
+
 def test_import_run_refuses_16_bit_textures_before_blender_holds_them_as_floats(addon, scene, tmp_path, capfd) -> None:
     # Issue 58: three 8192² 16-bit PNGs in one small GLB passed the pixel count and cost Blender 3 GB.
     run = tmp_path / "run"

@@ -29,6 +29,12 @@ def test_candidates_arrive_side_by_side_and_keep_puts_one_in_place(addon, scene)
     run = Path(chimneys[0]["img23d_run"])
     assert sorted(p.name for p in run.glob("chimney*.glb")) == ["chimney-v2.glb", "chimney-v3.glb", "chimney.glb"]
 
+    # Regenerated, a candidate's name says its new seed: the number to type into Seed to make it again.
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj == chimneys[2])
+    bpy.context.view_layer.objects.active = chimneys[2]
+    assert bpy.ops.img23d.regenerate() == {"FINISHED"}
+    assert chimneys[2].name == f"chimney (seed {chimneys[2]['img23d_seed']})" != "chimney (seed 52)"
     bpy.context.view_layer.objects.active = chimneys[1]
     assert bpy.ops.img23d.keep_variation() == {"FINISHED"}
     kept = bpy.data.objects["chimney"]
