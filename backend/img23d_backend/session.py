@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
@@ -20,7 +20,7 @@ from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
-from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set
+from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
 from .readers.meshes import artist_mesh_file, write_textured_glb
 
 R = TypeVar("R", bound=JobResult)
@@ -141,7 +141,10 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
     budget = None if models.budget_gb is None else int(models.budget_gb * (1 << 30))
     if models.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
-    accepted = licence_gate.restricted_keys(chosen) if models.accept_licence else frozenset()
+    # The parts model a job registers when it first asks (``catalog.parts_spec_for``) is one of the set's too: left
+    # out, a Generate in parts was refused for its licence with --accept-licence given.
+    accepted = (licence_gate.restricted_keys(replace(chosen, parts=parts_spec_for(chosen)))
+                if models.accept_licence else frozenset())
     # Resolved, as the hello names it: a runs folder through a link (a cluster's /home), relative or with "..",
     # made run paths the add-on refused over SSH as "not inside the backend's runs folder".
     engine = Engine(EngineSettings(models=chosen, runs_dir=Path(out).expanduser().resolve(), device=models.device,

@@ -25,6 +25,7 @@ from img23d_backend.catalog import EDITORS, MATERIALS, PAINT, PARTS, SHAPE, mode
 from img23d_backend.families.hunyuan3d.specs import DELIGHT, HUNYUAN3D_REVISIONS
 from img23d_backend.families.step1x.texture_folders import CLEAN_PAINT
 from img23d_backend.commands.models import offered_models
+from img23d_backend.session import Models, make_engine
 from img23d_protocol import (MODEL_LICENCES, NOT_OFFERED, ErrorCode, GenerateRequest, JobOptions, ProtocolError,
                              model_licence)
 
@@ -197,3 +198,14 @@ def test_generate_on_the_command_line_refuses_without_accept_licence(
     assert cli.main(["generate", str(HOUSE), "--targets", "house", "--device", "cpu", "--out", str(out),
                      "--accept-licence", "--accept-long"]) == 1
     assert "[download_failed]" in capsys.readouterr().err and False in calls
+
+
+def test_accept_licence_accepts_the_parts_model_a_generate_in_parts_registers_later(tmp_path: Path) -> None:
+    """``generate --targets "house ()" --accept-licence`` was refused for AutoPartGen's licence, told to pass
+    --accept-licence: the keys came from the set before its parts model was registered."""
+    parts_keys = {part.licence.licence.key for part in PARTS["autopartgen"].parts
+                  if part.licence is not None and part.licence.licence.restricted}
+    assert parts_keys
+    accepted = make_engine(Models(device="cpu", accept_licence=True), tmp_path).settings.accepted_licences
+    assert parts_keys <= accepted
+    assert not parts_keys & make_engine(Models(device="cpu"), tmp_path).settings.accepted_licences
