@@ -53,8 +53,10 @@ def load_errors() -> tuple[type[BaseException], ...]:
     import yaml
     from safetensors import SafetensorError
 
+    # TypeError, KeyError, AttributeError: a config that parses but is not a table ("[]", an empty YAML), as a
+    # loader indexes it; checked against the files like the others (none damaged: raised as it was).
     return (SafetensorError, yaml.YAMLError, ValueError, OSError, RuntimeError, SyntaxError, ImportError,
-            EOFError, pickle.UnpicklingError, zipfile.BadZipFile)
+            EOFError, pickle.UnpicklingError, zipfile.BadZipFile, TypeError, KeyError, AttributeError)
 
 
 def model_files(spec: ModelSpec, folder: Path) -> list[str]:

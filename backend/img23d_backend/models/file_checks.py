@@ -157,9 +157,11 @@ def _config(path: Path, size: int, parse: Callable[[str], object], error: type[E
     except UnicodeDecodeError:
         return "is not text (not UTF-8)"
     try:
-        parse(text)
+        parsed = parse(text)
     except error as exc:
         return fault(exc)
+    if not isinstance(parsed, dict):  # "[]" or an empty YAML parses, and the loader then fails with a TypeError
+        return "is empty" if parsed is None else f"holds a {type(parsed).__name__}, not a table of settings"
     return None
 
 

@@ -39,7 +39,7 @@ class Damage:
     role: str
     family: str
     file: str        # relative to the tiny set's folder
-    how: str         # truncate, garbage, syntax
+    how: str         # truncate, garbage, syntax, list (JSON of another shape), empty
 
 
 def _damage(path: Path, how: str) -> None:
@@ -51,6 +51,10 @@ def _damage(path: Path, how: str) -> None:
         path.write_bytes(b"{\x00garbage: [\n")
     elif how == "syntax":
         path.write_bytes(data + b"\ndef broken(:\n")
+    elif how == "list":   # valid JSON, and no table: the loader's TypeError was an internal error
+        path.write_bytes(b"[]")
+    elif how == "empty":  # an empty YAML reads as None: "'NoneType' object is not subscriptable"
+        path.write_bytes(b"")
     else:
         raise ValueError(how)
 
@@ -75,6 +79,9 @@ CASES = [
                         ("birefnet/birefnet.py", "syntax"))),
     Damage("shape", "hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/model.fp16.safetensors", "truncate"),
     Damage("shape", "hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/config.yaml", "garbage"),
+    Damage("shape", "hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/config.yaml", "empty"),
+    Damage("grounding", "hunyuan3d", "qwen3-vl/config.json", "list"),
+    Damage("grounding", "hunyuan3d", "qwen3-vl/preprocessor_config.json", "list"),
     Damage("shape", "clean", f"{GEOMETRY}/transformer/diffusion_pytorch_model.safetensors", "truncate"),
     Damage("shape", "clean", f"{GEOMETRY}/transformer/config.json", "garbage"),
     Damage("shape", "clean", f"{GEOMETRY}/model_index.json", "garbage"),
