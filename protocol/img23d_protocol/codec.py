@@ -155,6 +155,9 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a whole number, 0 or more")
         elif name == "done" and not isinstance(value, bool):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "done must be true or false")
+        elif name == "accepted_licences" and cls is DownloadRequest \
+                and not (isinstance(value, list) and all(isinstance(key, str) for key in value)):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "accepted_licences must be a list of licence keys (strings)")
         elif cls in _EVENTS and not _plain_field_ok(known[name].type, value):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"its {cls.TYPE} message has a {name} of the wrong type "
                                                        f"({type(value).__name__}; {known[name].type} is meant)")

@@ -188,3 +188,12 @@ def test_a_seed_after_another_stays_in_the_range_a_seed_is_given_in() -> None:
 
     assert seed_at(4, 1) == 5 and seed_at(2**63 - 1, 0) == 2**63 - 1
     assert seed_at(2**63 - 1, 1) == 0 and seed_at(2**63 - 2, 3) == 1
+
+
+@pytest.mark.parametrize("value", [5, "mit", [1], None])
+def test_a_download_requests_licences_must_be_a_list_of_keys(value) -> None:
+    """A number was a TypeError in the download job ("'int' object is not iterable" [internal])."""
+    line = protocol.dumps({"v": 1, "type": "download", "id": "d", "model": "shape", "accepted_licences": value})
+    with pytest.raises(ProtocolError, match="accepted_licences must be a list of licence keys") as caught:
+        protocol.decode(line, protocol.REQUEST_TYPES)
+    assert caught.value.code is ErrorCode.BAD_REQUEST

@@ -29,6 +29,12 @@ def pick_device(name: str) -> Any:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "device mps was asked for, but MPS is not available here")
     if device.type not in ("cuda", "mps", "cpu"):
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"device type {device.type!r} is not supported")
+    # An index no device has was taken, and the first load failed with "device cpu:3 is invalid" [internal].
+    count = torch.cuda.device_count() if device.type == "cuda" else 1
+    if device.index is not None and device.index >= count:
+        there = f"{count} CUDA GPU{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})" if device.type == "cuda" \
+            else f"one {device.type} device ({device.type} or {device.type}:0)"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"device {name} was asked for, but this machine has {there}")
     return device
 
 

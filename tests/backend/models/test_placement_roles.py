@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from testdata import HOUSE
+from img23d_backend.env.device import pick_device
 from img23d_backend.models import env_probe, role_devices
 from img23d_backend.models.handles import Tier
 from img23d_backend.models.manager import ModelManager
@@ -36,6 +37,14 @@ def test_the_command_lines_spelling_and_its_refusals() -> None:
         role_devices.pick_role_devices({"grounding": "tpu"}, torch.device("cpu"))
     assert caught.value.code is ErrorCode.BAD_REQUEST and "--device-for grounding=tpu" in caught.value.message
     assert role_devices.pick_role_devices({"grounding": "cpu"}, torch.device("cpu")) == {}  # already there
+    # A device index no device has: taken before, the first load failed with "device cpu:1 is invalid" [internal].
+    with pytest.raises(ProtocolError, match=r"device cpu:1 was asked for, but this machine has one cpu device "
+                                            r"\(cpu or cpu:0\)"):
+        role_devices.pick_role_devices({"grounding": "cpu:1"}, torch.device("cpu"))
+    assert pick_device("cpu:0") == torch.device("cpu:0")
+    if torch.cuda.device_count() == 0:
+        with pytest.raises(ProtocolError, match="sees no CUDA GPU"):
+            pick_device("cuda:7")
 
 
 def _loader(seen: dict[str, torch.device], role: str):
