@@ -159,6 +159,8 @@ def make_engine(models: Models, out: Path, probes: Sequence[str] = env_probe.GEN
 def ensure_tiny_models(families: tuple[str, ...]) -> None:
     """Build the tiny models on first use (checking the shared models' replicas and ``families``');
     a folder that cannot be written is one clear sentence."""
+    from safetensors import SafetensorError
+
     from .replicas.build import ForeignFolder, default_tiny_root
     from .replicas.build import ensure_tiny_models as build
 
@@ -167,11 +169,13 @@ def ensure_tiny_models(families: tuple[str, ...]) -> None:
         build(root, families)
     except ForeignFolder as exc:
         raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built: {exc.strerror}") from exc
-    except OSError as exc:
+    except (OSError, SafetensorError) as exc:  # safetensors' own error for a write that failed is no OSError
         reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                    errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
-                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
-        reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+                   errno.EEXIST: f"the file {getattr(exc, 'filename', '')} is in the way",
+                   errno.ENOTDIR: f"{getattr(exc, 'filename', '')} is a file"}
+        number = getattr(exc, "errno", None) or (errno.ENOSPC if f"os error {errno.ENOSPC})" in str(exc) else 0)
+        reason = reasons.get(number, getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:200])
         raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
                             "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
 

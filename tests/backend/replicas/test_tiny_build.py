@@ -114,3 +114,23 @@ def test_a_folder_no_build_made_is_refused_and_kept(tmp_path: Path, monkeypatch:
         "manifest.json of a build), so it is left as it is; name a new or empty folder for them "
         "(IMG23D_TINY_MODELS, or --out)")
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_a_full_disk_while_the_tiny_models_are_written_is_one_sentence(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """safetensors says a full disk with its own error, no OSError: it went out as a traceback."""
+    from safetensors import SafetensorError
+
+    from img23d_backend.session import ensure_tiny_models as ensure_for_a_job
+    from img23d_protocol import ErrorCode, ProtocolError
+
+    def full(root: Path, families: object = None) -> Path:
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(tiny_models, "ensure_tiny_models", full)
+    monkeypatch.setenv("IMG23D_TINY_MODELS", str(tmp_path / "tiny"))
+    with pytest.raises(ProtocolError) as caught:
+        ensure_for_a_job(())
+    assert caught.value.code is ErrorCode.DISK and caught.value.message == (
+        f"the tiny models cannot be built in {tmp_path / 'tiny'}: the disk is full; set IMG23D_TINY_MODELS to a "
+        "folder you can write")
