@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
+import numpy as np
 import img23d_protocol as protocol
 from img23d_client import limits
 from img23d_client.session import BackendSession
@@ -74,26 +75,34 @@ def prompt_run_name(text: str) -> str:
 
 
 def _datablock_file(image: bpy.types.Image, stem: str = "") -> Path:
-    """An image already in the .blend: its file if it has one, else a PNG copy in the runs folder's
-    inputs (named ``stem``, else after the image)."""
-    if image.source == "FILE" and not image.packed_file:
+    """An image already in the .blend: its file if it has one and Blender shows it as it is there, else a PNG of
+    the pixels Blender shows in the runs folder's inputs (named ``stem``, else after the image): a picture painted
+    in Blender and not saved was sent as the file on disk, and one whose file had gone named an internal copy
+    with "no image data"."""
+    if image.source == "FILE" and not image.packed_file and not image.is_dirty:
         path = Path(bpy.path.abspath(image.filepath))
         if path.is_file():
             return path
     folder = preferences.get().launch_settings().runs_dir / "_inputs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bpy.path.clean_name(stem or image.name)}.png"
-    if image.size[0] == 0 or image.size[1] == 0:
+    width, height = image.size
+    if width == 0 or height == 0:
         raise InputError(f"Image '{image.name}' has no pixels (missing file?)")
-    copy = image.copy()
+    pixels = np.empty(width * height * 4, dtype=np.float32)
+    image.pixels.foreach_get(pixels)
+    # As Blender holds it: a float image's pixels stay linear, in its own colour space, as the copy had them.
+    shown = bpy.data.images.new(f"{image.name} (sent)", width, height, alpha=True, float_buffer=image.is_float)
     try:
-        copy.filepath_raw = str(path)
-        copy.file_format = "PNG"
-        copy.save()
+        shown.colorspace_settings.name = image.colorspace_settings.name
+        shown.pixels.foreach_set(pixels)
+        shown.filepath_raw = str(path)
+        shown.file_format = "PNG"
+        shown.save()
     except RuntimeError as exc:
         raise InputError(f"Image '{image.name}' could not be written to {path}: {exc}") from exc
     finally:
-        bpy.data.images.remove(copy)
+        bpy.data.images.remove(shown)
     return path
 
 

@@ -186,6 +186,38 @@ def test_no_image_selected_is_reported(addon, scene) -> None:
         _run_generate(scene)
 
 
+def test_an_image_of_the_file_is_sent_as_blender_shows_it(addon, scene, tmp_path) -> None:
+    """Painted in Blender and not saved, the file on disk was sent; its file gone (the pixels still held), the
+    job named an internal copy with "no image data". The pixels Blender shows are sent in both cases."""
+    import shutil
+
+    picture = tmp_path / "painted.png"
+    shutil.copy(HOUSE, picture)
+    image = bpy.data.images.load(str(picture))
+    scene.img23d.image_source, scene.img23d.image = "DATABLOCK", image
+    inputs = addon.operators._inputs
+    try:
+        assert inputs.image_file(bpy.context)[0] == picture  # as it is on disk: the file itself
+        width, height = image.size
+        pixels = list(image.pixels)
+        pixels[:4] = (0.0, 1.0, 0.0, 1.0)   # the bottom-left pixel painted green
+        image.pixels[:] = pixels
+        assert image.is_dirty
+        sent, _ = inputs.image_file(bpy.context)
+        assert sent != picture
+        shown = bpy.data.images.load(str(sent))
+        try:
+            assert tuple(shown.size) == (width, height)
+            assert [round(v, 2) for v in shown.pixels[:4]] == [0.0, 1.0, 0.0, 1.0]
+        finally:
+            bpy.data.images.remove(shown)
+        picture.unlink()   # the file gone, the pixels still held
+        assert inputs.image_file(bpy.context)[0].is_file()
+    finally:
+        scene.img23d.image_source, scene.img23d.image = "FILE", None
+        bpy.data.images.remove(image)
+
+
 def test_a_missing_backend_interpreter_is_reported(addon, scene) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     prefs.python_path = "/nowhere/bin/python"
