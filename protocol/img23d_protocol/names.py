@@ -59,7 +59,8 @@ def validate_targets(targets: Any, most: int = MAX_TARGETS) -> list[str]:
         folded = name.casefold()
         if folded in seen:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
-                                f"name {name!r} is asked for twice; ask once (keep='all' gives every instance)")
+                                f"name {name!r} is asked for twice; ask once (All Instances, or --keep all, gives "
+                                "every instance of it)")
         seen[folded] = name
         cleaned.append(name)
     return cleaned

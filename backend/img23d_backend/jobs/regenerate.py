@@ -56,8 +56,11 @@ class SourceRun:
         if not found:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key!r} is not an object of the run {self.root.name}")
         if self.cutout_path(found[0]) is None:
+            # A record that names a cut-out whose file is gone was removed from the run; one that names none failed.
+            why = ("its file was removed from the run folder" if found[0].matte or found[0].completion
+                   else "it failed before matting")
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{key!r} has no cut-out in the run {self.root.name} "
-                                                       "(it failed before matting), so it cannot be regenerated")
+                                                       f"({why}), so it cannot be regenerated")
         return found[0]
 
     def cutout_path(self, record: TargetRecord) -> Path | None:
