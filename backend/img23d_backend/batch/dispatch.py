@@ -25,6 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 from img23d_protocol import ProtocolError
@@ -193,8 +194,8 @@ def apply_result(entry: Entry, result: WorkResult, settings: BatchSettings) -> N
             entry.status, entry.error = "failed", {"code": exc.code.value, "message": exc.message}
             return
         entry.run_dir = root.name
-    elif result.run_dir:
-        entry.run_dir = os.path.relpath(result.run_dir, settings.out)
+    elif result.run_dir:   # both resolved: a link in --out made "../disk/runs/x", and a rerun redid everything
+        entry.run_dir = os.path.relpath(Path(result.run_dir).resolve(), Path(settings.out).resolve())
     if entry.status == "done":
         entry.made = datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -212,10 +213,16 @@ def _readers(entry: Entry) -> int:
 
 
 def _fail_rest(record: BatchRecord, state: _State, why: str | None, emit: Callable[[BatchEvent], None]) -> None:
+    """No worker left: a picture running fails; one never handed out is ``cancelled``, so that the same command
+    runs it next time (failed, it was kept as failed and skipped, and only --retry-failed, which also reruns
+    the pictures that did fail, brought it back)."""
     message = f"no worker left to run it{': ' + why if why else ''}"
-    for index in [*state.queue, *(index for index, _ in state.running.values())]:
+    running = {index for index, _ in state.running.values()}
+    for index in [*state.queue, *running]:
         entry = record.entries[index]
-        entry.status, entry.error = "failed", {"code": "worker_lost", "message": message}
+        entry.status = "failed" if index in running else "cancelled"
+        entry.error = {"code": "worker_lost", "message": message if index in running else
+                       f"not run: {message}; the same command runs it again"}
         record.changed(index)
         emit(BatchEvent("picture", entry, index, record.counts()))
     state.queue.clear()

@@ -83,7 +83,13 @@ def plan(settings: BatchSettings) -> Plan:
         else:
             assert item.image is not None
             if item.image not in hashes:
-                hashes[item.image] = picture_hash(item.image)
+                try:
+                    hashes[item.image] = picture_hash(item.image)
+                except ProtocolError as exc:  # it fails alone (it ended the batch before one picture was made)
+                    entries.append(Entry(image=str(item.image), sha256="", names=names, key="", status="failed",
+                                         where=item.where, error={"code": ErrorCode.IMAGE_UNREADABLE.value,
+                                                                  "message": exc.message}))
+                    continue
             entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=options_key(keyed),
                           views=item.views)
         key = entry.key

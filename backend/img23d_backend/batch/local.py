@@ -161,15 +161,18 @@ class LocalPool:
         item = self._busy.pop(worker, None)
         name = self._names[worker]
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        self._restart_or_retire(worker, f"the worker {name} died ({how}) and was restarted too often")
+        # A death during a picture is the picture's to answer for (its --attempts bound it): counted against the
+        # pool, one picture that kills its worker used up every restart and the rest failed untried.
+        self._restart_or_retire(worker, f"the worker {name} died ({how}) and was restarted too often",
+                                counted=item is None)
         if item is None:
             return None
         return WorkerLost(worker=name, message=f"the worker {name} died ({how}) during this picture")
 
-    def _restart_or_retire(self, worker: int, why: str) -> None:
+    def _restart_or_retire(self, worker: int, why: str, counted: bool = True) -> None:
         old = self._conns[worker]
-        if self.restarts_left > 0:
-            self.restarts_left -= 1
+        if not counted or self.restarts_left > 0:
+            self.restarts_left -= int(counted)
             self._start(worker)
             if old is not None:
                 old.close()
@@ -180,7 +183,9 @@ class LocalPool:
     def interrupt(self, worker: int) -> None:
         self._busy.pop(worker, None)
         self._kill(worker)
-        self._restart_or_retire(worker, f"the worker {self._names[worker]} was stopped and restarted too often")
+        # Stopped for its picture's time (the picture's own limit of tries bounds it): not the worker's fault.
+        self._restart_or_retire(worker, f"the worker {self._names[worker]} was stopped and restarted too often",
+                                counted=False)
 
     def give_up(self, worker: int, reason: str) -> None:
         self._kill(worker)

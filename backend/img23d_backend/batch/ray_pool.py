@@ -24,7 +24,7 @@ from .pool import WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult, limit_threads, worker_scratch_cleanup
 
 INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'img23d-backend[ray]' (or pip install ray==2.60.0)"
-RESTARTS = 2          # per actor: a worker killed more often than this is given up
+RESTARTS = 2          # per actor: a worker that dies more often than this outside a picture is given up
 DEAD_AFTER_FAILED_PINGS = 3   # pings in a row that fail: the actor is dead, not restarting
 CONNECT_TIMEOUT = 5.0
 
@@ -68,6 +68,9 @@ def connect(address: str) -> Any:
     ray = import_ray()
     if address != "auto" and not address.startswith("ray://"):
         host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"--ray {address} is not an address: give the cluster's as "
+                                                       "HOST:PORT (its GCS port, 6379 unless set), or auto")
         try:
             with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT):
                 pass
@@ -75,12 +78,42 @@ def connect(address: str) -> Any:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no Ray cluster answers at {address} ({reason}): start one "
                                                        "with 'ray start --head', or give its address as HOST:PORT") from exc
+        # Something answers: ray.init then retried for ever against a port that is not Ray's (a dashboard's, a
+        # client server's), with no img23d sentence. Ray's GCS speaks gRPC, which answers HTTP/2's opening.
+        if not speaks_http2(host or "127.0.0.1", int(port)):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"what answers at {address} is not a Ray cluster's address "
+                                                       "(its GCS port, which 'ray start --head' prints: 6379 unless "
+                                                       "set; not the dashboard's)")
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=True)
     except (ConnectionError, RuntimeError, ValueError) as exc:
+        # Ray's own error names no reason for a refused token (only its log lines above do): the likely one is said.
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"could not join the Ray cluster at {address}: "
-                                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+                                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} "
+                                                   "(a cluster started with RAY_AUTH_MODE=token needs its "
+                                                   "RAY_AUTH_TOKEN set here too)") from exc
     return ray
+
+
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])   # and an empty SETTINGS
+
+
+def speaks_http2(host: str, port: int, timeout: float = CONNECT_TIMEOUT) -> bool:
+    """Whether the server at ``host:port`` answers HTTP/2's client preface with a SETTINGS frame, as a gRPC
+    server (Ray's GCS) does at once; an HTTP/1 server answers otherwise or not at all."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.settimeout(timeout)
+            conn.sendall(HTTP2_PREFACE)
+            header = b""
+            while len(header) < 9:
+                piece = conn.recv(9 - len(header))
+                if not piece:
+                    break
+                header += piece
+    except OSError:
+        return False
+    return len(header) == 9 and header[3] == 0x04   # frame type 4: SETTINGS
 
 
 class RayPool:
@@ -97,7 +130,9 @@ class RayPool:
         self.ray = ray
         gpus = int(ray.cluster_resources().get("GPU", 0))
         resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-        actor_class = ray.remote(max_restarts=RESTARTS, max_task_retries=0, max_concurrency=2,
+        # Restarted by Ray whenever it dies; this pool gives an actor up (``give_up``) when it dies too often
+        # outside a picture: a picture that kills its worker is bounded by its own --attempts.
+        actor_class = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=2,
                                  **resources)(BatchActor)
         self.actors = [actor_class.remote(settings) for _ in range(count)]
         self._names = [f"ray-{i}" for i in range(count)]
@@ -150,18 +185,17 @@ class RayPool:
             try:
                 ended.append((worker, self.ray.get(ref)))
             except self.ray.exceptions.RayActorError as exc:
-                self._died(worker, f"it died during a picture ({type(exc).__name__})")
+                self._died(worker, f"it died during a picture ({type(exc).__name__})", counted=False)
                 ended.append((worker, WorkerLost(self._names[worker], f"the worker {self._names[worker]} died during "
                                                                       f"this picture ({type(exc).__name__})")))
             except self.ray.exceptions.RayError as exc:  # the call itself failed (e.g. a result that cannot travel)
                 ended.append((worker, WorkerLost(self._names[worker], f"{type(exc).__name__}: {exc}"[:300])))
         return ended
 
-    def _died(self, worker: int, how: str) -> None:
-        self._deaths[worker] += 1
-        if self._deaths[worker] > RESTARTS:  # Ray restarts it no more
-            self._dead.add(worker)
-            self._gone = f"the worker ray-{worker} died too often ({how})"
+    def _died(self, worker: int, how: str, counted: bool = True) -> None:
+        self._deaths[worker] += int(counted)
+        if self._deaths[worker] > RESTARTS:
+            self.give_up(worker, f"the worker ray-{worker} died too often ({how})")
         else:
             self._starting[worker] = (self.actors[worker].name.remote(), time.monotonic())
 
@@ -179,9 +213,7 @@ class RayPool:
                 # a restarting actor queues the next; one that keeps failing is dead for good.
                 if getattr(exc, "actor_init_failed", False) or failures >= DEAD_AFTER_FAILED_PINGS:
                     how = "could not start" if getattr(exc, "actor_init_failed", False) else "is dead"
-                    self._dead.add(worker)
-                    del self._starting[worker]
-                    self._gone = f"the worker ray-{worker} {how}: {_last_line(exc)}"
+                    self.give_up(worker, f"the worker ray-{worker} {how}: {_last_line(exc)}")  # Ray stops restarting it
                 else:
                     self._starting[worker] = (self.actors[worker].name.remote(), since)  # ask again
                 continue
@@ -197,15 +229,12 @@ class RayPool:
         for ref, busy in list(self._busy.items()):
             if busy == worker:
                 del self._busy[ref]
-        if self._deaths[worker] >= RESTARTS:
-            self.give_up(worker, f"the worker ray-{worker} was stopped too often")
-            return
         self._stale[worker] = self._names[worker].split(" (", 1)[-1].rstrip(")")
         try:
             self.ray.kill(self.actors[worker], no_restart=False)  # Ray starts it again: a fresh process
         except self.ray.exceptions.RayError:
             pass
-        self._died(worker, "stopped: a picture ran past its time limit")
+        self._died(worker, "stopped: a picture ran past its time limit", counted=False)
 
     def give_up(self, worker: int, reason: str) -> None:
         try:

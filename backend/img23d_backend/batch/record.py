@@ -78,7 +78,12 @@ class Entry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Entry":
-        known = {f.name for f in fields(cls)}
+        """One picture of a record; ``TypeError`` for a field of the wrong type (a record edited by hand: it
+        went on to a traceback in ``resume``; refused, the record is set aside and the batch starts a new one)."""
+        known = {f.name: f.type for f in fields(cls)}
+        for name, value in data.items():
+            if name in known and not _fits(str(known[name]), value):
+                raise TypeError(f"a picture's {name} is {type(value).__name__}, not {known[name]}")
         entry = cls(**{k: v for k, v in data.items() if k in known})
         if entry.status == "skipped":  # format 1 said "skipped" for a picture done before
             entry.status, entry.skipped = "done", True
@@ -87,6 +92,20 @@ class Entry:
     @property
     def bucket(self) -> str:
         return "skipped" if self.status == "done" and self.skipped else self.status
+
+
+def _fits(annotation: str, value: Any) -> bool:
+    """Whether ``value`` (from JSON) is of ``annotation``, an Entry field's (``list[str] | str | None``)."""
+    for option in annotation.split(" | "):
+        kind, _, inner = option.partition("[")
+        if (option == "None" and value is None or kind == "str" and isinstance(value, str)
+                or kind == "bool" and isinstance(value, bool) or kind == "dict" and isinstance(value, dict)
+                or kind == "int" and isinstance(value, int) and not isinstance(value, bool)
+                or kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return True
+        if kind == "list" and isinstance(value, list):
+            return all(_fits(inner[:-1], item) for item in value)
+    return False
 
 
 @dataclass(frozen=True)
@@ -166,6 +185,7 @@ class BatchRecord:
             entry.status, entry.skipped = old.status, old.status == "done"
             entry.run_dir, entry.seconds, entry.error = old.run_dir, old.seconds, old.error
             entry.meshes, entry.missing, entry.workers = old.meshes, list(old.missing), list(old.workers)
+            entry.notes = list(old.notes)   # how it was made stays with it (a rerun wiped a skipped picture's notes)
             entry.made = old.made or (_made_at(self.out / old.run_dir) if old.run_dir and entry.skipped else None)
         ours = {(e.sha256, e.key) for e in self.entries}
         self.others = [_kept(old) for old in previous if (old.sha256, old.key) not in ours]

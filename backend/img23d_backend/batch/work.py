@@ -75,11 +75,11 @@ def result_notes(result: GenerateJobResult | None) -> list[str]:
     skipped for the whole picture, material maps skipped, and each object whose finishing fell back or failed."""
     if result is None:
         return []
-    notes = [f"texture skipped: {result.texture_skipped}"] if result.texture_skipped else []
-    if result.depth_skipped:
-        notes.append(f"depth skipped: {result.depth_skipped}")
-    if result.materials_skipped:  # the sentence says "materials skipped: " itself
-        notes.append(result.materials_skipped)
+    # Each skip's sentence names its step, once: most say "depth skipped: " themselves (it was said twice).
+    notes = [sentence if sentence.startswith(step) else step + sentence
+             for step, sentence in (("texture skipped: ", result.texture_skipped),
+                                    ("depth skipped: ", result.depth_skipped),
+                                    ("materials skipped: ", result.materials_skipped)) if sentence]
     notes.extend(f"{target.target}: {target.fallback}" for target in result.targets if target.fallback)
     return notes
 

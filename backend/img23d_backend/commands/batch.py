@@ -111,4 +111,4 @@ def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:
     printer.summary(report)
     if report.status == "cancelled":
         return exit_code(interrupts.signal or signal.SIGINT)
-    return EXIT_PARTIAL if report.counts["failed"] else EXIT_OK
+    return EXIT_PARTIAL if report.counts["failed"] or report.counts.get("cancelled") else EXIT_OK

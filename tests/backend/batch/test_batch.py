@@ -89,6 +89,27 @@ def test_a_worker_killed_mid_picture_is_replaced_and_its_picture_retried(backend
     nothing_lost(out)
 
 
+@pytest.mark.fault("batch")
+def test_a_picture_that_kills_its_worker_every_time_fails_alone_and_the_rest_are_made(backend_env: dict[str, str],
+                                                                                    tmp_path: Path) -> None:
+    """Its three deaths used up the pool's restarts (two for one worker), and every other picture failed untried
+    ("no worker left to run it"); a death during a picture is bounded by the picture's --attempts now."""
+    folder = pictures(tmp_path / "pictures", 2)
+    out, armed = tmp_path / "out", tmp_path / "armed"
+    armed.mkdir()
+    (armed / "grounding").write_text("every worker that grounds a name dies")   # only the named picture grounds
+    listed = tmp_path / "list.jsonl"
+    listed.write_text(json.dumps({"image": str(folder / "picture-0.png"), "names": "house"}) + "\n"
+                      + json.dumps({"image": str(folder / "picture-1.png")}) + "\n")
+    env = {**backend_env, "IMG23D_FAILPOINTS": "grounding:kill-armed", "IMG23D_FAILPOINTS_ARMED": str(armed)}
+    result = batch(env, str(listed), "--out", str(out), *FAST_FLAGS, timeout=300)
+    assert result.returncode == 3, result.stderr
+    entries = by_name(out)
+    assert entries["picture-0.png"]["status"] == "failed" and entries["picture-0.png"]["attempts"] == 3
+    assert "killed by signal 9" in entries["picture-0.png"]["error"]["message"]
+    assert entries["picture-1.png"]["status"] == "done"
+
+
 @pytest.mark.fault("batch-hang")
 def test_a_picture_that_hangs_is_stopped_tried_on_the_other_worker_then_failed(backend_env: dict[str, str],
                                                                               tmp_path: Path, nothing_lost) -> None:

@@ -1,16 +1,24 @@
 """The batch driver's bounded waits, with a pool in this process: a worker that never starts is
-given up and its pictures go to the others; with none left, what is left fails in one sentence;
-a picture that hangs is stopped, tried once more elsewhere, then failed. Every batch here must end
-by itself: each runs on a thread the test waits for with a deadline."""
+given up and its pictures go to the others; with none left, what is left is not run, in one sentence;
+a picture that hangs is stopped, tried once more elsewhere, then failed; a Ray address where something
+else answers is refused at once. Every batch here must end by itself: each runs on a thread the test
+waits for with a deadline."""
 
 from __future__ import annotations
 
+import http.server
+import socketserver
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from batch_fakes import FakePool
 from img23d_backend.batch.driver import BatchReport, BatchSettings, run_batch
+from img23d_backend.batch.ray_pool import connect, speaks_http2
 from img23d_backend.batch.settings import BatchEvent
+from img23d_protocol import ProtocolError
 
 DEADLINE = 60.0   # seconds any of these batches may take (each ends in a few when the driver is right)
 
@@ -54,18 +62,22 @@ def test_a_worker_that_never_starts_is_given_up_and_the_others_make_its_pictures
     assert "fake-1 did not start within 0.3 s (--worker-start-timeout)" in given_up.message
 
 
-def test_no_worker_that_can_start_fails_what_is_left_in_one_sentence(tmp_path: Path) -> None:
+def test_no_worker_that_can_start_leaves_what_is_left_not_run_in_one_sentence_for_the_next_run(tmp_path: Path) -> None:
+    """Never handed out, a picture is not run, not failed: failed, the same command skipped it next time."""
     never = FakePool(tmp_path / "a", workers=2, never_start={0, 1})
     report, _ = _run_until_it_ends(tmp_path / "a", _pictures(tmp_path / "in", 3), never, start_timeout=0.3)
-    assert report.counts["failed"] == 3 and never.ran == []
+    assert report.counts["cancelled"] == 3 and report.counts["failed"] == 0 and never.ran == []
     messages = {e.error["message"] for e in report.entries if e.error}
-    assert len(messages) == 1 and messages.pop().startswith("no worker left to run it: the worker fake-")
+    assert len(messages) == 1 and messages.pop().startswith("not run: no worker left to run it: the worker fake-")
 
     broken = FakePool(tmp_path / "b", workers=2, cannot_start={0, 1})  # their constructors raised
     report, _ = _run_until_it_ends(tmp_path / "b", tmp_path / "in", broken)
-    assert report.counts["failed"] == 3
+    assert report.counts["cancelled"] == 3
     assert {e.error["message"] for e in report.entries if e.error} == {
-        "no worker left to run it: the worker fake-0 could not start: RuntimeError: no engine"}
+        "not run: no worker left to run it: the worker fake-0 could not start: RuntimeError: no engine; the same "
+        "command runs it again"}
+    report, _ = _run_until_it_ends(tmp_path / "b", tmp_path / "in", FakePool(tmp_path / "b"))
+    assert report.counts["done"] == 3
 
     one_broken = FakePool(tmp_path / "c", workers=2, cannot_start={1})
     report, _ = _run_until_it_ends(tmp_path / "c", tmp_path / "in", one_broken)
@@ -94,3 +106,39 @@ def test_a_picture_that_hangs_everywhere_fails_after_a_second_try(tmp_path: Path
     assert entry.error == {"code": "timeout", "message": "it ran past the per-picture limit of 0.4 s 2 time(s), on "
                                                          f"{first}, {second}, and was given up (--picture-timeout)"}
     assert report.counts["done"] == 2 and report.counts["failed"] == 1
+
+
+def _serving(handler: type[socketserver.BaseRequestHandler]) -> socketserver.ThreadingTCPServer:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class _Http2(socketserver.BaseRequestHandler):
+    def handle(self) -> None:   # as a gRPC server (Ray's GCS) opens: its SETTINGS frame
+        self.request.recv(64)
+        self.request.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+
+
+def test_an_address_where_something_else_answers_is_one_sentence_at_once() -> None:
+    """A dashboard's or any HTTP server's port passed the TCP probe, and ray.init retried for over ten minutes
+    with Ray's log lines alone; what is not gRPC is refused before ray.init."""
+    web, grpc = _serving(http.server.SimpleHTTPRequestHandler), _serving(_Http2)
+    try:
+        assert not speaks_http2(*web.server_address) and speaks_http2(*grpc.server_address)
+        pytest.importorskip("ray", reason="connect() needs Ray, an optional extra (the Python 3.13 lane has it)")
+        started = time.monotonic()
+        with pytest.raises(ProtocolError, match=r"is not a Ray cluster's address \(its GCS port"):
+            connect(f"127.0.0.1:{web.server_address[1]}")
+        assert time.monotonic() - started < 15
+    finally:
+        for server in (web, grpc):
+            server.shutdown()
+            server.server_close()
+
+
+def test_an_address_without_a_port_is_one_sentence() -> None:
+    """It was "invalid literal for int() with base 10"."""
+    pytest.importorskip("ray", reason="connect() needs Ray, an optional extra (the Python 3.13 lane has it)")
+    with pytest.raises(ProtocolError, match=r"--ray 127.0.0.1 is not an address: give the cluster's as HOST:PORT"):
+        connect("127.0.0.1")

@@ -52,10 +52,11 @@ def test_actors_whose_constructor_fails_end_the_batch_with_one_sentence(cluster:
     with _armed(cluster, "batch-worker", "every batch worker's constructor raises"):
         result = _ray(cluster, tmp_path / "out", pictures(tmp_path / "pictures", 2), "--workers", "2")
     assert result.returncode == 3, result.stderr
-    for entry in by_name(tmp_path / "out").values():
-        assert entry["status"] == "failed" and entry["error"]["code"] == "worker_lost"
-        assert entry["error"]["message"].startswith("no worker left to run it: the worker ray-")
-        assert entry["error"]["message"].endswith("could not start: RuntimeError: failpoint batch-worker")
+    for entry in by_name(tmp_path / "out").values():  # not run, not failed: the same command runs them again
+        assert entry["status"] == "cancelled" and entry["error"]["code"] == "worker_lost"
+        assert entry["error"]["message"].startswith("not run: no worker left to run it: the worker ray-")
+        assert entry["error"]["message"].endswith("could not start: RuntimeError: failpoint batch-worker; the same "
+                                                  "command runs it again")
     assert record(tmp_path / "out")["status"] == "finished"
 
 
@@ -101,8 +102,8 @@ def test_actors_the_cluster_has_no_room_for_are_given_up_after_the_start_timeout
     assert result.returncode == 3, result.stderr
     assert sum(line.startswith("worker  given up:") for line in result.stdout.splitlines()) == 2, result.stdout
     for entry in by_name(tmp_path / "out").values():
-        assert entry["status"] == "failed" and entry["attempts"] == 0
-        assert entry["error"]["message"].startswith("no worker left to run it: the worker ray-")
+        assert entry["status"] == "cancelled" and entry["attempts"] == 0
+        assert entry["error"]["message"].startswith("not run: no worker left to run it: the worker ray-")
         assert "did not start within 5 s (--worker-start-timeout)" in entry["error"]["message"]
 
 

@@ -352,3 +352,78 @@ def test_ten_thousand_pictures_are_not_ten_thousand_rewrites(tmp_path: Path, mon
     if before is not None and after is not None:  # everything written: snapshots, the journal, the rest
         assert after - before < 8 * final + seconds * SNAPSHOT_RATE, f"{after - before} bytes for a {final}-byte record"
     assert not (out / JOURNAL_NAME).exists() and not (out / LOCK_NAME).exists()
+
+
+# --- found in review: what a rerun reads of the last one ------------------------------------------------
+
+def test_a_batch_folder_given_through_a_link_is_resumed_not_redone(tmp_path: Path) -> None:
+    """The backend names its runs resolved: against --out as given (a link to another disk) the record said
+    "../disk/runs/<run>", which resolves elsewhere, and every rerun made every picture again."""
+    real, link = tmp_path / "disk" / "runs", tmp_path / "runs"
+    real.mkdir(parents=True)
+    link.symlink_to(real)
+    folder = _pictures(tmp_path / "in", 2)
+    _run(link, folder, pool=FakePool(real))
+    report, pool, _ = _run(link, folder, pool=FakePool(real))
+    assert pool.ran == [] and report.counts["skipped"] == 2
+    assert all("/" not in entry["run_dir"] for entry in _by_name(real).values())
+
+
+def test_a_record_edited_by_hand_with_a_field_of_the_wrong_type_is_kept_aside(tmp_path: Path) -> None:
+    """Valid JSON, one picture's list made null: a traceback in resume, and the folder blocked until mended."""
+    folder = _pictures(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    _run(out, folder)
+    data = json.loads((out / "batch.json").read_text())
+    data["pictures"][0]["missing"] = None
+    (out / "batch.json").write_text(json.dumps(data))
+    report, _, events = _run(out, folder)
+    [kept] = out.glob("batch.json.unreadable-*")
+    assert "could not be read (TypeError: a picture's missing is NoneType, not list[str])" in events[0].message
+    assert json.loads(kept.read_text())["pictures"][0]["missing"] is None and report.status == "finished"
+
+
+def test_a_picture_done_before_keeps_its_notes(tmp_path: Path) -> None:
+    """A rerun wiped a skipped picture's notes ("depth skipped: ..."): how it was made stays with it."""
+    (tmp_path / "run-a").mkdir()
+    (tmp_path / "run-a" / "manifest.json").write_text("{}")
+    before = Entry(image="/a.png", sha256="s", names=None, key="k", status="done", run_dir="run-a",
+                   notes=["depth skipped: the depth model could not be loaded"])
+    record = BatchRecord(tmp_path, [Entry(image="/a.png", sha256="s", names=None, key="k")], {})
+    record.resume([before], retry_failed=False)
+    assert record.entries[0].skipped and record.entries[0].notes == before.notes
+
+
+def test_a_picture_that_cannot_be_read_as_the_batch_plans_fails_alone(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """One unreadable picture (no permission) in a folder ended the batch before anything was made (exit 2)."""
+    from img23d_backend.batch import driver
+
+    folder = _pictures(tmp_path / "in", 3)
+    hidden = sorted(folder.iterdir())[1]
+    hash_of = driver.picture_hash
+
+    def picture_hash(path: Path) -> str:
+        if path == hidden:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
+        return hash_of(path)
+
+    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+    report, pool, _ = _run(tmp_path / "out", folder)
+    entries = _by_name(tmp_path / "out")
+    assert report.counts["done"] == 2 and len(pool.ran) == 2
+    assert entries[hidden.name]["status"] == "failed" and entries[hidden.name]["error"] == {
+        "code": "image_unreadable", "message": f"the picture {hidden} cannot be read: Permission denied"}
+
+
+def test_a_skip_sentence_names_its_step_once() -> None:
+    """"depth skipped: depth skipped: the depth model ...": the batch added the step to a sentence that says it."""
+    from types import SimpleNamespace
+
+    from img23d_backend.batch.work import result_notes
+
+    result = SimpleNamespace(texture_skipped="the paint model could not be loaded",
+                             depth_skipped="depth skipped: the depth model could not be loaded",
+                             materials_skipped="materials skipped: no model", targets=[])
+    assert result_notes(result) == ["texture skipped: the paint model could not be loaded",  # type: ignore[arg-type]
+                                    "depth skipped: the depth model could not be loaded", "materials skipped: no model"]
