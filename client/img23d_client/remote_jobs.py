@@ -108,6 +108,11 @@ class RemoteJob:
             self._local_run = Path(request.run)
             request.run = self.remote_of(Path(request.run))
 
+    @property
+    def uploading(self) -> bool:
+        """Whether the job's files are still going to the host: the job itself is sent when the last arrives."""
+        return bool(self._uploads)
+
     def remote_of(self, local: Path) -> str:
         """The backend's path of a local mirror path (a run folder Generate brought back)."""
         try:

@@ -71,13 +71,19 @@ class RunDownload:
         remove_leftovers(self.local_dir)
         return [protocol.RunsRequest(id=self.list_id, run=self.run)]
 
+    def follow(self, earlier: "RunDownload") -> None:
+        """Take on what an ``earlier`` download gave up: the backend streams a cancelled fetch on (the protocol
+        cannot stop one), and, when a new download replaced the old, those late chunks answered nothing asked
+        and the backend was stopped as a flood."""
+        self._dropped |= earlier._dropped
+
     def owns(self, message: Any) -> bool:
         ident = getattr(message, "id", None)
         return ident == self.list_id or ident in self._dropped or self.mirror.owns(message)
 
     def handle(self, message: Any) -> list[Any]:
         """The requests to send after one owned message from the backend."""
-        if self.done:
+        if self.done or getattr(message, "id", None) in self._dropped:   # a fetch given up: taken, dropped
             return []
         if getattr(message, "id", None) == self.list_id:
             return self._listed(message)

@@ -202,6 +202,8 @@ class BackendSession(SessionEvents):
             raise ProtocolError(ErrorCode.BUSY, "a run is already being brought from the host; wait for it")
         assert self.process is not None
         download = RunDownload(self.mirror(), run, self.process.settings.where)
+        if self.download is not None:
+            download.follow(self.download)
         self._asking()
         self.download = download
         for message in download.start():
@@ -228,8 +230,12 @@ class BackendSession(SessionEvents):
         """Ask the backend to stop the current job between steps. False when nothing runs."""
         if self.job_id is None or self.process is None:
             return False
-        if self._queued is not None:  # never sent: answer it here
+        # Never sent (queued, or its files still going to the host): answered here. Sent to the backend, a cancel
+        # while the files went found no job there, and the job was sent when they had arrived and ran to its end.
+        if self._queued is not None or (self._remote is not None and self._remote.uploading):
             self._queued = None
+            if self._remote is not None:
+                self._remote.close()
             error = protocol.Error(id=self.job_id, code=ErrorCode.CANCELLED.value,
                                    message="the job was cancelled before it started")
             self._synthetic.append(error)

@@ -110,3 +110,20 @@ def test_esc_during_a_download_cancels_it_and_removes_its_new_folder(tmp_path: P
     late = protocol.Chunk(id=glb.id, offset=40, data=protocol.encode_chunk(b"glTF"))
     assert download.owns(late) and download.handle(late) == []
     assert not (tmp_path / "20261124-120000-house").exists()
+
+
+def test_an_import_after_a_cancelled_one_takes_the_cancelled_ones_late_chunks_and_drops_them(tmp_path: Path) -> None:
+    """Import Run from Host again after Esc: the host still streamed the cancelled fetches, the new download did
+    not know them, and after 500 such chunks the backend was stopped as a flood (the session's fetch_run has
+    the new download follow the old)."""
+    session = StandInSession(tmp_path)
+    first = session.fetch_run(RUN)
+    files = {"house.glb": b"glTF" * 1000, "manifest.json": b"{}"}
+    entries = [{"path": name, "size": len(data)} for name, data in files.items()]
+    fetches = first.handle(protocol.decode(protocol.Result(id=first.list_id, data={"run": RUN, "files": entries})
+                                           .to_line(), protocol.EVENT_TYPES))
+    first.close("Import Run from Host was cancelled")
+    second = remote_runs.RunDownload(session.mirror_, RUN, session.remote_host)
+    second.follow(first)
+    late = protocol.Chunk(id=fetches[0].id, offset=0, data=protocol.encode_chunk(b"glTF"))
+    assert second.owns(late) and second.handle(late) == [] and not second.done and not second.error

@@ -20,7 +20,7 @@ import pytest
 
 import ssh_host
 from testdata import FAST_OPTIONS, HOUSE
-from session_waits import pump_until
+from session_waits import pump_until, reply_within
 
 from img23d_client import process as process_mod
 from img23d_client import session as session_mod
@@ -107,6 +107,25 @@ def test_a_picture_that_cannot_be_read_is_one_sentence_before_anything_runs(host
         with pytest.raises(protocol.ProtocolError, match="cannot read"):
             session.submit(protocol.DetectRequest(image=str(tmp_path / "nowhere.png"), targets=["house"]))
         assert session.job_id is None  # no job is left half-started
+
+
+def test_cancel_while_the_picture_goes_up_ends_the_job_and_runs_nothing(host, tmp_path: Path) -> None:
+    """Esc while the picture was uploading asked the backend, which had no job yet; the job was sent when the
+    picture arrived and ran to its end (minutes of a GPU, objects imported after the artist cancelled)."""
+    remote_runs = host.path_for_host("runs-cancelled-upload")
+    with _ready(host, tmp_path, str(remote_runs)) as session:
+        job = session.submit(protocol.DetectRequest(image=str(HOUSE), targets=["house"]))
+        assert session.cancel()
+        seen = _until(session, lambda m: any(isinstance(x, (protocol.Result, protocol.Error)) and x.id == job
+                                             for x in m), "the cancelled job's answer")
+        [answer] = [m for m in seen if getattr(m, "id", None) == job]
+        assert isinstance(answer, protocol.Error) and answer.code == "cancelled" and session.job_id is None
+        time.sleep(2)   # the picture's arrival would have sent the job by now
+        session.pump()
+        status = reply_within(session, session.request(protocol.StatusRequest()), 60)
+        assert status.data["state"] == "idle" and status.data["job"] is None
+    runs = [path.name for path in remote_runs.iterdir() if path.name != "_uploads"]   # the picture's upload folder
+    assert runs == [], "a job ran on the host after its cancel"
 
 
 def test_a_connection_dropped_mid_job_stops_the_remote_job_and_leaves_no_half_file(host, tmp_path: Path) -> None:
