@@ -98,9 +98,11 @@ def run(args: argparse.Namespace) -> int:
             return _download(_named(listed, args.name), args)
         if args.verify:
             return _verify(listed, args.json)
+        # The cache read once (read once a row, it said each of its warnings 23 times).
+        info = cache.scan_cache() if any(model.spec.local_path is None for model in listed) else None
     except ProtocolError as exc:
         return said_failure(exc)
-    rows = [_row(model) for model in listed]
+    rows = [_row(model, info) for model in listed]
     if args.json:
         print(json.dumps(plain({"models": rows, "cache_dir": str(_cache_dir())})), flush=True)
     else:
@@ -116,9 +118,10 @@ def _named(listed: list[NamedModel], name: str) -> NamedModel:
                         f"{', '.join(model.name for model in listed)}")
 
 
-def _row(model: NamedModel) -> dict[str, Any]:
+def _row(model: NamedModel, info: Any) -> dict[str, Any]:
+    """One model's row; ``info``: the Hugging Face cache as ``cache.scan_cache`` read it."""
     spec = model.spec
-    entry = cache.describe(spec, cache.scan_cache() if spec.local_path is None else None, [])
+    entry = cache.describe(spec, info if spec.local_path is None else None, [])
     stated = spec.licence
     licence = stated.licence if stated is not None else None
     return {"name": model.name, "role": spec.role, "id": spec.display, "repo_id": spec.repo_id,

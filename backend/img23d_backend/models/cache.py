@@ -58,10 +58,14 @@ def scan_cache(cache_dir: Path | None = None) -> Any:
     from huggingface_hub import scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
 
+    folder = cache_dir or hub_cache_dir()
     try:
-        info = scan_cache_dir(cache_dir or hub_cache_dir())
+        info = scan_cache_dir(folder)
     except CacheNotFound:
         return None
+    except ValueError as exc:   # "expects a directory but found a file": a traceback before
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the Hugging Face cache {folder} is a file, not a folder: set "
+                                                   "HF_HUB_CACHE (or HF_HOME) to a folder", str(exc)) from exc
     for warning in info.warnings:  # a corrupted repository folder is skipped, not fatal
         log.warning("Hugging Face cache: %s", warning)
     return info

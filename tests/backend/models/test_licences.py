@@ -209,3 +209,23 @@ def test_accept_licence_accepts_the_parts_model_a_generate_in_parts_registers_la
     accepted = make_engine(Models(device="cpu", accept_licence=True), tmp_path).settings.accepted_licences
     assert parts_keys <= accepted
     assert not parts_keys & make_engine(Models(device="cpu"), tmp_path).settings.accepted_licences
+
+
+def test_the_listing_reads_the_cache_once_and_a_cache_that_is_a_file_is_one_sentence(
+        hub_cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each of 23 rows read the whole cache again (its warnings said 23 times); HF_HUB_CACHE naming a file was a
+    ValueError traceback."""
+    from img23d_backend.models import cache
+
+    reads = []
+    scan = cache.scan_cache
+    monkeypatch.setattr(cache, "scan_cache", lambda *a: reads.append(a) or scan(*a))
+    assert cli.main(["models", "--json"]) == 0 and len(reads) == 1
+    capsys.readouterr()
+    monkeypatch.setattr(cache, "scan_cache", scan)
+    hub_cache.rmdir()
+    hub_cache.write_text("not a folder")
+    assert cli.main(["models"]) == 2   # a usage error, as the other refusals of what was given
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: the Hugging Face cache {hub_cache} is a file, not a folder: set HF_HUB_CACHE (or HF_HOME) to a "
+        "folder [bad_request]")
