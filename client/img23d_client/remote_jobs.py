@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 import img23d_protocol as protocol
 
-from .transfer import Budget, Mirror, upload_chunks
+from .transfer import Budget, Mirror, host_run_of, upload_chunks
 
 ErrorCode = protocol.ErrorCode
 ProtocolError = protocol.ProtocolError
@@ -101,6 +101,7 @@ class RemoteJob:
         self._uploads: dict[str, _Upload] = {}  # upload id -> where in the request its host path goes
         self._held: deque[_Held] = deque()
         self._local_run: Path | None = None    # a regenerate's local run folder (its result maps back)
+        self._host_run: str | None = None      # that run's folder on the host, when the two names differ
         self._run: str | None = None           # this job's run folder on the host, as its "run" artifact said
         self._names = protocol.NameSet()       # the files fetched into it so far
         self._budget = budget or Budget()      # what the job may bring here, files and bytes
@@ -114,7 +115,13 @@ class RemoteJob:
         return bool(self._uploads)
 
     def remote_of(self, local: Path) -> str:
-        """The backend's path of a local mirror path (a run folder Generate brought back)."""
+        """The backend's path of a local mirror path (a run folder Generate brought back): the one its
+        ``transfer.HOST_RUNS`` notes, for a run Import Run from Host brought under another name ("<run>-2": the
+        live job's mirror was there), else the same path under the host's runs folder."""
+        named = host_run_of(Path(local), self.mirror.remote_root)
+        if named is not None:
+            self._host_run = named
+            return named
         try:
             relative = Path(local).resolve().relative_to(self.mirror.local_root.resolve())
         except ValueError:
@@ -200,17 +207,18 @@ class RemoteJob:
             return _Held(replace(artifact, path=str(self._claim_run(artifact.path))))
         if artifact.kind not in FETCHED_KINDS:
             return _Held(artifact)
-        fetch = self.mirror.request(self._in_run(artifact.path), budget=self._budget)
+        local = self._local_of(artifact.path)
+        fetch = self.mirror.request(self._in_run(artifact.path), local, budget=self._budget)
         send.append(fetch)
-        return _Held(replace(artifact, path=str(self.mirror.local_path(artifact.path))), {fetch.id})
+        return _Held(replace(artifact, path=str(local)), {fetch.id})
 
     def _claim_run(self, remote: str) -> Path:
         """The job's run folder: the first one it names, new here (made now), never an existing one."""
         if self._run is not None:
             if remote == self._run:
-                return self.mirror.local_path(remote)
+                return self._local_of(remote)
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the job named a second run folder, {remote[:200]!r}")
-        local = self.mirror.local_path(remote)
+        local = self._local_of(remote)
         try:
             local.parent.mkdir(parents=True, exist_ok=True)
             local.mkdir()
@@ -221,6 +229,13 @@ class RemoteJob:
             raise ProtocolError(ErrorCode.DISK, f"cannot make {local}: {exc.strerror or exc}") from exc
         self._run = remote
         return local
+
+    def _local_of(self, remote: str) -> Path:
+        """Where ``remote`` lands here: under the local run when it is under the host run a regenerate named by
+        ``transfer.HOST_RUNS``, else at the mirror's own path (both checked as every name from the host)."""
+        if self._host_run is not None and self._local_run is not None and remote.startswith(self._host_run + "/"):
+            return protocol.local_path(self._host_run, remote, self._local_run)
+        return self.mirror.local_path(remote)
 
     def _in_run(self, remote: str) -> str:
         """``remote`` when it names a file inside this job's run folder, with a name safe here."""
@@ -249,16 +264,16 @@ class RemoteJob:
         result = kind.from_dict(message.data)  # a bad field: this job's error (``_hold``)
         named = {name: getattr(result, name) for name in RESULT_FILES if getattr(result, name, None)}
         remote_files = [self._in_run(path) for path in named.values()]
-        local: dict[str, Any] = {name: str(self.mirror.local_path(path)) for name, path in named.items()}
+        local: dict[str, Any] = {name: str(self._local_of(path)) for name, path in named.items()}
         listed = {name: list(getattr(result, name)) for name in RESULT_FILE_LISTS if getattr(result, name, None)}
         remote_files += [self._in_run(path) for paths in listed.values() for path in paths]
-        local.update({name: [str(self.mirror.local_path(path)) for path in paths] for name, paths in listed.items()})
+        local.update({name: [str(self._local_of(path)) for path in paths] for name, paths in listed.items()})
         run_dir = getattr(result, "run_dir", "")
         if run_dir:
             if run_dir != self._run:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"the result names the run folder {run_dir[:200]!r}, not "
                                                            "the job's own")
-            local["run_dir"] = str(self.mirror.local_path(run_dir))
+            local["run_dir"] = str(self._local_of(run_dir))
             remote_files.append(posixpath.join(run_dir, "manifest.json"))  # what Import Run reads later
         # Left relative in the result: the local run mirrors the host's, so they name the same files here.
         remote_files += [self._relative_in_run(getattr(result, name)) for name in RUN_RELATIVE_FILES
@@ -267,7 +282,7 @@ class RemoteJob:
             local["source_run"] = str(self._local_run)
         waiting = set()
         for remote in dict.fromkeys(remote_files):
-            fetch = self.mirror.request(remote, budget=self._budget)
+            fetch = self.mirror.request(remote, self._local_of(remote), budget=self._budget)
             send.append(fetch)
             waiting.add(fetch.id)
         return _Held(replace(message, data=replace(result, **local).to_dict()), waiting)

@@ -27,7 +27,7 @@ from typing import Any
 import img23d_protocol as protocol
 
 from .leftovers import remove_leftovers
-from .transfer import Budget, Mirror
+from .transfer import Budget, Mirror, note_host_run
 
 ProtocolError = protocol.ProtocolError
 ErrorCode = protocol.ErrorCode
@@ -141,6 +141,7 @@ class RunDownload:
             send.append(request)
         if not self._todo and not self._in_flight:
             self.done = True
+            note_host_run(self.local_dir, self.run)
         return send
 
     def _fail(self, why: str) -> list[Any]:

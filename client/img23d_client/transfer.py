@@ -25,6 +25,9 @@ file is removed, and its share of the disk released.
 
 from __future__ import annotations
 
+import json
+import os
+import posixpath
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +94,44 @@ def _requests(handle: BinaryIO, upload_id: str, name: str, size: int, sha256: st
         for offset, block in protocol.iter_chunks(handle, size, chunk_bytes):
             yield protocol.UploadRequest(id=upload_id, name=name, size=size, sha256=sha256, offset=offset,
                                          data=protocol.encode_chunk(block), done=offset + len(block) >= size)
+
+
+# Beside the runs Import Run from Host brought under another name than the host's ("<run>-2": a run of that name
+# was here already), in the local runs folder: each one's path on the host, what Regenerate asks the host for (it
+# asked for "<run>-2": "gone"). Outside the runs themselves, which hold the host's files and nothing else.
+HOST_RUNS = ".img23d-host-runs.json"
+
+
+def note_host_run(local: Path, remote: str) -> None:
+    """Note that the host calls the run ``local`` (just brought from it) ``remote``, when the names differ."""
+    if local.name == posixpath.basename(remote):
+        return
+    notes = _host_runs(local.parent)
+    notes[local.name] = remote
+    written = local.parent / f".tmp-{uuid.uuid4().hex[:8]}-{HOST_RUNS}"
+    written.write_text(json.dumps(notes, indent=1), encoding="utf-8")
+    os.replace(written, local.parent / HOST_RUNS)
+
+
+def host_run_of(local: Path, remote_root: str) -> str | None:
+    """The host's path of the run ``local``, as ``HOST_RUNS`` notes it: only a path directly in the host's runs
+    folder ``remote_root`` of a safe name (the file is read from disk, not trusted); None when it notes none."""
+    named = _host_runs(local.parent).get(local.name)
+    if not isinstance(named, str) or posixpath.dirname(named) != remote_root.rstrip("/"):
+        return None
+    try:
+        protocol.check_file_name(posixpath.basename(named))
+    except ProtocolError:
+        return None
+    return named
+
+
+def _host_runs(folder: Path) -> dict[str, Any]:
+    try:
+        notes = json.loads((folder / HOST_RUNS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return notes if isinstance(notes, dict) else {}
 
 
 @dataclass

@@ -107,3 +107,28 @@ def test_a_run_listed_outside_the_runs_folder_is_refused(tmp_path: Path, path: s
     entry = {"path": path, "name": path.rsplit("/", 1)[-1], "status": "finished"}
     with pytest.raises(protocol.ProtocolError):
         remote_runs.parse_runs(wire(protocol.Result(id="r", data={"runs": [entry]})), mirror)
+
+
+def test_a_run_brought_under_another_name_is_regenerated_as_the_hosts(tmp_path: Path) -> None:
+    """Brought home as "<run>-2" (the live job's mirror was there), its Regenerate asked the host for "<run>-2":
+    "the run folder is gone". The run says the host's name for it, and the new meshes land in it here."""
+    from img23d_client import remote_jobs
+
+    mirror_root = tmp_path / "mirror"
+    (mirror_root / "20261123-101500-house_scene").mkdir(parents=True)   # the live job's mirror
+    mirror = transfer.Mirror(REMOTE, mirror_root)
+    download = remote_runs.RunDownload(mirror, RUN, "gpu-box")
+    Backend(FILES).run(download)
+    assert download.done and download.local_dir.name == "20261123-101500-house_scene-2"
+    request = protocol.RegenerateRequest(run=str(download.local_dir), keys=["house"])
+    job = remote_jobs.RemoteJob(request, mirror, "gpu-box")
+    assert request.run == RUN
+    new_mesh = f"{RUN}/regenerated/20261123-120000-regenerate/house.glb"
+    assert job._local_of(new_mesh) == download.local_dir / "regenerated" / "20261123-120000-regenerate" / "house.glb"
+    assert sorted(p.name for p in download.local_dir.iterdir()) == ["crops", "detections.json", "house.glb",
+                                                                    "manifest.json"]   # the host's files alone
+    # The file is read from the disk, not trusted: one naming a folder outside the host's runs folder is ignored.
+    (mirror_root / transfer.HOST_RUNS).write_text('{"20261123-101500-house_scene-2": "/etc"}')
+    elsewhere = protocol.RegenerateRequest(run=str(download.local_dir), keys=["house"])
+    remote_jobs.RemoteJob(elsewhere, mirror, "gpu-box")
+    assert elsewhere.run == f"{REMOTE}/20261123-101500-house_scene-2"
