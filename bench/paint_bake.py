@@ -9,7 +9,6 @@ job runs it. Writes JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -18,15 +17,14 @@ import sys
 from pathlib import Path
 
 import torch
-import trimesh
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
 from img23d_backend.families.hunyuan3d.back_project import back_project  # noqa: E402
-from img23d_backend.families.hunyuan3d.paint import PaintSettings, _bake, _mesh_renderer  # noqa: E402
-from img23d_backend.stages.paint.uvs import with_uvs  # noqa: E402
-from timing import EXAMPLE_MESH, report_done, timed  # noqa: E402  (bench/, beside this script)
+from img23d_backend.families.hunyuan3d.paint import _bake  # noqa: E402
+from paint_scene import paint_scene  # noqa: E402  (bench/, beside this script)
+from timing import report_done, timed  # noqa: E402
 
 
 def _seconds(call) -> float:
@@ -35,15 +33,8 @@ def _seconds(call) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mesh", type=Path, default=EXAMPLE_MESH)
-    parser.add_argument("--texture-size", type=int, default=2048)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    settings = PaintSettings(texture_size=args.texture_size, render_size=args.texture_size)
-    mesh = with_uvs(trimesh.load(str(args.mesh), force="mesh", process=False), None)
-    render = _mesh_renderer(mesh, settings, "cpu")
+    scene = paint_scene(__doc__)
+    args, settings, mesh, render = scene.args, scene.settings, scene.mesh, scene.render
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(settings.render_size, settings.render_size, 3, generator=generator)
     camera = (settings.camera_elevations[0], settings.camera_azimuths[0])

@@ -10,7 +10,6 @@ mask the production bake makes of six views of the mesh Generate paints, at the 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -21,15 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import trimesh
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
-from img23d_backend.families.hunyuan3d.paint import PaintSettings, _bake, _mesh_renderer  # noqa: E402
+from img23d_backend.families.hunyuan3d.paint import _bake  # noqa: E402
 from img23d_backend.stages.paint import fill  # noqa: E402
-from img23d_backend.stages.paint.uvs import with_uvs  # noqa: E402
-from timing import EXAMPLE_MESH, report_done, timed  # noqa: E402  (bench/, beside this script)
+from paint_scene import paint_scene  # noqa: E402  (bench/, beside this script)
+from timing import report_done, timed  # noqa: E402
 
 
 def whole_atlas(texture: np.ndarray, painted: np.ndarray, vertices: np.ndarray, faces: np.ndarray,
@@ -55,15 +53,8 @@ def chart_texels(uvs: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mesh", type=Path, default=EXAMPLE_MESH)
-    parser.add_argument("--texture-size", type=int, default=2048)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    settings = PaintSettings(texture_size=args.texture_size, render_size=args.texture_size)
-    mesh = with_uvs(trimesh.load(str(args.mesh), force="mesh", process=False), None)
-    render = _mesh_renderer(mesh, settings, "cpu")
+    scene = paint_scene(__doc__)
+    args, settings, mesh, render = scene.args, scene.settings, scene.mesh, scene.render
     # Views whose colour is a smooth function of the pixel (random noise would make every fill alike).
     side = torch.linspace(0.0, 1.0, settings.view_size)
     rows, cols = torch.meshgrid(side, side, indexing="ij")

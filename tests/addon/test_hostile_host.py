@@ -129,13 +129,18 @@ def test_a_backend_of_another_major_version_is_refused_at_once(tmp_path: Path) -
                                     "reinstall so both come from the same release")
 
 
+def _job_answer(session, timeout: float = 60, what: str = "the job never ended"):
+    """A generate job's answer: submitted, pumped until it comes."""
+    job = session.submit(protocol.GenerateRequest(image="x.png"))
+    session.await_reply(job)
+    _pump_until(session, lambda: session.replies.get(job) is not None, timeout, what)
+    return session.take_reply(job)
+
+
 def test_a_second_hello_mid_job_ends_the_job_with_one_sentence(tmp_path: Path) -> None:
     session = _session(tmp_path, "hello_again")
     try:
-        job = session.submit(protocol.GenerateRequest(image="x.png"))
-        session.await_reply(job)
-        _pump_until(session, lambda: session.replies.get(job) is not None, 60, "the job never ended")
-        reply = session.take_reply(job)
+        reply = _job_answer(session)
         assert isinstance(reply, protocol.Error)
         assert reply.message == ("the backend on this computer said hello again in the middle of a session, and was "
                                  "stopped; the next job starts a new one")
@@ -150,10 +155,7 @@ def test_a_message_whose_fields_are_of_the_wrong_type_ends_the_job_with_one_sent
     backend is stopped, and the next job starts a new one."""
     session = _session(tmp_path, "bad_field")
     try:
-        job = session.submit(protocol.GenerateRequest(image="x.png"))
-        session.await_reply(job)
-        _pump_until(session, lambda: session.replies.get(job) is not None, 60, "the job never ended")
-        reply = session.take_reply(job)
+        reply = _job_answer(session)
         assert isinstance(reply, protocol.Error) and reply.code == "backend_unavailable"
         assert reply.message == ("the backend sent a message the add-on cannot read (its progress message has a step "
                                  "of the wrong type (str; int is meant)) and was stopped; the next job starts a new one")
@@ -166,10 +168,7 @@ def test_a_message_whose_fields_are_of_the_wrong_type_ends_the_job_with_one_sent
 def test_lines_that_answer_nothing_do_not_keep_the_watchdog_quiet(tmp_path: Path) -> None:
     session = _session(tmp_path, "chatter", watchdog=2.0)
     try:
-        job = session.submit(protocol.GenerateRequest(image="x.png"))
-        session.await_reply(job)
-        _pump_until(session, lambda: session.replies.get(job) is not None, 30, "the watchdog never fired")
-        assert session.take_reply(job).message.startswith("the backend made no progress for 2 s and was stopped")
+        assert _job_answer(session, 30, "the watchdog never fired").message.startswith("the backend made no progress for 2 s and was stopped")
     finally:
         session.stop()
 

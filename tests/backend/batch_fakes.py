@@ -1,6 +1,6 @@
 """A pool of workers in this process for the batch driver's own logic (no Ray, no processes): each
 picture ends at once with a small run folder, unless the test says a worker never starts, cannot
-start, or hangs on a picture."""
+start, or hangs on a picture; and the helpers that run a batch on one (``run_fake_batch``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from img23d_backend.batch.driver import BatchReport, BatchSettings, run_batch
 from img23d_backend.batch.pool import WorkerLost
+from img23d_backend.batch.settings import BatchEvent
 from img23d_backend.batch.work import WorkItem, WorkResult
 
 MADE = "2026-01-01T00:00:00+00:00"   # when every fake run finished, as its manifest says
@@ -102,3 +104,26 @@ class FakePool:
 
     def close(self) -> None:
         self.closed = True
+
+
+def fake_pictures(folder: Path, count: int, prefix: str = "p") -> Path:
+    """``count`` files that read as different pictures to the batch (the fake workers never open them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"{prefix}-{i:05d}.png").write_bytes(f"picture {prefix} {i}".encode())
+    return folder
+
+
+def run_fake_batch(out: Path, *inputs: Path, pool: FakePool | None = None, **settings: object
+                   ) -> tuple[BatchReport, FakePool, list[BatchEvent]]:
+    """A batch of ``inputs`` into ``out`` on ``pool`` (a fresh ``FakePool``): its report, pool and events."""
+    events: list[BatchEvent] = []
+    pool = pool or FakePool(out)
+    report = run_batch(BatchSettings(inputs=[str(i) for i in inputs], out=out, **settings),  # type: ignore[arg-type]
+                       on_event=events.append, pool_factory=lambda settings, count: pool)
+    return report, pool, events
+
+
+def record_by_name(out: Path) -> dict[str, dict]:
+    """``out``'s batch.json, its pictures by file name."""
+    return {Path(p["image"]).name: p for p in json.loads((out / "batch.json").read_text())["pictures"]}

@@ -19,84 +19,62 @@ from typing import Callable
 
 import pytest
 
-from batch_fakes import FakePool
-from img23d_backend.batch.driver import BatchReport, BatchSettings, run_batch
+from batch_fakes import FakePool, fake_pictures, record_by_name, run_fake_batch
+from img23d_backend.batch.driver import BatchSettings, run_batch
 from img23d_backend.batch.lock import LOCK_NAME, BatchLock
 from img23d_backend.batch.record import BatchRecord, Entry
 from img23d_backend.batch.record_files import JOURNAL_NAME, SNAPSHOT_MIN_SECONDS, SNAPSHOT_RATE
-from img23d_backend.batch.settings import BatchEvent
 from img23d_protocol import ErrorCode, ProtocolError
 
 RUN_TIMEOUT = 120.0
 
 
-def _pictures(folder: Path, count: int, prefix: str = "p") -> Path:
-    """``count`` files that read as different pictures to the batch (the fake workers never open them)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        (folder / f"{prefix}-{i:05d}.png").write_bytes(f"picture {prefix} {i}".encode())
-    return folder
-
-
-def _run(out: Path, *inputs: Path, pool: FakePool | None = None, **settings: object
-         ) -> tuple[BatchReport, FakePool, list[BatchEvent]]:
-    events: list[BatchEvent] = []
-    pool = pool or FakePool(out)
-    report = run_batch(BatchSettings(inputs=[str(i) for i in inputs], out=out, **settings),  # type: ignore[arg-type]
-                       on_event=events.append, pool_factory=lambda settings, count: pool)
-    return report, pool, events
-
-
-def _by_name(out: Path) -> dict[str, dict]:
-    return {Path(p["image"]).name: p for p in json.loads((out / "batch.json").read_text())["pictures"]}
-
-
 def test_a_run_on_a_subset_forgets_nothing_and_what_was_made_stays_done(tmp_path: Path) -> None:
-    folder = _pictures(tmp_path / "in", 2)
+    folder = fake_pictures(tmp_path / "in", 2)
     a, b = sorted(folder.iterdir())
     out = tmp_path / "out"
-    _run(out, a)
-    made = _by_name(out)[a.name]["made"]
-    assert made and _by_name(out)[a.name]["status"] == "done"
+    run_fake_batch(out, a)
+    made = record_by_name(out)[a.name]["made"]
+    assert made and record_by_name(out)[a.name]["status"] == "done"
 
-    _run(out, b)  # the other picture alone: the first one's record stays
-    entries = _by_name(out)
+    run_fake_batch(out, b)  # the other picture alone: the first one's record stays
+    entries = record_by_name(out)
     assert set(entries) == {a.name, b.name}
     assert entries[a.name]["status"] == "done" and entries[a.name]["outside"] and not entries[b.name]["outside"]
     assert entries[a.name]["made"] == made and entries[a.name]["run_dir"]
 
-    report, pool, _ = _run(out, folder)  # both: nothing to do
+    report, pool, _ = run_fake_batch(out, folder)  # both: nothing to do
     assert pool.ran == [], "a picture made by an earlier run was made again"
     assert report.counts["skipped"] == 2 and report.counts["done"] == 0
-    entries = _by_name(out)
+    entries = record_by_name(out)
     assert {n: (e["status"], e["skipped"], e["outside"]) for n, e in entries.items()} == {
         a.name: ("done", True, False), b.name: ("done", True, False)}
     assert entries[a.name]["made"] == made  # when it was made, not when it was last seen
 
 
 def test_a_record_of_the_first_format_is_read_as_done_with_when_its_run_finished(tmp_path: Path) -> None:
-    folder = _pictures(tmp_path / "in", 1)
+    folder = fake_pictures(tmp_path / "in", 1)
     out = tmp_path / "out"
-    _run(out, folder)
+    run_fake_batch(out, folder)
     data = json.loads((out / "batch.json").read_text())
     for picture in data["pictures"]:  # as the first format wrote it
         picture["status"] = "skipped"
         del picture["made"], picture["skipped"], picture["outside"], picture["timeouts"]
     (out / "batch.json").write_text(json.dumps({"format": 1, "pictures": data["pictures"]}))
-    report, pool, _ = _run(out, folder)
-    [entry] = _by_name(out).values()
+    report, pool, _ = run_fake_batch(out, folder)
+    [entry] = record_by_name(out).values()
     assert pool.ran == [] and (entry["status"], entry["skipped"]) == ("done", True)
     assert entry["made"] == "2026-01-01T00:00:00+00:00"  # from its run folder's manifest
 
 
 def test_an_unreadable_record_is_kept_aside_and_said_once(tmp_path: Path) -> None:
-    folder = _pictures(tmp_path / "in", 2)
+    folder = fake_pictures(tmp_path / "in", 2)
     out = tmp_path / "out"
     out.mkdir()
     garbage = '{"format": 2, "pictures": [{"image": "a.png", "sha'  # a record cut short
     (out / "batch.json").write_text(garbage)
     (out / JOURNAL_NAME).write_text('{"run": "r", "seq": 1}\n')
-    report, _, events = _run(out, folder)
+    report, _, events = run_fake_batch(out, folder)
     [kept] = out.glob("batch.json.unreadable-*")
     assert kept.read_text() == garbage  # every byte of it, under a new name
     assert [p.name for p in out.glob(f"{JOURNAL_NAME}.unreadable-*")] == [JOURNAL_NAME + kept.name[len("batch.json"):]]
@@ -108,7 +86,7 @@ def test_an_unreadable_record_is_kept_aside_and_said_once(tmp_path: Path) -> Non
 
 def test_an_unreadable_record_that_cannot_be_kept_aside_is_left_untouched(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = _pictures(tmp_path / "in", 1)
+    folder = fake_pictures(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
     (out / "batch.json").write_text("not json")
@@ -121,7 +99,7 @@ def test_an_unreadable_record_that_cannot_be_kept_aside_is_left_untouched(tmp_pa
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(ProtocolError, match="could not be read .* nor kept aside: permission denied"):
-        _run(out, folder)
+        run_fake_batch(out, folder)
     assert (out / "batch.json").read_text() == "not json" and not (out / LOCK_NAME).exists()
 
 
@@ -160,15 +138,15 @@ def _read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
 
 
 def test_a_batch_on_a_read_only_disk_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder, disk = _pictures(tmp_path / "in", 2), tmp_path / "disk"
-    _run(disk / "earlier", sorted(folder.iterdir())[0])  # an earlier batch's folder: its record, a run
+    folder, disk = fake_pictures(tmp_path / "in", 2), tmp_path / "disk"
+    run_fake_batch(disk / "earlier", sorted(folder.iterdir())[0])  # an earlier batch's folder: its record, a run
     before = {p: p.read_bytes() for p in disk.rglob("*") if p.is_file()}
     _read_only(monkeypatch, disk)
     for out, message in ((disk / "new", f"cannot make the batch folder {disk / 'new'}: the disk is read-only"),
                          (disk / "earlier", f"cannot write {disk / 'earlier' / LOCK_NAME}: the disk is read-only")):
         pool = FakePool(out)
         with pytest.raises(ProtocolError) as caught:  # before: an OSError, the command's traceback
-            _run(out, folder, pool=pool)
+            run_fake_batch(out, folder, pool=pool)
         assert (caught.value.code, caught.value.message) == (ErrorCode.DISK, message)
         assert pool.closed and pool.ran == []
     monkeypatch.undo()
@@ -186,7 +164,7 @@ def test_a_lock_on_a_disk_gone_read_only_stays_with_a_warning(tmp_path: Path, mo
 
 def test_record_writes_reach_the_disk_before_they_replace_the_old(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = _pictures(tmp_path / "in", 3)
+    folder = fake_pictures(tmp_path / "in", 3)
     out = tmp_path / "out"
     out.mkdir()
     order: list[tuple[str, int]] = []
@@ -203,7 +181,7 @@ def test_record_writes_reach_the_disk_before_they_replace_the_old(tmp_path: Path
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    _run(out, folder)
+    run_fake_batch(out, folder)
     replaced = [i for i, (what, _) in enumerate(order) if what == "replace"]
     assert replaced, "batch.json was never replaced"
     for at in replaced:
@@ -213,7 +191,7 @@ def test_record_writes_reach_the_disk_before_they_replace_the_old(tmp_path: Path
 
 
 def test_a_second_batch_on_the_folder_is_refused_while_the_first_holds_it(tmp_path: Path) -> None:
-    folder = _pictures(tmp_path / "in", 1)
+    folder = fake_pictures(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
     first = BatchLock(out).acquire()
@@ -229,7 +207,7 @@ def test_a_second_batch_on_the_folder_is_refused_while_the_first_holds_it(tmp_pa
     assert f"process {os.getpid()} on {socket.gethostname()}" in refused.value.message
     assert made == [] and sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing started, nothing written
     first.release()
-    report, _, _ = _run(out, folder)
+    report, _, _ = run_fake_batch(out, folder)
     assert report.counts["done"] == 1 and not (out / LOCK_NAME).exists()  # released at the end
 
 
@@ -240,17 +218,17 @@ def _write_lock(out: Path, pid: int, host: str, process_started: float = 0.0) ->
 
 
 def test_a_lock_whose_batch_is_gone_is_taken_and_one_on_another_host_refuses(tmp_path: Path) -> None:
-    folder = _pictures(tmp_path / "in", 1)
+    folder = fake_pictures(tmp_path / "in", 1)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           timeout=60)
     _write_lock(tmp_path / "dead", int(gone.stdout), socket.gethostname())
-    assert _run(tmp_path / "dead", folder)[0].counts["done"] == 1
+    assert run_fake_batch(tmp_path / "dead", folder)[0].counts["done"] == 1
     # This very process id, but another process (its start time differs): the id was given out again.
     _write_lock(tmp_path / "reused", os.getpid(), socket.gethostname(), process_started=1.0)
-    assert _run(tmp_path / "reused", folder)[0].counts["done"] == 1
+    assert run_fake_batch(tmp_path / "reused", folder)[0].counts["done"] == 1
     _write_lock(tmp_path / "far", 1, "gpu-node-elsewhere")
     with pytest.raises(ProtocolError, match="process 1 on gpu-node-elsewhere.*another machine.*remove"):
-        _run(tmp_path / "far", folder)
+        run_fake_batch(tmp_path / "far", folder)
     assert not (tmp_path / "far" / "batch.json").exists()
 
 
@@ -265,7 +243,7 @@ time.sleep(120)
 
 
 def test_the_batch_command_refuses_a_folder_another_batch_holds(backend_env: dict[str, str], tmp_path: Path) -> None:
-    folder = _pictures(tmp_path / "in", 1)
+    folder = fake_pictures(tmp_path / "in", 1)
     out = tmp_path / "out"
     out.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], env=backend_env, stdout=subprocess.PIPE,
@@ -331,7 +309,7 @@ def _bytes_written() -> int | None:
 
 
 def test_ten_thousand_pictures_are_not_ten_thousand_rewrites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = _pictures(tmp_path / "in", 10_000)
+    folder = fake_pictures(tmp_path / "in", 10_000)
     out = tmp_path / "out"
     rewrites: list[int] = []
     real_replace = os.replace
@@ -344,7 +322,7 @@ def test_ten_thousand_pictures_are_not_ten_thousand_rewrites(tmp_path: Path, mon
 
     monkeypatch.setattr(os, "replace", replace)
     before, started = _bytes_written(), time.monotonic()
-    report, _, _ = _run(out, folder, pool=FakePool(out, workers=8, make_runs=False))
+    report, _, _ = run_fake_batch(out, folder, pool=FakePool(out, workers=8, make_runs=False))
     after, seconds = _bytes_written(), time.monotonic() - started
     assert report.counts["done"] == 10_000 and seconds < RUN_TIMEOUT
     final = (out / "batch.json").stat().st_size
@@ -352,78 +330,3 @@ def test_ten_thousand_pictures_are_not_ten_thousand_rewrites(tmp_path: Path, mon
     if before is not None and after is not None:  # everything written: snapshots, the journal, the rest
         assert after - before < 8 * final + seconds * SNAPSHOT_RATE, f"{after - before} bytes for a {final}-byte record"
     assert not (out / JOURNAL_NAME).exists() and not (out / LOCK_NAME).exists()
-
-
-# --- found in review: what a rerun reads of the last one ------------------------------------------------
-
-def test_a_batch_folder_given_through_a_link_is_resumed_not_redone(tmp_path: Path) -> None:
-    """The backend names its runs resolved: against --out as given (a link to another disk) the record said
-    "../disk/runs/<run>", which resolves elsewhere, and every rerun made every picture again."""
-    real, link = tmp_path / "disk" / "runs", tmp_path / "runs"
-    real.mkdir(parents=True)
-    link.symlink_to(real)
-    folder = _pictures(tmp_path / "in", 2)
-    _run(link, folder, pool=FakePool(real))
-    report, pool, _ = _run(link, folder, pool=FakePool(real))
-    assert pool.ran == [] and report.counts["skipped"] == 2
-    assert all("/" not in entry["run_dir"] for entry in _by_name(real).values())
-
-
-def test_a_record_edited_by_hand_with_a_field_of_the_wrong_type_is_kept_aside(tmp_path: Path) -> None:
-    """Valid JSON, one picture's list made null: a traceback in resume, and the folder blocked until mended."""
-    folder = _pictures(tmp_path / "in", 1)
-    out = tmp_path / "out"
-    _run(out, folder)
-    data = json.loads((out / "batch.json").read_text())
-    data["pictures"][0]["missing"] = None
-    (out / "batch.json").write_text(json.dumps(data))
-    report, _, events = _run(out, folder)
-    [kept] = out.glob("batch.json.unreadable-*")
-    assert "could not be read (TypeError: a picture's missing is NoneType, not list[str])" in events[0].message
-    assert json.loads(kept.read_text())["pictures"][0]["missing"] is None and report.status == "finished"
-
-
-def test_a_picture_done_before_keeps_its_notes(tmp_path: Path) -> None:
-    """A rerun wiped a skipped picture's notes ("depth skipped: ..."): how it was made stays with it."""
-    (tmp_path / "run-a").mkdir()
-    (tmp_path / "run-a" / "manifest.json").write_text("{}")
-    before = Entry(image="/a.png", sha256="s", names=None, key="k", status="done", run_dir="run-a",
-                   notes=["depth skipped: the depth model could not be loaded"])
-    record = BatchRecord(tmp_path, [Entry(image="/a.png", sha256="s", names=None, key="k")], {})
-    record.resume([before], retry_failed=False)
-    assert record.entries[0].skipped and record.entries[0].notes == before.notes
-
-
-def test_a_picture_that_cannot_be_read_as_the_batch_plans_fails_alone(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """One unreadable picture (no permission) in a folder ended the batch before anything was made (exit 2)."""
-    from img23d_backend.batch import driver
-
-    folder = _pictures(tmp_path / "in", 3)
-    hidden = sorted(folder.iterdir())[1]
-    hash_of = driver.picture_hash
-
-    def picture_hash(path: Path) -> str:
-        if path == hidden:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
-        return hash_of(path)
-
-    monkeypatch.setattr(driver, "picture_hash", picture_hash)
-    report, pool, _ = _run(tmp_path / "out", folder)
-    entries = _by_name(tmp_path / "out")
-    assert report.counts["done"] == 2 and len(pool.ran) == 2
-    assert entries[hidden.name]["status"] == "failed" and entries[hidden.name]["error"] == {
-        "code": "image_unreadable", "message": f"the picture {hidden} cannot be read: Permission denied"}
-
-
-def test_a_skip_sentence_names_its_step_once() -> None:
-    """"depth skipped: depth skipped: the depth model ...": the batch added the step to a sentence that says it."""
-    from types import SimpleNamespace
-
-    from img23d_backend.batch.work import result_notes
-
-    result = SimpleNamespace(texture_skipped="the paint model could not be loaded",
-                             depth_skipped="depth skipped: the depth model could not be loaded",
-                             materials_skipped="materials skipped: no model", targets=[])
-    assert result_notes(result) == ["texture skipped: the paint model could not be loaded",  # type: ignore[arg-type]
-                                    "depth skipped: the depth model could not be loaded", "materials skipped: no model"]
