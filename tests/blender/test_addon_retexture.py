@@ -113,19 +113,16 @@ def test_a_mesh_far_over_the_face_budget_is_painted_through_a_proxy_and_keeps_it
 def test_bad_selections_are_reported(addon, paint_scene, selection: str, message: str) -> None:
     for other in bpy.context.view_layer.objects:
         other.select_set(False)
-    if selection == "camera":
-        camera = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
-        paint_scene.collection.objects.link(camera)
-        _select_only(camera)
+    if selection in ("camera", "empty_mesh"):  # a camera, or a mesh without faces, alone
+        lone = bpy.data.objects.new(selection, bpy.data.cameras.new("cam") if selection == "camera"
+                                    else bpy.data.meshes.new("hollow"))
+        paint_scene.collection.objects.link(lone)
+        _select_only(lone)
     elif selection == "two":
         bpy.ops.mesh.primitive_cube_add()
         first = bpy.context.active_object
         bpy.ops.mesh.primitive_cube_add(location=(3, 0, 0))
         first.select_set(True)
-    elif selection == "empty_mesh":
-        empty = bpy.data.objects.new("hollow", bpy.data.meshes.new("hollow"))
-        paint_scene.collection.objects.link(empty)
-        _select_only(empty)
     elif selection == "edit_mode":
         bpy.ops.mesh.primitive_cube_add()
         bpy.ops.object.mode_set(mode="EDIT")
