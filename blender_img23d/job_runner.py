@@ -27,7 +27,8 @@ class Outcome:
     cancelled: bool = False
     error: str = ""                       # the job's own failure, if it failed
     error_code: str = ""
-    objects: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)   # their names as they were made, for the report
+    made: list[held.Held] = field(default_factory=list)   # the same objects, for what the job does with them after
     failed_targets: list[str] = field(default_factory=list)   # "name: why"
     run_dir: str = ""
     result: protocol.JobResult | None = None  # the job's result, read and checked (``protocol.results``)
@@ -187,6 +188,7 @@ class JobRunner:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
         self.outcome.objects.append(obj.name)
+        self.outcome.made.append(held.hold(obj))
         high = self.high_meshes.pop(key, None)
         if high is not None:
             try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import bpy
 
-from . import scene_import
+from . import held, scene_import
 
 PART_OF = "img23d_part_of"   # on each part and its Empty: the object it was split from
 PART_MASK = "img23d_part_mask"   # on the Empty: the part mask the parts model used (a file in the run)
@@ -90,11 +90,12 @@ def show_mask(placed: PlacedParts, run_dir: str, relative: str) -> bpy.types.Ima
     return image
 
 
-def place_generated_parts(object_names: list[str], targets: Any, run_dir: str, notes: list[str]) -> int:
-    """A Generate's objects made in parts too: each one's parts (its record's ``parts``) under an Empty where it
-    stands, the whole hidden. Paths come from another process: one that leaves the run folder is refused, said
+def place_generated_parts(made: list[held.Held], targets: Any, run_dir: str, notes: list[str]) -> int:
+    """A Generate's objects (``made``, held: renamed while the job ran, they were lost by name, or an object given
+    the old name took their parts) made in parts too: each one's parts (its record's ``parts``) under an Empty where
+    it stands, the whole hidden. Paths come from another process: one that leaves the run folder is refused, said
     in ``notes`` as any part that does not import. Returns how many objects were placed in parts."""
-    by_key = {obj.get("img23d_key"): obj for name in object_names if (obj := bpy.data.objects.get(name))}
+    by_key = {obj.get("img23d_key"): obj for one in made if (obj := held.held_object(one)) is not None}
     placed = 0
     for record in targets or ():
         parts = getattr(record, "parts", None)

@@ -44,8 +44,7 @@ class IMG23D_OT_generate(JobOperatorMixin, bpy.types.Operator):
             if context.scene.img23d.random_seed:
                 note = f"random seed {seed} (type it into Seed for the same objects again)"
         if outcome.run_dir and isinstance(outcome.result, protocol.GenerateJobResult):
-            part_objects.place_generated_parts(outcome.objects, outcome.result.targets, outcome.run_dir,
-                                               outcome.notes)
+            part_objects.place_generated_parts(outcome.made, outcome.result.targets, outcome.run_dir, outcome.notes)
         picture = outcome.files.get(protocol.ArtifactKind.PICTURE)
         if picture:  # made from the prompt: picked, so Regenerate and Re-texture read the run's own picture
             made_pictures.pick(context.scene, picture, outcome.notes)

@@ -116,7 +116,8 @@ class GarbageLine:
 class RefusedLine:
     """A line the add-on cannot take from its backend, in one sentence: another protocol major version (the
     backend is not this add-on's), or a message of this protocol whose fields do not hold (the backend is
-    broken, not chatty: a stray print is a ``GarbageLine``). The backend is stopped with it."""
+    broken, not chatty: a stray print, or an event type a newer minor version adds, is a ``GarbageLine``). The
+    backend is stopped with it."""
 
     text: str
 
@@ -232,7 +233,7 @@ class BackendProcess:
             except ProtocolError as exc:
                 if exc.code is ErrorCode.VERSION_MISMATCH:  # another release's backend: refused at once
                     item = RefusedLine(protocol.version_refusal("backend", *protocol.line_version(line)))
-                elif protocol.line_version(line)[0] == protocol.PROTOCOL_MAJOR:
+                elif protocol.is_known_event(line):   # an unknown type is a newer minor's: skipped as before
                     item = RefusedLine(f"the backend sent a message the add-on cannot read ({exc.message}) "
                                        "and was stopped; the next job starts a new one")
                 else:

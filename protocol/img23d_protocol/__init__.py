@@ -12,7 +12,7 @@ imports the same wheel (the add-on puts it on the backend's path) or, in a check
 from .artifacts import ArtifactKind
 from .boxes import box_for, check_boxes, validate_boxes
 from .codec import (EVENT_TYPES, MAX_LINE_BYTES, REQUEST_TYPES, OverlongLine, bounded_lines, check_peer_hello, decode,
-                    line_version, request_id_of, version_refusal)
+                    is_known_event, line_version, request_id_of, version_refusal)
 from .completion import (COMPLETE_HIDDEN_CHOICES, COMPLETED_FOLDER, COMPLETION_PICTURE, Completion,
                          check_completion_off, turned_off, validate_completion_off)
 from .costs import (ACCEPT_LONG_CHECKBOX, ACCEPT_LONG_FLAG, LONG_JOB_SECONDS, JobCost, StepCosts, duration, job_cost,
@@ -70,7 +70,7 @@ __all__ = [
     "COMPLETE_HIDDEN_CHOICES", "COMPLETED_FOLDER", "COMPLETION_PICTURE", "Completion", "check_completion_off",
     "turned_off", "validate_completion_off",
     "EVENT_TYPES", "MAX_LINE_BYTES", "REQUEST_TYPES", "OverlongLine", "bounded_lines", "check_peer_hello", "decode",
-    "line_version", "request_id_of", "version_refusal",
+    "is_known_event", "line_version", "request_id_of", "version_refusal",
     "ACCEPT_LONG_CHECKBOX", "ACCEPT_LONG_FLAG", "LONG_JOB_SECONDS", "JobCost", "StepCosts", "duration", "job_cost",
     "long_job_refusal",
     "ErrorCode", "ProtocolError",

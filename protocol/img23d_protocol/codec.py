@@ -237,6 +237,17 @@ def version_refusal(peer: str, major: object, version: object, needed_major: int
             "reinstall so both come from the same release")
 
 
+def is_known_event(line: bytes) -> bool:
+    """Whether ``line`` is a JSON object of this protocol's major version naming an event type this side knows: one
+    that failed to decode is then a broken backend's; an unknown type is a newer minor version's, to be skipped."""
+    try:
+        data = json.loads(line)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and data.get("v") == PROTOCOL_MAJOR and not isinstance(data.get("v"), bool) \
+        and isinstance(data.get("type"), str) and data["type"] in EVENT_TYPES
+
+
 def line_version(line: bytes) -> tuple[object, object]:
     """``(v, version)`` of a line that decoded as another protocol version (for ``version_refusal``)."""
     try:

@@ -59,8 +59,8 @@ def validate_targets(targets: Any, most: int = MAX_TARGETS) -> list[str]:
         folded = name.casefold()
         if folded in seen:
             raise ProtocolError(ErrorCode.BAD_REQUEST,
-                                f"name {name!r} is asked for twice; ask once (All Instances, or --keep all, gives "
-                                "every instance of it)")
+                                f"name {name!r} is asked for twice; ask once (All Instances in the add-on, "
+                                "--all-instances on the command line, gives every instance of it)")
         seen[folded] = name
         cleaned.append(name)
     return cleaned

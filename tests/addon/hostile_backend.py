@@ -13,6 +13,7 @@
   bad_hello         a hello whose memory is a string and whose limits are a list
   deaf_flood        hello, then floods progress for no job and never reads its input again
   bad_field         hello; a job gets a progress event whose step is text, then an error whose target is 5
+  newer_event       hello; a job gets an event of a type a newer minor version adds, then its own error
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ def main() -> int:
         job = next_job()
         send({"type": "progress", "job": job["id"], "stage": "shape", "step": "1", "total": 9, "message": ""})
         send({"type": "error", "id": job["id"], "code": "shape_failed", "message": "m", "target": 5})
+        sys.stdin.read()
+        return 0
+    if mode == "newer_event":
+        hello()
+        job = next_job()
+        send({"type": "notice", "job": job["id"], "text": "a newer backend's event"})
+        send({"type": "error", "id": job["id"], "code": "shape_failed", "message": "made nothing"})
         sys.stdin.read()
         return 0
     if mode == "bad_hello":

@@ -165,6 +165,18 @@ def test_a_message_whose_fields_are_of_the_wrong_type_ends_the_job_with_one_sent
         session.stop()
 
 
+def test_an_event_type_of_a_newer_minor_version_is_skipped_not_refused(tmp_path: Path) -> None:
+    """A host on a newer minor version may send event types this add-on does not know (1.8 added chunk): they are
+    skipped, as before, and only a known event whose fields do not hold stops the backend."""
+    session = _session(tmp_path, "newer_event")
+    try:
+        reply = _job_answer(session)
+        assert isinstance(reply, protocol.Error) and (reply.code, reply.message) == ("shape_failed", "made nothing")
+        assert session.process.alive
+    finally:
+        session.stop()
+
+
 def test_lines_that_answer_nothing_do_not_keep_the_watchdog_quiet(tmp_path: Path) -> None:
     session = _session(tmp_path, "chatter", watchdog=2.0)
     try:

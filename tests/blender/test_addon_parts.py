@@ -103,6 +103,34 @@ def test_generate_makes_a_name_in_parts_too_its_parts_under_an_empty_where_it_st
     assert not chimney.hide_get() and "chimney parts" not in bpy.data.objects
 
 
+def test_an_object_renamed_while_its_parts_are_made_gets_them_and_one_given_its_name_does_not(addon, scene,
+                                                                                                monkeypatch) -> None:
+    """The parts come at the job's end and were placed by the name each object had when it arrived: renamed
+    meanwhile, its parts were lost without a word, and another object given that name took them."""
+    settings = bpy.context.scene.img23d
+    settings.image_source, settings.image_path = "FILE", str(HOUSE)
+    settings.targets, settings.texture, settings.parts_grid = "house (chimney, door)", False, "32"
+    runner_class = addon.job_runner.JobRunner
+    place = runner_class._place_mesh
+    impostors = []
+
+    def place_then_rename(self, artifact) -> None:   # the artist renames the house as soon as it stands
+        place(self, artifact)
+        house = bpy.data.objects.get("house")
+        if house is not None and not impostors:
+            house.name = "my house"
+            impostor = bpy.data.objects.new("house", bpy.data.meshes.new("lamp"))
+            impostor["img23d_key"] = "house"
+            bpy.context.scene.collection.objects.link(impostor)
+            impostors.append(impostor)
+
+    monkeypatch.setattr(runner_class, "_place_mesh", place_then_rename)
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    mine = bpy.data.objects["my house"]
+    [empty] = [o for o in bpy.data.objects if o.type == "EMPTY" and o.name.endswith(" parts")]
+    assert empty.name == "my house parts" and mine.hide_get() and not impostors[0].hide_get()
+
+
 def test_a_badly_bracketed_name_is_one_sentence_before_anything_is_sent(addon, scene) -> None:
     settings = bpy.context.scene.img23d
     settings.image_source, settings.image_path, settings.targets = "FILE", str(HOUSE), "house (door"

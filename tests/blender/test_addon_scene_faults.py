@@ -263,7 +263,7 @@ def test_settings_above_the_backends_memory_are_refused_before_sending(addon, sc
 @pytest.mark.parametrize("field, value, message", [
     ("image_path", "FOLDER", r"is a folder, not an image file"),
     ("targets", " , ,, ", r"Names holds only commas and spaces, no name"),
-    ("targets", "door, DOOR", r"'DOOR' is asked for twice; ask once \(All Instances, or --keep all,"),  # the panel's term
+    ("targets", "door, DOOR", r"'DOOR' is asked for twice; ask once \(All Instances in the add-on, --all-instances"),
     ("texture_size", 1000, r"Texture Size 1000 is out of range: it must be a power of two from 64 to 8,192"),
 ])
 def test_hostile_inputs_in_the_panel_get_one_clear_sentence(addon, scene, tmp_path, field, value, message) -> None:

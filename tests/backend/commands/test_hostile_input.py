@@ -66,7 +66,7 @@ USAGE_ERRORS = [
     (["--guidance", "nan"], ["--guidance", "0 to 50"]),
     (["--guidance", "-1"], ["--guidance", "0 to 50"]),
     (["--shape-batch", "-1"], ["--shape-batch", "0 (all at once) or 1 to 64"]),
-    (["--targets", "door, Door"], ["asked for twice"]),
+    (["--targets", "door, Door"], ["asked for twice", "--all-instances on the command line"]),  # a flag it has
     (["--targets", "x" * 300], ["300 characters", "at most 200"]),
     (["--targets", "door\x1b[31m"], ["control characters"]),
     (["--targets", "door\u202ekcab"], ["invisible or line-breaking character (U+202E RIGHT-TO-LEFT OVERRIDE)"]),
