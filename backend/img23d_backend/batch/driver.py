@@ -75,7 +75,14 @@ def plan(settings: BatchSettings) -> Plan:
             continue
         keyed = {"options": asdict(settings.options), "names": names, "models": settings.models.describe()}
         if item.views:  # other views make other objects; a list without views keeps its earlier keys
-            keyed["views"] = _checked_views(item, names, hashes)
+            try:
+                keyed["views"] = _checked_views(item, names, hashes)
+            except ProtocolError as exc:
+                if exc.code is not ErrorCode.IMAGE_UNREADABLE:
+                    raise
+                entries.append(Entry(image=str(item.image or ""), sha256="", names=names, key="", status="failed",
+                                     where=item.where, error={"code": exc.code.value, "message": exc.message}))
+                continue
         if item.prompt:  # the same text, options and models make the same picture, so the same objects
             keyed["prompt"] = True
             entry = Entry(image="", sha256=prompt_hash(item.prompt), names=names, key=options_key(keyed),
@@ -124,7 +131,11 @@ def _checked_views(item: BatchItem, names: list[str] | str, hashes: dict[Path, s
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{item.where}: {exc.message}") from exc
     for sides in item.views.values():
         for path in sides.values():
-            hashes.setdefault(Path(path), picture_hash(Path(path)))
+            if Path(path) not in hashes:
+                try:
+                    hashes[Path(path)] = picture_hash(Path(path))
+                except ProtocolError as exc:  # the line fails alone, as a picture that cannot be read
+                    raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{item.where}: {exc.message}") from exc
     return {name: {side: hashes[Path(path)] for side, path in sides.items()} for name, sides in item.views.items()}
 
 
@@ -177,7 +188,7 @@ def run_batch(settings: BatchSettings, cancel: CancelToken | None = None,
         refused = [index for index, entry in enumerate(record.entries) if entry.status == "failed" and not entry.key]
         emit(BatchEvent("start", counts=record.counts(), workers=len(pool.live()) if pool else 0, message=note,
                         same=record.same, refused=len(refused)))
-        for index in refused:  # a list's line refused as written: said here, once
+        for index in refused:  # a list's line refused as written, a picture that cannot be read: said here, once
             emit(BatchEvent("picture", record.entries[index], index, record.counts()))
         if pool is not None and todo:
             drive(record, pool, todo, settings, cancel, emit)

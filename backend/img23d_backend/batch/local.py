@@ -22,7 +22,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from .pool import WorkerLost
+from .pool import DeathWatch, WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult
 
 _CANCEL, _STOP = "cancel", "stop"
@@ -83,6 +83,7 @@ class LocalPool:
         self._ready: set[int] = set()
         self._since: dict[int, float] = {}   # worker -> when it was (re)started
         self._gone: str | None = None
+        self._deaths = DeathWatch()
         for worker in range(len(devices)):
             self._start(worker)
 
@@ -140,6 +141,7 @@ class LocalPool:
                     self._ready.add(worker)
                 elif what == "result":
                     self._busy.pop(worker, None)
+                    self._deaths.made()
                     ended.append((worker, value))
                     continue
                 elif what == "failed":
@@ -161,10 +163,8 @@ class LocalPool:
         item = self._busy.pop(worker, None)
         name = self._names[worker]
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
-        # A death during a picture is the picture's to answer for (its --attempts bound it): counted against the
-        # pool, one picture that kills its worker used up every restart and the rest failed untried.
         self._restart_or_retire(worker, f"the worker {name} died ({how}) and was restarted too often",
-                                counted=item is None)
+                                counted=self._deaths.counts(item.index if item is not None else None))
         if item is None:
             return None
         return WorkerLost(worker=name, message=f"the worker {name} died ({how}) during this picture")
@@ -181,11 +181,10 @@ class LocalPool:
             self._retire(worker)
 
     def interrupt(self, worker: int) -> None:
-        self._busy.pop(worker, None)
+        item = self._busy.pop(worker, None)
         self._kill(worker)
-        # Stopped for its picture's time (the picture's own limit of tries bounds it): not the worker's fault.
         self._restart_or_retire(worker, f"the worker {self._names[worker]} was stopped and restarted too often",
-                                counted=False)
+                                counted=self._deaths.counts(item.index if item is not None else None))
 
     def give_up(self, worker: int, reason: str) -> None:
         self._kill(worker)

@@ -16,6 +16,31 @@ class WorkerLost:
     message: str
 
 
+DISTINCT_DEATHS = 3   # different pictures in a row that kill their worker: the worker, not the pictures, is at fault
+
+
+class DeathWatch:
+    """Whose a worker's death is. One during a picture is the picture's, bounded by its own --attempts (counted
+    against the pool, one picture that killed its worker every time used up every restart and the rest failed
+    untried), until ``DISTINCT_DEATHS`` different pictures in a row have died with none made between: then, and
+    for a death outside a picture, the worker's, counted against its restarts (else a worker that cannot load its
+    models was started again for every try of every picture)."""
+
+    def __init__(self) -> None:
+        self._dying: set[int] = set()   # the pictures that died since one was made
+
+    def counts(self, picture: int | None) -> bool:
+        """A death during ``picture`` (None: outside one): whether it counts against the worker's restarts."""
+        if picture is None:
+            return True
+        self._dying.add(picture)
+        return len(self._dying) >= DISTINCT_DEATHS
+
+    def made(self) -> None:
+        """A picture came back: the workers can make pictures."""
+        self._dying.clear()
+
+
 class Pool(Protocol):
     def live(self) -> list[int]:
         """The workers that can still take pictures, now or once they have started."""

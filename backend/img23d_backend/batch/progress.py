@@ -41,7 +41,7 @@ class BatchPrinter:
             counts = event.counts
             carried = counts["skipped"] + counts["failed"]
             todo = self.total - carried
-            refused = f", {event.refused} line(s) refused as written" if event.refused else ""
+            refused = f", {event.refused} refused before running" if event.refused else ""
             self._line(f"batch: {self.total} picture(s); {counts['skipped']} already done, "
                        f"{counts['failed'] - event.refused} failed before (kept: --retry-failed runs them again)"
                        f"{refused}; {todo} to run"

@@ -14,17 +14,18 @@ needs the same ``RAY_AUTH_TOKEN`` here.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from typing import Any
 
 from img23d_protocol import ErrorCode, ProtocolError
 
-from .pool import WorkerLost
+from .pool import DeathWatch, WorkerLost
 from .work import Worker, WorkerSettings, WorkItem, WorkResult, limit_threads, worker_scratch_cleanup
 
 INSTALL_HINT = "--ray needs Ray, an optional extra: pip install 'img23d-backend[ray]' (or pip install ray==2.60.0)"
-RESTARTS = 2          # per actor: a worker that dies more often than this outside a picture is given up
+RESTARTS = 2          # per actor: given up after more deaths than this that count (``pool.DeathWatch``)
 DEAD_AFTER_FAILED_PINGS = 3   # pings in a row that fail: the actor is dead, not restarting
 CONNECT_TIMEOUT = 5.0
 
@@ -41,8 +42,6 @@ class BatchActor:
         return self.worker.name
 
     def pid(self) -> int:
-        import os
-
         return os.getpid()
 
     def run(self, item: WorkItem) -> WorkResult:
@@ -79,8 +78,10 @@ def connect(address: str) -> Any:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no Ray cluster answers at {address} ({reason}): start one "
                                                        "with 'ray start --head', or give its address as HOST:PORT") from exc
         # Something answers: ray.init then retried for ever against a port that is not Ray's (a dashboard's, a
-        # client server's), with no img23d sentence. Ray's GCS speaks gRPC, which answers HTTP/2's opening.
-        if not speaks_http2(host or "127.0.0.1", int(port)):
+        # client server's), with no img23d sentence. Ray's GCS speaks gRPC, which answers HTTP/2's opening in the
+        # clear (a cluster with TLS, RAY_USE_TLS, answers a TLS handshake instead: not asked).
+        if os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("1", "true") \
+                and not speaks_http2(host or "127.0.0.1", int(port)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"what answers at {address} is not a Ray cluster's address "
                                                        "(its GCS port, which 'ray start --head' prints: 6379 unless "
                                                        "set; not the dashboard's)")
@@ -136,7 +137,9 @@ class RayPool:
                                  **resources)(BatchActor)
         self.actors = [actor_class.remote(settings) for _ in range(count)]
         self._names = [f"ray-{i}" for i in range(count)]
-        self._deaths = [0] * count
+        self._deaths = [0] * count         # each actor's deaths that counted (``DeathWatch``)
+        self._watch = DeathWatch()
+        self._pictures: dict[Any, int] = {}   # object ref -> the picture it runs
         self._dead: set[int] = set()
         self._gone: str | None = None
         self._busy: dict[Any, int] = {}    # object ref -> actor
@@ -165,7 +168,8 @@ class RayPool:
         return self._gone
 
     def submit(self, worker: int, item: WorkItem) -> None:
-        self._busy[self.actors[worker].run.remote(item)] = worker
+        ref = self.actors[worker].run.remote(item)
+        self._busy[ref], self._pictures[ref] = worker, item.index
 
     def pid(self, worker: int, timeout: float = 120) -> int:
         """The actor's process id (asked of the actor itself)."""
@@ -179,21 +183,24 @@ class RayPool:
         ready, _ = self.ray.wait(list(self._busy), num_returns=len(self._busy), timeout=timeout)
         ended: list[tuple[int, WorkResult | WorkerLost]] = []
         for ref in ready:
-            worker = self._busy.pop(ref, None)
+            worker, picture = self._busy.pop(ref, None), self._pictures.pop(ref, None)
             if worker is None:
                 continue  # the call of a picture given up (interrupted) meanwhile
             try:
                 ended.append((worker, self.ray.get(ref)))
+                self._watch.made()
             except self.ray.exceptions.RayActorError as exc:
-                self._died(worker, f"it died during a picture ({type(exc).__name__})", counted=False)
+                self._died(worker, f"it died during a picture ({type(exc).__name__})", picture)
                 ended.append((worker, WorkerLost(self._names[worker], f"the worker {self._names[worker]} died during "
                                                                       f"this picture ({type(exc).__name__})")))
             except self.ray.exceptions.RayError as exc:  # the call itself failed (e.g. a result that cannot travel)
                 ended.append((worker, WorkerLost(self._names[worker], f"{type(exc).__name__}: {exc}"[:300])))
         return ended
 
-    def _died(self, worker: int, how: str, counted: bool = True) -> None:
-        self._deaths[worker] += int(counted)
+    def _died(self, worker: int, how: str, picture: int | None) -> None:
+        """Ray starts the actor again (it died, or was killed past a picture's time), unless its deaths that count
+        (``DeathWatch``: during ``picture``, or outside one) are more than ``RESTARTS``."""
+        self._deaths[worker] += int(self._watch.counts(picture))
         if self._deaths[worker] > RESTARTS:
             self.give_up(worker, f"the worker ray-{worker} died too often ({how})")
         else:
@@ -226,15 +233,17 @@ class RayPool:
             del self._starting[worker]
 
     def interrupt(self, worker: int) -> None:
+        picture = None
         for ref, busy in list(self._busy.items()):
             if busy == worker:
                 del self._busy[ref]
+                picture = self._pictures.pop(ref, None)
         self._stale[worker] = self._names[worker].split(" (", 1)[-1].rstrip(")")
         try:
             self.ray.kill(self.actors[worker], no_restart=False)  # Ray starts it again: a fresh process
         except self.ray.exceptions.RayError:
             pass
-        self._died(worker, "stopped: a picture ran past its time limit", counted=False)
+        self._died(worker, "stopped: a picture ran past its time limit", picture)
 
     def give_up(self, worker: int, reason: str) -> None:
         try:

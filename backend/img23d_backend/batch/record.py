@@ -172,6 +172,10 @@ class BatchRecord:
         ``retry_failed``); keep its pictures that are not among this run's."""
         done: dict[tuple[str, str], Entry] = {}
         failed: dict[tuple[str, str], Entry] = {}
+        # A picture refused as the last run planned (a list's line as written, a picture it could not read) has no
+        # key: it belongs to that run, and this one refuses it again if it must. Matched on the empty key, one
+        # such picture took another's sentence, and the earlier one left the record.
+        previous = [old for old in previous if old.key]
         for old in previous:
             if old.status == "done" and old.run_dir and (self.out / old.run_dir / "manifest.json").is_file():
                 done.setdefault((old.sha256, old.key), old)

@@ -16,6 +16,7 @@ import pytest
 
 from batch_fakes import FakePool
 from img23d_backend.batch.driver import BatchReport, BatchSettings, run_batch
+from img23d_backend.batch.pool import DeathWatch
 from img23d_backend.batch.ray_pool import connect, speaks_http2
 from img23d_backend.batch.settings import BatchEvent
 from img23d_protocol import ProtocolError
@@ -142,3 +143,13 @@ def test_an_address_without_a_port_is_one_sentence() -> None:
     pytest.importorskip("ray", reason="connect() needs Ray, an optional extra (the Python 3.13 lane has it)")
     with pytest.raises(ProtocolError, match=r"--ray 127.0.0.1 is not an address: give the cluster's as HOST:PORT"):
         connect("127.0.0.1")
+
+
+def test_deaths_during_pictures_are_the_workers_once_three_different_pictures_in_a_row_die() -> None:
+    """One picture that kills its worker answers for itself (its --attempts); a worker that kills every picture
+    (its models never fit) was started again for every try of every picture, 30,000 loads for 10,000 pictures."""
+    watch = DeathWatch()
+    assert not any(watch.counts(0) for _ in range(5))          # one picture, however often: the picture's
+    assert not watch.counts(1) and watch.counts(2)              # a third different picture in a row: the worker's
+    watch.made()
+    assert not watch.counts(3) and watch.counts(None)          # a picture made clears it; outside a picture: always

@@ -87,7 +87,7 @@ def test_the_plan_keys_a_prompt_by_its_text_runs_it_once_and_fails_a_bad_line_as
     printer(BatchEvent("picture", refused, 1, record.counts()))
     said = shown.getvalue().splitlines()
     assert said[0] == ("batch: 3 picture(s); 0 already done, 0 failed before (kept: --retry-failed runs them again), "
-                       "1 line(s) refused as written; 2 to run on 1 worker(s)")
+                       "1 refused before running; 2 to run on 1 worker(s)")
     assert said[2].endswith(" FAILED  list.jsonl line 2: both a picture and a prompt were given: a job starts from "
                             "one, so send the picture or the prompt [bad_request]"), said
 

@@ -85,3 +85,54 @@ def test_a_skip_sentence_names_its_step_once() -> None:
                              materials_skipped="materials skipped: no model", targets=[])
     assert result_notes(result) == ["texture skipped: the paint model could not be loaded",  # type: ignore[arg-type]
                                     "depth skipped: the depth model could not be loaded", "materials skipped: no model"]
+
+
+def test_two_pictures_that_cannot_be_read_keep_their_own_sentences_run_after_run(tmp_path: Path,
+                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recorded without a key, the second run's unreadable picture matched the first run's on the empty key: it
+    took a.png's sentence, and a.png left the record."""
+    from img23d_backend.batch import driver
+
+    folder = fake_pictures(tmp_path / "in", 2)
+    first, second = sorted(folder.iterdir())
+    hash_of = driver.picture_hash
+    unreadable: list[Path] = []
+
+    def picture_hash(path: Path) -> str:
+        if path in unreadable:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
+        return hash_of(path)
+
+    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+    out = tmp_path / "out"
+    unreadable[:] = [first]
+    run_fake_batch(out, first)
+    unreadable[:] = [second]
+    run_fake_batch(out, second)
+    entries = record_by_name(out)
+    assert entries[second.name]["error"]["message"] == f"the picture {second} cannot be read: Permission denied"
+    assert first.name not in entries   # refused by its own run, refused again if listed again
+
+
+def test_a_view_that_cannot_be_read_fails_its_line_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreadable view ended the batch (exit 2, no record) before the other pictures were made."""
+    from img23d_backend.batch import driver
+
+    folder = fake_pictures(tmp_path / "in", 3)
+    a, b, back = sorted(folder.iterdir())
+    listed = tmp_path / "list.jsonl"
+    listed.write_text(json.dumps({"image": str(a), "names": ["house"]}) + "\n"
+                      + json.dumps({"image": str(b), "names": ["house"], "views": {"house": {"back": str(back)}}}) + "\n")
+    hash_of = driver.picture_hash
+
+    def picture_hash(path: Path) -> str:
+        if path == back:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
+        return hash_of(path)
+
+    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+    report, pool, _ = run_fake_batch(tmp_path / "out", listed)
+    entries = record_by_name(tmp_path / "out")
+    assert report.counts["done"] == 1 and entries[a.name]["status"] == "done"
+    assert entries[b.name]["status"] == "failed" and entries[b.name]["error"] == {
+        "code": "image_unreadable", "message": f"list.jsonl line 2: the picture {back} cannot be read: Permission denied"}
