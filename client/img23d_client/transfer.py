@@ -109,8 +109,11 @@ def note_host_run(local: Path, remote: str) -> None:
     notes = _host_runs(local.parent)
     notes[local.name] = remote
     written = local.parent / f".tmp-{uuid.uuid4().hex[:8]}-{HOST_RUNS}"
-    written.write_text(json.dumps(notes, indent=1), encoding="utf-8")
-    os.replace(written, local.parent / HOST_RUNS)
+    try:
+        written.write_text(json.dumps(notes, indent=1), encoding="utf-8")
+        os.replace(written, local.parent / HOST_RUNS)
+    except OSError:   # the run came home whole; only its Regenerate will ask the host for the local name
+        written.unlink(missing_ok=True)
 
 
 def host_run_of(local: Path, remote_root: str) -> str | None:
