@@ -132,3 +132,19 @@ def test_a_run_brought_under_another_name_is_regenerated_as_the_hosts(tmp_path: 
     elsewhere = protocol.RegenerateRequest(run=str(download.local_dir), keys=["house"])
     remote_jobs.RemoteJob(elsewhere, mirror, "gpu-box")
     assert elsewhere.run == f"{REMOTE}/20261123-101500-house_scene-2"
+
+
+def test_a_host_name_that_cannot_be_noted_leaves_the_run_as_it_came(tmp_path: Path, monkeypatch) -> None:
+    """A full disk as the host's name of a run brought home under another is noted: raised, it would have stopped
+    the backend as a message that could not be taken; the run is whole, only its Regenerate asks the local name."""
+    local = tmp_path / "20261123-101500-house_scene-2"
+    local.mkdir()
+
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    transfer.note_host_run(local, RUN)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [local.name]
+    assert transfer.host_run_of(local, REMOTE) is None
