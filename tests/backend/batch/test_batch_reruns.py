@@ -11,8 +11,22 @@ from pathlib import Path
 import pytest
 
 from batch_fakes import FakePool, fake_pictures, record_by_name, run_fake_batch
+from img23d_backend.batch import driver
 from img23d_backend.batch.record import BatchRecord, Entry
 from img23d_protocol import ErrorCode, ProtocolError
+
+def _cannot_read(monkeypatch: pytest.MonkeyPatch, paths: list[Path]) -> None:
+    """The batch reads the pictures in ``paths`` (a list the test may change) as a user without their permission
+    would (this machine's tests run as root, whom no file refuses)."""
+    hash_of = driver.picture_hash
+
+    def picture_hash(path: Path) -> str:
+        if path in paths:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
+        return hash_of(path)
+
+    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+
 
 def test_a_batch_folder_given_through_a_link_is_resumed_not_redone(tmp_path: Path) -> None:
     """The backend names its runs resolved: against --out as given (a link to another disk) the record said
@@ -55,18 +69,9 @@ def test_a_picture_done_before_keeps_its_notes(tmp_path: Path) -> None:
 def test_a_picture_that_cannot_be_read_as_the_batch_plans_fails_alone(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """One unreadable picture (no permission) in a folder ended the batch before anything was made (exit 2)."""
-    from img23d_backend.batch import driver
-
     folder = fake_pictures(tmp_path / "in", 3)
     hidden = sorted(folder.iterdir())[1]
-    hash_of = driver.picture_hash
-
-    def picture_hash(path: Path) -> str:
-        if path == hidden:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
-        return hash_of(path)
-
-    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+    _cannot_read(monkeypatch, [hidden])
     report, pool, _ = run_fake_batch(tmp_path / "out", folder)
     entries = record_by_name(tmp_path / "out")
     assert report.counts["done"] == 2 and len(pool.ran) == 2
@@ -91,19 +96,10 @@ def test_two_pictures_that_cannot_be_read_keep_their_own_sentences_run_after_run
                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Recorded without a key, the second run's unreadable picture matched the first run's on the empty key: it
     took a.png's sentence, and a.png left the record."""
-    from img23d_backend.batch import driver
-
     folder = fake_pictures(tmp_path / "in", 2)
     first, second = sorted(folder.iterdir())
-    hash_of = driver.picture_hash
     unreadable: list[Path] = []
-
-    def picture_hash(path: Path) -> str:
-        if path in unreadable:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
-        return hash_of(path)
-
-    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+    _cannot_read(monkeypatch, unreadable)
     out = tmp_path / "out"
     unreadable[:] = [first]
     run_fake_batch(out, first)
@@ -116,21 +112,12 @@ def test_two_pictures_that_cannot_be_read_keep_their_own_sentences_run_after_run
 
 def test_a_view_that_cannot_be_read_fails_its_line_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An unreadable view ended the batch (exit 2, no record) before the other pictures were made."""
-    from img23d_backend.batch import driver
-
     folder = fake_pictures(tmp_path / "in", 3)
     a, b, back = sorted(folder.iterdir())
     listed = tmp_path / "list.jsonl"
     listed.write_text(json.dumps({"image": str(a), "names": ["house"]}) + "\n"
                       + json.dumps({"image": str(b), "names": ["house"], "views": {"house": {"back": str(back)}}}) + "\n")
-    hash_of = driver.picture_hash
-
-    def picture_hash(path: Path) -> str:
-        if path == back:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"the picture {path} cannot be read: Permission denied")
-        return hash_of(path)
-
-    monkeypatch.setattr(driver, "picture_hash", picture_hash)
+    _cannot_read(monkeypatch, [back])
     report, pool, _ = run_fake_batch(tmp_path / "out", listed)
     entries = record_by_name(tmp_path / "out")
     assert report.counts["done"] == 1 and entries[a.name]["status"] == "done"
