@@ -7,11 +7,11 @@ picture is checked by ``check_boxes`` against the job's names and the picture's 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
 from .names import MAX_TARGETS, by_name_items
+from .plain import finite_number
 
 Box = tuple[float, float, float, float]
 
@@ -23,8 +23,7 @@ def validate_boxes(boxes: Any) -> dict[str, list[float]]:
                                    too_many=f"at most {MAX_TARGETS} boxes per job, got {{count}}",
                                    nameless="a box needs the name it is for"):
         numbers = box if isinstance(box, (list, tuple)) and len(box) == 4 else None
-        if numbers is None or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-                                  for v in numbers):
+        if numbers is None or not all(finite_number(v) for v in numbers):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the box of {name!r} must be four numbers x0, y0, x1, y1")
         x0, y0, x1, y1 = (float(v) for v in numbers)
         if not (x0 < x1 and y0 < y1):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, fields
 from typing import Any, BinaryIO, Callable, Iterator
 
@@ -19,7 +18,7 @@ from .options import JobOptions
 from .parted_names import validate_parts
 from .parts_models import check_parts_model
 from .picture import PictureRequest, check_picture_prompt
-from .plain import NotPlainJSON, loads
+from .plain import NotPlainJSON, finite_number, loads
 from .prompt import check_picture_or_prompt, validate_prompt
 from .rig_bones import validate_bones
 from .rig_levels import check_one_skeleton, validate_levels
@@ -181,10 +180,6 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: isinstance(v, str),
     "ArtifactKind | str": lambda v: isinstance(v, str),
@@ -192,7 +187,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], bool]] = {
     "int": _whole,
     "int | None": lambda v: v is None or _whole(v),
     "bool": lambda v: isinstance(v, bool),
-    "list[float] | None": lambda v: v is None or isinstance(v, list) and all(_number(x) for x in v),
+    "list[float] | None": lambda v: v is None or isinstance(v, list) and all(finite_number(x) for x in v),
     "list[int] | None": lambda v: v is None or isinstance(v, list) and all(_whole(x) for x in v),
 }
 

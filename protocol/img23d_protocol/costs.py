@@ -13,9 +13,10 @@ may be, is the backend's ``models/step_costs.py``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from .plain import finite_number
 
 # A job whose slow optional steps may take this long or longer says so and asks first.
 LONG_JOB_SECONDS = 3600.0
@@ -68,8 +69,7 @@ class StepCosts:
             elif item.name == "on_cpu":
                 if not isinstance(value, bool):
                     return None
-            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value < 0:
+            elif not finite_number(value) or value < 0:
                 return None
             values[item.name] = int(value) if item.name == "edit_pixels" else value
         return cls(**values)

@@ -9,7 +9,7 @@ import re
 from dataclasses import asdict, is_dataclass
 from enum import Enum
 from pathlib import PurePath
-from typing import Any
+from typing import Any, TypeGuard
 
 MOST_DIGITS = 20   # a longer whole number is refused: no field needs one, and one of 309 digits has no float
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -49,6 +49,12 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
     """JSON text of ``value`` after ``plain()``: the one encoder for every line and file."""
     separators = None if indent is not None else (",", ":")
     return json.dumps(plain(value), ensure_ascii=False, indent=indent, separators=separators, allow_nan=False)
+
+
+def finite_number(value: Any) -> TypeGuard[int | float]:
+    """Whether a JSON value is a number a field can take: an int or a float, finite, not a bool (Python's bool is
+    an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class NotPlainJSON(ValueError):

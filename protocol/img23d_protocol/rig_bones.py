@@ -6,12 +6,12 @@ cycle). Whether they lie on the mesh the backend says."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from .errors import ErrorCode, ProtocolError
 from .names import MAX_TARGET_CHARS
+from .plain import finite_number
 
 MAX_BONES = 512   # more than any character rig an artist skins by hand (Mixamo's: 65; a face rig: about 200)
 
@@ -46,8 +46,7 @@ def _bad(sentence: str) -> ProtocolError:
 
 
 def _point(value: Any, what: str) -> tuple[float, float, float]:
-    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)):
+    if not (isinstance(value, (list, tuple)) and len(value) == 3 and all(finite_number(v) for v in value)):
         raise _bad(f"{what} must be three finite numbers")
     return (float(value[0]), float(value[1]), float(value[2]))
 

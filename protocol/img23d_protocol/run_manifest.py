@@ -16,7 +16,6 @@ What readers need from them comes through the checked properties here, not by ke
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ErrorCode, ProtocolError
-from .plain import NotPlainJSON, dumps, loads
+from .plain import NotPlainJSON, dumps, finite_number, loads
 from .result_fields import items, mapping, number, refuse, text, whole
 from .run_record import TargetRecord, records_from
 
@@ -116,7 +115,7 @@ class Manifest:
         """The field of view the depth model estimated from the picture, in degrees; None without one."""
         depth = self.scene.get("depth")
         value = depth.get("fov_estimate") if isinstance(depth, dict) else None
-        return float(value) if _finite(value) else None
+        return float(value) if finite_number(value) else None
 
     @property
     def layout_used(self) -> dict[str, Any]:
@@ -130,7 +129,7 @@ class Manifest:
         if isinstance(default, bool) or isinstance(value, bool):
             return value if isinstance(value, bool) and isinstance(default, bool) else default
         if isinstance(default, float):
-            return float(value) if _finite(value) else default
+            return float(value) if finite_number(value) else default
         return value if isinstance(value, type(default)) else default
 
     @property
@@ -147,10 +146,6 @@ class Manifest:
     def done(self) -> list[TargetRecord]:
         """The records of the objects it finished (done, with a mesh), in its order."""
         return [record for record in self.records if record.status == "done" and record.mesh]
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _names(data: dict[str, Any]) -> list[str]:

@@ -15,11 +15,11 @@ sentence (``ProtocolError``, ``bad_request``) naming the key, never a ``KeyError
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .completion import Completion
+from .plain import finite_number
 from .result_fields import MAX_ITEMS, MAX_TEXT, flag, items, mapping, number, refuse, text, whole
 from .target_parts import TargetParts
 
@@ -153,8 +153,7 @@ class TargetRecord:
         numbers = {key: number(data, what, key, None) for key in ("seed", "faces", "vertices")}
         box = data.get("box")
         if box is not None and not (isinstance(box, list) and len(box) <= 4 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                and abs(v) <= MAX_BOX_COORD for v in box)):
+                finite_number(v) and abs(v) <= MAX_BOX_COORD for v in box)):
             raise refuse(what, "box", f"is not a list of four numbers within {MAX_BOX_COORD:,.0f} pixels")
         finish, completion, parts = data.get("finish"), data.get("completion"), data.get("parts")
         if "target" not in data:
