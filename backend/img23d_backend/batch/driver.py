@@ -70,35 +70,25 @@ def plan(settings: BatchSettings) -> Plan:
         if item.prompt and names == AUTO and not item.problem:   # the command's --targets auto: it read "no image"
             item = replace(item, problem=auto_for_prompt(item.where, "--targets auto"))
         if item.problem:  # this line alone fails, in its one sentence; the others run
-            entries.append(Entry(image="", sha256="", names=names, key="", status="failed", where=item.where,
-                                 error={"code": ErrorCode.BAD_REQUEST.value, "message": item.problem}))
+            entries.append(_refused(item, names, ErrorCode.BAD_REQUEST, item.problem, ""))
             continue
         keyed = {"options": asdict(settings.options), "names": names, "models": settings.models.describe()}
-        if item.views:  # other views make other objects; a list without views keeps its earlier keys
-            try:
+        assert item.prompt or item.image is not None
+        try:
+            if item.views:  # other views make other objects; a list without views keeps its earlier keys
                 keyed["views"] = _checked_views(item, names, hashes)
-            except ProtocolError as exc:
-                if exc.code is not ErrorCode.IMAGE_UNREADABLE:
-                    raise
-                entries.append(Entry(image=str(item.image or ""), sha256="", names=names, key="", status="failed",
-                                     where=item.where, error={"code": exc.code.value, "message": exc.message}))
-                continue
+            sha256 = prompt_hash(item.prompt) if item.prompt else _hashed(Path(item.image or ""), hashes)
+        except ProtocolError as exc:  # a picture or a view that cannot be read: its line fails alone
+            if exc.code is not ErrorCode.IMAGE_UNREADABLE:
+                raise
+            entries.append(_refused(item, names, exc.code, exc.message, str(item.image or "")))
+            continue
         if item.prompt:  # the same text, options and models make the same picture, so the same objects
             keyed["prompt"] = True
-            entry = Entry(image="", sha256=prompt_hash(item.prompt), names=names, key=options_key(keyed),
-                          prompt=item.prompt, where=item.where)
+            entry = Entry(image="", sha256=sha256, names=names, key=options_key(keyed), prompt=item.prompt,
+                          where=item.where)
         else:
-            assert item.image is not None
-            if item.image not in hashes:
-                try:
-                    hashes[item.image] = picture_hash(item.image)
-                except ProtocolError as exc:  # it fails alone (it ended the batch before one picture was made)
-                    entries.append(Entry(image=str(item.image), sha256="", names=names, key="", status="failed",
-                                         where=item.where, error={"code": ErrorCode.IMAGE_UNREADABLE.value,
-                                                                  "message": exc.message}))
-                    continue
-            entry = Entry(image=str(item.image), sha256=hashes[item.image], names=names, key=options_key(keyed),
-                          views=item.views)
+            entry = Entry(image=str(item.image), sha256=sha256, names=names, key=options_key(keyed), views=item.views)
         key = entry.key
         earlier = first.setdefault((entry.sha256, key), entry)
         if earlier is entry:
@@ -129,14 +119,27 @@ def _checked_views(item: BatchItem, names: list[str] | str, hashes: dict[Path, s
         check_views(item.views, names)
     except ProtocolError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{item.where}: {exc.message}") from exc
-    for sides in item.views.values():
-        for path in sides.values():
-            if Path(path) not in hashes:
-                try:
-                    hashes[Path(path)] = picture_hash(Path(path))
-                except ProtocolError as exc:  # the line fails alone, as a picture that cannot be read
-                    raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{item.where}: {exc.message}") from exc
-    return {name: {side: hashes[Path(path)] for side, path in sides.items()} for name, sides in item.views.items()}
+    return {name: {side: _hashed(Path(path), hashes, item.where) for side, path in sides.items()}
+            for name, sides in item.views.items()}
+
+
+def _hashed(path: Path, hashes: dict[Path, str], where: str = "") -> str:
+    """``path``'s sha256, each picture read once a batch (``hashes``); one that cannot be read is
+    ``image_unreadable``, named by its line (``where``) when it is a view: its line fails alone (it ended the
+    batch before one picture was made)."""
+    if path not in hashes:
+        try:
+            hashes[path] = picture_hash(path)
+        except ProtocolError as exc:
+            raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{where}: {exc.message}" if where else exc.message) \
+                from exc
+    return hashes[path]
+
+
+def _refused(item: BatchItem, names: list[str] | str, code: ErrorCode, message: str, image: str) -> Entry:
+    """The record of a line refused as the batch plans, without a key: it belongs to this run alone."""
+    return Entry(image=image, sha256="", names=names, key="", status="failed", where=item.where,
+                 error={"code": code.value, "message": message})
 
 
 def _default_names(names: Sequence[str] | str | None) -> list[str] | str:
