@@ -169,15 +169,20 @@ def ensure_tiny_models(families: tuple[str, ...]) -> None:
         build(root, families)
     except ForeignFolder as exc:
         raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built: {exc.strerror}") from exc
-    except (OSError, SafetensorError) as exc:  # safetensors' own error for a write that failed is no OSError
+    except OSError as exc:
         reasons = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
                    errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
-                   errno.EEXIST: f"the file {getattr(exc, 'filename', '')} is in the way",
-                   errno.ENOTDIR: f"{getattr(exc, 'filename', '')} is a file"}
-        number = getattr(exc, "errno", None) or (errno.ENOSPC if f"os error {errno.ENOSPC})" in str(exc) else 0)
-        reason = reasons.get(number, getattr(exc, "strerror", None) or str(exc).strip().splitlines()[-1][:200])
-        raise ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
-                            "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}") from exc
+                   errno.EEXIST: f"the file {exc.filename} is in the way", errno.ENOTDIR: f"{exc.filename} is a file"}
+        raise _cannot_build(root, reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__), exc) from exc
+    except SafetensorError as exc:  # safetensors' own error for a write that failed, no OSError: its text says why
+        full = f"os error {errno.ENOSPC})" in str(exc)
+        raise _cannot_build(root, "the disk is full" if full else str(exc).strip().splitlines()[-1][:200], exc) \
+            from exc
+
+
+def _cannot_build(root: Path, reason: str, exc: BaseException) -> ProtocolError:
+    return ProtocolError(ErrorCode.DISK, f"the tiny models cannot be built in {root}: {reason}; set "
+                         "IMG23D_TINY_MODELS to a folder you can write", f"{type(exc).__name__}: {exc}")
 
 
 class Session:

@@ -131,8 +131,8 @@ class RayPool:
         self.ray = ray
         gpus = int(ray.cluster_resources().get("GPU", 0))
         resources = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-        # Restarted by Ray whenever it dies; this pool gives an actor up (``give_up``) when it dies too often
-        # outside a picture: a picture that kills its worker is bounded by its own --attempts.
+        # Restarted by Ray whenever it dies; this pool gives an actor up (``give_up``) after more than ``RESTARTS``
+        # deaths that count (``pool.DeathWatch``: a picture that kills its worker is bounded by its own --attempts).
         actor_class = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=2,
                                  **resources)(BatchActor)
         self.actors = [actor_class.remote(settings) for _ in range(count)]
