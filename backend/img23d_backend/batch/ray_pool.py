@@ -71,7 +71,7 @@ def connect(address: str) -> Any:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"--ray {address} is not an address: give the cluster's as "
                                                        "HOST:PORT (its GCS port, 6379 unless set), or auto")
         try:
-            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=CONNECT_TIMEOUT):
+            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT):
                 pass
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
@@ -81,7 +81,7 @@ def connect(address: str) -> Any:
         # client server's), with no img23d sentence. Ray's GCS speaks gRPC, which answers HTTP/2's opening in the
         # clear (a cluster with TLS, RAY_USE_TLS, answers a TLS handshake instead: not asked).
         if os.environ.get("RAY_USE_TLS", "0").strip().lower() not in ("1", "true") \
-                and not speaks_http2(host or "127.0.0.1", int(port)):
+                and not speaks_http2(host, int(port)):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"what answers at {address} is not a Ray cluster's address "
                                                        "(its GCS port, which 'ray start --head' prints: 6379 unless "
                                                        "set; not the dashboard's)")
