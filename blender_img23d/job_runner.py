@@ -27,8 +27,7 @@ class Outcome:
     cancelled: bool = False
     error: str = ""                       # the job's own failure, if it failed
     error_code: str = ""
-    objects: list[str] = field(default_factory=list)   # their names as they were made, for the report
-    made: list[held.Held] = field(default_factory=list)   # the same objects, for what the job does with them after
+    made: list[held.Held] = field(default_factory=list)   # the objects it made, for what the job does with them after
     failed_targets: list[str] = field(default_factory=list)   # "name: why"
     run_dir: str = ""
     result: protocol.JobResult | None = None  # the job's result, read and checked (``protocol.results``)
@@ -36,6 +35,11 @@ class Outcome:
     # A retopo job's artifacts, and a picture made from a prompt: its caller places them
     files: dict[protocol.ArtifactKind, str] = field(default_factory=dict)
     meshes: list[tuple[str, str]] = field(default_factory=list)  # a parts job's: (part name, GLB), its caller places them
+
+    @property
+    def objects(self) -> list[str]:
+        """The objects' names as they were made, for the report."""
+        return [one.name for one in self.made]
 
     @property
     def ok(self) -> bool:
@@ -187,7 +191,6 @@ class JobRunner:
         except scene_import.ImportFailed as exc:
             self.outcome.failed_targets.append(f"{artifact.target}: {exc}")
             return
-        self.outcome.objects.append(obj.name)
         self.outcome.made.append(held.hold(obj))
         high = self.high_meshes.pop(key, None)
         if high is not None:

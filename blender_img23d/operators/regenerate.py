@@ -88,7 +88,7 @@ class RegenerateRunner(JobRunner):
         if obj.get(TAG + "candidate_of") and obj.name == said:  # it would name a seed it no longer has
             obj.name = scene_import.candidate_name(artifact.target, artifact.seed)
         scene_import.tag(obj, seed=artifact.seed, mesh=str(path))
-        self.outcome.objects.append(obj.name)
+        self.outcome.made.append(held.hold(obj))
         high = self.high_meshes.pop(path.stem, None)  # a finished object's new generated mesh
         if high is not None and Path(os.path.realpath(self.folder)) in Path(os.path.realpath(high)).parents:
             try:
