@@ -38,6 +38,8 @@ MAX_HEADER_BYTES = 100 << 20
 PICKLE_START = b"\x80"
 ZIP_START = b"PK\x03\x04"
 CONFIG_BYTES = 64 << 20  # a JSON or YAML file larger than this is not a config: left to its loader
+# The files that hold a model's settings: never an empty table as published.
+SETTINGS_FILES = ("config.json", "config.yaml", "config.yml", "model_index.json")
 
 
 def published_digest(path: Path) -> tuple[str, str] | None:
@@ -162,6 +164,11 @@ def _config(path: Path, size: int, parse: Callable[[str], object], error: type[E
         return fault(exc)
     if not isinstance(parsed, dict):  # "[]" or an empty YAML parses, and the loader then fails with a TypeError
         return "is empty" if parsed is None else f"holds a {type(parsed).__name__}, not a table of settings"
+    if not parsed and path.name.endswith(SETTINGS_FILES):
+        # "{}" parses too, and then the loader guesses (transformers takes the model type from the folder's
+        # name and fails on the wrong class). Only a model's settings: a tokenizer's added_tokens.json may
+        # be an empty table as published.
+        return "is an empty table (no settings)"
     return None
 
 

@@ -39,7 +39,7 @@ class Damage:
     role: str
     family: str
     file: str        # relative to the tiny set's folder
-    how: str         # truncate, garbage, syntax, list (JSON of another shape), empty
+    how: str         # truncate, garbage, syntax, list (JSON of another shape), empty, table (an empty one)
 
 
 def _damage(path: Path, how: str) -> None:
@@ -55,6 +55,8 @@ def _damage(path: Path, how: str) -> None:
         path.write_bytes(b"[]")
     elif how == "empty":  # an empty YAML reads as None: "'NoneType' object is not subscriptable"
         path.write_bytes(b"")
+    elif how == "table":  # transformers guessed the model type from the folder's name: an internal ValueError
+        path.write_bytes(b"{}")
     else:
         raise ValueError(how)
 
@@ -82,6 +84,8 @@ CASES = [
     Damage("shape", "hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/config.yaml", "empty"),
     Damage("grounding", "hunyuan3d", "qwen3-vl/config.json", "list"),
     Damage("grounding", "hunyuan3d", "qwen3-vl/preprocessor_config.json", "list"),
+    Damage("grounding", "hunyuan3d", "qwen3-vl/config.json", "table"),
+    Damage("shape", "hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/config.yaml", "table"),
     Damage("shape", "clean", f"{GEOMETRY}/transformer/diffusion_pytorch_model.safetensors", "truncate"),
     Damage("shape", "clean", f"{GEOMETRY}/transformer/config.json", "garbage"),
     Damage("shape", "clean", f"{GEOMETRY}/model_index.json", "garbage"),
