@@ -4,8 +4,9 @@ what to do, in one ``model_damaged`` sentence.
 A damaged file (a safetensors cut off, a config that is not JSON or YAML, remote code that does not
 compile; on a real cache a bit-rotten blob) makes a loader raise its library's exception: safetensors'
 ``SafetensorError``, ``json.JSONDecodeError`` (or transformers' ``OSError`` around it, or a
-``ValueError`` of ours), ``yaml.YAMLError``, ``SyntaxError`` from remote code, ``ImportError`` (a
-tokenizer file transformers cannot parse ends in its protobuf fallback), torch's ``RuntimeError``
+``ValueError`` of ours), ``yaml.YAMLError``, ``SyntaxError`` from remote code,
+``weight_keys.ForeignWeights`` (a file of another model's weights, which transformers would load at
+random), ``ImportError`` (a tokenizer file transformers cannot parse ends in its protobuf fallback), torch's ``RuntimeError``
 ("PytorchStreamReader failed ...") or ``EOFError`` / ``UnpicklingError`` for a pickle (found by
 damaging the tiny replicas' files and loading them). The model manager catches those types around
 its loaders (``load_errors``) and asks ``damaged_model`` to look at the model's files
@@ -33,6 +34,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 
 from .file_checks import check_file, digest_mismatch, digest_unknown, published_digest
 from .registry import ModelSpec, default_tiny_root
+from .weight_keys import ForeignWeights
 
 TINY_PREFIX = "tiny/"  # the tiny replicas' repo_id labels
 DOWNLOAD_COMMAND = "python -m img23d_backend models download"
@@ -125,10 +127,21 @@ def refuse_arrival(spec: ModelSpec, folder: Path, name: str, published: tuple[st
 def damaged_model(spec: ModelSpec, parts: list[tuple[ModelSpec, Path]], exc: BaseException) -> ProtocolError | None:
     """``model_damaged`` for a load of ``spec`` that failed with ``exc``, when a file of it is damaged;
     None when none is (the exception is then not about its files)."""
-    damage = find_damage(parts)
+    damage = _foreign(parts, exc) if isinstance(exc, ForeignWeights) else find_damage(parts)
     if not damage:
         return None
     return damage_error(spec, damage, f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _foreign(parts: list[tuple[ModelSpec, Path]], exc: ForeignWeights) -> list[DamagedFile]:
+    """The file of another model's weights, named as the part whose folder holds it."""
+    where = os.path.abspath(exc.path)
+    for part, folder in parts:
+        if where.startswith(os.path.join(os.path.abspath(folder), "")):
+            name = Path(os.path.relpath(where, os.path.abspath(folder))).as_posix()
+            return [DamagedFile(part, folder, name, exc.why)]
+    part, folder = parts[0]
+    return [DamagedFile(part, exc.path.parent, exc.path.name, exc.why)]
 
 
 def damage_error(spec: ModelSpec, damage: list[DamagedFile], detail: str | None = None,

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..env.job_control import CancelToken
 from ..models.placement import LoadedModel
+from ..models.weight_keys import from_pretrained as checked_pretrained
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ def load_depth(folder: Path, device: Any) -> LoadedModel:
 
     # The slow processor is the one the model was saved with (and it needs no torchvision).
     processor = AutoImageProcessor.from_pretrained(str(folder), use_fast=False)
-    model = AutoModelForDepthEstimation.from_pretrained(
-        str(folder), dtype=_dtype(device), device_map={"": str(device)},
+    model = checked_pretrained(
+        AutoModelForDepthEstimation, folder, dtype=_dtype(device), device_map={"": str(device)},
         use_safetensors=True)  # never unpickle a checkpoint
     model.eval()
     return LoadedModel(obj=DepthModel(model, processor), modules=[model])

@@ -22,6 +22,7 @@ from ..env.job_control import CancelToken, ProgressFn
 from ..models.dtypes import matting_dtype
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
+from ..models.weight_keys import from_pretrained as checked_pretrained
 from .foreground import refine_cutout
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ def matting_loader(spec: ModelSpec):  # -> Loader
         if spec.trust_remote_code and not spec.revision:
             raise ValueError(f"{spec.repo_id}: remote code without a pinned revision is refused")
         # Read in its dtype straight onto the device: no fp32 copy on the CPU first.
-        model = AutoModelForImageSegmentation.from_pretrained(
-            str(folder), trust_remote_code=spec.trust_remote_code, revision=spec.revision,
+        model = checked_pretrained(
+            AutoModelForImageSegmentation, folder, trust_remote_code=spec.trust_remote_code, revision=spec.revision,
             dtype=matting_dtype(device), device_map={"": str(device)},
             use_safetensors=True)  # never unpickle a checkpoint
         model.eval()

@@ -3,7 +3,7 @@ model, the file, its folder and the repair, never a library's exception and a tr
 
 Each case damages one file of a copy of the tiny replicas (every other file a link to the replica's):
 a safetensors cut in half, garbage in a config.json or config.yaml, a syntax error in BiRefNet's remote
-code; for grounding, matting and shape, in both families (Hunyuan3D-2's shape model and Step1X-3D's),
+code, a weights file of another model (which transformers would load as random weights); for grounding, matting and shape, in both families (Hunyuan3D-2's shape model and Step1X-3D's),
 through a real Engine job, the command line and the service Blender talks to. A file that is missing
 stays ``model_missing``, and a loader's own bug with every file intact stays ``internal``.
 """
@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
 from backend_proc import BackendProcess
 from testdata import FAST_OPTIONS, HOUSE, SUBJECT
@@ -39,7 +41,8 @@ class Damage:
     role: str
     family: str
     file: str        # relative to the tiny set's folder
-    how: str         # truncate, garbage, syntax, list (JSON of another shape), empty, table (an empty one)
+    how: str         # truncate, garbage, syntax, list (JSON of another shape), empty, table (an empty one),
+    #                  foreign (a sound safetensors file of another model's tensors)
 
 
 def _damage(path: Path, how: str) -> None:
@@ -55,6 +58,8 @@ def _damage(path: Path, how: str) -> None:
         path.write_bytes(b"[]")
     elif how == "empty":  # an empty YAML reads as None: "'NoneType' object is not subscriptable"
         path.write_bytes(b"")
+    elif how == "foreign":
+        save_file({"another_model.weight": torch.zeros(4, 4)}, str(path))
     elif how == "table":  # transformers guessed the model type from the folder's name: an internal ValueError
         path.write_bytes(b"{}")
     else:
@@ -85,6 +90,8 @@ CASES = [
     Damage("grounding", "hunyuan3d", "qwen3-vl/config.json", "list"),
     Damage("grounding", "hunyuan3d", "qwen3-vl/preprocessor_config.json", "list"),
     Damage("grounding", "hunyuan3d", "qwen3-vl/config.json", "table"),
+    Damage("grounding", "hunyuan3d", "qwen3-vl/model.safetensors", "foreign"),
+    Damage("matting", "clean", "birefnet/model.safetensors", "foreign"),
     Damage("shape", "hunyuan3d", "hunyuan3d/hunyuan3d-dit-v2-mini/config.yaml", "table"),
     Damage("shape", "clean", f"{GEOMETRY}/transformer/diffusion_pytorch_model.safetensors", "truncate"),
     Damage("shape", "clean", f"{GEOMETRY}/transformer/config.json", "garbage"),

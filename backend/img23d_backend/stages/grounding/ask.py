@@ -19,6 +19,7 @@ from ...env.job_control import CancelToken, ProgressFn
 from ...models.dtypes import grounding_dtype
 from ...models.placement import LoadedModel
 from ...models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
+from ...models.weight_keys import from_pretrained as checked_pretrained
 from .answer_scan import AnswerScanner, StopReason
 from .detections import Detection, grounding_prompt, parse_answer, parse_detections
 from .matching import TargetMatch, match_targets
@@ -41,8 +42,8 @@ def load_grounding(folder: Path, device: Any) -> LoadedModel:
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     processor = AutoProcessor.from_pretrained(str(folder))
-    model = AutoModelForImageTextToText.from_pretrained(
-        str(folder), dtype=grounding_dtype(device), device_map={"": str(device)},
+    model = checked_pretrained(
+        AutoModelForImageTextToText, folder, dtype=grounding_dtype(device), device_map={"": str(device)},
         attn_implementation=attention_for(device),  # flash_attention_2, sdpa or eager: env/gpu_knobs.py
         use_safetensors=True)  # never unpickle a checkpoint
     model.eval()
