@@ -180,19 +180,22 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
         heights[target.key] = max(y1 - y0, 1.0) / level.focal * z
     floor = _fit_floor(contacts, heights) if settings.ground else None
     if floor is None:
-        # No floor: a level camera, the world's ground at the lowest bottom.
-        pitch, elevation, on_floor = 0.0, max((c[1] for c in contacts.values()), default=0.0), set()
+        # No floor: a level camera, the world's ground at the lowest bottom, never above the camera (a lamp
+        # seen from below, whose bottom is above the horizon, put the camera under the floor).
+        pitch, elevation, on_floor = 0.0, max(0.0, *(c[1] for c in contacts.values())), set()
     else:
         pitch, elevation, on_floor = floor
     camera = Camera(width, height, settings.fov_degrees, pitch, elevation)
     anchors = {}
     for target in targets:
         contact, distance = contacts[target.key], distances[target.key]
-        standing = target.key in on_floor
-        if standing:
-            # Slide along the line of sight onto the floor: the object keeps its place in the
-            # picture, and its distance is where that line meets the floor.
-            distance = _floor_depth(camera, contact) or distance
+        # Slide along the line of sight onto the floor: the object keeps its place in the picture, and its
+        # distance is where that line meets the floor. A line of sight at or above the horizon never meets
+        # it: that object keeps the height its depth gives (dropped to Z = 0, it left its box).
+        on = _floor_depth(camera, contact) if target.key in on_floor else None
+        standing = on is not None
+        if on is not None:
+            distance = on
             contact = tuple(v * distance / contact[2] for v in contact)  # type: ignore[assignment]
         world = camera.to_world(contact)
         if standing:
@@ -231,9 +234,12 @@ def place(scene: SceneLayout, key: str, extents: Vec3) -> Placement:
         u0, v0, u1, v1 = bounds
         ratio = min(box_w / max(u1 - u0, 1e-9), box_h / max(v1 - v0, 1e-9))
         scale *= ratio
-        # Slide across the line of sight until the projection is centred on the box.
+        # Slide along the picture's rows (the world's X: the camera has no roll) until the projection is
+        # centred on the box. That keeps the front's planar depth and its row, so a pixel is depth / focal
+        # across wherever it is; a step across the line of sight, sized so, overshot by 1 / cos of the angle
+        # off axis (it ran away beyond about 100 degrees) and lifted the front off its box's bottom row.
         slide = ((x0 + x1) / 2 - (u0 + u1) / 2) * camera.to_camera(front)[2] / camera.focal
-        front = (front[0] + away[1] * slide, front[1] - away[0] * slide, front[2])
+        front = (front[0] + slide, front[1], front[2])
         if abs(ratio - 1.0) < 1e-7 and abs(slide) < 1e-9 * anchor.distance:
             break
     away, yaw = _facing(front)

@@ -209,3 +209,54 @@ def test_a_disparity_edited_into_no_number_stands_its_target_as_one_without(disp
     targets = targets_from_records(records)
     assert targets[1].disparity is None
     assert solve((640, 480), targets, LayoutSettings()).camera is not None
+
+
+@pytest.mark.parametrize("fov", [55.0, 120.0, 150.0])
+@pytest.mark.parametrize("box", [(20.0, 300.0, 120.0, 470.0), (500.0, 40.0, 630.0, 200.0), (280.0, 200.0, 360.0, 300.0)])
+def test_at_any_field_of_view_a_placed_mesh_is_centred_on_its_box_and_fits_it(fov: float, box) -> None:
+    """Known answer: the placed bounds, seen through the solved camera, are centred across the box and fit
+    it in one direction (the slide once ran away past 100 degrees: a house 8,000 km across at 140)."""
+    for ground in (True, False):
+        scene = solve(SIZE, [LayoutTarget("object", box, 0.5)], LayoutSettings(fov_degrees=fov, ground=ground))
+        extents = (1.0, 0.8, 1.2)
+        placement = place(scene, "object", extents)
+        corners = _corners(placement.location, tuple(placement.scale * e for e in extents), placement.yaw)
+        pixels = [scene.camera.project(p) for p in corners]
+        us, vs = [p[0] for p in pixels], [p[1] for p in pixels]
+        x0, y0, x1, y1 = box
+        assert (min(us) + max(us)) / 2 == pytest.approx((x0 + x1) / 2, abs=1e-3)
+        assert max((max(us) - min(us)) / (x1 - x0), (max(vs) - min(vs)) / (y1 - y0)) == pytest.approx(1.0, abs=1e-6)
+        assert placement.scale < 10.0  # a metre-sized box seen 4 m away
+
+
+@pytest.mark.parametrize("box", [(20.0, 300.0, 120.0, 470.0), (500.0, 40.0, 630.0, 200.0), (0.0, 0.0, 640.0, 480.0)])
+def test_at_the_widest_field_of_view_nothing_runs_away(box) -> None:
+    """At 170 degrees a box at the edge may have no fit (its bounds would reach behind the camera): the
+    placement stays near its first estimate, never kilometres across (4e12 m at 150 degrees before)."""
+    for ground in (True, False):
+        scene = solve(SIZE, [LayoutTarget("object", box, 0.5)], LayoutSettings(fov_degrees=170.0, ground=ground))
+        placement = place(scene, "object", (1.0, 0.8, 1.2))
+        assert 0.0 < placement.scale < 100.0 and max(abs(v) for v in placement.location) < 100.0
+
+
+def test_a_lamp_seen_from_below_leaves_the_camera_above_the_floor() -> None:
+    lamp = LayoutTarget("lamp", (280.0, 40.0, 360.0, 160.0), 0.8)  # its bottom above the picture's middle
+    for ground in (True, False):
+        scene = solve(SIZE, [lamp], LayoutSettings(fov_degrees=50.0, ground=ground))
+        assert scene.camera.elevation >= 0.0
+        anchor = scene.anchors["lamp"]
+        assert not anchor.on_floor and anchor.contact[2] > 0.0  # above the camera's level, not at Z = 0
+        assert scene.camera.project(anchor.contact) == pytest.approx((320.0, 160.0), abs=1e-6)
+
+
+def test_one_on_the_floor_whose_line_of_sight_misses_it_keeps_its_place_in_the_picture() -> None:
+    """A floor under the bench and the tree (within its tolerance) whose horizon passes just under the tree's
+    box: the tree's line of sight never meets the floor. Dropped to Z = 0 it left its box by 19 px; it keeps
+    the height its depth gives instead, and every contact stays on its box's bottom centre."""
+    targets = [LayoutTarget("tree", (660, 220, 817, 372), 0.735), LayoutTarget("bench", (721, 149, 822, 387), 0.534),
+               LayoutTarget("sign", (835, 157, 867, 287), 0.575), LayoutTarget("cloud", (106, 122, 460, 300), 0.806)]
+    scene = solve((1000, 750), targets, LayoutSettings(fov_degrees=55.0))
+    assert scene.anchors["bench"].on_floor and not scene.anchors["tree"].on_floor
+    for target in targets:
+        x0, _, x1, y1 = target.box
+        assert scene.camera.project(scene.anchors[target.key].contact) == pytest.approx(((x0 + x1) / 2, y1), abs=1e-6)
