@@ -97,6 +97,9 @@ def test_keys_a_newer_img23d_of_the_same_format_added_are_ignored() -> None:
     ({"records": [{"target": "house", "box": [0, 0, 1e300, 1e300]}]},
      "a target record's 'box' is not a list of four numbers within 1,048,576 pixels"),
     ({"records": [{"target": "house", "box": [0, 0, float("nan"), 5]}]}, "a target record's 'box' is not a list"),
+    # A reversed or empty box laid its object out a billionth of a metre across and moved the others.
+    ({"records": [{"target": "house", "box": [793.6, 906.2, 737.3, 860.2]}]}, "a target record's 'box' has no size"),
+    ({"records": [{"target": "house", "box": [614.4, 593.9, 614.4, 700.0]}]}, "a target record's 'box' has no size"),
     ({"records": [{"target": "house", "instance": "1"}]}, "a target record's 'instance' is not a whole number"),
     ({"records": [{"target": "house", "finish": {"faces_out": "many"}}]},
      "a target record's finish's 'faces_out' is not a whole number"),

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from img23d_protocol import ErrorCode, ProtocolError, dumps, read_manifest
+from img23d_protocol import OPTION_RANGES, ErrorCode, ProtocolError, dumps, read_manifest
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, resolve_fov, solve, targets_from_records
 
 from ..runs.folders import atomic_write
@@ -43,6 +43,12 @@ def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{root} is not a Generate run with a picture: nothing to lay out")
     used = manifest.layout_used
     wanted_fov = fov_degrees if fov_degrees is not None else manifest.option("fov_degrees", _recorded_fov(used))
+    allowed = OPTION_RANGES["fov_degrees"]
+    if isinstance(wanted_fov, bool) or not isinstance(wanted_fov, (int, float)) or not allowed.admits(wanted_fov):
+        # The same range as Generate's --fov (solve's own check is wider, and a ValueError traceback).
+        whose = "the field of view" if fov_degrees is not None else f"the field of view {root}'s manifest records,"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{whose} {wanted_fov!r} is out of range: it must be "
+                            f"{allowed.describe()} degrees")
     use_estimate = manifest.option("estimate_fov", True) if estimate_fov is None else bool(estimate_fov)
     settings = LayoutSettings(fov_degrees=resolve_fov(float(wanted_fov), manifest.fov_estimate, use_estimate),
                               ground=bool(used.get("ground", True) if ground is None else ground))

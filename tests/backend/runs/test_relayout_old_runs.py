@@ -44,6 +44,14 @@ def test_a_first_release_run_lays_out_again_by_its_boxes(tmp_path: Path) -> None
     assert (run / "manifest.json").read_bytes() == before  # the run's own record is never rewritten
 
 
+@pytest.mark.parametrize("fov", ["0", "nan", "175", "-5"])
+def test_a_field_of_view_out_of_generates_range_is_one_sentence(tmp_path: Path, cli: RunCli, fov: str) -> None:
+    run = _run_folder(tmp_path, "first-release-bc1fe14.json")
+    out = cli("relayout", str(run), "--fov", fov)
+    assert out.returncode == 2 and "Traceback" not in out.stderr  # it was a ValueError from the solver
+    assert "is out of range: it must be 5 to 170 degrees" in out.stderr and not (run / "relayout.json").exists()
+
+
 def test_a_first_release_run_can_be_regenerated_from(tmp_path: Path) -> None:
     run = _run_folder(tmp_path, "first-release-bc1fe14.json")
     (run / "mattes").mkdir()
