@@ -34,7 +34,8 @@ call, ``load.<role>`` (``load.paint``, ``load.depth``, ...) as the model manager
 from disk, ``unwrap.worker`` in the UV unwrap's worker process before each unwrap
 (``stages/paint/unwrap.py``: ``hang`` there is a hung xatlas), and ``throughput`` (``slow`` only)
 for the device's speed the step-time estimates use, and ``rig.bind`` as a rig's binding starts
-(``rigging/driver.py``: a cancel is checked right after it).
+(``rigging/driver.py``: a cancel is checked right after it), and ``materials.bake`` as a target's
+material maps are baked into its UV layout (``jobs/materials.py``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ hole filling as the colour) into one texture. The mesh's material then carries i
 paint model's, and the GLB writer (trimesh's glTF exporter) writes both.
 
 The step runs where the job paints and its ``materials`` option is on. When the model cannot be
-loaded or run (a damaged file, out of memory, maps that are not numbers) every object keeps its
+loaded or run (a damaged file, out of memory, maps that are not numbers), or its maps cannot be baked,
+every object keeps its
 colour texture and the job says so once (``skips.skip_materials``: the manifest's and the result's
 ``materials_skipped``); the model is not tried again for the job's other targets.
 """
@@ -23,6 +24,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from img23d_protocol import ErrorCode, ProtocolError
+
+from ..env import failpoints
 from ..families.family import Painted
 from ..runs.folders import TargetRecord
 from ..stages import skips
@@ -50,13 +54,28 @@ def with_materials(run: StepContext, record: TargetRecord, painted: Painted) -> 
     with run.stage(STAGE, f"estimating roughness and metallic maps for {record.target!r}"):
         try:
             maps = material_maps(run.manager, painted.views, run.job.cancel)
+            texture = _baked(run, painted, maps)
         except skips.MaterialsUnavailable as exc:
             skips.skip_materials(run, skips.materials_sentence(exc))
             return painted.mesh
-        texture = painted.bake([packed(view) for view in maps])
     record.timings["materials"] = round(time.perf_counter() - started, 4)
     run.run_folder.write_image(f"views/{record.stem}/metallic_roughness.png", texture)
     return with_texture(painted.mesh, texture)
+
+
+def _baked(run: StepContext, painted: Painted, maps: list[MaterialMaps]) -> Image.Image:
+    """The views' maps baked into the painted mesh's UV layout; ``MaterialsUnavailable`` when the bake fails
+    (out of memory beside the material model, at the colour's render size): the maps serve the colour
+    texture already made, so they never cost the object (a failure here failed the job, every object lost)."""
+    try:
+        failpoints.hit("materials.bake")
+        return painted.bake([packed(view) for view in maps])
+    except ProtocolError as exc:
+        if exc.code is ErrorCode.CANCELLED:
+            raise
+        raise skips.maps_unbaked(exc) from exc
+    except Exception as exc:  # the boundary of the material step: any failure keeps the colour texture
+        raise skips.maps_unbaked(exc) from exc
 
 
 def packed(maps: MaterialMaps) -> Image.Image:

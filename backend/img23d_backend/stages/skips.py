@@ -101,6 +101,16 @@ def materials_unavailable(manager: Any, exc: BaseException) -> MaterialsUnavaila
     return _stopped(manager, "materials", exc, MaterialsUnavailable)
 
 
+def maps_unbaked(exc: BaseException) -> MaterialsUnavailable:
+    """``exc``, which stopped baking the material maps into a mesh's UV layout (not a cancel), as
+    ``MaterialsUnavailable`` saying so."""
+    if is_out_of_memory(exc):
+        placement.release_cached_memory()
+    log.error("the material maps could not be baked: %r", exc)
+    return MaterialsUnavailable(_code(exc), f"the material maps could not be baked into the UV layout: {reason(exc)}",
+                                f"{type(exc).__name__}: {exc}"[:300])
+
+
 def editor_unavailable(manager: Any, exc: BaseException) -> EditorUnavailable:
     """``exc``, which stopped the image editor (not a cancel: that stays a cancel), as
     ``EditorUnavailable`` naming the model and why."""

@@ -170,9 +170,10 @@ def test_no_materials_gives_the_colour_alone_and_never_loads_the_model(tiny_root
     assert counters.loads_from_disk == 0
 
 
-def _assert_colour_kept_and_said_once(data: GenerateJobResult, events: list, says: str) -> str:
+def _assert_colour_kept_and_said_once(data: GenerateJobResult, events: list, says: str,
+                                     opening: str = "materials skipped: the materials model") -> str:
     sentence = data.materials_skipped
-    assert sentence is not None and sentence.startswith("materials skipped: the materials model"), sentence
+    assert sentence is not None and sentence.startswith(opening), sentence
     assert says in sentence and sentence.endswith("every object keeps its colour texture") and "\n" not in sentence
     manifest = json.loads(Path(data.manifest).read_text())
     assert manifest["materials_skipped"] == sentence
@@ -208,6 +209,18 @@ def test_running_out_of_memory_loading_the_material_model_keeps_the_colour(tiny_
     events: list = []
     data = _generate(_engine(tiny_root, tmp_path / "runs"), events)
     _assert_colour_kept_and_said_once(data, events, "it ran out of memory")
+
+
+@pytest.mark.fault("material maps' bake out of memory")
+def test_running_out_of_memory_baking_the_maps_keeps_every_object_and_its_colour(tiny_root: Path, tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    """The bake runs at the colour's render size beside the loaded material model: out of memory there failed
+    the job, every object lost (and the command line ran it again, to fail the same way)."""
+    monkeypatch.setenv(FAILPOINTS, "materials.bake:oom")
+    events: list = []
+    data = _generate(_engine(tiny_root, tmp_path / "runs"), events, targets=TARGETS)
+    _assert_colour_kept_and_said_once(data, events, "it ran out of memory",
+                                      opening="materials skipped: the material maps could not be baked")
 
 
 def test_maps_that_are_not_numbers_keep_the_colour(hunyuan: Engine, monkeypatch) -> None:
