@@ -286,7 +286,7 @@ class Session:
             paint = JobOptions(**{**asdict(options), "texture": True, "topology": "as-generated"})
             painted = self.retexture(mesh, image, paint, name=name, events=events, cancel=cancel)
             mesh = painted.mesh
-        with artist_mesh_file(Path(mesh)) as npz:
+        with artist_mesh_file(Path(mesh), colour=True) as npz:
             request = RetopoRequest(id=_job_id(), mesh=str(npz), name=name, options=options)
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             result = _ran(self.engine.run(request, job), RetopoJobResult)

@@ -57,20 +57,25 @@ def check_mesh_path(path: Path) -> None:
 
 
 @contextmanager
-def artist_mesh_file(path: Path) -> Iterator[Path]:
+def artist_mesh_file(path: Path, colour: bool = False) -> Iterator[Path]:
     """``path`` as the add-on's mesh file: itself for a ``.npz``, else a converted copy for as long
-    as the block runs. Raises ``ProtocolError(bad_request)`` with one sentence for a bad file."""
+    as the block runs. Raises ``ProtocolError(bad_request)`` with one sentence for a bad file.
+
+    A mesh of several materials has one UV layout per material, each over its own image. Painting it
+    (``colour`` False) keeps the artist's own layout, as Blender shows it; a part without UVs leaves the
+    whole mesh without, to be unwrapped. A retopology's bake (``colour``) reads its colours instead, from
+    one atlas of the materials' images, trimesh's, with UVs laid out again into it."""
     check_mesh_path(path)
     if path.suffix.lower() == ".npz":
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="img23d-mesh-") as folder:
         target = Path(folder) / f"{path.stem[:60] or 'mesh'}.npz"
-        _convert(path, target)
+        _convert(path, target, colour)
         yield target
 
 
-def _convert(source: Path, target: Path) -> None:
+def _convert(source: Path, target: Path, keep_colour: bool) -> None:
     import numpy as np
     import trimesh
 
@@ -94,7 +99,7 @@ def _convert(source: Path, target: Path) -> None:
         readable = plan.source
     try:
         scene = trimesh.load(readable, file_type=suffix.lstrip("."), force="scene", process=False, resolver=resolver)
-        parts = [part for part in scene.dump() if isinstance(part, trimesh.Trimesh)]
+        parts = [_factor_in(part) for part in scene.dump() if isinstance(part, trimesh.Trimesh)]
         loaded = trimesh.util.concatenate(parts)  # what trimesh's force="mesh" makes, its parts known
         # Each part's own geometry, in dump's order: its copy there loses the COLOR_0 kept beside a material.
         sources = [scene.geometry[scene.graph[node][1]] for node in scene.graph.nodes_geometry]
@@ -120,11 +125,15 @@ def _convert(source: Path, target: Path) -> None:
     arrays.update(triangle_materials(parts))
     uv = getattr(loaded.visual, "uv", None)
     textured = uv is not None and len(uv) == len(vertices)
+    atlas = len(parts) > 1 and not keep_colour  # the materials' atlas, its layout trimesh's: not the artist's
+    if atlas:
+        uv = _own_uvs(parts, source.name)
+        textured = uv is not None
     if textured:
         arrays["loop_uvs"] = np.asarray(uv, dtype=np.float32)[triangles].reshape(-1, 2)
     # Its colour image, for a retopology's bake (rows from the top, as the file stores them), its factor in.
     material = getattr(loaded.visual, "material", None)
-    colour = base_colour_values(material, textured) if not left_out else None  # one left out: a stand-in
+    colour = base_colour_values(material, textured) if not (left_out or atlas) else None  # left out: a stand-in
     colour_0 = _colour_0(sources)
     if colour_0 is not None and (colour is None or colour.shape[:2] == (1, 1)):
         # No texture, its COLOR_0 times the factor (a DCC's export of painted vertices with a material: kept in
@@ -147,6 +156,43 @@ def _convert(source: Path, target: Path) -> None:
             colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
         arrays["vertex_colors"] = colours
     write_arrays(target, arrays)
+
+
+def _own_uvs(parts: list[Any], name: str) -> Any:
+    """The parts' own UVs, stacked in the concatenated order (trimesh's ``concatenate`` packs several
+    materials' images into one atlas and lays every UV out again inside it: the artist's layout was lost,
+    a part without UVs put at one point); None when a part has none, and the log says so."""
+    import numpy as np
+
+    found = [getattr(part.visual, "uv", None) for part in parts]
+    if any(uv is None or len(uv) != len(part.vertices) for uv, part in zip(found, parts)):
+        if any(uv is not None for uv in found):
+            log.warning("a part of %s has no UV map: the whole mesh is unwrapped again", name)
+        return None
+    return np.concatenate([np.asarray(uv, dtype=np.float64) for uv in found])
+
+
+def _factor_in(part: Any) -> Any:
+    """``part`` with a textured material's baseColorFactor multiplied into its image (``base_colour_values``),
+    the factor then white: trimesh's atlas of several materials multiplied it in bytes that wrapped (red 200
+    times a factor of 0.4 came out 176, 244, 244)."""
+    import numpy as np
+    from PIL import Image
+
+    material = getattr(part.visual, "material", None)
+    factor = getattr(material, "baseColorFactor", None)
+    image = getattr(material, "baseColorTexture", None)
+    if image is None or factor is None or np.array_equal(np.asarray(factor)[:3], [255, 255, 255]):
+        return part
+    rgb = base_colour_values(material)
+    alpha = np.asarray(image.convert("RGBA"))[:, :, 3:].astype(np.float64) * float(np.asarray(factor)[3]) / 255.0
+    texture = np.concatenate([np.round(rgb * 255.0), np.round(alpha)], axis=2).astype(np.uint8)
+    material = material.copy()
+    material.baseColorTexture = Image.fromarray(texture, "RGBA")
+    material.baseColorFactor = None
+    part = part.copy()
+    part.visual.material = material
+    return part
 
 
 def _colour_0(parts: list[Any]) -> Any:

@@ -127,3 +127,64 @@ def test_a_texture_named_through_an_extension_is_checked_too(tmp_path: Path, cap
     assert [m for m in caplog.messages if "left out" in m] == [
         "ball.glb: its colour texture (image 0) is 16,384 x 16,384 pixels of 8-bit colour, more than img23d's largest texture "
         "(8,192 x 8,192), so it is left out"]
+
+
+def _two_materials(path: Path, colours: list[tuple[int, int, int]], factor: list[float] | None = None,
+                   uvs: tuple[bool, ...] = (True, True)) -> list[np.ndarray | None]:
+    """A GLB of two boxes side by side, one material each (a 16-pixel image of ``colours``' colour tinted by
+    ``factor``), each with its own UVs where ``uvs`` says; those UVs, in the parts' order."""
+    import trimesh
+
+    box = trimesh.creation.box()
+    scene, layouts = trimesh.Scene(), []
+    for index, (colour, has_uv) in enumerate(zip(colours, uvs)):
+        uv = np.random.default_rng(index).random((len(box.vertices), 2)) if has_uv else None
+        material = trimesh.visual.material.PBRMaterial(
+            name=f"m{index}", baseColorTexture=Image.fromarray(np.full((16, 16, 3), colour, np.uint8)),
+            baseColorFactor=factor)
+        visual = trimesh.visual.TextureVisuals(uv=uv, material=material) if has_uv else None
+        part = trimesh.Trimesh(box.vertices + [3.0 * index, 0, 0], box.faces, visual=visual, process=False)
+        scene.add_geometry(part, node_name=f"p{index}")
+        layouts.append(uv)
+    scene.export(str(path))
+    return layouts
+
+
+def test_painting_a_mesh_of_two_materials_keeps_the_artists_own_uvs(tmp_path: Path) -> None:
+    """trimesh's concatenate packs several materials' images into one atlas and lays every UV out again in it:
+    a Re-texture painted into that layout, not the artist's (a cube's faces squeezed into 2.7 % of the texture)."""
+    import trimesh
+
+    layouts = _two_materials(tmp_path / "two.glb", [(200, 30, 30), (30, 30, 200)])
+    arrays = _converted(tmp_path / "two.glb")
+    box = trimesh.creation.box()
+    # Each corner's own UV, found by its position (the parts' vertices are all apart; Blender's axes here).
+    own = {tuple(np.round(vertex + [3.0 * index, 0, 0], 5)): uv for index, layout in enumerate(layouts)
+           for vertex, uv in zip(box.vertices, layout)}
+    corners = arrays["positions"][arrays["triangles"]].reshape(-1, 3)
+    wanted = [own[(round(x, 5), round(z, 5), round(-y, 5) + 0.0)] for x, y, z in corners.tolist()]  # glTF's axes
+    assert np.allclose(arrays["loop_uvs"], wanted, atol=1e-6)
+    assert "base_color" not in arrays  # the materials' images are no one image in that layout
+
+
+def test_a_part_without_uvs_leaves_the_whole_mesh_to_be_unwrapped(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A part without UVs came out with every corner at one point: painted one flat colour, without a word."""
+    _two_materials(tmp_path / "mixed.glb", [(200, 30, 30), (30, 30, 200)], uvs=(True, False))
+    with caplog.at_level(logging.WARNING):
+        arrays = _converted(tmp_path / "mixed.glb")
+    assert "loop_uvs" not in arrays
+    assert "a part of mixed.glb has no UV map: the whole mesh is unwrapped again" in caplog.text
+
+
+@pytest.mark.parametrize("factor, expected", [(0.5, [(147, 19, 19), (19, 19, 147)]),
+                                              (0.4, [(132, 16, 16), (16, 16, 132)])])
+def test_a_retopologys_atlas_of_tinted_materials_holds_their_colours(tmp_path: Path, factor: float,
+                                                                     expected: list[tuple[int, int, int]]) -> None:
+    """Known answer: each image's colour times its factor in linear light (as one material alone is read); the
+    atlas multiplied in bytes that wrapped (all black at 0.5; red 200 at 0.4 came out 176, 244, 244)."""
+    _two_materials(tmp_path / "tinted.glb", [(200, 30, 30), (30, 30, 200)], factor=[factor, factor, factor, 1.0])
+    with artist_mesh_file(tmp_path / "tinted.glb", colour=True) as npz, np.load(npz, allow_pickle=False) as data:
+        colour = data["base_color"]
+    found = {tuple(c) for c in colour.reshape(-1, colour.shape[2])[:, :3].tolist()} - {(0, 0, 0)}  # the padding
+    assert {c for c in found if max(c) > 64} == set(expected)
