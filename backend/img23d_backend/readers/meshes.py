@@ -32,7 +32,7 @@ from ..gltf.document import MAX_FILE_BYTES
 from ..runs.folders import atomic_write
 from .colour_space import linear_to_srgb, srgb_to_linear
 from .glb_textures import LARGEST_TEXTURE, plan_textures
-from .texture_files import CheckedTextures
+from .texture_files import CheckedTextures, UnquotedUris
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
     resolver: Any = trimesh.resolvers.FilePathResolver(source.parent)
     if suffix in (".obj", ".ply"):
         resolver = CheckedTextures(resolver, source)
+    if suffix == ".gltf":
+        resolver = UnquotedUris(resolver)
     if suffix in (".glb", ".gltf"):
         try:
             plan = plan_textures(source, target.parent)
@@ -105,7 +107,7 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
         sources = [scene.geometry[scene.graph[node][1]] for node in scene.graph.nodes_geometry]
         sources = [geometry for geometry in sources if isinstance(geometry, trimesh.Trimesh)]
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read ({_why(exc)})",
                             f"{type(exc).__name__}: {exc}") from exc
     left_out = getattr(resolver, "left_out", [])
     for sentence in left_out:
@@ -156,6 +158,17 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
             colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
         arrays["vertex_colors"] = colours
     write_arrays(target, arrays)
+
+
+def _why(exc: Exception) -> str:
+    """Why trimesh could not read a file, in a few words on one line (the sentence named no reason: a buffer
+    missing beside a glTF and a damaged file read the same)."""
+    if isinstance(exc, FileNotFoundError):
+        return f"a file it names is not beside it: {Path(str(exc.args[0] if exc.args else exc)).name[:80]}"
+    if "escapes resolver root" in str(exc):  # trimesh's words would tell the artist to pass allow_anywhere
+        return "it names a file outside its own folder, which img23d does not read"
+    words = " ".join(str(exc).split())[:160]
+    return f"{type(exc).__name__}: {words}" if words else type(exc).__name__
 
 
 def _own_uvs(parts: list[Any], name: str) -> Any:

@@ -1,4 +1,5 @@
-"""An OBJ's or PLY's texture file checked from its header before trimesh decodes it.
+"""An OBJ's or PLY's texture file checked from its header before trimesh decodes it (and a text glTF's
+files named by their URIs as glTF names them: ``UnquotedUris``).
 
 trimesh reads an OBJ's colour texture (its ``.mtl``'s ``map_Kd``) and a PLY's (``comment
 TextureFile``) through a resolver, and decodes whatever that returns. ``CheckedTextures`` is that
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from img23d_protocol.image_headers import Window
 
@@ -61,6 +63,24 @@ class CheckedTextures:
             if path.is_file():
                 return path
         return None
+
+
+class UnquotedUris:
+    """A text glTF's files beside it, as ``plain`` (trimesh's ``FilePathResolver``) reads them, named by their
+    URIs percent-decoded as glTF's URIs are (RFC 3986): trimesh asked for Blender's export of "my chair.gltf"
+    as "my%20chair.bin", found nothing, and the file was refused. ``plain`` keeps every name in its folder."""
+
+    def __init__(self, plain: Any) -> None:
+        self.plain = plain
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.plain, name)
+
+    def __getitem__(self, name: str) -> bytes:
+        return self.get(name)
+
+    def get(self, name: str) -> bytes:
+        return self.plain.get(unquote(name))
 
 
 def _why(path: Path) -> str | None:

@@ -188,3 +188,32 @@ def test_a_retopologys_atlas_of_tinted_materials_holds_their_colours(tmp_path: P
         colour = data["base_color"]
     found = {tuple(c) for c in colour.reshape(-1, colour.shape[2])[:, :3].tolist()} - {(0, 0, 0)}  # the padding
     assert {c for c in found if max(c) > 64} == set(expected)
+
+
+def test_a_text_gltf_names_its_files_by_percent_encoded_uris(tmp_path: Path) -> None:
+    """Blender's glTF Separate export of "my chair.gltf" names its buffer "my%20chair.bin", as glTF's URIs are
+    encoded: trimesh asked for that name, found nothing, and the file was refused ("cannot be read")."""
+    import json
+    from urllib.parse import quote
+
+    path = write_gltf(tmp_path / "my chair.gltf", png(4, 4, (255, 0, 0)))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["buffers"][0]["uri"] = quote(document["buffers"][0]["uri"])
+    document["images"][0]["uri"] = quote(document["images"][0]["uri"])
+    assert document["buffers"][0]["uri"] == "my%20chair.bin"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    arrays = _converted(path)
+    assert len(arrays["triangles"]) == 1 and arrays["base_color"].reshape(-1, 3)[0].tolist() == [255, 0, 0]
+
+
+def test_a_gltf_naming_a_file_outside_its_folder_says_so(tmp_path: Path) -> None:
+    import json
+
+    path = write_gltf(tmp_path / "mesh.gltf", png(4, 4))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["buffers"][0]["uri"] = "../outside/secret.bin"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(ProtocolError) as caught:
+        _converted(path)
+    assert caught.value.message == ("the mesh file mesh.gltf cannot be read (it names a file outside its own folder, "
+                                    "which img23d does not read)")
