@@ -187,7 +187,8 @@ def _open_and_decode(path: Path, handle: "BudgetedFile", max_side: int) -> Loade
         opened.draft("RGB", (max_side, max_side))
         _check_decode_size(path, opened)
         # Only now: a PNG decodes all its pixels to find an EXIF chunk that follows them.
-        orientation = opened.getexif().get(0x0112, 1)
+        # Pillow turns a TIFF itself (its size is already the turned one, its load transposes): not twice.
+        orientation = 1 if opened.format == "TIFF" else opened.getexif().get(0x0112, 1)
         # EXIF orientations 5-8 turn the picture a quarter: boxes live in the turned frame.
         original_size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
         # Compressed pixels take fewer bytes than decoded ones: twice that, and room for metadata.
@@ -304,6 +305,10 @@ def _to_8_bit(image: Image.Image, levels: tuple[float, float] | None) -> Image.I
         span = high - low if high > low else 1.0
         grey = np.clip((np.nan_to_num(array, nan=low) - low) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(grey, "L")
+    if mode in ("L", "RGB") and "transparency" in image.info:
+        # A tRNS chunk's key colour (what optipng makes of an RGBA cut-out whose alpha is 0 or 255): the
+        # artist's cut-out, read as one without, was matted again.
+        return image.convert("RGBA")
     if mode in ("L", "RGB", "RGBA"):
         return image
     if mode in _GREY_MODES:  # "1": grey levels appear where pixels are averaged
