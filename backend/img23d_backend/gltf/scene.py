@@ -212,7 +212,13 @@ def gather_mesh(gltf: Any, max_faces: int = MAX_FACES) -> GltfMesh:
                         (len(corners) and (corners.min() < 0 or corners.max() >= len(local))):
                     raise GltfUnreadable(f"mesh {mesh_index}'s triangles name vertices it does not have (or are "
                                          "not whole triangles)")
-                triangles.append(_triangles_of(corners.astype(np.int64), kind) + count)
+                faces = _triangles_of(corners.astype(np.int64), kind)
+                if np.linalg.det(matrices[node_index][:3, :3]) < 0:
+                    # A mirrored node (a negative scale: a right leg made from the left) reverses the winding
+                    # (glTF 2.0, 3.7.4): kept as written, that part faced inwards, and the rig's side test
+                    # no longer trusted the legs apart.
+                    faces = faces[:, ::-1]
+                triangles.append(faces + count)
             primitives.append(Primitive(node_index, mesh_index, number, count, len(local)))
             count += len(local)
     if not primitives:

@@ -81,6 +81,24 @@ def test_every_instance_of_a_mesh_is_skinned(tmp_path: Path) -> None:
         assert len(weights) == len(BOX) and np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_a_mirrored_instance_is_wound_outwards(tmp_path: Path) -> None:
+    """Known answer: a box placed again by a node of negative scale (a right leg made from the left) encloses the
+    same volume, outwards; its winding was kept as written (glTF 2.0, 3.7.4 reverses it) and it faced inwards."""
+    document, binary = _document()
+    document["meshes"].append(dict(document["meshes"][0]))  # a mesh of its own, as the rig gives each instance
+    document["nodes"].append({"mesh": 1, "name": "mirrored", "translation": [1.0, 0.0, 0.0],
+                              "scale": [-1.0, 1.0, 1.0]})
+    document["scenes"][0]["nodes"].append(1)
+    gathered = gltf_scene.gather_mesh(gltf_scene.load(_glb(tmp_path / "pair.glb", document, binary)))
+    volumes = []
+    for primitive in gathered.primitives:
+        first, count = primitive.first_vertex, primitive.vertex_count
+        inside = (gathered.triangles >= first) & (gathered.triangles < first + count)
+        a, b, c = (gathered.positions[gathered.triangles[inside.all(axis=1)][:, k]] for k in range(3))
+        volumes.append(float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0))
+    assert len(volumes) == 2 and volumes[0] > 0 and volumes[1] == pytest.approx(volumes[0], rel=1e-6)
+
+
 def test_a_compressed_mesh_is_refused_in_one_sentence(tmp_path: Path) -> None:
     """A Draco file's accessors hold no data of their own: it was read as vertices all at one point ("zero
     area"). Mesh compression the file needs is named instead."""
