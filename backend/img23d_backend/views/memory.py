@@ -22,8 +22,11 @@ BYTES_PER_PIXEL = 290_000_000 // (4096 * 4096)   # 17: a 4096 x 4096 view read a
 
 
 def view_pixels(path: str | Path) -> int:
-    """The pixels a view is read at (its header's size, shrunk to ``MAX_SIDE`` a side); 0 for no picture."""
+    """The pixels a view is read at (its header's size, shrunk to ``MAX_SIDE`` a side); 0 for no picture
+    (a FIFO or a device is none: opened, it held the backend for ever before the job could say so)."""
     try:
+        if not Path(path).is_file():
+            return 0
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as opened:

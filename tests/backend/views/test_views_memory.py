@@ -28,6 +28,22 @@ def test_a_views_pixels_come_from_its_header_and_the_side_it_is_read_at(tmp_path
     assert views_phase([text]) is None
 
 
+@pytest.mark.fault("a view that is a named pipe")
+def test_a_view_that_is_a_named_pipe_counts_nothing_and_never_blocks(tmp_path: Path) -> None:
+    """Opened to read its header, a FIFO held the backend for ever before the job could say it is no file."""
+    import os
+    import threading
+
+    fifo = tmp_path / "back.png"
+    os.mkfifo(fifo)
+    found: list[int] = []
+    reader = threading.Thread(target=lambda: found.append(view_pixels(fifo)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert not reader.is_alive(), "view_pixels still blocked on the FIFO after 10 s"
+    assert found == [0]
+
+
 def test_views_a_machine_cannot_hold_are_one_sentence_before_the_job(tmp_path: Path) -> None:
     view = tmp_path / "back.png"
     Image.new("1", (MAX_SIDE, MAX_SIDE)).save(view)
