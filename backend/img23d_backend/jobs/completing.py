@@ -30,6 +30,7 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import covering, fill, occlusion, references, room
 from ..stages.cutout import box_in_crop
+from ..stages.foreground import flattened
 from ..editors.driver import EditRequest, edit_images
 from ..editors.parts import EditorOptions
 from ..stages.step_context import StepContext
@@ -53,7 +54,7 @@ def complete_hidden(run: StepContext, image: LoadedImage, firsts: list[TargetRec
     if mode == "never" or not run.request.targets:  # the whole picture is one object: nothing hides it
         return
     judged = [r for r in firsts if r.status == "pending" and isinstance(cuts[r.stem].cutout, Image.Image)]
-    picture = np.asarray(image.image.convert("RGB"))
+    picture = np.asarray(flattened(image.image))  # transparent parts white, as matting and the editor see them
     seen = {r.stem: _seen(r, cuts.get(r.stem), image.scale) for r in run.run_folder.manifest.records
             if r.box is not None and r.candidate_of is None}  # a target's candidates share its box and matte
     hidden = []

@@ -80,3 +80,14 @@ def refine_cutout(cutout: Image.Image) -> Image.Image:
         return cutout.convert("RGBA")
     rgb = estimate_foreground(pixels[..., :3], alpha)
     return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+
+
+def flattened(image: Image.Image) -> Image.Image:
+    """RGB for a model: the transparent parts of an RGBA picture white, as on a studio backdrop (its transparent
+    pixels are often stored black: converted as they are, the image editor was asked for a white background
+    around a crop 44 % black)."""
+    if image.mode != "RGBA":
+        return image.convert("RGB")
+    backdrop = Image.new("RGB", image.size, (255, 255, 255))
+    backdrop.paste(image, mask=image.getchannel("A"))
+    return backdrop

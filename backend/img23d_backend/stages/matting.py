@@ -23,7 +23,7 @@ from ..models.dtypes import matting_dtype
 from ..models.placement import LoadedModel
 from ..models.registry import ModelSpec
 from ..models.weight_keys import from_pretrained as checked_pretrained
-from .foreground import refine_cutout
+from .foreground import flattened, refine_cutout
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def matte(model: Any, crops: list[Image.Image], *, batch_size: int, cancel: Canc
 
     dtype = next(model.parameters()).dtype
     results: list[Image.Image | UnusableMatte] = []
-    crops = [_flatten(crop) for crop in crops]
+    crops = [flattened(crop) for crop in crops]
     for start in range(0, len(crops), max(1, batch_size)):
         cancel.check()
         chunk = crops[start:start + max(1, batch_size)]
@@ -134,12 +134,3 @@ def _predict_in_fp32(model: Any, crops: list[Image.Image], input_size: int = INP
 def foreground_fraction(rgba: Image.Image) -> float:
     alpha = np.asarray(rgba.getchannel("A"))
     return float(np.count_nonzero(alpha >= 128)) / alpha.size
-
-
-def _flatten(crop: Image.Image) -> Image.Image:
-    """RGB for the model: transparent parts of an RGBA crop become white, as on a studio backdrop."""
-    if crop.mode != "RGBA":
-        return crop.convert("RGB")
-    backdrop = Image.new("RGB", crop.size, (255, 255, 255))
-    backdrop.paste(crop, mask=crop.getchannel("A"))
-    return backdrop

@@ -69,6 +69,23 @@ def _matte_non_white(pictures: list[Image.Image]) -> list[Image.Image]:
     return out
 
 
+def test_a_transparent_picture_is_shown_to_the_editor_on_white() -> None:
+    """An RGBA picture's transparent pixels, stored black as many exporters write them: the editor was shown the
+    crop on black and asked for a plain white background (matting always saw them white)."""
+    crop, cutout = _covered_disc()
+    rgba = np.asarray(crop.convert("RGBA")).copy()
+    rgba[:10, :, :] = 0            # a transparent band along the top, its colour black
+    asked: list[EditAsk] = []
+
+    def editor(asks: Sequence[EditAsk]) -> list[Image.Image]:
+        asked.extend(asks)
+        return _editor_draws_the_whole_disc(asks)
+
+    fill.complete([Hidden("disc", "disc", Image.fromarray(rgba, "RGBA"), cutout)], editor, _matte_non_white)
+    shown = np.asarray(asked[0].image)
+    assert asked[0].image.mode == "RGB" and (shown[:10] == 255).all() and tuple(shown[35, 60]) == RED
+
+
 def test_the_visible_pixels_are_pasted_back_under_the_matte() -> None:
     _, cutout = _covered_disc()
     edited = _editor_draws_the_whole_disc([EditAsk(cutout.convert("RGB"), "")])[0]

@@ -22,6 +22,7 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 from PIL import Image
 
+from ..foreground import flattened
 from ..skips import reason
 from . import references
 
@@ -161,7 +162,7 @@ def complete(targets: Sequence[Hidden], edit: Edit, rematte: Rematte) -> list[Co
     All crops go to the editor in one call, then every usable answer through matting in one call."""
     if not targets:
         return []
-    asks = [EditAsk(image=t.crop.convert("RGB"), instruction=instruction(t.name, t.occluders, tuple(t.views)),
+    asks = [EditAsk(image=flattened(t.crop), instruction=instruction(t.name, t.occluders, tuple(t.views)),
                     seed=t.seed, references=tuple(t.views.values())) for t in targets]
     try:
         edited = list(edit(asks))
