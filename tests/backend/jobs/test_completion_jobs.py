@@ -146,6 +146,27 @@ def test_auto_completes_the_covered_disc_and_leaves_the_block_and_the_lamp_alone
                           np.asarray(Image.open(run / "completed" / "disc.png")))
 
 
+def test_depth_is_read_where_the_picture_shows_a_completed_target(run_job, monkeypatch) -> None:
+    """Over a completed cut-out's hidden part the depth map shows what hides it: a table behind a sofa was
+    measured at the sofa's distance. Depth reads each target's cut-out as seen, over its crop as matted."""
+    from img23d_backend.layout import scene
+
+    measured: dict[str, Any] = {}
+    real = scene.measure
+
+    def measure(run: Any, image: Any, live: Any, rects: dict, cutouts: dict) -> Any:
+        measured.update(rects=dict(rects), cutouts=dict(cutouts))
+        return real(run, image, live, rects, cutouts)
+
+    monkeypatch.setattr(scene, "measure", measure)
+    monkeypatch.setattr(completing, "_editor_call", lambda run: editor_draws_whole_shapes)
+    result, run, _ = run_job("auto")
+    assert _by_name(result)["disc"].completion.completed
+    seen = np.asarray(Image.open(run / "mattes" / "disc.png"))
+    assert np.array_equal(np.asarray(measured["cutouts"]["disc"]), seen)  # not completed/disc.png
+    assert measured["rects"]["disc"][2] - measured["rects"]["disc"][0] == seen.shape[1]  # its crop, not the grown
+
+
 @pytest.mark.damaged_editor
 def test_a_damaged_editor_keeps_the_job_going_with_one_sentence(run_job) -> None:
     # The tiny editor with a damaged transformer file: every target still gets its mesh, from its
