@@ -182,7 +182,7 @@ def solve(image_size: tuple[int, int], targets: Iterable[LayoutTarget], settings
     if floor is None:
         # No floor: a level camera, the world's ground at the lowest bottom, never above the camera (a lamp
         # seen from below, whose bottom is above the horizon, put the camera under the floor).
-        pitch, elevation, on_floor = 0.0, max(0.0, *(c[1] for c in contacts.values())), set()
+        pitch, elevation, on_floor = 0.0, max([0.0, *(c[1] for c in contacts.values())]), set()
     else:
         pitch, elevation, on_floor = floor
     camera = Camera(width, height, settings.fov_degrees, pitch, elevation)

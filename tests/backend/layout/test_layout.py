@@ -260,3 +260,12 @@ def test_one_on_the_floor_whose_line_of_sight_misses_it_keeps_its_place_in_the_p
     for target in targets:
         x0, _, x1, y1 = target.box
         assert scene.camera.project(scene.anchors[target.key].contact) == pytest.approx(((x0 + x1) / 2, y1), abs=1e-6)
+
+
+def test_a_scene_with_nothing_in_it_is_a_level_camera_on_the_floor() -> None:
+    """No target left to place (none of the names found): the camera's height came from ``max(0.0)``, a TypeError
+    that ended the job as an internal error instead of 'none of the names was found'."""
+    for ground in (True, False):
+        scene = solve(SIZE, [], LayoutSettings(ground=ground))
+        assert scene.camera.elevation == 0.0 and scene.camera.pitch == 0.0 and scene.anchors == {}
+
