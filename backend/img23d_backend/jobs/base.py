@@ -330,8 +330,3 @@ def _classify(exc: Exception) -> ProtocolError:
     if isinstance(exc, OSError):
         return disk_error(exc, "a file operation failed")
     return ProtocolError(ErrorCode.INTERNAL, f"unexpected {type(exc).__name__}: {exc}"[:500])
-
-
-def scaled_box(box: tuple[float, float, float, float], scale: float) -> list[float]:
-    """A box in working-image pixels -> pixels of the original file."""
-    return [round(v / scale, 2) for v in box]

@@ -49,7 +49,7 @@ def crop_targets(run: JobRun, image: LoadedImage, records: list[TargetRecord]) -
     cuts: dict[str, Cut] = {}
     with run.stage("crop"):
         for record in records:
-            box = tuple(v * image.scale for v in record.box)
+            box = image.to_working(record.box)
             rect = crop_box(box, image.size, run.options.margin, run.options.min_crop)
             crop = image.image.crop(rect)
             cuts[record.stem] = Cut(rect=rect, crop=crop, box=box_in_crop(box, rect))

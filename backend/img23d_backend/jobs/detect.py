@@ -17,7 +17,7 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import sheet
 from . import completing, cutting
-from .base import JobRun, scaled_box
+from .base import JobRun
 
 
 class DetectRun(JobRun[DetectRequest]):
@@ -38,7 +38,7 @@ class DetectRun(JobRun[DetectRequest]):
     def body(self) -> DetectJobResult:
         image = self.load_input()
         matches = self.ground(image)
-        found = {m.target: [scaled_box(d.box, image.scale) for d in m.detections] for m in matches}
+        found = {m.target: [image.to_original(d.box) for d in m.detections] for m in matches}
         for match in matches:
             if not match.detections:
                 self.job.emit(Error(id=self.job.id, code=ErrorCode.TARGET_NOT_FOUND.value,

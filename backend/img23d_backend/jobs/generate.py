@@ -28,7 +28,7 @@ from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
 from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, shaping, splat_files
 from .shape_views import views_memory
-from .base import OutOfMemory, scaled_box
+from .base import OutOfMemory
 from .context import EngineContext
 from .painting import PaintingRun
 from .photo_colour import colour_from_views
@@ -178,7 +178,7 @@ class GenerateRun(PaintingRun[G]):
                     records.append(TargetRecord(
                         target=match.target, instance=instance,
                         stem=self.run_folder.unique_stem(match.target, instance),
-                        box=scaled_box(detection.box, image.scale), score=detection.score))
+                        box=image.to_original(detection.box), score=detection.score))
         records = self._with_variations(records)
         for index, record in enumerate(records):
             record.seed = seed_at(self.options.seed, index)  # every candidate its own seed

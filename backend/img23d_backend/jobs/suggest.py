@@ -13,7 +13,7 @@ from ..stages.grounding.ask import GroundingOptions, draw_matches, ground
 from ..stages.grounding.detections import parse_detections
 from ..stages.grounding.matching import TargetMatch
 from ..stages.grounding.suggestions import SUGGEST_PROMPT, suggest_names
-from .base import JobRun, scaled_box
+from .base import JobRun
 
 
 class SuggestRun(JobRun[SuggestRequest]):
@@ -43,6 +43,6 @@ class SuggestRun(JobRun[SuggestRequest]):
         return SuggestJobResult(
             run_dir=str(self.run_folder.root), image_size=list(image.original_size),
             names=[s.name for s in suggestions],
-            boxes={s.name: [scaled_box(d.box, image.scale) for d in s.detections] for s in suggestions},
+            boxes={s.name: [image.to_original(d.box) for d in s.detections] for s in suggestions},
             # Duplicates come back as one name: several boxes for it ask for every instance.
             all_instances=any(len(s.detections) > 1 for s in suggestions), seed=self.options.seed)

@@ -26,7 +26,7 @@ import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import psutil
@@ -73,6 +73,18 @@ class LoadedImage:
     @property
     def size(self) -> tuple[int, int]:
         return self.image.size
+
+    def to_original(self, box: Sequence[float]) -> list[float]:
+        """A box in the working picture's pixels in the file's, each axis by its own factor: a shrunk picture's
+        height is rounded apart from its width, so one factor put a box on the bottom edge of a 5000 x 3004
+        picture past it (and ``--box`` then refused Detect's own box)."""
+        across, down = self.original_size[0] / self.size[0], self.original_size[1] / self.size[1]
+        return [round(box[0] * across, 2), round(box[1] * down, 2), round(box[2] * across, 2), round(box[3] * down, 2)]
+
+    def to_working(self, box: Sequence[float]) -> tuple[float, float, float, float]:
+        """A box in the file's pixels in the working picture's (``to_original``'s inverse)."""
+        across, down = self.size[0] / self.original_size[0], self.size[1] / self.original_size[1]
+        return (box[0] * across, box[1] * down, box[2] * across, box[3] * down)
 
     def manifest_fields(self) -> dict[str, Any]:
         """What a run's manifest keeps of the picture it read: which bytes (the artist may change or delete the file

@@ -395,3 +395,17 @@ def test_a_link_to_a_folder_is_not_a_file(tmp_path: Path) -> None:
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
 def test_a_device_is_not_a_file() -> None:
     assert "not a file" in unreadable(Path("/dev/zero")).message
+
+
+def test_a_box_on_a_shrunk_pictures_edges_comes_back_on_its_edges(tmp_path):
+    """Known answer: 5000 x 3004 is read at 4096 x 2461 (each side rounded apart); one factor took a box on the
+    working picture's bottom edge to 3004.15, past the picture, and ``--box`` refused Detect's own box."""
+    path = tmp_path / "wide.png"
+    Image.new("RGB", (5000, 3004), (128, 128, 128)).save(path)
+    loaded = load_image(path)
+    assert loaded.size == (4096, 2461)
+    width, height = loaded.size
+    assert loaded.to_original((0.0, 0.0, float(width), float(height))) == [0.0, 0.0, 5000.0, 3004.0]
+    box = (500.0, 2403.2, 1500.0, 3004.0)
+    assert loaded.to_original(loaded.to_working(box)) == pytest.approx(list(box), abs=0.01)
+
