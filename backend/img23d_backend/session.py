@@ -22,6 +22,7 @@ from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
 from .readers.meshes import artist_mesh_file, write_textured_glb
+from .runs.stems import safe_stem
 
 R = TypeVar("R", bound=JobResult)
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
@@ -266,7 +267,7 @@ class Session:
         uvs = Path(result.uvs) if result.uvs else None
         maps = Path(result.metallic_roughness) if result.metallic_roughness else None
         glb = write_textured_glb(run_dir / "input_mesh.npz", Path(result.texture), uvs,
-                                 run_dir / f"{request.name}.glb", maps)
+                                 run_dir / f"{safe_stem(request.name)}.glb", maps)  # never outside the run
         return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs,
                                uv_created=result.uv_created, faces=result.faces, mesh=glb, metallic_roughness=maps,
                                materials_skipped=result.materials_skipped, **_projection(run_dir))

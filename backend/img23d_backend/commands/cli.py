@@ -140,11 +140,31 @@ _RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 
 def _command(args: argparse.Namespace) -> int:
+    if (unreadable := _not_utf8(args)) is not None:
+        return refused_usage(unreadable)
     if (runner := _RUNNERS.get(args.command)) is not None:
         return runner(args)
     # From here a Ctrl-C or SIGTERM cancels the job (or ends a start-up that has not begun one).
     with Interrupts() as interrupts:
         return _run(args, interrupts)
+
+
+def _not_utf8(args: argparse.Namespace) -> ProtocolError | None:
+    """``bad_request`` for an argument that is not UTF-8 text (Python hands a Latin-1 file name over with lone
+    surrogates): every run records its input's name in JSON, and such a name ended each command in a traceback."""
+    values = [value for value in vars(args).values() if value is not None]
+    while values:
+        value = values.pop()
+        if isinstance(value, (list, tuple)):
+            values.extend(value)
+        elif isinstance(value, (str, Path)):
+            try:
+                str(value).encode("utf-8")
+            except UnicodeEncodeError:
+                shown = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                return ProtocolError(ErrorCode.BAD_REQUEST, f"{shown!r} is not UTF-8 text (a name from another "
+                                                            "system's encoding): rename it")
+    return None
 
 
 def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:

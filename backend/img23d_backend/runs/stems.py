@@ -41,7 +41,9 @@ def safe_stem(name: str) -> str:
         stem = stem.rstrip("._-")
         changed = True
     if changed:
-        digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+        # surrogatepass: a file name that is not UTF-8 arrives with lone surrogates (Python's surrogateescape),
+        # and encoding it strictly ended every command that names a run after it in a traceback.
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:6]
         stem = f"{stem}-{digest}"
     return stem
 

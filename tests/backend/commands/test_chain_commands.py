@@ -81,11 +81,15 @@ def test_retexture_paints_a_glb_keeping_its_triangles(session: api.Session, tmp_
     mesh = _sphere(tmp_path / "ball.glb", with_uvs=False)
     faces = len(trimesh.load(mesh, force="mesh", process=False).faces)
     options = api.JobOptions(texture_size=256, render_size=256, paint_steps=2, delight_steps=2, face_budget=0)
-    result = session.retexture(mesh, SUBJECT, options, name="ball")
+    result = session.retexture(mesh, SUBJECT, options, name="../../ball")  # a name that is no file name
+    # The painted GLB stays in the run folder: the name went into its path as it was, and over a file two
+    # folders up (a user's own) the GLB was written.
+    assert result.mesh.parent == result.run_dir and result.mesh.name.startswith("ball-")
+    assert not (result.run_dir.parent.parent / "ball.glb").exists()
     assert Image.open(result.texture).size == (256, 256) and result.faces == faces
     assert result.uv_created and np.load(result.uvs).shape == (faces * 3, 2)  # one per triangle corner
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
-    assert manifest["status"] == "finished" and manifest["records"][0]["target"] == "ball"
+    assert manifest["status"] == "finished" and manifest["records"][0]["target"] == "../../ball"
     painted = trimesh.load(result.mesh, force="mesh", process=False)  # the same triangles, textured
     original = trimesh.load(mesh, force="mesh", process=False)
     assert len(painted.faces) == faces and painted.visual.material.baseColorTexture.size == (256, 256)

@@ -115,6 +115,22 @@ def test_an_output_path_that_is_a_file_is_a_usage_error(tmp_path: Path, capsys) 
     assert a_file.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("command, suffix", [("detect", ".png"), ("generate", ".png"), ("retopo", ".glb"),
+                                             ("rig", ".glb")])
+def test_a_file_name_that_is_not_utf8_exits_2_in_one_sentence(command: str, suffix: str, tmp_path: Path,
+                                                              capsys) -> None:
+    """A Latin-1 'café' (an old archive, a Samba share) arrives with a lone surrogate: every command that records
+    its input in a run ended in a traceback (UnicodeEncodeError)."""
+    name = os.fsdecode(b"caf\xe9" + suffix.encode())
+    path = tmp_path / name
+    path.write_bytes(HOUSE.read_bytes())
+    said = run_cli(capsys, command, str(path), *(["--targets", "house"] if command in ("detect", "generate") else []),
+                   "--out", str(tmp_path / "runs"))
+    assert said.returncode == 2 and "Traceback" not in said.stderr
+    assert "is not UTF-8 text (a name from another system's encoding): rename it" in said.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 # --- the same ranges on the wire: bad_request, naming the option and its range ----------------------
 
 @pytest.mark.parametrize("name, value", [

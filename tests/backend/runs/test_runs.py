@@ -67,6 +67,12 @@ def test_every_stem_is_a_safe_file_name(name):
     assert Path(stem).name == stem
 
 
+def test_a_name_with_a_lone_surrogate_has_a_stem() -> None:
+    """A file name that is not UTF-8 reaches Python with lone surrogates: hashing it for the stem raised."""
+    stem = safe_stem("caf\udce9")
+    assert stem.startswith("caf") and stem != safe_stem("caf\udce8")
+
+
 def test_a_stem_of_four_byte_letters_leaves_room_for_every_suffix(tmp_path: Path) -> None:
     """70 letters of CJK Extension B made a 60-letter stem of 247 bytes: with ".splat.ply" or "-2-v2.glb" past the
     255 bytes of a file name, and the whole job failed ("File name too long")."""
