@@ -60,6 +60,7 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.batch", "img23d_backend.batch.progress"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.ray_pool"),
     ("img23d_backend.commands.chain", "img23d_backend.session"),
+    ("img23d_backend.commands.chain", "img23d_backend.jobs"),
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
     ("img23d_backend.commands.parts_command", "img23d_backend.commands.session_job"),
     ("img23d_backend.commands.parts_command", "img23d_backend.session"),

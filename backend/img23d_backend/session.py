@@ -285,7 +285,7 @@ class Session:
         painted = None
         if image is not None:
             paint = JobOptions(**{**asdict(options), "texture": True, "topology": "as-generated"})
-            painted = self.retexture(mesh, image, paint, name=name, events=events, cancel=cancel)
+            painted = self.retexture(mesh, image, paint, name=name, events=events, cancel=cancel, job=job)
             mesh = painted.mesh
         with artist_mesh_file(Path(mesh), colour=True) as npz:
             request = RetopoRequest(id=_job_id(), mesh=str(npz), name=name, options=options)

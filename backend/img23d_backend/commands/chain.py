@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, dumps, validate_side_views
 
@@ -64,10 +65,21 @@ def run(args: argparse.Namespace) -> int:
         return _retopo(args, interrupts) if args.command == "retopo" else _retexture(args, interrupts)
 
 
+def _job(interrupts: Interrupts, kind: str) -> Any:
+    """The command's job (``jobs.Job``), whose run a second signal, or a job still running 10 s after the first,
+    closes as cancelled before the process ends (``Interrupts``): without it the manifest stayed ``running``."""
+    from ..jobs import Job
+
+    job = Job(id=f"{kind}-{uuid.uuid4().hex[:12]}", emit=ProgressPrinter(sys.stderr), cancel=interrupts.token)
+    interrupts.abandon = job.abandon
+    return job
+
+
 def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from ..session import Models, Session
 
-    printer = ProgressPrinter(sys.stderr)
+    job = _job(interrupts, "retexture")
+    printer = job.emit
     try:
         check_budget_gb(args.budget_gb)
         check_mesh_path(args.mesh)  # before the models load: a wrong file is said at once
@@ -77,7 +89,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         result = session.retexture(args.mesh, args.image, options, name=args.name or args.mesh.stem or "mesh",
-                                   events=printer, cancel=interrupts.token, views=views)
+                                   job=job, views=views)
     except ProtocolError as exc:
         return command_failed(printer, exc, interrupts)
     printer.finish()
@@ -120,7 +132,8 @@ def side_views(given: list[str]) -> dict[str, str]:
 def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from ..session import Models, Session
 
-    printer = ProgressPrinter(sys.stderr)
+    job = _job(interrupts, "retopo")
+    printer = job.emit
     try:
         check_budget_gb(args.budget_gb)
         check_mesh_path(args.mesh)
@@ -128,7 +141,7 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so
         result = session.retopo(args.mesh, options, name=args.name or args.mesh.stem or "mesh", image=args.image,
-                                events=printer, cancel=interrupts.token)
+                                job=job)
     except ProtocolError as exc:
         return command_failed(printer, exc, interrupts)
     printer.finish()

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import trimesh
 
 from cli_inprocess import RunCli
 from ctrl_c import killed_if_left, rest_of_stderr, stopped_during_start_up, wait_for_line
-from testdata import FAST_OPTIONS, HOUSE
+from testdata import FAST_OPTIONS, HOUSE, SUBJECT
 
 pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
 
@@ -175,6 +176,26 @@ def test_a_signal_mid_job_cancels_it_and_closes_its_manifest(backend_env: dict[s
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "cancelled" and manifest["errors"][-1]["code"] == "cancelled"
     assert not list(run.glob("*.glb")) and not list(run.rglob(".tmp-*")) and not list(run.rglob(".img23d-reserve"))
+
+
+@pytest.mark.parametrize("command", ["retexture", "retopo"])
+def test_a_second_ctrl_c_in_a_mesh_command_closes_its_manifest(backend_env: dict[str, str], tmp_path: Path,
+                                                              command: str) -> None:
+    """retexture and retopo (painting first) set no abandon: a second Ctrl-C ended the process with the manifest
+    still 'running' and its reserve left behind, as if a live job held the folder."""
+    mesh = Path(__file__).parents[3] / "examples" / "house_mesh.glb"
+    paint = ["--texture-size", "64", "--no-materials", "--face-budget", "2000"] if command == "retexture" else []
+    with killed_if_left(_spawn(backend_env, command, str(mesh), str(SUBJECT), "--models", "tiny", "--device", "cpu",
+                               "--out", str(tmp_path), *paint)) as proc:
+        wait_for_line(proc, "[")  # the first stage's progress: the job and its run folder exist
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    [run] = [path for path in tmp_path.iterdir() if path.is_dir()]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "cancelled", manifest["status"]
+    assert not list(run.rglob(".img23d-reserve"))
 
 
 def test_ctrl_c_while_the_models_are_imported_stops_before_any_job(backend_env: dict[str, str],
