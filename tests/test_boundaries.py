@@ -47,7 +47,7 @@ LAZY_ALLOWED = {"torch", "torchvision", "transformers", "diffusers", "hy3dgen", 
 LAZY_FIRST_PARTY = {
     # The CLI starts with the standard library only, so that a broken environment is named
     # rather than a traceback; the engine (numpy, PIL, torch) comes once arguments are checked.
-    ("img23d_backend.commands.cli", "img23d_backend.jobs"),
+    ("img23d_backend.commands.progress", "img23d_backend.jobs"),
     ("img23d_backend.commands.cli", "img23d_backend.replicas.build"),
     ("img23d_backend.commands.cli", "img23d_backend.session"),
     # The service likewise: its start-up failures are said on the protocol channel before torch is imported.
@@ -60,7 +60,6 @@ LAZY_FIRST_PARTY = {
     ("img23d_backend.commands.batch", "img23d_backend.batch.progress"),
     ("img23d_backend.commands.batch", "img23d_backend.batch.ray_pool"),
     ("img23d_backend.commands.chain", "img23d_backend.session"),
-    ("img23d_backend.commands.chain", "img23d_backend.jobs"),
     ("img23d_backend.commands.chain", "img23d_backend.layout.relayout"),
     ("img23d_backend.commands.parts_command", "img23d_backend.commands.session_job"),
     ("img23d_backend.commands.parts_command", "img23d_backend.session"),

@@ -10,10 +10,9 @@ objects again for another field of view or ground setting (``layout/relayout.py`
 from __future__ import annotations
 
 import argparse
-import sys
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, dumps, validate_side_views
 
@@ -22,7 +21,7 @@ from ..readers.meshes import check_mesh_path
 from ..runs.folders import recover_interrupted
 from .options import (EXIT_OK, add_finish_options, add_job_options, add_paint_options, finish_options,
                       job_options, said_failure)
-from .progress import ProgressPrinter, command_failed, log_to_stderr
+from .progress import command_failed, command_job, log_to_stderr
 
 COMMANDS = ("retexture", "retopo", "relayout")
 
@@ -65,20 +64,10 @@ def run(args: argparse.Namespace) -> int:
         return _retopo(args, interrupts) if args.command == "retopo" else _retexture(args, interrupts)
 
 
-def _job(interrupts: Interrupts, kind: str) -> Any:
-    """The command's job (``jobs.Job``), whose run a second signal, or a job still running 10 s after the first,
-    closes as cancelled before the process ends (``Interrupts``): without it the manifest stayed ``running``."""
-    from ..jobs import Job
-
-    job = Job(id=f"{kind}-{uuid.uuid4().hex[:12]}", emit=ProgressPrinter(sys.stderr), cancel=interrupts.token)
-    interrupts.abandon = job.abandon
-    return job
-
-
 def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from ..session import Models, Session
 
-    job = _job(interrupts, "retexture")
+    job = command_job(f"retexture-{uuid.uuid4().hex[:12]}", interrupts)
     printer = job.emit
     try:
         check_budget_gb(args.budget_gb)
@@ -132,7 +121,7 @@ def side_views(given: list[str]) -> dict[str, str]:
 def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
     from ..session import Models, Session
 
-    job = _job(interrupts, "retopo")
+    job = command_job(f"retopo-{uuid.uuid4().hex[:12]}", interrupts)
     printer = job.emit
     try:
         check_budget_gb(args.budget_gb)

@@ -28,10 +28,10 @@ from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
-from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, job_options,
+from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, failure_code, job_options,
                       refused_usage, said_failure)
 from .picture_terms import picture_terms
-from .progress import ProgressPrinter, command_logging, job_failed, log_to_stderr, stopped_early
+from .progress import command_job, command_logging, job_failed, log_to_stderr, stopped_early
 from .prompt_options import add_prompt_arguments, check_prompt_arguments
 from .shown_text import shown_output
 from .views import add_view_argument, views_from_arguments
@@ -233,24 +233,15 @@ def _engine(args: argparse.Namespace) -> Any:
     return make_engine(Models.from_args(args), args.out, (*env_probe.GENERAL, *env_probe.MODEL_LOADING))
 
 
-def _job_for(job_id: str, interrupts: Interrupts) -> tuple["ProgressPrinter", Any]:
-    """A command's job, printing its progress; an interrupt cancels it (or abandons it, see Interrupts)."""
-    from ..jobs import Job
-
-    printer = ProgressPrinter(sys.stderr)
-    job = Job(id=job_id, emit=printer, cancel=interrupts.token)
-    interrupts.abandon = job.abandon
-    return printer, job
-
-
 def _ran(engine: Any, request: Any, interrupts: Interrupts) -> tuple[Any, int]:
     """The request's result, run as the command's job, and 0; or None and the exit code after
     saying why the job failed."""
-    printer, job = _job_for(request.id, interrupts)
+    job = command_job(request.id, interrupts)
+    printer = job.emit
     try:
         result = engine.run(request, job)
     except ProtocolError as exc:
-        return None, job_failed(printer, exc, exc.message, interrupts, EXIT_FAILED)
+        return None, job_failed(printer, exc, exc.message, interrupts, failure_code(exc))
     printer.finish()
     return result, EXIT_OK
 
@@ -317,7 +308,8 @@ def _suggest(args: argparse.Namespace, engine: Any, interrupts: Interrupts) -> t
     """The names the grounding model suggests (in a run folder of their own), and whether any
     was seen more than once; None (after saying why) when it suggests nothing."""
     request = SuggestRequest(id=_job_id(), image=str(args.image))
-    printer, job = _job_for(request.id, interrupts)
+    job = command_job(request.id, interrupts)
+    printer = job.emit
     try:
         result = engine.run(request, job)
     except ProtocolError as exc:

@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, TextIO
+from typing import Any, Iterator, TextIO
 
 from img23d_protocol import Artifact, Error, ErrorCode, Message, Progress, ProtocolError
 
@@ -129,3 +129,15 @@ def command_failed(printer: ProgressPrinter, exc: ProtocolError, interrupts: Int
     """``job_failed`` with the exit code every command gives: 2 for a bad request, 1 for any other failure (a
     signal's own code for its cancel)."""
     return job_failed(printer, exc, usage_message(exc), interrupts, failure_code(exc))
+
+
+def command_job(job_id: str, interrupts: Interrupts) -> Any:
+    """A command's job (``jobs.Job``), printing its progress on stderr (its ``emit``, a ``ProgressPrinter``): an
+    interrupt cancels it, and a second one, or a job still running 10 s after the first, closes its run as
+    cancelled before the process ends (``Interrupts.abandon``; without it a manifest stayed ``running``)."""
+    from ..jobs import Job  # the engine's modules: seconds of imports, once the arguments are checked
+
+    job = Job(id=job_id, emit=ProgressPrinter(sys.stderr), cancel=interrupts.token)
+    interrupts.abandon = job.abandon
+    return job
+

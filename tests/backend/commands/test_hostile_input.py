@@ -131,6 +131,17 @@ def test_a_file_name_that_is_not_utf8_exits_2_in_one_sentence(command: str, suff
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("command", ["generate", "retexture"])
+def test_a_request_the_model_refuses_exits_2_in_every_command(command: str, tmp_path: Path, capsys) -> None:
+    """A symmetry the shape model cannot take is found once the engine is up: generate exited 1 where retexture
+    exited 2, for the same wrong input (docs/cli.md: 2 for a wrong command line)."""
+    mesh = Path(__file__).parents[3] / "examples" / "house_mesh.glb"
+    given = [str(HOUSE), "--targets", "house"] if command == "generate" else [str(mesh), str(HOUSE)]
+    said = run_cli(capsys, command, *given, "--symmetry", "x", "--models", "tiny", "--device", "cpu",
+                   "--out", str(tmp_path / "runs"))
+    assert said.returncode == 2 and "symmetry and sharpness need a shape model that takes labels" in said.stderr
+
+
 # --- the same ranges on the wire: bad_request, naming the option and its range ----------------------
 
 @pytest.mark.parametrize("name, value", [
