@@ -31,12 +31,14 @@ class StepCosts:
 
     Completion of one object edited at ``m`` megapixels takes ``completion_fixed_s + completion_per_mp_s
     * m + completion_per_mp2_s * m^2`` (the editor's attention grows with the square of its tokens);
-    ``edit_pixels`` is the editor's own area (``edit_size`` 0). A zero ``edit_pixels`` or
+    ``edit_pixels`` is the editor's own area (``edit_size`` 0), ``edit_pixels_most`` the most it edits at
+    whatever it is asked (FLUX.2 [klein]: 1024 x 1024's; 0: any area). A zero ``edit_pixels`` or
     ``materials_s``: the backend has no such model, or could not estimate it."""
 
     device: str = ""              # what the figures are for, as a sentence names it: "this CPU (AMD EPYC)"
     on_cpu: bool = False          # the device is a CPU: where the material step is worth pointing out
     edit_pixels: int = 0
+    edit_pixels_most: int = 0
     completion_fixed_s: float = 0.0
     completion_per_mp_s: float = 0.0
     completion_per_mp2_s: float = 0.0
@@ -47,7 +49,9 @@ class StepCosts:
         at; 0: the editor's own area)."""
         if not self.edit_pixels:
             return 0.0
-        megapixels = (edit_size * edit_size if edit_size else self.edit_pixels) / 1e6
+        asked = edit_size * edit_size if edit_size else self.edit_pixels
+        # An --edit-size past the most the editor edits at was costed at an area it never paints (6 times klein's).
+        megapixels = (min(asked, self.edit_pixels_most) if self.edit_pixels_most else asked) / 1e6
         return (self.completion_fixed_s + self.completion_per_mp_s * megapixels
                 + self.completion_per_mp2_s * megapixels * megapixels)
 
@@ -71,7 +75,7 @@ class StepCosts:
                     return None
             elif not finite_number(value) or value < 0:
                 return None
-            values[item.name] = int(value) if item.name == "edit_pixels" else value
+            values[item.name] = int(value) if item.name in ("edit_pixels", "edit_pixels_most") else value
         return cls(**values)
 
 

@@ -21,7 +21,7 @@ from ..models.specs import ModelSpec
 from ..models.throughput import probe
 from .editor import EditorBenchmark, EditorWork
 from .parts import editor_dtype
-from .table import EDITOR_ROWS, row_of
+from .table import EDITOR_ROWS, EDITOR_TABLE, row_of
 
 TOKENS_PER_MEGAPIXEL = 2 * 1e6 / 256  # the noise's and the crop's latents, one token per 16 x 16 pixels
 
@@ -64,3 +64,12 @@ def completion_costs(spec: ModelSpec, device: Any, references: Sequence[int] = (
     gflops = probe(device, editor_dtype(device)).gflops
     each = [editor_seconds(work, gflops, views) for views in (references or (0,))]
     return {name: sum(terms[name] for terms in each) / len(each) * share for name in each[0]}
+
+
+def most_edit_pixels(spec: ModelSpec) -> int:
+    """The most area the editor ``spec`` edits at, whatever it is asked (its code's ``edit_pixels``: FLUX.2
+    [klein]'s canvas never passes its largest reference); 0 when it edits at any area asked."""
+    endless = 1 << 40
+    most = EDITOR_TABLE.code_of(spec).edit_pixels(endless)
+    return most if most < endless else 0
+

@@ -43,7 +43,7 @@ from ..stages.skips import editor_unavailable
 from .memory import DECODE, DENOISE, ENCODE, EditorPhase, check_editor_activations, editor_placement
 from .parts import EditorOptions, editor_dtype
 from .pipeline import EditorModel, EditRequest
-from .table import DEFAULT_EDITOR, EDITOR_ROWS, editor_for_pipeline
+from .table import DEFAULT_EDITOR, EDITOR_ROWS, EDITOR_TABLE, editor_for_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -87,27 +87,30 @@ def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, pixels
     # A model that does not fit is told apart from the default editor, which the sentence then offers.
     smaller = DEFAULT_EDITOR if spec.repo_id != EDITOR_ROWS[DEFAULT_EDITOR].spec.repo_id else None
     references = max(len(request.references) for request in requests)  # the crops are denoised one by one
-    fit = editor_placement(manager.part_sizes("editor"), pixels, manager.device, itemsize, budget=manager.budget(),
+    # What a crop's canvas holds at ``pixels``: FLUX.2 [klein] edits at 1024 x 1024's area at most, and a larger
+    # --edit-size was refused, or costed, at an area it never paints.
+    canvas = EDITOR_TABLE.code_of(spec).canvas_pixels(pixels)
+    fit = editor_placement(manager.part_sizes("editor"), canvas, manager.device, itemsize, budget=manager.budget(),
                            smaller_editor=smaller, references=references)
     log.info("%s", fit.sentence())
-    with _phase(manager, ENCODE, pixels, itemsize, cancel) as model:
+    with _phase(manager, ENCODE, pixels, canvas, itemsize, cancel) as model:
         run = editor_for_pipeline(type(model.pipeline).__name__).phases
         instructions = run.encode(model, requests, manager.device, cancel)
-    with _phase(manager, DENOISE, pixels, itemsize, cancel, references) as model:
+    with _phase(manager, DENOISE, pixels, canvas, itemsize, cancel, references) as model:
         latents = run.denoise(model, requests, instructions, cancel)
-    with _phase(manager, DECODE, pixels, itemsize, cancel) as model:
+    with _phase(manager, DECODE, pixels, canvas, itemsize, cancel) as model:
         return run.decode(model, requests, latents, cancel)
 
 
 @contextmanager
-def _phase(manager: Any, phase: EditorPhase, pixels: int, itemsize: int, cancel: CancelToken,
+def _phase(manager: Any, phase: EditorPhase, pixels: int, canvas: int, itemsize: int, cancel: CancelToken,
            references: int = 0) -> Iterator[EditorModel]:
-    """The phase's parts resident on the device for the block, as a pipeline; its activations (with
-    ``references`` more pictures beside a crop) checked against the memory free beside them. A cancel is
-    checked first: a cancelled edit loads nothing more."""
+    """The phase's parts resident on the device for the block, as a pipeline editing at ``pixels``; its
+    activations at ``canvas`` pixels a picture (with ``references`` more pictures beside a crop) checked
+    against the memory free beside them. A cancel is checked first: a cancelled edit loads nothing more."""
     cancel.check()
     with manager.use("editor", phase.parts) as parts:
-        check_editor_activations(pixels, itemsize, manager.device, phase=phase, references=references)
+        check_editor_activations(canvas, itemsize, manager.device, phase=phase, references=references)
         model = EditorModel.of(parts)
         model.working_pixels = pixels  # the job's area, when it names one
         yield model

@@ -121,7 +121,8 @@ class EngineContext:
         view_side = int(self.manager.spec("paint").options.get("view_size", 0)) if "paint" in roles else 0
         materials = (materials_seconds(self.manager.spec("materials"), self.device, view_side)
                      if "materials" in roles else 0.0)
-        return step_costs.step_costs(self.device, completion, pixels, materials)
+        most = editor_costs.most_edit_pixels(editor) if editor is not None else 0
+        return step_costs.step_costs(self.device, completion, pixels, materials, most)
 
     def limits(self) -> dict[str, int]:
         """The largest settings one target fits with, beside the models its stage holds."""

@@ -55,12 +55,14 @@ def device_label(device: Any) -> str:
 
 
 def step_costs(device: Any, completion: Mapping[str, float] | None = None, edit_pixels: int = 0,
-               materials_s: float = 0.0) -> StepCosts:
+               materials_s: float = 0.0, edit_pixels_most: int = 0) -> StepCosts:
     """One object's seconds on ``device`` in completion (``completion``: the polynomial's terms from the
     job's editor, ``editors.costs``; None: the set has no editor; edited at ``edit_pixels`` by default) and
-    in the material step (``materials_s``, from the set's material model, ``materials.costs``; 0: none)."""
+    in the material step (``materials_s``, from the set's material model, ``materials.costs``; 0: none);
+    ``edit_pixels_most``: the most area the editor edits at (0: any)."""
     return StepCosts(device=device_label(device), on_cpu=getattr(device, "type", str(device)) == "cpu",
                      edit_pixels=edit_pixels if completion is not None else 0, materials_s=materials_s,
+                     edit_pixels_most=edit_pixels_most if completion is not None else 0,
                      **(completion or {}))
 
 

@@ -242,3 +242,28 @@ def test_a_card_too_small_names_the_editing_size_or_a_larger_machine() -> None:
     # On a CPU the weights and activations share the RAM.
     cpu = editor_need(PARTS, PIXELS)
     assert cpu.device == 0 and cpu.host == editor_need(PARTS, PIXELS, on_gpu=True).device
+
+
+def test_an_edit_size_past_klein_s_largest_is_planned_at_the_area_it_edits_at(tiny_root: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """FLUX.2 [klein] edits at 1024 x 1024's area at most: --edit-size 2048 was planned at four times that (a 12 GiB
+    card refused), and costed at it (six times the seconds), though the canvas it paints is no larger."""
+    from img23d_backend.editors import driver
+    from img23d_protocol import StepCosts
+
+    planned: list[int] = []
+
+    def placement(sizes: dict, pixels: int, *args: object, **kwargs: object) -> None:
+        planned.append(pixels)
+        raise ProtocolError(ErrorCode.OUT_OF_MEMORY, "stopped here: the plan is what this test reads")
+
+    monkeypatch.setattr(driver, "editor_placement", placement)
+    square = EditRequest(Image.new("RGB", (50, 50), (200, 40, 40)), INSTRUCTION, seed=1)
+    with pytest.raises(EditorUnavailable):
+        edit_images(_manager(tiny_root), [square], CancelToken(), edit_size=2048)
+    assert planned == [1024 * 1024]
+    costs = StepCosts(edit_pixels=1024 * 1024, edit_pixels_most=1024 * 1024, completion_per_mp_s=10.0)
+    assert costs.completion_seconds(2048) == costs.completion_seconds(1024) == pytest.approx(10.0 * 1.048576)
+    assert StepCosts(edit_pixels=1024 * 1024, completion_per_mp_s=10.0).completion_seconds(2048) == \
+        pytest.approx(40.0 * 1.048576)  # an editor that edits at any area (Qwen-Image-Edit): the area asked
+
