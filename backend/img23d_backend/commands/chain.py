@@ -19,8 +19,8 @@ from img23d_protocol import SIDES, ErrorCode, ProtocolError, check_budget_gb, du
 from ..env.interrupts import Interrupts
 from ..readers.meshes import check_mesh_path
 from ..runs.folders import recover_interrupted
-from .options import (EXIT_OK, add_finish_options, add_job_options, add_paint_options, finish_options,
-                      job_options, said_failure)
+from .options import (EXIT_OK, add_finish_options, add_job_options, add_paint_options, check_picture_path,
+                      finish_options, job_options, said_failure)
 from .progress import command_failed, command_job, log_to_stderr
 
 COMMANDS = ("retexture", "retopo", "relayout")
@@ -72,6 +72,7 @@ def _retexture(args: argparse.Namespace, interrupts: Interrupts) -> int:
     try:
         check_budget_gb(args.budget_gb)
         check_mesh_path(args.mesh)  # before the models load: a wrong file is said at once
+        check_picture_path(args.image)
         views = side_views(args.view)
         options = job_options(args)
         options.texture = True  # re-texturing is painting
@@ -126,6 +127,7 @@ def _retopo(args: argparse.Namespace, interrupts: Interrupts) -> int:
     try:
         check_budget_gb(args.budget_gb)
         check_mesh_path(args.mesh)
+        check_picture_path(args.image)
         options = finish_options(args)
         session = Session(args.out, Models.from_args(args))
         recover_interrupted(session.engine.settings.runs_dir)  # as every command: killed runs say so

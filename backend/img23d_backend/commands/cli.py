@@ -28,8 +28,8 @@ from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
-from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, failure_code, job_options,
-                      refused_usage, said_failure)
+from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, check_picture_path,
+                      failure_code, job_options, refused_usage, said_failure)
 from .picture_terms import picture_terms
 from .progress import command_job, command_logging, job_failed, log_to_stderr, stopped_early
 from .prompt_options import add_prompt_arguments, check_prompt_arguments
@@ -189,6 +189,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     """Raise ``ProtocolError(bad_request)`` for the first thing on the command line that is wrong;
     fills ``args.options`` and ``args.names`` with the checked values."""
     check_common(args)
+    check_picture_path(getattr(args, "image", None))
     # "auto" is resolved by a suggest job once the engine is up (see _generate).
     auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
     if args.command == "generate":

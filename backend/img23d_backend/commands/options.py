@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from img23d_protocol import (ACCEPT_LONG_FLAG, COMPLETE_HIDDEN_CHOICES, DETAILED_TEXTURE_SIZE, OPTION_RANGES,
                              SHARPNESS_CHOICES, SYMMETRY_CHOICES, TOPOLOGY_CHOICES, VOLUME_DECODERS, ErrorCode,
@@ -189,6 +190,17 @@ def check_common(args: argparse.Namespace) -> None:
     out = args.out.expanduser()
     if out.exists() and not out.is_dir():
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"--out {out} is a file, not a folder")
+
+
+def check_picture_path(path: Path | None, what: str = "picture") -> None:
+    """``bad_request`` for a picture argument that names no file: a mistyped path loaded the models and made a
+    run folder only to say so (a mistyped mesh was refused at once)."""
+    if path is None:
+        return
+    if not path.exists():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"no {what} file at {path}")
+    if not path.is_file():
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path} is not a {what} file")
 
 
 def refused_usage(exc: ProtocolError) -> int:

@@ -131,6 +131,17 @@ def test_a_file_name_that_is_not_utf8_exits_2_in_one_sentence(command: str, suff
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("command", ["generate", "detect", "retexture", "retopo"])
+def test_a_mistyped_picture_is_one_sentence_before_anything_loads(command: str, tmp_path: Path, capsys) -> None:
+    """generate and detect loaded the models and made a run folder to say 'image_unreadable' (exit 1)."""
+    mesh = Path(__file__).parents[3] / "examples" / "house_mesh.glb"
+    missing = tmp_path / "no-such-picture.png"
+    given = [str(missing), "--targets", "house"] if command in ("generate", "detect") else [str(mesh), str(missing)]
+    said = run_cli(capsys, command, *given, "--out", str(tmp_path / "runs"))
+    assert said.returncode == 2 and f"no picture file at {missing}" in said.stderr
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
 @pytest.mark.parametrize("command", ["generate", "retexture"])
 def test_a_request_the_model_refuses_exits_2_in_every_command(command: str, tmp_path: Path, capsys) -> None:
     """A symmetry the shape model cannot take is found once the engine is up: generate exited 1 where retexture
