@@ -189,11 +189,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     """Raise ``ProtocolError(bad_request)`` for the first thing on the command line that is wrong;
     fills ``args.options`` and ``args.names`` with the checked values."""
     check_common(args)
-    check_picture_path(getattr(args, "image", None))
     # "auto" is resolved by a suggest job once the engine is up (see _generate).
     auto = args.command == "generate" and args.targets.strip().casefold() == AUTO_TARGETS
     if args.command == "generate":
-        check_prompt_arguments(args, auto)
+        check_prompt_arguments(args, auto)  # a picture and a prompt at once: said before the picture is looked for
+    check_picture_path(getattr(args, "image", None))
     args.names, args.parts = (None, {}) if auto else _names_and_parts(args)
     if args.command == "detect" and not args.names:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name in --targets")

@@ -104,8 +104,8 @@ class JobRun(Generic[R]):
 
     @classmethod
     def folder_label(cls, request: R) -> str:
-        """What the run folder's name says after its time stamp (the picture's name)."""
-        return Path(request.image).name
+        """What the run folder's name says after its time stamp (the picture's name, without its suffix)."""
+        return Path(request.image).stem
 
     def body(self) -> JobResult:
         """The job's work; returns its result, with the seed it used (``options.seed``, also when it was drawn)."""

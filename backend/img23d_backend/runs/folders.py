@@ -61,9 +61,12 @@ class RunFolder:
         self.closed = False
 
     @classmethod
-    def create(cls, runs_dir: Path, image_name: str, manifest: Manifest) -> "RunFolder":
+    def create(cls, runs_dir: Path, label: str, manifest: Manifest) -> "RunFolder":
+        """A new run folder in ``runs_dir``, named by its time stamp and ``label`` (the job's ``folder_label``: a
+        picture's name without its suffix, "chair.low-retopo"; its suffix was taken off here, and with it
+        ".low-retopo")."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        base = f"{stamp}-{safe_stem(Path(image_name).stem)[:40]}"
+        base = f"{stamp}-{safe_stem(label)[:40]}"
         if runs_dir.exists() and not runs_dir.is_dir():
             raise ProtocolError(ErrorCode.DISK, f"cannot create a run folder in {runs_dir}: it is a file, "
                                                 "not a folder")

@@ -100,7 +100,7 @@ def test_faces_of_no_area_are_left_out_and_counted() -> None:
 def _run(tmp_path: Path) -> SimpleNamespace:
     from img23d_backend.runs.folders import RunFolder
 
-    folder = RunFolder.create(tmp_path / "runs", "picture.png", Manifest(job_id="j", kind="generate",
+    folder = RunFolder.create(tmp_path / "runs", "picture", Manifest(job_id="j", kind="generate",
                                                                            backend_version="t"))
     events: list = []
     return SimpleNamespace(run_folder=folder, job=SimpleNamespace(id="j", emit=events.append), events=events)

@@ -45,7 +45,7 @@ def _members(protocol: type) -> list[str]:
 @pytest.mark.parametrize("kind, request_", KINDS, ids=[kind.__name__ for kind, _ in KINDS])
 def test_every_job_that_calls_into_the_steps_is_a_step_context(engine: EngineContext, tmp_path: Path, kind: type,
                                                                request_: Any) -> None:
-    folder = RunFolder.create(tmp_path, "a.png", Manifest(job_id=request_.id, kind=kind.kind, backend_version="0"))
+    folder = RunFolder.create(tmp_path, "a", Manifest(job_id=request_.id, kind=kind.kind, backend_version="0"))
     run = kind(engine, request_, Job(id=request_.id, emit=lambda message: None), folder)
     assert isinstance(run, StepContext)
     for name in _members(StepContext):

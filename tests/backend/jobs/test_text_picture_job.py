@@ -131,7 +131,7 @@ def test_the_job_checks_a_prompt_as_the_protocol_does_and_names_the_editor_once(
         assert used.count("editor") == 1
     assert "editor" not in GenerateRun.roles_used(_request(image="p.png", options=JobOptions(complete_hidden="never")))
     assert GenerateRun.folder_label(prompt) == "wooden barrel beside"
-    assert GenerateRun.folder_label(_request(image="/pictures/cottage.png")) == "cottage.png"
+    assert GenerateRun.folder_label(_request(image="/pictures/cottage.png")) == "cottage"
 
 
 def test_an_editor_that_does_not_make_pictures_refuses_a_prompt_before_anything_loads() -> None:

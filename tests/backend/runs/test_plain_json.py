@@ -77,7 +77,7 @@ def test_every_protocol_event_is_one_plain_json_line(message: protocol.Message) 
 
 def test_run_files_and_the_manifest_are_plain_json(tmp_path: Path) -> None:
     manifest = Manifest(job_id="j", kind="generate", backend_version="0")
-    run = RunFolder.create(tmp_path, "picture.png", manifest)
+    run = RunFolder.create(tmp_path, "picture", manifest)
     manifest.image = {"has_alpha": np.bool_(False), "size": np.array([640, 480]), "scale": np.float32(0.5)}
     manifest.timings = {"shape": np.float64(1.25), "matting": np.float32(0.5)}
     manifest.memory_peaks = {"shape": np.int64(123456789)}

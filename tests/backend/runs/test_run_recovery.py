@@ -16,7 +16,7 @@ from run_files import manifest, run_on_a_tiny_disk, tmp_leftovers
 
 @pytest.fixture
 def run(tmp_path) -> RunFolder:
-    return RunFolder.create(tmp_path / "runs", "house_scene.png", manifest())
+    return RunFolder.create(tmp_path / "runs", "house_scene", manifest())
 
 
 # --- every ending closes the manifest, even with no free byte on the disk ------------------------
@@ -58,7 +58,7 @@ def test_nothing_changes_a_manifest_once_it_is_closed(run):
 def test_a_full_disk_before_the_first_manifest_leaves_a_folder_that_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("IMG23D_FAILPOINTS", "write:enospc")
     with pytest.raises(ProtocolError) as excinfo:
-        RunFolder.create(tmp_path / "runs", "house.png", manifest())
+        RunFolder.create(tmp_path / "runs", "house", manifest())
     assert excinfo.value.code == ErrorCode.DISK and "the disk is full" in excinfo.value.message
     [folder] = list((tmp_path / "runs").iterdir())
     on_disk = json.loads((folder / "manifest.json").read_text())
@@ -72,14 +72,14 @@ def test_without_room_for_the_reserve_no_run_folder_is_left(tmp_path, monkeypatc
 
     monkeypatch.setattr(folders, "_allocate", no_space)
     with pytest.raises(ProtocolError, match="the disk is full"):
-        RunFolder.create(tmp_path / "runs", "house.png", manifest())
+        RunFolder.create(tmp_path / "runs", "house", manifest())
     assert list((tmp_path / "runs").iterdir()) == []
 
 
 _FILL_AND_FINISH = r"""
 import errno, json
 from img23d_backend.runs.folders import Manifest, RunFolder, TargetRecord
-run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house.png",
+run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house",
                        Manifest(job_id="j", kind="generate", backend_version="t"))
 run.write_bytes_with("house.glb", lambda p: p.write_bytes(b"glTF" * 1000))
 run.manifest.records = [TargetRecord(target="house", stem="house", status="done", mesh="house.glb"),

@@ -23,7 +23,7 @@ from testdata import SOURCE_PYTHONPATH
 
 @pytest.fixture
 def run(tmp_path) -> RunFolder:
-    return RunFolder.create(tmp_path / "runs", "house_scene.png", manifest())
+    return RunFolder.create(tmp_path / "runs", "house_scene", manifest())
 
 
 # --- atomic writes ----------------------------------------------------------------------------------
@@ -144,7 +144,7 @@ def test_run_folder_in_a_read_only_directory(tmp_path, monkeypatch):
 
             monkeypatch.setattr(Path, "mkdir", denied)
         with pytest.raises(ProtocolError) as excinfo:
-            RunFolder.create(locked / "runs", "house.png", manifest())
+            RunFolder.create(locked / "runs", "house", manifest())
     finally:
         monkeypatch.undo()
         locked.chmod(0o755)
@@ -160,7 +160,7 @@ def test_run_folder_on_a_full_disk(tmp_path, monkeypatch):
 
     monkeypatch.setattr(folders.os, "replace", no_space)
     with pytest.raises(ProtocolError) as excinfo:
-        RunFolder.create(tmp_path / "runs", "house.png", manifest())
+        RunFolder.create(tmp_path / "runs", "house", manifest())
     assert excinfo.value.code == ErrorCode.DISK
     assert "disk is full" in excinfo.value.message
     assert tmp_leftovers(tmp_path) == []
@@ -195,7 +195,7 @@ import json
 import numpy as np
 from img23d_protocol import ProtocolError
 from img23d_backend.runs.folders import Manifest, RunFolder
-run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house.png",
+run = RunFolder.create(__import__("pathlib").Path(disk) / "runs", "house",
                        Manifest(job_id="j", kind="generate", backend_version="t"))
 depth = np.zeros((1000, 1000), np.float32)    # 4 MB: more than the disk holds
 try:
@@ -222,7 +222,7 @@ import numpy as np
 from img23d_protocol import ProtocolError
 from img23d_backend.runs.folders import Manifest, RunFolder
 resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, resource.RLIM_INFINITY))  # as 'ulimit -f' would
-run = RunFolder.create(__import__("pathlib").Path(sys.argv[1]) / "runs", "house.png",
+run = RunFolder.create(__import__("pathlib").Path(sys.argv[1]) / "runs", "house",
                        Manifest(job_id="j", kind="generate", backend_version="t"))
 try:
     run.write_bytes_with("depth.npy", lambda p: np.save(p, np.zeros((1000, 1000), np.float32), allow_pickle=False))

@@ -40,7 +40,7 @@ def frozen_clock(monkeypatch, when=datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone
 
 @pytest.fixture
 def run(tmp_path) -> RunFolder:
-    return RunFolder.create(tmp_path / "runs", "house_scene.png", manifest())
+    return RunFolder.create(tmp_path / "runs", "house_scene", manifest())
 
 
 # --- safe_stem --------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ def test_different_names_in_one_run_never_share_a_stem(tmp_path):
     names = list({unicodedata.normalize("NFC", n).strip(): n for n in reversed(AWKWARD_NAMES)}.values())
     assert "Ａ" in names and "A" in names and "ﬁsh" in names and "fish" in names
     names += ["red barrel", "red_barrel", "a b", "a_b"]
-    run = RunFolder.create(tmp_path, "scene.png", manifest())
+    run = RunFolder.create(tmp_path, "scene", manifest())
     stems = [run.unique_stem(name, 1) for name in names]
     assert len({s.casefold() for s in stems}) == len(names)
 
@@ -125,7 +125,7 @@ def test_names_that_only_lose_spaces_stay_readable(name, stem):
 
 def test_create_writes_a_manifest_in_a_folder_named_after_the_image(tmp_path, monkeypatch):
     frozen_clock(monkeypatch)
-    run = RunFolder.create(tmp_path / "deep" / "runs", "red barrel.png", manifest())
+    run = RunFolder.create(tmp_path / "deep" / "runs", "red barrel", manifest())
     assert run.root.parent == tmp_path / "deep" / "runs"
     assert run.root.name.startswith("20240506-070809-")
     assert "red_barrel" in run.root.name
@@ -134,9 +134,9 @@ def test_create_writes_a_manifest_in_a_folder_named_after_the_image(tmp_path, mo
 
 def test_create_twice_in_the_same_second_never_reuses_a_folder(tmp_path, monkeypatch):
     frozen_clock(monkeypatch)
-    first = RunFolder.create(tmp_path, "house.png", manifest(job_id="a"))
-    second = RunFolder.create(tmp_path, "house.png", manifest(job_id="b"))
-    third = RunFolder.create(tmp_path, "house.jpg", manifest(job_id="c"))
+    first = RunFolder.create(tmp_path, "house", manifest(job_id="a"))
+    second = RunFolder.create(tmp_path, "house", manifest(job_id="b"))
+    third = RunFolder.create(tmp_path, "house", manifest(job_id="c"))
     roots = {first.root, second.root, third.root}
     assert len(roots) == 3
     for run, job in ((first, "a"), (second, "b"), (third, "c")):
@@ -146,10 +146,10 @@ def test_create_twice_in_the_same_second_never_reuses_a_folder(tmp_path, monkeyp
 
 def test_create_does_not_reuse_an_existing_folder(tmp_path, monkeypatch):
     frozen_clock(monkeypatch)
-    first = RunFolder.create(tmp_path, "house.png", manifest())
+    first = RunFolder.create(tmp_path, "house", manifest())
     (first.root / "barrel.glb").write_bytes(b"glTF")
     (tmp_path / f"{first.root.name}-2").mkdir()       # also taken, by someone else
-    second = RunFolder.create(tmp_path, "house.png", manifest())
+    second = RunFolder.create(tmp_path, "house", manifest())
     assert second.root.name == f"{first.root.name}-3"
     # A running job's folder: its manifest, and the room reserved to close it on a full disk.
     assert sorted(p.name for p in second.root.iterdir()) == [folders.RESERVE_NAME, "manifest.json"]
@@ -161,6 +161,16 @@ def test_run_folder_stays_in_the_runs_dir(tmp_path, image_name):
     run = RunFolder.create(runs_dir, image_name, manifest())
     assert run.root.parent == runs_dir
     assert not run.root.name.startswith(".")
+
+
+def test_a_label_with_a_dot_keeps_what_follows_it(tmp_path):
+    """retopo --name chair.low made '<time>-chair': the label's '.low-retopo' was taken off as a file suffix."""
+    from img23d_backend.jobs.retopo import RetopoRun
+    from img23d_protocol import JobOptions, RetopoRequest
+
+    label = RetopoRun.folder_label(RetopoRequest(id="r", mesh="m.npz", name="chair.low", options=JobOptions()))
+    run = RunFolder.create(tmp_path, label, manifest())
+    assert "chair_low-retopo" in run.root.name
 
 
 def test_long_image_name_gives_a_bounded_folder_name(tmp_path):

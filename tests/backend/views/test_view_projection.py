@@ -129,7 +129,7 @@ def test_a_hidden_surface_takes_no_colour_and_the_edge_of_what_hides_it_is_feath
 def test_generates_hook_reads_the_views_from_the_run_and_turns_a_gltf_mesh_into_blenders_axes(
         the_box, box_photos, tmp_path) -> None:
     """A Generate's mesh is in glTF's axes (Y up, facing +Z): its photos still land on the right sides."""
-    folder = RunFolder.create(tmp_path, "picture.png", Manifest(job_id="j", kind="generate", backend_version="0"))
+    folder = RunFolder.create(tmp_path, "picture", Manifest(job_id="j", kind="generate", backend_version="0"))
     relative = folder.relative(folder.write_image("views_in/box/back.png", box_photos["back"]))
     record = TargetRecord(target="box", stem="box", views={"back": relative})
     gltf = bare(the_box)
