@@ -9,6 +9,7 @@ folder may come from anywhere: paths in its manifest are followed only inside it
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from img23d_protocol import OPTION_RANGES, ErrorCode, ProtocolError, dumps, read_manifest
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, resolve_fov, solve, targets_from_records
 
+from ..readers.meshes import MAX_MESH_FILE_BYTES
 from ..runs.folders import atomic_write
 from .scene import mesh_extents
 
@@ -34,8 +36,6 @@ class RelayoutResult:
 def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov: bool | None = None,
              ground: bool | None = None) -> RelayoutResult:
     """Place the run's objects again; a setting left None keeps the one the job used."""
-    import trimesh
-
     root = Path(run_dir).expanduser().resolve()
     manifest = read_manifest(root)  # one sentence for a missing, damaged or newer manifest
     size = manifest.original_size
@@ -62,13 +62,31 @@ def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov
         path = (root / mesh).resolve()
         if root not in path.parents or not path.is_file():
             continue  # a manifest's path never leads out of its run
-        loaded = trimesh.load(path, force="mesh", process=False)
-        placements[stem] = scene_layout.place(stem, mesh_extents(loaded)).to_dict()
+        placements[stem] = scene_layout.place(stem, _extents(path, root)).to_dict()
     camera = scene_layout.camera.to_dict()
     data = {"settings": asdict(settings), "camera": camera, "placements": placements}
     text = dumps(data, indent=2) + "\n"
     written = atomic_write(root / RELAYOUT_NAME, lambda p: p.write_text(text, encoding="utf-8"))
     return RelayoutResult(root, camera, placements, asdict(settings), written)
+
+
+def _extents(path: Path, root: Path) -> tuple[float, float, float]:
+    """A run's mesh's bounds; ``bad_request`` naming it when it cannot be read (a run folder may come from
+    anywhere: a damaged GLB ended the command in a traceback)."""
+    import trimesh
+
+    if path.stat().st_size > MAX_MESH_FILE_BYTES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.relative_to(root)} in {root} is larger than a mesh "
+                                                   "img23d reads: nothing was laid out")
+    try:
+        extents = tuple(float(v) for v in mesh_extents(trimesh.load(path, force="mesh", process=False)))
+    except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.relative_to(root)} in {root} cannot be read "
+                                                   f"({type(exc).__name__}): nothing was laid out") from exc
+    if not all(math.isfinite(v) and v >= 0 for v in extents):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"{path.relative_to(root)} in {root} has no finite size: "
+                                                   "nothing was laid out")
+    return extents  # type: ignore[return-value]
 
 
 def _recorded_fov(used: dict[str, Any]) -> float:

@@ -52,6 +52,16 @@ def test_a_field_of_view_out_of_generates_range_is_one_sentence(tmp_path: Path, 
     assert "is out of range: it must be 5 to 170 degrees" in out.stderr and not (run / "relayout.json").exists()
 
 
+@pytest.mark.parametrize("content", [b"garbage", b"", b"glTF\x02\x00\x00\x00"])
+def test_a_damaged_mesh_in_the_run_is_one_sentence(tmp_path: Path, cli: RunCli, content: bytes) -> None:
+    """A run folder may come from anywhere: a damaged GLB ended relayout in a trimesh traceback."""
+    run = _run_folder(tmp_path, "first-release-bc1fe14.json")
+    (run / "house.glb").write_bytes(content)
+    out = cli("relayout", str(run))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"house.glb in {run} cannot be read" in out.stderr and not (run / "relayout.json").exists()
+
+
 def test_a_first_release_run_can_be_regenerated_from(tmp_path: Path) -> None:
     run = _run_folder(tmp_path, "first-release-bc1fe14.json")
     (run / "mattes").mkdir()
