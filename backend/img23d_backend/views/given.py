@@ -245,6 +245,13 @@ def object_rows(cutout: Image.Image) -> tuple[int, int, int, int] | None:
     return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
 
 
+def too_short(box: tuple[int, int, int, int]) -> str | None:
+    """Why a view whose object stands in ``box`` (``object_rows``) has too few pixels to give, or None."""
+    height = box[3] - box[1]
+    return f"its object is {height} pixels tall, fewer than the {MIN_VIEW_HEIGHT} a view needs" \
+        if height < MIN_VIEW_HEIGHT else None
+
+
 def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, front: Image.Image) -> Path | None:
     """The view's cut-out (``cutout``) at the front's height and baseline, written beside its given file;
     None, with ``view.why`` set (and nothing written), when its height is beyond what the artist could mean."""
@@ -253,8 +260,8 @@ def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, f
         view.why = "matting found no object in it"
         return None
     side_height, front_height = side_box[3] - side_box[1], front_box[3] - front_box[1]
-    if side_height < MIN_VIEW_HEIGHT:
-        view.why = f"its object is {side_height} pixels tall, fewer than the {MIN_VIEW_HEIGHT} a view needs"
+    if (short := too_short(side_box)) is not None:
+        view.why = short
         return None
     side_share, front_share = side_height / cutout.height, front_height / front.height
     ratio = side_share / front_share

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cli_inprocess import RunCli
 from view_meshes import box, frame, psnr, read_glb, side_renders, write_glb
@@ -28,19 +29,25 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for side, picture in side_renders(mesh, ("front", "back")).items():
         picture.save(folder / f"{side}.png")  # real alpha: no matting
     (folder / "left.png").write_text("not a picture")
+    speck = np.zeros((200, 200, 4), np.uint8)
+    speck[90:100, 90:100] = (255, 0, 0, 255)  # an object 10 pixels tall: nothing to give a whole side
+    Image.fromarray(speck, "RGBA").save(folder / "right.png")
     return folder
 
 
 def test_front_and_back_photos_make_the_retextured_mesh_match_on_both_sides(cli: RunCli, inputs: Path) -> None:
     out = cli("retexture", str(inputs / "box.glb"), str(inputs / "front.png"),
               "--view", f"back={inputs / 'back.png'}", "--view", f"left={inputs / 'left.png'}",
+              "--view", f"right={inputs / 'right.png'}",
               "--out", str(inputs / "runs"), *PAINT)
     assert out.returncode == 0, out.stderr
     assert "coloured from the pictures of its front, back" in out.stdout
     assert "the left view was left out: left.png is not an image file Pillow can read" in out.stdout
+    # As a Generate leaves it out: it painted a third of a house's texture from 100 pixels.
+    assert "the right view was left out: its object is 10 pixels tall, fewer than the 16 a view needs" in out.stdout
     run = Path(next(line for line in out.stdout.splitlines() if line.startswith("run folder: "))[12:])
     assert sorted(p.name for p in (run / "views_in" / "box").iterdir()) == [
-        "back.given.png", "back.png", "left.given.png"]
+        "back.given.png", "back.png", "left.given.png", "right.given.png"]
     record = json.loads((run / "manifest.json").read_text())["records"][0]
     assert record["views"] == {"back": "views_in/box/back.png"}
     assert record["projection"]["front"]["used"] and record["projection"]["back"]["residual"] < 0.05
