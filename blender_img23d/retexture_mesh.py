@@ -145,11 +145,12 @@ def metallic_roughness_image(obj: bpy.types.Object) -> np.ndarray | None:
         return None
     source = _linked_from(node.inputs[0])
     image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
-    return _pixels(image) if image is not None else None
+    return _pixels(image, data=True) if image is not None else None
 
 
-def _pixels(image: bpy.types.Image) -> np.ndarray | None:
-    """``image`` as (H, W, 3) uint8, rows from the top; None when it has no pixels."""
+def _pixels(image: bpy.types.Image, data: bool = False) -> np.ndarray | None:
+    """``image`` as (H, W, 3) uint8, rows from the top; None when it has no pixels. ``data``: a data map
+    (metallic-roughness), whose values are sent as the shader reads them whatever its colour space says."""
     if image.size[0] == 0 or image.size[1] == 0:
         return None
     width, height = image.size
@@ -159,8 +160,9 @@ def _pixels(image: bpy.types.Image) -> np.ndarray | None:
     if image.channels < 3:
         rgba = np.repeat(rgba[:, :, :1], 3, axis=2)
     # Byte images read as their stored values already; float images hold linear light, encoded here for
-    # colour (a Non-Color float image, a data map, is stored as it is).
-    data = image.colorspace_settings.name == "Non-Color"
+    # colour. A data map is never encoded: a float one in Blender's default float colour space (Linear
+    # Rec.709) was sent sRGB-encoded, roughness 0.2 as 0.49, where the shader reads 0.2.
+    data = data or image.colorspace_settings.name == "Non-Color"
     rgb = rgba[:, :, :3] if not image.is_float or data else _srgb(rgba[:, :, :3])
     return np.round(np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
 

@@ -49,3 +49,32 @@ def test_retopologize_sends_a_re_textured_objects_metallic_roughness_map_beside_
         for image in [n.image for n in material.node_tree.nodes if n.type == "TEX_IMAGE"]:
             bpy.data.images.remove(image)
         bpy.data.materials.remove(material)
+
+
+def test_a_float_metallic_roughness_map_is_sent_as_the_shader_reads_it(addon, scene) -> None:
+    """An EXR data map in Blender's default colour space for float images (Linear Rec.709), wired as glTF wires
+    it: the shader reads roughness 0.2 and metallic 0.5; it was sent sRGB-encoded, 0.49 and 0.74."""
+    retexture_mesh = _module(addon, "retexture_mesh")
+    mesh = bpy.data.meshes.new("float maps")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (1, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new("float maps", mesh)
+    scene.collection.objects.link(obj)
+    material = bpy.data.materials.new("float maps")
+    material.use_nodes = True
+    mesh.materials.append(material)
+    nodes, links = material.node_tree.nodes, material.node_tree.links
+    shader = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
+    image = bpy.data.images.new("float maps", 4, 4, float_buffer=True)
+    try:
+        assert image.colorspace_settings.name != "Non-Color"
+        image.pixels.foreach_set(np.tile([1.0, 0.2, 0.5, 1.0], 16).astype(np.float32))
+        texture, separate = nodes.new("ShaderNodeTexImage"), nodes.new("ShaderNodeSeparateColor")
+        texture.image = image
+        links.new(texture.outputs["Color"], separate.inputs["Color"])
+        links.new(separate.outputs["Green"], shader.inputs["Roughness"])
+        links.new(separate.outputs["Blue"], shader.inputs["Metallic"])
+        sent = retexture_mesh.metallic_roughness_image(obj)
+        assert sent is not None and sent[0, 0].tolist() == [255, 51, 128]
+    finally:
+        bpy.data.images.remove(image)
+        bpy.data.materials.remove(material)
