@@ -3,6 +3,7 @@
 
   MAX_FILE_BYTES   the largest mesh file img23d reads, and so the most a glTF's gathered bytes may total
   read_gltf_json   a text glTF's JSON document, or ``Refused`` with one sentence
+  node_triangles   the triangles a document's mesh nodes hold, each node's copy counted, from its JSON alone
 """
 
 from __future__ import annotations
@@ -28,3 +29,35 @@ def read_gltf_json(handle: Any, name: str) -> dict:
     if not isinstance(document, dict):
         raise Refused(f"{name} is not read: it is not a glTF document")
     return document
+
+
+# glTF's primitive modes that make a surface: triangles (a list), a strip and a fan.
+_TRIANGLES, _STRIP, _FAN = 4, 5, 6
+
+
+def node_triangles(document: dict) -> int | None:
+    """The triangles every node with a mesh would give, each node's copy counted (a mesh 150 nodes place is read
+    150 times), from the accessors' counts alone; None for a document whose counts are not glTF's numbers (its
+    reader then says what is wrong)."""
+    try:
+        meshes, accessors = document.get("meshes") or [], document.get("accessors") or []
+        per_mesh: dict[int, int] = {}
+        total = 0
+        for node in document.get("nodes") or []:
+            index = node.get("mesh") if isinstance(node, dict) else None
+            if not isinstance(index, int) or isinstance(index, bool):
+                continue
+            if index not in per_mesh:
+                per_mesh[index] = 0
+                for primitive in meshes[index].get("primitives") or []:
+                    mode = primitive.get("mode", _TRIANGLES)
+                    if mode not in (_TRIANGLES, _STRIP, _FAN):
+                        continue
+                    corners = primitive["indices"] if "indices" in primitive else primitive["attributes"]["POSITION"]
+                    count = int(accessors[corners]["count"])
+                    per_mesh[index] += count // 3 if mode == _TRIANGLES else max(count - 2, 0)
+            total += per_mesh[index]
+        return total
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return None
+

@@ -21,14 +21,17 @@ an OBJ's or PLY's texture file (``texture_files``).
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from img23d_protocol import ErrorCode, ProtocolError
+from img23d_protocol.glb_images import read_glb
+from img23d_protocol.mesh_file import MAX_FACES
 
-from ..gltf.document import MAX_FILE_BYTES
+from ..gltf.document import MAX_FILE_BYTES, node_triangles, read_gltf_json
 from ..runs.folders import atomic_write
 from .colour_space import linear_to_srgb, srgb_to_linear
 from .glb_textures import LARGEST_TEXTURE, plan_textures
@@ -99,6 +102,7 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
         for sentence in plan.left_out:
             log.warning("%s", sentence)
         readable = plan.source
+        _check_triangles(source)
     try:
         scene = trimesh.load(readable, file_type=suffix.lstrip("."), force="scene", process=False, resolver=resolver)
         parts = [_factor_in(part) for part in scene.dump() if isinstance(part, trimesh.Trimesh)]
@@ -158,6 +162,20 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
             colours[:, :3] = np.round(linear * 255.0).astype(np.uint8)
         arrays["vertex_colors"] = colours
     write_arrays(target, arrays)
+
+
+def _check_triangles(source: Path) -> None:
+    """Refuse a glTF whose nodes hold more than ``MAX_FACES`` triangles, from its JSON, before trimesh reads it: an
+    18 MB GLB placing one 1M-triangle mesh 150 times took 76 s and 9 GB to say it 'cannot be read'."""
+    with open(source, "rb") as handle:
+        if source.suffix.lower() == ".gltf":
+            document = read_gltf_json(handle, source.name)
+        else:
+            document, _ = read_glb(handle, os.fstat(handle.fileno()).st_size, source.name)
+    count = node_triangles(document)
+    if count is not None and count > MAX_FACES:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} has {count:,} triangles (each "
+                            f"node's copy of a mesh counted); img23d reads at most {MAX_FACES:,}: decimate it first")
 
 
 def _why(exc: Exception) -> str:

@@ -217,3 +217,20 @@ def test_a_gltf_naming_a_file_outside_its_folder_says_so(tmp_path: Path) -> None
         _converted(path)
     assert caught.value.message == ("the mesh file mesh.gltf cannot be read (it names a file outside its own folder, "
                                     "which img23d does not read)")
+
+
+@pytest.mark.parametrize("nodes, triangles", [(1, 10_000_000), (150, 40_000)], ids=["one mesh", "150 instances"])
+def test_more_triangles_than_img23d_reads_are_refused_from_the_files_counts(tmp_path: Path, nodes: int,
+                                                                            triangles: int) -> None:
+    """Counted from the JSON, each node's copy of a mesh too, before trimesh reads a byte: an 18 MB GLB placing one
+    1M-triangle mesh 150 times took 76 s and 9 GB to say it 'cannot be read'. The indices hold no bytes here."""
+    from rig_box_inputs import UINT32, _document, _glb
+
+    document, binary = _document()
+    document["accessors"][1] = {"componentType": UINT32, "count": 3 * triangles, "type": "SCALAR"}
+    document["nodes"] = [{"mesh": 0, "translation": [float(index), 0.0, 0.0]} for index in range(nodes)]
+    document["scenes"] = [{"nodes": list(range(nodes))}]
+    with pytest.raises(ProtocolError) as caught:
+        _converted(_glb(tmp_path / "many.glb", document, binary))
+    assert caught.value.message == (f"the mesh file many.glb has {nodes * triangles:,} triangles (each node's copy "
+                                    f"of a mesh counted); img23d reads at most {MAX_FACES:,}: decimate it first")
