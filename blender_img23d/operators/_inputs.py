@@ -111,10 +111,16 @@ def views(context: bpy.types.Context, names: list[str]) -> tuple[dict[str, dict[
     picture, a file that is not there): the job goes on without it. Views of a name not in the job: refused."""
     chosen: dict[str, dict[str, str]] = {}
     notes: list[str] = []
+    spelled: dict[str, str] = {}  # a name's views go together whatever their capitals, as the panel shows them
     for view in context.scene.img23d.views:
         path = _view_file(view, notes)
-        if path is not None:
-            chosen.setdefault(view.target, {})[view.side] = str(path)
+        if path is None:
+            continue
+        folded = view.target.casefold()
+        target = spelled.setdefault(folded, next((n for n in names if n.casefold() == folded), view.target))
+        if view.side in chosen.get(target, {}):
+            raise InputError(f"The {view.side} of '{target}' has two pictures: remove one")
+        chosen.setdefault(target, {})[view.side] = str(path)
     try:
         checked = protocol.validate_views(chosen)
         protocol.check_views(checked, names)
