@@ -132,6 +132,12 @@ def read_given(run: StepContext, firsts: list[TargetRecord], cutouts: Mapping[st
         return {}
     with run.stage(STAGE):
         read = read_views(run, {stem: sides for stem, sides in wanted.values()})
+    for stem, _ in wanted.values():
+        # A view left out is left out of the completion too: judged beside the cut-out as matted, it steered the
+        # editor's drawing of the hidden part before the job said it was left out.
+        for view in read[stem]:
+            if view.cutout is not None and (why := unfit(view.cutout, cutouts[stem])) is not None:
+                view.why, view.cutout = why, None
     return {name: NameViews(name, stem, tuple(read[stem])) for name, (stem, _) in wanted.items()}
 
 
@@ -252,32 +258,38 @@ def too_short(box: tuple[int, int, int, int]) -> str | None:
         if height < MIN_VIEW_HEIGHT else None
 
 
-def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, front: Image.Image) -> Path | None:
-    """The view's cut-out (``cutout``) at the front's height and baseline, written beside its given file;
-    None, with ``view.why`` set (and nothing written), when its height is beyond what the artist could mean."""
+def unfit(cutout: Image.Image, front: Image.Image) -> str | None:
+    """Why a view's cut-out is beyond what the artist could mean beside the front cut-out ``front`` (too few
+    pixels, framed far unlike it, of another shape), or None."""
     side_box, front_box = object_rows(cutout), object_rows(front)
     if side_box is None or front_box is None:
-        view.why = "matting found no object in it"
-        return None
+        return "matting found no object in it"
     side_height, front_height = side_box[3] - side_box[1], front_box[3] - front_box[1]
     if (short := too_short(side_box)) is not None:
-        view.why = short
-        return None
+        return short
     side_share, front_share = side_height / cutout.height, front_height / front.height
     ratio = side_share / front_share
     if not 1.0 / MAX_HEIGHT_RATIO <= ratio <= MAX_HEIGHT_RATIO:
-        view.why = (f"its object fills {side_share:.0%} of its picture's height where the front's fills "
-                    f"{front_share:.0%} of its crop's, more than {MAX_HEIGHT_RATIO:g} times apart; give a picture "
-                    "framed on the object as the front is")
-        return None
+        return (f"its object fills {side_share:.0%} of its picture's height where the front's fills "
+                f"{front_share:.0%} of its crop's, more than {MAX_HEIGHT_RATIO:g} times apart; give a picture "
+                "framed on the object as the front is")
     side_aspect = (side_box[2] - side_box[0]) / side_height
     front_aspect = (front_box[2] - front_box[0]) / front_height
     if not 1.0 / MAX_ASPECT_RATIO <= side_aspect / front_aspect <= MAX_ASPECT_RATIO:
-        view.why = (f"its object is {side_aspect:.3g} times as wide as it is tall where the front's is "
-                    f"{front_aspect:.3g}, more than {MAX_ASPECT_RATIO:g} times apart; give a picture of the "
-                    "whole object from that side")
+        return (f"its object is {side_aspect:.3g} times as wide as it is tall where the front's is "
+                f"{front_aspect:.3g}, more than {MAX_ASPECT_RATIO:g} times apart; give a picture of the "
+                "whole object from that side")
+    return None
+
+
+def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, front: Image.Image) -> Path | None:
+    """The view's cut-out (``cutout``) at the front's height and baseline, written beside its given file;
+    None, with ``view.why`` set (and nothing written), when it is beyond what the artist could mean (``unfit``)."""
+    if (why := unfit(cutout, front)) is not None:
+        view.why = why
         return None
-    picture = to_front_scale(cutout, side_box, front.size, front_box)
+    side_box, front_box = object_rows(cutout), object_rows(front)
+    picture = to_front_scale(cutout, side_box, front.size, front_box)  # type: ignore[arg-type]
     return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture, view.permissions)
 
 

@@ -69,6 +69,10 @@ def test_each_completed_name_gets_its_own_views_cut_out_and_named(generate, tmp_
                       "back": str(_view(tmp_path / "disc-back.png", PURPLE, alpha=True))},
              "LAMP": {"right": str(_view(tmp_path / "lamp-right.png", ORANGE, alpha=False)),
                       "back": str(tmp_path / "no-such-view.png")}}
+    speck = Image.new("RGBA", (200, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(speck).rectangle((20, 40, 180, 51), fill=(90, 90, 90, 255))  # 12 pixels tall: left out
+    speck.save(tmp_path / "block-back.png")
+    views["block"] = {"back": str(tmp_path / "block-back.png")}
     result, events, given = generate(views)
     assert all(t.status == "done" for t in result.targets)
     assert len(given) == 3
@@ -88,7 +92,10 @@ def test_each_completed_name_gets_its_own_views_cut_out_and_named(generate, tmp_
     assert lamp.instruction.endswith("from its right") and block.references == ()
     assert "the other pictures" not in block.instruction
     said = [e.message for e in events if getattr(e, "stage", None) == "completion"]
-    assert [m for m in said if "left out" in m] == [
+    # A view the job leaves out is left out of the completion too (it steered the editor before it was said).
+    assert sorted(m for m in said if "left out" in m) == [
+        "the back view of 'block' is left out of its completion: its object is 12 pixels tall, fewer than the 16 "
+        "a view needs",
         f"the back view of 'lamp' is left out of its completion: no file at {tmp_path / 'no-such-view.png'}"]
     assert any(m.startswith("disc completed (") and m.endswith("), with its back and left views") for m in said)
     assert any(m.startswith("lamp completed (") and m.endswith("), with its right view") for m in said)
