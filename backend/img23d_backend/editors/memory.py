@@ -175,8 +175,12 @@ def _does_not_fit(parts: dict[str, int], pixels: int, bytes_per_value: int, on_g
         sides = [side for side in EDIT_SIDES if side * side < pixels and room.fits(
             editor_need(parts, side * side, bytes_per_value, on_gpu, EditorPlacement.PHASED,
                         references=references))]
-        shortfall = f"it needs about {(_on(need, on_gpu) + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name} " \
-                    f"at {pixels:,} pixels, and this machine has {available / GB:.1f} GB"
+        # Which memory is short: a GPU's phases keep the other parts in RAM, and a card that holds the peak beside
+        # too little RAM was told "GPU memory ... use a machine with more GPU memory".
+        needed, have, memory = room.short(need) if on_gpu and not room.shared else (_on(need, on_gpu), available,
+                                                                                    memory)
+        shortfall = f"it needs about {(needed + RESERVE_BYTES) / GB:.1f} GB of {memory} {peak.name} " \
+                    f"at {pixels:,} pixels, and this machine has {have / GB:.1f} GB"
         if sides:
             advice = f"{shortfall}: edit at a smaller size (--edit-size {sides[0]} or less fits)"
         elif smaller_editor is not None:

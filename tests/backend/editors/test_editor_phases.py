@@ -219,6 +219,16 @@ def test_a_card_that_holds_every_part_keeps_them_resident() -> None:
     assert editor_placement(PARTS, PIXELS, CUDA, room=_card(24), budget=12 * GIB).placement is EditorPlacement.PHASED
 
 
+def test_too_little_ram_beside_a_card_that_holds_the_peak_names_the_ram() -> None:
+    """In phases the parts off the device wait in RAM: a 12 GiB card beside 6 GiB of RAM was told it needs 11.1 GB
+    of GPU memory and has 12.9, and to use a machine with more GPU memory."""
+    with pytest.raises(ProtocolError) as caught:
+        editor_placement(PARTS, PIXELS, CUDA, room=card(12, host_gib=6), budget=11 * GIB)
+    message = caught.value.message
+    assert "GB of RAM denoising" in message and message.endswith("use a machine with more RAM"), message
+    assert "GPU memory" not in message
+
+
 def test_a_budget_too_small_for_the_transformer_names_the_budget_that_fits() -> None:
     with pytest.raises(ProtocolError) as caught:
         editor_placement(PARTS, PIXELS, CUDA, room=_card(12), budget=6 * GIB)
