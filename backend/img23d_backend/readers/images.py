@@ -37,6 +37,8 @@ from img23d_protocol import MAX_FILE_BYTES, ErrorCode, ProtocolError
 from .budgeted_file import BudgetedFile, OverBudget, amount
 from .png_data import missing_pixel_data
 
+# A JPEG needs at least a byte for this many pixels (a flat grey progressive one at quality 1: 170).
+JPEG_PIXELS_PER_BYTE = 4096
 MIN_SIDE = 16
 # The models' processors resize a picture's shorter side up to their patch size: past this ratio of
 # its sides (20000 x 20) that overflows or leaves no patch, so such a picture is refused on reading.
@@ -195,6 +197,8 @@ def _open_and_decode(path: Path, handle: "BudgetedFile", max_side: int) -> Loade
                                 f"{path.name} is {width}x{height} pixels: one side is more than {MAX_ASPECT} times "
                                 f"the other, which no model here can see; crop it to the object")
         source_mode = opened.mode
+        if opened.format == "JPEG":
+            _check_jpeg_bytes(path, handle, width, height)
         # JPEG can decode straight at a reduced scale: no full-size buffer for huge photos.
         opened.draft("RGB", (max_side, max_side))
         _check_decode_size(path, opened)
@@ -242,6 +246,19 @@ def _check_pixel_data(path: Path, handle: "BudgetedFile") -> None:
         raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is cut short: its pixel data ends "
                             f"{short.fraction:.0%} of the way through the picture (damaged or incomplete "
                             f"file?)", f"{short.found} of {short.needed} bytes of pixel data")
+
+
+def _check_jpeg_bytes(path: Path, handle: "BudgetedFile", width: int, height: int) -> None:
+    """Refuse a JPEG too small for the picture its header declares: libjpeg fills what never came with grey and
+    only warns (64 x 64 pixels' data under a 60,000 x 60,000 header read as a grey picture). The bound is far
+    below any real JPEG's: a flat grey progressive one at the lowest quality takes a byte per 170 pixels."""
+    raw = handle.raw
+    where = raw.tell()
+    size = raw.seek(0, os.SEEK_END)  # the file's, or the bytes' a batch read into memory
+    raw.seek(where)
+    if size * JPEG_PIXELS_PER_BYTE < width * height:
+        raise ProtocolError(ErrorCode.IMAGE_UNREADABLE, f"{path.name} is cut short: its {size:,} bytes cannot hold "
+                            f"the {width:,} x {height:,} pixels its header declares (damaged or incomplete file?)")
 
 
 def _sha256(handle: "BudgetedFile") -> str:

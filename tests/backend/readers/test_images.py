@@ -409,3 +409,22 @@ def test_a_box_on_a_shrunk_pictures_edges_comes_back_on_its_edges(tmp_path):
     box = (500.0, 2403.2, 1500.0, 3004.0)
     assert loaded.to_original(loaded.to_working(box)) == pytest.approx(list(box), abs=0.01)
 
+
+
+def test_a_jpeg_too_small_for_its_header_is_cut_short(tmp_path):
+    """64 x 64 pixels' data under a 60,000 x 60,000 header: libjpeg filled the rest grey and only warned, and the
+    picture was read as grey. A real JPEG of the same size as flat as can be is read."""
+    import io
+
+    made = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(made, "JPEG")
+    data = bytearray(made.getvalue())
+    frame = data.find(b"\xff\xc0")
+    data[frame + 5:frame + 9] = (60000).to_bytes(2, "big") + (60000).to_bytes(2, "big")
+    lying = tmp_path / "lying.jpg"
+    lying.write_bytes(bytes(data))
+    error = unreadable(lying)
+    assert error.message.startswith("lying.jpg is cut short: its ") and "60,000 x 60,000 pixels" in error.message
+    flat = tmp_path / "flat.jpg"
+    Image.new("RGB", (4096, 4096), (128, 128, 128)).save(flat, "JPEG", quality=1, progressive=True)
+    assert load_image(flat).original_size == (4096, 4096)
