@@ -79,6 +79,14 @@ class RetextureRun(PaintingRun[RetextureRequest]):
         cutout = self._reference(image, record)
         self._side_views(record)
         loop_uvs, created = artist.loop_uvs, False
+        if loop_uvs is not None:
+            painted_uvs = retexture.tile_uvs(loop_uvs)
+            if painted_uvs is None:  # painted one flat colour, without a word: said, and unwrapped anew
+                sentence = "the mesh's UV map has no area (every corner at one point): a new one is made"
+                self.run_folder.manifest.warnings.append({"stage": "unwrap", "code": "uv_map_without_area",
+                                                         "message": sentence})
+                self.progress("unwrap", 0, 1, sentence)
+            loop_uvs = painted_uvs
         if loop_uvs is None:
             with self.stage("unwrap"):
                 loop_uvs, created = retexture.unwrap(artist, self.job.cancel), True

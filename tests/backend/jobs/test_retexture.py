@@ -140,3 +140,18 @@ def test_the_object_name_is_checked_like_a_target_name(engine: Engine, tmp_path:
         engine.run(request, Job(id="r", emit=lambda event: None))
     assert caught.value.code.value == "bad_request" and needle in caught.value.message
     assert set(engine.settings.runs_dir.iterdir()) == runs_before  # refused before a run folder
+
+
+def test_uvs_in_another_tile_are_painted_in_the_textures_tile() -> None:
+    """Known answers: a layout a whole tile over (the Mirror modifier's UV offset) moves into 0..1, as REPEAT shows
+    it (it was painted flat from the texture's border); UVs with no area are none (unwrapped anew); a layout over
+    several tiles (UDIM) is one sentence."""
+    from img23d_backend.stages.paint.retexture import tile_uvs
+
+    layout = np.array([[0.1, 0.2], [0.9, 0.2], [0.5, 0.8]])
+    assert tile_uvs(layout) is layout
+    assert np.allclose(tile_uvs(layout + [1.0, 0.0]), layout) and np.allclose(tile_uvs(layout - [3.0, 2.0]), layout)
+    assert np.allclose(tile_uvs(np.array([[1.0, 0.0], [2.0, 0.0], [2.0, 1.0]])), [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
+    assert tile_uvs(np.zeros((3, 2))) is None
+    with pytest.raises(ProtocolError, match="spans several UV tiles"):
+        tile_uvs(np.concatenate([layout, layout + [1.0, 0.0]]))
