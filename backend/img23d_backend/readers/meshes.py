@@ -20,6 +20,7 @@ an OBJ's or PLY's texture file (``texture_files``).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import tempfile
@@ -34,6 +35,7 @@ from img23d_protocol.mesh_file import MAX_FACES
 from ..gltf.document import MAX_FILE_BYTES, node_triangles, read_gltf_json
 from ..runs.folders import atomic_write
 from .colour_space import linear_to_srgb, srgb_to_linear
+from . import obj_faces
 from .glb_textures import LARGEST_TEXTURE, plan_textures
 from .texture_files import CheckedTextures, UnquotedUris
 
@@ -104,6 +106,8 @@ def _convert(source: Path, target: Path, keep_colour: bool) -> None:
         readable = plan.source
         _check_triangles(source)
     try:
+        if suffix == ".obj":  # its negative indices and polygons as the format means them (``obj_faces``)
+            readable = io.BytesIO(obj_faces.readable(source.read_bytes()))
         scene = trimesh.load(readable, file_type=suffix.lstrip("."), force="scene", process=False, resolver=resolver)
         parts = [_factor_in(part) for part in scene.dump() if isinstance(part, trimesh.Trimesh)]
         loaded = trimesh.util.concatenate(parts)  # what trimesh's force="mesh" makes, its parts known

@@ -13,6 +13,7 @@ from (``MeshRead.like``).
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from copy import deepcopy
@@ -24,6 +25,7 @@ import numpy as np
 from img23d_protocol import ErrorCode, ProtocolError
 
 from ..gltf import scene as gltf_scene
+from ..readers import obj_faces
 from ..readers.artist_mesh import check_surface, load_artist_mesh
 from ..readers.texture_files import CheckedTextures
 from ..runs.folders import RunFolder
@@ -112,7 +114,9 @@ def _as_gltf(copy: Path, folder: RunFolder, source: Path, converted: str, prefix
         # Its .mtl and textures beside the source (not in the run), its textures checked from their
         # headers first: as every mesh file is read (``readers.meshes``).
         resolver = CheckedTextures(trimesh.resolvers.FilePathResolver(source.parent), source)
-        scene = trimesh.load(str(copy), file_type=suffix.lstrip("."), force="scene", process=False,
+        # An OBJ's negative indices and polygons as the format means them (``readers.obj_faces``).
+        readable = io.BytesIO(obj_faces.readable(copy.read_bytes())) if suffix == ".obj" else str(copy)
+        scene = trimesh.load(readable, file_type=suffix.lstrip("."), force="scene", process=False,
                              resolver=resolver)
     except Exception as exc:  # trimesh raises many kinds for a damaged file: all mean "cannot read it"
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"the mesh file {source.name} cannot be read",

@@ -234,3 +234,29 @@ def test_more_triangles_than_img23d_reads_are_refused_from_the_files_counts(tmp_
         _converted(_glb(tmp_path / "many.glb", document, binary))
     assert caught.value.message == (f"the mesh file many.glb has {nodes * triangles:,} triangles (each node's copy "
                                     f"of a mesh counted); img23d reads at most {MAX_FACES:,}: decimate it first")
+
+
+def _area(arrays: dict[str, np.ndarray]) -> float:
+    a, b, c = (arrays["positions"][arrays["triangles"][:, k]].astype(np.float64) for k in range(3))
+    return float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() / 2)
+
+
+def test_an_objs_concave_polygon_is_cut_into_triangles_inside_it(tmp_path: Path) -> None:
+    """Known answer: an L-shaped hexagon of area 3, as Blender's OBJ exporter writes an n-gon; trimesh fanned it from
+    its first corner and covered the missing corner (area 4). Its winding is kept."""
+    path = tmp_path / "floor.obj"
+    path.write_text("v 2 1 0\nv 1 1 0\nv 1 2 0\nv 0 2 0\nv 0 0 0\nv 2 0 0\nvn 0 0 1\nf 1//1 2//1 3//1 4//1 5//1 6//1\n")
+    arrays = _converted(path)
+    assert len(arrays["triangles"]) == 4 and _area(arrays) == pytest.approx(3.0)
+    a, b, c = (arrays["positions"][arrays["triangles"][:, k]].astype(np.float64) for k in range(3))
+    assert (np.cross(b - a, c - a)[:, 1] < 0).all()  # +Z in the file is -Y in Blender's axes: all facing it
+
+
+def test_an_objs_negative_indices_count_back_from_what_was_written_so_far(tmp_path: Path) -> None:
+    """Known answer: a quad and a pentagon, each written after its own vertices with negative indices; trimesh
+    counted them from the file's last vertex and lost the quad (5 of 9 vertices used, area 2.0 of 2.25)."""
+    path = tmp_path / "quads.obj"
+    path.write_text("v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf -4 -3 -2 -1\n"
+                    "v 0 0 1\nv 1 0 1\nv 1 1 1\nv 0.5 1.5 1\nv 0 1 1\nf -5 -4 -3 -2 -1\n")
+    arrays = _converted(path)
+    assert _area(arrays) == pytest.approx(2.25) and len(np.unique(arrays["triangles"])) == 9
