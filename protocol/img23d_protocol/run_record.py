@@ -157,7 +157,8 @@ class TargetRecord:
             raise refuse(what, "box", f"is not a list of four numbers within {MAX_BOX_COORD:,.0f} pixels")
         if box is not None and len(box) == 4 and not (box[0] < box[2] and box[1] < box[3]):
             # A reversed or empty box laid its object out a billionth of a metre across, and moved the others.
-            raise refuse(what, "box", "has no size (its right edge must lie right of its left, its bottom below its top)")
+            raise refuse(what, "box", "has no size (its right edge must lie right of its left, its bottom below "
+                                      "its top)")
         finish, completion, parts = data.get("finish"), data.get("completion"), data.get("parts")
         if "target" not in data:
             raise refuse(what, "target", "is missing")

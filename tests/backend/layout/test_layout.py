@@ -212,7 +212,8 @@ def test_a_disparity_edited_into_no_number_stands_its_target_as_one_without(disp
 
 
 @pytest.mark.parametrize("fov", [55.0, 120.0, 150.0])
-@pytest.mark.parametrize("box", [(20.0, 300.0, 120.0, 470.0), (500.0, 40.0, 630.0, 200.0), (280.0, 200.0, 360.0, 300.0)])
+@pytest.mark.parametrize("box", [(20.0, 300.0, 120.0, 470.0), (500.0, 40.0, 630.0, 200.0),
+                                 (280.0, 200.0, 360.0, 300.0)])
 def test_at_any_field_of_view_a_placed_mesh_is_centred_on_its_box_and_fits_it(fov: float, box) -> None:
     """Known answer: the placed bounds, seen through the solved camera, are centred across the box and fit
     it in one direction (the slide once ran away past 100 degrees: a house 8,000 km across at 140)."""

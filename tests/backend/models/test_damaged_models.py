@@ -3,7 +3,8 @@ model, the file, its folder and the repair, never a library's exception and a tr
 
 Each case damages one file of a copy of the tiny replicas (every other file a link to the replica's):
 a safetensors cut in half, garbage in a config.json or config.yaml, a syntax error in BiRefNet's remote
-code, a weights file of another model (which transformers would load as random weights); for grounding, matting and shape, in both families (Hunyuan3D-2's shape model and Step1X-3D's),
+code, a weights file of another model (which transformers would load as random weights); for grounding,
+matting and shape, in both families (Hunyuan3D-2's shape model and Step1X-3D's),
 through a real Engine job, the command line and the service Blender talks to. A file that is missing
 stays ``model_missing``, and a loader's own bug with every file intact stays ``internal``.
 """
