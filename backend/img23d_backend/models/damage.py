@@ -7,8 +7,8 @@ compile; on a real cache a bit-rotten blob) makes a loader raise its library's e
 ``ValueError`` of ours), ``yaml.YAMLError``, ``SyntaxError`` from remote code,
 ``weight_keys.ForeignWeights`` (a file of another model's weights, which transformers would load at
 random), ``ImportError`` (a tokenizer file transformers cannot parse ends in its protobuf fallback),
-torch's ``RuntimeError`` ("PytorchStreamReader failed ...") or ``EOFError`` / ``UnpicklingError`` for a pickle (found by
-damaging the tiny replicas' files and loading them). The model manager catches those types around
+torch's ``RuntimeError`` ("PytorchStreamReader failed ...") or ``EOFError`` / ``UnpicklingError`` for a
+pickle (found by damaging the tiny replicas' files and loading them). The model manager catches those types around
 its loaders (``load_errors``) and asks ``damaged_model`` to look at the model's files
 (``file_checks``): only when one of them is damaged does the error become ``model_damaged``; when
 none is, the exception was a bug or the environment and goes on as it was. A file that is absent is
