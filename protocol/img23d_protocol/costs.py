@@ -37,12 +37,12 @@ class StepCosts:
 
     device: str = ""              # what the figures are for, as a sentence names it: "this CPU (AMD EPYC)"
     on_cpu: bool = False          # the device is a CPU: where the material step is worth pointing out
-    edit_pixels: int = 0
-    edit_pixels_most: int = 0
-    completion_fixed_s: float = 0.0
-    completion_per_mp_s: float = 0.0
-    completion_per_mp2_s: float = 0.0
-    materials_s: float = 0.0
+    edit_pixels: int = 0          # pixels: the editor's own area
+    edit_pixels_most: int = 0     # pixels: the most it edits at, whatever it is asked (0: any)
+    completion_fixed_s: float = 0.0      # seconds an object, whatever its area
+    completion_per_mp_s: float = 0.0     # seconds a megapixel
+    completion_per_mp2_s: float = 0.0    # seconds a megapixel squared (attention over the tokens)
+    materials_s: float = 0.0             # seconds an object in the material step
 
     def completion_seconds(self, edit_size: int = 0) -> float:
         """One object's completion at ``edit_size`` (the side of the square whose area a crop is edited

@@ -3,9 +3,12 @@ example subject flattened onto white."""
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
 import zlib
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pytest
@@ -86,3 +89,24 @@ def picture_without_alpha(folder: Path) -> Path:
     flat.save(path)
     assert Image.open(path).mode == "RGB"
     return path
+
+
+T = TypeVar("T")
+FIFO_DEADLINE = 20.0   # seconds: reading a FIFO's name must answer at once, not wait for a writer
+
+
+def read_from_a_fifo(path: Path, read: Callable[[Path], T]) -> T:
+    """``read(path)`` for a FIFO made at ``path``, on a thread that must answer within ``FIFO_DEADLINE``: a read
+    that waits for a writer fails the test (a writer is opened then, so the thread ends)."""
+    os.mkfifo(path)
+    answers: list[T] = []
+    reader = threading.Thread(target=lambda: answers.append(read(path)), daemon=True)
+    reader.start()
+    reader.join(FIFO_DEADLINE)
+    if reader.is_alive():
+        with open(path, "wb"):  # a writer lets the waiting open return, so the thread ends
+            pass
+        pytest.fail(f"reading a FIFO waited for a writer for {FIFO_DEADLINE:g} s")
+    assert answers, "the read on the FIFO raised"
+    return answers[0]
+
