@@ -17,6 +17,7 @@ What readers need from them comes through the checked properties here, not by ke
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +45,8 @@ class Manifest:
     format: int = MANIFEST_FORMAT
     status: str = "running"                     # running, finished, failed, cancelled, interrupted
     pid: int | None = field(default_factory=os.getpid)  # the backend that ran it: tells a crash from a live job
+    # The machine it ran on: its pid means something there only (a runs folder shared by two machines).
+    host: str = field(default_factory=socket.gethostname)
     created: str = field(default_factory=_now)
     finished: str | None = None
     image: dict[str, Any] = field(default_factory=dict)  # source, copy, sha256, size, original_size, scale...
@@ -70,8 +73,11 @@ class Manifest:
     source_run: str | None = None               # a regeneration's Generate run (jobs/regenerate.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+        data = {**{f.name: getattr(self, f.name) for f in fields(self)},
                 "records": [record.to_dict() for record in self.records]}
+        if not self.host:  # a run from before the host was kept: written back as it was read
+            del data["host"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Any) -> "Manifest":
@@ -88,6 +94,7 @@ class Manifest:
         return cls(job_id=text(data, _WHAT, "job_id", ""), kind=text(data, _WHAT, "kind", ""),
                    backend_version=text(data, _WHAT, "backend_version", ""), format=number(data, _WHAT, "format", 1),
                    status=text(data, _WHAT, "status", "running"), pid=number(data, _WHAT, "pid", None),
+                   host=text(data, _WHAT, "host", ""),
                    created=text(data, _WHAT, "created", ""), targets=_names(data),
                    device=text(data, _WHAT, "device", ""),
                    records=records_from(data, _WHAT), errors=_entries(data, "errors"),

@@ -21,6 +21,7 @@ import errno
 import logging
 import os
 import shutil
+import socket
 import stat
 import tempfile
 import threading
@@ -330,14 +331,18 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
     marked: list[Path] = []
     if not runs_dir.is_dir():
         return marked
+    here = socket.gethostname()
     for manifest_path in runs_dir.glob("*/manifest.json"):
         try:
             data = read_manifest_data(manifest_path)
         except ProtocolError:
             continue  # unreadable manifests are left exactly as they are
         running = data.get("status") == "running"
-        pid = data.get("pid")
-        if running and isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)):
+        pid, host = data.get("pid"), data.get("host")
+        # Another machine's run (a runs folder two machines share): its pid is that machine's, not one to look
+        # up here; marked interrupted, its live job's reserve was removed under it. Left to its own machine.
+        elsewhere = isinstance(host, str) and host not in ("", here)
+        if running and (elsewhere or (isinstance(pid, int) and (pid == os.getpid() or psutil.pid_exists(pid)))):
             continue  # a live job: its temporary files are its own
         # The reserve of a dead run stays until its manifest is closed: it may be the only room.
         remove_leftovers(manifest_path.parent, keep_reserve=running)

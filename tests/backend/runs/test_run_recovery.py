@@ -147,6 +147,17 @@ def test_the_recovery_pass_leaves_a_live_jobs_files_alone(run):
     assert json.loads((run.root / "manifest.json").read_text())["status"] == "running"
 
 
+def test_the_recovery_pass_leaves_another_machines_live_run_alone(run):
+    """A runs folder two machines share: the other machine's job has a pid this one does not have, and was
+    marked interrupted (its reserve removed) while it ran on. Its manifest names its host."""
+    strays = _stray_files(run)
+    run.manifest.pid, run.manifest.host = 2**22 + 12345, "render-node-7"
+    run.save_manifest()
+    assert folders.recover_interrupted(run.root.parent) == []
+    assert all(p.exists() for p in strays) and (run.root / folders.RESERVE_NAME).exists()
+    assert json.loads((run.root / "manifest.json").read_text())["status"] == "running"
+
+
 def test_leftovers_are_never_looked_for_through_a_link(run, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
