@@ -86,6 +86,12 @@ class RetextureRun(PaintingRun[RetextureRequest]):
                 self.run_folder.manifest.warnings.append({"stage": "unwrap", "code": "uv_map_without_area",
                                                          "message": sentence})
                 self.progress("unwrap", 0, 1, sentence)
+            elif retexture.several_tiles(painted_uvs):
+                sentence = ("the mesh's UV map spreads over several UV tiles (UDIM?): one texture covers the 0..1 "
+                            "tile, so what lies outside it takes the colours at its border")
+                self.run_folder.manifest.warnings.append({"stage": "paint", "code": "uv_map_over_tiles",
+                                                         "message": sentence})
+                self.progress("paint", 0, 1, sentence)
             loop_uvs = painted_uvs
         if loop_uvs is None:
             with self.stage("unwrap"):

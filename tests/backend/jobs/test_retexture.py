@@ -144,14 +144,18 @@ def test_the_object_name_is_checked_like_a_target_name(engine: Engine, tmp_path:
 
 def test_uvs_in_another_tile_are_painted_in_the_textures_tile() -> None:
     """Known answers: a layout a whole tile over (the Mirror modifier's UV offset) moves into 0..1, as REPEAT shows
-    it (it was painted flat from the texture's border); UVs with no area are none (unwrapped anew); a layout over
-    several tiles (UDIM) is one sentence."""
-    from img23d_backend.stages.paint.retexture import tile_uvs
+    it (it was painted flat from the texture's border); UVs with no area are none (unwrapped anew); an island a
+    rounding past its tile's edge stays in it; a layout over several tiles (UDIM) is painted as it is, and said."""
+    from img23d_backend.stages.paint.retexture import several_tiles, tile_uvs
 
     layout = np.array([[0.1, 0.2], [0.9, 0.2], [0.5, 0.8]])
     assert tile_uvs(layout) is layout
     assert np.allclose(tile_uvs(layout + [1.0, 0.0]), layout) and np.allclose(tile_uvs(layout - [3.0, 2.0]), layout)
     assert np.allclose(tile_uvs(np.array([[1.0, 0.0], [2.0, 0.0], [2.0, 1.0]])), [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]])
     assert tile_uvs(np.zeros((3, 2))) is None
-    with pytest.raises(ProtocolError, match="spans several UV tiles"):
-        tile_uvs(np.concatenate([layout, layout + [1.0, 0.0]]))
+    touching = np.array([[-0.0003, 0.0], [1.0005, 0.5], [0.5, 1.0]])  # rounding past both edges: the 0..1 tile
+    assert tile_uvs(touching) is touching and not several_tiles(touching)
+    udim = np.concatenate([layout, layout + [1.0, 0.0]])
+    assert tile_uvs(udim) is udim and several_tiles(udim)
+    centred = layout - 0.5  # -0.4..0.4: over four tiles' corners, painted as it is
+    assert tile_uvs(centred) is centred and several_tiles(centred)

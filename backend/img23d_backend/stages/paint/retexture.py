@@ -45,23 +45,30 @@ def unwrap(mesh: ArtistMesh, cancel: CancelToken | None = None) -> np.ndarray:
     return loop_uvs
 
 
+TILE_OVERHANG = 0.01  # of a tile: how far an island may reach past its tile's edge and still be in it (rounding)
+
+
 def tile_uvs(loop_uvs: np.ndarray) -> np.ndarray | None:
     """The artist's UVs as they are painted: in the 0..1 tile the texture covers. A layout in another single tile
     (the Mirror modifier's UV offset, a layout moved a tile over) is moved into it by whole tiles, which a viewer
     (REPEAT, glTF's and Blender's default) shows the same: it was painted flat, from the texture's border. None for
-    UVs with no area (all at one point: unwrapped anew, as a mesh without a UV map is); one sentence for a layout
-    over several tiles (UDIM), which one texture cannot hold."""
+    UVs with no area (all at one point: unwrapped anew, as a mesh without a UV map is). A layout over several tiles
+    (``several_tiles``) is painted as it is."""
     finite = loop_uvs[np.isfinite(loop_uvs).all(axis=1)]
     if len(finite) == 0 or np.ptp(finite, axis=0).max() < 1e-9:
         return None
-    low = np.floor(finite.min(axis=0) + 1e-6)
-    high = np.ceil(finite.max(axis=0) - 1e-6)
-    if ((high - low) > 1).any():
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "the mesh's UV map spans several UV tiles (from "
-                            f"{low[0]:g}, {low[1]:g} to {high[0]:g}, {high[1]:g}: UDIM?); img23d paints one texture "
-                            "over the 0..1 tile: lay the UVs out in one tile, or remove the UV map to have a new one "
-                            "made")
-    return loop_uvs - low if low.any() else loop_uvs
+    tile = np.floor((finite.min(axis=0) + finite.max(axis=0)) / 2)  # the tile the layout's middle is in
+    inside = bool((finite.min(axis=0) >= tile - TILE_OVERHANG).all() and
+                  (finite.max(axis=0) <= tile + 1 + TILE_OVERHANG).all())
+    return loop_uvs - tile if inside and tile.any() else loop_uvs
+
+
+def several_tiles(loop_uvs: np.ndarray) -> bool:
+    """Whether the layout spreads over more than one UV tile (UDIM, or islands laid out past the 0..1 square),
+    each island's overhang of ``TILE_OVERHANG`` aside: one texture covers the 0..1 tile only."""
+    finite = loop_uvs[np.isfinite(loop_uvs).all(axis=1)]
+    return bool(len(finite)) and bool(((finite.min(axis=0) < -TILE_OVERHANG) |
+                                       (finite.max(axis=0) > 1 + TILE_OVERHANG)).any())
 
 
 def paintable(mesh: ArtistMesh, loop_uvs: np.ndarray) -> Any:
