@@ -37,8 +37,10 @@ from img23d_protocol import MAX_FILE_BYTES, ErrorCode, ProtocolError
 from .budgeted_file import BudgetedFile, OverBudget, amount
 from .png_data import missing_pixel_data
 
-# A JPEG needs at least a byte for this many pixels (a flat grey progressive one at quality 1: 170).
-JPEG_PIXELS_PER_BYTE = 4096
+# A JPEG needs at least a byte for this many pixels: a Huffman-coded flat grey one at quality 1 takes a byte per
+# 170, an arithmetic-coded studio shot (a small object on white) one per 5,500 and a flat one per 28,000; the
+# lie this catches (64 x 64 pixels' data under a 60,000 x 60,000 header) claims 5 million.
+JPEG_PIXELS_PER_BYTE = 1 << 20
 MIN_SIDE = 16
 # The models' processors resize a picture's shorter side up to their patch size: past this ratio of
 # its sides (20000 x 20) that overflows or leaves no patch, so such a picture is refused on reading.
@@ -251,7 +253,7 @@ def _check_pixel_data(path: Path, handle: "BudgetedFile") -> None:
 def _check_jpeg_bytes(path: Path, handle: "BudgetedFile", width: int, height: int) -> None:
     """Refuse a JPEG too small for the picture its header declares: libjpeg fills what never came with grey and
     only warns (64 x 64 pixels' data under a 60,000 x 60,000 header read as a grey picture). The bound is far
-    below any real JPEG's: a flat grey progressive one at the lowest quality takes a byte per 170 pixels."""
+    below any real JPEG's (``JPEG_PIXELS_PER_BYTE``)."""
     raw = handle.raw
     where = raw.tell()
     size = raw.seek(0, os.SEEK_END)  # the file's, or the bytes' a batch read into memory

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 # A face line with a negative index, or with four or more corners: the only lines rewritten.
-_NEEDS = re.compile(rb"^[ \t]*f[ \t][^\n]*(?:[ \t/]-\d|(?:[ \t]+[^\s#]+){4})", re.M)
+_NEEDS = re.compile(rb"^[ \t]*f(?=[ \t])(?:[^\n]*[ \t/]-\d|(?:[ \t]+[^\s#]+){4})", re.M)
 _KINDS = (b"v", b"vt", b"vn")  # a corner's v/vt/vn, counted as they are written
 
 
@@ -69,6 +69,8 @@ def triangulate(points: Sequence[tuple[float, float, float]]) -> list[tuple[int,
     count = len(points)
     if count == 3:
         return [(0, 1, 2)]
+    if count == 4:
+        return _quad(points)
     corners = np.asarray(points, dtype=np.float64)
     following = np.roll(corners, -1, axis=0)
     normal = np.array([np.sum((corners[:, 1] - following[:, 1]) * (corners[:, 2] + following[:, 2])),
@@ -96,6 +98,28 @@ def triangulate(points: Sequence[tuple[float, float, float]]) -> list[tuple[int,
             return [(0, i, i + 1) for i in range(1, count - 1)]
     triangles.append((left[0], left[1], left[2]))
     return triangles
+
+
+def _quad(points: Sequence[tuple[float, float, float]]) -> list[tuple[int, int, int]]:
+    """A quad's two triangles, in plain arithmetic (a quad mesh's OBJ is millions of them): split along the
+    diagonal a-c unless the corner at b or d turns against the quad (concave there), then along b-d."""
+    a, b, c, d = points
+    normal = _cross3(_minus(c, a), _minus(d, b))
+    reflex_b = _dot(_cross3(_minus(b, a), _minus(c, b)), normal) < 0
+    reflex_d = _dot(_cross3(_minus(d, c), _minus(a, d)), normal) < 0
+    return [(1, 2, 3), (3, 0, 1)] if reflex_b or reflex_d else [(0, 1, 2), (0, 2, 3)]
+
+
+def _minus(p: Sequence[float], q: Sequence[float]) -> tuple[float, float, float]:
+    return (p[0] - q[0], p[1] - q[1], p[2] - q[2])
+
+
+def _cross3(p: Sequence[float], q: Sequence[float]) -> tuple[float, float, float]:
+    return (p[1] * q[2] - p[2] * q[1], p[2] * q[0] - p[0] * q[2], p[0] * q[1] - p[1] * q[0])
+
+
+def _dot(p: Sequence[float], q: Sequence[float]) -> float:
+    return p[0] * q[0] + p[1] * q[1] + p[2] * q[2]
 
 
 def _cross(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:

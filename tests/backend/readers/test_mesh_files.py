@@ -252,6 +252,15 @@ def test_an_objs_concave_polygon_is_cut_into_triangles_inside_it(tmp_path: Path)
     assert (np.cross(b - a, c - a)[:, 1] < 0).all()  # +Z in the file is -Y in Blender's axes: all facing it
 
 
+def test_an_objs_concave_quad_is_split_along_the_diagonal_inside_it(tmp_path: Path) -> None:
+    """Known answer: a dart-shaped quad of area 0.35 whose notch is its second corner; fanned from its first corner
+    it covered the notch (area 0.65). The split is made in plain arithmetic (a quad mesh's OBJ is millions of them)."""
+    path = tmp_path / "dart.obj"
+    path.write_text("v 0 0 0\nv 0.5 0.3 0\nv 1 0 0\nv 0.5 1 0\nf 1 2 3 4\n")
+    arrays = _converted(path)
+    assert len(arrays["triangles"]) == 2 and _area(arrays) == pytest.approx(0.35)
+
+
 def test_an_objs_negative_indices_count_back_from_what_was_written_so_far(tmp_path: Path) -> None:
     """Known answer: a quad and a pentagon, each written after its own vertices with negative indices; trimesh
     counted them from the file's last vertex and lost the quad (5 of 9 vertices used, area 2.0 of 2.25)."""
