@@ -21,7 +21,7 @@ from ..models.specs import ModelSpec
 from ..models.throughput import probe
 from .editor import EditorBenchmark, EditorWork
 from .parts import editor_dtype
-from .table import EDITOR_ROWS, EDITOR_TABLE, row_of
+from .table import EDITOR_ROWS, row_of
 
 TOKENS_PER_MEGAPIXEL = 2 * 1e6 / 256  # the noise's and the crop's latents, one token per 16 x 16 pixels
 
@@ -67,9 +67,6 @@ def completion_costs(spec: ModelSpec, device: Any, references: Sequence[int] = (
 
 
 def most_edit_pixels(spec: ModelSpec) -> int:
-    """The most area the editor ``spec`` edits at, whatever it is asked (its code's ``edit_pixels``: FLUX.2
-    [klein]'s canvas never passes its largest reference); 0 when it edits at any area asked."""
-    endless = 1 << 40
-    most = EDITOR_TABLE.code_of(spec).edit_pixels(endless)
-    return most if most < endless else 0
-
+    """The most area the editor ``spec`` edits a crop at, whatever it is asked (its row's fact: FLUX.2 [klein]'s
+    canvas never passes its largest reference); 0 when it edits at any area asked."""
+    return row_of(spec).most_edit_pixels

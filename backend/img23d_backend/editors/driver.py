@@ -89,7 +89,9 @@ def _edit(manager: Any, requests: list[EditRequest], cancel: CancelToken, pixels
     references = max(len(request.references) for request in requests)  # the crops are denoised one by one
     # What a crop's canvas holds at ``pixels``: FLUX.2 [klein] edits at 1024 x 1024's area at most, and a larger
     # --edit-size was refused, or costed, at an area it never paints.
-    canvas = EDITOR_TABLE.code_of(spec).canvas_pixels(pixels)
+    # A picture made from text has no reference to cap its canvas: it is painted at the area asked.
+    canvas = EDITOR_TABLE.code_of(spec).canvas_pixels(pixels) if all(r.image is not None for r in requests) \
+        else pixels
     fit = editor_placement(manager.part_sizes("editor"), canvas, manager.device, itemsize, budget=manager.budget(),
                            smaller_editor=smaller, references=references)
     log.info("%s", fit.sentence())

@@ -82,6 +82,9 @@ class EditorRow:
     # Whether it makes a picture from an instruction alone (text to image, ``text_picture``): an editor
     # that needs a picture to edit is refused for that in one sentence.
     makes_pictures: bool = False
+    # The most area it edits a crop at, whatever it is asked (its code's ``edit_pixels``, checked equal by a test;
+    # a fact here so that the hello's time estimate imports no diffusers); 0: any area asked.
+    most_edit_pixels: int = 0
 
     def __post_init__(self) -> None:
         if self.spec.options.get("editor") != self.name:

@@ -272,6 +272,16 @@ def test_an_edit_size_past_klein_s_largest_is_planned_at_the_area_it_edits_at(ti
     with pytest.raises(EditorUnavailable):
         edit_images(_manager(tiny_root), [square], CancelToken(), edit_size=2048)
     assert planned == [1024 * 1024]
+    # A picture made from text has no reference to cap its canvas: painted, and planned, at the area asked.
+    made = EditRequest(None, "a red barrel", seed=1, size=(2048, 2048))
+    with pytest.raises(EditorUnavailable):
+        driver.run_phases(_manager(tiny_root), [made], CancelToken(), 2048 * 2048)
+    assert planned[-1] == 2048 * 2048
+    # The cap the hello's estimate reads is the row's fact (no diffusers imported for it): the code's own.
+    from img23d_backend.editors.table import EDITOR_CODE, EDITOR_ROWS
+    for name, row in EDITOR_ROWS.items():
+        endless = 1 << 40
+        assert row.most_edit_pixels == (lambda most: most if most < endless else 0)(EDITOR_CODE[name].edit_pixels(endless))
     costs = StepCosts(edit_pixels=1024 * 1024, edit_pixels_most=1024 * 1024, completion_per_mp_s=10.0)
     assert costs.completion_seconds(2048) == costs.completion_seconds(1024) == pytest.approx(10.0 * 1.048576)
     assert StepCosts(edit_pixels=1024 * 1024, completion_per_mp_s=10.0).completion_seconds(2048) == \

@@ -98,4 +98,5 @@ KLEIN_BENCHMARK = EditorBenchmark(gflops=190.7, pixels=256 * 256, tokens=512, en
 
 ROW = EditorRow(name=NAME, spec=KLEIN_SPEC, pipeline="Flux2KleinPipeline", work=KLEIN_WORK,
                 tiny_options={**KLEIN_OPTIONS, "working_pixels": TINY_EDIT_PIXELS}, component="editor",
-                benchmark=KLEIN_BENCHMARK, makes_pictures=True)
+                benchmark=KLEIN_BENCHMARK, makes_pictures=True,
+                most_edit_pixels=1024 * 1024)  # Flux2ImageProcessor.check_image_input's max_area
