@@ -74,6 +74,18 @@ class _Row:
     views: object
 
 
+def _picture_in_folder(path: Path) -> BatchItem:
+    """A folder's picture; one whose name is not UTF-8 text (a Latin-1 'café', kept by Python with lone surrogates)
+    fails alone in one sentence: the record, JSON, could not hold its name, and the whole batch ended in a traceback."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        return BatchItem(None, where=shown, problem=f"{shown}: its file name is not UTF-8 text (a name from another "
+                                                    "system's encoding): rename it")
+    return BatchItem(path.resolve())
+
+
 def read_inputs(inputs: list[str]) -> list[BatchItem]:
     """Every picture the inputs name, in order. Raises ``ProtocolError(bad_request)``."""
     if not inputs:
@@ -86,7 +98,7 @@ def read_inputs(inputs: list[str]) -> list[BatchItem]:
             if not pictures:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, f"the folder {path} has no pictures "
                                                            f"({', '.join(PICTURE_SUFFIXES)})")
-            items.extend(BatchItem(p.resolve()) for p in pictures)
+            items.extend(_picture_in_folder(p) for p in pictures)
         elif not path.exists():
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"no such picture, folder or list: {path}")
         elif path.suffix.lower() in LIST_SUFFIXES:

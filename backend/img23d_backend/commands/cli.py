@@ -161,10 +161,18 @@ def _not_utf8(args: argparse.Namespace) -> ProtocolError | None:
             try:
                 str(value).encode("utf-8")
             except UnicodeEncodeError:
-                shown = str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                # surrogateescape takes back what Python escaped from the bytes; any other lone surrogate (an NTFS
+                # name) is shown as its escape.
+                shown = str(value).encode("utf-8", "surrogateescape" if _escaped_only(str(value)) else
+                                          "backslashreplace").decode("utf-8", "replace")
                 return ProtocolError(ErrorCode.BAD_REQUEST, f"{shown!r} is not UTF-8 text (a name from another "
                                                             "system's encoding): rename it")
     return None
+
+
+def _escaped_only(text: str) -> bool:
+    """Whether every surrogate in ``text`` is one Python's surrogateescape made of an undecodable byte."""
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
 
 
 def _run(args: argparse.Namespace, interrupts: Interrupts) -> int:

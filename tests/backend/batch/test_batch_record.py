@@ -330,3 +330,22 @@ def test_ten_thousand_pictures_are_not_ten_thousand_rewrites(tmp_path: Path, mon
     if before is not None and after is not None:  # everything written: snapshots, the journal, the rest
         assert after - before < 8 * final + seconds * SNAPSHOT_RATE, f"{after - before} bytes for a {final}-byte record"
     assert not (out / JOURNAL_NAME).exists() and not (out / LOCK_NAME).exists()
+
+
+def test_a_folders_picture_whose_name_is_not_utf8_fails_alone_in_one_sentence(tmp_path: Path) -> None:
+    """A Latin-1 'café.png' in a folder: the record, JSON, could not hold its name, and the whole batch ended in a
+    traceback (UnicodeEncodeError) before any picture ran."""
+    import os
+
+    from img23d_backend.batch.inputs import read_inputs
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    latin = folder / os.fsdecode(b"caf\xe9.png")
+    latin.write_bytes(b"")
+    (folder / "ok.png").write_bytes(b"")
+    [odd, fine] = sorted(read_inputs([str(folder)]), key=lambda item: item.image is not None)
+    assert fine.image == (folder / "ok.png").resolve() and not fine.problem
+    assert odd.image is None and odd.problem == (f"{folder}/caf\\udce9.png: its file name is not UTF-8 text (a name "
+                                                 "from another system's encoding): rename it")
+    odd.problem.encode("utf-8")  # the record can hold it

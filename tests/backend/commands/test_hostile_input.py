@@ -241,3 +241,13 @@ def test_a_shown_stream_closed_after_its_stream_was_says_nothing(monkeypatch) ->
             assert wrapper.closed
         del wrapper  # the last reference: collected, and closed, here
     assert reported == []
+
+
+def test_an_argument_with_a_lone_surrogate_of_any_kind_is_one_sentence() -> None:
+    """A lone high surrogate (an NTFS name's unpaired UTF-16 half) is not one Python's surrogateescape made: showing
+    it with that handler raised UnicodeEncodeError inside the check meant to say it in one sentence."""
+    import argparse
+
+    refused = cli._not_utf8(argparse.Namespace(command="generate", image=Path("\ud800x.png"), view=[]))
+    assert refused is not None and refused.message == \
+        "'\\\\ud800x.png' is not UTF-8 text (a name from another system's encoding): rename it"
