@@ -12,9 +12,7 @@ plane, its winding kept); a file that needs neither is passed through untouched,
 from __future__ import annotations
 
 import re
-from typing import Sequence
-
-import numpy as np
+from typing import Any, Sequence
 
 # A face line with a negative index, or with four or more corners: the only lines rewritten.
 _NEEDS = re.compile(rb"^[ \t]*f(?=[ \t])(?:[^\n]*[ \t/]-\d|(?:[ \t]+[^\s#]+){4})", re.M)
@@ -71,6 +69,8 @@ def triangulate(points: Sequence[tuple[float, float, float]]) -> list[tuple[int,
         return [(0, 1, 2)]
     if count == 4:
         return _quad(points)
+    import numpy as np  # here: the command line imports the readers with the standard library alone
+
     corners = np.asarray(points, dtype=np.float64)
     following = np.roll(corners, -1, axis=0)
     normal = np.array([np.sum((corners[:, 1] - following[:, 1]) * (corners[:, 2] + following[:, 2])),
@@ -122,9 +122,9 @@ def _dot(p: Sequence[float], q: Sequence[float]) -> float:
     return p[0] * q[0] + p[1] * q[1] + p[2] * q[2]
 
 
-def _cross(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+def _cross(a: Any, b: Any, c: Any) -> float:
     return float((b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]))
 
 
-def _inside(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
+def _inside(p: Any, a: Any, b: Any, c: Any) -> bool:
     return _cross(a, b, p) >= 0 and _cross(b, c, p) >= 0 and _cross(c, a, p) >= 0
