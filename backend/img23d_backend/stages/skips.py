@@ -48,7 +48,7 @@ class EditorUnavailable(ProtocolError):
     made from their crops as they are: ``editor_sentence``)."""
 
 
-_Stopped = TypeVar("_Stopped", MaterialsUnavailable, EditorUnavailable)
+_Stopped = TypeVar("_Stopped", TextureUnavailable, MaterialsUnavailable, EditorUnavailable)
 
 
 def reason(exc: BaseException) -> str:
@@ -88,42 +88,38 @@ def texture_models(manager: Any) -> Iterator[tuple[Any, ...]]:
 
 
 def _unavailable(manager: Any, role: str, exc: BaseException) -> TextureUnavailable:
-    if is_out_of_memory(exc):
-        placement.release_cached_memory()
-    log.error("the %s model could not be loaded: %r", role, exc)
-    return TextureUnavailable(_code(exc), f"the {role} model ({manager.spec(role).display}) could not be loaded: "
-                                          f"{reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+    return _stopped(f"the {role} model ({manager.spec(role).display}) could not be loaded", exc, TextureUnavailable)
 
 
 def materials_unavailable(manager: Any, exc: BaseException) -> MaterialsUnavailable:
     """``exc``, which stopped the material model (not a cancel: that stays a cancel), as
     ``MaterialsUnavailable`` naming the model and why."""
-    return _stopped(manager, "materials", exc, MaterialsUnavailable)
+    return _stopped(_model_failed(manager, "materials"), exc, MaterialsUnavailable)
 
 
 def maps_unbaked(exc: BaseException) -> MaterialsUnavailable:
     """``exc``, which stopped baking the material maps into a mesh's UV layout (not a cancel), as
     ``MaterialsUnavailable`` saying so."""
-    if is_out_of_memory(exc):
-        placement.release_cached_memory()
-    log.error("the material maps could not be baked: %r", exc)
-    return MaterialsUnavailable(_code(exc), f"the material maps could not be baked into the UV layout: {reason(exc)}",
-                                f"{type(exc).__name__}: {exc}"[:300])
+    return _stopped("the material maps could not be baked into the UV layout", exc, MaterialsUnavailable)
 
 
 def editor_unavailable(manager: Any, exc: BaseException) -> EditorUnavailable:
     """``exc``, which stopped the image editor (not a cancel: that stays a cancel), as
     ``EditorUnavailable`` naming the model and why."""
-    return _stopped(manager, "editor", exc, EditorUnavailable)
+    return _stopped(_model_failed(manager, "editor"), exc, EditorUnavailable)
 
 
-def _stopped(manager: Any, role: str, exc: BaseException, kind: type[_Stopped]) -> _Stopped:
-    """``exc``, which stopped the ``role`` model while loading or running, as ``kind`` naming the model and why."""
+def _model_failed(manager: Any, role: str) -> str:
+    return f"the {role} model ({manager.spec(role).display}) could not be loaded or run"
+
+
+def _stopped(what: str, exc: BaseException, kind: type[_Stopped]) -> _Stopped:
+    """``exc``, which stopped ``what`` (a model loading or running, the material maps' bake), as ``kind`` saying
+    what failed and why."""
     if is_out_of_memory(exc):
         placement.release_cached_memory()
-    log.error("the %s model could not be loaded or run: %r", role, exc)
-    return kind(_code(exc), f"the {role} model ({manager.spec(role).display}) could not be loaded or run: "
-                            f"{reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
+    log.error("%s: %r", what, exc)
+    return kind(_code(exc), f"{what}: {reason(exc)}", f"{type(exc).__name__}: {exc}"[:300])
 
 
 def editor_sentence(error: ProtocolError) -> str:
