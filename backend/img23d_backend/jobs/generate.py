@@ -98,20 +98,20 @@ class GenerateRun(PaintingRun[G]):
 
         cuts = cutting.crop_targets(self, image, firsts)
         cutting.matte_targets(self, image, firsts, cuts)
+        # The cut-outs as the picture shows them (the completion replaces some): the views are judged beside them,
+        # and depth is read over them, where a completed cut-out's hidden part shows what hides it in the depth
+        # map (a table behind a sofa was measured at the sofa's distance).
+        rects = {stem: cut.rect for stem, cut in cuts.items()}
+        visible = {stem: cut.cutout for stem, cut in cuts.items()}
         # The views are read and cut out once, before the completion, which shows them to the editor.
-        given = read_given(self, firsts, {stem: cut.cutout for stem, cut in cuts.items()})
-        # Depth is read where the picture shows each target: over a completed cut-out's hidden part the depth map
-        # shows what hides it (a table behind a sofa was measured at the sofa's distance).
-        visible = {stem: (cut.rect, cut.cutout) for stem, cut in cuts.items()}
+        given = read_given(self, firsts, visible)
         completing.complete_hidden(self, image, firsts, cuts, given)  # unless it is never
         cutouts = {stem: cut.cutout for stem, cut in cuts.items()}
         cutting.share_cut_outs(live, cutouts)
         live = [r for r in live if r.status == "pending"]
         self.views = prepare_views(self, given, cutouts)
         views_shape_skipped = self._front_only_shapes()
-        self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None],
-                                    {stem: rect for stem, (rect, _) in visible.items()},
-                                    {stem: seen for stem, (_, seen) in visible.items()})
+        self.layout = scene.measure(self, image, [r for r in live if r.candidate_of is None], rects, visible)
         with Tail(self.job.cancel) as self.tail:  # each target's clean-up and GLB writing beside the device's work
             meshes = shaping.shape(self, live, cutouts, self._clean_later)
             self._export(live, meshes, cutouts)
