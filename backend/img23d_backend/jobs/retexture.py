@@ -160,9 +160,7 @@ class RetextureRun(PaintingRun[RetextureRequest]):
             sides = {side: given[side] for side in SIDES if side in given}
             for view in given_views.read_views(self, {record.stem: sides})[record.stem]:
                 # The same height a Generate's view needs: a 10-pixel object painted a third of a house's texture.
-                box = given_views.object_rows(view.cutout) if view.cutout is not None else None
-                why = view.why if view.cutout is None else (given_views.too_short(box) if box is not None else
-                                                            "matting found no object in it")
+                why = view.why if view.cutout is None else given_views.too_short(view.cutout)
                 if why is not None:
                     self._leave_out(record, view.side, f"the {view.side} view was left out: {why}")
                     continue

@@ -251,8 +251,18 @@ def object_rows(cutout: Image.Image) -> tuple[int, int, int, int] | None:
     return int(columns[0]), int(rows[0]), int(columns[-1]) + 1, int(rows[-1]) + 1
 
 
-def too_short(box: tuple[int, int, int, int]) -> str | None:
-    """Why a view whose object stands in ``box`` (``object_rows``) has too few pixels to give, or None."""
+Box = tuple[int, int, int, int]   # an object's (x0, y0, x1, y1) in its picture, exclusive ends (``object_rows``)
+
+
+def too_short(cutout: Image.Image) -> str | None:
+    """Why a view's cut-out has too few pixels to give (no solid object, or one under ``MIN_VIEW_HEIGHT``), or
+    None: what a Generate's view and a Re-texture's are both held to."""
+    return _too_short(object_rows(cutout))
+
+
+def _too_short(box: Box | None) -> str | None:
+    if box is None:
+        return "matting found no object in it"
     height = box[3] - box[1]
     return f"its object is {height} pixels tall, fewer than the {MIN_VIEW_HEIGHT} a view needs" \
         if height < MIN_VIEW_HEIGHT else None
@@ -261,35 +271,40 @@ def too_short(box: tuple[int, int, int, int]) -> str | None:
 def unfit(cutout: Image.Image, front: Image.Image) -> str | None:
     """Why a view's cut-out is beyond what the artist could mean beside the front cut-out ``front`` (too few
     pixels, framed far unlike it, of another shape), or None."""
+    return _judged(cutout, front)[0]
+
+
+def _judged(cutout: Image.Image, front: Image.Image) -> tuple[str | None, Box | None, Box | None]:
+    """``unfit``'s answer, with the view's and the front's object boxes it was judged by."""
     side_box, front_box = object_rows(cutout), object_rows(front)
+    if (short := _too_short(side_box)) is not None:
+        return short, side_box, front_box
     if side_box is None or front_box is None:
-        return "matting found no object in it"
+        return "matting found no object in it", side_box, front_box
     side_height, front_height = side_box[3] - side_box[1], front_box[3] - front_box[1]
-    if (short := too_short(side_box)) is not None:
-        return short
     side_share, front_share = side_height / cutout.height, front_height / front.height
     ratio = side_share / front_share
     if not 1.0 / MAX_HEIGHT_RATIO <= ratio <= MAX_HEIGHT_RATIO:
         return (f"its object fills {side_share:.0%} of its picture's height where the front's fills "
                 f"{front_share:.0%} of its crop's, more than {MAX_HEIGHT_RATIO:g} times apart; give a picture "
-                "framed on the object as the front is")
+                "framed on the object as the front is"), side_box, front_box
     side_aspect = (side_box[2] - side_box[0]) / side_height
     front_aspect = (front_box[2] - front_box[0]) / front_height
     if not 1.0 / MAX_ASPECT_RATIO <= side_aspect / front_aspect <= MAX_ASPECT_RATIO:
         return (f"its object is {side_aspect:.3g} times as wide as it is tall where the front's is "
                 f"{front_aspect:.3g}, more than {MAX_ASPECT_RATIO:g} times apart; give a picture of the "
-                "whole object from that side")
-    return None
+                "whole object from that side"), side_box, front_box
+    return None, side_box, front_box
 
 
 def _scaled(run: StepContext, stem: str, view: GivenView, cutout: Image.Image, front: Image.Image) -> Path | None:
     """The view's cut-out (``cutout``) at the front's height and baseline, written beside its given file;
     None, with ``view.why`` set (and nothing written), when it is beyond what the artist could mean (``unfit``)."""
-    if (why := unfit(cutout, front)) is not None:
+    why, side_box, front_box = _judged(cutout, front)
+    if why is not None or side_box is None or front_box is None:
         view.why = why
         return None
-    side_box, front_box = object_rows(cutout), object_rows(front)
-    picture = to_front_scale(cutout, side_box, front.size, front_box)  # type: ignore[arg-type]
+    picture = to_front_scale(cutout, side_box, front.size, front_box)
     return run.run_folder.write_image(f"{FOLDER}/{stem}/{view.side}.png", picture, view.permissions)
 
 
