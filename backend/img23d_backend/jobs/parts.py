@@ -48,6 +48,7 @@ from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.matting import UnusableMatte
+from ..stages.step_context import warn
 from .base import JobRun, OutOfMemory
 from .context import EngineContext
 from .loaders import ensure_parts_model
@@ -254,9 +255,9 @@ class PartsRun(JobRun[PartsRequest]):
         for rank, value in enumerate(values):
             if value not in kept:
                 named = f" ({names[rank]!r})" if rank < len(names) else ""
-                driver.warn(self, "mask", "part_not_found",
-                            f"the mask's region of value {value}{named} is too small to remain when the picture "
-                            f"is scaled to {size[0]} x {size[1]} pixels for the model: no part is drawn for it")
+                warn(self, "mask", "part_not_found",
+                     f"the mask's region of value {value}{named} is too small to remain when the picture "
+                     f"is scaled to {size[0]} x {size[1]} pixels for the model: no part is drawn for it")
         return [name for name, value in zip(names, values) if value in kept]
 
 

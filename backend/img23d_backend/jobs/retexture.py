@@ -25,6 +25,7 @@ from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
+from ..stages.step_context import warn
 from ..views import given as given_views
 from . import materials
 from .base import OutOfMemory
@@ -82,16 +83,11 @@ class RetextureRun(PaintingRun[RetextureRequest]):
         if loop_uvs is not None:
             painted_uvs = retexture.tile_uvs(loop_uvs)
             if painted_uvs is None:  # painted one flat colour, without a word: said, and unwrapped anew
-                sentence = "the mesh's UV map has no area (every corner at one point): a new one is made"
-                self.run_folder.manifest.warnings.append({"stage": "unwrap", "code": "uv_map_without_area",
-                                                         "message": sentence})
-                self.progress("unwrap", 0, 1, sentence)
+                warn(self, "unwrap", "uv_map_without_area",
+                     "the mesh's UV map has no area (every corner at one point): a new one is made")
             elif retexture.several_tiles(painted_uvs):
-                sentence = ("the mesh's UV map spreads over several UV tiles (UDIM?): one texture covers the 0..1 "
-                            "tile, so what lies outside it takes the colours at its border")
-                self.run_folder.manifest.warnings.append({"stage": "paint", "code": "uv_map_over_tiles",
-                                                         "message": sentence})
-                self.progress("paint", 0, 1, sentence)
+                warn(self, "paint", "uv_map_over_tiles", "the mesh's UV map spreads over several UV tiles (UDIM?): "
+                     "one texture covers the 0..1 tile, so what lies outside it takes the colours at its border")
             loop_uvs = painted_uvs
         if loop_uvs is None:
             with self.stage("unwrap"):

@@ -28,7 +28,7 @@ from ..gltf.frame import from_gltf
 from ..stages.crop import crop_box
 from ..stages.grounding import ask
 from ..stages.mesh.cleanup import decimate
-from ..stages.step_context import StepContext
+from ..stages.step_context import StepContext, warn
 from . import costs
 from .indexed_mask import ALPHA_THRESHOLD, from_alphas
 from .part import PartMesh, PartProgress
@@ -198,11 +198,6 @@ def write_parts(run: StepContext, made: list[PartMesh], stem: str, folder: str =
     if target:
         run.job.emit(Artifact(job=run.job.id, kind=ArtifactKind.PART, path=str(path), target=target))
     return written
-
-
-def warn(run: StepContext, stage: str, code: str, message: str) -> None:
-    run.run_folder.manifest.warnings.append({"stage": stage, "code": code, "message": message})
-    run.progress(stage, 1, 1, message)
 
 
 def share_of(painted: trimesh.Trimesh, vertices: np.ndarray, faces: np.ndarray, name: str,

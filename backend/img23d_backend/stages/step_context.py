@@ -94,3 +94,11 @@ class StepContext(Protocol):
         """Each picture's cut-out through the job's matting path (a cut-out, an ``UnusableMatte``, or
         the job's ``OutOfMemory`` where even one picture alone ran out)."""
         ...
+
+
+def warn(run: StepContext, stage: str, code: str, message: str) -> None:
+    """Note what ``run`` went on with in its manifest's warnings (``stage``, ``code``: what a reader filters by) and
+    say ``message`` in its progress."""
+    run.run_folder.manifest.warnings.append({"stage": stage, "code": code, "message": message})
+    run.progress(stage, 1, 1, message)
+
