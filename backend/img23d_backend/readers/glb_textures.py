@@ -32,7 +32,7 @@ from img23d_protocol import OPTION_RANGES
 from img23d_protocol.glb_images import image_window, read_glb
 from img23d_protocol.image_headers import UnreadableImage, Window, image_size
 
-from ..gltf.document import read_gltf_json
+from ..gltf.document import node_triangles, read_gltf_json
 
 # The largest texture a job makes (the add-on's texture guard's bound, from the same options).
 LARGEST_TEXTURE = int(max(OPTION_RANGES["texture_size"].high, OPTION_RANGES["bake_size"].high))
@@ -51,6 +51,9 @@ class TexturePlan:
 
     source: Path
     left_out: list[str] = field(default_factory=list)
+    # Every mesh node's triangles, each node's copy counted, from the JSON read here (``node_triangles``): None
+    # where the counts are not glTF's numbers.
+    triangles: int | None = None
 
 
 def _lookup(items: object, index: object) -> Any:
@@ -107,11 +110,12 @@ def plan_textures(path: Path, folder: Path) -> TexturePlan:
         text_gltf = path.suffix.lower() == ".gltf"
         document, binary = (read_gltf_json(handle, path.name), None) if text_gltf else \
             read_glb(handle, os.fstat(handle.fileno()).st_size, path.name)
+        triangles = node_triangles(document)  # before any image is left out of it
         images = document.get("images")
         if not isinstance(images, list) or not images:
-            return TexturePlan(path)
+            return TexturePlan(path, triangles=triangles)
         uses = _texture_uses(document)
-        plan, changed = TexturePlan(path), False
+        plan, changed = TexturePlan(path, triangles=triangles), False
         for index in range(len(images)):
             why = None
             if index in uses:
