@@ -16,6 +16,7 @@ from typing import Any
 
 from img23d_protocol import OPTION_RANGES, ErrorCode, ProtocolError, dumps, read_manifest
 from img23d_protocol.layout import DEFAULT_FOV_DEGREES, LayoutSettings, resolve_fov, solve, targets_from_records
+from img23d_protocol.plain import finite_number
 
 from ..readers.meshes import MAX_MESH_FILE_BYTES
 from ..runs.folders import atomic_write
@@ -44,7 +45,7 @@ def relayout(run_dir: str | Path, fov_degrees: float | None = None, estimate_fov
     used = manifest.layout_used
     wanted_fov = fov_degrees if fov_degrees is not None else manifest.option("fov_degrees", _recorded_fov(used))
     allowed = OPTION_RANGES["fov_degrees"]
-    if isinstance(wanted_fov, bool) or not isinstance(wanted_fov, (int, float)) or not allowed.admits(wanted_fov):
+    if not finite_number(wanted_fov) or not allowed.admits(wanted_fov):
         # The same range as Generate's --fov (solve's own check is wider, and a ValueError traceback).
         whose = "the field of view" if fov_degrees is not None else f"the field of view {root}'s manifest records,"
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{whose} {wanted_fov!r} is out of range: it must be "
