@@ -131,13 +131,14 @@ def command_failed(printer: ProgressPrinter, exc: ProtocolError, interrupts: Int
     return job_failed(printer, exc, usage_message(exc), interrupts, failure_code(exc))
 
 
-def command_job(job_id: str, interrupts: Interrupts) -> Any:
-    """A command's job (``jobs.Job``), printing its progress on stderr (its ``emit``, a ``ProgressPrinter``): an
-    interrupt cancels it, and a second one, or a job still running 10 s after the first, closes its run as
-    cancelled before the process ends (``Interrupts.abandon``; without it a manifest stayed ``running``)."""
+def command_job(job_id: str, interrupts: Interrupts, printer: ProgressPrinter | None = None) -> Any:
+    """A command's job (``jobs.Job``), printing its progress on stderr (its ``emit``: ``printer``, else a new
+    ``ProgressPrinter``): an interrupt cancels it, and a second one, or a job still running 10 s after the first,
+    closes its run as cancelled before the process ends (``Interrupts.abandon``; without it a manifest stayed
+    ``running``)."""
     from ..jobs import Job  # the engine's modules: seconds of imports, once the arguments are checked
 
-    job = Job(id=job_id, emit=ProgressPrinter(sys.stderr), cancel=interrupts.token)
+    job = Job(id=job_id, emit=printer or ProgressPrinter(sys.stderr), cancel=interrupts.token)
     interrupts.abandon = job.abandon
     return job
 

@@ -19,10 +19,9 @@ from typing import Any, Callable, TypeVar
 from img23d_protocol import ProtocolError
 
 from ..env.interrupts import Interrupts
-from ..jobs import Job
 from ..runs.folders import recover_interrupted
 from ..session import Models, Session
-from .progress import ProgressPrinter, command_failed, stopped_early
+from .progress import ProgressPrinter, command_failed, command_job, stopped_early
 
 Abandon = Callable[[str], None]
 R = TypeVar("R")
@@ -40,8 +39,9 @@ def run_request(session: Session, request: Any, printer: ProgressPrinter, interr
                 abandon: Callable[[Abandon], Abandon] | None = None) -> Any:
     """``request``'s result under ``session``'s engine, its progress on ``printer``, cancelled by ``interrupts``
     (whose watcher calls the job's ``abandon``, or ``abandon(job.abandon)``: what a command also undoes)."""
-    job = Job(id=request.id, emit=printer, cancel=interrupts.token)
-    interrupts.abandon = abandon(job.abandon) if abandon else job.abandon
+    job = command_job(request.id, interrupts, printer)
+    if abandon is not None:
+        interrupts.abandon = abandon(job.abandon)
     return session.engine.run(request, job)
 
 
