@@ -2,15 +2,12 @@
 
 Where each full value comes from (``facebookresearch/AutoPartGen`` at 147658f, read, nothing copied):
 
-* the DiT: ``autopartgen/configs/default.yaml``'s ``dit`` section (``num_latents`` 2048, ``width`` 2048,
-  ``num_layers`` 21, ``num_attention_heads`` 16, ``cross_attention_dim`` 1024, ``latent_dim`` 64,
-  ``token_cross_attention_layer`` 10, ``scale_factor`` 1.268390, ``mlp_encode_cond``,
-  ``use_part_position_embedding``, ``use_diffusion_forcing`` true); ``default_4096.yaml`` differs in
-  ``num_latents`` 4096 only (and its guidance). The part position embedding's 128 frequencies, the
-  feed-forward's ratio 4, the time embedding's 4 x width hidden layer: the release's DiT class defaults.
-* the VAE: the yaml's ``vae`` section (``encoder_width`` 512, eval downscale 16 for 2,048 latents, 8 for
-  4,096) over TripoSG's class defaults (64 latent channels, 8 heads, decoder width 1024, 8 encoder and 16
-  decoder layers, 8 log-spaced frequencies without pi, xyz + normals in).
+* the DiT: ``autopartgen/configs/default.yaml``'s ``dit`` section, each key beside its field in ``DiTConfig``
+  (and ``mlp_encode_cond``, ``use_part_position_embedding``, ``use_diffusion_forcing`` true);
+  ``default_4096.yaml`` differs in ``num_latents`` 4096 only (and its guidance). The time embedding's 4 x
+  width hidden layer and the fields marked "class default": the release's DiT class defaults.
+* the VAE: the yaml's ``vae`` section over TripoSG's class defaults, each beside its field in ``VAEConfig``
+  (eval downscale 16 for 2,048 latents, 8 for 4,096).
 * the conditioner: the yaml's ``conditioner`` (``dinov2_vitl14_reg`` at 448 px, ``norm_out: none``, i.e. the
   hidden states before DINOv2's final layernorm); DINOv2-L/14's own sizes (24 layers, width 1024, 16 heads,
   4 registers) as transformers' ``facebook/dinov2-with-registers-large`` config.json gives them.
@@ -29,17 +26,17 @@ SCALE_FACTOR = 1.268390  # default.yaml's dit.scale_factor: the DiT works on VAE
 
 @dataclass(frozen=True)
 class DiTConfig:
-    width: int = 2048
-    layers: int = 21
-    heads: int = 16
-    in_channels: int = 64
-    latents: int = 2048
-    cross_attention_dim: int = 1024       # the image tokens' width after ``cond_proj``
-    latent_dim: int = 64                  # the part history's token width
-    part_layers: int = 10                 # blocks [0, part_layers) attend to the part history
-    part_freqs: int = 128                 # the part position embedding's sinusoid frequencies
-    mlp_ratio: float = 4.0
-    scale_factor: float = SCALE_FACTOR
+    width: int = 2048                     # dit.width
+    layers: int = 21                      # dit.num_layers
+    heads: int = 16                       # dit.num_attention_heads
+    in_channels: int = 64                 # the VAE's latent channels: the DiT denoises its latents
+    latents: int = 2048                   # dit.num_latents
+    cross_attention_dim: int = 1024       # dit.cross_attention_dim: the image tokens' width after ``cond_proj``
+    latent_dim: int = 64                  # dit.latent_dim: the part history's token width
+    part_layers: int = 10                 # dit.token_cross_attention_layer: blocks [0, it) see the history
+    part_freqs: int = 128                 # class default: the part position embedding's sinusoid frequencies
+    mlp_ratio: float = 4.0                # class default: the feed-forward's hidden width over ``width``
+    scale_factor: float = SCALE_FACTOR    # dit.scale_factor
 
     def check(self) -> None:
         if self.width % self.heads:
@@ -50,14 +47,14 @@ class DiTConfig:
 
 @dataclass(frozen=True)
 class VAEConfig:
-    latent_channels: int = 64
-    heads: int = 8
-    encoder_width: int = 512
-    decoder_width: int = 1024
-    encoder_layers: int = 8
-    decoder_layers: int = 16
-    num_freqs: int = 8
-    include_pi: bool = False
+    latent_channels: int = 64             # TripoSG's class default
+    heads: int = 8                        # TripoSG's class default
+    encoder_width: int = 512              # vae.encoder_width
+    decoder_width: int = 1024             # TripoSG's class default
+    encoder_layers: int = 8               # TripoSG's class default
+    decoder_layers: int = 16              # TripoSG's class default
+    num_freqs: int = 8                    # TripoSG's class default: log-spaced frequencies...
+    include_pi: bool = False              # ...not multiplied by pi
     in_channels: int = 3                  # xyz; the normals join as features
     downscale: int = 16                   # latents = surface points // downscale (32,768 // 16 = 2,048)
 

@@ -100,17 +100,19 @@ class SkinVAEConfig(_PointNetworkSizes):
 
 @dataclass(frozen=True)
 class LanguageModelConfig:
-    """The Qwen3 decoder's sizes (Qwen3-0.6B's architecture, hidden 896 and TokenRig's vocabulary)."""
+    """The Qwen3 decoder's sizes (Qwen3-0.6B's architecture, hidden 896 and TokenRig's vocabulary). Each field
+    is named as ``transformers.Qwen3Config`` names it in the comment; ``loader`` reads the first six from the
+    checkpoint's shapes and the last three from the Qwen3 folder's ``config.json``."""
 
-    hidden: int = 896
-    layers: int = 28
-    heads: int = 16
-    kv_heads: int = 8
-    head_dim: int = 128
-    intermediate: int = 3072  # Qwen3-0.6B's; img23d reads the checkpoint's from its shapes
-    rope_theta: float = 1_000_000.0
-    rms_norm_eps: float = 1e-6
-    max_positions: int = 40_960
+    hidden: int = 896                 # hidden_size: embed_tokens' width
+    layers: int = 28                  # num_hidden_layers
+    heads: int = 16                   # num_attention_heads: q_proj's rows / head_dim
+    kv_heads: int = 8                 # num_key_value_heads: k_proj's rows / head_dim
+    head_dim: int = 128               # head_dim: q_norm's width
+    intermediate: int = 3072          # intermediate_size: Qwen3-0.6B's, gate_proj's rows in the checkpoint
+    rope_theta: float = 1_000_000.0   # rope_theta: the rotary embedding's base
+    rms_norm_eps: float = 1e-6        # rms_norm_eps: every RMSNorm's epsilon
+    max_positions: int = 40_960       # max_position_embeddings
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,15 @@ from .kv_steps import GrowingSteps, StaticSteps
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    beams: int = 10
-    top_k: int = 5
-    top_p: float = 0.95
-    temperature: float = 1.0
-    repetition_penalty: float = 2.0
+    """The search's settings; each default is the demo's ``generate`` argument named in its comment."""
+
+    beams: int = 10                   # num_beams
+    top_k: int = 5                    # top_k: each step keeps a beam's five likeliest tokens...
+    top_p: float = 0.95               # top_p: ...and of those the fewest that hold this share
+    temperature: float = 1.0          # temperature: scores are divided by it before both
+    repetition_penalty: float = 2.0   # repetition_penalty: a token the beam made scores this much less
     max_new_tokens: int = 2048 - 512 - 2  # upstream's max_length 2,048 less the prefix and the start tokens
-    seed: int = 0
+    seed: int = 0                     # img23d's own: seeds the one generator every draw takes
     # How the key-value cache is held (``kv_steps``): "auto" is a static cache replayed as a CUDA graph on a
     # CUDA GPU and the growing one elsewhere (a CPU's attention reads only the keys there are).
     cache: Literal["auto", "growing", "static"] = "auto"
