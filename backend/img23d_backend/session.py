@@ -21,8 +21,7 @@ from .env.library_output import quiet_empty_warnings
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
-from .readers.meshes import artist_mesh_file, write_textured_glb
-from .runs.stems import safe_stem
+from .readers.meshes import artist_mesh_file
 
 R = TypeVar("R", bound=JobResult)
 AUTO = "auto"  # names="auto": the grounding model suggests the names first (every instance of each)
@@ -266,11 +265,10 @@ class Session:
         run_dir = Path(result.run_dir)
         uvs = Path(result.uvs) if result.uvs else None
         maps = Path(result.metallic_roughness) if result.metallic_roughness else None
-        glb = write_textured_glb(run_dir / "input_mesh.npz", Path(result.texture), uvs,
-                                 run_dir / f"{safe_stem(request.name)}.glb", maps)  # never outside the run
         return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs,
-                               uv_created=result.uv_created, faces=result.faces, mesh=glb, metallic_roughness=maps,
-                               materials_skipped=result.materials_skipped, **_projection(run_dir))
+                               uv_created=result.uv_created, faces=result.faces, mesh=_painted_mesh(run_dir),
+                               metallic_roughness=maps, materials_skipped=result.materials_skipped,
+                               **_projection(run_dir))
 
 
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
@@ -313,6 +311,14 @@ def _ran(result: JobResult, kind: type[R]) -> R:
     if not isinstance(result, kind):
         raise ProtocolError(ErrorCode.INTERNAL, f"a {kind.KIND} job answered with a {type(result).__name__}")
     return result
+
+
+def _painted_mesh(run_dir: Path) -> Path:
+    """A Re-texture's GLB, as its manifest's record names it (``jobs/retexture.py`` writes it)."""
+    manifest = read_manifest(run_dir)
+    if not manifest.done:
+        raise ProtocolError(ErrorCode.INTERNAL, f"the Re-texture in {run_dir} finished without its mesh")
+    return run_dir / Path(manifest.done[0].mesh).name  # never outside the run
 
 
 def _projection(run_dir: Path) -> dict[str, Any]:

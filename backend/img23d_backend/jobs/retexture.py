@@ -3,7 +3,8 @@
 Every map the job makes comes back on the artist's UVs: the colour (``texture.png``, the ``texture``
 artifact) and, where the material step ran (``jobs.materials``, as in a Generate), glTF's
 metallicRoughness texture (``metallic_roughness.png``, the ``metallic_roughness`` artifact, 1.16).
-More pictures of the mesh (the request's ``views``, 1.19: its left, back and right) are kept in the run
+The painted mesh is kept beside them as ``<name>.glb`` (its record's ``mesh``), written before the manifest
+says finished. More pictures of the mesh (the request's ``views``, 1.19: its left, back and right) are kept in the run
 as given and cut out (``views.given``, as a Generate's), and projected with the front picture onto the
 colour after painting (``jobs.photo_colour``); the metallicRoughness map stays as the material step made it.
 """
@@ -23,6 +24,7 @@ from ..models import preflight
 from ..catalog import PAINT_ROLES
 from ..readers.artist_mesh import load_artist_mesh
 from ..readers.images import LoadedImage
+from ..readers.meshes import textured_mesh
 from ..runs.folders import TargetRecord
 from ..stages.paint import retexture
 from ..stages.step_context import warn
@@ -114,6 +116,10 @@ class RetextureRun(PaintingRun[RetextureRequest]):
             maps_path = self.run_folder.write_image("metallic_roughness.png", maps[1]) if len(maps) > 1 else None
             uvs_path = self.run_folder.write_bytes_with(
                 "uvs.npy", lambda p: np.save(p, loop_uvs.astype(np.float32), allow_pickle=False)) if created else None
+            # The painted mesh as a GLB, in the run before its manifest says finished: what a pipeline reads.
+            glb = textured_mesh(mesh_copy, texture_path, uvs_path, maps_path)
+            record.mesh = self.run_folder.write_bytes_with(
+                f"{record.stem}.glb", lambda p: glb.export(p, file_type="glb")).name
         record.status, record.textured = "done", True
         for kind, path in ((ArtifactKind.TEXTURE, texture_path), (ArtifactKind.METALLIC_ROUGHNESS, maps_path),
                            (ArtifactKind.UVS, uvs_path)):

@@ -7,9 +7,9 @@ triangles stay as they are; its UVs, where it has them, become per-corner UVs (w
 image as ``base_color`` and its glTF metallicRoughness texture as ``metallic_roughness``; a mesh
 with vertex colours keeps them as ``vertex_colors``, linear as glTF's ``COLOR_0``: a PLY's or OBJ's
 sRGB colours are decoded; a mesh of several materials keeps which triangle has which, as
-``triangle_materials`` and ``material_names``). Back out, ``write_textured_glb`` puts the
-painted texture (and the metallicRoughness texture, when the job made one) on the same triangles as a GLB (vertices split
-only where the UVs split, as any glTF export does).
+``triangle_materials`` and ``material_names``). Back out, ``textured_mesh`` puts the painted texture
+(and the metallicRoughness texture, when the job made one) on the same triangles, for the Re-texture job to write
+as a GLB in its run (vertices split only where the UVs split, as any glTF export does).
 
 Bounded before it is read: a file over ``MAX_MESH_FILE_BYTES`` is refused from its size alone (trimesh
 reads a file whole: a 4 GB OBJ took over 6 GB of memory), and a GLB's textures are checked from
@@ -31,7 +31,6 @@ from img23d_protocol import ErrorCode, ProtocolError
 from img23d_protocol.mesh_file import MAX_FACES
 
 from ..gltf.document import MAX_FILE_BYTES
-from ..runs.folders import atomic_write
 from .colour_space import linear_to_srgb, srgb_to_linear
 from . import obj_faces
 from .glb_textures import LARGEST_TEXTURE, plan_textures
@@ -263,12 +262,10 @@ def triangle_materials(parts: list[Any]) -> dict[str, Any]:
     return {"material_names": np.array(names), "triangle_materials": np.repeat(np.array(of_part, np.int32), counts)}
 
 
-def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target: Path,
-                       metallic_roughness: Path | None = None) -> Path:
-    """The painted mesh as a GLB: the add-on's mesh file (``mesh_file``, Blender's axes), its UVs
-    (or the new ``uvs``, one per corner), the texture as its base colour and, when given, the
-    ``metallic_roughness`` texture as glTF's (factors 1.0: the texture rules); written atomically
-    to ``target``."""
+def textured_mesh(mesh_file: Path, texture: Path, uvs: Path | None, metallic_roughness: Path | None = None) -> Any:
+    """The painted mesh, a ``trimesh.Trimesh`` in glTF's axes to export as a GLB: the add-on's mesh file
+    (``mesh_file``, Blender's axes), its UVs (or the new ``uvs``, one per corner), the texture as its base
+    colour and, when given, the ``metallic_roughness`` texture as glTF's (factors 1.0: the texture rules)."""
     import numpy as np
     import trimesh
     from PIL import Image
@@ -299,8 +296,7 @@ def write_textured_glb(mesh_file: Path, texture: Path, uvs: Path | None, target:
                                                    metallicFactor=1.0 if maps is not None else 0.0,
                                                    roughnessFactor=1.0)
     visual = trimesh.visual.TextureVisuals(uv=unique[:, 1:], material=material)
-    mesh = trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
-    return atomic_write(target, lambda p: mesh.export(p, file_type="glb"))
+    return trimesh.Trimesh(vertices, inverse.reshape(-1, 3), visual=visual, process=False)
 
 
 def base_colour_values(material: Any, textured: bool = True) -> Any:

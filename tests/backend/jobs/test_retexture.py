@@ -13,7 +13,7 @@ from artist_meshes import mesh_file, uv_sphere
 from testdata import FAST_PAINT, MESH, MESH_FACES, SUBJECT
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_protocol import JobOptions, ProtocolError, RetextureJobResult, RetextureRequest
+from img23d_protocol import JobOptions, ProtocolError, RetextureJobResult, RetextureRequest, read_manifest
 from img23d_backend.readers.artist_mesh import load_artist_mesh
 
 pytestmark = pytest.mark.lane_a  # whole jobs in this process, run in lane A for the lanes' balance (pytest.ini)
@@ -43,13 +43,20 @@ def test_a_mesh_without_uvs_gets_a_new_uv_map_and_keeps_its_topology(engine: Eng
     assert (run / "input_mesh.npz").is_file() and len(list((run / "views" / "statue").glob("view_*.png"))) == 6
 
 
-def test_a_mesh_with_uvs_is_painted_into_its_own_layout(engine: Engine, tmp_path: Path) -> None:
+def test_a_mesh_with_uvs_is_painted_into_its_own_layout_and_kept_as_a_glb(engine: Engine, tmp_path: Path) -> None:
     sphere = uv_sphere(24, 32)
     path = mesh_file(sphere, tmp_path / "sphere.npz", with_uvs=True)
     data = _run(engine, path)
     assert data.uvs is None and not data.uv_created
     texture = np.asarray(Image.open(data.texture))
     assert texture.shape == (256, 256, 3) and texture.std() > 0
+    # The job itself keeps the painted GLB, so a run its manifest calls finished holds it (the command line's
+    # session wrote it after the job had finished).
+    manifest = read_manifest(Path(data.run_dir))
+    assert manifest.status == "finished" and [record.mesh for record in manifest.done] == ["statue.glb"]
+    glb = trimesh.load(Path(data.run_dir) / "statue.glb", force="mesh", process=False)
+    assert len(glb.faces) == len(sphere.faces)
+    assert np.asarray(glb.visual.material.baseColorTexture).shape == (256, 256, 3)
 
 
 def test_a_mesh_over_the_face_budget_is_painted_through_a_proxy(engine: Engine, tmp_path: Path) -> None:
