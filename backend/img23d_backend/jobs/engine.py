@@ -60,6 +60,9 @@ class Engine(EngineContext):
 
     def _prepared(self, kind: type[JobRun[Any]], request: Any, job: Job) -> JobRun[Any]:
         """``request`` checked (before anything is written) and its run made, with its folder."""
+        options = getattr(request, "options", None)
+        if isinstance(options, JobOptions):  # the Python API's requests reach here unchecked (the wire's are read)
+            options.validate()
         kind.check_request(request)
         kind.check_models(request, self)
         if "shape" in self.manager.roles:

@@ -132,3 +132,18 @@ def test_the_apis_names_as_text_are_read_as_targets_reads_them(session: api.Sess
     with pytest.raises(api.ProtocolError, match="caught before it ran"):
         session.generate(HOUSE, "lamp (shade, arm), table")
     assert sent[0].targets == ["lamp", "table"] and sent[0].parts == {"lamp": ["shade", "arm"]}
+
+
+@pytest.mark.parametrize("values, named", [({"steps": -1}, "steps"), ({"min_piece": 5.0}, "min_piece"),
+                                           ({"octree_resolution": 4}, "octree_resolution"),
+                                           ({"face_budget": 7}, "face_budget")])
+def test_the_apis_options_are_checked_against_their_ranges_before_anything_runs(
+        session: api.Session, tmp_path: Path, values: dict, named: str) -> None:
+    """The command line, the wire and the add-on check every option's range; a pipeline calling the API got a
+    traceback (steps -1), every face dropped (min_piece 5) or a face budget under its least: one sentence now,
+    before a run folder is made."""
+    runs = set(session.engine.settings.runs_dir.iterdir())
+    with pytest.raises(api.ProtocolError, match=named) as refused:
+        session.generate(HOUSE, ["house"], api.JobOptions(**{**FAST_OPTIONS, **values}))
+    assert refused.value.code is ErrorCode.BAD_REQUEST
+    assert set(session.engine.settings.runs_dir.iterdir()) == runs
