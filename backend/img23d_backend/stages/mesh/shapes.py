@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from img23d_protocol import VOLUME_DECODERS
+from img23d_protocol import OPTION_RANGES, VOLUME_DECODERS
 
 # The fewest volume-decoder queries per call: hy3dgen's default, and the floor of every family's
 # chunking (a retry after running out of memory drops to it).
@@ -31,9 +31,11 @@ class ShapeSettings:
     sharpness: str = "auto"
 
     def lowered(self) -> "ShapeSettings":
-        """Settings for a retry after running out of memory: one image, half the octree, smaller
+        """Settings for a retry after running out of memory: one image, half the octree (never under the
+        least the options allow, and never more than it was: a floor of 32 doubled an octree of 16), smaller
         decoder calls."""
-        return replace(self, octree_resolution=max(32, self.octree_resolution // 2), batch_size=1,
+        least = OPTION_RANGES["octree_resolution"].low
+        return replace(self, octree_resolution=max(least, self.octree_resolution // 2), batch_size=1,
                        num_chunks=MIN_CHUNK)
 
 
