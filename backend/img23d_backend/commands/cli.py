@@ -14,7 +14,7 @@ import argparse
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from img23d_protocol import (BUDGET_GB_MAX, BUDGET_GB_MIN, DEFAULT_FAMILY, MODEL_FAMILIES, DetectRequest, ErrorCode,
                              GenerateRequest, JobOptions, ProtocolError, SuggestRequest, check_boxes,
@@ -28,7 +28,7 @@ from ..models import env_probe
 from ..models.role_devices import MOVABLE_ROLES, device_for_argument
 from ..runs.folders import PICTURE_FILE, recover_interrupted
 from . import batch, chain, models, parts_command, picture_command, probe, rig_command, serve_command
-from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, add_job_options, check_common, check_picture_path,
+from .options import (EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, add_job_options, check_common, check_picture_path,
                       failure_code, job_options, refused_usage, said_failure)
 from .picture_terms import picture_terms
 from .progress import command_job, command_logging, job_failed, log_to_stderr, stopped_early
@@ -40,9 +40,18 @@ DEFAULT_RUNS_DIR = Path("img23d-runs")
 AUTO_TARGETS = "auto"  # --targets auto: the grounding model suggests the names first
 
 
+class OneSentenceParser(argparse.ArgumentParser):
+    """argparse's refusals as one sentence and exit code 2, as every other refused argument is: its own
+    printed the whole usage block (some forty lines for ``generate``) before the sentence. Every command's
+    parser is one (``add_subparsers`` makes its parsers of its parser's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (`{self.prog} --help` lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m img23d_backend",
-                                     description="Turn a picture into one 3D mesh per named part.")
+    parser = OneSentenceParser(prog="python -m img23d_backend",
+                               description="Turn a picture into one 3D mesh per named part.")
     parser.add_argument("--version", action="version", version=f"img23d backend {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

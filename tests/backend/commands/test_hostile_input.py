@@ -251,3 +251,17 @@ def test_an_argument_with_a_lone_surrogate_of_any_kind_is_one_sentence() -> None
     refused = cli._not_utf8(argparse.Namespace(command="generate", image=Path("\ud800x.png"), view=[]))
     assert refused is not None and refused.message == \
         "'\\\\ud800x.png' is not UTF-8 text (a name from another system's encoding): rename it"
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (("generate", str(HOUSE), "--smoothing", "1.5"), "argument --smoothing: invalid int value: '1.5'"),
+    (("generate", str(HOUSE), "--face-budget", "abc"), "argument --face-budget: invalid int value: 'abc'"),
+    (("batch", "pictures", "--workers", "two"), "argument --workers: invalid int value: 'two'"),
+    (("generate", str(HOUSE), "--matting", "best"), "argument --matting: invalid choice: 'best'")])
+def test_an_argument_argparse_refuses_is_one_sentence(capsys, argv: tuple[str, ...], sentence: str) -> None:
+    """argparse's own refusals (a word for a number, a choice not offered) printed the command's whole usage
+    block, some forty lines, before the sentence: one line now, naming where the options are listed."""
+    said = run_cli(capsys, *argv)
+    assert said.returncode == 2 and said.stdout == ""
+    assert said.stderr.count("\n") == 1 and said.stderr.startswith(f"error: {sentence}"), said.stderr
+    assert said.stderr.rstrip().endswith(f"`python -m img23d_backend {argv[0]} --help` lists the options)")
