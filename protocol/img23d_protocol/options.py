@@ -53,6 +53,8 @@ class Allowed:
 
     def describe(self) -> str:
         low, high = _number(self.low), _number(self.high)
+        if self.zero_means and self.low == 0:  # 0 is in the range, yet means something else: said so
+            return f"0 ({self.zero_means}) or more, up to {high}"
         text = f"a power of two from {low} to {high}" if self.power_of_two else f"{low} to {high}"
         return f"0 ({self.zero_means}) or {text}" if self.zero_means else text
 
@@ -66,7 +68,7 @@ OPTION_RANGES: dict[str, Allowed] = {
     "seed": Allowed(0, 2**63 - 1),
     "steps": Allowed(1, 200, zero_means="the shape model's own"),
     "octree_resolution": Allowed(16, 1024, zero_means="the shape model's own"),
-    "guidance_scale": Allowed(0.0, 50.0),
+    "guidance_scale": Allowed(0.0, 50.0, zero_means="the shape model's own"),
     "face_budget": Allowed(100, 5_000_000, zero_means="keep every face"),
     "smoothing": Allowed(0, 100),
     "fill_holes": Allowed(1, 1_000_000, zero_means="leave holes open"),

@@ -63,8 +63,8 @@ USAGE_ERRORS = [
     (["--seed", str(2**64)], ["--seed", "0 to"]),
     (["--seed", "1.5"], ["--seed", "must be a whole number or 'random'"]),
     (["--face-budget", "50"], ["--face-budget", "0 (keep every face) or 100 to 5,000,000"]),
-    (["--guidance", "nan"], ["--guidance", "0 to 50"]),
-    (["--guidance", "-1"], ["--guidance", "0 to 50"]),
+    (["--guidance", "nan"], ["--guidance", "0 (the shape model's own) or more, up to 50"]),
+    (["--guidance", "-1"], ["--guidance", "0 (the shape model's own) or more, up to 50"]),
     (["--shape-batch", "-1"], ["--shape-batch", "0 (all at once) or 1 to 64"]),
     (["--targets", "door, Door"], ["asked for twice", "--all-instances on the command line"]),  # a flag it has
     (["--targets", "x" * 300], ["300 characters", "at most 200"]),
