@@ -69,7 +69,8 @@ def validate_targets(targets: Any, most: int = MAX_TARGETS) -> list[str]:
 def by_name_items(value: Any, *, form: str, too_many: str, nameless: str) -> list[tuple[str, Any]]:
     """A request's ``{name: ...}`` (boxes, views) as (name, value) pairs, each name NFC-normalised and
     stripped; None is none. ``bad_request`` with ``form`` when it is no object, ``too_many`` (with
-    ``{count}`` for how many came) past ``MAX_TARGETS`` names, ``nameless`` for an empty name."""
+    ``{count}`` for how many came) past ``MAX_TARGETS`` names, ``nameless`` for an empty name, and for
+    one name given twice ignoring case (the job looks names up so: one of the two was silently dropped)."""
     if value is None:
         return []
     if not isinstance(value, dict):
@@ -81,6 +82,10 @@ def by_name_items(value: Any, *, form: str, too_many: str, nameless: str) -> lis
         name = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
         if not isinstance(name, str) or not name:
             raise ProtocolError(ErrorCode.BAD_REQUEST, nameless)
+        twice = next((given for given, _ in pairs if given.casefold() == name.casefold()), None)
+        if twice is not None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"{twice!r} and {name!r} are one name given twice (names "
+                                                       "ignore case): give it once")
         pairs.append((name, item))
     return pairs
 

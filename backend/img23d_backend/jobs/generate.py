@@ -11,7 +11,7 @@ from typing import Any, Callable, TypeVar
 import trimesh
 from img23d_protocol import (Artifact, ArtifactKind, ErrorCode, GenerateJobResult, GenerateRequest, ProtocolError,
                              RegenerateRequest, box_for, check_boxes, check_completion_off, check_views, model_family,
-                             seed_at)
+                             seed_at, validate_boxes)
 
 from ..catalog import PAINT_ROLES, PARTS_ROLE, VIEWS_ROLE, shape_kind
 from ..layout import scene
@@ -49,7 +49,9 @@ class GenerateRun(PaintingRun[G]):
     def check_request(cls, request: G) -> None:
         if not prompt_picture.check_request(request):  # a picture's request (a Regenerate's too): the picture needed
             super().check_request(request)
-        check_boxes(request.boxes, request.targets)  # each box for a name of the job
+        # Each box of a box's form (the Python API's come unread: a NaN box was a traceback), for a name of the job.
+        request.boxes = validate_boxes(request.boxes)
+        check_boxes(request.boxes, request.targets)
         check_completion_off(request.completion_off, request.targets)
         check_views(request.views, request.targets)  # views of names the job has
         generate_parts.check_request(request)  # names made in parts: names of the job

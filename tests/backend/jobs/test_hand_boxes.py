@@ -63,6 +63,9 @@ def test_names_without_a_box_are_still_looked_for(engine: Engine, monkeypatch) -
     (["chimney"], {"chimney": [900, 80, 1100, 600]}, "the box of 'chimney' (900, 80, 1100, 600) lies outside the "
                                                      "picture, which is 1024 x 1024 pixels"),
     (["chimney"], {"barrel": CHIMNEY}, "there is a box for 'barrel', which is not one of the names (chimney)"),
+    # An engine's request (the Python API's) is not read from the wire: its boxes' form is checked by the job too.
+    (["chimney"], {"chimney": [float("nan"), 80, 760, 600]}, "the box of 'chimney' must be four numbers"),
+    (["chimney"], {"chimney": [760, 600, 600, 80]}, "the box of 'chimney' has no size"),
 ])
 def test_a_bad_box_is_one_sentence(engine: Engine, targets, boxes, message: str) -> None:
     with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
@@ -78,6 +81,17 @@ def test_a_box_of_no_size_or_not_four_numbers_is_refused_on_arrival(box, message
                        "boxes": {"chimney": box}})
     with pytest.raises(ProtocolError, match=message):
         decode(line, REQUEST_TYPES)
+
+
+@pytest.mark.parametrize("field, value", [("boxes", {"chimney": CHIMNEY, "Chimney": [100, 100, 300, 300]}),
+                                          ("views", {"chimney": {"back": "/b.png"}, "CHIMNEY": {"left": "/l.png"}})])
+def test_one_name_given_twice_in_boxes_or_views_is_refused_on_arrival(field: str, value: dict) -> None:
+    """The job looks a name's box and views up ignoring case: of two keys for one name, one was silently dropped."""
+    line = json.dumps({"v": 1, "type": "generate", "id": "g", "image": "/x.png", "targets": ["chimney"],
+                       field: value})
+    with pytest.raises(ProtocolError, match="are one name given twice") as caught:
+        decode(line, REQUEST_TYPES)
+    assert caught.value.code is ErrorCode.BAD_REQUEST
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
