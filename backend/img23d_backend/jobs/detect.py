@@ -17,7 +17,7 @@ from ..readers.images import LoadedImage
 from ..runs.folders import TargetRecord
 from ..stages.completion import sheet
 from . import completing, cutting
-from .base import JobRun
+from .base import JobRun, check_names_apart
 
 
 class DetectRun(JobRun[DetectRequest]):
@@ -28,6 +28,7 @@ class DetectRun(JobRun[DetectRequest]):
         super().check_request(request)
         if not request.targets:
             raise ProtocolError(ErrorCode.BAD_REQUEST, "detect needs at least one name")
+        check_names_apart(request.targets)
 
     @classmethod
     def roles_used(cls, request: DetectRequest) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
 from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, shaping, splat_files
 from .shape_views import views_memory
-from .base import OutOfMemory
+from .base import OutOfMemory, check_names_apart
 from .context import EngineContext
 from .painting import PaintingRun
 from .photo_colour import colour_from_views
@@ -52,6 +52,7 @@ class GenerateRun(PaintingRun[G]):
         # Each box of a box's form (the Python API's come unread: a NaN box was a traceback), for a name of the job.
         request.boxes = validate_boxes(request.boxes)
         check_boxes(request.boxes, request.targets)
+        check_names_apart([name for name in request.targets if box_for(request.boxes, name) is None])
         check_completion_off(request.completion_off, request.targets)
         check_views(request.views, request.targets)  # views of names the job has
         generate_parts.check_request(request)  # names made in parts: names of the job
@@ -199,7 +200,8 @@ class GenerateRun(PaintingRun[G]):
                 continue
             planned.extend(TargetRecord(target=record.target, instance=record.instance, variation=number,
                                         stem=self.run_folder.unique_stem(record.target, record.instance, number),
-                                        box=record.box, score=record.score, candidate_of=record.stem)
+                                        box=record.box, score=record.score, artist_box=record.artist_box,
+                                        candidate_of=record.stem)
                            for number in range(2, count + 1))
         return planned
 

@@ -116,7 +116,7 @@ class RegenerateRun(GenerateRun[RegenerateRequest]):
             for index, key in enumerate(self.request.keys):
                 old = source.record(key)
                 record = TargetRecord(target=old.target, instance=old.instance, stem=self.run_folder.claim_stem(key),
-                                      box=old.box, score=old.score, depth=old.depth,
+                                      box=old.box, score=old.score, artist_box=old.artist_box, depth=old.depth,
                                       seed=seed_at(self.options.seed, index))
                 cutouts[key] = source.cutout(key).image
                 record.matte = self.run_folder.relative(self.run_folder.write_image(f"{MATTES}/{key}.png",

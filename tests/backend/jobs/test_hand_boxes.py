@@ -14,8 +14,8 @@ from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
 from img23d_backend.stages.grounding import ask as grounding
-from img23d_protocol import (REQUEST_TYPES, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, ProtocolError,
-                             decode)
+from img23d_protocol import (REQUEST_TYPES, DetectRequest, ErrorCode, GenerateJobResult, GenerateRequest, JobOptions,
+                             ProtocolError, decode)
 
 CHIMNEY = [600.0, 80.0, 760.0, 600.0]   # pixels of the 1024 x 1024 house picture
 
@@ -71,6 +71,30 @@ def test_a_bad_box_is_one_sentence(engine: Engine, targets, boxes, message: str)
     with pytest.raises(ProtocolError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
         _generate(engine, targets, boxes)
     assert caught.value.code is ErrorCode.BAD_REQUEST
+
+
+def test_each_variation_of_a_drawn_box_says_its_box_is_the_artists(engine: Engine) -> None:
+    request = GenerateRequest(id="v", image=str(HOUSE), targets=["chimney"], boxes={"chimney": CHIMNEY},
+                              options=JobOptions(**{**FAST_OPTIONS, "variations": 2}))
+    data = engine.run(request, Job(id="v", emit=lambda event: None))
+    manifest = json.loads(Path(data.manifest).read_text())
+    assert [(r["stem"], r["artist_box"]) for r in manifest["records"]] == [("chimney", True), ("chimney-v2", True)]
+
+
+@pytest.mark.parametrize("targets, boxes", [(["house!", "house"], {}), (["barrel", "Barrels"], {}),
+                                            (["chimney", "house", "chimneys"], {"house": [0, 0, 9, 9]})])
+def test_two_names_the_grounding_takes_for_one_are_refused(engine: Engine, targets: list[str], boxes: dict) -> None:
+    """Every box went to the first of them and the second was said not found (exit 3), though it was found."""
+    for request in (GenerateRequest(id="n", image=str(HOUSE), targets=targets, boxes=boxes),
+                    DetectRequest(id="n", image=str(HOUSE), targets=targets)):
+        with pytest.raises(ProtocolError, match="are one name to the grounding") as caught:
+            engine.run(request, Job(id="n", emit=lambda event: None))
+        assert caught.value.code is ErrorCode.BAD_REQUEST
+
+
+def test_a_name_with_a_box_is_not_looked_for_so_it_may_look_like_another(engine: Engine) -> None:
+    data = _generate(engine, ["chimney", "chimneys"], {"chimneys": CHIMNEY})
+    assert [r.status for r in data.targets] == ["done", "done"]
 
 
 @pytest.mark.parametrize("box, message", [

@@ -22,11 +22,11 @@ from ...models.registry import GROUNDING_MAX_PIXELS, QWEN3_VL_GRID
 from ...models.weight_keys import from_pretrained as checked_pretrained
 from .answer_scan import AnswerScanner, StopReason
 from .detections import Detection, grounding_prompt, parse_answer, parse_detections
-from .matching import TargetMatch, match_targets
+from .matching import TargetMatch, match_targets, one_name_twice
 
 __all__ = ["Detection", "TargetMatch", "GroundingModel", "GroundingOptions", "GroundingAnswer", "StopReason",
            "load_grounding", "ground", "answer_budget", "parse_answer", "parse_detections", "match_targets",
-           "grounding_prompt"]
+           "one_name_twice", "grounding_prompt"]
 
 log = logging.getLogger(__name__)
 

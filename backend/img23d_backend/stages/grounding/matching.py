@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from .detections import Detection
 
-__all__ = ["TargetMatch", "match_targets", "same_name"]
+__all__ = ["TargetMatch", "match_targets", "one_name_twice", "same_name"]
 
 # Match quality, best first.
 _EXACT, _PLURAL, _LABEL_HAS_TARGET = range(3)
@@ -62,6 +62,16 @@ def same_name(a: str, b: str) -> bool:
     and simple plurals ("Barrels" and "barrel", "red_barrel" and "red barrel")."""
     words_a, words_b = _words(a), _words(b)
     return bool(words_a) and len(words_a) == len(words_b) and all(map(_same_word, words_a, words_b))
+
+
+def one_name_twice(names: list[str]) -> tuple[str, str] | None:
+    """The first two of ``names`` that matching takes for one name (``same_name``: "house!" and "house",
+    "barrel" and "barrels"), or None: every detection would go to the first, the second said not found."""
+    for index, name in enumerate(names):
+        other = next((earlier for earlier in names[:index] if same_name(earlier, name)), None)
+        if other is not None:
+            return other, name
+    return None
 
 
 def _has_every_word(label: tuple[str, ...], target: tuple[str, ...]) -> bool:
