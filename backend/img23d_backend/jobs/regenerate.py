@@ -79,10 +79,12 @@ class SourceRun:
         if path is None:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the cut-out of {key!r} is gone from {self.root.name}")
         cutout = load_image(path)
-        if not cutout.has_alpha or cutout.scale != 1.0:
+        # Generate writes RGBA cut-outs; one opaque everywhere (matting took the whole picture: a close-up) is
+        # read as RGB, yet is one of them.
+        if cutout.source_mode != "RGBA" or cutout.scale != 1.0:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"the cut-out of {key!r} in {self.root.name} is not one "
-                                                       "Generate wrote (no transparency, or another size)")
-        return cutout
+                                                       "Generate wrote (no alpha channel, or another size)")
+        return cutout if cutout.has_alpha else replace(cutout, image=cutout.image.convert("RGBA"))
 
 
 class RegenerateRun(GenerateRun[RegenerateRequest]):

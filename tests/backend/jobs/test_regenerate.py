@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import trimesh
+from PIL import Image
 
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
@@ -107,6 +108,25 @@ def test_an_object_whose_cut_out_is_gone_cannot_be_regenerated(engine: Engine, g
     removed = r"'barrel' has no cut-out in the run copy \(its file was removed from the run folder\)"
     with pytest.raises(ProtocolError, match=removed):  # it did not fail before matting, as it said
         _regenerate(engine, copy, ["barrel"])
+
+
+def test_an_opaque_cut_out_with_a_drawn_box_regenerates_and_keeps_its_box_the_artists(engine: Engine, generated: Path,
+                                                                                     tmp_path: Path) -> None:
+    """Matting that takes the whole crop (a close-up) writes an RGBA cut-out opaque everywhere: Regenerate refused
+    it as "not one Generate wrote". And the new record dropped ``artist_box``."""
+    copy = tmp_path / "copy"
+    shutil.copytree(generated, copy, ignore=shutil.ignore_patterns("regenerated"))
+    with Image.open(copy / "mattes" / "chimney.png") as cutout:
+        opaque = cutout.convert("RGBA")
+    opaque.putalpha(255)
+    opaque.save(copy / "mattes" / "chimney.png")
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    for record in manifest["records"]:
+        record["artist_box"] = record["stem"] == "chimney"
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    data, _ = _regenerate(engine, copy, ["chimney"])
+    [record] = json.loads(Path(data.manifest).read_text(encoding="utf-8"))["records"]
+    assert (record["stem"], record["status"], record["artist_box"]) == ("chimney", "done", True)
 
 
 @pytest.mark.parametrize("keys", [["../house"], ["a/b"], [".hidden"], ["x", "X"], [], ["a\nb"]])
