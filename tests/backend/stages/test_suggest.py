@@ -11,7 +11,7 @@ from cli_inprocess import RunCli
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.jobs import Engine, EngineSettings, Job
 from img23d_backend.catalog import tiny_model_set
-from img23d_protocol import Artifact, MAX_TARGETS, SuggestRequest, validate_targets
+from img23d_protocol import Artifact, MAX_TARGETS, SuggestRequest, parted_names_from_text, validate_targets
 from img23d_backend.stages.grounding.detections import Detection, parse_detections
 from img23d_backend.stages.grounding.suggestions import clean_name, suggest_names
 from img23d_backend.replicas.grounding_answer import ANSWER as TINY_GROUNDING_ANSWER
@@ -37,6 +37,14 @@ def test_names_are_ones_an_artist_can_keep_and_send() -> None:
     many = [_box(f"thing {i}", 5, x=i) for i in range(MAX_TARGETS + 5)]
     names = [s.name for s in suggest_names(many)]
     assert len(names) == MAX_TARGETS and validate_targets(names) == names
+
+
+def test_a_suggested_name_holds_no_brackets_so_the_names_field_reads_it_as_one_name() -> None:
+    """Brackets name an object's parts in the Names field: "lamp (desk)" asked the parts model for a part "desk",
+    and "mug :)" made the whole field unreadable."""
+    names = [clean_name("lamp (desk)"), clean_name("mug :)"), clean_name("chair")]
+    assert names == ["lamp desk", "mug :", "chair"]
+    assert parted_names_from_text(", ".join(names)) == (names, {})
 
 
 def test_the_tiny_models_answer_suggests_each_kind_once() -> None:

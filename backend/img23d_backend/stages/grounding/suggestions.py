@@ -52,7 +52,8 @@ def suggest_names(detections: list[Detection], limit: int = MAX_TARGETS) -> list
 
 
 def clean_name(label: str) -> str:
-    """A label as a name the artist can keep: one line, no commas (they separate names), trimmed."""
-    text = "".join(" " if unicodedata.category(ch).startswith(("C", "Z")) or ch == "," else ch
+    """A label as a name the artist can keep: one line, no commas (they separate names) and no brackets (they
+    name an object's parts since 1.22: "lamp (desk)" asked the parts model for a part "desk"), trimmed."""
+    text = "".join(" " if unicodedata.category(ch).startswith(("C", "Z")) or ch in ",()" else ch
                    for ch in unicodedata.normalize("NFC", label))
     return " ".join(text.split())[:MAX_TARGET_CHARS].strip()
