@@ -95,6 +95,10 @@ class RegenerateRun(GenerateRun[RegenerateRequest]):
         source = SourceRun.open(request.run)
         for key in request.keys:
             source.record(key)
+        # The options as they run: no completion (the run's completed cut-out is taken) and one mesh an object.
+        # The panel's Complete Hidden and Variations came along and made the long-job check count steps (the
+        # editor's, every variation's materials) that never run: a Regenerate on a CPU was refused for them.
+        request.options = replace(request.options, complete_hidden="never", variations=1)
 
     @classmethod
     def runs_dir(cls, engine: Any, request: RegenerateRequest) -> Path:

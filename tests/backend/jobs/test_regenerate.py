@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,19 @@ def test_several_objects_regenerate_in_one_job_each_with_its_seed(engine: Engine
     assert [(r.stem, r.seed, r.status) for r in data.targets] == [("house", 5, "done"), ("barrel", 6, "done")]
     assert all(r.faces <= 500 for r in data.targets)  # the new options apply
     assert len(list((generated / "regenerated").iterdir())) >= 2  # every regeneration kept
+
+
+def test_regenerate_is_not_refused_for_completion_or_variations_it_never_runs(engine: Engine, generated: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The panel's Complete Hidden and Variations come with a Regenerate: on a device where completion takes 31
+    minutes an object (a CPU's figure in the guide) it was refused as a long job, for an editor it never runs."""
+    real = engine.step_costs
+    monkeypatch.setattr(engine, "step_costs", lambda request=None: replace(
+        real(request), edit_pixels=real(request).edit_pixels or 1024 * 1024, completion_fixed_s=31 * 60.0))
+    data, _ = _regenerate(engine, generated, ["house", "barrel"], complete_hidden="auto", variations=3)
+    assert [r.status for r in data.targets] == ["done", "done"]
+    options = json.loads(Path(data.manifest).read_text(encoding="utf-8"))["options"]
+    assert (options["complete_hidden"], options["variations"]) == ("never", 1)  # as it ran
 
 
 @pytest.mark.parametrize("keys, run, message", [
