@@ -43,11 +43,11 @@ def remove_leftovers(root: Path, *, reserve: bool = False, settled: float = STAL
         live.add((info.st_dev, info.st_ino))
     now = time.time()
     removed: list[Path] = []
-    for folder, _dirs, files in os.walk(root, followlinks=False):
+    for folder, files in protocol.own_folders(root):  # a run inside it (regenerated/) is judged as its own
         for name in files:
             if not (name.startswith(protocol.RUN_TEMP_PREFIX) or (reserve and name == protocol.RUN_RESERVE_NAME)):
                 continue
-            path = Path(folder) / name
+            path = folder / name
             try:
                 info = path.lstat()
                 if (info.st_dev, info.st_ino) in live or now - info.st_mtime < settled:

@@ -41,7 +41,7 @@ from .parts_models import DEFAULT_PARTS_MODEL, PARTS_MODELS, PartsModel, check_p
 from .paint_models import (CLEAN_PAINT_MODEL, DEFAULT_PAINT_MODEL, PAINT_MODELS, PaintModelKind, describe_default_paint_steps,
                            paint_model_kind)
 from .plain import dumps, plain
-from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX
+from .run_files import RUN_RESERVE_NAME, RUN_TEMP_PREFIX, own_folders
 from .job_results import JOB_RESULTS
 from .picture import NO_PROMPT, PictureJobResult, PictureRequest, check_picture_prompt
 from .results import (AnswerSummary, DetectJobResult, DownloadJobResult, GenerateJobResult, JobResult,
@@ -100,7 +100,7 @@ __all__ = [
     "NO_PROMPT", "PictureJobResult", "PictureRequest", "check_picture_prompt",
     "CLEAN_PAINT_MODEL", "DEFAULT_PAINT_MODEL", "PAINT_MODELS", "PaintModelKind", "describe_default_paint_steps", "paint_model_kind",
     "dumps", "plain",
-    "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX",
+    "RUN_RESERVE_NAME", "RUN_TEMP_PREFIX", "own_folders",
     "MAX_RUN_BYTES", "MAX_RUN_FILES", "ImportedFile", "ImportedRun", "RunLimits", "check_run_files", "fresh_folder", "is_bookkeeping",
     "MAX_RUNS_LISTED", "RunFile", "RunListing", "RunSummary",
     "MANIFEST_FORMAT", "MANIFEST_NAME", "Manifest", "check_format", "manifest_path", "manifest_text", "read_manifest",

@@ -95,3 +95,15 @@ def test_a_closed_run_is_cleared_of_every_temporary_file_and_its_reserve(tmp_pat
     assert leftovers.remove_leftovers(tmp_path) == []    # a folder that may be being written: only old ones
     assert sorted(leftovers.remove_leftovers(tmp_path, reserve=True, settled=0.0)) == sorted([fresh, reserve])
     assert leftovers.remove_leftovers(tmp_path / "missing") == []
+
+
+def test_import_run_leaves_a_run_inside_the_run_to_its_own_manifest(tmp_path: Path) -> None:
+    """Import Run of a closed Generate run while a Regenerate writes its own run in ``regenerated/``: that
+    run's writes in progress and reserve are not the closed run's leftovers."""
+    (tmp_path / "regenerated" / "inner").mkdir(parents=True)
+    (tmp_path / "regenerated" / "inner" / "manifest.json").write_text("{}", encoding="utf-8")
+    inner = [_file(tmp_path / "regenerated" / "inner" / ".tmp-y.glb"),
+             _file(tmp_path / "regenerated" / "inner" / ".img23d-reserve")]
+    own = _file(tmp_path / ".tmp-x.glb")
+    assert leftovers.remove_leftovers(tmp_path, reserve=True, settled=0.0) == [own]
+    assert all(path.exists() for path in inner)

@@ -32,7 +32,7 @@ from typing import Any, Callable
 # Manifest and TargetRecord are the protocol's (run_manifest, run_record): the jobs take them from here,
 # the module that writes run folders; every reader takes them from the protocol.
 from img23d_protocol import (RUN_RESERVE_NAME, RUN_TEMP_PREFIX, ErrorCode, Manifest, ProtocolError,  # noqa: F401
-                             TargetRecord, dumps, manifest_text, read_manifest_data, unknown_keys)
+                             TargetRecord, dumps, manifest_text, own_folders, read_manifest_data, unknown_keys)
 
 from ..env import failpoints
 from .disk_errors import check_room, disk_error, short_write_cause
@@ -366,12 +366,13 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
 
 def remove_leftovers(root: Path, keep_reserve: bool = False) -> list[Path]:
     """Delete the temporary files of writes that never finished (``.tmp-*``, from a process killed mid-write)
-    and, unless ``keep_reserve``, the reserve file, anywhere in ``root`` (links not followed); returns them."""
+    and, unless ``keep_reserve``, the reserve file, anywhere in the run ``root`` but the runs inside it (links
+    not followed); returns them."""
     removed: list[Path] = []
-    for folder, _dirs, files in os.walk(root, followlinks=False):
+    for folder, files in own_folders(root):
         for name in files:
             if name.startswith(TMP_PREFIX) or (name == RESERVE_NAME and not keep_reserve):
-                path = Path(folder) / name
+                path = folder / name
                 try:
                     path.unlink()
                 except OSError as exc:

@@ -158,6 +158,17 @@ def test_the_recovery_pass_leaves_another_machines_live_run_alone(run):
     assert json.loads((run.root / "manifest.json").read_text())["status"] == "running"
 
 
+def test_the_recovery_pass_leaves_a_live_regenerate_inside_a_closed_run_alone(run):
+    """A Regenerate writes a run of its own inside the Generate run (``regenerated/<run>/``): the parent's
+    clean-up, at any backend's or command's start, removed its reserve and its writes in progress, and the
+    Regenerate failed with a disk error. That run is judged by its own manifest."""
+    run.finish("finished")
+    inner = RunFolder.create(run.root / "regenerated", "regenerate", manifest())  # live: this process's pid
+    strays = _stray_files(inner)
+    assert folders.recover_interrupted(run.root.parent) == []
+    assert all(p.exists() for p in strays) and (inner.root / folders.RESERVE_NAME).exists()
+
+
 def test_leftovers_are_never_looked_for_through_a_link(run, tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
