@@ -28,6 +28,7 @@ from typing import Callable
 from .job_control import CancelToken
 
 GRACE_SECONDS = 10.0
+ABANDON_LOOK_SECONDS = 0.25   # past the grace, how often the watcher looks for a job to abandon
 SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if s is not None)
 # The service also stops on a hang-up (a terminal closed under Blender reaches its whole process
 # group): by default SIGHUP would end it on the spot, leaving its workers and its job's manifest.
@@ -100,7 +101,11 @@ class Interrupts:
         assert self._reader is not None
         deadline: float | None = None
         while not self._finished.is_set():
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            timeout = None if deadline is None else deadline - time.monotonic()
+            if timeout is not None and timeout <= 0:
+                # Past the grace with nothing to abandon yet (no job made): look again now and then. A timeout
+                # of 0 here spun a whole core until the job came, or for ever.
+                timeout = ABANDON_LOOK_SECONDS
             ready, _, _ = select.select([self._reader], [], [], timeout)
             if self._finished.is_set():
                 break

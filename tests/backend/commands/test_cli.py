@@ -216,6 +216,32 @@ print("the stuck job was never stopped")
 """
 
 
+_JOB_MADE_LATE = r"""
+import os, signal, sys, time
+from img23d_backend.env.interrupts import Interrupts
+interrupts = Interrupts(grace=0.2).install()
+os.kill(os.getpid(), signal.SIGTERM)
+started = time.process_time()
+time.sleep(1.5)  # past the grace, still starting up: no job to abandon yet
+print(f"cpu {time.process_time() - started:.3f}", flush=True)
+interrupts.abandon = lambda reason: print("abandoned", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_signal_before_the_job_is_made_waits_without_spinning_then_abandons_it(backend_env: dict[str, str]) -> None:
+    """Past the grace with no job to abandon, the signal watcher looked again at once, for ever: a whole core."""
+    proc = subprocess.Popen([sys.executable, "-c", _JOB_MADE_LATE], env=backend_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.wait(timeout=30) == 143
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = proc.stdout.read().split()  # type: ignore[union-attr]
+    assert said[0] == "cpu" and float(said[1]) < 0.5 and said[2] == "abandoned", said
+
+
 @pytest.mark.parametrize("second_signal", [False, True], ids=["after the grace", "on a second signal"])
 def test_a_job_that_does_not_stop_is_abandoned_with_its_manifest_closed(backend_env: dict[str, str],
                                                                         tmp_path: Path, second_signal: bool) -> None:
