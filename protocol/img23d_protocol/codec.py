@@ -139,7 +139,9 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
         elif name == "views":
             value = validate_views(value) if cls is GenerateRequest else validate_side_views(value)
         elif name in ("id", "image", "job", "model", "mesh", "mask", "name", "run", "path", "sha256", "skeleton_file") \
-                and value is not None and not isinstance(value, str):
+                and not isinstance(value, str) and (value is not None or known[name].default is not None):
+            # null only where the field may be none (its default is None): a null run, mesh or name was let
+            # through to the job, which ended in an internal TypeError
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"mode must be one of {', '.join(PARTS_MODES)}")

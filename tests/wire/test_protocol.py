@@ -335,3 +335,21 @@ def test_bounded_lines_drop_an_overlong_line_or_end_at_it() -> None:
     assert list(bounded_lines(io.BytesIO(stream), 10)) == [b"one", OverlongLine(26), b"two"]
     # A reader to whom that line is the peer's last word: its first piece alone, nothing after it.
     assert list(bounded_lines(io.BytesIO(stream), 10, last_overlong=True)) == [b"one", OverlongLine(11)]
+
+
+@pytest.mark.parametrize("message", [{"type": "regenerate", "run": None, "keys": ["house"]},
+                                     {"type": "parts", "mesh": None, "name": "m", "targets": ["roof"]},
+                                     {"type": "parts", "mesh": "/m.glb", "name": None, "targets": ["roof"]},
+                                     {"type": "rig", "mesh": None},
+                                     {"type": "retexture", "mesh": None, "image": "/p.png"}])
+def test_null_for_a_path_or_name_that_must_be_given_is_refused_on_arrival(message: dict) -> None:
+    """A null run, mesh or name reached the job, which ended in an internal TypeError (Path(None))."""
+    line = json.dumps({"v": 1, "id": "n", **message})
+    with pytest.raises(ProtocolError, match="must be a string") as caught:
+        decode(line, REQUEST_TYPES)
+    assert caught.value.code is ErrorCode.BAD_REQUEST
+
+
+def test_null_stays_none_where_a_field_may_be_none() -> None:
+    request = decode(json.dumps({"v": 1, "type": "cancel", "id": "c", "job": None}), REQUEST_TYPES)
+    assert request.job is None
