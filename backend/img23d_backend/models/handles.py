@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from . import placement
 from .registry import ModelSpec
@@ -90,3 +90,24 @@ class ModelHandle:
         """Its tier, size and counters, JSON-ready (``ModelManager.snapshot``)."""
         return {"tier": self.tier.value, "bytes": self.size, "measured": self.measured,
                 "pinned_bytes": self.loaded.pinned_bytes if self.loaded is not None else 0, **asdict(self.counters)}
+
+
+def summed_counters(counters: Iterator[ModelCounters]) -> ModelCounters:
+    """Several handles' counters added up (a parted model's)."""
+    total = ModelCounters()
+    for one in counters:
+        total = total.plus(one)
+    return total
+
+
+def role_record(handles: dict[str, ModelHandle]) -> dict[str, Any]:
+    """A role's model as the manager's snapshot gives it: a whole model's record, or its parts' summed and each."""
+    if "" in handles:
+        return {"id": handles[""].spec.display, **handles[""].record()}
+    parts = list(handles.values())
+    tier = next((tier for tier in Tier if any(handle.tier is tier for handle in parts)), Tier.DROPPED)
+    return {"id": parts[0].spec.display, "tier": tier.value, "bytes": sum(handle.size for handle in parts),
+            "measured": all(handle.measured for handle in parts),
+            "pinned_bytes": sum(handle.loaded.pinned_bytes for handle in parts if handle.loaded is not None),
+            **asdict(summed_counters(handle.counters for handle in parts)),
+            "parts": {handle.part: handle.record() for handle in parts}}

@@ -37,7 +37,7 @@ from img23d_protocol import ErrorCode, ProtocolError
 from ..env import failpoints
 from . import env_probe, placement
 from .damage import damaged_model, load_errors, missing_file
-from .handles import Loader, ModelCounters, ModelHandle, PartLoaders, Policy, Tier
+from .handles import Loader, ModelCounters, ModelHandle, PartLoaders, Policy, Tier, role_record, summed_counters
 from .hub import DownloadProgress, part_folders, resolve_model_dir
 from .memory import RESERVE_BYTES, default_budget, ram_available, ram_total
 from .registry import ModelSpec
@@ -71,6 +71,7 @@ class ModelManager:
         self._resolve = resolve
         self._roles: dict[str, dict[str, ModelHandle]] = {}  # role -> part ("" : the whole model) -> handle
         self._lock = threading.RLock()
+        self._last_snapshot: dict[str, Any] = {}  # what ``snapshot`` answers while the manager is held
         self.download_progress: DownloadProgress | None = None
         self.token: str | None = None
         # The restricted licences a download may proceed under (licence_gate): the backend's own
@@ -353,7 +354,7 @@ class ModelManager:
     def counters(self) -> dict[str, ModelCounters]:
         """Each role's counters (a parted model's: its parts' summed)."""
         with self._lock:
-            return {role: _summed(handle.counters for handle in handles.values())
+            return {role: summed_counters(handle.counters for handle in handles.values())
                     for role, handles in self._roles.items()}
 
     def part_counters(self, role: str) -> dict[str, ModelCounters]:
@@ -361,36 +362,26 @@ class ModelManager:
         with self._lock:
             return {name: ModelCounters(**asdict(handle.counters)) for name, handle in self._roles[role].items()}
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, wait: float = -1) -> dict[str, Any]:
         """Tiers, sizes and counters, JSON-ready, for ``status`` and the manifest; a parted model's
-        tier is its part nearest the device, its bytes and counters its parts' summed, beside each part's."""
-        with self._lock:
-            return {
+        tier is its part nearest the device, its bytes and counters its parts' summed, beside each part's.
+        ``wait``: the seconds to wait while a load, download or move holds the manager (-1: until it ends);
+        past them, the last snapshot taken, marked ``"settling": true``. The service's ``status`` waited out
+        a whole load on its request reader, which then read no cancel and no keep-alive."""
+        if not self._lock.acquire(timeout=wait):
+            return {**self._last_snapshot, "settling": True}
+        try:
+            self._last_snapshot = {
                 "device": str(self.device),
                 "policy": self.policy.value,
                 "budget_bytes": self.budget(),
                 "pinned_bytes": self.pinned_bytes(),
                 "pinned_budget_bytes": self.pinned_budget(),
-                "models": {role: {**_role_record(handles), **({"device": str(self.role_devices[role])}
+                "models": {role: {**role_record(handles), **({"device": str(self.role_devices[role])}
                                                               if role in self.role_devices else {})}
                            for role, handles in self._roles.items()},
             }
+            return self._last_snapshot
+        finally:
+            self._lock.release()
 
-
-def _summed(counters: Iterator[ModelCounters]) -> ModelCounters:
-    total = ModelCounters()
-    for one in counters:
-        total = total.plus(one)
-    return total
-
-
-def _role_record(handles: dict[str, ModelHandle]) -> dict[str, Any]:
-    if "" in handles:
-        return {"id": handles[""].spec.display, **handles[""].record()}
-    parts = list(handles.values())
-    tier = next((tier for tier in Tier if any(handle.tier is tier for handle in parts)), Tier.DROPPED)
-    return {"id": parts[0].spec.display, "tier": tier.value, "bytes": sum(handle.size for handle in parts),
-            "measured": all(handle.measured for handle in parts),
-            "pinned_bytes": sum(handle.loaded.pinned_bytes for handle in parts if handle.loaded is not None),
-            **asdict(_summed(handle.counters for handle in parts)),
-            "parts": {handle.part: handle.record() for handle in parts}}

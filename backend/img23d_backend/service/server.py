@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 EXIT_GRACE_SECONDS = 1.0  # how long a cancelled job may take to write its manifest at exit
 WAIT_NOTE_SECONDS = 5.0   # how often a job waiting for the warm-up says so
 CANCEL_POLL_SECONDS = 0.2  # how soon a job cancelled while it waits for the warm-up ends
+STATUS_WAIT_SECONDS = 0.5  # how long status waits for a load or move to let go of the models before it answers
 
 
 class _ReadClock(io.RawIOBase):
@@ -282,7 +283,7 @@ class Server:
             job, kind = self._job, self._job_kind
         self.send(Result(id=request.id, ok=True, data={
             "state": "busy" if job else "idle", "job": job.id if job else None, "kind": kind if job else None,
-            "memory": device_memory(self.engine.device).to_dict(), "models": self.engine.manager.snapshot(),
+            "memory": device_memory(self.engine.device).to_dict(), "models": self.engine.manager.snapshot(wait=STATUS_WAIT_SECONDS),
             "warm_up": self.warm_up.to_dict() if self.warm_up is not None else None,
         }))
         return True

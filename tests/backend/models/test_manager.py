@@ -8,6 +8,8 @@ whose sizes are known exactly.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -368,3 +370,30 @@ def test_a_model_larger_than_its_estimate_makes_room_once_measured() -> None:
         pass
     with manager.use("b"):
         assert _tiers(manager) == {"a": "ram", "b": "device"}
+
+
+def test_a_snapshot_asked_for_during_a_load_answers_at_once_with_the_last_one() -> None:
+    """The service's status took the manager's lock, which a load holds to its end (a download: minutes): its
+    request reader then read no cancel and no keep-alive, and an SSH backend ended itself for want of them."""
+    loading, release = threading.Event(), threading.Event()
+    manager, _ = _manager("cpu", 100, {"a": 4})
+    before = manager.snapshot()
+    slow = _linear_loader(4, [], "b")
+
+    def held_load(folder: Path, device: Any) -> LoadedModel:
+        loading.set()
+        assert release.wait(timeout=30), "the test never let the load end"
+        return slow(folder, device)
+
+    manager.register(_spec("b", 4 * MB), held_load)
+    loader = threading.Thread(target=lambda: manager.use("b").__enter__(), daemon=True)
+    loader.start()
+    try:
+        assert loading.wait(timeout=30), "the load never started"
+        started = time.monotonic()
+        during = manager.snapshot(wait=0.2)
+        assert time.monotonic() - started < 5 and during == {**before, "settling": True}
+    finally:
+        release.set()
+        loader.join(timeout=30)
+    assert "b" in manager.snapshot(wait=5)["models"]
