@@ -67,6 +67,7 @@ class JobRun(Generic[R]):
         self._counters_before = self.manager.counters()
         self.manager.reset_pinned_peak()
         self.answer_summary: dict[str, Any] = {}  # how the grounding answer ended (``ground``), if one was asked
+        self._steps: dict[str, tuple[int, int]] = {}  # each stage's last (step, total): what its heartbeat says
 
     @classmethod
     def check_request(cls, request: R) -> None:
@@ -159,8 +160,9 @@ class JobRun(Generic[R]):
         self.progress(name, 0, 1, f"{saying}...")
         started = time.perf_counter()
         meter = PeakMeter(self.engine.device)
-        with meter, Heartbeat(lambda seconds: self.progress(name, 0, 1, f"{saying}: still working, "
-                                                                     f"{seconds:.0f} s so far"), busy_seconds):
+        # The heartbeat repeats the stage's own step: its 0 of 1 dropped the panel's bar to nothing mid-stage.
+        with meter, Heartbeat(lambda seconds: self.progress(name, *self._steps.get(name, (0, 1)), f"{saying}: still "
+                                                            f"working, {seconds:.0f} s so far"), busy_seconds):
             failpoints.hit(name)
             yield
         manifest = self.run_folder.manifest
@@ -169,6 +171,7 @@ class JobRun(Generic[R]):
         self.run_folder.save_manifest()
 
     def progress(self, stage: str, step: int, total: int, message: str) -> None:
+        self._steps[stage] = (step, total)
         self.job.emit(Progress(job=self.job.id, stage=stage, step=step, total=total, message=message))
 
     def answer(self) -> AnswerSummary | None:

@@ -9,13 +9,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from testdata import FAST_OPTIONS, HOUSE
 from img23d_backend.env import failpoints
 from img23d_backend.env.busy_time import busy_seconds
 from img23d_backend.env.heartbeat import Heartbeat
+from img23d_backend.env.job_control import CancelToken
+from img23d_backend.jobs.base import JobRun
 
 pytestmark = pytest.mark.process  # its subject is img23d's processes (pytest.ini)
 
@@ -73,3 +77,20 @@ def test_the_material_step_after_the_paint_stage_keeps_talking(tiny_root: Path, 
     assert out.returncode == 0, out.stderr[-2000:]
     lines = [line for line in out.stderr.splitlines() if "metallic maps for 'chimney': still working" in line]
     assert lines, out.stderr[-2000:]
+
+
+def test_a_stages_heartbeat_repeats_the_stages_own_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The heartbeat said step 0 of 1 between a stage's own steps (153 of 201, 0 of 1, 154 of 201): the panel's
+    progress bar dropped to nothing and back once a minute."""
+    monkeypatch.setenv("IMG23D_HEARTBEAT_SECONDS", "0.2")
+    events: list = []
+    run = SimpleNamespace(job=SimpleNamespace(id="j", emit=events.append, cancel=CancelToken()),
+                          engine=SimpleNamespace(device=torch.device("cpu")), _steps={},
+                          run_folder=SimpleNamespace(manifest=SimpleNamespace(timings={}, memory_peaks={}),
+                                                     save_manifest=lambda: None))
+    run.progress = lambda *said: JobRun.progress(run, *said)
+    with JobRun.stage(run, "shape"):
+        run.progress("shape", 5, 10, "step 5 of 10")
+        failpoints.spin(1.5)
+    steps = [(event.step, event.total) for event in events if event.stage == "shape"]
+    assert steps[:2] == [(0, 1), (5, 10)] and len(steps) > 2 and set(steps[2:]) == {(5, 10)}, steps
