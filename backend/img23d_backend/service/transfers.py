@@ -1,7 +1,7 @@
 """Files over the protocol, the backend's end, for an add-on on another machine (protocol 1.8).
 
 Uploads: the chunks of a picture (or a mesh to re-texture) land in
-``<runs dir>/_uploads/<pid>-<random>/<sanitised name>``, and the last chunk is answered with
+``<runs dir>/_uploads/<pid>-<machine>-<random>/<sanitised name>``, and the last chunk is answered with
 that path, which a job request then names. Uploads are not run folders: ``runs/folders.py`` writes
 run folders (one per job, with a manifest); an upload is an input a job reads and copies into
 its own run folder. They are kept apart under ``_uploads/``, which the runs recovery pass
@@ -14,14 +14,17 @@ stays free for ``cancel``, ``status`` and more uploads while a job runs.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import queue
 import re
 import secrets
 import shutil
+import socket
 import stat
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 
 UPLOADS_DIR = "_uploads"
 MAX_UPLOADS_IN_FLIGHT = 8        # each holds an open file: a peer cannot open them without bound
+UPLOAD_IDLE_SECONDS = 300.0      # an upload no chunk came for in this long gives its place to a new one
 _REMEMBERED_FAILURES = 64        # ids whose later chunks are dropped quietly: one error answers an upload
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,10}")
 
@@ -61,6 +65,7 @@ class _Upload:
     request: UploadRequest           # its first chunk: every later one must announce the same file
     folder: Path
     receiver: Receiver
+    last_chunk: float = 0.0          # time.monotonic() of its last chunk
 
 
 class Uploads:
@@ -77,7 +82,9 @@ class Uploads:
         if not request.id:
             raise _refuse("an upload needs an id")
         if request.id in self._failed:
-            return None
+            if request.offset:
+                return None  # the rest of a refused upload: its one error answered it
+            self._failed.remove(request.id)  # sent again from its start: a new try, answered as any upload
         upload = self._active.get(request.id)
         try:
             if upload is None:
@@ -86,6 +93,7 @@ class Uploads:
                                                                   upload.request.sha256):
                 raise _refuse(f"upload {request.id} changed its file's name, size or checksum midway")
             upload.receiver.write(request.offset, decode_chunk(request.data))
+            upload.last_chunk = time.monotonic()
             if not request.done:
                 return None
             path = upload.receiver.finish()
@@ -100,6 +108,13 @@ class Uploads:
         if request.offset != 0:
             raise _refuse(f"upload {request.id}: a chunk at offset {request.offset} came before its first one")
         if len(self._active) >= MAX_UPLOADS_IN_FLIGHT:
+            # Uploads the add-on gave up (a picture saved smaller mid-upload ended its chunks) held their place
+            # for the backend's life: after eight, every upload was refused. One idle this long has ended.
+            for stale in [key for key, held in self._active.items()
+                          if time.monotonic() - held.last_chunk > UPLOAD_IDLE_SECONDS]:
+                log.info("upload %s: no chunk for %.0f s, dropped", stale, UPLOAD_IDLE_SECONDS)
+                self._drop(stale)
+        if len(self._active) >= MAX_UPLOADS_IN_FLIGHT:
             raise ProtocolError(ErrorCode.BUSY, f"{MAX_UPLOADS_IN_FLIGHT} uploads are already in progress")
         check_announced(request.size, request.sha256)
         folder = self._fresh_folder()
@@ -108,16 +123,16 @@ class Uploads:
         except ProtocolError:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        upload = self._active[request.id] = _Upload(request, folder, receiver)
+        upload = self._active[request.id] = _Upload(request, folder, receiver, time.monotonic())
         return upload
 
     def _fresh_folder(self) -> Path:
-        """A new folder per upload, named for this process so that a later backend can tell a
+        """A new folder per upload, named for this process and machine so that a later backend can tell a
         dead one's uploads (``clean_uploads``)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             for _ in range(100):
-                folder = self.root / f"{os.getpid()}-{secrets.token_hex(6)}"
+                folder = self.root / f"{pid_folder_prefix()}{secrets.token_hex(6)}"
                 try:
                     folder.mkdir()
                 except FileExistsError:
@@ -147,19 +162,34 @@ def clean_uploads(runs_dir: Path) -> list[Path]:
     return remove_dead_pid_folders(runs_dir / UPLOADS_DIR)
 
 
+def pid_folder_prefix() -> str:
+    """``<pid>-<machine>-``, the start of a folder's name that this process owns under the runs folder (an
+    upload's, a warm-up's): ``<machine>`` is 8 hex digits of this machine's name, so that a backend on another
+    machine sharing the folder, whose process ids are not this machine's, leaves it alone."""
+    return f"{os.getpid()}-{_machine_tag()}-"
+
+
+def _machine_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
 def remove_dead_pid_folders(root: Path) -> list[Path]:
-    """Remove the ``<pid>-...`` folders under ``root`` whose backend is no longer running (the uploads',
-    the warm-up's); anything else is not ours to remove. Returns what was removed."""
+    """Remove the ``<pid>-...`` folders under ``root`` whose backend on this machine is no longer running (the
+    uploads', the warm-up's); another machine's, and anything else, is not ours to remove. Returns what was
+    removed. (A folder from before the machine was named, ``<pid>-<random>``, is judged by its pid alone.)"""
     import psutil
 
     removed: list[Path] = []
     if not root.is_dir() or root.is_symlink():
         return removed
+    here = _machine_tag()
     for folder in root.iterdir():
-        pid_text = folder.name.split("-", 1)[0]
-        if folder.is_symlink() or not folder.is_dir() or not pid_text.isdigit():
+        parts = folder.name.split("-")
+        if folder.is_symlink() or not folder.is_dir() or not parts[0].isdigit():
             continue  # not a folder this code made: not ours to remove
-        pid = int(pid_text)
+        if len(parts) >= 3 and parts[1] != here:
+            continue  # another machine's: its pid means nothing here
+        pid = int(parts[0])
         if pid == os.getpid() or psutil.pid_exists(pid):
             continue
         shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,6 @@ one engine, and tells the add-on how it went (``sentence``, as a progress event 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -31,7 +30,7 @@ from img23d_protocol import DetectRequest, GenerateRequest, JobOptions, Message,
 from PIL import Image, ImageDraw
 
 from ..jobs import Engine, Job
-from .transfers import remove_dead_pid_folders
+from .transfers import pid_folder_prefix, remove_dead_pid_folders
 
 log = logging.getLogger(__name__)
 # Asked for by --warm-up: its one line (the outcome and the seconds) is logged without -v as well.
@@ -81,7 +80,7 @@ class WarmUpJob:
         root = engine.settings.runs_dir / WARM_UP_DIR
         try:
             root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-", dir=root) as folder:
+            with tempfile.TemporaryDirectory(prefix=pid_folder_prefix(), dir=root) as folder:
                 self.job.runs_dir = Path(folder)
                 picture = str(made_up_picture(Path(folder)))
                 for request in (DetectRequest(id="warm-up-detect", image=picture, targets=["box"]),

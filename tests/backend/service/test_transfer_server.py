@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from backend_proc import BackendProcess
-from img23d_protocol import Receiver, RunListing, decode_chunk, file_digest, iter_chunks, local_path
-from img23d_backend.service.transfers import UPLOADS_DIR
+from img23d_protocol import (ProtocolError, Receiver, RunListing, UploadRequest, decode_chunk, file_digest, iter_chunks,
+                             local_path)
+from img23d_backend.service import transfers
+from img23d_backend.service.transfers import MAX_UPLOADS_IN_FLIGHT, UPLOADS_DIR, Uploads
 from testdata import FAST_OPTIONS, HOUSE, MESH
 
 pytestmark = [pytest.mark.process,  # its subject is img23d's processes (pytest.ini)
@@ -249,3 +251,47 @@ def test_the_files_of_anything_but_a_run_folder_are_refused(backend: BackendProc
             "relative": "a run"}[run]
     reply = backend.request({"type": "runs", "id": f"r-{run}", "run": path})
     assert reply["type"] == "error" and reply["code"] == "bad_request" and "is not a run folder" in reply["message"]
+
+
+def _requests(upload_id: str, payload: bytes, **changes: Any) -> list[UploadRequest]:
+    return [UploadRequest(**{key: value for key, value in {**line, **changes}.items() if key != "type"})
+            for line in _upload_lines(upload_id, payload, "picture.png", chunk_bytes=40_000)]
+
+
+def test_an_upload_sent_again_from_its_start_after_a_refusal_is_answered(tmp_path: Path) -> None:
+    """The ids of refused uploads were remembered to drop their later chunks quietly, and a whole, correct
+    try with the same id was dropped too: a driver that retried waited for ever."""
+    uploads, payload = Uploads(tmp_path), os.urandom(100_000)
+    wrong = _requests("u", payload, sha256=hashlib.sha256(b"other").hexdigest())
+    assert uploads.take(wrong[0]) is None and uploads.take(wrong[1]) is None
+    with pytest.raises(ProtocolError, match="sha256"):
+        uploads.take(wrong[2])
+    assert uploads.take(wrong[2]) is None  # the rest of the refused try: its one error answered it
+    *first, last = _requests("u", payload)
+    assert all(uploads.take(chunk) is None for chunk in first)
+    assert uploads.take(last).read_bytes() == payload
+
+
+def test_uploads_left_unfinished_give_their_places_up_once_idle(tmp_path: Path, monkeypatch) -> None:
+    """Eight uploads the add-on gave up midway held every place for the backend's life."""
+    uploads = Uploads(tmp_path)
+    for number in range(MAX_UPLOADS_IN_FLIGHT):
+        assert uploads.take(_requests(f"left-{number}", os.urandom(100_000))[0]) is None
+    [whole] = _requests("whole", b"a small picture")
+    with pytest.raises(ProtocolError, match="uploads are already in progress"):
+        uploads.take(whole)
+    monkeypatch.setattr(transfers, "UPLOAD_IDLE_SECONDS", 0.0)  # as if five minutes had passed
+    assert uploads.take(whole).read_bytes() == b"a small picture"
+    assert len(list((tmp_path / UPLOADS_DIR).iterdir())) == 1  # the idle ones' folders went with them
+
+
+def test_another_machines_uploads_on_a_shared_runs_folder_are_left_alone(tmp_path: Path) -> None:
+    """Its process ids are not this machine's: a backend starting here removed its live uploads."""
+    uploads = tmp_path / UPLOADS_DIR
+    prefix = transfers.pid_folder_prefix()
+    here_dead = uploads / f"4194999-{prefix.split('-')[1]}-0a1b2c"
+    elsewhere = uploads / "4194999-0badc0de-0a1b2c"
+    for folder in (here_dead, elsewhere):
+        folder.mkdir(parents=True)
+    assert transfers.clean_uploads(tmp_path) == [here_dead]
+    assert elsewhere.is_dir()
