@@ -80,7 +80,8 @@ def file_digest(handle: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> tuple[int, 
 def iter_chunks(handle: BinaryIO, size: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
     """``(offset, bytes)`` for the first ``size`` bytes of ``handle`` from its start; always at
     least one chunk, so that an empty file still has a first chunk to carry its size and checksum.
-    A file that shrank meanwhile ends early: the receiver's size check catches it."""
+    A file that shrank meanwhile is a ``disk`` error: its chunks ended with none marked the last, and the
+    receiver waited for one (the add-on until its watchdog stopped the backend)."""
     handle.seek(0)
     offset = 0
     while True:
@@ -88,8 +89,11 @@ def iter_chunks(handle: BinaryIO, size: int, chunk_bytes: int = CHUNK_BYTES) -> 
         if block or offset == 0:
             yield offset, block
         offset += len(block)
-        if not block or offset >= size:
+        if offset >= size:
             return
+        if not block:
+            raise ProtocolError(ErrorCode.DISK, f"the file changed while it was sent: it ended at {offset:,} of the "
+                                                f"{size:,} bytes it had; send it again")
 
 
 def check_file_name(name: object) -> str:

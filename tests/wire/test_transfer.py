@@ -212,3 +212,12 @@ def test_a_symbolic_link_in_the_local_mirror_cannot_lead_outside(tmp_path: Path)
     with pytest.raises(ProtocolError, match="outside the local runs folder"):
         local_path(REMOTE, f"{REMOTE}/run/a.glb", mirror)
     assert _listing(elsewhere) == []
+
+
+def test_a_file_that_shrank_while_it_was_sent_is_one_error_not_chunks_that_never_end() -> None:
+    """Its chunks ended with none marked the last: the receiver (the add-on's upload, a fetch) waited for one."""
+    sent = []
+    with pytest.raises(ProtocolError, match="the file changed while it was sent: it ended at 100 of the 200") as caught:
+        for offset, block in iter_chunks(io.BytesIO(b"x" * 100), 200, 64):
+            sent.append((offset, len(block)))
+    assert sent == [(0, 64), (64, 36)] and caught.value.code is ErrorCode.DISK
