@@ -95,6 +95,34 @@ def test_a_lone_triangle_is_not_closed_by_its_own_back_face() -> None:
     assert len(f) == 1 and stats.holes_filled == 0
 
 
+def _bowl(depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """A round sheet 2 wide, bulging ``depth`` at its centre (0: a flat disc), open along its 32-edge rim."""
+    rings, around = 6, 32
+    angles = np.linspace(0, 2 * np.pi, around, endpoint=False)
+    radii = np.linspace(0, 1, rings + 1)[1:]
+    points = [[0.0, 0.0, -depth]] + [[r * np.cos(t), r * np.sin(t), -depth * (1 - r * r)] for r in radii
+                                     for t in angles]
+    faces = [[0, 1 + (i + 1) % around, 1 + i] for i in range(around)]
+    for ring in range(rings - 1):
+        inner, outer = 1 + ring * around, 1 + (ring + 1) * around
+        for i in range(around):
+            j = (i + 1) % around
+            faces += [[inner + i, inner + j, outer + j], [inner + i, outer + j, outer + i]]
+    return np.asarray(points), np.asarray(faces)
+
+
+@pytest.mark.parametrize("depth, closed", [(0.0, False), (0.02, False), (0.8, True)])
+def test_a_sheets_outline_is_not_a_hole_but_a_deep_bowls_rim_is(depth: float, closed: bool) -> None:
+    """A quad or a disc was "closed" with its own faces reversed, coincident with them (they flicker): the one
+    boundary of a piece that would enclose nearly nothing is a sheet's outline. A bowl's rim is still a hole."""
+    vertices, faces = _bowl(depth)
+    v, f, stats = cleanup.clean_mesh(vertices, faces, cleanup.Finish(face_budget=0, fill_holes=100))
+    assert (stats.holes_filled > 0) == closed and trimesh.Trimesh(v, f).is_watertight == closed
+    square, _, stats = cleanup.clean_mesh(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]]),
+                                          np.array([[0, 1, 2], [0, 2, 3]]), cleanup.Finish(face_budget=0, fill_holes=10))
+    assert stats.holes_filled == 0
+
+
 @pytest.mark.parametrize("fill_holes, filled", [(5, False), (6, True)])
 def test_a_hole_is_closed_only_when_it_has_at_most_the_edges_asked(fill_holes: int, filled: bool) -> None:
     # "Fill holes: up to N edges" includes N (pymeshlab's filter closed only holes under N).

@@ -61,11 +61,40 @@ def boundary_loops(faces: np.ndarray, vertex_count: int) -> tuple[list[list[int]
     return loops, broken
 
 
+# A piece whose one boundary, closed, would enclose less than this share of its area ** 1.5 (a hemisphere
+# encloses 0.13, a sphere 0.09, a bowl 3.5 % as deep as it is wide 0.01) is a sheet: its outline is no hole.
+SHEET_VOLUME_SHARE = 0.01
+
+
 def fill_holes(vertices: np.ndarray, faces: np.ndarray, max_edges: int) -> HoleFill:
-    """Faces that close every hole of up to ``max_edges`` boundary edges."""
+    """Faces that close every hole of up to ``max_edges`` boundary edges; never a sheet's outline (the
+    only boundary of a piece that closing would leave enclosing nearly nothing: a quad or a disc), which
+    was "closed" with the sheet's own faces reversed, coincident with them."""
     loops, broken = boundary_loops(faces, len(vertices))
     small = [loop for loop in loops if len(loop) <= max_edges]
+    if small:
+        from .repair import piece_labels  # scipy: only where there is a hole to judge
+
+        labels = piece_labels(faces, len(vertices))
+        vertex_piece = np.full(len(vertices), -1, dtype=np.int64)
+        vertex_piece[faces.ravel()] = np.repeat(labels, 3)
+        holes_of = np.bincount([vertex_piece[loop[0]] for loop in loops], minlength=int(labels.max()) + 1)
+        # A piece with several boundaries (a tube's two ends) has holes; one with one may be a sheet.
+        small = [loop for loop in small if holes_of[vertex_piece[loop[0]]] > 1
+                 or not _outlines_a_sheet(vertices, faces[labels == vertex_piece[loop[0]]], loop)]
     return HoleFill(fill_loops(vertices, faces, small), broken)
+
+
+def _outlines_a_sheet(vertices: np.ndarray, piece: np.ndarray, loop: list[int]) -> bool:
+    """Whether the faces ``piece``, closed by their one boundary ``loop``, would enclose (nearly) nothing."""
+    a, b, c = (vertices[piece[:, k]] for k in range(3))
+    area = 0.5 * float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
+    # The piece's volume with its hole closed by a fan round the loop's centre (divergence theorem).
+    ring = vertices[loop]
+    centre = np.broadcast_to(ring.mean(axis=0), ring.shape)
+    enclosed = float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum()
+                     + np.einsum("ij,ij->i", centre, np.cross(ring, np.roll(ring, -1, axis=0))).sum()) / 6.0
+    return abs(enclosed) < SHEET_VOLUME_SHARE * area ** 1.5
 
 
 def fill_loops(vertices: np.ndarray, faces: np.ndarray, loops: list[list[int]]) -> np.ndarray:
