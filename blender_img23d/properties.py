@@ -33,7 +33,8 @@ class QualityPreset:
 # likewise (0: its own, protocol.PAINT_MODELS: 10 for the distilled turbo model, 30 for 2.0), unless
 # Paint Steps names a number. The presets differ in the surface's resolution and decoder, the face
 # budget and the texture. Fast and Standard decode at the shape model's own octree resolution (0:
-# 256 for Hunyuan3D-2, 384 for Step1X-3D, whose decoding keeps thin parts from that grid up).
+# 256 for Hunyuan3D-2, 384 for Step1X-3D); Standard and High ask for the dense decoder, which keeps thin
+# sheets a coarse-to-fine decoding can lose (surfaces/volume.py).
 QUALITY_PRESETS = {
     "FAST": QualityPreset(octree_resolution=0, face_budget=40_000, texture_size=2048, paint_steps=0,
                           volume_decoder="flashvdm"),

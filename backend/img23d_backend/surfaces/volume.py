@@ -9,7 +9,11 @@ coarse cell whose corners' signs differ, and every cell with a corner whose valu
 thinner than a coarse cell may fall between two coarse samples of one sign, and no sign change
 then marks it; for a signed distance truncated at 0.01 and scaled to [-1, 1] (upstream's
 ``tsdf_threshold``; its README calls the field a TSDF) a coarse sample within 0.0095 of any surface
-reads inside the band (upstream: |value| < 0.95).
+reads inside the band (upstream: |value| < 0.95). That keeps a sheet wherever it lies only when it is at
+least a coarse cell less twice 0.0095 thick (0.033 - 0.019 = 0.014 at 64 coarse cells); a thinner one
+lying midway between two coarse samples is lost whole, where a dense grid keeps it (a plate 0.008 thick:
+tested), as with upstream's own decoder. So the dense decoder's choice (Quality Standard or High) starts
+from ``THIN_COARSE`` cells, close enough that no sheet falls between samples the band reaches.
 
 Upstream's published VAE training config leaves the target a raw signed distance (its
 ``supervision_type`` default, "sdf": no truncation). For such a field the band holds most of the
@@ -38,6 +42,7 @@ in nearly every cell and made 8.4 million triangles at 256, 10 GB in the clean-u
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -53,6 +58,9 @@ CHUNK = 65_536         # query points per decoder call (upstream's chunk)
 MIN_COARSE = 64        # the coarsest grid's cells per side, at least (upstream's decoder: 63)
 BAND = 0.95            # |value| under this is near a surface (upstream's band, for a TSDF in [-1, 1])
 TRUNCATION = 0.01      # the distance a truncated field's +-1 stands for (upstream's tsdf_threshold)
+# The coarsest level no sheet of a truncated field can fall between: its cells at most twice the band's
+# distance wide (2.1 / 0.019: 111 cells), so every point lies within the band's reach of a coarse sample.
+THIN_COARSE = math.ceil(2 * BOUNDS / (2 * BAND * TRUNCATION))
 # Past this share of coarse samples in the band the field is not a truncated one: a truncated
 # field's band is 0.019 units thick, a quarter of the 2.1-unit cube only for a surface of over 100
 # square units, and refining a quarter of the coarse grid already costs a quarter of a dense grid.
@@ -88,14 +96,15 @@ class GridSettings:
         return levels
 
     @classmethod
-    def for_octree(cls, octree: int, chunk: int = CHUNK) -> "GridSettings":
+    def for_octree(cls, octree: int, chunk: int = CHUNK, min_coarse: int = MIN_COARSE) -> "GridSettings":
         """A job's octree resolution, rounded up to a multiple of the steps from a coarsest level of
-        at least ``MIN_COARSE`` cells (so every level halves exactly): 256 -> 64, 128, 256; 384 -> 96,
-        192, 384; 200 -> 100, 200; under 128 one dense level."""
+        at least ``min_coarse`` cells (so every level halves exactly): 256 -> 64, 128, 256; 384 -> 96,
+        192, 384; 200 -> 100, 200; under 128 one dense level. With ``THIN_COARSE`` (the dense decoder's
+        choice) no sheet is lost: 256 -> 128, 256; 384 -> 192, 384; under 222 one dense level."""
         step = 1
-        while octree // (2 * step) >= MIN_COARSE:
+        while octree // (2 * step) >= min_coarse:
             step *= 2
-        return cls(resolution=max(2, -(-octree // step) * step), chunk=chunk)
+        return cls(resolution=max(2, -(-octree // step) * step), chunk=chunk, min_coarse=min_coarse)
 
 
 @dataclass

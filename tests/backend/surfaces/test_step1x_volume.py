@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 import torch
 
+from img23d_backend.families.step1x.geometry.stage import geometry_settings
+from img23d_backend.stages.mesh.shapes import ShapeSettings
 from img23d_backend.surfaces.volume import (BAND, BOUNDS, MIN_COARSE, GridSettings, GridStats,
                                                             extract_surface, hierarchical_grid, positions)
 
@@ -43,11 +45,11 @@ def _raw(distance: torch.Tensor) -> torch.Tensor:
     return -distance
 
 
-def scene(plate_x: float, truncated: bool = True):
-    """The field of a ball at x = -0.45 and a plate normal to x, centred at ``plate_x``."""
+def scene(plate_x: float, truncated: bool = True, thickness: float = PLATE_THICKNESS):
+    """The field of a ball at x = -0.45 and a plate ``thickness`` thick normal to x, centred at ``plate_x``."""
     ball_centre = torch.tensor([-0.45, 0.0, 0.0])
     plate_centre = torch.tensor([plate_x, 0.0, 0.0])
-    plate_half = torch.tensor([PLATE_THICKNESS / 2, 0.4, 0.4])
+    plate_half = torch.tensor([thickness / 2, 0.4, 0.4])
     convert = _tsdf if truncated else _raw
 
     def field(points: torch.Tensor) -> torch.Tensor:
@@ -116,6 +118,19 @@ def test_the_coarsest_level_is_never_under_64_cells(octree: int, levels: list[in
     settings = GridSettings.for_octree(octree)
     assert settings.resolutions() == levels
     assert settings.resolution >= octree
+
+
+@pytest.mark.parametrize("decoder, kept", [("flashvdm", False), ("dense", True)])
+def test_a_sheet_thinner_than_the_band_reaches_is_kept_when_the_dense_decoder_is_asked_for(decoder: str,
+                                                                                           kept: bool) -> None:
+    """A plate 0.008 thick midway between two samples of 64 coarse cells lies 0.0124 from each, outside the
+    band's 0.0095: lost whole, at every quality (the decoder choice was Hunyuan3D-2's alone). Quality Standard
+    and High ask for the dense decoder: Step1X then starts from a coarse grid no sheet falls through."""
+    shape = ShapeSettings(steps=1, octree_resolution=256, guidance_scale=7.5, batch_size=1, decoder=decoder)
+    settings = geometry_settings(shape).grid
+    grid = hierarchical_grid(scene(between_coarse_samples(settings), thickness=0.008), settings, torch.device("cpu"))
+    assert pieces(grid) == (2 if kept else 1)
+    assert settings.resolutions() == ([128, 256] if kept else [64, 128, 256])
 
 
 def test_a_grid_too_small_is_refused() -> None:

@@ -12,8 +12,12 @@ one target at a time) can be used. Two volume decoders:
   them to the latents' dtype, and in fp16 a position near 1 is off by up to 0.001, a tenth of a
   voxel at octree 384 and more above.
 
-Both give vertices in the frame of hy3dgen's dense marching cubes at the asked resolution, so
-presets change speed and detail, never an object's size. FlashVDM decodes with the model's
+Both give vertices in the frame of hy3dgen's dense marching cubes at the asked resolution: a grid index
+``i`` at ``(i / (R + 1)) * 2 b - b``, so a mesh is R / (R + 1) of its true size, half a voxel towards
+(-, -, -) (a ball of radius 0.5 comes out 0.4922 at octree 64, 0.4987 at 384), as upstream's meshes are;
+presets change an object's size by that much at most (the layout scales each object to its box anyway).
+FlashVDM refines only near the surface it sees on a 63-cell coarse grid: a sheet thinner than about 0.014
+(a leaf, paper) lying between two coarse samples can be lost whole; dense decoding keeps it. FlashVDM decodes with the model's
 distilled FlashVDM VAE (``pipe.flashvdm_vae``, as upstream's ``enable_flashvdm`` swaps it in),
 transformer and occupancy decoder both; dense decoding with the DiT folder's own VAE.
 """

@@ -13,14 +13,18 @@ from ....stages.mesh.shapes import ShapeSettings
 from .generate import GeometrySettings, generate_geometry
 from .label import LabelChoice
 from .loader import Step1XGeometry
-from ....surfaces.volume import CHUNK, GridSettings
+from ....surfaces.volume import CHUNK, MIN_COARSE, THIN_COARSE, GridSettings
 
 
 def geometry_settings(settings: ShapeSettings) -> GeometrySettings:
     """A job's shape settings for Step1X-3D: its hierarchical grid reaches the octree resolution
-    (rounded up so that each level halves exactly) from a coarsest level of at least 64 cells."""
+    (rounded up so that each level halves exactly) from a coarsest level of at least 64 cells, or, with
+    the dense decoder asked for (Quality Standard, High), of ``THIN_COARSE``: no thin sheet is lost then
+    (the choice was Hunyuan3D-2's alone, and a sheet between two samples of 64 was lost at every quality)."""
+    coarse = THIN_COARSE if settings.decoder == "dense" else MIN_COARSE
     return GeometrySettings(steps=settings.steps, guidance_scale=settings.guidance_scale,
-                            grid=GridSettings.for_octree(settings.octree_resolution, settings.num_chunks or CHUNK),
+                            grid=GridSettings.for_octree(settings.octree_resolution, settings.num_chunks or CHUNK,
+                                                         coarse),
                             batch_size=settings.batch_size, label=LabelChoice(settings.symmetry, settings.sharpness))
 
 
