@@ -166,3 +166,19 @@ def test_uvs_in_another_tile_are_painted_in_the_textures_tile() -> None:
     assert tile_uvs(udim) is udim and several_tiles(udim)
     centred = layout - 0.5  # -0.4..0.4: over four tiles' corners, painted as it is
     assert tile_uvs(centred) is centred and several_tiles(centred)
+
+
+def test_the_paint_proxy_keeps_every_piece_of_the_artists_mesh(tmp_path: Path) -> None:
+    """An eye or a button (a piece under 0.5 % of the largest) was left off the proxy by clean-up's default,
+    and took the colour of the nearest surface painted."""
+    from img23d_backend.stages.paint import retexture
+
+    head = uv_sphere(90, 90)
+    eye = trimesh.creation.icosphere(subdivisions=1, radius=0.05)
+    eye.apply_translation([0, 0, 1.02])
+    assert len(eye.faces) < 0.005 * len(head.faces)
+    both = trimesh.util.concatenate([head, eye])
+    artist = load_artist_mesh(mesh_file(both, tmp_path / "head.npz", with_uvs=False))
+    stand_in = retexture.proxy(artist, 3000)
+    assert len(stand_in.split(only_watertight=False)) == 2 and len(stand_in.faces) <= 3000
+
