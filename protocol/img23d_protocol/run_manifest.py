@@ -221,6 +221,8 @@ def read_manifest_data(path: Path) -> dict[str, Any]:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, str(exc))) from exc
     except ValueError as exc:
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, "is not JSON"), str(exc)) from exc
+    except RecursionError as exc:  # brackets nested past the decoder's depth: a traceback in every reader
+        raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, "nests too deep to be a manifest")) from exc
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST, _unreadable(path, "holds no JSON object"))
     return data

@@ -123,6 +123,8 @@ def test_a_damaged_manifest_is_one_sentence_naming_the_run(tmp_path: Path, chang
     # Both were an OverflowError or a name no line could carry (a host's run listing ended the backend).
     ('{"records": [{"box": [0, 0, 10, 1' + "0" * 400 + ']}]}', "its manifest.json holds a whole number of 401 digits"),
     ('{"records": [{"target": "\\udc80"}]}', "its manifest.json holds text that is not valid \\(a lone U\\+DC80"),
+    # A RecursionError traceback in Import Run, Re-layout and Keep.
+    ("[" * 200_000, "its manifest.json nests too deep to be a manifest"),
 ])
 def test_an_unreadable_manifest_is_one_sentence(tmp_path: Path, text: str | None, sentence: str) -> None:
     run = tmp_path / "run"
