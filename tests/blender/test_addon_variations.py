@@ -101,3 +101,36 @@ def test_a_seed_past_blenders_32_bit_property_is_kept_as_its_digits(addon, scene
     cube = bpy.context.active_object
     addon.scene_import.tag(cube, seed=2**40, instance=2)
     assert cube["img23d_seed"] == str(2**40) and cube["img23d_instance"] == 2
+
+
+def test_keep_leaves_the_artists_copy_waits_for_the_job_and_finds_home_without_the_runs_collection(
+        addon, scene, monkeypatch) -> None:
+    """Keep deleted the artist's Shift+D copy of a candidate (it carries the candidate's tags); kept a candidate
+    while the job still sent that object's others (they came beside it: two objects); and, the run's collection
+    deleted, left the kept object among the candidates."""
+    settings = scene.img23d
+    settings.targets, settings.variations, settings.seed = "chimney", 3, 80
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    first, second, third = _candidates("chimney")
+    removed = third.name
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj == first)
+    bpy.context.view_layer.objects.active = first
+    assert bpy.ops.object.duplicate() == {"FINISHED"}
+    mine = bpy.context.active_object
+    mine.name = "my chimney edit"
+    [holder] = first.users_collection
+    run_collection = bpy.data.collections["house_scene"]
+    run_collection.children.unlink(holder)
+    bpy.context.scene.collection.children.link(holder)   # as the outliner does when the run's collection goes
+    bpy.data.collections.remove(run_collection)
+    bpy.context.view_layer.objects.active = second
+    monkeypatch.setattr(addon.runtime, "active_runner", type("Running", (), {"finished": False})())
+    with pytest.raises(RuntimeError, match="A job is still running: press Keep once it has finished"):
+        bpy.ops.img23d.keep_variation()
+    monkeypatch.setattr(addon.runtime, "active_runner", None)
+    assert bpy.ops.img23d.keep_variation() == {"FINISHED"}
+    kept = bpy.data.objects["chimney"]
+    assert kept == second and [c.name for c in kept.users_collection] == [bpy.context.scene.collection.name]
+    assert "my chimney edit" in bpy.data.objects and first.name in bpy.data.objects  # a candidate and its copy
+    assert removed not in bpy.data.objects
