@@ -74,6 +74,19 @@ def place_parts(original: bpy.types.Object, parts: list[tuple[str, Path]], run_d
     return PlacedParts(empty=empty, collection=collection, parts=placed)
 
 
+def follow_whole(scene: bpy.types.Scene, original: bpy.types.Object) -> None:
+    """Stand the parts of ``original`` (their Empties, ``PART_OF`` it) where it stands now: Re-layout moved the
+    hidden whole and left its parts, the object the artist sees, where the picture no longer put it."""
+    for empty in scene.objects:
+        if empty.type == "EMPTY" and empty.get(PART_OF) == original.name:
+            empty.matrix_world = original.matrix_world.copy()
+
+
+def whole_of(obj: bpy.types.Object | None) -> bpy.types.Object | None:
+    """The object ``obj`` (a part, or its Empty) was split from, when it is still in the file; else ``obj``."""
+    name = obj.get(PART_OF) if obj is not None else None
+    return bpy.data.objects.get(name, obj) if isinstance(name, str) else obj
+
 
 def show_mask(placed: PlacedParts, run_dir: str, relative: str) -> bpy.types.Image:
     """The part mask the model used (``relative``, a file the result names in its run) as an image in the file

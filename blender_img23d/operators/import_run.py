@@ -23,7 +23,7 @@ import img23d_protocol as protocol
 from img23d_client import run_layout, texture_guard
 from img23d_client.leftovers import remove_leftovers
 
-from .. import finished_objects, preferences, scene_import
+from .. import finished_objects, held, part_objects, preferences, scene_import
 
 
 class IMG23D_OT_import_run(bpy.types.Operator):
@@ -67,6 +67,7 @@ class IMG23D_OT_import_run(bpy.types.Operator):
             return holder[0]
 
         made, failed, notes, left_out = [], [], [], []
+        kept: list[held.Held] = []
         budget = texture_guard.RunBudget()
         models = manifest.model_ids
         for record in records:
@@ -89,7 +90,10 @@ class IMG23D_OT_import_run(bpy.types.Operator):
                 failed.append(f"{record.target}: {exc}")
                 continue
             made.append(obj.name)
+            kept.append(held.hold(obj))
             failed += _add_high_mesh(obj, run_dir, mesh, budget, left_out)
+        # Its objects made in parts too ("house (chimney, door)"), as the live Generate placed them: they were lost.
+        part_objects.place_generated_parts(kept, records, str(run_dir), notes)
         if failed:
             self.report({"WARNING"}, "Not imported: " + "; ".join(failed))
         if left_out:

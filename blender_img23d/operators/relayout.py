@@ -14,7 +14,7 @@ import bpy
 from bpy.props import StringProperty
 from img23d_client import run_layout
 
-from .. import finished_objects, scene_import
+from .. import finished_objects, part_objects, scene_import
 
 
 class IMG23D_OT_relayout(bpy.types.Operator):
@@ -34,7 +34,7 @@ class IMG23D_OT_relayout(bpy.types.Operator):
         return context.scene is not None and hasattr(context.scene, "img23d")
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        run = self.run_dir or _run_of(context.active_object)
+        run = self.run_dir or _run_of(part_objects.whole_of(context.active_object))  # a part: its whole's run
         if not run:
             self.report({"ERROR"}, "Select an object that img23d made (or give the run folder) to lay it out again")
             return {"CANCELLED"}
@@ -47,11 +47,10 @@ class IMG23D_OT_relayout(bpy.types.Operator):
         scene_layout = run_layout.solve_run(manifest, choice)
         stems = run_layout.stems_by_target(manifest)
         members = [o for o in context.scene.objects if _same_folder(o.get(scene_import.PROP_PREFIX + "run"), run)]
-        placed, cameras = [], 0
+        placed, cameras = [], []
         for obj in members:
             if obj.type == "CAMERA" and obj.get(scene_import.CAMERA_TAG):
-                scene_import.set_camera(obj, scene_layout.camera)
-                cameras += 1
+                cameras.append(obj)
                 continue
             key = stems.get((str(obj.get(scene_import.PROP_PREFIX + "target")),
                              int(obj.get(scene_import.PROP_PREFIX + "instance", 1))))
@@ -60,10 +59,14 @@ class IMG23D_OT_relayout(bpy.types.Operator):
             if obj.type == "MESH" and key in scene_layout.anchors:
                 scene_import.place(obj, scene_layout, key)
                 finished_objects.follow(obj)
+                part_objects.follow_whole(context.scene, obj)
                 placed.append(obj.name)
-        if not placed:
-            self.report({"WARNING"}, f"No object of the run in {run} is in this scene")
+        if not placed:  # the camera stays too: a cancelled operator leaves no undo step for a change
+            self.report({"WARNING"}, f"No object of the run in {run} is in this scene to lay out (candidates stay "
+                                     "in their row until one is kept)")
             return {"CANCELLED"}
+        for camera in cameras:
+            scene_import.set_camera(camera, scene_layout.camera)
         ground = "on one floor" if choice.ground else "without a floor"
         self.report({"INFO"}, f"Laid out {len(placed)} object(s) {ground} for a "
                               f"{scene_layout.camera.fov_degrees:g}\u00b0 field of view"

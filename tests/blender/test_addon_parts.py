@@ -101,6 +101,19 @@ def test_generate_makes_a_name_in_parts_too_its_parts_under_an_empty_where_it_st
     assert house.hide_get() and empty.matrix_world == house.matrix_world  # the parts stand where the house does
     chimney = next(o for o in bpy.data.objects if o.get("img23d_key") == "chimney")
     assert not chimney.hide_get() and "chimney parts" not in bpy.data.objects
+    # Re-layout, asked from a part: the parts follow their whole (they stayed where the picture no longer put it).
+    where = house.matrix_world.copy()
+    settings.estimate_fov, settings.fov = False, 0.4
+    _select_only(empty.children[0])
+    assert bpy.ops.img23d.relayout() == {"FINISHED"}
+    bpy.context.view_layer.update()
+    assert house.matrix_world != where and empty.matrix_world == house.matrix_world
+    # Import Run brings the parts back too: they were lost.
+    assert bpy.ops.img23d.import_run(filepath=house["img23d_run"]) == {"FINISHED"}
+    again = next(o for o in bpy.data.objects if o.get("img23d_key") == "house" and o != house)
+    empties = [o for o in bpy.data.objects if o.type == "EMPTY" and o.get("img23d_part_of") == again.name]
+    assert len(empties) == 1 and sorted(o.name.split(".")[0] for o in empties[0].children) == ["chimney", "door"]
+    assert again.hide_get()
 
 
 def test_an_object_renamed_while_its_parts_are_made_gets_them_and_one_given_its_name_does_not(addon, scene,

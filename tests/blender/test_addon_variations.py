@@ -134,3 +134,18 @@ def test_keep_leaves_the_artists_copy_waits_for_the_job_and_finds_home_without_t
     assert kept == second and [c.name for c in kept.users_collection] == [bpy.context.scene.collection.name]
     assert "my chimney edit" in bpy.data.objects and first.name in bpy.data.objects  # a candidate and its copy
     assert removed not in bpy.data.objects
+
+
+def test_re_layout_of_a_run_of_candidates_alone_leaves_its_camera_too(addon, scene) -> None:
+    """It said nothing was laid out, yet moved the run's camera, with no undo step (the operator was cancelled)."""
+    settings = scene.img23d
+    settings.targets, settings.variations, settings.seed = "chimney", 2, 90
+    assert bpy.ops.img23d.generate() == {"FINISHED"}
+    candidate = _candidates("chimney")[0]
+    camera = next(o for o in bpy.data.objects if o.type == "CAMERA" and o.get("img23d_camera")
+                  and o.get("img23d_run") == candidate["img23d_run"])
+    where, lens = camera.matrix_world.copy(), camera.data.angle
+    settings.estimate_fov, settings.fov = False, 0.4
+    bpy.context.view_layer.objects.active = candidate
+    assert bpy.ops.img23d.relayout() == {"CANCELLED"}
+    assert camera.matrix_world == where and camera.data.angle == lens
