@@ -39,5 +39,7 @@ def load(path: str, notes: list[str], number: int = 1) -> bpy.types.Image | None
         return None
     # Named for its run folder: every run's picture is input.png, and the artist tells them apart by run.
     image.name = f"{Path(path).parent.name} picture" + (f" v{number}" if number > 1 else "")
+    # Kept in the .blend while not picked: the ones to pick from had no user and were gone once it was reopened.
+    image.use_fake_user = True
     image.preview_ensure()
     return image

@@ -28,8 +28,11 @@ def load_picture(run_dir: Path, picture: str) -> bpy.types.Image:
     if not path.is_file():
         raise FileNotFoundError(path)
     name = f"{label} {run_dir.name}"
-    image = bpy.data.images.get(name)
-    if image is not None and Path(bpy.path.abspath(image.filepath)) == path:
+    # Found by its file, not its name: a second run folder of the same name took "<name>.001", missed by name on
+    # every press after, and each press made another image.
+    image = next((i for i in bpy.data.images if i.source == "FILE" and i.filepath
+                  and Path(bpy.path.abspath(i.filepath)) == path), None)
+    if image is not None:
         scene_import.check_image(path)  # the file may have been written anew since
         image.reload()
         return image

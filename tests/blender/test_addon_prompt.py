@@ -98,4 +98,5 @@ def test_make_pictures_variations_are_loaded_to_pick_from(no_image) -> None:
         image = bpy.data.images[f"{folder.name} picture v{number}"]
         assert Path(bpy.path.abspath(image.filepath)) == folder / f"input-v{number}.png"
         assert tuple(image.size) == (96, 96) and image.preview is not None
+        assert image.use_fake_user  # not picked, it had no user: gone once the file was saved and reopened
     assert settings.last_seed == 6

@@ -41,6 +41,18 @@ def test_the_layout_opens_from_a_run_folder(addon, run: Path) -> None:
     assert len([i for i in bpy.data.images if i.name.startswith("img23d layout")]) == 1
 
 
+def test_a_second_run_folder_of_the_same_name_keeps_one_image_of_its_own(addon, run: Path, tmp_path: Path) -> None:
+    """Found by name, the second folder's image ("<name>.001") was missed on every press, and each made another."""
+    other = tmp_path / "copies" / run.name
+    other.mkdir(parents=True)
+    _png(other / "layout.png", 40, 40)
+    for _ in range(3):
+        for folder in (run, other):
+            assert bpy.ops.img23d.show_run_picture(picture="LAYOUT", run_dir=str(folder)) == {"FINISHED"}
+    images = [i for i in bpy.data.images if i.name.startswith("img23d layout")]
+    assert sorted(Path(i.filepath) for i in images) == sorted([run / "layout.png", other / "layout.png"])
+
+
 def test_a_missing_picture_or_run_is_one_sentence(addon, run: Path) -> None:
     with pytest.raises(RuntimeError, match=f"The run {run.name} has no detections.png"):
         bpy.ops.img23d.show_run_picture(picture="DETECTIONS", run_dir=str(run))
