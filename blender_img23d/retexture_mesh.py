@@ -99,8 +99,9 @@ def mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | None
 
 
 def _principled(obj: bpy.types.Object) -> bpy.types.Node | None:
-    """The first material's Principled BSDF, or None."""
-    material = next((m for m in obj.data.materials if m is not None), None)
+    """The first material's Principled BSDF, or None: the object's slots, as the viewport shows them (a slot
+    linked to the object holds another material than its mesh's, which was read instead)."""
+    material = next((slot.material for slot in obj.material_slots if slot.material is not None), None)
     tree = material.node_tree if material is not None else None
     return next((n for n in tree.nodes if n.type == "BSDF_PRINCIPLED"), None) if tree is not None else None
 
@@ -117,6 +118,14 @@ def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
     source = _linked_from(shader.inputs["Base Color"]) if shader is not None else None
     image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
     return _pixels(image) if image is not None else None
+
+
+def base_color_image_name(obj: bpy.types.Object) -> str | None:
+    """The name of the image an Image Texture node feeds the Base Color with, pixels or not (a missing file)."""
+    shader = _principled(obj)
+    source = _linked_from(shader.inputs["Base Color"]) if shader is not None else None
+    image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
+    return image.name if image is not None else None
 
 
 def base_color_value(obj: bpy.types.Object) -> tuple[float, float, float] | None:

@@ -14,7 +14,7 @@ import bpy
 import numpy as np
 from img23d_protocol.splats import SUFFIX, UNTEXTURED, SplatError, splats_from_mesh, write_ply
 
-from .retexture_mesh import base_color_image, base_color_value, mesh_arrays
+from .retexture_mesh import base_color_image, base_color_image_name, base_color_value, mesh_arrays
 
 # Blender's axes to glTF's: x stays, Blender's z is glTF's y, Blender's y is glTF's -z.
 TO_GLTF = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -47,6 +47,10 @@ def export_splats(context: bpy.types.Context, obj: bpy.types.Object, path: Path)
     world = np.array(obj.matrix_world, dtype=np.float64)
     positions = arrays["positions"].astype(np.float64) @ world[:3, :3].T + world[:3, 3]
     texture = base_color_image(obj) if uv_layer is not None else None
+    missing = base_color_image_name(obj) if uv_layer is not None and texture is None else None
+    if missing is not None:  # the node's hidden colour went out in its place, without a word
+        raise SplatProblem(f"'{obj.name}': its Base Color image '{missing}' has no pixels (is its file missing?): "
+                           "reload or relink it, or unlink it to export the material's plain colour")
     corner_uvs = arrays["loop_uvs"][arrays["triangle_loops"]] if texture is not None else None
     try:
         cloud = splats_from_mesh(positions @ TO_GLTF.T, arrays["triangles"], corner_uvs, texture,

@@ -98,6 +98,37 @@ def test_what_cannot_be_exported_is_said_in_one_sentence(addon, scene, tmp_path:
         bpy.data.objects.remove(edges)
 
 
+def test_the_objects_own_material_slot_colours_the_splats_and_a_missing_image_is_said(addon, scene,
+                                                                                     tmp_path: Path) -> None:
+    """A material linked to the object (over its mesh's) exported the mesh's colour, not the one the viewport
+    shows; an image with no pixels (its file missing) exported the node's hidden colour without a word."""
+    splat_export = sys.modules[f"{ADDON_MODULE}.splat_export"]
+    obj, image = _textured_plane(scene)
+    red = bpy.data.materials.new("object red")
+    red.use_nodes = True
+    next(n for n in red.node_tree.nodes if n.type == "BSDF_PRINCIPLED").inputs["Base Color"].default_value = \
+        (1, 0, 0, 1)
+    try:
+        obj.material_slots[0].link = "OBJECT"
+        obj.material_slots[0].material = red
+        path = tmp_path / "red.splat.ply"
+        splat_export.export_splats(bpy.context, obj, path)
+        rows = read_like_antimatter15(path.read_bytes())
+        colours = 0.5 + SH_C0 * np.stack([rows[f"f_dc_{i}"] for i in range(3)], 1)
+        assert np.allclose(colours.mean(0), (1, 0, 0), atol=0.05)
+        obj.material_slots[0].link = "DATA"
+        missing = bpy.data.images.new("gone.png", 4, 4)  # an image whose file is gone, as a .blend opens it
+        missing.source, missing.filepath = "FILE", str(tmp_path / "gone.png")
+        missing.reload()
+        next(n for n in obj.data.materials[0].node_tree.nodes if n.type == "TEX_IMAGE").image = missing
+        with pytest.raises(splat_export.SplatProblem, match="its Base Color image 'gone.png' has no pixels"):
+            splat_export.export_splats(bpy.context, obj, tmp_path / "gone.splat.ply")
+    finally:
+        bpy.data.objects.remove(obj)
+        bpy.data.images.remove(image)
+        bpy.data.materials.remove(red)
+
+
 def test_disabling_takes_the_menu_entries_away_and_enabling_adds_them_once(addon) -> None:
     import addon_utils
 
