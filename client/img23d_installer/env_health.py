@@ -29,9 +29,14 @@ class EnvState(str, Enum):
     BROKEN = "broken"            # its python does not run (e.g. the interpreter it was made from moved)
     INCOMPLETE = "incomplete"    # python runs, but the backend or torch does not import
     HEALTHY = "healthy"          # runs and imports: only missing packages are added
-    FOREIGN = "foreign"          # a folder that is not a virtual environment: never touched
+    FOREIGN = "foreign"          # not a virtual environment, or one img23d did not make: never touched
+    UNCHECKED = "unchecked"      # its checks did not finish (a busy machine or GPU): kept as it is
 
 
+# Written into every environment the installer makes, first thing: only such an environment (or one holding
+# img23d's packages, from before the mark) is the installer's to rebuild. Another venv given as the target was
+# deleted with everything in it.
+MADE_BY_IMG23D = "img23d-environment.txt"
 PROBE_ARGS = ("-m", "img23d_backend", "probe", "--models", "default", "--json")
 # What a backend from before the probe command can be asked instead (argparse: "invalid choice").
 LEGACY_CHECK = "import img23d_backend, torch; print(torch.__version__)"
@@ -67,6 +72,9 @@ def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
         return EnvHealth(EnvState.MISSING)
     if not (env / "pyvenv.cfg").is_file():
         return EnvHealth(EnvState.FOREIGN, f"{env} exists and is not a Python virtual environment")
+    if not made_by_img23d(env):
+        return EnvHealth(EnvState.FOREIGN, f"{env} is a virtual environment img23d did not make (it holds none of "
+                                           "img23d's packages)")
     python = env_python(env)
     if not python.is_file():
         return EnvHealth(EnvState.BROKEN, f"{python} is missing")
@@ -77,6 +85,8 @@ def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
     if not outcome.ran:
         if "invalid choice: 'probe'" in outcome.output:
             return _legacy_check(python, env, timeout)
+        if outcome.output.startswith("TimeoutExpired"):  # slow, not broken: a rebuild cannot make it faster
+            return EnvHealth(EnvState.UNCHECKED, f"its checks did not finish within {timeout:.0f} s")
         return EnvHealth(EnvState.INCOMPLETE, f"the backend does not import: {outcome.output}")
     if not outcome.ok and outcome.repairable:
         # Rebuilt from scratch like an environment that does not import: reinstalling torch and
@@ -87,6 +97,14 @@ def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
     if not outcome.ok:  # e.g. an op this device type has no kernel for: reinstalling would not help
         detail = f"the backend imports; a probe found a limit of this device: {outcome.message}"
     return EnvHealth(EnvState.HEALTHY, detail, torch_version=outcome.torch_version)
+
+
+def made_by_img23d(env: Path) -> bool:
+    """Whether the virtual environment ``env`` is one the installer made: its mark, or img23d's packages in it."""
+    if (env / MADE_BY_IMG23D).is_file():
+        return True
+    return any(env.glob("lib/python3*/site-packages/img23d_*.dist-info")) or \
+        any(env.glob("Lib/site-packages/img23d_*.dist-info"))
 
 
 def run_probes(python: Path, env: Path, timeout: float = 180.0) -> ProbeOutcome:

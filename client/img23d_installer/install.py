@@ -32,7 +32,8 @@ from img23d_client.capped_log import CappedLog
 from img23d_client.process import LaunchSettings
 from img23d_client.session import BackendSession, State
 from .commands import Cancelled, capture, run_logged
-from .env_health import EnvHealth, EnvState, check_env, check_interpreter, env_python, run_probes
+from .env_health import (MADE_BY_IMG23D, EnvHealth, EnvState, check_env, check_interpreter, env_python,
+                         run_probes)
 from .torch_choice import TorchChoice
 
 PIP_MINIMUM = "pip>=24"
@@ -229,27 +230,38 @@ class _Run:
         if self.health.state is EnvState.FOREIGN:
             raise InstallError(Step.CREATE_VENV, f"{self.health.detail}; choose an empty or new folder",
                                self.log_path)
+        if self.health.state is EnvState.UNCHECKED:
+            raise InstallError(Step.CREATE_VENV, f"the environment at {self.env} was kept as it is: "
+                               f"{self.health.detail} (a busy computer or GPU?); close what uses them and press "
+                               "Install again", self.log_path)
         if self.health.state is EnvState.HEALTHY:
             return "updated"
         action = "created"
+        # The interpreter first: a Python out of range left no environment at all, the old one removed.
+        self._note(f"interpreter: Python {check_interpreter(self.python)}")
         if self.health.state in (EnvState.BROKEN, EnvState.INCOMPLETE):
             self._note(f"rebuilding it: removing {self.env}")
-            shutil.rmtree(self.env)  # known to be a virtual environment (pyvenv.cfg): ours to replace
+            shutil.rmtree(self.env)  # a virtual environment the installer made (env_health.made_by_img23d)
             action = "rebuilt"
-        self._note(f"interpreter: Python {check_interpreter(self.python)}")
         self._run([str(self.python), "-m", "venv", str(self.env)], "python -m venv")
         if not self.env_python.is_file():
             raise InstallError(Step.CREATE_VENV, f"no interpreter at {self.env_python} after creating it",
                                self.log_path)
+        (self.env / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n",
+                                               encoding="utf-8")
         return action
 
     def _install_torch(self) -> None:
         installed = self.health.torch_version
         if installed and not self.torch.matches(installed):
-            # A healthy environment with another build (e.g. CPU, and now a driver is there).
+            # A healthy environment with another build (e.g. CPU, and now a driver is there): reinstalled in one
+            # pip run, which downloads the new build before it removes the old (an uninstall first left no torch
+            # when the download failed or was cancelled, and the next Repair rebuilt the whole environment).
             self._note(f"replacing torch {installed} with the {self.torch.variant} build")
-            self._run([str(self.env_python), "-m", "pip", "uninstall", "-y", "torch", "torchvision"], "pip uninstall")
+            self._pip("install", "--force-reinstall", *self.torch.pip_arguments())
+            return
         self._pip("install", *self.torch.pip_arguments())
+
 
     def _pin_torch(self, scratch: Path) -> Path:
         """A constraints file that keeps the torch just installed: later steps must not swap it."""

@@ -13,7 +13,7 @@ import pytest
 
 from testdata import REPO
 
-from img23d_installer import torch_choice
+from img23d_installer import env_health, torch_choice
 install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="the fake interpreter is a script with a shebang")
@@ -35,6 +35,7 @@ def fake_env(env: Path, mode: str = "healthy") -> Path:
     """A virtual environment whose python is the fake (mode file in the env's root)."""
     fake_python(env / "bin")
     (env / "pyvenv.cfg").write_text("home = /nowhere\n")
+    (env / env_health.MADE_BY_IMG23D).write_text("made by img23d's installer\n")  # one the installer made
     if mode != "healthy":
         (env / "fake-mode").write_text(mode)
     return env

@@ -35,6 +35,7 @@ def test_environment_states(tmp_path: Path) -> None:
     no_python = tmp_path / "no-python"
     no_python.mkdir()
     (no_python / "pyvenv.cfg").write_text("home = /gone\n")
+    (no_python / env_health.MADE_BY_IMG23D).write_text("made by img23d's installer\n")
     assert env_health.check_env(no_python).state is State.BROKEN
     broken = env_health.check_env(fake_env(tmp_path / "broken", "broken"))
     assert broken.state is State.BROKEN and "libpython" in broken.detail
@@ -85,8 +86,48 @@ def test_a_healthy_environment_with_another_torch_build_gets_the_new_one(tmp_pat
         install_mod.install(env, REPO / "backend", PROTOCOL_WHEEL, torch=cuda, log_path=tmp_path / "install.log",
                             **stop_at(install_mod.Step.REQUIREMENTS))
     calls = (env / "pip-calls.txt").read_text().splitlines()
-    assert calls[1] == "uninstall -y torch torchvision"
-    assert calls[2].startswith("install torch torchvision --index-url https://download.pytorch.org/whl/cu128")
+    # One pip run downloads the new build before it removes the old: an uninstall first left no torch at all
+    # when the download failed or was cancelled, and the next Repair rebuilt the whole environment.
+    assert not any(call.startswith("uninstall") for call in calls)
+    assert calls[1].startswith("install --force-reinstall torch torchvision --index-url "
+                               "https://download.pytorch.org/whl/cu128")
+
+
+@posix_only
+def test_a_virtual_environment_img23d_did_not_make_is_never_touched(tmp_path: Path) -> None:
+    """Given as the target (or the SSH host's Python), a venv of the user's own failed the backend's probe and
+    was deleted with everything in it."""
+    env = fake_env(tmp_path / "mine", "incomplete")
+    (env / env_health.MADE_BY_IMG23D).unlink()
+    (env / "notebook.ipynb").write_text("precious")
+    with pytest.raises(install_mod.InstallError, match="a virtual environment img23d did not make"):
+        _install(env, tmp_path)
+    assert (env / "notebook.ipynb").read_text() == "precious"
+
+
+@posix_only
+def test_checks_that_did_not_finish_keep_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow probe (a busy GPU) read as "does not import", and the environment was deleted and built anew."""
+    env = fake_env(tmp_path / "env", "incomplete")
+    real = install_mod.check_env
+    monkeypatch.setattr(install_mod, "check_env", lambda where, timeout=180.0: real(where, timeout=0.01))
+    with pytest.raises(install_mod.InstallError, match="was kept as it is: its checks did not finish"):
+        _install(env, tmp_path)
+    assert (env / "bin" / "python").is_file() and (env / env_health.MADE_BY_IMG23D).is_file()
+
+
+@posix_only
+def test_the_interpreter_is_checked_before_a_broken_environment_is_removed(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    env = fake_env(tmp_path / "env", "incomplete")
+
+    def too_new(python: Path, timeout: float = 60.0) -> str:
+        raise ValueError(f"{python} is Python 3.14.0; the backend's packages need Python 3.10 to 3.13")
+
+    monkeypatch.setattr(install_mod, "check_interpreter", too_new)
+    with pytest.raises(install_mod.InstallError, match="is Python 3.14.0"):
+        _install(env, tmp_path)
+    assert (env / "bin" / "python").is_file()  # the old one is there to repair once a right Python is chosen
 
 
 def test_a_folder_that_is_not_an_environment_is_never_touched(tmp_path: Path) -> None:
@@ -149,6 +190,7 @@ def test_the_health_check_reads_the_real_backends_probe_report(tmp_path: Path,
     env = tmp_path / "env"
     (env / "bin").mkdir(parents=True)
     (env / "pyvenv.cfg").write_text("home = /usr\n")
+    (env / env_health.MADE_BY_IMG23D).write_text("made by img23d's installer\n")
     python = env / "bin" / "python"
     python.write_text(f'#!/bin/sh\nPYTHONPATH="{SOURCE_PYTHONPATH}" exec "{backend_python}" "$@"\n')
     python.chmod(python.stat().st_mode | stat.S_IXUSR)

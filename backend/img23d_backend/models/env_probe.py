@@ -166,6 +166,12 @@ def _failure(probe: Probe, device: Any, exc: BaseException) -> ProbeResult:
         # A full device says nothing about the installation; the model's own load will report it.
         log.warning("probe %s could not run %s: the device is out of memory", probe.name, where)
         return ProbeResult(name=probe.name, ok=True, detail=detail)
+    if "busy or unavailable" in str(exc):
+        # CUDA's "device(s) is/are busy or unavailable" (another program holds it in exclusive mode): the
+        # installation is fine, and a Repair rebuilt the whole environment for it.
+        return ProbeResult(name=probe.name, ok=False, detail=detail, repairable=False, message=(
+            f"{probe.what} could not run {where}: the GPU is busy or unavailable (another program may hold it); "
+            "close it, or choose the cpu device for now"))
     if isinstance(exc, NotImplementedError):
         # The build is fine; this device type has no kernel for it (e.g. some ops on MPS).
         return ProbeResult(name=probe.name, ok=False, detail=detail, repairable=False, message=(

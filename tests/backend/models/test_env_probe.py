@@ -214,3 +214,14 @@ def test_a_job_whose_model_needs_a_missing_op_fails_with_environment(backend_env
         assert manifest["status"] == "failed" and manifest["errors"][0]["code"] == "environment"
     finally:
         proc.close()
+
+
+def test_a_busy_gpu_is_not_a_broken_installation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CUDA's "busy or unavailable" (another program holds the GPU) was marked repairable: the installer then
+    deleted a working environment and built it anew, which cannot free a GPU."""
+    def busy(device: Any) -> None:
+        raise RuntimeError("CUDA error: CUDA-capable device(s) is/are busy or unavailable")
+
+    monkeypatch.setitem(env_probe.PROBES, "busy", env_probe.Probe("busy", "the GPU's first call", busy))
+    result = env_probe.run_probe("busy", CPU)
+    assert not result.ok and not result.repairable and "the GPU is busy or unavailable" in result.message
