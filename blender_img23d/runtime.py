@@ -59,6 +59,13 @@ def installing() -> bool:
     return install_task is not None and not install_task.finished
 
 
+def refused_while_installing() -> str:
+    """The sentence for starting the backend while Install Backend changes its environment, else "": a job or a
+    model listing started it from the half-built environment ("No module named 'torch'")."""
+    return "The backend is being installed: wait for it to finish (or cancel it), then try again" \
+        if installing() else ""
+
+
 def shutdown() -> None:
     """Stop the backend and forget the job (unregister, Blender quitting)."""
     global _session, active_runner, catalog

@@ -31,6 +31,9 @@ class JobOperatorMixin(WaitingOperator):
         raise NotImplementedError
 
     def begin_wait(self, context: bpy.types.Context) -> JobRunner | None:
+        if refused := runtime.refused_while_installing():
+            self.report({"ERROR"}, refused)
+            return None
         if runtime.active_runner is not None and not runtime.active_runner.finished:
             self.report({"ERROR"}, "A job is already running: wait for it or press Cancel")
             return None

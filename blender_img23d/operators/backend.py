@@ -17,6 +17,9 @@ class IMG23D_OT_backend_start(bpy.types.Operator):
     bl_label = "Start Backend"
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        if refused := runtime.refused_while_installing():
+            self.report({"ERROR"}, refused)
+            return {"CANCELLED"}
         session = runtime.session()
         try:
             session.start()

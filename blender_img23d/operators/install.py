@@ -47,19 +47,21 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
     _timer: Any = None
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        task = self._begin(context)
+        work = self._checked_work(context)
+        task = self._begin(context) if work is not None else None
         if task is None:
             return {"CANCELLED"}
-        task.run_here(self._work(context))
+        task.run_here(work)
         return self._finish(task)
 
     def invoke(self, context: bpy.types.Context, event: Any) -> set[str]:
         if bpy.app.background:
             return self.execute(context)
-        task = self._begin(context)
+        work = self._checked_work(context)
+        task = self._begin(context) if work is not None else None
         if task is None:
             return {"CANCELLED"}
-        task.start(self._work(context))
+        task.start(work)
         wm = context.window_manager
         self._timer = wm.event_timer_add(TIMER_SECONDS, window=context.window)
         wm.modal_handler_add(self)
@@ -87,6 +89,15 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
             runtime.session().stop()  # it may run from the very environment pip is about to change
         runtime.install_task = InstallTask()
         return runtime.install_task
+
+    def _checked_work(self, context: bpy.types.Context) -> Any:
+        """The install's work, or None once its one sentence is reported: read before the task is made (an
+        unclosed quote in Extra pip Arguments raised after it was, and the add-on said "installing" for good)."""
+        try:
+            return self._work(context)
+        except ValueError as exc:  # shlex's "No closing quotation"
+            self.report({"ERROR"}, f"Extra pip Arguments cannot be read ({exc}): close its quotes")
+            return None
 
     def _work(self, context: bpy.types.Context) -> Any:
         """The install as a closure: everything read from bpy here, on the main thread."""

@@ -96,6 +96,9 @@ class ReplyOperatorMixin(WaitingOperator):
         return super().execute(context)
 
     def begin_wait(self, context: bpy.types.Context) -> ReplyWait | None:
+        if refused := runtime.refused_while_installing():
+            self.report({"ERROR"}, refused)
+            return None
         catalog = runtime.catalog
         if catalog.busy:
             self.report({"ERROR"}, f"The model manager is busy ({catalog.busy}): wait for it")

@@ -181,6 +181,22 @@ def test_a_blender_python_outside_the_range_names_the_preference_to_set(addon, t
     assert not target.exists()
 
 
+def test_unreadable_pip_arguments_are_one_sentence_and_jobs_wait_for_a_running_install(addon, scene,
+                                                                                      tmp_path: Path) -> None:
+    """An unclosed quote raised after the install task was made: the add-on said "already being installed" for
+    the rest of the session. And Generate or Refresh started a backend from the half-built environment."""
+    with pytest.raises(RuntimeError, match="Extra pip Arguments cannot be read \\(No closing quotation\\)"):
+        bpy.ops.img23d.install_backend(target=str(tmp_path / "env"), pip_args='--find-links "/mnt/my wheels')
+    assert not addon.runtime.installing() and not (tmp_path / "env").exists()
+    addon.runtime.install_task = type("Installing", (), {"finished": False})()
+    try:
+        for start in (bpy.ops.img23d.generate, bpy.ops.img23d.models_refresh, bpy.ops.img23d.backend_start):
+            with pytest.raises(RuntimeError, match="The backend is being installed: wait for it to finish"):
+                start()
+    finally:
+        addon.runtime.install_task = None
+
+
 # --- a real install -------------------------------------------------------------------------------
 
 @pytest.mark.real_install
