@@ -115,6 +115,7 @@ class LoopbackHost:
             for editable in site.glob("__editable__*img23d*"):
                 editable.unlink()
             (site / "img23d-host-source.pth").write_text(f"{self.source}\n")
+        (target / "img23d-environment.txt").write_text("made by img23d's installer\n")  # as an install's is
         return target
 
     def stop(self) -> None:

@@ -71,6 +71,8 @@ def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
     if not env.exists() or (env.is_dir() and not any(env.iterdir())):
         return EnvHealth(EnvState.MISSING)
     if not (env / "pyvenv.cfg").is_file():
+        if (env / MADE_BY_IMG23D).is_file():  # begun by the installer, cut short before venv wrote its config
+            return EnvHealth(EnvState.BROKEN, f"{env} is an environment the installer began and did not finish")
         return EnvHealth(EnvState.FOREIGN, f"{env} exists and is not a Python virtual environment")
     if not made_by_img23d(env):
         return EnvHealth(EnvState.FOREIGN, f"{env} is a virtual environment img23d did not make (it holds none of "

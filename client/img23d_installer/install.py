@@ -243,12 +243,14 @@ class _Run:
             self._note(f"rebuilding it: removing {self.env}")
             shutil.rmtree(self.env)  # a virtual environment the installer made (env_health.made_by_img23d)
             action = "rebuilt"
+        # Marked first: an install cancelled or killed while venv runs leaves a folder the next one may rebuild.
+        self.env.mkdir(parents=True, exist_ok=True)
+        (self.env / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n",
+                                               encoding="utf-8")
         self._run([str(self.python), "-m", "venv", str(self.env)], "python -m venv")
         if not self.env_python.is_file():
             raise InstallError(Step.CREATE_VENV, f"no interpreter at {self.env_python} after creating it",
                                self.log_path)
-        (self.env / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n",
-                                               encoding="utf-8")
         return action
 
     def _install_torch(self) -> None:

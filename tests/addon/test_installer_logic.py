@@ -37,6 +37,10 @@ def test_environment_states(tmp_path: Path) -> None:
     (no_python / "pyvenv.cfg").write_text("home = /gone\n")
     (no_python / env_health.MADE_BY_IMG23D).write_text("made by img23d's installer\n")
     assert env_health.check_env(no_python).state is State.BROKEN
+    begun = tmp_path / "begun"  # an install stopped while venv ran: only the installer's mark is there
+    begun.mkdir()
+    (begun / env_health.MADE_BY_IMG23D).write_text("made by img23d's installer\n")
+    assert env_health.check_env(begun).state is State.BROKEN
     broken = env_health.check_env(fake_env(tmp_path / "broken", "broken"))
     assert broken.state is State.BROKEN and "libpython" in broken.detail
     incomplete = env_health.check_env(fake_env(tmp_path / "incomplete", "incomplete"))
