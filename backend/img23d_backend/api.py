@@ -6,18 +6,19 @@ face_target=..., bake_size=...)``::
 
     from img23d_backend import api
 
-    # Many jobs, models loaded once:
-    with api.Session(out="runs", models=api.Models(device="cuda")) as session:
-        result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
-        print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
-        painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
-        low = session.retopo("statue.glb", api.JobOptions(topology="quads", face_target=5000))  # low.mesh, .finish
+    if __name__ == "__main__":   # img23d's worker processes import the script again: see env/spawned_main.py
+        # Many jobs, models loaded once:
+        with api.Session(out="runs", models=api.Models(device="cuda")) as session:
+            result = session.generate("house.png", ["house", "chimney"], api.JobOptions(texture=False))
+            print(result.run_dir, [m.mesh for m in result.meshes if m.status == "done"])
+            painted = session.retexture("statue.glb", "statue.png")   # painted.mesh (a GLB), .texture, .uvs
+            low = session.retopo("statue.glb", api.JobOptions(topology="quads", face_target=5000))  # .mesh, .finish
 
-    # A resumable batch, here (one worker per GPU) or on a Ray cluster (ray_address="HOST:PORT"):
-    report = api.batch(["pictures/"], out="runs", names="auto", options=api.JobOptions(texture=False))
-    print(report.counts, report.record)           # e.g. {"done": 40, "skipped": 2, "failed": 1, ...}
+        # A resumable batch, here (one worker per GPU) or on a Ray cluster (ray_address="HOST:PORT"):
+        report = api.batch(["pictures/"], out="runs", names="auto", options=api.JobOptions(texture=False))
+        print(report.counts, report.record)           # e.g. {"done": 40, "skipped": 2, "failed": 1, ...}
 
-    layout = api.relayout(result.run_dir, fov_degrees=40)   # camera and placements, no generating
+        layout = api.relayout(result.run_dir, fov_degrees=40)   # camera and placements, no generating
 
 Every failure of a whole job raises ``ProtocolError`` (``.code``, ``.message``); a job whose
 names were only partly found returns, those meshes marked ``failed`` (``result.failed``).
@@ -33,6 +34,7 @@ from img23d_protocol import JobOptions, ProtocolError
 from .batch.driver import BatchEvent, BatchReport, BatchSettings, run_batch
 from .batch.settings import PICTURE_TIMEOUT, START_TIMEOUT
 from .env.job_control import CancelToken
+from .env.spawned_main import refuse_in_spawned_main
 from .layout.relayout import RelayoutResult, relayout
 from .session import AUTO, GenerateResult, MeshResult, Models, RetextureResult, RetopoResult, Session
 
@@ -71,6 +73,7 @@ def batch(inputs: Sequence[str | Path], *, out: str | Path, names: Sequence[str]
     elsewhere); ``start_timeout``: seconds a worker may take to start before it is given up;
     ``cancel``: a token whose ``cancel()`` stops the batch (as Ctrl-C does); ``on_event``: each
     ``BatchEvent`` (start, picture, retry, summary). Returns the ``BatchReport``."""
+    refuse_in_spawned_main("img23d_backend.api.batch")
     settings = BatchSettings(inputs=[str(i) for i in inputs], out=Path(out).expanduser(),
                              names=names, options=options or JobOptions(), models=models or Models(),
                              workers=workers, ray_address=ray_address, retry_failed=retry_failed, threads=threads,

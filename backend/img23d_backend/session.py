@@ -18,6 +18,7 @@ from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobO
 
 from .env.job_control import CancelToken
 from .env.library_output import quiet_empty_warnings
+from .env.spawned_main import refuse_in_spawned_main
 from .jobs import Engine, EngineSettings, Job
 from .models import env_probe, licence_gate
 from .catalog import DEFAULT_EDITOR, DEFAULT_PAINT, model_set, parts_spec_for
@@ -193,6 +194,7 @@ class Session:
 
     def __init__(self, out: str | Path = "img23d-runs", models: Models | None = None,
                  engine: Engine | None = None, *, tiny_set: bool = True) -> None:
+        refuse_in_spawned_main("img23d_backend.api.Session")
         self.models = models or Models()
         self.out = Path(out).expanduser()
         self.engine = engine or make_engine(self.models, self.out, tiny_set=tiny_set)
