@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .repair import edge_keys
+from .repair import edge_keys, piece_labels
 
 
 @dataclass
@@ -73,8 +73,6 @@ def fill_holes(vertices: np.ndarray, faces: np.ndarray, max_edges: int) -> HoleF
     loops, broken = boundary_loops(faces, len(vertices))
     small = [loop for loop in loops if len(loop) <= max_edges]
     if small:
-        from .repair import piece_labels  # scipy: only where there is a hole to judge
-
         labels = piece_labels(faces, len(vertices))
         vertex_piece = np.full(len(vertices), -1, dtype=np.int64)
         vertex_piece[faces.ravel()] = np.repeat(labels, 3)
