@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import sys
 
-from img23d_client import paths
+if not (3, 10) <= sys.version_info[:2] <= (3, 13):  # before any import of ours: they need 3.10 (a traceback said so)
+    sys.exit("error: this is Python %d.%d; the installer and the backend's packages need Python 3.10 to 3.13: run "
+             "it with one of those (it becomes the environment's base)" % tuple(sys.version_info[:2]))
+
+from img23d_client import paths  # noqa: E402
 
 sys.path.append(str(paths.protocol_wheel()))  # after the environment's own: an installed protocol wins
 

@@ -75,9 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     log = args.log or target.with_name(target.name + ".install.log")
     report = _JsonReport() if args.json_progress else None
     try:
+        pip_args = shlex.split(args.pip_args)
+    except ValueError as exc:  # an unclosed quote: a traceback before
+        print(f"error: --pip-args cannot be read ({exc}): close its quotes", file=sys.stderr)
+        return 2
+    try:
         result = install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
-                                   torch=choice, pip_args=shlex.split(args.pip_args), log_path=log,
-                                   progress=report or _Printer(), family=args.family)
+                         torch=choice, pip_args=pip_args, log_path=log, progress=report or _Printer(),
+                         family=args.family)
+    except OSError as exc:  # before any step could name itself (the log on a full disk): one sentence
+        print(f"\nerror: {exc.strerror or exc}: {exc.filename or target}", file=sys.stderr)
+        return 1
     except InstallError as exc:
         if report is not None:
             report.line("error", step=exc.step.value, reason=exc.reason, log_path=str(exc.log_path))

@@ -206,8 +206,11 @@ class _Run:
         return value
 
     def _note(self, text: str) -> None:
-        self.log.write(text + "\n")
-        self.log.flush()
+        try:
+            self.log.write(text + "\n")
+            self.log.flush()
+        except OSError:
+            pass  # a full disk: the step that meets it says so (its note raised past the step's own error)
 
     def _run(self, args: list[str], what: str) -> None:
         def on_line(line: str) -> None:

@@ -52,6 +52,9 @@ while len(data) < size:
     if not block:
         sys.exit("img23d: the installer's files were cut off on the way")
     data += block
+if not (3, 10) <= sys.version_info[:2] <= (3, 13):  # the installer's own imports need 3.10: an ImportError said so
+    sys.exit("img23d: %s is Python %d.%d; the backend's packages need Python 3.10 to 3.13: set Host's Python for "
+             "Install to one of those" % ((sys.executable,) + tuple(sys.version_info[:2])))
 stage = tempfile.mkdtemp(prefix="img23d-installer-")
 code = 1
 try:

@@ -7,6 +7,7 @@ from importlib import import_module
 
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -266,3 +267,46 @@ def test_nothing_reaches_the_console(tmp_path: Path, capfd: pytest.CaptureFixtur
         _install(env, tmp_path)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_the_command_lines_unreadable_pip_arguments_are_one_sentence(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from img23d_installer import cli
+
+    code = cli.main(["--target", str(tmp_path / "env"), "--torch-build", "cpu",
+                     "--pip-args", '--find-links "/mnt/my wheels'])
+    assert code == 2 and "error: --pip-args cannot be read (No closing quotation)" in capsys.readouterr().err
+    assert not (tmp_path / "env").exists()
+
+
+@pytest.mark.parametrize("entry", ["install_backend.py", "bootstrap"])
+def test_a_python_too_old_for_the_installer_is_one_sentence_not_an_import_error(tmp_path: Path, entry: str) -> None:
+    """Python 3.9 (Ubuntu 20.04's, Debian 11's) ended in "ImportError: cannot import name 'TypeGuard'", on the
+    command line and on an SSH host, before any version was checked."""
+    from img23d_installer import remote_install
+
+    source = (REPO / "client" / "install_backend.py").read_text() if entry == "install_backend.py" else \
+        remote_install.BOOTSTRAP
+    source = source.replace("from __future__ import annotations\n", "")  # it must lead a file: here it would not
+    pretend = "import sys; sys.version_info = (3, 9, 2, 'final', 0)\n"
+    done = subprocess.run([sys.executable, "-c", pretend + source], input=b"0\n", capture_output=True, timeout=120,
+                          cwd=REPO / "client")
+    said = done.stderr.decode()
+    assert done.returncode == 1 and "is Python 3.9; the " in said and "need Python 3.10 to 3.13" in said, said
+    assert "Traceback" not in said
+
+
+@posix_only
+def test_a_full_disk_is_the_steps_sentence_not_an_oserror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The log's first line, and a failed step's note, met the full disk too: a raw OSError escaped, and the
+    add-on said "the installer failed unexpectedly" instead of naming the step."""
+    from img23d_client.capped_log import CappedLog
+
+    def full(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(CappedLog, "write", full)
+    monkeypatch.setattr(install_mod.shutil, "rmtree", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(28, "No space left on device")))
+    with pytest.raises(install_mod.InstallError, match="Create the environment failed: .*No space left on device"):
+        _install(fake_env(tmp_path / "env", "incomplete"), tmp_path)
