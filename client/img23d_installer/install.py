@@ -34,7 +34,7 @@ from img23d_client.session import BackendSession, State
 from .commands import Cancelled, capture, run_logged
 from .env_health import (MADE_BY_IMG23D, EnvHealth, EnvState, check_env, check_interpreter, env_python,
                          run_probes)
-from .torch_choice import TorchChoice
+from .torch_choice import CUDA_TAG_NAMES, TorchChoice, index_for
 
 PIP_MINIMUM = "pip>=24"
 VERIFY_TIMEOUT = 300.0       # the first start compiles and imports torch, and builds the tiny models
@@ -258,6 +258,11 @@ class _Run:
 
     def _install_torch(self) -> None:
         installed = self.health.torch_version
+        cuda = (installed or "").partition("+")[2]
+        if installed and self.torch.keeps_cuda and cuda in CUDA_TAG_NAMES:
+            self._note(f"keeping torch {installed}: {self.torch.reason}")
+            self._pip("install", *self.torch.packages, "--index-url", index_for(cuda))
+            return
         if installed and not self.torch.matches(installed):
             # A healthy environment with another build (e.g. CPU, and now a driver is there): reinstalled in one
             # pip run, which downloads the new build before it removes the old (an uninstall first left no torch

@@ -51,6 +51,7 @@ class SystemInfo:
     platform: str                        # sys.platform: linux, win32, darwin
     machine: str                         # platform.machine(): x86_64, AMD64, arm64, aarch64
     nvidia_smi: str | None = None        # nvidia-smi's output; None when it is absent or failed
+    nvidia_smi_failed: str = ""          # its last words when it is there and failed (a driver not loaded)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class TorchChoice:
     index_url: str | None                # None: pip's own configured index (PyPI)
     variant: str                         # cpu, cu128, ..., pypi, custom
     reason: str
+    # The CPU build chosen only because the driver could not be asked: an environment's CUDA build stays (a
+    # Repair after a kernel update, the driver not loaded yet, swapped it for the CPU one).
+    keeps_cuda: bool = False
 
     def pip_arguments(self) -> list[str]:
         return [*self.packages, *(["--index-url", self.index_url] if self.index_url else [])]
@@ -77,16 +81,24 @@ class TorchChoice:
 
 def probe_system(timeout: float = 15.0) -> SystemInfo:
     """This machine's OS, CPU and (if any) NVIDIA driver. Never raises."""
-    return SystemInfo(platform=sys.platform, machine=platform.machine(), nvidia_smi=_nvidia_smi(timeout))
+    output, failed = _nvidia_smi(timeout)
+    return SystemInfo(platform=sys.platform, machine=platform.machine(), nvidia_smi=output,
+                      nvidia_smi_failed=failed)
 
 
-def _nvidia_smi(timeout: float) -> str | None:
+def _nvidia_smi(timeout: float) -> tuple[str | None, str]:
+    """nvidia-smi's output, or None and, when it is there but failed, its last words."""
     try:
         done = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=timeout,
                               creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
-    except (OSError, subprocess.SubprocessError):
-        return None  # no NVIDIA driver (or a hung one): the CPU build is the safe choice
-    return done.stdout if done.returncode == 0 else None
+    except FileNotFoundError:
+        return None, ""  # no NVIDIA driver: the CPU build is the safe choice
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{type(exc).__name__}"  # a hung or unrunnable one
+    if done.returncode == 0:
+        return done.stdout, ""
+    words = [line.strip() for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    return None, (words[-1] if words else f"exit status {done.returncode}")[:200]
 
 
 _DRIVER = re.compile(r"Driver Version:\s*([0-9][0-9.]*)")
@@ -155,6 +167,11 @@ def _automatic(system: SystemInfo) -> TorchChoice:
             return TorchChoice(DEFAULT_PACKAGES, None, "pypi", "Apple Silicon: PyPI's build, which uses the GPU (MPS)")
         return TorchChoice(DEFAULT_PACKAGES, None, "pypi", "Intel Mac: PyPI's build (CPU only)")
     driver = parse_nvidia_smi(system.nvidia_smi) if system.nvidia_smi else None
+    if driver is None and system.nvidia_smi_failed:
+        return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
+                           f"nvidia-smi is there but failed ({system.nvidia_smi_failed}; a driver not loaded, e.g. "
+                           "after a kernel update?): CPU build for a new environment, an environment's CUDA build "
+                           "kept", keeps_cuda=True)
     if driver is None:
         return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
                            "no NVIDIA driver found (nvidia-smi): CPU build (slow)")

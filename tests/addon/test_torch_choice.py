@@ -118,3 +118,27 @@ def test_an_installed_build_is_recognised() -> None:
     assert cuda.matches("2.6.0+cu124") and not cuda.matches("2.13.0+cpu")
     custom = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.13.0")
     assert custom.matches("2.13.0+cpu") and custom.matches("2.13.0")
+
+
+def test_a_driver_that_does_not_answer_keeps_an_environments_cuda_build() -> None:
+    """nvidia-smi there but failing (after a kernel update, the driver not loaded yet) read as "no driver": a
+    Repair swapped a working CUDA torch for the CPU one, and its return was another multi-GB Repair."""
+    import types
+    from importlib import import_module
+
+    install_mod = import_module("img23d_installer.install")
+    failing = torch_choice.SystemInfo(platform="linux", machine="x86_64", nvidia_smi=None,
+                                      nvidia_smi_failed="NVIDIA-SMI has failed because it couldn't communicate "
+                                                        "with the NVIDIA driver")
+    choice = torch_choice.plan_torch(failing)
+    assert choice.variant == "cpu" and choice.keeps_cuda and "couldn't communicate" in choice.reason
+    assert not torch_choice.plan_torch(torch_choice.SystemInfo(platform="linux", machine="x86_64")).keeps_cuda
+    calls: list = []
+    run = types.SimpleNamespace(torch=choice, health=types.SimpleNamespace(torch_version="2.13.0+cu128"),
+                                _note=lambda text: None, _pip=lambda *args: calls.append(args))
+    install_mod._Run._install_torch(run)
+    assert calls == [("install", "torch", "torchvision", "--index-url", "https://download.pytorch.org/whl/cu128")]
+    run.health.torch_version = "2.13.0+cpu"  # a CPU environment stays CPU as it was
+    calls.clear()
+    install_mod._Run._install_torch(run)
+    assert calls == [("install", "torch", "torchvision", "--index-url", "https://download.pytorch.org/whl/cpu")]
