@@ -70,13 +70,17 @@ class TorchChoice:
         return [*self.packages, *(["--index-url", self.index_url] if self.index_url else [])]
 
     def matches(self, installed_version: str) -> bool:
-        """Does an installed ``torch.__version__`` come from this build? (unknown: assume yes)"""
+        """Does an installed ``torch.__version__`` come from this build? PyPI's carries no local label (``+cpu``,
+        ``+cu128``); packages asked for by name (``custom``) are installed as asked, whatever is there (both
+        answered yes, and a CPU environment stayed CPU with "Backend updated" said)."""
         local = installed_version.partition("+")[2]
         if self.variant == "cpu":
             return local == "cpu"
         if self.variant in CUDA_TAG_NAMES:
             return local == self.variant
-        return True
+        if self.variant == "pypi":
+            return local == ""
+        return False
 
 
 def probe_system(timeout: float = 15.0) -> SystemInfo:

@@ -116,8 +116,12 @@ def test_an_installed_build_is_recognised() -> None:
     cuda = torch_choice.plan_torch(_linux(SMI_550))
     assert cpu.matches("2.13.0+cpu") and not cpu.matches("2.6.0+cu124")
     assert cuda.matches("2.6.0+cu124") and not cuda.matches("2.13.0+cpu")
-    custom = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.13.0")
-    assert custom.matches("2.13.0+cpu") and custom.matches("2.13.0")
+    # PyPI's build has no local label; packages asked for by name are installed as asked, whatever is there
+    # (both matched anything: a CPU environment stayed CPU, and "Backend updated" was said).
+    pypi = torch_choice.plan_torch(_linux(None), build="pypi")
+    assert pypi.matches("2.13.0") and not pypi.matches("2.13.0+cpu")
+    custom = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.13.0", index_url="https://mirror/cu128")
+    assert not custom.matches("2.13.0+cpu") and not custom.matches("2.13.0")
 
 
 def test_a_driver_that_does_not_answer_keeps_an_environments_cuda_build() -> None:
