@@ -30,6 +30,10 @@ DRIVER_CUDA: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = (
     ((530, 30), (12, 1)), ((520, 61), (11, 8)), ((450, 80), (11, 0)),
 )
 CUDA_TAG_NAMES = tuple(tag for _, tag in CUDA_TAGS)
+# PyTorch's support matrix (pytorch/pytorch#172352, RELEASE.md): cu128 and cu130 carry kernels from Turing
+# (compute 7.5) on; cu126 is the build that still has Maxwell's, Pascal's and Volta's (5.0 to 7.0).
+TURING = 7.5
+PRE_TURING_TAG = "cu126"
 BUILDS = ("auto", "cpu", "pypi", *CUDA_TAG_NAMES)
 
 
@@ -52,6 +56,7 @@ class SystemInfo:
     machine: str                         # platform.machine(): x86_64, AMD64, arm64, aarch64
     nvidia_smi: str | None = None        # nvidia-smi's output; None when it is absent or failed
     nvidia_smi_failed: str = ""          # its last words when it is there and failed (a driver not loaded)
+    compute_caps: tuple[float, ...] = ()  # each GPU's compute capability (nvidia-smi --query-gpu=compute_cap)
 
 
 @dataclass(frozen=True)
@@ -86,14 +91,27 @@ class TorchChoice:
 def probe_system(timeout: float = 15.0) -> SystemInfo:
     """This machine's OS, CPU and (if any) NVIDIA driver. Never raises."""
     output, failed = _nvidia_smi(timeout)
+    caps, _ = _nvidia_smi(timeout, "--query-gpu=compute_cap", "--format=csv,noheader") if output else (None, "")
     return SystemInfo(platform=sys.platform, machine=platform.machine(), nvidia_smi=output,
-                      nvidia_smi_failed=failed)
+                      nvidia_smi_failed=failed, compute_caps=parse_compute_caps(caps or ""))
 
 
-def _nvidia_smi(timeout: float) -> tuple[str | None, str]:
+def parse_compute_caps(text: str) -> tuple[float, ...]:
+    """The compute capabilities ``nvidia-smi --query-gpu=compute_cap`` prints, one a line ("6.1"); none it cannot
+    read (an old driver's "[Not Supported]")."""
+    caps = []
+    for line in text.splitlines():
+        try:
+            caps.append(float(line.strip()))
+        except ValueError:
+            continue
+    return tuple(caps)
+
+
+def _nvidia_smi(timeout: float, *args: str) -> tuple[str | None, str]:
     """nvidia-smi's output, or None and, when it is there but failed, its last words."""
     try:
-        done = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=timeout,
+        done = subprocess.run(["nvidia-smi", *args], capture_output=True, text=True, timeout=timeout,
                               creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
     except FileNotFoundError:
         return None, ""  # no NVIDIA driver: the CPU build is the safe choice
@@ -185,5 +203,12 @@ def _automatic(system: SystemInfo) -> TorchChoice:
         return TorchChoice(DEFAULT_PACKAGES, index_for("cpu"), "cpu",
                            f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}, older "
                            f"than {CUDA_TAGS[-1][1]} (11.8): CPU build; update the driver to use the GPU")
+    oldest = min(system.compute_caps, default=TURING)
+    if oldest < TURING and CUDA_TAG_NAMES.index(tag) < CUDA_TAG_NAMES.index(PRE_TURING_TAG):
+        # The newer builds have no kernels for it: "no kernel image is available" at the first GPU call.
+        return TorchChoice(DEFAULT_PACKAGES, index_for(PRE_TURING_TAG), PRE_TURING_TAG,
+                           f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}, and a GPU "
+                           f"of compute capability {oldest:g} needs the {PRE_TURING_TAG} build (the newer ones "
+                           "start at Turing, 7.5)")
     return TorchChoice(DEFAULT_PACKAGES, index_for(tag), tag,
                        f"NVIDIA driver {driver.driver_version}{gpus} supports CUDA {driver.cuda_text}: {tag} build")

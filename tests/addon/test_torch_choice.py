@@ -146,3 +146,13 @@ def test_a_driver_that_does_not_answer_keeps_an_environments_cuda_build() -> Non
     calls.clear()
     install_mod._Run._install_torch(run)
     assert calls == [("install", "torch", "torchvision", "--index-url", "https://download.pytorch.org/whl/cpu")]
+
+
+@pytest.mark.parametrize("caps, tag", [((6.1,), "cu126"), ((7.0, 8.6), "cu126"), ((7.5,), "cu128"), ((), "cu128")])
+def test_a_gpu_older_than_turing_gets_the_build_with_its_kernels(caps: tuple, tag: str) -> None:
+    """cu128 and cu130 start at Turing (7.5): a GTX 1080 Ti (6.1) or a V100 (7.0) got "no kernel image"."""
+    system = torch_choice.SystemInfo(platform="linux", machine="x86_64", nvidia_smi=SMI_570_TWO_GPUS,
+                                     compute_caps=caps)
+    choice = torch_choice.plan_torch(system)
+    assert choice.variant == tag and choice.index_url.endswith(tag)
+    assert torch_choice.parse_compute_caps("6.1\n[Not Supported]\n8.9\n") == (6.1, 8.9)
