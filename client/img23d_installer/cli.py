@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # an unclosed quote: a traceback before
         print(f"error: --pip-args cannot be read ({exc}): close its quotes", file=sys.stderr)
         return 2
+    _stop_on_signals()
     try:
         result = install(target, paths.backend_source_dir(), paths.protocol_wheel(), python=args.python,
                          torch=choice, pip_args=pip_args, log_path=log, progress=report or _Printer(),
@@ -99,6 +101,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{result.summary()} in {result.seconds:.0f} s\n"
           f"Backend Python: {result.python}\nlog: {result.log_path}")
     return 0
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, a dropped SSH link) stop the install as Ctrl+C does: pip runs in a
+    session of its own, so it kept running, writing into the environment, after the installer was gone."""
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
 
 
 class _JsonReport:

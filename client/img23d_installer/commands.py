@@ -134,13 +134,25 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def capture(args: list[str], *, cwd: Path | None = None, timeout: float = 120.0) -> tuple[int, str]:
-    """Run a short check and return (exit code, output). Exit code -1: could not run at all."""
+def capture(args: list[str], *, cwd: Path | None = None, timeout: float = 120.0,
+            cancel: Callable[[], bool] | None = None) -> tuple[int, str]:
+    """Run a short check and return (exit code, output). Exit code -1: could not run at all, or ran past
+    ``timeout`` (its output then starts "TimeoutExpired"). ``cancel``: looked at while it runs; once true, the
+    check is killed and ``Cancelled`` raised (the environment's checks run minutes, and Cancel waited them out)."""
     try:
-        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, env=child_environment(),
-                              cwd=str(cwd) if cwd else None, timeout=timeout,
-                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group())
     except (OSError, subprocess.SubprocessError) as exc:
         return -1, f"{type(exc).__name__}: {exc}"
-    output = (done.stdout + done.stderr).decode("utf-8", "replace")
-    return done.returncode, output
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            output, _ = proc.communicate(timeout=max(0.01, min(POLL_SECONDS, deadline - time.monotonic())))
+            return proc.returncode, output.decode("utf-8", "replace")
+        except subprocess.TimeoutExpired:
+            if cancel is not None and cancel():
+                _kill(proc)
+                raise Cancelled() from None
+            if time.monotonic() > deadline:
+                _kill(proc)
+                return -1, f"TimeoutExpired: {Path(args[0]).name} did not finish within {timeout:.0f} s"

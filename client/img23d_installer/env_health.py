@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Callable
 
 from .commands import capture
 
@@ -66,8 +67,8 @@ def env_python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
-def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
-    """Look at ``env`` without changing it."""
+def check_env(env: Path, timeout: float = 180.0, cancel: Callable[[], bool] | None = None) -> EnvHealth:
+    """Look at ``env`` without changing it (``cancel``: as ``commands.capture`` takes it)."""
     if not env.exists() or (env.is_dir() and not any(env.iterdir())):
         return EnvHealth(EnvState.MISSING)
     if not (env / "pyvenv.cfg").is_file():
@@ -80,10 +81,10 @@ def check_env(env: Path, timeout: float = 180.0) -> EnvHealth:
     python = env_python(env)
     if not python.is_file():
         return EnvHealth(EnvState.BROKEN, f"{python} is missing")
-    code, output = capture([str(python), "-c", "import sys; print(sys.version)"], cwd=env, timeout=60)
+    code, output = capture([str(python), "-c", "import sys; print(sys.version)"], cwd=env, timeout=60, cancel=cancel)
     if code != 0:
         return EnvHealth(EnvState.BROKEN, f"its python does not start: {_last_line(output)}")
-    outcome = run_probes(python, env, timeout)
+    outcome = run_probes(python, env, timeout, cancel)
     if not outcome.ran:
         if "invalid choice: 'probe'" in outcome.output:
             return _legacy_check(python, env, timeout)
@@ -109,10 +110,11 @@ def made_by_img23d(env: Path) -> bool:
         any(env.glob("Lib/site-packages/img23d_*.dist-info"))
 
 
-def run_probes(python: Path, env: Path, timeout: float = 180.0) -> ProbeOutcome:
+def run_probes(python: Path, env: Path, timeout: float = 180.0,
+               cancel: Callable[[], bool] | None = None) -> ProbeOutcome:
     """Run the backend's probe command with the environment's ``python`` and read its report."""
     # cwd=env: python puts the working folder first on sys.path; no stray package may answer.
-    code, output = capture([str(python), *PROBE_ARGS], cwd=env, timeout=timeout)
+    code, output = capture([str(python), *PROBE_ARGS], cwd=env, timeout=timeout, cancel=cancel)
     report = _last_report(output)
     if report is None:
         return ProbeOutcome(ran=False, output=_last_line(output) if code != 0 else "the probe printed no report")

@@ -228,7 +228,7 @@ class _Run:
     # -- the steps -------------------------------------------------------------------------
 
     def _create_venv(self) -> str:
-        self.health = check_env(self.env)
+        self.health = check_env(self.env, cancel=self.cancel)
         self._note(f"existing environment: {self.health.state.value}. {self.health.detail}")
         if self.health.state is EnvState.FOREIGN:
             raise InstallError(Step.CREATE_VENV, f"{self.health.detail}; choose an empty or new folder",
@@ -341,7 +341,7 @@ class _Run:
         and on some platforms no matching torchvision exists at all (a CPU torch whose only
         torchvision is a CUDA build), so a rebuild could not do better. It is the install's
         warning instead, in its result and its summary, and each job that needs the op names it."""
-        outcome = run_probes(self.env_python, self.env, timeout=self.verify_timeout)
+        outcome = run_probes(self.env_python, self.env, timeout=self.verify_timeout, cancel=self.cancel)
         if not outcome.ran:
             raise InstallError(Step.VERIFY, f"the backend's environment probe did not run: {outcome.output}",
                                self.log_path)

@@ -71,6 +71,8 @@ if args[:3] == ["-m", "img23d_backend", "serve"]:
     sys.exit(0)
 
 if args[:3] == ["-m", "img23d_backend", "probe"]:
+    if mode == "probe-hangs":  # a GPU that takes its time to answer
+        time.sleep(60)
     if mode == "incomplete":
         print("Traceback (most recent call last):\nModuleNotFoundError: No module named 'torch'", file=sys.stderr)
         sys.exit(1)

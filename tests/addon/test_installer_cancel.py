@@ -5,6 +5,9 @@ from __future__ import annotations
 from importlib import import_module
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from installer_runs import _install, fake_env, posix_only, stop_at
+from testdata import SOURCE_PYTHONPATH
 
 install_mod = import_module("img23d_installer.install")  # the module: the package exports its install()
 from img23d_installer import task as task_mod
@@ -83,3 +87,31 @@ def test_the_task_reports_errors_and_results() -> None:
     task.cancel()
     task.join(timeout=5)
     assert task.finished and task.cancelled and "cancelled" in task.error
+
+
+@posix_only
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_the_command_line_installer_stopped_by_a_signal_stops_its_pip(tmp_path: Path, signum: int) -> None:
+    """pip runs in a session of its own: a terminal closed (SIGHUP) or a SIGTERM ended the installer and left
+    pip writing into the environment, racing the next Install."""
+    env = fake_env(tmp_path / "env", "pip-hangs")
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from img23d_installer import cli; "
+                             "sys.exit(cli.main(sys.argv[1:]))", "--target", str(env), "--torch-build", "cpu",
+                             "--log", str(tmp_path / "install.log")],
+                            env={**os.environ, "PYTHONPATH": SOURCE_PYTHONPATH}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (env / "pip.pid").is_file():
+            assert time.monotonic() < deadline and proc.poll() is None, "pip never started"
+            time.sleep(0.1)
+        pip = int((env / "pip.pid").read_text())
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pip, 0)  # killed with the installer, and reaped
+    assert "cancelled; run it again to finish" in proc.stderr.read()

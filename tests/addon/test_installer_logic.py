@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -115,7 +116,7 @@ def test_checks_that_did_not_finish_keep_the_environment(tmp_path: Path, monkeyp
     """A slow probe (a busy GPU) read as "does not import", and the environment was deleted and built anew."""
     env = fake_env(tmp_path / "env", "incomplete")
     real = install_mod.check_env
-    monkeypatch.setattr(install_mod, "check_env", lambda where, timeout=180.0: real(where, timeout=0.01))
+    monkeypatch.setattr(install_mod, "check_env", lambda where, timeout=180.0, **kw: real(where, timeout=0.01, **kw))
     with pytest.raises(install_mod.InstallError, match="was kept as it is: its checks did not finish"):
         _install(env, tmp_path)
     assert (env / "bin" / "python").is_file() and (env / env_health.MADE_BY_IMG23D).is_file()
@@ -310,3 +311,14 @@ def test_a_full_disk_is_the_steps_sentence_not_an_oserror(tmp_path: Path, monkey
         OSError(28, "No space left on device")))
     with pytest.raises(install_mod.InstallError, match="Create the environment failed: .*No space left on device"):
         _install(fake_env(tmp_path / "env", "incomplete"), tmp_path)
+
+
+@posix_only
+def test_cancel_stops_the_environments_checks_at_once(tmp_path: Path) -> None:
+    """The checks (up to four minutes: the probe's 180 s, the import's 60 s) did not look at Cancel."""
+    env = fake_env(tmp_path / "env", "probe-hangs")
+    started = time.monotonic()
+    with pytest.raises(install_mod.InstallCancelled):
+        _install(env, tmp_path, cancel=lambda: time.monotonic() - started > 1.0)
+    assert time.monotonic() - started < 20
+    assert (env / "bin" / "python").is_file()  # cancelled while looking: nothing was changed
