@@ -57,6 +57,7 @@ class RunFolder:
         self.root = root
         self.manifest = manifest
         self._stems: set[str] = set()
+        self._readers = 0o777  # the read bits every file of the run keeps at most: its input's (keep_private)
         # The job's thread and a closing thread (server exit, a signal): one write at a time, none after the last.
         self._manifest_lock = threading.RLock()
         self.closed = False
@@ -93,6 +94,7 @@ class RunFolder:
         """Narrow the folder to the readers of an input of permissions ``like``: every crop, texture and
         mesh in it shows what that input shows, so a picture only its owner may read makes a run only its
         owner may open (the folder's own bits; the copies of the input itself narrow to ``copy_mode``)."""
+        self._readers &= like  # and every file and folder written after: crops and cut-outs were 644 in 755
         try:
             mode = stat.S_IMODE(self.root.stat().st_mode)
             os.chmod(self.root, mode & folder_mode(like))
@@ -129,7 +131,16 @@ class RunFolder:
         """Write a file via ``writer(tmp_path)``, then move it into place: never a half file. ``like``: the
         permission bits of the file it copies, so the copy is readable by no more people than its source.
         ``size``: the bytes it will take, checked against the disk's free space first (``check_room``)."""
-        return atomic_write(self.path(relative), writer, like, size)
+        path = self.path(relative)
+        inside = path.relative_to(self.root.resolve()).parents
+        missing = [self.root / folder for folder in reversed(inside)
+                   if folder.parts and not (self.root / folder).exists()]
+        try:
+            for folder in missing:  # each no more open than the run's input (crops/, mattes/ were 755)
+                folder.mkdir(mode=folder_mode(self._readers), exist_ok=True)
+        except OSError as exc:
+            raise disk_error(exc, f"cannot create {missing[0]}") from exc
+        return atomic_write(path, writer, like & self._readers, size)
 
     def copy_in(self, relative: str, source: Path | str) -> Path:
         """A copy of the artist's file ``source`` kept in the run, readable by no more people than it is

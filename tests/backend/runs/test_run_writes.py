@@ -41,6 +41,17 @@ def _assert_ordinary_file(path: Path) -> None:
         assert mode == 0o644          # not mkstemp's owner-only 0600
 
 
+def test_a_private_inputs_run_writes_every_file_and_folder_as_privately(run):
+    """The folder was narrowed to 700 for a picture of mode 600, but its crops and cut-outs were 644 in 755 folders:
+    copied out with cp -a or rsync -a into a shared place, they were open to all."""
+    run.keep_private(0o600)
+    crop = run.write_image("crops/door.png", Image.new("RGB", (4, 4)))
+    deep = run.write_json("views_in/door/notes.json", {})
+    assert stat.S_IMODE(crop.stat().st_mode) & 0o077 == 0 and stat.S_IMODE(deep.stat().st_mode) & 0o077 == 0
+    for folder in (run.root / "crops", run.root / "views_in", run.root / "views_in" / "door"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
 def test_write_json_is_complete_and_leaves_no_temp_files(run):
     data = {"name": "家 barrel", "boxes": [[1.5, 2, 3, 4]], "ok": True}
     path = run.write_json("detections.json", data)
