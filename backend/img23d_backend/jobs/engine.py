@@ -6,6 +6,7 @@ thread, one at a time) and ``Engine.run`` runs each as its table says.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import replace
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, Generate
 from ..env.busy_time import busy_seconds
 from ..env.heartbeat import Heartbeat
 from ..models import preflight, role_devices, step_costs
+from ..models.registry import paint_steps
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
 from ..models.matting_memory import check_matting
@@ -36,6 +38,7 @@ from .suggest import SuggestRun
 __all__ = ["JOBS", "Engine", "EngineSettings", "Job"]
 
 Runner = Callable[["Engine", Any, Job], JobResult]
+log = logging.getLogger(__name__)
 
 
 class Engine(EngineContext):
@@ -70,6 +73,8 @@ class Engine(EngineContext):
             # run's manifest records it, so both see the resolution that runs.
             request.options = replace(request.options, octree_resolution=shape_kind(
                 self.manager.spec("shape")).octree_for(request.options.octree_resolution))
+        if request.options.paint_steps and "paint" in self.manager.roles:
+            request.options = _paint_steps_that_run(request.options, self.manager.spec("paint"))
         kind.check_memory(request, self)
         # The models kept in RAM beside a GPU (--device-for ROLE=cpu) must fit there at all.
         role_devices.check_ram_roles(self.ram_sizes(), self.manager.role_devices, preflight.total_room(self.device))
@@ -91,6 +96,17 @@ class Engine(EngineContext):
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
         return run
+
+
+def _paint_steps_that_run(options: JobOptions, spec: ModelSpec) -> JobOptions:
+    """``options`` with the paint steps its model runs, said when that is fewer than asked (the turbo model's 30):
+    they were cut in silence, and the manifest recorded the number asked for."""
+    if spec.paint_kind is None:
+        return options
+    ran = paint_steps(spec, options.paint_steps)
+    if ran != options.paint_steps:
+        log.warning("%s runs at most %d paint steps: %d asked for, %d run", spec.display, ran, options.paint_steps, ran)
+    return replace(options, paint_steps=ran)
 
 
 def _job_run(kind: type[JobRun[Any]]) -> Runner:

@@ -147,3 +147,15 @@ def test_the_apis_options_are_checked_against_their_ranges_before_anything_runs(
         session.generate(HOUSE, ["house"], api.JobOptions(**{**FAST_OPTIONS, **values}))
     assert refused.value.code is ErrorCode.BAD_REQUEST
     assert set(session.engine.settings.runs_dir.iterdir()) == runs
+
+
+def test_paint_steps_past_the_models_most_are_said_and_recorded_as_run(session: api.Session,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The turbo paint model runs at most 30: 31 was cut to 30 in silence, and the manifest recorded 31."""
+    with caplog.at_level("WARNING"):
+        result = session.generate(HOUSE, ["chimney"], api.JobOptions(**{**FAST_OPTIONS, "texture": True,
+                                                                        "texture_size": 256, "render_size": 256,
+                                                                        "delight_steps": 1, "paint_steps": 31}))
+    options = json.loads((result.run_dir / "manifest.json").read_text(encoding="utf-8"))["options"]
+    assert options["paint_steps"] == 30
+    assert "runs at most 30 paint steps: 31 asked for, 30 run" in caplog.text
