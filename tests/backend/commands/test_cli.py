@@ -260,3 +260,14 @@ def test_a_job_that_does_not_stop_is_abandoned_with_its_manifest_closed(backend_
     assert "never stopped" not in proc.stdout.read()  # type: ignore[union-attr]
     assert closed.read_text().startswith("interrupted by SIGTERM; the job did not stop")
     assert ("second signal" in closed.read_text()) == second_signal
+
+
+def test_a_listing_whose_reader_goes_away_stops_quietly(backend_env: dict[str, str]) -> None:
+    """``models | head -5`` ended in a BrokenPipeError traceback once head had its lines."""
+    proc = subprocess.Popen([sys.executable, "-m", "img23d_backend", "models", "--models", "tiny"], env=backend_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as head does once it has its lines
+    assert proc.wait(timeout=120) in (0, 141)  # 0: it had printed all before the reader went
+    assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]
