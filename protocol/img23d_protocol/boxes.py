@@ -46,7 +46,7 @@ def check_boxes(boxes: dict[str, list[float]], names: list[str], size: tuple[int
             width, height = size
             x0, y0, x1, y1 = box
             if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-                raise ProtocolError(ErrorCode.BAD_REQUEST, f"the box of {name!r} ({_text(box)}) lies outside the "
+                raise ProtocolError(ErrorCode.BAD_REQUEST, f"the box of {name!r} ({_text(box)}) reaches past the "
                                                            f"picture, which is {width} x {height} pixels")
 
 

@@ -54,7 +54,7 @@ def test_every_name_with_a_box_loads_no_grounding_model(addon, scene) -> None:
 @pytest.mark.parametrize("name, corners, message", [
     ("barrel", (1, 2, 30, 40), "There is a box for 'barrel', which is not one of the names (chimney)"),
     ("chimney", (600, 80, 600, 600), "The box of 'chimney' has no size"),
-    ("chimney", (900, 80, 1500, 600), "lies outside the picture, which is 1024 x 1024 pixels"),
+    ("chimney", (900, 80, 1500, 600), "reaches past the picture, which is 1024 x 1024 pixels"),
 ])
 def test_a_bad_box_is_one_sentence(addon, scene, name: str, corners, message: str) -> None:
     settings = scene.img23d

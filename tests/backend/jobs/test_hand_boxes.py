@@ -60,7 +60,7 @@ def test_names_without_a_box_are_still_looked_for(engine: Engine, monkeypatch) -
 
 
 @pytest.mark.parametrize("targets, boxes, message", [
-    (["chimney"], {"chimney": [900, 80, 1100, 600]}, "the box of 'chimney' (900, 80, 1100, 600) lies outside the "
+    (["chimney"], {"chimney": [900, 80, 1100, 600]}, "the box of 'chimney' (900, 80, 1100, 600) reaches past the "
                                                      "picture, which is 1024 x 1024 pixels"),
     (["chimney"], {"barrel": CHIMNEY}, "there is a box for 'barrel', which is not one of the names (chimney)"),
     # An engine's request (the Python API's) is not read from the wire: its boxes' form is checked by the job too.
@@ -153,4 +153,4 @@ def test_a_box_outside_the_picture_on_the_command_line_says_so(backend_env: dict
     out = _cli(backend_env, "generate", str(HOUSE), "--targets", "chimney", "--models", "tiny", "--device", "cpu",
                "--out", str(tmp_path / "runs"), "--box", "chimney=10,10,2000,200")
     assert out.returncode == 2  # a wrong input, found once the picture is read: 2, as in every command
-    assert "lies outside the picture, which is 1024 x 1024 pixels [bad_request]" in out.stderr
+    assert "reaches past the picture, which is 1024 x 1024 pixels [bad_request]" in out.stderr

@@ -107,7 +107,7 @@ def test_a_box_outside_the_picture_to_be_made_is_refused_before_it_is_made(cli: 
     out = tmp_path / "runs"
     done = cli("generate", "--prompt", PROMPT, "--targets", "barrel", "--box", "barrel=0,0,500,500", "--picture-size",
                "256", "--models", "tiny", "--out", out)
-    assert done.returncode != 0 and "the box of 'barrel' (0, 0, 500, 500) lies outside the picture, which is 256 x " \
+    assert done.returncode != 0 and "the box of 'barrel' (0, 0, 500, 500) reaches past the picture, which is 256 x " \
         "256 pixels" in done.stderr, done.stderr
     assert not out.exists() or not any(path.is_dir() for path in out.iterdir())
 
