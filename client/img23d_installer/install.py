@@ -31,6 +31,7 @@ import img23d_protocol as protocol
 from img23d_client.capped_log import CappedLog
 from img23d_client.process import LaunchSettings
 from img23d_client.session import BackendSession, State
+from . import env_lock
 from .commands import Cancelled, capture, run_logged
 from .env_health import (MADE_BY_IMG23D, EnvHealth, EnvState, check_env, check_interpreter, env_python,
                          run_probes)
@@ -126,13 +127,17 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
     ``family``'s own packages (``img23d_protocol.ModelFamily.pip_packages``: hy3dgen, under Tencent's
     licence, for Hunyuan3D-2's) are installed for that family only: the licence-clean family never
     imports hy3dgen (an environment that has it keeps it)."""
+    target = target_env.expanduser().absolute()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with CappedLog(log_path, truncate=True) as log:  # one log per install, capped; the backend appends too
-        run = _Run(target_env.expanduser().absolute(), backend_source, protocol_wheel, Path(python or sys.executable),
-                   torch,
-                   list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
-                   verify_timeout, family=protocol.model_family(family))
-        return run.all_steps()
+    try:
+        # Held before the log is opened: a second install truncated the first's log, then deleted its environment.
+        with env_lock.held(target), CappedLog(log_path, truncate=True) as log:  # one log per install, capped
+            run = _Run(target, backend_source, protocol_wheel, Path(python or sys.executable), torch,
+                       list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
+                       verify_timeout, family=protocol.model_family(family))
+            return run.all_steps()
+    except env_lock.EnvBusy as exc:
+        raise InstallError(Step.CREATE_VENV, str(exc), log_path) from None
 
 
 class _Run:

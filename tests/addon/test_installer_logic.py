@@ -322,3 +322,20 @@ def test_cancel_stops_the_environments_checks_at_once(tmp_path: Path) -> None:
         _install(env, tmp_path, cancel=lambda: time.monotonic() - started > 1.0)
     assert time.monotonic() - started < 20
     assert (env / "bin" / "python").is_file()  # cancelled while looking: nothing was changed
+
+
+@posix_only
+def test_a_second_install_of_the_same_environment_waits_its_turn(tmp_path: Path) -> None:
+    """Two Blenders, or the button and a terminal: the second deleted the first one's half-built environment
+    while its pip ran, and truncated its log."""
+    import fcntl
+
+    env = fake_env(tmp_path / "env", "incomplete")
+    log = tmp_path / "logs" / "install.log"
+    log.parent.mkdir()
+    log.write_text("the first install's log\n")
+    with open(tmp_path / "env.install.lock", "a+b") as first:  # as the first install holds it
+        fcntl.flock(first.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(install_mod.InstallError, match="another install of .*env is running"):
+            _install(env, tmp_path)
+    assert (env / "bin" / "python").is_file() and log.read_text() == "the first install's log\n"
