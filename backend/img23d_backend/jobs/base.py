@@ -320,13 +320,11 @@ class JobRun(Generic[R]):
 
 def check_names_apart(names: list[str]) -> None:
     """``bad_request`` for two names the grounding looks for that its matching takes for one ("house!" and
-    "house", "barrel" and "barrels"): every box went to the first, and the second was said not found."""
+    "house"): every box went to the first, and the second was said not found."""
     pair = ask.one_name_twice(names)
     if pair is not None:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"{pair[0]!r} and {pair[1]!r} are one name to the grounding (the "
-                                                   "same words, whatever their case, punctuation or plural): ask once "
-                                                   "(All Instances in the add-on, --all-instances on the command line, "
-                                                   "gives every instance of it)")
+                                                   "same words, whatever their case or punctuation): ask for it once")
 
 
 def _model_record(spec: Any) -> dict[str, Any]:

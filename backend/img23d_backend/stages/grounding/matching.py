@@ -65,10 +65,11 @@ def same_name(a: str, b: str) -> bool:
 
 
 def one_name_twice(names: list[str]) -> tuple[str, str] | None:
-    """The first two of ``names`` that matching takes for one name (``same_name``: "house!" and "house",
-    "barrel" and "barrels"), or None: every detection would go to the first, the second said not found."""
+    """The first two of ``names`` with the same words ("house!" and "house", "Wooden-Barrel" and "wooden barrel"),
+    or None: matching gives every detection to the first, and the second was said not found. Plurals it tells
+    apart (an exact match ranks first: "glass" and "glasses" are two names)."""
     for index, name in enumerate(names):
-        other = next((earlier for earlier in names[:index] if same_name(earlier, name)), None)
+        other = next((earlier for earlier in names[:index] if _words(earlier) == _words(name)), None)
         if other is not None:
             return other, name
     return None
