@@ -8,6 +8,7 @@ out of memory twice) is reported and the others go on.
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 import traceback
 from contextlib import contextmanager
@@ -316,6 +317,14 @@ class JobRun(Generic[R]):
             return results
 
         return self.retry_smaller("matting", lambda: run(crops, size), one_by_one, "one crop at a time")
+
+
+def plain_number(value: Any) -> Any:
+    """A number of numpy's as Python's (``np.int64`` an int, ``np.float32`` a float), as the wire's are; anything
+    else as it is. The Python API's values meet the wire's checks, which took numpy's for no number."""
+    if isinstance(value, (bool, int, float)) or not isinstance(value, numbers.Real):
+        return value
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
 def check_names_apart(names: list[str]) -> None:

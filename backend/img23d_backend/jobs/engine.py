@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, Callable
 
 from img23d_protocol import (DetectRequest, DownloadRequest, ErrorCode, GenerateRequest, JobOptions, JobResult, Message,
@@ -22,7 +22,7 @@ from ..models.registry import paint_steps
 from ..models.hub import refuse_unaccepted
 from ..catalog import SHAPE, ModelSpec, shape_kind
 from ..models.matting_memory import check_matting
-from .base import JobRun
+from .base import JobRun, plain_number
 from .context import EngineContext, EngineSettings, Job
 from .detect import DetectRun
 from .download import run_download
@@ -65,6 +65,7 @@ class Engine(EngineContext):
         """``request`` checked (before anything is written) and its run made, with its folder."""
         options = getattr(request, "options", None)
         if isinstance(options, JobOptions):  # the Python API's requests reach here unchecked (the wire's are read)
+            request.options = options = plain_numbers(options)
             options.validate()
         kind.check_request(request)
         kind.check_models(request, self)
@@ -96,6 +97,12 @@ class Engine(EngineContext):
         run = kind(self, request, job, kind.make_folder(self, request, job))
         job.run_folder = run.run_folder
         return run
+
+
+def plain_numbers(options: JobOptions) -> JobOptions:
+    """``options`` with numpy's numbers (a seed from ``rng.integers``, a ``np.float32``) as Python's, as the
+    wire's are: the range check took them for no number, and said a seed inside the range was out of it."""
+    return replace(options, **{f.name: plain_number(getattr(options, f.name)) for f in fields(options)})
 
 
 def _paint_steps_that_run(options: JobOptions, spec: ModelSpec) -> JobOptions:

@@ -28,7 +28,7 @@ from ..views.given import ObjectViews, prepare_views, read_given
 from ..views.memory import check_views_memory
 from . import completing, cutting, finishing, generate_parts, materials, prompt_picture, shaping, splat_files
 from .shape_views import views_memory
-from .base import OutOfMemory, check_names_apart
+from .base import OutOfMemory, check_names_apart, plain_number
 from .context import EngineContext
 from .painting import PaintingRun
 from .photo_colour import colour_from_views
@@ -50,7 +50,11 @@ class GenerateRun(PaintingRun[G]):
         if not prompt_picture.check_request(request):  # a picture's request (a Regenerate's too): the picture needed
             super().check_request(request)
         # Each box of a box's form (the Python API's come unread: a NaN box was a traceback), for a name of the job.
-        request.boxes = validate_boxes(request.boxes)
+        boxes = request.boxes
+        if isinstance(boxes, dict):  # numpy's numbers as Python's: "must be four numbers" said of np.array's
+            boxes = {name: [plain_number(v) for v in box] if isinstance(box, (list, tuple)) else box
+                     for name, box in boxes.items()}
+        request.boxes = validate_boxes(boxes)
         check_boxes(request.boxes, request.targets)
         check_names_apart([name for name in request.targets if box_for(request.boxes, name) is None])
         check_completion_off(request.completion_off, request.targets)

@@ -162,3 +162,22 @@ def test_paint_steps_past_the_models_most_are_said_and_recorded_as_run(session: 
     assert ran.paint_steps == spec.paint_kind.max_steps == 30
     assert "runs at most 30 paint steps: 31 asked for, 30 run" in caplog.text
     assert _paint_steps_that_run(api.JobOptions(paint_steps=12), spec).paint_steps == 12
+
+
+def test_numpys_numbers_are_numbers_to_the_api(session: api.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seed from rng.integers, a np.float32 guidance and a box from np.array were refused once the engine
+    checked the API's options ("seed=850 is out of range", "must be four numbers")."""
+    sent = []
+
+    def caught(kind: object, request: object, job: object) -> None:
+        sent.append(request)
+        raise api.ProtocolError(ErrorCode.CANCELLED, "checked, caught before it ran")
+
+    monkeypatch.setattr(session.engine, "run_kind", lambda kind, request, job: (
+        session.engine._prepared(kind, request, job), caught(kind, request, job)))
+    options = api.JobOptions(**{**FAST_OPTIONS, "seed": np.int64(850), "guidance_scale": np.float32(5.0)})
+    with pytest.raises(api.ProtocolError, match="checked, caught before it ran"):
+        session.generate(HOUSE, ["chimney"], options, boxes={"chimney": list(np.array([600, 80, 760, 600]))})
+    [request] = sent
+    assert request.options.seed == 850 and type(request.options.seed) is int
+    assert request.boxes == {"chimney": [600.0, 80.0, 760.0, 600.0]}
