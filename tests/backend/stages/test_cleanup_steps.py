@@ -123,6 +123,14 @@ def test_a_sheets_outline_is_not_a_hole_but_a_deep_bowls_rim_is(depth: float, cl
     assert stats.holes_filled == 0
 
 
+def test_a_hole_in_a_thin_closed_board_is_closed() -> None:
+    """A tabletop 1.5 % as thick as it is wide, one triangle missing, encloses little once closed: it was taken
+    for a sheet's outline and left open. Its hole is small beside the board."""
+    board = trimesh.creation.box(extents=(1.0, 0.6, 0.015))
+    v, f, stats = cleanup.clean_mesh(board.vertices, board.faces[1:], cleanup.Finish(face_budget=0, fill_holes=10))
+    assert stats.holes_filled == 1 and trimesh.Trimesh(v, f).is_watertight
+
+
 @pytest.mark.parametrize("fill_holes, filled", [(5, False), (6, True)])
 def test_a_hole_is_closed_only_when_it_has_at_most_the_edges_asked(fill_holes: int, filled: bool) -> None:
     # "Fill holes: up to N edges" includes N (pymeshlab's filter closed only holes under N).

@@ -84,14 +84,18 @@ def fill_holes(vertices: np.ndarray, faces: np.ndarray, max_edges: int) -> HoleF
 
 
 def _outlines_a_sheet(vertices: np.ndarray, piece: np.ndarray, loop: list[int]) -> bool:
-    """Whether the faces ``piece``, closed by their one boundary ``loop``, would enclose (nearly) nothing."""
+    """Whether the faces ``piece``, closed by their one boundary ``loop``, would enclose (nearly) nothing with a
+    cap about as large as the piece itself: a sheet's outline. A thin closed board missing a triangle encloses
+    little too, but its hole is small beside it (it was left open)."""
     a, b, c = (vertices[piece[:, k]] for k in range(3))
     area = 0.5 * float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum())
-    # The piece's volume with its hole closed by a fan round the loop's centre (divergence theorem).
     ring = vertices[loop]
+    rim = np.cross(ring, np.roll(ring, -1, axis=0))
+    if 0.5 * float(np.linalg.norm(rim.sum(axis=0))) < 0.5 * area:  # the cap's (vector) area
+        return False
+    # The piece's volume with its hole closed by a fan round the loop's centre (divergence theorem).
     centre = np.broadcast_to(ring.mean(axis=0), ring.shape)
-    enclosed = float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum()
-                     + np.einsum("ij,ij->i", centre, np.cross(ring, np.roll(ring, -1, axis=0))).sum()) / 6.0
+    enclosed = float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() + np.einsum("ij,ij->i", centre, rim).sum()) / 6.0
     return abs(enclosed) < SHEET_VOLUME_SHARE * area ** 1.5
 
 
