@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import sys
 
-if not (3, 10) <= sys.version_info[:2] <= (3, 13):  # before any import of ours: they need 3.10 (a traceback said so)
-    sys.exit("error: this is Python %d.%d; the installer and the backend's packages need Python 3.10 to 3.13: run "
-             "it with one of those (it becomes the environment's base)" % tuple(sys.version_info[:2]))
+# Before any import of ours: they need 3.10 (an ImportError said so). The base's upper bound is --python's, checked
+# by the installer (check_interpreter): a newer Python may run it for a 3.10 to 3.13 base.
+if sys.version_info < (3, 10):
+    sys.exit("error: this is Python %d.%d; the installer needs Python 3.10 or newer to run (and a base of 3.10 to "
+             "3.13 for the environment: --python)" % tuple(sys.version_info[:2]))
 
 from img23d_client import paths  # noqa: E402
 

@@ -112,13 +112,15 @@ class IMG23D_OT_install_backend(bpy.types.Operator):
         pip_args = shlex.split(self.pip_args)
         source, wheel = backend_source_dir(), protocol_wheel()
         family = prefs.family
+        claimed = target == installed_env_dir()  # the add-on's own folder: a venv there is one img23d made
 
         def work(progress: Any, cancel: Any) -> installer.InstallResult:
             # nvidia-smi may take seconds: probe on the worker, not in the UI.
             choice = installer.plan_torch(installer.probe_system(), build=build, torch_spec=torch_spec or None,
                                           index_url=index_url or None)
             return installer.install(target, source, wheel, python=base_python, torch=choice, pip_args=pip_args,
-                                     log_path=log_path, progress=progress, cancel=cancel, family=family)
+                                     log_path=log_path, progress=progress, cancel=cancel, family=family,
+                                     claimed=claimed)
 
         return work
 

@@ -122,12 +122,17 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
             torch: TorchChoice,
             pip_args: list[str] | None = None, log_path: Path, progress: Progress | None = None,
             cancel: Callable[[], bool] | None = None, verify_timeout: float = VERIFY_TIMEOUT,
-            family: str = protocol.DEFAULT_FAMILY) -> InstallResult:
+            family: str = protocol.DEFAULT_FAMILY, claimed: bool = False) -> InstallResult:
     """Create or repair the environment at ``target_env``; see the module's docstring. The model
     ``family``'s own packages (``img23d_protocol.ModelFamily.pip_packages``: hy3dgen, under Tencent's
     licence, for Hunyuan3D-2's) are installed for that family only: the licence-clean family never
-    imports hy3dgen (an environment that has it keeps it)."""
+    imports hy3dgen (an environment that has it keeps it). ``claimed``: ``target_env`` is img23d's own folder (the
+    add-on's ``backend-env``), so a virtual environment there is the installer's even without its mark (one an
+    installer from before the mark began and left before img23d's packages went in)."""
     target = target_env.expanduser().absolute()
+    if claimed and (target / "pyvenv.cfg").is_file() and not (target / MADE_BY_IMG23D).exists():
+        (target / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n",
+                                             encoding="utf-8")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # Held before the log is opened: a second install truncated the first's log, then deleted its environment.
@@ -264,9 +269,11 @@ class _Run:
     def _install_torch(self) -> None:
         installed = self.health.torch_version
         cuda = (installed or "").partition("+")[2]
-        if installed and self.torch.keeps_cuda and cuda in CUDA_TAG_NAMES:
+        # PyPI's Linux torch is a CUDA build without a label: kept too (from PyPI), as a +cu… one is from its index.
+        pypi_cuda = cuda == "" and sys.platform.startswith("linux")
+        if installed and self.torch.keeps_cuda and (cuda in CUDA_TAG_NAMES or pypi_cuda):
             self._note(f"keeping torch {installed}: {self.torch.reason}")
-            self._pip("install", *self.torch.packages, "--index-url", index_for(cuda))
+            self._pip("install", *self.torch.packages, *([] if pypi_cuda else ["--index-url", index_for(cuda)]))
             return
         if installed and not self.torch.matches(installed):
             # A healthy environment with another build (e.g. CPU, and now a driver is there): reinstalled in one

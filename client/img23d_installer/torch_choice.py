@@ -83,9 +83,15 @@ class TorchChoice:
             return local == "cpu"
         if self.variant in CUDA_TAG_NAMES:
             return local == self.variant
-        if self.variant == "pypi":
-            return local == ""
-        return False
+        if self.variant == "pypi":  # PyPI's Windows torch is its CPU build, labelled so
+            return local == "" or (sys.platform == "win32" and local == "cpu")
+        # Packages asked for by name: the build their index names (…/whl/cu128), or the version pinned with its
+        # label (torch==2.8.0+cu128); else pip itself installs what differs from the spec, without forcing.
+        tag = (self.index_url or "").rstrip("/").rpartition("/")[2]
+        if tag in CUDA_TAG_NAMES or tag == "cpu":
+            return local == tag
+        pinned = next((p.partition("==")[2] for p in self.packages if p.startswith("torch==")), "")
+        return not pinned or pinned == installed_version
 
 
 def probe_system(timeout: float = 15.0) -> SystemInfo:

@@ -115,3 +115,28 @@ def test_the_command_line_installer_stopped_by_a_signal_stops_its_pip(tmp_path: 
     with pytest.raises(ProcessLookupError):
         os.kill(pip, 0)  # killed with the installer, and reaped
     assert "cancelled; run it again to finish" in proc.stderr.read()
+
+
+@posix_only
+def test_the_command_line_installer_under_nohup_runs_on_after_a_hang_up(tmp_path: Path) -> None:
+    """nohup ignores SIGHUP so that an install outlives its terminal: the installer took it over and stopped."""
+    env = fake_env(tmp_path / "env", "pip-hangs")
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+                             "from img23d_installer import cli; sys.exit(cli.main(sys.argv[1:]))", "--target",
+                             str(env), "--torch-build", "cpu", "--log", str(tmp_path / "install.log")],
+                            env={**os.environ, "PYTHONPATH": SOURCE_PYTHONPATH}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (env / "pip.pid").is_file():
+            assert time.monotonic() < deadline and proc.poll() is None, "pip never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None, "a hang-up stopped an install run under nohup"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)

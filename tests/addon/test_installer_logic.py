@@ -293,7 +293,8 @@ def test_a_python_too_old_for_the_installer_is_one_sentence_not_an_import_error(
     done = subprocess.run([sys.executable, "-c", pretend + source], input=b"0\n", capture_output=True, timeout=120,
                           cwd=REPO / "client")
     said = done.stderr.decode()
-    assert done.returncode == 1 and "is Python 3.9; the " in said and "need Python 3.10 to 3.13" in said, said
+    assert done.returncode == 1 and "is Python 3.9; the installer needs Python 3.10" in said or \
+        "is Python 3.9; the backend's packages need Python 3.10 to 3.13" in said, said
     assert "Traceback" not in said
 
 
@@ -339,3 +340,25 @@ def test_a_second_install_of_the_same_environment_waits_its_turn(tmp_path: Path)
         with pytest.raises(install_mod.InstallError, match="another install of .*env is running"):
             _install(env, tmp_path)
     assert (env / "bin" / "python").is_file() and log.read_text() == "the first install's log\n"
+
+
+
+def test_python_3_14_runs_the_installer_for_a_base_in_range(tmp_path: Path) -> None:
+    """Refused under 3.14 even for --plan: the upper bound is the base's (--python), checked by the installer."""
+    pretend = "import sys; sys.version_info = (3, 14, 0, 'final', 0)\n"
+    source = (REPO / "client" / "install_backend.py").read_text().replace("from __future__ import annotations\n", "")
+    done = subprocess.run([sys.executable, "-c", pretend + source, "--plan", "--torch-build", "cpu"],
+                          capture_output=True, timeout=120, cwd=REPO / "client")
+    assert done.returncode == 0 and b"CPU build, as asked" in done.stdout, done.stderr.decode()[-500:]
+
+
+@posix_only
+def test_a_venv_in_the_addons_own_folder_is_its_to_rebuild(tmp_path: Path) -> None:
+    """An environment an installer from before the mark began and left before img23d's packages went in was
+    taken for the artist's own; in the add-on's own folder (backend-env) it is the installer's."""
+    env = fake_env(tmp_path / "backend-env", "incomplete")
+    (env / env_health.MADE_BY_IMG23D).unlink()
+    with pytest.raises(install_mod.InstallError, match="did not make"):
+        _install(env, tmp_path)
+    with pytest.raises(install_mod.InstallCancelled):  # rebuilt: it got as far as the next step
+        _install(env, tmp_path, claimed=True, **stop_at(install_mod.Step.UPGRADE_PIP))

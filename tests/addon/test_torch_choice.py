@@ -121,7 +121,10 @@ def test_an_installed_build_is_recognised() -> None:
     pypi = torch_choice.plan_torch(_linux(None), build="pypi")
     assert pypi.matches("2.13.0") and not pypi.matches("2.13.0+cpu")
     custom = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.13.0", index_url="https://mirror/cu128")
-    assert not custom.matches("2.13.0+cpu") and not custom.matches("2.13.0")
+    assert not custom.matches("2.13.0+cpu") and custom.matches("2.13.0+cu128")  # forced only to switch builds
+    pinned = torch_choice.plan_torch(_linux(None), torch_spec="torch==2.8.0+cu128 torchvision")
+    assert pinned.matches("2.8.0+cu128") and not pinned.matches("2.8.0+cpu")
+    assert torch_choice.plan_torch(_linux(None), torch_spec="torch torchvision").matches("2.13.0+cpu")
 
 
 def test_a_driver_that_does_not_answer_keeps_an_environments_cuda_build() -> None:
@@ -142,6 +145,9 @@ def test_a_driver_that_does_not_answer_keeps_an_environments_cuda_build() -> Non
                                 _note=lambda text: None, _pip=lambda *args: calls.append(args))
     install_mod._Run._install_torch(run)
     assert calls == [("install", "torch", "torchvision", "--index-url", "https://download.pytorch.org/whl/cu128")]
+    run.health.torch_version, calls[:] = "2.8.0", []  # PyPI's Linux torch: a CUDA build without a label
+    install_mod._Run._install_torch(run)
+    assert calls == [("install", "torch", "torchvision")]
     run.health.torch_version = "2.13.0+cpu"  # a CPU environment stays CPU as it was
     calls.clear()
     install_mod._Run._install_torch(run)
