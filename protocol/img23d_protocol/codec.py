@@ -104,6 +104,11 @@ def decode(line: str | bytes, registry: dict[str, type[Message]]) -> Message:
     return _build(cls, data)
 
 
+# The file and name fields a job cannot do without: a null one reached it as an internal TypeError. The others
+# take null as none, as they always have (a rig's skeleton_file, a prompt's image, a parts request's mask).
+NEVER_NULL = ("run", "mesh", "name")
+
+
 def _build(cls: type[Message], data: dict[str, Any]) -> Message:
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
@@ -139,9 +144,7 @@ def _build(cls: type[Message], data: dict[str, Any]) -> Message:
         elif name == "views":
             value = validate_views(value) if cls is GenerateRequest else validate_side_views(value)
         elif name in ("id", "image", "job", "model", "mesh", "mask", "name", "run", "path", "sha256", "skeleton_file") \
-                and not isinstance(value, str) and (value is not None or known[name].default is not None):
-            # null only where the field may be none (its default is None): a null run, mesh or name was let
-            # through to the job, which ended in an internal TypeError
+                and not isinstance(value, str) and (value is not None or name in NEVER_NULL):
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"{name} must be a string")
         elif name == "mode" and cls is PartsRequest and value not in PARTS_MODES:
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"mode must be one of {', '.join(PARTS_MODES)}")

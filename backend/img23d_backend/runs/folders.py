@@ -136,8 +136,8 @@ class RunFolder:
         missing = [self.root / folder for folder in reversed(inside)
                    if folder.parts and not (self.root / folder).exists()]
         try:
-            for folder in missing:  # each no more open than the run's input (crops/, mattes/ were 755)
-                folder.mkdir(mode=folder_mode(self._readers), exist_ok=True)
+            for folder in missing:  # a private input's run: each no more open than it (crops/ were 755)
+                folder.mkdir(mode=0o777 if self._readers == 0o777 else folder_mode(self._readers), exist_ok=True)
         except OSError as exc:
             raise disk_error(exc, f"cannot create {missing[0]}") from exc
         return atomic_write(path, writer, like & self._readers, size)

@@ -253,3 +253,14 @@ def test_a_write_over_the_file_size_limit_names_the_limit_not_oserror(tmp_path):
     assert result.get("code") == "disk", result
     assert result["message"].endswith("its file size limit (ulimit -f) is 2,000,000 bytes"), result
     assert ".tmp" not in " ".join(result["files"]), result
+
+
+def test_a_shared_umasks_run_keeps_group_write_in_its_new_folders(tmp_path):
+    """A team's runs folder (umask 002): the run was 775 and its files 664, but crops/ came out 755."""
+    mask = os.umask(0o002)
+    try:
+        run = RunFolder.create(tmp_path / "runs", "house_scene", manifest())
+        run.write_image("crops/door.png", Image.new("RGB", (4, 4)))
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((run.root / "crops").stat().st_mode) == 0o775
