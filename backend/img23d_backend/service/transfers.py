@@ -75,12 +75,18 @@ class Uploads:
         self.root = runs_dir / UPLOADS_DIR
         self._active: dict[str, _Upload] = {}
         self._failed: deque[str] = deque(maxlen=_REMEMBERED_FAILURES)
+        self._idle: deque[str] = deque(maxlen=_REMEMBERED_FAILURES)
 
     def take(self, request: UploadRequest) -> Path | None:
         """Write one chunk; the file's path once its last chunk is in, None before. A refusal
         raises ``ProtocolError`` and leaves nothing behind; the upload's later chunks are dropped."""
         if not request.id:
             raise _refuse("an upload needs an id")
+        if request.id in self._idle and request.offset:  # dropped while its sender was away: answered once
+            self._idle.remove(request.id)
+            self._failed.append(request.id)
+            raise _refuse(f"upload {request.id} had no chunk for {UPLOAD_IDLE_SECONDS:.0f} s and was dropped: send "
+                          "it again from its start")
         if request.id in self._failed:
             if request.offset:
                 return None  # the rest of a refused upload: its one error answered it
@@ -114,6 +120,8 @@ class Uploads:
                           if time.monotonic() - held.last_chunk > UPLOAD_IDLE_SECONDS]:
                 log.info("upload %s: no chunk for %.0f s, dropped", stale, UPLOAD_IDLE_SECONDS)
                 self._drop(stale)
+                self._failed.remove(stale)
+                self._idle.append(stale)  # its next chunk, if one comes, is told (it waited for an answer)
         if len(self._active) >= MAX_UPLOADS_IN_FLIGHT:
             raise ProtocolError(ErrorCode.BUSY, f"{MAX_UPLOADS_IN_FLIGHT} uploads are already in progress")
         check_announced(request.size, request.sha256)

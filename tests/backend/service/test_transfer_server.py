@@ -283,6 +283,11 @@ def test_uploads_left_unfinished_give_their_places_up_once_idle(tmp_path: Path, 
     monkeypatch.setattr(transfers, "UPLOAD_IDLE_SECONDS", 0.0)  # as if five minutes had passed
     assert uploads.take(whole).read_bytes() == b"a small picture"
     assert len(list((tmp_path / UPLOADS_DIR).iterdir())) == 1  # the idle ones' folders went with them
+    # One dropped so whose sender comes back is told, once (its last chunk went unanswered, the sender waiting).
+    late = _requests("left-0", os.urandom(100_000))
+    with pytest.raises(ProtocolError, match="upload left-0 had no chunk for 0 s and was dropped: send it again"):
+        uploads.take(late[1])
+    assert uploads.take(late[2]) is None
 
 
 def test_another_machines_uploads_on_a_shared_runs_folder_are_left_alone(tmp_path: Path) -> None:
