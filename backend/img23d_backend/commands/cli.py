@@ -48,6 +48,17 @@ class OneSentenceParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"error: {message} (`{self.prog} --help` lists the options)\n")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:
+        # Arguments no parser took are found by the top one, whose help lists no command's options: named
+        # here with the command's own help.
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            self.exit(EXIT_USAGE, f"error: unrecognized arguments: {' '.join(extras)} (`{prog} --help` lists the "
+                                  "options)\n")
+        return parsed
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneSentenceParser(prog="python -m img23d_backend",

@@ -257,7 +257,8 @@ def test_an_argument_with_a_lone_surrogate_of_any_kind_is_one_sentence() -> None
     (("generate", str(HOUSE), "--smoothing", "1.5"), "argument --smoothing: invalid int value: '1.5'"),
     (("generate", str(HOUSE), "--face-budget", "abc"), "argument --face-budget: invalid int value: 'abc'"),
     (("batch", "pictures", "--workers", "two"), "argument --workers: invalid int value: 'two'"),
-    (("generate", str(HOUSE), "--matting", "best"), "argument --matting: invalid choice: 'best'")])
+    (("generate", str(HOUSE), "--matting", "best"), "argument --matting: invalid choice: 'best'"),
+    (("detect", str(HOUSE), "--targets", "house", "--all-instances"), "unrecognized arguments: --all-instances")])
 def test_an_argument_argparse_refuses_is_one_sentence(capsys, argv: tuple[str, ...], sentence: str) -> None:
     """argparse's own refusals (a word for a number, a choice not offered) printed the command's whole usage
     block, some forty lines, before the sentence: one line now, naming where the options are listed."""
