@@ -65,6 +65,7 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
         if evaluated and painted and uv_layer is None:
             raise MeshProblem(f"'{obj.name}' has no UV map: with modifiers applied its faces cannot be matched "
                               "to new UVs. Add a UV map, or paint the base mesh")
+        uv_name = uv_layer.name if uv_layer is not None else None  # read before to_mesh_clear frees it (a crash)
         arrays = mesh_arrays(mesh, uv_layer)
         image = base_color_image(obj) if colour and uv_layer is not None else None
         if image is not None:
@@ -78,7 +79,7 @@ def write_mesh_file(context: bpy.types.Context, obj: bpy.types.Object, folder: P
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{bpy.path.clean_name(obj.name)}-{uuid.uuid4().hex[:8]}.npz"
     protocol.write_mesh_file(path, protocol.MeshFile(**arrays))
-    return path, uv_layer.name if uv_layer is not None else None
+    return path, uv_name
 
 
 def mesh_arrays(mesh: bpy.types.Mesh, uv_layer: bpy.types.MeshUVLoopLayer | None) -> dict[str, np.ndarray]:

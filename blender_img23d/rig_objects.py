@@ -150,6 +150,14 @@ def _is_limb(words: set[str]) -> bool:
     return any(word.endswith(limb) for word in words for limb in LIMB_WORDS)
 
 
+def follow_mesh(mesh: bpy.types.Object, before: Matrix) -> None:
+    """The armature img23d made for ``mesh`` moved as ``mesh`` just moved from ``before`` (Re-layout): it was
+    left where it was, and posing the rig then threw the mesh across the scene."""
+    armature = armature_of(mesh)
+    if armature is not None and armature is not mesh and armature.get(RIGGED_FROM) == mesh.name:
+        armature.matrix_world = mesh.matrix_world @ before.inverted() @ armature.matrix_world
+
+
 def armature_of(obj: bpy.types.Object | None) -> bpy.types.Object | None:
     """``obj`` itself when it is an armature, else the armature its Armature modifier deforms it with."""
     if obj is None:

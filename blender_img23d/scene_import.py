@@ -113,8 +113,10 @@ def _import_checked(path: Path, name: str, notes: list[str] | None) -> bpy.types
             seam_weld.weld_seams(mesh)  # after the quads: their diagonals are no edges to weld along
         if restored.note and notes is not None:
             notes.append(restored.note)
+    kept = meshes[0].name
+    others = [o.name for o in created if o.name != kept]  # by name: join frees the objects it joins
     obj = _fold(meshes)
-    _remove(created - {obj})
+    _remove({found for name in others if (found := bpy.data.objects.get(name)) is not None})
     obj.name = name
     obj.data.name = name
     for collection in list(obj.users_collection):

@@ -14,7 +14,7 @@ import bpy
 from bpy.props import StringProperty
 from img23d_client import run_layout
 
-from .. import finished_objects, part_objects, scene_import
+from .. import finished_objects, part_objects, rig_objects, scene_import
 
 
 class IMG23D_OT_relayout(bpy.types.Operator):
@@ -57,9 +57,11 @@ class IMG23D_OT_relayout(bpy.types.Operator):
             if obj.get(scene_import.PROP_PREFIX + "candidate_of"):
                 continue  # a candidate still to choose from stays in its row until it is kept
             if obj.type == "MESH" and key in scene_layout.anchors:
+                before = obj.matrix_world.copy()
                 scene_import.place(obj, scene_layout, key)
                 finished_objects.follow(obj)
                 part_objects.follow_whole(context.scene, obj)
+                rig_objects.follow_mesh(obj, before)
                 placed.append(obj.name)
         if not placed:  # the camera stays too: a cancelled operator leaves no undo step for a change
             self.report({"WARNING"}, f"No object of the run in {run} is in this scene to lay out (candidates stay "

@@ -214,3 +214,22 @@ def test_the_views_sentences_reach_the_report_once_each(addon) -> None:
     assert shape_skipped[:1].upper() + shape_skipped[1:] in job.skipped_stage_notes(result)
     assert job.views_left_out_notes(protocol.GenerateJobResult(run_dir="r")) == []
     assert job.views_left_out_notes(None) == []
+
+
+def test_a_glb_of_two_mesh_nodes_arrives_as_one_object(addon, scene, tmp_path) -> None:
+    """Folding a file of several mesh nodes into one joined them, then read the joined objects' names once the join
+    had freed them: a ReferenceError traceback, one stray object, and the run's other objects never imported."""
+    parts = []
+    for offset in (0.0, 3.0):
+        bpy.ops.mesh.primitive_cube_add(location=(offset, 0.0, 0.0))
+        parts.append(bpy.context.active_object)
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj in parts)
+    path = tmp_path / "two_nodes.glb"
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB", use_selection=True)
+    for obj in parts:
+        bpy.data.objects.remove(obj)
+    before = set(bpy.data.objects)
+    obj = _module(addon, "scene_import").import_glb(path, "barrel")
+    assert obj.name == "barrel" and set(bpy.data.objects) - before == {obj} and len(obj.data.polygons) == 24
+    bpy.data.objects.remove(obj)

@@ -154,3 +154,13 @@ def test_undo_restores_the_previous_material(addon, paint_scene) -> None:
     bpy.ops.ed.undo()
     restored = bpy.data.objects[name]  # undo rebuilds the data: earlier references are stale
     assert [m.name for m in restored.data.materials] == ["artist's paint"]
+
+
+def test_a_uv_mapped_mesh_with_its_modifiers_is_written_and_names_its_uv_map(addon, scene, tmp_path) -> None:
+    """Blender 5.2 crashed (the UV map's name was read after to_mesh_clear freed its mesh): Split into Parts of
+    any mesh with a UV map, and Re-texture with Paint With Modifiers."""
+    bpy.ops.mesh.primitive_uv_sphere_add()
+    sphere = bpy.context.active_object
+    sphere.modifiers.new("Subdivision", "SUBSURF")
+    path, uv_name = addon.retexture_mesh.write_mesh_file(bpy.context, sphere, tmp_path, evaluated=True)
+    assert path.is_file() and uv_name == sphere.data.uv_layers.active.name

@@ -15,7 +15,7 @@ bpy = pytest.importorskip("bpy")
 
 from blender_support import _module  # noqa: E402
 from img23d_protocol import RigBone  # noqa: E402
-from mathutils import Vector  # noqa: E402
+from mathutils import Matrix, Vector  # noqa: E402
 
 # A bar along X from -1 to 1: its left half (x > 0, the character's left) on arm_L, the rest on hips.
 BONES = [RigBone("hips", (0.0, 0.0, 0.0), (0.0, 0.0, 0.5), -1), RigBone("arm_L", (0.0, 0.0, 0.0), (1.0, 0.0, 0.0), 0)]
@@ -218,3 +218,22 @@ def test_skinning_to_the_armature_a_mesh_already_follows_keeps_the_artists_modif
     modifier.object = own
     addon.rig_objects.bind(bar, own, [bone.name for bone in BONES], _weights(addon, bar))
     assert [(m.name, m.type) for m in bar.modifiers] == [("Mirror", "MIRROR"), ("Deform", "ARMATURE")]
+
+
+def test_the_armature_follows_its_mesh_when_re_layout_moves_it(addon, scene) -> None:
+    """Re-layout moved and scaled a rigged mesh and left its armature: posing the rig then threw the mesh across the
+    scene. The armature takes the mesh's move, so a pose deforms the moved mesh as it deformed it before."""
+    bar = _bar()
+    armature = _rig(addon, bar)
+    bone = armature.pose.bones["arm_L"]
+    bone.rotation_mode = "QUATERNION"
+    bone.rotation_quaternion = (0.7071, 0.0, 0.0, 0.7071)
+    posed_before = _deformed(bar)
+    rest_before = np.array([bar.matrix_world @ v.co for v in bar.data.vertices])
+    before = bar.matrix_world.copy()
+    bar.matrix_world = Matrix.LocRotScale((3.0, 4.0, 0.5), None, (1.5, 1.5, 1.5))
+    addon.rig_objects.follow_mesh(bar, before)
+    moved = np.array(bar.matrix_world) @ np.linalg.inv(np.array(before))
+    expect = (np.c_[posed_before, np.ones(len(posed_before))] @ moved.T)[:, :3]
+    assert np.allclose(_deformed(bar), expect, atol=1e-4)   # the same pose, moved with the mesh
+    assert not np.allclose(rest_before, _deformed(bar), atol=1e-2)
