@@ -38,31 +38,25 @@ def held(env: Path) -> Iterator[None]:
 
 
 def _lock(handle: IO[bytes]) -> bool:
-    try:
-        if sys.platform == "win32":
-            import msvcrt  # Windows only
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl  # POSIX only
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
+    return _locking(handle, take=True)
 
 
 def _unlock(handle: IO[bytes]) -> None:
+    _locking(handle, take=False)  # False (already free) changes nothing: closing the file releases it anyway
+
+
+def _locking(handle: IO[bytes], take: bool) -> bool:
+    """Take (without waiting) or give back the lock on ``handle``'s file; False when it could not."""
     try:
         if sys.platform == "win32":
             import msvcrt  # Windows only
 
             handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK if take else msvcrt.LK_UNLCK, 1)
         else:
             import fcntl  # POSIX only
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(handle.fileno(), (fcntl.LOCK_EX | fcntl.LOCK_NB) if take else fcntl.LOCK_UN)
     except OSError:
-        pass  # closing the file releases it anyway
+        return False
+    return True

@@ -283,7 +283,8 @@ class Server:
             job, kind = self._job, self._job_kind
         self.send(Result(id=request.id, ok=True, data={
             "state": "busy" if job else "idle", "job": job.id if job else None, "kind": kind if job else None,
-            "memory": device_memory(self.engine.device).to_dict(), "models": self.engine.manager.snapshot(wait=STATUS_WAIT_SECONDS),
+            "memory": device_memory(self.engine.device).to_dict(),
+            "models": self.engine.manager.snapshot(wait=STATUS_WAIT_SECONDS),
             "warm_up": self.warm_up.to_dict() if self.warm_up is not None else None,
         }))
         return True

@@ -119,7 +119,8 @@ def test_a_sheets_outline_is_not_a_hole_but_a_deep_bowls_rim_is(depth: float, cl
     v, f, stats = cleanup.clean_mesh(vertices, faces, cleanup.Finish(face_budget=0, fill_holes=100))
     assert (stats.holes_filled > 0) == closed and trimesh.Trimesh(v, f).is_watertight == closed
     square, _, stats = cleanup.clean_mesh(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0.0]]),
-                                          np.array([[0, 1, 2], [0, 2, 3]]), cleanup.Finish(face_budget=0, fill_holes=10))
+                                          np.array([[0, 1, 2], [0, 2, 3]]),
+                                          cleanup.Finish(face_budget=0, fill_holes=10))
     assert stats.holes_filled == 0
 
 

@@ -17,8 +17,8 @@ Both give vertices in the frame of hy3dgen's dense marching cubes at the asked r
 (-, -, -) (a ball of radius 0.5 comes out 0.4922 at octree 64, 0.4987 at 384), as upstream's meshes are;
 presets change an object's size by that much at most (the layout scales each object to its box anyway).
 FlashVDM refines only near the surface it sees on a 63-cell coarse grid: a sheet thinner than about 0.014
-(a leaf, paper) lying between two coarse samples can be lost whole; dense decoding keeps it. FlashVDM decodes with the model's
-distilled FlashVDM VAE (``pipe.flashvdm_vae``, as upstream's ``enable_flashvdm`` swaps it in),
+(a leaf, paper) lying between two coarse samples can be lost whole; dense decoding keeps it. FlashVDM decodes
+with the model's distilled FlashVDM VAE (``pipe.flashvdm_vae``, as upstream's ``enable_flashvdm`` swaps it in),
 transformer and occupancy decoder both; dense decoding with the DiT folder's own VAE.
 """
 
