@@ -19,6 +19,10 @@ OUT=${OUT:?set OUT to the folder the results go to}
 MODELS=${MODELS:-/tmp/img23d-full-size}
 DEADLINE_S=${DEADLINE_S:-560}  # seconds this script may take in all; the chain gets what is left
 PHASE=${PHASE:-all}
+case "$PHASE" in  # a mistyped phase ran everything, the lent minutes with it
+  all|build|parts-rig|chain|text) ;;
+  *) echo "PHASE=$PHASE is none of all, build, parts-rig, chain, text"; exit 2 ;;
+esac
 CHAIN_ARGS=${CHAIN_ARGS:-}
 # What the chain's default preset loads (textured jobs make materials; the full-size set has no
 # depth model, so objects are laid out by their boxes), and nothing else.
@@ -30,6 +34,14 @@ exec > >(tee "$OUT/gpu-log.txt") 2>&1
 start=$SECONDS
 stamp() { echo "== $(date -u +%H:%M:%S) +$((SECONDS - start)) s: $*"; }
 left() { echo $((DEADLINE_S - (SECONDS - start))); }
+# A step's limit: its own cap, or the seconds left when fewer (each step had a fixed one: a build call ran 660 s
+# past DEADLINE_S=330); 0 when none are left, which the step takes as "skip" (timeout 0 would mean no limit).
+limit() { local cap=$1 rest; rest=$(left); [ "$rest" -lt "$cap" ] && cap=$rest; [ "$cap" -gt 0 ] && echo "$cap" || echo 0; }
+run_for() {  # run_for CAP WHAT COMMAND...: the command under limit CAP, or a line saying it had no time
+  local seconds what=$2; seconds=$(limit "$1"); shift 2
+  if [ "$seconds" -le 0 ]; then echo "no time left for $what: skipped"; return 124; fi
+  timeout "$seconds" "$@"
+}
 
 stamp "install the carried wheels"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -42,36 +54,41 @@ python3 -c "import torch, transformers, diffusers, numpy, scipy, trimesh; print(
 if [ "$PHASE" != chain ] && [ "$PHASE" != text ]; then
   # Built in memory on the device (about a second each), so it needs nothing of the build below.
   stamp "parts and rig: one part and a 50-joint rig, beside the preflight's estimates"
-  timeout "${PARTS_RIG_S:-180}" python3 bench/parts_rig_gpu.py --device cuda --json "$OUT/parts-rig-gpu.json" \
+  run_for "${PARTS_RIG_S:-180}" "the parts and rig benchmark" \
+    python3 bench/parts_rig_gpu.py --device cuda --json "$OUT/parts-rig-gpu.json" \
     || echo "the parts and rig benchmark ended with status $?"
   [ "$PHASE" = parts-rig ] && { stamp done; exit 0; }
 fi
 
-stamp "tiny models for the chain's spawn-to-hello figure, beside the full-size build"
-python3 -m img23d_backend.replicas > /tmp/tiny-models.log 2>&1 &
-tiny=$!
+tiny=""
+if [ "$PHASE" != text ]; then  # text_object.py reads none of them: they only took the build's CPU
+  stamp "tiny models for the chain's spawn-to-hello figure, beside the full-size build"
+  python3 -m img23d_backend.replicas > /tmp/tiny-models.log 2>&1 &
+  tiny=$!
+fi
 stamp "build the full-size replicas: $COMPONENTS"
 # The editor's 15 GB take their own minutes beside the chain's models.
-timeout "$([ "$PHASE" = text ] && echo 450 || echo 300)" python3 bench/full_size_models.py --out "$MODELS" \
-  --only "$COMPONENTS" || echo "the build failed or ran out of time"
-wait $tiny || { echo "the tiny models did not build:"; tail -20 /tmp/tiny-models.log; }
+run_for "$([ "$PHASE" = text ] && echo 450 || echo 300)" "the build" python3 bench/full_size_models.py \
+  --out "$MODELS" --only "$COMPONENTS" || echo "the build failed or ran out of time"
+[ -z "$tiny" ] || wait $tiny || { echo "the tiny models did not build:"; tail -20 /tmp/tiny-models.log; }
 df -h /tmp | tail -1
 
 if [ "$PHASE" != chain ] && [ "$PHASE" != text ]; then
   stamp "benchmark 1: production loaders, one forward each"
-  timeout 180 python3 bench/full_size_models.py --out "$MODELS" --only "$COMPONENTS" --check --device cuda \
-    --json "$OUT/full-size-load-gpu.json" || echo "the check ended with status $?"
+  run_for 180 "benchmark 1" python3 bench/full_size_models.py --out "$MODELS" --only "$COMPONENTS" --check \
+    --device cuda --json "$OUT/full-size-load-gpu.json" || echo "the check ended with status $?"
 fi
 [ "$PHASE" = build ] && { stamp done; exit 0; }
 if [ "$PHASE" = text ]; then
   stamp "text to one textured object ($(left) s left)"
-  timeout "$(left)" python3 bench/text_object.py --models full-size-random --models-dir "$MODELS" --device cuda \
-    --json "$OUT/text-object-gpu.json" || echo "text to an object ended with status $?"
+  run_for "$(left)" "text to an object" python3 bench/text_object.py --models full-size-random \
+    --models-dir "$MODELS" --device cuda --json "$OUT/text-object-gpu.json" \
+    || echo "text to an object ended with status $?"
   stamp done
   exit 0
 fi
 
 stamp "benchmark 2: the chain under three residency policies ($(left) s left)"
-timeout "$(left)" python3 bench/chain.py --models full-size-random --models-dir "$MODELS" --device cuda \
-  --budget-gb 12 $CHAIN_ARGS --json "$OUT/chain-full-size-gpu.json" || echo "the chain ended with status $?"
+run_for "$(left)" "benchmark 2" python3 bench/chain.py --models full-size-random --models-dir "$MODELS" \
+  --device cuda --budget-gb 12 $CHAIN_ARGS --json "$OUT/chain-full-size-gpu.json" || echo "the chain ended with status $?"
 stamp done
