@@ -18,8 +18,8 @@ high) x the model's own 4 steps + the decoding. With two sides, each part that g
 through both (``size_fit``: a transformer call by its joint tokens, the prompt's beside the picture's, the rest
 by pixels) and projected to the model's own size (1024 x 1024); the encoding does not grow with it.
 
-Beside each side, what the preflight says before a picture is made (``prompt_picture.expected_seconds``'s
-arithmetic: an edit's estimate at that area, ``editors.costs``, from this process's ``models.throughput.probe``)
+Beside each side, what the preflight says before a picture is made (``prompt_picture.expected_seconds``'s call,
+``editors.picture_costs.expected_picture_seconds``, from this process's ``models.throughput.probe``)
 and the ratio measured / said; the said figure at the run's mean speed (before and after) as well, since on a
 shared CPU the probe's one reading moves the estimate as much as the model does. The device's matrix-product
 speed in the editor's dtype is measured at the start and the end. Load times are reported apart. Random weights
@@ -43,13 +43,12 @@ from timing import (conditions, device_name, forward_calls, full_size_parser, me
 
 import torch  # noqa: E402
 
-from img23d_backend.editors.costs import completion_costs  # noqa: E402
 from img23d_backend.editors.flux2_klein.phases import decode, denoise, encode_instructions  # noqa: E402
 from img23d_backend.editors.parts import EditorOptions, editor_dtype  # noqa: E402
+from img23d_backend.editors.picture_costs import expected_picture_seconds  # noqa: E402
 from img23d_backend.editors.pipeline import EditRequest  # noqa: E402
 from img23d_backend.editors.text_prompt import default_size, picture_prompt  # noqa: E402
 from img23d_backend.env.job_control import CancelToken  # noqa: E402
-from img23d_backend.models.step_costs import step_costs  # noqa: E402
 from img23d_backend.models.throughput import measure as measure_throughput  # noqa: E402
 from img23d_backend.models.throughput import probe  # noqa: E402
 from img23d_backend.replicas.full import component_spec  # noqa: E402
@@ -77,9 +76,9 @@ class SideRun:
 
 
 def said_seconds(spec: Any, device: torch.device, side: int) -> float:
-    """What the preflight says a picture of ``side`` takes on ``device`` (``prompt_picture.expected_seconds``'s
-    arithmetic, which needs a manager only for the spec and the device)."""
-    return step_costs(device, completion_costs(spec, device), side * side).completion_seconds(side)
+    """What the preflight says a picture of ``side`` takes on ``device``: ``prompt_picture.expected_seconds``'s own
+    call (``editors.picture_costs``; the completion's arithmetic it replaced said up to 2.1 times more)."""
+    return expected_picture_seconds(spec, device, side, side)
 
 
 def measure(root: Path, device: str, sides: list[int], steps: int) -> dict[str, Any]:
