@@ -318,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         def report(results: dict[str, dict[str, Any]]) -> None:
             if args.json is not None:
-                write_json(args.json, {"device": _device_name(args.device), "models": results,
+                # The commit the lent machine's copy came from (gpu_benchmarks.sh's IMG23D_COMMIT): JSONs named none.
+                write_json(args.json, {"device": _device_name(args.device),
+                                       "commit": os.environ.get("IMG23D_COMMIT", ""), "models": results,
                                        **{pkg: metadata.version(pkg) for pkg in ("torch", "transformers", "hy3dgen")}})
 
         results = check_full_size_models(root, args.device, only, paint_views=args.paint_views,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -163,7 +164,8 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
-    results: dict[str, Any] = {"device": name, "sizes": args.sizes, "torch": torch.__version__, "complete": False}
+    results: dict[str, Any] = {"device": name, "commit": os.environ.get("IMG23D_COMMIT", ""),  # gpu_benchmarks.sh's
+                               "sizes": args.sizes, "torch": torch.__version__, "complete": False}
 
     def save() -> None:
         if args.json:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -82,6 +83,7 @@ def main() -> int:
     options = JobOptions(texture=True, **small)
     report: dict[str, Any] = {
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu",
+        "commit": os.environ.get("IMG23D_COMMIT", ""),  # the lent copy's commit, as gpu_benchmarks.sh passes it
         "models": args.models, "torch": torch.__version__, "prompt": PROMPT, "goal_seconds": GOAL_S, "jobs": []}
     for number in (1, 2):
         report["jobs"].append(run_job(engine, number, options, args.device))
