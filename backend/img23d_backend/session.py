@@ -272,7 +272,6 @@ class Session:
                                metallic_roughness=maps, materials_skipped=result.materials_skipped,
                                **_projection(run_dir))
 
-
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
                image: str | Path | None = None, events: Events | None = None, cancel: CancelToken | None = None,
                job: Job | None = None) -> RetopoResult:
@@ -293,7 +292,6 @@ class Session:
             result = _ran(self.engine.run(request, job), RetopoJobResult)
         return RetopoResult(run_dir=Path(result.run_dir), mesh=Path(result.mesh), high_mesh=Path(result.high_mesh),
                             finish=result.finish.to_dict() if result.finish else {}, painted=painted)
-
 
     def parts(self, mesh: str | Path, names: list[str], *, name: str = "mesh", options: JobOptions | None = None,
               events: Events | None = None, cancel: CancelToken | None = None,

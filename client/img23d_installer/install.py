@@ -284,7 +284,6 @@ class _Run:
             return
         self._pip("install", *self.torch.pip_arguments())
 
-
     def _pin_torch(self, scratch: Path) -> Path:
         """A constraints file that keeps the torch just installed: later steps must not swap it."""
         code, output = capture([str(self.env_python), "-c",

@@ -342,7 +342,6 @@ def test_a_second_install_of_the_same_environment_waits_its_turn(tmp_path: Path)
     assert (env / "bin" / "python").is_file() and log.read_text() == "the first install's log\n"
 
 
-
 def test_python_3_14_runs_the_installer_for_a_base_in_range(tmp_path: Path) -> None:
     """Refused under 3.14 even for --plan: the upper bound is the base's (--python), checked by the installer."""
     pretend = "import sys; sys.version_info = (3, 14, 0, 'final', 0)\n"

@@ -149,7 +149,6 @@ def test_the_apis_options_are_checked_against_their_ranges_before_anything_runs(
     assert set(session.engine.settings.runs_dir.iterdir()) == runs
 
 
-
 def test_paint_steps_past_the_models_most_are_said_and_recorded_as_run(session: api.Session,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
     """The turbo paint model runs at most 30: 31 was cut to 30 in silence, and the manifest (the request's
