@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Message,
+from img23d_protocol import (ErrorCode, GenerateJobResult, GenerateRequest, JobOptions, JobResult, Manifest, Message,
                              PartsJobResult, PartsRequest, ProtocolError, RetextureJobResult, RetextureRequest,
                              RetopoJobResult, RetopoRequest,
                              SuggestJobResult, SuggestRequest, parted_names_from_text, read_manifest, validate_targets)
@@ -265,12 +265,13 @@ class Session:
             job = job or Job(id=request.id, emit=events or _ignore, cancel=cancel or CancelToken())
             result = _ran(self.engine.run(request, job), RetextureJobResult)
         run_dir = Path(result.run_dir)
+        manifest = read_manifest(run_dir)  # once: the mesh it names and the photos' outcomes
         uvs = Path(result.uvs) if result.uvs else None
         maps = Path(result.metallic_roughness) if result.metallic_roughness else None
-        return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs,
-                               uv_created=result.uv_created, faces=result.faces, mesh=_painted_mesh(run_dir),
+        return RetextureResult(run_dir=run_dir, texture=Path(result.texture), uvs=uvs, uv_created=result.uv_created,
+                               faces=result.faces, mesh=_painted_mesh(manifest, run_dir),
                                metallic_roughness=maps, materials_skipped=result.materials_skipped,
-                               **_projection(run_dir))
+                               **_projection(manifest))
 
     def retopo(self, mesh: str | Path, options: JobOptions | None = None, *, name: str = "mesh",
                image: str | Path | None = None, events: Events | None = None, cancel: CancelToken | None = None,
@@ -313,18 +314,16 @@ def _ran(result: JobResult, kind: type[R]) -> R:
     return result
 
 
-def _painted_mesh(run_dir: Path) -> Path:
-    """A Re-texture's GLB, as its manifest's record names it (``jobs/retexture.py`` writes it)."""
-    manifest = read_manifest(run_dir)
+def _painted_mesh(manifest: Manifest, run_dir: Path) -> Path:
+    """A Re-texture's GLB, as its ``manifest``'s record names it (``jobs/retexture.py`` writes it)."""
     if not manifest.done:
         raise ProtocolError(ErrorCode.INTERNAL, f"the Re-texture in {run_dir} finished without its mesh")
     return run_dir / Path(manifest.done[0].mesh).name  # never outside the run
 
 
-def _projection(run_dir: Path) -> dict[str, Any]:
+def _projection(manifest: Manifest) -> dict[str, Any]:
     """Which photos coloured a Re-texture's texture and which views were left out (with why), as its
-    manifest's record says (``jobs/photo_colour.py``)."""
-    manifest = read_manifest(run_dir)
+    ``manifest``'s record says (``jobs/photo_colour.py``)."""
     outcomes = (manifest.records[0].projection or {}) if manifest.records else {}
     return {"views_used": [side for side, outcome in outcomes.items() if outcome.get("used")],
             "views_left_out": {side: outcome["left_out"] for side, outcome in outcomes.items()
