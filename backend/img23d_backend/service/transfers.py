@@ -119,9 +119,7 @@ class Uploads:
             for stale in [key for key, held in self._active.items()
                           if time.monotonic() - held.last_chunk > UPLOAD_IDLE_SECONDS]:
                 log.info("upload %s: no chunk for %.0f s, dropped", stale, UPLOAD_IDLE_SECONDS)
-                self._drop(stale)
-                self._failed.remove(stale)
-                self._idle.append(stale)  # its next chunk, if one comes, is told (it waited for an answer)
+                self._drop(stale, idle=True)  # its next chunk, if one comes, is told (it waited for an answer)
         if len(self._active) >= MAX_UPLOADS_IN_FLIGHT:
             raise ProtocolError(ErrorCode.BUSY, f"{MAX_UPLOADS_IN_FLIGHT} uploads are already in progress")
         check_announced(request.size, request.sha256)
@@ -151,8 +149,8 @@ class Uploads:
                                                 f"{exc.strerror or exc}", str(exc)) from exc
         raise ProtocolError(ErrorCode.DISK, f"could not find a free upload folder name in {self.root}")
 
-    def _drop(self, upload_id: str) -> None:
-        self._failed.append(upload_id)
+    def _drop(self, upload_id: str, idle: bool = False) -> None:
+        (self._idle if idle else self._failed).append(upload_id)
         upload = self._active.pop(upload_id, None)
         if upload is not None:
             upload.receiver.abort()
