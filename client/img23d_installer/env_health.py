@@ -102,6 +102,11 @@ def check_env(env: Path, timeout: float = 180.0, cancel: Callable[[], bool] | No
     return EnvHealth(EnvState.HEALTHY, detail, torch_version=outcome.torch_version)
 
 
+def mark_made(env: Path) -> None:
+    """Mark ``env`` as the installer's (``MADE_BY_IMG23D``): a folder it may rebuild."""
+    (env / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n", encoding="utf-8")
+
+
 def made_by_img23d(env: Path) -> bool:
     """Whether the virtual environment ``env`` is one the installer made: its mark, or img23d's packages in it."""
     if (env / MADE_BY_IMG23D).is_file():

@@ -33,7 +33,7 @@ from img23d_client.process import LaunchSettings
 from img23d_client.session import BackendSession, State
 from . import env_lock
 from .commands import Cancelled, capture, run_logged
-from .env_health import (MADE_BY_IMG23D, EnvHealth, EnvState, check_env, check_interpreter, env_python,
+from .env_health import (MADE_BY_IMG23D, EnvHealth, EnvState, check_env, check_interpreter, env_python, mark_made,
                          run_probes)
 from .torch_choice import CUDA_TAG_NAMES, TorchChoice, index_for
 
@@ -131,8 +131,7 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
     installer from before the mark began and left before img23d's packages went in)."""
     target = target_env.expanduser().absolute()
     if claimed and (target / "pyvenv.cfg").is_file() and not (target / MADE_BY_IMG23D).exists():
-        (target / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n",
-                                             encoding="utf-8")
+        mark_made(target)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # Held before the log is opened: a second install truncated the first's log, then deleted its environment.
@@ -258,8 +257,7 @@ class _Run:
             action = "rebuilt"
         # Marked first: an install cancelled or killed while venv runs leaves a folder the next one may rebuild.
         self.env.mkdir(parents=True, exist_ok=True)
-        (self.env / MADE_BY_IMG23D).write_text("made by img23d's installer: Install Backend may rebuild it\n",
-                                               encoding="utf-8")
+        mark_made(self.env)
         self._run([str(self.python), "-m", "venv", str(self.env)], "python -m venv")
         if not self.env_python.is_file():
             raise InstallError(Step.CREATE_VENV, f"no interpreter at {self.env_python} after creating it",
