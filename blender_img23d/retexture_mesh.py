@@ -115,18 +115,21 @@ def base_color_image(obj: bpy.types.Object) -> np.ndarray | None:
     """The image feeding the Base Color of the first material's Principled BSDF, directly, as an
     (H, W, 3) uint8 array with rows from the top, as an image file stores them (Blender's pixels
     start at the bottom): the backend's retopo job reads it so (jobs/retopo.py). None without one."""
-    shader = _principled(obj)
-    source = _linked_from(shader.inputs["Base Color"]) if shader is not None else None
-    image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
+    image = _base_color_image_node(obj)
     return _pixels(image) if image is not None else None
 
 
 def base_color_image_name(obj: bpy.types.Object) -> str | None:
     """The name of the image an Image Texture node feeds the Base Color with, pixels or not (a missing file)."""
+    image = _base_color_image_node(obj)
+    return image.name if image is not None else None
+
+
+def _base_color_image_node(obj: bpy.types.Object) -> bpy.types.Image | None:
+    """The image of the Image Texture node linked straight to the first material's Base Color, if any."""
     shader = _principled(obj)
     source = _linked_from(shader.inputs["Base Color"]) if shader is not None else None
-    image = getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
-    return image.name if image is not None else None
+    return getattr(source, "image", None) if source is not None and source.type == "TEX_IMAGE" else None
 
 
 def base_color_value(obj: bpy.types.Object) -> tuple[float, float, float] | None:
