@@ -1,5 +1,6 @@
 """Running the installer's child processes (venv, pip, the environment's python): output into
-the install log, never onto Blender's console, and killed at once when the user cancels."""
+the install log, never onto Blender's console, and killed at once when the user cancels. ``hold``: descriptors
+each child inherits (the install lock's, ``env_lock.held``), so that the lock lives while the child does."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def child_environment() -> dict[str, str]:
 
 def run_logged(args: list[str], log: CappedLog, *, cancel: Callable[[], bool],
                on_line: Callable[[str], None] | None = None, cwd: Path | None = None,
-               timeout: float | None = None, feed: bytes | None = None, shown: str | None = None) -> int:
+               timeout: float | None = None, feed: bytes | None = None, shown: str | None = None,
+               hold: tuple[int, ...] = ()) -> int:
     """Run ``args`` with its output appended to ``log``; return its exit code.
 
     ``feed``: bytes written to its input, which then stays open until it ends (an installer over
@@ -55,7 +57,7 @@ def run_logged(args: list[str], log: CappedLog, *, cancel: Callable[[], bool],
     log.flush()
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group())
+                            env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group(hold))
     lines: "queue.Queue[bytes | None]" = queue.Queue(maxsize=OUTPUT_QUEUED)
     reader = threading.Thread(target=_pump, args=(proc.stdout, lines), name="img23d-install-output", daemon=True)
     reader.start()
@@ -111,11 +113,12 @@ def _pump(stream: IO[bytes] | None, lines: "queue.Queue[bytes | None]") -> None:
     lines.put(None)
 
 
-def _own_process_group() -> dict[str, object]:
+def _own_process_group(hold: tuple[int, ...] = ()) -> dict[str, object]:
     # pip starts its own children (builds); a group lets cancel stop them along with pip.
-    if sys.platform == "win32":
+    if sys.platform == "win32":  # no descriptors to pass on there (env_lock's lock is the installer's alone)
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW}
-    return {"start_new_session": True}
+    # A session of its own also outlives an installer killed outright: the lock it inherits (hold) outlives it too.
+    return {"start_new_session": True, "pass_fds": hold}
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -135,13 +138,13 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def capture(args: list[str], *, cwd: Path | None = None, timeout: float = 120.0,
-            cancel: Callable[[], bool] | None = None) -> tuple[int, str]:
+            cancel: Callable[[], bool] | None = None, hold: tuple[int, ...] = ()) -> tuple[int, str]:
     """Run a short check and return (exit code, output). Exit code -1: could not run at all, or ran past
     ``timeout`` (its output then starts "TimeoutExpired"). ``cancel``: looked at while it runs; once true, the
     check is killed and ``Cancelled`` raised (the environment's checks run minutes, and Cancel waited them out)."""
     try:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group())
+                                env=child_environment(), cwd=str(cwd) if cwd else None, **_own_process_group(hold))
     except (OSError, subprocess.SubprocessError) as exc:
         return -1, f"{type(exc).__name__}: {exc}"
     deadline = time.monotonic() + timeout

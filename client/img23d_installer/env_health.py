@@ -67,8 +67,9 @@ def env_python(env: Path) -> Path:
     return env / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
-def check_env(env: Path, timeout: float = 180.0, cancel: Callable[[], bool] | None = None) -> EnvHealth:
-    """Look at ``env`` without changing it (``cancel``: as ``commands.capture`` takes it)."""
+def check_env(env: Path, timeout: float = 180.0, cancel: Callable[[], bool] | None = None,
+              hold: tuple[int, ...] = ()) -> EnvHealth:
+    """Look at ``env`` without changing it (``cancel`` and ``hold``: as ``commands.capture`` takes them)."""
     if not env.exists() or (env.is_dir() and not any(env.iterdir())):
         return EnvHealth(EnvState.MISSING)
     if not (env / "pyvenv.cfg").is_file():
@@ -81,13 +82,14 @@ def check_env(env: Path, timeout: float = 180.0, cancel: Callable[[], bool] | No
     python = env_python(env)
     if not python.is_file():
         return EnvHealth(EnvState.BROKEN, f"{python} is missing")
-    code, output = capture([str(python), "-c", "import sys; print(sys.version)"], cwd=env, timeout=60, cancel=cancel)
+    code, output = capture([str(python), "-c", "import sys; print(sys.version)"], cwd=env, timeout=60, cancel=cancel,
+                           hold=hold)
     if code != 0:
         return EnvHealth(EnvState.BROKEN, f"its python does not start: {_last_line(output)}")
-    outcome = run_probes(python, env, timeout, cancel)
+    outcome = run_probes(python, env, timeout, cancel, hold)
     if not outcome.ran:
         if "invalid choice: 'probe'" in outcome.output:
-            return _legacy_check(python, env, timeout)
+            return _legacy_check(python, env, timeout, hold)
         if outcome.output.startswith("TimeoutExpired"):  # slow, not broken: a rebuild cannot make it faster
             return EnvHealth(EnvState.UNCHECKED, f"its checks did not finish within {timeout:.0f} s")
         return EnvHealth(EnvState.INCOMPLETE, f"the backend does not import: {outcome.output}")
@@ -116,10 +118,10 @@ def made_by_img23d(env: Path) -> bool:
 
 
 def run_probes(python: Path, env: Path, timeout: float = 180.0,
-               cancel: Callable[[], bool] | None = None) -> ProbeOutcome:
+               cancel: Callable[[], bool] | None = None, hold: tuple[int, ...] = ()) -> ProbeOutcome:
     """Run the backend's probe command with the environment's ``python`` and read its report."""
     # cwd=env: python puts the working folder first on sys.path; no stray package may answer.
-    code, output = capture([str(python), *PROBE_ARGS], cwd=env, timeout=timeout, cancel=cancel)
+    code, output = capture([str(python), *PROBE_ARGS], cwd=env, timeout=timeout, cancel=cancel, hold=hold)
     report = _last_report(output)
     if report is None:
         return ProbeOutcome(ran=False, output=_last_line(output) if code != 0 else "the probe printed no report")
@@ -145,9 +147,9 @@ def _last_report(output: str) -> dict | None:
     return None
 
 
-def _legacy_check(python: Path, env: Path, timeout: float) -> EnvHealth:
+def _legacy_check(python: Path, env: Path, timeout: float, hold: tuple[int, ...] = ()) -> EnvHealth:
     """A backend installed before the probe command: does it import, with torch?"""
-    code, output = capture([str(python), "-c", LEGACY_CHECK], cwd=env, timeout=timeout)
+    code, output = capture([str(python), "-c", LEGACY_CHECK], cwd=env, timeout=timeout, hold=hold)
     if code != 0:
         return EnvHealth(EnvState.INCOMPLETE, f"the backend does not import: {_last_line(output)}")
     return EnvHealth(EnvState.HEALTHY, "the backend and torch import (a backend without environment probes)",

@@ -135,10 +135,10 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # Held before the log is opened: a second install truncated the first's log, then deleted its environment.
-        with env_lock.held(target), CappedLog(log_path, truncate=True) as log:  # one log per install, capped
+        with env_lock.held(target) as hold, CappedLog(log_path, truncate=True) as log:  # one log per install, capped
             run = _Run(target, backend_source, protocol_wheel, Path(python or sys.executable), torch,
                        list(pip_args or []), log, log_path, progress or (lambda *a: None), cancel or (lambda: False),
-                       verify_timeout, family=protocol.model_family(family))
+                       verify_timeout, family=protocol.model_family(family), hold=hold)
             return run.all_steps()
     except env_lock.EnvBusy as exc:
         raise InstallError(Step.CREATE_VENV, str(exc), log_path) from None
@@ -149,12 +149,13 @@ class _Run:
 
     def __init__(self, env: Path, source: Path, protocol_wheel: Path, python: Path, torch: TorchChoice,
                  pip_args: list[str], log: CappedLog, log_path: Path, progress: Progress, cancel: Callable[[], bool],
-                 verify_timeout: float, family: protocol.ModelFamily | None = None) -> None:
+                 verify_timeout: float, family: protocol.ModelFamily | None = None, hold: tuple[int, ...] = ()) -> None:
         self.env, self.source, self.python, self.torch = env, source, python, torch
         self.family = family or protocol.model_family(protocol.DEFAULT_FAMILY)
         self.protocol_wheel = protocol_wheel
         self.pip_args, self.log, self.log_path = pip_args, log, log_path
         self.progress, self.cancel, self.verify_timeout = progress, cancel, verify_timeout
+        self.hold = hold  # the install lock's descriptor, for every child to inherit (env_lock.held)
         self.env_python = env_python(env)
         self.step = Step.CREATE_VENV
         self.done_weight = 0.0
@@ -227,7 +228,7 @@ class _Run:
             if line.startswith(("Collecting", "Downloading", "Installing", "Building", "Successfully")):
                 self.progress(self.step, self.done_weight, line[:120])
 
-        code = run_logged(args, self.log, cancel=self.cancel, on_line=on_line)
+        code = run_logged(args, self.log, cancel=self.cancel, on_line=on_line, hold=self.hold)
         if code != 0:
             raise InstallError(self.step, f"{what} exited with code {code}", self.log_path)
 
@@ -237,7 +238,7 @@ class _Run:
     # -- the steps -------------------------------------------------------------------------
 
     def _create_venv(self) -> str:
-        self.health = check_env(self.env, cancel=self.cancel)
+        self.health = check_env(self.env, cancel=self.cancel, hold=self.hold)
         self._note(f"existing environment: {self.health.state.value}. {self.health.detail}")
         if self.health.state is EnvState.FOREIGN:
             raise InstallError(Step.CREATE_VENV, f"{self.health.detail}; choose an empty or new folder",
@@ -288,7 +289,7 @@ class _Run:
                                 "import importlib.metadata as m\n"
                                 "for name in ('torch', 'torchvision'):\n"
                                 "    try: print(name + '==' + m.version(name))\n"
-                                "    except m.PackageNotFoundError: pass\n"], cwd=self.env)
+                                "    except m.PackageNotFoundError: pass\n"], cwd=self.env, hold=self.hold)
         pins = [line.strip() for line in output.splitlines() if "==" in line]
         if code != 0 or not any(pin.startswith("torch==") for pin in pins):
             raise InstallError(Step.TORCH, f"torch is not installed after this step: {output.strip()[-300:]}",
@@ -350,7 +351,8 @@ class _Run:
         and on some platforms no matching torchvision exists at all (a CPU torch whose only
         torchvision is a CUDA build), so a rebuild could not do better. It is the install's
         warning instead, in its result and its summary, and each job that needs the op names it."""
-        outcome = run_probes(self.env_python, self.env, timeout=self.verify_timeout, cancel=self.cancel)
+        outcome = run_probes(self.env_python, self.env, timeout=self.verify_timeout, cancel=self.cancel,
+                             hold=self.hold)
         if not outcome.ran:
             raise InstallError(Step.VERIFY, f"the backend's environment probe did not run: {outcome.output}",
                                self.log_path)
