@@ -34,10 +34,12 @@ class EnvState(str, Enum):
     UNCHECKED = "unchecked"      # its checks did not finish (a busy machine or GPU): kept as it is
 
 
-# Written into every environment the installer makes, first thing: only such an environment (or one holding
-# img23d's packages, from before the mark) is the installer's to rebuild. Another venv given as the target was
-# deleted with everything in it.
+# Written into every environment the installer makes, first thing: only such an environment is the installer's to
+# rebuild or update. Another venv given as the target was deleted with everything in it, even one holding img23d's
+# own packages (a studio pipeline's, with the protocol installed). An older installer's environment without it: the
+# add-on's own backend-env is marked when installed into (install's ``claimed``); elsewhere its user adds the file.
 MADE_BY_IMG23D = "img23d-environment.txt"
+NEW_FOLDER = "choose an empty or new folder"
 PROBE_ARGS = ("-m", "img23d_backend", "probe", "--models", "default", "--json")
 # What a backend from before the probe command can be asked instead (argparse: "invalid choice").
 LEGACY_CHECK = "import img23d_backend, torch; print(torch.__version__)"
@@ -75,10 +77,9 @@ def check_env(env: Path, timeout: float = 180.0, cancel: Callable[[], bool] | No
     if not (env / "pyvenv.cfg").is_file():
         if (env / MADE_BY_IMG23D).is_file():  # begun by the installer, cut short before venv wrote its config
             return EnvHealth(EnvState.BROKEN, f"{env} is an environment the installer began and did not finish")
-        return EnvHealth(EnvState.FOREIGN, f"{env} exists and is not a Python virtual environment")
+        return EnvHealth(EnvState.FOREIGN, f"{env} exists and is not a Python virtual environment: {NEW_FOLDER}")
     if not made_by_img23d(env):
-        return EnvHealth(EnvState.FOREIGN, f"{env} is a virtual environment img23d did not make (it holds none of "
-                                           "img23d's packages)")
+        return EnvHealth(EnvState.FOREIGN, _not_marked(env))
     python = env_python(env)
     if not python.is_file():
         return EnvHealth(EnvState.BROKEN, f"{python} is missing")
@@ -110,11 +111,19 @@ def mark_made(env: Path) -> None:
 
 
 def made_by_img23d(env: Path) -> bool:
-    """Whether the virtual environment ``env`` is one the installer made: its mark, or img23d's packages in it."""
-    if (env / MADE_BY_IMG23D).is_file():
-        return True
-    return any(env.glob("lib/python3*/site-packages/img23d_*.dist-info")) or \
-        any(env.glob("Lib/site-packages/img23d_*.dist-info"))
+    """Whether the virtual environment ``env`` is one the installer made: its mark (img23d's packages in it are not:
+    anyone may install those)."""
+    return (env / MADE_BY_IMG23D).is_file()
+
+
+def _not_marked(env: Path) -> str:
+    """Why the unmarked virtual environment ``env`` is left alone, and what its user can do."""
+    if any(env.glob("lib/python3*/site-packages/img23d_*.dist-info")) or \
+            any(env.glob("Lib/site-packages/img23d_*.dist-info")):
+        return (f"{env} holds img23d's packages but not the installer's mark {MADE_BY_IMG23D}, so it may be another "
+                f"program's environment: if img23d's installer made it (one from before the mark), add an empty file "
+                f"{MADE_BY_IMG23D} to it and install again; otherwise {NEW_FOLDER}")
+    return f"{env} is a virtual environment img23d did not make (it has no {MADE_BY_IMG23D}): {NEW_FOLDER}"
 
 
 def run_probes(python: Path, env: Path, timeout: float = 180.0,

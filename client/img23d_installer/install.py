@@ -128,7 +128,7 @@ def install(target_env: Path, backend_source: Path, protocol_wheel: Path, *, pyt
     licence, for Hunyuan3D-2's) are installed for that family only: the licence-clean family never
     imports hy3dgen (an environment that has it keeps it). ``claimed``: ``target_env`` is img23d's own folder (the
     add-on's ``backend-env``), so a virtual environment there is the installer's even without its mark (one an
-    installer from before the mark began and left before img23d's packages went in)."""
+    installer from before the mark made); elsewhere only a marked one is (``env_health.made_by_img23d``)."""
     target = target_env.expanduser().absolute()
     if claimed and (target / "pyvenv.cfg").is_file() and not (target / MADE_BY_IMG23D).exists():
         mark_made(target)
@@ -241,8 +241,7 @@ class _Run:
         self.health = check_env(self.env, cancel=self.cancel, hold=self.hold)
         self._note(f"existing environment: {self.health.state.value}. {self.health.detail}")
         if self.health.state is EnvState.FOREIGN:
-            raise InstallError(Step.CREATE_VENV, f"{self.health.detail}; choose an empty or new folder",
-                               self.log_path)
+            raise InstallError(Step.CREATE_VENV, self.health.detail, self.log_path)  # it says what to do
         if self.health.state is EnvState.UNCHECKED:
             raise InstallError(Step.CREATE_VENV, f"the environment at {self.env} was kept as it is: "
                                f"{self.health.detail} (a busy computer or GPU?); close what uses them and press "

@@ -10,12 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from installer_runs import CPU, PROTOCOL_WHEEL, posix_only, stop_at
+from installer_runs import CPU, PROTOCOL_WHEEL, _install, posix_only, stop_at
 from testdata import REPO, SOURCE_PYTHONPATH
 
 from img23d_installer import env_health, env_lock
@@ -98,3 +99,22 @@ def test_a_killed_installers_pip_keeps_the_environment_from_a_second_install(tmp
             first.wait(timeout=30)
         index.close()
 
+
+@posix_only
+def test_a_studio_venv_that_holds_img23d_protocol_is_never_deleted(tmp_path: Path) -> None:
+    """A pipeline's venv with the protocol installed, given as --target, counted as the installer's own (it held an
+    img23d package): found incomplete, it was deleted whole with the studio's scripts and packages."""
+    env = tmp_path / "pipeline-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=120,
+                   capture_output=True)
+    site = next(env.glob("lib/python3*/site-packages"))
+    with zipfile.ZipFile(PROTOCOL_WHEEL) as wheel:  # installed as pip installs a wheel: its files and dist-info
+        wheel.extractall(site)
+    (env / "bin" / "render_farm.py").write_text("the studio's script")
+    (site / "studio_tools").mkdir()
+    (site / "studio_tools" / "__init__.py").write_text("the studio's package")
+    with pytest.raises(install_mod.InstallError, match=f"not the installer's mark {env_health.MADE_BY_IMG23D}"):
+        _install(env, tmp_path, python=Path(sys.executable), **stop_at(install_mod.Step.UPGRADE_PIP))
+    assert (env / "bin" / "render_farm.py").read_text() == "the studio's script"
+    assert (site / "studio_tools" / "__init__.py").read_text() == "the studio's package"
+    assert not (env / env_health.MADE_BY_IMG23D).exists()
